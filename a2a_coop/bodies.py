@@ -1,0 +1,216 @@
+"""Context-free rules for each statement body (SPEC.md section 7, BDY-*).
+
+Each ``_check_<body>`` validates one body's fields; :func:`check_body`
+dispatches on the body name. Rules that need other statements (is this the
+outstanding offer? does this reveal open that commitment?) live in
+:mod:`a2a_coop.negotiation` and :mod:`a2a_coop.verifier`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, Final
+
+from a2a_coop._proto.a2acoop.v1 import statement_pb2, trade_pb2
+from a2a_coop.envelope import DIGEST_BYTES
+from a2a_coop.errors import BodyInvalid, CoopError
+from a2a_coop.identity import public_key_from_did
+
+CATEGORY_RE: Final = re.compile(r"[a-z0-9][a-z0-9.-]{0,63}")
+CURRENCY_RE: Final = re.compile(r"[a-z0-9][a-z0-9.-]{0,31}")
+MAX_ITEMS: Final = 32
+MAX_CLAIMS: Final = 16
+MAX_EXCLUSIVE_KEY: Final = 32
+MAX_RATING: Final = 100
+
+
+def _fail(requirement: str, detail: str) -> BodyInvalid:
+    return BodyInvalid(detail, requirement=requirement)
+
+
+def _digest(value: bytes, what: str) -> None:
+    if len(value) != DIGEST_BYTES:
+        raise _fail("BDY-004", f"{what} must be a 32-byte digest")
+
+
+def _did(value: str, requirement: str, what: str) -> None:
+    try:
+        public_key_from_did(value)
+    except CoopError as exc:
+        raise _fail(requirement, f"{what}: {exc}") from None
+
+
+def _currency(value: str, requirement: str) -> None:
+    if not CURRENCY_RE.fullmatch(value):
+        raise _fail(requirement, f"currency {value!r:.40} must match {CURRENCY_RE.pattern}")
+
+
+def check_item(item: trade_pb2.Item, where: str) -> None:
+    """BDY-002."""
+    if item.kind == trade_pb2.ITEM_KIND_UNSPECIFIED:
+        raise _fail("BDY-002", f"{where}: item kind unspecified")
+    if not CATEGORY_RE.fullmatch(item.category):
+        raise _fail("BDY-002", f"{where}: category {item.category!r:.70} must match {CATEGORY_RE.pattern}")
+    if item.quantity < 1:
+        raise _fail("BDY-002", f"{where}: quantity must be at least 1")
+    if item.deadline_ms == 0:
+        raise _fail("BDY-002", f"{where}: deadline_ms required")
+    if item.spec_digest and len(item.spec_digest) != DIGEST_BYTES:
+        raise _fail("BDY-002", f"{where}: spec_digest must be empty or 32 bytes")
+
+
+def check_offer(offer: trade_pb2.Offer) -> None:
+    """BDY-001, BDY-002, BDY-003, BDY-005, BDY-006."""
+    if not offer.gives or not offer.wants:
+        raise _fail("BDY-001", "an offer names what each side gives (gives and wants non-empty)")
+    if len(offer.gives) > MAX_ITEMS or len(offer.wants) > MAX_ITEMS:
+        raise _fail("BDY-001", f"at most {MAX_ITEMS} items per side")
+    if not offer.HasField("terms"):
+        raise _fail("BDY-001", "terms required")
+    for i, item in enumerate(offer.gives):
+        check_item(item, f"gives[{i}]")
+    for i, item in enumerate(offer.wants):
+        check_item(item, f"wants[{i}]")
+    t = offer.terms
+    _currency(t.currency, "BDY-003")
+    if t.issuer_bond or t.audience_bond:
+        _did(t.escrow, "BDY-003", "a bond needs an escrow")
+    r = t.revocation
+    if (r.forfeit_bond or r.notice_ms) and not r.allowed:
+        raise _fail("BDY-003", "revocation.forfeit_bond/notice_ms need revocation.allowed")
+    if len(offer.exclusive_key) > MAX_EXCLUSIVE_KEY:
+        raise _fail("BDY-005", f"exclusive_key at most {MAX_EXCLUSIVE_KEY} bytes")
+    if len(offer.claims) > MAX_CLAIMS:
+        raise _fail("BDY-006", f"at most {MAX_CLAIMS} claims")
+    for i, claim in enumerate(offer.claims):
+        which = claim.WhichOneof("value")
+        if claim.kind == trade_pb2.CLAIM_KIND_UNSPECIFIED or not claim.subject or which is None:
+            raise _fail("BDY-006", f"claims[{i}]: kind, subject and one of amount/commitment required")
+        if which == "commitment" and len(claim.commitment) != DIGEST_BYTES:
+            raise _fail("BDY-006", f"claims[{i}]: commitment must be 32 bytes")
+
+
+def _offer_body(stmt: statement_pb2.Statement) -> None:
+    check_offer(stmt.offer)
+
+
+def _counter(stmt: statement_pb2.Statement) -> None:
+    _digest(stmt.counter.offer, "counter.offer")
+    if not stmt.counter.HasField("proposal"):
+        raise _fail("BDY-001", "counter.proposal required")
+    check_offer(stmt.counter.proposal)
+
+
+def _ref_only(field: str) -> Callable[[statement_pb2.Statement], None]:
+    def check(stmt: statement_pb2.Statement) -> None:
+        body: Any = getattr(stmt, stmt.WhichOneof("body") or "")
+        _digest(getattr(body, field), f"{stmt.WhichOneof('body')}.{field}")
+
+    return check
+
+
+def _money(stmt: statement_pb2.Statement) -> None:
+    name = stmt.WhichOneof("body") or ""
+    body: Any = getattr(stmt, name)
+    _digest(body.contract, f"{name}.contract")
+    _did(body.party, "BDY-008", f"{name}.party")
+    if body.amount == 0:
+        raise _fail("BDY-008", f"{name}.amount must be positive")
+    if name == "forfeit":
+        _did(body.beneficiary, "BDY-008", "forfeit.beneficiary")
+        _digest(body.cause, "forfeit.cause")
+
+
+def _receipt(stmt: statement_pb2.Statement) -> None:
+    _digest(stmt.receipt.delivery, "receipt.delivery")
+    if stmt.receipt.rating > MAX_RATING:
+        raise _fail("BDY-009", f"rating must be 0..{MAX_RATING}")
+
+
+def _breach_claim(stmt: statement_pb2.Statement) -> None:
+    _digest(stmt.breach_claim.contract, "breach_claim.contract")
+    for e in stmt.breach_claim.evidence:
+        _digest(e, "breach_claim.evidence")
+
+
+def _reveal(stmt: statement_pb2.Statement) -> None:
+    _digest(stmt.reveal.statement, "reveal.statement")
+    if len(stmt.reveal.salt) != DIGEST_BYTES:
+        raise _fail("BDY-007", "reveal.salt must be 32 bytes")
+
+
+def _mandate(stmt: statement_pb2.Statement) -> None:
+    m = stmt.mandate
+    _did(m.agent, "BDY-010", "mandate.agent")
+    if m.valid_until_ms <= m.valid_from_ms:
+        raise _fail("BDY-010", "mandate.valid_until_ms must be after valid_from_ms")
+    _currency(m.currency, "BDY-010")
+    if m.budget_per_period and not m.period_ms:
+        raise _fail("BDY-010", "a budget needs period_ms")
+    if m.min_per_deal > m.max_per_deal:
+        raise _fail("BDY-010", "min_per_deal exceeds max_per_deal")
+
+
+def _attestation(stmt: statement_pb2.Statement) -> None:
+    a = stmt.attestation
+    _did(a.subject, "BDY-011", "attestation.subject")
+    _digest(a.offer, "attestation.offer")
+    _digest(a.accept, "attestation.accept")
+    if a.outcome == 0:
+        raise _fail("BDY-011", "attestation.outcome unspecified")
+    for e in a.evidence:
+        _digest(e, "attestation.evidence")
+    if stmt.header.audience:
+        raise _fail("BDY-011", "attestations are public: audience must be empty")
+
+
+def _key_revocation(stmt: statement_pb2.Statement) -> None:
+    _did(stmt.key_revocation.key, "BDY-012", "key_revocation.key")
+
+
+def _key_rotation(stmt: statement_pb2.Statement) -> None:
+    _did(stmt.key_rotation.new_key, "BDY-012", "key_rotation.new_key")
+    if stmt.key_rotation.new_key == stmt.header.issuer:
+        raise _fail("BDY-012", "a key cannot rotate to itself")
+
+
+def _checkpoint(stmt: statement_pb2.Statement) -> None:
+    root = stmt.checkpoint.log_root
+    if (len(root) != DIGEST_BYTES) if stmt.header.seq else root:
+        raise _fail("BDY-012", "checkpoint.log_root: empty at seq 0, else 32 bytes")
+
+
+def _delivery(stmt: statement_pb2.Statement) -> None:
+    d = stmt.delivery
+    _digest(d.contract, "delivery.contract")
+    if d.artifact_digest and len(d.artifact_digest) != DIGEST_BYTES:
+        raise _fail("BDY-004", "delivery.artifact_digest must be empty or 32 bytes")
+
+
+_CHECKS: Final[dict[str, Callable[[statement_pb2.Statement], None]]] = {
+    "mandate": _mandate,
+    "key_rotation": _key_rotation,
+    "key_revocation": _key_revocation,
+    "checkpoint": _checkpoint,
+    "offer": _offer_body,
+    "counter": _counter,
+    "accept": _ref_only("offer"),
+    "reject": _ref_only("offer"),
+    "withdraw": _ref_only("offer"),
+    "bond_lock": _money,
+    "delivery": _delivery,
+    "receipt": _receipt,
+    "breach_claim": _breach_claim,
+    "revoke": _ref_only("contract"),
+    "release": _money,
+    "forfeit": _money,
+    "refund": _money,
+    "reveal": _reveal,
+    "attestation": _attestation,
+}
+
+
+def check_body(stmt: statement_pb2.Statement, body: str) -> None:
+    """Apply the BDY-* rules for ``body``. Raises BodyInvalid."""
+    _CHECKS[body](stmt)

@@ -1,0 +1,155 @@
+"""Per-issuer hash chains and equivocation proofs (SPEC.md CHN-*).
+
+Theory of operation. Every statement an issuer signs takes the next ``seq``
+and names the digest of the previous one in ``prev``, so an issuer's whole
+history is one chain. A counterparty usually sees only part of it (statements
+to others leave gaps), so a :class:`ChainView` records what it has seen,
+``seq -> (digest, prev, issued_at, envelope)``, and checks each new statement
+against its neighbours:
+
+* same seq, different digest: EQUIVOCATION (CHN-004);
+* prev not the digest held for seq-1, or a held seq+1 whose prev is not this
+  statement: CHAIN_BROKEN (CHN-003);
+* issued_at going backwards against a neighbour: CHAIN_BROKEN (CHN-005);
+* in *complete* mode (verifying a log segment), any seq other than last+1:
+  CHAIN_GAP (CHN-002).
+
+Whenever a fork is detected, the two conflicting envelopes are a proof anyone
+can check offline with :func:`verify_equivocation_proof`: both are signed by
+the issuer, and no single chain can contain both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from a2a_coop.errors import ChainBroken, ChainGap, Equivocation
+from a2a_coop.identity import Keypair
+from a2a_coop.statements import (
+    PROTOCOL_VERSION,
+    Statement,
+    VerifiedStatement,
+    sign_statement,
+    verify_statement,
+)
+
+
+class _Link(NamedTuple):
+    digest: bytes
+    prev: bytes
+    issued_at_ms: int
+    envelope: bytes
+
+
+@dataclass(frozen=True)
+class EquivocationProof:
+    """Two envelopes by one issuer that cannot both belong to one chain."""
+
+    first: bytes
+    second: bytes
+
+
+@dataclass
+class ChainView:
+    """What one verifier knows of one issuer's chain."""
+
+    issuer: str
+    complete: bool = False
+    links: dict[int, _Link] = field(default_factory=dict)
+
+    @property
+    def head(self) -> int | None:
+        return max(self.links) if self.links else None
+
+    def check(self, vs: VerifiedStatement) -> None:
+        """Raise the CHN-* error ``vs`` would cause; change nothing.
+
+        For EQUIVOCATION and CHAIN_BROKEN the error's ``evidence`` holds the two
+        conflicting envelopes: ``EquivocationProof(*err.evidence)``.
+        """
+        h = vs.header
+        seq = h.seq
+        held = self.links.get(seq)
+        if held is not None and held.digest != vs.digest:
+            raise Equivocation(
+                f"two statements at seq {seq}", requirement="CHN-004", evidence=(held.envelope, vs.envelope)
+            )
+        before, after = self.links.get(seq - 1), self.links.get(seq + 1)
+        if before is not None and h.prev != before.digest:
+            raise ChainBroken(
+                f"prev at seq {seq} does not match seq {seq - 1}",
+                requirement="CHN-003",
+                evidence=(before.envelope, vs.envelope),
+            )
+        if after is not None and after.prev != vs.digest:
+            raise ChainBroken(
+                f"seq {seq + 1} does not follow this statement",
+                requirement="CHN-003",
+                evidence=(vs.envelope, after.envelope),
+            )
+        if (before is not None and h.issued_at_ms < before.issued_at_ms) or (
+            after is not None and after.issued_at_ms < h.issued_at_ms
+        ):
+            raise ChainBroken("issued_at_ms goes backwards along the chain", requirement="CHN-005")
+        head = self.head
+        if self.complete and head is not None and seq != head + 1:
+            raise ChainGap(f"expected seq {head + 1}, got {seq}", requirement="CHN-002")
+
+    def add(self, vs: VerifiedStatement) -> None:
+        h = vs.header
+        self.links[h.seq] = _Link(vs.digest, h.prev, h.issued_at_ms, vs.envelope)
+
+
+def verify_equivocation_proof(proof: EquivocationProof) -> str:
+    """Check an equivocation proof offline (CHN-004, CHN-003).
+
+    Returns:
+        The did:key of the issuer that equivocated.
+
+    Raises:
+        CoopError: an envelope does not verify.
+        ValueError: the two statements do not conflict.
+    """
+    a, b = verify_statement(proof.first), verify_statement(proof.second)
+    if a.issuer != b.issuer:
+        raise ValueError("the statements have different issuers")
+    if a.digest == b.digest:
+        raise ValueError("the statements are the same")
+    sa, sb = a.header.seq, b.header.seq
+    if sa == sb:
+        return a.issuer
+    lo, hi = (a, b) if sa < sb else (b, a)
+    if hi.header.seq == lo.header.seq + 1 and hi.header.prev != lo.digest:
+        return a.issuer
+    raise ValueError("the statements do not conflict")
+
+
+class ChainWriter:
+    """The issuer's side of a chain: stamps version, issuer, seq, prev and nonce, then signs.
+
+    The caller sets every other header field and the body. Nonces come from
+    the caller (a CSPRNG in a peer, a seeded generator in tests), because the
+    core draws no randomness of its own.
+
+    A peer MUST persist (seq, digest) before sending what it signed, or after a
+    crash it could sign a second statement at a used seq: an equivocation.
+    The journal (issue #4) does that; this class only keeps memory state.
+    """
+
+    def __init__(self, key: Keypair, *, next_seq: int = 0, prev: bytes = b"") -> None:
+        self.key = key
+        self.next_seq = next_seq
+        self.prev = prev
+
+    def sign(self, stmt: Statement, *, nonce: bytes) -> VerifiedStatement:
+        h = stmt.header
+        h.version = PROTOCOL_VERSION
+        h.issuer = self.key.did
+        h.seq = self.next_seq
+        h.prev = self.prev
+        h.nonce = nonce
+        vs = sign_statement(stmt, self.key)
+        self.next_seq += 1
+        self.prev = vs.digest
+        return vs

@@ -1,0 +1,167 @@
+"""Signed envelopes: DSSE pre-authentication encoding over Ed25519 (SPEC.md section 5).
+
+Theory of operation. A signature covers
+
+    PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body
+
+where LEN is the decimal byte length (ENV-002). The signed bytes are built from
+the payload *as received*; nothing is re-serialized before verifying
+(ENV-005). Domain separation comes from the payload type, which is fixed per
+protocol version, so a signature over a statement can never be replayed as a
+signature over anything else (ENV-003).
+
+Verification checks, in order, each with its own SPEC code: size (ENV-008),
+envelope structure (ENV-004), payload type (ENV-003), the keyid as a valid
+did:key (KEY-001..003), S < L (ENV-007), and the signature (ENV-006).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from typing import Any, NamedTuple
+
+from google.protobuf.message import DecodeError
+
+from a2a_coop._proto.a2acoop.v1 import envelope_pb2
+from a2a_coop.errors import (
+    EnvelopeTooLarge,
+    MalformedEnvelope,
+    SignatureInvalid,
+    SignatureNonCanonical,
+    UnsupportedPayloadType,
+)
+from a2a_coop.identity import (
+    GROUP_ORDER,
+    SIGNATURE_BYTES,
+    Keypair,
+    ed25519_verify,
+    public_key_from_did,
+)
+
+STATEMENT_PAYLOAD_TYPE = "application/vnd.a2acoop.statement.v1+protobuf"
+MAX_ENVELOPE_BYTES = 64 * 1024
+DIGEST_BYTES = 32
+
+Envelope = envelope_pb2.Envelope
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE v1 pre-authentication encoding (ENV-002)."""
+    t = payload_type.encode()
+    return b"DSSEv1 %d %b %d %b" % (len(t), t, len(payload), payload)
+
+
+def statement_digest(payload: bytes, payload_type: str = STATEMENT_PAYLOAD_TYPE) -> bytes:
+    """SHA-256 of the signed bytes: the name other statements use for this one (STM-012)."""
+    return hashlib.sha256(pae(payload_type, payload)).digest()
+
+
+def sign_payload(payload: bytes, key: Keypair, payload_type: str = STATEMENT_PAYLOAD_TYPE) -> bytes:
+    """Sign payload and return the encoded Envelope bytes."""
+    env = Envelope(payload=payload, payload_type=payload_type)
+    env.signatures.add(keyid=key.did, sig=key.sign(pae(payload_type, payload)))
+    return env.SerializeToString(deterministic=True)
+
+
+class VerifiedEnvelope(NamedTuple):
+    """An envelope whose single signature verified.
+
+    Attributes:
+        payload: the payload bytes exactly as received and signed.
+        signer: did:key of the signer (the signature's keyid).
+        digest: :func:`statement_digest` of the payload.
+        signature: the 64-byte signature.
+    """
+
+    payload: bytes
+    signer: str
+    digest: bytes
+    signature: bytes
+
+
+def decode_envelope(data: bytes, *, max_bytes: int = MAX_ENVELOPE_BYTES) -> envelope_pb2.Envelope:
+    """Parse envelope bytes without checking the signature (ENV-004, ENV-008)."""
+    if len(data) > max_bytes:
+        raise EnvelopeTooLarge(f"{len(data)} bytes > limit {max_bytes}", requirement="ENV-008")
+    env = Envelope()
+    try:
+        env.ParseFromString(data)
+    except (DecodeError, RuntimeWarning, ValueError) as exc:
+        raise MalformedEnvelope(f"not a protobuf Envelope: {exc}", requirement="ENV-004") from None
+    return env
+
+
+def verify_envelope(
+    data: bytes, *, max_bytes: int = MAX_ENVELOPE_BYTES, payload_type: str = STATEMENT_PAYLOAD_TYPE
+) -> VerifiedEnvelope:
+    """Check an envelope's structure and signature over the bytes as received.
+
+    Raises:
+        EnvelopeTooLarge, MalformedEnvelope, UnsupportedPayloadType,
+        KeyInvalid, KeyNonCanonical, KeySmallOrder, SignatureNonCanonical,
+        SignatureInvalid.
+    """
+    if len(data) > max_bytes:
+        raise EnvelopeTooLarge(f"{len(data)} bytes > limit {max_bytes}", requirement="ENV-008")
+    env = Envelope()
+    try:
+        env.ParseFromString(data)
+    except (DecodeError, RuntimeWarning, ValueError) as exc:
+        raise MalformedEnvelope(f"not a protobuf Envelope: {exc}", requirement="ENV-004") from None
+    sigs = env.signatures
+    if len(sigs) != 1:
+        raise MalformedEnvelope(f"expected exactly one signature, got {len(sigs)}", requirement="ENV-004")
+    payload = env.payload
+    if not payload:
+        raise MalformedEnvelope("empty payload", requirement="ENV-004")
+    if env.payload_type != payload_type:
+        raise UnsupportedPayloadType(f"payload type {env.payload_type!r:.80}", requirement="ENV-003")
+    sig = sigs[0]
+    keyid = sig.keyid
+    public_key = public_key_from_did(keyid)
+    signature = sig.sig
+    if len(signature) != SIGNATURE_BYTES:
+        raise SignatureInvalid(f"signature is {len(signature)} bytes, not 64", requirement="ENV-006")
+    if signature[63] & 0xF0 and int.from_bytes(signature[32:], "little") >= GROUP_ORDER:
+        raise SignatureNonCanonical("S >= L", requirement="ENV-007")
+    message = pae(payload_type, payload)
+    if not ed25519_verify(signature, message, public_key):
+        raise SignatureInvalid(requirement="ENV-006")
+    return VerifiedEnvelope(payload, keyid, hashlib.sha256(message).digest(), signature)
+
+
+# --- DSSE JSON form (for files and for other DSSE tooling) ------------------------------
+
+
+def envelope_to_json(data: bytes) -> dict[str, Any]:
+    """The DSSE JSON form of encoded envelope bytes (standard base64)."""
+    env = decode_envelope(data)
+    return {
+        "payload": base64.b64encode(env.payload).decode(),
+        "payloadType": env.payload_type,
+        "signatures": [{"keyid": s.keyid, "sig": base64.b64encode(s.sig).decode()} for s in env.signatures],
+    }
+
+
+def envelope_from_json(obj: Any) -> bytes:
+    """Encoded envelope bytes from the DSSE JSON form. Raises MalformedEnvelope."""
+    try:
+        env = Envelope(payload=_b64(obj["payload"]), payload_type=obj["payloadType"])
+        for s in obj["signatures"]:
+            env.signatures.add(keyid=s.get("keyid", ""), sig=_b64(s["sig"]))
+    except (KeyError, TypeError, AttributeError, ValueError, binascii.Error) as exc:
+        raise MalformedEnvelope(f"not a DSSE JSON envelope: {exc!s:.80}", requirement="ENV-004") from None
+    return env.SerializeToString(deterministic=True)
+
+
+def _b64(text: Any) -> bytes:
+    if not isinstance(text, str):
+        raise ValueError("expected a base64 string")
+    return base64.b64decode(text, validate=True)
+
+
+def dumps_envelope_json(data: bytes) -> str:
+    return json.dumps(envelope_to_json(data), indent=2)

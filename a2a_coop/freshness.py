@@ -1,0 +1,82 @@
+"""Time windows and replay protection for live receipt (SPEC.md TIM-*, RPL-*).
+
+These checks apply when a statement *arrives*; evidence verified later, offline,
+is checked against an explicit reference time or not at all (TIM-005), since
+every contract's statements expire long before anyone audits them.
+The clock is an argument: nothing here reads it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Final
+
+from a2a_coop.errors import Expired, HeaderInvalid, IssuedInFuture, NonceReused, NotYetValid, Replayed
+from a2a_coop.statements import Header
+
+DEFAULT_SKEW_MS: Final = 30_000
+MAX_SKEW_MS: Final = 300_000
+
+
+def check_time_window(header: Header, now_ms: int, skew_ms: int = DEFAULT_SKEW_MS) -> None:
+    """Raise unless ``now_ms`` is inside the statement's validity window, give or take skew.
+
+    Boundaries (TIM-001): a statement is still valid at exactly
+    ``expires_at_ms + skew_ms`` and expired one millisecond later.
+    """
+    if not 0 <= skew_ms <= MAX_SKEW_MS:
+        raise ValueError(f"skew must be within 0..{MAX_SKEW_MS} ms (TIM-004)")
+    if header.issued_at_ms > now_ms + skew_ms:
+        raise IssuedInFuture(
+            f"issued {header.issued_at_ms - now_ms} ms ahead of our clock", requirement="TIM-003"
+        )
+    if header.not_before_ms and header.not_before_ms > now_ms + skew_ms:
+        raise NotYetValid(f"valid from {header.not_before_ms}, now {now_ms}", requirement="TIM-002")
+    if now_ms > header.expires_at_ms + skew_ms:
+        raise Expired(f"expired at {header.expires_at_ms}, now {now_ms}", requirement="TIM-001")
+
+
+class ReplayCache:
+    """Remembers accepted statements until they could no longer pass the time window.
+
+    ``check`` raises REPLAYED for a digest seen before and NONCE_REUSED for a
+    seen (issuer, nonce) with a different digest; ``add`` records an accepted
+    statement; ``evict`` forgets entries past ``expires_at_ms + skew``
+    (RPL-001: only then can the time window reject a replay on its own).
+    """
+
+    def __init__(self, skew_ms: int = DEFAULT_SKEW_MS) -> None:
+        self.skew_ms = skew_ms
+        self._digests: set[bytes] = set()
+        self._nonces: dict[tuple[str, bytes], bytes] = {}
+        self._expiry: list[tuple[int, bytes, str, bytes]] = []  # (forget_at, digest, issuer, nonce)
+
+    def __len__(self) -> int:
+        return len(self._digests)
+
+    def check(self, header: Header, digest: bytes) -> None:
+        if digest in self._digests:
+            raise Replayed(requirement="RPL-002")
+        if len(header.nonce) != 16:  # pragma: no cover - verify_statement enforces STM-007 first
+            raise HeaderInvalid("nonce", requirement="STM-007")
+        seen = self._nonces.get((header.issuer, header.nonce))
+        if seen is not None and seen != digest:
+            raise NonceReused(requirement="RPL-001")
+
+    def add(self, header: Header, digest: bytes) -> None:
+        self._digests.add(digest)
+        self._nonces[(header.issuer, header.nonce)] = digest
+        heapq.heappush(
+            self._expiry, (header.expires_at_ms + self.skew_ms, digest, header.issuer, header.nonce)
+        )
+
+    def evict(self, now_ms: int) -> int:
+        """Forget entries that have expired beyond the skew; returns how many."""
+        n = 0
+        while self._expiry and self._expiry[0][0] < now_ms:
+            _, digest, issuer, nonce = heapq.heappop(self._expiry)
+            self._digests.discard(digest)
+            if self._nonces.get((issuer, nonce)) == digest:
+                del self._nonces[(issuer, nonce)]
+            n += 1
+        return n

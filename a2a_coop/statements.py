@@ -1,0 +1,201 @@
+"""Statements: header rules, canonical encoding, building and verifying (SPEC.md sections 6-7).
+
+Theory of operation. A statement's payload is the deterministic protobuf
+encoding of ``a2acoop.v1.Statement`` (STM-001). Protobuf admits many encodings
+of one message (non-minimal varints, repeated scalar fields, reordered
+fields), and a verifier that accepted them would let two byte strings with
+different digests mean the same thing. So a payload is accepted only if
+parsing and re-encoding it reproduces the payload byte for byte (STM-002).
+Unknown fields survive this check because they are re-emitted after the known
+ones, which is why later versions must only add higher field numbers (VER-003).
+
+:func:`verify_statement` is the stateless part of accepting a statement:
+envelope signature, canonical decoding, and every header rule that needs no
+outside knowledge. Freshness, replay, chains and mandates need context and
+live in :mod:`a2a_coop.verifier`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, NamedTuple
+
+from google.protobuf.message import DecodeError
+
+from a2a_coop._proto.a2acoop.v1 import statement_pb2
+from a2a_coop.bodies import check_body
+from a2a_coop.envelope import (
+    DIGEST_BYTES,
+    MAX_ENVELOPE_BYTES,
+    STATEMENT_PAYLOAD_TYPE,
+    VerifiedEnvelope,
+    sign_payload,
+    verify_envelope,
+)
+from a2a_coop.errors import (
+    BodyMissing,
+    HeaderInvalid,
+    KeyIdMismatch,
+    MalformedStatement,
+    NonCanonicalEncoding,
+    UnsupportedVersion,
+)
+from a2a_coop.identity import Keypair, public_key_from_did
+
+PROTOCOL_VERSION: Final = 1
+NONCE_BYTES: Final = 16
+NEGOTIATION_ID_BYTES: Final = 16
+MAX_REFS: Final = 64
+
+Statement = statement_pb2.Statement
+Header = statement_pb2.Header
+
+# Bodies a principal may sign on its own authority (header.mandate empty, MND-001).
+PRINCIPAL_BODIES: Final = frozenset({"mandate", "key_rotation", "key_revocation", "checkpoint"})
+# Bodies that belong to a negotiation and so need a negotiation_id (STM-009).
+NEGOTIATION_BODIES: Final = frozenset(
+    {
+        "offer",
+        "counter",
+        "accept",
+        "reject",
+        "withdraw",
+        "bond_lock",
+        "delivery",
+        "receipt",
+        "breach_claim",
+        "revoke",
+        "release",
+        "forfeit",
+        "refund",
+    }
+)
+KNOWN_BODIES: Final = frozenset(f.name for f in Statement.DESCRIPTOR.oneofs_by_name["body"].fields)
+
+
+class VerifiedStatement(NamedTuple):
+    """A statement whose signature, encoding and header rules all held.
+
+    Attributes:
+        envelope: the envelope bytes as received (keep these as evidence).
+        digest: SHA-256 of the signed bytes; how other statements refer to it.
+        statement: the decoded message. Treat it as read-only.
+        body: the name of the body field that is set (e.g. ``"offer"``).
+    """
+
+    envelope: bytes
+    digest: bytes
+    statement: statement_pb2.Statement
+    body: str
+
+    @property
+    def header(self) -> statement_pb2.Header:
+        return self.statement.header
+
+    @property
+    def issuer(self) -> str:
+        return self.statement.header.issuer
+
+    @property
+    def body_message(self) -> Any:
+        """The body's protobuf message (an Offer, a Receipt, ...)."""
+        return getattr(self.statement, self.body)
+
+
+def encode_statement(statement: statement_pb2.Statement) -> bytes:
+    """The canonical payload encoding of a statement (STM-001)."""
+    return statement.SerializeToString(deterministic=True)
+
+
+def decode_statement(payload: bytes) -> statement_pb2.Statement:
+    """Decode a payload, insisting on the canonical encoding (STM-001, STM-002).
+
+    Raises:
+        MalformedStatement: not a protobuf Statement.
+        NonCanonicalEncoding: decodes, but re-encoding differs from payload.
+    """
+    stmt = Statement()
+    try:
+        stmt.ParseFromString(payload)
+    except (DecodeError, RuntimeWarning, ValueError) as exc:
+        raise MalformedStatement(f"payload is not a Statement: {exc}", requirement="STM-001") from None
+    if stmt.SerializeToString(deterministic=True) != payload:
+        raise NonCanonicalEncoding(requirement="STM-002")
+    return stmt
+
+
+def check_header(stmt: statement_pb2.Statement, signer: str) -> str:
+    """Apply the context-free header rules (STM-003..STM-011, MND-001), then the body's rules.
+
+    Returns:
+        The name of the body field that is set.
+    """
+    h = stmt.header
+    seq, prev = h.seq, h.prev
+    if h.version != PROTOCOL_VERSION:
+        raise UnsupportedVersion(
+            f"version {h.version}; this implementation speaks {PROTOCOL_VERSION}", requirement="STM-003"
+        )
+    if h.issuer != signer:
+        raise KeyIdMismatch(f"signed by {signer:.64}, header issuer {h.issuer:.64}", requirement="STM-004")
+    if h.audience:
+        public_key_from_did(h.audience)  # raises KeyInvalid & co (STM-005)
+    if (len(prev) != DIGEST_BYTES) if seq else prev:
+        raise HeaderInvalid("prev must be empty at seq 0 and a 32-byte digest after", requirement="STM-006")
+    if len(h.nonce) != NONCE_BYTES:
+        raise HeaderInvalid(f"nonce must be {NONCE_BYTES} bytes", requirement="STM-007")
+    issued, expires, not_before = h.issued_at_ms, h.expires_at_ms, h.not_before_ms
+    if not issued or expires <= issued:
+        raise HeaderInvalid("need issued_at_ms > 0 and expires_at_ms > issued_at_ms", requirement="STM-008")
+    if not_before and not_before >= expires:
+        raise HeaderInvalid("not_before_ms must precede expires_at_ms", requirement="STM-008")
+    body: str | None = stmt.WhichOneof("body")
+    if body is None:
+        raise BodyMissing("no body this version knows (a newer peer's statement?)", requirement="STM-010")
+    if body in NEGOTIATION_BODIES:
+        if len(h.negotiation_id) != NEGOTIATION_ID_BYTES:
+            raise HeaderInvalid(
+                f"{body} needs a {NEGOTIATION_ID_BYTES}-byte negotiation_id", requirement="STM-009"
+            )
+    elif h.negotiation_id:
+        raise HeaderInvalid(f"{body} is not part of a negotiation", requirement="STM-009")
+    refs = h.refs
+    if refs and (len(refs) > MAX_REFS or any(len(r) != DIGEST_BYTES for r in refs)):
+        raise HeaderInvalid(f"refs: at most {MAX_REFS} digests of 32 bytes", requirement="STM-011")
+    mandate = h.mandate
+    if body in PRINCIPAL_BODIES:
+        if mandate and len(mandate) != DIGEST_BYTES:
+            raise HeaderInvalid("mandate must be a 32-byte digest", requirement="MND-001")
+    elif len(mandate) != DIGEST_BYTES:
+        raise HeaderInvalid(f"{body} needs the digest of its issuer's mandate", requirement="MND-001")
+    check_body(stmt, body)
+    return body
+
+
+def verify_statement(data: bytes, *, max_bytes: int = MAX_ENVELOPE_BYTES) -> VerifiedStatement:
+    """Stateless acceptance of one envelope: signature, encoding, header.
+
+    Args:
+        data: envelope bytes exactly as received.
+        max_bytes: size limit (ENV-008).
+
+    Returns:
+        The verified statement.
+
+    Raises:
+        CoopError: the subclass named by the first failed check's SPEC code.
+    """
+    env: VerifiedEnvelope = verify_envelope(data, max_bytes=max_bytes)
+    stmt = decode_statement(env.payload)
+    body = check_header(stmt, env.signer)
+    return VerifiedStatement(data, env.digest, stmt, body)
+
+
+def sign_statement(stmt: statement_pb2.Statement, key: Keypair) -> VerifiedStatement:
+    """Encode and sign a statement the caller built completely (header included).
+
+    The caller (the chain writer in :mod:`a2a_coop.chain`) owns seq, prev and
+    nonce; this function only refuses to sign what a verifier would refuse.
+    """
+    payload = encode_statement(stmt)
+    envelope = sign_payload(payload, key, STATEMENT_PAYLOAD_TYPE)
+    return verify_statement(envelope)

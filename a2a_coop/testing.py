@@ -1,0 +1,272 @@
+"""Public testing helpers: deterministic parties, a fixed clock and statement builders.
+
+Framework authors use these to produce valid (and deliberately invalid)
+statements for their own tests; our tests, vector generator and benchmarks use
+them too. Everything is deterministic: keys and nonces derive from names and
+counters, and time comes from a :class:`FixedClock`, so the same script yields
+byte-identical envelopes on every run.
+
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    offer = alice.offer(bob)
+    accept = bob.accept(offer)
+    report = verify_transcript([*alice.setup, *bob.setup, offer.envelope, accept.envelope])
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from a2a_coop._proto.a2acoop.v1 import identity_pb2, reputation_pb2, trade_pb2
+from a2a_coop.chain import ChainWriter
+from a2a_coop.identity import Keypair
+from a2a_coop.statements import Statement, VerifiedStatement
+
+EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: a fixed, readable start for test clocks
+DAY_MS = 86_400_000
+DEFAULT_TTL_MS = 5 * 60_000
+
+
+@dataclass
+class FixedClock:
+    """A clock that only moves when told to."""
+
+    now_ms: int = EPOCH_MS
+
+    def advance(self, ms: int) -> int:
+        self.now_ms += ms
+        return self.now_ms
+
+
+def derive(label: str, n: int = 32) -> bytes:
+    """Deterministic bytes from a label (test keys, nonces, salts; never production)."""
+    return hashlib.sha256(b"a2a-coop testing\x00" + label.encode()).digest()[:n]
+
+
+class Signer:
+    """A key with its chain, its clock and a deterministic nonce counter."""
+
+    def __init__(self, name: str, clock: FixedClock) -> None:
+        self.name = name
+        self.key = Keypair.from_seed(derive(f"key/{name}"))
+        self.writer = ChainWriter(self.key)
+        self.clock = clock
+        self._nonce_counter = 0
+
+    @property
+    def did(self) -> str:
+        return self.key.did
+
+    def next_nonce(self) -> bytes:
+        self._nonce_counter += 1
+        return derive(f"nonce/{self.name}/{self._nonce_counter}", 16)
+
+    def sign(
+        self,
+        body: str,
+        message: Any,
+        *,
+        audience: str = "",
+        negotiation_id: bytes = b"",
+        mandate: bytes = b"",
+        ttl_ms: int = DEFAULT_TTL_MS,
+        refs: Sequence[bytes] = (),
+        issued_at_ms: int | None = None,
+        nonce: bytes | None = None,
+    ) -> VerifiedStatement:
+        stmt = Statement()
+        h = stmt.header
+        h.audience = audience
+        h.issued_at_ms = self.clock.now_ms if issued_at_ms is None else issued_at_ms
+        h.expires_at_ms = h.issued_at_ms + ttl_ms
+        h.negotiation_id = negotiation_id
+        h.refs.extend(refs)
+        h.mandate = mandate
+        getattr(stmt, body).CopyFrom(message)
+        return self.writer.sign(stmt, nonce=self.next_nonce() if nonce is None else nonce)
+
+
+def service(
+    category: str,
+    *,
+    value: int,
+    deadline_ms: int,
+    description: str = "",
+    quantity: int = 1,
+    unit: str = "job",
+) -> trade_pb2.Item:
+    return trade_pb2.Item(
+        kind=trade_pb2.ITEM_KIND_SERVICE,
+        category=category,
+        description=description or category,
+        quantity=quantity,
+        unit=unit,
+        value=value,
+        deadline_ms=deadline_ms,
+    )
+
+
+@dataclass
+class Party:
+    """An agent with a principal, a mandate and builders for every trade statement.
+
+    ``setup`` holds the envelopes a verifier needs before this party's trade
+    statements (its principal's Mandate).
+    """
+
+    name: str
+    clock: FixedClock
+    mandate_caps: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.agent = Signer(self.name, self.clock)
+        self.principal = Signer(f"{self.name}-principal", self.clock)
+        caps: dict[str, Any] = {
+            "agent": self.agent.did,
+            "valid_from_ms": self.clock.now_ms - DAY_MS,
+            "valid_until_ms": self.clock.now_ms + 365 * DAY_MS,
+            "currency": "credit",
+            "max_per_deal": 10_000,
+            "min_per_deal": 0,
+            "budget_per_period": 100_000,
+            "period_ms": 30 * DAY_MS,
+            "max_outstanding": 50_000,
+        }
+        caps.update(self.mandate_caps)
+        self.mandate_vs = self.principal.sign("mandate", identity_pb2.Mandate(**caps), ttl_ms=365 * DAY_MS)
+        self.setup: list[bytes] = [self.mandate_vs.envelope]
+        self._negotiations = 0
+
+    @property
+    def did(self) -> str:
+        return self.agent.did
+
+    def sign(self, body: str, message: Any, **kw: Any) -> VerifiedStatement:
+        kw.setdefault("mandate", self.mandate_vs.digest)
+        return self.agent.sign(body, message, **kw)
+
+    def new_negotiation_id(self) -> bytes:
+        self._negotiations += 1
+        return derive(f"negotiation/{self.name}/{self._negotiations}", 16)
+
+    def proposal(
+        self,
+        *,
+        gives: Sequence[trade_pb2.Item] = (),
+        wants: Sequence[trade_pb2.Item] = (),
+        issuer_bond: int = 0,
+        audience_bond: int = 0,
+        escrow: str = "",
+        revocation: trade_pb2.Revocation | None = None,
+        exclusive_key: bytes = b"",
+        claims: Sequence[trade_pb2.Claim] = (),
+    ) -> trade_pb2.Offer:
+        deadline = self.clock.now_ms + DAY_MS
+        terms = trade_pb2.Terms(
+            currency="credit",
+            issuer_bond=issuer_bond,
+            audience_bond=audience_bond,
+            escrow=escrow,
+            revocation=revocation or trade_pb2.Revocation(),
+        )
+        return trade_pb2.Offer(
+            gives=list(gives) or [service("code-review", value=500, deadline_ms=deadline)],
+            wants=list(wants)
+            or [service("copy-editing", value=450, deadline_ms=deadline, quantity=10, unit="page")],
+            terms=terms,
+            exclusive_key=exclusive_key,
+            claims=list(claims),
+        )
+
+    def offer(
+        self,
+        to: Party,
+        proposal: trade_pb2.Offer | None = None,
+        *,
+        negotiation_id: bytes | None = None,
+        **kw: Any,
+    ) -> VerifiedStatement:
+        nid = self.new_negotiation_id() if negotiation_id is None else negotiation_id
+        return self.sign("offer", proposal or self.proposal(), audience=to.did, negotiation_id=nid, **kw)
+
+    def counter(self, offer: VerifiedStatement, proposal: trade_pb2.Offer, **kw: Any) -> VerifiedStatement:
+        return self._reply("counter", trade_pb2.Counter(offer=offer.digest, proposal=proposal), offer, **kw)
+
+    def accept(self, offer: VerifiedStatement, **kw: Any) -> VerifiedStatement:
+        return self._reply("accept", trade_pb2.Accept(offer=offer.digest), offer, **kw)
+
+    def reject(self, offer: VerifiedStatement, reason: str = "", **kw: Any) -> VerifiedStatement:
+        return self._reply("reject", trade_pb2.Reject(offer=offer.digest, reason=reason), offer, **kw)
+
+    def withdraw(self, offer: VerifiedStatement, reason: str = "", **kw: Any) -> VerifiedStatement:
+        to = offer.header.audience
+        return self.sign(
+            "withdraw",
+            trade_pb2.Withdraw(offer=offer.digest, reason=reason),
+            audience=to,
+            negotiation_id=offer.header.negotiation_id,
+            **kw,
+        )
+
+    def _reply(self, body: str, msg: Any, offer: VerifiedStatement, **kw: Any) -> VerifiedStatement:
+        return self.sign(
+            body,
+            msg,
+            audience=offer.issuer,
+            negotiation_id=offer.header.negotiation_id,
+            refs=[offer.digest],
+            **kw,
+        )
+
+    def deliver(
+        self, accept: VerifiedStatement, to: Party, item_index: int = 0, **kw: Any
+    ) -> VerifiedStatement:
+        from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+
+        msg = commitment_pb2.Delivery(
+            contract=accept.digest,
+            item_index=item_index,
+            artifact_digest=derive(f"artifact/{self.name}/{item_index}"),
+        )
+        return self.sign("delivery", msg, audience=to.did, negotiation_id=accept.header.negotiation_id, **kw)
+
+    def receipt(self, delivery: VerifiedStatement, rating: int = 90, **kw: Any) -> VerifiedStatement:
+        from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+
+        msg = commitment_pb2.Receipt(delivery=delivery.digest, rating=rating)
+        return self.sign(
+            "receipt", msg, audience=delivery.issuer, negotiation_id=delivery.header.negotiation_id, **kw
+        )
+
+    def attest(
+        self,
+        offer: VerifiedStatement,
+        accept: VerifiedStatement,
+        subject: str,
+        outcome: reputation_pb2.Outcome = reputation_pb2.OUTCOME_FULFILLED,
+        **kw: Any,
+    ) -> VerifiedStatement:
+        msg = reputation_pb2.Attestation(
+            subject=subject, offer=offer.digest, accept=accept.digest, outcome=outcome
+        )
+        return self.sign("attestation", msg, **kw)
+
+
+def full_trade(clock: FixedClock | None = None) -> tuple[Party, Party, list[VerifiedStatement]]:
+    """Alice and Bob trade a code review for copy editing, no bonds: offer, accept,
+    two deliveries, two receipts. Returns both parties and the statements in order."""
+    clock = clock or FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    offer = alice.offer(bob)
+    clock.advance(1000)
+    accept = bob.accept(offer)
+    clock.advance(1000)
+    d1 = alice.deliver(accept, bob)
+    d2 = bob.deliver(accept, alice)
+    clock.advance(1000)
+    r1 = bob.receipt(d1)
+    r2 = alice.receipt(d2)
+    return alice, bob, [offer, accept, d1, d2, r1, r2]

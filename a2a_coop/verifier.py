@@ -1,0 +1,281 @@
+"""Accepting statements in context: the normative verification procedure (SPEC.md section 11).
+
+:func:`a2a_coop.statements.verify_statement` does the stateless steps 1-20.
+A :class:`Verifier` holds what a party or an auditor knows (mandates, key
+revocations and rotations, chains, seen nonces, negotiations, exposure,
+attestations) and runs the contextual steps 21-31 in the SPEC's order, so
+that two implementations report the same code for the same input (ERR-002).
+
+Every check runs before any state changes: a rejected statement leaves the
+verifier exactly as it was (ERR-003). ``accept`` is check-then-commit; a peer
+that wants to know whether it *may sign* something uses ``check`` with the
+statement it is about to send (the policy guard, MND-011).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
+from a2a_coop.chain import ChainView
+from a2a_coop.claims import check_opening
+from a2a_coop.errors import (
+    AttestationInadmissible,
+    BodyInvalid,
+    CoopError,
+    KeyRevoked,
+    MandateUnknown,
+    WrongAudience,
+)
+from a2a_coop.freshness import DEFAULT_SKEW_MS, ReplayCache, check_time_window
+from a2a_coop.mandate import ExposureBook, check_against_mandate, committed_value, side_value
+from a2a_coop.negotiation import Event, Negotiation, Negotiations, State, proposal_of
+from a2a_coop.statements import PRINCIPAL_BODIES, VerifiedStatement, verify_statement
+
+
+@dataclass(frozen=True)
+class _MandateRecord:
+    principal: str
+    mandate: identity_pb2.Mandate
+    issued_at_ms: int
+
+
+class Verifier:
+    """Statement acceptance with memory.
+
+    Args:
+        me: our own did:key; statements addressed to anyone else are refused
+            (STM-005). None for an auditor, who reads everyone's statements.
+        complete_chains: verify each issuer's statements as a complete log
+            segment (gaps are CHAIN_GAP, CHN-002) rather than a sparse view.
+        skew_ms: clock skew allowance for freshness (TIM-004).
+    """
+
+    def __init__(
+        self, *, me: str | None = None, complete_chains: bool = False, skew_ms: int = DEFAULT_SKEW_MS
+    ) -> None:
+        self.me = me
+        self.complete_chains = complete_chains
+        self.skew_ms = skew_ms
+        self.statements: dict[bytes, VerifiedStatement] = {}
+        self.mandates: dict[bytes, _MandateRecord] = {}
+        self.revoked: dict[str, int] = {}  # key -> effective_ms
+        self.rotated: dict[str, int] = {}  # old key -> seq of its KeyRotation
+        self.chains: dict[str, ChainView] = {}
+        self.replay = ReplayCache(skew_ms)
+        self.negotiations = Negotiations()
+        self.exposure = ExposureBook()
+        self._attested: set[tuple[str, bytes]] = set()
+
+    # -- public API ---------------------------------------------------------------
+
+    def accept(self, data: bytes, now_ms: int | None = None) -> VerifiedStatement:
+        """Verify envelope bytes in context and remember them.
+
+        Args:
+            data: envelope bytes as received.
+            now_ms: the receiver's clock for freshness (TIM-001..003); None for
+                offline evidence checks, which skip freshness (TIM-005).
+
+        Raises:
+            CoopError: the first failed check in SPEC order; nothing is recorded.
+        """
+        vs = verify_statement(data)
+        self.check(vs, now_ms)
+        self._commit(vs)
+        return vs
+
+    def check(self, vs: VerifiedStatement, now_ms: int | None = None) -> None:
+        """Run the contextual checks (steps 21-31) without changing anything."""
+        h = vs.header
+        if self.me is not None and h.audience and h.audience != self.me:
+            raise WrongAudience(requirement="STM-005")
+        self._check_key(h.issuer, h.issued_at_ms, h.seq)
+        record = self._check_mandate(vs)
+        if now_ms is not None:
+            check_time_window(h, now_ms, self.skew_ms)
+        self.replay.check(h, vs.digest)
+        self._chain(h.issuer).check(vs)
+        neg_event = self._check_negotiation(vs)
+        if record is not None:
+            self._check_exposure(vs, record, neg_event)
+        if vs.body == "reveal":
+            self._check_reveal(vs)
+        elif vs.body == "attestation":
+            self._check_attestation(vs)
+
+    # -- steps ----------------------------------------------------------------------
+
+    def _chain(self, issuer: str) -> ChainView:
+        view = self.chains.get(issuer)
+        if view is None:
+            view = ChainView(issuer, complete=self.complete_chains)
+        return view
+
+    def _check_key(self, key: str, issued_at_ms: int, seq: int | None = None) -> None:
+        """KEY-004, KEY-005."""
+        effective = self.revoked.get(key)
+        if effective is not None and issued_at_ms >= effective:
+            raise KeyRevoked(f"revoked from {effective}", requirement="KEY-004")
+        rotated = self.rotated.get(key)
+        if seq is not None and rotated is not None and seq > rotated:
+            raise KeyRevoked("key was rotated out; its chain has ended", requirement="KEY-005")
+
+    def _check_mandate(self, vs: VerifiedStatement) -> _MandateRecord | None:
+        """MND-002, MND-012, then the stateless content checks MND-003..MND-008."""
+        if vs.body in PRINCIPAL_BODIES and not vs.header.mandate:
+            return None
+        record = self.mandates.get(vs.header.mandate)
+        if record is None:
+            raise MandateUnknown("the verifier does not hold the referenced mandate", requirement="MND-002")
+        effective = self.revoked.get(record.principal)
+        if effective is not None and vs.header.issued_at_ms >= effective:
+            raise KeyRevoked("the mandate's principal key was revoked", requirement="MND-012")
+        check_against_mandate(vs, record.mandate, self._accepted_proposal(vs))
+        return record
+
+    def _accepted_proposal(self, vs: VerifiedStatement) -> trade_pb2.Offer | None:
+        if vs.body != "accept":
+            return None
+        offer = self.statements.get(vs.statement.accept.offer)
+        return proposal_of(offer) if offer is not None and offer.body in ("offer", "counter") else None
+
+    def _check_negotiation(self, vs: VerifiedStatement) -> Event | None:
+        if not vs.header.negotiation_id:
+            return None
+        return self.negotiations.check(vs)
+
+    def _check_exposure(self, vs: VerifiedStatement, record: _MandateRecord, event: Event | None) -> None:
+        """MND-009, MND-010 for statements that commit value."""
+        value = committed_value(vs, self._accepted_proposal(vs))
+        if value is None or event not in (Event.OFFER, Event.COUNTER, Event.ACCEPT):
+            return
+        self.exposure.check(vs, record.mandate, value)
+
+    def _check_reveal(self, vs: VerifiedStatement) -> None:
+        r = vs.statement.reveal
+        target = self.statements.get(r.statement)
+        if target is None or target.issuer != vs.issuer or target.body not in ("offer", "counter"):
+            raise BodyInvalid(
+                "a reveal opens a claim in one of its issuer's own offers", requirement="BDY-007"
+            )
+        claims = proposal_of(target).claims
+        if r.claim_index >= len(claims) or claims[r.claim_index].WhichOneof("value") != "commitment":
+            raise BodyInvalid("claim_index does not name a committed claim", requirement="BDY-007")
+        check_opening(claims[r.claim_index].commitment, r.amount, r.salt)
+
+    def _check_attestation(self, vs: VerifiedStatement) -> None:
+        """ATT-001, ATT-002."""
+        a = vs.statement.attestation
+        offer, accept = self.statements.get(a.offer), self.statements.get(a.accept)
+        if (
+            offer is None
+            or accept is None
+            or accept.body != "accept"
+            or accept.statement.accept.offer != offer.digest
+        ):
+            raise AttestationInadmissible(
+                "the verifier does not hold the co-signed contract", requirement="ATT-001"
+            )
+        parties = {offer.issuer, accept.issuer}
+        if vs.issuer not in parties or a.subject not in parties or a.subject == vs.issuer:
+            raise AttestationInadmissible(
+                "only a contract party may attest, about the other", requirement="ATT-001"
+            )
+        if (vs.issuer, accept.digest) in self._attested:
+            raise AttestationInadmissible("one attestation per party per contract", requirement="ATT-002")
+
+    # -- commit -------------------------------------------------------------------
+
+    def _commit(self, vs: VerifiedStatement) -> None:
+        h = vs.header
+        self.statements[vs.digest] = vs
+        self.replay.add(h, vs.digest)
+        view = self._chain(h.issuer)
+        view.add(vs)
+        self.chains[h.issuer] = view
+        body = vs.body
+        if body == "mandate":
+            self.mandates[vs.digest] = _MandateRecord(h.issuer, vs.statement.mandate, h.issued_at_ms)
+        elif body == "key_revocation":
+            r = vs.statement.key_revocation
+            self.revoked[r.key] = min(r.effective_ms, self.revoked.get(r.key, r.effective_ms))
+        elif body == "key_rotation":
+            self.rotated[h.issuer] = h.seq
+        elif body == "attestation":
+            self._attested.add((h.issuer, vs.statement.attestation.accept))
+        if h.negotiation_id:
+            neg = self.negotiations.by_id.get(h.negotiation_id)
+            before = (neg.state, neg.outstanding.digest) if neg is not None else None
+            neg = self.negotiations.apply(vs)
+            self._track_exposure(vs, neg, before)
+
+    def _track_exposure(
+        self, vs: VerifiedStatement, neg: Negotiation, before: tuple[State, bytes] | None
+    ) -> None:
+        """Keep the ExposureBook in step with the negotiation (MND-009/010 bookkeeping)."""
+        book = self.exposure
+        if before is not None and before[0] in (State.PROPOSED, State.COUNTERED):
+            old = self.statements[before[1]]
+            if neg.state is State.ACCEPTED or neg.outstanding.digest != old.digest or neg.is_terminal:
+                book.offer_dead(old.header.mandate, old.digest)
+        if vs.body in ("offer", "counter"):
+            value = committed_value(vs)
+            assert value is not None
+            book.offer_live(
+                vs.header.mandate, vs.digest, value, vs.header.issued_at_ms, vs.header.expires_at_ms
+            )
+        c = neg.contract
+        if c is None:
+            return
+        if vs.body == "accept":
+            for party_vs, side in ((c.offer, True), (c.accept, False)):
+                book.contract_formed(
+                    party_vs.header.mandate,
+                    c.id,
+                    side_value(c.proposal, side),
+                    vs.header.issued_at_ms,
+                    from_offer=c.offer.digest,
+                )
+        elif neg.is_terminal:
+            for party_vs in (c.offer, c.accept):
+                book.contract_ended(party_vs.header.mandate, c.id)
+
+
+@dataclass
+class TranscriptReport:
+    """Outcome of :func:`verify_transcript`.
+
+    Attributes:
+        statements: the statements accepted, in order, up to the first failure.
+        error: the first failure, or None if every envelope was accepted.
+        failed_index: index of the envelope that failed, or None.
+        verifier: the verifier's state afterwards (negotiations, chains, ...).
+    """
+
+    statements: list[VerifiedStatement]
+    error: CoopError | None
+    failed_index: int | None
+    verifier: Verifier
+
+    @property
+    def valid(self) -> bool:
+        return self.error is None
+
+
+def verify_transcript(
+    envelopes: list[bytes], *, now_ms: int | None = None, complete_chains: bool = False, me: str | None = None
+) -> TranscriptReport:
+    """Accept a sequence of envelopes, in order, with one fresh :class:`Verifier`.
+
+    Verification stops at the first envelope that fails; protocol failures are
+    reported in the result, not raised.
+    """
+    verifier = Verifier(me=me, complete_chains=complete_chains)
+    accepted: list[VerifiedStatement] = []
+    for i, data in enumerate(envelopes):
+        try:
+            accepted.append(verifier.accept(data, now_ms))
+        except CoopError as exc:
+            return TranscriptReport(accepted, exc, i, verifier)
+    return TranscriptReport(accepted, None, None, verifier)
