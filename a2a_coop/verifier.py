@@ -26,6 +26,7 @@ from a2a_coop.errors import (
     KeyRevoked,
     MandateUnknown,
     WrongAudience,
+    WrongParty,
 )
 from a2a_coop.freshness import DEFAULT_SKEW_MS, ReplayCache, check_time_window
 from a2a_coop.mandate import ExposureBook, check_against_mandate, committed_value, side_value
@@ -103,6 +104,8 @@ class Verifier:
             self._check_reveal(vs)
         elif vs.body == "attestation":
             self._check_attestation(vs)
+        elif vs.body == "key_revocation":
+            self._check_revocation_authority(vs)
 
     # -- steps ----------------------------------------------------------------------
 
@@ -163,6 +166,17 @@ class Verifier:
         if r.claim_index >= len(claims) or claims[r.claim_index].WhichOneof("value") != "commitment":
             raise BodyInvalid("claim_index does not name a committed claim", requirement="BDY-007")
         check_opening(claims[r.claim_index].commitment, r.amount, r.salt)
+
+    def _check_revocation_authority(self, vs: VerifiedStatement) -> None:
+        """KEY-004: a key is revoked by itself or by a principal that delegated to it."""
+        key = vs.statement.key_revocation.key
+        if vs.issuer == key:
+            return
+        if any(r.principal == vs.issuer and r.mandate.agent == key for r in self.mandates.values()):
+            return
+        raise WrongParty(
+            "only the key itself or its delegating principal may revoke it", requirement="KEY-004"
+        )
 
     def _check_attestation(self, vs: VerifiedStatement) -> None:
         """ATT-001, ATT-002."""

@@ -32,6 +32,7 @@ def generate(dest: Path) -> None:
     import grpc_tools
     from grpc_tools import protoc  # dev-only dependency
 
+    dest.mkdir(parents=True, exist_ok=True)
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / PACKAGE_DIR).glob("*.proto"))
     include = str(Path(grpc_tools.__file__).parent / "_proto")
     args = ["protoc", f"-I{PROTO_ROOT}", f"-I{include}", f"--python_out={dest}", f"--pyi_out={dest}", *protos]
