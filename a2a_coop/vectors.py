@@ -1,0 +1,210 @@
+"""Run the offline conformance vectors (conformance/vectors/*.json) through this library.
+
+A vector file is Wycheproof-shaped (conformance/vectors/README.md describes
+it): groups of tests, each test an ordered list of envelopes with the expected
+outcome. A test is run by feeding every envelope, in order, to one fresh
+:class:`~a2a_coop.verifier.Verifier` (complete chains iff the group's mode is
+``"complete"``), at the test's reference time ``now_ms`` (freshness is skipped
+when it is null, TIM-005). The outcome matches when the transcript is valid
+and the test says ``"valid"``, or when the first failure has the expected SPEC
+code at the expected envelope index.
+
+This module parses and runs; it prints nothing and exits nothing (the CLI
+does that). :func:`load_vector_file` is the only function that touches disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from a2a_coop.errors import CoopError
+from a2a_coop.verifier import Verifier
+
+SCHEMA: Final = "a2a-coop-vectors/1"
+MODES: Final = ("sparse", "complete")
+RESULTS: Final = ("valid", "invalid")
+
+
+class VectorFormatError(ValueError):
+    """A vector file does not follow the a2a-coop-vectors/1 format."""
+
+
+@dataclass(frozen=True)
+class Vector:
+    """One test of a vector file.
+
+    Attributes:
+        source: a short name of the file it came from (e.g. ``"statements"``).
+        group_type: the ``type`` of its test group.
+        mode: ``"sparse"`` or ``"complete"`` (the group's chain mode).
+        tc_id: the test's id, unique within its file.
+        comment: what the test is about.
+        flags: names explained in the file's ``notes``.
+        requirements: SPEC requirement IDs the test exercises.
+        now_ms: reference time for freshness checks, or None for none.
+        envelopes: envelope bytes, in the order they are fed to the verifier.
+        result: ``"valid"`` or ``"invalid"``.
+        error: the expected SPEC error code of an invalid test.
+        failed_index: index of the envelope expected to fail.
+    """
+
+    source: str
+    group_type: str
+    mode: str
+    tc_id: int
+    comment: str
+    flags: tuple[str, ...]
+    requirements: tuple[str, ...]
+    now_ms: int | None
+    envelopes: tuple[bytes, ...]
+    result: str
+    error: str | None
+    failed_index: int | None
+
+    @property
+    def name(self) -> str:
+        """A stable test id: ``<source>-<tcId>-<first requirement>``."""
+        first = self.requirements[0] if self.requirements else "none"
+        return f"{self.source}-{self.tc_id}-{first}"
+
+    @property
+    def expected(self) -> str:
+        """``"valid"``, or ``"CODE at N"`` for an invalid test."""
+        return "valid" if self.result == "valid" else f"{self.error} at {self.failed_index}"
+
+
+@dataclass(frozen=True)
+class VectorOutcome:
+    """What running one vector produced.
+
+    Attributes:
+        vector: the test that ran.
+        error: the SPEC code of the first failure, or None if all envelopes were accepted.
+        failed_index: index of the envelope that failed, or None.
+        requirement: the requirement ID the failure named (may be empty).
+        detail: the failure's human-readable detail (empty when valid).
+    """
+
+    vector: Vector
+    error: str | None
+    failed_index: int | None
+    requirement: str = ""
+    detail: str = ""
+
+    @property
+    def actual(self) -> str:
+        """``"valid"``, or ``"CODE at N"``; compare with :attr:`Vector.expected`."""
+        return "valid" if self.error is None else f"{self.error} at {self.failed_index}"
+
+    @property
+    def passed(self) -> bool:
+        v = self.vector
+        if v.result == "valid":
+            return self.error is None
+        return self.error == v.error and self.failed_index == v.failed_index
+
+
+def run_vector(vector: Vector) -> VectorOutcome:
+    """Feed a vector's envelopes to one fresh Verifier and report the first failure."""
+    verifier = Verifier(complete_chains=vector.mode == "complete")
+    for i, data in enumerate(vector.envelopes):
+        try:
+            verifier.accept(data, vector.now_ms)
+        except CoopError as exc:
+            return VectorOutcome(vector, exc.code, i, exc.requirement, exc.detail)
+    return VectorOutcome(vector, None, None)
+
+
+def run_vectors(vectors: Sequence[Vector]) -> list[VectorOutcome]:
+    """:func:`run_vector` for each vector, in order."""
+    return [run_vector(v) for v in vectors]
+
+
+def parse_vector_file(doc: Any, source: str = "vectors") -> list[Vector]:
+    """The tests of a decoded vector file (the JSON object), in file order.
+
+    Args:
+        doc: the decoded JSON document.
+        source: a short name for the file, used in :attr:`Vector.name`.
+
+    Raises:
+        VectorFormatError: the document is not an a2a-coop-vectors/1 file.
+    """
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("testGroups"), list):
+        raise VectorFormatError("not a vector file: no testGroups list")
+    if doc.get("schema") != SCHEMA:
+        raise VectorFormatError(f"unsupported vector schema {doc.get('schema')!r:.40}; expected {SCHEMA}")
+    out: list[Vector] = []
+    for g, group in enumerate(doc["testGroups"]):
+        where = f"testGroups[{g}]"
+        if not isinstance(group, Mapping) or not isinstance(group.get("tests"), list):
+            raise VectorFormatError(f"{where}: a group needs a tests list")
+        mode = group.get("mode")
+        if mode not in MODES:
+            raise VectorFormatError(f"{where}: mode must be one of {MODES}")
+        for t, test in enumerate(group["tests"]):
+            out.append(_parse_test(test, f"{where}.tests[{t}]", source, str(group.get("type", "")), mode))
+    ids = [v.tc_id for v in out]
+    if len(set(ids)) != len(ids):
+        raise VectorFormatError("tcId values must be unique within a file")
+    declared = doc.get("numberOfTests")
+    if declared is not None and declared != len(out):
+        raise VectorFormatError(f"numberOfTests is {declared} but the file holds {len(out)} tests")
+    return out
+
+
+def load_vector_file(path: Path) -> list[Vector]:
+    """Read and parse a vector file. Raises OSError, VectorFormatError."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VectorFormatError(f"{path}: not JSON: {exc}") from None
+    return parse_vector_file(doc, path.stem)
+
+
+def _parse_test(test: Any, where: str, source: str, group_type: str, mode: str) -> Vector:
+    if not isinstance(test, Mapping):
+        raise VectorFormatError(f"{where}: a test is a JSON object")
+    try:
+        tc_id, result, error, failed = test["tcId"], test["result"], test["error"], test["failedIndex"]
+        now_ms, envelopes = test["now_ms"], test["envelopes"]
+    except KeyError as exc:
+        raise VectorFormatError(f"{where}: missing {exc}") from None
+    if not isinstance(tc_id, int) or isinstance(tc_id, bool):
+        raise VectorFormatError(f"{where}: tcId must be an integer")
+    if result not in RESULTS:
+        raise VectorFormatError(f"{where}: result must be one of {RESULTS}")
+    if result == "valid" and (error is not None or failed is not None):
+        raise VectorFormatError(f"{where}: a valid test has null error and failedIndex")
+    if not isinstance(envelopes, list) or not all(isinstance(e, str) for e in envelopes):
+        raise VectorFormatError(f"{where}: envelopes must be a list of base64 strings")
+    if result == "invalid" and not (
+        isinstance(error, str) and isinstance(failed, int) and 0 <= failed < len(envelopes)
+    ):
+        raise VectorFormatError(f"{where}: an invalid test names its error code and a failedIndex")
+    if now_ms is not None and not isinstance(now_ms, int):
+        raise VectorFormatError(f"{where}: now_ms must be an integer or null")
+    try:
+        decoded = tuple(base64.b64decode(e, validate=True) for e in envelopes)
+    except (binascii.Error, ValueError) as exc:
+        raise VectorFormatError(f"{where}: bad base64 envelope: {exc}") from None
+    return Vector(
+        source=source,
+        group_type=group_type,
+        mode=mode,
+        tc_id=tc_id,
+        comment=str(test.get("comment", "")),
+        flags=tuple(str(f) for f in test.get("flags", ())),
+        requirements=tuple(str(r) for r in test.get("requirements", ())),
+        now_ms=now_ms,
+        envelopes=decoded,
+        result=result,
+        error=error,
+        failed_index=failed,
+    )

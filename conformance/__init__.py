@@ -1,0 +1,1 @@
+"""a2a-coop conformance suite: requirement registry, vector generator and vectors."""

@@ -1,0 +1,259 @@
+"""The offline conformance vectors (conformance/vectors/*.json), run three ways.
+
+* through the library (:mod:`a2a_coop.vectors`), one pytest case per vector,
+  named ``<file>-<tcId>-<first requirement>`` and marked with the vector's
+  requirement IDs;
+* through the CLI's ``verify`` in-process, each vector written as a transcript
+  file: the code a user sees must be the code the vector expects;
+* through the real ``a2a-coop`` console script, a few times.
+
+Plus: the checked-in files are exactly what the generator makes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from a2a_coop.cli import main
+from a2a_coop.vectors import (
+    SCHEMA,
+    Vector,
+    VectorFormatError,
+    load_vector_file,
+    parse_vector_file,
+    run_vector,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+VECTOR_DIR = ROOT / "conformance" / "vectors"
+VECTOR_FILES = sorted(p for p in VECTOR_DIR.glob("*.json") if "testGroups" in p.read_text(encoding="utf-8"))
+VECTORS: list[Vector] = [v for path in VECTOR_FILES for v in load_vector_file(path)]
+REQ_ID = re.compile(r"[A-Z]{2,4}-\d{3}")
+
+
+def _params() -> list[Any]:
+    return [pytest.param(v, id=v.name, marks=pytest.mark.req(*v.requirements)) for v in VECTORS]
+
+
+def _console_script() -> list[str]:
+    """The installed ``a2a-coop`` entry point (next to this interpreter)."""
+    for candidate in (
+        Path(sysconfig.get_path("scripts")) / "a2a-coop",
+        Path(sys.executable).parent / "a2a-coop",
+    ):
+        if candidate.exists():
+            return [str(candidate)]
+    found = shutil.which("a2a-coop")
+    if found is None:
+        pytest.fail("the a2a-coop console script is not installed (pip install -e .)")
+    return [found]
+
+
+def _run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*_console_script(), *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+# --- the vector files themselves --------------------------------------------------------------
+
+
+@pytest.mark.req("ERR-001")
+def test_vector_files_exist_and_cover_both_files() -> None:
+    """The suite ships statement vectors and chain vectors; expect both, with a healthy number of tests."""
+    names = {p.name for p in VECTOR_FILES}
+    assert {"statements.json", "chains.json"} <= names
+    assert len(VECTORS) >= 200
+
+
+@pytest.mark.req("ERR-001")
+@pytest.mark.parametrize("path", VECTOR_FILES, ids=lambda p: p.stem)
+def test_vector_file_is_well_formed(path: Path) -> None:
+    """Every test names requirement IDs and known flags, tcIds are unique, and error codes are SPEC codes."""
+    from a2a_coop.errors import registry
+
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["schema"] == SCHEMA
+    vectors = parse_vector_file(doc, path.stem)
+    assert doc["numberOfTests"] == len(vectors)
+    codes = set(registry())
+    for v in vectors:
+        assert v.requirements and all(REQ_ID.fullmatch(r) for r in v.requirements), v.name
+        assert v.flags and set(v.flags) <= doc["notes"].keys(), v.name
+        assert v.error is None or v.error in codes, v.name
+    for note in doc["notes"].values():
+        assert {"bugType", "description", "effect"} <= note.keys()
+
+
+@pytest.mark.req("ERR-001")
+def test_vector_requirements_are_in_the_registry() -> None:
+    """Vectors only cite requirement IDs that SPEC.md defines (via conformance/requirements.json)."""
+    registry_file = ROOT / "conformance" / "requirements.json"
+    if not registry_file.exists():
+        pytest.skip("conformance/requirements.json not generated yet")
+    text = registry_file.read_text(encoding="utf-8")
+    known = set(REQ_ID.findall(text))
+    cited = {r for v in VECTORS for r in v.requirements}
+    assert cited <= known, sorted(cited - known)
+
+
+@pytest.mark.req("CHN-002", "ERR-001")
+def test_every_outcome_kind_is_covered() -> None:
+    """Both results appear in both files, and each file has a complete-mode group."""
+    for path in VECTOR_FILES:
+        vectors = load_vector_file(path)
+        assert {v.result for v in vectors} == {"valid", "invalid"}
+    assert any(v.mode == "complete" for v in VECTORS)
+
+
+@pytest.mark.req("ERR-002")
+def test_malformed_vector_documents_are_refused() -> None:
+    """A runner must not silently pass a broken vector file; expect VectorFormatError for each defect."""
+    good = json.loads(VECTOR_FILES[0].read_text(encoding="utf-8"))
+    test = good["testGroups"][0]["tests"][0]
+
+    def doc_with(**changes: Any) -> dict[str, Any]:
+        t = {**test, **changes}
+        return {**good, "numberOfTests": 1, "testGroups": [{"type": "x", "mode": "sparse", "tests": [t]}]}
+
+    bad_docs: list[Any] = [
+        {**good, "schema": "other/1"},
+        {**good, "numberOfTests": 1},
+        {**good, "testGroups": [{"type": "x", "mode": "lazy", "tests": []}]},
+        doc_with(result="maybe"),
+        doc_with(result="invalid", error="EXPIRED", failedIndex=99),
+        doc_with(envelopes=["not base64!"]),
+        doc_with(now_ms="soon"),
+        [],
+    ]
+    for bad in bad_docs:
+        with pytest.raises(VectorFormatError):
+            parse_vector_file(bad)
+
+
+# --- through the library -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vector", _params())
+def test_vector_library(vector: Vector) -> None:
+    """Run the vector through one fresh Verifier; expect the vector's outcome exactly (code and index)."""
+    outcome = run_vector(vector)
+    got = f"{outcome.actual} [{outcome.requirement}] {outcome.detail}"
+    assert outcome.passed, f"{vector.comment}: expected {vector.expected}, got {got}"
+
+
+@pytest.mark.req("ERR-002")
+def test_a_wrong_expectation_is_reported_as_a_failure() -> None:
+    """The runner must be able to fail: flip one vector's expectation and expect passed == False."""
+    from dataclasses import replace
+
+    v = next(v for v in VECTORS if v.result == "invalid")
+    assert not run_vector(replace(v, error="REPLAYED")).passed
+    assert not run_vector(replace(v, failed_index=(v.failed_index or 0) + 1)).passed
+    assert not run_vector(replace(v, result="valid", error=None, failed_index=None)).passed
+    w = next(v for v in VECTORS if v.result == "valid")
+    assert not run_vector(replace(w, result="invalid", error="EXPIRED", failed_index=0)).passed
+
+
+# --- through the CLI, in process --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vector", _params())
+def test_vector_cli(vector: Vector, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Write the vector as a transcript file and `a2a-coop verify` it; expect exit 0, or 1 with its code."""
+    path = tmp_path / "transcript.json"
+    path.write_text(
+        json.dumps(
+            {
+                "mode": vector.mode,
+                "now_ms": vector.now_ms,
+                "envelopes": [base64.b64encode(e).decode() for e in vector.envelopes],
+            }
+        )
+    )
+    code = main(["verify", str(path)])
+    out = capsys.readouterr().out
+    last = out.splitlines()[-1]
+    if vector.result == "valid":
+        assert code == 0, out
+        assert last.startswith(f"valid: {len(vector.envelopes)} statements ({vector.mode} chains"), last
+    else:
+        assert code == 1, out
+        assert last.startswith(f"invalid: {vector.error} "), last
+        assert last.endswith(f"(envelope {(vector.failed_index or 0) + 1} of {path})"), last
+
+
+# --- reproducibility ------------------------------------------------------------------------------
+
+
+@pytest.mark.req("ERR-001")
+def test_vectors_are_reproducible() -> None:
+    """The generator is deterministic and the checked-in files are its output; expect --check to pass."""
+    result = subprocess.run(
+        [sys.executable, "-m", "conformance.generate_vectors", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.req("ERR-001")
+def test_generator_check_detects_an_edited_file(tmp_path: Path) -> None:
+    """Hand-edit one vector file in a copy; expect the drift check to fail for it."""
+    from conformance import generate_vectors
+
+    for path in VECTOR_DIR.glob("*.json"):
+        shutil.copy(path, tmp_path / path.name)
+    assert generate_vectors.main(["--check", "--out", str(tmp_path)]) == 0
+    edited = tmp_path / "chains.json"
+    edited.write_text(edited.read_text(encoding="utf-8").replace('"valid"', '"invalid"', 1), encoding="utf-8")
+    assert generate_vectors.main(["--check", "--out", str(tmp_path)]) == 1
+
+
+# --- the real console script -------------------------------------------------------------------
+
+
+@pytest.mark.req("ERR-001")
+def test_console_script_runs_every_vector_file() -> None:
+    """`a2a-coop verify conformance/vectors/*.json` (the README's example); expect exit 0, full counts."""
+    files = [str(p.relative_to(ROOT)) for p in sorted(VECTOR_DIR.glob("*.json"))]
+    result = _run("verify", *files)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for path in VECTOR_FILES:
+        n = len(load_vector_file(path))
+        assert f"{path.name}: {n}/{n} vectors as expected" in result.stdout
+    assert "valid equivocation proof" in result.stdout
+
+
+@pytest.mark.req("ENV-004", "ERR-001")
+def test_console_script_garbage_file_is_invalid(tmp_path: Path) -> None:
+    """A file of random bytes is not an envelope; expect exit 1 and MALFORMED_ENVELOPE, no traceback."""
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(b"\xff\x00\x13" * 50)
+    result = _run("verify", str(garbage))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "invalid: MALFORMED_ENVELOPE [ENV-004]" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.req("ERR-001")
+def test_console_script_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+    """A missing file is the user's mistake, not an invalid statement; expect exit 2 and one stderr line."""
+    result = _run("verify", str(tmp_path / "nope.json"))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "nope.json" in result.stderr
