@@ -21,6 +21,7 @@ import base64
 import binascii
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from google.protobuf.message import DecodeError
@@ -48,10 +49,18 @@ DIGEST_BYTES = 32
 Envelope = envelope_pb2.Envelope
 
 
+def _pae_prefix(payload_type: str) -> bytes:
+    t = payload_type.encode()
+    return b"DSSEv1 %d %b " % (len(t), t)
+
+
+_STATEMENT_PAE_PREFIX = _pae_prefix(STATEMENT_PAYLOAD_TYPE)
+
+
 def pae(payload_type: str, payload: bytes) -> bytes:
     """DSSE v1 pre-authentication encoding (ENV-002)."""
-    t = payload_type.encode()
-    return b"DSSEv1 %d %b %d %b" % (len(t), t, len(payload), payload)
+    prefix = _STATEMENT_PAE_PREFIX if payload_type == STATEMENT_PAYLOAD_TYPE else _pae_prefix(payload_type)
+    return b"%b%d %b" % (prefix, len(payload), payload)
 
 
 def statement_digest(payload: bytes, payload_type: str = STATEMENT_PAYLOAD_TYPE) -> bytes:
@@ -61,9 +70,17 @@ def statement_digest(payload: bytes, payload_type: str = STATEMENT_PAYLOAD_TYPE)
 
 def sign_payload(payload: bytes, key: Keypair, payload_type: str = STATEMENT_PAYLOAD_TYPE) -> bytes:
     """Sign payload and return the encoded Envelope bytes."""
+    return sign_payload_with_digest(payload, key, payload_type)[0]
+
+
+def sign_payload_with_digest(
+    payload: bytes, key: Keypair, payload_type: str = STATEMENT_PAYLOAD_TYPE
+) -> tuple[bytes, bytes]:
+    """Sign payload; return (envelope bytes, statement digest). No size limit: see sign_statement."""
+    message = pae(payload_type, payload)
     env = Envelope(payload=payload, payload_type=payload_type)
-    env.signatures.add(keyid=key.did, sig=key.sign(pae(payload_type, payload)))
-    return env.SerializeToString(deterministic=True)
+    env.signatures.add(keyid=key.did, sig=key.sign(message))
+    return env.SerializeToString(deterministic=True), hashlib.sha256(message).digest()
 
 
 class VerifiedEnvelope(NamedTuple):
@@ -80,6 +97,11 @@ class VerifiedEnvelope(NamedTuple):
     signer: str
     digest: bytes
     signature: bytes
+
+
+# tuple.__new__ builds a VerifiedEnvelope without the NamedTuple's Python-level __new__ (hot path).
+_new_verified_envelope: Callable[[type[VerifiedEnvelope], tuple[bytes, str, bytes, bytes]], VerifiedEnvelope]
+_new_verified_envelope = tuple.__new__
 
 
 def decode_envelope(data: bytes, *, max_bytes: int = MAX_ENVELOPE_BYTES) -> envelope_pb2.Envelope:
@@ -106,9 +128,8 @@ def verify_envelope(
     """
     if len(data) > max_bytes:
         raise EnvelopeTooLarge(f"{len(data)} bytes > limit {max_bytes}", requirement="ENV-008")
-    env = Envelope()
     try:
-        env.ParseFromString(data)
+        env = Envelope.FromString(data)
     except (DecodeError, RuntimeWarning, ValueError) as exc:
         raise MalformedEnvelope(f"not a protobuf Envelope: {exc}", requirement="ENV-004") from None
     sigs = env.signatures
@@ -130,7 +151,8 @@ def verify_envelope(
     message = pae(payload_type, payload)
     if not ed25519_verify(signature, message, public_key):
         raise SignatureInvalid(requirement="ENV-006")
-    return VerifiedEnvelope(payload, keyid, hashlib.sha256(message).digest(), signature)
+    digest = hashlib.sha256(message).digest()
+    return _new_verified_envelope(VerifiedEnvelope, (payload, keyid, digest, signature))
 
 
 # --- DSSE JSON form (for files and for other DSSE tooling) ------------------------------

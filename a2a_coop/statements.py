@@ -17,6 +17,7 @@ live in :mod:`a2a_coop.verifier`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
 from google.protobuf.message import DecodeError
@@ -27,12 +28,12 @@ from a2a_coop.envelope import (
     DIGEST_BYTES,
     MAX_ENVELOPE_BYTES,
     STATEMENT_PAYLOAD_TYPE,
-    VerifiedEnvelope,
-    sign_payload,
+    sign_payload_with_digest,
     verify_envelope,
 )
 from a2a_coop.errors import (
     BodyMissing,
+    EnvelopeTooLarge,
     HeaderInvalid,
     KeyIdMismatch,
     MalformedStatement,
@@ -101,6 +102,13 @@ class VerifiedStatement(NamedTuple):
         return getattr(self.statement, self.body)
 
 
+# tuple.__new__ builds a VerifiedStatement without the NamedTuple's Python-level __new__ (hot path).
+_new_verified_statement: Callable[
+    [type[VerifiedStatement], tuple[bytes, bytes, statement_pb2.Statement, str]], VerifiedStatement
+]
+_new_verified_statement = tuple.__new__
+
+
 def encode_statement(statement: statement_pb2.Statement) -> bytes:
     """The canonical payload encoding of a statement (STM-001)."""
     return statement.SerializeToString(deterministic=True)
@@ -113,9 +121,8 @@ def decode_statement(payload: bytes) -> statement_pb2.Statement:
         MalformedStatement: not a protobuf Statement.
         NonCanonicalEncoding: decodes, but re-encoding differs from payload.
     """
-    stmt = Statement()
     try:
-        stmt.ParseFromString(payload)
+        stmt = Statement.FromString(payload)
     except (DecodeError, RuntimeWarning, ValueError) as exc:
         raise MalformedStatement(f"payload is not a Statement: {exc}", requirement="STM-001") from None
     if stmt.SerializeToString(deterministic=True) != payload:
@@ -137,8 +144,9 @@ def check_header(stmt: statement_pb2.Statement, signer: str) -> str:
         )
     if h.issuer != signer:
         raise KeyIdMismatch(f"signed by {signer:.64}, header issuer {h.issuer:.64}", requirement="STM-004")
-    if h.audience:
-        public_key_from_did(h.audience)  # raises KeyInvalid & co (STM-005)
+    audience = h.audience
+    if audience:
+        public_key_from_did(audience)  # raises KeyInvalid & co (STM-005)
     if (len(prev) != DIGEST_BYTES) if seq else prev:
         raise HeaderInvalid("prev must be empty at seq 0 and a 32-byte digest after", requirement="STM-006")
     if len(h.nonce) != NONCE_BYTES:
@@ -184,18 +192,29 @@ def verify_statement(data: bytes, *, max_bytes: int = MAX_ENVELOPE_BYTES) -> Ver
     Raises:
         CoopError: the subclass named by the first failed check's SPEC code.
     """
-    env: VerifiedEnvelope = verify_envelope(data, max_bytes=max_bytes)
-    stmt = decode_statement(env.payload)
-    body = check_header(stmt, env.signer)
-    return VerifiedStatement(data, env.digest, stmt, body)
+    payload, signer, digest, _ = verify_envelope(data, max_bytes=max_bytes)
+    stmt = decode_statement(payload)
+    body = check_header(stmt, signer)
+    return _new_verified_statement(VerifiedStatement, (data, digest, stmt, body))
 
 
 def sign_statement(stmt: statement_pb2.Statement, key: Keypair) -> VerifiedStatement:
-    """Encode and sign a statement the caller built completely (header included).
+    """Check, encode and sign a statement the caller built completely (header included).
 
     The caller (the chain writer in :mod:`a2a_coop.chain`) owns seq, prev and
-    nonce; this function only refuses to sign what a verifier would refuse.
+    nonce. The header and body rules run *before* signing, so nothing a
+    verifier would refuse for those reasons is ever signed. Our own signature
+    is not re-verified: libsodium's signing is deterministic and the tests
+    check that every signed statement verifies.
+
+    Raises:
+        CoopError: the header or body breaks a rule, or the envelope would be too
+            large (the codes a verifier would report).
     """
+    body = check_header(stmt, key.did)
     payload = encode_statement(stmt)
-    envelope = sign_payload(payload, key, STATEMENT_PAYLOAD_TYPE)
-    return verify_statement(envelope)
+    envelope, digest = sign_payload_with_digest(payload, key, STATEMENT_PAYLOAD_TYPE)
+    if len(envelope) > MAX_ENVELOPE_BYTES:  # no verifier would accept it (ENV-008)
+        raise EnvelopeTooLarge(f"{len(envelope)} bytes > limit {MAX_ENVELOPE_BYTES}", requirement="ENV-008")
+    # Keep a private copy of exactly what was signed: the caller may reuse stmt.
+    return _new_verified_statement(VerifiedStatement, (envelope, digest, Statement.FromString(payload), body))
