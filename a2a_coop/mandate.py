@@ -13,8 +13,10 @@ Two kinds of check, both pure:
 The same functions run in the signer's policy guard *before* a statement is
 signed (MND-011) and in every verifier *after* it arrives, so a strategy or
 an LLM can propose anything and still never get a statement outside its
-mandate signed. Every statement a verifier sees can only add to what it knows
-an agent has at stake, so a violation seen in a partial view is a real one.
+mandate signed. A verifier holding only part of an agent's statements can
+under-count (it missed commitments) or over-count (it missed the Withdraw that
+ended one); SPEC.md section 4.5 says who is conclusive: the signer's guard and
+whoever holds the agent's complete log.
 """
 
 from __future__ import annotations
@@ -119,10 +121,12 @@ class Exposure:
         live = sum(v for v, _, exp in self.live_offers.values() if exp >= now_ms)
         return live + sum(v for v, _ in self.open_contracts.values())
 
-    def committed_between(self, start_ms: int, end_ms: int) -> int:
+    def committed_between(self, start_ms: int, end_ms: int, now_ms: int) -> int:
+        """Contracts formed in [start, end) plus offers issued then that are still live at now (MND-009)."""
         formed = [*self.open_contracts.values(), *self.ended_contracts]
         total = sum(v for v, at in formed if start_ms <= at < end_ms)
-        return total + sum(v for v, at, _ in self.live_offers.values() if start_ms <= at < end_ms)
+        live = self.live_offers.values()
+        return total + sum(v for v, at, exp in live if start_ms <= at < end_ms and exp >= now_ms)
 
 
 class ExposureBook:
@@ -143,7 +147,7 @@ class ExposureBook:
             replaces: digest of the issuer's own live offer this one supersedes
                 (its value no longer counts), if any.
         """
-        exp = self.exposure(vs.header.mandate)
+        exp = self.by_mandate.get(vs.header.mandate) or Exposure()  # a check records nothing (ERR-003)
         now = vs.header.issued_at_ms
         freed = exp.live_offers[replaces][0] if replaces in exp.live_offers else 0
         outstanding = exp.outstanding(now) - freed + value
@@ -151,10 +155,13 @@ class ExposureBook:
             raise _violation(
                 "MND-010", f"outstanding value would be {outstanding} > cap {mandate.max_outstanding}"
             )
-        if mandate.budget_per_period:
+        if not mandate.period_ms:  # no period, so the budget is all there is: zero means zero (MND-004)
+            if value > mandate.budget_per_period:
+                raise _violation("MND-009", f"value {value} > budget {mandate.budget_per_period}")
+        else:
             k = (now - mandate.valid_from_ms) // mandate.period_ms
             start = mandate.valid_from_ms + k * mandate.period_ms
-            used = exp.committed_between(start, start + mandate.period_ms) - freed + value
+            used = exp.committed_between(start, start + mandate.period_ms, now) - freed + value
             if used > mandate.budget_per_period:
                 raise _violation("MND-009", f"period budget would be {used} > {mandate.budget_per_period}")
 

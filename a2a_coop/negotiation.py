@@ -163,6 +163,9 @@ class Contract:
     deliveries: dict[bytes, tuple[str, int]] = field(default_factory=dict)  # delivery digest -> (by, item)
     receipted: set[tuple[str, int]] = field(default_factory=set)  # (deliverer, item_index)
     delivered: set[tuple[str, int]] = field(default_factory=set)
+    first_delivered_ms: dict[tuple[str, int], int] = field(default_factory=dict)  # (by, item) -> issued_at
+    claims: dict[bytes, tuple[str, int]] = field(default_factory=dict)  # claim digest -> (accused, item)
+    revokes: dict[bytes, str] = field(default_factory=dict)  # Revoke digest -> revoker
 
     @property
     def id(self) -> bytes:
@@ -379,9 +382,32 @@ class Negotiation:
             return E.BOND_COMPLETE if complete else E.BOND_LOCK
         if msg.party not in c.locked or msg.party in c.settled or msg.amount != c.locked[msg.party]:
             raise BodyInvalid(f"{body} must settle a locked bond once, in full", requirement="NEG-012")
-        if body == "forfeit" and msg.beneficiary != c.other(msg.party):
-            raise BodyInvalid("a forfeited bond goes to the other party", requirement="CMT-002")
+        if body == "forfeit":
+            self._check_forfeit_cause(msg.party, msg.beneficiary, msg.cause, c)
         return {"release": E.RELEASE, "forfeit": E.FORFEIT, "refund": E.REFUND}[body]
+
+    @staticmethod
+    def _check_forfeit_cause(party: str, beneficiary: str, cause: bytes, c: Contract) -> None:
+        """A Forfeit pays the bond of the party its cause blames to the other party (CMT-002, CMT-003).
+
+        The cause is an upheld BreachClaim against ``party`` (no Delivery of the item
+        issued by its deadline is held), or ``party``'s own Revoke under forfeit_bond terms.
+        """
+        if beneficiary != c.other(party):
+            raise BodyInvalid("a forfeited bond goes to the other party", requirement="CMT-002")
+        if cause in c.revokes:
+            if c.revokes[cause] != party or not c.proposal.terms.revocation.forfeit_bond:
+                raise BodyInvalid(
+                    "a revoke forfeits only the revoker's bond, and only under forfeit_bond terms",
+                    requirement="CMT-003",
+                )
+            return
+        claim = c.claims.get(cause)
+        if claim is None or claim[0] != party:
+            raise BodyInvalid("forfeit.cause is no breach claim against this party", requirement="CMT-002")
+        delivered = c.first_delivered_ms.get(claim)
+        if delivered is not None and delivered <= c.gives(party)[claim[1]].deadline_ms:
+            raise BodyInvalid("the claimed item was delivered by its deadline", requirement="CMT-002")
 
     def _record(self, vs: VerifiedStatement, event: Event) -> None:
         body = vs.body
@@ -399,8 +425,14 @@ class Negotiation:
             elif body == "delivery":
                 c.deliveries[vs.digest] = (vs.issuer, msg.item_index)
                 c.delivered.add((vs.issuer, msg.item_index))
+                key, at = (vs.issuer, msg.item_index), vs.header.issued_at_ms
+                c.first_delivered_ms[key] = min(at, c.first_delivered_ms.get(key, at))
             elif body == "receipt":
                 c.receipted.add(c.deliveries[msg.delivery])
+            elif body == "breach_claim":
+                c.claims[vs.digest] = (c.other(vs.issuer), msg.item_index)
+            elif body == "revoke":
+                c.revokes[vs.digest] = vs.issuer
 
 
 class Negotiations:
@@ -448,7 +480,8 @@ class Negotiations:
         if c is not None and c.proposal.exclusive_key:
             key = (c.proposer, c.proposal.exclusive_key)
             if neg.is_terminal:
-                self._exclusive.pop(key, None)  # a live contract holds the key; an ended one frees it
+                if self._exclusive.get(key) == nid:  # an ended contract frees only a key it holds
+                    del self._exclusive[key]
             else:
                 self._exclusive.setdefault(key, nid)
         return neg
