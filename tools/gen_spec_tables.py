@@ -33,7 +33,7 @@ EVENT_SOURCE = {
     Event.ACCEPT: "Accept",
     Event.REJECT: "Reject",
     Event.WITHDRAW: "Withdraw",
-    Event.EXPIRE: "clock: outstanding offer past `expires_at_ms`, or contract unperformed past last deadline + claim window",
+    Event.EXPIRE: "clock: offer past `expires_at_ms`, or contract unperformed past deadline + claim window",
     Event.BOND_LOCK: "BondLock that leaves a required bond unlocked",
     Event.BOND_COMPLETE: "BondLock that locks the last required bond",
     Event.DELIVERY: "Delivery",
@@ -57,10 +57,18 @@ def negotiation_table() -> str:
         for event, nxt in row.items():
             lines.append(f"| `{state.value}` | `{event.value}` | {EVENT_SOURCE[event]} | `{nxt.value}` |")
         if not row:
-            lines.append(f"| `{state.value}` | *(none)* | terminal: every statement is ILLEGAL_TRANSITION | |")
+            lines.append(
+                f"| `{state.value}` | *(none)* | terminal: every statement is ILLEGAL_TRANSITION | |"
+            )
     terminal = ", ".join(f"`{s.value}`" for s in TRANSITIONS if s in TERMINAL_STATES)
-    lines += ["", f"Terminal states (no transition leaves them): {terminal}.", "", "```mermaid",
-              "stateDiagram-v2", f"    [*] --> {INITIAL_STATE.value}: OFFER"]
+    lines += [
+        "",
+        f"Terminal states (no transition leaves them): {terminal}.",
+        "",
+        "```mermaid",
+        "stateDiagram-v2",
+        f"    [*] --> {INITIAL_STATE.value}: OFFER",
+    ]
     for state, row in TRANSITIONS.items():
         by_target: dict[str, list[str]] = {}
         for event, nxt in row.items():
@@ -93,7 +101,8 @@ def render(text: str) -> str:
         )
         if not pattern.search(text):
             raise SystemExit(f"SPEC.md lacks the markers for {name}")
-        text = pattern.sub(lambda m, body=make(): m.group(1) + body + "\n" + m.group(2), text)
+        body = make()
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
     return text
 
 

@@ -1,0 +1,60 @@
+"""The benchmarks run and report; their speed targets are judged only by the benchmarks themselves."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `benchmarks` is a top-level package of the checkout, not installed
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.__main__ import main  # noqa: E402
+
+RATIOS = (
+    "verify_ratio",
+    "verify_ratio_offer",
+    "sign_ratio",
+    "sign_ratio_offer",
+    "floor_ratio",
+    "floor_ratio_offer",
+    "verify_vs_floor",
+    "verify_vs_floor_offer",
+)
+RATES = tuple(
+    f"{series}_per_s{suffix}"
+    for series in ("statement_verify", "floor_verify", "raw_verify", "statement_sign", "raw_sign")
+    for suffix in ("", "_offer")
+)
+
+
+def test_envelope_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["envelope", "--quick"]) == 0
+    out = capsys.readouterr().out.rstrip("\n").splitlines()
+    summary = json.loads(out[-1])
+    for key in (
+        "benchmark",
+        *RATIOS,
+        *RATES,
+        "envelope_bytes",
+        "rounds",
+        "ops",
+        "verify_target",
+        "verify_target_met",
+    ):
+        assert key in summary, key
+    assert summary["benchmark"] == "envelope"
+    for key in RATIOS + RATES:  # figures only; the targets are the benchmark's business
+        assert isinstance(summary[key], float), key
+        assert summary[key] > 0, key
+    assert summary["verify_target"] == 0.9
+    assert isinstance(summary["verify_target_met"], bool)
+    assert summary["ops"] % 11 == 0  # whole bonded trades per round
+    sizes = summary["envelope_bytes"]
+    assert set(sizes) == {"trade_mix", "offer"}
+    assert 300 <= sizes["trade_mix"] < sizes["offer"] <= 750  # the Offer is the biggest statement
+    assert any("headline" in line for line in out[:-1])
+    assert any("worst case" in line for line in out[:-1])
