@@ -211,6 +211,20 @@ def _delivery(stmt: statement_pb2.Statement) -> None:
         raise _fail("BDY-004", "delivery.artifact_digest must be empty or 32 bytes")
 
 
+def _ack(stmt: statement_pb2.Statement) -> None:
+    _digest(stmt.ack.statement, "ack.statement")
+    if not stmt.header.audience:
+        raise _fail("BDY-013", "an ack is addressed to the sender of the statement it acknowledges")
+
+
+def _deposit(stmt: statement_pb2.Statement) -> None:
+    d = stmt.deposit
+    _did(d.party, "BDY-014", "deposit.party")
+    if d.amount == 0:
+        raise _fail("BDY-014", "deposit.amount must be positive")
+    _currency(d.currency, "BDY-014")
+
+
 _CHECKS: Final[dict[str, Callable[[statement_pb2.Statement], None]]] = {
     "mandate": _mandate,
     "key_rotation": _key_rotation,
@@ -231,6 +245,8 @@ _CHECKS: Final[dict[str, Callable[[statement_pb2.Statement], None]]] = {
     "refund": _money,
     "reveal": _reveal,
     "attestation": _attestation,
+    "ack": _ack,
+    "deposit": _deposit,
 }
 
 

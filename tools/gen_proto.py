@@ -35,10 +35,21 @@ def generate(dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / PACKAGE_DIR).glob("*.proto"))
     include = str(Path(grpc_tools.__file__).parent / "_proto")
-    args = ["protoc", f"-I{PROTO_ROOT}", f"-I{include}", f"--python_out={dest}", f"--pyi_out={dest}", *protos]
+    args = [
+        "protoc",
+        f"-I{PROTO_ROOT}",
+        f"-I{include}",
+        f"--python_out={dest}",
+        f"--pyi_out={dest}",
+        f"--grpc_python_out={dest}",
+        *protos,
+    ]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
-    for path in (dest / PACKAGE_DIR).glob("*_pb2.py*"):
+    for path in (dest / PACKAGE_DIR).glob("*_pb2_grpc.py"):
+        if b"Stub" not in path.read_bytes():  # protoc writes a stub module even for service-less files
+            path.unlink()
+    for path in (dest / PACKAGE_DIR).glob("*_pb2*.py*"):
         path.write_bytes(_IMPORT.sub(b"from a2a_coop._proto.a2acoop.v1 import ", path.read_bytes()))
     for pkg in (dest / "a2acoop", dest / PACKAGE_DIR):
         (pkg / "__init__.py").write_text("")

@@ -101,3 +101,21 @@ class Reveal(_message.Message):
     salt: bytes
     amount: int
     def __init__(self, statement: _Optional[bytes] = ..., claim_index: _Optional[int] = ..., salt: _Optional[bytes] = ..., amount: _Optional[int] = ...) -> None: ...
+
+class Ack(_message.Message):
+    __slots__ = ("statement",)
+    STATEMENT_FIELD_NUMBER: _ClassVar[int]
+    statement: bytes
+    def __init__(self, statement: _Optional[bytes] = ...) -> None: ...
+
+class Deposit(_message.Message):
+    __slots__ = ("party", "amount", "currency", "reference")
+    PARTY_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    party: str
+    amount: int
+    currency: str
+    reference: str
+    def __init__(self, party: _Optional[str] = ..., amount: _Optional[int] = ..., currency: _Optional[str] = ..., reference: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,125 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ExchangeRequest(_message.Message):
+    __slots__ = ("envelope", "context")
+    ENVELOPE_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    envelope: bytes
+    context: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, envelope: _Optional[bytes] = ..., context: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class ExchangeResponse(_message.Message):
+    __slots__ = ("envelopes",)
+    ENVELOPES_FIELD_NUMBER: _ClassVar[int]
+    envelopes: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class NegotiateRequest(_message.Message):
+    __slots__ = ("envelope", "context")
+    ENVELOPE_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    envelope: bytes
+    context: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, envelope: _Optional[bytes] = ..., context: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class NegotiateResponse(_message.Message):
+    __slots__ = ("envelopes",)
+    ENVELOPES_FIELD_NUMBER: _ClassVar[int]
+    envelopes: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class GetLogRequest(_message.Message):
+    __slots__ = ("from_seq", "limit")
+    FROM_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    from_seq: int
+    limit: int
+    def __init__(self, from_seq: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class GetLogResponse(_message.Message):
+    __slots__ = ("envelopes", "head_seq")
+    ENVELOPES_FIELD_NUMBER: _ClassVar[int]
+    HEAD_SEQ_FIELD_NUMBER: _ClassVar[int]
+    envelopes: _containers.RepeatedScalarFieldContainer[bytes]
+    head_seq: int
+    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ..., head_seq: _Optional[int] = ...) -> None: ...
+
+class GetCheckpointRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetCheckpointResponse(_message.Message):
+    __slots__ = ("envelope",)
+    ENVELOPE_FIELD_NUMBER: _ClassVar[int]
+    envelope: bytes
+    def __init__(self, envelope: _Optional[bytes] = ...) -> None: ...
+
+class GetAttestationsRequest(_message.Message):
+    __slots__ = ("subject",)
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    def __init__(self, subject: _Optional[str] = ...) -> None: ...
+
+class GetAttestationsResponse(_message.Message):
+    __slots__ = ("bundles",)
+    BUNDLES_FIELD_NUMBER: _ClassVar[int]
+    bundles: _containers.RepeatedCompositeFieldContainer[EvidenceBundle]
+    def __init__(self, bundles: _Optional[_Iterable[_Union[EvidenceBundle, _Mapping]]] = ...) -> None: ...
+
+class EvidenceBundle(_message.Message):
+    __slots__ = ("envelopes",)
+    ENVELOPES_FIELD_NUMBER: _ClassVar[int]
+    envelopes: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class SubmitRequest(_message.Message):
+    __slots__ = ("envelopes",)
+    ENVELOPES_FIELD_NUMBER: _ClassVar[int]
+    envelopes: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class SubmitResponse(_message.Message):
+    __slots__ = ("envelopes",)
+    ENVELOPES_FIELD_NUMBER: _ClassVar[int]
+    envelopes: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class GetLedgerRequest(_message.Message):
+    __slots__ = ("from_seq", "limit")
+    FROM_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    from_seq: int
+    limit: int
+    def __init__(self, from_seq: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class GetLedgerResponse(_message.Message):
+    __slots__ = ("envelopes", "head_seq")
+    ENVELOPES_FIELD_NUMBER: _ClassVar[int]
+    HEAD_SEQ_FIELD_NUMBER: _ClassVar[int]
+    envelopes: _containers.RepeatedScalarFieldContainer[bytes]
+    head_seq: int
+    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ..., head_seq: _Optional[int] = ...) -> None: ...
+
+class GetBalanceRequest(_message.Message):
+    __slots__ = ("party",)
+    PARTY_FIELD_NUMBER: _ClassVar[int]
+    party: str
+    def __init__(self, party: _Optional[str] = ...) -> None: ...
+
+class GetBalanceResponse(_message.Message):
+    __slots__ = ("available", "locked", "currency", "as_of_seq")
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    LOCKED_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_SEQ_FIELD_NUMBER: _ClassVar[int]
+    available: int
+    locked: int
+    currency: str
+    as_of_seq: int
+    def __init__(self, available: _Optional[int] = ..., locked: _Optional[int] = ..., currency: _Optional[str] = ..., as_of_seq: _Optional[int] = ...) -> None: ...
