@@ -30,7 +30,8 @@ from a2a_coop.statements import (
     PROTOCOL_VERSION,
     Statement,
     VerifiedStatement,
-    sign_statement,
+    candidate,
+    sign_candidate,
     verify_statement,
 )
 
@@ -142,14 +143,25 @@ class ChainWriter:
         self.next_seq = next_seq
         self.prev = prev
 
-    def sign(self, stmt: Statement, *, nonce: bytes) -> VerifiedStatement:
+    def stamp(self, stmt: Statement, *, nonce: bytes) -> VerifiedStatement:
+        """Fill in the chain fields and return an unsigned candidate (nothing advances)."""
         h = stmt.header
         h.version = PROTOCOL_VERSION
         h.issuer = self.key.did
         h.seq = self.next_seq
         h.prev = self.prev
         h.nonce = nonce
-        vs = sign_statement(stmt, self.key)
+        return candidate(stmt, self.key.did)
+
+    def advance(self, vs: VerifiedStatement) -> None:
+        """Move the head past ``vs``, once it is persisted (see the class docstring)."""
+        if vs.header.seq != self.next_seq or vs.header.prev != self.prev:
+            raise ValueError(f"{vs.header.seq} is not the next link of this chain ({self.next_seq})")
         self.next_seq += 1
         self.prev = vs.digest
+
+    def sign(self, stmt: Statement, *, nonce: bytes) -> VerifiedStatement:
+        """Stamp, sign and advance in one step (for callers with no journal or guard)."""
+        vs = sign_candidate(self.stamp(stmt, nonce=nonce), self.key)
+        self.advance(vs)
         return vs

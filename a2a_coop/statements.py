@@ -29,6 +29,7 @@ from a2a_coop.envelope import (
     MAX_ENVELOPE_BYTES,
     STATEMENT_PAYLOAD_TYPE,
     sign_payload_with_digest,
+    statement_digest,
     verify_envelope,
 )
 from a2a_coop.errors import (
@@ -198,6 +199,37 @@ def verify_statement(data: bytes, *, max_bytes: int = MAX_ENVELOPE_BYTES) -> Ver
     return _new_verified_statement(VerifiedStatement, (data, digest, stmt, body))
 
 
+def candidate(stmt: statement_pb2.Statement, issuer: str) -> VerifiedStatement:
+    """An unsigned candidate: header and body rules checked, digest computed, ``envelope`` empty.
+
+    The policy guard runs the contextual checks (mandate, chain, negotiation)
+    on a candidate *before* anything is signed (MND-011); the digest does not
+    depend on the signature, so the checks see exactly what will be signed.
+
+    Raises:
+        CoopError: the header or body breaks a rule.
+    """
+    body = check_header(stmt, issuer)
+    payload = encode_statement(stmt)
+    # Keep a private copy of exactly what will be signed: the caller may reuse stmt.
+    return _new_verified_statement(
+        VerifiedStatement, (b"", statement_digest(payload), Statement.FromString(payload), body)
+    )
+
+
+def sign_candidate(cand: VerifiedStatement, key: Keypair) -> VerifiedStatement:
+    """Sign a candidate from :func:`candidate`.
+
+    Raises:
+        EnvelopeTooLarge: no verifier would accept the envelope (ENV-008).
+    """
+    payload = encode_statement(cand.statement)
+    envelope, digest = sign_payload_with_digest(payload, key, STATEMENT_PAYLOAD_TYPE)
+    if len(envelope) > MAX_ENVELOPE_BYTES:
+        raise EnvelopeTooLarge(f"{len(envelope)} bytes > limit {MAX_ENVELOPE_BYTES}", requirement="ENV-008")
+    return _new_verified_statement(VerifiedStatement, (envelope, digest, cand.statement, cand.body))
+
+
 def sign_statement(stmt: statement_pb2.Statement, key: Keypair) -> VerifiedStatement:
     """Check, encode and sign a statement the caller built completely (header included).
 
@@ -211,10 +243,4 @@ def sign_statement(stmt: statement_pb2.Statement, key: Keypair) -> VerifiedState
         CoopError: the header or body breaks a rule, or the envelope would be too
             large (the codes a verifier would report).
     """
-    body = check_header(stmt, key.did)
-    payload = encode_statement(stmt)
-    envelope, digest = sign_payload_with_digest(payload, key, STATEMENT_PAYLOAD_TYPE)
-    if len(envelope) > MAX_ENVELOPE_BYTES:  # no verifier would accept it (ENV-008)
-        raise EnvelopeTooLarge(f"{len(envelope)} bytes > limit {MAX_ENVELOPE_BYTES}", requirement="ENV-008")
-    # Keep a private copy of exactly what was signed: the caller may reuse stmt.
-    return _new_verified_statement(VerifiedStatement, (envelope, digest, Statement.FromString(payload), body))
+    return sign_candidate(candidate(stmt, key.did), key)

@@ -86,10 +86,18 @@ class Verifier:
         self._commit(vs)
         return vs
 
+    def record(self, vs: VerifiedStatement) -> None:
+        """Record a statement that already passed :meth:`check` (our own, just signed).
+
+        The policy guard checks the unsigned candidate before signing; the
+        signature adds nothing to check, so the signed result is recorded as is.
+        """
+        self._commit(vs)
+
     def check(self, vs: VerifiedStatement, now_ms: int | None = None) -> None:
         """Run the contextual checks (steps 21-31) without changing anything."""
         h = vs.header
-        if self.me is not None and h.audience and h.audience != self.me:
+        if self.me is not None and h.audience and h.audience != self.me and h.issuer != self.me:
             raise WrongAudience(requirement="STM-005")
         self._check_key(h.issuer, h.issued_at_ms, h.seq)
         record = self._check_mandate(vs)

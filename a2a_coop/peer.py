@@ -1,0 +1,412 @@
+"""A running agent's core: verifier, chain writer, journal and strategy behind the policy guard.
+
+Theory of operation. A :class:`Peer` turns statements in into statements out.
+It is synchronous and single-threaded by contract (the transport hands every
+call to one thread), and it is the only place where a statement gets signed:
+
+1. A statement arrives (``exchange`` on the serving side, ``on_replies`` on the
+   calling side). The :class:`~a2a_coop.verifier.Verifier` runs the whole
+   SPEC section 11 procedure with our clock; a rejection raises the SPEC error
+   and changes nothing.
+2. The strategy is asked what to do (accept, counter, reject, deliver, receipt).
+3. Each decision becomes a candidate statement, stamped with the next seq of our
+   chain, and the **policy guard** runs the contextual checks on the unsigned
+   candidate: mandate caps, negotiation rules, chain (MND-011). Only a candidate
+   that passes is signed.
+4. Write-ahead: the incoming statement and every reply are journaled in one
+   transaction *before* the replies leave the process, so after a crash the
+   chain resumes at the next unused seq (no accidental equivocation) and a
+   retried request gets the same replies (RPL-002 idempotency).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, Protocol
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop.chain import ChainWriter
+from a2a_coop.errors import CoopError, Replayed
+from a2a_coop.identity import Keypair
+from a2a_coop.negotiation import Negotiation, State, proposal_of
+from a2a_coop.statements import Statement, VerifiedStatement, sign_candidate, verify_statement
+from a2a_coop.strategy import (
+    Accept,
+    ContractView,
+    Counter,
+    Deliver,
+    DeliveryView,
+    HonestStrategy,
+    OfferView,
+    Reject,
+    Strategy,
+)
+from a2a_coop.verifier import Verifier
+
+DEFAULT_OFFER_TTL_MS = 5 * 60_000
+DEFAULT_REPLY_TTL_MS = 24 * 3600_000
+PERFORMING_STATES = frozenset({State.BONDED, State.PERFORMING, State.DISPUTED})
+
+
+class JournalLike(Protocol):
+    """What the peer needs from a journal (a2a_coop.journal.Journal implements it)."""
+
+    def record_outgoing(self, vs: VerifiedStatement, *, at_ms: int) -> None: ...
+    def record_incoming(
+        self, vs: VerifiedStatement, replies: Sequence[VerifiedStatement], *, at_ms: int
+    ) -> None: ...
+    def replies_for(self, request_digest: bytes) -> list[bytes] | None: ...
+    def chain_head(self, issuer: str) -> tuple[int, bytes]: ...
+    def statements(self, *, since_rowid: int = 0) -> Any: ...
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Peer:
+    """One agent key acting under one mandate.
+
+    Args:
+        key: the agent key.
+        mandate: envelope of the principal's Mandate delegating to ``key``.
+        strategy: the deciding layer (default :class:`HonestStrategy`).
+        journal: durable store; None keeps everything in memory (tests, demos).
+        clock: Unix ms; injected so tests control time.
+        nonce: 16 random bytes per statement.
+        context: further envelopes to hold from the start (e.g. an escrow's mandate).
+    """
+
+    def __init__(
+        self,
+        key: Keypair,
+        mandate: bytes,
+        *,
+        strategy: Strategy | None = None,
+        journal: JournalLike | None = None,
+        clock: Callable[[], int] = wall_clock_ms,
+        nonce: Callable[[], bytes] = lambda: os.urandom(16),
+        context: Sequence[bytes] = (),
+    ) -> None:
+        self.key = key
+        self.strategy: Strategy = strategy or HonestStrategy()
+        self.journal = journal
+        self.clock = clock
+        self.nonce = nonce
+        self.lock = threading.RLock()
+        self.guard_refusals: list[CoopError] = []  # strategy decisions the policy guard refused
+        self.verifier = Verifier(me=key.did)
+        self.mandate_vs = self.verifier.accept(mandate)
+        if self.mandate_vs.body != "mandate" or self.mandate_vs.statement.mandate.agent != key.did:
+            raise ValueError("the mandate does not delegate to this key")
+        # What we attach to our requests: our mandate and any escrow mandates we were given.
+        self.context: list[bytes] = [mandate, *context]
+        for env in context:
+            self._hold(env)
+        self.writer = ChainWriter(key)
+        if journal is not None:
+            self._replay(journal)
+
+    @property
+    def did(self) -> str:
+        return self.key.did
+
+    # -- serving side -------------------------------------------------------------
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes] = ()) -> list[bytes]:
+        """Handle one incoming statement; return our signed answers (at least an Ack).
+
+        The answer to an opening Offer starts with our Mandate envelope, which
+        the caller needs to verify the rest (dependencies first).
+
+        Raises:
+            CoopError: the statement (or its context) is refused; nothing was recorded.
+        """
+        with self.lock:
+            request = verify_statement(envelope)
+            # Whoever opens a negotiation with us needs our mandate to check our answers.
+            prefix = [self.mandate_vs.envelope] if request.body == "offer" else []
+            if self.journal is not None:
+                earlier = self.journal.replies_for(request.digest)
+                if earlier is not None:
+                    return prefix + earlier  # a retried request: same answers, nothing redone (RPL-002)
+            for env in context:
+                self._hold(env)
+            replies = self._ingest(envelope, ack=True)
+            return prefix + [r.envelope for r in replies]
+
+    # -- calling side -------------------------------------------------------------
+
+    def propose(
+        self, counterparty: str, proposal: trade_pb2.Offer, *, ttl_ms: int = DEFAULT_OFFER_TTL_MS
+    ) -> VerifiedStatement:
+        """Open a negotiation with an offer (guarded, signed and journaled)."""
+        with self.lock:
+            stmt = Statement()
+            stmt.offer.CopyFrom(proposal)
+            nid = self.nonce()
+            vs = self._sign(stmt, audience=counterparty, negotiation_id=nid, ttl_ms=ttl_ms)
+            self._persist(None, [vs])
+            return vs
+
+    def send_context(self) -> list[bytes]:
+        """Envelopes a counterparty needs before our statements (our mandate, escrow mandates)."""
+        return list(self.context)
+
+    def on_replies(self, envelopes: Sequence[bytes]) -> list[VerifiedStatement]:
+        """Take a counterparty's answers to something we sent; return what we must send next."""
+        with self.lock:
+            out: list[VerifiedStatement] = []
+            for env in envelopes:
+                try:
+                    out += self._ingest(env, ack=False)
+                except Replayed:
+                    continue  # we already hold it: answers to a retried request
+            return out
+
+    def hold(self, envelopes: Sequence[bytes]) -> None:
+        """Accept context envelopes (mandates, escrow statements) without reacting to them."""
+        with self.lock:
+            for env in envelopes:
+                self._hold(env)
+
+    # -- views --------------------------------------------------------------------
+
+    def negotiation(self, negotiation_id: bytes) -> Negotiation:
+        return self.verifier.negotiations.get(negotiation_id)
+
+    def status(self) -> dict[str, Any]:
+        """Open negotiations, obligations and exposure, for ``a2a-coop status``."""
+        with self.lock:
+            negs = list(self.verifier.negotiations.by_id.values())
+            exposure = self.verifier.exposure.exposure(self.mandate_vs.digest)
+            return {
+                "did": self.did,
+                "seq": self.writer.next_seq,
+                "negotiations": {s.value: sum(1 for n in negs if n.state is s) for s in State},
+                "open": [n.id.hex() for n in negs if not n.is_terminal],
+                "outstanding_value": exposure.outstanding(self.clock()),
+            }
+
+    # -- internals ----------------------------------------------------------------
+
+    def _hold(self, envelope: bytes) -> None:
+        digest = verify_statement(envelope).digest
+        if digest in self.verifier.statements:
+            return
+        self.verifier.accept(envelope)  # context: no freshness, it may be old (TIM-005)
+
+    def _ingest(self, envelope: bytes, *, ack: bool) -> list[VerifiedStatement]:
+        now = self.clock()
+        vs = self.verifier.accept(envelope, now)
+        try:
+            replies = self._react(vs)
+            if ack and not replies and vs.body != "ack":
+                replies = [
+                    self._sign_body("ack", commitment_pb2.Ack(statement=vs.digest), audience=vs.issuer)
+                ]
+            self._persist(vs, replies)
+        except BaseException:
+            self._reload()  # memory ran ahead of the journal: rebuild from what is durable
+            raise
+        return replies
+
+    def _react(self, vs: VerifiedStatement) -> list[VerifiedStatement]:
+        nid = vs.header.negotiation_id
+        if not nid:
+            return []
+        neg = self.verifier.negotiations.get(nid)
+        out: list[VerifiedStatement] = []
+        if vs.body in ("offer", "counter") and vs.header.audience == self.did and not neg.is_terminal:
+            out.append(self._respond(neg, vs))
+        elif vs.body == "delivery" and vs.header.audience == self.did:
+            receipt = self._guarded(lambda: self._receipt(neg, vs))
+            if receipt is not None:
+                out.append(receipt)
+        out += self._perform(neg)
+        return out
+
+    def _respond(self, neg: Negotiation, offer: VerifiedStatement) -> VerifiedStatement:
+        rounds = sum(1 for h in neg.history if h[1].value == "COUNTER") + 1
+        view = OfferView(neg.id, offer.issuer, _copy(proposal_of(offer)), rounds, offer.header.expires_at_ms)
+        decision = self.strategy.respond(view)
+        reply_to: dict[str, Any] = {
+            "audience": offer.issuer,
+            "negotiation_id": neg.id,
+            "refs": [offer.digest],
+        }
+        msg: trade_pb2.Accept | trade_pb2.Counter | None
+        if isinstance(decision, Accept):
+            body, msg, ttl = "accept", trade_pb2.Accept(offer=offer.digest), DEFAULT_REPLY_TTL_MS
+        elif isinstance(decision, Counter):
+            body, ttl = "counter", DEFAULT_OFFER_TTL_MS
+            msg = trade_pb2.Counter(offer=offer.digest, proposal=decision.proposal)
+        elif isinstance(decision, Reject):
+            body, msg, ttl = "reject", None, 0
+        else:
+            raise TypeError(f"strategy returned {decision!r}, not Accept, Counter or Reject")
+        reason = getattr(decision, "reason", "")
+        if msg is not None:
+            signed = self._guarded(lambda: self._sign_body(body, msg, ttl_ms=ttl, **reply_to))
+            if signed is not None:
+                return signed
+            reason = f"policy guard refused our {body}: {self.guard_refusals[-1].code}"
+        # Rejecting commits nothing, so the guard allows it: the negotiation ends cleanly.
+        return self._sign_body("reject", trade_pb2.Reject(offer=offer.digest, reason=reason), **reply_to)
+
+    def _guarded(self, decide: Callable[[], VerifiedStatement | None]) -> VerifiedStatement | None:
+        """Run one strategy decision through the guard; a refusal is recorded, not sent.
+
+        The counterparty did nothing wrong when *our* strategy proposes something
+        our mandate forbids, so the refusal is ours to keep (``guard_refusals``),
+        not an error for the caller.
+        """
+        try:
+            return decide()
+        except CoopError as exc:
+            self.guard_refusals.append(exc)
+            return None
+
+    def _contract_view(self, neg: Negotiation) -> ContractView | None:
+        c = neg.contract
+        if c is None or self.did not in c.parties:
+            return None
+        other = c.other(self.did)
+        mine = frozenset(i for by, i in c.delivered if by == self.did)
+        return ContractView(neg.id, c.id, other, c.gives(self.did), c.gives(other), mine, neg.state.value)
+
+    def _perform(self, neg: Negotiation) -> list[VerifiedStatement]:
+        c = neg.contract
+        if c is None or self.did not in c.parties:
+            return []
+        unbonded = neg.state is State.ACCEPTED and not c.bonds_required
+        if not (unbonded or neg.state in PERFORMING_STATES):
+            return []
+        view = self._contract_view(neg)
+        assert view is not None
+        out = []
+        for d in self.strategy.perform(view):
+            if not isinstance(d, Deliver) or d.item_index in view.delivered_by_me:
+                continue
+            msg = commitment_pb2.Delivery(
+                contract=c.id, item_index=d.item_index, artifact_digest=d.artifact_digest, uri=d.uri
+            )
+            to = {"audience": view.counterparty, "negotiation_id": neg.id}
+            signed = self._guarded(partial(self._sign_body, "delivery", msg, **to))
+            if signed is not None:
+                out.append(signed)
+        return out
+
+    def _receipt(self, neg: Negotiation, delivery: VerifiedStatement) -> VerifiedStatement | None:
+        view = self._contract_view(neg)
+        if view is None:
+            return None
+        d = delivery.statement.delivery
+        dv = DeliveryView(
+            view,
+            d.item_index,
+            view.their_items[d.item_index],
+            d.artifact_digest,
+            d.uri,
+            delivery.header.issued_at_ms,
+        )
+        rating = self.strategy.rate(dv)
+        if rating is None:
+            return None
+        msg = commitment_pb2.Receipt(delivery=delivery.digest, rating=rating)
+        return self._sign_body("receipt", msg, audience=delivery.issuer, negotiation_id=neg.id)
+
+    def _sign_body(self, body: str, message: Any, **header: Any) -> VerifiedStatement:
+        stmt = Statement()
+        getattr(stmt, body).CopyFrom(message)
+        return self._sign(stmt, **header)
+
+    def _sign(
+        self,
+        stmt: Statement,
+        *,
+        audience: str = "",
+        negotiation_id: bytes = b"",
+        refs: Sequence[bytes] = (),
+        ttl_ms: int = DEFAULT_REPLY_TTL_MS,
+    ) -> VerifiedStatement:
+        """The policy guard: stamp, check the unsigned candidate in context, then sign (MND-011)."""
+        now = self.clock()
+        h = stmt.header
+        h.audience = audience
+        h.issued_at_ms = now
+        h.expires_at_ms = now + ttl_ms
+        h.negotiation_id = negotiation_id
+        h.refs.extend(refs)
+        h.mandate = self.mandate_vs.digest
+        cand = self.writer.stamp(stmt, nonce=self.nonce())
+        self.verifier.check(cand, now)  # raises the SPEC error; nothing signed, nothing advanced
+        vs = sign_candidate(cand, self.key)
+        self.verifier.record(vs)
+        self.writer.advance(vs)
+        return vs
+
+    def _persist(self, incoming: VerifiedStatement | None, replies: Sequence[VerifiedStatement]) -> None:
+        if self.journal is None:
+            return
+        now = self.clock()
+        if incoming is None:
+            for vs in replies:
+                self.journal.record_outgoing(vs, at_ms=now)
+        else:
+            self.journal.record_incoming(incoming, replies, at_ms=now)
+
+    def _replay(self, journal: JournalLike) -> None:
+        """Rebuild memory from the journal: every statement, in journal order, offline (TIM-005)."""
+        for _rowid, _direction, envelope in journal.statements():
+            try:
+                self.verifier.accept(envelope)
+            except Replayed:
+                continue
+        next_seq, prev = journal.chain_head(self.did)
+        self.writer = ChainWriter(self.key, next_seq=next_seq, prev=prev)
+
+    def _reload(self) -> None:
+        """Drop memory state and rebuild it from the journal (after a failed write)."""
+        if self.journal is None:
+            return
+        held = list(self.context)
+        self.verifier = Verifier(me=self.did)
+        for env in held:
+            self.verifier.accept(env)
+        self._replay(self.journal)
+
+
+def _copy(proposal: trade_pb2.Offer) -> trade_pb2.Offer:
+    out = trade_pb2.Offer()
+    out.CopyFrom(proposal)
+    return out
+
+
+def drive(
+    initiator: Peer,
+    send: Callable[[bytes, Sequence[bytes]], list[bytes]],
+    first: VerifiedStatement,
+    *,
+    max_steps: int = 64,
+) -> list[VerifiedStatement]:
+    """Send ``first`` and keep sending whatever our peer owes next until nothing is left.
+
+    ``send(envelope, context) -> answers`` is the transport (a gRPC client's
+    ``exchange`` or, in tests, the other Peer's ``exchange``). Returns every
+    statement we sent, in order.
+    """
+    queue = [first]
+    sent: list[VerifiedStatement] = []
+    for _ in range(max_steps):
+        if not queue:
+            return sent
+        vs = queue.pop(0)
+        answers = send(vs.envelope, initiator.send_context())
+        sent.append(vs)
+        queue += initiator.on_replies(answers)
+    raise CoopError(f"negotiation did not settle within {max_steps} exchanges")

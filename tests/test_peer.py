@@ -1,0 +1,198 @@
+"""The peer core: strategies propose, the policy guard decides what is signed (MND-011).
+
+Two in-process peers talk through direct calls here; the multi-process gRPC
+tests live in tests/test_processes.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
+from a2a_coop.errors import MandateViolation
+from a2a_coop.mandate import side_value
+from a2a_coop.negotiation import State
+from a2a_coop.peer import Peer, drive
+from a2a_coop.strategy import Accept, ContractView, Counter, Deliver, DeliveryView, OfferView, Reject, Reply
+from a2a_coop.testing import DAY_MS, FixedClock, Party, derive, service
+
+
+def make_peer(party: Party, clock: FixedClock, **kw: object) -> Peer:
+    counter = itertools.count()
+    return Peer(
+        party.agent.key,
+        party.mandate_vs.envelope,
+        clock=lambda: clock.now_ms,
+        nonce=lambda: derive(f"nonce/{party.name}/{next(counter)}", 16),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.mark.req("MND-011", "NEG-011")
+def test_two_honest_peers_complete_a_trade(clock: FixedClock) -> None:
+    """Alice offers a code review for copy editing; Bob's honest strategy accepts; both deliver and
+    receipt; expect FULFILLED on both sides from the same statements."""
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    pa, pb = make_peer(alice, clock), make_peer(bob, clock)
+    offer = pa.propose(pb.did, alice.proposal())
+    sent = drive(pa, pb.exchange, offer)
+    assert [s.body for s in sent] == ["offer", "delivery", "receipt"]
+    nid = offer.header.negotiation_id
+    assert pa.negotiation(nid).state is State.FULFILLED
+    assert pb.negotiation(nid).state is State.FULFILLED
+    assert pa.status()["outstanding_value"] == 0
+
+
+@pytest.mark.req("MND-004", "MND-011")
+def test_guard_refuses_an_offer_over_the_per_deal_cap_before_signing(clock: FixedClock) -> None:
+    """Alice's deciding layer proposes a deal worth more than her mandate allows; expect
+    MANDATE_VIOLATION and no statement signed (her chain does not advance)."""
+    alice, bob = Party("alice", clock, {"max_per_deal": 400}), Party("bob", clock)
+    pa = make_peer(alice, clock)
+    with pytest.raises(MandateViolation) as info:
+        pa.propose(bob.did, alice.proposal())  # gives a 500-credit code review
+    assert info.value.requirement == "MND-004"
+    assert pa.writer.next_seq == 0
+
+
+@dataclass
+class GreedyCounter:
+    """A deciding layer that always counters, asking for far more than its mandate allows."""
+
+    ask: int = 9_000
+
+    def respond(self, offer: OfferView) -> Reply:
+        gives = [service("copy-editing", value=self.ask, deadline_ms=offer.expires_at_ms + DAY_MS)]
+        proposal = trade_pb2.Offer(gives=gives, wants=list(offer.proposal.gives), terms=offer.proposal.terms)
+        return Counter(proposal)
+
+    def perform(self, contract: ContractView) -> Sequence[Deliver]:
+        return []
+
+    def rate(self, delivery: DeliveryView) -> int | None:
+        return None
+
+
+@pytest.mark.req("MND-011", "MND-004")
+def test_guard_turns_a_strategy_counter_outside_the_mandate_into_a_reject(clock: FixedClock) -> None:
+    """Bob's strategy counters with a 9000-credit item while his max_per_deal is 1000; expect the guard
+    to refuse the counter, Bob to answer with a Reject naming the code, and the refusal kept locally."""
+    alice, bob = Party("alice", clock), Party("bob", clock, {"max_per_deal": 1000})
+    pa, pb = make_peer(alice, clock), make_peer(bob, clock, strategy=GreedyCounter())
+    offer = pa.propose(pb.did, alice.proposal())
+    answers = pb.exchange(offer.envelope, pa.send_context())
+    pa.on_replies(answers)
+    nid = offer.header.negotiation_id
+    assert pb.negotiation(nid).state is State.REJECTED
+    assert pa.negotiation(nid).state is State.REJECTED
+    assert [e.code for e in pb.guard_refusals] == ["MANDATE_VIOLATION"]
+    reject = next(vs for vs in pa.verifier.statements.values() if vs.body == "reject")
+    assert "MANDATE_VIOLATION" in reject.statement.reject.reason
+
+
+@pytest.mark.req("RPL-002")
+def test_replayed_request_is_refused_without_a_second_answer(clock: FixedClock) -> None:
+    """Alice's offer reaches Bob twice (no journal, so no stored answer to repeat); expect REPLAYED the
+    second time and exactly one Accept signed by Bob."""
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    pa, pb = make_peer(alice, clock), make_peer(bob, clock)
+    offer = pa.propose(pb.did, alice.proposal())
+    pb.exchange(offer.envelope, pa.send_context())
+    seq = pb.writer.next_seq
+    with pytest.raises(Exception) as info:
+        pb.exchange(offer.envelope, pa.send_context())
+    assert getattr(info.value, "code", "") == "REPLAYED"
+    assert pb.writer.next_seq == seq
+
+
+@dataclass
+class RandomStrategy:
+    """Hypothesis-driven deciding layer: accepts, rejects or counters with arbitrary values."""
+
+    choices: list[tuple[int, int, str]]
+    peer_dids: list[str]
+    index: int = 0
+    proposals: list[trade_pb2.Offer] = field(default_factory=list)
+
+    def respond(self, offer: OfferView) -> Reply:
+        kind, value, category = self.choices[self.index % len(self.choices)]
+        self.index += 1
+        if kind == 0:
+            return Accept()
+        if kind == 1:
+            return Reject("no")
+        deadline = offer.expires_at_ms + DAY_MS
+        proposal = trade_pb2.Offer(
+            gives=[service(category, value=value, deadline_ms=deadline)],
+            wants=list(offer.proposal.gives),
+            terms=offer.proposal.terms,
+        )
+        return Counter(proposal)
+
+    def perform(self, contract: ContractView) -> Sequence[Deliver]:
+        return [Deliver(i) for i in range(len(contract.my_items)) if i not in contract.delivered_by_me]
+
+    def rate(self, delivery: DeliveryView) -> int | None:
+        return 50
+
+
+@pytest.mark.req("MND-011", "MND-004", "MND-006", "MND-010")
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    choices=st.lists(
+        st.tuples(st.integers(0, 2), st.integers(0, 3_000), st.sampled_from(["copy-editing", "gambling"])),
+        min_size=1,
+        max_size=6,
+    ),
+    offers=st.lists(st.integers(0, 3_000), min_size=1, max_size=5),
+)
+def test_no_strategy_gets_a_statement_outside_its_mandate_signed(
+    choices: list[tuple[int, int, str]], offers: list[int]
+) -> None:
+    """Whatever Bob's deciding layer proposes (accept, reject, counters of any value and category),
+    every statement Bob signs stays inside his mandate: per-deal cap, categories and ratchet cap."""
+    clock = FixedClock()
+    caps = {"max_per_deal": 1_500, "max_outstanding": 2_000, "allowed_categories": ["code-review", "copy-editing"]}
+    alice, bob = Party("alice", clock), Party("bob", clock, caps)
+    pa = make_peer(alice, clock)
+    pb = make_peer(bob, clock, strategy=RandomStrategy(choices, [alice.did]))
+    for value in offers:
+        deadline = clock.now_ms + DAY_MS
+        proposal = alice.proposal(
+            gives=[service("code-review", value=value, deadline_ms=deadline)],
+            wants=[service("copy-editing", value=value // 2, deadline_ms=deadline)],
+        )
+        try:
+            offer = pa.propose(pb.did, proposal)
+        except MandateViolation:
+            continue
+        drive(pa, pb.exchange, offer)
+        clock.advance(1_000)
+    mandate: identity_pb2.Mandate = pb.mandate_vs.statement.mandate
+    for vs in pb.verifier.statements.values():
+        if vs.issuer != pb.did:
+            continue
+        proposal_msg = None
+        if vs.body == "counter":
+            proposal_msg, own_side = vs.statement.counter.proposal, True
+        elif vs.body == "accept":
+            accepted = pb.verifier.statements[vs.statement.accept.offer]
+            proposal_msg = accepted.statement.offer if accepted.body == "offer" else accepted.statement.counter.proposal
+            own_side = False
+        if proposal_msg is None:
+            continue
+        assert side_value(proposal_msg, own_side) <= mandate.max_per_deal
+        assert {i.category for i in [*proposal_msg.gives, *proposal_msg.wants]} <= set(mandate.allowed_categories)
+    exposure = pb.verifier.exposure.exposure(pb.mandate_vs.digest)
+    assert exposure.outstanding(clock.now_ms) <= mandate.max_outstanding
