@@ -18,6 +18,14 @@ BENCHMARKS: Final[dict[str, tuple[str, str]]] = {
         "benchmarks.envelope",
         "verify_statement / sign_statement on an Offer vs raw PyNaCl Ed25519 (verify_ratio, sign_ratio)",
     ),
+    "journal": (
+        "benchmarks.journal",
+        "fsync'd Journal.record_outgoing appends vs raw SQLite WAL inserts (journal_vs_sqlite)",
+    ),
+    "bridge": (
+        "benchmarks.bridge",
+        "Exchange RPC/s: trio bridge vs grpc.aio, 32 in flight, and sync sequential (bridge_vs_aio)",
+    ),
 }
 
 

@@ -1,0 +1,160 @@
+"""Blocking gRPC clients for CooperationService and EscrowService (SPEC.md section 13).
+
+Every call carries a deadline (``timeout_s``, 10 s by default). A rejection
+raises the :class:`~a2a_coop.errors.CoopError` subclass the server raised;
+any other failure raises :class:`~a2a_coop.transport.errors.TransportError`.
+Nothing is retried automatically. :meth:`CooperationClient.exchange` is
+idempotent (the peer answers a repeated statement with its original reply,
+RPL-002), so a caller may retry it after a timeout or ``UNAVAILABLE``; the
+other calls only read and are safe to retry too.
+
+The method signatures match the handler Protocols
+(:mod:`a2a_coop.transport.handlers`), so a client can stand wherever a handler
+is expected (a relay, a test double). From a trio task use
+:mod:`a2a_coop.transport.trio_bridge` instead: these methods block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+
+from a2a_coop._proto.a2acoop.v1 import service_pb2, service_pb2_grpc
+from a2a_coop.transport.errors import from_rpc_error
+from a2a_coop.transport.limits import DEFAULT_TIMEOUT_S, MAX_RESPONSE_BYTES
+from a2a_coop.transport.tls import TlsConfig
+
+T = TypeVar("T")
+
+
+def open_channel(target: str, tls: TlsConfig | None = None) -> grpc.Channel:
+    """A channel to ``target`` (``host:port``) with the binding's size limits.
+
+    Args:
+        target: the server's address.
+        tls: None for plaintext; otherwise the roots to trust (``trusted_ca``), a
+            client certificate for mutual TLS, and an optional ``server_name``.
+    """
+    options: list[tuple[str, Any]] = [("grpc.max_receive_message_length", MAX_RESPONSE_BYTES)]
+    if tls is None:
+        return grpc.insecure_channel(target, options=options)
+    if tls.server_name is not None:
+        options.append(("grpc.ssl_target_name_override", tls.server_name))
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=tls.trusted_ca,
+        private_key=tls.private_key,
+        certificate_chain=tls.certificate_chain,
+    )
+    return grpc.secure_channel(target, credentials, options=options)
+
+
+class _Client:
+    def __init__(self, target: str, *, tls: TlsConfig | None, timeout_s: float) -> None:
+        if timeout_s <= 0:
+            raise ValueError("timeout_s must be positive")
+        self.target = target
+        self.timeout_s = timeout_s
+        self.channel = open_channel(target, tls)
+
+    def _unary(self, method: Any, request: Any) -> Any:
+        try:
+            return method(request, timeout=self.timeout_s)
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from err
+
+    def close(self) -> None:
+        """Close the channel; calls in flight fail with CANCELLED."""
+        self.channel.close()
+
+    def __enter__(self: T) -> T:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class CooperationClient(_Client):
+    """Calls a peer's CooperationService.
+
+    Args:
+        target: ``host:port`` of the peer.
+        tls: None for plaintext, else TLS (and mutual TLS) settings.
+        timeout_s: deadline of each unary call, and of a whole Negotiate stream.
+
+    All methods raise :class:`~a2a_coop.errors.CoopError` when the peer rejects
+    the request and :class:`~a2a_coop.transport.errors.TransportError` otherwise.
+    """
+
+    def __init__(self, target: str, *, tls: TlsConfig | None = None, timeout_s: float = DEFAULT_TIMEOUT_S):
+        super().__init__(target, tls=tls, timeout_s=timeout_s)
+        self.stub = service_pb2_grpc.CooperationServiceStub(self.channel)
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes] = ()) -> list[bytes]:
+        """Deliver one statement; return the peer's answering envelopes, in the order signed.
+
+        Idempotent: sending the same envelope again returns the same answers (RPL-002),
+        so retrying after a timeout is safe.
+
+        Args:
+            envelope: the statement's envelope bytes.
+            context: envelopes the peer may lack to verify it, dependencies first.
+        """
+        req = service_pb2.ExchangeRequest(envelope=envelope, context=context)
+        return list(self._unary(self.stub.Exchange, req).envelopes)
+
+    def negotiate(self, statements: Iterable[tuple[bytes, Sequence[bytes]]]) -> Iterator[list[bytes]]:
+        """Send ``(envelope, context)`` pairs on one Negotiate stream; yield the answers to each,
+        in order. The stream's deadline is ``timeout_s``; the first rejection ends it."""
+        requests = (service_pb2.NegotiateRequest(envelope=e, context=c) for e, c in statements)
+        try:
+            for response in self.stub.Negotiate(requests, timeout=self.timeout_s):
+                yield list(response.envelopes)
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from err
+
+    def get_log(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
+        """Envelopes of the peer's chain from ``from_seq`` (at most ``limit``; 0 means the
+        server's page size), ascending, and the seq of its head."""
+        resp = self._unary(self.stub.GetLog, service_pb2.GetLogRequest(from_seq=from_seq, limit=limit))
+        return list(resp.envelopes), resp.head_seq
+
+    def get_checkpoint(self) -> bytes:
+        """Envelope bytes of the peer's latest Checkpoint."""
+        resp = self._unary(self.stub.GetCheckpoint, service_pb2.GetCheckpointRequest())
+        return bytes(resp.envelope)
+
+    def get_attestations(self, subject: str) -> list[list[bytes]]:
+        """The peer's attestations about ``subject``, each an evidence bundle (dependencies first)."""
+        resp = self._unary(self.stub.GetAttestations, service_pb2.GetAttestationsRequest(subject=subject))
+        return [list(b.envelopes) for b in resp.bundles]
+
+
+class EscrowClient(_Client):
+    """Calls an escrow's EscrowService. Arguments and errors as :class:`CooperationClient`."""
+
+    def __init__(self, target: str, *, tls: TlsConfig | None = None, timeout_s: float = DEFAULT_TIMEOUT_S):
+        super().__init__(target, tls=tls, timeout_s=timeout_s)
+        self.stub = service_pb2_grpc.EscrowServiceStub(self.channel)
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        """Submit evidence (dependencies first); return the escrow's resulting statements."""
+        resp = self._unary(self.stub.Submit, service_pb2.SubmitRequest(envelopes=envelopes))
+        return list(resp.envelopes)
+
+    def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
+        """Ledger envelopes from ``from_seq`` (paged as :meth:`CooperationClient.get_log`) and its head."""
+        resp = self._unary(self.stub.GetLedger, service_pb2.GetLedgerRequest(from_seq=from_seq, limit=limit))
+        return list(resp.envelopes), resp.head_seq
+
+    def get_balance(self, party: str) -> tuple[int, int, str, int]:
+        """``(available, locked, currency, as_of_seq)`` of ``party`` on the ledger."""
+        resp = self._unary(self.stub.GetBalance, service_pb2.GetBalanceRequest(party=party))
+        return resp.available, resp.locked, resp.currency, resp.as_of_seq

@@ -1,0 +1,85 @@
+"""What the transport calls: the peer runtime implements these (issue #4 module boundaries).
+
+The server translates each RPC into one call on a handler and the handler's
+answer (or its :class:`~a2a_coop.errors.CoopError`) back into the RPC's reply
+(or a gRPC error, see :mod:`a2a_coop.transport.errors`). Handlers see envelope
+bytes exactly as they crossed the wire and return envelope bytes exactly as
+they were signed; they never see protobuf service messages or gRPC objects.
+
+Handlers are called from the server's worker threads, several at once. A
+handler whose state belongs to one thread (a trio peer) is wrapped with
+:class:`a2a_coop.transport.trio_bridge.TrioHandlerBridge`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class CooperationHandler(Protocol):
+    """Serves ``a2acoop.v1.CooperationService`` (SPEC.md section 13)."""
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        """Receive one statement; answer with our signed statements.
+
+        Must be idempotent: the same envelope again gets the same answers (RPL-002),
+        because clients retry after a timeout. Negotiate streams call this once per
+        message, in order.
+
+        Args:
+            envelope: the statement's envelope bytes, at most 65536 (ENV-008, checked
+                by the server before the call).
+            context: envelopes the sender thinks we may lack, dependencies first.
+
+        Returns:
+            Envelope bytes of our answering statements, in the order signed.
+
+        Raises:
+            CoopError: the statement is rejected; the client receives the same code.
+        """
+        ...
+
+    def get_log(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
+        """A range of our own chain that the caller may see.
+
+        Args:
+            from_seq: first seq wanted.
+            limit: most entries wanted, between 1 and the server's page size.
+
+        Returns:
+            (envelopes in ascending seq, seq of our chain head). The server may send
+            fewer envelopes than returned to keep the response under its page size
+            in bytes; the caller asks again from the next seq.
+        """
+        ...
+
+    def get_checkpoint(self) -> bytes:
+        """Envelope bytes of our latest Checkpoint statement."""
+        ...
+
+    def get_attestations(self, subject: str) -> list[list[bytes]]:
+        """Attestations about ``subject`` (a did:key), each as an evidence bundle:
+        mandates, offer, accept, then the attestation (dependencies first)."""
+        ...
+
+
+class EscrowHandler(Protocol):
+    """Serves ``a2acoop.v1.EscrowService`` (SPEC.md section 9.4)."""
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        """Take evidence (dependencies first); return the escrow's resulting statements.
+
+        Raises:
+            CoopError: the evidence is rejected.
+        """
+        ...
+
+    def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
+        """A range of the ledger: (envelopes in ascending seq, seq of the ledger head).
+        Paged as :meth:`CooperationHandler.get_log`."""
+        ...
+
+    def get_balance(self, party: str) -> tuple[int, int, str, int]:
+        """A party's balance: (available, locked, currency, as_of_seq)."""
+        ...

@@ -1,0 +1,354 @@
+"""The gRPC server of a peer or an escrow (SPEC.md section 13), on grpcio's thread-pool server.
+
+Theory of operation. Each RPC runs on a worker thread: it parses the request,
+checks each envelope's size (ENV-008), makes one call on the handler, and turns
+the answer into the response, or the handler's
+:class:`~a2a_coop.errors.CoopError` into a gRPC error with an ErrorInfo
+(:mod:`a2a_coop.transport.errors`). Requests reach the servicer as raw bytes
+and are parsed here, so a request that is not valid protobuf is answered
+``INVALID_ARGUMENT`` (grpcio would say ``INTERNAL``) and never reaches the
+handler; a request over the receive limit is refused ``RESOURCE_EXHAUSTED`` by
+gRPC before it is even read. Any other exception from a handler is logged here
+and reported as a bare ``INTERNAL``: no traceback crosses the wire.
+
+A call whose deadline has passed by the time a worker picks it up is dropped
+without calling the handler. A handler that must run on one thread (a trio
+peer) is wrapped in :class:`~a2a_coop.transport.trio_bridge.TrioHandlerBridge`.
+
+The server also serves ``grpc.health.v1.Health`` (SERVING per service, and for
+"", until :meth:`RunningServer.stop`) and reflection, so ``grpcurl -plaintext
+HOST:PORT list`` works.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent import futures
+from functools import partial
+from types import TracebackType
+from typing import Any, Final, TypeVar
+
+import grpc
+from google.protobuf.message import DecodeError, Message
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from a2a_coop._proto.a2acoop.v1 import service_pb2
+from a2a_coop.envelope import MAX_ENVELOPE_BYTES
+from a2a_coop.errors import CoopError, EnvelopeTooLarge, Origin
+from a2a_coop.transport.errors import TransportError, status_for
+from a2a_coop.transport.handlers import CooperationHandler, EscrowHandler
+from a2a_coop.transport.limits import MAX_PAGE_BYTES, MAX_PAGE_ENTRIES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
+from a2a_coop.transport.tls import TlsConfig
+
+COOPERATION_SERVICE: Final = service_pb2.DESCRIPTOR.services_by_name["CooperationService"].full_name
+ESCROW_SERVICE: Final = service_pb2.DESCRIPTOR.services_by_name["EscrowService"].full_name
+DEFAULT_MAX_WORKERS: Final = 16
+
+logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=Message)
+T = TypeVar("T")
+
+
+def serve(
+    cooperation: CooperationHandler | None,
+    escrow: EscrowHandler | None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    tls: TlsConfig | None = None,
+    max_workers: int = DEFAULT_MAX_WORKERS,
+    max_message_bytes: int = MAX_REQUEST_BYTES,
+) -> RunningServer:
+    """Start serving the given handlers; return once the port is bound.
+
+    Args:
+        cooperation: serves CooperationService, or None to leave it out.
+        escrow: serves EscrowService, or None to leave it out.
+        host: address to bind (loopback by default).
+        port: port to bind; 0 picks a free one (see :attr:`RunningServer.port`).
+        tls: server certificate and key; with ``trusted_ca``, mutual TLS. None
+            serves plaintext.
+        max_workers: worker threads, hence concurrent RPCs. An open Negotiate stream
+            holds one for its whole life.
+        max_message_bytes: largest request gRPC reads; bigger ones are refused with
+            RESOURCE_EXHAUSTED before any handler runs. The default fits one
+            envelope plus framing (ENV-008); each envelope is checked against
+            ENV-008 whatever this is.
+
+    Returns:
+        The running server; stop it with :meth:`RunningServer.stop` or a ``with`` block.
+
+    Raises:
+        ValueError: no handler, or TLS settings without a certificate.
+        RuntimeError: the address cannot be bound.
+    """
+    if cooperation is None and escrow is None:
+        raise ValueError("serve() needs a cooperation or an escrow handler")
+    if tls is not None and tls.certificate_chain is None:
+        raise ValueError("a TLS server needs certificate_chain and private_key")
+    executor = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="a2acoop-grpc")
+    server = grpc.server(
+        executor,
+        options=[
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", MAX_RESPONSE_BYTES),
+            ("grpc.so_reuseport", 0),  # a second server on the same port must fail, not share it
+        ],
+    )
+    services: list[str] = []
+    if cooperation is not None:
+        server.add_generic_rpc_handlers([_cooperation_handlers(cooperation)])
+        services.append(COOPERATION_SERVICE)
+    if escrow is not None:
+        server.add_generic_rpc_handlers([_escrow_handlers(escrow)])
+        services.append(ESCROW_SERVICE)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [*services, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+        server,
+    )
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        if tls is None:
+            bound = server.add_insecure_port(address)
+        else:
+            assert tls.certificate_chain is not None and tls.private_key is not None
+            credentials = grpc.ssl_server_credentials(
+                [(tls.private_key, tls.certificate_chain)],
+                root_certificates=tls.trusted_ca,
+                require_client_auth=tls.trusted_ca is not None and tls.require_client_auth,
+            )
+            bound = server.add_secure_port(address, credentials)
+        if bound == 0:  # older grpcio reports a failed bind this way instead of raising
+            raise RuntimeError(f"cannot bind {address}")
+        server.start()
+    except BaseException:
+        server.stop(None)
+        executor.shutdown(wait=False, cancel_futures=True)
+        raise
+    for name in ("", *services):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return RunningServer(server, executor, health_servicer, host, bound, tuple(services))
+
+
+class RunningServer:
+    """A started server. Stop it once; a ``with`` block does it for you.
+
+    Attributes:
+        host: the address bound.
+        port: the port bound (the one picked, when 0 was asked).
+        services: full names of the a2a-coop services served.
+    """
+
+    def __init__(  # noqa: PLR0917  # built by serve() only
+        self,
+        server: grpc.Server,
+        executor: futures.ThreadPoolExecutor,
+        health_servicer: health.HealthServicer,
+        host: str,
+        port: int,
+        services: tuple[str, ...],
+    ) -> None:
+        self._server = server
+        self._executor = executor
+        self._health = health_servicer
+        self.host = host
+        self.port = port
+        self.services = services
+        self._stopped = False
+
+    @property
+    def target(self) -> str:
+        """``host:port`` for a client to dial."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def stop(self, grace: float | None = 1.0) -> None:
+        """Report NOT_SERVING, refuse new RPCs, give running ones ``grace`` seconds, then
+        cancel them. Returns when the server has stopped. Calling it again does nothing.
+
+        A handler call that is cancelled keeps running on its worker thread until it
+        returns (a sync handler cannot be interrupted); its result is discarded.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        self._health.enter_graceful_shutdown()
+        self._server.stop(grace).wait()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+# --- servicers ---------------------------------------------------------------------------
+
+
+def _parse(cls: type[M], data: bytes, context: grpc.ServicerContext) -> M:
+    try:
+        return cls.FromString(data)
+    except DecodeError:
+        context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT, f"request does not parse as {cls.DESCRIPTOR.full_name}"
+        )
+
+
+def _check_sizes(envelopes: Iterable[bytes]) -> None:
+    """ENV-008, per envelope, before any handler parses one (the request limit may allow more)."""
+    for envelope in envelopes:
+        if len(envelope) > MAX_ENVELOPE_BYTES:
+            raise EnvelopeTooLarge(
+                f"envelope of {len(envelope)} bytes exceeds {MAX_ENVELOPE_BYTES}",
+                requirement="ENV-008",
+                origin=Origin.REMOTE,
+            )
+
+
+def _invoke(context: grpc.ServicerContext, method: str, call: Callable[[], T]) -> T:
+    """Run one handler call; turn what it raises into the RPC's status."""
+    if context.time_remaining() <= 0:
+        context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed before the call was handled")
+    try:
+        return call()
+    except CoopError as err:
+        context.abort_with_status(status_for(err))
+    except TransportError as err:
+        context.abort(err.code, err.details)
+    except Exception:
+        logger.exception("handler failed in %s", method)
+        context.abort(grpc.StatusCode.INTERNAL, "internal error")
+
+
+def _page(envelopes: Sequence[bytes]) -> list[bytes]:
+    """The longest prefix that fits in a page (SPEC.md section 13: paged responses are bounded)."""
+    out, total = [], 0
+    for envelope in envelopes[:MAX_PAGE_ENTRIES]:
+        total += len(envelope)
+        if total > MAX_PAGE_BYTES:
+            break
+        out.append(envelope)
+    return out
+
+
+def _limit(requested: int) -> int:
+    return MAX_PAGE_ENTRIES if requested == 0 else min(requested, MAX_PAGE_ENTRIES)
+
+
+def _cooperation_handlers(handler: CooperationHandler) -> grpc.GenericRpcHandler[Any, Any]:
+    def exchange(data: bytes, context: grpc.ServicerContext) -> service_pb2.ExchangeResponse:
+        req = _parse(service_pb2.ExchangeRequest, data, context)
+        replies = _invoke(context, "Exchange", partial(_exchange, handler, req.envelope, req.context))
+        return service_pb2.ExchangeResponse(envelopes=replies)
+
+    def negotiate(
+        requests: Iterator[bytes], context: grpc.ServicerContext
+    ) -> Iterator[service_pb2.NegotiateResponse]:
+        # Strictly in order: one response per request, the first rejection ends the stream.
+        for data in requests:
+            req = _parse(service_pb2.NegotiateRequest, data, context)
+            replies = _invoke(context, "Negotiate", partial(_exchange, handler, req.envelope, req.context))
+            yield service_pb2.NegotiateResponse(envelopes=replies)
+
+    def get_log(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetLogResponse:
+        req = _parse(service_pb2.GetLogRequest, data, context)
+        envelopes, head = _invoke(context, "GetLog", lambda: handler.get_log(req.from_seq, _limit(req.limit)))
+        return service_pb2.GetLogResponse(envelopes=_page(envelopes), head_seq=head)
+
+    def get_checkpoint(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetCheckpointResponse:
+        _parse(service_pb2.GetCheckpointRequest, data, context)
+        envelope = _invoke(context, "GetCheckpoint", handler.get_checkpoint)
+        return service_pb2.GetCheckpointResponse(envelope=envelope)
+
+    def get_attestations(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetAttestationsResponse:
+        req = _parse(service_pb2.GetAttestationsRequest, data, context)
+        bundles = _invoke(context, "GetAttestations", lambda: handler.get_attestations(req.subject))
+        out: list[service_pb2.EvidenceBundle] = []
+        total = 0
+        for bundle in bundles[:MAX_PAGE_ENTRIES]:
+            total += sum(map(len, bundle))
+            if total > MAX_PAGE_BYTES:
+                logger.warning("GetAttestations(%s): answer cut to %d bundles", req.subject, len(out))
+                break
+            out.append(service_pb2.EvidenceBundle(envelopes=bundle))
+        return service_pb2.GetAttestationsResponse(bundles=out)
+
+    return _generic_handler(
+        COOPERATION_SERVICE,
+        unary={
+            "Exchange": (exchange, service_pb2.ExchangeResponse),
+            "GetLog": (get_log, service_pb2.GetLogResponse),
+            "GetCheckpoint": (get_checkpoint, service_pb2.GetCheckpointResponse),
+            "GetAttestations": (get_attestations, service_pb2.GetAttestationsResponse),
+        },
+        stream={"Negotiate": (negotiate, service_pb2.NegotiateResponse)},
+    )
+
+
+def _exchange(handler: CooperationHandler, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+    _check_sizes((envelope, *context))
+    return handler.exchange(envelope, list(context))
+
+
+def _escrow_handlers(handler: EscrowHandler) -> grpc.GenericRpcHandler[Any, Any]:
+    def submit(data: bytes, context: grpc.ServicerContext) -> service_pb2.SubmitResponse:
+        req = _parse(service_pb2.SubmitRequest, data, context)
+
+        def call() -> list[bytes]:
+            _check_sizes(req.envelopes)
+            return handler.submit(list(req.envelopes))
+
+        return service_pb2.SubmitResponse(envelopes=_invoke(context, "Submit", call))
+
+    def get_ledger(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetLedgerResponse:
+        req = _parse(service_pb2.GetLedgerRequest, data, context)
+        envelopes, head = _invoke(
+            context, "GetLedger", lambda: handler.get_ledger(req.from_seq, _limit(req.limit))
+        )
+        return service_pb2.GetLedgerResponse(envelopes=_page(envelopes), head_seq=head)
+
+    def get_balance(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetBalanceResponse:
+        req = _parse(service_pb2.GetBalanceRequest, data, context)
+        balance = _invoke(context, "GetBalance", lambda: handler.get_balance(req.party))
+        available, locked, currency, as_of = balance
+        return service_pb2.GetBalanceResponse(
+            available=available, locked=locked, currency=currency, as_of_seq=as_of
+        )
+
+    return _generic_handler(
+        ESCROW_SERVICE,
+        unary={
+            "Submit": (submit, service_pb2.SubmitResponse),
+            "GetLedger": (get_ledger, service_pb2.GetLedgerResponse),
+            "GetBalance": (get_balance, service_pb2.GetBalanceResponse),
+        },
+        stream={},
+    )
+
+
+def _generic_handler(
+    service: str,
+    *,
+    unary: dict[str, tuple[Callable[..., Any], type[Message]]],
+    stream: dict[str, tuple[Callable[..., Any], type[Message]]],
+) -> grpc.GenericRpcHandler[Any, Any]:
+    """Method handlers that take raw request bytes (no request_deserializer): parsing is ours."""
+
+    handlers = {
+        name: grpc.unary_unary_rpc_method_handler(fn, response_serializer=cls.SerializeToString)
+        for name, (fn, cls) in unary.items()
+    } | {
+        name: grpc.stream_stream_rpc_method_handler(fn, response_serializer=cls.SerializeToString)
+        for name, (fn, cls) in stream.items()
+    }
+    return grpc.method_handlers_generic_handler(service, handlers)
