@@ -246,6 +246,9 @@ class Escrow:
             statements rebuild the ledger (they must run from seq 0 without gaps).
         currency: the one currency this escrow keeps balances in. Contracts in
             another currency get no locks.
+        response_window_ms: how long after a BreachClaim the accused may still
+            present a timely Delivery before the claim is decided (demos and tests
+            shorten it; the default is RESPONSE_WINDOW_MS).
 
     Raises:
         CoopError: a setup envelope does not verify.
@@ -258,8 +261,10 @@ class Escrow:
         *,
         setup: Sequence[bytes] = (),
         currency: str = "credit",
+        response_window_ms: int = RESPONSE_WINDOW_MS,
     ) -> None:
         self.signer = signer
+        self.response_window_ms = response_window_ms
         self.did = signer.did
         self.mandate_digest = mandate_digest
         self.currency = currency
@@ -438,7 +443,7 @@ class Escrow:
             for digest, (accused, item) in c.claims.items():
                 if accused != p or self._delivered_in_time(c, p, item):
                     continue
-                if self.verifier.statements[digest].header.issued_at_ms + RESPONSE_WINDOW_MS <= now_ms:
+                if self.verifier.statements[digest].header.issued_at_ms + self.response_window_ms <= now_ms:
                     return "forfeit", commitment_pb2.Forfeit(
                         contract=c.id, party=p, amount=c.locked[p], beneficiary=c.other(p), cause=digest
                     )

@@ -205,7 +205,8 @@ class Peer:
         vs = self.verifier.accept(envelope, now)
         try:
             replies = self._react(vs)
-            if ack and not replies and vs.body != "ack":
+            # Ack what was addressed to us (never an Ack: no ack loops); relayed public statements need none.
+            if ack and not replies and vs.body != "ack" and vs.header.audience == self.did:
                 replies = [
                     self._sign_body("ack", commitment_pb2.Ack(statement=vs.digest), audience=vs.issuer)
                 ]

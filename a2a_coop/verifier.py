@@ -28,7 +28,7 @@ from a2a_coop.errors import (
     WrongAudience,
     WrongParty,
 )
-from a2a_coop.freshness import DEFAULT_SKEW_MS, ReplayCache, check_time_window
+from a2a_coop.freshness import DEFAULT_SKEW_MS, MAX_SKEW_MS, ReplayCache, check_time_window
 from a2a_coop.mandate import ExposureBook, check_against_mandate, committed_value, side_value
 from a2a_coop.negotiation import Event, Negotiation, Negotiations, State, proposal_of
 from a2a_coop.statements import PRINCIPAL_BODIES, VerifiedStatement, verify_statement
@@ -50,11 +50,16 @@ class Verifier:
         complete_chains: verify each issuer's statements as a complete log
             segment (gaps are CHAIN_GAP, CHN-002) rather than a sparse view.
         skew_ms: clock skew allowance for freshness (TIM-004).
+
+    Raises:
+        ValueError: skew_ms is outside 0..300000 (TIM-004).
     """
 
     def __init__(
         self, *, me: str | None = None, complete_chains: bool = False, skew_ms: int = DEFAULT_SKEW_MS
     ) -> None:
+        if not 0 <= skew_ms <= MAX_SKEW_MS:
+            raise ValueError(f"skew must be within 0..{MAX_SKEW_MS} ms (TIM-004)")
         self.me = me
         self.complete_chains = complete_chains
         self.skew_ms = skew_ms

@@ -1,0 +1,370 @@
+"""Processes: a peer or an escrow built from files and served over gRPC.
+
+This module glues the sans-IO core to the outside world (files, the wall
+clock, the OS's randomness, SQLite, gRPC). It is what ``a2a-coop serve``,
+``a2a-coop escrow serve`` and ``a2a-coop offer`` run, and what a framework
+author copies to host a :class:`~a2a_coop.peer.Peer` in their own process.
+
+* :class:`PeerNode` implements :class:`~a2a_coop.transport.CooperationHandler`
+  for a :class:`~a2a_coop.peer.Peer` with a journal.
+* :class:`EscrowNode` implements :class:`~a2a_coop.transport.EscrowHandler` for
+  an :class:`~a2a_coop.escrow.Escrow`, journaling its evidence and its ledger
+  before any answer leaves the process, and ticking its clock-driven rules.
+* :func:`run_trade` drives one trade from the initiator's side, through the
+  escrow when the terms carry bonds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from a2a_coop import merkle
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
+from a2a_coop.chain import ChainWriter
+from a2a_coop.envelope import envelope_from_json, envelope_to_json
+from a2a_coop.errors import CoopError, MalformedEnvelope
+from a2a_coop.escrow import RESPONSE_WINDOW_MS, Escrow
+from a2a_coop.identity import Keypair
+from a2a_coop.journal import Journal
+from a2a_coop.negotiation import Negotiation, State
+from a2a_coop.peer import Peer, drive, wall_clock_ms
+from a2a_coop.statements import Statement, VerifiedStatement, sign_candidate, verify_statement
+from a2a_coop.strategy import Strategy
+from a2a_coop.transport import CooperationClient, EscrowClient
+
+DAY_MS = 86_400_000
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+def read_envelope_file(path: Path) -> bytes:
+    """One envelope from a DSSE JSON file or a binary protobuf file. Raises OSError, MalformedEnvelope."""
+    data = path.read_bytes()
+    if data.lstrip()[:1] == b"{":
+        try:
+            doc = json.loads(data)
+        except ValueError as exc:
+            raise MalformedEnvelope(f"{path}: not JSON: {exc}") from None
+        return envelope_from_json(doc)
+    return data
+
+
+def write_envelope_file(path: Path, envelope: bytes) -> None:
+    path.write_text(json.dumps(envelope_to_json(envelope), indent=2) + "\n")
+
+
+class KeySigner:
+    """A production chain signer: a key, its chain head, the wall clock and OS randomness.
+
+    Implements :class:`~a2a_coop.escrow.EscrowSigner`. Statements are checked
+    (header and body rules) before signing; the caller journals them before
+    they leave the process (write-ahead).
+    """
+
+    def __init__(
+        self,
+        key: Keypair,
+        *,
+        head: tuple[int, bytes] = (0, b""),
+        clock: Callable[[], int] = wall_clock_ms,
+        nonce: Callable[[], bytes] = lambda: os.urandom(16),
+    ) -> None:
+        self.key = key
+        self.writer = ChainWriter(key, next_seq=head[0], prev=head[1])
+        self.clock = clock
+        self.nonce = nonce
+
+    @property
+    def did(self) -> str:
+        return self.key.did
+
+    def sign(
+        self,
+        body: str,
+        message: Any,
+        *,
+        audience: str = "",
+        negotiation_id: bytes = b"",
+        mandate: bytes = b"",
+        issued_at_ms: int | None = None,
+        ttl_ms: int = 365 * DAY_MS,
+        refs: Sequence[bytes] = (),
+    ) -> VerifiedStatement:
+        stmt = Statement()
+        getattr(stmt, body).CopyFrom(message)
+        h = stmt.header
+        h.audience = audience
+        h.issued_at_ms = self.clock() if issued_at_ms is None else issued_at_ms
+        h.expires_at_ms = h.issued_at_ms + ttl_ms
+        h.negotiation_id = negotiation_id
+        h.mandate = mandate
+        h.refs.extend(refs)
+        vs = sign_candidate(self.writer.stamp(stmt, nonce=self.nonce()), self.key)
+        self.writer.advance(vs)
+        return vs
+
+
+def sign_mandate(
+    principal: Keypair, journal: Journal, agent: str, *, now_ms: int, days: int = 30, **caps: Any
+) -> VerifiedStatement:
+    """The principal signs a Mandate for ``agent``; its chain lives in ``journal`` (no reused seq)."""
+    fields: dict[str, Any] = {
+        "agent": agent,
+        "valid_from_ms": now_ms,
+        "valid_until_ms": now_ms + days * DAY_MS,
+        "currency": "credit",
+    }
+    fields.update(caps)
+    signer = KeySigner(principal, head=journal.chain_head(principal.did))
+    vs = signer.sign("mandate", identity_pb2.Mandate(**fields), ttl_ms=days * DAY_MS, issued_at_ms=now_ms)
+    journal.record_outgoing(vs, at_ms=now_ms)
+    return vs
+
+
+# --- a serving peer ------------------------------------------------------------------------
+
+
+class PeerNode:
+    """A :class:`Peer` with a journal, as a CooperationHandler."""
+
+    def __init__(self, peer: Peer, journal: Journal) -> None:
+        self.peer = peer
+        self.journal = journal
+
+    @classmethod
+    def open(
+        cls,
+        key: Keypair,
+        mandate: bytes,
+        journal_path: Path,
+        *,
+        strategy: Strategy | None = None,
+        context: Sequence[bytes] = (),
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> PeerNode:
+        journal = Journal.open(journal_path)
+        peer = Peer(key, mandate, strategy=strategy, journal=journal, context=context, clock=clock)
+        return cls(peer, journal)
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        return self.peer.exchange(envelope, context)
+
+    def get_log(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
+        """Our public statements in the range (statements to a counterparty stay private)."""
+        with self.peer.lock:
+            head = self.peer.writer.next_seq - 1
+            out = []
+            for env in self.journal.log_range(self.peer.did, from_seq, limit):
+                if not verify_statement(env).header.audience:
+                    out.append(env)
+            return out, max(head, 0)
+
+    def get_checkpoint(self) -> bytes:
+        """Sign a Checkpoint over our chain so far (CHN-007)."""
+        with self.peer.lock:
+            digests = [
+                verify_statement(env).digest
+                for env in self.journal.log_range(self.peer.did, 0, self.peer.writer.next_seq)
+            ]
+            stmt = Statement()
+            stmt.checkpoint.log_root = merkle.root(digests)
+            vs = self.peer._sign(stmt, ttl_ms=DAY_MS)
+            self.journal.record_outgoing(vs, at_ms=self.peer.clock())
+            return vs.envelope
+
+    def get_attestations(self, subject: str) -> list[list[bytes]]:
+        """Attestations about ``subject`` we hold, each with the contract it rests on (ATT-001)."""
+        with self.peer.lock:
+            held = self.peer.verifier.statements
+            bundles = []
+            for vs in list(held.values()):
+                if vs.body != "attestation" or vs.statement.attestation.subject != subject:
+                    continue
+                a = vs.statement.attestation
+                parts = [held[a.offer], held[a.accept], vs]
+                mandates = [held[p.header.mandate] for p in parts if p.header.mandate in held]
+                bundles.append([m.envelope for m in dict.fromkeys(mandates)] + [p.envelope for p in parts])
+            return bundles
+
+    def close(self) -> None:
+        self.journal.close()
+
+
+# --- a serving escrow ----------------------------------------------------------------------
+
+
+class EscrowNode:
+    """An :class:`Escrow` with a journal, as an EscrowHandler; ``start_ticking`` runs its clock rules."""
+
+    def __init__(
+        self,
+        key: Keypair,
+        mandate: bytes,
+        journal_path: Path,
+        *,
+        clock: Callable[[], int] = wall_clock_ms,
+        response_window_ms: int = RESPONSE_WINDOW_MS,
+    ) -> None:
+        self.clock = clock
+        self.journal = Journal.open(journal_path)
+        self.mandate = mandate
+        self.lock = threading.Lock()
+        mandate_vs = verify_statement(mandate)
+        history = [env for _, _, env in self.journal.statements() if env != mandate]
+        self.signer = KeySigner(key, head=self.journal.chain_head(key.did), clock=clock)
+        self.escrow = Escrow(
+            self.signer, mandate_vs.digest, setup=[mandate, *history], response_window_ms=response_window_ms
+        )
+        self._stop = threading.Event()
+
+    def _persist(self, evidence: Sequence[VerifiedStatement], signed: Sequence[VerifiedStatement]) -> None:
+        now = self.clock()
+        for vs in evidence:
+            self.journal.record_incoming(vs, [], at_ms=now)
+        if signed:
+            self.journal.record_outgoing_many(signed, at_ms=now)
+
+    def deposit(self, party: str, amount: int, reference: str = "demo funding") -> VerifiedStatement:
+        with self.lock:
+            vs = self.escrow.deposit(party, amount, self.escrow.currency, reference, self.clock())
+            self._persist([], [vs])
+            return vs
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        """Take evidence; answer with our mandate (so callers can verify) and our new statements."""
+        with self.lock:
+            held = set(self.escrow.verifier.statements)
+            try:
+                signed = self.escrow.submit(envelopes, self.clock())
+            finally:
+                evidence = [
+                    vs
+                    for d, vs in self.escrow.verifier.statements.items()
+                    if d not in held and vs.issuer != self.escrow.did
+                ]
+                # Evidence accepted before a refusal stays accepted: journal it either way.
+                if evidence:
+                    self._persist(evidence, [])
+            self._persist([], signed)
+            return [self.mandate, *(vs.envelope for vs in signed)]
+
+    def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
+        with self.lock:
+            ledger = self.escrow.ledger()
+            return ledger[from_seq : from_seq + limit], max(len(ledger) - 1, 0)
+
+    def get_balance(self, party: str) -> tuple[int, int, str, int]:
+        with self.lock:
+            available, locked = self.escrow.balance(party)
+            return available, locked, self.escrow.currency, max(len(self.escrow.ledger()) - 1, 0)
+
+    def tick(self) -> list[VerifiedStatement]:
+        with self.lock:
+            signed = self.escrow.tick(self.clock())
+            self._persist([], signed)
+            return signed
+
+    def start_ticking(self, every_s: float = 0.5) -> threading.Thread:
+        def loop() -> None:
+            while not self._stop.wait(every_s):
+                self.tick()
+
+        thread = threading.Thread(target=loop, name="escrow-tick", daemon=True)
+        thread.start()
+        return thread
+
+    def close(self) -> None:
+        self._stop.set()
+        with self.lock:
+            self.journal.close()
+
+
+# --- the initiator's side of a trade -------------------------------------------------------
+
+
+def contract_evidence(peer: Peer, neg: Negotiation) -> list[bytes]:
+    """Mandates, the accepted offer and the Accept: what an escrow needs to act on a contract."""
+    c = neg.contract
+    if c is None:
+        return []
+    held = peer.verifier.statements
+    mandates = [held[vs.header.mandate].envelope for vs in (c.offer, c.accept) if vs.header.mandate in held]
+    return [*dict.fromkeys(mandates), c.offer.envelope, c.accept.envelope]
+
+
+def run_trade(
+    peer: Peer,
+    counterparty: CooperationClient,
+    counterparty_did: str,
+    proposal: trade_pb2.Offer,
+    *,
+    escrow: EscrowClient | None = None,
+    ttl_ms: int = 5 * 60_000,
+) -> Negotiation:
+    """Offer ``proposal``, and carry the trade as far as both sides' strategies take it.
+
+    With bonds in the terms, the contract goes to the escrow, whose locks are
+    forwarded to the counterparty so both sides see BONDED and perform; once
+    both sides' receipts are in, they go to the escrow too, which releases the bonds.
+    """
+    offer = peer.propose(counterparty_did, proposal, ttl_ms=ttl_ms)
+    drive(peer, counterparty.exchange, offer)
+    neg = peer.negotiation(offer.header.negotiation_id)
+    c = neg.contract
+    if c is None or not c.bonds_required or escrow is None:
+        return neg
+    answers = escrow.submit(contract_evidence(peer, neg))
+    relay_escrow_answers(peer, counterparty, answers)
+    if neg.state is State.FULFILLED:
+        settle_with_escrow(peer, counterparty, escrow, neg)
+    return neg
+
+
+def relay_escrow_answers(peer: Peer, counterparty: CooperationClient, answers: Sequence[bytes]) -> None:
+    """Take the escrow's statements, pass them on to the counterparty, and perform what follows."""
+    mandate, *statements = answers
+    peer.hold([mandate])
+    ours = peer.on_replies(statements)
+    for env in statements:
+        try:
+            replies = counterparty.exchange(env, [mandate])
+        except CoopError as exc:
+            if exc.code != "REPLAYED":
+                raise
+            continue
+        ours += peer.on_replies(replies)
+    for vs in ours:
+        drive(peer, counterparty.exchange, vs)
+
+
+def settle_with_escrow(
+    peer: Peer, counterparty: CooperationClient, escrow: EscrowClient, neg: Negotiation
+) -> list[bytes]:
+    """Send the escrow every statement of a negotiation so it can settle; relay its answers."""
+    held = peer.verifier.statements
+    digests = [d for _, _, _, d in neg.history if d]
+    envelopes = contract_evidence(peer, neg) + [held[d].envelope for d in digests if d in held]
+    answers = escrow.submit(list(dict.fromkeys(envelopes)))
+    relay_escrow_answers(peer, counterparty, answers)
+    return answers[1:]
+
+
+def claim_breach(peer: Peer, neg: Negotiation, item_index: int, reason: str) -> VerifiedStatement:
+    """Sign a BreachClaim for the counterparty's item ``item_index`` (guarded, journaled)."""
+    c = neg.contract
+    if c is None:
+        raise ValueError("no contract to claim under")
+    with peer.lock:
+        stmt = Statement()
+        stmt.breach_claim.CopyFrom(
+            commitment_pb2.BreachClaim(contract=c.id, item_index=item_index, reason=reason)
+        )
+        vs = peer._sign(stmt, audience=c.other(peer.did), negotiation_id=neg.id)
+        peer._persist(None, [vs])
+        return vs
