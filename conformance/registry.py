@@ -1,0 +1,138 @@
+"""The requirement registry: every requirement SPEC.md states, with its level and section.
+
+SPEC.md states each requirement as one list item that starts with its bold ID
+and level::
+
+    - **ENV-004** (MUST) An envelope MUST carry exactly one signature ...
+
+This module reads those lines (outside fenced code blocks), notes the heading
+each one sits under, and writes them sorted by ID to
+``conformance/requirements.json``, so tests, vectors and reports can name
+requirements without parsing prose. A test (tests/test_spec.py) fails when the
+file and SPEC.md disagree.
+
+    python -m conformance.registry          # rewrite conformance/requirements.json
+    python -m conformance.registry --check  # exit 1 if it does not match SPEC.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Final
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+SPEC_PATH: Final = ROOT / "SPEC.md"
+REGISTRY_PATH: Final = Path(__file__).resolve().parent / "requirements.json"
+
+REQUIREMENT_RE: Final = re.compile(r"^- \*\*([A-Z]{2,4}-\d{3})\*\* \((MUST|SHOULD|MAY)\) (.*)$")
+HEADING_RE: Final = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+FENCE_RE: Final = re.compile(r"^\s*(```|~~~)")
+LEVELS: Final = ("MUST", "SHOULD", "MAY")
+
+
+@dataclass(frozen=True, order=True)
+class Requirement:
+    """One numbered requirement of SPEC.md.
+
+    Attributes:
+        id: e.g. ``"ENV-004"``.
+        level: ``"MUST"``, ``"SHOULD"`` or ``"MAY"`` (MUST NOT counts as MUST, SHOULD NOT as SHOULD).
+        section: the text of the nearest heading above the requirement.
+        text: the requirement sentence after the level.
+    """
+
+    id: str
+    level: str
+    section: str
+    text: str
+
+
+def parse(lines: Iterable[str]) -> list[Requirement]:
+    """The requirements in SPEC.md text, sorted by ID.
+
+    Raises:
+        ValueError: an ID is stated twice, or a requirement sits above every heading.
+    """
+    found: dict[str, Requirement] = {}
+    section = ""
+    in_fence = False
+    for number, raw in enumerate(lines, 1):
+        line = raw.rstrip("\r\n")
+        if FENCE_RE.match(line):
+            in_fence = not in_fence
+            continue
+        if in_fence:
+            continue
+        heading = HEADING_RE.match(line)
+        if heading:
+            section = heading.group(2)
+            continue
+        m = REQUIREMENT_RE.match(line)
+        if m is None:
+            continue
+        rid, level, text = m.groups()
+        if rid in found:
+            raise ValueError(f"line {number}: {rid} is stated twice")
+        if not section:
+            raise ValueError(f"line {number}: {rid} sits above every heading")
+        found[rid] = Requirement(rid, level, section, text.strip())
+    return sorted(found.values())
+
+
+def load(spec: Path = SPEC_PATH) -> list[Requirement]:
+    """Parse the requirements of a SPEC.md file."""
+    return parse(spec.read_text(encoding="utf-8").splitlines())
+
+
+def render(requirements: Sequence[Requirement]) -> str:
+    """The registry file's exact text: a JSON list of {id, level, section, text}, sorted by ID."""
+    return json.dumps([asdict(r) for r in sorted(requirements)], indent=2, ensure_ascii=False) + "\n"
+
+
+def read_registry(path: Path = REGISTRY_PATH) -> list[Requirement]:
+    """The requirements recorded in a registry file."""
+    return [Requirement(**entry) for entry in json.loads(path.read_text(encoding="utf-8"))]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m conformance.registry", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if the registry file does not match SPEC.md"
+    )
+    parser.add_argument("--spec", type=Path, default=SPEC_PATH, help="SPEC.md to read")
+    parser.add_argument("--out", type=Path, default=REGISTRY_PATH, help="registry file to write or check")
+    ns = parser.parse_args(argv)
+    try:
+        requirements = load(ns.spec)
+    except OSError as exc:
+        print(f"cannot read {ns.spec}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"{ns.spec}: {exc}", file=sys.stderr)
+        return 2
+    text = render(requirements)
+    if ns.check:
+        try:
+            current = ns.out.read_text(encoding="utf-8")
+        except OSError:
+            current = None
+        if current != text:
+            print(f"{ns.out} is stale: run python -m conformance.registry", file=sys.stderr)
+            return 1
+        print(f"{ns.out} matches {ns.spec} ({len(requirements)} requirements)")
+        return 0
+    ns.out.write_text(text, encoding="utf-8")
+    print(f"wrote {ns.out} ({len(requirements)} requirements)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

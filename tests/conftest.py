@@ -1,0 +1,72 @@
+"""Shared fixtures: one fixed clock and three deterministic parties on it.
+
+Every party derives its keys, principal and mandate from its name, so the
+same test builds byte-identical envelopes on every run.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from a2a_coop.testing import FixedClock, Party
+from a2a_coop.verifier import Verifier
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def alice(clock: FixedClock) -> Party:
+    return Party("alice", clock)
+
+
+@pytest.fixture
+def bob(clock: FixedClock) -> Party:
+    return Party("bob", clock)
+
+
+@pytest.fixture
+def escrow(clock: FixedClock) -> Party:
+    """The escrow agent: holds bonds, signs BondLock/Release/Forfeit/Refund."""
+    return Party("escrow-agent", clock)
+
+
+@pytest.fixture
+def auditor(alice: Party, bob: Party, escrow: Party) -> Verifier:
+    """A third-party verifier (no audience of its own) that holds all three mandates."""
+    v = Verifier()
+    for env in (*alice.setup, *bob.setup, *escrow.setup):
+        v.accept(env)
+    return v
+
+
+def verifier_state(v: Verifier) -> dict[str, object]:
+    """Everything a Verifier remembers, as plain comparable values (for ERR-003 before/after checks)."""
+
+    def contract(c: object) -> object:
+        if c is None:
+            return None
+        return {k: copy.copy(x) for k, x in vars(c).items() if k not in ("offer", "accept", "proposal")}
+
+    return {
+        "statements": sorted(v.statements),
+        "mandates": sorted(v.mandates),
+        "revoked": dict(v.revoked),
+        "rotated": dict(v.rotated),
+        "replay": (sorted(v.replay._digests), sorted(v.replay._nonces.items()), sorted(v.replay._expiry)),
+        "chains": {i: sorted((s, link.digest) for s, link in c.links.items()) for i, c in v.chains.items()},
+        "negotiations": {
+            nid: (n.state, list(n.history), n.outstanding.digest, contract(n.contract))
+            for nid, n in v.negotiations.by_id.items()
+        },
+        "exclusive": dict(v.negotiations._exclusive),
+        "exposure": {
+            m: (dict(e.live_offers), dict(e.open_contracts), list(e.ended_contracts))
+            for m, e in v.exposure.by_mandate.items()
+        },
+        "attested": sorted(v._attested),
+    }

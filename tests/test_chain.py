@@ -1,0 +1,236 @@
+"""Per-issuer hash chains, forks and equivocation proofs (SPEC CHN-001..CHN-006)."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import pytest
+
+from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop.chain import ChainView, ChainWriter, EquivocationProof, verify_equivocation_proof
+from a2a_coop.envelope import sign_payload
+from a2a_coop.errors import ChainBroken, ChainGap, Equivocation, KeyIdMismatch, SignatureInvalid
+from a2a_coop.identity import Keypair
+from a2a_coop.statements import Statement, VerifiedStatement, encode_statement
+from a2a_coop.testing import EPOCH_MS, derive
+from a2a_coop.verifier import Verifier
+
+KEY = Keypair.from_seed(derive("chain/issuer"))
+OTHER = Keypair.from_seed(derive("chain/other"))
+
+
+def _stmt(writer: ChainWriter, label: str, at: int = EPOCH_MS) -> VerifiedStatement:
+    """A checkpoint (a body that needs no mandate), so the chain is all these tests exercise."""
+    stmt = Statement()
+    stmt.header.issued_at_ms, stmt.header.expires_at_ms = at, at + 60_000
+    root = derive(f"root/{label}") if writer.next_seq else b""
+    stmt.checkpoint.CopyFrom(identity_pb2.Checkpoint(log_root=root))
+    return writer.sign(stmt, nonce=derive(f"nonce/{label}", 16))
+
+
+def _chain(n: int, key: Keypair = KEY, label: str = "main") -> list[VerifiedStatement]:
+    writer = ChainWriter(key)
+    return [_stmt(writer, f"{label}/{i}", EPOCH_MS + i) for i in range(n)]
+
+
+def _fork_at(chain: list[VerifiedStatement], seq: int, label: str = "fork") -> VerifiedStatement:
+    """A second statement at ``seq`` that follows the same predecessor (a classic fork)."""
+    prev = chain[seq - 1].digest if seq else b""
+    return _stmt(ChainWriter(KEY, next_seq=seq, prev=prev), label, EPOCH_MS + seq)
+
+
+def _accept_all(v: Verifier, statements: list[VerifiedStatement]) -> None:
+    for vs in statements:
+        v.accept(vs.envelope)
+
+
+@pytest.mark.req("CHN-001")
+def test_writer_links_each_statement_to_the_previous_one() -> None:
+    """An issuer signs four statements; expect seq 0..3, an empty prev at 0, and prev = digest of the
+    one before after that; a complete-mode verifier accepts the chain."""
+    chain = _chain(4)
+    assert [vs.header.seq for vs in chain] == [0, 1, 2, 3]
+    assert chain[0].header.prev == b""
+    for before, after in pairwise(chain):
+        assert after.header.prev == before.digest
+    v = Verifier(complete_chains=True)
+    _accept_all(v, chain)
+    assert v.chains[KEY.did].head == 3
+
+
+@pytest.mark.req("CHN-002")
+def test_complete_log_with_a_missing_statement_is_a_gap() -> None:
+    """An auditor verifying a complete log gets seq 0, 1, then 3; expect CHAIN_GAP."""
+    chain = _chain(4)
+    v = Verifier(complete_chains=True)
+    _accept_all(v, chain[:2])
+    with pytest.raises(ChainGap) as err:
+        v.accept(chain[3].envelope)
+    assert err.value.requirement == "CHN-002"
+
+
+@pytest.mark.req("CHN-006", "CHN-002")
+def test_sparse_receiver_accepts_gaps_in_an_issuers_chain() -> None:
+    """A counterparty sees only seq 0, 2 and 5 (the rest went to others); expect all accepted in
+    sparse mode and each (seq, digest) recorded."""
+    chain = _chain(6)
+    v = Verifier()
+    _accept_all(v, [chain[0], chain[2], chain[5]])
+    links = v.chains[KEY.did].links
+    assert {s: link.digest for s, link in links.items()} == {s: chain[s].digest for s in (0, 2, 5)}
+
+
+@pytest.mark.req("CHN-003")
+def test_prev_that_does_not_match_the_held_predecessor_is_broken() -> None:
+    """The verifier holds seq 1; a seq-2 statement names another prev; expect CHAIN_BROKEN with both
+    envelopes as evidence."""
+    chain = _chain(2)
+    stray = _stmt(ChainWriter(KEY, next_seq=2, prev=derive("not-seq-1")), "stray", EPOCH_MS + 5)
+    v = Verifier()
+    _accept_all(v, chain)
+    with pytest.raises(ChainBroken) as err:
+        v.accept(stray.envelope)
+    assert err.value.requirement == "CHN-003"
+    assert err.value.evidence == (chain[1].envelope, stray.envelope)
+
+
+@pytest.mark.req("CHN-003", "CHN-006")
+def test_statement_that_its_held_successor_does_not_follow_is_broken() -> None:
+    """A sparse verifier holds seq 2 first; then a seq-1 statement arrives that seq 2 does not name
+    as prev; expect CHAIN_BROKEN (checked in both directions)."""
+    chain = _chain(3)
+    other_one = _fork_at(chain, 1)
+    v = Verifier()
+    _accept_all(v, [chain[0], chain[2]])
+    with pytest.raises(ChainBroken):
+        v.accept(other_one.envelope)
+    v.accept(chain[1].envelope)  # the real seq 1 fills the gap
+
+
+@pytest.mark.req("CHN-004", "CHN-006")
+def test_two_statements_at_one_seq_are_equivocation_with_a_proof() -> None:
+    """An issuer shows seq 1 to one party and a different seq 1 to another; the auditor sees both and
+    expects EQUIVOCATION whose evidence is a proof anyone checks offline."""
+    chain = _chain(2)
+    fork = _fork_at(chain, 1)
+    v = Verifier()
+    _accept_all(v, chain)
+    with pytest.raises(Equivocation) as err:
+        v.accept(fork.envelope)
+    assert err.value.requirement == "CHN-004"
+    proof = EquivocationProof(*err.value.evidence)
+    assert verify_equivocation_proof(proof) == KEY.did
+
+
+@pytest.mark.req("CHN-004")
+def test_equivocation_proof_of_two_adjacent_statements_that_do_not_link() -> None:
+    """seq 3 whose prev is not the digest of the seq 2 it is paired with; expect the proof to verify
+    offline and name the issuer."""
+    chain = _chain(3)
+    stray = _stmt(ChainWriter(KEY, next_seq=3, prev=derive("elsewhere")), "stray", EPOCH_MS + 9)
+    assert verify_equivocation_proof(EquivocationProof(chain[2].envelope, stray.envelope)) == KEY.did
+    assert verify_equivocation_proof(EquivocationProof(stray.envelope, chain[2].envelope)) == KEY.did
+
+
+@pytest.mark.req("CHN-004")
+@pytest.mark.parametrize("case", ["same-statement", "consecutive", "far-apart", "different-issuers"])
+def test_non_conflicting_pairs_are_not_equivocation_proofs(case: str) -> None:
+    """Someone offers two statements that can both sit in one honest chain (or are by two issuers);
+    expect the proof to be refused with ValueError."""
+    chain = _chain(4)
+    pair = {
+        "same-statement": (chain[1], chain[1]),
+        "consecutive": (chain[1], chain[2]),
+        "far-apart": (chain[0], chain[3]),
+        "different-issuers": (chain[1], _chain(2, OTHER, "other")[1]),
+    }[case]
+    with pytest.raises(ValueError):
+        verify_equivocation_proof(EquivocationProof(pair[0].envelope, pair[1].envelope))
+
+
+@pytest.mark.req("CHN-004", "ENV-006")
+def test_forged_equivocation_proof_is_refused() -> None:
+    """Mallory frames an honest issuer: the second 'statement' is not signed by it; expect a CoopError
+    (the envelope does not verify), never an accusation."""
+    chain = _chain(2)
+    stmt = Statement()
+    stmt.CopyFrom(_fork_at(chain, 1).statement)
+    forged = sign_payload(encode_statement(stmt), OTHER)  # Mallory's key, the issuer's name in the header
+    with pytest.raises(KeyIdMismatch):
+        verify_equivocation_proof(EquivocationProof(chain[1].envelope, forged))
+    tampered = bytearray(_fork_at(chain, 1).envelope)
+    tampered[-1] ^= 1
+    with pytest.raises(SignatureInvalid):
+        verify_equivocation_proof(EquivocationProof(chain[1].envelope, bytes(tampered)))
+
+
+@pytest.mark.req("CHN-005")
+def test_issued_at_going_backwards_along_the_chain_is_broken() -> None:
+    """seq 1 is issued 1 ms before seq 0; expect CHAIN_BROKEN (CHN-005). Equal times are fine."""
+    writer = ChainWriter(KEY)
+    first = _stmt(writer, "t0", EPOCH_MS + 10)
+    same = _stmt(writer, "t1", EPOCH_MS + 10)
+    back = _stmt(writer, "t2", EPOCH_MS + 9)
+    v = Verifier()
+    _accept_all(v, [first, same])
+    with pytest.raises(ChainBroken) as err:
+        v.accept(back.envelope)
+    assert err.value.requirement == "CHN-005"
+
+
+@pytest.mark.req("CHN-005", "CHN-006")
+def test_issued_at_checked_against_a_held_successor_too() -> None:
+    """A sparse verifier holds seq 1 (issued at T) and then receives seq 0 issued at T + 1; expect
+    CHAIN_BROKEN."""
+    writer = ChainWriter(KEY)
+    zero = _stmt(writer, "late-zero", EPOCH_MS + 1)
+    one = _stmt(writer, "one", EPOCH_MS)
+    v = Verifier()
+    v.accept(one.envelope)
+    with pytest.raises(ChainBroken):
+        v.accept(zero.envelope)
+
+
+@pytest.mark.req("CHN-004", "CHN-003", "CHN-005", "CHN-002", "ERR-002")
+def test_chain_faults_are_reported_in_spec_order() -> None:
+    """Pairs of chain faults in one statement; expect the earlier of CHN-004, CHN-003, CHN-005,
+    CHN-002 each time."""
+    chain = _chain(2)
+    view = ChainView(KEY.did, complete=True)
+    view.add(chain[0])
+    view.add(chain[1])
+    # a held seq, a wrong prev and a time going backwards: EQUIVOCATION
+    everything = _stmt(ChainWriter(KEY, next_seq=1, prev=derive("x")), "everything", EPOCH_MS - 5)
+    with pytest.raises(Equivocation):
+        view.check(everything)
+    # a wrong prev and a time going backwards: CHAIN_BROKEN for the prev (CHN-003)
+    prev_and_time = _stmt(ChainWriter(KEY, next_seq=2, prev=derive("y")), "pt", EPOCH_MS - 5)
+    with pytest.raises(ChainBroken) as err:
+        view.check(prev_and_time)
+    assert err.value.requirement == "CHN-003"
+    # a buggy issuer whose seq 4 is later than its seq 5; an auditor holding 5..7 in complete mode
+    # gets seq 4: both a time fault and not head + 1; expect CHN-005 before CHN-002
+    writer = ChainWriter(KEY)
+    times = [0, 1, 2, 3, 50, 40, 41, 42]
+    log = [_stmt(writer, f"buggy/{i}", EPOCH_MS + t) for i, t in enumerate(times)]
+    segment = ChainView(KEY.did, complete=True)
+    for vs in log[5:]:
+        segment.check(vs)
+        segment.add(vs)
+    with pytest.raises(ChainBroken) as err:
+        segment.check(log[4])
+    assert err.value.requirement == "CHN-005"
+    with pytest.raises(ChainGap):
+        segment.check(log[3])
+
+
+def test_chain_view_check_changes_nothing() -> None:
+    """check() on a fork raises and leaves the view as it was."""
+    chain = _chain(2)
+    view = ChainView(KEY.did)
+    for vs in chain:
+        view.add(vs)
+    before = dict(view.links)
+    with pytest.raises(Equivocation):
+        view.check(_fork_at(chain, 1))
+    assert view.links == before

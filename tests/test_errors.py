@@ -1,0 +1,101 @@
+"""The error registry (SPEC section "Error registry", ERR-001)."""
+
+from __future__ import annotations
+
+import re
+
+import grpc
+import pytest
+
+from a2a_coop import errors
+from a2a_coop.errors import CoopError, Origin, by_code, registry
+
+# Every code the SPEC plan allocates, with the check that raises it.
+SPEC_CODES = {
+    "MALFORMED_ENVELOPE", "ENVELOPE_TOO_LARGE", "UNSUPPORTED_PAYLOAD_TYPE", "MALFORMED_STATEMENT",
+    "NONCANONICAL_ENCODING", "SIGNATURE_INVALID", "SIGNATURE_NONCANONICAL", "KEYID_MISMATCH",
+    "KEY_INVALID", "KEY_NONCANONICAL", "KEY_SMALL_ORDER", "KEY_REVOKED", "UNSUPPORTED_VERSION",
+    "HEADER_INVALID", "WRONG_AUDIENCE", "NOT_YET_VALID", "ISSUED_IN_FUTURE", "EXPIRED",
+    "NONCE_REUSED", "REPLAYED", "CHAIN_GAP", "CHAIN_BROKEN", "EQUIVOCATION", "MANDATE_UNKNOWN",
+    "MANDATE_VIOLATION", "BODY_MISSING", "BODY_INVALID", "COMMITMENT_MISMATCH",
+    "ATTESTATION_INADMISSIBLE", "UNKNOWN_NEGOTIATION", "ILLEGAL_TRANSITION", "WRONG_PARTY",
+    "STALE_REFERENCE", "REVOCATION_NOT_ALLOWED", "EXCLUSIVE_CONFLICT",
+}  # fmt: skip
+
+
+def _leaves() -> list[type[CoopError]]:
+    out, stack = [], [CoopError]
+    while stack:
+        cls = stack.pop()
+        subs = cls.__subclasses__()
+        stack.extend(subs)
+        if not subs:
+            out.append(cls)
+    return out
+
+
+@pytest.mark.req("ERR-001")
+def test_registry_holds_exactly_the_spec_codes() -> None:
+    """The SPEC allocates 35 codes; expect the registry to hold exactly those, no more, no fewer."""
+    assert set(registry()) == SPEC_CODES
+
+
+@pytest.mark.req("ERR-001")
+def test_every_leaf_error_has_a_code_of_its_own() -> None:
+    """Walk every CoopError leaf class; expect each to define its own UPPER_SNAKE code, none shared,
+    and no category class (EncodingError, ...) to carry one."""
+    leaves = _leaves()
+    codes = [cls.code for cls in leaves]
+    assert len(codes) == len(set(codes)), "two leaf classes share a code"
+    assert all(re.fullmatch(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)*", c) for c in codes)
+    assert sorted(codes) == sorted(registry())
+    assert all("code" in vars(cls) for cls in leaves)
+    for category in (errors.EncodingError, errors.SignatureError, errors.StateError, errors.BodyError):
+        assert category.code == "INTERNAL"
+        assert category not in registry().values()
+
+
+@pytest.mark.req("ERR-001")
+@pytest.mark.parametrize("code", sorted(SPEC_CODES))
+def test_every_code_maps_to_a_real_grpc_status(code: str) -> None:
+    """A transport reports each code with a grpc.StatusCode; expect the name to exist in grpc and not
+    be OK or UNKNOWN."""
+    cls = registry()[code]
+    status = grpc.StatusCode[cls.grpc_status]
+    assert status not in (grpc.StatusCode.OK, grpc.StatusCode.UNKNOWN)
+
+
+@pytest.mark.req("ERR-001")
+def test_registry_is_ordered_by_code_and_by_code_finds_each_class() -> None:
+    """The SPEC table is generated in registry order; expect a stable (sorted) order and a lookup per code."""
+    reg = registry()
+    assert list(reg) == sorted(reg)
+    for code, cls in reg.items():
+        assert by_code(code) is cls
+        assert cls.summary and cls.__doc__
+    with pytest.raises(KeyError):
+        by_code("NOT_A_CODE")
+
+
+@pytest.mark.req("ERR-001")
+def test_error_carries_code_requirement_origin_and_evidence() -> None:
+    """A verifier raises an error with a requirement and evidence; expect all of it to survive and the
+    message to lead with the code."""
+    err = errors.Equivocation(
+        "two at seq 3", requirement="CHN-004", origin=Origin.REMOTE, evidence=(b"a", b"b")
+    )
+    assert isinstance(err, errors.ChainError)
+    assert isinstance(err, CoopError)
+    assert (err.code, err.grpc_status, err.requirement) == ("EQUIVOCATION", "INVALID_ARGUMENT", "CHN-004")
+    assert err.origin is Origin.REMOTE
+    assert err.evidence == (b"a", b"b")
+    assert str(err) == "EQUIVOCATION [CHN-004]: two at seq 3"
+
+
+def test_error_without_detail_uses_its_summary() -> None:
+    """An error raised with no detail; expect the class summary as its message and origin UNKNOWN."""
+    err = errors.Replayed()
+    assert err.detail == errors.Replayed.summary
+    assert str(err) == f"REPLAYED: {errors.Replayed.summary}"
+    assert err.origin is Origin.UNKNOWN
+    assert err.requirement == ""

@@ -1,0 +1,767 @@
+"""Property tests: round trips, tamper resistance, the state machine and the mandate guard.
+
+(a) any valid statement the strategies build signs and verifies back to itself;
+(b) any single-byte change, single-bit flip or truncation of a valid envelope is a CoopError;
+(c) random event sequences never leave the negotiation table, and rejections change nothing;
+(d) whatever a random mix of offers, counters, answers and clock moves does, no statement the
+    verifier accepts breaks max_per_deal, max_outstanding or the period budget, recomputed here
+    from the SPEC's definitions; and a mandate refusal is always one the recomputation agrees with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from conftest import verifier_state
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
+from a2a_coop.envelope import envelope_from_json, envelope_to_json, sign_payload, statement_digest
+from a2a_coop.errors import CoopError, MandateViolation, registry
+from a2a_coop.identity import Keypair
+from a2a_coop.negotiation import CLAIM_WINDOW_MS, TRANSITIONS, Event, State
+from a2a_coop.statements import (
+    KNOWN_BODIES,
+    NEGOTIATION_BODIES,
+    PRINCIPAL_BODIES,
+    Statement,
+    decode_statement,
+    encode_statement,
+    verify_statement,
+)
+from a2a_coop.testing import DAY_MS, FixedClock, Party, service
+from a2a_coop.verifier import Verifier
+
+PROFILE = settings(
+    max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+HEAVY = settings(
+    max_examples=2000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+KNOWN_ERRORS = set(registry().values())
+U64 = 2**64 - 1
+
+# --- (a) strategies for valid statements --------------------------------------------------------------
+
+seeds = st.binary(min_size=32, max_size=32)
+dids = seeds.map(lambda s: Keypair.from_seed(s).did)
+digests = st.binary(min_size=32, max_size=32)
+short_text = st.text(max_size=24)
+categories = st.from_regex(r"[a-z0-9][a-z0-9.-]{0,63}", fullmatch=True)
+currencies = st.from_regex(r"[a-z0-9][a-z0-9.-]{0,31}", fullmatch=True)
+
+items = st.builds(
+    trade_pb2.Item,
+    kind=st.sampled_from(
+        [trade_pb2.ITEM_KIND_SERVICE, trade_pb2.ITEM_KIND_RESOURCE, trade_pb2.ITEM_KIND_CREDIT]
+    ),
+    category=categories,
+    description=short_text,
+    quantity=st.integers(1, U64),
+    unit=short_text,
+    value=st.integers(0, U64),
+    deadline_ms=st.integers(1, U64),
+    spec_digest=st.one_of(st.just(b""), digests),
+)
+
+
+@st.composite
+def claims(draw: st.DrawFn) -> trade_pb2.Claim:
+    claim = trade_pb2.Claim(
+        kind=draw(st.sampled_from([1, 2, 3])), subject=draw(st.text(min_size=1, max_size=16))
+    )
+    if draw(st.booleans()):
+        claim.amount = draw(st.integers(0, U64))
+    else:
+        claim.commitment = draw(digests)
+    return claim
+
+
+@st.composite
+def proposals(draw: st.DrawFn) -> trade_pb2.Offer:
+    issuer_bond, audience_bond = draw(st.integers(0, 10**6)), draw(st.integers(0, 10**6))
+    allowed = draw(st.booleans())
+    terms = trade_pb2.Terms(
+        currency=draw(currencies),
+        issuer_bond=issuer_bond,
+        audience_bond=audience_bond,
+        escrow=draw(dids) if issuer_bond or audience_bond or draw(st.booleans()) else "",
+        revocation=trade_pb2.Revocation(
+            allowed=allowed,
+            forfeit_bond=allowed and draw(st.booleans()),
+            notice_ms=draw(st.integers(0, U64)) if allowed else 0,
+        ),
+    )
+    return trade_pb2.Offer(
+        gives=draw(st.lists(items, min_size=1, max_size=3)),
+        wants=draw(st.lists(items, min_size=1, max_size=3)),
+        terms=terms,
+        exclusive_key=draw(st.binary(max_size=32)),
+        claims=draw(st.lists(claims(), max_size=3)),
+    )
+
+
+def _money(cls: Any) -> st.SearchStrategy[Any]:
+    return st.builds(cls, contract=digests, party=dids, amount=st.integers(1, U64))
+
+
+def _fixed_mandate(m: identity_pb2.Mandate) -> identity_pb2.Mandate:
+    """valid_until after valid_from, min_per_deal within max_per_deal (BDY-010)."""
+    m.valid_until_ms = m.valid_from_ms + 1 + (m.max_per_deal % 2**40)
+    m.min_per_deal = m.max_per_deal // 2
+    return m
+
+
+BODIES: dict[str, st.SearchStrategy[Any]] = {
+    "offer": proposals(),
+    "counter": st.builds(trade_pb2.Counter, offer=digests, proposal=proposals()),
+    "accept": st.builds(trade_pb2.Accept, offer=digests),
+    "reject": st.builds(trade_pb2.Reject, offer=digests, reason=short_text),
+    "withdraw": st.builds(trade_pb2.Withdraw, offer=digests, reason=short_text),
+    "bond_lock": _money(commitment_pb2.BondLock),
+    "release": _money(commitment_pb2.Release),
+    "refund": _money(commitment_pb2.Refund),
+    "forfeit": st.builds(
+        commitment_pb2.Forfeit,
+        contract=digests,
+        party=dids,
+        amount=st.integers(1, U64),
+        beneficiary=dids,
+        cause=digests,
+    ),
+    "delivery": st.builds(
+        commitment_pb2.Delivery,
+        contract=digests,
+        item_index=st.integers(0, 2**32 - 1),
+        artifact_digest=st.one_of(st.just(b""), digests),
+        uri=short_text,
+    ),
+    "receipt": st.builds(commitment_pb2.Receipt, delivery=digests, rating=st.integers(0, 100)),
+    "breach_claim": st.builds(
+        commitment_pb2.BreachClaim,
+        contract=digests,
+        item_index=st.integers(0, 31),
+        evidence=st.lists(digests, max_size=3),
+        reason=short_text,
+    ),
+    "revoke": st.builds(commitment_pb2.Revoke, contract=digests, reason=short_text),
+    "reveal": st.builds(
+        commitment_pb2.Reveal,
+        statement=digests,
+        claim_index=st.integers(0, 15),
+        salt=digests,
+        amount=st.integers(0, U64),
+    ),
+    "attestation": st.builds(
+        reputation_pb2.Attestation,
+        subject=dids,
+        offer=digests,
+        accept=digests,
+        outcome=st.sampled_from([1, 2, 3, 4]),
+        evidence=st.lists(digests, max_size=3),
+    ),
+    "mandate": st.builds(
+        identity_pb2.Mandate,
+        agent=dids,
+        valid_from_ms=st.integers(0, 2**62),
+        currency=currencies,
+        max_per_deal=st.integers(0, U64),
+        period_ms=st.integers(1, U64),
+        budget_per_period=st.integers(0, U64),
+        max_outstanding=st.integers(0, U64),
+        allowed_categories=st.lists(categories, max_size=3),
+        allowed_counterparties=st.lists(dids, max_size=2),
+        execution_window_end_ms=st.integers(0, U64),
+    ).map(_fixed_mandate),
+    "key_revocation": st.builds(
+        identity_pb2.KeyRevocation, key=dids, effective_ms=st.integers(0, U64), reason=short_text
+    ),
+    "key_rotation": st.builds(identity_pb2.KeyRotation, new_key=dids),
+    "checkpoint": st.builds(identity_pb2.Checkpoint, log_root=digests),
+    "ack": st.builds(commitment_pb2.Ack, statement=digests),
+    "deposit": st.builds(
+        commitment_pb2.Deposit,
+        party=dids,
+        amount=st.integers(1, U64),
+        currency=currencies,
+        reference=short_text,
+    ),
+}
+
+
+@st.composite
+def valid_statements(draw: st.DrawFn) -> tuple[Keypair, Statement, str]:
+    key = Keypair.from_seed(draw(seeds))
+    body = draw(st.sampled_from(sorted(BODIES)))
+    stmt = Statement()
+    h = stmt.header
+    h.version, h.issuer = 1, key.did
+    h.seq = draw(st.one_of(st.just(0), st.integers(1, U64)))
+    h.prev = draw(digests) if h.seq else b""
+    h.issued_at_ms = draw(st.integers(1, 2**62))
+    h.expires_at_ms = h.issued_at_ms + draw(st.integers(1, 2**40))
+    if draw(st.booleans()):
+        h.not_before_ms = draw(st.integers(1, h.expires_at_ms - 1))
+    h.nonce = draw(st.binary(min_size=16, max_size=16))
+    if body == "ack" or (body != "attestation" and draw(st.booleans())):
+        h.audience = draw(dids)
+    if body in NEGOTIATION_BODIES:
+        h.negotiation_id = draw(st.binary(min_size=16, max_size=16))
+    h.refs.extend(draw(st.lists(digests, max_size=4)))
+    if body not in PRINCIPAL_BODIES or draw(st.booleans()):
+        h.mandate = draw(digests)
+    message = draw(BODIES[body])
+    if body == "checkpoint" and h.seq == 0:
+        message.log_root = b""
+    if body == "key_rotation" and message.new_key == key.did:  # pragma: no cover - 2^-256
+        message.new_key = Keypair.from_seed(b"\x01" * 32).did
+    getattr(stmt, body).CopyFrom(message)
+    return key, stmt, body
+
+
+@pytest.mark.req("STM-001", "STM-002", "STM-012", "ENV-001", "ENV-002", "ENV-005")
+@PROFILE
+@given(valid_statements())
+def test_any_valid_statement_signs_and_verifies_back_to_itself(case: tuple[Keypair, Statement, str]) -> None:
+    """Build any valid statement (every body, random headers), encode, sign; expect verification to give
+    back the same statement, body and digest, and the DSSE JSON form to round-trip to the same bytes."""
+    key, stmt, body = case
+    assert set(BODIES) == KNOWN_BODIES  # a new body needs a strategy here
+    payload = encode_statement(stmt)
+    assert decode_statement(payload) == stmt
+    envelope = sign_payload(payload, key)
+    vs = verify_statement(envelope)
+    assert vs.statement == stmt
+    assert vs.body == body
+    assert vs.issuer == key.did
+    assert vs.digest == statement_digest(payload)
+    assert vs.envelope == envelope
+    assert envelope_from_json(envelope_to_json(envelope)) == envelope
+
+
+# --- (b) tampering ------------------------------------------------------------------------------------
+
+
+def _samples() -> list[bytes]:
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    claims_ = [trade_pb2.Claim(kind=1, subject="gpu-hours", commitment=b"\x07" * 32)]
+    offer = alice.offer(bob, alice.proposal(claims=claims_, exclusive_key=b"slot"))
+    accept = bob.accept(offer)
+    return [
+        offer.envelope,
+        accept.envelope,
+        alice.mandate_vs.envelope,
+        alice.attest(offer, accept, bob.did).envelope,
+    ]
+
+
+SAMPLES = _samples()
+
+
+def _refused(data: bytes) -> None:
+    """``data`` must be rejected with a registered CoopError: never accepted, never another exception."""
+    try:
+        verify_statement(data)
+    except CoopError as exc:
+        assert type(exc) in KNOWN_ERRORS, type(exc)
+        return
+    raise AssertionError("tampered envelope was accepted")
+
+
+@st.composite
+def positions(draw: st.DrawFn) -> tuple[bytes, int]:
+    envelope = draw(st.sampled_from(SAMPLES))
+    return envelope, draw(st.integers(0, len(envelope) - 1))
+
+
+@pytest.mark.req("ENV-004", "ENV-006", "STM-001", "ERR-001")
+@PROFILE
+@given(positions(), st.integers(1, 255))
+def test_changing_any_byte_of_an_envelope_is_rejected(at: tuple[bytes, int], mask: int) -> None:
+    """XOR any byte of a valid envelope with any non-zero mask; expect a CoopError with a registry code."""
+    envelope, offset = at
+    tampered = bytearray(envelope)
+    tampered[offset] ^= mask
+    _refused(bytes(tampered))
+
+
+@pytest.mark.req("ENV-004", "ENV-006", "ERR-001")
+@PROFILE
+@given(positions(), st.integers(0, 7))
+def test_flipping_any_bit_of_an_envelope_is_rejected(at: tuple[bytes, int], bit: int) -> None:
+    """Flip any single bit of a valid envelope; expect a CoopError with a registry code."""
+    envelope, offset = at
+    tampered = bytearray(envelope)
+    tampered[offset] ^= 1 << bit
+    _refused(bytes(tampered))
+
+
+@pytest.mark.req("ENV-004", "ERR-001")
+@PROFILE
+@given(positions())
+def test_truncating_an_envelope_at_any_length_is_rejected(at: tuple[bytes, int]) -> None:
+    """Cut a valid envelope to any shorter length (including empty); expect a CoopError."""
+    envelope, length = at
+    _refused(envelope[:length])
+
+
+@pytest.mark.req("ENV-004", "ENV-006", "ERR-001")
+def test_every_single_bit_flip_of_every_sample_is_rejected() -> None:
+    """Exhaustive (it is cheap): every bit of every sample envelope, and every truncation."""
+    for envelope in SAMPLES:
+        for offset in range(len(envelope)):
+            for bit in range(8):
+                tampered = bytearray(envelope)
+                tampered[offset] ^= 1 << bit
+                _refused(bytes(tampered))
+            _refused(envelope[:offset])
+
+
+# --- (c) the negotiation state machine ---------------------------------------------------------------
+
+# "next" is resolved at run time to the statement that moves the negotiation forward, so runs
+# reach the commitment states; the other kinds are drawn blind and are mostly refused.
+KINDS = [
+    "next", "next", "next", "next", "next", "next", "next", "next", "next", "next",
+    "offer", "counter", "accept", "reject", "withdraw", "bond_lock", "delivery", "receipt",
+    "breach_claim", "revoke", "release", "forfeit", "refund", "advance", "advance",
+]  # fmt: skip
+ACTORS = ["alice", "bob", "escrow", "carol"]
+ADVANCES = [1_000, 6 * 3_600_000, DAY_MS + 1, CLAIM_WINDOW_MS + DAY_MS + 1]
+# The actor is "natural" (the party a legal statement of that kind would come from) 3 times in 4.
+actors = st.one_of(st.just("natural"), st.just("natural"), st.just("natural"), st.sampled_from(ACTORS))
+# k picks variants: 0..2 are ordinary choices, 3 breaks a rule (wrong amount, party, item or reference).
+steps = st.lists(st.tuples(actors, st.sampled_from(KINDS), st.integers(0, 3)), min_size=4, max_size=30)
+PROGRESS = {
+    State.PROPOSED: "accept",
+    State.COUNTERED: "accept",
+    State.ACCEPTED: "bond_lock",
+    State.BONDED: "delivery",
+    State.PERFORMING: "receipt",
+    State.DISPUTED: "forfeit",
+    State.FULFILLED: "release",
+    State.BREACHED: "release",
+    State.REVOKED: "forfeit",
+    State.EXPIRED: "refund",
+    State.REJECTED: "offer",
+    State.WITHDRAWN: "offer",
+}
+
+
+@dataclass
+class World:
+    """One negotiation between Alice (initiator) and Bob, an escrow agent, and Carol (an outsider)."""
+
+    clock: FixedClock
+    parties: dict[str, Party]
+    verifier: Verifier
+    first: Any
+    nid: bytes
+    bonds: tuple[int, int] = (0, 0)  # (Alice's, Bob's)
+    deliveries: list[Any] = field(default_factory=list)
+    causes: list[tuple[bytes, str]] = field(default_factory=list)  # (claim or revoke digest, blamed)
+
+    @classmethod
+    def start(cls, revocation: trade_pb2.Revocation, bonds: tuple[int, int]) -> World:
+        clock = FixedClock()
+        parties = {n: Party("escrow-agent" if n == "escrow" else n, clock) for n in ACTORS}
+        v = Verifier()
+        for p in parties.values():
+            v.accept(p.setup[0])
+        alice, bob, escrow = parties["alice"], parties["bob"], parties["escrow"]
+        proposal = alice.proposal(
+            issuer_bond=bonds[0], audience_bond=bonds[1], escrow=escrow.did, revocation=revocation
+        )
+        first = alice.offer(bob, proposal)
+        v.accept(first.envelope)
+        return cls(clock, parties, v, first, first.header.negotiation_id, bonds)
+
+    @property
+    def negotiation(self) -> Any:
+        return self.verifier.negotiations.get(self.nid)
+
+    def name(self, did: str) -> str:
+        return next(n for n, p in self.parties.items() if p.did == did)
+
+    def progress(self, k: int) -> str:
+        """The kind of statement that would move the negotiation on from its state (k picks a branch:
+        1 heads for a breach, 2 for a counter or a revocation)."""
+        neg = self.negotiation
+        kind = PROGRESS[neg.state]
+        c = neg.contract
+        if kind == "accept" and k == 2:
+            return "counter"
+        if c is not None and neg.state in (State.ACCEPTED, State.BONDED, State.PERFORMING):
+            if k == 1:
+                return "breach_claim" if self.clock.now_ms > c.last_deadline_ms else "wait-for-deadline"
+            if k == 2 and neg.state is State.BONDED:
+                return "revoke"
+        if kind == "bond_lock" and c is not None and set(c.locked) >= set(c.bonds_required):
+            return "delivery"
+        if kind == "receipt" and c is not None and len(c.delivered) < 2:
+            return "delivery"
+        if kind == "forfeit" and k == 2:
+            return "delivery" if neg.state is State.DISPUTED else "release"
+        return kind
+
+    def natural(self, kind: str, k: int) -> tuple[str, Any]:
+        """Who would legally send ``kind`` now, and what about (a party, a delivery, a cause)."""
+        neg, c = self.negotiation, self.negotiation.contract
+        offerer = self.name(neg.outstanding.issuer)
+        if kind in ("counter", "accept", "reject"):
+            return ("bob" if offerer == "alice" else "alice"), None
+        if kind in ("withdraw", "offer"):
+            return offerer, None
+        if kind in ("bond_lock", "release", "refund", "forfeit"):
+            about: Any = None
+            if c is not None and kind == "bond_lock":
+                about = next((self.name(p) for p in c.bonds_required if p not in c.locked), None)
+            elif c is not None and kind == "forfeit" and self.causes:
+                about = self.causes[-1][1]
+            elif c is not None:
+                about = next((self.name(p) for p in c.locked if p not in c.settled), None)
+            return "escrow", about
+        if kind == "delivery" and c is not None:
+            todo = [self.name(p) for p in c.parties if (p, 0) not in c.delivered]
+            return (todo[0] if todo else ("alice", "bob")[k % 2]), None
+        if kind == "receipt" and c is not None:
+            open_ = [d for d, (by, i) in c.deliveries.items() if (by, i) not in c.receipted]
+            if open_:
+                delivery = next(vs for vs in self.deliveries if vs.digest == open_[0])
+                return ("bob" if delivery.issuer == self.parties["alice"].did else "alice"), delivery
+        return ("alice", "bob")[k % 2], None
+
+    def build(self, actor: str, kind: str, k: int) -> Any:
+        """A statement of ``kind`` by ``actor`` against the current state; ``k`` picks variants."""
+        about = None
+        if actor == "natural":
+            actor, about = self.natural(kind, k)
+        p, parties, neg = self.parties[actor], self.parties, self.negotiation
+        alice, bob = parties["alice"], parties["bob"]
+        other = bob if actor == "alice" else alice
+        ref = neg.outstanding if k < 3 else self.first
+        contract = neg.contract.accept.digest if neg.contract else self.first.digest
+        nid = self.nid
+        if kind == "offer":
+            return p.offer(other, negotiation_id=nid)
+        if kind == "counter":  # same bonds per party as the first offer; k == 3 asks the other for more
+            mine, theirs = self.bonds[actor == "bob"], self.bonds[actor != "bob"] + 10 * (k == 3)
+            proposal = p.proposal(issuer_bond=mine, audience_bond=theirs, escrow=parties["escrow"].did)
+            return p.counter(ref, proposal)
+        if kind in ("accept", "reject"):
+            return getattr(p, kind)(ref)
+        if kind == "withdraw":
+            return p.withdraw(ref)
+        if kind in ("bond_lock", "release", "refund", "forfeit"):
+            target = parties[about] if about and k < 3 else (alice, bob, alice, parties["carol"])[k]
+            fields: dict[str, Any] = {"contract": contract, "party": target.did, "amount": 100 + (k == 3)}
+            if kind == "forfeit":
+                fields["beneficiary"] = (bob if target is alice else alice).did
+                fields["cause"] = self.causes[-1 - k % len(self.causes)][0] if self.causes else contract
+            cls = {
+                "bond_lock": commitment_pb2.BondLock,
+                "release": commitment_pb2.Release,
+                "refund": commitment_pb2.Refund,
+                "forfeit": commitment_pb2.Forfeit,
+            }[kind]
+            return p.sign(kind, cls(**fields), audience=target.did, negotiation_id=nid)
+        if kind == "delivery":
+            msg = commitment_pb2.Delivery(contract=contract, item_index=int(k == 3))
+            vs = p.sign("delivery", msg, audience=other.did, negotiation_id=nid)
+            self.deliveries.append(vs)
+            return vs
+        if kind == "receipt":
+            if about is not None and k < 3:
+                return p.receipt(about)
+            if not self.deliveries:
+                return p.sign(
+                    "receipt",
+                    commitment_pb2.Receipt(delivery=contract),
+                    audience=other.did,
+                    negotiation_id=nid,
+                )
+            return p.receipt(self.deliveries[k % len(self.deliveries)])
+        if kind == "breach_claim":
+            msg = commitment_pb2.BreachClaim(contract=contract, item_index=int(k == 3))
+            vs = p.sign("breach_claim", msg, audience=other.did, negotiation_id=nid)
+            self.causes.append((vs.digest, self.name(other.did)))
+            return vs
+        assert kind == "revoke"
+        vs = p.sign(
+            "revoke", commitment_pb2.Revoke(contract=contract), audience=other.did, negotiation_id=nid
+        )
+        self.causes.append((vs.digest, actor))
+        return vs
+
+
+def _check_history(history: list[tuple[State, Event, State, bytes]]) -> None:
+    for before, event, after, _ in history:
+        assert before in State and after in State
+        assert TRANSITIONS[before].get(event) is after, (before, event, after)
+
+
+def _run_negotiation(
+    revocation: trade_pb2.Revocation, bonds: tuple[int, int], events: list[tuple[str, str, int]]
+) -> None:
+    world = World.start(revocation, bonds)
+    for actor, drawn, k in events:
+        kind = world.progress(k) if drawn == "next" else drawn
+        if kind in ("advance", "wait-for-deadline"):
+            world.clock.advance(ADVANCES[k] if kind == "advance" else DAY_MS + 1)
+            continue
+        vs = world.build(actor, kind, k)
+        before = verifier_state(world.verifier)
+        try:
+            world.verifier.accept(vs.envelope)
+        except CoopError as exc:
+            assert type(exc) in KNOWN_ERRORS
+            assert verifier_state(world.verifier) == before, (
+                f"{kind} by {actor} was refused but changed state"
+            )
+        neg = world.negotiation
+        assert neg.state in State
+        _check_history(neg.history)
+    neg = world.negotiation
+    if neg.expire_due(world.clock.now_ms):
+        _check_history(neg.history)
+
+
+revocations = st.builds(
+    lambda a, f, n: trade_pb2.Revocation(allowed=a, forfeit_bond=a and f, notice_ms=n if a else 0),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from([0, 3_600_000]),
+)
+bond_pairs = st.sampled_from([(0, 0), (100, 0), (0, 100), (100, 100)])
+
+
+@pytest.mark.req("NEG-001", "ERR-003", "ERR-001")
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(revocations, bond_pairs, steps)
+def test_negotiation_never_leaves_the_transition_table(
+    revocation: trade_pb2.Revocation, bonds: tuple[int, int], events: list[tuple[str, str, int]]
+) -> None:
+    """Random sequences of (party, statement kind) against one negotiation: each statement is either
+    applied, with every recorded transition a row of TRANSITIONS, or refused with a registry CoopError
+    and no change to anything the verifier knows."""
+    _run_negotiation(revocation, bonds, events)
+
+
+@pytest.mark.slow
+@pytest.mark.req("NEG-001", "ERR-003")
+@HEAVY
+@given(revocations, bond_pairs, steps)
+def test_negotiation_never_leaves_the_transition_table_heavy(
+    revocation: trade_pb2.Revocation, bonds: tuple[int, int], events: list[tuple[str, str, int]]
+) -> None:
+    """The same property, many more examples."""
+    _run_negotiation(revocation, bonds, events)
+
+
+def test_negotiation_property_reaches_the_interesting_states() -> None:
+    """Guard for the property above: a scripted run through its own builders reaches FULFILLED, so the
+    random search explores the commitment states and not only rejections."""
+    world = World.start(trade_pb2.Revocation(), (100, 100))
+    script = [
+        ("bob", "accept", 0),
+        ("escrow", "bond_lock", 0),
+        ("escrow", "bond_lock", 1),
+        ("alice", "delivery", 0),
+        ("bob", "delivery", 0),
+        ("bob", "receipt", 0),
+        ("alice", "receipt", 1),
+    ]
+    for actor, kind, k in script:
+        world.verifier.accept(world.build(actor, kind, k).envelope)
+    assert world.negotiation.state is State.FULFILLED
+
+
+# --- (d) the mandate guard ---------------------------------------------------------------------------
+
+MAX_PER_DEAL, MAX_OUTSTANDING, BUDGET, PERIOD = 1_000, 2_000, 1_600, 3_600_000
+AGENTS = ["ann", "ben", "cat"]
+TTLS = [60_000, 1_800_000, 3_600_000]
+MOVES = [0, 30_000, 600_000, 1_800_000, PERIOD]
+
+
+@dataclass
+class Ledger:
+    """An independent model of exposure, straight from MND-004, MND-009 and MND-010."""
+
+    valid_from: int
+    offers: dict[bytes, dict[str, Any]] = field(default_factory=dict)
+    live: set[bytes] = field(default_factory=set)
+    outstanding_offer: dict[bytes, bytes] = field(default_factory=dict)  # negotiation -> digest
+    contracts: list[tuple[str, int, int]] = field(default_factory=list)  # (party, value, formed_at)
+
+    def outstanding(self, agent: str, t: int) -> int:
+        offers = sum(
+            o["give"] for d in self.live if (o := self.offers[d])["issuer"] == agent and o["expires"] >= t
+        )
+        return offers + sum(v for p, v, _ in self.contracts if p == agent)
+
+    def committed(self, agent: str, t: int) -> int:
+        start = self.valid_from + (t - self.valid_from) // PERIOD * PERIOD
+        end = start + PERIOD
+        formed = sum(v for p, v, at in self.contracts if p == agent and start <= at < end)
+        live = sum(
+            o["give"]
+            for d in self.live
+            if (o := self.offers[d])["issuer"] == agent and start <= o["issued"] < end and o["expires"] >= t
+        )
+        return formed + live
+
+    def value(self, vs: Any) -> int:
+        """What signing vs puts at stake for its issuer (its side of the proposal, MND-004)."""
+        if vs.body == "accept":
+            return self.offers[vs.statement.accept.offer]["want"]
+        proposal = vs.statement.offer if vs.body == "offer" else vs.statement.counter.proposal
+        return sum(i.value for i in proposal.gives) + proposal.terms.issuer_bond
+
+    def record(self, vs: Any, names: dict[str, str]) -> None:
+        nid, t = vs.header.negotiation_id, vs.header.issued_at_ms
+        if vs.body in ("offer", "counter"):
+            proposal = vs.statement.offer if vs.body == "offer" else vs.statement.counter.proposal
+            self.live.discard(self.outstanding_offer.get(nid, b""))
+            self.offers[vs.digest] = {
+                "issuer": names[vs.issuer],
+                "give": self.value(vs),
+                "want": sum(i.value for i in proposal.wants) + proposal.terms.audience_bond,
+                "issued": t,
+                "expires": vs.header.expires_at_ms,
+            }
+            self.live.add(vs.digest)
+            self.outstanding_offer[nid] = vs.digest
+        elif vs.body == "accept":
+            offer = self.offers[vs.statement.accept.offer]
+            self.live.discard(vs.statement.accept.offer)
+            self.contracts += [(offer["issuer"], offer["give"], t), (names[vs.issuer], offer["want"], t)]
+        else:  # reject, withdraw
+            self.live.discard(self.outstanding_offer[nid])
+
+
+mandate_steps = st.lists(
+    st.tuples(
+        st.sampled_from(
+            [
+                "offer",
+                "offer",
+                "offer",
+                "counter",
+                "accept",
+                "accept",
+                "accept",
+                "reject",
+                "withdraw",
+                "advance",
+            ]
+        ),
+        st.integers(0, 2),  # issuer
+        st.integers(0, 5),  # counterparty: one of the two others, or (5) the issuer itself
+        st.integers(0, 1_200),  # value given
+        st.integers(0, 1_200),  # value wanted
+        st.integers(0, 40),  # which earlier offer a reply answers
+        st.integers(0, 4),  # ttl / clock move
+        st.integers(0, 3),  # 0: a blind reply; otherwise the party the reply should come from
+    ),
+    min_size=10,
+    max_size=40,
+)
+
+
+def _run_mandates(events: list[tuple[str, int, int, int, int, int, int, int]]) -> None:
+    clock = FixedClock()
+    caps = {
+        "max_per_deal": MAX_PER_DEAL,
+        "max_outstanding": MAX_OUTSTANDING,
+        "budget_per_period": BUDGET,
+        "period_ms": PERIOD,
+    }
+    agents = [Party(n, clock, mandate_caps=caps) for n in AGENTS]
+    names = {a.did: a.name for a in agents}
+    v = Verifier()
+    for a in agents:
+        v.accept(a.setup[0])
+    ledger = Ledger(valid_from=clock.now_ms - DAY_MS)
+    sent: list[Any] = []  # every offer and counter the verifier accepted
+    by_did = {a.did: a for a in agents}
+    for kind, i, j, give, want, pick, n, natural in events:
+        me, you = agents[i], agents[(i + 1 + j % 2) % 3 if j < 5 else i]
+        deadline = clock.now_ms + DAY_MS
+        proposal = me.proposal(
+            gives=[service("code-review", value=give, deadline_ms=deadline)],
+            wants=[service("copy-editing", value=want, deadline_ms=deadline)],
+        )
+        if kind == "advance":
+            clock.advance(MOVES[n])
+            continue
+        if kind == "offer":
+            vs = me.offer(you, proposal, ttl_ms=TTLS[n % 3])
+        elif not sent:
+            continue
+        else:
+            open_ = [
+                n.outstanding
+                for n in v.negotiations.by_id.values()
+                if n.state in (State.PROPOSED, State.COUNTERED)
+            ]
+            target = open_[pick % len(open_)] if natural and open_ else sent[pick % len(sent)]
+            if natural:
+                me = by_did[target.issuer if kind == "withdraw" else target.header.audience]
+            if kind == "counter":
+                vs = me.counter(target, proposal, ttl_ms=TTLS[n % 3])
+            elif kind == "withdraw":
+                vs = me.withdraw(target)
+            else:
+                vs = getattr(me, kind)(target)
+        t, who = vs.header.issued_at_ms, me.name
+        try:
+            v.accept(vs.envelope)
+        except MandateViolation as exc:
+            value = ledger.value(vs)
+            if exc.requirement == "MND-004":
+                assert value > MAX_PER_DEAL
+            elif exc.requirement == "MND-010":
+                assert ledger.outstanding(who, t) + value > MAX_OUTSTANDING, "refused within max_outstanding"
+            else:
+                assert exc.requirement == "MND-009", exc
+                assert ledger.committed(who, t) + value > BUDGET, "refused within the period budget"
+            continue
+        except CoopError:
+            continue  # refused for a protocol reason outside the mandate (stale reference, wrong party, ...)
+        if vs.body in ("offer", "counter", "accept"):
+            assert ledger.value(vs) <= MAX_PER_DEAL
+        if vs.body in ("offer", "counter"):
+            sent.append(vs)
+        ledger.record(vs, names)
+        assert ledger.outstanding(who, t) <= MAX_OUTSTANDING
+        assert ledger.committed(who, t) <= BUDGET
+
+
+@pytest.mark.req("MND-004", "MND-009", "MND-010", "MND-011")
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mandate_steps)
+def test_no_accepted_statement_breaks_the_mandate_caps(
+    events: list[tuple[str, int, int, int, int, int, int, int]],
+) -> None:
+    """Three agents with tight caps make random offers, counters, accepts, rejects and withdrawals while
+    time moves across budget periods. After every accepted statement, the issuer's per-deal value,
+    outstanding value and period commitment recomputed here stay within its mandate; every
+    MANDATE_VIOLATION is one the recomputation confirms (the guard is neither lax nor over-strict)."""
+    _run_mandates(events)
+
+
+@pytest.mark.slow
+@pytest.mark.req("MND-009", "MND-010")
+@HEAVY
+@given(mandate_steps)
+def test_no_accepted_statement_breaks_the_mandate_caps_heavy(
+    events: list[tuple[str, int, int, int, int, int, int, int]],
+) -> None:
+    """The same property, many more examples."""
+    _run_mandates(events)

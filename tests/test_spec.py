@@ -1,0 +1,271 @@
+"""SPEC.md, the requirement registry, the tests and the vectors say the same thing.
+
+* conformance/requirements.json is exactly what conformance.registry reads from SPEC.md;
+* every MUST and SHOULD in SPEC.md is named by a test's ``req`` marker or by a vector's
+  ``requirements``, and every ID a test or a vector names exists in SPEC.md;
+* SPEC.md's error table lists exactly the codes and gRPC statuses of a2a_coop.errors, in order.
+
+Markers are read from the test modules' source (AST), so the result does not depend on which tests
+ran or in what order.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from a2a_coop.errors import registry as error_registry
+from conformance import registry
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "SPEC.md"
+TESTS = Path(__file__).resolve().parent
+VECTORS = ROOT / "conformance" / "vectors"
+
+# Requirements no test can check yet, each with the reason. The list must shrink: an entry that gets
+# a test, or leaves SPEC.md, fails test_known_untested_requirements_are_still_untested.
+KNOWN_UNTESTED = {
+    "ATT-003": "reputation aggregation (Beta per pair, EigenTrust) is a draft with no implementation yet",
+}
+
+
+def _spec_text() -> str:
+    if not SPEC.exists():
+        pytest.fail("SPEC.md is missing")
+    return SPEC.read_text(encoding="utf-8")
+
+
+def _spec_requirements() -> dict[str, registry.Requirement]:
+    return {r.id: r for r in registry.parse(_spec_text().splitlines())}
+
+
+def _is_req_marker(node: ast.AST) -> bool:
+    """``pytest.mark.req(...)`` (or ``mark.req(...)``) as a call."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "req"
+        and isinstance(node.func.value, ast.Attribute)
+        and node.func.value.attr == "mark"
+    )
+
+
+def _ids_named_in(source: str) -> set[str]:
+    """Every literal string argument of every ``req`` marker in a module's source.
+
+    Computed arguments (e.g. ``req(*vector.requirements)`` in a test parametrized by the vector
+    files) are skipped here: their IDs come from data that _vector_ids reads directly.
+    """
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if _is_req_marker(node):
+            assert isinstance(node, ast.Call)
+            found.update(
+                a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
+            )
+    return found
+
+
+def _marker_ids() -> dict[str, set[str]]:
+    """ID -> test modules whose markers name it."""
+    out: dict[str, set[str]] = {}
+    for path in sorted(TESTS.glob("test_*.py")):
+        for rid in _ids_named_in(path.read_text(encoding="utf-8")):
+            out.setdefault(rid, set()).add(path.name)
+    return out
+
+
+def _vector_ids() -> dict[str, set[str]]:
+    """ID -> vector files whose tests list it under ``requirements``."""
+    out: dict[str, set[str]] = {}
+
+    def walk(obj: object, name: str) -> None:
+        if isinstance(obj, dict):
+            for key, value in obj.items():
+                if key == "requirements" and isinstance(value, list):
+                    for rid in value:
+                        out.setdefault(str(rid), set()).add(name)
+                else:
+                    walk(value, name)
+        elif isinstance(obj, list):
+            for value in obj:
+                walk(value, name)
+
+    for path in sorted(VECTORS.glob("*.json")):
+        walk(json.loads(path.read_text(encoding="utf-8")), path.name)
+    return out
+
+
+# --- the registry file ---------------------------------------------------------------------------
+
+
+def test_registry_file_matches_spec() -> None:
+    """conformance/requirements.json is what `python -m conformance.registry` makes from SPEC.md; if
+    this fails, SPEC.md changed: regenerate the registry and review the diff."""
+    expected = registry.render(list(_spec_requirements().values()))
+    path = registry.REGISTRY_PATH
+    assert path.exists(), "conformance/requirements.json is missing: run python -m conformance.registry"
+    assert path.read_text(encoding="utf-8") == expected, "stale: run python -m conformance.registry"
+    assert [r.id for r in registry.read_registry(path)] == sorted(_spec_requirements())
+
+
+def test_spec_states_requirements_in_the_agreed_form() -> None:
+    """Every bold requirement ID at the start of a list item must parse; a typo such as a missing
+    level would otherwise silently drop a requirement from the registry."""
+    text = _spec_text()
+    in_fence = False
+    loose = []
+    for line in text.splitlines():
+        if registry.FENCE_RE.match(line):
+            in_fence = not in_fence
+        elif (
+            not in_fence
+            and re.match(r"^\s*- \*\*[A-Z]{2,4}-\d{3}\*\*", line)
+            and not registry.REQUIREMENT_RE.match(line)
+        ):
+            loose.append(line[:80])
+    assert loose == []
+    assert len(_spec_requirements()) >= 80
+
+
+# --- coverage ---------------------------------------------------------------------------------------
+
+
+def test_every_must_and_should_is_named_by_a_test_or_a_vector() -> None:
+    """Each MUST/SHOULD requirement has at least one test marker or vector naming it."""
+    named = set(_marker_ids()) | set(_vector_ids())
+    uncovered = sorted(
+        rid
+        for rid, r in _spec_requirements().items()
+        if r.level in ("MUST", "SHOULD") and rid not in named and rid not in KNOWN_UNTESTED
+    )
+    assert uncovered == [], f"requirements no test or vector names: {uncovered}"
+
+
+def test_known_untested_requirements_are_still_untested() -> None:
+    """The exception list is strict: drop an entry once something names it or SPEC.md drops it."""
+    spec = _spec_requirements()
+    named = set(_marker_ids()) | set(_vector_ids())
+    assert [rid for rid in KNOWN_UNTESTED if rid not in spec] == []
+    assert [rid for rid in KNOWN_UNTESTED if rid in named] == []
+
+
+def test_every_id_a_test_names_exists_in_spec() -> None:
+    """A marker naming an ID SPEC.md does not define (a typo, or a renumbered rule) fails."""
+    spec = _spec_requirements()
+    unknown = {rid: sorted(mods) for rid, mods in _marker_ids().items() if rid not in spec}
+    assert unknown == {}
+
+
+def test_every_id_a_vector_names_exists_in_spec() -> None:
+    """The same for the conformance vectors' ``requirements`` lists."""
+    spec = _spec_requirements()
+    unknown = {rid: sorted(files) for rid, files in _vector_ids().items() if rid not in spec}
+    assert unknown == {}
+
+
+def test_marker_collection_reads_every_marker_form() -> None:
+    """The AST reader finds decorators, module-level pytestmark and pytest.param marks; computed
+    arguments are left to the data they come from."""
+    source = """
+import pytest
+pytestmark = pytest.mark.req("AAA-001")
+
+@pytest.mark.req("BBB-002", "CCC-003")
+def test_a(): ...
+
+@pytest.mark.parametrize("x", [pytest.param(1, marks=pytest.mark.req("DDD-004"))])
+def test_b(x): ...
+"""
+    assert _ids_named_in(source) == {"AAA-001", "BBB-002", "CCC-003", "DDD-004"}
+    assert _ids_named_in(
+        "import pytest\n@pytest.mark.req(*v.requirements, 'E-001')\ndef test_c(): ...\n"
+    ) == {"E-001"}
+
+
+# --- the error table ------------------------------------------------------------------------------
+
+
+def _error_table(text: str) -> list[tuple[str, str]]:
+    m = re.search(
+        r"<!-- BEGIN GENERATED: error-table -->\n(.*?)<!-- END GENERATED: error-table -->", text, re.DOTALL
+    )
+    assert m, "SPEC.md has no generated error-table section"
+    rows = [line for line in m.group(1).splitlines() if line.startswith("|")]
+    header = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert header == ["Code", "gRPC status", "Category", "Meaning"]
+    assert set(rows[1].replace("|", "").strip()) <= set("-: ")
+    out = []
+    for row in rows[2:]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert len(cells) == 4, row
+        code = re.fullmatch(r"`([A-Z][A-Z0-9_]*)`", cells[0])
+        assert code, f"code not in backticks: {row}"
+        out.append((code.group(1), cells[1].strip("`")))
+    return out
+
+
+@pytest.mark.req("ERR-001")
+def test_spec_error_table_equals_the_error_registry() -> None:
+    """SPEC.md's error table lists exactly the registry's codes, in registry order, each with the
+    gRPC status the code maps it to."""
+    table = _error_table(_spec_text())
+    assert table == [(code, cls.grpc_status) for code, cls in error_registry().items()]
+
+
+# --- the registry tool ----------------------------------------------------------------------------
+
+SAMPLE_SPEC = """# Spec
+
+## 3. Identity
+
+- **KEY-002** (MUST) A verifier MUST reject non-canonical keys → `KEY_NONCANONICAL`.
+- **KEY-001** (SHOULD) Keys SHOULD be fresh.
+  - **KEY-009** (MUST) indented items are examples, not requirements
+
+```
+- **KEY-008** (MUST) fenced examples are not requirements either
+```
+
+### 3.5 Storage
+
+- **KEY-006** (MAY) stored 0600.
+"""
+
+
+def test_registry_parses_ids_levels_sections_and_skips_examples() -> None:
+    """Requirements under headings parse with their nearest heading; indented and fenced examples do not."""
+    reqs = registry.parse(SAMPLE_SPEC.splitlines())
+    assert [(r.id, r.level, r.section) for r in reqs] == [
+        ("KEY-001", "SHOULD", "3. Identity"),
+        ("KEY-002", "MUST", "3. Identity"),
+        ("KEY-006", "MAY", "3.5 Storage"),
+    ]
+    assert reqs[1].text == "A verifier MUST reject non-canonical keys → `KEY_NONCANONICAL`."
+
+
+def test_registry_refuses_duplicates_and_orphans() -> None:
+    """An ID stated twice, or a requirement above every heading, is a SPEC error."""
+    with pytest.raises(ValueError, match="twice"):
+        registry.parse(["## A", "- **KEY-001** (MUST) a", "- **KEY-001** (MUST) b"])
+    with pytest.raises(ValueError, match="above every heading"):
+        registry.parse(["- **AAA-001** (MUST) before any heading", "## A"])
+
+
+def test_registry_check_detects_drift(tmp_path: Path) -> None:
+    """`--check` passes right after writing and fails once the spec changes or the file is missing."""
+    spec, out = tmp_path / "SPEC.md", tmp_path / "requirements.json"
+    spec.write_text("## 1. A\n\n- **AAA-001** (MUST) one\n", encoding="utf-8")
+    assert registry.main(["--check", "--spec", str(spec), "--out", str(out)]) == 1
+    assert registry.main(["--spec", str(spec), "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == [
+        {"id": "AAA-001", "level": "MUST", "section": "1. A", "text": "one"}
+    ]
+    assert registry.main(["--check", "--spec", str(spec), "--out", str(out)]) == 0
+    spec.write_text("## 1. A\n\n- **AAA-001** (MUST) one, reworded\n", encoding="utf-8")
+    assert registry.main(["--check", "--spec", str(spec), "--out", str(out)]) == 1
+    assert registry.main(["--check", "--spec", str(tmp_path / "missing.md"), "--out", str(out)]) == 2
