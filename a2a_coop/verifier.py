@@ -102,7 +102,7 @@ class Verifier:
     def check(self, vs: VerifiedStatement, now_ms: int | None = None) -> None:
         """Run the contextual checks (steps 21-31) without changing anything."""
         h = vs.header
-        if self.me is not None and h.audience and h.audience != self.me and h.issuer != self.me:
+        if self.me is not None and h.audience and self.me not in (h.audience, h.issuer):
             raise WrongAudience(requirement="STM-005")
         self._check_key(h.issuer, h.issued_at_ms, h.seq)
         record = self._check_mandate(vs)

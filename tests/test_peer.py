@@ -163,7 +163,11 @@ def test_no_strategy_gets_a_statement_outside_its_mandate_signed(
     """Whatever Bob's deciding layer proposes (accept, reject, counters of any value and category),
     every statement Bob signs stays inside his mandate: per-deal cap, categories and ratchet cap."""
     clock = FixedClock()
-    caps = {"max_per_deal": 1_500, "max_outstanding": 2_000, "allowed_categories": ["code-review", "copy-editing"]}
+    caps = {
+        "max_per_deal": 1_500,
+        "max_outstanding": 2_000,
+        "allowed_categories": ["code-review", "copy-editing"],
+    }
     alice, bob = Party("alice", clock), Party("bob", clock, caps)
     pa = make_peer(alice, clock)
     pb = make_peer(bob, clock, strategy=RandomStrategy(choices, [alice.did]))
@@ -188,11 +192,15 @@ def test_no_strategy_gets_a_statement_outside_its_mandate_signed(
             proposal_msg, own_side = vs.statement.counter.proposal, True
         elif vs.body == "accept":
             accepted = pb.verifier.statements[vs.statement.accept.offer]
-            proposal_msg = accepted.statement.offer if accepted.body == "offer" else accepted.statement.counter.proposal
+            proposal_msg = (
+                accepted.statement.offer if accepted.body == "offer" else accepted.statement.counter.proposal
+            )
             own_side = False
         if proposal_msg is None:
             continue
         assert side_value(proposal_msg, own_side) <= mandate.max_per_deal
-        assert {i.category for i in [*proposal_msg.gives, *proposal_msg.wants]} <= set(mandate.allowed_categories)
+        assert {i.category for i in [*proposal_msg.gives, *proposal_msg.wants]} <= set(
+            mandate.allowed_categories
+        )
     exposure = pb.verifier.exposure.exposure(pb.mandate_vs.digest)
     assert exposure.outstanding(clock.now_ms) <= mandate.max_outstanding

@@ -29,15 +29,19 @@ def test_receiver_acks_a_statement_it_accepted(parties: tuple[Party, Party]) -> 
 
 @pytest.mark.req("BDY-013")
 @pytest.mark.parametrize(
-    ("digest", "audience_is_sender"), [(b"short", True), (derive("x"), False)], ids=["bad-digest", "no-audience"]
+    ("digest", "audience_is_sender"),
+    [(b"short", True), (derive("x"), False)],
+    ids=["bad-digest", "no-audience"],
 )
 def test_ack_without_digest_or_audience_is_refused(
     parties: tuple[Party, Party], digest: bytes, audience_is_sender: bool
 ) -> None:
-    """An Ack must name a 32-byte digest and be addressed to the sender; expect BODY_INVALID before signing."""
+    """An Ack must name a 32-byte digest and be addressed to its sender; expect BODY_INVALID, unsigned."""
     alice, bob = parties
     with pytest.raises(BodyInvalid) as info:
-        bob.sign("ack", commitment_pb2.Ack(statement=digest), audience=alice.did if audience_is_sender else "")
+        bob.sign(
+            "ack", commitment_pb2.Ack(statement=digest), audience=alice.did if audience_is_sender else ""
+        )
     assert info.value.code == "BODY_INVALID"
 
 
