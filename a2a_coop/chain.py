@@ -58,10 +58,7 @@ class ChainView:
     issuer: str
     complete: bool = False
     links: dict[int, _Link] = field(default_factory=dict)
-
-    @property
-    def head(self) -> int | None:
-        return max(self.links) if self.links else None
+    head: int | None = None  # highest seq held (kept as links are added, not recomputed)
 
     def check(self, vs: VerifiedStatement) -> None:
         """Raise the CHN-* error ``vs`` would cause; change nothing.
@@ -100,6 +97,8 @@ class ChainView:
     def add(self, vs: VerifiedStatement) -> None:
         h = vs.header
         self.links[h.seq] = _Link(vs.digest, h.prev, h.issued_at_ms, vs.envelope)
+        if self.head is None or h.seq > self.head:
+            self.head = h.seq
 
 
 def verify_equivocation_proof(proof: EquivocationProof) -> str:

@@ -21,6 +21,7 @@ whoever holds the agent's complete log.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
@@ -109,13 +110,31 @@ def check_against_mandate(
 class Exposure:
     """What one agent, under one mandate, has at stake."""
 
-    live_offers: dict[bytes, tuple[int, int, int]] = field(
-        default_factory=dict
-    )  # digest -> (value, issued, expires)
-    open_contracts: dict[bytes, tuple[int, int]] = field(
-        default_factory=dict
-    )  # contract -> (value, formed_at)
-    ended_contracts: list[tuple[int, int]] = field(default_factory=list)  # (value, formed_at)
+    # digest -> (value, issued_at, expires_at)
+    live_offers: dict[bytes, tuple[int, int, int]] = field(default_factory=dict)
+    # contract id -> (value, formed_at)
+    open_contracts: dict[bytes, tuple[int, int]] = field(default_factory=dict)
+    # Ended contracts only matter for budget periods: kept as formed_at times in order with running
+    # totals, so a period's sum is two bisections however long the history grows.
+    _ended_at: list[int] = field(default_factory=list)
+    _ended_total: list[int] = field(default_factory=lambda: [0])
+
+    @property
+    def ended_contracts(self) -> list[tuple[int, int]]:
+        """``(value, formed_at)`` of every ended contract, in formed_at order."""
+        totals = self._ended_total
+        return [(totals[i + 1] - totals[i], at) for i, at in enumerate(self._ended_at)]
+
+    def end_contract(self, value: int, formed_at: int) -> None:
+        if not self._ended_at or formed_at >= self._ended_at[-1]:
+            self._ended_at.append(formed_at)
+            self._ended_total.append(self._ended_total[-1] + value)
+            return
+        rows = sorted([*self.ended_contracts, (value, formed_at)], key=lambda r: r[1])  # rare: out of order
+        self._ended_at = [at for _, at in rows]
+        self._ended_total = [0]
+        for v, _ in rows:
+            self._ended_total.append(self._ended_total[-1] + v)
 
     def outstanding(self, now_ms: int) -> int:
         live = sum(v for v, _, exp in self.live_offers.values() if exp >= now_ms)
@@ -123,8 +142,9 @@ class Exposure:
 
     def committed_between(self, start_ms: int, end_ms: int, now_ms: int) -> int:
         """Contracts formed in [start, end) plus offers issued then that are still live at now (MND-009)."""
-        formed = [*self.open_contracts.values(), *self.ended_contracts]
-        total = sum(v for v, at in formed if start_ms <= at < end_ms)
+        lo, hi = bisect_left(self._ended_at, start_ms), bisect_left(self._ended_at, end_ms)
+        total = self._ended_total[hi] - self._ended_total[lo]
+        total += sum(v for v, at in self.open_contracts.values() if start_ms <= at < end_ms)
         live = self.live_offers.values()
         return total + sum(v for v, at, exp in live if start_ms <= at < end_ms and exp >= now_ms)
 
@@ -186,4 +206,4 @@ class ExposureBook:
         exp = self.exposure(mandate_digest)
         ended = exp.open_contracts.pop(contract, None)
         if ended is not None:
-            exp.ended_contracts.append(ended)
+            exp.end_contract(*ended)

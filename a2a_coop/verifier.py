@@ -86,7 +86,11 @@ class Verifier:
         Raises:
             CoopError: the first failed check in SPEC order; nothing is recorded.
         """
-        vs = verify_statement(data)
+        return self.accept_statement(verify_statement(data), now_ms)
+
+    def accept_statement(self, vs: VerifiedStatement, now_ms: int | None = None) -> VerifiedStatement:
+        """:meth:`accept` for a statement already through :func:`verify_statement` (no second
+        signature check when a caller needed the decoded statement first)."""
         self.check(vs, now_ms)
         self._commit(vs)
         return vs
