@@ -1,0 +1,626 @@
+"""The peer's write-ahead journal: SQLite in WAL mode, fsync on every commit.
+
+Theory of operation. A peer's promise to the world is its hash chain: one
+statement per ``seq``, each naming the previous one's digest. Signing a second,
+different statement at a seq already used is equivocation (CHN-004), and the
+easiest way to do it by accident is to crash after sending statement ``n`` but
+before remembering that ``n`` is used: on restart the chain writer starts from
+a stale head and signs a different ``n``. So the journal is written *ahead* of
+the network:
+
+1. sign the statement (in memory; nothing has left the process);
+2. :meth:`Journal.record_outgoing` stores ``(issuer, seq, digest, envelope)``
+   in ONE transaction and returns only after SQLite's commit is fsync'd;
+3. only then may the bytes be sent.
+
+A crash before step 2 commits loses a statement nobody has seen, and its seq is
+free again. A crash after it leaves the statement in the journal, and on restart
+the writer is seeded from :meth:`Journal.chain_head`, so the next statement
+takes the next seq. The head never goes backwards relative to anything that
+could have been sent.
+
+The database enforces the rule as well as the code: a unique index on
+``(issuer, seq)`` over outgoing statements makes a second, different statement
+at a used seq impossible to store, and a statement that does not extend the
+head (a skipped seq, or a ``prev`` that is not our last digest) is refused
+before it is written.
+
+The head is not stored beside the statements; it is read from them (the
+highest seq of the issuer's outgoing statements, and its digest), so it cannot
+disagree with them and advancing it costs no extra write. (In WAL mode each
+B-tree page a commit touches goes to disk whole; a separate heads table made
+every fsync'd append about 10% slower.) A journal caches the heads it has
+committed, saving a query per append. A cached head can only be out of date if
+another connection wrote meanwhile; then the unique index refuses the insert
+and the head is read from the file again.
+
+Retried requests are idempotent. :meth:`Journal.record_incoming` stores a
+received statement, our replies (as outgoing statements, advancing our head)
+and the map ``request digest -> reply digests`` in one transaction; when the
+same request arrives again, :meth:`Journal.replies_for` returns the very same
+reply envelopes, so nothing is signed, locked or counted twice.
+
+Storage rules: envelopes are stored exactly as signed or received and never
+re-encoded (their bytes are the evidence); the other columns are indexes into
+them. Structured values (meta entries, the reply list of a request) are
+msgpack. ``PRAGMA user_version`` holds the schema version and
+``PRAGMA application_id`` marks the file as an a2a-coop journal; a file with an
+unknown version or a foreign id is refused, never guessed at.
+
+Durability: ``synchronous=FULL`` in WAL mode syncs the WAL on every commit, so
+a recorded statement survives ``kill -9``, an OS crash and a power cut (on a
+disk that honours flushes). The only other mode, ``durability="normal"``
+(``synchronous=NORMAL``), survives ``kill -9`` but may lose the last commits on
+an OS crash or power cut, after which the peer could re-sign a used seq; it is
+for tests and throwaway peers and is never the default.
+
+Threading: a :class:`Journal` is thread-confined by contract. The connection is
+opened with ``check_same_thread=False`` so an event loop may hand it between
+worker threads, but callers must serialize every call.
+
+Why the errors are not :class:`~a2a_coop.errors.CoopError`: a CoopError is
+protocol vocabulary, a SPEC code that travels to the peer. A journal failure is
+a local fault of this process (a bug that tried to equivocate, a damaged or
+foreign file, a full disk) that no peer caused and no peer should be told
+about; the right reaction is to stop signing, not to answer with an error code.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Literal
+
+import msgpack
+
+from a2a_coop.statements import VerifiedStatement
+
+SCHEMA_VERSION: Final = 1
+APPLICATION_ID: Final = 0x41324143  # "A2AC": marks the SQLite file as an a2a-coop journal
+OUT: Final = "out"
+IN: Final = "in"
+BUSY_TIMEOUT_MS: Final = 5_000
+_PAGE: Final = 256  # rows per query when iterating the journal
+
+Durability = Literal["full", "normal"]
+_SYNCHRONOUS: Final[dict[str, str]] = {"full": "FULL", "normal": "NORMAL"}
+
+_SCHEMA: Final = f"""
+-- did:key strings (about 56 bytes) interned as small integers: rows and the index stay small.
+CREATE TABLE issuers (
+    id INTEGER PRIMARY KEY,
+    did TEXT NOT NULL UNIQUE
+);
+CREATE TABLE statements (
+    id INTEGER PRIMARY KEY,            -- rowid order is journal order
+    digest BLOB NOT NULL UNIQUE,
+    direction TEXT NOT NULL CHECK (direction IN ('{OUT}', '{IN}')),
+    issuer INTEGER NOT NULL REFERENCES issuers (id),
+    seq INTEGER NOT NULL,
+    negotiation_id BLOB NOT NULL,
+    body TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    envelope BLOB NOT NULL             -- exactly as signed or received
+);
+-- Never two of our statements at one seq (CHN-004), whatever the Python does. This index is
+-- also our chain heads: an issuer's head is its highest outgoing seq (see chain_head).
+CREATE UNIQUE INDEX statements_out_seq ON statements (issuer, seq) WHERE direction = '{OUT}';
+CREATE TABLE answers (
+    request BLOB PRIMARY KEY REFERENCES statements (digest),
+    replies BLOB NOT NULL              -- msgpack array of reply digests, in reply order
+) WITHOUT ROWID;
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL                -- msgpack
+) WITHOUT ROWID;
+"""
+
+_INSERT: Final = (
+    "INSERT INTO statements (digest, direction, issuer, seq, negotiation_id, body, at_ms, envelope) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPSERT_META: Final = (
+    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+_ISSUER_ID: Final = "SELECT id FROM issuers WHERE did = ?"
+_NEW_ISSUER: Final = "INSERT INTO issuers (did) VALUES (?)"
+_DIRECTION: Final = "SELECT direction FROM statements WHERE digest = ?"
+_ANSWER: Final = "INSERT INTO answers (request, replies) VALUES (?, ?) ON CONFLICT DO NOTHING"
+# The literal direction lets SQLite use the partial index statements_out_seq (a bound parameter would not).
+_OUT_AT_SEQ: Final = f"SELECT digest FROM statements WHERE issuer = ? AND seq = ? AND direction = '{OUT}'"
+# A bare column beside max() comes from the row holding the maximum (SQLite's documented rule), and
+# SQLite answers max() on an index prefix with one seek: O(log n), not a scan of the issuer's rows.
+_HEAD: Final = f"SELECT max(seq), digest FROM statements WHERE issuer = ? AND direction = '{OUT}'"
+_LOG_RANGE: Final = (
+    f"SELECT envelope FROM statements WHERE issuer = ? AND seq >= ? AND direction = '{OUT}' "
+    "ORDER BY seq LIMIT ?"
+)
+
+
+class JournalError(Exception):
+    """Root of the journal's local faults (see the module docstring for why not CoopError).
+
+    A plain JournalError wraps an SQLite failure (I/O error, full disk, lock
+    timeout). After one during a write the journal refuses further writes: a
+    failed commit may or may not have reached the disk, so the only safe head
+    is the one read back by reopening the file.
+    """
+
+
+class JournalConflict(JournalError):
+    """A write would make the journal contradict itself: a second, different
+    statement at a used seq, a statement that does not extend its issuer's head,
+    or different replies to a request already answered. Nothing was written.
+    """
+
+
+class JournalCorrupt(JournalError):
+    """The file is not a consistent a2a-coop journal (damaged, foreign, or missing a row it names)."""
+
+
+class JournalSchemaUnknown(JournalError):
+    """The journal's schema version is one this build does not know (written by a newer a2a-coop?)."""
+
+
+def _pack(value: Any) -> bytes:
+    packed: bytes = msgpack.packb(value, use_bin_type=True)
+    return packed
+
+
+def _unpack(data: bytes) -> Any:
+    return msgpack.unpackb(data, raw=False)
+
+
+class Journal:
+    """A peer's durable record of what it signed, received and answered.
+
+    Open with :meth:`open`; use as a context manager or call :meth:`close`.
+    Every ``record_*`` and :meth:`put_meta` call is one ``BEGIN IMMEDIATE ...
+    COMMIT`` transaction: all of it is on disk when the call returns, or none of
+    it is.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, durability: Durability) -> None:
+        """Use :meth:`open`."""
+        self._conn = conn
+        self._cur = conn.cursor()
+        self.path = path
+        self.durability = durability
+        self._failed: BaseException | None = None
+        # Caches of committed facts, so never wrong: did -> issuer id (ids never change), and
+        # issuer id -> (seq, digest) of its last outgoing statement. A head may be out of date
+        # only if another connection writes too; then the unique index refuses the insert and
+        # the head is read again. They save two queries per append.
+        self._ids: dict[str, int] = {}
+        self._heads: dict[int, tuple[int, bytes]] = {}
+        # What the open transaction added; promoted to the caches only once it commits.
+        self._new_ids: dict[str, int] = {}
+        self._new_heads: dict[int, tuple[int, bytes]] = {}
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path, *, durability: Durability = "full") -> Journal:
+        """Open (or create) a journal file.
+
+        Args:
+            path: the SQLite file; its directory must exist. WAL mode needs a
+                real file (``":memory:"`` is refused).
+            durability: ``"full"`` (the default: every commit fsync'd) or
+                ``"normal"`` (survives a process crash, not a power cut; see
+                the module docstring). Never use ``"normal"`` for a live peer.
+
+        Returns:
+            The open journal, its schema created if the file was new.
+
+        Raises:
+            JournalCorrupt: the file is not an a2a-coop journal, or is damaged.
+            JournalSchemaUnknown: the file's schema version is not one this build knows.
+            JournalError: SQLite could not open the file or enable WAL.
+            ValueError: an unknown ``durability``.
+        """
+        if durability not in _SYNCHRONOUS:
+            raise ValueError(f"durability must be 'full' or 'normal', not {durability!r}")
+        path = Path(path)
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot open {path}: {exc}") from exc
+        try:
+            _configure(conn, durability)
+            _ensure_schema(conn, path)
+        except sqlite3.OperationalError as exc:  # locked past busy_timeout, unreadable, ...
+            conn.close()
+            raise JournalError(f"{path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
+            conn.close()
+            raise JournalCorrupt(f"{path}: {exc}") from exc
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path, durability)
+
+    def close(self) -> None:
+        """Close the connection. Everything recorded is already on disk."""
+        self._conn.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- writes -------------------------------------------------------------------
+
+    def _write(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn(cursor, *args)`` inside BEGIN IMMEDIATE ... COMMIT.
+
+        Our own refusals (JournalConflict, ValueError) roll back and leave the
+        journal usable. An SQLite failure fails the journal: it may have struck
+        mid-commit, and what reached the disk is unknown until the file is reopened.
+        """
+        if self._failed is not None:
+            raise JournalError(
+                f"an earlier write failed ({self._failed}); reopen the journal to read the true head"
+            )
+        cur = self._cur
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:  # nothing started (e.g. locked past busy_timeout): still sound
+            raise JournalError(f"cannot start a transaction: {exc}") from exc
+        try:
+            fn(cur, *args)
+            cur.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._failed = exc
+            if self._conn.in_transaction:
+                self._conn.rollback()
+            raise JournalError(f"write failed: {exc}") from exc
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        else:
+            self._ids.update(self._new_ids)
+            self._heads.update(self._new_heads)
+        finally:
+            self._new_ids.clear()
+            self._new_heads.clear()
+
+    def _issuer_id(self, cur: sqlite3.Cursor, did: str) -> int | None:
+        """The interned id of ``did``, or None if the journal has never seen it."""
+        iid = self._ids.get(did) or self._new_ids.get(did)
+        if iid is None:
+            row = cur.execute(_ISSUER_ID, (did,)).fetchone()
+            if row is not None:
+                iid = self._ids[did] = row[0]  # committed before any open transaction: safe to cache
+        return iid
+
+    def _intern(self, cur: sqlite3.Cursor, did: str) -> int:
+        """The interned id of ``did``, made in the open transaction if it is new."""
+        iid = self._issuer_id(cur, did)
+        if iid is None:
+            cur.execute(_NEW_ISSUER, (did,))
+            iid = self._new_ids[did] = cur.execute(_ISSUER_ID, (did,)).fetchone()[0]
+        return iid
+
+    def _put_outgoing(self, cur: sqlite3.Cursor, vs: VerifiedStatement, at_ms: int) -> None:
+        """Store one of our statements if it extends its issuer's head; a no-op if already stored."""
+        if not vs.envelope:
+            raise ValueError("refusing an unsigned candidate: journal the signed statement")
+        h = vs.statement.header
+        seq = h.seq
+        iid = self._ids.get(h.issuer) or self._intern(cur, h.issuer)
+        head = self._new_heads.get(iid) or self._heads.get(iid)
+        if head is None or seq != head[0] + 1 or h.prev != head[1]:
+            head = _read_head(cur, iid)  # a cold cache, a resend, or a refusal: ask the file
+            if head is not None and (seq != head[0] + 1 or h.prev != head[1]):
+                _not_next(cur, vs, iid, head)
+                return
+        # The first statement of ours this journal sees may start above 0 (a key with history
+        # elsewhere): the journal can only guard the seqs it has been told about.
+        try:
+            cur.execute(_INSERT, (vs.digest, OUT, iid, seq, h.negotiation_id, vs.body, at_ms, vs.envelope))
+        except sqlite3.IntegrityError:  # the digest is stored already, or the seq is (another writer)
+            if cur.execute(_DIRECTION, (vs.digest,)).fetchone() == (IN,):
+                raise JournalConflict(
+                    f"statement {vs.digest.hex()} is already journaled as received, not sent"
+                ) from None
+            head = _read_head(cur, iid)
+            assert head is not None  # the unique index fired, so the issuer has statements
+            _not_next(cur, vs, iid, head)
+            return
+        self._new_heads[iid] = (seq, vs.digest)
+
+    def _put_outgoing_many(
+        self, cur: sqlite3.Cursor, statements: Sequence[VerifiedStatement], at_ms: int
+    ) -> None:
+        for vs in statements:
+            self._put_outgoing(cur, vs, at_ms)
+
+    def _put_incoming(
+        self,
+        cur: sqlite3.Cursor,
+        vs: VerifiedStatement,
+        replies: Sequence[VerifiedStatement],
+        at_ms: int,
+        answered: bool = True,
+    ) -> None:
+        """Store a request (a no-op if stored before), our replies, and (if ``answered``) the
+        request -> replies map."""
+        if not vs.envelope:
+            raise ValueError("refusing a statement without its envelope")
+        h = vs.statement.header
+        try:
+            cur.execute(
+                _INSERT,
+                (
+                    vs.digest,
+                    IN,
+                    self._intern(cur, h.issuer),
+                    h.seq,
+                    h.negotiation_id,
+                    vs.body,
+                    at_ms,
+                    vs.envelope,
+                ),
+            )
+        except sqlite3.IntegrityError:  # stored before: a retried request, or one of our own statements
+            if cur.execute(_DIRECTION, (vs.digest,)).fetchone() != (IN,):
+                raise JournalConflict(
+                    f"statement {vs.digest.hex()} is our own, not a request to us"
+                ) from None
+        for reply in replies:
+            self._put_outgoing(cur, reply, at_ms)
+        if not answered:
+            return
+        digests = [r.digest for r in replies]
+        cur.execute(_ANSWER, (vs.digest, _pack(digests)))
+        if cur.rowcount == 0:
+            held = cur.execute("SELECT replies FROM answers WHERE request = ?", (vs.digest,)).fetchone()
+            if _unpack(held[0]) != digests:
+                raise JournalConflict(
+                    f"request {vs.digest.hex()} was already answered with other replies; "
+                    "resend those (replies_for) instead"
+                )
+
+    def record_outgoing(self, vs: VerifiedStatement, *, at_ms: int) -> None:
+        """Write-ahead: persist a statement we signed, and so advance our head, BEFORE sending it.
+
+        Recording the same statement again is a no-op, so a resend after a
+        crash is safe.
+
+        Args:
+            vs: the signed statement (not an unsigned candidate).
+            at_ms: when we recorded it (the caller's clock).
+
+        Raises:
+            JournalConflict: a different statement of ours holds this seq, or
+                this one does not extend our head (skips a seq, or its prev is
+                not our previous statement). Do NOT send it: that would be
+                equivocation (CHN-004).
+            JournalError: SQLite failed; the statement may or may not be
+                durable, so do not send it, and reopen the journal.
+            ValueError: ``vs`` has no envelope (unsigned).
+        """
+        self._write(self._put_outgoing, vs, at_ms)
+
+    def record_outgoing_many(self, statements: Sequence[VerifiedStatement], *, at_ms: int) -> None:
+        """:meth:`record_outgoing` for several statements, in order, in one transaction (one fsync).
+
+        All or nothing: on any error below, nothing is recorded.
+
+        Raises:
+            JournalConflict, JournalError, ValueError: as :meth:`record_outgoing`.
+        """
+        self._write(self._put_outgoing_many, statements, at_ms)
+
+    def record_incoming(
+        self,
+        vs: VerifiedStatement,
+        replies: Sequence[VerifiedStatement],
+        *,
+        at_ms: int,
+        answered: bool = True,
+    ) -> None:
+        """Persist a received statement, our replies to it, and the idempotency map, in one transaction.
+
+        Call before sending the replies (they are write-ahead outgoing
+        statements, advancing our head). Recording the same request with the
+        same replies again is a no-op.
+
+        Args:
+            vs: the statement we received and accepted.
+            replies: the statements we signed in reply, in order (may be empty).
+            at_ms: when we recorded them (the caller's clock).
+            answered: False for a statement we only hold (context such as a
+                counterparty's mandate, or answers to our own requests): it gets
+                no idempotency entry, so if it ever arrives as a request it is
+                handled then.
+
+        Raises:
+            JournalConflict: the request was already answered with different
+                replies (answer with :meth:`replies_for` instead), or a reply
+                conflicts as in :meth:`record_outgoing`.
+            JournalError: SQLite failed (see :meth:`record_outgoing`).
+            ValueError: a statement has no envelope.
+        """
+        self._write(self._put_incoming, vs, replies, at_ms, answered)
+
+    def record_batch(
+        self,
+        items: Sequence[tuple[VerifiedStatement | None, Sequence[VerifiedStatement], bool]],
+        *,
+        at_ms: int,
+    ) -> None:
+        """Several records in one transaction (one fsync), all or nothing.
+
+        Each item is ``(incoming, ours, answered)``: ``incoming`` as in
+        :meth:`record_incoming` (None for statements of ours alone), ``ours`` the
+        statements we signed after it, in order.
+        """
+
+        def put(cur: sqlite3.Cursor) -> None:
+            for incoming, ours, answered in items:
+                if incoming is None:
+                    for vs in ours:
+                        self._put_outgoing(cur, vs, at_ms)
+                else:
+                    self._put_incoming(cur, incoming, ours, at_ms, answered)
+
+        self._write(put)
+
+    def put_meta(self, key: str, value: Any) -> None:
+        """Store a msgpack-encodable value under ``key`` (replacing any old one), durably.
+
+        Raises:
+            TypeError: msgpack cannot encode ``value``.
+            JournalError: SQLite failed.
+        """
+        packed = _pack(value)
+        self._write(lambda cur: cur.execute(_UPSERT_META, (key, packed)))
+
+    # -- reads --------------------------------------------------------------------
+
+    def chain_head(self, issuer: str) -> tuple[int, bytes]:
+        """Where our chain continues: ``(next_seq, prev)``, or ``(0, b"")`` if we never signed.
+
+        Seed :class:`a2a_coop.chain.ChainWriter` with it on every start. It is
+        read from the statements themselves, so it covers every statement that
+        could have been sent.
+        """
+        iid = self._issuer_id(self._cur, issuer)
+        head = None if iid is None else _read_head(self._cur, iid)
+        return (0, b"") if head is None else (head[0] + 1, head[1])
+
+    def replies_for(self, request_digest: bytes) -> list[bytes] | None:
+        """The reply envelopes we journaled for a request, in order; None if it was never answered.
+
+        An empty list means "answered, with no reply statements".
+
+        Raises:
+            JournalCorrupt: a reply the map names is missing.
+        """
+        cur = self._cur
+        row = cur.execute("SELECT replies FROM answers WHERE request = ?", (request_digest,)).fetchone()
+        if row is None:
+            return None
+        out = []
+        for digest in _unpack(row[0]):
+            found = cur.execute("SELECT envelope FROM statements WHERE digest = ?", (digest,)).fetchone()
+            if found is None:
+                raise JournalCorrupt(f"reply {digest.hex()} to {request_digest.hex()} is missing")
+            out.append(found[0])
+        return out
+
+    def statements(self, *, since_rowid: int = 0) -> Iterator[tuple[int, str, bytes]]:
+        """Every statement after ``since_rowid``, in journal order: ``(rowid, direction, envelope)``.
+
+        For replay on restart. Reads in pages, so writing between steps is
+        safe (rows written meanwhile appear too).
+        """
+        last = since_rowid
+        while True:
+            rows = self._conn.execute(
+                "SELECT id, direction, envelope FROM statements WHERE id > ? ORDER BY id LIMIT ?",
+                (last, _PAGE),
+            ).fetchall()
+            yield from rows
+            if len(rows) < _PAGE:
+                return
+            last = rows[-1][0]
+
+    def by_digest(self, digest: bytes) -> bytes | None:
+        """The envelope of a journaled statement (either direction), or None."""
+        row = self._cur.execute("SELECT envelope FROM statements WHERE digest = ?", (digest,)).fetchone()
+        return None if row is None else row[0]
+
+    def log_range(self, issuer: str, from_seq: int, limit: int) -> list[bytes]:
+        """Our own chain: envelopes of ``issuer``'s outgoing statements from ``from_seq``, by seq.
+
+        For serving GetLog. Returns at most ``limit`` envelopes (none if ``limit`` <= 0).
+        """
+        iid = self._issuer_id(self._cur, issuer)
+        if iid is None:
+            return []
+        rows = self._cur.execute(_LOG_RANGE, (iid, from_seq, max(limit, 0))).fetchall()
+        return [r[0] for r in rows]
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        """The value :meth:`put_meta` stored under ``key``, or ``default``."""
+        row = self._cur.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else _unpack(row[0])
+
+    def pragmas(self) -> dict[str, Any]:
+        """The settings this connection runs with, as SQLite reports them (for diagnostics and tests).
+
+        ``synchronous`` is SQLite's number: 2 is FULL, 1 is NORMAL.
+        """
+        names = ("journal_mode", "synchronous", "foreign_keys", "user_version", "application_id")
+        return {name: self._cur.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
+
+
+def _read_head(cur: sqlite3.Cursor, iid: int) -> tuple[int, bytes] | None:
+    """(seq, digest) of the issuer's last outgoing statement, from the file; None if it has none."""
+    last, digest = cur.execute(_HEAD, (iid,)).fetchone()
+    return None if last is None else (last, digest)
+
+
+def _not_next(cur: sqlite3.Cursor, vs: VerifiedStatement, iid: int, head: tuple[int, bytes]) -> None:
+    """``vs`` does not extend ``head``: fine if it is stored already (a resend), else refuse it."""
+    h = vs.statement.header
+    seq, (last, _) = h.seq, head
+    held = cur.execute(_OUT_AT_SEQ, (iid, seq)).fetchone()
+    if held is not None and held[0] == vs.digest:
+        return  # this very statement, recorded before (a resend after a crash)
+    if held is not None:
+        reason = f"seq {seq} is already used by statement {held[0].hex()}"
+    elif seq > last + 1:
+        reason = f"seq {seq} would skip seq {last + 1}"
+    elif seq <= last:
+        reason = f"seq {seq} is behind the head (next seq {last + 1})"
+    else:
+        reason = f"prev at seq {seq} is not the digest of our statement at seq {last}"
+    raise JournalConflict(f"{reason} ({h.issuer:.64}); signing it would equivocate (CHN-004)")
+
+
+def _configure(conn: sqlite3.Connection, durability: Durability) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode != "wal":
+        raise JournalError(f"SQLite refused WAL mode (journal_mode is {mode!r})")
+    conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[durability]}")
+    conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
+    """Create the schema in a new file; refuse a foreign file or an unknown version."""
+    conn.execute("BEGIN IMMEDIATE")  # two processes creating one file: one creates, the other sees it
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        if version == 0 and app_id == 0:
+            if conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]:
+                raise JournalCorrupt(f"{path} is an SQLite database but not an a2a-coop journal")
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    conn.execute(stmt)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        elif app_id != APPLICATION_ID:
+            raise JournalCorrupt(f"{path} is not an a2a-coop journal (application_id {app_id:#x})")
+        elif version != SCHEMA_VERSION:
+            raise JournalSchemaUnknown(
+                f"{path} has journal schema version {version}; this a2a-coop knows only "
+                f"version {SCHEMA_VERSION} (written by a newer release?)"
+            )
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
