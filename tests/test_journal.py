@@ -589,7 +589,9 @@ def test_record_batch_writes_requests_and_our_statements_in_one_transaction(
     them, the answer map for the answered one only, and Alice's head past her two statements."""
     offer_b1, offer_b2 = offers(bob, alice, 2)
     reply1, reply2 = offers(alice, bob, 2)
-    journal.record_batch([(offer_b1, [reply1], True), (offer_b2, [], False), (None, [reply2], False)], at_ms=5)
+    journal.record_batch(
+        [(offer_b1, [reply1], True), (offer_b2, [], False), (None, [reply2], False)], at_ms=5
+    )
     assert journal.replies_for(offer_b1.digest) == [reply1.envelope]
     assert journal.replies_for(offer_b2.digest) is None
     assert journal.chain_head(alice.did) == (reply2.header.seq + 1, reply2.digest)
