@@ -1,4 +1,10 @@
-"""The ``a2a-coop`` command: keygen, verify, inspect, demo, version.
+"""The ``a2a-coop`` command: keys, offline verification, and running peers and escrows.
+
+Offline: ``keygen``, ``verify``, ``inspect``, ``version``. Networked (the
+implementations live in :mod:`a2a_coop.cli_runtime`, loaded only when one of
+them runs): ``mandate``, ``serve``, ``escrow serve|ledger|export|audit``, ``offer``,
+``status``, ``export``, and ``demo`` (an escrow and two peers as separate
+processes on loopback; ``demo --offline`` runs the in-process protocol demo).
 
 Exit codes (SPEC.md, CLI): 0 everything valid, 1 something invalid (an
 envelope, a vector that did not come out as expected, a bad equivocation
@@ -21,7 +27,7 @@ evidence checking: freshness is not applied (TIM-005).
 
 This module is an adapter: it reads files and the clock, and draws keys from
 the OS; the library it calls does none of that. It imports no transport code
-(grpc, trio), so it starts fast.
+(grpc, trio) until a networked command runs, so ``verify`` starts fast.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import base64
 import binascii
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -433,6 +440,15 @@ def _cmd_keygen(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    if not args.offline:
+        _quiet_grpc()
+        from a2a_coop.demo_processes import run_process_demo
+
+        try:
+            return run_process_demo(args.out, trades=args.trades, out=out)
+        except KeyboardInterrupt:  # the servers were stopped on the way out
+            print("a2a-coop: demo interrupted", file=sys.stderr)
+            return 130
     from a2a_coop.demo import run_demo
 
     try:
@@ -451,6 +467,24 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _quiet_grpc() -> None:
+    """gRPC's C core logs failures (a port in use) on stderr itself, besides raising: keep errors to
+    our one line unless the user asked for its logs (children inherit the setting)."""
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
+
+def _runtime(name: str) -> Any:
+    """The networked command ``name``, loaded (with the transport) only when it runs."""
+
+    def command(args: argparse.Namespace, out: TextIO) -> int:
+        _quiet_grpc()
+        from a2a_coop import cli_runtime
+
+        return cli_runtime.run(cli_runtime.COMMANDS[name], args, out)
+
+    return command
+
+
 def _cmd_version(args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"a2a-coop {__version__} (protocol version {PROTOCOL_VERSION}, {STATEMENT_PAYLOAD_TYPE})\n")
     return EXIT_OK
@@ -462,10 +496,184 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _non_negative(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer")
+    return int(text)
+
+
+_UNITS_MS: Final = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def parse_duration(text: str) -> int:
+    """``500ms``, ``30s``, ``5m``, ``1h``, ``2d`` (a bare number is seconds) -> milliseconds."""
+    m = re.fullmatch(r"(\d+)(ms|s|m|h|d)?", text.strip())
+    if m is None or int(m[1]) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30s, 5m, 1h or 2d")
+    return int(m[1]) * _UNITS_MS[m[2] or "s"]
+
+
+def _item_spec(text: str) -> tuple[str, int]:
+    category, sep, value = text.rpartition(":")
+    if not sep or not category or not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not CATEGORY:VALUE (e.g. code-review:500)")
+    return category, int(value)
+
+
+def _funding(text: str) -> tuple[str, int]:
+    did, sep, amount = text.rpartition("=")
+    if not sep or not did or not amount.isdigit() or int(amount) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not DID=AMOUNT with a positive amount")
+    return did, int(amount)
+
+
+def _strategy_spec(text: str) -> str:
+    m = re.fullmatch(r"withhold-every-Nth:(\d+)", text)
+    if text != "honest" and (m is None or int(m[1]) < 1):
+        raise argparse.ArgumentTypeError(f"{text!r}: use 'honest' or 'withhold-every-Nth:N' (N >= 1)")
+    return text
+
+
+def _add_identity(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--key", type=Path, required=True, help="the agent's key file (a2a-coop keygen)")
+    p.add_argument("--mandate", type=Path, required=True, help="its mandate (a2a-coop mandate)")
+    p.add_argument("--journal", type=Path, required=True, help="its journal (SQLite; created if new)")
+
+
+def _add_listen(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=_non_negative, default=0, help="port to bind (default 0: any free port)")
+
+
+def _add_runtime_parsers(sub: Any) -> None:
+    p = sub.add_parser(
+        "mandate",
+        help="sign a mandate delegating authority from a principal key to an agent key",
+        description="The principal signs a Mandate for the agent. The principal's chain lives in its "
+        "journal, so a seq is never reused.",
+    )
+    p.add_argument("--principal", type=Path, required=True, help="the principal's key file")
+    p.add_argument("--agent", required=True, help="the agent's did:key (or its key file)")
+    p.add_argument("--out", type=Path, required=True, help="write the mandate (DSSE JSON) here")
+    p.add_argument("--journal", type=Path, help="the principal's journal (default: PRINCIPAL with .db)")
+    p.add_argument("--max-per-deal", type=_non_negative, default=1000, help="(default 1000)")
+    p.add_argument("--budget", type=_non_negative, default=10000, help="budget per period (default 10000)")
+    p.add_argument("--period-days", type=_positive, default=1, help="budget period (default 1 day)")
+    p.add_argument("--max-outstanding", type=_non_negative, default=5000, help="(default 5000)")
+    p.add_argument("--days", type=_positive, default=30, help="validity in days (default 30)")
+    p.add_argument("--category", nargs="+", action="extend", default=[], help="allowed categories")
+    p.add_argument("--counterparty", nargs="+", action="extend", default=[], help="allowed did:keys")
+    p.set_defaults(func=_runtime("mandate"))
+
+    p = sub.add_parser(
+        "serve",
+        help="run a peer: answer offers over gRPC until SIGINT/SIGTERM",
+        description="Serve CooperationService for an agent. Prints 'listening on HOST:PORT as DID' "
+        "once serving; logs each exchange on stderr.",
+    )
+    _add_identity(p)
+    _add_listen(p)
+    p.add_argument(
+        "--strategy",
+        type=_strategy_spec,
+        default="honest",
+        help="honest (default) or withhold-every-Nth:N (never delivers on every Nth contract)",
+    )
+    p.add_argument(
+        "--context",
+        type=Path,
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="FILE",
+        help="envelopes to hold from the start (e.g. an escrow's mandate)",
+    )
+    p.set_defaults(func=_runtime("serve"))
+
+    p = sub.add_parser("escrow", help="run an escrow, fetch its ledger, audit a ledger")
+    esub = p.add_subparsers(dest="escrow_command", required=True, metavar="ACTION")
+    e = esub.add_parser(
+        "serve",
+        help="serve EscrowService until SIGINT/SIGTERM",
+        description="Serve an escrow. Prints 'listening on HOST:PORT as DID' once serving.",
+    )
+    _add_identity(e)
+    _add_listen(e)
+    e.add_argument(
+        "--fund",
+        type=_funding,
+        action="append",
+        default=[],
+        metavar="DID=AMOUNT",
+        help="deposit for a party when the journal is new (repeatable)",
+    )
+    e.add_argument(
+        "--response-window-ms",
+        type=_positive,
+        default=3_600_000,
+        help="how long the accused may answer a breach claim (default 1 h)",
+    )
+    e.add_argument("--tick-ms", type=_positive, default=500, help="how often time-driven rules run")
+    e.set_defaults(func=_runtime("escrow serve"))
+    e = esub.add_parser("ledger", help="fetch an escrow's ledger as a JSON transcript")
+    e.add_argument("--escrow", required=True, metavar="HOST:PORT")
+    e.add_argument("--out", type=Path, required=True)
+    e.set_defaults(func=_runtime("escrow ledger"))
+    e = esub.add_parser(
+        "export",
+        help="write an escrow's transcript (ledger and the evidence it acted on) from its journal",
+    )
+    e.add_argument("--journal", type=Path, required=True, help="the escrow's journal (it may be running)")
+    e.add_argument("--mandate", type=Path, help="default: the mandate recorded in the journal")
+    e.add_argument("--out", type=Path, required=True)
+    e.set_defaults(func=_runtime("escrow export"))
+    e = esub.add_parser(
+        "audit",
+        help="replay a ledger offline: balances and findings (exit 1 on findings)",
+        description="Audit an escrow's ledger: its mandate and chain from seq 0 ('escrow ledger'), "
+        "or its whole transcript with the evidence each decision rests on ('escrow export').",
+    )
+    e.add_argument("files", nargs="+", metavar="FILE")
+    e.add_argument("--escrow-did", help="the escrow audited (default: issuer of the first ledger entry)")
+    e.add_argument("--json", action="store_true", help="print one JSON report")
+    e.set_defaults(func=_runtime("escrow audit"))
+
+    p = sub.add_parser(
+        "offer",
+        help="offer trades to a serving peer and carry them through (prints one line per trade)",
+    )
+    _add_identity(p)
+    p.add_argument("--to", required=True, metavar="HOST:PORT", help="the counterparty's address")
+    p.add_argument("--escrow", metavar="HOST:PORT", help="the escrow holding the bonds")
+    p.add_argument("--give", type=_item_spec, action="append", required=True, metavar="CATEGORY:VALUE")
+    p.add_argument("--want", type=_item_spec, action="append", required=True, metavar="CATEGORY:VALUE")
+    p.add_argument("--deadline", type=parse_duration, default=3_600_000, help="from now (default 1h)")
+    p.add_argument("--bond", type=_non_negative, default=0, help="bond each side posts (needs --escrow)")
+    p.add_argument("--count", type=_positive, default=1, help="how many trades (default 1)")
+    p.set_defaults(func=_runtime("offer"))
+
+    p = sub.add_parser("status", help="open negotiations, obligations, exposure (and escrow balance)")
+    p.add_argument("--journal", type=Path, required=True)
+    p.add_argument("--key", type=Path, required=True)
+    p.add_argument("--mandate", type=Path, help="default: the mandate recorded in the journal")
+    p.add_argument("--escrow", metavar="HOST:PORT", help="also ask this escrow for the balance")
+    p.add_argument("--json", action="store_true", help="print one JSON report")
+    p.set_defaults(func=_runtime("status"))
+
+    p = sub.add_parser("export", help="write the evidence of one negotiation, verifiable with `verify`")
+    p.add_argument("--journal", type=Path, required=True)
+    p.add_argument("--key", type=Path, required=True)
+    p.add_argument("--mandate", type=Path, help="default: the mandate recorded in the journal")
+    p.add_argument("--negotiation", required=True, metavar="HEX", help="negotiation id (or a unique prefix)")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=_runtime("export"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="a2a-coop",
-        description="Keys, offline verification and inspection of a2a-coop signed statements.",
+        description="Keys, offline verification and inspection of a2a-coop signed statements; "
+        "peers and escrows over gRPC.",
         epilog="Exit codes: 0 valid, 1 invalid, 2 usage or I/O error.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -495,9 +703,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(func=_cmd_inspect)
 
-    p = sub.add_parser("demo", help="run the in-process trading demo and verify its transcript")
-    p.add_argument("--out", type=Path, default=Path("demo-out"), help="output directory (default: demo-out)")
-    p.add_argument("--trades", type=_positive, default=5, help="number of trades (the last one is breached)")
+    _add_runtime_parsers(sub)
+
+    p = sub.add_parser(
+        "demo",
+        help="run an escrow and two peers as processes, trade, breach, claim; verify the evidence",
+        description="Starts an escrow and a peer as separate processes on loopback and trades with "
+        "them as a second peer: a batch of bonded trades, one breached and claimed. No configuration.",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("a2a-coop-demo"),
+        help="working directory, recreated on each run (default: ./a2a-coop-demo)",
+    )
+    p.add_argument("--trades", type=_positive, default=5, help="number of trades (one is breached)")
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="run the in-process protocol demo instead (no network, fixed clock)",
+    )
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("version", help="print the version")
@@ -525,4 +750,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m a2a_coop.cli`: run the imported module's main, so that the runtime commands
+    # (which import a2a_coop.cli) share its classes (UsageError) instead of this __main__ copy.
+    from a2a_coop.cli import main as _main
+
+    raise SystemExit(_main())

@@ -1,10 +1,11 @@
-"""``a2a-coop demo``: a batch of trades, one breach, and the evidence, verified offline.
+"""``a2a-coop demo --offline``: a batch of trades, one breach, and the evidence, verified offline.
 
 This is the protocol-core demo: every party runs in this process on a fixed
 clock, so it needs no network and no configuration. It shows what a peer
 runtime produces (signed statements, chains, a contract, bonds, a breach claim
 and a forfeit) and that a third party can verify all of it from the
-transcript alone. The multi-process gRPC demo (issue #4) will replace it.
+transcript alone. Plain ``a2a-coop demo`` runs the parties as processes over
+gRPC instead (:mod:`a2a_coop.demo_processes`).
 """
 
 from __future__ import annotations

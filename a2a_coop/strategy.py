@@ -142,3 +142,30 @@ class HonestStrategy:
 
     def rate(self, delivery: DeliveryView) -> int | None:
         return self.rating
+
+
+@dataclass
+class WithholdingStrategy(HonestStrategy):
+    """Honest in everything, except that it never delivers on every ``every``-th contract.
+
+    Contracts are counted in the order this strategy is first asked to perform
+    them (1 = never delivers at all), in memory only: a restarted peer counts
+    afresh. Demos and tests use it to produce a breach to claim.
+    """
+
+    every: int = 2
+    _order: dict[bytes, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.every < 1:
+            raise ValueError("every must be at least 1")
+
+    def withholds(self, contract_id: bytes) -> bool:
+        """Whether this strategy withholds (or would withhold) its items under ``contract_id``."""
+        n = self._order.setdefault(contract_id, len(self._order) + 1)
+        return n % self.every == 0
+
+    def perform(self, contract: ContractView) -> Sequence[Deliver]:
+        if self.withholds(contract.contract_id):
+            return []
+        return super().perform(contract)

@@ -1,0 +1,373 @@
+"""The networked commands of ``a2a-coop``: their usage errors, and ``a2a-coop demo`` end to end.
+
+House rule: a user mistake exits 2 with one line on stderr and never a
+traceback; something invalid exits 1. Most checks call ``main()`` in process
+(the command fails before any server starts); those that need a real process
+or port run the CLI as a subprocess with a timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from a2a_coop.cli import main, parse_duration
+from a2a_coop.cli_runtime import remember_run
+from a2a_coop.demo_processes import (
+    MARKER,
+    Identity,
+    child_env,
+    cli_command,
+    prepare_directory,
+    provision,
+    start_server,
+    stop_process,
+    wait_listening,
+)
+from a2a_coop.envelope import envelope_from_json
+from a2a_coop.journal import Journal
+from a2a_coop.statements import verify_statement
+
+TIMEOUT_S = 60.0
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _one_line_error(err: str, *needles: str) -> None:
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("a2a-coop: ")
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def bob(tmp_path: Path) -> Identity:
+    return provision(tmp_path, "bob")
+
+
+# --- usage errors ------------------------------------------------------------------------------
+
+
+def _commands_with_key(tmp_path: Path, bob: Identity, key: Path) -> dict[str, list[str | Path]]:
+    files: list[str | Path] = ["--key", key, "--mandate", bob.mandate_path, "--journal", tmp_path / "j.db"]
+    return {
+        "serve": ["serve", *files],
+        "escrow serve": ["escrow", "serve", *files],
+        "offer": ["offer", *files, "--to", "127.0.0.1:1", "--give", "a:1", "--want", "b:1"],
+        "status": ["status", "--journal", bob.journal_path, "--key", key],
+        "export": [
+            "export",
+            "--journal",
+            bob.journal_path,
+            "--key",
+            key,
+            "--negotiation",
+            "ab",
+            "--out",
+            "x",
+        ],
+        "mandate": ["mandate", "--principal", key, "--agent", bob.did, "--out", tmp_path / "m.json"],
+    }
+
+
+@pytest.mark.parametrize("command", ["serve", "escrow serve", "offer", "status", "export", "mandate"])
+def test_missing_key_file_is_a_usage_error(
+    tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """Each networked command given a key file that does not exist: exit 2, one line, no traceback."""
+    bob.journal_path.touch()  # so status and export get as far as the key
+    argv = _commands_with_key(tmp_path, bob, tmp_path / "missing.key")[command]
+    code, _, err = _run(capsys, *argv)
+    assert code == 2
+    _one_line_error(err, "missing.key")
+
+
+def test_missing_key_file_as_a_process(tmp_path: Path, bob: Identity) -> None:
+    """The same through `python -m a2a_coop.cli`, the way the demo starts servers."""
+    argv: list[str | Path] = [
+        "serve",
+        "--key",
+        tmp_path / "missing.key",
+        "--mandate",
+        bob.mandate_path,
+        "--journal",
+        tmp_path / "j",
+    ]
+    result = subprocess.run(
+        cli_command(*map(str, argv)),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        env=child_env(),
+        check=False,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    _one_line_error(result.stderr, "cannot read key file")
+
+
+def test_mandate_for_another_key_is_refused(
+    tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    alice = provision(tmp_path, "alice")
+    argv: list[str | Path] = [
+        "serve",
+        "--key",
+        alice.key_path,
+        "--mandate",
+        bob.mandate_path,
+        "--journal",
+        alice.journal_path,
+    ]
+    code, _, err = _run(capsys, *argv)
+    assert code == 2
+    _one_line_error(err, "delegates to")
+    assert not alice.journal_path.exists()
+
+
+def test_mandate_file_problems(tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str]) -> None:
+    """A missing mandate file is a usage error (2); one that is not a valid envelope is invalid (1)."""
+    files: list[str | Path] = ["--key", bob.key_path, "--journal", bob.journal_path]
+    code, _, err = _run(capsys, "serve", *files, "--mandate", tmp_path / "nope.json")
+    assert code == 2
+    _one_line_error(err, "nope.json")
+    broken = tmp_path / "broken.json"
+    doc = json.loads(bob.mandate_path.read_text())
+    doc["payload"] = doc["payload"][:-8] + "AAAAAAA="
+    broken.write_text(json.dumps(doc))
+    code, _, err = _run(capsys, "serve", *files, "--mandate", broken)
+    assert code == 1
+    _one_line_error(err, "broken.json")
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--strategy", "sometimes-honest"),
+        ("--strategy", "withhold-every-Nth:0"),
+        ("--port", "-1"),
+        ("--give", "no-value"),
+        ("--deadline", "soon"),
+    ],
+)
+def test_bad_option_values_are_usage_errors(
+    bob: Identity, capsys: pytest.CaptureFixture[str], option: str, value: str
+) -> None:
+    command = "serve" if option in ("--strategy", "--port") else "offer"
+    extra = [] if command == "serve" else ["--to", "127.0.0.1:1", "--want", "b:1"]
+    if option != "--give" and command == "offer":
+        extra += ["--give", "a:1"]
+    code, _, err = _run(capsys, command, *bob.files(), *extra, option, value)
+    assert code == 2
+    assert value in err and "Traceback" not in err
+
+
+def test_escrow_fund_must_be_did_equals_amount(bob: Identity, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "escrow", "serve", *bob.files(), "--fund", f"{bob.did}=0")
+    assert code == 2 and "DID=AMOUNT" in err
+
+
+def test_offer_with_a_bond_needs_an_escrow(bob: Identity, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["offer", *bob.files(), "--to", "127.0.0.1:1", "--give", "a:1", "--want", "b:1", "--bond", "5"]
+    code, _, err = _run(capsys, *argv)
+    assert code == 2
+    _one_line_error(err, "--escrow")
+
+
+def test_offer_to_nobody_is_a_network_error(bob: Identity, capsys: pytest.CaptureFixture[str]) -> None:
+    """Nothing listens on the port: exit 2 with the transport's reason, quickly."""
+    target = f"127.0.0.1:{_free_port()}"
+    code, _, err = _run(capsys, "offer", *bob.files(), "--to", target, "--give", "a:1", "--want", "b:1")
+    assert code == 2
+    _one_line_error(err, "network")
+
+
+def test_status_and_export_need_a_journal_with_a_mandate(
+    tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No journal: 2. A journal that records no mandate: 2, unless --mandate is given. An unknown
+    negotiation: 2. An existing journal is never created by status."""
+    missing = tmp_path / "none.db"
+    code, _, err = _run(capsys, "status", "--journal", missing, "--key", bob.key_path)
+    assert code == 2 and not missing.exists()
+    _one_line_error(err, "no journal")
+    Journal.open(bob.journal_path).close()
+    code, _, err = _run(capsys, "status", "--journal", bob.journal_path, "--key", bob.key_path)
+    assert code == 2
+    _one_line_error(err, "--mandate")
+    code, out, _ = _run(
+        capsys, "status", "--journal", bob.journal_path, "--key", bob.key_path, "--mandate", bob.mandate_path
+    )
+    assert code == 0 and "negotiations: none" in out
+    with Journal.open(bob.journal_path) as journal:
+        remember_run(journal, bob.mandate, [])
+    argv: list[str | Path] = [
+        "export",
+        "--journal",
+        bob.journal_path,
+        "--key",
+        bob.key_path,
+        "--negotiation",
+        "ab",
+        "--out",
+        "x",
+    ]
+    code, _, err = _run(capsys, *argv)
+    assert code == 2
+    _one_line_error(err, "no negotiation")
+
+
+def test_mandate_command_keeps_the_principal_chain(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two mandates from one principal take seq 0 and 1 (its journal remembers); both verify; the
+    agent may be named by did or by key file; a bad did is a usage error."""
+    principal, agent = tmp_path / "p.key", tmp_path / "a.key"
+    assert _run(capsys, "keygen", "--out", principal)[0] == 0
+    did = _run(capsys, "keygen", "--out", agent)[1].strip()
+    first, second = tmp_path / "m1.json", tmp_path / "m2.json"
+    code, out, _ = _run(capsys, "mandate", "--principal", principal, "--agent", did, "--out", first)
+    assert code == 0 and "principal seq 0" in out
+    argv: list[str | Path] = [
+        "mandate",
+        "--principal",
+        principal,
+        "--agent",
+        agent,
+        "--out",
+        second,
+        "--category",
+        "a",
+        "b",
+    ]
+    code, out, _ = _run(capsys, *argv, "--max-per-deal", "50")
+    assert code == 0 and "principal seq 1" in out
+    assert (tmp_path / "p.db").exists()
+    vs = verify_statement(envelope_from_json(json.loads(second.read_text())))
+    assert vs.statement.mandate.agent == did
+    assert list(vs.statement.mandate.allowed_categories) == ["a", "b"]
+    assert vs.statement.mandate.max_per_deal == 50
+    assert _run(capsys, "verify", first, second)[0] == 0
+    code, _, err = _run(
+        capsys, "mandate", "--principal", principal, "--agent", "did:key:zNope", "--out", first
+    )
+    assert code == 2
+    _one_line_error(err, "did:key:zNope")
+
+
+def test_parse_duration() -> None:
+    assert [parse_duration(t) for t in ("500ms", "30s", "5m", "1h", "2d", "7")] == [
+        500,
+        30_000,
+        300_000,
+        3_600_000,
+        172_800_000,
+        7_000,
+    ]
+
+
+# --- serving -----------------------------------------------------------------------------------
+
+
+def test_serve_prints_one_line_and_stops_cleanly_on_sigint(tmp_path: Path, bob: Identity) -> None:
+    server = start_server("bob", ["serve", *bob.files()], tmp_path / "bob.log")
+    try:
+        wait_listening(server, 20)
+        assert server.did == bob.did and server.target.startswith("127.0.0.1:")
+        server.popen.send_signal(signal.SIGINT)
+        assert server.popen.wait(10) == 0
+        assert server.popen.stdout is not None and server.popen.stdout.read() == ""
+    finally:
+        stop_process(server.popen)
+    assert "Traceback" not in server.log_tail(100)
+    with Journal.open(bob.journal_path) as journal:  # closed cleanly and remembers its mandate
+        assert journal.get_meta("a2a-coop/mandate") == bob.mandate
+
+
+def test_serve_on_a_port_in_use_is_a_usage_error(bob: Identity) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            cli_command("serve", *bob.files(), "--port", str(port)),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            env=child_env(),
+            check=False,
+        )
+    assert result.returncode == 2 and result.stdout == ""
+    _one_line_error(result.stderr, "cannot listen")
+
+
+# --- demo --------------------------------------------------------------------------------------
+
+
+def test_demo_directory_is_recreated_but_never_a_foreign_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    code, _, err = _run(capsys, "demo", "--out", foreign)
+    assert code == 2 and (foreign / "notes.txt").exists()
+    _one_line_error(err, "not an a2a-coop demo directory")
+    earlier = tmp_path / "demo"
+    prepare_directory(earlier)
+    (earlier / "stale.db").write_text("old run")
+    prepare_directory(earlier)
+    assert sorted(p.name for p in earlier.iterdir()) == [MARKER]
+
+
+@pytest.mark.req("CMT-002", "TIM-005")
+def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`a2a-coop demo` as a user runs it: exit 0 well within 30 s, a summary naming the breach, no
+    process left behind, and evidence that verifies offline; the ledger audits clean, and an audit of
+    the ledger with an entry cut out reports the gap (exit 1)."""
+    out = tmp_path / "demo"
+    result = subprocess.run(
+        cli_command("demo", "--out", str(out), "--trades", "3"),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        env=child_env(),
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = result.stdout
+    assert "BREACH" in text and "trade 2  " in text
+    assert text.count("FULFILLED") >= 2
+    assert "alice  at the escrow: 1100" in text and "bob    at the escrow: 900" in text
+    assert "a2a-coop verify" in text
+    for i in (1, 2, 3):
+        assert _run(capsys, "verify", out / "evidence" / f"trade-{i}.json")[0] == 0
+    assert _run(capsys, "verify", out / "transcript.json")[0] == 0
+    assert _run(capsys, "escrow", "audit", out / "escrow-transcript.json")[0] == 0
+    ledger = out / "escrow-ledger.json"
+    assert _run(capsys, "escrow", "audit", ledger)[0] == 0
+    doc = json.loads(ledger.read_text())
+    del doc["envelopes"][4]
+    cut = tmp_path / "cut.json"
+    cut.write_text(json.dumps(doc))
+    code, report, _ = _run(capsys, "escrow", "audit", "--json", cut)
+    assert code == 1
+    assert "CHAIN_GAP" in {f["code"] for f in json.loads(report)["findings"]}
+    assert all((out / f"{name}.log").exists() for name in ("bob", "escrow"))

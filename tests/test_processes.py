@@ -1,0 +1,571 @@
+"""Peers and an escrow as real processes on real loopback ports (issue #4, "Done when").
+
+Every server here is ``a2a-coop serve`` or ``a2a-coop escrow serve`` started as a
+subprocess (``python -m a2a_coop.cli``) speaking gRPC on 127.0.0.1. The test
+process plays the initiating peer, in process or through ``a2a-coop offer``,
+and reads the servers' state with ``a2a-coop status``. Every wait is bounded,
+and every process started is stopped (SIGTERM, then SIGKILL) whatever the
+outcome; server logs are printed at teardown, so pytest shows them on failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import grpc
+import pytest
+
+from a2a_coop import errors
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, envelope_pb2, trade_pb2
+from a2a_coop.chain import ChainView
+from a2a_coop.cli import main
+from a2a_coop.cli_runtime import proposal
+from a2a_coop.demo_processes import (
+    Identity,
+    ServerProcess,
+    await_escrow,
+    child_env,
+    cli_command,
+    provision,
+    start_server,
+    stop_process,
+    wait_listening,
+)
+from a2a_coop.envelope import MAX_ENVELOPE_BYTES, envelope_from_json
+from a2a_coop.journal import Journal
+from a2a_coop.keyfile import generate_keypair
+from a2a_coop.negotiation import Negotiation, State
+from a2a_coop.node import claim_breach, revoke, run_trade, settle_with_escrow
+from a2a_coop.peer import Peer, drive, wall_clock_ms
+from a2a_coop.statements import Statement, VerifiedStatement, sign_candidate, verify_statement
+from a2a_coop.strategy import Strategy, WithholdingStrategy
+from a2a_coop.transport import CooperationClient, EscrowClient, TransportError
+
+FUNDS = 1_000
+BOND = 100
+HOUR_MS = 3_600_000
+RESPONSE_WINDOW_MS = 300
+START_TIMEOUT_S = 20.0
+CLI_TIMEOUT_S = 60.0
+RPC_TIMEOUT_S = 10.0
+
+
+# --- processes -------------------------------------------------------------------------------
+
+
+class Processes:
+    """Servers started by one test (or module); all stopped by :meth:`stop_all`."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.started: list[ServerProcess] = []
+
+    def start(self, name: str, *argv: str) -> ServerProcess:
+        log = self.directory / f"{name}-{len(self.started)}.log"
+        server = start_server(name, list(argv), log)
+        self.started.append(server)
+        return server
+
+    def serve(self, name: str, *argv: str) -> ServerProcess:
+        return wait_listening(self.start(name, *argv), START_TIMEOUT_S)
+
+    def stop_all(self) -> None:
+        for server in self.started:
+            stop_process(server.popen)
+            print(
+                f"--- {server.name} (exit {server.popen.returncode}) {server.log_path}\n{server.log_tail(40)}"
+            )
+
+
+@pytest.fixture
+def procs(tmp_path: Path) -> Iterator[Processes]:
+    processes = Processes(tmp_path)
+    try:
+        yield processes
+    finally:
+        processes.stop_all()
+
+
+def cli(*argv: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        cli_command(*map(str, argv)),
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        env=child_env(),
+        check=False,
+    )
+
+
+def status(who: Identity, escrow: ServerProcess | None = None) -> dict[str, Any]:
+    """``a2a-coop status --json`` on ``who``'s journal (the server may be running)."""
+    extra = ["--escrow", escrow.target] if escrow is not None else []
+    result = cli("status", "--journal", who.journal_path, "--key", who.key_path, "--json", *extra)
+    assert result.returncode == 0, result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def balance(who: Identity, escrow: ServerProcess) -> tuple[int, int]:
+    with EscrowClient(escrow.target, timeout_s=RPC_TIMEOUT_S) as client:
+        available, locked, _, _ = client.get_balance(who.did)
+    return available, locked
+
+
+@dataclass
+class Network:
+    alice: Identity
+    bob: Identity
+    escrow: Identity
+    bob_server: ServerProcess
+    escrow_server: ServerProcess
+
+
+def start_network(procs: Processes, directory: Path, *, bob_strategy: str = "honest") -> Network:
+    """An escrow funding alice and bob, and bob serving, both as processes (started in parallel)."""
+    alice, bob, escrow = (provision(directory, name) for name in ("alice", "bob", "escrow"))
+    escrow_server = procs.start(
+        "escrow",
+        *[
+            "escrow",
+            "serve",
+            *escrow.files(),
+            "--fund",
+            f"{alice.did}={FUNDS}",
+            "--fund",
+            f"{bob.did}={FUNDS}",
+        ],
+        *["--response-window-ms", str(RESPONSE_WINDOW_MS), "--tick-ms", "100"],
+    )
+    bob_server = procs.start("bob", "serve", *bob.files(), "--strategy", bob_strategy)
+    return Network(
+        alice,
+        bob,
+        escrow,
+        wait_listening(bob_server, START_TIMEOUT_S),
+        wait_listening(escrow_server, START_TIMEOUT_S),
+    )
+
+
+class Initiator:
+    """Alice in this process: her peer (journaled), her clients, and the escrow's mandate."""
+
+    def __init__(self, net: Network, strategy: Strategy | None = None) -> None:
+        self.net = net
+        self.journal = Journal.open(net.alice.journal_path)
+        self.client = CooperationClient(net.bob_server.target, timeout_s=RPC_TIMEOUT_S)
+        self.escrow = EscrowClient(net.escrow_server.target, timeout_s=RPC_TIMEOUT_S)
+        self.escrow_mandate = self.escrow.submit([])[0]
+        self.escrow_did = verify_statement(self.escrow_mandate).statement.mandate.agent
+        self.peer = Peer(
+            net.alice.key,
+            net.alice.mandate,
+            journal=self.journal,
+            context=[self.escrow_mandate],
+            strategy=strategy,
+        )
+
+    def trade(self, *, deadline_ms: int, revocation: trade_pb2.Revocation | None = None) -> Negotiation:
+        offer = proposal(
+            self.peer,
+            [("code-review", 500)],
+            [("copy-editing", 450)],
+            deadline_ms=deadline_ms,
+            bond=BOND,
+            escrow=self.escrow_did,
+            revocation=revocation,
+        )
+        return run_trade(self.peer, self.client, self.net.bob.did, offer, escrow=self.escrow)
+
+    def tell_bob(self, vs: VerifiedStatement) -> None:
+        self.peer.on_replies(self.client.exchange(vs.envelope, self.peer.send_context()))
+
+    def await_escrow(self, neg: Negotiation, until: State) -> None:
+        await_escrow(self.peer, self.client, self.escrow, self.escrow_mandate, neg, until=until, timeout_s=15)
+
+    def __enter__(self) -> Initiator:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.client.close()
+        self.escrow.close()
+        self.journal.close()
+
+
+def _bodies(path: Path) -> list[str]:
+    return [verify_statement(envelope_from_json(e)).body for e in json.loads(path.read_text())["envelopes"]]
+
+
+# --- trades ----------------------------------------------------------------------------------
+
+
+@pytest.mark.req("NEG-011", "NEG-012", "CMT-001")
+def test_complete_bonded_trade_between_processes(
+    procs: Processes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`a2a-coop offer` trades with a serving bob through a serving escrow; expect FULFILLED in both
+    journals (read with `status`), bonds locked and released so balances are back to the funding, an
+    `export` of the contract that `verify` accepts offline, and an escrow ledger and transcript that
+    `escrow audit` finds clean."""
+    net = start_network(procs, tmp_path)
+    result = cli(
+        *["offer", *net.alice.files(), "--to", net.bob_server.target, "--escrow", net.escrow_server.target],
+        *["--give", "code-review:500", "--want", "copy-editing:450", "--bond", str(BOND)],
+    )
+    assert result.returncode == 0, result.stderr
+    _, short_id, state, _ = result.stdout.split()
+    assert state == "FULFILLED"
+    for who in (net.alice, net.bob):
+        report = status(who, net.escrow_server)
+        assert report["negotiations"] == {"FULFILLED": 1}
+        assert report["open"] == [] and report["outstanding_value"] == 0
+        assert (report["balance"]["available"], report["balance"]["locked"]) == (FUNDS, 0)
+
+    evidence = tmp_path / "evidence.json"
+    argv: list[str | Path] = ["export", "--journal", net.alice.journal_path, "--key", net.alice.key_path]
+    exported = cli(*argv, "--negotiation", short_id, "--out", evidence)
+    assert exported.returncode == 0, exported.stderr
+    bodies = _bodies(evidence)
+    assert bodies.count("bond_lock") == 2 and bodies.count("release") == 2
+    assert bodies.count("delivery") == 2 and bodies.count("receipt") == 2
+    assert main(["verify", str(evidence)]) == 0
+
+    ledger = tmp_path / "ledger.json"
+    fetched = cli("escrow", "ledger", "--escrow", net.escrow_server.target, "--out", ledger)
+    assert fetched.returncode == 0, fetched.stderr
+    assert _bodies(ledger) == [
+        "mandate",
+        "deposit",
+        "deposit",
+        "bond_lock",
+        "bond_lock",
+        "release",
+        "release",
+    ]
+    assert main(["escrow", "audit", str(ledger)]) == 0
+    transcript = tmp_path / "escrow-transcript.json"
+    exported = cli("escrow", "export", "--journal", net.escrow.journal_path, "--out", transcript)
+    assert exported.returncode == 0, exported.stderr  # read while the escrow runs
+    capsys.readouterr()
+    assert main(["escrow", "audit", "--json", str(transcript)]) == 0
+    audit = json.loads(capsys.readouterr().out)
+    assert audit["unchecked"] == [] and audit["findings"] == []  # every decision re-checked on its evidence
+
+
+@pytest.mark.req("CMT-002")
+def test_breach_is_claimed_and_the_escrow_forfeits_the_bond(procs: Processes, tmp_path: Path) -> None:
+    """Bob's process withholds on every contract. After the deadline alice claims; once the escrow's
+    response window passes it forfeits bob's bond to alice and releases hers. Expect BREACHED on both
+    sides and the bond moved to the claimant (alice 1100, bob 900)."""
+    net = start_network(procs, tmp_path, bob_strategy="withhold-every-Nth:1")
+    with Initiator(net) as alice:
+        deadline = wall_clock_ms() + 1_200
+        neg = alice.trade(deadline_ms=deadline)
+        assert neg.state is State.PERFORMING  # both bonds locked, alice delivered, bob did not
+        time.sleep(max(0, deadline - wall_clock_ms()) / 1000 + 0.05)
+        claim = claim_breach(alice.peer, neg, 0, "copy-editing never arrived")
+        alice.tell_bob(claim)
+        settle_with_escrow(alice.peer, alice.client, alice.escrow, neg)
+        alice.await_escrow(neg, State.BREACHED)
+        held = alice.peer.verifier.statements.values()
+        forfeit = next(vs.statement.forfeit for vs in held if vs.body == "forfeit")
+    assert (forfeit.party, forfeit.beneficiary, forfeit.cause) == (net.bob.did, net.alice.did, claim.digest)
+    assert status(net.bob)["negotiations"] == {"BREACHED": 1}
+    assert balance(net.alice, net.escrow_server) == (FUNDS + BOND, 0)
+    assert balance(net.bob, net.escrow_server) == (FUNDS - BOND, 0)
+
+
+@pytest.mark.req("NEG-010", "CMT-003")
+def test_revocation_forfeits_the_revokers_bond(procs: Processes, tmp_path: Path) -> None:
+    """The terms allow revocation at the price of the bond. Bob delivers; alice (withholding) revokes
+    instead, telling bob and the escrow. Expect REVOKED on both sides, alice's bond forfeited to bob
+    and bob's released at once (he owes nothing due before the revoke)."""
+    net = start_network(procs, tmp_path)
+    terms = trade_pb2.Revocation(allowed=True, forfeit_bond=True, notice_ms=0)
+    with Initiator(net, strategy=WithholdingStrategy(every=1)) as alice:
+        neg = alice.trade(deadline_ms=wall_clock_ms() + HOUR_MS, revocation=terms)
+        assert neg.state is State.PERFORMING  # bob delivered, alice did not
+        notice = revoke(alice.peer, neg, "cannot do the review after all")
+        alice.tell_bob(notice)
+        settle_with_escrow(alice.peer, alice.client, alice.escrow, neg)
+        alice.await_escrow(neg, State.REVOKED)
+        held = alice.peer.verifier.statements.values()
+        forfeit = next(vs.statement.forfeit for vs in held if vs.body == "forfeit")
+    assert (forfeit.party, forfeit.beneficiary, forfeit.cause) == (net.alice.did, net.bob.did, notice.digest)
+    assert status(net.bob)["negotiations"] == {"REVOKED": 1}
+    assert balance(net.alice, net.escrow_server) == (FUNDS - BOND, 0)
+    assert balance(net.bob, net.escrow_server) == (FUNDS + BOND, 0)
+
+
+@pytest.mark.req("RPL-002", "CHN-004")
+def test_crash_and_resume_keeps_answers_and_the_chain(procs: Processes, tmp_path: Path) -> None:
+    """Bob answers an offer (Accept and Delivery, journaled before sending), then is SIGKILLed before
+    alice delivers. Restarted on the same journal, he answers the retried offer with the very same
+    envelopes; the trade completes, the next one too, and his chain is one unbroken run of seqs."""
+    alice, bob = provision(tmp_path, "alice"), provision(tmp_path, "bob")
+    server = procs.serve("bob", "serve", *bob.files())
+    with Journal.open(alice.journal_path) as journal:
+        peer = Peer(alice.key, alice.mandate, journal=journal)
+
+        def offer() -> VerifiedStatement:
+            terms = proposal(
+                peer, [("code-review", 500)], [("copy-editing", 450)], deadline_ms=wall_clock_ms() + HOUR_MS
+            )
+            return peer.propose(bob.did, terms)
+
+        first_offer = offer()
+        with CooperationClient(server.target, timeout_s=RPC_TIMEOUT_S) as client:
+            first = client.exchange(first_offer.envelope, peer.send_context())
+        assert [verify_statement(e).body for e in first] == ["mandate", "accept", "delivery"]
+        server.popen.kill()  # SIGKILL: no shutdown, mid-trade
+        assert server.popen.wait(10) != 0
+
+        restarted = procs.serve("bob", "serve", *bob.files())
+        with CooperationClient(restarted.target, timeout_s=RPC_TIMEOUT_S) as client:
+            again = client.exchange(first_offer.envelope, peer.send_context())
+            assert again == first  # idempotent: the journaled answers, nothing signed twice
+            for vs in peer.on_replies(again):
+                drive(peer, client.exchange, vs)
+            assert peer.negotiation(first_offer.header.negotiation_id).state is State.FULFILLED
+            second = offer()
+            drive(peer, client.exchange, second)
+            assert peer.negotiation(second.header.negotiation_id).state is State.FULFILLED
+    assert status(bob)["negotiations"] == {"FULFILLED": 2}
+    assert stop_process(restarted.popen) == 0  # SIGTERM: a clean shutdown
+    with Journal.open(bob.journal_path) as journal:
+        chain = [verify_statement(e) for e in journal.log_range(bob.did, 0, 10_000)]
+    view = ChainView(bob.did, complete=True)
+    for vs in chain:
+        view.check(vs)  # no gap, no fork, every prev links
+        view.add(vs)
+    assert [vs.header.seq for vs in chain] == list(range(len(chain)))
+    assert sum(vs.body == "accept" for vs in chain) == 2
+
+
+def test_escrow_restart_keeps_its_ledger_and_funds_only_once(procs: Processes, tmp_path: Path) -> None:
+    """`escrow serve --fund` deposits only into a new journal: restarted with the same flags on the
+    same journal, the escrow rebuilds its ledger and the balance is unchanged."""
+    alice, escrow = provision(tmp_path, "alice"), provision(tmp_path, "escrow")
+    argv = ["escrow", "serve", *escrow.files(), "--fund", f"{alice.did}={FUNDS}"]
+    first = procs.serve("escrow", *argv)
+    assert balance(alice, first) == (FUNDS, 0)
+    assert stop_process(first.popen) == 0
+    second = procs.serve("escrow", *argv)
+    assert balance(alice, second) == (FUNDS, 0)
+    assert "--fund applies only to a new escrow" in second.log_tail()
+
+
+# --- bad inputs against a running `serve` ----------------------------------------------------
+
+
+@dataclass
+class Hostile:
+    """Bob serving, and mallory (in this process, without a journal), who has traded with him once."""
+
+    bob: Identity
+    server: ServerProcess
+    mallory: Peer
+    client: CooperationClient
+    done: Negotiation  # mallory's FULFILLED trade with bob
+    first_offer: VerifiedStatement
+    first_answers: list[bytes]
+    checkpoint: bytes  # one of bob's own statements
+
+    def snapshot(self) -> tuple[int, int, int]:
+        """Bob's chain head and the rows of his journal (read-only, while he runs)."""
+        _, head = self.client.get_log(0, 1)
+        db = sqlite3.connect(f"file:{self.bob.journal_path}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT count(*) FROM statements").fetchone()[0]
+            answers = db.execute("SELECT count(*) FROM answers").fetchone()[0]
+        finally:
+            db.close()
+        return head, rows, answers
+
+    def forge(
+        self,
+        body: str,
+        message: Any,
+        *,
+        audience: str | None = None,
+        negotiation_id: bytes | None = None,
+        issued_at_ms: int | None = None,
+        ttl_ms: int = 60_000,
+        nonce: bytes | None = None,
+    ) -> VerifiedStatement:
+        """Mallory signs whatever she likes, past her own policy guard."""
+        stmt = Statement()
+        getattr(stmt, body).CopyFrom(message)
+        h = stmt.header
+        h.audience = self.bob.did if audience is None else audience
+        h.issued_at_ms = wall_clock_ms() if issued_at_ms is None else issued_at_ms
+        h.expires_at_ms = h.issued_at_ms + ttl_ms
+        h.negotiation_id = os.urandom(16) if negotiation_id is None else negotiation_id
+        h.mandate = self.mallory.mandate_vs.digest
+        vs = sign_candidate(self.mallory.writer.stamp(stmt, nonce=nonce or os.urandom(16)), self.mallory.key)
+        self.mallory.writer.advance(vs)
+        return vs
+
+    def offer_terms(self, gives: str = "code-review", value: int = 500) -> trade_pb2.Offer:
+        return proposal(
+            self.mallory, [(gives, value)], [("copy-editing", 450)], deadline_ms=wall_clock_ms() + HOUR_MS
+        )
+
+    def send(self, envelope: bytes) -> list[bytes]:
+        return self.client.exchange(envelope, self.mallory.send_context())
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
+    directory = tmp_path_factory.mktemp("hostile")
+    processes = Processes(directory)
+    try:
+        bob = provision(directory, "bob")
+        mallory_id = provision(
+            directory,
+            "mallory",
+            now_ms=wall_clock_ms() - HOUR_MS,  # valid an hour back, so an old statement is only expired
+            allowed_categories=["code-review", "copy-editing"],
+        )
+        server = processes.serve("bob", "serve", *bob.files())
+        mallory = Peer(mallory_id.key, mallory_id.mandate)
+        with CooperationClient(server.target, timeout_s=RPC_TIMEOUT_S) as client:
+            terms = proposal(
+                mallory,
+                [("code-review", 500)],
+                [("copy-editing", 450)],
+                deadline_ms=wall_clock_ms() + HOUR_MS,
+            )
+            first_offer = mallory.propose(bob.did, terms)
+            first_answers = client.exchange(first_offer.envelope, mallory.send_context())
+            for vs in mallory.on_replies(first_answers):
+                drive(mallory, client.exchange, vs)
+            done = mallory.negotiation(first_offer.header.negotiation_id)
+            assert done.state is State.FULFILLED
+            checkpoint = client.get_checkpoint()
+            yield Hostile(bob, server, mallory, client, done, first_offer, first_answers, checkpoint)
+    finally:
+        processes.stop_all()
+
+
+def _flip_signature(envelope: bytes) -> bytes:
+    env = envelope_pb2.Envelope.FromString(envelope)
+    sig = bytearray(env.signatures[0].sig)
+    sig[0] ^= 0x01
+    env.signatures[0].sig = bytes(sig)
+    return env.SerializeToString()
+
+
+def _bad_inputs() -> dict[str, tuple[type[errors.CoopError], Callable[[Hostile], bytes]]]:
+    """Case name -> (the error bob must answer with, how mallory builds the envelope)."""
+    delivery = commitment_pb2.Delivery(contract=os.urandom(32), item_index=0)
+    return {
+        "malformed-envelope": (errors.MalformedEnvelope, lambda h: b"not an envelope"),
+        "oversize-envelope": (errors.EnvelopeTooLarge, lambda h: b"\x00" * (MAX_ENVELOPE_BYTES + 1)),
+        "bad-signature": (
+            errors.SignatureInvalid,
+            lambda h: _flip_signature(h.forge("offer", h.offer_terms()).envelope),
+        ),
+        "expired": (
+            errors.Expired,
+            lambda h: h.forge("offer", h.offer_terms(), issued_at_ms=wall_clock_ms() - 600_000).envelope,
+        ),
+        "replayed-own-statement": (errors.Replayed, lambda h: h.checkpoint),
+        "nonce-reused": (
+            errors.NonceReused,
+            lambda h: h.forge("offer", h.offer_terms(), nonce=h.first_offer.header.nonce).envelope,
+        ),
+        "second-accept": (
+            errors.IllegalTransition,
+            lambda h: (
+                h.forge(
+                    "accept", trade_pb2.Accept(offer=h.first_offer.digest), negotiation_id=h.done.id
+                ).envelope
+            ),
+        ),
+        "accept-of-nothing": (
+            errors.UnknownNegotiation,
+            lambda h: h.forge("accept", trade_pb2.Accept(offer=os.urandom(32))).envelope,
+        ),
+        "delivery-in-unknown-negotiation": (
+            errors.UnknownNegotiation,
+            lambda h: h.forge("delivery", delivery).envelope,
+        ),
+        "over-the-mandate-cap": (
+            errors.MandateViolation,
+            lambda h: h.forge("offer", h.offer_terms(value=5_000)).envelope,
+        ),
+        "category-outside-the-mandate": (
+            errors.MandateViolation,
+            lambda h: h.forge("offer", h.offer_terms(gives="gambling")).envelope,
+        ),
+        "addressed-to-someone-else": (
+            errors.WrongAudience,
+            lambda h: h.forge("offer", h.offer_terms(), audience=generate_keypair().did).envelope,
+        ),
+    }
+
+
+BAD_INPUTS = _bad_inputs()
+
+
+@pytest.mark.req("ERR-001", "ERR-003")
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_refused_with_its_code_and_commits_nothing(hostile: Hostile, case: str) -> None:
+    """Mallory sends bob's process one bad envelope; expect the SPEC code in the gRPC ErrorInfo (raised
+    here as the same CoopError subclass) and bob's chain head and journal unchanged."""
+    expected, build = BAD_INPUTS[case]
+    envelope = build(hostile)
+    before = hostile.snapshot()
+    with pytest.raises(expected) as info:
+        hostile.send(envelope)
+    assert info.value.code == expected.code
+    assert hostile.snapshot() == before
+
+
+def test_malformed_request_bytes_are_invalid_argument(hostile: Hostile) -> None:
+    """Bytes that are not an ExchangeRequest: INVALID_ARGUMENT from the transport, nothing committed."""
+    before = hostile.snapshot()
+    raw = hostile.client.channel.unary_unary(
+        "/a2acoop.v1.CooperationService/Exchange", request_serializer=None, response_deserializer=None
+    )
+    with pytest.raises(grpc.RpcError) as info:
+        raw(b"\xff\xff\xff\xff", timeout=RPC_TIMEOUT_S)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert hostile.snapshot() == before
+
+
+def test_oversize_request_is_refused_by_grpc(hostile: Hostile) -> None:
+    """A 200 kB request: RESOURCE_EXHAUSTED before bob's handler runs, nothing committed."""
+    before = hostile.snapshot()
+    with pytest.raises(TransportError) as info:
+        hostile.client.exchange(b"\x00" * 200_000)
+    assert info.value.code is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert hostile.snapshot() == before
+
+
+@pytest.mark.req("RPL-002")
+def test_retried_statement_gets_the_original_answers(hostile: Hostile) -> None:
+    """Mallory's first offer again: the very same answers, and nothing processed a second time."""
+    before = hostile.snapshot()
+    assert hostile.send(hostile.first_offer.envelope) == hostile.first_answers
+    assert hostile.snapshot() == before
+
+
+def test_after_bad_inputs_the_server_still_trades(hostile: Hostile) -> None:
+    """After all of the above, an honest trade with bob's process still completes."""
+    m = hostile.mallory
+    offer = m.propose(hostile.bob.did, hostile.offer_terms())
+    drive(m, hostile.client.exchange, offer)
+    assert m.negotiation(offer.header.negotiation_id).state is State.FULFILLED
