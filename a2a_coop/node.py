@@ -20,6 +20,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -222,13 +223,14 @@ class EscrowNode:
             self.signer, mandate_vs.digest, setup=[mandate, *history], response_window_ms=response_window_ms
         )
         self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     def _persist(self, evidence: Sequence[VerifiedStatement], signed: Sequence[VerifiedStatement]) -> None:
-        now = self.clock()
-        for vs in evidence:
-            self.journal.record_incoming(vs, [], at_ms=now)
-        if signed:
-            self.journal.record_outgoing_many(signed, at_ms=now)
+        if not evidence and not signed:
+            return
+        held: list[tuple[VerifiedStatement | None, Sequence[VerifiedStatement], bool]]
+        held = [(vs, [], False) for vs in evidence]
+        self.journal.record_batch([*held, (None, signed, False)], at_ms=self.clock())
 
     def deposit(self, party: str, amount: int, reference: str = "demo funding") -> VerifiedStatement:
         with self.lock:
@@ -239,19 +241,17 @@ class EscrowNode:
     def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
         """Take evidence; answer with our mandate (so callers can verify) and our new statements."""
         with self.lock:
-            held = set(self.escrow.verifier.statements)
+            statements = self.escrow.verifier.statements
+            before = len(statements)
+            signed: list[VerifiedStatement] = []
             try:
                 signed = self.escrow.submit(envelopes, self.clock())
             finally:
-                evidence = [
-                    vs
-                    for d, vs in self.escrow.verifier.statements.items()
-                    if d not in held and vs.issuer != self.escrow.did
-                ]
-                # Evidence accepted before a refusal stays accepted: journal it either way.
-                if evidence:
-                    self._persist(evidence, [])
-            self._persist([], signed)
+                # Evidence accepted before a refusal stays accepted: journal it either way, with
+                # what we signed, in one transaction, before any answer leaves (write-ahead).
+                added = list(islice(reversed(statements.values()), len(statements) - before))[::-1]
+                evidence = [vs for vs in added if vs.issuer != self.escrow.did]
+                self._persist(evidence, signed)
             return [self.mandate, *(vs.envelope for vs in signed)]
 
     def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
@@ -277,10 +277,13 @@ class EscrowNode:
 
         thread = threading.Thread(target=loop, name="escrow-tick", daemon=True)
         thread.start()
+        self._ticker = thread
         return thread
 
     def close(self) -> None:
         self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()  # a tick under way finishes before the journal closes
         with self.lock:
             self.journal.close()
 
@@ -365,6 +368,23 @@ def claim_breach(peer: Peer, neg: Negotiation, item_index: int, reason: str) -> 
         stmt.breach_claim.CopyFrom(
             commitment_pb2.BreachClaim(contract=c.id, item_index=item_index, reason=reason)
         )
+        vs = peer._sign(stmt, audience=c.other(peer.did), negotiation_id=neg.id)
+        peer._persist(None, [vs])
+        return vs
+
+
+def revoke(peer: Peer, neg: Negotiation, reason: str = "") -> VerifiedStatement:
+    """Sign a Revoke of the contract under its revocation terms (guarded, journaled).
+
+    Send it to the counterparty, then to the escrow (:func:`settle_with_escrow`),
+    which forfeits the revoker's bond under forfeit_bond terms (CMT-003).
+    """
+    c = neg.contract
+    if c is None:
+        raise ValueError("no contract to revoke")
+    with peer.lock:
+        stmt = Statement()
+        stmt.revoke.CopyFrom(commitment_pb2.Revoke(contract=c.id, reason=reason))
         vs = peer._sign(stmt, audience=c.other(peer.did), negotiation_id=neg.id)
         peer._persist(None, [vs])
         return vs

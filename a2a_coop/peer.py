@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.chain import ChainWriter
+from a2a_coop.envelope import decode_envelope, statement_digest
 from a2a_coop.errors import CoopError, Replayed
 from a2a_coop.identity import Keypair
 from a2a_coop.negotiation import Negotiation, State, proposal_of
@@ -57,7 +58,18 @@ class JournalLike(Protocol):
 
     def record_outgoing(self, vs: VerifiedStatement, *, at_ms: int) -> None: ...
     def record_incoming(
-        self, vs: VerifiedStatement, replies: Sequence[VerifiedStatement], *, at_ms: int
+        self,
+        vs: VerifiedStatement,
+        replies: Sequence[VerifiedStatement],
+        *,
+        at_ms: int,
+        answered: bool = True,
+    ) -> None: ...
+    def record_batch(
+        self,
+        items: Sequence[tuple[VerifiedStatement | None, Sequence[VerifiedStatement], bool]],
+        *,
+        at_ms: int,
     ) -> None: ...
     def replies_for(self, request_digest: bytes) -> list[bytes] | None: ...
     def chain_head(self, issuer: str) -> tuple[int, bytes]: ...
@@ -106,7 +118,7 @@ class Peer:
         # What we attach to our requests: our mandate and any escrow mandates we were given.
         self.context: list[bytes] = [mandate, *context]
         for env in context:
-            self._hold(env)
+            self._hold(env, durable=False)  # given again at every start
         self.writer = ChainWriter(key)
         if journal is not None:
             self._replay(journal)
@@ -136,7 +148,15 @@ class Peer:
                     return prefix + earlier  # a retried request: same answers, nothing redone (RPL-002)
             for env in context:
                 self._hold(env)
-            replies = self._ingest(envelope, ack=True)
+            now = self.clock()
+            self.verifier.accept_statement(request, now)
+            try:
+                replies = self._react(request, ack=True)
+                if self.journal is not None:
+                    self.journal.record_incoming(request, replies, at_ms=now)
+            except BaseException:
+                self._reload()  # memory ran ahead of the journal: rebuild from what is durable
+                raise
             return prefix + [r.envelope for r in replies]
 
     # -- calling side -------------------------------------------------------------
@@ -161,11 +181,22 @@ class Peer:
         """Take a counterparty's answers to something we sent; return what we must send next."""
         with self.lock:
             out: list[VerifiedStatement] = []
-            for env in envelopes:
-                try:
-                    out += self._ingest(env, ack=False)
-                except Replayed:
-                    continue  # we already hold it: answers to a retried request
+            records: list[tuple[VerifiedStatement | None, Sequence[VerifiedStatement], bool]] = []
+            now = self.clock()
+            try:
+                for env in envelopes:
+                    try:
+                        vs = self.verifier.accept(env, now)
+                    except Replayed:
+                        continue  # we already hold it: answers to a retried request
+                    ours = self._react(vs, ack=False)
+                    records.append((vs, ours, False))  # answers, not requests: no idempotency entry
+                    out += ours
+                if self.journal is not None and records:
+                    self.journal.record_batch(records, at_ms=now)  # one fsync for the whole answer
+            except BaseException:
+                self._reload()
+                raise
             return out
 
     def hold(self, envelopes: Sequence[bytes]) -> None:
@@ -194,29 +225,25 @@ class Peer:
 
     # -- internals ----------------------------------------------------------------
 
-    def _hold(self, envelope: bytes) -> None:
-        digest = verify_statement(envelope).digest
-        if digest in self.verifier.statements:
+    def _hold(self, envelope: bytes, *, durable: bool = True) -> None:
+        # A held digest means these exact payload bytes were verified before: skip the signature check.
+        if statement_digest(decode_envelope(envelope).payload) in self.verifier.statements:
             return
-        self.verifier.accept(envelope)  # context: no freshness, it may be old (TIM-005)
+        vs = self.verifier.accept(envelope)  # context: no freshness, it may be old (TIM-005)
+        if durable and self.journal is not None:
+            # Journaled so that a restart can still verify what depends on it (a counterparty's or an
+            # escrow's mandate); held, not answered, so it gets no idempotency entry.
+            self.journal.record_incoming(vs, [], at_ms=self.clock(), answered=False)
 
-    def _ingest(self, envelope: bytes, *, ack: bool) -> list[VerifiedStatement]:
-        now = self.clock()
-        vs = self.verifier.accept(envelope, now)
-        try:
-            replies = self._react(vs)
-            # Ack what was addressed to us (never an Ack: no ack loops); relayed public statements need none.
-            if ack and not replies and vs.body != "ack" and vs.header.audience == self.did:
-                replies = [
-                    self._sign_body("ack", commitment_pb2.Ack(statement=vs.digest), audience=vs.issuer)
-                ]
-            self._persist(vs, replies)
-        except BaseException:
-            self._reload()  # memory ran ahead of the journal: rebuild from what is durable
-            raise
+    def _react(self, vs: VerifiedStatement, *, ack: bool) -> list[VerifiedStatement]:
+        """Our statements in answer to ``vs`` (already accepted): the strategy's, guarded."""
+        replies = self._react_in_negotiation(vs)
+        # Ack what was addressed to us (never an Ack: no ack loops); relayed public statements need none.
+        if ack and not replies and vs.body != "ack" and vs.header.audience == self.did:
+            replies = [self._sign_body("ack", commitment_pb2.Ack(statement=vs.digest), audience=vs.issuer)]
         return replies
 
-    def _react(self, vs: VerifiedStatement) -> list[VerifiedStatement]:
+    def _react_in_negotiation(self, vs: VerifiedStatement) -> list[VerifiedStatement]:
         nid = vs.header.negotiation_id
         if not nid:
             return []
