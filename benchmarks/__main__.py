@@ -26,6 +26,14 @@ BENCHMARKS: Final[dict[str, tuple[str, str]]] = {
         "benchmarks.bridge",
         "Exchange RPC/s: trio bridge vs grpc.aio, 32 in flight, and sync sequential (bridge_vs_aio)",
     ),
+    "trade": (
+        "benchmarks.trade",
+        "bonded trades/s over gRPC vs raw grpcio echo of its RPCs; no-protocol floor (trade_vs_echo)",
+    ),
+    "memory": (
+        "benchmarks.memory",
+        "peer RSS idle and with 10k open negotiations, in a fresh process (rss_idle_mb, rss_10k_delta_mb)",
+    ),
 }
 
 

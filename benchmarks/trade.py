@@ -1,0 +1,891 @@
+"""Bonded trades over gRPC vs raw grpcio echo and a no-protocol floor: ``python -m benchmarks trade``.
+
+The question: what does the protocol cost on top of the network round trips,
+signatures and fsyncs a trade needs anyway? Three series, all on 127.0.0.1:
+
+* ``trade`` (the headline): :func:`a2a_coop.node.run_trade` with bonds, offer
+  -> accept -> escrow locks -> deliveries -> receipts -> escrow releases,
+  every statement signed, verified and journaled (SQLite WAL,
+  ``synchronous=FULL``, the default durability). Alice (a :class:`Peer` with
+  her own journal) runs in this process; Bob's :class:`PeerNode` and the
+  :class:`EscrowNode` (each with its own journal) are served from a SEPARATE
+  process (``python -m benchmarks.trade --serve trade ...``, on two ports, as
+  two parties would be);
+* ``echo``: raw grpcio, a generic unary handler (no protobuf, no servicer) in a
+  separate process on two ports, called exactly as the trade calls its
+  servers: the same number of RPCs, in the same order, to the same ports, with
+  requests of the same byte sizes; each answer is the request's own bytes cut
+  (or zero-padded) to the size of the trade's answer to that RPC;
+* ``floor``: the echo plus every signature, signature check and fsync'd
+  SQLite commit the trade performs, each on the side of the wire and between
+  the same RPCs where the trade does it (crypto_sign / crypto_sign_open of
+  messages of the trade's mean size, ``BEGIN IMMEDIATE; INSERT; COMMIT`` of
+  the journaled bytes into a WAL table with ``synchronous=FULL``, one file per
+  party and one lock per file, as the journals have), and no protocol logic.
+
+The counts come from a calibration trade run before timing, in this process,
+with counting wrappers around libsodium's sign and verify, the journal's
+commit and the clients' RPCs (server threads are told apart by name). Every
+timed trade must end FULFILLED, and the timed trades' RPC count is checked
+against the calibration.
+
+Each series runs sequentially (one trade at a time) and with
+:data:`IN_FLIGHT` trades in flight (threads in this process, separate
+negotiations through one Alice; Bob and the escrow serialize on their locks).
+Ratios per round, medians reported: ``trade_vs_echo`` (the issue's target,
+>= 0.70, sequential), ``trade_vs_floor`` (how close the protocol gets to the
+work it cannot avoid), both also ``_conc32``. Rounds are interleaved and the
+series order rotates from round to round; GC stays enabled; the peers' state
+and journals grow across rounds, as a live peer's do. The last line printed is
+one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import selectors
+import sqlite3
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, Final
+
+import grpc
+import nacl.bindings
+
+from a2a_coop._proto.a2acoop.v1 import trade_pb2
+from a2a_coop.identity import Keypair
+from a2a_coop.journal import Journal
+from a2a_coop.negotiation import State
+from a2a_coop.node import EscrowNode, PeerNode, run_trade, sign_mandate
+from a2a_coop.peer import Peer, wall_clock_ms
+from a2a_coop.statements import VerifiedStatement
+from a2a_coop.testing import DAY_MS, service
+from a2a_coop.transport import CooperationClient, EscrowClient, serve
+from a2a_coop.transport.limits import MAX_RESPONSE_BYTES
+
+NAME: Final = "trade"
+TARGET: Final = 0.70
+IN_FLIGHT: Final = 32
+DEFAULT_ROUNDS: Final = 7
+DEFAULT_TRADES: Final = 50  # sequential trades per series per round
+DEFAULT_CONC_TRADES: Final = 128  # trades per series per round at IN_FLIGHT
+QUICK_ROUNDS: Final = 2
+QUICK_TRADES: Final = 3
+QUICK_CONC_TRADES: Final = IN_FLIGHT
+WARMUP_TRADES: Final = 3
+SERIES: Final = ("trade", "echo", "floor")
+MODES: Final = ("seq", "conc32")
+TARGETS: Final = ("peer", "escrow")  # Bob's CooperationService, the EscrowService
+TIMEOUT_S: Final = 30.0
+SERVER_THREAD_PREFIX: Final = "a2acoop-grpc"  # serve()'s worker threads
+ECHO_SERVICE: Final = "bench.Echo"
+ECHO_METHOD: Final = f"/{ECHO_SERVICE}/Call"
+# An echo/floor request starts with: answer size, signs, verifies, commits; then each commit's bytes.
+HEADER: Final = struct.Struct("<IHHH")
+ROOT: Final = Path(__file__).resolve().parent.parent
+PARTIES: Final = ("alice", "bob", "escrow")
+FUNDING: Final = 10**9
+BOND: Final = 100
+
+
+# --- the parties -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Keys and mandates of Alice, Bob and the escrow (one principal), and where journals live."""
+
+    directory: Path
+    seeds: dict[str, bytes]
+    mandates: dict[str, bytes]
+
+    def key(self, name: str) -> Keypair:
+        return Keypair.from_seed(self.seeds[name])
+
+    def did(self, name: str) -> str:
+        return self.key(name).did
+
+    def save(self, path: Path) -> None:
+        doc = {
+            "directory": str(self.directory),
+            "seeds": {k: v.hex() for k, v in self.seeds.items()},
+            "mandates": {k: v.hex() for k, v in self.mandates.items()},
+        }
+        path.write_text(json.dumps(doc))
+
+    @classmethod
+    def load(cls, path: Path) -> Setup:
+        doc = json.loads(path.read_text())
+        return cls(
+            Path(doc["directory"]),
+            {k: bytes.fromhex(v) for k, v in doc["seeds"].items()},
+            {k: bytes.fromhex(v) for k, v in doc["mandates"].items()},
+        )
+
+
+def make_setup(directory: Path) -> Setup:
+    """Fresh keys; one principal mandates all three agents with caps no benchmark run can reach."""
+    directory.mkdir(parents=True, exist_ok=True)
+    seeds = {name: os.urandom(32) for name in PARTIES}
+    principal = Keypair.from_seed(os.urandom(32))
+    caps = {
+        "max_per_deal": 10_000,
+        "budget_per_period": 10**15,
+        "period_ms": DAY_MS,
+        "max_outstanding": 10**12,
+    }
+    now = wall_clock_ms()
+    with Journal.open(directory / "principal.db") as journal:
+        mandates = {
+            name: sign_mandate(
+                principal, journal, Keypair.from_seed(seeds[name]).did, now_ms=now - 1000, **caps
+            ).envelope
+            for name in PARTIES
+        }
+    return Setup(directory, seeds, mandates)
+
+
+def make_proposal(setup: Setup) -> trade_pb2.Offer:
+    deadline = wall_clock_ms() + DAY_MS
+    return trade_pb2.Offer(
+        gives=[service("code-review", value=500, deadline_ms=deadline)],
+        wants=[service("copy-editing", value=450, deadline_ms=deadline)],
+        terms=trade_pb2.Terms(
+            currency="credit", issuer_bond=BOND, audience_bond=BOND, escrow=setup.did("escrow")
+        ),
+    )
+
+
+def open_serving_side(setup: Setup) -> tuple[PeerNode, EscrowNode]:
+    """Bob and the escrow, journals in ``setup.directory`` (durability full), both funded."""
+    escrow = EscrowNode(setup.key("escrow"), setup.mandates["escrow"], setup.directory / "escrow.db")
+    for name in ("alice", "bob"):
+        escrow.deposit(setup.did(name), FUNDING)
+    bob = PeerNode.open(
+        setup.key("bob"),
+        setup.mandates["bob"],
+        setup.directory / "bob.db",
+        context=[setup.mandates["escrow"]],
+    )
+    return bob, escrow
+
+
+def open_initiator(setup: Setup) -> Peer:
+    journal = Journal.open(setup.directory / "alice.db")
+    return Peer(
+        setup.key("alice"), setup.mandates["alice"], journal=journal, context=[setup.mandates["escrow"]]
+    )
+
+
+# --- counting RPCs -----------------------------------------------------------------------------
+
+
+class RpcObserver:
+    """Told about every RPC a counting client makes (calibration only)."""
+
+    def before(self, target: str) -> None: ...
+    def after(self, target: str, request_bytes: int, response_bytes: int) -> None: ...
+
+
+class RpcLog:
+    """Counts the clients' RPCs (thread-safe: ``next`` on itertools.count is atomic under the GIL)."""
+
+    def __init__(self) -> None:
+        self._count = itertools.count()
+        self.observer: RpcObserver | None = None
+
+    def calls(self) -> int:
+        """RPCs so far (reading the counter costs one)."""
+        return next(self._count)
+
+    def call(self, target: str, unary: Callable[[Any, Any], Any], method: Any, request: Any) -> Any:
+        next(self._count)
+        observer = self.observer
+        if observer is None:
+            return unary(method, request)
+        observer.before(target)
+        response = unary(method, request)
+        observer.after(target, request.ByteSize(), response.ByteSize())
+        return response
+
+
+class CountingCooperationClient(CooperationClient):
+    def __init__(self, target: str, log: RpcLog) -> None:
+        super().__init__(target, timeout_s=TIMEOUT_S)
+        self.log = log
+
+    def _unary(self, method: Any, request: Any) -> Any:
+        return self.log.call("peer", super()._unary, method, request)
+
+
+class CountingEscrowClient(EscrowClient):
+    def __init__(self, target: str, log: RpcLog) -> None:
+        super().__init__(target, timeout_s=TIMEOUT_S)
+        self.log = log
+
+    def _unary(self, method: Any, request: Any) -> Any:
+        return self.log.call("escrow", super()._unary, method, request)
+
+
+# --- calibration: what one trade does, where -------------------------------------------------------
+
+
+@dataclass
+class Work:
+    """Crypto and durable writes done at one point of a trade, on one side of the wire."""
+
+    signs: int = 0
+    verifies: int = 0
+    commits: list[int] = field(default_factory=list)  # journaled envelope bytes per fsync'd commit
+
+    def as_json(self) -> dict[str, Any]:
+        return {"signs": self.signs, "verifies": self.verifies, "commits": list(self.commits)}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Work:
+        return cls(doc["signs"], doc["verifies"], list(doc["commits"]))
+
+
+@dataclass
+class Rpc:
+    target: str
+    request_bytes: int
+    response_bytes: int
+    client_before: Work  # Alice's work since the previous RPC
+    server: Work  # Bob's or the escrow's work while handling it
+
+
+@dataclass
+class Profile:
+    rpcs: list[Rpc]
+    client_after: Work  # Alice's work after the last RPC
+    sign_bytes: int  # mean size of the messages signed (PAE bytes)
+    verify_bytes: int  # mean size of the messages whose signature was checked
+    unique_verifies: int  # distinct signatures among those checks
+
+    def totals(self) -> dict[str, int]:
+        works = [self.client_after, *(r.client_before for r in self.rpcs), *(r.server for r in self.rpcs)]
+        server = [r.server for r in self.rpcs]
+        return {
+            "rpcs": len(self.rpcs),
+            "statements_signed": sum(w.signs for w in works),
+            "statements_signed_server": sum(w.signs for w in server),
+            "signature_checks": sum(w.verifies for w in works),
+            "signature_checks_server": sum(w.verifies for w in server),
+            "signature_checks_distinct": self.unique_verifies,
+            "fsyncs": sum(len(w.commits) for w in works),
+            "fsyncs_server": sum(len(w.commits) for w in server),
+            "journaled_bytes": sum(sum(w.commits) for w in works),
+            "request_bytes": sum(r.request_bytes for r in self.rpcs),
+            "response_bytes": sum(r.response_bytes for r in self.rpcs),
+        }
+
+    def signature(self) -> list[tuple[Any, ...]]:
+        """What must match between two calibration trades."""
+
+        def counts(w: Work) -> tuple[int, int, int]:
+            return w.signs, w.verifies, len(w.commits)
+
+        return [(r.target, *counts(r.client_before), *counts(r.server)) for r in self.rpcs] + [
+            counts(self.client_after)
+        ]
+
+
+def _journaled_bytes(args: Sequence[Any]) -> int:
+    total = 0
+    for arg in args:
+        if isinstance(arg, VerifiedStatement):  # before tuple: a VerifiedStatement is a tuple
+            total += len(arg.envelope)
+        elif isinstance(arg, (list, tuple)):
+            total += sum(len(vs.envelope) for vs in arg if isinstance(vs, VerifiedStatement))
+    return total
+
+
+class Recorder(RpcObserver):
+    """Counts signs, signature checks and journal commits per side, and cuts them at each RPC."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.client = Work()
+        self.server = Work()
+        self.rpcs: list[Rpc] = []
+        self.sign_sizes: list[int] = []
+        self.verify_sizes: list[int] = []
+        self.signatures: set[bytes] = set()
+
+    def _side(self) -> Work:
+        return (
+            self.server if threading.current_thread().name.startswith(SERVER_THREAD_PREFIX) else self.client
+        )
+
+    def reset(self) -> None:
+        with self.lock:
+            self.client, self.server, self.rpcs = Work(), Work(), []
+            self.sign_sizes, self.verify_sizes, self.signatures = [], [], set()
+
+    def before(self, target: str) -> None:
+        with self.lock:
+            self.server = Work()
+
+    def after(self, target: str, request_bytes: int, response_bytes: int) -> None:
+        with self.lock:
+            self.rpcs.append(Rpc(target, request_bytes, response_bytes, self.client, self.server))
+            self.client, self.server = Work(), Work()
+
+    def profile(self) -> Profile:
+        with self.lock:
+            return Profile(
+                self.rpcs,
+                self.client,
+                round(statistics.fmean(self.sign_sizes)),
+                round(statistics.fmean(self.verify_sizes)),
+                len(self.signatures),
+            )
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        """Wrap libsodium's sign and verify and the journal's commit (restored on exit)."""
+        sign, sign_open, write = nacl.bindings.crypto_sign, nacl.bindings.crypto_sign_open, Journal._write
+
+        def counting_sign(message: bytes, sk: bytes) -> bytes:
+            with self.lock:
+                self._side().signs += 1
+                self.sign_sizes.append(len(message))
+            return sign(message, sk)
+
+        def counting_open(signed: bytes, pk: bytes) -> bytes:
+            with self.lock:
+                self._side().verifies += 1
+                self.verify_sizes.append(len(signed) - 64)
+                self.signatures.add(signed[:64])
+            return sign_open(signed, pk)
+
+        def counting_write(journal: Journal, fn: Callable[..., None], *args: Any) -> None:
+            with self.lock:
+                self._side().commits.append(_journaled_bytes(args))
+            write(journal, fn, *args)
+
+        nacl.bindings.crypto_sign = counting_sign
+        nacl.bindings.crypto_sign_open = counting_open
+        Journal._write = counting_write  # type: ignore[method-assign,assignment]
+        try:
+            yield
+        finally:
+            nacl.bindings.crypto_sign, nacl.bindings.crypto_sign_open = sign, sign_open
+            Journal._write = write  # type: ignore[method-assign]
+
+
+def calibrate(directory: Path) -> Profile:
+    """Run trades in this process (servers in threads) with everything counted; return the last one's
+    profile. Own keys and journals: nothing is shared with the timed parties."""
+    setup = make_setup(directory)
+    bob, escrow = open_serving_side(setup)
+    recorder = Recorder()
+    log = RpcLog()
+    profiles: list[Profile] = []
+    with serve(bob, None) as peer_server, serve(None, escrow) as escrow_server:
+        alice = open_initiator(setup)
+        cc = CountingCooperationClient(peer_server.target, log)
+        ec = CountingEscrowClient(escrow_server.target, log)
+        proposal = make_proposal(setup)
+        try:
+            for _ in range(2):  # the first trade also carries the mandates
+                checked_trade(alice, cc, ec, setup.did("bob"), proposal)
+            log.observer = recorder
+            with recorder.installed():
+                for _ in range(2):
+                    recorder.reset()
+                    checked_trade(alice, cc, ec, setup.did("bob"), proposal)
+                    profiles.append(recorder.profile())
+        finally:
+            log.observer = None
+            cc.close()
+            ec.close()
+            close_journal(alice)
+    bob.close()
+    escrow.close()
+    if profiles[0].signature() != profiles[1].signature():
+        raise RuntimeError("two calibration trades did different work; the floor would be ill-defined")
+    return profiles[-1]
+
+
+def close_journal(peer: Peer) -> None:
+    journal = peer.journal
+    assert isinstance(journal, Journal)
+    journal.close()
+
+
+def checked_trade(alice: Peer, cc: CooperationClient, ec: EscrowClient, bob: str, proposal: Any) -> None:
+    neg = run_trade(alice, cc, bob, proposal, escrow=ec)
+    if neg.state is not State.FULFILLED:
+        raise RuntimeError(f"trade ended {neg.state}, not FULFILLED")
+
+
+# --- the floor's work --------------------------------------------------------------------------
+
+
+class FloorWork:
+    """Signs, signature checks and fsync'd commits with no protocol logic: one SQLite file, one lock."""
+
+    def __init__(self, path: Path, sign_bytes: int, verify_bytes: int) -> None:
+        public_key, self.secret = nacl.bindings.crypto_sign_seed_keypair(os.urandom(32))
+        self.public_key = public_key
+        self.sign_message = os.urandom(sign_bytes)
+        self.signed = nacl.bindings.crypto_sign(os.urandom(verify_bytes), self.secret)
+        self.blob = os.urandom(1 << 16)
+        self.lock = threading.Lock()
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        if self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
+            raise RuntimeError("SQLite refused WAL mode")
+        self.conn.execute("PRAGMA synchronous = FULL")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, envelope BLOB NOT NULL)")
+        self.cur = self.conn.cursor()
+
+    def run(self, signs: int, verifies: int, commits: Sequence[int]) -> None:
+        sign, sign_open = nacl.bindings.crypto_sign, nacl.bindings.crypto_sign_open
+        for _ in range(signs):
+            sign(self.sign_message, self.secret)
+        for _ in range(verifies):
+            sign_open(self.signed, self.public_key)
+        for size in commits:
+            row = (self.blob[:size],)
+            with self.lock:
+                cur = self.cur
+                cur.execute("BEGIN IMMEDIATE")
+                cur.execute("INSERT INTO t (envelope) VALUES (?)", row)
+                cur.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def echo_request(size: int, answer: int, work: Work | None) -> bytes:
+    """A request of ``size`` bytes asking for an answer of ``answer`` bytes, and the server's work."""
+    commits = work.commits if work is not None else []
+    head = HEADER.pack(answer, work.signs if work else 0, work.verifies if work else 0, len(commits))
+    head += struct.pack(f"<{len(commits)}I", *commits)
+    if len(head) > size:
+        raise RuntimeError(f"a {size}-byte request cannot carry a {len(head)}-byte work header")
+    return head + os.urandom(size - len(head))
+
+
+def echo_handler(work: FloorWork) -> grpc.GenericRpcHandler[Any, Any]:
+    """The raw handler: do the work the header asks for, answer with the request's own bytes."""
+
+    def call(request: bytes, context: grpc.ServicerContext) -> bytes:
+        answer, signs, verifies, n = HEADER.unpack_from(request)
+        if signs or verifies or n:
+            work.run(signs, verifies, struct.unpack_from(f"<{n}I", request, HEADER.size))
+        if answer <= len(request):
+            return request[:answer]
+        return request + bytes(answer - len(request))
+
+    method = grpc.unary_unary_rpc_method_handler(call)  # no (de)serializers: bytes in, bytes out
+    return grpc.method_handlers_generic_handler(ECHO_SERVICE, {"Call": method})
+
+
+# --- the serving process -----------------------------------------------------------------------
+
+
+def serve_process(kind: str, config: Path) -> int:
+    """``--serve``: start the servers, print their ports as one JSON line, serve until stdin closes."""
+    closers: list[Callable[[], None]] = []
+    ports: dict[str, int] = {}
+    if kind == "trade":
+        setup = Setup.load(config)
+        bob, escrow = open_serving_side(setup)
+        servers = {
+            "peer": serve(bob, None, max_workers=IN_FLIGHT),
+            "escrow": serve(None, escrow, max_workers=IN_FLIGHT),
+        }
+        for name, running in servers.items():
+            ports[name] = running.port
+            closers.append(running.stop)
+        closers += [bob.close, escrow.close]
+    else:
+        doc = json.loads(config.read_text())
+        for name in TARGETS:
+            work = FloorWork(
+                Path(doc["directory"]) / f"floor-{name}.db", doc["sign_bytes"], doc["verify_bytes"]
+            )
+            server = grpc.server(
+                ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="bench-echo"),
+                options=[("grpc.max_receive_message_length", MAX_RESPONSE_BYTES), ("grpc.so_reuseport", 0)],
+            )
+            server.add_generic_rpc_handlers([echo_handler(work)])
+            ports[name] = server.add_insecure_port("127.0.0.1:0")
+            server.start()
+            closers += [partial(_stop_now, server), work.close]
+    print(json.dumps(ports), flush=True)
+    sys.stdin.read()  # the benchmark closes our stdin when it is done
+    for close in closers:
+        close()
+    return 0
+
+
+def _stop_now(server: grpc.Server) -> None:
+    server.stop(None).wait()
+
+
+class ServerProcess:
+    """A ``--serve`` child process; :meth:`close` ends it (closing its stdin)."""
+
+    def __init__(self, kind: str, config: Path) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.trade", "--serve", kind, str(config)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=ROOT,
+            env=env,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            ready = sel.select(timeout=120)
+        line = self.proc.stdout.readline() if ready else ""
+        if not line:
+            self.close()
+            raise RuntimeError(f"the {kind} server process did not start (exit code {self.proc.returncode})")
+        self.ports: dict[str, int] = json.loads(line)
+
+    def target(self, name: str) -> str:
+        return f"127.0.0.1:{self.ports[name]}"
+
+    def close(self) -> None:
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+# --- the three series --------------------------------------------------------------------------
+
+
+class TradeSeries:
+    """Alice here, Bob and the escrow in their process."""
+
+    def __init__(self, setup: Setup, server: ServerProcess, log: RpcLog) -> None:
+        self.alice = open_initiator(setup)
+        self.bob = setup.did("bob")
+        self.proposal = make_proposal(setup)
+        self.cc = CountingCooperationClient(server.target("peer"), log)
+        self.ec = CountingEscrowClient(server.target("escrow"), log)
+
+    def one(self) -> None:
+        checked_trade(self.alice, self.cc, self.ec, self.bob, self.proposal)
+
+    def close(self) -> None:
+        self.cc.close()
+        self.ec.close()
+        close_journal(self.alice)
+
+
+class EchoSeries:
+    """The trade's RPCs, byte for byte in size, to raw handlers; with the floor's work when ``work``."""
+
+    def __init__(self, profile: Profile, server: ServerProcess, work: FloorWork | None) -> None:
+        self.channels = {
+            name: grpc.insecure_channel(
+                server.target(name), options=[("grpc.max_receive_message_length", MAX_RESPONSE_BYTES)]
+            )
+            for name in TARGETS
+        }
+        self.stubs = {
+            name: ch.unary_unary(ECHO_METHOD, request_serializer=None, response_deserializer=None)
+            for name, ch in self.channels.items()
+        }
+        self.work = work
+        self.steps = [
+            (
+                self.stubs[r.target],
+                echo_request(r.request_bytes, r.response_bytes, r.server if work else None),
+                r.response_bytes,
+                r.client_before,
+            )
+            for r in profile.rpcs
+        ]
+        self.after = profile.client_after
+
+    def one(self) -> None:
+        work = self.work
+        for stub, request, answer, before in self.steps:
+            if work is not None:
+                work.run(before.signs, before.verifies, before.commits)
+            if len(stub(request, timeout=TIMEOUT_S)) != answer:
+                raise RuntimeError("an echo came back the wrong size")
+        if work is not None:
+            work.run(self.after.signs, self.after.verifies, self.after.commits)
+
+    def close(self) -> None:
+        for ch in self.channels.values():
+            ch.close()
+
+
+def run_sequential(one: Callable[[], None], trades: int) -> float:
+    start = time.perf_counter()
+    for _ in range(trades):
+        one()
+    return time.perf_counter() - start
+
+
+def run_concurrent(pool: ThreadPoolExecutor, one: Callable[[], None], trades: int) -> float:
+    """``trades`` trades, :data:`IN_FLIGHT` at a time (each worker takes the next until none is left)."""
+    counter = itertools.count()
+
+    def worker() -> None:
+        while next(counter) < trades:
+            one()
+
+    start = time.perf_counter()
+    futures = [pool.submit(worker) for _ in range(IN_FLIGHT)]
+    for f in futures:
+        f.result()
+    return time.perf_counter() - start
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def run(rounds: int, trades: int, conc_trades: int, directory: Path) -> dict[str, Any]:
+    """Calibrate, start the servers, time the series in interleaved rounds; return the JSON summary."""
+    profile = calibrate(directory / "calibration")
+    setup = make_setup(directory / "timed")
+    setup.save(directory / "setup.json")
+    floor_config = directory / "floor.json"
+    floor_config.write_text(
+        json.dumps(
+            {
+                "directory": str(setup.directory),
+                "sign_bytes": profile.sign_bytes,
+                "verify_bytes": profile.verify_bytes,
+            }
+        )
+    )
+    log = RpcLog()
+    rates: dict[str, list[float]] = {f"{s}_{m}": [] for m in MODES for s in SERIES}
+    ratios: dict[str, list[float]] = {
+        k: [] for k in ("trade_vs_echo", "trade_vs_echo_conc32", "trade_vs_floor", "trade_vs_floor_conc32")
+    }
+    with ExitStack() as stack:
+        trade_server = ServerProcess("trade", directory / "setup.json")
+        stack.callback(trade_server.close)
+        echo_server = ServerProcess("echo", floor_config)
+        stack.callback(echo_server.close)
+        floor_work = FloorWork(setup.directory / "floor-alice.db", profile.sign_bytes, profile.verify_bytes)
+        stack.callback(floor_work.close)
+        series: dict[str, TradeSeries | EchoSeries] = {}
+        series["trade"] = TradeSeries(setup, trade_server, log)
+        stack.callback(series["trade"].close)
+        series["echo"] = EchoSeries(profile, echo_server, None)
+        stack.callback(series["echo"].close)
+        series["floor"] = EchoSeries(profile, echo_server, floor_work)
+        stack.callback(series["floor"].close)
+        pool = stack.enter_context(
+            ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="bench-trade")
+        )
+
+        timed_trades = 0
+        first_call = log.calls()
+        for s in series.values():
+            run_sequential(s.one, WARMUP_TRADES)
+            run_concurrent(pool, s.one, IN_FLIGHT)
+        timed_trades += WARMUP_TRADES + IN_FLIGHT
+        orders = list(itertools.permutations(SERIES))
+        for r in range(rounds):
+            elapsed: dict[str, float] = {}
+            modes = MODES if r % 2 == 0 else MODES[::-1]
+            for mode in modes:
+                for name in orders[r % len(orders)]:
+                    if mode == "seq":
+                        elapsed[f"{name}_seq"] = run_sequential(series[name].one, trades)
+                    else:
+                        elapsed[f"{name}_conc32"] = run_concurrent(pool, series[name].one, conc_trades)
+            timed_trades += trades + conc_trades
+            for key, seconds in elapsed.items():
+                rates[key].append((trades if key.endswith("_seq") else conc_trades) / seconds)
+            for base in ("echo", "floor"):
+                ratios[f"trade_vs_{base}"].append(elapsed[f"{base}_seq"] / elapsed["trade_seq"])
+                ratios[f"trade_vs_{base}_conc32"].append(elapsed[f"{base}_conc32"] / elapsed["trade_conc32"])
+        rpcs_made = log.calls() - first_call - 1
+    counts = profile.totals()
+    if rpcs_made != counts["rpcs"] * timed_trades:
+        raise RuntimeError(
+            f"{rpcs_made} RPCs for {timed_trades} trades; calibration says {counts['rpcs']} each"
+        )
+
+    def stats(values: Sequence[float], digits: int) -> dict[str, float]:
+        return {
+            "median": round(statistics.median(values), digits),
+            "min": round(min(values), digits),
+            "max": round(max(values), digits),
+        }
+
+    detail: dict[str, Any] = {k: stats(v, 2) for k, v in rates.items()}
+    detail |= {k: stats(v, 4) for k, v in ratios.items()}
+    # The peers' history grows round after round, as a live peer's does; the rates show what it costs.
+    detail["trade_seq_by_round"] = [round(v, 2) for v in rates["trade_seq"]]
+    detail["trade_conc32_by_round"] = [round(v, 2) for v in rates["trade_conc32"]]
+    detail["trades_per_round"] = trades + conc_trades
+    ratio = {k: round(statistics.median(v), 4) for k, v in ratios.items()}
+    return {
+        "benchmark": NAME,
+        "trade_vs_echo": ratio["trade_vs_echo"],
+        "trades_per_s": detail["trade_seq"]["median"],
+        "trades_per_s_conc32": detail["trade_conc32"]["median"],
+        "echo_trades_per_s": detail["echo_seq"]["median"],
+        "echo_trades_per_s_conc32": detail["echo_conc32"]["median"],
+        "floor_trades_per_s": detail["floor_seq"]["median"],
+        "floor_trades_per_s_conc32": detail["floor_conc32"]["median"],
+        "trade_vs_echo_conc32": ratio["trade_vs_echo_conc32"],
+        "trade_vs_floor": ratio["trade_vs_floor"],
+        "trade_vs_floor_conc32": ratio["trade_vs_floor_conc32"],
+        "target": TARGET,
+        "target_met": ratio["trade_vs_echo"] >= TARGET,
+        "per_trade": counts,
+        "in_flight": IN_FLIGHT,
+        "rounds": rounds,
+        "trades": trades,
+        "conc_trades": conc_trades,
+        "detail": detail,
+        "rpc_plan": [[r.target, r.request_bytes, r.response_bytes] for r in profile.rpcs],
+        "env": {
+            "python": platform.python_version(),
+            "grpcio": grpc.__version__,
+            "sqlite": sqlite3.sqlite_version,
+            "cpus": os.cpu_count(),
+            "journal": "WAL, synchronous=FULL",
+            "gc": "enabled",
+        },
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    d, c = result["detail"], result["per_trade"]
+    rows: list[tuple[str, str, str]] = [
+        ("trade, sequential (trades/s)", "trade_seq", ",.1f"),
+        ("echo, sequential", "echo_seq", ",.1f"),
+        ("floor, sequential", "floor_seq", ",.1f"),
+        (f"trade, {IN_FLIGHT} in flight (trades/s)", "trade_conc32", ",.1f"),
+        (f"echo, {IN_FLIGHT} in flight", "echo_conc32", ",.1f"),
+        (f"floor, {IN_FLIGHT} in flight", "floor_conc32", ",.1f"),
+        ("trade / echo, sequential", "trade_vs_echo", ".3f"),
+        ("trade / floor, sequential", "trade_vs_floor", ".3f"),
+        (f"trade / echo, {IN_FLIGHT} in flight", "trade_vs_echo_conc32", ".3f"),
+        (f"trade / floor, {IN_FLIGHT} in flight", "trade_vs_floor_conc32", ".3f"),
+    ]
+    lines = [
+        f"trade benchmark: {result['rounds']} rounds x ({result['trades']} sequential + "
+        f"{result['conc_trades']} at {IN_FLIGHT} in flight) trades per series, interleaved "
+        "(order rotates per round); 127.0.0.1, servers in a separate process",
+        f"python {result['env']['python']}, grpcio {result['env']['grpcio']}, sqlite "
+        f"{result['env']['sqlite']} (journals WAL + synchronous=FULL), {result['env']['cpus']} CPUs",
+        f"one bonded trade = {c['rpcs']} RPCs ({c['request_bytes']:,} B out, "
+        f"{c['response_bytes']:,} B back), "
+        f"{c['statements_signed']} statements signed ({c['statements_signed_server']} by the servers), "
+        f"{c['signature_checks']} signature checks ({c['signature_checks_distinct']} distinct signatures, "
+        f"{c['signature_checks_server']} checks by the servers), {c['fsyncs']} fsync'd commits "
+        f"({c['fsyncs_server']} by the servers)",
+        "echo = the same RPCs and sizes to a raw grpcio handler; floor = echo + the same signs, checks and "
+        "commits, no protocol logic",
+        "",
+        f"{'':<42}{'median':>12}{'min':>12}{'max':>12}",
+    ]
+    for label, key, fmt in rows:
+        s = d[key]
+        cells = "".join(f"{format(s[k], fmt):>12}" for k in ("median", "min", "max"))
+        lines.append(f"  {label:<40}{cells}")
+    by_round = ", ".join(f"{v:.1f}" for v in d["trade_seq_by_round"])
+    verdict = "met" if result["target_met"] else "NOT met"
+    lines += [
+        "",
+        f"trade, sequential, by round (trades/s): {by_round}; Alice, Bob and the escrow each hold "
+        f"{d['trades_per_round']} more trades of history after every round",
+        f"HEADLINE trade_vs_echo {result['trade_vs_echo']:.3f} (target {TARGET:.2f}: {verdict}); "
+        f"trade_vs_floor {result['trade_vs_floor']:.3f}: the floor is the same RPCs, signatures and fsyncs "
+        "with no protocol logic.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks trade",
+        description="Bonded trades over gRPC (servers in another process) vs raw grpcio echo of the same "
+        "RPCs and a no-protocol floor, sequential and "
+        f"{IN_FLIGHT} in flight, interleaved rounds.",
+    )
+    parser.add_argument("--rounds", type=int, default=None, help=f"rounds (default {DEFAULT_ROUNDS})")
+    parser.add_argument(
+        "--trades",
+        type=int,
+        default=None,
+        help=f"sequential trades per series per round (default {DEFAULT_TRADES})",
+    )
+    parser.add_argument(
+        "--conc-trades",
+        type=int,
+        default=None,
+        help=f"trades per series per round at {IN_FLIGHT} in flight (default {DEFAULT_CONC_TRADES})",
+    )
+    parser.add_argument(
+        "--dir",
+        default=None,
+        help="where to make the temporary directory holding the journals (default: the system's temporary "
+        "directory); put it on the disk you want to measure",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke test: {QUICK_ROUNDS} rounds x ({QUICK_TRADES} + {QUICK_CONC_TRADES}) trades "
+        "(figures meaningless)",
+    )
+    parser.add_argument("--serve", nargs=2, metavar=("KIND", "CONFIG"), help=argparse.SUPPRESS)
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.serve:
+        kind, config = args.serve
+        if kind not in ("trade", "echo"):
+            parser.error("--serve KIND is trade or echo")
+        return serve_process(kind, Path(config))
+    rounds = args.rounds if args.rounds is not None else QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS
+    trades = args.trades if args.trades is not None else QUICK_TRADES if args.quick else DEFAULT_TRADES
+    conc = (
+        args.conc_trades
+        if args.conc_trades is not None
+        else QUICK_CONC_TRADES
+        if args.quick
+        else DEFAULT_CONC_TRADES
+    )
+    if rounds < 1 or trades < 1 or conc < 1:
+        parser.error("--rounds, --trades and --conc-trades must be positive")
+    with tempfile.TemporaryDirectory(prefix="a2a-coop-trade-bench-", dir=args.dir) as tmp:
+        result = run(rounds, trades, conc, Path(tmp))
+    print(table(result))
+    print(json.dumps(result, separators=(",", ":")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""The runtime benchmarks (trade, memory) run with --quick and end with their JSON summary.
+
+Figures only: the targets are the benchmarks' business, never the test suite's.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `benchmarks` is a top-level package of the checkout, not installed
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.__main__ import main  # noqa: E402
+
+
+def summary(name: str, capsys: pytest.CaptureFixture[str]) -> tuple[list[str], dict[str, Any]]:
+    assert main([name, "--quick"]) == 0
+    out = capsys.readouterr().out.rstrip("\n").splitlines()
+    result: dict[str, Any] = json.loads(out[-1])
+    assert result["benchmark"] == name
+    return out[:-1], result
+
+
+def test_trade_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    table, result = summary("trade", capsys)
+    for key in (
+        "trade_vs_echo",
+        "trades_per_s",
+        "trades_per_s_conc32",
+        "echo_trades_per_s",
+        "echo_trades_per_s_conc32",
+        "floor_trades_per_s",
+        "floor_trades_per_s_conc32",
+        "trade_vs_echo_conc32",
+        "trade_vs_floor",
+        "trade_vs_floor_conc32",
+    ):
+        assert isinstance(result[key], float), key
+        assert result[key] > 0, key
+    assert result["target"] == 0.7
+    assert isinstance(result["target_met"], bool)
+    counts = result["per_trade"]
+    for key in ("rpcs", "statements_signed", "signature_checks", "fsyncs"):
+        assert isinstance(counts[key], int), key
+        assert counts[key] > 0, key
+    # offer, accept, 2 bond locks, 2 deliveries, 2 receipts, 2 releases: at least these are signed
+    assert counts["statements_signed"] >= 10
+    assert counts["rpcs"] == len(result["rpc_plan"])
+    assert {target for target, _, _ in result["rpc_plan"]} == {"peer", "escrow"}
+    assert any("HEADLINE" in line for line in table)
+
+
+def test_memory_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    table, result = summary("memory", capsys)
+    for key in ("rss_idle_mb", "rss_10k_delta_mb", "rss_python_mb", "rss_imports_mb", "rss_open_mb"):
+        assert isinstance(result[key], float), key
+        assert result[key] > 0, key
+    assert isinstance(result["bytes_per_negotiation"], int)
+    assert result["extrapolated"] is True  # --quick measures fewer than 10k and scales
+    assert sum(result["states"].values()) == result["negotiations"]
+    assert set(result["states"]) <= {"PROPOSED", "ACCEPTED"}
+    assert result["idle_target_mb"] == 80.0
+    assert result["delta_target_mb"] == 200.0
+    assert any("HEADLINE" in line for line in table)
