@@ -19,6 +19,7 @@ from a2a_coop.errors import MandateViolation
 from a2a_coop.mandate import side_value
 from a2a_coop.negotiation import State
 from a2a_coop.peer import Peer, drive
+from a2a_coop.statements import verify_statement
 from a2a_coop.strategy import Accept, ContractView, Counter, Deliver, DeliveryView, OfferView, Reject, Reply
 from a2a_coop.testing import DAY_MS, FixedClock, Party, derive, service
 
@@ -204,3 +205,23 @@ def test_no_strategy_gets_a_statement_outside_its_mandate_signed(
         )
     exposure = pb.verifier.exposure.exposure(pb.mandate_vs.digest)
     assert exposure.outstanding(clock.now_ms) <= mandate.max_outstanding
+
+
+@pytest.mark.req("RPC-002", "BDY-013")
+def test_exchange_answers_an_offer_with_mandate_then_accept_and_acks_a_receipt(clock: FixedClock) -> None:
+    """Alice opens with an offer: expect Bob's mandate first, then his Accept and his Delivery. Alice's
+    Receipt then gets exactly one Ack naming it (Bob has nothing else to say)."""
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    pa, pb = make_peer(alice, clock), make_peer(bob, clock)
+    offer = pa.propose(pb.did, alice.proposal())
+    answers = pb.exchange(offer.envelope, pa.send_context())
+    bodies = [verify_statement(a).body for a in answers]
+    assert answers[0] == pb.mandate_vs.envelope
+    assert bodies == ["mandate", "accept", "delivery"]
+    ours = pa.on_replies(answers)
+    receipt = next(vs for vs in ours if vs.body == "receipt")
+    delivery = next(vs for vs in ours if vs.body == "delivery")
+    pb.exchange(delivery.envelope, pa.send_context())  # Bob receipts Alice's delivery
+    ack = pb.exchange(receipt.envelope, pa.send_context())
+    assert [verify_statement(a).body for a in ack] == ["ack"]
+    assert verify_statement(ack[0]).statement.ack.statement == receipt.digest

@@ -210,6 +210,7 @@ def _bodies(path: Path) -> list[str]:
 # --- trades ----------------------------------------------------------------------------------
 
 
+@pytest.mark.req("RPC-001", "RPC-002")
 @pytest.mark.req("NEG-011", "NEG-012", "CMT-001")
 def test_complete_bonded_trade_between_processes(
     procs: Processes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -308,6 +309,7 @@ def test_revocation_forfeits_the_revokers_bond(procs: Processes, tmp_path: Path)
     assert balance(net.bob, net.escrow_server) == (FUNDS + BOND, 0)
 
 
+@pytest.mark.req("RPC-003", "RPC-004")
 @pytest.mark.req("RPL-002", "CHN-004")
 def test_crash_and_resume_keeps_answers_and_the_chain(procs: Processes, tmp_path: Path) -> None:
     """Bob answers an offer (Accept and Delivery, journaled before sending), then is SIGKILLed before
@@ -520,6 +522,7 @@ def _bad_inputs() -> dict[str, tuple[type[errors.CoopError], Callable[[Hostile],
 BAD_INPUTS = _bad_inputs()
 
 
+@pytest.mark.req("RPC-005", "RPC-007")
 @pytest.mark.req("ERR-001", "ERR-003")
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_bad_input_is_refused_with_its_code_and_commits_nothing(hostile: Hostile, case: str) -> None:
@@ -534,6 +537,7 @@ def test_bad_input_is_refused_with_its_code_and_commits_nothing(hostile: Hostile
     assert hostile.snapshot() == before
 
 
+@pytest.mark.req("RPC-007")
 def test_malformed_request_bytes_are_invalid_argument(hostile: Hostile) -> None:
     """Bytes that are not an ExchangeRequest: INVALID_ARGUMENT from the transport, nothing committed."""
     before = hostile.snapshot()
@@ -546,6 +550,7 @@ def test_malformed_request_bytes_are_invalid_argument(hostile: Hostile) -> None:
     assert hostile.snapshot() == before
 
 
+@pytest.mark.req("RPC-008")
 def test_oversize_request_is_refused_by_grpc(hostile: Hostile) -> None:
     """A 200 kB request: RESOURCE_EXHAUSTED before bob's handler runs, nothing committed."""
     before = hostile.snapshot()
@@ -555,6 +560,7 @@ def test_oversize_request_is_refused_by_grpc(hostile: Hostile) -> None:
     assert hostile.snapshot() == before
 
 
+@pytest.mark.req("RPC-003")
 @pytest.mark.req("RPL-002")
 def test_retried_statement_gets_the_original_answers(hostile: Hostile) -> None:
     """Mallory's first offer again: the very same answers, and nothing processed a second time."""

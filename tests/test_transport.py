@@ -169,6 +169,7 @@ def status_details(err: grpc.RpcError) -> Any:
 # --- round trips ---------------------------------------------------------------------------
 
 
+@pytest.mark.req("RPC-001")
 def test_exchange_carries_envelope_and_context_bytes_exactly(
     client: CooperationClient, peer: ScriptedPeer, alice: Party, bob: Party
 ) -> None:
@@ -178,6 +179,7 @@ def test_exchange_carries_envelope_and_context_bytes_exactly(
     assert peer.calls == [(offer, list(alice.setup))]
 
 
+@pytest.mark.req("RPC-003")
 def test_exchange_is_answered_identically_when_retried(client: CooperationClient) -> None:
     """The same envelope twice gets the same answer (the handler's idempotency; no client retry)."""
     assert client.exchange(b"statement") == client.exchange(b"statement") == [b"statement"]
@@ -231,6 +233,7 @@ def test_a_client_is_a_handler_so_a_relay_forwards_calls_and_rejections(client: 
 # --- errors across the wire (ERR-001) ------------------------------------------------------
 
 
+@pytest.mark.req("RPC-005")
 @pytest.mark.req("ERR-001")
 @pytest.mark.parametrize("code", sorted(errors.registry()))
 def test_rejection_arrives_as_the_same_error_with_code_and_requirement(
@@ -263,6 +266,7 @@ def test_rejection_arrives_as_the_same_error_with_code_and_requirement(
     }
 
 
+@pytest.mark.req("RPC-006")
 def test_equivocation_evidence_arrives_as_the_exact_envelopes(
     client: CooperationClient, peer: ScriptedPeer, alice: Party, bob: Party
 ) -> None:
@@ -273,6 +277,7 @@ def test_equivocation_evidence_arrives_as_the_exact_envelopes(
     assert info.value.evidence == peer.evidence
 
 
+@pytest.mark.req("RPC-006")
 def test_evidence_too_big_for_trailers_is_left_out_but_counted(
     client: CooperationClient, channel: grpc.Channel, peer: ScriptedPeer
 ) -> None:
@@ -291,6 +296,7 @@ def test_evidence_too_big_for_trailers_is_left_out_but_counted(
     assert details.metadata["evidence"] == "2"
 
 
+@pytest.mark.req("RPC-007")
 def test_handler_bug_is_internal_without_leaking_and_is_logged(
     client: CooperationClient, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -355,6 +361,7 @@ def test_errors_without_a_known_code_become_transport_errors(
 # --- limits and malformed input ------------------------------------------------------------
 
 
+@pytest.mark.req("RPC-007", "RPC-008")
 @pytest.mark.req("ENV-008")
 def test_oversize_request_is_refused_before_the_handler(
     client: CooperationClient, peer: ScriptedPeer
@@ -367,6 +374,7 @@ def test_oversize_request_is_refused_before_the_handler(
     assert client.exchange(b"ok") == [b"ok"]
 
 
+@pytest.mark.req("RPC-008")
 @pytest.mark.req("ENV-008")
 @pytest.mark.parametrize("where", ["envelope", "context"])
 def test_envelope_over_the_limit_is_refused_even_when_the_request_limit_is_raised(
@@ -389,6 +397,7 @@ def test_envelope_over_the_limit_is_refused_even_when_the_request_limit_is_raise
 @pytest.mark.parametrize(
     "garbage", [b"\x0f", b"\x0a\xff", b"\xff\xff\xff\xff"], ids=["bad-wire-type", "truncated", "bad-tag"]
 )
+@pytest.mark.req("RPC-007")
 def test_malformed_request_bytes_are_invalid_argument_and_the_server_keeps_serving(
     channel: grpc.Channel, client: CooperationClient, peer: ScriptedPeer, garbage: bytes
 ) -> None:
@@ -399,6 +408,7 @@ def test_malformed_request_bytes_are_invalid_argument_and_the_server_keeps_servi
     assert client.exchange(b"ok") == [b"ok"]
 
 
+@pytest.mark.req("RPC-009")
 def test_deadline_exceeded_surfaces_as_transport_error(server: RunningServer, peer: ScriptedPeer) -> None:
     with CooperationClient(server.target, timeout_s=0.2) as impatient, pytest.raises(TransportError) as info:
         impatient.exchange(b"slow")
@@ -413,6 +423,7 @@ def test_serve_refuses_a_port_in_use(server: RunningServer, peer: ScriptedPeer) 
 # --- operations -----------------------------------------------------------------------------
 
 
+@pytest.mark.req("RPC-010")
 def test_health_reports_serving_for_the_server_and_each_service(channel: grpc.Channel) -> None:
     stub = health_pb2_grpc.HealthStub(channel)
     for name in ("", COOPERATION_SERVICE, ESCROW_SERVICE):
@@ -420,6 +431,7 @@ def test_health_reports_serving_for_the_server_and_each_service(channel: grpc.Ch
         assert reply.status == health_pb2.HealthCheckResponse.SERVING, name
 
 
+@pytest.mark.req("RPC-010")
 def test_reflection_lists_our_services(channel: grpc.Channel) -> None:
     """What `grpcurl -plaintext HOST:PORT list` and `describe` ask."""
     database = ProtoReflectionDescriptorDatabase(channel)
