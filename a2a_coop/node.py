@@ -34,7 +34,7 @@ from a2a_coop.identity import Keypair
 from a2a_coop.journal import Journal
 from a2a_coop.negotiation import Negotiation, State
 from a2a_coop.peer import Peer, drive, wall_clock_ms
-from a2a_coop.statements import Statement, VerifiedStatement, sign_candidate, verify_statement
+from a2a_coop.statements import VerifiedStatement, new_statement, sign_candidate, verify_statement
 from a2a_coop.strategy import Strategy
 from a2a_coop.transport import CooperationClient, EscrowClient
 
@@ -97,15 +97,17 @@ class KeySigner:
         ttl_ms: int = 365 * DAY_MS,
         refs: Sequence[bytes] = (),
     ) -> VerifiedStatement:
-        stmt = Statement()
-        getattr(stmt, body).CopyFrom(message)
-        h = stmt.header
-        h.audience = audience
-        h.issued_at_ms = self.clock() if issued_at_ms is None else issued_at_ms
-        h.expires_at_ms = h.issued_at_ms + ttl_ms
-        h.negotiation_id = negotiation_id
-        h.mandate = mandate
-        h.refs.extend(refs)
+        when = self.clock() if issued_at_ms is None else issued_at_ms
+        stmt = new_statement(
+            body,
+            message,
+            issued_at_ms=when,
+            ttl_ms=ttl_ms,
+            audience=audience,
+            negotiation_id=negotiation_id,
+            mandate=mandate,
+            refs=refs,
+        )
         vs = sign_candidate(self.writer.stamp(stmt, nonce=self.nonce()), self.key)
         self.writer.advance(vs)
         return vs
@@ -173,10 +175,8 @@ class PeerNode:
                 verify_statement(env).digest
                 for env in self.journal.log_range(self.peer.did, 0, self.peer.writer.next_seq)
             ]
-            stmt = Statement()
-            stmt.checkpoint.log_root = merkle.root(digests)
-            vs = self.peer._sign(stmt, ttl_ms=DAY_MS)
-            self.journal.record_outgoing(vs, at_ms=self.peer.clock())
+            checkpoint = identity_pb2.Checkpoint(log_root=merkle.root(digests))
+            vs = self.peer.sign("checkpoint", checkpoint, ttl_ms=DAY_MS)
             return vs.envelope
 
     def get_attestations(self, subject: str) -> list[list[bytes]]:
@@ -363,14 +363,8 @@ def claim_breach(peer: Peer, neg: Negotiation, item_index: int, reason: str) -> 
     c = neg.contract
     if c is None:
         raise ValueError("no contract to claim under")
-    with peer.lock:
-        stmt = Statement()
-        stmt.breach_claim.CopyFrom(
-            commitment_pb2.BreachClaim(contract=c.id, item_index=item_index, reason=reason)
-        )
-        vs = peer._sign(stmt, audience=c.other(peer.did), negotiation_id=neg.id)
-        peer._persist(None, [vs])
-        return vs
+    msg = commitment_pb2.BreachClaim(contract=c.id, item_index=item_index, reason=reason)
+    return peer.sign("breach_claim", msg, audience=c.other(peer.did), negotiation_id=neg.id)
 
 
 def revoke(peer: Peer, neg: Negotiation, reason: str = "") -> VerifiedStatement:
@@ -382,9 +376,5 @@ def revoke(peer: Peer, neg: Negotiation, reason: str = "") -> VerifiedStatement:
     c = neg.contract
     if c is None:
         raise ValueError("no contract to revoke")
-    with peer.lock:
-        stmt = Statement()
-        stmt.revoke.CopyFrom(commitment_pb2.Revoke(contract=c.id, reason=reason))
-        vs = peer._sign(stmt, audience=c.other(peer.did), negotiation_id=neg.id)
-        peer._persist(None, [vs])
-        return vs
+    msg = commitment_pb2.Revoke(contract=c.id, reason=reason)
+    return peer.sign("revoke", msg, audience=c.other(peer.did), negotiation_id=neg.id)

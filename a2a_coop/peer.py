@@ -34,7 +34,7 @@ from a2a_coop.envelope import decode_envelope, statement_digest
 from a2a_coop.errors import CoopError, Replayed
 from a2a_coop.identity import Keypair
 from a2a_coop.negotiation import Negotiation, State, proposal_of
-from a2a_coop.statements import Statement, VerifiedStatement, sign_candidate, verify_statement
+from a2a_coop.statements import VerifiedStatement, new_statement, sign_candidate, verify_statement
 from a2a_coop.strategy import (
     Accept,
     ContractView,
@@ -166,12 +166,9 @@ class Peer:
     ) -> VerifiedStatement:
         """Open a negotiation with an offer (guarded, signed and journaled)."""
         with self.lock:
-            stmt = Statement()
-            stmt.offer.CopyFrom(proposal)
-            nid = self.nonce()
-            vs = self._sign(stmt, audience=counterparty, negotiation_id=nid, ttl_ms=ttl_ms)
-            self._persist(None, [vs])
-            return vs
+            return self.sign(
+                "offer", proposal, audience=counterparty, negotiation_id=self.nonce(), ttl_ms=ttl_ms
+            )
 
     def send_context(self) -> list[bytes]:
         """Envelopes a counterparty needs before our statements (our mandate, escrow mandates)."""
@@ -323,8 +320,9 @@ class Peer:
             msg = commitment_pb2.Delivery(
                 contract=c.id, item_index=d.item_index, artifact_digest=d.artifact_digest, uri=d.uri
             )
-            to = {"audience": view.counterparty, "negotiation_id": neg.id}
-            signed = self._guarded(partial(self._sign_body, "delivery", msg, **to))
+            signed = self._guarded(
+                partial(self._sign_body, "delivery", msg, audience=view.counterparty, negotiation_id=neg.id)
+            )
             if signed is not None:
                 out.append(signed)
         return out
@@ -348,35 +346,50 @@ class Peer:
         msg = commitment_pb2.Receipt(delivery=delivery.digest, rating=rating)
         return self._sign_body("receipt", msg, audience=delivery.issuer, negotiation_id=neg.id)
 
-    def _sign_body(self, body: str, message: Any, **header: Any) -> VerifiedStatement:
-        stmt = Statement()
-        getattr(stmt, body).CopyFrom(message)
-        return self._sign(stmt, **header)
-
-    def _sign(
+    def _sign_body(
         self,
-        stmt: Statement,
+        body: str,
+        message: Any,
         *,
         audience: str = "",
         negotiation_id: bytes = b"",
         refs: Sequence[bytes] = (),
         ttl_ms: int = DEFAULT_REPLY_TTL_MS,
     ) -> VerifiedStatement:
-        """The policy guard: stamp, check the unsigned candidate in context, then sign (MND-011)."""
+        """The policy guard: build, stamp, check the unsigned candidate in context, then sign (MND-011).
+
+        Raises:
+            CoopError: the guard refused; nothing was signed and the chain did not advance.
+        """
         now = self.clock()
-        h = stmt.header
-        h.audience = audience
-        h.issued_at_ms = now
-        h.expires_at_ms = now + ttl_ms
-        h.negotiation_id = negotiation_id
-        h.refs.extend(refs)
-        h.mandate = self.mandate_vs.digest
+        stmt = new_statement(
+            body,
+            message,
+            issued_at_ms=now,
+            ttl_ms=ttl_ms,
+            audience=audience,
+            negotiation_id=negotiation_id,
+            mandate=self.mandate_vs.digest,
+            refs=refs,
+        )
         cand = self.writer.stamp(stmt, nonce=self.nonce())
-        self.verifier.check(cand, now)  # raises the SPEC error; nothing signed, nothing advanced
+        self.verifier.check(cand, now)
         vs = sign_candidate(cand, self.key)
         self.verifier.record(vs)
         self.writer.advance(vs)
         return vs
+
+    def sign(self, body: str, message: Any, **header: Any) -> VerifiedStatement:
+        """Sign one statement of ours on our own initiative (a claim, a revoke, a checkpoint), guarded
+        like every other and journaled before it is returned (write-ahead); header as in ``_sign_body``.
+
+        Raises:
+            CoopError: the guard refused; nothing was signed.
+        """
+        with self.lock:
+            vs = self._sign_body(body, message, **header)
+            self._persist(None, [vs])
+            return vs
 
     def _persist(self, incoming: VerifiedStatement | None, replies: Sequence[VerifiedStatement]) -> None:
         if self.journal is None:

@@ -17,7 +17,7 @@ live in :mod:`a2a_coop.verifier`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final, NamedTuple
 
 from google.protobuf.message import DecodeError
@@ -108,6 +108,34 @@ _new_verified_statement: Callable[
     [type[VerifiedStatement], tuple[bytes, bytes, statement_pb2.Statement, str]], VerifiedStatement
 ]
 _new_verified_statement = tuple.__new__
+
+
+def new_statement(
+    body: str,
+    message: Any,
+    *,
+    issued_at_ms: int,
+    ttl_ms: int,
+    audience: str = "",
+    negotiation_id: bytes = b"",
+    mandate: bytes = b"",
+    refs: Sequence[bytes] = (),
+) -> statement_pb2.Statement:
+    """A statement with its body and the header fields its author chooses.
+
+    The chain fields (version, issuer, seq, prev, nonce) are left for the
+    chain writer to stamp (:meth:`a2a_coop.chain.ChainWriter.stamp`).
+    """
+    stmt = Statement()
+    getattr(stmt, body).CopyFrom(message)
+    h = stmt.header
+    h.audience = audience
+    h.issued_at_ms = issued_at_ms
+    h.expires_at_ms = issued_at_ms + ttl_ms
+    h.negotiation_id = negotiation_id
+    h.mandate = mandate
+    h.refs.extend(refs)
+    return stmt
 
 
 def encode_statement(statement: statement_pb2.Statement) -> bytes:

@@ -23,7 +23,7 @@ from typing import Any
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.chain import ChainWriter
 from a2a_coop.identity import Keypair
-from a2a_coop.statements import Statement, VerifiedStatement
+from a2a_coop.statements import VerifiedStatement, new_statement
 
 EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: a fixed, readable start for test clocks
 DAY_MS = 86_400_000
@@ -77,15 +77,17 @@ class Signer:
         issued_at_ms: int | None = None,
         nonce: bytes | None = None,
     ) -> VerifiedStatement:
-        stmt = Statement()
-        h = stmt.header
-        h.audience = audience
-        h.issued_at_ms = self.clock.now_ms if issued_at_ms is None else issued_at_ms
-        h.expires_at_ms = h.issued_at_ms + ttl_ms
-        h.negotiation_id = negotiation_id
-        h.refs.extend(refs)
-        h.mandate = mandate
-        getattr(stmt, body).CopyFrom(message)
+        when = self.clock.now_ms if issued_at_ms is None else issued_at_ms
+        stmt = new_statement(
+            body,
+            message,
+            issued_at_ms=when,
+            ttl_ms=ttl_ms,
+            audience=audience,
+            negotiation_id=negotiation_id,
+            mandate=mandate,
+            refs=refs,
+        )
         return self.writer.sign(stmt, nonce=self.next_nonce() if nonce is None else nonce)
 
 
