@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2, reputation_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.chain import ChainWriter
 from a2a_coop.identity import Keypair
 from a2a_coop.statements import VerifiedStatement, new_statement
@@ -226,8 +226,6 @@ class Party:
     def deliver(
         self, accept: VerifiedStatement, to: Party, item_index: int = 0, **kw: Any
     ) -> VerifiedStatement:
-        from a2a_coop._proto.a2acoop.v1 import commitment_pb2
-
         msg = commitment_pb2.Delivery(
             contract=accept.digest,
             item_index=item_index,
@@ -236,8 +234,6 @@ class Party:
         return self.sign("delivery", msg, audience=to.did, negotiation_id=accept.header.negotiation_id, **kw)
 
     def receipt(self, delivery: VerifiedStatement, rating: int = 90, **kw: Any) -> VerifiedStatement:
-        from a2a_coop._proto.a2acoop.v1 import commitment_pb2
-
         msg = commitment_pb2.Receipt(delivery=delivery.digest, rating=rating)
         return self.sign(
             "receipt", msg, audience=delivery.issuer, negotiation_id=delivery.header.negotiation_id, **kw
@@ -272,3 +268,72 @@ def full_trade(clock: FixedClock | None = None) -> tuple[Party, Party, list[Veri
     r1 = bob.receipt(d1)
     r2 = alice.receipt(d2)
     return alice, bob, [offer, accept, d1, d2, r1, r2]
+
+
+def bonded_trade(
+    alice: Party, bob: Party, escrow: Party, clock: FixedClock, *, breach: bool = False
+) -> list[VerifiedStatement]:
+    """One complete bonded trade, in order: offer, accept, both bond locks, both deliveries and
+    receipts, both releases, and Alice's attestation of Bob.
+
+    With ``breach`` Bob never delivers: a day after the deadline Alice claims, the escrow forfeits
+    Bob's bond to her and releases hers, and Alice attests the breach.
+    """
+    log: list[VerifiedStatement] = []
+    offer = alice.offer(bob, alice.proposal(issuer_bond=100, audience_bond=100, escrow=escrow.did))
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    nid = offer.header.negotiation_id
+    locks = [
+        escrow.sign(
+            "bond_lock",
+            commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=100),
+            audience=p.did,
+            negotiation_id=nid,
+        )
+        for p in (alice, bob)
+    ]
+    clock.advance(1_000)
+    d_alice = alice.deliver(accept, bob)
+    log += [offer, accept, *locks, d_alice]
+    if not breach:
+        d_bob = bob.deliver(accept, alice)
+        clock.advance(1_000)
+        r1, r2 = bob.receipt(d_alice), alice.receipt(d_bob)
+        releases = [
+            escrow.sign(
+                "release",
+                commitment_pb2.Release(contract=accept.digest, party=p.did, amount=100),
+                audience=p.did,
+                negotiation_id=nid,
+            )
+            for p in (alice, bob)
+        ]
+        att = alice.attest(offer, accept, bob.did)
+        log += [d_bob, r1, r2, *releases, att]
+        return log
+    # Bob never delivers. After the deadline Alice claims; the escrow upholds it.
+    clock.advance(DAY_MS + 1_000)
+    claim = alice.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="copy editing never arrived"),
+        audience=bob.did,
+        negotiation_id=nid,
+    )
+    forfeit = escrow.sign(
+        "forfeit",
+        commitment_pb2.Forfeit(
+            contract=accept.digest, party=bob.did, amount=100, beneficiary=alice.did, cause=claim.digest
+        ),
+        audience=bob.did,
+        negotiation_id=nid,
+    )
+    release = escrow.sign(
+        "release",
+        commitment_pb2.Release(contract=accept.digest, party=alice.did, amount=100),
+        audience=alice.did,
+        negotiation_id=nid,
+    )
+    att = alice.attest(offer, accept, bob.did, outcome=reputation_pb2.OUTCOME_BREACHED)
+    log += [claim, forfeit, release, att]
+    return log

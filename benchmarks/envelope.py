@@ -70,7 +70,7 @@ import nacl.bindings
 import nacl.signing
 from google.protobuf.internal import api_implementation
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.claims import commit
 from a2a_coop.envelope import (
     STATEMENT_PAYLOAD_TYPE,
@@ -81,6 +81,7 @@ from a2a_coop.envelope import (
 from a2a_coop.identity import Keypair
 from a2a_coop.statements import Statement, encode_statement, sign_statement, verify_statement
 from a2a_coop.testing import DAY_MS, FixedClock, Party, derive, service
+from a2a_coop.testing import bonded_trade as testing_bonded_trade
 
 NAME: Final = "envelope"
 VERIFY_TARGET: Final = 0.90
@@ -114,37 +115,10 @@ Template = tuple[Statement, Keypair]
 
 
 def bonded_trade() -> list[Template]:
-    """One complete bonded trade, as :mod:`a2a_coop.demo` runs it, with each statement's signer."""
+    """One complete bonded trade (:func:`a2a_coop.testing.bonded_trade`), with each statement's signer."""
     clock = FixedClock()
     alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-    offer = alice.offer(bob, alice.proposal(issuer_bond=100, audience_bond=100, escrow=escrow.did))
-    clock.advance(1_000)
-    accept = bob.accept(offer)
-    nid = offer.header.negotiation_id
-    locks = [
-        escrow.sign(
-            "bond_lock",
-            commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=100),
-            audience=p.did,
-            negotiation_id=nid,
-        )
-        for p in (alice, bob)
-    ]
-    clock.advance(1_000)
-    d_alice, d_bob = alice.deliver(accept, bob), bob.deliver(accept, alice)
-    clock.advance(1_000)
-    r1, r2 = bob.receipt(d_alice), alice.receipt(d_bob)
-    releases = [
-        escrow.sign(
-            "release",
-            commitment_pb2.Release(contract=accept.digest, party=p.did, amount=100),
-            audience=p.did,
-            negotiation_id=nid,
-        )
-        for p in (alice, bob)
-    ]
-    attestation = alice.attest(offer, accept, bob.did)
-    trade = [offer, accept, *locks, d_alice, d_bob, r1, r2, *releases, attestation]
+    trade = testing_bonded_trade(alice, bob, escrow, clock)
     if tuple(vs.body for vs in trade) != TRADE_BODIES:
         raise RuntimeError("bonded_trade does not match TRADE_BODIES")
     keys = {p.did: p.agent.key for p in (alice, bob, escrow)}
