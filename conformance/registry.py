@@ -30,7 +30,7 @@ ROOT: Final = Path(__file__).resolve().parent.parent
 SPEC_PATH: Final = ROOT / "SPEC.md"
 REGISTRY_PATH: Final = Path(__file__).resolve().parent / "requirements.json"
 
-REQUIREMENT_RE: Final = re.compile(r"^- \*\*([A-Z]{2,4}-\d{3})\*\* \((MUST|SHOULD|MAY)\) (.*)$")
+REQUIREMENT_RE: Final = re.compile(r"^- \*\*([A-Z][A-Z0-9]{1,3}-\d{3})\*\* \((MUST|SHOULD|MAY)\) (.*)$")
 HEADING_RE: Final = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 FENCE_RE: Final = re.compile(r"^\s*(```|~~~)")
 LEVELS: Final = ("MUST", "SHOULD", "MAY")

@@ -124,7 +124,7 @@ def test_spec_states_requirements_in_the_agreed_form() -> None:
             in_fence = not in_fence
         elif (
             not in_fence
-            and re.match(r"^\s*- \*\*[A-Z]{2,4}-\d{3}\*\*", line)
+            and re.match(r"^\s*- \*\*[A-Z][A-Z0-9]{1,3}-\d{3}\*\*", line)
             and not registry.REQUIREMENT_RE.match(line)
         ):
             loose.append(line[:80])

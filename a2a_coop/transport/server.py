@@ -61,6 +61,7 @@ def serve(
     tls: TlsConfig | None = None,
     max_workers: int = DEFAULT_MAX_WORKERS,
     max_message_bytes: int = MAX_REQUEST_BYTES,
+    extra_servicers: Sequence[Callable[[grpc.Server], Sequence[str]]] = (),
 ) -> RunningServer:
     """Start serving the given handlers; return once the port is bound.
 
@@ -77,6 +78,9 @@ def serve(
             RESOURCE_EXHAUSTED before any handler runs. The default fits one
             envelope plus framing (ENV-008); each envelope is checked against
             ENV-008 whatever this is.
+        extra_servicers: callables that add further services to the same server
+            (e.g. :meth:`a2a_coop.a2a.A2AServicer.add_to`, A2A's own service); each
+            returns the full names of the services it added, for health and reflection.
 
     Returns:
         The running server; stop it with :meth:`RunningServer.stop` or a ``with`` block.
@@ -105,6 +109,8 @@ def serve(
     if escrow is not None:
         server.add_generic_rpc_handlers([_escrow_handlers(escrow)])
         services.append(ESCROW_SERVICE)
+    for add in extra_servicers:
+        services.extend(add(server))
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
