@@ -543,6 +543,40 @@ def _add_identity(p: argparse.ArgumentParser) -> None:
 def _add_listen(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=_non_negative, default=0, help="port to bind (default 0: any free port)")
+    g = p.add_argument_group(
+        "TLS (default: plaintext)",
+        "--tls-cert and --tls-key serve TLS; --tls-client-ca adds mutual TLS: clients without a "
+        "certificate signed by that CA are refused.",
+    )
+    g.add_argument("--tls-cert", type=Path, metavar="PEM", help="the server's certificate chain (PEM)")
+    g.add_argument("--tls-key", type=Path, metavar="PEM", help="its private key (PEM; needs --tls-cert)")
+    g.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        metavar="PEM",
+        help="require client certificates signed by this CA (mutual TLS)",
+    )
+
+
+def _add_dial_tls(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "TLS (default: plaintext)",
+        "Any of these options dials with TLS, for every address the command dials. --tls-cert and "
+        "--tls-key present a client certificate, for servers that require mutual TLS.",
+    )
+    g.add_argument(
+        "--tls-ca",
+        type=Path,
+        metavar="PEM",
+        help="the CA that signs the servers' certificates (PEM; default: the system roots)",
+    )
+    g.add_argument("--tls-cert", type=Path, metavar="PEM", help="client certificate chain (PEM, mutual TLS)")
+    g.add_argument("--tls-key", type=Path, metavar="PEM", help="its private key (PEM; needs --tls-cert)")
+    g.add_argument(
+        "--tls-server-name",
+        metavar="NAME",
+        help="check the servers' certificates for NAME instead of the host dialled",
+    )
 
 
 def _add_runtime_parsers(sub: Any) -> None:
@@ -618,6 +652,7 @@ def _add_runtime_parsers(sub: Any) -> None:
     e = esub.add_parser("ledger", help="fetch an escrow's ledger as a JSON transcript")
     e.add_argument("--escrow", required=True, metavar="HOST:PORT")
     e.add_argument("--out", type=Path, required=True)
+    _add_dial_tls(e)
     e.set_defaults(func=_runtime("escrow ledger"))
     e = esub.add_parser(
         "export",
@@ -650,6 +685,7 @@ def _add_runtime_parsers(sub: Any) -> None:
     p.add_argument("--deadline", type=parse_duration, default=3_600_000, help="from now (default 1h)")
     p.add_argument("--bond", type=_non_negative, default=0, help="bond each side posts (needs --escrow)")
     p.add_argument("--count", type=_positive, default=1, help="how many trades (default 1)")
+    _add_dial_tls(p)
     p.set_defaults(func=_runtime("offer"))
 
     p = sub.add_parser("status", help="open negotiations, obligations, exposure (and escrow balance)")
@@ -658,6 +694,7 @@ def _add_runtime_parsers(sub: Any) -> None:
     p.add_argument("--mandate", type=Path, help="default: the mandate recorded in the journal")
     p.add_argument("--escrow", metavar="HOST:PORT", help="also ask this escrow for the balance")
     p.add_argument("--json", action="store_true", help="print one JSON report")
+    _add_dial_tls(p)
     p.set_defaults(func=_runtime("status"))
 
     p = sub.add_parser("export", help="write the evidence of one negotiation, verifiable with `verify`")

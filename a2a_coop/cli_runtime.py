@@ -45,7 +45,7 @@ from a2a_coop.node import (
 from a2a_coop.peer import Peer, wall_clock_ms
 from a2a_coop.statements import verify_statement
 from a2a_coop.strategy import HonestStrategy, Strategy, WithholdingStrategy
-from a2a_coop.transport import CooperationClient, EscrowClient, TransportError, serve
+from a2a_coop.transport import CooperationClient, EscrowClient, TlsConfig, TransportError, serve
 from a2a_coop.verifier import verify_transcript
 
 META_MANDATE: Final = "a2a-coop/mandate"
@@ -149,6 +149,49 @@ def peer_from_journal(args: argparse.Namespace) -> tuple[Peer, Journal]:
         raise
 
 
+def _pem(path: Path | None, option: str) -> bytes | None:
+    """The contents of the PEM file ``path`` (a missing or non-PEM file is a usage error)."""
+    if path is None:
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {option} {path}: {exc.strerror or exc}") from None
+    if b"-----BEGIN " not in data:
+        raise UsageError(f"{option} {path} is not a PEM file")
+    return data
+
+
+def _tls_files(args: argparse.Namespace, ca: Path | None, ca_option: str) -> dict[str, Any]:
+    cert, key = args.tls_cert, args.tls_key
+    if (cert is None) != (key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
+    return {
+        "certificate_chain": _pem(cert, "--tls-cert"),
+        "private_key": _pem(key, "--tls-key"),
+        "trusted_ca": _pem(ca, ca_option),
+    }
+
+
+def server_tls(args: argparse.Namespace) -> TlsConfig | None:
+    """TLS for ``serve`` / ``escrow serve`` from --tls-cert/--tls-key/--tls-client-ca; None: plaintext."""
+    files = _tls_files(args, args.tls_client_ca, "--tls-client-ca")
+    if files["certificate_chain"] is None:
+        if files["trusted_ca"] is not None:
+            raise UsageError("--tls-client-ca needs --tls-cert and --tls-key")
+        return None
+    return TlsConfig(**files)
+
+
+def dial_tls(args: argparse.Namespace) -> TlsConfig | None:
+    """TLS for the clients a command opens, from --tls-ca/--tls-cert/--tls-key/--tls-server-name;
+    None (plaintext) unless one of them is given. Without --tls-ca, the system roots are trusted."""
+    files = _tls_files(args, args.tls_ca, "--tls-ca")
+    if all(v is None for v in files.values()) and args.tls_server_name is None:
+        return None
+    return TlsConfig(**files, server_name=args.tls_server_name)
+
+
 def remember_run(journal: Journal, mandate: bytes, context: Sequence[bytes]) -> None:
     journal.put_meta(META_MANDATE, mandate)
     journal.put_meta(META_CONTEXT, list(context))
@@ -197,9 +240,9 @@ def _wait(stop: threading.Event) -> None:
         pass
 
 
-def _listen(handler_peer: Any, handler_escrow: Any, args: argparse.Namespace) -> Any:
+def _listen(handler_peer: Any, handler_escrow: Any, args: argparse.Namespace, tls: TlsConfig | None) -> Any:
     try:
-        return serve(handler_peer, handler_escrow, host=args.host, port=args.port)
+        return serve(handler_peer, handler_escrow, host=args.host, port=args.port, tls=tls)
     except RuntimeError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
 
@@ -307,6 +350,7 @@ def cmd_mandate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    tls = server_tls(args)
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
     context = [load_envelope(p, "context") for p in args.context]
@@ -317,7 +361,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         remember_run(node.journal, mandate, context)
         _configure_logging()
         with _stop_on_signals() as stop:
-            server = _listen(LoggedPeer(node), None, args)
+            server = _listen(LoggedPeer(node), None, args, tls)
             try:
                 out.write(f"listening on {server.target} as {key.did}\n")
                 out.flush()
@@ -330,6 +374,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
+    tls = server_tls(args)
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
     funding = [(resolve_did(did), amount) for did, amount in args.fund]  # all checked before any deposit
@@ -346,7 +391,7 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
         remember_run(node.journal, mandate, [])
         node.start_ticking(args.tick_ms / 1000)
         with _stop_on_signals() as stop:
-            server = _listen(None, LoggedEscrow(node), args)
+            server = _listen(None, LoggedEscrow(node), args, tls)
             try:
                 out.write(f"listening on {server.target} as {key.did}\n")
                 out.flush()
@@ -381,7 +426,7 @@ def write_transcript(path: Path, envelopes: Sequence[bytes], **extra: Any) -> No
 
 
 def cmd_escrow_ledger(args: argparse.Namespace, out: TextIO) -> int:
-    with EscrowClient(args.escrow) as client:
+    with EscrowClient(args.escrow, tls=dial_tls(args)) as client:
         envelopes = fetch_ledger(client)
     did = verify_statement(envelopes[0]).statement.mandate.agent
     write_transcript(args.out, envelopes, escrow=did)
@@ -487,12 +532,13 @@ def counterparty_did(client: CooperationClient) -> str:
 def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
     if args.bond and args.escrow is None:
         raise UsageError("--bond needs --escrow HOST:PORT")
+    tls = dial_tls(args)
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
     with ExitStack() as stack:
         journal = stack.enter_context(open_journal(args.journal))
-        client = stack.enter_context(CooperationClient(args.to))
-        escrow_client = stack.enter_context(EscrowClient(args.escrow)) if args.escrow else None
+        client = stack.enter_context(CooperationClient(args.to, tls=tls))
+        escrow_client = stack.enter_context(EscrowClient(args.escrow, tls=tls)) if args.escrow else None
         other = counterparty_did(client)
         context: list[bytes] = []
         escrow_did = ""
@@ -565,13 +611,14 @@ def status_report(peer: Peer) -> dict[str, Any]:
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    tls = dial_tls(args)
     peer, journal = peer_from_journal(args)
     try:
         report = status_report(peer)
     finally:
         journal.close()
     if args.escrow:
-        with EscrowClient(args.escrow) as client:
+        with EscrowClient(args.escrow, tls=tls) as client:
             available, locked, currency, as_of = client.get_balance(report["did"])
         report["balance"] = {
             "available": available,

@@ -10,6 +10,8 @@ outcome; server logs are printed at teardown, so pytest shows them on failure.
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
 import os
 import sqlite3
@@ -23,6 +25,10 @@ from typing import Any
 
 import grpc
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from a2a_coop import errors
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, envelope_pb2, trade_pb2
@@ -366,6 +372,124 @@ def test_escrow_restart_keeps_its_ledger_and_funds_only_once(procs: Processes, t
     second = procs.serve("escrow", *argv)
     assert balance(alice, second) == (FUNDS, 0)
     assert "--fund applies only to a new escrow" in second.log_tail()
+
+
+# --- TLS ------------------------------------------------------------------------------------
+
+
+def _issue(
+    directory: Path,
+    name: str,
+    ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None,
+    *,
+    server: bool = False,
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A fresh P-256 key and certificate (self-signed CA, or signed by ``ca``) written as NAME.pem and
+    NAME.key; a server certificate names 127.0.0.1 and localhost."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1" if server else name)])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca[0].subject if ca else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=ca is None, path_length=None), critical=True)
+    )
+    if server:
+        san = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+        builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+    cert = builder.sign(ca[1] if ca else key, hashes.SHA256())
+    (directory / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pkcs8 = serialization.PrivateFormat.PKCS8
+    key_pem = key.private_bytes(serialization.Encoding.PEM, pkcs8, serialization.NoEncryption())
+    (directory / f"{name}.key").write_bytes(key_pem)
+    return cert, key
+
+
+@pytest.mark.req("RPC-010")
+def test_mutual_tls_between_processes(procs: Processes, tmp_path: Path) -> None:
+    """`escrow serve` and `serve` with --tls-cert/--tls-key/--tls-client-ca (mutual TLS). `offer` with
+    --tls-ca and a client certificate completes a bonded trade, and `status --escrow` and `escrow
+    ledger` read the escrow over TLS; `offer` without a client certificate is refused: a non-zero
+    exit with one line on stderr, no traceback, and nothing traded."""
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    ca = _issue(pki, "ca")
+    _issue(pki, "server", ca, server=True)
+    _issue(pki, "client", ca)
+    server_tls = ["--tls-cert", pki / "server.pem", "--tls-key", pki / "server.key"]
+    serve_tls = [*map(str, server_tls), "--tls-client-ca", str(pki / "ca.pem")]
+    trusted: list[str | Path] = ["--tls-ca", pki / "ca.pem"]
+    client_tls = [*trusted, "--tls-cert", pki / "client.pem", "--tls-key", pki / "client.key"]
+
+    alice, bob, escrow = (provision(tmp_path, name) for name in ("alice", "bob", "escrow"))
+    fund = ["--fund", f"{alice.did}={FUNDS}", "--fund", f"{bob.did}={FUNDS}"]
+    escrow_server = procs.start("escrow", "escrow", "serve", *escrow.files(), *fund, *serve_tls)
+    bob_server = procs.start("bob", "serve", *bob.files(), *serve_tls)
+    wait_listening(escrow_server, START_TIMEOUT_S)
+    wait_listening(bob_server, START_TIMEOUT_S)
+    trade: list[str | Path] = ["offer", *alice.files(), "--to", bob_server.target]
+    trade += ["--escrow", escrow_server.target, "--give", "code-review:500", "--want", "copy-editing:450"]
+    trade += ["--bond", str(BOND)]
+
+    refused = cli(*trade, *trusted)
+    assert refused.returncode == 2  # a network error, as the CLI reports it
+    assert len(refused.stderr.splitlines()) == 1, refused.stderr
+    assert refused.stderr.startswith("a2a-coop: ") and "Traceback" not in refused.stderr
+    assert refused.stdout == ""
+
+    result = cli(*trade, *client_tls)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[2] == "FULFILLED"
+
+    report = cli("status", "--journal", alice.journal_path, "--key", alice.key_path, "--json")
+    assert report.returncode == 0, report.stderr
+    assert json.loads(report.stdout)["negotiations"] == {"FULFILLED": 1}
+    argv: list[str | Path] = ["status", "--journal", alice.journal_path, "--key", alice.key_path]
+    balance = cli(*argv, "--json", "--escrow", escrow_server.target, *client_tls)
+    assert balance.returncode == 0, balance.stderr
+    assert json.loads(balance.stdout)["balance"]["available"] == FUNDS
+    ledger = tmp_path / "ledger.json"
+    fetched = cli(
+        *["escrow", "ledger", "--escrow", escrow_server.target, "--out", ledger, *client_tls],
+        *["--tls-server-name", "localhost"],
+    )
+    assert fetched.returncode == 0, fetched.stderr
+    assert _bodies(ledger).count("release") == 2
+    plaintext = cli(*argv, "--escrow", escrow_server.target)  # plaintext stays the default: refused
+    assert plaintext.returncode != 0 and len(plaintext.stderr.splitlines()) == 1, plaintext.stderr
+
+
+@pytest.mark.req("RPC-010")
+def test_tls_options_are_checked_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A certificate without its key, a missing PEM file, a file that is not PEM, a client CA without a
+    server certificate: each a usage error (exit 2, one line on stderr), before keys or journals."""
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    _issue(pki, "ca")
+    (pki / "junk.pem").write_text("not a certificate\n")
+    alice = provision(tmp_path, "alice")
+    offer = ["offer", *alice.files(), "--to", "127.0.0.1:1", "--give", "a:1", "--want", "b:1"]
+    serve = ["serve", *alice.files()]
+    cases = {
+        "cert without key": [*offer, "--tls-cert", str(pki / "ca.pem")],
+        "key without cert": [*serve, "--tls-key", str(pki / "ca.key")],
+        "missing CA": [*offer, "--tls-ca", str(pki / "missing.pem")],
+        "not PEM": [*serve, "--tls-cert", str(pki / "ca.pem"), "--tls-key", str(pki / "junk.pem")],
+        "client CA alone": [*serve, "--tls-client-ca", str(pki / "ca.pem")],
+    }
+    for case, argv in cases.items():
+        capsys.readouterr()
+        assert main(argv) == 2, case
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and err.startswith("a2a-coop: "), (case, err)
+    assert not alice.journal_path.exists()
 
 
 # --- bad inputs against a running `serve` ----------------------------------------------------
