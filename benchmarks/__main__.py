@@ -34,6 +34,10 @@ BENCHMARKS: Final[dict[str, tuple[str, str]]] = {
         "benchmarks.memory",
         "peer RSS idle and with 10k open negotiations, in a fresh process (rss_idle_mb, rss_10k_delta_mb)",
     ),
+    "a2a": (
+        "benchmarks.a2a",
+        "trades via stock a2a-sdk vs CooperationService, vs plain SendMessage (coop_vs_a2a_sdk_trade)",
+    ),
 }
 
 

@@ -3,13 +3,17 @@
 grpcio has no trio support, so a trio peer either bridges (grpcio's
 thread-pool server with handlers handed to the trio thread, client calls as
 futures awaited from trio: :mod:`a2a_coop.transport.trio_bridge`) or leaves
-trio for ``grpc.aio`` on asyncio. Three series, same echo handler (it returns
+trio for ``grpc.aio`` on asyncio. Four series, same echo handler (it returns
 the request envelope), same ~600-byte signed Offer envelope, same RPC count,
 all on loopback in one process:
 
 * ``sync_seq``: :class:`~a2a_coop.transport.client.CooperationClient` calling
   :func:`~a2a_coop.transport.server.serve` one RPC at a time (the floor any
   design must beat with concurrency);
+* ``sync_conc32``: the same blocking client (one channel) called from 32
+  threads at once against the same thread-pool server (``max_workers=32``),
+  handlers on grpc's worker threads: the design the peer process uses today
+  (32 in flight);
 * ``bridge_conc32``: one trio loop runs both ends, as the peer would: 32 trio
   tasks call through :class:`~a2a_coop.transport.trio_bridge.TrioCooperationClient`
   a server whose handler is wrapped in
@@ -22,8 +26,9 @@ all on loopback in one process:
 Method: servers, clients and loops are built once, warmed up, and kept; each
 round runs every series once, in an order that rotates from round to round so
 drift hits all alike. A series' rate is RPCs / wall time of its batch, every
-reply checked. ``bridge_vs_aio`` is the per-round ratio bridge / aio, median
-over rounds. The last line printed is one JSON object.
+reply checked. ``bridge_vs_aio`` and ``sync_vs_aio_conc32`` are the per-round
+ratios bridge / aio and sync_conc32 / aio (rates), medians over rounds. The
+last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final
 
 import grpc
@@ -58,7 +63,7 @@ DEFAULT_RPCS: Final = 2000
 QUICK_ROUNDS: Final = 2
 QUICK_RPCS: Final = 64
 WARMUP_RPCS: Final = 200
-SERIES: Final = ("sync_seq", "bridge_conc32", "aio_conc32")
+SERIES: Final = ("sync_seq", "sync_conc32", "bridge_conc32", "aio_conc32")
 TIMEOUT_S: Final = 10.0
 
 
@@ -109,7 +114,7 @@ def _check(replies: Sequence[list[bytes]], payload: bytes) -> None:
         raise RuntimeError("an echo came back wrong")
 
 
-# --- the three designs ---------------------------------------------------------------------
+# --- the designs ---------------------------------------------------------------------
 
 
 class SyncSeq:
@@ -129,6 +134,37 @@ class SyncSeq:
         return elapsed
 
     def close(self) -> None:
+        self.client.close()
+        self.server.stop(0)
+
+
+class SyncConc:
+    """Blocking client (one channel) called from IN_FLIGHT threads against the thread-pool server."""
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+        self.server = serve(Echo(), None, max_workers=IN_FLIGHT)
+        self.client = CooperationClient(self.server.target, timeout_s=TIMEOUT_S)
+        self.pool = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="bench-sync")
+
+    def run(self, rpcs: int) -> float:
+        exchange, payload = self.client.exchange, self.payload
+        remaining = iter(range(rpcs))  # next() on a range iterator is atomic under the GIL
+
+        def worker() -> list[list[bytes]]:
+            return [exchange(payload) for _ in remaining]
+
+        start = time.perf_counter()
+        futures = [self.pool.submit(worker) for _ in range(IN_FLIGHT)]
+        replies = [r for f in futures for r in f.result()]
+        elapsed = time.perf_counter() - start
+        if len(replies) != rpcs:
+            raise RuntimeError(f"{len(replies)} replies for {rpcs} calls")
+        _check(replies, payload)
+        return elapsed
+
+    def close(self) -> None:
+        self.pool.shutdown()
         self.client.close()
         self.server.stop(0)
 
@@ -257,23 +293,26 @@ class Aio:
 
 
 def run(rounds: int, rpcs: int) -> dict[str, Any]:
-    """Build the three designs, time them in interleaved rounds, return the JSON-ready summary."""
+    """Build the four designs, time them in interleaved rounds, return the JSON-ready summary."""
     payload = offer_envelope()
     designs: dict[str, Any] = {}
     try:
         designs["sync_seq"] = SyncSeq(payload)
+        designs["sync_conc32"] = SyncConc(payload)
         designs["bridge_conc32"] = TrioBridge(payload)
         designs["aio_conc32"] = Aio(payload)
         for design in designs.values():
             design.run(WARMUP_RPCS)
         rates: dict[str, list[float]] = {s: [] for s in SERIES}
         ratios: list[float] = []
+        sync_ratios: list[float] = []
         orders = list(itertools.permutations(SERIES))
         for r in range(rounds):
             elapsed = {s: designs[s].run(rpcs) for s in orders[r % len(orders)]}
             for s, seconds in elapsed.items():
                 rates[s].append(rpcs / seconds)
             ratios.append(elapsed["aio_conc32"] / elapsed["bridge_conc32"])
+            sync_ratios.append(elapsed["aio_conc32"] / elapsed["sync_conc32"])
     finally:
         for design in designs.values():
             design.close()
@@ -291,12 +330,14 @@ def run(rounds: int, rpcs: int) -> dict[str, Any]:
         "bridge_rps_conc32": detail["bridge_conc32"]["median"],
         "aio_rps_conc32": detail["aio_conc32"]["median"],
         "sync_rps_seq": detail["sync_seq"]["median"],
+        "sync_rps_conc32": detail["sync_conc32"]["median"],
         "bridge_vs_aio": round(statistics.median(ratios), 4),
+        "sync_vs_aio_conc32": round(statistics.median(sync_ratios), 4),
         "payload_bytes": len(payload),
         "in_flight": IN_FLIGHT,
         "rounds": rounds,
         "rpcs": rpcs,
-        "detail": {**detail, "bridge_vs_aio": stats(ratios, 4)},
+        "detail": {**detail, "bridge_vs_aio": stats(ratios, 4), "sync_vs_aio_conc32": stats(sync_ratios, 4)},
         "env": {
             "python": platform.python_version(),
             "grpcio": grpc.__version__,
@@ -308,9 +349,11 @@ def run(rounds: int, rpcs: int) -> dict[str, Any]:
 def table(result: dict[str, Any]) -> str:
     rows: list[tuple[str, str, str]] = [
         ("sync client, sequential (RPC/s)", "sync_seq", ",.0f"),
+        (f"sync server+client, {IN_FLIGHT} threads (RPC/s)", "sync_conc32", ",.0f"),
         (f"trio bridge, {IN_FLIGHT} in flight (RPC/s)", "bridge_conc32", ",.0f"),
         (f"grpc.aio, {IN_FLIGHT} in flight (RPC/s)", "aio_conc32", ",.0f"),
         ("bridge / aio", "bridge_vs_aio", ".3f"),
+        (f"sync {IN_FLIGHT} threads / aio", "sync_vs_aio_conc32", ".3f"),
     ]
     d = result["detail"]
     lines = [
@@ -331,7 +374,7 @@ def table(result: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks bridge",
-        description="Exchange RPC rate: sync client sequential vs trio bridge vs grpc.aio, "
+        description="Exchange RPC rate: sync client (sequential, threaded) vs trio bridge vs grpc.aio, "
         f"{IN_FLIGHT} in flight, interleaved rounds.",
     )
     parser.add_argument("--rounds", type=int, default=None, help=f"rounds (default {DEFAULT_ROUNDS})")

@@ -38,6 +38,14 @@ work it cannot avoid), both also ``_conc32``. Rounds are interleaved and the
 series order rotates from round to round; GC stays enabled; the peers' state
 and journals grow across rounds, as a live peer's do. The last line printed is
 one JSON object.
+
+``--server-design`` picks how the serving process runs Bob's and the escrow's
+handlers: ``direct`` (the default: grpcio's worker threads call them, the
+node's lock serializes) or ``trio-bridge`` (each party gets its own trio loop
+on its own thread, as a trio peer process would have, and its handlers are
+wrapped in :class:`~a2a_coop.transport.trio_bridge.TrioHandlerBridge`, so every
+call is handed from the grpc worker to that loop and back). Nothing else
+changes: Alice, the clients, the echo and floor servers are the same.
 """
 
 from __future__ import annotations
@@ -57,7 +65,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -66,6 +74,7 @@ from typing import Any, Final
 
 import grpc
 import nacl.bindings
+import trio
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.identity import Keypair
@@ -77,6 +86,7 @@ from a2a_coop.statements import VerifiedStatement
 from a2a_coop.testing import DAY_MS, service
 from a2a_coop.transport import CooperationClient, EscrowClient, serve
 from a2a_coop.transport.limits import MAX_RESPONSE_BYTES
+from a2a_coop.transport.trio_bridge import TrioHandlerBridge
 
 NAME: Final = "trade"
 TARGET: Final = 0.70
@@ -101,6 +111,7 @@ ROOT: Final = Path(__file__).resolve().parent.parent
 PARTIES: Final = ("alice", "bob", "escrow")
 FUNDING: Final = 10**9
 BOND: Final = 100
+SERVER_DESIGNS: Final = ("direct", "trio-bridge")
 
 
 # --- the parties -------------------------------------------------------------------------------
@@ -502,20 +513,53 @@ def echo_handler(work: FloorWork) -> grpc.GenericRpcHandler[Any, Any]:
 # --- the serving process -----------------------------------------------------------------------
 
 
-def serve_process(kind: str, config: Path) -> int:
+class TrioLoop:
+    """A trio loop on its own thread, idle until :meth:`close`: what a trio peer process runs."""
+
+    def __init__(self, name: str) -> None:
+        self._ready: Future[tuple[trio.lowlevel.TrioToken, trio.Event]] = Future()
+        self._thread = threading.Thread(target=trio.run, args=(self._main,), name=name, daemon=True)
+        self._thread.start()
+        self.token, self._stop = self._ready.result(timeout=30)
+
+    async def _main(self) -> None:
+        stop = trio.Event()
+        self._ready.set_result((trio.lowlevel.current_trio_token(), stop))
+        await stop.wait()
+
+    def close(self) -> None:
+        trio.from_thread.run_sync(self._stop.set, trio_token=self.token)
+        self._thread.join(30)
+
+
+def serve_process(kind: str, config: Path, design: str = "direct") -> int:
     """``--serve``: start the servers, print their ports as one JSON line, serve until stdin closes."""
     closers: list[Callable[[], None]] = []
     ports: dict[str, int] = {}
     if kind == "trade":
         setup = Setup.load(config)
         bob, escrow = open_serving_side(setup)
-        servers = {
-            "peer": serve(bob, None, max_workers=IN_FLIGHT),
-            "escrow": serve(None, escrow, max_workers=IN_FLIGHT),
-        }
+        if design == "trio-bridge":  # one loop per party, as two trio peer processes would have
+            bob_loop, escrow_loop = TrioLoop("bench-trio-bob"), TrioLoop("bench-trio-escrow")
+            servers = {
+                "peer": serve(
+                    TrioHandlerBridge(bob_loop.token).cooperation(bob), None, max_workers=IN_FLIGHT
+                ),
+                "escrow": serve(
+                    None, TrioHandlerBridge(escrow_loop.token).escrow(escrow), max_workers=IN_FLIGHT
+                ),
+            }
+            loops = [bob_loop, escrow_loop]
+        else:
+            servers = {
+                "peer": serve(bob, None, max_workers=IN_FLIGHT),
+                "escrow": serve(None, escrow, max_workers=IN_FLIGHT),
+            }
+            loops = []
         for name, running in servers.items():
             ports[name] = running.port
             closers.append(running.stop)
+        closers += [loop.close for loop in loops]
         closers += [bob.close, escrow.close]
     else:
         doc = json.loads(config.read_text())
@@ -545,11 +589,20 @@ def _stop_now(server: grpc.Server) -> None:
 class ServerProcess:
     """A ``--serve`` child process; :meth:`close` ends it (closing its stdin)."""
 
-    def __init__(self, kind: str, config: Path) -> None:
+    def __init__(self, kind: str, config: Path, design: str = "direct") -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.trade", "--serve", kind, str(config)],
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.trade",
+                "--serve",
+                kind,
+                str(config),
+                "--server-design",
+                design,
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=ROOT,
@@ -669,7 +722,9 @@ def run_concurrent(pool: ThreadPoolExecutor, one: Callable[[], None], trades: in
 # --- the run -----------------------------------------------------------------------------------
 
 
-def run(rounds: int, trades: int, conc_trades: int, directory: Path) -> dict[str, Any]:
+def run(
+    rounds: int, trades: int, conc_trades: int, directory: Path, design: str = "direct"
+) -> dict[str, Any]:
     """Calibrate, start the servers, time the series in interleaved rounds; return the JSON summary."""
     profile = calibrate(directory / "calibration")
     setup = make_setup(directory / "timed")
@@ -690,7 +745,7 @@ def run(rounds: int, trades: int, conc_trades: int, directory: Path) -> dict[str
         k: [] for k in ("trade_vs_echo", "trade_vs_echo_conc32", "trade_vs_floor", "trade_vs_floor_conc32")
     }
     with ExitStack() as stack:
-        trade_server = ServerProcess("trade", directory / "setup.json")
+        trade_server = ServerProcess("trade", directory / "setup.json", design)
         stack.callback(trade_server.close)
         echo_server = ServerProcess("echo", floor_config)
         stack.callback(echo_server.close)
@@ -752,6 +807,7 @@ def run(rounds: int, trades: int, conc_trades: int, directory: Path) -> dict[str
     ratio = {k: round(statistics.median(v), 4) for k, v in ratios.items()}
     return {
         "benchmark": NAME,
+        "server_design": design,
         "trade_vs_echo": ratio["trade_vs_echo"],
         "trades_per_s": detail["trade_seq"]["median"],
         "trades_per_s_conc32": detail["trade_conc32"]["median"],
@@ -799,7 +855,8 @@ def table(result: dict[str, Any]) -> str:
     lines = [
         f"trade benchmark: {result['rounds']} rounds x ({result['trades']} sequential + "
         f"{result['conc_trades']} at {IN_FLIGHT} in flight) trades per series, interleaved "
-        "(order rotates per round); 127.0.0.1, servers in a separate process",
+        f"(order rotates per round); 127.0.0.1, servers in a separate process, server design "
+        f"{result['server_design']}",
         f"python {result['env']['python']}, grpcio {result['env']['grpcio']}, sqlite "
         f"{result['env']['sqlite']} (journals WAL + synchronous=FULL), {result['env']['cpus']} CPUs",
         f"one bonded trade = {c['rpcs']} RPCs ({c['request_bytes']:,} B out, "
@@ -862,13 +919,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"smoke test: {QUICK_ROUNDS} rounds x ({QUICK_TRADES} + {QUICK_CONC_TRADES}) trades "
         "(figures meaningless)",
     )
+    parser.add_argument(
+        "--server-design",
+        choices=SERVER_DESIGNS,
+        default="direct",
+        help="how the serving process runs Bob's and the escrow's handlers: direct (grpc worker threads) "
+        "or trio-bridge (handed to a trio loop per party); default direct",
+    )
     parser.add_argument("--serve", nargs=2, metavar=("KIND", "CONFIG"), help=argparse.SUPPRESS)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.serve:
         kind, config = args.serve
         if kind not in ("trade", "echo"):
             parser.error("--serve KIND is trade or echo")
-        return serve_process(kind, Path(config))
+        return serve_process(kind, Path(config), args.server_design)
     rounds = args.rounds if args.rounds is not None else QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS
     trades = args.trades if args.trades is not None else QUICK_TRADES if args.quick else DEFAULT_TRADES
     conc = (
@@ -881,7 +945,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if rounds < 1 or trades < 1 or conc < 1:
         parser.error("--rounds, --trades and --conc-trades must be positive")
     with tempfile.TemporaryDirectory(prefix="a2a-coop-trade-bench-", dir=args.dir) as tmp:
-        result = run(rounds, trades, conc, Path(tmp))
+        result = run(rounds, trades, conc, Path(tmp), args.server_design)
     print(table(result))
     print(json.dumps(result, separators=(",", ":")))
     return 0

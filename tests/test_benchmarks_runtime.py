@@ -44,6 +44,7 @@ def test_trade_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Captu
         assert isinstance(result[key], float), key
         assert result[key] > 0, key
     assert result["target"] == 0.7
+    assert result["server_design"] == "direct"  # the default; --server-design trio-bridge is the other
     assert isinstance(result["target_met"], bool)
     counts = result["per_trade"]
     for key in ("rpcs", "statements_signed", "signature_checks", "fsyncs"):

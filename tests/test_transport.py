@@ -759,5 +759,12 @@ def test_bridge_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Capt
     assert main(["bridge", "--quick"]) == 0
     summary = json.loads(capsys.readouterr().out.rstrip("\n").splitlines()[-1])
     assert summary["benchmark"] == "bridge"
-    for key in ("bridge_rps_conc32", "aio_rps_conc32", "sync_rps_seq", "bridge_vs_aio"):
+    for key in (
+        "bridge_rps_conc32",
+        "aio_rps_conc32",
+        "sync_rps_seq",
+        "sync_rps_conc32",
+        "bridge_vs_aio",
+        "sync_vs_aio_conc32",
+    ):
         assert isinstance(summary[key], float) and summary[key] > 0, key
