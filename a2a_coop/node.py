@@ -190,7 +190,8 @@ class PeerNode:
                 a = vs.statement.attestation
                 parts = [held[a.offer], held[a.accept], vs]
                 mandates = [held[p.header.mandate] for p in parts if p.header.mandate in held]
-                bundles.append([m.envelope for m in dict.fromkeys(mandates)] + [p.envelope for p in parts])
+                unique = {m.digest: m.envelope for m in mandates}
+                bundles.append([*unique.values(), *(p.envelope for p in parts)])
             return bundles
 
     def close(self) -> None:
