@@ -360,17 +360,31 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     try:
         remember_run(node.journal, mandate, context)
         _configure_logging()
-        with _stop_on_signals() as stop:
-            server = _listen(LoggedPeer(node), None, args, tls)
-            try:
-                out.write(f"listening on {server.target} as {key.did}\n")
-                out.flush()
-                _wait(stop)
-            finally:
-                server.stop(1.0)
+        _serve_until_stopped(LoggedPeer(node), None, args, tls, did=key.did, out=out)
     finally:
         node.close()
     return EXIT_OK
+
+
+def _serve_until_stopped(
+    peer: LoggedPeer | None,
+    escrow: LoggedEscrow | None,
+    args: argparse.Namespace,
+    tls: TlsConfig | None,
+    *,
+    did: str,
+    out: TextIO,
+) -> None:
+    """Listen, announce ``listening on HOST:PORT as DID`` (the line scripts wait for), serve until
+    SIGINT/SIGTERM, then stop with a one-second grace."""
+    with _stop_on_signals() as stop:
+        server = _listen(peer, escrow, args, tls)
+        try:
+            out.write(f"listening on {server.target} as {did}\n")
+            out.flush()
+            _wait(stop)
+        finally:
+            server.stop(1.0)
 
 
 def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
@@ -390,14 +404,7 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
                 log.info("deposit %d for %s", amount, did)
         remember_run(node.journal, mandate, [])
         node.start_ticking(args.tick_ms / 1000)
-        with _stop_on_signals() as stop:
-            server = _listen(None, LoggedEscrow(node), args, tls)
-            try:
-                out.write(f"listening on {server.target} as {key.did}\n")
-                out.flush()
-                _wait(stop)
-            finally:
-                server.stop(1.0)
+        _serve_until_stopped(None, LoggedEscrow(node), args, tls, did=key.did, out=out)
     finally:
         node.close()
     return EXIT_OK
