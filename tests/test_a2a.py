@@ -19,7 +19,7 @@ import sys
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pytest
 
@@ -31,9 +31,12 @@ from a2a.client import ClientCallContext, ClientConfig, ClientFactory
 from a2a.client.client_factory import minimal_agent_card
 from a2a.types import a2a_pb2
 from a2a.utils import errors as a2a_errors
+from google.rpc import error_details_pb2  # type: ignore[import-untyped]  # no py.typed
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
 
 from a2a_coop import a2a
+from a2a_coop._proto.a2acoop.v1 import reputation_pb2
 from a2a_coop.negotiation import State
 from a2a_coop.node import PeerNode
 from a2a_coop.peer import Peer
@@ -238,6 +241,92 @@ def test_drive_a2a_completes_a_trade_over_the_stock_client(
 
     task = run(go)
     assert task is not None and task.status.state == a2a_pb2.TASK_STATE_COMPLETED
+
+
+def attestation_about(subject: str, offer: bytes, accept: bytes) -> reputation_pb2.Attestation:
+    return reputation_pb2.Attestation(
+        subject=subject, offer=offer, accept=accept, outcome=reputation_pb2.OUTCOME_FULFILLED
+    )
+
+
+@pytest.mark.req("A2A-012", "ATT-001")
+def test_attestation_comes_back_as_an_artifact_that_verifies_offline(
+    server: a2a.A2AServer, alice: Party, clock: FixedClock, node: PeerNode
+) -> None:
+    """After a completed trade, Alice's Peer signs an Attestation about Bob and sends it as a statement
+    Part; expect GetTask to return one attestation Artifact whose bundle verifies offline (admissibility
+    included: without the Accept, the same bundle is ATTESTATION_INADMISSIBLE) and ends with it."""
+    pa = make_peer(alice, clock)
+
+    async def go() -> tuple[a2a_pb2.Task, bytes, a2a_pb2.Task]:
+        async with await factory().create_from_url(server.card_url) as client:
+            done = await a2a.drive_a2a(pa, client, pa.propose(node.peer.did, alice.proposal()))
+            assert done is not None and done.status.state == a2a_pb2.TASK_STATE_COMPLETED
+            contract = pa.negotiation(bytes.fromhex(done.id)).contract
+            assert contract is not None
+            att = pa.sign("attestation", attestation_about(node.peer.did, contract.offer.digest, contract.id))
+            await send(client, a2a.statement_message(att.envelope, pa.send_context()), a2a.activation())
+            fetched = await client.get_task(a2a_pb2.GetTaskRequest(id=done.id), context=a2a.activation())
+            return done, att.digest, fetched
+
+    done, digest, fetched = run(go)
+    assert [a.name for a in done.artifacts].count("attestation") == 0
+    (artifact,) = [a for a in fetched.artifacts if a.name == "attestation"]
+    assert artifact.artifact_id == f"attestation-{digest.hex()}"
+    assert list(artifact.extensions) == [a2a.EXTENSION_URI]
+    bundle = a2a.envelopes_in(artifact.parts)
+    report = verify_transcript(bundle)  # offline: no audience, no clock (TIM-005)
+    assert report.valid, report.error
+    last = report.statements[-1]
+    assert (last.digest, last.body, last.issuer) == (digest, "attestation", pa.did)
+    assert last.statement.attestation.subject == node.peer.did
+    accept = last.statement.attestation.accept
+    without_accept = [e for e in bundle if verify_statement(e).digest != accept]
+    assert len(without_accept) == len(bundle) - 1
+    report = verify_transcript(without_accept)
+    assert report.error is not None and report.error.code == "ATTESTATION_INADMISSIBLE"
+
+
+@pytest.mark.req("A2A-009", "A2A-012", "ATT-001")
+def test_attestation_by_a_third_party_is_refused(
+    server: a2a.A2AServer, alice: Party, clock: FixedClock, node: PeerNode
+) -> None:
+    """Carol, who is no party to Alice and Bob's contract, attests about Bob naming it; expect a refusal
+    whose details carry ATTESTATION_INADMISSIBLE, nothing recorded, and no Artifact added to the Task."""
+    pa = make_peer(alice, clock)
+    carol = Party("carol", clock)
+
+    async def go() -> tuple[a2a_pb2.Task, bytes, a2a_errors.A2AError, a2a_pb2.Task]:
+        async with await factory().create_from_url(server.card_url) as client:
+            done = await a2a.drive_a2a(pa, client, pa.propose(node.peer.did, alice.proposal()))
+            assert done is not None and done.status.state == a2a_pb2.TASK_STATE_COMPLETED
+            contract = pa.negotiation(bytes.fromhex(done.id)).contract
+            assert contract is not None
+            before = await client.get_task(a2a_pb2.GetTaskRequest(id=done.id), context=a2a.activation())
+            att = carol.sign(
+                "attestation", attestation_about(node.peer.did, contract.offer.digest, contract.id)
+            )
+            with pytest.raises(a2a_errors.InvalidParamsError) as info:
+                await send(client, a2a.statement_message(att.envelope, carol.setup), a2a.activation())
+            after = await client.get_task(a2a_pb2.GetTaskRequest(id=done.id), context=a2a.activation())
+            return before, att.digest, info.value, after
+
+    before, digest, error, after = run(go)
+    cause = error.__cause__
+    assert isinstance(cause, grpc.aio.AioRpcError)
+    assert cause.code() == grpc.StatusCode.PERMISSION_DENIED
+    status = rpc_status.from_call(cast(grpc.Call, cause))  # AioRpcError has a Call's accessors
+    assert status is not None
+    infos = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            infos.append((info.domain, info.reason))
+    assert infos == [("a2acoop.v1", "ATTESTATION_INADMISSIBLE"), ("a2a-protocol.org", "INVALID_PARAMS")]
+    assert digest not in node.peer.verifier.statements
+    assert [a.name for a in before.artifacts] == ["contract", "receipt", "receipt"]
+    assert list(after.artifacts) == list(before.artifacts)
 
 
 @pytest.mark.req("A2A-011", "A2A-012")
