@@ -72,6 +72,7 @@ from a2a_coop.statements import VerifiedStatement, verify_statement
 from a2a_coop.transport.errors import STATUS_DETAILS_KEY, status_for
 from a2a_coop.transport.limits import MAX_REQUEST_BYTES
 from a2a_coop.transport.server import COOPERATION_SERVICE, RunningServer, serve
+from a2a_coop.transport.tls import TlsConfig
 
 R = TypeVar("R")
 
@@ -691,6 +692,7 @@ def serve_a2a(
     http_port: int = 0,
     name: str = "a2a-coop peer",
     max_message_bytes: int = 4 * MAX_REQUEST_BYTES,
+    tls: TlsConfig | None = None,
 ) -> A2AServer:
     """Serve ``node`` over CooperationService and A2A's A2AService (one gRPC server), and its card
     at ``http://host:http_port/.well-known/agent-card.json``.
@@ -705,6 +707,7 @@ def serve_a2a(
         port=port,
         max_message_bytes=max_message_bytes,
         extra_servicers=[servicer.add_to],
+        tls=tls,
     )
     servicer.endpoint = running.target
     try:

@@ -622,6 +622,18 @@ def _add_runtime_parsers(sub: Any) -> None:
         metavar="FILE",
         help="envelopes to hold from the start (e.g. an escrow's mandate)",
     )
+    p.add_argument(
+        "--a2a",
+        action="store_true",
+        help="also serve A2A's A2AService on the same port and the AgentCard over HTTP "
+        "(needs the a2a extra); prints 'agent card at URL' after the listening line",
+    )
+    p.add_argument(
+        "--card-port",
+        type=int,
+        default=0,
+        help="HTTP port of the AgentCard with --a2a (default: any free port)",
+    )
     p.set_defaults(func=_runtime("serve"))
 
     p = sub.add_parser("escrow", help="run an escrow, fetch its ledger, audit a ledger")

@@ -360,7 +360,10 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     try:
         remember_run(node.journal, mandate, context)
         _configure_logging()
-        _serve_until_stopped(LoggedPeer(node), None, args, tls, did=key.did, out=out)
+        if args.a2a:
+            _serve_a2a_until_stopped(node, args, tls, did=key.did, out=out)
+        else:
+            _serve_until_stopped(LoggedPeer(node), None, args, tls, did=key.did, out=out)
     finally:
         node.close()
     return EXIT_OK
@@ -385,6 +388,28 @@ def _serve_until_stopped(
             _wait(stop)
         finally:
             server.stop(1.0)
+
+
+def _serve_a2a_until_stopped(
+    node: PeerNode, args: argparse.Namespace, tls: TlsConfig | None, *, did: str, out: TextIO
+) -> None:
+    """``serve --a2a``: CooperationService and A2A's A2AService on one port, the AgentCard over HTTP."""
+    try:
+        from a2a_coop.a2a import AGENT_CARD_PATH, serve_a2a
+    except ImportError:
+        raise UsageError('--a2a needs the a2a extra: pip install "a2a-coop[a2a]"') from None
+    with _stop_on_signals() as stop:
+        try:
+            server = serve_a2a(node, host=args.host, port=args.port, http_port=args.card_port, tls=tls)
+        except (RuntimeError, OSError) as exc:
+            raise UsageError(f"cannot listen on {args.host}: {exc}") from None
+        try:
+            out.write(f"listening on {server.target} as {did}\n")
+            out.write(f"agent card at {server.card_url}{AGENT_CARD_PATH}\n")
+            out.flush()
+            _wait(stop)
+        finally:
+            server.stop()
 
 
 def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:

@@ -371,3 +371,33 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert code == 1
     assert "CHAIN_GAP" in {f["code"] for f in json.loads(report)["findings"]}
     assert all((out / f"{name}.log").exists() for name in ("bob", "escrow"))
+
+
+@pytest.mark.req("A2A-001", "A2A-002")
+def test_serve_with_a2a_publishes_the_agent_card(tmp_path: Path, bob: Identity) -> None:
+    """`a2a-coop serve --a2a` prints its card URL after the listening line; expect the card over HTTP to
+    declare the a2a-coop extension (not required) with this agent's did and gRPC endpoint."""
+    pytest.importorskip("a2a")
+    import json
+    import urllib.request
+
+    from a2a_coop.demo_processes import _read_line
+
+    server = start_server("bob", ["serve", *bob.files(), "--a2a"], tmp_path / "bob.log")
+    try:
+        wait_listening(server, 20)
+        line = _read_line(server.popen.stdout, 10)
+        assert line is not None and line.startswith("agent card at http://127.0.0.1:")
+        url = line.removeprefix("agent card at ").strip()
+        with urllib.request.urlopen(url, timeout=10) as response:  # loopback only
+            card = json.load(response)
+        extensions = card["capabilities"]["extensions"]
+        coop = next(e for e in extensions if e["uri"] == "https://a2a-coop.dev/ext/coop/v1")
+        assert coop.get("required", False) is False
+        assert coop["params"]["did"] == bob.did
+        assert coop["params"]["cooperationService"]["url"].endswith(server.target.split(":")[1])
+        server.popen.send_signal(signal.SIGINT)
+        assert server.popen.wait(10) == 0
+    finally:
+        stop_process(server.popen)
+    assert "Traceback" not in server.log_tail(100)
