@@ -3,7 +3,7 @@
 Offline: ``keygen``, ``verify``, ``inspect``, ``version``. Networked (the
 implementations live in :mod:`a2a_coop.cli_runtime`, loaded only when one of
 them runs): ``mandate``, ``serve``, ``escrow serve|ledger|export|audit``, ``offer``,
-``status``, ``export``, and ``demo`` (an escrow and two peers as separate
+``claim``, ``revoke``, ``status``, ``export``, and ``demo`` (an escrow and two peers as separate
 processes on loopback; ``demo --offline`` runs the in-process protocol demo).
 
 Exit codes (SPEC.md, CLI): 0 everything valid, 1 something invalid (an
@@ -579,6 +579,15 @@ def _add_dial_tls(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_counterparty(p: argparse.ArgumentParser) -> None:
+    """claim and revoke: an initiator's identity, a negotiation in its journal, and where to send."""
+    _add_identity(p)
+    p.add_argument("--negotiation", required=True, metavar="HEX", help="negotiation id (or a unique prefix)")
+    p.add_argument("--to", required=True, metavar="HOST:PORT", help="the counterparty's address")
+    p.add_argument("--escrow", metavar="HOST:PORT", help="the escrow holding the bonds")
+    _add_dial_tls(p)
+
+
 def _add_runtime_parsers(sub: Any) -> None:
     p = sub.add_parser(
         "mandate",
@@ -697,8 +706,38 @@ def _add_runtime_parsers(sub: Any) -> None:
     p.add_argument("--deadline", type=parse_duration, default=3_600_000, help="from now (default 1h)")
     p.add_argument("--bond", type=_non_negative, default=0, help="bond each side posts (needs --escrow)")
     p.add_argument("--count", type=_positive, default=1, help="how many trades (default 1)")
+    p.add_argument("--revocable", action="store_true", help="terms that allow either side to revoke")
+    p.add_argument(
+        "--forfeit-bond", action="store_true", help="with --revocable: the revoker forfeits its bond"
+    )
     _add_dial_tls(p)
     p.set_defaults(func=_runtime("offer"))
+
+    p = sub.add_parser(
+        "claim",
+        help="file a breach claim on an overdue item of a contract you offered, with the escrow",
+        description="Sign a BreachClaim for the counterparty's item once its deadline has passed, send "
+        "it to the counterparty and, with the negotiation's evidence, to the escrow, and relay the "
+        "escrow's answers. The escrow decides once its response window ends; run the command again "
+        "(the same claim is sent again, nothing new signed) or pass --wait to fetch and relay it.",
+    )
+    _add_counterparty(p)
+    p.add_argument("--item", type=_non_negative, default=0, help="the counterparty's item index (default 0)")
+    p.add_argument("--reason", default="", help="why (free text)")
+    p.add_argument(
+        "--wait", type=parse_duration, default=0, help="wait up to this long for the escrow's decision"
+    )
+    p.set_defaults(func=_runtime("claim"))
+
+    p = sub.add_parser(
+        "revoke",
+        help="revoke a contract you offered, under its revocation terms",
+        description="Sign a Revoke (refused unless the terms allow it), send it to the counterparty "
+        "and the escrow, relay the escrow's answers, and print the state and balances.",
+    )
+    _add_counterparty(p)
+    p.add_argument("--reason", default="", help="why (free text)")
+    p.set_defaults(func=_runtime("revoke"))
 
     p = sub.add_parser("status", help="open negotiations, obligations, exposure (and escrow balance)")
     p.add_argument("--journal", type=Path, required=True)

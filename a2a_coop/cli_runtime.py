@@ -1,4 +1,4 @@
-"""The networked commands of ``a2a-coop``: mandate, serve, escrow, offer, status, export.
+"""The networked commands of ``a2a-coop``: mandate, serve, escrow, offer, claim, revoke, status, export.
 
 :mod:`a2a_coop.cli` parses the arguments and loads this module only when one
 of these commands runs, because it imports the gRPC transport: ``a2a-coop
@@ -28,22 +28,26 @@ from typing import Any, Final, TextIO
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.cli import EXIT_INVALID, EXIT_OK, UsageError, iso
 from a2a_coop.envelope import envelope_to_json
-from a2a_coop.errors import CoopError
+from a2a_coop.errors import CoopError, IllegalTransition
 from a2a_coop.escrow import audit_ledger
 from a2a_coop.identity import Keypair, public_key_from_did
 from a2a_coop.journal import Journal, JournalError
 from a2a_coop.keyfile import KeyFileError, read_key_file
-from a2a_coop.negotiation import Negotiation
+from a2a_coop.negotiation import Negotiation, State
 from a2a_coop.node import (
     DAY_MS,
     EscrowNode,
     PeerNode,
+    claim_breach,
     read_envelope_file,
+    relay_escrow_answers,
+    revoke,
     run_trade,
+    settle_with_escrow,
     sign_mandate,
 )
-from a2a_coop.peer import Peer, wall_clock_ms
-from a2a_coop.statements import verify_statement
+from a2a_coop.peer import Peer, drive, wall_clock_ms
+from a2a_coop.statements import VerifiedStatement, verify_statement
 from a2a_coop.strategy import HonestStrategy, Strategy, WithholdingStrategy
 from a2a_coop.transport import CooperationClient, EscrowClient, TlsConfig, TransportError, serve
 from a2a_coop.verifier import verify_transcript
@@ -564,6 +568,11 @@ def counterparty_did(client: CooperationClient) -> str:
 def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
     if args.bond and args.escrow is None:
         raise UsageError("--bond needs --escrow HOST:PORT")
+    if args.forfeit_bond and not args.revocable:
+        raise UsageError("--forfeit-bond needs --revocable")
+    revocation = None
+    if args.revocable:
+        revocation = trade_pb2.Revocation(allowed=True, forfeit_bond=args.forfeit_bond)
     tls = dial_tls(args)
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
@@ -583,13 +592,157 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
         for i in range(args.count):
             deadline = wall_clock_ms() + args.deadline
             offer = proposal(
-                peer, args.give, args.want, deadline_ms=deadline, bond=args.bond, escrow=escrow_did
+                peer,
+                args.give,
+                args.want,
+                deadline_ms=deadline,
+                bond=args.bond,
+                escrow=escrow_did,
+                revocation=revocation,
             )
             started = time.perf_counter()
             neg = run_trade(peer, client, other, offer, escrow=escrow_client)
             took = time.perf_counter() - started
             out.write(f"{i + 1}/{args.count}  {neg.id.hex()[:12]}  {neg.state.value:<10}  {took:.2f}s\n")
             out.flush()
+    return EXIT_OK
+
+
+# --- claim and revoke ----------------------------------------------------------------------
+
+
+class _Contract:
+    """An initiator's contract, rebuilt from its journal, and the clients to act on it.
+
+    Local refusals (no such negotiation, no contract, a guard that refuses to sign) come before
+    any dialling; :meth:`dial` then opens the counterparty and, when the terms name one, the escrow.
+    """
+
+    def __init__(self, args: argparse.Namespace, stack: ExitStack) -> None:
+        self.args = args
+        self.stack = stack
+        self.tls = dial_tls(args)
+        key = load_key(args.key)
+        mandate = load_mandate(args.mandate, key)
+        journal = stack.enter_context(open_journal(args.journal, must_exist=True))
+        try:
+            self.peer = Peer(key, mandate, journal=journal, context=journal.get_meta(META_CONTEXT, []))
+        except ValueError as exc:
+            raise UsageError(f"{args.journal}: {exc}") from None
+        self.neg = find_negotiation(self.peer, args.negotiation)
+        if self.neg.contract is None:
+            raise IllegalTransition(
+                f"negotiation {self.neg.id.hex()[:12]} is {self.neg.state.value}: no contract",
+                requirement="NEG-001",
+            )
+        self.contract = self.neg.contract
+        self.other = self.contract.other(self.peer.did)
+        self.escrow_did = self.contract.proposal.terms.escrow
+        if self.escrow_did and args.escrow is None:
+            raise UsageError(f"the contract's bonds are held by {self.escrow_did}: pass --escrow HOST:PORT")
+        self.client: CooperationClient
+        self.escrow: EscrowClient | None = None
+        self.escrow_mandate = b""
+
+    def dial(self) -> None:
+        self.client = self.stack.enter_context(CooperationClient(self.args.to, tls=self.tls))
+        if not self.escrow_did:
+            return
+        self.escrow = self.stack.enter_context(EscrowClient(self.args.escrow, tls=self.tls))
+        self.escrow_mandate = self.escrow.submit([])[0]  # an escrow answers every Submit with its mandate
+        serving = verify_statement(self.escrow_mandate).statement.mandate.agent
+        if serving != self.escrow_did:
+            raise UsageError(f"{self.args.escrow} is escrow {serving}, not the contract's {self.escrow_did}")
+
+    def send(self, vs: VerifiedStatement) -> None:
+        """``vs`` to the counterparty (what it owes in answer follows), then all the negotiation's
+        evidence to the escrow, whose answers are relayed; then the escrow's later statements."""
+        drive(self.peer, self.client.exchange, vs)
+        if self.escrow is not None:
+            settle_with_escrow(self.peer, self.client, self.escrow, self.neg)
+            self.sync()
+
+    def sync(self) -> None:
+        """Take the statements about this negotiation the escrow signed on its own clock (a Forfeit
+        once a claim's response window ends) that we do not hold yet, and relay them."""
+        assert self.escrow is not None
+        held = self.peer.verifier.statements
+        mandate, *ledger = fetch_ledger(self.escrow)
+        new = [
+            env
+            for env in ledger
+            if (vs := verify_statement(env)).header.negotiation_id == self.neg.id and vs.digest not in held
+        ]
+        if new:
+            relay_escrow_answers(self.peer, self.client, [mandate, *new])
+
+    def settled(self) -> bool:
+        c = self.contract
+        return self.neg.is_terminal and set(c.locked) <= c.settled
+
+    def report(self, out: TextIO) -> None:
+        """The negotiation's state, the escrow's decisions on it, and both parties' balances."""
+        out.write(f"negotiation {self.neg.id.hex()[:12]}  {self.neg.state.value}\n")
+        names = {self.peer.did: "you", self.other: "the counterparty"}
+        whose = {self.peer.did: "your", self.other: "the counterparty's"}
+        done = {"release": "released", "forfeit": "forfeited", "refund": "refunded"}
+        for vs in list(self.peer.verifier.statements.values()):
+            if vs.header.negotiation_id != self.neg.id or vs.body not in done:
+                continue
+            msg = getattr(vs.statement, vs.body)
+            to = f" to {names[msg.beneficiary]}" if vs.body == "forfeit" else ""
+            out.write(f"  escrow: {done[vs.body]} {whose[msg.party]} bond ({msg.amount}){to}\n")
+        if self.escrow is not None:
+            for did, name in names.items():
+                available, locked, currency, _ = self.escrow.get_balance(did)
+                out.write(f"  balance of {name}: {available} available, {locked} locked {currency}\n")
+
+
+def _ours(digests: Sequence[bytes], peer: Peer) -> VerifiedStatement | None:
+    """The first of ``digests`` we issued and hold (a claim or revoke filed by an earlier run)."""
+    held = peer.verifier.statements
+    return next((held[d] for d in digests if d in held and held[d].issuer == peer.did), None)
+
+
+def cmd_claim(args: argparse.Namespace, out: TextIO) -> int:
+    with ExitStack() as stack:
+        ctx = _Contract(args, stack)
+        c = ctx.contract
+        filed = [d for d, (accused, item) in c.claims.items() if (accused, item) == (ctx.other, args.item)]
+        claim = _ours(filed, ctx.peer)  # filed by an earlier run: send it again, sign nothing new
+        again = claim is not None
+        if claim is None:
+            claim = claim_breach(ctx.peer, ctx.neg, args.item, args.reason)  # the guard checks the deadline
+        ctx.dial()
+        ctx.send(claim)
+        if ctx.escrow is not None and args.wait:
+            give_up = time.monotonic() + args.wait / 1000
+            while not ctx.settled() and time.monotonic() < give_up:
+                time.sleep(0.2)
+                ctx.sync()
+        what = "sent again" if again else "filed"
+        out.write(f"breach claim {claim.digest.hex()[:12]} on the counterparty's item {args.item} {what}\n")
+        ctx.report(out)
+        if ctx.escrow is not None and ctx.neg.state is State.DISPUTED:
+            out.write(
+                "the escrow decides once its response window ends: run this command again (with --wait "
+                f"DURATION to wait for it), or check balances with: a2a-coop status --journal {args.journal} "
+                f"--key {args.key} --escrow {args.escrow}\n"
+            )
+    return EXIT_OK
+
+
+def cmd_revoke(args: argparse.Namespace, out: TextIO) -> int:
+    with ExitStack() as stack:
+        ctx = _Contract(args, stack)
+        notice = _ours(list(ctx.contract.revokes), ctx.peer)
+        again = notice is not None
+        if notice is None:
+            notice = revoke(ctx.peer, ctx.neg, args.reason)  # the guard checks the revocation terms
+        ctx.dial()
+        ctx.send(notice)
+        out.write(f"revoke {notice.digest.hex()[:12]} {'sent again' if again else 'filed'}\n")
+        ctx.report(out)
     return EXIT_OK
 
 
@@ -724,6 +877,8 @@ COMMANDS: Final[dict[str, Callable[[argparse.Namespace, TextIO], int]]] = {
     "escrow audit": cmd_escrow_audit,
     "escrow export": cmd_escrow_export,
     "offer": cmd_offer,
+    "claim": cmd_claim,
+    "revoke": cmd_revoke,
     "status": cmd_status,
     "export": cmd_export,
 }

@@ -315,6 +315,89 @@ def test_revocation_forfeits_the_revokers_bond(procs: Processes, tmp_path: Path)
     assert balance(net.bob, net.escrow_server) == (FUNDS + BOND, 0)
 
 
+def cli_offer(net: Network, *extra: str) -> tuple[str, str]:
+    """`a2a-coop offer` of one bonded trade from alice to bob; its short negotiation id and state."""
+    result = cli(
+        *["offer", *net.alice.files(), "--to", net.bob_server.target, "--escrow", net.escrow_server.target],
+        *["--give", "code-review:500", "--want", "copy-editing:450", "--bond", str(BOND), *extra],
+    )
+    assert result.returncode == 0, result.stderr
+    _, short_id, state, _ = result.stdout.split()
+    return short_id, state
+
+
+def cli_act(net: Network, command: str, short_id: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`a2a-coop claim` or `a2a-coop revoke` by alice on negotiation ``short_id``."""
+    return cli(
+        *[command, *net.alice.files(), "--negotiation", short_id, "--to", net.bob_server.target],
+        *["--escrow", net.escrow_server.target, *extra],
+    )
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], code: str) -> None:
+    assert result.returncode == 1, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith(f"a2a-coop: refused: {code}"), result.stderr
+
+
+@pytest.mark.req("CMT-002")
+def test_claim_command_after_a_withheld_deadline(procs: Processes, tmp_path: Path) -> None:
+    """`a2a-coop offer --deadline 4s` to a bob who withholds. `a2a-coop claim` before the deadline is
+    refused (exit 1, ILLEGAL_TRANSITION) with nothing signed; after it, the claim goes to bob and the
+    escrow, and a second run (the same claim sent again) with --wait relays the escrow's forfeit once
+    its response window ends. Expect BREACHED on both sides and bob's bond moved to alice."""
+    net = start_network(procs, tmp_path, bob_strategy="withhold-every-Nth:1")
+    short_id, state = cli_offer(net, "--deadline", "4s")
+    offered = time.monotonic()
+    assert state == "PERFORMING"  # both bonds locked, alice delivered, bob did not
+    early = cli_act(net, "claim", short_id, "--reason", "too soon")
+    assert_refused(early, "ILLEGAL_TRANSITION")
+    assert status(net.alice)["negotiations"] == {"PERFORMING": 1}
+
+    time.sleep(max(0.0, offered + 4.1 - time.monotonic()))
+    first = cli_act(net, "claim", short_id, "--item", "0", "--reason", "copy-editing never arrived")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("breach claim ") and " filed\n" in first.stdout
+    again = cli_act(net, "claim", short_id, "--wait", "15s")
+    assert again.returncode == 0, again.stderr
+    assert "sent again" in again.stdout and f"negotiation {short_id}  BREACHED" in again.stdout
+    assert "escrow: forfeited the counterparty's bond (100) to you" in again.stdout
+    assert f"balance of you: {FUNDS + BOND} available, 0 locked" in again.stdout
+    assert status(net.alice)["negotiations"] == {"BREACHED": 1}
+    assert status(net.bob)["negotiations"] == {"BREACHED": 1}
+    assert balance(net.alice, net.escrow_server) == (FUNDS + BOND, 0)
+    assert balance(net.bob, net.escrow_server) == (FUNDS - BOND, 0)
+
+
+@pytest.mark.req("NEG-010", "CMT-003")
+def test_revoke_command_follows_the_revocation_terms(
+    procs: Processes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bob withholds, so each contract stays PERFORMING. `a2a-coop revoke` of a contract offered
+    without --revocable is refused (exit 1, REVOCATION_NOT_ALLOWED); of one offered with --revocable
+    --forfeit-bond it goes through: REVOKED on both sides, alice's bond forfeited to bob, his released."""
+    capsys.readouterr()
+    offer = ["offer", "--key", "k", "--mandate", "m", "--journal", "j", "--to", "x:1"]
+    assert main([*offer, "--give", "a:1", "--want", "b:1", "--forfeit-bond"]) == 2
+    assert "--forfeit-bond needs --revocable" in capsys.readouterr().err
+    net = start_network(procs, tmp_path, bob_strategy="withhold-every-Nth:1")
+    fixed, state = cli_offer(net)
+    assert state == "PERFORMING"
+    assert_refused(cli_act(net, "revoke", fixed), "REVOCATION_NOT_ALLOWED")
+
+    revocable, state = cli_offer(net, "--revocable", "--forfeit-bond")
+    assert state == "PERFORMING"
+    result = cli_act(net, "revoke", revocable, "--reason", "changed my mind")
+    assert result.returncode == 0, result.stderr
+    assert f"negotiation {revocable}  REVOKED" in result.stdout
+    assert "escrow: forfeited your bond (100) to the counterparty" in result.stdout
+    assert status(net.bob)["negotiations"] == {"PERFORMING": 1, "REVOKED": 1}
+    assert status(net.alice)["negotiations"] == {"PERFORMING": 1, "REVOKED": 1}
+    # The first contract still holds a bond of each; the revoked one moved alice's to bob.
+    assert balance(net.alice, net.escrow_server) == (FUNDS - 2 * BOND, BOND)
+    assert balance(net.bob, net.escrow_server) == (FUNDS, BOND)
+
+
 @pytest.mark.req("RPC-003", "RPC-004")
 @pytest.mark.req("RPL-002", "CHN-004")
 def test_crash_and_resume_keeps_answers_and_the_chain(procs: Processes, tmp_path: Path) -> None:
