@@ -162,10 +162,14 @@ class Contract:
     settled: set[str] = field(default_factory=set)  # parties whose bond was released/forfeited/refunded
     deliveries: dict[bytes, tuple[str, int]] = field(default_factory=dict)  # delivery digest -> (by, item)
     receipted: set[tuple[str, int]] = field(default_factory=set)  # (deliverer, item_index)
-    delivered: set[tuple[str, int]] = field(default_factory=set)
     first_delivered_ms: dict[tuple[str, int], int] = field(default_factory=dict)  # (by, item) -> issued_at
     claims: dict[bytes, tuple[str, int]] = field(default_factory=dict)  # claim digest -> (accused, item)
     revokes: dict[bytes, str] = field(default_factory=dict)  # Revoke digest -> revoker
+
+    @property
+    def delivered(self) -> set[tuple[str, int]]:
+        """``(deliverer, item_index)`` of every item delivered at least once."""
+        return set(self.first_delivered_ms)
 
     @property
     def id(self) -> bytes:
@@ -424,7 +428,6 @@ class Negotiation:
                 c.settled.add(msg.party)
             elif body == "delivery":
                 c.deliveries[vs.digest] = (vs.issuer, msg.item_index)
-                c.delivered.add((vs.issuer, msg.item_index))
                 key, at = (vs.issuer, msg.item_index), vs.header.issued_at_ms
                 c.first_delivered_ms[key] = min(at, c.first_delivered_ms.get(key, at))
             elif body == "receipt":
