@@ -10,8 +10,6 @@ outcome; server logs are printed at teardown, so pytest shows them on failure.
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import os
 import sqlite3
@@ -25,10 +23,7 @@ from typing import Any
 
 import grpc
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from pki import Pki
 
 from a2a_coop import errors
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, envelope_pb2, trade_pb2
@@ -460,39 +455,6 @@ def test_escrow_restart_keeps_its_ledger_and_funds_only_once(procs: Processes, t
 # --- TLS ------------------------------------------------------------------------------------
 
 
-def _issue(
-    directory: Path,
-    name: str,
-    ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None,
-    *,
-    server: bool = False,
-) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """A fresh P-256 key and certificate (self-signed CA, or signed by ``ca``) written as NAME.pem and
-    NAME.key; a server certificate names 127.0.0.1 and localhost."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1" if server else name)])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca[0].subject if ca else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=ca is None, path_length=None), critical=True)
-    )
-    if server:
-        san = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-        builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
-    cert = builder.sign(ca[1] if ca else key, hashes.SHA256())
-    (directory / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pkcs8 = serialization.PrivateFormat.PKCS8
-    key_pem = key.private_bytes(serialization.Encoding.PEM, pkcs8, serialization.NoEncryption())
-    (directory / f"{name}.key").write_bytes(key_pem)
-    return cert, key
-
-
 @pytest.mark.req("RPC-010")
 def test_mutual_tls_between_processes(procs: Processes, tmp_path: Path) -> None:
     """`escrow serve` and `serve` with --tls-cert/--tls-key/--tls-client-ca (mutual TLS). `offer` with
@@ -501,9 +463,7 @@ def test_mutual_tls_between_processes(procs: Processes, tmp_path: Path) -> None:
     exit with one line on stderr, no traceback, and nothing traded."""
     pki = tmp_path / "pki"
     pki.mkdir()
-    ca = _issue(pki, "ca")
-    _issue(pki, "server", ca, server=True)
-    _issue(pki, "client", ca)
+    Pki(pki)
     server_tls = ["--tls-cert", pki / "server.pem", "--tls-key", pki / "server.key"]
     serve_tls = [*map(str, server_tls), "--tls-client-ca", str(pki / "ca.pem")]
     trusted: list[str | Path] = ["--tls-ca", pki / "ca.pem"]
@@ -555,14 +515,14 @@ def test_tls_options_are_checked_before_anything_runs(
     server certificate: each a usage error (exit 2, one line on stderr), before keys or journals."""
     pki = tmp_path / "pki"
     pki.mkdir()
-    _issue(pki, "ca")
+    Pki(pki)
     (pki / "junk.pem").write_text("not a certificate\n")
     alice = provision(tmp_path, "alice")
     offer = ["offer", *alice.files(), "--to", "127.0.0.1:1", "--give", "a:1", "--want", "b:1"]
     serve = ["serve", *alice.files()]
     cases = {
         "cert without key": [*offer, "--tls-cert", str(pki / "ca.pem")],
-        "key without cert": [*serve, "--tls-key", str(pki / "ca.key")],
+        "key without cert": [*serve, "--tls-key", str(pki / "server.key")],
         "missing CA": [*offer, "--tls-ca", str(pki / "missing.pem")],
         "not PEM": [*serve, "--tls-cert", str(pki / "ca.pem"), "--tls-key", str(pki / "junk.pem")],
         "client CA alone": [*serve, "--tls-client-ca", str(pki / "ca.pem")],
