@@ -55,6 +55,7 @@ from a2a_coop.transport.client import CooperationClient
 from a2a_coop.transport.limits import MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
 from a2a_coop.transport.server import COOPERATION_SERVICE, RunningServer, serve
 from a2a_coop.transport.trio_bridge import TrioCooperationClient, TrioHandlerBridge
+from benchmarks._stats import row, stats
 
 NAME: Final = "bridge"
 IN_FLIGHT: Final = 32
@@ -317,13 +318,6 @@ def run(rounds: int, rpcs: int) -> dict[str, Any]:
         for design in designs.values():
             design.close()
 
-    def stats(values: Sequence[float], digits: int) -> dict[str, float]:
-        return {
-            "median": round(statistics.median(values), digits),
-            "min": round(min(values), digits),
-            "max": round(max(values), digits),
-        }
-
     detail = {s: stats(v, 1) for s, v in rates.items()}
     return {
         "benchmark": NAME,
@@ -365,9 +359,7 @@ def table(result: dict[str, Any]) -> str:
         f"{'':<42}{'median':>12}{'min':>12}{'max':>12}",
     ]
     for label, key, fmt in rows:
-        s = d[key]
-        cells = "".join(f"{format(s[k], fmt):>12}" for k in ("median", "min", "max"))
-        lines.append(f"  {label:<40}{cells}")
+        lines.append(row(label, d[key], fmt))
     return "\n".join(lines)
 
 

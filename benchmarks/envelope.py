@@ -82,6 +82,7 @@ from a2a_coop.identity import Keypair
 from a2a_coop.statements import Statement, encode_statement, sign_statement, verify_statement
 from a2a_coop.testing import DAY_MS, FixedClock, Party, derive, service
 from a2a_coop.testing import bonded_trade as testing_bonded_trade
+from benchmarks._stats import row, stats
 
 NAME: Final = "envelope"
 VERIFY_TARGET: Final = 0.90
@@ -342,13 +343,6 @@ def run(rounds: int, ops: int) -> dict[str, Any]:
     def med(values: Sequence[float], digits: int) -> float:
         return round(statistics.median(values), digits)
 
-    def stats(values: Sequence[float], digits: int) -> dict[str, float]:
-        return {
-            "median": med(values, digits),
-            "min": round(min(values), digits),
-            "max": round(max(values), digits),
-        }
-
     result: dict[str, Any] = {"benchmark": NAME, "headline": "trade_mix"}
     for name in WORKLOADS:
         suffix = "" if name == "trade_mix" else "_offer"
@@ -429,11 +423,7 @@ def table(result: dict[str, Any]) -> str:
         d = result["detail"][name]
         lines.append(title)
         for label, key, fmt in ROWS:
-            s = d[key]
-            lines.append(
-                f"  {label:<36}{format(s['median'], fmt):>12}{format(s['min'], fmt):>12}"
-                f"{format(s['max'], fmt):>12}"
-            )
+            lines.append(row(label, d[key], fmt, 36))
     verdict = "met" if result["verify_target_met"] else "NOT met"
     lines += [
         "",

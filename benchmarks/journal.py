@@ -59,6 +59,7 @@ from typing import Any, Final
 from a2a_coop.journal import Journal
 from a2a_coop.statements import VerifiedStatement
 from a2a_coop.testing import DAY_MS, FixedClock, Party, service
+from benchmarks._stats import row, stats
 
 NAME: Final = "journal"
 TARGET: Final = 0.80
@@ -196,13 +197,6 @@ def run(rounds: int, ops: int, directory: Path, warmup: int = WARMUP_OPS) -> dic
         ],
     }
 
-    def stats(values: Sequence[float], digits: int) -> dict[str, float]:
-        return {
-            "median": round(statistics.median(values), digits),
-            "min": round(min(values), digits),
-            "max": round(max(values), digits),
-        }
-
     ratio = statistics.median(ratios["journal_vs_sqlite"])
     return {
         "benchmark": NAME,
@@ -258,9 +252,7 @@ def table(result: dict[str, Any]) -> str:
         f"{'':<40}{'median':>12}{'min':>12}{'max':>12}",
     ]
     for label, key, fmt in ROWS:
-        s = d[key]
-        cells = "".join(f"{format(s[k], fmt):>12}" for k in ("median", "min", "max"))
-        lines.append(f"  {label:<38}{cells}")
+        lines.append(row(label, d[key], fmt, 38))
     verdict = "met" if result["target_met"] else "NOT met"
     lines += [
         "",

@@ -87,6 +87,7 @@ from a2a_coop.testing import DAY_MS, service
 from a2a_coop.transport import CooperationClient, EscrowClient, serve
 from a2a_coop.transport.limits import MAX_RESPONSE_BYTES
 from a2a_coop.transport.trio_bridge import TrioHandlerBridge
+from benchmarks._stats import row, stats
 
 NAME: Final = "trade"
 TARGET: Final = 0.70
@@ -791,13 +792,6 @@ def run(
             f"{rpcs_made} RPCs for {timed_trades} trades; calibration says {counts['rpcs']} each"
         )
 
-    def stats(values: Sequence[float], digits: int) -> dict[str, float]:
-        return {
-            "median": round(statistics.median(values), digits),
-            "min": round(min(values), digits),
-            "max": round(max(values), digits),
-        }
-
     detail: dict[str, Any] = {k: stats(v, 2) for k, v in rates.items()}
     detail |= {k: stats(v, 4) for k, v in ratios.items()}
     # The peers' history grows round after round, as a live peer's does; the rates show what it costs.
@@ -871,9 +865,7 @@ def table(result: dict[str, Any]) -> str:
         f"{'':<42}{'median':>12}{'min':>12}{'max':>12}",
     ]
     for label, key, fmt in rows:
-        s = d[key]
-        cells = "".join(f"{format(s[k], fmt):>12}" for k in ("median", "min", "max"))
-        lines.append(f"  {label:<40}{cells}")
+        lines.append(row(label, d[key], fmt))
     by_round = ", ".join(f"{v:.1f}" for v in d["trade_seq_by_round"])
     verdict = "met" if result["target_met"] else "NOT met"
     lines += [
