@@ -425,7 +425,7 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
     node = EscrowNode(key, mandate, args.journal, response_window_ms=args.response_window_ms)
     try:
         _configure_logging()
-        if funding and node.escrow.ledger():
+        if funding and node.escrow.ledger_size:
             log.warning("the journal already holds a ledger: --fund applies only to a new escrow; ignored")
         elif funding:
             for did, amount in funding:

@@ -289,9 +289,15 @@ class Escrow:
         """``(available, locked)`` for ``party``, from the ledger alone."""
         return self._book.balance(party)
 
-    def ledger(self) -> list[bytes]:
-        """The escrow's chain: envelopes of its own statements, in seq order from 0."""
-        return [vs.envelope for vs in self._ledger]
+    def ledger(self, from_seq: int = 0, limit: int | None = None) -> list[bytes]:
+        """The escrow's chain: envelopes of its own statements, in seq order, from ``from_seq``."""
+        end = None if limit is None else from_seq + limit
+        return [vs.envelope for vs in self._ledger[from_seq:end]]
+
+    @property
+    def ledger_size(self) -> int:
+        """How many statements the ledger holds (its head seq + 1)."""
+        return len(self._ledger)
 
     def transcript(self) -> list[bytes]:
         """Every envelope the escrow holds, in the order it accepted them.

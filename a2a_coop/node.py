@@ -27,14 +27,20 @@ from typing import Any
 from a2a_coop import merkle
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.chain import ChainWriter
-from a2a_coop.envelope import envelope_from_json, envelope_to_json
+from a2a_coop.envelope import decode_envelope, envelope_from_json, envelope_to_json
 from a2a_coop.errors import CoopError, MalformedEnvelope
 from a2a_coop.escrow import RESPONSE_WINDOW_MS, Escrow
 from a2a_coop.identity import Keypair
 from a2a_coop.journal import Journal
 from a2a_coop.negotiation import Negotiation, State
 from a2a_coop.peer import Peer, drive, wall_clock_ms
-from a2a_coop.statements import VerifiedStatement, new_statement, sign_candidate, verify_statement
+from a2a_coop.statements import (
+    VerifiedStatement,
+    decode_statement,
+    new_statement,
+    sign_candidate,
+    verify_statement,
+)
 from a2a_coop.strategy import Strategy
 from a2a_coop.transport import CooperationClient, EscrowClient
 
@@ -164,17 +170,17 @@ class PeerNode:
             head = self.peer.writer.next_seq - 1
             out = []
             for env in self.journal.log_range(self.peer.did, from_seq, limit):
-                if not verify_statement(env).header.audience:
+                # Our own statements, verified when signed: decoding is enough to read the audience.
+                if not decode_statement(decode_envelope(env).payload).header.audience:
                     out.append(env)
             return out, max(head, 0)
 
     def get_checkpoint(self) -> bytes:
         """Sign a Checkpoint over our chain so far (CHN-007)."""
         with self.peer.lock:
-            digests = [
-                verify_statement(env).digest
-                for env in self.journal.log_range(self.peer.did, 0, self.peer.writer.next_seq)
-            ]
+            # Our chain's digests are already held, seq by seq, in our own chain view: no re-reading.
+            view = self.peer.verifier.chains.get(self.peer.did)  # None until we sign our first statement
+            digests = [view.links[seq].digest for seq in range(self.peer.writer.next_seq)] if view else []
             checkpoint = identity_pb2.Checkpoint(log_root=merkle.root(digests))
             vs = self.peer.sign("checkpoint", checkpoint, ttl_ms=DAY_MS)
             return vs.envelope
@@ -257,13 +263,12 @@ class EscrowNode:
 
     def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         with self.lock:
-            ledger = self.escrow.ledger()
-            return ledger[from_seq : from_seq + limit], max(len(ledger) - 1, 0)
+            return self.escrow.ledger(from_seq, limit), max(self.escrow.ledger_size - 1, 0)
 
     def get_balance(self, party: str) -> tuple[int, int, str, int]:
         with self.lock:
             available, locked = self.escrow.balance(party)
-            return available, locked, self.escrow.currency, max(len(self.escrow.ledger()) - 1, 0)
+            return available, locked, self.escrow.currency, max(self.escrow.ledger_size - 1, 0)
 
     def tick(self) -> list[VerifiedStatement]:
         with self.lock:
