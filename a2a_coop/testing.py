@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
-from a2a_coop.chain import ChainWriter
-from a2a_coop.identity import Keypair
-from a2a_coop.statements import VerifiedStatement, new_statement
+from a2a_coop.protocol.chain import ChainWriter
+from a2a_coop.protocol.identity import Keypair
+from a2a_coop.protocol.statements import VerifiedStatement, new_statement
 
 EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: a fixed, readable start for test clocks
 DAY_MS = 86_400_000

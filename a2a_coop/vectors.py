@@ -3,7 +3,7 @@
 A vector file is Wycheproof-shaped (conformance/vectors/README.md describes
 it): groups of tests, each test an ordered list of envelopes with the expected
 outcome. A test is run by feeding every envelope, in order, to one fresh
-:class:`~a2a_coop.verifier.Verifier` (complete chains iff the group's mode is
+:class:`~a2a_coop.protocol.verifier.Verifier` (complete chains iff the group's mode is
 ``"complete"``), at the test's reference time ``now_ms`` (freshness is skipped
 when it is null, TIM-005). The outcome matches when the transcript is valid
 and the test says ``"valid"``, or when the first failure has the expected SPEC
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from a2a_coop.errors import CoopError
-from a2a_coop.verifier import Verifier
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.verifier import Verifier
 
 SCHEMA: Final = "a2a-coop-vectors/1"
 MODES: Final = ("sparse", "complete")

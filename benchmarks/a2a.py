@@ -55,9 +55,9 @@ async def run(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
     from a2a.types import a2a_pb2
 
     from a2a_coop import a2a
-    from a2a_coop.negotiation import State
-    from a2a_coop.node import PeerNode
-    from a2a_coop.peer import Peer, drive, wall_clock_ms
+    from a2a_coop.protocol.negotiation import State
+    from a2a_coop.runtime.node import PeerNode
+    from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
     from a2a_coop.testing import FixedClock, Party
     from a2a_coop.transport import CooperationClient
 

@@ -4,7 +4,7 @@ Two workloads, both measured in the same run:
 
 * **trade mix** (the headline): every statement of one complete bonded trade,
   in the proportions a real trade produces them, built with
-  :class:`a2a_coop.testing.Party` as :mod:`a2a_coop.demo` does: offer, accept,
+  :class:`a2a_coop.testing.Party` as :mod:`a2a_coop.cli.offline_demo` does: offer, accept,
   2 bond locks, 2 deliveries, 2 receipts, 2 releases and 1 attestation
   (11 statements, three signers: Alice, Bob and the escrow);
 * **complex Offer** (the worst case): an Offer with two described items,
@@ -13,7 +13,7 @@ Two workloads, both measured in the same run:
 
 For each workload, five series:
 
-* ``statement verify``: :func:`a2a_coop.statements.verify_statement`, the full
+* ``statement verify``: :func:`a2a_coop.protocol.statements.verify_statement`, the full
   stateless acceptance (envelope, signature, canonical encoding, header and
   body rules);
 * ``floor verify``: what any DSSE-over-canonical-protobuf verifier must do
@@ -24,7 +24,7 @@ For each workload, five series:
 * ``raw verify``: ``nacl.signing.VerifyKey.verify(message, signature)``, key
   objects pre-built, ``message`` the very PAE bytes each envelope signs (so
   the same message sizes, in the same mix);
-* ``statement sign``: :func:`a2a_coop.statements.sign_statement` (header and
+* ``statement sign``: :func:`a2a_coop.protocol.statements.sign_statement` (header and
   body rules, encode, sign; no re-verify);
 * ``raw sign``: ``nacl.signing.SigningKey.sign`` of the PAE bytes of the same
   statements.
@@ -71,15 +71,15 @@ import nacl.signing
 from google.protobuf.internal import api_implementation
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
-from a2a_coop.claims import commit
-from a2a_coop.envelope import (
+from a2a_coop.protocol.claims import commit
+from a2a_coop.protocol.envelope import (
     STATEMENT_PAYLOAD_TYPE,
     Envelope,
     pae,
     sign_payload_with_digest,
 )
-from a2a_coop.identity import Keypair
-from a2a_coop.statements import Statement, encode_statement, sign_statement, verify_statement
+from a2a_coop.protocol.identity import Keypair
+from a2a_coop.protocol.statements import Statement, encode_statement, sign_statement, verify_statement
 from a2a_coop.testing import DAY_MS, FixedClock, Party, derive, service
 from a2a_coop.testing import bonded_trade as testing_bonded_trade
 from benchmarks._stats import row, stats

@@ -4,7 +4,7 @@ The question: what does the journal's bookkeeping cost on top of the fsync
 every durable append has to pay anyway? Series, all on files in one temporary
 directory (one disk), all with ``journal_mode=WAL`` and ``synchronous=FULL``:
 
-* ``journal`` (the headline): :meth:`a2a_coop.journal.Journal.record_outgoing`,
+* ``journal`` (the headline): :meth:`a2a_coop.runtime.journal.Journal.record_outgoing`,
   one transaction (so one WAL fsync) per append: check the statement extends
   the issuer's head, insert the row with its digest and ``(issuer, seq)``
   indexes;
@@ -12,7 +12,7 @@ directory (one disk), all with ``journal_mode=WAL`` and ``synchronous=FULL``:
   COMMIT`` of the same envelope bytes into a two-column WAL table, one
   transaction per insert, same row count;
 * ``journal batch`` / ``sqlite batch`` (reported, not the headline):
-  :meth:`~a2a_coop.journal.Journal.record_outgoing_many` and a raw
+  :meth:`~a2a_coop.runtime.journal.Journal.record_outgoing_many` and a raw
   ``executemany``, :data:`BATCH` rows per transaction.
 
 ``journal_vs_sqlite`` = journal appends/s / sqlite inserts/s, taken per round
@@ -56,8 +56,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from a2a_coop.journal import Journal
-from a2a_coop.statements import VerifiedStatement
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.runtime.journal import Journal
 from a2a_coop.testing import DAY_MS, FixedClock, Party, service
 from benchmarks._stats import row, stats
 

@@ -7,10 +7,10 @@ offers) pollutes the figures. The child reads its RSS (``VmRSS`` from
 at each step:
 
 1. ``python``: the bare interpreter with the harness's stdlib modules;
-2. ``imports``: after importing :mod:`a2a_coop.node`, what ``a2a-coop serve``
+2. ``imports``: after importing :mod:`a2a_coop.runtime.node`, what ``a2a-coop serve``
    loads (the core, the journal, msgpack, SQLite, grpcio and protobuf);
 3. ``idle`` (the headline ``rss_idle_mb``, target < 80 MB): after constructing
-   one :class:`~a2a_coop.peer.Peer` (its key, mandate, an escrow's mandate as
+   one :class:`~a2a_coop.runtime.peer.Peer` (its key, mandate, an escrow's mandate as
    context, default strategy) with a journal: an SQLite file in a temporary
    directory, WAL, ``synchronous=FULL``, the production durability;
 4. ``open``: after the peer has received N offers (default 10,000) from
@@ -85,8 +85,8 @@ def settled_rss() -> int:
 
 def prepare(directory: Path, negotiations: int) -> None:
     """Keys and mandates (setup.json) and ``negotiations`` signed offers from Bob to Alice (offers.bin)."""
-    from a2a_coop.node import KeySigner
-    from a2a_coop.statements import verify_statement
+    from a2a_coop.protocol.statements import verify_statement
+    from a2a_coop.runtime.node import KeySigner
     from benchmarks.trade import make_proposal, make_setup
 
     setup = make_setup(directory / "keys")
@@ -122,14 +122,14 @@ def child(directory: Path) -> dict[str, Any]:
     """Measure, step by step; return the raw figures (bytes, seconds, counts)."""
     rss: dict[str, int] = {"python": settled_rss()}
 
-    from a2a_coop import node  # noqa: F401  # what a serving peer loads
+    from a2a_coop.runtime import node  # noqa: F401  # what a serving peer loads
 
     rss["imports"] = settled_rss()
 
-    from a2a_coop.identity import Keypair
-    from a2a_coop.journal import Journal
-    from a2a_coop.negotiation import State
-    from a2a_coop.peer import Peer
+    from a2a_coop.protocol.identity import Keypair
+    from a2a_coop.protocol.negotiation import State
+    from a2a_coop.runtime.journal import Journal
+    from a2a_coop.runtime.peer import Peer
 
     doc = json.loads((directory / "setup.json").read_text())
     seed = bytes.fromhex(doc["seeds"]["alice"])
@@ -152,7 +152,7 @@ def child(directory: Path) -> dict[str, Any]:
     if states[State.ACCEPTED.value] + states[State.PROPOSED.value] != n:
         raise RuntimeError(f"expected {n} open negotiations, found {states}")
 
-    from a2a_coop.node import PeerNode
+    from a2a_coop.runtime.node import PeerNode
     from a2a_coop.transport import serve
 
     server = serve(PeerNode(peer, journal), None)
@@ -227,7 +227,7 @@ def table(result: dict[str, Any]) -> str:
     scaled = f" (measured on {n:,}, scaled to 10k)" if result["extrapolated"] else ""
     rows = [
         ("bare python + harness stdlib", f"{result['rss_python_mb']:.1f} MB"),
-        ("+ import a2a_coop.node (grpc, protobuf, sqlite)", f"+{result['rss_imports_mb']:.1f} MB"),
+        ("+ import a2a_coop.runtime.node (grpc, protobuf, sqlite)", f"+{result['rss_imports_mb']:.1f} MB"),
         ("+ one Peer with a journal", f"+{result['rss_peer_mb']:.1f} MB"),
         ("= rss_idle_mb", f"{result['rss_idle_mb']:.1f} MB"),
         (f"with {n:,} open negotiations", f"{result['rss_open_mb']:.1f} MB"),

@@ -3,7 +3,7 @@
 The question: what does the protocol cost on top of the network round trips,
 signatures and fsyncs a trade needs anyway? Three series, all on 127.0.0.1:
 
-* ``trade`` (the headline): :func:`a2a_coop.node.run_trade` with bonds, offer
+* ``trade`` (the headline): :func:`a2a_coop.runtime.trade.run_trade` with bonds, offer
   -> accept -> escrow locks -> deliveries -> receipts -> escrow releases,
   every statement signed, verified and journaled (SQLite WAL,
   ``synchronous=FULL``, the default durability). Alice (a :class:`Peer` with
@@ -77,12 +77,13 @@ import nacl.bindings
 import trio
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
-from a2a_coop.identity import Keypair
-from a2a_coop.journal import Journal
-from a2a_coop.negotiation import State
-from a2a_coop.node import EscrowNode, PeerNode, run_trade, sign_mandate
-from a2a_coop.peer import Peer, wall_clock_ms
-from a2a_coop.statements import VerifiedStatement
+from a2a_coop.protocol.identity import Keypair
+from a2a_coop.protocol.negotiation import State
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.node import EscrowNode, PeerNode, sign_mandate
+from a2a_coop.runtime.peer import Peer, wall_clock_ms
+from a2a_coop.runtime.trade import run_trade
 from a2a_coop.testing import DAY_MS, service
 from a2a_coop.transport import CooperationClient, EscrowClient, serve
 from a2a_coop.transport.limits import MAX_RESPONSE_BYTES

@@ -35,13 +35,19 @@ from pathlib import Path
 from typing import Any, Final
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
-from a2a_coop.chain import EquivocationProof, verify_equivocation_proof
-from a2a_coop.claims import commit
-from a2a_coop.envelope import STATEMENT_PAYLOAD_TYPE, Envelope, envelope_to_json, pae
-from a2a_coop.errors import CoopError
-from a2a_coop.identity import GROUP_ORDER, Keypair, b58encode, did_from_public_key, validate_public_key
-from a2a_coop.merkle import root as merkle_root
-from a2a_coop.statements import PROTOCOL_VERSION, Statement, VerifiedStatement, encode_statement
+from a2a_coop.protocol.chain import EquivocationProof, verify_equivocation_proof
+from a2a_coop.protocol.claims import commit
+from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE, Envelope, envelope_to_json, pae
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.identity import (
+    GROUP_ORDER,
+    Keypair,
+    b58encode,
+    did_from_public_key,
+    validate_public_key,
+)
+from a2a_coop.protocol.merkle import root as merkle_root
+from a2a_coop.protocol.statements import PROTOCOL_VERSION, Statement, VerifiedStatement, encode_statement
 from a2a_coop.testing import DAY_MS, DEFAULT_TTL_MS, FixedClock, Party, Signer, derive, service
 from a2a_coop.vectors import SCHEMA, parse_vector_file, run_vectors
 

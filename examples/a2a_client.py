@@ -23,11 +23,11 @@ from a2a.client import ClientConfig, ClientFactory
 from a2a.types import a2a_pb2
 
 from a2a_coop import a2a
-from a2a_coop.node import PeerNode
-from a2a_coop.peer import Peer, wall_clock_ms
-from a2a_coop.statements import verify_statement
+from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.verifier import verify_transcript
+from a2a_coop.runtime.node import PeerNode
+from a2a_coop.runtime.peer import Peer, wall_clock_ms
 from a2a_coop.testing import FixedClock, Party
-from a2a_coop.verifier import verify_transcript
 
 
 async def alice_trades(card_url: str, alice: Party) -> None:

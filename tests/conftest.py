@@ -10,8 +10,8 @@ import copy
 
 import pytest
 
+from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.testing import FixedClock, Party
-from a2a_coop.verifier import Verifier
 
 
 @pytest.fixture

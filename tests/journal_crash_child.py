@@ -15,9 +15,9 @@ from __future__ import annotations
 import os
 import sys
 
-from a2a_coop.chain import ChainWriter
-from a2a_coop.journal import Journal
-from a2a_coop.statements import VerifiedStatement
+from a2a_coop.protocol.chain import ChainWriter
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.runtime.journal import Journal
 from a2a_coop.testing import EPOCH_MS, FixedClock, Party, derive
 
 STEP_MS = 1_000

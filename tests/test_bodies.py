@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
-from a2a_coop.bodies import check_body
-from a2a_coop.envelope import sign_payload
-from a2a_coop.errors import BodyInvalid
-from a2a_coop.identity import Keypair, did_from_public_key
-from a2a_coop.statements import Statement, encode_statement, verify_statement
+from a2a_coop.protocol.bodies import check_body
+from a2a_coop.protocol.envelope import sign_payload
+from a2a_coop.protocol.errors import BodyInvalid
+from a2a_coop.protocol.identity import Keypair, did_from_public_key
+from a2a_coop.protocol.statements import Statement, encode_statement, verify_statement
 from a2a_coop.testing import DAY_MS, EPOCH_MS, FixedClock, Party, derive, service
 
 DID = Keypair.from_seed(derive("bodies/someone")).did

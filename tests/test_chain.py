@@ -7,13 +7,13 @@ from itertools import pairwise
 import pytest
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
-from a2a_coop.chain import ChainView, ChainWriter, EquivocationProof, verify_equivocation_proof
-from a2a_coop.envelope import sign_payload
-from a2a_coop.errors import ChainBroken, ChainGap, Equivocation, KeyIdMismatch, SignatureInvalid
-from a2a_coop.identity import Keypair
-from a2a_coop.statements import Statement, VerifiedStatement, encode_statement
+from a2a_coop.protocol.chain import ChainView, ChainWriter, EquivocationProof, verify_equivocation_proof
+from a2a_coop.protocol.envelope import sign_payload
+from a2a_coop.protocol.errors import ChainBroken, ChainGap, Equivocation, KeyIdMismatch, SignatureInvalid
+from a2a_coop.protocol.identity import Keypair
+from a2a_coop.protocol.statements import Statement, VerifiedStatement, encode_statement
+from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.testing import EPOCH_MS, derive
-from a2a_coop.verifier import Verifier
 
 KEY = Keypair.from_seed(derive("chain/issuer"))
 OTHER = Keypair.from_seed(derive("chain/other"))

@@ -7,11 +7,11 @@ import hashlib
 import pytest
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
-from a2a_coop.claims import COMMITMENT_DOMAIN, check_opening, commit
-from a2a_coop.errors import BodyInvalid, CommitmentMismatch, CoopError
-from a2a_coop.statements import VerifiedStatement
+from a2a_coop.protocol.claims import COMMITMENT_DOMAIN, check_opening, commit
+from a2a_coop.protocol.errors import BodyInvalid, CommitmentMismatch, CoopError
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.testing import Party, derive
-from a2a_coop.verifier import Verifier
 
 SALT = derive("claims/salt")
 

@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 
 from a2a_coop import __version__
-from a2a_coop.cli import iso, main, parse_time
-from a2a_coop.envelope import envelope_to_json
-from a2a_coop.identity import Keypair
-from a2a_coop.keyfile import KEY_FILE_TYPE, KeyFileError, parse_key_file, read_key_file
-from a2a_coop.statements import VerifiedStatement
+from a2a_coop.cli import main
+from a2a_coop.cli._common import iso, parse_time
+from a2a_coop.protocol.envelope import envelope_to_json
+from a2a_coop.protocol.identity import Keypair
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.runtime.keyfile import KEY_FILE_TYPE, KeyFileError, parse_key_file, read_key_file
 from a2a_coop.testing import EPOCH_MS, FixedClock, Party, full_trade
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -456,7 +457,7 @@ def test_demo_writes_a_transcript_verify_accepts(tmp_path: Path, capsys: pytest.
 def test_cli_import_is_light() -> None:
     """The CLI must start without loading the transport stack (grpc, trio)."""
     code = (
-        "import sys, a2a_coop.cli\n"
+        "import sys, a2a_coop.cli.main, a2a_coop.cli.offline\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('grpc', 'trio'))\n"
         "print(heavy)\n"
     )

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from a2a_coop.cli import main, parse_duration
-from a2a_coop.cli_runtime import remember_run
-from a2a_coop.demo_processes import (
+from a2a_coop.cli import main
+from a2a_coop.cli._common import parse_duration
+from a2a_coop.cli._runtime import remember_run
+from a2a_coop.cli.demo import (
     MARKER,
     Identity,
     child_env,
@@ -29,9 +30,9 @@ from a2a_coop.demo_processes import (
     stop_process,
     wait_listening,
 )
-from a2a_coop.envelope import envelope_from_json
-from a2a_coop.journal import Journal
-from a2a_coop.statements import verify_statement
+from a2a_coop.protocol.envelope import envelope_from_json
+from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.runtime.journal import Journal
 
 TIMEOUT_S = 60.0
 
@@ -381,7 +382,7 @@ def test_serve_with_a2a_publishes_the_agent_card(tmp_path: Path, bob: Identity) 
     import json
     import urllib.request
 
-    from a2a_coop.demo_processes import _read_line
+    from a2a_coop.cli.demo import _read_line
 
     server = start_server("bob", ["serve", *bob.files(), "--a2a"], tmp_path / "bob.log")
     try:

@@ -8,7 +8,7 @@ import hashlib
 import pytest
 
 from a2a_coop._proto.a2acoop.v1 import envelope_pb2
-from a2a_coop.envelope import (
+from a2a_coop.protocol.envelope import (
     MAX_ENVELOPE_BYTES,
     STATEMENT_PAYLOAD_TYPE,
     decode_envelope,
@@ -19,7 +19,7 @@ from a2a_coop.envelope import (
     statement_digest,
     verify_envelope,
 )
-from a2a_coop.errors import (
+from a2a_coop.protocol.errors import (
     EnvelopeTooLarge,
     KeyInvalid,
     MalformedEnvelope,
@@ -28,8 +28,8 @@ from a2a_coop.errors import (
     SignatureNonCanonical,
     UnsupportedPayloadType,
 )
-from a2a_coop.identity import GROUP_ORDER, Keypair, ed25519_verify
-from a2a_coop.statements import Statement, VerifiedStatement, encode_statement, verify_statement
+from a2a_coop.protocol.identity import GROUP_ORDER, Keypair, ed25519_verify
+from a2a_coop.protocol.statements import Statement, VerifiedStatement, encode_statement, verify_statement
 from a2a_coop.testing import FixedClock, Party, derive
 
 KEY = Keypair.from_seed(derive("envelope/key"))

@@ -7,8 +7,8 @@ import re
 import grpc
 import pytest
 
-from a2a_coop import errors
-from a2a_coop.errors import CoopError, Origin, by_code, registry
+from a2a_coop.protocol import errors
+from a2a_coop.protocol.errors import CoopError, Origin, by_code, registry
 
 # Every code the SPEC plan allocates, with the check that raises it.
 SPEC_CODES = {

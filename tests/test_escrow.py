@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
-from a2a_coop.errors import IllegalTransition, IssuedInFuture
-from a2a_coop.escrow import RESPONSE_WINDOW_MS, Escrow, audit_ledger
-from a2a_coop.negotiation import CLAIM_WINDOW_MS, State
-from a2a_coop.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.errors import IllegalTransition, IssuedInFuture
+from a2a_coop.protocol.escrow import RESPONSE_WINDOW_MS, Escrow, audit_ledger
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.verifier import Verifier, verify_transcript
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive
-from a2a_coop.verifier import Verifier, verify_transcript
 
 FUNDS = 1_000
 BOND = 100

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from a2a_coop.errors import Expired, IssuedInFuture, NonceReused, NotYetValid, Replayed
-from a2a_coop.freshness import DEFAULT_SKEW_MS, MAX_SKEW_MS, ReplayCache, check_time_window
-from a2a_coop.statements import Header
+from a2a_coop.protocol.errors import Expired, IssuedInFuture, NonceReused, NotYetValid, Replayed
+from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS, MAX_SKEW_MS, ReplayCache, check_time_window
+from a2a_coop.protocol.statements import Header
+from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.testing import FixedClock, Party, derive
-from a2a_coop.verifier import Verifier
 
 T = 1_000_000_000
 SKEW = DEFAULT_SKEW_MS

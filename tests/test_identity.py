@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from a2a_coop.errors import KeyInvalid, KeyNonCanonical, KeySmallOrder
-from a2a_coop.identity import (
+from a2a_coop.protocol.errors import KeyInvalid, KeyNonCanonical, KeySmallOrder
+from a2a_coop.protocol.identity import (
     DID_KEY_PREFIX,
     ED25519_MULTICODEC,
     Keypair,
@@ -21,7 +21,7 @@ from a2a_coop.identity import (
     public_key_from_did,
     validate_public_key,
 )
-from a2a_coop.keyfile import generate_keypair, read_key_file, write_key_file
+from a2a_coop.runtime.keyfile import generate_keypair, read_key_file, write_key_file
 from a2a_coop.testing import derive
 
 _P = 2**255 - 19

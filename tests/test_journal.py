@@ -21,9 +21,11 @@ from types import ModuleType
 import pytest
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
-from a2a_coop.chain import ChainWriter
-from a2a_coop.errors import CoopError
-from a2a_coop.journal import (
+from a2a_coop.protocol.chain import ChainWriter
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.verifier import verify_transcript
+from a2a_coop.runtime.journal import (
     APPLICATION_ID,
     IN,
     OUT,
@@ -34,9 +36,7 @@ from a2a_coop.journal import (
     JournalError,
     JournalSchemaUnknown,
 )
-from a2a_coop.statements import VerifiedStatement, verify_statement
 from a2a_coop.testing import Party
-from a2a_coop.verifier import verify_transcript
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = Path(__file__).with_name("journal_crash_child.py")

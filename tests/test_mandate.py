@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
-from a2a_coop.errors import KeyRevoked, MandateUnknown, MandateViolation
-from a2a_coop.mandate import ExposureBook, check_against_mandate, committed_value, side_value
-from a2a_coop.statements import Statement, VerifiedStatement, sign_candidate
+from a2a_coop.protocol.errors import KeyRevoked, MandateUnknown, MandateViolation
+from a2a_coop.protocol.mandate import ExposureBook, check_against_mandate, committed_value, side_value
+from a2a_coop.protocol.statements import Statement, VerifiedStatement, sign_candidate
+from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.testing import DAY_MS, FixedClock, Party, service
-from a2a_coop.verifier import Verifier
 
 
 def _verifier(*parties: Party) -> Verifier:

@@ -7,9 +7,9 @@ import hashlib
 import pytest
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
-from a2a_coop.merkle import inclusion_proof, leaf_hash, node_hash, root, verify_inclusion
+from a2a_coop.protocol.merkle import inclusion_proof, leaf_hash, node_hash, root, verify_inclusion
+from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.testing import FixedClock, Signer
-from a2a_coop.verifier import Verifier
 
 # RFC 6962 reference leaves and roots, as pinned in google/certificate-transparency's
 # python/ct/crypto/merkle_test.py (TreeHasherTest) and Trillian's merkle tests.

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
-from a2a_coop.errors import (
+from a2a_coop.protocol.errors import (
     BodyInvalid,
     CoopError,
     ExclusiveConflict,
@@ -17,7 +17,7 @@ from a2a_coop.errors import (
     UnknownNegotiation,
     WrongParty,
 )
-from a2a_coop.negotiation import (
+from a2a_coop.protocol.negotiation import (
     BARGAINING_STATES,
     CLAIM_WINDOW_MS,
     INITIAL_STATE,
@@ -28,9 +28,9 @@ from a2a_coop.negotiation import (
     Negotiations,
     State,
 )
-from a2a_coop.statements import VerifiedStatement
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.testing import DAY_MS, FixedClock, Party, service
-from a2a_coop.verifier import Verifier
 
 BOND = 100
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from a2a_coop import merkle
-from a2a_coop.node import PeerNode
-from a2a_coop.peer import Peer, drive
-from a2a_coop.statements import verify_statement
+from a2a_coop.protocol import merkle
+from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.verifier import verify_transcript
+from a2a_coop.runtime.node import PeerNode
+from a2a_coop.runtime.peer import Peer, drive
 from a2a_coop.testing import FixedClock, Party, derive
-from a2a_coop.verifier import verify_transcript
 
 
 @pytest.fixture

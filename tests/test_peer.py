@@ -15,12 +15,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
-from a2a_coop.errors import MandateViolation
-from a2a_coop.mandate import side_value
-from a2a_coop.negotiation import State
-from a2a_coop.peer import Peer, drive
-from a2a_coop.statements import verify_statement
-from a2a_coop.strategy import Accept, ContractView, Counter, Deliver, DeliveryView, OfferView, Reject, Reply
+from a2a_coop.protocol.errors import MandateViolation
+from a2a_coop.protocol.mandate import side_value
+from a2a_coop.protocol.negotiation import State
+from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.runtime.peer import Peer, drive
+from a2a_coop.runtime.strategy import (
+    Accept,
+    ContractView,
+    Counter,
+    Deliver,
+    DeliveryView,
+    OfferView,
+    Reject,
+    Reply,
+)
 from a2a_coop.testing import DAY_MS, FixedClock, Party, derive, service
 
 

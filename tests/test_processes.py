@@ -25,12 +25,9 @@ import grpc
 import pytest
 from pki import Pki
 
-from a2a_coop import errors
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, envelope_pb2, trade_pb2
-from a2a_coop.chain import ChainView
 from a2a_coop.cli import main
-from a2a_coop.cli_runtime import proposal
-from a2a_coop.demo_processes import (
+from a2a_coop.cli.demo import (
     Identity,
     ServerProcess,
     await_escrow,
@@ -41,14 +38,16 @@ from a2a_coop.demo_processes import (
     stop_process,
     wait_listening,
 )
-from a2a_coop.envelope import MAX_ENVELOPE_BYTES, envelope_from_json
-from a2a_coop.journal import Journal
-from a2a_coop.keyfile import generate_keypair
-from a2a_coop.negotiation import Negotiation, State
-from a2a_coop.node import claim_breach, revoke, run_trade, settle_with_escrow
-from a2a_coop.peer import Peer, drive, wall_clock_ms
-from a2a_coop.statements import Statement, VerifiedStatement, sign_candidate, verify_statement
-from a2a_coop.strategy import Strategy, WithholdingStrategy
+from a2a_coop.protocol import errors
+from a2a_coop.protocol.chain import ChainView
+from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, envelope_from_json
+from a2a_coop.protocol.negotiation import Negotiation, State
+from a2a_coop.protocol.statements import Statement, VerifiedStatement, sign_candidate, verify_statement
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.keyfile import generate_keypair
+from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
+from a2a_coop.runtime.strategy import Strategy, WithholdingStrategy
+from a2a_coop.runtime.trade import claim_breach, proposal, revoke, run_trade, settle_with_escrow
 from a2a_coop.transport import CooperationClient, EscrowClient, TransportError
 
 FUNDS = 1_000

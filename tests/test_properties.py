@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
-from a2a_coop.envelope import envelope_from_json, envelope_to_json, sign_payload, statement_digest
-from a2a_coop.errors import CoopError, MandateViolation, registry
-from a2a_coop.identity import Keypair
-from a2a_coop.negotiation import CLAIM_WINDOW_MS, TRANSITIONS, Event, State
-from a2a_coop.statements import (
+from a2a_coop.protocol.envelope import envelope_from_json, envelope_to_json, sign_payload, statement_digest
+from a2a_coop.protocol.errors import CoopError, MandateViolation, registry
+from a2a_coop.protocol.identity import Keypair
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, TRANSITIONS, Event, State
+from a2a_coop.protocol.statements import (
     KNOWN_BODIES,
     NEGOTIATION_BODIES,
     PRINCIPAL_BODIES,
@@ -32,8 +32,8 @@ from a2a_coop.statements import (
     encode_statement,
     verify_statement,
 )
+from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.testing import DAY_MS, FixedClock, Party, service
-from a2a_coop.verifier import Verifier
 
 PROFILE = settings(
     max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]

@@ -3,7 +3,7 @@
 * conformance/requirements.json is exactly what conformance.registry reads from SPEC.md;
 * every MUST and SHOULD in SPEC.md is named by a test's ``req`` marker or by a vector's
   ``requirements``, and every ID a test or a vector names exists in SPEC.md;
-* SPEC.md's error table lists exactly the codes and gRPC statuses of a2a_coop.errors, in order.
+* SPEC.md's error table lists exactly the codes and gRPC statuses of a2a_coop.protocol.errors, in order.
 
 Markers are read from the test modules' source (AST), so the result does not depend on which tests
 ran or in what order.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from a2a_coop.errors import registry as error_registry
+from a2a_coop.protocol.errors import registry as error_registry
 from conformance import registry
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,8 +8,14 @@ from collections.abc import Callable
 import pytest
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
-from a2a_coop.envelope import STATEMENT_PAYLOAD_TYPE, decode_envelope, pae, sign_payload, statement_digest
-from a2a_coop.errors import (
+from a2a_coop.protocol.envelope import (
+    STATEMENT_PAYLOAD_TYPE,
+    decode_envelope,
+    pae,
+    sign_payload,
+    statement_digest,
+)
+from a2a_coop.protocol.errors import (
     BodyMissing,
     CoopError,
     HeaderInvalid,
@@ -20,8 +26,8 @@ from a2a_coop.errors import (
     NonCanonicalEncoding,
     UnsupportedVersion,
 )
-from a2a_coop.identity import Keypair, did_from_public_key
-from a2a_coop.statements import (
+from a2a_coop.protocol.identity import Keypair, did_from_public_key
+from a2a_coop.protocol.statements import (
     KNOWN_BODIES,
     NEGOTIATION_BODIES,
     PRINCIPAL_BODIES,
@@ -33,8 +39,8 @@ from a2a_coop.statements import (
     sign_statement,
     verify_statement,
 )
+from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.testing import Party, derive
-from a2a_coop.verifier import Verifier
 
 SMALL_ORDER_DID = did_from_public_key(bytes.fromhex("01" + "00" * 31))  # the identity point
 

@@ -27,10 +27,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 from pki import Pki
 
-from a2a_coop import errors
 from a2a_coop._proto.a2acoop.v1 import service_pb2, service_pb2_grpc
-from a2a_coop.envelope import MAX_ENVELOPE_BYTES
-from a2a_coop.errors import CoopError, Origin
+from a2a_coop.protocol import errors
+from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES
+from a2a_coop.protocol.errors import CoopError, Origin
 from a2a_coop.testing import Party
 from a2a_coop.transport import (
     CooperationClient,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
-from a2a_coop.errors import BodyInvalid
+from a2a_coop.protocol.errors import BodyInvalid
+from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.testing import FixedClock, Party, derive
-from a2a_coop.verifier import verify_transcript
 
 
 @pytest.fixture

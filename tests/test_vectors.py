@@ -80,7 +80,7 @@ def test_vector_files_exist_and_cover_both_files() -> None:
 @pytest.mark.parametrize("path", VECTOR_FILES, ids=lambda p: p.stem)
 def test_vector_file_is_well_formed(path: Path) -> None:
     """Every test names requirement IDs and known flags, tcIds are unique, and error codes are SPEC codes."""
-    from a2a_coop.errors import registry
+    from a2a_coop.protocol.errors import registry
 
     doc = json.loads(path.read_text(encoding="utf-8"))
     assert doc["schema"] == SCHEMA

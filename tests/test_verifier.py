@@ -13,8 +13,8 @@ import pytest
 from conftest import verifier_state
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, reputation_pb2
-from a2a_coop.envelope import sign_payload
-from a2a_coop.errors import (
+from a2a_coop.protocol.envelope import sign_payload
+from a2a_coop.protocol.errors import (
     AttestationInadmissible,
     CoopError,
     Expired,
@@ -24,9 +24,9 @@ from a2a_coop.errors import (
     WrongAudience,
     WrongParty,
 )
-from a2a_coop.statements import Statement, VerifiedStatement, encode_statement
+from a2a_coop.protocol.statements import Statement, VerifiedStatement, encode_statement
+from a2a_coop.protocol.verifier import Verifier, verify_transcript
 from a2a_coop.testing import DAY_MS, FixedClock, Party, full_trade
-from a2a_coop.verifier import Verifier, verify_transcript
 
 
 def _verifier(*parties: Party, me: Party | None = None, complete: bool = False) -> Verifier:

@@ -6,9 +6,9 @@ SPEC.md marks generated content with
     ...
     <!-- END GENERATED: NAME -->
 
-* ``negotiation-table``: the state machine, from a2a_coop.negotiation.TRANSITIONS
+* ``negotiation-table``: the state machine, from a2a_coop.protocol.negotiation.TRANSITIONS
   (a transition table and a Mermaid diagram drawn from the same table);
-* ``error-table``: the error registry, from a2a_coop.errors.
+* ``error-table``: the error registry, from a2a_coop.protocol.errors.
 
     python tools/gen_spec_tables.py          # rewrite SPEC.md in place
     python tools/gen_spec_tables.py --check  # exit 1 if SPEC.md is stale
@@ -22,8 +22,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from a2a_coop import errors
-from a2a_coop.negotiation import INITIAL_STATE, TERMINAL_STATES, TRANSITIONS, Event
+from a2a_coop.protocol import errors
+from a2a_coop.protocol.negotiation import INITIAL_STATE, TERMINAL_STATES, TRANSITIONS, Event
 
 SPEC = Path(__file__).resolve().parent.parent / "SPEC.md"
 

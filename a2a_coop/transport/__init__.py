@@ -3,7 +3,7 @@
 An adapter around the sans-IO core: nothing in ``a2a_coop`` outside this
 package imports grpc. The peer runtime implements the handler Protocols
 (:mod:`.handlers`); :func:`serve` puts them on the network, the clients call
-them, and :mod:`.errors` carries each :class:`~a2a_coop.errors.CoopError`
+them, and :mod:`.errors` carries each :class:`~a2a_coop.protocol.errors.CoopError`
 across with its code. :mod:`.trio_bridge` (imported on its own) lets a trio
 peer serve and call without blocking its loop.
 """

@@ -1,7 +1,7 @@
 """Blocking gRPC clients for CooperationService and EscrowService (SPEC.md section 13).
 
 Every call carries a deadline (``timeout_s``, 10 s by default). A rejection
-raises the :class:`~a2a_coop.errors.CoopError` subclass the server raised;
+raises the :class:`~a2a_coop.protocol.errors.CoopError` subclass the server raised;
 any other failure raises :class:`~a2a_coop.transport.errors.TransportError`.
 Nothing is retried automatically. :meth:`CooperationClient.exchange` is
 idempotent (the peer answers a repeated statement with its original reply,
@@ -89,7 +89,7 @@ class CooperationClient(_Client):
         tls: None for plaintext, else TLS (and mutual TLS) settings.
         timeout_s: deadline of each unary call, and of a whole Negotiate stream.
 
-    All methods raise :class:`~a2a_coop.errors.CoopError` when the peer rejects
+    All methods raise :class:`~a2a_coop.protocol.errors.CoopError` when the peer rejects
     the request and :class:`~a2a_coop.transport.errors.TransportError` otherwise.
     """
 

@@ -20,7 +20,7 @@ trailers share the peer's metadata limit (8 KiB by default in gRPC); past it the
 error still arrives, with its ``evidence`` count, and no envelopes.
 
 The client reverses this: an ``RpcError`` carrying our ``ErrorInfo`` becomes
-the same :class:`~a2a_coop.errors.CoopError` subclass, with ``origin`` seen from
+the same :class:`~a2a_coop.protocol.errors.CoopError` subclass, with ``origin`` seen from
 the client (a statement the server blames on its caller is ours: LOCAL).
 Everything else (deadline, unreachable peer, refused TLS, a server bug, a code
 this version does not know) becomes a :class:`TransportError`, which is *not* a
@@ -40,7 +40,7 @@ from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]  # no py.typed
 from grpc_status import rpc_status
 
-from a2a_coop.errors import CoopError, Origin, by_code
+from a2a_coop.protocol.errors import CoopError, Origin, by_code
 
 DOMAIN: Final = "a2acoop.v1"
 ENVELOPE_TYPE_URL: Final = "type.googleapis.com/a2acoop.v1.Envelope"

@@ -1,7 +1,7 @@
 """What the transport calls: the peer runtime implements these (issue #4 module boundaries).
 
 The server translates each RPC into one call on a handler and the handler's
-answer (or its :class:`~a2a_coop.errors.CoopError`) back into the RPC's reply
+answer (or its :class:`~a2a_coop.protocol.errors.CoopError`) back into the RPC's reply
 (or a gRPC error, see :mod:`a2a_coop.transport.errors`). Handlers see envelope
 bytes exactly as they crossed the wire and return envelope bytes exactly as
 they were signed; they never see protobuf service messages or gRPC objects.

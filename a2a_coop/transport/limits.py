@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from a2a_coop.envelope import MAX_ENVELOPE_BYTES
+from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES
 
 # Protobuf framing around the envelopes of one request: field tags and length prefixes (a few bytes per
 # envelope) with ample room to spare.

@@ -3,7 +3,7 @@
 Theory of operation. Each RPC runs on a worker thread: it parses the request,
 checks each envelope's size (ENV-008), makes one call on the handler, and turns
 the answer into the response, or the handler's
-:class:`~a2a_coop.errors.CoopError` into a gRPC error with an ErrorInfo
+:class:`~a2a_coop.protocol.errors.CoopError` into a gRPC error with an ErrorInfo
 (:mod:`a2a_coop.transport.errors`). Requests reach the servicer as raw bytes
 and are parsed here, so a request that is not valid protobuf is answered
 ``INVALID_ARGUMENT`` (grpcio would say ``INTERNAL``) and never reaches the
@@ -35,8 +35,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from a2a_coop._proto.a2acoop.v1 import service_pb2
-from a2a_coop.envelope import MAX_ENVELOPE_BYTES
-from a2a_coop.errors import CoopError, EnvelopeTooLarge, Origin
+from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES
+from a2a_coop.protocol.errors import CoopError, EnvelopeTooLarge, Origin
 from a2a_coop.transport.errors import TransportError, status_for
 from a2a_coop.transport.handlers import CooperationHandler, EscrowHandler
 from a2a_coop.transport.limits import MAX_PAGE_BYTES, MAX_PAGE_ENTRIES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES

@@ -1,6 +1,6 @@
 """Accepting statements in context: the normative verification procedure (SPEC.md section 11).
 
-:func:`a2a_coop.statements.verify_statement` does the stateless steps 1-20.
+:func:`a2a_coop.protocol.statements.verify_statement` does the stateless steps 1-20.
 A :class:`Verifier` holds what a party or an auditor knows (mandates, key
 revocations and rotations, chains, seen nonces, negotiations, exposure,
 attestations) and runs the contextual steps 21-31 in the SPEC's order, so
@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
-from a2a_coop.chain import ChainView
-from a2a_coop.claims import check_opening
-from a2a_coop.errors import (
+from a2a_coop.protocol.chain import ChainView
+from a2a_coop.protocol.claims import check_opening
+from a2a_coop.protocol.errors import (
     AttestationInadmissible,
     BodyInvalid,
     CoopError,
@@ -28,10 +28,10 @@ from a2a_coop.errors import (
     WrongAudience,
     WrongParty,
 )
-from a2a_coop.freshness import DEFAULT_SKEW_MS, MAX_SKEW_MS, ReplayCache, check_time_window
-from a2a_coop.mandate import ExposureBook, check_against_mandate, committed_value, side_value
-from a2a_coop.negotiation import Event, Negotiation, Negotiations, State, proposal_of
-from a2a_coop.statements import PRINCIPAL_BODIES, VerifiedStatement, verify_statement
+from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS, MAX_SKEW_MS, ReplayCache, check_time_window
+from a2a_coop.protocol.mandate import ExposureBook, check_against_mandate, committed_value, side_value
+from a2a_coop.protocol.negotiation import Event, Negotiation, Negotiations, State, proposal_of
+from a2a_coop.protocol.statements import PRINCIPAL_BODIES, VerifiedStatement, verify_statement
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from enum import StrEnum
 from typing import Final
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
-from a2a_coop.errors import (
+from a2a_coop.protocol.errors import (
     BodyInvalid,
     ExclusiveConflict,
     IllegalTransition,
@@ -38,7 +38,7 @@ from a2a_coop.errors import (
     UnknownNegotiation,
     WrongParty,
 )
-from a2a_coop.statements import VerifiedStatement
+from a2a_coop.protocol.statements import VerifiedStatement
 
 # A contract nobody performed lapses this long after its last deadline, unless
 # someone filed a breach claim first (CMT-004).

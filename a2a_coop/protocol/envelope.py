@@ -27,14 +27,14 @@ from typing import Any, NamedTuple
 from google.protobuf.message import DecodeError
 
 from a2a_coop._proto.a2acoop.v1 import envelope_pb2
-from a2a_coop.errors import (
+from a2a_coop.protocol.errors import (
     EnvelopeTooLarge,
     MalformedEnvelope,
     SignatureInvalid,
     SignatureNonCanonical,
     UnsupportedPayloadType,
 )
-from a2a_coop.identity import (
+from a2a_coop.protocol.identity import (
     GROUP_ORDER,
     SIGNATURE_BYTES,
     Keypair,

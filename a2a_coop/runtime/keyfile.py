@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, Final
 
-from a2a_coop.identity import SEED_BYTES, Keypair
+from a2a_coop.protocol.identity import SEED_BYTES, Keypair
 
 KEY_FILE_TYPE: Final = "a2a-coop/ed25519-seed"
 KEY_FILE_MODE: Final = 0o600

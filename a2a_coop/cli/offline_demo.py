@@ -5,7 +5,7 @@ clock, so it needs no network and no configuration. It shows what a peer
 runtime produces (signed statements, chains, a contract, bonds, a breach claim
 and a forfeit) and that a third party can verify all of it from the
 transcript alone. Plain ``a2a-coop demo`` runs the parties as processes over
-gRPC instead (:mod:`a2a_coop.demo_processes`).
+gRPC instead (:mod:`a2a_coop.cli.demo`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from a2a_coop.envelope import envelope_to_json
-from a2a_coop.statements import VerifiedStatement
+from a2a_coop.protocol.envelope import envelope_to_json
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.verifier import TranscriptReport, verify_transcript
 from a2a_coop.testing import FixedClock, Party, bonded_trade
-from a2a_coop.verifier import TranscriptReport, verify_transcript
 
 
 @dataclass

@@ -3,15 +3,15 @@
 This module glues the sans-IO core to the outside world (files, the wall
 clock, the OS's randomness, SQLite, gRPC). It is what ``a2a-coop serve``,
 ``a2a-coop escrow serve`` and ``a2a-coop offer`` run, and what a framework
-author copies to host a :class:`~a2a_coop.peer.Peer` in their own process.
+author copies to host a :class:`~a2a_coop.runtime.peer.Peer` in their own process.
 
 * :class:`PeerNode` implements :class:`~a2a_coop.transport.CooperationHandler`
-  for a :class:`~a2a_coop.peer.Peer` with a journal.
+  for a :class:`~a2a_coop.runtime.peer.Peer` with a journal.
 * :class:`EscrowNode` implements :class:`~a2a_coop.transport.EscrowHandler` for
-  an :class:`~a2a_coop.escrow.Escrow`, journaling its evidence and its ledger
+  an :class:`~a2a_coop.protocol.escrow.Escrow`, journaling its evidence and its ledger
   before any answer leaves the process, and ticking its clock-driven rules.
-* :func:`run_trade` drives one trade from the initiator's side, through the
-  escrow when the terms carry bonds.
+
+The initiator's side of a trade is :mod:`a2a_coop.runtime.trade`.
 """
 
 from __future__ import annotations
@@ -24,25 +24,23 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from a2a_coop import merkle
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
-from a2a_coop.chain import ChainWriter
-from a2a_coop.envelope import decode_envelope, envelope_from_json, envelope_to_json
-from a2a_coop.errors import CoopError, MalformedEnvelope
-from a2a_coop.escrow import RESPONSE_WINDOW_MS, Escrow
-from a2a_coop.identity import Keypair
-from a2a_coop.journal import Journal
-from a2a_coop.negotiation import Negotiation, State
-from a2a_coop.peer import Peer, drive, wall_clock_ms
-from a2a_coop.statements import (
+from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop.protocol import merkle
+from a2a_coop.protocol.chain import ChainWriter
+from a2a_coop.protocol.envelope import decode_envelope, envelope_from_json, envelope_to_json
+from a2a_coop.protocol.errors import MalformedEnvelope
+from a2a_coop.protocol.escrow import RESPONSE_WINDOW_MS, Escrow
+from a2a_coop.protocol.identity import Keypair
+from a2a_coop.protocol.statements import (
     VerifiedStatement,
     decode_statement,
     new_statement,
     sign_candidate,
     verify_statement,
 )
-from a2a_coop.strategy import Strategy
-from a2a_coop.transport import CooperationClient, EscrowClient
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.peer import Peer, wall_clock_ms
+from a2a_coop.runtime.strategy import Strategy
 
 DAY_MS = 86_400_000
 
@@ -69,7 +67,7 @@ def write_envelope_file(path: Path, envelope: bytes) -> None:
 class KeySigner:
     """A production chain signer: a key, its chain head, the wall clock and OS randomness.
 
-    Implements :class:`~a2a_coop.escrow.EscrowSigner`. Statements are checked
+    Implements :class:`~a2a_coop.protocol.escrow.EscrowSigner`. Statements are checked
     (header and body rules) before signing; the caller journals them before
     they leave the process (write-ahead).
     """
@@ -292,95 +290,3 @@ class EscrowNode:
             self._ticker.join()  # a tick under way finishes before the journal closes
         with self.lock:
             self.journal.close()
-
-
-# --- the initiator's side of a trade -------------------------------------------------------
-
-
-def contract_evidence(peer: Peer, neg: Negotiation) -> list[bytes]:
-    """Mandates, the accepted offer and the Accept: what an escrow needs to act on a contract."""
-    c = neg.contract
-    if c is None:
-        return []
-    held = peer.verifier.statements
-    mandates = [held[vs.header.mandate].envelope for vs in (c.offer, c.accept) if vs.header.mandate in held]
-    return [*dict.fromkeys(mandates), c.offer.envelope, c.accept.envelope]
-
-
-def run_trade(
-    peer: Peer,
-    counterparty: CooperationClient,
-    counterparty_did: str,
-    proposal: trade_pb2.Offer,
-    *,
-    escrow: EscrowClient | None = None,
-    ttl_ms: int = 5 * 60_000,
-) -> Negotiation:
-    """Offer ``proposal``, and carry the trade as far as both sides' strategies take it.
-
-    With bonds in the terms, the contract goes to the escrow, whose locks are
-    forwarded to the counterparty so both sides see BONDED and perform; once
-    both sides' receipts are in, they go to the escrow too, which releases the bonds.
-    """
-    offer = peer.propose(counterparty_did, proposal, ttl_ms=ttl_ms)
-    drive(peer, counterparty.exchange, offer)
-    neg = peer.negotiation(offer.header.negotiation_id)
-    c = neg.contract
-    if c is None or not c.bonds_required or escrow is None:
-        return neg
-    answers = escrow.submit(contract_evidence(peer, neg))
-    relay_escrow_answers(peer, counterparty, answers)
-    if neg.state is State.FULFILLED:
-        settle_with_escrow(peer, counterparty, escrow, neg)
-    return neg
-
-
-def relay_escrow_answers(peer: Peer, counterparty: CooperationClient, answers: Sequence[bytes]) -> None:
-    """Take the escrow's statements, pass them on to the counterparty, and perform what follows."""
-    mandate, *statements = answers
-    peer.hold([mandate])
-    ours = peer.on_replies(statements)
-    for env in statements:
-        try:
-            replies = counterparty.exchange(env, [mandate])
-        except CoopError as exc:
-            if exc.code != "REPLAYED":
-                raise
-            continue
-        ours += peer.on_replies(replies)
-    for vs in ours:
-        drive(peer, counterparty.exchange, vs)
-
-
-def settle_with_escrow(
-    peer: Peer, counterparty: CooperationClient, escrow: EscrowClient, neg: Negotiation
-) -> list[bytes]:
-    """Send the escrow every statement of a negotiation so it can settle; relay its answers."""
-    held = peer.verifier.statements
-    digests = [d for _, _, _, d in neg.history if d]
-    envelopes = contract_evidence(peer, neg) + [held[d].envelope for d in digests if d in held]
-    answers = escrow.submit(list(dict.fromkeys(envelopes)))
-    relay_escrow_answers(peer, counterparty, answers)
-    return answers[1:]
-
-
-def claim_breach(peer: Peer, neg: Negotiation, item_index: int, reason: str) -> VerifiedStatement:
-    """Sign a BreachClaim for the counterparty's item ``item_index`` (guarded, journaled)."""
-    c = neg.contract
-    if c is None:
-        raise ValueError("no contract to claim under")
-    msg = commitment_pb2.BreachClaim(contract=c.id, item_index=item_index, reason=reason)
-    return peer.sign("breach_claim", msg, audience=c.other(peer.did), negotiation_id=neg.id)
-
-
-def revoke(peer: Peer, neg: Negotiation, reason: str = "") -> VerifiedStatement:
-    """Sign a Revoke of the contract under its revocation terms (guarded, journaled).
-
-    Send it to the counterparty, then to the escrow (:func:`settle_with_escrow`),
-    which forfeits the revoker's bond under forfeit_bond terms (CMT-003).
-    """
-    c = neg.contract
-    if c is None:
-        raise ValueError("no contract to revoke")
-    msg = commitment_pb2.Revoke(contract=c.id, reason=reason)
-    return peer.sign("revoke", msg, audience=c.other(peer.did), negotiation_id=neg.id)

@@ -3,7 +3,7 @@
 Each ``_check_<body>`` validates one body's fields; :func:`check_body`
 dispatches on the body name. Rules that need other statements (is this the
 outstanding offer? does this reveal open that commitment?) live in
-:mod:`a2a_coop.negotiation` and :mod:`a2a_coop.verifier`.
+:mod:`a2a_coop.protocol.negotiation` and :mod:`a2a_coop.protocol.verifier`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from a2a_coop._proto.a2acoop.v1 import statement_pb2, trade_pb2
-from a2a_coop.envelope import DIGEST_BYTES
-from a2a_coop.errors import BodyInvalid, CoopError
-from a2a_coop.identity import public_key_from_did
+from a2a_coop.protocol.envelope import DIGEST_BYTES
+from a2a_coop.protocol.errors import BodyInvalid, CoopError
+from a2a_coop.protocol.identity import public_key_from_did
 
 CATEGORY_RE: Final = re.compile(r"[a-z0-9][a-z0-9.-]{0,63}")
 CURRENCY_RE: Final = re.compile(r"[a-z0-9][a-z0-9.-]{0,31}")

@@ -24,9 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from a2a_coop.errors import ChainBroken, ChainGap, Equivocation
-from a2a_coop.identity import Keypair
-from a2a_coop.statements import (
+from a2a_coop.protocol.errors import ChainBroken, ChainGap, Equivocation
+from a2a_coop.protocol.identity import Keypair
+from a2a_coop.protocol.statements import (
     PROTOCOL_VERSION,
     Statement,
     VerifiedStatement,

@@ -1,99 +1,50 @@
-"""The A2A binding (SPEC.md section 14): an a2a-coop peer as an A2A agent.
+"""A2A's gRPC ``A2AService`` for one peer: messages to exchanges, negotiations as Tasks, and serving.
 
-Needs the optional ``a2a`` extra (``pip install "a2a-coop[a2a]"``, which brings
-a2a-sdk); the core never imports this module. A2A's own types and its
-``lf.a2a.v1.A2AService`` come from a2a-sdk, never redefined here.
-
-Theory of operation. A :class:`A2AServicer` serves A2A's gRPC service on the
-same grpcio server as CooperationService (:func:`serve_a2a`, through
-``serve(extra_servicers=...)``), in front of the same :class:`PeerNode`:
-
-* **Discovery.** :func:`agent_card` describes the peer: one GRPC interface and
-  the a2a-coop extension in ``capabilities.extensions`` (``required: false``),
-  whose ``params`` carry the did:key, public key, mandate, supported versions,
-  bodies and media types, and the CooperationService endpoint. The card is
-  served by ``GetExtendedAgentCard`` and, over HTTP, at
-  ``/.well-known/agent-card.json`` (:class:`CardServer`).
-* **Messages.** ``SendMessage`` takes a Message whose a2a-coop Parts each hold
-  one envelope (a ``raw`` Part of :data:`ENVELOPE_MEDIA_TYPE`, or a ``data``
-  Part holding the DSSE JSON form, :data:`ENVELOPE_JSON_MEDIA_TYPE`): the last
-  is the statement, the ones before it its context, dependencies first. The
-  statement goes to ``PeerNode.exchange``; the signed answers come back as the
-  Parts of the Task's status message. One negotiation is one Task, whose id is
-  the negotiation id in hex; its state is mapped from the negotiation's
-  (:data:`TASK_STATES`); the formed contract, every receipt and every
-  attestation of it are Artifacts, each a self-contained evidence bundle.
-* **Activation.** a2a-coop Parts are only read when the client activates the
-  extension (``A2A-Extensions`` or ``X-A2A-Extensions`` metadata, or the URI
-  in ``Message.extensions``); activated extensions are echoed in the
-  response's ``a2a-extensions`` metadata and in the reply's ``extensions``.
-  Without activation, a message carrying a2a-coop Parts is refused with A2A's
-  ``EXTENSION_SUPPORT_REQUIRED``; a plain message is answered with a plain
-  agent Message that says how to trade. Unsigned messages never change a
-  negotiation (no downgrade).
+See :mod:`a2a_coop.a2a` for the theory of operation.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final, NoReturn, TypeVar
 
 import grpc
-from google.protobuf import any_pb2, json_format, struct_pb2
+from a2a.types import a2a_pb2, a2a_pb2_grpc
+from a2a.utils import errors as a2a_errors
+from google.protobuf import any_pb2, struct_pb2
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]  # no py.typed
 from grpc_status import rpc_status
 
-try:
-    from a2a.client import ClientCallContext
-    from a2a.types import a2a_pb2, a2a_pb2_grpc
-    from a2a.utils import errors as a2a_errors
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError('a2a_coop.a2a needs the a2a extra: pip install "a2a-coop[a2a]"') from exc
-
-from a2a_coop._proto.a2acoop.v1 import statement_pb2
-from a2a_coop.envelope import (
-    MAX_ENVELOPE_BYTES,
-    STATEMENT_PAYLOAD_TYPE,
-    envelope_from_json,
-    envelope_to_json,
+from a2a_coop.a2a.card import DEFAULT_DESCRIPTION, CardServer, agent_card
+from a2a_coop.a2a.parts import (
+    A2A_PROTOCOL_VERSION,
+    ENVELOPE_MEDIA_TYPE,
+    EXTENSION_HEADERS,
+    EXTENSION_URI,
+    MEDIA_TYPES,
+    VERSION_HEADER,
+    envelope_of,
+    envelope_part,
+    is_envelope_part,
+    task_id_for,
 )
-from a2a_coop.errors import CoopError, EnvelopeTooLarge, MalformedEnvelope, Origin
-from a2a_coop.identity import public_key_from_did
-from a2a_coop.negotiation import Negotiation, State
-from a2a_coop.node import PeerNode
-from a2a_coop.peer import Peer
-from a2a_coop.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.negotiation import Negotiation, State
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.runtime.node import PeerNode
+from a2a_coop.runtime.peer import Peer
 from a2a_coop.transport.errors import STATUS_DETAILS_KEY, status_for
 from a2a_coop.transport.limits import MAX_REQUEST_BYTES
-from a2a_coop.transport.server import COOPERATION_SERVICE, RunningServer, serve
+from a2a_coop.transport.server import RunningServer, serve
 from a2a_coop.transport.tls import TlsConfig
 
 R = TypeVar("R")
-
-EXTENSION_URI: Final = "https://a2a-coop.dev/ext/coop/v1"
-ENVELOPE_MEDIA_TYPE: Final = "application/vnd.a2acoop.envelope.v1+protobuf"
-ENVELOPE_JSON_MEDIA_TYPE: Final = "application/vnd.a2acoop.envelope.v1+json"
-EXTENSION_DESCRIPTION: Final = (
-    "a2a-coop: signed bilateral trades, escrowed commitments and attestations (SPEC.md section 14)"
-)
-DEFAULT_DESCRIPTION: Final = (
-    "Trades under signed, bilateral a2a-coop statements (offers, contracts, receipts)."
-)
-MEDIA_TYPES: Final = (ENVELOPE_MEDIA_TYPE, ENVELOPE_JSON_MEDIA_TYPE)
-EXTENSION_HEADERS: Final = ("a2a-extensions", "x-a2a-extensions")
-VERSION_HEADER: Final = "a2a-version"
-A2A_PROTOCOL_VERSION: Final = "1.0"
 A2A_SERVICE: Final = a2a_pb2.DESCRIPTOR.services_by_name["A2AService"].full_name
 A2A_DOMAIN: Final = "a2a-protocol.org"
-PROTOCOL_VERSIONS: Final = (1,)
-BODIES: Final = tuple(f.name for f in statement_pb2.Statement.DESCRIPTOR.oneofs_by_name["body"].fields)
-AGENT_CARD_PATH: Final = "/.well-known/agent-card.json"
+
 
 # SPEC.md section 14, A2A-011: negotiation state -> A2A task state.
 TASK_STATES: Final[dict[State, int]] = {
@@ -110,175 +61,6 @@ TASK_STATES: Final[dict[State, int]] = {
     State.WITHDRAWN: a2a_pb2.TASK_STATE_CANCELED,
     State.EXPIRED: a2a_pb2.TASK_STATE_CANCELED,
 }
-
-
-# --- Parts -----------------------------------------------------------------------------------
-
-
-def envelope_part(envelope: bytes, *, form: str = "raw") -> a2a_pb2.Part:
-    """One envelope as an A2A Part: ``raw`` (exact bytes) or ``json`` (DSSE JSON in a data Part)."""
-    if form == "raw":
-        return a2a_pb2.Part(raw=envelope, media_type=ENVELOPE_MEDIA_TYPE)
-    if form == "json":
-        value = struct_pb2.Value()
-        value.struct_value.update(envelope_to_json(envelope))
-        return a2a_pb2.Part(data=value, media_type=ENVELOPE_JSON_MEDIA_TYPE)
-    raise ValueError(f"form must be 'raw' or 'json', not {form!r}")
-
-
-def is_envelope_part(part: a2a_pb2.Part) -> bool:
-    return part.media_type in MEDIA_TYPES
-
-
-def envelope_of(part: a2a_pb2.Part) -> bytes:
-    """The envelope bytes an a2a-coop Part holds (A2A-006). Raises MalformedEnvelope, EnvelopeTooLarge."""
-    kind = part.WhichOneof("content")
-    if part.media_type == ENVELOPE_MEDIA_TYPE and kind == "raw":
-        envelope = part.raw
-    elif part.media_type == ENVELOPE_JSON_MEDIA_TYPE and kind == "data":
-        envelope = envelope_from_json(json_format.MessageToDict(part.data))
-    else:
-        raise MalformedEnvelope(
-            f"a Part of media type {part.media_type!r} must be a "
-            f"{'raw' if part.media_type == ENVELOPE_MEDIA_TYPE else 'data'} Part, not {kind!r}",
-            requirement="A2A-006",
-            origin=Origin.REMOTE,
-        )
-    if len(envelope) > MAX_ENVELOPE_BYTES:
-        raise EnvelopeTooLarge(
-            f"envelope of {len(envelope)} bytes exceeds {MAX_ENVELOPE_BYTES}", requirement="ENV-008"
-        )
-    return envelope
-
-
-def envelopes_in(parts: Iterable[a2a_pb2.Part]) -> list[bytes]:
-    """The envelopes of the a2a-coop Parts among ``parts``, in order (other Parts are ignored)."""
-    return [envelope_of(p) for p in parts if is_envelope_part(p)]
-
-
-def statement_message(
-    envelope: bytes,
-    context: Sequence[bytes] = (),
-    *,
-    task_id: str = "",
-    context_id: str = "",
-    form: str = "raw",
-) -> a2a_pb2.Message:
-    """A user Message carrying one statement after its context envelopes (A2A-005)."""
-    return a2a_pb2.Message(
-        message_id=str(uuid.uuid4()),
-        role=a2a_pb2.ROLE_USER,
-        task_id=task_id,
-        context_id=context_id,
-        parts=[envelope_part(e, form=form) for e in (*context, envelope)],
-        extensions=[EXTENSION_URI],
-    )
-
-
-def answers_of(response: a2a_pb2.StreamResponse | a2a_pb2.SendMessageResponse) -> list[bytes]:
-    """The peer's signed answers in a SendMessage response (the Task's status message, or a Message)."""
-    if response.HasField("task"):
-        return envelopes_in(response.task.status.message.parts)
-    if response.HasField("message"):
-        return envelopes_in(response.message.parts)
-    return []
-
-
-def activation() -> ClientCallContext:
-    """A call context that activates the extension on a stock a2a-sdk client (A2A-003)."""
-    return ClientCallContext(service_parameters={"A2A-Extensions": EXTENSION_URI})
-
-
-def coop_params(card: a2a_pb2.AgentCard) -> dict[str, Any] | None:
-    """The a2a-coop extension's params from a card, or None if the agent does not declare it."""
-    for ext in card.capabilities.extensions:
-        if ext.uri == EXTENSION_URI:
-            return json_format.MessageToDict(ext.params)
-    return None
-
-
-def task_id_for(negotiation_id: bytes) -> str:
-    return negotiation_id.hex()
-
-
-# --- the AgentCard ---------------------------------------------------------------------------
-
-
-def agent_card(
-    node: PeerNode,
-    endpoint: str,
-    *,
-    name: str = "a2a-coop peer",
-    description: str = DEFAULT_DESCRIPTION,
-    version: str = "0.1.0",
-) -> a2a_pb2.AgentCard:
-    """The AgentCard of a peer whose gRPC server (A2AService and CooperationService) is at ``endpoint``."""
-    peer = node.peer
-    mandate = peer.mandate_vs
-    escrows = sorted(
-        {
-            vs.statement.mandate.agent
-            for env in peer.context[1:]
-            if (vs := verify_statement(env)).body == "mandate"
-        }
-    )
-    params: dict[str, Any] = {
-        "did": peer.did,
-        "publicKeys": [
-            {
-                "id": peer.did,
-                "type": "Ed25519",
-                "publicKeyBase64": base64.b64encode(public_key_from_did(peer.did)).decode(),
-            }
-        ],
-        "principal": mandate.issuer,
-        "mandate": mandate.digest.hex(),
-        "mandateEnvelope": base64.b64encode(mandate.envelope).decode(),
-        "protocolVersions": list(PROTOCOL_VERSIONS),
-        "payloadType": STATEMENT_PAYLOAD_TYPE,
-        "mediaTypes": list(MEDIA_TYPES),
-        "commitmentKinds": list(BODIES),
-        "acceptedEscrows": escrows,
-        "cooperationService": {"url": endpoint, "service": COOPERATION_SERVICE, "protocolBinding": "GRPC"},
-    }
-    ext_params = struct_pb2.Struct()
-    ext_params.update(params)
-    extension = a2a_pb2.AgentExtension(
-        uri=EXTENSION_URI,
-        description=EXTENSION_DESCRIPTION,
-        required=False,
-        params=ext_params,
-    )
-    return a2a_pb2.AgentCard(
-        name=name,
-        description=description,
-        version=version,
-        supported_interfaces=[
-            a2a_pb2.AgentInterface(
-                url=endpoint, protocol_binding="GRPC", protocol_version=A2A_PROTOCOL_VERSION
-            )
-        ],
-        capabilities=a2a_pb2.AgentCapabilities(
-            streaming=False, push_notifications=False, extended_agent_card=True, extensions=[extension]
-        ),
-        default_input_modes=[*MEDIA_TYPES, "text/plain"],
-        default_output_modes=[*MEDIA_TYPES, "text/plain"],
-        skills=[
-            a2a_pb2.AgentSkill(
-                id="a2a-coop-trade",
-                name="Signed trade",
-                description="Negotiate, contract, deliver and receipt under the a2a-coop extension.",
-                tags=["a2a-coop", "trade", "negotiation"],
-                input_modes=list(MEDIA_TYPES),
-                output_modes=list(MEDIA_TYPES),
-            )
-        ],
-    )
-
-
-def card_json(card: a2a_pb2.AgentCard) -> bytes:
-    """The card in A2A's JSON form (protobuf JSON mapping, camelCase)."""
-    return json.dumps(json_format.MessageToDict(card), indent=2).encode()
 
 
 # --- A2A errors over gRPC --------------------------------------------------------------------
@@ -613,48 +395,6 @@ def _check_version(context: grpc.ServicerContext) -> None:
         )
 
 
-# --- the HTTP card endpoint ------------------------------------------------------------------
-
-
-class CardServer:
-    """Serves the AgentCard at ``/.well-known/agent-card.json`` over plain HTTP, on a thread."""
-
-    def __init__(self, servicer: A2AServicer, host: str = "127.0.0.1", port: int = 0) -> None:
-        get_card = servicer.card
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # http.server's name
-                if self.path.split("?")[0] != AGENT_CARD_PATH:
-                    self.send_error(404)
-                    return
-                body = card_json(get_card())
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer((host, port), Handler)
-        self._httpd.daemon_threads = True
-        self.host = host
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="a2a-card", daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        """Base URL of the agent, for ``ClientFactory.create_from_url``."""
-        return f"http://{self.host}:{self.port}"
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()
-
-
 class A2AServer:
     """A peer serving CooperationService and A2AService on one gRPC port, plus its card over HTTP."""
 
@@ -711,35 +451,8 @@ def serve_a2a(
     )
     servicer.endpoint = running.target
     try:
-        cards = CardServer(servicer, host, http_port)
+        cards = CardServer(servicer.card, host, http_port)
     except BaseException:
         running.stop()
         raise
     return A2AServer(running, servicer, cards)
-
-
-# --- the calling side ------------------------------------------------------------------------
-
-
-async def drive_a2a(
-    peer: Peer, client: Any, first: VerifiedStatement, *, form: str = "raw", max_steps: int = 64
-) -> a2a_pb2.Task | None:
-    """:func:`a2a_coop.peer.drive` over a stock a2a-sdk ``Client``: send ``first`` and whatever we
-    owe next, each as an A2A message with the extension activated. Returns the last Task seen."""
-    queue = [first]
-    task: a2a_pb2.Task | None = None
-    for _ in range(max_steps):
-        if not queue:
-            return task
-        vs = queue.pop(0)
-        task_id = task_id_for(vs.header.negotiation_id) if task is not None else ""
-        msg = statement_message(vs.envelope, peer.send_context(), task_id=task_id, form=form)
-        answers: list[bytes] = []
-        async for response in client.send_message(
-            a2a_pb2.SendMessageRequest(message=msg), context=activation()
-        ):
-            answers += answers_of(response)
-            if response.HasField("task"):
-                task = response.task
-        queue += peer.on_replies(answers)
-    raise CoopError(f"negotiation did not settle within {max_steps} exchanges")

@@ -11,8 +11,15 @@ from __future__ import annotations
 import heapq
 from typing import Final
 
-from a2a_coop.errors import Expired, HeaderInvalid, IssuedInFuture, NonceReused, NotYetValid, Replayed
-from a2a_coop.statements import Header
+from a2a_coop.protocol.errors import (
+    Expired,
+    HeaderInvalid,
+    IssuedInFuture,
+    NonceReused,
+    NotYetValid,
+    Replayed,
+)
+from a2a_coop.protocol.statements import Header
 
 DEFAULT_SKEW_MS: Final = 30_000
 MAX_SKEW_MS: Final = 300_000

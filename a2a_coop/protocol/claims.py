@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import Final
 
-from a2a_coop.errors import BodyInvalid, CommitmentMismatch
+from a2a_coop.protocol.errors import BodyInvalid, CommitmentMismatch
 
 COMMITMENT_DOMAIN: Final = b"a2a-coop/v1/commitment\x00"
 SALT_BYTES: Final = 32

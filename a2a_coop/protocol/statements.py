@@ -12,7 +12,7 @@ ones, which is why later versions must only add higher field numbers (VER-003).
 :func:`verify_statement` is the stateless part of accepting a statement:
 envelope signature, canonical decoding, and every header rule that needs no
 outside knowledge. Freshness, replay, chains and mandates need context and
-live in :mod:`a2a_coop.verifier`.
+live in :mod:`a2a_coop.protocol.verifier`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typing import Any, Final, NamedTuple
 from google.protobuf.message import DecodeError
 
 from a2a_coop._proto.a2acoop.v1 import statement_pb2
-from a2a_coop.bodies import check_body
-from a2a_coop.envelope import (
+from a2a_coop.protocol.bodies import check_body
+from a2a_coop.protocol.envelope import (
     DIGEST_BYTES,
     MAX_ENVELOPE_BYTES,
     STATEMENT_PAYLOAD_TYPE,
@@ -32,7 +32,7 @@ from a2a_coop.envelope import (
     statement_digest,
     verify_envelope,
 )
-from a2a_coop.errors import (
+from a2a_coop.protocol.errors import (
     BodyMissing,
     EnvelopeTooLarge,
     HeaderInvalid,
@@ -41,7 +41,7 @@ from a2a_coop.errors import (
     NonCanonicalEncoding,
     UnsupportedVersion,
 )
-from a2a_coop.identity import Keypair, public_key_from_did
+from a2a_coop.protocol.identity import Keypair, public_key_from_did
 
 PROTOCOL_VERSION: Final = 1
 NONCE_BYTES: Final = 16
@@ -124,7 +124,7 @@ def new_statement(
     """A statement with its body and the header fields its author chooses.
 
     The chain fields (version, issuer, seq, prev, nonce) are left for the
-    chain writer to stamp (:meth:`a2a_coop.chain.ChainWriter.stamp`).
+    chain writer to stamp (:meth:`a2a_coop.protocol.chain.ChainWriter.stamp`).
     """
     stmt = Statement()
     getattr(stmt, body).CopyFrom(message)
@@ -261,7 +261,7 @@ def sign_candidate(cand: VerifiedStatement, key: Keypair) -> VerifiedStatement:
 def sign_statement(stmt: statement_pb2.Statement, key: Keypair) -> VerifiedStatement:
     """Check, encode and sign a statement the caller built completely (header included).
 
-    The caller (the chain writer in :mod:`a2a_coop.chain`) owns seq, prev and
+    The caller (the chain writer in :mod:`a2a_coop.protocol.chain`) owns seq, prev and
     nonce. The header and body rules run *before* signing, so nothing a
     verifier would refuse for those reasons is ever signed. Our own signature
     is not re-verified: libsodium's signing is deterministic and the tests

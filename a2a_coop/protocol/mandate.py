@@ -25,8 +25,8 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
-from a2a_coop.errors import MandateViolation
-from a2a_coop.statements import VerifiedStatement
+from a2a_coop.protocol.errors import MandateViolation
+from a2a_coop.protocol.statements import VerifiedStatement
 
 Mandate = identity_pb2.Mandate
 

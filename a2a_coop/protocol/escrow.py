@@ -1,7 +1,7 @@
 """The reference escrow: a sans-IO bond ledger and its offline audit (SPEC.md sections 7.3, 7.7, 9).
 
 Theory of operation. An :class:`Escrow` is an auditor that can sign. It holds a
-:class:`~a2a_coop.verifier.Verifier` (``me=None``) into which every piece of
+:class:`~a2a_coop.protocol.verifier.Verifier` (``me=None``) into which every piece of
 evidence goes (mandates, offers, accepts, deliveries, receipts, claims,
 revokes), so it sees each contract naming it exactly as section 8 defines it.
 After each :meth:`Escrow.submit` or :meth:`Escrow.tick` it walks the contracts
@@ -47,9 +47,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
-from a2a_coop.chain import ChainView
-from a2a_coop.envelope import decode_envelope, statement_digest
-from a2a_coop.errors import (
+from a2a_coop.protocol.chain import ChainView
+from a2a_coop.protocol.envelope import decode_envelope, statement_digest
+from a2a_coop.protocol.errors import (
     ChainError,
     ChainGap,
     CoopError,
@@ -57,8 +57,8 @@ from a2a_coop.errors import (
     IssuedInFuture,
     UnknownNegotiation,
 )
-from a2a_coop.negotiation import CLAIM_WINDOW_MS, TERMINAL_STATES, Contract, Negotiation, State
-from a2a_coop.statements import (
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, TERMINAL_STATES, Contract, Negotiation, State
+from a2a_coop.protocol.statements import (
     NONCE_BYTES,
     PROTOCOL_VERSION,
     Statement,
@@ -67,7 +67,7 @@ from a2a_coop.statements import (
     encode_statement,
     verify_statement,
 )
-from a2a_coop.verifier import Verifier
+from a2a_coop.protocol.verifier import Verifier
 
 # How long the accused has, after a BreachClaim is issued, to present a Delivery
 # of the item issued by its deadline before the escrow upholds the claim (SPEC

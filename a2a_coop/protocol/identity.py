@@ -23,7 +23,7 @@ from functools import lru_cache
 import nacl.bindings
 import nacl.exceptions
 
-from a2a_coop.errors import KeyInvalid, KeyNonCanonical, KeySmallOrder
+from a2a_coop.protocol.errors import KeyInvalid, KeyNonCanonical, KeySmallOrder
 
 DID_KEY_PREFIX = "did:key:z"
 ED25519_MULTICODEC = b"\xed\x01"

@@ -58,7 +58,7 @@ Threading: a :class:`Journal` is thread-confined by contract. The connection is
 opened with ``check_same_thread=False`` so an event loop may hand it between
 worker threads, but callers must serialize every call.
 
-Why the errors are not :class:`~a2a_coop.errors.CoopError`: a CoopError is
+Why the errors are not :class:`~a2a_coop.protocol.errors.CoopError`: a CoopError is
 protocol vocabulary, a SPEC code that travels to the peer. A journal failure is
 a local fault of this process (a bug that tried to equivocate, a damaged or
 foreign file, a full disk) that no peer caused and no peer should be told
@@ -75,7 +75,7 @@ from typing import Any, Final, Literal
 
 import msgpack
 
-from a2a_coop.statements import VerifiedStatement
+from a2a_coop.protocol.statements import VerifiedStatement
 
 SCHEMA_VERSION: Final = 1
 APPLICATION_ID: Final = 0x41324143  # "A2AC": marks the SQLite file as an a2a-coop journal
@@ -491,7 +491,7 @@ class Journal:
     def chain_head(self, issuer: str) -> tuple[int, bytes]:
         """Where our chain continues: ``(next_seq, prev)``, or ``(0, b"")`` if we never signed.
 
-        Seed :class:`a2a_coop.chain.ChainWriter` with it on every start. It is
+        Seed :class:`a2a_coop.protocol.chain.ChainWriter` with it on every start. It is
         read from the statements themselves, so it covers every statement that
         could have been sent.
         """

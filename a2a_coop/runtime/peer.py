@@ -5,7 +5,7 @@ It is synchronous and single-threaded by contract (the transport hands every
 call to one thread), and it is the only place where a statement gets signed:
 
 1. A statement arrives (``exchange`` on the serving side, ``on_replies`` on the
-   calling side). The :class:`~a2a_coop.verifier.Verifier` runs the whole
+   calling side). The :class:`~a2a_coop.protocol.verifier.Verifier` runs the whole
    SPEC section 11 procedure with our clock; a rejection raises the SPEC error
    and changes nothing.
 2. The strategy is asked what to do (accept, counter, reject, deliver, receipt).
@@ -29,13 +29,14 @@ from functools import partial
 from typing import Any, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
-from a2a_coop.chain import ChainWriter
-from a2a_coop.envelope import decode_envelope, statement_digest
-from a2a_coop.errors import CoopError, Replayed
-from a2a_coop.identity import Keypair
-from a2a_coop.negotiation import Negotiation, State, proposal_of
-from a2a_coop.statements import VerifiedStatement, new_statement, sign_candidate, verify_statement
-from a2a_coop.strategy import (
+from a2a_coop.protocol.chain import ChainWriter
+from a2a_coop.protocol.envelope import decode_envelope, statement_digest
+from a2a_coop.protocol.errors import CoopError, Replayed
+from a2a_coop.protocol.identity import Keypair
+from a2a_coop.protocol.negotiation import Negotiation, State, proposal_of
+from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate, verify_statement
+from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.runtime.strategy import (
     Accept,
     ContractView,
     Counter,
@@ -46,7 +47,6 @@ from a2a_coop.strategy import (
     Reject,
     Strategy,
 )
-from a2a_coop.verifier import Verifier
 
 DEFAULT_OFFER_TTL_MS = 5 * 60_000
 DEFAULT_REPLY_TTL_MS = 24 * 3600_000
@@ -54,7 +54,7 @@ PERFORMING_STATES = frozenset({State.BONDED, State.PERFORMING, State.DISPUTED})
 
 
 class JournalLike(Protocol):
-    """What the peer needs from a journal (a2a_coop.journal.Journal implements it)."""
+    """What the peer needs from a journal (a2a_coop.runtime.journal.Journal implements it)."""
 
     def record_outgoing(self, vs: VerifiedStatement, *, at_ms: int) -> None: ...
     def record_incoming(

@@ -17,6 +17,7 @@ stops the processes whatever happened.
 
 from __future__ import annotations
 
+import argparse
 import os
 import queue
 import re
@@ -31,26 +32,29 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 import a2a_coop
-from a2a_coop.cli import EXIT_INVALID, EXIT_OK, UsageError
-from a2a_coop.cli_runtime import (
-    escrow_transcript,
+from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError
+from a2a_coop.cli._runtime import remember_run, write_transcript
+from a2a_coop.cli.escrow import escrow_transcript
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.escrow import audit_ledger
+from a2a_coop.protocol.identity import Keypair
+from a2a_coop.protocol.negotiation import Negotiation, State
+from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.verifier import verify_transcript
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.keyfile import generate_keypair, write_key_file
+from a2a_coop.runtime.node import sign_mandate
+from a2a_coop.runtime.peer import Peer, wall_clock_ms
+from a2a_coop.runtime.trade import (
+    claim_breach,
     fetch_ledger,
     negotiation_evidence,
     proposal,
-    remember_run,
-    write_transcript,
+    relay_escrow_answers,
+    run_trade,
+    settle_with_escrow,
 )
-from a2a_coop.errors import CoopError
-from a2a_coop.escrow import audit_ledger
-from a2a_coop.identity import Keypair
-from a2a_coop.journal import Journal
-from a2a_coop.keyfile import generate_keypair, write_key_file
-from a2a_coop.negotiation import Negotiation, State
-from a2a_coop.node import claim_breach, relay_escrow_answers, run_trade, settle_with_escrow, sign_mandate
-from a2a_coop.peer import Peer, wall_clock_ms
-from a2a_coop.statements import verify_statement
 from a2a_coop.transport import CooperationClient, EscrowClient, TransportError
-from a2a_coop.verifier import verify_transcript
 
 MARKER: Final = ".a2a-coop-demo"
 FUNDS: Final = 1_000
@@ -190,7 +194,7 @@ class Identity:
 
 def provision(directory: Path, name: str, *, now_ms: int | None = None, **caps: Any) -> Identity:
     """Create ``name``'s key, its principal's key and journal, and the mandate between them."""
-    from a2a_coop.node import write_envelope_file
+    from a2a_coop.runtime.node import write_envelope_file
 
     key, principal = generate_keypair(), generate_keypair()
     key_path = directory / f"{name}.key"
@@ -450,3 +454,28 @@ def _summary(run: _Run) -> bool:
     run.say(f"             a2a-coop escrow audit {escrow_path}")
     run.say(f"             a2a-coop status --journal {run.bob.journal_path} --key {run.bob.key_path}")
     return all_valid and audit_ok
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    if not args.offline:
+        try:
+            return run_process_demo(args.out, trades=args.trades, out=out)
+        except KeyboardInterrupt:  # the servers were stopped on the way out
+            print("a2a-coop: demo interrupted", file=sys.stderr)
+            return 130
+    from a2a_coop.cli.offline_demo import run_demo
+
+    try:
+        result = run_demo(args.out, trades=args.trades)
+    except OSError as exc:
+        raise UsageError(f"cannot write to {args.out}: {exc.strerror or exc}") from None
+    report = result.report
+    out.write(
+        f"{result.trades} trades ({result.breaches} breached): {len(report.statements)} statements "
+        f"written to {result.transcript_path}\n"
+    )
+    if report.error is not None:
+        out.write(f"invalid: {report.error} (envelope {report.failed_index})\n")
+        return EXIT_INVALID
+    out.write(f"verified offline: valid. Check it yourself: a2a-coop verify {result.transcript_path}\n")
+    return EXIT_OK

@@ -1,0 +1,86 @@
+"""The A2A binding (SPEC.md section 14): an a2a-coop peer as an A2A agent.
+
+Needs the optional ``a2a`` extra (``pip install "a2a-coop[a2a]"``, which brings
+a2a-sdk); the core never imports this module. A2A's own types and its
+``lf.a2a.v1.A2AService`` come from a2a-sdk, never redefined here.
+
+Theory of operation. A :class:`A2AServicer` serves A2A's gRPC service on the
+same grpcio server as CooperationService (:func:`serve_a2a`, through
+``serve(extra_servicers=...)``), in front of the same :class:`PeerNode`:
+
+* **Discovery.** :func:`agent_card` describes the peer: one GRPC interface and
+  the a2a-coop extension in ``capabilities.extensions`` (``required: false``),
+  whose ``params`` carry the did:key, public key, mandate, supported versions,
+  bodies and media types, and the CooperationService endpoint. The card is
+  served by ``GetExtendedAgentCard`` and, over HTTP, at
+  ``/.well-known/agent-card.json`` (:class:`CardServer`).
+* **Messages.** ``SendMessage`` takes a Message whose a2a-coop Parts each hold
+  one envelope (a ``raw`` Part of :data:`ENVELOPE_MEDIA_TYPE`, or a ``data``
+  Part holding the DSSE JSON form, :data:`ENVELOPE_JSON_MEDIA_TYPE`): the last
+  is the statement, the ones before it its context, dependencies first. The
+  statement goes to ``PeerNode.exchange``; the signed answers come back as the
+  Parts of the Task's status message. One negotiation is one Task, whose id is
+  the negotiation id in hex; its state is mapped from the negotiation's
+  (:data:`TASK_STATES`); the formed contract, every receipt and every
+  attestation of it are Artifacts, each a self-contained evidence bundle.
+* **Activation.** a2a-coop Parts are only read when the client activates the
+  extension (``A2A-Extensions`` or ``X-A2A-Extensions`` metadata, or the URI
+  in ``Message.extensions``); activated extensions are echoed in the
+  response's ``a2a-extensions`` metadata and in the reply's ``extensions``.
+  Without activation, a message carrying a2a-coop Parts is refused with A2A's
+  ``EXTENSION_SUPPORT_REQUIRED``; a plain message is answered with a plain
+  agent Message that says how to trade. Unsigned messages never change a
+  negotiation (no downgrade).
+
+Modules: :mod:`.parts` (the extension's URI, media types and Parts),
+:mod:`.card` (the AgentCard and its HTTP endpoint), :mod:`.service` (the
+servicer and :func:`serve_a2a`) and :mod:`.client` (:func:`drive_a2a`).
+"""
+
+try:
+    import a2a.types  # noqa: F401  # a2a-sdk, the optional extra
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError('a2a_coop.a2a needs the a2a extra: pip install "a2a-coop[a2a]"') from exc
+
+from a2a_coop.a2a.card import AGENT_CARD_PATH, CardServer, agent_card, card_json
+from a2a_coop.a2a.client import drive_a2a
+from a2a_coop.a2a.parts import (
+    ENVELOPE_JSON_MEDIA_TYPE,
+    ENVELOPE_MEDIA_TYPE,
+    EXTENSION_URI,
+    MEDIA_TYPES,
+    activation,
+    answers_of,
+    coop_params,
+    envelope_of,
+    envelope_part,
+    envelopes_in,
+    statement_message,
+    task_id_for,
+)
+from a2a_coop.a2a.service import TASK_STATES, A2AServer, A2AServicer, negotiation_artifacts, serve_a2a
+
+__all__ = [
+    "AGENT_CARD_PATH",
+    "ENVELOPE_JSON_MEDIA_TYPE",
+    "ENVELOPE_MEDIA_TYPE",
+    "EXTENSION_URI",
+    "MEDIA_TYPES",
+    "TASK_STATES",
+    "A2AServer",
+    "A2AServicer",
+    "CardServer",
+    "activation",
+    "agent_card",
+    "answers_of",
+    "card_json",
+    "coop_params",
+    "drive_a2a",
+    "envelope_of",
+    "envelope_part",
+    "envelopes_in",
+    "negotiation_artifacts",
+    "serve_a2a",
+    "statement_message",
+    "task_id_for",
+]

@@ -1,0 +1,108 @@
+"""What every ``a2a-coop`` command shares: exit codes, the two user-facing failures, and argument types.
+
+Exit codes (SPEC.md, CLI): 0 everything valid or done, 1 something invalid or
+refused, 2 usage, I/O or network errors, 130 interrupted. A user mistake is
+one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+EXIT_OK: Final = 0
+EXIT_INVALID: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_INTERRUPTED: Final = 130
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class UsageError(Exception):
+    """A user mistake (missing file, unreadable JSON, bad option): exit 2 with one line on stderr."""
+
+
+class Invalid(Exception):
+    """Something the user gave us does not verify or was refused: exit 1 with one line."""
+
+
+def parse_time(text: str) -> int:
+    """``now``, Unix milliseconds, or an ISO 8601 time (UTC if no offset) -> Unix ms."""
+    if text == "now":
+        return time.time_ns() // 1_000_000
+    if text.isdigit():
+        return int(text)
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not 'now', Unix milliseconds or an ISO 8601 time"
+        ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return (dt - _EPOCH) // timedelta(milliseconds=1)
+
+
+def iso(ms: int) -> str:
+    """Unix ms as ISO 8601 UTC with milliseconds, e.g. 2026-01-01T00:00:00.000Z."""
+    dt = _EPOCH + timedelta(milliseconds=ms)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def short(did: str) -> str:
+    """A did:key shortened for log lines and tables."""
+    body = did.removeprefix("did:key:")
+    return f"{body[:8]}...{body[-4:]}" if len(body) > 14 else did
+
+
+def quiet_grpc() -> None:
+    """gRPC's C core logs failures (a port in use) on stderr itself, besides raising: keep errors to
+    our one line unless the user asked for its logs (children inherit the setting)."""
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
+
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return int(text)
+
+
+def non_negative(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer")
+    return int(text)
+
+
+_UNITS_MS: Final = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def parse_duration(text: str) -> int:
+    """``500ms``, ``30s``, ``5m``, ``1h``, ``2d`` (a bare number is seconds) -> milliseconds."""
+    m = re.fullmatch(r"(\d+)(ms|s|m|h|d)?", text.strip())
+    if m is None or int(m[1]) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30s, 5m, 1h or 2d")
+    return int(m[1]) * _UNITS_MS[m[2] or "s"]
+
+
+def item_spec(text: str) -> tuple[str, int]:
+    category, sep, value = text.rpartition(":")
+    if not sep or not category or not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not CATEGORY:VALUE (e.g. code-review:500)")
+    return category, int(value)
+
+
+def funding(text: str) -> tuple[str, int]:
+    did, sep, amount = text.rpartition("=")
+    if not sep or not did or not amount.isdigit() or int(amount) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not DID=AMOUNT with a positive amount")
+    return did, int(amount)
+
+
+def strategy_spec(text: str) -> str:
+    m = re.fullmatch(r"withhold-every-Nth:(\d+)", text)
+    if text != "honest" and (m is None or int(m[1]) < 1):
+        raise argparse.ArgumentTypeError(f"{text!r}: use 'honest' or 'withhold-every-Nth:N' (N >= 1)")
+    return text

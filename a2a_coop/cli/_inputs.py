@@ -1,0 +1,118 @@
+"""Reading what ``verify``, ``inspect`` and ``escrow audit`` are given: envelopes, transcripts, vector
+files and equivocation proofs, told apart by their content.
+
+A binary file is one protobuf Envelope; JSON is a DSSE envelope
+(``{"payload", "payloadType", "signatures"}``), a transcript
+(``{"envelopes": [...], "now_ms"?, "mode"?}`` or a bare list), a vector file
+(``{"testGroups": ...}``) or a proof (``{"schema": PROOF_SCHEMA, ...}``).
+An envelope whose JSON form is already wrong is kept with its error, so the
+verifier reports it at its place in the transcript.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from a2a_coop.cli._common import UsageError
+from a2a_coop.protocol.envelope import envelope_from_json
+from a2a_coop.protocol.errors import CoopError, MalformedEnvelope
+from a2a_coop.vectors import Vector, VectorFormatError, parse_vector_file
+
+PROOF_SCHEMA: Final = "a2a-coop-equivocation-proof/1"
+
+
+@dataclass
+class Item:
+    """One envelope of the transcript: bytes, or the error its JSON form already caused."""
+
+    file: str
+    index: int  # 0-based position within its file
+    data: bytes
+    error: CoopError | None = None
+
+
+@dataclass
+class Inputs:
+    items: list[Item] = field(default_factory=list)
+    vector_files: list[tuple[str, list[Vector]]] = field(default_factory=list)
+    proofs: list[tuple[str, Any]] = field(default_factory=list)
+    now_ms: set[int] = field(default_factory=set)
+    complete: bool = False
+
+
+def read_bytes(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def read_json(path: str, data: bytes) -> Any | None:
+    """The decoded JSON document, or None if the file does not look like JSON at all."""
+    if data.lstrip()[:1] not in (b"{", b"["):
+        return None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path}: unreadable JSON: {exc}") from None
+
+
+def envelope_item(path: str, index: int, obj: Any) -> Item:
+    """A transcript entry: a DSSE JSON object or a base64 string of envelope bytes."""
+    if isinstance(obj, str):
+        try:
+            return Item(path, index, base64.b64decode(obj, validate=True))
+        except (binascii.Error, ValueError):
+            err = MalformedEnvelope("transcript entry is not valid base64", requirement="ENV-004")
+            return Item(path, index, b"", err)
+    try:
+        return Item(path, index, envelope_from_json(obj))
+    except CoopError as exc:
+        return Item(path, index, b"", exc)
+
+
+def load(paths: Sequence[str]) -> Inputs:
+    out = Inputs()
+    for path in paths:
+        data = read_bytes(path)
+        doc = read_json(path, data)
+        if doc is None:
+            out.items.append(Item(path, 0, data))
+        elif isinstance(doc, dict) and "testGroups" in doc:
+            try:
+                out.vector_files.append((path, parse_vector_file(doc, Path(path).stem)))
+            except VectorFormatError as exc:
+                raise UsageError(f"{path}: {exc}") from None
+        elif isinstance(doc, dict) and doc.get("schema") == PROOF_SCHEMA:
+            out.proofs.append((path, doc))
+        elif isinstance(doc, list) or (isinstance(doc, dict) and "envelopes" in doc):
+            load_transcript(path, doc, out)
+        elif isinstance(doc, dict) and "payloadType" in doc:
+            out.items.append(envelope_item(path, 0, doc))
+        else:
+            raise UsageError(f"{path}: JSON is neither an envelope, a transcript, a vector file nor a proof")
+    if len(out.now_ms) > 1:
+        raise UsageError("transcripts name different now_ms; pass --at to choose one")
+    return out
+
+
+def load_transcript(path: str, doc: Any, out: Inputs) -> None:
+    envelopes = doc if isinstance(doc, list) else doc["envelopes"]
+    if not isinstance(envelopes, list):
+        raise UsageError(f"{path}: 'envelopes' must be a list")
+    if isinstance(doc, dict):
+        now_ms, mode = doc.get("now_ms"), doc.get("mode", "sparse")
+        if now_ms is not None:
+            if not isinstance(now_ms, int) or isinstance(now_ms, bool) or now_ms < 0:
+                raise UsageError(f"{path}: now_ms must be a non-negative integer or null")
+            out.now_ms.add(now_ms)
+        if mode not in ("sparse", "complete"):
+            raise UsageError(f"{path}: mode must be 'sparse' or 'complete'")
+        out.complete |= mode == "complete"
+    out.items.extend(envelope_item(path, i, e) for i, e in enumerate(envelopes))

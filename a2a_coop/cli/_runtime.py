@@ -1,0 +1,315 @@
+"""What the networked commands share: loading keys, mandates and journals, TLS options, serving
+until a signal, one log line per exchange, and turning runtime failures into exit codes.
+
+Importing this module imports the gRPC transport, so only the networked
+command modules (:mod:`.peer`, :mod:`.escrow`, :mod:`.demo`) do. A journal
+remembers the mandate (and context) its peer ran with, so ``status`` and
+``export`` need only the journal and the key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from a2a_coop.cli._common import EXIT_INTERRUPTED, EXIT_INVALID, Invalid, UsageError, short
+from a2a_coop.protocol.envelope import envelope_to_json
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.identity import Keypair, public_key_from_did
+from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.runtime.journal import Journal, JournalError
+from a2a_coop.runtime.keyfile import KeyFileError, read_key_file
+from a2a_coop.runtime.node import EscrowNode, PeerNode, read_envelope_file
+from a2a_coop.runtime.peer import Peer
+from a2a_coop.transport import TlsConfig, TransportError, serve
+
+META_MANDATE: Final = "a2a-coop/mandate"
+META_CONTEXT: Final = "a2a-coop/context"
+
+log = logging.getLogger("a2a_coop.serve")
+
+Command = Callable[[argparse.Namespace, TextIO], int]
+
+
+def load_key(path: Path) -> Keypair:
+    try:
+        return read_key_file(path)
+    except OSError as exc:
+        raise UsageError(f"cannot read key file {path}: {exc.strerror or exc}") from None
+    except KeyFileError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+
+
+def load_envelope(path: Path, what: str) -> bytes:
+    try:
+        data = read_envelope_file(path)
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except CoopError as exc:
+        raise Invalid(f"{what} {path}: {exc}") from None
+    try:
+        verify_statement(data)
+    except CoopError as exc:
+        raise Invalid(f"{what} {path} does not verify: {exc}") from None
+    return data
+
+
+def load_mandate(path: Path, key: Keypair) -> bytes:
+    """A Mandate envelope from ``path`` that delegates to ``key``."""
+    data = load_envelope(path, "mandate")
+    vs = verify_statement(data)
+    if vs.body != "mandate":
+        raise Invalid(f"{path} holds a {vs.body}, not a mandate")
+    if vs.statement.mandate.agent != key.did:
+        raise UsageError(f"the mandate in {path} delegates to {vs.statement.mandate.agent}, not to {key.did}")
+    return data
+
+
+def resolve_did(text: str) -> str:
+    """A did:key as given, or the did of a key file."""
+    if not text.startswith("did:"):
+        path = Path(text)
+        if path.exists():
+            return load_key(path).did
+        raise UsageError(f"{text!r} is neither a did:key nor a key file")
+    try:
+        public_key_from_did(text)
+    except CoopError as exc:
+        raise UsageError(f"{text}: {exc.detail}") from None
+    return text
+
+
+def open_journal(path: Path, *, must_exist: bool = False) -> Journal:
+    if must_exist and not path.is_file():
+        raise UsageError(f"no journal at {path}")
+    if not path.parent.is_dir():
+        raise UsageError(f"cannot create journal {path}: no directory {path.parent}")
+    try:
+        return Journal.open(path)
+    except JournalError as exc:
+        raise UsageError(f"journal {path}: {exc}") from None
+
+
+def peer_from_journal(args: argparse.Namespace) -> tuple[Peer, Journal]:
+    """The peer a journal belongs to, rebuilt from it without writing (for status and export)."""
+    key = load_key(args.key)
+    journal = open_journal(args.journal, must_exist=True)
+    try:
+        if args.mandate is not None:
+            mandate = load_mandate(args.mandate, key)
+        else:
+            mandate = journal.get_meta(META_MANDATE)
+            if mandate is None:
+                raise UsageError(f"{args.journal} records no mandate; pass --mandate")
+        context = journal.get_meta(META_CONTEXT, [])
+        try:
+            return Peer(key, mandate, journal=journal, context=context), journal
+        except ValueError as exc:
+            raise UsageError(f"{args.journal}: {exc}") from None
+    except BaseException:
+        journal.close()
+        raise
+
+
+def _pem(path: Path | None, option: str) -> bytes | None:
+    """The contents of the PEM file ``path`` (a missing or non-PEM file is a usage error)."""
+    if path is None:
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {option} {path}: {exc.strerror or exc}") from None
+    if b"-----BEGIN " not in data:
+        raise UsageError(f"{option} {path} is not a PEM file")
+    return data
+
+
+def _tls_files(args: argparse.Namespace, ca: Path | None, ca_option: str) -> dict[str, Any]:
+    cert, key = args.tls_cert, args.tls_key
+    if (cert is None) != (key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
+    return {
+        "certificate_chain": _pem(cert, "--tls-cert"),
+        "private_key": _pem(key, "--tls-key"),
+        "trusted_ca": _pem(ca, ca_option),
+    }
+
+
+def server_tls(args: argparse.Namespace) -> TlsConfig | None:
+    """TLS for ``serve`` / ``escrow serve`` from --tls-cert/--tls-key/--tls-client-ca; None: plaintext."""
+    files = _tls_files(args, args.tls_client_ca, "--tls-client-ca")
+    if files["certificate_chain"] is None:
+        if files["trusted_ca"] is not None:
+            raise UsageError("--tls-client-ca needs --tls-cert and --tls-key")
+        return None
+    return TlsConfig(**files)
+
+
+def dial_tls(args: argparse.Namespace) -> TlsConfig | None:
+    """TLS for the clients a command opens, from --tls-ca/--tls-cert/--tls-key/--tls-server-name;
+    None (plaintext) unless one of them is given. Without --tls-ca, the system roots are trusted."""
+    files = _tls_files(args, args.tls_ca, "--tls-ca")
+    if all(v is None for v in files.values()) and args.tls_server_name is None:
+        return None
+    return TlsConfig(**files, server_name=args.tls_server_name)
+
+
+def remember_run(journal: Journal, mandate: bytes, context: Sequence[bytes]) -> None:
+    journal.put_meta(META_MANDATE, mandate)
+    journal.put_meta(META_CONTEXT, list(context))
+
+
+def write_transcript(path: Path, envelopes: Sequence[bytes], **extra: Any) -> None:
+    doc = {**extra, "mode": "sparse", "envelopes": [envelope_to_json(e) for e in envelopes]}
+    try:
+        path.write_text(json.dumps(doc, indent=1) + "\n")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+# --- running -------------------------------------------------------------------------------
+
+
+def runtime_command(command: Command) -> Command:
+    """Run ``command``, turning the failures a user can cause into exit codes and one line."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace, out: TextIO) -> int:
+        try:
+            return command(args, out)
+        except Invalid as exc:
+            print(f"a2a-coop: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+        except CoopError as exc:
+            print(f"a2a-coop: refused: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+        except TransportError as exc:
+            raise UsageError(f"network: {exc}") from None
+        except JournalError as exc:
+            raise UsageError(f"journal: {exc}") from None
+        except KeyboardInterrupt:
+            print("a2a-coop: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+
+    return run
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM while the block runs (then the old handlers return)."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def wait(stop: threading.Event) -> None:
+    while not stop.wait(0.5):
+        pass
+
+
+def listen(handler_peer: Any, handler_escrow: Any, args: argparse.Namespace, tls: TlsConfig | None) -> Any:
+    try:
+        return serve(handler_peer, handler_escrow, host=args.host, port=args.port, tls=tls)
+    except RuntimeError as exc:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+
+
+def _describe(envelope: bytes) -> str:
+    try:
+        vs = verify_statement(envelope)
+    except CoopError:
+        return "?"
+    return f"{vs.body} from {short(vs.issuer)}"
+
+
+class LoggedPeer:
+    """A CooperationHandler that logs each exchange (one line) before passing it on."""
+
+    def __init__(self, node: PeerNode) -> None:
+        self.node = node
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        try:
+            replies = self.node.exchange(envelope, context)
+        except CoopError as exc:
+            log.info("refused %s: %s %s", _describe(envelope), exc.code, exc.detail)
+            raise
+        answers = ", ".join(verify_statement(r).body for r in replies) or "nothing"
+        log.info("%s -> %s", _describe(envelope), answers)
+        return replies
+
+    def get_log(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
+        return self.node.get_log(from_seq, limit)
+
+    def get_checkpoint(self) -> bytes:
+        return self.node.get_checkpoint()
+
+    def get_attestations(self, subject: str) -> list[list[bytes]]:
+        return self.node.get_attestations(subject)
+
+
+class LoggedEscrow:
+    """An EscrowHandler that logs each Submit (one line) before passing it on."""
+
+    def __init__(self, node: EscrowNode) -> None:
+        self.node = node
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        try:
+            answers = self.node.submit(envelopes)
+        except CoopError as exc:
+            log.info("submit of %d envelopes refused: %s %s", len(envelopes), exc.code, exc.detail)
+            raise
+        signed = ", ".join(verify_statement(a).body for a in answers[1:]) or "nothing new"
+        log.info("submit of %d envelopes -> %s", len(envelopes), signed)
+        return answers
+
+    def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
+        return self.node.get_ledger(from_seq, limit)
+
+    def get_balance(self, party: str) -> tuple[int, int, str, int]:
+        return self.node.get_balance(party)
+
+
+def serve_until_stopped(
+    peer: LoggedPeer | None,
+    escrow: LoggedEscrow | None,
+    args: argparse.Namespace,
+    tls: TlsConfig | None,
+    *,
+    did: str,
+    out: TextIO,
+) -> None:
+    """Listen, announce ``listening on HOST:PORT as DID`` (the line scripts wait for), serve until
+    SIGINT/SIGTERM, then stop with a one-second grace."""
+    with stop_on_signals() as stop:
+        server = listen(peer, escrow, args, tls)
+        try:
+            out.write(f"listening on {server.target} as {did}\n")
+            out.flush()
+            wait(stop)
+        finally:
+            server.stop(1.0)

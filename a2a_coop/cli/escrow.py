@@ -1,0 +1,119 @@
+"""The escrow commands: ``escrow serve``, ``escrow ledger``, ``escrow export`` and ``escrow audit``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TextIO
+
+from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError
+from a2a_coop.cli._inputs import load
+from a2a_coop.cli._runtime import (
+    META_MANDATE,
+    LoggedEscrow,
+    configure_logging,
+    dial_tls,
+    load_envelope,
+    load_key,
+    load_mandate,
+    log,
+    open_journal,
+    remember_run,
+    resolve_did,
+    runtime_command,
+    serve_until_stopped,
+    server_tls,
+    write_transcript,
+)
+from a2a_coop.protocol.escrow import audit_ledger
+from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.node import EscrowNode
+from a2a_coop.runtime.trade import fetch_ledger
+from a2a_coop.transport import EscrowClient
+
+
+@runtime_command
+def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
+    tls = server_tls(args)
+    key = load_key(args.key)
+    mandate = load_mandate(args.mandate, key)
+    funding = [(resolve_did(did), amount) for did, amount in args.fund]  # all checked before any deposit
+    open_journal(args.journal).close()
+    node = EscrowNode(key, mandate, args.journal, response_window_ms=args.response_window_ms)
+    try:
+        configure_logging()
+        if funding and node.escrow.ledger_size:
+            log.warning("the journal already holds a ledger: --fund applies only to a new escrow; ignored")
+        elif funding:
+            for did, amount in funding:
+                node.deposit(did, amount)
+                log.info("deposit %d for %s", amount, did)
+        remember_run(node.journal, mandate, [])
+        node.start_ticking(args.tick_ms / 1000)
+        serve_until_stopped(None, LoggedEscrow(node), args, tls, did=key.did, out=out)
+    finally:
+        node.close()
+    return EXIT_OK
+
+
+@runtime_command
+def cmd_escrow_ledger(args: argparse.Namespace, out: TextIO) -> int:
+    with EscrowClient(args.escrow, tls=dial_tls(args)) as client:
+        envelopes = fetch_ledger(client)
+    did = verify_statement(envelopes[0]).statement.mandate.agent
+    write_transcript(args.out, envelopes, escrow=did)
+    out.write(f"{len(envelopes) - 1} ledger statements of {did} written to {args.out}\n")
+    return EXIT_OK
+
+
+def escrow_transcript(journal: Journal, mandate: bytes | None = None) -> list[bytes]:
+    """An escrow's transcript from its journal: its mandate, then every statement it accepted or
+    signed in the order it did (evidence before the decisions taken on it), as audit_ledger reads it."""
+    mandate = mandate or journal.get_meta(META_MANDATE)
+    if mandate is None:
+        raise UsageError(f"{journal.path} records no mandate; pass --mandate")
+    return [mandate, *(env for _, _, env in journal.statements() if env != mandate)]
+
+
+@runtime_command
+def cmd_escrow_export(args: argparse.Namespace, out: TextIO) -> int:
+    mandate = load_envelope(args.mandate, "mandate") if args.mandate is not None else None
+    with open_journal(args.journal, must_exist=True) as journal:
+        envelopes = escrow_transcript(journal, mandate)
+    did = verify_statement(envelopes[0]).statement.mandate.agent
+    write_transcript(args.out, envelopes, escrow=did)
+    out.write(f"{len(envelopes)} statements (ledger and evidence) of {did} written to {args.out}\n")
+    return EXIT_OK
+
+
+@runtime_command
+def cmd_escrow_audit(args: argparse.Namespace, out: TextIO) -> int:
+    inputs = load(args.files)
+    report = audit_ledger([item.data for item in inputs.items], escrow=args.escrow_did)
+    if args.json:
+        doc = {
+            "result": "ok" if report.ok else "findings",
+            "escrow": report.escrow,
+            "statements": len(report.statements),
+            "balances": {p: {"available": a, "locked": lk} for p, (a, lk) in report.balances.items()},
+            "findings": [
+                {"code": f.code, "message": f.message, "digests": [d.hex() for d in f.digests]}
+                for f in report.findings
+            ],
+            "unchecked": [d.hex() for d in report.unchecked],
+        }
+        out.write(json.dumps(doc, indent=2) + "\n")
+        return EXIT_OK if report.ok else EXIT_INVALID
+    out.write(
+        f"escrow {report.escrow or '(no ledger statement found)'}: {len(report.statements)} statements\n"
+    )
+    for party, (available, locked) in report.balances.items():
+        out.write(f"  {party}: {available} available, {locked} locked\n")
+    if report.unchecked:
+        out.write(f"  {len(report.unchecked)} contract statements checked without their evidence\n")
+    for f in report.findings:
+        digests = ", ".join(d.hex()[:16] for d in f.digests)
+        out.write(f"FINDING {f.code}: {f.message}" + (f" ({digests})" if digests else "") + "\n")
+    out.write("ledger ok: no findings\n" if report.ok else f"{len(report.findings)} findings\n")
+    return EXIT_OK if report.ok else EXIT_INVALID

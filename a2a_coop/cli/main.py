@@ -1,0 +1,367 @@
+"""The ``a2a-coop`` command line: every command's arguments and help, and dispatch.
+
+A command's implementation is imported only when it runs (:func:`_command`),
+so ``a2a-coop verify`` never pays for the gRPC transport. The command groups:
+
+* :mod:`.offline` -- ``keygen``, ``verify``, ``inspect`` (no network);
+* :mod:`.peer` -- ``mandate``, ``serve``, ``offer``, ``claim``, ``revoke``, ``status``, ``export``;
+* :mod:`.escrow` -- ``escrow serve|ledger|export|audit``;
+* :mod:`.demo` -- ``demo`` (processes on loopback, or ``--offline`` in one process).
+
+Exit codes (:mod:`._common`): 0 valid or done, 1 invalid or refused, 2 usage,
+I/O or network errors; user mistakes get one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from a2a_coop import __version__
+from a2a_coop.cli._common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    funding,
+    item_spec,
+    non_negative,
+    parse_duration,
+    parse_time,
+    positive,
+    quiet_grpc,
+    strategy_spec,
+)
+from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE
+from a2a_coop.protocol.statements import PROTOCOL_VERSION
+
+
+class _Command:
+    """``module:function``, imported when the command runs (networked ones quiet gRPC's C core first)."""
+
+    def __init__(self, module: str, function: str, *, networked: bool = True) -> None:
+        self.module, self.function, self.networked = module, function, networked
+
+    def __call__(self, args: argparse.Namespace, out: TextIO) -> int:
+        if self.networked:
+            quiet_grpc()
+        command = getattr(importlib.import_module(f"a2a_coop.cli.{self.module}"), self.function)
+        code: int = command(args, out)
+        return code
+
+
+def _offline(function: str) -> _Command:
+    return _Command("offline", function, networked=False)
+
+
+def _cmd_version(args: argparse.Namespace, out: TextIO) -> int:
+    out.write(f"a2a-coop {__version__} (protocol version {PROTOCOL_VERSION}, {STATEMENT_PAYLOAD_TYPE})\n")
+    return EXIT_OK
+
+
+def _add_identity(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--key", type=Path, required=True, help="the agent's key file (a2a-coop keygen)")
+    p.add_argument("--mandate", type=Path, required=True, help="its mandate (a2a-coop mandate)")
+    p.add_argument("--journal", type=Path, required=True, help="its journal (SQLite; created if new)")
+
+
+def _add_listen(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=non_negative, default=0, help="port to bind (default 0: any free port)")
+    g = p.add_argument_group(
+        "TLS (default: plaintext)",
+        "--tls-cert and --tls-key serve TLS; --tls-client-ca adds mutual TLS: clients without a "
+        "certificate signed by that CA are refused.",
+    )
+    g.add_argument("--tls-cert", type=Path, metavar="PEM", help="the server's certificate chain (PEM)")
+    g.add_argument("--tls-key", type=Path, metavar="PEM", help="its private key (PEM; needs --tls-cert)")
+    g.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        metavar="PEM",
+        help="require client certificates signed by this CA (mutual TLS)",
+    )
+
+
+def _add_dial_tls(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "TLS (default: plaintext)",
+        "Any of these options dials with TLS, for every address the command dials. --tls-cert and "
+        "--tls-key present a client certificate, for servers that require mutual TLS.",
+    )
+    g.add_argument(
+        "--tls-ca",
+        type=Path,
+        metavar="PEM",
+        help="the CA that signs the servers' certificates (PEM; default: the system roots)",
+    )
+    g.add_argument("--tls-cert", type=Path, metavar="PEM", help="client certificate chain (PEM, mutual TLS)")
+    g.add_argument("--tls-key", type=Path, metavar="PEM", help="its private key (PEM; needs --tls-cert)")
+    g.add_argument(
+        "--tls-server-name",
+        metavar="NAME",
+        help="check the servers' certificates for NAME instead of the host dialled",
+    )
+
+
+def _add_counterparty(p: argparse.ArgumentParser) -> None:
+    """claim and revoke: an initiator's identity, a negotiation in its journal, and where to send."""
+    _add_identity(p)
+    p.add_argument("--negotiation", required=True, metavar="HEX", help="negotiation id (or a unique prefix)")
+    p.add_argument("--to", required=True, metavar="HOST:PORT", help="the counterparty's address")
+    p.add_argument("--escrow", metavar="HOST:PORT", help="the escrow holding the bonds")
+    _add_dial_tls(p)
+
+
+def _add_runtime_parsers(sub: Any) -> None:
+    p = sub.add_parser(
+        "mandate",
+        help="sign a mandate delegating authority from a principal key to an agent key",
+        description="The principal signs a Mandate for the agent. The principal's chain lives in its "
+        "journal, so a seq is never reused.",
+    )
+    p.add_argument("--principal", type=Path, required=True, help="the principal's key file")
+    p.add_argument("--agent", required=True, help="the agent's did:key (or its key file)")
+    p.add_argument("--out", type=Path, required=True, help="write the mandate (DSSE JSON) here")
+    p.add_argument("--journal", type=Path, help="the principal's journal (default: PRINCIPAL with .db)")
+    p.add_argument("--max-per-deal", type=non_negative, default=1000, help="(default 1000)")
+    p.add_argument("--budget", type=non_negative, default=10000, help="budget per period (default 10000)")
+    p.add_argument("--period-days", type=positive, default=1, help="budget period (default 1 day)")
+    p.add_argument("--max-outstanding", type=non_negative, default=5000, help="(default 5000)")
+    p.add_argument("--days", type=positive, default=30, help="validity in days (default 30)")
+    p.add_argument("--category", nargs="+", action="extend", default=[], help="allowed categories")
+    p.add_argument("--counterparty", nargs="+", action="extend", default=[], help="allowed did:keys")
+    p.set_defaults(func=_Command("peer", "cmd_mandate"))
+
+    p = sub.add_parser(
+        "serve",
+        help="run a peer: answer offers over gRPC until SIGINT/SIGTERM",
+        description="Serve CooperationService for an agent. Prints 'listening on HOST:PORT as DID' "
+        "once serving; logs each exchange on stderr.",
+    )
+    _add_identity(p)
+    _add_listen(p)
+    p.add_argument(
+        "--strategy",
+        type=strategy_spec,
+        default="honest",
+        help="honest (default) or withhold-every-Nth:N (never delivers on every Nth contract)",
+    )
+    p.add_argument(
+        "--context",
+        type=Path,
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="FILE",
+        help="envelopes to hold from the start (e.g. an escrow's mandate)",
+    )
+    p.add_argument(
+        "--a2a",
+        action="store_true",
+        help="also serve A2A's A2AService on the same port and the AgentCard over HTTP "
+        "(needs the a2a extra); prints 'agent card at URL' after the listening line",
+    )
+    p.add_argument(
+        "--card-port",
+        type=int,
+        default=0,
+        help="HTTP port of the AgentCard with --a2a (default: any free port)",
+    )
+    p.set_defaults(func=_Command("peer", "cmd_serve"))
+
+    p = sub.add_parser("escrow", help="run an escrow, fetch its ledger, audit a ledger")
+    esub = p.add_subparsers(dest="escrow_command", required=True, metavar="ACTION")
+    e = esub.add_parser(
+        "serve",
+        help="serve EscrowService until SIGINT/SIGTERM",
+        description="Serve an escrow. Prints 'listening on HOST:PORT as DID' once serving.",
+    )
+    _add_identity(e)
+    _add_listen(e)
+    e.add_argument(
+        "--fund",
+        type=funding,
+        action="append",
+        default=[],
+        metavar="DID=AMOUNT",
+        help="deposit for a party when the journal is new (repeatable)",
+    )
+    e.add_argument(
+        "--response-window-ms",
+        type=positive,
+        default=3_600_000,
+        help="how long the accused may answer a breach claim (default 1 h)",
+    )
+    e.add_argument("--tick-ms", type=positive, default=500, help="how often time-driven rules run")
+    e.set_defaults(func=_Command("escrow", "cmd_escrow_serve"))
+    e = esub.add_parser("ledger", help="fetch an escrow's ledger as a JSON transcript")
+    e.add_argument("--escrow", required=True, metavar="HOST:PORT")
+    e.add_argument("--out", type=Path, required=True)
+    _add_dial_tls(e)
+    e.set_defaults(func=_Command("escrow", "cmd_escrow_ledger"))
+    e = esub.add_parser(
+        "export",
+        help="write an escrow's transcript (ledger and the evidence it acted on) from its journal",
+    )
+    e.add_argument("--journal", type=Path, required=True, help="the escrow's journal (it may be running)")
+    e.add_argument("--mandate", type=Path, help="default: the mandate recorded in the journal")
+    e.add_argument("--out", type=Path, required=True)
+    e.set_defaults(func=_Command("escrow", "cmd_escrow_export"))
+    e = esub.add_parser(
+        "audit",
+        help="replay a ledger offline: balances and findings (exit 1 on findings)",
+        description="Audit an escrow's ledger: its mandate and chain from seq 0 ('escrow ledger'), "
+        "or its whole transcript with the evidence each decision rests on ('escrow export').",
+    )
+    e.add_argument("files", nargs="+", metavar="FILE")
+    e.add_argument("--escrow-did", help="the escrow audited (default: issuer of the first ledger entry)")
+    e.add_argument("--json", action="store_true", help="print one JSON report")
+    e.set_defaults(func=_Command("escrow", "cmd_escrow_audit"))
+
+    p = sub.add_parser(
+        "offer",
+        help="offer trades to a serving peer and carry them through (prints one line per trade)",
+    )
+    _add_identity(p)
+    p.add_argument("--to", required=True, metavar="HOST:PORT", help="the counterparty's address")
+    p.add_argument("--escrow", metavar="HOST:PORT", help="the escrow holding the bonds")
+    p.add_argument("--give", type=item_spec, action="append", required=True, metavar="CATEGORY:VALUE")
+    p.add_argument("--want", type=item_spec, action="append", required=True, metavar="CATEGORY:VALUE")
+    p.add_argument("--deadline", type=parse_duration, default=3_600_000, help="from now (default 1h)")
+    p.add_argument("--bond", type=non_negative, default=0, help="bond each side posts (needs --escrow)")
+    p.add_argument("--count", type=positive, default=1, help="how many trades (default 1)")
+    p.add_argument("--revocable", action="store_true", help="terms that allow either side to revoke")
+    p.add_argument(
+        "--forfeit-bond", action="store_true", help="with --revocable: the revoker forfeits its bond"
+    )
+    _add_dial_tls(p)
+    p.set_defaults(func=_Command("peer", "cmd_offer"))
+
+    p = sub.add_parser(
+        "claim",
+        help="file a breach claim on an overdue item of a contract you offered, with the escrow",
+        description="Sign a BreachClaim for the counterparty's item once its deadline has passed, send "
+        "it to the counterparty and, with the negotiation's evidence, to the escrow, and relay the "
+        "escrow's answers. The escrow decides once its response window ends; run the command again "
+        "(the same claim is sent again, nothing new signed) or pass --wait to fetch and relay it.",
+    )
+    _add_counterparty(p)
+    p.add_argument("--item", type=non_negative, default=0, help="the counterparty's item index (default 0)")
+    p.add_argument("--reason", default="", help="why (free text)")
+    p.add_argument(
+        "--wait", type=parse_duration, default=0, help="wait up to this long for the escrow's decision"
+    )
+    p.set_defaults(func=_Command("peer", "cmd_claim"))
+
+    p = sub.add_parser(
+        "revoke",
+        help="revoke a contract you offered, under its revocation terms",
+        description="Sign a Revoke (refused unless the terms allow it), send it to the counterparty "
+        "and the escrow, relay the escrow's answers, and print the state and balances.",
+    )
+    _add_counterparty(p)
+    p.add_argument("--reason", default="", help="why (free text)")
+    p.set_defaults(func=_Command("peer", "cmd_revoke"))
+
+    p = sub.add_parser("status", help="open negotiations, obligations, exposure (and escrow balance)")
+    p.add_argument("--journal", type=Path, required=True)
+    p.add_argument("--key", type=Path, required=True)
+    p.add_argument("--mandate", type=Path, help="default: the mandate recorded in the journal")
+    p.add_argument("--escrow", metavar="HOST:PORT", help="also ask this escrow for the balance")
+    p.add_argument("--json", action="store_true", help="print one JSON report")
+    _add_dial_tls(p)
+    p.set_defaults(func=_Command("peer", "cmd_status"))
+
+    p = sub.add_parser("export", help="write the evidence of one negotiation, verifiable with `verify`")
+    p.add_argument("--journal", type=Path, required=True)
+    p.add_argument("--key", type=Path, required=True)
+    p.add_argument("--mandate", type=Path, help="default: the mandate recorded in the journal")
+    p.add_argument("--negotiation", required=True, metavar="HEX", help="negotiation id (or a unique prefix)")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=_Command("peer", "cmd_export"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="a2a-coop",
+        description="Keys, offline verification and inspection of a2a-coop signed statements; "
+        "peers and escrows over gRPC.",
+        epilog="Exit codes: 0 valid, 1 invalid, 2 usage or I/O error.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("keygen", help="create an Ed25519 key (seed from os.urandom) and print its did:key")
+    p.add_argument("--out", type=Path, help="write the key file here (mode 0600; never overwritten)")
+    p.set_defaults(func=_offline("cmd_keygen"))
+
+    p = sub.add_parser(
+        "verify",
+        help="verify envelopes, transcripts, vector files or equivocation proofs",
+        description="Verify envelopes (binary or DSSE JSON) and transcripts as one transcript, in order; "
+        "run vector files; check equivocation proofs.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument(
+        "--at",
+        type=parse_time,
+        metavar="TIME",
+        help="check freshness at TIME: 'now', Unix ms or ISO 8601 (default: offline, no freshness; TIM-005)",
+    )
+    p.add_argument("--complete", action="store_true", help="treat each issuer's statements as a complete log")
+    p.add_argument("--json", action="store_true", help="print one JSON report")
+    p.set_defaults(func=_offline("cmd_verify"))
+
+    p = sub.add_parser("inspect", help="dump envelopes in human-readable form (valid or not)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(func=_offline("cmd_inspect"))
+
+    _add_runtime_parsers(sub)
+
+    p = sub.add_parser(
+        "demo",
+        help="run an escrow and two peers as processes, trade, breach, claim; verify the evidence",
+        description="Starts an escrow and a peer as separate processes on loopback and trades with "
+        "them as a second peer: a batch of bonded trades, one breached and claimed. No configuration.",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("a2a-coop-demo"),
+        help="working directory, recreated on each run (default: ./a2a-coop-demo)",
+    )
+    p.add_argument("--trades", type=positive, default=5, help="number of trades (one is breached)")
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="run the in-process protocol demo instead (no network, fixed clock)",
+    )
+    p.set_defaults(func=_Command("demo", "cmd_demo"))
+
+    p = sub.add_parser("version", help="print the version")
+    p.set_defaults(func=_cmd_version)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (argparse's usage errors included)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        code: int = args.func(args, sys.stdout)
+        sys.stdout.flush()
+    except UsageError as exc:
+        print(f"a2a-coop: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # e.g. `a2a-coop inspect big.json | head`: the reader left; so do we
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_INVALID
+    return code

@@ -1,0 +1,266 @@
+"""The offline commands: ``keygen``, ``verify`` and ``inspect``.
+
+They read files and draw keys from the OS, never the network: this module
+imports no transport (grpc, trio), so ``verify`` starts fast. ``verify``
+checks every envelope of every non-vector file, in order, as one transcript
+with one :class:`~a2a_coop.protocol.verifier.Verifier`; without ``--at`` that
+is offline evidence checking, with no freshness (TIM-005). Vector files run
+each vector and compare it with its expected result; proofs are checked alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError, iso, short
+from a2a_coop.cli._inputs import PROOF_SCHEMA, Inputs, Item, envelope_item, load, read_bytes, read_json
+from a2a_coop.protocol.envelope import decode_envelope, envelope_from_json, statement_digest
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.statements import Statement, VerifiedStatement, verify_statement
+from a2a_coop.vectors import VectorFormatError, VectorOutcome, parse_vector_file, run_vectors
+
+
+def cmd_keygen(args: argparse.Namespace, out: TextIO) -> int:
+    from a2a_coop.runtime.keyfile import generate_keypair, key_file_document, write_key_file
+
+    key = generate_keypair()
+    if args.out is None:
+        out.write(json.dumps(key_file_document(key), indent=2) + "\n")
+        return EXIT_OK
+    try:
+        write_key_file(args.out, key)
+    except FileExistsError:
+        raise UsageError(f"{args.out} exists; refusing to overwrite a key file") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    out.write(key.did + "\n")
+    return EXIT_OK
+
+
+def _statement_json(item: Item, vs: VerifiedStatement) -> dict[str, Any]:
+    return {
+        "file": item.file,
+        "index": item.index,
+        "seq": vs.header.seq,
+        "issuer": vs.issuer,
+        "body": vs.body,
+        "digest": vs.digest.hex(),
+    }
+
+
+def _transcript_report(inputs: Inputs, now_ms: int | None, complete: bool) -> dict[str, Any]:
+    """Verify every envelope, in order, with one Verifier; stop at the first failure."""
+    from a2a_coop.protocol.verifier import Verifier
+
+    verifier = Verifier(complete_chains=complete)
+    statements: list[dict[str, Any]] = []
+    error: dict[str, Any] | None = None
+    for item in inputs.items:
+        try:
+            if item.error is not None:
+                raise item.error
+            statements.append(_statement_json(item, verifier.accept(item.data, now_ms)))
+        except CoopError as exc:
+            error = {
+                "code": exc.code,
+                "requirement": exc.requirement,
+                "detail": exc.detail,
+                "file": item.file,
+                "envelope": item.index + 1,
+            }
+            break
+    return {
+        "result": "valid" if error is None else "invalid",
+        "mode": "complete" if complete else "sparse",
+        "now_ms": now_ms,
+        "statements": statements,
+        "error": error,
+    }
+
+
+def _write_transcript(report: dict[str, Any], out: TextIO) -> None:
+    for s in report["statements"]:
+        out.write(f"{s['seq']:>4} {short(s['issuer'])} {s['body']:<14} {s['digest'][:16]}\n")
+    error = report["error"]
+    if error is None:
+        now_ms = report["now_ms"]
+        fresh = f"at {iso(now_ms)}" if now_ms is not None else "off (offline evidence)"
+        out.write(
+            f"valid: {len(report['statements'])} statements ({report['mode']} chains, freshness {fresh})\n"
+        )
+        return
+    req = f" [{error['requirement']}]" if error["requirement"] else ""
+    out.write(
+        f"invalid: {error['code']}{req} {error['detail']} (envelope {error['envelope']} of {error['file']})\n"
+    )
+
+
+def _vector_report(path: str, outcomes: list[VectorOutcome]) -> dict[str, Any]:
+    return {
+        "file": path,
+        "total": len(outcomes),
+        "passed": sum(o.passed for o in outcomes),
+        "failures": [
+            {
+                "tcId": o.vector.tc_id,
+                "name": o.vector.name,
+                "comment": o.vector.comment,
+                "expected": o.vector.expected,
+                "actual": o.actual,
+                "requirement": o.requirement,
+                "detail": o.detail,
+            }
+            for o in outcomes
+            if not o.passed
+        ],
+    }
+
+
+def _proof_report(path: str, doc: Any) -> dict[str, Any]:
+    from a2a_coop.protocol.chain import EquivocationProof, verify_equivocation_proof
+
+    try:
+        first, second = envelope_from_json(doc["first"]), envelope_from_json(doc["second"])
+        issuer = verify_equivocation_proof(EquivocationProof(first, second))
+    except (KeyError, TypeError) as exc:
+        return {"file": path, "valid": False, "detail": f"proof needs 'first' and 'second' envelopes ({exc})"}
+    except (CoopError, ValueError) as exc:
+        return {"file": path, "valid": False, "detail": str(exc)}
+    seqs = sorted(verify_statement(e).header.seq for e in (first, second))
+    return {"file": path, "valid": True, "issuer": issuer, "seqs": seqs}
+
+
+def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
+    inputs = load(args.files)
+    now_ms: int | None = args.at if args.at is not None else next(iter(inputs.now_ms), None)
+    vectors = [_vector_report(path, run_vectors(vs)) for path, vs in inputs.vector_files]
+    proofs = [_proof_report(path, doc) for path, doc in inputs.proofs]
+    transcript = None
+    if inputs.items or not (vectors or proofs):
+        transcript = _transcript_report(inputs, now_ms, args.complete or inputs.complete)
+    ok = (
+        all(not v["failures"] for v in vectors)
+        and all(p["valid"] for p in proofs)
+        and (transcript is None or transcript["result"] == "valid")
+    )
+    if args.json:
+        report = {
+            "result": "valid" if ok else "invalid",
+            "transcript": transcript,
+            "vectors": vectors,
+            "proofs": proofs,
+        }
+        out.write(json.dumps(report, indent=2) + "\n")
+        return EXIT_OK if ok else EXIT_INVALID
+    for v in vectors:
+        out.write(f"{v['file']}: {v['passed']}/{v['total']} vectors as expected\n")
+        for f in v["failures"]:
+            req = f" [{f['requirement']}]" if f["requirement"] else ""
+            detail = f" {f['detail']}" if f["detail"] else ""
+            got = f"expected {f['expected']}, got {f['actual']}{req}{detail}"
+            out.write(f"  FAIL {f['name']} ({f['comment']}): {got}\n")
+    for p in proofs:
+        if p["valid"]:
+            seqs = " and ".join(str(s) for s in p["seqs"])
+            out.write(f"{p['file']}: valid equivocation proof: {p['issuer']} signed conflicting seq {seqs}\n")
+        else:
+            out.write(f"{p['file']}: invalid equivocation proof: {p['detail']}\n")
+    if transcript is not None:
+        _write_transcript(transcript, out)
+    return EXIT_OK if ok else EXIT_INVALID
+
+
+def _inspect_envelope(data: bytes, label: str, out: TextIO) -> None:
+    from google.protobuf import text_format
+    from google.protobuf.message import DecodeError
+
+    out.write(f"{label} ({len(data)} bytes)\n")
+    try:
+        verify_statement(data)
+        out.write("  verify:       ok (stateless checks; mandates, chains and state need `verify`)\n")
+    except CoopError as exc:
+        out.write(f"  verify:       FAILED {exc}\n")
+    try:
+        env = decode_envelope(data, max_bytes=sys.maxsize)
+    except CoopError as exc:
+        out.write(f"  not an envelope: {exc.detail}\n")
+        return
+    out.write(f"  payload type: {env.payload_type!r}\n")
+    for s in env.signatures:
+        out.write(f"  signature:    keyid {s.keyid}\n                {len(s.sig)} bytes {s.sig.hex()}\n")
+    if not env.signatures:
+        out.write("  signature:    (none)\n")
+    out.write(f"  digest:       {statement_digest(env.payload, env.payload_type).hex()}\n")
+    stmt = Statement()
+    try:
+        stmt.ParseFromString(env.payload)
+    except (DecodeError, RuntimeWarning, ValueError) as exc:
+        out.write(f"  payload:      {len(env.payload)} bytes, not a Statement ({exc})\n")
+        return
+    h = stmt.header
+
+    def when(ms: int) -> str:
+        return f"{iso(ms)} ({ms})" if ms else "(unset)"
+
+    rows = [
+        ("version", str(h.version)),
+        ("issuer", h.issuer or "(empty)"),
+        ("audience", h.audience or "(public)"),
+        ("seq", str(h.seq)),
+        ("prev", h.prev.hex() or "(none)"),
+        ("issued_at", when(h.issued_at_ms)),
+        ("not_before", when(h.not_before_ms)),
+        ("expires_at", when(h.expires_at_ms)),
+        ("nonce", h.nonce.hex() or "(empty)"),
+        ("negotiation_id", h.negotiation_id.hex() or "(none)"),
+        ("mandate", h.mandate.hex() or "(none)"),
+    ]
+    out.write("  header:\n")
+    for name, value in rows:
+        out.write(f"    {name + ':':<16}{value}\n")
+    for i, ref in enumerate(h.refs):
+        out.write(f"    {f'refs[{i}]:':<16}{ref.hex()}\n")
+    body = stmt.WhichOneof("body")
+    if body is None:
+        out.write("  body:         (none this version knows)\n")
+        return
+    out.write(f"  body:         {body}\n")
+    text = text_format.MessageToString(getattr(stmt, body), as_utf8=True)
+    for line in text.splitlines():
+        out.write(f"    {line}\n")
+
+
+def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
+    for path in args.files:
+        data = read_bytes(path)
+        doc = read_json(path, data)
+        if doc is None:
+            _inspect_envelope(data, f"envelope 1 of {path}", out)
+        elif isinstance(doc, dict) and "testGroups" in doc:
+            try:
+                vectors = parse_vector_file(doc, Path(path).stem)
+            except VectorFormatError as exc:
+                raise UsageError(f"{path}: {exc}") from None
+            for v in vectors:
+                out.write(f"== {v.name}: {v.comment} (expected {v.expected}, {v.mode} chains)\n")
+                for i, data in enumerate(v.envelopes):
+                    _inspect_envelope(data, f"envelope {i} of tcId {v.tc_id}", out)
+        elif isinstance(doc, dict) and doc.get("schema") == PROOF_SCHEMA:
+            for key in ("first", "second"):
+                item = envelope_item(path, 0, doc.get(key))
+                _inspect_item(item, f"{key} envelope of {path}", out)
+        else:
+            for item in load([path]).items:
+                _inspect_item(item, f"envelope {item.index + 1} of {item.file}", out)
+    return EXIT_OK
+
+
+def _inspect_item(item: Item, label: str, out: TextIO) -> None:
+    if item.error is not None:
+        out.write(f"{label}\n  not an envelope: {item.error}\n")
+    else:
+        _inspect_envelope(item.data, label, out)

@@ -1,0 +1,433 @@
+"""The peer commands: ``mandate``, ``serve``, ``offer``, ``claim``, ``revoke``, ``status`` and ``export``.
+
+``mandate`` signs a principal's delegation to an agent key; ``serve`` runs a
+peer until SIGINT/SIGTERM; ``offer``, ``claim`` and ``revoke`` act as the
+initiating side of a trade (:mod:`a2a_coop.runtime.trade`); ``status`` and
+``export`` read a journal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, TextIO
+
+from a2a_coop._proto.a2acoop.v1 import trade_pb2
+from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError, iso
+from a2a_coop.cli._runtime import (
+    META_CONTEXT,
+    LoggedPeer,
+    configure_logging,
+    dial_tls,
+    load_envelope,
+    load_key,
+    load_mandate,
+    open_journal,
+    peer_from_journal,
+    remember_run,
+    resolve_did,
+    runtime_command,
+    serve_until_stopped,
+    server_tls,
+    stop_on_signals,
+    wait,
+    write_transcript,
+)
+from a2a_coop.protocol.envelope import envelope_to_json
+from a2a_coop.protocol.errors import IllegalTransition
+from a2a_coop.protocol.negotiation import Negotiation, State
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.verifier import verify_transcript
+from a2a_coop.runtime.node import DAY_MS, PeerNode, sign_mandate
+from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
+from a2a_coop.runtime.strategy import HonestStrategy, Strategy, WithholdingStrategy
+from a2a_coop.runtime.trade import (
+    claim_breach,
+    counterparty_did,
+    fetch_ledger,
+    negotiation_evidence,
+    proposal,
+    relay_escrow_answers,
+    revoke,
+    run_trade,
+    settle_with_escrow,
+)
+from a2a_coop.transport import CooperationClient, EscrowClient, TlsConfig
+
+
+@runtime_command
+def cmd_mandate(args: argparse.Namespace, out: TextIO) -> int:
+    principal = load_key(args.principal)
+    agent = resolve_did(args.agent)
+    counterparties = [resolve_did(c) for c in args.counterparty]
+    journal_path: Path = args.journal or args.principal.with_suffix(".db")
+    if journal_path.resolve() == args.principal.resolve():
+        raise UsageError("the principal's journal cannot be its key file; pass --journal")
+    caps: dict[str, Any] = {
+        "max_per_deal": args.max_per_deal,
+        "budget_per_period": args.budget,
+        "period_ms": args.period_days * DAY_MS,
+        "max_outstanding": args.max_outstanding,
+        "allowed_categories": args.category,
+        "allowed_counterparties": counterparties,
+    }
+    with open_journal(journal_path) as journal:
+        vs = sign_mandate(principal, journal, agent, now_ms=wall_clock_ms(), days=args.days, **caps)
+    try:
+        args.out.write_text(json.dumps(envelope_to_json(vs.envelope), indent=2) + "\n")
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    out.write(
+        f"mandate {vs.digest.hex()[:16]} for {agent} (principal seq {vs.header.seq}, "
+        f"valid {args.days} days) written to {args.out}\n"
+    )
+    return EXIT_OK
+
+
+def build_strategy(spec: str) -> Strategy:
+    """``honest`` or ``withhold-every-Nth:N`` (the CLI checked the form)."""
+    if spec == "honest":
+        return HonestStrategy()
+    return WithholdingStrategy(every=int(spec.rsplit(":", 1)[1]))
+
+
+@runtime_command
+def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    tls = server_tls(args)
+    key = load_key(args.key)
+    mandate = load_mandate(args.mandate, key)
+    context = [load_envelope(p, "context") for p in args.context]
+    strategy = build_strategy(args.strategy)
+    open_journal(args.journal).close()  # the usage checks on the path, before the node opens it
+    node = PeerNode.open(key, mandate, args.journal, strategy=strategy, context=context)
+    try:
+        remember_run(node.journal, mandate, context)
+        configure_logging()
+        if args.a2a:
+            _serve_a2a_until_stopped(node, args, tls, did=key.did, out=out)
+        else:
+            serve_until_stopped(LoggedPeer(node), None, args, tls, did=key.did, out=out)
+    finally:
+        node.close()
+    return EXIT_OK
+
+
+def _serve_a2a_until_stopped(
+    node: PeerNode, args: argparse.Namespace, tls: TlsConfig | None, *, did: str, out: TextIO
+) -> None:
+    """``serve --a2a``: CooperationService and A2A's A2AService on one port, the AgentCard over HTTP."""
+    try:
+        from a2a_coop.a2a import AGENT_CARD_PATH, serve_a2a
+    except ImportError:
+        raise UsageError('--a2a needs the a2a extra: pip install "a2a-coop[a2a]"') from None
+    with stop_on_signals() as stop:
+        try:
+            server = serve_a2a(node, host=args.host, port=args.port, http_port=args.card_port, tls=tls)
+        except (RuntimeError, OSError) as exc:
+            raise UsageError(f"cannot listen on {args.host}: {exc}") from None
+        try:
+            out.write(f"listening on {server.target} as {did}\n")
+            out.write(f"agent card at {server.card_url}{AGENT_CARD_PATH}\n")
+            out.flush()
+            wait(stop)
+        finally:
+            server.stop()
+
+
+@runtime_command
+def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
+    if args.bond and args.escrow is None:
+        raise UsageError("--bond needs --escrow HOST:PORT")
+    if args.forfeit_bond and not args.revocable:
+        raise UsageError("--forfeit-bond needs --revocable")
+    revocation = None
+    if args.revocable:
+        revocation = trade_pb2.Revocation(allowed=True, forfeit_bond=args.forfeit_bond)
+    tls = dial_tls(args)
+    key = load_key(args.key)
+    mandate = load_mandate(args.mandate, key)
+    with ExitStack() as stack:
+        journal = stack.enter_context(open_journal(args.journal))
+        client = stack.enter_context(CooperationClient(args.to, tls=tls))
+        escrow_client = stack.enter_context(EscrowClient(args.escrow, tls=tls)) if args.escrow else None
+        other = counterparty_did(client)
+        context: list[bytes] = []
+        escrow_did = ""
+        if escrow_client is not None:
+            escrow_mandate = escrow_client.submit([])[0]  # an escrow answers every Submit with its mandate
+            context = [escrow_mandate]
+            escrow_did = verify_statement(escrow_mandate).statement.mandate.agent
+        peer = Peer(key, mandate, journal=journal, context=context)
+        remember_run(journal, mandate, context)
+        for i in range(args.count):
+            deadline = wall_clock_ms() + args.deadline
+            offer = proposal(
+                peer,
+                args.give,
+                args.want,
+                deadline_ms=deadline,
+                bond=args.bond,
+                escrow=escrow_did,
+                revocation=revocation,
+            )
+            started = time.perf_counter()
+            neg = run_trade(peer, client, other, offer, escrow=escrow_client)
+            took = time.perf_counter() - started
+            out.write(f"{i + 1}/{args.count}  {neg.id.hex()[:12]}  {neg.state.value:<10}  {took:.2f}s\n")
+            out.flush()
+    return EXIT_OK
+
+
+class _Contract:
+    """An initiator's contract, rebuilt from its journal, and the clients to act on it.
+
+
+    Local refusals (no such negotiation, no contract, a guard that refuses to sign) come before
+    any dialling; :meth:`dial` then opens the counterparty and, when the terms name one, the escrow.
+    """
+
+    def __init__(self, args: argparse.Namespace, stack: ExitStack) -> None:
+        self.args = args
+        self.stack = stack
+        self.tls = dial_tls(args)
+        key = load_key(args.key)
+        mandate = load_mandate(args.mandate, key)
+        journal = stack.enter_context(open_journal(args.journal, must_exist=True))
+        try:
+            self.peer = Peer(key, mandate, journal=journal, context=journal.get_meta(META_CONTEXT, []))
+        except ValueError as exc:
+            raise UsageError(f"{args.journal}: {exc}") from None
+        self.neg = find_negotiation(self.peer, args.negotiation)
+        if self.neg.contract is None:
+            raise IllegalTransition(
+                f"negotiation {self.neg.id.hex()[:12]} is {self.neg.state.value}: no contract",
+                requirement="NEG-001",
+            )
+        self.contract = self.neg.contract
+        self.other = self.contract.other(self.peer.did)
+        self.escrow_did = self.contract.proposal.terms.escrow
+        if self.escrow_did and args.escrow is None:
+            raise UsageError(f"the contract's bonds are held by {self.escrow_did}: pass --escrow HOST:PORT")
+        self.client: CooperationClient
+        self.escrow: EscrowClient | None = None
+        self.escrow_mandate = b""
+
+    def dial(self) -> None:
+        self.client = self.stack.enter_context(CooperationClient(self.args.to, tls=self.tls))
+        if not self.escrow_did:
+            return
+        self.escrow = self.stack.enter_context(EscrowClient(self.args.escrow, tls=self.tls))
+        self.escrow_mandate = self.escrow.submit([])[0]  # an escrow answers every Submit with its mandate
+        serving = verify_statement(self.escrow_mandate).statement.mandate.agent
+        if serving != self.escrow_did:
+            raise UsageError(f"{self.args.escrow} is escrow {serving}, not the contract's {self.escrow_did}")
+
+    def send(self, vs: VerifiedStatement) -> None:
+        """``vs`` to the counterparty (what it owes in answer follows), then all the negotiation's
+        evidence to the escrow, whose answers are relayed; then the escrow's later statements."""
+        drive(self.peer, self.client.exchange, vs)
+        if self.escrow is not None:
+            settle_with_escrow(self.peer, self.client, self.escrow, self.neg)
+            self.sync()
+
+    def sync(self) -> None:
+        """Take the statements about this negotiation the escrow signed on its own clock (a Forfeit
+        once a claim's response window ends) that we do not hold yet, and relay them."""
+        assert self.escrow is not None
+        held = self.peer.verifier.statements
+        mandate, *ledger = fetch_ledger(self.escrow)
+        new = [
+            env
+            for env in ledger
+            if (vs := verify_statement(env)).header.negotiation_id == self.neg.id and vs.digest not in held
+        ]
+        if new:
+            relay_escrow_answers(self.peer, self.client, [mandate, *new])
+
+    def settled(self) -> bool:
+        c = self.contract
+        return self.neg.is_terminal and set(c.locked) <= c.settled
+
+    def report(self, out: TextIO) -> None:
+        """The negotiation's state, the escrow's decisions on it, and both parties' balances."""
+        out.write(f"negotiation {self.neg.id.hex()[:12]}  {self.neg.state.value}\n")
+        names = {self.peer.did: "you", self.other: "the counterparty"}
+        whose = {self.peer.did: "your", self.other: "the counterparty's"}
+        done = {"release": "released", "forfeit": "forfeited", "refund": "refunded"}
+        for vs in list(self.peer.verifier.statements.values()):
+            if vs.header.negotiation_id != self.neg.id or vs.body not in done:
+                continue
+            msg = getattr(vs.statement, vs.body)
+            to = f" to {names[msg.beneficiary]}" if vs.body == "forfeit" else ""
+            out.write(f"  escrow: {done[vs.body]} {whose[msg.party]} bond ({msg.amount}){to}\n")
+        if self.escrow is not None:
+            for did, name in names.items():
+                available, locked, currency, _ = self.escrow.get_balance(did)
+                out.write(f"  balance of {name}: {available} available, {locked} locked {currency}\n")
+
+
+def _ours(digests: Sequence[bytes], peer: Peer) -> VerifiedStatement | None:
+    """The first of ``digests`` we issued and hold (a claim or revoke filed by an earlier run)."""
+    held = peer.verifier.statements
+    return next((held[d] for d in digests if d in held and held[d].issuer == peer.did), None)
+
+
+@runtime_command
+def cmd_claim(args: argparse.Namespace, out: TextIO) -> int:
+    with ExitStack() as stack:
+        ctx = _Contract(args, stack)
+        c = ctx.contract
+        filed = [d for d, (accused, item) in c.claims.items() if (accused, item) == (ctx.other, args.item)]
+        claim = _ours(filed, ctx.peer)  # filed by an earlier run: send it again, sign nothing new
+        again = claim is not None
+        if claim is None:
+            claim = claim_breach(ctx.peer, ctx.neg, args.item, args.reason)  # the guard checks the deadline
+        ctx.dial()
+        ctx.send(claim)
+        if ctx.escrow is not None and args.wait:
+            give_up = time.monotonic() + args.wait / 1000
+            while not ctx.settled() and time.monotonic() < give_up:
+                time.sleep(0.2)
+                ctx.sync()
+        what = "sent again" if again else "filed"
+        out.write(f"breach claim {claim.digest.hex()[:12]} on the counterparty's item {args.item} {what}\n")
+        ctx.report(out)
+        if ctx.escrow is not None and ctx.neg.state is State.DISPUTED:
+            out.write(
+                "the escrow decides once its response window ends: run this command again (with --wait "
+                f"DURATION to wait for it), or check balances with: a2a-coop status --journal {args.journal} "
+                f"--key {args.key} --escrow {args.escrow}\n"
+            )
+    return EXIT_OK
+
+
+@runtime_command
+def cmd_revoke(args: argparse.Namespace, out: TextIO) -> int:
+    with ExitStack() as stack:
+        ctx = _Contract(args, stack)
+        notice = _ours(list(ctx.contract.revokes), ctx.peer)
+        again = notice is not None
+        if notice is None:
+            notice = revoke(ctx.peer, ctx.neg, args.reason)  # the guard checks the revocation terms
+        ctx.dial()
+        ctx.send(notice)
+        out.write(f"revoke {notice.digest.hex()[:12]} {'sent again' if again else 'filed'}\n")
+        ctx.report(out)
+    return EXIT_OK
+
+
+def _obligations(neg: Negotiation, party: str, now_ms: int) -> list[dict[str, Any]]:
+    c = neg.contract
+    if c is None:
+        return []
+    return [
+        {
+            "item": i,
+            "category": item.category,
+            "value": item.value,
+            "deadline": iso(item.deadline_ms),
+            "overdue": now_ms > item.deadline_ms,
+        }
+        for i, item in enumerate(c.gives(party))
+        if (party, i) not in c.delivered
+    ]
+
+
+def status_report(peer: Peer) -> dict[str, Any]:
+    """What ``a2a-coop status --json`` prints: negotiations, open obligations, exposure."""
+    base = peer.status()
+    now = peer.clock()
+    open_negs = []
+    for neg in peer.verifier.negotiations.by_id.values():
+        if neg.is_terminal:
+            continue
+        open_negs.append(
+            {
+                "id": neg.id.hex(),
+                "state": neg.state.value,
+                "counterparty": neg.other(peer.did),
+                "i_owe": _obligations(neg, peer.did, now),
+                "they_owe": _obligations(neg, neg.other(peer.did), now),
+                "bonds": dict(neg.contract.locked) if neg.contract is not None else {},
+            }
+        )
+    return {
+        "did": peer.did,
+        "seq": base["seq"],
+        "negotiations": {state: n for state, n in base["negotiations"].items() if n},
+        "open": open_negs,
+        "outstanding_value": base["outstanding_value"],
+        "max_outstanding": peer.mandate_vs.statement.mandate.max_outstanding,
+        "balance": None,
+    }
+
+
+@runtime_command
+def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    tls = dial_tls(args)
+    peer, journal = peer_from_journal(args)
+    try:
+        report = status_report(peer)
+    finally:
+        journal.close()
+    if args.escrow:
+        with EscrowClient(args.escrow, tls=tls) as client:
+            available, locked, currency, as_of = client.get_balance(report["did"])
+        report["balance"] = {
+            "available": available,
+            "locked": locked,
+            "currency": currency,
+            "as_of_seq": as_of,
+        }
+    if args.json:
+        out.write(json.dumps(report, indent=2) + "\n")
+        return EXIT_OK
+    out.write(f"{report['did']} (chain at seq {report['seq']}, journal {args.journal})\n")
+    counts = ", ".join(f"{state} {n}" for state, n in report["negotiations"].items()) or "none"
+    out.write(f"negotiations: {counts}\n")
+    for neg in report["open"]:
+        out.write(f"  {neg['id'][:12]}  {neg['state']:<10} with {neg['counterparty']}\n")
+        for label, items in (("I owe", neg["i_owe"]), ("they owe", neg["they_owe"])):
+            for it in items:
+                late = "  OVERDUE" if it["overdue"] else ""
+                out.write(f"    {label:<9} {it['category']} ({it['value']}) by {it['deadline']}{late}\n")
+    out.write(f"exposure: {report['outstanding_value']} outstanding (cap {report['max_outstanding']})\n")
+    b = report["balance"]
+    if b is not None:
+        out.write(
+            f"balance at {args.escrow}: {b['available']} available, {b['locked']} locked {b['currency']}\n"
+        )
+    return EXIT_OK
+
+
+def find_negotiation(peer: Peer, prefix: str) -> Negotiation:
+    text = prefix.lower()
+    matches = [n for nid, n in peer.verifier.negotiations.by_id.items() if nid.hex().startswith(text)]
+    if not text or len(matches) != 1:
+        found = "no" if not matches else "more than one"
+        raise UsageError(f"{found} negotiation in the journal matches {prefix!r}")
+    return matches[0]
+
+
+@runtime_command
+def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    peer, journal = peer_from_journal(args)
+    try:
+        neg = find_negotiation(peer, args.negotiation)
+        envelopes = negotiation_evidence(peer, neg.id)
+    finally:
+        journal.close()
+    write_transcript(args.out, envelopes, negotiation=neg.id.hex(), state=neg.state.value)
+    report = verify_transcript(envelopes)
+    if not report.valid:
+        out.write(f"written to {args.out}, but it does not verify: {report.error}\n")
+        return EXIT_INVALID
+    out.write(
+        f"{len(envelopes)} statements of negotiation {neg.id.hex()[:12]} ({neg.state.value}) "
+        f"written to {args.out}; check it with: a2a-coop verify {args.out}\n"
+    )
+    return EXIT_OK

@@ -1,0 +1,168 @@
+"""The initiator's side of a trade, over gRPC: offer, relay the escrow's statements, claim, revoke.
+
+The serving side is :class:`~a2a_coop.runtime.node.PeerNode` (its strategy
+answers); these functions drive a :class:`~a2a_coop.runtime.peer.Peer` that
+opened the trade, through a :class:`~a2a_coop.transport.CooperationClient` and,
+when the terms carry bonds, an :class:`~a2a_coop.transport.EscrowClient`.
+Every statement they sign goes through the peer's policy guard and journal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.negotiation import Negotiation, State
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.runtime.peer import Peer, drive
+from a2a_coop.transport import CooperationClient, EscrowClient
+
+
+def contract_evidence(peer: Peer, neg: Negotiation) -> list[bytes]:
+    """Mandates, the accepted offer and the Accept: what an escrow needs to act on a contract."""
+    c = neg.contract
+    if c is None:
+        return []
+    held = peer.verifier.statements
+    mandates = [held[vs.header.mandate].envelope for vs in (c.offer, c.accept) if vs.header.mandate in held]
+    return [*dict.fromkeys(mandates), c.offer.envelope, c.accept.envelope]
+
+
+def run_trade(
+    peer: Peer,
+    counterparty: CooperationClient,
+    counterparty_did: str,
+    proposal: trade_pb2.Offer,
+    *,
+    escrow: EscrowClient | None = None,
+    ttl_ms: int = 5 * 60_000,
+) -> Negotiation:
+    """Offer ``proposal``, and carry the trade as far as both sides' strategies take it.
+
+    With bonds in the terms, the contract goes to the escrow, whose locks are
+    forwarded to the counterparty so both sides see BONDED and perform; once
+    both sides' receipts are in, they go to the escrow too, which releases the bonds.
+    """
+    offer = peer.propose(counterparty_did, proposal, ttl_ms=ttl_ms)
+    drive(peer, counterparty.exchange, offer)
+    neg = peer.negotiation(offer.header.negotiation_id)
+    c = neg.contract
+    if c is None or not c.bonds_required or escrow is None:
+        return neg
+    answers = escrow.submit(contract_evidence(peer, neg))
+    relay_escrow_answers(peer, counterparty, answers)
+    if neg.state is State.FULFILLED:
+        settle_with_escrow(peer, counterparty, escrow, neg)
+    return neg
+
+
+def relay_escrow_answers(peer: Peer, counterparty: CooperationClient, answers: Sequence[bytes]) -> None:
+    """Take the escrow's statements, pass them on to the counterparty, and perform what follows."""
+    mandate, *statements = answers
+    peer.hold([mandate])
+    ours = peer.on_replies(statements)
+    for env in statements:
+        try:
+            replies = counterparty.exchange(env, [mandate])
+        except CoopError as exc:
+            if exc.code != "REPLAYED":
+                raise
+            continue
+        ours += peer.on_replies(replies)
+    for vs in ours:
+        drive(peer, counterparty.exchange, vs)
+
+
+def settle_with_escrow(
+    peer: Peer, counterparty: CooperationClient, escrow: EscrowClient, neg: Negotiation
+) -> list[bytes]:
+    """Send the escrow every statement of a negotiation so it can settle; relay its answers."""
+    held = peer.verifier.statements
+    digests = [d for _, _, _, d in neg.history if d]
+    envelopes = contract_evidence(peer, neg) + [held[d].envelope for d in digests if d in held]
+    answers = escrow.submit(list(dict.fromkeys(envelopes)))
+    relay_escrow_answers(peer, counterparty, answers)
+    return answers[1:]
+
+
+def claim_breach(peer: Peer, neg: Negotiation, item_index: int, reason: str) -> VerifiedStatement:
+    """Sign a BreachClaim for the counterparty's item ``item_index`` (guarded, journaled)."""
+    c = neg.contract
+    if c is None:
+        raise ValueError("no contract to claim under")
+    msg = commitment_pb2.BreachClaim(contract=c.id, item_index=item_index, reason=reason)
+    return peer.sign("breach_claim", msg, audience=c.other(peer.did), negotiation_id=neg.id)
+
+
+def revoke(peer: Peer, neg: Negotiation, reason: str = "") -> VerifiedStatement:
+    """Sign a Revoke of the contract under its revocation terms (guarded, journaled).
+
+    Send it to the counterparty, then to the escrow (:func:`settle_with_escrow`),
+    which forfeits the revoker's bond under forfeit_bond terms (CMT-003).
+    """
+    c = neg.contract
+    if c is None:
+        raise ValueError("no contract to revoke")
+    msg = commitment_pb2.Revoke(contract=c.id, reason=reason)
+    return peer.sign("revoke", msg, audience=c.other(peer.did), negotiation_id=neg.id)
+
+
+def _items(specs: Sequence[tuple[str, int]], deadline_ms: int) -> list[trade_pb2.Item]:
+    return [
+        trade_pb2.Item(
+            kind=trade_pb2.ITEM_KIND_SERVICE,
+            category=category,
+            description=category,
+            quantity=1,
+            unit="job",
+            value=value,
+            deadline_ms=deadline_ms,
+        )
+        for category, value in specs
+    ]
+
+
+def proposal(
+    peer: Peer,
+    gives: Sequence[tuple[str, int]],
+    wants: Sequence[tuple[str, int]],
+    *,
+    deadline_ms: int,
+    bond: int = 0,
+    escrow: str = "",
+    revocation: trade_pb2.Revocation | None = None,
+) -> trade_pb2.Offer:
+    """An Offer in the peer's mandate currency; with a bond, both sides post it at ``escrow``."""
+    terms = trade_pb2.Terms(currency=peer.mandate_vs.statement.mandate.currency)
+    if bond:
+        terms.issuer_bond = terms.audience_bond = bond
+        terms.escrow = escrow
+    if revocation is not None:
+        terms.revocation.CopyFrom(revocation)
+    return trade_pb2.Offer(gives=_items(gives, deadline_ms), wants=_items(wants, deadline_ms), terms=terms)
+
+
+def counterparty_did(client: CooperationClient) -> str:
+    """Who serves at the other end: the issuer of its signed Checkpoint."""
+    return verify_statement(client.get_checkpoint()).issuer
+
+
+def negotiation_evidence(peer: Peer, negotiation_id: bytes) -> list[bytes]:
+    """Every statement of a negotiation the peer holds (escrow statements included), after the
+    mandates they name: a transcript a third party verifies offline."""
+    held = peer.verifier.statements
+    statements = [vs for vs in held.values() if vs.header.negotiation_id == negotiation_id]
+    mandates = [held[vs.header.mandate].envelope for vs in statements if vs.header.mandate in held]
+    return [*dict.fromkeys(mandates), *(vs.envelope for vs in statements)]
+
+
+def fetch_ledger(escrow: EscrowClient) -> list[bytes]:
+    """The escrow's mandate and its whole ledger from seq 0, as ``escrow audit`` reads them."""
+    mandate = escrow.submit([])[0]  # an escrow answers every Submit with its mandate first
+    ledger: list[bytes] = []
+    while True:
+        page, head = escrow.get_ledger(len(ledger), 0)
+        ledger += page
+        if not page or len(ledger) > head:
+            return [mandate, *ledger]
