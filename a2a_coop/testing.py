@@ -191,7 +191,8 @@ class Party:
         negotiation_id: bytes | None = None,
         **kw: Any,
     ) -> VerifiedStatement:
-        nid = self.new_negotiation_id() if negotiation_id is None else negotiation_id
+        """An opening Offer; its negotiation_id derives from our did and the nonce (NEG-013) unless given."""
+        nid = b"" if negotiation_id is None else negotiation_id
         return self.sign("offer", proposal or self.proposal(), audience=to.did, negotiation_id=nid, **kw)
 
     def counter(self, offer: VerifiedStatement, proposal: trade_pb2.Offer, **kw: Any) -> VerifiedStatement:

@@ -18,7 +18,7 @@ import sys
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.journal import Journal
-from a2a_coop.testing import EPOCH_MS, FixedClock, Party, derive
+from a2a_coop.testing import EPOCH_MS, FixedClock, Party
 
 STEP_MS = 1_000
 UNLIMITED = 10**12
@@ -45,7 +45,7 @@ def sign_next(party: Party, to: Party) -> VerifiedStatement:
     """The agent's next Offer: issued_at rises with seq (CHN-005), the nonce is fresh randomness."""
     seq = party.agent.writer.next_seq
     party.clock.now_ms = EPOCH_MS + seq * STEP_MS
-    return party.offer(to, negotiation_id=derive(f"crash/negotiation/{seq}", 16), nonce=os.urandom(16))
+    return party.offer(to, nonce=os.urandom(16))
 
 
 def main(path: str) -> None:

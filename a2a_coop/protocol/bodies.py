@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any, Final
 
-from a2a_coop._proto.a2acoop.v1 import statement_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, statement_pb2, trade_pb2
 from a2a_coop.protocol.envelope import DIGEST_BYTES
 from a2a_coop.protocol.errors import BodyInvalid, CoopError
 from a2a_coop.protocol.identity import public_key_from_did
@@ -23,6 +23,11 @@ MAX_ITEMS: Final = 32
 MAX_CLAIMS: Final = 16
 MAX_EXCLUSIVE_KEY: Final = 32
 MAX_RATING: Final = 100
+MAX_STAMP_DIGESTS: Final = 256
+# Every uint64 of a signed statement is at most 2^53 - 1 (STM-013, BDY-015), so that the sums a
+# verifier computes (times plus durations, the values of 32 items plus a bond) fit any 64-bit integer
+# and every JSON number: 64-bit and big-integer implementations reach the same verdicts.
+MAX_INT: Final = 2**53 - 1
 
 
 def _fail(requirement: str, detail: str) -> BodyInvalid:
@@ -32,6 +37,11 @@ def _fail(requirement: str, detail: str) -> BodyInvalid:
 def _digest(value: bytes, what: str) -> None:
     if len(value) != DIGEST_BYTES:
         raise _fail("BDY-004", f"{what} must be a 32-byte digest")
+
+
+def _int(value: int, what: str) -> None:
+    if value > MAX_INT:
+        raise _fail("BDY-015", f"{what} must be at most 2^53 - 1")
 
 
 def _did(value: str, requirement: str, what: str) -> None:
@@ -58,6 +68,8 @@ def check_item(item: trade_pb2.Item, where: str) -> None:
         raise _fail("BDY-002", f"{where}: deadline_ms required")
     if item.spec_digest and len(item.spec_digest) != DIGEST_BYTES:
         raise _fail("BDY-002", f"{where}: spec_digest must be empty or 32 bytes")
+    for name in ("quantity", "value", "deadline_ms"):
+        _int(getattr(item, name), f"{where}.{name}")
 
 
 def _check_items(items: Any, side: str) -> None:
@@ -73,8 +85,9 @@ def _check_items(items: Any, side: str) -> None:
         if not (
             item.kind  # != ITEM_KIND_UNSPECIFIED
             and fullmatch(item.category)
-            and item.quantity  # uint64: >= 1
-            and item.deadline_ms
+            and 0 < item.quantity <= MAX_INT
+            and 0 < item.deadline_ms <= MAX_INT
+            and item.value <= MAX_INT
             and (not spec or len(spec) == DIGEST_BYTES)
         ):
             check_item(item, f"{side}[{i}]")
@@ -94,11 +107,13 @@ def check_offer(offer: trade_pb2.Offer) -> None:
     _check_items(wants, "wants")
     t = offer.terms
     _currency(t.currency, "BDY-003")
-    if t.issuer_bond or t.audience_bond:
-        _did(t.escrow, "BDY-003", "a bond needs an escrow")
     r = t.revocation
+    if t.issuer_bond or t.audience_bond or r.allowed or t.escrow:
+        _did(t.escrow, "BDY-003", "bonds and revocation need an escrow")
     if (r.forfeit_bond or r.notice_ms) and not r.allowed:
         raise _fail("BDY-003", "revocation.forfeit_bond/notice_ms need revocation.allowed")
+    if max(t.issuer_bond, t.audience_bond, r.notice_ms, t.response_window_ms) > MAX_INT:
+        raise _fail("BDY-015", "bonds, notice_ms and response_window_ms must be at most 2^53 - 1")
     if len(offer.exclusive_key) > MAX_EXCLUSIVE_KEY:
         raise _fail("BDY-005", f"exclusive_key at most {MAX_EXCLUSIVE_KEY} bytes")
     claims = offer.claims
@@ -111,6 +126,7 @@ def check_offer(offer: trade_pb2.Offer) -> None:
             raise _fail("BDY-006", f"claims[{i}]: kind, subject and one of amount/commitment required")
         if which == "commitment" and len(claim.commitment) != DIGEST_BYTES:
             raise _fail("BDY-006", f"claims[{i}]: commitment must be 32 bytes")
+        _int(claim.amount, f"claims[{i}].amount")
 
 
 def _offer_body(stmt: statement_pb2.Statement) -> None:
@@ -140,6 +156,7 @@ def _money(stmt: statement_pb2.Statement) -> None:
     _did(body.party, "BDY-008", f"{name}.party")
     if body.amount == 0:
         raise _fail("BDY-008", f"{name}.amount must be positive")
+    _int(body.amount, f"{name}.amount")
     if name == "forfeit":
         _did(body.beneficiary, "BDY-008", "forfeit.beneficiary")
         _digest(body.cause, "forfeit.cause")
@@ -161,6 +178,7 @@ def _reveal(stmt: statement_pb2.Statement) -> None:
     _digest(stmt.reveal.statement, "reveal.statement")
     if len(stmt.reveal.salt) != DIGEST_BYTES:
         raise _fail("BDY-007", "reveal.salt must be 32 bytes")
+    _int(stmt.reveal.amount, "reveal.amount")
 
 
 def _mandate(stmt: statement_pb2.Statement) -> None:
@@ -173,6 +191,15 @@ def _mandate(stmt: statement_pb2.Statement) -> None:
         raise _fail("BDY-010", "a budget needs period_ms")
     if m.min_per_deal > m.max_per_deal:
         raise _fail("BDY-010", "min_per_deal exceeds max_per_deal")
+    for name in (
+        "valid_until_ms",  # valid_from_ms is smaller
+        "max_per_deal",  # min_per_deal is not larger
+        "budget_per_period",
+        "period_ms",
+        "max_outstanding",
+        "execution_window_end_ms",
+    ):
+        _int(getattr(m, name), f"mandate.{name}")
 
 
 def _attestation(stmt: statement_pb2.Statement) -> None:
@@ -190,6 +217,7 @@ def _attestation(stmt: statement_pb2.Statement) -> None:
 
 def _key_revocation(stmt: statement_pb2.Statement) -> None:
     _did(stmt.key_revocation.key, "BDY-012", "key_revocation.key")
+    _int(stmt.key_revocation.effective_ms, "key_revocation.effective_ms")
 
 
 def _key_rotation(stmt: statement_pb2.Statement) -> None:
@@ -222,7 +250,32 @@ def _deposit(stmt: statement_pb2.Statement) -> None:
     _did(d.party, "BDY-014", "deposit.party")
     if d.amount == 0:
         raise _fail("BDY-014", "deposit.amount must be positive")
+    _int(d.amount, "deposit.amount")
     _currency(d.currency, "BDY-014")
+
+
+def _ruling(stmt: statement_pb2.Statement) -> None:
+    r = stmt.ruling
+    _digest(r.contract, "ruling.contract")
+    if r.decision == commitment_pb2.RULING_DECISION_UNSPECIFIED:
+        raise _fail("BDY-016", "ruling.decision unspecified")
+    if r.decision == commitment_pb2.RULING_DECISION_LAPSE:
+        if r.claim or r.evidence:
+            raise _fail("BDY-016", "a lapse names no claim and no evidence")
+        return
+    _digest(r.claim, "ruling.claim")
+    if r.decision == commitment_pb2.RULING_DECISION_DISMISS:
+        _digest(r.evidence, "ruling.evidence")
+    elif r.evidence:
+        raise _fail("BDY-016", "only a dismissal names evidence (the timely delivery)")
+
+
+def _stamp(stmt: statement_pb2.Statement) -> None:
+    digests = stmt.stamp.statements
+    if not 1 <= len(digests) <= MAX_STAMP_DIGESTS:
+        raise _fail("BDY-017", f"a stamp names 1 to {MAX_STAMP_DIGESTS} statements")
+    for d in digests:
+        _digest(d, "stamp.statements")
 
 
 _CHECKS: Final[dict[str, Callable[[statement_pb2.Statement], None]]] = {
@@ -247,6 +300,8 @@ _CHECKS: Final[dict[str, Callable[[statement_pb2.Statement], None]]] = {
     "attestation": _attestation,
     "ack": _ack,
     "deposit": _deposit,
+    "ruling": _ruling,
+    "stamp": _stamp,
 }
 
 

@@ -31,6 +31,7 @@ from a2a_coop.protocol.statements import (
     Statement,
     VerifiedStatement,
     candidate,
+    negotiation_id_for,
     sign_candidate,
     verify_statement,
 )
@@ -143,13 +144,19 @@ class ChainWriter:
         self.prev = prev
 
     def stamp(self, stmt: Statement, *, nonce: bytes) -> VerifiedStatement:
-        """Fill in the chain fields and return an unsigned candidate (nothing advances)."""
+        """Fill in the chain fields and return an unsigned candidate (nothing advances).
+
+        An opening Offer left without a negotiation_id gets the one its issuer and
+        nonce determine (NEG-013).
+        """
         h = stmt.header
         h.version = PROTOCOL_VERSION
         h.issuer = self.key.did
         h.seq = self.next_seq
         h.prev = self.prev
         h.nonce = nonce
+        if not h.negotiation_id and stmt.WhichOneof("body") == "offer":
+            h.negotiation_id = negotiation_id_for(h.issuer, nonce)
         return candidate(stmt, self.key.did)
 
     def advance(self, vs: VerifiedStatement) -> None:

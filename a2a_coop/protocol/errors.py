@@ -200,6 +200,14 @@ class KeyRevoked(IdentityError):
     summary = "signing key was revoked before the statement was issued"
 
 
+class RevocationUnauthorized(IdentityError):
+    """KeyRevocation by a key that has no authority over the key it revokes."""
+
+    code = "REVOCATION_UNAUTHORIZED"
+    grpc_status = "PERMISSION_DENIED"
+    summary = "only the key itself or the principal it is bound to may revoke it"
+
+
 class UnsupportedVersion(HeaderError):
     """Protocol version not supported."""
 
@@ -238,6 +246,14 @@ class IssuedInFuture(FreshnessError):
     code = "ISSUED_IN_FUTURE"
     grpc_status = "FAILED_PRECONDITION"
     summary = "statement claims to be issued in the future"
+
+
+class IssuedInPast(FreshnessError):
+    """A statement acting now was issued further in the past than the skew allows."""
+
+    code = "ISSUED_IN_PAST"
+    grpc_status = "FAILED_PRECONDITION"
+    summary = "statement addressed to us was issued further in the past than the skew allows"
 
 
 class Expired(FreshnessError):
@@ -286,6 +302,14 @@ class Equivocation(ChainError):
     code = "EQUIVOCATION"
     grpc_status = "INVALID_ARGUMENT"
     summary = "issuer signed two different statements for one position"
+
+
+class LogRootMismatch(ChainError):
+    """A Checkpoint's log_root is not the Merkle tree hash of the issuer's earlier statements."""
+
+    code = "LOG_ROOT_MISMATCH"
+    grpc_status = "INVALID_ARGUMENT"
+    summary = "checkpoint log_root does not match the issuer's statements"
 
 
 class MandateUnknown(MandateError):
@@ -382,6 +406,22 @@ class ExclusiveConflict(StateError):
     code = "EXCLUSIVE_CONFLICT"
     grpc_status = "ABORTED"
     summary = "exclusive key already committed in another contract"
+
+
+class Unwitnessed(StateError):
+    """A time-critical statement has no witness (escrow Stamp, counterparty Ack or Receipt) in time."""
+
+    code = "UNWITNESSED"
+    grpc_status = "FAILED_PRECONDITION"
+    summary = "statement has no witness in time (escrow stamp or counterparty acknowledgement)"
+
+
+class LimitExceeded(StateError):
+    """A party already has as many open contracts with this escrow as it accepts."""
+
+    code = "LIMIT_EXCEEDED"
+    grpc_status = "RESOURCE_EXHAUSTED"
+    summary = "limit on open contracts exceeded"
 
 
 def registry() -> dict[str, type[CoopError]]:

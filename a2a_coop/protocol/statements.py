@@ -17,13 +17,14 @@ live in :mod:`a2a_coop.protocol.verifier`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any, Final, NamedTuple
 
 from google.protobuf.message import DecodeError
 
 from a2a_coop._proto.a2acoop.v1 import statement_pb2
-from a2a_coop.protocol.bodies import check_body
+from a2a_coop.protocol.bodies import MAX_INT, check_body
 from a2a_coop.protocol.envelope import (
     DIGEST_BYTES,
     MAX_ENVELOPE_BYTES,
@@ -47,6 +48,7 @@ PROTOCOL_VERSION: Final = 1
 NONCE_BYTES: Final = 16
 NEGOTIATION_ID_BYTES: Final = 16
 MAX_REFS: Final = 64
+NEGOTIATION_ID_DOMAIN: Final = b"a2a-coop/v1/negotiation\x00"
 
 Statement = statement_pb2.Statement
 Header = statement_pb2.Header
@@ -69,6 +71,7 @@ NEGOTIATION_BODIES: Final = frozenset(
         "release",
         "forfeit",
         "refund",
+        "ruling",
     }
 )
 KNOWN_BODIES: Final = frozenset(f.name for f in Statement.DESCRIPTOR.oneofs_by_name["body"].fields)
@@ -108,6 +111,16 @@ _new_verified_statement: Callable[
     [type[VerifiedStatement], tuple[bytes, bytes, statement_pb2.Statement, str]], VerifiedStatement
 ]
 _new_verified_statement = tuple.__new__
+
+
+def negotiation_id_for(issuer: str, nonce: bytes) -> bytes:
+    """The negotiation id an opening Offer by ``issuer`` with header nonce ``nonce`` must carry (NEG-013).
+
+    Deriving the id from what only the issuer can sign means nobody can open a
+    negotiation under another party's id first (id squatting).
+    """
+    h = hashlib.sha256(NEGOTIATION_ID_DOMAIN + issuer.encode() + b"\x00" + nonce)
+    return h.digest()[:NEGOTIATION_ID_BYTES]
 
 
 def new_statement(
@@ -185,6 +198,8 @@ def check_header(stmt: statement_pb2.Statement, signer: str) -> str:
         raise HeaderInvalid("need issued_at_ms > 0 and expires_at_ms > issued_at_ms", requirement="STM-008")
     if not_before and not_before >= expires:
         raise HeaderInvalid("not_before_ms must precede expires_at_ms", requirement="STM-008")
+    if expires > MAX_INT or seq > MAX_INT:
+        raise HeaderInvalid(f"seq and times must be at most 2^53 - 1 ({MAX_INT})", requirement="STM-013")
     body: str | None = stmt.WhichOneof("body")
     if body is None:
         raise BodyMissing("no body this version knows (a newer peer's statement?)", requirement="STM-010")
@@ -192,6 +207,10 @@ def check_header(stmt: statement_pb2.Statement, signer: str) -> str:
         if len(h.negotiation_id) != NEGOTIATION_ID_BYTES:
             raise HeaderInvalid(
                 f"{body} needs a {NEGOTIATION_ID_BYTES}-byte negotiation_id", requirement="STM-009"
+            )
+        if body == "offer" and h.negotiation_id != negotiation_id_for(h.issuer, h.nonce):
+            raise HeaderInvalid(
+                "an offer's negotiation_id must derive from its issuer and nonce", requirement="NEG-013"
             )
     elif h.negotiation_id:
         raise HeaderInvalid(f"{body} is not part of a negotiation", requirement="STM-009")

@@ -167,7 +167,10 @@ class Peer:
         """Open a negotiation with an offer (guarded, signed and journaled)."""
         with self.lock:
             return self.sign(
-                "offer", proposal, audience=counterparty, negotiation_id=self.nonce(), ttl_ms=ttl_ms
+                "offer",
+                proposal,
+                audience=counterparty,
+                ttl_ms=ttl_ms,  # id derives from the nonce
             )
 
     def send_context(self) -> list[bytes]:

@@ -1,10 +1,22 @@
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable
-from typing import ClassVar as _ClassVar, Optional as _Optional
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class RulingDecision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RULING_DECISION_UNSPECIFIED: _ClassVar[RulingDecision]
+    RULING_DECISION_UPHOLD: _ClassVar[RulingDecision]
+    RULING_DECISION_DISMISS: _ClassVar[RulingDecision]
+    RULING_DECISION_LAPSE: _ClassVar[RulingDecision]
+RULING_DECISION_UNSPECIFIED: RulingDecision
+RULING_DECISION_UPHOLD: RulingDecision
+RULING_DECISION_DISMISS: RulingDecision
+RULING_DECISION_LAPSE: RulingDecision
 
 class BondLock(_message.Message):
     __slots__ = ("contract", "party", "amount")
@@ -80,6 +92,18 @@ class Forfeit(_message.Message):
     cause: bytes
     def __init__(self, contract: _Optional[bytes] = ..., party: _Optional[str] = ..., amount: _Optional[int] = ..., beneficiary: _Optional[str] = ..., cause: _Optional[bytes] = ...) -> None: ...
 
+class Ruling(_message.Message):
+    __slots__ = ("contract", "claim", "decision", "evidence")
+    CONTRACT_FIELD_NUMBER: _ClassVar[int]
+    CLAIM_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    contract: bytes
+    claim: bytes
+    decision: RulingDecision
+    evidence: bytes
+    def __init__(self, contract: _Optional[bytes] = ..., claim: _Optional[bytes] = ..., decision: _Optional[_Union[RulingDecision, str]] = ..., evidence: _Optional[bytes] = ...) -> None: ...
+
 class Refund(_message.Message):
     __slots__ = ("contract", "party", "amount")
     CONTRACT_FIELD_NUMBER: _ClassVar[int]
@@ -107,6 +131,12 @@ class Ack(_message.Message):
     STATEMENT_FIELD_NUMBER: _ClassVar[int]
     statement: bytes
     def __init__(self, statement: _Optional[bytes] = ...) -> None: ...
+
+class Stamp(_message.Message):
+    __slots__ = ("statements",)
+    STATEMENTS_FIELD_NUMBER: _ClassVar[int]
+    statements: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, statements: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class Deposit(_message.Message):
     __slots__ = ("party", "amount", "currency", "reference")

@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Statement(_message.Message):
-    __slots__ = ("header", "mandate", "key_rotation", "key_revocation", "checkpoint", "offer", "counter", "accept", "reject", "withdraw", "bond_lock", "delivery", "receipt", "breach_claim", "revoke", "release", "forfeit", "refund", "reveal", "attestation", "ack", "deposit")
+    __slots__ = ("header", "mandate", "key_rotation", "key_revocation", "checkpoint", "offer", "counter", "accept", "reject", "withdraw", "bond_lock", "delivery", "receipt", "breach_claim", "revoke", "release", "forfeit", "refund", "reveal", "ruling", "attestation", "ack", "deposit", "stamp")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     MANDATE_FIELD_NUMBER: _ClassVar[int]
     KEY_ROTATION_FIELD_NUMBER: _ClassVar[int]
@@ -31,9 +31,11 @@ class Statement(_message.Message):
     FORFEIT_FIELD_NUMBER: _ClassVar[int]
     REFUND_FIELD_NUMBER: _ClassVar[int]
     REVEAL_FIELD_NUMBER: _ClassVar[int]
+    RULING_FIELD_NUMBER: _ClassVar[int]
     ATTESTATION_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
     DEPOSIT_FIELD_NUMBER: _ClassVar[int]
+    STAMP_FIELD_NUMBER: _ClassVar[int]
     header: Header
     mandate: _identity_pb2.Mandate
     key_rotation: _identity_pb2.KeyRotation
@@ -53,10 +55,12 @@ class Statement(_message.Message):
     forfeit: _commitment_pb2.Forfeit
     refund: _commitment_pb2.Refund
     reveal: _commitment_pb2.Reveal
+    ruling: _commitment_pb2.Ruling
     attestation: _reputation_pb2.Attestation
     ack: _commitment_pb2.Ack
     deposit: _commitment_pb2.Deposit
-    def __init__(self, header: _Optional[_Union[Header, _Mapping]] = ..., mandate: _Optional[_Union[_identity_pb2.Mandate, _Mapping]] = ..., key_rotation: _Optional[_Union[_identity_pb2.KeyRotation, _Mapping]] = ..., key_revocation: _Optional[_Union[_identity_pb2.KeyRevocation, _Mapping]] = ..., checkpoint: _Optional[_Union[_identity_pb2.Checkpoint, _Mapping]] = ..., offer: _Optional[_Union[_trade_pb2.Offer, _Mapping]] = ..., counter: _Optional[_Union[_trade_pb2.Counter, _Mapping]] = ..., accept: _Optional[_Union[_trade_pb2.Accept, _Mapping]] = ..., reject: _Optional[_Union[_trade_pb2.Reject, _Mapping]] = ..., withdraw: _Optional[_Union[_trade_pb2.Withdraw, _Mapping]] = ..., bond_lock: _Optional[_Union[_commitment_pb2.BondLock, _Mapping]] = ..., delivery: _Optional[_Union[_commitment_pb2.Delivery, _Mapping]] = ..., receipt: _Optional[_Union[_commitment_pb2.Receipt, _Mapping]] = ..., breach_claim: _Optional[_Union[_commitment_pb2.BreachClaim, _Mapping]] = ..., revoke: _Optional[_Union[_commitment_pb2.Revoke, _Mapping]] = ..., release: _Optional[_Union[_commitment_pb2.Release, _Mapping]] = ..., forfeit: _Optional[_Union[_commitment_pb2.Forfeit, _Mapping]] = ..., refund: _Optional[_Union[_commitment_pb2.Refund, _Mapping]] = ..., reveal: _Optional[_Union[_commitment_pb2.Reveal, _Mapping]] = ..., attestation: _Optional[_Union[_reputation_pb2.Attestation, _Mapping]] = ..., ack: _Optional[_Union[_commitment_pb2.Ack, _Mapping]] = ..., deposit: _Optional[_Union[_commitment_pb2.Deposit, _Mapping]] = ...) -> None: ...
+    stamp: _commitment_pb2.Stamp
+    def __init__(self, header: _Optional[_Union[Header, _Mapping]] = ..., mandate: _Optional[_Union[_identity_pb2.Mandate, _Mapping]] = ..., key_rotation: _Optional[_Union[_identity_pb2.KeyRotation, _Mapping]] = ..., key_revocation: _Optional[_Union[_identity_pb2.KeyRevocation, _Mapping]] = ..., checkpoint: _Optional[_Union[_identity_pb2.Checkpoint, _Mapping]] = ..., offer: _Optional[_Union[_trade_pb2.Offer, _Mapping]] = ..., counter: _Optional[_Union[_trade_pb2.Counter, _Mapping]] = ..., accept: _Optional[_Union[_trade_pb2.Accept, _Mapping]] = ..., reject: _Optional[_Union[_trade_pb2.Reject, _Mapping]] = ..., withdraw: _Optional[_Union[_trade_pb2.Withdraw, _Mapping]] = ..., bond_lock: _Optional[_Union[_commitment_pb2.BondLock, _Mapping]] = ..., delivery: _Optional[_Union[_commitment_pb2.Delivery, _Mapping]] = ..., receipt: _Optional[_Union[_commitment_pb2.Receipt, _Mapping]] = ..., breach_claim: _Optional[_Union[_commitment_pb2.BreachClaim, _Mapping]] = ..., revoke: _Optional[_Union[_commitment_pb2.Revoke, _Mapping]] = ..., release: _Optional[_Union[_commitment_pb2.Release, _Mapping]] = ..., forfeit: _Optional[_Union[_commitment_pb2.Forfeit, _Mapping]] = ..., refund: _Optional[_Union[_commitment_pb2.Refund, _Mapping]] = ..., reveal: _Optional[_Union[_commitment_pb2.Reveal, _Mapping]] = ..., ruling: _Optional[_Union[_commitment_pb2.Ruling, _Mapping]] = ..., attestation: _Optional[_Union[_reputation_pb2.Attestation, _Mapping]] = ..., ack: _Optional[_Union[_commitment_pb2.Ack, _Mapping]] = ..., deposit: _Optional[_Union[_commitment_pb2.Deposit, _Mapping]] = ..., stamp: _Optional[_Union[_commitment_pb2.Stamp, _Mapping]] = ...) -> None: ...
 
 class Header(_message.Message):
     __slots__ = ("version", "issuer", "audience", "seq", "prev", "issued_at_ms", "not_before_ms", "expires_at_ms", "nonce", "negotiation_id", "refs", "mandate")

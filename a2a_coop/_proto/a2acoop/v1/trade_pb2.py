@@ -24,33 +24,33 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x61\x32\x61\x63oop/v1/trade.proto\x12\na2acoop.v1\"\xaa\x01\n\x04Item\x12\"\n\x04kind\x18\x01 \x01(\x0e\x32\x14.a2acoop.v1.ItemKind\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x04\x12\x0c\n\x04unit\x18\x05 \x01(\t\x12\r\n\x05value\x18\x06 \x01(\x04\x12\x13\n\x0b\x64\x65\x61\x64line_ms\x18\x07 \x01(\x04\x12\x13\n\x0bspec_digest\x18\x08 \x01(\x0c\"F\n\nRevocation\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x14\n\x0c\x66orfeit_bond\x18\x02 \x01(\x08\x12\x11\n\tnotice_ms\x18\x03 \x01(\x04\"\x81\x01\n\x05Terms\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x13\n\x0bissuer_bond\x18\x02 \x01(\x04\x12\x15\n\raudience_bond\x18\x03 \x01(\x04\x12\x0e\n\x06\x65scrow\x18\x04 \x01(\t\x12*\n\nrevocation\x18\x05 \x01(\x0b\x32\x16.a2acoop.v1.Revocation\"n\n\x05\x43laim\x12#\n\x04kind\x18\x01 \x01(\x0e\x32\x15.a2acoop.v1.ClaimKind\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x10\n\x06\x61mount\x18\x03 \x01(\x04H\x00\x12\x14\n\ncommitment\x18\x04 \x01(\x0cH\x00\x42\x07\n\x05value\"\xa5\x01\n\x05Offer\x12\x1f\n\x05gives\x18\x01 \x03(\x0b\x32\x10.a2acoop.v1.Item\x12\x1f\n\x05wants\x18\x02 \x03(\x0b\x32\x10.a2acoop.v1.Item\x12 \n\x05terms\x18\x03 \x01(\x0b\x32\x11.a2acoop.v1.Terms\x12\x15\n\rexclusive_key\x18\x04 \x01(\x0c\x12!\n\x06\x63laims\x18\x05 \x03(\x0b\x32\x11.a2acoop.v1.Claim\"=\n\x07\x43ounter\x12\r\n\x05offer\x18\x01 \x01(\x0c\x12#\n\x08proposal\x18\x02 \x01(\x0b\x32\x11.a2acoop.v1.Offer\"\x17\n\x06\x41\x63\x63\x65pt\x12\r\n\x05offer\x18\x01 \x01(\x0c\"\'\n\x06Reject\x12\r\n\x05offer\x18\x01 \x01(\x0c\x12\x0e\n\x06reason\x18\x02 \x01(\t\")\n\x08Withdraw\x12\r\n\x05offer\x18\x01 \x01(\x0c\x12\x0e\n\x06reason\x18\x02 \x01(\t*j\n\x08ItemKind\x12\x19\n\x15ITEM_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11ITEM_KIND_SERVICE\x10\x01\x12\x16\n\x12ITEM_KIND_RESOURCE\x10\x02\x12\x14\n\x10ITEM_KIND_CREDIT\x10\x03*v\n\tClaimKind\x12\x1a\n\x16\x43LAIM_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x43LAIM_KIND_NEED\x10\x01\x12\x16\n\x12\x43LAIM_KIND_HOLDING\x10\x02\x12 \n\x1c\x43LAIM_KIND_RESERVATION_VALUE\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x61\x32\x61\x63oop/v1/trade.proto\x12\na2acoop.v1\"\xaa\x01\n\x04Item\x12\"\n\x04kind\x18\x01 \x01(\x0e\x32\x14.a2acoop.v1.ItemKind\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x04\x12\x0c\n\x04unit\x18\x05 \x01(\t\x12\r\n\x05value\x18\x06 \x01(\x04\x12\x13\n\x0b\x64\x65\x61\x64line_ms\x18\x07 \x01(\x04\x12\x13\n\x0bspec_digest\x18\x08 \x01(\x0c\"F\n\nRevocation\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x14\n\x0c\x66orfeit_bond\x18\x02 \x01(\x08\x12\x11\n\tnotice_ms\x18\x03 \x01(\x04\"\x9d\x01\n\x05Terms\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x13\n\x0bissuer_bond\x18\x02 \x01(\x04\x12\x15\n\raudience_bond\x18\x03 \x01(\x04\x12\x0e\n\x06\x65scrow\x18\x04 \x01(\t\x12*\n\nrevocation\x18\x05 \x01(\x0b\x32\x16.a2acoop.v1.Revocation\x12\x1a\n\x12response_window_ms\x18\x06 \x01(\x04\"n\n\x05\x43laim\x12#\n\x04kind\x18\x01 \x01(\x0e\x32\x15.a2acoop.v1.ClaimKind\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x10\n\x06\x61mount\x18\x03 \x01(\x04H\x00\x12\x14\n\ncommitment\x18\x04 \x01(\x0cH\x00\x42\x07\n\x05value\"\xa5\x01\n\x05Offer\x12\x1f\n\x05gives\x18\x01 \x03(\x0b\x32\x10.a2acoop.v1.Item\x12\x1f\n\x05wants\x18\x02 \x03(\x0b\x32\x10.a2acoop.v1.Item\x12 \n\x05terms\x18\x03 \x01(\x0b\x32\x11.a2acoop.v1.Terms\x12\x15\n\rexclusive_key\x18\x04 \x01(\x0c\x12!\n\x06\x63laims\x18\x05 \x03(\x0b\x32\x11.a2acoop.v1.Claim\"=\n\x07\x43ounter\x12\r\n\x05offer\x18\x01 \x01(\x0c\x12#\n\x08proposal\x18\x02 \x01(\x0b\x32\x11.a2acoop.v1.Offer\"\x17\n\x06\x41\x63\x63\x65pt\x12\r\n\x05offer\x18\x01 \x01(\x0c\"\'\n\x06Reject\x12\r\n\x05offer\x18\x01 \x01(\x0c\x12\x0e\n\x06reason\x18\x02 \x01(\t\")\n\x08Withdraw\x12\r\n\x05offer\x18\x01 \x01(\x0c\x12\x0e\n\x06reason\x18\x02 \x01(\t*j\n\x08ItemKind\x12\x19\n\x15ITEM_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11ITEM_KIND_SERVICE\x10\x01\x12\x16\n\x12ITEM_KIND_RESOURCE\x10\x02\x12\x14\n\x10ITEM_KIND_CREDIT\x10\x03*v\n\tClaimKind\x12\x1a\n\x16\x43LAIM_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x43LAIM_KIND_NEED\x10\x01\x12\x16\n\x12\x43LAIM_KIND_HOLDING\x10\x02\x12 \n\x1c\x43LAIM_KIND_RESERVATION_VALUE\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'a2acoop.v1.trade_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ITEMKIND']._serialized_start=867
-  _globals['_ITEMKIND']._serialized_end=973
-  _globals['_CLAIMKIND']._serialized_start=975
-  _globals['_CLAIMKIND']._serialized_end=1093
+  _globals['_ITEMKIND']._serialized_start=895
+  _globals['_ITEMKIND']._serialized_end=1001
+  _globals['_CLAIMKIND']._serialized_start=1003
+  _globals['_CLAIMKIND']._serialized_end=1121
   _globals['_ITEM']._serialized_start=39
   _globals['_ITEM']._serialized_end=209
   _globals['_REVOCATION']._serialized_start=211
   _globals['_REVOCATION']._serialized_end=281
   _globals['_TERMS']._serialized_start=284
-  _globals['_TERMS']._serialized_end=413
-  _globals['_CLAIM']._serialized_start=415
-  _globals['_CLAIM']._serialized_end=525
-  _globals['_OFFER']._serialized_start=528
-  _globals['_OFFER']._serialized_end=693
-  _globals['_COUNTER']._serialized_start=695
-  _globals['_COUNTER']._serialized_end=756
-  _globals['_ACCEPT']._serialized_start=758
-  _globals['_ACCEPT']._serialized_end=781
-  _globals['_REJECT']._serialized_start=783
-  _globals['_REJECT']._serialized_end=822
-  _globals['_WITHDRAW']._serialized_start=824
-  _globals['_WITHDRAW']._serialized_end=865
+  _globals['_TERMS']._serialized_end=441
+  _globals['_CLAIM']._serialized_start=443
+  _globals['_CLAIM']._serialized_end=553
+  _globals['_OFFER']._serialized_start=556
+  _globals['_OFFER']._serialized_end=721
+  _globals['_COUNTER']._serialized_start=723
+  _globals['_COUNTER']._serialized_end=784
+  _globals['_ACCEPT']._serialized_start=786
+  _globals['_ACCEPT']._serialized_end=809
+  _globals['_REJECT']._serialized_start=811
+  _globals['_REJECT']._serialized_end=850
+  _globals['_WITHDRAW']._serialized_start=852
+  _globals['_WITHDRAW']._serialized_end=893
 # @@protoc_insertion_point(module_scope)

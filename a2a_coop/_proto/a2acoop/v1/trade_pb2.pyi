@@ -60,18 +60,20 @@ class Revocation(_message.Message):
     def __init__(self, allowed: _Optional[bool] = ..., forfeit_bond: _Optional[bool] = ..., notice_ms: _Optional[int] = ...) -> None: ...
 
 class Terms(_message.Message):
-    __slots__ = ("currency", "issuer_bond", "audience_bond", "escrow", "revocation")
+    __slots__ = ("currency", "issuer_bond", "audience_bond", "escrow", "revocation", "response_window_ms")
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
     ISSUER_BOND_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_BOND_FIELD_NUMBER: _ClassVar[int]
     ESCROW_FIELD_NUMBER: _ClassVar[int]
     REVOCATION_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_WINDOW_MS_FIELD_NUMBER: _ClassVar[int]
     currency: str
     issuer_bond: int
     audience_bond: int
     escrow: str
     revocation: Revocation
-    def __init__(self, currency: _Optional[str] = ..., issuer_bond: _Optional[int] = ..., audience_bond: _Optional[int] = ..., escrow: _Optional[str] = ..., revocation: _Optional[_Union[Revocation, _Mapping]] = ...) -> None: ...
+    response_window_ms: int
+    def __init__(self, currency: _Optional[str] = ..., issuer_bond: _Optional[int] = ..., audience_bond: _Optional[int] = ..., escrow: _Optional[str] = ..., revocation: _Optional[_Union[Revocation, _Mapping]] = ..., response_window_ms: _Optional[int] = ...) -> None: ...
 
 class Claim(_message.Message):
     __slots__ = ("kind", "subject", "amount", "commitment")
