@@ -23,6 +23,7 @@ from typing import Any
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.identity import Keypair
+from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.statements import VerifiedStatement, new_statement
 
 EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: a fixed, readable start for test clocks
@@ -278,7 +279,8 @@ def bonded_trade(
     receipts, both releases, and Alice's attestation of Bob.
 
     With ``breach`` Bob never delivers: a day after the deadline Alice claims, the escrow forfeits
-    Bob's bond to her and releases hers, and Alice attests the breach.
+    Bob's bond to her and releases hers, and Alice attests the breach. The escrow here is a plain
+    signer following the rules by hand; :class:`a2a_coop.protocol.escrow.Escrow` is the real one.
     """
     log: list[VerifiedStatement] = []
     offer = alice.offer(bob, alice.proposal(issuer_bond=100, audience_bond=100, escrow=escrow.did))
@@ -313,12 +315,22 @@ def bonded_trade(
         att = alice.attest(offer, accept, bob.did)
         log += [d_bob, r1, r2, *releases, att]
         return log
-    # Bob never delivers. After the deadline Alice claims; the escrow upholds it.
+    # Bob never delivers. After the deadline Alice claims; the escrow stamps the claim (which makes it
+    # effective, WIT-005), upholds it once the response window has passed, then settles the bonds.
     clock.advance(DAY_MS + 1_000)
     claim = alice.sign(
         "breach_claim",
         commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="copy editing never arrived"),
         audience=bob.did,
+        negotiation_id=nid,
+    )
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
+    clock.advance(DEFAULT_RESPONSE_WINDOW_MS)
+    ruling = escrow.sign(
+        "ruling",
+        commitment_pb2.Ruling(
+            contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
+        ),
         negotiation_id=nid,
     )
     forfeit = escrow.sign(
@@ -336,5 +348,5 @@ def bonded_trade(
         negotiation_id=nid,
     )
     att = alice.attest(offer, accept, bob.did, outcome=reputation_pb2.OUTCOME_BREACHED)
-    log += [claim, forfeit, release, att]
+    log += [stamp, claim, ruling, forfeit, release, att]
     return log

@@ -25,7 +25,7 @@ from a2a_coop.cli._runtime import (
     server_tls,
     write_transcript,
 )
-from a2a_coop.protocol.escrow import audit_ledger
+from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowNode
@@ -40,7 +40,7 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
     mandate = load_mandate(args.mandate, key)
     funding = [(resolve_did(did), amount) for did, amount in args.fund]  # all checked before any deposit
     open_journal(args.journal).close()
-    node = EscrowNode(key, mandate, args.journal, response_window_ms=args.response_window_ms)
+    node = EscrowNode(key, mandate, args.journal)
     try:
         configure_logging()
         if funding and node.escrow.ledger_size:
@@ -101,7 +101,6 @@ def cmd_escrow_audit(args: argparse.Namespace, out: TextIO) -> int:
                 {"code": f.code, "message": f.message, "digests": [d.hex() for d in f.digests]}
                 for f in report.findings
             ],
-            "unchecked": [d.hex() for d in report.unchecked],
         }
         out.write(json.dumps(doc, indent=2) + "\n")
         return EXIT_OK if report.ok else EXIT_INVALID
@@ -110,8 +109,6 @@ def cmd_escrow_audit(args: argparse.Namespace, out: TextIO) -> int:
     )
     for party, (available, locked) in report.balances.items():
         out.write(f"  {party}: {available} available, {locked} locked\n")
-    if report.unchecked:
-        out.write(f"  {len(report.unchecked)} contract statements checked without their evidence\n")
     for f in report.findings:
         digests = ", ".join(d.hex()[:16] for d in f.digests)
         out.write(f"FINDING {f.code}: {f.message}" + (f" ({digests})" if digests else "") + "\n")

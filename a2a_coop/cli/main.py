@@ -192,12 +192,6 @@ def _add_runtime_parsers(sub: Any) -> None:
         metavar="DID=AMOUNT",
         help="deposit for a party when the journal is new (repeatable)",
     )
-    e.add_argument(
-        "--response-window-ms",
-        type=positive,
-        default=3_600_000,
-        help="how long the accused may answer a breach claim (default 1 h)",
-    )
     e.add_argument("--tick-ms", type=positive, default=500, help="how often time-driven rules run")
     e.set_defaults(func=_Command("escrow", "cmd_escrow_serve"))
     e = esub.add_parser("ledger", help="fetch an escrow's ledger as a JSON transcript")
@@ -216,8 +210,9 @@ def _add_runtime_parsers(sub: Any) -> None:
     e = esub.add_parser(
         "audit",
         help="replay a ledger offline: balances and findings (exit 1 on findings)",
-        description="Audit an escrow's ledger: its mandate and chain from seq 0 ('escrow ledger'), "
-        "or its whole transcript with the evidence each decision rests on ('escrow export').",
+        description="Audit an escrow's whole transcript ('escrow export'): its mandate, its chain "
+        "from seq 0 and the evidence each decision rests on. 'ok' only when every decision could be "
+        "re-derived; a ledger alone ('escrow ledger') proves nothing and is reported EVIDENCE_MISSING.",
     )
     e.add_argument("files", nargs="+", metavar="FILE")
     e.add_argument("--escrow-did", help="the escrow audited (default: issuer of the first ledger entry)")
@@ -230,7 +225,12 @@ def _add_runtime_parsers(sub: Any) -> None:
     )
     _add_identity(p)
     p.add_argument("--to", required=True, metavar="HOST:PORT", help="the counterparty's address")
-    p.add_argument("--escrow", metavar="HOST:PORT", help="the escrow holding the bonds")
+    p.add_argument(
+        "--escrow",
+        metavar="HOST:PORT",
+        help="the escrow that arbitrates claims and revokes and holds the bonds (needed for --bond, "
+        "--revocable and any later claim)",
+    )
     p.add_argument("--give", type=item_spec, action="append", required=True, metavar="CATEGORY:VALUE")
     p.add_argument("--want", type=item_spec, action="append", required=True, metavar="CATEGORY:VALUE")
     p.add_argument("--deadline", type=parse_duration, default=3_600_000, help="from now (default 1h)")
@@ -240,16 +240,24 @@ def _add_runtime_parsers(sub: Any) -> None:
     p.add_argument(
         "--forfeit-bond", action="store_true", help="with --revocable: the revoker forfeits its bond"
     )
+    p.add_argument(
+        "--response-window",
+        type=parse_duration,
+        default=0,
+        help="how long, after the escrow stamps a breach claim, the accused may still show a timely "
+        "delivery before the escrow rules (default 1h)",
+    )
     _add_dial_tls(p)
     p.set_defaults(func=_Command("peer", "cmd_offer"))
 
     p = sub.add_parser(
         "claim",
         help="file a breach claim on an overdue item of a contract you offered, with the escrow",
-        description="Sign a BreachClaim for the counterparty's item once its deadline has passed, send "
-        "it to the counterparty and, with the negotiation's evidence, to the escrow, and relay the "
-        "escrow's answers. The escrow decides once its response window ends; run the command again "
-        "(the same claim is sent again, nothing new signed) or pass --wait to fetch and relay it.",
+        description="Sign a BreachClaim for the counterparty's item once its deadline has passed and "
+        "send it, with the negotiation's evidence, to the escrow, whose stamp makes it take effect; "
+        "then send it and the stamp to the counterparty. The escrow rules once the contract's "
+        "response window after its stamp ends; run the command again (the same claim is sent again, "
+        "nothing new signed) or pass --wait to fetch and relay the ruling and the settlement.",
     )
     _add_counterparty(p)
     p.add_argument("--item", type=non_negative, default=0, help="the counterparty's item index (default 0)")

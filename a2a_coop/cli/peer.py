@@ -144,6 +144,10 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("--bond needs --escrow HOST:PORT")
     if args.forfeit_bond and not args.revocable:
         raise UsageError("--forfeit-bond needs --revocable")
+    if args.revocable and args.escrow is None:
+        raise UsageError(
+            "--revocable needs --escrow HOST:PORT (the escrow orders a revoke against the trade)"
+        )
     revocation = None
     if args.revocable:
         revocation = trade_pb2.Revocation(allowed=True, forfeit_bond=args.forfeit_bond)
@@ -173,6 +177,7 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
                 bond=args.bond,
                 escrow=escrow_did,
                 revocation=revocation,
+                response_window_ms=args.response_window,
             )
             started = time.perf_counter()
             neg = run_trade(peer, client, other, offer, escrow=escrow_client)
@@ -227,11 +232,14 @@ class _Contract:
             raise UsageError(f"{self.args.escrow} is escrow {serving}, not the contract's {self.escrow_did}")
 
     def send(self, vs: VerifiedStatement) -> None:
-        """``vs`` to the counterparty (what it owes in answer follows), then all the negotiation's
-        evidence to the escrow, whose answers are relayed; then the escrow's later statements."""
-        drive(self.peer, self.client.exchange, vs)
+        """A claim or a revoke takes effect when the escrow stamps it (WIT-005): so first all the
+        negotiation's evidence, ``vs`` included, to the escrow, whose answers (its Stamp first) are
+        relayed to the counterparty; then ``vs`` itself to the counterparty; then the escrow's later
+        statements."""
         if self.escrow is not None:
             settle_with_escrow(self.peer, self.client, self.escrow, self.neg)
+        drive(self.peer, self.client.exchange, vs)
+        if self.escrow is not None:
             self.sync()
 
     def sync(self) -> None:
@@ -281,7 +289,12 @@ def cmd_claim(args: argparse.Namespace, out: TextIO) -> int:
     with ExitStack() as stack:
         ctx = _Contract(args, stack)
         c = ctx.contract
-        filed = [d for d, (accused, item) in c.claims.items() if (accused, item) == (ctx.other, args.item)]
+        pending = {
+            d: (ctx.other, vs.body_message.item_index)
+            for d, vs in c.pending.items()
+            if vs.body == "breach_claim"
+        }
+        filed = [d for d, claim in {**c.claims, **pending}.items() if claim == (ctx.other, args.item)]
         claim = _ours(filed, ctx.peer)  # filed by an earlier run: send it again, sign nothing new
         again = claim is not None
         if claim is None:
@@ -309,7 +322,8 @@ def cmd_claim(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_revoke(args: argparse.Namespace, out: TextIO) -> int:
     with ExitStack() as stack:
         ctx = _Contract(args, stack)
-        notice = _ours(list(ctx.contract.revokes), ctx.peer)
+        pending = [d for d, vs in ctx.contract.pending.items() if vs.body == "revoke"]
+        notice = _ours([*ctx.contract.revokes, *pending], ctx.peer)
         again = notice is not None
         if notice is None:
             notice = revoke(ctx.peer, ctx.neg, args.reason)  # the guard checks the revocation terms

@@ -2,33 +2,51 @@
 
 Theory of operation. One :class:`Negotiation` per ``negotiation_id`` follows a
 bilateral trade from its first Offer to settlement. It is sans-IO and clock
-free: statements go in (already verified), the new state comes out, and the
-only notion of time is the ``issued_at_ms`` of the statement being applied (or
-an explicit :meth:`Negotiation.expire_due` call by a runtime), so a transcript
-replays to the same states for every auditor.
+free: statements go in (already verified), the new state comes out.
 
-Each statement becomes an :class:`Event`. A few events are *derived*: a BondLock
-is ``BOND_COMPLETE`` when it locks the last bond the terms require, a Receipt is
-``RECEIPT_COMPLETE`` when it acknowledges the last obligation of either side.
-Whether ``(state, event)`` is allowed is decided by one literal table,
-:data:`TRANSITIONS`; anything not in it raises IllegalTransition (NEG-001).
-SPEC.md's table is generated from it (tools/gen_spec_tables.py), so the two
-cannot disagree. Who may send an event, and what it must reference, are
-checked separately (NEG-003..NEG-012), before the table is consulted.
+Each statement becomes an :class:`Event`. Whether ``(state, event)`` is allowed
+is decided by one literal table, :data:`TRANSITIONS`; anything not in it raises
+IllegalTransition (NEG-001). SPEC.md's table is generated from it
+(tools/gen_spec_tables.py), so the two cannot disagree. Who may send an event,
+and what it must reference, are checked separately (NEG-003..NEG-014), before
+the table is consulted.
+
+Bargaining (PROPOSED, COUNTERED) is ordered by statement times: an offer lapses
+when a statement issued after its ``expires_at_ms`` is applied (EXPIRE).
+
+After the contract forms, arrival order must not matter (SPEC 8.9): the same
+set of statements gives every verifier the same state. So the table is built
+from one precedence over the contract's facts --
+
+    lapse ruling > upheld claim > effective Revoke > pending claim
+    > every obligation receipted > a Delivery > every bond locked > formed
+
+-- and every row leads to the state that precedence gives, whatever arrived
+before. Events the escrow orders (its rulings, and the claims and revokes it
+stamps) may therefore move a contract between ended states; party events
+(deliveries, receipts) never can. Several events are *derived* from the
+contract's bookkeeping (BOND_COMPLETE, RECEIPT_COMPLETE, DISMISS_PENDING,
+DISMISS_COMPLETE) so the table stays literal.
+
+A BreachClaim or Revoke is *arbitrated*: it takes effect only when the
+contract's escrow has stamped it (WIT-005), at the stamp's time, never the
+claimant's. Until then it is held as pending and changes nothing;
+:meth:`Negotiation.activate` applies it when the stamp is accepted, in
+whichever order the two arrive.
 
 The deciding layer never talks to this module directly: a peer asks
 :meth:`Negotiation.check` whether a statement it is about to sign would be
-legal, then signs, then :meth:`Negotiation.apply`s it.
+legal, then signs, then applies it (:meth:`Negotiation.apply`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
-from a2a_coop._proto.a2acoop.v1 import trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.errors import (
     BodyInvalid,
     ExclusiveConflict,
@@ -40,9 +58,19 @@ from a2a_coop.protocol.errors import (
 )
 from a2a_coop.protocol.statements import VerifiedStatement
 
-# A contract nobody performed lapses this long after its last deadline, unless
-# someone filed a breach claim first (CMT-004).
+# Claims on an item may be stamped until this long after its deadline; an escrowed contract with no
+# claim pending lapses this long after its last deadline (CMT-005, CMT-006).
 CLAIM_WINDOW_MS: Final = 24 * 3600 * 1000
+# How long after stamping a claim the escrow waits for the accused's timely Delivery, when the terms
+# leave Terms.response_window_ms at 0 (CMT-002).
+DEFAULT_RESPONSE_WINDOW_MS: Final = 3_600_000
+
+# A lookup of witness stamps: (escrow did, statement digest) -> the earliest stamp time, or None.
+StampLookup = Callable[[str, bytes], int | None]
+
+
+def _no_stamps(escrow: str, digest: bytes) -> int | None:
+    return None
 
 
 class State(StrEnum):
@@ -51,13 +79,13 @@ class State(StrEnum):
     ACCEPTED = "ACCEPTED"  # contract formed; bonds not all locked
     BONDED = "BONDED"  # every required bond locked
     PERFORMING = "PERFORMING"  # at least one Delivery
-    DISPUTED = "DISPUTED"  # a BreachClaim awaits the escrow
+    DISPUTED = "DISPUTED"  # a stamped BreachClaim awaits the escrow's ruling
     FULFILLED = "FULFILLED"  # every obligation of both sides receipted
-    BREACHED = "BREACHED"  # the escrow upheld a claim and forfeited a bond
+    BREACHED = "BREACHED"  # the escrow upheld a claim
     REVOKED = "REVOKED"  # a party exited under the revocation terms
     REJECTED = "REJECTED"
     WITHDRAWN = "WITHDRAWN"
-    EXPIRED = "EXPIRED"  # offer lapsed, or contract lapsed unperformed
+    EXPIRED = "EXPIRED"  # the offer lapsed, or the escrow declared the contract lapsed
 
 
 class Event(StrEnum):
@@ -66,14 +94,19 @@ class Event(StrEnum):
     ACCEPT = "ACCEPT"
     REJECT = "REJECT"
     WITHDRAW = "WITHDRAW"
-    EXPIRE = "EXPIRE"  # from the clock, not from a statement
+    EXPIRE = "EXPIRE"  # statement time past the outstanding offer's expiry
     BOND_LOCK = "BOND_LOCK"
     BOND_COMPLETE = "BOND_COMPLETE"
     DELIVERY = "DELIVERY"
     RECEIPT = "RECEIPT"
     RECEIPT_COMPLETE = "RECEIPT_COMPLETE"
-    BREACH_CLAIM = "BREACH_CLAIM"
-    REVOKE = "REVOKE"
+    BREACH_CLAIM = "BREACH_CLAIM"  # when the escrow's stamp makes it effective
+    REVOKE = "REVOKE"  # when the escrow's stamp makes it effective
+    UPHOLD = "UPHOLD"
+    DISMISS = "DISMISS"
+    DISMISS_PENDING = "DISMISS_PENDING"
+    DISMISS_COMPLETE = "DISMISS_COMPLETE"
+    LAPSE = "LAPSE"
     RELEASE = "RELEASE"
     FORFEIT = "FORFEIT"
     REFUND = "REFUND"
@@ -87,9 +120,26 @@ _BARGAINING: Final = {
     E.WITHDRAW: S.WITHDRAWN,
     E.EXPIRE: S.EXPIRED,
 }
+# Escrow money statements never change a contract's state (whether they were due is for the audit).
+_MONEY: Final = (E.RELEASE, E.FORFEIT, E.REFUND)
+# Facts that never outrank an ended contract's state: its row keeps them as self-loops.
+_RECORDED: Final = (
+    E.BOND_LOCK,
+    E.BOND_COMPLETE,
+    E.DELIVERY,
+    E.RECEIPT,
+    E.RECEIPT_COMPLETE,
+    *_MONEY,
+)
+
+
+def _stay(state: State, *events: Event) -> dict[Event, State]:
+    return dict.fromkeys(events, state)
+
 
 # NEG-001: the whole state machine. The initial Offer creates a negotiation in
-# PROPOSED (see Negotiation.start); every later statement must be a row here.
+# PROPOSED (see Negotiation.__init__); every later statement must be a row here.
+# After ACCEPT, each row leads where the precedence of SPEC 8.9 puts the facts.
 TRANSITIONS: Final[dict[State, dict[Event, State]]] = {
     S.PROPOSED: dict(_BARGAINING),
     S.COUNTERED: dict(_BARGAINING),
@@ -99,14 +149,15 @@ TRANSITIONS: Final[dict[State, dict[Event, State]]] = {
         E.DELIVERY: S.PERFORMING,
         E.BREACH_CLAIM: S.DISPUTED,
         E.REVOKE: S.REVOKED,
-        E.EXPIRE: S.EXPIRED,
-        E.REFUND: S.ACCEPTED,
+        E.LAPSE: S.EXPIRED,
+        **_stay(S.ACCEPTED, *_MONEY),
     },
     S.BONDED: {
         E.DELIVERY: S.PERFORMING,
         E.BREACH_CLAIM: S.DISPUTED,
         E.REVOKE: S.REVOKED,
-        E.EXPIRE: S.EXPIRED,
+        E.LAPSE: S.EXPIRED,
+        **_stay(S.BONDED, *_MONEY),
     },
     S.PERFORMING: {
         E.DELIVERY: S.PERFORMING,
@@ -114,42 +165,82 @@ TRANSITIONS: Final[dict[State, dict[Event, State]]] = {
         E.RECEIPT_COMPLETE: S.FULFILLED,
         E.BREACH_CLAIM: S.DISPUTED,
         E.REVOKE: S.REVOKED,
+        E.LAPSE: S.EXPIRED,
+        **_stay(S.PERFORMING, *_MONEY),
     },
     S.DISPUTED: {
-        E.DELIVERY: S.DISPUTED,
-        E.RECEIPT: S.DISPUTED,
-        E.RECEIPT_COMPLETE: S.FULFILLED,
-        E.BREACH_CLAIM: S.DISPUTED,
-        E.FORFEIT: S.BREACHED,
+        **_stay(S.DISPUTED, *_RECORDED, E.BREACH_CLAIM, E.DISMISS_PENDING),
+        E.REVOKE: S.REVOKED,
+        E.UPHOLD: S.BREACHED,
+        E.DISMISS: S.PERFORMING,
+        E.DISMISS_COMPLETE: S.FULFILLED,
+        E.LAPSE: S.EXPIRED,
     },
-    S.FULFILLED: {E.RELEASE: S.FULFILLED},
-    S.BREACHED: {E.RELEASE: S.BREACHED, E.FORFEIT: S.BREACHED},
+    S.FULFILLED: {
+        **_stay(S.FULFILLED, E.DELIVERY, E.RECEIPT, E.RECEIPT_COMPLETE, *_MONEY),
+        E.BREACH_CLAIM: S.DISPUTED,  # stamped before the last receipt reached the escrow
+        E.REVOKE: S.REVOKED,
+        E.LAPSE: S.EXPIRED,
+    },
+    S.BREACHED: {
+        **_stay(
+            S.BREACHED,
+            *_RECORDED,
+            E.BREACH_CLAIM,
+            E.REVOKE,
+            E.UPHOLD,
+            E.DISMISS,
+            E.DISMISS_PENDING,
+            E.DISMISS_COMPLETE,
+        ),
+        E.LAPSE: S.EXPIRED,
+    },
     S.REVOKED: {
-        E.DELIVERY: S.REVOKED,
-        E.RECEIPT: S.REVOKED,
-        E.RECEIPT_COMPLETE: S.REVOKED,
-        E.RELEASE: S.REVOKED,
-        E.FORFEIT: S.REVOKED,
-        E.REFUND: S.REVOKED,
+        **_stay(
+            S.REVOKED, *_RECORDED, E.BREACH_CLAIM, E.REVOKE, E.DISMISS, E.DISMISS_PENDING, E.DISMISS_COMPLETE
+        ),
+        E.UPHOLD: S.BREACHED,
+        E.LAPSE: S.EXPIRED,
     },
-    S.EXPIRED: {E.REFUND: S.EXPIRED},
+    S.EXPIRED: _stay(
+        S.EXPIRED,
+        *_RECORDED,
+        E.BREACH_CLAIM,
+        E.REVOKE,
+        E.UPHOLD,
+        E.DISMISS,
+        E.DISMISS_PENDING,
+        E.DISMISS_COMPLETE,
+        E.LAPSE,
+    ),
     S.REJECTED: {},
     S.WITHDRAWN: {},
 }
 INITIAL_STATE: Final = S.PROPOSED
-TERMINAL_STATES: Final = frozenset(
-    s for s, row in TRANSITIONS.items() if all(nxt == s for nxt in row.values())
-)
 BARGAINING_STATES: Final = frozenset({S.PROPOSED, S.COUNTERED})
+# The contract's obligations have ended (an outcome is reached). Only facts the escrow orders, of
+# higher precedence, can still move a contract between these states (SPEC 8.9).
+TERMINAL_STATES: Final = frozenset({S.FULFILLED, S.BREACHED, S.REVOKED, S.EXPIRED, S.REJECTED, S.WITHDRAWN})
+# The precedence of SPEC 8.9, highest first, for the states a contract can be in.
+PRECEDENCE: Final = (
+    S.EXPIRED,
+    S.BREACHED,
+    S.REVOKED,
+    S.DISPUTED,
+    S.FULFILLED,
+    S.PERFORMING,
+    S.BONDED,
+    S.ACCEPTED,
+)
 
 
-def _side_value(items: Iterator[trade_pb2.Item] | list[trade_pb2.Item]) -> int:
+def _side_value(items: list[trade_pb2.Item]) -> int:
     return sum(item.value for item in items)
 
 
 @dataclass
 class Contract:
-    """The co-signed contract: the accepted offer plus the Accept (NEG-011).
+    """The co-signed contract: the accepted offer plus the Accept (NEG-011), and its facts.
 
     ``proposer`` signed the accepted Offer/Counter and gives ``proposal.gives``;
     ``acceptor`` signed the Accept and gives ``proposal.wants``.
@@ -163,8 +254,13 @@ class Contract:
     deliveries: dict[bytes, tuple[str, int]] = field(default_factory=dict)  # delivery digest -> (by, item)
     receipted: set[tuple[str, int]] = field(default_factory=set)  # (deliverer, item_index)
     first_delivered_ms: dict[tuple[str, int], int] = field(default_factory=dict)  # (by, item) -> issued_at
-    claims: dict[bytes, tuple[str, int]] = field(default_factory=dict)  # claim digest -> (accused, item)
-    revokes: dict[bytes, str] = field(default_factory=dict)  # Revoke digest -> revoker
+    # Arbitrated statements (BreachClaim, Revoke) held but not yet stamped by the escrow: digest -> stmt.
+    pending: dict[bytes, VerifiedStatement] = field(default_factory=dict)
+    claims: dict[bytes, tuple[str, int]] = field(default_factory=dict)  # effective claim -> (accused, item)
+    stamped_ms: dict[bytes, int] = field(default_factory=dict)  # effective claim/revoke -> stamp time
+    revokes: dict[bytes, str] = field(default_factory=dict)  # effective Revoke digest -> revoker
+    rulings: dict[bytes, int] = field(default_factory=dict)  # claim digest -> RulingDecision
+    lapsed: bool = False
 
     @property
     def delivered(self) -> set[tuple[str, int]]:
@@ -187,6 +283,11 @@ class Contract:
     def parties(self) -> tuple[str, str]:
         return self.proposer, self.acceptor
 
+    @property
+    def escrow(self) -> str:
+        """The contract's arbiter (terms.escrow); empty when the terms name none."""
+        return self.proposal.terms.escrow
+
     def other(self, party: str) -> str:
         return self.acceptor if party == self.proposer else self.proposer
 
@@ -207,8 +308,27 @@ class Contract:
         return {p: self.bond(p) for p in self.parties if self.bond(p)}
 
     @property
+    def bonded(self) -> bool:
+        """Every required bond is locked and none of them settled (NEG-012)."""
+        return all(p in self.locked and p not in self.settled for p in self.bonds_required)
+
+    @property
     def last_deadline_ms(self) -> int:
         return max(i.deadline_ms for p in self.parties for i in self.gives(p))
+
+    @property
+    def response_window_ms(self) -> int:
+        return self.proposal.terms.response_window_ms or DEFAULT_RESPONSE_WINDOW_MS
+
+    @property
+    def pending_claims(self) -> dict[bytes, tuple[str, int]]:
+        """Effective claims the escrow has not ruled on yet."""
+        return {d: c for d, c in self.claims.items() if d not in self.rulings}
+
+    def all_receipted(self, extra: tuple[str, int] | None = None) -> bool:
+        owed = {(p, i) for p in self.parties for i in range(len(self.gives(p)))}
+        done = self.receipted if extra is None else self.receipted | {extra}
+        return owed <= done
 
 
 def proposal_of(vs: VerifiedStatement) -> trade_pb2.Offer:
@@ -216,14 +336,23 @@ def proposal_of(vs: VerifiedStatement) -> trade_pb2.Offer:
     return vs.statement.offer if vs.body == "offer" else vs.statement.counter.proposal
 
 
+_UPHOLD: Final = commitment_pb2.RULING_DECISION_UPHOLD
+_DISMISS: Final = commitment_pb2.RULING_DECISION_DISMISS
+_LAPSE: Final = commitment_pb2.RULING_DECISION_LAPSE
+ARBITRATED_BODIES: Final = frozenset({"breach_claim", "revoke"})
+ESCROW_BODIES: Final = frozenset({"bond_lock", "release", "forfeit", "refund", "ruling"})
+
+
 class Negotiation:
     """One negotiation's state, driven by verified statements.
 
     Args:
         first: the Offer statement that opens the negotiation (NEG-002).
+        stamps: where the escrow's witness stamps are looked up (WIT-005); the
+            verifier that owns this negotiation passes its index.
     """
 
-    def __init__(self, first: VerifiedStatement) -> None:
+    def __init__(self, first: VerifiedStatement, stamps: StampLookup = _no_stamps) -> None:
         if first.body != "offer":
             raise UnknownNegotiation(
                 f"a negotiation starts with an offer, not a {first.body}", requirement="NEG-002"
@@ -237,6 +366,7 @@ class Negotiation:
         self.outstanding: VerifiedStatement = first  # the offer that can be accepted now
         self.contract: Contract | None = None
         self.history: list[tuple[State, Event, State, bytes]] = []  # (from, event, to, digest)
+        self._stamps = stamps
 
     # -- queries ------------------------------------------------------------------
 
@@ -253,11 +383,17 @@ class Negotiation:
 
     # -- driving ------------------------------------------------------------------
 
-    def check(self, vs: VerifiedStatement) -> Event:
-        """Return the event ``vs`` would cause, or raise the SPEC error; changes nothing."""
+    def check(self, vs: VerifiedStatement) -> Event | None:
+        """The event ``vs`` would cause, or None for an arbitrated statement not yet stamped (it
+        is held and takes effect when the stamp is); raises the SPEC error; changes nothing."""
         when = vs.header.issued_at_ms
         state = self._state_at(when)
         event = self._classify(vs, state)
+        if event is not None:
+            self._check_row(vs, state, event)
+        return event
+
+    def _check_row(self, vs: VerifiedStatement, state: State, event: Event) -> None:
         if event not in TRANSITIONS[state]:
             req = "NEG-001"
             if event is E.ACCEPT and self.contract is not None:
@@ -267,41 +403,56 @@ class Negotiation:
             raise IllegalTransition(
                 f"{vs.body} ({event.value}) not allowed in {state.value}", requirement=req
             )
-        return event
 
     def apply(self, vs: VerifiedStatement) -> State:
         """Advance the machine with a verified statement. Raises like :meth:`check`."""
         event = self.check(vs)
-        self.expire_due(vs.header.issued_at_ms)
-        before = self.state
+        if self.state in BARGAINING_STATES and self._state_at(vs.header.issued_at_ms) is S.EXPIRED:
+            self._move(E.EXPIRE, b"")
         self._record(vs, event)
-        self.state = TRANSITIONS[before][event]
-        self.history.append((before, event, self.state, vs.digest))
+        if event is not None:
+            self._move(event, vs.digest)
+        return self.state
+
+    def activate(self, digest: bytes, stamped_ms: int) -> State | None:
+        """The escrow's stamp of a held, pending BreachClaim or Revoke arrived: it takes effect now.
+
+        Returns the new state, or None when ``digest`` is no pending arbitrated statement of this
+        negotiation, or its stamp falls outside the claim window (it then never takes effect).
+        """
+        c = self.contract
+        vs = c.pending.get(digest) if c is not None else None
+        if c is None or vs is None:
+            return None
+        del c.pending[digest]
+        if not self._stamp_in_time(vs, c, stamped_ms):
+            return None
+        event = self._effective(vs)
+        self._check_row(vs, self.state, event)  # every post-contract row takes them (SPEC 8.9)
+        self._record_effective(vs, c, stamped_ms)
+        self._move(event, digest)
         return self.state
 
     def expire_due(self, now_ms: int) -> bool:
-        """Apply EXPIRE if the outstanding offer or the unperformed contract has lapsed."""
-        if self._state_at(now_ms) is S.EXPIRED and self.state is not S.EXPIRED:
-            before = self.state
-            self.state = S.EXPIRED
-            self.history.append((before, E.EXPIRE, S.EXPIRED, b""))
+        """Apply EXPIRE if the outstanding offer has lapsed by ``now_ms`` (a runtime's clock)."""
+        if self.state in BARGAINING_STATES and self._state_at(now_ms) is S.EXPIRED:
+            self._move(E.EXPIRE, b"")
             return True
         return False
 
     # -- internals ----------------------------------------------------------------
 
+    def _move(self, event: Event, digest: bytes) -> None:
+        before = self.state
+        self.state = TRANSITIONS[before][event]
+        self.history.append((before, event, self.state, digest))
+
     def _state_at(self, now_ms: int) -> State:
         if self.state in BARGAINING_STATES and now_ms > self.outstanding.header.expires_at_ms:
             return S.EXPIRED
-        if (
-            self.state in (S.ACCEPTED, S.BONDED)
-            and self.contract is not None
-            and now_ms > self.contract.last_deadline_ms + CLAIM_WINDOW_MS
-        ):
-            return S.EXPIRED
         return self.state
 
-    def _classify(self, vs: VerifiedStatement, state: State) -> Event:
+    def _classify(self, vs: VerifiedStatement, state: State) -> Event | None:
         body = vs.body
         issuer = vs.issuer
         if vs.header.negotiation_id != self.id:
@@ -312,8 +463,11 @@ class Negotiation:
             if body == "offer":
                 return E.OFFER
             ref = getattr(vs.statement, body).offer
-            if ref != self.outstanding.digest and state in BARGAINING_STATES:
-                raise StaleReference("does not reference the outstanding offer", requirement="NEG-005")
+            if state in BARGAINING_STATES:
+                if ref != self.outstanding.digest:
+                    raise StaleReference("does not reference the outstanding offer", requirement="NEG-005")
+                if vs.header.issued_at_ms < self.outstanding.header.issued_at_ms:
+                    raise IllegalTransition("issued before the offer it answers", requirement="NEG-014")
             if body == "withdraw":
                 if state in BARGAINING_STATES and issuer != self.outstanding.issuer:
                     raise WrongParty("only the offer's issuer may withdraw it", requirement="NEG-004")
@@ -329,35 +483,57 @@ class Negotiation:
         ref = getattr(vs.statement, body).contract
         if ref != c.id:
             raise StaleReference("does not reference this negotiation's contract", requirement="NEG-005")
-        if body in ("bond_lock", "release", "forfeit", "refund"):
+        if body in ESCROW_BODIES:
             return self._classify_escrow(vs, c)
         if issuer not in c.parties:
             raise WrongParty(f"only contract parties send {body}", requirement="NEG-008")
+        if vs.header.issued_at_ms < c.accept.header.issued_at_ms:
+            raise IllegalTransition("issued before the contract was formed", requirement="NEG-014")
         if body == "delivery":
             if vs.header.audience != c.other(issuer):
                 raise WrongParty("a delivery is addressed to the other party", requirement="NEG-008")
             idx = vs.statement.delivery.item_index
             if idx >= len(c.gives(issuer)):
                 raise BodyInvalid(f"item_index {idx} out of range", requirement="NEG-008")
-            if state is S.ACCEPTED and len(c.locked) < len(c.bonds_required):
+            if state is S.ACCEPTED and not c.bonded:
                 raise IllegalTransition("deliveries start once every bond is locked", requirement="NEG-012")
             return E.DELIVERY
         if body == "breach_claim":
-            accused = c.other(issuer)
+            if not c.escrow:
+                raise IllegalTransition(
+                    "a breach claim needs an arbiter: these terms name no escrow", requirement="CMT-005"
+                )
             idx = vs.statement.breach_claim.item_index
-            items = c.gives(accused)
+            items = c.gives(c.other(issuer))
             if idx >= len(items):
                 raise BodyInvalid(f"item_index {idx} out of range", requirement="NEG-008")
             if vs.header.issued_at_ms <= items[idx].deadline_ms:
                 raise IllegalTransition(
                     "a breach claim must follow the item's deadline", requirement="CMT-002"
                 )
-            return E.BREACH_CLAIM
-        if body == "revoke":
+        elif body == "revoke":
             if not c.proposal.terms.revocation.allowed:
                 raise RevocationNotAllowed(requirement="NEG-010")
-            return E.REVOKE
-        raise IllegalTransition(f"{body} is not a negotiation statement", requirement="NEG-001")
+        else:
+            raise IllegalTransition(f"{body} is not a negotiation statement", requirement="NEG-001")
+        stamped = self._stamps(c.escrow, vs.digest)
+        if stamped is None:
+            return None  # held; takes effect when the escrow's stamp arrives (WIT-005)
+        if not self._stamp_in_time(vs, c, stamped):
+            return None  # the escrow stamped it too late: it never takes effect
+        return self._effective(vs)
+
+    @staticmethod
+    def _stamp_in_time(vs: VerifiedStatement, c: Contract, stamped_ms: int) -> bool:
+        """CMT-005: a claim counts only if stamped after the item's deadline and within the claim window."""
+        if vs.body != "breach_claim":
+            return True
+        deadline = c.gives(c.other(vs.issuer))[vs.statement.breach_claim.item_index].deadline_ms
+        return deadline < stamped_ms <= deadline + CLAIM_WINDOW_MS
+
+    @staticmethod
+    def _effective(vs: VerifiedStatement) -> Event:
+        return E.BREACH_CLAIM if vs.body == "breach_claim" else E.REVOKE
 
     def _classify_receipt(self, vs: VerifiedStatement, c: Contract) -> Event:
         ref = vs.statement.receipt.delivery
@@ -366,15 +542,17 @@ class Negotiation:
         deliverer, idx = c.deliveries[ref]
         if vs.issuer != c.other(deliverer):
             raise WrongParty("only the receiving party issues a receipt", requirement="NEG-008")
-        after = c.receipted | {(deliverer, idx)}
-        owed = {(p, i) for p in c.parties for i in range(len(c.gives(p)))}
-        return E.RECEIPT_COMPLETE if owed <= after else E.RECEIPT
+        if vs.header.issued_at_ms < c.accept.header.issued_at_ms:
+            raise IllegalTransition("issued before the contract was formed", requirement="NEG-014")
+        return E.RECEIPT_COMPLETE if c.all_receipted((deliverer, idx)) else E.RECEIPT
 
     def _classify_escrow(self, vs: VerifiedStatement, c: Contract) -> Event:
         body = vs.body
-        if vs.issuer != c.proposal.terms.escrow:
+        if vs.issuer != c.escrow:
             raise WrongParty(f"only the contract's escrow issues {body}", requirement="NEG-008")
         msg = getattr(vs.statement, body)
+        if body == "ruling":
+            return self._classify_ruling(vs, c)
         if msg.party not in c.parties:
             raise BodyInvalid(f"{body}.party is not a contract party", requirement="NEG-008")
         if body == "bond_lock":
@@ -382,7 +560,8 @@ class Negotiation:
                 raise BodyInvalid(
                     "bond lock must lock each required bond once, in full", requirement="NEG-012"
                 )
-            complete = set(c.locked) | {msg.party} >= set(c.bonds_required)
+            after = {**c.locked, msg.party: msg.amount}
+            complete = all(p in after and p not in c.settled for p in c.bonds_required)
             return E.BOND_COMPLETE if complete else E.BOND_LOCK
         if msg.party not in c.locked or msg.party in c.settled or msg.amount != c.locked[msg.party]:
             raise BodyInvalid(f"{body} must settle a locked bond once, in full", requirement="NEG-012")
@@ -390,12 +569,44 @@ class Negotiation:
             self._check_forfeit_cause(msg.party, msg.beneficiary, msg.cause, c)
         return {"release": E.RELEASE, "forfeit": E.FORFEIT, "refund": E.REFUND}[body]
 
+    def _classify_ruling(self, vs: VerifiedStatement, c: Contract) -> Event:
+        """CMT-002, CMT-006: what a Ruling decides, and whether it could be made when it was."""
+        r = vs.statement.ruling
+        when = vs.header.issued_at_ms
+        if r.decision == _LAPSE:
+            if c.lapsed:
+                raise BodyInvalid("the contract already lapsed", requirement="CMT-006")
+            if when <= c.last_deadline_ms + CLAIM_WINDOW_MS:
+                raise IllegalTransition(
+                    "a contract lapses only after its last deadline plus the claim window",
+                    requirement="CMT-006",
+                )
+            return E.LAPSE
+        if r.claim not in c.claims:
+            raise StaleReference(
+                "the ruling names no effective claim of this contract", requirement="CMT-002"
+            )
+        if r.claim in c.rulings:
+            raise BodyInvalid("the claim was already ruled on", requirement="CMT-002")
+        if when < c.stamped_ms[r.claim] + c.response_window_ms:
+            raise IllegalTransition("ruled before the claim's response window ended", requirement="CMT-002")
+        if r.decision == _UPHOLD:
+            return E.UPHOLD
+        accused, item = c.claims[r.claim]
+        if c.deliveries.get(r.evidence) != (accused, item):
+            raise BodyInvalid(
+                "a dismissal names a held Delivery of the claimed item by the accused", requirement="CMT-002"
+            )
+        if any(d != r.claim for d in c.pending_claims):
+            return E.DISMISS_PENDING
+        return E.DISMISS_COMPLETE if c.all_receipted() else E.DISMISS
+
     @staticmethod
     def _check_forfeit_cause(party: str, beneficiary: str, cause: bytes, c: Contract) -> None:
         """A Forfeit pays the bond of the party its cause blames to the other party (CMT-002, CMT-003).
 
-        The cause is an upheld BreachClaim against ``party`` (no Delivery of the item
-        issued by its deadline is held), or ``party``'s own Revoke under forfeit_bond terms.
+        The cause is a claim against ``party`` the escrow upheld, or ``party``'s own effective Revoke
+        under forfeit_bond terms. Whether the ruling was right is for the audit (AUD-004).
         """
         if beneficiary != c.other(party):
             raise BodyInvalid("a forfeited bond goes to the other party", requirement="CMT-002")
@@ -407,19 +618,16 @@ class Negotiation:
                 )
             return
         claim = c.claims.get(cause)
-        if claim is None or claim[0] != party:
-            raise BodyInvalid("forfeit.cause is no breach claim against this party", requirement="CMT-002")
-        delivered = c.first_delivered_ms.get(claim)
-        if delivered is not None and delivered <= c.gives(party)[claim[1]].deadline_ms:
-            raise BodyInvalid("the claimed item was delivered by its deadline", requirement="CMT-002")
+        if claim is None or claim[0] != party or c.rulings.get(cause) != _UPHOLD:
+            raise BodyInvalid("forfeit.cause is no upheld claim against this party", requirement="CMT-002")
 
-    def _record(self, vs: VerifiedStatement, event: Event) -> None:
+    def _record(self, vs: VerifiedStatement, event: Event | None) -> None:
         body = vs.body
-        if event in (E.COUNTER,):
+        if event is E.COUNTER:
             self.outstanding = vs
         elif event is E.ACCEPT:
             self.contract = Contract(self.outstanding, vs, proposal_of(self.outstanding))
-        elif self.contract is not None:
+        elif self.contract is not None and body not in ("offer", "counter", "accept", "reject", "withdraw"):
             c = self.contract
             msg = getattr(vs.statement, body)
             if body == "bond_lock":
@@ -432,23 +640,41 @@ class Negotiation:
                 c.first_delivered_ms[key] = min(at, c.first_delivered_ms.get(key, at))
             elif body == "receipt":
                 c.receipted.add(c.deliveries[msg.delivery])
-            elif body == "breach_claim":
-                c.claims[vs.digest] = (c.other(vs.issuer), msg.item_index)
-            elif body == "revoke":
-                c.revokes[vs.digest] = vs.issuer
+            elif body in ARBITRATED_BODIES:
+                stamped = self._stamps(c.escrow, vs.digest)
+                if event is None or stamped is None:
+                    c.pending[vs.digest] = vs
+                else:
+                    self._record_effective(vs, c, stamped)
+            elif body == "ruling":
+                if msg.decision == _LAPSE:
+                    c.lapsed = True
+                else:
+                    c.rulings[msg.claim] = msg.decision
+
+    @staticmethod
+    def _record_effective(vs: VerifiedStatement, c: Contract, stamped_ms: int) -> None:
+        c.stamped_ms[vs.digest] = stamped_ms
+        if vs.body == "breach_claim":
+            c.claims[vs.digest] = (c.other(vs.issuer), vs.statement.breach_claim.item_index)
+        else:
+            c.revokes[vs.digest] = vs.issuer
 
 
 class Negotiations:
     """Every negotiation a party or auditor tracks, plus the cross-negotiation
-    exclusive-key index (NEG-009).
+    exclusive-key index (NEG-009) and the pending arbitrated statements by digest.
 
     ``apply`` routes a verified statement to its negotiation, creating one for
-    an opening Offer.
+    an opening Offer; ``activate`` applies a pending BreachClaim or Revoke once
+    its escrow's stamp is accepted.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, stamps: StampLookup = _no_stamps) -> None:
         self.by_id: dict[bytes, Negotiation] = {}
+        self._stamps = stamps
         self._exclusive: dict[tuple[str, bytes], bytes] = {}  # (issuer, key) -> negotiation id
+        self._pending: dict[bytes, bytes] = {}  # pending arbitrated statement digest -> negotiation id
 
     def get(self, negotiation_id: bytes) -> Negotiation:
         try:
@@ -456,7 +682,7 @@ class Negotiations:
         except KeyError:
             raise UnknownNegotiation(requirement="NEG-002") from None
 
-    def check(self, vs: VerifiedStatement) -> Event:
+    def check(self, vs: VerifiedStatement) -> Event | None:
         """What applying ``vs`` would do, without doing it."""
         nid = vs.header.negotiation_id
         if nid not in self.by_id:
@@ -472,7 +698,7 @@ class Negotiations:
         """Route ``vs`` to its negotiation (opening one for an Offer) and advance it."""
         nid = vs.header.negotiation_id
         if nid not in self.by_id:
-            neg = Negotiation(vs)  # raises UnknownNegotiation unless vs is an opening Offer
+            neg = Negotiation(vs, self._stamps)  # raises UnknownNegotiation unless vs is an opening Offer
             self.by_id[nid] = neg
             return neg
         neg = self.by_id[nid]
@@ -480,14 +706,35 @@ class Negotiations:
             self._check_exclusive(neg)
         neg.apply(vs)
         c = neg.contract
+        if c is not None and vs.digest in c.pending:
+            self._pending[vs.digest] = nid
+        self._index_exclusive(neg)
+        return neg
+
+    def activate(self, escrow: str, digest: bytes, stamped_ms: int) -> Negotiation | None:
+        """``escrow`` stamped ``digest``: apply it if it is a pending BreachClaim or Revoke of a
+        contract that names that escrow (WIT-005)."""
+        nid = self._pending.get(digest)
+        if nid is None:
+            return None
+        neg = self.by_id[nid]
+        c = neg.contract
+        if c is None or c.escrow != escrow:
+            return None  # another key's stamp witnesses nothing for this contract
+        del self._pending[digest]
+        neg.activate(digest, stamped_ms)
+        self._index_exclusive(neg)
+        return neg
+
+    def _index_exclusive(self, neg: Negotiation) -> None:
+        c = neg.contract
         if c is not None and c.proposal.exclusive_key:
             key = (c.proposer, c.proposal.exclusive_key)
             if neg.is_terminal:
-                if self._exclusive.get(key) == nid:  # an ended contract frees only a key it holds
+                if self._exclusive.get(key) == neg.id:  # an ended contract frees only a key it holds
                     del self._exclusive[key]
             else:
-                self._exclusive.setdefault(key, nid)
-        return neg
+                self._exclusive.setdefault(key, neg.id)
 
     def _check_exclusive(self, neg: Negotiation) -> None:
         proposal = proposal_of(neg.outstanding)

@@ -23,15 +23,17 @@ from a2a_coop.protocol.errors import (
     AttestationInadmissible,
     BodyInvalid,
     CoopError,
+    IssuedInPast,
     KeyRevoked,
     MandateUnknown,
+    RevocationUnauthorized,
     WrongAudience,
-    WrongParty,
 )
 from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS, MAX_SKEW_MS, ReplayCache, check_time_window
 from a2a_coop.protocol.mandate import ExposureBook, check_against_mandate, committed_value, side_value
 from a2a_coop.protocol.negotiation import Event, Negotiation, Negotiations, State, proposal_of
 from a2a_coop.protocol.statements import PRINCIPAL_BODIES, VerifiedStatement, verify_statement
+from a2a_coop.protocol.witness import WitnessIndex
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,9 @@ class Verifier:
 
     Args:
         me: our own did:key; statements addressed to anyone else are refused
-            (STM-005). None for an auditor, who reads everyone's statements.
+            (STM-005), and so are statements addressed to us, received live,
+            that were issued further back than the skew (TIM-006). None for an
+            auditor, who reads everyone's statements.
         complete_chains: verify each issuer's statements as a complete log
             segment (gaps are CHAIN_GAP, CHN-002) rather than a sparse view.
         skew_ms: clock skew allowance for freshness (TIM-004).
@@ -69,30 +73,52 @@ class Verifier:
         self.rotated: dict[str, int] = {}  # old key -> seq of its KeyRotation
         self.chains: dict[str, ChainView] = {}
         self.replay = ReplayCache(skew_ms)
-        self.negotiations = Negotiations()
+        self.witness = WitnessIndex()
+        self.negotiations = Negotiations(self.witness.stamp_time)
         self.exposure = ExposureBook()
+        self.bound: dict[str, set[str]] = {}  # key -> principals it accepted a mandate from (KEY-007)
         self._attested: set[tuple[str, bytes]] = set()
 
     # -- public API ---------------------------------------------------------------
 
-    def accept(self, data: bytes, now_ms: int | None = None) -> VerifiedStatement:
+    def accept(self, data: bytes, now_ms: int | None = None, *, ours: bool = False) -> VerifiedStatement:
         """Verify envelope bytes in context and remember them.
 
         Args:
             data: envelope bytes as received.
-            now_ms: the receiver's clock for freshness (TIM-001..003); None for
-                offline evidence checks, which skip freshness (TIM-005).
+            now_ms: the receiver's clock for freshness (TIM-001..003, TIM-006); None
+                for offline evidence checks, which skip freshness (TIM-005).
+            ours: ``data`` is our own statement, from our own journal (it may be
+                addressed to someone else); never set it for what arrives from outside.
 
         Raises:
             CoopError: the first failed check in SPEC order; nothing is recorded.
         """
-        return self.accept_statement(verify_statement(data), now_ms)
+        return self.accept_statement(verify_statement(data), now_ms, ours=ours)
 
-    def accept_statement(self, vs: VerifiedStatement, now_ms: int | None = None) -> VerifiedStatement:
+    def accept_statement(
+        self, vs: VerifiedStatement, now_ms: int | None = None, *, ours: bool = False
+    ) -> VerifiedStatement:
         """:meth:`accept` for a statement already through :func:`verify_statement` (no second
         signature check when a caller needed the decoded statement first)."""
-        self.check(vs, now_ms)
+        self.check(vs, now_ms, ours=ours)
         self._commit(vs)
+        return vs
+
+    def accept_as_witness(self, vs: VerifiedStatement, escrow: str, stamped_ms: int) -> VerifiedStatement:
+        """Accept evidence the escrow ``escrow`` -- the caller -- is stamping at ``stamped_ms``.
+
+        The escrow is the witness of what it receives (WIT-001): its own acceptance
+        is the stamp that makes a BreachClaim or Revoke effective, so the checks see
+        that stamp. It is recorded only if the statement is accepted.
+        """
+        self.witness.set_provisional(escrow, vs.digest, stamped_ms)
+        try:
+            self.check(vs)
+            self.witness.record_stamp(escrow, vs.digest, stamped_ms)
+            self._commit(vs)
+        finally:
+            self.witness.clear_provisional()
         return vs
 
     def record(self, vs: VerifiedStatement) -> None:
@@ -103,15 +129,25 @@ class Verifier:
         """
         self._commit(vs)
 
-    def check(self, vs: VerifiedStatement, now_ms: int | None = None) -> None:
-        """Run the contextual checks (steps 21-31) without changing anything."""
+    def check(self, vs: VerifiedStatement, now_ms: int | None = None, *, ours: bool = False) -> None:
+        """Run the contextual checks (steps 21-31) without changing anything.
+
+        ``ours``: ``vs`` is our own statement, about to be signed (the policy guard)
+        or replayed from our journal; it may be addressed to someone else.
+        """
         h = vs.header
-        if self.me is not None and h.audience and self.me not in (h.audience, h.issuer):
+        me = self.me
+        if me is not None and h.audience and h.audience != me and not (ours and h.issuer == me):
             raise WrongAudience(requirement="STM-005")
         self._check_key(h.issuer, h.issued_at_ms, h.seq)
         record = self._check_mandate(vs)
         if now_ms is not None:
             check_time_window(h, now_ms, self.skew_ms)
+            if me is not None and h.audience == me and not ours and h.issued_at_ms < now_ms - self.skew_ms:
+                raise IssuedInPast(
+                    f"issued {now_ms - h.issued_at_ms} ms before our clock, skew {self.skew_ms}",
+                    requirement="TIM-006",
+                )
         self.replay.check(h, vs.digest)
         self._chain(h.issuer).check(vs)
         neg_event = self._check_negotiation(vs)
@@ -185,14 +221,16 @@ class Verifier:
         check_opening(claims[r.claim_index].commitment, r.amount, r.salt)
 
     def _check_revocation_authority(self, vs: VerifiedStatement) -> None:
-        """KEY-004: a key is revoked by itself or by a principal that delegated to it."""
+        """KEY-004: a key is revoked by itself or by a principal it is bound to (KEY-007).
+
+        A Mandate alone binds nobody: anyone can sign one naming any key. The key
+        accepts a principal by signing under its mandate.
+        """
         key = vs.statement.key_revocation.key
-        if vs.issuer == key:
+        if vs.issuer == key or vs.issuer in self.bound.get(key, ()):
             return
-        if any(r.principal == vs.issuer and r.mandate.agent == key for r in self.mandates.values()):
-            return
-        raise WrongParty(
-            "only the key itself or its delegating principal may revoke it", requirement="KEY-004"
+        raise RevocationUnauthorized(
+            f"{vs.issuer:.40} is not {key:.40} and no principal that key accepted", requirement="KEY-004"
         )
 
     def _check_attestation(self, vs: VerifiedStatement) -> None:
@@ -226,6 +264,10 @@ class Verifier:
         view.add(vs)
         self.chains[h.issuer] = view
         body = vs.body
+        if h.mandate:
+            record = self.mandates.get(h.mandate)
+            if record is not None and record.mandate.agent == h.issuer:  # KEY-007: the key accepts
+                self.bound.setdefault(h.issuer, set()).add(record.principal)
         if body == "mandate":
             self.mandates[vs.digest] = _MandateRecord(h.issuer, vs.statement.mandate, h.issued_at_ms)
         elif body == "key_revocation":
@@ -235,11 +277,29 @@ class Verifier:
             self.rotated[h.issuer] = h.seq
         elif body == "attestation":
             self._attested.add((h.issuer, vs.statement.attestation.accept))
+        elif body == "ack":
+            self.witness.record_ack(h.issuer, vs.statement.ack.statement, h.issued_at_ms)
+        elif body == "receipt":
+            self.witness.record_ack(h.issuer, vs.statement.receipt.delivery, h.issued_at_ms)
+        elif body == "stamp":
+            for digest in vs.statement.stamp.statements:
+                self.witness.record_stamp(h.issuer, digest, h.issued_at_ms, vs.digest)
+                neg = self.negotiations.activate(h.issuer, digest, h.issued_at_ms)
+                if neg is not None:
+                    self._track_activation(neg)
         if h.negotiation_id:
             neg = self.negotiations.by_id.get(h.negotiation_id)
             before = (neg.state, neg.outstanding.digest) if neg is not None else None
             neg = self.negotiations.apply(vs)
             self._track_exposure(vs, neg, before)
+
+    def _track_activation(self, neg: Negotiation) -> None:
+        """An escrow's stamp made a claim or a revoke effective: a contract that ended stops counting
+        (a contract counts until it first ends, MND-010)."""
+        c = neg.contract
+        if c is not None and neg.is_terminal:
+            for party_vs in (c.offer, c.accept):
+                self.exposure.contract_ended(party_vs.header.mandate, c.id)
 
     def _track_exposure(
         self, vs: VerifiedStatement, neg: Negotiation, before: tuple[State, bytes] | None

@@ -20,7 +20,6 @@ import json
 import os
 import threading
 from collections.abc import Callable, Sequence
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from a2a_coop.protocol import merkle
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import decode_envelope, envelope_from_json, envelope_to_json
 from a2a_coop.protocol.errors import MalformedEnvelope
-from a2a_coop.protocol.escrow import RESPONSE_WINDOW_MS, Escrow
+from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.statements import (
     VerifiedStatement,
@@ -215,7 +214,6 @@ class EscrowNode:
         journal_path: Path,
         *,
         clock: Callable[[], int] = wall_clock_ms,
-        response_window_ms: int = RESPONSE_WINDOW_MS,
     ) -> None:
         self.clock = clock
         self.journal = Journal.open(journal_path)
@@ -224,39 +222,34 @@ class EscrowNode:
         mandate_vs = verify_statement(mandate)
         history = [env for _, _, env in self.journal.statements() if env != mandate]
         self.signer = KeySigner(key, head=self.journal.chain_head(key.did), clock=clock)
-        self.escrow = Escrow(
-            self.signer, mandate_vs.digest, setup=[mandate, *history], response_window_ms=response_window_ms
-        )
+        self.escrow = Escrow(self.signer, mandate_vs.digest, setup=[mandate, *history])
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
 
-    def _persist(self, evidence: Sequence[VerifiedStatement], signed: Sequence[VerifiedStatement]) -> None:
-        if not evidence and not signed:
-            return
-        held: list[tuple[VerifiedStatement | None, Sequence[VerifiedStatement], bool]]
-        held = [(vs, [], False) for vs in evidence]
-        self.journal.record_batch([*held, (None, signed, False)], at_ms=self.clock())
+    def _persist(self) -> None:
+        """Journal what the escrow took since the last call -- its Stamps, the evidence they name and
+        its decisions, in transcript order -- in one transaction, before any answer leaves."""
+        taken = self.escrow.drain_unsaved()
+        if taken:
+            items = [(None, [vs], False) if vs.issuer == self.escrow.did else (vs, [], False) for vs in taken]
+            self.journal.record_batch(items, at_ms=self.clock())
 
     def deposit(self, party: str, amount: int, reference: str = "demo funding") -> VerifiedStatement:
         with self.lock:
-            vs = self.escrow.deposit(party, amount, self.escrow.currency, reference, self.clock())
-            self._persist([], [vs])
-            return vs
+            try:
+                return self.escrow.deposit(party, amount, self.escrow.currency, reference, self.clock())
+            finally:
+                self._persist()
 
     def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
         """Take evidence; answer with our mandate (so callers can verify) and our new statements."""
         with self.lock:
-            statements = self.escrow.verifier.statements
-            before = len(statements)
-            signed: list[VerifiedStatement] = []
             try:
                 signed = self.escrow.submit(envelopes, self.clock())
             finally:
-                # Evidence accepted before a refusal stays accepted: journal it either way, with
-                # what we signed, in one transaction, before any answer leaves (write-ahead).
-                added = list(islice(reversed(statements.values()), len(statements) - before))[::-1]
-                evidence = [vs for vs in added if vs.issuer != self.escrow.did]
-                self._persist(evidence, signed)
+                # Evidence accepted before a refusal stays accepted (and stamped): journal it either way,
+                # with what we signed, before any answer leaves (write-ahead).
+                self._persist()
             return [self.mandate, *(vs.envelope for vs in signed)]
 
     def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
@@ -270,9 +263,10 @@ class EscrowNode:
 
     def tick(self) -> list[VerifiedStatement]:
         with self.lock:
-            signed = self.escrow.tick(self.clock())
-            self._persist([], signed)
-            return signed
+            try:
+                return self.escrow.tick(self.clock())
+            finally:
+                self._persist()
 
     def start_ticking(self, every_s: float = 0.5) -> threading.Thread:
         def loop() -> None:

@@ -365,10 +365,13 @@ class Peer:
             CoopError: the guard refused; nothing was signed and the chain did not advance.
         """
         now = self.clock()
+        # Never date an answer before what it answers (NEG-014): a counterparty's clock may run ahead
+        # of ours by up to the skew its statements were accepted with.
+        issued = max(now, self._causal_floor(negotiation_id, body, message))
         stmt = new_statement(
             body,
             message,
-            issued_at_ms=now,
+            issued_at_ms=issued,
             ttl_ms=ttl_ms,
             audience=audience,
             negotiation_id=negotiation_id,
@@ -376,11 +379,26 @@ class Peer:
             refs=refs,
         )
         cand = self.writer.stamp(stmt, nonce=self.nonce())
-        self.verifier.check(cand, now)
+        self.verifier.check(cand, now, ours=True)
         vs = sign_candidate(cand, self.key)
         self.verifier.record(vs)
         self.writer.advance(vs)
         return vs
+
+    def _causal_floor(self, negotiation_id: bytes, body: str, message: Any) -> int:
+        """The earliest time a statement of ours in this negotiation may carry (NEG-014)."""
+        neg = self.verifier.negotiations.by_id.get(negotiation_id) if negotiation_id else None
+        if neg is None:
+            return 0
+        floor = neg.outstanding.header.issued_at_ms
+        c = neg.contract
+        if c is not None:
+            floor = max(floor, c.accept.header.issued_at_ms)
+        if body == "receipt":
+            delivery = self.verifier.statements.get(message.delivery)
+            if delivery is not None:
+                floor = max(floor, delivery.header.issued_at_ms)
+        return floor
 
     def sign(self, body: str, message: Any, **header: Any) -> VerifiedStatement:
         """Sign one statement of ours on our own initiative (a claim, a revoke, a checkpoint), guarded
@@ -407,8 +425,9 @@ class Peer:
     def _replay(self, journal: JournalLike) -> None:
         """Rebuild memory from the journal: every statement, in journal order, offline (TIM-005)."""
         for _rowid, _direction, envelope in journal.statements():
+            vs = verify_statement(envelope)
             try:
-                self.verifier.accept(envelope)
+                self.verifier.accept_statement(vs, ours=vs.issuer == self.did)
             except Replayed:
                 continue
         next_seq, prev = journal.chain_head(self.did)

@@ -40,15 +40,16 @@ def run_trade(
 ) -> Negotiation:
     """Offer ``proposal``, and carry the trade as far as both sides' strategies take it.
 
-    With bonds in the terms, the contract goes to the escrow, whose locks are
-    forwarded to the counterparty so both sides see BONDED and perform; once
-    both sides' receipts are in, they go to the escrow too, which releases the bonds.
+    When the terms name an escrow, the contract goes to it at once: its Stamp
+    witnesses the Accept in time (WIT-004), and its locks are forwarded to the
+    counterparty so both sides see BONDED and perform; once both sides' receipts
+    are in, they go to the escrow too, which releases the bonds.
     """
     offer = peer.propose(counterparty_did, proposal, ttl_ms=ttl_ms)
     drive(peer, counterparty.exchange, offer)
     neg = peer.negotiation(offer.header.negotiation_id)
     c = neg.contract
-    if c is None or not c.bonds_required or escrow is None:
+    if c is None or not c.escrow or escrow is None:
         return neg
     answers = escrow.submit(contract_evidence(peer, neg))
     relay_escrow_answers(peer, counterparty, answers)
@@ -80,6 +81,8 @@ def settle_with_escrow(
     """Send the escrow every statement of a negotiation so it can settle; relay its answers."""
     held = peer.verifier.statements
     digests = [d for _, _, _, d in neg.history if d]
+    if neg.contract is not None:  # claims and revokes that wait for the escrow's stamp (WIT-005)
+        digests += list(neg.contract.pending)
     envelopes = contract_evidence(peer, neg) + [held[d].envelope for d in digests if d in held]
     answers = escrow.submit(list(dict.fromkeys(envelopes)))
     relay_escrow_answers(peer, counterparty, answers)
@@ -132,12 +135,17 @@ def proposal(
     bond: int = 0,
     escrow: str = "",
     revocation: trade_pb2.Revocation | None = None,
+    response_window_ms: int = 0,
 ) -> trade_pb2.Offer:
-    """An Offer in the peer's mandate currency; with a bond, both sides post it at ``escrow``."""
-    terms = trade_pb2.Terms(currency=peer.mandate_vs.statement.mandate.currency)
-    if bond:
-        terms.issuer_bond = terms.audience_bond = bond
-        terms.escrow = escrow
+    """An Offer in the peer's mandate currency. With ``escrow``, that escrow arbitrates claims and
+    revokes and, with ``bond``, holds each side's bond of that amount."""
+    terms = trade_pb2.Terms(
+        currency=peer.mandate_vs.statement.mandate.currency,
+        escrow=escrow,
+        issuer_bond=bond,
+        audience_bond=bond,
+        response_window_ms=response_window_ms,
+    )
     if revocation is not None:
         terms.revocation.CopyFrom(revocation)
     return trade_pb2.Offer(gives=_items(gives, deadline_ms), wants=_items(wants, deadline_ms), terms=terms)
@@ -150,11 +158,21 @@ def counterparty_did(client: CooperationClient) -> str:
 
 def negotiation_evidence(peer: Peer, negotiation_id: bytes) -> list[bytes]:
     """Every statement of a negotiation the peer holds (escrow statements included), after the
-    mandates they name: a transcript a third party verifies offline."""
+    mandates they name and the escrow Stamps that witness them (WIT-005): a transcript a third party
+    verifies offline."""
     held = peer.verifier.statements
     statements = [vs for vs in held.values() if vs.header.negotiation_id == negotiation_id]
-    mandates = [held[vs.header.mandate].envelope for vs in statements if vs.header.mandate in held]
-    return [*dict.fromkeys(mandates), *(vs.envelope for vs in statements)]
+    neg = peer.verifier.negotiations.by_id.get(negotiation_id)
+    escrow = neg.contract.escrow if neg is not None and neg.contract is not None else ""
+    stamps = []
+    if escrow:
+        for vs in statements:
+            stamp = peer.verifier.witness.stamp_of(escrow, vs.digest)
+            if stamp is not None and stamp in held:
+                stamps.append(held[stamp])
+    cited = [*stamps, *statements]
+    mandates = [held[vs.header.mandate].envelope for vs in cited if vs.header.mandate in held]
+    return [*dict.fromkeys(mandates), *dict.fromkeys(vs.envelope for vs in cited)]
 
 
 def fetch_ledger(escrow: EscrowClient) -> list[bytes]:

@@ -1,0 +1,295 @@
+"""The offline audit of an escrow: replay its transcript and re-derive every decision (SPEC.md 9.6, AUD-*).
+
+Theory of operation. An escrow is trusted to follow published rules; the audit
+is how anyone checks that it did, from its transcript alone -- its Mandate, its
+ledger chain from seq 0, and the evidence it acted on, each Stamp before the
+evidence it names (:meth:`~a2a_coop.protocol.escrow.Escrow.transcript`). The
+audit says "ok" only when it could check everything:
+
+* the escrow's chain is complete from seq 0, without forks (CHN-002..CHN-005);
+* every statement verifies, the escrow's own ones with every contextual rule
+  (a Forfeit needs an upheld claim, a Ruling its response window, ...);
+* every piece of evidence was stamped before the escrow acted on it, and every
+  digest a Stamp names, and every contract a ledger entry names, is in the
+  transcript (``EVIDENCE_MISSING``: a ledger shown without its evidence proves
+  nothing, so it is never "ok");
+* balances replay without a lock above the funds available, a double lock or
+  settlement, a mismatched amount or a negative balance, and funds are conserved
+  (what parties hold equals what was deposited);
+* every Ruling is the one the rules give on the evidence stamped before it
+  (``RULING_WRONG``), every BondLock rests on a recognised contract, every
+  Release and Refund was due when it was signed (``RELEASE_NOT_DUE``,
+  ``REFUND_NOT_DUE``), and nothing the rules made due by the ledger's last time
+  was left undone (``ACTION_MISSING``: a ruling, a lapse, a settlement).
+
+The audit runs the escrow's own rule functions
+(:func:`~a2a_coop.protocol.escrow.due_action`), so the escrow and its auditor
+cannot read the rules differently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+from a2a_coop.protocol.chain import ChainView
+from a2a_coop.protocol.errors import ChainError, ChainGap, CoopError, Equivocation, UnknownNegotiation
+from a2a_coop.protocol.escrow import due_action, open_bonds_of, revoke_releases, ruling_for
+from a2a_coop.protocol.ledger import LEDGER_BODIES, MONEY_BODIES, Book, Finding
+from a2a_coop.protocol.negotiation import Negotiation, State
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
+
+_CONTRACT_BODIES = LEDGER_BODIES - {"deposit", "stamp"}
+
+
+@dataclass
+class AuditReport:
+    """Outcome of :func:`audit_ledger`.
+
+    Attributes:
+        escrow: did:key of the escrow audited (None if no ledger entry was found).
+        statements: the escrow's statements the balances were computed from, in
+            the order given (an equivocating duplicate is reported, not applied).
+        balances: party -> ``(available, locked)`` after the whole ledger.
+        findings: every fault found; empty only for a ledger checked in full.
+    """
+
+    escrow: str | None
+    statements: list[VerifiedStatement] = field(default_factory=list)
+    balances: dict[str, tuple[int, int]] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.escrow is not None and not self.findings
+
+
+def audit_ledger(envelopes: Sequence[bytes], *, escrow: str | None = None) -> AuditReport:
+    """Replay an escrow's transcript offline: verify it, recompute balances and decisions, report faults.
+
+    Args:
+        envelopes: the escrow's Mandate statement, its complete chain from seq 0
+            and the evidence it acted on, in transcript order (each Stamp before
+            the evidence it names, evidence before the decisions taken on it).
+        escrow: the escrow's did:key; by default the issuer of the first ledger entry.
+
+    Returns:
+        The report; protocol failures are findings, never raised.
+    """
+    verified = _decode(envelopes)
+    findings = verified.findings
+    if escrow is None:
+        escrow = next((vs.issuer for vs in verified.statements if vs.body in LEDGER_BODIES), None)
+    report = AuditReport(escrow, findings=findings)
+    if escrow is None:
+        findings.append(Finding("EVIDENCE_MISSING", "no ledger statement found: nothing was audited", ()))
+        return report
+    _Replay(escrow, verified.statements, report).run()
+    return report
+
+
+@dataclass
+class _Decoded:
+    statements: list[VerifiedStatement] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def _decode(envelopes: Sequence[bytes]) -> _Decoded:
+    out = _Decoded()
+    seen: set[bytes] = set()
+    for i, data in enumerate(envelopes):
+        try:
+            vs = verify_statement(data)
+        except CoopError as exc:
+            out.findings.append(Finding(exc.code, f"envelope {i} does not verify: {exc}", ()))
+            continue
+        if vs.digest not in seen:  # the same statement twice is one statement
+            seen.add(vs.digest)
+            out.statements.append(vs)
+    return out
+
+
+class _Replay:
+    """One pass over the transcript with an auditor verifier, the escrow's books and its rules."""
+
+    def __init__(self, escrow: str, statements: list[VerifiedStatement], report: AuditReport) -> None:
+        self.escrow = escrow
+        self.statements = statements
+        self.report = report
+        self.findings = report.findings
+        self.verifier = Verifier()
+        self.view = ChainView(escrow, complete=True)
+        self.book = Book()
+        self.deposited = 0
+        self.digest_of = {vs.envelope: vs.digest for vs in statements}
+        self.held = {vs.digest for vs in statements}
+        self.contracts: dict[bytes, Negotiation] = {}  # contracts naming the escrow, by negotiation id
+        self.last_ms = 0
+
+    def run(self) -> None:
+        for vs in self.statements:
+            if vs.issuer == self.escrow:
+                self._own(vs)
+            else:
+                self._evidence(vs)
+        self._undone()
+        self._conservation()
+        self.report.balances = self.book.parties()
+
+    # -- the escrow's statements ----------------------------------------------------
+
+    def _own(self, vs: VerifiedStatement) -> None:
+        if self._fork(vs):
+            return
+        self.view.add(vs)
+        self.report.statements.append(vs)
+        self.last_ms = max(self.last_ms, vs.header.issued_at_ms)
+        neg = self.contracts.get(vs.header.negotiation_id) if vs.header.negotiation_id else None
+        if vs.body in _CONTRACT_BODIES:
+            if neg is None:
+                self._find("EVIDENCE_MISSING", f"{vs.body} of a contract whose evidence is not given", vs)
+            else:
+                self._judge(vs, neg)
+        if vs.body == "stamp":
+            missing = [d for d in vs.statement.stamp.statements if d not in self.held]
+            if missing:
+                self._find(
+                    "EVIDENCE_MISSING",
+                    f"the stamp names {len(missing)} statements the transcript does not hold",
+                    vs,
+                    *missing,
+                )
+        if vs.body in MONEY_BODIES:
+            self.findings.extend(self.book.apply(vs))
+            if vs.body == "deposit":
+                self.deposited += vs.statement.deposit.amount
+        self._accept(vs, own=True)
+
+    def _judge(self, vs: VerifiedStatement, neg: Negotiation) -> None:
+        """Was this decision one the rules gave, at its time, on the evidence stamped before it?"""
+        c = neg.contract
+        assert c is not None
+        at = vs.header.issued_at_ms
+        msg = vs.body_message
+        if (
+            vs.body == "ruling"
+            and msg.decision != commitment_pb2.RULING_DECISION_LAPSE
+            and msg.claim in c.claims
+        ):
+            accused, item = c.claims[msg.claim]
+            due = ruling_for(c, msg.claim, accused, item, self.verifier)
+            if due.decision != msg.decision:
+                self._find("RULING_WRONG", "the evidence stamped before it gives the other decision", vs)
+        elif vs.body == "refund" and neg.state is not State.EXPIRED:
+            self._find("REFUND_NOT_DUE", f"refund while the contract is {neg.state.value}, not lapsed", vs)
+        elif vs.body == "release" and not self._release_due(neg, msg.party, at):
+            self._find("RELEASE_NOT_DUE", f"release while the contract is {neg.state.value}", vs)
+
+    @staticmethod
+    def _release_due(neg: Negotiation, party: str, at_ms: int) -> bool:
+        c = neg.contract
+        assert c is not None
+        if neg.state is State.FULFILLED:
+            return True
+        if neg.state is State.BREACHED:
+            upheld = commitment_pb2.RULING_DECISION_UPHOLD
+            upheld_or_pending = {
+                who for d, (who, _) in c.claims.items() if d not in c.rulings or c.rulings[d] == upheld
+            }
+            return party not in upheld_or_pending
+        if neg.state is State.REVOKED and c.revokes:
+            return any(p == party and due <= at_ms for p, due in revoke_releases(c))
+        return False
+
+    def _fork(self, vs: VerifiedStatement) -> bool:
+        """CHN-002..CHN-005 on the escrow's chain as a complete log from seq 0; True for a fork."""
+        seq = vs.header.seq
+        if self.view.head is None and seq != 0:
+            self._find("CHAIN_GAP", f"the ledger starts at seq {seq}: earlier balances are unknown", vs)
+            return False
+        try:
+            self.view.check(vs)
+        except ChainError as exc:
+            if isinstance(exc, ChainGap) and self.view.head is not None:
+                proof: tuple[bytes, ...] = (self.view.links[self.view.head].digest, vs.digest)
+            else:
+                proof = self._proof(exc, vs)
+            self.findings.append(Finding(exc.code, f"escrow chain: {exc}", proof))
+            return isinstance(exc, Equivocation)
+        return False
+
+    # -- evidence -------------------------------------------------------------------
+
+    def _evidence(self, vs: VerifiedStatement) -> None:
+        own_mandate = vs.body == "mandate" and vs.statement.mandate.agent == self.escrow
+        if not own_mandate and self.verifier.witness.stamp_time(self.escrow, vs.digest) is None:
+            self._find("UNSTAMPED_EVIDENCE", f"{vs.body} is not named by a stamp before it", vs)
+        if self._accept(vs, own=False) and vs.body == "accept":
+            neg = self.verifier.negotiations.get(vs.header.negotiation_id)
+            c = neg.contract
+            if c is not None and c.escrow == self.escrow:
+                self.contracts[neg.id] = neg
+                stamped = self.verifier.witness.witnessed_ms(c.accept, self.escrow)
+                if stamped is None or stamped > c.offer.header.expires_at_ms + CLOCK_TOLERANCE_MS:
+                    self._find("UNWITNESSED", "the escrow recognised an Accept not witnessed in time", vs)
+
+    def _accept(self, vs: VerifiedStatement, *, own: bool) -> bool:
+        try:
+            self.verifier.accept(vs.envelope)
+            return True
+        except UnknownNegotiation as exc:
+            if not (own and vs.body in _CONTRACT_BODIES):  # those were reported as EVIDENCE_MISSING
+                self.findings.append(Finding(exc.code, f"{vs.body} refused: {exc}", (vs.digest,)))
+        except ChainError as exc:
+            if not own:  # the escrow's chain faults were reported by the complete check
+                self.findings.append(Finding(exc.code, f"{vs.body} refused: {exc}", self._proof(exc, vs)))
+        except CoopError as exc:
+            code = exc.code
+            if vs.body == "forfeit" and exc.requirement in ("CMT-002", "CMT-003"):
+                code = "FORFEIT_WITHOUT_CAUSE"
+            who = "escrow" if own else "evidence"
+            self.findings.append(Finding(code, f"{who} {vs.body} refused: {exc}", (vs.digest,)))
+        return False
+
+    # -- at the end -----------------------------------------------------------------
+
+    def _undone(self) -> None:
+        """ACTION_MISSING: what the rules made due by the ledger's last time and the escrow never did."""
+        for neg in self.contracts.values():
+            action = due_action(neg, self.last_ms, self.verifier, self.book.available, _currency(neg))
+            if action is not None and action[0] != "bond_lock":  # locks wait for deposits, not time
+                c = neg.contract
+                assert c is not None
+                self.findings.append(
+                    Finding(
+                        "ACTION_MISSING",
+                        f"{action[0]} was due by {self.last_ms} for a {neg.state.value} contract "
+                        f"({len(open_bonds_of(c))} bonds still locked)",
+                        (c.id,),
+                    )
+                )
+
+    def _conservation(self) -> None:
+        held = sum(a + lk for a, lk in self.book.parties().values())
+        if held != self.deposited:
+            self.findings.append(
+                Finding("FUNDS_NOT_CONSERVED", f"parties hold {held}, {self.deposited} was deposited", ())
+            )
+
+    # -- helpers --------------------------------------------------------------------
+
+    def _find(self, code: str, message: str, vs: VerifiedStatement, *more: bytes) -> None:
+        self.findings.append(Finding(code, message, (vs.digest, *more)))
+
+    def _proof(self, exc: CoopError, vs: VerifiedStatement) -> tuple[bytes, ...]:
+        digests = tuple(self.digest_of[e] for e in exc.evidence if e in self.digest_of)
+        return digests or (vs.digest,)
+
+
+def _currency(neg: Negotiation) -> str:
+    c = neg.contract
+    assert c is not None
+    return c.proposal.terms.currency

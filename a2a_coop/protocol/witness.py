@@ -1,0 +1,95 @@
+"""Witnessed time: when a statement is known to have existed, by a clock its issuer does not control
+(SPEC.md section 9.5, WIT-*).
+
+Theory of operation. A statement's ``issued_at_ms`` is what its signer wrote:
+a claim, not a fact. Nothing that moves value may rest on it, because the
+party who profits chose it (a Delivery dated back to its deadline defeats a
+breach claim; an Accept dated back to an offer's expiry revives it). A
+statement is *witnessed* at time ``w`` when someone other than its issuer
+signed, at their own clock, that they had it by ``w``:
+
+* the contract's escrow, in a :data:`Stamp` of its ledger (WIT-001), or
+* the statement's audience -- the counterparty it was sent to -- in an Ack
+  naming it, or a Receipt naming it (a Delivery).
+
+The *witnessed time* is the earliest such ``w`` (WIT-002). Every party can
+get a witness without the other's cooperation, because the escrow stamps
+whatever evidence it is sent. Deadlines that move value are judged on the
+witnessed time, with :data:`CLOCK_TOLERANCE_MS` for clocks that disagree
+(WIT-003, WIT-004).
+
+:class:`WitnessIndex` is the verifier's memory of stamps and acknowledgements.
+It is pure bookkeeping: which statements a stamp names may not be held yet
+(stamps arrive in any order), so lookups are by digest.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from a2a_coop.protocol.negotiation import Contract
+from a2a_coop.protocol.statements import VerifiedStatement
+
+# How far two honest clocks may disagree when a deadline is judged on a witness's clock. The same
+# value as the default receive skew (TIM-004), fixed so that every verifier reaches one verdict.
+CLOCK_TOLERANCE_MS: Final = 30_000
+
+
+class WitnessIndex:
+    """Stamps by escrows and acknowledgements by audiences, each kept at its earliest time."""
+
+    def __init__(self) -> None:
+        self._stamped: dict[tuple[str, bytes], int] = {}  # (escrow, digest) -> earliest stamp time
+        self._stamp_of: dict[tuple[str, bytes], bytes] = {}  # (escrow, digest) -> that Stamp's digest
+        self._acked: dict[tuple[str, bytes], int] = {}  # (acknowledger, digest) -> earliest time
+        self._provisional: tuple[str, bytes, int] | None = None
+
+    def stamp_time(self, escrow: str, digest: bytes) -> int | None:
+        """When ``escrow`` first stamped ``digest`` (WIT-001), or None."""
+        p = self._provisional
+        if p is not None and p[0] == escrow and p[1] == digest:
+            return p[2]
+        return self._stamped.get((escrow, digest))
+
+    def ack_time(self, by: str, digest: bytes) -> int | None:
+        """When ``by`` first acknowledged (Ack or Receipt) ``digest``, or None."""
+        return self._acked.get((by, digest))
+
+    def stamp_of(self, escrow: str, digest: bytes) -> bytes | None:
+        """The digest of the earliest Stamp by ``escrow`` that names ``digest``, if held."""
+        return self._stamp_of.get((escrow, digest))
+
+    def record_stamp(self, escrow: str, digest: bytes, at_ms: int, stamp: bytes = b"") -> None:
+        key = (escrow, digest)
+        if key not in self._stamped or at_ms < self._stamped[key]:
+            self._stamped[key] = at_ms
+            if stamp:
+                self._stamp_of[key] = stamp
+
+    def record_ack(self, by: str, digest: bytes, at_ms: int) -> None:
+        key = (by, digest)
+        self._acked[key] = min(at_ms, self._acked.get(key, at_ms))
+
+    def set_provisional(self, escrow: str, digest: bytes, at_ms: int) -> None:
+        """The escrow itself is checking a statement it is about to stamp at ``at_ms``: let the check
+        see that stamp (cleared by :meth:`clear_provisional`, recorded only if the statement passes)."""
+        self._provisional = (escrow, digest, at_ms)
+
+    def clear_provisional(self) -> None:
+        self._provisional = None
+
+    def witnessed_ms(self, vs: VerifiedStatement, escrow: str) -> int | None:
+        """WIT-002: the earliest time ``escrow`` stamped ``vs`` or its audience acknowledged it."""
+        stamped = self.stamp_time(escrow, vs.digest) if escrow else None
+        audience = vs.header.audience
+        acked = self.ack_time(audience, vs.digest) if audience else None
+        times = [t for t in (stamped, acked) if t is not None]
+        return min(times) if times else None
+
+    def delivery_timely(self, c: Contract, delivery: VerifiedStatement) -> bool:
+        """WIT-003: issued by the item's deadline, and witnessed by the deadline plus the tolerance."""
+        item = c.gives(delivery.issuer)[delivery.statement.delivery.item_index]
+        if delivery.header.issued_at_ms > item.deadline_ms:
+            return False
+        witnessed = self.witnessed_ms(delivery, c.escrow)
+        return witnessed is not None and witnessed <= item.deadline_ms + CLOCK_TOLERANCE_MS
