@@ -79,7 +79,13 @@ from a2a_coop.protocol.envelope import (
     sign_payload_with_digest,
 )
 from a2a_coop.protocol.identity import Keypair
-from a2a_coop.protocol.statements import Statement, encode_statement, sign_statement, verify_statement
+from a2a_coop.protocol.statements import (
+    Statement,
+    encode_statement,
+    negotiation_id_for,
+    sign_statement,
+    verify_statement,
+)
 from a2a_coop.testing import DAY_MS, FixedClock, Party, derive, service
 from a2a_coop.testing import bonded_trade as testing_bonded_trade
 from benchmarks._stats import row, stats
@@ -161,10 +167,10 @@ def realistic_offer() -> list[Template]:
 
 def fresh_statements(unit: Sequence[Template], copies: int, tag: str) -> list[Template]:
     """``copies`` distinct copies of the unit, in order: each statement its own seq, prev, nonce and
-    times; a copy's negotiation statements share their own negotiation id."""
+    times; a copy's negotiation statements share the id its offer derives (NEG-013)."""
     out = []
     for i in range(copies):
-        nid = derive(f"bench/{tag}/negotiation/{i}", 16)
+        nid = b""
         for j, (template, key) in enumerate(unit):
             stmt = Statement()
             stmt.CopyFrom(template)
@@ -172,6 +178,8 @@ def fresh_statements(unit: Sequence[Template], copies: int, tag: str) -> list[Te
             h.seq = t.seq + 1 + i
             h.prev = derive(f"bench/{tag}/prev/{i}/{j}")
             h.nonce = derive(f"bench/{tag}/nonce/{i}/{j}", 16)
+            if template.WhichOneof("body") == "offer":  # the copy's negotiation, opened by its offer
+                nid = negotiation_id_for(h.issuer, h.nonce)
             if t.negotiation_id:  # the attestation belongs to no negotiation (STM-009)
                 h.negotiation_id = nid
             h.issued_at_ms = t.issued_at_ms + i

@@ -101,7 +101,6 @@ def prepare(directory: Path, negotiations: int) -> None:
                 "offer",
                 proposal,
                 audience=alice,
-                negotiation_id=os.urandom(16),
                 mandate=mandate,
                 ttl_ms=OFFER_TTL_MS,
             )

@@ -15,6 +15,7 @@ from a2a_coop.protocol.statements import Statement, encode_statement, verify_sta
 from a2a_coop.testing import DAY_MS, EPOCH_MS, FixedClock, Party, derive, service
 
 DID = Keypair.from_seed(derive("bodies/someone")).did
+DIGEST = derive("bodies/some statement")
 OTHER_DID = Keypair.from_seed(derive("bodies/other")).did
 SMALL_ORDER_DID = did_from_public_key(bytes.fromhex("01" + "00" * 31))
 D32 = derive("bodies/digest")
@@ -174,7 +175,84 @@ def test_revocation_details_without_revocation_allowed_are_refused(revocation: t
         _rule("offer", _offer(terms=trade_pb2.Terms(currency="credit", revocation=revocation))) == "BDY-003"
     )
     revocation.allowed = True
-    _ok("offer", _offer(terms=trade_pb2.Terms(currency="credit", revocation=revocation)))
+    _ok("offer", _offer(terms=trade_pb2.Terms(currency="credit", revocation=revocation, escrow=DID)))
+
+
+@pytest.mark.req("BDY-003")
+def test_revocable_terms_need_an_escrow_and_a_named_escrow_must_be_valid() -> None:
+    """Revocation without an escrow (no arbiter to order the revoke against the trade), and a malformed
+    escrow even with both bonds zero; expect BODY_INVALID both times."""
+    revocable = trade_pb2.Revocation(allowed=True)
+    assert _rule("offer", _offer(terms=trade_pb2.Terms(currency="credit", revocation=revocable))) == "BDY-003"
+    assert _rule("offer", _offer(terms=trade_pb2.Terms(currency="credit", escrow="did:web:x"))) == "BDY-003"
+    _ok("offer", _offer(terms=trade_pb2.Terms(currency="credit", escrow=DID)))  # an arbiter without bonds
+
+
+MAX_INT = 2**53 - 1
+
+
+@pytest.mark.req("BDY-015")
+@pytest.mark.parametrize(
+    ("body", "make"),
+    [
+        ("offer", lambda v: _offer(gives=[_item(value=v)])),
+        ("offer", lambda v: _offer(gives=[_item(quantity=v)])),
+        ("offer", lambda v: _offer(wants=[_item(deadline_ms=v)])),
+        ("offer", lambda v: _offer(terms=trade_pb2.Terms(currency="credit", escrow=DID, issuer_bond=v))),
+        (
+            "offer",
+            lambda v: _offer(terms=trade_pb2.Terms(currency="credit", escrow=DID, response_window_ms=v)),
+        ),
+        ("bond_lock", lambda v: commitment_pb2.BondLock(contract=DIGEST, party=DID, amount=v)),
+        ("deposit", lambda v: commitment_pb2.Deposit(party=DID, amount=v, currency="credit")),
+    ],
+    ids=[
+        "item.value",
+        "item.quantity",
+        "item.deadline_ms",
+        "issuer_bond",
+        "response_window_ms",
+        "bond",
+        "deposit",
+    ],
+)
+def test_every_integer_stays_below_two_to_the_53(body: str, make: Any) -> None:
+    """An integer field at 2^53 - 1 is accepted, one more is BODY_INVALID (BDY-015): every verifier,
+    64-bit or big-integer, computes the same sums."""
+    _ok(body, make(MAX_INT))
+    assert _rule(body, make(MAX_INT + 1)) == "BDY-015"
+
+
+@pytest.mark.req("BDY-016")
+def test_ruling_shape() -> None:
+    """A Ruling decides a claim (UPHOLD), dismisses it citing the timely delivery (DISMISS) or declares a
+    lapse naming no claim (LAPSE); anything else is BODY_INVALID."""
+    R = commitment_pb2
+    _ok("ruling", R.Ruling(contract=DIGEST, claim=DIGEST, decision=R.RULING_DECISION_UPHOLD))
+    _ok(
+        "ruling", R.Ruling(contract=DIGEST, claim=DIGEST, decision=R.RULING_DECISION_DISMISS, evidence=DIGEST)
+    )
+    _ok("ruling", R.Ruling(contract=DIGEST, decision=R.RULING_DECISION_LAPSE))
+    bad = [
+        R.Ruling(contract=DIGEST, claim=DIGEST),  # no decision
+        R.Ruling(contract=DIGEST, claim=DIGEST, decision=R.RULING_DECISION_UPHOLD, evidence=DIGEST),
+        R.Ruling(contract=DIGEST, decision=R.RULING_DECISION_LAPSE, claim=DIGEST),
+    ]
+    for ruling in bad:
+        assert _rule("ruling", ruling) == "BDY-016"
+    assert (
+        _rule("ruling", R.Ruling(contract=DIGEST, decision=R.RULING_DECISION_DISMISS, claim=DIGEST))
+        == "BDY-004"
+    )
+
+
+@pytest.mark.req("BDY-017")
+def test_stamp_names_one_to_256_digests() -> None:
+    """A Stamp names 1 to 256 statement digests of 32 bytes each; expect BODY_INVALID otherwise."""
+    _ok("stamp", commitment_pb2.Stamp(statements=[DIGEST] * 256))
+    assert _rule("stamp", commitment_pb2.Stamp()) == "BDY-017"
+    assert _rule("stamp", commitment_pb2.Stamp(statements=[DIGEST] * 257)) == "BDY-017"
+    assert _rule("stamp", commitment_pb2.Stamp(statements=[b"short"])) == "BDY-004"
 
 
 # --- BDY-004: references -----------------------------------------------------------------------

@@ -11,6 +11,7 @@ from a2a_coop.protocol.errors import (
     BodyInvalid,
     CoopError,
     ExclusiveConflict,
+    HeaderInvalid,
     IllegalTransition,
     RevocationNotAllowed,
     StaleReference,
@@ -20,6 +21,7 @@ from a2a_coop.protocol.errors import (
 from a2a_coop.protocol.negotiation import (
     BARGAINING_STATES,
     CLAIM_WINDOW_MS,
+    DEFAULT_RESPONSE_WINDOW_MS,
     INITIAL_STATE,
     TERMINAL_STATES,
     TRANSITIONS,
@@ -81,6 +83,33 @@ def _breach_claim(
 def _revoke(party: Party, accept: VerifiedStatement, to: Party) -> VerifiedStatement:
     msg = commitment_pb2.Revoke(contract=accept.digest, reason="changed plans")
     return party.sign("revoke", msg, audience=to.did, negotiation_id=accept.header.negotiation_id)
+
+
+def _stamp(escrow: Party, *statements: VerifiedStatement, at: int | None = None) -> VerifiedStatement:
+    """The escrow's Stamp witnessing ``statements`` (WIT-001): what makes a claim or revoke effective."""
+    return escrow.sign(
+        "stamp", commitment_pb2.Stamp(statements=[vs.digest for vs in statements]), issued_at_ms=at
+    )
+
+
+def _ruling(
+    escrow: Party,
+    accept: VerifiedStatement,
+    claim: VerifiedStatement | None,
+    decision: int,
+    evidence: bytes = b"",
+) -> VerifiedStatement:
+    msg = commitment_pb2.Ruling(
+        contract=accept.digest, claim=claim.digest if claim else b"", decision=decision, evidence=evidence
+    )
+    return escrow.sign("ruling", msg, negotiation_id=accept.header.negotiation_id)
+
+
+UPHOLD, DISMISS, LAPSE = (
+    commitment_pb2.RULING_DECISION_UPHOLD,
+    commitment_pb2.RULING_DECISION_DISMISS,
+    commitment_pb2.RULING_DECISION_LAPSE,
+)
 
 
 def _run(v: Verifier, *statements: VerifiedStatement) -> None:
@@ -158,13 +187,15 @@ def test_offer_then_accept_forms_the_contract(auditor: Verifier, alice: Party, b
 def test_second_offer_in_an_open_negotiation_is_an_illegal_transition(
     auditor: Verifier, alice: Party, bob: Party
 ) -> None:
-    """Alice sends a fresh Offer under the same negotiation_id; expect ILLEGAL_TRANSITION (only the
-    first Offer opens; later proposals are Counters)."""
+    """Alice sends a fresh Offer under the same negotiation_id: an offer's id derives from its issuer and
+    nonce, so a second one under it is HEADER_INVALID (NEG-013); the table has no OFFER row either (only
+    the first Offer opens; later proposals are Counters)."""
     offer = alice.offer(bob)
     auditor.accept(offer.envelope)
-    _refused(
-        auditor, alice.offer(bob, negotiation_id=offer.header.negotiation_id), IllegalTransition, "NEG-001"
-    )
+    with pytest.raises(HeaderInvalid) as err:
+        alice.offer(bob, negotiation_id=offer.header.negotiation_id)
+    assert err.value.requirement == "NEG-013"
+    assert all(Event.OFFER not in row for row in TRANSITIONS.values())
 
 
 @pytest.mark.req("NEG-001")
@@ -224,11 +255,9 @@ def test_negotiation_starts_only_with_an_offer(alice: Party, bob: Party) -> None
 @pytest.mark.req("NEG-003")
 def test_offer_must_be_addressed_to_another_party(auditor: Verifier, alice: Party, bob: Party) -> None:
     """Alice offers to nobody (public) or to herself; expect WRONG_PARTY."""
-    public = alice.sign("offer", alice.proposal(), negotiation_id=alice.new_negotiation_id())
+    public = alice.sign("offer", alice.proposal())
     _refused(auditor, public, WrongParty, "NEG-003")
-    to_self = alice.sign(
-        "offer", alice.proposal(), audience=alice.did, negotiation_id=alice.new_negotiation_id()
-    )
+    to_self = alice.sign("offer", alice.proposal(), audience=alice.did)
     _refused(auditor, to_self, WrongParty, "NEG-003")
 
 
@@ -418,12 +447,14 @@ def test_only_the_receiving_party_issues_a_receipt(auditor: Verifier, alice: Par
 
 
 @pytest.mark.req("NEG-008", "CMT-002")
-def test_breach_claim_roles(clock: FixedClock, auditor: Verifier, alice: Party, bob: Party) -> None:
+def test_breach_claim_roles(
+    clock: FixedClock, auditor: Verifier, alice: Party, bob: Party, escrow: Party
+) -> None:
     """An outsider files a breach claim (WRONG_PARTY); a claim about an item the accused does not owe
     (BODY_INVALID)."""
     carol = Party("carol", clock)
     auditor.accept(carol.setup[0])
-    offer = alice.offer(bob)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
     accept = bob.accept(offer)
     _run(auditor, offer, accept)
     clock.advance(2 * DAY_MS)
@@ -466,7 +497,7 @@ def test_exclusive_key_is_free_again_once_its_contract_ended(
 
 @pytest.mark.req("NEG-009")
 def test_late_statement_on_an_ended_contract_does_not_free_a_key_held_by_a_live_one(
-    clock: FixedClock, auditor: Verifier, alice: Party, bob: Party
+    clock: FixedClock, auditor: Verifier, alice: Party, bob: Party, escrow: Party
 ) -> None:
     """Contract 1 on key K is revoked (ended), contract 2 on K forms, then a late Delivery arrives on
     contract 1 (REVOKED accepts deliveries). Expect K still held by contract 2, so a third contract
@@ -475,9 +506,10 @@ def test_late_statement_on_an_ended_contract_does_not_free_a_key_held_by_a_live_
     for p in (carol, dave):
         auditor.accept(p.setup[0])
     revocable = trade_pb2.Revocation(allowed=True)
-    first = alice.offer(bob, alice.proposal(exclusive_key=b"K", revocation=revocable))
+    first = alice.offer(bob, alice.proposal(exclusive_key=b"K", revocation=revocable, escrow=escrow.did))
     accept1 = bob.accept(first)
-    _run(auditor, first, accept1, _revoke(alice, accept1, bob))
+    revoke = _revoke(alice, accept1, bob)
+    _run(auditor, first, accept1, _stamp(escrow, revoke), revoke)
     second = alice.offer(carol, alice.proposal(exclusive_key=b"K"))
     _run(auditor, second, carol.accept(second))
     auditor.accept(bob.deliver(accept1, alice).envelope)  # owed under notice, arrives late
@@ -509,7 +541,7 @@ def test_revocation_with_forfeit_pays_the_revokers_bond_to_the_other_party(
     )
     deal.lock_both()
     revoke = _revoke(bob, deal.accept, alice)
-    auditor.accept(revoke.envelope)
+    _run(auditor, revoke, _stamp(escrow, revoke))  # the stamp, arriving second, makes it effective
     assert deal.state is State.REVOKED
     wrong = _escrow_says(escrow, "forfeit", deal.accept, alice, beneficiary=bob.did, cause=revoke.digest)
     _refused(auditor, wrong, BodyInvalid, "CMT-003")
@@ -530,7 +562,7 @@ def test_revocation_without_forfeit_terms_forfeits_nothing(
     deal = Bonded(auditor, alice, bob, escrow, revocation=trade_pb2.Revocation(allowed=True))
     deal.lock_both()
     revoke = _revoke(bob, deal.accept, alice)
-    auditor.accept(revoke.envelope)
+    _run(auditor, _stamp(escrow, revoke), revoke)
     forfeit = _escrow_says(escrow, "forfeit", deal.accept, bob, beneficiary=alice.did, cause=revoke.digest)
     _refused(auditor, forfeit, BodyInvalid, "CMT-003")
     _run(auditor, *(_escrow_says(escrow, "release", deal.accept, p) for p in (alice, bob)))
@@ -538,13 +570,15 @@ def test_revocation_without_forfeit_terms_forfeits_nothing(
 
 @pytest.mark.req("CMT-003")
 def test_obligations_under_notice_can_still_be_performed_after_revocation(
-    auditor: Verifier, alice: Party, bob: Party
+    auditor: Verifier, alice: Party, bob: Party, escrow: Party
 ) -> None:
     """Terms with a notice period: Alice revokes, then both still deliver and receipt what was due;
     expect every statement accepted and the contract to stay REVOKED."""
-    offer = alice.offer(bob, alice.proposal(revocation=trade_pb2.Revocation(allowed=True, notice_ms=DAY_MS)))
+    terms = trade_pb2.Revocation(allowed=True, notice_ms=DAY_MS)
+    offer = alice.offer(bob, alice.proposal(revocation=terms, escrow=escrow.did))
     accept = bob.accept(offer)
-    _run(auditor, offer, accept, _revoke(alice, accept, bob))
+    revoke = _revoke(alice, accept, bob)
+    _run(auditor, offer, accept, _stamp(escrow, revoke), revoke)
     d1, d2 = alice.deliver(accept, bob), bob.deliver(accept, alice)
     _run(auditor, d1, d2, bob.receipt(d1), alice.receipt(d2))
     assert _state(auditor, offer) is State.REVOKED
@@ -629,13 +663,16 @@ def test_no_delivery_until_every_bond_is_locked(
 def test_bond_is_not_released_before_the_contract_is_fulfilled(
     auditor: Verifier, alice: Party, bob: Party, escrow: Party
 ) -> None:
-    """Only Alice's side is receipted and the escrow releases her bond; expect ILLEGAL_TRANSITION."""
+    """Only Alice's side is receipted and the escrow releases her bond: money statements never change a
+    contract's state (SPEC 8.9), so every verifier records it and the state stays PERFORMING; that the
+    release was not due is the audit's finding (RELEASE_NOT_DUE, tests/test_escrow.py)."""
     deal = Bonded(auditor, alice, bob, escrow)
     deal.lock_both()
     d1 = alice.deliver(deal.accept, bob)
     _run(auditor, d1, bob.receipt(d1))
     assert deal.state is State.PERFORMING
-    _refused(auditor, _escrow_says(escrow, "release", deal.accept, alice), IllegalTransition)
+    auditor.accept(_escrow_says(escrow, "release", deal.accept, alice).envelope)
+    assert deal.state is State.PERFORMING
 
 
 @pytest.mark.req("CMT-001", "NEG-012")
@@ -659,15 +696,23 @@ def test_release_returns_the_locked_amount_once(
 def test_breach_claim_upheld_forfeits_the_accused_bond(
     clock: FixedClock, auditor: Verifier, alice: Party, bob: Party, escrow: Party
 ) -> None:
-    """Alice delivers, Bob never does. After his deadline Alice claims (DISPUTED); the escrow forfeits
-    Bob's bond to Alice (BREACHED) and releases Alice's bond."""
+    """Alice delivers, Bob never does. After his deadline Alice claims: held, no effect until the escrow
+    stamps it (DISPUTED); a ruling before the response window is refused; then the escrow upholds it
+    (BREACHED), forfeits Bob's bond to Alice and releases Alice's bond."""
     deal = Bonded(auditor, alice, bob, escrow)
     deal.lock_both()
     auditor.accept(alice.deliver(deal.accept, bob).envelope)
     clock.advance(DAY_MS + 1)
     claim = _breach_claim(alice, deal.accept, bob)
     auditor.accept(claim.envelope)
+    assert deal.state is State.PERFORMING  # held, not effective (WIT-005)
+    auditor.accept(_stamp(escrow, claim).envelope)
     assert deal.state is State.DISPUTED
+    clock.advance(DEFAULT_RESPONSE_WINDOW_MS - 1)
+    _refused(auditor, _ruling(escrow, deal.accept, claim, UPHOLD), IllegalTransition, "CMT-002")
+    clock.advance(1)
+    auditor.accept(_ruling(escrow, deal.accept, claim, UPHOLD).envelope)
+    assert deal.state is State.BREACHED
     forfeit = _escrow_says(escrow, "forfeit", deal.accept, bob, beneficiary=alice.did, cause=claim.digest)
     auditor.accept(forfeit.envelope)
     assert deal.state is State.BREACHED
@@ -704,7 +749,7 @@ def test_forfeit_must_follow_an_upheld_claim_against_that_party(
     deal.lock_both()
     alice.clock.advance(DAY_MS + 1)
     claim = _breach_claim(alice, deal.accept, bob)
-    auditor.accept(claim.envelope)
+    _run(auditor, _stamp(escrow, claim), claim)
     party, beneficiary, cause = {
         "claimant-bond": (alice, bob, claim.digest),
         "wrong-beneficiary": (bob, escrow, claim.digest),
@@ -720,14 +765,23 @@ def test_claim_against_an_item_delivered_in_time_is_not_upheld(
     clock: FixedClock, auditor: Verifier, alice: Party, bob: Party, escrow: Party
 ) -> None:
     """Bob delivered before his deadline but never got a receipt; Alice claims a breach anyway. The
-    verifier holds Bob's timely Delivery, so a Forfeit of Bob's bond is BODY_INVALID (CMT-002)."""
+    escrow dismisses the claim citing the timely Delivery (back to PERFORMING); a Forfeit of Bob's bond
+    is BODY_INVALID without an upheld claim, and a dismissal citing no delivery of the item is too."""
     deal = Bonded(auditor, alice, bob, escrow)
     deal.lock_both()
-    auditor.accept(bob.deliver(deal.accept, alice).envelope)
+    delivery = bob.deliver(deal.accept, alice)
+    _run(auditor, _stamp(escrow, delivery), delivery)
     clock.advance(DAY_MS + 1)
     claim = _breach_claim(alice, deal.accept, bob)
-    auditor.accept(claim.envelope)
+    _run(auditor, _stamp(escrow, claim), claim)
     forfeit = _escrow_says(escrow, "forfeit", deal.accept, bob, beneficiary=alice.did, cause=claim.digest)
+    _refused(auditor, forfeit, BodyInvalid, "CMT-002")
+    clock.advance(DEFAULT_RESPONSE_WINDOW_MS)
+    _refused(
+        auditor, _ruling(escrow, deal.accept, claim, DISMISS, evidence=claim.digest), BodyInvalid, "CMT-002"
+    )
+    auditor.accept(_ruling(escrow, deal.accept, claim, DISMISS, evidence=delivery.digest).envelope)
+    assert deal.state is State.PERFORMING
     _refused(auditor, forfeit, BodyInvalid, "CMT-002")
 
 
@@ -735,16 +789,22 @@ def test_claim_against_an_item_delivered_in_time_is_not_upheld(
 def test_late_delivery_during_a_dispute_can_still_fulfil(
     clock: FixedClock, auditor: Verifier, alice: Party, bob: Party, escrow: Party
 ) -> None:
-    """Bob delivers after the claim and everything is receipted; expect FULFILLED (the dispute ends)."""
+    """Bob delivers after the claim and everything is receipted: the dispute does not end by itself
+    (DISPUTED), the escrow's ruling ends it. Bob's delivery was late, so the claim is upheld: BREACHED,
+    whatever was receipted (SPEC 8.9: the ruling outranks completion)."""
     deal = Bonded(auditor, alice, bob, escrow)
     deal.lock_both()
     d1 = alice.deliver(deal.accept, bob)
     auditor.accept(d1.envelope)
     clock.advance(DAY_MS + 1)
-    auditor.accept(_breach_claim(alice, deal.accept, bob).envelope)
+    claim = _breach_claim(alice, deal.accept, bob)
+    _run(auditor, _stamp(escrow, claim), claim)
     d2 = bob.deliver(deal.accept, alice)
     _run(auditor, d2, bob.receipt(d1), alice.receipt(d2))
-    assert deal.state is State.FULFILLED
+    assert deal.state is State.DISPUTED
+    clock.advance(DEFAULT_RESPONSE_WINDOW_MS)
+    auditor.accept(_ruling(escrow, deal.accept, claim, UPHOLD).envelope)
+    assert deal.state is State.BREACHED
 
 
 # --- CMT-004: lapse -------------------------------------------------------------------------------
@@ -754,30 +814,42 @@ def test_late_delivery_during_a_dispute_can_still_fulfil(
 def test_unperformed_contract_expires_after_the_claim_window_and_bonds_are_refunded(
     clock: FixedClock, auditor: Verifier, alice: Party, bob: Party, escrow: Party
 ) -> None:
-    """Nobody delivers or claims. At last deadline + CLAIM_WINDOW_MS the contract is still BONDED and a
-    Refund is ILLEGAL_TRANSITION; 1 ms later it is EXPIRED and both bonds are refunded."""
+    """Nobody delivers or claims. A contract never expires by the parties' statement times; the escrow
+    declares the lapse (CMT-006): at last deadline + CLAIM_WINDOW_MS a LAPSE ruling is refused, 1 ms
+    later it is accepted (EXPIRED) and both bonds are refunded (CMT-004)."""
     deal = Bonded(auditor, alice, bob, escrow)
     deal.lock_both()
     lapse = deal.deadline + CLAIM_WINDOW_MS
     neg = auditor.negotiations.get(deal.offer.header.negotiation_id)
-    _refused(auditor, _escrow_says(escrow, "refund", deal.accept, alice, at=lapse), IllegalTransition)
-    assert not neg.expire_due(lapse)
+    clock.now_ms = lapse
+    _refused(auditor, _ruling(escrow, deal.accept, None, LAPSE), IllegalTransition, "CMT-006")
+    assert not neg.expire_due(lapse + 1) and deal.state is State.BONDED
+    clock.now_ms = lapse + 1
+    auditor.accept(_ruling(escrow, deal.accept, None, LAPSE).envelope)
+    assert deal.state is State.EXPIRED
     for p in (alice, bob):
-        auditor.accept(_escrow_says(escrow, "refund", deal.accept, p, at=lapse + 1).envelope)
-        assert deal.state is State.EXPIRED
-    assert neg.history[-3][1:3] == (Event.EXPIRE, State.EXPIRED)
+        auditor.accept(_escrow_says(escrow, "refund", deal.accept, p).envelope)
+    assert deal.state is State.EXPIRED and neg.history[-3][1:3] == (Event.LAPSE, State.EXPIRED)
 
 
 @pytest.mark.req("CMT-004", "NEG-001")
-def test_no_breach_claim_after_the_contract_lapsed(
-    clock: FixedClock, auditor: Verifier, alice: Party, bob: Party
+def test_no_breach_claim_without_an_escrow_or_after_the_claim_window(
+    clock: FixedClock, auditor: Verifier, alice: Party, bob: Party, escrow: Party
 ) -> None:
-    """A claim filed after the claim window closed; expect ILLEGAL_TRANSITION."""
+    """A claim under terms that name no arbiter is ILLEGAL_TRANSITION (CMT-005). A claim the escrow
+    stamps after the claim window closed never takes effect, whichever arrives first."""
     offer = alice.offer(bob)
     accept = bob.accept(offer)
     _run(auditor, offer, accept)
-    clock.advance(DAY_MS + CLAIM_WINDOW_MS + 1)
-    _refused(auditor, _breach_claim(alice, accept, bob), IllegalTransition, "NEG-001")
+    clock.advance(DAY_MS + 1)
+    _refused(auditor, _breach_claim(alice, accept, bob), IllegalTransition, "CMT-005")
+    deal = Bonded(auditor, alice, bob, escrow)
+    deal.lock_both()
+    clock.advance(DAY_MS + 1)
+    claim = _breach_claim(alice, deal.accept, bob)
+    clock.advance(CLAIM_WINDOW_MS)
+    _run(auditor, claim, _stamp(escrow, claim))
+    assert deal.state is State.BONDED
 
 
 # --- the machine in isolation ------------------------------------------------------------------

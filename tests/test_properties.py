@@ -30,6 +30,7 @@ from a2a_coop.protocol.statements import (
     Statement,
     decode_statement,
     encode_statement,
+    negotiation_id_for,
     verify_statement,
 )
 from a2a_coop.protocol.verifier import Verifier
@@ -43,7 +44,7 @@ HEAVY = settings(
 )
 
 KNOWN_ERRORS = set(registry().values())
-U64 = 2**64 - 1
+MAX_INT = 2**53 - 1  # every integer of a statement (STM-013, BDY-015)
 
 # --- (a) strategies for valid statements --------------------------------------------------------------
 
@@ -61,10 +62,10 @@ items = st.builds(
     ),
     category=categories,
     description=short_text,
-    quantity=st.integers(1, U64),
+    quantity=st.integers(1, MAX_INT),
     unit=short_text,
-    value=st.integers(0, U64),
-    deadline_ms=st.integers(1, U64),
+    value=st.integers(0, MAX_INT),
+    deadline_ms=st.integers(1, MAX_INT),
     spec_digest=st.one_of(st.just(b""), digests),
 )
 
@@ -75,7 +76,7 @@ def claims(draw: st.DrawFn) -> trade_pb2.Claim:
         kind=draw(st.sampled_from([1, 2, 3])), subject=draw(st.text(min_size=1, max_size=16))
     )
     if draw(st.booleans()):
-        claim.amount = draw(st.integers(0, U64))
+        claim.amount = draw(st.integers(0, MAX_INT))
     else:
         claim.commitment = draw(digests)
     return claim
@@ -93,7 +94,7 @@ def proposals(draw: st.DrawFn) -> trade_pb2.Offer:
         revocation=trade_pb2.Revocation(
             allowed=allowed,
             forfeit_bond=allowed and draw(st.booleans()),
-            notice_ms=draw(st.integers(0, U64)) if allowed else 0,
+            notice_ms=draw(st.integers(0, MAX_INT)) if allowed else 0,
         ),
     )
     return trade_pb2.Offer(
@@ -106,7 +107,7 @@ def proposals(draw: st.DrawFn) -> trade_pb2.Offer:
 
 
 def _money(cls: Any) -> st.SearchStrategy[Any]:
-    return st.builds(cls, contract=digests, party=dids, amount=st.integers(1, U64))
+    return st.builds(cls, contract=digests, party=dids, amount=st.integers(1, MAX_INT))
 
 
 def _fixed_mandate(m: identity_pb2.Mandate) -> identity_pb2.Mandate:
@@ -129,7 +130,7 @@ BODIES: dict[str, st.SearchStrategy[Any]] = {
         commitment_pb2.Forfeit,
         contract=digests,
         party=dids,
-        amount=st.integers(1, U64),
+        amount=st.integers(1, MAX_INT),
         beneficiary=dids,
         cause=digests,
     ),
@@ -154,7 +155,7 @@ BODIES: dict[str, st.SearchStrategy[Any]] = {
         statement=digests,
         claim_index=st.integers(0, 15),
         salt=digests,
-        amount=st.integers(0, U64),
+        amount=st.integers(0, MAX_INT),
     ),
     "attestation": st.builds(
         reputation_pb2.Attestation,
@@ -167,26 +168,45 @@ BODIES: dict[str, st.SearchStrategy[Any]] = {
     "mandate": st.builds(
         identity_pb2.Mandate,
         agent=dids,
-        valid_from_ms=st.integers(0, 2**62),
+        valid_from_ms=st.integers(0, 2**52),
         currency=currencies,
-        max_per_deal=st.integers(0, U64),
-        period_ms=st.integers(1, U64),
-        budget_per_period=st.integers(0, U64),
-        max_outstanding=st.integers(0, U64),
+        max_per_deal=st.integers(0, MAX_INT),
+        period_ms=st.integers(1, MAX_INT),
+        budget_per_period=st.integers(0, MAX_INT),
+        max_outstanding=st.integers(0, MAX_INT),
         allowed_categories=st.lists(categories, max_size=3),
         allowed_counterparties=st.lists(dids, max_size=2),
-        execution_window_end_ms=st.integers(0, U64),
+        execution_window_end_ms=st.integers(0, MAX_INT),
     ).map(_fixed_mandate),
     "key_revocation": st.builds(
-        identity_pb2.KeyRevocation, key=dids, effective_ms=st.integers(0, U64), reason=short_text
+        identity_pb2.KeyRevocation, key=dids, effective_ms=st.integers(0, MAX_INT), reason=short_text
     ),
     "key_rotation": st.builds(identity_pb2.KeyRotation, new_key=dids),
     "checkpoint": st.builds(identity_pb2.Checkpoint, log_root=digests),
     "ack": st.builds(commitment_pb2.Ack, statement=digests),
+    "stamp": st.builds(commitment_pb2.Stamp, statements=st.lists(digests, min_size=1, max_size=4)),
+    "ruling": st.one_of(
+        st.builds(
+            commitment_pb2.Ruling,
+            contract=digests,
+            claim=digests,
+            decision=st.just(commitment_pb2.RULING_DECISION_UPHOLD),
+        ),
+        st.builds(
+            commitment_pb2.Ruling,
+            contract=digests,
+            claim=digests,
+            decision=st.just(commitment_pb2.RULING_DECISION_DISMISS),
+            evidence=digests,
+        ),
+        st.builds(
+            commitment_pb2.Ruling, contract=digests, decision=st.just(commitment_pb2.RULING_DECISION_LAPSE)
+        ),
+    ),
     "deposit": st.builds(
         commitment_pb2.Deposit,
         party=dids,
-        amount=st.integers(1, U64),
+        amount=st.integers(1, MAX_INT),
         currency=currencies,
         reference=short_text,
     ),
@@ -200,16 +220,18 @@ def valid_statements(draw: st.DrawFn) -> tuple[Keypair, Statement, str]:
     stmt = Statement()
     h = stmt.header
     h.version, h.issuer = 1, key.did
-    h.seq = draw(st.one_of(st.just(0), st.integers(1, U64)))
+    h.seq = draw(st.one_of(st.just(0), st.integers(1, MAX_INT)))
     h.prev = draw(digests) if h.seq else b""
-    h.issued_at_ms = draw(st.integers(1, 2**62))
+    h.issued_at_ms = draw(st.integers(1, 2**52))
     h.expires_at_ms = h.issued_at_ms + draw(st.integers(1, 2**40))
     if draw(st.booleans()):
         h.not_before_ms = draw(st.integers(1, h.expires_at_ms - 1))
     h.nonce = draw(st.binary(min_size=16, max_size=16))
     if body == "ack" or (body != "attestation" and draw(st.booleans())):
         h.audience = draw(dids)
-    if body in NEGOTIATION_BODIES:
+    if body == "offer":
+        h.negotiation_id = negotiation_id_for(key.did, h.nonce)  # NEG-013
+    elif body in NEGOTIATION_BODIES:
         h.negotiation_id = draw(st.binary(min_size=16, max_size=16))
     h.refs.extend(draw(st.lists(digests, max_size=4)))
     if body not in PRINCIPAL_BODIES or draw(st.booleans()):
@@ -329,7 +351,7 @@ def test_every_single_bit_flip_of_every_sample_is_rejected() -> None:
 KINDS = [
     "next", "next", "next", "next", "next", "next", "next", "next", "next", "next",
     "offer", "counter", "accept", "reject", "withdraw", "bond_lock", "delivery", "receipt",
-    "breach_claim", "revoke", "release", "forfeit", "refund", "advance", "advance",
+    "breach_claim", "revoke", "release", "forfeit", "refund", "stamp", "ruling", "advance", "advance",
 ]  # fmt: skip
 ACTORS = ["alice", "bob", "escrow", "carol"]
 ADVANCES = [1_000, 6 * 3_600_000, DAY_MS + 1, CLAIM_WINDOW_MS + DAY_MS + 1]
@@ -343,7 +365,7 @@ PROGRESS = {
     State.ACCEPTED: "bond_lock",
     State.BONDED: "delivery",
     State.PERFORMING: "receipt",
-    State.DISPUTED: "forfeit",
+    State.DISPUTED: "ruling",
     State.FULFILLED: "release",
     State.BREACHED: "release",
     State.REVOKED: "forfeit",
@@ -394,6 +416,12 @@ class World:
         neg = self.negotiation
         kind = PROGRESS[neg.state]
         c = neg.contract
+        if c is not None and c.pending:
+            return "stamp"  # a claim or revoke waits for the escrow's stamp (WIT-005)
+        if kind == "ruling" and c is not None:
+            due = min(c.stamped_ms[d] + c.response_window_ms for d in c.pending_claims)
+            if self.clock.now_ms < due:
+                return "wait-for-window"
         if kind == "accept" and k == 2:
             return "counter"
         if c is not None and neg.state in (State.ACCEPTED, State.BONDED, State.PERFORMING):
@@ -417,6 +445,8 @@ class World:
             return ("bob" if offerer == "alice" else "alice"), None
         if kind in ("withdraw", "offer"):
             return offerer, None
+        if kind in ("stamp", "ruling"):
+            return "escrow", None
         if kind in ("bond_lock", "release", "refund", "forfeit"):
             about: Any = None
             if c is not None and kind == "bond_lock":
@@ -447,8 +477,29 @@ class World:
         ref = neg.outstanding if k < 3 else self.first
         contract = neg.contract.accept.digest if neg.contract else self.first.digest
         nid = self.nid
-        if kind == "offer":
-            return p.offer(other, negotiation_id=nid)
+        if kind == "offer":  # an Offer opens its own negotiation: its id derives from its nonce (NEG-013)
+            return p.offer(other)
+        if kind == "stamp":
+            named = [d for d, _ in self.causes[-1:]] if k < 3 else [self.first.digest]
+            return p.sign("stamp", commitment_pb2.Stamp(statements=named or [self.first.digest]))
+        if kind == "ruling":
+            c = neg.contract
+            pending = list(c.pending_claims) if c is not None else []
+            claim = pending[0] if pending else (self.causes[-1][0] if self.causes else contract)
+            if k == 3:
+                msg = commitment_pb2.Ruling(contract=contract, decision=commitment_pb2.RULING_DECISION_LAPSE)
+            elif k == 2 and self.deliveries:
+                msg = commitment_pb2.Ruling(
+                    contract=contract,
+                    claim=claim,
+                    decision=commitment_pb2.RULING_DECISION_DISMISS,
+                    evidence=self.deliveries[-1].digest,
+                )
+            else:
+                msg = commitment_pb2.Ruling(
+                    contract=contract, claim=claim, decision=commitment_pb2.RULING_DECISION_UPHOLD
+                )
+            return p.sign("ruling", msg, negotiation_id=nid)
         if kind == "counter":  # same bonds per party as the first offer; k == 3 asks the other for more
             mine, theirs = self.bonds[actor == "bob"], self.bonds[actor != "bob"] + 10 * (k == 3)
             proposal = p.proposal(issuer_bond=mine, audience_bond=theirs, escrow=parties["escrow"].did)
@@ -511,8 +562,10 @@ def _run_negotiation(
     world = World.start(revocation, bonds)
     for actor, drawn, k in events:
         kind = world.progress(k) if drawn == "next" else drawn
-        if kind in ("advance", "wait-for-deadline"):
-            world.clock.advance(ADVANCES[k] if kind == "advance" else DAY_MS + 1)
+        if kind in ("advance", "wait-for-deadline", "wait-for-window"):
+            world.clock.advance(
+                {"advance": ADVANCES[k], "wait-for-deadline": DAY_MS + 1}.get(kind, 3_600_000)
+            )
             continue
         vs = world.build(actor, kind, k)
         before = verifier_state(world.verifier)

@@ -285,10 +285,10 @@ def test_not_before_just_before_expiry_is_accepted(offer: VerifiedStatement, ali
 
 @pytest.mark.req("STM-009")
 def test_the_negotiation_bodies_are_exactly_the_specified_ones() -> None:
-    """The SPEC lists 13 negotiation bodies; expect the implementation to use exactly that set."""
+    """The SPEC lists 14 negotiation bodies; expect the implementation to use exactly that set."""
     negotiation_bodies = {
         "offer", "counter", "accept", "reject", "withdraw", "bond_lock", "delivery", "receipt",
-        "breach_claim", "revoke", "release", "forfeit", "refund",
+        "breach_claim", "revoke", "release", "forfeit", "refund", "ruling",
     }  # fmt: skip
     assert negotiation_bodies == NEGOTIATION_BODIES
     assert NEGOTIATION_BODIES <= KNOWN_BODIES

@@ -21,6 +21,7 @@ from a2a_coop.protocol.errors import (
     KeyRevoked,
     MandateUnknown,
     MandateViolation,
+    RevocationUnauthorized,
     WrongAudience,
     WrongParty,
 )
@@ -106,8 +107,11 @@ def test_key_revoked_by_itself_signs_nothing_from_the_effective_time(
 def test_principal_may_revoke_the_agent_key_it_delegated_to(
     clock: FixedClock, alice: Party, bob: Party
 ) -> None:
-    """Alice's principal revokes Alice's agent key; expect later statements by the agent KEY_REVOKED."""
+    """Alice's agent signs under her principal's mandate (so the key is bound to it, KEY-007), then the
+    principal revokes the agent key; expect later statements by the agent KEY_REVOKED."""
     v = _verifier(alice, bob)
+    v.accept(alice.offer(bob).envelope)
+    clock.advance(1)
     v.accept(_revocation(alice, alice.did, clock.now_ms, by_principal=True).envelope)
     with pytest.raises(KeyRevoked):
         v.accept(alice.offer(bob).envelope)
@@ -115,11 +119,11 @@ def test_principal_may_revoke_the_agent_key_it_delegated_to(
 
 @pytest.mark.req("KEY-004", "ERR-003")
 def test_stranger_cannot_revoke_someone_elses_key(clock: FixedClock, alice: Party, bob: Party) -> None:
-    """Bob's principal (who delegated nothing to Alice) 'revokes' Alice's key; expect WRONG_PARTY, and
-    Alice keeps trading."""
+    """Bob's principal (who delegated nothing to Alice) 'revokes' Alice's key; expect
+    REVOCATION_UNAUTHORIZED, and Alice keeps trading."""
     v = _verifier(alice, bob)
     before = verifier_state(v)
-    with pytest.raises(WrongParty) as err:
+    with pytest.raises(RevocationUnauthorized) as err:
         v.accept(_revocation(bob, alice.did, clock.now_ms, by_principal=True).envelope)
     assert err.value.requirement == "KEY-004"
     assert verifier_state(v) == before
@@ -283,7 +287,6 @@ def test_revoked_principal_is_reported_before_a_mandate_bound_to_another_agent(
         "offer",
         bob.proposal(),
         audience=alice.did,
-        negotiation_id=bob.new_negotiation_id(),
         mandate=alice.mandate_vs.digest,
     )
     with pytest.raises(KeyRevoked) as err:
@@ -354,7 +357,7 @@ def test_negotiation_rule_is_reported_before_the_exposure_cap(clock: FixedClock,
     """An offer to nobody that would also break max_outstanding: step 28 (WRONG_PARTY) before step 29."""
     alice = Party("alice", clock, mandate_caps={"max_outstanding": 10})
     v = _verifier(alice, bob)
-    public = alice.sign("offer", alice.proposal(), negotiation_id=alice.new_negotiation_id())
+    public = alice.sign("offer", alice.proposal())
     with pytest.raises(WrongParty):
         v.accept(public.envelope)
 

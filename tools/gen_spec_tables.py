@@ -33,14 +33,19 @@ EVENT_SOURCE = {
     Event.ACCEPT: "Accept",
     Event.REJECT: "Reject",
     Event.WITHDRAW: "Withdraw",
-    Event.EXPIRE: "clock: offer past `expires_at_ms`, or contract unperformed past deadline + claim window",
+    Event.EXPIRE: "a statement issued after the outstanding offer's `expires_at_ms` (or a runtime's clock)",
     Event.BOND_LOCK: "BondLock that leaves a required bond unlocked",
     Event.BOND_COMPLETE: "BondLock that locks the last required bond",
     Event.DELIVERY: "Delivery",
     Event.RECEIPT: "Receipt that leaves an obligation unreceipted",
     Event.RECEIPT_COMPLETE: "Receipt for the last unreceipted obligation of either side",
-    Event.BREACH_CLAIM: "BreachClaim",
-    Event.REVOKE: "Revoke",
+    Event.BREACH_CLAIM: "BreachClaim, once stamped by the escrow",
+    Event.REVOKE: "Revoke, once stamped by the escrow",
+    Event.UPHOLD: "Ruling UPHOLD",
+    Event.DISMISS: "Ruling DISMISS, no claim pending, an obligation unreceipted",
+    Event.DISMISS_PENDING: "Ruling DISMISS while another claim is pending",
+    Event.DISMISS_COMPLETE: "Ruling DISMISS, no claim pending, every obligation receipted",
+    Event.LAPSE: "Ruling LAPSE",
     Event.RELEASE: "Release",
     Event.FORFEIT: "Forfeit",
     Event.REFUND: "Refund",
@@ -60,10 +65,11 @@ def negotiation_table() -> str:
             lines.append(
                 f"| `{state.value}` | *(none)* | terminal: every statement is ILLEGAL_TRANSITION | |"
             )
-    terminal = ", ".join(f"`{s.value}`" for s in TRANSITIONS if s in TERMINAL_STATES)
+    ended = ", ".join(f"`{s.value}`" for s in TRANSITIONS if s in TERMINAL_STATES)
     lines += [
         "",
-        f"Terminal states (no transition leaves them): {terminal}.",
+        f"Ended states (the contract has an outcome): {ended}. The diagram leaves out the rows that keep",
+        "the state.",
         "",
         "```mermaid",
         "stateDiagram-v2",
@@ -72,7 +78,8 @@ def negotiation_table() -> str:
     for state, row in TRANSITIONS.items():
         by_target: dict[str, list[str]] = {}
         for event, nxt in row.items():
-            by_target.setdefault(nxt.value, []).append(event.value)
+            if nxt is not state:
+                by_target.setdefault(nxt.value, []).append(event.value)
         for nxt, evs in by_target.items():
             lines.append(f"    {state.value} --> {nxt}: {' / '.join(evs)}")
     lines += [f"    {s.value} --> [*]" for s in TRANSITIONS if s in TERMINAL_STATES]
