@@ -338,7 +338,13 @@ def test_demo_directory_is_recreated_but_never_a_foreign_one(
     assert sorted(p.name for p in earlier.iterdir()) == [MARKER]
 
 
-@pytest.mark.req("CMT-002", "TIM-005")
+def _issuer(envelope: dict[str, object]) -> str:
+    signatures = envelope["signatures"]
+    assert isinstance(signatures, list)
+    return str(signatures[0]["keyid"])
+
+
+@pytest.mark.req("CMT-002", "TIM-005", "AUD-001")
 def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`a2a-coop demo` as a user runs it: exit 0 well within 30 s, a summary naming the breach, no
     process left behind, and evidence that verifies offline; the ledger audits clean, and an audit of
@@ -361,11 +367,14 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     for i in (1, 2, 3):
         assert _run(capsys, "verify", out / "evidence" / f"trade-{i}.json")[0] == 0
     assert _run(capsys, "verify", out / "transcript.json")[0] == 0
-    assert _run(capsys, "escrow", "audit", out / "escrow-transcript.json")[0] == 0
-    ledger = out / "escrow-ledger.json"
-    assert _run(capsys, "escrow", "audit", ledger)[0] == 0
-    doc = json.loads(ledger.read_text())
-    del doc["envelopes"][4]
+    transcript = out / "escrow-transcript.json"
+    assert _run(capsys, "escrow", "audit", transcript)[0] == 0
+    code, report, _ = _run(capsys, "escrow", "audit", "--json", out / "escrow-ledger.json")
+    assert code == 1  # a ledger without its evidence proves nothing (AUD-001)
+    assert "EVIDENCE_MISSING" in {f["code"] for f in json.loads(report)["findings"]}
+    doc = json.loads(transcript.read_text())
+    own = [i for i, e in enumerate(doc["envelopes"]) if i and _issuer(e) == _issuer(doc["envelopes"][-1])]
+    del doc["envelopes"][own[3]]
     cut = tmp_path / "cut.json"
     cut.write_text(json.dumps(doc))
     code, report, _ = _run(capsys, "escrow", "audit", "--json", cut)
