@@ -1,4 +1,4 @@
-"""Per-issuer hash chains, forks and equivocation proofs (SPEC CHN-001..CHN-006)."""
+"""Per-issuer hash chains, forks and equivocation proofs (SPEC CHN-001..CHN-007)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from a2a_coop.protocol.errors import ChainBroken, ChainGap, Equivocation, KeyIdM
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.statements import Statement, VerifiedStatement, encode_statement
 from a2a_coop.protocol.verifier import Verifier
-from a2a_coop.testing import EPOCH_MS, derive
+from a2a_coop.testing import EPOCH_MS, FixedClock, Party, derive
 
 KEY = Keypair.from_seed(derive("chain/issuer"))
 OTHER = Keypair.from_seed(derive("chain/other"))
@@ -166,7 +166,8 @@ def test_forged_equivocation_proof_is_refused() -> None:
 
 @pytest.mark.req("CHN-005")
 def test_issued_at_going_backwards_along_the_chain_is_broken() -> None:
-    """seq 1 is issued 1 ms before seq 0; expect CHAIN_BROKEN (CHN-005). Equal times are fine."""
+    """seq 2 is issued 1 ms before seq 1; expect CHAIN_BROKEN (CHN-005) with both envelopes as evidence.
+    Equal times are fine."""
     writer = ChainWriter(KEY)
     first = _stmt(writer, "t0", EPOCH_MS + 10)
     same = _stmt(writer, "t1", EPOCH_MS + 10)
@@ -176,6 +177,7 @@ def test_issued_at_going_backwards_along_the_chain_is_broken() -> None:
     with pytest.raises(ChainBroken) as err:
         v.accept(back.envelope)
     assert err.value.requirement == "CHN-005"
+    assert err.value.evidence == (same.envelope, back.envelope)
 
 
 @pytest.mark.req("CHN-005", "CHN-006")
@@ -189,6 +191,112 @@ def test_issued_at_checked_against_a_held_successor_too() -> None:
     v.accept(one.envelope)
     with pytest.raises(ChainBroken):
         v.accept(zero.envelope)
+
+
+@pytest.mark.req("CHN-005", "CHN-006")
+def test_issued_at_is_checked_against_the_nearest_held_statement_below_across_a_gap() -> None:
+    """A sparse verifier holds seq 0 (issued at T + 10) and seq 5; a seq-3 statement issued at T + 5
+    arrives, with no held neighbour at seq 2 or 4; expect CHAIN_BROKEN (CHN-005) with seq 0 and the new
+    statement as evidence."""
+    writer = ChainWriter(KEY)
+    times = [10, 11, 12, 5, 13, 14]
+    log = [_stmt(writer, f"below/{i}", EPOCH_MS + t) for i, t in enumerate(times)]
+    v = Verifier()
+    _accept_all(v, [log[0], log[5]])
+    with pytest.raises(ChainBroken) as err:
+        v.accept(log[3].envelope)
+    assert err.value.requirement == "CHN-005"
+    assert err.value.evidence == (log[0].envelope, log[3].envelope)
+
+
+@pytest.mark.req("CHN-005", "CHN-006")
+def test_issued_at_is_checked_against_the_nearest_held_statement_above_across_a_gap() -> None:
+    """A sparse verifier holds seq 0 and seq 5 (issued at T + 5); a seq-2 statement issued at T + 9
+    arrives; expect CHAIN_BROKEN (CHN-005) with the new statement and seq 5 as evidence."""
+    writer = ChainWriter(KEY)
+    times = [0, 1, 9, 3, 4, 5]
+    log = [_stmt(writer, f"above/{i}", EPOCH_MS + t) for i, t in enumerate(times)]
+    v = Verifier()
+    _accept_all(v, [log[0], log[5]])
+    with pytest.raises(ChainBroken) as err:
+        v.accept(log[2].envelope)
+    assert err.value.requirement == "CHN-005"
+    assert err.value.evidence == (log[2].envelope, log[5].envelope)
+
+
+@pytest.mark.req("CHN-005", "CHN-006")
+def test_out_of_order_time_is_blamed_on_the_nearest_held_neighbour_not_a_farther_one() -> None:
+    """A sparse view holds seq 0, 4 and 8 at T, T + 10 and T + 20. Seq 6 at T + 15 fits between its
+    nearest neighbours 4 and 8 and is accepted; seq 2 at T + 12 is later than its nearest held
+    successor (4) though earlier than seq 8; expect CHAIN_BROKEN naming seq 4, not seq 8."""
+    writer = ChainWriter(KEY)
+    times = [0, 1, 12, 3, 10, 11, 15, 16, 20]
+    log = [_stmt(writer, f"nearest/{i}", EPOCH_MS + t) for i, t in enumerate(times)]
+    v = Verifier()
+    _accept_all(v, [log[0], log[4], log[8], log[6]])
+    with pytest.raises(ChainBroken) as err:
+        v.accept(log[2].envelope)
+    assert err.value.evidence == (log[2].envelope, log[4].envelope)
+
+
+def _rotation_gap(clock: FixedClock) -> tuple[Party, Party, Verifier, VerifiedStatement]:
+    """Alice's agent key signs seq 0 (an offer to Bob), seq 1..4 (offers to Carol, which Bob never
+    sees) and, at seq 5, a KeyRotation to a new key (public). Bob's live verifier holds seq 0 and the
+    rotation. The old key's writer is then wound back to seq 2, as a thief or a careless old agent
+    holding the rotated-out secret could do. Returns Alice, Bob, Bob's verifier and the rotation."""
+    alice, bob, carol = Party("alice", clock), Party("bob", clock), Party("carol", clock)
+    v = Verifier(me=bob.did)
+    _accept_all_envelopes(v, [*alice.setup, *bob.setup], clock)
+    signed = [alice.offer(bob)]
+    for _ in range(4):
+        clock.advance(1000)
+        signed.append(alice.offer(carol))
+    clock.advance(1000)
+    new_key = Party("alice-2", clock).did
+    rotation = alice.sign("key_rotation", identity_pb2.KeyRotation(new_key=new_key))
+    assert [vs.header.seq for vs in [*signed, rotation]] == [0, 1, 2, 3, 4, 5]
+    _accept_all_envelopes(v, [signed[0].envelope, rotation.envelope], clock)
+    alice.agent.writer = ChainWriter(alice.agent.key, next_seq=2, prev=signed[1].digest)
+    return alice, bob, v, rotation
+
+
+def _accept_all_envelopes(v: Verifier, envelopes: list[bytes], clock: FixedClock) -> None:
+    for env in envelopes:
+        v.accept(env, clock.now_ms)
+
+
+@pytest.mark.req("CHN-005", "KEY-005", "CHN-006")
+def test_rotated_out_key_cannot_sign_into_a_gap_after_its_rotation() -> None:
+    """Bob holds Alice's seq 0 and her KeyRotation at seq 5 (issued at T + 5 s). The rotated-out key
+    signs a new offer to Bob at seq 2, a seq Bob never saw, dated T + 6 s, after the rotation. KEY-005
+    does not stop it (2 < 5) and no neighbour is held at seq 1 or 3; expect CHAIN_BROKEN (CHN-005)
+    against the rotation, both envelopes as evidence, and Bob's verifier unchanged."""
+    clock = FixedClock()
+    alice, bob, v, rotation = _rotation_gap(clock)
+    clock.advance(1000)
+    late = alice.offer(bob)
+    assert late.header.seq == 2 and late.header.issued_at_ms > rotation.header.issued_at_ms
+    with pytest.raises(ChainBroken) as err:
+        v.accept(late.envelope, clock.now_ms)
+    assert err.value.requirement == "CHN-005"
+    assert err.value.evidence == (late.envelope, rotation.envelope)
+    assert sorted(v.chains[alice.did].links) == [0, 5]
+    assert late.digest not in v.statements
+
+
+@pytest.mark.req("CHN-005", "CHN-006")
+def test_rotated_out_key_dated_before_its_rotation_still_fits_a_sparse_gap() -> None:
+    """The same rotated-out key signs the offer at seq 2 dated T + 2.5 s, between Bob's held seq 0
+    (T) and the rotation (T + 5 s). A sparse view cannot tell it from Alice's real seq 2, so expect it
+    accepted (the real seq 2, if ever shown, is then an equivocation, CHN-004)."""
+    clock = FixedClock()
+    alice, bob, v, rotation = _rotation_gap(clock)
+    clock.advance(1000)
+    backdated = alice.offer(bob, issued_at_ms=EPOCH_MS + 2500)
+    assert backdated.header.seq == 2
+    assert backdated.header.issued_at_ms < rotation.header.issued_at_ms
+    v.accept(backdated.envelope, clock.now_ms)
+    assert sorted(v.chains[alice.did].links) == [0, 2, 5]
 
 
 @pytest.mark.req("CHN-004", "CHN-003", "CHN-005", "CHN-002", "ERR-002")

@@ -5,14 +5,28 @@ and names the digest of the previous one in ``prev``, so an issuer's whole
 history is one chain. A counterparty usually sees only part of it (statements
 to others leave gaps), so a :class:`ChainView` records what it has seen,
 ``seq -> (digest, prev, issued_at, envelope)``, and checks each new statement
-against its neighbours:
+against what it holds, in this order (SPEC section 11, step 27):
 
 * same seq, different digest: EQUIVOCATION (CHN-004);
 * prev not the digest held for seq-1, or a held seq+1 whose prev is not this
   statement: CHAIN_BROKEN (CHN-003);
-* issued_at going backwards against a neighbour: CHAIN_BROKEN (CHN-005);
+* issued_at earlier than the *nearest* held statement below it, or later than
+  the nearest held above it, however far away: CHAIN_BROKEN (CHN-005);
 * in *complete* mode (verifying a log segment), any seq other than last+1:
   CHAIN_GAP (CHN-002).
+
+CHN-005 looks past the gaps on purpose. A key that was rotated out (its
+KeyRotation is the last link of its chain, KEY-005) still holds the secret,
+and in a sparse view it could sign a statement at an unused-looking seq
+below the rotation. Only the nearest held neighbours bound its time: with the
+KeyRotation held above it, the statement cannot claim a time after the
+rotation. Checking the nearest held neighbours is as strong as checking every
+held statement, because what is held is itself in time order (each statement
+was checked against its own nearest neighbours when it was added).
+
+Cost: the held seqs are also kept in ascending order, so the nearest
+neighbours are a binary search away, O(log n), and an append at the head
+(the common case) is O(1).
 
 Whenever a fork is detected, the two conflicting envelopes are a proof anyone
 can check offline with :func:`verify_equivocation_proof`: both are signed by
@@ -21,6 +35,7 @@ the issuer, and no single chain can contain both.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -60,12 +75,20 @@ class ChainView:
     complete: bool = False
     links: dict[int, _Link] = field(default_factory=dict)
     head: int | None = None  # highest seq held (kept as links are added, not recomputed)
+    # The keys of ``links`` in ascending order, for the nearest held neighbours of a seq (CHN-005).
+    _seqs: list[int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._seqs = sorted(self.links)
 
     def check(self, vs: VerifiedStatement) -> None:
         """Raise the CHN-* error ``vs`` would cause; change nothing.
 
         For EQUIVOCATION and CHAIN_BROKEN the error's ``evidence`` holds the two
-        conflicting envelopes: ``EquivocationProof(*err.evidence)``.
+        conflicting envelopes, the lower seq first. Under CHN-004 and CHN-003 they
+        are an equivocation proof (``EquivocationProof(*err.evidence)``); under
+        CHN-005 they are two statements by the issuer whose times run backwards
+        along its seqs, which anyone can also check offline.
         """
         h = vs.header
         seq = h.seq
@@ -87,19 +110,44 @@ class ChainView:
                 requirement="CHN-003",
                 evidence=(vs.envelope, after.envelope),
             )
-        if (before is not None and h.issued_at_ms < before.issued_at_ms) or (
-            after is not None and after.issued_at_ms < h.issued_at_ms
-        ):
-            raise ChainBroken("issued_at_ms goes backwards along the chain", requirement="CHN-005")
+        self._check_time(vs)
         head = self.head
         if self.complete and head is not None and seq != head + 1:
             raise ChainGap(f"expected seq {head + 1}, got {seq}", requirement="CHN-002")
 
+    def _check_time(self, vs: VerifiedStatement) -> None:
+        """CHN-005 against the nearest held statements below and above ``vs``, at any distance."""
+        seq, at = vs.header.seq, vs.header.issued_at_ms
+        seqs = self._seqs
+        i = bisect_left(seqs, seq)
+        # A statement held at this very seq is this one (CHN-004 passed): compare with the others.
+        j = i + 1 if i < len(seqs) and seqs[i] == seq else i
+        below = self.links[seqs[i - 1]] if i else None
+        above = self.links[seqs[j]] if j < len(seqs) else None
+        if below is not None and at < below.issued_at_ms:
+            raise ChainBroken(
+                f"issued at {at}, before the issuer's held seq {seqs[i - 1]} ({below.issued_at_ms})",
+                requirement="CHN-005",
+                evidence=(below.envelope, vs.envelope),
+            )
+        if above is not None and at > above.issued_at_ms:
+            raise ChainBroken(
+                f"issued at {at}, after the issuer's held seq {seqs[j]} ({above.issued_at_ms})",
+                requirement="CHN-005",
+                evidence=(vs.envelope, above.envelope),
+            )
+
     def add(self, vs: VerifiedStatement) -> None:
         h = vs.header
-        self.links[h.seq] = _Link(vs.digest, h.prev, h.issued_at_ms, vs.envelope)
-        if self.head is None or h.seq > self.head:
-            self.head = h.seq
+        seq = h.seq
+        if seq not in self.links:
+            if self.head is None or seq > self.head:
+                self._seqs.append(seq)  # the common case: the chain grows at its head
+            else:
+                insort(self._seqs, seq)  # filling a gap of a sparse view: O(n) move, but rare
+        self.links[seq] = _Link(vs.digest, h.prev, h.issued_at_ms, vs.envelope)
+        if self.head is None or seq > self.head:
+            self.head = seq
 
 
 def verify_equivocation_proof(proof: EquivocationProof) -> str:
