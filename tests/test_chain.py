@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import pairwise
 
 import pytest
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop.protocol import merkle
 from a2a_coop.protocol.chain import ChainView, ChainWriter, EquivocationProof, verify_equivocation_proof
 from a2a_coop.protocol.envelope import sign_payload
-from a2a_coop.protocol.errors import ChainBroken, ChainGap, Equivocation, KeyIdMismatch, SignatureInvalid
+from a2a_coop.protocol.errors import (
+    ChainBroken,
+    ChainGap,
+    Equivocation,
+    KeyIdMismatch,
+    SignatureInvalid,
+)
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.statements import Statement, VerifiedStatement, encode_statement
 from a2a_coop.protocol.verifier import Verifier
@@ -19,24 +27,48 @@ KEY = Keypair.from_seed(derive("chain/issuer"))
 OTHER = Keypair.from_seed(derive("chain/other"))
 
 
-def _stmt(writer: ChainWriter, label: str, at: int = EPOCH_MS) -> VerifiedStatement:
-    """A checkpoint (a body that needs no mandate), so the chain is all these tests exercise."""
+def _stmt(
+    writer: ChainWriter,
+    label: str,
+    at: int = EPOCH_MS,
+    *,
+    before: Sequence[VerifiedStatement] | None = None,
+    log_root: bytes | None = None,
+) -> VerifiedStatement:
+    """A checkpoint (a body that needs no mandate), so the chain is all these tests exercise.
+
+    Its log_root is ``log_root`` if given, else the true tree hash of ``before`` (the issuer's
+    statements 0..seq-1, CHN-007), else a stand-in for a statement whose history no verifier in the
+    test holds."""
     stmt = Statement()
     stmt.header.issued_at_ms, stmt.header.expires_at_ms = at, at + 60_000
-    root = derive(f"root/{label}") if writer.next_seq else b""
-    stmt.checkpoint.CopyFrom(identity_pb2.Checkpoint(log_root=root))
+    if log_root is None:
+        if before is not None:
+            assert len(before) == writer.next_seq
+            log_root = merkle.root([vs.digest for vs in before])
+        else:
+            log_root = derive(f"root/{label}") if writer.next_seq else b""
+    stmt.checkpoint.CopyFrom(identity_pb2.Checkpoint(log_root=log_root))
     return writer.sign(stmt, nonce=derive(f"nonce/{label}", 16))
 
 
-def _chain(n: int, key: Keypair = KEY, label: str = "main") -> list[VerifiedStatement]:
+def _log(offsets: Sequence[int], key: Keypair = KEY, label: str = "main") -> list[VerifiedStatement]:
+    """An honest chain: checkpoints issued at EPOCH_MS + each offset, each over the ones before it."""
     writer = ChainWriter(key)
-    return [_stmt(writer, f"{label}/{i}", EPOCH_MS + i) for i in range(n)]
+    log: list[VerifiedStatement] = []
+    for i, t in enumerate(offsets):
+        log.append(_stmt(writer, f"{label}/{i}", EPOCH_MS + t, before=log))
+    return log
+
+
+def _chain(n: int, key: Keypair = KEY, label: str = "main") -> list[VerifiedStatement]:
+    return _log(range(n), key, label)
 
 
 def _fork_at(chain: list[VerifiedStatement], seq: int, label: str = "fork") -> VerifiedStatement:
     """A second statement at ``seq`` that follows the same predecessor (a classic fork)."""
     prev = chain[seq - 1].digest if seq else b""
-    return _stmt(ChainWriter(KEY, next_seq=seq, prev=prev), label, EPOCH_MS + seq)
+    return _stmt(ChainWriter(KEY, next_seq=seq, prev=prev), label, EPOCH_MS + seq, before=chain[:seq])
 
 
 def _accept_all(v: Verifier, statements: list[VerifiedStatement]) -> None:
@@ -168,10 +200,7 @@ def test_forged_equivocation_proof_is_refused() -> None:
 def test_issued_at_going_backwards_along_the_chain_is_broken() -> None:
     """seq 2 is issued 1 ms before seq 1; expect CHAIN_BROKEN (CHN-005) with both envelopes as evidence.
     Equal times are fine."""
-    writer = ChainWriter(KEY)
-    first = _stmt(writer, "t0", EPOCH_MS + 10)
-    same = _stmt(writer, "t1", EPOCH_MS + 10)
-    back = _stmt(writer, "t2", EPOCH_MS + 9)
+    first, same, back = _log([10, 10, 9], label="t")
     v = Verifier()
     _accept_all(v, [first, same])
     with pytest.raises(ChainBroken) as err:
@@ -184,9 +213,7 @@ def test_issued_at_going_backwards_along_the_chain_is_broken() -> None:
 def test_issued_at_checked_against_a_held_successor_too() -> None:
     """A sparse verifier holds seq 1 (issued at T) and then receives seq 0 issued at T + 1; expect
     CHAIN_BROKEN."""
-    writer = ChainWriter(KEY)
-    zero = _stmt(writer, "late-zero", EPOCH_MS + 1)
-    one = _stmt(writer, "one", EPOCH_MS)
+    zero, one = _log([1, 0], label="late-zero")
     v = Verifier()
     v.accept(one.envelope)
     with pytest.raises(ChainBroken):
@@ -198,9 +225,8 @@ def test_issued_at_is_checked_against_the_nearest_held_statement_below_across_a_
     """A sparse verifier holds seq 0 (issued at T + 10) and seq 5; a seq-3 statement issued at T + 5
     arrives, with no held neighbour at seq 2 or 4; expect CHAIN_BROKEN (CHN-005) with seq 0 and the new
     statement as evidence."""
-    writer = ChainWriter(KEY)
     times = [10, 11, 12, 5, 13, 14]
-    log = [_stmt(writer, f"below/{i}", EPOCH_MS + t) for i, t in enumerate(times)]
+    log = _log(times, label="below")
     v = Verifier()
     _accept_all(v, [log[0], log[5]])
     with pytest.raises(ChainBroken) as err:
@@ -213,9 +239,8 @@ def test_issued_at_is_checked_against_the_nearest_held_statement_below_across_a_
 def test_issued_at_is_checked_against_the_nearest_held_statement_above_across_a_gap() -> None:
     """A sparse verifier holds seq 0 and seq 5 (issued at T + 5); a seq-2 statement issued at T + 9
     arrives; expect CHAIN_BROKEN (CHN-005) with the new statement and seq 5 as evidence."""
-    writer = ChainWriter(KEY)
     times = [0, 1, 9, 3, 4, 5]
-    log = [_stmt(writer, f"above/{i}", EPOCH_MS + t) for i, t in enumerate(times)]
+    log = _log(times, label="above")
     v = Verifier()
     _accept_all(v, [log[0], log[5]])
     with pytest.raises(ChainBroken) as err:
@@ -229,9 +254,8 @@ def test_out_of_order_time_is_blamed_on_the_nearest_held_neighbour_not_a_farther
     """A sparse view holds seq 0, 4 and 8 at T, T + 10 and T + 20. Seq 6 at T + 15 fits between its
     nearest neighbours 4 and 8 and is accepted; seq 2 at T + 12 is later than its nearest held
     successor (4) though earlier than seq 8; expect CHAIN_BROKEN naming seq 4, not seq 8."""
-    writer = ChainWriter(KEY)
     times = [0, 1, 12, 3, 10, 11, 15, 16, 20]
-    log = [_stmt(writer, f"nearest/{i}", EPOCH_MS + t) for i, t in enumerate(times)]
+    log = _log(times, label="nearest")
     v = Verifier()
     _accept_all(v, [log[0], log[4], log[8], log[6]])
     with pytest.raises(ChainBroken) as err:
@@ -318,9 +342,8 @@ def test_chain_faults_are_reported_in_spec_order() -> None:
     assert err.value.requirement == "CHN-003"
     # a buggy issuer whose seq 4 is later than its seq 5; an auditor holding 5..7 in complete mode
     # gets seq 4: both a time fault and not head + 1; expect CHN-005 before CHN-002
-    writer = ChainWriter(KEY)
     times = [0, 1, 2, 3, 50, 40, 41, 42]
-    log = [_stmt(writer, f"buggy/{i}", EPOCH_MS + t) for i, t in enumerate(times)]
+    log = _log(times, label="buggy")
     segment = ChainView(KEY.did, complete=True)
     for vs in log[5:]:
         segment.check(vs)
