@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from itertools import pairwise
 
 import pytest
+from conftest import verifier_state
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol import merkle
@@ -16,6 +18,7 @@ from a2a_coop.protocol.errors import (
     ChainGap,
     Equivocation,
     KeyIdMismatch,
+    LogRootMismatch,
     SignatureInvalid,
 )
 from a2a_coop.protocol.identity import Keypair
@@ -353,6 +356,192 @@ def test_chain_faults_are_reported_in_spec_order() -> None:
     assert err.value.requirement == "CHN-005"
     with pytest.raises(ChainGap):
         segment.check(log[3])
+
+
+@pytest.mark.req("CHN-005", "CHN-003", "CHN-002", "CHN-007", "ERR-002")
+def test_log_root_is_checked_last_in_the_chain_step() -> None:
+    """Checkpoints at seq 3 with a wrong log_root over a held log 0..2 that also break an earlier chain
+    rule; expect the earlier rule each time (CHN-003 for a wrong prev, CHN-005 for a time going
+    backwards, CHN-002 in a view that was fed seq 4 without checks), and LOG_ROOT_MISMATCH only when
+    the root is the one fault. Order: CHN-004, CHN-003, CHN-005, CHN-002, then CHN-007."""
+    chain = _chain(3)
+    wrong = derive("wrong-root")
+    view = ChainView(KEY.did, complete=True)
+    for vs in chain:
+        view.add(vs)
+
+    def checkpoint(label: str, at: int, prev: bytes = chain[2].digest) -> VerifiedStatement:
+        return _stmt(ChainWriter(KEY, next_seq=3, prev=prev), label, EPOCH_MS + at, log_root=wrong)
+
+    with pytest.raises(ChainBroken) as err:
+        view.check(checkpoint("prev", 3, prev=derive("z")))
+    assert err.value.requirement == "CHN-003"
+    with pytest.raises(ChainBroken) as err:
+        view.check(checkpoint("time", 1))
+    assert err.value.requirement == "CHN-005"
+    only_root = checkpoint("root", 3)
+    with pytest.raises(LogRootMismatch):
+        view.check(only_root)
+    four = _stmt(ChainWriter(KEY, next_seq=4, prev=only_root.digest), "four", EPOCH_MS + 4)
+    view.add(four)  # held without checks, so seq 3 is not head + 1 any more
+    with pytest.raises(ChainGap):
+        view.check(only_root)
+
+
+# --- CHN-007: a Checkpoint's log_root, when the verifier holds the whole history before it -------------
+
+
+def _checkpoint(log: list[VerifiedStatement], label: str, log_root: bytes) -> VerifiedStatement:
+    """The issuer's next statement after ``log``: a Checkpoint with the given root."""
+    writer = ChainWriter(KEY, next_seq=len(log), prev=log[-1].digest)
+    return _stmt(writer, label, EPOCH_MS + len(log), log_root=log_root)
+
+
+@pytest.mark.req("CHN-007", "ERR-003")
+@pytest.mark.parametrize("lie", ["leaves-out-the-last", "reordered", "not-a-root"])
+def test_checkpoint_with_a_wrong_log_root_over_a_complete_log_is_refused(lie: str) -> None:
+    """An auditor verifies an issuer's complete log 0..5, then a Checkpoint at seq 6 whose root leaves
+    out the last statement (hiding it from later inclusion proofs), lists two statements swapped, or is
+    not a root at all; expect LOG_ROOT_MISMATCH (CHN-007) and the auditor's state unchanged."""
+    log = _chain(6)
+    digests = [vs.digest for vs in log]
+    root = {
+        "leaves-out-the-last": merkle.root(digests[:-1]),
+        "reordered": merkle.root([digests[1], digests[0], *digests[2:]]),
+        "not-a-root": derive("not-a-root"),
+    }[lie]
+    v = Verifier(complete_chains=True)
+    _accept_all(v, log)
+    before = verifier_state(v)
+    with pytest.raises(LogRootMismatch) as err:
+        v.accept(_checkpoint(log, lie, root).envelope)
+    assert err.value.code == "LOG_ROOT_MISMATCH" and err.value.requirement == "CHN-007"
+    assert verifier_state(v) == before
+
+
+@pytest.mark.req("CHN-007", "CHN-001")
+@pytest.mark.parametrize("complete", [True, False])
+def test_checkpoint_with_the_right_log_root_is_accepted(complete: bool) -> None:
+    """An issuer whose 70 statements are all Checkpoints over the ones before (sizes around every
+    power of two to 64); expect every one accepted, by an auditor and by a sparse receiver that
+    happens to hold all of them, and each root to be recomputable from the view."""
+    log = _chain(70)
+    v = Verifier(complete_chains=complete)
+    _accept_all(v, log)
+    links = v.chains[KEY.did].links
+    last = log[-1]
+    held = [links[s].digest for s in range(last.header.seq)]
+    assert merkle.root(held) == last.statement.checkpoint.log_root
+
+
+@pytest.mark.req("CHN-007", "CHN-006")
+def test_checkpoint_whose_prefix_is_not_held_is_not_checked() -> None:
+    """A sparse receiver holds seq 0, 1 and 3 of an issuer (seq 2 went to someone else); a Checkpoint
+    at seq 4 with a wrong root arrives. The root over 0..3 cannot be recomputed without seq 2, so expect
+    it accepted (CHN-007 is checked only over a held prefix). Likewise an auditor given a complete log
+    segment that starts at seq 2."""
+    log = _chain(4)
+    wrong = _checkpoint(log, "unverifiable", derive("unverifiable"))
+    v = Verifier()
+    _accept_all(v, [log[0], log[1], log[3], wrong])
+    segment = Verifier(complete_chains=True)
+    _accept_all(segment, [log[2], log[3], wrong])
+
+
+@pytest.mark.req("CHN-007", "CHN-006")
+def test_sparse_view_checks_the_root_once_a_late_statement_fills_its_gap() -> None:
+    """A sparse receiver gets an issuer's seq 0, 2, 3 and then the late seq 1, so it holds 0..3; a
+    Checkpoint at seq 4 leaving out seq 1 is LOG_ROOT_MISMATCH, and the honest one is accepted."""
+    log = _chain(4)
+    digests = [vs.digest for vs in log]
+    v = Verifier()
+    _accept_all(v, [log[0], log[2], log[3], log[1]])
+    without_one = _checkpoint(log, "without-one", merkle.root([digests[0], *digests[2:]]))
+    with pytest.raises(LogRootMismatch):
+        v.accept(without_one.envelope)
+    v.accept(_checkpoint(log, "honest", merkle.root(digests)).envelope)
+
+
+@pytest.mark.req("CHN-007")
+def test_held_checkpoint_checked_again_is_checked_against_its_own_prefix() -> None:
+    """A view holding 0..5 re-checks its own seq 3 (a repeat the replay memory no longer remembers) and
+    a view fed a different seq 1 without checks (an audit keeps going past a fault); expect the first
+    to pass and the second view's next root to follow the statement it now holds at seq 1."""
+    log = _chain(6)
+    view = ChainView(KEY.did)
+    for vs in log:
+        view.add(vs)
+    view.check(log[3])
+    fork = _fork_at(log, 1)
+    view.add(fork)  # no check: the view now holds the fork at seq 1
+    digests = [log[0].digest, fork.digest, *(vs.digest for vs in log[2:])]
+    view.check(_checkpoint(log, "after-fork", merkle.root(digests)))
+    with pytest.raises(LogRootMismatch):
+        view.check(_checkpoint(log, "before-fork", merkle.root([vs.digest for vs in log])))
+
+
+@pytest.mark.req("CHN-007", "CHN-001")
+def test_checkpoint_that_leaves_out_a_statement_the_receiver_holds_is_refused() -> None:
+    """Alice's agent makes Bob three offers (seq 0..2) and then shows him a Checkpoint whose root
+    leaves out the second, as if to deny it later; Bob holds Alice's whole history, so expect
+    LOG_ROOT_MISMATCH. The honest Checkpoint at seq 3 (as GetCheckpoint signs it) is accepted."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    v = Verifier(me=bob.did)
+    _accept_all_envelopes(v, [*alice.setup, *bob.setup], clock)
+    offers = []
+    for _ in range(3):
+        offers.append(alice.offer(bob))
+        clock.advance(1000)
+    _accept_all_envelopes(v, [vs.envelope for vs in offers], clock)
+
+    def checkpoint(shown: list[VerifiedStatement]) -> VerifiedStatement:
+        alice.agent.writer = ChainWriter(alice.agent.key, next_seq=3, prev=offers[2].digest)
+        root = merkle.root([vs.digest for vs in shown])
+        return alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=root))
+
+    with pytest.raises(LogRootMismatch):
+        v.accept(checkpoint([offers[0], offers[2]]).envelope, clock.now_ms)
+    v.accept(checkpoint(offers).envelope, clock.now_ms)
+
+
+@pytest.mark.req("CHN-007")
+def test_checking_a_checkpoint_on_a_long_chain_costs_logarithmic_hashes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A view holding 2^14 - 1 statements of one issuer (unsigned stand-ins: the view reads only seq,
+    prev, issued_at and digest), the worst case of 14 perfect subtrees, gets the next statement, a
+    Checkpoint; expect its root checked with 13 node hashes and no leaf hash (not a recomputation over
+    the log), and building the view to have cost one leaf and at most one node hash per statement."""
+    n = 2**14 - 1
+    digests = [hashlib.sha256(seq.to_bytes(4, "big")).digest() for seq in range(n + 1)]
+    log = []
+    for seq in range(n + 1):
+        stmt = Statement()
+        stmt.header.seq, stmt.header.issued_at_ms = seq, EPOCH_MS + seq
+        stmt.header.prev = digests[seq - 1] if seq else b""
+        stmt.checkpoint.log_root = merkle.root(digests[:seq]) if seq == n else b""
+        log.append(VerifiedStatement(b"", digests[seq], stmt, "checkpoint"))
+    calls = {"leaf": 0, "node": 0}
+    leaf_hash, node_hash = merkle.leaf_hash, merkle.node_hash
+
+    def counting_leaf(digest: bytes) -> bytes:
+        calls["leaf"] += 1
+        return leaf_hash(digest)
+
+    def counting_node(left: bytes, right: bytes) -> bytes:
+        calls["node"] += 1
+        return node_hash(left, right)
+
+    monkeypatch.setattr(merkle, "leaf_hash", counting_leaf)
+    monkeypatch.setattr(merkle, "node_hash", counting_node)
+    view = ChainView(KEY.did, complete=True)
+    for vs in log[:n]:
+        view.add(vs)
+    assert calls == {"leaf": n, "node": n - 14}  # n - popcount(n): one merge per carry
+    calls.update(leaf=0, node=0)
+    view.check(log[n])
+    assert calls == {"leaf": 0, "node": 13}
 
 
 def test_chain_view_check_changes_nothing() -> None:
