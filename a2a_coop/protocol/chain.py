@@ -5,7 +5,9 @@ and names the digest of the previous one in ``prev``, so an issuer's whole
 history is one chain. A counterparty usually sees only part of it (statements
 to others leave gaps), so a :class:`ChainView` records what it has seen,
 ``seq -> (digest, prev, issued_at, envelope)``, and checks each new statement
-against what it holds, in this order (SPEC section 11, step 27):
+against what it holds. The chain step (SPEC section 11, step 27) runs
+CHN-004, CHN-003, CHN-005, CHN-002, then CHN-007, and reports the first
+failure:
 
 * same seq, different digest: EQUIVOCATION (CHN-004);
 * prev not the digest held for seq-1, or a held seq+1 whose prev is not this
