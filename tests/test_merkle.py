@@ -5,9 +5,18 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
-from a2a_coop.protocol.merkle import inclusion_proof, leaf_hash, node_hash, root, verify_inclusion
+from a2a_coop.protocol.merkle import (
+    CompactRange,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+    root,
+    verify_inclusion,
+)
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.testing import FixedClock, Signer
 
@@ -205,3 +214,45 @@ def test_checkpoint_commits_to_the_issuers_chain_and_proves_inclusion() -> None:
     assert verify_inclusion(
         digests[2], 2, checkpoint.header.seq, proof, checkpoint.statement.checkpoint.log_root
     )
+
+
+# --- CompactRange: the same root in O(log n) ----------------------------------------------------------
+
+
+@pytest.mark.req("CHN-007")
+@pytest.mark.parametrize("size", range(9))
+def test_compact_range_matches_the_hand_built_tree(size: int) -> None:
+    """Appending 0..8 digests one by one; expect the root of the tree written out by hand (empty bytes
+    for no digest, as at seq 0) and the size, whether built by appends or from the list."""
+    grown = CompactRange()
+    for d in DIGESTS[:size]:
+        grown.append(d)
+    expected = HAND_ROOTS[size] if size else b""
+    assert grown.root() == expected
+    assert CompactRange(DIGESTS[:size]).root() == expected
+    assert len(grown) == size
+
+
+@pytest.mark.req("CHN-007")
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.binary(min_size=32, max_size=32), max_size=70), st.binary(max_size=40))
+def test_compact_range_root_is_the_tree_hash_of_every_prefix(digests: list[bytes], odd: bytes) -> None:
+    """Any list of digests (sizes around every power of two up to 64, plus one leaf of another
+    length), appended one by one; expect the root after each append to equal root() of that prefix,
+    so a verifier checking checkpoints incrementally agrees with the definition at every seq."""
+    grown = CompactRange()
+    assert grown.root() == root([])
+    for n, d in enumerate([*digests, odd], start=1):
+        grown.append(d)
+        assert len(grown) == n
+        assert grown.root() == root([*digests, odd][:n])
+
+
+@pytest.mark.req("CHN-007")
+def test_compact_range_keeps_logarithmic_state_over_a_long_log() -> None:
+    """100 000 digests; expect the root of the whole list and at most log2(n) + 1 subtree roots kept
+    (the reason a verifier can check every checkpoint of a long chain)."""
+    digests = [hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(100_000)]
+    grown = CompactRange(digests)
+    assert grown.root() == root(digests)
+    assert len(grown._peaks) == bin(100_000).count("1") <= (100_000).bit_length()

@@ -5,14 +5,50 @@ and names the digest of the previous one in ``prev``, so an issuer's whole
 history is one chain. A counterparty usually sees only part of it (statements
 to others leave gaps), so a :class:`ChainView` records what it has seen,
 ``seq -> (digest, prev, issued_at, envelope)``, and checks each new statement
-against its neighbours:
+against what it holds. The chain step (SPEC section 11, step 27) runs
+CHN-004, CHN-003, CHN-005, CHN-002, then CHN-007, and reports the first
+failure:
 
 * same seq, different digest: EQUIVOCATION (CHN-004);
 * prev not the digest held for seq-1, or a held seq+1 whose prev is not this
   statement: CHAIN_BROKEN (CHN-003);
-* issued_at going backwards against a neighbour: CHAIN_BROKEN (CHN-005);
+* issued_at earlier than the *nearest* held statement below it, or later than
+  the nearest held above it, however far away: CHAIN_BROKEN (CHN-005);
 * in *complete* mode (verifying a log segment), any seq other than last+1:
-  CHAIN_GAP (CHN-002).
+  CHAIN_GAP (CHN-002);
+* a Checkpoint whose log_root is not the RFC 6962 tree hash of the issuer's
+  statements 0..seq-1: LOG_ROOT_MISMATCH (CHN-007), checked only when the
+  view holds every one of them. With any of them missing the root cannot be
+  recomputed, so a sparse view accepts such a Checkpoint unchecked, and does
+  not go back to it when the gap is filled later; an auditor verifying the
+  complete log from seq 0 checks every Checkpoint in it.
+
+CHN-007 comes last because it is the only check of the body: it compares the
+root with the history this statement extends, which is only that statement's
+history once the chain checks before it have placed it (CHN-003 pins prev to
+the held seq-1, CHN-004 rules out a second statement at its seq). It is also
+the only one with a slow path (below), which the cheap checks then never reach.
+
+CHN-005 looks past the gaps on purpose. A key that was rotated out (its
+KeyRotation is the last link of its chain, KEY-005) still holds the secret,
+and in a sparse view it could sign a statement at an unused-looking seq
+below the rotation. Only the nearest held neighbours bound its time: with the
+KeyRotation held above it, the statement cannot claim a time after the
+rotation. Checking the nearest held neighbours is as strong as checking every
+held statement, because what is held is itself in time order: each statement
+was checked against its own nearest neighbours before it was added (as the
+Verifier does: check, then add).
+
+Cost, for views of 100k statements and more: the held seqs are also kept in
+ascending order, so the nearest neighbours are a binary search away, O(log n),
+and an append at the head (the common case) is O(1); filling a gap moves the
+higher seqs up one slot, a memory move far cheaper than the signature check
+that precedes it. For CHN-007 the view
+keeps a :class:`~a2a_coop.protocol.merkle.CompactRange` over its contiguous
+prefix 0..p-1 (the statements it holds from seq 0 without a gap), extended as
+links arrive, so a Checkpoint at seq p (the next statement, the common case)
+is checked in O(log n). A Checkpoint below p can only be one the view already
+holds (CHN-004 rejects any other); re-checking it costs O(n), which is rare.
 
 Whenever a fork is detected, the two conflicting envelopes are a proof anyone
 can check offline with :func:`verify_equivocation_proof`: both are signed by
@@ -21,10 +57,12 @@ the issuer, and no single chain can contain both.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from a2a_coop.protocol.errors import ChainBroken, ChainGap, Equivocation
+from a2a_coop.protocol import merkle
+from a2a_coop.protocol.errors import ChainBroken, ChainGap, Equivocation, LogRootMismatch
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.statements import (
     PROTOCOL_VERSION,
@@ -60,12 +98,25 @@ class ChainView:
     complete: bool = False
     links: dict[int, _Link] = field(default_factory=dict)
     head: int | None = None  # highest seq held (kept as links are added, not recomputed)
+    # The keys of ``links`` in ascending order, for the nearest held neighbours of a seq (CHN-005).
+    _seqs: list[int] = field(init=False, repr=False, compare=False)
+    # MTH state over the digests at seq 0..len-1, every one held: the longest gapless prefix (CHN-007).
+    _prefix: merkle.CompactRange = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._seqs = sorted(self.links)
+        self._prefix = merkle.CompactRange()
+        self._extend_prefix()
 
     def check(self, vs: VerifiedStatement) -> None:
         """Raise the CHN-* error ``vs`` would cause; change nothing.
 
         For EQUIVOCATION and CHAIN_BROKEN the error's ``evidence`` holds the two
-        conflicting envelopes: ``EquivocationProof(*err.evidence)``.
+        conflicting envelopes, the lower seq first. Under CHN-004 and CHN-003 they
+        are an equivocation proof (``EquivocationProof(*err.evidence)``); under
+        CHN-005 they are two statements by the issuer whose times run backwards
+        along its seqs, which anyone can also check offline. LOG_ROOT_MISMATCH
+        carries no evidence: proving it takes the issuer's whole log 0..seq-1.
         """
         h = vs.header
         seq = h.seq
@@ -87,19 +138,73 @@ class ChainView:
                 requirement="CHN-003",
                 evidence=(vs.envelope, after.envelope),
             )
-        if (before is not None and h.issued_at_ms < before.issued_at_ms) or (
-            after is not None and after.issued_at_ms < h.issued_at_ms
-        ):
-            raise ChainBroken("issued_at_ms goes backwards along the chain", requirement="CHN-005")
+        self._check_time(vs)
         head = self.head
         if self.complete and head is not None and seq != head + 1:
             raise ChainGap(f"expected seq {head + 1}, got {seq}", requirement="CHN-002")
+        if vs.body == "checkpoint":
+            self._check_log_root(vs)
+
+    def _check_time(self, vs: VerifiedStatement) -> None:
+        """CHN-005 against the nearest held statements below and above ``vs``, at any distance."""
+        seq, at = vs.header.seq, vs.header.issued_at_ms
+        seqs = self._seqs
+        i = bisect_left(seqs, seq)
+        # A statement held at this very seq is this one (CHN-004 passed): compare with the others.
+        j = i + 1 if i < len(seqs) and seqs[i] == seq else i
+        below = self.links[seqs[i - 1]] if i else None
+        above = self.links[seqs[j]] if j < len(seqs) else None
+        if below is not None and at < below.issued_at_ms:
+            raise ChainBroken(
+                f"issued at {at}, before the issuer's held seq {seqs[i - 1]} ({below.issued_at_ms})",
+                requirement="CHN-005",
+                evidence=(below.envelope, vs.envelope),
+            )
+        if above is not None and at > above.issued_at_ms:
+            raise ChainBroken(
+                f"issued at {at}, after the issuer's held seq {seqs[j]} ({above.issued_at_ms})",
+                requirement="CHN-005",
+                evidence=(vs.envelope, above.envelope),
+            )
+
+    def _check_log_root(self, vs: VerifiedStatement) -> None:
+        """CHN-007, when every statement of the issuer below ``vs`` is held; otherwise skipped."""
+        seq = vs.header.seq
+        held = len(self._prefix)
+        if seq > held:
+            return  # seq `held` is missing: the root over 0..seq-1 cannot be recomputed from this view
+        if seq == held:
+            expected = self._prefix.root()
+        else:  # vs is already held here (see the module docstring): rare, so O(n) is acceptable
+            expected = merkle.root([self.links[i].digest for i in range(seq)])
+        if vs.statement.checkpoint.log_root != expected:
+            raise LogRootMismatch(
+                f"log_root is not the tree hash of the issuer's statements 0..{seq - 1}",
+                requirement="CHN-007",
+            )
 
     def add(self, vs: VerifiedStatement) -> None:
         h = vs.header
-        self.links[h.seq] = _Link(vs.digest, h.prev, h.issued_at_ms, vs.envelope)
-        if self.head is None or h.seq > self.head:
-            self.head = h.seq
+        seq = h.seq
+        held = self.links.get(seq)
+        if held is None:
+            if self.head is None or seq > self.head:
+                self._seqs.append(seq)  # the common case: the chain grows at its head
+            else:
+                insort(self._seqs, seq)  # filling a gap of a sparse view: an O(n) memory move
+        self.links[seq] = _Link(vs.digest, h.prev, h.issued_at_ms, vs.envelope)
+        if self.head is None or seq > self.head:
+            self.head = seq
+        if held is not None and held.digest != vs.digest and seq < len(self._prefix):
+            # Only a caller that adds without check() replaces a link (a fork); keep the range true.
+            self._prefix = merkle.CompactRange(self.links[i].digest for i in range(seq))
+        self._extend_prefix()
+
+    def _extend_prefix(self) -> None:
+        """Append the held links that continue the gapless prefix (each seq is appended once)."""
+        prefix = self._prefix
+        while (link := self.links.get(len(prefix))) is not None:
+            prefix.append(link.digest)
 
 
 def verify_equivocation_proof(proof: EquivocationProof) -> str:

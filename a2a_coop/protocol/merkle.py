@@ -2,12 +2,17 @@
 
 A Checkpoint's ``log_root`` lets an issuer prove one statement is in its log
 without revealing the others: an inclusion proof carries only sibling hashes.
+
+:func:`root` is the definition, written as RFC 6962 states it (O(n) per call).
+A verifier that checks every Checkpoint of a long chain cannot afford O(n) per
+checkpoint, so :class:`CompactRange` keeps the same root for a list that grows
+at the end in O(log n) memory, updated in amortised O(1) hashes per append.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 
 def leaf_hash(digest: bytes) -> bytes:
@@ -69,3 +74,46 @@ def verify_inclusion(
         fn >>= 1
         sn >>= 1
     return sn == 0 and r == expected_root
+
+
+class CompactRange:
+    """MTH of a list that only grows at the end, without keeping the list.
+
+    The tree of n leaves (RFC 6962 section 2.1) is, read left to right, one
+    perfect subtree per set bit of n, largest first: 6 = 4 + 2 leaves are
+    MTH(D[0:4]) and MTH(D[4:6]), and MTH(D[0:6]) = node(MTH(D[0:4]), MTH(D[4:6])).
+    Only those subtree roots (at most log2(n) + 1) are kept. Appending a leaf
+    merges equal-sized subtrees as binary addition carries bits, and the root
+    folds the subtrees right to left, because the split point k of RFC 6962 is
+    always the size of the largest one.
+    """
+
+    __slots__ = ("_peaks", "_size")
+
+    def __init__(self, digests: Iterable[bytes] = ()) -> None:
+        self._size = 0
+        self._peaks: list[bytes] = []  # perfect-subtree roots, largest (leftmost) first
+        for digest in digests:
+            self.append(digest)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def append(self, digest: bytes) -> None:
+        """Add the leaf for ``digest`` at index ``len(self)``."""
+        h = leaf_hash(digest)
+        n = self._size
+        while n & 1:  # each trailing 1 bit is a subtree of the new leaf's size: merge (a carry)
+            h = node_hash(self._peaks.pop(), h)
+            n >>= 1
+        self._peaks.append(h)
+        self._size += 1
+
+    def root(self) -> bytes:
+        """MTH over every digest appended so far; empty bytes when there are none (like :func:`root`)."""
+        if not self._peaks:
+            return b""
+        r = self._peaks[-1]
+        for peak in reversed(self._peaks[:-1]):
+            r = node_hash(peak, r)
+        return r
