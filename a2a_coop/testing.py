@@ -22,6 +22,7 @@ from typing import Any
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.protocol.chain import ChainWriter
+from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.statements import VerifiedStatement, new_statement
@@ -350,3 +351,41 @@ def bonded_trade(
     att = alice.attest(offer, accept, bob.did, outcome=reputation_pb2.OUTCOME_BREACHED)
     log += [stamp, claim, ruling, forfeit, release, att]
     return log
+
+
+class LocalEscrow:
+    """An :class:`~a2a_coop.protocol.escrow.Escrow` in this process, with the surface of
+    :class:`~a2a_coop.transport.EscrowClient` (``submit``, ``get_ledger``, ``get_balance``), on a
+    :class:`FixedClock`: trades run through the real escrow rules with no network.
+
+    ``submit`` answers like the gRPC service: the escrow's Mandate first, then what it signed.
+    """
+
+    def __init__(self, party: Party, *, funds: dict[str, int] | None = None) -> None:
+        self.party = party
+        self.clock = party.clock
+        self.escrow = Escrow(party.agent, party.mandate_vs.digest, setup=party.setup)
+        for did, amount in (funds or {}).items():
+            self.escrow.deposit(did, amount, "credit", "test funding", self.clock.now_ms)
+
+    @property
+    def did(self) -> str:
+        return self.party.did
+
+    @property
+    def mandate(self) -> bytes:
+        return self.party.mandate_vs.envelope
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        signed = self.escrow.submit(envelopes, self.clock.now_ms)
+        return [self.mandate, *(vs.envelope for vs in signed)]
+
+    def tick(self) -> list[bytes]:
+        return [vs.envelope for vs in self.escrow.tick(self.clock.now_ms)]
+
+    def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
+        return self.escrow.ledger(from_seq, limit or None), max(self.escrow.ledger_size - 1, 0)
+
+    def get_balance(self, party: str) -> tuple[int, int, str, int]:
+        available, locked = self.escrow.balance(party)
+        return available, locked, self.escrow.currency, max(self.escrow.ledger_size - 1, 0)
