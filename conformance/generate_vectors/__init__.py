@@ -1,0 +1,148 @@
+"""Generate the offline conformance vectors in conformance/vectors/.
+
+    python -m conformance.generate_vectors          # (re)write the vector files
+    python -m conformance.generate_vectors --check  # exit 1 if the checked-in files differ
+
+Theory of operation. Every vector is a short transcript: context statements
+(the mandates an agent's statements cite, the offer an Accept answers, ...)
+followed by the statement under test. Keys, nonces and salts derive from names
+(:func:`a2a_coop.testing.derive`) and time comes from a fixed clock, so the
+output is byte-identical on every run.
+
+Invalid cases are made the way a buggy or hostile peer would make them: a valid
+statement is built with one thing wrong and then *re-signed* by its issuer, so
+exactly one rule is broken and the vector pins which one. Cases that break
+several rules on purpose pin the normative verification order (ERR-002).
+Where the library refuses to build a bad encoding (it only emits canonical
+protobuf), the bytes are edited directly with the small wire-format codec in
+:mod:`.wire`.
+
+Before anything is written, every vector runs through :mod:`a2a_coop.vectors`;
+a case whose outcome differs from what the generator states is a bug in one
+of the two, and generation stops.
+
+Package layout. One module per vector family; each of its public functions
+builds one test group (one ``testGroups`` entry, named by its ``type``):
+
+    keys         KeyEncoding; the weak keys other families reuse
+    envelopes    EnvelopeStructure, Signature, PayloadEncoding
+    statements   ValidStatement, Header, Body, VerificationOrder
+    freshness    Freshness, Replay
+    mandates     Mandate, Exposure
+    chains       Chain (and the equivocation proof), CompleteLog, KeyLifecycle
+    negotiation  Negotiation, Settlement, Attestation, Commitment
+
+They share :mod:`._common` (Case, Group and the statement builders),
+:mod:`.wire` (the codec) and :mod:`.flags` (what each flag means, the files'
+``notes``); :mod:`.output` turns groups into a file and self-checks it. This
+module says which groups go into which file, in which order. Every group
+function builds its own clock and parties, so no state passes from one to the
+next, but ``tcId`` numbers follow the order below: reordering or inserting a
+group renumbers every test after it. A new family (attack vectors, mutation
+vectors, ...) is a new module whose groups are appended to a file here, or
+make a new file in :func:`render`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from a2a_coop.protocol.chain import EquivocationProof, verify_equivocation_proof
+from a2a_coop.protocol.envelope import envelope_to_json
+from conformance.generate_vectors import chains, envelopes, freshness, keys, mandates, negotiation, statements
+from conformance.generate_vectors.output import document, self_check
+
+__all__ = ["VECTOR_DIR", "chains_file", "main", "proof_file", "render", "statements_file"]
+
+VECTOR_DIR: Final = Path(__file__).resolve().parent.parent / "vectors"
+
+
+def statements_file() -> dict[str, Any]:
+    """The statements.json document."""
+    groups = [
+        statements.valid_statements(),
+        envelopes.envelope_structure(),
+        envelopes.signatures(),
+        keys.key_encoding(),
+        envelopes.payload_encoding(),
+        statements.header(),
+        statements.bodies(),
+        statements.verification_order(),
+        freshness.freshness(),
+        freshness.replay(),
+        mandates.mandate(),
+    ]
+    return document(groups)
+
+
+def chains_file() -> tuple[dict[str, Any], EquivocationProof]:
+    """The chains.json document, and the equivocation found in it."""
+    chain, proof = chains.chain()
+    groups = [
+        chain,
+        chains.complete_log(),
+        chains.key_lifecycle(),
+        negotiation.negotiation(),
+        negotiation.settlement(),
+        mandates.exposure(),
+        negotiation.attestation(),
+        negotiation.commitment(),
+    ]
+    return document(groups), proof
+
+
+def proof_file(proof: EquivocationProof) -> dict[str, Any]:
+    """An offline equivocation proof: two envelopes one issuer signed for one chain position."""
+    issuer = verify_equivocation_proof(proof)
+    return {
+        "schema": "a2a-coop-equivocation-proof/1",
+        "comment": "Alice's agent signed two different statements at seq 1 (CHN-004). Anyone can check this "
+        "offline: both envelopes verify under the issuer's key and name the same seq.",
+        "requirements": ["CHN-004"],
+        "issuer": issuer,
+        "first": envelope_to_json(proof.first),
+        "second": envelope_to_json(proof.second),
+    }
+
+
+def render() -> dict[str, str]:
+    """File name -> exact file text, for every file this package owns."""
+    statements_doc = statements_file()
+    chains_doc, proof = chains_file()
+    self_check("statements", statements_doc)
+    self_check("chains", chains_doc)
+    docs = {
+        "statements.json": statements_doc,
+        "chains.json": chains_doc,
+        "equivocation-proof.json": proof_file(proof),
+    }
+    return {name: json.dumps(doc, indent=1, ensure_ascii=False) + "\n" for name, doc in docs.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m conformance.generate_vectors", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 if the files on disk differ")
+    parser.add_argument("--out", type=Path, default=VECTOR_DIR, help="output directory")
+    args = parser.parse_args(argv)
+    files = render()
+    if args.check:
+        stale = [
+            n
+            for n, text in files.items()
+            if not (args.out / n).is_file() or (args.out / n).read_text(encoding="utf-8") != text
+        ]
+        for n in stale:
+            print(f"{args.out / n}: out of date; run python -m conformance.generate_vectors", file=sys.stderr)
+        return 1 if stale else 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    for n, text in files.items():
+        (args.out / n).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out / n}")
+    return 0

@@ -1,0 +1,141 @@
+"""Cases, groups and the building blocks every vector family uses.
+
+A :class:`Group` is one ``testGroups`` entry: a topic ``type``, the verifier's chain ``mode`` and
+its cases. The builders below make statements the way a peer would, but sign them *without*
+validation and without advancing the signer's chain (except :func:`chain_sign`), so a family can
+build a statement with one thing wrong and re-sign it as its issuer would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from a2a_coop._proto.a2acoop.v1 import trade_pb2
+from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE, Envelope, pae
+from a2a_coop.protocol.identity import Keypair
+from a2a_coop.protocol.statements import PROTOCOL_VERSION, Statement, VerifiedStatement, encode_statement
+from a2a_coop.testing import DEFAULT_TTL_MS, FixedClock, Party, Signer
+
+# --- cases --------------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    """One vector before encoding. ``failed_index`` defaults to the last envelope when invalid."""
+
+    comment: str
+    requirements: Sequence[str]
+    envelopes: Sequence[bytes]
+    error: str | None = None
+    flags: Sequence[str] = ()
+    now_ms: int | None = None
+    failed_index: int | None = None
+
+
+@dataclass
+class Group:
+    type: str
+    mode: str
+    cases: list[Case] = field(default_factory=list)
+
+    def add(
+        self,
+        comment: str,
+        requirements: Sequence[str],
+        envelopes: Sequence[bytes],
+        error: str | None = None,
+        *flags: str,
+        now_ms: int | None = None,
+        failed_index: int | None = None,
+    ) -> None:
+        if error is None and not flags:
+            flags = ("Valid",)
+        self.cases.append(Case(comment, requirements, envelopes, error, flags, now_ms, failed_index))
+
+
+# --- building blocks ------------------------------------------------------------------------
+
+
+def world(**caps: dict[str, Any]) -> tuple[FixedClock, Party, Party]:
+    """A fresh clock with Alice and Bob (mandate caps per party name, e.g. alice={...})."""
+    clock = FixedClock()
+    return clock, Party("alice", clock, caps.get("alice", {})), Party("bob", clock, caps.get("bob", {}))
+
+
+def draft(
+    signer: Signer,
+    body: str,
+    msg: Any,
+    *,
+    audience: str = "",
+    negotiation_id: bytes = b"",
+    mandate: bytes = b"",
+    ttl_ms: int = DEFAULT_TTL_MS,
+    refs: Sequence[bytes] = (),
+    issued_at_ms: int | None = None,
+    nonce: bytes | None = None,
+) -> Statement:
+    """The statement ``signer.sign`` would make, built but not signed (the chain does not advance)."""
+    stmt = Statement()
+    h = stmt.header
+    h.version = PROTOCOL_VERSION
+    h.issuer = signer.did
+    h.audience = audience
+    h.seq = signer.writer.next_seq
+    h.prev = signer.writer.prev
+    h.issued_at_ms = signer.clock.now_ms if issued_at_ms is None else issued_at_ms
+    h.expires_at_ms = h.issued_at_ms + ttl_ms
+    h.nonce = signer.next_nonce() if nonce is None else nonce
+    h.negotiation_id = negotiation_id
+    h.refs.extend(refs)
+    h.mandate = mandate
+    getattr(stmt, body).CopyFrom(msg)
+    return stmt
+
+
+def agent_draft(party: Party, body: str, msg: Any, **kw: Any) -> Statement:
+    """:func:`draft` for a party's agent, citing its mandate."""
+    kw.setdefault("mandate", party.mandate_vs.digest)
+    return draft(party.agent, body, msg, **kw)
+
+
+def seal(key: Keypair, stmt: Statement | bytes, payload_type: str = STATEMENT_PAYLOAD_TYPE) -> bytes:
+    """Sign a statement (or raw payload bytes) without any validation."""
+    payload = stmt if isinstance(stmt, bytes) else encode_statement(stmt)
+    return make_envelope(payload, payload_type, [(key.did, key.sign(pae(payload_type, payload)))])
+
+
+def bad_statement(party: Party, body: str, msg: Any, **kw: Any) -> bytes:
+    """A statement by ``party``'s agent that a verifier must refuse, signed off-chain."""
+    return seal(party.agent.key, agent_draft(party, body, msg, **kw))
+
+
+def chain_sign(signer: Signer, stmt: Statement) -> VerifiedStatement:
+    """Sign a valid, hand-built statement through the signer's chain (so later statements follow it)."""
+    return signer.writer.sign(stmt, nonce=stmt.header.nonce)
+
+
+def make_envelope(payload: bytes, payload_type: str, signatures: Sequence[tuple[str, bytes]]) -> bytes:
+    """The envelope bytes for these (keyid, sig) pairs, as given: nothing is checked."""
+    env = Envelope(payload=payload, payload_type=payload_type)
+    for keyid, sig in signatures:
+        env.signatures.add(keyid=keyid, sig=sig)
+    return env.SerializeToString(deterministic=True)
+
+
+def open_envelope(data: bytes) -> tuple[bytes, str, str, bytes]:
+    """(payload, payload_type, keyid, sig) of a one-signature envelope."""
+    env = Envelope()
+    env.ParseFromString(data)
+    return env.payload, env.payload_type, env.signatures[0].keyid, env.signatures[0].sig
+
+
+def draft_offer(
+    party: Party, to: Party | str, proposal: trade_pb2.Offer | None = None, **kw: Any
+) -> Statement:
+    """An unsigned opening offer from ``party`` (default proposal) to ``to``."""
+    audience = to if isinstance(to, str) else to.did
+    kw.setdefault("negotiation_id", party.new_negotiation_id())
+    return agent_draft(party, "offer", proposal or party.proposal(), audience=audience, **kw)

@@ -1,0 +1,210 @@
+"""Chain, complete-log and key-lifecycle vectors (SPEC 6.7-6.9, 3.3 Rotation, 3.4 Revocation).
+
+Chain: linking, order, equivocation and checkpoints in a sparse view (CHN-001, CHN-003..007); the
+equivocation it builds is also written as equivocation-proof.json. CompleteLog: complete segments,
+where a missing seq is an error (CHN-002). KeyLifecycle: revocation and rotation of agent and
+principal keys (KEY-004, KEY-005, MND-012).
+"""
+
+from __future__ import annotations
+
+from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop.protocol.chain import EquivocationProof
+from a2a_coop.protocol.merkle import root as merkle_root
+from a2a_coop.testing import DEFAULT_TTL_MS, FixedClock, Party, Signer, derive
+from conformance.generate_vectors._common import Group, draft_offer, seal, world
+
+
+def chain() -> tuple[Group, EquivocationProof]:
+    g = Group("Chain", "sparse")
+    clock, alice, bob = world()
+    offers = []
+    for _ in range(3):
+        offers.append(alice.offer(bob))
+        clock.advance(1_000)
+    cp = alice.agent.sign(
+        "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([o.digest for o in offers]))
+    )
+    env = [o.envelope for o in offers]
+    g.add(
+        "four linked statements (three offers and a Checkpoint over them)",
+        ["CHN-001", "CHN-007"],
+        [*alice.setup, *env, cp.envelope],
+    )
+    g.add("the same chain delivered in reverse order", ["CHN-001", "CHN-003"], [*alice.setup, *reversed(env)])
+    g.add(
+        "a sparse view: seq 0 and seq 2 only", ["CHN-006"], [*alice.setup, env[0], env[2]], None, "ChainGap"
+    )
+    stmt = draft_offer(alice, bob)
+    stmt.header.seq, stmt.header.prev = 1, derive("not the digest of seq 0")
+    g.add(
+        "seq 1 whose prev is not the digest of seq 0",
+        ["CHN-003"],
+        [*alice.setup, env[0], seal(alice.agent.key, stmt)],
+        "CHAIN_BROKEN",
+        "ChainBroken",
+    )
+    g.add(
+        "seq 1 with a wrong prev arriving before seq 0",
+        ["CHN-003"],
+        [*alice.setup, seal(alice.agent.key, stmt), env[0]],
+        "CHAIN_BROKEN",
+        "ChainBroken",
+    )
+    stmt = draft_offer(alice, bob, issued_at_ms=offers[0].header.issued_at_ms - 1)
+    stmt.header.seq, stmt.header.prev = 1, offers[0].digest
+    g.add(
+        "seq 1 issued 1 ms before seq 0",
+        ["CHN-005"],
+        [*alice.setup, env[0], seal(alice.agent.key, stmt)],
+        "CHAIN_BROKEN",
+        "ChainBroken",
+    )
+    stmt.header.issued_at_ms = offers[0].header.issued_at_ms
+    stmt.header.expires_at_ms = stmt.header.issued_at_ms + DEFAULT_TTL_MS
+    g.add(
+        "seq 1 issued in the same ms as seq 0 (non-decreasing is enough)",
+        ["CHN-005"],
+        [*alice.setup, env[0], seal(alice.agent.key, stmt)],
+        None,
+        "Boundary",
+    )
+    fork = draft_offer(alice, Signer("carol", clock).did)
+    fork.header.seq, fork.header.prev = 1, offers[0].digest
+    forked = seal(alice.agent.key, fork)
+    g.add(
+        "two different statements at seq 1 (equivocation)",
+        ["CHN-004"],
+        [*alice.setup, env[0], env[1], forked],
+        "EQUIVOCATION",
+        "Equivocation",
+    )
+    g.add(
+        "two different statements at seq 1, seen without seq 0",
+        ["CHN-004", "CHN-006"],
+        [*alice.setup, env[1], forked],
+        "EQUIVOCATION",
+        "Equivocation",
+    )
+    fork.header.prev = derive("elsewhere")
+    g.add(
+        "a second seq 1 whose prev is also wrong: EQUIVOCATION is checked before CHAIN_BROKEN",
+        ["CHN-004", "ERR-002"],
+        [*alice.setup, env[0], env[1], seal(alice.agent.key, fork)],
+        "EQUIVOCATION",
+        "Equivocation",
+        "VerificationOrder",
+    )
+    return g, EquivocationProof(env[1], forked)
+
+
+def complete_log() -> Group:
+    g = Group("CompleteLog", "complete")
+    _, alice, bob = world()
+    offers = [alice.offer(bob) for _ in range(3)]
+    env = [o.envelope for o in offers]
+    g.add("a complete segment seq 0..2", ["CHN-001", "CHN-002"], [*alice.setup, *env])
+    g.add(
+        "seq 1 missing from a complete segment",
+        ["CHN-002"],
+        [*alice.setup, env[0], env[2]],
+        "CHAIN_GAP",
+        "ChainGap",
+    )
+    g.add("a complete segment may start after seq 0", ["CHN-002"], [*alice.setup, env[1], env[2]])
+    g.add(
+        "seq 2 before seq 1 in a complete segment",
+        ["CHN-002"],
+        [*alice.setup, env[0], env[2], env[1]],
+        "CHAIN_GAP",
+        "ChainGap",
+        failed_index=len(alice.setup) + 1,
+    )
+    _, _, trade = _full_trade()
+    g.add(
+        "a complete trade transcript: mandates, offer, accept, two deliveries, two receipts",
+        ["CHN-001", "CHN-002", "NEG-001", "NEG-011"],
+        trade,
+    )
+    return g
+
+
+def _full_trade() -> tuple[Party, Party, list[bytes]]:
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    offer = alice.offer(bob)
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    clock.advance(1_000)
+    d1, d2 = alice.deliver(accept, bob), bob.deliver(accept, alice)
+    clock.advance(1_000)
+    r1, r2 = bob.receipt(d1), alice.receipt(d2)
+    return alice, bob, [*alice.setup, *bob.setup, *(s.envelope for s in (offer, accept, d1, d2, r1, r2))]
+
+
+def key_lifecycle() -> Group:
+    g = Group("KeyLifecycle", "sparse")
+    clock, alice, bob = world()
+    t = clock.advance(60_000)
+    rev = alice.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=t))
+    g.add(
+        "the principal revokes its agent's key; the agent then signs at effective_ms",
+        ["KEY-004"],
+        [*alice.setup, rev.envelope, alice.offer(bob).envelope],
+        "KEY_REVOKED",
+        "RevokedKey",
+    )
+    before = alice.offer(bob, issued_at_ms=t - 1)
+    g.add(
+        "a statement issued 1 ms before effective_ms stays valid",
+        ["KEY-004"],
+        [*alice.setup, rev.envelope, before.envelope],
+        None,
+        "Boundary",
+    )
+    clock, alice, bob = world()
+    self_rev = alice.agent.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
+    clock.advance(1_000)
+    g.add(
+        "the agent revokes its own key, then signs again",
+        ["KEY-004"],
+        [*alice.setup, self_rev.envelope, alice.offer(bob).envelope],
+        "KEY_REVOKED",
+        "RevokedKey",
+    )
+    clock, alice, bob = world()
+    hostile = bob.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
+    g.add(
+        "Bob's agent tries to revoke Alice's key",
+        ["KEY-004"],
+        [*alice.setup, *bob.setup, hostile.envelope],
+        "WRONG_PARTY",
+        "RevocationAuthority",
+    )
+    clock, alice, bob = world()
+    nxt = Signer("alice-next", clock)
+    rot = alice.agent.sign("key_rotation", identity_pb2.KeyRotation(new_key=nxt.did))
+    clock.advance(1_000)
+    g.add(
+        "the agent rotates its key, then the old key signs seq + 1",
+        ["KEY-005"],
+        [*alice.setup, rot.envelope, alice.offer(bob).envelope],
+        "KEY_REVOKED",
+        "RevokedKey",
+    )
+    g.add(
+        "a key rotation alone (the last statement of the old key)", ["KEY-005"], [*alice.setup, rot.envelope]
+    )
+    clock, alice, bob = world()
+    t = clock.advance(60_000)
+    prev = alice.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.principal.did, effective_ms=t)
+    )
+    g.add(
+        "the principal's own key is revoked; its mandate authorizes nothing issued from then",
+        ["MND-012", "KEY-004"],
+        [*alice.setup, prev.envelope, alice.offer(bob).envelope],
+        "KEY_REVOKED",
+        "RevokedKey",
+    )
+    return g

@@ -1,0 +1,231 @@
+"""The flag vocabulary: what each vector flag means, as Wycheproof ``notes``.
+
+Every flag a case carries needs an entry here (generation stops otherwise); a file's ``notes``
+object lists the flags its vectors use, in the order of :data:`NOTES`. A new vector family that
+targets a new bug class adds its flag here.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# flag -> (bugType, description, effect)
+NOTES: Final[dict[str, tuple[str, str, str]]] = {
+    "Valid": (
+        "BASIC",
+        "A well-formed input every implementation must accept.",
+        "Rejecting it breaks interoperability.",
+    ),
+    "Boundary": (
+        "EDGE_CASE",
+        "A value exactly at a limit the SPEC allows (size, time, cap, deadline).",
+        "Off-by-one errors reject valid input or accept invalid input one unit past the limit.",
+    ),
+    "WrongKey": (
+        "MODIFIED_SIGNATURE",
+        "Signed by a different key than the keyid names; the keyid is unchanged.",
+        "A verifier that trusts a signature without binding it to the keyid accepts forgeries.",
+    ),
+    "PayloadTypeSwap": (
+        "WRONG_PRIMITIVE",
+        "The payload type is not the statement media type, or differs from the type that was signed.",
+        "Without domain separation a signature made for another DSSE payload type passes as a statement.",
+    ),
+    "PaeMismatch": (
+        "MODIFIED_SIGNATURE",
+        "The signature covers something other than PAE(payload_type, payload), e.g. the raw payload.",
+        "Verifiers that sign or check the wrong bytes are not interoperable and lose domain separation.",
+    ),
+    "MalformedEnvelope": (
+        "BASIC",
+        "Bytes that are not a well-formed envelope: garbage, truncation, empty input or empty payload.",
+        "Parsers that guess or default may process attacker-shaped input.",
+    ),
+    "OversizedEnvelope": (
+        "EDGE_CASE",
+        "An envelope over 65536 bytes, otherwise valid.",
+        "Without a size limit checked before parsing, peers can be made to allocate and hash without bound.",
+    ),
+    "SignatureCount": (
+        "CAN_OF_WORMS",
+        "An envelope with zero or two signatures.",
+        "Multi-signature envelopes invite verifying one signature and trusting another's keyid.",
+    ),
+    "SignatureLength": (
+        "MODIFIED_SIGNATURE",
+        "A signature that is not 64 bytes.",
+        "Lenient length handling has led to out-of-bounds reads and to signature malleability.",
+    ),
+    "NonCanonicalS": (
+        "SIGNATURE_MALLEABILITY",
+        "S is not reduced below the group order L (S + L, or S = L). libsodium rejects it too; a2a-coop "
+        "requires the specific code SIGNATURE_NONCANONICAL.",
+        "Accepting S + L makes a second valid signature for the same statement, so envelopes (and anything "
+        "keyed by their bytes) are malleable.",
+    ),
+    "SmallOrderR": (
+        "SIGNATURE_MALLEABILITY",
+        "The signature's R is a small-order point (or not canonically encoded).",
+        "Strict (libsodium) verification rejects it; lenient verifiers disagree with strict ones.",
+    ),
+    "ModifiedSignature": (
+        "MODIFIED_SIGNATURE",
+        "One bit of a valid signature is flipped.",
+        "A verifier that accepts it does not check signatures at all.",
+    ),
+    "SmallOrderKey": (
+        "WEAK_PARAMS",
+        "The keyid is a small-order point (identity, order 2, 4 or 8). The envelope carries the "
+        "signature R = identity, S = 0, with the nonce chosen so that it satisfies the cofactorless "
+        "RFC 8032 equation for this message: a lax verifier accepts it.",
+        "Signatures by small-order keys verify for many messages; such keys prove nothing about a signer.",
+    ),
+    "NonCanonicalKey": (
+        "EDGE_CASE",
+        "The keyid's point encoding is not canonical: y >= p, or x = 0 with the sign bit set.",
+        "Two encodings of one key let one signer appear as two identities (and break equivocation proofs).",
+    ),
+    "OffCurveKey": (
+        "EDGE_CASE",
+        "The keyid's 32 bytes do not decode to a point on edwards25519.",
+        "Implementations must not reach the signature check with an invalid key.",
+    ),
+    "MalformedDid": (
+        "BASIC",
+        "A keyid or audience that is not an Ed25519 did:key in canonical base58btc.",
+        "Identifier confusion lets one key appear under several names.",
+    ),
+    "NonCanonicalEncoding": (
+        "CAN_OF_WORMS",
+        "A payload that decodes, but is not the canonical protobuf encoding (non-minimal varint, "
+        "duplicated or reordered fields, explicit default, unknown field out of place). Re-signed by the "
+        "issuer, so only the encoding is wrong.",
+        "Two byte strings meaning the same statement have different digests: replay caches, chains and "
+        "references keyed by digest can be bypassed.",
+    ),
+    "MalformedPayload": (
+        "BASIC",
+        "A signed payload that does not decode as a Statement.",
+        "Implementations must reject it with MALFORMED_STATEMENT, not crash.",
+    ),
+    "UnknownField": (
+        "EDGE_CASE",
+        "A field this version does not know, placed after the known ones (as a newer peer would emit it).",
+        "Dropping or reordering unknown fields breaks signatures of forwarded statements (VER-002).",
+    ),
+    "UnknownVersion": (
+        "BASIC",
+        "header.version is not 1.",
+        "A verifier must not interpret a statement of another protocol version under v1 rules.",
+    ),
+    "IssuerMismatch": (
+        "MISSING_STEP",
+        "header.issuer names another key than the signature's keyid.",
+        "A verifier that skips the binding lets anyone sign statements in another agent's name.",
+    ),
+    "HeaderRule": (
+        "BASIC",
+        "A header field breaks a header rule (nonce length, seq/prev, times, negotiation_id, refs, mandate).",
+        "Malformed headers break replay protection, chains or routing.",
+    ),
+    "MissingBody": (
+        "BASIC",
+        "No body, or only a body this version does not know.",
+        "A statement without a known body must not be processed (VER-004).",
+    ),
+    "BodyRule": (
+        "BASIC",
+        "A body field breaks a body rule (items, terms, claims, digests, ratings, mandate fields).",
+        "Malformed bodies make contracts ambiguous.",
+    ),
+    "VerificationOrder": (
+        "EDGE_CASE",
+        "The input breaks several rules; the expected code is the first in the normative order.",
+        "Implementations that check in another order report different codes for the same input.",
+    ),
+    "Expired": (
+        "EDGE_CASE",
+        "Freshness at a reference time: expired, not yet valid, or issued in the future, around the skew.",
+        "Stale or post-dated statements must not be acted on live.",
+    ),
+    "OfflineEvidence": (
+        "EDGE_CASE",
+        "An expired statement verified as evidence without a reference time.",
+        "Evidence must stay verifiable after its statements expire (TIM-005).",
+    ),
+    "Replay": (
+        "REPLAY",
+        "A statement seen before, or a new statement reusing an issuer's nonce.",
+        "Replayed statements would be processed twice.",
+    ),
+    "ChainGap": (
+        "MISSING_STEP",
+        "A complete log segment with a missing seq (or a sparse view, where gaps are allowed).",
+        "Omitted statements hide commitments from auditors.",
+    ),
+    "ChainBroken": (
+        "MISSING_STEP",
+        "prev does not name the issuer's previous statement, or issued_at goes backwards.",
+        "A verifier that does not link statements cannot detect rewritten history.",
+    ),
+    "Equivocation": (
+        "MISSING_STEP",
+        "Two different statements by one issuer at one seq.",
+        "An issuer could show different histories to different parties.",
+    ),
+    "RevokedKey": (
+        "MISSING_STEP",
+        "A statement by a revoked or rotated-out key, or under a mandate whose principal was revoked.",
+        "A stolen key keeps signing after its owner revoked it.",
+    ),
+    "RevocationAuthority": (
+        "AUTHORIZATION",
+        "A KeyRevocation by someone who is neither the key nor its delegating principal.",
+        "Anyone could disable anyone else's key.",
+    ),
+    "MandateViolation": (
+        "AUTHORIZATION",
+        "A statement outside its issuer's mandate (counterparty, category, value, time, currency, agent).",
+        "An agent commits its principal beyond what the principal authorized.",
+    ),
+    "UnknownMandate": (
+        "AUTHORIZATION",
+        "The mandate the statement cites is not in the transcript.",
+        "Authority cannot be checked, so the statement cannot be accepted.",
+    ),
+    "Exposure": (
+        "AUTHORIZATION",
+        "A sequence of offers or accepts that breaks the ratchet cap (max_outstanding) or period budget.",
+        "Many small deals add up past what the principal allowed.",
+    ),
+    "IllegalTransition": (
+        "STATE",
+        "A statement not allowed in the negotiation's state (accept twice, after expiry, before bonds, ...).",
+        "A negotiation reaches a state the protocol does not define.",
+    ),
+    "WrongParty": (
+        "AUTHORIZATION",
+        "A negotiation statement by a party not allowed to make it.",
+        "A party acts in a role that is not its own (countering its own offer, locking bonds, ...).",
+    ),
+    "StaleReference": (
+        "STATE",
+        "A statement referencing an offer, contract, delivery or negotiation that is not the current one.",
+        "Accepting a superseded offer forms a contract nobody agreed to.",
+    ),
+    "ContractRule": (
+        "STATE",
+        "A statement that breaks a contract's terms (revocation not allowed, exclusive key, bond amounts).",
+        "Commitments stop being credible.",
+    ),
+    "Attestation": (
+        "AUTHORIZATION",
+        "An attestation without a co-signed contract, by a non-party, or a second one per party.",
+        "Reputation can be inflated or poisoned without a real trade.",
+    ),
+    "Commitment": (
+        "BASIC",
+        "A Reveal that does (or does not) open the commitment in the issuer's offer.",
+        "A hidden value could be changed after the fact.",
+    ),
+}
