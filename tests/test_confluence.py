@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
-from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, CLAIM_WINDOW_MS, State
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.runtime.peer import Peer
@@ -47,7 +47,9 @@ def scenario(kind: str) -> tuple[list[bytes], bytes, State]:
     alice_party, bob_party = Party("alice", clock), Party("bob", clock)
     escrow = LocalEscrow(Party("escrow", clock), funds={alice_party.did: FUNDS, bob_party.did: FUNDS})
     alice = _peer(alice_party, clock, escrow)
-    bob = _peer(bob_party, clock, escrow, strategy=WithholdingStrategy(every=1) if kind != "fulfilled" else None)
+    bob = _peer(
+        bob_party, clock, escrow, strategy=WithholdingStrategy(every=1) if kind != "fulfilled" else None
+    )
     terms: dict[str, Any] = {}
     if kind == "revoked":
         terms["revocation"] = trade_pb2.Revocation(allowed=True, forfeit_bond=True)
@@ -56,8 +58,8 @@ def scenario(kind: str) -> tuple[list[bytes], bytes, State]:
     if kind == "breach-late-delivery":
         clock.advance(DAY_MS + 1)
         claim = claim_breach(alice, neg, 0, "never arrived")
-        settle_with_escrow(alice, bob, escrow, neg)
         alice.on_replies(bob.exchange(claim.envelope, alice.send_context()))
+        settle_with_escrow(alice, bob, escrow, neg)
         late = bob.sign(
             "delivery",
             commitment_pb2.Delivery(contract=neg.contract.id, item_index=0),
@@ -71,6 +73,7 @@ def scenario(kind: str) -> tuple[list[bytes], bytes, State]:
     elif kind == "dismissed":
         clock.advance(DAY_MS + 1)
         claim = claim_breach(bob, bob.negotiation(neg.id), 0, "a false claim: alice delivered in time")
+        bob.on_replies(alice.exchange(claim.envelope, bob.send_context()))
         settle_with_escrow(bob, alice, escrow, bob.negotiation(neg.id))
         clock.advance(DEFAULT_RESPONSE_WINDOW_MS)
         escrow.tick()
@@ -78,8 +81,8 @@ def scenario(kind: str) -> tuple[list[bytes], bytes, State]:
         escrow.tick()  # nobody claimed Bob's item in time: the contract lapses, bonds refunded
     elif kind == "revoked":
         notice = revoke(bob, bob.negotiation(neg.id), "changed plans")
+        bob.on_replies(alice.exchange(notice.envelope, bob.send_context()))
         settle_with_escrow(bob, alice, escrow, bob.negotiation(neg.id))
-        del notice
     elif kind == "lapsed":
         clock.advance(2 * DAY_MS + CLAIM_WINDOW_MS)
         escrow.tick()
@@ -102,7 +105,12 @@ def _dependencies(envelopes: list[bytes]) -> dict[bytes, set[bytes]]:
     need the Stamp that made their claim or revoke effective; a Delivery needs the contract's locks.
     """
     statements = {vs.digest: vs for vs in (verify_statement(e) for e in envelopes)}
-    stamps = {d: vs.digest for vs in statements.values() if vs.body == "stamp" for d in vs.statement.stamp.statements}
+    stamps = {
+        d: vs.digest
+        for vs in statements.values()
+        if vs.body == "stamp"
+        for d in vs.statement.stamp.statements
+    }
     locks = {vs.digest for vs in statements.values() if vs.body == "bond_lock"}
     deps: dict[bytes, set[bytes]] = {}
     for digest, vs in statements.items():
@@ -116,7 +124,11 @@ def _dependencies(envelopes: list[bytes]) -> dict[bytes, set[bytes]]:
             cause = msg.claim if vs.body == "ruling" else msg.cause
             named.add(stamps.get(cause, b""))
             if vs.body == "forfeit":
-                named |= {d for d, r in statements.items() if r.body == "ruling" and r.statement.ruling.claim == cause}
+                named |= {
+                    d
+                    for d, r in statements.items()
+                    if r.body == "ruling" and r.statement.ruling.claim == cause
+                }
         if vs.body == "delivery":
             named |= locks
         deps[digest] = {d for d in named if d in statements and d != digest}

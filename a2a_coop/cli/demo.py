@@ -364,9 +364,9 @@ def _claim(run: _Run, alice: _Alice, trade: Trade) -> None:
         run.say(f"waiting {wait_s:.1f} s for trade {trade.number}'s deadline to pass ...")
         time.sleep(wait_s)
     claim = claim_breach(alice.peer, neg, 0, "copy-editing never arrived")
-    # The escrow's stamp makes the claim take effect (WIT-005): escrow first, then bob, stamp and all.
-    settle_with_escrow(alice.peer, alice.client, alice.escrow, neg)
+    # Bob holds the claim without effect until the escrow's stamp, relayed next, arrives (WIT-005).
     alice.peer.on_replies(alice.client.exchange(claim.envelope, alice.peer.send_context()))
+    settle_with_escrow(alice.peer, alice.client, alice.escrow, neg)
     run.say(
         f"trade {trade.number}: alice claims a breach (bob's copy-editing is past its deadline); the escrow "
         f"stamps the claim and upholds it once the {RESPONSE_WINDOW_MS} ms response window passes without "
