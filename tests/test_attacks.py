@@ -100,6 +100,7 @@ def test_a_stranger_cannot_revoke_a_key_by_minting_a_mandate_for_it(target: str)
     assert [verify_statement(a).body for a in answers][:2] == ["mandate", "accept"]
 
 
+@pytest.mark.req("KEY-004", "KEY-007", "WIT-002", "WIT-003", "CMT-002", "AUD-004")
 def test_bond_theft_through_a_minted_revocation_fails_at_the_escrow() -> None:
     """The v0.1 bond theft: both bonds locked, Alice delivers on time, Bob never does. Bob's throwaway
     key mints a mandate for Alice's key and 'revokes' it at the escrow, then Bob claims Alice
@@ -143,6 +144,7 @@ def test_bond_theft_through_a_minted_revocation_fails_at_the_escrow() -> None:
 # --- 3: a late delivery dated back to its deadline ----------------------------------------------
 
 
+@pytest.mark.req("TIM-006", "WIT-001", "WIT-003", "WIT-005", "CMT-002", "AUD-005")
 def test_late_delivery_dated_back_to_the_deadline_does_not_defeat_a_claim() -> None:
     """Bob never delivers. Alice claims after the deadline; a week later Bob signs a Delivery dated at
     the deadline (his chain stays consistent). Expect: Alice's live peer refuses it (ISSUED_IN_PAST);
@@ -183,6 +185,7 @@ def test_late_delivery_dated_back_to_the_deadline_does_not_defeat_a_claim() -> N
 # --- 4: an Accept dated back to an offer's expiry -----------------------------------------------
 
 
+@pytest.mark.req("TIM-006", "WIT-004", "NEG-014", "MND-010")
 def test_accept_dated_back_to_an_expired_offer_revives_nothing() -> None:
     """Alice's offer to Bob expires; she uses the headroom for a deal with Carol; Bob then sends an
     Accept dated at the old expiry. Expect: Alice's live peer refuses it (ISSUED_IN_PAST), the escrow
@@ -208,6 +211,7 @@ def test_accept_dated_back_to_an_expired_offer_revives_nothing() -> None:
 # --- 8: negotiation-id squatting ------------------------------------------------------------------
 
 
+@pytest.mark.req("NEG-013")
 def test_a_copied_negotiation_id_cannot_squat_alices_contract() -> None:
     """A throwaway key copies the negotiation id of Alice's offer and opens it at the escrow first.
     Expect HEADER_INVALID (NEG-013: an offer's id derives from its issuer and nonce); Alice's real
@@ -263,6 +267,7 @@ def test_own_statement_addressed_to_someone_else_is_refused_on_receipt() -> None
         alice.exchange(stolen_key_offer.envelope)
 
 
+@pytest.mark.req("NEG-012", "AUD-004")
 def test_a_refund_before_both_bonds_are_locked_does_not_make_a_contract_bonded() -> None:
     """A misbehaving escrow locks Alice's bond, refunds it at once, then locks Bob's. Expect the
     contract to stay ACCEPTED (no delivery is legal) and the audit to report REFUND_NOT_DUE."""
@@ -343,6 +348,7 @@ def test_two_hundred_self_dealt_zero_stake_contracts_weigh_nothing() -> None:
 # --- 11: one contract, one final state -------------------------------------------------------------
 
 
+@pytest.mark.req("NEG-015", "WIT-005", "CMT-002")
 def test_claim_late_delivery_receipts_and_forfeit_race_to_one_final_state() -> None:
     """The kill -9 race: Bob goes silent after accepting; after the deadline Alice claims; Bob answers
     with a late Delivery; Alice's on-time Delivery is re-sent and receipted, and she receipts Bob's

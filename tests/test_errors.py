@@ -20,6 +20,8 @@ SPEC_CODES = {
     "MANDATE_VIOLATION", "BODY_MISSING", "BODY_INVALID", "COMMITMENT_MISMATCH",
     "ATTESTATION_INADMISSIBLE", "UNKNOWN_NEGOTIATION", "ILLEGAL_TRANSITION", "WRONG_PARTY",
     "STALE_REFERENCE", "REVOCATION_NOT_ALLOWED", "EXCLUSIVE_CONFLICT",
+    # added by specification 0.2 (Appendix C)
+    "REVOCATION_UNAUTHORIZED", "ISSUED_IN_PAST", "LOG_ROOT_MISMATCH", "UNWITNESSED", "LIMIT_EXCEEDED",
 }  # fmt: skip
 
 
@@ -36,7 +38,7 @@ def _leaves() -> list[type[CoopError]]:
 
 @pytest.mark.req("ERR-001")
 def test_registry_holds_exactly_the_spec_codes() -> None:
-    """The SPEC allocates 35 codes; expect the registry to hold exactly those, no more, no fewer."""
+    """The SPEC allocates 40 codes; expect the registry to hold exactly those, no more, no fewer."""
     assert set(registry()) == SPEC_CODES
 
 

@@ -183,7 +183,7 @@ def test_offer_then_accept_forms_the_contract(auditor: Verifier, alice: Party, b
     assert neg.history[-1][:3] == (State.PROPOSED, Event.ACCEPT, State.ACCEPTED)
 
 
-@pytest.mark.req("NEG-001")
+@pytest.mark.req("NEG-001", "NEG-013")
 def test_second_offer_in_an_open_negotiation_is_an_illegal_transition(
     auditor: Verifier, alice: Party, bob: Party
 ) -> None:
@@ -810,7 +810,7 @@ def test_late_delivery_during_a_dispute_can_still_fulfil(
 # --- CMT-004: lapse -------------------------------------------------------------------------------
 
 
-@pytest.mark.req("CMT-004")
+@pytest.mark.req("CMT-004", "CMT-006")
 def test_unperformed_contract_expires_after_the_claim_window_and_bonds_are_refunded(
     clock: FixedClock, auditor: Verifier, alice: Party, bob: Party, escrow: Party
 ) -> None:
@@ -832,7 +832,7 @@ def test_unperformed_contract_expires_after_the_claim_window_and_bonds_are_refun
     assert deal.state is State.EXPIRED and neg.history[-3][1:3] == (Event.LAPSE, State.EXPIRED)
 
 
-@pytest.mark.req("CMT-004", "NEG-001")
+@pytest.mark.req("CMT-005", "WIT-005")
 def test_no_breach_claim_without_an_escrow_or_after_the_claim_window(
     clock: FixedClock, auditor: Verifier, alice: Party, bob: Party, escrow: Party
 ) -> None:
@@ -909,3 +909,20 @@ def test_negotiation_faults_are_reported_in_spec_order(
     _refused(auditor, _breach_claim(alice, deal.accept, bob, item=5), BodyInvalid, "NEG-008")
     _refused(auditor, alice.deliver(deal.accept, bob), IllegalTransition, "NEG-012")
     _refused(auditor, _breach_claim(alice, deal.accept, bob), IllegalTransition, "CMT-002")
+
+
+@pytest.mark.req("NEG-014")
+def test_answers_are_not_dated_before_what_they_answer(
+    clock: FixedClock, auditor: Verifier, alice: Party, bob: Party
+) -> None:
+    """Bob accepts 1 ms before Alice's offer was issued; Alice then delivers 1 ms before Bob's Accept.
+    Expect ILLEGAL_TRANSITION (NEG-014) both times, and the same statements dated at the instant they
+    answer to pass (an answer may share its cause's millisecond)."""
+    offer = alice.offer(bob)
+    auditor.accept(offer.envelope)
+    t = offer.header.issued_at_ms
+    _refused(auditor, bob.accept(offer, issued_at_ms=t - 1), IllegalTransition, "NEG-014")
+    accept = bob.accept(offer, issued_at_ms=t + 1_000)
+    auditor.accept(accept.envelope)
+    _refused(auditor, alice.deliver(accept, bob, issued_at_ms=t + 999), IllegalTransition, "NEG-014")
+    auditor.accept(alice.deliver(accept, bob, issued_at_ms=t + 1_000).envelope)

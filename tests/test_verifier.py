@@ -18,6 +18,7 @@ from a2a_coop.protocol.errors import (
     AttestationInadmissible,
     CoopError,
     Expired,
+    IssuedInPast,
     KeyRevoked,
     MandateUnknown,
     MandateViolation,
@@ -452,3 +453,25 @@ def test_check_alone_never_records(alice: Party, bob: Party, auditor: Verifier) 
     before = verifier_state(auditor)
     auditor.check(alice.offer(bob))
     assert verifier_state(auditor) == before
+
+
+@pytest.mark.req("TIM-006", "TIM-005")
+def test_statement_addressed_to_us_dated_further_back_than_the_skew_is_refused_live(
+    clock: FixedClock, alice: Party, bob: Party
+) -> None:
+    """Bob's verifier receives Alice's offer live, issued exactly skew ms before its clock (accepted) and
+    1 ms earlier (ISSUED_IN_PAST); the same old offer handed over as context (no clock, TIM-005), or
+    addressed to someone else and read by an auditor, is accepted."""
+    skew = 30_000
+    late = alice.offer(bob, issued_at_ms=clock.now_ms - skew - 1, ttl_ms=DAY_MS)
+    on_time = alice.offer(bob, issued_at_ms=clock.now_ms - skew)
+    live = Verifier(me=bob.did, skew_ms=skew)
+    live.accept(alice.setup[0])
+    live.accept(on_time.envelope, now_ms=clock.now_ms)
+    with pytest.raises(IssuedInPast) as err:
+        live.accept(late.envelope, now_ms=clock.now_ms)
+    assert err.value.requirement == "TIM-006"
+    live.accept(late.envelope)  # as context: evidence is old by nature
+    auditor = Verifier(skew_ms=skew)
+    auditor.accept(alice.setup[0])
+    auditor.accept(late.envelope, now_ms=clock.now_ms)  # an auditor is nobody's audience

@@ -11,7 +11,9 @@ sqlite3, trio, a2a-sdk or the OS.
 Reading order: :mod:`.errors` (codes), :mod:`.identity` (did:key),
 :mod:`.envelope` (DSSE), :mod:`.statements` and :mod:`.bodies` (the
 stateless checks), :mod:`.chain`, :mod:`.freshness`, :mod:`.mandate`,
-:mod:`.negotiation` (the state machine as a table), :mod:`.claims`,
-:mod:`.merkle`, :mod:`.verifier` (section 11's procedure over all of them) and
-:mod:`.escrow` (the reference escrow's ledger rules and audit).
+:mod:`.negotiation` (the state machine as a table), :mod:`.witness` (witnessed
+time), :mod:`.claims`, :mod:`.merkle`, :mod:`.verifier` (section 11's procedure
+over all of them), :mod:`.reputation` (what an attestation weighs), and the
+reference escrow: :mod:`.ledger` (balances), :mod:`.escrow` (its rules) and
+:mod:`.escrow_audit` (the offline audit that re-derives every decision).
 """
