@@ -466,3 +466,17 @@ def test_cli_import_is_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.req("ERR-001")
+@pytest.mark.parametrize("content", ["[]", '{"envelopes": []}'], ids=["bare-list", "empty-transcript"])
+def test_verify_of_a_transcript_with_no_envelope_is_not_valid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str
+) -> None:
+    """An empty transcript proves nothing; expect exit 1 and NOTHING_TO_VERIFY, never 'valid'."""
+    path = tmp_path / "empty.json"
+    path.write_text(content)
+    code, out, err = _run(capsys, "verify", str(path))
+    assert code == 1 and out.startswith("invalid: NOTHING_TO_VERIFY")
+    code, out, _ = _run(capsys, "verify", "--json", str(path))
+    assert code == 1 and json.loads(out)["result"] == "invalid"

@@ -39,6 +39,7 @@ class Item:
 
 @dataclass
 class Inputs:
+    files: list[str] = field(default_factory=list)  # every path read, in order
     items: list[Item] = field(default_factory=list)
     vector_files: list[tuple[str, list[Vector]]] = field(default_factory=list)
     proofs: list[tuple[str, Any]] = field(default_factory=list)
@@ -80,6 +81,7 @@ def envelope_item(path: str, index: int, obj: Any) -> Item:
 def load(paths: Sequence[str]) -> Inputs:
     out = Inputs()
     for path in paths:
+        out.files.append(path)
         data = read_bytes(path)
         doc = read_json(path, data)
         if doc is None:

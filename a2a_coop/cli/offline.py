@@ -73,6 +73,15 @@ def _transcript_report(inputs: Inputs, now_ms: int | None, complete: bool) -> di
                 "envelope": item.index + 1,
             }
             break
+    if not inputs.items:  # nothing was shown valid: a verdict needs evidence
+        files = ", ".join(dict.fromkeys(inputs.files)) or "the input"
+        error = {
+            "code": "NOTHING_TO_VERIFY",
+            "requirement": "",
+            "detail": "no envelope to judge",
+            "file": files,
+            "envelope": 0,
+        }
     return {
         "result": "valid" if error is None else "invalid",
         "mode": "complete" if complete else "sparse",
@@ -94,9 +103,8 @@ def _write_transcript(report: dict[str, Any], out: TextIO) -> None:
         )
         return
     req = f" [{error['requirement']}]" if error["requirement"] else ""
-    out.write(
-        f"invalid: {error['code']}{req} {error['detail']} (envelope {error['envelope']} of {error['file']})\n"
-    )
+    where = f"envelope {error['envelope']} of {error['file']}" if error["envelope"] else error["file"]
+    out.write(f"invalid: {error['code']}{req} {error['detail']} ({where})\n")
 
 
 def _vector_report(path: str, outcomes: list[VectorOutcome]) -> dict[str, Any]:

@@ -108,6 +108,11 @@ class ChainView:
         self._prefix = merkle.CompactRange()
         self._extend_prefix()
 
+    def prefix_root(self) -> tuple[int, bytes]:
+        """``(p, MTH(digests 0..p-1))`` for the contiguous run of statements held from seq 0 (CHN-007):
+        what a Checkpoint at seq p carries as its log_root, in O(log p)."""
+        return len(self._prefix), self._prefix.root()
+
     def check(self, vs: VerifiedStatement) -> None:
         """Raise the CHN-* error ``vs`` would cause; change nothing.
 
