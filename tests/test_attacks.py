@@ -188,8 +188,9 @@ def test_late_delivery_dated_back_to_the_deadline_does_not_defeat_a_claim() -> N
 @pytest.mark.req("TIM-006", "WIT-004", "NEG-014", "MND-010")
 def test_accept_dated_back_to_an_expired_offer_revives_nothing() -> None:
     """Alice's offer to Bob expires; she uses the headroom for a deal with Carol; Bob then sends an
-    Accept dated at the old expiry. Expect: Alice's live peer refuses it (ISSUED_IN_PAST), the escrow
-    refuses to witness it (UNWITNESSED), and Alice's outstanding value never exceeds her cap."""
+    Accept dated at the old expiry, as a request and then as the context of an innocent one. Expect:
+    Alice's live peer refuses it both times (ISSUED_IN_PAST), the escrow refuses to witness it
+    (UNWITNESSED), and Alice's outstanding value never exceeds her cap."""
     clock = FixedClock()
     alice_party = Party("alice", clock, mandate_caps={"max_outstanding": 1_000})
     bob, carol_party = Party("bob", clock), Party("carol", clock)
@@ -202,6 +203,9 @@ def test_accept_dated_back_to_an_expired_offer_revives_nothing() -> None:
     late = bob.accept(to_bob, issued_at_ms=to_bob.header.expires_at_ms)
     with pytest.raises(IssuedInPast):
         alice.exchange(late.envelope, bob.setup)
+    fresh = bob.offer(alice_party)  # smuggled as context of an innocent request instead: refused too
+    with pytest.raises(IssuedInPast):
+        alice.exchange(fresh.envelope, [*bob.setup, late.envelope])
     with pytest.raises(Unwitnessed) as err:
         escrow.submit([*alice_party.setup, *bob.setup, to_bob.envelope, late.envelope])
     assert err.value.requirement == "WIT-004"
@@ -442,3 +446,27 @@ def _interleave(envelopes: list[bytes]) -> list[bytes]:
     others = [e for e in rest if e not in deliveries and e not in receipts]
     cut = next(i for i, e in enumerate(others) if verify_statement(e).body == "ruling")
     return [first, *others[:cut], *reversed(deliveries), *reversed(receipts), *others[cut:]]
+
+
+@pytest.mark.req("TIM-006", "WIT-002")
+def test_a_delivery_stamped_on_time_and_re_sent_after_a_crash_is_still_taken() -> None:
+    """Bob is down when Alice delivers; Alice has the escrow stamp her delivery on time and re-sends it two
+    hours later. Expect Bob's live peer to take it (its escrow witnessed it within the skew of its date)
+    and to receipt it, while the same delivery without the stamp is ISSUED_IN_PAST."""
+    m = Market(bob_withholds=True)
+    offer = m.alice.propose(
+        m.bob.did, m.alice_party.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=m.escrow.did)
+    )
+    m.alice.on_replies(m.bob.exchange(offer.envelope, m.alice.send_context()))
+    neg = m.alice.negotiation(offer.header.negotiation_id)
+    c = neg.contract
+    locks = m.escrow.submit([*m.alice_party.setup, *m.bob_party.setup, c.offer.envelope, c.accept.envelope])
+    delivery = m.alice.on_replies(locks)[0]  # bonded: Alice delivers at once; Bob never hears of it
+    assert delivery.body == "delivery"
+    stamp = m.escrow.submit([delivery.envelope])[1]  # witnessed on time, at the escrow
+    m.clock.advance(2 * 3_600_000)  # Bob comes back; the delivery (a day to live) is re-sent
+    context = [*m.alice.send_context(), *locks[1:]]  # the escrow's locks, relayed with it
+    with pytest.raises(IssuedInPast):
+        m.bob.exchange(delivery.envelope, context)
+    answers = m.bob.exchange(delivery.envelope, [*context, stamp])
+    assert [verify_statement(a).body for a in answers] == ["receipt"]

@@ -81,7 +81,9 @@ class Verifier:
 
     # -- public API ---------------------------------------------------------------
 
-    def accept(self, data: bytes, now_ms: int | None = None, *, ours: bool = False) -> VerifiedStatement:
+    def accept(
+        self, data: bytes, now_ms: int | None = None, *, ours: bool = False, received_ms: int | None = None
+    ) -> VerifiedStatement:
         """Verify envelope bytes in context and remember them.
 
         Args:
@@ -90,18 +92,25 @@ class Verifier:
                 for offline evidence checks, which skip freshness (TIM-005).
             ours: ``data`` is our own statement, from our own journal (it may be
                 addressed to someone else); never set it for what arrives from outside.
+            received_ms: the receiver's clock for context it was handed live (no freshness,
+                but TIM-006: what is addressed to us must not be dated back unwitnessed).
 
         Raises:
             CoopError: the first failed check in SPEC order; nothing is recorded.
         """
-        return self.accept_statement(verify_statement(data), now_ms, ours=ours)
+        return self.accept_statement(verify_statement(data), now_ms, ours=ours, received_ms=received_ms)
 
     def accept_statement(
-        self, vs: VerifiedStatement, now_ms: int | None = None, *, ours: bool = False
+        self,
+        vs: VerifiedStatement,
+        now_ms: int | None = None,
+        *,
+        ours: bool = False,
+        received_ms: int | None = None,
     ) -> VerifiedStatement:
         """:meth:`accept` for a statement already through :func:`verify_statement` (no second
         signature check when a caller needed the decoded statement first)."""
-        self.check(vs, now_ms, ours=ours)
+        self.check(vs, now_ms, ours=ours, received_ms=received_ms)
         self._commit(vs)
         return vs
 
@@ -129,11 +138,19 @@ class Verifier:
         """
         self._commit(vs)
 
-    def check(self, vs: VerifiedStatement, now_ms: int | None = None, *, ours: bool = False) -> None:
+    def check(
+        self,
+        vs: VerifiedStatement,
+        now_ms: int | None = None,
+        *,
+        ours: bool = False,
+        received_ms: int | None = None,
+    ) -> None:
         """Run the contextual checks (steps 21-31) without changing anything.
 
         ``ours``: ``vs`` is our own statement, about to be signed (the policy guard)
         or replayed from our journal; it may be addressed to someone else.
+        ``received_ms``: ``vs`` came live as context, at this clock (TIM-006 only).
         """
         h = vs.header
         me = self.me
@@ -143,11 +160,9 @@ class Verifier:
         record = self._check_mandate(vs)
         if now_ms is not None:
             check_time_window(h, now_ms, self.skew_ms)
-            if me is not None and h.audience == me and not ours and h.issued_at_ms < now_ms - self.skew_ms:
-                raise IssuedInPast(
-                    f"issued {now_ms - h.issued_at_ms} ms before our clock, skew {self.skew_ms}",
-                    requirement="TIM-006",
-                )
+        live_at = now_ms if now_ms is not None else received_ms
+        if live_at is not None and me is not None and h.audience == me and not ours:
+            self._check_not_dated_back(vs, live_at)
         self.replay.check(h, vs.digest)
         self._chain(h.issuer).check(vs)
         neg_event = self._check_negotiation(vs)
@@ -167,6 +182,31 @@ class Verifier:
         if view is None:
             view = ChainView(issuer, complete=self.complete_chains)
         return view
+
+    def _check_not_dated_back(self, vs: VerifiedStatement, now_ms: int) -> None:
+        """TIM-006: a statement addressed to us, received live, acts now. Dated further back than the
+        skew, it was held back or lies about its time -- unless its contract's escrow stamped it within
+        the skew of its date (WIT-002): a delivery made on time, re-sent after a crash, stays good."""
+        issued = vs.header.issued_at_ms
+        if issued >= now_ms - self.skew_ms:
+            return
+        escrow = self._escrow_of(vs)
+        stamped = self.witness.stamp_time(escrow, vs.digest) if escrow else None
+        if stamped is not None and stamped <= issued + self.skew_ms:
+            return
+        raise IssuedInPast(
+            f"issued {now_ms - issued} ms before our clock (skew {self.skew_ms}) and not witnessed then",
+            requirement="TIM-006",
+        )
+
+    def _escrow_of(self, vs: VerifiedStatement) -> str:
+        """The escrow of the contract ``vs`` belongs to (or would form, for an Accept), if any."""
+        neg = self.negotiations.by_id.get(vs.header.negotiation_id) if vs.header.negotiation_id else None
+        if neg is None:
+            return ""
+        if neg.contract is not None:
+            return neg.contract.escrow
+        return proposal_of(neg.outstanding).terms.escrow
 
     def _check_key(self, key: str, issued_at_ms: int, seq: int | None = None) -> None:
         """KEY-004, KEY-005."""

@@ -146,9 +146,9 @@ class Peer:
                 earlier = self.journal.replies_for(request.digest)
                 if earlier is not None:
                     return prefix + earlier  # a retried request: same answers, nothing redone (RPL-002)
-            for env in context:
-                self._hold(env)
             now = self.clock()
+            for env in context:
+                self._hold(env, received_ms=now)
             self.verifier.accept_statement(request, now)
             try:
                 replies = self._react(request, ack=True)
@@ -202,8 +202,9 @@ class Peer:
     def hold(self, envelopes: Sequence[bytes]) -> None:
         """Accept context envelopes (mandates, escrow statements) without reacting to them."""
         with self.lock:
+            now = self.clock()
             for env in envelopes:
-                self._hold(env)
+                self._hold(env, received_ms=now)
 
     # -- views --------------------------------------------------------------------
 
@@ -225,11 +226,13 @@ class Peer:
 
     # -- internals ----------------------------------------------------------------
 
-    def _hold(self, envelope: bytes, *, durable: bool = True) -> None:
+    def _hold(self, envelope: bytes, *, durable: bool = True, received_ms: int | None = None) -> None:
         # A held digest means these exact payload bytes were verified before: skip the signature check.
         if statement_digest(decode_envelope(envelope).payload) in self.verifier.statements:
             return
-        vs = self.verifier.accept(envelope)  # context: no freshness, it may be old (TIM-005)
+        # Context: no freshness, it may be old (TIM-005); but what is addressed to us and handed over
+        # live must not be dated back unwitnessed (TIM-006), or context would smuggle what a request can't.
+        vs = self.verifier.accept(envelope, received_ms=received_ms)
         if durable and self.journal is not None:
             # Journaled so that a restart can still verify what depends on it (a counterparty's or an
             # escrow's mandate); held, not answered, so it gets no idempotency entry.
