@@ -38,6 +38,11 @@ BENCHMARKS: Final[dict[str, tuple[str, str]]] = {
         "benchmarks.a2a",
         "trades via stock a2a-sdk vs CooperationService, vs plain SendMessage (coop_vs_a2a_sdk_trade)",
     ),
+    "scaling": (
+        "benchmarks.scaling",
+        "verify us/statement at 1k/10k/100k (trades, live offers, open contracts); escrow submit "
+        "with 10k unrelated contracts (per_stmt_ratio_100k_vs_1k, escrow_submit_ms_*)",
+    ),
 }
 
 

@@ -58,3 +58,40 @@ def test_envelope_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Ca
     assert 300 <= sizes["trade_mix"] < sizes["offer"] <= 750  # the Offer is the biggest statement
     assert any("headline" in line for line in out[:-1])
     assert any("worst case" in line for line in out[:-1])
+
+
+SCALING_SHAPES = ("trades", "live_offers", "open_contracts")
+ESCROW_FIGURES = (
+    "escrow_submit_ms_0_unrelated",
+    "escrow_submit_ms_10k_unrelated",
+    "escrow_tick_ms_0_unrelated",
+    "escrow_tick_ms_10k_unrelated",
+)
+
+
+def test_scaling_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scaling", "--quick"]) == 0
+    out = capsys.readouterr().out.rstrip("\n").splitlines()
+    summary = json.loads(out[-1])
+    assert summary["benchmark"] == "scaling"
+    assert summary["quick"] is True
+    ratios, per_stmt = summary["per_stmt_ratio_100k_vs_1k"], summary["per_stmt_us"]
+    assert set(ratios) == set(per_stmt) == set(SCALING_SHAPES)
+    sizes = summary["sizes"]
+    assert len(sizes) == 3
+    assert sizes == sorted(sizes)
+    for shape in SCALING_SHAPES:  # figures only; the targets are the benchmark's business
+        assert isinstance(ratios[shape], float), shape
+        assert ratios[shape] > 0, shape
+        assert len(per_stmt[shape]) == len(sizes), shape
+        for size, us in per_stmt[shape].items():
+            assert isinstance(us, float), (shape, size)
+            assert us > 0, (shape, size)
+    for key in ESCROW_FIGURES:
+        assert isinstance(summary[key], float), key
+        assert summary[key] > 0, key
+    assert summary["escrow_unrelated"] > 0
+    assert summary["targets"] == {"per_stmt_ratio_max": 2.0, "escrow_submit_ratio_max": 2.0}
+    assert set(summary["targets_met"]) == {*SCALING_SHAPES, "escrow_submit"}
+    assert all(isinstance(met, bool) for met in summary["targets_met"].values())
+    assert any("QUICK" in line for line in out[:-1])  # a smoke run says its figures mean nothing
