@@ -65,7 +65,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from a2a_coop.protocol.escrow import LEDGER_BODIES, Escrow
+from a2a_coop.protocol.escrow import Escrow
+from a2a_coop.protocol.ledger import LEDGER_BODIES
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier

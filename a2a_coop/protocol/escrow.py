@@ -171,7 +171,7 @@ class Escrow:
                     f"restored ledger jumps to seq {vs.header.seq}, expected {len(self._ledger)}",
                     requirement="CHN-002",
                 )
-            self.verifier.accept(data)
+            self.verifier.accept_statement(vs)
             self._transcript.append(data)
             self._take(vs)
         self._unsaved.clear()
