@@ -232,14 +232,12 @@ class _Contract:
             raise UsageError(f"{self.args.escrow} is escrow {serving}, not the contract's {self.escrow_did}")
 
     def send(self, vs: VerifiedStatement) -> None:
-        """A claim or a revoke takes effect when the escrow stamps it (WIT-005): so first all the
-        negotiation's evidence, ``vs`` included, to the escrow, whose answers (its Stamp first) are
-        relayed to the counterparty; then ``vs`` itself to the counterparty; then the escrow's later
-        statements."""
-        if self.escrow is not None:
-            settle_with_escrow(self.peer, self.client, self.escrow, self.neg)
+        """``vs`` to the counterparty, which holds it without effect until the escrow's stamp arrives
+        (WIT-005); then all the negotiation's evidence to the escrow, whose answers -- its Stamp first,
+        then what the stamp made due -- are relayed; then the escrow's later statements."""
         drive(self.peer, self.client.exchange, vs)
         if self.escrow is not None:
+            settle_with_escrow(self.peer, self.client, self.escrow, self.neg)
             self.sync()
 
     def sync(self) -> None:
