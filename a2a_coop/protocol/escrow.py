@@ -175,6 +175,8 @@ class Escrow:
             self._transcript.append(data)
             self._take(vs)
         self._unsaved.clear()
+        for neg in list(self._contracts.values()):  # rebuild the open set, timers and funding index
+            self._schedule(neg)
 
     # -- queries ------------------------------------------------------------------
 
@@ -401,26 +403,29 @@ class Escrow:
             return
         while (action := self._next_action(neg, now_ms)) is not None:
             self._sign(action[0], action[1], neg.id, now_ms)
-        c = neg.contract
+        self._schedule(neg)
+
+    def _schedule(self, neg: Negotiation) -> None:
+        """After a contract's due actions are signed: drop it once settled, else remember what can make
+        more due -- its next deadline (the timer heap) and its unfunded bonds (the funding index)."""
+        nid, c = neg.id, neg.contract
         assert c is not None
         if neg.state in TERMINAL_STATES and not open_bonds_of(c) and not c.pending_claims:
             del self._contracts[nid]
             for p in c.parties:
                 self._open_by_party[p] -= 1
             return
+        if neg.state is State.ACCEPTED:
+            for p in c.parties:  # an unfunded bond: its party's next Deposit re-evaluates the contract
+                if c.bond(p) and p not in c.locked:
+                    self._waiting_funds.setdefault(p, set()).add(nid)
         due = self._next_due(neg)
         if due is not None and due < self._due.get(nid, due + 1):
             self._due[nid] = due
             heapq.heappush(self._timers, (due, nid))
 
     def _next_action(self, neg: Negotiation, now_ms: int) -> tuple[str, Any] | None:
-        action = due_action(neg, now_ms, self.verifier, self._book.available, self.currency)
-        c = neg.contract
-        if action is None and neg.state is State.ACCEPTED and c is not None:
-            for p in c.parties:  # an unfunded bond: its party's next Deposit re-evaluates the contract
-                if c.bond(p) and p not in c.locked:
-                    self._waiting_funds.setdefault(p, set()).add(neg.id)
-        return action
+        return due_action(neg, now_ms, self.verifier, self._book.available, self.currency)
 
     def _next_due(self, neg: Negotiation) -> int | None:
         """The next time at which time alone can make something due for this contract."""
