@@ -337,9 +337,13 @@ class Escrow:
         """The escrow takes (stamps) a claim or a revoke only while the contract can still be
         disputed or exited in its own view, and a claim only within its item's claim window
         (CMT-005, NEG-010): once stamped, it binds every party."""
-        neg = self._contracts.get(vs.header.negotiation_id)
-        if neg is None or neg.contract is None or vs.body_message.contract != neg.contract.id:
-            return  # not one of ours, or the verifier reports what is wrong with it
+        # The verifier's view, not the open set: a settled contract is no longer open here, and must
+        # not be reopened by a claim or revoke that no ruling would ever end.
+        neg = self.verifier.negotiations.by_id.get(vs.header.negotiation_id)
+        if neg is None or neg.contract is None or neg.contract.escrow != self.did:
+            return  # not one of ours
+        if vs.body_message.contract != neg.contract.id:
+            return  # the verifier reports what is wrong with it
         allowed = _CLAIMABLE if vs.body == "breach_claim" else _REVOCABLE
         if neg.state not in allowed:
             raise IllegalTransition(
