@@ -252,7 +252,8 @@ class Escrow:
 
         Raises:
             CoopError: the first envelope refused. Envelopes before it stay
-                accepted and stamped; the rules for them run at the next call.
+                accepted and stamped, and the rules run for them before the
+                error is raised (what they signed is in :meth:`ledger`).
         """
         accepted: list[VerifiedStatement] = []
         before = len(self._ledger)
@@ -264,8 +265,11 @@ class Escrow:
                     accepted.append(vs)
         finally:
             self._stamp(accepted, now_ms, *marks)
-        for nid in dict.fromkeys(vs.header.negotiation_id for vs in accepted if vs.header.negotiation_id):
-            self._evaluate(nid, now_ms)
+            # Also when an envelope was refused: nothing else would bring these contracts back (they
+            # are neither dirty at the next Submit nor due on a timer), so what the accepted evidence
+            # made due -- a release after the last receipt -- would wait for the contract's lapse.
+            for nid in dict.fromkeys(vs.header.negotiation_id for vs in accepted if vs.header.negotiation_id):
+                self._evaluate(nid, now_ms)
         return self._ledger[before:]
 
     def tick(self, now_ms: int) -> list[VerifiedStatement]:
