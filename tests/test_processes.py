@@ -61,6 +61,7 @@ from a2a_coop.protocol.statements import (
 )
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.keyfile import generate_keypair
+from a2a_coop.runtime.node import KeySigner
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
 from a2a_coop.runtime.strategy import Strategy, WithholdingStrategy
 from a2a_coop.runtime.trade import (
@@ -541,6 +542,60 @@ def test_escrow_restart_keeps_its_ledger_and_funds_only_once(procs: Processes, t
     second = procs.serve("escrow", *argv)
     assert balance(alice, second) == (FUNDS, 0)
     assert "--fund applies only to a new escrow" in second.log_tail()
+
+
+@pytest.mark.req("WIT-004", "ERR-001")
+def test_escrow_process_refuses_an_accept_it_did_not_witness_in_time(
+    procs: Processes, tmp_path: Path
+) -> None:
+    """Alice's offer expired five minutes ago; Bob's Accept, signed before that, reaches the escrow
+    only now. The escrow stamps the mandates and the offer but answers the Accept with UNWITNESSED
+    (its SPEC code over gRPC): no contract, no lock, and a journal whose transcript audits clean."""
+    back = wall_clock_ms() - HOUR_MS  # mandates valid from an hour back, so old statements are in them
+    alice, bob, escrow = (provision(tmp_path, name, now_ms=back) for name in ("alice", "bob", "escrow"))
+    fund = ["--fund", f"{alice.did}={FUNDS}", "--fund", f"{bob.did}={FUNDS}"]
+    server = procs.serve("escrow", "escrow", "serve", *escrow.files(), *fund)
+    issued = wall_clock_ms() - 10 * 60_000
+    terms = proposal(
+        Peer(alice.key, alice.mandate),
+        [("code-review", 500)],
+        [("copy-editing", 450)],
+        deadline_ms=wall_clock_ms() + HOUR_MS,
+        bond=BOND,
+        escrow=server.did,
+    )
+    offer = KeySigner(alice.key).sign(
+        "offer",
+        terms,
+        audience=bob.did,
+        mandate=verify_statement(alice.mandate).digest,
+        issued_at_ms=issued,
+        ttl_ms=5 * 60_000,
+    )
+    accept = KeySigner(bob.key).sign(
+        "accept",
+        trade_pb2.Accept(offer=offer.digest),
+        audience=alice.did,
+        negotiation_id=offer.header.negotiation_id,
+        mandate=verify_statement(bob.mandate).digest,
+        issued_at_ms=issued + 60_000,
+    )
+    with EscrowClient(server.target, timeout_s=RPC_TIMEOUT_S) as client:
+        with pytest.raises(errors.Unwitnessed) as info:
+            client.submit([alice.mandate, bob.mandate, offer.envelope, accept.envelope])
+        assert info.value.code == "UNWITNESSED"
+        ledger = [verify_statement(e) for e in fetch_ledger(client)[1:]]
+    stamp = ledger[-1]
+    assert stamp.body == "stamp"
+    assert list(stamp.statement.stamp.statements) == [
+        verify_statement(alice.mandate).digest,
+        verify_statement(bob.mandate).digest,
+        offer.digest,
+    ]
+    assert balance(alice, server) == (FUNDS, 0) and balance(bob, server) == (FUNDS, 0)
+    with Journal.open(escrow.journal_path) as journal:
+        audit = audit_ledger(escrow_transcript(journal))
+    assert audit.ok, audit.findings
 
 
 # --- TLS ------------------------------------------------------------------------------------
