@@ -1,34 +1,99 @@
-"""The reference escrow and its ledger audit (SPEC sections 7.3, 7.7, 9; CMT-*, NEG-012).
+"""The reference escrow -- witness, arbiter and ledger -- and the audit of its transcript (SPEC 7.3, 7.7,
+9; WIT-*, CMT-*, AUD-*, NEG-012).
 
-Every story runs Alice and Bob through an :class:`Escrow` built on the ``escrow``
-party's key, on a fixed clock: deposits, a bonded contract, and whatever
-evidence the story needs. The escrow's answers are compared as (body, party).
+Stories run Alice and Bob through an :class:`Escrow` built on the ``escrow`` party's key, on a fixed
+clock: deposits, a bonded contract, and whatever evidence the story needs. What the escrow signs is
+compared as short tuples: ``("stamp", n)`` for a Stamp naming n statements, ``("ruling", "UPHOLD")``
+for a Ruling, ``(body, party)`` for money. Whatever happens in a story, the escrow's own transcript
+must audit clean, and an escrow restored from it must hold the same ledger, balances and open contracts.
+
+The audit tests build misbehaving escrows by hand (:class:`Hand`): the ``escrow`` party signs a ledger
+statement by statement, as tests/test_negotiation.py does. The honest script audits clean; each test
+deviates from it once.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
-from a2a_coop.protocol.errors import IllegalTransition, IssuedInFuture
-from a2a_coop.protocol.escrow import RESPONSE_WINDOW_MS, Escrow, audit_ledger
-from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State
-from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.bodies import MAX_STAMP_DIGESTS
+from a2a_coop.protocol.chain import ChainWriter
+from a2a_coop.protocol.errors import (
+    ChainGap,
+    CoopError,
+    Equivocation,
+    IllegalTransition,
+    IssuedInFuture,
+    LimitExceeded,
+    RevocationNotAllowed,
+    Unwitnessed,
+)
+from a2a_coop.protocol.escrow import MAX_OPEN_CONTRACTS, Escrow
+from a2a_coop.protocol.escrow_audit import AuditReport, audit_ledger
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS, State
+from a2a_coop.protocol.statements import VerifiedStatement, new_statement, verify_statement
 from a2a_coop.protocol.verifier import Verifier, verify_transcript
-from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive
+from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
+from a2a_coop.testing import FixedClock, Party, Signer, derive
 
 FUNDS = 1_000
 BOND = 100
+WINDOW = DEFAULT_RESPONSE_WINDOW_MS
+HOUR_MS = 3_600_000
+UPHOLD, DISMISS, LAPSE = (
+    commitment_pb2.RULING_DECISION_UPHOLD,
+    commitment_pb2.RULING_DECISION_DISMISS,
+    commitment_pb2.RULING_DECISION_LAPSE,
+)
+DECISION = {UPHOLD: "UPHOLD", DISMISS: "DISMISS", LAPSE: "LAPSE"}
+
+Said = tuple[str, str | int]
+
+
+def _claim(
+    claimant: Party, accept: VerifiedStatement, accused: Party, item: int = 0, at: int | None = None
+) -> VerifiedStatement:
+    msg = commitment_pb2.BreachClaim(contract=accept.digest, item_index=item, reason="never arrived")
+    nid = accept.header.negotiation_id
+    return claimant.sign("breach_claim", msg, audience=accused.did, negotiation_id=nid, issued_at_ms=at)
+
+
+def _revoke(party: Party, accept: VerifiedStatement, to: Party, at: int | None = None) -> VerifiedStatement:
+    msg = commitment_pb2.Revoke(contract=accept.digest, reason="changed plans")
+    nid = accept.header.negotiation_id
+    return party.sign("revoke", msg, audience=to.did, negotiation_id=nid, issued_at_ms=at)
+
+
+def _ack(party: Party, vs: VerifiedStatement, at: int | None = None) -> VerifiedStatement:
+    """``party`` acknowledges ``vs`` to its sender (WIT-002: a witness when ``party`` is its audience)."""
+    return party.sign("ack", commitment_pb2.Ack(statement=vs.digest), audience=vs.issuer, issued_at_ms=at)
+
+
+def _contract(
+    alice: Party, bob: Party, escrow: Party, *, response_window_ms: int = 0, **terms: Any
+) -> tuple[VerifiedStatement, VerifiedStatement]:
+    """Alice's offer to Bob under ``escrow`` (a bond of BOND each unless ``terms`` say otherwise) and
+    Bob's Accept, both signed now and not yet shown to anyone."""
+    terms = {"issuer_bond": BOND, "audience_bond": BOND, **terms}
+    proposal = alice.proposal(escrow=escrow.did, **terms)
+    proposal.terms.response_window_ms = response_window_ms
+    offer = alice.offer(bob, proposal)
+    return offer, bob.accept(offer)
+
+
+# --- stories: the real escrow -------------------------------------------------------------------
 
 
 class Story:
     """Alice offers Bob a contract with a bond of BOND each, held by the reference escrow.
 
-    Both parties' mandates reach the escrow, each deposits its share of ``funds``,
-    and the offer and accept are built but not yet submitted.
+    Both parties' mandates reach the escrow, each deposits its share of ``funds``, and the offer and
+    accept are built but not yet submitted.
     """
 
     def __init__(
@@ -39,72 +104,130 @@ class Story:
         escrow: Party,
         *,
         funds: tuple[int, int] = (FUNDS, FUNDS),
+        max_open_contracts: int = MAX_OPEN_CONTRACTS,
         **terms: Any,
     ) -> None:
         self.clock, self.alice, self.bob, self.escrow = clock, alice, bob, escrow
-        self.desk = Escrow(escrow.agent, escrow.mandate_vs.digest, setup=escrow.setup)
+        self.max_open_contracts = max_open_contracts
+        self.desk = Escrow(
+            escrow.agent, escrow.mandate_vs.digest, setup=escrow.setup, max_open_contracts=max_open_contracts
+        )
         self.names = {alice.did: "alice", bob.did: "bob"}
-        self.signed: list[VerifiedStatement] = []  # what the rules signed, in ledger order
-        self.desk.submit([*alice.setup, *bob.setup], clock.now_ms)
+        self.signed: list[VerifiedStatement] = []  # what the escrow signed, in ledger order
+        assert self.submit(alice.mandate_vs, bob.mandate_vs) == [("stamp", 2)]
         for party, amount in zip((alice, bob), funds, strict=True):
             if amount:
-                self.desk.deposit(party.did, amount, "credit", f"wire/{party.name}", clock.now_ms)
-        proposal = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did, **terms)
-        self.offer = alice.offer(bob, proposal)
-        self.accept = bob.accept(self.offer)
-        self.deadline = proposal.gives[0].deadline_ms  # both items share it
-        self.lapse = self.deadline + CLAIM_WINDOW_MS  # EXPIRED strictly after this (SPEC 8.7)
+                self.deposit(party, amount)
+        self.offer, self.accept = _contract(alice, bob, escrow, **terms)
+        self.deadline = self.offer.statement.offer.gives[0].deadline_ms  # both items share it
+        self.lapse = self.deadline + CLAIM_WINDOW_MS  # the escrow declares the lapse strictly after
 
-    def submit(self, *statements: VerifiedStatement) -> list[tuple[str, str]]:
+    # -- driving the escrow
+
+    def submit(self, *statements: VerifiedStatement) -> list[Said]:
         return self.said(self.desk.submit([s.envelope for s in statements], self.clock.now_ms))
 
-    def tick(self, now_ms: int) -> list[tuple[str, str]]:
+    def deposit(self, party: Party, amount: int) -> list[Said]:
+        """Everything the deposit makes the escrow sign: the Deposit, then the locks it funds."""
+        before = self.desk.ledger_size
+        self.desk.deposit(party.did, amount, "credit", f"wire/{party.name}/{before}", self.clock.now_ms)
+        return self.said([verify_statement(env) for env in self.desk.ledger(before)])
+
+    def tick(self, now_ms: int) -> list[Said]:
+        """The escrow's clock moves on to ``now_ms`` (never back) and it does what time made due."""
+        assert now_ms >= self.clock.now_ms
+        self.clock.now_ms = now_ms
         return self.said(self.desk.tick(now_ms))
 
-    def said(self, signed: list[VerifiedStatement]) -> list[tuple[str, str]]:
+    def restart(self) -> None:
+        """The escrow process restarts: a new Escrow from the saved transcript (its journal)."""
+        self.desk = Escrow(
+            self.escrow.agent,
+            self.escrow.mandate_vs.digest,
+            setup=self.desk.transcript(),
+            max_open_contracts=self.max_open_contracts,
+        )
+
+    def said(self, signed: list[VerifiedStatement]) -> list[Said]:
         self.signed += signed
-        return [(vs.body, self.names[vs.body_message.party]) for vs in signed]
+        out: list[Said] = []
+        for vs in signed:
+            msg = vs.body_message
+            if vs.body == "stamp":
+                out.append(("stamp", len(msg.statements)))
+            elif vs.body == "ruling":
+                out.append(("ruling", DECISION[msg.decision]))
+            else:
+                out.append((vs.body, self.names.get(msg.party, msg.party)))
+        return out
+
+    # -- reading it
 
     def balances(self) -> dict[str, tuple[int, int]]:
         return {name: self.desk.balance(did) for did, name in self.names.items()}
 
-    def state(self) -> State:
-        return self.desk.verifier.negotiations.get(self.offer.header.negotiation_id).state
+    def state(self, offer: VerifiedStatement | None = None) -> State:
+        offer = offer or self.offer
+        return self.desk.verifier.negotiations.get(offer.header.negotiation_id).state
+
+    def last(self, body: str) -> Any:
+        """The body message of the last statement of that body the escrow signed."""
+        return next(vs.body_message for vs in reversed(self.signed) if vs.body == body)
+
+    def refused(self, vs: VerifiedStatement) -> CoopError:
+        """Submitting ``vs`` is refused, and the escrow holds, signs and journals nothing for it."""
+        self.desk.drain_unsaved()
+        before = (self.desk.ledger(), self.desk.transcript(), self.desk.open_contracts, self.balances())
+        with pytest.raises(CoopError) as err:
+            self.submit(vs)
+        after = (self.desk.ledger(), self.desk.transcript(), self.desk.open_contracts, self.balances())
+        assert after == before
+        assert vs.digest not in self.desk.verifier.statements
+        assert self.desk.drain_unsaved() == []  # nothing for the node to journal
+        return err.value
+
+    # -- the parties' statements
 
     def bonded(self) -> None:
-        assert self.submit(self.offer, self.accept) == [("bond_lock", "alice"), ("bond_lock", "bob")]
+        assert self.submit(self.offer, self.accept) == [
+            ("stamp", 2),
+            ("bond_lock", "alice"),
+            ("bond_lock", "bob"),
+        ]
 
-    def claim(self, claimant: Party, accused: Party, item: int = 0) -> VerifiedStatement:
-        msg = commitment_pb2.BreachClaim(contract=self.accept.digest, item_index=item, reason="never arrived")
-        return claimant.sign(
-            "breach_claim", msg, audience=accused.did, negotiation_id=self.accept.header.negotiation_id
-        )
+    def claim(
+        self, claimant: Party, accused: Party, item: int = 0, at: int | None = None
+    ) -> VerifiedStatement:
+        return _claim(claimant, self.accept, accused, item, at)
 
-    def revoke(self, party: Party, to: Party) -> VerifiedStatement:
-        msg = commitment_pb2.Revoke(contract=self.accept.digest, reason="changed plans")
-        return party.sign("revoke", msg, audience=to.did, negotiation_id=self.accept.header.negotiation_id)
-
-    def escrow_says(self, body: str, msg: Any) -> VerifiedStatement:
-        """A statement signed with the escrow's key behind the rules' back (a tampered ledger)."""
-        return self.escrow.sign(body, msg, negotiation_id=self.accept.header.negotiation_id)
+    def revoke(self, party: Party, to: Party, at: int | None = None) -> VerifiedStatement:
+        return _revoke(party, self.accept, to, at)
 
 
 @pytest.fixture
 def stories(clock: FixedClock, alice: Party, bob: Party, escrow: Party) -> Iterator[Callable[..., Story]]:
-    """Builds stories; afterwards, whatever happened in them, the escrow's own transcript must audit
-    clean and the audit's balances must equal the escrow's."""
+    """Builds stories. Afterwards, whatever happened in them: the escrow's transcript audits clean
+    with the escrow's balances, and an escrow restored from it holds the same ledger, balances and
+    open contracts."""
     made: list[Story] = []
 
-    def make(**terms: Any) -> Story:
-        made.append(Story(clock, alice, bob, escrow, **terms))
+    def make(**kw: Any) -> Story:
+        made.append(Story(clock, alice, bob, escrow, **kw))
         return made[-1]
 
     yield make
     for s in made:
         report = audit_ledger(s.desk.transcript())
         assert report.ok, report.findings
-        assert report.unchecked == []
+        assert report.escrow == escrow.did
+        assert [vs.envelope for vs in report.statements] == s.desk.ledger()
         assert {did: report.balances.get(did, (0, 0)) for did in s.names} == {
+            did: s.desk.balance(did) for did in s.names
+        }
+        restored = Escrow(escrow.agent, escrow.mandate_vs.digest, setup=s.desk.transcript())
+        assert restored.ledger() == s.desk.ledger()
+        assert restored.open_contracts == s.desk.open_contracts
+        assert {did: restored.balance(did) for did in s.names} == {
             did: s.desk.balance(did) for did in s.names
         }
 
@@ -114,137 +237,185 @@ def story(stories: Callable[..., Story]) -> Story:
     return stories()
 
 
-# --- NEG-012, CMT-001: the bonded trade --------------------------------------------------------
+# --- NEG-012, CMT-001, WIT-001: the bonded trade and its stamps ------------------------------------
 
 
-@pytest.mark.req("NEG-012", "CMT-001")
+@pytest.mark.req("NEG-012", "CMT-001", "WIT-001")
 def test_bonded_trade_locks_both_bonds_then_releases_them(story: Story, alice: Party, bob: Party) -> None:
-    """Both deposit; the contract reaches the escrow; expect a lock per party (BONDED), then, once
-    both sides deliver and receipt, a release per party and balances back to the deposits."""
+    """Both deposit; the contract reaches the escrow: expect one Stamp naming offer and accept, then a
+    lock per party (BONDED); each party's own verifier sees BONDED from the public locks. Once both
+    sides deliver and receipt: a Stamp per submit, a release per party, balances back to the deposits."""
     story.bonded()
     assert story.state() is State.BONDED
     assert story.balances() == {"alice": (FUNDS - BOND, BOND), "bob": (FUNDS - BOND, BOND)}
-    # The locks are public, so each party's own verifier (acting for its key) takes both and sees BONDED.
-    locks = story.desk.ledger()[2:]
+    locks = [vs.envelope for vs in story.signed if vs.body == "bond_lock"]
     for me in (alice, bob):
         own = Verifier(me=me.did)
-        for env in (
-            *alice.setup,
-            *bob.setup,
-            *story.escrow.setup,
-            story.offer.envelope,
-            story.accept.envelope,
-        ):
-            own.accept(env)
-        for env in locks:
-            own.accept(env)
+        contract = (story.offer.envelope, story.accept.envelope)
+        for env in (*alice.setup, *bob.setup, *story.escrow.setup, *contract, *locks):
+            own.accept(env, ours=verify_statement(env).issuer == me.did)  # its own offer or accept
         assert own.negotiations.get(story.offer.header.negotiation_id).state is State.BONDED
     story.clock.advance(1_000)
     d1, d2 = alice.deliver(story.accept, bob), bob.deliver(story.accept, alice)
-    assert story.submit(d1, d2, bob.receipt(d1)) == []
-    assert story.submit(alice.receipt(d2)) == [("release", "alice"), ("release", "bob")]
+    assert story.submit(d1, d2, bob.receipt(d1)) == [("stamp", 3)]
+    assert story.submit(alice.receipt(d2)) == [("stamp", 1), ("release", "alice"), ("release", "bob")]
     assert story.state() is State.FULFILLED
     assert story.balances() == {"alice": (FUNDS, 0), "bob": (FUNDS, 0)}
+    assert story.desk.open_contracts == 0
     assert verify_transcript(story.desk.transcript()).valid
 
 
-# --- CMT-002: breach claims -------------------------------------------------------------------
-
-
-@pytest.mark.req("CMT-002")
-def test_upheld_breach_claim_forfeits_the_accused_bond_to_the_claimant(
+@pytest.mark.req("WIT-001")
+def test_each_submit_is_stamped_once_before_the_evidence_it_names(
     story: Story, alice: Party, bob: Party
 ) -> None:
-    """Alice performs, Bob never does; after the deadline Alice claims. Expect nothing during Bob's
-    response window, then Bob's bond forfeited to Alice (cause = the claim) and Alice's released."""
+    """A Submit of offer and accept: one Stamp naming exactly them, in order, issued at the escrow's
+    clock; in the transcript and in what the node journals (drain_unsaved) it comes right before them,
+    and the locks after. Evidence already held is not named again; a Submit whose second envelope is
+    refused still stamps (and keeps) the first."""
+    story.desk.drain_unsaved()
+    mark = len(story.desk.transcript())
     story.bonded()
-    story.clock.advance(1_000)
+    stamp = story.signed[-3]
+    assert list(stamp.statement.stamp.statements) == [story.offer.digest, story.accept.digest]
+    assert stamp.header.issued_at_ms == story.clock.now_ms
+    order = [stamp.envelope, story.offer.envelope, story.accept.envelope, *story.desk.ledger()[-2:]]
+    assert story.desk.transcript()[mark:] == order
+    assert [vs.envelope for vs in story.desk.drain_unsaved()] == order
+
     d = alice.deliver(story.accept, bob)
-    assert story.submit(d, bob.receipt(d)) == []
-    story.clock.advance(DAY_MS)
-    claim = story.claim(alice, bob)
-    assert story.submit(claim) == []
-    assert story.state() is State.DISPUTED
-    decided = claim.header.issued_at_ms + RESPONSE_WINDOW_MS
-    assert story.tick(decided - 1) == []
-    assert story.tick(decided) == [("forfeit", "bob"), ("release", "alice")]
-    forfeit = story.signed[-2].statement.forfeit
-    assert (forfeit.beneficiary, forfeit.cause) == (alice.did, claim.digest)
-    assert story.state() is State.BREACHED
-    assert story.balances() == {"alice": (FUNDS + BOND, 0), "bob": (FUNDS - BOND, 0)}
-    assert audit_ledger(story.desk.transcript()).ok
+    future = bob.deliver(story.accept, alice, issued_at_ms=story.clock.now_ms + 31_000)
+    with pytest.raises(IssuedInFuture):
+        story.desk.submit([story.offer.envelope, d.envelope, future.envelope], story.clock.now_ms)
+    stamp = verify_statement(story.desk.ledger()[-1])
+    assert list(stamp.statement.stamp.statements) == [d.digest]
+    assert story.desk.transcript()[-2:] == [stamp.envelope, d.envelope]
+    assert [vs.envelope for vs in story.desk.drain_unsaved()] == [stamp.envelope, d.envelope]
+    assert future.digest not in story.desk.verifier.statements
 
 
-@pytest.mark.req("CMT-002")
-def test_timely_delivery_shown_in_the_response_window_defeats_the_claim(
+@pytest.mark.req("WIT-001", "CMT-001")
+def test_a_refused_envelope_does_not_hold_up_what_the_evidence_before_it_made_due(
     story: Story, alice: Party, bob: Party
 ) -> None:
-    """Both deliver on time, but Alice never receipts Bob's delivery and claims a breach; Bob shows the
-    escrow his delivery inside the window. Expect no forfeit (the contract stays DISPUTED, bonds
-    locked), then both bonds released once Alice receipts."""
+    """Both deliveries and receipts reach the escrow in one Submit that ends with an offer dated a
+    minute ahead. The offer is refused (ISSUED_IN_FUTURE); the evidence before it is stamped and the
+    contract, now FULFILLED, has both bonds released before the error is raised -- not a day later
+    at its lapse (the transcript then audits clean, see the fixture)."""
     story.bonded()
-    story.clock.advance(1_000)
-    d_alice, d_bob = alice.deliver(story.accept, bob), bob.deliver(story.accept, alice)
-    story.submit(d_alice, bob.receipt(d_alice))
-    story.clock.advance(DAY_MS)
-    claim = story.claim(alice, bob)
-    assert story.submit(claim) == []
-    assert story.submit(d_bob) == []
-    assert story.tick(claim.header.issued_at_ms + RESPONSE_WINDOW_MS) == []
-    assert story.state() is State.DISPUTED
-    assert story.balances() == {"alice": (FUNDS - BOND, BOND), "bob": (FUNDS - BOND, BOND)}
-    story.clock.now_ms = claim.header.issued_at_ms + RESPONSE_WINDOW_MS
-    assert story.submit(alice.receipt(d_bob)) == [("release", "alice"), ("release", "bob")]
-
-
-# --- CMT-003: revocation ----------------------------------------------------------------------
-
-
-@pytest.mark.req("CMT-003")
-def test_revoke_with_forfeit_bond_pays_the_revokers_bond_to_the_other_party(
-    stories: Callable[..., Story], alice: Party, bob: Party
-) -> None:
-    """forfeit_bond terms; Bob revokes after both bonds are locked. Expect Bob's bond forfeited to
-    Alice (cause = the Revoke) and Alice's released at once, since she owes nothing under notice."""
-    story = stories(revocation=trade_pb2.Revocation(allowed=True, forfeit_bond=True))
-    story.bonded()
-    revoke = story.revoke(bob, alice)
-    assert story.submit(revoke) == [("forfeit", "bob"), ("release", "alice")]
-    forfeit = story.signed[-2].statement.forfeit
-    assert (forfeit.beneficiary, forfeit.cause) == (alice.did, revoke.digest)
-    assert story.state() is State.REVOKED
-    assert story.balances() == {"alice": (FUNDS + BOND, 0), "bob": (FUNDS - BOND, 0)}
-
-
-@pytest.mark.req("CMT-003")
-def test_bonds_after_revoke_wait_for_the_work_still_owed_under_notice(
-    stories: Callable[..., Story], alice: Party, bob: Party
-) -> None:
-    """A two-day notice period: Alice revokes, so both items (due in a day) stay owed. Expect no release
-    yet; Alice's bond released once her item is receipted; Bob's, whose item never comes, only after
-    its deadline plus the claim window."""
-    story = stories(revocation=trade_pb2.Revocation(allowed=True, notice_ms=2 * DAY_MS))
-    story.bonded()
-    assert story.submit(story.revoke(alice, bob)) == []
-    d = alice.deliver(story.accept, bob)
-    assert story.submit(d, bob.receipt(d)) == [("release", "alice")]
-    assert story.tick(story.lapse) == []
-    assert story.tick(story.lapse + 1) == [("release", "bob")]
+    d1, d2 = alice.deliver(story.accept, bob), bob.deliver(story.accept, alice)
+    future = alice.offer(bob, issued_at_ms=story.clock.now_ms + 60_000)
+    evidence = [d1, d2, bob.receipt(d1), alice.receipt(d2), future]
+    with pytest.raises(IssuedInFuture):
+        story.desk.submit([vs.envelope for vs in evidence], story.clock.now_ms)
+    tail = story.said([verify_statement(env) for env in story.desk.ledger()[-3:]])
+    assert tail == [("stamp", 4), ("release", "alice"), ("release", "bob")]
+    assert story.state() is State.FULFILLED
     assert story.balances() == {"alice": (FUNDS, 0), "bob": (FUNDS, 0)}
 
 
-# --- CMT-004: lapse -------------------------------------------------------------------------
+@pytest.mark.req("WIT-001")
+def test_a_submit_of_more_than_256_statements_gets_one_stamp_per_256(story: Story, clock: FixedClock) -> None:
+    """300 statements in one Submit: a Stamp names at most 256 (BDY-017), so expect two Stamps (256 and
+    44), each right before the statements it names in the transcript."""
+    notary = Signer("notary", clock)
+    mandate = story.alice.mandate_vs.statement.mandate
+    many = []
+    for i in range(300):
+        msg = type(mandate)()
+        msg.CopyFrom(mandate)
+        msg.max_per_deal = i + 1
+        many.append(notary.sign("mandate", msg))
+    mark = len(story.desk.transcript())
+    assert story.submit(*many) == [("stamp", MAX_STAMP_DIGESTS), ("stamp", 300 - MAX_STAMP_DIGESTS)]
+    first, second = story.signed[-2:]
+    assert list(first.statement.stamp.statements) == [vs.digest for vs in many[:MAX_STAMP_DIGESTS]]
+    assert list(second.statement.stamp.statements) == [vs.digest for vs in many[MAX_STAMP_DIGESTS:]]
+    envelopes = [vs.envelope for vs in many]
+    assert story.desk.transcript()[mark:] == [
+        first.envelope,
+        *envelopes[:MAX_STAMP_DIGESTS],
+        second.envelope,
+        *envelopes[MAX_STAMP_DIGESTS:],
+    ]
 
 
-@pytest.mark.req("CMT-004")
-def test_unperformed_contract_lapses_and_both_bonds_are_refunded(story: Story) -> None:
-    """Nobody delivers or claims. Expect nothing at exactly deadline + claim window, refunds of both
-    bonds one millisecond later, and the contract EXPIRED."""
+# --- WIT-004: which contracts the escrow recognises --------------------------------------------------
+
+
+@pytest.mark.req("WIT-004")
+@pytest.mark.parametrize("late_ms", [CLOCK_TOLERANCE_MS, CLOCK_TOLERANCE_MS + 1])
+def test_accept_is_recognised_only_when_it_reaches_the_escrow_in_time(story: Story, late_ms: int) -> None:
+    """The offer reaches the escrow at once; Bob's Accept (signed in time) only ``late_ms`` after the
+    offer expired. Up to the tolerance: stamped and bonded. One ms later: UNWITNESSED, and nothing of
+    it recorded -- no stamp, no lock, no open contract."""
+    assert story.submit(story.offer) == [("stamp", 1)]
+    story.clock.now_ms = story.offer.header.expires_at_ms + late_ms
+    if late_ms <= CLOCK_TOLERANCE_MS:
+        assert story.submit(story.accept) == [("stamp", 1), ("bond_lock", "alice"), ("bond_lock", "bob")]
+        assert story.desk.open_contracts == 1
+        return
+    err = story.refused(story.accept)
+    assert isinstance(err, Unwitnessed) and err.requirement == "WIT-004"
+    assert story.desk.open_contracts == 0
+    assert story.state() is State.PROPOSED
+
+
+@pytest.mark.req("WIT-002", "WIT-004")
+@pytest.mark.parametrize(
+    ("acker", "acked_late", "recognised"),
+    [("alice", False, True), ("alice", True, False), ("carol", False, False)],
+)
+def test_the_proposers_timely_ack_witnesses_an_accept_shown_late(
+    story: Story, clock: FixedClock, acker: str, acked_late: bool, recognised: bool
+) -> None:
+    """The Accept reaches the escrow a minute after the offer expired, with an Ack of it. Alice's Ack
+    signed in time (she is the Accept's audience) witnesses it: bonded. Her Ack signed late, or
+    Carol's (not the audience) in time, witnesses nothing: UNWITNESSED."""
+    carol = Party("carol", clock)
+    witness = {"alice": story.alice, "carol": carol}[acker]
+    story.submit(story.offer, carol.mandate_vs)
+    late = story.offer.header.expires_at_ms + 60_000
+    ack = _ack(witness, story.accept, at=late if acked_late else story.clock.now_ms)
+    story.clock.now_ms = late
+    assert story.submit(ack) == [("stamp", 1)]
+    if recognised:
+        assert story.submit(story.accept) == [("stamp", 1), ("bond_lock", "alice"), ("bond_lock", "bob")]
+        return
+    err = story.refused(story.accept)
+    assert isinstance(err, Unwitnessed)
+
+
+# --- CMT-008: the per-party limit ------------------------------------------------------------------
+
+
+@pytest.mark.req("CMT-008")
+def test_a_party_holds_only_so_many_open_contracts_at_the_escrow(
+    stories: Callable[..., Story], clock: FixedClock, alice: Party, bob: Party, escrow: Party
+) -> None:
+    """A limit of one open contract per party. A second contract between Alice and Bob is refused
+    (LIMIT_EXCEEDED, nothing recorded) while the first is open; Carol and Dave's is not; once the
+    first is settled, the second is taken."""
+    story = stories(max_open_contracts=1)
     story.bonded()
-    assert story.tick(story.lapse) == []
-    assert story.tick(story.lapse + 1) == [("refund", "alice"), ("refund", "bob")]
-    assert story.state() is State.EXPIRED
-    assert story.balances() == {"alice": (FUNDS, 0), "bob": (FUNDS, 0)}
+    second = _contract(alice, bob, escrow)
+    story.submit(second[0])
+    err = story.refused(second[1])
+    assert isinstance(err, LimitExceeded) and (err.code, err.requirement) == ("LIMIT_EXCEEDED", "CMT-008")
+    carol, dave = Party("carol", clock), Party("dave", clock)
+    offer, accept = _contract(carol, dave, escrow)
+    assert story.submit(carol.mandate_vs, dave.mandate_vs, offer, accept) == [("stamp", 4)]  # no funds
+    assert story.desk.open_contracts == 2
+    d1, d2 = alice.deliver(story.accept, bob), bob.deliver(story.accept, alice)
+    assert story.submit(d1, d2, bob.receipt(d1), alice.receipt(d2))[1:] == [
+        ("release", "alice"),
+        ("release", "bob"),
+    ]
+    assert story.desk.open_contracts == 1
+    assert story.submit(second[1]) == [("stamp", 1), ("bond_lock", "alice"), ("bond_lock", "bob")]
+
+
+# --- NEG-012: locks, and work only where it is due ---------------------------------------------------
 
 
 @pytest.mark.req("NEG-012")
@@ -252,52 +423,348 @@ def test_insufficient_funds_leave_the_bond_unlocked_until_a_deposit_covers_it(
     stories: Callable[..., Story], alice: Party, bob: Party
 ) -> None:
     """Alice deposited 50 for a bond of 100. Expect only Bob's bond locked, the contract stuck in
-    ACCEPTED (Alice's delivery refused), then Alice's lock at the first tick after she tops up."""
+    ACCEPTED (Alice's delivery refused, NEG-012), then Alice's lock signed by her next Deposit."""
     story = stories(funds=(50, FUNDS))
-    assert story.submit(story.offer, story.accept) == [("bond_lock", "bob")]
+    assert story.submit(story.offer, story.accept) == [("stamp", 2), ("bond_lock", "bob")]
     assert story.state() is State.ACCEPTED
     assert story.balances()["alice"] == (50, 0)
-    with pytest.raises(IllegalTransition):
-        story.submit(alice.deliver(story.accept, bob))
-    story.desk.deposit(alice.did, 50, "credit", "wire/alice/2", story.clock.now_ms)
-    assert story.tick(story.clock.now_ms) == [("bond_lock", "alice")]
+    d = alice.deliver(story.accept, bob)
+    err = story.refused(d)
+    assert isinstance(err, IllegalTransition) and err.requirement == "NEG-012"
+    assert story.deposit(alice, 50) == [("deposit", "alice"), ("bond_lock", "alice")]
     assert story.state() is State.BONDED
     assert story.balances()["alice"] == (0, BOND)
 
 
-@pytest.mark.req("CMT-004")
-def test_one_sided_lock_is_refunded_when_the_contract_lapses(
-    stories: Callable[..., Story], alice: Party, bob: Party
+@pytest.mark.req("NEG-012", "CMT-006")
+def test_escrow_works_only_on_the_contracts_a_deposit_submit_or_tick_concerns(
+    stories: Callable[..., Story],
+    monkeypatch: pytest.MonkeyPatch,
+    alice: Party,
+    bob: Party,
+    escrow: Party,
 ) -> None:
+    """Nobody has funds. Contract A bonds only Alice, B only Bob. A Deposit for Alice evaluates A alone,
+    and locks it; a second one evaluates nothing (A waits no more); a Submit of A's delivery evaluates
+    A alone; a tick before any timer evaluates nothing; at the lapse, a tick evaluates each contract
+    once (both lapse: A refunds Alice)."""
+    story = stories(funds=(0, 0))
+    a = _contract(alice, bob, escrow, audience_bond=0)
+    b = _contract(alice, bob, escrow, issuer_bond=0)
+    assert story.submit(*a, *b) == [("stamp", 4)]
+    nid_a, nid_b = (offer.header.negotiation_id for offer, _ in (a, b))
+    evaluated: list[bytes] = []
+    real = story.desk._evaluate
+
+    def spy(nid: bytes, now_ms: int) -> None:
+        evaluated.append(nid)
+        real(nid, now_ms)
+
+    monkeypatch.setattr(story.desk, "_evaluate", spy)
+    assert story.deposit(alice, BOND) == [("deposit", "alice"), ("bond_lock", "alice")]
+    assert evaluated == [nid_a]
+    assert story.deposit(alice, 1) == [("deposit", "alice")]
+    assert evaluated == [nid_a]
+    delivery = alice.deliver(a[1], bob)
+    assert story.submit(delivery) == [("stamp", 1)]
+    assert evaluated == [nid_a, nid_a]
+    assert story.tick(story.lapse) == []
+    assert evaluated == [nid_a, nid_a]
+    assert story.tick(story.lapse + 1) == [
+        ("ruling", "LAPSE"),
+        ("refund", "alice"),
+        ("ruling", "LAPSE"),
+    ]
+    assert sorted(evaluated[2:]) == sorted([nid_a, nid_b])
+    assert (story.state(a[0]), story.state(b[0])) == (State.EXPIRED, State.EXPIRED)
+    assert story.desk.open_contracts == 0
+
+
+# --- CMT-005, CMT-002, WIT-003, WIT-005: claims and rulings -------------------------------------------
+
+
+@pytest.mark.req("CMT-005", "WIT-005")
+@pytest.mark.parametrize(
+    ("stamped_after_deadline", "taken"),
+    [(0, False), (1, True), (CLAIM_WINDOW_MS, True), (CLAIM_WINDOW_MS + 1, False)],
+)
+def test_claim_is_taken_only_when_stamped_after_the_deadline_within_the_claim_window(
+    story: Story, stamped_after_deadline: int, taken: bool
+) -> None:
+    """Alice's claim, issued 1 ms after Bob's deadline, reaches the escrow ``stamped_after_deadline``
+    ms after it. The stamp time decides, not the claim's own: taken (one Stamp, DISPUTED) strictly
+    after the deadline up to the end of the claim window; else ILLEGAL_TRANSITION and nothing recorded."""
+    story.bonded()
+    claim = story.claim(story.alice, story.bob, at=story.deadline + 1)
+    story.clock.now_ms = story.deadline + stamped_after_deadline
+    if taken:
+        assert story.submit(claim) == [("stamp", 1)]
+        assert story.state() is State.DISPUTED
+        return
+    err = story.refused(claim)
+    assert isinstance(err, IllegalTransition) and err.requirement == "CMT-005"
+    assert story.state() is State.BONDED
+
+
+@pytest.mark.req("CMT-005", "NEG-010")
+@pytest.mark.parametrize("body", ["breach_claim", "revoke"])
+def test_no_claim_or_revoke_once_the_contract_is_settled(
+    stories: Callable[..., Story], alice: Party, bob: Party, body: str
+) -> None:
+    """The contract is fulfilled and both bonds released. A claim (after the deadline, within the
+    claim window) or a revoke under terms that allow it is refused: the escrow takes neither once
+    the contract has its outcome, so it never reopens a settled contract it no longer tracks."""
+    story = stories(revocation=trade_pb2.Revocation(allowed=True))
+    story.bonded()
+    d1, d2 = alice.deliver(story.accept, bob), bob.deliver(story.accept, alice)
+    story.submit(d1, d2, bob.receipt(d1), alice.receipt(d2))
+    assert story.state() is State.FULFILLED and story.desk.open_contracts == 0
+    story.clock.now_ms = story.deadline + HOUR_MS
+    late = story.claim(alice, bob) if body == "breach_claim" else story.revoke(alice, bob)
+    err = story.refused(late)
+    assert isinstance(err, IllegalTransition)
+    assert err.requirement == ("CMT-005" if body == "breach_claim" else "NEG-010")
+    assert story.state() is State.FULFILLED
+
+
+@pytest.mark.req("CMT-002", "WIT-005")
+@pytest.mark.parametrize("window", [0, 5_000])
+def test_upheld_claim_forfeits_the_accused_bond_to_the_claimant(
+    stories: Callable[..., Story], window: int
+) -> None:
+    """Bob never delivers. Alice's claim, issued 1 ms after the deadline, reaches the escrow half a
+    response window later: the window (the terms', or the default when they say 0) runs from that
+    stamp, not from the claim's own time. Expect nothing until stamp + window, then Ruling UPHOLD
+    naming the claim, Bob's bond forfeited to Alice (cause = the claim) and Alice's released: BREACHED."""
+    story = stories(response_window_ms=window)
+    alice, bob, window = story.alice, story.bob, window or WINDOW
+    story.bonded()
+    claim = story.claim(alice, bob, at=story.deadline + 1)
+    story.clock.now_ms = story.deadline + 1 + window // 2
+    assert story.submit(claim) == [("stamp", 1)]
+    decided = story.clock.now_ms + window
+    assert story.tick(claim.header.issued_at_ms + window) == []  # the claim's own time does not count
+    assert story.tick(decided - 1) == []
+    assert story.state() is State.DISPUTED
+    assert story.tick(decided) == [("ruling", "UPHOLD"), ("forfeit", "bob"), ("release", "alice")]
+    ruling, forfeit = story.last("ruling"), story.last("forfeit")
+    assert (ruling.claim, ruling.decision, ruling.evidence) == (claim.digest, UPHOLD, b"")
+    assert (forfeit.beneficiary, forfeit.cause) == (alice.did, claim.digest)
+    assert story.state() is State.BREACHED
+    assert story.balances() == {"alice": (FUNDS + BOND, 0), "bob": (FUNDS - BOND, 0)}
+    assert story.desk.open_contracts == 0
+
+
+@pytest.mark.req("CMT-002", "WIT-002", "WIT-003")
+@pytest.mark.parametrize(
+    ("issued", "shown", "acked", "decision"),
+    [
+        pytest.param(-1_000, -1_000, False, "DISMISS", id="stamped-before-the-deadline"),
+        pytest.param(0, CLOCK_TOLERANCE_MS, False, "DISMISS", id="stamped-within-the-tolerance"),
+        pytest.param(0, CLOCK_TOLERANCE_MS + 1, False, "UPHOLD", id="dated-back-stamped-late"),
+        pytest.param(0, HOUR_MS + 60_000, False, "UPHOLD", id="dated-back-shown-in-the-response-window"),
+        pytest.param(0, HOUR_MS + 60_000, True, "DISMISS", id="shown-late-but-acked-by-the-claimant-in-time"),
+        pytest.param(1, 1, False, "UPHOLD", id="issued-after-the-deadline"),
+        pytest.param(None, None, False, "UPHOLD", id="never-delivered"),
+    ],
+)
+def test_ruling_rests_on_the_witnessed_time_of_the_delivery(
+    story: Story, issued: int | None, shown: int | None, acked: bool, decision: str
+) -> None:
+    """Bob's delivery is signed ``issued`` ms from his deadline and first shown to the escrow
+    ``shown`` ms from it (perhaps with Alice's Ack of it, signed at the deadline); Alice's claim is
+    stamped an hour after the deadline. A Delivery counts only if signed by the deadline and witnessed
+    by the deadline plus the tolerance -- by the escrow's stamp or by its audience's Ack: DISMISS citing
+    it (bonds stay locked, PERFORMING); otherwise UPHOLD and Bob's bond forfeited."""
+    alice, bob, deadline = story.alice, story.bob, story.deadline
+    story.bonded()
+    delivery = None if issued is None else bob.deliver(story.accept, alice, issued_at_ms=deadline + issued)
+    evidence = (
+        [] if delivery is None else [delivery] + ([_ack(alice, delivery, at=deadline)] if acked else [])
+    )
+    if delivery is not None and shown is not None and shown < HOUR_MS:
+        story.clock.now_ms = deadline + shown
+        story.submit(*evidence)
+    story.clock.now_ms = deadline + HOUR_MS
+    claim = story.claim(alice, bob)
+    assert story.submit(claim) == [("stamp", 1)]
+    if delivery is not None and shown is not None and shown >= HOUR_MS:
+        story.clock.now_ms = deadline + shown
+        assert story.submit(*evidence) == [("stamp", len(evidence))]
+    said = story.tick(deadline + HOUR_MS + WINDOW)
+    ruling = story.last("ruling")
+    assert (ruling.claim, DECISION[ruling.decision]) == (claim.digest, decision)
+    if decision == "DISMISS":
+        assert delivery is not None
+        assert said == [("ruling", "DISMISS")] and ruling.evidence == delivery.digest
+        assert story.state() is State.PERFORMING
+        assert story.balances() == {"alice": (FUNDS - BOND, BOND), "bob": (FUNDS - BOND, BOND)}
+    else:
+        assert said == [("ruling", "UPHOLD"), ("forfeit", "bob"), ("release", "alice")]
+        assert story.state() is State.BREACHED
+
+
+@pytest.mark.req("CMT-002", "CMT-001")
+def test_after_a_dismissal_the_contract_goes_on_to_fulfilment(story: Story, alice: Party, bob: Party) -> None:
+    """Both deliver on time and show it; Alice never receipts Bob's delivery and claims. Expect the claim
+    dismissed at stamp + window, both bonds still locked, and both released once Alice receipts."""
+    story.bonded()
+    d_alice, d_bob = alice.deliver(story.accept, bob), bob.deliver(story.accept, alice)
+    assert story.submit(d_alice, d_bob, bob.receipt(d_alice)) == [("stamp", 3)]
+    story.clock.now_ms = story.deadline + 1
+    assert story.submit(story.claim(alice, bob)) == [("stamp", 1)]
+    assert story.tick(story.clock.now_ms + WINDOW) == [("ruling", "DISMISS")]
+    assert story.balances() == {"alice": (FUNDS - BOND, BOND), "bob": (FUNDS - BOND, BOND)}
+    assert story.submit(alice.receipt(d_bob)) == [("stamp", 1), ("release", "alice"), ("release", "bob")]
+    assert story.state() is State.FULFILLED
+
+
+@pytest.mark.req("CMT-002", "CMT-007")
+def test_a_bond_is_released_only_once_no_claim_against_its_owner_is_pending(
+    story: Story, alice: Party, bob: Party
+) -> None:
+    """Alice delivered on time (stamped); Bob did not. Alice claims; ten minutes later Bob claims against
+    Alice's item. At Alice's stamp + window: UPHOLD and Bob's bond forfeited, but Alice's bond stays
+    locked while Bob's claim is pending; at his stamp + window: DISMISS (citing her delivery), and
+    Alice's bond released."""
+    story.bonded()
+    d_alice = alice.deliver(story.accept, bob)
+    story.submit(d_alice)
+    story.clock.now_ms = story.deadline + 1
+    ours = story.claim(alice, bob)
+    assert story.submit(ours) == [("stamp", 1)]
+    story.clock.advance(10 * 60_000)
+    theirs = story.claim(bob, alice)
+    assert story.submit(theirs) == [("stamp", 1)]
+    assert story.tick(ours.header.issued_at_ms + WINDOW) == [("ruling", "UPHOLD"), ("forfeit", "bob")]
+    assert story.balances() == {"alice": (FUNDS, BOND), "bob": (FUNDS - BOND, 0)}
+    assert story.tick(theirs.header.issued_at_ms + WINDOW - 1) == []
+    assert story.tick(theirs.header.issued_at_ms + WINDOW) == [("ruling", "DISMISS"), ("release", "alice")]
+    assert (story.last("ruling").claim, story.last("ruling").evidence) == (theirs.digest, d_alice.digest)
+    assert story.state() is State.BREACHED
+    assert story.balances() == {"alice": (FUNDS + BOND, 0), "bob": (FUNDS - BOND, 0)}
+
+
+# --- CMT-006, CMT-004: lapse -------------------------------------------------------------------------
+
+
+@pytest.mark.req("CMT-006", "CMT-004")
+def test_unperformed_contract_lapses_and_both_bonds_are_refunded(story: Story) -> None:
+    """Nobody delivers or claims. Expect nothing at exactly deadline + claim window; one millisecond
+    later the escrow rules LAPSE (EXPIRED) and refunds both bonds."""
+    story.bonded()
+    assert story.tick(story.lapse) == []
+    assert story.tick(story.lapse + 1) == [("ruling", "LAPSE"), ("refund", "alice"), ("refund", "bob")]
+    assert story.last("ruling").claim == b""
+    assert story.state() is State.EXPIRED
+    assert story.balances() == {"alice": (FUNDS, 0), "bob": (FUNDS, 0)}
+    assert story.desk.open_contracts == 0
+
+
+@pytest.mark.req("CMT-004", "CMT-006")
+def test_one_sided_lock_is_refunded_when_the_contract_lapses(stories: Callable[..., Story]) -> None:
     """Alice never funds her bond. Expect Bob's lock held (Alice may still fund) until deadline + claim
-    window, then refunded."""
+    window, then LAPSE and his bond refunded."""
     story = stories(funds=(0, FUNDS))
-    assert story.submit(story.offer, story.accept) == [("bond_lock", "bob")]
+    assert story.submit(story.offer, story.accept) == [("stamp", 2), ("bond_lock", "bob")]
     assert story.tick(story.deadline + 1) == []
-    assert story.tick(story.lapse + 1) == [("refund", "bob")]
+    assert story.tick(story.lapse + 1) == [("ruling", "LAPSE"), ("refund", "bob")]
     assert story.balances()["bob"] == (FUNDS, 0)
 
 
-# --- idempotency, time, restart ---------------------------------------------------------------
+@pytest.mark.req("CMT-006", "CMT-002")
+def test_no_lapse_while_a_claim_is_pending(story: Story, alice: Party, bob: Party) -> None:
+    """Alice's claim is stamped at the last moment of the claim window. Past the lapse time nothing
+    happens while it is pending; at stamp + window it is upheld: BREACHED, never EXPIRED."""
+    story.bonded()
+    story.clock.now_ms = story.lapse
+    assert story.submit(story.claim(alice, bob)) == [("stamp", 1)]
+    assert story.tick(story.lapse + 1) == []
+    assert story.tick(story.lapse + WINDOW) == [
+        ("ruling", "UPHOLD"),
+        ("forfeit", "bob"),
+        ("release", "alice"),
+    ]
+    assert story.state() is State.BREACHED
+
+
+# --- CMT-003, NEG-010: revocation --------------------------------------------------------------------
+
+
+@pytest.mark.req("CMT-003", "WIT-005")
+def test_revoke_with_forfeit_bond_pays_the_revokers_bond_to_the_other_party(
+    stories: Callable[..., Story], alice: Party, bob: Party
+) -> None:
+    """forfeit_bond terms; Bob revokes after both bonds are locked. The escrow's stamp makes the revoke
+    effective: Bob's bond forfeited to Alice (cause = the Revoke) and Alice's released at once."""
+    story = stories(revocation=trade_pb2.Revocation(allowed=True, forfeit_bond=True))
+    story.bonded()
+    revoke = story.revoke(bob, alice)
+    assert story.submit(revoke) == [("stamp", 1), ("forfeit", "bob"), ("release", "alice")]
+    forfeit = story.last("forfeit")
+    assert (forfeit.beneficiary, forfeit.cause) == (alice.did, revoke.digest)
+    assert story.state() is State.REVOKED
+    assert story.balances() == {"alice": (FUNDS + BOND, 0), "bob": (FUNDS - BOND, 0)}
+
+
+@pytest.mark.req("CMT-003", "WIT-005")
+@pytest.mark.parametrize("shown_after_ms", [0, 13 * HOUR_MS])
+def test_revoke_notice_runs_from_the_escrows_stamp(
+    stories: Callable[..., Story], alice: Party, bob: Party, shown_after_ms: int
+) -> None:
+    """A 12 h notice, items due in 24 h, no forfeit. Alice's Revoke is signed at once but reaches the
+    escrow ``shown_after_ms`` later. Stamped at once, notice ends before the deadlines: nothing stays
+    owed and both bonds are released. Stamped 13 h later (Alice's own date does not count), both items
+    stay owed: her bond is released once her item is receipted, Bob's (never delivered) only after
+    its deadline plus the claim window."""
+    story = stories(revocation=trade_pb2.Revocation(allowed=True, notice_ms=12 * HOUR_MS))
+    story.bonded()
+    revoke = story.revoke(alice, bob)
+    story.clock.advance(shown_after_ms)
+    if not shown_after_ms:
+        assert story.submit(revoke) == [("stamp", 1), ("release", "alice"), ("release", "bob")]
+        return
+    assert story.submit(revoke) == [("stamp", 1)]
+    assert story.state() is State.REVOKED
+    d = alice.deliver(story.accept, bob)
+    assert story.submit(d, bob.receipt(d)) == [("stamp", 2), ("release", "alice")]
+    assert story.tick(story.lapse) == []
+    assert story.tick(story.lapse + 1) == [("release", "bob")]
+    assert story.balances() == {"alice": (FUNDS, 0), "bob": (FUNDS, 0)}
+
+
+@pytest.mark.req("NEG-010")
+def test_revoke_is_refused_unless_the_terms_allow_it(story: Story, alice: Party, bob: Party) -> None:
+    """Terms without revocation: Bob's revoke is REVOCATION_NOT_ALLOWED, nothing recorded."""
+    story.bonded()
+    revoke = story.revoke(bob, alice)
+    err = story.refused(revoke)
+    assert isinstance(err, RevocationNotAllowed)
+    assert story.state() is State.BONDED
+
+
+# --- idempotency, time, currency --------------------------------------------------------------------
 
 
 @pytest.mark.req("RPL-002")
-def test_resubmitting_the_same_evidence_never_locks_twice(story: Story) -> None:
-    """The contract is submitted twice, the second time with the escrow's own locks echoed back.
-    Expect one lock per party and nothing signed the second time."""
+def test_resubmitting_the_same_evidence_never_acts_twice(story: Story) -> None:
+    """The contract is submitted again, with the escrow's own stamp and locks echoed back. Expect
+    nothing signed -- not even a Stamp -- and the transcript unchanged."""
     story.bonded()
+    before = (story.desk.ledger(), story.desk.transcript())
     echo = [story.offer.envelope, story.accept.envelope, *story.desk.ledger()]
     assert story.desk.submit(echo, story.clock.now_ms) == []
-    assert len(story.desk.ledger()) == 4  # two deposits, two locks
+    assert (story.desk.ledger(), story.desk.transcript()) == before
     assert story.balances() == {"alice": (FUNDS - BOND, BOND), "bob": (FUNDS - BOND, BOND)}
 
 
 @pytest.mark.req("TIM-003")
 def test_evidence_issued_after_now_plus_skew_is_refused(story: Story, alice: Party, bob: Party) -> None:
-    """Alice's offer claims to be issued 31 s ahead of the escrow's clock; expect ISSUED_IN_FUTURE."""
+    """Alice's offer claims to be issued 31 s ahead of the escrow's clock; expect ISSUED_IN_FUTURE and
+    nothing stamped."""
     early = alice.offer(bob, issued_at_ms=story.clock.now_ms + 31_000)
-    with pytest.raises(IssuedInFuture):
-        story.submit(early)
+    err = story.refused(early)
+    assert isinstance(err, IssuedInFuture)
 
 
 def test_deposit_in_another_currency_is_refused(story: Story, alice: Party) -> None:
@@ -308,117 +775,168 @@ def test_deposit_in_another_currency_is_refused(story: Story, alice: Party) -> N
     assert story.desk.ledger() == before
 
 
-def test_escrow_restored_from_its_transcript_carries_on(story: Story, alice: Party, bob: Party) -> None:
-    """The escrow restarts after locking both bonds: rebuilt from its transcript it has the same ledger
-    and balances, signs nothing new on its own, and releases both bonds when the trade completes."""
+# --- restart and the escrow's own chain ------------------------------------------------------------------
+
+
+@pytest.mark.req("CHN-002", "CMT-002", "NEG-012")
+def test_escrow_restored_from_its_transcript_carries_on(
+    stories: Callable[..., Story], alice: Party, bob: Party, escrow: Party
+) -> None:
+    """The escrow restarts with one contract DISPUTED (a claim stamped) and another waiting for Alice's
+    funds. Rebuilt from its transcript it has the same ledger, balances and open contracts; it rules on
+    the claim when its window ends, Alice's next Deposit locks the waiting bond, and every statement it
+    signs continues its chain."""
+    story = stories(funds=(BOND, FUNDS))
     story.bonded()
-    story.desk = Escrow(story.escrow.agent, story.escrow.mandate_vs.digest, setup=story.desk.transcript())
-    assert story.balances() == {"alice": (FUNDS - BOND, BOND), "bob": (FUNDS - BOND, BOND)}
+    waiting = _contract(alice, bob, escrow)
+    assert story.submit(*waiting) == [("stamp", 2), ("bond_lock", "bob")]  # Alice's funds are locked
+    story.clock.now_ms = story.deadline + 1
+    claim = story.claim(alice, bob)
+    assert story.submit(claim) == [("stamp", 1)]
+    before = (story.desk.ledger(), story.balances(), story.desk.open_contracts)
+    head = verify_statement(story.desk.ledger()[-1])
+    story.restart()
+    assert (story.desk.ledger(), story.balances(), story.desk.open_contracts) == before
     assert story.tick(story.clock.now_ms) == []
-    d1, d2 = alice.deliver(story.accept, bob), bob.deliver(story.accept, alice)
-    assert story.submit(d1, d2, bob.receipt(d1), alice.receipt(d2)) == [
+    assert story.deposit(alice, BOND) == [("deposit", "alice"), ("bond_lock", "alice")]
+    assert story.state(waiting[0]) is State.BONDED
+    deposit = story.signed[-2]
+    assert (deposit.header.seq, deposit.header.prev) == (head.header.seq + 1, head.digest)
+    assert story.tick(story.clock.now_ms + WINDOW) == [
+        ("ruling", "UPHOLD"),
+        ("forfeit", "bob"),
         ("release", "alice"),
-        ("release", "bob"),
     ]
+    assert story.state() is State.BREACHED
 
 
-# --- audit ------------------------------------------------------------------------------------
+@pytest.mark.req("CHN-002", "CHN-004")
+def test_statements_signed_with_the_escrows_key_outside_its_ledger_are_refused(
+    story: Story, escrow: Party, alice: Party
+) -> None:
+    """A second signer with the escrow's key signs a Deposit at seq 0 (EQUIVOCATION), or one far past
+    the head (CHAIN_GAP); submitted as evidence, each is refused with nothing recorded. A transcript
+    with a hole in the escrow's chain does not restore (CHAIN_GAP)."""
+    story.bonded()
+    deposit = commitment_pb2.Deposit(party=alice.did, amount=10**6, currency="credit", reference="twin")
+    twin = Signer(escrow.agent.name, story.clock)
+    fork = twin.sign(
+        "deposit", deposit, audience=alice.did, mandate=escrow.mandate_vs.digest, nonce=derive("twin", 16)
+    )
+    err = story.refused(fork)
+    assert isinstance(err, Equivocation)
+    ahead = ChainWriter(escrow.agent.key, next_seq=story.desk.ledger_size + 2, prev=derive("prev"))
+    stmt = new_statement(
+        "deposit",
+        deposit,
+        issued_at_ms=story.clock.now_ms,
+        ttl_ms=60_000,
+        audience=alice.did,
+        mandate=escrow.mandate_vs.digest,
+    )
+    gap = ahead.sign(stmt, nonce=derive("gap", 16))
+    err = story.refused(gap)
+    assert isinstance(err, ChainGap) and err.requirement == "CHN-002"
+    holed = [env for env in story.desk.transcript() if env != story.desk.ledger()[3]]
+    with pytest.raises(ChainGap):
+        Escrow(escrow.agent, escrow.mandate_vs.digest, setup=holed)
+
+
+def test_escrow_key_signing_elsewhere_stops_the_escrow(story: Story, escrow: Party, alice: Party) -> None:
+    """The escrow's key signs one statement outside the escrow: its chain is no longer the ledger, so
+    the escrow refuses to sign on (RuntimeError) and its ledger stays as it was."""
+    story.bonded()
+    escrow.sign("deposit", commitment_pb2.Deposit(party=alice.did, amount=1, currency="credit"))
+    before = story.desk.ledger()
+    with pytest.raises(RuntimeError, match="chain"):
+        story.desk.deposit(alice.did, 1, "credit", "wire", story.clock.now_ms)
+    assert story.desk.ledger() == before
+
+
+# --- the audit: the real escrow's transcript -----------------------------------------------------------
 
 
 def _trade(story: Story) -> None:
     story.bonded()
-    d1, d2 = story.alice.deliver(story.accept, story.bob), story.bob.deliver(story.accept, story.alice)
-    story.submit(d1, d2, story.bob.receipt(d1), story.alice.receipt(d2))
+    alice, bob = story.alice, story.bob
+    d1, d2 = alice.deliver(story.accept, bob), bob.deliver(story.accept, alice)
+    story.submit(d1, d2, bob.receipt(d1), alice.receipt(d2))
 
 
-def test_audit_of_a_clean_ledger_is_ok(story: Story, escrow: Party) -> None:
-    """A completed trade, audited with its evidence and from the bare ledger: expect no findings and the
-    escrow's balances; without evidence, the contract statements are listed as unchecked."""
+def _codes(report: AuditReport) -> list[str]:
+    return [f.code for f in report.findings]
+
+
+@pytest.mark.req("AUD-001")
+def test_audit_of_the_transcript_is_ok_and_of_the_bare_ledger_is_not(story: Story, escrow: Party) -> None:
+    """A completed trade. Its transcript audits clean: the escrow's statements, its balances. Its bare
+    ledger (mandate and chain, no evidence) proves nothing: not ok, EVIDENCE_MISSING for every stamp
+    and contract statement, though the balances still replay."""
     _trade(story)
     full = audit_ledger(story.desk.transcript())
     assert full.ok, full.findings
     assert full.escrow == escrow.did
     assert [vs.envelope for vs in full.statements] == story.desk.ledger()
     assert full.balances == {did: story.desk.balance(did) for did in story.names}
-    assert full.unchecked == []
     bare = audit_ledger([*escrow.setup, *story.desk.ledger()])
-    assert bare.ok, bare.findings
+    assert not bare.ok
+    missing = [vs for vs in full.statements if vs.body not in ("deposit",)]
+    assert _codes(bare) == ["EVIDENCE_MISSING"] * len(missing)
+    assert [f.digests[0] for f in bare.findings] == [vs.digest for vs in missing]
     assert bare.balances == full.balances
-    assert len(bare.unchecked) == 4  # two locks, two releases
+    nothing = audit_ledger([*escrow.setup, story.offer.envelope])
+    assert not nothing.ok and _codes(nothing) == ["EVIDENCE_MISSING"]
 
 
-@pytest.mark.req("CMT-002")
-def test_audit_catches_a_forfeit_without_an_upheld_cause(story: Story, alice: Party, bob: Party) -> None:
-    """Bob delivered on time and showed it; the escrow's key then signs a Forfeit of Bob's bond anyway.
-    Expect FORFEIT_WITHOUT_CAUSE naming it when the evidence is audited, and no finding from the bare
-    ledger, which balances (the forfeit is then only unchecked)."""
+@pytest.mark.req("AUD-001")
+@pytest.mark.parametrize("dropped", ["accept", "delivery"])
+def test_audit_reports_evidence_missing_from_the_transcript(story: Story, dropped: str) -> None:
+    """A completed trade's transcript without the Accept (or Alice's Delivery): the stamp that named it
+    is reported EVIDENCE_MISSING with the dropped digest, and the report is not ok."""
+    _trade(story)
+    gone = next(vs for vs in map(verify_statement, story.desk.transcript()) if vs.body == dropped)
+    report = audit_ledger([env for env in story.desk.transcript() if env != gone.envelope])
+    assert not report.ok
+    stamp = next(
+        vs for vs in story.signed if vs.body == "stamp" and gone.digest in vs.statement.stamp.statements
+    )
+    assert ("EVIDENCE_MISSING", (stamp.digest, gone.digest)) in [(f.code, f.digests) for f in report.findings]
+
+
+@pytest.mark.req("AUD-005")
+def test_audit_reports_evidence_not_stamped_before_it(story: Story) -> None:
+    """The Stamp naming offer and accept is moved after them: both are UNSTAMPED_EVIDENCE, and the
+    contract the escrow bonded rests on an Accept with no witness (UNWITNESSED)."""
     story.bonded()
-    d_bob = bob.deliver(story.accept, alice)
-    story.clock.advance(DAY_MS + 1_000)
-    claim = story.claim(alice, bob)
-    story.submit(d_bob, claim)
-    story.tick(claim.header.issued_at_ms + RESPONSE_WINDOW_MS)
-    rogue = story.escrow_says(
-        "forfeit",
-        commitment_pb2.Forfeit(
-            contract=story.accept.digest,
-            party=bob.did,
-            amount=BOND,
-            beneficiary=alice.did,
-            cause=claim.digest,
-        ),
-    )
-    report = audit_ledger([*story.desk.transcript(), rogue.envelope])
-    assert [(f.code, f.digests) for f in report.findings] == [("FORFEIT_WITHOUT_CAUSE", (rogue.digest,))]
-    assert report.balances[bob.did] == (FUNDS - BOND, 0)
-    bare = audit_ledger([*story.escrow.setup, *story.desk.ledger(), rogue.envelope])
-    assert bare.ok
-    assert rogue.digest in bare.unchecked
-
-
-def test_audit_catches_a_lock_larger_than_the_deposit(
-    stories: Callable[..., Story], alice: Party, bob: Party
-) -> None:
-    """Alice deposited 50; the escrow rightly locks only Bob's bond, then its key signs a lock of
-    Alice's 100 by hand. Expect LOCK_EXCEEDS_AVAILABLE and NEGATIVE_BALANCE naming that lock."""
-    story = stories(funds=(50, FUNDS))
-    story.submit(story.offer, story.accept)
-    rogue = story.escrow_says(
-        "bond_lock", commitment_pb2.BondLock(contract=story.accept.digest, party=alice.did, amount=BOND)
-    )
-    report = audit_ledger([*story.desk.transcript(), rogue.envelope])
+    transcript = story.desk.transcript()
+    stamp = next(vs for vs in story.signed if story.offer.digest in vs.statement.stamp.statements)
+    i = transcript.index(stamp.envelope)
+    moved = [*transcript[:i], *transcript[i + 1 : i + 3], stamp.envelope, *transcript[i + 3 :]]
+    report = audit_ledger(moved)
     assert [(f.code, f.digests) for f in report.findings] == [
-        ("LOCK_EXCEEDS_AVAILABLE", (rogue.digest,)),
-        ("NEGATIVE_BALANCE", (rogue.digest,)),
+        ("UNSTAMPED_EVIDENCE", (story.offer.digest,)),
+        ("UNSTAMPED_EVIDENCE", (story.accept.digest,)),
+        ("UNWITNESSED", (story.accept.digest,)),
     ]
-    assert report.balances[alice.did] == (50 - BOND, BOND)
 
 
-@pytest.mark.req("CHN-002")
-def test_audit_catches_a_dropped_ledger_entry(story: Story) -> None:
-    """Alice's BondLock is cut from a completed trade's ledger. Expect CHAIN_GAP between its neighbours,
-    and her later Release reported as settling a bond never locked, driving her locked balance negative.
-    Cutting the first entry (Alice's deposit) instead: a ledger that does not start at seq 0, and a
-    lock Alice's recorded funds do not cover."""
+@pytest.mark.req("CHN-002", "AUD-001")
+def test_audit_catches_a_dropped_ledger_entry(story: Story, escrow: Party) -> None:
+    """Alice's BondLock is cut from a completed trade's transcript: CHAIN_GAP between its neighbours
+    first, and not ok. Cutting the first ledger entry instead: a ledger that does not start at seq 0."""
     _trade(story)
     ledger = [verify_statement(env) for env in story.desk.ledger()]
-    assert [vs.body for vs in ledger] == [
-        "deposit",
-        "deposit",
-        "bond_lock",
-        "bond_lock",
-        "release",
-        "release",
-    ]
-    cut = [vs.envelope for i, vs in enumerate(ledger) if i != 2]
-    report = audit_ledger([*story.escrow.setup, *cut])
-    assert [(f.code, f.digests) for f in report.findings] == [
-        ("CHAIN_GAP", (ledger[1].digest, ledger[3].digest)),
-        ("SETTLEMENT_WITHOUT_LOCK", (ledger[4].digest,)),
-        ("NEGATIVE_BALANCE", (ledger[4].digest,)),
-    ]
-    headless = audit_ledger([*story.escrow.setup, *(vs.envelope for vs in ledger[1:])])
-    assert [f.code for f in headless.findings] == ["CHAIN_GAP", "LOCK_EXCEEDS_AVAILABLE", "NEGATIVE_BALANCE"]
+    lock = next(i for i, vs in enumerate(ledger) if vs.body == "bond_lock")
+    report = audit_ledger([env for env in story.desk.transcript() if env != ledger[lock].envelope])
+    assert not report.ok
+    assert (report.findings[0].code, report.findings[0].digests) == (
+        "CHAIN_GAP",
+        (ledger[lock - 1].digest, ledger[lock + 1].digest),
+    )
+    assert "SETTLEMENT_WITHOUT_LOCK" in _codes(report)
+    headless = audit_ledger([env for env in story.desk.transcript() if env != ledger[0].envelope])
+    assert not headless.ok
+    assert ("CHAIN_GAP", (ledger[1].digest,)) in [(f.code, f.digests) for f in headless.findings]
 
 
 @pytest.mark.req("CHN-004")
@@ -434,7 +952,281 @@ def test_audit_catches_an_escrow_that_forks_its_ledger(story: Story, escrow: Par
         mandate=escrow.mandate_vs.digest,
         nonce=derive("fork", 16),
     )
-    report = audit_ledger([*escrow.setup, *story.desk.ledger(), fork.envelope])
+    report = audit_ledger([*story.desk.transcript(), fork.envelope])
     first = verify_statement(story.desk.ledger()[0])
     assert [(f.code, f.digests) for f in report.findings] == [("EQUIVOCATION", (first.digest, fork.digest))]
     assert report.balances[alice.did] == (FUNDS, 0)
+
+
+# --- the audit: misbehaving escrows, signed by hand ------------------------------------------------------
+
+
+class Hand:
+    """An escrow whose key signs its ledger by hand, statement by statement, with no rules run.
+
+    It starts honestly: Alice's and Bob's deposits and the contract (offer and accept, built, not yet
+    stamped). ``bonded`` stamps the mandates and the contract and locks both bonds; everything else is
+    up to the test. ``transcript`` is what such an escrow shows an auditor.
+    """
+
+    def __init__(
+        self, clock: FixedClock, alice: Party, bob: Party, escrow: Party, *, funds: int = FUNDS
+    ) -> None:
+        self.clock, self.alice, self.bob, self.escrow = clock, alice, bob, escrow
+        self.transcript: list[bytes] = [*escrow.setup]
+        self.deposit(alice, funds)
+        self.deposit(bob, FUNDS)
+        self.offer, self.accept = _contract(alice, bob, escrow)
+        self.deadline = self.offer.statement.offer.gives[0].deadline_ms
+        self.lapse = self.deadline + CLAIM_WINDOW_MS
+
+    def _add(self, vs: VerifiedStatement) -> VerifiedStatement:
+        self.transcript.append(vs.envelope)
+        return vs
+
+    def deposit(self, party: Party, amount: int, at: int | None = None) -> VerifiedStatement:
+        msg = commitment_pb2.Deposit(party=party.did, amount=amount, currency="credit", reference="wire")
+        return self._add(self.escrow.sign("deposit", msg, audience=party.did, issued_at_ms=at))
+
+    def stamp(self, *evidence: VerifiedStatement, at: int | None = None) -> VerifiedStatement:
+        """A Stamp naming ``evidence``, then the evidence itself."""
+        msg = commitment_pb2.Stamp(statements=[vs.digest for vs in evidence])
+        stamp = self._add(self.escrow.sign("stamp", msg, issued_at_ms=at))
+        for vs in evidence:
+            self._add(vs)
+        return stamp
+
+    def says(self, body: str, at: int | None = None, **fields: Any) -> VerifiedStatement:
+        """A contract statement (BondLock, Release, Forfeit, Refund, Ruling) about this contract."""
+        cls = {
+            "bond_lock": commitment_pb2.BondLock,
+            "release": commitment_pb2.Release,
+            "forfeit": commitment_pb2.Forfeit,
+            "refund": commitment_pb2.Refund,
+            "ruling": commitment_pb2.Ruling,
+        }[body]
+        if body != "ruling":
+            fields.setdefault("amount", BOND)
+        msg = cls(contract=self.accept.digest, **fields)
+        nid = self.accept.header.negotiation_id
+        return self._add(self.escrow.sign(body, msg, negotiation_id=nid, issued_at_ms=at))
+
+    def bonded(self) -> None:
+        self.stamp(self.alice.mandate_vs, self.bob.mandate_vs, self.offer, self.accept)
+        for p in (self.alice, self.bob):
+            self.says("bond_lock", party=p.did)
+
+    def ruling(self, claim: VerifiedStatement, decision: int, evidence: bytes = b"") -> VerifiedStatement:
+        return self.says("ruling", claim=claim.digest, decision=decision, evidence=evidence)
+
+    def forfeit(self, party: Party, cause: VerifiedStatement) -> VerifiedStatement:
+        other = self.bob if party is self.alice else self.alice
+        return self.says("forfeit", party=party.did, beneficiary=other.did, cause=cause.digest)
+
+    def claimed(self) -> VerifiedStatement:
+        """An hour after the deadline Alice claims Bob's item, and the escrow stamps the claim."""
+        self.clock.now_ms = self.deadline + HOUR_MS
+        claim = _claim(self.alice, self.accept, self.bob)
+        self.stamp(claim)
+        return claim
+
+    def findings(self) -> list[tuple[str, tuple[bytes, ...]]]:
+        return [(f.code, f.digests) for f in audit_ledger(self.transcript).findings]
+
+
+@pytest.fixture
+def hand(clock: FixedClock, alice: Party, bob: Party, escrow: Party) -> Hand:
+    return Hand(clock, alice, bob, escrow)
+
+
+@pytest.mark.req("AUD-001", "CMT-001", "CMT-002")
+@pytest.mark.parametrize("outcome", ["fulfilled", "breached"])
+def test_audit_of_a_hand_signed_escrow_that_follows_the_rules_is_ok(hand: Hand, outcome: str) -> None:
+    """The misbehaving escrows below start from this script: signed by hand, right, it audits clean --
+    a fulfilled trade released, or a breach upheld at stamp + window, forfeited and released."""
+    alice, bob = hand.alice, hand.bob
+    hand.bonded()
+    if outcome == "fulfilled":
+        d1, d2 = alice.deliver(hand.accept, bob), bob.deliver(hand.accept, alice)
+        hand.stamp(d1, d2, bob.receipt(d1), alice.receipt(d2))
+        hand.says("release", party=alice.did)
+        hand.says("release", party=bob.did)
+    else:
+        claim = hand.claimed()
+        hand.clock.advance(WINDOW)
+        hand.ruling(claim, UPHOLD)
+        hand.forfeit(bob, claim)
+        hand.says("release", party=alice.did)
+    assert hand.findings() == []
+    report = audit_ledger(hand.transcript)
+    assert report.ok
+    expected = (FUNDS, FUNDS) if outcome == "fulfilled" else (FUNDS + BOND, FUNDS - BOND)
+    assert (report.balances[alice.did][0], report.balances[bob.did][0]) == expected
+
+
+@pytest.mark.req("AUD-004", "CMT-001")
+def test_audit_reports_a_release_before_it_was_due(hand: Hand) -> None:
+    """Alice delivered and Bob receipted; Bob has not delivered. The escrow releases Alice's bond
+    anyway: RELEASE_NOT_DUE, naming the release."""
+    alice, bob = hand.alice, hand.bob
+    hand.bonded()
+    d = alice.deliver(hand.accept, bob)
+    hand.stamp(d, bob.receipt(d))
+    release = hand.says("release", party=alice.did)
+    assert hand.findings() == [("RELEASE_NOT_DUE", (release.digest,))]
+
+
+@pytest.mark.req("AUD-004", "CMT-004", "CMT-006")
+@pytest.mark.parametrize("lapse", ["none", "early"])
+def test_audit_reports_a_refund_before_the_lapse(hand: Hand, lapse: str) -> None:
+    """The escrow refunds Alice's bond with no LAPSE ruling, or after one signed at exactly deadline +
+    claim window (refused: ILLEGAL_TRANSITION): REFUND_NOT_DUE either way."""
+    hand.bonded()
+    found: list[tuple[str, tuple[bytes, ...]]] = []
+    if lapse == "early":
+        hand.clock.now_ms = hand.lapse
+        ruling = hand.says("ruling", decision=LAPSE)
+        found.append(("ILLEGAL_TRANSITION", (ruling.digest,)))
+    refund = hand.says("refund", party=hand.alice.did)
+    assert hand.findings() == [*found, ("REFUND_NOT_DUE", (refund.digest,))]
+
+
+@pytest.mark.req("AUD-003", "CMT-002", "WIT-003")
+@pytest.mark.parametrize("wrong", ["upheld-despite-a-timely-delivery", "dismissed-on-a-delivery-dated-back"])
+def test_audit_reports_a_ruling_the_evidence_does_not_give(hand: Hand, wrong: str) -> None:
+    """Bob's delivery is stamped before his deadline, and the escrow upholds Alice's claim anyway; or
+    his delivery, dated back to the deadline, reaches the escrow with the claim an hour late, and the
+    escrow dismisses the claim citing it. RULING_WRONG, naming the ruling, and nothing else."""
+    alice, bob = hand.alice, hand.bob
+    hand.bonded()
+    delivery = bob.deliver(hand.accept, alice, issued_at_ms=hand.deadline)
+    if wrong.startswith("upheld"):
+        hand.stamp(delivery, at=hand.deadline)
+        claim = hand.claimed()
+    else:
+        claim = hand.claimed()
+        hand.stamp(delivery)
+    hand.clock.advance(WINDOW)
+    if wrong.startswith("upheld"):
+        ruling = hand.ruling(claim, UPHOLD)
+        hand.forfeit(bob, claim)
+        hand.says("release", party=alice.did)
+    else:
+        ruling = hand.ruling(claim, DISMISS, evidence=delivery.digest)
+    assert hand.findings() == [("RULING_WRONG", (ruling.digest,))]
+
+
+@pytest.mark.req("AUD-003", "CMT-002")
+@pytest.mark.parametrize("cause", ["no-ruling", "early-ruling", "dismissal"])
+def test_audit_refuses_a_forfeit_one_ms_after_the_claim(hand: Hand, cause: str) -> None:
+    """One ms after stamping Alice's claim, the escrow forfeits Bob's bond to her: with no ruling,
+    after an UPHOLD signed before the response window (itself refused, ILLEGAL_TRANSITION), or after
+    dismissing the claim. The forfeit is FORFEIT_WITHOUT_CAUSE each time; a party's verifier refuses it."""
+    alice, bob = hand.alice, hand.bob
+    hand.bonded()
+    delivery = bob.deliver(hand.accept, alice)
+    if cause == "dismissal":
+        hand.stamp(delivery)
+    claim = hand.claimed()
+    hand.clock.advance(WINDOW if cause == "dismissal" else 1)
+    found: list[tuple[str, tuple[bytes, ...]]] = []
+    if cause == "early-ruling":
+        found.append(("ILLEGAL_TRANSITION", (hand.ruling(claim, UPHOLD).digest,)))
+    elif cause == "dismissal":
+        hand.ruling(claim, DISMISS, evidence=delivery.digest)
+    forfeit = hand.forfeit(bob, claim)
+    assert hand.findings() == [*found, ("FORFEIT_WITHOUT_CAUSE", (forfeit.digest,))]
+    party = Verifier(me=bob.did)
+    for env in hand.transcript[:-1]:
+        with contextlib.suppress(CoopError):  # the early ruling
+            party.accept(env, ours=verify_statement(env).issuer == bob.did)
+    with pytest.raises(CoopError) as err:
+        party.accept(forfeit.envelope)
+    assert err.value.code == "BODY_INVALID"
+
+
+@pytest.mark.req("AUD-003", "CMT-002", "CMT-006", "CMT-001")
+@pytest.mark.parametrize(
+    ("undone", "late"),
+    [("ruling", False), ("ruling", True), ("lapse", False), ("lapse", True), ("release", False)],
+)
+def test_audit_reports_an_action_the_rules_made_due_and_the_escrow_left_undone(
+    hand: Hand, undone: str, late: bool
+) -> None:
+    """The escrow leaves a claim unruled, a contract unlapsed, or a fulfilled contract's bonds locked.
+    The audit judges by the ledger's last time: when a later ledger statement (a Deposit) shows the
+    escrow's clock past the due time, ACTION_MISSING naming the contract; before, nothing was due
+    yet and the transcript is ok. The releases are due as soon as the last receipt is stamped."""
+    alice, bob = hand.alice, hand.bob
+    hand.bonded()
+    due = {"lapse": hand.lapse + 1}.get(undone, 0)
+    if undone == "ruling":
+        hand.claimed()
+        due = hand.clock.now_ms + WINDOW
+    elif undone == "release":
+        d1, d2 = alice.deliver(hand.accept, bob), bob.deliver(hand.accept, alice)
+        hand.stamp(d1, d2, bob.receipt(d1), alice.receipt(d2))
+    if undone != "release":
+        hand.deposit(alice, 1, at=due if late else due - 1)
+    expected = [("ACTION_MISSING", (hand.accept.digest,))] if late or undone == "release" else []
+    assert hand.findings() == expected
+
+
+@pytest.mark.req("WIT-004", "AUD-001")
+@pytest.mark.parametrize("late_ms", [CLOCK_TOLERANCE_MS, CLOCK_TOLERANCE_MS + 1])
+def test_audit_reports_a_contract_recognised_without_a_timely_witness(hand: Hand, late_ms: int) -> None:
+    """The escrow stamps the offer at once and Bob's Accept ``late_ms`` after the offer expired, then
+    locks both bonds. Within the tolerance: ok; one ms more: UNWITNESSED, naming the Accept."""
+    hand.stamp(hand.alice.mandate_vs, hand.bob.mandate_vs, hand.offer)
+    hand.clock.now_ms = hand.offer.header.expires_at_ms + late_ms
+    hand.stamp(hand.accept)
+    for p in (hand.alice, hand.bob):
+        hand.says("bond_lock", party=p.did)
+    expected = [] if late_ms <= CLOCK_TOLERANCE_MS else [("UNWITNESSED", (hand.accept.digest,))]
+    assert hand.findings() == expected
+
+
+@pytest.mark.req("AUD-001", "AUD-002")
+def test_audit_of_funds_locked_under_a_made_up_contract_and_forfeited_to_a_third_key(
+    hand: Hand, clock: FixedClock, escrow: Party
+) -> None:
+    """The escrow locks Alice's funds under a contract nobody signed and forfeits them to Carol. The
+    funds balance (Carol holds what Alice lost), but both statements rest on no evidence:
+    EVIDENCE_MISSING each, and the report is not ok."""
+    carol = Party("carol", clock)
+    made_up, nid = derive("made-up contract"), derive("made-up negotiation", 16)
+    lock = escrow.sign(
+        "bond_lock",
+        commitment_pb2.BondLock(contract=made_up, party=hand.alice.did, amount=BOND),
+        negotiation_id=nid,
+    )
+    forfeit = escrow.sign(
+        "forfeit",
+        commitment_pb2.Forfeit(
+            contract=made_up, party=hand.alice.did, amount=BOND, beneficiary=carol.did, cause=made_up
+        ),
+        negotiation_id=nid,
+    )
+    report = audit_ledger([*hand.transcript, lock.envelope, forfeit.envelope])
+    assert not report.ok
+    assert [(f.code, f.digests) for f in report.findings] == [
+        ("EVIDENCE_MISSING", (lock.digest,)),
+        ("EVIDENCE_MISSING", (forfeit.digest,)),
+    ]
+    assert (report.balances[hand.alice.did], report.balances[carol.did]) == ((FUNDS - BOND, 0), (BOND, 0))
+
+
+@pytest.mark.req("AUD-002", "NEG-012")
+def test_audit_reports_a_lock_larger_than_the_deposit(
+    clock: FixedClock, alice: Party, bob: Party, escrow: Party
+) -> None:
+    """Alice deposited 50; the escrow locks her bond of 100 anyway. Expect LOCK_EXCEEDS_AVAILABLE and
+    NEGATIVE_BALANCE naming that lock."""
+    hand = Hand(clock, alice, bob, escrow, funds=50)
+    hand.stamp(alice.mandate_vs, bob.mandate_vs, hand.offer, hand.accept)
+    hand.says("bond_lock", party=bob.did)
+    lock = hand.says("bond_lock", party=alice.did)
+    assert hand.findings() == [
+        ("LOCK_EXCEEDS_AVAILABLE", (lock.digest,)),
+        ("NEGATIVE_BALANCE", (lock.digest,)),
+    ]

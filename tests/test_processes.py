@@ -38,22 +38,47 @@ from a2a_coop.cli.demo import (
     stop_process,
     wait_listening,
 )
+from a2a_coop.cli.escrow import escrow_transcript
 from a2a_coop.protocol import errors
 from a2a_coop.protocol.chain import ChainView
-from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, envelope_from_json
+from a2a_coop.protocol.envelope import (
+    MAX_ENVELOPE_BYTES,
+    decode_envelope,
+    envelope_from_json,
+    sign_payload,
+)
+from a2a_coop.protocol.escrow_audit import AuditReport, audit_ledger
 from a2a_coop.protocol.negotiation import Negotiation, State
-from a2a_coop.protocol.statements import Statement, VerifiedStatement, sign_candidate, verify_statement
+from a2a_coop.protocol.statements import (
+    PROTOCOL_VERSION,
+    Statement,
+    VerifiedStatement,
+    decode_statement,
+    encode_statement,
+    negotiation_id_for,
+    sign_candidate,
+    verify_statement,
+)
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.keyfile import generate_keypair
+from a2a_coop.runtime.node import KeySigner
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
 from a2a_coop.runtime.strategy import Strategy, WithholdingStrategy
-from a2a_coop.runtime.trade import claim_breach, proposal, revoke, run_trade, settle_with_escrow
+from a2a_coop.runtime.trade import (
+    claim_breach,
+    fetch_ledger,
+    proposal,
+    revoke,
+    run_trade,
+    settle_with_escrow,
+)
 from a2a_coop.transport import CooperationClient, EscrowClient, TransportError
 
 FUNDS = 1_000
 BOND = 100
 HOUR_MS = 3_600_000
 RESPONSE_WINDOW_MS = 300
+UPHOLD = commitment_pb2.RULING_DECISION_UPHOLD
 START_TIMEOUT_S = 20.0
 CLI_TIMEOUT_S = 60.0
 RPC_TIMEOUT_S = 10.0
@@ -144,7 +169,7 @@ def start_network(procs: Processes, directory: Path, *, bob_strategy: str = "hon
             "--fund",
             f"{bob.did}={FUNDS}",
         ],
-        *["--response-window-ms", str(RESPONSE_WINDOW_MS), "--tick-ms", "100"],
+        *["--tick-ms", "100"],
     )
     bob_server = procs.start("bob", "serve", *bob.files(), "--strategy", bob_strategy)
     return Network(
@@ -183,6 +208,7 @@ class Initiator:
             bond=BOND,
             escrow=self.escrow_did,
             revocation=revocation,
+            response_window_ms=RESPONSE_WINDOW_MS,
         )
         return run_trade(self.peer, self.client, self.net.bob.did, offer, escrow=self.escrow)
 
@@ -203,8 +229,18 @@ class Initiator:
         self.journal.close()
 
 
+def audit_escrow(net: Network) -> AuditReport:
+    """Audit the escrow's transcript (`escrow export`), read from its journal while it runs."""
+    with Journal.open(net.escrow.journal_path) as journal:
+        return audit_ledger(escrow_transcript(journal))
+
+
+def _statements(path: Path) -> list[VerifiedStatement]:
+    return [verify_statement(envelope_from_json(e)) for e in json.loads(path.read_text())["envelopes"]]
+
+
 def _bodies(path: Path) -> list[str]:
-    return [verify_statement(envelope_from_json(e)).body for e in json.loads(path.read_text())["envelopes"]]
+    return [vs.body for vs in _statements(path)]
 
 
 # --- trades ----------------------------------------------------------------------------------
@@ -217,8 +253,9 @@ def test_complete_bonded_trade_between_processes(
 ) -> None:
     """`a2a-coop offer` trades with a serving bob through a serving escrow; expect FULFILLED in both
     journals (read with `status`), bonds locked and released so balances are back to the funding, an
-    `export` of the contract that `verify` accepts offline, and an escrow ledger and transcript that
-    `escrow audit` finds clean."""
+    `export` of the contract that `verify` accepts offline, an escrow ledger with a Stamp before each
+    batch of locks and releases, which `escrow audit` alone refuses (exit 1, EVIDENCE_MISSING), and an
+    `escrow export` transcript (ledger and evidence) that it finds clean."""
     net = start_network(procs, tmp_path)
     result = cli(
         *["offer", *net.alice.files(), "--to", net.bob_server.target, "--escrow", net.escrow_server.target],
@@ -245,30 +282,49 @@ def test_complete_bonded_trade_between_processes(
     ledger = tmp_path / "ledger.json"
     fetched = cli("escrow", "ledger", "--escrow", net.escrow_server.target, "--out", ledger)
     assert fetched.returncode == 0, fetched.stderr
+    # One Stamp per Submit, before what the escrow did on the evidence it names (WIT-001): the
+    # contract, then the deliveries and receipts.
     assert _bodies(ledger) == [
         "mandate",
         "deposit",
         "deposit",
+        "stamp",
         "bond_lock",
         "bond_lock",
+        "stamp",
         "release",
         "release",
     ]
-    assert main(["escrow", "audit", str(ledger)]) == 0
+    held = {vs.digest: vs.body for vs in _statements(evidence)}
+    stamps = [vs.statement.stamp.statements for vs in _statements(ledger) if vs.body == "stamp"]
+    assert [sorted(held.get(d, "?") for d in s) for s in stamps] == [
+        ["accept", "mandate", "mandate", "offer"],
+        ["delivery", "delivery", "receipt", "receipt"],
+    ]
+    capsys.readouterr()
+    assert main(["escrow", "audit", "--json", str(ledger)]) == 1  # a bare ledger proves nothing (AUD-001)
+    bare = json.loads(capsys.readouterr().out)
+    assert bare["result"] == "findings" and bare["findings"]
+    assert {f["code"] for f in bare["findings"]} == {"EVIDENCE_MISSING"}
     transcript = tmp_path / "escrow-transcript.json"
     exported = cli("escrow", "export", "--journal", net.escrow.journal_path, "--out", transcript)
     assert exported.returncode == 0, exported.stderr  # read while the escrow runs
-    capsys.readouterr()
     assert main(["escrow", "audit", "--json", str(transcript)]) == 0
     audit = json.loads(capsys.readouterr().out)
-    assert audit["unchecked"] == [] and audit["findings"] == []  # every decision re-checked on its evidence
+    assert audit["result"] == "ok" and audit["findings"] == []  # every decision re-checked on its evidence
+    assert audit["statements"] == len(_statements(ledger)) - 1  # the escrow's own: its whole ledger
+    assert {p: (b["available"], b["locked"]) for p, b in audit["balances"].items()} == {
+        net.alice.did: (FUNDS, 0),
+        net.bob.did: (FUNDS, 0),
+    }
 
 
-@pytest.mark.req("CMT-002")
+@pytest.mark.req("CMT-002", "WIT-005", "AUD-001")
 def test_breach_is_claimed_and_the_escrow_forfeits_the_bond(procs: Processes, tmp_path: Path) -> None:
     """Bob's process withholds on every contract. After the deadline alice claims; once the escrow's
-    response window passes it forfeits bob's bond to alice and releases hers. Expect BREACHED on both
-    sides and the bond moved to the claimant (alice 1100, bob 900)."""
+    response window after the escrow's stamp of the claim passes, the escrow rules UPHOLD, forfeits
+    bob's bond to alice and releases hers. Expect BREACHED on both sides, the bond moved to the
+    claimant (alice 1100, bob 900), and a transcript the audit finds clean."""
     net = start_network(procs, tmp_path, bob_strategy="withhold-every-Nth:1")
     with Initiator(net) as alice:
         deadline = wall_clock_ms() + 1_200
@@ -281,17 +337,33 @@ def test_breach_is_claimed_and_the_escrow_forfeits_the_bond(procs: Processes, tm
         alice.await_escrow(neg, State.BREACHED)
         held = alice.peer.verifier.statements.values()
         forfeit = next(vs.statement.forfeit for vs in held if vs.body == "forfeit")
+        ledger = [verify_statement(e) for e in fetch_ledger(alice.escrow)[1:]]
     assert (forfeit.party, forfeit.beneficiary, forfeit.cause) == (net.bob.did, net.alice.did, claim.digest)
+    # The escrow's ledger: the claim stamped (it took effect then, WIT-005), ruled UPHOLD once the
+    # response window after the stamp had passed (CMT-002), then the forfeit and the release.
+    stamp = next(vs for vs in ledger if vs.body == "stamp" and claim.digest in vs.statement.stamp.statements)
+    after = [vs for vs in ledger if vs.header.seq > stamp.header.seq]
+    assert [vs.body for vs in after] == ["ruling", "forfeit", "release"]
+    ruling = after[0]
+    assert (ruling.statement.ruling.claim, ruling.statement.ruling.decision) == (claim.digest, UPHOLD)
+    assert ruling.header.issued_at_ms >= stamp.header.issued_at_ms + RESPONSE_WINDOW_MS
     assert status(net.bob)["negotiations"] == {"BREACHED": 1}
     assert balance(net.alice, net.escrow_server) == (FUNDS + BOND, 0)
     assert balance(net.bob, net.escrow_server) == (FUNDS - BOND, 0)
+    audit = audit_escrow(net)  # every decision re-derived from the escrow's transcript
+    assert audit.ok, audit.findings
+    assert (audit.balances[net.alice.did], audit.balances[net.bob.did]) == (
+        (FUNDS + BOND, 0),
+        (FUNDS - BOND, 0),
+    )
 
 
-@pytest.mark.req("NEG-010", "CMT-003")
+@pytest.mark.req("NEG-010", "CMT-003", "WIT-005")
 def test_revocation_forfeits_the_revokers_bond(procs: Processes, tmp_path: Path) -> None:
     """The terms allow revocation at the price of the bond. Bob delivers; alice (withholding) revokes
     instead, telling bob and the escrow. Expect REVOKED on both sides, alice's bond forfeited to bob
-    and bob's released at once (he owes nothing due before the revoke)."""
+    and bob's released as soon as the escrow stamps the revoke (he owes nothing due before it), and
+    a transcript the audit finds clean."""
     net = start_network(procs, tmp_path)
     terms = trade_pb2.Revocation(allowed=True, forfeit_bond=True, notice_ms=0)
     with Initiator(net, strategy=WithholdingStrategy(every=1)) as alice:
@@ -303,17 +375,24 @@ def test_revocation_forfeits_the_revokers_bond(procs: Processes, tmp_path: Path)
         alice.await_escrow(neg, State.REVOKED)
         held = alice.peer.verifier.statements.values()
         forfeit = next(vs.statement.forfeit for vs in held if vs.body == "forfeit")
+        ledger = [verify_statement(e) for e in fetch_ledger(alice.escrow)[1:]]
     assert (forfeit.party, forfeit.beneficiary, forfeit.cause) == (net.alice.did, net.bob.did, notice.digest)
+    # The revoke took effect when the escrow stamped it (WIT-005), which made the forfeit due at once.
+    stamp = next(vs for vs in ledger if vs.body == "stamp" and notice.digest in vs.statement.stamp.statements)
+    assert [vs.body for vs in ledger if vs.header.seq > stamp.header.seq] == ["forfeit", "release"]
     assert status(net.bob)["negotiations"] == {"REVOKED": 1}
     assert balance(net.alice, net.escrow_server) == (FUNDS - BOND, 0)
     assert balance(net.bob, net.escrow_server) == (FUNDS + BOND, 0)
+    audit = audit_escrow(net)
+    assert audit.ok, audit.findings
 
 
 def cli_offer(net: Network, *extra: str) -> tuple[str, str]:
     """`a2a-coop offer` of one bonded trade from alice to bob; its short negotiation id and state."""
     result = cli(
         *["offer", *net.alice.files(), "--to", net.bob_server.target, "--escrow", net.escrow_server.target],
-        *["--give", "code-review:500", "--want", "copy-editing:450", "--bond", str(BOND), *extra],
+        *["--give", "code-review:500", "--want", "copy-editing:450", "--bond", str(BOND)],
+        *["--response-window", f"{RESPONSE_WINDOW_MS}ms", *extra],
     )
     assert result.returncode == 0, result.stderr
     _, short_id, state, _ = result.stdout.split()
@@ -361,6 +440,16 @@ def test_claim_command_after_a_withheld_deadline(procs: Processes, tmp_path: Pat
     assert status(net.bob)["negotiations"] == {"BREACHED": 1}
     assert balance(net.alice, net.escrow_server) == (FUNDS + BOND, 0)
     assert balance(net.bob, net.escrow_server) == (FUNDS - BOND, 0)
+    # `offer --response-window 300ms` set the terms: the escrow ruled 300 ms after its stamp, not 1 h.
+    with EscrowClient(net.escrow_server.target, timeout_s=RPC_TIMEOUT_S) as client:
+        ledger = [verify_statement(e) for e in fetch_ledger(client)[1:]]
+    ruling = next(vs for vs in ledger if vs.body == "ruling")
+    assert ruling.statement.ruling.decision == UPHOLD
+    claim = ruling.statement.ruling.claim
+    stamp = next(vs for vs in ledger if vs.body == "stamp" and claim in vs.statement.stamp.statements)
+    assert 0 <= ruling.header.issued_at_ms - stamp.header.issued_at_ms - RESPONSE_WINDOW_MS < HOUR_MS
+    audit = audit_escrow(net)
+    assert audit.ok, audit.findings
 
 
 @pytest.mark.req("NEG-010", "CMT-003")
@@ -374,6 +463,8 @@ def test_revoke_command_follows_the_revocation_terms(
     offer = ["offer", "--key", "k", "--mandate", "m", "--journal", "j", "--to", "x:1"]
     assert main([*offer, "--give", "a:1", "--want", "b:1", "--forfeit-bond"]) == 2
     assert "--forfeit-bond needs --revocable" in capsys.readouterr().err
+    assert main([*offer, "--give", "a:1", "--want", "b:1", "--revocable"]) == 2
+    assert "--revocable needs --escrow" in capsys.readouterr().err  # the escrow orders a revoke
     net = start_network(procs, tmp_path, bob_strategy="withhold-every-Nth:1")
     fixed, state = cli_offer(net)
     assert state == "PERFORMING"
@@ -390,6 +481,8 @@ def test_revoke_command_follows_the_revocation_terms(
     # The first contract still holds a bond of each; the revoked one moved alice's to bob.
     assert balance(net.alice, net.escrow_server) == (FUNDS - 2 * BOND, BOND)
     assert balance(net.bob, net.escrow_server) == (FUNDS, BOND)
+    audit = audit_escrow(net)
+    assert audit.ok, audit.findings
 
 
 @pytest.mark.req("RPC-003", "RPC-004")
@@ -449,6 +542,60 @@ def test_escrow_restart_keeps_its_ledger_and_funds_only_once(procs: Processes, t
     second = procs.serve("escrow", *argv)
     assert balance(alice, second) == (FUNDS, 0)
     assert "--fund applies only to a new escrow" in second.log_tail()
+
+
+@pytest.mark.req("WIT-004", "ERR-001")
+def test_escrow_process_refuses_an_accept_it_did_not_witness_in_time(
+    procs: Processes, tmp_path: Path
+) -> None:
+    """Alice's offer expired five minutes ago; Bob's Accept, signed before that, reaches the escrow
+    only now. The escrow stamps the mandates and the offer but answers the Accept with UNWITNESSED
+    (its SPEC code over gRPC): no contract, no lock, and a journal whose transcript audits clean."""
+    back = wall_clock_ms() - HOUR_MS  # mandates valid from an hour back, so old statements are in them
+    alice, bob, escrow = (provision(tmp_path, name, now_ms=back) for name in ("alice", "bob", "escrow"))
+    fund = ["--fund", f"{alice.did}={FUNDS}", "--fund", f"{bob.did}={FUNDS}"]
+    server = procs.serve("escrow", "escrow", "serve", *escrow.files(), *fund)
+    issued = wall_clock_ms() - 10 * 60_000
+    terms = proposal(
+        Peer(alice.key, alice.mandate),
+        [("code-review", 500)],
+        [("copy-editing", 450)],
+        deadline_ms=wall_clock_ms() + HOUR_MS,
+        bond=BOND,
+        escrow=server.did,
+    )
+    offer = KeySigner(alice.key).sign(
+        "offer",
+        terms,
+        audience=bob.did,
+        mandate=verify_statement(alice.mandate).digest,
+        issued_at_ms=issued,
+        ttl_ms=5 * 60_000,
+    )
+    accept = KeySigner(bob.key).sign(
+        "accept",
+        trade_pb2.Accept(offer=offer.digest),
+        audience=alice.did,
+        negotiation_id=offer.header.negotiation_id,
+        mandate=verify_statement(bob.mandate).digest,
+        issued_at_ms=issued + 60_000,
+    )
+    with EscrowClient(server.target, timeout_s=RPC_TIMEOUT_S) as client:
+        with pytest.raises(errors.Unwitnessed) as info:
+            client.submit([alice.mandate, bob.mandate, offer.envelope, accept.envelope])
+        assert info.value.code == "UNWITNESSED"
+        ledger = [verify_statement(e) for e in fetch_ledger(client)[1:]]
+    stamp = ledger[-1]
+    assert stamp.body == "stamp"
+    assert list(stamp.statement.stamp.statements) == [
+        verify_statement(alice.mandate).digest,
+        verify_statement(bob.mandate).digest,
+        offer.digest,
+    ]
+    assert balance(alice, server) == (FUNDS, 0) and balance(bob, server) == (FUNDS, 0)
+    with Journal.open(escrow.journal_path) as journal:
+        audit = audit_ledger(escrow_transcript(journal))
+    assert audit.ok, audit.findings
 
 
 # --- TLS ------------------------------------------------------------------------------------
@@ -561,7 +708,7 @@ class Hostile:
             db.close()
         return head, rows, answers
 
-    def forge(
+    def _statement(
         self,
         body: str,
         message: Any,
@@ -570,20 +717,36 @@ class Hostile:
         negotiation_id: bytes | None = None,
         issued_at_ms: int | None = None,
         ttl_ms: int = 60_000,
-        nonce: bytes | None = None,
-    ) -> VerifiedStatement:
-        """Mallory signs whatever she likes, past her own policy guard."""
+    ) -> Statement:
         stmt = Statement()
         getattr(stmt, body).CopyFrom(message)
         h = stmt.header
         h.audience = self.bob.did if audience is None else audience
         h.issued_at_ms = wall_clock_ms() if issued_at_ms is None else issued_at_ms
         h.expires_at_ms = h.issued_at_ms + ttl_ms
-        h.negotiation_id = os.urandom(16) if negotiation_id is None else negotiation_id
+        if negotiation_id is not None:
+            h.negotiation_id = negotiation_id
+        elif body != "offer":  # an opening Offer's id derives from issuer and nonce (NEG-013, in stamp)
+            h.negotiation_id = os.urandom(16)
         h.mandate = self.mallory.mandate_vs.digest
+        return stmt
+
+    def forge(
+        self, body: str, message: Any, *, nonce: bytes | None = None, **header: Any
+    ) -> VerifiedStatement:
+        """Mallory signs whatever she likes, past her own policy guard."""
+        stmt = self._statement(body, message, **header)
         vs = sign_candidate(self.mallory.writer.stamp(stmt, nonce=nonce or os.urandom(16)), self.mallory.key)
         self.mallory.writer.advance(vs)
         return vs
+
+    def forge_unchecked(self, body: str, message: Any, **header: Any) -> bytes:
+        """Like :meth:`forge`, past the stateless header rules too: a header no honest signer writes."""
+        stmt = self._statement(body, message, **header)
+        h, writer = stmt.header, self.mallory.writer
+        h.version, h.issuer, h.seq, h.prev = PROTOCOL_VERSION, self.mallory.did, writer.next_seq, writer.prev
+        h.nonce = os.urandom(16)
+        return sign_payload(encode_statement(stmt), self.mallory.key)
 
     def offer_terms(self, gives: str = "code-review", value: int = 500) -> trade_pb2.Offer:
         return proposal(
@@ -682,6 +845,10 @@ def _bad_inputs() -> dict[str, tuple[type[errors.CoopError], Callable[[Hostile],
             errors.WrongAudience,
             lambda h: h.forge("offer", h.offer_terms(), audience=generate_keypair().did).envelope,
         ),
+        "offer-under-a-chosen-negotiation-id": (
+            errors.HeaderInvalid,
+            lambda h: h.forge_unchecked("offer", h.offer_terms(), negotiation_id=os.urandom(16)),
+        ),
     }
 
 
@@ -689,13 +856,18 @@ BAD_INPUTS = _bad_inputs()
 
 
 @pytest.mark.req("RPC-005", "RPC-007")
-@pytest.mark.req("ERR-001", "ERR-003")
+@pytest.mark.req("ERR-001", "ERR-003", "NEG-013")
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_bad_input_is_refused_with_its_code_and_commits_nothing(hostile: Hostile, case: str) -> None:
     """Mallory sends bob's process one bad envelope; expect the SPEC code in the gRPC ErrorInfo (raised
     here as the same CoopError subclass) and bob's chain head and journal unchanged."""
     expected, build = BAD_INPUTS[case]
     envelope = build(hostile)
+    if case not in ("malformed-envelope", "oversize-envelope", "offer-under-a-chosen-negotiation-id"):
+        # An offer's id derives from its issuer and nonce (NEG-013): the refusal is about the case.
+        stmt = decode_statement(decode_envelope(envelope).payload)
+        if stmt.WhichOneof("body") == "offer":
+            assert stmt.header.negotiation_id == negotiation_id_for(stmt.header.issuer, stmt.header.nonce)
     before = hostile.snapshot()
     with pytest.raises(expected) as info:
         hostile.send(envelope)

@@ -175,7 +175,7 @@ class Escrow:
             self._transcript.append(data)
             self._take(vs)
         self._unsaved.clear()
-        for neg in list(self._contracts.values()):  # a restart: timers and funding waits, as before it
+        for neg in list(self._contracts.values()):  # rebuild the open set, timers and funding index
             self._schedule(neg)
 
     # -- queries ------------------------------------------------------------------
@@ -252,7 +252,8 @@ class Escrow:
 
         Raises:
             CoopError: the first envelope refused. Envelopes before it stay
-                accepted and stamped; the rules for them run at the next call.
+                accepted and stamped, and the rules run for them before the
+                error is raised (what they signed is in :meth:`ledger`).
         """
         accepted: list[VerifiedStatement] = []
         before = len(self._ledger)
@@ -264,8 +265,11 @@ class Escrow:
                     accepted.append(vs)
         finally:
             self._stamp(accepted, now_ms, *marks)
-        for nid in dict.fromkeys(vs.header.negotiation_id for vs in accepted if vs.header.negotiation_id):
-            self._evaluate(nid, now_ms)
+            # Also when an envelope was refused: nothing else would bring these contracts back (they
+            # are neither dirty at the next Submit nor due on a timer), so what the accepted evidence
+            # made due -- a release after the last receipt -- would wait for the contract's lapse.
+            for nid in dict.fromkeys(vs.header.negotiation_id for vs in accepted if vs.header.negotiation_id):
+                self._evaluate(nid, now_ms)
         return self._ledger[before:]
 
     def tick(self, now_ms: int) -> list[VerifiedStatement]:
@@ -337,9 +341,13 @@ class Escrow:
         """The escrow takes (stamps) a claim or a revoke only while the contract can still be
         disputed or exited in its own view, and a claim only within its item's claim window
         (CMT-005, NEG-010): once stamped, it binds every party."""
-        neg = self._contracts.get(vs.header.negotiation_id)
-        if neg is None or neg.contract is None or vs.body_message.contract != neg.contract.id:
-            return  # not one of ours, or the verifier reports what is wrong with it
+        # The verifier's view, not the open set: a settled contract is no longer open here, and must
+        # not be reopened by a claim or revoke that no ruling would ever end.
+        neg = self.verifier.negotiations.by_id.get(vs.header.negotiation_id)
+        if neg is None or neg.contract is None or neg.contract.escrow != self.did:
+            return  # not one of ours
+        if vs.body_message.contract != neg.contract.id:
+            return  # the verifier reports what is wrong with it
         allowed = _CLAIMABLE if vs.body == "breach_claim" else _REVOCABLE
         if neg.state not in allowed:
             raise IllegalTransition(
@@ -406,9 +414,9 @@ class Escrow:
         self._schedule(neg)
 
     def _schedule(self, neg: Negotiation) -> None:
-        """Forget a contract with nothing left to do; otherwise remember when time makes it due, and
-        whose deposit could fund its locks."""
-        c = neg.contract
+        """After a contract's due actions are signed: drop it once settled, else remember what can make
+        more due -- its next deadline (the timer heap) and its unfunded bonds (the funding index)."""
+        nid, c = neg.id, neg.contract
         assert c is not None
         if neg.state in TERMINAL_STATES and not open_bonds_of(c) and not c.pending_claims:
             del self._contracts[neg.id]
@@ -418,11 +426,11 @@ class Escrow:
         if neg.state is State.ACCEPTED:
             for p in c.parties:  # an unfunded bond: its party's next Deposit re-evaluates the contract
                 if c.bond(p) and p not in c.locked:
-                    self._waiting_funds.setdefault(p, set()).add(neg.id)
+                    self._waiting_funds.setdefault(p, set()).add(nid)
         due = self._next_due(neg)
-        if due is not None and due < self._due.get(neg.id, due + 1):
-            self._due[neg.id] = due
-            heapq.heappush(self._timers, (due, neg.id))
+        if due is not None and due < self._due.get(nid, due + 1):
+            self._due[nid] = due
+            heapq.heappush(self._timers, (due, nid))
 
     def _next_action(self, neg: Negotiation, now_ms: int) -> tuple[str, Any] | None:
         return due_action(neg, now_ms, self.verifier, self._book.available, self.currency)
