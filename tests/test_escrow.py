@@ -903,7 +903,7 @@ def test_audit_reports_evidence_missing_from_the_transcript(story: Story, droppe
     assert ("EVIDENCE_MISSING", (stamp.digest, gone.digest)) in [(f.code, f.digests) for f in report.findings]
 
 
-@pytest.mark.req("AUD-005")
+@pytest.mark.req("AUD-003", "WIT-001")
 def test_audit_reports_evidence_not_stamped_before_it(story: Story) -> None:
     """The Stamp naming offer and accept is moved after them: both are UNSTAMPED_EVIDENCE, and the
     contract the escrow bonded rests on an Accept with no witness (UNWITNESSED)."""
@@ -920,7 +920,7 @@ def test_audit_reports_evidence_not_stamped_before_it(story: Story) -> None:
     ]
 
 
-@pytest.mark.req("CHN-002", "AUD-001")
+@pytest.mark.req("CHN-002", "AUD-002")
 def test_audit_catches_a_dropped_ledger_entry(story: Story, escrow: Party) -> None:
     """Alice's BondLock is cut from a completed trade's transcript: CHAIN_GAP between its neighbours
     first, and not ok. Cutting the first ledger entry instead: a ledger that does not start at seq 0."""
@@ -1091,7 +1091,7 @@ def test_audit_reports_a_refund_before_the_lapse(hand: Hand, lapse: str) -> None
     assert hand.findings() == [*found, ("REFUND_NOT_DUE", (refund.digest,))]
 
 
-@pytest.mark.req("AUD-003", "CMT-002", "WIT-003")
+@pytest.mark.req("AUD-004", "CMT-002", "WIT-003")
 @pytest.mark.parametrize("wrong", ["upheld-despite-a-timely-delivery", "dismissed-on-a-delivery-dated-back"])
 def test_audit_reports_a_ruling_the_evidence_does_not_give(hand: Hand, wrong: str) -> None:
     """Bob's delivery is stamped before his deadline, and the escrow upholds Alice's claim anyway; or
@@ -1116,7 +1116,7 @@ def test_audit_reports_a_ruling_the_evidence_does_not_give(hand: Hand, wrong: st
     assert hand.findings() == [("RULING_WRONG", (ruling.digest,))]
 
 
-@pytest.mark.req("AUD-003", "CMT-002")
+@pytest.mark.req("AUD-004", "CMT-002")
 @pytest.mark.parametrize("cause", ["no-ruling", "early-ruling", "dismissal"])
 def test_audit_refuses_a_forfeit_one_ms_after_the_claim(hand: Hand, cause: str) -> None:
     """One ms after stamping Alice's claim, the escrow forfeits Bob's bond to her: with no ruling,
@@ -1145,7 +1145,7 @@ def test_audit_refuses_a_forfeit_one_ms_after_the_claim(hand: Hand, cause: str) 
     assert err.value.code == "BODY_INVALID"
 
 
-@pytest.mark.req("AUD-003", "CMT-002", "CMT-006", "CMT-001")
+@pytest.mark.req("AUD-005", "CMT-002", "CMT-006", "CMT-001")
 @pytest.mark.parametrize(
     ("undone", "late"),
     [("ruling", False), ("ruling", True), ("lapse", False), ("lapse", True), ("release", False)],
@@ -1172,7 +1172,7 @@ def test_audit_reports_an_action_the_rules_made_due_and_the_escrow_left_undone(
     assert hand.findings() == expected
 
 
-@pytest.mark.req("WIT-004", "AUD-001")
+@pytest.mark.req("WIT-004", "AUD-003")
 @pytest.mark.parametrize("late_ms", [CLOCK_TOLERANCE_MS, CLOCK_TOLERANCE_MS + 1])
 def test_audit_reports_a_contract_recognised_without_a_timely_witness(hand: Hand, late_ms: int) -> None:
     """The escrow stamps the offer at once and Bob's Accept ``late_ms`` after the offer expired, then
