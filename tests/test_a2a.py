@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import itertools
 import json
 import os
 import subprocess
@@ -34,6 +33,7 @@ from a2a.utils import errors as a2a_errors
 from google.rpc import error_details_pb2  # type: ignore[import-untyped]  # no py.typed
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
+from peers import make_peer
 
 from a2a_coop import a2a
 from a2a_coop._proto.a2acoop.v1 import reputation_pb2
@@ -41,8 +41,7 @@ from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.runtime.node import PeerNode
-from a2a_coop.runtime.peer import Peer
-from a2a_coop.testing import FixedClock, Party, derive
+from a2a_coop.testing import FixedClock, Party
 from a2a_coop.transport import CooperationClient
 
 T = TypeVar("T")
@@ -50,16 +49,6 @@ T = TypeVar("T")
 
 def run(make: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(make())  # type: ignore[arg-type]
-
-
-def make_peer(party: Party, clock: FixedClock) -> Peer:
-    counter = itertools.count()
-    return Peer(
-        party.agent.key,
-        party.mandate_vs.envelope,
-        clock=lambda: clock.now_ms,
-        nonce=lambda: derive(f"nonce/{party.name}/{next(counter)}", 16),
-    )
 
 
 @pytest.fixture

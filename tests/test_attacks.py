@@ -9,10 +9,10 @@ threat-model table in SPEC.md section 16.14 names each of these tests.
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import pytest
+from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2
 from a2a_coop.protocol.errors import (
@@ -36,17 +36,6 @@ from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, derive
 FUNDS, BOND = 1_000, 100
 
 
-def peer(party: Party, clock: FixedClock, **kw: Any) -> Peer:
-    counter = itertools.count()
-    return Peer(
-        party.agent.key,
-        party.mandate_vs.envelope,
-        clock=lambda: clock.now_ms,
-        nonce=lambda: derive(f"nonce/{party.name}/{next(counter)}", 16),
-        **kw,
-    )
-
-
 class Market:
     """Alice (an honest peer), Bob (an honest peer, or withholding), an escrow holding both bonds."""
 
@@ -56,9 +45,9 @@ class Market:
         self.escrow = LocalEscrow(
             Party("escrow", self.clock), funds={self.alice_party.did: FUNDS, self.bob_party.did: FUNDS}
         )
-        self.alice = peer(self.alice_party, self.clock, context=[self.escrow.mandate])
+        self.alice = make_peer(self.alice_party, self.clock, context=[self.escrow.mandate])
         strategy = WithholdingStrategy(every=1) if bob_withholds else None
-        self.bob = peer(self.bob_party, self.clock, context=[self.escrow.mandate], strategy=strategy)
+        self.bob = make_peer(self.bob_party, self.clock, context=[self.escrow.mandate], strategy=strategy)
 
     def trade(self, **terms: Any) -> Any:
         proposal = self.alice_party.proposal(
@@ -84,7 +73,7 @@ def test_a_stranger_cannot_revoke_a_key_by_minting_a_mandate_for_it(target: str)
     the revocation with REVOCATION_UNAUTHORIZED and keeps accepting Alice's honest offers."""
     clock = FixedClock()
     alice, bob, mallory = Party("alice", clock), Party("bob", clock), Party("mallory", clock)
-    bob_peer = peer(bob, clock)
+    bob_peer = make_peer(bob, clock)
     victim = alice.did if target == "agent" else alice.principal.did
     fake_mandate = mallory.agent.sign(
         "mandate", identity_pb2.Mandate(**{**_caps(clock), "agent": victim}), ttl_ms=DAY_MS
@@ -153,7 +142,7 @@ def test_late_delivery_dated_back_to_the_deadline_does_not_defeat_a_claim() -> N
     clock = FixedClock()
     alice_party, bob = Party("alice", clock), Party("bob", clock)
     escrow = LocalEscrow(Party("escrow", clock), funds={alice_party.did: FUNDS, bob.did: FUNDS})
-    alice = peer(alice_party, clock, context=[escrow.mandate])
+    alice = make_peer(alice_party, clock, context=[escrow.mandate])
     offer = alice.propose(
         bob.did, alice_party.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
     )
@@ -195,8 +184,8 @@ def test_accept_dated_back_to_an_expired_offer_revives_nothing() -> None:
     alice_party = Party("alice", clock, mandate_caps={"max_outstanding": 1_000})
     bob, carol_party = Party("bob", clock), Party("carol", clock)
     escrow = LocalEscrow(Party("escrow", clock), funds={alice_party.did: FUNDS, bob.did: FUNDS})
-    alice = peer(alice_party, clock, context=[escrow.mandate])
-    carol = peer(carol_party, clock)
+    alice = make_peer(alice_party, clock, context=[escrow.mandate])
+    carol = make_peer(carol_party, clock)
     to_bob = alice.propose(bob.did, alice_party.proposal(escrow=escrow.did), ttl_ms=60_000)
     clock.advance(120_000)  # Bob stays silent: the offer lapses
     drive(alice, carol.exchange, alice.propose(carol.did, alice_party.proposal()))
@@ -265,7 +254,7 @@ def test_own_statement_addressed_to_someone_else_is_refused_on_receipt() -> None
     forged by a thief of her key). Expect WRONG_AUDIENCE: step 21 makes no exception for our own key."""
     clock = FixedClock()
     alice_party, bob = Party("alice", clock), Party("bob", clock)
-    alice = peer(alice_party, clock)
+    alice = make_peer(alice_party, clock)
     stolen_key_offer = alice_party.offer(bob)  # Alice's key, but not Alice's peer: a thief's copy
     with pytest.raises(WrongAudience):
         alice.exchange(stolen_key_offer.envelope)

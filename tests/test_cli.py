@@ -476,7 +476,7 @@ def test_verify_of_a_transcript_with_no_envelope_is_not_valid(
     """An empty transcript proves nothing; expect exit 1 and NOTHING_TO_VERIFY, never 'valid'."""
     path = tmp_path / "empty.json"
     path.write_text(content)
-    code, out, err = _run(capsys, "verify", str(path))
+    code, out, _ = _run(capsys, "verify", str(path))
     assert code == 1 and out.startswith("invalid: NOTHING_TO_VERIFY")
     code, out, _ = _run(capsys, "verify", "--json", str(path))
     assert code == 1 and json.loads(out)["result"] == "invalid"

@@ -9,36 +9,23 @@ bundles are sent) -- is accepted in full and ends in the same state.
 
 from __future__ import annotations
 
-import itertools
 import random
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
-from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.strategy import WithholdingStrategy
 from a2a_coop.runtime.trade import claim_breach, revoke, run_trade, settle_with_escrow
-from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, derive
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party
 
 FUNDS, BOND = 1_000, 100
-
-
-def _peer(party: Party, clock: FixedClock, escrow: LocalEscrow, **kw: Any) -> Peer:
-    counter = itertools.count()
-    return Peer(
-        party.agent.key,
-        party.mandate_vs.envelope,
-        clock=lambda: clock.now_ms,
-        nonce=lambda: derive(f"nonce/{party.name}/{next(counter)}", 16),
-        context=[escrow.mandate],
-        **kw,
-    )
 
 
 def scenario(kind: str) -> tuple[list[bytes], bytes, State]:
@@ -46,10 +33,9 @@ def scenario(kind: str) -> tuple[list[bytes], bytes, State]:
     clock = FixedClock()
     alice_party, bob_party = Party("alice", clock), Party("bob", clock)
     escrow = LocalEscrow(Party("escrow", clock), funds={alice_party.did: FUNDS, bob_party.did: FUNDS})
-    alice = _peer(alice_party, clock, escrow)
-    bob = _peer(
-        bob_party, clock, escrow, strategy=WithholdingStrategy(every=1) if kind != "fulfilled" else None
-    )
+    alice = make_peer(alice_party, clock, context=[escrow.mandate])
+    withholding = WithholdingStrategy(every=1) if kind != "fulfilled" else None
+    bob = make_peer(bob_party, clock, context=[escrow.mandate], strategy=withholding)
     terms: dict[str, Any] = {}
     if kind == "revoked":
         terms["revocation"] = trade_pb2.Revocation(allowed=True, forfeit_bond=True)

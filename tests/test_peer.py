@@ -6,20 +6,20 @@ tests live in tests/test_processes.py.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
 from a2a_coop.protocol.errors import MandateViolation
 from a2a_coop.protocol.mandate import side_value
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import verify_statement
-from a2a_coop.runtime.peer import Peer, drive
+from a2a_coop.runtime.peer import drive
 from a2a_coop.runtime.strategy import (
     Accept,
     ContractView,
@@ -30,18 +30,7 @@ from a2a_coop.runtime.strategy import (
     Reject,
     Reply,
 )
-from a2a_coop.testing import DAY_MS, FixedClock, Party, derive, service
-
-
-def make_peer(party: Party, clock: FixedClock, **kw: object) -> Peer:
-    counter = itertools.count()
-    return Peer(
-        party.agent.key,
-        party.mandate_vs.envelope,
-        clock=lambda: clock.now_ms,
-        nonce=lambda: derive(f"nonce/{party.name}/{next(counter)}", 16),
-        **kw,  # type: ignore[arg-type]
-    )
+from a2a_coop.testing import DAY_MS, FixedClock, Party, service
 
 
 @pytest.fixture
