@@ -55,16 +55,26 @@ from typing import Any, Final
 from a2a_coop.protocol.chain import EquivocationProof, verify_equivocation_proof
 from a2a_coop.protocol.envelope import envelope_to_json
 from conformance.generate_vectors import chains, envelopes, freshness, keys, mandates, negotiation, statements
-from conformance.generate_vectors.output import document, self_check
+from conformance.generate_vectors._common import Group
+from conformance.generate_vectors.output import document, self_check, twinless
 
-__all__ = ["VECTOR_DIR", "chains_file", "main", "proof_file", "render", "statements_file"]
+__all__ = [
+    "VECTOR_DIR",
+    "chains_file",
+    "chains_groups",
+    "main",
+    "proof_file",
+    "render",
+    "statements_file",
+    "statements_groups",
+]
 
 VECTOR_DIR: Final = Path(__file__).resolve().parent.parent / "vectors"
 
 
-def statements_file() -> dict[str, Any]:
-    """The statements.json document."""
-    groups = [
+def statements_groups() -> list[Group]:
+    """The test groups of statements.json, in file order (tcIds follow it)."""
+    return [
         statements.valid_statements(),
         envelopes.envelope_structure(),
         envelopes.signatures(),
@@ -77,11 +87,10 @@ def statements_file() -> dict[str, Any]:
         freshness.replay(),
         mandates.mandate(),
     ]
-    return document(groups)
 
 
-def chains_file() -> tuple[dict[str, Any], EquivocationProof]:
-    """The chains.json document, and the equivocation found in it."""
+def chains_groups() -> tuple[list[Group], EquivocationProof]:
+    """The test groups of chains.json, in file order, and the equivocation found in it."""
     chain, proof = chains.chain()
     groups = [
         chain,
@@ -93,6 +102,17 @@ def chains_file() -> tuple[dict[str, Any], EquivocationProof]:
         negotiation.attestation(),
         negotiation.commitment(),
     ]
+    return groups, proof
+
+
+def statements_file() -> dict[str, Any]:
+    """The statements.json document."""
+    return document(statements_groups())
+
+
+def chains_file() -> tuple[dict[str, Any], EquivocationProof]:
+    """The chains.json document, and the equivocation found in it."""
+    groups, proof = chains_groups()
     return document(groups), proof
 
 
@@ -112,10 +132,11 @@ def proof_file(proof: EquivocationProof) -> dict[str, Any]:
 
 def render() -> dict[str, str]:
     """File name -> exact file text, for every file this package owns."""
-    statements_doc = statements_file()
-    chains_doc, proof = chains_file()
-    self_check("statements", statements_doc)
-    self_check("chains", chains_doc)
+    statement_groups = statements_groups()
+    chain_groups, proof = chains_groups()
+    statements_doc, chains_doc = document(statement_groups), document(chain_groups)
+    self_check("statements", statements_doc, statement_groups)
+    self_check("chains", chains_doc, chain_groups)
     docs = {
         "statements.json": statements_doc,
         "chains.json": chains_doc,
@@ -124,13 +145,27 @@ def render() -> dict[str, str]:
     return {name: json.dumps(doc, indent=1, ensure_ascii=False) + "\n" for name, doc in docs.items()}
 
 
+def _print_twinless() -> None:
+    """The invalid cases that carry no valid twin, and why (for reviews of the one-rule check)."""
+    for name, groups in (("statements", statements_groups()), ("chains", chains_groups()[0])):
+        for tc_id, case in twinless(groups):
+            why = case.no_twin or "VerificationOrder: breaks several rules on purpose"
+            print(f"{name}-{tc_id}-{case.requirements[0]}\t{case.comment}\t{why}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m conformance.generate_vectors", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--check", action="store_true", help="exit 1 if the files on disk differ")
     parser.add_argument("--out", type=Path, default=VECTOR_DIR, help="output directory")
+    parser.add_argument(
+        "--twinless", action="store_true", help="list the invalid cases without a valid twin, and why"
+    )
     args = parser.parse_args(argv)
+    if args.twinless:
+        _print_twinless()
+        return 0
     files = render()
     if args.check:
         stale = [

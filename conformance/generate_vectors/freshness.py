@@ -116,13 +116,7 @@ def replay() -> Group:
         "Replay",
     )
     g.add("the mandate envelope twice", ["RPL-002"], [*alice.setup, *alice.setup], "REPLAYED", "Replay")
-    bobs = bob.sign(
-        "offer",
-        bob.proposal(),
-        audience=alice.did,
-        negotiation_id=bob.new_negotiation_id(),
-        nonce=first.header.nonce,
-    )
+    bobs = bob.offer(alice, nonce=first.header.nonce)
     g.add(
         "two issuers using the same nonce (nonces are per issuer)",
         ["RPL-001"],
