@@ -11,8 +11,8 @@ from __future__ import annotations
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.chain import EquivocationProof
 from a2a_coop.protocol.merkle import root as merkle_root
-from a2a_coop.testing import DEFAULT_TTL_MS, FixedClock, Party, Signer, derive
-from conformance.generate_vectors._common import Group, draft_offer, seal, world
+from a2a_coop.testing import FixedClock, Party, Signer, derive
+from conformance.generate_vectors._common import Group, agent_draft, draft_offer, edited, retimed, seal, world
 
 
 def chain() -> tuple[Group, EquivocationProof]:
@@ -36,48 +36,60 @@ def chain() -> tuple[Group, EquivocationProof]:
         "a sparse view: seq 0 and seq 2 only", ["CHN-006"], [*alice.setup, env[0], env[2]], None, "ChainGap"
     )
     stmt = draft_offer(alice, bob)
-    stmt.header.seq, stmt.header.prev = 1, derive("not the digest of seq 0")
+    stmt.header.seq, stmt.header.prev = 1, offers[0].digest
+    linked = seal(alice.agent.key, stmt)
+    broken = seal(alice.agent.key, edited(stmt, lambda s: setattr(s.header, "prev", derive("not seq 0"))))
     g.add(
         "seq 1 whose prev is not the digest of seq 0",
         ["CHN-003"],
-        [*alice.setup, env[0], seal(alice.agent.key, stmt)],
+        [*alice.setup, env[0], broken],
         "CHAIN_BROKEN",
         "ChainBroken",
+        twin=[*alice.setup, env[0], linked],
     )
     g.add(
         "seq 1 with a wrong prev arriving before seq 0",
         ["CHN-003"],
-        [*alice.setup, seal(alice.agent.key, stmt), env[0]],
+        [*alice.setup, broken, env[0]],
         "CHAIN_BROKEN",
         "ChainBroken",
+        twin=[*alice.setup, linked, env[0]],
     )
-    stmt = draft_offer(alice, bob, issued_at_ms=offers[0].header.issued_at_ms - 1)
-    stmt.header.seq, stmt.header.prev = 1, offers[0].digest
+    same_ms = edited(stmt, retimed(offers[0].header.issued_at_ms))
     g.add(
         "seq 1 issued 1 ms before seq 0",
         ["CHN-005"],
-        [*alice.setup, env[0], seal(alice.agent.key, stmt)],
+        [
+            *alice.setup,
+            env[0],
+            seal(alice.agent.key, edited(same_ms, retimed(offers[0].header.issued_at_ms - 1))),
+        ],
         "CHAIN_BROKEN",
         "ChainBroken",
+        twin=[*alice.setup, env[0], seal(alice.agent.key, same_ms)],
     )
-    stmt.header.issued_at_ms = offers[0].header.issued_at_ms
-    stmt.header.expires_at_ms = stmt.header.issued_at_ms + DEFAULT_TTL_MS
     g.add(
         "seq 1 issued in the same ms as seq 0 (non-decreasing is enough)",
         ["CHN-005"],
-        [*alice.setup, env[0], seal(alice.agent.key, stmt)],
+        [*alice.setup, env[0], seal(alice.agent.key, same_ms)],
         None,
         "Boundary",
     )
     fork = draft_offer(alice, Signer("carol", clock).did)
     fork.header.seq, fork.header.prev = 1, offers[0].digest
     forked = seal(alice.agent.key, fork)
+    # The fork's statement at the next free seq, where it would be an honest next link.
+    at_seq_3 = seal(
+        alice.agent.key,
+        edited(fork, lambda s: (setattr(s.header, "seq", 3), setattr(s.header, "prev", offers[2].digest))),
+    )
     g.add(
         "two different statements at seq 1 (equivocation)",
         ["CHN-004"],
         [*alice.setup, env[0], env[1], forked],
         "EQUIVOCATION",
         "Equivocation",
+        twin=[*alice.setup, env[0], env[1], at_seq_3],
     )
     g.add(
         "two different statements at seq 1, seen without seq 0",
@@ -85,6 +97,7 @@ def chain() -> tuple[Group, EquivocationProof]:
         [*alice.setup, env[1], forked],
         "EQUIVOCATION",
         "Equivocation",
+        twin=[*alice.setup, env[1], at_seq_3],
     )
     fork.header.prev = derive("elsewhere")
     g.add(
@@ -110,6 +123,7 @@ def complete_log() -> Group:
         [*alice.setup, env[0], env[2]],
         "CHAIN_GAP",
         "ChainGap",
+        twin=[*alice.setup, *env],
     )
     g.add("a complete segment may start after seq 0", ["CHN-002"], [*alice.setup, env[1], env[2]])
     g.add(
@@ -119,6 +133,7 @@ def complete_log() -> Group:
         "CHAIN_GAP",
         "ChainGap",
         failed_index=len(alice.setup) + 1,
+        twin=[*alice.setup, *env],
     )
     _, _, trade = _full_trade()
     g.add(
@@ -145,52 +160,61 @@ def _full_trade() -> tuple[Party, Party, list[bytes]]:
 def key_lifecycle() -> Group:
     g = Group("KeyLifecycle", "sparse")
     clock, alice, bob = world()
+    bind = alice.offer(bob)  # Alice's key signs under her principal's mandate: it is bound to it (KEY-007)
     t = clock.advance(60_000)
     rev = alice.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=t))
+    at_effective = alice.offer(bob)
+    before = alice.offer(bob, issued_at_ms=t - 1)
     g.add(
-        "the principal revokes its agent's key; the agent then signs at effective_ms",
-        ["KEY-004"],
-        [*alice.setup, rev.envelope, alice.offer(bob).envelope],
+        "the principal revokes its (bound) agent's key; the agent then signs at effective_ms",
+        ["KEY-004", "KEY-007"],
+        [*alice.setup, bind.envelope, rev.envelope, at_effective.envelope],
         "KEY_REVOKED",
         "RevokedKey",
+        twin=[*alice.setup, bind.envelope, rev.envelope, before.envelope],
     )
-    before = alice.offer(bob, issued_at_ms=t - 1)
     g.add(
         "a statement issued 1 ms before effective_ms stays valid",
         ["KEY-004"],
-        [*alice.setup, rev.envelope, before.envelope],
+        [*alice.setup, bind.envelope, rev.envelope, before.envelope],
         None,
         "Boundary",
     )
     clock, alice, bob = world()
     self_rev = alice.agent.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
     clock.advance(1_000)
+    offer = alice.offer(bob)
     g.add(
         "the agent revokes its own key, then signs again",
         ["KEY-004"],
-        [*alice.setup, self_rev.envelope, alice.offer(bob).envelope],
+        [*alice.setup, self_rev.envelope, offer.envelope],
         "KEY_REVOKED",
         "RevokedKey",
+        twin=[*alice.setup, offer.envelope],
     )
     clock, alice, bob = world()
-    hostile = bob.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
+    revocation = identity_pb2.KeyRevocation(key=alice.did, effective_ms=1)
+    hostile = agent_draft(bob, "key_revocation", revocation)
     g.add(
         "Bob's agent tries to revoke Alice's key",
         ["KEY-004"],
-        [*alice.setup, *bob.setup, hostile.envelope],
-        "WRONG_PARTY",
+        [*alice.setup, *bob.setup, seal(bob.agent.key, hostile)],
+        "REVOCATION_UNAUTHORIZED",
         "RevocationAuthority",
+        twin=[*alice.setup, *bob.setup, alice.sign("key_revocation", revocation).envelope],
     )
     clock, alice, bob = world()
     nxt = Signer("alice-next", clock)
     rot = alice.agent.sign("key_rotation", identity_pb2.KeyRotation(new_key=nxt.did))
     clock.advance(1_000)
+    offer = alice.offer(bob)
     g.add(
         "the agent rotates its key, then the old key signs seq + 1",
         ["KEY-005"],
-        [*alice.setup, rot.envelope, alice.offer(bob).envelope],
+        [*alice.setup, rot.envelope, offer.envelope],
         "KEY_REVOKED",
         "RevokedKey",
+        twin=[*alice.setup, offer.envelope],
     )
     g.add(
         "a key rotation alone (the last statement of the old key)", ["KEY-005"], [*alice.setup, rot.envelope]
@@ -200,11 +224,14 @@ def key_lifecycle() -> Group:
     prev = alice.principal.sign(
         "key_revocation", identity_pb2.KeyRevocation(key=alice.principal.did, effective_ms=t)
     )
+    at_effective = alice.offer(bob)
+    before = alice.offer(bob, issued_at_ms=t - 1)
     g.add(
         "the principal's own key is revoked; its mandate authorizes nothing issued from then",
         ["MND-012", "KEY-004"],
-        [*alice.setup, prev.envelope, alice.offer(bob).envelope],
+        [*alice.setup, prev.envelope, at_effective.envelope],
         "KEY_REVOKED",
         "RevokedKey",
+        twin=[*alice.setup, prev.envelope, before.envelope],
     )
     return g

@@ -15,7 +15,7 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_
 from a2a_coop.protocol.claims import commit
 from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE, pae
 from a2a_coop.protocol.identity import GROUP_ORDER, did_from_public_key
-from a2a_coop.protocol.statements import Statement, encode_statement
+from a2a_coop.protocol.statements import Statement, encode_statement, negotiation_id_for
 from a2a_coop.testing import DAY_MS, Signer, derive, service
 from conformance.generate_vectors import wire
 from conformance.generate_vectors._common import (
@@ -24,6 +24,7 @@ from conformance.generate_vectors._common import (
     chain_sign,
     draft,
     draft_offer,
+    edited,
     make_envelope,
     seal,
     world,
@@ -109,15 +110,37 @@ def valid_statements() -> Group:
 
 def header() -> Group:
     g = Group("Header", "sparse")
-    _, alice, bob = world()
+    # Alice's mandate is valid from time 0, so that an offer issued at 0 breaks STM-008 and not MND-003.
+    clock, alice, bob = world(alice={"valid_from_ms": 0})
     key = alice.agent.key
 
     def bad(
-        comment: str, reqs: Sequence[str], edit: Callable[[Statement], None], code: str, *flags: str
+        comment: str,
+        reqs: Sequence[str],
+        edit: Callable[[Statement], None],
+        code: str,
+        *flags: str,
+        context: Sequence[bytes] = (),
     ) -> None:
+        """Alice's offer with one header edit; its twin is the offer unedited. An edit of the issuer
+        or the nonce re-derives the negotiation id from them, so that NEG-013 still holds and the
+        edit breaks only the rule it targets."""
         stmt = draft_offer(alice, bob)
-        edit(stmt)
-        g.add(comment, reqs, [*alice.setup, seal(key, stmt)], code, *(flags or ("HeaderRule",)))
+
+        def one_edit(s: Statement) -> None:
+            nid = s.header.negotiation_id
+            edit(s)
+            if s.header.negotiation_id == nid and s.WhichOneof("body") == "offer":
+                s.header.negotiation_id = negotiation_id_for(s.header.issuer, s.header.nonce)
+
+        g.add(
+            comment,
+            reqs,
+            [*alice.setup, *context, seal(key, edited(stmt, one_edit))],
+            code,
+            *(flags or ("HeaderRule",)),
+            twin=[*alice.setup, *context, seal(key, stmt)],
+        )
 
     def setter(**values: Any) -> Callable[[Statement], None]:
         def edit(stmt: Statement) -> None:
@@ -140,11 +163,12 @@ def header() -> Group:
         "header.version = 0 (absent)", ["STM-003"], setter(version=0), "UNSUPPORTED_VERSION", "UnknownVersion"
     )
     bad(
-        "header.issuer is Bob, signed by Alice's key",
+        "header.issuer is Bob, signed by Alice's key (Bob's offer to Alice, under Bob's mandate)",
         ["STM-004"],
-        setter(issuer=bob.did),
+        setter(issuer=bob.did, audience=alice.did, mandate=bob.mandate_vs.digest),
         "KEYID_MISMATCH",
         "IssuerMismatch",
+        context=bob.setup,
     )
     bad("header.issuer empty", ["STM-004"], setter(issuer=""), "KEYID_MISMATCH", "IssuerMismatch")
     for n in (0, 15, 17):
@@ -176,7 +200,13 @@ def header() -> Group:
     bad("a 31-byte ref", ["STM-011"], setter(refs=[derive("ref", 31)]), "HEADER_INVALID")
     bad("Offer without a mandate digest", ["MND-001"], setter(mandate=b""), "HEADER_INVALID")
     bad("Offer with a 16-byte mandate digest", ["MND-001"], setter(mandate=derive("m", 16)), "HEADER_INVALID")
-    bad("no body at all", ["STM-010"], lambda s: s.ClearField("offer"), "BODY_MISSING", "MissingBody")
+    bad(
+        "no body at all (and so no negotiation_id)",
+        ["STM-010"],
+        lambda s: (s.ClearField("offer"), setattr(s.header, "negotiation_id", b"")),
+        "BODY_MISSING",
+        "MissingBody",
+    )
     stmt = draft_offer(alice, bob, refs=[derive(f"ref/{i}") for i in range(64)])
     g.add(
         "exactly 64 refs",
@@ -185,21 +215,38 @@ def header() -> Group:
         None,
         "Boundary",
     )
-    m = draft(alice.principal, "mandate", alice.mandate_vs.statement.mandate, negotiation_id=derive("n", 16))
+    m = draft(alice.principal, "mandate", alice.mandate_vs.statement.mandate)
+    pkey = alice.principal.key
+    # A principal body may cite a mandate of its own (MND-001): one a board delegates to Alice's principal.
+    board = Signer("alice-board", clock)
+    board_mandate = board.sign(
+        "mandate",
+        identity_pb2.Mandate(
+            agent=alice.principal.did,
+            valid_from_ms=clock.now_ms - DAY_MS,
+            valid_until_ms=clock.now_ms + DAY_MS,
+            currency="credit",
+        ),
+    )
     g.add(
         "a Mandate (not a negotiation body) with a negotiation_id",
         ["STM-009"],
-        [seal(alice.principal.key, m)],
+        [seal(pkey, edited(m, lambda s: setattr(s.header, "negotiation_id", derive("n", 16))))],
         "HEADER_INVALID",
         "HeaderRule",
+        twin=[seal(pkey, m)],
     )
-    m = draft(alice.principal, "mandate", alice.mandate_vs.statement.mandate, mandate=derive("m", 31))
+    cited = edited(m, lambda s: setattr(s.header, "mandate", board_mandate.digest))
     g.add(
         "a Mandate whose optional mandate digest is 31 bytes",
         ["MND-001"],
-        [seal(alice.principal.key, m)],
+        [
+            board_mandate.envelope,
+            seal(pkey, edited(cited, lambda s: setattr(s.header, "mandate", s.header.mandate[:31]))),
+        ],
         "HEADER_INVALID",
         "HeaderRule",
+        twin=[board_mandate.envelope, seal(pkey, cited)],
     )
     return g
 
@@ -208,11 +255,16 @@ def bodies() -> Group:
     g = Group("Body", "sparse")
     clock, alice, bob = world()
     dl = clock.now_ms + DAY_MS
-    item = service("code-review", value=500, deadline_ms=dl)
+    item = service("code-review", value=10, deadline_ms=dl)
 
-    def offer_case(comment: str, reqs: Sequence[str], proposal: trade_pb2.Offer) -> None:
-        stmt = draft_offer(alice, bob, proposal)
-        g.add(comment, reqs, [*alice.setup, seal(alice.agent.key, stmt)], "BODY_INVALID", "BodyRule")
+    def offer_case(
+        comment: str, reqs: Sequence[str], proposal: trade_pb2.Offer, fixed: trade_pb2.Offer
+    ) -> None:
+        """Alice offers ``proposal`` (one body defect); its twin offers ``fixed`` (the same, without it)."""
+        nonce = alice.agent.next_nonce()
+        bad = seal(alice.agent.key, draft_offer(alice, bob, proposal, nonce=nonce))
+        good = seal(alice.agent.key, draft_offer(alice, bob, fixed, nonce=nonce))
+        g.add(comment, reqs, [*alice.setup, bad], "BODY_INVALID", "BodyRule", twin=[*alice.setup, good])
 
     def variant(**kw: Any) -> trade_pb2.Offer:
         p = alice.proposal()
@@ -227,45 +279,92 @@ def bodies() -> Group:
                 setattr(p, k, v)
         return p
 
+    default = alice.proposal()
     empty_wants = alice.proposal()
     del empty_wants.wants[:]
-    offer_case("Offer with no wants", ["BDY-001"], empty_wants)
+    offer_case("Offer with no wants", ["BDY-001"], empty_wants, default)
     no_terms = alice.proposal()
     no_terms.ClearField("terms")
-    offer_case("Offer without terms", ["BDY-001"], no_terms)
-    offer_case("33 items given", ["BDY-001"], variant(gives=[item] * 32))
+    offer_case("Offer without terms", ["BDY-001"], no_terms, default)
+    offer_case(
+        "33 items given",
+        ["BDY-001"],
+        variant(item=item, gives=[item] * 32),
+        variant(item=item, gives=[item] * 31),
+    )
     offer_case(
         "item kind unspecified",
         ["BDY-002"],
         variant(item=trade_pb2.Item(category="code-review", quantity=1, value=500, deadline_ms=dl)),
+        variant(
+            item=trade_pb2.Item(
+                kind=trade_pb2.ITEM_KIND_SERVICE,
+                category="code-review",
+                quantity=1,
+                value=500,
+                deadline_ms=dl,
+            )
+        ),
     )
     offer_case(
         "item category with upper case",
         ["BDY-002"],
         variant(item=service("Code-Review", value=500, deadline_ms=dl)),
+        variant(item=service("code-review", value=500, deadline_ms=dl, description="Code-Review")),
     )
     offer_case(
         "item quantity 0",
         ["BDY-002"],
         variant(item=service("code-review", value=500, deadline_ms=dl, quantity=0)),
+        default,
     )
-    offer_case("item deadline 0", ["BDY-002"], variant(item=service("code-review", value=500, deadline_ms=0)))
-    offer_case("currency with a space", ["BDY-003"], variant(terms=trade_pb2.Terms(currency="us dollar")))
+    offer_case(
+        "item deadline 0",
+        ["BDY-002"],
+        variant(item=service("code-review", value=500, deadline_ms=0)),
+        default,
+    )
+    offer_case(
+        "currency with a space",
+        ["BDY-003"],
+        variant(terms=trade_pb2.Terms(currency="us dollar")),
+        variant(terms=trade_pb2.Terms(currency="credit")),
+    )
+    escrow = Signer("escrow", clock)
     offer_case(
         "a bond without an escrow",
         ["BDY-003"],
         variant(terms=trade_pb2.Terms(currency="credit", issuer_bond=100)),
+        variant(terms=trade_pb2.Terms(currency="credit", issuer_bond=100, escrow=escrow.did)),
     )
     offer_case(
         "forfeit_bond without revocation.allowed",
         ["BDY-003"],
-        variant(terms=trade_pb2.Terms(currency="credit", revocation=trade_pb2.Revocation(forfeit_bond=True))),
+        variant(
+            terms=trade_pb2.Terms(
+                currency="credit", escrow=escrow.did, revocation=trade_pb2.Revocation(forfeit_bond=True)
+            )
+        ),
+        variant(
+            terms=trade_pb2.Terms(
+                currency="credit",
+                escrow=escrow.did,
+                revocation=trade_pb2.Revocation(allowed=True, forfeit_bond=True),
+            )
+        ),
     )
-    offer_case("exclusive_key of 33 bytes", ["BDY-005"], variant(exclusive_key=b"k" * 33))
+    offer_case(
+        "exclusive_key of 33 bytes",
+        ["BDY-005"],
+        variant(exclusive_key=b"k" * 33),
+        variant(exclusive_key=b"k" * 32),
+    )
+    need = trade_pb2.Claim(kind=trade_pb2.CLAIM_KIND_NEED, subject="gpu-hours", amount=1)
     offer_case(
         "a claim with neither amount nor commitment",
         ["BDY-006"],
         variant(claims=[trade_pb2.Claim(kind=trade_pb2.CLAIM_KIND_NEED, subject="gpu-hours")]),
+        variant(claims=[need]),
     )
     offer_case(
         "a commitment of 31 bytes",
@@ -275,99 +374,127 @@ def bodies() -> Group:
                 trade_pb2.Claim(kind=trade_pb2.CLAIM_KIND_NEED, subject="gpu-hours", commitment=b"c" * 31)
             ]
         ),
+        variant(
+            claims=[
+                trade_pb2.Claim(kind=trade_pb2.CLAIM_KIND_NEED, subject="gpu-hours", commitment=b"c" * 32)
+            ]
+        ),
     )
-    offer_case(
-        "17 claims",
-        ["BDY-006"],
-        variant(claims=[trade_pb2.Claim(kind=trade_pb2.CLAIM_KIND_NEED, subject="gpu-hours", amount=1)] * 17),
-    )
+    offer_case("17 claims", ["BDY-006"], variant(claims=[need] * 17), variant(claims=[need] * 16))
     offer = alice.offer(bob)
-    for comment, reqs, body, msg in [
-        (
-            "Accept whose offer digest is 31 bytes",
-            ["BDY-004"],
-            "accept",
-            trade_pb2.Accept(offer=offer.digest[:31]),
-        ),
-        (
-            "Receipt with rating 101",
-            ["BDY-009"],
-            "receipt",
-            commitment_pb2.Receipt(delivery=offer.digest, rating=101),
-        ),
-    ]:
-        stmt = agent_draft(bob, body, msg, audience=alice.did, negotiation_id=offer.header.negotiation_id)
-        g.add(
-            comment,
-            reqs,
-            [*alice.setup, *bob.setup, offer.envelope, seal(bob.agent.key, stmt)],
-            "BODY_INVALID",
-            "BodyRule",
-        )
+    clock.advance(1_000)
     accept = bob.accept(offer)
-    stmt = agent_draft(
+    delivery = alice.deliver(accept, bob)
+    nid = offer.header.negotiation_id
+    contract = [*alice.setup, *bob.setup, offer.envelope, accept.envelope, delivery.envelope]
+    short = agent_draft(
+        bob, "accept", trade_pb2.Accept(offer=offer.digest[:31]), audience=alice.did, negotiation_id=nid
+    )
+    g.add(
+        "Accept whose offer digest is 31 bytes",
+        ["BDY-004"],
+        [*alice.setup, *bob.setup, offer.envelope, seal(bob.agent.key, short)],
+        "BODY_INVALID",
+        "BodyRule",
+        twin=[
+            *alice.setup,
+            *bob.setup,
+            offer.envelope,
+            seal(bob.agent.key, edited(short, lambda s: setattr(s.accept, "offer", offer.digest))),
+        ],
+    )
+    receipt = agent_draft(
         bob,
         "receipt",
-        commitment_pb2.Receipt(delivery=offer.digest, rating=100),
+        commitment_pb2.Receipt(delivery=delivery.digest, rating=100),
         audience=alice.did,
-        negotiation_id=offer.header.negotiation_id,
+        negotiation_id=nid,
     )
+    g.add(
+        "Receipt with rating 101",
+        ["BDY-009"],
+        [*contract, seal(bob.agent.key, edited(receipt, lambda s: setattr(s.receipt, "rating", 101)))],
+        "BODY_INVALID",
+        "BodyRule",
+        twin=[*contract, seal(bob.agent.key, receipt)],
+    )
+    no_delivery = edited(receipt, lambda s: setattr(s.receipt, "delivery", offer.digest))
     g.add(
         "Receipt with rating 100 passes the body rules (it then fails: it names no delivery)",
         ["BDY-009", "NEG-005"],
-        [*alice.setup, *bob.setup, offer.envelope, accept.envelope, seal(bob.agent.key, stmt)],
+        [*contract, seal(bob.agent.key, no_delivery)],
         "STALE_REFERENCE",
         "Boundary",
+        twin=[*contract, seal(bob.agent.key, receipt)],
     )
     p = alice.principal
-    for comment, mandate in [
-        (
-            "Mandate with valid_until_ms == valid_from_ms",
-            identity_pb2.Mandate(agent=alice.did, valid_from_ms=5, valid_until_ms=5, currency="credit"),
+
+    def mandate_case(comment: str, mandate: identity_pb2.Mandate, fix: Callable[[Statement], None]) -> None:
+        stmt = draft(p, "mandate", mandate)
+        g.add(
+            comment,
+            ["BDY-010"],
+            [seal(p.key, stmt)],
+            "BODY_INVALID",
+            "BodyRule",
+            twin=[seal(p.key, edited(stmt, fix))],
+        )
+
+    mandate_case(
+        "Mandate with valid_until_ms == valid_from_ms",
+        identity_pb2.Mandate(agent=alice.did, valid_from_ms=5, valid_until_ms=5, currency="credit"),
+        lambda s: setattr(s.mandate, "valid_until_ms", 6),
+    )
+    mandate_case(
+        "Mandate whose agent is a small-order key",
+        identity_pb2.Mandate(
+            agent=did_from_public_key(IDENTITY), valid_from_ms=5, valid_until_ms=6, currency="credit"
         ),
-        (
-            "Mandate whose agent is a small-order key",
-            identity_pb2.Mandate(
-                agent=did_from_public_key(IDENTITY), valid_from_ms=5, valid_until_ms=6, currency="credit"
-            ),
+        lambda s: setattr(s.mandate, "agent", alice.did),
+    )
+    mandate_case(
+        "Mandate with a budget but no period",
+        identity_pb2.Mandate(
+            agent=alice.did, valid_from_ms=5, valid_until_ms=6, currency="credit", budget_per_period=10
         ),
-        (
-            "Mandate with a budget but no period",
-            identity_pb2.Mandate(
-                agent=alice.did, valid_from_ms=5, valid_until_ms=6, currency="credit", budget_per_period=10
-            ),
-        ),
-    ]:
-        g.add(comment, ["BDY-010"], [seal(p.key, draft(p, "mandate", mandate))], "BODY_INVALID", "BodyRule")
+        lambda s: setattr(s.mandate, "period_ms", 1),
+    )
+    rotation = draft(p, "key_rotation", identity_pb2.KeyRotation(new_key=p.did))
     g.add(
         "KeyRotation to the same key",
         ["BDY-012"],
-        [seal(p.key, draft(p, "key_rotation", identity_pb2.KeyRotation(new_key=p.did)))],
+        [seal(p.key, rotation)],
         "BODY_INVALID",
         "BodyRule",
+        twin=[seal(p.key, edited(rotation, lambda s: setattr(s.key_rotation, "new_key", alice.did)))],
     )
     fresh = Signer("gina-principal", clock)
+    genesis = draft(fresh, "checkpoint", identity_pb2.Checkpoint())
     g.add(
         "Checkpoint at seq 0 with a log_root (nothing precedes it)",
         ["BDY-012", "CHN-007"],
-        [seal(fresh.key, draft(fresh, "checkpoint", identity_pb2.Checkpoint(log_root=derive("root"))))],
+        [seal(fresh.key, edited(genesis, lambda s: setattr(s.checkpoint, "log_root", derive("root"))))],
         "BODY_INVALID",
         "BodyRule",
+        twin=[seal(fresh.key, genesis)],
     )
     att = agent_draft(
         alice,
         "attestation",
         reputation_pb2.Attestation(
-            subject=bob.did, offer=offer.digest, accept=offer.digest, outcome=reputation_pb2.OUTCOME_FULFILLED
+            subject=bob.did,
+            offer=offer.digest,
+            accept=accept.digest,
+            outcome=reputation_pb2.OUTCOME_FULFILLED,
         ),
-        audience=bob.did,
     )
     g.add(
         "Attestation with an audience (attestations are public)",
         ["BDY-011"],
-        [*alice.setup, seal(alice.agent.key, att)],
+        [*contract, seal(alice.agent.key, edited(att, lambda s: setattr(s.header, "audience", bob.did)))],
         "BODY_INVALID",
         "BodyRule",
+        twin=[*contract, seal(alice.agent.key, att)],
     )
     return g
 
