@@ -54,7 +54,15 @@ from typing import Any, Final
 
 from a2a_coop.protocol.chain import EquivocationProof, verify_equivocation_proof
 from a2a_coop.protocol.envelope import envelope_to_json
-from conformance.generate_vectors import chains, envelopes, freshness, keys, mandates, negotiation, statements
+from conformance.generate_vectors import (
+    chains,
+    envelopes,
+    freshness,
+    keys,
+    mandates,
+    negotiation,
+    statements,
+)
 from conformance.generate_vectors._common import Group
 from conformance.generate_vectors.output import document, self_check, twinless
 
@@ -101,6 +109,9 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         mandates.exposure(),
         negotiation.attestation(),
         negotiation.commitment(),
+        chains.chain_time(),
+        chains.checkpoint_root(),
+        chains.key_authority(),
     ]
     return groups, proof
 

@@ -9,10 +9,19 @@ principal keys (KEY-004, KEY-005, MND-012).
 from __future__ import annotations
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
-from a2a_coop.protocol.chain import EquivocationProof
+from a2a_coop.protocol.chain import ChainWriter, EquivocationProof
 from a2a_coop.protocol.merkle import root as merkle_root
-from a2a_coop.testing import FixedClock, Party, Signer, derive
-from conformance.generate_vectors._common import Group, agent_draft, draft_offer, edited, retimed, seal, world
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive
+from conformance.generate_vectors._common import (
+    Group,
+    agent_draft,
+    draft,
+    draft_offer,
+    edited,
+    retimed,
+    seal,
+    world,
+)
 
 
 def chain() -> tuple[Group, EquivocationProof]:
@@ -233,5 +242,215 @@ def key_lifecycle() -> Group:
         "KEY_REVOKED",
         "RevokedKey",
         twin=[*alice.setup, prev.envelope, before.envelope],
+    )
+    return g
+
+
+# --- SPEC 0.2: time across gaps, checkpoint roots, key authority -------------------------------------
+
+
+def chain_time() -> Group:
+    """CHN-005 against the nearest held statements, at any distance: a sparse view's gaps do not let a
+    statement claim a time its held neighbours contradict."""
+    g = Group("ChainTime", "sparse")
+    clock, alice, bob = world()
+    carol = Party("carol", clock)
+    signed = [alice.offer(bob)]
+    for _ in range(4):  # offers to Carol, which Bob's view does not hold
+        clock.advance(1_000)
+        signed.append(alice.offer(carol))
+    clock.advance(1_000)
+    rotation = alice.sign("key_rotation", identity_pb2.KeyRotation(new_key=Signer("alice-next", clock).did))
+    view = [*alice.setup, *bob.setup, signed[0].envelope, rotation.envelope]
+    # The rotated-out key still holds its secret: it signs an offer at seq 2, a seq Bob never saw.
+    alice.agent.writer = ChainWriter(alice.agent.key, next_seq=2, prev=signed[1].digest)
+    clock.advance(1_000)
+    late = draft_offer(alice, bob)
+    inside = edited(late, retimed(signed[0].header.issued_at_ms + 2_500))
+    g.add(
+        "a rotated-out key signs into a gap of a sparse view (seq 2, between held seq 0 and its rotation "
+        "at seq 5), dated after the rotation",
+        ["CHN-005", "KEY-005", "CHN-006"],
+        [*view, seal(alice.agent.key, late)],
+        "CHAIN_BROKEN",
+        "ChainBroken",
+        twin=[*view, seal(alice.agent.key, inside)],
+    )
+    g.add(
+        "the same statement dated between the held seq 0 and the rotation fits the gap (a sparse view "
+        "cannot tell it from the real seq 2)",
+        ["CHN-005", "CHN-006"],
+        [*view, seal(alice.agent.key, inside)],
+        None,
+        "ChainGap",
+    )
+    clock, alice, bob = world()
+    first = alice.offer(bob)
+    alice.agent.writer = ChainWriter(alice.agent.key, next_seq=3, prev=derive("alice seq 2"))
+    clock.advance(1_000)
+    third = draft_offer(alice, bob)
+    g.add(
+        "seq 3 dated 1 ms before the held seq 0, with seq 1 and 2 missing",
+        ["CHN-005", "CHN-006"],
+        [
+            *alice.setup,
+            first.envelope,
+            seal(alice.agent.key, edited(third, retimed(first.header.issued_at_ms - 1))),
+        ],
+        "CHAIN_BROKEN",
+        "ChainBroken",
+        twin=[*alice.setup, first.envelope, seal(alice.agent.key, third)],
+    )
+    return g
+
+
+def checkpoint_root() -> Group:
+    """CHN-007: a verifier holding the issuer's statements 0..seq-1 recomputes a Checkpoint's log_root."""
+    g = Group("CheckpointRoot", "complete")
+    clock, alice, bob = world()
+    offers = []
+    for _ in range(3):
+        offers.append(alice.offer(bob))
+        clock.advance(1_000)
+    digests = [o.digest for o in offers]
+    log = [*alice.setup, *(o.envelope for o in offers)]
+    right = agent_draft(alice, "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root(digests)))
+
+    def root(value: bytes) -> bytes:
+        return seal(alice.agent.key, edited(right, lambda s: setattr(s.checkpoint, "log_root", value)))
+
+    g.add(
+        "a complete log seq 0..2, then a Checkpoint at seq 3 over them",
+        ["CHN-007", "CHN-002"],
+        [*log, seal(alice.agent.key, right)],
+        None,
+        "LogRoot",
+    )
+    for comment, wrong in [
+        ("whose log_root leaves out the last statement", merkle_root(digests[:2])),
+        ("whose log_root lists seq 0 and 1 swapped", merkle_root([digests[1], digests[0], digests[2]])),
+        ("whose log_root counts seq 2 twice", merkle_root([*digests, digests[2]])),
+    ]:
+        g.add(
+            f"a complete log seq 0..2, then a Checkpoint at seq 3 {comment}",
+            ["CHN-007"],
+            [*log, root(wrong)],
+            "LOG_ROOT_MISMATCH",
+            "LogRoot",
+            twin=[*log, seal(alice.agent.key, right)],
+        )
+    g.add(
+        "a complete segment from seq 1: the root over seq 0..2 cannot be recomputed, so a Checkpoint with "
+        "a wrong log_root is not refused",
+        ["CHN-007", "CHN-002"],
+        [*log[:-3], *log[-2:], root(merkle_root(digests[:2]))],
+        None,
+        "LogRoot",
+    )
+    return g
+
+
+def key_authority() -> Group:
+    """KEY-004 and KEY-007: a key is revoked by itself or by a principal it is bound to, and it is bound
+    only by its own signature under that principal's Mandate."""
+    g = Group("KeyAuthority", "sparse")
+    clock, alice, bob = world()
+    mallory = Signer("mallory", clock)
+    caps = alice.mandate_vs.statement.mandate
+
+    def minted(victim: str) -> tuple[bytes, identity_pb2.Mandate]:
+        """Mallory's Mandate naming ``victim`` as its agent: anyone can sign one."""
+        m = identity_pb2.Mandate()
+        m.CopyFrom(caps)
+        m.agent = victim
+        vs = mallory.sign("mandate", m, ttl_ms=DAY_MS)
+        return vs.envelope, vs.digest
+
+    fake, fake_digest = minted(alice.did)
+    clock.advance(1_000)
+    revocation = draft(
+        mallory,
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms - DAY_MS),
+    )
+    accepted = alice.sign("offer", alice.proposal(), audience=bob.did, mandate=fake_digest)
+    g.add(
+        "Mallory mints a Mandate naming Alice's agent key, then revokes that key: Alice never signed "
+        "under it, so it binds her to nobody",
+        ["KEY-004", "KEY-007"],
+        [*alice.setup, fake, seal(mallory.key, revocation)],
+        "REVOCATION_UNAUTHORIZED",
+        "RevocationAuthority",
+        twin=[*alice.setup, fake, accepted.envelope, seal(mallory.key, revocation)],
+    )
+    g.add(
+        "once Alice's key has signed under Mallory's Mandate, it is bound to Mallory, who may revoke it",
+        ["KEY-004", "KEY-007"],
+        [*alice.setup, fake, accepted.envelope, seal(mallory.key, revocation)],
+    )
+    fake_p, _ = minted(alice.principal.did)
+    self_revocation = draft(
+        alice.principal,
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=alice.principal.did, effective_ms=clock.now_ms),
+    )
+    g.add(
+        "Mallory mints a Mandate naming Alice's principal key, then revokes that key",
+        ["KEY-004", "KEY-007", "MND-012"],
+        [
+            *alice.setup,
+            fake_p,
+            seal(mallory.key, draft(mallory, "key_revocation", self_revocation.key_revocation)),
+        ],
+        "REVOCATION_UNAUTHORIZED",
+        "RevocationAuthority",
+        twin=[*alice.setup, fake_p, seal(alice.principal.key, self_revocation)],
+    )
+
+    def principal_revokes(bound_by: str) -> list[bytes]:
+        """Alice's principal revokes her agent key, after the key bound itself by an offer or a
+        Checkpoint naming the mandate, or before it signed anything (``bound_by`` = "")."""
+        clock, alice, bob = world()
+        bound = []
+        if bound_by == "offer":
+            bound = [alice.offer(bob).envelope]
+        elif bound_by == "checkpoint":
+            cp = alice.sign("checkpoint", identity_pb2.Checkpoint())
+            bound = [cp.envelope]
+        clock.advance(1_000)
+        rev = alice.principal.sign(
+            "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms)
+        )
+        return [*alice.setup, *bound, rev.envelope]
+
+    g.add(
+        "Alice's own principal revokes her agent key before the key signed anything under its Mandate",
+        ["KEY-004", "KEY-007"],
+        principal_revokes(""),
+        "REVOCATION_UNAUTHORIZED",
+        "RevocationAuthority",
+        twin=principal_revokes("offer"),
+    )
+    g.add(
+        "the principal revokes its agent key once the key signed an offer under its Mandate",
+        ["KEY-004", "KEY-007"],
+        principal_revokes("offer"),
+    )
+    g.add(
+        "the key binds itself before trading by a public Checkpoint naming the Mandate (SPEC 3.4); its "
+        "principal may then revoke it",
+        ["KEY-004", "KEY-007"],
+        principal_revokes("checkpoint"),
+    )
+    clock, alice, bob = world(alice={"valid_until_ms": FixedClock().now_ms + DAY_MS})
+    offer = alice.offer(bob)
+    clock.advance(2 * DAY_MS)
+    rev = alice.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms)
+    )
+    g.add(
+        "the principal revokes its bound agent key after the Mandate has expired (the binding outlives it)",
+        ["KEY-004", "KEY-007"],
+        [*alice.setup, offer.envelope, rev.envelope],
     )
     return g
