@@ -112,6 +112,9 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         chains.chain_time(),
         chains.checkpoint_root(),
         chains.key_authority(),
+        negotiation.arbitration(),
+        negotiation.causality(),
+        negotiation.confluence(),
     ]
     return groups, proof
 

@@ -14,13 +14,14 @@ from typing import Any
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.claims import commit
-from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.statements import Statement, VerifiedStatement
 from a2a_coop.testing import DAY_MS, FixedClock, Party, derive, service
 from conformance.generate_vectors._common import (
     Group,
     agent_draft,
     chain_sign,
+    draft_offer,
     edited,
     retimed,
     seal,
@@ -529,5 +530,443 @@ def commitment() -> Group:
         "BODY_INVALID",
         "Commitment",
         twin=[*base, *bob.setup, opened],
+    )
+    return g
+
+
+# --- SPEC 0.2: arbitration, causal time, one final state ------------------------------------------
+
+
+class Deal:
+    """Alice (proposer) and Bob (acceptor) in a contract that names an escrow, on their own clock.
+
+    ``base`` is the context every case starts from (the three mandates, the offer, the Accept);
+    ``locks`` the escrow's two BondLocks when the terms have bonds. Builders sign through each
+    party's chain unless they return an unsigned :class:`Statement`.
+    """
+
+    def __init__(self, bond: int = 100, *, locked: bool = True, **terms: Any) -> None:
+        self.clock = clock = FixedClock()
+        self.alice, self.bob = Party("alice", clock), Party("bob", clock)
+        self.escrow, self.carol = Party("escrow", clock), Party("carol", clock)
+        proposal = self.alice.proposal(issuer_bond=bond, audience_bond=bond, escrow=self.escrow.did, **terms)
+        self.offer = self.alice.offer(self.bob, proposal)
+        clock.advance(1_000)
+        self.accept = self.bob.accept(self.offer)
+        self.base = [*ctx(self.alice, self.bob, self.escrow), self.offer.envelope, self.accept.envelope]
+        self.bond = bond
+        both = (self.alice, self.bob) if bond and locked else ()
+        self.locks = [self.escrow_says("bond_lock", p).envelope for p in both]
+        clock.advance(1_000)
+
+    @property
+    def nid(self) -> bytes:
+        return self.offer.header.negotiation_id
+
+    @property
+    def deadline(self) -> int:
+        """Every item's deadline (the default proposal gives both items one deadline)."""
+        return self.offer.statement.offer.wants[0].deadline_ms
+
+    def money(self, body: str, party: Party, **fields: Any) -> Statement:
+        """An unsigned BondLock, Release, Forfeit or Refund of ``party``'s bond."""
+        cls = {
+            "bond_lock": commitment_pb2.BondLock,
+            "release": commitment_pb2.Release,
+            "forfeit": commitment_pb2.Forfeit,
+            "refund": commitment_pb2.Refund,
+        }[body]
+        msg = cls(contract=self.accept.digest, party=party.did, amount=self.bond, **fields)
+        return escrow_draft(self.escrow, body, msg, self.accept, audience=party.did)
+
+    def escrow_says(self, body: str, party: Party, **fields: Any) -> VerifiedStatement:
+        return chain_sign(self.escrow.agent, self.money(body, party, **fields))
+
+    def forfeit(self, party: Party, cause: VerifiedStatement) -> Statement:
+        beneficiary = self.bob if party is self.alice else self.alice
+        return self.money("forfeit", party, beneficiary=beneficiary.did, cause=cause.digest)
+
+    def deliver(self, party: Party, **kw: Any) -> VerifiedStatement:
+        return party.deliver(self.accept, self.bob if party is self.alice else self.alice, **kw)
+
+    def claim(self, claimant: Party, **kw: Any) -> VerifiedStatement:
+        """``claimant``'s BreachClaim on the other party's item 0 (issued now, unless ``issued_at_ms``)."""
+        accused = self.bob if claimant is self.alice else self.alice
+        msg = commitment_pb2.BreachClaim(contract=self.accept.digest, item_index=0, reason="never arrived")
+        return claimant.sign("breach_claim", msg, audience=accused.did, negotiation_id=self.nid, **kw)
+
+    def ruling(
+        self, claim: VerifiedStatement | None, decision: int, evidence: bytes = b"", **kw: Any
+    ) -> Statement:
+        """An unsigned Ruling by the escrow (issued now, unless ``issued_at_ms``)."""
+        msg = ruling(self.accept, claim.digest if claim else b"", decision, evidence)
+        return escrow_draft(self.escrow, "ruling", msg, self.accept, **kw)
+
+    def sign(self, stmt: Statement) -> bytes:
+        """Sign an escrow statement built here, through the escrow's chain."""
+        return chain_sign(self.escrow.agent, stmt).envelope
+
+
+def arbitration() -> Group:
+    """SPEC 0.2 disputes: claims and revokes take effect by the escrow's stamp (WIT-005), rulings end
+    them (CMT-002), claims need an escrow (CMT-005), lapses are declared (CMT-006), and a bond refunded
+    before the other is locked leaves the contract unbonded (NEG-012)."""
+    g = Group("Arbitration", "sparse")
+    w = DEFAULT_RESPONSE_WINDOW_MS
+
+    # Bob never delivers. Alice claims after the deadline; the escrow stamps the claim, and rules on it
+    # once the response window has passed.
+    d = Deal()
+    esc = d.escrow.agent.key
+    pre = [*d.base, *d.locks, d.deliver(d.alice).envelope]
+    d.clock.now_ms = d.deadline + 1
+    claim = d.claim(d.alice)
+    witnessed = stamp(d.escrow, claim)
+    claimed = [*pre, claim.envelope, witnessed.envelope]
+    d.clock.advance(w)
+    upheld = d.ruling(claim, UPHOLD)
+    ruled = seal(esc, upheld)
+    g.add(
+        "Alice's claim is held without the escrow's stamp: a ruling citing it names no effective claim",
+        ["WIT-005", "CMT-002"],
+        [*pre, claim.envelope, ruled],
+        "STALE_REFERENCE",
+        "Unwitnessed",
+        twin=[*claimed, ruled],
+    )
+    g.add(
+        "the escrow's stamp arrives after the claim: the claim takes effect, the ruling is valid",
+        ["WIT-005", "CMT-002"],
+        [*claimed, ruled],
+    )
+    g.add(
+        "the escrow's stamp arrives before the claim: the claim takes effect on arrival, the ruling is valid",
+        ["WIT-005", "CMT-002"],
+        [*pre, witnessed.envelope, claim.envelope, ruled],
+    )
+    by_carol = stamp(d.carol, claim, at=witnessed.header.issued_at_ms)
+    g.add(
+        "the claim is stamped by Carol, not the contract's escrow: it takes no effect (a ruling citing it "
+        "names no effective claim)",
+        ["WIT-005", "CMT-002"],
+        [*pre, *d.carol.setup, claim.envelope, by_carol.envelope, ruled],
+        "STALE_REFERENCE",
+        "Unwitnessed",
+        twin=[*pre, *d.carol.setup, *claimed[len(pre) :], ruled],
+    )
+    early, _ = pair(d.escrow, upheld, retimed(witnessed.header.issued_at_ms + w - 1))
+    g.add(
+        "a ruling 1 ms before the claim's stamp plus the response window",
+        ["CMT-002"],
+        [*claimed, early],
+        "ILLEGAL_TRANSITION",
+        "Ruling",
+        twin=[*claimed, ruled],
+    )
+    g.add(
+        "a ruling exactly at the claim's stamp plus the response window",
+        ["CMT-002"],
+        [*claimed, ruled],
+        None,
+        "Boundary",
+    )
+    assert chain_sign(d.escrow.agent, upheld).envelope == ruled
+    forfeit = seal(esc, d.forfeit(d.bob, claim))
+    g.add(
+        "a forfeit of Bob's bond citing Alice's claim, which no ruling upheld",
+        ["CMT-002"],
+        [*claimed, forfeit],
+        "BODY_INVALID",
+        "Ruling",
+        twin=[*claimed, ruled, forfeit],
+    )
+    g.add(
+        "a second ruling on the same claim",
+        ["CMT-002"],
+        [*claimed, ruled, seal(esc, d.ruling(claim, UPHOLD))],
+        "BODY_INVALID",
+        "Ruling",
+        no_twin="the defect is a second ruling: without the first it is a valid one",
+    )
+    bobs = seal(d.bob.agent.key, escrow_draft(d.bob, "ruling", upheld.ruling, d.accept))
+    g.add(
+        "a ruling by Bob, not the contract's escrow",
+        ["NEG-008"],
+        [*claimed, bobs],
+        "WRONG_PARTY",
+        "WrongParty",
+        twin=[*claimed, ruled],
+    )
+
+    # Bob delivered on time (the escrow stamped his delivery); Alice claims anyway. The escrow may
+    # dismiss the claim only citing a Delivery of the claimed item by the accused.
+    d = Deal()
+    esc = d.escrow.agent.key
+    alices, bobs_delivery = d.deliver(d.alice), d.deliver(d.bob)
+    pre = [
+        *d.base,
+        *d.locks,
+        alices.envelope,
+        bobs_delivery.envelope,
+        stamp(d.escrow, bobs_delivery).envelope,
+    ]
+    d.clock.now_ms = d.deadline + 1
+    claim = d.claim(d.alice)
+    claimed = [*pre, claim.envelope, stamp(d.escrow, claim).envelope]
+    d.clock.advance(w)
+    dismissal = d.ruling(claim, DISMISS, evidence=bobs_delivery.digest)
+    wrong, right = pair(d.escrow, dismissal, lambda s: setattr(s.ruling, "evidence", alices.digest))
+    g.add(
+        "a dismissal citing Alice's own delivery, not a Delivery of the claimed item by Bob",
+        ["CMT-002"],
+        [*claimed, wrong],
+        "BODY_INVALID",
+        "Ruling",
+        twin=[*claimed, right],
+    )
+    g.add(
+        "a dismissal citing Bob's delivery of the claimed item: the dispute ends, the contract is performing",
+        ["CMT-002", "BDY-016"],
+        [*claimed, right],
+    )
+
+    def claim_under(escrow: bool) -> list[bytes]:
+        """Alice's claim, after Bob's deadline, in a contract without bonds whose terms name an escrow or
+        not."""
+        clock, alice, bob = world()
+        arbiter = Party("escrow", clock)
+        offer = alice.offer(bob, alice.proposal(escrow=arbiter.did if escrow else ""))
+        accept = bob.accept(offer)
+        clock.now_ms = offer.statement.offer.wants[0].deadline_ms + 1
+        msg = commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never arrived")
+        claim = alice.sign("breach_claim", msg, audience=bob.did, negotiation_id=offer.header.negotiation_id)
+        return [*ctx(alice, bob, arbiter), offer.envelope, accept.envelope, claim.envelope]
+
+    g.add(
+        "a breach claim under terms that name no escrow (nobody could rule on it)",
+        ["CMT-005"],
+        claim_under(escrow=False),
+        "ILLEGAL_TRANSITION",
+        "IllegalTransition",
+        twin=claim_under(escrow=True),
+    )
+
+    def stamped_at(after_deadline: int) -> list[bytes]:
+        """Alice's claim stamped ``after_deadline`` ms after Bob's deadline, then an UPHOLD once the
+        response window has passed."""
+        d = Deal()
+        d.clock.now_ms = d.deadline + 1
+        claim = d.claim(d.alice)
+        witness = stamp(d.escrow, claim, at=d.deadline + after_deadline)
+        decided = d.ruling(claim, UPHOLD, issued_at_ms=witness.header.issued_at_ms + w)
+        return [*d.base, *d.locks, claim.envelope, witness.envelope, d.sign(decided)]
+
+    g.add(
+        "the escrow stamps Alice's claim 1 ms after the claim window closed: the claim never takes effect "
+        "(a ruling citing it names no effective claim)",
+        ["CMT-005", "WIT-005", "CMT-002"],
+        stamped_at(CLAIM_WINDOW_MS + 1),
+        "STALE_REFERENCE",
+        "Unwitnessed",
+        "Boundary",
+        twin=stamped_at(CLAIM_WINDOW_MS),
+    )
+    g.add(
+        "the escrow stamps Alice's claim as the claim window closes: the claim takes effect",
+        ["CMT-005", "WIT-005"],
+        stamped_at(CLAIM_WINDOW_MS),
+        None,
+        "Boundary",
+    )
+
+    # Nobody performs or claims; the escrow declares the lapse once the last deadline plus the claim
+    # window has passed on its clock, and refunds both bonds.
+    d = Deal()
+    lapse_at = d.deadline + CLAIM_WINDOW_MS
+    lapse = d.ruling(None, LAPSE, issued_at_ms=lapse_at + 1)
+    too_early, in_time = pair(d.escrow, lapse, retimed(lapse_at))
+    g.add(
+        "a LAPSE ruling at exactly the last deadline plus the claim window",
+        ["CMT-006"],
+        [*d.base, *d.locks, too_early],
+        "ILLEGAL_TRANSITION",
+        "Ruling",
+        "Boundary",
+        twin=[*d.base, *d.locks, in_time],
+    )
+    lapsed = [*d.base, *d.locks, d.sign(lapse)]
+    d.clock.now_ms = lapse_at + 1
+    refunds = [d.escrow_says("refund", p).envelope for p in (d.alice, d.bob)]
+    g.add(
+        "a LAPSE ruling 1 ms later (EXPIRED), then both bonds refunded",
+        ["CMT-006", "CMT-004", "BDY-016"],
+        [*lapsed, *refunds],
+        None,
+        "Boundary",
+    )
+    g.add(
+        "a second LAPSE ruling",
+        ["CMT-006"],
+        [*lapsed, seal(d.escrow.agent.key, d.ruling(None, LAPSE))],
+        "BODY_INVALID",
+        "Ruling",
+        no_twin="the defect is a second lapse: without the first it is a valid one",
+    )
+
+    # A bond refunded before the other one is locked: the contract never becomes BONDED.
+    d = Deal(locked=False)
+    lock_a, lock_b = d.escrow_says("bond_lock", d.alice), d.escrow_says("bond_lock", d.bob)
+    refund = d.escrow_says("refund", d.alice)
+    lock_b_again = chain_sign(d.escrow.agent, d.money("bond_lock", d.bob))
+    delivery = d.deliver(d.alice)
+    g.add(
+        "the escrow locks Alice's bond, refunds it, then locks Bob's: the contract is not BONDED (a locked "
+        "bond was settled), so Alice's Delivery is refused",
+        ["NEG-012"],
+        [*d.base, lock_a.envelope, refund.envelope, lock_b_again.envelope, delivery.envelope],
+        "ILLEGAL_TRANSITION",
+        "IllegalTransition",
+        twin=[*d.base, lock_a.envelope, lock_b.envelope, delivery.envelope],
+    )
+
+    # A Revoke takes effect by its stamp, like a claim: before it, nothing can be forfeited for it.
+    d = Deal(revocation=trade_pb2.Revocation(allowed=True, forfeit_bond=True))
+    revoke = d.bob.sign(
+        "revoke",
+        commitment_pb2.Revoke(contract=d.accept.digest, reason="changed plans"),
+        audience=d.alice.did,
+        negotiation_id=d.nid,
+    )
+    witness = stamp(d.escrow, revoke)
+    forfeit = seal(d.escrow.agent.key, d.forfeit(d.bob, revoke))
+    g.add(
+        "Bob's Revoke, held without the escrow's stamp: a Forfeit of his bond citing it has no cause",
+        ["WIT-005", "CMT-003", "CMT-002"],
+        [*d.base, *d.locks, revoke.envelope, forfeit],
+        "BODY_INVALID",
+        "Unwitnessed",
+        twin=[*d.base, *d.locks, revoke.envelope, witness.envelope, forfeit],
+    )
+    return g
+
+
+def causality() -> Group:
+    """SPEC 0.2 negotiation ids and causal time: only an Offer's own id opens a negotiation (NEG-013),
+    and no answer is dated before what it answers (NEG-014); the same millisecond is in time."""
+    g = Group("Causality", "sparse")
+    clock, alice, bob = world()
+    offer = alice.offer(bob)
+    base = [*ctx(alice, bob), offer.envelope]
+    nonce = alice.agent.next_nonce()
+    second = draft_offer(alice, bob, nonce=nonce)
+    g.add(
+        "Alice sends a second Offer under the open negotiation's id (later proposals are Counters)",
+        ["NEG-013", "NEG-001"],
+        [
+            *base,
+            seal(
+                alice.agent.key,
+                edited(second, lambda s: setattr(s.header, "negotiation_id", offer.header.negotiation_id)),
+            ),
+        ],
+        "HEADER_INVALID",
+        "DerivedNegotiationId",
+        twin=[*base, seal(alice.agent.key, second)],
+    )
+    t = offer.header.issued_at_ms
+    for body, msg in [
+        ("accept", trade_pb2.Accept(offer=offer.digest)),
+        ("counter", trade_pb2.Counter(offer=offer.digest, proposal=bob.proposal())),
+    ]:
+        same_ms = answer(bob, body, msg, offer, issued_at_ms=t)
+        before, at = pair(bob, same_ms, retimed(t - 1))
+        g.add(
+            f"Bob's {body.title()} dated 1 ms before Alice's offer",
+            ["NEG-014"],
+            [*base, before],
+            "ILLEGAL_TRANSITION",
+            "CausalTime",
+            twin=[*base, at],
+        )
+        g.add(
+            f"Bob's {body.title()} dated in the offer's own millisecond",
+            ["NEG-014"],
+            [*base, at],
+            None,
+            "Boundary",
+        )
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    contract = [*base, accept.envelope]
+    t = accept.header.issued_at_ms
+    msg = commitment_pb2.Delivery(contract=accept.digest, item_index=0)
+    same_ms = agent_draft(
+        alice, "delivery", msg, audience=bob.did, negotiation_id=offer.header.negotiation_id, issued_at_ms=t
+    )
+    before, at = pair(alice, same_ms, retimed(t - 1))
+    g.add(
+        "Alice's Delivery dated 1 ms before Bob's Accept (still after her own offer)",
+        ["NEG-014"],
+        [*contract, before],
+        "ILLEGAL_TRANSITION",
+        "CausalTime",
+        twin=[*contract, at],
+    )
+    g.add(
+        "Alice's Delivery dated in the Accept's own millisecond",
+        ["NEG-014"],
+        [*contract, at],
+        None,
+        "Boundary",
+    )
+    return g
+
+
+def confluence() -> Group:
+    """NEG-015: one contract's statements in two orders of arrival, each keeping every statement after
+    what it depends on; both are accepted in full, and both end BREACHED (SPEC 8.9)."""
+    g = Group("Confluence", "sparse")
+    d = Deal()
+    lock_a, lock_b = d.locks
+    delivered = d.deliver(d.alice)  # on time
+    receipt_b = d.bob.receipt(delivered)
+    d.clock.now_ms = d.deadline + 1
+    claim = d.claim(d.alice)
+    witness = stamp(d.escrow, claim)
+    d.clock.advance(60_000)
+    late = d.deliver(d.bob)  # after the deadline, and after the claim
+    receipt_a = d.alice.receipt(late)
+    d.clock.now_ms = witness.header.issued_at_ms + DEFAULT_RESPONSE_WINDOW_MS
+    ruled = d.sign(d.ruling(claim, UPHOLD))
+    forfeit = d.sign(d.forfeit(d.bob, claim))
+    release = d.escrow_says("release", d.alice).envelope
+    e = {
+        "delivery A": delivered.envelope,
+        "receipt B": receipt_b.envelope,
+        "claim": claim.envelope,
+        "stamp": witness.envelope,
+        "delivery B": late.envelope,
+        "receipt A": receipt_a.envelope,
+    }
+    escrow_order = [lock_a, lock_b, *e.values(), ruled, forfeit, release]
+    party_order = [
+        lock_b, lock_a, e["stamp"], e["delivery A"], e["delivery B"], e["receipt A"], e["receipt B"],
+        e["claim"], ruled, release, forfeit,
+    ]  # fmt: skip
+    g.add(
+        "a claim, a late delivery, receipts and a forfeit in the escrow's order: BREACHED (the ruling "
+        "outranks the completed receipts)",
+        ["NEG-015", "WIT-005", "CMT-002"],
+        [*d.base, *escrow_order],
+        None,
+        "Confluence",
+    )
+    g.add(
+        "the same statements in another order (the stamp first, both receipts before the claim: FULFILLED "
+        "until the stamped claim arrives, then DISPUTED; release before forfeit): accepted, BREACHED",
+        ["NEG-015", "WIT-005", "CMT-002"],
+        [*d.base, *party_order],
+        None,
+        "Confluence",
     )
     return g
