@@ -55,6 +55,7 @@ from typing import Any, Final
 from a2a_coop.protocol.chain import EquivocationProof, verify_equivocation_proof
 from a2a_coop.protocol.envelope import envelope_to_json
 from conformance.generate_vectors import (
+    attacks,
     chains,
     envelopes,
     freshness,
@@ -115,6 +116,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.arbitration(),
         negotiation.causality(),
         negotiation.confluence(),
+        attacks.attacks(),
     ]
     return groups, proof
 
