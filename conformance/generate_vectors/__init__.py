@@ -95,6 +95,9 @@ def statements_groups() -> list[Group]:
         freshness.freshness(),
         freshness.replay(),
         mandates.mandate(),
+        statements.integer_range(),
+        statements.negotiation_ids(),
+        statements.escrow_bodies(),
     ]
 
 

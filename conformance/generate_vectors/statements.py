@@ -8,15 +8,18 @@ normative order (SPEC 11 and 12; ERR-002).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
+from a2a_coop.protocol.bodies import MAX_INT
 from a2a_coop.protocol.claims import commit
 from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE, pae
 from a2a_coop.protocol.identity import GROUP_ORDER, did_from_public_key
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.statements import Statement, encode_statement, negotiation_id_for
-from a2a_coop.testing import DAY_MS, Signer, derive, service
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive, service
 from conformance.generate_vectors import wire
 from conformance.generate_vectors._common import (
     Group,
@@ -30,6 +33,9 @@ from conformance.generate_vectors._common import (
     world,
 )
 from conformance.generate_vectors.keys import IDENTITY
+from conformance.generate_vectors.negotiation import DISMISS, LAPSE, UPHOLD, Deal, stamp
+
+RULING_UNSPECIFIED = commitment_pb2.RULING_DECISION_UNSPECIFIED
 
 
 def valid_statements() -> Group:
@@ -577,4 +583,389 @@ def verification_order() -> Group:
         "UnknownMandate",
         now_ms=clock.now_ms + 30 * DAY_MS,
     )
+    return g
+
+
+# --- SPEC 0.2: integer range, derived negotiation ids, escrow bodies ---------------------------------
+
+
+def integer_range() -> Group:
+    """STM-013 and BDY-015: every integer of a statement is at most 2^53 - 1 (SPEC 6.10)."""
+    g = Group("IntegerRange", "sparse")
+    clock = FixedClock()
+    # Header integers, on a Checkpoint (a principal body: no mandate, no budget, no negotiation).
+    ida = Signer("ida-principal", clock)
+    checkpoint = draft(ida, "checkpoint", identity_pb2.Checkpoint())
+
+    def header(**values: int) -> bytes:
+        def edit(s: Statement) -> None:
+            for name, value in values.items():
+                setattr(s.header, name, value)
+            if s.header.seq:
+                s.header.prev, s.checkpoint.log_root = derive("ida prev"), derive("ida root")
+
+        return seal(ida.key, edited(checkpoint, edit))
+
+    limit = header(expires_at_ms=MAX_INT)
+    g.add("expires_at_ms = 2^53 - 1", ["STM-013"], [limit], None, "Boundary", "IntegerRange")
+    for comment, value in [
+        ("expires_at_ms = 2^53", MAX_INT + 1),
+        (
+            "expires_at_ms = 2^64 - 1 (a 64-bit verifier adding the skew wraps it to 'long expired')",
+            2**64 - 1,
+        ),
+    ]:
+        g.add(
+            comment,
+            ["STM-013"],
+            [header(expires_at_ms=value)],
+            "HEADER_INVALID",
+            "IntegerRange",
+            twin=[limit],
+        )
+    g.add(
+        "issued_at_ms = 2^53 (and expires_at_ms 1 ms later)",
+        ["STM-013"],
+        [header(issued_at_ms=MAX_INT + 1, expires_at_ms=MAX_INT + 2)],
+        "HEADER_INVALID",
+        "IntegerRange",
+        twin=[header(issued_at_ms=MAX_INT - 1, expires_at_ms=MAX_INT)],
+    )
+    top = header(seq=MAX_INT)
+    g.add("seq = 2^53 - 1", ["STM-013"], [top], None, "Boundary", "IntegerRange")
+    g.add("seq = 2^53", ["STM-013"], [header(seq=MAX_INT + 1)], "HEADER_INVALID", "IntegerRange", twin=[top])
+
+    # Body integers, under a "no limit" mandate: every cap 2^53 - 1 (SPEC 4.1).
+    unlimited = {
+        "max_per_deal": MAX_INT,
+        "budget_per_period": MAX_INT,
+        "max_outstanding": MAX_INT,
+        "execution_window_end_ms": MAX_INT,
+    }
+    clock, alice, bob = world(alice=unlimited)
+    escrow = Party("escrow", clock)
+
+    def offer_with(edit: Callable[[trade_pb2.Offer, int], None], value: int, nonce: bytes) -> bytes:
+        p = alice.proposal()
+        edit(p, value)
+        return seal(alice.agent.key, draft_offer(alice, bob, p, nonce=nonce))
+
+    def quantity(p: trade_pb2.Offer, v: int) -> None:
+        p.gives[0].quantity = v
+
+    def value(p: trade_pb2.Offer, v: int) -> None:
+        p.gives[0].value = v
+
+    def deadline(p: trade_pb2.Offer, v: int) -> None:
+        p.gives[0].deadline_ms = v
+
+    def response_window(p: trade_pb2.Offer, v: int) -> None:
+        p.terms.escrow, p.terms.response_window_ms = escrow.did, v
+
+    def notice(p: trade_pb2.Offer, v: int) -> None:
+        p.terms.escrow = escrow.did
+        p.terms.revocation.CopyFrom(trade_pb2.Revocation(allowed=True, notice_ms=v))
+
+    def claim_amount(p: trade_pb2.Offer, v: int) -> None:
+        p.claims.append(trade_pb2.Claim(kind=trade_pb2.CLAIM_KIND_HOLDING, subject="gpu-hours", amount=v))
+
+    # Item.value and deadline_ms above 2^53 - 1 would also exceed every mandate's max_per_deal and
+    # execution window (no cap can be larger), breaking MND-004 or MND-008 too: only their limits are here.
+    for field, note, edit, invalid_too in [
+        ("Item.quantity", "", quantity, True),
+        ("Item.value", " (the mandate's max_per_deal is 2^53 - 1: no limit)", value, False),
+        ("Item.deadline_ms", " (the mandate's execution window ends at 2^53 - 1)", deadline, False),
+        ("Terms.response_window_ms", "", response_window, True),
+        ("Revocation.notice_ms", "", notice, True),
+        ("Claim.amount", "", claim_amount, True),
+    ]:
+        nonce = alice.agent.next_nonce()
+        at_limit = offer_with(edit, MAX_INT, nonce)
+        g.add(
+            f"{field} = 2^53 - 1{note}",
+            ["BDY-015"],
+            [*alice.setup, at_limit],
+            None,
+            "Boundary",
+            "IntegerRange",
+        )
+        if invalid_too:
+            g.add(
+                f"{field} = 2^53",
+                ["BDY-015"],
+                [*alice.setup, offer_with(edit, MAX_INT + 1, nonce)],
+                "BODY_INVALID",
+                "IntegerRange",
+                twin=[*alice.setup, at_limit],
+            )
+    mandate = draft(alice.principal, "mandate", alice.mandate_vs.statement.mandate)
+    g.add(
+        "Mandate.max_outstanding = 2^53",
+        ["BDY-015"],
+        [
+            seal(
+                alice.principal.key,
+                edited(mandate, lambda s: setattr(s.mandate, "max_outstanding", MAX_INT + 1)),
+            )
+        ],
+        "BODY_INVALID",
+        "IntegerRange",
+        twin=[seal(alice.principal.key, mandate)],
+    )
+    jo = Signer("jo-principal", clock)
+    revocation = draft(jo, "key_revocation", identity_pb2.KeyRevocation(key=jo.did, effective_ms=MAX_INT))
+    g.add(
+        "KeyRevocation.effective_ms = 2^53 - 1",
+        ["BDY-015"],
+        [seal(jo.key, revocation)],
+        None,
+        "Boundary",
+        "IntegerRange",
+    )
+    g.add(
+        "KeyRevocation.effective_ms = 2^53",
+        ["BDY-015"],
+        [seal(jo.key, edited(revocation, lambda s: setattr(s.key_revocation, "effective_ms", MAX_INT + 1)))],
+        "BODY_INVALID",
+        "IntegerRange",
+        twin=[seal(jo.key, revocation)],
+    )
+    deposit = agent_draft(
+        escrow,
+        "deposit",
+        commitment_pb2.Deposit(party=alice.did, amount=MAX_INT, currency="credit"),
+        audience=alice.did,
+    )
+    g.add(
+        "Deposit.amount = 2^53 - 1",
+        ["BDY-015", "BDY-014"],
+        [*escrow.setup, seal(escrow.agent.key, deposit)],
+        None,
+        "Boundary",
+        "IntegerRange",
+    )
+    g.add(
+        "Deposit.amount = 2^53",
+        ["BDY-015"],
+        [
+            *escrow.setup,
+            seal(escrow.agent.key, edited(deposit, lambda s: setattr(s.deposit, "amount", MAX_INT + 1))),
+        ],
+        "BODY_INVALID",
+        "IntegerRange",
+        twin=[*escrow.setup, seal(escrow.agent.key, deposit)],
+    )
+
+    def revealed(amount: int) -> list[bytes]:
+        """Alice commits to ``amount`` in an offer's claim, then reveals it."""
+        salt = derive(f"salt/{amount}")
+        committed = trade_pb2.Claim(
+            kind=trade_pb2.CLAIM_KIND_NEED, subject="gpu-hours", commitment=commit(amount, salt)
+        )
+        offer = alice.offer(bob, alice.proposal(claims=[committed]))
+        msg = commitment_pb2.Reveal(statement=offer.digest, claim_index=0, salt=salt, amount=amount)
+        return [*alice.setup, offer.envelope, seal(alice.agent.key, agent_draft(alice, "reveal", msg))]
+
+    g.add(
+        "Reveal.amount = 2^53 (opening a commitment to 2^53)",
+        ["BDY-015", "BDY-007"],
+        revealed(MAX_INT + 1),
+        "BODY_INVALID",
+        "IntegerRange",
+        twin=revealed(MAX_INT),
+    )
+    return g
+
+
+def negotiation_ids() -> Group:
+    """NEG-013: an Offer's negotiation_id is SHA256("a2a-coop/v1/negotiation" 00 issuer 00 nonce)[0:16],
+    checked statelessly (step 17); later statements carry the negotiation's id."""
+    g = Group("NegotiationId", "sparse")
+    _, alice, bob = world()
+    nonce = alice.agent.next_nonce()
+    good = draft_offer(alice, bob, nonce=nonce)
+    earlier = alice.offer(bob)
+    undomained = hashlib.sha256(alice.did.encode() + b"\x00" + nonce).digest()[:16]
+    for comment, nid in [
+        ("an Offer whose negotiation_id its issuer chose (16 bytes of its own)", derive("chosen id", 16)),
+        (
+            "an Offer whose negotiation_id derives from another issuer (Bob) and its nonce",
+            negotiation_id_for(bob.did, nonce),
+        ),
+        (
+            "an Offer whose negotiation_id derives from its issuer and another nonce",
+            earlier.header.negotiation_id,
+        ),
+        ("an Offer whose negotiation_id is hashed without the domain string", undomained),
+    ]:
+        g.add(
+            comment,
+            ["NEG-013"],
+            [
+                *alice.setup,
+                seal(
+                    alice.agent.key, edited(good, lambda s, nid=nid: setattr(s.header, "negotiation_id", nid))
+                ),
+            ],
+            "HEADER_INVALID",
+            "DerivedNegotiationId",
+            twin=[*alice.setup, seal(alice.agent.key, good)],
+        )
+    counter = bob.counter(earlier, bob.proposal())
+    g.add(
+        "a Counter carries its negotiation's id, not one derived from its own nonce (only an Offer's is)",
+        ["NEG-013", "STM-009"],
+        [*alice.setup, *bob.setup, earlier.envelope, counter.envelope],
+    )
+    return g
+
+
+def escrow_bodies() -> Group:
+    """SPEC 0.2 body rules: terms name a valid escrow, and revocable terms name one (BDY-003); the shapes
+    of a Ruling (BDY-016) and of a Stamp (BDY-017)."""
+    g = Group("EscrowBody", "sparse")
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+
+    def terms_case(comment: str, bad: trade_pb2.Terms, good: trade_pb2.Terms) -> None:
+        nonce = alice.agent.next_nonce()
+        offers = []
+        for terms in (bad, good):
+            p = alice.proposal()
+            p.terms.CopyFrom(terms)
+            offers.append(seal(alice.agent.key, draft_offer(alice, bob, p, nonce=nonce)))
+        g.add(
+            comment,
+            ["BDY-003"],
+            [*alice.setup, offers[0]],
+            "BODY_INVALID",
+            "BodyRule",
+            twin=[*alice.setup, offers[1]],
+        )
+
+    revocable = trade_pb2.Revocation(allowed=True)
+    terms_case(
+        "revocation allowed, but no escrow (a Revoke takes effect only by an escrow's stamp)",
+        trade_pb2.Terms(currency="credit", revocation=revocable),
+        trade_pb2.Terms(currency="credit", revocation=revocable, escrow=escrow.did),
+    )
+    terms_case(
+        "an escrow that is not a did:key, with no bonds",
+        trade_pb2.Terms(currency="credit", escrow="did:web:escrow.example"),
+        trade_pb2.Terms(currency="credit", escrow=escrow.did),
+    )
+    arbiter_only = alice.proposal(escrow=escrow.did)
+    g.add(
+        "terms naming an escrow without bonds (an arbiter for claims)",
+        ["BDY-003", "CMT-005"],
+        [*alice.setup, alice.offer(bob, arbiter_only).envelope],
+    )
+
+    # Ruling shapes, in a dispute where each shape is otherwise right: Alice delivered on time (the
+    # escrow stamped it), Bob did not; both claim; the escrow rules once the response window passed.
+    d = Deal(bond=0)
+    delivered = d.deliver(d.alice)
+    d.clock.now_ms = d.deadline + 1
+    against_bob, against_alice = d.claim(d.alice), d.claim(d.bob)
+    context = [
+        *d.base,
+        delivered.envelope,
+        stamp(d.escrow, delivered, against_bob, against_alice).envelope,
+        against_bob.envelope,
+        against_alice.envelope,
+    ]
+    d.clock.advance(DEFAULT_RESPONSE_WINDOW_MS)
+    upheld = d.ruling(against_bob, UPHOLD)
+    dismissed = d.ruling(against_alice, DISMISS, evidence=delivered.digest)
+    key = d.escrow.agent.key
+
+    # A digest of the wrong length in a Ruling or a Stamp breaks BDY-016 or BDY-017; the reference library
+    # reports it under its generic digest rule, BDY-004 (the code is the same), so those cases name both.
+    digest = ("BDY-016", "BDY-004")
+
+    def shape(
+        comment: str,
+        good: Statement,
+        edit: Callable[[Statement], Any],
+        ctx: Sequence[bytes] = context,
+        reqs: Sequence[str] = ("BDY-016",),
+    ) -> None:
+        g.add(
+            comment,
+            reqs,
+            [*ctx, seal(key, edited(good, edit))],
+            "BODY_INVALID",
+            "BodyRule",
+            twin=[*ctx, seal(key, good)],
+        )
+
+    g.add(
+        "a Ruling UPHOLD naming the claim and no evidence",
+        ["BDY-016", "CMT-002"],
+        [*context, seal(key, upheld)],
+    )
+    g.add(
+        "a Ruling DISMISS naming the claim and the timely Delivery",
+        ["BDY-016", "CMT-002"],
+        [*context, seal(key, dismissed)],
+    )
+    shape("a Ruling without a decision", upheld, lambda s: setattr(s.ruling, "decision", RULING_UNSPECIFIED))
+    shape(
+        "a Ruling UPHOLD naming evidence", upheld, lambda s: setattr(s.ruling, "evidence", delivered.digest)
+    )
+    shape("a Ruling UPHOLD naming no claim", upheld, lambda s: setattr(s.ruling, "claim", b""), reqs=digest)
+    shape(
+        "a Ruling DISMISS naming no evidence",
+        dismissed,
+        lambda s: setattr(s.ruling, "evidence", b""),
+        reqs=digest,
+    )
+    shape(
+        "a Ruling whose contract is 31 bytes",
+        upheld,
+        lambda s: setattr(s.ruling, "contract", s.ruling.contract[:31]),
+        reqs=digest,
+    )
+    d = Deal(bond=0)
+    lapse = d.ruling(None, LAPSE, issued_at_ms=d.deadline + CLAIM_WINDOW_MS + 1)
+    g.add(
+        "a Ruling LAPSE naming neither claim nor evidence",
+        ["BDY-016", "CMT-006"],
+        [*d.base, seal(d.escrow.agent.key, lapse)],
+    )
+    key = d.escrow.agent.key
+    shape(
+        "a Ruling LAPSE naming a claim",
+        lapse,
+        lambda s: setattr(s.ruling, "claim", derive("a claim")),
+        d.base,
+    )
+
+    # Stamp shapes: 1 to 256 digests of 32 bytes.
+    digests = [derive(f"stamped/{i}") for i in range(257)]
+    one = agent_draft(escrow, "stamp", commitment_pb2.Stamp(statements=digests[:1]))
+    most = edited(one, lambda s: s.stamp.statements.extend(digests[1:256]))
+    ek = escrow.agent.key
+    g.add("a Stamp naming 256 statements", ["BDY-017"], [*escrow.setup, seal(ek, most)], None, "Boundary")
+    for comment, bad, good in [
+        ("a Stamp naming no statement", edited(one, lambda s: s.stamp.ClearField("statements")), one),
+        (
+            "a Stamp naming 257 statements",
+            edited(most, lambda s: s.stamp.statements.append(digests[256])),
+            most,
+        ),
+        (
+            "a Stamp naming a 31-byte digest",
+            edited(one, lambda s: s.stamp.statements.append(digests[1][:31])),
+            one,
+        ),
+    ]:
+        g.add(
+            comment,
+            ["BDY-017", "BDY-004"] if "31-byte" in comment else ["BDY-017"],
+            [*escrow.setup, seal(ek, bad)],
+            "BODY_INVALID",
+            "BodyRule",
+            twin=[*escrow.setup, seal(ek, good)],
+        )
     return g
