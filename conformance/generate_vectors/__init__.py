@@ -1,7 +1,8 @@
 """Generate the offline conformance vectors in conformance/vectors/.
 
-    python -m conformance.generate_vectors          # (re)write the vector files
-    python -m conformance.generate_vectors --check  # exit 1 if the checked-in files differ
+    python -m conformance.generate_vectors             # (re)write the vector files
+    python -m conformance.generate_vectors --check     # exit 1 if the checked-in files differ
+    python -m conformance.generate_vectors --twinless  # the invalid cases without a valid twin, and why
 
 Theory of operation. Every vector is a short transcript: context statements
 (the mandates an agent's statements cite, the offer an Accept answers, ...)
@@ -19,18 +20,28 @@ protobuf), the bytes are edited directly with the small wire-format codec in
 
 Before anything is written, every vector runs through :mod:`a2a_coop.vectors`;
 a case whose outcome differs from what the generator states is a bug in one
-of the two, and generation stops.
+of the two, and generation stops. So does an invalid case rejected for a
+requirement it does not declare, and one whose *twin* fails: every invalid
+case carries the valid transcript it was derived from (its defect fixed,
+:class:`._common.Twin`) or says why it has none, and every twin must pass
+(:func:`.output.check_twins`). That is the one-rule check: a case that also
+breaks a second rule, hidden behind the first in the verification order, has a
+twin that fails. Cases flagged VerificationOrder break several on purpose.
 
 Package layout. One module per vector family; each of its public functions
 builds one test group (one ``testGroups`` entry, named by its ``type``):
 
     keys         KeyEncoding; the weak keys other families reuse
     envelopes    EnvelopeStructure, Signature, PayloadEncoding
-    statements   ValidStatement, Header, Body, VerificationOrder
+    statements   ValidStatement, Header, Body, VerificationOrder; IntegerRange,
+                 NegotiationId, EscrowBody (SPEC 0.2)
     freshness    Freshness, Replay
     mandates     Mandate, Exposure
-    chains       Chain (and the equivocation proof), CompleteLog, KeyLifecycle
-    negotiation  Negotiation, Settlement, Attestation, Commitment
+    chains       Chain (and the equivocation proof), CompleteLog, KeyLifecycle;
+                 ChainTime, CheckpointRoot, KeyAuthority (SPEC 0.2)
+    negotiation  Negotiation, Settlement, Attestation, Commitment; Arbitration,
+                 Causality, Confluence (SPEC 0.2)
+    attacks      Attack: SPEC 16.14 attacks an offline auditor can judge
 
 They share :mod:`._common` (Case, Group and the statement builders),
 :mod:`.wire` (the codec) and :mod:`.flags` (what each flag means, the files'
@@ -38,9 +49,9 @@ They share :mod:`._common` (Case, Group and the statement builders),
 module says which groups go into which file, in which order. Every group
 function builds its own clock and parties, so no state passes from one to the
 next, but ``tcId`` numbers follow the order below: reordering or inserting a
-group renumbers every test after it. A new family (attack vectors, mutation
-vectors, ...) is a new module whose groups are appended to a file here, or
-make a new file in :func:`render`.
+group renumbers every test after it, which is why the SPEC 0.2 groups come
+after the 0.1 ones. A new family (mutation vectors, ...) is a new module whose
+groups are appended to a file here, or make a new file in :func:`render`.
 """
 
 from __future__ import annotations
