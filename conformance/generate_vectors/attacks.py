@@ -48,8 +48,9 @@ def attacks() -> Group:
         twin=[*parties, seal(mallory.agent.key, own)],
     )
     g.add(
-        "Mallory's offer under the id of Alice's offer, after it",
-        ["NEG-013"],
+        "Mallory's offer under the id of Alice's offer, after it (it would also be a second Offer in Alice's "
+        "negotiation, by a non-party: NEG-013 comes first, statelessly)",
+        ["NEG-013", "NEG-001"],
         [*parties, target.envelope, squat],
         "HEADER_INVALID",
         "Attack",
