@@ -223,6 +223,43 @@ def test_generator_check_detects_an_edited_file(tmp_path: Path) -> None:
     assert generate_vectors.main(["--check", "--out", str(tmp_path)]) == 1
 
 
+@pytest.mark.req("ERR-001", "MND-003", "MND-008")
+def test_generator_one_rule_check_finds_a_second_broken_rule() -> None:
+    """The case of the issue: an offer issued exactly at its mandate's valid_until_ms (MND-003), whose item
+    deadlines, a day later, also pass the mandate's end (MND-008, hidden behind MND-003). Expect the
+    generator's check to report its twin (the offer 1 ms inside the validity) as refused for MND-008; with
+    the execution window reaching the deadlines, expect no report; and a case with neither a twin nor a
+    reason to be reported."""
+    from a2a_coop.testing import DAY_MS, FixedClock
+    from conformance.generate_vectors._common import Group, draft_offer, seal, world
+    from conformance.generate_vectors.output import check_twins
+
+    now = FixedClock().now_ms
+
+    def transcript(**caps: int) -> list[bytes]:
+        _, alice, bob = world(alice={"valid_from_ms": now - DAY_MS, **caps})
+        return [*alice.setup, seal(alice.agent.key, draft_offer(alice, bob))]
+
+    def problems(**extra: int) -> list[str]:
+        g = Group("Mandate", "sparse")
+        g.add(
+            "issued exactly at valid_until_ms",
+            ["MND-003"],
+            transcript(valid_until_ms=now, **extra),
+            "MANDATE_VIOLATION",
+            twin=transcript(valid_until_ms=now + 1, **extra),
+        )
+        return check_twins("statements", [g])
+
+    [report] = problems()
+    assert "twin is not valid" in report and "MND-008" in report
+    assert problems(execution_window_end_ms=now + DAY_MS) == []
+    g = Group("Mandate", "sparse")
+    g.add("no twin", ["MND-003"], transcript(valid_until_ms=now), "MANDATE_VIOLATION")
+    [report] = check_twins("statements", [g])
+    assert "needs its valid twin" in report
+
+
 # --- the real console script -------------------------------------------------------------------
 
 

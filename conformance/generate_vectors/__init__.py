@@ -1,7 +1,8 @@
 """Generate the offline conformance vectors in conformance/vectors/.
 
-    python -m conformance.generate_vectors          # (re)write the vector files
-    python -m conformance.generate_vectors --check  # exit 1 if the checked-in files differ
+    python -m conformance.generate_vectors             # (re)write the vector files
+    python -m conformance.generate_vectors --check     # exit 1 if the checked-in files differ
+    python -m conformance.generate_vectors --twinless  # the invalid cases without a valid twin, and why
 
 Theory of operation. Every vector is a short transcript: context statements
 (the mandates an agent's statements cite, the offer an Accept answers, ...)
@@ -19,18 +20,28 @@ protobuf), the bytes are edited directly with the small wire-format codec in
 
 Before anything is written, every vector runs through :mod:`a2a_coop.vectors`;
 a case whose outcome differs from what the generator states is a bug in one
-of the two, and generation stops.
+of the two, and generation stops. So does an invalid case rejected for a
+requirement it does not declare, and one whose *twin* fails: every invalid
+case carries the valid transcript it was derived from (its defect fixed,
+:class:`._common.Twin`) or says why it has none, and every twin must pass
+(:func:`.output.check_twins`). That is the one-rule check: a case that also
+breaks a second rule, hidden behind the first in the verification order, has a
+twin that fails. Cases flagged VerificationOrder break several on purpose.
 
 Package layout. One module per vector family; each of its public functions
 builds one test group (one ``testGroups`` entry, named by its ``type``):
 
     keys         KeyEncoding; the weak keys other families reuse
     envelopes    EnvelopeStructure, Signature, PayloadEncoding
-    statements   ValidStatement, Header, Body, VerificationOrder
+    statements   ValidStatement, Header, Body, VerificationOrder; IntegerRange,
+                 NegotiationId, EscrowBody (SPEC 0.2)
     freshness    Freshness, Replay
     mandates     Mandate, Exposure
-    chains       Chain (and the equivocation proof), CompleteLog, KeyLifecycle
-    negotiation  Negotiation, Settlement, Attestation, Commitment
+    chains       Chain (and the equivocation proof), CompleteLog, KeyLifecycle;
+                 ChainTime, CheckpointRoot, KeyAuthority (SPEC 0.2)
+    negotiation  Negotiation, Settlement, Attestation, Commitment; Arbitration,
+                 Causality, Confluence (SPEC 0.2)
+    attacks      Attack: SPEC 16.14 attacks an offline auditor can judge
 
 They share :mod:`._common` (Case, Group and the statement builders),
 :mod:`.wire` (the codec) and :mod:`.flags` (what each flag means, the files'
@@ -38,9 +49,9 @@ They share :mod:`._common` (Case, Group and the statement builders),
 module says which groups go into which file, in which order. Every group
 function builds its own clock and parties, so no state passes from one to the
 next, but ``tcId`` numbers follow the order below: reordering or inserting a
-group renumbers every test after it. A new family (attack vectors, mutation
-vectors, ...) is a new module whose groups are appended to a file here, or
-make a new file in :func:`render`.
+group renumbers every test after it, which is why the SPEC 0.2 groups come
+after the 0.1 ones. A new family (mutation vectors, ...) is a new module whose
+groups are appended to a file here, or make a new file in :func:`render`.
 """
 
 from __future__ import annotations
@@ -54,17 +65,36 @@ from typing import Any, Final
 
 from a2a_coop.protocol.chain import EquivocationProof, verify_equivocation_proof
 from a2a_coop.protocol.envelope import envelope_to_json
-from conformance.generate_vectors import chains, envelopes, freshness, keys, mandates, negotiation, statements
-from conformance.generate_vectors.output import document, self_check
+from conformance.generate_vectors import (
+    attacks,
+    chains,
+    envelopes,
+    freshness,
+    keys,
+    mandates,
+    negotiation,
+    statements,
+)
+from conformance.generate_vectors._common import Group
+from conformance.generate_vectors.output import document, self_check, twinless
 
-__all__ = ["VECTOR_DIR", "chains_file", "main", "proof_file", "render", "statements_file"]
+__all__ = [
+    "VECTOR_DIR",
+    "chains_file",
+    "chains_groups",
+    "main",
+    "proof_file",
+    "render",
+    "statements_file",
+    "statements_groups",
+]
 
 VECTOR_DIR: Final = Path(__file__).resolve().parent.parent / "vectors"
 
 
-def statements_file() -> dict[str, Any]:
-    """The statements.json document."""
-    groups = [
+def statements_groups() -> list[Group]:
+    """The test groups of statements.json, in file order (tcIds follow it)."""
+    return [
         statements.valid_statements(),
         envelopes.envelope_structure(),
         envelopes.signatures(),
@@ -76,12 +106,14 @@ def statements_file() -> dict[str, Any]:
         freshness.freshness(),
         freshness.replay(),
         mandates.mandate(),
+        statements.integer_range(),
+        statements.negotiation_ids(),
+        statements.escrow_bodies(),
     ]
-    return document(groups)
 
 
-def chains_file() -> tuple[dict[str, Any], EquivocationProof]:
-    """The chains.json document, and the equivocation found in it."""
+def chains_groups() -> tuple[list[Group], EquivocationProof]:
+    """The test groups of chains.json, in file order, and the equivocation found in it."""
     chain, proof = chains.chain()
     groups = [
         chain,
@@ -92,7 +124,25 @@ def chains_file() -> tuple[dict[str, Any], EquivocationProof]:
         mandates.exposure(),
         negotiation.attestation(),
         negotiation.commitment(),
+        chains.chain_time(),
+        chains.checkpoint_root(),
+        chains.key_authority(),
+        negotiation.arbitration(),
+        negotiation.causality(),
+        negotiation.confluence(),
+        attacks.attacks(),
     ]
+    return groups, proof
+
+
+def statements_file() -> dict[str, Any]:
+    """The statements.json document."""
+    return document(statements_groups())
+
+
+def chains_file() -> tuple[dict[str, Any], EquivocationProof]:
+    """The chains.json document, and the equivocation found in it."""
+    groups, proof = chains_groups()
     return document(groups), proof
 
 
@@ -112,10 +162,11 @@ def proof_file(proof: EquivocationProof) -> dict[str, Any]:
 
 def render() -> dict[str, str]:
     """File name -> exact file text, for every file this package owns."""
-    statements_doc = statements_file()
-    chains_doc, proof = chains_file()
-    self_check("statements", statements_doc)
-    self_check("chains", chains_doc)
+    statement_groups = statements_groups()
+    chain_groups, proof = chains_groups()
+    statements_doc, chains_doc = document(statement_groups), document(chain_groups)
+    self_check("statements", statements_doc, statement_groups)
+    self_check("chains", chains_doc, chain_groups)
     docs = {
         "statements.json": statements_doc,
         "chains.json": chains_doc,
@@ -124,13 +175,27 @@ def render() -> dict[str, str]:
     return {name: json.dumps(doc, indent=1, ensure_ascii=False) + "\n" for name, doc in docs.items()}
 
 
+def _print_twinless() -> None:
+    """The invalid cases that carry no valid twin, and why (for reviews of the one-rule check)."""
+    for name, groups in (("statements", statements_groups()), ("chains", chains_groups()[0])):
+        for tc_id, case in twinless(groups):
+            why = case.no_twin or "VerificationOrder: breaks several rules on purpose"
+            print(f"{name}-{tc_id}-{case.requirements[0]}\t{case.comment}\t{why}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m conformance.generate_vectors", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--check", action="store_true", help="exit 1 if the files on disk differ")
     parser.add_argument("--out", type=Path, default=VECTOR_DIR, help="output directory")
+    parser.add_argument(
+        "--twinless", action="store_true", help="list the invalid cases without a valid twin, and why"
+    )
     args = parser.parse_args(argv)
+    if args.twinless:
+        _print_twinless()
+        return 0
     files = render()
     if args.check:
         stale = [

@@ -8,22 +8,48 @@ build a statement with one thing wrong and re-sign it as its issuer would.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE, Envelope, pae
 from a2a_coop.protocol.identity import Keypair
-from a2a_coop.protocol.statements import PROTOCOL_VERSION, Statement, VerifiedStatement, encode_statement
+from a2a_coop.protocol.statements import (
+    PROTOCOL_VERSION,
+    Statement,
+    VerifiedStatement,
+    encode_statement,
+    negotiation_id_for,
+)
 from a2a_coop.testing import DEFAULT_TTL_MS, FixedClock, Party, Signer
 
 # --- cases --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Twin:
+    """The valid transcript an invalid case was derived from.
+
+    It is the case's transcript with its one defect fixed: the defective statement (or the context
+    statement that makes it defective) rebuilt without the defect and signed by the same issuer. The
+    generator checks that every twin is accepted in full (:func:`.output.check_twins`): a case whose
+    twin fails breaks more than the rule it pins. ``now_ms`` is the reference time the twin runs at.
+    """
+
+    envelopes: Sequence[bytes]
+    now_ms: int | None = None
+
+
 @dataclass
 class Case:
-    """One vector before encoding. ``failed_index`` defaults to the last envelope when invalid."""
+    """One vector before encoding. ``failed_index`` defaults to the last envelope when invalid.
+
+    An invalid case carries its :class:`Twin`, or says in ``no_twin`` why it has none (the defect is
+    the statement's mere presence: a replay, a second Accept; or the input is not derived from a
+    statement at all: garbage bytes). Cases flagged ``VerificationOrder`` break several rules on
+    purpose and need neither.
+    """
 
     comment: str
     requirements: Sequence[str]
@@ -32,6 +58,8 @@ class Case:
     flags: Sequence[str] = ()
     now_ms: int | None = None
     failed_index: int | None = None
+    twin: Twin | None = None
+    no_twin: str = ""
 
 
 @dataclass
@@ -49,10 +77,17 @@ class Group:
         *flags: str,
         now_ms: int | None = None,
         failed_index: int | None = None,
+        twin: Twin | Sequence[bytes] | None = None,
+        no_twin: str = "",
     ) -> None:
+        """Add a case. ``twin`` is a :class:`Twin`, or its envelopes (run at the case's ``now_ms``)."""
         if error is None and not flags:
             flags = ("Valid",)
-        self.cases.append(Case(comment, requirements, envelopes, error, flags, now_ms, failed_index))
+        if twin is not None and not isinstance(twin, Twin):
+            twin = Twin(list(twin), now_ms)
+        self.cases.append(
+            Case(comment, requirements, envelopes, error, flags, now_ms, failed_index, twin, no_twin)
+        )
 
 
 # --- building blocks ------------------------------------------------------------------------
@@ -107,6 +142,24 @@ def seal(key: Keypair, stmt: Statement | bytes, payload_type: str = STATEMENT_PA
     return make_envelope(payload, payload_type, [(key.did, key.sign(pae(payload_type, payload)))])
 
 
+def edited(stmt: Statement, edit: Callable[[Statement], Any]) -> Statement:
+    """A copy of ``stmt`` with one edit; ``stmt`` itself stays as it was (the twin)."""
+    out = Statement()
+    out.CopyFrom(stmt)
+    edit(out)
+    return out
+
+
+def retimed(at: int) -> Callable[[Statement], None]:
+    """An edit for :func:`edited`: issue the statement at ``at`` (its time to live unchanged)."""
+
+    def edit(stmt: Statement) -> None:
+        h = stmt.header
+        h.expires_at_ms, h.issued_at_ms = at + h.expires_at_ms - h.issued_at_ms, at
+
+    return edit
+
+
 def bad_statement(party: Party, body: str, msg: Any, **kw: Any) -> bytes:
     """A statement by ``party``'s agent that a verifier must refuse, signed off-chain."""
     return seal(party.agent.key, agent_draft(party, body, msg, **kw))
@@ -135,7 +188,10 @@ def open_envelope(data: bytes) -> tuple[bytes, str, str, bytes]:
 def draft_offer(
     party: Party, to: Party | str, proposal: trade_pb2.Offer | None = None, **kw: Any
 ) -> Statement:
-    """An unsigned opening offer from ``party`` (default proposal) to ``to``."""
+    """An unsigned opening offer from ``party`` (default proposal) to ``to``, its negotiation_id
+    derived from the agent's did and the nonce (NEG-013) unless one is given."""
     audience = to if isinstance(to, str) else to.did
-    kw.setdefault("negotiation_id", party.new_negotiation_id())
+    if kw.get("nonce") is None:
+        kw["nonce"] = party.agent.next_nonce()
+    kw.setdefault("negotiation_id", negotiation_id_for(party.did, kw["nonce"]))
     return agent_draft(party, "offer", proposal or party.proposal(), audience=audience, **kw)

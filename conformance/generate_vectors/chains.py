@@ -9,10 +9,19 @@ principal keys (KEY-004, KEY-005, MND-012).
 from __future__ import annotations
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
-from a2a_coop.protocol.chain import EquivocationProof
+from a2a_coop.protocol.chain import ChainWriter, EquivocationProof
 from a2a_coop.protocol.merkle import root as merkle_root
-from a2a_coop.testing import DEFAULT_TTL_MS, FixedClock, Party, Signer, derive
-from conformance.generate_vectors._common import Group, draft_offer, seal, world
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive
+from conformance.generate_vectors._common import (
+    Group,
+    agent_draft,
+    draft,
+    draft_offer,
+    edited,
+    retimed,
+    seal,
+    world,
+)
 
 
 def chain() -> tuple[Group, EquivocationProof]:
@@ -36,48 +45,60 @@ def chain() -> tuple[Group, EquivocationProof]:
         "a sparse view: seq 0 and seq 2 only", ["CHN-006"], [*alice.setup, env[0], env[2]], None, "ChainGap"
     )
     stmt = draft_offer(alice, bob)
-    stmt.header.seq, stmt.header.prev = 1, derive("not the digest of seq 0")
+    stmt.header.seq, stmt.header.prev = 1, offers[0].digest
+    linked = seal(alice.agent.key, stmt)
+    broken = seal(alice.agent.key, edited(stmt, lambda s: setattr(s.header, "prev", derive("not seq 0"))))
     g.add(
         "seq 1 whose prev is not the digest of seq 0",
         ["CHN-003"],
-        [*alice.setup, env[0], seal(alice.agent.key, stmt)],
+        [*alice.setup, env[0], broken],
         "CHAIN_BROKEN",
         "ChainBroken",
+        twin=[*alice.setup, env[0], linked],
     )
     g.add(
         "seq 1 with a wrong prev arriving before seq 0",
         ["CHN-003"],
-        [*alice.setup, seal(alice.agent.key, stmt), env[0]],
+        [*alice.setup, broken, env[0]],
         "CHAIN_BROKEN",
         "ChainBroken",
+        twin=[*alice.setup, linked, env[0]],
     )
-    stmt = draft_offer(alice, bob, issued_at_ms=offers[0].header.issued_at_ms - 1)
-    stmt.header.seq, stmt.header.prev = 1, offers[0].digest
+    same_ms = edited(stmt, retimed(offers[0].header.issued_at_ms))
     g.add(
         "seq 1 issued 1 ms before seq 0",
         ["CHN-005"],
-        [*alice.setup, env[0], seal(alice.agent.key, stmt)],
+        [
+            *alice.setup,
+            env[0],
+            seal(alice.agent.key, edited(same_ms, retimed(offers[0].header.issued_at_ms - 1))),
+        ],
         "CHAIN_BROKEN",
         "ChainBroken",
+        twin=[*alice.setup, env[0], seal(alice.agent.key, same_ms)],
     )
-    stmt.header.issued_at_ms = offers[0].header.issued_at_ms
-    stmt.header.expires_at_ms = stmt.header.issued_at_ms + DEFAULT_TTL_MS
     g.add(
         "seq 1 issued in the same ms as seq 0 (non-decreasing is enough)",
         ["CHN-005"],
-        [*alice.setup, env[0], seal(alice.agent.key, stmt)],
+        [*alice.setup, env[0], seal(alice.agent.key, same_ms)],
         None,
         "Boundary",
     )
     fork = draft_offer(alice, Signer("carol", clock).did)
     fork.header.seq, fork.header.prev = 1, offers[0].digest
     forked = seal(alice.agent.key, fork)
+    # The fork's statement at the next free seq, where it would be an honest next link.
+    at_seq_3 = seal(
+        alice.agent.key,
+        edited(fork, lambda s: (setattr(s.header, "seq", 3), setattr(s.header, "prev", offers[2].digest))),
+    )
     g.add(
         "two different statements at seq 1 (equivocation)",
         ["CHN-004"],
         [*alice.setup, env[0], env[1], forked],
         "EQUIVOCATION",
         "Equivocation",
+        twin=[*alice.setup, env[0], env[1], at_seq_3],
     )
     g.add(
         "two different statements at seq 1, seen without seq 0",
@@ -85,6 +106,7 @@ def chain() -> tuple[Group, EquivocationProof]:
         [*alice.setup, env[1], forked],
         "EQUIVOCATION",
         "Equivocation",
+        twin=[*alice.setup, env[1], at_seq_3],
     )
     fork.header.prev = derive("elsewhere")
     g.add(
@@ -110,6 +132,7 @@ def complete_log() -> Group:
         [*alice.setup, env[0], env[2]],
         "CHAIN_GAP",
         "ChainGap",
+        twin=[*alice.setup, *env],
     )
     g.add("a complete segment may start after seq 0", ["CHN-002"], [*alice.setup, env[1], env[2]])
     g.add(
@@ -119,6 +142,7 @@ def complete_log() -> Group:
         "CHAIN_GAP",
         "ChainGap",
         failed_index=len(alice.setup) + 1,
+        twin=[*alice.setup, *env],
     )
     _, _, trade = _full_trade()
     g.add(
@@ -145,52 +169,61 @@ def _full_trade() -> tuple[Party, Party, list[bytes]]:
 def key_lifecycle() -> Group:
     g = Group("KeyLifecycle", "sparse")
     clock, alice, bob = world()
+    bind = alice.offer(bob)  # Alice's key signs under her principal's mandate: it is bound to it (KEY-007)
     t = clock.advance(60_000)
     rev = alice.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=t))
+    at_effective = alice.offer(bob)
+    before = alice.offer(bob, issued_at_ms=t - 1)
     g.add(
-        "the principal revokes its agent's key; the agent then signs at effective_ms",
-        ["KEY-004"],
-        [*alice.setup, rev.envelope, alice.offer(bob).envelope],
+        "the principal revokes its (bound) agent's key; the agent then signs at effective_ms",
+        ["KEY-004", "KEY-007"],
+        [*alice.setup, bind.envelope, rev.envelope, at_effective.envelope],
         "KEY_REVOKED",
         "RevokedKey",
+        twin=[*alice.setup, bind.envelope, rev.envelope, before.envelope],
     )
-    before = alice.offer(bob, issued_at_ms=t - 1)
     g.add(
         "a statement issued 1 ms before effective_ms stays valid",
         ["KEY-004"],
-        [*alice.setup, rev.envelope, before.envelope],
+        [*alice.setup, bind.envelope, rev.envelope, before.envelope],
         None,
         "Boundary",
     )
     clock, alice, bob = world()
     self_rev = alice.agent.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
     clock.advance(1_000)
+    offer = alice.offer(bob)
     g.add(
         "the agent revokes its own key, then signs again",
         ["KEY-004"],
-        [*alice.setup, self_rev.envelope, alice.offer(bob).envelope],
+        [*alice.setup, self_rev.envelope, offer.envelope],
         "KEY_REVOKED",
         "RevokedKey",
+        twin=[*alice.setup, offer.envelope],
     )
     clock, alice, bob = world()
-    hostile = bob.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
+    revocation = identity_pb2.KeyRevocation(key=alice.did, effective_ms=1)
+    hostile = agent_draft(bob, "key_revocation", revocation)
     g.add(
         "Bob's agent tries to revoke Alice's key",
         ["KEY-004"],
-        [*alice.setup, *bob.setup, hostile.envelope],
-        "WRONG_PARTY",
+        [*alice.setup, *bob.setup, seal(bob.agent.key, hostile)],
+        "REVOCATION_UNAUTHORIZED",
         "RevocationAuthority",
+        twin=[*alice.setup, *bob.setup, alice.sign("key_revocation", revocation).envelope],
     )
     clock, alice, bob = world()
     nxt = Signer("alice-next", clock)
     rot = alice.agent.sign("key_rotation", identity_pb2.KeyRotation(new_key=nxt.did))
     clock.advance(1_000)
+    offer = alice.offer(bob)
     g.add(
         "the agent rotates its key, then the old key signs seq + 1",
         ["KEY-005"],
-        [*alice.setup, rot.envelope, alice.offer(bob).envelope],
+        [*alice.setup, rot.envelope, offer.envelope],
         "KEY_REVOKED",
         "RevokedKey",
+        twin=[*alice.setup, offer.envelope],
     )
     g.add(
         "a key rotation alone (the last statement of the old key)", ["KEY-005"], [*alice.setup, rot.envelope]
@@ -200,11 +233,224 @@ def key_lifecycle() -> Group:
     prev = alice.principal.sign(
         "key_revocation", identity_pb2.KeyRevocation(key=alice.principal.did, effective_ms=t)
     )
+    at_effective = alice.offer(bob)
+    before = alice.offer(bob, issued_at_ms=t - 1)
     g.add(
         "the principal's own key is revoked; its mandate authorizes nothing issued from then",
         ["MND-012", "KEY-004"],
-        [*alice.setup, prev.envelope, alice.offer(bob).envelope],
+        [*alice.setup, prev.envelope, at_effective.envelope],
         "KEY_REVOKED",
         "RevokedKey",
+        twin=[*alice.setup, prev.envelope, before.envelope],
+    )
+    return g
+
+
+# --- SPEC 0.2: time across gaps, checkpoint roots, key authority -------------------------------------
+
+
+def chain_time() -> Group:
+    """CHN-005 against the nearest held statements, at any distance: a sparse view's gaps do not let a
+    statement claim a time its held neighbours contradict."""
+    g = Group("ChainTime", "sparse")
+    clock, alice, bob = world()
+    carol = Party("carol", clock)
+    signed = [alice.offer(bob)]
+    for _ in range(4):  # offers to Carol, which Bob's view does not hold
+        clock.advance(1_000)
+        signed.append(alice.offer(carol))
+    clock.advance(1_000)
+    rotation = alice.sign("key_rotation", identity_pb2.KeyRotation(new_key=Signer("alice-next", clock).did))
+    view = [*alice.setup, *bob.setup, signed[0].envelope, rotation.envelope]
+    # The rotated-out key still holds its secret: it signs an offer at seq 2, a seq Bob never saw.
+    alice.agent.writer = ChainWriter(alice.agent.key, next_seq=2, prev=signed[1].digest)
+    clock.advance(1_000)
+    late = draft_offer(alice, bob)
+    inside = edited(late, retimed(signed[0].header.issued_at_ms + 2_500))
+    g.add(
+        "a rotated-out key signs into a gap of a sparse view (seq 2, between held seq 0 and its rotation "
+        "at seq 5), dated after the rotation",
+        ["CHN-005", "KEY-005", "CHN-006"],
+        [*view, seal(alice.agent.key, late)],
+        "CHAIN_BROKEN",
+        "ChainBroken",
+        twin=[*view, seal(alice.agent.key, inside)],
+    )
+    g.add(
+        "the same statement dated between the held seq 0 and the rotation fits the gap (a sparse view "
+        "cannot tell it from the real seq 2)",
+        ["CHN-005", "CHN-006"],
+        [*view, seal(alice.agent.key, inside)],
+        None,
+        "ChainGap",
+    )
+    clock, alice, bob = world()
+    first = alice.offer(bob)
+    alice.agent.writer = ChainWriter(alice.agent.key, next_seq=3, prev=derive("alice seq 2"))
+    clock.advance(1_000)
+    third = draft_offer(alice, bob)
+    g.add(
+        "seq 3 dated 1 ms before the held seq 0, with seq 1 and 2 missing",
+        ["CHN-005", "CHN-006"],
+        [
+            *alice.setup,
+            first.envelope,
+            seal(alice.agent.key, edited(third, retimed(first.header.issued_at_ms - 1))),
+        ],
+        "CHAIN_BROKEN",
+        "ChainBroken",
+        twin=[*alice.setup, first.envelope, seal(alice.agent.key, third)],
+    )
+    return g
+
+
+def checkpoint_root() -> Group:
+    """CHN-007: a verifier holding the issuer's statements 0..seq-1 recomputes a Checkpoint's log_root."""
+    g = Group("CheckpointRoot", "complete")
+    clock, alice, bob = world()
+    offers = []
+    for _ in range(3):
+        offers.append(alice.offer(bob))
+        clock.advance(1_000)
+    digests = [o.digest for o in offers]
+    log = [*alice.setup, *(o.envelope for o in offers)]
+    right = agent_draft(alice, "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root(digests)))
+
+    def root(value: bytes) -> bytes:
+        return seal(alice.agent.key, edited(right, lambda s: setattr(s.checkpoint, "log_root", value)))
+
+    g.add(
+        "a complete log seq 0..2, then a Checkpoint at seq 3 over them",
+        ["CHN-007", "CHN-002"],
+        [*log, seal(alice.agent.key, right)],
+        None,
+        "LogRoot",
+    )
+    for comment, wrong in [
+        ("whose log_root leaves out the last statement", merkle_root(digests[:2])),
+        ("whose log_root lists seq 0 and 1 swapped", merkle_root([digests[1], digests[0], digests[2]])),
+        ("whose log_root counts seq 2 twice", merkle_root([*digests, digests[2]])),
+    ]:
+        g.add(
+            f"a complete log seq 0..2, then a Checkpoint at seq 3 {comment}",
+            ["CHN-007"],
+            [*log, root(wrong)],
+            "LOG_ROOT_MISMATCH",
+            "LogRoot",
+            twin=[*log, seal(alice.agent.key, right)],
+        )
+    g.add(
+        "a complete segment from seq 1: the root over seq 0..2 cannot be recomputed, so a Checkpoint with "
+        "a wrong log_root is not refused",
+        ["CHN-007", "CHN-002"],
+        [*log[:-3], *log[-2:], root(merkle_root(digests[:2]))],
+        None,
+        "LogRoot",
+    )
+    return g
+
+
+def key_authority() -> Group:
+    """KEY-004 and KEY-007: a key is revoked by itself or by a principal it is bound to, and it is bound
+    only by its own signature under that principal's Mandate."""
+    g = Group("KeyAuthority", "sparse")
+    clock, alice, bob = world()
+    mallory = Signer("mallory", clock)
+    caps = alice.mandate_vs.statement.mandate
+
+    def minted(victim: str) -> tuple[bytes, identity_pb2.Mandate]:
+        """Mallory's Mandate naming ``victim`` as its agent: anyone can sign one."""
+        m = identity_pb2.Mandate()
+        m.CopyFrom(caps)
+        m.agent = victim
+        vs = mallory.sign("mandate", m, ttl_ms=DAY_MS)
+        return vs.envelope, vs.digest
+
+    fake, fake_digest = minted(alice.did)
+    clock.advance(1_000)
+    revocation = draft(
+        mallory,
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms - DAY_MS),
+    )
+    accepted = alice.sign("offer", alice.proposal(), audience=bob.did, mandate=fake_digest)
+    g.add(
+        "Mallory mints a Mandate naming Alice's agent key, then revokes that key: Alice never signed "
+        "under it, so it binds her to nobody",
+        ["KEY-004", "KEY-007"],
+        [*alice.setup, fake, seal(mallory.key, revocation)],
+        "REVOCATION_UNAUTHORIZED",
+        "RevocationAuthority",
+        twin=[*alice.setup, fake, accepted.envelope, seal(mallory.key, revocation)],
+    )
+    g.add(
+        "once Alice's key has signed under Mallory's Mandate, it is bound to Mallory, who may revoke it",
+        ["KEY-004", "KEY-007"],
+        [*alice.setup, fake, accepted.envelope, seal(mallory.key, revocation)],
+    )
+    fake_p, _ = minted(alice.principal.did)
+    self_revocation = draft(
+        alice.principal,
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=alice.principal.did, effective_ms=clock.now_ms),
+    )
+    g.add(
+        "Mallory mints a Mandate naming Alice's principal key, then revokes that key",
+        ["KEY-004", "KEY-007", "MND-012"],
+        [
+            *alice.setup,
+            fake_p,
+            seal(mallory.key, draft(mallory, "key_revocation", self_revocation.key_revocation)),
+        ],
+        "REVOCATION_UNAUTHORIZED",
+        "RevocationAuthority",
+        twin=[*alice.setup, fake_p, seal(alice.principal.key, self_revocation)],
+    )
+
+    def principal_revokes(bound_by: str) -> list[bytes]:
+        """Alice's principal revokes her agent key, after the key bound itself by an offer or a
+        Checkpoint naming the mandate, or before it signed anything (``bound_by`` = "")."""
+        clock, alice, bob = world()
+        bound = []
+        if bound_by == "offer":
+            bound = [alice.offer(bob).envelope]
+        elif bound_by == "checkpoint":
+            cp = alice.sign("checkpoint", identity_pb2.Checkpoint())
+            bound = [cp.envelope]
+        clock.advance(1_000)
+        rev = alice.principal.sign(
+            "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms)
+        )
+        return [*alice.setup, *bound, rev.envelope]
+
+    g.add(
+        "Alice's own principal revokes her agent key before the key signed anything under its Mandate",
+        ["KEY-004", "KEY-007"],
+        principal_revokes(""),
+        "REVOCATION_UNAUTHORIZED",
+        "RevocationAuthority",
+        twin=principal_revokes("offer"),
+    )
+    g.add(
+        "the principal revokes its agent key once the key signed an offer under its Mandate",
+        ["KEY-004", "KEY-007"],
+        principal_revokes("offer"),
+    )
+    g.add(
+        "the key binds itself before trading by a public Checkpoint naming the Mandate (SPEC 3.4); its "
+        "principal may then revoke it",
+        ["KEY-004", "KEY-007"],
+        principal_revokes("checkpoint"),
+    )
+    clock, alice, bob = world(alice={"valid_until_ms": FixedClock().now_ms + DAY_MS})
+    offer = alice.offer(bob)
+    clock.advance(2 * DAY_MS)
+    rev = alice.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms)
+    )
+    g.add(
+        "the principal revokes its bound agent key after the Mandate has expired (the binding outlives it)",
+        ["KEY-004", "KEY-007"],
+        [*alice.setup, offer.envelope, rev.envelope],
     )
     return g

@@ -22,6 +22,7 @@ from conformance.generate_vectors._common import Group, draft, make_envelope, op
 from conformance.generate_vectors.keys import FIELD_PRIME, IDENTITY, WEAK_KEYS
 
 MAX_ENVELOPE: Final = 65_536
+GARBAGE: Final = "not derived from a statement: there is no valid input it differs from by one defect"
 
 
 def envelope_structure() -> Group:
@@ -30,13 +31,21 @@ def envelope_structure() -> Group:
     good = alice.mandate_vs.envelope
     payload, ptype, keyid, sig = open_envelope(good)
     pkey = alice.principal.key
-    g.add("garbage bytes (0xff * 32)", ["ENV-004"], [b"\xff" * 32], "MALFORMED_ENVELOPE", "MalformedEnvelope")
+    g.add(
+        "garbage bytes (0xff * 32)",
+        ["ENV-004"],
+        [b"\xff" * 32],
+        "MALFORMED_ENVELOPE",
+        "MalformedEnvelope",
+        no_twin=GARBAGE,
+    )
     g.add(
         "ASCII text, not protobuf",
         ["ENV-004"],
         [b"not an envelope"],
         "MALFORMED_ENVELOPE",
         "MalformedEnvelope",
+        no_twin=GARBAGE,
     )
     g.add(
         "zero bytes (an empty Envelope: no payload, no signature)",
@@ -44,6 +53,7 @@ def envelope_structure() -> Group:
         [b""],
         "MALFORMED_ENVELOPE",
         "MalformedEnvelope",
+        no_twin=GARBAGE,
     )
     g.add(
         "a valid envelope truncated by 10 bytes (inside the signature)",
@@ -51,6 +61,7 @@ def envelope_structure() -> Group:
         [good[:-10]],
         "MALFORMED_ENVELOPE",
         "MalformedEnvelope",
+        twin=[good],
     )
     g.add(
         "a valid envelope truncated inside the payload",
@@ -58,6 +69,7 @@ def envelope_structure() -> Group:
         [good[: len(good) // 2]],
         "MALFORMED_ENVELOPE",
         "MalformedEnvelope",
+        twin=[good],
     )
     g.add(
         "empty payload, signed",
@@ -65,6 +77,7 @@ def envelope_structure() -> Group:
         [seal(pkey, b"")],
         "MALFORMED_ENVELOPE",
         "MalformedEnvelope",
+        twin=[good],
     )
     g.add(
         "no signature",
@@ -72,6 +85,7 @@ def envelope_structure() -> Group:
         [make_envelope(payload, ptype, [])],
         "MALFORMED_ENVELOPE",
         "SignatureCount",
+        twin=[good],
     )
     other = Keypair.from_seed(derive("key/mallory"))
     g.add(
@@ -80,6 +94,7 @@ def envelope_structure() -> Group:
         [make_envelope(payload, ptype, [(keyid, sig), (other.did, other.sign(pae(ptype, payload)))])],
         "MALFORMED_ENVELOPE",
         "SignatureCount",
+        twin=[good],
     )
     g.add(
         "the same signature twice",
@@ -87,6 +102,7 @@ def envelope_structure() -> Group:
         [make_envelope(payload, ptype, [(keyid, sig), (keyid, sig)])],
         "MALFORMED_ENVELOPE",
         "SignatureCount",
+        twin=[good],
     )
     for label, other_type in [
         ("an in-toto statement type", "application/vnd.in-toto+json"),
@@ -100,6 +116,7 @@ def envelope_structure() -> Group:
             [seal(pkey, payload, other_type)],
             "UNSUPPORTED_PAYLOAD_TYPE",
             "PayloadTypeSwap",
+            twin=[good],
         )
     swapped = make_envelope(payload, "application/vnd.in-toto+json", [(keyid, sig)])
     g.add(
@@ -108,6 +125,7 @@ def envelope_structure() -> Group:
         [swapped],
         "UNSUPPORTED_PAYLOAD_TYPE",
         "PayloadTypeSwap",
+        twin=[good],
     )
     cross = pkey.sign(pae("application/vnd.in-toto+json", payload))
     g.add(
@@ -116,6 +134,7 @@ def envelope_structure() -> Group:
         [make_envelope(payload, ptype, [(keyid, cross)])],
         "SIGNATURE_INVALID",
         "PayloadTypeSwap",
+        twin=[good],
     )
     g.add(
         "signature over the raw payload instead of PAE",
@@ -123,6 +142,7 @@ def envelope_structure() -> Group:
         [make_envelope(payload, ptype, [(keyid, pkey.sign(payload))])],
         "SIGNATURE_INVALID",
         "PaeMismatch",
+        twin=[good],
     )
     t = ptype.encode()
     padded = b"DSSEv1 0%d %b %d %b" % (len(t), t, len(payload), payload)
@@ -132,6 +152,7 @@ def envelope_structure() -> Group:
         [make_envelope(payload, ptype, [(keyid, pkey.sign(padded))])],
         "SIGNATURE_INVALID",
         "PaeMismatch",
+        twin=[good],
     )
     # Size limit: a self-revocation whose free-text reason fills the envelope to exactly the limit.
     big_signer = Signer("frank-principal", clock)
@@ -162,6 +183,7 @@ def envelope_structure() -> Group:
         [sized(MAX_ENVELOPE + 1)],
         "ENVELOPE_TOO_LARGE",
         "OversizedEnvelope",
+        twin=[sized(MAX_ENVELOPE)],
     )
     g.add(
         "envelope of 100000 bytes of garbage (size is checked before parsing)",
@@ -187,6 +209,7 @@ def signatures() -> Group:
         [*ctx, make_envelope(payload, ptype, [(keyid, mallory.sign(pae(ptype, payload)))])],
         "SIGNATURE_INVALID",
         "WrongKey",
+        twin=[*ctx, offer.envelope],
     )
     g.add(
         "signed by another key that is the keyid, header.issuer unchanged",
@@ -194,6 +217,7 @@ def signatures() -> Group:
         [*ctx, make_envelope(payload, ptype, [(mallory.did, mallory.sign(pae(ptype, payload)))])],
         "KEYID_MISMATCH",
         "IssuerMismatch",
+        twin=[*ctx, offer.envelope],
     )
     for n in (0, 63, 65):
         g.add(
@@ -202,6 +226,7 @@ def signatures() -> Group:
             [*ctx, make_envelope(payload, ptype, [(keyid, (sig + b"\0")[:n])])],
             "SIGNATURE_INVALID",
             "SignatureLength",
+            twin=[*ctx, offer.envelope],
         )
     s = int.from_bytes(sig[32:], "little")
     g.add(
@@ -210,6 +235,7 @@ def signatures() -> Group:
         [*ctx, make_envelope(payload, ptype, [(keyid, sig[:32] + (s + GROUP_ORDER).to_bytes(32, "little"))])],
         "SIGNATURE_NONCANONICAL",
         "NonCanonicalS",
+        twin=[*ctx, offer.envelope],
     )
     g.add(
         "S = L exactly",
@@ -218,6 +244,7 @@ def signatures() -> Group:
         "SIGNATURE_NONCANONICAL",
         "NonCanonicalS",
         "Boundary",
+        twin=[*ctx, offer.envelope],
     )
     g.add(
         "S = L - 1 (canonical, but not the right S)",
@@ -226,6 +253,7 @@ def signatures() -> Group:
         "SIGNATURE_INVALID",
         "ModifiedSignature",
         "Boundary",
+        twin=[*ctx, offer.envelope],
     )
     g.add(
         "S + 8L: the top bit of the 256-bit encoding is set",
@@ -236,6 +264,7 @@ def signatures() -> Group:
         ],
         "SIGNATURE_NONCANONICAL",
         "NonCanonicalS",
+        twin=[*ctx, offer.envelope],
     )
     g.add(
         "R is the identity point, S = 0",
@@ -243,6 +272,7 @@ def signatures() -> Group:
         [*ctx, make_envelope(payload, ptype, [(keyid, IDENTITY + bytes(32))])],
         "SIGNATURE_INVALID",
         "SmallOrderR",
+        twin=[*ctx, offer.envelope],
     )
     g.add(
         "R is a small-order point (order 8), S from the valid signature",
@@ -250,6 +280,7 @@ def signatures() -> Group:
         [*ctx, make_envelope(payload, ptype, [(keyid, WEAK_KEYS[4][1] + sig[32:])])],
         "SIGNATURE_INVALID",
         "SmallOrderR",
+        twin=[*ctx, offer.envelope],
     )
     g.add(
         "R encoded non-canonically (y = p + 1)",
@@ -257,6 +288,7 @@ def signatures() -> Group:
         [*ctx, make_envelope(payload, ptype, [(keyid, (FIELD_PRIME + 1).to_bytes(32, "little") + sig[32:])])],
         "SIGNATURE_INVALID",
         "SmallOrderR",
+        twin=[*ctx, offer.envelope],
     )
     for label, pos in (("first bit of R", 0), ("a bit of S", 40)):
         bad = bytearray(sig)
@@ -267,6 +299,7 @@ def signatures() -> Group:
             [*ctx, make_envelope(payload, ptype, [(keyid, bytes(bad))])],
             "SIGNATURE_INVALID",
             "ModifiedSignature",
+            twin=[*ctx, offer.envelope],
         )
     flipped = bytearray(payload)
     flipped[-1] ^= 0x01
@@ -276,6 +309,7 @@ def signatures() -> Group:
         [*ctx, make_envelope(bytes(flipped), ptype, [(keyid, sig)])],
         "SIGNATURE_INVALID",
         "ModifiedSignature",
+        twin=[*ctx, offer.envelope],
     )
     return g
 
@@ -288,7 +322,18 @@ def payload_encoding() -> Group:
     base = encode_statement(stmt)
 
     def add(comment: str, payload: bytes, error: str | None, *flags: str, reqs: Sequence[str] = ()) -> None:
-        g.add(comment, reqs or ["STM-001", "STM-002"], [seal(principal.key, payload)], error, *flags)
+        """The Mandate's payload, edited on the wire and re-signed; its twin is the canonical payload."""
+        twin = None if error is None or payload == b"\xff" * 16 else [seal(principal.key, base)]
+        no_twin = GARBAGE if error is not None and twin is None else ""
+        g.add(
+            comment,
+            reqs or ["STM-001", "STM-002"],
+            [seal(principal.key, payload)],
+            error,
+            *flags,
+            twin=twin,
+            no_twin=no_twin,
+        )
 
     def nonminimal_version(h: list[wire.Field]) -> bytes:
         return wire.encode(h, widths={wire.position(h, 1): 2})

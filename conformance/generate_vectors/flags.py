@@ -180,8 +180,9 @@ NOTES: Final[dict[str, tuple[str, str, str]]] = {
     ),
     "RevocationAuthority": (
         "AUTHORIZATION",
-        "A KeyRevocation by someone who is neither the key nor its delegating principal.",
-        "Anyone could disable anyone else's key.",
+        "A KeyRevocation by someone who is neither the key nor a principal the key is bound to: bound by "
+        "the key's own signature under that principal's Mandate (KEY-007), not by a Mandate naming it.",
+        "Anyone could disable anyone else's key, by minting a Mandate that names it.",
     ),
     "MandateViolation": (
         "AUTHORIZATION",
@@ -227,5 +228,54 @@ NOTES: Final[dict[str, tuple[str, str, str]]] = {
         "BASIC",
         "A Reveal that does (or does not) open the commitment in the issuer's offer.",
         "A hidden value could be changed after the fact.",
+    ),
+    "IntegerRange": (
+        "EDGE_CASE",
+        "An integer of the header or a body at 2^53 - 1, the largest a statement carries, or above it "
+        "(STM-013, BDY-015), up to 2^64 - 1.",
+        "64-bit verifiers wrap sums (an expiry of 2^64 - 1 plus the skew) and double-based ones round: "
+        "implementations reach different verdicts on one statement.",
+    ),
+    "DerivedNegotiationId": (
+        "AUTHORIZATION",
+        'An Offer whose negotiation_id is not SHA256("a2a-coop/v1/negotiation" 00 issuer 00 nonce)[0:16] '
+        "(NEG-013): chosen, copied from another party's offer, or derived from other inputs.",
+        "Whoever opens a negotiation first under another party's id squats on its contract.",
+    ),
+    "CausalTime": (
+        "STATE",
+        "A statement dated before the statement it answers: an answer before the offer, a Delivery before "
+        "the Accept (NEG-014).",
+        "A back-dated answer revives a lapsed offer or predates the contract it performs.",
+    ),
+    "Unwitnessed": (
+        "STATE",
+        "A BreachClaim or Revoke that the contract's escrow did not stamp (or stamped outside the claim "
+        "window): it is held without effect (WIT-005, CMT-005).",
+        "A claimant or revoker could act without the arbiter, or choose the time its act takes effect.",
+    ),
+    "Ruling": (
+        "STATE",
+        "An escrow's Ruling or Forfeit that is not due: before the response window, a second one, a "
+        "dismissal without the accused's Delivery, a forfeit without an upheld claim, a lapse too early "
+        "(CMT-002, CMT-006).",
+        "An escrow could end a dispute before the accused can answer, or move a bond without cause.",
+    ),
+    "LogRoot": (
+        "MISSING_STEP",
+        "A Checkpoint whose log_root is, or is not, the RFC 6962 root of its issuer's statements before it, "
+        "checked only by a verifier holding all of them (CHN-007).",
+        "A Checkpoint that misstates the log hides statements from later inclusion proofs.",
+    ),
+    "Confluence": (
+        "STATE",
+        "One contract's statements in another order of arrival that keeps each after what it depends on "
+        "(NEG-015): every such order is accepted and ends in the same state.",
+        "Parties and escrow that reach different final states settle one contract two ways.",
+    ),
+    "Attack": (
+        "CAN_OF_WORMS",
+        "An attack of the v0.1 security review (SPEC 16.14), as the statements an attacker sends.",
+        "The attack succeeds against a verifier that gets this vector wrong.",
     ),
 }

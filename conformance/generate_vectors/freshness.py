@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from conformance.generate_vectors._common import Group, chain_sign, draft_offer, world
+from conformance.generate_vectors._common import Group, Twin, chain_sign, draft_offer, seal, world
 
 SKEW_MS: Final = 30_000
+REPLAY: Final = "the defect is the second arrival of one statement: without it the transcript is valid"
 
 
 def freshness() -> Group:
@@ -36,6 +37,7 @@ def freshness() -> Group:
         "EXPIRED",
         "Expired",
         now_ms=h.expires_at_ms + SKEW_MS + 1,
+        twin=Twin(env, h.expires_at_ms + SKEW_MS),
     )
     g.add(
         "at issued_at_ms - skew exactly: still valid",
@@ -52,6 +54,7 @@ def freshness() -> Group:
         "ISSUED_IN_FUTURE",
         "Expired",
         now_ms=h.issued_at_ms - SKEW_MS - 1,
+        twin=Twin(env, h.issued_at_ms - SKEW_MS),
     )
     g.add(
         "expired long ago, verified as evidence without a reference time",
@@ -80,6 +83,7 @@ def freshness() -> Group:
         "NOT_YET_VALID",
         "Expired",
         now_ms=nb.header.not_before_ms - SKEW_MS - 1,
+        twin=Twin(env, nb.header.not_before_ms - SKEW_MS),
     )
     stmt = draft_offer(alice, bob, issued_at_ms=clock.now_ms + 600_000)
     stmt.header.not_before_ms = stmt.header.issued_at_ms + 60_000
@@ -100,13 +104,16 @@ def replay() -> Group:
     g = Group("Replay", "sparse")
     _, alice, bob = world()
     first = alice.offer(bob)
-    second = alice.offer(bob, nonce=first.header.nonce)
+    nonce = alice.agent.next_nonce()
+    fresh = draft_offer(alice, bob, nonce=nonce)
+    reused = draft_offer(alice, bob, nonce=first.header.nonce)
     g.add(
         "a second, different statement with the first one's nonce",
         ["RPL-001"],
-        [*alice.setup, first.envelope, second.envelope],
+        [*alice.setup, first.envelope, seal(alice.agent.key, reused)],
         "NONCE_REUSED",
         "Replay",
+        twin=[*alice.setup, first.envelope, seal(alice.agent.key, fresh)],
     )
     g.add(
         "the same envelope twice",
@@ -114,15 +121,17 @@ def replay() -> Group:
         [*alice.setup, first.envelope, first.envelope],
         "REPLAYED",
         "Replay",
+        no_twin=REPLAY,
     )
-    g.add("the mandate envelope twice", ["RPL-002"], [*alice.setup, *alice.setup], "REPLAYED", "Replay")
-    bobs = bob.sign(
-        "offer",
-        bob.proposal(),
-        audience=alice.did,
-        negotiation_id=bob.new_negotiation_id(),
-        nonce=first.header.nonce,
+    g.add(
+        "the mandate envelope twice",
+        ["RPL-002"],
+        [*alice.setup, *alice.setup],
+        "REPLAYED",
+        "Replay",
+        no_twin=REPLAY,
     )
+    bobs = bob.offer(alice, nonce=first.header.nonce)
     g.add(
         "two issuers using the same nonce (nonces are per issuer)",
         ["RPL-001"],

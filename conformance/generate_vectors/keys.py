@@ -98,7 +98,7 @@ def _off_curve_key() -> bytes:
 
 def key_encoding() -> Group:
     g = Group("KeyEncoding", "sparse")
-    clock, alice, _ = world()
+    clock, alice, bob = world()
     for label, key, order, code in WEAK_KEYS:
         req = "KEY-003" if code == "KEY_SMALL_ORDER" else "KEY-002"
         flags = ("SmallOrderKey",) if code == "KEY_SMALL_ORDER" else ("NonCanonicalKey", "SmallOrderKey")
@@ -108,6 +108,7 @@ def key_encoding() -> Group:
             [_forged_small_order(key, order, clock)],
             code,
             *flags,
+            no_twin="the key is the defect: no key pair has this public key, so nobody signs a valid twin",
         )
     payload, ptype, _, sig = open_envelope(alice.mandate_vs.envelope)
     g.add(
@@ -116,6 +117,7 @@ def key_encoding() -> Group:
         [make_envelope(payload, ptype, [(did_from_public_key(_noncanonical_large_order_key()), sig)])],
         "KEY_NONCANONICAL",
         "NonCanonicalKey",
+        twin=[alice.mandate_vs.envelope],
     )
     g.add(
         "keyid's 32 bytes are not a curve point",
@@ -123,6 +125,7 @@ def key_encoding() -> Group:
         [make_envelope(payload, ptype, [(did_from_public_key(_off_curve_key()), sig)])],
         "KEY_INVALID",
         "OffCurveKey",
+        twin=[alice.mandate_vs.envelope],
     )
     good = alice.principal.did
     raw = b"\xed\x01" + alice.principal.key.public_key
@@ -144,6 +147,7 @@ def key_encoding() -> Group:
             [make_envelope(payload, ptype, [(did, sig)])],
             "KEY_INVALID",
             "MalformedDid",
+            twin=[alice.mandate_vs.envelope],
         )
     for label, audience, code, req, flag in [
         ("a malformed did:key", good[:-1] + "0", "KEY_INVALID", "KEY-001", "MalformedDid"),
@@ -162,12 +166,14 @@ def key_encoding() -> Group:
             "NonCanonicalKey",
         ),
     ]:
-        stmt = draft_offer(alice, audience)
+        nonce = alice.agent.next_nonce()
+        stmt = draft_offer(alice, audience, nonce=nonce)
         g.add(
             f"Offer addressed to {label} (audience), re-signed",
             ["STM-005", req],
             [*alice.setup, seal(alice.agent.key, stmt)],
             code,
             flag,
+            twin=[*alice.setup, seal(alice.agent.key, draft_offer(alice, bob, nonce=nonce))],
         )
     return g

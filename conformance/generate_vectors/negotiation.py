@@ -1,48 +1,97 @@
 """Negotiation, settlement, attestation and commit-reveal vectors (SPEC 8, 9, 10, 7.5).
 
 Negotiation: the state machine from offer to contract (SPEC 8; NEG-001..007, NEG-011).
-Settlement: bonds, deliveries, receipts, breach claims, forfeits, revocation and exclusive keys
-(SPEC 8.6, 9; NEG-008..012, CMT-001, CMT-002). Attestation: who may attest, and how often (SPEC 10.1;
-ATT-001, ATT-002). Commitment: reveals that do or do not open an offer's commitment (SPEC 7.5; BDY-007).
+Settlement: bonds, deliveries, receipts, breach claims with their stamps and rulings, forfeits,
+revocation and exclusive keys (SPEC 8.6, 9; NEG-008..012, CMT-001, CMT-002, WIT-005). Attestation:
+who may attest, and how often (SPEC 10.1; ATT-001, ATT-002). Commitment: reveals that do or do not
+open an offer's commitment (SPEC 7.5; BDY-007).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.claims import commit
-from a2a_coop.protocol.statements import Statement
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS
+from a2a_coop.protocol.statements import Statement, VerifiedStatement
 from a2a_coop.testing import DAY_MS, FixedClock, Party, derive, service
-from conformance.generate_vectors._common import Group, agent_draft, bad_statement, chain_sign, seal, world
+from conformance.generate_vectors._common import (
+    Group,
+    agent_draft,
+    chain_sign,
+    draft_offer,
+    edited,
+    retimed,
+    seal,
+    world,
+)
+
+UPHOLD, DISMISS, LAPSE = (
+    commitment_pb2.RULING_DECISION_UPHOLD,
+    commitment_pb2.RULING_DECISION_DISMISS,
+    commitment_pb2.RULING_DECISION_LAPSE,
+)
+
+
+def ctx(*parties: Party) -> list[bytes]:
+    """The setup envelopes (mandates) of ``parties``, in order."""
+    return [e for p in parties for e in p.setup]
+
+
+def answer(party: Party, body: str, msg: Any, to: VerifiedStatement, **kw: Any) -> Statement:
+    """An unsigned trade answer (Counter, Accept, Reject, Withdraw) by ``party`` in ``to``'s negotiation,
+    addressed to the other party."""
+    audience = to.header.audience if to.issuer == party.did else to.issuer
+    kw.setdefault("refs", [to.digest])
+    return agent_draft(party, body, msg, audience=audience, negotiation_id=to.header.negotiation_id, **kw)
+
+
+def escrow_draft(escrow: Party, body: str, msg: Any, accept: VerifiedStatement, **kw: Any) -> Statement:
+    """An unsigned escrow statement (BondLock, Release, Forfeit, Refund, Ruling) on ``accept``'s contract."""
+    return agent_draft(escrow, body, msg, negotiation_id=accept.header.negotiation_id, **kw)
+
+
+def ruling(accept: VerifiedStatement, claim: bytes, decision: int, evidence: bytes = b"") -> Any:
+    return commitment_pb2.Ruling(contract=accept.digest, claim=claim, decision=decision, evidence=evidence)
+
+
+def stamp(escrow: Party, *statements: VerifiedStatement, at: int | None = None) -> VerifiedStatement:
+    """The escrow's Stamp naming ``statements`` (WIT-001): what makes a claim or a revoke take effect."""
+    msg = commitment_pb2.Stamp(statements=[vs.digest for vs in statements])
+    return escrow.sign("stamp", msg, issued_at_ms=at)
+
+
+def party_draft(
+    party: Party, body: str, msg: Any, accept: VerifiedStatement, to: Party, **kw: Any
+) -> Statement:
+    """An unsigned party statement (Delivery, Receipt, BreachClaim, Revoke) in ``accept``'s negotiation."""
+    return agent_draft(party, body, msg, audience=to.did, negotiation_id=accept.header.negotiation_id, **kw)
+
+
+def pair(key_of: Party, good: Statement, edit: Callable[[Statement], Any]) -> tuple[bytes, bytes]:
+    """(defective, twin): ``good`` with one edit, and ``good`` itself, both signed by ``key_of``'s agent
+    at the same chain position (nothing advances)."""
+    return seal(key_of.agent.key, edited(good, edit)), seal(key_of.agent.key, good)
 
 
 def negotiation() -> Group:
     g = Group("Negotiation", "sparse")
-
-    def ctx(*parties: Party) -> list[bytes]:
-        return [e for p in parties for e in p.setup]
-
     clock, alice, bob = world()
     offer = alice.offer(bob)
     clock.advance(1_000)
     accept = bob.accept(offer)
     base = [*ctx(alice, bob), offer.envelope]
     g.add("offer then accept: a contract", ["NEG-002", "NEG-011"], [*base, accept.envelope])
-    again = bad_statement(
-        bob,
-        "accept",
-        trade_pb2.Accept(offer=offer.digest),
-        audience=alice.did,
-        negotiation_id=offer.header.negotiation_id,
-        refs=[offer.digest],
-    )
+    again = seal(bob.agent.key, answer(bob, "accept", trade_pb2.Accept(offer=offer.digest), offer))
     g.add(
         "Bob accepts the same offer a second time",
         ["NEG-006"],
         [*base, accept.envelope, again],
         "ILLEGAL_TRANSITION",
         "IllegalTransition",
+        no_twin="the defect is a second Accept: without the first it is the valid case before",
     )
     clock, alice, bob = world()
     offer = alice.offer(bob)
@@ -59,13 +108,13 @@ def negotiation() -> Group:
         ["NEG-001", "NEG-004", "NEG-005"],
         [*base, counter.envelope, alice.accept(counter).envelope],
     )
-    stale = bad_statement(
-        alice,
-        "accept",
-        trade_pb2.Accept(offer=offer.digest),
-        audience=bob.did,
-        negotiation_id=offer.header.negotiation_id,
-        refs=[offer.digest],
+
+    def to_original(s: Statement) -> None:
+        s.accept.offer = offer.digest
+        s.header.refs[:] = [offer.digest]
+
+    stale, twin = pair(
+        alice, answer(alice, "accept", trade_pb2.Accept(offer=counter.digest), counter), to_original
     )
     g.add(
         "after Bob's counter, Alice accepts her own original offer",
@@ -73,48 +122,50 @@ def negotiation() -> Group:
         [*base, counter.envelope, stale],
         "STALE_REFERENCE",
         "StaleReference",
+        twin=[*base, counter.envelope, twin],
     )
     clock, alice, bob = world()
     offer = alice.offer(bob)
     base = [*ctx(alice, bob), offer.envelope]
-    own = bad_statement(
-        alice,
-        "counter",
-        trade_pb2.Counter(offer=offer.digest, proposal=alice.proposal()),
-        audience=bob.did,
-        negotiation_id=offer.header.negotiation_id,
+    proposal = trade_pb2.Counter(offer=offer.digest, proposal=alice.proposal())
+    own = agent_draft(
+        alice, "counter", proposal, audience=bob.did, negotiation_id=offer.header.negotiation_id
     )
+    bobs = agent_draft(
+        bob, "counter", trade_pb2.Counter(offer=offer.digest, proposal=bob.proposal()),
+        audience=alice.did, negotiation_id=offer.header.negotiation_id,
+    )  # fmt: skip
     g.add(
         "Alice counters her own offer (addressed to Bob)",
         ["NEG-004"],
-        [*base, own],
+        [*base, seal(alice.agent.key, own)],
         "WRONG_PARTY",
         "WrongParty",
+        twin=[*base, seal(bob.agent.key, bobs)],
     )
-    wrong_w = bad_statement(
-        bob,
-        "withdraw",
-        trade_pb2.Withdraw(offer=offer.digest),
-        audience=alice.did,
-        negotiation_id=offer.header.negotiation_id,
+    withdraw = trade_pb2.Withdraw(offer=offer.digest)
+    wrong_w = agent_draft(
+        bob, "withdraw", withdraw, audience=alice.did, negotiation_id=offer.header.negotiation_id
     )
-    g.add("Bob withdraws Alice's offer", ["NEG-004"], [*base, wrong_w], "WRONG_PARTY", "WrongParty")
-    g.add("Alice withdraws her offer", ["NEG-004"], [*base, alice.withdraw(offer).envelope])
+    alices_w = alice.withdraw(offer)
+    g.add(
+        "Bob withdraws Alice's offer",
+        ["NEG-004"],
+        [*base, seal(bob.agent.key, wrong_w)],
+        "WRONG_PARTY",
+        "WrongParty",
+        twin=[*base, alices_w.envelope],
+    )
+    g.add("Alice withdraws her offer", ["NEG-004"], [*base, alices_w.envelope])
     rej = bob.reject(offer, "too expensive")
-    after_rej = bad_statement(
-        bob,
-        "accept",
-        trade_pb2.Accept(offer=offer.digest),
-        audience=alice.did,
-        negotiation_id=offer.header.negotiation_id,
-        refs=[offer.digest],
-    )
+    after_rej = bob.accept(offer)
     g.add(
         "Bob rejects, then accepts",
         ["NEG-001"],
-        [*base, rej.envelope, after_rej],
+        [*base, rej.envelope, after_rej.envelope],
         "ILLEGAL_TRANSITION",
         "IllegalTransition",
+        twin=[*base, after_rej.envelope],
     )
     carol = Party("carol", clock)
     g.add(
@@ -123,41 +174,40 @@ def negotiation() -> Group:
         [*base, *carol.setup, carol.accept(offer).envelope],
         "WRONG_PARTY",
         "WrongParty",
+        twin=[*base, *carol.setup, bob.accept(offer).envelope],
     )
-    unknown = bad_statement(
-        bob,
-        "accept",
-        trade_pb2.Accept(offer=derive("no such offer")),
-        audience=alice.did,
-        negotiation_id=derive("no such negotiation", 16),
-    )
+    clock, alice, bob = world()
+    offer = alice.offer(bob)
+    accept = bob.accept(offer)
     g.add(
-        "an Accept for a negotiation nobody opened",
+        "an Accept for a negotiation whose opening Offer the verifier does not hold",
         ["NEG-002"],
-        [*ctx(alice, bob), unknown],
+        [*ctx(alice, bob), accept.envelope],
         "UNKNOWN_NEGOTIATION",
         "StaleReference",
+        twin=[*ctx(alice, bob), offer.envelope, accept.envelope],
     )
     clock, alice, bob = world()
     offer = alice.offer(bob)
     base = [*ctx(alice, bob), offer.envelope]
-    at_expiry = bob.accept(offer, issued_at_ms=offer.header.expires_at_ms)
+    at_expiry = answer(
+        bob, "accept", trade_pb2.Accept(offer=offer.digest), offer, issued_at_ms=offer.header.expires_at_ms
+    )
     g.add(
         "Bob accepts at the offer's expires_at_ms exactly",
         ["NEG-007"],
-        [*base, at_expiry.envelope],
+        [*base, seal(bob.agent.key, at_expiry)],
         None,
         "Boundary",
     )
-    clock, alice, bob = world()
-    offer = alice.offer(bob)
-    late = bob.accept(offer, issued_at_ms=offer.header.expires_at_ms + 1)
+    late, twin = pair(bob, at_expiry, retimed(offer.header.expires_at_ms + 1))
     g.add(
         "Bob accepts 1 ms after the offer expired",
         ["NEG-007"],
-        [*ctx(alice, bob), offer.envelope, late.envelope],
+        [*base, late],
         "ILLEGAL_TRANSITION",
         "IllegalTransition",
+        twin=[*base, twin],
     )
     return g
 
@@ -166,164 +216,183 @@ def settlement() -> Group:
     g = Group("Settlement", "sparse")
     clock = FixedClock()
     alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-    ctx = [*alice.setup, *bob.setup, *escrow.setup]
     bonded = alice.proposal(issuer_bond=100, audience_bond=100, escrow=escrow.did)
     offer = alice.offer(bob, bonded)
     clock.advance(1_000)
     accept = bob.accept(offer)
-    nid = offer.header.negotiation_id
-    base = [*ctx, offer.envelope, accept.envelope]
+    base = [*ctx(alice, bob, escrow), offer.envelope, accept.envelope]
 
-    def lock(p: Party, amount: int = 100, by: Party = escrow) -> Statement:
+    def lock(p: Party, amount: int = 100) -> Statement:
         msg = commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=amount)
-        return agent_draft(by, "bond_lock", msg, audience=p.did, negotiation_id=nid)
+        return escrow_draft(escrow, "bond_lock", msg, accept, audience=p.did)
 
-    def bad(party: Party, body: str, msg: Any) -> bytes:
-        return bad_statement(
-            party, body, msg, audience=bob.did if party is alice else alice.did, negotiation_id=nid
-        )
+    def delivery(item_index: int = 0) -> Statement:
+        msg = commitment_pb2.Delivery(contract=accept.digest, item_index=item_index)
+        return party_draft(alice, "delivery", msg, accept, bob)
 
-    early_delivery = bad(alice, "delivery", commitment_pb2.Delivery(contract=accept.digest, item_index=0))
+    early = seal(alice.agent.key, delivery())
+    own_lock = commitment_pb2.BondLock(contract=accept.digest, party=bob.did, amount=100)
+    bobs_lock = seal(bob.agent.key, escrow_draft(bob, "bond_lock", own_lock, accept, audience=bob.did))
+    half, full = pair(escrow, lock(alice), lambda s: setattr(s.bond_lock, "amount", 50))
+    la = chain_sign(escrow.agent, lock(alice))
+    lb = chain_sign(escrow.agent, lock(bob))
+    locks = [la.envelope, lb.envelope]
     g.add(
         "Alice delivers before the bonds are locked",
         ["NEG-012"],
-        [*base, early_delivery],
+        [*base, early],
         "ILLEGAL_TRANSITION",
         "IllegalTransition",
+        twin=[*base, *locks, early],
     )
     g.add(
         "Bob (not the escrow) locks his own bond",
         ["NEG-008"],
-        [*base, seal(bob.agent.key, lock(bob, by=bob))],
+        [*base, bobs_lock],
         "WRONG_PARTY",
         "WrongParty",
+        twin=[*base, lb.envelope],
     )
     g.add(
         "the escrow locks 50 of a 100 bond",
         ["NEG-012"],
-        [*base, seal(escrow.agent.key, lock(alice, 50))],
+        [*base, half],
         "BODY_INVALID",
         "ContractRule",
+        twin=[*base, full],
     )
-    la = chain_sign(escrow.agent, lock(alice))
-    lb = chain_sign(escrow.agent, lock(bob))
     clock.advance(1_000)
+    out_of_range, item0 = pair(alice, delivery(), lambda s: setattr(s.delivery, "item_index", 1))
+    naming_offer, naming_contract = pair(
+        alice, delivery(), lambda s: setattr(s.delivery, "contract", offer.digest)
+    )
     da, db = alice.deliver(accept, bob), bob.deliver(accept, alice)
     clock.advance(1_000)
+    own_receipt = party_draft(
+        alice, "receipt", commitment_pb2.Receipt(delivery=da.digest, rating=100), accept, bob
+    )
     ra, rb = bob.receipt(da), alice.receipt(db)
     releases = [
         escrow.sign(
             "release",
             commitment_pb2.Release(contract=accept.digest, party=p.did, amount=100),
             audience=p.did,
-            negotiation_id=nid,
+            negotiation_id=accept.header.negotiation_id,
         )
         for p in (alice, bob)
     ]
-    trade = [*base, la.envelope, lb.envelope, da.envelope, db.envelope, ra.envelope, rb.envelope]
+    trade = [*base, *locks, da.envelope, db.envelope, ra.envelope, rb.envelope]
     g.add(
         "a bonded trade: locks, deliveries, receipts, releases",
         ["NEG-008", "NEG-012", "CMT-001"],
         [*trade, *(r.envelope for r in releases)],
     )
-    self_receipt = bad(alice, "receipt", commitment_pb2.Receipt(delivery=da.digest, rating=100))
     g.add(
         "Alice issues the receipt for her own delivery",
         ["NEG-008"],
-        [*base, la.envelope, lb.envelope, da.envelope, self_receipt],
+        [*base, *locks, da.envelope, seal(alice.agent.key, own_receipt)],
         "WRONG_PARTY",
         "WrongParty",
+        twin=[*base, *locks, da.envelope, ra.envelope],
     )
-    out_of_range = bad(alice, "delivery", commitment_pb2.Delivery(contract=accept.digest, item_index=1))
     g.add(
         "Alice delivers item 1 of her 1 item",
         ["NEG-008"],
-        [*base, la.envelope, lb.envelope, out_of_range],
+        [*base, *locks, out_of_range],
         "BODY_INVALID",
         "ContractRule",
+        twin=[*base, *locks, item0],
     )
-    other = bad(alice, "delivery", commitment_pb2.Delivery(contract=offer.digest, item_index=0))
     g.add(
         "a delivery naming the offer, not the contract (the Accept)",
         ["NEG-005", "NEG-011"],
-        [*base, la.envelope, lb.envelope, other],
+        [*base, *locks, naming_offer],
         "STALE_REFERENCE",
         "StaleReference",
+        twin=[*base, *locks, naming_contract],
     )
-    early = bad(alice, "breach_claim", commitment_pb2.BreachClaim(contract=accept.digest, item_index=0))
+    deadline = bonded.wants[0].deadline_ms
+    claim_msg = commitment_pb2.BreachClaim(
+        contract=accept.digest, item_index=0, reason="copy editing never arrived"
+    )
+    early_claim, claim_after = pair(
+        alice,
+        party_draft(alice, "breach_claim", claim_msg, accept, bob, issued_at_ms=deadline + 1),
+        retimed(clock.now_ms),
+    )
     g.add(
         "a breach claim before the item's deadline",
         ["CMT-002"],
-        [*base, la.envelope, lb.envelope, da.envelope, early],
+        [*base, *locks, da.envelope, early_claim],
         "ILLEGAL_TRANSITION",
         "IllegalTransition",
+        twin=[*base, *locks, da.envelope, claim_after],
     )
-    clock.advance(DAY_MS + 1_000)
+    clock.now_ms = deadline + 1_000
     claim = alice.sign(
-        "breach_claim",
-        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="copy editing never arrived"),
-        audience=bob.did,
-        negotiation_id=nid,
+        "breach_claim", claim_msg, audience=bob.did, negotiation_id=accept.header.negotiation_id
     )
-    forfeit = escrow.sign(
-        "forfeit",
-        commitment_pb2.Forfeit(
-            contract=accept.digest, party=bob.did, amount=100, beneficiary=alice.did, cause=claim.digest
-        ),
-        audience=bob.did,
-        negotiation_id=nid,
+    witnessed = stamp(escrow, claim)
+    clock.advance(DEFAULT_RESPONSE_WINDOW_MS)
+    upheld = escrow.sign(
+        "ruling", ruling(accept, claim.digest, UPHOLD), negotiation_id=accept.header.negotiation_id
     )
-    g.add(
-        "Bob never delivers: claim after the deadline, escrow forfeits Bob's bond to Alice",
-        ["CMT-002", "NEG-008"],
-        [*base, la.envelope, lb.envelope, da.envelope, claim.envelope, forfeit.envelope],
+    forfeit_msg = commitment_pb2.Forfeit(
+        contract=accept.digest, party=bob.did, amount=100, beneficiary=alice.did, cause=claim.digest
     )
-    to_wrong = bad_statement(
+    to_escrow, to_alice = pair(
         escrow,
-        "forfeit",
-        commitment_pb2.Forfeit(
-            contract=accept.digest, party=bob.did, amount=100, beneficiary=escrow.did, cause=claim.digest
-        ),
-        audience=bob.did,
-        negotiation_id=nid,
+        escrow_draft(escrow, "forfeit", forfeit_msg, accept, audience=bob.did),
+        lambda s: setattr(s.forfeit, "beneficiary", escrow.did),
+    )
+    dispute = [*base, *locks, da.envelope, claim.envelope, witnessed.envelope, upheld.envelope]
+    g.add(
+        "Bob never delivers: Alice claims after the deadline, the escrow stamps the claim, upholds it once "
+        "the response window has passed and forfeits Bob's bond to Alice",
+        ["CMT-002", "NEG-008", "WIT-005"],
+        [*dispute, to_alice],
     )
     g.add(
         "the escrow forfeits Bob's bond to itself",
         ["CMT-002"],
-        [*base, la.envelope, lb.envelope, da.envelope, claim.envelope, to_wrong],
+        [*dispute, to_escrow],
         "BODY_INVALID",
         "ContractRule",
+        twin=[*dispute, to_alice],
     )
 
-    clock, alice, bob = world()
-    offer = alice.offer(bob)
-    accept = bob.accept(offer)
-    revoke = alice.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=accept.digest, reason="changed plans"),
-        audience=bob.did,
-        negotiation_id=offer.header.negotiation_id,
-    )
+    def revocation_case(allowed: bool) -> list[bytes]:
+        clock = FixedClock()
+        alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+        terms = (
+            alice.proposal(escrow=escrow.did, revocation=trade_pb2.Revocation(allowed=True))
+            if allowed
+            else None
+        )
+        offer = alice.offer(bob, terms)
+        accept = bob.accept(offer)
+        revoke = alice.sign(
+            "revoke",
+            commitment_pb2.Revoke(contract=accept.digest, reason="changed plans"),
+            audience=bob.did,
+            negotiation_id=offer.header.negotiation_id,
+        )
+        out = [*ctx(alice, bob, escrow), offer.envelope, accept.envelope, revoke.envelope]
+        return [*out, stamp(escrow, revoke).envelope] if allowed else out
+
     g.add(
         "Alice revokes a contract whose terms do not allow revocation",
         ["NEG-010"],
-        [*alice.setup, *bob.setup, offer.envelope, accept.envelope, revoke.envelope],
+        revocation_case(False),
         "REVOCATION_NOT_ALLOWED",
         "ContractRule",
-    )
-    clock, alice, bob = world()
-    offer = alice.offer(bob, alice.proposal(revocation=trade_pb2.Revocation(allowed=True)))
-    accept = bob.accept(offer)
-    revoke = alice.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=accept.digest, reason="changed plans"),
-        audience=bob.did,
-        negotiation_id=offer.header.negotiation_id,
+        twin=revocation_case(True),
     )
     g.add(
-        "Alice revokes a contract that allows revocation",
-        ["NEG-010"],
-        [*alice.setup, *bob.setup, offer.envelope, accept.envelope, revoke.envelope],
+        "Alice revokes a contract whose terms allow revocation (with an escrow, BDY-003); the escrow's "
+        "stamp makes the Revoke take effect",
+        ["NEG-010", "WIT-005", "BDY-003"],
+        revocation_case(True),
     )
 
     clock, alice, bob = world()
@@ -333,21 +402,23 @@ def settlement() -> Group:
     a1 = bob.accept(o1)
     o2 = alice.offer(carol, ex)
     a2 = carol.accept(o2)
-    ctx3 = [*alice.setup, *bob.setup, *carol.setup]
+    ctx3 = ctx(alice, bob, carol)
+    d1, d2 = alice.deliver(a1, bob), bob.deliver(a1, alice)
+    r1, r2 = bob.receipt(d1), alice.receipt(d2)
+    done = [d1.envelope, d2.envelope, r1.envelope, r2.envelope]
+    freed = [*ctx3, o1.envelope, a1.envelope, *done, o2.envelope, a2.envelope]
     g.add(
         "Alice's exclusive key is accepted in a second live contract",
         ["NEG-009"],
         [*ctx3, o1.envelope, a1.envelope, o2.envelope, a2.envelope],
         "EXCLUSIVE_CONFLICT",
         "ContractRule",
+        twin=freed,
     )
-    d1, d2 = alice.deliver(a1, bob), bob.deliver(a1, alice)
-    r1, r2 = bob.receipt(d1), alice.receipt(d2)
-    done = [d1.envelope, d2.envelope, r1.envelope, r2.envelope]
     g.add(
         "the first contract is fulfilled before the second accept: the key is free again",
         ["NEG-009"],
-        [*ctx3, o1.envelope, a1.envelope, *done, o2.envelope, a2.envelope],
+        freed,
     )
     return g
 
@@ -358,8 +429,8 @@ def attestation() -> Group:
     alice, bob, carol = Party("alice", clock), Party("bob", clock), Party("carol", clock)
     offer = alice.offer(bob)
     accept = bob.accept(offer)
-    ctx = [*alice.setup, *bob.setup, *carol.setup]
-    contract = [*ctx, offer.envelope, accept.envelope]
+    parties = ctx(alice, bob, carol)
+    contract = [*parties, offer.envelope, accept.envelope]
     att = alice.attest(offer, accept, bob.did)
     g.add("Alice attests about Bob on their contract", ["ATT-001"], [*contract, att.envelope])
     g.add(
@@ -368,6 +439,7 @@ def attestation() -> Group:
         [*contract, att.envelope, alice.attest(offer, accept, bob.did).envelope],
         "ATTESTATION_INADMISSIBLE",
         "Attestation",
+        no_twin="the defect is a second attestation: without the first it is the valid case before",
     )
     g.add(
         "Carol (no party) attests about Bob",
@@ -375,6 +447,7 @@ def attestation() -> Group:
         [*contract, carol.attest(offer, accept, bob.did).envelope],
         "ATTESTATION_INADMISSIBLE",
         "Attestation",
+        twin=[*contract, att.envelope],
     )
     g.add(
         "Alice attests about herself",
@@ -382,21 +455,30 @@ def attestation() -> Group:
         [*contract, alice.attest(offer, accept, alice.did).envelope],
         "ATTESTATION_INADMISSIBLE",
         "Attestation",
+        twin=[*contract, att.envelope],
     )
     lone = alice.offer(bob)
+    lone_accept = bob.accept(lone)
     g.add(
         "an attestation on an offer that was never accepted",
         ["ATT-001"],
-        [*ctx, lone.envelope, alice.attest(lone, lone, bob.did).envelope],
+        [*parties, lone.envelope, alice.attest(lone, lone, bob.did).envelope],
         "ATTESTATION_INADMISSIBLE",
         "Attestation",
+        twin=[
+            *parties,
+            lone.envelope,
+            lone_accept.envelope,
+            alice.attest(lone, lone_accept, bob.did).envelope,
+        ],
     )
     g.add(
         "an attestation citing a contract the verifier does not hold",
         ["ATT-001"],
-        [*ctx, alice.attest(offer, accept, bob.did).envelope],
+        [*parties, att.envelope],
         "ATTESTATION_INADMISSIBLE",
         "Attestation",
+        twin=[*contract, att.envelope],
     )
     g.add(
         "an attestation pairing an accept with another offer",
@@ -404,6 +486,7 @@ def attestation() -> Group:
         [*contract, lone.envelope, alice.attest(lone, accept, bob.did).envelope],
         "ATTESTATION_INADMISSIBLE",
         "Attestation",
+        twin=[*contract, lone.envelope, att.envelope],
     )
     return g
 
@@ -418,35 +501,472 @@ def commitment() -> Group:
     offer = alice.offer(bob, alice.proposal(claims=[claim]))
     base = [*alice.setup, offer.envelope]
 
-    def reveal(amount: int, s: bytes = salt, by: Party = alice, claim_index: int = 0) -> bytes:
+    def reveal(amount: int = 420, s: bytes = salt, by: Party = alice, claim_index: int = 0) -> Statement:
         msg = commitment_pb2.Reveal(statement=offer.digest, claim_index=claim_index, salt=s, amount=amount)
-        return by.sign("reveal", msg).envelope
+        return agent_draft(by, "reveal", msg)
 
-    g.add(
-        "Alice reveals the committed reservation value", ["BDY-007"], [*base, reveal(420)], None, "Commitment"
-    )
-    g.add(
-        "a reveal with another amount", ["BDY-007"], [*base, reveal(421)], "COMMITMENT_MISMATCH", "Commitment"
-    )
-    g.add(
-        "a reveal with another salt",
-        ["BDY-007"],
-        [*base, reveal(420, derive("other salt"))],
-        "COMMITMENT_MISMATCH",
-        "Commitment",
-    )
+    opened = seal(alice.agent.key, reveal())
+    g.add("Alice reveals the committed reservation value", ["BDY-007"], [*base, opened], None, "Commitment")
+    for comment, bad in [
+        ("a reveal with another amount", reveal(421)),
+        ("a reveal with another salt", reveal(s=derive("other salt"))),
+    ]:
+        g.add(
+            comment, ["BDY-007"], [*base, seal(alice.agent.key, bad)], "COMMITMENT_MISMATCH", "Commitment",
+            twin=[*base, opened],
+        )  # fmt: skip
     g.add(
         "a reveal of a claim index that does not exist",
         ["BDY-007"],
-        [*base, reveal(420, claim_index=1)],
+        [*base, seal(alice.agent.key, reveal(claim_index=1))],
         "BODY_INVALID",
         "Commitment",
+        twin=[*base, opened],
     )
     g.add(
         "Bob reveals a claim in Alice's offer",
         ["BDY-007"],
-        [*base, *bob.setup, reveal(420, by=bob)],
+        [*base, *bob.setup, seal(bob.agent.key, reveal(by=bob))],
         "BODY_INVALID",
         "Commitment",
+        twin=[*base, *bob.setup, opened],
+    )
+    return g
+
+
+# --- SPEC 0.2: arbitration, causal time, one final state ------------------------------------------
+
+
+class Deal:
+    """Alice (proposer) and Bob (acceptor) in a contract that names an escrow, on their own clock.
+
+    ``base`` is the context every case starts from (the three mandates, the offer, the Accept);
+    ``locks`` the escrow's two BondLocks when the terms have bonds. Builders sign through each
+    party's chain unless they return an unsigned :class:`Statement`.
+    """
+
+    def __init__(self, bond: int = 100, *, locked: bool = True, **terms: Any) -> None:
+        self.clock = clock = FixedClock()
+        self.alice, self.bob = Party("alice", clock), Party("bob", clock)
+        self.escrow, self.carol = Party("escrow", clock), Party("carol", clock)
+        proposal = self.alice.proposal(issuer_bond=bond, audience_bond=bond, escrow=self.escrow.did, **terms)
+        self.offer = self.alice.offer(self.bob, proposal)
+        clock.advance(1_000)
+        self.accept = self.bob.accept(self.offer)
+        self.base = [*ctx(self.alice, self.bob, self.escrow), self.offer.envelope, self.accept.envelope]
+        self.bond = bond
+        both = (self.alice, self.bob) if bond and locked else ()
+        self.locks = [self.escrow_says("bond_lock", p).envelope for p in both]
+        clock.advance(1_000)
+
+    @property
+    def nid(self) -> bytes:
+        return self.offer.header.negotiation_id
+
+    @property
+    def deadline(self) -> int:
+        """Every item's deadline (the default proposal gives both items one deadline)."""
+        return self.offer.statement.offer.wants[0].deadline_ms
+
+    def money(self, body: str, party: Party, **fields: Any) -> Statement:
+        """An unsigned BondLock, Release, Forfeit or Refund of ``party``'s bond."""
+        cls = {
+            "bond_lock": commitment_pb2.BondLock,
+            "release": commitment_pb2.Release,
+            "forfeit": commitment_pb2.Forfeit,
+            "refund": commitment_pb2.Refund,
+        }[body]
+        msg = cls(contract=self.accept.digest, party=party.did, amount=self.bond, **fields)
+        return escrow_draft(self.escrow, body, msg, self.accept, audience=party.did)
+
+    def escrow_says(self, body: str, party: Party, **fields: Any) -> VerifiedStatement:
+        return chain_sign(self.escrow.agent, self.money(body, party, **fields))
+
+    def forfeit(self, party: Party, cause: VerifiedStatement) -> Statement:
+        beneficiary = self.bob if party is self.alice else self.alice
+        return self.money("forfeit", party, beneficiary=beneficiary.did, cause=cause.digest)
+
+    def deliver(self, party: Party, **kw: Any) -> VerifiedStatement:
+        return party.deliver(self.accept, self.bob if party is self.alice else self.alice, **kw)
+
+    def claim(self, claimant: Party, **kw: Any) -> VerifiedStatement:
+        """``claimant``'s BreachClaim on the other party's item 0 (issued now, unless ``issued_at_ms``)."""
+        accused = self.bob if claimant is self.alice else self.alice
+        msg = commitment_pb2.BreachClaim(contract=self.accept.digest, item_index=0, reason="never arrived")
+        return claimant.sign("breach_claim", msg, audience=accused.did, negotiation_id=self.nid, **kw)
+
+    def ruling(
+        self, claim: VerifiedStatement | None, decision: int, evidence: bytes = b"", **kw: Any
+    ) -> Statement:
+        """An unsigned Ruling by the escrow (issued now, unless ``issued_at_ms``)."""
+        msg = ruling(self.accept, claim.digest if claim else b"", decision, evidence)
+        return escrow_draft(self.escrow, "ruling", msg, self.accept, **kw)
+
+    def sign(self, stmt: Statement) -> bytes:
+        """Sign an escrow statement built here, through the escrow's chain."""
+        return chain_sign(self.escrow.agent, stmt).envelope
+
+
+def arbitration() -> Group:
+    """SPEC 0.2 disputes: claims and revokes take effect by the escrow's stamp (WIT-005), rulings end
+    them (CMT-002), claims need an escrow (CMT-005), lapses are declared (CMT-006), and a bond refunded
+    before the other is locked leaves the contract unbonded (NEG-012)."""
+    g = Group("Arbitration", "sparse")
+    w = DEFAULT_RESPONSE_WINDOW_MS
+
+    # Bob never delivers. Alice claims after the deadline; the escrow stamps the claim, and rules on it
+    # once the response window has passed.
+    d = Deal()
+    esc = d.escrow.agent.key
+    pre = [*d.base, *d.locks, d.deliver(d.alice).envelope]
+    d.clock.now_ms = d.deadline + 1
+    claim = d.claim(d.alice)
+    witnessed = stamp(d.escrow, claim)
+    claimed = [*pre, claim.envelope, witnessed.envelope]
+    d.clock.advance(w)
+    upheld = d.ruling(claim, UPHOLD)
+    ruled = seal(esc, upheld)
+    g.add(
+        "Alice's claim is held without the escrow's stamp: a ruling citing it names no effective claim",
+        ["WIT-005", "CMT-002"],
+        [*pre, claim.envelope, ruled],
+        "STALE_REFERENCE",
+        "Unwitnessed",
+        twin=[*claimed, ruled],
+    )
+    g.add(
+        "the escrow's stamp arrives after the claim: the claim takes effect, the ruling is valid",
+        ["WIT-005", "CMT-002"],
+        [*claimed, ruled],
+    )
+    g.add(
+        "the escrow's stamp arrives before the claim: the claim takes effect on arrival, the ruling is valid",
+        ["WIT-005", "CMT-002"],
+        [*pre, witnessed.envelope, claim.envelope, ruled],
+    )
+    by_carol = stamp(d.carol, claim, at=witnessed.header.issued_at_ms)
+    g.add(
+        "the claim is stamped by Carol, not the contract's escrow: it takes no effect (a ruling citing it "
+        "names no effective claim)",
+        ["WIT-005", "CMT-002"],
+        [*pre, *d.carol.setup, claim.envelope, by_carol.envelope, ruled],
+        "STALE_REFERENCE",
+        "Unwitnessed",
+        twin=[*pre, *d.carol.setup, *claimed[len(pre) :], ruled],
+    )
+    early, _ = pair(d.escrow, upheld, retimed(witnessed.header.issued_at_ms + w - 1))
+    g.add(
+        "a ruling 1 ms before the claim's stamp plus the response window",
+        ["CMT-002"],
+        [*claimed, early],
+        "ILLEGAL_TRANSITION",
+        "Ruling",
+        twin=[*claimed, ruled],
+    )
+    g.add(
+        "a ruling exactly at the claim's stamp plus the response window",
+        ["CMT-002"],
+        [*claimed, ruled],
+        None,
+        "Boundary",
+    )
+    assert chain_sign(d.escrow.agent, upheld).envelope == ruled
+    forfeit = seal(esc, d.forfeit(d.bob, claim))
+    g.add(
+        "a forfeit of Bob's bond citing Alice's claim, which no ruling upheld",
+        ["CMT-002"],
+        [*claimed, forfeit],
+        "BODY_INVALID",
+        "Ruling",
+        twin=[*claimed, ruled, forfeit],
+    )
+    g.add(
+        "a second ruling on the same claim",
+        ["CMT-002"],
+        [*claimed, ruled, seal(esc, d.ruling(claim, UPHOLD))],
+        "BODY_INVALID",
+        "Ruling",
+        no_twin="the defect is a second ruling: without the first it is a valid one",
+    )
+    bobs = seal(d.bob.agent.key, escrow_draft(d.bob, "ruling", upheld.ruling, d.accept))
+    g.add(
+        "a ruling by Bob, not the contract's escrow",
+        ["NEG-008"],
+        [*claimed, bobs],
+        "WRONG_PARTY",
+        "WrongParty",
+        twin=[*claimed, ruled],
+    )
+
+    # Bob delivered on time (the escrow stamped his delivery); Alice claims anyway. The escrow may
+    # dismiss the claim only citing a Delivery of the claimed item by the accused.
+    d = Deal()
+    esc = d.escrow.agent.key
+    alices, bobs_delivery = d.deliver(d.alice), d.deliver(d.bob)
+    pre = [
+        *d.base,
+        *d.locks,
+        alices.envelope,
+        bobs_delivery.envelope,
+        stamp(d.escrow, bobs_delivery).envelope,
+    ]
+    d.clock.now_ms = d.deadline + 1
+    claim = d.claim(d.alice)
+    claimed = [*pre, claim.envelope, stamp(d.escrow, claim).envelope]
+    d.clock.advance(w)
+    dismissal = d.ruling(claim, DISMISS, evidence=bobs_delivery.digest)
+    wrong, right = pair(d.escrow, dismissal, lambda s: setattr(s.ruling, "evidence", alices.digest))
+    g.add(
+        "a dismissal citing Alice's own delivery, not a Delivery of the claimed item by Bob",
+        ["CMT-002"],
+        [*claimed, wrong],
+        "BODY_INVALID",
+        "Ruling",
+        twin=[*claimed, right],
+    )
+    g.add(
+        "a dismissal citing Bob's delivery of the claimed item: the dispute ends, the contract is performing",
+        ["CMT-002", "BDY-016"],
+        [*claimed, right],
+    )
+
+    def claim_under(escrow: bool) -> list[bytes]:
+        """Alice's claim, after Bob's deadline, in a contract without bonds whose terms name an escrow or
+        not."""
+        clock, alice, bob = world()
+        arbiter = Party("escrow", clock)
+        offer = alice.offer(bob, alice.proposal(escrow=arbiter.did if escrow else ""))
+        accept = bob.accept(offer)
+        clock.now_ms = offer.statement.offer.wants[0].deadline_ms + 1
+        msg = commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never arrived")
+        claim = alice.sign("breach_claim", msg, audience=bob.did, negotiation_id=offer.header.negotiation_id)
+        return [*ctx(alice, bob, arbiter), offer.envelope, accept.envelope, claim.envelope]
+
+    g.add(
+        "a breach claim under terms that name no escrow (nobody could rule on it)",
+        ["CMT-005"],
+        claim_under(escrow=False),
+        "ILLEGAL_TRANSITION",
+        "IllegalTransition",
+        twin=claim_under(escrow=True),
+    )
+
+    def stamped_at(after_deadline: int) -> list[bytes]:
+        """Alice's claim stamped ``after_deadline`` ms after Bob's deadline, then an UPHOLD once the
+        response window has passed."""
+        d = Deal()
+        d.clock.now_ms = d.deadline + 1
+        claim = d.claim(d.alice)
+        witness = stamp(d.escrow, claim, at=d.deadline + after_deadline)
+        decided = d.ruling(claim, UPHOLD, issued_at_ms=witness.header.issued_at_ms + w)
+        return [*d.base, *d.locks, claim.envelope, witness.envelope, d.sign(decided)]
+
+    g.add(
+        "the escrow stamps Alice's claim 1 ms after the claim window closed: the claim never takes effect "
+        "(a ruling citing it names no effective claim)",
+        ["CMT-005", "WIT-005", "CMT-002"],
+        stamped_at(CLAIM_WINDOW_MS + 1),
+        "STALE_REFERENCE",
+        "Unwitnessed",
+        "Boundary",
+        twin=stamped_at(CLAIM_WINDOW_MS),
+    )
+    g.add(
+        "the escrow stamps Alice's claim as the claim window closes: the claim takes effect",
+        ["CMT-005", "WIT-005"],
+        stamped_at(CLAIM_WINDOW_MS),
+        None,
+        "Boundary",
+    )
+
+    # Nobody performs or claims; the escrow declares the lapse once the last deadline plus the claim
+    # window has passed on its clock, and refunds both bonds.
+    d = Deal()
+    lapse_at = d.deadline + CLAIM_WINDOW_MS
+    lapse = d.ruling(None, LAPSE, issued_at_ms=lapse_at + 1)
+    too_early, in_time = pair(d.escrow, lapse, retimed(lapse_at))
+    g.add(
+        "a LAPSE ruling at exactly the last deadline plus the claim window",
+        ["CMT-006"],
+        [*d.base, *d.locks, too_early],
+        "ILLEGAL_TRANSITION",
+        "Ruling",
+        "Boundary",
+        twin=[*d.base, *d.locks, in_time],
+    )
+    lapsed = [*d.base, *d.locks, d.sign(lapse)]
+    d.clock.now_ms = lapse_at + 1
+    refunds = [d.escrow_says("refund", p).envelope for p in (d.alice, d.bob)]
+    g.add(
+        "a LAPSE ruling 1 ms later (EXPIRED), then both bonds refunded",
+        ["CMT-006", "CMT-004", "BDY-016"],
+        [*lapsed, *refunds],
+        None,
+        "Boundary",
+    )
+    g.add(
+        "a second LAPSE ruling",
+        ["CMT-006"],
+        [*lapsed, seal(d.escrow.agent.key, d.ruling(None, LAPSE))],
+        "BODY_INVALID",
+        "Ruling",
+        no_twin="the defect is a second lapse: without the first it is a valid one",
+    )
+
+    # A bond refunded before the other one is locked: the contract never becomes BONDED.
+    d = Deal(locked=False)
+    lock_a, lock_b = d.escrow_says("bond_lock", d.alice), d.escrow_says("bond_lock", d.bob)
+    refund = d.escrow_says("refund", d.alice)
+    lock_b_again = chain_sign(d.escrow.agent, d.money("bond_lock", d.bob))
+    delivery = d.deliver(d.alice)
+    g.add(
+        "the escrow locks Alice's bond, refunds it, then locks Bob's: the contract is not BONDED (a locked "
+        "bond was settled), so Alice's Delivery is refused",
+        ["NEG-012"],
+        [*d.base, lock_a.envelope, refund.envelope, lock_b_again.envelope, delivery.envelope],
+        "ILLEGAL_TRANSITION",
+        "IllegalTransition",
+        twin=[*d.base, lock_a.envelope, lock_b.envelope, delivery.envelope],
+    )
+
+    # A Revoke takes effect by its stamp, like a claim: before it, nothing can be forfeited for it.
+    d = Deal(revocation=trade_pb2.Revocation(allowed=True, forfeit_bond=True))
+    revoke = d.bob.sign(
+        "revoke",
+        commitment_pb2.Revoke(contract=d.accept.digest, reason="changed plans"),
+        audience=d.alice.did,
+        negotiation_id=d.nid,
+    )
+    witness = stamp(d.escrow, revoke)
+    forfeit = seal(d.escrow.agent.key, d.forfeit(d.bob, revoke))
+    g.add(
+        "Bob's Revoke, held without the escrow's stamp: a Forfeit of his bond citing it has no cause",
+        ["WIT-005", "CMT-003", "CMT-002"],
+        [*d.base, *d.locks, revoke.envelope, forfeit],
+        "BODY_INVALID",
+        "Unwitnessed",
+        twin=[*d.base, *d.locks, revoke.envelope, witness.envelope, forfeit],
+    )
+    return g
+
+
+def causality() -> Group:
+    """SPEC 0.2 negotiation ids and causal time: only an Offer's own id opens a negotiation (NEG-013),
+    and no answer is dated before what it answers (NEG-014); the same millisecond is in time."""
+    g = Group("Causality", "sparse")
+    clock, alice, bob = world()
+    offer = alice.offer(bob)
+    base = [*ctx(alice, bob), offer.envelope]
+    nonce = alice.agent.next_nonce()
+    second = draft_offer(alice, bob, nonce=nonce)
+    g.add(
+        "Alice sends a second Offer under the open negotiation's id (later proposals are Counters)",
+        ["NEG-013", "NEG-001"],
+        [
+            *base,
+            seal(
+                alice.agent.key,
+                edited(second, lambda s: setattr(s.header, "negotiation_id", offer.header.negotiation_id)),
+            ),
+        ],
+        "HEADER_INVALID",
+        "DerivedNegotiationId",
+        twin=[*base, seal(alice.agent.key, second)],
+    )
+    t = offer.header.issued_at_ms
+    for body, msg in [
+        ("accept", trade_pb2.Accept(offer=offer.digest)),
+        ("counter", trade_pb2.Counter(offer=offer.digest, proposal=bob.proposal())),
+    ]:
+        same_ms = answer(bob, body, msg, offer, issued_at_ms=t)
+        before, at = pair(bob, same_ms, retimed(t - 1))
+        g.add(
+            f"Bob's {body.title()} dated 1 ms before Alice's offer",
+            ["NEG-014"],
+            [*base, before],
+            "ILLEGAL_TRANSITION",
+            "CausalTime",
+            twin=[*base, at],
+        )
+        g.add(
+            f"Bob's {body.title()} dated in the offer's own millisecond",
+            ["NEG-014"],
+            [*base, at],
+            None,
+            "Boundary",
+        )
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    contract = [*base, accept.envelope]
+    t = accept.header.issued_at_ms
+    msg = commitment_pb2.Delivery(contract=accept.digest, item_index=0)
+    same_ms = agent_draft(
+        alice, "delivery", msg, audience=bob.did, negotiation_id=offer.header.negotiation_id, issued_at_ms=t
+    )
+    before, at = pair(alice, same_ms, retimed(t - 1))
+    g.add(
+        "Alice's Delivery dated 1 ms before Bob's Accept (still after her own offer)",
+        ["NEG-014"],
+        [*contract, before],
+        "ILLEGAL_TRANSITION",
+        "CausalTime",
+        twin=[*contract, at],
+    )
+    g.add(
+        "Alice's Delivery dated in the Accept's own millisecond",
+        ["NEG-014"],
+        [*contract, at],
+        None,
+        "Boundary",
+    )
+    return g
+
+
+def confluence() -> Group:
+    """NEG-015: one contract's statements in two orders of arrival, each keeping every statement after
+    what it depends on; both are accepted in full, and both end BREACHED (SPEC 8.9)."""
+    g = Group("Confluence", "sparse")
+    d = Deal()
+    lock_a, lock_b = d.locks
+    delivered = d.deliver(d.alice)  # on time
+    receipt_b = d.bob.receipt(delivered)
+    d.clock.now_ms = d.deadline + 1
+    claim = d.claim(d.alice)
+    witness = stamp(d.escrow, claim)
+    d.clock.advance(60_000)
+    late = d.deliver(d.bob)  # after the deadline, and after the claim
+    receipt_a = d.alice.receipt(late)
+    d.clock.now_ms = witness.header.issued_at_ms + DEFAULT_RESPONSE_WINDOW_MS
+    ruled = d.sign(d.ruling(claim, UPHOLD))
+    forfeit = d.sign(d.forfeit(d.bob, claim))
+    release = d.escrow_says("release", d.alice).envelope
+    e = {
+        "delivery A": delivered.envelope,
+        "receipt B": receipt_b.envelope,
+        "claim": claim.envelope,
+        "stamp": witness.envelope,
+        "delivery B": late.envelope,
+        "receipt A": receipt_a.envelope,
+    }
+    escrow_order = [lock_a, lock_b, *e.values(), ruled, forfeit, release]
+    party_order = [
+        lock_b, lock_a, e["stamp"], e["delivery A"], e["delivery B"], e["receipt A"], e["receipt B"],
+        e["claim"], ruled, release, forfeit,
+    ]  # fmt: skip
+    g.add(
+        "a claim, a late delivery, receipts and a forfeit in the escrow's order: BREACHED (the ruling "
+        "outranks the completed receipts)",
+        ["NEG-015", "WIT-005", "CMT-002"],
+        [*d.base, *escrow_order],
+        None,
+        "Confluence",
+    )
+    g.add(
+        "the same statements in another order (the stamp first, both receipts before the claim: FULFILLED "
+        "until the stamped claim arrives, then DISPUTED; release before forfeit): accepted, BREACHED",
+        ["NEG-015", "WIT-005", "CMT-002"],
+        [*d.base, *party_order],
+        None,
+        "Confluence",
     )
     return g

@@ -11,11 +11,11 @@ import base64
 from collections.abc import Sequence
 from typing import Any, Final
 
-from a2a_coop.vectors import SCHEMA, parse_vector_file, run_vectors
-from conformance.generate_vectors._common import Group
+from a2a_coop.vectors import SCHEMA, Vector, parse_vector_file, run_vector, run_vectors
+from conformance.generate_vectors._common import Case, Group
 from conformance.generate_vectors.flags import NOTES
 
-GENERATOR_VERSION: Final = "1"
+GENERATOR_VERSION: Final = "2"
 ALGORITHM: Final = "a2a-coop/v1 statement verification: Ed25519 (strict) over DSSE PAE, canonical protobuf"
 
 # Part of every generated file, so it still names the generator by its old path (a single module
@@ -73,13 +73,67 @@ def document(groups: Sequence[Group]) -> dict[str, Any]:
     }
 
 
-def self_check(name: str, doc: dict[str, Any]) -> None:
-    """Every vector must come out as the generator says; otherwise refuse to write."""
-    failures = [o for o in run_vectors(parse_vector_file(doc, name)) if not o.passed]
-    if failures:
-        lines = [
-            f"  tcId {o.vector.tc_id} ({o.vector.comment}): expected {o.vector.expected}, got {o.actual} "
-            f"[{o.requirement}] {o.detail}"
-            for o in failures
-        ]
-        raise SystemExit(f"{name}: {len(failures)} vectors disagree with the library:\n" + "\n".join(lines))
+def numbered(groups: Sequence[Group]) -> list[tuple[int, Group, Case]]:
+    """(tcId, group, case) for every case, numbered as :func:`document` numbers them."""
+    return [(i, g, c) for i, (g, c) in enumerate(((g, c) for g in groups for c in g.cases), 1)]
+
+
+def self_check(name: str, doc: dict[str, Any], groups: Sequence[Group] = ()) -> None:
+    """Every vector must come out as the generator says, and every invalid one must break one rule;
+    otherwise refuse to write.
+
+    Three checks: each vector gives its expected result through :mod:`a2a_coop.vectors`; the
+    requirement the library names for an invalid vector's rejection is one the vector declares (so a
+    MANDATE_VIOLATION expected for MND-003 cannot come from MND-008); and :func:`check_twins`.
+    """
+    lines = []
+    for o in run_vectors(parse_vector_file(doc, name)):
+        v = o.vector
+        where = f"  tcId {v.tc_id} ({v.comment})"
+        if not o.passed:
+            lines.append(f"{where}: expected {v.expected}, got {o.actual} [{o.requirement}] {o.detail}")
+        elif v.result == "invalid" and o.requirement not in v.requirements:
+            lines.append(
+                f"{where}: rejected for {o.requirement}, which it does not declare "
+                f"({', '.join(v.requirements)}): {o.detail}"
+            )
+    lines += check_twins(name, groups)
+    if lines:
+        raise SystemExit(f"{name}: {len(lines)} vectors disagree with the library:\n" + "\n".join(lines))
+
+
+def check_twins(name: str, groups: Sequence[Group]) -> list[str]:
+    """The one-rule check (README: every invalid case breaks exactly one rule).
+
+    An invalid case that is not flagged VerificationOrder must carry the valid :class:`~._common.Twin`
+    it was derived from, or say why it has none; every twin must be accepted in full, in the case's
+    chain mode. A twin that fails means the case's transcript breaks something besides its defect.
+    Returns one line per problem.
+    """
+    problems = []
+    for tc_id, group, case in numbered(groups):
+        where = f"  tcId {tc_id} ({case.comment})"
+        if case.error is None:
+            if case.twin is not None or case.no_twin:
+                problems.append(f"{where}: a valid case has no twin")
+            continue
+        if case.twin is None:
+            if not case.no_twin and "VerificationOrder" not in case.flags:
+                problems.append(f"{where}: an invalid case needs its valid twin, or a reason it has none")
+            continue
+        if list(case.twin.envelopes) == list(case.envelopes) and case.twin.now_ms == case.now_ms:
+            problems.append(f"{where}: the twin is the case itself")
+            continue
+        twin = Vector(
+            name, group.type, group.mode, tc_id, case.comment, (), tuple(case.requirements),
+            case.twin.now_ms, tuple(case.twin.envelopes), "valid", None, None,
+        )  # fmt: skip
+        o = run_vector(twin)
+        if not o.passed:
+            problems.append(f"{where}: its twin is not valid: {o.actual} [{o.requirement}] {o.detail}")
+    return problems
+
+
+def twinless(groups: Sequence[Group]) -> list[tuple[int, Case]]:
+    """(tcId, case) of every invalid case without a twin: VerificationOrder cases and those with a reason."""
+    return [(i, c) for i, _, c in numbered(groups) if c.error is not None and c.twin is None]
