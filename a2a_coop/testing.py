@@ -142,7 +142,6 @@ class Party:
         caps.update(self.mandate_caps)
         self.mandate_vs = self.principal.sign("mandate", identity_pb2.Mandate(**caps), ttl_ms=365 * DAY_MS)
         self.setup: list[bytes] = [self.mandate_vs.envelope]
-        self._negotiations = 0
 
     @property
     def did(self) -> str:
@@ -151,10 +150,6 @@ class Party:
     def sign(self, body: str, message: Any, **kw: Any) -> VerifiedStatement:
         kw.setdefault("mandate", self.mandate_vs.digest)
         return self.agent.sign(body, message, **kw)
-
-    def new_negotiation_id(self) -> bytes:
-        self._negotiations += 1
-        return derive(f"negotiation/{self.name}/{self._negotiations}", 16)
 
     def proposal(
         self,

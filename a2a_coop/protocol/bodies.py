@@ -263,11 +263,12 @@ def _ruling(stmt: statement_pb2.Statement) -> None:
         if r.claim or r.evidence:
             raise _fail("BDY-016", "a lapse names no claim and no evidence")
         return
+    dismiss = r.decision == commitment_pb2.RULING_DECISION_DISMISS
+    if not r.claim or dismiss != bool(r.evidence):
+        raise _fail("BDY-016", "a ruling names its claim, and only a dismissal its evidence (the delivery)")
     _digest(r.claim, "ruling.claim")
-    if r.decision == commitment_pb2.RULING_DECISION_DISMISS:
+    if dismiss:
         _digest(r.evidence, "ruling.evidence")
-    elif r.evidence:
-        raise _fail("BDY-016", "only a dismissal names evidence (the timely delivery)")
 
 
 def _stamp(stmt: statement_pb2.Statement) -> None:
