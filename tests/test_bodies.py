@@ -240,10 +240,10 @@ def test_ruling_shape() -> None:
     ]
     for ruling in bad:
         assert _rule("ruling", ruling) == "BDY-016"
-    assert (
-        _rule("ruling", R.Ruling(contract=DIGEST, decision=R.RULING_DECISION_DISMISS, claim=DIGEST))
-        == "BDY-004"
-    )
+    no_evidence = R.Ruling(contract=DIGEST, decision=R.RULING_DECISION_DISMISS, claim=DIGEST)
+    assert _rule("ruling", no_evidence) == "BDY-016"
+    short = R.Ruling(contract=DIGEST, decision=R.RULING_DECISION_DISMISS, claim=DIGEST, evidence=b"x")
+    assert _rule("ruling", short) == "BDY-004"
 
 
 @pytest.mark.req("BDY-017")
