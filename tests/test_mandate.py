@@ -272,7 +272,7 @@ def test_budget_per_period_counts_offers_and_contracts_and_resets_next_period(
     clock: FixedClock, bob: Party
 ) -> None:
     """Budget 1000 per 10-day period: offers of 400 and 500 pass, 200 more fails (MND-009); in the next
-    period the same offer passes."""
+    period the same offer passes. The first offer lives a whole period (MND-013's limit)."""
     alice = _with(
         clock,
         "alice",
@@ -282,7 +282,7 @@ def test_budget_per_period_counts_offers_and_contracts_and_resets_next_period(
         valid_from_ms=clock.now_ms,
     )
     v = _verifier(alice, bob)
-    first = alice.offer(bob, _deal(alice, 400), ttl_ms=20 * DAY_MS)
+    first = alice.offer(bob, _deal(alice, 400), ttl_ms=10 * DAY_MS)
     v.accept(first.envelope)
     v.accept(bob.accept(first).envelope)  # a formed contract counts at the Accept's time
     v.accept(alice.offer(bob, _deal(alice, 500)).envelope)
