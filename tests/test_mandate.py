@@ -65,13 +65,7 @@ def test_statement_under_a_mandate_the_verifier_does_not_hold_is_refused(alice: 
 @pytest.mark.req("MND-002")
 def test_agent_cannot_trade_under_another_agents_mandate(auditor: Verifier, alice: Party, bob: Party) -> None:
     """Bob's agent cites Alice's mandate (which delegates to Alice's key); expect MANDATE_VIOLATION."""
-    stolen = bob.sign(
-        "offer",
-        bob.proposal(),
-        audience=alice.did,
-        negotiation_id=b"\x01" * 16,
-        mandate=alice.mandate_vs.digest,
-    )
+    stolen = bob.sign("offer", bob.proposal(), audience=alice.did, mandate=alice.mandate_vs.digest)
     assert _violation(auditor, stolen) == "MND-002"
 
 
@@ -348,7 +342,7 @@ def test_policy_guard_refuses_a_proposal_outside_the_mandate_before_it_is_signed
     def unsigned(value: int) -> VerifiedStatement:
         stmt = Statement()
         h = stmt.header
-        h.audience, h.negotiation_id, h.mandate = bob.did, alice.new_negotiation_id(), alice.mandate_vs.digest
+        h.audience, h.mandate = bob.did, alice.mandate_vs.digest  # stamp derives the negotiation_id
         h.issued_at_ms, h.expires_at_ms = clock.now_ms, clock.now_ms + 60_000
         stmt.offer.CopyFrom(_deal(alice, value))
         return alice.agent.writer.stamp(stmt, nonce=alice.agent.next_nonce())
