@@ -277,7 +277,7 @@ class Exposure:
     """
 
     def __init__(self, period_origin_ms: int = 0, period_ms: int = 0) -> None:
-        self.period_origin_ms = period_origin_ms
+        self.period_origin_ms = period_origin_ms if period_ms else 0  # one period: no origin to mind
         self.period_ms = period_ms
         self.live_offers: dict[bytes, tuple[int, int, int]] = {}
         self.open_contracts: dict[bytes, tuple[int, int]] = {}
@@ -371,7 +371,10 @@ class ExposureBook:
         *,
         grace_ms: int = 0,
     ) -> None:
-        """Would committing ``value`` more at ``vs``'s issue time break the caps? Records nothing.
+        """Would committing ``value`` more at ``vs``'s issue time break the caps?
+
+        Records nothing (ERR-003); it may move the book's sweep to ``vs``'s time, which changes no
+        answer the book gives.
 
         MND-010: outstanding(t) + value <= max_outstanding. MND-009: for every period ``vs``
         charges (an Offer or Counter: each period ``[issued_at, expires_at]`` overlaps; an Accept:
@@ -391,7 +394,7 @@ class ExposureBook:
         """
         h = vs.header
         exp = self.by_mandate.get(h.mandate)  # a check records nothing (ERR-003), not even an entry
-        periods = (mandate.valid_from_ms, mandate.period_ms)
+        periods = (mandate.valid_from_ms if mandate.period_ms else 0, mandate.period_ms)
         if exp is None:
             exp = Exposure(*periods)
         elif (exp.period_origin_ms, exp.period_ms) != periods and (
