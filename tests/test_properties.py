@@ -658,16 +658,25 @@ class Ledger:
         )
         return offers + sum(v for p, v, _ in self.contracts if p == agent)
 
-    def committed(self, agent: str, t: int) -> int:
-        start = self.valid_from + (t - self.valid_from) // PERIOD * PERIOD
+    def committed(self, agent: str, t: int, when: int | None = None) -> int:
+        """Contracts formed in the period containing ``when`` (default ``t``) plus offers live at ``t``
+        whose [issued, expires] overlaps that period (MND-009)."""
+        start = self.valid_from + ((t if when is None else when) - self.valid_from) // PERIOD * PERIOD
         end = start + PERIOD
         formed = sum(v for p, v, at in self.contracts if p == agent and start <= at < end)
         live = sum(
             o["give"]
             for d in self.live
-            if (o := self.offers[d])["issuer"] == agent and start <= o["issued"] < end and o["expires"] >= t
+            if (o := self.offers[d])["issuer"] == agent
+            and o["issued"] < end
+            and o["expires"] >= max(t, start)
         )
         return formed + live
+
+    def charged(self, vs: Any) -> list[int]:
+        """A time in each period a statement charges: an offer's every period, an accept's own."""
+        t = vs.header.issued_at_ms
+        return [t] if vs.body == "accept" else [t, vs.header.expires_at_ms]
 
     def value(self, vs: Any) -> int:
         """What signing vs puts at stake for its issuer (its side of the proposal, MND-004)."""
@@ -783,7 +792,8 @@ def _run_mandates(events: list[tuple[str, int, int, int, int, int, int, int]]) -
                 assert ledger.outstanding(who, t) + value > MAX_OUTSTANDING, "refused within max_outstanding"
             else:
                 assert exc.requirement == "MND-009", exc
-                assert ledger.committed(who, t) + value > BUDGET, "refused within the period budget"
+                used = max(ledger.committed(who, t, when) for when in ledger.charged(vs))
+                assert used + value > BUDGET, "refused within the period budget"
             continue
         except CoopError:
             continue  # refused for a protocol reason outside the mandate (stale reference, wrong party, ...)

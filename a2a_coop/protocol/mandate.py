@@ -4,7 +4,8 @@ Two kinds of check, both pure:
 
 * :func:`check_against_mandate` needs only the statement, its mandate and (for
   an Accept) the proposal accepted: validity window, counterparties,
-  categories, currency, per-deal range, execution window (MND-003..MND-008).
+  categories, currency, per-deal range, execution window, offer lifetime
+  (MND-003..MND-008, MND-013).
 * :class:`ExposureBook` keeps, per mandate, what the agent has at stake (live
   offers and open contracts) and what it committed in each budget period, so
   a new offer or accept can be refused for breaking the budget (MND-009) or the
@@ -17,15 +18,55 @@ mandate signed. A verifier holding only part of an agent's statements can
 under-count (it missed commitments) or over-count (it missed the Withdraw that
 ended one); SPEC.md section 4.5 says who is conclusive: the signer's guard and
 whoever holds the agent's complete log.
+
+Theory of operation of the exposure book. Time is always ``t``, the
+``issued_at_ms`` of the statement being checked, never a clock.
+
+* The budget (MND-009) is kept so that *no order of acceptance* can exceed it.
+  A live Offer or Counter reserves its value in every budget period its
+  interval ``[issued_at, expires_at]`` overlaps (at most two: MND-013), because
+  the counterparty may accept it at any instant of that interval and the
+  contract is charged to the period of the Accept. When it is accepted the
+  reservations collapse onto that one period, which was one of them, so
+  acceptance never raises any period's sum: only the agent's own Offer, Counter
+  and Accept do, and each is checked against every period it charges. This
+  needs the offer to be counted by every check made before its Accept arrives,
+  which holds when statements are judged in issue order (the Accept is issued
+  no later than expires_at). A live receiver may take an Accept up to its skew
+  after issue (TIM-006), so a policy guard counts offers that much longer
+  (``grace_ms``); verifiers use the rule as written.
+* Each sum is kept incrementally: per period, the value of contracts formed in
+  it (a dict, which only grows), and the value of live offers charging it; the
+  outstanding total (MND-010) is one running sum of live offers and one of open
+  contracts. What stops counting with time (an offer past expires_at, a
+  contract past its last deadline + CLAIM_WINDOW_MS) sits in a heap keyed by
+  that time and leaves the sums when a check at a later ``t`` sweeps past it
+  (:class:`_Expiring`). What stops counting by a statement (Withdraw, Reject,
+  Counter, Accept, a terminal contract) leaves the sums at once and its heap
+  entry is dropped lazily. So every check and update costs O(log n) amortised
+  in the agent's live offers and contracts, and nothing is ever re-summed or
+  re-sorted. A check at an earlier ``t`` than the last one (a sparse view
+  receiving an old statement) moves the sweep back; that costs the entries it
+  passes, and the sums stay exact.
+* Integers (MND-014): every value is at most 2^53 - 1 (BDY-015) and every sum
+  here is an exact Python int. The rules compare sums of non-negative values
+  with caps of at most 2^53 - 1, so an implementation may compute those sums
+  saturating at any value >= 2^53 and reach identical verdicts: a saturated sum
+  exceeds every cap exactly when the exact sum does. (Running totals that are
+  also subtracted from, as kept here, must not saturate; 128-bit integers hold
+  2^75 values of 2^53 each.)
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from heapq import heapify, heappop, heappush
+from typing import Final
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
 from a2a_coop.protocol.errors import MandateViolation
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS
 from a2a_coop.protocol.statements import VerifiedStatement
 
 Mandate = identity_pb2.Mandate
@@ -64,7 +105,7 @@ def committed_value(vs: VerifiedStatement, accepted: trade_pb2.Offer | None = No
 def check_against_mandate(
     vs: VerifiedStatement, mandate: identity_pb2.Mandate, accepted: trade_pb2.Offer | None = None
 ) -> None:
-    """MND-002 (binding), MND-003..MND-008. Raises MandateViolation.
+    """MND-002 (binding), MND-003..MND-008, then MND-013 (step 24). Raises MandateViolation.
 
     Args:
         vs: the statement, already through :func:`verify_statement`.
@@ -104,106 +145,319 @@ def check_against_mandate(
     for item in [*proposal.gives, *proposal.wants]:
         if item.deadline_ms > window_end:
             raise _violation("MND-008", "a deadline falls after the mandate's execution window")
+    if vs.body in ("offer", "counter") and mandate.period_ms and mandate.budget_per_period:
+        # An offer may be accepted at any instant of its life and reserves budget in every period it
+        # overlaps (MND-009); bounding its life by one period bounds that to two periods.
+        lifetime = h.expires_at_ms - h.issued_at_ms
+        if lifetime > mandate.period_ms:
+            raise _violation(
+                "MND-013", f"offer lifetime {lifetime} ms > budget period {mandate.period_ms} ms"
+            )
 
 
-@dataclass
-class Exposure:
-    """What one agent, under one mandate, has at stake."""
+# Thresholds beyond any uint64 time, for entries that never stop counting and for "no sweep yet".
+_FAR_PAST: Final = -(1 << 65)
+_FAR_FUTURE: Final = 1 << 65
 
-    # digest -> (value, issued_at, expires_at)
-    live_offers: dict[bytes, tuple[int, int, int]] = field(default_factory=dict)
-    # contract id -> (value, formed_at)
-    open_contracts: dict[bytes, tuple[int, int]] = field(default_factory=dict)
-    # Ended contracts only matter for budget periods: kept as formed_at times in order with running
-    # totals, so a period's sum is two bisections however long the history grows.
-    _ended_at: list[int] = field(default_factory=list)
-    _ended_total: list[int] = field(default_factory=lambda: [0])
 
-    @property
-    def ended_contracts(self) -> list[tuple[int, int]]:
-        """``(value, formed_at)`` of every ended contract, in formed_at order."""
-        totals = self._ended_total
-        return [(totals[i + 1] - totals[i], at) for i, at in enumerate(self._ended_at)]
+@dataclass(slots=True)
+class _Entry:
+    value: int
+    until: int  # counts while until >= the query threshold
+    buckets: tuple[int, ...]  # the budget periods it is charged to (empty for contracts)
+    serial: int  # tells a heap item of this entry from one of an earlier entry under the same key
 
-    def end_contract(self, value: int, formed_at: int) -> None:
-        if not self._ended_at or formed_at >= self._ended_at[-1]:
-            self._ended_at.append(formed_at)
-            self._ended_total.append(self._ended_total[-1] + value)
+
+class _Expiring:
+    """Values that count until a time unless removed first, summed at any threshold, in total and per
+    bucket, each query O(log n) amortised when thresholds mostly rise.
+
+    An entry counts at threshold ``tau`` iff it is held (added, not removed) and ``until >= tau``.
+    The sums are exact at ``self._tau``, the last threshold asked for. Entries counted there sit in
+    ``_ahead`` (a min-heap by until); entries no longer counted there sit in ``_behind`` (ascending
+    by until, every until < ``_tau``), so moving the threshold up pops the heap and moving it down
+    pops the list's tail, each entry moving once per pass. A removed entry leaves the sums at once
+    and its item in either structure is skipped when met (lazy deletion); both are compacted when
+    more than half garbage, so memory stays linear in what is held.
+    """
+
+    def __init__(self) -> None:
+        self.items: dict[bytes, _Entry] = {}
+        self._tau = _FAR_PAST
+        self._total = 0  # value of entries counted at _tau
+        self._counted = 0  # how many entries are counted at _tau
+        self._by_bucket: dict[int, int] = {}  # bucket -> value of entries counted at _tau
+        self._ahead: list[tuple[int, int, bytes]] = []  # (until, serial, key)
+        self._behind: list[tuple[int, int, bytes]] = []
+        self._serial = 0
+
+    def add(self, key: bytes, value: int, until: int, buckets: tuple[int, ...] = ()) -> None:
+        self.remove(key)
+        if until < self._tau:
+            self._move_to(until)  # rare: an entry already past the last threshold (time went back)
+        self._serial += 1
+        entry = _Entry(value, until, buckets, self._serial)
+        self.items[key] = entry
+        heappush(self._ahead, (until, entry.serial, key))
+        self._count(entry, 1)
+
+    def remove(self, key: bytes) -> None:
+        entry = self.items.pop(key, None)
+        if entry is None:
             return
-        rows = sorted([*self.ended_contracts, (value, formed_at)], key=lambda r: r[1])  # rare: out of order
-        self._ended_at = [at for _, at in rows]
-        self._ended_total = [0]
-        for v, _ in rows:
-            self._ended_total.append(self._ended_total[-1] + v)
+        if entry.until >= self._tau:
+            self._count(entry, -1)
+        self._compact()
 
-    def outstanding(self, now_ms: int) -> int:
-        live = sum(v for v, _, exp in self.live_offers.values() if exp >= now_ms)
-        return live + sum(v for v, _ in self.open_contracts.values())
+    def total(self, tau: int) -> int:
+        self._move_to(tau)
+        return self._total
 
-    def committed_between(self, start_ms: int, end_ms: int, now_ms: int) -> int:
-        """Contracts formed in [start, end) plus offers issued then that are still live at now (MND-009)."""
-        lo, hi = bisect_left(self._ended_at, start_ms), bisect_left(self._ended_at, end_ms)
-        total = self._ended_total[hi] - self._ended_total[lo]
-        total += sum(v for v, at in self.open_contracts.values() if start_ms <= at < end_ms)
-        live = self.live_offers.values()
-        return total + sum(v for v, at, exp in live if start_ms <= at < end_ms and exp >= now_ms)
+    def bucket(self, bucket: int, tau: int) -> int:
+        self._move_to(tau)
+        return self._by_bucket.get(bucket, 0)
+
+    # -- internals -------------------------------------------------------------------
+
+    def _held(self, item: tuple[int, int, bytes]) -> _Entry | None:
+        entry = self.items.get(item[2])
+        return entry if entry is not None and entry.serial == item[1] else None
+
+    def _count(self, entry: _Entry, sign: int) -> None:
+        delta = sign * entry.value
+        self._total += delta
+        self._counted += sign
+        for b in entry.buckets:
+            left = self._by_bucket.get(b, 0) + delta
+            if left:
+                self._by_bucket[b] = left
+            else:
+                self._by_bucket.pop(b, None)  # keep the dict as small as the periods in use
+
+    def _move_to(self, tau: int) -> None:
+        if tau > self._tau:
+            while self._ahead and self._ahead[0][0] < tau:
+                item = heappop(self._ahead)
+                entry = self._held(item)
+                if entry is not None:
+                    self._count(entry, -1)
+                    self._behind.append(item)  # pops come in until order, all >= every until behind
+        elif tau < self._tau:
+            while self._behind and self._behind[-1][0] >= tau:
+                item = self._behind.pop()
+                entry = self._held(item)
+                if entry is not None:
+                    self._count(entry, 1)
+                    heappush(self._ahead, item)
+        self._tau = tau
+
+    def _compact(self) -> None:
+        # Each pass is linear but follows at least as many removals as it keeps items: O(1) amortised.
+        if len(self._ahead) > 2 * self._counted + 32:
+            self._ahead = [item for item in self._ahead if self._held(item) is not None]
+            heapify(self._ahead)
+        if len(self._behind) > 2 * (len(self.items) - self._counted) + 32:
+            self._behind = [item for item in self._behind if self._held(item) is not None]
+
+
+class Exposure:
+    """What one agent, under one mandate, has at stake, and what it committed per budget period.
+
+    Args:
+        period_origin_ms: the mandate's valid_from_ms, where period 0 starts.
+        period_ms: the mandate's period_ms; 0 makes the whole validity interval one period.
+
+    Attributes:
+        live_offers: digest -> ``(value, issued_at, expires_at)`` of each of the agent's offers that
+            is still its negotiation's outstanding offer (whether or not expired at a given time).
+        open_contracts: contract id -> ``(value, formed_at)`` of each contract not yet terminal
+            (whether or not past its last deadline + CLAIM_WINDOW_MS at a given time).
+        ended_contracts: ``(value, formed_at)`` of every contract that became terminal, in the
+            order they ended; they still count for the period they were formed in.
+    """
+
+    def __init__(self, period_origin_ms: int = 0, period_ms: int = 0) -> None:
+        self.period_origin_ms = period_origin_ms if period_ms else 0  # one period: no origin to mind
+        self.period_ms = period_ms
+        self.live_offers: dict[bytes, tuple[int, int, int]] = {}
+        self.open_contracts: dict[bytes, tuple[int, int]] = {}
+        self.ended_contracts: list[tuple[int, int]] = []
+        self._offers = _Expiring()  # until expires_at; charged to every period the offer overlaps
+        self._contracts = _Expiring()  # until last deadline + CLAIM_WINDOW_MS (MND-010)
+        self._formed: dict[int, int] = {}  # period -> value of contracts formed in it, open or ended
+
+    def period_of(self, t_ms: int) -> int:
+        """Index of the budget period containing ``t_ms`` (period 0 starts at valid_from_ms)."""
+        return (t_ms - self.period_origin_ms) // self.period_ms if self.period_ms else 0
+
+    def periods_between(self, start_ms: int, end_ms: int) -> range:
+        """The budget periods that ``[start_ms, end_ms]`` overlaps."""
+        return range(self.period_of(start_ms), self.period_of(end_ms) + 1)
+
+    def outstanding(self, now_ms: int, grace_ms: int = 0) -> int:
+        """MND-010's outstanding value at ``now_ms``: offers live then (``expires_at + grace_ms >=
+        now_ms``) plus contracts open then (not terminal, ``now_ms <= last deadline + CLAIM_WINDOW_MS``)."""
+        return self._offers.total(now_ms - grace_ms) + self._contracts.total(now_ms)
+
+    def committed(self, period: int, now_ms: int, grace_ms: int = 0) -> int:
+        """MND-009's committed value of ``period`` at ``now_ms``: contracts formed in it (open or
+        ended) plus offers live at ``now_ms`` (as in :meth:`outstanding`) whose interval overlaps it."""
+        return self.formed_in(period) + self._offers.bucket(period, now_ms - grace_ms)
+
+    def formed_in(self, period: int) -> int:
+        """Value of the contracts formed in ``period``, open or ended."""
+        return self._formed.get(period, 0)
+
+    # -- recording ---------------------------------------------------------------------
+
+    def offer_live(self, digest: bytes, value: int, issued: int, expires: int) -> None:
+        # A zero-value offer reserves nothing; skipping it also spares walking the periods of a
+        # long-lived one, which MND-013 allows only when there is no budget to reserve.
+        periods = tuple(self.periods_between(issued, expires)) if value else ()
+        self.live_offers[digest] = (value, issued, expires)
+        self._offers.add(digest, value, expires, periods)
+
+    def offer_dead(self, digest: bytes) -> None:
+        if self.live_offers.pop(digest, None) is not None:
+            self._offers.remove(digest)
+
+    def contract_formed(
+        self, contract: bytes, value: int, formed_at: int, counts_until: int | None = None
+    ) -> None:
+        """Record a contract; ``counts_until`` is its last deadline + CLAIM_WINDOW_MS (None: until
+        it ends). The offer it came from must be ended with :meth:`offer_dead` (value moves)."""
+        if contract in self.open_contracts:
+            return  # formed once (NEG-006); a repeat must not charge its period twice
+        self.open_contracts[contract] = (value, formed_at)
+        period = self.period_of(formed_at)
+        self._formed[period] = self._formed.get(period, 0) + value
+        self._contracts.add(contract, value, _FAR_FUTURE if counts_until is None else counts_until)
+
+    def contract_ended(self, contract: bytes) -> None:
+        ended = self.open_contracts.pop(contract, None)
+        if ended is not None:
+            self._contracts.remove(contract)
+            self.ended_contracts.append(ended)
 
 
 class ExposureBook:
-    """Exposure per mandate digest, and the stateful mandate checks (MND-009, MND-010)."""
+    """Exposure per mandate digest, and the stateful mandate checks (MND-009, MND-010).
 
-    def __init__(self) -> None:
+    Args:
+        mandate_of: the Mandate a digest names, for its budget periods (valid_from_ms, period_ms).
+            A Verifier passes its own lookup. Without one, or for a digest it does not know,
+            an exposure has a single period, and :meth:`check` refuses to judge it against a
+            mandate with other periods (ValueError) rather than sum the wrong periods.
+    """
+
+    def __init__(self, mandate_of: Callable[[bytes], Mandate | None] | None = None) -> None:
         self.by_mandate: dict[bytes, Exposure] = {}
+        self._mandate_of = mandate_of
 
     def exposure(self, mandate_digest: bytes) -> Exposure:
-        return self.by_mandate.setdefault(mandate_digest, Exposure())
+        exp = self.by_mandate.get(mandate_digest)
+        if exp is None:
+            m = self._mandate_of(mandate_digest) if self._mandate_of is not None else None
+            exp = Exposure(m.valid_from_ms, m.period_ms) if m is not None else Exposure()
+            self.by_mandate[mandate_digest] = exp
+        return exp
 
     def check(
-        self, vs: VerifiedStatement, mandate: identity_pb2.Mandate, value: int, replaces: bytes = b""
+        self,
+        vs: VerifiedStatement,
+        mandate: identity_pb2.Mandate,
+        value: int,
+        replaces: bytes = b"",
+        *,
+        grace_ms: int = 0,
     ) -> None:
         """Would committing ``value`` more at ``vs``'s issue time break the caps?
+
+        Records nothing (ERR-003); it may move the book's sweep to ``vs``'s time, which changes no
+        answer the book gives.
+
+        MND-010: outstanding(t) + value <= max_outstanding. MND-009: for every period ``vs``
+        charges (an Offer or Counter: each period ``[issued_at, expires_at]`` overlaps; an Accept:
+        the period of its issued_at), committed(period) + value <= budget_per_period. A statement
+        of value 0 charges nothing.
 
         Args:
             replaces: digest of the issuer's own live offer this one supersedes
                 (its value no longer counts), if any.
+            grace_ms: count offers as live until expires_at + grace_ms. A policy guard passes its
+                skew: an Accept issued at an offer's expiry may reach it that much later, and the
+                guard must still have reserved budget for it. Verifiers use 0 (SPEC's rule).
+
+        Raises:
+            MandateViolation: MND-010, MND-009, or MND-013 (normally refused at step 24 already).
+            ValueError: the book holds this mandate's exposure under other budget periods.
         """
-        exp = self.by_mandate.get(vs.header.mandate) or Exposure()  # a check records nothing (ERR-003)
-        now = vs.header.issued_at_ms
-        freed = exp.live_offers[replaces][0] if replaces in exp.live_offers else 0
-        outstanding = exp.outstanding(now) - freed + value
+        h = vs.header
+        exp = self.by_mandate.get(h.mandate)  # a check records nothing (ERR-003), not even an entry
+        periods = (mandate.valid_from_ms if mandate.period_ms else 0, mandate.period_ms)
+        if exp is None:
+            exp = Exposure(*periods)
+        elif (exp.period_origin_ms, exp.period_ms) != periods and (
+            exp.live_offers or exp.open_contracts or exp.ended_contracts
+        ):
+            raise ValueError("exposure was recorded with other budget periods (give mandate_of)")
+        t = h.issued_at_ms
+        freed, freed_periods = 0, range(0)
+        if replaces in exp.live_offers:
+            v, issued, expires = exp.live_offers[replaces]
+            if expires + grace_ms >= t:  # only an offer that still counts frees anything
+                freed, freed_periods = v, exp.periods_between(issued, expires)
+        outstanding = exp.outstanding(t, grace_ms) - freed + value
         if outstanding > mandate.max_outstanding:
             raise _violation(
                 "MND-010", f"outstanding value would be {outstanding} > cap {mandate.max_outstanding}"
             )
-        if not mandate.period_ms:  # no period, so the budget is all there is: zero means zero (MND-004)
-            if value > mandate.budget_per_period:
-                raise _violation("MND-009", f"value {value} > budget {mandate.budget_per_period}")
-        else:
-            k = (now - mandate.valid_from_ms) // mandate.period_ms
-            start = mandate.valid_from_ms + k * mandate.period_ms
-            used = exp.committed_between(start, start + mandate.period_ms, now) - freed + value
-            if used > mandate.budget_per_period:
-                raise _violation("MND-009", f"period budget would be {used} > {mandate.budget_per_period}")
+        if not value:
+            return
+        budget = mandate.budget_per_period
+        if value > budget:  # zero means zero; also the whole check when period_ms is 0 (BDY-010)
+            raise _violation("MND-009", f"value {value} > budget {budget}")
+        charged = exp.periods_between(t, h.expires_at_ms if vs.body in ("offer", "counter") else t)
+        if len(charged) > 2:
+            # Step 24 refused this already; repeated so a direct caller cannot make a check walk
+            # many periods.
+            raise _violation("MND-013", "the offer outlives a budget period")
+        for period in charged:
+            used = exp.committed(period, t, grace_ms) - (freed if period in freed_periods else 0) + value
+            if used > budget:
+                raise _violation("MND-009", f"period {period} budget would be {used} > {budget}")
 
     # -- recording (called once a statement is accepted) ---------------------------
 
     def offer_live(
         self, mandate_digest: bytes, offer_digest: bytes, value: int, issued: int, expires: int
     ) -> None:
-        self.exposure(mandate_digest).live_offers[offer_digest] = (value, issued, expires)
+        self.exposure(mandate_digest).offer_live(offer_digest, value, issued, expires)
 
     def offer_dead(self, mandate_digest: bytes, offer_digest: bytes) -> None:
-        self.exposure(mandate_digest).live_offers.pop(offer_digest, None)
+        exp = self.by_mandate.get(mandate_digest)
+        if exp is not None:
+            exp.offer_dead(offer_digest)
 
     def contract_formed(
-        self, mandate_digest: bytes, contract: bytes, value: int, formed_at: int, from_offer: bytes = b""
+        self,
+        mandate_digest: bytes,
+        contract: bytes,
+        value: int,
+        formed_at: int,
+        from_offer: bytes = b"",
+        *,
+        last_deadline_ms: int | None = None,
     ) -> None:
+        """The offer ``from_offer`` (if the agent's) stops being live and the contract counts
+        instead, charged to the period of ``formed_at``; it counts toward outstanding until it
+        ends or ``last_deadline_ms + CLAIM_WINDOW_MS`` passes (MND-010)."""
         exp = self.exposure(mandate_digest)
-        exp.live_offers.pop(from_offer, None)
-        exp.open_contracts[contract] = (value, formed_at)
+        exp.offer_dead(from_offer)
+        until = None if last_deadline_ms is None else last_deadline_ms + CLAIM_WINDOW_MS
+        exp.contract_formed(contract, value, formed_at, until)
 
     def contract_ended(self, mandate_digest: bytes, contract: bytes) -> None:
-        exp = self.exposure(mandate_digest)
-        ended = exp.open_contracts.pop(contract, None)
-        if ended is not None:
-            exp.end_contract(*ended)
+        exp = self.by_mandate.get(mandate_digest)
+        if exp is not None:
+            exp.contract_ended(contract)

@@ -75,7 +75,13 @@ class Verifier:
         self.replay = ReplayCache(skew_ms)
         self.witness = WitnessIndex()
         self.negotiations = Negotiations(self.witness.stamp_time)
-        self.exposure = ExposureBook()
+
+        def mandate_of(digest: bytes) -> identity_pb2.Mandate | None:
+            record = self.mandates.get(digest)
+            return None if record is None else record.mandate
+
+        # The book lays out each agent's budget periods by the mandate its statements name.
+        self.exposure = ExposureBook(mandate_of)
         self.bound: dict[str, set[str]] = {}  # key -> principals it accepted a mandate from (KEY-007)
         self._attested: set[tuple[str, bytes]] = set()
 
@@ -242,11 +248,18 @@ class Verifier:
         return self.negotiations.check(vs)
 
     def _check_exposure(self, vs: VerifiedStatement, record: _MandateRecord, event: Event | None) -> None:
-        """MND-009, MND-010 for statements that commit value."""
+        """MND-009, MND-010 for statements that commit value.
+
+        A statement of our own is being checked by our policy guard (MND-011): it counts our offers
+        as live for ``skew_ms`` after they expire, since an Accept issued at expiry may reach us that
+        much later and will still be taken. Everyone else's statements are judged by the rule as
+        written (grace 0), so every verifier computes the same numbers.
+        """
         value = committed_value(vs, self._accepted_proposal(vs))
         if value is None or event not in (Event.OFFER, Event.COUNTER, Event.ACCEPT):
             return
-        self.exposure.check(vs, record.mandate, value)
+        grace = self.skew_ms if self.me is not None and vs.issuer == self.me else 0
+        self.exposure.check(vs, record.mandate, value, grace_ms=grace)
 
     def _check_reveal(self, vs: VerifiedStatement) -> None:
         r = vs.statement.reveal
@@ -367,6 +380,7 @@ class Verifier:
                     side_value(c.proposal, side),
                     vs.header.issued_at_ms,
                     from_offer=c.offer.digest,
+                    last_deadline_ms=c.last_deadline_ms,  # counts until then + CLAIM_WINDOW_MS (MND-010)
                 )
         elif neg.is_terminal:
             for party_vs in (c.offer, c.accept):
