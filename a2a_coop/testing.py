@@ -30,6 +30,7 @@ from a2a_coop.protocol.statements import VerifiedStatement, new_statement
 EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: a fixed, readable start for test clocks
 DAY_MS = 86_400_000
 DEFAULT_TTL_MS = 5 * 60_000
+LEDGER_TTL_MS = 365 * 24 * 3600 * 1000
 
 
 @dataclass
@@ -348,6 +349,21 @@ def bonded_trade(
     return log
 
 
+class _LedgerSigner:
+    """The escrow's key signs ledger entries valid for a year, as the production signer does
+    (:class:`~a2a_coop.runtime.node.KeySigner`): a party relays an old Stamp or Forfeit live."""
+
+    def __init__(self, signer: Signer) -> None:
+        self.signer = signer
+
+    @property
+    def did(self) -> str:
+        return self.signer.did
+
+    def sign(self, body: str, message: Any, **kw: Any) -> VerifiedStatement:
+        return self.signer.sign(body, message, ttl_ms=LEDGER_TTL_MS, **kw)
+
+
 class LocalEscrow:
     """An :class:`~a2a_coop.protocol.escrow.Escrow` in this process, with the surface of
     :class:`~a2a_coop.transport.EscrowClient` (``submit``, ``get_ledger``, ``get_balance``), on a
@@ -359,7 +375,7 @@ class LocalEscrow:
     def __init__(self, party: Party, *, funds: dict[str, int] | None = None) -> None:
         self.party = party
         self.clock = party.clock
-        self.escrow = Escrow(party.agent, party.mandate_vs.digest, setup=party.setup)
+        self.escrow = Escrow(_LedgerSigner(party.agent), party.mandate_vs.digest, setup=party.setup)
         for did, amount in (funds or {}).items():
             self.escrow.deposit(did, amount, "credit", "test funding", self.clock.now_ms)
 

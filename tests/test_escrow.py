@@ -749,11 +749,15 @@ def test_revoke_is_refused_unless_the_terms_allow_it(story: Story, alice: Party,
 @pytest.mark.req("RPL-002")
 def test_resubmitting_the_same_evidence_never_acts_twice(story: Story) -> None:
     """The contract is submitted again, with the escrow's own stamp and locks echoed back. Expect
-    nothing signed -- not even a Stamp -- and the transcript unchanged."""
+    nothing signed -- not even a Stamp -- and the transcript unchanged; the answer is the Stamp that
+    first named the contract (WIT-005), so a resubmitting party learns when it was witnessed."""
     story.bonded()
     before = (story.desk.ledger(), story.desk.transcript())
     echo = [story.offer.envelope, story.accept.envelope, *story.desk.ledger()]
-    assert story.desk.submit(echo, story.clock.now_ms) == []
+    answer = story.desk.submit(echo, story.clock.now_ms)
+    assert [vs.body for vs in answer] == ["stamp"]
+    assert {story.offer.digest, story.accept.digest} <= set(answer[0].statement.stamp.statements)
+    assert answer[0].envelope in before[0]
     assert (story.desk.ledger(), story.desk.transcript()) == before
     assert story.balances() == {"alice": (FUNDS - BOND, BOND), "bob": (FUNDS - BOND, BOND)}
 
@@ -1092,27 +1096,34 @@ def test_audit_reports_a_refund_before_the_lapse(hand: Hand, lapse: str) -> None
 
 
 @pytest.mark.req("AUD-004", "CMT-002", "WIT-003")
-@pytest.mark.parametrize("wrong", ["upheld-despite-a-timely-delivery", "dismissed-on-a-delivery-dated-back"])
+@pytest.mark.parametrize(
+    "wrong",
+    ["upheld-despite-a-timely-delivery", "dismissed-on-a-delivery-dated-back", "dismissed-citing-no-delivery"],
+)
 def test_audit_reports_a_ruling_the_evidence_does_not_give(hand: Hand, wrong: str) -> None:
     """Bob's delivery is stamped before his deadline, and the escrow upholds Alice's claim anyway; or
     his delivery, dated back to the deadline, reaches the escrow with the claim an hour late, and the
-    escrow dismisses the claim citing it. RULING_WRONG, naming the ruling, and nothing else."""
+    escrow dismisses the claim citing it; or the delivery is timely but the dismissal cites the claim
+    itself (verifiers follow it, AUD-004 is where it is caught). RULING_WRONG, naming the ruling, and
+    nothing else."""
     alice, bob = hand.alice, hand.bob
     hand.bonded()
     delivery = bob.deliver(hand.accept, alice, issued_at_ms=hand.deadline)
-    if wrong.startswith("upheld"):
-        hand.stamp(delivery, at=hand.deadline)
-        claim = hand.claimed()
-    else:
+    if wrong.startswith("dismissed-on"):
         claim = hand.claimed()
         hand.stamp(delivery)
+    else:
+        hand.stamp(delivery, at=hand.deadline)
+        claim = hand.claimed()
     hand.clock.advance(WINDOW)
     if wrong.startswith("upheld"):
         ruling = hand.ruling(claim, UPHOLD)
         hand.forfeit(bob, claim)
         hand.says("release", party=alice.did)
-    else:
+    elif wrong.startswith("dismissed-on"):
         ruling = hand.ruling(claim, DISMISS, evidence=delivery.digest)
+    else:
+        ruling = hand.ruling(claim, DISMISS, evidence=claim.digest)
     assert hand.findings() == [("RULING_WRONG", (ruling.digest,))]
 
 

@@ -18,8 +18,9 @@ from peers import make_peer
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.escrow_audit import audit_ledger
-from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS, Contract, State
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.strategy import HonestStrategy, WithholdingStrategy
 from a2a_coop.runtime.trade import claim_breach, revoke, run_trade, settle_with_escrow
@@ -102,11 +103,6 @@ def test_withheld_receipt_then_claim_forfeits_an_on_time_delivery(drop_acks: boo
 
 
 @pytest.mark.req("WIT-005", "NEG-015")
-@pytest.mark.xfail(
-    strict=True,
-    reason="Escrow.submit skips evidence it holds and never returns its Stamp: the accused "
-    "cannot learn that a claim took effect, and later refuses the escrow's ruling",
-)
 def test_claimant_that_withholds_the_stamp_leaves_the_accused_in_another_state() -> None:
     """Bob has the escrow stamp his claim and sends Alice the claim without the Stamp. Alice does
     what the reference flow offers for arbitrated statements (settle_with_escrow submits pending
@@ -130,11 +126,6 @@ def test_claimant_that_withholds_the_stamp_leaves_the_accused_in_another_state()
 
 
 @pytest.mark.req("TIM-006", "WIT-003", "NEG-015")
-@pytest.mark.xfail(
-    strict=True,
-    reason="TIM-006's stamp exception (stamp <= issued + skew) is narrower than WIT-003 "
-    "(witnessed <= deadline + 30 s): the claimant refuses the Delivery a DISMISS rests on",
-)
 def test_dismissal_rests_on_a_delivery_the_claimant_must_refuse() -> None:
     """Bob signs his Delivery early, has the escrow stamp it a minute later (long before the
     deadline: timely by WIT-003) and never sends it to Alice. After the deadline Alice claims; the
@@ -171,17 +162,13 @@ def test_dismissal_rests_on_a_delivery_the_claimant_must_refuse() -> None:
 
 
 @pytest.mark.req("CMT-003", "CMT-005")
-@pytest.mark.xfail(
-    strict=True,
-    reason="a Revoke stamped after the revoker's own deadline passed makes the contract REVOKED, "
-    "where claims are refused: the breacher keeps its bond",
-)
 def test_revoke_after_missing_a_deadline_escapes_forfeiture() -> None:
     """Revocable terms with a notice period (no forfeit_bond). Bob never delivers. A millisecond
     after his deadline he revokes and has the escrow stamp it before Alice's claim arrives. The
-    escrow refuses Alice's claim (REVOKED), and after the claim window releases Bob's bond to him.
+    escrow refused Alice's claim (REVOKED), and after the claim window released Bob's bond to him.
     Without the revocation clause the same facts forfeit Bob's bond to Alice. Correct: a Revoke
-    does not discharge an obligation already past its deadline (Bob's bond goes to Alice)."""
+    does not discharge an obligation already due (SPEC 9.3): the escrow takes Alice's claim on it,
+    upholds it, and Bob's bond goes to Alice."""
     clock, alice_party, _, escrow, alice, bob = _market(strategy=WithholdingStrategy(every=1))
     terms = trade_pb2.Revocation(allowed=True, notice_ms=DAY_MS)
     proposal = alice_party.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did, revocation=terms)
@@ -190,13 +177,39 @@ def test_revoke_after_missing_a_deadline_escapes_forfeiture() -> None:
     bob_neg = bob.negotiation(neg.id)
     revoke(bob, bob_neg, "changed my mind")
     settle_with_escrow(bob, alice, escrow, bob_neg)
+    assert escrow.escrow.verifier.negotiations.get(neg.id).state is State.REVOKED
     clock.advance(60_000)
     claim = claim_breach(alice, neg, 0, "copy editing never arrived")
-    with pytest.raises(CoopError):
-        escrow.submit([claim.envelope])
+    assert _bodies(escrow.submit([claim.envelope]))[1:] == ["stamp"]
+    with pytest.raises(CoopError):  # one claim per claimant and item
+        escrow.submit([claim_breach(alice, neg, 0, "again").envelope])
     clock.advance(CLAIM_WINDOW_MS + DEFAULT_RESPONSE_WINDOW_MS)
     escrow.tick()
+    assert escrow.escrow.verifier.negotiations.get(neg.id).state is State.BREACHED
     assert escrow.get_balance(alice.did)[:2] == (FUNDS + BOND, 0)
+    assert audit_ledger(escrow.escrow.transcript()).ok
+
+
+@pytest.mark.req("CMT-003", "CMT-005")
+def test_a_revoke_discharges_what_falls_due_after_its_notice() -> None:
+    """The other side of the rule: an item due after the Revoke's stamp plus notice is discharged,
+    and the escrow refuses a claim on it (nothing is owed, so nothing can be breached)."""
+    clock, alice_party, bob_party, escrow, alice, bob = _market(strategy=WithholdingStrategy(every=1))
+    terms = trade_pb2.Revocation(allowed=True, notice_ms=60_000)
+    proposal = alice_party.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did, revocation=terms)
+    neg = run_trade(alice, bob, bob.did, proposal, escrow=escrow)
+    bob_neg = bob.negotiation(neg.id)
+    revoke(bob, bob_neg, "early exit, with notice")
+    settle_with_escrow(bob, alice, escrow, bob_neg)
+    clock.advance(DAY_MS + 1)  # past the deadline that the revoke discharged
+    claim = claim_breach(alice, neg, 0, "copy editing never arrived")
+    with pytest.raises(CoopError) as refused:
+        escrow.submit([claim.envelope])
+    assert refused.value.requirement == "CMT-005"
+    clock.advance(CLAIM_WINDOW_MS)
+    escrow.tick()
+    assert escrow.get_balance(alice.did)[:2] == (FUNDS, 0)
+    assert escrow.get_balance(bob_party.did)[:2] == (FUNDS, 0)
 
 
 # --- 5, 6. the audit says ok over ledgers that broke a rule ---------------------------------------
@@ -227,11 +240,6 @@ def _money(operator: Party, body: str, accept: VerifiedStatement, party: Party) 
 
 
 @pytest.mark.req("AUD-004", "CMT-003")
-@pytest.mark.xfail(
-    strict=True,
-    reason="the audit's RELEASE_NOT_DUE check (revoke_releases) lists the revoker's bond too, "
-    "even under forfeit_bond terms",
-)
 def test_audit_passes_a_release_of_the_revokers_bond_under_forfeit_terms() -> None:
     """Terms say a revoker forfeits its bond. Bob revokes; the escrow operator stamps the Revoke and
     then *releases* Bob's bond to Bob (and Alice's to Alice) instead of forfeiting Bob's to Alice.
@@ -255,11 +263,6 @@ def test_audit_passes_a_release_of_the_revokers_bond_under_forfeit_terms() -> No
 
 
 @pytest.mark.req("AUD-004", "CMT-006", "CMT-002")
-@pytest.mark.xfail(
-    strict=True,
-    reason="a Ruling LAPSE is accepted (and audited) without checking that no claim is pending "
-    "(CMT-006), so the accused's bond is refunded instead of forfeited",
-)
 def test_audit_passes_a_lapse_over_a_pending_claim() -> None:
     """Bob never delivers. Alice claims just inside the claim window; the escrow stamps it. Before
     the response window ends -- but after last deadline + claim window -- the operator signs LAPSE
@@ -337,16 +340,28 @@ def test_peer_delivers_against_bonds_locked_by_the_counterpartys_own_escrow() ->
 # --- 8. DoS: escrow work quadratic in the claims on one contract ---------------------------------
 
 
-@pytest.mark.req("CMT-002", "CMT-008")
-@pytest.mark.xfail(
-    strict=True,
-    reason="claims per contract are unbounded and every ruling rescans every claim "
-    "(Contract.pending_claims): n claims cost the escrow and every verifier O(n^2)",
-)
-def test_many_claims_on_one_contract_cost_the_escrow_quadratic_work(monkeypatch: Any) -> None:
-    """Bob files n BreachClaims (fresh nonces) on one item after its deadline; the escrow stamps each
-    and must rule on each. Counting how many claim entries ``Contract.pending_claims`` walks while the
-    escrow rules: n^2 / 2 and more today. Correct: linear in n (a small constant per claim)."""
+class _Counting(dict):  # type: ignore[type-arg]
+    """A dict that counts the entries every walk over it visits."""
+
+    visits = [0]
+
+    def __iter__(self) -> Any:
+        for key in super().__iter__():
+            self.visits[0] += 1
+            yield key
+
+    def items(self) -> Any:
+        return ((k, self[k]) for k in self)
+
+    def values(self) -> Any:
+        return (self[k] for k in self)
+
+
+@pytest.mark.req("CMT-005")
+def test_the_escrow_takes_one_claim_per_claimant_and_item() -> None:
+    """Bob files n BreachClaims (fresh nonces) on one item after its deadline. The escrow stamps
+    the first and refuses the rest (ILLEGAL_TRANSITION): its work, its ledger and every party's
+    state stay bounded by the contract's items, not by what a claimant sends."""
     clock = FixedClock()
     alice, bob = Party("alice", clock), Party("bob", clock)
     escrow = LocalEscrow(Party("escrow", clock), funds={alice.did: FUNDS, bob.did: FUNDS})
@@ -354,7 +369,6 @@ def test_many_claims_on_one_contract_cost_the_escrow_quadratic_work(monkeypatch:
     accept = bob.accept(offer)
     escrow.submit([*alice.setup, *bob.setup, offer.envelope, accept.envelope])
     clock.advance(DAY_MS + 1)
-    n = 400
     claims = [
         bob.sign(
             "breach_claim",
@@ -362,18 +376,56 @@ def test_many_claims_on_one_contract_cost_the_escrow_quadratic_work(monkeypatch:
             audience=alice.did,
             negotiation_id=offer.header.negotiation_id,
         ).envelope
+        for i in range(20)
+    ]
+    size = escrow.escrow.ledger_size
+    assert _bodies(escrow.submit(claims[:1]))[1:] == ["stamp"]
+    for claim in claims[1:]:
+        with pytest.raises(CoopError) as refused:
+            escrow.submit([claim])
+        assert (refused.value.code, refused.value.requirement) == ("ILLEGAL_TRANSITION", "CMT-005")
+    assert escrow.escrow.ledger_size == size + 1
+    clock.advance(DEFAULT_RESPONSE_WINDOW_MS)
+    assert _bodies(escrow.tick())[:1] == ["ruling"]
+
+
+@pytest.mark.req("CMT-002", "CMT-008")
+def test_rulings_on_many_claims_cost_a_verifier_linear_work() -> None:
+    """An escrow that stamps n claims on one contract anyway (a rogue operator; the reference one
+    refuses all but one per item) and dismisses each: every party's verifier follows, and the entries
+    its bookkeeping walks stay linear in n (each ruling once rescanned every claim: n^2 / 2)."""
+    clock, alice, bob, operator, escrow, offer, accept = _rogue_market()
+    clock.advance(DAY_MS + 1)
+    nid = offer.header.negotiation_id
+    n = 200
+    claims = [
+        bob.sign(
+            "breach_claim",
+            commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason=str(i)),
+            audience=alice.did,
+            negotiation_id=nid,
+        )
         for i in range(n)
     ]
-    escrow.submit(claims)
+    stamp = operator.sign("stamp", commitment_pb2.Stamp(statements=[c.digest for c in claims]))
+    auditor = Verifier()
+    for env in escrow.escrow.transcript():
+        auditor.accept(env)
+    c = auditor.negotiations.get(nid).contract
+    assert c is not None
+    c.claims, c.pending_claims = _Counting(c.claims), _Counting(c.pending_claims)
+    auditor.accept(stamp.envelope)
+    for claim in claims:
+        auditor.accept(claim.envelope)
     clock.advance(DEFAULT_RESPONSE_WINDOW_MS)
-    visits = [0]
-    scan = Contract.pending_claims.fget
-    assert scan is not None
-
-    def counting(c: Contract) -> dict[bytes, tuple[str, int]]:
-        visits[0] += len(c.claims)
-        return scan(c)
-
-    monkeypatch.setattr(Contract, "pending_claims", property(counting))
-    assert len(escrow.tick()) >= n  # one ruling per claim
-    assert visits[0] <= 20 * n
+    _Counting.visits[0] = 0
+    for claim in claims:
+        ruling = commitment_pb2.Ruling(
+            contract=accept.digest,
+            claim=claim.digest,
+            decision=commitment_pb2.RULING_DECISION_DISMISS,
+            evidence=bytes(32),
+        )
+        auditor.accept(operator.sign("ruling", ruling, negotiation_id=nid).envelope)
+    assert auditor.negotiations.get(nid).state is State.PERFORMING and not c.pending_claims
+    assert _Counting.visits[0] <= 20 * n

@@ -243,12 +243,16 @@ class Escrow:
 
         Envelopes are accepted in order, so dependencies come first (mandates,
         then the Offer before its Accept, ...). One the escrow already holds is
-        skipped (RPL-002), so resubmitting evidence never acts twice. Evidence is
-        verified as offline evidence, without freshness (TIM-005), except that a
-        statement issued after ``now_ms`` plus skew is refused (TIM-003).
+        skipped (RPL-002), so resubmitting evidence never acts twice; for a
+        statement of a negotiation, the Stamp that first named it is answered
+        again (WIT-005): a party shown a claim without its Stamp learns from the
+        escrow when, and whether, it took effect.
+        Evidence is verified as offline evidence, without freshness (TIM-005),
+        except that a statement issued after ``now_ms`` plus skew is refused (TIM-003).
 
         Returns:
-            The statements the escrow signed, in ledger order (the Stamp first).
+            The earlier Stamps of evidence already held, in ledger order, then the
+            statements the escrow signed now, in ledger order (the Stamp first).
 
         Raises:
             CoopError: the first envelope refused. Envelopes before it stay
@@ -256,12 +260,18 @@ class Escrow:
                 error is raised (what they signed is in :meth:`ledger`).
         """
         accepted: list[VerifiedStatement] = []
+        earlier: set[int] = set()  # ledger seqs of the Stamps of evidence already held
         before = len(self._ledger)
         marks = len(self._transcript), len(self._unsaved)
         try:
             for data in envelopes:
                 vs = self._receive(data, now_ms)
-                if vs is not None:
+                if isinstance(vs, bytes):
+                    held = self.verifier.statements[vs]
+                    stamp = self.verifier.witness.stamp_of(self.did, vs)
+                    if stamp is not None and held.header.negotiation_id:  # not for mandates: no news
+                        earlier.add(self.verifier.statements[stamp].header.seq)
+                else:
                     accepted.append(vs)
         finally:
             self._stamp(accepted, now_ms, *marks)
@@ -270,7 +280,7 @@ class Escrow:
             # made due -- a release after the last receipt -- would wait for the contract's lapse.
             for nid in dict.fromkeys(vs.header.negotiation_id for vs in accepted if vs.header.negotiation_id):
                 self._evaluate(nid, now_ms)
-        return self._ledger[before:]
+        return [self._ledger[seq] for seq in sorted(earlier)] + self._ledger[before:]
 
     def tick(self, now_ms: int) -> list[VerifiedStatement]:
         """Do whatever time alone makes due: rulings whose response window ended (CMT-002),
@@ -289,11 +299,12 @@ class Escrow:
 
     # -- evidence -----------------------------------------------------------------
 
-    def _receive(self, data: bytes, now_ms: int) -> VerifiedStatement | None:
-        """Accept one evidence envelope as its witness; None if already held."""
+    def _receive(self, data: bytes, now_ms: int) -> VerifiedStatement | bytes:
+        """Accept one evidence envelope as its witness; its digest if already held."""
         # Held digest = these payload bytes were verified before: skip the signature check.
-        if statement_digest(decode_envelope(data).payload) in self.verifier.statements:
-            return None
+        digest = statement_digest(decode_envelope(data).payload)
+        if digest in self.verifier.statements:
+            return digest
         vs = verify_statement(data)
         if vs.header.issued_at_ms > now_ms + self.verifier.skew_ms:
             raise IssuedInFuture(f"issued at {vs.header.issued_at_ms}, now {now_ms}", requirement="TIM-003")
@@ -339,33 +350,49 @@ class Escrow:
 
     def _check_arbitrable(self, vs: VerifiedStatement, now_ms: int) -> None:
         """The escrow takes (stamps) a claim or a revoke only while the contract can still be
-        disputed or exited in its own view, and a claim only within its item's claim window
-        (CMT-005, NEG-010): once stamped, it binds every party."""
+        disputed or exited in its own view (CMT-005, NEG-010): once stamped, it binds every party.
+
+        A claim is taken within its item's claim window, once per claimant and item, and after a
+        Revoke only on an obligation the Revoke left owed (CMT-003): a Revoke discharges what falls
+        due after its notice, never what was already due.
+        """
         # The verifier's view, not the open set: a settled contract is no longer open here, and must
         # not be reopened by a claim or revoke that no ruling would ever end.
         neg = self.verifier.negotiations.by_id.get(vs.header.negotiation_id)
         if neg is None or neg.contract is None or neg.contract.escrow != self.did:
             return  # not one of ours
-        if vs.body_message.contract != neg.contract.id:
+        c = neg.contract
+        if vs.body_message.contract != c.id:
             return  # the verifier reports what is wrong with it
-        allowed = _CLAIMABLE if vs.body == "breach_claim" else _REVOCABLE
-        if neg.state not in allowed:
-            raise IllegalTransition(
-                f"the contract is {neg.state.value}: the escrow takes no {vs.body} now",
-                requirement="CMT-005" if vs.body == "breach_claim" else "NEG-010",
-            )
-        if vs.body == "breach_claim":
-            c = neg.contract
-            items = c.gives(c.other(vs.issuer))
-            index = vs.statement.breach_claim.item_index
-            if (
-                index < len(items)
-                and not items[index].deadline_ms < now_ms <= items[index].deadline_ms + CLAIM_WINDOW_MS
-            ):
+        if vs.body == "revoke":
+            if neg.state not in _REVOCABLE:
                 raise IllegalTransition(
-                    "a claim is stamped after the item's deadline and within the claim window",
-                    requirement="CMT-005",
+                    f"the contract is {neg.state.value}: the escrow takes no revoke now",
+                    requirement="NEG-010",
                 )
+            return
+        items = c.gives(c.other(vs.issuer))
+        index = vs.statement.breach_claim.item_index
+        if index >= len(items):
+            return  # the verifier reports it
+        deadline = items[index].deadline_ms
+        until = revoke_until(c)
+        if not (
+            neg.state in _CLAIMABLE or (neg.state is State.REVOKED and until is not None and deadline < until)
+        ):
+            raise IllegalTransition(
+                f"the contract is {neg.state.value}: the escrow takes no claim on this item now",
+                requirement="CMT-005",
+            )
+        if not deadline < now_ms <= deadline + CLAIM_WINDOW_MS:
+            raise IllegalTransition(
+                "a claim is stamped after the item's deadline and within the claim window",
+                requirement="CMT-005",
+            )
+        if (c.other(vs.issuer), index) in c.claims.values():
+            raise IllegalTransition(
+                "this item was already claimed: one claim per claimant and item", requirement="CMT-005"
+            )
 
     def _stamp(
         self, accepted: Sequence[VerifiedStatement], now_ms: int, mark: int, unsaved_mark: int
@@ -395,11 +422,15 @@ class Escrow:
             self._ledger.append(vs)
             self._book.apply(vs)
             return
-        if vs.body != "accept":
+        if vs.body not in ("accept", "breach_claim"):
             return
         neg = self.verifier.negotiations.get(vs.header.negotiation_id)
         c = neg.contract
-        if c is not None and c.escrow == self.did:
+        if c is None or c.escrow != self.did or neg.id in self._contracts:
+            return
+        # A contract opens here when it forms, and again when a claim on an obligation a Revoke left
+        # owed arrives after its bonds were settled: that claim still needs its ruling (CMT-002).
+        if vs.body == "accept" or vs.digest in c.pending_claims:
             self._contracts[neg.id] = neg
             for p in c.parties:
                 self._open_by_party[p] += 1
@@ -563,17 +594,32 @@ def _after_breach(c: Contract, open_bonds: list[str]) -> tuple[str, Any] | None:
     return None
 
 
+def revoke_until(c: Contract) -> int | None:
+    """When the contract's effective Revoke ends its obligations: the Revoke's stamp time plus
+    notice_ms (SPEC 9.3). Obligations due before it stay owed, and claimable; None without a Revoke."""
+    if not c.revokes:
+        return None
+    return c.stamped_ms[next(iter(c.revokes))] + c.proposal.terms.revocation.notice_ms
+
+
 def revoke_releases(c: Contract) -> list[tuple[str, int]]:
-    """For each party with a locked bond: from when its bond is released after a revoke (SPEC 9.3).
+    """For each party whose locked bond a revoke will release: from when (SPEC 9.3).
 
     Obligations due before the Revoke's *stamp* time plus notice_ms stay owed (WIT-005: the
     revoker does not choose when its revoke took effect); the bond is released once they are all
-    receipted, or once the last of them is past its deadline plus the claim window.
+    receipted, or once the last of them is past its deadline plus the claim window -- and not while
+    a claim on one of them is pending. The revoker's bond under forfeit_bond terms is never released.
     """
-    revoke = next(iter(c.revokes))
-    until = c.stamped_ms[revoke] + c.proposal.terms.revocation.notice_ms
+    until = revoke_until(c)
+    assert until is not None
+    forfeits = c.proposal.terms.revocation.forfeit_bond
     out = []
+    accused = {who for who, _ in c.pending_claims.values()}
     for p in open_bonds_of(c):
+        if forfeits and p == c.revokes[next(iter(c.revokes))]:
+            continue  # the revoker's bond is forfeited, never released (CMT-003)
+        if p in accused:
+            continue  # a claim on an obligation still owed comes first (CMT-002)
         owed = [(i, it.deadline_ms) for i, it in enumerate(c.gives(p)) if it.deadline_ms < until]
         if all((p, i) in c.receipted for i, _ in owed):
             out.append((p, 0))

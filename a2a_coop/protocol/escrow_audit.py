@@ -38,7 +38,7 @@ from a2a_coop.protocol.chain import ChainView
 from a2a_coop.protocol.errors import ChainError, ChainGap, CoopError, Equivocation, UnknownNegotiation
 from a2a_coop.protocol.escrow import due_action, open_bonds_of, revoke_releases, ruling_for
 from a2a_coop.protocol.ledger import LEDGER_BODIES, MONEY_BODIES, Book, Finding
-from a2a_coop.protocol.negotiation import Negotiation, State
+from a2a_coop.protocol.negotiation import Contract, Negotiation, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
@@ -171,19 +171,29 @@ class _Replay:
         assert c is not None
         at = vs.header.issued_at_ms
         msg = vs.body_message
-        if (
-            vs.body == "ruling"
-            and msg.decision != commitment_pb2.RULING_DECISION_LAPSE
-            and msg.claim in c.claims
-        ):
+        if vs.body == "ruling" and msg.decision == commitment_pb2.RULING_DECISION_LAPSE:
+            if c.pending_claims:  # CMT-006: a claim pending is ruled on, never lapsed over
+                self._find("RULING_WRONG", "a lapse while a stamped claim awaits its ruling", vs)
+        elif vs.body == "ruling" and msg.claim in c.claims:
             accused, item = c.claims[msg.claim]
             due = ruling_for(c, msg.claim, accused, item, self.verifier)
             if due.decision != msg.decision:
                 self._find("RULING_WRONG", "the evidence stamped before it gives the other decision", vs)
+            elif msg.decision == commitment_pb2.RULING_DECISION_DISMISS and not self._timely(
+                c, msg.evidence, accused, item
+            ):
+                self._find("RULING_WRONG", "the dismissal cites no timely Delivery of the claimed item", vs)
         elif vs.body == "refund" and neg.state is not State.EXPIRED:
             self._find("REFUND_NOT_DUE", f"refund while the contract is {neg.state.value}, not lapsed", vs)
         elif vs.body == "release" and not self._release_due(neg, msg.party, at):
             self._find("RELEASE_NOT_DUE", f"release while the contract is {neg.state.value}", vs)
+
+    def _timely(self, c: Contract, evidence: bytes, accused: str, item: int) -> bool:
+        """The statement a dismissal cites is a Delivery of the claimed item, timely (WIT-003)."""
+        delivery = self.verifier.statements.get(evidence)
+        return c.deliveries.get(evidence) == (accused, item) and (
+            delivery is not None and self.verifier.witness.delivery_timely(c, delivery)
+        )
 
     @staticmethod
     def _release_due(neg: Negotiation, party: str, at_ms: int) -> bool:

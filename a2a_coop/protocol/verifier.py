@@ -33,7 +33,7 @@ from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS, MAX_SKEW_MS, ReplayCach
 from a2a_coop.protocol.mandate import ExposureBook, check_against_mandate, committed_value, side_value
 from a2a_coop.protocol.negotiation import Event, Negotiation, Negotiations, State, proposal_of
 from a2a_coop.protocol.statements import PRINCIPAL_BODIES, VerifiedStatement, verify_statement
-from a2a_coop.protocol.witness import WitnessIndex
+from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS, WitnessIndex
 
 
 @dataclass(frozen=True)
@@ -192,18 +192,33 @@ class Verifier:
     def _check_not_dated_back(self, vs: VerifiedStatement, now_ms: int) -> None:
         """TIM-006: a statement addressed to us, received live, acts now. Dated further back than the
         skew, it was held back or lies about its time -- unless its contract's escrow stamped it within
-        the skew of its date (WIT-002): a delivery made on time, re-sent after a crash, stays good."""
+        the skew of its date (WIT-002): a delivery made on time, re-sent after a crash, stays good; and
+        a Delivery the escrow stamped by its item's deadline plus the tolerance is timely (WIT-003),
+        whatever it took to reach us, so the ruling that rests on it is one we can follow."""
         issued = vs.header.issued_at_ms
         if issued >= now_ms - self.skew_ms:
             return
         escrow = self._escrow_of(vs)
         stamped = self.witness.stamp_time(escrow, vs.digest) if escrow else None
-        if stamped is not None and stamped <= issued + self.skew_ms:
-            return
+        if stamped is not None:
+            if stamped <= issued + self.skew_ms:
+                return
+            deadline = self._deadline_of(vs) if vs.body == "delivery" else None
+            if deadline is not None and issued <= deadline and stamped <= deadline + CLOCK_TOLERANCE_MS:
+                return
         raise IssuedInPast(
             f"issued {now_ms - issued} ms before our clock (skew {self.skew_ms}) and not witnessed then",
             requirement="TIM-006",
         )
+
+    def _deadline_of(self, delivery: VerifiedStatement) -> int | None:
+        """The deadline of the item a Delivery names; None if it names none of its contract's items."""
+        neg = self.negotiations.by_id.get(delivery.header.negotiation_id)
+        c = neg.contract if neg is not None else None
+        index = delivery.statement.delivery.item_index
+        if c is None or delivery.issuer not in c.parties or index >= len(c.gives(delivery.issuer)):
+            return None
+        return c.gives(delivery.issuer)[index].deadline_ms
 
     def _escrow_of(self, vs: VerifiedStatement) -> str:
         """The escrow of the contract ``vs`` belongs to (or would form, for an Accept), if any."""

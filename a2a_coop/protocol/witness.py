@@ -61,10 +61,14 @@ class WitnessIndex:
 
     def record_stamp(self, escrow: str, digest: bytes, at_ms: int, stamp: bytes = b"") -> None:
         key = (escrow, digest)
-        if key not in self._stamped or at_ms < self._stamped[key]:
+        earlier = self._stamped.get(key)
+        if earlier is None or at_ms < earlier:
             self._stamped[key] = at_ms
             if stamp:
                 self._stamp_of[key] = stamp
+        elif at_ms == earlier and stamp:
+            # The escrow records its stamp time when it accepts evidence and signs the Stamp after.
+            self._stamp_of.setdefault(key, stamp)
 
     def record_ack(self, by: str, digest: bytes, at_ms: int) -> None:
         key = (by, digest)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop.protocol.envelope import decode_envelope, statement_digest
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import Negotiation, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
@@ -62,8 +63,11 @@ def relay_escrow_answers(peer: Peer, counterparty: CooperationClient, answers: S
     """Take the escrow's statements, pass them on to the counterparty, and perform what follows."""
     mandate, *statements = answers
     peer.hold([mandate])
-    ours = peer.on_replies(statements)
-    for env in statements:
+    # What we held already (an earlier Stamp answered again) reached the counterparty when we got it.
+    held = peer.verifier.statements
+    news = [env for env in statements if statement_digest(decode_envelope(env).payload) not in held]
+    ours = peer.on_replies(news)
+    for env in news:
         try:
             replies = counterparty.exchange(env, [mandate])
         except CoopError as exc:

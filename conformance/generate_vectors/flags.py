@@ -257,8 +257,7 @@ NOTES: Final[dict[str, tuple[str, str, str]]] = {
     "Ruling": (
         "STATE",
         "An escrow's Ruling or Forfeit that is not due: before the response window, a second one, a "
-        "dismissal without the accused's Delivery, a forfeit without an upheld claim, a lapse too early "
-        "(CMT-002, CMT-006).",
+        "forfeit without an upheld claim, a lapse too early (CMT-002, CMT-006).",
         "An escrow could end a dispute before the accused can answer, or move a bond without cause.",
     ),
     "LogRoot": (
