@@ -746,7 +746,7 @@ def test_revoke_is_refused_unless_the_terms_allow_it(story: Story, alice: Party,
 # --- idempotency, time, currency --------------------------------------------------------------------
 
 
-@pytest.mark.req("RPL-002")
+@pytest.mark.req("RPL-002", "WIT-006")
 def test_resubmitting_the_same_evidence_never_acts_twice(story: Story) -> None:
     """The contract is submitted again, with the escrow's own stamp and locks echoed back. Expect
     nothing signed -- not even a Stamp -- and the transcript unchanged; the answer is the Stamp that

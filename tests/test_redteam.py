@@ -102,7 +102,7 @@ def test_withheld_receipt_then_claim_forfeits_an_on_time_delivery(drop_acks: boo
 # --- 2. divergent state: the escrow never re-sends a Stamp --------------------------------------
 
 
-@pytest.mark.req("WIT-005", "NEG-015")
+@pytest.mark.req("WIT-005", "WIT-006", "NEG-015")
 def test_claimant_that_withholds_the_stamp_leaves_the_accused_in_another_state() -> None:
     """Bob has the escrow stamp his claim and sends Alice the claim without the Stamp. Alice does
     what the reference flow offers for arbitrated statements (settle_with_escrow submits pending
