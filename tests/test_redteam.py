@@ -190,6 +190,30 @@ def test_revoke_after_missing_a_deadline_escapes_forfeiture() -> None:
     assert audit_ledger(escrow.escrow.transcript()).ok
 
 
+@pytest.mark.req("CMT-002", "CMT-003")
+def test_a_claim_after_a_revoke_is_ruled_even_when_no_bond_is_left_to_settle() -> None:
+    """The same breach without bonds: the revoked contract has nothing left to settle, so the escrow
+    stops watching it -- and must take it up again when a claim on an owed item arrives, or that claim
+    would wait for a ruling forever (AUD-005)."""
+    clock, alice_party, _, escrow, alice, bob = _market(strategy=WithholdingStrategy(every=1))
+    terms = trade_pb2.Revocation(allowed=True, notice_ms=DAY_MS)
+    neg = run_trade(
+        alice, bob, bob.did, alice_party.proposal(escrow=escrow.did, revocation=terms), escrow=escrow
+    )
+    clock.advance(DAY_MS + 1)
+    bob_neg = bob.negotiation(neg.id)
+    revoke(bob, bob_neg, "changed my mind")
+    settle_with_escrow(bob, alice, escrow, bob_neg)
+    assert escrow.escrow.open_contracts == 0
+    claim = claim_breach(alice, neg, 0, "copy editing never arrived")
+    escrow.submit([claim.envelope])
+    clock.advance(DEFAULT_RESPONSE_WINDOW_MS)
+    assert _bodies(escrow.tick()) == ["ruling"]
+    assert escrow.escrow.verifier.negotiations.get(neg.id).state is State.BREACHED
+    assert escrow.escrow.open_contracts == 0
+    assert audit_ledger(escrow.escrow.transcript()).ok
+
+
 @pytest.mark.req("CMT-003", "CMT-005")
 def test_a_revoke_discharges_what_falls_due_after_its_notice() -> None:
     """The other side of the rule: an item due after the Revoke's stamp plus notice is discharged,
