@@ -1098,7 +1098,11 @@ def test_audit_reports_a_refund_before_the_lapse(hand: Hand, lapse: str) -> None
 @pytest.mark.req("AUD-004", "CMT-002", "WIT-003")
 @pytest.mark.parametrize(
     "wrong",
-    ["upheld-despite-a-timely-delivery", "dismissed-on-a-delivery-dated-back", "dismissed-citing-no-delivery"],
+    [
+        "upheld-despite-a-timely-delivery",
+        "dismissed-on-a-delivery-dated-back",
+        "dismissed-citing-no-delivery",
+    ],
 )
 def test_audit_reports_a_ruling_the_evidence_does_not_give(hand: Hand, wrong: str) -> None:
     """Bob's delivery is stamped before his deadline, and the escrow upholds Alice's claim anyway; or

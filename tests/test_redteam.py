@@ -329,6 +329,48 @@ def test_audit_passes_a_lapse_over_a_pending_claim() -> None:
     assert not report.ok
 
 
+@pytest.mark.req("AUD-004", "CMT-003")
+def test_audit_reports_an_upheld_claim_on_an_obligation_a_revoke_discharged() -> None:
+    """Bob revokes (no notice) long before his deadline; the operator stamps it, then after the
+    deadline stamps Alice's claim on Bob's item anyway (the reference escrow refuses it, CMT-005:
+    ``test_a_revoke_discharges_what_falls_due_after_its_notice``), upholds it and forfeits Bob's
+    bond. Verifiers follow the escrow; the audit reports the ruling."""
+    clock, alice, bob, operator, escrow, offer, accept = _rogue_market(trade_pb2.Revocation(allowed=True))
+    nid = offer.header.negotiation_id
+    clock.advance(1_000)
+    rv = bob.sign(
+        "revoke", commitment_pb2.Revoke(contract=accept.digest), audience=alice.did, negotiation_id=nid
+    )
+    stamped = operator.sign("stamp", commitment_pb2.Stamp(statements=[rv.digest]))
+    clock.now_ms = offer.statement.offer.wants[0].deadline_ms + 1
+    claim = alice.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0),
+        audience=bob.did,
+        negotiation_id=nid,
+    )
+    stamp = operator.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
+    clock.advance(DEFAULT_RESPONSE_WINDOW_MS)
+    uphold = operator.sign(
+        "ruling",
+        commitment_pb2.Ruling(
+            contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
+        ),
+        negotiation_id=nid,
+    )
+    forfeit = operator.sign(
+        "forfeit",
+        commitment_pb2.Forfeit(
+            contract=accept.digest, party=bob.did, amount=BOND, beneficiary=alice.did, cause=claim.digest
+        ),
+        negotiation_id=nid,
+    )
+    release = _money(operator, "release", accept, alice)
+    rest = [stamped, rv, stamp, claim, uphold, forfeit, release]
+    report = audit_ledger([*escrow.escrow.transcript(), *(vs.envelope for vs in rest)])
+    assert [(f.code, f.digests) for f in report.findings] == [("RULING_WRONG", (uphold.digest,))]
+
+
 # --- 7. trust: a peer performs against bonds held by the counterparty's own "escrow" ---------------
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol.chain import ChainView
 from a2a_coop.protocol.errors import ChainError, ChainGap, CoopError, Equivocation, UnknownNegotiation
-from a2a_coop.protocol.escrow import due_action, open_bonds_of, revoke_releases, ruling_for
+from a2a_coop.protocol.escrow import due_action, open_bonds_of, revoke_releases, revoke_until, ruling_for
 from a2a_coop.protocol.ledger import LEDGER_BODIES, MONEY_BODIES, Book, Finding
 from a2a_coop.protocol.negotiation import Contract, Negotiation, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
@@ -179,6 +179,8 @@ class _Replay:
             due = ruling_for(c, msg.claim, accused, item, self.verifier)
             if due.decision != msg.decision:
                 self._find("RULING_WRONG", "the evidence stamped before it gives the other decision", vs)
+            elif msg.decision == commitment_pb2.RULING_DECISION_UPHOLD and _discharged(c, msg.claim):
+                self._find("RULING_WRONG", "the claim is on an obligation a Revoke had discharged", vs)
             elif msg.decision == commitment_pb2.RULING_DECISION_DISMISS and not self._timely(
                 c, msg.evidence, accused, item
             ):
@@ -287,6 +289,16 @@ class _Replay:
     def _proof(self, exc: CoopError, vs: VerifiedStatement) -> tuple[bytes, ...]:
         digests = tuple(self.digest_of[e] for e in exc.evidence if e in self.digest_of)
         return digests or (vs.digest,)
+
+
+def _discharged(c: Contract, claim: bytes) -> bool:
+    """CMT-003: the claimed item fell due at or after the end of the notice of a Revoke stamped before
+    the claim -- nothing was owed, so nothing could be breached."""
+    until = revoke_until(c)
+    if until is None or c.stamped_ms[next(iter(c.revokes))] > c.stamped_ms[claim]:
+        return False
+    accused, item = c.claims[claim]
+    return c.gives(accused)[item].deadline_ms >= until
 
 
 def _currency(neg: Negotiation) -> str:
