@@ -156,7 +156,8 @@ class Network:
 
 
 def start_network(procs: Processes, directory: Path, *, bob_strategy: str = "honest") -> Network:
-    """An escrow funding alice and bob, and bob serving, both as processes (started in parallel)."""
+    """An escrow funding alice and bob, and bob serving with its mandate as context (he trades only
+    under escrows he was given), both as processes (started in parallel)."""
     alice, bob, escrow = (provision(directory, name) for name in ("alice", "bob", "escrow"))
     escrow_server = procs.start(
         "escrow",
@@ -171,7 +172,9 @@ def start_network(procs: Processes, directory: Path, *, bob_strategy: str = "hon
         ],
         *["--tick-ms", "100"],
     )
-    bob_server = procs.start("bob", "serve", *bob.files(), "--strategy", bob_strategy)
+    bob_server = procs.start(
+        "bob", "serve", *bob.files(), "--strategy", bob_strategy, "--context", str(escrow.mandate_path)
+    )
     return Network(
         alice,
         bob,
@@ -618,7 +621,7 @@ def test_mutual_tls_between_processes(procs: Processes, tmp_path: Path) -> None:
     alice, bob, escrow = (provision(tmp_path, name) for name in ("alice", "bob", "escrow"))
     fund = ["--fund", f"{alice.did}={FUNDS}", "--fund", f"{bob.did}={FUNDS}"]
     escrow_server = procs.start("escrow", "escrow", "serve", *escrow.files(), *fund, *serve_tls)
-    bob_server = procs.start("bob", "serve", *bob.files(), *serve_tls)
+    bob_server = procs.start("bob", "serve", *bob.files(), *serve_tls, "--context", str(escrow.mandate_path))
     wait_listening(escrow_server, START_TIMEOUT_S)
     wait_listening(bob_server, START_TIMEOUT_S)
     trade: list[str | Path] = ["offer", *alice.files(), "--to", bob_server.target]

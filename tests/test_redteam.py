@@ -306,31 +306,29 @@ def test_audit_passes_a_lapse_over_a_pending_claim() -> None:
 
 
 @pytest.mark.req("MND-011")
-@pytest.mark.xfail(
-    strict=True,
-    reason="Peer accepts and performs contracts naming any escrow key, including one the "
-    "counterparty controls; its 'BondLock's hold no money",
-)
 def test_peer_delivers_against_bonds_locked_by_the_counterpartys_own_escrow() -> None:
     """Mallory offers Bob a fair bonded trade naming an 'escrow' key she controls (with a Mandate she
-    minted for it). Bob's honest peer, configured with the real escrow only, accepts; Mallory's key
-    signs two BondLocks; Bob sees BONDED and delivers. No money was ever locked, and the same key
-    witnesses time and rules on Bob's claims. Correct: Bob does not perform against an escrow he
-    was not configured to trust."""
+    minted for it). Were Bob's honest peer, configured with the real escrow only, to accept, Mallory's
+    key would sign two BondLocks, Bob would see BONDED and deliver: no money was ever locked, and the
+    same key witnesses time and rules on Bob's claims. Correct: Bob does not take part in a contract
+    naming an escrow he was not configured to trust -- he rejects, saying why, so Mallory's 'locks'
+    have no contract to lock and Bob delivers nothing."""
     clock = FixedClock()
     mallory, bob_party, fake = Party("mallory", clock), Party("bob", clock), Party("mallory-escrow", clock)
     real = LocalEscrow(Party("escrow", clock), funds={bob_party.did: FUNDS})
     bob = make_peer(bob_party, clock, context=[real.mandate])
     offer = mallory.offer(bob_party, mallory.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=fake.did))
     signed = bob.exchange(offer.envelope, mallory.setup)
-    accept = next(verify_statement(e) for e in signed if verify_statement(e).body == "accept")
+    assert _bodies(signed) == ["mandate", "reject"]
+    assert f"escrow {fake.did} is not trusted" in verify_statement(signed[-1]).statement.reject.reason
     for who in (mallory.did, bob.did):
         lock = fake.sign(
             "bond_lock",
-            commitment_pb2.BondLock(contract=accept.digest, party=who, amount=BOND),
+            commitment_pb2.BondLock(contract=offer.digest, party=who, amount=BOND),
             negotiation_id=offer.header.negotiation_id,
         )
-        signed += bob.exchange(lock.envelope, fake.setup)
+        with pytest.raises(CoopError):  # no contract: nothing to lock, nothing to perform
+            signed += bob.exchange(lock.envelope, fake.setup)
     assert "delivery" not in _bodies(signed)
 
 

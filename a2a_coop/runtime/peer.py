@@ -90,7 +90,10 @@ class Peer:
         journal: durable store; None keeps everything in memory (tests, demos).
         clock: Unix ms; injected so tests control time.
         nonce: 16 random bytes per statement.
-        context: further envelopes to hold from the start (e.g. an escrow's mandate).
+        context: further envelopes to hold from the start. The agent of every Mandate among them is
+            an escrow we trust (``trusted_escrows``): we accept and perform only contracts that
+            name no escrow or one of those, since the escrow named holds the bonds, witnesses time
+            and rules on claims -- a key the counterparty controls would do all three for it.
     """
 
     def __init__(
@@ -119,6 +122,8 @@ class Peer:
         self.context: list[bytes] = [mandate, *context]
         for env in context:
             self._hold(env, durable=False)  # given again at every start
+        given = (self.verifier.statements[statement_digest(decode_envelope(env).payload)] for env in context)
+        self.trusted_escrows = frozenset(vs.statement.mandate.agent for vs in given if vs.body == "mandate")
         self.writer = ChainWriter(key)
         if journal is not None:
             self._replay(journal)
@@ -164,7 +169,15 @@ class Peer:
     def propose(
         self, counterparty: str, proposal: trade_pb2.Offer, *, ttl_ms: int = DEFAULT_OFFER_TTL_MS
     ) -> VerifiedStatement:
-        """Open a negotiation with an offer (guarded, signed and journaled)."""
+        """Open a negotiation with an offer (guarded, signed and journaled).
+
+        Raises:
+            ValueError: the terms name an escrow we do not trust (see ``context``).
+            CoopError: the policy guard refused the offer.
+        """
+        untrusted = self._untrusted_escrow(proposal)
+        if untrusted:
+            raise ValueError(untrusted)
         with self.lock:
             return self.sign(
                 "offer",
@@ -210,6 +223,17 @@ class Peer:
 
     def negotiation(self, negotiation_id: bytes) -> Negotiation:
         return self.verifier.negotiations.get(negotiation_id)
+
+    def trusts_escrow(self, escrow: str) -> bool:
+        """Whether we take part in a contract whose terms name ``escrow`` ("" for none)."""
+        return not escrow or escrow in self.trusted_escrows
+
+    def _untrusted_escrow(self, proposal: trade_pb2.Offer) -> str:
+        """Why we will not sign terms naming their escrow, or "" if we will."""
+        escrow = proposal.terms.escrow
+        if self.trusts_escrow(escrow):
+            return ""
+        return f"escrow {escrow} is not trusted here (no mandate of it was configured)"
 
     def status(self) -> dict[str, Any]:
         """Open negotiations, obligations and exposure, for ``a2a-coop status``."""
@@ -264,7 +288,12 @@ class Peer:
     def _respond(self, neg: Negotiation, offer: VerifiedStatement) -> VerifiedStatement:
         rounds = sum(1 for h in neg.history if h[1].value == "COUNTER") + 1
         view = OfferView(neg.id, offer.issuer, _copy(proposal_of(offer)), rounds, offer.header.expires_at_ms)
-        decision = self.strategy.respond(view)
+        # Never ask the strategy about terms we will not sign, nor sign its counter naming such an
+        # escrow: an escrow we do not trust could be the counterparty's own key, locking no money.
+        untrusted = self._untrusted_escrow(proposal_of(offer))
+        decision = Reject(untrusted) if untrusted else self.strategy.respond(view)
+        if isinstance(decision, Counter) and (untrusted := self._untrusted_escrow(decision.proposal)):
+            decision = Reject(untrusted)
         reply_to: dict[str, Any] = {
             "audience": offer.issuer,
             "negotiation_id": neg.id,
@@ -317,6 +346,8 @@ class Peer:
         unbonded = neg.state is State.ACCEPTED and not c.bonds_required
         if not (unbonded or neg.state in PERFORMING_STATES):
             return []
+        if not self.trusts_escrow(c.escrow):
+            return []  # formed while we trusted it (an older configuration): its locks prove nothing now
         view = self._contract_view(neg)
         assert view is not None
         out = []
