@@ -76,6 +76,44 @@ class JournalLike(Protocol):
     def statements(self, *, since_rowid: int = 0) -> Any: ...
 
 
+class PeerVerifier(Verifier):
+    """The protocol's verifier, also remembering which Ack acknowledged what (its WitnessIndex keeps
+    only the time): an Ack of our Delivery is evidence an escrow needs to see it was on time (WIT-002)."""
+
+    def __init__(self, *, me: str) -> None:
+        super().__init__(me=me)
+        self._acks: dict[tuple[str, bytes], bytes] = {}  # (acknowledger, statement) -> earliest Ack
+
+    def ack_of(self, by: str, digest: bytes) -> VerifiedStatement | None:
+        """The earliest Ack by ``by`` naming ``digest`` that we hold, if any."""
+        ack = self._acks.get((by, digest))
+        return None if ack is None else self.statements[ack]
+
+    def accept_statement(
+        self,
+        vs: VerifiedStatement,
+        now_ms: int | None = None,
+        *,
+        ours: bool = False,
+        received_ms: int | None = None,
+    ) -> VerifiedStatement:
+        super().accept_statement(vs, now_ms, ours=ours, received_ms=received_ms)
+        self._index(vs)
+        return vs
+
+    def record(self, vs: VerifiedStatement) -> None:
+        super().record(vs)
+        self._index(vs)
+
+    def _index(self, vs: VerifiedStatement) -> None:
+        if vs.body != "ack":
+            return
+        key = (vs.issuer, vs.statement.ack.statement)
+        earlier = self._acks.get(key)
+        if earlier is None or vs.header.issued_at_ms < self.statements[earlier].header.issued_at_ms:
+            self._acks[key] = vs.digest
+
+
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -114,7 +152,7 @@ class Peer:
         self.nonce = nonce
         self.lock = threading.RLock()
         self.guard_refusals: list[CoopError] = []  # strategy decisions the policy guard refused
-        self.verifier = Verifier(me=key.did)
+        self.verifier = PeerVerifier(me=key.did)
         self.mandate_vs = self.verifier.accept(mandate)
         if self.mandate_vs.body != "mandate" or self.mandate_vs.statement.mandate.agent != key.did:
             raise ValueError("the mandate does not delegate to this key")
@@ -472,7 +510,7 @@ class Peer:
         if self.journal is None:
             return
         held = list(self.context)
-        self.verifier = Verifier(me=self.did)
+        self.verifier = PeerVerifier(me=self.did)
         for env in held:
             self.verifier.accept(env)
         self._replay(self.journal)
