@@ -192,6 +192,22 @@ def test_offer_with_a_bond_needs_an_escrow(bob: Identity, capsys: pytest.Capture
     _one_line_error(err, "--escrow")
 
 
+def test_serve_escrow_options_are_checked_before_serving(
+    bob: Identity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`serve` with a bad --escrow-tls-ca, with --escrow-tls-* but no --escrow, and with an --escrow
+    where nothing listens (its mandate is fetched before serving): each exit 2, one line."""
+    code, _, err = _run(capsys, "serve", *bob.files(), "--escrow-tls-ca", bob.mandate_path)
+    assert code == 2
+    _one_line_error(err, "--escrow-tls-ca")  # not PEM: the file is checked first
+    code, _, err = _run(capsys, "serve", *bob.files(), "--escrow-tls-server-name", "x")
+    assert code == 2
+    _one_line_error(err, "need --escrow HOST:PORT")
+    code, _, err = _run(capsys, "serve", *bob.files(), "--escrow", f"127.0.0.1:{_free_port()}")
+    assert code == 2
+    _one_line_error(err, "network")
+
+
 def test_offer_to_nobody_is_a_network_error(bob: Identity, capsys: pytest.CaptureFixture[str]) -> None:
     """Nothing listens on the port: exit 2 with the transport's reason, quickly."""
     target = f"127.0.0.1:{_free_port()}"

@@ -1,18 +1,27 @@
-"""PeerNode's read calls on a real journal: GetLog, GetCheckpoint, GetAttestations (SPEC.md 13.5)."""
+"""PeerNode on a real journal: its read calls (GetLog, GetCheckpoint, GetAttestations, SPEC.md 13.5)
+and its escrow witness."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from pathlib import Path
 
+import grpc
 import pytest
+from peers import make_peer
 
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol import merkle
+from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
-from a2a_coop.runtime.node import PeerNode
+from a2a_coop.runtime.node import EscrowWitness, PeerNode
 from a2a_coop.runtime.peer import Peer, drive
-from a2a_coop.testing import FixedClock, Party, derive
+from a2a_coop.runtime.strategy import DeliveryView, WithholdingStrategy
+from a2a_coop.runtime.trade import claim_breach, contract_evidence, relay_escrow_answers
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, derive
+from a2a_coop.transport import TransportError
 
 
 @pytest.fixture
@@ -88,3 +97,80 @@ def _attestation(offer: bytes, accept: bytes, subject: str) -> object:
     return reputation_pb2.Attestation(
         subject=subject, offer=offer, accept=accept, outcome=reputation_pb2.OUTCOME_FULFILLED
     )
+
+
+class Receiptless(WithholdingStrategy):
+    """An initiator bent on a bond: delivers nothing, receipts nothing."""
+
+    def rate(self, delivery: DeliveryView) -> int | None:
+        return None
+
+
+@pytest.mark.req("WIT-002", "WIT-003", "CMT-002")
+def test_escrow_witness_stamps_the_deliveries_the_initiator_never_submits(tmp_path: Path) -> None:
+    """Bob serves with an escrow witness. Alice has their bonded contract locked, takes Bob's
+    Delivery without a Receipt (her peer never acks answers) and never sends it to the escrow, then
+    claims after the deadline that he never delivered. The witness had the escrow stamp it as Bob
+    signed it: the escrow dismisses the claim, citing it."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={alice.did: 1_000, bob.did: 1_000})
+    pa = make_peer(alice, clock, context=[escrow.mandate], strategy=Receiptless(every=1))
+    node = PeerNode.open(
+        bob.agent.key,
+        bob.mandate_vs.envelope,
+        tmp_path / "bob.db",
+        context=[escrow.mandate],
+        clock=lambda: clock.now_ms,
+        witness=EscrowWitness(escrow, escrow.did),
+    )
+    try:
+        offer = pa.propose(bob.did, alice.proposal(issuer_bond=100, audience_bond=100, escrow=escrow.did))
+        drive(pa, node.exchange, offer)
+        neg = pa.negotiation(offer.header.negotiation_id)
+        relay_escrow_answers(pa, node, escrow.submit(contract_evidence(pa, neg)))  # type: ignore[arg-type]
+        node.witness.flush()  # type: ignore[union-attr]
+        held = pa.verifier.statements.values()
+        delivery = next(vs for vs in held if vs.body == "delivery" and vs.issuer == bob.did)
+        assert neg.state is State.PERFORMING and not neg.contract.receipted  # type: ignore[union-attr]
+        assert escrow.escrow.verifier.witness.stamp_time(escrow.did, delivery.digest) == clock.now_ms
+        clock.advance(DAY_MS + 60_000)
+        escrow.submit([claim_breach(pa, neg, 0, "bob never delivered (a lie)").envelope])
+        clock.advance(DEFAULT_RESPONSE_WINDOW_MS)
+        ruling = verify_statement(escrow.tick()[0]).statement.ruling
+        assert ruling.decision == commitment_pb2.RULING_DECISION_DISMISS
+        assert ruling.evidence == delivery.digest
+    finally:
+        node.close()
+
+
+class Unreachable:
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        raise TransportError(grpc.StatusCode.UNAVAILABLE, "escrow down")
+
+
+def test_an_unreachable_escrow_witness_never_breaks_an_exchange(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bob's witness cannot reach its escrow: his answers (Accept and Delivery of an unbonded contract
+    naming that escrow) go out all the same, and the failure is logged."""
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    pa = make_peer(alice, clock, context=[escrow.mandate_vs.envelope])
+    witness = EscrowWitness(Unreachable(), escrow.did)
+    node = PeerNode.open(
+        bob.agent.key,
+        bob.mandate_vs.envelope,
+        tmp_path / "bob.db",
+        context=[escrow.mandate_vs.envelope],
+        clock=lambda: clock.now_ms,
+        witness=witness,
+    )
+    try:
+        offer = pa.propose(bob.did, alice.proposal(escrow=escrow.did))
+        answers = node.exchange(offer.envelope, pa.send_context())
+        assert [verify_statement(a).body for a in answers] == ["mandate", "accept", "delivery"]
+        witness.flush()
+    finally:
+        node.close()
+    assert "escrow witness: submit of 5 envelopes failed" in caplog.text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +20,8 @@ from a2a_coop.protocol.errors import MandateViolation
 from a2a_coop.protocol.mandate import side_value
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import verify_statement
-from a2a_coop.runtime.peer import drive
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.peer import Peer, drive
 from a2a_coop.runtime.strategy import (
     Accept,
     ContractView,
@@ -30,7 +32,7 @@ from a2a_coop.runtime.strategy import (
     Reject,
     Reply,
 )
-from a2a_coop.testing import DAY_MS, FixedClock, Party, service
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, service
 
 
 @pytest.fixture
@@ -223,3 +225,73 @@ def test_exchange_answers_an_offer_with_mandate_then_accept_and_acks_a_receipt(c
     ack = pb.exchange(receipt.envelope, pa.send_context())
     assert [verify_statement(a).body for a in ack] == ["ack"]
     assert verify_statement(ack[0]).statement.ack.statement == receipt.digest
+
+
+@dataclass
+class EscrowSwap(GreedyCounter):
+    """A deciding layer that counters with the same deal under another escrow."""
+
+    escrow: str = ""
+
+    def respond(self, offer: OfferView) -> Reply:
+        proposal = trade_pb2.Offer()
+        proposal.CopyFrom(offer.proposal)
+        proposal.terms.escrow = self.escrow
+        return Counter(proposal)
+
+
+@pytest.mark.req("MND-011")
+def test_peer_signs_no_terms_naming_an_escrow_it_was_not_given(clock: FixedClock) -> None:
+    """Bob is configured with the real escrow's mandate only. Proposing under another escrow is a
+    caller error (nothing signed); an offer naming one is rejected, saying why, without asking the
+    strategy; his strategy's counter naming one becomes such a reject. Under the real escrow he accepts."""
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    real, other = Party("escrow", clock), Party("other-escrow", clock)
+    pa = make_peer(alice, clock, context=[real.mandate_vs.envelope, other.mandate_vs.envelope])
+    pb = make_peer(bob, clock, context=[real.mandate_vs.envelope])
+    assert pb.trusted_escrows == {real.did}
+    with pytest.raises(ValueError, match=f"escrow {other.did} is not trusted"):
+        pb.propose(alice.did, bob.proposal(escrow=other.did))
+    assert pb.writer.next_seq == 0
+
+    def answer(escrow: str) -> list[str]:
+        offer = pa.propose(pb.did, alice.proposal(issuer_bond=10, audience_bond=10, escrow=escrow))
+        answers = pb.exchange(offer.envelope, pa.send_context())
+        bodies = [verify_statement(a).body for a in answers]
+        if bodies[-1] == "reject":
+            assert verify_statement(answers[-1]).statement.reject.reason == (
+                f"escrow {other.did} is not trusted here (no mandate of it was configured)"
+            )
+        return bodies
+
+    assert answer(other.did) == ["mandate", "reject"]
+    assert answer(real.did) == ["mandate", "accept"]
+    pb.strategy = EscrowSwap(escrow=other.did)
+    assert answer(real.did) == ["mandate", "reject"]
+
+
+@pytest.mark.req("MND-011", "NEG-012")
+def test_peer_restarted_without_an_escrows_mandate_performs_nothing_under_it(
+    clock: FixedClock, tmp_path: Path
+) -> None:
+    """Bob accepts a bonded contract under an escrow he trusts, then restarts from his journal
+    configured without that escrow. When its BondLocks arrive he delivers nothing: he performs only
+    against bonds held by an escrow he trusts now."""
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={alice.did: 1_000, bob.did: 1_000})
+    pa = make_peer(alice, clock, context=[escrow.mandate])
+    with Journal.open(tmp_path / "bob.db") as journal:
+        pb = make_peer(bob, clock, context=[escrow.mandate], journal=journal)
+        offer = pa.propose(pb.did, alice.proposal(issuer_bond=10, audience_bond=10, escrow=escrow.did))
+        pa.on_replies(pb.exchange(offer.envelope, pa.send_context()))
+    neg = pa.negotiation(offer.header.negotiation_id)
+    _, *locks = escrow.submit(
+        [*alice.setup, *bob.setup, neg.contract.offer.envelope, neg.contract.accept.envelope]
+    )
+    with Journal.open(tmp_path / "bob.db") as journal:
+        pb = Peer(bob.agent.key, bob.mandate_vs.envelope, clock=lambda: clock.now_ms, journal=journal)
+        pb.hold([escrow.mandate])  # he can still verify the escrow's statements; he does not trust it
+        answers = [a for lock in locks for a in pb.exchange(lock, [escrow.mandate])]
+    assert pb.negotiation(neg.id).state is State.BONDED
+    assert "delivery" not in [verify_statement(a).body for a in answers]
+    assert pb.guard_refusals == []  # not refused by the guard: never asked of it

@@ -66,8 +66,10 @@ from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
 from a2a_coop.runtime.strategy import Strategy, WithholdingStrategy
 from a2a_coop.runtime.trade import (
     claim_breach,
+    contract_evidence,
     fetch_ledger,
     proposal,
+    relay_escrow_answers,
     revoke,
     run_trade,
     settle_with_escrow,
@@ -156,7 +158,8 @@ class Network:
 
 
 def start_network(procs: Processes, directory: Path, *, bob_strategy: str = "honest") -> Network:
-    """An escrow funding alice and bob, and bob serving, both as processes (started in parallel)."""
+    """An escrow funding alice and bob, and bob serving with its mandate as context (he trades only
+    under escrows he was given), both as processes (started in parallel)."""
     alice, bob, escrow = (provision(directory, name) for name in ("alice", "bob", "escrow"))
     escrow_server = procs.start(
         "escrow",
@@ -171,7 +174,9 @@ def start_network(procs: Processes, directory: Path, *, bob_strategy: str = "hon
         ],
         *["--tick-ms", "100"],
     )
-    bob_server = procs.start("bob", "serve", *bob.files(), "--strategy", bob_strategy)
+    bob_server = procs.start(
+        "bob", "serve", *bob.files(), "--strategy", bob_strategy, "--context", str(escrow.mandate_path)
+    )
     return Network(
         alice,
         bob,
@@ -531,6 +536,59 @@ def test_crash_and_resume_keeps_answers_and_the_chain(procs: Processes, tmp_path
     assert sum(vs.body == "accept" for vs in chain) == 2
 
 
+@pytest.mark.req("WIT-002", "WIT-003", "MND-011")
+def test_serve_with_escrow_trusts_it_and_has_it_stamp_the_deliveries(
+    procs: Processes, tmp_path: Path
+) -> None:
+    """`serve --escrow` without --context: bob fetches the escrow's mandate at start, so he accepts
+    a bonded contract naming it (and rejects one naming another escrow). Alice has the bonds locked,
+    takes bob's Delivery and never sends it to the escrow; expect a Stamp naming it in the escrow's
+    ledger all the same, submitted by bob's process."""
+    alice, bob, escrow = (provision(tmp_path, name) for name in ("alice", "bob", "escrow"))
+    fund = ["--fund", f"{alice.did}={FUNDS}", "--fund", f"{bob.did}={FUNDS}"]
+    escrow_server = procs.serve("escrow", "escrow", "serve", *escrow.files(), *fund)
+    bob_server = procs.serve("bob", "serve", *bob.files(), "--escrow", escrow_server.target)
+    with (
+        CooperationClient(bob_server.target, timeout_s=RPC_TIMEOUT_S) as client,
+        EscrowClient(escrow_server.target, timeout_s=RPC_TIMEOUT_S) as escrow_client,
+    ):
+        other = provision(tmp_path, "other-escrow")
+        peer = Peer(
+            alice.key,
+            alice.mandate,
+            context=[escrow.mandate, other.mandate],
+            strategy=WithholdingStrategy(every=1),
+        )
+
+        def offer(escrow_did: str) -> Negotiation:
+            terms = proposal(
+                peer,
+                [("code-review", 500)],
+                [("copy-editing", 450)],
+                deadline_ms=wall_clock_ms() + HOUR_MS,
+                bond=BOND,
+                escrow=escrow_did,
+            )
+            first = peer.propose(bob.did, terms)
+            drive(peer, client.exchange, first)
+            return peer.negotiation(first.header.negotiation_id)
+
+        assert offer(other.did).state is State.REJECTED
+        neg = offer(escrow_server.did)
+        assert neg.state is State.ACCEPTED
+        relay_escrow_answers(peer, client, escrow_client.submit(contract_evidence(peer, neg)))
+        held = peer.verifier.statements.values()
+        delivery = next(vs for vs in held if vs.body == "delivery" and vs.issuer == bob.did)
+        give_up = time.monotonic() + 15
+        while not any(
+            delivery.digest in vs.statement.stamp.statements
+            for vs in map(verify_statement, fetch_ledger(escrow_client)[1:])
+            if vs.body == "stamp"
+        ):
+            assert time.monotonic() < give_up, "the escrow never stamped bob's delivery"
+            time.sleep(0.1)
+
+
 def test_escrow_restart_keeps_its_ledger_and_funds_only_once(procs: Processes, tmp_path: Path) -> None:
     """`escrow serve --fund` deposits only into a new journal: restarted with the same flags on the
     same journal, the escrow rebuilds its ledger and the balance is unchanged."""
@@ -618,7 +676,7 @@ def test_mutual_tls_between_processes(procs: Processes, tmp_path: Path) -> None:
     alice, bob, escrow = (provision(tmp_path, name) for name in ("alice", "bob", "escrow"))
     fund = ["--fund", f"{alice.did}={FUNDS}", "--fund", f"{bob.did}={FUNDS}"]
     escrow_server = procs.start("escrow", "escrow", "serve", *escrow.files(), *fund, *serve_tls)
-    bob_server = procs.start("bob", "serve", *bob.files(), *serve_tls)
+    bob_server = procs.start("bob", "serve", *bob.files(), *serve_tls, "--context", str(escrow.mandate_path))
     wait_listening(escrow_server, START_TIMEOUT_S)
     wait_listening(bob_server, START_TIMEOUT_S)
     trade: list[str | Path] = ["offer", *alice.files(), "--to", bob_server.target]

@@ -63,20 +63,17 @@ def _bodies(envelopes: Sequence[bytes]) -> list[str]:
 # --- 1. value theft: an on-time Delivery the reference flow never gets witnessed ------------------
 
 
-@pytest.mark.req("WIT-002", "WIT-003", "CMT-002")
+@pytest.mark.req("WIT-002", "WIT-003", "CMT-002", "CMT-006")
 @pytest.mark.parametrize("drop_acks", [False, True], ids=["bob-acks", "bob-silent"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="run_trade/Peer never have the escrow stamp our own Delivery (nor forward the Ack): "
-    "a counterparty that withholds its Receipt and claims wins our bond",
-)
 def test_withheld_receipt_then_claim_forfeits_an_on_time_delivery(drop_acks: bool) -> None:
     """Alice (honest, run_trade) and Bob trade with bonds. Bob delivers and has the escrow witness
     it; Alice delivers at once, a day before her deadline, but Bob never receipts it (and, silent,
-    never acks it). A minute after the deadline Bob claims Alice never delivered. Alice answers the
-    reference way (settle_with_escrow): her Delivery now reaches the escrow, stamped after deadline
-    + 30 s, so it is 'late' (WIT-003): the claim is upheld, Alice's bond goes to Bob, and the audit
-    says ok. Correct: a party that delivered on time keeps its bond."""
+    never acks it). A minute after the deadline Bob claims Alice never delivered. Were Alice's
+    Delivery to reach the escrow only now (settle_with_escrow, the reference answer to a claim), it
+    would be stamped after deadline + 30 s, 'late' (WIT-003): the claim upheld, Alice's bond Bob's,
+    and the audit ok. Correct: a party that delivered on time keeps its bond -- the escrow dismisses
+    the claim, and since Bob never receipted, the contract stays PERFORMING until it lapses (last
+    deadline + claim window, CMT-006), when both bonds are refunded."""
     clock, alice_party, _, escrow, alice, bob = _market(strategy=NoReceipts())
     bob_wire = Silent(bob, drop_acks=drop_acks)
     proposal = alice_party.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
@@ -94,7 +91,13 @@ def test_withheld_receipt_then_claim_forfeits_an_on_time_delivery(drop_acks: boo
     alice.exchange(claim.envelope, stamped[1:])
     settle_with_escrow(alice, bob_wire, escrow, neg)  # type: ignore[arg-type]
     clock.advance(DEFAULT_RESPONSE_WINDOW_MS)
-    escrow.tick()
+    ruling = [verify_statement(e) for e in escrow.tick()]
+    assert [vs.body for vs in ruling] == ["ruling"]
+    assert ruling[0].statement.ruling.decision == commitment_pb2.RULING_DECISION_DISMISS
+    assert escrow.escrow.verifier.negotiations.get(neg.id).state is State.PERFORMING
+    assert escrow.get_balance(alice.did)[:2] == (FUNDS - BOND, BOND)  # nothing forfeited, still locked
+    clock.now_ms = neg.contract.last_deadline_ms + CLAIM_WINDOW_MS + 1
+    assert _bodies(escrow.tick()) == ["ruling", "refund", "refund"]  # the lapse
     assert escrow.get_balance(alice.did)[:2] == (FUNDS, 0)
     assert escrow.get_balance(bob.did)[:2] == (FUNDS, 0)
 
@@ -375,31 +378,29 @@ def test_audit_reports_an_upheld_claim_on_an_obligation_a_revoke_discharged() ->
 
 
 @pytest.mark.req("MND-011")
-@pytest.mark.xfail(
-    strict=True,
-    reason="Peer accepts and performs contracts naming any escrow key, including one the "
-    "counterparty controls; its 'BondLock's hold no money",
-)
 def test_peer_delivers_against_bonds_locked_by_the_counterpartys_own_escrow() -> None:
     """Mallory offers Bob a fair bonded trade naming an 'escrow' key she controls (with a Mandate she
-    minted for it). Bob's honest peer, configured with the real escrow only, accepts; Mallory's key
-    signs two BondLocks; Bob sees BONDED and delivers. No money was ever locked, and the same key
-    witnesses time and rules on Bob's claims. Correct: Bob does not perform against an escrow he
-    was not configured to trust."""
+    minted for it). Were Bob's honest peer, configured with the real escrow only, to accept, Mallory's
+    key would sign two BondLocks, Bob would see BONDED and deliver: no money was ever locked, and the
+    same key witnesses time and rules on Bob's claims. Correct: Bob does not take part in a contract
+    naming an escrow he was not configured to trust -- he rejects, saying why, so Mallory's 'locks'
+    have no contract to lock and Bob delivers nothing."""
     clock = FixedClock()
     mallory, bob_party, fake = Party("mallory", clock), Party("bob", clock), Party("mallory-escrow", clock)
     real = LocalEscrow(Party("escrow", clock), funds={bob_party.did: FUNDS})
     bob = make_peer(bob_party, clock, context=[real.mandate])
     offer = mallory.offer(bob_party, mallory.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=fake.did))
     signed = bob.exchange(offer.envelope, mallory.setup)
-    accept = next(verify_statement(e) for e in signed if verify_statement(e).body == "accept")
+    assert _bodies(signed) == ["mandate", "reject"]
+    assert f"escrow {fake.did} is not trusted" in verify_statement(signed[-1]).statement.reject.reason
     for who in (mallory.did, bob.did):
         lock = fake.sign(
             "bond_lock",
-            commitment_pb2.BondLock(contract=accept.digest, party=who, amount=BOND),
+            commitment_pb2.BondLock(contract=offer.digest, party=who, amount=BOND),
             negotiation_id=offer.header.negotiation_id,
         )
-        signed += bob.exchange(lock.envelope, fake.setup)
+        with pytest.raises(CoopError):  # no contract: nothing to lock, nothing to perform
+            signed += bob.exchange(lock.envelope, fake.setup)
     assert "delivery" not in _bodies(signed)
 
 

@@ -133,13 +133,14 @@ def _pem(path: Path | None, option: str) -> bytes | None:
     return data
 
 
-def _tls_files(args: argparse.Namespace, ca: Path | None, ca_option: str) -> dict[str, Any]:
-    cert, key = args.tls_cert, args.tls_key
+def _tls_files(args: argparse.Namespace, ca: Path | None, ca_option: str, prefix: str = "") -> dict[str, Any]:
+    cert, key = getattr(args, f"{prefix}tls_cert"), getattr(args, f"{prefix}tls_key")
+    opt = f"--{prefix.replace('_', '-')}tls"
     if (cert is None) != (key is None):
-        raise UsageError("--tls-cert and --tls-key go together")
+        raise UsageError(f"{opt}-cert and {opt}-key go together")
     return {
-        "certificate_chain": _pem(cert, "--tls-cert"),
-        "private_key": _pem(key, "--tls-key"),
+        "certificate_chain": _pem(cert, f"{opt}-cert"),
+        "private_key": _pem(key, f"{opt}-key"),
         "trusted_ca": _pem(ca, ca_option),
     }
 
@@ -154,13 +155,16 @@ def server_tls(args: argparse.Namespace) -> TlsConfig | None:
     return TlsConfig(**files)
 
 
-def dial_tls(args: argparse.Namespace) -> TlsConfig | None:
-    """TLS for the clients a command opens, from --tls-ca/--tls-cert/--tls-key/--tls-server-name;
-    None (plaintext) unless one of them is given. Without --tls-ca, the system roots are trusted."""
-    files = _tls_files(args, args.tls_ca, "--tls-ca")
-    if all(v is None for v in files.values()) and args.tls_server_name is None:
+def dial_tls(args: argparse.Namespace, prefix: str = "") -> TlsConfig | None:
+    """TLS for the clients a command opens, from --tls-ca/--tls-cert/--tls-key/--tls-server-name
+    (``serve``: --escrow-tls-..., prefix ``escrow_``); None (plaintext) unless one of them is given.
+    Without --tls-ca, the system roots are trusted."""
+    ca_option = f"--{prefix.replace('_', '-')}tls-ca"
+    files = _tls_files(args, getattr(args, f"{prefix}tls_ca"), ca_option, prefix)
+    server_name = getattr(args, f"{prefix}tls_server_name")
+    if all(v is None for v in files.values()) and server_name is None:
         return None
-    return TlsConfig(**files, server_name=args.tls_server_name)
+    return TlsConfig(**files, server_name=server_name)
 
 
 def remember_run(journal: Journal, mandate: bytes, context: Sequence[bytes]) -> None:

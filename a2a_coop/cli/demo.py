@@ -282,7 +282,9 @@ def run_process_demo(directory: Path, *, trades: int, out: TextIO) -> int:
     escrow_argv = ["escrow", "serve", *escrow.files(), "--fund", f"{alice.did}={FUNDS}"]
     escrow_argv += ["--fund", f"{bob.did}={FUNDS}"]
     escrow_argv += ["--tick-ms", str(TICK_MS)]
+    # Bob trades only under escrows he was given (their mandates); the escrow's is on disk already.
     bob_argv = ["serve", *bob.files(), "--strategy", f"withhold-every-Nth:{every}"]
+    bob_argv += ["--context", str(escrow.mandate_path)]
     servers: list[ServerProcess] = []
     try:
         servers.append(start_server("escrow", escrow_argv, directory / "escrow.log"))

@@ -88,22 +88,32 @@ def _add_listen(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_dial_tls(p: argparse.ArgumentParser) -> None:
+def _add_dial_tls(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    """--tls-ca, --tls-cert, --tls-key, --tls-server-name; with ``prefix`` ``escrow-``, the same for
+    the escrow a server dials (--escrow-tls-ca, ...), beside its own --tls-cert/--tls-key."""
+    dialled = "the escrow" if prefix else "every address the command dials"
     g = p.add_argument_group(
-        "TLS (default: plaintext)",
-        "Any of these options dials with TLS, for every address the command dials. --tls-cert and "
-        "--tls-key present a client certificate, for servers that require mutual TLS.",
+        "TLS to the escrow (default: plaintext)" if prefix else "TLS (default: plaintext)",
+        f"Any of these options dials with TLS, for {dialled}. --{prefix}tls-cert and --{prefix}tls-key "
+        "present a client certificate, for servers that require mutual TLS.",
     )
     g.add_argument(
-        "--tls-ca",
+        f"--{prefix}tls-ca",
         type=Path,
         metavar="PEM",
         help="the CA that signs the servers' certificates (PEM; default: the system roots)",
     )
-    g.add_argument("--tls-cert", type=Path, metavar="PEM", help="client certificate chain (PEM, mutual TLS)")
-    g.add_argument("--tls-key", type=Path, metavar="PEM", help="its private key (PEM; needs --tls-cert)")
     g.add_argument(
-        "--tls-server-name",
+        f"--{prefix}tls-cert", type=Path, metavar="PEM", help="client certificate chain (PEM, mutual TLS)"
+    )
+    g.add_argument(
+        f"--{prefix}tls-key",
+        type=Path,
+        metavar="PEM",
+        help=f"its private key (PEM; needs --{prefix}tls-cert)",
+    )
+    g.add_argument(
+        f"--{prefix}tls-server-name",
         metavar="NAME",
         help="check the servers' certificates for NAME instead of the host dialled",
     )
@@ -142,10 +152,18 @@ def _add_runtime_parsers(sub: Any) -> None:
         "serve",
         help="run a peer: answer offers over gRPC until SIGINT/SIGTERM",
         description="Serve CooperationService for an agent. Prints 'listening on HOST:PORT as DID' "
-        "once serving; logs each exchange on stderr.",
+        "once serving; logs each exchange on stderr. The peer accepts contracts naming no escrow, or "
+        "an escrow it was given: by --escrow, or by its mandate in --context.",
     )
     _add_identity(p)
     _add_listen(p)
+    p.add_argument(
+        "--escrow",
+        metavar="HOST:PORT",
+        help="an escrow to trade under: its mandate is fetched at start (no --context needed), and "
+        "every delivery signed under a contract naming it is sent to it to be stamped at once, so a "
+        "counterparty that withholds its receipt cannot make it late",
+    )
     p.add_argument(
         "--strategy",
         type=strategy_spec,
@@ -159,7 +177,7 @@ def _add_runtime_parsers(sub: Any) -> None:
         action="extend",
         default=[],
         metavar="FILE",
-        help="envelopes to hold from the start (e.g. an escrow's mandate)",
+        help="envelopes to hold from the start; an escrow's mandate here makes it trusted",
     )
     p.add_argument(
         "--a2a",
@@ -173,6 +191,7 @@ def _add_runtime_parsers(sub: Any) -> None:
         default=0,
         help="HTTP port of the AgentCard with --a2a (default: any free port)",
     )
+    _add_dial_tls(p, "escrow-")
     p.set_defaults(func=_Command("peer", "cmd_serve"))
 
     p = sub.add_parser("escrow", help="run an escrow, fetch its ledger, audit a ledger")

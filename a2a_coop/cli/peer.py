@@ -1,7 +1,8 @@
 """The peer commands: ``mandate``, ``serve``, ``offer``, ``claim``, ``revoke``, ``status`` and ``export``.
 
 ``mandate`` signs a principal's delegation to an agent key; ``serve`` runs a
-peer until SIGINT/SIGTERM; ``offer``, ``claim`` and ``revoke`` act as the
+peer until SIGINT/SIGTERM (with ``--escrow``, trading under that escrow and
+having it stamp our deliveries); ``offer``, ``claim`` and ``revoke`` act as the
 initiating side of a trade (:mod:`a2a_coop.runtime.trade`); ``status`` and
 ``export`` read a journal.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
-from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError, iso
+from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, Invalid, UsageError, iso
 from a2a_coop.cli._runtime import (
     META_CONTEXT,
     LoggedPeer,
@@ -42,7 +43,7 @@ from a2a_coop.protocol.errors import IllegalTransition
 from a2a_coop.protocol.negotiation import Negotiation, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
-from a2a_coop.runtime.node import DAY_MS, PeerNode, sign_mandate
+from a2a_coop.runtime.node import DAY_MS, EscrowWitness, PeerNode, sign_mandate
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
 from a2a_coop.runtime.strategy import HonestStrategy, Strategy, WithholdingStrategy
 from a2a_coop.runtime.trade import (
@@ -98,21 +99,32 @@ def build_strategy(spec: str) -> Strategy:
 @runtime_command
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     tls = server_tls(args)
+    escrow_tls = dial_tls(args, "escrow_")
+    if escrow_tls is not None and args.escrow is None:
+        raise UsageError("the --escrow-tls-* options need --escrow HOST:PORT")
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
     context = [load_envelope(p, "context") for p in args.context]
     strategy = build_strategy(args.strategy)
     open_journal(args.journal).close()  # the usage checks on the path, before the node opens it
-    node = PeerNode.open(key, mandate, args.journal, strategy=strategy, context=context)
-    try:
+    with ExitStack() as stack:
+        witness = None
+        if args.escrow is not None:
+            escrow = stack.enter_context(EscrowClient(args.escrow, tls=escrow_tls))
+            escrow_mandate = escrow.submit([])[0]  # an escrow answers every Submit with its mandate
+            vs = verify_statement(escrow_mandate)
+            if vs.body != "mandate":
+                raise Invalid(f"{args.escrow} answered with a {vs.body}, not its mandate")
+            context = list(dict.fromkeys([*context, escrow_mandate]))  # held, so the escrow is trusted
+            witness = EscrowWitness(escrow, vs.statement.mandate.agent)
+        node = PeerNode.open(key, mandate, args.journal, strategy=strategy, context=context, witness=witness)
+        stack.callback(node.close)  # before the escrow's channel closes: the witness drains first
         remember_run(node.journal, mandate, context)
         configure_logging()
         if args.a2a:
             _serve_a2a_until_stopped(node, args, tls, did=key.did, out=out)
         else:
             serve_until_stopped(LoggedPeer(node), None, args, tls, did=key.did, out=out)
-    finally:
-        node.close()
     return EXIT_OK
 
 

@@ -6,7 +6,8 @@ clock, the OS's randomness, SQLite, gRPC). It is what ``a2a-coop serve``,
 author copies to host a :class:`~a2a_coop.runtime.peer.Peer` in their own process.
 
 * :class:`PeerNode` implements :class:`~a2a_coop.transport.CooperationHandler`
-  for a :class:`~a2a_coop.runtime.peer.Peer` with a journal.
+  for a :class:`~a2a_coop.runtime.peer.Peer` with a journal; with an
+  :class:`EscrowWitness` it has an escrow stamp the Deliveries it signs.
 * :class:`EscrowNode` implements :class:`~a2a_coop.transport.EscrowHandler` for
   an :class:`~a2a_coop.protocol.escrow.Escrow`, journaling its evidence and its ledger
   before any answer leaves the process, and ticking its clock-driven rules.
@@ -17,15 +18,23 @@ The initiator's side of a trade is :mod:`a2a_coop.runtime.trade`.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.chain import ChainWriter
-from a2a_coop.protocol.envelope import decode_envelope, envelope_from_json, envelope_to_json
+from a2a_coop.protocol.envelope import (
+    decode_envelope,
+    envelope_from_json,
+    envelope_to_json,
+    statement_digest,
+)
 from a2a_coop.protocol.errors import MalformedEnvelope
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.identity import Keypair
@@ -39,8 +48,10 @@ from a2a_coop.protocol.statements import (
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.peer import Peer, wall_clock_ms
 from a2a_coop.runtime.strategy import Strategy
+from a2a_coop.runtime.trade import contract_evidence
 
 DAY_MS = 86_400_000
+log = logging.getLogger(__name__)
 
 
 # --- files ---------------------------------------------------------------------------------
@@ -135,12 +146,82 @@ def sign_mandate(
 # --- a serving peer ------------------------------------------------------------------------
 
 
-class PeerNode:
-    """A :class:`Peer` with a journal, as a CooperationHandler."""
+class Submitter(Protocol):
+    """What the witness needs of an escrow: an EscrowClient, or LocalEscrow in tests."""
 
-    def __init__(self, peer: Peer, journal: Journal) -> None:
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]: ...
+
+
+class EscrowWitness:
+    """Submits evidence to one escrow from a background thread, so that it stamps our Deliveries when
+    we sign them. A counterparty that withholds its Receipt and Ack and never submits our Delivery
+    itself could otherwise claim after the deadline and win our bond: only a witness by the deadline
+    makes a Delivery timely (WIT-003), and the escrow's Stamp is the one we can get alone.
+
+    Best effort: the answer to the exchange has left already, so a failed or dropped submission is
+    logged, never raised (the initiator's settle_with_escrow submits the Deliveries it holds too).
+
+    Args:
+        escrow: where to submit.
+        did: the escrow's key; only contracts naming it are witnessed here.
+        max_pending: submissions queued at most; more are dropped (and logged) rather than let an
+            unreachable escrow hold memory or the exchange.
+    """
+
+    def __init__(self, escrow: Submitter, did: str, *, max_pending: int = 1_000) -> None:
+        self.escrow = escrow
+        self.did = did
+        self._queue: queue.Queue[list[bytes] | None] = queue.Queue(max_pending)
+        self._thread = threading.Thread(target=self._run, name="escrow-witness", daemon=True)
+        self._thread.start()
+
+    def submit(self, envelopes: list[bytes]) -> None:
+        """Queue ``envelopes`` (dependencies first) for the escrow; never blocks."""
+        try:
+            self._queue.put_nowait(envelopes)
+        except queue.Full:
+            log.warning("escrow witness: queue full, %d envelopes not submitted", len(envelopes))
+
+    def flush(self) -> None:
+        """Wait until everything queued so far was submitted (or failed)."""
+        self._queue.join()
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Submit what is queued, then stop the thread, waiting at most ``timeout_s`` in all: what an
+        unreachable escrow has not taken by then is given up (the daemon thread never keeps a process
+        alive, and fails fast once its caller closes the escrow's channel)."""
+        give_up = time.monotonic() + timeout_s
+        try:
+            self._queue.put(None, timeout=timeout_s)  # after what is queued: drained first
+        except queue.Full:
+            log.warning("escrow witness: stopped with %d submissions queued", self._queue.qsize())
+            return
+        self._thread.join(max(0.0, give_up - time.monotonic()))
+
+    def _run(self) -> None:
+        while True:
+            envelopes = self._queue.get()
+            try:
+                if envelopes is None:
+                    return
+                self.escrow.submit(envelopes)
+            except Exception as exc:  # best effort, see the class docstring
+                log.warning("escrow witness: submit of %d envelopes failed: %s", len(envelopes or ()), exc)
+            finally:
+                self._queue.task_done()
+
+
+class PeerNode:
+    """A :class:`Peer` with a journal, as a CooperationHandler.
+
+    With ``witness``, every Delivery we sign under a contract naming the witness's escrow goes to
+    that escrow, with the contract, after the exchange that signed it (:class:`EscrowWitness`).
+    """
+
+    def __init__(self, peer: Peer, journal: Journal, *, witness: EscrowWitness | None = None) -> None:
         self.peer = peer
         self.journal = journal
+        self.witness = witness
 
     @classmethod
     def open(
@@ -152,13 +233,33 @@ class PeerNode:
         strategy: Strategy | None = None,
         context: Sequence[bytes] = (),
         clock: Callable[[], int] = wall_clock_ms,
+        witness: EscrowWitness | None = None,
     ) -> PeerNode:
         journal = Journal.open(journal_path)
         peer = Peer(key, mandate, strategy=strategy, journal=journal, context=context, clock=clock)
-        return cls(peer, journal)
+        return cls(peer, journal, witness=witness)
 
     def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
-        return self.peer.exchange(envelope, context)
+        answers = self.peer.exchange(envelope, context)
+        if self.witness is not None:
+            for evidence in self._to_witness(answers, self.witness.did):
+                self.witness.submit(evidence)
+        return answers
+
+    def _to_witness(self, answers: Sequence[bytes], escrow: str) -> list[list[bytes]]:
+        """Per contract naming ``escrow``: its evidence, then the Deliveries of ours among ``answers``."""
+        with self.peer.lock:
+            held, negotiations = self.peer.verifier.statements, self.peer.verifier.negotiations.by_id
+            out: dict[bytes, list[bytes]] = {}
+            for env in answers:
+                # Our own answers, verified when signed: the digest finds them.
+                vs = held.get(statement_digest(decode_envelope(env).payload))
+                if vs is None or vs.body != "delivery" or vs.issuer != self.peer.did:
+                    continue
+                neg = negotiations.get(vs.header.negotiation_id)
+                if neg is not None and neg.contract is not None and neg.contract.escrow == escrow:
+                    out.setdefault(neg.id, contract_evidence(self.peer, neg)).append(env)
+            return list(out.values())
 
     def get_log(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         """Our public statements in the range (statements to a counterparty stay private)."""
@@ -201,6 +302,8 @@ class PeerNode:
             return bundles
 
     def close(self) -> None:
+        if self.witness is not None:
+            self.witness.close()
         self.journal.close()
 
 

@@ -76,6 +76,44 @@ class JournalLike(Protocol):
     def statements(self, *, since_rowid: int = 0) -> Any: ...
 
 
+class PeerVerifier(Verifier):
+    """The protocol's verifier, also remembering which Ack acknowledged what (its WitnessIndex keeps
+    only the time): an Ack of our Delivery is evidence an escrow needs to see it was on time (WIT-002)."""
+
+    def __init__(self, *, me: str) -> None:
+        super().__init__(me=me)
+        self._acks: dict[tuple[str, bytes], bytes] = {}  # (acknowledger, statement) -> earliest Ack
+
+    def ack_of(self, by: str, digest: bytes) -> VerifiedStatement | None:
+        """The earliest Ack by ``by`` naming ``digest`` that we hold, if any."""
+        ack = self._acks.get((by, digest))
+        return None if ack is None else self.statements[ack]
+
+    def accept_statement(
+        self,
+        vs: VerifiedStatement,
+        now_ms: int | None = None,
+        *,
+        ours: bool = False,
+        received_ms: int | None = None,
+    ) -> VerifiedStatement:
+        super().accept_statement(vs, now_ms, ours=ours, received_ms=received_ms)
+        self._index(vs)
+        return vs
+
+    def record(self, vs: VerifiedStatement) -> None:
+        super().record(vs)
+        self._index(vs)
+
+    def _index(self, vs: VerifiedStatement) -> None:
+        if vs.body != "ack":
+            return
+        key = (vs.issuer, vs.statement.ack.statement)
+        earlier = self._acks.get(key)
+        if earlier is None or vs.header.issued_at_ms < self.statements[earlier].header.issued_at_ms:
+            self._acks[key] = vs.digest
+
+
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -90,7 +128,10 @@ class Peer:
         journal: durable store; None keeps everything in memory (tests, demos).
         clock: Unix ms; injected so tests control time.
         nonce: 16 random bytes per statement.
-        context: further envelopes to hold from the start (e.g. an escrow's mandate).
+        context: further envelopes to hold from the start. The agent of every Mandate among them is
+            an escrow we trust (``trusted_escrows``): we accept and perform only contracts that
+            name no escrow or one of those, since the escrow named holds the bonds, witnesses time
+            and rules on claims -- a key the counterparty controls would do all three for it.
     """
 
     def __init__(
@@ -111,7 +152,7 @@ class Peer:
         self.nonce = nonce
         self.lock = threading.RLock()
         self.guard_refusals: list[CoopError] = []  # strategy decisions the policy guard refused
-        self.verifier = Verifier(me=key.did)
+        self.verifier = PeerVerifier(me=key.did)
         self.mandate_vs = self.verifier.accept(mandate)
         if self.mandate_vs.body != "mandate" or self.mandate_vs.statement.mandate.agent != key.did:
             raise ValueError("the mandate does not delegate to this key")
@@ -119,6 +160,8 @@ class Peer:
         self.context: list[bytes] = [mandate, *context]
         for env in context:
             self._hold(env, durable=False)  # given again at every start
+        given = (self.verifier.statements[statement_digest(decode_envelope(env).payload)] for env in context)
+        self.trusted_escrows = frozenset(vs.statement.mandate.agent for vs in given if vs.body == "mandate")
         self.writer = ChainWriter(key)
         if journal is not None:
             self._replay(journal)
@@ -164,7 +207,15 @@ class Peer:
     def propose(
         self, counterparty: str, proposal: trade_pb2.Offer, *, ttl_ms: int = DEFAULT_OFFER_TTL_MS
     ) -> VerifiedStatement:
-        """Open a negotiation with an offer (guarded, signed and journaled)."""
+        """Open a negotiation with an offer (guarded, signed and journaled).
+
+        Raises:
+            ValueError: the terms name an escrow we do not trust (see ``context``).
+            CoopError: the policy guard refused the offer.
+        """
+        untrusted = self._untrusted_escrow(proposal)
+        if untrusted:
+            raise ValueError(untrusted)
         with self.lock:
             return self.sign(
                 "offer",
@@ -210,6 +261,17 @@ class Peer:
 
     def negotiation(self, negotiation_id: bytes) -> Negotiation:
         return self.verifier.negotiations.get(negotiation_id)
+
+    def trusts_escrow(self, escrow: str) -> bool:
+        """Whether we take part in a contract whose terms name ``escrow`` ("" for none)."""
+        return not escrow or escrow in self.trusted_escrows
+
+    def _untrusted_escrow(self, proposal: trade_pb2.Offer) -> str:
+        """Why we will not sign terms naming their escrow, or "" if we will."""
+        escrow = proposal.terms.escrow
+        if self.trusts_escrow(escrow):
+            return ""
+        return f"escrow {escrow} is not trusted here (no mandate of it was configured)"
 
     def status(self) -> dict[str, Any]:
         """Open negotiations, obligations and exposure, for ``a2a-coop status``."""
@@ -264,7 +326,12 @@ class Peer:
     def _respond(self, neg: Negotiation, offer: VerifiedStatement) -> VerifiedStatement:
         rounds = sum(1 for h in neg.history if h[1].value == "COUNTER") + 1
         view = OfferView(neg.id, offer.issuer, _copy(proposal_of(offer)), rounds, offer.header.expires_at_ms)
-        decision = self.strategy.respond(view)
+        # Never ask the strategy about terms we will not sign, nor sign its counter naming such an
+        # escrow: an escrow we do not trust could be the counterparty's own key, locking no money.
+        untrusted = self._untrusted_escrow(proposal_of(offer))
+        decision = Reject(untrusted) if untrusted else self.strategy.respond(view)
+        if isinstance(decision, Counter) and (untrusted := self._untrusted_escrow(decision.proposal)):
+            decision = Reject(untrusted)
         reply_to: dict[str, Any] = {
             "audience": offer.issuer,
             "negotiation_id": neg.id,
@@ -317,6 +384,8 @@ class Peer:
         unbonded = neg.state is State.ACCEPTED and not c.bonds_required
         if not (unbonded or neg.state in PERFORMING_STATES):
             return []
+        if not self.trusts_escrow(c.escrow):
+            return []  # formed while we trusted it (an older configuration): its locks prove nothing now
         view = self._contract_view(neg)
         assert view is not None
         out = []
@@ -441,7 +510,7 @@ class Peer:
         if self.journal is None:
             return
         held = list(self.context)
-        self.verifier = Verifier(me=self.did)
+        self.verifier = PeerVerifier(me=self.did)
         for env in held:
             self.verifier.accept(env)
         self._replay(self.journal)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.envelope import decode_envelope, statement_digest
 from a2a_coop.protocol.errors import CoopError
-from a2a_coop.protocol.negotiation import Negotiation, State
+from a2a_coop.protocol.negotiation import Negotiation
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.peer import Peer, drive
 from a2a_coop.transport import CooperationClient, EscrowClient
@@ -22,12 +22,16 @@ from a2a_coop.transport import CooperationClient, EscrowClient
 
 def contract_evidence(peer: Peer, neg: Negotiation) -> list[bytes]:
     """Mandates, the accepted offer and the Accept: what an escrow needs to act on a contract."""
+    return [vs.envelope for vs in _contract_statements(peer, neg)]
+
+
+def _contract_statements(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
     c = neg.contract
     if c is None:
         return []
     held = peer.verifier.statements
-    mandates = [held[vs.header.mandate].envelope for vs in (c.offer, c.accept) if vs.header.mandate in held]
-    return [*dict.fromkeys(mandates), c.offer.envelope, c.accept.envelope]
+    mandates = dict.fromkeys(vs.header.mandate for vs in (c.offer, c.accept) if vs.header.mandate in held)
+    return [*(held[m] for m in mandates), c.offer, c.accept]
 
 
 def run_trade(
@@ -43,8 +47,10 @@ def run_trade(
 
     When the terms name an escrow, the contract goes to it at once: its Stamp
     witnesses the Accept in time (WIT-004), and its locks are forwarded to the
-    counterparty so both sides see BONDED and perform; once both sides' receipts
-    are in, they go to the escrow too, which releases the bonds.
+    counterparty so both sides see BONDED and perform. Then what both sides did
+    goes to the escrow too (:func:`settle_with_escrow`): its Stamp witnesses our
+    Deliveries on time whatever the counterparty does (WIT-003), and once both
+    sides' receipts are in, it releases the bonds.
     """
     offer = peer.propose(counterparty_did, proposal, ttl_ms=ttl_ms)
     drive(peer, counterparty.exchange, offer)
@@ -54,8 +60,9 @@ def run_trade(
         return neg
     answers = escrow.submit(contract_evidence(peer, neg))
     relay_escrow_answers(peer, counterparty, answers)
-    if neg.state is State.FULFILLED:
-        settle_with_escrow(peer, counterparty, escrow, neg)
+    # Always, not only once FULFILLED: a counterparty that withholds its Receipt (and Ack) and then
+    # claims a breach would otherwise have our on-time Delivery witnessed late, and win our bond.
+    settle_with_escrow(peer, counterparty, escrow, neg)
     return neg
 
 
@@ -82,13 +89,30 @@ def relay_escrow_answers(peer: Peer, counterparty: CooperationClient, answers: S
 def settle_with_escrow(
     peer: Peer, counterparty: CooperationClient, escrow: EscrowClient, neg: Negotiation
 ) -> list[bytes]:
-    """Send the escrow every statement of a negotiation so it can settle; relay its answers."""
-    held = peer.verifier.statements
-    digests = [d for _, _, _, d in neg.history if d]
-    if neg.contract is not None:  # claims and revokes that wait for the escrow's stamp (WIT-005)
-        digests += list(neg.contract.pending)
-    envelopes = contract_evidence(peer, neg) + [held[d].envelope for d in digests if d in held]
-    answers = escrow.submit(list(dict.fromkeys(envelopes)))
+    """Send the escrow what it needs of a negotiation to settle it; relay its answers.
+
+    That is every statement of the negotiation (claims and revokes waiting for its stamp included,
+    WIT-005), after the contract, and the counterparty's Acks of our Deliveries: an Ack witnesses a
+    Delivery as a Stamp does (WIT-002), maybe earlier. What the escrow has stamped (its Stamps we
+    hold say so) or signed itself is not sent again.
+    """
+    held, witness = peer.verifier.statements, peer.verifier.witness
+    c = neg.contract
+    statements = [held[d] for _, _, _, d in neg.history if d in held]
+    if c is not None:
+        statements += c.pending.values()
+    acks = [
+        peer.verifier.ack_of(vs.header.audience, vs.digest)
+        for vs in statements
+        if vs.body == "delivery" and vs.issuer == peer.did
+    ]
+    escrow_did = c.escrow if c is not None else ""
+    evidence = [
+        vs
+        for vs in [*_contract_statements(peer, neg), *statements, *filter(None, acks)]
+        if vs.issuer != escrow_did and witness.stamp_time(escrow_did, vs.digest) is None
+    ]
+    answers = escrow.submit(list(dict.fromkeys(vs.envelope for vs in evidence)))
     relay_escrow_answers(peer, counterparty, answers)
     return answers[1:]
 
