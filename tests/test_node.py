@@ -106,7 +106,7 @@ class Receiptless(WithholdingStrategy):
         return None
 
 
-@pytest.mark.req("WIT-002", "WIT-003", "CMT-002")
+@pytest.mark.req("WIT-002", "WIT-003", "WIT-007", "CMT-002")
 def test_escrow_witness_stamps_the_deliveries_the_initiator_never_submits(tmp_path: Path) -> None:
     """Bob serves with an escrow witness. Alice has their bonded contract locked, takes Bob's
     Delivery without a Receipt (her peer never acks answers) and never sends it to the escrow, then

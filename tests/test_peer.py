@@ -240,7 +240,7 @@ class EscrowSwap(GreedyCounter):
         return Counter(proposal)
 
 
-@pytest.mark.req("MND-011")
+@pytest.mark.req("MND-011", "MND-015")
 def test_peer_signs_no_terms_naming_an_escrow_it_was_not_given(clock: FixedClock) -> None:
     """Bob is configured with the real escrow's mandate only. Proposing under another escrow is a
     caller error (nothing signed); an offer naming one is rejected, saying why, without asking the
@@ -270,7 +270,7 @@ def test_peer_signs_no_terms_naming_an_escrow_it_was_not_given(clock: FixedClock
     assert answer(real.did) == ["mandate", "reject"]
 
 
-@pytest.mark.req("MND-011", "NEG-012")
+@pytest.mark.req("MND-011", "MND-015", "NEG-012")
 def test_peer_restarted_without_an_escrows_mandate_performs_nothing_under_it(
     clock: FixedClock, tmp_path: Path
 ) -> None:

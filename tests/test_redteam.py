@@ -1,7 +1,9 @@
 """Red-team findings against the v0.2 trust model, each played end to end.
 
-Every test asserts the *correct* behaviour, fails today, and is marked ``xfail(strict=True)`` so the
-suite stays green and the test flips (and must be unmarked) once the hole is closed. Honest parties
+Each finding was first committed as a strict-xfail test asserting the correct behaviour; each now
+passes, and SPEC 16.14 names the rule that closed it (a test that passes was shown to fail on the code
+before its fix). Where the fix chose another design than the test first assumed, the test says so in its
+docstring, with a second test for the other side of the rule. Honest parties
 follow the reference flows (:class:`~a2a_coop.runtime.peer.Peer`, ``run_trade``,
 ``settle_with_escrow``, ``claim_breach``, ``revoke``, the reference escrow); attackers use only their
 own keys, the times and ids they write, and which statements they send, withhold or submit, and when.
@@ -63,7 +65,7 @@ def _bodies(envelopes: Sequence[bytes]) -> list[str]:
 # --- 1. value theft: an on-time Delivery the reference flow never gets witnessed ------------------
 
 
-@pytest.mark.req("WIT-002", "WIT-003", "CMT-002", "CMT-006")
+@pytest.mark.req("WIT-002", "WIT-003", "WIT-007", "CMT-002", "CMT-006")
 @pytest.mark.parametrize("drop_acks", [False, True], ids=["bob-acks", "bob-silent"])
 def test_withheld_receipt_then_claim_forfeits_an_on_time_delivery(drop_acks: bool) -> None:
     """Alice (honest, run_trade) and Bob trade with bonds. Bob delivers and has the escrow witness
@@ -377,7 +379,7 @@ def test_audit_reports_an_upheld_claim_on_an_obligation_a_revoke_discharged() ->
 # --- 7. trust: a peer performs against bonds held by the counterparty's own "escrow" ---------------
 
 
-@pytest.mark.req("MND-011")
+@pytest.mark.req("MND-011", "MND-015")
 def test_peer_delivers_against_bonds_locked_by_the_counterpartys_own_escrow() -> None:
     """Mallory offers Bob a fair bonded trade naming an 'escrow' key she controls (with a Mandate she
     minted for it). Were Bob's honest peer, configured with the real escrow only, to accept, Mallory's

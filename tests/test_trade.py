@@ -37,7 +37,7 @@ def _locked(bob_strategy: HonestStrategy) -> tuple[FixedClock, LocalEscrow, Peer
     return clock, escrow, alice, bob, neg
 
 
-@pytest.mark.req("WIT-002", "WIT-003", "CMT-002")
+@pytest.mark.req("WIT-002", "WIT-003", "WIT-007", "CMT-002")
 def test_settle_sends_the_counterpartys_ack_that_witnesses_our_delivery_in_time() -> None:
     """Alice's Delivery reached Bob a day before her deadline; he acked it but never receipted it, and
     the escrow did not see it then (the contract went to the escrow, Alice's settle after the trade
