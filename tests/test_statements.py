@@ -17,6 +17,7 @@ from a2a_coop.protocol.envelope import (
 )
 from a2a_coop.protocol.errors import (
     BodyMissing,
+    ChainGap,
     CoopError,
     HeaderInvalid,
     KeyIdMismatch,
@@ -189,6 +190,40 @@ def test_statement_with_a_body_this_version_does_not_know_is_body_missing(
     with pytest.raises(BodyMissing) as err:
         verify_statement(sign_payload(payload, alice.agent.key))
     assert err.value.requirement == "STM-010"
+
+
+@pytest.mark.req("VER-004", "ERR-003", "CHN-002", "CHN-005")
+@pytest.mark.parametrize("complete", [False, True], ids=["sparse", "complete"])
+def test_an_unknown_body_leaves_no_trace_so_every_verifier_judges_what_follows_alike(
+    alice: Party, bob: Party, complete: bool
+) -> None:
+    """Alice's seq 0 is an offer, seq 1 a body this version does not know, seq 2 an offer again. The
+    unknown body is BODY_MISSING and records nothing, not even its chain link: a sparse verifier takes
+    seq 2 across the gap, a complete one refuses it (CHAIN_GAP) -- the same verdicts at every verifier."""
+    first = alice.offer(bob)
+    unknown = Statement(header=first.statement.header)
+    unknown.header.seq, unknown.header.prev, unknown.header.nonce = 1, first.digest, bytes(range(16))
+    unknown_env = sign_payload(encode_statement(unknown) + _varint(60 << 3 | 2) + b"\x00", alice.agent.key)
+    unknown_digest = statement_digest(decode_envelope(unknown_env).payload)
+
+    def third(s: Statement) -> None:
+        s.header.seq, s.header.prev, s.header.nonce = 2, unknown_digest, bytes(range(1, 17))
+        s.header.negotiation_id = hashlib.sha256(
+            b"a2a-coop/v1/negotiation\x00" + alice.did.encode() + b"\x00" + s.header.nonce
+        ).digest()[:16]
+
+    later = _resign(first, alice.agent.key, third)
+    verifier = Verifier(complete_chains=complete)
+    for env in [*alice.setup, *bob.setup, first.envelope]:
+        verifier.accept(env)
+    with pytest.raises(BodyMissing):
+        verifier.accept(unknown_env)
+    assert verifier.chains[alice.did].head == 0
+    if complete:
+        with pytest.raises(ChainGap):
+            verifier.accept(later)
+    else:
+        assert verifier.accept(later).header.seq == 2
 
 
 @pytest.mark.req("STM-010")

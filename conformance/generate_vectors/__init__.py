@@ -42,6 +42,7 @@ builds one test group (one ``testGroups`` entry, named by its ``type``):
     negotiation  Negotiation, Settlement, Attestation, Commitment; Arbitration,
                  Causality, Confluence (SPEC 0.2)
     attacks      Attack: SPEC 16.14 attacks an offline auditor can judge
+    precision    Precision: where two readers of SPEC 0.1 disagreed, the answer 0.2 states
 
 They share :mod:`._common` (Case, Group and the statement builders),
 :mod:`.wire` (the codec) and :mod:`.flags` (what each flag means, the files'
@@ -73,6 +74,7 @@ from conformance.generate_vectors import (
     keys,
     mandates,
     negotiation,
+    precision,
     statements,
 )
 from conformance.generate_vectors._common import Group
@@ -131,6 +133,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.causality(),
         negotiation.confluence(),
         attacks.attacks(),
+        precision.precision(),
     ]
     return groups, proof
 
