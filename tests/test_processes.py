@@ -251,7 +251,7 @@ def _bodies(path: Path) -> list[str]:
 # --- trades ----------------------------------------------------------------------------------
 
 
-@pytest.mark.req("RPC-001", "RPC-002")
+@pytest.mark.req("RPC-001", "RPC-002", "ESC-004", "ESC-006")
 @pytest.mark.req("NEG-011", "NEG-012", "CMT-001")
 def test_complete_bonded_trade_between_processes(
     procs: Processes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -322,6 +322,10 @@ def test_complete_bonded_trade_between_processes(
         net.alice.did: (FUNDS, 0),
         net.bob.did: (FUNDS, 0),
     }
+    remote = tmp_path / "escrow-transcript-remote.json"
+    fetched = cli("escrow", "export", "--escrow", net.escrow_server.target, "--out", remote)
+    assert fetched.returncode == 0, fetched.stderr  # GetTranscript: what anyone can audit (ESC-006)
+    assert json.loads(remote.read_text())["envelopes"] == json.loads(transcript.read_text())["envelopes"]
 
 
 @pytest.mark.req("CMT-002", "WIT-005", "AUD-001")

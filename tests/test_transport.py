@@ -40,7 +40,7 @@ from a2a_coop.transport import (
     TransportError,
     serve,
 )
-from a2a_coop.transport.errors import DOMAIN, STATUS_DETAILS_KEY, from_rpc_error
+from a2a_coop.transport.errors import DOMAIN, STATUS_DETAILS_KEY, from_rpc_error, status_for
 from a2a_coop.transport.server import COOPERATION_SERVICE, ESCROW_SERVICE
 from a2a_coop.transport.trio_bridge import (
     TrioCooperationClient,
@@ -690,3 +690,17 @@ def test_bridge_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Capt
         "sync_vs_aio_conc32",
     ):
         assert isinstance(summary[key], float) and summary[key] > 0, key
+
+
+@pytest.mark.req("RPC-005")
+def test_a_rejection_without_a_stated_origin_goes_out_as_the_callers_fault() -> None:
+    """A verifier raises with no origin (it judged the request, not itself); expect ErrorInfo origin
+    "remote" on the wire, never "unknown", so the caller learns the fault is in what it sent."""
+    status = status_for(errors.Expired("old", requirement="TIM-001"))
+    details = error_details_pb2.ErrorInfo()
+    assert (
+        status_pb2.Status.FromString(dict(status.trailing_metadata)[STATUS_DETAILS_KEY])
+        .details[0]
+        .Unpack(details)
+    )
+    assert details.metadata["origin"] == "remote"

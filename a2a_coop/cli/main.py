@@ -220,11 +220,15 @@ def _add_runtime_parsers(sub: Any) -> None:
     e.set_defaults(func=_Command("escrow", "cmd_escrow_ledger"))
     e = esub.add_parser(
         "export",
-        help="write an escrow's transcript (ledger and the evidence it acted on) from its journal",
+        help="write an escrow's transcript (ledger and the evidence it acted on), from its journal or "
+        "from the running escrow (GetTranscript)",
     )
-    e.add_argument("--journal", type=Path, required=True, help="the escrow's journal (it may be running)")
-    e.add_argument("--mandate", type=Path, help="default: the mandate recorded in the journal")
+    source = e.add_mutually_exclusive_group(required=True)
+    source.add_argument("--journal", type=Path, help="the escrow's journal (it may be running)")
+    source.add_argument("--escrow", metavar="HOST:PORT", help="a running escrow, over gRPC")
+    e.add_argument("--mandate", type=Path, help="with --journal; default: the mandate recorded in it")
     e.add_argument("--out", type=Path, required=True)
+    _add_dial_tls(e)
     e.set_defaults(func=_Command("escrow", "cmd_escrow_export"))
     e = esub.add_parser(
         "audit",
