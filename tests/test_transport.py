@@ -31,6 +31,7 @@ from a2a_coop._proto.a2acoop.v1 import service_pb2, service_pb2_grpc
 from a2a_coop.protocol import errors
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES
 from a2a_coop.protocol.errors import CoopError, Origin
+from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.testing import Party
 from a2a_coop.transport import (
     CooperationClient,
@@ -99,8 +100,17 @@ class ScriptedPeer:
     def get_checkpoint(self) -> bytes:
         return b"checkpoint"
 
-    def get_attestations(self, subject: str) -> list[list[bytes]]:
-        return [[b"mandate", b"offer", b"accept", subject.encode()]]
+    def get_attestations(
+        self, subject: str, limit: int, page_token: str, max_bytes: int
+    ) -> tuple[list[list[bytes]], str]:
+        # Two pages of one bundle each: "" then "2".
+        bundle = [b"mandate", b"offer", b"accept", subject.encode() + page_token.encode()]
+        return [bundle], "" if page_token else "2"
+
+    def gossip(
+        self, envelopes: Sequence[bytes], proofs: Sequence[ForkProof]
+    ) -> tuple[list[bytes], list[ForkProof]]:
+        return [b"checkpoint", *envelopes], [ForkProof(b"b", b"a"), *proofs]
 
 
 class ScriptedEscrow:
@@ -204,7 +214,16 @@ def test_read_calls_round_trip(client: CooperationClient) -> None:
     assert client.get_log(0, 0) == ([b"log-0", b"log-1", b"log-2"], 2)  # 0 = the server's page size
     assert client.get_checkpoint() == b"checkpoint"
     subject = "did:key:z6Mkexample"
-    assert client.get_attestations(subject) == [[b"mandate", b"offer", b"accept", subject.encode()]]
+    first, token = client.get_attestations_page(subject, limit=1)
+    assert (first, token) == ([[b"mandate", b"offer", b"accept", subject.encode()]], "2")
+    assert client.get_attestations(subject) == [  # every page
+        [b"mandate", b"offer", b"accept", subject.encode()],
+        [b"mandate", b"offer", b"accept", subject.encode() + b"2"],
+    ]
+    assert client.gossip([b"mine"], [ForkProof(b"1", b"2")]) == (
+        [b"checkpoint", b"mine"],
+        [ForkProof(b"b", b"a"), ForkProof(b"1", b"2")],
+    )
 
 
 def test_escrow_calls_round_trip(server: RunningServer, escrow_handler: ScriptedEscrow) -> None:
@@ -444,6 +463,7 @@ def test_reflection_lists_our_services(channel: grpc.Channel) -> None:
         "GetLog",
         "GetCheckpoint",
         "GetAttestations",
+        "Gossip",
     ]
 
 
@@ -566,7 +586,11 @@ def test_trio_clients_cover_every_call(server: RunningServer) -> None:
         assert await coop.exchange(b"a", [b"b"]) == [b"a", b"b"]
         assert await coop.get_log(1, 1) == ([b"log-1"], 3)
         assert await coop.get_checkpoint() == b"checkpoint"
-        assert await coop.get_attestations("s") == [[b"mandate", b"offer", b"accept", b"s"]]
+        assert await coop.get_attestations("s") == [
+            [b"mandate", b"offer", b"accept", b"s"],
+            [b"mandate", b"offer", b"accept", b"s2"],
+        ]
+        assert await coop.gossip([b"c"], []) == ([b"checkpoint", b"c"], [ForkProof(b"b", b"a")])
         assert await escrow.submit([b"m"]) == [b"bond_lock"]
         assert await escrow.get_ledger(2, 1) == ([b"ledger-2"], 41)
         assert await escrow.get_transcript(2, 1) == ([b"page-2-1-%d" % MAX_PAGE_BYTES], 41, 3)

@@ -37,6 +37,7 @@ from grpc_reflection.v1alpha import reflection
 from a2a_coop._proto.a2acoop.v1 import service_pb2
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES
 from a2a_coop.protocol.errors import CoopError, EnvelopeTooLarge, Origin
+from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.transport.errors import TransportError, status_for
 from a2a_coop.transport.handlers import CooperationHandler, EscrowHandler
 from a2a_coop.transport.limits import MAX_PAGE_BYTES, MAX_PAGE_ENTRIES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
@@ -45,6 +46,7 @@ from a2a_coop.transport.tls import TlsConfig
 COOPERATION_SERVICE: Final = service_pb2.DESCRIPTOR.services_by_name["CooperationService"].full_name
 ESCROW_SERVICE: Final = service_pb2.DESCRIPTOR.services_by_name["EscrowService"].full_name
 DEFAULT_MAX_WORKERS: Final = 16
+MAX_GOSSIP_ITEMS: Final = 128  # envelopes, and proofs, per Gossip request (SPEC 10.5)
 
 logger = logging.getLogger(__name__)
 
@@ -278,16 +280,29 @@ def _cooperation_handlers(handler: CooperationHandler) -> grpc.GenericRpcHandler
 
     def get_attestations(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetAttestationsResponse:
         req = _parse(service_pb2.GetAttestationsRequest, data, context)
-        bundles = _invoke(context, "GetAttestations", lambda: handler.get_attestations(req.subject))
-        out: list[service_pb2.EvidenceBundle] = []
-        total = 0
-        for bundle in bundles[:MAX_PAGE_ENTRIES]:
-            total += sum(map(len, bundle))
-            if total > MAX_PAGE_BYTES:
-                logger.warning("GetAttestations(%s): answer cut to %d bundles", req.subject, len(out))
-                break
-            out.append(service_pb2.EvidenceBundle(envelopes=bundle))
-        return service_pb2.GetAttestationsResponse(bundles=out)
+        bundles, token = _invoke(
+            context,
+            "GetAttestations",
+            lambda: handler.get_attestations(req.subject, _limit(req.limit), req.page_token, MAX_PAGE_BYTES),
+        )
+        return service_pb2.GetAttestationsResponse(
+            bundles=[service_pb2.EvidenceBundle(envelopes=b) for b in bundles], next_page_token=token
+        )
+
+    def gossip(data: bytes, context: grpc.ServicerContext) -> service_pb2.GossipResponse:
+        req = _parse(service_pb2.GossipRequest, data, context)
+
+        def call() -> tuple[list[bytes], list[ForkProof]]:
+            if len(req.envelopes) > MAX_GOSSIP_ITEMS or len(req.proofs) > MAX_GOSSIP_ITEMS:
+                raise TransportError(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_GOSSIP_ITEMS} of each")
+            _check_sizes([*req.envelopes, *(e for p in req.proofs for e in (p.first, p.second))])
+            return handler.gossip(list(req.envelopes), [ForkProof(p.first, p.second) for p in req.proofs])
+
+        envelopes, proofs = _invoke(context, "Gossip", call)
+        return service_pb2.GossipResponse(
+            envelopes=envelopes,
+            proofs=[service_pb2.ForkProof(first=p.first, second=p.second) for p in proofs],
+        )
 
     return _generic_handler(
         COOPERATION_SERVICE,
@@ -296,6 +311,7 @@ def _cooperation_handlers(handler: CooperationHandler) -> grpc.GenericRpcHandler
             "GetLog": (get_log, service_pb2.GetLogResponse),
             "GetCheckpoint": (get_checkpoint, service_pb2.GetCheckpointResponse),
             "GetAttestations": (get_attestations, service_pb2.GetAttestationsResponse),
+            "Gossip": (gossip, service_pb2.GossipResponse),
         },
         stream={"Negotiate": (negotiate, service_pb2.NegotiateResponse)},
     )
