@@ -236,7 +236,7 @@ class Initiator:
 
 def audit_escrow(net: Network) -> AuditReport:
     """Audit the escrow's transcript (`escrow export`), read from its journal while it runs."""
-    with Journal.open(net.escrow.journal_path) as journal:
+    with Journal.open(net.escrow.journal_path, lock=False) as journal:  # the escrow holds the lock
         return audit_ledger(escrow_transcript(journal))
 
 
@@ -457,6 +457,24 @@ def test_claim_command_after_a_withheld_deadline(procs: Processes, tmp_path: Pat
     assert audit.ok, audit.findings
 
 
+def test_a_second_process_on_a_journal_in_use_is_refused_in_one_line(
+    procs: Processes, tmp_path: Path
+) -> None:
+    """Two `serve` on one journal: the second once answered INTERNAL and logged a JournalConflict
+    traceback. Expect it (and an `offer` from that journal) refused at start, one line naming the
+    holder's pid, exit 2; the first serves on."""
+    bob = provision(tmp_path, "bob")
+    first = procs.serve("bob", "serve", *bob.files())
+    second = cli("serve", *bob.files())
+    assert second.returncode == 2 and second.stdout == "", second.stderr
+    expected = f"a2a-coop: journal {bob.journal_path} is in use by process {first.popen.pid}: "
+    assert second.stderr.startswith(expected) and len(second.stderr.splitlines()) == 1, second.stderr
+    offer = cli("offer", *bob.files(), "--to", first.target, "--give", "a:1", "--want", "b:1")
+    assert offer.returncode == 2 and offer.stderr.startswith(expected), offer.stderr
+    assert status(bob)["negotiations"] == {}  # a reader is welcome while it serves
+    assert first.popen.poll() is None
+
+
 @pytest.mark.req("NEG-010", "CMT-003")
 def test_revoke_command_follows_the_revocation_terms(
     procs: Processes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -651,7 +669,7 @@ def test_escrow_process_refuses_an_accept_it_did_not_witness_in_time(
         offer.digest,
     ]
     assert balance(alice, server) == (FUNDS, 0) and balance(bob, server) == (FUNDS, 0)
-    with Journal.open(escrow.journal_path) as journal:
+    with Journal.open(escrow.journal_path, lock=False) as journal:  # the escrow holds the lock
         audit = audit_ledger(escrow_transcript(journal))
     assert audit.ok, audit.findings
 

@@ -88,21 +88,26 @@ def resolve_did(text: str) -> str:
     return text
 
 
-def open_journal(path: Path, *, must_exist: bool = False) -> Journal:
+def open_journal(path: Path, *, must_exist: bool = False, lock: bool = True) -> Journal:
+    """The journal at ``path``, locked for this process unless ``lock`` is False (readers only)."""
     if must_exist and not path.is_file():
         raise UsageError(f"no journal at {path}")
     if not path.parent.is_dir():
         raise UsageError(f"cannot create journal {path}: no directory {path.parent}")
     try:
-        return Journal.open(path)
+        return Journal.open(path, lock=lock)
     except JournalError as exc:
-        raise UsageError(f"journal {path}: {exc}") from None
+        text = str(exc)  # most name the path already: say it once
+        raise UsageError(
+            f"journal {text}" if text.startswith(str(path)) else f"journal {path}: {text}"
+        ) from None
 
 
 def peer_from_journal(args: argparse.Namespace) -> tuple[Peer, Journal]:
-    """The peer a journal belongs to, rebuilt from it without writing (for status and export)."""
+    """The peer a journal belongs to, rebuilt from it without writing (for status and export; its
+    server may be running, so no lock)."""
     key = load_key(args.key)
-    journal = open_journal(args.journal, must_exist=True)
+    journal = open_journal(args.journal, must_exist=True, lock=False)
     try:
         if args.mandate is not None:
             mandate = load_mandate(args.mandate, key)
