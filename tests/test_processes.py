@@ -412,10 +412,13 @@ def cli_act(net: Network, command: str, short_id: str, *extra: str) -> subproces
     )
 
 
-def assert_refused(result: subprocess.CompletedProcess[str], code: str) -> None:
+def assert_refused(
+    result: subprocess.CompletedProcess[str], code: str, *, by: str = "here, by our own checks"
+) -> None:
+    """Exit 1 and one line naming the code and who refused: our guard, or the other side."""
     assert result.returncode == 1, result.stderr
     assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
-    assert result.stderr.startswith(f"a2a-coop: refused: {code}"), result.stderr
+    assert result.stderr.startswith(f"a2a-coop: refused {by}: {code}"), result.stderr
 
 
 @pytest.mark.req("CMT-002")
@@ -455,6 +458,32 @@ def test_claim_command_after_a_withheld_deadline(procs: Processes, tmp_path: Pat
     assert 0 <= ruling.header.issued_at_ms - stamp.header.issued_at_ms - RESPONSE_WINDOW_MS < HOUR_MS
     audit = audit_escrow(net)
     assert audit.ok, audit.findings
+
+
+def cli_plain_offer(net: Network, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`a2a-coop offer` of one trade from alice to bob with no escrow (no bonds)."""
+    return cli(
+        "offer", *net.alice.files(), "--to", net.bob_server.target, "--give", "code-review:500", *extra
+    )
+
+
+@pytest.mark.req("MND-015")
+def test_a_plain_offer_after_a_bonded_one_from_the_same_journal(procs: Processes, tmp_path: Path) -> None:
+    """A bonded offer, then a plain one (no --escrow) from the same journal: the second once failed
+    with "refused: MANDATE_UNKNOWN" from alice's own replay (the escrow's mandate was not loaded),
+    blaming bob. Expect both FULFILLED, and the bonded one still exported from that journal."""
+    net = start_network(procs, tmp_path)
+    bonded, state = cli_offer(net)
+    assert state == "FULFILLED"
+    plain = cli_plain_offer(net, "--want", "copy-editing:450")
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.split()[2] == "FULFILLED"
+    assert status(net.alice)["negotiations"] == {"FULFILLED": 2}
+    exported = cli(
+        *["export", "--journal", net.alice.journal_path, "--key", net.alice.key_path],
+        *["--negotiation", bonded, "--out", tmp_path / "bonded.json"],
+    )
+    assert exported.returncode == 0, exported.stderr
 
 
 def test_a_second_process_on_a_journal_in_use_is_refused_in_one_line(

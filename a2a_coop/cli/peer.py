@@ -28,6 +28,7 @@ from a2a_coop.cli._runtime import (
     load_key,
     load_mandate,
     open_journal,
+    open_peer,
     peer_from_journal,
     remember_run,
     resolve_did,
@@ -104,10 +105,11 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("the --escrow-tls-* options need --escrow HOST:PORT")
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
-    context = [load_envelope(p, "context") for p in args.context]
+    context = [load_envelope(p, "context envelope") for p in args.context]
     strategy = build_strategy(args.strategy)
-    open_journal(args.journal).close()  # the usage checks on the path, before the node opens it
     with ExitStack() as stack:
+        journal = open_journal(args.journal)  # locked until the node closes it: one server per journal
+        stack.callback(journal.close)
         witness = None
         if args.escrow is not None:
             escrow = stack.enter_context(EscrowClient(args.escrow, tls=escrow_tls))
@@ -117,9 +119,11 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
                 raise Invalid(f"{args.escrow} answered with a {vs.body}, not its mandate")
             context = list(dict.fromkeys([*context, escrow_mandate]))  # held, so the escrow is trusted
             witness = EscrowWitness(escrow, vs.statement.mandate.agent)
-        node = PeerNode.open(key, mandate, args.journal, strategy=strategy, context=context, witness=witness)
+        node = PeerNode(
+            open_peer(key, mandate, journal, context, strategy=strategy), journal, witness=witness
+        )
         stack.callback(node.close)  # before the escrow's channel closes: the witness drains first
-        remember_run(node.journal, mandate, context)
+        remember_run(journal, mandate, context)
         configure_logging()
         if args.a2a:
             _serve_a2a_until_stopped(node, args, tls, did=key.did, out=out)
@@ -177,7 +181,7 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
             escrow_mandate = escrow_client.submit([])[0]  # an escrow answers every Submit with its mandate
             context = [escrow_mandate]
             escrow_did = verify_statement(escrow_mandate).statement.mandate.agent
-        peer = Peer(key, mandate, journal=journal, context=context)
+        peer = open_peer(key, mandate, journal, context)
         remember_run(journal, mandate, context)
         for i in range(args.count):
             deadline = wall_clock_ms() + args.deadline
@@ -214,10 +218,7 @@ class _Contract:
         key = load_key(args.key)
         mandate = load_mandate(args.mandate, key)
         journal = stack.enter_context(open_journal(args.journal, must_exist=True))
-        try:
-            self.peer = Peer(key, mandate, journal=journal, context=journal.get_meta(META_CONTEXT, []))
-        except ValueError as exc:
-            raise UsageError(f"{args.journal}: {exc}") from None
+        self.peer = open_peer(key, mandate, journal, journal.get_meta(META_CONTEXT, []))
         self.neg = find_negotiation(self.peer, args.negotiation)
         if self.neg.contract is None:
             raise IllegalTransition(
