@@ -371,14 +371,18 @@ def test_parse_duration() -> None:
 # --- serving -----------------------------------------------------------------------------------
 
 
-def test_serve_prints_one_line_and_stops_cleanly_on_sigint(tmp_path: Path, bob: Identity) -> None:
-    server = start_server("bob", ["serve", *bob.files()], tmp_path / "bob.log")
+@pytest.mark.parametrize("command", ["serve", "escrow serve"])
+def test_serve_says_listening_then_stopped_and_stops_cleanly_on_sigint(
+    tmp_path: Path, bob: Identity, command: str
+) -> None:
+    """A server's stdout is two lines: 'listening on ...' once serving, 'stopped' once it stopped."""
+    server = start_server("bob", [*command.split(), *bob.files()], tmp_path / "bob.log")
     try:
         wait_listening(server, 20)
         assert server.did == bob.did and server.target.startswith("127.0.0.1:")
         server.popen.send_signal(signal.SIGINT)
         assert server.popen.wait(10) == 0
-        assert server.popen.stdout is not None and server.popen.stdout.read() == ""
+        assert server.popen.stdout is not None and server.popen.stdout.read() == "stopped\n"
     finally:
         stop_process(server.popen)
     assert "Traceback" not in server.log_tail(100)

@@ -346,7 +346,13 @@ class LoggedEscrow:
             log.info("submit of %d envelopes refused: %s %s", len(envelopes), exc.code, exc.detail)
             raise
         signed = ", ".join(verify_statement(a).body for a in answers[1:]) or "nothing new"
-        log.info("submit of %d envelopes -> %s", len(envelopes), signed)
+        # An empty Submit is how clients fetch our mandate: routine, not worth a line at info.
+        log.log(
+            logging.INFO if envelopes else logging.DEBUG,
+            "submit of %d envelopes -> %s",
+            len(envelopes),
+            signed,
+        )
         return answers
 
     def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
@@ -375,3 +381,13 @@ def serve_until_stopped(
             wait(stop)
         finally:
             server.stop(1.0)
+            say_stopped(out)
+
+
+def say_stopped(out: TextIO) -> None:
+    """The line a server prints when it has stopped serving (after SIGINT/SIGTERM)."""
+    try:
+        out.write("stopped\n")
+        out.flush()
+    except OSError:  # nobody reads our output any more (a closed pipe): nothing to tell
+        pass
