@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from a2a_coop import __version__
-from a2a_coop.cli import main
+from a2a_coop.cli import build_parser, main
 from a2a_coop.cli._common import iso, parse_time
 from a2a_coop.protocol.envelope import envelope_to_json
 from a2a_coop.protocol.identity import Keypair
@@ -478,13 +478,37 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.req("CMT-002", "TIM-005")
-def test_demo_writes_a_transcript_verify_accepts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """demo runs trades in process and writes a transcript; `verify` on it exits 0."""
-    code, out, _ = _run(capsys, "demo", "--out", str(tmp_path), "--trades", "2")
+def test_offline_demo_writes_a_transcript_verify_accepts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """demo --offline runs the trades in this process and writes a transcript; `verify` on it exits 0."""
+    code, out, _ = _run(capsys, "demo", "--offline", "--out", str(tmp_path), "--trades", "2")
     assert code == 0, out
     transcript = tmp_path / "transcript.json"
     assert transcript.exists()
     assert _run(capsys, "verify", str(transcript))[0] == 0
+
+
+def test_offline_demo_never_overwrites_what_it_did_not_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`demo --offline --out .` in a folder holding the user's transcript.json once overwrote it;
+    expect exit 2, one line, and the file untouched."""
+    mine = tmp_path / "transcript.json"
+    mine.write_text("my own transcript")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(capsys, "demo", "--offline", "--out", ".")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "not an a2a-coop demo directory" in err
+    assert mine.read_text() == "my own transcript" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "transcript.json"
+    ]
+
+
+def test_gitignore_names_the_demos_default_directory() -> None:
+    """The demo writes ./a2a-coop-demo by default; git should not offer to commit it."""
+    default = build_parser().parse_args(["demo"]).out
+    assert f"{default}/" in (ROOT / ".gitignore").read_text().splitlines()
 
 
 @pytest.mark.req("ERR-001")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -469,6 +470,19 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert code == 1
     assert "CHAIN_GAP" in {f["code"] for f in json.loads(report)["findings"]}
     assert all((out / f"{name}.log").exists() for name in ("bob", "escrow"))
+    # The offline demo tells the same story: the same trades, breach, claim, forfeit and balances.
+    offline = tmp_path / "offline"
+    code, offline_text, _ = _run(capsys, "demo", "--offline", "--out", offline, "--trades", "3")
+    assert code == 0, offline_text
+    assert _story(offline_text) == _story(text) and len(_story(text)) >= 10
+    written = {p.relative_to(out) for p in out.rglob("*") if p.suffix != ".log"}
+    assert {p.relative_to(offline) for p in offline.rglob("*")} == written
+
+
+def _story(text: str) -> list[str]:
+    """A demo's lines about trades and balances, with negotiation ids and timings masked."""
+    lines = [ln for ln in text.splitlines() if re.match(r"\s*(trade \d|alice  at|bob    at|each side)", ln)]
+    return [re.sub(r"\b[0-9a-f]{12}\b", "ID", re.sub(r" \(\d+\.\d+ s\)", "", ln)) for ln in lines]
 
 
 @pytest.mark.req("A2A-001", "A2A-002")
