@@ -158,7 +158,9 @@ class Network:
     escrow_server: ServerProcess
 
 
-def start_network(procs: Processes, directory: Path, *, bob_strategy: str = "honest") -> Network:
+def start_network(
+    procs: Processes, directory: Path, *, bob_strategy: str = "honest", funds: int = FUNDS
+) -> Network:
     """An escrow funding alice and bob, and bob serving with its mandate as context (he trades only
     under escrows he was given), both as processes (started in parallel)."""
     alice, bob, escrow = (provision(directory, name) for name in ("alice", "bob", "escrow"))
@@ -169,9 +171,9 @@ def start_network(procs: Processes, directory: Path, *, bob_strategy: str = "hon
             "serve",
             *escrow.files(),
             "--fund",
-            f"{alice.did}={FUNDS}",
+            f"{alice.did}={funds}",
             "--fund",
-            f"{bob.did}={FUNDS}",
+            f"{bob.did}={funds}",
         ],
         *["--tick-ms", "100"],
     )
@@ -327,6 +329,22 @@ def test_complete_bonded_trade_between_processes(
     fetched = cli("escrow", "export", "--escrow", net.escrow_server.target, "--out", remote)
     assert fetched.returncode == 0, fetched.stderr  # GetTranscript: what anyone can audit (ESC-006)
     assert json.loads(remote.read_text())["envelopes"] == json.loads(transcript.read_text())["envelopes"]
+
+
+@pytest.mark.req("ESC-005", "NEG-012")
+def test_an_unfunded_bond_is_reported_and_the_trade_waits(procs: Processes, tmp_path: Path) -> None:
+    """Both parties hold 50 at the escrow; Alice offers bonds of 100: the escrow locks nothing, the
+    contract waits in ACCEPTED (nobody delivers), and `offer` says which bonds wait for funds, not just
+    'ACCEPTED'."""
+    net = start_network(procs, tmp_path, funds=50)
+    result = cli(
+        *["offer", *net.alice.files(), "--to", net.bob_server.target, "--escrow", net.escrow_server.target],
+        *["--give", "code-review:500", "--want", "copy-editing:450", "--bond", str(BOND)],
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[2] == "ACCEPTED"
+    waiting = [line for line in result.stderr.splitlines() if "waits for funds" in line]
+    assert len(waiting) == 2 and all(f"50 credit available for a bond of {BOND}" in w for w in waiting)
 
 
 @pytest.mark.req("CMT-002", "WIT-005", "AUD-001")

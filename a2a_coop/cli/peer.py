@@ -229,7 +229,24 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
             if neg.state is State.REJECTED:
                 rejected += 1
                 print(f"a2a-coop: offer {i + 1} rejected: {_reject_reason(peer, neg)}", file=sys.stderr)
+            elif neg.state is State.ACCEPTED and escrow_client is not None:
+                for line in _unfunded(neg, escrow_client):
+                    print(f"a2a-coop: trade {i + 1} waits for funds: {line}", file=sys.stderr)
     return EXIT_INVALID if rejected else EXIT_OK
+
+
+def _unfunded(neg: Negotiation, escrow: EscrowClient) -> list[str]:
+    """The bonds the escrow did not lock for want of funds (ESC-005): the contract waits in ACCEPTED
+    until a deposit covers them, or lapses."""
+    c = neg.contract
+    if c is None:
+        return []
+    out = []
+    for party, bond in c.bonds_required.items():
+        if party not in c.locked:
+            available, _, currency, _ = escrow.get_balance(party)
+            out.append(f"{party} has {available} {currency} available for a bond of {bond}")
+    return out
 
 
 def _reject_reason(peer: Peer, neg: Negotiation) -> str:
