@@ -154,7 +154,14 @@ def verify_envelope(
     """
     if len(data) > max_bytes:
         raise EnvelopeTooLarge(f"{len(data)} bytes > limit {max_bytes}", requirement="ENV-008")
-    env = _parse_envelope(data)
+    try:  # the fast path of _parse_envelope, inlined (hot path)
+        env = Envelope.FromString(data)
+        env.DiscardUnknownFields()
+        canonical = env.SerializeToString(deterministic=True) == data
+    except (DecodeError, RuntimeWarning, ValueError):
+        canonical = False
+    if not canonical:
+        env = _parse_envelope(data)  # raises MalformedEnvelope with the rule (ENV-004 or ENV-009)
     sigs = env.signatures
     if len(sigs) != 1:
         raise MalformedEnvelope(f"expected exactly one signature, got {len(sigs)}", requirement="ENV-004")

@@ -182,7 +182,7 @@ def decode_statement(payload: bytes) -> statement_pb2.Statement:
         pass
     else:
         stmt.DiscardUnknownFields()
-        if stmt.SerializeToString(deterministic=True) == payload and _NEGATIVE_INT32_TAIL not in payload:
+        if stmt.SerializeToString(deterministic=True) == payload and payload.find(_NEGATIVE_INT32_TAIL) < 0:
             return stmt
     try:
         defect = decoding.check(payload, STATEMENT_SPEC)
