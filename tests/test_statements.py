@@ -90,14 +90,14 @@ def offer(alice: Party, bob: Party) -> VerifiedStatement:
 # --- STM-001, STM-002: canonical encoding ---------------------------------------------------------
 
 
-@pytest.mark.req("STM-001")
+@pytest.mark.req("STM-001", "STM-014")
 def test_payload_that_is_not_a_statement_is_refused(alice: Party) -> None:
     """A correctly signed envelope carries bytes that do not parse as a Statement; expect
-    MALFORMED_STATEMENT."""
+    MALFORMED_STATEMENT for the wire-structure rule they break."""
     for payload in (b"\xff\xff\xff", b"\x0a\x10short", b"\x0a\x02\x08"):
         with pytest.raises(MalformedStatement) as err:
             verify_statement(sign_payload(payload, alice.agent.key))
-        assert err.value.requirement == "STM-001"
+        assert err.value.requirement == "STM-014"
 
 
 @pytest.mark.req("STM-001")
@@ -157,13 +157,13 @@ def test_statement_with_unknown_header_field_verifies_and_keeps_its_bytes(
     assert v.statements[vs.digest].envelope == data
 
 
-@pytest.mark.req("VER-003", "STM-002")
+@pytest.mark.req("VER-003", "STM-016")
 def test_new_fields_must_take_higher_numbers_than_existing_ones(
     offer: VerifiedStatement, alice: Party
 ) -> None:
     """Two hypothetical extensions of Statement: one numbered above every body (50), one in the
-    unused gap below them (5). Each newer peer encodes canonically by field number. Expect this
-    version to accept the first and to reject the second as NONCANONICAL_ENCODING, which is why
+    unused gap below them (5). Expect this version to accept the first and to reject the second as
+    MALFORMED_STATEMENT wherever it stands (no revision may number a field 5, VER-003), which is why
     later fields must take higher numbers."""
     header_field = encode_statement(Statement(header=offer.statement.header))
     body_only = Statement()
@@ -173,9 +173,13 @@ def test_new_fields_must_take_higher_numbers_than_existing_ones(
     extension = b"\x05later"
     above = header_field + body_field + _varint(50 << 3 | 2) + extension
     verify_statement(sign_payload(above, alice.agent.key))
-    below = header_field + _varint(5 << 3 | 2) + extension + body_field
-    with pytest.raises(NonCanonicalEncoding):
-        verify_statement(sign_payload(below, alice.agent.key))
+    for below in (
+        header_field + _varint(5 << 3 | 2) + extension + body_field,
+        header_field + body_field + _varint(5 << 3 | 2) + extension,
+    ):
+        with pytest.raises(MalformedStatement) as err:
+            verify_statement(sign_payload(below, alice.agent.key))
+        assert err.value.requirement == "STM-016"
     numbers = [f.number for f in Statement.DESCRIPTOR.oneofs_by_name["body"].fields]
     assert min(numbers) > Statement.DESCRIPTOR.fields_by_name["header"].number
 

@@ -39,7 +39,7 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
     funding = [(resolve_did(did), amount) for did, amount in args.fund]  # all checked before any deposit
-    open_journal(args.journal).close()
+    open_journal(args.journal).close()  # the usage checks (a missing directory, a journal in use) first
     node = EscrowNode(key, mandate, args.journal)
     try:
         configure_logging()
@@ -83,7 +83,7 @@ def cmd_escrow_export(args: argparse.Namespace, out: TextIO) -> int:
             envelopes = fetch_transcript(client)
     else:
         mandate = load_envelope(args.mandate, "mandate") if args.mandate is not None else None
-        with open_journal(args.journal, must_exist=True) as journal:
+        with open_journal(args.journal, must_exist=True, lock=False) as journal:  # it may be serving
             envelopes = escrow_transcript(journal, mandate)
     did = verify_statement(envelopes[0]).statement.mandate.agent
     write_transcript(args.out, envelopes, escrow=did)

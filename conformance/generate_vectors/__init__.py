@@ -43,6 +43,8 @@ builds one test group (one ``testGroups`` entry, named by its ``type``):
                  Causality, Confluence (SPEC 0.2)
     attacks      Attack: SPEC 16.14 attacks an offline auditor can judge
     precision    Precision: where two readers of SPEC 0.1 disagreed, the answer 0.2 states
+    decoding     DecodingProfile, EnvelopeEncoding: wire.json, whose tests also carry
+                 the bytes to decode alone and the expected result (SPEC 6.2, 5.1)
 
 They share :mod:`._common` (Case, Group and the statement builders),
 :mod:`.wire` (the codec) and :mod:`.flags` (what each flag means, the files'
@@ -69,6 +71,7 @@ from a2a_coop.protocol.envelope import envelope_to_json
 from conformance.generate_vectors import (
     attacks,
     chains,
+    decoding,
     envelopes,
     freshness,
     keys,
@@ -175,12 +178,23 @@ def render() -> dict[str, str]:
         "chains.json": chains_doc,
         "equivocation-proof.json": proof_file(proof),
     }
+    wire_doc, wire_groups = decoding.wire_file()
+    self_check("wire", wire_doc, wire_groups)
+    if problems := decoding.check_wire(wire_doc):
+        raise SystemExit(
+            f"wire: {len(problems)} wire results disagree with the library:\n" + "\n".join(problems)
+        )
+    docs[decoding.FILE] = wire_doc
     return {name: json.dumps(doc, indent=1, ensure_ascii=False) + "\n" for name, doc in docs.items()}
 
 
 def _print_twinless() -> None:
     """The invalid cases that carry no valid twin, and why (for reviews of the one-rule check)."""
-    for name, groups in (("statements", statements_groups()), ("chains", chains_groups()[0])):
+    for name, groups in (
+        ("statements", statements_groups()),
+        ("chains", chains_groups()[0]),
+        ("wire", decoding.wire_groups()[0]),
+    ):
         for tc_id, case in twinless(groups):
             why = case.no_twin or "VerificationOrder: breaks several rules on purpose"
             print(f"{name}-{tc_id}-{case.requirements[0]}\t{case.comment}\t{why}")
