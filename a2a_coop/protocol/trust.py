@@ -43,7 +43,7 @@ evidence however many trades it runs among itself.
 Cost is near linear in ratings: pairs are grouped by one vectorised integer sort
 of the pair codes, and each iteration is one sparse product over the pairs; the
 number of iterations depends on ``a`` and ``tolerance`` only
-(``log(tolerance) / log(1 - a)``, about 130 for the defaults).
+(at most ``log(tolerance) / log(1 - a)``, 30 for the defaults).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from scipy.sparse import csr_matrix
 from a2a_coop.protocol.reputation import Rating
 
 DAY_MS: Final = 86_400_000
-DEFAULT_DAMPING: Final = 0.15
+DEFAULT_DAMPING: Final = 0.5  # a group holding no seed keeps at most (1 - a) / a = 1 x its inflow
 DEFAULT_HALF_LIFE_MS: Final = 90 * DAY_MS
 DEFAULT_TOLERANCE: Final = 1e-9
 DEFAULT_MAX_ITERATIONS: Final = 1_000

@@ -193,11 +193,28 @@ class Reputation:
         return self._view
 
     def score(self, did: str) -> Score:
-        """The view of ``did``: a principal, or an agent key scored as the principals it answers to
-        (the worst of them). A key bound to no principal the view knows scores as unknown (0.5,
-        uncertainty 1); the returned Score names the principal it was taken from."""
+        """The view of ``did``: a principal, or an agent key scored as the principal(s) it answers to
+        (ATT-007):
+
+        * a key that signed under Mandates (bound, KEY-007) scores as the worst of their principals:
+          it cannot shed a bad principal by also using a good one;
+        * a key that has signed nothing yet scores as the best principal holding a Mandate for it
+          that the view holds: a principal vouches for a newcomer by delegating to it, and a Mandate
+          a stranger mints naming the key cannot lower it (it binds nothing, KEY-007) -- nor raise
+          it, since only the principal's own key signs its Mandates;
+        * otherwise as itself (unknown: the prior, 0.5, uncertainty 1).
+
+        A convicted key (ATT-013) scores as faulty whatever its principals. The returned Score names
+        the principal it was taken from.
+        """
         view = self.view()
-        principals = principals_of(self.evidence(), did) | ({did} & view.faulty)
-        return min(
-            (view.score(p) for p in sorted(principals or {did})), key=lambda s: (not s.faulty, s.score)
-        )
+        v = self.evidence()
+        if did in view.faulty:
+            return view.score(did)
+        bound = principals_of(v, did)
+        if bound:
+            return min((view.score(p) for p in sorted(bound)), key=lambda s: (not s.faulty, s.score))
+        vouching = {r.principal for r in v.mandates.values() if r.mandate.agent == did}
+        if vouching:
+            return max((view.score(p) for p in sorted(vouching)), key=lambda s: (not s.faulty, s.score))
+        return view.score(did)
