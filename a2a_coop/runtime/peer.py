@@ -188,7 +188,7 @@ class Peer:
         self.reputation = reputation or Reputation(
             lambda: self.verifier,
             seeds={self.mandate_vs.issuer, *(trust.seeds if trust else ())},
-            escrows=self.trusted_escrows,
+            escrows=lambda: self.trusted_escrows,
             clock=self.clock,
             params=trust.params if trust else None,
         )

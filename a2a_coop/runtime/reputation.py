@@ -134,7 +134,8 @@ class Reputation:
         evidence: returns the verifier that holds the evidence (called each time: a peer may
             rebuild its verifier from its journal).
         seeds: the viewer's pre-trusted principals, its own included (ATT-009).
-        escrows: the escrows whose locks count as stake (ATT-004).
+        escrows: the escrows whose locks count as stake (ATT-004), or a callable returning them (read
+            at every view: a peer's trusted escrows may be set after it is built).
         clock: Unix ms; the view's time.
         params: the aggregation's parameters.
     """
@@ -144,28 +145,36 @@ class Reputation:
         evidence: Callable[[], EvidenceVerifier],
         *,
         seeds: Iterable[str],
-        escrows: Collection[str],
+        escrows: Collection[str] | Callable[[], Collection[str]],
         clock: Callable[[], int],
         params: TrustParams | None = None,
     ) -> None:
         self.evidence = evidence
         self.seeds = frozenset(seeds)
-        self.escrows = frozenset(escrows)
+        self._escrows = escrows
         self.clock = clock
         self.params = params or TrustParams()
         self._settled: dict[bytes, Rating] = {}  # ratings that can no longer change (stake counted)
+        self._settled_under: frozenset[str] = frozenset()  # the escrows those ratings were made under
         self._key: tuple[int, ...] | None = None
         self._view: TrustView | None = None
 
+    @property
+    def escrows(self) -> frozenset[str]:
+        """The escrows whose locks count as stake in this view (ATT-004)."""
+        return frozenset(self._escrows() if callable(self._escrows) else self._escrows)
+
     def ratings(self) -> list[Rating]:
         """A Rating for every attestation held, in the order they arrived."""
-        v = self.evidence()
+        v, escrows = self.evidence(), self.escrows
+        if escrows != self._settled_under:
+            self._settled, self._settled_under = {}, escrows
         out = []
         for digest in v.attestations:
             r = self._settled.get(digest)
             if r is None:
                 try:
-                    r = rate(v, v.statements[digest], self.escrows)
+                    r = rate(v, v.statements[digest], escrows)
                 except KeyError:
                     continue
                 if r.stake:  # settled under a trusted escrow: nothing later changes it (NEG-012)
@@ -185,7 +194,7 @@ class Reputation:
     def view(self) -> TrustView:
         """The current view; recomputed when evidence changed or an hour has passed."""
         v, now = self.evidence(), self.clock()
-        key = (id(v), len(v.attestations), len(v.forks), len(v.bound), now // RECOMPUTE_MS)
+        key = (id(v), len(v.statements), len(v.forks), len(v.bound), hash(self.escrows), now // RECOMPUTE_MS)
         if self._view is None or key != self._key:
             table = RatingTable.from_ratings(self.ratings())
             self._view = aggregate(table, self.seeds, now, self.params, faulty=self.faulty())
