@@ -97,8 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         s = statistics.median(t for t, _ in timed)
         iterations = timed[0][1]
         base = statistics.median(baseline_once(n_principals, cols, iterations) for _ in range(repeat))
-        result[f"s_{label}"] = round(s, 4)
-        result[f"baseline_s_{label}"] = round(base, 4)
+        result[f"s_{label}"] = round(s, 6)
+        result[f"baseline_s_{label}"] = round(base, 6)
         result[f"iterations_{label}"] = iterations
         rows.append((label, n, s, base, iterations))
     ratio = float(result["s_1m"]) / float(result["s_100k"])  # type: ignore[arg-type]
