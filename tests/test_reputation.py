@@ -210,6 +210,32 @@ def test_a_fork_seen_by_two_counterparties_becomes_a_proof_that_zeroes_trust_whe
     assert s.agents["c"].peer.reputation.score(x.did).faulty
 
 
+@pytest.mark.req("ATT-012", "ATT-013")
+def test_fork_proofs_survive_a_restart_and_forged_ones_are_refused(tmp_path: Path) -> None:
+    """D, a journaled peer, is gossiped a real fork proof and one made of two statements that do not
+    conflict. Expect D to keep only the real one, and to hold it again after a restart on the journal."""
+    from a2a_coop.runtime.journal import Journal
+
+    clock = FixedClock()
+    x, d, e = Party("x", clock), Party("d", clock), Party("e", clock)
+    first = x.offer(d)
+    x.agent.writer.next_seq, x.agent.writer.prev = first.header.seq, first.header.prev
+    second = x.offer(e)
+    third = x.offer(d)  # follows second: no conflict with it
+    proof, forged = ForkProof(first.envelope, second.envelope), ForkProof(second.envelope, third.envelope)
+    with pytest.raises(ValueError):
+        verify_fork_proof(forged)
+    journal = Journal.open(tmp_path / "d.db")
+    peer = make_peer(d, clock, journal=journal)
+    peer.gossip([], [forged, proof])
+    assert set(peer.verifier.forks) == {x.did}
+    journal.close()
+    journal = Journal.open(tmp_path / "d.db")
+    again = make_peer(d, clock, journal=journal)
+    assert set(again.verifier.forks) == {x.did} and again.verifier.forks[x.did] == proof
+    journal.close()
+
+
 # --- real peers over gRPC -----------------------------------------------------------------------------
 
 
@@ -249,6 +275,8 @@ def test_peers_over_grpc_attest_each_other_when_the_escrow_settles_and_serve_the
             assert neg.state.value == "FULFILLED"
             clock.advance(60_000)
         assert len(pa.verifier.attestations) == len(node.peer.verifier.attestations) == 6
+        # Each trade opened with a gossip swap: each side holds the other's head Checkpoint.
+        assert alice.did in node.peer.verifier.checkpoints and bob.did in pa.verifier.checkpoints
         page, token = client.get_attestations_page(alice.did, limit=1)
         assert len(page) == 1 and token
         bundles = client.get_attestations(alice.did)
