@@ -45,13 +45,17 @@ def _table(rows: list[tuple[str, str, float, float, int]]) -> RatingTable:
 
 @pytest.mark.req("ATT-003", "ATT-006")
 def test_a_pair_is_a_beta_of_its_decayed_outcomes() -> None:
-    """Seed R rates S twice: a fulfilment now and a breach one half-life ago. Expect S's evidence to
-    be alpha = 1 + 1, beta = 1 + 0.5 (the old breach counts half), score 2 / 3.5, uncertainty
-    2 / 3.5; and the same breach now to count fully."""
-    view = aggregate(_table([("R", "S", 100, 1.0, NOW), ("R", "S", 100, 0.0, NOW - H)]), ["R"], NOW)
+    """Seed R rates S twice: a fulfilment now and a breach one half-life ago. Expect the pair's Beta to
+    be G = 1, B = 0.5 (the old breach counts half): with a pair cap of 10, S's alpha = 1 + 1 and
+    beta = 1 + 0.5, score 2 / 3.5, uncertainty 2 / 3.5; with the default cap (one vote, scaled by
+    1 / 1.5), alpha = 1 + 2/3, beta = 1 + 1/3; and the same breach now to count fully."""
+    rows = [("R", "S", 100, 1.0, NOW), ("R", "S", 100, 0.0, NOW - H)]
+    view = aggregate(_table(rows), ["R"], NOW, TrustParams(pair_cap=10))
     s = view.score("S")
     assert (view.alpha[view.index["S"]], view.beta[view.index["S"]]) == pytest.approx((2.0, 1.5))
     assert (s.score, s.uncertainty, s.evidence) == (pytest.approx(2 / 3.5), pytest.approx(2 / 3.5), 2)
+    capped = aggregate(_table(rows), ["R"], NOW)
+    assert (capped.alpha[capped.index["S"]], capped.beta[capped.index["S"]]) == pytest.approx((5 / 3, 4 / 3))
     fresh = aggregate(_table([("R", "S", 100, 1.0, NOW), ("R", "S", 100, 0.0, NOW)]), ["R"], NOW)
     assert fresh.score("S").score == pytest.approx(0.5)
     # An attestation settled "in the future" ages from nothing, never counts more than 1.
@@ -106,9 +110,12 @@ def test_local_trust_and_score_formulas() -> None:
 
 @pytest.mark.req("ATT-010")
 def test_one_raters_word_on_one_subject_counts_for_at_most_the_pair_cap() -> None:
-    """Seed R fulfils 500 trades with S. Expect S's alpha to be 1 + K (K = 10), not 501."""
+    """Seed R fulfils 500 trades with S. Expect S's alpha to be 1 + K (K = 1: one vote), not 501; and
+    with K = 10, 11."""
     view = aggregate(_table([("R", "S", 100, 1.0, NOW)] * 500), ["R"], NOW)
-    assert view.alpha[view.index["S"]] == pytest.approx(1 + TrustParams().pair_cap)
+    assert view.alpha[view.index["S"]] == pytest.approx(1 + TrustParams().pair_cap) == 2
+    wider = aggregate(_table([("R", "S", 100, 1.0, NOW)] * 500), ["R"], NOW, TrustParams(pair_cap=10))
+    assert wider.alpha[wider.index["S"]] == pytest.approx(11)
 
 
 @pytest.mark.req("ATT-013")
@@ -430,7 +437,8 @@ def test_a_cartel_of_five_gains_at_most_the_bound() -> None:
     twice) and then praises itself 10 times per pair at ten times the stake. Against the same
     evidence without the mutual praise, expect for every honest view: the cartel's mass within the
     cut bound (1 - a) / a * F and at most 1 / a times its mass without praise; and each member's
-    alpha to grow by at most sum over the other members of voice * K (K the pair cap)."""
+    alpha to grow by at most sum over the other members of voice * K (K the pair cap: one vote each,
+    what four more honest partners would give)."""
     s = Society()
     honest, cartel = names("h", 12), names("k", 5)
     for n in honest + cartel:

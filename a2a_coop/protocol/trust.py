@@ -38,7 +38,8 @@ most ``(1 - a) / a`` times what the rest of the graph sends it per step (the
 trust 0, and mutual praise multiplies what a cartel earns outside by at most
 ``1 / a``. Row normalisation means inflated stakes inside a ring buy it nothing, and
 the pair cap means a cartel of k adds at most ``(k - 1) K`` outcomes to a member's
-evidence however many trades it runs among itself.
+evidence however many trades it runs among itself -- with the default ``K = 1``, what
+``k - 1`` more honest partners would give it.
 
 Cost is near linear in ratings: pairs are grouped by one vectorised integer sort
 of the pair codes, and each iteration is one sparse product over the pairs; the
@@ -63,7 +64,7 @@ DEFAULT_DAMPING: Final = 0.5  # a group holding no seed keeps at most (1 - a) / 
 DEFAULT_HALF_LIFE_MS: Final = 90 * DAY_MS
 DEFAULT_TOLERANCE: Final = 1e-9
 DEFAULT_MAX_ITERATIONS: Final = 1_000
-DEFAULT_PAIR_CAP: Final = 10.0  # decayed outcomes one rater's word on one subject counts for at most
+DEFAULT_PAIR_CAP: Final = 1.0  # outcomes one rater's word on one subject counts for at most: one vote
 PRIOR: Final = 0.5  # the score of a principal with no credible evidence
 
 FloatArray = npt.NDArray[np.float64]
