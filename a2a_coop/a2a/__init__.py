@@ -42,7 +42,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError('a2a_coop.a2a needs the a2a extra: pip install "a2a-coop[a2a]"') from exc
 
-from a2a_coop.a2a.card import AGENT_CARD_PATH, CardServer, agent_card, card_json
+from a2a_coop.a2a.card import AGENT_CARD_PATH, agent_card, card_dict, card_json
 from a2a_coop.a2a.client import drive_a2a
 from a2a_coop.a2a.parts import (
     ENVELOPE_JSON_MEDIA_TYPE,
@@ -58,27 +58,34 @@ from a2a_coop.a2a.parts import (
     statement_message,
     task_id_for,
 )
-from a2a_coop.a2a.service import TASK_STATES, A2AServer, A2AServicer, negotiation_artifacts, serve_a2a
+from a2a_coop.a2a.handler import TASK_STATES, CoopRequestHandler, negotiation_artifacts
+from a2a_coop.a2a.http import JSONRPC_PATH, REST_PATH, HttpServer, http_app
+from a2a_coop.a2a.service import A2AServer, A2AServicer, serve_a2a
 
 __all__ = [
     "AGENT_CARD_PATH",
     "ENVELOPE_JSON_MEDIA_TYPE",
     "ENVELOPE_MEDIA_TYPE",
+    "JSONRPC_PATH",
+    "REST_PATH",
     "EXTENSION_URI",
     "MEDIA_TYPES",
     "TASK_STATES",
     "A2AServer",
     "A2AServicer",
-    "CardServer",
+    "CoopRequestHandler",
+    "HttpServer",
     "activation",
     "agent_card",
     "answers_of",
+    "card_dict",
     "card_json",
     "coop_params",
     "drive_a2a",
     "envelope_of",
     "envelope_part",
     "envelopes_in",
+    "http_app",
     "negotiation_artifacts",
     "serve_a2a",
     "statement_message",

@@ -197,14 +197,28 @@ def _add_runtime_parsers(sub: Any) -> None:
     p.add_argument(
         "--a2a",
         action="store_true",
-        help="also serve A2A's A2AService on the same port and the AgentCard over HTTP "
-        "(needs the a2a extra); prints 'agent card at URL' after the listening line",
+        help="also serve A2A (needs the a2a extra): its gRPC binding on the same port, JSON-RPC 2.0 "
+        "and HTTP+JSON and the AgentCard over HTTP on --card-port, with the same TLS; prints "
+        "'agent card at URL' after the listening line",
     )
     p.add_argument(
         "--card-port",
         type=int,
         default=0,
-        help="HTTP port of the AgentCard with --a2a (default: any free port)",
+        help="HTTP port of A2A's JSON-RPC and HTTP+JSON bindings and the AgentCard with --a2a "
+        "(default: any free port)",
+    )
+    p.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="with --a2a: the HTTP base URL the AgentCard advertises (e.g. https://agent.example.com; "
+        "default: the address bound; needed with a wildcard --host)",
+    )
+    p.add_argument(
+        "--public-grpc",
+        metavar="HOST:PORT",
+        help="with --a2a: the gRPC address the AgentCard advertises (default: --public-url's host "
+        "with the bound port)",
     )
     _add_dial_tls(p, "escrow-")
     p.set_defaults(func=_Command("peer", "cmd_serve"))
