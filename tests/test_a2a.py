@@ -94,6 +94,17 @@ async def send(client: Any, msg: a2a_pb2.Message, context: ClientCallContext | N
     return [r async for r in client.send_message(a2a_pb2.SendMessageRequest(message=msg), context=context)]
 
 
+def _a2a_reason(err: grpc.RpcError) -> str:
+    """The reason of the a2a-protocol.org ErrorInfo in a gRPC error."""
+    status = rpc_status.from_call(cast(grpc.Call, err))
+    assert status is not None
+    for detail in status.details:
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info) and info.domain == "a2a-protocol.org":
+            return str(info.reason)
+    raise AssertionError("no a2a-protocol.org ErrorInfo")
+
+
 def plain_message(text: str, **kw: Any) -> a2a_pb2.Message:
     return a2a_pb2.Message(message_id="m-1", role=a2a_pb2.ROLE_USER, parts=[a2a_pb2.Part(text=text)], **kw)
 
@@ -103,8 +114,9 @@ def plain_message(text: str, **kw: Any) -> a2a_pb2.Message:
 
 @pytest.mark.req("A2A-001", "A2A-002")
 def test_card_over_http_declares_the_extension(server: a2a.A2AServer, node: PeerNode) -> None:
-    """The stock resolver fetches /.well-known/agent-card.json; expect one GRPC interface at the
-    server's port and the a2a-coop extension, not required, with the peer's did, key and mandate."""
+    """The stock resolver fetches /.well-known/agent-card.json; expect three interfaces (JSON-RPC,
+    HTTP+JSON, gRPC at the server's port) and the a2a-coop extension, with ``"required": false``
+    written out, with the peer's did, key and mandate."""
 
     async def go() -> a2a_pb2.AgentCard:
         async with await factory().create_from_url(server.card_url) as client:
@@ -114,10 +126,13 @@ def test_card_over_http_declares_the_extension(server: a2a.A2AServer, node: Peer
         raw = json.loads(resp.read())
     ext = raw["capabilities"]["extensions"][0]
     assert ext["uri"] == a2a.EXTENSION_URI
-    assert ext.get("required", False) is False
+    assert ext["required"] is False  # present, not dropped by protobuf JSON
+    assert raw["capabilities"]["streaming"] is True
     card = run(go)
     assert [(i.url, i.protocol_binding, i.protocol_version) for i in card.supported_interfaces] == [
-        (server.target, "GRPC", "1.0")
+        (server.card_url + "/", "JSONRPC", "1.0"),
+        (server.card_url + "/a2a/rest", "HTTP+JSON", "1.0"),
+        (server.target, "GRPC", "1.0"),
     ]
     params = a2a.coop_params(card)
     assert params is not None
@@ -127,7 +142,8 @@ def test_card_over_http_declares_the_extension(server: a2a.A2AServer, node: Peer
     assert params["mandate"] == peer.mandate_vs.digest.hex()
     assert base64.b64decode(params["mandateEnvelope"]) == peer.mandate_vs.envelope
     assert params["publicKeys"][0]["id"] == peer.did
-    assert params["protocolVersions"] == [1]
+    assert params["protocolVersions"] == ["1"]
+    assert raw["capabilities"]["extensions"][0]["params"]["protocolVersions"] == ["1"]
     assert {"offer", "accept", "delivery", "receipt", "attestation"} <= set(params["commitmentKinds"])
     assert set(params["mediaTypes"]) == set(a2a.MEDIA_TYPES)
     assert params["cooperationService"]["url"] == server.target
@@ -147,7 +163,7 @@ def test_card_over_grpc_and_both_services_on_one_port(
             return await client.get_extended_agent_card(a2a_pb2.GetExtendedAgentCardRequest())
 
     card = run(go)
-    assert card == server.servicer.card()
+    assert card == server.card()
     params = a2a.coop_params(card)
     assert params is not None
     with CooperationClient(params["cooperationService"]["url"], timeout_s=5) as coop:
@@ -391,7 +407,7 @@ def test_plain_message_gets_a_plain_a2a_reply(server: a2a.A2AServer) -> None:
     assert resp.HasField("message") and not resp.HasField("task")
     assert resp.message.role == a2a_pb2.ROLE_AGENT
     assert a2a.EXTENSION_URI in resp.message.parts[0].text
-    assert server.servicer.node.peer.writer.next_seq == 0
+    assert server.handler.node.peer.writer.next_seq == 0
 
 
 @pytest.mark.req("A2A-003")
@@ -443,18 +459,21 @@ def test_unsigned_message_cannot_change_a_negotiation(
 
 @pytest.mark.req("A2A-004")
 def test_unsupported_a2a_version_is_refused(server: a2a.A2AServer) -> None:
-    """A2A-Version 2.0 (and an absent header, which A2A reads as 0.3); expect VERSION_NOT_SUPPORTED."""
+    """A2A-Version 2.0, 1.1 (A2A matches Major.Minor), junk, and an absent header (which A2A reads as
+    0.3); expect VersionNotSupported, UNIMPLEMENTED as A2A section 5.4 maps it (not a2a-sdk 1.3's
+    FAILED_PRECONDITION)."""
     from a2a.types import a2a_pb2_grpc
 
     with grpc.insecure_channel(server.target) as ch:
         stub = a2a_pb2_grpc.A2AServiceStub(ch)
-        for metadata in ([("a2a-version", "2.0")], []):
+        for metadata in ([("a2a-version", "2.0")], [("a2a-version", "1.1")], [("a2a-version", "1.x")], []):
             with pytest.raises(grpc.RpcError) as info:
                 stub.SendMessage(
                     a2a_pb2.SendMessageRequest(message=plain_message("hi")), metadata=metadata, timeout=5
                 )
-            assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
             assert "not supported" in (info.value.details() or "")
+            assert _a2a_reason(info.value) == "VERSION_NOT_SUPPORTED"
 
 
 @pytest.mark.req("A2A-009")

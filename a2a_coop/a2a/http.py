@@ -33,9 +33,12 @@ from typing import Any, Final
 
 import uvicorn
 from a2a.server.context import ServerCallContext
+from a2a.server.request_handlers.response_helpers import build_error_response
 from a2a.server.routes import create_jsonrpc_routes, create_rest_routes
 from a2a.server.routes.common import DefaultServerCallContextBuilder
 from a2a.types import a2a_pb2
+from a2a.utils import errors as a2a_errors
+from a2a.utils.error_handlers import build_rest_error_payload
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -106,11 +109,33 @@ class _ContextBuilder(DefaultServerCallContextBuilder):
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
+def _json_body(request: Request) -> bool:
+    """Whether a request's body is declared JSON (``application/json``, any parameters)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _content_type_refused(request: Request, *, rest: bool) -> Response:
+    error = a2a_errors.ContentTypeNotSupportedError(
+        f"the request body must be application/json, not {request.headers.get('content-type', 'unset')!r}"
+    )
+    if rest:
+        payload = build_rest_error_payload(error)
+        payload["error"].update(code=415, status="INVALID_ARGUMENT")
+        return JSONResponse(payload, status_code=415)
+    return JSONResponse(build_error_response(None, error))
+
+
 def _finish(endpoint: Endpoint, *, rest: bool) -> Endpoint:
     async def wrapped(request: Request) -> Response:
-        response = await endpoint(request)
+        if request.method == "POST" and not _json_body(request) and (not rest or await request.body()):
+            response = _content_type_refused(request, rest=rest)
+        else:
+            response = await endpoint(request)
         if rest and response.status_code >= 400 and isinstance(response, JSONResponse):
             response = _fix_rest_error(response)
+        if rest and response.headers.get("content-type", "").startswith("application/a2a+json"):
+            response.headers["content-type"] = "application/json"  # HTTP+JSON (A2A 11.1)
         ctx = request.scope.get(_CONTEXT_KEY)
         activated = ctx.state.get("activated_extensions") if ctx is not None else None
         if activated:
