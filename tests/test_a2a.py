@@ -115,7 +115,7 @@ def plain_message(text: str, **kw: Any) -> a2a_pb2.Message:
 # --- discovery -------------------------------------------------------------------------------
 
 
-@pytest.mark.req("A2A-001", "A2A-002")
+@pytest.mark.req("A2A-001", "A2A-002", "A2A-015", "A2A-021")
 def test_card_over_http_declares_the_extension(server: a2a.A2AServer, node: PeerNode) -> None:
     """The stock resolver fetches /.well-known/agent-card.json; expect three interfaces (JSON-RPC,
     HTTP+JSON, gRPC at the server's port) and the a2a-coop extension, with ``"required": false``
@@ -547,6 +547,7 @@ def test_benchmark_quick_run_reports_both_ratios(capsys: pytest.CaptureFixture[s
     assert summary["a2a_messages_per_trade"] == 3
 
 
+@pytest.mark.req("A2A-019")
 def test_unknown_task_is_task_not_found(server: a2a.A2AServer) -> None:
     async def go() -> None:
         async with await factory().create_from_url(server.card_url) as client:
@@ -596,7 +597,7 @@ def offer_through_a2a(
     return run(go)
 
 
-@pytest.mark.req("A2A-015")
+@pytest.mark.req("A2A-016")
 def test_subscribe_streams_each_signed_statement_until_the_task_completes(
     server: a2a.A2AServer, alice: Party, clock: FixedClock, node: PeerNode
 ) -> None:
@@ -643,13 +644,13 @@ def test_subscribe_streams_each_signed_statement_until_the_task_completes(
     assert pa.negotiation(offer.header.negotiation_id).state is State.FULFILLED
 
 
-@pytest.mark.req("A2A-015")
+@pytest.mark.req("A2A-016", "A2A-019")
 def test_subscribe_to_a_finished_or_unknown_task_is_an_a2a_error(server: a2a.A2AServer) -> None:
     err = jsonrpc(server, "SubscribeToTask", {"id": "00" * 16})
     assert err["error"]["code"] == -32001
 
 
-@pytest.mark.req("A2A-014")
+@pytest.mark.req("A2A-017")
 def test_list_tasks_pages_one_contexts_tasks_newest_first(
     server: a2a.A2AServer, alice: Party, clock: FixedClock, node: PeerNode
 ) -> None:
@@ -695,7 +696,7 @@ class Countering(HonestStrategy):
         return Counter(p)
 
 
-@pytest.mark.req("A2A-016")
+@pytest.mark.req("A2A-018")
 def test_cancel_task_withdraws_our_open_counter_offer(
     bob: Party, alice: Party, clock: FixedClock, tmp_path: Path
 ) -> None:
@@ -726,7 +727,7 @@ def test_cancel_task_withdraws_our_open_counter_offer(
     assert again.json()["error"]["details"][0]["reason"] == "TASK_NOT_CANCELABLE"
 
 
-@pytest.mark.req("A2A-016")
+@pytest.mark.req("A2A-018", "A2A-019")
 def test_cancel_task_of_a_contract_or_unknown_task_is_an_a2a_error(
     server: a2a.A2AServer, alice: Party, clock: FixedClock, node: PeerNode
 ) -> None:
@@ -746,6 +747,7 @@ def test_cancel_task_of_a_contract_or_unknown_task_is_an_a2a_error(
     assert node.peer.negotiation(bytes.fromhex(task.id)).state is State.PERFORMING
 
 
+@pytest.mark.req("A2A-019")
 def test_get_task_ids_are_parsed_strictly(
     server: a2a.A2AServer, alice: Party, clock: FixedClock, node: PeerNode
 ) -> None:
@@ -757,6 +759,7 @@ def test_get_task_ids_are_parsed_strictly(
         assert jsonrpc(server, "GetTask", {"id": bad})["error"]["code"] == -32001, bad
 
 
+@pytest.mark.req("A2A-019")
 def test_send_message_requires_message_id_role_and_parts(server: a2a.A2AServer) -> None:
     """A SendMessage without a message, messageId, role or parts is InvalidParams on every binding."""
     good = {"messageId": "m1", "role": "ROLE_USER", "parts": [{"text": "hi"}]}
@@ -770,6 +773,7 @@ def test_send_message_requires_message_id_role_and_parts(server: a2a.A2AServer) 
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
+@pytest.mark.req("A2A-019")
 def test_bytes_that_are_not_a_request_are_invalid_argument(server: a2a.A2AServer) -> None:
     """Unparseable bytes to A2AService: INVALID_ARGUMENT (not INTERNAL); junk JSON: -32700; a body
     that is not JSON: ContentTypeNotSupported (-32005, 415)."""
@@ -802,6 +806,7 @@ def test_every_method_checks_the_a2a_version_on_every_binding(server: a2a.A2ASer
     assert "result" in jsonrpc(server, "GetExtendedAgentCard", {}, version="1.0.2")
 
 
+@pytest.mark.req("A2A-019")
 def test_undeclared_operations_answer_a2a_errors(server: a2a.A2AServer) -> None:
     """Push notifications are not offered: PushNotificationNotSupported (-32003, 400, UNIMPLEMENTED)."""
     req = {"taskId": "ab", "url": "https://example.com/hook"}
@@ -814,7 +819,7 @@ def test_undeclared_operations_answer_a2a_errors(server: a2a.A2AServer) -> None:
     assert _a2a_reason(err) == "PUSH_NOTIFICATION_NOT_SUPPORTED"
 
 
-@pytest.mark.req("A2A-007")
+@pytest.mark.req("A2A-007", "A2A-020")
 def test_context_id_survives_a_restart(bob: Party, alice: Party, clock: FixedClock, tmp_path: Path) -> None:
     """The client's contextId is journaled: after Bob restarts, GetTask and ListTasks still show it."""
     pa = make_peer(alice, clock)

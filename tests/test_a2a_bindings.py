@@ -72,7 +72,7 @@ def config_for(binding: str | None) -> ClientConfig:
     return ClientConfig(supported_protocol_bindings=[binding], grpc_channel_factory=grpc.aio.insecure_channel)
 
 
-@pytest.mark.req("A2A-001", "A2A-005", "A2A-011", "A2A-015", "A2A-017")
+@pytest.mark.req("A2A-001", "A2A-005", "A2A-011", "A2A-015", "A2A-016", "A2A-017")
 @pytest.mark.parametrize("binding", [None, "JSONRPC", "HTTP+JSON", "GRPC"], ids=["default", "jsonrpc", "rest", "grpc"])
 def test_stock_client_trades_over_each_binding(bob: Bob, binding: str | None, tmp_path: Path) -> None:
     alice = provision(tmp_path, "alice")
@@ -101,6 +101,7 @@ def test_stock_client_trades_over_each_binding(bob: Bob, binding: str | None, tm
     assert {a.name for a in again.artifacts} == {"contract", "receipt"}
 
 
+@pytest.mark.req("A2A-015", "A2A-021")
 def test_card_lists_three_bindings_and_serves_caching_headers(bob: Bob) -> None:
     """The card (GET, HEAD, conditional GET, CORS preflight) lists JSON-RPC, HTTP+JSON and gRPC."""
     url = bob.card_url + a2a.AGENT_CARD_PATH
