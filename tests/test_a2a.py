@@ -542,8 +542,9 @@ def test_benchmark_quick_run_reports_both_ratios(capsys: pytest.CaptureFixture[s
     assert main(["a2a", "--quick"]) == 0
     summary = json.loads(capsys.readouterr().out.rstrip("\n").splitlines()[-1])
     assert summary["benchmark"] == "a2a"
-    for key in ("coop_vs_a2a_sdk_trade", "coop_trade_vs_plain_sendmessage"):
+    for key in ("coop_vs_a2a_sdk_trade", "coop_vs_a2a_sdk_jsonrpc_trade"):
         assert summary[key] > 0
+    assert "coop_trade_vs_plain_sendmessage" not in summary
     assert summary["a2a_messages_per_trade"] == 3
 
 

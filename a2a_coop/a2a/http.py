@@ -223,6 +223,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind(address)
         sock.listen(128)
         sock.setblocking(False)
@@ -289,6 +290,11 @@ class HttpServer:
             log.exception("A2A HTTP server failed")
         finally:
             self._started.set()
+            pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
+            for t in pending:  # streams still open (subscribers, SSE watchers): end them quietly
+                t.cancel()
+            if pending:
+                self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
     @property
     def url(self) -> str:
