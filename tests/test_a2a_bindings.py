@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
+import subprocess
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pki import Pki
 
 pytest.importorskip("a2a")
 pytest.importorskip("uvicorn")
 
 import grpc
+import httpx
 from a2a.client import ClientConfig, ClientFactory
 from a2a.types import a2a_pb2
 
@@ -30,6 +34,8 @@ from a2a_coop.cli.demo import (
     Identity,
     ServerProcess,
     _read_line,
+    child_env,
+    cli_command,
     provision,
     start_server,
     stop_process,
@@ -118,6 +124,106 @@ def test_card_lists_three_bindings_and_serves_caching_headers(bob: Bob) -> None:
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(conditional, timeout=5)
     assert info.value.code == 304
+    info.value.close()
     preflight = urllib.request.Request(url, method="OPTIONS", headers={"Origin": "https://example.com"})
     with urllib.request.urlopen(preflight, timeout=5) as resp:
         assert resp.status == 204 and "GET" in resp.headers["Access-Control-Allow-Methods"]
+
+
+def test_serve_logs_every_exchange_whichever_binding_it_came_through(bob: Bob) -> None:
+    """serve --a2a logs one line per exchange (the trades above came through A2A's bindings)."""
+    log = bob.server.log_path.read_text()
+    assert "offer" in log and "-> mandate, accept, delivery" in log, log[-2000:]
+
+
+def start_bob(directory: Path, *argv: str) -> tuple[ServerProcess, str]:
+    identity = provision(directory, "bob")
+    server = start_server("bob", ["serve", *identity.files(), "--a2a", *argv], directory / "bob.log")
+    wait_listening(server, START_TIMEOUT_S)
+    line = _read_line(server.popen.stdout, START_TIMEOUT_S) or ""
+    return server, line.removeprefix("agent card at ").strip().removesuffix(a2a.AGENT_CARD_PATH)
+
+
+def card_via_default_client(card_url: str, **kw: object) -> a2a_pb2.AgentCard:
+    async def go() -> a2a_pb2.AgentCard:
+        config = ClientConfig(**kw)  # type: ignore[arg-type]
+        async with await ClientFactory(config).create_from_url(card_url) as client:
+            return await client.get_extended_agent_card(a2a_pb2.GetExtendedAgentCardRequest())
+
+    return asyncio.run(go())
+
+
+@pytest.mark.req("A2A-015")
+def test_ipv6_listeners_and_a_public_url(tmp_path: Path) -> None:
+    """--host ::1 serves every listener on IPv6 (the card at http://[::1]:PORT, JSON-RPC answering
+    there); --public-url and --public-grpc set what the card advertises."""
+    server, card_url = start_bob(tmp_path, "--host", "::1")
+    try:
+        assert card_url.startswith("http://[::1]:")
+        card = card_via_default_client(card_url)
+        urls = [i.url for i in card.supported_interfaces]
+        assert urls[0] == card_url + "/" and urls[2].startswith("[::1]:")
+    finally:
+        stop_process(server.popen)
+    (tmp_path / "public").mkdir()
+    public, bound_url = start_bob(
+        tmp_path / "public", "--public-url", "http://agent.example.com:8080/", "--public-grpc", "grpc.example.com:443"
+    )
+    try:
+        with urllib.request.urlopen(bound_url + a2a.AGENT_CARD_PATH, timeout=5) as resp:
+            card_json = json.loads(resp.read())
+    finally:
+        stop_process(public.popen)
+    assert [i["url"] for i in card_json["supportedInterfaces"]] == [
+        "http://agent.example.com:8080/",
+        "http://agent.example.com:8080/a2a/rest",
+        "grpc.example.com:443",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--host", "0.0.0.0"], "needs --public-url"),
+        (["--public-url", "ftp://x"], "must be an http:// or https:// URL"),
+        (["--public-grpc", "nohost"], "must be HOST:PORT"),
+    ],
+)
+def test_serve_a2a_refuses_what_the_card_could_not_advertise(tmp_path: Path, argv: list[str], message: str) -> None:
+    identity = provision(tmp_path, "bob")
+    result = subprocess.run(
+        cli_command("serve", *identity.files(), "--a2a", *argv),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2, result
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.req("A2A-015")
+def test_tls_covers_every_listener_and_the_card_says_so(tmp_path: Path) -> None:
+    """With --tls-cert/--tls-key the HTTP listener speaks TLS too: the card is at https://, lists
+    https:// interfaces, says the gRPC endpoint needs TLS, and JSON-RPC answers over TLS; plain HTTP
+    gets no card."""
+    pki = Pki(tmp_path)
+    server, card_url = start_bob(
+        tmp_path, "--tls-cert", str(tmp_path / "server.pem"), "--tls-key", str(tmp_path / "server.key")
+    )
+    try:
+        assert card_url.startswith("https://127.0.0.1:")
+        ca = ssl.create_default_context(cafile=str(pki.dir / "ca.pem"))
+        card = httpx.get(card_url + a2a.AGENT_CARD_PATH, verify=ca, timeout=10).json()
+        urls = [i["url"] for i in card["supportedInterfaces"]]
+        assert urls[0].startswith("https://") and urls[1].startswith("https://")
+        assert card["capabilities"]["extensions"][0]["params"]["cooperationService"]["tls"] is True
+        body = {"jsonrpc": "2.0", "id": 1, "method": "GetExtendedAgentCard", "params": {}}
+        resp = httpx.post(urls[0], json=body, headers={"A2A-Version": "1.0"}, verify=ca, timeout=10)
+        assert resp.json()["result"]["name"]
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(card_url.replace("https://", "http://") + a2a.AGENT_CARD_PATH, timeout=5)
+    finally:
+        stop_process(server.popen)
