@@ -568,7 +568,9 @@ def jsonrpc(server: a2a.A2AServer, method: str, params: dict[str, Any], version:
     return resp.json()
 
 
-def rest(server: a2a.A2AServer, method: str, path: str, body: Any = None, version: str = "1.0") -> httpx.Response:
+def rest(
+    server: a2a.A2AServer, method: str, path: str, body: Any = None, version: str = "1.0"
+) -> httpx.Response:
     return httpx.request(
         method, server.card_url + "/a2a/rest" + path, json=body, headers={"A2A-Version": version}, timeout=10
     )
@@ -583,7 +585,7 @@ def grpc_call(server: a2a.A2AServer, method: str, request: bytes, version: str =
 
 
 def offer_through_a2a(
-    server: a2a.A2AServer, pa: Any, bob_did: str, alice: Party, context_id: str = "", feed: bool = True
+    server: a2a.A2AServer, pa: Any, bob_did: str, alice: Party, *, context_id: str = "", feed: bool = True
 ) -> a2a_pb2.Task:
     offer = pa.propose(bob_did, alice.proposal())
 
@@ -614,7 +616,12 @@ def test_subscribe_streams_each_signed_statement_until_the_task_completes(
     async def go() -> None:
         async with await ClientFactory(ClientConfig()).create_from_url(server.card_url) as client:
             msg = a2a.statement_message(offer.envelope, pa.send_context())
-            first = [r async for r in client.send_message(a2a_pb2.SendMessageRequest(message=msg), context=a2a.activation())]
+            first = [
+                r
+                async for r in client.send_message(
+                    a2a_pb2.SendMessageRequest(message=msg), context=a2a.activation()
+                )
+            ]
             # SendStreamingMessage: the Task, the contract artifact, then the answers and state.
             assert [r.WhichOneof("payload") for r in first] == ["task", "artifact_update", "status_update"]
             answers = [e for r in first for e in a2a.answers_of(r)]
@@ -670,7 +677,9 @@ def test_list_tasks_pages_one_contexts_tasks_newest_first(
     assert [t["id"] for t in page1["tasks"]] == ids[::-1][:2]
     assert page1["totalSize"] == 3 and page1["nextPageToken"]
     assert all("artifacts" not in t for t in page1["tasks"])
-    page2 = jsonrpc(server, "ListTasks", {"contextId": "ctx-a", "pageSize": 2, "pageToken": page1["nextPageToken"]})
+    page2 = jsonrpc(
+        server, "ListTasks", {"contextId": "ctx-a", "pageSize": 2, "pageToken": page1["nextPageToken"]}
+    )
     assert [t["id"] for t in page2["result"]["tasks"]] == ids[::-1][2:]
     assert page2["result"]["nextPageToken"] == ""
     full = rest(server, "GET", "/tasks?contextId=ctx-a&includeArtifacts=true")
@@ -679,7 +688,9 @@ def test_list_tasks_pages_one_contexts_tasks_newest_first(
     assert jsonrpc(server, "ListTasks", {})["result"]["tasks"] == []  # no context named, none visible
     done = jsonrpc(server, "ListTasks", {"contextId": "ctx-a", "status": "TASK_STATE_COMPLETED"})
     assert done["result"]["tasks"] == []
-    assert jsonrpc(server, "ListTasks", {"contextId": "ctx-a", "pageToken": "junk"})["error"]["code"] == -32602
+    assert (
+        jsonrpc(server, "ListTasks", {"contextId": "ctx-a", "pageToken": "junk"})["error"]["code"] == -32602
+    )
     assert jsonrpc(server, "ListTasks", {"contextId": "ctx-a", "pageSize": 101})["error"]["code"] == -32602
 
 
@@ -705,7 +716,11 @@ def test_cancel_task_withdraws_our_open_counter_offer(
     signed Withdraw of his counter in its status message, his negotiation WITHDRAWN; a second
     CancelTask is TaskNotCancelable (409)."""
     n = PeerNode.open(
-        bob.agent.key, bob.mandate_vs.envelope, tmp_path / "c.db", clock=lambda: clock.now_ms, strategy=Countering()
+        bob.agent.key,
+        bob.mandate_vs.envelope,
+        tmp_path / "c.db",
+        clock=lambda: clock.now_ms,
+        strategy=Countering(),
     )
     try:
         with a2a.serve_a2a(n, name="bob") as srv:
@@ -796,8 +811,13 @@ def test_bytes_that_are_not_a_request_are_invalid_argument(server: a2a.A2AServer
 @pytest.mark.req("A2A-004")
 def test_every_method_checks_the_a2a_version_on_every_binding(server: a2a.A2AServer) -> None:
     """A2A-Version 1.1 on each method: VersionNotSupported (-32009, 400, UNIMPLEMENTED); 1.0.2 passes."""
-    for method, params in (("GetTask", {"id": "ab"}), ("ListTasks", {}), ("CancelTask", {"id": "ab"}),
-                           ("GetExtendedAgentCard", {}), ("SendMessage", {"message": {}})):
+    for method, params in (
+        ("GetTask", {"id": "ab"}),
+        ("ListTasks", {}),
+        ("CancelTask", {"id": "ab"}),
+        ("GetExtendedAgentCard", {}),
+        ("SendMessage", {"message": {}}),
+    ):
         assert jsonrpc(server, method, params, version="1.1")["error"]["code"] == -32009, method
     assert rest(server, "GET", "/tasks", version="1.1").status_code == 400
     assert rest(server, "GET", "/extendedAgentCard", version="1.1").status_code == 400

@@ -44,6 +44,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from a2a_coop.a2a.card import AGENT_CARD_PATH, agent_card, card_dict, card_json
 from a2a_coop.a2a.client import drive_a2a
+from a2a_coop.a2a.handler import TASK_STATES, CoopRequestHandler, negotiation_artifacts
+from a2a_coop.a2a.http import JSONRPC_PATH, REST_PATH, HttpServer, http_app
 from a2a_coop.a2a.parts import (
     ENVELOPE_JSON_MEDIA_TYPE,
     ENVELOPE_MEDIA_TYPE,
@@ -58,18 +60,16 @@ from a2a_coop.a2a.parts import (
     statement_message,
     task_id_for,
 )
-from a2a_coop.a2a.handler import TASK_STATES, CoopRequestHandler, negotiation_artifacts
-from a2a_coop.a2a.http import JSONRPC_PATH, REST_PATH, HttpServer, http_app
 from a2a_coop.a2a.service import A2AServer, A2AServicer, serve_a2a
 
 __all__ = [
     "AGENT_CARD_PATH",
     "ENVELOPE_JSON_MEDIA_TYPE",
     "ENVELOPE_MEDIA_TYPE",
-    "JSONRPC_PATH",
-    "REST_PATH",
     "EXTENSION_URI",
+    "JSONRPC_PATH",
     "MEDIA_TYPES",
+    "REST_PATH",
     "TASK_STATES",
     "A2AServer",
     "A2AServicer",

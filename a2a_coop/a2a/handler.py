@@ -268,7 +268,9 @@ class CoopRequestHandler(RequestHandler):
             raise a2a_errors.InvalidParamsError("historyLength must not be negative")
         offset = _page_offset(params.page_token)
         after_ms = (
-            params.status_timestamp_after.ToMilliseconds() if params.HasField("status_timestamp_after") else None
+            params.status_timestamp_after.ToMilliseconds()
+            if params.HasField("status_timestamp_after")
+            else None
         )
         rows: list[tuple[int, str, Negotiation]] = []
         with self._lock:
@@ -302,7 +304,9 @@ class CoopRequestHandler(RequestHandler):
             total_size=len(rows),
         )
 
-    async def on_cancel_task(self, params: a2a_pb2.CancelTaskRequest, context: ServerCallContext) -> a2a_pb2.Task:
+    async def on_cancel_task(
+        self, params: a2a_pb2.CancelTaskRequest, context: ServerCallContext
+    ) -> a2a_pb2.Task:
         _check(params, context)
         neg = self._negotiation(params.id)
         peer = self.node.peer
@@ -394,7 +398,9 @@ class CoopRequestHandler(RequestHandler):
         assert neg is not None  # exchange accepted a statement of it
         return neg, answers, before
 
-    def _unsigned(self, msg: a2a_pb2.Message, activated: set[str], context: ServerCallContext) -> a2a_pb2.Message:
+    def _unsigned(
+        self, msg: a2a_pb2.Message, activated: set[str], context: ServerCallContext
+    ) -> a2a_pb2.Message:
         """A message with no a2a-coop Part: never changes a negotiation (A2A-010), else a plain reply."""
         if msg.task_id:
             self._negotiation(msg.task_id)  # TaskNotFound first

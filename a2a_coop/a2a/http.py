@@ -27,7 +27,7 @@ import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from email.utils import formatdate
 from typing import Any, Final
 
@@ -159,7 +159,7 @@ def _fix_rest_error(response: JSONResponse) -> Response:
     return JSONResponse(payload, status_code=status, media_type="application/json")
 
 
-def _wrap(routes: list[BaseRoute], *, rest: bool) -> list[BaseRoute]:
+def _wrap(routes: Sequence[BaseRoute], *, rest: bool) -> list[BaseRoute]:
     out: list[BaseRoute] = []
     for r in routes:
         if isinstance(r, Route):
@@ -171,7 +171,9 @@ def _wrap(routes: list[BaseRoute], *, rest: bool) -> list[BaseRoute]:
     return out
 
 
-def card_routes(get_card: Callable[[], a2a_pb2.AgentCard], *, max_age_s: int = CARD_MAX_AGE_S) -> list[BaseRoute]:
+def card_routes(
+    get_card: Callable[[], a2a_pb2.AgentCard], *, max_age_s: int = CARD_MAX_AGE_S
+) -> list[BaseRoute]:
     """The AgentCard at :data:`AGENT_CARD_PATH`: GET, HEAD, OPTIONS (CORS), with caching headers."""
     started = formatdate(time.time(), usegmt=True)
 
@@ -256,12 +258,16 @@ def server_ssl_context(tls: TlsConfig) -> ssl.SSLContext:
 class HttpServer:
     """``app`` on uvicorn, on its own thread and event loop (:attr:`loop`)."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, *, tls: TlsConfig | None = None) -> None:
+    def __init__(
+        self, app: Any, host: str = "127.0.0.1", port: int = 0, *, tls: TlsConfig | None = None
+    ) -> None:
         self.sock = bind_socket(host, port)
         self.host = host
         self.port = int(self.sock.getsockname()[1])
         self.tls = tls
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1
+        )
         config.load()
         if tls is not None:
             config.ssl = server_ssl_context(tls)

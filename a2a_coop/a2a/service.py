@@ -12,6 +12,7 @@ notifications or version) and a ``google.rpc.ErrorInfo`` in ``a2a-protocol.org``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from types import TracebackType
@@ -77,7 +78,9 @@ def _a2a_info(error: a2a_errors.A2AError) -> any_pb2.Any:
 def a2a_status(error: a2a_errors.A2AError) -> grpc.Status:
     """An A2A error as A2A's gRPC binding sends it (A2A section 5.4, not a2a-sdk 1.3's table):
     the status code plus an ErrorInfo in a2a-protocol.org."""
-    reason = "INVALID_PARAMS" if isinstance(error, CoopRefusal) else a2a_errors.A2A_ERROR_REASONS.get(type(error))
+    reason = (
+        "INVALID_PARAMS" if isinstance(error, CoopRefusal) else a2a_errors.A2A_ERROR_REASONS.get(type(error))
+    )
     code = grpc.StatusCode[GRPC_STATUS.get(reason or "", "INTERNAL")]
     status = status_pb2.Status(code=code.value[0], message=error.message, details=[_a2a_info(error)])
     return rpc_status.to_status(status)
@@ -111,9 +114,11 @@ _UNARY: Final[dict[str, tuple[str, Callable[[Any], Any]]]] = {
     # method -> (handler method, result -> response message)
     "SendMessage": (
         "on_message_send",
-        lambda r: a2a_pb2.SendMessageResponse(task=r)
-        if isinstance(r, a2a_pb2.Task)
-        else a2a_pb2.SendMessageResponse(message=r),
+        lambda r: (
+            a2a_pb2.SendMessageResponse(task=r)
+            if isinstance(r, a2a_pb2.Task)
+            else a2a_pb2.SendMessageResponse(message=r)
+        ),
     ),
     "GetTask": ("on_get_task", lambda r: r),
     "ListTasks": ("on_list_tasks", lambda r: r),
@@ -122,9 +127,15 @@ _UNARY: Final[dict[str, tuple[str, Callable[[Any], Any]]]] = {
     "CreateTaskPushNotificationConfig": ("on_create_task_push_notification_config", lambda r: r),
     "GetTaskPushNotificationConfig": ("on_get_task_push_notification_config", lambda r: r),
     "ListTaskPushNotificationConfigs": ("on_list_task_push_notification_configs", lambda r: r),
-    "DeleteTaskPushNotificationConfig": ("on_delete_task_push_notification_config", lambda r: empty_pb2.Empty()),
+    "DeleteTaskPushNotificationConfig": (
+        "on_delete_task_push_notification_config",
+        lambda r: empty_pb2.Empty(),
+    ),
 }
-_STREAMING: Final = {"SendStreamingMessage": "on_message_send_stream", "SubscribeToTask": "on_subscribe_to_task"}
+_STREAMING: Final = {
+    "SendStreamingMessage": "on_message_send_stream",
+    "SubscribeToTask": "on_subscribe_to_task",
+}
 
 
 class A2AServicer:
@@ -173,7 +184,9 @@ class A2AServicer:
 
         return call
 
-    def _streaming(self, name: str, request_cls: Any) -> Callable[[bytes, grpc.ServicerContext], Iterator[Any]]:
+    def _streaming(
+        self, name: str, request_cls: Any
+    ) -> Callable[[bytes, grpc.ServicerContext], Iterator[Any]]:
         method = _STREAMING[name]
 
         def call(data: bytes, context: grpc.ServicerContext) -> Iterator[Any]:
@@ -200,10 +213,8 @@ class A2AServicer:
                 context.abort_with_status(_status_of(exc))
             finally:
                 if stream is not None and not self.loop.is_closed():
-                    try:
+                    with contextlib.suppress(Exception):  # closing a finished stream
                         asyncio.run_coroutine_threadsafe(stream.aclose(), self.loop).result(5)
-                    except Exception:  # noqa: S110  # closing a finished stream
-                        pass
 
         return call
 

@@ -167,7 +167,9 @@ def _serve_a2a_until_stopped(
         raise UsageError('--a2a needs the a2a extra: pip install "a2a-coop[a2a]"') from None
     public_url = _public_url(args.public_url, tls)
     if public_url is None and args.host in ("0.0.0.0", "::", ""):
-        raise UsageError(f"--host {args.host} with --a2a needs --public-url: the AgentCard cannot advertise {args.host}")
+        raise UsageError(
+            f"--host {args.host} with --a2a needs --public-url: the AgentCard cannot advertise {args.host}"
+        )
     if args.public_grpc is not None:
         _host_port(args.public_grpc)
     logged = LoggedPeer(node)

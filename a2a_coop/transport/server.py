@@ -318,6 +318,7 @@ def _cooperation_handlers(handler: CooperationHandler) -> grpc.GenericRpcHandler
 
     def get_attestations(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetAttestationsResponse:
         req = _parse(service_pb2.GetAttestationsRequest, data, context)
+
         def attestations() -> list[list[bytes]]:
             public_key_from_did(req.subject)  # KEY_INVALID (INVALID_ARGUMENT) for what is not a did:key
             return handler.get_attestations(req.subject)
