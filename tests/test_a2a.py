@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -862,3 +863,30 @@ def test_context_id_survives_a_restart(bob: Party, alice: Party, clock: FixedClo
         again.close()
     assert got["contextId"] == "ctx-kept"
     assert [t["id"] for t in listed["tasks"]] == [task.id]
+
+
+@pytest.mark.req("A2A-016")
+def test_grpc_subscription_a_client_leaves_frees_its_worker(
+    node: PeerNode, alice: Party, clock: FixedClock
+) -> None:
+    """A gRPC SubscribeToTask streams the Task first; when the client cancels it, the server's wait
+    for the next event ends, so the server still stops (within a bound) with the subscription gone."""
+    from a2a.types import a2a_pb2_grpc
+
+    srv = a2a.serve_a2a(node, name="bob")
+    try:
+        pa = make_peer(alice, clock)
+        task = offer_through_a2a(srv, pa, node.peer.did, alice)
+        with grpc.insecure_channel(srv.target) as ch:
+            stub = a2a_pb2_grpc.A2AServiceStub(ch)
+            call = stub.SubscribeToTask(
+                a2a_pb2.SubscribeToTaskRequest(id=task.id), metadata=[("a2a-version", "1.0")], timeout=30
+            )
+            first = next(call)
+            assert first.task.id == task.id and first.task.status.state == a2a_pb2.TASK_STATE_WORKING
+            call.cancel()
+    finally:
+        stopper = threading.Thread(target=srv.stop)
+        stopper.start()
+        stopper.join(30)
+    assert not stopper.is_alive()

@@ -12,6 +12,7 @@ notifications or version) and a ``google.rpc.ErrorInfo`` in ``a2a-protocol.org``
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Iterator, Sequence
@@ -191,15 +192,26 @@ class A2AServicer:
 
         def call(data: bytes, context: grpc.ServicerContext) -> Iterator[Any]:
             stream: Any = None
+            pending: list[concurrent.futures.Future[Any]] = []
+
+            # A cancelled or finished RPC (the client left, the server stops) ends the wait for the
+            # next event, so no worker thread stays parked on a subscription nobody reads.
+            def cancel() -> None:
+                for f in pending:
+                    f.cancel()
+
+            context.add_callback(cancel)
             try:
                 request = _parse(request_cls, data)
                 ctx = call_context(context)
                 stream = getattr(self.handler, method)(request, ctx)
                 first = True
-                while True:
+                while context.is_active():
+                    future = asyncio.run_coroutine_threadsafe(stream.__anext__(), self.loop)
+                    pending[:] = [future]
                     try:
-                        event = self._call(stream.__anext__())
-                    except StopAsyncIteration:
+                        event = future.result()
+                    except (StopAsyncIteration, concurrent.futures.CancelledError):
                         return
                     if first:
                         _echo(context, ctx)
