@@ -890,3 +890,29 @@ def test_grpc_subscription_a_client_leaves_frees_its_worker(
         stopper.start()
         stopper.join(30)
     assert not stopper.is_alive()
+
+
+@pytest.mark.req("A2A-003", "A2A-009", "A2A-015")
+def test_json_rpc_echoes_the_extension_and_types_a_refusal(
+    server: a2a.A2AServer, alice: Party, clock: FixedClock, node: PeerNode
+) -> None:
+    """Over JSON-RPC: an Offer with the extension activated gets a Task and the A2A-Extensions header
+    echoed; the same Offer without Alice's mandate in context is INVALID_PARAMS (-32602) whose data
+    names the section 12 code, and nothing is recorded."""
+    pa = make_peer(alice, clock)
+    offer = pa.propose(node.peer.did, alice.proposal())
+    headers = {"A2A-Version": "1.0", "A2A-Extensions": a2a.EXTENSION_URI}
+
+    def post(msg: a2a_pb2.Message) -> httpx.Response:
+        params = json_format.MessageToDict(a2a_pb2.SendMessageRequest(message=msg))
+        body = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": params}
+        return httpx.post(server.card_url + "/", json=body, headers=headers, timeout=10)
+
+    refused = post(a2a.statement_message(offer.envelope, []))
+    error = refused.json()["error"]
+    assert error["code"] == -32602 and "MANDATE_UNKNOWN" in error["message"]
+    assert node.peer.verifier.negotiations.by_id == {}
+    ok = post(a2a.statement_message(offer.envelope, pa.send_context()))
+    assert ok.headers["A2A-Extensions"] == a2a.EXTENSION_URI
+    task = ok.json()["result"]["task"]
+    assert task["id"] == offer.header.negotiation_id.hex() and task["status"]["state"] == "TASK_STATE_WORKING"

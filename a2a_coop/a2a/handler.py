@@ -80,14 +80,19 @@ _TASK_ID: Final = re.compile(r"\A(?:[0-9a-f]{2})+\Z")
 _VERSION: Final = re.compile(r"\A(\d+)\.(\d+)(?:\.\d+)?\Z")
 
 
-class CoopRefusal(a2a_errors.InvalidParamsError):
-    """A statement the peer refused (A2A-009): A2A's InvalidParams, carrying the section 13 code.
-    The gRPC binding sends ``cause`` as its section 13 status instead."""
+def coop_refusal(cause: CoopError) -> a2a_errors.InvalidParamsError:
+    """A statement the peer refused (A2A-009): A2A's InvalidParams, its data naming the section 12
+    code; ``coop_cause`` keeps the error, which the gRPC binding sends as its section 13 status.
+    (An InvalidParamsError itself, not a subclass: a2a-sdk maps errors by exact type.)"""
+    data = {"a2aCoopCode": cause.code, "requirement": cause.requirement or "", "detail": cause.detail}
+    error = a2a_errors.InvalidParamsError(str(cause), data=data)
+    error.coop_cause = cause  # type: ignore[attr-defined]
+    return error
 
-    def __init__(self, cause: CoopError) -> None:
-        data = {"a2aCoopCode": cause.code, "requirement": cause.requirement or "", "detail": cause.detail}
-        super().__init__(str(cause), data=data)
-        self.cause = cause
+
+def coop_cause(error: BaseException) -> CoopError | None:
+    cause = getattr(error, "coop_cause", None)
+    return cause if isinstance(cause, CoopError) else None
 
 
 class TaskEvents:
@@ -372,7 +377,7 @@ class CoopRequestHandler(RequestHandler):
             *ctx, envelope = [envelope_of(p) for p in signed]
             request_vs = verify_statement(envelope)
         except CoopError as err:
-            raise CoopRefusal(err) from None
+            raise coop_refusal(err) from None
         nid = request_vs.header.negotiation_id
         if msg.task_id and msg.task_id != task_id_for(nid):
             raise a2a_errors.InvalidParamsError(
@@ -386,7 +391,7 @@ class CoopRequestHandler(RequestHandler):
         try:
             answers = await asyncio.to_thread(self._exchange, envelope, ctx)
         except CoopError as err:
-            raise CoopRefusal(err) from None
+            raise coop_refusal(err) from None
         finally:
             self.events.changed()
         _echo(context, activated)

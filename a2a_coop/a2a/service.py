@@ -32,10 +32,10 @@ from grpc_status import rpc_status
 from a2a_coop.a2a.card import DEFAULT_DESCRIPTION, agent_card
 from a2a_coop.a2a.handler import (
     TASK_STATES,
-    CoopRefusal,
     CoopRequestHandler,
     NotifyingNode,
     TaskEvents,
+    coop_cause,
     negotiation_artifacts,
 )
 from a2a_coop.a2a.http import GRPC_STATUS, JSONRPC_PATH, REST_PATH, HttpServer, http_app
@@ -68,8 +68,6 @@ A2A_DOMAIN: Final = "a2a-protocol.org"
 
 def _a2a_info(error: a2a_errors.A2AError) -> any_pb2.Any:
     reason = a2a_errors.A2A_ERROR_REASONS.get(type(error), "INTERNAL_ERROR")
-    if isinstance(error, CoopRefusal):
-        reason = "INVALID_PARAMS"
     info = any_pb2.Any()
     metadata = {k: str(v) for k, v in (error.data or {}).items() if isinstance(v, str | int)}
     info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=A2A_DOMAIN, metadata=metadata))
@@ -79,9 +77,7 @@ def _a2a_info(error: a2a_errors.A2AError) -> any_pb2.Any:
 def a2a_status(error: a2a_errors.A2AError) -> grpc.Status:
     """An A2A error as A2A's gRPC binding sends it (A2A section 5.4, not a2a-sdk 1.3's table):
     the status code plus an ErrorInfo in a2a-protocol.org."""
-    reason = (
-        "INVALID_PARAMS" if isinstance(error, CoopRefusal) else a2a_errors.A2A_ERROR_REASONS.get(type(error))
-    )
+    reason = a2a_errors.A2A_ERROR_REASONS.get(type(error))
     code = grpc.StatusCode[GRPC_STATUS.get(reason or "", "INTERNAL")]
     status = status_pb2.Status(code=code.value[0], message=error.message, details=[_a2a_info(error)])
     return rpc_status.to_status(status)
@@ -98,8 +94,9 @@ def coop_status(err: CoopError) -> grpc.Status:
 
 
 def _status_of(exc: BaseException) -> grpc.Status:
-    if isinstance(exc, CoopRefusal):
-        return coop_status(exc.cause)
+    cause = coop_cause(exc)
+    if cause is not None:
+        return coop_status(cause)
     if isinstance(exc, a2a_errors.A2AError):
         return a2a_status(exc)
     if isinstance(exc, CoopError):
