@@ -414,6 +414,8 @@ def test_malformed_request_bytes_are_invalid_argument_and_the_server_keeps_servi
     with pytest.raises(grpc.RpcError) as info:
         raw_exchange(channel)(garbage, timeout=5)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    error = from_rpc_error(cast(grpc.RpcError, info.value))  # typed: our ErrorInfo, a SPEC code
+    assert isinstance(error, errors.RequestMalformed) and error.requirement == "RPC-007"
     assert peer.calls == []
     assert client.exchange(b"ok") == [b"ok"]
 

@@ -36,7 +36,7 @@ from grpc_reflection.v1alpha import reflection
 
 from a2a_coop._proto.a2acoop.v1 import service_pb2
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES
-from a2a_coop.protocol.errors import CoopError, EnvelopeTooLarge, Origin
+from a2a_coop.protocol.errors import CoopError, EnvelopeTooLarge, Origin, RequestMalformed
 from a2a_coop.protocol.identity import public_key_from_did
 from a2a_coop.transport.errors import TransportError, status_for
 from a2a_coop.transport.handlers import CooperationHandler, EscrowHandler
@@ -245,9 +245,11 @@ def _parse(cls: type[M], data: bytes, context: grpc.ServicerContext) -> M:
     try:
         return cls.FromString(data)
     except DecodeError:
-        context.abort(
-            grpc.StatusCode.INVALID_ARGUMENT, f"request does not parse as {cls.DESCRIPTOR.full_name}"
+        error = RequestMalformed(
+            f"request does not parse as {cls.DESCRIPTOR.full_name}", requirement="RPC-007"
         )
+        context.abort_with_status(status_for(error))
+        raise AssertionError("abort_with_status returns only by raising") from None  # pragma: no cover
 
 
 def _check_sizes(envelopes: Iterable[bytes]) -> None:
