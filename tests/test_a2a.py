@@ -654,9 +654,23 @@ def test_subscribe_streams_each_signed_statement_until_the_task_completes(
 
 
 @pytest.mark.req("A2A-016", "A2A-019")
-def test_subscribe_to_a_finished_or_unknown_task_is_an_a2a_error(server: a2a.A2AServer) -> None:
-    err = jsonrpc(server, "SubscribeToTask", {"id": "00" * 16})
-    assert err["error"]["code"] == -32001
+def test_subscribe_to_a_finished_or_unknown_task_is_an_a2a_error(
+    server: a2a.A2AServer, alice: Party, clock: FixedClock, node: PeerNode
+) -> None:
+    """Subscribing to a finished negotiation is UnsupportedOperation (-32004; gRPC UNIMPLEMENTED), to
+    an unknown one TaskNotFound (-32001)."""
+    pa = make_peer(alice, clock)
+
+    async def trade() -> a2a_pb2.Task | None:
+        async with await factory().create_from_url(server.card_url) as client:
+            return await a2a.drive_a2a(pa, client, pa.propose(node.peer.did, alice.proposal()))
+
+    done = run(trade)
+    assert done is not None and done.status.state == a2a_pb2.TASK_STATE_COMPLETED
+    assert jsonrpc(server, "SubscribeToTask", {"id": done.id})["error"]["code"] == -32004
+    err = grpc_call(server, "SubscribeToTask", a2a_pb2.SubscribeToTaskRequest(id=done.id).SerializeToString())
+    assert err.code() == grpc.StatusCode.UNIMPLEMENTED and _a2a_reason(err) == "UNSUPPORTED_OPERATION"
+    assert jsonrpc(server, "SubscribeToTask", {"id": "00" * 16})["error"]["code"] == -32001
 
 
 @pytest.mark.req("A2A-017")
