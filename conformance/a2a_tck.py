@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 DEFAULT_RUNNER: Final = ROOT.parent / "shared" / "tools" / "a2a-tck" / "run.sh"
@@ -72,26 +72,21 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def start_peer(directory: Path) -> tuple[subprocess.Popen[str], str]:
-    from a2a_coop.cli.demo import ServerProcess, _read_line, child_env, cli_command, provision, wait_listening
+def start_peer(directory: Path) -> tuple[Any, str]:
+    """``a2a-coop serve --a2a`` for a fresh identity in ``directory``: the process and its card's base URL."""
+    from a2a_coop.cli.demo import _read_line, provision, start_server, stop_process, wait_listening
 
     bob = provision(directory, "tck-peer")
-    log = (directory / "peer.log").open("w")
-    popen = subprocess.Popen(
-        cli_command("serve", *bob.files(), "--a2a"),
-        stdout=subprocess.PIPE,
-        stderr=log,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env=child_env(),
-    )
-    log.close()
-    wait_listening(ServerProcess("tck-peer", popen, directory / "peer.log"), 30)
-    line = _read_line(popen.stdout, 30) or ""
-    if not line.startswith("agent card at "):
-        popen.kill()
-        raise SystemExit(f"the peer did not print its card URL: {line!r}")
-    return popen, line.removeprefix("agent card at ").strip().removesuffix("/.well-known/agent-card.json")
+    server = start_server("tck-peer", ["serve", *bob.files(), "--a2a"], directory / "peer.log")
+    try:
+        wait_listening(server, 30)
+        line = _read_line(server.popen.stdout, 30) or ""
+        if not line.startswith("agent card at "):
+            raise SystemExit(f"the peer did not print its card URL: {line!r}")
+    except BaseException:
+        stop_process(server.popen)
+        raise
+    return server, line.removeprefix("agent card at ").strip().removesuffix("/.well-known/agent-card.json")
 
 
 def run_binding(args: argparse.Namespace, url: str, binding: str, out: Path) -> dict[str, object]:
@@ -150,15 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="a2a-tck-peer-") as scratch:
         out = args.out or Path(tempfile.mkdtemp(prefix="a2a-tck-out-"))
         out.mkdir(parents=True, exist_ok=True)
-        popen, url = start_peer(Path(scratch))
+        from a2a_coop.cli.demo import stop_process
+
+        server, url = start_peer(Path(scratch))
         try:
             results = [run_binding(args, url, b, out) for b in bindings]
         finally:
-            popen.terminate()
-            try:
-                popen.wait(10)
-            except subprocess.TimeoutExpired:
-                popen.kill()
+            stop_process(server.popen)
     protocol = 0
     for r in results:
         total = r["counts"].get("total", [0, 0, 0])  # type: ignore[union-attr]
