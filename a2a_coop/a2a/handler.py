@@ -176,14 +176,17 @@ class CoopRequestHandler(RequestHandler):
             return self._contexts.get(task_id, task_id)
 
     def _bind_context(self, task_id: str, context_id: str) -> str:
-        with self._lock:
-            known = self._contexts.get(task_id)
-            if known is not None:
-                return known
-            self._contexts[task_id] = context_id
-            snapshot = dict(self._contexts)
-        if self.node.journal is not None:
-            self.node.journal.put_meta(CONTEXTS_META_KEY, snapshot)
+        # Under the peer's lock: the journal's one connection is the peer's (never two writers), and
+        # snapshots reach it in the order they were taken.
+        with self.node.peer.lock:
+            with self._lock:
+                known = self._contexts.get(task_id)
+                if known is not None:
+                    return known
+                self._contexts[task_id] = context_id
+                snapshot = dict(self._contexts)
+            if self.node.journal is not None:
+                self.node.journal.put_meta(CONTEXTS_META_KEY, snapshot)
         return context_id
 
     # -- the operations ---------------------------------------------------------------------------
@@ -398,7 +401,7 @@ class CoopRequestHandler(RequestHandler):
         if not nid:
             parts = [envelope_part(a) for a in answers]
             return _agent_message(parts, context_id=msg.context_id or str(uuid.uuid4()))
-        self._bind_context(task_id_for(nid), msg.context_id or task_id_for(nid))
+        await asyncio.to_thread(self._bind_context, task_id_for(nid), msg.context_id or task_id_for(nid))
         neg = self.node.peer.verifier.negotiations.by_id.get(nid)
         assert neg is not None  # exchange accepted a statement of it
         return neg, answers, before
