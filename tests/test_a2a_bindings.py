@@ -236,3 +236,24 @@ def test_tls_covers_every_listener_and_the_card_says_so(tmp_path: Path) -> None:
             httpx.get(card_url.replace("https://", "http://") + a2a.AGENT_CARD_PATH, timeout=5)
     finally:
         stop_process(server.popen)
+
+
+def test_mutual_tls_on_the_http_listener(tmp_path: Path) -> None:
+    """With --tls-client-ca the HTTP listener, like gRPC, refuses a client without a certificate
+    signed by that CA and serves one with it."""
+    pki = Pki(tmp_path)
+    server, card_url = start_bob(
+        tmp_path,
+        *("--tls-cert", str(tmp_path / "server.pem"), "--tls-key", str(tmp_path / "server.key")),
+        *("--tls-client-ca", str(tmp_path / "ca.pem")),
+    )
+    try:
+        anonymous = ssl.create_default_context(cafile=str(pki.dir / "ca.pem"))
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(card_url + a2a.AGENT_CARD_PATH, verify=anonymous, timeout=10)
+        known = ssl.create_default_context(cafile=str(pki.dir / "ca.pem"))
+        known.load_cert_chain(str(pki.dir / "client.pem"), str(pki.dir / "client.key"))
+        resp = httpx.get(card_url + a2a.AGENT_CARD_PATH, verify=known, timeout=10)
+        assert resp.status_code == 200 and resp.json()["capabilities"]["streaming"] is True
+    finally:
+        stop_process(server.popen)
