@@ -193,6 +193,8 @@ def test_ipv6_listeners_and_a_public_url(tmp_path: Path) -> None:
         (["--host", "0.0.0.0"], "needs --public-url"),
         (["--public-url", "ftp://x"], "must be an http:// or https:// URL"),
         (["--public-grpc", "nohost"], "must be HOST:PORT"),
+        (["--card-port", "99999"], "is not a port number"),
+        (["--port", "70000"], "is not a port number"),
     ],
 )
 def test_serve_a2a_refuses_what_the_card_could_not_advertise(
@@ -209,8 +211,8 @@ def test_serve_a2a_refuses_what_the_card_could_not_advertise(
         stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 2, result
-    assert message in result.stderr and "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr.strip().splitlines()[-1]  # one line says why (after argparse's usage)
 
 
 @pytest.mark.req("A2A-015")

@@ -33,6 +33,7 @@ from a2a_coop.cli._common import (
     non_negative,
     parse_duration,
     parse_time,
+    port_number,
     positive,
     quiet_grpc,
     strategy_spec,
@@ -79,7 +80,7 @@ def _add_identity(p: argparse.ArgumentParser, *, journal_must_exist: bool = Fals
 
 def _add_listen(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=non_negative, default=0, help="port to bind (default 0: any free port)")
+    p.add_argument("--port", type=port_number, default=0, help="port to bind (default 0: any free port)")
     g = p.add_argument_group(
         "TLS (default: plaintext)",
         "--tls-cert and --tls-key serve TLS; --tls-client-ca adds mutual TLS: clients without a "
@@ -203,7 +204,7 @@ def _add_runtime_parsers(sub: Any) -> None:
     )
     p.add_argument(
         "--card-port",
-        type=int,
+        type=port_number,
         default=0,
         help="HTTP port of A2A's JSON-RPC and HTTP+JSON bindings and the AgentCard with --a2a "
         "(default: any free port)",
