@@ -36,7 +36,7 @@ BENCHMARKS: Final[dict[str, tuple[str, str]]] = {
     ),
     "a2a": (
         "benchmarks.a2a",
-        "trades via stock a2a-sdk vs CooperationService, vs plain SendMessage (coop_vs_a2a_sdk_trade)",
+        "trades via stock a2a-sdk (gRPC and JSON-RPC bindings) vs CooperationService (coop_vs_a2a_sdk_trade)",
     ),
     "scaling": (
         "benchmarks.scaling",

@@ -32,7 +32,7 @@ from a2a_coop.protocol import errors
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES
 from a2a_coop.protocol.errors import CoopError, Origin
 from a2a_coop.protocol.forks import ForkProof
-from a2a_coop.testing import Party
+from a2a_coop.testing import FixedClock, Party
 from a2a_coop.transport import (
     CooperationClient,
     CooperationHandler,
@@ -209,11 +209,23 @@ def test_negotiate_stream_ends_at_the_first_rejection(client: CooperationClient,
     assert b"never" not in [e for e, _ in peer.calls]
 
 
+SUBJECT = Party("carol", FixedClock()).agent.did
+
+
+def test_get_attestations_about_what_is_not_a_did_is_invalid_argument(client: CooperationClient) -> None:
+    """GetAttestations("not-a-did") is refused (KEY_INVALID, INVALID_ARGUMENT), not an empty OK; an
+    empty subject asks for every attestation held (ATT-014) and is answered."""
+    for subject in ("not-a-did", "did:key:z6Mkexample"):
+        with pytest.raises(errors.KeyInvalid):
+            client.get_attestations(subject)
+    assert client.get_attestations("")[0] == [b"mandate", b"offer", b"accept", b""]
+
+
 def test_read_calls_round_trip(client: CooperationClient) -> None:
     assert client.get_log(5, 2) == ([b"log-5", b"log-6"], 7)
     assert client.get_log(0, 0) == ([b"log-0", b"log-1", b"log-2"], 2)  # 0 = the server's page size
     assert client.get_checkpoint() == b"checkpoint"
-    subject = "did:key:z6Mkexample"
+    subject = SUBJECT
     first, token = client.get_attestations_page(subject, limit=1)
     assert (first, token) == ([[b"mandate", b"offer", b"accept", subject.encode()]], "2")
     assert client.get_attestations(subject) == [  # every page
@@ -423,6 +435,8 @@ def test_malformed_request_bytes_are_invalid_argument_and_the_server_keeps_servi
     with pytest.raises(grpc.RpcError) as info:
         raw_exchange(channel)(garbage, timeout=5)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    error = from_rpc_error(cast(grpc.RpcError, info.value))  # typed: our ErrorInfo, a SPEC code
+    assert isinstance(error, errors.RequestMalformed) and error.requirement == "RPC-007"
     assert peer.calls == []
     assert client.exchange(b"ok") == [b"ok"]
 
@@ -448,6 +462,30 @@ def test_health_reports_serving_for_the_server_and_each_service(channel: grpc.Ch
     for name in ("", COOPERATION_SERVICE, ESCROW_SERVICE):
         reply = stub.Check(health_pb2.HealthCheckRequest(service=name), timeout=5)
         assert reply.status == health_pb2.HealthCheckResponse.SERVING, name
+
+
+@pytest.mark.req("RPC-010")
+def test_health_list_answers_every_service(channel: grpc.Channel) -> None:
+    """Health declares List; it answers (not UNIMPLEMENTED with a logged traceback)."""
+    reply = health_pb2_grpc.HealthStub(channel).List(health_pb2.HealthListRequest(), timeout=5)
+    assert {"", COOPERATION_SERVICE, ESCROW_SERVICE} <= set(reply.statuses)
+    assert {s.status for s in reply.statuses.values()} == {health_pb2.HealthCheckResponse.SERVING}
+
+
+@pytest.mark.req("RPC-010")
+def test_reflection_answers_v1_as_well_as_v1alpha(channel: grpc.Channel) -> None:
+    """grpcurl asks grpc.reflection.v1 first; both versions list the services."""
+    from grpc_reflection.v1alpha import reflection_pb2
+
+    for service in ("grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"):
+        call = channel.stream_stream(
+            f"/{service}/ServerReflectionInfo",
+            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+        )
+        (reply,) = list(call(iter([reflection_pb2.ServerReflectionRequest(list_services="*")]), timeout=5))
+        names = {s.name for s in reply.list_services_response.service}
+        assert {COOPERATION_SERVICE, ESCROW_SERVICE, "grpc.reflection.v1.ServerReflection"} <= names, service
 
 
 @pytest.mark.req("RPC-010")
@@ -586,9 +624,9 @@ def test_trio_clients_cover_every_call(server: RunningServer) -> None:
         assert await coop.exchange(b"a", [b"b"]) == [b"a", b"b"]
         assert await coop.get_log(1, 1) == ([b"log-1"], 3)
         assert await coop.get_checkpoint() == b"checkpoint"
-        assert await coop.get_attestations("s") == [
-            [b"mandate", b"offer", b"accept", b"s"],
-            [b"mandate", b"offer", b"accept", b"s2"],
+        assert await coop.get_attestations(SUBJECT) == [
+            [b"mandate", b"offer", b"accept", SUBJECT.encode()],
+            [b"mandate", b"offer", b"accept", SUBJECT.encode() + b"2"],
         ]
         assert await coop.gossip([b"c"], []) == ([b"checkpoint", b"c"], [ForkProof(b"b", b"a")])
         assert await escrow.submit([b"m"]) == [b"bond_lock"]

@@ -33,6 +33,7 @@ from a2a_coop.cli._common import (
     non_negative,
     parse_duration,
     parse_time,
+    port_number,
     positive,
     quiet_grpc,
     strategy_spec,
@@ -80,7 +81,7 @@ def _add_identity(p: argparse.ArgumentParser, *, journal_must_exist: bool = Fals
 
 def _add_listen(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=non_negative, default=0, help="port to bind (default 0: any free port)")
+    p.add_argument("--port", type=port_number, default=0, help="port to bind (default 0: any free port)")
     g = p.add_argument_group(
         "TLS (default: plaintext)",
         "--tls-cert and --tls-key serve TLS; --tls-client-ca adds mutual TLS: clients without a "
@@ -198,14 +199,28 @@ def _add_runtime_parsers(sub: Any) -> None:
     p.add_argument(
         "--a2a",
         action="store_true",
-        help="also serve A2A's A2AService on the same port and the AgentCard over HTTP "
-        "(needs the a2a extra); prints 'agent card at URL' after the listening line",
+        help="also serve A2A (needs the a2a extra): its gRPC binding on the same port, JSON-RPC 2.0 "
+        "and HTTP+JSON and the AgentCard over HTTP on --card-port, with the same TLS; prints "
+        "'agent card at URL' after the listening line",
     )
     p.add_argument(
         "--card-port",
-        type=int,
+        type=port_number,
         default=0,
-        help="HTTP port of the AgentCard with --a2a (default: any free port)",
+        help="HTTP port of A2A's JSON-RPC and HTTP+JSON bindings and the AgentCard with --a2a "
+        "(default: any free port)",
+    )
+    p.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="with --a2a: the HTTP base URL the AgentCard advertises (e.g. https://agent.example.com; "
+        "default: the address bound; needed with a wildcard --host)",
+    )
+    p.add_argument(
+        "--public-grpc",
+        metavar="HOST:PORT",
+        help="with --a2a: the gRPC address the AgentCard advertises (default: --public-url's host "
+        "with the bound port)",
     )
     p.add_argument(
         "--refuse-below",

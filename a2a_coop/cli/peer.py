@@ -179,14 +179,33 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
 def _serve_a2a_until_stopped(
     node: PeerNode, args: argparse.Namespace, tls: TlsConfig | None, *, did: str, out: TextIO
 ) -> None:
-    """``serve --a2a``: CooperationService and A2A's A2AService on one port, the AgentCard over HTTP."""
+    """``serve --a2a``: CooperationService and A2A's gRPC binding on one port; JSON-RPC, HTTP+JSON
+    and the AgentCard over HTTP; every exchange logged, whichever binding it came through."""
     try:
         from a2a_coop.a2a import AGENT_CARD_PATH, serve_a2a
     except ImportError:
         raise UsageError('--a2a needs the a2a extra: pip install "a2a-coop[a2a]"') from None
+    public_url = _public_url(args.public_url, tls)
+    if public_url is None and args.host in ("0.0.0.0", "::", ""):
+        raise UsageError(
+            f"--host {args.host} with --a2a needs --public-url: the AgentCard cannot advertise {args.host}"
+        )
+    if args.public_grpc is not None:
+        _host_port(args.public_grpc)
+    logged = LoggedPeer(node)
     with stop_on_signals() as stop:
         try:
-            server = serve_a2a(node, host=args.host, port=args.port, http_port=args.card_port, tls=tls)
+            server = serve_a2a(
+                node,
+                host=args.host,
+                port=args.port,
+                http_port=args.card_port,
+                tls=tls,
+                public_url=public_url,
+                public_grpc=args.public_grpc,
+                exchange=logged.exchange,
+                cooperation=logged,
+            )
         except (RuntimeError, OSError) as exc:
             raise UsageError(f"cannot listen on {args.host}: {exc}") from None
         try:
@@ -197,6 +216,30 @@ def _serve_a2a_until_stopped(
         finally:
             server.stop()
             say_stopped(out)
+
+
+def _public_url(url: str | None, tls: TlsConfig | None) -> str | None:
+    """``--public-url``, checked: an http(s) URL with a host and no query; https when serving TLS."""
+    if url is None:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError for a bad port
+    except ValueError as exc:
+        raise UsageError(f"--public-url {url!r}: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise UsageError(f"--public-url {url!r} must be an http:// or https:// URL with a host")
+    if tls is not None and parts.scheme != "https":
+        raise UsageError(f"--public-url {url!r} must be https:// when the server speaks TLS")
+    return url.rstrip("/")
+
+
+def _host_port(value: str) -> None:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--public-grpc {value!r} must be HOST:PORT")
 
 
 @runtime_command

@@ -36,8 +36,9 @@ from grpc_reflection.v1alpha import reflection
 
 from a2a_coop._proto.a2acoop.v1 import service_pb2
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES
-from a2a_coop.protocol.errors import CoopError, EnvelopeTooLarge, Origin
+from a2a_coop.protocol.errors import CoopError, EnvelopeTooLarge, Origin, RequestMalformed
 from a2a_coop.protocol.forks import ForkProof
+from a2a_coop.protocol.identity import public_key_from_did
 from a2a_coop.transport.errors import TransportError, status_for
 from a2a_coop.transport.handlers import CooperationHandler, EscrowHandler
 from a2a_coop.transport.limits import MAX_PAGE_BYTES, MAX_PAGE_ENTRIES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
@@ -113,10 +114,10 @@ def serve(
         services.append(ESCROW_SERVICE)
     for add in extra_servicers:
         services.extend(add(server))
-    health_servicer = health.HealthServicer()
+    health_servicer = _Health()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        [*services, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+    _enable_reflection(
+        [*services, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name],
         server,
     )
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -141,6 +142,45 @@ def serve(
     for name in ("", *services):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return RunningServer(server, executor, health_servicer, host, bound, tuple(services))
+
+
+class _Health(health.HealthServicer):
+    """grpc's HealthServicer with ``List`` (which the Health service declares) answered, not UNIMPLEMENTED."""
+
+    def List(self, request: Any, context: grpc.ServicerContext) -> Any:  # gRPC's method name
+        with self._lock:
+            statuses = dict(self._server_status)
+        return health_pb2.HealthListResponse(
+            statuses={name: health_pb2.HealthCheckResponse(status=s) for name, s in statuses.items()}
+        )
+
+
+REFLECTION_V1: Final = "grpc.reflection.v1.ServerReflection"
+
+
+def _enable_reflection(services: Sequence[str], server: grpc.Server) -> None:
+    """Server reflection as ``grpc.reflection.v1`` and the older ``v1alpha`` (grpcurl and most tools
+    ask v1 first). grpcio-reflection ships v1alpha only; the two protocols are the same messages under
+    another package, so the v1alpha servicer answers both."""
+    from grpc_reflection.v1alpha import reflection_pb2
+
+    names = [*services, reflection.SERVICE_NAME, REFLECTION_V1]
+    servicer = reflection.ReflectionServicer(names)
+    server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                service,
+                {
+                    "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+                        servicer.ServerReflectionInfo,
+                        request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+                        response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+                    )
+                },
+            )
+            for service in (reflection.SERVICE_NAME, REFLECTION_V1)
+        ]
+    )
 
 
 class RunningServer:
@@ -207,9 +247,11 @@ def _parse(cls: type[M], data: bytes, context: grpc.ServicerContext) -> M:
     try:
         return cls.FromString(data)
     except DecodeError:
-        context.abort(
-            grpc.StatusCode.INVALID_ARGUMENT, f"request does not parse as {cls.DESCRIPTOR.full_name}"
+        error = RequestMalformed(
+            f"request does not parse as {cls.DESCRIPTOR.full_name}", requirement="RPC-007"
         )
+        context.abort_with_status(status_for(error))
+        raise AssertionError("abort_with_status returns only by raising") from None  # pragma: no cover
 
 
 def _check_sizes(envelopes: Iterable[bytes]) -> None:
@@ -280,11 +322,13 @@ def _cooperation_handlers(handler: CooperationHandler) -> grpc.GenericRpcHandler
 
     def get_attestations(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetAttestationsResponse:
         req = _parse(service_pb2.GetAttestationsRequest, data, context)
-        bundles, token = _invoke(
-            context,
-            "GetAttestations",
-            lambda: handler.get_attestations(req.subject, _limit(req.limit), req.page_token, MAX_PAGE_BYTES),
-        )
+
+        def attestations() -> tuple[list[list[bytes]], str]:
+            if req.subject:  # "" asks for every attestation held (SPEC 10.4)
+                public_key_from_did(req.subject)  # KEY_INVALID (INVALID_ARGUMENT) for what is not a did:key
+            return handler.get_attestations(req.subject, _limit(req.limit), req.page_token, MAX_PAGE_BYTES)
+
+        bundles, token = _invoke(context, "GetAttestations", attestations)
         return service_pb2.GetAttestationsResponse(
             bundles=[service_pb2.EvidenceBundle(envelopes=b) for b in bundles], next_page_token=token
         )
