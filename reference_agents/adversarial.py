@@ -42,22 +42,22 @@ class Act:
 
 def _check_rate(rate: float) -> None:
     if not 0.0 <= rate <= 1.0:
-        raise ValueError("rate must be in 0..1")
+        raise ValueError("act_rate must be in 0..1")
 
 
 @dataclass
 class _Adversary(HonestStrategy):
-    rate: float = 1.0
+    act_rate: float = 1.0
     seed: int = 0
     truth: list[Act] = field(default_factory=list, repr=False)
     _decided: dict[bytes, bool] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        _check_rate(self.rate)
+        _check_rate(self.act_rate)
         self._rng = random.Random(self.seed)
 
     def _roll(self) -> bool:
-        return self._rng.random() < self.rate
+        return self._rng.random() < self.act_rate
 
     def _withholds(self, contract: ContractView, decide: bool, kind: str, detail: str = "") -> bool:
         """Decide once per contract whether to withhold; record it as ground truth."""
@@ -73,7 +73,7 @@ class _Adversary(HonestStrategy):
 class Exaggerator(_Adversary):
     """Overstates its reservation value and its needs.
 
-    On the first round of a negotiation (with probability ``rate``) it counters asking
+    On the first round of a negotiation (with probability ``act_rate``) it counters asking
     ``1 + markup`` times an even trade, and signs, in its counter, a RESERVATION_VALUE claim that it
     will not go below ``reserve * (1 + markup)`` (subject ``ratio-permille``) and a NEED claim
     inflated by ``markup``. It then accepts anything at or above its true ``reserve``. Ground truth:
@@ -117,7 +117,7 @@ class Bluffer(_Adversary):
     """Claims holdings it does not have.
 
     It holds only the categories in ``holdings``. Asked for anything else, it accepts anyway (with
-    probability ``rate``; otherwise it rejects honestly), and when it offers, it signs a HOLDING claim
+    probability ``act_rate``; otherwise it rejects honestly), and when it offers, it signs a HOLDING claim
     for every item it gives. It delivers only what it holds. Ground truth: ``bluff`` acts (one per
     contract it cannot perform). Detection: the counterparty's BreachClaim is upheld and the bond
     forfeited.
@@ -151,7 +151,7 @@ class Bluffer(_Adversary):
 @dataclass
 class Reneger(_Adversary):
     """Accepts, then does not deliver: from its ``after``-th contract on (0: from the first), with
-    probability ``rate`` per contract, it withholds every item. Ground truth: ``renege`` acts.
+    probability ``act_rate`` per contract, it withholds every item. Ground truth: ``renege`` acts.
     Detection: the counterparty's BreachClaim is upheld; its attestation says BREACHED."""
 
     after: int = 0
@@ -168,7 +168,7 @@ class Reneger(_Adversary):
 class Feinter(_Adversary):
     """Cooperates while stakes and trust are low, defects when they are high.
 
-    It withholds (with probability ``rate``) under a contract where the declared value it would keep
+    It withholds (with probability ``act_rate``) under a contract where the declared value it would keep
     by not delivering is at least ``stake_threshold``, or once it has fulfilled ``warmup`` contracts
     with that counterparty (its trust is then high); otherwise it delivers. Ground truth: ``feint``
     acts. Detection: after a clean record, a BreachClaim upheld on the high-stakes contract.
@@ -195,7 +195,7 @@ class Cartel(_Adversary):
     """A group trading among itself on better terms and refusing equivalent outside offers.
 
     From a member (an agent did:key in ``members``) it accepts anything worth ``inside_ratio`` or
-    more; from an outsider it rejects (with probability ``rate``) even an offer worth an even trade
+    more; from an outsider it rejects (with probability ``act_rate``) even an offer worth an even trade
     or better, and it offers only to members. Ground truth: ``exclude`` acts. Detection: outsiders
     hold its signed Rejects of fair offers; the pattern (fair outside offers refused, worse inside
     ones taken) is visible to whoever sees both.
@@ -246,7 +246,7 @@ class SybilRing(_Adversary):
 class Opportunist(_Adversary):
     """Defects only where it expects not to be caught: under a contract with no bond (so no escrow
     holds anything to forfeit and no attestation carries stake, ATT-004) it withholds with
-    probability ``rate``; under a bonded contract it delivers. A contract counts as unbonded when
+    probability ``act_rate``; under a bonded contract it delivers. A contract counts as unbonded when
     it is first asked to perform it in state ACCEPTED (a bonded one is performed from BONDED on).
     Ground truth: ``opportunism`` acts. Detection: none by the escrow (nothing was at stake); in
     the verifiable world, where every trade is bonded, it never defects."""

@@ -34,8 +34,17 @@ def _contract_statements(peer: Peer, neg: Negotiation) -> list[VerifiedStatement
     if c is None:
         return []
     held = peer.verifier.statements
-    mandates = dict.fromkeys(vs.header.mandate for vs in (c.offer, c.accept) if vs.header.mandate in held)
-    return [*(held[m] for m in mandates), c.offer, c.accept]
+    # The whole bargaining from the opening Offer: a contract formed on a Counter is placed only after
+    # the Offer and Counters it answers (NEG-002).
+    # (a Negotiation's history starts after its opening Offer, which only its id names).
+    bargaining = [c.offer]
+    if c.offer.body == "counter":
+        opening = [vs for vs in held.values() if vs.body == "offer" and vs.header.negotiation_id == neg.id]
+        counters = [held[d] for _, event, _, d in neg.history if event.value == "COUNTER" and d in held]
+        bargaining = list({vs.digest: vs for vs in [*opening, *counters, c.offer]}.values())
+    chain = [*bargaining, c.accept]
+    mandates = dict.fromkeys(vs.header.mandate for vs in chain if vs.header.mandate in held)
+    return [*(held[m] for m in mandates), *chain]
 
 
 def run_trade(
