@@ -142,36 +142,8 @@ def _add_counterparty(p: argparse.ArgumentParser) -> None:
     _add_dial_tls(p)
 
 
-def _add_runtime_parsers(sub: Any) -> None:
-    p = sub.add_parser(
-        "mandate",
-        help="sign a mandate delegating authority from a principal key to an agent key",
-        description="The principal signs a Mandate for the agent. The principal's chain lives in its "
-        "journal (created beside the principal's key if new: principal.key -> principal.db), so a seq "
-        "is never reused.",
-    )
-    p.add_argument("--principal", type=Path, required=True, help="the principal's key file")
-    p.add_argument("--agent", required=True, help="the agent's did:key (or its key file)")
-    p.add_argument("--out", type=Path, required=True, help="write the mandate (DSSE JSON) here")
-    p.add_argument(
-        "--journal", type=Path, help="the principal's journal (default: the key file's name with .db)"
-    )
-    p.add_argument("--max-per-deal", type=non_negative, default=1000, help="(default 1000)")
-    p.add_argument("--budget", type=non_negative, default=10000, help="budget per period (default 10000)")
-    p.add_argument("--period-days", type=positive, default=1, help="budget period (default 1 day)")
-    p.add_argument("--max-outstanding", type=non_negative, default=5000, help="(default 5000)")
-    p.add_argument("--days", type=positive, default=30, help="validity in days (default 30)")
-    p.add_argument("--category", nargs="+", action="extend", default=[], help="allowed categories")
-    p.add_argument("--counterparty", nargs="+", action="extend", default=[], help="allowed did:keys")
-    p.set_defaults(func=_Command("peer", "cmd_mandate"))
-
-    p = sub.add_parser(
-        "serve",
-        help="run a peer: answer offers over gRPC until SIGINT/SIGTERM",
-        description="Serve CooperationService for an agent. Prints 'listening on HOST:PORT as DID' "
-        "once serving; logs each exchange on stderr. The peer accepts contracts naming no escrow, or "
-        "an escrow it was given: by --escrow, or by its mandate in --context.",
-    )
+def _add_serve_options(p: argparse.ArgumentParser) -> None:
+    """What ``serve`` and ``agent run`` share: identity, listening, escrow, trust, A2A."""
     _add_identity(p)
     _add_listen(p)
     p.add_argument(
@@ -180,12 +152,6 @@ def _add_runtime_parsers(sub: Any) -> None:
         help="an escrow to trade under: its mandate is fetched at start (no --context needed), and "
         "every delivery signed under a contract naming it is sent to it to be stamped at once, so a "
         "counterparty that withholds its receipt cannot make it late",
-    )
-    p.add_argument(
-        "--strategy",
-        type=strategy_spec,
-        default="honest",
-        help="honest (default) or withhold-every-Nth:N (never delivers on every Nth contract)",
     )
     p.add_argument(
         "--context",
@@ -247,6 +213,45 @@ def _add_runtime_parsers(sub: Any) -> None:
         help="a principal our reputation view pre-trusts besides our own (repeatable)",
     )
     _add_dial_tls(p, "escrow-")
+
+
+def _add_runtime_parsers(sub: Any) -> None:
+    p = sub.add_parser(
+        "mandate",
+        help="sign a mandate delegating authority from a principal key to an agent key",
+        description="The principal signs a Mandate for the agent. The principal's chain lives in its "
+        "journal (created beside the principal's key if new: principal.key -> principal.db), so a seq "
+        "is never reused.",
+    )
+    p.add_argument("--principal", type=Path, required=True, help="the principal's key file")
+    p.add_argument("--agent", required=True, help="the agent's did:key (or its key file)")
+    p.add_argument("--out", type=Path, required=True, help="write the mandate (DSSE JSON) here")
+    p.add_argument(
+        "--journal", type=Path, help="the principal's journal (default: the key file's name with .db)"
+    )
+    p.add_argument("--max-per-deal", type=non_negative, default=1000, help="(default 1000)")
+    p.add_argument("--budget", type=non_negative, default=10000, help="budget per period (default 10000)")
+    p.add_argument("--period-days", type=positive, default=1, help="budget period (default 1 day)")
+    p.add_argument("--max-outstanding", type=non_negative, default=5000, help="(default 5000)")
+    p.add_argument("--days", type=positive, default=30, help="validity in days (default 30)")
+    p.add_argument("--category", nargs="+", action="extend", default=[], help="allowed categories")
+    p.add_argument("--counterparty", nargs="+", action="extend", default=[], help="allowed did:keys")
+    p.set_defaults(func=_Command("peer", "cmd_mandate"))
+
+    p = sub.add_parser(
+        "serve",
+        help="run a peer: answer offers over gRPC until SIGINT/SIGTERM",
+        description="Serve CooperationService for an agent. Prints 'listening on HOST:PORT as DID' "
+        "once serving; logs each exchange on stderr. The peer accepts contracts naming no escrow, or "
+        "an escrow it was given: by --escrow, or by its mandate in --context.",
+    )
+    _add_serve_options(p)
+    p.add_argument(
+        "--strategy",
+        type=strategy_spec,
+        default="honest",
+        help="honest (default) or withhold-every-Nth:N (never delivers on every Nth contract)",
+    )
     p.set_defaults(func=_Command("peer", "cmd_serve"))
 
     p = sub.add_parser("escrow", help="run an escrow, fetch its ledger, audit a ledger")
@@ -477,6 +482,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_offline("cmd_inspect"))
 
     _add_runtime_parsers(sub)
+
+    p = sub.add_parser(
+        "agent",
+        help="the reference agents: list them, or run one as its own gRPC peer",
+        description="Reference agents (package reference_agents): cooperative and adversarial "
+        "strategies behind the policy guard, for testing an agent against.",
+    )
+    asub = p.add_subparsers(dest="agent_command", required=True, metavar="ACTION")
+    a = asub.add_parser("list", help="describe every reference agent and its parameters")
+    a.add_argument("--json", action="store_true", help="one JSON object per agent, one per line")
+    a.set_defaults(func=_Command("agents", "cmd_agent_list", networked=False))
+    a = asub.add_parser(
+        "run",
+        help="run a reference agent as a peer: answer offers over gRPC until SIGINT/SIGTERM",
+        description="Like serve, with a reference agent deciding. Prints 'listening on HOST:PORT as DID'.",
+    )
+    _add_serve_options(a)
+    a.add_argument("--strategy", required=True, metavar="NAME", help="the agent (a2a-coop agent list)")
+    a.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an agent parameter, e.g. act_rate=0.5 or members=DID,DID (repeatable)",
+    )
+    a.set_defaults(func=_Command("agents", "cmd_agent_run"))
 
     p = sub.add_parser(
         "demo",

@@ -148,7 +148,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
     context = [load_envelope(p, "context envelope") for p in args.context]
-    strategy = build_strategy(args.strategy)
+    # `agent run` hands over a reference agent it built (a2a_coop.cli.agents); serve builds its own.
+    strategy = getattr(args, "strategy_object", None) or build_strategy(args.strategy)
     with ExitStack() as stack:
         journal = open_journal(args.journal)  # locked until the node closes it: one server per journal
         stack.callback(journal.close)

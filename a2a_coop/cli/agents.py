@@ -1,0 +1,70 @@
+"""The ``agent`` commands: ``agent list`` describes the reference agents, ``agent run`` serves one.
+
+The reference agents live in the top-level package ``reference_agents``, a layer above the runtime;
+the CLI imports it here, when one of these commands runs, and nothing else in ``a2a_coop`` imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any, TextIO
+
+from a2a_coop.cli._common import EXIT_OK, UsageError
+
+
+def _agents() -> Any:
+    try:
+        import reference_agents
+    except ImportError:  # an install without the package (a wheel of a2a_coop alone)
+        raise UsageError("the reference_agents package is not installed") from None
+    return reference_agents
+
+
+def _jsonable(value: Any) -> Any:
+    return sorted(value) if isinstance(value, frozenset) else value
+
+
+def cmd_agent_list(args: argparse.Namespace, out: TextIO) -> int:
+    agents = _agents()
+    for info in agents.AGENTS.values():
+        params = {k: _jsonable(v) for k, v in info.defaults.items()}
+        if args.json:
+            doc = {
+                "name": info.name,
+                "kind": info.kind,
+                "summary": info.summary,
+                "parameters": params,
+                "unsafe": info.unsafe,
+                "deceptive": info.deceptive,
+            }
+            out.write(json.dumps(doc, sort_keys=True) + "\n")
+            continue
+        flags = " [unsafe signer]" if info.unsafe else ""
+        out.write(f"{info.name:<15} {info.kind:<12} {info.summary}{flags}\n")
+        out.write(f"{'':<15} {'':<12} parameters: {', '.join(f'{k}={v}' for k, v in params.items())}\n")
+    return EXIT_OK
+
+
+def parse_params(pairs: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` strings as a dict; a malformed one is a usage error."""
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--param {pair!r}: use KEY=VALUE")
+        params[key] = value
+    return params
+
+
+def cmd_agent_run(args: argparse.Namespace, out: TextIO) -> int:
+    agents = _agents()
+    try:
+        strategy = agents.build(args.strategy, **parse_params(args.param))
+    except (agents.UnknownAgent, agents.BadParameter) as exc:
+        raise UsageError(str(exc)) from None
+    from a2a_coop.cli.peer import cmd_serve
+
+    args.strategy_object = strategy
+    code: int = cmd_serve(args, out)
+    return code
