@@ -4,6 +4,8 @@ and what each adversary does is caught by its counterparties' verifiers, the esc
 from __future__ import annotations
 
 import itertools
+import json
+from pathlib import Path
 
 import pytest
 from society import Society
@@ -241,3 +243,69 @@ def test_strategy_objects_and_registry() -> None:
         reference_agents.build("reneger"), Reneger
     )
     assert isinstance(reference_agents.build("sybil-ring"), SybilRing)
+
+
+# --- the CLI: agent list, agent run as a real gRPC peer -----------------------------------------------
+
+
+def test_agent_list_describes_every_agent(capsys: pytest.CaptureFixture[str]) -> None:
+    from a2a_coop.cli import main
+
+    assert main(["agent", "list", "--json"]) == 0
+    docs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [d["name"] for d in docs] == list(reference_agents.AGENTS)
+    assert {d["name"] for d in docs if d["unsafe"]} == {"equivocator", "over-committer"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--strategy", "saint"], "choose one of: honest"),
+        (["--strategy", "reneger", "--param", "act_rate=often"], "act_rate"),
+        (["--strategy", "reneger", "--param", "junk"], "KEY=VALUE"),
+        (["--strategy", "honest", "--param", "act_rate=0.5"], "no parameter act_rate"),
+    ],
+)
+def test_agent_run_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    from a2a_coop.cli import main
+
+    files = ["--key", str(tmp_path / "k"), "--mandate", str(tmp_path / "m"), "--journal", str(tmp_path / "j")]
+    assert main(["agent", "run", *argv, *files]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and needle in err
+
+
+def test_agent_run_serves_the_reference_agent_over_grpc(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`agent run --strategy cartel` as its own process: an outsider's fair offer is rejected with the
+    cartel's reason ('not trading'): the reference agent, not serve's default, decided."""
+    from a2a_coop.cli import main
+    from a2a_coop.cli.demo import provision, start_server, stop_process, wait_listening
+
+    alice = provision(tmp_path, "alice")
+    results = {}
+    for agent in ("cartel",):
+        ident = provision(tmp_path, agent)
+        server = start_server(
+            agent, ["agent", "run", "--strategy", agent, *ident.files()], tmp_path / f"{agent}.log"
+        )
+        try:
+            wait_listening(server, 20)
+            argv = [
+                "offer",
+                *alice.files(),
+                "--to",
+                server.target,
+                "--give",
+                "work:500",
+                "--want",
+                "work:500",
+            ]
+            results[agent] = (main([str(a) for a in argv]), capsys.readouterr())
+        finally:
+            stop_process(server.popen)
+    code, captured = results["cartel"]
+    assert code == 1 and "not trading" in captured.out + captured.err
