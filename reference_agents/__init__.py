@@ -47,7 +47,14 @@ class AgentInfo:
 
 
 def _info(
-    name: str, kind: str, summary: str, cls: type, unsafe: bool = False, deceptive: bool = False, **fixed: Any
+    name: str,
+    kind: str,
+    summary: str,
+    cls: type,
+    *,
+    unsafe: bool = False,
+    deceptive: bool = False,
+    **fixed: Any,
 ) -> AgentInfo:
     fields = {f.name: f.default for f in dataclasses.fields(cls) if not f.name.startswith("_")}
     fields.pop("truth", None)
@@ -182,7 +189,8 @@ def build(name: str, **params: Any) -> Strategy:
     unknown = sorted(set(params) - set(info.defaults))
     if unknown:
         raise BadParameter(
-            f"agent {name} has no parameter {', '.join(unknown)}; it has: {', '.join(info.defaults) or 'none'}"
+            f"agent {name} has no parameter {', '.join(unknown)}; "
+            f"it has: {', '.join(info.defaults) or 'none'}"
         )
     converted = {k: _convert(k, v, info.defaults[k]) for k, v in params.items()}
     try:

@@ -138,7 +138,7 @@ class TimeBased(HonestStrategy):
 
     def target(self, round_: int) -> float:
         t = min(1.0, (round_ - 1) / max(1, self.max_rounds - 1))
-        return self.reserve + (self.start - self.reserve) * (1 - t ** (1 / self.exponent))
+        return float(self.reserve + (self.start - self.reserve) * (1 - t ** (1 / self.exponent)))
 
     def respond(self, offer: OfferView) -> Reply:
         goal = self.target(offer.round)
