@@ -309,3 +309,37 @@ def test_agent_run_serves_the_reference_agent_over_grpc(
             stop_process(server.popen)
     code, captured = results["cartel"]
     assert code == 1 and "not trading" in captured.out + captured.err
+
+
+# --- the population simulator (fast mode) -------------------------------------------------------------
+
+
+def test_bonds_make_the_victim_whole_in_the_verifiable_world_and_not_under_cheap_talk() -> None:
+    """Honest vs reneger, two rounds. Verifiable: the reneger's bond (= the trade's value) goes to the
+    honest agent, and its trust policy refuses the reneger after the first breach: the honest agent
+    loses nothing, the reneger gains 0.5 of a trade once. Cheap talk: the honest agent pays for every
+    item it delivers and receives nothing (-1 per trade it makes), the reneger gains 1.5 each time."""
+    from reference_agents import sim
+
+    v = sim.payoff_table("verifiable", ["honest", "reneger"], seed=1, rounds=2)
+    c = sim.payoff_table("cheap-talk", ["honest", "reneger"], seed=1, rounds=2)
+    assert v["honest"]["reneger"] == 0.0 and v["reneger"]["honest"] == pytest.approx(0.5 / 4)
+    assert c["honest"]["reneger"] == -1.0 and c["reneger"]["honest"] == 1.5
+    assert v["honest"]["honest"] == c["honest"]["honest"] == 0.5
+
+
+def test_sim_evolve_is_reproducible_and_prints_one_json_line_last(capsys: pytest.CaptureFixture[str]) -> None:
+    """The same seed twice: the same final line; it names every type's share and the generations."""
+    from a2a_coop.cli import main
+
+    argv = ["sim", "evolve", "--world", "cheap-talk", "--seed", "3", "--types", "honest,reneger,reciprocal"]
+    lines = []
+    for _ in range(2):
+        assert main([*argv, "--population", "9", "--rounds", "2"]) == 0
+        lines.append(capsys.readouterr().out.strip().splitlines()[-1])
+    assert lines[0] == lines[1]
+    doc = json.loads(lines[0])
+    assert set(doc["shares"]) == {"honest", "reneger", "reciprocal"} and sum(doc["shares"].values()) == 1
+    assert 0 < doc["generations"] <= 100 and doc["world"] == "cheap-talk"
+    assert main(["sim", "evolve", "--world", "verifiable", "--types", "honest,saint"]) == 2
+    assert "saint" in capsys.readouterr().err
