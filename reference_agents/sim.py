@@ -135,7 +135,9 @@ class PairGame:
         if proposal is None:
             return
         try:
-            neg = run_trade(a.peer, b.peer, b.peer.did, proposal, escrow=self.escrow if verifiable else None)
+            neg = run_trade(
+                a.peer, _wire(b.peer), b.peer.did, proposal, escrow=self._escrow() if verifiable else None
+            )
         except TrustRefused:
             return
         self.clock.advance(60_000)
@@ -144,6 +146,9 @@ class PairGame:
         self._score(a.peer, b.peer, a.peer.negotiation(neg.id), (i, j))
         if verifiable:
             self._audit(a.peer, b.peer, neg.id)
+
+    def _escrow(self) -> Any:
+        return self.escrow  # a LocalEscrow answers as an EscrowClient does, in process
 
     def _claim(self, a: Peer, b: Peer, neg: Negotiation) -> None:
         c = neg.contract
@@ -155,9 +160,9 @@ class PairGame:
                 missing = next(k for k in range(len(owed)) if (breacher.did, k) not in c.delivered)
                 claim = claim_breach(victim, neg, missing, "never delivered")
                 drive(victim, breacher.exchange, claim)
-                settle_with_escrow(victim, breacher, self.escrow, neg)
+                settle_with_escrow(victim, _wire(breacher), self._escrow(), neg)
         self.clock.advance(DEFAULT_RESPONSE_WINDOW_MS)
-        relay_escrow_answers(a, b, [self.escrow.mandate, *self.escrow.tick()])
+        relay_escrow_answers(a, _wire(b), [self.escrow.mandate, *self.escrow.tick()])
 
     def _score(self, a: Peer, b: Peer, neg: Negotiation, sides: tuple[int, int]) -> None:
         c = neg.contract
@@ -186,6 +191,11 @@ class PairGame:
             ]
             if any(br.issuer == subject.did for br in broken_reservations(held)):
                 self.blocked.add((viewer.did, subject.did))
+
+
+def _wire(peer: Peer) -> Any:
+    """An in-process Peer answers exchange and gossip as a CooperationClient does."""
+    return peer
 
 
 def payoff_table(world: str, types: Sequence[str], seed: int, rounds: int = 4) -> dict[str, dict[str, float]]:
