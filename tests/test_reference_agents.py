@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.runtime.peer import drive
 from a2a_coop.runtime.strategy import opening
 from a2a_coop.runtime.trade import claim_breach, relay_escrow_answers, run_trade, settle_with_escrow
-from a2a_coop.testing import DAY_MS, Party, service
+from a2a_coop.testing import DAY_MS, FixedClock, Party, service
 from reference_agents.adversarial import Bluffer, Cartel, Exaggerator, Feinter, Reneger, SybilRing
 from reference_agents.detect import broken_reservations
 from reference_agents.unsafe import Equivocator, OverCommitter
@@ -343,3 +344,124 @@ def test_sim_evolve_is_reproducible_and_prints_one_json_line_last(capsys: pytest
     assert 0 < doc["generations"] <= 100 and doc["world"] == "cheap-talk"
     assert main(["sim", "evolve", "--world", "verifiable", "--types", "honest,saint"]) == 2
     assert "saint" in capsys.readouterr().err
+
+
+# --- every agent as a served gRPC peer ------------------------------------------------------------------
+
+
+def _grpc_matrix(
+    tmp_path: Path, pairs: Callable[[list[str]], Iterable[tuple[str, str]]]
+) -> dict[tuple[str, str], State]:
+    """Every agent a PeerNode (journaled) served on loopback, one served EscrowNode; each pair's first
+    offers the second an even bonded trade over gRPC, and a withheld item is claimed over gRPC."""
+    from a2a_coop.runtime.node import EscrowNode, PeerNode
+    from a2a_coop.transport import CooperationClient, EscrowClient, serve
+
+    clock = FixedClock()
+    escrow_party = Party("escrow", clock)
+    escrow = EscrowNode(
+        escrow_party.agent.key,
+        escrow_party.mandate_vs.envelope,
+        tmp_path / "e.db",
+        clock=lambda: clock.now_ms,
+    )
+    caps = {"budget_per_period": 10**12, "max_outstanding": 10**12, "max_per_deal": 10**12}
+    parties = {n: Party(n, clock, mandate_caps=caps) for n in reference_agents.AGENTS}
+    parties |= {f"{g}-b": Party(f"{g}-b", clock, mandate_caps=caps) for g in ("cartel", "sybil-ring")}
+    groups = {g: frozenset({parties[g].did, parties[f"{g}-b"].did}) for g in ("cartel", "sybil-ring")}
+    nodes, servers, clients = {}, [], {}
+    try:
+        for name, party in parties.items():
+            kind = name.removesuffix("-b")
+            params = {"members": groups[kind]} if kind == "cartel" else {}
+            params |= {"ring": groups[kind]} if kind == "sybil-ring" else {}
+            escrow.deposit(party.did, 10**9)
+            nodes[name] = PeerNode.open(
+                party.agent.key,
+                party.mandate_vs.envelope,
+                tmp_path / f"{name}.db",
+                strategy=reference_agents.build(kind, **params),
+                context=[escrow_party.mandate_vs.envelope],
+                clock=lambda: clock.now_ms,
+            )
+            servers.append(serve(nodes[name], None))
+            clients[name] = CooperationClient(servers[-1].target)
+        servers.append(serve(None, escrow))
+        escrow_client = EscrowClient(servers[-1].target)
+        outcomes = {}
+        for a, b in pairs(list(parties)):
+            pa, pb = nodes[a].peer, nodes[b].peer
+            deadline = clock.now_ms + DAY_MS
+            default = parties[a].proposal(
+                gives=[service("work", value=500, deadline_ms=deadline)],
+                wants=[service("work", value=500, deadline_ms=deadline)],
+                issuer_bond=100,
+                audience_bond=100,
+                escrow=escrow_party.did,
+            )
+            proposal = opening(pa.strategy, pb.did, default)
+            if proposal is None:
+                continue
+            neg = run_trade(pa, clients[b], pb.did, proposal, escrow=escrow_client)
+            clock.advance(60_000)
+            c = neg.contract
+            if c is not None and not neg.is_terminal:
+                clock.advance(DAY_MS + 1)
+                for victim, breacher in ((a, b), (b, a)):
+                    vp, bp = nodes[victim].peer, nodes[breacher].peer
+                    vneg = vp.negotiation(neg.id)
+                    owed = c.gives(bp.did)
+                    missing = [i for i in range(len(owed)) if (bp.did, i) not in c.delivered]
+                    if missing:
+                        claim = claim_breach(vp, vneg, missing[0], "never delivered")
+                        drive(vp, clients[breacher].exchange, claim)
+                        settle_with_escrow(vp, clients[breacher], escrow_client, vneg)
+                clock.advance(DEFAULT_RESPONSE_WINDOW_MS)
+                ruled = [vs.envelope for vs in escrow.tick()]
+                relay_escrow_answers(pa, clients[b], [escrow_party.mandate_vs.envelope, *ruled])
+            outcomes[(a, b)] = pa.negotiation(neg.id).state
+        escrow_client.close()
+        return outcomes
+    finally:
+        for client in clients.values():
+            client.close()
+        for srv in servers:
+            srv.stop(0)
+        for node in nodes.values():
+            node.close()
+        escrow.close()
+
+
+def _check_grpc_outcomes(outcomes: dict[tuple[str, str], State]) -> None:
+    for cheat in ("reneger", "bluffer", "sybil-ring"):
+        if ("honest", cheat) in outcomes:
+            assert outcomes[("honest", cheat)] is State.BREACHED, cheat
+    for good in ("reciprocal", "nash", "opportunist", "equivocator", "over-committer", "feinter"):
+        if ("honest", good) in outcomes:
+            assert outcomes[("honest", good)] is State.FULFILLED, good
+    if ("honest", "cartel") in outcomes:
+        assert outcomes[("honest", "cartel")] is State.REJECTED
+    if ("cartel", "cartel-b") in outcomes:
+        assert outcomes[("cartel", "cartel-b")] is State.FULFILLED
+
+
+def test_every_agent_served_over_grpc_answers_the_honest_agent(tmp_path: Path) -> None:
+    """Every agent as a served, journaled PeerNode: the honest agent offers each one a bonded trade
+    over gRPC, and each offers the honest agent one. Expect the withholders breached by the escrow's
+    ruling, the cartel's refusal, the rest fulfilled."""
+
+    def pairs(names: list[str]) -> Iterable[tuple[str, str]]:
+        others = [n for n in names if n != "honest"]
+        return [*(("honest", n) for n in others), *((n, "honest") for n in others), ("cartel", "cartel-b")]
+
+    outcomes = _grpc_matrix(tmp_path, pairs)
+    _check_grpc_outcomes(outcomes)
+    assert outcomes[("reneger", "honest")] is State.BREACHED and ("cartel", "honest") not in outcomes
+
+
+@pytest.mark.slow
+def test_every_agent_trades_with_every_other_over_grpc(tmp_path: Path) -> None:
+    """The full matrix: every served agent offers every other one a bonded trade over gRPC."""
+    outcomes = _grpc_matrix(tmp_path, lambda names: itertools.permutations(names, 2))
+    _check_grpc_outcomes(outcomes)
+    assert len(outcomes) > 200
