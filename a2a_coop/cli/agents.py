@@ -41,7 +41,8 @@ def cmd_agent_list(args: argparse.Namespace, out: TextIO) -> int:
             }
             out.write(json.dumps(doc, sort_keys=True) + "\n")
             continue
-        flags = " [unsafe signer]" if info.unsafe else ""
+        # `agent run` serves an unsafe agent's guarded strategy; its unsafe acts are driven from Python.
+        flags = " [unsafe acts: reference_agents.unsafe, not agent run]" if info.unsafe else ""
         out.write(f"{info.name:<15} {info.kind:<12} {info.summary}{flags}\n")
         out.write(f"{'':<15} {'':<12} parameters: {', '.join(f'{k}={v}' for k, v in params.items())}\n")
     return EXIT_OK
