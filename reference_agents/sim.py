@@ -27,7 +27,8 @@ each type's mean payoff per trade against each other type, in units of ``VALUE``
 Evolution: a Moran process over that table (population 30 by default): each step one individual
 reproduces with probability proportional to its fitness ``exp(beta * mean payoff against the rest
 of the population)`` and its offspring replaces one individual drawn uniformly; it stops at
-fixation or after ``steps`` steps. The table is measured once per world and seed: the population's
+fixation or after ``steps`` steps; or replicator dynamics over the same table
+(:func:`replicator`: an infinite population, no drift). The table is measured once per world and seed: the population's
 dynamics follow the measured pairwise outcomes (an agent's reputation does not travel between pair
 games here: that is network mode's and the next step's business).
 """
@@ -270,6 +271,27 @@ def moran(
     deceptive = sum(shares[t] for t in types if AGENTS[t].deceptive)
     fixated = pop[0] if len(counts) == 1 else None
     return MoranResult(world, seed, generations, shares, fixated, deceptive)
+
+
+def replicator(
+    table: dict[str, dict[str, float]], *, steps: int = 1000, dt: float = 0.1, world: str = "", seed: int = 0
+) -> MoranResult:
+    """Replicator dynamics over a payoff table from even shares: ``x_i += dt * x_i * (f_i - mean f)``
+    with ``f_i`` type i's expected payoff against the population (an infinite population: no drift,
+    no randomness). A type whose share reaches 0.99 counts as fixated."""
+    types = list(table)
+    if steps < 0 or dt <= 0:
+        raise SimError("steps must be >= 0 and dt > 0")
+    x = {t: 1 / len(types) for t in types}
+    for _ in range(steps):
+        f = {t: sum(table[t][u] * x[u] for u in types) for t in types}
+        mean = sum(x[t] * f[t] for t in types)
+        x = {t: max(0.0, x[t] * (1 + dt * (f[t] - mean))) for t in types}
+        total = sum(x.values())
+        x = {t: v / total for t, v in x.items()}
+    fixated = next((t for t in types if x[t] >= 0.99), None)
+    deceptive = sum(x[t] for t in types if AGENTS[t].deceptive)
+    return MoranResult(world, seed, steps, x, fixated, deceptive)
 
 
 def evolve(

@@ -344,6 +344,8 @@ def test_sim_evolve_is_reproducible_and_prints_one_json_line_last(capsys: pytest
     assert 0 < doc["generations"] <= 100 and doc["world"] == "cheap-talk"
     assert main(["sim", "evolve", "--world", "verifiable", "--types", "honest,saint"]) == 2
     assert "saint" in capsys.readouterr().err
+    assert main([*argv, "--rounds", "1", "--dynamics", "replicator", "--steps", "50"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["generations"] == 50
 
 
 # --- every agent as a served gRPC peer ------------------------------------------------------------------
@@ -465,3 +467,20 @@ def test_every_agent_trades_with_every_other_over_grpc(tmp_path: Path) -> None:
     outcomes = _grpc_matrix(tmp_path, lambda names: itertools.permutations(names, 2))
     _check_grpc_outcomes(outcomes)
     assert len(outcomes) > 200
+
+
+def test_replicator_dynamics_follow_the_payoff_table() -> None:
+    """A table where the reneger exploits the honest agent (cheap talk's shape): the reneger takes the
+    population; the verifiable shape (exploiting pays nothing): the honest agent does. Bad sizes raise."""
+    from reference_agents import sim
+
+    cheap = {"honest": {"honest": 0.5, "reneger": -1.0}, "reneger": {"honest": 1.5, "reneger": 0.0}}
+    verifiable = {"honest": {"honest": 0.5, "reneger": 0.0}, "reneger": {"honest": 0.1, "reneger": 0.0}}
+    r = sim.replicator(cheap, steps=500)
+    assert r.fixated == "reneger" and r.deceptive_share > 0.99
+    r = sim.replicator(verifiable, steps=500)
+    assert r.fixated == "honest" and r.deceptive_share < 0.01
+    with pytest.raises(sim.SimError):
+        sim.replicator(cheap, dt=0)
+    with pytest.raises(sim.SimError):
+        sim.moran(cheap, population=1)

@@ -85,9 +85,12 @@ def cmd_sim_evolve(args: argparse.Namespace, out: TextIO) -> int:
         table = sim.payoff_table(args.world, types, args.seed, args.rounds)
         for t, row in table.items():
             print(f"  {t:<12} " + " ".join(f"{row[u]:6.2f}" for u in types), file=sys.stderr)
-        result = sim.moran(
-            table, population=args.population, steps=args.steps, seed=args.seed, world=args.world
-        )
+        if args.dynamics == "replicator":
+            result = sim.replicator(table, steps=args.steps, world=args.world, seed=args.seed)
+        else:
+            result = sim.moran(
+                table, population=args.population, steps=args.steps, seed=args.seed, world=args.world
+            )
     except sim.SimError as exc:
         raise UsageError(str(exc)) from None
     out.write(json.dumps(result.as_json(), sort_keys=True) + "\n")

@@ -529,6 +529,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=non_negative, default=100, help="Moran steps at most (default 100)")
     s.add_argument("--rounds", type=positive, default=4, help="rounds per pair game (default 4)")
     s.add_argument(
+        "--dynamics",
+        choices=["moran", "replicator"],
+        default="moran",
+        help="a Moran process of --population (default), or replicator dynamics (--steps steps of 0.1)",
+    )
+    s.add_argument(
         "--types",
         metavar="NAME,NAME",
         help="the agent types (default: every agent a pair game can host; see a2a-coop agent list)",
