@@ -27,8 +27,8 @@ each type's mean payoff per trade against each other type, in units of ``VALUE``
 Evolution: a Moran process over that table (population 30 by default): each step one individual
 reproduces with probability proportional to its fitness ``exp(beta * mean payoff against the rest
 of the population)`` and its offspring replaces one individual drawn uniformly; it stops at
-fixation or after ``steps`` steps; or replicator dynamics over the same table
-(:func:`replicator`: an infinite population, no drift). The table is measured once per world and seed: the population's
+fixation or after ``steps`` steps; or replicator dynamics over the same table (:func:`replicator`:
+an infinite population, no drift). The table is measured once per world and seed: the population's
 dynamics follow the measured pairwise outcomes (an agent's reputation does not travel between pair
 games here: that is network mode's and the next step's business).
 """
