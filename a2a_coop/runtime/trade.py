@@ -36,12 +36,10 @@ def _contract_statements(peer: Peer, neg: Negotiation) -> list[VerifiedStatement
     held = peer.verifier.statements
     # The whole bargaining from the opening Offer: a contract formed on a Counter is placed only after
     # the Offer and Counters it answers (NEG-002).
-    # (a Negotiation's history starts after its opening Offer, which only its id names).
     bargaining = [c.offer]
     if c.offer.body == "counter":
-        opening = [vs for vs in held.values() if vs.body == "offer" and vs.header.negotiation_id == neg.id]
         counters = [held[d] for _, event, _, d in neg.history if event.value == "COUNTER" and d in held]
-        bargaining = list({vs.digest: vs for vs in [*opening, *counters, c.offer]}.values())
+        bargaining = list({vs.digest: vs for vs in [neg.first, *counters, c.offer]}.values())
     chain = [*bargaining, c.accept]
     mandates = dict.fromkeys(vs.header.mandate for vs in chain if vs.header.mandate in held)
     return [*(held[m] for m in mandates), *chain]
