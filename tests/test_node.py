@@ -91,6 +91,32 @@ def test_log_serves_public_statements_only(traded: tuple[Party, Party, Peer, Pee
     assert head == node.peer.writer.next_seq - 1
 
 
+def test_log_from_a_seq_past_sqlite_integers_is_empty_not_an_overflow(
+    traded: tuple[Party, Party, Peer, PeerNode, FixedClock],
+) -> None:
+    """GetLog(from_seq >= 2^63) once raised OverflowError from SQLite (INTERNAL on the wire; the
+    transport now refuses it, RPC-011). A direct caller of the node gets an empty page and the head."""
+    _, _, _, node, _ = traded
+    assert node.get_log(2**63, 10) == ([], node.peer.writer.next_seq - 1)
+    assert node.get_log(2**64 - 1, 10)[0] == []
+
+
+@pytest.mark.parametrize("calls", [200])
+def test_an_anonymous_checkpoint_flood_does_not_grow_the_journal(
+    traded: tuple[Party, Party, Peer, PeerNode, FixedClock], calls: int
+) -> None:
+    """Anyone may call GetCheckpoint; a flood once signed and journaled one Checkpoint per call (183 rows
+    in 20 s). Expect at most one new statement for the whole flood while the chain does not move."""
+    _, _, _, node, _ = traded
+
+    def rows() -> int:
+        return sum(1 for _ in node.journal.statements())
+
+    before = rows()
+    answers = {node.get_checkpoint() for _ in range(calls)}
+    assert len(answers) == 1 and rows() == before + 1
+
+
 @pytest.mark.req("ATT-001")
 def test_attestations_come_with_the_contract_they_rest_on(
     traded: tuple[Party, Party, Peer, PeerNode, FixedClock],

@@ -101,6 +101,10 @@ class StateError(CoopError):
     """The statement is not allowed in the negotiation's current state."""
 
 
+class RequestError(CoopError):
+    """A service request (not a statement) asks for something no answer can give."""
+
+
 # --- leaves: one class per SPEC code ---------------------------------------------------
 
 
@@ -422,6 +426,14 @@ class LimitExceeded(StateError):
     code = "LIMIT_EXCEEDED"
     grpc_status = "RESOURCE_EXHAUSTED"
     summary = "limit on open contracts exceeded"
+
+
+class RequestInvalid(RequestError):
+    """A read request names a position no chain or ledger can hold (RPC-011)."""
+
+    code = "REQUEST_INVALID"
+    grpc_status = "INVALID_ARGUMENT"
+    summary = "request field is out of range"
 
 
 def registry() -> dict[str, type[CoopError]]:

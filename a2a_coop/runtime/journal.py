@@ -78,7 +78,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal
@@ -93,6 +93,7 @@ OUT: Final = "out"
 IN: Final = "in"
 BUSY_TIMEOUT_MS: Final = 5_000
 _PAGE: Final = 256  # rows per query when iterating the journal
+_MAX_SQLITE_INT: Final = 2**63 - 1
 
 Durability = Literal["full", "normal"]
 _SYNCHRONOUS: Final[dict[str, str]] = {"full": "FULL", "normal": "NORMAL"}
@@ -484,13 +485,19 @@ class Journal:
         items: Sequence[tuple[VerifiedStatement | None, Sequence[VerifiedStatement], bool]],
         *,
         at_ms: int,
+        meta: Mapping[str, Any] | None = None,
     ) -> None:
         """Several records in one transaction (one fsync), all or nothing.
 
         Each item is ``(incoming, ours, answered)``: ``incoming`` as in
         :meth:`record_incoming` (None for statements of ours alone), ``ours`` the
-        statements we signed after it, in order.
+        statements we signed after it, in order. ``meta``: values to :meth:`put_meta` in the same
+        transaction (an escrow's record of the answer it is about to give, say).
+
+        Raises:
+            TypeError: msgpack cannot encode a ``meta`` value (nothing is written).
         """
+        packed = [(key, _pack(value)) for key, value in (meta or {}).items()]
 
         def put(cur: sqlite3.Cursor) -> None:
             for incoming, ours, answered in items:
@@ -499,6 +506,8 @@ class Journal:
                         self._put_outgoing(cur, vs, at_ms)
                 else:
                     self._put_incoming(cur, incoming, ours, at_ms, answered)
+            for key, value in packed:
+                cur.execute(_UPSERT_META, (key, value))
 
         self._write(put)
 
@@ -570,10 +579,11 @@ class Journal:
     def log_range(self, issuer: str, from_seq: int, limit: int) -> list[bytes]:
         """Our own chain: envelopes of ``issuer``'s outgoing statements from ``from_seq``, by seq.
 
-        For serving GetLog. Returns at most ``limit`` envelopes (none if ``limit`` <= 0).
+        For serving GetLog. Returns at most ``limit`` envelopes (none if ``limit`` <= 0, or if
+        ``from_seq`` is past any seq SQLite can store).
         """
         iid = self._issuer_id(self._cur, issuer)
-        if iid is None:
+        if iid is None or from_seq > _MAX_SQLITE_INT:  # no seq is stored above what SQLite can hold
             return []
         rows = self._cur.execute(_LOG_RANGE, (iid, from_seq, max(limit, 0))).fetchall()
         return [r[0] for r in rows]

@@ -17,6 +17,7 @@ The initiator's side of a trade is :mod:`a2a_coop.runtime.trade`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -35,7 +36,7 @@ from a2a_coop.protocol.envelope import (
     envelope_to_json,
     statement_digest,
 )
-from a2a_coop.protocol.errors import MalformedEnvelope
+from a2a_coop.protocol.errors import CoopError, MalformedEnvelope
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.statements import (
@@ -45,10 +46,10 @@ from a2a_coop.protocol.statements import (
     sign_candidate,
     verify_statement,
 )
-from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.journal import Journal, JournalCorrupt
 from a2a_coop.runtime.peer import Peer, wall_clock_ms
 from a2a_coop.runtime.strategy import Strategy
-from a2a_coop.runtime.trade import contract_evidence
+from a2a_coop.runtime.trade import contract_evidence, unfinished
 
 DAY_MS = 86_400_000
 log = logging.getLogger(__name__)
@@ -245,6 +246,27 @@ class PeerNode:
                 self.witness.submit(evidence)
         return answers
 
+    def witness_owed(self) -> int:
+        """After a restart: give the witness again every unfinished contract naming its escrow, with the
+        Deliveries we signed under it and the counterparty's Acks of them (WIT-007). What was queued for
+        the witness died with the process; the escrow answers evidence it holds without signing anything
+        (ESC-007, RPL-002), so resubmitting what it took costs nothing. Returns how many contracts."""
+        if self.witness is None:
+            return 0
+        queued = 0
+        with self.peer.lock:
+            held = self.peer.verifier.statements
+            for neg in list(self.peer.verifier.negotiations.by_id.values()):
+                c = neg.contract
+                if c is None or c.escrow != self.witness.did or not unfinished(neg):
+                    continue
+                ours = [held[d] for d, (by, _) in c.deliveries.items() if by == self.peer.did and d in held]
+                acks = [self.peer.verifier.ack_of(c.other(self.peer.did), vs.digest) for vs in ours]
+                evidence = [*contract_evidence(self.peer, neg), *(vs.envelope for vs in ours)]
+                self.witness.submit([*evidence, *(a.envelope for a in acks if a is not None)])
+                queued += 1
+        return queued
+
     def _to_witness(self, answers: Sequence[bytes], escrow: str) -> list[list[bytes]]:
         """Per contract naming ``escrow``: its evidence, then the Deliveries of ours among ``answers``."""
         with self.peer.lock:
@@ -322,6 +344,23 @@ class PeerNode:
 
 # --- a serving escrow ----------------------------------------------------------------------
 
+SUBMIT_ANSWER_PREFIX = "submit-answer/"
+
+
+def _submit_key(envelopes: Sequence[bytes]) -> str | None:
+    """The journal key of a Submit's answer: SHA-256 over its statements' digests, in order (the same
+    statements in other envelope bytes are the same Submit); None for an empty Submit (it only fetches
+    the mandate) or one with an envelope that does not decode (it is refused, never answered)."""
+    if not envelopes:
+        return None
+    h = hashlib.sha256()
+    for envelope in envelopes:
+        try:
+            h.update(statement_digest(decode_envelope(envelope).payload))
+        except CoopError:
+            return None
+    return SUBMIT_ANSWER_PREFIX + h.hexdigest()
+
 
 class EscrowNode:
     """An :class:`Escrow` with a journal, as an EscrowHandler; ``start_ticking`` runs its clock rules."""
@@ -345,13 +384,13 @@ class EscrowNode:
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
 
-    def _persist(self) -> None:
+    def _persist(self, meta: dict[str, Any] | None = None) -> None:
         """Journal what the escrow took since the last call -- its Stamps, the evidence they name and
-        its decisions, in transcript order -- in one transaction, before any answer leaves."""
+        its decisions, in transcript order -- and ``meta``, in one transaction, before any answer leaves."""
         taken = self.escrow.drain_unsaved()
         if taken:
             items = [(None, [vs], False) if vs.issuer == self.escrow.did else (vs, [], False) for vs in taken]
-            self.journal.record_batch(items, at_ms=self.clock())
+            self.journal.record_batch(items, at_ms=self.clock(), meta=meta)
 
     def deposit(self, party: str, amount: int, reference: str = "demo funding") -> VerifiedStatement:
         with self.lock:
@@ -361,15 +400,43 @@ class EscrowNode:
                 self._persist()
 
     def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
-        """Take evidence; answer with our mandate (so callers can verify) and our new statements."""
+        """Take evidence; answer with our mandate (so callers can verify) and our new statements.
+
+        Idempotent (ESC-007): a Submit of the same statements in the same order as one answered
+        before gets the very same answer, from the journal, also after a restart; nothing is signed
+        for it. A client whose first answer was lost just submits again.
+        """
+        key = _submit_key(envelopes)
         with self.lock:
+            if key is not None:
+                earlier = self._answered(key)
+                if earlier is not None:
+                    return [self.mandate, *earlier]
+            meta: dict[str, Any] | None = None
             try:
                 signed = self.escrow.submit(envelopes, self.clock())
+                if key is not None and signed:
+                    # Written with what was signed now, in one transaction; when nothing new was signed
+                    # nothing is written, and the answer (earlier Stamps, WIT-006) comes out the same again.
+                    meta = {key: [vs.digest for vs in signed]}
             finally:
                 # Evidence accepted before a refusal stays accepted (and stamped): journal it either way,
                 # with what we signed, before any answer leaves (write-ahead).
-                self._persist()
+                self._persist(meta)
             return [self.mandate, *(vs.envelope for vs in signed)]
+
+    def _answered(self, key: str) -> list[bytes] | None:
+        """The statements of an earlier answer to the Submit ``key`` names, from the journal."""
+        digests = self.journal.get_meta(key)
+        if digests is None:
+            return None
+        out = []
+        for digest in digests:
+            envelope = self.journal.by_digest(digest)
+            if envelope is None:  # pragma: no cover - written in one transaction with the answer
+                raise JournalCorrupt(f"statement {digest.hex()} of an earlier Submit answer is missing")
+            out.append(envelope)
+        return out
 
     def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         with self.lock:
