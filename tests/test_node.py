@@ -4,8 +4,11 @@ and its escrow witness."""
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -14,7 +17,7 @@ from peers import make_peer
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol import merkle
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
-from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.runtime.node import EscrowWitness, PeerNode
 from a2a_coop.runtime.peer import Peer, drive
@@ -220,3 +223,45 @@ def test_an_unreachable_escrow_witness_never_breaks_an_exchange(
     finally:
         node.close()
     assert "escrow witness: submit of 5 envelopes failed" in caplog.text
+
+
+def test_an_answer_leaves_only_once_durable_and_other_trades_go_on_during_the_fsync(
+    traded: tuple[Party, Party, Peer, PeerNode, FixedClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Group commit: Bob's commit of his answer to one offer is held on its way to the disk. Expect that
+    exchange not to return meanwhile (write-ahead), a second offer answered in memory and staged while
+    the first commit is held (his lock is not held across the fsync), and both answers, once the disk
+    is let go, durable and returned, the second's in the next group."""
+    alice, _, pa, node, _ = traded
+    journal = node.journal
+    entered, release = threading.Event(), threading.Event()
+    transaction = journal._transaction
+
+    def held(fn: Any) -> None:
+        entered.set()
+        assert release.wait(10)
+        transaction(fn)
+
+    monkeypatch.setattr(journal, "_transaction", held)
+    first, second = (pa.propose(node.peer.did, alice.proposal()) for _ in range(2))
+    answers: dict[str, list[bytes]] = {}
+
+    def exchange(name: str, offer: VerifiedStatement) -> None:
+        answers[name] = node.exchange(offer.envelope, pa.send_context())
+
+    threads = [threading.Thread(target=exchange, args=("first", first))]
+    threads[0].start()
+    assert entered.wait(10)
+    threads.append(threading.Thread(target=exchange, args=("second", second)))
+    threads[1].start()
+    give_up = time.monotonic() + 10
+    while not journal._staged:  # the second answer, signed and staged while the first commit is held
+        assert time.monotonic() < give_up
+        time.sleep(0.001)
+    assert answers == {} and journal.replies_for(first.digest) is None
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert set(answers) == {"first", "second"}
+    for name, offer in (("first", first), ("second", second)):
+        assert journal.replies_for(offer.digest) == answers[name][1:]  # after the mandate

@@ -46,7 +46,7 @@ from a2a_coop.protocol.statements import (
     sign_candidate,
     verify_statement,
 )
-from a2a_coop.runtime.journal import Journal, JournalCorrupt
+from a2a_coop.runtime.journal import Journal, JournalCorrupt, Ticket
 from a2a_coop.runtime.peer import Peer, wall_clock_ms
 from a2a_coop.runtime.strategy import Strategy
 from a2a_coop.runtime.trade import contract_evidence, unfinished
@@ -347,19 +347,20 @@ class PeerNode:
 SUBMIT_ANSWER_PREFIX = "submit-answer/"
 
 
-def _submit_key(envelopes: Sequence[bytes]) -> str | None:
+def _submit_key(envelopes: Sequence[bytes]) -> tuple[str | None, list[bytes]]:
     """The journal key of a Submit's answer: SHA-256 over its statements' digests, in order (the same
-    statements in other envelope bytes are the same Submit); None for an empty Submit (it only fetches
-    the mandate) or one with an envelope that does not decode (it is refused, never answered)."""
+    statements in other envelope bytes are the same Submit), and those digests; None for an empty
+    Submit (it only fetches the mandate) or one with an envelope that does not decode (it is refused,
+    never answered)."""
     if not envelopes:
-        return None
-    h = hashlib.sha256()
+        return None, []
+    digests = []
     for envelope in envelopes:
         try:
-            h.update(statement_digest(decode_envelope(envelope).payload))
+            digests.append(statement_digest(decode_envelope(envelope).payload))
         except CoopError:
-            return None
-    return SUBMIT_ANSWER_PREFIX + h.hexdigest()
+            return None, []
+    return SUBMIT_ANSWER_PREFIX + hashlib.sha256(b"".join(digests)).hexdigest(), digests
 
 
 class EscrowNode:
@@ -406,13 +407,15 @@ class EscrowNode:
         before gets the very same answer, from the journal, also after a restart; nothing is signed
         for it. A client whose first answer was lost just submits again.
         """
-        key = _submit_key(envelopes)
+        key, digests = _submit_key(envelopes)
         with self.lock:
-            if key is not None:
+            if key is not None and all(d in self.escrow.verifier.statements for d in digests):
+                # Only a Submit of statements all held can repeat one answered before.
                 earlier = self._answered(key)
                 if earlier is not None:
                     return [self.mandate, *earlier]
             meta: dict[str, Any] | None = None
+            ticket = None
             try:
                 signed = self.escrow.submit(envelopes, self.clock())
                 if key is not None and signed:
@@ -421,9 +424,24 @@ class EscrowNode:
                     meta = {key: [vs.digest for vs in signed]}
             finally:
                 # Evidence accepted before a refusal stays accepted (and stamped): journal it either way,
-                # with what we signed, before any answer leaves (write-ahead).
-                self._persist(meta)
+                # with what we signed, before any answer leaves (write-ahead). Staged under the lock (in
+                # ledger order), waited for outside it: concurrent Submits share one fsync.
+                ticket = self._stage(meta)
+                self.lock.release()
+                try:
+                    if ticket is not None:
+                        self.journal.wait(ticket)
+                finally:
+                    self.lock.acquire()
             return [self.mandate, *(vs.envelope for vs in signed)]
+
+    def _stage(self, meta: dict[str, Any] | None) -> Ticket | None:
+        """:meth:`_persist`, staged for the journal's group commit (None if there is nothing to write)."""
+        taken = self.escrow.drain_unsaved()
+        if not taken:
+            return None
+        items = [(None, [vs], False) if vs.issuer == self.escrow.did else (vs, [], False) for vs in taken]
+        return self.journal.stage_batch(items, at_ms=self.clock(), meta=meta)
 
     def _answered(self, key: str) -> list[bytes] | None:
         """The statements of an earlier answer to the Submit ``key`` names, from the journal."""
