@@ -1,0 +1,81 @@
+"""The reliability campaigns (``python -m reliability NAME``) in their CI-sized forms.
+
+Each runs bounded (a fixed number of inputs or cuts), on loopback or in-process only, and stops by
+itself; the full-size commands and figures are in RELIABILITY.md. Each campaign is also shown able to
+fail: an injected fault must be reported.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `reliability` is a top-level package of the checkout, not installed
+    sys.path.insert(0, str(ROOT))
+
+from reliability import fuzz, powerloss  # noqa: E402
+from reliability.__main__ import main as reliability_main  # noqa: E402
+
+CI_FUZZ_INPUTS = 3_000  # .ci/run runs the 10,000-input form; RELIABILITY.md the 1,000,000 one
+GENEROUS_HANG_S = 30.0  # a hang is a stuck input, not a slow machine: no timing is judged here
+
+
+@pytest.mark.req("RPC-005", "RPC-007", "ERR-001")
+def test_fuzz_ci_form_finds_no_crash_hang_or_untyped_error(tmp_path: Path) -> None:
+    """3,000 structure-aware and mutated inputs to every decoder and every RPC of a journaled bob and
+    escrow on loopback: expect every one answered with a value or a typed error, every RPC method and
+    decoder reached, the server healthy and bob's journal consistent at the end."""
+    summary = fuzz.run(CI_FUZZ_INPUTS, 7, GENEROUS_HANG_S, tmp_path, rpc_share=0.1, drawn_share=0.2)
+    assert summary["inputs"] == CI_FUZZ_INPUTS
+    assert (summary["crashes"], summary["hangs"], summary["untyped_errors"]) == (0, 0, 0), summary["examples"]
+    methods = {m.rsplit("/", 1)[1] for m in fuzz.RPCS}
+    assert methods | set(fuzz.DECODERS) <= set(summary["targets"])
+    assert summary["accepted"] > 0 and summary["typed"] > 0  # both sides of the checks were reached
+
+
+def test_fuzz_counts_an_error_that_is_not_the_specs_as_untyped() -> None:
+    """The classification can fail: a decoder raising a plain ValueError is an untyped error, a
+    CoopError is typed."""
+    from a2a_coop.protocol.errors import MalformedEnvelope
+
+    def broken(data: bytes) -> None:
+        raise ValueError("not a SPEC code")
+
+    def refusing(data: bytes) -> None:
+        raise MalformedEnvelope("typed")
+
+    assert fuzz._decoder(broken)(b"x").startswith("untyped:ValueError")
+    assert fuzz._decoder(refusing)(b"x") == "typed"
+
+
+@pytest.mark.req("RPC-004", "CHN-004")
+def test_powerloss_ci_form_loses_nothing_acked_and_signs_nothing_twice(tmp_path: Path) -> None:
+    """12 power cuts at seeded random commits, 4 initiators trading with bob at once (so cuts fall
+    inside group commits): restarted from the files as of the last fsync, expect no answer that left
+    to be missing, no seq signed twice, and every trade finished after the retries."""
+    summary = powerloss.run(12, 3, "", tmp_path)
+    assert (summary["lost_after_ack"], summary["double_signed"], summary["unfinished_trades"]) == (0, 0, 0)
+    assert summary["cuts"] == 12 and summary["commits_before_cut"]["max"] > 1
+
+
+def test_powerloss_catches_answers_that_leave_before_their_fsync(tmp_path: Path) -> None:
+    """The campaign can fail: with the files lagging one commit behind the answers (as if an answer
+    left before its fsync), expect lost answers and double-signed seqs reported."""
+    summary = powerloss.run(6, 3, "ack-before-fsync", tmp_path)
+    assert summary["lost_after_ack"] > 0 and summary["double_signed"] > 0
+
+
+def test_reliability_command_lists_campaigns_and_ends_with_one_json_object(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert reliability_main([]) == 0
+    assert "fuzz" in capsys.readouterr().out
+    assert reliability_main(["nope"]) == 2
+    capsys.readouterr()
+    assert reliability_main(["powerloss", "--cuts", "2"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert json.loads(last)["cuts"] == 2
