@@ -14,6 +14,11 @@ CAMPAIGNS: Final[dict[str, tuple[str, str]]] = {
         "structure-aware (hypothesis, from the .proto messages) and mutated inputs to every decoder and "
         "every RPC (inputs, crashes, hangs, untyped_errors)",
     ),
+    "crash": (
+        "reliability.crash",
+        "SIGKILL the peer, the escrow and the client mid-trade, restart and resume (kills, lost, "
+        "duplicated, double_signed, ledger_mismatches, stuck_trades)",
+    ),
     "powerloss": (
         "reliability.powerloss",
         "cut the power at random commits: restart from the files as of the last fsync (cuts, "
