@@ -24,13 +24,13 @@ from a2a_coop.runtime.node import read_envelope_file  # noqa: E402
 from reliability import crash, fuzz, powerloss  # noqa: E402
 from reliability.__main__ import main as reliability_main  # noqa: E402
 
-CI_FUZZ_INPUTS = 3_000  # .ci/run runs the 10,000-input form; RELIABILITY.md the 1,000,000 one
+CI_FUZZ_INPUTS = 2_000  # .ci/run runs the 10,000-input form; RELIABILITY.md the 1,000,000 one
 GENEROUS_HANG_S = 30.0  # a hang is a stuck input, not a slow machine: no timing is judged here
 
 
 @pytest.mark.req("RPC-005", "RPC-007", "ERR-001")
 def test_fuzz_ci_form_finds_no_crash_hang_or_untyped_error(tmp_path: Path) -> None:
-    """3,000 structure-aware and mutated inputs to every decoder and every RPC of a journaled bob and
+    """2,000 structure-aware and mutated inputs to every decoder and every RPC of a journaled bob and
     escrow on loopback: expect every one answered with a value or a typed error, every RPC method and
     decoder reached, the server healthy and bob's journal consistent at the end."""
     summary = fuzz.run(CI_FUZZ_INPUTS, 7, GENEROUS_HANG_S, tmp_path, rpc_share=0.1, drawn_share=0.2)
