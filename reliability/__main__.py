@@ -19,6 +19,11 @@ CAMPAIGNS: Final[dict[str, tuple[str, str]]] = {
         "SIGKILL the peer, the escrow and the client mid-trade, restart and resume (kills, lost, "
         "duplicated, double_signed, ledger_mismatches, stuck_trades)",
     ),
+    "hostile": (
+        "reliability.hostile",
+        "honest trades while one hostile peer floods offers, replays, other audiences, accepts on "
+        "another's behalf and garbage (honest_under_flood_ratio, wrongly_answered)",
+    ),
     "powerloss": (
         "reliability.powerloss",
         "cut the power at random commits: restart from the files as of the last fsync (cuts, "

@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:  # `reliability` is a top-level package of the che
 from a2a_coop.cli.demo import Identity  # noqa: E402
 from a2a_coop.runtime.keyfile import read_key_file  # noqa: E402
 from a2a_coop.runtime.node import read_envelope_file  # noqa: E402
-from reliability import crash, fuzz, powerloss  # noqa: E402
+from reliability import crash, fuzz, hostile, powerloss  # noqa: E402
 from reliability.__main__ import main as reliability_main  # noqa: E402
 
 CI_FUZZ_INPUTS = 2_000  # .ci/run runs the 10,000-input form; RELIABILITY.md the 1,000,000 one
@@ -119,3 +119,16 @@ def test_crash_ci_form_kills_every_kind_of_process_and_loses_nothing(tmp_path: P
     finally:
         db.close()
     assert deleted == 1 and crash.check(cluster)["lost"] == 2  # alice and the escrow hold it
+
+
+@pytest.mark.req("RPC-003", "RPC-005", "ERR-003")
+def test_hostile_ci_form_answers_no_hostile_request_wrongly(tmp_path: Path) -> None:
+    """Alice trades with bob for 1.5 s alone, then as long while mallory floods him from her own
+    process (abandoned offers, replays, offers for others, accepts on alice's behalf, garbage): expect
+    every honest trade FULFILLED and no hostile request answered wrongly (a replay gets the first
+    answer, everything else a typed refusal). The throughput ratio is a figure, reported, not judged
+    here (RELIABILITY.md)."""
+    summary = hostile.run(1.5, 2, tmp_path)
+    assert summary["hostile_requests"] > 0 and set(summary["hostile_by_kind"]) == set(hostile.KINDS)
+    assert summary["honest_failures"] == 0 and summary["wrongly_answered"] == 0
+    assert summary["honest_trades_per_s_alone"] > 0
