@@ -31,16 +31,17 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.cli.demo import provision
-from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.errors import CoopError, RateLimited
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.keyfile import generate_keypair
-from a2a_coop.runtime.node import PeerNode
+from a2a_coop.runtime.node import PeerLimits, PeerNode
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
 from a2a_coop.runtime.trade import proposal
 from a2a_coop.transport import CooperationClient, TransportError, serve
@@ -69,7 +70,7 @@ def _honest(
         offer = alice.propose(bob, _terms(alice))
         opened.append(offer)
         try:
-            drive(alice, client.exchange, offer)
+            drive(alice, partial(_polite, client), offer)
         except (CoopError, TransportError):
             failed += 1
             continue
@@ -78,6 +79,15 @@ def _honest(
         else:
             failed += 1
     return done, failed
+
+
+def _polite(client: CooperationClient, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+    """An honest client's exchange: refused for its rate (RPC-012), it waits as told and tries again."""
+    while True:
+        try:
+            return client.exchange(envelope, context)
+        except RateLimited as exc:
+            time.sleep(max(exc.retry_after_ms, 1) / 1000)
 
 
 class Mallory:
@@ -154,9 +164,12 @@ def _rows(node: PeerNode) -> int:
     return sum(1 for _ in node.journal.statements())
 
 
-def run(seconds: float, threads: int, directory: Path) -> dict[str, Any]:
+def run(seconds: float, threads: int, directory: Path, max_rate: float = 0.0) -> dict[str, Any]:
+    """With ``max_rate``, bob takes at most that many requests per second from any one peer (RPC-012;
+    ``serve --max-rate``), in both phases alike."""
     ids = {n: provision(directory, n, **BIG) for n in ("alice", "bob", "mallory")}
-    node = PeerNode.open(ids["bob"].key, ids["bob"].mandate, ids["bob"].journal_path)
+    limits = PeerLimits(rate_per_s=max_rate, burst=int(max_rate)) if max_rate else None
+    node = PeerNode.open(ids["bob"].key, ids["bob"].mandate, ids["bob"].journal_path, limits=limits)
     server = serve(node, None, max_workers=16)
     alice = Peer(ids["alice"].key, ids["alice"].mandate)
     opened: list[VerifiedStatement] = []
@@ -214,6 +227,7 @@ def run(seconds: float, threads: int, directory: Path) -> dict[str, Any]:
         ),
         "threads": threads,
         "seconds": seconds,
+        "max_rate_per_peer": max_rate or None,
     }
 
 
@@ -222,7 +236,8 @@ def render(s: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"hostile campaign: alice trades with bob for {s['seconds']} s alone, then as long while mallory "
-            f"floods from {s['threads']} threads ({s['hostile_requests_per_s']} requests/s); 127.0.0.1",
+            f"floods from {s['threads']} threads ({s['hostile_requests_per_s']} requests/s); 127.0.0.1; "
+            f"per-peer limit: {s['max_rate_per_peer'] or 'none'}",
             "",
             f"  {'honest trades/s alone':<36} {s['honest_trades_per_s_alone']:>8}",
             f"  {'honest trades/s under the flood':<36} {s['honest_trades_per_s_flooded']:>8}",
@@ -275,12 +290,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, default=DEFAULT_THREADS, help=f"mallory's (default {DEFAULT_THREADS})"
     )
+    parser.add_argument(
+        "--max-rate",
+        type=float,
+        default=0.0,
+        help="bob's per-peer limit, requests/s (serve --max-rate; default 0: none)",
+    )
     parser.add_argument("--flood", nargs=2, metavar=("TARGET", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.flood:
         return flood_main(args.flood[0], Path(args.flood[1]), args.seconds, args.threads)
     with tempfile.TemporaryDirectory(prefix="a2acoop-hostile-") as tmp:
-        summary = run(args.seconds, args.threads, Path(tmp))
+        summary = run(args.seconds, args.threads, Path(tmp), args.max_rate)
     print(render(summary))
     print(json.dumps(summary, separators=(",", ":")))
     ok = summary["target_met"] and not summary["wrongly_answered"] and not summary["honest_failures"]

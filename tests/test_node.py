@@ -15,16 +15,16 @@ import pytest
 from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
-from a2a_coop.protocol import merkle
+from a2a_coop.protocol import errors, merkle
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
-from a2a_coop.runtime.node import EscrowWitness, PeerNode
+from a2a_coop.runtime.node import EscrowWitness, PeerLimits, PeerNode
 from a2a_coop.runtime.peer import Peer, drive
 from a2a_coop.runtime.strategy import DeliveryView, WithholdingStrategy
 from a2a_coop.runtime.trade import claim_breach, contract_evidence, relay_escrow_answers
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, derive
-from a2a_coop.transport import TransportError
+from a2a_coop.transport import CooperationClient, TransportError, serve
 
 
 @pytest.fixture
@@ -265,3 +265,26 @@ def test_an_answer_leaves_only_once_durable_and_other_trades_go_on_during_the_fs
     assert set(answers) == {"first", "second"}
     for name, offer in (("first", first), ("second", second)):
         assert journal.replies_for(offer.digest) == answers[name][1:]  # after the mandate
+
+
+@pytest.mark.req("RPC-012", "ERR-003")
+def test_a_peer_over_its_rate_is_refused_with_a_retry_hint_and_nothing_recorded(
+    traded: tuple[Party, Party, Peer, PeerNode, FixedClock],
+) -> None:
+    """Bob takes 1 request/s from any one peer, 2 at once. Alice sends three offers at one instant over
+    gRPC: expect the first two answered, the third refused RATE_LIMITED (RESOURCE_EXHAUSTED) with
+    retry_after_ms in the ErrorInfo, nothing of it in bob's journal; a second later she is served."""
+    alice, _, pa, node, clock = traded
+    limited = PeerNode(node.peer, node.journal, limits=PeerLimits(rate_per_s=1, burst=2))
+    offers = [pa.propose(node.peer.did, alice.proposal()) for _ in range(3)]
+    with serve(limited, None) as server, CooperationClient(server.target, timeout_s=10) as client:
+        for offer in offers[:2]:
+            client.exchange(offer.envelope, pa.send_context())
+        rows = sum(1 for _ in node.journal.statements())
+        with pytest.raises(errors.RateLimited) as info:
+            client.exchange(offers[2].envelope, pa.send_context())
+        assert info.value.grpc_status == "RESOURCE_EXHAUSTED" and info.value.requirement == "RPC-012"
+        assert 0 < info.value.retry_after_ms <= 1_000
+        assert sum(1 for _ in node.journal.statements()) == rows
+        clock.now_ms += info.value.retry_after_ms
+        assert verify_statement(client.exchange(offers[2].envelope, pa.send_context())[1]).body == "accept"

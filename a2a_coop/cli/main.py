@@ -207,6 +207,28 @@ def _add_runtime_parsers(sub: Any) -> None:
         default=0,
         help="HTTP port of the AgentCard with --a2a (default: any free port)",
     )
+    p.add_argument(
+        "--max-rate",
+        type=non_negative,
+        default=0,
+        metavar="N",
+        help="take at most N requests per second from any one peer (its signed issuer); more are refused "
+        "RATE_LIMITED (RESOURCE_EXHAUSTED) with a retry hint (default 0: no limit)",
+    )
+    p.add_argument(
+        "--burst",
+        type=non_negative,
+        default=0,
+        metavar="N",
+        help="with --max-rate: requests at once (default N)",
+    )
+    p.add_argument(
+        "--max-in-flight",
+        type=non_negative,
+        default=0,
+        metavar="N",
+        help="handle at most N requests of any one peer at a time (default 0: no limit)",
+    )
     _add_dial_tls(p, "escrow-")
     p.set_defaults(func=_Command("peer", "cmd_serve"))
 

@@ -48,7 +48,7 @@ from a2a_coop.protocol.errors import CoopError, IllegalTransition
 from a2a_coop.protocol.negotiation import Negotiation, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
-from a2a_coop.runtime.node import DAY_MS, EscrowWitness, PeerNode, sign_mandate
+from a2a_coop.runtime.node import DAY_MS, EscrowWitness, PeerLimits, PeerNode, sign_mandate
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, Strategy, WithholdingStrategy
 from a2a_coop.runtime.trade import (
@@ -143,8 +143,12 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             vs = verify_statement(escrow_mandate)
             context = list(dict.fromkeys([*context, escrow_mandate]))  # held, so the escrow is trusted
             witness = EscrowWitness(escrow, vs.statement.mandate.agent)
+        limits = PeerLimits(rate_per_s=args.max_rate, burst=args.burst, in_flight=args.max_in_flight)
         node = PeerNode(
-            open_peer(key, mandate, journal, context, strategy=strategy), journal, witness=witness
+            open_peer(key, mandate, journal, context, strategy=strategy),
+            journal,
+            witness=witness,
+            limits=limits,
         )
         stack.callback(node.close)  # before the escrow's channel closes: the witness drains first
         remember_run(journal, mandate, context)

@@ -16,7 +16,7 @@ caused an error is a property of the call site, so it is an attribute
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class Origin(StrEnum):
@@ -434,6 +434,18 @@ class RequestInvalid(RequestError):
     code = "REQUEST_INVALID"
     grpc_status = "INVALID_ARGUMENT"
     summary = "request field is out of range"
+
+
+class RateLimited(RequestError):
+    """A peer sent more requests than the server takes from one peer (RPC-012); retry after the hint."""
+
+    code = "RATE_LIMITED"
+    grpc_status = "RESOURCE_EXHAUSTED"
+    summary = "too many requests from this peer; retry later"
+
+    def __init__(self, detail: str = "", *, retry_after_ms: int = 0, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.retry_after_ms = retry_after_ms
 
 
 def registry() -> dict[str, type[CoopError]]:
