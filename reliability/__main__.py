@@ -24,6 +24,11 @@ CAMPAIGNS: Final[dict[str, tuple[str, str]]] = {
         "honest trades while one hostile peer floods offers, replays, other audiences, accepts on "
         "another's behalf and garbage (honest_under_flood_ratio, wrongly_answered)",
     ),
+    "load": (
+        "reliability.load",
+        "many client peers at once against one served peer, back-pressure retried (errors, p50_ms, "
+        "p99_ms, trades_per_s, rss_mb)",
+    ),
     "powerloss": (
         "reliability.powerloss",
         "cut the power at random commits: restart from the files as of the last fsync (cuts, "

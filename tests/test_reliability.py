@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:  # `reliability` is a top-level package of the che
 from a2a_coop.cli.demo import Identity  # noqa: E402
 from a2a_coop.runtime.keyfile import read_key_file  # noqa: E402
 from a2a_coop.runtime.node import read_envelope_file  # noqa: E402
-from reliability import crash, fuzz, hostile, powerloss  # noqa: E402
+from reliability import crash, fuzz, hostile, load, powerloss  # noqa: E402
 from reliability.__main__ import main as reliability_main  # noqa: E402
 
 CI_FUZZ_INPUTS = 2_000  # .ci/run runs the 10,000-input form; RELIABILITY.md the 1,000,000 one
@@ -132,3 +132,15 @@ def test_hostile_ci_form_answers_no_hostile_request_wrongly(tmp_path: Path) -> N
     assert summary["hostile_requests"] > 0 and set(summary["hostile_by_kind"]) == set(hostile.KINDS)
     assert summary["honest_failures"] == 0 and summary["wrongly_answered"] == 0
     assert summary["honest_trades_per_s_alone"] > 0
+
+
+def test_load_ci_form_trades_without_errors_and_backs_off_when_told(tmp_path: Path) -> None:
+    """4 client peers against one `serve` process for 2 s, then 3 against one limited to 5 requests/s per
+    peer: expect trades and no errors in both, and in the second requests refused RATE_LIMITED and
+    retried after the hint (RPC-012: back-pressure, not an error). Latency and rate are figures,
+    reported, not judged here."""
+    free = load.run(4, 2.0, tmp_path / "free")
+    assert free["errors"] == 0 and free["trades"] > 0 and free["rss_mb"] > 0, free["error_examples"]
+    limited = load.run(3, 2.0, tmp_path / "limited", ["--max-rate=5"])
+    assert limited["errors"] == 0 and limited["trades"] > 0, limited["error_examples"]
+    assert limited["rate_limited"] > 0
