@@ -87,7 +87,7 @@ class Client:
 
 def run(clients: int, seconds: float, directory: Path, extra: Sequence[str] = ()) -> dict[str, Any]:
     directory.mkdir(parents=True, exist_ok=True)
-    bob = provision(directory, "bob")
+    bob = provision(directory, "bob", **BIG)
     ids = [provision(directory, f"client{i}", **BIG) for i in range(clients)]
     server = wait_listening(start_server("bob", ["serve", *bob.files(), *extra], directory / "bob.log"), 60)
     try:
