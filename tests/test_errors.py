@@ -22,8 +22,9 @@ SPEC_CODES = {
     "STALE_REFERENCE", "REVOCATION_NOT_ALLOWED", "EXCLUSIVE_CONFLICT",
     # added by specification 0.2 (Appendix C)
     "REVOCATION_UNAUTHORIZED", "ISSUED_IN_PAST", "LOG_ROOT_MISMATCH", "UNWITNESSED", "LIMIT_EXCEEDED",
-    # an RPC's request bytes that do not parse (RPC-007; issue 15)
-    "REQUEST_MALFORMED",
+    # an RPC's request bytes that do not parse (RPC-007); a request field out of range (RPC-011);
+    # per-peer back-pressure (RPC-012)
+    "REQUEST_MALFORMED", "REQUEST_INVALID", "RATE_LIMITED",
 }  # fmt: skip
 
 
@@ -40,7 +41,7 @@ def _leaves() -> list[type[CoopError]]:
 
 @pytest.mark.req("ERR-001")
 def test_registry_holds_exactly_the_spec_codes() -> None:
-    """The SPEC allocates 41 codes; expect the registry to hold exactly those, no more, no fewer."""
+    """The SPEC allocates 43 codes; expect the registry to hold exactly those, no more, no fewer."""
     assert set(registry()) == SPEC_CODES
 
 
@@ -54,7 +55,8 @@ def test_every_leaf_error_has_a_code_of_its_own() -> None:
     assert all(re.fullmatch(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)*", c) for c in codes)
     assert sorted(codes) == sorted(registry())
     assert all("code" in vars(cls) for cls in leaves)
-    for category in (errors.EncodingError, errors.SignatureError, errors.StateError, errors.BodyError):
+    categories = (errors.EncodingError, errors.SignatureError, errors.StateError, errors.BodyError)
+    for category in (*categories, errors.RequestError):
         assert category.code == "INTERNAL"
         assert category not in registry().values()
 

@@ -624,3 +624,82 @@ def test_record_batch_is_all_or_nothing(journal: Journal, alice: Party, bob: Par
         journal.record_batch([(incoming, [first], True), (None, [third], False)], at_ms=1)
     assert journal.by_digest(incoming.digest) is None
     assert journal.chain_head(alice.did) == (0, b"")
+
+
+# --- group commit ----------------------------------------------------------------------------
+
+
+def _transactions(journal: Journal) -> list[str]:
+    """The transactions the journal's connection starts from now on (SQLite's trace of statements)."""
+    begun: list[str] = []
+    journal._conn.set_trace_callback(lambda sql: begun.append(sql) if sql == "BEGIN IMMEDIATE" else None)
+    return begun
+
+
+def test_writes_staged_together_commit_in_one_transaction_and_only_when_waited_for(
+    tmp_path: Path, alice: Party, bob: Party
+) -> None:
+    """Three trades' statements staged while no commit runs: expect nothing on disk (another
+    connection sees no row) until one waits; then all three in ONE transaction (one fsync), each
+    ticket done, in the order staged."""
+    path = tmp_path / "peer.db"
+    with Journal.open(path) as journal:
+        begun = _transactions(journal)
+        mine = offers(alice, bob, 3)
+        tickets = [journal.stage_batch([(None, [vs], False)], at_ms=1) for vs in mine]
+        assert not any(t.done for t in tickets) and stored_rows(path) == 0 and begun == []
+        journal.wait(tickets[-1])
+        assert all(t.done and t.error is None for t in tickets) and len(begun) == 1
+        assert stored_rows(path) == 3
+        assert journal.chain_head(alice.did) == (3, mine[-1].digest)
+        journal.wait(tickets[0])  # done already: returns at once, starts nothing
+        assert len(begun) == 1
+
+
+def test_a_refused_write_fails_alone_and_the_rest_of_its_group_commits(
+    journal: Journal, alice: Party, bob: Party
+) -> None:
+    """A group holds a write that would skip a seq (a bug about to equivocate): expect that write alone
+    refused with JournalConflict, the writes before and after it in the group durable."""
+    first, _skipped, third = offers(alice, bob, 3)
+    theirs = bob.offer(alice)
+    good = journal.stage_batch([(None, [first], False)], at_ms=1)
+    bad = journal.stage_batch([(None, [third], False)], at_ms=1)  # seq 2 after seq 0
+    also_good = journal.stage_batch([(theirs, [], True)], at_ms=1)
+    journal.wait(also_good)
+    with pytest.raises(JournalConflict):
+        journal.wait(bad)
+    journal.wait(good)
+    assert journal.chain_head(alice.did) == (1, first.digest)
+    assert journal.by_digest(theirs.digest) == theirs.envelope and journal.replies_for(theirs.digest) == []
+    assert journal.by_digest(third.digest) is None
+
+
+def test_concurrent_writers_share_commits_and_lose_nothing(tmp_path: Path, alice: Party, bob: Party) -> None:
+    """16 threads record 8 requests each, all at once: expect every request and its reply stored once,
+    our chain a gapless run of seqs in the order staged, and at most one transaction per write (fewer
+    whenever writes met in a group; that is a matter of timing, so not asserted here)."""
+    path = tmp_path / "peer.db"
+    requests = [bob.offer(alice) for _ in range(16 * 8)]
+    with Journal.open(path) as journal:
+        begun = _transactions(journal)
+        lock = threading.Lock()
+
+        def worker(mine: list[VerifiedStatement]) -> None:
+            for request in mine:
+                with lock:  # as a peer signs: in order, under its lock; the commit waits outside it
+                    reply = alice.sign("ack", commitment_pb2.Ack(statement=request.digest), audience=bob.did)
+                    ticket = journal.stage_batch([(request, [reply], True)], at_ms=1)
+                journal.wait(ticket)
+
+        threads = [threading.Thread(target=worker, args=(requests[i::16],)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(CHILD_TIMEOUT_S)
+        assert not any(t.is_alive() for t in threads)
+        assert len(begun) <= len(requests)
+        assert all(journal.replies_for(r.digest) is not None for r in requests)
+        chain = [verify_statement(e) for e in journal.log_range(alice.did, 0, 10_000)]
+    assert [vs.header.seq for vs in chain] == list(range(len(requests)))
+    assert stored_rows(path) == 2 * len(requests)

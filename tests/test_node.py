@@ -4,24 +4,27 @@ and its escrow witness."""
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
-from a2a_coop.protocol import merkle
+from a2a_coop.protocol import errors, merkle
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
-from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
-from a2a_coop.runtime.node import EscrowWitness, PeerNode
+from a2a_coop.runtime.node import EscrowWitness, PeerLimits, PeerNode
 from a2a_coop.runtime.peer import Peer, drive
 from a2a_coop.runtime.strategy import DeliveryView, WithholdingStrategy
 from a2a_coop.runtime.trade import claim_breach, contract_evidence, relay_escrow_answers
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, derive
-from a2a_coop.transport import TransportError
+from a2a_coop.transport import CooperationClient, TransportError, serve
 
 
 @pytest.fixture
@@ -89,6 +92,32 @@ def test_log_serves_public_statements_only(traded: tuple[Party, Party, Peer, Pee
     envelopes, head = node.get_log(0, 100)
     assert [verify_statement(e).body for e in envelopes] == ["checkpoint"]
     assert head == node.peer.writer.next_seq - 1
+
+
+def test_log_from_a_seq_past_sqlite_integers_is_empty_not_an_overflow(
+    traded: tuple[Party, Party, Peer, PeerNode, FixedClock],
+) -> None:
+    """GetLog(from_seq >= 2^63) once raised OverflowError from SQLite (INTERNAL on the wire; the
+    transport now refuses it, RPC-011). A direct caller of the node gets an empty page and the head."""
+    _, _, _, node, _ = traded
+    assert node.get_log(2**63, 10) == ([], node.peer.writer.next_seq - 1)
+    assert node.get_log(2**64 - 1, 10)[0] == []
+
+
+@pytest.mark.parametrize("calls", [200])
+def test_an_anonymous_checkpoint_flood_does_not_grow_the_journal(
+    traded: tuple[Party, Party, Peer, PeerNode, FixedClock], calls: int
+) -> None:
+    """Anyone may call GetCheckpoint; a flood once signed and journaled one Checkpoint per call (183 rows
+    in 20 s). Expect at most one new statement for the whole flood while the chain does not move."""
+    _, _, _, node, _ = traded
+
+    def rows() -> int:
+        return sum(1 for _ in node.journal.statements())
+
+    before = rows()
+    answers = {node.get_checkpoint() for _ in range(calls)}
+    assert len(answers) == 1 and rows() == before + 1
 
 
 @pytest.mark.req("ATT-001")
@@ -194,3 +223,68 @@ def test_an_unreachable_escrow_witness_never_breaks_an_exchange(
     finally:
         node.close()
     assert "escrow witness: submit of 5 envelopes failed" in caplog.text
+
+
+def test_an_answer_leaves_only_once_durable_and_other_trades_go_on_during_the_fsync(
+    traded: tuple[Party, Party, Peer, PeerNode, FixedClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Group commit: Bob's commit of his answer to one offer is held on its way to the disk. Expect that
+    exchange not to return meanwhile (write-ahead), a second offer answered in memory and staged while
+    the first commit is held (his lock is not held across the fsync), and both answers, once the disk
+    is let go, durable and returned, the second's in the next group."""
+    alice, _, pa, node, _ = traded
+    journal = node.journal
+    entered, release = threading.Event(), threading.Event()
+    transaction = journal._transaction
+
+    def held(fn: Any) -> None:
+        entered.set()
+        assert release.wait(10)
+        transaction(fn)
+
+    monkeypatch.setattr(journal, "_transaction", held)
+    first, second = (pa.propose(node.peer.did, alice.proposal()) for _ in range(2))
+    answers: dict[str, list[bytes]] = {}
+
+    def exchange(name: str, offer: VerifiedStatement) -> None:
+        answers[name] = node.exchange(offer.envelope, pa.send_context())
+
+    threads = [threading.Thread(target=exchange, args=("first", first))]
+    threads[0].start()
+    assert entered.wait(10)
+    threads.append(threading.Thread(target=exchange, args=("second", second)))
+    threads[1].start()
+    give_up = time.monotonic() + 10
+    while not journal._staged:  # the second answer, signed and staged while the first commit is held
+        assert time.monotonic() < give_up
+        time.sleep(0.001)
+    assert answers == {} and journal.replies_for(first.digest) is None
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert set(answers) == {"first", "second"}
+    for name, offer in (("first", first), ("second", second)):
+        assert journal.replies_for(offer.digest) == answers[name][1:]  # after the mandate
+
+
+@pytest.mark.req("RPC-012", "ERR-003")
+def test_a_peer_over_its_rate_is_refused_with_a_retry_hint_and_nothing_recorded(
+    traded: tuple[Party, Party, Peer, PeerNode, FixedClock],
+) -> None:
+    """Bob takes 1 request/s from any one peer, 2 at once. Alice sends three offers at one instant over
+    gRPC: expect the first two answered, the third refused RATE_LIMITED (RESOURCE_EXHAUSTED) with
+    retry_after_ms in the ErrorInfo, nothing of it in bob's journal; a second later she is served."""
+    alice, _, pa, node, clock = traded
+    limited = PeerNode(node.peer, node.journal, limits=PeerLimits(rate_per_s=1, burst=2))
+    offers = [pa.propose(node.peer.did, alice.proposal()) for _ in range(3)]
+    with serve(limited, None) as server, CooperationClient(server.target, timeout_s=10) as client:
+        for offer in offers[:2]:
+            client.exchange(offer.envelope, pa.send_context())
+        rows = sum(1 for _ in node.journal.statements())
+        with pytest.raises(errors.RateLimited) as info:
+            client.exchange(offers[2].envelope, pa.send_context())
+        assert info.value.grpc_status == "RESOURCE_EXHAUSTED" and info.value.requirement == "RPC-012"
+        assert 0 < info.value.retry_after_ms <= 1_000
+        assert sum(1 for _ in node.journal.statements()) == rows
+        clock.now_ms += info.value.retry_after_ms
+        assert verify_statement(client.exchange(offers[2].envelope, pa.send_context())[1]).body == "accept"

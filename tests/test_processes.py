@@ -15,8 +15,9 @@ import os
 import re
 import sqlite3
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -75,7 +76,7 @@ from a2a_coop.runtime.trade import (
     run_trade,
     settle_with_escrow,
 )
-from a2a_coop.transport import CooperationClient, EscrowClient, TransportError
+from a2a_coop.transport import CooperationClient, EscrowClient, TransportError, serve
 
 FUNDS = 1_000
 BOND = 100
@@ -341,7 +342,7 @@ def test_an_unfunded_bond_is_reported_and_the_trade_waits(procs: Processes, tmp_
         *["offer", *net.alice.files(), "--to", net.bob_server.target, "--escrow", net.escrow_server.target],
         *["--give", "code-review:500", "--want", "copy-editing:450", "--bond", str(BOND)],
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 3, result.stderr  # not finished: it waits for funds
     assert result.stdout.split()[2] == "ACCEPTED"
     waiting = [line for line in result.stderr.splitlines() if "waits for funds" in line]
     assert len(waiting) == 2 and all(f"50 credit available for a bond of {BOND}" in w for w in waiting)
@@ -422,8 +423,11 @@ def cli_offer(net: Network, *extra: str) -> tuple[str, str]:
         *["--give", "code-review:500", "--want", "copy-editing:450", "--bond", str(BOND)],
         *["--response-window", f"{RESPONSE_WINDOW_MS}ms", *extra],
     )
-    assert result.returncode == 0, result.stderr
     _, short_id, state, _ = result.stdout.split()
+    # 0 only for a finished trade; 3 (and a line saying how far it went) for one that waits.
+    assert result.returncode == (0 if state == "FULFILLED" else 3), result.stderr
+    if state != "FULFILLED":
+        assert f"({short_id}) did not finish: {state}" in result.stderr, result.stderr
     return short_id, state
 
 
@@ -700,6 +704,50 @@ def test_serve_with_escrow_trusts_it_and_has_it_stamp_the_deliveries(
         ):
             assert time.monotonic() < give_up, "the escrow never stamped bob's delivery"
             time.sleep(0.1)
+
+
+@pytest.mark.req("ESC-007", "ESC-002", "RPC-004")
+def test_the_same_submit_gets_the_same_answer_before_and_after_an_escrow_crash(
+    procs: Processes, tmp_path: Path
+) -> None:
+    """A client whose answer to a Submit was lost submits again. The escrow once answered only what it
+    signed anew (nothing), so the client had to read the ledger. Expect the very same envelopes -- Mandate,
+    Stamp, both BondLocks -- to the same Submit, again at once and after the escrow is SIGKILLed and
+    restarted on its journal; nothing signed twice (the ledger grows by nothing), and the trade then
+    completes with every bond released."""
+    net = start_network(procs, tmp_path)
+    with Initiator(net) as alice:
+        offer = alice.peer.propose(
+            net.bob.did,
+            proposal(
+                alice.peer,
+                [("code-review", 500)],
+                [("copy-editing", 450)],
+                deadline_ms=wall_clock_ms() + HOUR_MS,
+                bond=BOND,
+                escrow=alice.escrow_did,
+            ),
+        )
+        drive(alice.peer, alice.client.exchange, offer)
+        neg = alice.peer.negotiation(offer.header.negotiation_id)
+        assert neg.state is State.ACCEPTED
+        evidence = contract_evidence(alice.peer, neg)
+        first = alice.escrow.submit(evidence)
+        assert [verify_statement(e).body for e in first] == ["mandate", "stamp", "bond_lock", "bond_lock"]
+        assert alice.escrow.submit(evidence) == first
+        head = alice.escrow.get_ledger(0, 1)[1]
+
+        net.escrow_server.popen.kill()  # SIGKILL, right after answering
+        assert net.escrow_server.popen.wait(10) != 0
+        restarted = procs.serve("escrow", "escrow", "serve", *net.escrow.files(), "--tick-ms", "100")
+        with EscrowClient(restarted.target, timeout_s=RPC_TIMEOUT_S) as escrow:
+            assert escrow.submit(evidence) == first
+            assert escrow.get_ledger(0, 1)[1] == head  # nothing signed for the repeats
+            relay_escrow_answers(alice.peer, alice.client, first)
+            settle_with_escrow(alice.peer, alice.client, escrow, neg)
+            assert neg.state is State.FULFILLED
+            for who in (net.alice, net.bob):
+                assert balance(who, restarted) == (FUNDS, 0)
 
 
 def test_escrow_restart_keeps_its_ledger_and_funds_only_once(procs: Processes, tmp_path: Path) -> None:
@@ -1084,3 +1132,224 @@ def test_after_bad_inputs_the_server_still_trades(hostile: Hostile) -> None:
     offer = m.propose(hostile.bob.did, hostile.offer_terms())
     drive(m, hostile.client.exchange, offer)
     assert m.negotiation(offer.header.negotiation_id).state is State.FULFILLED
+
+
+# --- trades that did not finish: offer says so, resume carries them on -----------------------
+
+
+class FaultyPeer:
+    """A CooperationService in this process in front of bob's: forwards every call, but from call
+    ``after`` + 1 on answers Exchange with nothing (``drop``), with its first answer again (``replay``),
+    or not at all until released (``hold``: for the test to kill the caller meanwhile)."""
+
+    def __init__(self, upstream: CooperationClient, fault: str, after: int) -> None:
+        self.upstream, self.fault, self.after = upstream, fault, after
+        self.calls = 0
+        self.first: list[bytes] = []
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        answers = self.upstream.exchange(envelope, context)
+        self.calls += 1
+        if self.calls == 1:
+            self.first = answers
+        if self.calls <= self.after:
+            return answers
+        if self.fault == "hold":
+            self.holding.set()
+            self.release.wait(CLI_TIMEOUT_S)
+            return []
+        return [] if self.fault == "drop" else self.first
+
+    def get_log(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
+        return self.upstream.get_log(from_seq, limit)
+
+    def get_checkpoint(self) -> bytes:
+        return self.upstream.get_checkpoint()
+
+    def get_attestations(self, subject: str) -> list[list[bytes]]:
+        return self.upstream.get_attestations(subject)
+
+
+class MuteEscrow:
+    """An EscrowService in this process in front of the escrow: forwards, but answers every non-empty
+    Submit with nothing at all (not even the Mandate: a broken escrow or proxy)."""
+
+    def __init__(self, upstream: EscrowClient) -> None:
+        self.upstream = upstream
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        answers = self.upstream.submit(envelopes)
+        return answers if not envelopes else []
+
+    def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
+        return self.upstream.get_ledger(from_seq, limit)
+
+    def get_transcript(self, from_seq: int, limit: int, max_bytes: int) -> tuple[list[bytes], int, int]:
+        return self.upstream.get_transcript(from_seq, limit)
+
+    def get_balance(self, party: str) -> tuple[int, int, str, int]:
+        return self.upstream.get_balance(party)
+
+
+def _offer_argv(net: Network, to: str, escrow: str) -> list[str]:
+    return [
+        *["offer", *map(str, net.alice.files()), "--to", to, "--escrow", escrow],
+        *["--give", "code-review:500", "--want", "copy-editing:450", "--bond", str(BOND)],
+    ]
+
+
+def _resume(net: Network, *extra: str) -> subprocess.CompletedProcess[str]:
+    return cli(
+        *["resume", *net.alice.files(), "--to", net.bob_server.target, "--escrow", net.escrow_server.target],
+        *extra,
+    )
+
+
+def _assert_settled(net: Network) -> None:
+    """Both journals FULFILLED, every bond released, the escrow's transcript clean."""
+    for who in (net.alice, net.bob):
+        assert status(who)["negotiations"] == {"FULFILLED": 1}, who.name
+        assert balance(who, net.escrow_server) == (FUNDS, 0), who.name
+    audit = audit_escrow(net)
+    assert audit.ok, audit.findings
+
+
+@pytest.mark.req("ESC-002", "ESC-007")
+@pytest.mark.parametrize(
+    ("fault", "state"), [("drop", "PERFORMING"), ("replay", "PERFORMING"), ("mute-escrow", "ACCEPTED")]
+)
+def test_an_unfinished_trade_exits_3_with_its_state_and_resume_finishes_it(
+    procs: Processes, tmp_path: Path, fault: str, state: str
+) -> None:
+    """Bob's answers after the first are dropped or replayed on the way, or the escrow's answer to the
+    contract is empty. `offer` once exited 0 with PERFORMING and 200 in bonds locked, or printed a
+    traceback. Expect exit 3, the state reached on stdout, one line on stderr saying what is left
+    (bonds locked) and how to carry on, no traceback; then `resume` straight to bob and the escrow
+    finishes the trade: FULFILLED for both, every bond released, the escrow's transcript clean."""
+    net = start_network(procs, tmp_path)
+    with (
+        CooperationClient(net.bob_server.target, timeout_s=RPC_TIMEOUT_S) as bob,
+        EscrowClient(net.escrow_server.target, timeout_s=RPC_TIMEOUT_S) as escrow,
+    ):
+        peer_proxy = FaultyPeer(bob, fault, after=1) if fault != "mute-escrow" else bob
+        escrow_proxy = MuteEscrow(escrow) if fault == "mute-escrow" else escrow
+        with serve(peer_proxy, None) as to, serve(None, escrow_proxy) as via:
+            result = cli(*_offer_argv(net, to.target, via.target))
+    assert result.returncode == 3, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
+    _, short_id, reached, _ = result.stdout.split()
+    assert reached == state
+    if fault == "mute-escrow":
+        assert f"({short_id}) stopped in ACCEPTED: MANDATE_UNKNOWN [ESC-002]" in result.stderr
+    else:
+        assert (
+            f"({short_id}) did not finish: PERFORMING, {2 * BOND} credit in bonds still locked"
+            in result.stderr
+        )
+    assert f"a2a-coop resume --negotiation {short_id}" in result.stderr
+
+    resumed = _resume(net)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout == f"{short_id}  FULFILLED\n"
+    _assert_settled(net)
+    again = _resume(net)  # nothing left: nothing sent, nothing signed
+    assert again.returncode == 0 and again.stdout.startswith("nothing to resume"), again.stderr
+
+
+@pytest.mark.req("RPC-004", "ESC-007")
+def test_an_offer_killed_mid_trade_is_finished_by_resume(procs: Processes, tmp_path: Path) -> None:
+    """`a2a-coop offer` is SIGKILLed while its Delivery is on the way to bob (bonds locked, nothing
+    settled). Expect `resume` on its journal to finish the trade: FULFILLED for both, bonds released,
+    every seq of alice's chain used once."""
+    net = start_network(procs, tmp_path)
+    with CooperationClient(net.bob_server.target, timeout_s=RPC_TIMEOUT_S) as bob:
+        proxy = FaultyPeer(bob, "hold", after=4)
+        with serve(proxy, None) as to:
+            popen = subprocess.Popen(
+                cli_command(*_offer_argv(net, to.target, net.escrow_server.target)),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=child_env(),
+            )
+            try:
+                assert proxy.holding.wait(CLI_TIMEOUT_S), "the offer never got that far"
+                popen.kill()
+            finally:
+                proxy.release.set()
+                popen.kill()
+                popen.communicate(timeout=10)  # reaps it and closes both pipes
+    assert popen.returncode == -9
+    resumed = _resume(net)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.split()[1] == "FULFILLED"
+    _assert_settled(net)
+    with Journal.open(net.alice.journal_path, lock=False) as journal:
+        seqs = [verify_statement(e).header.seq for e in journal.log_range(net.alice.did, 0, 10_000)]
+    assert seqs == list(range(len(seqs)))
+
+
+class DownEscrow(MuteEscrow):
+    """An escrow that gives out its Mandate and is down for everything else (UNAVAILABLE)."""
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        if envelopes:
+            raise TransportError(grpc.StatusCode.UNAVAILABLE, "down for maintenance")
+        return self.upstream.submit(envelopes)
+
+
+@pytest.mark.req("WIT-007", "ESC-007")
+def test_a_restarted_server_gives_the_escrow_the_deliveries_it_could_not(
+    procs: Processes, tmp_path: Path
+) -> None:
+    """Bob serves with --escrow, but the escrow is down for his witness's Submit when he delivers (the
+    witness is best effort: it logs and drops it), and alice, who withholds, never sends the escrow his
+    Delivery. Restarted on his journal with the escrow up, bob submits his unfinished contract and his
+    Delivery again at start: expect the escrow's Stamp naming it, so a claim against him would fail."""
+    alice, bob, escrow = (provision(tmp_path, name) for name in ("alice", "bob", "escrow"))
+    fund = ["--fund", f"{alice.did}={FUNDS}", "--fund", f"{bob.did}={FUNDS}"]
+    escrow_server = procs.serve("escrow", "escrow", "serve", *escrow.files(), *fund)
+    with EscrowClient(escrow_server.target, timeout_s=RPC_TIMEOUT_S) as escrow_client:
+        with serve(None, DownEscrow(escrow_client)) as down:
+            bob_server = procs.serve("bob", "serve", *bob.files(), "--escrow", down.target)
+            peer = Peer(
+                alice.key, alice.mandate, context=[escrow.mandate], strategy=WithholdingStrategy(every=1)
+            )
+            with CooperationClient(bob_server.target, timeout_s=RPC_TIMEOUT_S) as client:
+                terms = proposal(
+                    peer,
+                    [("code-review", 500)],
+                    [("copy-editing", 450)],
+                    deadline_ms=wall_clock_ms() + HOUR_MS,
+                    bond=BOND,
+                    escrow=escrow_server.did,
+                )
+                first = peer.propose(bob.did, terms)
+                drive(peer, client.exchange, first)
+                neg = peer.negotiation(first.header.negotiation_id)
+                relay_escrow_answers(peer, client, escrow_client.submit(contract_evidence(peer, neg)))
+            assert neg.state is State.PERFORMING
+            delivery = next(vs for vs in peer.verifier.statements.values() if vs.body == "delivery")
+
+            def stamped() -> bool:
+                return any(
+                    delivery.digest in vs.statement.stamp.statements
+                    for vs in map(verify_statement, fetch_ledger(escrow_client)[1:])
+                    if vs.body == "stamp"
+                )
+
+            give_up = time.monotonic() + 15
+            while "submit of" not in bob_server.log_tail(200):  # the witness tried, and failed
+                assert time.monotonic() < give_up, bob_server.log_tail(200)
+                time.sleep(0.1)
+            assert not stamped()
+            bob_server.popen.kill()
+            bob_server.popen.wait(10)
+        restarted = procs.serve("bob", "serve", *bob.files(), "--escrow", escrow_server.target)
+        give_up = time.monotonic() + 15
+        while not stamped():
+            assert time.monotonic() < give_up, restarted.log_tail(40)
+            time.sleep(0.1)
+        assert "resubmitting 1 unfinished contracts" in restarted.log_tail(40)

@@ -251,6 +251,26 @@ def test_escrow_calls_round_trip(server: RunningServer, escrow_handler: Scripted
     assert escrow_handler.submitted == [[b"mandate", b"contract"], [b"reject"]]
 
 
+@pytest.mark.req("RPC-011")
+@pytest.mark.parametrize("from_seq", [2**53, 2**63, 2**64 - 1])
+def test_read_calls_refuse_a_from_seq_no_statement_can_carry(
+    server: RunningServer, client: CooperationClient, from_seq: int
+) -> None:
+    """GetLog once answered INTERNAL (an OverflowError in SQLite) to from_seq >= 2^63. Expect
+    REQUEST_INVALID (INVALID_ARGUMENT, RPC-011) from each of the three paged reads, before any handler
+    runs, and the largest valid from_seq passed through."""
+    with pytest.raises(errors.RequestInvalid) as info:
+        client.get_log(from_seq, 1)
+    assert info.value.requirement == "RPC-011" and info.value.grpc_status == "INVALID_ARGUMENT"
+    with EscrowClient(server.target, timeout_s=5) as escrow:
+        with pytest.raises(errors.RequestInvalid):
+            escrow.get_ledger(from_seq, 1)
+        with pytest.raises(errors.RequestInvalid):
+            escrow.get_transcript(from_seq, 1)
+        assert escrow.get_ledger(2**53 - 1, 1)[0] == [b"ledger-%d" % (2**53 - 1)]
+    assert client.get_log(2**53 - 1, 1)[0] == [b"log-%d" % (2**53 - 1)]
+
+
 def test_a_client_is_a_handler_so_a_relay_forwards_calls_and_rejections(client: CooperationClient) -> None:
     """A server whose handler is a client of another server relays both answers and typed errors."""
     upstream: CooperationHandler = client  # the client satisfies the handler Protocol

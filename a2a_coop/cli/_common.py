@@ -1,7 +1,8 @@
 """What every ``a2a-coop`` command shares: exit codes, the two user-facing failures, and argument types.
 
 Exit codes (SPEC.md, CLI): 0 everything valid or done, 1 something invalid or
-refused, 2 usage, I/O or network errors, 130 interrupted. A user mistake is
+refused, 2 usage, I/O or network errors, 3 a trade did not finish (its state is
+printed; ``resume`` carries it on), 130 interrupted. A user mistake is
 one line on stderr, never a traceback.
 """
 
@@ -17,6 +18,7 @@ from typing import Final
 EXIT_OK: Final = 0
 EXIT_INVALID: Final = 1
 EXIT_USAGE: Final = 2
+EXIT_UNFINISHED: Final = 3
 EXIT_INTERRUPTED: Final = 130
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -4,12 +4,13 @@ A command's implementation is imported only when it runs (:func:`_command`),
 so ``a2a-coop verify`` never pays for the gRPC transport. The command groups:
 
 * :mod:`.offline` -- ``keygen``, ``verify``, ``inspect`` (no network);
-* :mod:`.peer` -- ``mandate``, ``serve``, ``offer``, ``claim``, ``revoke``, ``status``, ``export``;
+* :mod:`.peer` -- ``mandate``, ``serve``, ``offer``, ``resume``, ``claim``, ``revoke``, ``status``,
+  ``export``;
 * :mod:`.escrow` -- ``escrow serve|ledger|export|audit``;
 * :mod:`.demo` -- ``demo`` (processes on loopback, or ``--offline`` in one process).
 
 Exit codes (:mod:`._common`): 0 valid or done, 1 invalid or refused, 2 usage,
-I/O or network errors; user mistakes get one line on stderr, never a traceback.
+I/O or network errors, 3 a trade did not finish; user mistakes get one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -206,6 +207,28 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--min-bond", type=non_negative, default=0, help="the bond --bond-below demands")
     p.add_argument(
+        "--max-rate",
+        type=non_negative,
+        default=0,
+        metavar="N",
+        help="take at most N requests per second from any one peer (its signed issuer); more are refused "
+        "RATE_LIMITED (RESOURCE_EXHAUSTED) with a retry hint (default 0: no limit)",
+    )
+    p.add_argument(
+        "--burst",
+        type=non_negative,
+        default=0,
+        metavar="N",
+        help="with --max-rate: requests at once (default N)",
+    )
+    p.add_argument(
+        "--max-in-flight",
+        type=non_negative,
+        default=0,
+        metavar="N",
+        help="handle at most N requests of any one peer at a time (default 0: no limit)",
+    )
+    p.add_argument(
         "--trust-seed",
         action="append",
         default=[],
@@ -312,8 +335,9 @@ def _add_runtime_parsers(sub: Any) -> None:
         help="offer trades to a serving peer and carry them through (prints one line per trade)",
         description="Offer a trade to the peer at --to and carry it as far as both sides go: its answer, "
         "with --escrow the bond locks, both deliveries and receipts, the release of the bonds. Prints "
-        "one line per trade: number, negotiation id (for export, claim and revoke), state, time. Exit "
-        "1 when an offer was rejected (the reason is printed) or refused, else 0.",
+        "one line per trade: number, negotiation id (for export, claim, revoke and resume), state, time. "
+        "Exit 1 when an offer was rejected (the reason is printed) or refused, 3 when a trade did not "
+        "finish (the state it reached is printed; `resume` carries it on), else 0.",
     )
     _add_identity(p)
     p.add_argument("--to", required=True, metavar="HOST:PORT", help="the counterparty's address")
@@ -380,6 +404,23 @@ def _add_runtime_parsers(sub: Any) -> None:
     p.set_defaults(func=_Command("peer", "cmd_claim"))
 
     p = sub.add_parser(
+        "resume",
+        help="carry on the trades you offered that a crash or a lost answer left unfinished",
+        description="Read the journal and, for each trade it offered to the peer at --to that did not "
+        "finish (or the one --negotiation names), send that peer again what we and the escrow signed "
+        "(what it holds is answered as the first time, nothing is signed twice), sign and send what its "
+        "answers make due, and settle with the escrow: submit the evidence it has not stamped and relay "
+        "its releases. Prints one line per trade: negotiation id and state. Exit 0 when all finished, 3 "
+        "when one still waits (the counterparty's deadline, funds or a ruling; the reason is printed).",
+    )
+    _add_identity(p, journal_must_exist=True)
+    p.add_argument("--negotiation", metavar="HEX", help=f"{_NEGOTIATION_HELP}; default: every unfinished one")
+    p.add_argument("--to", required=True, metavar="HOST:PORT", help="the counterparty's address")
+    p.add_argument("--escrow", metavar="HOST:PORT", help="the escrow holding the bonds")
+    _add_dial_tls(p)
+    p.set_defaults(func=_Command("peer", "cmd_resume"))
+
+    p = sub.add_parser(
         "revoke",
         help="revoke a contract you offered, under its revocation terms",
         description="Sign a Revoke (refused unless the terms allow it), send it to the counterparty "
@@ -441,7 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keys, offline verification and inspection of a2a-coop signed statements; "
         "peers and escrows over gRPC.",
         epilog="Exit codes: 0 valid or done, 1 invalid, rejected or refused, 2 usage, I/O or network "
-        "error. 'a2a-coop COMMAND --help' describes a command.",
+        "error, 3 a trade did not finish (offer, resume). 'a2a-coop COMMAND --help' describes a command.",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from a2a_coop._proto.a2acoop.v1 import reputation_pb2, trade_pb2
-from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, Invalid, UsageError, iso
+from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, EXIT_UNFINISHED, Invalid, UsageError, iso
 from a2a_coop.cli._runtime import (
     META_CONTEXT,
     LoggedPeer,
@@ -44,26 +44,28 @@ from a2a_coop.cli._runtime import (
     write_transcript,
 )
 from a2a_coop.protocol.envelope import envelope_to_json
-from a2a_coop.protocol.errors import IllegalTransition
+from a2a_coop.protocol.errors import CoopError, IllegalTransition
 from a2a_coop.protocol.negotiation import Negotiation, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
-from a2a_coop.runtime.node import DAY_MS, EscrowWitness, PeerNode, sign_mandate
+from a2a_coop.runtime.node import DAY_MS, EscrowWitness, PeerLimits, PeerNode, sign_mandate
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
 from a2a_coop.runtime.reputation import TrustPolicy
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, Strategy, WithholdingStrategy
 from a2a_coop.runtime.trade import (
+    carry_trade,
     claim_breach,
     counterparty_did,
-    fetch_ledger,
+    fetch_escrow_mandate,
     negotiation_evidence,
     proposal,
-    relay_escrow_answers,
+    resume_trade,
     revoke,
-    run_trade,
     settle_with_escrow,
+    sync_with_escrow,
+    unfinished,
 )
-from a2a_coop.transport import CooperationClient, EscrowClient, TlsConfig
+from a2a_coop.transport import CooperationClient, EscrowClient, TlsConfig, TransportError
 
 
 @runtime_command
@@ -156,20 +158,22 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         witness = None
         if args.escrow is not None:
             escrow = stack.enter_context(EscrowClient(args.escrow, tls=escrow_tls))
-            escrow_mandate = escrow.submit([])[0]  # an escrow answers every Submit with its mandate
+            escrow_mandate = fetch_escrow_mandate(escrow)
             vs = verify_statement(escrow_mandate)
-            if vs.body != "mandate":
-                raise Invalid(f"{args.escrow} answered with a {vs.body}, not its mandate")
             context = list(dict.fromkeys([*context, escrow_mandate]))  # held, so the escrow is trusted
             witness = EscrowWitness(escrow, vs.statement.mandate.agent)
+        limits = PeerLimits(rate_per_s=args.max_rate, burst=args.burst, in_flight=args.max_in_flight)
         node = PeerNode(
             open_peer(key, mandate, journal, context, strategy=strategy, trust=trust_policy(args)),
             journal,
             witness=witness,
+            limits=limits,
         )
         stack.callback(node.close)  # before the escrow's channel closes: the witness drains first
         remember_run(journal, mandate, context)
         configure_logging()
+        if owed := node.witness_owed():  # what a crash may have kept from the escrow
+            log.info("resubmitting %d unfinished contracts and our deliveries to the escrow", owed)
         if args.a2a:
             _serve_a2a_until_stopped(node, args, tls, did=key.did, out=out)
         else:
@@ -267,12 +271,12 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
         context: list[bytes] = []
         escrow_did = ""
         if escrow_client is not None:
-            escrow_mandate = escrow_client.submit([])[0]  # an escrow answers every Submit with its mandate
+            escrow_mandate = fetch_escrow_mandate(escrow_client)
             context = [escrow_mandate]
             escrow_did = verify_statement(escrow_mandate).statement.mandate.agent
         peer = open_peer(key, mandate, journal, context)
         remember_run(journal, mandate, context)
-        rejected = 0
+        rejected = not_done = 0
         for i in range(args.count):
             deadline = wall_clock_ms() + args.deadline
             offer = proposal(
@@ -286,17 +290,49 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
                 response_window_ms=args.response_window,
             )
             started = time.perf_counter()
-            neg = run_trade(peer, client, other, offer, escrow=escrow_client)
+            sent = peer.propose(other, offer)
+            neg = peer.negotiation(sent.header.negotiation_id)
+            try:
+                neg = carry_trade(peer, client, sent, escrow=escrow_client)
+            except (CoopError, TransportError) as exc:
+                if isinstance(exc, CoopError) and neg.contract is None:
+                    raise  # the offer itself refused: nothing was agreed, nothing to carry on
+                # Whatever stopped it, the trade is journaled as far as it went: say where, and how on.
+                took = time.perf_counter() - started
+                out.write(f"{i + 1}/{args.count}  {neg.id.hex()[:12]}  {neg.state.value:<10}  {took:.2f}s\n")
+                out.flush()
+                where = unfinished(neg) or neg.state.value
+                print(
+                    f"a2a-coop: trade {i + 1} ({neg.id.hex()[:12]}) stopped in {where}: {exc}; "
+                    + _resume_hint(neg),
+                    file=sys.stderr,
+                )
+                return EXIT_UNFINISHED
             took = time.perf_counter() - started
             out.write(f"{i + 1}/{args.count}  {neg.id.hex()[:12]}  {neg.state.value:<10}  {took:.2f}s\n")
             out.flush()
             if neg.state is State.REJECTED:
                 rejected += 1
                 print(f"a2a-coop: offer {i + 1} rejected: {_reject_reason(peer, neg)}", file=sys.stderr)
-            elif neg.state is State.ACCEPTED and escrow_client is not None:
+                continue
+            if neg.state is State.ACCEPTED and escrow_client is not None:
                 for line in _unfunded(neg, escrow_client):
                     print(f"a2a-coop: trade {i + 1} waits for funds: {line}", file=sys.stderr)
-    return EXIT_INVALID if rejected else EXIT_OK
+            why = unfinished(neg)
+            if why:
+                not_done += 1
+                print(
+                    f"a2a-coop: trade {i + 1} ({neg.id.hex()[:12]}) did not finish: {why}; "
+                    + _resume_hint(neg),
+                    file=sys.stderr,
+                )
+    if rejected:
+        return EXIT_INVALID
+    return EXIT_UNFINISHED if not_done else EXIT_OK
+
+
+def _resume_hint(neg: Negotiation) -> str:
+    return f"carry it on with: a2a-coop resume --negotiation {neg.id.hex()[:12]} (and the same options)"
 
 
 def _unfunded(neg: Negotiation, escrow: EscrowClient) -> list[str]:
@@ -360,7 +396,7 @@ class _Contract:
         if not self.escrow_did:
             return
         self.escrow = self.stack.enter_context(EscrowClient(self.args.escrow, tls=self.tls))
-        self.escrow_mandate = self.escrow.submit([])[0]  # an escrow answers every Submit with its mandate
+        self.escrow_mandate = fetch_escrow_mandate(self.escrow)
         serving = verify_statement(self.escrow_mandate).statement.mandate.agent
         if serving != self.escrow_did:
             raise UsageError(f"{self.args.escrow} is escrow {serving}, not the contract's {self.escrow_did}")
@@ -378,15 +414,7 @@ class _Contract:
         """Take the statements about this negotiation the escrow signed on its own clock (a Forfeit
         once a claim's response window ends) that we do not hold yet, and relay them."""
         assert self.escrow is not None
-        held = self.peer.verifier.statements
-        mandate, *ledger = fetch_ledger(self.escrow)
-        new = [
-            env
-            for env in ledger
-            if (vs := verify_statement(env)).header.negotiation_id == self.neg.id and vs.digest not in held
-        ]
-        if new:
-            relay_escrow_answers(self.peer, self.client, [mandate, *new])
+        sync_with_escrow(self.peer, self.client, self.escrow, self.neg)
 
     def settled(self) -> bool:
         c = self.contract
@@ -414,6 +442,59 @@ def _ours(digests: Sequence[bytes], peer: Peer) -> VerifiedStatement | None:
     """The first of ``digests`` we issued and hold (a claim or revoke filed by an earlier run)."""
     held = peer.verifier.statements
     return next((held[d] for d in digests if d in held and held[d].issuer == peer.did), None)
+
+
+@runtime_command
+def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
+    """Carry on the trades this journal offered that did not finish (or the one --negotiation names)."""
+    tls = dial_tls(args)
+    key = load_key(args.key)
+    mandate = load_mandate(args.mandate, key)
+    with ExitStack() as stack:
+        journal = stack.enter_context(open_journal(args.journal, must_exist=True))
+        peer = open_peer(key, mandate, journal, journal.get_meta(META_CONTEXT, []))
+        if args.negotiation:
+            negs = [find_negotiation(peer, args.negotiation)]
+        else:
+            negs = [
+                n
+                for n in peer.verifier.negotiations.by_id.values()
+                if n.initiator == peer.did and unfinished(n)
+            ]
+        client = stack.enter_context(CooperationClient(args.to, tls=tls))
+        escrow = stack.enter_context(EscrowClient(args.escrow, tls=tls)) if args.escrow else None
+        serving_escrow = (
+            verify_statement(fetch_escrow_mandate(escrow)).statement.mandate.agent if escrow else ""
+        )
+        other = counterparty_did(client)
+        negs = [n for n in negs if n.other(peer.did) == other]
+        if not negs:
+            out.write(f"nothing to resume with {other}\n")
+            return EXIT_OK
+        not_done = 0
+        for neg in negs:
+            short_id = neg.id.hex()[:12]
+            wanted = neg.contract.escrow if neg.contract is not None else ""
+            if wanted and wanted != serving_escrow:
+                raise UsageError(
+                    f"negotiation {short_id}'s bonds are held by {wanted}: pass --escrow HOST:PORT"
+                )
+            try:
+                resume_trade(peer, client, neg, escrow=escrow)
+            except (CoopError, TransportError) as exc:
+                not_done += 1
+                out.write(f"{short_id}  {neg.state.value}\n")
+                print(
+                    f"a2a-coop: {short_id} stopped in {unfinished(neg) or neg.state.value}: {exc}",
+                    file=sys.stderr,
+                )
+                continue
+            out.write(f"{short_id}  {neg.state.value}\n")
+            why = unfinished(neg)
+            if why:
+                not_done += 1
+                print(f"a2a-coop: {short_id} did not finish: {why}", file=sys.stderr)
+    return EXIT_UNFINISHED if not_done else EXIT_OK
 
 
 @runtime_command

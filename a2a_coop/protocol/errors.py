@@ -16,7 +16,7 @@ caused an error is a property of the call site, so it is an attribute
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class Origin(StrEnum):
@@ -99,6 +99,10 @@ class BodyError(CoopError):
 
 class StateError(CoopError):
     """The statement is not allowed in the negotiation's current state."""
+
+
+class RequestError(CoopError):
+    """A service request (not a statement) asks for something no answer can give."""
 
 
 # --- leaves: one class per SPEC code ---------------------------------------------------
@@ -430,6 +434,26 @@ class LimitExceeded(StateError):
     code = "LIMIT_EXCEEDED"
     grpc_status = "RESOURCE_EXHAUSTED"
     summary = "limit on open contracts exceeded"
+
+
+class RequestInvalid(RequestError):
+    """A read request names a position no chain or ledger can hold (RPC-011)."""
+
+    code = "REQUEST_INVALID"
+    grpc_status = "INVALID_ARGUMENT"
+    summary = "request field is out of range"
+
+
+class RateLimited(RequestError):
+    """A peer sent more requests than the server takes from one peer (RPC-012); retry after the hint."""
+
+    code = "RATE_LIMITED"
+    grpc_status = "RESOURCE_EXHAUSTED"
+    summary = "too many requests from this peer; retry later"
+
+    def __init__(self, detail: str = "", *, retry_after_ms: int = 0, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.retry_after_ms = retry_after_ms
 
 
 def registry() -> dict[str, type[CoopError]]:

@@ -62,9 +62,17 @@ unique index would refuse its statements, but only after it had answered, so it 
 open instead (:class:`JournalLocked`). Readers of a journal another process writes (``status``,
 ``export``, audits) open it with ``lock=False``.
 
-Threading: a :class:`Journal` is thread-confined by contract. The connection is
-opened with ``check_same_thread=False`` so an event loop may hand it between
-worker threads, but callers must serialize every call.
+Group commit and threading. Every write is *staged* (:meth:`Journal.stage`) in
+the order callers stage them, and commits when a thread waits for it
+(:meth:`Journal.wait`): the first waiter leads, committing everything staged so
+far in ONE transaction (one fsync), while writes staged meanwhile wait for the next one.
+So many concurrent trades share each fsync, and each caller is told its own
+write is durable only after the commit that holds it (write-ahead: nothing is
+sent before). If one write of a group is refused (a JournalConflict), the
+group is retried one write per transaction, in order, so only that write
+fails. The ``record_*`` methods stage and wait in one call. A Journal may be
+used from several threads: one transaction or read at a time holds the
+connection (reads never see a transaction half done).
 
 Why the errors are not :class:`~a2a_coop.protocol.errors.CoopError`: a CoopError is
 protocol vocabulary, a SPEC code that travels to the peer. A journal failure is
@@ -78,7 +86,9 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal
@@ -93,6 +103,7 @@ OUT: Final = "out"
 IN: Final = "in"
 BUSY_TIMEOUT_MS: Final = 5_000
 _PAGE: Final = 256  # rows per query when iterating the journal
+_MAX_SQLITE_INT: Final = 2**63 - 1
 
 Durability = Literal["full", "normal"]
 _SYNCHRONOUS: Final[dict[str, str]] = {"full": "FULL", "normal": "NORMAL"}
@@ -187,6 +198,18 @@ def _unpack(data: bytes) -> Any:
     return msgpack.unpackb(data, raw=False)
 
 
+class Ticket:
+    """A write staged for the next group commit (:meth:`Journal.stage`); ``done`` once it committed or
+    failed, with ``error`` set in the second case."""
+
+    __slots__ = ("done", "error", "fn")
+
+    def __init__(self, fn: Callable[[sqlite3.Cursor], None]) -> None:
+        self.fn = fn
+        self.done = False
+        self.error: BaseException | None = None
+
+
 class Journal:
     """A peer's durable record of what it signed, received and answered.
 
@@ -215,6 +238,12 @@ class Journal:
         # What the open transaction added; promoted to the caches only once it commits.
         self._new_ids: dict[str, int] = {}
         self._new_heads: dict[int, tuple[int, bytes]] = {}
+        # Group commit (see stage/wait): writes staged in order, one leader committing at a time.
+        self._group = threading.Condition(threading.Lock())
+        self._staged: list[Ticket] = []
+        self._leading = False
+        # One thread at a time on the connection (a transaction, or a read that must not see one open).
+        self._io = threading.RLock()
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -286,38 +315,124 @@ class Journal:
     # -- writes -------------------------------------------------------------------
 
     def _write(self, fn: Callable[..., None], *args: Any) -> None:
-        """Run ``fn(cursor, *args)`` inside BEGIN IMMEDIATE ... COMMIT.
+        """Run ``fn(cursor, *args)`` in a transaction that is durable when this returns (group commit:
+        the transaction may hold other threads' writes too, see :meth:`stage`)."""
+        self.wait(self.stage(_bind(fn, args)))
+
+    def stage(self, fn: Callable[[sqlite3.Cursor], None]) -> Ticket:
+        """Queue the write ``fn(cursor)``; it commits, after every write staged before it, when some
+        thread waits (:meth:`wait`) for it or for a later one. Does not block on the disk.
+
+        Group commit: writes staged while a commit is on its way to the disk go to the next
+        transaction together, one fsync for all of them. Nothing staged may leave the process before
+        :meth:`wait` returns for it (write-ahead).
+        """
+        ticket = Ticket(fn)
+        with self._group:
+            self._staged.append(ticket)
+        return ticket
+
+    def stage_batch(
+        self,
+        items: Sequence[tuple[VerifiedStatement | None, Sequence[VerifiedStatement], bool]],
+        *,
+        at_ms: int,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Ticket:
+        """:meth:`record_batch`, staged (see :meth:`stage`); :meth:`wait` for it before sending.
+
+        Raises:
+            TypeError: msgpack cannot encode a ``meta`` value (nothing is staged).
+        """
+        packed = [(key, _pack(value)) for key, value in (meta or {}).items()]
+        return self.stage(partial(self._put_batch, items=items, at_ms=at_ms, packed_meta=packed))
+
+    def wait(self, ticket: Ticket) -> None:
+        """Return once ``ticket``'s write is durable; raise what it raised if it failed.
+
+        The first waiter becomes the leader: it commits everything staged so far in one transaction
+        while the others wait, then hands over to the next one whose write is still staged.
+
+        Raises:
+            JournalConflict, ValueError, TypeError: this write was refused; nothing of it was written
+                (the other writes of its group are committed without it).
+            JournalError: SQLite failed; see :meth:`_transaction`.
+        """
+        with self._group:
+            while not ticket.done:
+                if self._leading:
+                    self._group.wait()
+                    continue
+                self._leading = True
+                batch, self._staged = self._staged, []
+                self._group.release()
+                try:
+                    self._commit(batch)
+                finally:
+                    self._group.acquire()
+                    self._leading = False
+                    self._group.notify_all()
+        if ticket.error is not None:
+            raise ticket.error
+
+    def _commit(self, batch: list[Ticket]) -> None:
+        """Commit the staged writes in one transaction; if one is refused, each alone, in order."""
+        try:
+            try:
+                self._transaction(partial(_run_all, [t.fn for t in batch]))
+            except (JournalConflict, ValueError, TypeError) as exc:
+                if len(batch) == 1:
+                    batch[0].error = exc
+                    return
+                for t in batch:  # one write refused: find it, and commit the others without it
+                    try:
+                        self._transaction(t.fn)
+                    except Exception as single:
+                        t.error = single
+        except BaseException as exc:
+            for t in batch:
+                if t.error is None:
+                    t.error = exc
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            for t in batch:
+                t.done = True
+
+    def _transaction(self, fn: Callable[[sqlite3.Cursor], None]) -> None:
+        """Run ``fn(cursor)`` inside BEGIN IMMEDIATE ... COMMIT.
 
         Our own refusals (JournalConflict, ValueError) roll back and leave the
         journal usable. An SQLite failure fails the journal: it may have struck
         mid-commit, and what reached the disk is unknown until the file is reopened.
         """
-        if self._failed is not None:
-            raise JournalError(
-                f"an earlier write failed ({self._failed}); reopen the journal to read the true head"
-            )
-        cur = self._cur
-        try:
-            cur.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:  # nothing started (e.g. locked past busy_timeout): still sound
-            raise JournalError(f"cannot start a transaction: {exc}") from exc
-        try:
-            fn(cur, *args)
-            cur.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._failed = exc
-            if self._conn.in_transaction:
-                self._conn.rollback()
-            raise JournalError(f"write failed: {exc}") from exc
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        else:
-            self._ids.update(self._new_ids)
-            self._heads.update(self._new_heads)
-        finally:
-            self._new_ids.clear()
-            self._new_heads.clear()
+        with self._io:
+            if self._failed is not None:
+                raise JournalError(
+                    f"an earlier write failed ({self._failed}); reopen the journal to read the true head"
+                )
+            cur = self._cur
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:  # nothing started (e.g. locked past busy_timeout): still sound
+                raise JournalError(f"cannot start a transaction: {exc}") from exc
+            try:
+                fn(cur)
+                cur.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._failed = exc
+                if self._conn.in_transaction:
+                    self._conn.rollback()
+                raise JournalError(f"write failed: {exc}") from exc
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            else:
+                self._ids.update(self._new_ids)
+                self._heads.update(self._new_heads)
+            finally:
+                self._new_ids.clear()
+                self._new_heads.clear()
 
     def _issuer_id(self, cur: sqlite3.Cursor, did: str) -> int | None:
         """The interned id of ``did``, or None if the journal has never seen it."""
@@ -484,23 +599,36 @@ class Journal:
         items: Sequence[tuple[VerifiedStatement | None, Sequence[VerifiedStatement], bool]],
         *,
         at_ms: int,
+        meta: Mapping[str, Any] | None = None,
     ) -> None:
         """Several records in one transaction (one fsync), all or nothing.
 
         Each item is ``(incoming, ours, answered)``: ``incoming`` as in
         :meth:`record_incoming` (None for statements of ours alone), ``ours`` the
-        statements we signed after it, in order.
+        statements we signed after it, in order. ``meta``: values to :meth:`put_meta` in the same
+        transaction (an escrow's record of the answer it is about to give, say).
+
+        Raises:
+            TypeError: msgpack cannot encode a ``meta`` value (nothing is written).
         """
+        packed = [(key, _pack(value)) for key, value in (meta or {}).items()]
+        self._write(self._put_batch, items, at_ms, packed)
 
-        def put(cur: sqlite3.Cursor) -> None:
-            for incoming, ours, answered in items:
-                if incoming is None:
-                    for vs in ours:
-                        self._put_outgoing(cur, vs, at_ms)
-                else:
-                    self._put_incoming(cur, incoming, ours, at_ms, answered)
-
-        self._write(put)
+    def _put_batch(
+        self,
+        cur: sqlite3.Cursor,
+        items: Sequence[tuple[VerifiedStatement | None, Sequence[VerifiedStatement], bool]],
+        at_ms: int,
+        packed_meta: Sequence[tuple[str, bytes]],
+    ) -> None:
+        for incoming, ours, answered in items:
+            if incoming is None:
+                for vs in ours:
+                    self._put_outgoing(cur, vs, at_ms)
+            else:
+                self._put_incoming(cur, incoming, ours, at_ms, answered)
+        for key, value in packed_meta:
+            cur.execute(_UPSERT_META, (key, value))
 
     def put_meta(self, key: str, value: Any) -> None:
         """Store a msgpack-encodable value under ``key`` (replacing any old one), durably.
@@ -521,8 +649,9 @@ class Journal:
         read from the statements themselves, so it covers every statement that
         could have been sent.
         """
-        iid = self._issuer_id(self._cur, issuer)
-        head = None if iid is None else _read_head(self._cur, iid)
+        with self._io:
+            iid = self._issuer_id(self._cur, issuer)
+            head = None if iid is None else _read_head(self._cur, iid)
         return (0, b"") if head is None else (head[0] + 1, head[1])
 
     def replies_for(self, request_digest: bytes) -> list[bytes] | None:
@@ -533,17 +662,18 @@ class Journal:
         Raises:
             JournalCorrupt: a reply the map names is missing.
         """
-        cur = self._cur
-        row = cur.execute("SELECT replies FROM answers WHERE request = ?", (request_digest,)).fetchone()
-        if row is None:
-            return None
-        out = []
-        for digest in _unpack(row[0]):
-            found = cur.execute("SELECT envelope FROM statements WHERE digest = ?", (digest,)).fetchone()
-            if found is None:
-                raise JournalCorrupt(f"reply {digest.hex()} to {request_digest.hex()} is missing")
-            out.append(found[0])
-        return out
+        with self._io:
+            cur = self._cur
+            row = cur.execute("SELECT replies FROM answers WHERE request = ?", (request_digest,)).fetchone()
+            if row is None:
+                return None
+            out = []
+            for digest in _unpack(row[0]):
+                found = cur.execute("SELECT envelope FROM statements WHERE digest = ?", (digest,)).fetchone()
+                if found is None:
+                    raise JournalCorrupt(f"reply {digest.hex()} to {request_digest.hex()} is missing")
+                out.append(found[0])
+            return out
 
     def statements(self, *, since_rowid: int = 0) -> Iterator[tuple[int, str, bytes]]:
         """Every statement after ``since_rowid``, in journal order: ``(rowid, direction, envelope)``.
@@ -553,10 +683,11 @@ class Journal:
         """
         last = since_rowid
         while True:
-            rows = self._conn.execute(
-                "SELECT id, direction, envelope FROM statements WHERE id > ? ORDER BY id LIMIT ?",
-                (last, _PAGE),
-            ).fetchall()
+            with self._io:
+                rows = self._conn.execute(
+                    "SELECT id, direction, envelope FROM statements WHERE id > ? ORDER BY id LIMIT ?",
+                    (last, _PAGE),
+                ).fetchall()
             yield from rows
             if len(rows) < _PAGE:
                 return
@@ -564,23 +695,27 @@ class Journal:
 
     def by_digest(self, digest: bytes) -> bytes | None:
         """The envelope of a journaled statement (either direction), or None."""
-        row = self._cur.execute("SELECT envelope FROM statements WHERE digest = ?", (digest,)).fetchone()
+        with self._io:
+            row = self._cur.execute("SELECT envelope FROM statements WHERE digest = ?", (digest,)).fetchone()
         return None if row is None else row[0]
 
     def log_range(self, issuer: str, from_seq: int, limit: int) -> list[bytes]:
         """Our own chain: envelopes of ``issuer``'s outgoing statements from ``from_seq``, by seq.
 
-        For serving GetLog. Returns at most ``limit`` envelopes (none if ``limit`` <= 0).
+        For serving GetLog. Returns at most ``limit`` envelopes (none if ``limit`` <= 0, or if
+        ``from_seq`` is past any seq SQLite can store).
         """
-        iid = self._issuer_id(self._cur, issuer)
-        if iid is None:
-            return []
-        rows = self._cur.execute(_LOG_RANGE, (iid, from_seq, max(limit, 0))).fetchall()
+        with self._io:
+            iid = self._issuer_id(self._cur, issuer)
+            if iid is None or from_seq > _MAX_SQLITE_INT:  # no seq is stored above what SQLite can hold
+                return []
+            rows = self._cur.execute(_LOG_RANGE, (iid, from_seq, max(limit, 0))).fetchall()
         return [r[0] for r in rows]
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         """The value :meth:`put_meta` stored under ``key``, or ``default``."""
-        row = self._cur.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        with self._io:
+            row = self._cur.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else _unpack(row[0])
 
     def pragmas(self) -> dict[str, Any]:
@@ -589,7 +724,18 @@ class Journal:
         ``synchronous`` is SQLite's number: 2 is FULL, 1 is NORMAL.
         """
         names = ("journal_mode", "synchronous", "foreign_keys", "user_version", "application_id")
-        return {name: self._cur.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
+        with self._io:
+            return {name: self._cur.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
+
+
+def _bind(fn: Callable[..., None], args: tuple[Any, ...]) -> Callable[[sqlite3.Cursor], None]:
+    """``fn(cursor, *args)`` as a function of the cursor alone."""
+    return lambda cur: fn(cur, *args)
+
+
+def _run_all(fns: Sequence[Callable[[sqlite3.Cursor], None]], cur: sqlite3.Cursor) -> None:
+    for fn in fns:
+        fn(cur)
 
 
 def _read_head(cur: sqlite3.Cursor, iid: int) -> tuple[int, bytes] | None:

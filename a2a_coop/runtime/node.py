@@ -17,13 +17,17 @@ The initiator's side of a trade is :mod:`a2a_coop.runtime.trade`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import math
 import os
 import queue
 import threading
 import time
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,7 +41,7 @@ from a2a_coop.protocol.envelope import (
     envelope_to_json,
     statement_digest,
 )
-from a2a_coop.protocol.errors import MalformedEnvelope
+from a2a_coop.protocol.errors import CoopError, MalformedEnvelope, Origin, RateLimited
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
@@ -50,10 +54,10 @@ from a2a_coop.protocol.statements import (
     verify_statement,
 )
 from a2a_coop.runtime import gossip
-from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.journal import Journal, JournalCorrupt, Ticket
 from a2a_coop.runtime.peer import Peer, wall_clock_ms
 from a2a_coop.runtime.strategy import Strategy
-from a2a_coop.runtime.trade import contract_evidence
+from a2a_coop.runtime.trade import contract_evidence, unfinished
 from a2a_coop.transport import TransportError
 
 DAY_MS = 86_400_000
@@ -218,6 +222,70 @@ class EscrowWitness:
                 self._queue.task_done()
 
 
+@dataclass(frozen=True)
+class PeerLimits:
+    """What a serving peer takes from any one issuer (RPC-012); 0 means no limit.
+
+    Attributes:
+        rate_per_s: requests per second, sustained (a token bucket).
+        burst: requests at once above the rate (the bucket's size; default: one second's worth).
+        in_flight: requests being handled at the same time.
+    """
+
+    rate_per_s: float = 0.0
+    burst: int = 0
+    in_flight: int = 0
+
+
+class _Limiter:
+    """Token buckets and in-flight counts per issuer, for at most ``max_issuers`` issuers at a time (the
+    least recently seen is forgotten first: memory stays bounded whoever floods)."""
+
+    def __init__(self, limits: PeerLimits, clock: Callable[[], int], max_issuers: int = 10_000) -> None:
+        self.limits = limits
+        self.clock = clock
+        self.max_issuers = max_issuers
+        self.lock = threading.Lock()
+        self._buckets: OrderedDict[str, list[float]] = OrderedDict()  # issuer -> [tokens, at_ms]
+        self._busy: Counter[str] = Counter()
+
+    def acquire(self, issuer: str) -> None:
+        """Take one request of ``issuer``'s; raise RateLimited (with a retry hint) over a limit."""
+        lim = self.limits
+        with self.lock:
+            if lim.in_flight and self._busy[issuer] >= lim.in_flight:
+                raise RateLimited(
+                    f"{lim.in_flight} requests of this peer already in hand",
+                    retry_after_ms=100,
+                    requirement="RPC-012",
+                    origin=Origin.REMOTE,
+                )
+            if lim.rate_per_s:
+                size = float(lim.burst or max(1, int(lim.rate_per_s)))
+                now = float(self.clock())
+                tokens, at = self._buckets.pop(issuer, [size, now])
+                tokens = min(size, tokens + (now - at) * lim.rate_per_s / 1000)
+                if tokens < 1:
+                    self._buckets[issuer] = [tokens, now]
+                    wait_ms = max(1, math.ceil((1 - tokens) * 1000 / lim.rate_per_s))
+                    raise RateLimited(
+                        f"over {lim.rate_per_s:g} requests/s from this peer",
+                        retry_after_ms=wait_ms,
+                        requirement="RPC-012",
+                        origin=Origin.REMOTE,
+                    )
+                self._buckets[issuer] = [tokens - 1, now]
+                while len(self._buckets) > self.max_issuers:
+                    self._buckets.popitem(last=False)
+            self._busy[issuer] += 1
+
+    def release(self, issuer: str) -> None:
+        with self.lock:
+            self._busy[issuer] -= 1
+            if self._busy[issuer] <= 0:
+                del self._busy[issuer]
+
+
 class PeerNode:
     """A :class:`Peer` with a journal, as a CooperationHandler.
 
@@ -225,10 +293,22 @@ class PeerNode:
     that escrow, with the contract, after the exchange that signed it (:class:`EscrowWitness`).
     """
 
-    def __init__(self, peer: Peer, journal: Journal, *, witness: EscrowWitness | None = None) -> None:
+    def __init__(
+        self,
+        peer: Peer,
+        journal: Journal,
+        *,
+        witness: EscrowWitness | None = None,
+        limits: PeerLimits | None = None,
+    ) -> None:
         self.peer = peer
         self.journal = journal
         self.witness = witness
+        # Per-issuer back-pressure (RPC-012), checked before the peer's lock: a flooding peer is
+        # refused for the cost of one signature check, and nothing of its refused requests is recorded.
+        self.limiter = (
+            _Limiter(limits, peer.clock) if limits and (limits.rate_per_s or limits.in_flight) else None
+        )
 
     @classmethod
     def open(
@@ -241,17 +321,47 @@ class PeerNode:
         context: Sequence[bytes] = (),
         clock: Callable[[], int] = wall_clock_ms,
         witness: EscrowWitness | None = None,
+        limits: PeerLimits | None = None,
     ) -> PeerNode:
         journal = Journal.open(journal_path)
         peer = Peer(key, mandate, strategy=strategy, journal=journal, context=context, clock=clock)
-        return cls(peer, journal, witness=witness)
+        return cls(peer, journal, witness=witness, limits=limits)
 
     def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
-        answers = self.peer.exchange(envelope, context)
+        if self.limiter is not None:
+            issuer = verify_statement(envelope).issuer  # a signed issuer: nobody spends another's quota
+            self.limiter.acquire(issuer)
+            try:
+                answers = self.peer.exchange(envelope, context)
+            finally:
+                self.limiter.release(issuer)
+        else:
+            answers = self.peer.exchange(envelope, context)
         if self.witness is not None:
             for evidence in self._to_witness(answers, self.witness.did):
                 self.witness.submit(evidence)
         return answers
+
+    def witness_owed(self) -> int:
+        """After a restart: give the witness again every unfinished contract naming its escrow, with the
+        Deliveries we signed under it and the counterparty's Acks of them (WIT-007). What was queued for
+        the witness died with the process; the escrow answers evidence it holds without signing anything
+        (ESC-007, RPL-002), so resubmitting what it took costs nothing. Returns how many contracts."""
+        if self.witness is None:
+            return 0
+        queued = 0
+        with self.peer.lock:
+            held = self.peer.verifier.statements
+            for neg in list(self.peer.verifier.negotiations.by_id.values()):
+                c = neg.contract
+                if c is None or c.escrow != self.witness.did or not unfinished(neg):
+                    continue
+                ours = [held[d] for d, (by, _) in c.deliveries.items() if by == self.peer.did and d in held]
+                acks = [self.peer.verifier.ack_of(c.other(self.peer.did), vs.digest) for vs in ours]
+                evidence = [*contract_evidence(self.peer, neg), *(vs.envelope for vs in ours)]
+                self.witness.submit([*evidence, *(a.envelope for a in acks if a is not None)])
+                queued += 1
+        return queued
 
     def _to_witness(self, answers: Sequence[bytes], escrow: str) -> list[list[bytes]]:
         """Per contract naming ``escrow``: its evidence, then the Deliveries of ours among ``answers``."""
@@ -328,6 +438,24 @@ class PeerNode:
 
 # --- a serving escrow ----------------------------------------------------------------------
 
+SUBMIT_ANSWER_PREFIX = "submit-answer/"
+
+
+def _submit_key(envelopes: Sequence[bytes]) -> tuple[str | None, list[bytes]]:
+    """The journal key of a Submit's answer: SHA-256 over its statements' digests, in order (the same
+    statements in other envelope bytes are the same Submit), and those digests; None for an empty
+    Submit (it only fetches the mandate) or one with an envelope that does not decode (it is refused,
+    never answered)."""
+    if not envelopes:
+        return None, []
+    digests = []
+    for envelope in envelopes:
+        try:
+            digests.append(statement_digest(decode_envelope(envelope).payload))
+        except CoopError:
+            return None, []
+    return SUBMIT_ANSWER_PREFIX + hashlib.sha256(b"".join(digests)).hexdigest(), digests
+
 
 class EscrowNode:
     """An :class:`Escrow` with a journal, as an EscrowHandler; ``start_ticking`` runs its clock rules."""
@@ -351,13 +479,13 @@ class EscrowNode:
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
 
-    def _persist(self) -> None:
+    def _persist(self, meta: dict[str, Any] | None = None) -> None:
         """Journal what the escrow took since the last call -- its Stamps, the evidence they name and
-        its decisions, in transcript order -- in one transaction, before any answer leaves."""
+        its decisions, in transcript order -- and ``meta``, in one transaction, before any answer leaves."""
         taken = self.escrow.drain_unsaved()
         if taken:
             items = [(None, [vs], False) if vs.issuer == self.escrow.did else (vs, [], False) for vs in taken]
-            self.journal.record_batch(items, at_ms=self.clock())
+            self.journal.record_batch(items, at_ms=self.clock(), meta=meta)
 
     def deposit(self, party: str, amount: int, reference: str = "demo funding") -> VerifiedStatement:
         with self.lock:
@@ -367,15 +495,60 @@ class EscrowNode:
                 self._persist()
 
     def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
-        """Take evidence; answer with our mandate (so callers can verify) and our new statements."""
+        """Take evidence; answer with our mandate (so callers can verify) and our new statements.
+
+        Idempotent (ESC-007): a Submit of the same statements in the same order as one answered
+        before gets the very same answer, from the journal, also after a restart; nothing is signed
+        for it. A client whose first answer was lost just submits again.
+        """
+        key, digests = _submit_key(envelopes)
         with self.lock:
+            if key is not None and all(d in self.escrow.verifier.statements for d in digests):
+                # Only a Submit of statements all held can repeat one answered before.
+                earlier = self._answered(key)
+                if earlier is not None:
+                    return [self.mandate, *earlier]
+            meta: dict[str, Any] | None = None
+            ticket = None
             try:
                 signed = self.escrow.submit(envelopes, self.clock())
+                if key is not None and signed:
+                    # Written with what was signed now, in one transaction; when nothing new was signed
+                    # nothing is written, and the answer (earlier Stamps, WIT-006) comes out the same again.
+                    meta = {key: [vs.digest for vs in signed]}
             finally:
                 # Evidence accepted before a refusal stays accepted (and stamped): journal it either way,
-                # with what we signed, before any answer leaves (write-ahead).
-                self._persist()
+                # with what we signed, before any answer leaves (write-ahead). Staged under the lock (in
+                # ledger order), waited for outside it: concurrent Submits share one fsync.
+                ticket = self._stage(meta)
+                self.lock.release()
+                try:
+                    if ticket is not None:
+                        self.journal.wait(ticket)
+                finally:
+                    self.lock.acquire()
             return [self.mandate, *(vs.envelope for vs in signed)]
+
+    def _stage(self, meta: dict[str, Any] | None) -> Ticket | None:
+        """:meth:`_persist`, staged for the journal's group commit (None if there is nothing to write)."""
+        taken = self.escrow.drain_unsaved()
+        if not taken:
+            return None
+        items = [(None, [vs], False) if vs.issuer == self.escrow.did else (vs, [], False) for vs in taken]
+        return self.journal.stage_batch(items, at_ms=self.clock(), meta=meta)
+
+    def _answered(self, key: str) -> list[bytes] | None:
+        """The statements of an earlier answer to the Submit ``key`` names, from the journal."""
+        digests = self.journal.get_meta(key)
+        if digests is None:
+            return None
+        out = []
+        for digest in digests:
+            envelope = self.journal.by_digest(digest)
+            if envelope is None:  # pragma: no cover - written in one transaction with the answer
+                raise JournalCorrupt(f"statement {digest.hex()} of an earlier Submit answer is missing")
+            out.append(envelope)
+        return out
 
     def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         with self.lock:

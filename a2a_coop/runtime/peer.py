@@ -83,10 +83,14 @@ class JournalLike(Protocol):
         at_ms: int,
     ) -> None: ...
     def replies_for(self, request_digest: bytes) -> list[bytes] | None: ...
+    def wait(self, ticket: Any) -> None: ...
     def chain_head(self, issuer: str) -> tuple[int, bytes]: ...
     def statements(self, *, since_rowid: int = 0) -> Any: ...
     def put_meta(self, key: str, value: Any) -> None: ...
     def get_meta(self, key: str, default: Any = None) -> Any: ...
+
+
+_Record = tuple[VerifiedStatement | None, Sequence[VerifiedStatement], bool]
 
 
 class PeerVerifier(EvidenceVerifier):
@@ -174,6 +178,9 @@ class Peer:
         self.nonce = nonce
         self.lock = threading.RLock()
         self.guard_refusals: list[CoopError | TrustRefused] = []  # decisions the policy guard refused
+        # Requests answered in memory whose answer waits for the journal's group commit: digest ->
+        # (replies, ticket). Not sent until durable; a retry meanwhile waits for the same commit.
+        self._staged: dict[bytes, tuple[list[VerifiedStatement], Any]] = {}
         self.verifier = self._new_verifier()
         self.mandate_vs = self.verifier.accept(mandate)
         if self.mandate_vs.body != "mandate" or self.mandate_vs.statement.mandate.agent != key.did:
@@ -215,22 +222,54 @@ class Peer:
             request = verify_statement(envelope)
             # Whoever opens a negotiation with us needs our mandate to check our answers.
             prefix = [self.mandate_vs.envelope] if request.body == "offer" else []
-            if self.journal is not None:
+            staged = self._staged.get(request.digest)
+            if staged is None and self.journal is not None and request.digest in self.verifier.statements:
+                # Only a statement we hold can have been answered: no journal read for a new one.
                 earlier = self.journal.replies_for(request.digest)
                 if earlier is not None:
                     return prefix + earlier  # a retried request: same answers, nothing redone (RPL-002)
-            now = self.clock()
-            for env in context:
-                self._hold(env, received_ms=now)
-            self.verifier.accept_statement(request, now)
-            try:
-                replies = self._react(request, ack=True)
-                if self.journal is not None:
-                    self.journal.record_incoming(request, replies, at_ms=now)
-            except BaseException:
-                self._reload()  # memory ran ahead of the journal: rebuild from what is durable
-                raise
-            return prefix + [r.envelope for r in replies]
+            if staged is None:
+                now = self.clock()
+                for env in context:
+                    self._hold(env, received_ms=now)
+                self.verifier.accept_statement(request, now)
+                try:
+                    replies = self._react(request, ack=True)
+                    staged = (replies, self._stage([(request, replies, True)], now))
+                except BaseException:
+                    self._reload()  # memory ran ahead of the journal: rebuild from what is durable
+                    raise
+                self._staged[request.digest] = staged
+        # Outside the lock, so that other exchanges go on meanwhile and share the fsync (group commit);
+        # a retry of a request still on its way to the disk waits for the same commit (RPL-002).
+        self._durable(request.digest, staged[1])
+        return prefix + [r.envelope for r in staged[0]]
+
+    def _stage(self, items: Sequence[_Record], now: int) -> Any:
+        """Stage ``items`` for the journal's next group commit; a ticket for :meth:`_durable`, or None
+        without a journal (or with one that writes at once)."""
+        if self.journal is None:
+            return None
+        stage = getattr(self.journal, "stage_batch", None)
+        if stage is None:
+            self.journal.record_batch(items, at_ms=now)
+            return None
+        return stage(items, at_ms=now)
+
+    def _durable(self, key: bytes, ticket: Any) -> None:
+        """Wait until what ``ticket`` staged is on disk. If the write failed, memory ran ahead of the
+        journal: rebuild it from what is durable, and raise."""
+        try:
+            if ticket is not None:
+                assert self.journal is not None
+                self.journal.wait(ticket)
+        except BaseException:
+            with self.lock:
+                self._staged.pop(key, None)
+                self._reload()
+            raise
+        with self.lock:
+            self._staged.pop(key, None)
 
     # -- calling side -------------------------------------------------------------
 
@@ -263,8 +302,9 @@ class Peer:
         """Take a counterparty's answers to something we sent; return what we must send next."""
         with self.lock:
             out: list[VerifiedStatement] = []
-            records: list[tuple[VerifiedStatement | None, Sequence[VerifiedStatement], bool]] = []
+            records: list[_Record] = []
             now = self.clock()
+            ticket = None
             try:
                 for env in envelopes:
                     try:
@@ -274,12 +314,13 @@ class Peer:
                     ours = self._react(vs, ack=False)
                     records.append((vs, ours, False))  # answers, not requests: no idempotency entry
                     out += ours
-                if self.journal is not None and records:
-                    self.journal.record_batch(records, at_ms=now)  # one fsync for the whole answer
+                if records:
+                    ticket = self._stage(records, now)  # one transaction for the whole answer
             except BaseException:
                 self._reload()
                 raise
-            return out
+        self._durable(b"", ticket)  # before any of ``out`` can be sent (write-ahead)
+        return out
 
     def hold(self, envelopes: Sequence[bytes]) -> None:
         """Accept context envelopes (mandates, escrow statements) without reacting to them."""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.envelope import decode_envelope, statement_digest
-from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.errors import CoopError, MandateUnknown, Origin
 from a2a_coop.protocol.negotiation import Negotiation
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime import gossip
@@ -70,6 +70,17 @@ def run_trade(
     except TransportError as exc:  # an older peer without Gossip still trades
         log.info("gossip with %s skipped: %s", counterparty_did, exc)
     offer = peer.propose(counterparty_did, proposal, ttl_ms=ttl_ms)
+    return carry_trade(peer, counterparty, offer, escrow=escrow)
+
+
+def carry_trade(
+    peer: Peer,
+    counterparty: CooperationClient,
+    offer: VerifiedStatement,
+    *,
+    escrow: EscrowClient | None = None,
+) -> Negotiation:
+    """:func:`run_trade` from an Offer already signed (and journaled): send it and carry the trade on."""
     drive(peer, counterparty.exchange, offer)
     neg = peer.negotiation(offer.header.negotiation_id)
     c = neg.contract
@@ -83,9 +94,43 @@ def run_trade(
     return neg
 
 
-def relay_escrow_answers(peer: Peer, counterparty: CooperationClient, answers: Sequence[bytes]) -> None:
-    """Take the escrow's statements, pass them on to the counterparty, and perform what follows."""
+def split_escrow_answer(answers: Sequence[bytes]) -> tuple[bytes, list[bytes]]:
+    """An escrow's Submit answer as ``(its Mandate, its statements)`` (ESC-002).
+
+    Raises:
+        MandateUnknown: the answer is empty, so nothing in it can be verified (an escrow always
+            answers with its Mandate first; a proxy or a broken escrow may not).
+    """
+    if not answers:
+        raise MandateUnknown(
+            "the escrow answered with nothing, not even its Mandate: nothing it did can be verified",
+            requirement="ESC-002",
+            origin=Origin.REMOTE,
+        )
     mandate, *statements = answers
+    return mandate, statements
+
+
+def unfinished(neg: Negotiation) -> str:
+    """Why a trade is not finished, or "" when it is: a final state, and no bond still locked."""
+    c = neg.contract
+    locked = {} if c is None else {p: a for p, a in c.locked.items() if p not in c.settled}
+    if neg.is_terminal and not locked:
+        return ""
+    why = neg.state.value
+    if locked:
+        currency = c.proposal.terms.currency if c is not None else ""
+        why += f", {sum(locked.values())} {currency} in bonds still locked"
+    return why
+
+
+def relay_escrow_answers(peer: Peer, counterparty: CooperationClient, answers: Sequence[bytes]) -> None:
+    """Take the escrow's statements, pass them on to the counterparty, and perform what follows.
+
+    Raises:
+        MandateUnknown: the answer is empty (see :func:`split_escrow_answer`).
+    """
+    mandate, statements = split_escrow_answer(answers)
     peer.hold([mandate])
     # What we held already (an earlier Stamp answered again) reached the counterparty when we got it.
     held = peer.verifier.statements
@@ -132,6 +177,78 @@ def settle_with_escrow(
     answers = escrow.submit(list(dict.fromkeys(vs.envelope for vs in evidence)))
     relay_escrow_answers(peer, counterparty, answers)
     return answers[1:]
+
+
+def resume_trade(
+    peer: Peer, counterparty: CooperationClient, neg: Negotiation, *, escrow: EscrowClient | None = None
+) -> Negotiation:
+    """Carry on a trade that a crash, a lost answer or a replayed one interrupted, from the journal alone.
+
+    1. Send the counterparty again, in the order we took them, every statement of the negotiation we
+       signed and every one the escrow signed (with the escrow's Stamps of them): a statement it holds
+       already is answered as the first time (RPC-003) or refused REPLAYED, which is fine; one that
+       never reached it is taken now. What its answers make due (a Receipt, a Delivery) is signed,
+       journaled and sent.
+    2. With an escrow, settle with it (:func:`settle_with_escrow`: the evidence it has not stamped, its
+       answers relayed) and relay what it signed on its own clock that we do not hold yet (a Release, a
+       Refund, a Forfeit).
+
+    Nothing is signed that the trade's rules would not sign anyway (the policy guard runs as ever), and
+    nothing is signed twice: our journal holds what we signed, the counterparty's and the escrow's
+    answer the same request with the same answers (RPC-003, ESC-007).
+
+    Raises:
+        CoopError: the counterparty or the escrow refused something other than as a replay.
+        TransportError: one of them could not be reached.
+    """
+    c = neg.contract
+    escrow_did = c.escrow if c is not None else ""
+    held, witness = peer.verifier.statements, peer.verifier.witness
+    resend: dict[bytes, VerifiedStatement] = {}
+    for vs in list(held.values()):
+        if vs.header.negotiation_id == neg.id and vs.issuer in (peer.did, escrow_did):
+            stamp = witness.stamp_of(escrow_did, vs.digest) if escrow_did else None
+            if stamp is not None and stamp in held and stamp not in resend:
+                resend[stamp] = held[stamp]  # the escrow's Stamp first: a claim takes effect by it (WIT-005)
+            resend.setdefault(vs.digest, vs)
+    ours: list[VerifiedStatement] = []
+    for vs in resend.values():
+        try:
+            answers = counterparty.exchange(vs.envelope, peer.send_context())
+        except CoopError as exc:
+            if exc.code != "REPLAYED":
+                raise
+            continue
+        ours += peer.on_replies(answers)
+    for vs in ours:
+        drive(peer, counterparty.exchange, vs)
+    if escrow is not None and escrow_did:
+        # Each round's answers may make more due (the locks: both Deliveries; the Receipts: the
+        # Releases); a round that submits nothing unstamped gets the Mandate alone, and ends it.
+        for _ in range(_SETTLE_ROUNDS):
+            if not settle_with_escrow(peer, counterparty, escrow, neg):
+                break
+        sync_with_escrow(peer, counterparty, escrow, neg)
+    return neg
+
+
+_SETTLE_ROUNDS = 4
+
+
+def sync_with_escrow(
+    peer: Peer, counterparty: CooperationClient, escrow: EscrowClient, neg: Negotiation
+) -> None:
+    """Take the statements about ``neg`` the escrow signed on its own clock (a Forfeit once a claim's
+    response window ends, a Refund, a lapse) that we do not hold yet, and relay them."""
+    held = peer.verifier.statements
+    mandate, *ledger = fetch_ledger(escrow)
+    new = [
+        env
+        for env in ledger
+        if (vs := verify_statement(env)).header.negotiation_id == neg.id and vs.digest not in held
+    ]
+    if new:
+        relay_escrow_answers(peer, counterparty, [mandate, *new])
 
 
 def claim_breach(peer: Peer, neg: Negotiation, item_index: int, reason: str) -> VerifiedStatement:
@@ -220,6 +337,24 @@ def negotiation_evidence(peer: Peer, negotiation_id: bytes) -> list[bytes]:
     return [*dict.fromkeys(mandates), *dict.fromkeys(vs.envelope for vs in cited)]
 
 
+def fetch_escrow_mandate(escrow: EscrowClient) -> bytes:
+    """The escrow's Mandate envelope: it answers every Submit, an empty one too, with it first (ESC-002).
+
+    Raises:
+        MandateUnknown: the escrow answered with nothing, or its first answer is not a Mandate.
+        CoopError: that answer does not verify.
+    """
+    mandate = split_escrow_answer(escrow.submit([]))[0]
+    vs = verify_statement(mandate)
+    if vs.body != "mandate":
+        raise MandateUnknown(
+            f"the escrow answered with a {vs.body}, not its Mandate",
+            requirement="ESC-002",
+            origin=Origin.REMOTE,
+        )
+    return mandate
+
+
 def fetch_transcript(escrow: EscrowClient) -> list[bytes]:
     """The escrow's whole transcript -- its Mandate, its ledger from seq 0, each Stamp followed by the
     evidence it names -- page by page, as ``escrow audit`` reads it (SPEC 9.6)."""
@@ -235,7 +370,7 @@ def fetch_transcript(escrow: EscrowClient) -> list[bytes]:
 
 def fetch_ledger(escrow: EscrowClient) -> list[bytes]:
     """The escrow's mandate and its whole ledger from seq 0, as ``escrow audit`` reads them."""
-    mandate = escrow.submit([])[0]  # an escrow answers every Submit with its mandate first
+    mandate = fetch_escrow_mandate(escrow)
     ledger: list[bytes] = []
     while True:
         page, head = escrow.get_ledger(len(ledger), 0)

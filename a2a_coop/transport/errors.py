@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from typing import Any, Final, cast
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]  # no py.typed
 from grpc_status import rpc_status
@@ -95,9 +95,20 @@ def status_for(err: CoopError) -> grpc.Status:
     metadata = {"detail": detail, "origin": origin.value, "evidence": str(len(err.evidence))}
     if err.requirement:
         metadata["requirement"] = err.requirement
+    retry_after_ms = getattr(err, "retry_after_ms", 0)
+    if retry_after_ms:  # back-pressure (RPC-012): when to try again, in ErrorInfo and as RetryInfo
+        metadata["retry_after_ms"] = str(retry_after_ms)
     info = any_pb2.Any()
     info.Pack(error_details_pb2.ErrorInfo(reason=err.code, domain=DOMAIN, metadata=metadata))
-    status = status_pb2.Status(code=code.value[0], message=str(err)[: 2 * MAX_DETAIL_CHARS], details=[info])
+    details = [info]
+    if retry_after_ms:
+        retry = any_pb2.Any()
+        delay = duration_pb2.Duration(
+            seconds=retry_after_ms // 1000, nanos=(retry_after_ms % 1000) * 1_000_000
+        )
+        retry.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        details.append(retry)
+    status = status_pb2.Status(code=code.value[0], message=str(err)[: 2 * MAX_DETAIL_CHARS], details=details)
     evidence = [any_pb2.Any(type_url=ENVELOPE_TYPE_URL, value=e) for e in err.evidence]
     with_evidence = status_pb2.Status(code=status.code, message=status.message, details=[info, *evidence])
     if evidence and with_evidence.ByteSize() <= EVIDENCE_BUDGET_BYTES:
@@ -138,12 +149,16 @@ def from_rpc_error(err: grpc.RpcError) -> CoopError | TransportError:
         except ValueError:
             origin = Origin.UNKNOWN
         evidence = tuple(d.value for d in status.details if d.type_url == ENVELOPE_TYPE_URL)
-        return cls(
+        out = cls(
             info.metadata.get("detail", message),
             requirement=info.metadata.get("requirement", ""),
             origin=origin,
             evidence=evidence,
         )
+        retry_after = info.metadata.get("retry_after_ms", "")
+        if retry_after.isdigit() and hasattr(out, "retry_after_ms"):
+            out.retry_after_ms = int(retry_after)
+        return out
     return TransportError(code, message)
 
 

@@ -16,6 +16,9 @@ MAX_REQUEST_BYTES: Final = MAX_ENVELOPE_BYTES + FRAMING_BYTES
 MAX_PAGE_BYTES: Final = 4 * 1024 * 1024
 # ...and at most this many entries; a request's limit of 0 means this many.
 MAX_PAGE_ENTRIES: Final = 1024
+# The highest seq a read request may start from: every seq of a signed statement is at most 2^53 - 1
+# (STM-013), so a from_seq above it names no position of any chain or ledger (RPC-011).
+MAX_FROM_SEQ: Final = 2**53 - 1
 # Largest response a client accepts.
 MAX_RESPONSE_BYTES: Final = MAX_PAGE_BYTES + 64 * 1024
 # Deadline of every unary client call unless the client is told otherwise.

@@ -36,12 +36,18 @@ from grpc_reflection.v1alpha import reflection
 
 from a2a_coop._proto.a2acoop.v1 import service_pb2
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES
-from a2a_coop.protocol.errors import CoopError, EnvelopeTooLarge, Origin, RequestMalformed
+from a2a_coop.protocol.errors import CoopError, EnvelopeTooLarge, Origin, RequestInvalid, RequestMalformed
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import public_key_from_did
 from a2a_coop.transport.errors import TransportError, status_for
 from a2a_coop.transport.handlers import CooperationHandler, EscrowHandler
-from a2a_coop.transport.limits import MAX_PAGE_BYTES, MAX_PAGE_ENTRIES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
+from a2a_coop.transport.limits import (
+    MAX_FROM_SEQ,
+    MAX_PAGE_BYTES,
+    MAX_PAGE_ENTRIES,
+    MAX_REQUEST_BYTES,
+    MAX_RESPONSE_BYTES,
+)
 from a2a_coop.transport.tls import TlsConfig
 
 COOPERATION_SERVICE: Final = service_pb2.DESCRIPTOR.services_by_name["CooperationService"].full_name
@@ -291,6 +297,17 @@ def _page(envelopes: Sequence[bytes]) -> list[bytes]:
     return out
 
 
+def _from_seq(from_seq: int) -> int:
+    """RPC-011: a position no chain or ledger can hold is refused before any handler sees it."""
+    if from_seq > MAX_FROM_SEQ:
+        raise RequestInvalid(
+            f"from_seq {from_seq} is above {MAX_FROM_SEQ}, the highest seq a statement can carry",
+            requirement="RPC-011",
+            origin=Origin.REMOTE,
+        )
+    return from_seq
+
+
 def _limit(requested: int) -> int:
     return MAX_PAGE_ENTRIES if requested == 0 else min(requested, MAX_PAGE_ENTRIES)
 
@@ -312,7 +329,9 @@ def _cooperation_handlers(handler: CooperationHandler) -> grpc.GenericRpcHandler
 
     def get_log(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetLogResponse:
         req = _parse(service_pb2.GetLogRequest, data, context)
-        envelopes, head = _invoke(context, "GetLog", lambda: handler.get_log(req.from_seq, _limit(req.limit)))
+        envelopes, head = _invoke(
+            context, "GetLog", lambda: handler.get_log(_from_seq(req.from_seq), _limit(req.limit))
+        )
         return service_pb2.GetLogResponse(envelopes=_page(envelopes), head_seq=head)
 
     def get_checkpoint(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetCheckpointResponse:
@@ -379,7 +398,7 @@ def _escrow_handlers(handler: EscrowHandler) -> grpc.GenericRpcHandler[Any, Any]
     def get_ledger(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetLedgerResponse:
         req = _parse(service_pb2.GetLedgerRequest, data, context)
         envelopes, head = _invoke(
-            context, "GetLedger", lambda: handler.get_ledger(req.from_seq, _limit(req.limit))
+            context, "GetLedger", lambda: handler.get_ledger(_from_seq(req.from_seq), _limit(req.limit))
         )
         return service_pb2.GetLedgerResponse(envelopes=_page(envelopes), head_seq=head)
 
@@ -388,7 +407,7 @@ def _escrow_handlers(handler: EscrowHandler) -> grpc.GenericRpcHandler[Any, Any]
         envelopes, head, next_seq = _invoke(
             context,
             "GetTranscript",
-            lambda: handler.get_transcript(req.from_seq, _limit(req.limit), MAX_PAGE_BYTES),
+            lambda: handler.get_transcript(_from_seq(req.from_seq), _limit(req.limit), MAX_PAGE_BYTES),
         )
         return service_pb2.GetTranscriptResponse(envelopes=envelopes, head_seq=head, next_seq=next_seq)
 

@@ -1,0 +1,66 @@
+"""Dispatcher: ``python -m reliability NAME [options]``; no arguments or ``--help`` lists them."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Final
+
+# name -> (module, one-line description). Modules are imported only when run.
+CAMPAIGNS: Final[dict[str, tuple[str, str]]] = {
+    "fuzz": (
+        "reliability.fuzz",
+        "structure-aware (hypothesis, from the .proto messages) and mutated inputs to every decoder and "
+        "every RPC (inputs, crashes, hangs, untyped_errors)",
+    ),
+    "crash": (
+        "reliability.crash",
+        "SIGKILL the peer, the escrow and the client mid-trade, restart and resume (kills, lost, "
+        "duplicated, double_signed, ledger_mismatches, stuck_trades)",
+    ),
+    "hostile": (
+        "reliability.hostile",
+        "honest trades while one hostile peer floods offers, replays, other audiences, accepts on "
+        "another's behalf and garbage (honest_under_flood_ratio, wrongly_answered)",
+    ),
+    "load": (
+        "reliability.load",
+        "many client peers at once against one served peer, back-pressure retried (errors, p50_ms, "
+        "p99_ms, trades_per_s, rss_mb)",
+    ),
+    "powerloss": (
+        "reliability.powerloss",
+        "cut the power at random commits: restart from the files as of the last fsync (cuts, "
+        "double_signed, lost_after_ack)",
+    ),
+}
+
+
+def usage() -> str:
+    width = max(map(len, CAMPAIGNS))
+    rows = "\n".join(f"  {name:<{width}}  {desc}" for name, (_, desc) in CAMPAIGNS.items())
+    return (
+        "usage: python -m reliability NAME [options]\n\n"
+        f"available campaigns:\n{rows}\n\n"
+        "Run `python -m reliability NAME --help` for a campaign's options. Each prints a table and,\n"
+        "as its last line, one JSON object; RELIABILITY.md has the figures and the threat model."
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    name, rest = args[0], args[1:]
+    if name not in CAMPAIGNS:
+        print(f"unknown campaign {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(CAMPAIGNS[name][0])
+    code: int = module.main(rest)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
