@@ -73,6 +73,7 @@ from conformance.generate_vectors import (
     keys,
     mandates,
     negotiation,
+    rules,
     statements,
 )
 from conformance.generate_vectors._common import Group
@@ -172,12 +173,26 @@ def render() -> dict[str, str]:
         "chains.json": chains_doc,
         "equivocation-proof.json": proof_file(proof),
     }
+    docs.update(rules_files())
     return {name: json.dumps(doc, indent=1, ensure_ascii=False) + "\n" for name, doc in docs.items()}
+
+
+def rules_files() -> dict[str, dict[str, Any]]:
+    """rules.json (the checks mutation testing found unpinned, :mod:`.rules`) and its extra
+    equivocation proof, self-checked."""
+    groups = rules.groups()
+    doc = document(groups)
+    self_check("rules", doc, groups)
+    return {"rules.json": doc, "equivocation-proof-prev.json": rules.prev_proof()}
 
 
 def _print_twinless() -> None:
     """The invalid cases that carry no valid twin, and why (for reviews of the one-rule check)."""
-    for name, groups in (("statements", statements_groups()), ("chains", chains_groups()[0])):
+    for name, groups in (
+        ("statements", statements_groups()),
+        ("chains", chains_groups()[0]),
+        ("rules", rules.groups()),
+    ):
         for tc_id, case in twinless(groups):
             why = case.no_twin or "VerificationOrder: breaks several rules on purpose"
             print(f"{name}-{tc_id}-{case.requirements[0]}\t{case.comment}\t{why}")
