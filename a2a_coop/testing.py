@@ -397,6 +397,10 @@ class LocalEscrow:
     def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         return self.escrow.ledger(from_seq, limit or None), max(self.escrow.ledger_size - 1, 0)
 
+    def get_transcript(self, from_seq: int, limit: int) -> tuple[list[bytes], int, int]:
+        envelopes, next_seq = self.escrow.transcript_page(from_seq, limit or 1024)
+        return envelopes, max(self.escrow.ledger_size - 1, 0), next_seq
+
     def get_balance(self, party: str) -> tuple[int, int, str, int]:
         available, locked = self.escrow.balance(party)
         return available, locked, self.escrow.currency, max(self.escrow.ledger_size - 1, 0)

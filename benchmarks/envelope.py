@@ -4,7 +4,7 @@ Two workloads, both measured in the same run:
 
 * **trade mix** (the headline): every statement of one complete bonded trade,
   in the proportions a real trade produces them, built with
-  :class:`a2a_coop.testing.Party` as :mod:`a2a_coop.cli.offline_demo` does: offer, accept,
+  :class:`a2a_coop.testing.Party` as the offline demo does: offer, accept,
   2 bond locks, 2 deliveries, 2 receipts, 2 releases and 1 attestation
   (11 statements, three signers: Alice, Bob and the escrow);
 * **complex Offer** (the worst case): an Offer with two described items,

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from a2a_coop import __version__
-from a2a_coop.cli import main
+from a2a_coop.cli import build_parser, main
 from a2a_coop.cli._common import iso, parse_time
 from a2a_coop.protocol.envelope import envelope_to_json
 from a2a_coop.protocol.identity import Keypair
@@ -355,7 +355,14 @@ def test_verify_equivocation_proof(tmp_path: Path, capsys: pytest.CaptureFixture
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"{not json", "unreadable JSON"),
+        (b"{not json", "invalid JSON"),
+        (b"not json at all", "invalid JSON"),  # text, not a corrupt protobuf
+        (b'\xef\xbb\xbf{"envelopes": [', "invalid JSON"),  # a byte order mark before broken JSON
+        (b"\n[1, 2", "invalid JSON"),
+        (b"[" * 5_000 + b"]" * 5_000, "nested too deeply"),  # once a RecursionError traceback
+        (b"", "is empty"),
+        (b"null", "JSON is neither"),
+        (b'{"type": "a2a-coop/ed25519-seed", "did": "d", "seed": "s"}', "a key file is neither"),
         (b'{"hello": "world"}', "neither an envelope"),
         (b'{"envelopes": "nope"}', "must be a list"),
         (b'{"envelopes": [], "mode": "partial"}', "mode must be"),
@@ -366,21 +373,47 @@ def test_verify_equivocation_proof(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_verify_usage_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
 ) -> None:
-    """Files that are not what verify reads are usage errors: exit 2, one stderr line, no traceback."""
+    """Files that are not what verify (and inspect) read are usage errors: exit 2, one stderr line, no
+    traceback."""
     path = tmp_path / "input.json"
     path.write_bytes(content)
-    code, out, err = _run(capsys, "verify", str(path))
-    assert code == 2 and out == ""
-    assert message in err and len(err.strip().splitlines()) == 1
+    for command in ("verify", "inspect"):
+        code, out, err = _run(capsys, command, str(path))
+        assert code == 2 and out == "", command
+        assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 @pytest.mark.req("ERR-001")
 def test_missing_file_and_missing_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A missing file and a missing subcommand both exit 2 without a traceback."""
+    """A missing file and a missing subcommand both exit 2 without a traceback; bare `a2a-coop`
+    prints the whole help (every command), as it ran none."""
     code, _, err = _run(capsys, "verify", str(tmp_path / "absent.bin"))
     assert code == 2 and "absent.bin" in err and "Traceback" not in err
-    assert _run(capsys)[0] == 2
+    code, out, err = _run(capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("usage: a2a-coop") and all(c in err for c in ("keygen", "offer", "status", "demo"))
+    assert "Exit codes" in err
     assert _run(capsys, "verify")[0] == 2
+
+
+def _help(capsys: pytest.CaptureFixture[str], *command: str) -> str:
+    assert main([*command, "--help"]) == 0
+    return " ".join(capsys.readouterr().out.split())  # argparse wraps lines: compare words
+
+
+def test_help_explains_what_a_newcomer_needs(capsys: pytest.CaptureFixture[str]) -> None:
+    """offer has a description (with its exit codes); item and duration formats, --tick-ms's default
+    and verify --complete are explained; claim's journal must exist (it is not created)."""
+    offer = _help(capsys, "offer")
+    assert "Offer a trade to the peer at --to" in offer and "Exit 1 when an offer was rejected" in offer
+    assert "CATEGORY:VALUE, e.g. code-review:500" in offer and "declared value" in offer
+    assert "500ms, 30s, 5m, 1h or 2d" in offer
+    assert "(default 500)" in _help(capsys, "escrow", "serve")
+    assert "complete log from seq 0" in _help(capsys, "verify")
+    claim = _help(capsys, "claim")
+    assert "must exist" in claim and "created if new" not in claim
+    assert "status lists them" in claim
+    assert "principal.db" in _help(capsys, "mandate")
 
 
 # --- inspect, version, demo -----------------------------------------------------------------------
@@ -419,7 +452,7 @@ def test_inspect_does_not_require_a_valid_signature(
     garbage = tmp_path / "g.bin"
     garbage.write_bytes(b"\xff" * 20)
     code, out, _ = _run(capsys, "inspect", str(path), str(garbage))
-    assert code == 0
+    assert code == 1  # dumped, but what failed its checks fails the command
     assert "verify:       FAILED SIGNATURE_INVALID [ENV-006]" in out
     assert "body:         mandate" in out and f'agent: "{alice.did}"' in out
     assert "not an envelope" in out
@@ -438,19 +471,44 @@ def test_inspect_vector_file_and_proof(capsys: pytest.CaptureFixture[str]) -> No
 
 @pytest.mark.req("VER-001")
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    """version prints the package version and the protocol version."""
+    """version and --version print the package version and the protocol version, on one line."""
     code, out, _ = _run(capsys, "version")
     assert code == 0 and __version__ in out and "protocol version 1" in out
+    assert _run(capsys, "--version") == (0, out, "") and out.count("\n") == 1
 
 
 @pytest.mark.req("CMT-002", "TIM-005")
-def test_demo_writes_a_transcript_verify_accepts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """demo runs trades in process and writes a transcript; `verify` on it exits 0."""
-    code, out, _ = _run(capsys, "demo", "--out", str(tmp_path), "--trades", "2")
+def test_offline_demo_writes_a_transcript_verify_accepts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """demo --offline runs the trades in this process and writes a transcript; `verify` on it exits 0."""
+    code, out, _ = _run(capsys, "demo", "--offline", "--out", str(tmp_path), "--trades", "2")
     assert code == 0, out
     transcript = tmp_path / "transcript.json"
     assert transcript.exists()
     assert _run(capsys, "verify", str(transcript))[0] == 0
+
+
+def test_offline_demo_never_overwrites_what_it_did_not_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`demo --offline --out .` in a folder holding the user's transcript.json once overwrote it;
+    expect exit 2, one line, and the file untouched."""
+    mine = tmp_path / "transcript.json"
+    mine.write_text("my own transcript")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(capsys, "demo", "--offline", "--out", ".")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "not an a2a-coop demo directory" in err
+    assert mine.read_text() == "my own transcript" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "transcript.json"
+    ]
+
+
+def test_gitignore_names_the_demos_default_directory() -> None:
+    """The demo writes ./a2a-coop-demo by default; git should not offer to commit it."""
+    default = build_parser().parse_args(["demo"]).out
+    assert f"{default}/" in (ROOT / ".gitignore").read_text().splitlines()
 
 
 @pytest.mark.req("ERR-001")

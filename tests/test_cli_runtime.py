@@ -8,17 +8,22 @@ or port run the CLI as a subprocess with a timeout.
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
+from typing import TextIO
 
+import grpc
 import pytest
 
 from a2a_coop.cli import main
 from a2a_coop.cli._common import parse_duration
-from a2a_coop.cli._runtime import remember_run
+from a2a_coop.cli._runtime import open_peer, remember_run, runtime_command
 from a2a_coop.cli.demo import (
     MARKER,
     Identity,
@@ -30,6 +35,7 @@ from a2a_coop.cli.demo import (
     stop_process,
     wait_listening,
 )
+from a2a_coop.protocol import errors
 from a2a_coop.protocol.envelope import envelope_from_json
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
@@ -156,6 +162,69 @@ def test_mandate_file_problems(tmp_path: Path, bob: Identity, capsys: pytest.Cap
     code, _, err = _run(capsys, "serve", *files, "--mandate", broken)
     assert code == 1
     _one_line_error(err, "broken.json")
+
+
+def test_a_key_file_where_a_mandate_belongs_and_a_file_that_is_no_key(
+    tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key file as --mandate once printed the raw KeyError 'payload'; a file that is no key file
+    printed its path twice. Expect one line each, saying what the file is, with its path once."""
+    code, _, err = _run(
+        capsys, "serve", "--key", bob.key_path, "--mandate", bob.key_path, "--journal", tmp_path / "j"
+    )
+    assert code == 2
+    _one_line_error(err, f"{bob.key_path} is a key file, not a mandate")
+    assert "payload" not in err
+    text, binary = tmp_path / "text.key", tmp_path / "binary.key"
+    text.write_text('{"hello": "world"}')
+    binary.write_bytes(bytes(range(256)))
+    for path, what in ((text, "some other JSON"), (binary, "a binary file"), (bob.mandate_path, "a signed")):
+        code, _, err = _run(capsys, "status", "--journal", bob.journal_path, "--key", path)
+        assert code == 2
+        _one_line_error(err, f"{path} is {what}", "not an a2a-coop key file")
+        assert err.count(str(path)) == 1
+
+
+def test_refusals_say_whose_they_are(capsys: pytest.CaptureFixture[str]) -> None:
+    """A refusal the transport's client raised (from the peer's RpcError) is the other side's; any
+    other CoopError is our own check, and must not read as if the counterparty refused."""
+
+    class PeerSaidNo(grpc.RpcError):
+        pass
+
+    @runtime_command
+    def remote(args: argparse.Namespace, out: TextIO) -> int:
+        try:
+            raise PeerSaidNo()
+        except PeerSaidNo as exc:
+            raise errors.MandateUnknown("from the wire") from exc
+
+    @runtime_command
+    def local(args: argparse.Namespace, out: TextIO) -> int:
+        raise errors.IllegalTransition("before the deadline")
+
+    assert remote(argparse.Namespace(), sys.stdout) == 1
+    assert capsys.readouterr().err == "a2a-coop: refused by the other side: MANDATE_UNKNOWN: from the wire\n"
+    assert local(argparse.Namespace(), sys.stdout) == 1
+    err = capsys.readouterr().err
+    assert err == "a2a-coop: refused here, by our own checks: ILLEGAL_TRANSITION: before the deadline\n"
+
+
+def test_a_journal_replays_what_earlier_runs_held_but_trusts_only_this_runs_escrows(tmp_path: Path) -> None:
+    """A run with an escrow's mandate in its context, then one without: the second still holds that
+    mandate (replay verifies the escrow's statements against it) but no longer trusts the escrow
+    (MND-015); its remembered context keeps the mandate for the runs after it."""
+    alice, escrow = provision(tmp_path, "alice"), provision(tmp_path, "escrow")
+    with Journal.open(alice.journal_path) as journal:
+        first = open_peer(alice.key, alice.mandate, journal, [escrow.mandate])
+        remember_run(journal, alice.mandate, [escrow.mandate])
+        assert first.trusted_escrows == {escrow.did}
+    with Journal.open(alice.journal_path) as journal:
+        second = open_peer(alice.key, alice.mandate, journal)
+        remember_run(journal, alice.mandate, [])
+        assert verify_statement(escrow.mandate).digest in second.verifier.statements
+        assert second.trusted_escrows == frozenset() and not second.trusts_escrow(escrow.did)
+        assert journal.get_meta("a2a-coop/context") == [escrow.mandate]
 
 
 @pytest.mark.parametrize(
@@ -303,14 +372,18 @@ def test_parse_duration() -> None:
 # --- serving -----------------------------------------------------------------------------------
 
 
-def test_serve_prints_one_line_and_stops_cleanly_on_sigint(tmp_path: Path, bob: Identity) -> None:
-    server = start_server("bob", ["serve", *bob.files()], tmp_path / "bob.log")
+@pytest.mark.parametrize("command", ["serve", "escrow serve"])
+def test_serve_says_listening_then_stopped_and_stops_cleanly_on_sigint(
+    tmp_path: Path, bob: Identity, command: str
+) -> None:
+    """A server's stdout is two lines: 'listening on ...' once serving, 'stopped' once it stopped."""
+    server = start_server("bob", [*command.split(), *bob.files()], tmp_path / "bob.log")
     try:
         wait_listening(server, 20)
         assert server.did == bob.did and server.target.startswith("127.0.0.1:")
         server.popen.send_signal(signal.SIGINT)
         assert server.popen.wait(10) == 0
-        assert server.popen.stdout is not None and server.popen.stdout.read() == ""
+        assert server.popen.stdout is not None and server.popen.stdout.read() == "stopped\n"
     finally:
         stop_process(server.popen)
     assert "Traceback" not in server.log_tail(100)
@@ -397,6 +470,19 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert code == 1
     assert "CHAIN_GAP" in {f["code"] for f in json.loads(report)["findings"]}
     assert all((out / f"{name}.log").exists() for name in ("bob", "escrow"))
+    # The offline demo tells the same story: the same trades, breach, claim, forfeit and balances.
+    offline = tmp_path / "offline"
+    code, offline_text, _ = _run(capsys, "demo", "--offline", "--out", offline, "--trades", "3")
+    assert code == 0, offline_text
+    assert _story(offline_text) == _story(text) and len(_story(text)) >= 10
+    written = {p.relative_to(out) for p in out.rglob("*") if p.suffix != ".log"}
+    assert {p.relative_to(offline) for p in offline.rglob("*")} == written
+
+
+def _story(text: str) -> list[str]:
+    """A demo's lines about trades and balances, with negotiation ids and timings masked."""
+    lines = [ln for ln in text.splitlines() if re.match(r"\s*(trade \d|alice  at|bob    at|each side)", ln)]
+    return [re.sub(r"\b[0-9a-f]{12}\b", "ID", re.sub(r" \(\d+\.\d+ s\)", "", ln)) for ln in lines]
 
 
 @pytest.mark.req("A2A-001", "A2A-002")

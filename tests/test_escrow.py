@@ -224,12 +224,49 @@ def stories(clock: FixedClock, alice: Party, bob: Party, escrow: Party) -> Itera
         assert {did: report.balances.get(did, (0, 0)) for did in s.names} == {
             did: s.desk.balance(did) for did in s.names
         }
+        assert _paged_transcript(s.desk, limit=1) == _paged_transcript(s.desk, limit=3, max_bytes=1)
+        assert _paged_transcript(s.desk, limit=1024) == s.desk.transcript()  # GetTranscript (ESC-006)
         restored = Escrow(escrow.agent, escrow.mandate_vs.digest, setup=s.desk.transcript())
         assert restored.ledger() == s.desk.ledger()
         assert restored.open_contracts == s.desk.open_contracts
         assert {did: restored.balance(did) for did in s.names} == {
             did: s.desk.balance(did) for did in s.names
         }
+
+
+@pytest.mark.req("ESC-006", "AUD-001")
+def test_the_transcript_served_page_by_page_is_the_transcript_an_audit_needs(story: Story) -> None:
+    """A settled trade, served one ledger entry per page and under a 1-byte page budget: expect the
+    Mandate first, every Stamp followed by what it names, whole, and the pages together the transcript
+    the audit finds ok (every story checks this on teardown too)."""
+    story.bonded()
+    d1, d2 = story.alice.deliver(story.accept, story.bob), story.bob.deliver(story.accept, story.alice)
+    story.submit(d1, d2, story.bob.receipt(d1), story.alice.receipt(d2))
+    first, after = story.desk.transcript_page(0, 1, max_bytes=1)
+    assert verify_statement(first[0]).statement.mandate.agent == story.desk.did and after == 1
+    for seq in range(story.desk.ledger_size):
+        page, after = story.desk.transcript_page(seq, 1, max_bytes=1)
+        assert after == seq + 1
+        own = [vs for vs in map(verify_statement, page) if vs.issuer == story.desk.did]
+        if own[-1].body == "stamp":
+            assert [
+                verify_statement(e).digest for e in page[-len(own[-1].statement.stamp.statements) :]
+            ] == list(own[-1].statement.stamp.statements)
+    assert _paged_transcript(story.desk, limit=2, max_bytes=1) == story.desk.transcript()
+    assert audit_ledger(_paged_transcript(story.desk, limit=1024)).ok
+
+
+def _paged_transcript(desk: Escrow, *, limit: int, max_bytes: int | None = None) -> list[bytes]:
+    """The transcript as GetTranscript serves it, page after page."""
+    out: list[bytes] = []
+    seq = 0
+    while True:
+        page, after = desk.transcript_page(seq, limit, max_bytes)
+        assert after > seq or not desk.ledger_size  # every page makes progress
+        out += page
+        if after >= desk.ledger_size:
+            return out
+        seq = after
 
 
 @pytest.fixture
@@ -240,7 +277,7 @@ def story(stories: Callable[..., Story]) -> Story:
 # --- NEG-012, CMT-001, WIT-001: the bonded trade and its stamps ------------------------------------
 
 
-@pytest.mark.req("NEG-012", "CMT-001", "WIT-001")
+@pytest.mark.req("NEG-012", "CMT-001", "WIT-001", "ESC-003")
 def test_bonded_trade_locks_both_bonds_then_releases_them(story: Story, alice: Party, bob: Party) -> None:
     """Both deposit; the contract reaches the escrow: expect one Stamp naming offer and accept, then a
     lock per party (BONDED); each party's own verifier sees BONDED from the public locks. Once both
@@ -263,6 +300,11 @@ def test_bonded_trade_locks_both_bonds_then_releases_them(story: Story, alice: P
     assert story.balances() == {"alice": (FUNDS, 0), "bob": (FUNDS, 0)}
     assert story.desk.open_contracts == 0
     assert verify_transcript(story.desk.transcript()).valid
+    ledger = [verify_statement(e) for e in story.desk.ledger()]
+    assert {(vs.body, vs.header.audience) for vs in ledger if vs.body != "deposit"} == {
+        (body, "") for body in ("stamp", "bond_lock", "release")
+    }  # public, so either party can relay them to the other
+    assert {vs.header.audience for vs in ledger if vs.body == "deposit"} == {alice.did, bob.did}
 
 
 @pytest.mark.req("WIT-001")
@@ -294,7 +336,7 @@ def test_each_submit_is_stamped_once_before_the_evidence_it_names(
     assert future.digest not in story.desk.verifier.statements
 
 
-@pytest.mark.req("WIT-001", "CMT-001")
+@pytest.mark.req("WIT-001", "CMT-001", "ESC-001")
 def test_a_refused_envelope_does_not_hold_up_what_the_evidence_before_it_made_due(
     story: Story, alice: Party, bob: Party
 ) -> None:
@@ -418,7 +460,7 @@ def test_a_party_holds_only_so_many_open_contracts_at_the_escrow(
 # --- NEG-012: locks, and work only where it is due ---------------------------------------------------
 
 
-@pytest.mark.req("NEG-012")
+@pytest.mark.req("NEG-012", "ESC-005")
 def test_insufficient_funds_leave_the_bond_unlocked_until_a_deposit_covers_it(
     stories: Callable[..., Story], alice: Party, bob: Party
 ) -> None:
@@ -746,7 +788,7 @@ def test_revoke_is_refused_unless_the_terms_allow_it(story: Story, alice: Party,
 # --- idempotency, time, currency --------------------------------------------------------------------
 
 
-@pytest.mark.req("RPL-002", "WIT-006")
+@pytest.mark.req("RPL-002", "WIT-006", "ESC-002")
 def test_resubmitting_the_same_evidence_never_acts_twice(story: Story) -> None:
     """The contract is submitted again, with the escrow's own stamp and locks echoed back. Expect
     nothing signed -- not even a Stamp -- and the transcript unchanged; the answer is the Stamp that
@@ -758,6 +800,7 @@ def test_resubmitting_the_same_evidence_never_acts_twice(story: Story) -> None:
     assert [vs.body for vs in answer] == ["stamp"]
     assert {story.offer.digest, story.accept.digest} <= set(answer[0].statement.stamp.statements)
     assert answer[0].envelope in before[0]
+    assert story.desk.submit([], story.clock.now_ms) == []  # LocalEscrow/the service add the Mandate
     assert (story.desk.ledger(), story.desk.transcript()) == before
     assert story.balances() == {"alice": (FUNDS - BOND, BOND), "bob": (FUNDS - BOND, BOND)}
 

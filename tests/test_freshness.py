@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol.errors import Expired, IssuedInFuture, NonceReused, NotYetValid, Replayed
 from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS, MAX_SKEW_MS, ReplayCache, check_time_window
 from a2a_coop.protocol.statements import Header
@@ -187,3 +188,17 @@ def test_verifier_refuses_a_second_statement_with_a_used_nonce() -> None:
     v.accept(first.envelope, now_ms=clock.now_ms)
     with pytest.raises(NonceReused):
         v.accept(second.envelope, now_ms=clock.now_ms)
+
+
+@pytest.mark.req("TIM-007", "TIM-001")
+def test_a_live_receiver_takes_statements_that_live_400_days() -> None:
+    """A statement addressed to Bob and valid for 400 days, received live; expect it accepted: 400 days
+    is the lifetime every receiver must take (a year-long mandate or escrow ledger entry fits it)."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    lifetime = 400 * 24 * 3600 * 1000
+    ack = alice.sign("ack", commitment_pb2.Ack(statement=bytes(32)), audience=bob.did, ttl_ms=lifetime)
+    assert ack.header.expires_at_ms - ack.header.issued_at_ms == lifetime == 34_560_000_000
+    receiver = Verifier(me=bob.did)
+    receiver.accept(alice.setup[0])
+    assert receiver.accept(ack.envelope, clock.now_ms).body == "ack"

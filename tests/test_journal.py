@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -34,6 +35,7 @@ from a2a_coop.runtime.journal import (
     JournalConflict,
     JournalCorrupt,
     JournalError,
+    JournalLocked,
     JournalSchemaUnknown,
 )
 from a2a_coop.testing import Party
@@ -228,11 +230,11 @@ def test_statement_behind_the_head_is_refused(journal: Journal, alice: Party, bo
 def test_two_connections_to_one_journal_cannot_fork_the_chain(
     tmp_path: Path, alice: Party, bob: Party
 ) -> None:
-    """Two Journal objects on one file (two threads, or a second instance of the peer): whatever each
+    """Two Journal objects on one file (the second past the lock, as a reader may be): whatever each
     remembers, the file decides, and a stale one cannot store a second statement at a used seq."""
     path = tmp_path / "peer.db"
     first = alice.offer(bob)
-    with Journal.open(path) as one, Journal.open(path) as two:
+    with Journal.open(path) as one, Journal.open(path, lock=False) as two:
         one.record_outgoing(first, at_ms=1)
         by_two = alice.offer(bob)  # seq 1, journaled through the other connection
         two.record_outgoing(by_two, at_ms=2)
@@ -249,6 +251,23 @@ def test_two_connections_to_one_journal_cannot_fork_the_chain(
         good = alice.offer(bob)
         one.record_outgoing(good, at_ms=6)
         assert one.chain_head(alice.did) == two.chain_head(alice.did) == (3, good.digest)
+
+
+def test_a_second_writer_is_refused_at_open_and_readers_are_not(
+    tmp_path: Path, alice: Party, bob: Party
+) -> None:
+    """Two peers on one journal would sign from one head: the second is refused at open, naming the
+    holder's pid, and may open it once the first has closed; a reader (lock=False) always may."""
+    path = tmp_path / "peer.db"
+    first = alice.offer(bob)
+    with Journal.open(path) as writer:
+        writer.record_outgoing(first, at_ms=1)
+        with pytest.raises(JournalLocked, match=rf"in use by process {os.getpid()}"):
+            Journal.open(path)
+        with Journal.open(path, lock=False) as reader:
+            assert reader.chain_head(alice.did) == (1, first.digest)
+    with Journal.open(path) as again:
+        assert again.chain_head(alice.did) == (1, first.digest)
 
 
 def test_a_batch_is_all_or_nothing(journal: Journal, alice: Party, bob: Party) -> None:

@@ -61,6 +61,26 @@ def test_checkpoint_commits_to_every_statement_of_the_chain(
         assert merkle.verify_inclusion(digest, i, len(own), merkle.inclusion_proof(own, i), root)
 
 
+@pytest.mark.req("CHN-007")
+def test_checkpoint_is_signed_again_only_when_the_chain_moved_or_it_grows_stale(
+    traded: tuple[Party, Party, Peer, PeerNode, FixedClock],
+) -> None:
+    """GetCheckpoint is unauthenticated: a thousand calls must not make Bob sign (and fsync) a thousand
+    statements. Expect the same Checkpoint while it is his chain's head and fresh; a new one once he has
+    signed something since, or once it has less than an hour left."""
+    alice, _, pa, node, clock = traded
+    first = node.get_checkpoint()
+    assert all(node.get_checkpoint() == first for _ in range(3))
+    seq = node.peer.writer.next_seq
+    offer = pa.propose(node.peer.did, alice.proposal())
+    drive(pa, node.exchange, offer)
+    assert node.peer.writer.next_seq > seq
+    moved = node.get_checkpoint()
+    assert moved != first and verify_statement(moved).header.seq == node.peer.writer.next_seq - 1
+    clock.now_ms = verify_statement(moved).header.expires_at_ms - 3_600_000
+    assert node.get_checkpoint() != moved
+
+
 def test_log_serves_public_statements_only(traded: tuple[Party, Party, Peer, PeerNode, FixedClock]) -> None:
     """A caller reads Bob's log without authenticating; expect only his public statements (the
     checkpoint), not the ones addressed to Alice, and the true head seq."""

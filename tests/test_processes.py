@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import time
@@ -157,7 +158,9 @@ class Network:
     escrow_server: ServerProcess
 
 
-def start_network(procs: Processes, directory: Path, *, bob_strategy: str = "honest") -> Network:
+def start_network(
+    procs: Processes, directory: Path, *, bob_strategy: str = "honest", funds: int = FUNDS
+) -> Network:
     """An escrow funding alice and bob, and bob serving with its mandate as context (he trades only
     under escrows he was given), both as processes (started in parallel)."""
     alice, bob, escrow = (provision(directory, name) for name in ("alice", "bob", "escrow"))
@@ -168,9 +171,9 @@ def start_network(procs: Processes, directory: Path, *, bob_strategy: str = "hon
             "serve",
             *escrow.files(),
             "--fund",
-            f"{alice.did}={FUNDS}",
+            f"{alice.did}={funds}",
             "--fund",
-            f"{bob.did}={FUNDS}",
+            f"{bob.did}={funds}",
         ],
         *["--tick-ms", "100"],
     )
@@ -236,7 +239,7 @@ class Initiator:
 
 def audit_escrow(net: Network) -> AuditReport:
     """Audit the escrow's transcript (`escrow export`), read from its journal while it runs."""
-    with Journal.open(net.escrow.journal_path) as journal:
+    with Journal.open(net.escrow.journal_path, lock=False) as journal:  # the escrow holds the lock
         return audit_ledger(escrow_transcript(journal))
 
 
@@ -251,7 +254,7 @@ def _bodies(path: Path) -> list[str]:
 # --- trades ----------------------------------------------------------------------------------
 
 
-@pytest.mark.req("RPC-001", "RPC-002")
+@pytest.mark.req("RPC-001", "RPC-002", "ESC-004", "ESC-006")
 @pytest.mark.req("NEG-011", "NEG-012", "CMT-001")
 def test_complete_bonded_trade_between_processes(
     procs: Processes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -322,6 +325,26 @@ def test_complete_bonded_trade_between_processes(
         net.alice.did: (FUNDS, 0),
         net.bob.did: (FUNDS, 0),
     }
+    remote = tmp_path / "escrow-transcript-remote.json"
+    fetched = cli("escrow", "export", "--escrow", net.escrow_server.target, "--out", remote)
+    assert fetched.returncode == 0, fetched.stderr  # GetTranscript: what anyone can audit (ESC-006)
+    assert json.loads(remote.read_text())["envelopes"] == json.loads(transcript.read_text())["envelopes"]
+
+
+@pytest.mark.req("ESC-005", "NEG-012")
+def test_an_unfunded_bond_is_reported_and_the_trade_waits(procs: Processes, tmp_path: Path) -> None:
+    """Both parties hold 50 at the escrow; Alice offers bonds of 100: the escrow locks nothing, the
+    contract waits in ACCEPTED (nobody delivers), and `offer` says which bonds wait for funds, not just
+    'ACCEPTED'."""
+    net = start_network(procs, tmp_path, funds=50)
+    result = cli(
+        *["offer", *net.alice.files(), "--to", net.bob_server.target, "--escrow", net.escrow_server.target],
+        *["--give", "code-review:500", "--want", "copy-editing:450", "--bond", str(BOND)],
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[2] == "ACCEPTED"
+    waiting = [line for line in result.stderr.splitlines() if "waits for funds" in line]
+    assert len(waiting) == 2 and all(f"50 credit available for a bond of {BOND}" in w for w in waiting)
 
 
 @pytest.mark.req("CMT-002", "WIT-005", "AUD-001")
@@ -412,10 +435,13 @@ def cli_act(net: Network, command: str, short_id: str, *extra: str) -> subproces
     )
 
 
-def assert_refused(result: subprocess.CompletedProcess[str], code: str) -> None:
+def assert_refused(
+    result: subprocess.CompletedProcess[str], code: str, *, by: str = "here, by our own checks"
+) -> None:
+    """Exit 1 and one line naming the code and who refused: our guard, or the other side."""
     assert result.returncode == 1, result.stderr
     assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
-    assert result.stderr.startswith(f"a2a-coop: refused: {code}"), result.stderr
+    assert result.stderr.startswith(f"a2a-coop: refused {by}: {code}"), result.stderr
 
 
 @pytest.mark.req("CMT-002")
@@ -445,6 +471,10 @@ def test_claim_command_after_a_withheld_deadline(procs: Processes, tmp_path: Pat
     assert status(net.bob)["negotiations"] == {"BREACHED": 1}
     assert balance(net.alice, net.escrow_server) == (FUNDS + BOND, 0)
     assert balance(net.bob, net.escrow_server) == (FUNDS - BOND, 0)
+    # Bob's operator reads in his log that his strategy withheld, not only from alice's claim.
+    assert "strategy withhold-every-Nth:1 withholds our delivery in negotiation " + short_id in (
+        net.bob_server.log_tail(200)
+    )
     # `offer --response-window 300ms` set the terms: the escrow ruled 300 ms after its stamp, not 1 h.
     with EscrowClient(net.escrow_server.target, timeout_s=RPC_TIMEOUT_S) as client:
         ledger = [verify_statement(e) for e in fetch_ledger(client)[1:]]
@@ -455,6 +485,89 @@ def test_claim_command_after_a_withheld_deadline(procs: Processes, tmp_path: Pat
     assert 0 <= ruling.header.issued_at_ms - stamp.header.issued_at_ms - RESPONSE_WINDOW_MS < HOUR_MS
     audit = audit_escrow(net)
     assert audit.ok, audit.findings
+
+
+def test_claim_wait_shows_progress_and_a_fulfilled_trade_has_nothing_to_claim(
+    procs: Processes, tmp_path: Path
+) -> None:
+    """`claim --wait` on a 2 s response window says on stderr what it waits for (it once sat silent
+    for up to an hour), then prints the ruling. A claim on a FULFILLED trade says so (exit 1), where
+    it once said the claim "must follow the item's deadline"."""
+    net = start_network(procs, tmp_path, bob_strategy="withhold-every-Nth:2")
+    fulfilled, state = cli_offer(net)
+    assert state == "FULFILLED"
+    result = cli_act(net, "claim", fulfilled)
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr == f"a2a-coop: negotiation {fulfilled} is FULFILLED: nothing to claim\n"
+
+    withheld, state = cli_offer(net, "--deadline", "1s", "--response-window", "2s")
+    assert state == "PERFORMING"
+    time.sleep(1.1)
+    result = cli_act(net, "claim", withheld, "--wait", "20s")
+    assert result.returncode == 0, result.stderr
+    assert f"negotiation {withheld}  BREACHED" in result.stdout
+    progress = result.stderr.splitlines()
+    assert progress and all(ln.startswith("a2a-coop: waiting for the escrow (DISPUTED; ") for ln in progress)
+    assert "it rules after " in progress[0] or "not stamped the claim yet" in progress[0]
+
+
+def cli_plain_offer(net: Network, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`a2a-coop offer` of one trade from alice to bob with no escrow (no bonds)."""
+    return cli(
+        "offer", *net.alice.files(), "--to", net.bob_server.target, "--give", "code-review:500", *extra
+    )
+
+
+@pytest.mark.req("MND-015")
+def test_a_plain_offer_after_a_bonded_one_from_the_same_journal(procs: Processes, tmp_path: Path) -> None:
+    """A bonded offer, then a plain one (no --escrow) from the same journal: the second once failed
+    with "refused: MANDATE_UNKNOWN" from alice's own replay (the escrow's mandate was not loaded),
+    blaming bob. Expect both FULFILLED, `status` listing both ids with their state, a rejected offer
+    exiting 1 with bob's reason, and no escrow log line for the Submit([]) that fetches its mandate."""
+    net = start_network(procs, tmp_path)
+    bonded, state = cli_offer(net)
+    assert state == "FULFILLED"
+    plain = cli_plain_offer(net, "--want", "copy-editing:450")
+    assert plain.returncode == 0, plain.stderr
+    plain_id, state = plain.stdout.split()[1:3]
+    assert state == "FULFILLED"
+
+    too_low = cli_plain_offer(net, "--want", "copy-editing:5000")
+    assert too_low.returncode == 1 and too_low.stdout.split()[2] == "REJECTED"
+    assert too_low.stderr == "a2a-coop: offer 1 rejected: value offered is too low\n"
+
+    listed = cli("status", "--journal", net.alice.journal_path, "--key", net.alice.key_path)
+    assert listed.returncode == 0, listed.stderr
+    for short_id, state in (
+        (bonded, "FULFILLED"),
+        (plain_id, "FULFILLED"),
+        (too_low.stdout.split()[1], "REJECTED"),
+    ):
+        assert re.search(rf"^  {short_id}  {state} +with {net.bob.did}$", listed.stdout, re.M), listed.stdout
+    exported = cli(
+        *["export", "--journal", net.alice.journal_path, "--key", net.alice.key_path],
+        *["--negotiation", bonded, "--out", tmp_path / "bonded.json"],
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert "submit of 0 envelopes" not in net.escrow_server.log_tail(200)
+
+
+def test_a_second_process_on_a_journal_in_use_is_refused_in_one_line(
+    procs: Processes, tmp_path: Path
+) -> None:
+    """Two `serve` on one journal: the second once answered INTERNAL and logged a JournalConflict
+    traceback. Expect it (and an `offer` from that journal) refused at start, one line naming the
+    holder's pid, exit 2; the first serves on."""
+    bob = provision(tmp_path, "bob")
+    first = procs.serve("bob", "serve", *bob.files())
+    second = cli("serve", *bob.files())
+    assert second.returncode == 2 and second.stdout == "", second.stderr
+    expected = f"a2a-coop: journal {bob.journal_path} is in use by process {first.popen.pid}: "
+    assert second.stderr.startswith(expected) and len(second.stderr.splitlines()) == 1, second.stderr
+    offer = cli("offer", *bob.files(), "--to", first.target, "--give", "a:1", "--want", "b:1")
+    assert offer.returncode == 2 and offer.stderr.startswith(expected), offer.stderr
+    assert status(bob)["negotiations"] == {}  # a reader is welcome while it serves
+    assert first.popen.poll() is None
 
 
 @pytest.mark.req("NEG-010", "CMT-003")
@@ -651,7 +764,7 @@ def test_escrow_process_refuses_an_accept_it_did_not_witness_in_time(
         offer.digest,
     ]
     assert balance(alice, server) == (FUNDS, 0) and balance(bob, server) == (FUNDS, 0)
-    with Journal.open(escrow.journal_path) as journal:
+    with Journal.open(escrow.journal_path, lock=False) as journal:  # the escrow holds the lock
         audit = audit_ledger(escrow_transcript(journal))
     assert audit.ok, audit.findings
 

@@ -90,7 +90,7 @@ def proposals(draw: st.DrawFn) -> trade_pb2.Offer:
         currency=draw(currencies),
         issuer_bond=issuer_bond,
         audience_bond=audience_bond,
-        escrow=draw(dids) if issuer_bond or audience_bond or draw(st.booleans()) else "",
+        escrow=draw(dids) if issuer_bond or audience_bond or allowed or draw(st.booleans()) else "",
         revocation=trade_pb2.Revocation(
             allowed=allowed,
             forfeit_bond=allowed and draw(st.booleans()),

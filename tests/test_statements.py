@@ -17,6 +17,7 @@ from a2a_coop.protocol.envelope import (
 )
 from a2a_coop.protocol.errors import (
     BodyMissing,
+    ChainGap,
     CoopError,
     HeaderInvalid,
     KeyIdMismatch,
@@ -89,14 +90,14 @@ def offer(alice: Party, bob: Party) -> VerifiedStatement:
 # --- STM-001, STM-002: canonical encoding ---------------------------------------------------------
 
 
-@pytest.mark.req("STM-001")
+@pytest.mark.req("STM-001", "STM-014")
 def test_payload_that_is_not_a_statement_is_refused(alice: Party) -> None:
     """A correctly signed envelope carries bytes that do not parse as a Statement; expect
-    MALFORMED_STATEMENT."""
+    MALFORMED_STATEMENT for the wire-structure rule they break."""
     for payload in (b"\xff\xff\xff", b"\x0a\x10short", b"\x0a\x02\x08"):
         with pytest.raises(MalformedStatement) as err:
             verify_statement(sign_payload(payload, alice.agent.key))
-        assert err.value.requirement == "STM-001"
+        assert err.value.requirement == "STM-014"
 
 
 @pytest.mark.req("STM-001")
@@ -156,13 +157,13 @@ def test_statement_with_unknown_header_field_verifies_and_keeps_its_bytes(
     assert v.statements[vs.digest].envelope == data
 
 
-@pytest.mark.req("VER-003", "STM-002")
+@pytest.mark.req("VER-003", "STM-016")
 def test_new_fields_must_take_higher_numbers_than_existing_ones(
     offer: VerifiedStatement, alice: Party
 ) -> None:
     """Two hypothetical extensions of Statement: one numbered above every body (50), one in the
-    unused gap below them (5). Each newer peer encodes canonically by field number. Expect this
-    version to accept the first and to reject the second as NONCANONICAL_ENCODING, which is why
+    unused gap below them (5). Expect this version to accept the first and to reject the second as
+    MALFORMED_STATEMENT wherever it stands (no revision may number a field 5, VER-003), which is why
     later fields must take higher numbers."""
     header_field = encode_statement(Statement(header=offer.statement.header))
     body_only = Statement()
@@ -172,9 +173,13 @@ def test_new_fields_must_take_higher_numbers_than_existing_ones(
     extension = b"\x05later"
     above = header_field + body_field + _varint(50 << 3 | 2) + extension
     verify_statement(sign_payload(above, alice.agent.key))
-    below = header_field + _varint(5 << 3 | 2) + extension + body_field
-    with pytest.raises(NonCanonicalEncoding):
-        verify_statement(sign_payload(below, alice.agent.key))
+    for below in (
+        header_field + _varint(5 << 3 | 2) + extension + body_field,
+        header_field + body_field + _varint(5 << 3 | 2) + extension,
+    ):
+        with pytest.raises(MalformedStatement) as err:
+            verify_statement(sign_payload(below, alice.agent.key))
+        assert err.value.requirement == "STM-016"
     numbers = [f.number for f in Statement.DESCRIPTOR.oneofs_by_name["body"].fields]
     assert min(numbers) > Statement.DESCRIPTOR.fields_by_name["header"].number
 
@@ -189,6 +194,40 @@ def test_statement_with_a_body_this_version_does_not_know_is_body_missing(
     with pytest.raises(BodyMissing) as err:
         verify_statement(sign_payload(payload, alice.agent.key))
     assert err.value.requirement == "STM-010"
+
+
+@pytest.mark.req("VER-004", "ERR-003", "CHN-002", "CHN-005")
+@pytest.mark.parametrize("complete", [False, True], ids=["sparse", "complete"])
+def test_an_unknown_body_leaves_no_trace_so_every_verifier_judges_what_follows_alike(
+    alice: Party, bob: Party, complete: bool
+) -> None:
+    """Alice's seq 0 is an offer, seq 1 a body this version does not know, seq 2 an offer again. The
+    unknown body is BODY_MISSING and records nothing, not even its chain link: a sparse verifier takes
+    seq 2 across the gap, a complete one refuses it (CHAIN_GAP) -- the same verdicts at every verifier."""
+    first = alice.offer(bob)
+    unknown = Statement(header=first.statement.header)
+    unknown.header.seq, unknown.header.prev, unknown.header.nonce = 1, first.digest, bytes(range(16))
+    unknown_env = sign_payload(encode_statement(unknown) + _varint(60 << 3 | 2) + b"\x00", alice.agent.key)
+    unknown_digest = statement_digest(decode_envelope(unknown_env).payload)
+
+    def third(s: Statement) -> None:
+        s.header.seq, s.header.prev, s.header.nonce = 2, unknown_digest, bytes(range(1, 17))
+        s.header.negotiation_id = hashlib.sha256(
+            b"a2a-coop/v1/negotiation\x00" + alice.did.encode() + b"\x00" + s.header.nonce
+        ).digest()[:16]
+
+    later = _resign(first, alice.agent.key, third)
+    verifier = Verifier(complete_chains=complete)
+    for env in [*alice.setup, *bob.setup, first.envelope]:
+        verifier.accept(env)
+    with pytest.raises(BodyMissing):
+        verifier.accept(unknown_env)
+    assert verifier.chains[alice.did].head == 0
+    if complete:
+        with pytest.raises(ChainGap):
+            verifier.accept(later)
+    else:
+        assert verifier.accept(later).header.seq == 2
 
 
 @pytest.mark.req("STM-010")

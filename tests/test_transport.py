@@ -40,7 +40,8 @@ from a2a_coop.transport import (
     TransportError,
     serve,
 )
-from a2a_coop.transport.errors import DOMAIN, STATUS_DETAILS_KEY, from_rpc_error
+from a2a_coop.transport.errors import DOMAIN, STATUS_DETAILS_KEY, from_rpc_error, status_for
+from a2a_coop.transport.limits import MAX_PAGE_BYTES, MAX_PAGE_ENTRIES
 from a2a_coop.transport.server import COOPERATION_SERVICE, ESCROW_SERVICE
 from a2a_coop.transport.trio_bridge import (
     TrioCooperationClient,
@@ -114,6 +115,9 @@ class ScriptedEscrow:
 
     def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         return [b"ledger-%d" % from_seq], 41
+
+    def get_transcript(self, from_seq: int, limit: int, max_bytes: int) -> tuple[list[bytes], int, int]:
+        return [b"page-%d-%d-%d" % (from_seq, limit, max_bytes)], 41, from_seq + 1
 
     def get_balance(self, party: str) -> tuple[int, int, str, int]:
         return 900, 100, "credits", 41
@@ -207,6 +211,8 @@ def test_escrow_calls_round_trip(server: RunningServer, escrow_handler: Scripted
     with EscrowClient(server.target, timeout_s=5) as escrow:
         assert escrow.submit([b"mandate", b"contract"]) == [b"bond_lock"]
         assert escrow.get_ledger(3, 10) == ([b"ledger-3"], 41)
+        # 0 asks for the server's page size; the server passes its page byte budget to the handler
+        assert escrow.get_transcript(3, 0) == ([b"page-3-%d-%d" % (MAX_PAGE_ENTRIES, MAX_PAGE_BYTES)], 41, 4)
         assert escrow.get_balance("did:key:z6Mkparty") == (900, 100, "credits", 41)
         with pytest.raises(errors.MandateUnknown) as info:
             escrow.submit([b"reject"])
@@ -563,6 +569,7 @@ def test_trio_clients_cover_every_call(server: RunningServer) -> None:
         assert await coop.get_attestations("s") == [[b"mandate", b"offer", b"accept", b"s"]]
         assert await escrow.submit([b"m"]) == [b"bond_lock"]
         assert await escrow.get_ledger(2, 1) == ([b"ledger-2"], 41)
+        assert await escrow.get_transcript(2, 1) == ([b"page-2-1-%d" % MAX_PAGE_BYTES], 41, 3)
         assert await escrow.get_balance("p") == (900, 100, "credits", 41)
         with pytest.raises(errors.StaleReference):
             await coop.exchange(b"reject:STALE_REFERENCE")
@@ -690,3 +697,17 @@ def test_bridge_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Capt
         "sync_vs_aio_conc32",
     ):
         assert isinstance(summary[key], float) and summary[key] > 0, key
+
+
+@pytest.mark.req("RPC-005")
+def test_a_rejection_without_a_stated_origin_goes_out_as_the_callers_fault() -> None:
+    """A verifier raises with no origin (it judged the request, not itself); expect ErrorInfo origin
+    "remote" on the wire, never "unknown", so the caller learns the fault is in what it sent."""
+    status = status_for(errors.Expired("old", requirement="TIM-001"))
+    details = error_details_pb2.ErrorInfo()
+    assert (
+        status_pb2.Status.FromString(dict(status.trailing_metadata)[STATUS_DETAILS_KEY])
+        .details[0]
+        .Unpack(details)
+    )
+    assert details.metadata["origin"] == "remote"

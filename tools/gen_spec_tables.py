@@ -38,7 +38,7 @@ EVENT_SOURCE = {
     Event.BOND_COMPLETE: "BondLock that locks the last required bond",
     Event.DELIVERY: "Delivery",
     Event.RECEIPT: "Receipt that leaves an obligation unreceipted",
-    Event.RECEIPT_COMPLETE: "Receipt for the last unreceipted obligation of either side",
+    Event.RECEIPT_COMPLETE: "Receipt for the last unreceipted obligation of both sides together",
     Event.BREACH_CLAIM: "BreachClaim, once stamped by the escrow",
     Event.REVOKE: "Revoke, once stamped by the escrow",
     Event.UPHOLD: "Ruling UPHOLD",

@@ -22,9 +22,11 @@ from typing import Any, Final
 from a2a_coop.cli._common import UsageError
 from a2a_coop.protocol.envelope import envelope_from_json
 from a2a_coop.protocol.errors import CoopError, MalformedEnvelope
+from a2a_coop.runtime.keyfile import KEY_FILE_TYPE
 from a2a_coop.vectors import Vector, VectorFormatError, parse_vector_file
 
 PROOF_SCHEMA: Final = "a2a-coop-equivocation-proof/1"
+_NEITHER: Final = "is neither an envelope, a transcript, a vector file nor a proof"
 
 
 @dataclass
@@ -55,13 +57,26 @@ def read_bytes(path: str) -> bytes:
 
 
 def read_json(path: str, data: bytes) -> Any | None:
-    """The decoded JSON document, or None if the file does not look like JSON at all."""
-    if data.lstrip()[:1] not in (b"{", b"["):
-        return None
+    """The decoded JSON document, or None for a binary file (a protobuf Envelope).
+
+    Text is taken for JSON: an Envelope is never valid UTF-8 in practice (its 64-byte signature is
+    random), so a damaged JSON file is reported as invalid JSON, not as a corrupt protobuf.
+    """
     try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path}: unreadable JSON: {exc}") from None
+        text = data.decode("utf-8-sig")  # a byte order mark is not part of the document
+    except UnicodeDecodeError:
+        return None
+    if not text.strip():
+        raise UsageError(f"{path} is empty")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}: invalid JSON: {exc}") from None
+    except RecursionError:  # json's decoder recurses per nesting level
+        raise UsageError(f"{path}: invalid JSON: nested too deeply") from None
+    if not isinstance(doc, dict | list):  # null would read as "binary"; nothing we read is a scalar
+        raise UsageError(f"{path}: JSON {_NEITHER}")
+    return doc
 
 
 def envelope_item(path: str, index: int, obj: Any) -> Item:
@@ -98,7 +113,10 @@ def load(paths: Sequence[str]) -> Inputs:
         elif isinstance(doc, dict) and "payloadType" in doc:
             out.items.append(envelope_item(path, 0, doc))
         else:
-            raise UsageError(f"{path}: JSON is neither an envelope, a transcript, a vector file nor a proof")
+            what = "a key file" if isinstance(doc, dict) and doc.get("type") == KEY_FILE_TYPE else "JSON"
+            raise UsageError(
+                f"{path}: {what} is neither an envelope, a transcript, a vector file nor a proof"
+            )
     if len(out.now_ms) > 1:
         raise UsageError("transcripts name different now_ms; pass --at to choose one")
     return out

@@ -3,8 +3,10 @@ until a signal, one log line per exchange, and turning runtime failures into exi
 
 Importing this module imports the gRPC transport, so only the networked
 command modules (:mod:`.peer`, :mod:`.escrow`, :mod:`.demo`) do. A journal
-remembers the mandate (and context) its peer ran with, so ``status`` and
-``export`` need only the journal and the key.
+remembers the mandate its peer ran with and every context envelope any run held
+(an escrow's mandate), so ``status`` and ``export`` need only the journal and
+the key, and a run without ``--escrow`` still replays the bonds of an earlier
+run with one (:func:`open_peer`).
 """
 
 from __future__ import annotations
@@ -21,14 +23,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+import grpc
+
 from a2a_coop.cli._common import EXIT_INTERRUPTED, EXIT_INVALID, Invalid, UsageError, short
-from a2a_coop.protocol.envelope import envelope_to_json
+from a2a_coop.protocol.envelope import envelope_from_json, envelope_to_json
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.identity import Keypair, public_key_from_did
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal, JournalError
-from a2a_coop.runtime.keyfile import KeyFileError, read_key_file
-from a2a_coop.runtime.node import EscrowNode, PeerNode, read_envelope_file
+from a2a_coop.runtime.keyfile import KEY_FILE_TYPE, KeyFileError, parse_key_file
+from a2a_coop.runtime.node import EscrowNode, PeerNode
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.transport import TlsConfig, TransportError, serve
 
@@ -40,22 +44,51 @@ log = logging.getLogger("a2a_coop.serve")
 Command = Callable[[argparse.Namespace, TextIO], int]
 
 
-def load_key(path: Path) -> Keypair:
+def _read_json_file(path: Path, what: str) -> tuple[bytes, Any]:
+    """The bytes of ``path`` and, if they are JSON, the document (else None)."""
     try:
-        return read_key_file(path)
+        data = path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"cannot read key file {path}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    if data.lstrip()[:1] != b"{":
+        return data, None
+    try:
+        return data, json.loads(data)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError too
+        raise UsageError(f"{what} {path} is not valid JSON: {exc}") from None
+
+
+def _kind(doc: Any) -> str:
+    """What a JSON document is, for "X is a key file, not a mandate" messages."""
+    if not isinstance(doc, dict):
+        return "not a JSON object"
+    if doc.get("type") == KEY_FILE_TYPE:
+        return "a key file"
+    if "envelopes" in doc:
+        return "a transcript"
+    return "a signed statement" if "payloadType" in doc else "some other JSON"
+
+
+def load_key(path: Path) -> Keypair:
+    _, doc = _read_json_file(path, "key file")
+    if doc is None or _kind(doc) != "a key file":
+        what = "a binary file" if doc is None else _kind(doc)
+        raise UsageError(f"{path} is {what}, not an a2a-coop key file (a2a-coop keygen)")
+    try:
+        return parse_key_file(doc)
     except KeyFileError as exc:
-        raise UsageError(f"{path}: {exc}") from None
+        raise UsageError(f"key file {path}: {exc}") from None
 
 
 def load_envelope(path: Path, what: str) -> bytes:
-    try:
-        data = read_envelope_file(path)
-    except OSError as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    except CoopError as exc:
-        raise Invalid(f"{what} {path}: {exc}") from None
+    data, doc = _read_json_file(path, what)
+    if doc is not None:
+        if _kind(doc) != "a signed statement":
+            raise UsageError(f"{path} is {_kind(doc)}, not a {what} (a signed statement)")
+        try:
+            data = envelope_from_json(doc)
+        except CoopError as exc:
+            raise Invalid(f"{what} {path}: {exc}") from None
     try:
         verify_statement(data)
     except CoopError as exc:
@@ -88,21 +121,45 @@ def resolve_did(text: str) -> str:
     return text
 
 
-def open_journal(path: Path, *, must_exist: bool = False) -> Journal:
+def open_journal(path: Path, *, must_exist: bool = False, lock: bool = True) -> Journal:
+    """The journal at ``path``, locked for this process unless ``lock`` is False (readers only)."""
     if must_exist and not path.is_file():
         raise UsageError(f"no journal at {path}")
     if not path.parent.is_dir():
         raise UsageError(f"cannot create journal {path}: no directory {path.parent}")
     try:
-        return Journal.open(path)
+        return Journal.open(path, lock=lock)
     except JournalError as exc:
-        raise UsageError(f"journal {path}: {exc}") from None
+        text = str(exc)  # most name the path already: say it once
+        raise UsageError(
+            f"journal {text}" if text.startswith(str(path)) else f"journal {path}: {text}"
+        ) from None
+
+
+def open_peer(
+    key: Keypair, mandate: bytes, journal: Journal, context: Sequence[bytes] = (), **kw: Any
+) -> Peer:
+    """A Peer on ``journal`` that trusts the escrows of this run's ``context`` (MND-015) and also holds,
+    without trusting, the context of earlier runs the journal remembers: replay must verify again what
+    those escrows signed (their BondLocks name their mandates, which are never journaled as statements).
+    """
+    earlier = [env for env in journal.get_meta(META_CONTEXT, []) if env not in context]
+    try:
+        peer = Peer(key, mandate, journal=journal, context=[*context, *earlier], **kw)
+    except ValueError as exc:
+        raise UsageError(f"{journal.path}: {exc}") from None
+    except CoopError as exc:  # our own journal, not anything a counterparty sent now
+        raise UsageError(f"journal {journal.path} does not replay: {exc}") from None
+    given = (verify_statement(env) for env in context)
+    peer.trusted_escrows = frozenset(vs.statement.mandate.agent for vs in given if vs.body == "mandate")
+    return peer
 
 
 def peer_from_journal(args: argparse.Namespace) -> tuple[Peer, Journal]:
-    """The peer a journal belongs to, rebuilt from it without writing (for status and export)."""
+    """The peer a journal belongs to, rebuilt from it without writing (for status and export; its
+    server may be running, so no lock)."""
     key = load_key(args.key)
-    journal = open_journal(args.journal, must_exist=True)
+    journal = open_journal(args.journal, must_exist=True, lock=False)
     try:
         if args.mandate is not None:
             mandate = load_mandate(args.mandate, key)
@@ -110,11 +167,7 @@ def peer_from_journal(args: argparse.Namespace) -> tuple[Peer, Journal]:
             mandate = journal.get_meta(META_MANDATE)
             if mandate is None:
                 raise UsageError(f"{args.journal} records no mandate; pass --mandate")
-        context = journal.get_meta(META_CONTEXT, [])
-        try:
-            return Peer(key, mandate, journal=journal, context=context), journal
-        except ValueError as exc:
-            raise UsageError(f"{args.journal}: {exc}") from None
+        return open_peer(key, mandate, journal, journal.get_meta(META_CONTEXT, [])), journal
     except BaseException:
         journal.close()
         raise
@@ -168,8 +221,9 @@ def dial_tls(args: argparse.Namespace, prefix: str = "") -> TlsConfig | None:
 
 
 def remember_run(journal: Journal, mandate: bytes, context: Sequence[bytes]) -> None:
+    """Record the run's mandate, and add its context to that of earlier runs (see :func:`open_peer`)."""
     journal.put_meta(META_MANDATE, mandate)
-    journal.put_meta(META_CONTEXT, list(context))
+    journal.put_meta(META_CONTEXT, list(dict.fromkeys([*context, *journal.get_meta(META_CONTEXT, [])])))
 
 
 def write_transcript(path: Path, envelopes: Sequence[bytes], **extra: Any) -> None:
@@ -194,7 +248,11 @@ def runtime_command(command: Command) -> Command:
             print(f"a2a-coop: {exc}", file=sys.stderr)
             return EXIT_INVALID
         except CoopError as exc:
-            print(f"a2a-coop: refused: {exc}", file=sys.stderr)
+            # The transport's clients raise a peer's refusal from its RpcError; anything else is ours.
+            who = (
+                "by the other side" if isinstance(exc.__cause__, grpc.RpcError) else "here, by our own checks"
+            )
+            print(f"a2a-coop: refused {who}: {exc}", file=sys.stderr)
             return EXIT_INVALID
         except TransportError as exc:
             raise UsageError(f"network: {exc}") from None
@@ -288,11 +346,20 @@ class LoggedEscrow:
             log.info("submit of %d envelopes refused: %s %s", len(envelopes), exc.code, exc.detail)
             raise
         signed = ", ".join(verify_statement(a).body for a in answers[1:]) or "nothing new"
-        log.info("submit of %d envelopes -> %s", len(envelopes), signed)
+        # An empty Submit is how clients fetch our mandate: routine, not worth a line at info.
+        log.log(
+            logging.INFO if envelopes else logging.DEBUG,
+            "submit of %d envelopes -> %s",
+            len(envelopes),
+            signed,
+        )
         return answers
 
     def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         return self.node.get_ledger(from_seq, limit)
+
+    def get_transcript(self, from_seq: int, limit: int, max_bytes: int) -> tuple[list[bytes], int, int]:
+        return self.node.get_transcript(from_seq, limit, max_bytes)
 
     def get_balance(self, party: str) -> tuple[int, int, str, int]:
         return self.node.get_balance(party)
@@ -317,3 +384,13 @@ def serve_until_stopped(
             wait(stop)
         finally:
             server.stop(1.0)
+            say_stopped(out)
+
+
+def say_stopped(out: TextIO) -> None:
+    """The line a server prints when it has stopped serving (after SIGINT/SIGTERM)."""
+    try:
+        out.write("stopped\n")
+        out.flush()
+    except OSError:  # nobody reads our output any more (a closed pipe): nothing to tell
+        pass

@@ -11,6 +11,10 @@ relays the escrow's decision to bob. Then it exports the evidence of every
 trade, verifies it offline, audits the escrow's ledger, prints a summary, and
 stops the processes whatever happened.
 
+``demo --offline`` tells the same story with the same code (:func:`_play`):
+the escrow and bob are the same nodes, in this process instead of behind gRPC,
+on a fixed clock that waiting advances; it writes the same files.
+
 :func:`start_server`, :func:`wait_listening`, :func:`stop_process` and
 :func:`provision` are reused by the multi-process tests.
 """
@@ -26,10 +30,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Any, Final, TextIO, cast
 
 import a2a_coop
 from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError
@@ -43,8 +48,9 @@ from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.keyfile import generate_keypair, write_key_file
-from a2a_coop.runtime.node import sign_mandate
+from a2a_coop.runtime.node import EscrowNode, PeerNode, sign_mandate
 from a2a_coop.runtime.peer import Peer, wall_clock_ms
+from a2a_coop.runtime.strategy import WithholdingStrategy
 from a2a_coop.runtime.trade import (
     claim_breach,
     fetch_ledger,
@@ -54,7 +60,9 @@ from a2a_coop.runtime.trade import (
     run_trade,
     settle_with_escrow,
 )
+from a2a_coop.testing import FixedClock
 from a2a_coop.transport import CooperationClient, EscrowClient, TransportError
+from a2a_coop.transport.limits import MAX_PAGE_ENTRIES
 
 MARKER: Final = ".a2a-coop-demo"
 FUNDS: Final = 1_000
@@ -231,6 +239,8 @@ class _Run:
     alice: Identity
     bob: Identity
     escrow: Identity
+    clock: Callable[[], int] = wall_clock_ms
+    sleep: Callable[[float], None] = time.sleep  # offline: advances the fixed clock instead
     trades: list[Trade] = field(default_factory=list)
     balances: dict[str, tuple[int, int, str, int]] = field(default_factory=dict)
     ledger: list[bytes] = field(default_factory=list)
@@ -268,17 +278,37 @@ def prepare_directory(directory: Path) -> None:
         raise UsageError(f"cannot prepare {directory}: {exc.strerror or exc}") from None
 
 
+def _withheld(trades: int) -> int:
+    """The trade bob withholds on: the only multiple of it among 1..trades is itself."""
+    return trades // 2 + 1
+
+
+def _intro(run: _Run, trades: int, where: str) -> None:
+    run.say(f"a2a-coop demo: {trades} bonded trades between alice and bob through an escrow, {where}")
+
+
+def _play(run: _Run, client: CooperationClient, escrow: EscrowClient, trades: int) -> bool:
+    """Alice's side of the story, the same online and offline: trade, claim, fetch the ledger."""
+    with Journal.open(run.alice.journal_path) as journal:
+        escrow_mandate = escrow.submit([])[0]  # an escrow answers every Submit with its mandate
+        peer = Peer(
+            run.alice.key, run.alice.mandate, journal=journal, context=[escrow_mandate], clock=run.clock
+        )
+        remember_run(journal, run.alice.mandate, [escrow_mandate])
+        ok = _trade(run, _Alice(peer, client, escrow, escrow_mandate), trades)
+        run.balances = {p.name: escrow.get_balance(p.did) for p in (run.alice, run.bob)}
+        run.ledger = fetch_ledger(escrow)
+    return ok
+
+
 def run_process_demo(directory: Path, *, trades: int, out: TextIO) -> int:
     """The ``a2a-coop demo`` command; returns its exit code."""
     started = time.perf_counter()
     prepare_directory(directory)
     alice, bob, escrow = (provision(directory, n) for n in ("alice", "bob", "escrow"))
     run = _Run(out, directory, alice, bob, escrow)
-    every = trades // 2 + 1  # the only multiple of `every` among 1..trades is `every` itself
-    run.say(
-        f"a2a-coop demo: {trades} bonded trades between alice and bob through an escrow, "
-        "each party its own process on loopback"
-    )
+    every = _withheld(trades)
+    _intro(run, trades, "each party its own process on loopback")
     escrow_argv = ["escrow", "serve", *escrow.files(), "--fund", f"{alice.did}={FUNDS}"]
     escrow_argv += ["--fund", f"{bob.did}={FUNDS}"]
     escrow_argv += ["--tick-ms", str(TICK_MS)]
@@ -295,16 +325,10 @@ def run_process_demo(directory: Path, *, trades: int, out: TextIO) -> int:
         run.say(f"  alice   {'(this process)':<33} {alice.did}")
         run.say(f"  each side bonds {BOND} credits per trade; bob will not deliver in trade {every}")
         with (
-            Journal.open(alice.journal_path) as journal,
             CooperationClient(bob_server.target) as client,
             EscrowClient(escrow_server.target) as escrow_client,
         ):
-            escrow_mandate = escrow_client.submit([])[0]  # an escrow answers every Submit with its mandate
-            peer = Peer(alice.key, alice.mandate, journal=journal, context=[escrow_mandate])
-            remember_run(journal, alice.mandate, [escrow_mandate])
-            ok = _trade(run, _Alice(peer, client, escrow_client, escrow_mandate), trades)
-            run.balances = {p.name: escrow_client.get_balance(p.did) for p in (alice, bob)}
-            run.ledger = fetch_ledger(escrow_client)
+            ok = _play(run, client, escrow_client, trades)
     except (DemoFailed, CoopError, TransportError) as exc:
         print(f"a2a-coop: demo failed: {exc}", file=sys.stderr)
         for s in servers:
@@ -320,10 +344,70 @@ def run_process_demo(directory: Path, *, trades: int, out: TextIO) -> int:
     return EXIT_OK if ok else EXIT_INVALID
 
 
+class _InProcessEscrow:
+    """An EscrowNode with the surface of EscrowClient (a GetLedger limit of 0: the server's page)."""
+
+    def __init__(self, node: EscrowNode) -> None:
+        self.node = node
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        return self.node.submit(envelopes)
+
+    def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
+        return self.node.get_ledger(from_seq, limit or MAX_PAGE_ENTRIES)
+
+    def get_balance(self, party: str) -> tuple[int, int, str, int]:
+        return self.node.get_balance(party)
+
+
+def run_offline_demo(directory: Path, *, trades: int, out: TextIO) -> int:
+    """``a2a-coop demo --offline``: the same nodes and story in this process, on a fixed clock."""
+    started = time.perf_counter()
+    prepare_directory(directory)
+    fixed = FixedClock()
+    alice, bob, escrow = (provision(directory, n, now_ms=fixed.now_ms) for n in ("alice", "bob", "escrow"))
+
+    def clock() -> int:
+        return fixed.now_ms
+
+    every = _withheld(trades)
+    with ExitStack() as stack:  # the nodes close (as the servers stop) before the summary reads them
+        escrow_node = EscrowNode(escrow.key, escrow.mandate, escrow.journal_path, clock=clock)
+        stack.callback(escrow_node.close)
+        remember_run(escrow_node.journal, escrow.mandate, [])  # as `escrow serve` does: export reads it
+        strategy = WithholdingStrategy(every=every)
+        context = [escrow.mandate]
+        bob_node = PeerNode.open(
+            bob.key, bob.mandate, bob.journal_path, strategy=strategy, context=context, clock=clock
+        )
+        stack.callback(bob_node.close)
+
+        def sleep(seconds: float) -> None:  # time passes only when someone waits; the escrow's rules follow
+            fixed.advance(max(1, round(seconds * 1000)))
+            escrow_node.tick()
+
+        run = _Run(out, directory, alice, bob, escrow, clock=clock, sleep=sleep)
+        _intro(run, trades, "all in this process on a fixed clock (no network)")
+        run.say(f"  escrow  {escrow.did}\n  bob     {bob.did}\n  alice   {alice.did}")
+        run.say(f"  each side bonds {BOND} credits per trade; bob will not deliver in trade {every}")
+        try:
+            for who in (alice, bob):
+                escrow_node.deposit(who.did, FUNDS)
+            # In process, bob's node answers as a CooperationClient would (Exchange is the same call).
+            bob_client, escrow_client = cast(CooperationClient, bob_node), _InProcessEscrow(escrow_node)
+            ok = _play(run, bob_client, cast(EscrowClient, escrow_client), trades)
+        except (DemoFailed, CoopError) as exc:
+            print(f"a2a-coop: demo failed: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+    ok = _summary(run) and ok
+    run.say(f"done in {time.perf_counter() - started:.1f} s")
+    return EXIT_OK if ok else EXIT_INVALID
+
+
 def _trade(run: _Run, alice: _Alice, count: int) -> bool:
     escrow_did = verify_statement(alice.escrow_mandate).statement.mandate.agent
     for i in range(1, count + 1):
-        deadline = wall_clock_ms() + DEADLINE_MS
+        deadline = run.clock() + DEADLINE_MS
         offer = proposal(
             alice.peer,
             [("code-review", 500)],
@@ -361,10 +445,10 @@ def _trade(run: _Run, alice: _Alice, count: int) -> bool:
 
 def _claim(run: _Run, alice: _Alice, trade: Trade) -> None:
     neg = trade.neg
-    wait_s = (trade.deadline_ms - wall_clock_ms()) / 1000 + 0.05
+    wait_s = (trade.deadline_ms - run.clock()) / 1000 + 0.05
     if wait_s > 0:
         run.say(f"waiting {wait_s:.1f} s for trade {trade.number}'s deadline to pass ...")
-        time.sleep(wait_s)
+        run.sleep(wait_s)
     claim = claim_breach(alice.peer, neg, 0, "copy-editing never arrived")
     # Bob holds the claim without effect until the escrow's stamp, relayed next, arrives (WIT-005).
     alice.peer.on_replies(alice.client.exchange(claim.envelope, alice.peer.send_context()))
@@ -374,7 +458,15 @@ def _claim(run: _Run, alice: _Alice, trade: Trade) -> None:
         f"stamps the claim and upholds it once the {RESPONSE_WINDOW_MS} ms response window passes without "
         "a timely delivery"
     )
-    await_escrow(alice.peer, alice.client, alice.escrow, alice.escrow_mandate, neg, until=State.BREACHED)
+    await_escrow(
+        alice.peer,
+        alice.client,
+        alice.escrow,
+        alice.escrow_mandate,
+        neg,
+        until=State.BREACHED,
+        sleep=run.sleep,
+    )
     run.say(f"trade {trade.number}  {neg.id.hex()[:12]}  {neg.state.value:<10} bob's bond forfeited to alice")
 
 
@@ -388,6 +480,7 @@ def await_escrow(
     until: State,
     timeout_s: float = DECISION_TIMEOUT_S,
     poll_s: float = TICK_MS / 1000,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     """Poll the escrow's ledger until ``neg`` is in state ``until`` with every locked bond settled.
 
@@ -402,7 +495,7 @@ def await_escrow(
                 f"negotiation {neg.id.hex()[:12]} is {neg.state.value}, not {until.value} with its bonds "
                 f"settled, after {timeout_s:.0f} s"
             )
-        time.sleep(poll_s)
+        sleep(poll_s)
         held = peer.verifier.statements
         new = [
             e
@@ -452,7 +545,9 @@ def _summary(run: _Run) -> bool:
     verdict = "no findings, every decision re-checked" if audit_ok else "FINDINGS"
     run.say(f"    {escrow_path}  (the escrow's ledger with the evidence it acted on; audit: {verdict})")
     run.say(f"  journals: {run.alice.journal_path}, {run.bob.journal_path}, {run.escrow.journal_path}")
-    run.say(f"  logs: {d / 'bob.log'}, {d / 'escrow.log'}")
+    logs = [str(p) for p in (d / "bob.log", d / "escrow.log") if p.exists()]
+    if logs:
+        run.say(f"  logs: {', '.join(logs)}")
     breached = next((t for t in run.trades if t.neg.state is State.BREACHED), None)
     example = breached.evidence if breached is not None else transcript
     run.say(f"  re-verify: a2a-coop verify {example}")
@@ -462,25 +557,9 @@ def _summary(run: _Run) -> bool:
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
-    if not args.offline:
-        try:
-            return run_process_demo(args.out, trades=args.trades, out=out)
-        except KeyboardInterrupt:  # the servers were stopped on the way out
-            print("a2a-coop: demo interrupted", file=sys.stderr)
-            return 130
-    from a2a_coop.cli.offline_demo import run_demo
-
+    demo = run_offline_demo if args.offline else run_process_demo
     try:
-        result = run_demo(args.out, trades=args.trades)
-    except OSError as exc:
-        raise UsageError(f"cannot write to {args.out}: {exc.strerror or exc}") from None
-    report = result.report
-    out.write(
-        f"{result.trades} trades ({result.breaches} breached): {len(report.statements)} statements "
-        f"written to {result.transcript_path}\n"
-    )
-    if report.error is not None:
-        out.write(f"invalid: {report.error} (envelope {report.failed_index})\n")
-        return EXIT_INVALID
-    out.write(f"verified offline: valid. Check it yourself: a2a-coop verify {result.transcript_path}\n")
-    return EXIT_OK
+        return demo(args.out, trades=args.trades, out=out)
+    except KeyboardInterrupt:  # the servers were stopped on the way out
+        print("a2a-coop: demo interrupted", file=sys.stderr)
+        return 130

@@ -29,7 +29,7 @@ from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowNode
-from a2a_coop.runtime.trade import fetch_ledger
+from a2a_coop.runtime.trade import fetch_ledger, fetch_transcript
 from a2a_coop.transport import EscrowClient
 
 
@@ -39,7 +39,7 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
     funding = [(resolve_did(did), amount) for did, amount in args.fund]  # all checked before any deposit
-    open_journal(args.journal).close()
+    open_journal(args.journal).close()  # the usage checks (a missing directory, a journal in use) first
     node = EscrowNode(key, mandate, args.journal)
     try:
         configure_logging()
@@ -78,9 +78,13 @@ def escrow_transcript(journal: Journal, mandate: bytes | None = None) -> list[by
 
 @runtime_command
 def cmd_escrow_export(args: argparse.Namespace, out: TextIO) -> int:
-    mandate = load_envelope(args.mandate, "mandate") if args.mandate is not None else None
-    with open_journal(args.journal, must_exist=True) as journal:
-        envelopes = escrow_transcript(journal, mandate)
+    if args.escrow is not None:
+        with EscrowClient(args.escrow, tls=dial_tls(args)) as client:
+            envelopes = fetch_transcript(client)
+    else:
+        mandate = load_envelope(args.mandate, "mandate") if args.mandate is not None else None
+        with open_journal(args.journal, must_exist=True, lock=False) as journal:  # it may be serving
+            envelopes = escrow_transcript(journal, mandate)
     did = verify_statement(envelopes[0]).statement.mandate.agent
     write_transcript(args.out, envelopes, escrow=did)
     out.write(f"{len(envelopes)} statements (ledger and evidence) of {did} written to {args.out}\n")

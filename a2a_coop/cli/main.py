@@ -59,15 +59,22 @@ def _offline(function: str) -> _Command:
     return _Command("offline", function, networked=False)
 
 
+def _version_line() -> str:
+    return f"a2a-coop {__version__} (protocol version {PROTOCOL_VERSION}, {STATEMENT_PAYLOAD_TYPE})"
+
+
 def _cmd_version(args: argparse.Namespace, out: TextIO) -> int:
-    out.write(f"a2a-coop {__version__} (protocol version {PROTOCOL_VERSION}, {STATEMENT_PAYLOAD_TYPE})\n")
+    out.write(_version_line() + "\n")
     return EXIT_OK
 
 
-def _add_identity(p: argparse.ArgumentParser) -> None:
+def _add_identity(p: argparse.ArgumentParser, *, journal_must_exist: bool = False) -> None:
     p.add_argument("--key", type=Path, required=True, help="the agent's key file (a2a-coop keygen)")
     p.add_argument("--mandate", type=Path, required=True, help="its mandate (a2a-coop mandate)")
-    p.add_argument("--journal", type=Path, required=True, help="its journal (SQLite; created if new)")
+    journal = "must exist: the one the trade was offered from" if journal_must_exist else "created if new"
+    p.add_argument(
+        "--journal", type=Path, required=True, help=f"its journal (SQLite; {journal}; one process at a time)"
+    )
 
 
 def _add_listen(p: argparse.ArgumentParser) -> None:
@@ -119,10 +126,15 @@ def _add_dial_tls(p: argparse.ArgumentParser, prefix: str = "") -> None:
     )
 
 
+_NEGOTIATION_HELP = "negotiation id, or a unique prefix (offer prints it; status lists them)"
+_DURATION = "a duration: 500ms, 30s, 5m, 1h or 2d (a bare number is seconds)"
+_ITEM = "CATEGORY:VALUE, e.g. code-review:500: a kind of work and its declared value in credits (repeatable)"
+
+
 def _add_counterparty(p: argparse.ArgumentParser) -> None:
     """claim and revoke: an initiator's identity, a negotiation in its journal, and where to send."""
-    _add_identity(p)
-    p.add_argument("--negotiation", required=True, metavar="HEX", help="negotiation id (or a unique prefix)")
+    _add_identity(p, journal_must_exist=True)
+    p.add_argument("--negotiation", required=True, metavar="HEX", help=_NEGOTIATION_HELP)
     p.add_argument("--to", required=True, metavar="HOST:PORT", help="the counterparty's address")
     p.add_argument("--escrow", metavar="HOST:PORT", help="the escrow holding the bonds")
     _add_dial_tls(p)
@@ -133,12 +145,15 @@ def _add_runtime_parsers(sub: Any) -> None:
         "mandate",
         help="sign a mandate delegating authority from a principal key to an agent key",
         description="The principal signs a Mandate for the agent. The principal's chain lives in its "
-        "journal, so a seq is never reused.",
+        "journal (created beside the principal's key if new: principal.key -> principal.db), so a seq "
+        "is never reused.",
     )
     p.add_argument("--principal", type=Path, required=True, help="the principal's key file")
     p.add_argument("--agent", required=True, help="the agent's did:key (or its key file)")
     p.add_argument("--out", type=Path, required=True, help="write the mandate (DSSE JSON) here")
-    p.add_argument("--journal", type=Path, help="the principal's journal (default: PRINCIPAL with .db)")
+    p.add_argument(
+        "--journal", type=Path, help="the principal's journal (default: the key file's name with .db)"
+    )
     p.add_argument("--max-per-deal", type=non_negative, default=1000, help="(default 1000)")
     p.add_argument("--budget", type=non_negative, default=10000, help="budget per period (default 10000)")
     p.add_argument("--period-days", type=positive, default=1, help="budget period (default 1 day)")
@@ -211,7 +226,12 @@ def _add_runtime_parsers(sub: Any) -> None:
         metavar="DID=AMOUNT",
         help="deposit for a party when the journal is new (repeatable)",
     )
-    e.add_argument("--tick-ms", type=positive, default=500, help="how often time-driven rules run")
+    e.add_argument(
+        "--tick-ms",
+        type=positive,
+        default=500,
+        help="how often, in milliseconds, time-driven rules (rulings, lapses) run (default 500)",
+    )
     e.set_defaults(func=_Command("escrow", "cmd_escrow_serve"))
     e = esub.add_parser("ledger", help="fetch an escrow's ledger as a JSON transcript")
     e.add_argument("--escrow", required=True, metavar="HOST:PORT")
@@ -220,11 +240,15 @@ def _add_runtime_parsers(sub: Any) -> None:
     e.set_defaults(func=_Command("escrow", "cmd_escrow_ledger"))
     e = esub.add_parser(
         "export",
-        help="write an escrow's transcript (ledger and the evidence it acted on) from its journal",
+        help="write an escrow's transcript (ledger and the evidence it acted on), from its journal or "
+        "from the running escrow (GetTranscript)",
     )
-    e.add_argument("--journal", type=Path, required=True, help="the escrow's journal (it may be running)")
-    e.add_argument("--mandate", type=Path, help="default: the mandate recorded in the journal")
+    source = e.add_mutually_exclusive_group(required=True)
+    source.add_argument("--journal", type=Path, help="the escrow's journal (it may be running)")
+    source.add_argument("--escrow", metavar="HOST:PORT", help="a running escrow, over gRPC")
+    e.add_argument("--mandate", type=Path, help="with --journal; default: the mandate recorded in it")
     e.add_argument("--out", type=Path, required=True)
+    _add_dial_tls(e)
     e.set_defaults(func=_Command("escrow", "cmd_escrow_export"))
     e = esub.add_parser(
         "audit",
@@ -241,6 +265,10 @@ def _add_runtime_parsers(sub: Any) -> None:
     p = sub.add_parser(
         "offer",
         help="offer trades to a serving peer and carry them through (prints one line per trade)",
+        description="Offer a trade to the peer at --to and carry it as far as both sides go: its answer, "
+        "with --escrow the bond locks, both deliveries and receipts, the release of the bonds. Prints "
+        "one line per trade: number, negotiation id (for export, claim and revoke), state, time. Exit "
+        "1 when an offer was rejected (the reason is printed) or refused, else 0.",
     )
     _add_identity(p)
     p.add_argument("--to", required=True, metavar="HOST:PORT", help="the counterparty's address")
@@ -250,9 +278,24 @@ def _add_runtime_parsers(sub: Any) -> None:
         help="the escrow that arbitrates claims and revokes and holds the bonds (needed for --bond, "
         "--revocable and any later claim)",
     )
-    p.add_argument("--give", type=item_spec, action="append", required=True, metavar="CATEGORY:VALUE")
-    p.add_argument("--want", type=item_spec, action="append", required=True, metavar="CATEGORY:VALUE")
-    p.add_argument("--deadline", type=parse_duration, default=3_600_000, help="from now (default 1h)")
+    p.add_argument(
+        "--give", type=item_spec, action="append", required=True, metavar="CATEGORY:VALUE", help=_ITEM
+    )
+    p.add_argument(
+        "--want",
+        type=item_spec,
+        action="append",
+        required=True,
+        metavar="CATEGORY:VALUE",
+        help="what you ask for in return, in the same form",
+    )
+    p.add_argument(
+        "--deadline",
+        type=parse_duration,
+        default=3_600_000,
+        metavar="DURATION",
+        help=f"when every item is due, from now (default 1h); {_DURATION}",
+    )
     p.add_argument("--bond", type=non_negative, default=0, help="bond each side posts (needs --escrow)")
     p.add_argument("--count", type=positive, default=1, help="how many trades (default 1)")
     p.add_argument("--revocable", action="store_true", help="terms that allow either side to revoke")
@@ -263,6 +306,7 @@ def _add_runtime_parsers(sub: Any) -> None:
         "--response-window",
         type=parse_duration,
         default=0,
+        metavar="DURATION",
         help="how long, after the escrow stamps a breach claim, the accused may still show a timely "
         "delivery before the escrow rules (default 1h)",
     )
@@ -282,7 +326,11 @@ def _add_runtime_parsers(sub: Any) -> None:
     p.add_argument("--item", type=non_negative, default=0, help="the counterparty's item index (default 0)")
     p.add_argument("--reason", default="", help="why (free text)")
     p.add_argument(
-        "--wait", type=parse_duration, default=0, help="wait up to this long for the escrow's decision"
+        "--wait",
+        type=parse_duration,
+        default=0,
+        metavar="DURATION",
+        help="wait up to this long for the escrow's decision, with progress on stderr (e.g. 2m)",
     )
     p.set_defaults(func=_Command("peer", "cmd_claim"))
 
@@ -296,7 +344,12 @@ def _add_runtime_parsers(sub: Any) -> None:
     p.add_argument("--reason", default="", help="why (free text)")
     p.set_defaults(func=_Command("peer", "cmd_revoke"))
 
-    p = sub.add_parser("status", help="open negotiations, obligations, exposure (and escrow balance)")
+    p = sub.add_parser(
+        "status",
+        help="every negotiation (id and state), obligations, exposure (and escrow balance)",
+        description="Read a journal (its server may be running): every negotiation with its id and "
+        "state, what is owed in the open ones, the exposure under the mandate; with --escrow, the balance.",
+    )
     p.add_argument("--journal", type=Path, required=True)
     p.add_argument("--key", type=Path, required=True)
     p.add_argument("--mandate", type=Path, help="default: the mandate recorded in the journal")
@@ -309,7 +362,7 @@ def _add_runtime_parsers(sub: Any) -> None:
     p.add_argument("--journal", type=Path, required=True)
     p.add_argument("--key", type=Path, required=True)
     p.add_argument("--mandate", type=Path, help="default: the mandate recorded in the journal")
-    p.add_argument("--negotiation", required=True, metavar="HEX", help="negotiation id (or a unique prefix)")
+    p.add_argument("--negotiation", required=True, metavar="HEX", help=_NEGOTIATION_HELP)
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=_Command("peer", "cmd_export"))
 
@@ -319,9 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="a2a-coop",
         description="Keys, offline verification and inspection of a2a-coop signed statements; "
         "peers and escrows over gRPC.",
-        epilog="Exit codes: 0 valid, 1 invalid, 2 usage or I/O error.",
+        epilog="Exit codes: 0 valid or done, 1 invalid, rejected or refused, 2 usage, I/O or network "
+        "error. 'a2a-coop COMMAND --help' describes a command.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("keygen", help="create an Ed25519 key (seed from os.urandom) and print its did:key")
     p.add_argument("--out", type=Path, help="write the key file here (mode 0600; never overwritten)")
@@ -340,11 +395,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TIME",
         help="check freshness at TIME: 'now', Unix ms or ISO 8601 (default: offline, no freshness; TIM-005)",
     )
-    p.add_argument("--complete", action="store_true", help="treat each issuer's statements as a complete log")
+    p.add_argument(
+        "--complete",
+        action="store_true",
+        help="treat each issuer's statements as its complete log from seq 0, so a missing seq is an "
+        "error (CHAIN_INCOMPLETE); by default a transcript may hold only some of them (sparse)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON report")
     p.set_defaults(func=_offline("cmd_verify"))
 
-    p = sub.add_parser("inspect", help="dump envelopes in human-readable form (valid or not)")
+    p = sub.add_parser(
+        "inspect",
+        help="dump envelopes in human-readable form (valid or not)",
+        description="Dump every envelope, valid or not; exit 1 if one fails its stateless checks "
+        "(a vector file's, many wrong on purpose, do not count).",
+    )
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(func=_offline("cmd_inspect"))
 
@@ -360,13 +425,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         default=Path("a2a-coop-demo"),
-        help="working directory, recreated on each run (default: ./a2a-coop-demo)",
+        help="where to write; it must be new or empty, or an earlier demo's (then recreated) "
+        "(default: ./a2a-coop-demo)",
     )
     p.add_argument("--trades", type=positive, default=5, help="number of trades (one is breached)")
     p.add_argument(
         "--offline",
         action="store_true",
-        help="run the in-process protocol demo instead (no network, fixed clock)",
+        help="the same story in this process, on a fixed clock (no network, no subprocesses)",
     )
     p.set_defaults(func=_Command("demo", "cmd_demo"))
 
@@ -382,6 +448,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if args.command is None:
+        if args.version:
+            return _cmd_version(args, sys.stdout)
+        parser.print_help(sys.stderr)  # bare `a2a-coop`: the help, but no command ran (a usage error)
+        return EXIT_USAGE
     try:
         code: int = args.func(args, sys.stdout)
         sys.stdout.flush()

@@ -182,7 +182,8 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK if ok else EXIT_INVALID
 
 
-def _inspect_envelope(data: bytes, label: str, out: TextIO) -> None:
+def _inspect_envelope(data: bytes, label: str, out: TextIO) -> bool:
+    """Dump one envelope; whether its stateless checks passed."""
     from google.protobuf import text_format
     from google.protobuf.message import DecodeError
 
@@ -190,13 +191,15 @@ def _inspect_envelope(data: bytes, label: str, out: TextIO) -> None:
     try:
         verify_statement(data)
         out.write("  verify:       ok (stateless checks; mandates, chains and state need `verify`)\n")
+        ok = True
     except CoopError as exc:
         out.write(f"  verify:       FAILED {exc}\n")
+        ok = False
     try:
         env = decode_envelope(data, max_bytes=sys.maxsize)
     except CoopError as exc:
         out.write(f"  not an envelope: {exc.detail}\n")
-        return
+        return False
     out.write(f"  payload type: {env.payload_type!r}\n")
     for s in env.signatures:
         out.write(f"  signature:    keyid {s.keyid}\n                {len(s.sig)} bytes {s.sig.hex()}\n")
@@ -208,7 +211,7 @@ def _inspect_envelope(data: bytes, label: str, out: TextIO) -> None:
         stmt.ParseFromString(env.payload)
     except (DecodeError, RuntimeWarning, ValueError) as exc:
         out.write(f"  payload:      {len(env.payload)} bytes, not a Statement ({exc})\n")
-        return
+        return False
     h = stmt.header
 
     def when(ms: int) -> str:
@@ -235,19 +238,23 @@ def _inspect_envelope(data: bytes, label: str, out: TextIO) -> None:
     body = stmt.WhichOneof("body")
     if body is None:
         out.write("  body:         (none this version knows)\n")
-        return
+        return ok
     out.write(f"  body:         {body}\n")
     text = text_format.MessageToString(getattr(stmt, body), as_utf8=True)
     for line in text.splitlines():
         out.write(f"    {line}\n")
+    return ok
 
 
 def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
+    """Dump every envelope; exit 1 if one fails its stateless checks. A vector file's envelopes do not
+    count: many are wrong on purpose, and ``verify`` judges them against their expectations."""
+    results: list[bool] = []
     for path in args.files:
         data = read_bytes(path)
         doc = read_json(path, data)
         if doc is None:
-            _inspect_envelope(data, f"envelope 1 of {path}", out)
+            results.append(_inspect_envelope(data, f"envelope 1 of {path}", out))
         elif isinstance(doc, dict) and "testGroups" in doc:
             try:
                 vectors = parse_vector_file(doc, Path(path).stem)
@@ -260,15 +267,18 @@ def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
         elif isinstance(doc, dict) and doc.get("schema") == PROOF_SCHEMA:
             for key in ("first", "second"):
                 item = envelope_item(path, 0, doc.get(key))
-                _inspect_item(item, f"{key} envelope of {path}", out)
+                results.append(_inspect_item(item, f"{key} envelope of {path}", out))
         else:
-            for item in load([path]).items:
-                _inspect_item(item, f"envelope {item.index + 1} of {item.file}", out)
-    return EXIT_OK
+            inputs = load([path])
+            if not inputs.items:
+                raise UsageError(f"{path} holds no envelope")
+            for item in inputs.items:
+                results.append(_inspect_item(item, f"envelope {item.index + 1} of {item.file}", out))
+    return EXIT_OK if all(results) else EXIT_INVALID
 
 
-def _inspect_item(item: Item, label: str, out: TextIO) -> None:
+def _inspect_item(item: Item, label: str, out: TextIO) -> bool:
     if item.error is not None:
         out.write(f"{label}\n  not an envelope: {item.error}\n")
-    else:
-        _inspect_envelope(item.data, label, out)
+        return False
+    return _inspect_envelope(item.data, label, out)

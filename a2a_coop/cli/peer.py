@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -27,11 +29,14 @@ from a2a_coop.cli._runtime import (
     load_envelope,
     load_key,
     load_mandate,
+    log,
     open_journal,
+    open_peer,
     peer_from_journal,
     remember_run,
     resolve_did,
     runtime_command,
+    say_stopped,
     serve_until_stopped,
     server_tls,
     stop_on_signals,
@@ -45,7 +50,7 @@ from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.runtime.node import DAY_MS, EscrowWitness, PeerNode, sign_mandate
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
-from a2a_coop.runtime.strategy import HonestStrategy, Strategy, WithholdingStrategy
+from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, Strategy, WithholdingStrategy
 from a2a_coop.runtime.trade import (
     claim_breach,
     counterparty_did,
@@ -89,11 +94,31 @@ def cmd_mandate(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+@dataclass
+class _LoggedWithholding(WithholdingStrategy):
+    """WithholdingStrategy that logs, once per contract, that it withholds: the operator of a server
+    that breaches on purpose should read it in the log, not infer it from a claim."""
+
+    _told: set[bytes] = field(default_factory=set, repr=False)
+
+    def perform(self, contract: ContractView) -> Sequence[Deliver]:
+        if not self.withholds(contract.contract_id):
+            return super().perform(contract)
+        if contract.contract_id not in self._told:
+            self._told.add(contract.contract_id)
+            log.info(
+                "strategy withhold-every-Nth:%d withholds our delivery in negotiation %s",
+                self.every,
+                contract.negotiation_id.hex()[:12],
+            )
+        return []
+
+
 def build_strategy(spec: str) -> Strategy:
     """``honest`` or ``withhold-every-Nth:N`` (the CLI checked the form)."""
     if spec == "honest":
         return HonestStrategy()
-    return WithholdingStrategy(every=int(spec.rsplit(":", 1)[1]))
+    return _LoggedWithholding(every=int(spec.rsplit(":", 1)[1]))
 
 
 @runtime_command
@@ -104,10 +129,11 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("the --escrow-tls-* options need --escrow HOST:PORT")
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
-    context = [load_envelope(p, "context") for p in args.context]
+    context = [load_envelope(p, "context envelope") for p in args.context]
     strategy = build_strategy(args.strategy)
-    open_journal(args.journal).close()  # the usage checks on the path, before the node opens it
     with ExitStack() as stack:
+        journal = open_journal(args.journal)  # locked until the node closes it: one server per journal
+        stack.callback(journal.close)
         witness = None
         if args.escrow is not None:
             escrow = stack.enter_context(EscrowClient(args.escrow, tls=escrow_tls))
@@ -117,9 +143,11 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
                 raise Invalid(f"{args.escrow} answered with a {vs.body}, not its mandate")
             context = list(dict.fromkeys([*context, escrow_mandate]))  # held, so the escrow is trusted
             witness = EscrowWitness(escrow, vs.statement.mandate.agent)
-        node = PeerNode.open(key, mandate, args.journal, strategy=strategy, context=context, witness=witness)
+        node = PeerNode(
+            open_peer(key, mandate, journal, context, strategy=strategy), journal, witness=witness
+        )
         stack.callback(node.close)  # before the escrow's channel closes: the witness drains first
-        remember_run(node.journal, mandate, context)
+        remember_run(journal, mandate, context)
         configure_logging()
         if args.a2a:
             _serve_a2a_until_stopped(node, args, tls, did=key.did, out=out)
@@ -148,6 +176,7 @@ def _serve_a2a_until_stopped(
             wait(stop)
         finally:
             server.stop()
+            say_stopped(out)
 
 
 @runtime_command
@@ -177,8 +206,9 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
             escrow_mandate = escrow_client.submit([])[0]  # an escrow answers every Submit with its mandate
             context = [escrow_mandate]
             escrow_did = verify_statement(escrow_mandate).statement.mandate.agent
-        peer = Peer(key, mandate, journal=journal, context=context)
+        peer = open_peer(key, mandate, journal, context)
         remember_run(journal, mandate, context)
+        rejected = 0
         for i in range(args.count):
             deadline = wall_clock_ms() + args.deadline
             offer = proposal(
@@ -196,7 +226,38 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
             took = time.perf_counter() - started
             out.write(f"{i + 1}/{args.count}  {neg.id.hex()[:12]}  {neg.state.value:<10}  {took:.2f}s\n")
             out.flush()
-    return EXIT_OK
+            if neg.state is State.REJECTED:
+                rejected += 1
+                print(f"a2a-coop: offer {i + 1} rejected: {_reject_reason(peer, neg)}", file=sys.stderr)
+            elif neg.state is State.ACCEPTED and escrow_client is not None:
+                for line in _unfunded(neg, escrow_client):
+                    print(f"a2a-coop: trade {i + 1} waits for funds: {line}", file=sys.stderr)
+    return EXIT_INVALID if rejected else EXIT_OK
+
+
+def _unfunded(neg: Negotiation, escrow: EscrowClient) -> list[str]:
+    """The bonds the escrow did not lock for want of funds (ESC-005): the contract waits in ACCEPTED
+    until a deposit covers them, or lapses."""
+    c = neg.contract
+    if c is None:
+        return []
+    out = []
+    for party, bond in c.bonds_required.items():
+        if party not in c.locked:
+            available, _, currency, _ = escrow.get_balance(party)
+            out.append(f"{party} has {available} {currency} available for a bond of {bond}")
+    return out
+
+
+def _reject_reason(peer: Peer, neg: Negotiation) -> str:
+    """The reason the counterparty's Reject of ``neg`` gives (or says it gives none)."""
+    rejects = [
+        vs
+        for vs in peer.verifier.statements.values()
+        if vs.body == "reject" and vs.header.negotiation_id == neg.id
+    ]
+    reason = rejects[-1].statement.reject.reason if rejects else ""
+    return reason or "(no reason given)"
 
 
 class _Contract:
@@ -214,10 +275,7 @@ class _Contract:
         key = load_key(args.key)
         mandate = load_mandate(args.mandate, key)
         journal = stack.enter_context(open_journal(args.journal, must_exist=True))
-        try:
-            self.peer = Peer(key, mandate, journal=journal, context=journal.get_meta(META_CONTEXT, []))
-        except ValueError as exc:
-            raise UsageError(f"{args.journal}: {exc}") from None
+        self.peer = open_peer(key, mandate, journal, journal.get_meta(META_CONTEXT, []))
         self.neg = find_negotiation(self.peer, args.negotiation)
         if self.neg.contract is None:
             raise IllegalTransition(
@@ -308,14 +366,12 @@ def cmd_claim(args: argparse.Namespace, out: TextIO) -> int:
         claim = _ours(filed, ctx.peer)  # filed by an earlier run: send it again, sign nothing new
         again = claim is not None
         if claim is None:
+            _check_claimable(ctx, args.item)  # what the guard would refuse, said in the user's terms
             claim = claim_breach(ctx.peer, ctx.neg, args.item, args.reason)  # the guard checks the deadline
         ctx.dial()
         ctx.send(claim)
         if ctx.escrow is not None and args.wait:
-            give_up = time.monotonic() + args.wait / 1000
-            while not ctx.settled() and time.monotonic() < give_up:
-                time.sleep(0.2)
-                ctx.sync()
+            _await_ruling(ctx, claim, args.wait)
         what = "sent again" if again else "filed"
         out.write(f"breach claim {claim.digest.hex()[:12]} on the counterparty's item {args.item} {what}\n")
         ctx.report(out)
@@ -326,6 +382,47 @@ def cmd_claim(args: argparse.Namespace, out: TextIO) -> int:
                 f"--key {args.key} --escrow {args.escrow}\n"
             )
     return EXIT_OK
+
+
+def _check_claimable(ctx: _Contract, item: int) -> None:
+    c, short_id = ctx.contract, ctx.neg.id.hex()[:12]
+    if ctx.neg.is_terminal:
+        raise Invalid(f"negotiation {short_id} is {ctx.neg.state.value}: nothing to claim")
+    owed = c.gives(ctx.other)
+    if item >= len(owed):
+        raise UsageError(
+            f"the counterparty owes {len(owed)} item(s) in {short_id}: --item 0 to {len(owed) - 1}"
+        )
+    if (ctx.other, item) in c.delivered:
+        raise Invalid(f"the counterparty delivered item {item} of {short_id}: nothing to claim")
+
+
+PROGRESS_EVERY_S = 10.0
+
+
+def _await_ruling(ctx: _Contract, claim: VerifiedStatement, wait_ms: int) -> None:
+    """Poll the escrow until the contract settles or ``wait_ms`` passes, saying on stderr, now and
+    then, what we wait for: a wait of an hour must not look like a hang."""
+    c = ctx.contract
+    started = time.monotonic()
+    give_up, note_at = started + wait_ms / 1000, started
+    while not ctx.settled() and (now := time.monotonic()) < give_up:
+        if now >= note_at:
+            stamped = c.stamped_ms.get(claim.digest)
+            if stamped is None:
+                rules = "the escrow has not stamped the claim yet"
+            else:
+                due = stamped + c.response_window_ms
+                rules = f"it rules after {iso(due)}, in {max(0, due - wall_clock_ms()) / 1000:.0f} s"
+            print(
+                f"a2a-coop: waiting for the escrow ({ctx.neg.state.value}; {rules}); "
+                f"{now - started:.0f} s of {wait_ms / 1000:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+            note_at = now + PROGRESS_EVERY_S
+        time.sleep(0.2)
+        ctx.sync()
 
 
 @runtime_command
@@ -362,12 +459,14 @@ def _obligations(neg: Negotiation, party: str, now_ms: int) -> list[dict[str, An
 
 
 def status_report(peer: Peer) -> dict[str, Any]:
-    """What ``a2a-coop status --json`` prints: negotiations, open obligations, exposure."""
+    """What ``a2a-coop status --json`` prints: negotiations (counts; the open ones with their
+    obligations, the closed ones with their outcome), exposure."""
     base = peer.status()
     now = peer.clock()
-    open_negs = []
+    open_negs, closed = [], []
     for neg in peer.verifier.negotiations.by_id.values():
         if neg.is_terminal:
+            closed.append({"id": neg.id.hex(), "state": neg.state.value, "counterparty": neg.other(peer.did)})
             continue
         open_negs.append(
             {
@@ -384,6 +483,7 @@ def status_report(peer: Peer) -> dict[str, Any]:
         "seq": base["seq"],
         "negotiations": {state: n for state, n in base["negotiations"].items() if n},
         "open": open_negs,
+        "closed": closed,
         "outstanding_value": base["outstanding_value"],
         "max_outstanding": peer.mandate_vs.statement.mandate.max_outstanding,
         "balance": None,
@@ -411,11 +511,12 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
         out.write(json.dumps(report, indent=2) + "\n")
         return EXIT_OK
     out.write(f"{report['did']} (chain at seq {report['seq']}, journal {args.journal})\n")
-    counts = ", ".join(f"{state} {n}" for state, n in report["negotiations"].items()) or "none"
-    out.write(f"negotiations: {counts}\n")
-    for neg in report["open"]:
+    counts = ", ".join(f"{state} {n}" for state, n in report["negotiations"].items())
+    hint = " (ids for export, claim and revoke; a unique prefix will do)"
+    out.write(f"negotiations: {counts}{hint}\n" if counts else "negotiations: none\n")
+    for neg in [*report["closed"], *report["open"]]:
         out.write(f"  {neg['id'][:12]}  {neg['state']:<10} with {neg['counterparty']}\n")
-        for label, items in (("I owe", neg["i_owe"]), ("they owe", neg["they_owe"])):
+        for label, items in (("I owe", neg.get("i_owe", [])), ("they owe", neg.get("they_owe", []))):
             for it in items:
                 late = "  OVERDUE" if it["overdue"] else ""
                 out.write(f"    {label:<9} {it['category']} ({it['value']}) by {it['deadline']}{late}\n")

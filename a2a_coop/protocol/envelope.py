@@ -11,7 +11,7 @@ protocol version, so a signature over a statement can never be replayed as a
 signature over anything else (ENV-003).
 
 Verification checks, in order, each with its own SPEC code: size (ENV-008),
-envelope structure (ENV-004), payload type (ENV-003), the keyid as a valid
+envelope structure and canonical form (ENV-004, ENV-009), payload type (ENV-003), the keyid as a valid
 did:key (KEY-001..003), S < L (ENV-007), and the signature (ENV-006).
 """
 
@@ -21,12 +21,13 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from google.protobuf.message import DecodeError
 
 from a2a_coop._proto.a2acoop.v1 import envelope_pb2
+from a2a_coop.protocol import decoding
 from a2a_coop.protocol.errors import (
     EnvelopeTooLarge,
     MalformedEnvelope,
@@ -47,6 +48,8 @@ MAX_ENVELOPE_BYTES = 64 * 1024
 DIGEST_BYTES = 32
 
 Envelope = envelope_pb2.Envelope
+# The decoding profile's view of Envelope and Signature (SPEC 5.1, ENV-009).
+ENVELOPE_SPEC = decoding.message_spec(Envelope.DESCRIPTOR)
 
 
 def _pae_prefix(payload_type: str) -> bytes:
@@ -104,16 +107,39 @@ _new_verified_envelope: Callable[[type[VerifiedEnvelope], tuple[bytes, str, byte
 _new_verified_envelope = tuple.__new__
 
 
+def _parse_envelope(data: bytes) -> envelope_pb2.Envelope:
+    """Envelope bytes parsed under the decoding profile, and canonical with no unknown field.
+
+    Fast path: upb parses, drops unknown fields and re-encodes; equal bytes mean a canonical
+    envelope (an Envelope has no varint values for upb to read differently from the profile). Any
+    other input goes to the profile's scanner only to tell malformed bytes (ENV-004) from a
+    non-canonical envelope (ENV-009): both are MALFORMED_ENVELOPE.
+    """
+    try:
+        env = Envelope.FromString(data)
+    except (DecodeError, RuntimeWarning, ValueError):
+        pass
+    else:
+        env.DiscardUnknownFields()
+        if env.SerializeToString(deterministic=True) == data:
+            return env
+    try:
+        defect = decoding.check(data, ENVELOPE_SPEC, allow_unknown=False)
+    except decoding.Malformed as exc:
+        raise MalformedEnvelope(f"not a protobuf Envelope: {exc.detail}", requirement="ENV-004") from None
+    detail = defect.detail if defect is not None else "upb and the decoding profile disagree"
+    raise MalformedEnvelope(f"not the canonical encoding of an Envelope: {detail}", requirement="ENV-009")
+
+
 def decode_envelope(data: bytes, *, max_bytes: int = MAX_ENVELOPE_BYTES) -> envelope_pb2.Envelope:
-    """Parse envelope bytes without checking the signature (ENV-004, ENV-008)."""
+    """Parse envelope bytes without checking the signature (ENV-004, ENV-008, ENV-009).
+
+    Only a canonical envelope with no unknown field parses, so what a receiver stores is determined
+    by the payload and the signature.
+    """
     if len(data) > max_bytes:
         raise EnvelopeTooLarge(f"{len(data)} bytes > limit {max_bytes}", requirement="ENV-008")
-    env = Envelope()
-    try:
-        env.ParseFromString(data)
-    except (DecodeError, RuntimeWarning, ValueError) as exc:
-        raise MalformedEnvelope(f"not a protobuf Envelope: {exc}", requirement="ENV-004") from None
-    return env
+    return _parse_envelope(data)
 
 
 def verify_envelope(
@@ -128,10 +154,14 @@ def verify_envelope(
     """
     if len(data) > max_bytes:
         raise EnvelopeTooLarge(f"{len(data)} bytes > limit {max_bytes}", requirement="ENV-008")
-    try:
+    try:  # the fast path of _parse_envelope, inlined (hot path)
         env = Envelope.FromString(data)
-    except (DecodeError, RuntimeWarning, ValueError) as exc:
-        raise MalformedEnvelope(f"not a protobuf Envelope: {exc}", requirement="ENV-004") from None
+        env.DiscardUnknownFields()
+        canonical = env.SerializeToString(deterministic=True) == data
+    except (DecodeError, RuntimeWarning, ValueError):
+        canonical = False
+    if not canonical:
+        env = _parse_envelope(data)  # raises MalformedEnvelope with the rule (ENV-004 or ENV-009)
     sigs = env.signatures
     if len(sigs) != 1:
         raise MalformedEnvelope(f"expected exactly one signature, got {len(sigs)}", requirement="ENV-004")
@@ -159,7 +189,7 @@ def verify_envelope(
 
 
 def envelope_to_json(data: bytes) -> dict[str, Any]:
-    """The DSSE JSON form of encoded envelope bytes (standard base64)."""
+    """The JSON form of encoded envelope bytes (ENV-010: DSSE JSON, canonical standard base64)."""
     env = decode_envelope(data)
     return {
         "payload": base64.b64encode(env.payload).decode(),
@@ -168,21 +198,78 @@ def envelope_to_json(data: bytes) -> dict[str, Any]:
     }
 
 
-def envelope_from_json(obj: Any) -> bytes:
-    """Encoded envelope bytes from the DSSE JSON form. Raises MalformedEnvelope."""
+_JSON_MEMBERS = frozenset({"payload", "payloadType", "signatures"})
+_JSON_SIGNATURE_MEMBERS = frozenset({"keyid", "sig"})
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in out:
+            raise ValueError(f"member name {name!r:.40} appears twice in one object")
+        out[name] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json_loads(text: str | bytes | bytearray) -> Any:
+    """Parse JSON text (RFC 8259, UTF-8) refusing what parsers disagree on: a member name twice in
+    one object, NaN and Infinity. Raises ValueError (json.JSONDecodeError is one)."""
     try:
-        env = Envelope(payload=_b64(obj["payload"]), payload_type=obj["payloadType"])
-        for s in obj["signatures"]:
-            env.signatures.add(keyid=s.get("keyid", ""), sig=_b64(s["sig"]))
-    except (KeyError, TypeError, AttributeError, ValueError, binascii.Error) as exc:
-        raise MalformedEnvelope(f"not a DSSE JSON envelope: {exc!s:.80}", requirement="ENV-004") from None
+        if isinstance(text, bytes | bytearray):
+            text = bytes(text).decode("utf-8")
+        return json.loads(text, object_pairs_hook=_unique_members, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def envelope_from_json(obj: Any) -> bytes:
+    """Canonical envelope bytes from the JSON form, a stricter profile of DSSE JSON (ENV-010).
+
+    Args:
+        obj: the JSON text (``str`` or UTF-8 ``bytes``), or the object a JSON parser made of it.
+            Give the text where you have it: only then can a member name that appears twice be
+            refused (a parser has already kept one of the two values in the object).
+
+    Raises:
+        MalformedEnvelope: not exactly {payload, payloadType, signatures: [{keyid, sig}]} with
+            string values and canonical standard base64 (ENV-010).
+    """
+    try:
+        if isinstance(obj, str | bytes | bytearray):
+            obj = strict_json_loads(obj)
+        if not isinstance(obj, Mapping) or set(obj) != _JSON_MEMBERS:
+            raise ValueError(f"an envelope is an object with exactly the members {sorted(_JSON_MEMBERS)}")
+        sigs = obj["signatures"]
+        if not isinstance(sigs, list) or len(sigs) != 1:
+            raise ValueError("signatures must be an array of exactly one signature")
+        (sig,) = sigs
+        if not isinstance(sig, Mapping) or set(sig) != _JSON_SIGNATURE_MEMBERS:
+            raise ValueError(f"a signature has exactly the members {sorted(_JSON_SIGNATURE_MEMBERS)}")
+        payload_type, keyid = obj["payloadType"], sig["keyid"]
+        if not isinstance(payload_type, str) or not isinstance(keyid, str):
+            raise ValueError("payloadType and keyid must be strings")
+        env = Envelope(payload=_b64(obj["payload"], "payload"), payload_type=payload_type)
+        env.signatures.add(keyid=keyid, sig=_b64(sig["sig"], "sig"))
+    except (ValueError, UnicodeError) as exc:
+        raise MalformedEnvelope(f"not a JSON envelope: {exc!s:.120}", requirement="ENV-010") from None
     return env.SerializeToString(deterministic=True)
 
 
-def _b64(text: Any) -> bytes:
-    if not isinstance(text, str):
-        raise ValueError("expected a base64 string")
-    return base64.b64decode(text, validate=True)
+def _b64(text: Any, what: str) -> bytes:
+    """The bytes of canonical standard base64 (RFC 4648 section 4, padded, pad bits zero)."""
+    if isinstance(text, str):
+        try:
+            data = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            pass
+        else:
+            if base64.b64encode(data).decode("ascii") == text:
+                return data
+    raise ValueError(f"{what} is not a string of canonical standard base64 (padded, pad bits zero)")
 
 
 def dumps_envelope_json(data: bytes) -> str:

@@ -199,6 +199,28 @@ class Escrow:
         """Contracts naming this escrow that are not settled yet."""
         return len(self._contracts)
 
+    def transcript_page(
+        self, from_seq: int, limit: int, max_bytes: int | None = None
+    ) -> tuple[list[bytes], int]:
+        """The transcript of ledger entries ``from_seq`` .. at most ``from_seq + limit - 1``: each entry,
+        each Stamp followed by the evidence it names (as received), the Mandate first from seq 0.
+
+        Entries are whole (a Stamp never leaves without its evidence); past the first, none is added
+        that would take the page over ``max_bytes``. Returns the envelopes and the next seq to ask for.
+        """
+        out = [self.verifier.statements[self.mandate_digest].envelope] if from_seq == 0 else []
+        size, seq = sum(map(len, out)), from_seq
+        for vs in self._ledger[from_seq : from_seq + max(limit, 0)]:
+            unit = [vs.envelope]
+            if vs.body == "stamp":
+                unit += [self.verifier.statements[d].envelope for d in vs.statement.stamp.statements]
+            grown = size + sum(map(len, unit))
+            if max_bytes is not None and seq > from_seq and grown > max_bytes:
+                break
+            out += unit
+            size, seq = grown, seq + 1
+        return out, seq
+
     def transcript(self) -> list[bytes]:
         """Every envelope the escrow holds, in the order that replays it.
 

@@ -4,10 +4,11 @@ Theory of operation. A statement's payload is the deterministic protobuf
 encoding of ``a2acoop.v1.Statement`` (STM-001). Protobuf admits many encodings
 of one message (non-minimal varints, repeated scalar fields, reordered
 fields), and a verifier that accepted them would let two byte strings with
-different digests mean the same thing. So a payload is accepted only if
-parsing and re-encoding it reproduces the payload byte for byte (STM-002).
-Unknown fields survive this check because they are re-emitted after the known
-ones, which is why later versions must only add higher field numbers (VER-003).
+different digests mean the same thing. So a payload is accepted only if it
+parses under the SPEC's decoding profile and is the canonical encoding of what
+it parses to (STM-001, STM-002, STM-014..016; :mod:`a2a_coop.protocol.decoding`).
+Unknown fields survive this check when they follow the known ones in shortest
+form, which is why later versions must only add higher field numbers (VER-003).
 
 :func:`verify_statement` is the stateless part of accepting a statement:
 envelope signature, canonical decoding, and every header rule that needs no
@@ -24,6 +25,7 @@ from typing import Any, Final, NamedTuple
 from google.protobuf.message import DecodeError
 
 from a2a_coop._proto.a2acoop.v1 import statement_pb2
+from a2a_coop.protocol import decoding
 from a2a_coop.protocol.bodies import MAX_INT, check_body
 from a2a_coop.protocol.envelope import (
     DIGEST_BYTES,
@@ -75,6 +77,11 @@ NEGOTIATION_BODIES: Final = frozenset(
     }
 )
 KNOWN_BODIES: Final = frozenset(f.name for f in Statement.DESCRIPTOR.oneofs_by_name["body"].fields)
+# The decoding profile's view of Statement (SPEC 6.2), for payloads the fast check does not settle.
+STATEMENT_SPEC: Final = decoding.message_spec(Statement.DESCRIPTOR)
+# The last five bytes of every negative int32 written as a 10-byte varint: upb reads such an enum
+# value back and re-encodes it unchanged, but the profile refuses it (STM-015).
+_NEGATIVE_INT32_TAIL: Final = b"\xff\xff\xff\xff\x01"
 
 
 class VerifiedStatement(NamedTuple):
@@ -157,19 +164,36 @@ def encode_statement(statement: statement_pb2.Statement) -> bytes:
 
 
 def decode_statement(payload: bytes) -> statement_pb2.Statement:
-    """Decode a payload, insisting on the canonical encoding (STM-001, STM-002).
+    """Decode a payload under the decoding profile, insisting on the canonical encoding (SPEC 6.2).
+
+    Fast path: upb parses the payload, drops unknown fields and re-encodes it. When that gives back
+    the payload byte for byte and the payload holds no 10-byte varint ending in ``ff ff ff ff 01``
+    (the form of a negative enum value, which upb keeps), the payload is canonical under the profile
+    and has no unknown fields. Anything else (a parse error, a difference, unknown fields) goes to
+    the profile's scanner (:mod:`a2a_coop.protocol.decoding`), which names the code and the rule.
 
     Raises:
-        MalformedStatement: not a protobuf Statement.
-        NonCanonicalEncoding: decodes, but re-encoding differs from payload.
+        MalformedStatement: the payload does not parse under the profile (STM-001, STM-014..016).
+        NonCanonicalEncoding: it parses, but is not the canonical encoding (STM-002, STM-016).
     """
     try:
         stmt = Statement.FromString(payload)
-    except (DecodeError, RuntimeWarning, ValueError) as exc:
+    except (DecodeError, RuntimeWarning, ValueError):
+        pass
+    else:
+        stmt.DiscardUnknownFields()
+        if stmt.SerializeToString(deterministic=True) == payload and payload.find(_NEGATIVE_INT32_TAIL) < 0:
+            return stmt
+    try:
+        defect = decoding.check(payload, STATEMENT_SPEC)
+    except decoding.Malformed as exc:
+        raise MalformedStatement(f"not a Statement: {exc.detail}", requirement=exc.requirement) from None
+    if defect is not None:
+        raise NonCanonicalEncoding(defect.detail, requirement=defect.requirement)
+    try:  # canonical, with unknown fields (or a large uint64): upb reads it as the profile does
+        return Statement.FromString(payload)
+    except (DecodeError, RuntimeWarning, ValueError) as exc:  # pragma: no cover - profile stricter than upb
         raise MalformedStatement(f"payload is not a Statement: {exc}", requirement="STM-001") from None
-    if stmt.SerializeToString(deterministic=True) != payload:
-        raise NonCanonicalEncoding(requirement="STM-002")
-    return stmt
 
 
 def check_header(stmt: statement_pb2.Statement, signer: str) -> str:

@@ -54,6 +54,14 @@ disk that honours flushes). The only other mode, ``durability="normal"``
 an OS crash or power cut, after which the peer could re-sign a used seq; it is
 for tests and throwaway peers and is never the default.
 
+One writer per file: :meth:`Journal.open` takes an exclusive OS lock (``flock``) on a sidecar
+file ``<journal>-lock`` and holds it until :meth:`Journal.close`, which removes the file (the OS
+drops the lock when the process dies, even by ``kill -9``; the file left behind then locks
+nothing). A second peer on the same journal would sign from the same head as the first; the
+unique index would refuse its statements, but only after it had answered, so it is refused at
+open instead (:class:`JournalLocked`). Readers of a journal another process writes (``status``,
+``export``, audits) open it with ``lock=False``.
+
 Threading: a :class:`Journal` is thread-confined by contract. The connection is
 opened with ``check_same_thread=False`` so an event loop may hand it between
 worker threads, but callers must serialize every call.
@@ -67,6 +75,8 @@ about; the right reaction is to stop signing, not to answer with an error code.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -156,6 +166,10 @@ class JournalConflict(JournalError):
     """
 
 
+class JournalLocked(JournalError):
+    """Another open Journal (usually another process) holds the file's lock: one writer per journal."""
+
+
 class JournalCorrupt(JournalError):
     """The file is not a consistent a2a-coop journal (damaged, foreign, or missing a row it names)."""
 
@@ -182,9 +196,12 @@ class Journal:
     it is.
     """
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, durability: Durability) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, path: Path, durability: Durability, lock_fd: int | None = None
+    ) -> None:
         """Use :meth:`open`."""
         self._conn = conn
+        self._lock_fd = lock_fd
         self._cur = conn.cursor()
         self.path = path
         self.durability = durability
@@ -202,7 +219,7 @@ class Journal:
     # -- lifecycle ----------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path, *, durability: Durability = "full") -> Journal:
+    def open(cls, path: str | Path, *, durability: Durability = "full", lock: bool = True) -> Journal:
         """Open (or create) a journal file.
 
         Args:
@@ -211,6 +228,9 @@ class Journal:
             durability: ``"full"`` (the default: every commit fsync'd) or
                 ``"normal"`` (survives a process crash, not a power cut; see
                 the module docstring). Never use ``"normal"`` for a live peer.
+            lock: hold the journal's lock until :meth:`close` (the default). False only to read
+                a journal another process may be writing; two writers would then rely on the
+                database's own guards alone.
 
         Returns:
             The open journal, its schema created if the file was new.
@@ -218,6 +238,7 @@ class Journal:
         Raises:
             JournalCorrupt: the file is not an a2a-coop journal, or is damaged.
             JournalSchemaUnknown: the file's schema version is not one this build knows.
+            JournalLocked: another open Journal holds the lock (``lock=True`` only).
             JournalError: SQLite could not open the file or enable WAL.
             ValueError: an unknown ``durability``.
         """
@@ -228,23 +249,28 @@ class Journal:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise JournalError(f"cannot open {path}: {exc}") from exc
+        lock_fd = None
         try:
-            _configure(conn, durability)
+            _configure(conn, durability)  # first: it refuses ":memory:", which has no place for a lock
+            lock_fd = _lock(path) if lock else None
             _ensure_schema(conn, path)
-        except sqlite3.OperationalError as exc:  # locked past busy_timeout, unreadable, ...
+        except BaseException as exc:
             conn.close()
-            raise JournalError(f"{path}: {exc}") from exc
-        except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
-            conn.close()
-            raise JournalCorrupt(f"{path}: {exc}") from exc
-        except BaseException:
-            conn.close()
+            if lock_fd is not None:
+                _unlock(path, lock_fd)
+            if isinstance(exc, sqlite3.OperationalError):  # locked past busy_timeout, unreadable, ...
+                raise JournalError(f"{path}: {exc}") from exc
+            if isinstance(exc, sqlite3.DatabaseError):  # "file is not a database", "... is malformed"
+                raise JournalCorrupt(f"{path}: {exc}") from exc
             raise
-        return cls(conn, path, durability)
+        return cls(conn, path, durability, lock_fd)
 
     def close(self) -> None:
-        """Close the connection. Everything recorded is already on disk."""
+        """Close the connection and release the lock. Everything recorded is already on disk."""
         self._conn.close()
+        if self._lock_fd is not None:  # after the connection: no second writer while this one is open
+            fd, self._lock_fd = self._lock_fd, None
+            _unlock(self.path, fd)
 
     def __enter__(self) -> Journal:
         return self
@@ -588,6 +614,51 @@ def _not_next(cur: sqlite3.Cursor, vs: VerifiedStatement, iid: int, head: tuple[
     else:
         reason = f"prev at seq {seq} is not the digest of our statement at seq {last}"
     raise JournalConflict(f"{reason} ({h.issuer:.64}); signing it would equivocate (CHN-004)")
+
+
+def _lock(path: Path) -> int:
+    """Take the exclusive lock of the journal at ``path``; the returned descriptor holds it.
+
+    The lock is on a sidecar file, not the database: closing any descriptor of the database would
+    drop the POSIX locks SQLite holds on it in this process. The holder writes its pid there, so
+    that a refused second writer can say who holds the journal, and removes the file on close
+    (:func:`_unlock`), so a lock is only good while its file is still the one at the path.
+    """
+    lock_path = _lock_path(path)
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            os.close(fd)
+            if not isinstance(exc, BlockingIOError):
+                raise JournalError(f"cannot lock {path}: {exc.strerror or exc}") from None
+            by = f" by process {holder}" if holder.isdigit() else ""
+            raise JournalLocked(f"{path} is in use{by}: one process at a time may write a journal") from None
+        try:
+            current = os.stat(lock_path)
+        except FileNotFoundError:
+            current = None
+        mine = os.fstat(fd)
+        if current is not None and (current.st_dev, current.st_ino) == (mine.st_dev, mine.st_ino):
+            break
+        os.close(fd)  # its holder removed it while we waited for it: lock the file now at the path
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_name(path.name + "-lock")
+
+
+def _unlock(path: Path, fd: int) -> None:
+    """Remove the lock file, then release the lock (in that order: see :func:`_lock`)."""
+    try:
+        os.unlink(_lock_path(path))
+    finally:
+        os.close(fd)
 
 
 def _configure(conn: sqlite3.Connection, durability: Durability) -> None:

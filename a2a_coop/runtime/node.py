@@ -273,8 +273,12 @@ class PeerNode:
             return out, max(head, 0)
 
     def get_checkpoint(self) -> bytes:
-        """Sign a Checkpoint over our chain so far (CHN-007)."""
+        """A Checkpoint over our chain so far (CHN-007): the last one while it is still our chain's head
+        and fresh, else a new one -- so callers cannot make us sign (and fsync) once per call."""
         with self.peer.lock:
+            latest = self._head_checkpoint()
+            if latest is not None:
+                return latest.envelope
             # Our own chain view holds every statement we signed, seq by seq: its running root is the
             # log_root, O(log n), with no re-reading (None until we sign our first statement).
             view = self.peer.verifier.chains.get(self.peer.did)
@@ -285,6 +289,16 @@ class PeerNode:
                 )
             vs = self.peer.sign("checkpoint", identity_pb2.Checkpoint(log_root=root), ttl_ms=DAY_MS)
             return vs.envelope
+
+    def _head_checkpoint(self) -> VerifiedStatement | None:
+        """Our chain's head, if it is a Checkpoint valid for at least another hour."""
+        view = self.peer.verifier.chains.get(self.peer.did)
+        if view is None or view.head is None:
+            return None
+        head = self.peer.verifier.statements.get(view.links[view.head].digest)
+        if head is None or head.body != "checkpoint":
+            return None
+        return head if head.header.expires_at_ms > self.peer.clock() + 3_600_000 else None
 
     def get_attestations(self, subject: str) -> list[list[bytes]]:
         """Attestations about ``subject`` we hold, each with the contract it rests on (ATT-001)."""
@@ -361,6 +375,11 @@ class EscrowNode:
     def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         with self.lock:
             return self.escrow.ledger(from_seq, limit), max(self.escrow.ledger_size - 1, 0)
+
+    def get_transcript(self, from_seq: int, limit: int, max_bytes: int) -> tuple[list[bytes], int, int]:
+        with self.lock:
+            envelopes, next_seq = self.escrow.transcript_page(from_seq, limit, max_bytes)
+            return envelopes, max(self.escrow.ledger_size - 1, 0), next_seq
 
     def get_balance(self, party: str) -> tuple[int, int, str, int]:
         with self.lock:

@@ -203,6 +203,19 @@ def negotiation_evidence(peer: Peer, negotiation_id: bytes) -> list[bytes]:
     return [*dict.fromkeys(mandates), *dict.fromkeys(vs.envelope for vs in cited)]
 
 
+def fetch_transcript(escrow: EscrowClient) -> list[bytes]:
+    """The escrow's whole transcript -- its Mandate, its ledger from seq 0, each Stamp followed by the
+    evidence it names -- page by page, as ``escrow audit`` reads it (SPEC 9.6)."""
+    out: list[bytes] = []
+    seq = 0
+    while True:
+        page, head, seq_after = escrow.get_transcript(seq, 0)
+        out += page
+        if seq_after <= seq or seq_after > head:
+            return out
+        seq = seq_after
+
+
 def fetch_ledger(escrow: EscrowClient) -> list[bytes]:
     """The escrow's mandate and its whole ledger from seq 0, as ``escrow audit`` reads them."""
     mandate = escrow.submit([])[0]  # an escrow answers every Submit with its mandate first

@@ -154,6 +154,13 @@ class EscrowClient(_Client):
         resp = self._unary(self.stub.GetLedger, service_pb2.GetLedgerRequest(from_seq=from_seq, limit=limit))
         return list(resp.envelopes), resp.head_seq
 
+    def get_transcript(self, from_seq: int, limit: int) -> tuple[list[bytes], int, int]:
+        """The transcript of ledger entries from ``from_seq`` (0 starts with the Mandate): envelopes,
+        the ledger's head seq, and the seq to ask for next."""
+        req = service_pb2.GetTranscriptRequest(from_seq=from_seq, limit=limit)
+        resp = self._unary(self.stub.GetTranscript, req)
+        return list(resp.envelopes), resp.head_seq, resp.next_seq
+
     def get_balance(self, party: str) -> tuple[int, int, str, int]:
         """``(available, locked, currency, as_of_seq)`` of ``party`` on the ledger."""
         resp = self._unary(self.stub.GetBalance, service_pb2.GetBalanceRequest(party=party))

@@ -90,7 +90,9 @@ def status_for(err: CoopError) -> grpc.Status:
     """
     code = grpc.StatusCode[err.grpc_status]
     detail = err.detail[:MAX_DETAIL_CHARS]
-    metadata = {"detail": detail, "origin": err.origin.value, "evidence": str(len(err.evidence))}
+    # A server rejects what its caller sent unless the error says otherwise: "remote", from its side.
+    origin = Origin.REMOTE if err.origin is Origin.UNKNOWN else err.origin
+    metadata = {"detail": detail, "origin": origin.value, "evidence": str(len(err.evidence))}
     if err.requirement:
         metadata["requirement"] = err.requirement
     info = any_pb2.Any()

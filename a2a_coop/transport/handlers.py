@@ -80,6 +80,12 @@ class EscrowHandler(Protocol):
         Paged as :meth:`CooperationHandler.get_log`."""
         ...
 
+    def get_transcript(self, from_seq: int, limit: int, max_bytes: int) -> tuple[list[bytes], int, int]:
+        """The transcript of ledger entries from ``from_seq`` (at most ``limit``): each entry, each Stamp
+        followed by the evidence it names, the Mandate first from seq 0; past the first entry, none that
+        takes the envelopes over ``max_bytes``. Returns (envelopes, head seq, next seq to ask for)."""
+        ...
+
     def get_balance(self, party: str) -> tuple[int, int, str, int]:
         """A party's balance: (available, locked, currency, as_of_seq)."""
         ...

@@ -323,6 +323,15 @@ def _escrow_handlers(handler: EscrowHandler) -> grpc.GenericRpcHandler[Any, Any]
         )
         return service_pb2.GetLedgerResponse(envelopes=_page(envelopes), head_seq=head)
 
+    def get_transcript(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetTranscriptResponse:
+        req = _parse(service_pb2.GetTranscriptRequest, data, context)
+        envelopes, head, next_seq = _invoke(
+            context,
+            "GetTranscript",
+            lambda: handler.get_transcript(req.from_seq, _limit(req.limit), MAX_PAGE_BYTES),
+        )
+        return service_pb2.GetTranscriptResponse(envelopes=envelopes, head_seq=head, next_seq=next_seq)
+
     def get_balance(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetBalanceResponse:
         req = _parse(service_pb2.GetBalanceRequest, data, context)
         balance = _invoke(context, "GetBalance", lambda: handler.get_balance(req.party))
@@ -336,6 +345,7 @@ def _escrow_handlers(handler: EscrowHandler) -> grpc.GenericRpcHandler[Any, Any]
         unary={
             "Submit": (submit, service_pb2.SubmitResponse),
             "GetLedger": (get_ledger, service_pb2.GetLedgerResponse),
+            "GetTranscript": (get_transcript, service_pb2.GetTranscriptResponse),
             "GetBalance": (get_balance, service_pb2.GetBalanceResponse),
         },
         stream={},

@@ -97,6 +97,9 @@ class _TrioEscrow:
     def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         return self._run(self._handler.get_ledger, from_seq, limit)
 
+    def get_transcript(self, from_seq: int, limit: int, max_bytes: int) -> tuple[list[bytes], int, int]:
+        return self._run(self._handler.get_transcript, from_seq, limit, max_bytes)
+
     def get_balance(self, party: str) -> tuple[int, int, str, int]:
         return self._run(self._handler.get_balance, party)
 
@@ -204,6 +207,12 @@ class TrioEscrowClient:
         req = service_pb2.GetLedgerRequest(from_seq=from_seq, limit=limit)
         resp = await call_in_trio(self._stub.GetLedger.future, req, timeout=self._timeout)
         return list(resp.envelopes), resp.head_seq
+
+    async def get_transcript(self, from_seq: int, limit: int) -> tuple[list[bytes], int, int]:
+        """As :meth:`EscrowClient.get_transcript`."""
+        req = service_pb2.GetTranscriptRequest(from_seq=from_seq, limit=limit)
+        resp = await call_in_trio(self._stub.GetTranscript.future, req, timeout=self._timeout)
+        return list(resp.envelopes), resp.head_seq, resp.next_seq
 
     async def get_balance(self, party: str) -> tuple[int, int, str, int]:
         """As :meth:`EscrowClient.get_balance`."""

@@ -42,6 +42,12 @@ builds one test group (one ``testGroups`` entry, named by its ``type``):
     negotiation  Negotiation, Settlement, Attestation, Commitment; Arbitration,
                  Causality, Confluence (SPEC 0.2)
     attacks      Attack: SPEC 16.14 attacks an offline auditor can judge
+    precision    Precision: where two readers of SPEC 0.1 disagreed, the answer 0.2 states
+    decoding     DecodingProfile, EnvelopeEncoding: wire.json, whose tests also carry
+                 the bytes to decode alone and the expected result (SPEC 6.2, 5.1)
+    rules        BodyField, Signature, KeyRules, TradeRules, Attestations,
+                 SettlementRules, ContractState, ExposureRules: rules.json, the
+                 checks mutation testing found unpinned (conformance.mutation)
 
 They share :mod:`._common` (Case, Group and the statement builders),
 :mod:`.wire` (the codec) and :mod:`.flags` (what each flag means, the files'
@@ -68,11 +74,13 @@ from a2a_coop.protocol.envelope import envelope_to_json
 from conformance.generate_vectors import (
     attacks,
     chains,
+    decoding,
     envelopes,
     freshness,
     keys,
     mandates,
     negotiation,
+    precision,
     rules,
     statements,
 )
@@ -132,6 +140,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.causality(),
         negotiation.confluence(),
         attacks.attacks(),
+        precision.precision(),
     ]
     return groups, proof
 
@@ -173,6 +182,13 @@ def render() -> dict[str, str]:
         "chains.json": chains_doc,
         "equivocation-proof.json": proof_file(proof),
     }
+    wire_doc, wire_groups = decoding.wire_file()
+    self_check("wire", wire_doc, wire_groups)
+    if problems := decoding.check_wire(wire_doc):
+        raise SystemExit(
+            f"wire: {len(problems)} wire results disagree with the library:\n" + "\n".join(problems)
+        )
+    docs[decoding.FILE] = wire_doc
     docs.update(rules_files())
     return {name: json.dumps(doc, indent=1, ensure_ascii=False) + "\n" for name, doc in docs.items()}
 
@@ -191,6 +207,7 @@ def _print_twinless() -> None:
     for name, groups in (
         ("statements", statements_groups()),
         ("chains", chains_groups()[0]),
+        ("wire", decoding.wire_groups()[0]),
         ("rules", rules.groups()),
     ):
         for tc_id, case in twinless(groups):

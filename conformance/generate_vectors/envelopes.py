@@ -448,14 +448,14 @@ def payload_encoding() -> Group:
         base[:20],
         "MALFORMED_STATEMENT",
         "MalformedPayload",
-        reqs=["STM-001"],
+        reqs=["STM-001", "STM-014"],
     )
     add(
         "a payload of garbage bytes",
         b"\xff" * 16,
         "MALFORMED_STATEMENT",
         "MalformedPayload",
-        reqs=["STM-001"],
+        reqs=["STM-001", "STM-014"],
     )
 
     def bad_utf8(h: list[wire.Field]) -> bytes:
@@ -468,7 +468,7 @@ def payload_encoding() -> Group:
         wire.edit_header(base, bad_utf8),
         "MALFORMED_STATEMENT",
         "MalformedPayload",
-        reqs=["STM-001"],
+        reqs=["STM-001", "STM-015"],
     )
     add(
         "a body field (number 60) this version does not know, and no known body",

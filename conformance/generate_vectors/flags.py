@@ -277,4 +277,18 @@ NOTES: Final[dict[str, tuple[str, str, str]]] = {
         "An attack of the v0.1 security review (SPEC 16.14), as the statements an attacker sends.",
         "The attack succeeds against a verifier that gets this vector wrong.",
     ),
+    "DecoderDisagreement": (
+        "CAN_OF_WORMS",
+        "Bytes on which a plain decode and re-encode with a standard protobuf decoder that keeps unknown "
+        "fields (as upb, protobuf's C-based decoder in Python, does) reaches another verdict than SPEC "
+        "6.2's decoding profile: it accepts, truncates, merges or refuses where the profile does not.",
+        "Verifiers built on different protobuf libraries report different codes for one payload, or "
+        "accept a statement another refuses.",
+    ),
+    "NonCanonicalEnvelope": (
+        "CAN_OF_WORMS",
+        "An envelope that carries a validly signed statement but is not its canonical encoding: an "
+        "unknown field, fields reordered or repeated, a padded tag or length (ENV-009).",
+        "One signed statement circulates, and is stored, as several different envelopes.",
+    ),
 }

@@ -106,6 +106,24 @@ class GetLedgerResponse(_message.Message):
     head_seq: int
     def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ..., head_seq: _Optional[int] = ...) -> None: ...
 
+class GetTranscriptRequest(_message.Message):
+    __slots__ = ("from_seq", "limit")
+    FROM_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    from_seq: int
+    limit: int
+    def __init__(self, from_seq: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class GetTranscriptResponse(_message.Message):
+    __slots__ = ("envelopes", "head_seq", "next_seq")
+    ENVELOPES_FIELD_NUMBER: _ClassVar[int]
+    HEAD_SEQ_FIELD_NUMBER: _ClassVar[int]
+    NEXT_SEQ_FIELD_NUMBER: _ClassVar[int]
+    envelopes: _containers.RepeatedScalarFieldContainer[bytes]
+    head_seq: int
+    next_seq: int
+    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ..., head_seq: _Optional[int] = ..., next_seq: _Optional[int] = ...) -> None: ...
+
 class GetBalanceRequest(_message.Message):
     __slots__ = ("party",)
     PARTY_FIELD_NUMBER: _ClassVar[int]

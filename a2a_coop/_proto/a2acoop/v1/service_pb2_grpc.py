@@ -300,6 +300,11 @@ class EscrowServiceStub:
                 request_serializer=a2acoop_dot_v1_dot_service__pb2.GetLedgerRequest.SerializeToString,
                 response_deserializer=a2acoop_dot_v1_dot_service__pb2.GetLedgerResponse.FromString,
                 _registered_method=True)
+        self.GetTranscript = channel.unary_unary(
+                '/a2acoop.v1.EscrowService/GetTranscript',
+                request_serializer=a2acoop_dot_v1_dot_service__pb2.GetTranscriptRequest.SerializeToString,
+                response_deserializer=a2acoop_dot_v1_dot_service__pb2.GetTranscriptResponse.FromString,
+                _registered_method=True)
         self.GetBalance = channel.unary_unary(
                 '/a2acoop.v1.EscrowService/GetBalance',
                 request_serializer=a2acoop_dot_v1_dot_service__pb2.GetBalanceRequest.SerializeToString,
@@ -326,6 +331,14 @@ class EscrowServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTranscript(self, request, context):
+        """A range of the escrow's transcript: its ledger with, after each Stamp,
+        the evidence it names, so anyone can audit the escrow (SPEC 9.6).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetBalance(self, request, context):
         """A party's balance as the ledger stands.
         """
@@ -345,6 +358,11 @@ def add_EscrowServiceServicer_to_server(servicer, server):
                     servicer.GetLedger,
                     request_deserializer=a2acoop_dot_v1_dot_service__pb2.GetLedgerRequest.FromString,
                     response_serializer=a2acoop_dot_v1_dot_service__pb2.GetLedgerResponse.SerializeToString,
+            ),
+            'GetTranscript': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTranscript,
+                    request_deserializer=a2acoop_dot_v1_dot_service__pb2.GetTranscriptRequest.FromString,
+                    response_serializer=a2acoop_dot_v1_dot_service__pb2.GetTranscriptResponse.SerializeToString,
             ),
             'GetBalance': grpc.unary_unary_rpc_method_handler(
                     servicer.GetBalance,
@@ -407,6 +425,33 @@ class EscrowService:
             '/a2acoop.v1.EscrowService/GetLedger',
             a2acoop_dot_v1_dot_service__pb2.GetLedgerRequest.SerializeToString,
             a2acoop_dot_v1_dot_service__pb2.GetLedgerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTranscript(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/a2acoop.v1.EscrowService/GetTranscript',
+            a2acoop_dot_v1_dot_service__pb2.GetTranscriptRequest.SerializeToString,
+            a2acoop_dot_v1_dot_service__pb2.GetTranscriptResponse.FromString,
             options,
             channel_credentials,
             insecure,
