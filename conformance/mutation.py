@@ -135,8 +135,78 @@ def proof_failure(path: Path) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class WireTest:
+    """The ``wire`` member of a vector (README, "Wire-level vectors"): bytes to decode alone."""
+
+    name: str
+    message: str
+    data: bytes
+    result: str
+
+
+def wire_tests() -> list[WireTest]:
+    """Every ``wire`` member of every vector file, in file order."""
+    out = []
+    for path, doc in _documents():
+        for group in doc.get("testGroups", []):
+            for t in group["tests"]:
+                if "wire" in t:
+                    w = t["wire"]
+                    name = f"{path.stem}-{t['tcId']}-{t['requirements'][0]}"
+                    out.append(WireTest(name, w["message"], bytes.fromhex(w["hex"]), w["result"]))
+    return out
+
+
+def wire_result(message: str, data: bytes, *, scanner_only: bool) -> str:
+    """What decoding ``data`` as ``message`` alone reports: "canonical" or a code (README, "Wire-level
+    vectors"). With ``scanner_only``, the decoding profile's scanner decides without the library's fast
+    path (a decoder written from SPEC 6.2's profile), else the library's decoders do."""
+    from a2a_coop.protocol import decoding
+    from a2a_coop.protocol.envelope import ENVELOPE_SPEC, Envelope, decode_envelope
+    from a2a_coop.protocol.errors import CoopError
+    from a2a_coop.protocol.statements import STATEMENT_SPEC, decode_statement
+
+    statement = message == "a2acoop.v1.Statement"
+    if not scanner_only:
+        try:
+            if statement:
+                decode_statement(data)
+            else:
+                env = decode_envelope(data)
+                if len(env.signatures) != 1 or not env.payload:
+                    return "MALFORMED_ENVELOPE"
+        except CoopError as exc:
+            return exc.code
+        return "canonical"
+    try:
+        defect = decoding.check(data, STATEMENT_SPEC if statement else ENVELOPE_SPEC, allow_unknown=statement)
+    except decoding.Malformed:
+        return "MALFORMED_STATEMENT" if statement else "MALFORMED_ENVELOPE"
+    if defect is not None:
+        return "NONCANONICAL_ENCODING" if statement else "MALFORMED_ENVELOPE"
+    if not statement:
+        env = Envelope.FromString(data)
+        if len(env.signatures) != 1 or not env.payload:
+            return "MALFORMED_ENVELOPE"
+    return "canonical"
+
+
+def wire_failures(tests: Sequence[WireTest]) -> list[str]:
+    """One line per ``wire`` member that either decoder gets otherwise than its file says."""
+    out = []
+    for t in tests:
+        for scanner_only in (False, True):
+            got = wire_result(t.message, t.data, scanner_only=scanner_only)
+            if got != t.result:
+                how = "scanner alone" if scanner_only else "library"
+                out.append(f"{t.name} ({how}): expected {t.result}, got {got}")
+    return out
+
+
 # The test entry point mutmut runs (pytest conformance/mutation.py, inside mutants/).
 _GROUPS: Final = vector_groups()
+_WIRE: Final = wire_tests()
 
 try:
     import pytest
@@ -148,6 +218,11 @@ else:
     def test_vector_group(vectors: list[Vector]) -> None:
         """Every vector of one group comes out as its file says."""
         wrong = failures(vectors)
+        assert not wrong, "\n".join(wrong)
+
+    def test_wire_decoding() -> None:
+        """Every ``wire`` member decodes alone as its file says, by the library and by the scanner."""
+        wrong = wire_failures(_WIRE)
         assert not wrong, "\n".join(wrong)
 
     @pytest.mark.parametrize("path", proof_files(), ids=lambda p: p.stem)
@@ -181,11 +256,14 @@ class Register:
     ``[[unreachable]]`` names functions the vector procedure never runs (every mutant in them);
     ``[diagnostic]`` names the parameters that only shape an error's message or requirement tag (a
     mutation confined to those arguments is equivalent: vectors pin the code and the envelope, not the
-    text); ``[[equivalent]]`` names single mutations, by function and the changed line before and after.
+    text); ``[[equivalent]]`` names single mutations, by function and the changed line before and after
+    (``mutations``), or every surviving mutation of a line (``lines``: a line whose every effect the
+    argument covers, e.g. one that only picks a requirement tag or tunes a cache).
     """
 
     unreachable: dict[str, str] = field(default_factory=dict)  # "module.function" -> why
     equivalent: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (where, orig, mut) -> why
+    lines: dict[tuple[str, str], str] = field(default_factory=dict)  # (where, orig) -> why, any mutation
     diagnostic: dict[str, set[int | str]] = field(default_factory=dict)  # callee -> its message parameters
     diagnostic_why: str = ""
 
@@ -202,8 +280,10 @@ class Register:
         reg.diagnostic_why = diagnostic.get("why", "")
         reg.diagnostic = {name: set(params) for name, params in diagnostic.get("parameters", {}).items()}
         for entry in doc.get("equivalent", []):
-            for orig, mut in entry["mutations"]:
+            for orig, mut in entry.get("mutations", []):
                 reg.equivalent[(entry["function"], _norm(orig), _norm(mut))] = entry["why"]
+            for orig in entry.get("lines", []):
+                reg.lines[(entry["function"], _norm(orig))] = entry["why"]
         return reg
 
     def why(self, m: Mutant) -> str | None:
@@ -211,6 +291,9 @@ class Register:
         if m.where in self.unreachable:
             return self.unreachable[m.where]
         listed = self.equivalent.get((m.where, _norm(m.original), _norm(m.mutated)))
+        if listed is not None:
+            return listed
+        listed = self.lines.get((m.where, _norm(m.original)))
         if listed is not None:
             return listed
         if self.diagnostic and _only_diagnostic(m.original, m.mutated, self.diagnostic):
@@ -227,6 +310,8 @@ class Register:
             for k in self.equivalent
             if _module(k[0]) in modules and k not in keys
         ]
+        lines = {(m.where, _norm(m.original)) for m in mutants if m.original}
+        out += [f"line {k[0]}: {k[1]}" for k in self.lines if _module(k[0]) in modules and k not in lines]
         return out
 
 
