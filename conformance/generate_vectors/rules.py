@@ -26,6 +26,11 @@ would refuse:
                    accepted; contracts that end or outlive their claim window; sides of unequal value;
                    offers over two budget periods; statements that arrive out of time order
     Attestations   attestations citing a statement the verifier does not hold (ATT-001)
+    Bookkeeping    what the second mutation run found: a Checkpoint over seven statements (CHN-007:
+                   three subtrees), a bond settled twice through a Forfeit (NEG-012), an Offer living
+                   longer than a budget period (MND-013), budget periods that start off the clock's
+                   day grid (MND-009), and a check that looks back to the very expiry of an offer the
+                   book had already put behind it (MND-010)
 
 Every group builds its own clock and parties. New cases go at the end of a group, new groups at the
 end of :func:`groups` (tcIds follow the order).
@@ -123,6 +128,7 @@ def groups() -> list[Group]:
         settlement_rules(),
         contract_state(),
         exposure_rules(),
+        bookkeeping(),
     ]
 
 
@@ -1660,5 +1666,149 @@ def exposure_rules() -> Group:
         "an offer of 500 after the long one expired: it fits max_outstanding 501",
         ["MND-010"],
         [*ctx(alice, bob), lasting.envelope, *churn, alice.offer(bob).envelope],
+    )
+    return g
+
+
+# --- Bookkeeping -------------------------------------------------------------------------------------
+
+
+def bookkeeping() -> Group:
+    """Cases the second full mutation run found unpinned (conformance/vectors/README.md, "Mutation
+    testing"): the Merkle range past three leaves, a Forfeit counting as the bond's settlement, MND-013
+    for an Offer, budget periods counted from the mandate's valid_from_ms, and the exposure book's
+    sweep moving back to exactly an offer's expiry."""
+    g = Group("Bookkeeping", "sparse")
+
+    # CHN-007 over seven statements: the tree of 7 leaves is three perfect subtrees (4 + 2 + 1), so the
+    # root folds three peaks, and appending the 4th and the 7th leaf carries twice.
+    clock, alice, bob = world(alice=ROOMY)
+    offers = []
+    for _ in range(7):
+        offers.append(alice.offer(bob))
+        clock.advance(1_000)
+    digests = [o.digest for o in offers]
+    log = [*alice.setup, *(o.envelope for o in offers)]
+    right = agent_draft(alice, "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root(digests)))
+    g.add(
+        "seq 0..6 held, then a Checkpoint at seq 7 over them (a tree of three subtrees: 4 + 2 + 1)",
+        ["CHN-007"],
+        [*log, seal(alice.agent.key, right)],
+        None,
+        "LogRoot",
+    )
+    g.add(
+        "seq 0..6 held, then a Checkpoint at seq 7 whose log_root covers seq 0..5 only",
+        ["CHN-007"],
+        [*log, seal(alice.agent.key, edited(right, _set("checkpoint.log_root", merkle_root(digests[:6]))))],
+        "LOG_ROOT_MISMATCH",
+        "LogRoot",
+        twin=[*log, seal(alice.agent.key, right)],
+    )
+
+    # NEG-012: a Forfeit settles the bond it takes, so a Release of the same bond after it settles twice.
+    t = Trade(100, 100, revocation=trade_pb2.Revocation(allowed=True, forfeit_bond=True))
+    revoke = t.revoke(t.bob)
+    witness = t.stamp(revoke)
+    forfeited = chain_sign(t.escrow.agent, t.forfeit(t.bob, revoke))
+    g.add(
+        "the escrow forfeits Bob's bond (his stamped Revoke), then releases the same bond to him",
+        ["NEG-012"],
+        [
+            *t.base,
+            *t.locks,
+            revoke.envelope,
+            witness.envelope,
+            forfeited.envelope,
+            seal(t.escrow.agent.key, t.money("release", t.bob)),
+        ],
+        "BODY_INVALID",
+        "ContractRule",
+        no_twin="the defect is settling the bond a second time: without the Forfeit the Release is valid",
+    )
+
+    # MND-013 for an Offer (the ExposureRules group has the Counter and the Accept).
+    def offer_living(ttl: int) -> list[bytes]:
+        _, alice, bob = world(alice={"period_ms": DAY_MS})
+        return [*alice.setup, alice.offer(bob, ttl_ms=ttl).envelope]
+
+    g.add(
+        "an Offer living 1 ms longer than a budget period",
+        ["MND-013"],
+        offer_living(DAY_MS + 1),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=offer_living(DAY_MS),
+    )
+
+    # MND-009: periods are counted from the mandate's valid_from_ms, which here is 8 hours past a
+    # multiple of the period (every other vector's mandate starts on the clock's day grid).
+    def off_grid(second_at: int, second_ttl: int) -> list[bytes]:
+        """Alice's offers of 500 (budget 500 a day, periods starting at 08:00) at 06:00 for an hour, and
+        at ``second_at`` hours for ``second_ttl`` ms."""
+        clock = FixedClock()
+        start = clock.now_ms
+        caps = {"budget_per_period": 500, "period_ms": DAY_MS, "valid_from_ms": start - DAY_MS + 8 * HOUR_MS}
+        alice, bob = Party("alice", clock, caps), Party("bob", clock)
+        clock.now_ms = start + 6 * HOUR_MS
+        first = alice.offer(bob, ttl_ms=HOUR_MS)
+        clock.now_ms = start + second_at
+        second = alice.offer(bob, ttl_ms=second_ttl)
+        return [*alice.setup, first.envelope, second.envelope]
+
+    g.add(
+        "a mandate whose budget periods start at 08:00: offers of 500 at 06:00 and 09:00 fall in two periods "
+        "(budget_per_period 500)",
+        ["MND-009"],
+        off_grid(9 * HOUR_MS, HOUR_MS),
+        None,
+        "Boundary",
+    )
+    g.add(
+        "a mandate whose budget periods start at 08:00: offers of 500 at 06:00 and 07:00 fall in one period "
+        "(budget_per_period 500)",
+        ["MND-009"],
+        off_grid(7 * HOUR_MS, HOUR_MS // 2),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=off_grid(9 * HOUR_MS, HOUR_MS),
+    )
+
+    # MND-010 out of time order, at the boundary: Y is issued at the very expires_at_ms of X, after the
+    # verifier checked Z (later than both), so X has to count again at Y's time (live until expiry).
+    def back_to_expiry(cap: int) -> list[bytes]:
+        """Alice's X (500, 3 h before t, living 2 h), Z (100, an hour after t) and Y (500, at X's expiry),
+        received X, Z, Y under max_outstanding ``cap``."""
+        clock, alice, bob = world(alice={"max_outstanding": cap})
+        t = clock.now_ms + 4 * HOUR_MS
+        clock.now_ms = t - 3 * HOUR_MS
+        x = alice.offer(bob, ttl_ms=2 * HOUR_MS)
+        clock.now_ms = x.header.expires_at_ms
+        y = alice.offer(bob, ttl_ms=HOUR_MS // 2)
+        clock.now_ms = t + HOUR_MS
+        z = alice.offer(
+            bob, alice.proposal(gives=[service("code-review", value=100, deadline_ms=t + DAY_MS)])
+        )
+        return [*alice.setup, x.envelope, z.envelope, y.envelope]
+
+    g.add(
+        "offers received X, Z, Y where Y is issued at the very expires_at_ms of X: X counts at Y's time, "
+        "1100 outstanding, max_outstanding 1100",
+        ["MND-010"],
+        back_to_expiry(1100),
+        None,
+        "Boundary",
+    )
+    g.add(
+        "offers received X, Z, Y where Y is issued at the very expires_at_ms of X: X counts at Y's time, "
+        "1100 outstanding, max_outstanding 1099",
+        ["MND-010"],
+        back_to_expiry(1099),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=back_to_expiry(1100),
     )
     return g
