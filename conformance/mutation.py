@@ -186,7 +186,10 @@ def wire_result(message: str, data: bytes, *, scanner_only: bool) -> str:
     if defect is not None:
         return "NONCANONICAL_ENCODING" if statement else "MALFORMED_ENVELOPE"
     if not statement:
-        env = Envelope.FromString(data)
+        try:
+            env = Envelope.FromString(data)
+        except Exception as exc:  # the scanner passed bytes upb cannot parse: a scanner bug
+            return f"unparsable ({type(exc).__name__})"
         if len(env.signatures) != 1 or not env.payload:
             return "MALFORMED_ENVELOPE"
     return "canonical"
