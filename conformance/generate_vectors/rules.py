@@ -29,8 +29,8 @@ would refuse:
     Bookkeeping    what the second mutation run found: a Checkpoint over seven statements (CHN-007:
                    three subtrees), a bond settled twice through a Forfeit (NEG-012), an Offer living
                    longer than a budget period (MND-013), budget periods that start off the clock's
-                   day grid (MND-009), and a check that looks back to the very expiry of an offer the
-                   book had already put behind it (MND-010)
+                   day grid (MND-009), a check that looks back to the very expiry of an offer the
+                   book had already put behind it, and a contract formed after its claim window (MND-010)
 
 Every group builds its own clock and parties. New cases go at the end of a group, new groups at the
 end of :func:`groups` (tcIds follow the order).
@@ -1810,5 +1810,26 @@ def bookkeeping() -> Group:
         "Exposure",
         "Boundary",
         twin=back_to_expiry(1100),
+    )
+
+    # MND-010: a contract formed after its last deadline plus the claim window counts nothing, even
+    # though the book's sweep has already passed the time it stops counting at.
+    clock = FixedClock()
+    start = clock.now_ms
+    early = {"valid_from_ms": start - 3 * DAY_MS}
+    alice, bob = Party("alice", clock, {**early, "max_outstanding": 500}), Party("bob", clock, early)
+    stale = alice.proposal(
+        gives=[service("code-review", value=500, deadline_ms=start - 2 * DAY_MS)],
+        wants=[service("code-review", value=1, deadline_ms=start - 2 * DAY_MS)],
+    )
+    offer = alice.offer(bob, stale)
+    accept = bob.accept(offer)
+    g.add(
+        "Bob accepts an offer whose deadlines were two days ago: the contract's claim window closed a day "
+        "before it formed, so it never counts, and Alice's next offer of 500 fits max_outstanding 500",
+        ["MND-010"],
+        [*ctx(alice, bob), offer.envelope, accept.envelope, alice.offer(bob).envelope],
+        None,
+        "Boundary",
     )
     return g
