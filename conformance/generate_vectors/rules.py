@@ -1697,6 +1697,15 @@ def bookkeeping() -> Group:
         None,
         "LogRoot",
     )
+    six = agent_draft(alice, "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root(digests[:6])))
+    six = edited(edited(six, _set("header.seq", 6)), _set("header.prev", digests[5]))
+    g.add(
+        "seq 0..5 held, then a Checkpoint at seq 6 over them (two subtrees: 4 + 2)",
+        ["CHN-007"],
+        [*log[:-1], seal(alice.agent.key, six)],
+        None,
+        "LogRoot",
+    )
     g.add(
         "seq 0..6 held, then a Checkpoint at seq 7 whose log_root covers seq 0..5 only",
         ["CHN-007"],
@@ -1743,31 +1752,35 @@ def bookkeeping() -> Group:
     )
 
     # MND-009: periods are counted from the mandate's valid_from_ms, which here is 8 hours past a
-    # multiple of the period (every other vector's mandate starts on the clock's day grid).
+    # multiple of the period (every other vector's mandate starts on the clock's day grid). Two live
+    # offers always share a period (an offer charges every period it overlaps), so the boundary shows
+    # through a contract, which charges the period it is formed in, open or ended.
     def off_grid(second_at: int, second_ttl: int) -> list[bytes]:
-        """Alice's offers of 500 (budget 500 a day, periods starting at 08:00) at 06:00 for an hour, and
-        at ``second_at`` hours for ``second_ttl`` ms."""
+        """Alice's mandate (budget 500 a day, periods starting at 08:00): her offer of 500 at 05:00,
+        accepted at 06:00, then her next offer of 500 at ``second_at`` for ``second_ttl`` ms."""
         clock = FixedClock()
         start = clock.now_ms
         caps = {"budget_per_period": 500, "period_ms": DAY_MS, "valid_from_ms": start - DAY_MS + 8 * HOUR_MS}
         alice, bob = Party("alice", clock, caps), Party("bob", clock)
+        clock.now_ms = start + 5 * HOUR_MS
+        first = alice.offer(bob, ttl_ms=2 * HOUR_MS)
         clock.now_ms = start + 6 * HOUR_MS
-        first = alice.offer(bob, ttl_ms=HOUR_MS)
+        accept = bob.accept(first)
         clock.now_ms = start + second_at
         second = alice.offer(bob, ttl_ms=second_ttl)
-        return [*alice.setup, first.envelope, second.envelope]
+        return [*ctx(alice, bob), first.envelope, accept.envelope, second.envelope]
 
     g.add(
-        "a mandate whose budget periods start at 08:00: offers of 500 at 06:00 and 09:00 fall in two periods "
-        "(budget_per_period 500)",
+        "a mandate whose budget periods start at 08:00: Alice's contract of 500 formed at 06:00 and her "
+        "offer of 500 at 09:00 fall in two periods (budget_per_period 500)",
         ["MND-009"],
         off_grid(9 * HOUR_MS, HOUR_MS),
         None,
         "Boundary",
     )
     g.add(
-        "a mandate whose budget periods start at 08:00: offers of 500 at 06:00 and 07:00 fall in one period "
-        "(budget_per_period 500)",
+        "a mandate whose budget periods start at 08:00: Alice's contract of 500 formed at 06:00 and her "
+        "offer of 500 at 07:00 fall in one period (budget_per_period 500)",
         ["MND-009"],
         off_grid(7 * HOUR_MS, HOUR_MS // 2),
         "MANDATE_VIOLATION",
@@ -1817,18 +1830,20 @@ def bookkeeping() -> Group:
     clock = FixedClock()
     start = clock.now_ms
     early = {"valid_from_ms": start - 3 * DAY_MS}
-    alice, bob = Party("alice", clock, {**early, "max_outstanding": 500}), Party("bob", clock, early)
+    alice, bob = Party("alice", clock, {**early, "max_outstanding": 1000}), Party("bob", clock, early)
     stale = alice.proposal(
         gives=[service("code-review", value=500, deadline_ms=start - 2 * DAY_MS)],
         wants=[service("code-review", value=1, deadline_ms=start - 2 * DAY_MS)],
     )
     offer = alice.offer(bob, stale)
+    other = alice.offer(bob)
     accept = bob.accept(offer)
     g.add(
-        "Bob accepts an offer whose deadlines were two days ago: the contract's claim window closed a day "
-        "before it formed, so it never counts, and Alice's next offer of 500 fits max_outstanding 500",
+        "Alice makes two offers of 500 and Bob accepts the first, whose deadlines were two days ago: the "
+        "contract's claim window closed a day before it formed, so it never counts, and her third offer of "
+        "500 fits max_outstanding 1000 beside the second",
         ["MND-010"],
-        [*ctx(alice, bob), offer.envelope, accept.envelope, alice.offer(bob).envelope],
+        [*ctx(alice, bob), offer.envelope, other.envelope, accept.envelope, alice.offer(bob).envelope],
         None,
         "Boundary",
     )
