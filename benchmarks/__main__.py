@@ -36,12 +36,17 @@ BENCHMARKS: Final[dict[str, tuple[str, str]]] = {
     ),
     "a2a": (
         "benchmarks.a2a",
-        "trades via stock a2a-sdk vs CooperationService, vs plain SendMessage (coop_vs_a2a_sdk_trade)",
+        "trades via stock a2a-sdk (gRPC and JSON-RPC bindings) vs CooperationService (coop_vs_a2a_sdk_trade)",
     ),
     "scaling": (
         "benchmarks.scaling",
         "verify us/statement at 1k/10k/100k (trades, live offers, open contracts); escrow submit "
         "with 10k unrelated contracts (per_stmt_ratio_100k_vs_1k, escrow_submit_ms_*)",
+    ),
+    "reputation": (
+        "benchmarks.reputation",
+        "trust aggregation (Beta per pair, EigenTrust) over 10k/100k/1M ratings among 10k principals "
+        "vs a bare sparse power iteration (s_10k, s_100k, s_1m)",
     ),
 }
 

@@ -4,9 +4,10 @@ Run it (needs the a2a extra: ``pip install "a2a-coop[a2a]"``)::
 
     python examples/a2a_client.py
 
-It starts Bob, an a2a-coop peer serving A2A's gRPC service and CooperationService on one port
-and its AgentCard over HTTP. Then Alice, an ordinary A2A client built with a2a-sdk's
-ClientFactory, discovers Bob from his card, activates the a2a-coop extension and trades: her
+It starts Bob, an a2a-coop peer serving A2A's three bindings (JSON-RPC and HTTP+JSON over HTTP,
+gRPC on one port with CooperationService) and his AgentCard. Then Alice, an ordinary A2A client
+built with a2a-sdk's ClientFactory and its default settings (JSON-RPC, streaming), discovers Bob
+from his card, activates the a2a-coop extension and trades: her
 Peer signs each statement, the A2A client carries it as a Part, and Bob's signed answers come
 back in the Task. At the end Alice fetches the Task and verifies its receipt Artifact offline.
 Keys and mandates are throwaway ones made for the demo.
@@ -18,7 +19,6 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-import grpc
 from a2a.client import ClientConfig, ClientFactory
 from a2a.types import a2a_pb2
 
@@ -32,13 +32,7 @@ from a2a_coop.testing import FixedClock, Party
 
 async def alice_trades(card_url: str, alice: Party) -> None:
     peer = Peer(alice.agent.key, alice.mandate_vs.envelope)
-    factory = ClientFactory(
-        ClientConfig(
-            grpc_channel_factory=grpc.aio.insecure_channel,
-            supported_protocol_bindings=["GRPC"],
-            streaming=False,
-        )
-    )
+    factory = ClientFactory(ClientConfig())  # a2a-sdk's defaults: JSON-RPC, streaming
     async with await factory.create_from_url(card_url) as client:  # fetches the AgentCard
         card = await client.get_extended_agent_card(a2a_pb2.GetExtendedAgentCardRequest())
         params = a2a.coop_params(card)
@@ -66,7 +60,7 @@ def main() -> None:
         node = PeerNode.open(bob.agent.key, bob.mandate_vs.envelope, Path(tmp) / "bob.db")
         try:
             with a2a.serve_a2a(node, name="bob") as server:
-                print(f"bob serves A2A + a2a-coop on {server.target}, card at {server.card_url}")
+                print(f"bob serves A2A: gRPC on {server.target}, JSON-RPC and HTTP+JSON at {server.card_url}")
                 asyncio.run(alice_trades(server.card_url, alice))
         finally:
             node.close()

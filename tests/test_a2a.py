@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -26,21 +27,24 @@ pytest.importorskip("a2a")
 pytest.importorskip("httpx")
 
 import grpc
+import httpx
 from a2a.client import ClientCallContext, ClientConfig, ClientFactory
 from a2a.client.client_factory import minimal_agent_card
 from a2a.types import a2a_pb2
 from a2a.utils import errors as a2a_errors
+from google.protobuf import json_format
 from google.rpc import error_details_pb2  # type: ignore[import-untyped]  # no py.typed
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 from peers import make_peer
 
 from a2a_coop import a2a
-from a2a_coop._proto.a2acoop.v1 import reputation_pb2
+from a2a_coop._proto.a2acoop.v1 import reputation_pb2, trade_pb2
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.runtime.node import PeerNode
+from a2a_coop.runtime.strategy import Counter, HonestStrategy, OfferView, Reply
 from a2a_coop.testing import FixedClock, Party
 from a2a_coop.transport import CooperationClient
 
@@ -94,6 +98,17 @@ async def send(client: Any, msg: a2a_pb2.Message, context: ClientCallContext | N
     return [r async for r in client.send_message(a2a_pb2.SendMessageRequest(message=msg), context=context)]
 
 
+def _a2a_reason(err: grpc.RpcError) -> str:
+    """The reason of the a2a-protocol.org ErrorInfo in a gRPC error."""
+    status = rpc_status.from_call(cast(grpc.Call, err))
+    assert status is not None
+    for detail in status.details:
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info) and info.domain == "a2a-protocol.org":
+            return str(info.reason)
+    raise AssertionError("no a2a-protocol.org ErrorInfo")
+
+
 def plain_message(text: str, **kw: Any) -> a2a_pb2.Message:
     return a2a_pb2.Message(message_id="m-1", role=a2a_pb2.ROLE_USER, parts=[a2a_pb2.Part(text=text)], **kw)
 
@@ -101,10 +116,11 @@ def plain_message(text: str, **kw: Any) -> a2a_pb2.Message:
 # --- discovery -------------------------------------------------------------------------------
 
 
-@pytest.mark.req("A2A-001", "A2A-002")
+@pytest.mark.req("A2A-001", "A2A-002", "A2A-015", "A2A-021")
 def test_card_over_http_declares_the_extension(server: a2a.A2AServer, node: PeerNode) -> None:
-    """The stock resolver fetches /.well-known/agent-card.json; expect one GRPC interface at the
-    server's port and the a2a-coop extension, not required, with the peer's did, key and mandate."""
+    """The stock resolver fetches /.well-known/agent-card.json; expect three interfaces (JSON-RPC,
+    HTTP+JSON, gRPC at the server's port) and the a2a-coop extension, with ``"required": false``
+    written out, with the peer's did, key and mandate."""
 
     async def go() -> a2a_pb2.AgentCard:
         async with await factory().create_from_url(server.card_url) as client:
@@ -114,10 +130,13 @@ def test_card_over_http_declares_the_extension(server: a2a.A2AServer, node: Peer
         raw = json.loads(resp.read())
     ext = raw["capabilities"]["extensions"][0]
     assert ext["uri"] == a2a.EXTENSION_URI
-    assert ext.get("required", False) is False
+    assert ext["required"] is False  # present, not dropped by protobuf JSON
+    assert raw["capabilities"]["streaming"] is True
     card = run(go)
     assert [(i.url, i.protocol_binding, i.protocol_version) for i in card.supported_interfaces] == [
-        (server.target, "GRPC", "1.0")
+        (server.card_url + "/", "JSONRPC", "1.0"),
+        (server.card_url + "/a2a/rest", "HTTP+JSON", "1.0"),
+        (server.target, "GRPC", "1.0"),
     ]
     params = a2a.coop_params(card)
     assert params is not None
@@ -127,7 +146,8 @@ def test_card_over_http_declares_the_extension(server: a2a.A2AServer, node: Peer
     assert params["mandate"] == peer.mandate_vs.digest.hex()
     assert base64.b64decode(params["mandateEnvelope"]) == peer.mandate_vs.envelope
     assert params["publicKeys"][0]["id"] == peer.did
-    assert params["protocolVersions"] == [1]
+    assert params["protocolVersions"] == ["1"]
+    assert raw["capabilities"]["extensions"][0]["params"]["protocolVersions"] == ["1"]
     assert {"offer", "accept", "delivery", "receipt", "attestation"} <= set(params["commitmentKinds"])
     assert set(params["mediaTypes"]) == set(a2a.MEDIA_TYPES)
     assert params["cooperationService"]["url"] == server.target
@@ -147,7 +167,7 @@ def test_card_over_grpc_and_both_services_on_one_port(
             return await client.get_extended_agent_card(a2a_pb2.GetExtendedAgentCardRequest())
 
     card = run(go)
-    assert card == server.servicer.card()
+    assert card == server.card()
     params = a2a.coop_params(card)
     assert params is not None
     with CooperationClient(params["cooperationService"]["url"], timeout_s=5) as coop:
@@ -391,7 +411,7 @@ def test_plain_message_gets_a_plain_a2a_reply(server: a2a.A2AServer) -> None:
     assert resp.HasField("message") and not resp.HasField("task")
     assert resp.message.role == a2a_pb2.ROLE_AGENT
     assert a2a.EXTENSION_URI in resp.message.parts[0].text
-    assert server.servicer.node.peer.writer.next_seq == 0
+    assert server.handler.node.peer.writer.next_seq == 0
 
 
 @pytest.mark.req("A2A-003")
@@ -443,18 +463,21 @@ def test_unsigned_message_cannot_change_a_negotiation(
 
 @pytest.mark.req("A2A-004")
 def test_unsupported_a2a_version_is_refused(server: a2a.A2AServer) -> None:
-    """A2A-Version 2.0 (and an absent header, which A2A reads as 0.3); expect VERSION_NOT_SUPPORTED."""
+    """A2A-Version 2.0, 1.1 (A2A matches Major.Minor), junk, and an absent header (which A2A reads as
+    0.3); expect VersionNotSupported, UNIMPLEMENTED as A2A section 5.4 maps it (not a2a-sdk 1.3's
+    FAILED_PRECONDITION)."""
     from a2a.types import a2a_pb2_grpc
 
     with grpc.insecure_channel(server.target) as ch:
         stub = a2a_pb2_grpc.A2AServiceStub(ch)
-        for metadata in ([("a2a-version", "2.0")], []):
+        for metadata in ([("a2a-version", "2.0")], [("a2a-version", "1.1")], [("a2a-version", "1.x")], []):
             with pytest.raises(grpc.RpcError) as info:
                 stub.SendMessage(
                     a2a_pb2.SendMessageRequest(message=plain_message("hi")), metadata=metadata, timeout=5
                 )
-            assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
             assert "not supported" in (info.value.details() or "")
+            assert _a2a_reason(info.value) == "VERSION_NOT_SUPPORTED"
 
 
 @pytest.mark.req("A2A-009")
@@ -520,11 +543,13 @@ def test_benchmark_quick_run_reports_both_ratios(capsys: pytest.CaptureFixture[s
     assert main(["a2a", "--quick"]) == 0
     summary = json.loads(capsys.readouterr().out.rstrip("\n").splitlines()[-1])
     assert summary["benchmark"] == "a2a"
-    for key in ("coop_vs_a2a_sdk_trade", "coop_trade_vs_plain_sendmessage"):
+    for key in ("coop_vs_a2a_sdk_trade", "coop_vs_a2a_sdk_jsonrpc_trade"):
         assert summary[key] > 0
+    assert "coop_trade_vs_plain_sendmessage" not in summary
     assert summary["a2a_messages_per_trade"] == 3
 
 
+@pytest.mark.req("A2A-019")
 def test_unknown_task_is_task_not_found(server: a2a.A2AServer) -> None:
     async def go() -> None:
         async with await factory().create_from_url(server.card_url) as client:
@@ -532,3 +557,376 @@ def test_unknown_task_is_task_not_found(server: a2a.A2AServer) -> None:
 
     with pytest.raises(a2a_errors.TaskNotFoundError):
         run(go)
+
+
+# --- A2A's core operations on every binding (issue 15) ----------------------------------------
+
+
+def jsonrpc(server: a2a.A2AServer, method: str, params: dict[str, Any], version: str = "1.0") -> Any:
+    body = {"jsonrpc": "2.0", "id": 7, "method": method, "params": params}
+    resp = httpx.post(server.card_url + "/", json=body, headers={"A2A-Version": version}, timeout=10)
+    assert resp.status_code == 200
+    return resp.json()
+
+
+def rest(
+    server: a2a.A2AServer, method: str, path: str, body: Any = None, version: str = "1.0"
+) -> httpx.Response:
+    return httpx.request(
+        method, server.card_url + "/a2a/rest" + path, json=body, headers={"A2A-Version": version}, timeout=10
+    )
+
+
+def grpc_call(server: a2a.A2AServer, method: str, request: bytes, version: str = "1.0") -> grpc.RpcError:
+    with grpc.insecure_channel(server.target) as ch:
+        call = ch.unary_unary(f"/lf.a2a.v1.A2AService/{method}")
+        with pytest.raises(grpc.RpcError) as info:
+            call(request, metadata=[("a2a-version", version)], timeout=10)
+    return info.value
+
+
+def offer_through_a2a(
+    server: a2a.A2AServer, pa: Any, bob_did: str, alice: Party, *, context_id: str = "", feed: bool = True
+) -> a2a_pb2.Task:
+    offer = pa.propose(bob_did, alice.proposal())
+
+    async def go() -> a2a_pb2.Task:
+        async with await factory().create_from_url(server.card_url) as client:
+            msg = a2a.statement_message(offer.envelope, pa.send_context(), context_id=context_id)
+            (resp,) = await send(client, msg, a2a.activation())
+            if feed:
+                pa.on_replies(a2a.answers_of(resp))
+            return cast(a2a_pb2.Task, resp.task)
+
+    return run(go)
+
+
+@pytest.mark.req("A2A-016")
+def test_subscribe_streams_each_signed_statement_until_the_task_completes(
+    server: a2a.A2AServer, alice: Party, clock: FixedClock, node: PeerNode
+) -> None:
+    """Alice's Offer is accepted and Bob delivers (WORKING); a default-settings stock client (JSON-RPC,
+    streaming) subscribes to the Task, then Alice delivers and receipts through CooperationService.
+    Expect the Task first, then status-updates carrying Alice's statements and Bob's answers as
+    signed Parts, a receipt artifact, and a last status-update COMPLETED, after which the stream ends."""
+    pa = make_peer(alice, clock)
+    offer = pa.propose(node.peer.did, alice.proposal())
+    tid = offer.header.negotiation_id.hex()
+    events: list[a2a_pb2.StreamResponse] = []
+
+    async def go() -> None:
+        async with await ClientFactory(ClientConfig()).create_from_url(server.card_url) as client:
+            msg = a2a.statement_message(offer.envelope, pa.send_context())
+            first = [
+                r
+                async for r in client.send_message(
+                    a2a_pb2.SendMessageRequest(message=msg), context=a2a.activation()
+                )
+            ]
+            # SendStreamingMessage: the Task, the contract artifact, then the answers and state.
+            assert [r.WhichOneof("payload") for r in first] == ["task", "artifact_update", "status_update"]
+            answers = [e for r in first for e in a2a.answers_of(r)]
+            nxt = pa.on_replies(answers)
+            stream = client.subscribe(a2a_pb2.SubscribeToTaskRequest(id=tid))
+            first_event = await anext(stream)  # subscribed: later changes are ours to see
+            events.append(first_event)
+
+            def perform() -> None:
+                with CooperationClient(server.target, timeout_s=10) as coop:
+                    queue = list(nxt)
+                    while queue:
+                        vs = queue.pop(0)
+                        queue += pa.on_replies(coop.exchange(vs.envelope, pa.send_context()))
+
+            await asyncio.to_thread(perform)
+            async for event in stream:
+                events.append(event)
+
+    asyncio.run(asyncio.wait_for(go(), 60))
+    assert events[0].task.id == tid and events[0].task.status.state == a2a_pb2.TASK_STATE_WORKING
+    updates = [e.status_update for e in events if e.HasField("status_update")]
+    assert updates[-1].status.state == a2a_pb2.TASK_STATE_COMPLETED
+    streamed = [verify_statement(p.raw) for u in updates for p in u.status.message.parts]
+    assert {vs.body for vs in streamed} >= {"delivery", "receipt"}
+    assert {vs.issuer for vs in streamed} == {pa.did, node.peer.did}
+    assert any(e.artifact_update.artifact.name == "receipt" for e in events if e.HasField("artifact_update"))
+    assert pa.negotiation(offer.header.negotiation_id).state is State.FULFILLED
+
+
+@pytest.mark.req("A2A-016", "A2A-019")
+def test_subscribe_to_a_finished_or_unknown_task_is_an_a2a_error(
+    server: a2a.A2AServer, alice: Party, clock: FixedClock, node: PeerNode
+) -> None:
+    """Subscribing to a finished negotiation is UnsupportedOperation (-32004; gRPC UNIMPLEMENTED), to
+    an unknown one TaskNotFound (-32001)."""
+    pa = make_peer(alice, clock)
+
+    async def trade() -> a2a_pb2.Task | None:
+        async with await factory().create_from_url(server.card_url) as client:
+            return await a2a.drive_a2a(pa, client, pa.propose(node.peer.did, alice.proposal()))
+
+    done = run(trade)
+    assert done is not None and done.status.state == a2a_pb2.TASK_STATE_COMPLETED
+    assert jsonrpc(server, "SubscribeToTask", {"id": done.id})["error"]["code"] == -32004
+    err = grpc_call(server, "SubscribeToTask", a2a_pb2.SubscribeToTaskRequest(id=done.id).SerializeToString())
+    assert err.code() == grpc.StatusCode.UNIMPLEMENTED and _a2a_reason(err) == "UNSUPPORTED_OPERATION"
+    assert jsonrpc(server, "SubscribeToTask", {"id": "00" * 16})["error"]["code"] == -32001
+
+
+@pytest.mark.req("A2A-017")
+def test_list_tasks_pages_one_contexts_tasks_newest_first(
+    server: a2a.A2AServer, alice: Party, clock: FixedClock, node: PeerNode
+) -> None:
+    """Three offers in context ctx-a, one in ctx-b; expect ctx-a's three, newest first, in pages of two
+    with an opaque token (then an empty one), artifacts only on request, none without a context, the
+    status filter applied, and typed errors for a bad token or page size, on JSON-RPC and HTTP+JSON."""
+    pa = make_peer(alice, clock)
+    ids = []
+    for ctx in ("ctx-a", "ctx-a", "ctx-b", "ctx-a"):
+        clock.advance(1000)
+        task = offer_through_a2a(server, pa, node.peer.did, alice, context_id=ctx)
+        assert task.context_id == ctx
+        if ctx == "ctx-a":
+            ids.append(task.id)
+    page1 = jsonrpc(server, "ListTasks", {"contextId": "ctx-a", "pageSize": 2})["result"]
+    assert [t["id"] for t in page1["tasks"]] == ids[::-1][:2]
+    assert page1["totalSize"] == 3 and page1["nextPageToken"]
+    assert all("artifacts" not in t for t in page1["tasks"])
+    page2 = jsonrpc(
+        server, "ListTasks", {"contextId": "ctx-a", "pageSize": 2, "pageToken": page1["nextPageToken"]}
+    )
+    assert [t["id"] for t in page2["result"]["tasks"]] == ids[::-1][2:]
+    assert page2["result"]["nextPageToken"] == ""
+    full = rest(server, "GET", "/tasks?contextId=ctx-a&includeArtifacts=true")
+    assert full.status_code == 200 and full.headers["content-type"].startswith("application/json")
+    assert all(t["artifacts"] for t in full.json()["tasks"])
+    assert jsonrpc(server, "ListTasks", {})["result"]["tasks"] == []  # no context named, none visible
+    done = jsonrpc(server, "ListTasks", {"contextId": "ctx-a", "status": "TASK_STATE_COMPLETED"})
+    assert done["result"]["tasks"] == []
+    assert (
+        jsonrpc(server, "ListTasks", {"contextId": "ctx-a", "pageToken": "junk"})["error"]["code"] == -32602
+    )
+    assert jsonrpc(server, "ListTasks", {"contextId": "ctx-a", "pageSize": 101})["error"]["code"] == -32602
+
+
+class Countering(HonestStrategy):
+    """Counters every opening offer with the mirror image of it (so the open offer is ours)."""
+
+    def respond(self, offer: OfferView) -> Reply:
+        p = trade_pb2.Offer()
+        p.CopyFrom(offer.proposal)
+        gives, wants = list(p.wants), list(p.gives)
+        del p.gives[:]
+        del p.wants[:]
+        p.gives.extend(gives)
+        p.wants.extend(wants)
+        return Counter(p)
+
+
+@pytest.mark.req("A2A-018")
+def test_cancel_task_withdraws_our_open_counter_offer(
+    bob: Party, alice: Party, clock: FixedClock, tmp_path: Path
+) -> None:
+    """Bob counters Alice's Offer; CancelTask (over HTTP+JSON) returns the Task CANCELED with Bob's
+    signed Withdraw of his counter in its status message, his negotiation WITHDRAWN; a second
+    CancelTask is TaskNotCancelable (409)."""
+    n = PeerNode.open(
+        bob.agent.key,
+        bob.mandate_vs.envelope,
+        tmp_path / "c.db",
+        clock=lambda: clock.now_ms,
+        strategy=Countering(),
+    )
+    try:
+        with a2a.serve_a2a(n, name="bob") as srv:
+            pa = make_peer(alice, clock)
+            task = offer_through_a2a(srv, pa, n.peer.did, alice, feed=False)
+            assert n.peer.negotiation(bytes.fromhex(task.id)).state is State.COUNTERED
+            resp = rest(srv, "POST", f"/tasks/{task.id}:cancel", {})
+            assert resp.status_code == 200, resp.text
+            cancelled = json_format.ParseDict(resp.json(), a2a_pb2.Task())
+            again = rest(srv, "POST", f"/tasks/{task.id}:cancel", {})
+            assert n.peer.negotiation(bytes.fromhex(task.id)).state is State.WITHDRAWN
+            bob_did = n.peer.did
+    finally:
+        n.close()
+    assert cancelled.status.state == a2a_pb2.TASK_STATE_CANCELED
+    (withdraw,) = a2a.envelopes_in(cancelled.status.message.parts)
+    vs = verify_statement(withdraw)
+    assert vs.body == "withdraw" and vs.issuer == bob_did and vs.header.audience == pa.did
+    assert again.status_code == 409
+    assert again.json()["error"]["details"][0]["reason"] == "TASK_NOT_CANCELABLE"
+
+
+@pytest.mark.req("A2A-018", "A2A-019")
+def test_cancel_task_of_a_contract_or_unknown_task_is_an_a2a_error(
+    server: a2a.A2AServer, alice: Party, clock: FixedClock, node: PeerNode
+) -> None:
+    """A formed contract cannot be cancelled (TaskNotCancelable: FAILED_PRECONDITION, -32002, 409);
+    an unknown task is TaskNotFound on every binding (NOT_FOUND, -32001, 404)."""
+    pa = make_peer(alice, clock)
+    task = offer_through_a2a(server, pa, node.peer.did, alice)
+    assert jsonrpc(server, "CancelTask", {"id": task.id})["error"]["code"] == -32002
+    assert rest(server, "POST", f"/tasks/{task.id}:cancel", {}).status_code == 409
+    err = grpc_call(server, "CancelTask", a2a_pb2.CancelTaskRequest(id=task.id).SerializeToString())
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and _a2a_reason(err) == "TASK_NOT_CANCELABLE"
+    unknown = "ab" * 16
+    assert jsonrpc(server, "CancelTask", {"id": unknown})["error"]["code"] == -32001
+    assert rest(server, "POST", f"/tasks/{unknown}:cancel", {}).status_code == 404
+    err = grpc_call(server, "CancelTask", a2a_pb2.CancelTaskRequest(id=unknown).SerializeToString())
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+    assert node.peer.negotiation(bytes.fromhex(task.id)).state is State.PERFORMING
+
+
+@pytest.mark.req("A2A-019")
+def test_get_task_ids_are_parsed_strictly(
+    server: a2a.A2AServer, alice: Party, clock: FixedClock, node: PeerNode
+) -> None:
+    """Only the exact lower-case hex id names a task: upper case, spaces, 0x are TaskNotFound."""
+    pa = make_peer(alice, clock)
+    task = offer_through_a2a(server, pa, node.peer.did, alice)
+    assert jsonrpc(server, "GetTask", {"id": task.id})["result"]["id"] == task.id
+    for bad in (task.id.upper(), task.id + " ", " " + task.id, "0x" + task.id, task.id[:-1]):
+        assert jsonrpc(server, "GetTask", {"id": bad})["error"]["code"] == -32001, bad
+
+
+@pytest.mark.req("A2A-019")
+def test_send_message_requires_message_id_role_and_parts(server: a2a.A2AServer) -> None:
+    """A SendMessage without a message, messageId, role or parts is InvalidParams on every binding."""
+    good = {"messageId": "m1", "role": "ROLE_USER", "parts": [{"text": "hi"}]}
+    assert "result" in jsonrpc(server, "SendMessage", {"message": good})
+    for field in ("messageId", "role", "parts"):
+        msg = {k: v for k, v in good.items() if k != field}
+        assert jsonrpc(server, "SendMessage", {"message": msg})["error"]["code"] == -32602, field
+        assert rest(server, "POST", "/message:send", {"message": msg}).status_code == 400, field
+    assert jsonrpc(server, "SendMessage", {})["error"]["code"] == -32602
+    err = grpc_call(server, "SendMessage", a2a_pb2.SendMessageRequest().SerializeToString())
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.mark.req("A2A-019")
+def test_bytes_that_are_not_a_request_are_invalid_argument(server: a2a.A2AServer) -> None:
+    """Unparseable bytes to A2AService: INVALID_ARGUMENT (not INTERNAL); junk JSON: -32700; a body
+    that is not JSON: ContentTypeNotSupported (-32005, 415)."""
+    for method in ("SendMessage", "GetTask", "ListTasks", "SubscribeToTask"):
+        err = grpc_call(server, method, b"\xff\xff\xff")
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, method
+    resp = httpx.post(server.card_url + "/", content=b"{nope", headers={"Content-Type": "application/json"})
+    assert resp.json()["error"]["code"] == -32700
+    resp = httpx.post(server.card_url + "/", content=b"hello", headers={"Content-Type": "text/plain"})
+    assert resp.json()["error"]["code"] == -32005
+    resp = httpx.post(
+        server.card_url + "/a2a/rest/message:send",
+        content=b"hello",
+        headers={"Content-Type": "text/plain", "A2A-Version": "1.0"},
+    )
+    assert resp.status_code == 415
+
+
+@pytest.mark.req("A2A-004")
+def test_every_method_checks_the_a2a_version_on_every_binding(server: a2a.A2AServer) -> None:
+    """A2A-Version 1.1 on each method: VersionNotSupported (-32009, 400, UNIMPLEMENTED); 1.0.2 passes."""
+    for method, params in (
+        ("GetTask", {"id": "ab"}),
+        ("ListTasks", {}),
+        ("CancelTask", {"id": "ab"}),
+        ("GetExtendedAgentCard", {}),
+        ("SendMessage", {"message": {}}),
+    ):
+        assert jsonrpc(server, method, params, version="1.1")["error"]["code"] == -32009, method
+    assert rest(server, "GET", "/tasks", version="1.1").status_code == 400
+    assert rest(server, "GET", "/extendedAgentCard", version="1.1").status_code == 400
+    for method in ("GetTask", "ListTasks", "CancelTask", "GetExtendedAgentCard"):
+        err = grpc_call(server, method, b"", version="1.1")
+        assert err.code() == grpc.StatusCode.UNIMPLEMENTED, method
+    assert "result" in jsonrpc(server, "GetExtendedAgentCard", {}, version="1.0.2")
+
+
+@pytest.mark.req("A2A-019")
+def test_undeclared_operations_answer_a2a_errors(server: a2a.A2AServer) -> None:
+    """Push notifications are not offered: PushNotificationNotSupported (-32003, 400, UNIMPLEMENTED)."""
+    req = {"taskId": "ab", "url": "https://example.com/hook"}
+    assert jsonrpc(server, "CreateTaskPushNotificationConfig", req)["error"]["code"] == -32003
+    assert jsonrpc(server, "ListTaskPushNotificationConfigs", {"taskId": "ab"})["error"]["code"] == -32003
+    assert rest(server, "GET", "/tasks/ab/pushNotificationConfigs").status_code == 400
+    get = a2a_pb2.GetTaskPushNotificationConfigRequest(task_id="ab", id="cfg")
+    err = grpc_call(server, "GetTaskPushNotificationConfig", get.SerializeToString())
+    assert err.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert _a2a_reason(err) == "PUSH_NOTIFICATION_NOT_SUPPORTED"
+
+
+@pytest.mark.req("A2A-007", "A2A-020")
+def test_context_id_survives_a_restart(bob: Party, alice: Party, clock: FixedClock, tmp_path: Path) -> None:
+    """The client's contextId is journaled: after Bob restarts, GetTask and ListTasks still show it."""
+    pa = make_peer(alice, clock)
+    path = tmp_path / "ctx.db"
+
+    def open_node() -> PeerNode:
+        return PeerNode.open(bob.agent.key, bob.mandate_vs.envelope, path, clock=lambda: clock.now_ms)
+
+    first = open_node()
+    with a2a.serve_a2a(first) as srv:
+        task = offer_through_a2a(srv, pa, first.peer.did, alice, context_id="ctx-kept")
+    first.close()
+    again = open_node()
+    try:
+        with a2a.serve_a2a(again) as srv:
+            got = jsonrpc(srv, "GetTask", {"id": task.id})["result"]
+            listed = jsonrpc(srv, "ListTasks", {"contextId": "ctx-kept"})["result"]
+    finally:
+        again.close()
+    assert got["contextId"] == "ctx-kept"
+    assert [t["id"] for t in listed["tasks"]] == [task.id]
+
+
+@pytest.mark.req("A2A-016")
+def test_grpc_subscription_a_client_leaves_frees_its_worker(
+    node: PeerNode, alice: Party, clock: FixedClock
+) -> None:
+    """A gRPC SubscribeToTask streams the Task first; when the client cancels it, the server's wait
+    for the next event ends, so the server still stops (within a bound) with the subscription gone."""
+    from a2a.types import a2a_pb2_grpc
+
+    srv = a2a.serve_a2a(node, name="bob")
+    try:
+        pa = make_peer(alice, clock)
+        task = offer_through_a2a(srv, pa, node.peer.did, alice)
+        with grpc.insecure_channel(srv.target) as ch:
+            stub = a2a_pb2_grpc.A2AServiceStub(ch)
+            call = stub.SubscribeToTask(
+                a2a_pb2.SubscribeToTaskRequest(id=task.id), metadata=[("a2a-version", "1.0")], timeout=30
+            )
+            first = next(call)
+            assert first.task.id == task.id and first.task.status.state == a2a_pb2.TASK_STATE_WORKING
+            call.cancel()
+    finally:
+        stopper = threading.Thread(target=srv.stop)
+        stopper.start()
+        stopper.join(30)
+    assert not stopper.is_alive()
+
+
+@pytest.mark.req("A2A-003", "A2A-009", "A2A-015")
+def test_json_rpc_echoes_the_extension_and_types_a_refusal(
+    server: a2a.A2AServer, alice: Party, clock: FixedClock, node: PeerNode
+) -> None:
+    """Over JSON-RPC: an Offer with the extension activated gets a Task and the A2A-Extensions header
+    echoed; the same Offer without Alice's mandate in context is INVALID_PARAMS (-32602) whose data
+    names the section 12 code, and nothing is recorded."""
+    pa = make_peer(alice, clock)
+    offer = pa.propose(node.peer.did, alice.proposal())
+    headers = {"A2A-Version": "1.0", "A2A-Extensions": a2a.EXTENSION_URI}
+
+    def post(msg: a2a_pb2.Message) -> httpx.Response:
+        params = json_format.MessageToDict(a2a_pb2.SendMessageRequest(message=msg))
+        body = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": params}
+        return httpx.post(server.card_url + "/", json=body, headers=headers, timeout=10)
+
+    refused = post(a2a.statement_message(offer.envelope, []))
+    error = refused.json()["error"]
+    assert error["code"] == -32602 and "MANDATE_UNKNOWN" in error["message"]
+    assert node.peer.verifier.negotiations.by_id == {}
+    ok = post(a2a.statement_message(offer.envelope, pa.send_context()))
+    assert ok.headers["A2A-Extensions"] == a2a.EXTENSION_URI
+    task = ok.json()["result"]["task"]
+    assert task["id"] == offer.header.negotiation_id.hex() and task["status"]["state"] == "TASK_STATE_WORKING"

@@ -31,7 +31,7 @@ from a2a_coop.protocol.verifier import Verifier, verify_transcript
 from a2a_coop.runtime.peer import Peer, drive
 from a2a_coop.runtime.strategy import WithholdingStrategy
 from a2a_coop.runtime.trade import claim_breach, run_trade, settle_with_escrow
-from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, derive
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, bonded_trade, derive
 
 FUNDS, BOND = 1_000, 100
 
@@ -302,8 +302,9 @@ def test_a_refund_before_both_bonds_are_locked_does_not_make_a_contract_bonded()
 @pytest.mark.req("ATT-004")
 def test_two_hundred_self_dealt_zero_stake_contracts_weigh_nothing() -> None:
     """One principal's two agent keys sign 200 zero-value, zero-bond contracts between them and attest
-    each: 400 admissible attestations. Expect every one to weigh 0 (ATT-004), and an attestation of a
-    real trade between two principals to weigh what the subject put at stake."""
+    each: 400 admissible attestations. Expect every one to weigh 0 (ATT-004); so does an attestation
+    of an unbonded trade between two principals, however much value they declare (declared values
+    are the parties' own choice), while one of a bonded trade its escrow settled weighs the bond."""
     clock = FixedClock()
     boss = Party("boss", clock)
     ann, ben = (Party(n, clock) for n in ("ann", "ben"))
@@ -325,17 +326,23 @@ def test_two_hundred_self_dealt_zero_stake_contracts_weigh_nothing() -> None:
         for vs in (offer, accept, ann.attest(offer, accept, ben.did), ben.attest(offer, accept, ann.did)):
             v.accept(vs.envelope)
             if vs.body == "attestation":
-                weights.append(attestation_weight(v, vs))
+                weights.append(attestation_weight(v, vs, trusted_escrows=()))
     assert len(weights) == 400 and set(weights) == {0}
-    alice, bob = Party("alice", clock), Party("bob", clock)
-    for e in (*alice.setup, *bob.setup):
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    for e in (*alice.setup, *bob.setup, *escrow.setup):
         v.accept(e)
     offer = alice.offer(bob)
     accept = bob.accept(offer)
     rating = alice.attest(offer, accept, bob.did, outcome=reputation_pb2.OUTCOME_FULFILLED)
     for vs in (offer, accept, rating):
         v.accept(vs.envelope)
-    assert attestation_weight(v, rating) == sum(i.value for i in offer.statement.offer.wants) > 0
+    assert sum(i.value for i in offer.statement.offer.wants) > 0
+    assert attestation_weight(v, rating, trusted_escrows={escrow.did}) == 0
+    bonded = bonded_trade(alice, bob, escrow, clock)
+    for vs in bonded:
+        v.accept(vs.envelope)
+    assert attestation_weight(v, bonded[-1], trusted_escrows={escrow.did}) == 100  # Bob's bond
+    assert attestation_weight(v, bonded[-1], trusted_escrows=()) == 0  # an escrow we do not trust
 
 
 # --- 11: one contract, one final state -------------------------------------------------------------

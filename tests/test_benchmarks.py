@@ -95,3 +95,13 @@ def test_scaling_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Cap
     assert set(summary["targets_met"]) == {*SCALING_SHAPES, "escrow_submit"}
     assert all(isinstance(met, bool) for met in summary["targets_met"].values())
     assert any("QUICK" in line for line in out[:-1])  # a smoke run says its figures mean nothing
+
+
+def test_reputation_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reputation", "--quick", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out.rstrip("\n").splitlines()
+    summary = json.loads(out[-1])
+    assert summary["benchmark"] == "reputation" and summary["quick"] is True
+    for key in ("s_10k", "s_100k", "s_1m", "baseline_s_10k", "baseline_s_100k", "baseline_s_1m"):
+        assert isinstance(summary[key], float) and summary[key] > 0, key
+    assert summary["ratio_1m_vs_100k"] > 0 and "QUICK" in "\n".join(out[:-1])

@@ -23,9 +23,11 @@ from a2a_coop import __version__
 from a2a_coop.cli import build_parser, main
 from a2a_coop.cli._common import iso, parse_time
 from a2a_coop.protocol.envelope import envelope_to_json
+from a2a_coop.protocol.errors import MalformedEnvelope
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.keyfile import KEY_FILE_TYPE, KeyFileError, parse_key_file, read_key_file
+from a2a_coop.runtime.node import read_envelope_file
 from a2a_coop.testing import EPOCH_MS, FixedClock, Party, full_trade
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,6 +158,32 @@ def test_verify_dsse_json_envelope(tmp_path: Path, capsys: pytest.CaptureFixture
     code, out, _ = _run(capsys, "verify", str(path))
     assert code == 0, out
     assert "mandate" in out
+
+
+@pytest.mark.req("ENV-010")
+def test_verify_refuses_a_member_name_twice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], alice: Party, bob: Party
+) -> None:
+    """A JSON envelope file naming "payload" twice (a valid mandate, then another payload) is refused
+    as invalid JSON, exit 2: a plain parser would verify whichever value it kept."""
+    good = json.dumps(envelope_to_json(alice.setup[0]))
+    other = envelope_to_json(alice.offer(bob).envelope)["payload"]
+    path = tmp_path / "twice.json"
+    path.write_text(good[:-1] + f', "payload": "{other}"}}')
+    code, _, err = _run(capsys, "verify", str(path))
+    assert code == 2
+    assert "member name 'payload' appears twice" in err
+
+
+def test_read_envelope_file_refuses_a_member_name_twice(tmp_path: Path, alice: Party) -> None:
+    """The runtime's file reader (--mandate, --escrow-mandate) applies ENV-010 to the text too."""
+    good = json.dumps(envelope_to_json(alice.setup[0]))
+    path = tmp_path / "twice.json"
+    path.write_text(good[:-1] + f', "payloadType": "{envelope_to_json(alice.setup[0])["payloadType"]}"}}')
+    with pytest.raises(MalformedEnvelope, match="appears twice"):
+        read_envelope_file(path)
+    (tmp_path / "ok.json").write_text(good)
+    assert read_envelope_file(tmp_path / "ok.json") == alice.setup[0]
 
 
 @pytest.mark.req("ENV-006", "ENV-001")

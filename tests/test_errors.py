@@ -22,6 +22,8 @@ SPEC_CODES = {
     "STALE_REFERENCE", "REVOCATION_NOT_ALLOWED", "EXCLUSIVE_CONFLICT",
     # added by specification 0.2 (Appendix C)
     "REVOCATION_UNAUTHORIZED", "ISSUED_IN_PAST", "LOG_ROOT_MISMATCH", "UNWITNESSED", "LIMIT_EXCEEDED",
+    # an RPC's request bytes that do not parse (RPC-007; issue 15)
+    "REQUEST_MALFORMED",
 }  # fmt: skip
 
 
@@ -38,7 +40,7 @@ def _leaves() -> list[type[CoopError]]:
 
 @pytest.mark.req("ERR-001")
 def test_registry_holds_exactly_the_spec_codes() -> None:
-    """The SPEC allocates 40 codes; expect the registry to hold exactly those, no more, no fewer."""
+    """The SPEC allocates 41 codes; expect the registry to hold exactly those, no more, no fewer."""
     assert set(registry()) == SPEC_CODES
 
 

@@ -103,12 +103,12 @@ def test_attestations_come_with_the_contract_they_rest_on(
     assert contract is not None
     attestation = pa.sign("attestation", _attestation(contract.offer.digest, contract.id, node.peer.did))
     node.exchange(attestation.envelope, pa.send_context())
-    bundles = node.get_attestations(node.peer.did)
-    assert len(bundles) == 1
+    bundles, next_page = node.get_attestations(node.peer.did)
+    assert len(bundles) == 1 and next_page == ""
     report = verify_transcript(bundles[0])
     assert report.valid, report.error
     assert report.statements[-1].digest == attestation.digest
-    assert node.get_attestations(alice.did) == []
+    assert node.get_attestations(alice.did) == ([], "")
 
 
 def _attestation(offer: bytes, accept: bytes, subject: str) -> object:

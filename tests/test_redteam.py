@@ -20,6 +20,7 @@ from peers import make_peer
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.escrow_audit import audit_ledger
+from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
@@ -47,6 +48,9 @@ class Silent:
     def exchange(self, envelope: bytes, context: Sequence[bytes] = ()) -> list[bytes]:
         answers = self.peer.exchange(envelope, context)
         return [a for a in answers if not (self.drop_acks and verify_statement(a).body == "ack")]
+
+    def gossip(self, envelopes: Sequence[bytes], proofs: Sequence[ForkProof]) -> Any:
+        return self.peer.gossip(envelopes, proofs)
 
 
 def _market(**bob: Any) -> tuple[FixedClock, Party, Party, LocalEscrow, Peer, Peer]:

@@ -31,7 +31,8 @@ from a2a_coop._proto.a2acoop.v1 import service_pb2, service_pb2_grpc
 from a2a_coop.protocol import errors
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES
 from a2a_coop.protocol.errors import CoopError, Origin
-from a2a_coop.testing import Party
+from a2a_coop.protocol.forks import ForkProof
+from a2a_coop.testing import FixedClock, Party
 from a2a_coop.transport import (
     CooperationClient,
     CooperationHandler,
@@ -99,8 +100,17 @@ class ScriptedPeer:
     def get_checkpoint(self) -> bytes:
         return b"checkpoint"
 
-    def get_attestations(self, subject: str) -> list[list[bytes]]:
-        return [[b"mandate", b"offer", b"accept", subject.encode()]]
+    def get_attestations(
+        self, subject: str, limit: int, page_token: str, max_bytes: int
+    ) -> tuple[list[list[bytes]], str]:
+        # Two pages of one bundle each: "" then "2".
+        bundle = [b"mandate", b"offer", b"accept", subject.encode() + page_token.encode()]
+        return [bundle], "" if page_token else "2"
+
+    def gossip(
+        self, envelopes: Sequence[bytes], proofs: Sequence[ForkProof]
+    ) -> tuple[list[bytes], list[ForkProof]]:
+        return [b"checkpoint", *envelopes], [ForkProof(b"b", b"a"), *proofs]
 
 
 class ScriptedEscrow:
@@ -199,12 +209,33 @@ def test_negotiate_stream_ends_at_the_first_rejection(client: CooperationClient,
     assert b"never" not in [e for e, _ in peer.calls]
 
 
+SUBJECT = Party("carol", FixedClock()).agent.did
+
+
+def test_get_attestations_about_what_is_not_a_did_is_invalid_argument(client: CooperationClient) -> None:
+    """GetAttestations("not-a-did") is refused (KEY_INVALID, INVALID_ARGUMENT), not an empty OK; an
+    empty subject asks for every attestation held (ATT-014) and is answered."""
+    for subject in ("not-a-did", "did:key:z6Mkexample"):
+        with pytest.raises(errors.KeyInvalid):
+            client.get_attestations(subject)
+    assert client.get_attestations("")[0] == [b"mandate", b"offer", b"accept", b""]
+
+
 def test_read_calls_round_trip(client: CooperationClient) -> None:
     assert client.get_log(5, 2) == ([b"log-5", b"log-6"], 7)
     assert client.get_log(0, 0) == ([b"log-0", b"log-1", b"log-2"], 2)  # 0 = the server's page size
     assert client.get_checkpoint() == b"checkpoint"
-    subject = "did:key:z6Mkexample"
-    assert client.get_attestations(subject) == [[b"mandate", b"offer", b"accept", subject.encode()]]
+    subject = SUBJECT
+    first, token = client.get_attestations_page(subject, limit=1)
+    assert (first, token) == ([[b"mandate", b"offer", b"accept", subject.encode()]], "2")
+    assert client.get_attestations(subject) == [  # every page
+        [b"mandate", b"offer", b"accept", subject.encode()],
+        [b"mandate", b"offer", b"accept", subject.encode() + b"2"],
+    ]
+    assert client.gossip([b"mine"], [ForkProof(b"1", b"2")]) == (
+        [b"checkpoint", b"mine"],
+        [ForkProof(b"b", b"a"), ForkProof(b"1", b"2")],
+    )
 
 
 def test_escrow_calls_round_trip(server: RunningServer, escrow_handler: ScriptedEscrow) -> None:
@@ -404,6 +435,8 @@ def test_malformed_request_bytes_are_invalid_argument_and_the_server_keeps_servi
     with pytest.raises(grpc.RpcError) as info:
         raw_exchange(channel)(garbage, timeout=5)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    error = from_rpc_error(cast(grpc.RpcError, info.value))  # typed: our ErrorInfo, a SPEC code
+    assert isinstance(error, errors.RequestMalformed) and error.requirement == "RPC-007"
     assert peer.calls == []
     assert client.exchange(b"ok") == [b"ok"]
 
@@ -432,6 +465,30 @@ def test_health_reports_serving_for_the_server_and_each_service(channel: grpc.Ch
 
 
 @pytest.mark.req("RPC-010")
+def test_health_list_answers_every_service(channel: grpc.Channel) -> None:
+    """Health declares List; it answers (not UNIMPLEMENTED with a logged traceback)."""
+    reply = health_pb2_grpc.HealthStub(channel).List(health_pb2.HealthListRequest(), timeout=5)
+    assert {"", COOPERATION_SERVICE, ESCROW_SERVICE} <= set(reply.statuses)
+    assert {s.status for s in reply.statuses.values()} == {health_pb2.HealthCheckResponse.SERVING}
+
+
+@pytest.mark.req("RPC-010")
+def test_reflection_answers_v1_as_well_as_v1alpha(channel: grpc.Channel) -> None:
+    """grpcurl asks grpc.reflection.v1 first; both versions list the services."""
+    from grpc_reflection.v1alpha import reflection_pb2
+
+    for service in ("grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"):
+        call = channel.stream_stream(
+            f"/{service}/ServerReflectionInfo",
+            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+        )
+        (reply,) = list(call(iter([reflection_pb2.ServerReflectionRequest(list_services="*")]), timeout=5))
+        names = {s.name for s in reply.list_services_response.service}
+        assert {COOPERATION_SERVICE, ESCROW_SERVICE, "grpc.reflection.v1.ServerReflection"} <= names, service
+
+
+@pytest.mark.req("RPC-010")
 def test_reflection_lists_our_services(channel: grpc.Channel) -> None:
     """What `grpcurl -plaintext HOST:PORT list` and `describe` ask."""
     database = ProtoReflectionDescriptorDatabase(channel)
@@ -444,6 +501,7 @@ def test_reflection_lists_our_services(channel: grpc.Channel) -> None:
         "GetLog",
         "GetCheckpoint",
         "GetAttestations",
+        "Gossip",
     ]
 
 
@@ -566,7 +624,11 @@ def test_trio_clients_cover_every_call(server: RunningServer) -> None:
         assert await coop.exchange(b"a", [b"b"]) == [b"a", b"b"]
         assert await coop.get_log(1, 1) == ([b"log-1"], 3)
         assert await coop.get_checkpoint() == b"checkpoint"
-        assert await coop.get_attestations("s") == [[b"mandate", b"offer", b"accept", b"s"]]
+        assert await coop.get_attestations(SUBJECT) == [
+            [b"mandate", b"offer", b"accept", SUBJECT.encode()],
+            [b"mandate", b"offer", b"accept", SUBJECT.encode() + b"2"],
+        ]
+        assert await coop.gossip([b"c"], []) == ([b"checkpoint", b"c"], [ForkProof(b"b", b"a")])
         assert await escrow.submit([b"m"]) == [b"bond_lock"]
         assert await escrow.get_ledger(2, 1) == ([b"ledger-2"], 41)
         assert await escrow.get_transcript(2, 1) == ([b"page-2-1-%d" % MAX_PAGE_BYTES], 41, 3)

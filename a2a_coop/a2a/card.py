@@ -1,19 +1,17 @@
 """The AgentCard: how a peer declares the a2a-coop extension to A2A clients, and serves it over HTTP.
 
-:func:`agent_card` describes the peer: its gRPC interface and the extension in
+:func:`agent_card` describes the peer: its A2A interfaces and the extension in
 ``capabilities.extensions`` (``required: false``, A2A-002), whose ``params``
 carry the did:key, public key, mandate, supported versions, bodies and media
-types, and the CooperationService endpoint. :class:`CardServer` serves it at
-:data:`AGENT_CARD_PATH`; the servicer serves it as ``GetExtendedAgentCard``.
+types, and the CooperationService endpoint. :mod:`.http` serves it at
+:data:`AGENT_CARD_PATH`; every binding serves it as ``GetExtendedAgentCard``.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import threading
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Sequence
 from typing import Any, Final
 
 from a2a.types import a2a_pb2
@@ -35,7 +33,7 @@ EXTENSION_DESCRIPTION: Final = (
 DEFAULT_DESCRIPTION: Final = (
     "Trades under signed, bilateral a2a-coop statements (offers, contracts, receipts)."
 )
-PROTOCOL_VERSIONS: Final = (1,)
+PROTOCOL_VERSIONS: Final = (1,)  # a2a-coop's statement versions (the card lists them as strings)
 BODIES: Final = tuple(f.name for f in statement_pb2.Statement.DESCRIPTOR.oneofs_by_name["body"].fields)
 AGENT_CARD_PATH: Final = "/.well-known/agent-card.json"
 
@@ -44,11 +42,17 @@ def agent_card(
     node: PeerNode,
     endpoint: str,
     *,
+    interfaces: Sequence[tuple[str, str]] | None = None,
+    tls: bool = False,
     name: str = "a2a-coop peer",
     description: str = DEFAULT_DESCRIPTION,
     version: str = "0.1.0",
 ) -> a2a_pb2.AgentCard:
-    """The AgentCard of a peer whose gRPC server (A2AService and CooperationService) is at ``endpoint``."""
+    """The AgentCard of a peer whose gRPC server (A2AService and CooperationService) is at ``endpoint``.
+
+    ``interfaces``: the A2A interfaces, ``(url, protocolBinding)``, preferred first (default: gRPC
+    at ``endpoint`` only). ``tls``: the gRPC endpoint needs TLS (said in the extension's params).
+    """
     peer = node.peer
     mandate = peer.mandate_vs
     escrows = sorted(
@@ -70,12 +74,17 @@ def agent_card(
         "principal": mandate.issuer,
         "mandate": mandate.digest.hex(),
         "mandateEnvelope": base64.b64encode(mandate.envelope).decode(),
-        "protocolVersions": list(PROTOCOL_VERSIONS),
+        "protocolVersions": [str(v) for v in PROTOCOL_VERSIONS],
         "payloadType": STATEMENT_PAYLOAD_TYPE,
         "mediaTypes": list(MEDIA_TYPES),
         "commitmentKinds": list(BODIES),
         "acceptedEscrows": escrows,
-        "cooperationService": {"url": endpoint, "service": COOPERATION_SERVICE, "protocolBinding": "GRPC"},
+        "cooperationService": {
+            "url": endpoint,
+            "service": COOPERATION_SERVICE,
+            "protocolBinding": "GRPC",
+            "tls": tls,
+        },
     }
     ext_params = struct_pb2.Struct()
     ext_params.update(params)
@@ -85,17 +94,17 @@ def agent_card(
         required=False,
         params=ext_params,
     )
+    listed = interfaces if interfaces is not None else [(endpoint, "GRPC")]
     return a2a_pb2.AgentCard(
         name=name,
         description=description,
         version=version,
         supported_interfaces=[
-            a2a_pb2.AgentInterface(
-                url=endpoint, protocol_binding="GRPC", protocol_version=A2A_PROTOCOL_VERSION
-            )
+            a2a_pb2.AgentInterface(url=url, protocol_binding=binding, protocol_version=A2A_PROTOCOL_VERSION)
+            for url, binding in listed
         ],
         capabilities=a2a_pb2.AgentCapabilities(
-            streaming=False, push_notifications=False, extended_agent_card=True, extensions=[extension]
+            streaming=True, push_notifications=False, extended_agent_card=True, extensions=[extension]
         ),
         default_input_modes=[*MEDIA_TYPES, "text/plain"],
         default_output_modes=[*MEDIA_TYPES, "text/plain"],
@@ -112,46 +121,18 @@ def agent_card(
     )
 
 
+def card_dict(card: a2a_pb2.AgentCard) -> dict[str, Any]:
+    """The card in A2A's JSON form (protobuf JSON mapping, camelCase), with the booleans protobuf JSON
+    drops when false written out: each extension's ``required`` (A2A-002) and the capabilities."""
+    out: dict[str, Any] = json_format.MessageToDict(card)
+    caps = out.setdefault("capabilities", {})
+    caps["streaming"] = card.capabilities.streaming
+    caps["pushNotifications"] = card.capabilities.push_notifications
+    for ext, src in zip(caps.get("extensions", []), card.capabilities.extensions, strict=True):
+        ext["required"] = src.required
+    return out
+
+
 def card_json(card: a2a_pb2.AgentCard) -> bytes:
-    """The card in A2A's JSON form (protobuf JSON mapping, camelCase)."""
-    return json.dumps(json_format.MessageToDict(card), indent=2).encode()
-
-
-class CardServer:
-    """Serves the AgentCard at ``/.well-known/agent-card.json`` over plain HTTP, on a thread."""
-
-    def __init__(
-        self, get_card: Callable[[], a2a_pb2.AgentCard], host: str = "127.0.0.1", port: int = 0
-    ) -> None:
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # http.server's name
-                if self.path.split("?")[0] != AGENT_CARD_PATH:
-                    self.send_error(404)
-                    return
-                body = card_json(get_card())
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer((host, port), Handler)
-        self._httpd.daemon_threads = True
-        self.host = host
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="a2a-card", daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        """Base URL of the agent, for ``ClientFactory.create_from_url``."""
-        return f"http://{self.host}:{self.port}"
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()
+    """The card in A2A's JSON form (:func:`card_dict`), as served."""
+    return json.dumps(card_dict(card), indent=2).encode()

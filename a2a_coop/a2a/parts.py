@@ -101,6 +101,8 @@ def answers_of(response: a2a_pb2.StreamResponse | a2a_pb2.SendMessageResponse) -
         return envelopes_in(response.task.status.message.parts)
     if response.HasField("message"):
         return envelopes_in(response.message.parts)
+    if isinstance(response, a2a_pb2.StreamResponse) and response.HasField("status_update"):
+        return envelopes_in(response.status_update.status.message.parts)
     return []
 
 

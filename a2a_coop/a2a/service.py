@@ -1,66 +1,66 @@
-"""A2A's gRPC ``A2AService`` for one peer: messages to exchanges, negotiations as Tasks, and serving.
+"""A2A's gRPC binding for one peer, and serving all three bindings (:func:`serve_a2a`).
 
-See :mod:`a2a_coop.a2a` for the theory of operation.
+See :mod:`a2a_coop.a2a` for the theory of operation. :class:`A2AServicer` serves ``lf.a2a.v1.A2AService``
+on the same grpcio server as CooperationService; each call runs
+:class:`~a2a_coop.a2a.handler.CoopRequestHandler` (the one the HTTP bindings use) on the HTTP server's
+event loop, so every binding reaches the same negotiations with the same semantics. Requests are
+parsed here, not by grpcio, so that bytes that are not the request message answer INVALID_ARGUMENT;
+A2A errors carry A2A's gRPC status (section 5.4: UNIMPLEMENTED for an unsupported operation, push
+notifications or version) and a ``google.rpc.ErrorInfo`` in ``a2a-protocol.org``.
 """
 
 from __future__ import annotations
 
-import threading
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from types import TracebackType
-from typing import Any, Final, NoReturn, TypeVar
+from typing import Any, Final
 
 import grpc
-from a2a.types import a2a_pb2, a2a_pb2_grpc
+from a2a.server.context import ServerCallContext
+from a2a.types import a2a_pb2
 from a2a.utils import errors as a2a_errors
-from google.protobuf import any_pb2, struct_pb2
+from a2a.utils.proto_utils import to_stream_response
+from google.protobuf import any_pb2, empty_pb2
+from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]  # no py.typed
 from grpc_status import rpc_status
 
-from a2a_coop.a2a.card import DEFAULT_DESCRIPTION, CardServer, agent_card
-from a2a_coop.a2a.parts import (
-    A2A_PROTOCOL_VERSION,
-    ENVELOPE_MEDIA_TYPE,
-    EXTENSION_HEADERS,
-    EXTENSION_URI,
-    MEDIA_TYPES,
-    VERSION_HEADER,
-    envelope_of,
-    envelope_part,
-    is_envelope_part,
-    task_id_for,
+from a2a_coop.a2a.card import DEFAULT_DESCRIPTION, agent_card
+from a2a_coop.a2a.handler import (
+    TASK_STATES,
+    CoopRequestHandler,
+    NotifyingNode,
+    TaskEvents,
+    coop_cause,
+    negotiation_artifacts,
 )
+from a2a_coop.a2a.http import GRPC_STATUS, JSONRPC_PATH, REST_PATH, HttpServer, http_app
+from a2a_coop.a2a.parts import EXTENSION_HEADERS
 from a2a_coop.protocol.errors import CoopError
-from a2a_coop.protocol.negotiation import Negotiation, State
-from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.node import PeerNode
-from a2a_coop.runtime.peer import Peer
 from a2a_coop.transport.errors import STATUS_DETAILS_KEY, status_for
 from a2a_coop.transport.limits import MAX_REQUEST_BYTES
 from a2a_coop.transport.server import RunningServer, serve
 from a2a_coop.transport.tls import TlsConfig
 
-R = TypeVar("R")
+__all__ = [
+    "A2A_SERVICE",
+    "TASK_STATES",
+    "A2AServer",
+    "A2AServicer",
+    "a2a_status",
+    "coop_status",
+    "negotiation_artifacts",
+    "serve_a2a",
+]
+
+log = logging.getLogger("a2a_coop.a2a")
 A2A_SERVICE: Final = a2a_pb2.DESCRIPTOR.services_by_name["A2AService"].full_name
 A2A_DOMAIN: Final = "a2a-protocol.org"
-
-
-# SPEC.md section 14, A2A-011: negotiation state -> A2A task state.
-TASK_STATES: Final[dict[State, int]] = {
-    State.PROPOSED: a2a_pb2.TASK_STATE_INPUT_REQUIRED,
-    State.COUNTERED: a2a_pb2.TASK_STATE_INPUT_REQUIRED,
-    State.ACCEPTED: a2a_pb2.TASK_STATE_WORKING,
-    State.BONDED: a2a_pb2.TASK_STATE_WORKING,
-    State.PERFORMING: a2a_pb2.TASK_STATE_WORKING,
-    State.DISPUTED: a2a_pb2.TASK_STATE_WORKING,
-    State.FULFILLED: a2a_pb2.TASK_STATE_COMPLETED,
-    State.BREACHED: a2a_pb2.TASK_STATE_FAILED,
-    State.REVOKED: a2a_pb2.TASK_STATE_CANCELED,
-    State.REJECTED: a2a_pb2.TASK_STATE_REJECTED,
-    State.WITHDRAWN: a2a_pb2.TASK_STATE_CANCELED,
-    State.EXPIRED: a2a_pb2.TASK_STATE_CANCELED,
-}
 
 
 # --- A2A errors over gRPC --------------------------------------------------------------------
@@ -69,14 +69,16 @@ TASK_STATES: Final[dict[State, int]] = {
 def _a2a_info(error: a2a_errors.A2AError) -> any_pb2.Any:
     reason = a2a_errors.A2A_ERROR_REASONS.get(type(error), "INTERNAL_ERROR")
     info = any_pb2.Any()
-    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=A2A_DOMAIN))
+    metadata = {k: str(v) for k, v in (error.data or {}).items() if isinstance(v, str | int)}
+    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=A2A_DOMAIN, metadata=metadata))
     return info
 
 
 def a2a_status(error: a2a_errors.A2AError) -> grpc.Status:
-    """An A2A error as A2A's gRPC binding sends it: status code plus an ErrorInfo in a2a-protocol.org."""
-    mapping = a2a_errors.A2A_ERROR_MAPPING.get(type(error))
-    code = grpc.StatusCode[mapping.grpc_status if mapping else "INTERNAL"]
+    """An A2A error as A2A's gRPC binding sends it (A2A section 5.4, not a2a-sdk 1.3's table):
+    the status code plus an ErrorInfo in a2a-protocol.org."""
+    reason = a2a_errors.A2A_ERROR_REASONS.get(type(error))
+    code = grpc.StatusCode[GRPC_STATUS.get(reason or "", "INTERNAL")]
     status = status_pb2.Status(code=code.value[0], message=error.message, details=[_a2a_info(error)])
     return rpc_status.to_status(status)
 
@@ -91,317 +93,177 @@ def coop_status(err: CoopError) -> grpc.Status:
     return rpc_status.to_status(status)
 
 
-class _Abort(Exception):
-    def __init__(self, status: grpc.Status) -> None:
-        self.status = status
-
-
-def _a2a_error(error: a2a_errors.A2AError) -> _Abort:
-    return _Abort(a2a_status(error))
+def _status_of(exc: BaseException) -> grpc.Status:
+    cause = coop_cause(exc)
+    if cause is not None:
+        return coop_status(cause)
+    if isinstance(exc, a2a_errors.A2AError):
+        return a2a_status(exc)
+    if isinstance(exc, CoopError):
+        return coop_status(exc)
+    log.error("A2A call failed", exc_info=exc)
+    return a2a_status(a2a_errors.InternalError("internal error"))
 
 
 # --- the servicer ----------------------------------------------------------------------------
 
 
-class A2AServicer(a2a_pb2_grpc.A2AServiceServicer):
-    """A2A's gRPC service for one :class:`PeerNode` (SPEC.md section 14). Thread-safe.
+_UNARY: Final[dict[str, tuple[str, Callable[[Any], Any]]]] = {
+    # method -> (handler method, result -> response message)
+    "SendMessage": (
+        "on_message_send",
+        lambda r: (
+            a2a_pb2.SendMessageResponse(task=r)
+            if isinstance(r, a2a_pb2.Task)
+            else a2a_pb2.SendMessageResponse(message=r)
+        ),
+    ),
+    "GetTask": ("on_get_task", lambda r: r),
+    "ListTasks": ("on_list_tasks", lambda r: r),
+    "CancelTask": ("on_cancel_task", lambda r: r),
+    "GetExtendedAgentCard": ("on_get_extended_agent_card", lambda r: r),
+    "CreateTaskPushNotificationConfig": ("on_create_task_push_notification_config", lambda r: r),
+    "GetTaskPushNotificationConfig": ("on_get_task_push_notification_config", lambda r: r),
+    "ListTaskPushNotificationConfigs": ("on_list_task_push_notification_configs", lambda r: r),
+    "DeleteTaskPushNotificationConfig": (
+        "on_delete_task_push_notification_config",
+        lambda r: empty_pb2.Empty(),
+    ),
+}
+_STREAMING: Final = {
+    "SendStreamingMessage": "on_message_send_stream",
+    "SubscribeToTask": "on_subscribe_to_task",
+}
 
-    Args:
-        node: the peer; its ``exchange`` handles every statement.
-        endpoint: ``host:port`` of the gRPC server, for the card (set it after binding
-            port 0; :func:`serve_a2a` does).
-        name, description: shown in the AgentCard.
-    """
 
-    def __init__(
-        self,
-        node: PeerNode,
-        endpoint: str = "",
-        *,
-        name: str = "a2a-coop peer",
-        description: str = DEFAULT_DESCRIPTION,
-    ) -> None:
-        self.node = node
-        self.endpoint = endpoint
-        self.name = name
-        self.description = description
-        self._contexts: dict[bytes, str] = {}  # negotiation id -> A2A context id
-        self._lock = threading.Lock()
+class A2AServicer:
+    """A2A's gRPC service in front of ``handler``, whose coroutines run on ``loop``. Thread-safe."""
+
+    def __init__(self, handler: CoopRequestHandler, loop: asyncio.AbstractEventLoop) -> None:
+        self.handler = handler
+        self.loop = loop
 
     def add_to(self, server: grpc.Server) -> list[str]:
         """Register on a grpcio server; returns the service names (for ``serve(extra_servicers=...)``)."""
-        a2a_pb2_grpc.add_A2AServiceServicer_to_server(self, server)  # type: ignore[no-untyped-call]
+        service = a2a_pb2.DESCRIPTOR.services_by_name["A2AService"]
+        handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+        for method in service.methods:
+            request_cls = getattr(a2a_pb2, method.input_type.name)
+            if method.name in _STREAMING:
+                handlers[method.name] = grpc.unary_stream_rpc_method_handler(
+                    self._streaming(method.name, request_cls),
+                    response_serializer=a2a_pb2.StreamResponse.SerializeToString,
+                )
+            else:
+                handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+                    self._unary(method.name, request_cls),
+                    response_serializer=lambda m: m.SerializeToString(),
+                )
+        server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(A2A_SERVICE, handlers)])
         return [A2A_SERVICE]
 
-    def card(self) -> a2a_pb2.AgentCard:
-        return agent_card(self.node, self.endpoint, name=self.name, description=self.description)
+    def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
-    # -- RPCs ---------------------------------------------------------------------------------
+    def _unary(self, name: str, request_cls: Any) -> Callable[[bytes, grpc.ServicerContext], Any]:
+        method, wrap = _UNARY[name]
 
-    def SendMessage(  # A2A's method name
-        self, request: a2a_pb2.SendMessageRequest, context: grpc.ServicerContext
-    ) -> a2a_pb2.SendMessageResponse:
-        return self._run(context, lambda: self._send_message(request, context))
+        def call(data: bytes, context: grpc.ServicerContext) -> Any:
+            try:
+                request = _parse(request_cls, data)
+                ctx = call_context(context)
+                result = self._call(getattr(self.handler, method)(request, ctx))
+                _echo(context, ctx)
+                return wrap(result)
+            except BaseException as exc:  # every failure becomes a typed status
+                if isinstance(exc, KeyboardInterrupt | SystemExit):
+                    raise
+                context.abort_with_status(_status_of(exc))
 
-    def GetTask(self, request: a2a_pb2.GetTaskRequest, context: grpc.ServicerContext) -> a2a_pb2.Task:
-        def call() -> a2a_pb2.Task:
-            _check_version(context)
-            activated = _activated(context, ())
-            neg = self._negotiation(request.id)
-            if neg is None:
-                raise _a2a_error(a2a_errors.TaskNotFoundError(f"no task {request.id!r}"))
-            _echo(context, activated)
-            return self._task(neg, [])
+        return call
 
-        return self._run(context, call)
+    def _streaming(
+        self, name: str, request_cls: Any
+    ) -> Callable[[bytes, grpc.ServicerContext], Iterator[Any]]:
+        method = _STREAMING[name]
 
-    def GetExtendedAgentCard(
-        self, request: a2a_pb2.GetExtendedAgentCardRequest, context: grpc.ServicerContext
-    ) -> a2a_pb2.AgentCard:
-        return self._run(context, self.card)
+        def call(data: bytes, context: grpc.ServicerContext) -> Iterator[Any]:
+            stream: Any = None
+            pending: list[concurrent.futures.Future[Any]] = []
 
-    def SendStreamingMessage(
-        self, request: a2a_pb2.SendMessageRequest, context: grpc.ServicerContext
-    ) -> Iterator[a2a_pb2.StreamResponse]:
-        context.abort_with_status(
-            a2a_status(a2a_errors.UnsupportedOperationError("streaming is not offered"))
-        )
-        yield a2a_pb2.StreamResponse()  # pragma: no cover - abort raises
+            # A cancelled or finished RPC (the client left, the server stops) ends the wait for the
+            # next event, so no worker thread stays parked on a subscription nobody reads.
+            def cancel() -> None:
+                for f in pending:
+                    f.cancel()
 
-    def SubscribeToTask(
-        self, request: a2a_pb2.SubscribeToTaskRequest, context: grpc.ServicerContext
-    ) -> Iterator[a2a_pb2.StreamResponse]:
-        context.abort_with_status(
-            a2a_status(a2a_errors.UnsupportedOperationError("streaming is not offered"))
-        )
-        yield a2a_pb2.StreamResponse()  # pragma: no cover - abort raises
+            context.add_callback(cancel)
+            try:
+                request = _parse(request_cls, data)
+                ctx = call_context(context)
+                stream = getattr(self.handler, method)(request, ctx)
+                first = True
+                while context.is_active():
+                    future = asyncio.run_coroutine_threadsafe(stream.__anext__(), self.loop)
+                    pending[:] = [future]
+                    try:
+                        event = future.result()
+                    except (StopAsyncIteration, concurrent.futures.CancelledError):
+                        return
+                    if first:
+                        _echo(context, ctx)
+                        first = False
+                    yield to_stream_response(event)
+            except GeneratorExit:
+                raise
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt | SystemExit):
+                    raise
+                context.abort_with_status(_status_of(exc))
+            finally:
+                if stream is not None and not self.loop.is_closed():
+                    with contextlib.suppress(Exception):  # closing a finished stream
+                        asyncio.run_coroutine_threadsafe(stream.aclose(), self.loop).result(5)
 
-    def CancelTask(self, request: a2a_pb2.CancelTaskRequest, context: grpc.ServicerContext) -> a2a_pb2.Task:
-        message = "a negotiation ends by a signed Withdraw, Reject or Revoke, not by CancelTask"
-        return self._refuse(context, a2a_errors.TaskNotCancelableError(message))
-
-    def ListTasks(
-        self, request: a2a_pb2.ListTasksRequest, context: grpc.ServicerContext
-    ) -> a2a_pb2.ListTasksResponse:
-        return self._refuse(context, a2a_errors.UnsupportedOperationError("ListTasks is not offered"))
-
-    def CreateTaskPushNotificationConfig(
-        self, request: Any, context: grpc.ServicerContext
-    ) -> a2a_pb2.TaskPushNotificationConfig:
-        return self._refuse(context, a2a_errors.PushNotificationNotSupportedError())
-
-    def GetTaskPushNotificationConfig(
-        self, request: Any, context: grpc.ServicerContext
-    ) -> a2a_pb2.TaskPushNotificationConfig:
-        return self._refuse(context, a2a_errors.PushNotificationNotSupportedError())
-
-    def ListTaskPushNotificationConfigs(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._refuse(context, a2a_errors.PushNotificationNotSupportedError())
-
-    def DeleteTaskPushNotificationConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._refuse(context, a2a_errors.PushNotificationNotSupportedError())
-
-    # -- internals ----------------------------------------------------------------------------
-
-    def _refuse(self, context: grpc.ServicerContext, error: a2a_errors.A2AError) -> NoReturn:
-        context.abort_with_status(a2a_status(error))
-        raise AssertionError("abort_with_status returns only by raising")  # pragma: no cover
-
-    def _run(self, context: grpc.ServicerContext, call: Callable[[], R]) -> R:
-        try:
-            return call()
-        except _Abort as abort:
-            context.abort_with_status(abort.status)
-        except CoopError as err:
-            context.abort_with_status(coop_status(err))
-        raise AssertionError("abort_with_status returns only by raising")  # pragma: no cover
-
-    def _send_message(
-        self, request: a2a_pb2.SendMessageRequest, context: grpc.ServicerContext
-    ) -> a2a_pb2.SendMessageResponse:
-        _check_version(context)
-        msg = request.message
-        activated = _activated(context, msg.extensions)
-        signed = [p for p in msg.parts if is_envelope_part(p)]
-        if not signed:
-            return self._unsigned(msg, activated, context)
-        if EXTENSION_URI not in activated:
-            raise _a2a_error(
-                a2a_errors.ExtensionSupportRequiredError(
-                    f"a2a-coop Parts need the extension activated: send A2A-Extensions: {EXTENSION_URI}"
-                )
-            )
-        *ctx, envelope = [envelope_of(p) for p in signed]
-        request_vs = verify_statement(envelope)
-        nid = request_vs.header.negotiation_id
-        if msg.task_id and msg.task_id != task_id_for(nid):
-            raise _a2a_error(
-                a2a_errors.InvalidParamsError(
-                    f"the statement belongs to task {task_id_for(nid)!r}, not {msg.task_id!r} "
-                    "(one Task per negotiation, A2A-007)"
-                )
-            )
-        answers = self.node.exchange(envelope, ctx)
-        _echo(context, activated)
-        parts = [envelope_part(a) for a in answers]
-        if not nid:
-            reply = _agent_message(parts, context_id=msg.context_id or str(uuid.uuid4()))
-            return a2a_pb2.SendMessageResponse(message=reply)
-        with self._lock:
-            context_id = self._contexts.setdefault(nid, msg.context_id or task_id_for(nid))
-        neg = self._negotiation(task_id_for(nid))
-        assert neg is not None  # exchange accepted a statement of it
-        return a2a_pb2.SendMessageResponse(task=self._task(neg, parts, context_id=context_id))
-
-    def _unsigned(
-        self, msg: a2a_pb2.Message, activated: set[str], context: grpc.ServicerContext
-    ) -> a2a_pb2.SendMessageResponse:
-        """A message with no a2a-coop Part: never changes a negotiation (A2A-010), else a plain reply."""
-        if msg.task_id:
-            if self._negotiation(msg.task_id) is None:
-                raise _a2a_error(a2a_errors.TaskNotFoundError(f"no task {msg.task_id!r}"))
-            text = (
-                f"task {msg.task_id} is an a2a-coop negotiation: only signed statements "
-                f"(Parts of media type {ENVELOPE_MEDIA_TYPE}) can change it"
-            )
-            if EXTENSION_URI not in activated:
-                raise _a2a_error(a2a_errors.ExtensionSupportRequiredError(text))
-            raise _a2a_error(a2a_errors.InvalidParamsError(text))
-        _echo(context, activated)
-        text = (
-            f"This agent trades under the a2a-coop extension ({EXTENSION_URI}). Activate it with the "
-            f"A2A-Extensions header and send signed statements as Parts of media type "
-            f"{ENVELOPE_MEDIA_TYPE}; see the extension's params in the AgentCard."
-        )
-        data = struct_pb2.Value()
-        data.struct_value.update({"extension": EXTENSION_URI, "mediaTypes": list(MEDIA_TYPES)})
-        parts = [a2a_pb2.Part(text=text), a2a_pb2.Part(data=data, media_type="application/json")]
-        reply = _agent_message(parts, context_id=msg.context_id or str(uuid.uuid4()), coop=False)
-        return a2a_pb2.SendMessageResponse(message=reply)
-
-    def _negotiation(self, task_id: str) -> Negotiation | None:
-        try:
-            nid = bytes.fromhex(task_id)
-        except ValueError:
-            return None
-        with self.node.peer.lock:
-            return self.node.peer.verifier.negotiations.by_id.get(nid)
-
-    def _task(
-        self, neg: Negotiation, parts: Sequence[a2a_pb2.Part], *, context_id: str | None = None
-    ) -> a2a_pb2.Task:
-        peer = self.node.peer
-        with peer.lock:
-            state = neg.state
-            artifacts = negotiation_artifacts(peer, neg)
-        if context_id is None:
-            with self._lock:
-                context_id = self._contexts.get(neg.id, task_id_for(neg.id))
-        task_id = task_id_for(neg.id)
-        status = a2a_pb2.TaskStatus(state=TASK_STATES[state])  # type: ignore[arg-type]
-        if parts:
-            status.message.CopyFrom(_agent_message(parts, context_id=context_id, task_id=task_id))
-        status.timestamp.GetCurrentTime()
-        metadata = struct_pb2.Struct()
-        metadata.update({"a2aCoop": {"negotiationId": neg.id.hex(), "state": state.value}})
-        return a2a_pb2.Task(
-            id=task_id, context_id=context_id, status=status, artifacts=artifacts, metadata=metadata
-        )
+        return call
 
 
-def negotiation_artifacts(peer: Peer, neg: Negotiation) -> list[a2a_pb2.Artifact]:
-    """The contract, its receipts and its attestations, each a self-contained evidence bundle
-    (mandates first, then the statements in dependency order) that verifies offline (A2A-012)."""
-    c = neg.contract
-    if c is None:
-        return []
-    held = peer.verifier.statements
-    mandates = {d: held[d] for d in (c.offer.header.mandate, c.accept.header.mandate) if d in held}
-    contract = [*mandates.values(), c.offer, c.accept]
-    out = [_artifact("contract", c.id, contract, "The co-signed contract: mandates, offer, accept.")]
-    for _before, _event, _after, digest in neg.history:
-        receipt = held.get(digest) if digest else None
-        if receipt is None or receipt.body != "receipt":
-            continue
-        delivery = held.get(receipt.statement.receipt.delivery)
-        if delivery is None:
-            continue
-        out.append(_artifact("receipt", receipt.digest, [*contract, delivery, receipt], "A signed Receipt."))
-    for vs in list(held.values()):
-        if vs.body == "attestation" and vs.statement.attestation.accept == c.id:
-            extra = held.get(vs.header.mandate)
-            bundle = {s.digest: s for s in (*([extra] if extra else []), *contract, vs)}
-            out.append(_artifact("attestation", vs.digest, list(bundle.values()), "An Attestation."))
-    return out
+def _parse(cls: Any, data: bytes) -> Any:
+    try:
+        return cls.FromString(data)
+    except (DecodeError, RuntimeWarning, ValueError) as exc:
+        raise a2a_errors.InvalidRequestError(f"the request is not a valid {cls.__name__}: {exc}") from None
 
 
-def _artifact(
-    kind: str, digest: bytes, statements: Sequence[VerifiedStatement], description: str
-) -> a2a_pb2.Artifact:
-    metadata = struct_pb2.Struct()
-    metadata.update({"a2aCoop": {"kind": kind, "digest": digest.hex()}})
-    return a2a_pb2.Artifact(
-        artifact_id=f"{kind}-{digest.hex()}",
-        name=kind,
-        description=description,
-        parts=[envelope_part(vs.envelope) for vs in statements],
-        metadata=metadata,
-        extensions=[EXTENSION_URI],
-    )
-
-
-def _agent_message(
-    parts: Sequence[a2a_pb2.Part], *, context_id: str, task_id: str = "", coop: bool = True
-) -> a2a_pb2.Message:
-    return a2a_pb2.Message(
-        message_id=str(uuid.uuid4()),
-        role=a2a_pb2.ROLE_AGENT,
-        context_id=context_id,
-        task_id=task_id,
-        parts=parts,
-        extensions=[EXTENSION_URI] if coop else [],
-    )
-
-
-def _metadata(context: grpc.ServicerContext, keys: Sequence[str]) -> list[str]:
-    out = []
+def call_context(context: grpc.ServicerContext) -> ServerCallContext:
+    """A ServerCallContext from gRPC metadata: lower-case header names, requested extensions."""
+    headers: dict[str, str] = {}
+    requested: set[str] = set()
     for key, value in context.invocation_metadata() or ():
-        if key.lower() in keys:
-            out.append(value.decode() if isinstance(value, bytes) else value)
-    return out
+        text = value.decode() if isinstance(value, bytes) else value
+        headers.setdefault(key.lower(), text)
+        if key.lower() in EXTENSION_HEADERS:
+            requested.update(e.strip() for e in text.split(",") if e.strip())
+    return ServerCallContext(state={"headers": headers}, requested_extensions=requested)
 
 
-def _activated(context: grpc.ServicerContext, message_extensions: Iterable[str]) -> set[str]:
-    """Extensions the client activated: either header name, comma-separated, or the message's list."""
-    requested = {e.strip() for v in _metadata(context, EXTENSION_HEADERS) for e in v.split(",") if e.strip()}
-    requested.update(message_extensions)
-    return requested & {EXTENSION_URI}
-
-
-def _echo(context: grpc.ServicerContext, activated: set[str]) -> None:
+def _echo(context: grpc.ServicerContext, ctx: ServerCallContext) -> None:
+    activated = ctx.state.get("activated_extensions")
     if activated:
         context.send_initial_metadata((("a2a-extensions", ",".join(sorted(activated))),))
 
 
-def _check_version(context: grpc.ServicerContext) -> None:
-    """A2A-004: A2A-Version must name major version 1 (absent means 0.3, as A2A defines)."""
-    values = _metadata(context, (VERSION_HEADER,))
-    version = values[0].strip() if values else "0.3"
-    if version.split(".")[0] != "1":
-        raise _a2a_error(
-            a2a_errors.VersionNotSupportedError(
-                f"A2A version {version!r} is not supported; this agent speaks {A2A_PROTOCOL_VERSION}"
-            )
-        )
+# --- serving ----------------------------------------------------------------------------------
 
 
 class A2AServer:
-    """A peer serving CooperationService and A2AService on one gRPC port, plus its card over HTTP."""
+    """A peer serving CooperationService and A2A's gRPC binding on one port, and A2A's JSON-RPC and
+    HTTP+JSON bindings and its card on another (HTTP)."""
 
-    def __init__(self, grpc_server: RunningServer, servicer: A2AServicer, card_server: CardServer) -> None:
+    def __init__(self, grpc_server: RunningServer, http: HttpServer, handler: CoopRequestHandler) -> None:
         self.grpc = grpc_server
-        self.servicer = servicer
-        self.card_server = card_server
+        self.http = http
+        self.handler = handler
 
     @property
     def target(self) -> str:
@@ -409,11 +271,17 @@ class A2AServer:
 
     @property
     def card_url(self) -> str:
-        return self.card_server.url
+        """Base URL of the agent, for ``ClientFactory.create_from_url``."""
+        return self.http.url
+
+    def card(self) -> a2a_pb2.AgentCard:
+        return self.handler._card()
 
     def stop(self) -> None:
-        self.card_server.stop()
-        self.grpc.stop()
+        try:
+            self.grpc.stop()
+        finally:
+            self.http.stop()
 
     def __enter__(self) -> A2AServer:
         return self
@@ -431,28 +299,69 @@ def serve_a2a(
     port: int = 0,
     http_port: int = 0,
     name: str = "a2a-coop peer",
+    description: str = DEFAULT_DESCRIPTION,
     max_message_bytes: int = 4 * MAX_REQUEST_BYTES,
     tls: TlsConfig | None = None,
+    public_url: str | None = None,
+    public_grpc: str | None = None,
+    exchange: Callable[[bytes, Sequence[bytes]], list[bytes]] | None = None,
+    cooperation: Any = None,
 ) -> A2AServer:
-    """Serve ``node`` over CooperationService and A2A's A2AService (one gRPC server), and its card
-    at ``http://host:http_port/.well-known/agent-card.json``.
+    """Serve ``node`` over CooperationService and A2A's three bindings: gRPC (A2AService, on the gRPC
+    server with CooperationService, at ``host:port``), JSON-RPC 2.0 and HTTP+JSON (on uvicorn at
+    ``host:http_port``, with the AgentCard at ``/.well-known/agent-card.json``).
 
+    ``public_url``: the HTTP base URL the card advertises (default: the bound address);
+    ``public_grpc``: the gRPC ``host:port`` it advertises (default: ``public_url``'s host with the
+    bound port, else the bound address). ``exchange`` and ``cooperation``: what handles statements
+    from A2A and from CooperationService (default: the node; the CLI passes its logging wrapper).
     ``max_message_bytes`` defaults to room for a statement and a few context envelopes.
     """
-    servicer = A2AServicer(node, name=name)
-    running = serve(
-        node,
-        None,
-        host=host,
-        port=port,
-        max_message_bytes=max_message_bytes,
-        extra_servicers=[servicer.add_to],
-        tls=tls,
-    )
-    servicer.endpoint = running.target
+    events = TaskEvents()
+    endpoints: dict[str, str] = {}
+
+    def card() -> a2a_pb2.AgentCard:
+        base = endpoints["http"].rstrip("/")
+        interfaces = [
+            (base + JSONRPC_PATH, "JSONRPC"),
+            (base + REST_PATH, "HTTP+JSON"),
+            (endpoints["grpc"], "GRPC"),
+        ]
+        return agent_card(
+            node,
+            endpoints["grpc"],
+            interfaces=interfaces,
+            tls=tls is not None,
+            name=name,
+            description=description,
+        )
+
+    handler = CoopRequestHandler(node, card, exchange=exchange, events=events)
+    http = HttpServer(http_app(handler, card), host, http_port, tls=tls)
+    events.loop = http.loop
     try:
-        cards = CardServer(servicer.card, host, http_port)
+        servicer = A2AServicer(handler, http.loop)
+        running = serve(
+            NotifyingNode(cooperation if cooperation is not None else node, events),
+            None,
+            host=host,
+            port=port,
+            max_message_bytes=max_message_bytes,
+            extra_servicers=[servicer.add_to],
+            tls=tls,
+        )
     except BaseException:
-        running.stop()
+        http.stop()
         raise
-    return A2AServer(running, servicer, cards)
+    endpoints["http"] = public_url or http.url
+    if public_grpc:
+        endpoints["grpc"] = public_grpc
+    elif public_url:
+        from urllib.parse import urlsplit
+
+        public_host = urlsplit(public_url).hostname or host
+        public_host = f"[{public_host}]" if ":" in public_host else public_host
+        endpoints["grpc"] = f"{public_host}:{running.port}"
+    else:
+        endpoints["grpc"] = running.target
+    return A2AServer(running, http, handler)

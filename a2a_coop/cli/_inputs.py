@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from a2a_coop.cli._common import UsageError
-from a2a_coop.protocol.envelope import envelope_from_json
+from a2a_coop.protocol.envelope import envelope_from_json, strict_json_loads
 from a2a_coop.protocol.errors import CoopError, MalformedEnvelope
 from a2a_coop.runtime.keyfile import KEY_FILE_TYPE
 from a2a_coop.vectors import Vector, VectorFormatError, parse_vector_file
@@ -68,12 +67,10 @@ def read_json(path: str, data: bytes) -> Any | None:
         return None
     if not text.strip():
         raise UsageError(f"{path} is empty")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
+    try:  # strict: a member name twice is refused, not resolved to one of its values (ENV-010)
+        doc = strict_json_loads(text)
+    except ValueError as exc:  # json.JSONDecodeError is one; so is "nested too deeply"
         raise UsageError(f"{path}: invalid JSON: {exc}") from None
-    except RecursionError:  # json's decoder recurses per nesting level
-        raise UsageError(f"{path}: invalid JSON: nested too deeply") from None
     if not isinstance(doc, dict | list):  # null would read as "binary"; nothing we read is a scalar
         raise UsageError(f"{path}: JSON {_NEITHER}")
     return doc

@@ -28,6 +28,7 @@ import grpc
 from a2a_coop.cli._common import EXIT_INTERRUPTED, EXIT_INVALID, Invalid, UsageError, short
 from a2a_coop.protocol.envelope import envelope_from_json, envelope_to_json
 from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair, public_key_from_did
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal, JournalError
@@ -329,8 +330,15 @@ class LoggedPeer:
     def get_checkpoint(self) -> bytes:
         return self.node.get_checkpoint()
 
-    def get_attestations(self, subject: str) -> list[list[bytes]]:
-        return self.node.get_attestations(subject)
+    def get_attestations(
+        self, subject: str, limit: int, page_token: str, max_bytes: int
+    ) -> tuple[list[list[bytes]], str]:
+        return self.node.get_attestations(subject, limit, page_token, max_bytes)
+
+    def gossip(
+        self, envelopes: Sequence[bytes], proofs: Sequence[ForkProof]
+    ) -> tuple[list[bytes], list[ForkProof]]:
+        return self.node.gossip(envelopes, proofs)
 
 
 class LoggedEscrow:

@@ -33,9 +33,11 @@ from a2a_coop.cli._common import (
     non_negative,
     parse_duration,
     parse_time,
+    port_number,
     positive,
     quiet_grpc,
     strategy_spec,
+    trust_score,
 )
 from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE
 from a2a_coop.protocol.statements import PROTOCOL_VERSION
@@ -79,7 +81,7 @@ def _add_identity(p: argparse.ArgumentParser, *, journal_must_exist: bool = Fals
 
 def _add_listen(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=non_negative, default=0, help="port to bind (default 0: any free port)")
+    p.add_argument("--port", type=port_number, default=0, help="port to bind (default 0: any free port)")
     g = p.add_argument_group(
         "TLS (default: plaintext)",
         "--tls-cert and --tls-key serve TLS; --tls-client-ca adds mutual TLS: clients without a "
@@ -140,6 +142,79 @@ def _add_counterparty(p: argparse.ArgumentParser) -> None:
     _add_dial_tls(p)
 
 
+def _add_serve_options(p: argparse.ArgumentParser) -> None:
+    """What ``serve`` and ``agent run`` share: identity, listening, escrow, trust, A2A."""
+    _add_identity(p)
+    _add_listen(p)
+    p.add_argument(
+        "--escrow",
+        metavar="HOST:PORT",
+        help="an escrow to trade under: its mandate is fetched at start (no --context needed), and "
+        "every delivery signed under a contract naming it is sent to it to be stamped at once, so a "
+        "counterparty that withholds its receipt cannot make it late",
+    )
+    p.add_argument(
+        "--context",
+        type=Path,
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="FILE",
+        help="envelopes to hold from the start; an escrow's mandate here makes it trusted",
+    )
+    p.add_argument(
+        "--a2a",
+        action="store_true",
+        help="also serve A2A (needs the a2a extra): its gRPC binding on the same port, JSON-RPC 2.0 "
+        "and HTTP+JSON and the AgentCard over HTTP on --card-port, with the same TLS; prints "
+        "'agent card at URL' after the listening line",
+    )
+    p.add_argument(
+        "--card-port",
+        type=port_number,
+        default=0,
+        help="HTTP port of A2A's JSON-RPC and HTTP+JSON bindings and the AgentCard with --a2a "
+        "(default: any free port)",
+    )
+    p.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="with --a2a: the HTTP base URL the AgentCard advertises (e.g. https://agent.example.com; "
+        "default: the address bound; needed with a wildcard --host)",
+    )
+    p.add_argument(
+        "--public-grpc",
+        metavar="HOST:PORT",
+        help="with --a2a: the gRPC address the AgentCard advertises (default: --public-url's host "
+        "with the bound port)",
+    )
+    p.add_argument(
+        "--refuse-below",
+        type=trust_score,
+        default=0.0,
+        metavar="SCORE",
+        help="refuse counterparties whose score in our reputation view is below this (0..1; "
+        "default 0: nobody); the policy guard enforces it on every offer, counter and accept",
+    )
+    p.add_argument(
+        "--bond-below",
+        type=trust_score,
+        default=0.0,
+        metavar="SCORE",
+        help="demand at least --min-bond of counterparties scoring below this: an acceptable offer "
+        "asking less of them is answered with a counter demanding it",
+    )
+    p.add_argument("--min-bond", type=non_negative, default=0, help="the bond --bond-below demands")
+    p.add_argument(
+        "--trust-seed",
+        action="append",
+        default=[],
+        metavar="DID",
+        help="a principal our reputation view pre-trusts besides our own (repeatable)",
+    )
+    _add_dial_tls(p, "escrow-")
+
+
 def _add_runtime_parsers(sub: Any) -> None:
     p = sub.add_parser(
         "mandate",
@@ -170,43 +245,13 @@ def _add_runtime_parsers(sub: Any) -> None:
         "once serving; logs each exchange on stderr. The peer accepts contracts naming no escrow, or "
         "an escrow it was given: by --escrow, or by its mandate in --context.",
     )
-    _add_identity(p)
-    _add_listen(p)
-    p.add_argument(
-        "--escrow",
-        metavar="HOST:PORT",
-        help="an escrow to trade under: its mandate is fetched at start (no --context needed), and "
-        "every delivery signed under a contract naming it is sent to it to be stamped at once, so a "
-        "counterparty that withholds its receipt cannot make it late",
-    )
+    _add_serve_options(p)
     p.add_argument(
         "--strategy",
         type=strategy_spec,
         default="honest",
         help="honest (default) or withhold-every-Nth:N (never delivers on every Nth contract)",
     )
-    p.add_argument(
-        "--context",
-        type=Path,
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="FILE",
-        help="envelopes to hold from the start; an escrow's mandate here makes it trusted",
-    )
-    p.add_argument(
-        "--a2a",
-        action="store_true",
-        help="also serve A2A's A2AService on the same port and the AgentCard over HTTP "
-        "(needs the a2a extra); prints 'agent card at URL' after the listening line",
-    )
-    p.add_argument(
-        "--card-port",
-        type=int,
-        default=0,
-        help="HTTP port of the AgentCard with --a2a (default: any free port)",
-    )
-    _add_dial_tls(p, "escrow-")
     p.set_defaults(func=_Command("peer", "cmd_serve"))
 
     p = sub.add_parser("escrow", help="run an escrow, fetch its ledger, audit a ledger")
@@ -358,6 +403,29 @@ def _add_runtime_parsers(sub: Any) -> None:
     _add_dial_tls(p)
     p.set_defaults(func=_Command("peer", "cmd_status"))
 
+    p = sub.add_parser(
+        "reputation",
+        help="a counterparty's score in our reputation view, and the attestations behind it",
+        description="Read a journal (its server may be running) and print SUBJECT's score in the "
+        "peer's reputation view (SPEC 10.3): score, uncertainty, trust, how many attestations with "
+        "stake stand behind it, and each attestation about it with its rater, outcome and stake (0 "
+        "with the reason when it weighs nothing). SUBJECT is a did:key (an agent, scored as its "
+        "principal, or a principal) or a key file.",
+    )
+    p.add_argument("subject", metavar="SUBJECT")
+    p.add_argument("--journal", type=Path, required=True)
+    p.add_argument("--key", type=Path, required=True)
+    p.add_argument("--mandate", type=Path, help="default: the mandate recorded in the journal")
+    p.add_argument(
+        "--seed",
+        action="append",
+        default=[],
+        metavar="DID",
+        help="a principal to pre-trust besides our own (repeatable)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON report")
+    p.set_defaults(func=_Command("peer", "cmd_reputation"))
+
     p = sub.add_parser("export", help="write the evidence of one negotiation, verifiable with `verify`")
     p.add_argument("--journal", type=Path, required=True)
     p.add_argument("--key", type=Path, required=True)
@@ -414,6 +482,64 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_offline("cmd_inspect"))
 
     _add_runtime_parsers(sub)
+
+    p = sub.add_parser(
+        "agent",
+        help="the reference agents: list them, or run one as its own gRPC peer",
+        description="Reference agents (package reference_agents): cooperative and adversarial "
+        "strategies behind the policy guard, for testing an agent against.",
+    )
+    asub = p.add_subparsers(dest="agent_command", required=True, metavar="ACTION")
+    a = asub.add_parser("list", help="describe every reference agent and its parameters")
+    a.add_argument("--json", action="store_true", help="one JSON object per agent, one per line")
+    a.set_defaults(func=_Command("agents", "cmd_agent_list", networked=False))
+    a = asub.add_parser(
+        "run",
+        help="run a reference agent as a peer: answer offers over gRPC until SIGINT/SIGTERM",
+        description="Like serve, with a reference agent deciding. Prints 'listening on HOST:PORT as DID'.",
+    )
+    _add_serve_options(a)
+    a.add_argument("--strategy", required=True, metavar="NAME", help="the agent (a2a-coop agent list)")
+    a.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an agent parameter, e.g. act_rate=0.5 or members=DID,DID (repeatable)",
+    )
+    a.set_defaults(func=_Command("agents", "cmd_agent_run"))
+
+    p = sub.add_parser(
+        "sim",
+        help="population simulation of the reference agents (fast mode, in one process)",
+        description="Reference agents trading over the real protocol in one process, in a verifiable "
+        "world (bonds, escrow, reputation, audit) or a cheap-talk one (none of them).",
+    )
+    ssub = p.add_subparsers(dest="sim_command", required=True, metavar="ACTION")
+    s = ssub.add_parser(
+        "evolve",
+        help="measure the payoff table in a world, run a Moran process; print one JSON line last",
+        description="Prints the payoff table and progress on stderr and, last on stdout, one JSON line: "
+        "the final share of each agent type, the generation count, the fixated type (or null) and the "
+        "deceptive types' combined share. The same seed gives the same result.",
+    )
+    s.add_argument("--world", required=True, choices=["verifiable", "cheap-talk"])
+    s.add_argument("--seed", type=non_negative, default=0, help="(default 0)")
+    s.add_argument("--population", type=positive, default=30, help="(default 30)")
+    s.add_argument("--steps", type=non_negative, default=100, help="Moran steps at most (default 100)")
+    s.add_argument("--rounds", type=positive, default=4, help="rounds per pair game (default 4)")
+    s.add_argument(
+        "--dynamics",
+        choices=["moran", "replicator"],
+        default="moran",
+        help="a Moran process of --population (default), or replicator dynamics (--steps steps of 0.1)",
+    )
+    s.add_argument(
+        "--types",
+        metavar="NAME,NAME",
+        help="the agent types (default: every agent a pair game can host; see a2a-coop agent list)",
+    )
+    s.set_defaults(func=_Command("agents", "cmd_sim_evolve", networked=False))
 
     p = sub.add_parser(
         "demo",

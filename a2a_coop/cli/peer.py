@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from a2a_coop._proto.a2acoop.v1 import trade_pb2
+from a2a_coop._proto.a2acoop.v1 import reputation_pb2, trade_pb2
 from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, Invalid, UsageError, iso
 from a2a_coop.cli._runtime import (
     META_CONTEXT,
@@ -50,6 +50,7 @@ from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.runtime.node import DAY_MS, EscrowWitness, PeerNode, sign_mandate
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
+from a2a_coop.runtime.reputation import TrustPolicy
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, Strategy, WithholdingStrategy
 from a2a_coop.runtime.trade import (
     claim_breach,
@@ -121,6 +122,23 @@ def build_strategy(spec: str) -> Strategy:
     return _LoggedWithholding(every=int(spec.rsplit(":", 1)[1]))
 
 
+def trust_policy(args: argparse.Namespace) -> TrustPolicy | None:
+    """The trust policy serve's options ask for (ATT-016), or None when they ask for none."""
+    seeds = frozenset(resolve_did(s) for s in args.trust_seed)
+    if not (args.refuse_below or args.bond_below or args.min_bond or seeds):
+        return None
+    if args.bond_below and not args.min_bond:
+        raise UsageError("--bond-below needs --min-bond (the bond to demand)")
+    if args.min_bond and not args.bond_below:
+        raise UsageError("--min-bond needs --bond-below (whom to demand it of)")
+    try:
+        return TrustPolicy(
+            refuse_below=args.refuse_below, bond_below=args.bond_below, min_bond=args.min_bond, seeds=seeds
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 @runtime_command
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     tls = server_tls(args)
@@ -130,7 +148,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
     context = [load_envelope(p, "context envelope") for p in args.context]
-    strategy = build_strategy(args.strategy)
+    # `agent run` hands over a reference agent it built (a2a_coop.cli.agents); serve builds its own.
+    strategy = getattr(args, "strategy_object", None) or build_strategy(args.strategy)
     with ExitStack() as stack:
         journal = open_journal(args.journal)  # locked until the node closes it: one server per journal
         stack.callback(journal.close)
@@ -144,7 +163,9 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             context = list(dict.fromkeys([*context, escrow_mandate]))  # held, so the escrow is trusted
             witness = EscrowWitness(escrow, vs.statement.mandate.agent)
         node = PeerNode(
-            open_peer(key, mandate, journal, context, strategy=strategy), journal, witness=witness
+            open_peer(key, mandate, journal, context, strategy=strategy, trust=trust_policy(args)),
+            journal,
+            witness=witness,
         )
         stack.callback(node.close)  # before the escrow's channel closes: the witness drains first
         remember_run(journal, mandate, context)
@@ -159,14 +180,33 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
 def _serve_a2a_until_stopped(
     node: PeerNode, args: argparse.Namespace, tls: TlsConfig | None, *, did: str, out: TextIO
 ) -> None:
-    """``serve --a2a``: CooperationService and A2A's A2AService on one port, the AgentCard over HTTP."""
+    """``serve --a2a``: CooperationService and A2A's gRPC binding on one port; JSON-RPC, HTTP+JSON
+    and the AgentCard over HTTP; every exchange logged, whichever binding it came through."""
     try:
         from a2a_coop.a2a import AGENT_CARD_PATH, serve_a2a
     except ImportError:
         raise UsageError('--a2a needs the a2a extra: pip install "a2a-coop[a2a]"') from None
+    public_url = _public_url(args.public_url, tls)
+    if public_url is None and args.host in ("0.0.0.0", "::", ""):
+        raise UsageError(
+            f"--host {args.host} with --a2a needs --public-url: the AgentCard cannot advertise {args.host}"
+        )
+    if args.public_grpc is not None:
+        _host_port(args.public_grpc)
+    logged = LoggedPeer(node)
     with stop_on_signals() as stop:
         try:
-            server = serve_a2a(node, host=args.host, port=args.port, http_port=args.card_port, tls=tls)
+            server = serve_a2a(
+                node,
+                host=args.host,
+                port=args.port,
+                http_port=args.card_port,
+                tls=tls,
+                public_url=public_url,
+                public_grpc=args.public_grpc,
+                exchange=logged.exchange,
+                cooperation=logged,
+            )
         except (RuntimeError, OSError) as exc:
             raise UsageError(f"cannot listen on {args.host}: {exc}") from None
         try:
@@ -177,6 +217,30 @@ def _serve_a2a_until_stopped(
         finally:
             server.stop()
             say_stopped(out)
+
+
+def _public_url(url: str | None, tls: TlsConfig | None) -> str | None:
+    """``--public-url``, checked: an http(s) URL with a host and no query; https when serving TLS."""
+    if url is None:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError for a bad port
+    except ValueError as exc:
+        raise UsageError(f"--public-url {url!r}: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise UsageError(f"--public-url {url!r} must be an http:// or https:// URL with a host")
+    if tls is not None and parts.scheme != "https":
+        raise UsageError(f"--public-url {url!r} must be https:// when the server speaks TLS")
+    return url.rstrip("/")
+
+
+def _host_port(value: str) -> None:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--public-grpc {value!r} must be HOST:PORT")
 
 
 @runtime_command
@@ -555,4 +619,65 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         f"{len(envelopes)} statements of negotiation {neg.id.hex()[:12]} ({neg.state.value}) "
         f"written to {args.out}; check it with: a2a-coop verify {args.out}\n"
     )
+    return EXIT_OK
+
+
+def reputation_report(peer: Peer, subject: str) -> dict[str, Any]:
+    """``subject``'s score in ``peer``'s view (ATT-010) and the ratings behind it (ATT-004..ATT-007)."""
+    rep = peer.reputation
+    score = rep.score(subject)
+    behind = [r for r in rep.ratings() if r.subject == score.principal]
+    return {
+        "subject": subject,
+        "principal": score.principal,
+        "score": round(score.score, 4),
+        "uncertainty": round(score.uncertainty, 4),
+        "trust": round(score.trust, 6),
+        "evidence": score.evidence,
+        "faulty": score.faulty,
+        "seeds": sorted(rep.seeds),
+        "attestations": [
+            {
+                "digest": r.attestation.hex(),
+                "rater": r.rater,
+                "outcome": reputation_pb2.Outcome.Name(r.outcome)
+                if r.outcome in reputation_pb2.Outcome.values()
+                else str(r.outcome),
+                "rating": r.rating,
+                "stake": r.stake,
+                "score": r.score,
+                "settled": iso(r.settled_ms) if r.settled_ms else None,
+                "note": r.note,
+            }
+            for r in behind
+        ],
+    }
+
+
+@runtime_command
+def cmd_reputation(args: argparse.Namespace, out: TextIO) -> int:
+    subject = resolve_did(args.subject)
+    peer, journal = peer_from_journal(args)
+    try:
+        if args.seed:
+            peer.reputation.seeds = peer.reputation.seeds | {resolve_did(s) for s in args.seed}
+        report = reputation_report(peer, subject)
+    finally:
+        journal.close()
+    if args.json:
+        out.write(json.dumps(report, indent=2) + "\n")
+        return EXIT_OK
+    who = subject if report["principal"] == subject else f"{subject} (principal {report['principal']})"
+    out.write(f"{who}\n")
+    if report["faulty"]:
+        out.write("FAULTY: a fork proof against it is held; it is trusted by no one (ATT-013)\n")
+    out.write(
+        f"score {report['score']:.3f}  uncertainty {report['uncertainty']:.3f}  trust {report['trust']:.4f}"
+        f"  evidence {report['evidence']} attestation(s) with stake\n"
+    )
+    for a in report["attestations"]:
+        weight = f"stake {a['stake']}" if a["stake"] else f"stake 0 ({a['note']})"
+        out.write(f"  {a['digest'][:12]}  {a['outcome']:<17} by {a['rater']}  {weight}\n")
+    if not report["attestations"]:
+        out.write("  no attestations about it are held\n")
     return EXIT_OK

@@ -211,6 +211,8 @@ def _attestation(stmt: statement_pb2.Statement) -> None:
         raise _fail("BDY-011", "attestation.outcome unspecified")
     for e in a.evidence:
         _digest(e, "attestation.evidence")
+    if a.rating > MAX_RATING:
+        raise _fail("BDY-009", f"attestation.rating must be 0..{MAX_RATING}")
     if stmt.header.audience:
         raise _fail("BDY-011", "attestations are public: audience must be empty")
 

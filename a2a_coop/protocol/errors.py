@@ -112,6 +112,14 @@ class MalformedEnvelope(EncodingError):
     summary = "bytes are not a well-formed envelope"
 
 
+class RequestMalformed(EncodingError):
+    """An RPC's request bytes do not parse as its request message (RPC-007)."""
+
+    code = "REQUEST_MALFORMED"
+    grpc_status = "INVALID_ARGUMENT"
+    summary = "request does not parse as the RPC's request message"
+
+
 class EnvelopeTooLarge(EncodingError):
     """Envelope exceeds the size limit."""
 

@@ -356,6 +356,7 @@ class Negotiation:
             )
         if not first.header.audience or first.header.audience == first.issuer:
             raise WrongParty("an offer is addressed to one other party", requirement="NEG-003")
+        self.first: VerifiedStatement = first  # the opening Offer (its id derives from it, NEG-013)
         self.id: bytes = first.header.negotiation_id
         self.initiator: str = first.issuer
         self.responder: str = first.header.audience

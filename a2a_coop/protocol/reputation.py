@@ -1,38 +1,319 @@
-"""Reputation: what an admissible attestation is worth (SPEC.md section 10, ATT-*).
+"""Reputation evidence: what one admissible attestation is worth (SPEC.md section 10.2, ATT-004..ATT-007).
 
-Admissibility (ATT-001, ATT-002) says an attestation rests on a contract both
-parties signed. That is not enough: a principal with two agent keys can sign
-any number of zero-value contracts between them and attest each one. So an
-attestation counts for what its contract put at stake (ATT-004): the value the
-rated party gave under it -- its items' declared value plus its bond -- and for
-nothing when the two parties act for one principal (self-dealing) or nothing
-was at stake. Aggregation across attestations (SPEC 10.2) builds on this weight.
+Theory of operation. Admissibility (ATT-001, ATT-002) says an attestation rests
+on a contract both parties signed; it says nothing about what the attestation is
+worth, and every value a naive aggregation would read is chosen by someone who
+profits from choosing it. So each value is taken from whoever could *not* choose
+it alone:
+
+* **who**: keys are free, so rater and subject are *principals* -- the issuers
+  of the Mandates the contract's offer and Accept were signed under (ATT-007).
+  Counted per key, one principal could multiply its voice with more agents, and
+  shed a bad record by minting a new one.
+* **stake**: the two parties declare their items' values, and inflating them
+  costs nothing. What a subject really put at risk is the bond the contract's
+  escrow locked from deposited funds (ESC-005) and then settled. The stake is that
+  bond -- under an escrow the view trusts -- and nothing else (ATT-004).
+* **outcome**: the attester's claim, bounded by the escrow's settlement of the
+  subject's bond: a Forfeit makes it a failure whatever the attester says (a
+  partner cannot whitewash an upheld breach), a Release or a Refund makes it no
+  worse than half (a rater that had a claim remedy and did not win it cannot
+  report a breach) (ATT-005).
+* **time**: an attestation's own ``issued_at_ms`` is the attester's, who could
+  date it ahead to escape decay; its age runs from the escrow's settlement
+  statement instead (ATT-006).
+
+:func:`rate` reduces one held attestation to a :class:`Rating`, the only input
+aggregation (:mod:`.trust`) reads. :func:`attestation_evidence` lists what a third
+party needs to recompute that Rating offline, and :func:`attestation_due` is the
+outcome a party attests once its contract is settled (ATT-015).
 """
 
 from __future__ import annotations
 
-from a2a_coop.protocol.negotiation import proposal_of
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from a2a_coop._proto.a2acoop.v1 import reputation_pb2
+from a2a_coop.protocol.escrow import revoke_until
+from a2a_coop.protocol.negotiation import Contract, Event, Negotiation
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier
 
+# ATT-005: how much of one "good" an outcome is; the rest counts as "bad".
+OUTCOME_SCORES: Final[dict[int, float]] = {
+    reputation_pb2.OUTCOME_FULFILLED: 1.0,
+    reputation_pb2.OUTCOME_LATE: 0.5,
+    reputation_pb2.OUTCOME_PARTIAL: 0.5,
+    reputation_pb2.OUTCOME_BREACHED: 0.0,
+    reputation_pb2.OUTCOME_REVOKED: 0.0,
+}
+UNKNOWN_OUTCOME_SCORE: Final = 0.5  # an outcome a later version adds reads as neither good nor bad
+SETTLED_FLOOR: Final = 0.5  # ATT-005: released or refunded, the subject failed no claim
+SETTLEMENT_EVENTS: Final = frozenset({Event.RELEASE, Event.FORFEIT, Event.REFUND})
+BOND_EVENTS: Final = frozenset({Event.BOND_LOCK, Event.BOND_COMPLETE})
 
-def attestation_weight(verifier: Verifier, attestation: VerifiedStatement) -> int:
-    """ATT-004: the stake an admissible attestation held by ``verifier`` rests on.
 
-    Returns:
-        The value the attestation's subject gave under the contract (items plus bond), or 0 when
-        that is zero or when the offer and the Accept were signed under mandates of one principal.
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """One admissible attestation as aggregation sees it (SPEC 10.2).
+
+    Attributes:
+        attestation: the attestation's digest.
+        rater, subject: the principals the attester and the subject acted for (ATT-007).
+        rater_key, subject_key: the agent keys that signed the contract's statements.
+        outcome, rating: what the attester said (``rating`` is informative only).
+        stake: the subject's escrow-locked, settled bond (ATT-004); 0 when it weighs nothing.
+        score: the share of one good this attestation counts, in [0, 1] (ATT-005).
+        settled_ms: the escrow's settlement time of the subject's bond, from which the attestation
+            ages (ATT-006); 0 when not settled.
+        note: why ``stake`` is 0 (empty otherwise), for people reading a view.
+    """
+
+    attestation: bytes
+    rater: str
+    subject: str
+    rater_key: str
+    subject_key: str
+    outcome: int
+    rating: int
+    stake: int
+    score: float
+    settled_ms: int
+    note: str = ""
+
+
+def contract_of(verifier: Verifier, attestation: VerifiedStatement) -> tuple[Negotiation, Contract]:
+    """The negotiation and contract an admissible attestation held by ``verifier`` rests on.
 
     Raises:
-        KeyError: ``verifier`` does not hold the attestation's contract (it is not admissible there).
+        KeyError: the verifier holds no such contract (the attestation is not admissible there).
     """
     a = attestation.statement.attestation
+    offer = verifier.statements[a.offer]
+    neg = verifier.negotiations.by_id[offer.header.negotiation_id]
+    if neg.contract is None or neg.contract.id != a.accept:
+        raise KeyError("the attestation's contract is not held")
+    return neg, neg.contract
+
+
+def principal_of(verifier: Verifier, vs: VerifiedStatement) -> str:
+    """The principal ``vs`` was signed for: the issuer of the Mandate its header names (ATT-007).
+
+    Raises:
+        KeyError: the verifier does not hold that Mandate.
+    """
+    return verifier.mandates[vs.header.mandate].principal
+
+
+def settlement_of(verifier: Verifier, neg: Negotiation, party: str) -> VerifiedStatement | None:
+    """The escrow's Release, Forfeit or Refund of ``party``'s bond in ``neg``, if held (NEG-012: one)."""
+    for _, event, _, digest in neg.history:
+        if event in SETTLEMENT_EVENTS:
+            vs = verifier.statements[digest]
+            if getattr(vs.statement, vs.body).party == party:
+                return vs
+    return None
+
+
+def rate(verifier: Verifier, attestation: VerifiedStatement, trusted_escrows: Collection[str]) -> Rating:
+    """ATT-004..ATT-007: what an admissible attestation held by ``verifier`` is worth.
+
+    Args:
+        verifier: holds the attestation, its contract and whatever the escrow signed about it.
+        attestation: an Attestation statement ``verifier`` accepted.
+        trusted_escrows: did:keys of the escrows whose locks count (the view's own configuration,
+            never something a bundle brought along: a key the parties control locks no money).
+
+    Raises:
+        KeyError: ``verifier`` does not hold the attestation's contract or its mandates.
+    """
+    a = attestation.statement.attestation
+    neg, c = contract_of(verifier, attestation)
+    rater_vs, subject_vs = (c.offer, c.accept) if attestation.issuer == c.proposer else (c.accept, c.offer)
+    rater, subject = principal_of(verifier, rater_vs), principal_of(verifier, subject_vs)
+    base = OUTCOME_SCORES.get(a.outcome, UNKNOWN_OUTCOME_SCORE)
+    settled = settlement_of(verifier, neg, a.subject)
+    score, settled_ms = base, 0
+    if settled is not None:
+        settled_ms = settled.header.issued_at_ms
+        score = 0.0 if settled.body == "forfeit" else max(base, SETTLED_FLOOR)
+    stake, note = c.locked.get(a.subject, 0), ""
+    if rater == subject:
+        note = "same principal on both sides"
+    elif not stake:
+        note = "the subject locked no bond"
+    elif c.escrow not in trusted_escrows:
+        note = "its escrow is not one this view trusts"
+    elif settled is None:
+        note = "the escrow has not settled the subject's bond"
+    return Rating(
+        attestation=attestation.digest,
+        rater=rater,
+        subject=subject,
+        rater_key=attestation.issuer,
+        subject_key=a.subject,
+        outcome=a.outcome,
+        rating=a.rating,
+        stake=0 if note else stake,
+        score=score,
+        settled_ms=settled_ms,
+        note=note,
+    )
+
+
+def ratings(
+    verifier: Verifier, attestations: Iterable[VerifiedStatement], trusted_escrows: Collection[str]
+) -> list[Rating]:
+    """:func:`rate` for each attestation (skipping any whose contract ``verifier`` does not hold)."""
+    out = []
+    for vs in attestations:
+        try:
+            out.append(rate(verifier, vs, trusted_escrows))
+        except KeyError:
+            continue
+    return out
+
+
+def attestation_weight(
+    verifier: Verifier, attestation: VerifiedStatement, trusted_escrows: Collection[str]
+) -> int:
+    """ATT-004: the stake an admissible attestation held by ``verifier`` rests on (0: it weighs nothing).
+
+    Raises:
+        KeyError: ``verifier`` does not hold the attestation's contract.
+    """
+    return rate(verifier, attestation, trusted_escrows).stake
+
+
+def principals_of(verifier: Verifier, key: str) -> set[str]:
+    """The principals ``key`` answers to in ``verifier``'s view: those it signed under (KEY-007), or
+    itself when it is a principal that signed a Mandate held there."""
+    out = set(verifier.bound.get(key, ()))
+    if any(record.principal == key for record in verifier.mandates.values()):
+        out.add(key)
+    return out
+
+
+# --- the evidence a rating rests on ----------------------------------------------------------------
+
+
+def attestation_evidence(verifier: Verifier, attestation: VerifiedStatement) -> list[VerifiedStatement]:
+    """What a third party needs to check an attestation held by ``verifier`` and recompute its
+    Rating offline, dependencies first (ATT-014): the mandates, the negotiation up to the accepted
+    offer, the Accept, the escrow's BondLock of the subject's bond and its settlement -- with the
+    Stamp, claim or Revoke and Ruling a Forfeit rests on --, then the attestation. What the verifier
+    does not hold is left out (the receiver then counts no stake).
+
+    Raises:
+        KeyError: ``verifier`` does not hold the attestation's contract.
+    """
     held = verifier.statements
-    offer, accept = held[a.offer], held[a.accept]
-    principals = {verifier.mandates[vs.header.mandate].principal for vs in (offer, accept)}
-    if len(principals) < 2:
-        return 0  # one principal on both sides: self-dealing
-    proposal = proposal_of(offer)
-    if a.subject == offer.issuer:
-        return sum(i.value for i in proposal.gives) + proposal.terms.issuer_bond
-    return sum(i.value for i in proposal.wants) + proposal.terms.audience_bond
+    subject = attestation.statement.attestation.subject
+    neg, c = contract_of(verifier, attestation)
+    counters = [held[d] for _, event, _, d in neg.history if event is Event.COUNTER]
+    # The opening Offer: the accepted statement itself, or what the first Counter answered.
+    bargaining = [c.offer if c.offer.body == "offer" else held[counters[0].statement.counter.offer]]
+    for vs in counters:
+        if bargaining[-1].digest == c.offer.digest:
+            break
+        bargaining.append(vs)
+    escrow: list[VerifiedStatement] = []
+    for _, event, _, digest in neg.history:
+        if event not in BOND_EVENTS and event not in SETTLEMENT_EVENTS:
+            continue
+        vs = held[digest]
+        if getattr(vs.statement, vs.body).party != subject:
+            continue
+        if vs.body == "forfeit":
+            escrow += _forfeit_cause(verifier, neg, vs.statement.forfeit.cause)
+        escrow.append(vs)
+    statements = [*bargaining, c.accept, *escrow, attestation]
+    mandates = [held[vs.header.mandate] for vs in statements if vs.header.mandate in held]
+    return list({vs.digest: vs for vs in (*mandates, *statements)}.values())
+
+
+def _forfeit_cause(verifier: Verifier, neg: Negotiation, cause: bytes) -> list[VerifiedStatement]:
+    """What makes a Forfeit legal for a verifier (CMT-002, CMT-003): the Stamp that made its claim or
+    Revoke effective, the claim or Revoke, and for a claim the Ruling that upheld it."""
+    held = verifier.statements
+    assert neg.contract is not None
+    stamp = verifier.witness.stamp_of(neg.contract.escrow, cause)
+    out = [held[d] for d in (stamp, cause) if d is not None and d in held]
+    for _, event, _, digest in neg.history:
+        if event is Event.UPHOLD and held[digest].statement.ruling.claim == cause:
+            out.append(held[digest])
+    return out
+
+
+# --- what a party attests once its contract is settled --------------------------------------------
+
+
+def attestation_due(verifier: Verifier, neg: Negotiation, me: str) -> reputation_pb2.Attestation | None:
+    """The Attestation ``me`` owes about its counterparty once their contract is settled (ATT-015),
+    or None: not a party, the contract has not ended, its escrow locked no bond (nothing was at
+    stake, so an attestation would weigh nothing: ATT-004) or has not settled every bond it
+    locked, or ``me`` attested it already.
+
+    The outcome follows what the escrow and the witnesses established, not the attester's mood:
+    REVOKED or BREACHED when the escrow forfeited the subject's bond for its Revoke or an upheld
+    claim; otherwise, over the items the subject still owed (all of them, or after an effective
+    Revoke those due before its stamp plus notice), BREACHED when none was delivered, PARTIAL when
+    some were, LATE when one was not timely by witnessed time (WIT-003), FULFILLED otherwise.
+    """
+    c = neg.contract
+    if c is None or me not in c.parties or not neg.is_terminal or verifier.attested(me, c.id):
+        return None
+    if not c.locked or any(p not in c.settled for p in c.locked):
+        return None
+    subject = c.other(me)
+    held = verifier.statements
+    settled = settlement_of(verifier, neg, subject)
+    evidence = [] if settled is None else [settled.digest]
+    outcome: reputation_pb2.Outcome
+    if settled is not None and settled.body == "forfeit":
+        cause = settled.statement.forfeit.cause
+        outcome = reputation_pb2.OUTCOME_REVOKED if cause in c.revokes else reputation_pb2.OUTCOME_BREACHED
+        evidence.append(cause)
+    else:
+        outcome = _performance(verifier, c, subject)
+    receipts = [
+        held[d]
+        for _, event, _, d in neg.history
+        if event in (Event.RECEIPT, Event.RECEIPT_COMPLETE) and held[d].issuer == me
+    ]
+    ratings = [r.statement.receipt.rating for r in receipts if r.statement.receipt.rating]
+    return reputation_pb2.Attestation(
+        subject=subject,
+        offer=c.offer.digest,
+        accept=c.id,
+        outcome=outcome,
+        evidence=[r.digest for r in receipts] + evidence,
+        rating=round(sum(ratings) / len(ratings)) if ratings else 0,
+    )
+
+
+def _performance(verifier: Verifier, c: Contract, subject: str) -> reputation_pb2.Outcome:
+    """The outcome of what ``subject`` delivered, when the escrow forfeited none of its bond."""
+    until = revoke_until(c)
+    items = c.gives(subject)
+    owed = {i for i, item in enumerate(items) if until is None or item.deadline_ms < until}
+    if not owed:
+        return reputation_pb2.OUTCOME_FULFILLED  # a Revoke with notice discharged everything
+    first: dict[int, VerifiedStatement] = {}
+    for digest, (by, index) in c.deliveries.items():
+        vs = verifier.statements[digest]
+        if (
+            by == subject
+            and index in owed
+            and (index not in first or vs.header.issued_at_ms < first[index].header.issued_at_ms)
+        ):
+            first[index] = vs
+    if not first:
+        return reputation_pb2.OUTCOME_BREACHED
+    if set(first) != owed:
+        return reputation_pb2.OUTCOME_PARTIAL
+    if not all(verifier.witness.delivery_timely(c, vs) for vs in first.values()):
+        return reputation_pb2.OUTCOME_LATE
+    return reputation_pb2.OUTCOME_FULFILLED

@@ -181,6 +181,10 @@ class Verifier:
         elif vs.body == "key_revocation":
             self._check_revocation_authority(vs)
 
+    def attested(self, issuer: str, contract: bytes) -> bool:
+        """Whether ``issuer``'s attestation of ``contract`` (an Accept's digest) is held (ATT-002)."""
+        return (issuer, contract) in self._attested
+
     # -- steps ----------------------------------------------------------------------
 
     def _chain(self, issuer: str) -> ChainView:

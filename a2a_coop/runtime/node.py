@@ -27,6 +27,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import grpc
+
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import (
@@ -37,7 +39,9 @@ from a2a_coop.protocol.envelope import (
 )
 from a2a_coop.protocol.errors import MalformedEnvelope
 from a2a_coop.protocol.escrow import Escrow
+from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
+from a2a_coop.protocol.reputation import attestation_evidence
 from a2a_coop.protocol.statements import (
     VerifiedStatement,
     decode_statement,
@@ -45,12 +49,16 @@ from a2a_coop.protocol.statements import (
     sign_candidate,
     verify_statement,
 )
+from a2a_coop.runtime import gossip
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.peer import Peer, wall_clock_ms
 from a2a_coop.runtime.strategy import Strategy
 from a2a_coop.runtime.trade import contract_evidence
+from a2a_coop.transport import TransportError
 
 DAY_MS = 86_400_000
+DEFAULT_PAGE_ENTRIES = 1024  # GetAttestations bundles per page when the caller names no limit
+DEFAULT_PAGE_BYTES = 4 * 1024 * 1024
 log = logging.getLogger(__name__)
 
 
@@ -61,11 +69,10 @@ def read_envelope_file(path: Path) -> bytes:
     """One envelope from a DSSE JSON file or a binary protobuf file. Raises OSError, MalformedEnvelope."""
     data = path.read_bytes()
     if data.lstrip()[:1] == b"{":
-        try:
-            doc = json.loads(data)
-        except ValueError as exc:
-            raise MalformedEnvelope(f"{path}: not JSON: {exc}") from None
-        return envelope_from_json(doc)
+        try:  # the text, not a parsed object: only then is a member name twice refused (ENV-010)
+            return envelope_from_json(data)
+        except MalformedEnvelope as exc:
+            raise MalformedEnvelope(f"{path}: {exc.detail}", requirement=exc.requirement) from None
     return data
 
 
@@ -275,45 +282,43 @@ class PeerNode:
     def get_checkpoint(self) -> bytes:
         """A Checkpoint over our chain so far (CHN-007): the last one while it is still our chain's head
         and fresh, else a new one -- so callers cannot make us sign (and fsync) once per call."""
-        with self.peer.lock:
-            latest = self._head_checkpoint()
-            if latest is not None:
-                return latest.envelope
-            # Our own chain view holds every statement we signed, seq by seq: its running root is the
-            # log_root, O(log n), with no re-reading (None until we sign our first statement).
-            view = self.peer.verifier.chains.get(self.peer.did)
-            held, root = view.prefix_root() if view else (0, b"")
-            if held != self.peer.writer.next_seq:  # pragma: no cover - the guard records all we sign
-                raise RuntimeError(
-                    f"our chain view holds {held} statements, we signed {self.peer.writer.next_seq}"
-                )
-            vs = self.peer.sign("checkpoint", identity_pb2.Checkpoint(log_root=root), ttl_ms=DAY_MS)
-            return vs.envelope
+        return gossip.head_checkpoint(self.peer).envelope
 
-    def _head_checkpoint(self) -> VerifiedStatement | None:
-        """Our chain's head, if it is a Checkpoint valid for at least another hour."""
-        view = self.peer.verifier.chains.get(self.peer.did)
-        if view is None or view.head is None:
-            return None
-        head = self.peer.verifier.statements.get(view.links[view.head].digest)
-        if head is None or head.body != "checkpoint":
-            return None
-        return head if head.header.expires_at_ms > self.peer.clock() + 3_600_000 else None
+    def get_attestations(
+        self, subject: str, limit: int = 0, page_token: str = "", max_bytes: int = DEFAULT_PAGE_BYTES
+    ) -> tuple[list[list[bytes]], str]:
+        """One page of the attestations about ``subject`` we hold (every one when ``subject`` is
+        empty), in the order we took them, each as the bundle a third party checks it and recomputes
+        its weight from (ATT-014), within ``max_bytes`` (the first bundle always goes).
 
-    def get_attestations(self, subject: str) -> list[list[bytes]]:
-        """Attestations about ``subject`` we hold, each with the contract it rests on (ATT-001)."""
+        Returns:
+            The bundles, and the token of the next page ("" after the last).
+
+        Raises:
+            TransportError: ``page_token`` is not one this peer gave (INVALID_ARGUMENT).
+        """
         with self.peer.lock:
-            held = self.peer.verifier.statements
-            bundles = []
-            for vs in list(held.values()):
-                if vs.body != "attestation" or vs.statement.attestation.subject != subject:
-                    continue
-                a = vs.statement.attestation
-                parts = [held[a.offer], held[a.accept], vs]
-                mandates = [held[p.header.mandate] for p in parts if p.header.mandate in held]
-                unique = {m.digest: m.envelope for m in mandates}
-                bundles.append([*unique.values(), *(p.envelope for p in parts)])
-            return bundles
+            v = self.peer.verifier
+            digests = v.attestations_about.get(subject, []) if subject else v.attestations
+            if page_token and (not page_token.isdigit() or not 0 < int(page_token) <= len(digests)):
+                raise TransportError(grpc.StatusCode.INVALID_ARGUMENT, f"unknown page token {page_token!r}")
+            at = int(page_token or 0)
+            bundles: list[list[bytes]] = []
+            size = 0
+            while at < len(digests) and len(bundles) < (limit or DEFAULT_PAGE_ENTRIES):
+                bundle = [vs.envelope for vs in attestation_evidence(v, v.statements[digests[at]])]
+                size += sum(map(len, bundle))
+                if bundles and size > max_bytes:
+                    break
+                bundles.append(bundle)
+                at += 1
+            return bundles, str(at) if at < len(digests) else ""
+
+    def gossip(
+        self, envelopes: Sequence[bytes], proofs: Sequence[ForkProof]
+    ) -> tuple[list[bytes], list[ForkProof]]:
+        """Take a counterparty's Checkpoints and fork proofs; answer with ours (ATT-011)."""
+        return self.peer.gossip(envelopes, proofs)
 
     def close(self) -> None:
         if self.witness is not None:

@@ -32,10 +32,20 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import decode_envelope, statement_digest
 from a2a_coop.protocol.errors import CoopError, Replayed
+from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import Negotiation, State, proposal_of
+from a2a_coop.protocol.reputation import attestation_due
 from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate, verify_statement
-from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.runtime import gossip
+from a2a_coop.runtime.evidence import EvidenceVerifier
+from a2a_coop.runtime.reputation import (
+    Reputation,
+    TrustPolicy,
+    TrustRefused,
+    counterparty_bond,
+    demand_bond,
+)
 from a2a_coop.runtime.strategy import (
     Accept,
     ContractView,
@@ -51,6 +61,7 @@ from a2a_coop.runtime.strategy import (
 DEFAULT_OFFER_TTL_MS = 5 * 60_000
 DEFAULT_REPLY_TTL_MS = 24 * 3600_000
 PERFORMING_STATES = frozenset({State.BONDED, State.PERFORMING, State.DISPUTED})
+META_FORKS = "a2a-coop/fork-proofs"  # journal meta: the fork proofs we hold, [[first, second], ...]
 
 
 class JournalLike(Protocol):
@@ -74,11 +85,14 @@ class JournalLike(Protocol):
     def replies_for(self, request_digest: bytes) -> list[bytes] | None: ...
     def chain_head(self, issuer: str) -> tuple[int, bytes]: ...
     def statements(self, *, since_rowid: int = 0) -> Any: ...
+    def put_meta(self, key: str, value: Any) -> None: ...
+    def get_meta(self, key: str, default: Any = None) -> Any: ...
 
 
-class PeerVerifier(Verifier):
-    """The protocol's verifier, also remembering which Ack acknowledged what (its WitnessIndex keeps
-    only the time): an Ack of our Delivery is evidence an escrow needs to see it was on time (WIT-002)."""
+class PeerVerifier(EvidenceVerifier):
+    """The protocol's verifier with the evidence reputation and gossip read (attestations, Checkpoints,
+    fork proofs), also remembering which Ack acknowledged what (its WitnessIndex keeps only the time):
+    an Ack of our Delivery is evidence an escrow needs to see it was on time (WIT-002)."""
 
     def __init__(self, *, me: str) -> None:
         super().__init__(me=me)
@@ -132,6 +146,11 @@ class Peer:
             an escrow we trust (``trusted_escrows``): we accept and perform only contracts that
             name no escrow or one of those, since the escrow named holds the bonds, witnesses time
             and rules on claims -- a key the counterparty controls would do all three for it.
+        trust: the trust policy our guard enforces on every Offer, Counter and Accept (ATT-016);
+            None trades with anyone.
+        reputation: where scores come from; default: our own view of the evidence we hold, seeded
+            with our principal and ``trust.seeds``, counting the locks of ``trusted_escrows``.
+        attest: attest the counterparty of every contract once it is settled (ATT-015).
     """
 
     def __init__(
@@ -144,6 +163,9 @@ class Peer:
         clock: Callable[[], int] = wall_clock_ms,
         nonce: Callable[[], bytes] = lambda: os.urandom(16),
         context: Sequence[bytes] = (),
+        trust: TrustPolicy | None = None,
+        reputation: Reputation | None = None,
+        attest: bool = True,
     ) -> None:
         self.key = key
         self.strategy: Strategy = strategy or HonestStrategy()
@@ -151,8 +173,8 @@ class Peer:
         self.clock = clock
         self.nonce = nonce
         self.lock = threading.RLock()
-        self.guard_refusals: list[CoopError] = []  # strategy decisions the policy guard refused
-        self.verifier = PeerVerifier(me=key.did)
+        self.guard_refusals: list[CoopError | TrustRefused] = []  # decisions the policy guard refused
+        self.verifier = self._new_verifier()
         self.mandate_vs = self.verifier.accept(mandate)
         if self.mandate_vs.body != "mandate" or self.mandate_vs.statement.mandate.agent != key.did:
             raise ValueError("the mandate does not delegate to this key")
@@ -162,6 +184,14 @@ class Peer:
             self._hold(env, durable=False)  # given again at every start
         given = (self.verifier.statements[statement_digest(decode_envelope(env).payload)] for env in context)
         self.trusted_escrows = frozenset(vs.statement.mandate.agent for vs in given if vs.body == "mandate")
+        self.trust, self.attest = trust, attest
+        self.reputation = reputation or Reputation(
+            lambda: self.verifier,
+            seeds={self.mandate_vs.issuer, *(trust.seeds if trust else ())},
+            escrows=lambda: self.trusted_escrows,
+            clock=self.clock,
+            params=trust.params if trust else None,
+        )
         self.writer = ChainWriter(key)
         if journal is not None:
             self._replay(journal)
@@ -212,6 +242,7 @@ class Peer:
         Raises:
             ValueError: the terms name an escrow we do not trust (see ``context``).
             CoopError: the policy guard refused the offer.
+            TrustRefused: our trust policy refuses the counterparty, or asks more bond of it.
         """
         untrusted = self._untrusted_escrow(proposal)
         if untrusted:
@@ -256,6 +287,12 @@ class Peer:
             now = self.clock()
             for env in envelopes:
                 self._hold(env, received_ms=now)
+
+    def gossip(
+        self, envelopes: Sequence[bytes], proofs: Sequence[ForkProof]
+    ) -> tuple[list[bytes], list[ForkProof]]:
+        """A counterparty's Checkpoints and fork proofs in, ours out (ATT-011; :mod:`.gossip`)."""
+        return gossip.answer(self, envelopes, proofs)
 
     # -- views --------------------------------------------------------------------
 
@@ -321,17 +358,27 @@ class Peer:
             if receipt is not None:
                 out.append(receipt)
         out += self._perform(neg)
+        out += self._attest(neg)
         return out
+
+    def _attest(self, neg: Negotiation) -> list[VerifiedStatement]:
+        """Once our contract is settled, attest the counterparty (ATT-015): public, guarded like
+        every statement (ATT-001, ATT-002), and answered or sent to the counterparty with the rest."""
+        msg = attestation_due(self.verifier, neg, self.did) if self.attest else None
+        signed = None if msg is None else self._guarded(lambda: self._sign_body("attestation", msg))
+        return [] if signed is None else [signed]
 
     def _respond(self, neg: Negotiation, offer: VerifiedStatement) -> VerifiedStatement:
         rounds = sum(1 for h in neg.history if h[1].value == "COUNTER") + 1
         view = OfferView(neg.id, offer.issuer, _copy(proposal_of(offer)), rounds, offer.header.expires_at_ms)
         # Never ask the strategy about terms we will not sign, nor sign its counter naming such an
         # escrow: an escrow we do not trust could be the counterparty's own key, locking no money.
-        untrusted = self._untrusted_escrow(proposal_of(offer))
+        # Nor about a counterparty our trust policy refuses (ATT-016).
+        untrusted = self._untrusted_escrow(proposal_of(offer)) or self._refused(offer.issuer)
         decision = Reject(untrusted) if untrusted else self.strategy.respond(view)
         if isinstance(decision, Counter) and (untrusted := self._untrusted_escrow(decision.proposal)):
             decision = Reject(untrusted)
+        decision = self._demand_bond(decision, offer)
         reply_to: dict[str, Any] = {
             "audience": offer.issuer,
             "negotiation_id": neg.id,
@@ -352,7 +399,9 @@ class Peer:
             signed = self._guarded(lambda: self._sign_body(body, msg, ttl_ms=ttl, **reply_to))
             if signed is not None:
                 return signed
-            reason = f"policy guard refused our {body}: {self.guard_refusals[-1].code}"
+            refusal = self.guard_refusals[-1]
+            why = refusal.code if isinstance(refusal, CoopError) else str(refusal)
+            reason = f"policy guard refused our {body}: {why}"
         # Rejecting commits nothing, so the guard allows it: the negotiation ends cleanly.
         return self._sign_body("reject", trade_pb2.Reject(offer=offer.digest, reason=reason), **reply_to)
 
@@ -360,14 +409,54 @@ class Peer:
         """Run one strategy decision through the guard; a refusal is recorded, not sent.
 
         The counterparty did nothing wrong when *our* strategy proposes something
-        our mandate forbids, so the refusal is ours to keep (``guard_refusals``),
-        not an error for the caller.
+        our mandate or trust policy forbids, so the refusal is ours to keep
+        (``guard_refusals``), not an error for the caller.
         """
         try:
             return decide()
-        except CoopError as exc:
+        except (CoopError, TrustRefused) as exc:
             self.guard_refusals.append(exc)
             return None
+
+    def _refused(self, counterparty: str) -> str:
+        """Why our trust policy refuses ``counterparty`` outright, or "" (ATT-016)."""
+        return (
+            ""
+            if self.trust is None
+            else self.trust.refusal(counterparty, self.reputation.score(counterparty))
+        )
+
+    def _demand_bond(self, decision: Any, offer: VerifiedStatement) -> Any:
+        """An Accept or Counter that leaves the offer's issuer a smaller bond than our trust policy asks
+        of it becomes a Counter that demands it, under the offer's escrow or one we trust (ATT-016)."""
+        if self.trust is None or not isinstance(decision, Accept | Counter):
+            return decision
+        required = self.trust.required_bond(self.reputation.score(offer.issuer))
+        ours = proposal_of(offer) if isinstance(decision, Accept) else decision.proposal
+        if counterparty_bond("accept" if isinstance(decision, Accept) else "counter", ours) >= required:
+            return decision
+        escrow = ours.terms.escrow or min(self.trusted_escrows, default="")
+        if not escrow:
+            return Reject(f"trust policy: a bond of {required} is required and no escrow is trusted here")
+        if isinstance(decision, Accept):
+            return Counter(demand_bond(ours, required, escrow))
+        demanded = _copy(ours)
+        demanded.terms.audience_bond, demanded.terms.escrow = required, escrow
+        return Counter(demanded)
+
+    def _check_trust(self, body: str, message: Any, audience: str) -> None:
+        """The guard's trust rule (ATT-016) for an Offer, Counter or Accept we are about to sign."""
+        if self.trust is None or body not in ("offer", "counter", "accept"):
+            return
+        if body == "accept":
+            offer = self.verifier.statements.get(message.offer)
+            if offer is None:
+                return  # the negotiation checks refuse it (NEG-005)
+            proposal, counterparty = proposal_of(offer), offer.issuer
+        else:
+            proposal, counterparty = (message if body == "offer" else message.proposal), audience
+        score = self.reputation.score(counterparty)
+        self.trust.check(counterparty, score, counterparty_bond(body, proposal))
 
     def _contract_view(self, neg: Negotiation) -> ContractView | None:
         c = neg.contract
@@ -435,6 +524,7 @@ class Peer:
 
         Raises:
             CoopError: the guard refused; nothing was signed and the chain did not advance.
+            TrustRefused: our trust policy refuses the commitment (ATT-016); nothing was signed.
         """
         now = self.clock()
         # Never date an answer before what it answers (NEG-014): a counterparty's clock may run ahead
@@ -452,6 +542,7 @@ class Peer:
         )
         cand = self.writer.stamp(stmt, nonce=self.nonce())
         self.verifier.check(cand, now, ours=True)
+        self._check_trust(body, message, audience)
         vs = sign_candidate(cand, self.key)
         self.verifier.record(vs)
         self.writer.advance(vs)
@@ -510,10 +601,23 @@ class Peer:
         if self.journal is None:
             return
         held = list(self.context)
-        self.verifier = PeerVerifier(me=self.did)
+        self.verifier = self._new_verifier()
         for env in held:
             self.verifier.accept(env)
         self._replay(self.journal)
+
+    def _new_verifier(self) -> PeerVerifier:
+        verifier = PeerVerifier(me=self.key.did)
+        if self.journal is not None:
+            for first, second in self.journal.get_meta(META_FORKS, []) or []:
+                verifier.take_fork_proof(ForkProof(first, second))
+        verifier.on_fork = self._fork_seen
+        return verifier
+
+    def _fork_seen(self, issuer: str, proof: ForkProof) -> None:
+        """A fork proof is evidence forever (ATT-012): keep it across restarts."""
+        if self.journal is not None:
+            self.journal.put_meta(META_FORKS, [[p.first, p.second] for p in self.verifier.forks.values()])
 
 
 def _copy(proposal: trade_pb2.Offer) -> trade_pb2.Offer:

@@ -169,3 +169,28 @@ class WithholdingStrategy(HonestStrategy):
         if self.withholds(contract.contract_id):
             return []
         return super().perform(contract)
+
+
+class Proposer(Protocol):
+    """Optional: the initiating side's decision, for strategies that choose whom to offer to and what.
+
+    Whoever drives a trade (a simulation, a script, ``run_trade``'s caller) asks the strategy before
+    proposing: given the counterparty and a default ``proposal`` (``gives`` is what *we* give), it
+    answers the proposal to send, possibly changed (its claims, its values), or None to make no offer.
+    Like every decision, it only proposes: the offer is still built, checked by the policy guard and
+    signed by the peer (``Peer.propose``).
+    """
+
+    def propose(self, counterparty: str, proposal: trade_pb2.Offer) -> trade_pb2.Offer | None:
+        """The proposal to offer ``counterparty``, or None to offer nothing."""
+        ...
+
+
+def opening(strategy: object, counterparty: str, proposal: trade_pb2.Offer) -> trade_pb2.Offer | None:
+    """What ``strategy`` would offer ``counterparty``: its :class:`Proposer` answer if it has one,
+    else ``proposal`` unchanged (every strategy that does not choose offers as asked)."""
+    propose = getattr(strategy, "propose", None)
+    if propose is None:
+        return proposal
+    answer: trade_pb2.Offer | None = propose(counterparty, proposal)
+    return answer

@@ -9,6 +9,7 @@ Every statement they sign goes through the peer's policy guard and journal.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
@@ -16,8 +17,11 @@ from a2a_coop.protocol.envelope import decode_envelope, statement_digest
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import Negotiation
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.runtime import gossip
 from a2a_coop.runtime.peer import Peer, drive
-from a2a_coop.transport import CooperationClient, EscrowClient
+from a2a_coop.transport import CooperationClient, EscrowClient, TransportError
+
+log = logging.getLogger(__name__)
 
 
 def contract_evidence(peer: Peer, neg: Negotiation) -> list[bytes]:
@@ -30,8 +34,15 @@ def _contract_statements(peer: Peer, neg: Negotiation) -> list[VerifiedStatement
     if c is None:
         return []
     held = peer.verifier.statements
-    mandates = dict.fromkeys(vs.header.mandate for vs in (c.offer, c.accept) if vs.header.mandate in held)
-    return [*(held[m] for m in mandates), c.offer, c.accept]
+    # The whole bargaining from the opening Offer: a contract formed on a Counter is placed only after
+    # the Offer and Counters it answers (NEG-002).
+    bargaining = [c.offer]
+    if c.offer.body == "counter":
+        counters = [held[d] for _, event, _, d in neg.history if event.value == "COUNTER" and d in held]
+        bargaining = list({vs.digest: vs for vs in [neg.first, *counters, c.offer]}.values())
+    chain = [*bargaining, c.accept]
+    mandates = dict.fromkeys(vs.header.mandate for vs in chain if vs.header.mandate in held)
+    return [*(held[m] for m in mandates), *chain]
 
 
 def run_trade(
@@ -50,8 +61,14 @@ def run_trade(
     counterparty so both sides see BONDED and perform. Then what both sides did
     goes to the escrow too (:func:`settle_with_escrow`): its Stamp witnesses our
     Deliveries on time whatever the counterparty does (WIT-003), and once both
-    sides' receipts are in, it releases the bonds.
+    sides' receipts are in, it releases the bonds. Before the offer, the two swap
+    Checkpoints and fork proofs (ATT-011), best effort; once the bonds are settled,
+    each attests the other (ATT-015) and the attestations cross with the relays.
     """
+    try:
+        gossip.swap(peer, counterparty, counterparty_did)
+    except TransportError as exc:  # an older peer without Gossip still trades
+        log.info("gossip with %s skipped: %s", counterparty_did, exc)
     offer = peer.propose(counterparty_did, proposal, ttl_ms=ttl_ms)
     drive(peer, counterparty.exchange, offer)
     neg = peer.negotiation(offer.header.negotiation_id)

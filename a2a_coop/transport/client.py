@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import grpc
 
 from a2a_coop._proto.a2acoop.v1 import service_pb2, service_pb2_grpc
+from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.transport.errors import from_rpc_error
 from a2a_coop.transport.limits import DEFAULT_TIMEOUT_S, MAX_RESPONSE_BYTES
 from a2a_coop.transport.tls import TlsConfig
@@ -131,10 +132,37 @@ class CooperationClient(_Client):
         resp = self._unary(self.stub.GetCheckpoint, service_pb2.GetCheckpointRequest())
         return bytes(resp.envelope)
 
-    def get_attestations(self, subject: str) -> list[list[bytes]]:
-        """The peer's attestations about ``subject``, each an evidence bundle (dependencies first)."""
-        resp = self._unary(self.stub.GetAttestations, service_pb2.GetAttestationsRequest(subject=subject))
-        return [list(b.envelopes) for b in resp.bundles]
+    def get_attestations(self, subject: str, *, max_pages: int = 1_000) -> list[list[bytes]]:
+        """Every attestation the peer holds about ``subject`` ("" for all), each an evidence bundle
+        (dependencies first), page by page (at most ``max_pages``)."""
+        out: list[list[bytes]] = []
+        token = ""
+        for _ in range(max_pages):
+            bundles, token = self.get_attestations_page(subject, page_token=token)
+            out += bundles
+            if not token:
+                break
+        return out
+
+    def get_attestations_page(
+        self, subject: str, *, limit: int = 0, page_token: str = ""
+    ) -> tuple[list[list[bytes]], str]:
+        """One page of the peer's attestations about ``subject`` (``limit`` 0: the server's page
+        size): the bundles, and the next page's token ("" after the last)."""
+        req = service_pb2.GetAttestationsRequest(subject=subject, limit=limit, page_token=page_token)
+        resp = self._unary(self.stub.GetAttestations, req)
+        return [list(b.envelopes) for b in resp.bundles], resp.next_page_token
+
+    def gossip(
+        self, envelopes: Sequence[bytes], proofs: Sequence[ForkProof]
+    ) -> tuple[list[bytes], list[ForkProof]]:
+        """Swap Checkpoints (each after its Mandate) and fork proofs with the peer (SPEC 10.5)."""
+        req = service_pb2.GossipRequest(
+            envelopes=envelopes,
+            proofs=[service_pb2.ForkProof(first=p.first, second=p.second) for p in proofs],
+        )
+        resp = self._unary(self.stub.Gossip, req)
+        return list(resp.envelopes), [ForkProof(p.first, p.second) for p in resp.proofs]
 
 
 class EscrowClient(_Client):

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from a2a_coop.protocol.forks import ForkProof
+
 
 class CooperationHandler(Protocol):
     """Serves ``a2acoop.v1.CooperationService`` (SPEC.md section 13)."""
@@ -58,9 +60,32 @@ class CooperationHandler(Protocol):
         """Envelope bytes of our latest Checkpoint statement."""
         ...
 
-    def get_attestations(self, subject: str) -> list[list[bytes]]:
-        """Attestations about ``subject`` (a did:key), each as an evidence bundle:
-        mandates, offer, accept, then the attestation (dependencies first)."""
+    def get_attestations(
+        self, subject: str, limit: int, page_token: str, max_bytes: int
+    ) -> tuple[list[list[bytes]], str]:
+        """One page of the attestations about ``subject`` (a did:key; "" for every one held), each as
+        an evidence bundle, dependencies first: mandates, offer, Accept, the escrow's lock and
+        settlement of the subject's bond, then the attestation (SPEC 10.4).
+
+        Args:
+            subject: whose attestations.
+            limit: most bundles wanted, between 1 and the server's page size.
+            page_token: "" for the first page, else a token this handler returned.
+            max_bytes: the page's byte budget (the first bundle always goes).
+
+        Returns:
+            (bundles, the next page's token or "" after the last).
+
+        Raises:
+            TransportError: an unknown page token (INVALID_ARGUMENT).
+        """
+        ...
+
+    def gossip(
+        self, envelopes: Sequence[bytes], proofs: Sequence[ForkProof]
+    ) -> tuple[list[bytes], list[ForkProof]]:
+        """Take the caller's Checkpoints (each after its Mandate) and fork proofs; answer with ours
+        (SPEC 10.5). Best effort: what does not verify is skipped, never an error."""
         ...
 
 

@@ -36,7 +36,9 @@ from grpc_reflection.v1alpha import reflection
 
 from a2a_coop._proto.a2acoop.v1 import service_pb2
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES
-from a2a_coop.protocol.errors import CoopError, EnvelopeTooLarge, Origin
+from a2a_coop.protocol.errors import CoopError, EnvelopeTooLarge, Origin, RequestMalformed
+from a2a_coop.protocol.forks import ForkProof
+from a2a_coop.protocol.identity import public_key_from_did
 from a2a_coop.transport.errors import TransportError, status_for
 from a2a_coop.transport.handlers import CooperationHandler, EscrowHandler
 from a2a_coop.transport.limits import MAX_PAGE_BYTES, MAX_PAGE_ENTRIES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
@@ -45,6 +47,7 @@ from a2a_coop.transport.tls import TlsConfig
 COOPERATION_SERVICE: Final = service_pb2.DESCRIPTOR.services_by_name["CooperationService"].full_name
 ESCROW_SERVICE: Final = service_pb2.DESCRIPTOR.services_by_name["EscrowService"].full_name
 DEFAULT_MAX_WORKERS: Final = 16
+MAX_GOSSIP_ITEMS: Final = 128  # envelopes, and proofs, per Gossip request (SPEC 10.5)
 
 logger = logging.getLogger(__name__)
 
@@ -111,10 +114,10 @@ def serve(
         services.append(ESCROW_SERVICE)
     for add in extra_servicers:
         services.extend(add(server))
-    health_servicer = health.HealthServicer()
+    health_servicer = _Health()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        [*services, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+    _enable_reflection(
+        [*services, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name],
         server,
     )
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -139,6 +142,45 @@ def serve(
     for name in ("", *services):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return RunningServer(server, executor, health_servicer, host, bound, tuple(services))
+
+
+class _Health(health.HealthServicer):
+    """grpc's HealthServicer with ``List`` (which the Health service declares) answered, not UNIMPLEMENTED."""
+
+    def List(self, request: Any, context: grpc.ServicerContext) -> Any:  # gRPC's method name
+        with self._lock:
+            statuses = dict(self._server_status)
+        return health_pb2.HealthListResponse(
+            statuses={name: health_pb2.HealthCheckResponse(status=s) for name, s in statuses.items()}
+        )
+
+
+REFLECTION_V1: Final = "grpc.reflection.v1.ServerReflection"
+
+
+def _enable_reflection(services: Sequence[str], server: grpc.Server) -> None:
+    """Server reflection as ``grpc.reflection.v1`` and the older ``v1alpha`` (grpcurl and most tools
+    ask v1 first). grpcio-reflection ships v1alpha only; the two protocols are the same messages under
+    another package, so the v1alpha servicer answers both."""
+    from grpc_reflection.v1alpha import reflection_pb2
+
+    names = [*services, reflection.SERVICE_NAME, REFLECTION_V1]
+    servicer = reflection.ReflectionServicer(names)
+    server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                service,
+                {
+                    "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+                        servicer.ServerReflectionInfo,
+                        request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+                        response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+                    )
+                },
+            )
+            for service in (reflection.SERVICE_NAME, REFLECTION_V1)
+        ]
+    )
 
 
 class RunningServer:
@@ -205,9 +247,11 @@ def _parse(cls: type[M], data: bytes, context: grpc.ServicerContext) -> M:
     try:
         return cls.FromString(data)
     except DecodeError:
-        context.abort(
-            grpc.StatusCode.INVALID_ARGUMENT, f"request does not parse as {cls.DESCRIPTOR.full_name}"
+        error = RequestMalformed(
+            f"request does not parse as {cls.DESCRIPTOR.full_name}", requirement="RPC-007"
         )
+        context.abort_with_status(status_for(error))
+        raise AssertionError("abort_with_status returns only by raising") from None  # pragma: no cover
 
 
 def _check_sizes(envelopes: Iterable[bytes]) -> None:
@@ -278,16 +322,31 @@ def _cooperation_handlers(handler: CooperationHandler) -> grpc.GenericRpcHandler
 
     def get_attestations(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetAttestationsResponse:
         req = _parse(service_pb2.GetAttestationsRequest, data, context)
-        bundles = _invoke(context, "GetAttestations", lambda: handler.get_attestations(req.subject))
-        out: list[service_pb2.EvidenceBundle] = []
-        total = 0
-        for bundle in bundles[:MAX_PAGE_ENTRIES]:
-            total += sum(map(len, bundle))
-            if total > MAX_PAGE_BYTES:
-                logger.warning("GetAttestations(%s): answer cut to %d bundles", req.subject, len(out))
-                break
-            out.append(service_pb2.EvidenceBundle(envelopes=bundle))
-        return service_pb2.GetAttestationsResponse(bundles=out)
+
+        def attestations() -> tuple[list[list[bytes]], str]:
+            if req.subject:  # "" asks for every attestation held (SPEC 10.4)
+                public_key_from_did(req.subject)  # KEY_INVALID (INVALID_ARGUMENT) for what is not a did:key
+            return handler.get_attestations(req.subject, _limit(req.limit), req.page_token, MAX_PAGE_BYTES)
+
+        bundles, token = _invoke(context, "GetAttestations", attestations)
+        return service_pb2.GetAttestationsResponse(
+            bundles=[service_pb2.EvidenceBundle(envelopes=b) for b in bundles], next_page_token=token
+        )
+
+    def gossip(data: bytes, context: grpc.ServicerContext) -> service_pb2.GossipResponse:
+        req = _parse(service_pb2.GossipRequest, data, context)
+
+        def call() -> tuple[list[bytes], list[ForkProof]]:
+            if len(req.envelopes) > MAX_GOSSIP_ITEMS or len(req.proofs) > MAX_GOSSIP_ITEMS:
+                raise TransportError(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_GOSSIP_ITEMS} of each")
+            _check_sizes([*req.envelopes, *(e for p in req.proofs for e in (p.first, p.second))])
+            return handler.gossip(list(req.envelopes), [ForkProof(p.first, p.second) for p in req.proofs])
+
+        envelopes, proofs = _invoke(context, "Gossip", call)
+        return service_pb2.GossipResponse(
+            envelopes=envelopes,
+            proofs=[service_pb2.ForkProof(first=p.first, second=p.second) for p in proofs],
+        )
 
     return _generic_handler(
         COOPERATION_SERVICE,
@@ -296,6 +355,7 @@ def _cooperation_handlers(handler: CooperationHandler) -> grpc.GenericRpcHandler
             "GetLog": (get_log, service_pb2.GetLogResponse),
             "GetCheckpoint": (get_checkpoint, service_pb2.GetCheckpointResponse),
             "GetAttestations": (get_attestations, service_pb2.GetAttestationsResponse),
+            "Gossip": (gossip, service_pb2.GossipResponse),
         },
         stream={"Negotiate": (negotiate, service_pb2.NegotiateResponse)},
     )

@@ -32,6 +32,7 @@ import grpc
 import trio
 
 from a2a_coop._proto.a2acoop.v1 import service_pb2
+from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.transport.client import CooperationClient, EscrowClient
 from a2a_coop.transport.errors import TransportError, from_rpc_error
 from a2a_coop.transport.handlers import CooperationHandler, EscrowHandler
@@ -83,8 +84,15 @@ class _TrioCooperation:
     def get_checkpoint(self) -> bytes:
         return self._run(self._handler.get_checkpoint)
 
-    def get_attestations(self, subject: str) -> list[list[bytes]]:
-        return self._run(self._handler.get_attestations, subject)
+    def get_attestations(
+        self, subject: str, limit: int, page_token: str, max_bytes: int
+    ) -> tuple[list[list[bytes]], str]:
+        return self._run(self._handler.get_attestations, subject, limit, page_token, max_bytes)
+
+    def gossip(
+        self, envelopes: Sequence[bytes], proofs: Sequence[ForkProof]
+    ) -> tuple[list[bytes], list[ForkProof]]:
+        return self._run(self._handler.gossip, envelopes, proofs)
 
 
 class _TrioEscrow:
@@ -175,11 +183,29 @@ class TrioCooperationClient:
         resp = await call_in_trio(self._stub.GetCheckpoint.future, req, timeout=self._timeout)
         return bytes(resp.envelope)
 
-    async def get_attestations(self, subject: str) -> list[list[bytes]]:
-        """As :meth:`CooperationClient.get_attestations`."""
-        req = service_pb2.GetAttestationsRequest(subject=subject)
-        resp = await call_in_trio(self._stub.GetAttestations.future, req, timeout=self._timeout)
-        return [list(b.envelopes) for b in resp.bundles]
+    async def get_attestations(self, subject: str, *, max_pages: int = 1_000) -> list[list[bytes]]:
+        """As :meth:`CooperationClient.get_attestations` (every page)."""
+        out: list[list[bytes]] = []
+        token = ""
+        for _ in range(max_pages):
+            req = service_pb2.GetAttestationsRequest(subject=subject, page_token=token)
+            resp = await call_in_trio(self._stub.GetAttestations.future, req, timeout=self._timeout)
+            out += [list(b.envelopes) for b in resp.bundles]
+            token = resp.next_page_token
+            if not token:
+                break
+        return out
+
+    async def gossip(
+        self, envelopes: Sequence[bytes], proofs: Sequence[ForkProof]
+    ) -> tuple[list[bytes], list[ForkProof]]:
+        """As :meth:`CooperationClient.gossip`."""
+        req = service_pb2.GossipRequest(
+            envelopes=envelopes,
+            proofs=[service_pb2.ForkProof(first=p.first, second=p.second) for p in proofs],
+        )
+        resp = await call_in_trio(self._stub.Gossip.future, req, timeout=self._timeout)
+        return list(resp.envelopes), [ForkProof(p.first, p.second) for p in resp.proofs]
 
 
 class TrioEscrowClient:

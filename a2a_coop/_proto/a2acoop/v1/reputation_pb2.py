@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61\x32\x61\x63oop/v1/reputation.proto\x12\na2acoop.v1\"u\n\x0b\x41ttestation\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\r\n\x05offer\x18\x02 \x01(\x0c\x12\x0e\n\x06\x61\x63\x63\x65pt\x18\x03 \x01(\x0c\x12$\n\x07outcome\x18\x04 \x01(\x0e\x32\x13.a2acoop.v1.Outcome\x12\x10\n\x08\x65vidence\x18\x05 \x03(\x0c*v\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x15\n\x11OUTCOME_FULFILLED\x10\x01\x12\x10\n\x0cOUTCOME_LATE\x10\x02\x12\x13\n\x0fOUTCOME_PARTIAL\x10\x03\x12\x14\n\x10OUTCOME_BREACHED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61\x32\x61\x63oop/v1/reputation.proto\x12\na2acoop.v1\"\x85\x01\n\x0b\x41ttestation\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\r\n\x05offer\x18\x02 \x01(\x0c\x12\x0e\n\x06\x61\x63\x63\x65pt\x18\x03 \x01(\x0c\x12$\n\x07outcome\x18\x04 \x01(\x0e\x32\x13.a2acoop.v1.Outcome\x12\x10\n\x08\x65vidence\x18\x05 \x03(\x0c\x12\x0e\n\x06rating\x18\x06 \x01(\r*\x8b\x01\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x15\n\x11OUTCOME_FULFILLED\x10\x01\x12\x10\n\x0cOUTCOME_LATE\x10\x02\x12\x13\n\x0fOUTCOME_PARTIAL\x10\x03\x12\x14\n\x10OUTCOME_BREACHED\x10\x04\x12\x13\n\x0fOUTCOME_REVOKED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'a2acoop.v1.reputation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_OUTCOME']._serialized_start=162
-  _globals['_OUTCOME']._serialized_end=280
-  _globals['_ATTESTATION']._serialized_start=43
-  _globals['_ATTESTATION']._serialized_end=160
+  _globals['_OUTCOME']._serialized_start=180
+  _globals['_OUTCOME']._serialized_end=319
+  _globals['_ATTESTATION']._serialized_start=44
+  _globals['_ATTESTATION']._serialized_end=177
 # @@protoc_insertion_point(module_scope)

@@ -14,22 +14,26 @@ class Outcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OUTCOME_LATE: _ClassVar[Outcome]
     OUTCOME_PARTIAL: _ClassVar[Outcome]
     OUTCOME_BREACHED: _ClassVar[Outcome]
+    OUTCOME_REVOKED: _ClassVar[Outcome]
 OUTCOME_UNSPECIFIED: Outcome
 OUTCOME_FULFILLED: Outcome
 OUTCOME_LATE: Outcome
 OUTCOME_PARTIAL: Outcome
 OUTCOME_BREACHED: Outcome
+OUTCOME_REVOKED: Outcome
 
 class Attestation(_message.Message):
-    __slots__ = ("subject", "offer", "accept", "outcome", "evidence")
+    __slots__ = ("subject", "offer", "accept", "outcome", "evidence", "rating")
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     OFFER_FIELD_NUMBER: _ClassVar[int]
     ACCEPT_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    RATING_FIELD_NUMBER: _ClassVar[int]
     subject: str
     offer: bytes
     accept: bytes
     outcome: Outcome
     evidence: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, subject: _Optional[str] = ..., offer: _Optional[bytes] = ..., accept: _Optional[bytes] = ..., outcome: _Optional[_Union[Outcome, str]] = ..., evidence: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    rating: int
+    def __init__(self, subject: _Optional[str] = ..., offer: _Optional[bytes] = ..., accept: _Optional[bytes] = ..., outcome: _Optional[_Union[Outcome, str]] = ..., evidence: _Optional[_Iterable[bytes]] = ..., rating: _Optional[int] = ...) -> None: ...

@@ -61,16 +61,46 @@ class GetCheckpointResponse(_message.Message):
     def __init__(self, envelope: _Optional[bytes] = ...) -> None: ...
 
 class GetAttestationsRequest(_message.Message):
-    __slots__ = ("subject",)
+    __slots__ = ("subject", "limit", "page_token")
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     subject: str
-    def __init__(self, subject: _Optional[str] = ...) -> None: ...
+    limit: int
+    page_token: str
+    def __init__(self, subject: _Optional[str] = ..., limit: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class GetAttestationsResponse(_message.Message):
-    __slots__ = ("bundles",)
+    __slots__ = ("bundles", "next_page_token")
     BUNDLES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     bundles: _containers.RepeatedCompositeFieldContainer[EvidenceBundle]
-    def __init__(self, bundles: _Optional[_Iterable[_Union[EvidenceBundle, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, bundles: _Optional[_Iterable[_Union[EvidenceBundle, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GossipRequest(_message.Message):
+    __slots__ = ("envelopes", "proofs")
+    ENVELOPES_FIELD_NUMBER: _ClassVar[int]
+    PROOFS_FIELD_NUMBER: _ClassVar[int]
+    envelopes: _containers.RepeatedScalarFieldContainer[bytes]
+    proofs: _containers.RepeatedCompositeFieldContainer[ForkProof]
+    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ..., proofs: _Optional[_Iterable[_Union[ForkProof, _Mapping]]] = ...) -> None: ...
+
+class GossipResponse(_message.Message):
+    __slots__ = ("envelopes", "proofs")
+    ENVELOPES_FIELD_NUMBER: _ClassVar[int]
+    PROOFS_FIELD_NUMBER: _ClassVar[int]
+    envelopes: _containers.RepeatedScalarFieldContainer[bytes]
+    proofs: _containers.RepeatedCompositeFieldContainer[ForkProof]
+    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ..., proofs: _Optional[_Iterable[_Union[ForkProof, _Mapping]]] = ...) -> None: ...
+
+class ForkProof(_message.Message):
+    __slots__ = ("first", "second")
+    FIRST_FIELD_NUMBER: _ClassVar[int]
+    SECOND_FIELD_NUMBER: _ClassVar[int]
+    first: bytes
+    second: bytes
+    def __init__(self, first: _Optional[bytes] = ..., second: _Optional[bytes] = ...) -> None: ...
 
 class EvidenceBundle(_message.Message):
     __slots__ = ("envelopes",)

@@ -60,6 +60,11 @@ class CooperationServiceStub:
                 request_serializer=a2acoop_dot_v1_dot_service__pb2.GetAttestationsRequest.SerializeToString,
                 response_deserializer=a2acoop_dot_v1_dot_service__pb2.GetAttestationsResponse.FromString,
                 _registered_method=True)
+        self.Gossip = channel.unary_unary(
+                '/a2acoop.v1.CooperationService/Gossip',
+                request_serializer=a2acoop_dot_v1_dot_service__pb2.GossipRequest.SerializeToString,
+                response_deserializer=a2acoop_dot_v1_dot_service__pb2.GossipResponse.FromString,
+                _registered_method=True)
 
 
 class CooperationServiceServicer:
@@ -98,7 +103,16 @@ class CooperationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetAttestations(self, request, context):
-        """Attestations about a subject, each with the contract it rests on.
+        """Attestations about a subject, each with the contract it rests on and the
+        escrow's settlement of the subject's bond, paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Gossip(self, request, context):
+        """Swap Checkpoints and fork proofs (SPEC 10.5): the caller's go in, the
+        peer's come back, so a fork seen by two counterparties becomes a proof.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -131,6 +145,11 @@ def add_CooperationServiceServicer_to_server(servicer, server):
                     servicer.GetAttestations,
                     request_deserializer=a2acoop_dot_v1_dot_service__pb2.GetAttestationsRequest.FromString,
                     response_serializer=a2acoop_dot_v1_dot_service__pb2.GetAttestationsResponse.SerializeToString,
+            ),
+            'Gossip': grpc.unary_unary_rpc_method_handler(
+                    servicer.Gossip,
+                    request_deserializer=a2acoop_dot_v1_dot_service__pb2.GossipRequest.FromString,
+                    response_serializer=a2acoop_dot_v1_dot_service__pb2.GossipResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -269,6 +288,33 @@ class CooperationService:
             '/a2acoop.v1.CooperationService/GetAttestations',
             a2acoop_dot_v1_dot_service__pb2.GetAttestationsRequest.SerializeToString,
             a2acoop_dot_v1_dot_service__pb2.GetAttestationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Gossip(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/a2acoop.v1.CooperationService/Gossip',
+            a2acoop_dot_v1_dot_service__pb2.GossipRequest.SerializeToString,
+            a2acoop_dot_v1_dot_service__pb2.GossipResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,613 @@
+"""A2A's operations for one peer, once for every binding (SPEC.md section 14).
+
+:class:`CoopRequestHandler` is an a2a-sdk ``RequestHandler``: a2a-sdk's JSON-RPC and HTTP+JSON
+routes call it directly (:mod:`.http`), and the gRPC servicer (:mod:`.service`) calls the same
+methods on the same event loop, so the three bindings reach the same negotiations with the same
+semantics (transport equivalence). What each operation means for a negotiation:
+
+* ``SendMessage``: the statement goes to ``PeerNode.exchange``; the answers come back in the Task's
+  status message (A2A-005..A2A-010).
+* ``SendStreamingMessage``: the same exchange as a stream: the Task, an artifact-update per
+  evidence bundle the exchange formed, then a status-update carrying the signed answers and the
+  resulting state. The stream ends once the peer has answered (A2A-015).
+* ``SubscribeToTask``: the Task, then a status-update for every statement the negotiation takes in
+  (through any binding or CooperationService) and an artifact-update for every new bundle, until
+  the negotiation is terminal (A2A-015).
+* ``GetTask`` (strict ids, A2A-013), ``ListTasks`` (one context's tasks, paged, A2A-014),
+  ``CancelTask`` (a signed Withdraw of our outstanding offer, else TaskNotCancelable, A2A-016).
+* Push notifications are not offered: PushNotificationNotSupported.
+
+Every method checks ``A2A-Version`` (Major.Minor, A2A-004) and the request's required fields first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import re
+import threading
+import uuid
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from typing import Any, Final
+
+from a2a.server.context import ServerCallContext
+from a2a.server.request_handlers.request_handler import RequestHandler
+from a2a.types import a2a_pb2
+from a2a.utils import errors as a2a_errors
+from a2a.utils.proto_utils import validate_proto_required_fields
+from google.protobuf import struct_pb2
+
+from a2a_coop._proto.a2acoop.v1 import trade_pb2
+from a2a_coop.a2a.parts import (
+    A2A_PROTOCOL_VERSION,
+    ENVELOPE_MEDIA_TYPE,
+    EXTENSION_URI,
+    MEDIA_TYPES,
+    envelope_of,
+    envelope_part,
+    is_envelope_part,
+    task_id_for,
+)
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.negotiation import BARGAINING_STATES, Negotiation, State
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.runtime.node import PeerNode
+from a2a_coop.runtime.peer import Peer
+
+log = logging.getLogger("a2a_coop.a2a")
+
+# SPEC.md section 14, A2A-011: negotiation state -> A2A task state.
+TASK_STATES: Final[dict[State, int]] = {
+    State.PROPOSED: a2a_pb2.TASK_STATE_INPUT_REQUIRED,
+    State.COUNTERED: a2a_pb2.TASK_STATE_INPUT_REQUIRED,
+    State.ACCEPTED: a2a_pb2.TASK_STATE_WORKING,
+    State.BONDED: a2a_pb2.TASK_STATE_WORKING,
+    State.PERFORMING: a2a_pb2.TASK_STATE_WORKING,
+    State.DISPUTED: a2a_pb2.TASK_STATE_WORKING,
+    State.FULFILLED: a2a_pb2.TASK_STATE_COMPLETED,
+    State.BREACHED: a2a_pb2.TASK_STATE_FAILED,
+    State.REVOKED: a2a_pb2.TASK_STATE_CANCELED,
+    State.REJECTED: a2a_pb2.TASK_STATE_REJECTED,
+    State.WITHDRAWN: a2a_pb2.TASK_STATE_CANCELED,
+    State.EXPIRED: a2a_pb2.TASK_STATE_CANCELED,
+}
+
+CONTEXTS_META_KEY: Final = "a2a.contexts"  # journal meta: negotiation id (hex) -> A2A context id
+DEFAULT_PAGE_SIZE: Final = 50
+MAX_PAGE_SIZE: Final = 100
+_TASK_ID: Final = re.compile(r"\A(?:[0-9a-f]{2})+\Z")
+_VERSION: Final = re.compile(r"\A(\d+)\.(\d+)(?:\.\d+)?\Z")
+
+
+def coop_refusal(cause: CoopError) -> a2a_errors.InvalidParamsError:
+    """A statement the peer refused (A2A-009): A2A's InvalidParams, its data naming the section 12
+    code; ``coop_cause`` keeps the error, which the gRPC binding sends as its section 13 status.
+    (An InvalidParamsError itself, not a subclass: a2a-sdk maps errors by exact type.)"""
+    data = {"a2aCoopCode": cause.code, "requirement": cause.requirement or "", "detail": cause.detail}
+    error = a2a_errors.InvalidParamsError(str(cause), data=data)
+    error.coop_cause = cause  # type: ignore[attr-defined]
+    return error
+
+
+def coop_cause(error: BaseException) -> CoopError | None:
+    cause = getattr(error, "coop_cause", None)
+    return cause if isinstance(cause, CoopError) else None
+
+
+class TaskEvents:
+    """Tells the streams that a negotiation may have changed. ``changed`` is thread-safe; waiters
+    live on one event loop (the HTTP server's)."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._waiters: set[asyncio.Event] = set()
+        self._lock = threading.Lock()
+
+    def changed(self) -> None:
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        with self._lock:
+            waiters = list(self._waiters)
+        for w in waiters:
+            loop.call_soon_threadsafe(w.set)
+
+    def waiter(self) -> asyncio.Event:
+        event = asyncio.Event()
+        with self._lock:
+            self._waiters.add(event)
+        return event
+
+    def drop(self, event: asyncio.Event) -> None:
+        with self._lock:
+            self._waiters.discard(event)
+
+
+class NotifyingNode:
+    """The CooperationHandler that serves CooperationService beside A2A: ``node`` (or a wrapper of it,
+    such as the CLI's logging one), telling the A2A streams after every exchange."""
+
+    def __init__(self, inner: Any, events: TaskEvents) -> None:
+        self._inner = inner
+        self._events = events
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        try:
+            return list(self._inner.exchange(envelope, context))
+        finally:
+            self._events.changed()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class CoopRequestHandler(RequestHandler):
+    """A2A's operations over one :class:`PeerNode` (see the module docstring).
+
+    Args:
+        node: the peer.
+        card: returns the AgentCard (``GetExtendedAgentCard``).
+        exchange: how a statement reaches the peer (default ``node.exchange``; the CLI passes its
+            logging wrapper).
+        events: the change notifier shared with CooperationService.
+    """
+
+    def __init__(
+        self,
+        node: PeerNode,
+        card: Callable[[], a2a_pb2.AgentCard],
+        *,
+        exchange: Callable[[bytes, Sequence[bytes]], list[bytes]] | None = None,
+        events: TaskEvents | None = None,
+    ) -> None:
+        self.node = node
+        self._card = card
+        self._exchange = exchange or node.exchange
+        self.events = events or TaskEvents()
+        self._lock = threading.Lock()
+        stored = node.journal.get_meta(CONTEXTS_META_KEY, {}) if node.journal is not None else {}
+        self._contexts: dict[str, str] = dict(stored or {})  # negotiation id hex -> context id
+
+    # -- contexts (persisted in the journal, A2A-007) ---------------------------------------------
+
+    def context_of(self, task_id: str) -> str:
+        with self._lock:
+            return self._contexts.get(task_id, task_id)
+
+    def _bind_context(self, task_id: str, context_id: str) -> str:
+        # Under the peer's lock: the journal's one connection is the peer's (never two writers), and
+        # snapshots reach it in the order they were taken.
+        with self.node.peer.lock:
+            with self._lock:
+                known = self._contexts.get(task_id)
+                if known is not None:
+                    return known
+                self._contexts[task_id] = context_id
+                snapshot = dict(self._contexts)
+            if self.node.journal is not None:
+                self.node.journal.put_meta(CONTEXTS_META_KEY, snapshot)
+        return context_id
+
+    # -- the operations ---------------------------------------------------------------------------
+
+    async def on_message_send(
+        self, params: a2a_pb2.SendMessageRequest, context: ServerCallContext
+    ) -> a2a_pb2.Task | a2a_pb2.Message:
+        _check(params, context)
+        _check_message(params)
+        outcome = await self._send(params.message, context)
+        if isinstance(outcome, a2a_pb2.Message):
+            return outcome
+        neg, answers, _before = outcome
+        return self.task(neg, [envelope_part(a) for a in answers])
+
+    async def on_message_send_stream(
+        self, params: a2a_pb2.SendMessageRequest, context: ServerCallContext
+    ) -> AsyncGenerator[Any]:
+        _check(params, context)
+        _check_message(params)
+        outcome = await self._send(params.message, context)
+        if isinstance(outcome, a2a_pb2.Message):
+            yield outcome
+            return
+        neg, answers, before = outcome
+        task = self.task(neg, [])
+        yield task
+        for artifact in task.artifacts:
+            if artifact.artifact_id not in before:
+                yield a2a_pb2.TaskArtifactUpdateEvent(
+                    task_id=task.id, context_id=task.context_id, artifact=artifact, last_chunk=True
+                )
+        yield self._status_update(task, [envelope_part(a) for a in answers])
+
+    async def on_subscribe_to_task(
+        self, params: a2a_pb2.SubscribeToTaskRequest, context: ServerCallContext
+    ) -> AsyncGenerator[Any]:
+        _check(params, context)
+        neg = self._negotiation(params.id)
+        if neg.is_terminal:
+            raise a2a_errors.UnsupportedOperationError(
+                f"task {params.id} is in a terminal state ({neg.state.value}); there is nothing to follow"
+            )
+        waiter = self.events.waiter()
+        try:
+            task = self.task(neg, [])
+            seen_artifacts = {a.artifact_id for a in task.artifacts}
+            seen = len(neg.history)
+            yield task
+            while True:
+                await waiter.wait()
+                waiter.clear()
+                with self.node.peer.lock:
+                    fresh = neg.history[seen:]
+                    seen = len(neg.history)
+                    held = self.node.peer.verifier.statements
+                    envelopes = [held[d].envelope for *_, d in fresh if d and d in held]
+                if not fresh:
+                    continue
+                task = self.task(neg, [])
+                for artifact in task.artifacts:
+                    if artifact.artifact_id not in seen_artifacts:
+                        seen_artifacts.add(artifact.artifact_id)
+                        yield a2a_pb2.TaskArtifactUpdateEvent(
+                            task_id=task.id, context_id=task.context_id, artifact=artifact, last_chunk=True
+                        )
+                yield self._status_update(task, [envelope_part(e) for e in envelopes])
+                if neg.is_terminal:
+                    return
+        finally:
+            self.events.drop(waiter)
+
+    async def on_get_task(self, params: a2a_pb2.GetTaskRequest, context: ServerCallContext) -> a2a_pb2.Task:
+        _check(params, context)
+        if params.HasField("history_length") and params.history_length < 0:
+            raise a2a_errors.InvalidParamsError("historyLength must not be negative")
+        return self.task(self._negotiation(params.id), [])
+
+    async def on_list_tasks(
+        self, params: a2a_pb2.ListTasksRequest, context: ServerCallContext
+    ) -> a2a_pb2.ListTasksResponse:
+        _check(params, context)
+        size = params.page_size if params.HasField("page_size") else DEFAULT_PAGE_SIZE
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise a2a_errors.InvalidParamsError(f"pageSize must be between 1 and {MAX_PAGE_SIZE}")
+        if params.HasField("history_length") and params.history_length < 0:
+            raise a2a_errors.InvalidParamsError("historyLength must not be negative")
+        offset = _page_offset(params.page_token)
+        after_ms = (
+            params.status_timestamp_after.ToMilliseconds()
+            if params.HasField("status_timestamp_after")
+            else None
+        )
+        rows: list[tuple[int, str, Negotiation]] = []
+        with self._lock:
+            mine = [t for t, c in self._contexts.items() if params.context_id and c == params.context_id]
+        peer = self.node.peer
+        with peer.lock:
+            by_id = peer.verifier.negotiations.by_id
+            for task_id in mine:
+                neg = by_id.get(bytes.fromhex(task_id))
+                if neg is None:
+                    continue
+                if params.status and TASK_STATES[neg.state] != params.status:
+                    continue
+                updated = _updated_ms(peer, neg)
+                if after_ms is not None and updated <= after_ms:
+                    continue
+                rows.append((updated, task_id, neg))
+        rows.sort(key=lambda r: (-r[0], r[1]))  # most recently updated first (A2A 3.1.4)
+        page = rows[offset : offset + size]
+        tasks = []
+        for _, _, neg in page:
+            task = self.task(neg, [])
+            if not params.include_artifacts:
+                del task.artifacts[:]
+            tasks.append(task)
+        more = offset + size < len(rows)
+        return a2a_pb2.ListTasksResponse(
+            tasks=tasks,
+            next_page_token=_token(offset + size) if more else "",
+            page_size=size,
+            total_size=len(rows),
+        )
+
+    async def on_cancel_task(
+        self, params: a2a_pb2.CancelTaskRequest, context: ServerCallContext
+    ) -> a2a_pb2.Task:
+        _check(params, context)
+        neg = self._negotiation(params.id)
+        peer = self.node.peer
+
+        def withdraw() -> VerifiedStatement:
+            with peer.lock:
+                if neg.state not in BARGAINING_STATES or neg.outstanding.issuer != peer.did:
+                    raise a2a_errors.TaskNotCancelableError(_not_cancelable(peer, neg))
+                offer = neg.outstanding
+                vs = peer.sign(
+                    "withdraw",
+                    trade_pb2.Withdraw(offer=offer.digest, reason="A2A CancelTask"),
+                    audience=neg.other(peer.did),
+                    negotiation_id=neg.id,
+                    refs=[offer.digest],
+                )
+                return vs
+
+        try:
+            vs = await asyncio.to_thread(withdraw)
+        except CoopError as err:
+            raise a2a_errors.TaskNotCancelableError(f"the peer cannot withdraw now: {err}") from None
+        finally:
+            self.events.changed()
+        return self.task(neg, [envelope_part(vs.envelope)])
+
+    async def on_get_extended_agent_card(
+        self, params: a2a_pb2.GetExtendedAgentCardRequest, context: ServerCallContext
+    ) -> a2a_pb2.AgentCard:
+        _check(params, context)
+        return self._card()
+
+    async def on_create_task_push_notification_config(self, params: Any, context: ServerCallContext) -> Any:
+        _check(params, context)
+        raise a2a_errors.PushNotificationNotSupportedError()
+
+    async def on_get_task_push_notification_config(self, params: Any, context: ServerCallContext) -> Any:
+        _check(params, context)
+        raise a2a_errors.PushNotificationNotSupportedError()
+
+    async def on_list_task_push_notification_configs(self, params: Any, context: ServerCallContext) -> Any:
+        _check(params, context)
+        raise a2a_errors.PushNotificationNotSupportedError()
+
+    async def on_delete_task_push_notification_config(self, params: Any, context: ServerCallContext) -> None:
+        _check(params, context)
+        raise a2a_errors.PushNotificationNotSupportedError()
+
+    # -- internals --------------------------------------------------------------------------------
+
+    async def _send(
+        self, msg: a2a_pb2.Message, context: ServerCallContext
+    ) -> a2a_pb2.Message | tuple[Negotiation, list[bytes], set[str]]:
+        activated = activated_extensions(context, msg.extensions)
+        signed = [p for p in msg.parts if is_envelope_part(p)]
+        if not signed:
+            return self._unsigned(msg, activated, context)
+        if EXTENSION_URI not in activated:
+            raise a2a_errors.ExtensionSupportRequiredError(
+                f"a2a-coop Parts need the extension activated: send A2A-Extensions: {EXTENSION_URI}"
+            )
+        try:
+            *ctx, envelope = [envelope_of(p) for p in signed]
+            request_vs = verify_statement(envelope)
+        except CoopError as err:
+            raise coop_refusal(err) from None
+        nid = request_vs.header.negotiation_id
+        if msg.task_id and msg.task_id != task_id_for(nid):
+            raise a2a_errors.InvalidParamsError(
+                f"the statement belongs to task {task_id_for(nid)!r}, not {msg.task_id!r} "
+                "(one Task per negotiation, A2A-007)"
+            )
+        before: set[str] = set()
+        known = self.node.peer.verifier.negotiations.by_id.get(nid) if nid else None
+        if known is not None:
+            before = {a.artifact_id for a in self.task(known, []).artifacts}
+        try:
+            answers = await asyncio.to_thread(self._exchange, envelope, ctx)
+        except CoopError as err:
+            raise coop_refusal(err) from None
+        finally:
+            self.events.changed()
+        _echo(context, activated)
+        if not nid:
+            parts = [envelope_part(a) for a in answers]
+            return _agent_message(parts, context_id=msg.context_id or str(uuid.uuid4()))
+        await asyncio.to_thread(self._bind_context, task_id_for(nid), msg.context_id or task_id_for(nid))
+        neg = self.node.peer.verifier.negotiations.by_id.get(nid)
+        assert neg is not None  # exchange accepted a statement of it
+        return neg, answers, before
+
+    def _unsigned(
+        self, msg: a2a_pb2.Message, activated: set[str], context: ServerCallContext
+    ) -> a2a_pb2.Message:
+        """A message with no a2a-coop Part: never changes a negotiation (A2A-010), else a plain reply."""
+        if msg.task_id:
+            self._negotiation(msg.task_id)  # TaskNotFound first
+            text = (
+                f"task {msg.task_id} is an a2a-coop negotiation: only signed statements "
+                f"(Parts of media type {ENVELOPE_MEDIA_TYPE}) can change it"
+            )
+            if EXTENSION_URI not in activated:
+                raise a2a_errors.ExtensionSupportRequiredError(text)
+            raise a2a_errors.InvalidParamsError(text)
+        _echo(context, activated)
+        text = (
+            f"This agent trades under the a2a-coop extension ({EXTENSION_URI}). Activate it with the "
+            f"A2A-Extensions header and send signed statements as Parts of media type "
+            f"{ENVELOPE_MEDIA_TYPE}; see the extension's params in the AgentCard."
+        )
+        data = struct_pb2.Value()
+        data.struct_value.update({"extension": EXTENSION_URI, "mediaTypes": list(MEDIA_TYPES)})
+        parts = [a2a_pb2.Part(text=text), a2a_pb2.Part(data=data, media_type="application/json")]
+        return _agent_message(parts, context_id=msg.context_id or str(uuid.uuid4()), coop=False)
+
+    def _negotiation(self, task_id: str) -> Negotiation:
+        """The negotiation of a task id: exactly the lower-case hex of its id (A2A-013)."""
+        if _TASK_ID.match(task_id):
+            with self.node.peer.lock:
+                neg = self.node.peer.verifier.negotiations.by_id.get(bytes.fromhex(task_id))
+            if neg is not None:
+                return neg
+        raise a2a_errors.TaskNotFoundError(f"no task {task_id!r}")
+
+    def task(self, neg: Negotiation, parts: Sequence[a2a_pb2.Part]) -> a2a_pb2.Task:
+        peer = self.node.peer
+        with peer.lock:
+            state = neg.state
+            artifacts = negotiation_artifacts(peer, neg)
+            updated = _updated_ms(peer, neg)
+        task_id = task_id_for(neg.id)
+        context_id = self.context_of(task_id)
+        status = a2a_pb2.TaskStatus(state=TASK_STATES[state])  # type: ignore[arg-type]
+        if parts:
+            status.message.CopyFrom(_agent_message(parts, context_id=context_id, task_id=task_id))
+        status.timestamp.FromMilliseconds(updated)
+        metadata = struct_pb2.Struct()
+        metadata.update({"a2aCoop": {"negotiationId": neg.id.hex(), "state": state.value}})
+        return a2a_pb2.Task(
+            id=task_id, context_id=context_id, status=status, artifacts=artifacts, metadata=metadata
+        )
+
+    @staticmethod
+    def _status_update(task: a2a_pb2.Task, parts: Sequence[a2a_pb2.Part]) -> a2a_pb2.TaskStatusUpdateEvent:
+        status = a2a_pb2.TaskStatus()
+        status.CopyFrom(task.status)
+        if parts:
+            status.message.CopyFrom(_agent_message(parts, context_id=task.context_id, task_id=task.id))
+        return a2a_pb2.TaskStatusUpdateEvent(
+            task_id=task.id, context_id=task.context_id, status=status, metadata=task.metadata
+        )
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _check(params: Any, context: ServerCallContext) -> None:
+    check_version(context)
+    if params is not None:
+        validate_proto_required_fields(params)
+
+
+def check_version(context: ServerCallContext) -> None:
+    """A2A-004: ``A2A-Version`` must be 1.0 (Major.Minor, A2A 3.6.2; absent means 0.3)."""
+    headers = context.state.get("headers") or {}
+    version = str(headers.get("a2a-version") or headers.get("A2A-Version") or "").strip() or "0.3"
+    m = _VERSION.match(version)
+    if m is None or f"{int(m[1])}.{int(m[2])}" != A2A_PROTOCOL_VERSION:
+        raise a2a_errors.VersionNotSupportedError(
+            f"A2A version {version!r} is not supported; this agent speaks {A2A_PROTOCOL_VERSION}"
+        )
+
+
+def _check_message(params: a2a_pb2.SendMessageRequest) -> None:
+    """Required fields of a SendMessage (A2A 4.1.4): message, its messageId, role and parts."""
+    missing = []
+    if not params.HasField("message"):
+        missing.append("message")
+    else:
+        msg = params.message
+        if not msg.message_id:
+            missing.append("message.messageId")
+        if msg.role == a2a_pb2.ROLE_UNSPECIFIED:
+            missing.append("message.role")
+        if not msg.parts:
+            missing.append("message.parts")
+    if missing:
+        raise a2a_errors.InvalidParamsError(f"required field(s) missing: {', '.join(missing)}")
+
+
+def activated_extensions(context: ServerCallContext, message_extensions: Iterable[str]) -> set[str]:
+    """Extensions the client activated: ``A2A-Extensions`` / ``X-A2A-Extensions``, or the message's list."""
+    requested = set(context.requested_extensions)
+    headers = context.state.get("headers") or {}
+    for key in ("x-a2a-extensions", "X-A2A-Extensions"):
+        value = headers.get(key)
+        if value:
+            requested.update(e.strip() for e in str(value).split(",") if e.strip())
+    requested.update(message_extensions)
+    return requested & {EXTENSION_URI}
+
+
+def _echo(context: ServerCallContext, activated: set[str]) -> None:
+    if activated:
+        context.state.setdefault("activated_extensions", set()).update(activated)
+
+
+def _updated_ms(peer: Peer, neg: Negotiation) -> int:
+    """When the negotiation last changed: the issue time of the last statement that moved it."""
+    held = peer.verifier.statements
+    for *_, digest in reversed(neg.history):
+        vs = held.get(digest) if digest else None
+        if vs is not None:
+            return int(vs.header.issued_at_ms)
+    return int(neg.outstanding.header.issued_at_ms)
+
+
+def _token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o{offset}".encode()).decode()
+
+
+def _page_offset(token: str) -> int:
+    if not token:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(token.encode()).decode()
+        if raw[0] == "o" and raw[1:].isdigit():
+            return int(raw[1:])
+    except (ValueError, UnicodeError, IndexError):
+        pass
+    raise a2a_errors.InvalidParamsError(f"pageToken {token!r} is not one this agent issued")
+
+
+def _not_cancelable(peer: Peer, neg: Negotiation) -> str:
+    if neg.is_terminal:
+        return f"the negotiation has ended ({neg.state.value})"
+    if neg.state in BARGAINING_STATES:
+        return (
+            "the open offer is the counterparty's: only its issuer may withdraw it (NEG-004); "
+            "answer it with a signed Reject instead"
+        )
+    return f"a formed contract ({neg.state.value}) ends by performance, a ruling or a signed Revoke"
+
+
+def negotiation_artifacts(peer: Peer, neg: Negotiation) -> list[a2a_pb2.Artifact]:
+    """The contract, its receipts and its attestations, each a self-contained evidence bundle
+    (mandates first, then the statements in dependency order) that verifies offline (A2A-012)."""
+    c = neg.contract
+    if c is None:
+        return []
+    held = peer.verifier.statements
+    mandates = {d: held[d] for d in (c.offer.header.mandate, c.accept.header.mandate) if d in held}
+    contract = [*mandates.values(), c.offer, c.accept]
+    out = [_artifact("contract", c.id, contract, "The co-signed contract: mandates, offer, accept.")]
+    for _before, _event, _after, digest in neg.history:
+        receipt = held.get(digest) if digest else None
+        if receipt is None or receipt.body != "receipt":
+            continue
+        delivery = held.get(receipt.statement.receipt.delivery)
+        if delivery is None:
+            continue
+        out.append(_artifact("receipt", receipt.digest, [*contract, delivery, receipt], "A signed Receipt."))
+    for vs in list(held.values()):
+        if vs.body == "attestation" and vs.statement.attestation.accept == c.id:
+            extra = held.get(vs.header.mandate)
+            bundle = {s.digest: s for s in (*([extra] if extra else []), *contract, vs)}
+            out.append(_artifact("attestation", vs.digest, list(bundle.values()), "An Attestation."))
+    return out
+
+
+def _artifact(
+    kind: str, digest: bytes, statements: Sequence[VerifiedStatement], description: str
+) -> a2a_pb2.Artifact:
+    metadata = struct_pb2.Struct()
+    metadata.update({"a2aCoop": {"kind": kind, "digest": digest.hex()}})
+    return a2a_pb2.Artifact(
+        artifact_id=f"{kind}-{digest.hex()}",
+        name=kind,
+        description=description,
+        parts=[envelope_part(vs.envelope) for vs in statements],
+        metadata=metadata,
+        extensions=[EXTENSION_URI],
+    )
+
+
+def _agent_message(
+    parts: Sequence[a2a_pb2.Part], *, context_id: str, task_id: str = "", coop: bool = True
+) -> a2a_pb2.Message:
+    return a2a_pb2.Message(
+        message_id=str(uuid.uuid4()),
+        role=a2a_pb2.ROLE_AGENT,
+        context_id=context_id,
+        task_id=task_id,
+        parts=parts,
+        extensions=[EXTENSION_URI] if coop else [],
+    )

@@ -1,0 +1,74 @@
+"""Fork proofs: two statements of one issuer that no single chain holds (SPEC.md section 10.5, ATT-012).
+
+Theory of operation. An issuer keeps one chain (CHN-001) whose times never run
+backwards (CHN-005). Two of its statements prove it broke that, offline and
+forever, when they are
+
+* at one seq with different digests, or at seqs n and n + 1 where the second's
+  prev is not the first's digest: an equivocation proof (SPEC 6.8, CHN-004,
+  CHN-003); or
+* at seqs m < n with the statement at m issued later than the one at n: a time
+  inversion (CHN-005).
+
+The second kind closes the gap a forker would use against the first: a key that
+keeps two branches alive at far-apart seqs never signs twice at one position, but
+as soon as both branches are in use at once, some statement of the higher
+branch is older than one of the lower. An honest issuer produces neither: its
+guard refuses to sign what its own chain view rejects, and it persists each seq
+before sending (SPEC 16.6).
+
+A verifier's chain view reports both kinds with the two envelopes as evidence
+(EQUIVOCATION, CHAIN_BROKEN); :func:`fork_proof_from` keeps them, and
+:func:`verify_fork_proof` checks a proof received from anyone. A view holding a
+proof zeroes the issuer's trust (ATT-013).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from a2a_coop.protocol.chain import EquivocationProof, verify_equivocation_proof
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.statements import verify_statement
+
+
+@dataclass(frozen=True)
+class ForkProof:
+    """Two envelopes by one issuer that no chain kept by CHN-001 and CHN-005 holds."""
+
+    first: bytes
+    second: bytes
+
+
+def verify_fork_proof(proof: ForkProof) -> str:
+    """Check a fork proof offline (ATT-012).
+
+    Returns:
+        The did:key of the issuer whose chain forked.
+
+    Raises:
+        CoopError: an envelope does not verify (section 11, steps 1-20).
+        ValueError: the statements have different issuers, are the same, or do not conflict.
+    """
+    try:
+        return verify_equivocation_proof(EquivocationProof(proof.first, proof.second))
+    except ValueError as not_equivocation:
+        a, b = verify_statement(proof.first), verify_statement(proof.second)
+        lo, hi = (a, b) if a.header.seq < b.header.seq else (b, a)
+        inverted = lo.header.seq < hi.header.seq and lo.header.issued_at_ms > hi.header.issued_at_ms
+        if a.issuer == b.issuer and inverted:
+            return a.issuer  # time runs backwards along the chain (CHN-005)
+        raise not_equivocation
+
+
+def fork_proof_from(error: CoopError) -> ForkProof | None:
+    """The fork proof a chain error carries (EQUIVOCATION, or CHAIN_BROKEN under CHN-003 or CHN-005),
+    or None when it carries none."""
+    if error.code not in ("EQUIVOCATION", "CHAIN_BROKEN") or len(error.evidence) != 2:
+        return None
+    proof = ForkProof(*error.evidence)
+    try:
+        verify_fork_proof(proof)
+    except (CoopError, ValueError):
+        return None
+    return proof

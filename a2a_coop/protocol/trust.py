@@ -1,0 +1,393 @@
+"""Reputation aggregation: a Beta per pair with time decay, then EigenTrust from the viewer's seeds
+(SPEC.md section 10.3, ATT-003, ATT-008..ATT-010).
+
+Theory of operation. A view is computed by one viewer, from the ratings it holds
+(:class:`~a2a_coop.protocol.reputation.Rating`, already reduced to principals,
+stake, outcome score and settlement time), at a time ``now_ms`` it passes in. It
+is not a global fact: two viewers with other seeds or other evidence see other
+numbers, and that is the point -- nobody can buy a place in a view except
+through principals the viewer already trusts.
+
+1. **Per pair** (rater R, subject S), over ratings with stake > 0, each aged from
+   its settlement with half-life H, ``d = 2^(-max(0, now - settled)/H)``:
+   ``G = sum d*score``, ``B = sum d*(1 - score)`` and ``W = sum d*stake``. The pair
+   is a Beta(1 + G, 1 + B), of mean ``m = (1 + G) / (2 + G + B)``.
+2. **Local trust** ``c = W * max(0, 2m - 1) = W * max(0, G - B) / (2 + G + B)``:
+   nothing for an even or worse record, and the stake counts fully only as the
+   evidence piles up (one good outcome earns a third of it).
+3. **Propagation**: ``C`` is ``c`` with each rater's row summed to 1; ``p`` is the
+   viewer's seeds, uniform; ``t <- (1 - a)(C^T t + dangling(t) p) + a p`` until
+   the change is at most ``tolerance`` in L1. A rater with no local trust
+   (dangling) hands its trust back to the seeds, so ``sum t = 1`` always.
+4. **Score**: rater R's voice is ``tau_R = min(1, t_R * n+)``, ``n+`` the number
+   of principals with trust > 0 (an average-trusted rater speaks fully, an
+   untrusted one not at all), and its word on one subject counts for at most
+   ``K`` outcomes (the pair cap): ``k_RS = tau_R * min(1, K / (G_RS + B_RS))``,
+   ``alpha = 1 + sum k_RS G_RS``, ``beta = 1 + sum k_RS B_RS``; score ``alpha / (alpha + beta)``, uncertainty
+   ``2 / (alpha + beta)``. With no credible evidence a principal scores the
+   prior, 0.5, with uncertainty 1.
+
+A principal with a fork proof against it (SPEC 10.5) is *faulty*: its ratings
+count nothing, no trust flows to it, it is no seed, and it is reported with trust,
+score and uncertainty 0.
+
+Why this resists Sybils and cartels (SPEC 10.6 states the bounds): trust enters
+the graph only at the seeds, so a set of principals K holding no seed keeps at
+most ``(1 - a) / a`` times what the rest of the graph sends it per step (the
+*cut bound*, :meth:`TrustView.cut_bound`): a ring that only rates itself has
+trust 0, and mutual praise multiplies what a cartel earns outside by at most
+``1 / a``. Row normalisation means inflated stakes inside a ring buy it nothing, and
+the pair cap means a cartel of k adds at most ``(k - 1) K`` outcomes to a member's
+evidence however many trades it runs among itself -- with the default ``K = 1``, what
+``k - 1`` more honest partners would give it.
+
+Cost is near linear in ratings: pairs are grouped by one vectorised integer sort
+of the pair codes, and each iteration is one sparse product over the pairs; the
+number of iterations depends on ``a`` and ``tolerance`` only
+(at most ``log(tolerance) / log(1 - a)``, 30 for the defaults).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+from scipy.sparse import csr_matrix
+
+from a2a_coop.protocol.reputation import Rating
+
+DAY_MS: Final = 86_400_000
+DEFAULT_DAMPING: Final = 0.5  # a group holding no seed keeps at most (1 - a) / a = 1 x its inflow
+DEFAULT_HALF_LIFE_MS: Final = 90 * DAY_MS
+DEFAULT_TOLERANCE: Final = 1e-9
+DEFAULT_MAX_ITERATIONS: Final = 1_000
+DEFAULT_PAIR_CAP: Final = 1.0  # outcomes one rater's word on one subject counts for at most: one vote
+PRIOR: Final = 0.5  # the score of a principal with no credible evidence
+
+FloatArray = npt.NDArray[np.float64]
+IndexArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class TrustParams:
+    """The aggregation's parameters (ATT-008, ATT-009); the defaults are SPEC 10.3's.
+
+    Raises:
+        ValueError: damping outside (0, 1], a half-life or tolerance that is not positive, or fewer
+            than one iteration.
+    """
+
+    damping: float = DEFAULT_DAMPING
+    half_life_ms: int = DEFAULT_HALF_LIFE_MS
+    tolerance: float = DEFAULT_TOLERANCE
+    max_iterations: int = DEFAULT_MAX_ITERATIONS
+    pair_cap: float = DEFAULT_PAIR_CAP
+
+    def __post_init__(self) -> None:
+        if not 0 < self.damping <= 1:
+            raise ValueError(f"damping must be in (0, 1], not {self.damping}")
+        if self.half_life_ms <= 0 or self.tolerance <= 0 or self.max_iterations < 1 or self.pair_cap <= 0:
+            raise ValueError(
+                "half-life, tolerance and pair cap must be positive, and max_iterations at least 1"
+            )
+
+
+class RatingTable:
+    """Ratings as columns over principal indices: what :func:`aggregate` reads.
+
+    Built once from the ratings a viewer holds and aggregated for any seeds and time.
+
+    Args:
+        principals: the principals the indices name.
+        rater, subject: index into ``principals``, per rating.
+        stake: the rating's stake (ATT-004), >= 0.
+        score: the rating's share of one good (ATT-005), in [0, 1].
+        settled_ms: the rating's settlement time (ATT-006).
+        attestations: each rating's attestation digest, if known (for explaining a score).
+
+    Raises:
+        ValueError: the columns differ in length, an index is out of range, or a stake or score is
+            out of its range.
+    """
+
+    def __init__(
+        self,
+        principals: Sequence[str],
+        *,
+        rater: npt.ArrayLike,
+        subject: npt.ArrayLike,
+        stake: npt.ArrayLike,
+        score: npt.ArrayLike,
+        settled_ms: npt.ArrayLike,
+        attestations: Sequence[bytes] = (),
+    ) -> None:
+        self.principals = list(principals)
+        self.index = {p: i for i, p in enumerate(self.principals)}
+        if len(self.index) != len(self.principals):
+            raise ValueError("principals must be distinct")
+        self.rater = np.asarray(rater, dtype=np.int64)
+        self.subject = np.asarray(subject, dtype=np.int64)
+        self.stake = np.asarray(stake, dtype=np.float64)
+        self.score = np.asarray(score, dtype=np.float64)
+        self.settled_ms = np.asarray(settled_ms, dtype=np.float64)
+        self.attestations = list(attestations)
+        n, columns = len(self.principals), (self.rater, self.subject, self.stake, self.score, self.settled_ms)
+        if len({len(c) for c in columns}) > 1 or (self.attestations and len(self.attestations) != len(self)):
+            raise ValueError("every column needs one entry per rating")
+        if len(self) and (
+            min(self.rater.min(), self.subject.min()) < 0 or max(self.rater.max(), self.subject.max()) >= n
+        ):
+            raise ValueError("a rater or subject index names no principal")
+        if len(self) and (self.stake.min() < 0 or self.score.min() < 0 or self.score.max() > 1):
+            raise ValueError("stakes are >= 0 and scores in [0, 1]")
+
+    @classmethod
+    def from_ratings(cls, ratings: Iterable[Rating]) -> RatingTable:
+        """The table of ``ratings`` (principals indexed in order of first appearance)."""
+        index: dict[str, int] = {}
+        rows = []
+        for r in ratings:
+            rows.append(
+                (
+                    index.setdefault(r.rater, len(index)),
+                    index.setdefault(r.subject, len(index)),
+                    r.stake,
+                    r.score,
+                    r.settled_ms,
+                    r.attestation,
+                )
+            )
+        rater, subject, stake, score, settled, digests = zip(*rows, strict=True) if rows else ((),) * 6
+        return cls(
+            list(index),
+            rater=rater,
+            subject=subject,
+            stake=stake,
+            score=score,
+            settled_ms=settled,
+            attestations=digests,
+        )
+
+    def __len__(self) -> int:
+        return len(self.rater)
+
+
+@dataclass(frozen=True)
+class Score:
+    """What a view says of one principal (ATT-009, ATT-010).
+
+    Attributes:
+        principal: the principal scored.
+        trust: its share of the view's trust mass (EigenTrust; all shares sum to 1).
+        score: Beta mean of the trust-weighted evidence about it, in [0, 1]; 0.5 with none.
+        uncertainty: ``2 / (alpha + beta)``, in (0, 1]: 1 with no credible evidence.
+        evidence: attestations about it that carry stake.
+        faulty: a fork proof against it is held: trust, score and uncertainty are 0.
+    """
+
+    principal: str
+    trust: float
+    score: float
+    uncertainty: float
+    evidence: int
+    faulty: bool = False
+
+
+class TrustView:
+    """One viewer's aggregate, at one time (returned by :func:`aggregate`)."""
+
+    def __init__(
+        self,
+        principals: list[str],
+        *,
+        trust: FloatArray,
+        alpha: FloatArray,
+        beta: FloatArray,
+        evidence: IndexArray,
+        transitions: csr_matrix,
+        faulty: frozenset[str],
+        seeds: frozenset[str],
+        params: TrustParams,
+        now_ms: int,
+        iterations: int,
+        converged: bool,
+    ) -> None:
+        self.principals = principals
+        self.index = {p: i for i, p in enumerate(principals)}
+        self.trust = trust
+        self.alpha, self.beta, self.evidence = alpha, beta, evidence
+        self._transitions = transitions  # C, rows = raters, each summing to 1 (or 0: dangling)
+        self.faulty, self.seeds, self.params = faulty, seeds, params
+        self.now_ms, self.iterations, self.converged = now_ms, iterations, converged
+
+    def score(self, principal: str) -> Score:
+        """The view of ``principal``; one the view never heard of scores the prior (0.5, uncertainty 1)."""
+        if principal in self.faulty:
+            return Score(principal, 0.0, 0.0, 0.0, self._evidence(principal), faulty=True)
+        i = self.index.get(principal)
+        if i is None:
+            return Score(principal, 0.0, PRIOR, 1.0, 0)
+        total = self.alpha[i] + self.beta[i]
+        return Score(
+            principal,
+            float(self.trust[i]),
+            float(self.alpha[i] / total),
+            float(2 / total),
+            int(self.evidence[i]),
+        )
+
+    def _evidence(self, principal: str) -> int:
+        i = self.index.get(principal)
+        return 0 if i is None else int(self.evidence[i])
+
+    def mass(self, principals: Iterable[str]) -> float:
+        """The share of trust mass ``principals`` hold together."""
+        idx = [self.index[p] for p in set(principals) if p in self.index]
+        return float(self.trust[idx].sum())
+
+    def inflow(self, group: Iterable[str]) -> float:
+        """``F = sum over i outside the group of t_i * C_i,group``: the trust the rest of the graph
+        hands ``group`` per propagation step."""
+        inside = np.zeros(len(self.principals), dtype=bool)
+        inside[[self.index[p] for p in set(group) if p in self.index]] = True
+        into = np.asarray(self._transitions[:, inside].sum(axis=1)).ravel()  # C_i,group for every i
+        return float((self.trust * into)[~inside].sum())
+
+    def cut_bound(self, group: Iterable[str]) -> float:
+        """SPEC 10.6's bound on a group holding no seed: ``t(group) <= (1 - a) / a * inflow(group)``."""
+        a = self.params.damping
+        return (1 - a) / a * self.inflow(group)
+
+    def ranked(self) -> list[Score]:
+        """Every principal's score, most trusted first."""
+        return sorted(
+            (self.score(p) for p in self.principals), key=lambda s: (-s.trust, -s.score, s.principal)
+        )
+
+
+def aggregate(
+    table: RatingTable,
+    seeds: Iterable[str],
+    now_ms: int,
+    params: TrustParams = TrustParams(),
+    faulty: Iterable[str] = (),
+) -> TrustView:
+    """ATT-008..ATT-010: the viewer's trust in every principal of ``table`` at ``now_ms``.
+
+    Args:
+        table: the ratings the viewer holds.
+        seeds: the viewer's pre-trusted principals (its own principal, those it was configured to
+            trust); they need not appear in ``table``.
+        now_ms: the view's time, from which ratings age (never read from a clock here).
+        params: damping, half-life, tolerance.
+        faulty: principals with a fork proof against them (ATT-013).
+
+    Raises:
+        ValueError: no seed is left once faulty principals are removed.
+    """
+    faulty_set = frozenset(faulty)
+    seed_set = frozenset(seeds) - faulty_set
+    if not seed_set:
+        raise ValueError("a view needs at least one seed that is not faulty")
+    principals = table.principals + sorted((seed_set | faulty_set) - set(table.index))
+    n = len(principals)
+    index = {p: i for i, p in enumerate(principals)}
+    bad = np.zeros(n, dtype=bool)
+    bad[[index[p] for p in faulty_set]] = True
+
+    keep = (table.stake > 0) & (table.rater != table.subject)
+    if faulty_set:
+        keep &= ~bad[table.rater] & ~bad[table.subject]
+    rater, subject = _kept(table.rater, keep), _kept(table.subject, keep)
+    age = np.maximum(0.0, now_ms - _kept(table.settled_ms, keep))
+    decay = np.exp2(age * (-1.0 / params.half_life_ms))
+    good = decay * _kept(table.score, keep)
+    pair_rater, pair_subject, (G, B, W) = _sum_per_pair(
+        rater, subject, n, (good, decay - good, decay * _kept(table.stake, keep))
+    )
+
+    local = W * np.maximum(0.0, G - B) / (2.0 + G + B)  # step 2
+    row_sum = np.bincount(pair_rater, weights=local, minlength=n)
+    live = local > 0
+    C = csr_matrix(
+        (local[live] / row_sum[pair_rater[live]], (pair_rater[live], pair_subject[live])), shape=(n, n)
+    )
+    dangling = row_sum == 0
+    p = np.zeros(n)
+    p[[index[s] for s in seed_set]] = 1.0 / len(seed_set)
+    t, iterations, converged = _propagate(C.T.tocsr(), p, dangling, params)
+
+    voice = np.minimum(1.0, t * np.count_nonzero(t > 0))  # step 4
+    # One rater's word on one subject counts for at most pair_cap outcomes, however often they trade.
+    weight = voice[pair_rater] * np.minimum(1.0, params.pair_cap / np.maximum(G + B, 1e-300))
+    alpha = _floats(1.0 + np.bincount(pair_subject, weights=weight * G, minlength=n))
+    beta = _floats(1.0 + np.bincount(pair_subject, weights=weight * B, minlength=n))
+    evidence = np.bincount(subject, minlength=n).astype(np.int64)
+    return TrustView(
+        principals,
+        trust=t,
+        alpha=alpha,
+        beta=beta,
+        evidence=evidence,
+        transitions=C,
+        faulty=faulty_set,
+        seeds=seed_set,
+        params=params,
+        now_ms=now_ms,
+        iterations=iterations,
+        converged=converged,
+    )
+
+
+def _kept(column: npt.NDArray[np.generic], keep: npt.NDArray[np.bool_]) -> Any:
+    """``column[keep]``, without the copy when every rating is kept."""
+    return column if keep.all() else column[keep]
+
+
+def _floats(values: npt.ArrayLike) -> FloatArray:
+    return np.asarray(values, dtype=np.float64)
+
+
+def _propagate(
+    into: csr_matrix, p: FloatArray, dangling: npt.NDArray[np.bool_], params: TrustParams
+) -> tuple[FloatArray, int, bool]:
+    """Step 3: the power iteration from ``p`` (ATT-009); ``into`` is C transposed: row s, who trusts s."""
+    a = params.damping
+    t = p.copy()
+    for k in range(1, params.max_iterations + 1):
+        nxt = (1 - a) * (into @ t + t[dangling].sum() * p) + a * p
+        delta = float(np.abs(nxt - t).sum())
+        t = nxt
+        if delta <= params.tolerance:
+            return t, k, True
+    return t, params.max_iterations, False
+
+
+def _sum_per_pair(
+    rater: IndexArray, subject: IndexArray, n: int, columns: tuple[FloatArray, ...]
+) -> tuple[IndexArray, IndexArray, list[FloatArray]]:
+    """The distinct (rater, subject) pairs and each column summed per pair, in one sort.
+
+    Each rating's pair code ``rater * n + subject`` and its position are packed into one int64 and
+    sorted as plain integers (numpy's vectorised sort, no comparator or argsort), so the sorted keys
+    give both the pair order and the permutation; the columns are then gathered once and summed per
+    run of equal codes. When the packed key does not fit 63 bits, a stable argsort of the codes.
+    """
+    if not len(rater):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, [np.zeros(0) for _ in columns]
+    code = rater * n + subject
+    position_bits = max(1, (len(code) - 1).bit_length())
+    if max(1, (n * n - 1).bit_length()) + position_bits <= 63:
+        key = np.sort((code << position_bits) | np.arange(len(code)))
+        order = key & ((1 << position_bits) - 1)
+        code = key >> position_bits
+    else:  # pragma: no cover - beyond 2^63 / (n^2) ratings
+        order = np.argsort(code, kind="stable")
+        code = code[order]
+    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+    pairs = code[starts]
+    return pairs // n, pairs % n, [np.add.reduceat(col[order], starts) for col in columns]

@@ -1,0 +1,84 @@
+"""The evidence a peer keeps for reputation and gossip, beside its verification state (SPEC 10.4, 10.5).
+
+:class:`EvidenceVerifier` is the protocol's :class:`~a2a_coop.protocol.verifier.Verifier`
+plus three indexes it keeps as statements are accepted:
+
+* the attestations held, in the order they arrived (so GetAttestations pages stay
+  stable as more arrive: ATT-014), and by subject;
+* the highest-seq Checkpoint held of every other key, which is what a peer passes on
+  when it gossips (ATT-011);
+* the fork proofs it has seen: a refused statement whose chain error carries two
+  conflicting envelopes (ATT-012). The refusal itself changes nothing (ERR-003): the
+  proof is kept here, outside the verification state, as SPEC 6.8 asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.forks import ForkProof, fork_proof_from, verify_fork_proof
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.verifier import Verifier
+
+
+class EvidenceVerifier(Verifier):
+    """A Verifier that also indexes attestations, Checkpoints and fork proofs.
+
+    Args:
+        me: as for Verifier.
+    """
+
+    def __init__(self, *, me: str | None = None) -> None:
+        super().__init__(me=me)
+        self.attestations: list[bytes] = []  # digests, in the order accepted
+        self.attestations_about: dict[str, list[bytes]] = {}  # subject key -> digests, in order
+        self.checkpoints: dict[str, bytes] = {}  # issuer -> its highest-seq Checkpoint held
+        self.forks: dict[str, ForkProof] = {}  # issuer -> the first fork proof against it
+        self.on_fork: Callable[[str, ForkProof], None] | None = None  # told of each new one (to persist it)
+
+    def accept_statement(
+        self,
+        vs: VerifiedStatement,
+        now_ms: int | None = None,
+        *,
+        ours: bool = False,
+        received_ms: int | None = None,
+    ) -> VerifiedStatement:
+        try:
+            super().accept_statement(vs, now_ms, ours=ours, received_ms=received_ms)
+        except CoopError as err:
+            proof = fork_proof_from(err)
+            if proof is not None:
+                self._keep(vs.issuer, proof)
+            raise
+        self._index_evidence(vs)
+        return vs
+
+    def record(self, vs: VerifiedStatement) -> None:
+        super().record(vs)
+        self._index_evidence(vs)
+
+    def take_fork_proof(self, proof: ForkProof) -> str | None:
+        """Keep ``proof`` if it verifies (ATT-012); returns the issuer it convicts, or None."""
+        try:
+            issuer = verify_fork_proof(proof)
+        except (CoopError, ValueError):
+            return None
+        self._keep(issuer, proof)
+        return issuer
+
+    def _keep(self, issuer: str, proof: ForkProof) -> None:
+        if issuer not in self.forks:
+            self.forks[issuer] = proof
+            if self.on_fork is not None:
+                self.on_fork(issuer, proof)
+
+    def _index_evidence(self, vs: VerifiedStatement) -> None:
+        if vs.body == "attestation":
+            self.attestations.append(vs.digest)
+            self.attestations_about.setdefault(vs.statement.attestation.subject, []).append(vs.digest)
+        elif vs.body == "checkpoint":
+            held = self.checkpoints.get(vs.issuer)
+            if held is None or self.statements[held].header.seq < vs.header.seq:
+                self.checkpoints[vs.issuer] = vs.digest

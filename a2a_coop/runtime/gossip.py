@@ -1,0 +1,160 @@
+"""Checkpoint gossip: what two peers swap when they trade, so that forks surface (SPEC.md 10.5, ATT-011).
+
+Theory of operation. A key that shows two counterparties two histories is caught
+only where their views of its chain meet: two statements at one seq, at adjacent
+seqs that do not link, or at seqs whose times run backwards (a fork proof,
+:mod:`a2a_coop.protocol.forks`). Each counterparty holds part of the key's chain
+-- the statements it was sent and the head Checkpoint the key gave it --, so when
+two peers trade they swap (:func:`swap`, :func:`answer`):
+
+* their own head Checkpoint (signed anew only when the head moved: a caller cannot
+  make a peer sign once per call), and
+* the latest Checkpoint they hold of up to :data:`MAX_CHECKPOINTS` other keys, each
+  after the Mandate it names so that the receiver can verify it, and
+* every fork proof they hold (up to :data:`MAX_PROOFS`).
+
+The receiver takes each Checkpoint as offline evidence into its own verifier. One
+from a branch of a forked chain it does not hold meets the statements it does
+hold: the chain check refuses it with the two envelopes, and the receiver keeps
+them as a proof (:class:`~a2a_coop.runtime.evidence.EvidenceVerifier`), which it
+gossips on; every view holding it gives the key's principal no trust (ATT-013).
+Nothing here is a request to sign anything but our own head Checkpoint.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Final, Protocol
+
+from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop.protocol.chain import ChainWriter
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.forks import ForkProof
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.runtime.evidence import EvidenceVerifier
+
+MAX_CHECKPOINTS: Final = 32  # other keys' Checkpoints per swap (each with its Mandate)
+MAX_PROOFS: Final = 32
+# One swap fits one request of a server's default receive limit (65536 + 1024 bytes, RPC-008).
+BUDGET_BYTES: Final = 60_000
+CHECKPOINT_TTL_MS: Final = 86_400_000
+FRESH_FOR_MS: Final = 3_600_000  # a head Checkpoint with less left than this is signed anew
+
+
+class Gossiper(Protocol):
+    """The other side of a swap: a CooperationClient, or in process a Peer."""
+
+    def gossip(
+        self, envelopes: Sequence[bytes], proofs: Sequence[ForkProof]
+    ) -> tuple[list[bytes], list[ForkProof]]: ...
+
+
+class Peer(Protocol):
+    """What gossip needs of a :class:`~a2a_coop.runtime.peer.Peer` (which calls in here)."""
+
+    @property
+    def lock(self) -> threading.RLock: ...
+    @property
+    def verifier(self) -> EvidenceVerifier: ...
+    @property
+    def writer(self) -> ChainWriter: ...
+    @property
+    def clock(self) -> Callable[[], int]: ...
+    @property
+    def did(self) -> str: ...
+    def sign(self, body: str, message: Any, **header: Any) -> VerifiedStatement: ...
+    def hold(self, envelopes: Sequence[bytes]) -> None: ...
+
+
+def head_checkpoint(peer: Peer) -> VerifiedStatement:
+    """A Checkpoint over ``peer``'s chain so far (CHN-007): the last one while it is still the chain's
+    head and fresh, else a new one -- so callers cannot make the peer sign (and fsync) once per call."""
+    with peer.lock:
+        view = peer.verifier.chains.get(peer.did)
+        head = None if view is None or view.head is None else view.links[view.head].digest
+        latest = peer.verifier.statements.get(head) if head is not None else None
+        fresh = latest is not None and latest.header.expires_at_ms > peer.clock() + FRESH_FOR_MS
+        if latest is not None and latest.body == "checkpoint" and fresh:
+            return latest
+        # Our own chain view holds every statement we signed, seq by seq: its running root is the
+        # log_root, O(log n), with no re-reading (None until we sign our first statement).
+        held, root = view.prefix_root() if view else (0, b"")
+        if held != peer.writer.next_seq:  # pragma: no cover - the guard records all we sign
+            raise RuntimeError(f"our chain view holds {held} statements, we signed {peer.writer.next_seq}")
+        return peer.sign("checkpoint", identity_pb2.Checkpoint(log_root=root), ttl_ms=CHECKPOINT_TTL_MS)
+
+
+def outgoing(peer: Peer, *, exclude: str = "") -> tuple[list[bytes], list[ForkProof]]:
+    """What ``peer`` gossips, within :data:`BUDGET_BYTES`: its head Checkpoint, its fork proofs, then
+    the latest Checkpoints it holds of other keys (not of ``exclude``, who knows its own), newest
+    first, each Checkpoint after its Mandate."""
+    own = head_checkpoint(peer)
+    with peer.lock:
+        v = peer.verifier
+        budget = BUDGET_BYTES
+        envelopes: dict[bytes, None] = {}
+
+        def add(vs: VerifiedStatement) -> bool:
+            nonlocal budget
+            mandate = v.statements.get(vs.header.mandate) if vs.header.mandate else None
+            new = [e.envelope for e in (mandate, vs) if e is not None and e.envelope not in envelopes]
+            cost = sum(map(len, new))
+            if cost > budget:
+                return False
+            budget -= cost
+            envelopes.update(dict.fromkeys(new))
+            return True
+
+        add(own)
+        proofs = []
+        for proof in list(v.forks.values())[:MAX_PROOFS]:
+            if len(proof.first) + len(proof.second) <= budget:
+                budget -= len(proof.first) + len(proof.second)
+                proofs.append(proof)
+        latest = [v.statements[d] for issuer, d in v.checkpoints.items() if issuer not in (peer.did, exclude)]
+        latest.sort(key=lambda vs: vs.header.issued_at_ms, reverse=True)
+        for vs in latest[:MAX_CHECKPOINTS]:
+            if not add(vs):
+                break
+    return list(envelopes), proofs
+
+
+def take(peer: Peer, envelopes: Sequence[bytes], proofs: Sequence[ForkProof]) -> list[str]:
+    """Take a counterparty's gossip as evidence (no freshness: old Checkpoints still prove forks).
+
+    Envelopes that do not verify are skipped one by one -- gossip is best effort, and a refused
+    Checkpoint that forks a chain we hold is exactly what we keep as a proof.
+
+    Returns:
+        The keys newly convicted of a fork.
+    """
+    with peer.lock:
+        before = set(peer.verifier.forks)
+        for proof in proofs[:MAX_PROOFS]:
+            peer.verifier.take_fork_proof(proof)
+        for env in envelopes[: 2 * (MAX_CHECKPOINTS + 1)]:
+            try:
+                peer.hold([env])
+            except CoopError:
+                continue
+        return sorted(set(peer.verifier.forks) - before)
+
+
+def answer(
+    peer: Peer, envelopes: Sequence[bytes], proofs: Sequence[ForkProof]
+) -> tuple[list[bytes], list[ForkProof]]:
+    """The serving side of a swap: take the caller's gossip, then answer with ours."""
+    take(peer, envelopes, proofs)
+    return outgoing(peer)
+
+
+def swap(peer: Peer, counterparty: Gossiper, counterparty_did: str = "") -> list[str]:
+    """The calling side of a swap (a peer opening a trade): send ours, take theirs.
+
+    Returns:
+        The keys newly convicted of a fork by what came back.
+    """
+    envelopes, proofs = outgoing(peer, exclude=counterparty_did)
+    theirs, their_proofs = counterparty.gossip(envelopes, proofs)
+    return take(peer, theirs, their_proofs)

@@ -1,0 +1,229 @@
+"""A peer's reputation view and its trust policy (SPEC.md 10.3 and 10.7, ATT-016).
+
+Theory of operation. :class:`Reputation` is one viewer's
+:class:`~a2a_coop.protocol.trust.TrustView` over the evidence its verifier holds
+-- the attestations it was sent or gossiped, the escrows' settlements, the fork
+proofs it has seen -- with its own principal and the principals it was told to
+pre-trust as seeds, and only its configured escrows' locks as stake. It is
+recomputed when the evidence changes, and at most hourly otherwise (decay moves
+slowly).
+
+:class:`TrustPolicy` is what an operator configures: refuse counterparties that
+score below ``refuse_below``; demand a bond of at least ``min_bond`` from those
+below ``bond_below``. The peer's policy guard enforces it on every Offer, Counter
+and Accept before signing (:meth:`TrustPolicy.check`), whatever the deciding
+layer proposed, and answers an offer that asks too small a bond of its issuer with
+a Counter that demands it (:func:`demand_bond`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Final
+
+from a2a_coop._proto.a2acoop.v1 import trade_pb2
+from a2a_coop.protocol.reputation import Rating, principals_of, rate
+from a2a_coop.protocol.trust import RatingTable, Score, TrustParams, TrustView, aggregate
+from a2a_coop.runtime.evidence import EvidenceVerifier
+
+MAX_AMOUNT: Final = 2**53 - 1  # BDY-015
+RECOMPUTE_MS: Final = 3_600_000
+
+
+@dataclass(frozen=True)
+class TrustPolicy:
+    """Whom a peer trades with, by score in its view (ATT-016).
+
+    Attributes:
+        refuse_below: counterparties scoring below this are refused (no offer, counter or accept).
+        bond_below: counterparties scoring below this must lock at least ``min_bond``.
+        min_bond: the bond demanded of them, in the contract's currency.
+        seeds: principals pre-trusted besides our own (ATT-009).
+        params: the aggregation's parameters.
+
+    Raises:
+        ValueError: a threshold outside [0, 1], a bond outside 0..2^53 - 1, or bond_below without
+            a min_bond.
+    """
+
+    refuse_below: float = 0.0
+    bond_below: float = 0.0
+    min_bond: int = 0
+    seeds: frozenset[str] = frozenset()
+    params: TrustParams = field(default_factory=TrustParams)
+
+    def __post_init__(self) -> None:
+        for name in ("refuse_below", "bond_below"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be a score between 0 and 1")
+        if not 0 <= self.min_bond <= MAX_AMOUNT:
+            raise ValueError(f"min_bond must be within 0..{MAX_AMOUNT}")
+        if self.bond_below > 0 and self.min_bond == 0:
+            raise ValueError("bond_below needs a min_bond to demand")
+
+    def required_bond(self, score: Score) -> int:
+        """The smallest bond a counterparty of this score must lock (0: none)."""
+        return self.min_bond if score.score < self.bond_below else 0
+
+    def refusal(self, counterparty: str, score: Score) -> str:
+        """Why this policy refuses ``counterparty`` outright, or "" (a faulty one scores 0)."""
+        if score.score < self.refuse_below:
+            return f"trust policy: {counterparty} scores {score.score:.2f}, below {self.refuse_below:.2f}"
+        return ""
+
+    def check(self, counterparty: str, score: Score, their_bond: int) -> None:
+        """The guard's rule for a statement that commits us to ``counterparty``.
+
+        Raises:
+            TrustRefused: the counterparty scores below ``refuse_below``, or gives less bond than
+                its score requires.
+        """
+        refused = self.refusal(counterparty, score)
+        if refused:
+            raise TrustRefused(refused, counterparty=counterparty, score=score)
+        required = self.required_bond(score)
+        if their_bond < required:
+            raise TrustRefused(
+                f"trust policy: {counterparty} scores {score.score:.2f}, below {self.bond_below:.2f}: "
+                f"it must lock a bond of {required}, not {their_bond}",
+                counterparty=counterparty,
+                score=score,
+                required_bond=required,
+            )
+
+
+class TrustRefused(Exception):
+    """The trust policy forbids signing a commitment to this counterparty (not a protocol error: the
+    counterparty's statements are valid; we decline to trade on these terms).
+
+    Attributes:
+        counterparty: its did:key.
+        score: its score in our view.
+        required_bond: the bond it must lock for us to sign, or 0 when it is refused outright.
+    """
+
+    def __init__(self, message: str, *, counterparty: str, score: Score, required_bond: int = 0) -> None:
+        super().__init__(message)
+        self.counterparty = counterparty
+        self.score = score
+        self.required_bond = required_bond
+
+
+def counterparty_bond(body: str, proposal: trade_pb2.Offer) -> int:
+    """The bond the counterparty locks under ``proposal`` when we sign ``body`` about it: the
+    audience's of our Offer or Counter, the proposer's of the offer we Accept."""
+    return proposal.terms.issuer_bond if body == "accept" else proposal.terms.audience_bond
+
+
+def demand_bond(offer: trade_pb2.Offer, required: int, escrow: str) -> trade_pb2.Offer:
+    """Our Counter to ``offer`` (written by its issuer) that asks its issuer for ``required``: the
+    same trade from our side, its issuer's bond raised, held by ``escrow`` when the offer named none.
+    Exclusive keys and claims are the issuer's own assertions and are not repeated."""
+    terms = trade_pb2.Terms()
+    terms.CopyFrom(offer.terms)
+    terms.issuer_bond, terms.audience_bond = offer.terms.audience_bond, max(offer.terms.issuer_bond, required)
+    terms.escrow = terms.escrow or escrow
+    return trade_pb2.Offer(gives=offer.wants, wants=offer.gives, terms=terms)
+
+
+class Reputation:
+    """One viewer's trust view over the evidence a verifier holds, kept current.
+
+    Args:
+        evidence: returns the verifier that holds the evidence (called each time: a peer may
+            rebuild its verifier from its journal).
+        seeds: the viewer's pre-trusted principals, its own included (ATT-009).
+        escrows: the escrows whose locks count as stake (ATT-004), or a callable returning them (read
+            at every view: a peer's trusted escrows may be set after it is built).
+        clock: Unix ms; the view's time.
+        params: the aggregation's parameters.
+    """
+
+    def __init__(
+        self,
+        evidence: Callable[[], EvidenceVerifier],
+        *,
+        seeds: Iterable[str],
+        escrows: Collection[str] | Callable[[], Collection[str]],
+        clock: Callable[[], int],
+        params: TrustParams | None = None,
+    ) -> None:
+        self.evidence = evidence
+        self.seeds = frozenset(seeds)
+        self._escrows = escrows
+        self.clock = clock
+        self.params = params or TrustParams()
+        self._settled: dict[bytes, Rating] = {}  # ratings that can no longer change (stake counted)
+        self._settled_under: frozenset[str] = frozenset()  # the escrows those ratings were made under
+        self._key: tuple[int, ...] | None = None
+        self._view: TrustView | None = None
+
+    @property
+    def escrows(self) -> frozenset[str]:
+        """The escrows whose locks count as stake in this view (ATT-004)."""
+        return frozenset(self._escrows() if callable(self._escrows) else self._escrows)
+
+    def ratings(self) -> list[Rating]:
+        """A Rating for every attestation held, in the order they arrived."""
+        v, escrows = self.evidence(), self.escrows
+        if escrows != self._settled_under:
+            self._settled, self._settled_under = {}, escrows
+        out = []
+        for digest in v.attestations:
+            r = self._settled.get(digest)
+            if r is None:
+                try:
+                    r = rate(v, v.statements[digest], escrows)
+                except KeyError:
+                    continue
+                if r.stake:  # settled under a trusted escrow: nothing later changes it (NEG-012)
+                    self._settled[digest] = r
+            out.append(r)
+        return out
+
+    def faulty(self) -> frozenset[str]:
+        """Principals (and keys) a held fork proof convicts (ATT-013): the forked key and every
+        principal it is bound to."""
+        v = self.evidence()
+        out: set[str] = set()
+        for key in v.forks:
+            out |= principals_of(v, key) | {key}
+        return frozenset(out)
+
+    def view(self) -> TrustView:
+        """The current view; recomputed when evidence changed or an hour has passed."""
+        v, now = self.evidence(), self.clock()
+        key = (id(v), len(v.statements), len(v.forks), len(v.bound), hash(self.escrows), now // RECOMPUTE_MS)
+        if self._view is None or key != self._key:
+            table = RatingTable.from_ratings(self.ratings())
+            self._view = aggregate(table, self.seeds, now, self.params, faulty=self.faulty())
+            self._key = key
+        return self._view
+
+    def score(self, did: str) -> Score:
+        """The view of ``did``: a principal, or an agent key scored as the principal(s) it answers to
+        (ATT-007):
+
+        * a key that signed under Mandates (bound, KEY-007) scores as the worst of their principals:
+          it cannot shed a bad principal by also using a good one;
+        * a key that has signed nothing yet scores as the best principal holding a Mandate for it
+          that the view holds: a principal vouches for a newcomer by delegating to it, and a Mandate
+          a stranger mints naming the key cannot lower it (it binds nothing, KEY-007) -- nor raise
+          it, since only the principal's own key signs its Mandates;
+        * otherwise as itself (unknown: the prior, 0.5, uncertainty 1).
+
+        A convicted key (ATT-013) scores as faulty whatever its principals. The returned Score names
+        the principal it was taken from.
+        """
+        view = self.view()
+        v = self.evidence()
+        if did in view.faulty:
+            return view.score(did)
+        bound = principals_of(v, did)
+        if bound:
+            return min((view.score(p) for p in sorted(bound)), key=lambda s: (not s.faulty, s.score))
+        vouching = {r.principal for r in v.mandates.values() if r.mandate.agent == did}
+        if vouching:
+            return max((view.score(p) for p in sorted(vouching)), key=lambda s: (not s.faulty, s.score))
+        return view.score(did)
