@@ -30,7 +30,8 @@ would refuse:
                    three subtrees), a bond settled twice through a Forfeit (NEG-012), an Offer living
                    longer than a budget period (MND-013), budget periods that start off the clock's
                    day grid (MND-009), a check that looks back to the very expiry of an offer the
-                   book had already put behind it, and a contract formed after its claim window (MND-010)
+                   book had already put behind it, a contract formed after its claim window (MND-010),
+                   and an Attestation's rating at its limit (BDY-009)
 
 Every group builds its own clock and parties. New cases go at the end of a group, new groups at the
 end of :func:`groups` (tcIds follow the order).
@@ -1846,5 +1847,31 @@ def bookkeeping() -> Group:
         [*ctx(alice, bob), offer.envelope, other.envelope, accept.envelope, alice.offer(bob).envelope],
         None,
         "Boundary",
+    )
+
+    # BDY-009 for an Attestation's rating (0..100), at its limit.
+    _, alice, bob = world()
+    offer = alice.offer(bob)
+    accept = bob.accept(offer)
+    contract = [*ctx(alice, bob), offer.envelope, accept.envelope]
+
+    def rated(rating: int) -> bytes:
+        msg = reputation_pb2.Attestation(
+            subject=bob.did,
+            offer=offer.digest,
+            accept=accept.digest,
+            outcome=reputation_pb2.OUTCOME_FULFILLED,
+            rating=rating,
+        )
+        return seal(alice.agent.key, agent_draft(alice, "attestation", msg))
+
+    g.add("an Attestation rating of 100 (the most BDY-009 allows)", ["BDY-009"], [*contract, rated(100)])
+    g.add(
+        "an Attestation rating of 101",
+        ["BDY-009"],
+        [*contract, rated(101)],
+        "BODY_INVALID",
+        "Boundary",
+        twin=[*contract, rated(100)],
     )
     return g
