@@ -27,7 +27,7 @@ past its time limit (an endless loop is noticed). The last line printed is one J
 figures. Exit status: 0 when the score reaches ``--target`` (0.95), 1 when it does not, 2 when the
 run could not be made (mutmut missing or failing, or ``--time-limit`` reached).
 
-Runtime: 13 to 20 minutes for every module on two cores (``--max-children 2``, 3,300 mutants); a
+Runtime: 8 to 20 minutes for every module on two cores (``--max-children 2``, 3,300 mutants); a
 module alone takes one to five. Everything mutmut writes goes to ``mutants/`` (git-ignored), removed
 before every run (mutmut would reuse an earlier run's results) and afterwards unless ``--keep``.
 """
