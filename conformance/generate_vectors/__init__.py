@@ -45,6 +45,9 @@ builds one test group (one ``testGroups`` entry, named by its ``type``):
     precision    Precision: where two readers of SPEC 0.1 disagreed, the answer 0.2 states
     decoding     DecodingProfile, EnvelopeEncoding: wire.json, whose tests also carry
                  the bytes to decode alone and the expected result (SPEC 6.2, 5.1)
+    rules        BodyField, Signature, KeyRules, TradeRules, Attestations,
+                 SettlementRules, ContractState, ExposureRules: rules.json, the
+                 checks mutation testing found unpinned (conformance.mutation)
 
 They share :mod:`._common` (Case, Group and the statement builders),
 :mod:`.wire` (the codec) and :mod:`.flags` (what each flag means, the files'
@@ -78,6 +81,7 @@ from conformance.generate_vectors import (
     mandates,
     negotiation,
     precision,
+    rules,
     statements,
 )
 from conformance.generate_vectors._common import Group
@@ -185,7 +189,17 @@ def render() -> dict[str, str]:
             f"wire: {len(problems)} wire results disagree with the library:\n" + "\n".join(problems)
         )
     docs[decoding.FILE] = wire_doc
+    docs.update(rules_files())
     return {name: json.dumps(doc, indent=1, ensure_ascii=False) + "\n" for name, doc in docs.items()}
+
+
+def rules_files() -> dict[str, dict[str, Any]]:
+    """rules.json (the checks mutation testing found unpinned, :mod:`.rules`) and its extra
+    equivocation proof, self-checked."""
+    groups = rules.groups()
+    doc = document(groups)
+    self_check("rules", doc, groups)
+    return {"rules.json": doc, "equivocation-proof-prev.json": rules.prev_proof()}
 
 
 def _print_twinless() -> None:
@@ -194,6 +208,7 @@ def _print_twinless() -> None:
         ("statements", statements_groups()),
         ("chains", chains_groups()[0]),
         ("wire", decoding.wire_groups()[0]),
+        ("rules", rules.groups()),
     ):
         for tc_id, case in twinless(groups):
             why = case.no_twin or "VerificationOrder: breaks several rules on purpose"

@@ -1,0 +1,1877 @@
+"""Vectors that pin the checks nothing else pinned (rules.json): one rule per case, found by mutation.
+
+``python -m conformance.mutation`` changes the protocol core one small step at a time (an operator,
+a constant, a dropped argument) and runs every vector file against each change; a change that every
+vector still passes marks a check no vector pins -- an implementation could leave it out, or get it
+wrong, and pass the whole suite. Issue 11 found the same with an independent verifier, each of its
+checks removed in turn. The groups here close those gaps, each case breaking one rule (with the valid
+twin it was derived from, :class:`._common.Twin`) or being the valid boundary a wrong comparison
+would refuse:
+
+    BodyField      every digest field (BDY-004), item, bond and claim limits (BDY-002, BDY-006,
+                   BDY-015), the bodies nothing else checks (Ack, Deposit, Attestation, Mandate,
+                   key bodies: BDY-010..014), reveals (BDY-007) and money amounts (BDY-008)
+    Signature      a small-order R that satisfies the cofactorless equation (ENV-006)
+    KeyRules       the earliest revocation counts (KEY-004); a KeyRotation replayed (RPL-002 before
+                   KEY-005); a principal body naming a mandate the verifier lacks (MND-002)
+    TradeRules     self-addressed offers (NEG-003), accepting a Counter under the acceptor's mandate
+                   (MND-004), exclusive keys counted only at an Accept (NEG-009)
+    SettlementRules  bonds of different sizes, settling once and in full (NEG-012), claims by either
+                   party and their item index and deadline (NEG-008, CMT-002), stamps at the window's
+                   edges and stamps twice (CMT-005, WIT-002), forfeits for a revoke (CMT-003)
+    ContractState  what state a contract is in, seen through its exclusive key (NEG-009): a contract
+                   that has ended frees the key, a live one holds it -- so every transition that ends
+                   a contract, or must not, is visible to an auditor
+    ExposureRules  MND-009 and MND-010 at their boundaries: offers that expire, are countered or
+                   accepted; contracts that end or outlive their claim window; sides of unequal value;
+                   offers over two budget periods; statements that arrive out of time order
+    Attestations   attestations citing a statement the verifier does not hold (ATT-001)
+    Bookkeeping    what the second mutation run found: a Checkpoint over seven statements (CHN-007:
+                   three subtrees), a bond settled twice through a Forfeit (NEG-012), an Offer living
+                   longer than a budget period (MND-013), budget periods that start off the clock's
+                   day grid (MND-009), a check that looks back to the very expiry of an offer the
+                   book had already put behind it, a contract formed after its claim window (MND-010),
+                   and an Attestation's rating at its limit (BDY-009)
+
+Every group builds its own clock and parties. New cases go at the end of a group, new groups at the
+end of :func:`groups` (tcIds follow the order).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Final
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
+from a2a_coop.protocol.chain import EquivocationProof, verify_equivocation_proof
+from a2a_coop.protocol.claims import commit
+from a2a_coop.protocol.envelope import envelope_to_json, pae
+from a2a_coop.protocol.identity import GROUP_ORDER, public_key_from_did
+from a2a_coop.protocol.merkle import root as merkle_root
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS
+from a2a_coop.protocol.statements import Statement, VerifiedStatement, verify_statement
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive, service
+from conformance.generate_vectors._common import (
+    Group,
+    agent_draft,
+    chain_sign,
+    draft,
+    draft_offer,
+    edited,
+    make_envelope,
+    open_envelope,
+    retimed,
+    seal,
+    world,
+)
+from conformance.generate_vectors.keys import IDENTITY
+from conformance.generate_vectors.negotiation import Deal, answer, ctx, escrow_draft, pair
+
+MAX_INT: Final = 2**53 - 1
+HOUR_MS: Final = 3_600_000
+SHORT: Final = derive("rules/a 31-byte digest", 31)  # one byte short of a digest (BDY-004)
+NOT_A_DID: Final = "did:example:mallory"  # not an Ed25519 did:key (KEY-001)
+ROOMY: Final = {  # mandate caps at the integer limit: only the rule under test can refuse
+    "max_per_deal": MAX_INT,
+    "budget_per_period": MAX_INT,
+    "max_outstanding": MAX_INT,
+    "execution_window_end_ms": MAX_INT,
+}
+
+
+def _set(path: str, value: Any) -> Any:
+    """An edit for :func:`edited`: set the scalar field at ``path`` (e.g. "offer.gives.0.value")."""
+
+    def edit(s: Statement) -> None:
+        *parents, name = path.split(".")
+        target: Any = s
+        for p in parents:
+            target = target[int(p)] if p.isdigit() else getattr(target, p)
+        if name.isdigit():
+            target[int(name)] = value
+        else:
+            setattr(target, name, value)
+
+    return edit
+
+
+def pair_by(key: Any, good: Statement, edit: Any) -> tuple[bytes, bytes]:
+    """(defective, twin) as :func:`.negotiation.pair`, for any key (a principal's, a plain signer's)."""
+    return seal(key, edited(good, edit)), seal(key, good)
+
+
+def prev_proof() -> dict[str, Any]:
+    """equivocation-proof-prev.json: two consecutive statements whose link does not hold (CHN-003)."""
+    _, alice, bob = world()
+    first = alice.offer(bob)
+    second = edited(draft_offer(alice, bob), _set("header.prev", derive("rules/another prev")))
+    later = seal(alice.agent.key, second)
+    proof = EquivocationProof(later, first.envelope)
+    return {
+        "schema": "a2a-coop-equivocation-proof/1",
+        "comment": "Alice's agent signed a statement at seq 1 whose prev is not the digest of her statement "
+        "at seq 0 (CHN-003): no single chain holds both. The statement with the higher seq comes first.",
+        "requirements": ["CHN-003", "CHN-004"],
+        "issuer": verify_equivocation_proof(proof),
+        "first": envelope_to_json(proof.first),
+        "second": envelope_to_json(proof.second),
+    }
+
+
+def groups() -> list[Group]:
+    """The test groups of rules.json, in file order (tcIds follow it)."""
+    return [
+        body_fields(),
+        signature(),
+        key_rules(),
+        trade_rules(),
+        attestations(),
+        settlement_rules(),
+        contract_state(),
+        exposure_rules(),
+        bookkeeping(),
+    ]
+
+
+# --- BodyField ---------------------------------------------------------------------------------------
+
+
+def body_fields() -> Group:
+    """The stateless body rules (SPEC 7) each case breaks alone, in the context its twin needs."""
+    g = Group("BodyField", "sparse")
+    clock, alice, bob = world(alice=ROOMY)
+    escrow = Party("escrow", clock)
+    base = ctx(alice, bob)
+    dl = clock.now_ms + DAY_MS
+
+    def offer_case(
+        comment: str, reqs: list[str], proposal: trade_pb2.Offer, edit: Any = None, *flags: str
+    ) -> None:
+        """Alice's offer of ``proposal``: valid without ``edit``; with it, one defect and that offer as
+        the twin."""
+        good = draft_offer(alice, bob, proposal)
+        if edit is None:
+            g.add(comment, reqs, [*base, seal(alice.agent.key, good)], None, *flags)
+            return
+        bad = seal(alice.agent.key, edited(good, edit))
+        g.add(comment, reqs, [*base, bad], "BODY_INVALID", *flags, twin=[*base, seal(alice.agent.key, good)])
+
+    plain = alice.proposal()
+    offer_case(
+        "an item's spec_digest of 31 bytes",
+        ["BDY-002"],
+        plain,
+        _set("offer.gives.0.spec_digest", SHORT),
+        "BodyRule",
+    )
+    spec = alice.proposal()
+    spec.gives[0].spec_digest = derive("rules/spec")
+    offer_case("an item's spec_digest of 32 bytes", ["BDY-002"], spec)
+    offer_case(
+        "Item.value = 2^53 on the side Alice wants (her mandate caps only what she gives)",
+        ["BDY-015"],
+        alice.proposal(wants=[service("copy-editing", value=MAX_INT, deadline_ms=dl)]),
+        _set("offer.wants.0.value", MAX_INT + 1),
+        "IntegerRange",
+    )
+    offer_case(
+        "Item.deadline_ms = 2^53 (the mandate's execution window ends at 2^53 - 1)",
+        ["BDY-015"],
+        alice.proposal(wants=[service("copy-editing", value=450, deadline_ms=MAX_INT)]),
+        _set("offer.wants.0.deadline_ms", MAX_INT + 1),
+        "IntegerRange",
+    )
+    free = [service("code-review", value=0, deadline_ms=dl)]  # gives nothing of value: the bond is all
+    for bond in ("issuer_bond", "audience_bond"):
+        offer_case(
+            f"Terms.{bond} = 2^53",
+            ["BDY-015"],
+            alice.proposal(gives=free, escrow=escrow.did, **{bond: MAX_INT}),
+            _set(f"offer.terms.{bond}", MAX_INT + 1),
+            "IntegerRange",
+        )
+    tiny = service("code-review", value=1, deadline_ms=dl)
+    offer_case(
+        "32 items on each side (the most BDY-001 allows)",
+        ["BDY-001"],
+        alice.proposal(gives=[tiny] * 32, wants=[tiny] * 32),
+        None,
+        "Boundary",
+    )
+    offer_case(
+        "an exclusive_key of 32 bytes (the most BDY-005 allows)",
+        ["BDY-005"],
+        alice.proposal(exclusive_key=derive("rules/exclusive")),
+        None,
+        "Boundary",
+    )
+    claim = trade_pb2.Claim(kind=trade_pb2.CLAIM_KIND_NEED, subject="gpu-hours", amount=3)
+    offer_case(
+        "16 claims (the most BDY-006 allows)",
+        ["BDY-006"],
+        alice.proposal(claims=[claim] * 16),
+        None,
+        "Boundary",
+    )
+    offer_case(
+        "a claim whose kind is unspecified (subject and amount set)",
+        ["BDY-006"],
+        alice.proposal(claims=[claim]),
+        _set("offer.claims.0.kind", trade_pb2.CLAIM_KIND_UNSPECIFIED),
+        "BodyRule",
+    )
+    offer_case(
+        "a claim without a subject (kind and amount set)",
+        ["BDY-006"],
+        alice.proposal(claims=[claim]),
+        _set("offer.claims.0.subject", ""),
+        "BodyRule",
+    )
+
+    def case(  # noqa: PLR0917 - one line per case reads best
+        comment: str, reqs: list[str], signer: Any, good: Statement, edit: Any, pre: list[bytes]
+    ) -> None:
+        """``good`` with one ``edit`` (BODY_INVALID) after the context ``pre``; ``good`` is the twin."""
+        g.add(
+            comment,
+            reqs,
+            [*pre, seal(signer, edited(good, edit))],
+            "BODY_INVALID",
+            "BodyRule",
+            twin=[*pre, seal(signer, good)],
+        )
+
+    # Digests (BDY-004) of the answers to an offer, and of an Ack.
+    offer = alice.offer(bob)
+    with_offer = [*base, offer.envelope]
+    for body, by, msg in [
+        ("counter", bob, trade_pb2.Counter(offer=offer.digest, proposal=bob.proposal())),
+        ("reject", bob, trade_pb2.Reject(offer=offer.digest, reason="no")),
+        ("withdraw", alice, trade_pb2.Withdraw(offer=offer.digest)),
+    ]:
+        case(
+            f"{body.title()}.offer of 31 bytes",
+            ["BDY-004"],
+            by.agent.key,
+            answer(by, body, msg, offer),
+            _set(f"{body}.offer", SHORT),
+            with_offer,
+        )
+    ack = agent_draft(bob, "ack", commitment_pb2.Ack(statement=offer.digest), audience=alice.did)
+    g.add(
+        "Bob acknowledges Alice's offer (an Ack addressed to her)",
+        ["BDY-013"],
+        [*with_offer, seal(bob.agent.key, ack)],
+    )
+    case(
+        "Ack.statement of 31 bytes",
+        ["BDY-004", "BDY-013"],
+        bob.agent.key,
+        ack,
+        _set("ack.statement", SHORT),
+        with_offer,
+    )
+    case("an Ack with no audience", ["BDY-013"], bob.agent.key, ack, _set("header.audience", ""), with_offer)
+
+    # Attestations (BDY-011, BDY-004).
+    accept = bob.accept(offer)
+    contract = [*with_offer, accept.envelope]
+    att = agent_draft(
+        alice,
+        "attestation",
+        reputation_pb2.Attestation(
+            subject=bob.did,
+            offer=offer.digest,
+            accept=accept.digest,
+            outcome=reputation_pb2.OUTCOME_FULFILLED,
+            evidence=[derive("rules/evidence")],
+        ),
+    )
+    for comment, req, edit in [
+        ("Attestation.subject is not a did:key", "BDY-011", _set("attestation.subject", NOT_A_DID)),
+        ("Attestation.outcome unspecified", "BDY-011", _set("attestation.outcome", 0)),
+        ("Attestation.offer of 31 bytes", "BDY-004", _set("attestation.offer", SHORT)),
+        ("Attestation.accept of 31 bytes", "BDY-004", _set("attestation.accept", SHORT)),
+        ("an Attestation.evidence entry of 31 bytes", "BDY-004", _set("attestation.evidence.0", SHORT)),
+    ]:
+        case(comment, [req], alice.agent.key, att, edit, contract)
+
+    # Deposits (BDY-014): the escrow's ledger credits a party.
+    deposit = agent_draft(
+        escrow,
+        "deposit",
+        commitment_pb2.Deposit(party=alice.did, amount=1, currency="credit"),
+        audience=alice.did,
+    )
+    g.add("a Deposit of 1", ["BDY-014"], [*escrow.setup, seal(escrow.agent.key, deposit)], None, "Boundary")
+    for comment, edit in [
+        ("a Deposit of 0", _set("deposit.amount", 0)),
+        ("Deposit.party is not a did:key", _set("deposit.party", NOT_A_DID)),
+        ("Deposit.currency with upper case", _set("deposit.currency", "Credit")),
+    ]:
+        case(comment, ["BDY-014"], escrow.agent.key, deposit, edit, escrow.setup)
+
+    # Mandates (BDY-010) and key bodies (BDY-012), by principals: no context.
+    caps = identity_pb2.Mandate()
+    caps.CopyFrom(alice.mandate_vs.statement.mandate)
+    caps.min_per_deal = caps.max_per_deal
+    mandate = draft(alice.principal, "mandate", caps)
+    g.add(
+        "a Mandate with min_per_deal = max_per_deal",
+        ["BDY-010"],
+        [seal(alice.principal.key, mandate)],
+        None,
+        "Boundary",
+    )
+    case(
+        "a Mandate with min_per_deal = max_per_deal + 1",
+        ["BDY-010"],
+        alice.principal.key,
+        mandate,
+        _set("mandate.min_per_deal", caps.max_per_deal + 1),
+        [],
+    )
+    case(
+        "a Mandate whose currency has upper case",
+        ["BDY-010"],
+        alice.principal.key,
+        mandate,
+        _set("mandate.currency", "Credit"),
+        [],
+    )
+    jo, kim = Party("jo", clock), Party("kim", clock)
+    own = draft(jo.agent, "key_revocation", identity_pb2.KeyRevocation(key=jo.did, effective_ms=clock.now_ms))
+    case(
+        "KeyRevocation.key is not a did:key",
+        ["BDY-012"],
+        jo.agent.key,
+        own,
+        _set("key_revocation.key", NOT_A_DID),
+        [],
+    )
+    rotation = draft(kim.agent, "key_rotation", identity_pb2.KeyRotation(new_key=jo.did))
+    case(
+        "KeyRotation.new_key is not a did:key",
+        ["BDY-012"],
+        kim.agent.key,
+        rotation,
+        _set("key_rotation.new_key", NOT_A_DID),
+        [],
+    )
+
+    # Reveals (BDY-007, BDY-004).
+    salt = derive("rules/salt")
+    committed = trade_pb2.Claim(
+        kind=trade_pb2.CLAIM_KIND_RESERVATION_VALUE, subject="price", commitment=commit(0, salt)
+    )
+    blind = alice.offer(bob, alice.proposal(claims=[committed]))
+    reveal = agent_draft(
+        alice, "reveal", commitment_pb2.Reveal(statement=blind.digest, claim_index=0, salt=salt, amount=0)
+    )
+    with_blind = [*base, blind.envelope]
+    g.add(
+        "a Reveal of a commitment to 0",
+        ["BDY-007"],
+        [*with_blind, seal(alice.agent.key, reveal)],
+        None,
+        "Commitment",
+    )
+    case(
+        "Reveal.salt of 31 bytes",
+        ["BDY-007"],
+        alice.agent.key,
+        reveal,
+        _set("reveal.salt", salt[:31]),
+        with_blind,
+    )
+    case(
+        "Reveal.statement of 31 bytes",
+        ["BDY-004"],
+        alice.agent.key,
+        reveal,
+        _set("reveal.statement", SHORT),
+        with_blind,
+    )
+
+    # Commitment statements (BDY-004, BDY-008) in a bonded contract, by the parties and the escrow.
+    d = Deal(locked=False, revocation=trade_pb2.Revocation(allowed=True))
+    esc = d.escrow.agent.key
+    case(
+        "BondLock.contract of 31 bytes",
+        ["BDY-004"],
+        esc,
+        d.money("bond_lock", d.alice),
+        _set("bond_lock.contract", SHORT),
+        d.base,
+    )
+    case(
+        "BondLock.party is not a did:key",
+        ["BDY-008"],
+        esc,
+        d.money("bond_lock", d.alice),
+        _set("bond_lock.party", NOT_A_DID),
+        d.base,
+    )
+    locks = [d.escrow_says("bond_lock", p).envelope for p in (d.alice, d.bob)]
+    bonded = [*d.base, *locks]
+    delivery = agent_draft(
+        d.alice,
+        "delivery",
+        commitment_pb2.Delivery(
+            contract=d.accept.digest, item_index=0, artifact_digest=derive("rules/artifact")
+        ),
+        audience=d.bob.did,
+        negotiation_id=d.nid,
+    )
+    case(
+        "Delivery.contract of 31 bytes",
+        ["BDY-004"],
+        d.alice.agent.key,
+        delivery,
+        _set("delivery.contract", SHORT),
+        bonded,
+    )
+    case(
+        "Delivery.artifact_digest of 31 bytes",
+        ["BDY-004"],
+        d.alice.agent.key,
+        delivery,
+        _set("delivery.artifact_digest", SHORT),
+        bonded,
+    )
+    revoke = agent_draft(
+        d.alice,
+        "revoke",
+        commitment_pb2.Revoke(contract=d.accept.digest),
+        audience=d.bob.did,
+        negotiation_id=d.nid,
+    )
+    case(
+        "Revoke.contract of 31 bytes",
+        ["BDY-004"],
+        d.alice.agent.key,
+        revoke,
+        _set("revoke.contract", SHORT),
+        bonded,
+    )
+    for body in ("release", "refund"):
+        case(
+            f"{body.title()}.contract of 31 bytes",
+            ["BDY-004"],
+            esc,
+            d.money(body, d.bob),
+            _set(f"{body}.contract", SHORT),
+            bonded,
+        )
+    delivered = d.deliver(d.alice)
+    receipt = agent_draft(
+        d.bob,
+        "receipt",
+        commitment_pb2.Receipt(delivery=delivered.digest, rating=90),
+        audience=d.alice.did,
+        negotiation_id=d.nid,
+    )
+    case(
+        "Receipt.delivery of 31 bytes",
+        ["BDY-004"],
+        d.bob.agent.key,
+        receipt,
+        _set("receipt.delivery", SHORT),
+        [*bonded, delivered.envelope],
+    )
+    d.clock.now_ms = d.deadline + 1
+    claim = agent_draft(
+        d.alice,
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=d.accept.digest, item_index=0, evidence=[delivered.digest]),
+        audience=d.bob.did,
+        negotiation_id=d.nid,
+    )
+    case(
+        "BreachClaim.contract of 31 bytes",
+        ["BDY-004"],
+        d.alice.agent.key,
+        claim,
+        _set("breach_claim.contract", SHORT),
+        bonded,
+    )
+    case(
+        "a BreachClaim.evidence entry of 31 bytes",
+        ["BDY-004"],
+        d.alice.agent.key,
+        claim,
+        _set("breach_claim.evidence.0", SHORT),
+        bonded,
+    )
+    claimed = chain_sign(d.alice.agent, claim)
+    witness = chain_sign(
+        d.escrow.agent, agent_draft(d.escrow, "stamp", commitment_pb2.Stamp(statements=[claimed.digest]))
+    )
+    disputed = [*bonded, claimed.envelope, witness.envelope]
+    d.clock.now_ms = witness.header.issued_at_ms + 3_600_000
+    upheld = d.ruling(claimed, commitment_pb2.RULING_DECISION_UPHOLD)
+    case(
+        "Ruling.claim of 31 bytes (an UPHOLD)",
+        ["BDY-004"],
+        esc,
+        upheld,
+        _set("ruling.claim", SHORT),
+        disputed,
+    )
+    dismissal = d.ruling(claimed, commitment_pb2.RULING_DECISION_DISMISS, evidence=delivered.digest)
+    case(
+        "Ruling.evidence of 31 bytes (a DISMISS)",
+        ["BDY-004"],
+        esc,
+        dismissal,
+        _set("ruling.evidence", SHORT),
+        disputed,
+    )
+    ruled = [*disputed, chain_sign(d.escrow.agent, upheld).envelope]
+    forfeit = d.forfeit(d.bob, claimed)
+    case("Forfeit.cause of 31 bytes", ["BDY-004"], esc, forfeit, _set("forfeit.cause", SHORT), ruled)
+    case(
+        "Forfeit.beneficiary is not a did:key",
+        ["BDY-008"],
+        esc,
+        forfeit,
+        _set("forfeit.beneficiary", NOT_A_DID),
+        ruled,
+    )
+    small = Deal(bond=1)
+    g.add(
+        "bonds of 1 locked (the least amount BDY-008 allows)",
+        ["BDY-008", "NEG-012"],
+        [*small.base, *small.locks],
+        None,
+        "Boundary",
+    )
+    return g
+
+
+# --- Signature ---------------------------------------------------------------------------------------
+
+
+def signature() -> Group:
+    """ENV-006's small-order R check, alone: the signature satisfies the cofactorless equation."""
+    g = Group("Signature", "sparse")
+    _, alice, bob = world()
+    offer = alice.offer(bob)
+    payload, ptype, keyid, _ = open_envelope(offer.envelope)
+    # RFC 8032 secret scalar of Alice's agent key; S = k * a makes [S]B - [k]A the identity, which is R.
+    h = bytearray(hashlib.sha512(alice.agent.key.seed).digest()[:32])
+    h[0] &= 248
+    h[31] = (h[31] & 127) | 64
+    a = int.from_bytes(h, "little")
+    public_key = public_key_from_did(keyid)
+    k = int.from_bytes(hashlib.sha512(IDENTITY + public_key + pae(ptype, payload)).digest(), "little")
+    forged = IDENTITY + (k * a % GROUP_ORDER).to_bytes(32, "little")
+    g.add(
+        "R is the identity and S = k * a mod L: the cofactorless equation [S]B - [k]A = R holds, only the "
+        "small-order R check refuses it",
+        ["ENV-006"],
+        [*alice.setup, make_envelope(payload, ptype, [(keyid, forged)])],
+        "SIGNATURE_INVALID",
+        "SmallOrderR",
+        twin=[*alice.setup, offer.envelope],
+    )
+    return g
+
+
+# --- KeyRules ----------------------------------------------------------------------------------------
+
+
+def key_rules() -> Group:
+    """KEY-004 (the earliest effective revocation counts), KEY-005 against a replay, MND-002 for a
+    principal body naming a mandate."""
+    g = Group("KeyRules", "sparse")
+    clock = FixedClock()
+    lee = Signer("lee", clock)
+    t = clock.now_ms
+    first = lee.sign("key_revocation", identity_pb2.KeyRevocation(key=lee.did, effective_ms=t + 2 * HOUR_MS))
+    clock.advance(1)
+    second = lee.sign("key_revocation", identity_pb2.KeyRevocation(key=lee.did, effective_ms=t + DAY_MS))
+    revoked = [first.envelope, second.envelope]
+    root = merkle_root([first.digest, second.digest])
+    checkpoint = draft(lee, "checkpoint", identity_pb2.Checkpoint(log_root=root), issued_at_ms=t + HOUR_MS)
+    late, early = pair_by(lee.key, checkpoint, retimed(t + 3 * HOUR_MS))
+    g.add(
+        "a key revoked twice, from in 2 hours and from in a day: a statement 3 hours on is refused (the "
+        "earliest effective revocation counts)",
+        ["KEY-004"],
+        [*revoked, late],
+        "KEY_REVOKED",
+        "RevokedKey",
+        twin=[*revoked, early],
+    )
+    mo = Signer("mo", clock)
+    rotation = mo.sign("key_rotation", identity_pb2.KeyRotation(new_key=lee.did))
+    g.add(
+        "a KeyRotation received twice: the second is a replay (RPL-002 runs after KEY-005, which refuses "
+        "only seqs above the rotation)",
+        ["RPL-002", "KEY-005"],
+        [rotation.envelope, rotation.envelope],
+        "REPLAYED",
+        "Replay",
+        no_twin="the defect is the statement's second arrival",
+    )
+    _, alice, _ = world()
+    binding = agent_draft(alice, "checkpoint", identity_pb2.Checkpoint())
+    bound = seal(alice.agent.key, binding)
+    g.add(
+        "a Checkpoint (a principal body) naming a Mandate the verifier does not hold",
+        ["MND-002"],
+        [bound],
+        "MANDATE_UNKNOWN",
+        "UnknownMandate",
+        twin=[*alice.setup, bound],
+    )
+    return g
+
+
+# --- TradeRules --------------------------------------------------------------------------------------
+
+
+def trade_rules() -> Group:
+    """NEG-003 for the opening offer, the acceptor's mandate on an Accept of a Counter (MND-004), exclusive
+    keys counted at the Accept only (NEG-009), and a reveal of a Counter's claim (BDY-007)."""
+    g = Group("TradeRules", "sparse")
+    clock, alice, bob = world()
+    base = ctx(alice, bob)
+    good = draft_offer(alice, bob)
+    for comment, audience in [
+        ("an Offer addressed to its own issuer", alice.did),
+        ("an Offer addressed to nobody (empty audience)", ""),
+    ]:
+        bad = edited(good, _set("header.audience", audience))
+        g.add(
+            comment,
+            ["NEG-003"],
+            [*base, seal(alice.agent.key, bad)],
+            "WRONG_PARTY",
+            "WrongParty",
+            twin=[*base, seal(alice.agent.key, good)],
+        )
+
+    def counter_accepted(max_per_deal: int) -> list[bytes]:
+        """Bob counters Alice's offer asking her to give 800; Alice accepts under ``max_per_deal``."""
+        clock, alice, bob = world(alice={"max_per_deal": max_per_deal})
+        offer = alice.offer(bob)
+        dl = clock.now_ms + DAY_MS
+        proposal = bob.proposal(
+            gives=[service("copy-editing", value=450, deadline_ms=dl)],
+            wants=[service("code-review", value=800, deadline_ms=dl)],
+        )
+        counter = bob.counter(offer, proposal)
+        return [*ctx(alice, bob), offer.envelope, counter.envelope, alice.accept(counter).envelope]
+
+    g.add(
+        "Alice accepts Bob's Counter, which has her give 800, under max_per_deal 799 (an Accept is checked "
+        "against the proposal it accepts, a Counter's as an Offer's)",
+        ["MND-004"],
+        counter_accepted(799),
+        "MANDATE_VIOLATION",
+        "MandateViolation",
+        twin=counter_accepted(800),
+    )
+    g.add(
+        "the same Accept under max_per_deal 800",
+        ["MND-004"],
+        counter_accepted(800),
+        None,
+        "Boundary",
+    )
+
+    clock, alice, bob = world()
+    carol = Party("carol", clock)
+    key = b"gpu-slot-7"
+    held = alice.offer(bob, alice.proposal(exclusive_key=key))
+    taken = bob.accept(held)
+    second = alice.offer(carol, alice.proposal(exclusive_key=key))
+    countered = carol.counter(second, carol.proposal())
+    g.add(
+        "Carol counters Alice's offer whose exclusive key Alice's live contract with Bob holds: only an "
+        "Accept is refused for it",
+        ["NEG-009"],
+        [*ctx(alice, bob, carol), held.envelope, taken.envelope, second.envelope, countered.envelope],
+    )
+
+    salt = derive("rules/counter salt")
+    claim = trade_pb2.Claim(kind=trade_pb2.CLAIM_KIND_NEED, subject="gpu-hours", commitment=commit(42, salt))
+    offer = alice.offer(bob)
+    blind = bob.counter(offer, bob.proposal(claims=[claim]))
+    reveal = bob.sign(
+        "reveal", commitment_pb2.Reveal(statement=blind.digest, claim_index=0, salt=salt, amount=42)
+    )
+    g.add(
+        "Bob reveals a committed claim of his Counter",
+        ["BDY-007"],
+        [*base, offer.envelope, blind.envelope, reveal.envelope],
+        None,
+        "Commitment",
+    )
+    return g
+
+
+# --- Attestations ------------------------------------------------------------------------------------
+
+
+def attestations() -> Group:
+    """ATT-001 with one of the two cited statements not held."""
+    g = Group("Attestations", "sparse")
+    _, alice, bob = world()
+    offer = alice.offer(bob)
+    accept = bob.accept(offer)
+    other = alice.offer(bob)
+    contract = [*ctx(alice, bob), offer.envelope, accept.envelope]
+    att = agent_draft(
+        alice,
+        "attestation",
+        reputation_pb2.Attestation(
+            subject=bob.did,
+            offer=offer.digest,
+            accept=accept.digest,
+            outcome=reputation_pb2.OUTCOME_FULFILLED,
+        ),
+    )
+    g.add(
+        "an attestation citing the held offer and an Accept the verifier does not hold",
+        ["ATT-001"],
+        [*ctx(alice, bob), offer.envelope, seal(alice.agent.key, att)],
+        "ATTESTATION_INADMISSIBLE",
+        "Attestation",
+        twin=[*contract, seal(alice.agent.key, att)],
+    )
+    g.add(
+        "an attestation citing the held Accept and an offer the verifier does not hold",
+        ["ATT-001"],
+        [*contract, seal(alice.agent.key, edited(att, _set("attestation.offer", other.digest)))],
+        "ATTESTATION_INADMISSIBLE",
+        "Attestation",
+        twin=[*contract, seal(alice.agent.key, att)],
+    )
+    return g
+
+
+# --- a contract to settle ----------------------------------------------------------------------------
+
+UPHOLD, DISMISS = commitment_pb2.RULING_DECISION_UPHOLD, commitment_pb2.RULING_DECISION_DISMISS
+WINDOW: Final = 3_600_000  # the default response window (CMT-002)
+
+
+class Trade:
+    """Alice (proposer) and Bob (acceptor) in a contract naming an escrow, with Carol standing by.
+
+    Unlike :class:`.negotiation.Deal` the two bonds and the two sides' items may differ. ``base`` is the
+    context every case starts from (four mandates, the offer, the Accept); ``locks`` the escrow's
+    BondLocks of the non-zero bonds, signed when ``locked``. Statements are signed through each party's
+    chain unless a builder returns an unsigned :class:`Statement`.
+    """
+
+    def __init__(
+        self,
+        issuer_bond: int = 0,
+        audience_bond: int = 0,
+        *,
+        gives: Any = None,
+        wants: Any = None,
+        locked: bool = True,
+        **terms: Any,
+    ) -> None:
+        self.clock = clock = FixedClock()
+        self.alice, self.bob = Party("alice", clock), Party("bob", clock)
+        self.escrow, self.carol = Party("escrow", clock), Party("carol", clock)
+        proposal = self.alice.proposal(
+            gives=gives or (),
+            wants=wants or (),
+            issuer_bond=issuer_bond,
+            audience_bond=audience_bond,
+            escrow=self.escrow.did,
+            **terms,
+        )
+        self.offer = self.alice.offer(self.bob, proposal)
+        clock.advance(1_000)
+        self.accept = self.bob.accept(self.offer)
+        self.proposal = proposal
+        self.base = [
+            *ctx(self.alice, self.bob, self.escrow, self.carol),
+            self.offer.envelope,
+            self.accept.envelope,
+        ]
+        bonded = [p for p in (self.alice, self.bob) if self.bond(p)]
+        self.locks = [self.escrow_says("bond_lock", p).envelope for p in bonded] if locked else []
+        clock.advance(1_000)
+
+    @property
+    def nid(self) -> bytes:
+        return self.offer.header.negotiation_id
+
+    def other(self, party: Party) -> Party:
+        return self.bob if party is self.alice else self.alice
+
+    def bond(self, party: Party) -> int:
+        t = self.proposal.terms
+        return t.issuer_bond if party is self.alice else t.audience_bond
+
+    def deadline(self, party: Party, index: int = 0) -> int:
+        """The deadline of item ``index`` that ``party`` gives."""
+        items = self.proposal.gives if party is self.alice else self.proposal.wants
+        return items[index].deadline_ms
+
+    def money(self, body: str, party: Party, amount: int | None = None, **fields: Any) -> Statement:
+        """An unsigned BondLock, Release, Forfeit or Refund of ``party``'s bond (in full by default)."""
+        cls = {
+            "bond_lock": commitment_pb2.BondLock,
+            "release": commitment_pb2.Release,
+            "forfeit": commitment_pb2.Forfeit,
+            "refund": commitment_pb2.Refund,
+        }[body]
+        full = self.bond(party) if amount is None else amount
+        msg = cls(contract=self.accept.digest, party=party.did, amount=full, **fields)
+        return escrow_draft(self.escrow, body, msg, self.accept, audience=party.did)
+
+    def escrow_says(self, body: str, party: Party, **fields: Any) -> VerifiedStatement:
+        return chain_sign(self.escrow.agent, self.money(body, party, **fields))
+
+    def forfeit(self, party: Party, cause: VerifiedStatement, **fields: Any) -> Statement:
+        return self.money("forfeit", party, beneficiary=self.other(party).did, cause=cause.digest, **fields)
+
+    def deliver(self, party: Party, item_index: int = 0) -> VerifiedStatement:
+        return party.deliver(self.accept, self.other(party), item_index)
+
+    def claim_draft(self, claimant: Party, item_index: int = 0, **kw: Any) -> Statement:
+        msg = commitment_pb2.BreachClaim(contract=self.accept.digest, item_index=item_index, reason="late")
+        return agent_draft(
+            claimant, "breach_claim", msg, audience=self.other(claimant).did, negotiation_id=self.nid, **kw
+        )
+
+    def claim(self, claimant: Party, item_index: int = 0, **kw: Any) -> VerifiedStatement:
+        """``claimant``'s BreachClaim on the other party's item ``item_index``, issued now."""
+        return chain_sign(claimant.agent, self.claim_draft(claimant, item_index, **kw))
+
+    def revoke(self, party: Party) -> VerifiedStatement:
+        msg = commitment_pb2.Revoke(contract=self.accept.digest, reason="changed plans")
+        return party.sign("revoke", msg, audience=self.other(party).did, negotiation_id=self.nid)
+
+    def stamp(self, *statements: VerifiedStatement, at: int | None = None) -> VerifiedStatement:
+        msg = commitment_pb2.Stamp(statements=[vs.digest for vs in statements])
+        return self.escrow.sign("stamp", msg, issued_at_ms=at)
+
+    def ruling(self, claim: VerifiedStatement, decision: int, evidence: bytes = b"", **kw: Any) -> Statement:
+        msg = commitment_pb2.Ruling(
+            contract=self.accept.digest, claim=claim.digest, decision=decision, evidence=evidence
+        )
+        return escrow_draft(self.escrow, "ruling", msg, self.accept, **kw)
+
+    def sign(self, stmt: Statement) -> bytes:
+        """Sign an escrow statement built here, through the escrow's chain."""
+        return chain_sign(self.escrow.agent, stmt).envelope
+
+
+def items(*deadlines: int) -> list[trade_pb2.Item]:
+    return [service("code-review", value=100, deadline_ms=dl) for dl in deadlines]
+
+
+# --- SettlementRules ---------------------------------------------------------------------------------
+
+
+def settlement_rules() -> Group:
+    """Bonds locked and settled once, in full (NEG-012); who may claim which item, and when a claim and
+    its stamp count (NEG-008, CMT-002, CMT-005, WIT-002); forfeits for a revoke (CMT-003)."""
+    g = Group("SettlementRules", "sparse")
+
+    t = Trade(100, 200, locked=False)
+    lock_a = t.money("bond_lock", t.alice)
+    both = [t.escrow_says("bond_lock", p).envelope for p in (t.alice, t.bob)]
+    g.add(
+        "bonds of 100 (Alice's, the proposer's) and 200 (Bob's), each locked in full",
+        ["NEG-012"],
+        [*t.base, *both],
+    )
+    wrong, right = pair(t.escrow, lock_a, _set("bond_lock.amount", 200))
+    g.add(
+        "the escrow locks Alice's bond at Bob's amount (200 of her 100)",
+        ["NEG-012"],
+        [*t.base, wrong],
+        "BODY_INVALID",
+        "ContractRule",
+        twin=[*t.base, right],
+    )
+    g.add(
+        "a BondLock naming Carol, who is no party of the contract",
+        ["NEG-008"],
+        [*t.base, seal(t.escrow.agent.key, edited(lock_a, _set("bond_lock.party", t.carol.did)))],
+        "BODY_INVALID",
+        "ContractRule",
+        twin=[*t.base, right],
+    )
+
+    t = Trade(100, 100, locked=False)
+    only_alice = [*t.base, t.escrow_says("bond_lock", t.alice).envelope]
+    release_a = t.money("release", t.alice)
+    unlocked, locked = pair(t.escrow, release_a, _set("release.party", t.bob.did))
+    g.add(
+        "a Release of Bob's bond, which was never locked",
+        ["NEG-012"],
+        [*only_alice, unlocked],
+        "BODY_INVALID",
+        "ContractRule",
+        twin=[*only_alice, locked],
+    )
+    half, full = pair(t.escrow, release_a, _set("release.amount", 50))
+    g.add(
+        "a Release of 50 of Alice's locked 100",
+        ["NEG-012"],
+        [*only_alice, half],
+        "BODY_INVALID",
+        "ContractRule",
+        twin=[*only_alice, full],
+    )
+    released = chain_sign(t.escrow.agent, release_a)
+    g.add(
+        "a second Release of Alice's bond",
+        ["NEG-012"],
+        [*only_alice, released.envelope, seal(t.escrow.agent.key, t.money("release", t.alice))],
+        "BODY_INVALID",
+        "ContractRule",
+        no_twin="the defect is settling the bond a second time: without the first Release it is valid",
+    )
+
+    # Alice gives one item due on day 1; Bob gives two, due on day 2.
+    t0 = FixedClock().now_ms
+    d1, d2 = t0 + DAY_MS, t0 + 2 * DAY_MS
+    t = Trade(100, 100, gives=items(d1), wants=items(d2, d2))
+    bonded = [*t.base, *t.locks]
+    t.clock.now_ms = d1 + 1
+    bobs = t.claim(t.bob)
+    stamped = t.stamp(bobs)
+    t.clock.now_ms = stamped.header.issued_at_ms + WINDOW
+    upheld = t.sign(t.ruling(bobs, UPHOLD))
+    to_bob = t.sign(t.forfeit(t.alice, bobs))
+    g.add(
+        "Bob (the acceptor) claims Alice's item 1 ms after its deadline, a day before his own: stamped, "
+        "upheld, and Alice's bond forfeited to him",
+        ["NEG-008", "CMT-002", "CMT-005"],
+        [*bonded, bobs.envelope, stamped.envelope, upheld, to_bob],
+    )
+    beyond, item0 = pair(
+        t.bob, t.claim_draft(t.bob, 0, issued_at_ms=d1 + 1), _set("breach_claim.item_index", 1)
+    )
+    g.add(
+        "Bob claims Alice's item 1; she gives one item",
+        ["NEG-008"],
+        [*bonded, beyond],
+        "BODY_INVALID",
+        "ContractRule",
+        twin=[*bonded, item0],
+    )
+    t.clock.now_ms = d2 + 1
+    alices = t.claim_draft(t.alice, 1)
+    third, second = pair(t.alice, alices, _set("breach_claim.item_index", 2))
+    g.add(
+        "Alice claims Bob's item 2; he gives two (items 0 and 1)",
+        ["NEG-008"],
+        [*bonded, third],
+        "BODY_INVALID",
+        "ContractRule",
+        twin=[*bonded, second],
+    )
+    claim = chain_sign(t.alice.agent, alices)
+    g.add(
+        "Alice claims Bob's item 1, stamped",
+        ["NEG-008", "CMT-005"],
+        [*bonded, claim.envelope, t.stamp(claim).envelope],
+    )
+    on_time, after = pair(t.alice, t.claim_draft(t.alice, 0, issued_at_ms=d2 + 1), retimed(d2))
+    g.add(
+        "a BreachClaim issued exactly at the item's deadline",
+        ["CMT-002"],
+        [*bonded, on_time],
+        "ILLEGAL_TRANSITION",
+        "IllegalTransition",
+        "Boundary",
+        twin=[*bonded, after],
+    )
+    carols = seal(t.carol.agent.key, edited(t.claim_draft(t.carol, 0), _set("header.audience", t.bob.did)))
+    g.add(
+        "a BreachClaim by Carol, who is no party of the contract",
+        ["NEG-008"],
+        [*bonded, carols],
+        "WRONG_PARTY",
+        "WrongParty",
+        twin=[*bonded, after],
+    )
+    to_carol = agent_draft(
+        t.alice,
+        "delivery",
+        commitment_pb2.Delivery(contract=t.accept.digest, item_index=0),
+        audience=t.carol.did,
+        negotiation_id=t.nid,
+    )
+    to_carol_env, to_bob = pair(
+        t.alice, edited(to_carol, _set("header.audience", t.bob.did)), _set("header.audience", t.carol.did)
+    )
+    g.add(
+        "Alice delivers to Carol, not to Bob",
+        ["NEG-008"],
+        [*bonded, to_carol_env],
+        "WRONG_PARTY",
+        "WrongParty",
+        twin=[*bonded, to_bob],
+    )
+
+    def stamped_claim(*stamp_at: int, claim_first: bool = False) -> list[bytes]:
+        """Alice's claim on Bob's item, issued 1 ms after its deadline, stamped at each of ``stamp_at``
+        (ms after the deadline; the stamps before the claim unless ``claim_first``), then an UPHOLD a
+        response window after the first stamp."""
+        t = Trade()
+        dl = t.deadline(t.bob)
+        t.clock.now_ms = dl + 1
+        claim = t.claim(t.alice)
+        stamps = [t.stamp(claim, at=dl + at).envelope for at in stamp_at]
+        ruled = t.sign(t.ruling(claim, UPHOLD, issued_at_ms=dl + max(stamp_at) + WINDOW))
+        evidence = [claim.envelope, *stamps] if claim_first else [*stamps, claim.envelope]
+        return [*t.base, *evidence, ruled]
+
+    g.add(
+        "the escrow's stamp is dated exactly at the item's deadline: the claim never takes effect (CMT-005: "
+        "stamped after the deadline), so a ruling on it names no effective claim",
+        ["CMT-005", "WIT-005", "CMT-002"],
+        stamped_claim(0, claim_first=True),
+        "STALE_REFERENCE",
+        "Unwitnessed",
+        "Boundary",
+        twin=stamped_claim(1, claim_first=True),
+    )
+    g.add(
+        "a stamp past the claim window arrives before the claim: the claim never takes effect",
+        ["CMT-005", "WIT-005", "CMT-002"],
+        stamped_claim(CLAIM_WINDOW_MS + 1),
+        "STALE_REFERENCE",
+        "Unwitnessed",
+        "Boundary",
+        twin=stamped_claim(CLAIM_WINDOW_MS),
+    )
+    g.add(
+        "the claim stamped twice, in the window and after it, both stamps before the claim: the earliest "
+        "stamp is its witnessed time (WIT-002), so it takes effect",
+        ["WIT-002", "WIT-005", "CMT-005"],
+        stamped_claim(1, CLAIM_WINDOW_MS + 1),
+    )
+
+    def revoked(forfeit_bond: bool, forfeited: str = "bob") -> list[bytes]:
+        """Bob revokes, the escrow stamps it, then forfeits ``forfeited``'s bond citing the revoke."""
+        t = Trade(100, 100, revocation=trade_pb2.Revocation(allowed=True, forfeit_bond=forfeit_bond))
+        revoke = t.revoke(t.bob)
+        witness = t.stamp(revoke)
+        party = t.bob if forfeited == "bob" else t.alice
+        return [*t.base, *t.locks, revoke.envelope, witness.envelope, t.sign(t.forfeit(party, revoke))]
+
+    g.add(
+        "Bob's stamped Revoke under forfeit_bond terms: the escrow forfeits Bob's bond to Alice",
+        ["CMT-003", "WIT-005"],
+        revoked(True),
+    )
+    g.add(
+        "the escrow forfeits Alice's bond citing Bob's Revoke",
+        ["CMT-003"],
+        revoked(True, "alice"),
+        "BODY_INVALID",
+        "ContractRule",
+        twin=revoked(True),
+    )
+    g.add(
+        "a forfeit citing Bob's Revoke under terms without forfeit_bond",
+        ["CMT-003"],
+        revoked(False),
+        "BODY_INVALID",
+        "ContractRule",
+        twin=revoked(True),
+    )
+    return g
+
+
+# --- ContractState -----------------------------------------------------------------------------------
+
+KEY: Final = b"gpu-slot-7"
+
+
+def contract_state() -> Group:
+    """Whether a contract has ended, seen through its exclusive key (NEG-009).
+
+    Alice's contract with Bob carries an exclusive key. After the events of each case, Alice offers
+    Carol a proposal with the same key and Carol accepts: while the first contract is live the Accept is
+    refused (EXCLUSIVE_CONFLICT, its twin the same offer without the key), once it has ended (FULFILLED,
+    BREACHED, REVOKED, EXPIRED) it is accepted. So each case pins one transition of SPEC 8.4 that moves a
+    contract into an ended state, or must not."""
+    g = Group("ContractState", "sparse")
+
+    def case(comment: str, reqs: list[str], t: Trade, events: list[bytes], live: bool) -> None:
+        nonce = t.alice.agent.next_nonce()
+        probes = []
+        for key in (KEY, b""):
+            drafted = draft_offer(t.alice, t.carol, t.alice.proposal(exclusive_key=key), nonce=nonce)
+            offer_env = seal(t.alice.agent.key, drafted)
+            offer_vs = verify_statement(offer_env)
+            accept = answer(t.carol, "accept", trade_pb2.Accept(offer=offer_vs.digest), offer_vs)
+            probes.append([offer_env, seal(t.carol.agent.key, accept)])
+        transcript = [*t.base, *events, *probes[0]]
+        if live:
+            g.add(
+                comment,
+                reqs,
+                transcript,
+                "EXCLUSIVE_CONFLICT",
+                "ContractRule",
+                twin=[*t.base, *events, *probes[1]],
+            )
+        else:
+            g.add(comment, reqs, transcript)
+
+    def keyed(**terms: Any) -> Trade:
+        return Trade(exclusive_key=KEY, **terms)
+
+    t = keyed()
+    dl = t.deadline(t.bob)
+    t.clock.now_ms = dl + 1
+    claim = t.claim(t.alice)
+    stamp = t.stamp(claim)
+    case(
+        "a stamped claim: DISPUTED, the key still held",
+        ["NEG-009", "WIT-005"],
+        t,
+        [claim.envelope, stamp.envelope],
+        True,
+    )
+    t = keyed()
+    t.clock.now_ms = t.deadline(t.bob) + 1
+    claim = t.claim(t.alice)
+    stamp = t.stamp(claim)
+    case(
+        "the stamp before the claim: DISPUTED on the claim's arrival, the key still held",
+        ["NEG-009", "WIT-005"],
+        t,
+        [stamp.envelope, claim.envelope],
+        True,
+    )
+    for first in ("revoke", "stamp"):
+        t = keyed(revocation=trade_pb2.Revocation(allowed=True))
+        revoke = t.revoke(t.alice)
+        stamp = t.stamp(revoke)
+        order = [revoke.envelope, stamp.envelope] if first == "revoke" else [stamp.envelope, revoke.envelope]
+        case(
+            f"a stamped Revoke ({first} first): REVOKED, the key free",
+            ["NEG-009", "WIT-005"],
+            t,
+            order,
+            False,
+        )
+    t = keyed()
+    t.clock.now_ms = t.deadline(t.bob) + 1
+    claim = t.claim(t.alice)
+    stamp = t.stamp(claim)
+    t.clock.now_ms = stamp.header.issued_at_ms + WINDOW
+    case(
+        "a claim upheld: BREACHED, the key free",
+        ["NEG-009", "CMT-002"],
+        t,
+        [claim.envelope, stamp.envelope, t.sign(t.ruling(claim, UPHOLD))],
+        False,
+    )
+
+    def dismissed(
+        receipts: int, claims: int = 1, rulings: int = 1, last_receipt_after: bool = False
+    ) -> tuple[Trade, list[bytes]]:
+        """Both deliver on time; Bob's Receipt, and Alice's when ``receipts`` is 2; ``claims`` stamped
+        claims (Alice's on Bob's item, then Bob's on Alice's) after the deadline; ``rulings`` of them
+        dismissed, citing the delivery; with ``last_receipt_after`` Alice's Receipt comes after the
+        rulings."""
+        t = keyed()
+        da, db = t.deliver(t.alice), t.deliver(t.bob)
+        events = [da.envelope, db.envelope]
+        rb = t.bob.receipt(da)
+        events.append(rb.envelope)
+        if receipts == 2 and not last_receipt_after:
+            events.append(t.alice.receipt(db).envelope)
+        t.clock.now_ms = t.deadline(t.bob) + 1
+        made = [t.claim(t.alice), t.claim(t.bob)][:claims]
+        stamps = [t.stamp(c) for c in made]
+        events += [e for c, s in zip(made, stamps, strict=True) for e in (c.envelope, s.envelope)]
+        t.clock.now_ms = stamps[-1].header.issued_at_ms + WINDOW
+        for c in made[:rulings]:
+            evidence = db.digest if c.issuer == t.alice.did else da.digest
+            events.append(t.sign(t.ruling(c, DISMISS, evidence)))
+        if last_receipt_after:
+            t.clock.advance(1_000)
+            events.append(t.alice.receipt(db).envelope)
+        return t, events
+
+    t, events = dismissed(receipts=1)
+    case(
+        "a claim dismissed while an obligation is still unreceipted: PERFORMING, the key still held",
+        ["NEG-009", "CMT-002"],
+        t,
+        events,
+        True,
+    )
+    t, events = dismissed(receipts=2)
+    case(
+        "a claim dismissed after every obligation was receipted: FULFILLED, the key free",
+        ["NEG-009", "CMT-002"],
+        t,
+        events,
+        False,
+    )
+    t, events = dismissed(receipts=2, last_receipt_after=True)
+    case(
+        "a claim dismissed, then the last Receipt: FULFILLED, the key free",
+        ["NEG-009", "CMT-002"],
+        t,
+        events,
+        False,
+    )
+    t, events = dismissed(receipts=2, claims=2, rulings=1)
+    case(
+        "two stamped claims, every obligation receipted, one claim dismissed: still DISPUTED, the key held",
+        ["NEG-009", "CMT-002"],
+        t,
+        events,
+        True,
+    )
+    t, events = dismissed(receipts=2, claims=2, rulings=2)
+    case(
+        "two stamped claims, every obligation receipted, both dismissed: FULFILLED, the key free",
+        ["NEG-009", "CMT-002"],
+        t,
+        events,
+        False,
+    )
+    t = keyed()
+    da, db = t.deliver(t.alice), t.deliver(t.bob)
+    case(
+        "both delivered, one Receipt: PERFORMING, the key still held",
+        ["NEG-009"],
+        t,
+        [da.envelope, db.envelope, t.bob.receipt(da).envelope],
+        True,
+    )
+    return g
+
+
+# --- ExposureRules -----------------------------------------------------------------------------------
+
+
+def exposure_rules() -> Group:
+    """MND-009 and MND-010 (SPEC 4.5) at their boundaries, each pair a cap that holds exactly and one
+    unit less (the twin raises the cap): what is live when, what a contract counts and until when,
+    which periods a statement charges, and statements that arrive out of their time order."""
+    g = Group("ExposureRules", "sparse")
+
+    def pair_at(comment: str, reqs: list[str], build: Any, fits: int, *flags: str) -> None:
+        """``build(cap)`` at the cap that just fits (valid), and one less (MANDATE_VIOLATION)."""
+        g.add(comment.format(cap=fits), reqs, build(fits), None, "Boundary", *flags)
+        g.add(
+            comment.format(cap=fits - 1),
+            reqs,
+            build(fits - 1),
+            "MANDATE_VIOLATION",
+            "Exposure",
+            *flags,
+            twin=build(fits),
+        )
+
+    def offers(n: int, cap: str, limit: int) -> list[bytes]:
+        """Alice's ``n`` live offers of 500 under ``cap`` = ``limit``."""
+        _, alice, bob = world(alice={cap: limit})
+        return [*alice.setup, *(alice.offer(bob).envelope for _ in range(n))]
+
+    pair_at(
+        "three live offers of 500 under max_outstanding {cap}",
+        ["MND-010"],
+        lambda cap: offers(3, "max_outstanding", cap),
+        1500,
+    )
+    pair_at(
+        "three live offers of 500 in one period under budget_per_period {cap}",
+        ["MND-009"],
+        lambda cap: offers(3, "budget_per_period", cap),
+        1500,
+    )
+
+    def after_expiry(cap: str, gap: int) -> list[bytes]:
+        """Alice's offer of 500, then another ``gap`` ms after the first expires, under ``cap`` = 500."""
+        clock, alice, bob = world(alice={cap: 500})
+        first = alice.offer(bob)
+        clock.now_ms = first.header.expires_at_ms + gap
+        return [*alice.setup, first.envelope, alice.offer(bob).envelope]
+
+    for cap, req in (("max_outstanding", "MND-010"), ("budget_per_period", "MND-009")):
+        g.add(
+            f"an offer 1 ms after Alice's other offer expired: that one no longer counts ({cap} 500)",
+            [req],
+            after_expiry(cap, 1),
+            None,
+            "Boundary",
+        )
+        g.add(
+            f"an offer at the very expires_at_ms of Alice's other offer: both count ({cap} 500)",
+            [req],
+            after_expiry(cap, 0),
+            "MANDATE_VIOLATION",
+            "Exposure",
+            "Boundary",
+            twin=after_expiry(cap, 1),
+        )
+
+    clock, alice, bob = world(alice={"max_outstanding": 500})
+    first = alice.offer(bob)
+    countered = bob.counter(first, bob.proposal())
+    g.add(
+        "Bob counters Alice's offer of 500: it is no longer live, so her next offer of 500 fits "
+        "max_outstanding 500",
+        ["MND-010"],
+        [*ctx(alice, bob), first.envelope, countered.envelope, alice.offer(bob).envelope],
+    )
+
+    def bob_counters(cap: int) -> list[bytes]:
+        """Bob's Counter gives 450; then Bob offers Carol 500, under Bob's max_outstanding ``cap``."""
+        clock, alice, bob = world(bob={"max_outstanding": cap})
+        carol = Party("carol", clock)
+        first = alice.offer(bob)
+        dl = clock.now_ms + DAY_MS
+        proposal = bob.proposal(
+            gives=[service("copy-editing", value=450, deadline_ms=dl)],
+            wants=[service("code-review", value=500, deadline_ms=dl)],
+        )
+        countered = bob.counter(first, proposal)
+        return [*ctx(alice, bob, carol), first.envelope, countered.envelope, bob.offer(carol).envelope]
+
+    pair_at(
+        "Bob's live Counter (450) and his offer of 500 under max_outstanding {cap}",
+        ["MND-010"],
+        bob_counters,
+        950,
+    )
+
+    def contract_then_offer(cap: int, *, fulfilled: bool = False, at: int | None = None) -> list[bytes]:
+        """Alice's contract giving 500 (fulfilled or open), then her offer of 500 (at ``at``), under
+        max_outstanding ``cap``."""
+        clock, alice, bob = world(alice={"max_outstanding": cap})
+        offer = alice.offer(bob)
+        accept = bob.accept(offer)
+        done: list[bytes] = []
+        if fulfilled:
+            da, db = alice.deliver(accept, bob), bob.deliver(accept, alice)
+            done = [da.envelope, db.envelope, bob.receipt(da).envelope, alice.receipt(db).envelope]
+        if at is not None:
+            clock.now_ms = at
+        return [*ctx(alice, bob), offer.envelope, accept.envelope, *done, alice.offer(bob).envelope]
+
+    g.add(
+        "Alice's contract of 500 fulfilled: it no longer counts, so her next offer of 500 fits "
+        "max_outstanding 500",
+        ["MND-010"],
+        contract_then_offer(500, fulfilled=True),
+    )
+    g.add(
+        "Alice's open contract of 500 and her next offer of 500 under max_outstanding 500",
+        ["MND-010"],
+        contract_then_offer(500),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        twin=contract_then_offer(500, fulfilled=True),
+    )
+    last = FixedClock().now_ms + DAY_MS + CLAIM_WINDOW_MS  # the default items' deadline + the claim window
+    g.add(
+        "an open contract stops counting once its last deadline plus the claim window has passed (1 ms "
+        "after)",
+        ["MND-010"],
+        contract_then_offer(500, at=last + 1),
+        None,
+        "Boundary",
+    )
+    g.add(
+        "an open contract still counts at its last deadline plus the claim window exactly",
+        ["MND-010"],
+        contract_then_offer(500, at=last),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=contract_then_offer(500, at=last + 1),
+    )
+
+    def sides(party: str, cap: int) -> list[bytes]:
+        """A contract with bonds (Alice gives 500 + 10, Bob 450 + 20), then ``party``'s offer of 500 to
+        Carol under that party's max_outstanding ``cap``."""
+        clock, alice, bob = world(**{party: {"max_outstanding": cap}})
+        carol, escrow = Party("carol", clock), Party("escrow", clock)
+        offer = alice.offer(bob, alice.proposal(issuer_bond=10, audience_bond=20, escrow=escrow.did))
+        accept = bob.accept(offer)
+        by = alice if party == "alice" else bob
+        return [*ctx(alice, bob, carol, escrow), offer.envelope, accept.envelope, by.offer(carol).envelope]
+
+    pair_at(
+        "Alice's contract counts her side, 500 + her bond 10; with her offer of 500, max_outstanding {cap}",
+        ["MND-010", "MND-004"],
+        lambda cap: sides("alice", cap),
+        1010,
+    )
+    pair_at(
+        "Bob's contract counts his side, 450 + his bond 20; with his offer of 500, max_outstanding {cap}",
+        ["MND-010", "MND-004"],
+        lambda cap: sides("bob", cap),
+        970,
+    )
+
+    def accepted_at(cap: int) -> list[bytes]:
+        clock, alice, bob = world(bob={"max_per_deal": cap})
+        escrow = Party("escrow", clock)
+        offer = alice.offer(bob, alice.proposal(issuer_bond=10, audience_bond=20, escrow=escrow.did))
+        return [*ctx(alice, bob, escrow), offer.envelope, bob.accept(offer).envelope]
+
+    pair_at(
+        "Bob accepts an offer that has him give 450 + his bond 20, under max_per_deal {cap}",
+        ["MND-004"],
+        accepted_at,
+        470,
+    )
+    _, alice, bob = world(alice={"min_per_deal": 500})
+    g.add(
+        "an offer of exactly min_per_deal (500)",
+        ["MND-004"],
+        [*alice.setup, alice.offer(bob).envelope],
+        None,
+        "Boundary",
+    )
+
+    # Budget periods of one day (the mandate's valid_from_ms is a day before the clock's start, so
+    # period 2 starts a day after it).
+    day = {"period_ms": DAY_MS}
+    p2 = FixedClock().now_ms + DAY_MS
+
+    def late_arrival(budget: int, *, span: bool = True, by_counter: bool = False) -> list[bytes]:
+        """Alice's offer (or Counter) of 500 issued 30 min before period 2 (living an hour, so in periods
+        1 and 2 when ``span``, else 2 hours before and in period 1 only), then her offer of 600 an hour
+        into period 2; the verifier receives the second first."""
+        clock, alice, bob = world(alice={"budget_per_period": budget, **day})
+        clock.now_ms = p2 - 3 * HOUR_MS
+        bobs = bob.offer(alice, ttl_ms=3 * HOUR_MS) if by_counter else None
+        clock.now_ms = p2 - (30 * 60_000 if span else 2 * HOUR_MS)
+        if bobs is not None:
+            early = alice.counter(bobs, alice.proposal(), ttl_ms=HOUR_MS)
+        else:
+            early = alice.offer(bob, ttl_ms=HOUR_MS)
+        clock.now_ms = p2 + HOUR_MS
+        big = alice.offer(
+            bob, alice.proposal(gives=[service("code-review", value=600, deadline_ms=p2 + DAY_MS)])
+        )
+        context = [*ctx(alice, bob), *([bobs.envelope] if bobs is not None else [])]
+        return [*context, big.envelope, early.envelope]
+
+    pair_at(
+        "an offer over periods 1 and 2 arrives after a later offer of 600 in period 2: period 2 carries "
+        "1100, budget_per_period {cap}",
+        ["MND-009"],
+        late_arrival,
+        1100,
+    )
+    pair_at(
+        "the same with a Counter over periods 1 and 2: budget_per_period {cap}",
+        ["MND-009"],
+        lambda cap: late_arrival(cap, by_counter=True),
+        1100,
+    )
+    g.add(
+        "an offer within period 1 arrives after an offer of 600 in period 2: it charges period 1 only "
+        "(budget_per_period 600)",
+        ["MND-009"],
+        late_arrival(600, span=False),
+        None,
+        "Boundary",
+    )
+
+    clock, alice, bob = world(bob={"budget_per_period": 900, **day})
+    carol = Party("carol", clock)
+    clock.now_ms = p2 - HOUR_MS
+    offer = alice.offer(bob, ttl_ms=HOUR_MS)
+    clock.now_ms = p2 - 30 * 60_000
+    accept = bob.accept(offer, ttl_ms=HOUR_MS)
+    clock.now_ms = p2 + HOUR_MS
+    bobs = bob.offer(carol)
+    g.add(
+        "Bob's Accept (450) issued in period 1 and living into period 2 arrives after his offer of 500 in "
+        "period 2: an Accept charges the period it is issued in only (budget_per_period 900)",
+        ["MND-009"],
+        [*ctx(alice, bob, carol), offer.envelope, bobs.envelope, accept.envelope],
+        None,
+        "Boundary",
+    )
+
+    def lifetime(body: str, ttl: int) -> list[bytes]:
+        """A statement of ``body`` living ``ttl`` under one-day budget periods."""
+        _, alice, bob = world(alice=day, bob=day)
+        offer = alice.offer(bob, ttl_ms=ttl if body == "offer" else DAY_MS)
+        if body == "offer":
+            return [*ctx(alice, bob), offer.envelope]
+        if body == "accept":
+            return [*ctx(alice, bob), offer.envelope, bob.accept(offer, ttl_ms=ttl).envelope]
+        return [*ctx(alice, bob), offer.envelope, bob.counter(offer, bob.proposal(), ttl_ms=ttl).envelope]
+
+    g.add(
+        "an offer living exactly one budget period (it overlaps two periods)",
+        ["MND-013", "MND-009"],
+        lifetime("offer", DAY_MS),
+        None,
+        "Boundary",
+    )
+    g.add(
+        "an Accept living two budget periods (MND-013 bounds Offers and Counters only)",
+        ["MND-013"],
+        lifetime("accept", 2 * DAY_MS),
+        None,
+        "Boundary",
+    )
+    g.add(
+        "a Counter living 1 ms longer than a budget period",
+        ["MND-013"],
+        lifetime("counter", DAY_MS + 1),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        twin=lifetime("counter", DAY_MS),
+    )
+
+    def back_in_time(cap: int, order: str) -> list[bytes]:
+        """Alice's offers X (500, from 3 h to 1 h before t), Y (500, at 2 h before, living 30 min) and Z
+        (100, an hour after t), received in ``order``: Y's check looks back to a time when X was live."""
+        clock, alice, bob = world(alice={"max_outstanding": cap})
+        t = clock.now_ms + 4 * HOUR_MS
+        clock.now_ms = t - 3 * HOUR_MS
+        x = alice.offer(bob, ttl_ms=2 * HOUR_MS)
+        clock.now_ms = t - 2 * HOUR_MS
+        y = alice.offer(bob, ttl_ms=HOUR_MS // 2)
+        clock.now_ms = t + HOUR_MS
+        z = alice.offer(
+            bob, alice.proposal(gives=[service("code-review", value=100, deadline_ms=t + DAY_MS)])
+        )
+        signed = {"x": x, "y": y, "z": z}
+        return [*alice.setup, *(signed[k].envelope for k in order)]
+
+    pair_at(
+        "offers received out of time order (X, then Z, then Y issued between them): at Y's time X is live "
+        "again, 1100 outstanding, max_outstanding {cap}",
+        ["MND-010"],
+        lambda cap: back_in_time(cap, "xzy"),
+        1100,
+    )
+    g.add(
+        "the same offers received Z, X, Y (X arrives already expired at the last check's time)",
+        ["MND-010"],
+        back_in_time(1100, "zxy"),
+        None,
+        "Boundary",
+    )
+
+    def budget_with_contract(budget: int) -> list[bytes]:
+        """Alice's contract of 500 formed today, then her offer of 500, budget ``budget`` a day."""
+        _, alice, bob = world(alice={"budget_per_period": budget, **day})
+        offer = alice.offer(bob)
+        accept = bob.accept(offer)
+        return [*ctx(alice, bob), offer.envelope, accept.envelope, alice.offer(bob).envelope]
+
+    pair_at(
+        "a contract of 500 formed in the period and an offer of 500 under budget_per_period {cap}",
+        ["MND-009"],
+        budget_with_contract,
+        1000,
+    )
+
+    def free_deals() -> list[bytes]:
+        clock, alice, bob = world(alice={"budget_per_period": 0, "period_ms": 0})
+        nothing = alice.proposal(gives=[service("code-review", value=0, deadline_ms=clock.now_ms + DAY_MS)])
+        offer = alice.offer(bob, nothing)
+        accept = bob.accept(offer)
+        return [*ctx(alice, bob), offer.envelope, accept.envelope, alice.offer(bob, nothing).envelope]
+
+    g.add(
+        "a mandate without budget periods (budget 0, period 0): contracts and offers of value 0",
+        ["MND-009", "MND-010"],
+        free_deals(),
+        None,
+        "Boundary",
+    )
+
+    def revoked_or_claimed(cap: int, *, claim: bool) -> list[bytes]:
+        """Alice's contract of 500 (revocable, with an escrow) ends by a stamped Revoke, or is disputed by a
+        stamped claim; then her offer of 500 under max_outstanding ``cap``."""
+        clock, alice, bob = world(alice={"max_outstanding": cap})
+        escrow = Party("escrow", clock)
+        terms = alice.proposal(escrow=escrow.did, revocation=trade_pb2.Revocation(allowed=True))
+        offer = alice.offer(bob, terms)
+        accept = bob.accept(offer)
+        nid = offer.header.negotiation_id
+        if claim:
+            clock.now_ms = offer.statement.offer.wants[0].deadline_ms + 1
+            msg = commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="late")
+            act = alice.sign("breach_claim", msg, audience=bob.did, negotiation_id=nid)
+        else:
+            msg2 = commitment_pb2.Revoke(contract=accept.digest, reason="changed plans")
+            act = alice.sign("revoke", msg2, audience=bob.did, negotiation_id=nid)
+        stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[act.digest]))
+        return [
+            *ctx(alice, bob, escrow),
+            offer.envelope,
+            accept.envelope,
+            act.envelope,
+            stamp.envelope,
+            alice.offer(bob).envelope,
+        ]
+
+    g.add(
+        "a stamped Revoke ends Alice's contract of 500: her next offer of 500 fits max_outstanding 500",
+        ["MND-010", "WIT-005"],
+        revoked_or_claimed(500, claim=False),
+    )
+    pair_at(
+        "a stamped claim does not end Alice's contract of 500 (DISPUTED): with her next offer of 500, "
+        "max_outstanding {cap}",
+        ["MND-010", "WIT-005"],
+        lambda cap: revoked_or_claimed(cap, claim=True),
+        1000,
+    )
+
+    clock, alice, bob = world(alice={"max_outstanding": 1000})
+    first = alice.offer(bob)
+    clock.now_ms = first.header.expires_at_ms
+    second = alice.offer(bob)
+    withdrawn = alice.withdraw(first)
+    g.add(
+        "an offer withdrawn at its very expires_at_ms stops counting: two more offers of 500 fit "
+        "max_outstanding 1000",
+        ["MND-010"],
+        [*ctx(alice, bob), first.envelope, second.envelope, withdrawn.envelope, alice.offer(bob).envelope],
+        None,
+        "Boundary",
+    )
+
+    clock, alice, bob = world(alice={"max_outstanding": 501})
+    lasting = alice.offer(bob, ttl_ms=HOUR_MS)
+    small = alice.proposal(gives=[service("code-review", value=1, deadline_ms=clock.now_ms + DAY_MS)])
+    churn: list[bytes] = []
+    for _ in range(40):
+        clock.advance(1_000)
+        o = alice.offer(bob, small)
+        churn += [o.envelope, alice.withdraw(o).envelope]
+    clock.now_ms = lasting.header.expires_at_ms + 1
+    g.add(
+        "40 offers made and withdrawn while a long offer is live (the book drops their dead entries), then "
+        "an offer of 500 after the long one expired: it fits max_outstanding 501",
+        ["MND-010"],
+        [*ctx(alice, bob), lasting.envelope, *churn, alice.offer(bob).envelope],
+    )
+    return g
+
+
+# --- Bookkeeping -------------------------------------------------------------------------------------
+
+
+def bookkeeping() -> Group:
+    """Cases the second full mutation run found unpinned (conformance/vectors/README.md, "Mutation
+    testing"): the Merkle range past three leaves, a Forfeit counting as the bond's settlement, MND-013
+    for an Offer, budget periods counted from the mandate's valid_from_ms, and the exposure book's
+    sweep moving back to exactly an offer's expiry."""
+    g = Group("Bookkeeping", "sparse")
+
+    # CHN-007 over seven statements: the tree of 7 leaves is three perfect subtrees (4 + 2 + 1), so the
+    # root folds three peaks, and appending the 4th and the 7th leaf carries twice.
+    clock, alice, bob = world(alice=ROOMY)
+    offers = []
+    for _ in range(7):
+        offers.append(alice.offer(bob))
+        clock.advance(1_000)
+    digests = [o.digest for o in offers]
+    log = [*alice.setup, *(o.envelope for o in offers)]
+    right = agent_draft(alice, "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root(digests)))
+    g.add(
+        "seq 0..6 held, then a Checkpoint at seq 7 over them (a tree of three subtrees: 4 + 2 + 1)",
+        ["CHN-007"],
+        [*log, seal(alice.agent.key, right)],
+        None,
+        "LogRoot",
+    )
+    six = agent_draft(alice, "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root(digests[:6])))
+    six = edited(edited(six, _set("header.seq", 6)), _set("header.prev", digests[5]))
+    g.add(
+        "seq 0..5 held, then a Checkpoint at seq 6 over them (two subtrees: 4 + 2)",
+        ["CHN-007"],
+        [*log[:-1], seal(alice.agent.key, six)],
+        None,
+        "LogRoot",
+    )
+    g.add(
+        "seq 0..6 held, then a Checkpoint at seq 7 whose log_root covers seq 0..5 only",
+        ["CHN-007"],
+        [*log, seal(alice.agent.key, edited(right, _set("checkpoint.log_root", merkle_root(digests[:6]))))],
+        "LOG_ROOT_MISMATCH",
+        "LogRoot",
+        twin=[*log, seal(alice.agent.key, right)],
+    )
+
+    # NEG-012: a Forfeit settles the bond it takes, so a Release of the same bond after it settles twice.
+    t = Trade(100, 100, revocation=trade_pb2.Revocation(allowed=True, forfeit_bond=True))
+    revoke = t.revoke(t.bob)
+    witness = t.stamp(revoke)
+    forfeited = chain_sign(t.escrow.agent, t.forfeit(t.bob, revoke))
+    g.add(
+        "the escrow forfeits Bob's bond (his stamped Revoke), then releases the same bond to him",
+        ["NEG-012"],
+        [
+            *t.base,
+            *t.locks,
+            revoke.envelope,
+            witness.envelope,
+            forfeited.envelope,
+            seal(t.escrow.agent.key, t.money("release", t.bob)),
+        ],
+        "BODY_INVALID",
+        "ContractRule",
+        no_twin="the defect is settling the bond a second time: without the Forfeit the Release is valid",
+    )
+
+    # MND-013 for an Offer (the ExposureRules group has the Counter and the Accept).
+    def offer_living(ttl: int) -> list[bytes]:
+        _, alice, bob = world(alice={"period_ms": DAY_MS})
+        return [*alice.setup, alice.offer(bob, ttl_ms=ttl).envelope]
+
+    g.add(
+        "an Offer living 1 ms longer than a budget period",
+        ["MND-013"],
+        offer_living(DAY_MS + 1),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=offer_living(DAY_MS),
+    )
+
+    # MND-009: periods are counted from the mandate's valid_from_ms, which here is 8 hours past a
+    # multiple of the period (every other vector's mandate starts on the clock's day grid). Two live
+    # offers always share a period (an offer charges every period it overlaps), so the boundary shows
+    # through a contract, which charges the period it is formed in, open or ended.
+    def off_grid(second_at: int, second_ttl: int) -> list[bytes]:
+        """Alice's mandate (budget 500 a day, periods starting at 08:00): her offer of 500 at 05:00,
+        accepted at 06:00, then her next offer of 500 at ``second_at`` for ``second_ttl`` ms."""
+        clock = FixedClock()
+        start = clock.now_ms
+        caps = {"budget_per_period": 500, "period_ms": DAY_MS, "valid_from_ms": start - DAY_MS + 8 * HOUR_MS}
+        alice, bob = Party("alice", clock, caps), Party("bob", clock)
+        clock.now_ms = start + 5 * HOUR_MS
+        first = alice.offer(bob, ttl_ms=2 * HOUR_MS)
+        clock.now_ms = start + 6 * HOUR_MS
+        accept = bob.accept(first)
+        clock.now_ms = start + second_at
+        second = alice.offer(bob, ttl_ms=second_ttl)
+        return [*ctx(alice, bob), first.envelope, accept.envelope, second.envelope]
+
+    g.add(
+        "a mandate whose budget periods start at 08:00: Alice's contract of 500 formed at 06:00 and her "
+        "offer of 500 at 09:00 fall in two periods (budget_per_period 500)",
+        ["MND-009"],
+        off_grid(9 * HOUR_MS, HOUR_MS),
+        None,
+        "Boundary",
+    )
+    g.add(
+        "a mandate whose budget periods start at 08:00: Alice's contract of 500 formed at 06:00 and her "
+        "offer of 500 at 07:00 fall in one period (budget_per_period 500)",
+        ["MND-009"],
+        off_grid(7 * HOUR_MS, HOUR_MS // 2),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=off_grid(9 * HOUR_MS, HOUR_MS),
+    )
+
+    # MND-010 out of time order, at the boundary: Y is issued at the very expires_at_ms of X, after the
+    # verifier checked Z (later than both), so X has to count again at Y's time (live until expiry).
+    def back_to_expiry(cap: int) -> list[bytes]:
+        """Alice's X (500, 3 h before t, living 2 h), Z (100, an hour after t) and Y (500, at X's expiry),
+        received X, Z, Y under max_outstanding ``cap``."""
+        clock, alice, bob = world(alice={"max_outstanding": cap})
+        t = clock.now_ms + 4 * HOUR_MS
+        clock.now_ms = t - 3 * HOUR_MS
+        x = alice.offer(bob, ttl_ms=2 * HOUR_MS)
+        clock.now_ms = x.header.expires_at_ms
+        y = alice.offer(bob, ttl_ms=HOUR_MS // 2)
+        clock.now_ms = t + HOUR_MS
+        z = alice.offer(
+            bob, alice.proposal(gives=[service("code-review", value=100, deadline_ms=t + DAY_MS)])
+        )
+        return [*alice.setup, x.envelope, z.envelope, y.envelope]
+
+    g.add(
+        "offers received X, Z, Y where Y is issued at the very expires_at_ms of X: X counts at Y's time, "
+        "1100 outstanding, max_outstanding 1100",
+        ["MND-010"],
+        back_to_expiry(1100),
+        None,
+        "Boundary",
+    )
+    g.add(
+        "offers received X, Z, Y where Y is issued at the very expires_at_ms of X: X counts at Y's time, "
+        "1100 outstanding, max_outstanding 1099",
+        ["MND-010"],
+        back_to_expiry(1099),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=back_to_expiry(1100),
+    )
+
+    # MND-010: a contract formed after its last deadline plus the claim window counts nothing, even
+    # though the book's sweep has already passed the time it stops counting at.
+    clock = FixedClock()
+    start = clock.now_ms
+    early = {"valid_from_ms": start - 3 * DAY_MS}
+    alice, bob = Party("alice", clock, {**early, "max_outstanding": 1000}), Party("bob", clock, early)
+    stale = alice.proposal(
+        gives=[service("code-review", value=500, deadline_ms=start - 2 * DAY_MS)],
+        wants=[service("code-review", value=1, deadline_ms=start - 2 * DAY_MS)],
+    )
+    offer = alice.offer(bob, stale)
+    other = alice.offer(bob)
+    accept = bob.accept(offer)
+    g.add(
+        "Alice makes two offers of 500 and Bob accepts the first, whose deadlines were two days ago: the "
+        "contract's claim window closed a day before it formed, so it never counts, and her third offer of "
+        "500 fits max_outstanding 1000 beside the second",
+        ["MND-010"],
+        [*ctx(alice, bob), offer.envelope, other.envelope, accept.envelope, alice.offer(bob).envelope],
+        None,
+        "Boundary",
+    )
+
+    # BDY-009 for an Attestation's rating (0..100), at its limit.
+    _, alice, bob = world()
+    offer = alice.offer(bob)
+    accept = bob.accept(offer)
+    contract = [*ctx(alice, bob), offer.envelope, accept.envelope]
+
+    def rated(rating: int) -> bytes:
+        msg = reputation_pb2.Attestation(
+            subject=bob.did,
+            offer=offer.digest,
+            accept=accept.digest,
+            outcome=reputation_pb2.OUTCOME_FULFILLED,
+            rating=rating,
+        )
+        return seal(alice.agent.key, agent_draft(alice, "attestation", msg))
+
+    g.add("an Attestation rating of 100 (the most BDY-009 allows)", ["BDY-009"], [*contract, rated(100)])
+    g.add(
+        "an Attestation rating of 101",
+        ["BDY-009"],
+        [*contract, rated(101)],
+        "BODY_INVALID",
+        "Boundary",
+        twin=[*contract, rated(100)],
+    )
+    return g

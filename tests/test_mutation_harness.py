@@ -1,0 +1,156 @@
+"""The test that ``python -m conformance.mutation`` hands to mutmut, checked without mutmut.
+
+conformance/mutation.py is the only test a mutant faces: one case per vector group, the ``wire``
+members decoded alone, and the equivocation proofs. If it passed vacuously (no groups collected, a
+runner that never fails), every mutant would survive; if it failed on the unmutated core, mutmut would
+refuse to start. So: every vector file's groups are collected and pass as they are, a deliberately
+broken rule makes a group fail, and the survivors register names only code that exists.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from a2a_coop.protocol import bodies, decoding
+from a2a_coop.protocol.chain import ChainView
+from conformance import mutation
+
+VECTOR_DIR = Path(mutation.__file__).resolve().parent / "vectors"
+
+
+def _group(name: str) -> list[Any]:
+    return next(vs for n, vs in mutation.vector_groups() if n == name)
+
+
+def test_every_group_of_every_vector_file_is_collected() -> None:
+    """One unit per testGroups entry of each vector file; no vector left out, names unique."""
+    expected, vectors = 0, 0
+    for path in sorted(VECTOR_DIR.glob("*.json")):
+        doc = json.loads(path.read_text("utf-8"))
+        expected += len(doc.get("testGroups", []))
+        vectors += sum(len(g["tests"]) for g in doc.get("testGroups", []))
+    groups = mutation.vector_groups()
+    assert len(groups) == expected
+    assert len({n for n, _ in groups}) == len(groups)
+    assert sum(len(vs) for _, vs in groups) == vectors
+    assert {n.split("-", 1)[0] for n, _ in groups} >= {"statements", "chains", "wire", "rules"}
+    assert len(mutation.wire_tests()) == sum(1 for n, vs in groups if n.startswith("wire-") for _ in vs)
+    assert {p.name for p in mutation.proof_files()} == {
+        "equivocation-proof.json",
+        "equivocation-proof-prev.json",
+    }
+
+
+def test_the_unmutated_core_passes_every_unit() -> None:
+    """mutmut's baseline run: every group, every wire member, every proof passes."""
+    for name, vectors in mutation.vector_groups():
+        assert not mutation.failures(vectors), name
+    assert not mutation.wire_failures(mutation.wire_tests())
+    for path in mutation.proof_files():
+        assert mutation.proof_failure(path) == ""
+
+
+def test_a_rule_left_out_fails_its_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A verifier without CHN-007's root check, or with BDY-004's digest length off by one, fails."""
+    with monkeypatch.context() as m:
+        m.setattr(ChainView, "_check_log_root", lambda self, vs: None)
+        wrong = mutation.failures(_group("rules-08-Bookkeeping"))
+    assert any("LOG_ROOT_MISMATCH" in line for line in wrong)
+    with monkeypatch.context() as m:
+        m.setattr(bodies, "DIGEST_BYTES", 31)
+        assert mutation.failures(_group("rules-00-BodyField"))
+    assert not mutation.failures(_group("rules-08-Bookkeeping"))
+
+
+def test_a_decoder_that_ignores_non_canonical_encodings_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wire members decoded by the scanner alone catch what the library's fast path would hide."""
+    monkeypatch.setattr(decoding._Scan, "note", lambda self, requirement, detail: None)
+    wrong = mutation.wire_failures(mutation.wire_tests())
+    assert wrong and all("scanner alone" in line or "library" in line for line in wrong)
+    assert any("expected NONCANONICAL_ENCODING, got canonical" in line for line in wrong)
+
+
+def test_a_broken_proof_check_is_noticed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from a2a_coop.protocol import chain
+
+    monkeypatch.setattr(chain, "verify_equivocation_proof", lambda proof: "did:key:zNobody")
+    assert all(mutation.proof_failure(p) for p in mutation.proof_files())
+
+
+def _defined(where: str) -> bool:
+    module, _, name = where.partition(".")
+    obj: Any = importlib.import_module(f"{mutation.PACKAGE}.{module}")
+    for part in name.split("."):
+        if not hasattr(obj, part):
+            return False
+        obj = getattr(obj, part)
+    return callable(obj)
+
+
+def test_the_register_names_only_code_that_exists() -> None:
+    """Every function the survivors register argues about is a function of a mutated module, and every
+    line it quotes is in that module's source (the full run also reports entries no mutant matches)."""
+    reg = mutation.Register.load()
+    modules = set(mutation.rule_modules())
+    wheres = {*reg.unreachable, *(k[0] for k in reg.equivalent), *(k[0] for k in reg.lines)}
+    assert wheres
+    for where in wheres:
+        assert where.split(".", 1)[0] in modules, where
+        assert _defined(where), where
+    sources = {
+        m: " ".join((Path(decoding.__file__).parent / f"{m}.py").read_text("utf-8").split()) for m in modules
+    }
+    for where, line in [*((k[0], k[1]) for k in reg.equivalent), *reg.lines]:
+        assert line in sources[where.split(".", 1)[0]], (where, line)
+    assert reg.diagnostic and reg.diagnostic_why
+
+
+@pytest.mark.parametrize(
+    ("original", "mutated", "diagnostic"),
+    [
+        ('self.note("STM-002", f"offset {at}: x")', 'self.note(None, f"offset {at}: x")', True),
+        ('self.note("STM-002", f"offset {at}: x")', 'self.note("STM-002", )', False),  # a dropped argument
+        (
+            'v, p = self.varint(pos, end, name, "STM-002")',
+            'v, p = self.varint(pos, end, None, "STM-002")',
+            True,
+        ),
+        (
+            'v, p = self.varint(pos, end, name, "STM-002")',
+            'v, p = self.varint(None, end, name, "STM-002")',
+            False,
+        ),
+        ("if a < b:", "if a <= b:", False),
+    ],
+)
+def test_diagnostic_only_mutations(original: str, mutated: str, diagnostic: bool) -> None:
+    """A mutation confined to a message or requirement argument is argued; one that touches a value is not."""
+    reg = mutation.Register.load()
+    assert mutation._only_diagnostic(original, mutated, reg.diagnostic) is diagnostic
+
+
+def test_the_report_ends_with_the_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    """The score is killed over the non-equivalent mutants; the JSON has the fields the issue names."""
+    ms = [
+        mutation.Mutant("a2a_coop.protocol.bodies.x_f__mutmut_1", "bodies", "f", mutation.KILLED),
+        mutation.Mutant("a2a_coop.protocol.bodies.x_f__mutmut_2", "bodies", "f", mutation.SURVIVED, "a", "b"),
+        mutation.Mutant(
+            "a2a_coop.protocol.decoding.x_describe__mutmut_1",
+            "decoding",
+            "describe",
+            mutation.SURVIVED,
+            "a",
+            "b",
+        ),
+    ]
+    tallies, gaps = mutation.classify(ms, mutation.Register.load())
+    result = mutation.report(tallies, gaps, [], 1.0, True)
+    assert {"mutation_score", "mutants", "killed", "survived", "equivalent"} <= set(result)
+    assert (result["mutants"], result["killed"], result["survived"], result["equivalent"]) == (3, 1, 1, 1)
+    assert result["mutation_score"] == 0.5
+    assert "1 mutants survived" in capsys.readouterr().out
