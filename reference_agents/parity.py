@@ -30,7 +30,7 @@ from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.protocol.negotiation import Negotiation, State
 from a2a_coop.runtime.peer import Peer, drive
 from a2a_coop.testing import DAY_MS, FixedClock, Party, derive
-from reference_agents.multi_issue import Domain, IssueNegotiator, LinearUtility, Outcome, opposed
+from reference_agents.multi_issue import Domain, IssueNegotiator, LinearUtility, Outcome, opposed, step_of
 from reference_agents.welfare import DealMetrics, Point, Scenario, deal_metrics, summarize
 
 BIG = 10**12
@@ -49,7 +49,7 @@ PAIRINGS: tuple[tuple[str, float, float], ...] = (
 @dataclass(frozen=True)
 class Result:
     """How one negotiation ended: the agreed outcome and its utilities (None without agreement),
-    and the step it ended at."""
+    and how many steps it ran (NegMAS's final ``state.step``)."""
 
     outcome: Outcome | None
     utilities: Point | None
@@ -99,14 +99,15 @@ def negotiate(buyer: IssueNegotiator, seller: IssueNegotiator) -> ProtocolRun:
     # Each exchange carries one of the buyer's statements; the deal's deliveries and receipts follow.
     drive(pa, pb.exchange, offer, max_steps=2 * buyer.steps + 16)
     neg = pa.negotiation(offer.header.negotiation_id)
-    counters = sum(1 for h in neg.history if h[1].value == "COUNTER")
+    # The last Offer or Counter (numbered counters + 1) was answered at its step: that many steps ran.
+    ran = min(step_of(sum(1 for h in neg.history if h[1].value == "COUNTER") + 1) + 1, buyer.steps)
     c = neg.contract
     if c is None:
-        result = Result(None, None, min(counters + 1, 2 * buyer.steps) // 2)
+        result = Result(None, None, ran)
     else:
         writer = "buyer" if c.proposer == pa.did else "seller"
         outcome = buyer.domain.decode(c.proposal, issuer=writer)
-        result = Result(outcome, (buyer.utility(outcome), seller.utility(outcome)), (counters + 1) // 2)
+        result = Result(outcome, (buyer.utility(outcome), seller.utility(outcome)), ran)
     held = pa.verifier.statements
     transcript = [*pa.context, *pb.context]
     transcript += [vs.envelope for vs in held.values() if vs.header.negotiation_id == neg.id]
