@@ -105,7 +105,9 @@ class Domain:
             deadline_ms=deadline_ms,
         )
         offer = trade_pb2.Offer(terms=terms)
-        seller_side, buyer_side = (offer.gives, offer.wants) if issuer == "seller" else (offer.wants, offer.gives)
+        seller_side, buyer_side = (
+            (offer.gives, offer.wants) if issuer == "seller" else (offer.wants, offer.gives)
+        )
         seller_side.extend(bundle)
         buyer_side.append(payment)
         return offer
@@ -233,7 +235,9 @@ class IssueNegotiator(HonestStrategy):
     def opening(self, proposal: trade_pb2.Offer) -> trade_pb2.Offer:
         """Our opening Offer at step 0, with the terms and deadline of ``proposal``."""
         deadline = next((i.deadline_ms for i in [*proposal.gives, *proposal.wants]), 0)
-        return self.domain.encode(self.choose(0), issuer=self.role, terms=proposal.terms, deadline_ms=deadline)
+        return self.domain.encode(
+            self.choose(0), issuer=self.role, terms=proposal.terms, deadline_ms=deadline
+        )
 
     def propose(self, counterparty: str, proposal: trade_pb2.Offer) -> trade_pb2.Offer | None:
         return self.opening(proposal)

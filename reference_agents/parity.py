@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
-from a2a_coop.protocol.negotiation import Negotiation, State
+from a2a_coop.protocol.negotiation import Negotiation
 from a2a_coop.runtime.peer import Peer, drive
 from a2a_coop.testing import DAY_MS, FixedClock, Party, derive
 from reference_agents.multi_issue import Domain, IssueNegotiator, LinearUtility, Outcome, opposed, step_of
@@ -153,7 +153,11 @@ def negmas_run(
     ufuns = []
     for u in utilities:
         # x = (q - 1) / span for the buyer, (levels - q) / span for the seller (multi_issue.LinearUtility)
-        value = AffineFun(1 / span, -1 / span) if u.role == "buyer" else AffineFun(-1 / span, domain.levels / span)
+        value = (
+            AffineFun(1 / span, -1 / span)
+            if u.role == "buyer"
+            else AffineFun(-1 / span, domain.levels / span)
+        )
         ufuns.append(
             LinearAdditiveUtilityFunction(
                 values=[value] * len(issues), weights=list(u.weights), issues=issues, reserved_value=reserve

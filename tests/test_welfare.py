@@ -111,7 +111,7 @@ def _negmas_domains() -> list[tuple[Any, Any, float, float]]:
     for k in range(12):
         issues = [negmas.make_issue(rng.randint(2, 6), f"i{j}") for j in range(rng.randint(1, 3))]
 
-        def ufun(reserve: float) -> Any:
+        def ufun(reserve: float, issues: list[Any] = issues) -> Any:
             tables = [TableFun({v: rng.randint(0, 10) / 10 for v in i.all}) for i in issues]
             w = [rng.randint(1, 5) for _ in issues]
             return LinearAdditiveUtilityFunction(
