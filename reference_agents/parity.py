@@ -24,7 +24,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.protocol.negotiation import Negotiation
@@ -219,45 +219,44 @@ def compare(
     return rows
 
 
-def _floats(text: str) -> list[float]:
+def floats(text: str) -> list[float]:
+    """A comma-separated list of numbers (an argparse type)."""
     try:
         return [float(x) for x in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m reference_agents.parity",
-        description="Our Boulware/Conceder negotiators through the protocol vs NegMAS's, per side.",
-    )
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--reserve", type=float, default=0.25)
-    parser.add_argument("--issues", type=int, default=3)
-    parser.add_argument("--levels", type=int, default=10)
-    parser.add_argument("--weights-buyer", type=_floats, help="e.g. 0.5,0.3,0.2 (default: equal)")
-    parser.add_argument("--weights-seller", type=_floats, help="e.g. 0.2,0.3,0.5 (default: equal)")
-    parser.add_argument("--tolerance", type=float, default=0.05)
-    args = parser.parse_args(argv)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the parity check (this module's ``main`` and ``a2a-coop sim parity``)."""
+    parser.add_argument("--steps", type=int, default=100, help="(default 100)")
+    parser.add_argument("--reserve", type=float, default=0.25, help="both sides' (default 0.25)")
+    parser.add_argument("--issues", type=int, default=3, help="(default 3)")
+    parser.add_argument("--levels", type=int, default=10, help="quantities per issue (default 10)")
+    parser.add_argument("--weights-buyer", type=floats, help="e.g. 0.5,0.3,0.2 (default: equal)")
+    parser.add_argument("--weights-seller", type=floats, help="e.g. 0.2,0.3,0.5 (default: equal)")
+    parser.add_argument("--tolerance", type=float, default=0.05, help="per side (default 0.05)")
+
+
+def run(args: argparse.Namespace, out: TextIO) -> bool:
+    """Compare as ``args`` say; print the table and, last, one JSON line. True when within tolerance.
+
+    Raises:
+        ValueError: a bad parameter (the message says which).
+        ModuleNotFoundError: NegMAS is not installed.
+    """
     if args.steps < 1 or args.issues < 1 or args.levels < 2 or not 0 <= args.reserve < 1:
-        parser.error("need --steps >= 1, --issues >= 1, --levels >= 2 and 0 <= --reserve < 1")
-    try:
-        rows = compare(
-            steps=args.steps,
-            reserve=args.reserve,
-            issues=args.issues,
-            levels=args.levels,
-            weights_buyer=args.weights_buyer,
-            weights_seller=args.weights_seller,
-        )
-    except ModuleNotFoundError as exc:
-        print(f"parity needs NegMAS ({exc}): pip install 'a2a-coop[parity]'", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        print(f"parity: {exc}", file=sys.stderr)
-        return 2
-    print(f"{args.issues} issues x {args.levels} levels, reserve {args.reserve}, {args.steps} steps")
-    print(f"{'pairing':32} {'ours (buyer, seller)':>22} {'NegMAS (buyer, seller)':>24} {'deltas':>16}")
+        raise ValueError("need --steps >= 1, --issues >= 1, --levels >= 2 and 0 <= --reserve < 1")
+    rows = compare(
+        steps=args.steps,
+        reserve=args.reserve,
+        issues=args.issues,
+        levels=args.levels,
+        weights_buyer=args.weights_buyer,
+        weights_seller=args.weights_seller,
+    )
+    out.write(f"{args.issues} issues x {args.levels} levels, reserve {args.reserve}, {args.steps} steps\n")
+    out.write(f"{'pairing':32} {'ours (buyer, seller)':>22} {'NegMAS (buyer, seller)':>24} {'deltas':>16}\n")
 
     def pair(p: Sequence[float] | None) -> str:
         return "no agreement" if p is None else f"({p[0]:.3f}, {p[1]:.3f})"
@@ -265,29 +264,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     worst = 0.0
     ok = True
     for r in rows:
-        print(
+        out.write(
             f"{r['pairing']:32} {pair(r['ours']['utilities']):>22} "
-            f"{pair(r['negmas']['utilities']):>24} {pair(r['deltas']):>16}"
+            f"{pair(r['negmas']['utilities']):>24} {pair(r['deltas']):>16}\n"
         )
         if r["deltas"] is not None:
             worst = max(worst, *r["deltas"])
         ok = ok and r["agree_both"]
     ok = ok and worst <= args.tolerance
-    print(
-        json.dumps(
-            {
-                "steps": args.steps,
-                "reserve": args.reserve,
-                "issues": args.issues,
-                "levels": args.levels,
-                "tolerance": args.tolerance,
-                "max_delta": worst,
-                "within_tolerance": ok,
-                "pairings": rows,
-            },
-            separators=(",", ":"),
-        )
+    summary = {
+        "steps": args.steps,
+        "reserve": args.reserve,
+        "issues": args.issues,
+        "levels": args.levels,
+        "tolerance": args.tolerance,
+        "max_delta": worst,
+        "within_tolerance": ok,
+        "pairings": rows,
+    }
+    out.write(json.dumps(summary, separators=(",", ":")) + "\n")
+    return ok
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m reference_agents.parity",
+        description="Our Boulware/Conceder negotiators through the protocol vs NegMAS's, per side.",
     )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        ok = run(args, sys.stdout)
+    except ModuleNotFoundError as exc:
+        print(f"parity needs NegMAS ({exc}): pip install 'a2a-coop[parity]'", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"parity: {exc}", file=sys.stderr)
+        return 2
     return 0 if ok else 1
 
 

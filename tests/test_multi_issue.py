@@ -155,11 +155,16 @@ def test_a_negotiator_rejects_a_bundle_outside_its_domain() -> None:
     assert "no quantity for issue-3" in reject[0].statement.reject.reason
 
 
-def test_parity_with_negmas_within_five_hundredths_per_side(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("via", ["module", "cli"])
+def test_parity_with_negmas_within_five_hundredths_per_side(
+    via: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     pytest.importorskip("negmas")
+    from a2a_coop.cli import main
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # NegMAS's own deprecation and config warnings
-        code = parity.main([])
+        code = parity.main([]) if via == "module" else main(["sim", "parity"])
     out = capsys.readouterr().out.strip().splitlines()
     summary = json.loads(out[-1])
     assert code == 0 and summary["within_tolerance"] and summary["max_delta"] <= 0.05
@@ -168,14 +173,31 @@ def test_parity_with_negmas_within_five_hundredths_per_side(capsys: pytest.Captu
     for r in pairings.values():
         assert r["ours"]["utilities"] is not None and r["negmas"]["utilities"] is not None
         assert all(d <= 0.05 for d in r["deltas"])
+        assert r["ours"]["step"] == r["negmas"]["step"]
         assert r["negmas_exponents"] == [pytest.approx(1 / e) for e in r["exponents"]]
-    assert "boulware-vs-conceder" in out[2]
+        assert r["welfare"]["agreements"] == 1 and r["welfare"]["mean_pareto_distance"] == 0.0
+    assert out[2].startswith("boulware-vs-conceder")
+
+
+def test_parity_out_of_tolerance_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    """Where NegMAS and we part ways (see README), the command says so by its exit status."""
+    pytest.importorskip("negmas")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = parity.main(
+            ["--tolerance", "0", "--weights-buyer", "0.5,0.3,0.2", "--weights-seller", "0.2,0.3,0.5"]
+        )
+    assert code == 1
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["within_tolerance"] is False
 
 
 def test_parity_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exc:
-        parity.main(["--levels", "1"])
-    assert exc.value.code == 2
+    from a2a_coop.cli import main
+
+    assert parity.main(["--levels", "1"]) == 2
+    assert "--levels >= 2" in capsys.readouterr().err
+    assert main(["sim", "parity", "--weights-buyer", "0.5,0.5"]) == 2  # three issues, two weights
+    assert "one non-negative weight per issue" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         parity.main(["--weights-buyer", "a,b"])
     assert exc.value.code == 2
