@@ -29,10 +29,15 @@ relative time ``t = (n // 2 + 1) / (steps + 1)`` (the opening itself is made at 
 utility, ``d`` its reservation value (or its lowest utility, if that is higher), ``e`` the
 concession exponent: ``e < 1`` Boulware, ``e > 1`` Conceder. It accepts an offer worth at least
 ``target - tolerance`` to it; otherwise it counters with the outcome worth the least to it among
-those worth at least that (ties: the first in the domain's outcome order). NegMAS's
-``TimeBasedConcedingNegotiator`` (``PolyAspiration``, non-stochastic: ``worst_in``) does the same
-with the exponent written inversely: its ``e'`` is our ``1 / e``. NegMAS's ``BoulwareTBNegotiator``
-(``e' = 4``) is our ``e = 0.25``, its ``ConcederTBNegotiator`` (``e' = 0.25``) our ``e = 4``.
+those worth at least that. NegMAS's ``TimeBasedConcedingNegotiator`` (``PolyAspiration``,
+non-stochastic: ``worst_in``) does the same with the exponent written inversely: its ``e'`` is our
+``1 / e``. Of several outcomes worth exactly as much to us, ours counters with the one nearest (in
+squared quantity differences) to the offer it answers -- the trade-off the counterparty showed it
+prefers -- and opens with the first in the domain's order; NegMAS takes whichever its sort puts
+first. In a zero-sum domain (equal weights) ties are worth the same to both sides too, and the two
+agree exactly; with unequal weights the choice among ties moves the deal (README, parity).
+NegMAS's ``BoulwareTBNegotiator`` (``e' = 4``) is our ``e = 0.25``, its ``ConcederTBNegotiator``
+(``e' = 0.25``) our ``e = 4``.
 """
 
 from __future__ import annotations
@@ -201,7 +206,8 @@ class IssueNegotiator(HonestStrategy):
     def __post_init__(self) -> None:
         if self.exponent <= 0 or self.steps < 1:
             raise ValueError("need exponent > 0 and steps >= 1")
-        self._ranked = sorted((self.utility(o), o) for o in self.domain.outcomes())
+        # Utilities rounded so that float noise does not order equal ones: ties go by the domain order.
+        self._ranked = sorted((round(self.utility(o), 12), o) for o in self.domain.outcomes())
 
     @property
     def domain(self) -> Domain:
@@ -227,10 +233,16 @@ class IssueNegotiator(HonestStrategy):
         lo, hi = self._utilities[0], self._utilities[-1]
         return concession(self.time(step), self.exponent, hi, max(self.reserve, lo))
 
-    def choose(self, step: int) -> Outcome:
-        """What we offer at ``step``: the outcome worth least to us among those worth the target."""
-        k = bisect.bisect_left(self._utilities, self.target(step) - self.tolerance)
-        return self._ranked[min(k, len(self._ranked) - 1)][1]
+    def choose(self, step: int, near: Outcome | None = None) -> Outcome:
+        """What we offer at ``step``: the outcome worth least to us among those worth the target; of
+        several worth exactly that, the nearest to ``near`` (the counterparty's offer), else the first."""
+        k = min(
+            bisect.bisect_left(self._utilities, self.target(step) - self.tolerance), len(self._ranked) - 1
+        )
+        if near is None:
+            return self._ranked[k][1]
+        ties = self._ranked[k : bisect.bisect_right(self._utilities, self._utilities[k])]
+        return min(ties, key=lambda uo: sum((a - b) ** 2 for a, b in zip(uo[1], near, strict=True)))[1]
 
     def opening(self, proposal: trade_pb2.Offer) -> trade_pb2.Offer:
         """Our opening Offer at step 0, with the terms and deadline of ``proposal``."""
@@ -253,7 +265,7 @@ class IssueNegotiator(HonestStrategy):
         if self.utility(outcome) >= self.target(step) - self.tolerance:
             return Accept()
         mine = self.domain.encode(
-            self.choose(step),
+            self.choose(step, near=outcome),
             issuer=self.role,
             terms=_swapped(offer.proposal.terms),
             deadline_ms=next(i.deadline_ms for i in offer.proposal.gives),

@@ -119,6 +119,18 @@ def test_the_boulware_buyer_against_a_conceder_seller_lands_where_negmas_does() 
     assert run.result.step == 81
 
 
+def test_of_outcomes_worth_the_same_to_us_we_counter_with_the_nearest_to_their_offer() -> None:
+    _, ua, _ = opposed(2, 5, weights_buyer=(0.5, 0.5))
+    buyer = IssueNegotiator(utility=ua, exponent=1.0, steps=10)
+    # u = (q1 + q2 - 2) / 8. At the last step the buyer wants 0.25 + 0.75 * (1 - 10 / 11) = 0.318:
+    # the least above it is 3 / 8, the four outcomes with q1 + q2 = 5.
+    worth = [o for o in buyer.domain.outcomes() if ua(o) == ua(buyer.choose(9))]
+    assert worth == [(1, 4), (2, 3), (3, 2), (4, 1)] and buyer.choose(9) == (1, 4)  # opening: the first
+    assert buyer.choose(9, near=(5, 1)) == (4, 1)
+    assert buyer.choose(9, near=(2, 5)) == (1, 4)  # squared distances 2 and 4
+    assert buyer.choose(9, near=(3, 3)) == (2, 3)  # (2, 3) and (3, 2) equally near: the first
+
+
 def test_no_rational_outcome_ends_rejected_at_the_deadline() -> None:
     domain, ua, us = opposed()
     run = parity.ours(domain, (ua, us), (4.0, 4.0), reserve=0.6, steps=10)
