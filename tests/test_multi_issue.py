@@ -176,7 +176,8 @@ def test_parity_with_negmas_within_five_hundredths_per_side(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # NegMAS's own deprecation and config warnings
-        code = parity.main([]) if via == "module" else main(["sim", "parity"])
+        # The module at issue 13's figures (100 steps); the CLI, the same code, at 30 steps to stay quick.
+        code = parity.main([]) if via == "module" else main(["sim", "parity", "--steps", "30"])
     out = capsys.readouterr().out.strip().splitlines()
     summary = json.loads(out[-1])
     assert code == 0 and summary["within_tolerance"] and summary["max_delta"] <= 0.05
@@ -197,7 +198,16 @@ def test_parity_out_of_tolerance_exits_1(capsys: pytest.CaptureFixture[str]) -> 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         code = parity.main(
-            ["--tolerance", "0", "--weights-buyer", "0.5,0.3,0.2", "--weights-seller", "0.2,0.3,0.5"]
+            [
+                "--steps",
+                "30",
+                "--tolerance",
+                "0",
+                "--weights-buyer",
+                "0.5,0.3,0.2",
+                "--weights-seller",
+                "0.2,0.3,0.5",
+            ]
         )
     assert code == 1
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["within_tolerance"] is False
