@@ -172,6 +172,17 @@ class Scenario:
         }
 
 
+def exchange_scenario(gain: float) -> Scenario:
+    """One even exchange (each side owes one item of equal declared value, worth ``gain`` times that
+    value to whoever receives it and its value to whoever gives it), in units of that value: both
+    deliver ``(gain - 1, gain - 1)``, one withholds ``(-1, gain)`` or ``(gain, -1)``, neither ``(0, 0)``;
+    no trade is worth 0 to both. The population simulator's trades (``reference_agents.sim``) are these.
+    """
+    if gain <= 0:
+        raise ValueError("gain must be positive")
+    return Scenario(((gain - 1, gain - 1), (-1.0, gain), (gain, -1.0), (0.0, 0.0)), (0.0, 0.0))
+
+
 def distance_to(point: Point, targets: Sequence[Point]) -> float:
     """Euclidean distance from ``point`` to the nearest of ``targets`` (NaN when there is none)."""
     if not targets:
@@ -185,7 +196,8 @@ class DealMetrics:
 
     ``utilities`` are the reservation values when there was no agreement. ``surplus`` is each side's
     gain over its reservation value; ``share_a`` is side a's part of the joint surplus (NaN when
-    the joint surplus is not positive: nothing to split).
+    the joint surplus is not positive: nothing to split). It falls outside 0..1 when one side ends
+    below its reservation value (a breach: the other gained more than the whole surplus).
     """
 
     agreed: bool
@@ -275,6 +287,7 @@ __all__ = [
     "Scenario",
     "deal_metrics",
     "distance_to",
+    "exchange_scenario",
     "pareto_frontier",
     "summarize",
     "welfare_report",

@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from reference_agents.welfare import Scenario, deal_metrics, pareto_frontier, summarize, welfare_report
+from reference_agents.welfare import (
+    Scenario,
+    deal_metrics,
+    exchange_scenario,
+    pareto_frontier,
+    summarize,
+    welfare_report,
+)
 
 # Side b's utility runs to 2.0, side a's to 1.0: the Kalai point (equal absolute gains) and the
 # Kalai-Smorodinsky point (equal gains relative to each side's best) part ways, and the Nash point
@@ -89,6 +96,21 @@ def test_run_summary_is_plain_json_and_averages_what_it_says() -> None:
     assert len(report["deals"]) == 4 and report["deals"][1]["share_a"] is None
     empty = summarize([])
     assert empty["deals"] == 0 and empty["agreement_rate"] is None and empty["mean_welfare"] is None
+
+
+def test_the_simulators_exchange_scenario() -> None:
+    s = exchange_scenario(1.5)
+    assert s.frontier == s.nash == s.kalai == s.kalai_smorodinsky == ((0.5, 0.5),)
+    report = welfare_report(s, [(0.5, 0.5), (-1.0, 1.5), None])  # kept, one side withheld, no deal
+    run = report["run"]
+    assert run["agreement_rate"] == pytest.approx(2 / 3)
+    assert run["mean_pareto_distance"] == pytest.approx(math.hypot(1.5, 1.0) / 2)
+    assert run["mean_welfare"] == pytest.approx((1.0 + 0.5 + 0.0) / 3)
+    # The breach leaves a joint surplus of 0.5: side a's share is -1 / 0.5, side b's 1.5 / 0.5.
+    assert deal_metrics(s, (-1.0, 1.5)).share_a == pytest.approx(-2.0)
+    assert run["mean_share_a"] == pytest.approx((0.5 - 2.0) / 2)
+    with pytest.raises(ValueError):
+        exchange_scenario(0)
 
 
 def test_frontier_is_the_brute_force_one() -> None:
