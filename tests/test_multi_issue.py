@@ -192,6 +192,22 @@ def test_parity_with_negmas_within_five_hundredths_per_side(
     assert out[2].startswith("boulware-vs-conceder")
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("steps", [5, 37, 200])
+@pytest.mark.parametrize("reserve", [0.0, 0.5])
+def test_parity_with_negmas_is_exact_on_zero_sum_domains_of_other_sizes(steps: int, reserve: float) -> None:
+    """Beyond issue 13's figures: other lengths, reservation values and domain sizes, every pairing,
+    the same utilities and the same number of steps as NegMAS (no agreement included)."""
+    pytest.importorskip("negmas")
+    for issues, levels in ((3, 10), (2, 5), (1, 7)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rows = parity.compare(steps=steps, reserve=reserve, issues=issues, levels=levels)
+        for r in rows:
+            assert r["ours"]["utilities"] == pytest.approx(r["negmas"]["utilities"]), r
+            assert r["ours"]["step"] == r["negmas"]["step"], r
+
+
 def test_parity_out_of_tolerance_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
     """Where NegMAS and we part ways (see README), the command says so by its exit status."""
     pytest.importorskip("negmas")
