@@ -244,15 +244,14 @@ class IssueNegotiator(HonestStrategy):
         ties = self._ranked[k : bisect.bisect_right(self._utilities, self._utilities[k])]
         return min(ties, key=lambda uo: sum((a - b) ** 2 for a, b in zip(uo[1], near, strict=True)))[1]
 
-    def opening(self, proposal: trade_pb2.Offer) -> trade_pb2.Offer:
-        """Our opening Offer at step 0, with the terms and deadline of ``proposal``."""
-        deadline = next((i.deadline_ms for i in [*proposal.gives, *proposal.wants]), 0)
-        return self.domain.encode(
-            self.choose(0), issuer=self.role, terms=proposal.terms, deadline_ms=deadline
-        )
+    def opening(self, terms: trade_pb2.Terms, deadline_ms: int) -> trade_pb2.Offer:
+        """Our opening Offer (step 0) under ``terms``, its items due by ``deadline_ms``."""
+        return self.domain.encode(self.choose(0), issuer=self.role, terms=terms, deadline_ms=deadline_ms)
 
     def propose(self, counterparty: str, proposal: trade_pb2.Offer) -> trade_pb2.Offer | None:
-        return self.opening(proposal)
+        """The opening, with the terms and the first deadline of the default ``proposal``."""
+        deadline = next((i.deadline_ms for i in [*proposal.gives, *proposal.wants]), 0)
+        return self.opening(proposal.terms, deadline)
 
     def respond(self, offer: OfferView) -> Reply:
         step = step_of(offer.round)

@@ -91,11 +91,7 @@ def negotiate(buyer: IssueNegotiator, seller: IssueNegotiator) -> ProtocolRun:
         raise ValueError("both sides must count the same number of steps")
     clock = FixedClock()
     pa, pb = _peer("buyer", clock, buyer), _peer("seller", clock, seller)
-    terms = trade_pb2.Terms(currency="credit")
-    default = trade_pb2.Offer(
-        terms=terms, gives=[trade_pb2.Item(deadline_ms=clock.now_ms + DAY_MS)]
-    )  # only its terms and deadline are used
-    offer = pa.propose(pb.did, buyer.opening(default))
+    offer = pa.propose(pb.did, buyer.opening(trade_pb2.Terms(currency="credit"), clock.now_ms + DAY_MS))
     # Each exchange carries one of the buyer's statements; the deal's deliveries and receipts follow.
     drive(pa, pb.exchange, offer, max_steps=2 * buyer.steps + 16)
     neg = pa.negotiation(offer.header.negotiation_id)

@@ -15,7 +15,7 @@ from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.runtime.peer import Peer, drive
-from a2a_coop.runtime.strategy import ContractView
+from a2a_coop.runtime.strategy import ContractView, opening
 from a2a_coop.testing import DAY_MS, FixedClock, Party, derive, service
 from reference_agents import parity
 from reference_agents.cooperative import Reciprocal, concession
@@ -129,6 +129,19 @@ def test_of_outcomes_worth_the_same_to_us_we_counter_with_the_nearest_to_their_o
     assert buyer.choose(9, near=(5, 1)) == (4, 1)
     assert buyer.choose(9, near=(2, 5)) == (1, 4)  # squared distances 2 and 4
     assert buyer.choose(9, near=(3, 3)) == (2, 3)  # (2, 3) and (3, 2) equally near: the first
+
+
+def test_as_a_proposer_it_opens_with_its_best_outcome_under_the_default_terms() -> None:
+    domain, ua, us = opposed()
+    default = trade_pb2.Offer(
+        gives=[service("work", value=1, deadline_ms=77)],
+        wants=[service("work", value=1, deadline_ms=99)],
+        terms=trade_pb2.Terms(currency="credit", escrow="did:key:z6Mk-escrow", issuer_bond=5),
+    )
+    for utility, best in ((ua, (10, 10, 10)), (us, (1, 1, 1))):
+        offer = opening(IssueNegotiator(utility=utility, exponent=0.25), "did:key:other", default)
+        assert offer is not None and domain.decode(offer, issuer=utility.role) == best
+        assert offer.terms == default.terms and {i.deadline_ms for i in [*offer.gives, *offer.wants]} == {77}
 
 
 def test_no_rational_outcome_ends_rejected_at_the_deadline() -> None:
