@@ -15,8 +15,8 @@ the seller writes, its ``wants`` when the buyer does -- holds exactly one Item p
 ``ITEM_KIND_RESOURCE``, ``category`` the issue's name, ``unit`` ``"unit"``, ``quantity`` the
 outcome's quantity for that issue, ``value`` the quantity times ``unit_value``. The buyer's side
 holds one Item: kind ``ITEM_KIND_CREDIT``, category ``"payment"``, quantity 1, value ``price``. An
-Offer with an issue missing or repeated, an unknown one, or a quantity outside 1..levels carries no
-outcome (:class:`NotAnOutcome`): the negotiators reject it.
+Offer with an issue missing or repeated, an unknown one, a quantity outside 1..levels, or any other
+payment carries no outcome (:class:`NotAnOutcome`): the negotiators reject it.
 
 **Time.** A negotiation has ``steps`` steps, counted as NegMAS's SAO mechanism counts them: in a
 step each side makes one offer. The buyer opens. The Offer or Counter numbered ``n``
@@ -121,9 +121,13 @@ class Domain:
         """The outcome an Offer written by ``issuer`` carries.
 
         Raises:
-            NotAnOutcome: the seller's side is not one Item per issue with a quantity in range.
+            NotAnOutcome: the seller's side is not one Item per issue with a quantity in range, or the
+                buyer's side is not the payment of the price.
         """
-        bundle = offer.gives if issuer == "seller" else offer.wants
+        bundle, paid = (offer.gives, offer.wants) if issuer == "seller" else (offer.wants, offer.gives)
+        if [(i.category, i.value) for i in paid] != [(PAYMENT, self.price)]:
+            # The price is fixed: an offer that pays less (or asks for more) is not in the domain.
+            raise NotAnOutcome(f"the buyer's side must be one {PAYMENT!r} item of value {self.price}")
         quantities: dict[str, int] = {}
         for item in bundle:
             if item.category not in self.issues or item.category in quantities:

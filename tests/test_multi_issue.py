@@ -50,6 +50,7 @@ def test_an_outcome_round_trips_through_an_offer_from_either_side() -> None:
         ([("issue-1", 1), ("issue-2", 1), ("issue-2", 2), ("issue-3", 1)], "repeated"),
         ([("issue-1", 1), ("issue-2", 11), ("issue-3", 1)], "outside 1..10"),
         ([("issue-1", 1), ("issue-2", 1), ("issue-4", 1)], "unexpected"),
+        ([("issue-1", 1), ("issue-2", 1), ("issue-3", 1), ("payment", 1)], "unexpected"),
     ],
 )
 def test_an_offer_that_is_not_an_outcome_is_refused_with_its_reason(
@@ -58,7 +59,7 @@ def test_an_offer_that_is_not_an_outcome_is_refused_with_its_reason(
     domain, _, _ = opposed()
     offer = trade_pb2.Offer(
         gives=[service(c, value=1, deadline_ms=5, quantity=q) for c, q in items],
-        wants=[service("payment", value=1, deadline_ms=5)],
+        wants=[service("payment", value=domain.price, deadline_ms=5)],
         terms=TERMS,
     )
     with pytest.raises(NotAnOutcome, match=why):
@@ -162,6 +163,18 @@ def test_time_based_self_play_always_ends_within_the_step_limit(
     run = parity.ours(domain, (ua, us), exponents, reserve=0.25, steps=steps)
     assert run.negotiation.is_terminal and run.result.step <= steps
     assert (run.result.utilities is None) == (run.negotiation.state is State.REJECTED)
+
+
+def test_the_price_is_fixed_an_offer_paying_less_is_no_outcome() -> None:
+    domain, _, _ = opposed()
+    offer = domain.encode((5, 5, 5), issuer="buyer", terms=TERMS, deadline_ms=5)
+    offer.gives[0].value = domain.price - 1
+    with pytest.raises(NotAnOutcome, match="payment"):
+        domain.decode(offer, issuer="buyer")
+    offer.gives[0].value = domain.price
+    offer.gives.append(service("payment", value=1, deadline_ms=5))
+    with pytest.raises(NotAnOutcome, match="payment"):
+        domain.decode(offer, issuer="buyer")
 
 
 def test_a_negotiator_rejects_a_bundle_outside_its_domain() -> None:
