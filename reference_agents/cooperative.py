@@ -35,6 +35,12 @@ from a2a_coop.runtime.strategy import (
 )
 
 
+def concession(t: float, exponent: float, start: float, reserve: float) -> float:
+    """The time-based target at relative time ``t`` in [0, 1] (GENIUS convention, module docstring):
+    ``start`` at t = 0, ``reserve`` at t = 1; ``exponent`` < 1 Boulware, > 1 Conceder."""
+    return float(reserve + (start - reserve) * (1 - t ** (1 / exponent)))
+
+
 def ratio(offer: OfferView) -> float:
     """Declared value we would receive over declared value we would give (inf when we give nothing)."""
     asked = offer.value_asked
@@ -138,7 +144,7 @@ class TimeBased(HonestStrategy):
 
     def target(self, round_: int) -> float:
         t = min(1.0, (round_ - 1) / max(1, self.max_rounds - 1))
-        return float(self.reserve + (self.start - self.reserve) * (1 - t ** (1 / self.exponent)))
+        return concession(t, self.exponent, self.start, self.reserve)
 
     def respond(self, offer: OfferView) -> Reply:
         goal = self.target(offer.round)

@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from a2a_coop.cli._common import EXIT_OK, UsageError
+from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError
 
 
 def _agents() -> Any:
@@ -95,3 +95,17 @@ def cmd_sim_evolve(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError(str(exc)) from None
     out.write(json.dumps(result.as_json(), sort_keys=True) + "\n")
     return EXIT_OK
+
+
+def cmd_sim_parity(args: argparse.Namespace, out: TextIO) -> int:
+    """Our time-based negotiators through the protocol vs NegMAS's (issue 13); exit 1 out of tolerance."""
+    _agents()
+    from reference_agents import parity
+
+    try:
+        ok = parity.run(args, out)
+    except ModuleNotFoundError as exc:
+        raise UsageError(f"sim parity needs NegMAS ({exc}): pip install 'a2a-coop[parity]'") from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return EXIT_OK if ok else EXIT_INVALID

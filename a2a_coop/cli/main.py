@@ -62,6 +62,34 @@ def _offline(function: str) -> _Command:
     return _Command("offline", function, networked=False)
 
 
+def _add_sim_parity(ssub: Any) -> None:
+    """``sim parity``: its options are the reference agents' own (``reference_agents.parity``), which
+    load only when the command runs; the short list here mirrors them."""
+    s = ssub.add_parser(
+        "parity",
+        help="our Boulware/Conceder negotiators through the protocol vs NegMAS's (needs the parity extra)",
+        description="Runs each pairing of time-based negotiators on a multi-issue domain with opposed "
+        "preferences, ours as two peers exchanging signed Offers and Counters, NegMAS's in its SAO "
+        "mechanism; prints each side's agreement utility in both and the deltas, and last one JSON line. "
+        "Exit 1 when a delta exceeds --tolerance.",
+    )
+    s.add_argument("--steps", type=positive, default=100, help="(default 100)")
+    s.add_argument("--reserve", type=float, default=0.25, help="both sides' reservation value (default 0.25)")
+    s.add_argument("--issues", type=positive, default=3, help="(default 3)")
+    s.add_argument("--levels", type=positive, default=10, help="quantities per issue (default 10)")
+    s.add_argument("--weights-buyer", type=_floats, help="e.g. 0.5,0.3,0.2 (default: equal)")
+    s.add_argument("--weights-seller", type=_floats, help="e.g. 0.2,0.3,0.5 (default: equal)")
+    s.add_argument("--tolerance", type=float, default=0.05, help="per side (default 0.05)")
+    s.set_defaults(func=_Command("agents", "cmd_sim_parity", networked=False))
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
+
+
 def _version_line() -> str:
     return f"a2a-coop {__version__} (protocol version {PROTOCOL_VERSION}, {STATEMENT_PAYLOAD_TYPE})"
 
@@ -581,6 +609,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the agent types (default: every agent a pair game can host; see a2a-coop agent list)",
     )
     s.set_defaults(func=_Command("agents", "cmd_sim_evolve", networked=False))
+    _add_sim_parity(ssub)
 
     p = sub.add_parser(
         "demo",
