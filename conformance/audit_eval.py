@@ -25,6 +25,7 @@ Seeded: the same arguments print the same output.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import random
@@ -52,14 +53,25 @@ CATEGORIES = ("work", "data", "compute")
 HONEST = ("honest", "reciprocal", "boulware", "conceder", "nash")
 # The mandate of every agent but the over-committer: loose enough to trade, tight enough that the
 # guard binds now and then (so the over-commitment proof is tested against agents near their caps).
-CAPS = {"max_per_deal": 2_600, "max_outstanding": 5_000, "budget_per_period": 400_000, "period_ms": 7 * DAY_MS}
-OVER_CAPS = {"max_per_deal": 1_000, "max_outstanding": 1_500, "budget_per_period": BIG, "period_ms": 7 * DAY_MS}
+CAPS = {
+    "max_per_deal": 2_600,
+    "max_outstanding": 5_000,
+    "budget_per_period": 400_000,
+    "period_ms": 7 * DAY_MS,
+}
+OVER_CAPS = {
+    "max_per_deal": 1_000,
+    "max_outstanding": 1_500,
+    "budget_per_period": BIG,
+    "period_ms": 7 * DAY_MS,
+}
 SCREEN_LABEL = {"feint": "feint", "ratchet": "exaggerate", "cartel": "exclude", "sybil-ring": "sybil-ring"}
 HARD_LABEL = {
     "equivocation": "equivocate",
     "broken-reservation": "broken-reservation",
     "bluff": "claimed-bluff",
     "over-commitment": "overcommit",
+    "breach": "breach",
 }
 
 
@@ -114,10 +126,14 @@ class Market:
         self.adversaries = adversaries
         if adversaries:
             s = setting
-            self._join("exaggerator", "exaggerator", act_rate=s.act_rate, markup=s.markup)
+            for n in ("exaggerator", "exaggerator-2"):
+                self._join(n, "exaggerator", act_rate=s.act_rate, markup=s.markup)
             self._join("bluffer", "bluffer", act_rate=s.act_rate, holdings=frozenset({"work"}))
             self._join("reneger", "reneger", act_rate=s.act_rate, after=s.after)
-            self._join("feinter", "feinter", act_rate=s.act_rate, stake_threshold=s.stake_threshold, warmup=s.warmup)
+            for n in ("feinter", "feinter-2"):
+                self._join(
+                    n, "feinter", act_rate=s.act_rate, stake_threshold=s.stake_threshold, warmup=s.warmup
+                )
             self._join("opportunist", "opportunist", act_rate=s.act_rate)
             self._join("equivocator", "equivocator")
             self._join("over-committer", "over-committer", caps=OVER_CAPS)
@@ -216,7 +232,9 @@ class Market:
         return neg
 
     def _victims(self, k: int) -> list[Member]:
-        return [self.members[n] for n in self.rng.sample([n for n in self.members if n.startswith(HONEST)], k)]
+        return [
+            self.members[n] for n in self.rng.sample([n for n in self.members if n.startswith(HONEST)], k)
+        ]
 
     def _fork(self) -> None:
         """The equivocator signs an Offer at a seq its chain already used, to an honest peer."""
@@ -231,10 +249,9 @@ class Market:
         [victim] = self._victims(1)
         env = self.equivocator.offer(victim.peer.did, me.party.proposal(), seq=seq, prev=prev)
         self.sent.append(env)
-        try:
+        # A victim that already held that seq refuses the fork (and keeps the proof).
+        with contextlib.suppress(CoopError):
             victim.peer.exchange(env, me.party.setup)
-        except CoopError:
-            pass  # the victim already held that seq: its verifier refused the fork (and kept the proof)
 
     def _overcommit(self) -> None:
         """The over-committer signs, unguarded, a burst of offers whose total is ``excess`` times its
@@ -258,10 +275,8 @@ class Market:
         self.sent += envs
         self.clock.advance(1_000)
         for v, env in zip(victims, envs, strict=True):
-            try:
+            with contextlib.suppress(CoopError):  # a cap it breaks alone is visible to its target: refused
                 v.peer.exchange(env, me.party.setup)
-            except CoopError:
-                pass  # the cap it breaks is visible to this target alone: refused
         self.clock.advance(60_000)
 
     # -- evidence and ground truth ---------------------------------------------------------------
@@ -290,6 +305,8 @@ class Market:
             if n == "over-committer":
                 acts = list(self.over.truth) if self.over.truth else []
             kinds = {a.kind for a in acts}
+            if self._withheld(m):
+                kinds.add("breach")  # also a reciprocal agent's retaliation: a breach all the same
             if m.kind in ("sybil-ring",):
                 kinds.add("sybil-ring")
             out[n] = kinds
@@ -298,6 +315,16 @@ class Market:
             if m.kind == "bluffer" and self._claimed_what_it_lacks(ev, m):
                 kinds.add("claimed-bluff")
         return out
+
+    @staticmethod
+    def _withheld(m: Member) -> bool:
+        """Whether the agent, by its own record, left an item it owed under a contract undelivered."""
+        for neg in m.peer.verifier.negotiations.by_id.values():
+            c = neg.contract
+            owed = [] if c is None or m.peer.did not in c.parties else c.gives(m.peer.did)
+            if c is not None and any((m.peer.did, k) not in c.delivered for k in range(len(owed))):
+                return True
+        return False
 
     def _accepted_below_claim(self, ev: audit.Evidence, m: Member) -> bool:
         strategy = m.peer.strategy
@@ -404,9 +431,7 @@ def best_threshold(scored: Sequence[tuple[float, bool]]) -> float:
 
 def _screen_units(results: Sequence[RunResult], kind: str) -> list[tuple[float, bool]]:
     label = SCREEN_LABEL[kind]
-    return [
-        (r.scores[kind].get(n, 0.0), label in r.truth[n]) for r in results for n in r.kinds
-    ]
+    return [(r.scores[kind].get(n, 0.0), label in r.truth[n]) for r in results for n in r.kinds]
 
 
 def evaluate(seeds: int = 3, rounds: int = 6, honest_runs: int = 2) -> dict[str, Any]:
@@ -418,7 +443,10 @@ def evaluate(seeds: int = 3, rounds: int = 6, honest_runs: int = 2) -> dict[str,
     everything = train + test + honest
     for kind, label in HARD_LABEL.items():
         honest_fp = sum(
-            1 for r in everything for n in r.hard[kind] if AGENTS[r.kinds[n]].kind == "cooperative"
+            1
+            for r in everything
+            for n in r.hard[kind]
+            if AGENTS[r.kinds[n]].kind == "cooperative" and label not in r.truth[n]
         )
         fp = sum(1 for r in everything for n in r.hard[kind] if label not in r.truth[n])
         positives = [(r, n) for r in everything for n in r.kinds if label in r.truth[n]]
@@ -450,7 +478,10 @@ def evaluate(seeds: int = 3, rounds: int = 6, honest_runs: int = 2) -> dict[str,
 
 def print_table(report: dict[str, Any], out: Any = sys.stdout) -> None:
     print("hard proofs (every run: TRAIN, TEST and honest-only markets)", file=out)
-    print(f"  {'detector':20} {'FP':>4} {'FP honest':>9} {'positives':>9} {'detected':>8} {'recall':>7}", file=out)
+    print(
+        f"  {'detector':20} {'FP':>4} {'FP honest':>9} {'positives':>9} {'detected':>8} {'recall':>7}",
+        file=out,
+    )
     for kind, h in report["hard"].items():
         rec = "-" if h["recall"] is None else f"{h['recall']:.3f}"
         print(
@@ -473,7 +504,9 @@ def print_table(report: dict[str, Any], out: Any = sys.stdout) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m conformance.audit_eval", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m conformance.audit_eval", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--seeds", type=int, default=3, help="markets per setting (default 3)")
     parser.add_argument("--rounds", type=int, default=6, help="trading rounds per market (default 6)")
     parser.add_argument("--honest-runs", type=int, default=2, help="markets with no adversary (default 2)")

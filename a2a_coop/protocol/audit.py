@@ -20,7 +20,9 @@ misrepresentation:
   - ``over-commitment``: commitments above the subject's means -- one deal above its mandate's
     max_per_deal (MND-004), contracts formed in one budget period above budget_per_period
     (MND-009), value provably outstanding at one instant above max_outstanding (MND-010), or bonds
-    provably outstanding above its escrow-attested funds.
+    provably outstanding above its escrow-attested funds;
+  - ``breach``: a contract it signed whose escrow upheld a claim against it and forfeited its
+    bond (the escrow's word, which both parties chose).
 
 * **Soft screens** (confidence < 1): statistical patterns that honest agents rarely show. A score
   in [0, 1) per subject; a finding when it reaches the screen's threshold (:class:`Thresholds`,
@@ -44,6 +46,7 @@ said against what it did, not whether its prices were fair.
 from __future__ import annotations
 
 import base64
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -55,11 +58,11 @@ from a2a_coop.protocol.claims import commit
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
 from a2a_coop.protocol.mandate import side_value
-from a2a_coop.protocol.negotiation import proposal_of
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement
 
 RATIO_SUBJECT: Final = "ratio-permille"  # a reservation claim on the ratio received/given, in 1/1000
-HARD_KINDS: Final = ("equivocation", "broken-reservation", "bluff", "over-commitment")
+HARD_KINDS: Final = ("equivocation", "broken-reservation", "bluff", "over-commitment", "breach")
 SOFT_KINDS: Final = ("feint", "ratchet", "cartel", "sybil-ring")
 _PROPOSALS: Final = frozenset({"offer", "counter"})
 _ANSWERS: Final = frozenset({"counter", "accept", "reject"})
@@ -293,7 +296,7 @@ class BrokenReservation:
     accept: bytes  # digest of the Accept
 
 
-def broken_reservations(held: Iterable[VerifiedStatement]) -> list[BrokenReservation]:
+def broken_reservations(held: Iterable[VerifiedStatement] | Evidence) -> list[BrokenReservation]:
     """Every Accept whose issuer signed, in the same negotiation, a reservation claim (subject
     ``ratio-permille``, in the open or opened by a held Reveal) above the ratio it accepted."""
     ev = held if isinstance(held, Evidence) else Evidence(held)
@@ -364,7 +367,8 @@ def bluffs(ev: Evidence, facts: Facts, subject: str | None = None) -> list[Findi
                             "bluff",
                             issuer,
                             1.0,
-                            f"claimed to hold {amount} of {c.subject!r}; the attester says at most {attested}",
+                            f"claimed to hold {amount} of {c.subject!r}; "
+                            f"the attester says at most {attested}",
                             (vs,),
                         )
                     )
@@ -396,46 +400,65 @@ def _commitments(ev: Evidence, issuer: str) -> list[_Commitment]:
     return out
 
 
-def _outstanding_at(ev: Evidence, issuer: str, new: _Commitment, mine: list[_Commitment]) -> list[_Commitment]:
-    """The subject's commitments, other than ``new``'s negotiation, provably outstanding when it
-    signed ``new`` (one per negotiation). Provably: signed before ``new`` in its own chain and
+def _outstanding_at(
+    ev: Evidence, issuer: str, new: _Commitment, mine: list[_Commitment]
+) -> list[_Commitment]:
+    """The subject's commitments in other negotiations that were provably outstanding when it
+    signed ``new`` (at most one per negotiation: its latest commitment there before ``new``, in
+    chain order). Provably, because what the evidence lacks could only have ended them sooner:
 
-    * an offer its audience answered with a Counter or an Accept issued strictly later than ``new``
-      (so it was live then: the subject withdrew nothing in between, and it had not expired); or
-    * a commitment of a negotiation in which the subject itself signed a Delivery after ``new``
-      (so the negotiation was open in its own view, and a negotiation does not reopen).
+    * an Offer or Counter (not withdrawn before ``new``, not expired at its time) that its audience
+      answered with a Counter or an Accept issued strictly later than ``new``: it was live then
+      (an honest audience answers an offer once, and not after ending the negotiation); or
+    * an Accept of the subject's, or an Offer or Counter of the subject's that an Accept took,
+      in a negotiation where the subject signed a Delivery after ``new`` and whose last deadline
+      plus the claim window is not before ``new``: the offer was live or the contract open in the
+      subject's own view then (a negotiation never reopens). For an offer of its own, it must also
+      have been unexpired then, or the subject must have delivered under it before ``new`` (until
+      the Accept reaches it, its guard counts the offer only while live).
     """
     t, seq = new.statement.header.issued_at_ms, new.statement.header.seq
     nid = new.statement.header.negotiation_id
-    later_delivery = {
-        vs.header.negotiation_id
-        for vs in ev.by_issuer.get(issuer, [])
-        if vs.body == "delivery" and vs.header.seq > seq
+    own = ev.by_issuer.get(issuer, [])
+    later_delivery = {vs.header.negotiation_id for vs in own if vs.body == "delivery" and vs.header.seq > seq}
+    earlier_delivery = {
+        vs.header.negotiation_id for vs in own if vs.body == "delivery" and vs.header.seq < seq
     }
     withdrawn_before = {
-        vs.statement.withdraw.offer
-        for vs in ev.by_issuer.get(issuer, [])
-        if vs.body == "withdraw" and vs.header.seq < seq
+        vs.statement.withdraw.offer for vs in own if vs.body == "withdraw" and vs.header.seq < seq
     }
-    best: dict[bytes, _Commitment] = {}
-    for c in mine:
+    latest: dict[bytes, _Commitment] = {}
+    for c in mine:  # in seq order: the last one before ``new`` per negotiation wins
         h = c.statement.header
-        if h.seq >= seq or h.negotiation_id == nid or c.mandate != new.mandate:
+        if h.seq < seq and h.negotiation_id != nid and c.mandate == new.mandate:
+            latest[h.negotiation_id] = c
+    out = []
+    for n, c in latest.items():
+        vs = c.statement
+        answers = [a for a in ev.answers.get(vs.digest, []) if a.issuer != issuer]
+        if vs.body == "accept":
+            proposal = proposal_of(ev.by_digest[vs.statement.accept.offer])
+            contract = True
+        else:
+            proposal = proposal_of(vs)
+            contract = any(a.body == "accept" for a in answers)
+        answered_later = bool(answers) and all(
+            a.body in ("counter", "accept") and a.header.issued_at_ms > t for a in answers
+        )
+        if (
+            answered_later
+            and vs.body != "accept"
+            and vs.digest not in withdrawn_before
+            and vs.header.expires_at_ms >= t
+        ):
+            out.append(c)
             continue
-        live = h.negotiation_id in later_delivery
-        if not live and c.statement.body in _PROPOSALS and c.statement.digest not in withdrawn_before:
-            answered = [a for a in ev.answers.get(c.statement.digest, []) if a.issuer != issuer]
-            live = (
-                bool(answered)
-                and min(a.header.issued_at_ms for a in answered) > t
-                and all(a.body != "reject" for a in answered)
-                and h.expires_at_ms >= t
-            )
-        if live:
-            held = best.get(h.negotiation_id)
-            if held is None or held.statement.header.seq < h.seq:
-                best[h.negotiation_id] = c  # the latest commitment of that negotiation replaces earlier ones
-    return list(best.values())
+        last_deadline = max((i.deadline_ms for i in (*proposal.gives, *proposal.wants)), default=0)
+        # Proposer: until the Accept reaches it, its guard counts the offer only while unexpired.
+        known = vs.body == "accept" or vs.header.expires_at_ms >= t or n in earlier_delivery
+        if contract and known and n in later_delivery and t <= last_deadline + CLAIM_WINDOW_MS:
+            out.append(c)
+    return out
 
 
 def over_commitments(ev: Evidence, facts: Facts, subject: str | None = None) -> list[Finding]:
@@ -534,6 +557,42 @@ def _over_budget(ev: Evidence, issuer: str) -> list[Finding]:
     return out
 
 
+def breaches(ev: Evidence, subject: str | None = None) -> list[Finding]:
+    """Contracts the subject signed and then breached: the contract's escrow forfeited the subject's
+    bond for a claim it upheld (CMT-002). The proof rests on the escrow both parties named as
+    arbiter; one finding per contract."""
+    out = []
+    for offer, accept in ev.contracts():
+        escrow = proposal_of(offer).terms.escrow
+        for f in ev.forfeits:
+            body = f.statement.forfeit
+            if (
+                f.issuer != escrow
+                or body.contract != accept.digest
+                or body.party not in (offer.issuer, accept.issuer)
+            ):
+                continue
+            claim = ev.by_digest.get(body.cause)
+            if (
+                claim is None
+                or claim.body != "breach_claim"
+                or (subject is not None and body.party != subject)
+            ):
+                continue
+            out.append(
+                Finding(
+                    "breach",
+                    body.party,
+                    1.0,
+                    "its escrow upheld a breach claim against it and forfeited its bond "
+                    f"({body.amount}) under a contract it signed",
+                    (offer, accept, claim, f),
+                    "CMT-002",
+                )
+            )
+    return out
+
+
 # -- soft screens --------------------------------------------------------------------------------
 
 
@@ -581,11 +640,7 @@ def _outcomes(ev: Evidence, subject: str) -> list[_Outcome]:
         proof: VerifiedStatement | None = forfeited.get(cid)
         if proof is None:
             proof = next(
-                (
-                    c
-                    for c in ev.claims_against.get(cid, [])
-                    if c.issuer == other and c.digest in upheld
-                ),
+                (c for c in ev.claims_against.get(cid, []) if c.issuer == other and c.digest in upheld),
                 None,
             )
         delivered = {
@@ -601,7 +656,7 @@ def _outcomes(ev: Evidence, subject: str) -> list[_Outcome]:
 
 
 def _bernoulli_ll(k: int, n: int) -> float:
-    if n == 0 or k == 0 or k == n:
+    if k in (0, n):
         return 0.0
     p = k / n
     return k * math.log(p) + (n - k) * math.log(1 - p)
@@ -667,64 +722,66 @@ def feint_scores(ev: Evidence, subject: str | None = None, *, min_clean: int = 2
 
 
 def ratchet_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
-    """How far the subject's signed claims and asks overstate what it then settles for.
+    """How far the subject's signed claims overstate what it asks or takes, and how its asks rise.
 
-    Per negotiation it took part in, the largest of: log(NEED claim / quantity it asks of that
-    subject in the same proposal); log(reservation claim / ratio of the deal it made or of the
-    last proposal it was offered there); log(ask / its previous ask) when an ask rises from one
-    round to the next. Score ``1 - exp(-mean)`` over its negotiations."""
+    ``claims``: the largest, over the negotiations it bargained in, of log(NEED claim / quantity of
+    that subject it asks for in the same proposal) and log(reservation claim / the ratio of the
+    deal it made there, or of the last proposal it was offered there). ``asks``: the mean, over
+    those negotiations, of the largest log(ask / its previous ask) where its ask (value wanted over
+    value given) rises from one of its proposals to the next. Score ``1 - exp(-(claims + asks))``.
+    """
+    involved: dict[str, list[bytes]] = defaultdict(list)
+    for nid, stmts in ev.by_negotiation.items():
+        for who in dict.fromkeys(vs.issuer for vs in stmts if vs.body in _PROPOSALS or vs.body == "accept"):
+            involved[who].append(nid)
     out = []
     for s in _subjects(ev, subject):
-        gaps: list[float] = []
+        if s not in involved:
+            continue
+        claim_gap, rises = 0.0, []
         evidence: list[VerifiedStatement] = []
-        for nid, stmts in ev.by_negotiation.items():
+        for nid in involved[s]:
+            stmts = ev.by_negotiation[nid]
             mine = [vs for vs in stmts if vs.issuer == s and vs.body in _PROPOSALS]
-            if not any(vs.issuer == s for vs in stmts) or not any(
-                vs.body in _PROPOSALS or vs.body == "accept" for vs in stmts
-            ):
-                continue
             theirs = sorted(
                 (vs for vs in stmts if vs.issuer != s and vs.body in _PROPOSALS),
                 key=lambda v: (v.header.issued_at_ms, v.header.seq),
             )
-            gap = 0.0
             asks: list[float] = []
-            for vs in sorted(mine, key=lambda v: v.header.seq):
+            for vs in mine:
                 p = proposal_of(vs)
                 gives = sum(i.value for i in p.gives)
                 asks.append(sum(i.value for i in p.wants) / gives if gives else 0.0)
-                wanted = defaultdict(int)
+                wanted: dict[str, int] = defaultdict(int)
                 for i in p.wants:
                     wanted[i.category] += i.quantity
                 for k, c in enumerate(p.claims):
                     amount = ev.claim_amount(vs, k)
+                    gap = 0.0
                     if amount is None:
                         continue
                     if c.kind == trade_pb2.CLAIM_KIND_NEED and wanted.get(c.subject):
-                        gap = max(gap, math.log(max(amount, 1) / wanted[c.subject]))
+                        gap = math.log(max(amount, 1) / wanted[c.subject])
                     elif c.kind == trade_pb2.CLAIM_KIND_RESERVATION_VALUE and c.subject == RATIO_SUBJECT:
                         got = _settled_ratio(ev, s, stmts) or (
                             ratio_permille(proposal_of(theirs[-1])) if theirs else None
                         )
-                        if got:
-                            gap = max(gap, math.log(max(amount, 1) / got))
-            for a, b in zip(asks, asks[1:], strict=False):
-                if a > 0 and b > a:
-                    gap = max(gap, math.log(b / a))
-            if gap > 0:
-                evidence += mine[:1]
-            gaps.append(max(gap, 0.0))
-        if gaps:
-            mean = sum(gaps) / len(gaps)
-            out.append(
-                Score(
-                    s,
-                    1 - math.exp(-mean),
-                    f"its claims and asks overstate what it settles for by {mean:.2f} (mean log ratio) "
-                    f"over {len(gaps)} negotiations",
-                    tuple(evidence[:8]),
-                )
+                        gap = math.log(max(amount, 1) / got) if got else 0.0
+                    if gap > 0:
+                        evidence.append(vs)
+                    claim_gap = max(claim_gap, gap)
+            rise = max((math.log(b / a) for a, b in itertools.pairwise(asks) if 0 < a < b), default=0.0)
+            rises.append(rise)
+        asks_gap = sum(rises) / len(rises)
+        out.append(
+            Score(
+                s,
+                1 - math.exp(-(claim_gap + asks_gap)),
+                f"its signed claims overstate what it asks or takes by up to {claim_gap:.2f} (log ratio); "
+                f"its asks rise by {asks_gap:.2f} on average over {len(rises)} negotiations",
+                tuple({vs.digest: vs for vs in evidence}.values())[:8],
             )
+        )
     return out
 
 
@@ -796,9 +853,10 @@ def sybil_scores(ev: Evidence, subject: str | None = None, *, repeat: int = 2) -
     ``density`` = the share of pairs in the ring that praised each other; ``insularity`` = the
     share of the ring members' contracts that are with other members; ``outside`` = the share of
     good outcomes in what identities outside the ring attested of its members, (good + 1) /
-    (attested + 2) (a ring nobody outside has rated reads 1/2). Score = density x insularity x
-    (1 - outside): praise from within, and a poor or no record with everyone else (0 for a ring
-    of one)."""
+    (attested + 1). Score = density x insularity x (1 - outside): praise from within, a poor
+    record with everyone else (0 for a ring of one). A ring that nobody outside has rated scores
+    0: it has no victims yet, and the reputation aggregation already gives it no trust (SPEC
+    10.6); a group that trades well among itself and refuses outsiders is the cartel screen's."""
     counts: dict[tuple[str, str], int] = defaultdict(int)
     for vs in ev.attestations:
         a = vs.statement.attestation
@@ -830,8 +888,10 @@ def sybil_scores(ev: Evidence, subject: str | None = None, *, repeat: int = 2) -
             for vs in ev.attestations
             if vs.statement.attestation.subject in ring and vs.issuer not in ring
         ]
-        outside = (sum(1 for o in rated if o in _GOOD) + 1) / (len(rated) + 2)
-        evidence = tuple(vs for x in members for vs in by_subject.get(x, []) if vs.statement.attestation.subject in ring)
+        outside = (sum(1 for o in rated if o in _GOOD) + 1) / (len(rated) + 1)
+        evidence = tuple(
+            vs for x in members for vs in by_subject.get(x, []) if vs.statement.attestation.subject in ring
+        )
         out.append(
             Score(
                 s,
@@ -882,6 +942,7 @@ def audit(
         *reservation_findings(ev, subject),
         *bluffs(ev, facts, subject),
         *over_commitments(ev, facts, subject),
+        *breaches(ev, subject),
     ]
     if screens:
         th = thresholds or Thresholds()
