@@ -476,7 +476,8 @@ def evaluate(seeds: int = 3, rounds: int = 6, honest_runs: int = 2) -> dict[str,
     return report
 
 
-def print_table(report: dict[str, Any], out: Any = sys.stdout) -> None:
+def print_table(report: dict[str, Any], out: Any = None) -> None:
+    out = out or sys.stdout
     print("hard proofs (every run: TRAIN, TEST and honest-only markets)", file=out)
     print(
         f"  {'detector':20} {'FP':>4} {'FP honest':>9} {'positives':>9} {'detected':>8} {'recall':>7}",

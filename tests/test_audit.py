@@ -196,13 +196,18 @@ def test_finding_to_json_carries_verifiable_envelopes() -> None:
 
 @pytest.fixture(scope="module")
 def market() -> tuple[audit_eval.Market, list[audit.Finding], dict[str, dict[str, float]]]:
-    m = audit_eval.Market(audit_eval.TRAIN[0], seed=0, rounds=5)
+    """A market of every reference agent (TRAIN setting a: every adversary acts whenever it can),
+    plus two deals in which the Nash bargainer's counter tempts the exaggerator below its floor."""
+    m = audit_eval.Market(audit_eval.TRAIN[0], seed=1, rounds=4)
     m.run()
+    for _ in range(2):
+        m.deal("nash-4", "exaggerator")
     ev = audit.Evidence(m.evidence())
     findings = audit.audit(ev.by_digest.values(), facts=m.facts())
     names = {x.peer.did: n for n, x in m.members.items()}
     scores = {
-        k: {names[s.subject]: s.score for s in f(ev) if s.subject in names} for k, f in audit.SCREENS.items()
+        kind: {names[s.subject]: s.score for s in screen(ev) if s.subject in names}
+        for kind, screen in audit.SCREENS.items()
     }
     return m, findings, scores
 
@@ -222,52 +227,63 @@ def test_each_adversary_is_flagged_with_its_finding(
         ("breach", "feinter"),
         ("feint", "feinter"),
         ("ratchet", "exaggerator"),
-        *(("cartel", f"cartel-{k}") for k in range(3)),
+        ("cartel", "cartel-1"),
+        *(("sybil-ring", f"sybil-{k}") for k in range(3)),
     ]:
         assert expected in flagged, expected
-    # Hard proofs name only agents that did it; no cooperative agent draws a hard finding.
+    # Hard proofs name only agents that did it (by their own record); no cooperative agent draws
+    # one except for a breach it really committed (the reciprocal agent retaliates by withholding).
     truth = m.truth(audit.Evidence(m.evidence()))
     for f in findings:
         if f.hard:
             assert audit_eval.HARD_LABEL[f.kind] in truth[names[f.subject]], (f.kind, names[f.subject])
-    assert not [f for f in findings if f.hard and m.members[names[f.subject]].kind in audit_eval.HONEST]
+    honest_hard = {
+        f.kind for f in findings if f.hard and m.members[names[f.subject]].kind in audit_eval.HONEST
+    }
+    assert honest_hard <= {"breach"}
+    # Soft findings stay below 1; every finding serialises with its evidence.
+    assert all(0 < f.confidence < 1 for f in findings if not f.hard)
+    assert all(f.to_json()["evidence"] for f in findings)
 
 
 def test_screens_rank_the_adversary_they_target_first(
     market: tuple[audit_eval.Market, list[audit.Finding], dict[str, dict[str, float]]],
 ) -> None:
     _, _, scores = market
-    assert max(scores["feint"], key=scores["feint"].__getitem__).startswith("feinter")
-    assert max(scores["ratchet"], key=scores["ratchet"].__getitem__).startswith("exaggerator")
-    top3 = sorted(scores["cartel"], key=scores["cartel"].__getitem__)[-3:]
-    assert set(top3) == {"cartel-0", "cartel-1", "cartel-2"}
-    honest = [s for n, s in scores["sybil-ring"].items() if n.startswith(audit_eval.HONEST)]
-    assert all(scores["sybil-ring"][f"sybil-{k}"] > max(honest) for k in range(3))
+
+    def top(kind: str, n: int) -> set[str]:
+        ranked = sorted(scores[kind], key=lambda name: (-scores[kind][name], name))
+        return {name.rstrip("-0123456789") for name in ranked[:n]}
+
+    assert top("feint", 2) == {"feinter"}
+    assert top("ratchet", 2) == {"exaggerator"}
+    assert top("cartel", 3) == {"cartel"}
+    assert top("sybil-ring", 3) == {"sybil"}
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10**6), rounds=st.integers(1, 3))
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), rounds=st.integers(1, 2))
 def test_hard_proofs_never_fire_on_honest_markets(seed: int, rounds: int) -> None:
     """Random honest markets (the five cooperative agents and a second honest one, stakes and
     categories at random, guards binding near their caps): no hard finding at all."""
     m = audit_eval.Market(audit_eval.TRAIN[seed % 3], seed=seed, rounds=rounds, adversaries=False)
     m.run()
-    assert [f for f in audit.audit(m.evidence(), facts=m.facts(), screens=False)] == []
+    assert audit.audit(m.evidence(), facts=m.facts(), screens=False) == []
 
 
 def test_the_evaluation_prints_a_table_and_one_json_line(capsys: pytest.CaptureFixture[str]) -> None:
-    """A CI-sized run (one market per setting, two rounds): hard proofs have no false positive, the
-    output is the same twice, and the last line is the JSON report."""
-    lines = []
-    for _ in range(2):
-        assert audit_eval.main(["--seeds", "1", "--rounds", "2", "--honest-runs", "1"]) == 0
-        lines.append(capsys.readouterr().out.strip().splitlines())
-    assert lines[0] == lines[1]
-    doc = json.loads(lines[0][-1])
+    """A CI-sized run (one market per setting, one round): hard proofs have no false positive and
+    the last line is the JSON report; a market is the same on a second run."""
+    assert audit_eval.main(["--seeds", "1", "--rounds", "1", "--honest-runs", "1"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0].startswith("hard proofs") and any(line.startswith("soft screens") for line in out)
+    doc = json.loads(out[-1])
     assert set(doc["hard"]) == set(audit.HARD_KINDS) and set(doc["soft"]) == set(audit.SOFT_KINDS)
     assert all(h["false_positives"] == 0 and h["honest_false_positives"] == 0 for h in doc["hard"].values())
     for s in doc["soft"].values():
-        assert 0 <= s["precision"] <= 1 and 0 <= s["pr_auc"] <= 1
+        assert 0 <= s["precision"] <= 1 and 0 <= s["pr_auc"] <= 1 and s["units"] > 0
+    first, second = (audit_eval.run_market(audit_eval.TEST[1], 0, 1) for _ in range(2))
+    assert (first.truth, first.hard, first.scores) == (second.truth, second.hard, second.scores)
     with pytest.raises(SystemExit) as exc:
         audit_eval.main(["--seeds", "0"])
     assert exc.value.code == 2

@@ -142,12 +142,13 @@ class Facts:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """The score at which each soft screen reports a finding (from ``conformance.audit_eval``)."""
+    """The score at which each soft screen reports a finding: the F1-best on the training settings
+    of ``python -m conformance.audit_eval`` (SPEC.md section 19.4 gives the held-out figures)."""
 
-    feint: float = 0.6
-    ratchet: float = 0.3
-    cartel: float = 0.4
-    sybil_ring: float = 0.5
+    feint: float = 0.62
+    ratchet: float = 0.15
+    cartel: float = 0.06
+    sybil_ring: float = 0.25
 
     def of(self, kind: str) -> float:
         value: float = getattr(self, kind.replace("-", "_"))
@@ -662,9 +663,10 @@ def _bernoulli_ll(k: int, n: int) -> float:
     return k * math.log(p) + (n - k) * math.log(1 - p)
 
 
-def _change_point(defects: Sequence[bool], min_clean: int) -> tuple[float, int]:
+def _change_point(keys: Sequence[int], defects: Sequence[bool], min_clean: int) -> tuple[float, int]:
     """Largest log-likelihood ratio of "defect rate steps up at k" over "one rate", less log(n), over
-    splits with at least ``min_clean`` cooperations before k; and the best k. 0 when there is none."""
+    splits between two different ``keys`` (outcomes sorted by key) with at least ``min_clean``
+    cooperations before k; and the best k. 0 when there is none."""
     n, total = len(defects), sum(defects)
     base = _bernoulli_ll(total, n)
     best, at = 0.0, 0
@@ -673,13 +675,17 @@ def _change_point(defects: Sequence[bool], min_clean: int) -> tuple[float, int]:
         before += defects[k - 1]
         clean = k - before
         after = total - before
-        if clean < min_clean or after / (n - k) <= before / k:
+        if keys[k - 1] == keys[k] or clean < min_clean or after / (n - k) <= before / k:
             continue
         # Penalised by log(n): the split and the second rate are chosen after seeing the data.
         gain = _bernoulli_ll(before, k) + _bernoulli_ll(after, n - k) - base - math.log(n)
         if gain > best:
             best, at = gain, k
     return best, at
+
+
+def _first(pair: tuple[Any, Any]) -> Any:
+    return pair[0]
 
 
 def feint_scores(ev: Evidence, subject: str | None = None, *, min_clean: int = 2) -> list[Score]:
@@ -691,19 +697,20 @@ def feint_scores(ev: Evidence, subject: str | None = None, *, min_clean: int = 2
         outcomes = _outcomes(ev, s)
         if not outcomes:
             continue
-        by_stake = sorted(outcomes, key=lambda o: (o.stake, o.accept.header.issued_at_ms))
+        by_stake = sorted((((o.stake, o.accept.header.issued_at_ms), o) for o in outcomes), key=_first)
         record: dict[str, int] = defaultdict(int)
-        keyed = []
+        by_trust = []
         for o in outcomes:  # in time order: how many clean contracts it had with this counterparty
-            keyed.append((record[o.counterparty], o.accept.header.issued_at_ms, o))
+            by_trust.append(((record[o.counterparty], o.accept.header.issued_at_ms), o))
             if not o.breached:
                 record[o.counterparty] += 1
-        by_trust = [o for _, _, o in sorted(keyed, key=lambda x: (x[0], x[1]))]
-        best, order, k = 0.0, "stake", 0
-        for name, seq in (("stake", by_stake), ("record", by_trust)):
-            llr, at = _change_point([o.breached for o in seq], min_clean)
+        by_trust.sort(key=_first)
+        best, order, k, chosen = 0.0, "stake", 0, list(outcomes)
+        for name, keyed in (("stake", by_stake), ("record", by_trust)):
+            keys = [key[0] for key, _ in keyed]
+            llr, at = _change_point(keys, [o.breached for _, o in keyed], min_clean)
             if llr > best:
-                best, order, k, chosen = llr, name, at, seq
+                best, order, k, chosen = llr, name, at, [o for _, o in keyed]
         if best <= 0:
             out.append(Score(s, 0.0, "no step up in breaches"))
             continue
@@ -803,12 +810,13 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
 
     Over the offers the subject answered (Accept or Reject), a Reject of an offer from X is
     *discriminating* when the subject accepted, from some Y != X, an offer of the same categories
-    at a ratio no better. Score: discriminating rejects / (rejects + 1), times the share of its
-    accepted trades that went to the counterparties it favoured."""
+    at a ratio no better in which it gave at least as much (so neither the price nor its mandate's
+    caps explain the refusal). Score: discriminating rejects / (rejects + 1), times the share of
+    its accepted trades that went to the counterparties it favoured."""
     out = []
     for s in _subjects(ev, subject):
-        taken: list[tuple[str, int, tuple[Any, ...], VerifiedStatement]] = []
-        refused: list[tuple[str, int, tuple[Any, ...], VerifiedStatement]] = []
+        taken: list[tuple[str, int, tuple[Any, ...], VerifiedStatement, int]] = []
+        refused: list[tuple[str, int, tuple[Any, ...], VerifiedStatement, int]] = []
         for vs in ev.by_issuer.get(s, []):
             if vs.body not in ("accept", "reject"):
                 continue
@@ -816,14 +824,14 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
             if offer is None or offer.body not in _PROPOSALS:
                 continue
             p = proposal_of(offer)
-            row = (offer.issuer, ratio_permille(p), _kinds(p), vs)
+            row = (offer.issuer, ratio_permille(p), _kinds(p), vs, side_value(p, False))
             (taken if vs.body == "accept" else refused).append(row)
         if not refused:
             continue
         favoured: set[str] = set()
         bad: list[VerifiedStatement] = []
-        for who, r, kinds, vs in refused:
-            worse = [t for t in taken if t[0] != who and t[2] == kinds and t[1] <= r]
+        for who, r, kinds, vs, gives in refused:
+            worse = [t for t in taken if t[0] != who and t[2] == kinds and t[1] <= r and t[4] >= gives]
             if worse:
                 bad += [vs, worse[0][3]]
                 favoured |= {t[0] for t in worse}
