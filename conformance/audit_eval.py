@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.protocol import audit
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, Negotiation
@@ -43,7 +44,6 @@ from a2a_coop.runtime.strategy import opening
 from a2a_coop.runtime.trade import claim_breach, relay_escrow_answers, run_trade, settle_with_escrow
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, derive, service
 from reference_agents import AGENTS, build
-from reference_agents.cooperative import ratio
 from reference_agents.unsafe import Equivocator, OverCommitter
 
 BIG = 10**12
@@ -213,7 +213,7 @@ class Market:
         if proposal is None:
             return None
         try:
-            neg = run_trade(ma.peer, mb.peer, mb.peer.did, proposal, escrow=self.escrow)  # type: ignore[arg-type]
+            neg = run_trade(ma.peer, _wire(mb.peer), mb.peer.did, proposal, escrow=_wire(self.escrow))
         except CoopError:
             return None  # a guard refused (a cap reached): an honest outcome
         self.clock.advance(60_000)
@@ -226,9 +226,9 @@ class Market:
                 if missing and victim.negotiation(neg.id).contract is not None:
                     claim = claim_breach(victim, neg, missing[0], "never delivered")
                     drive(victim, breacher.exchange, claim)
-                    settle_with_escrow(victim, breacher, self.escrow, neg)  # type: ignore[arg-type]
+                    settle_with_escrow(victim, _wire(breacher), _wire(self.escrow), neg)
             self.clock.advance(DEFAULT_RESPONSE_WINDOW_MS)
-            relay_escrow_answers(ma.peer, mb.peer, [self.escrow.mandate, *self.escrow.tick()])  # type: ignore[arg-type]
+            relay_escrow_answers(ma.peer, _wire(mb.peer), [self.escrow.mandate, *self.escrow.tick()])
         return neg
 
     def _victims(self, k: int) -> list[Member]:
@@ -333,34 +333,26 @@ class Market:
             neg = m.peer.verifier.negotiations.by_id.get(bytes.fromhex(act.negotiation))
             c = None if neg is None else neg.contract
             if c is not None and c.acceptor == m.peer.did:
-                view = _View(c.proposal)
-                if ratio(view) < reserve - 1e-3:  # type: ignore[arg-type]
+                got, gave = (sum(i.value for i in side) for side in (c.proposal.gives, c.proposal.wants))
+                if gave and got / gave < reserve - 1e-3:
                     return True
         return False
 
     def _claimed_what_it_lacks(self, ev: audit.Evidence, m: Member) -> bool:
-        held = getattr(m.peer.strategy, "holdings", frozenset())
+        held: frozenset[str] = getattr(m.peer.strategy, "holdings", frozenset())
         for vs in ev.by_issuer.get(m.peer.did, []):
             if vs.body == "offer" and any(
-                c.subject not in held for c in vs.statement.offer.claims if c.kind == 2
+                c.subject not in held
+                for c in vs.statement.offer.claims
+                if c.kind == trade_pb2.CLAIM_KIND_HOLDING
             ):
                 return True
         return False
 
 
-@dataclass
-class _View:
-    """Just enough of an OfferView for :func:`reference_agents.cooperative.ratio` (acceptor's side)."""
-
-    proposal: Any
-
-    @property
-    def value_offered(self) -> int:
-        return sum(i.value for i in self.proposal.gives)
-
-    @property
-    def value_asked(self) -> int:
-        return sum(i.value for i in self.proposal.wants)
+def _wire(party: object) -> Any:
+    """An in-process Peer (LocalEscrow) answers as a CooperationClient (EscrowClient) does."""
+    return party
 
 
 # -- scoring ---------------------------------------------------------------------------------------

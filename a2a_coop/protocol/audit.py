@@ -174,6 +174,8 @@ class Evidence:
         self.attestations: list[VerifiedStatement] = []
         self.forfeits: list[VerifiedStatement] = []
         self.claims_against: dict[bytes, list[VerifiedStatement]] = defaultdict(list)  # contract -> claims
+        self.upheld: set[bytes] = set()  # claims a Ruling upheld
+        self._contracts: list[tuple[VerifiedStatement, VerifiedStatement]] | None = None
         for vs in ordered:
             self.by_issuer[vs.issuer].append(vs)
             if vs.header.negotiation_id:
@@ -189,6 +191,8 @@ class Evidence:
                 self.forfeits.append(vs)
             elif body == "breach_claim":
                 self.claims_against[vs.statement.breach_claim.contract].append(vs)
+            elif body == "ruling" and vs.statement.ruling.decision == commitment_pb2.RULING_DECISION_UPHOLD:
+                self.upheld.add(vs.statement.ruling.claim)
         for vs in ordered:
             if vs.body == "reveal":
                 self._reveal(vs)
@@ -214,13 +218,15 @@ class Evidence:
 
     def contracts(self) -> list[tuple[VerifiedStatement, VerifiedStatement]]:
         """Every (accepted Offer or Counter, Accept) pair held, in Accept order."""
-        out = []
-        for vs in self.by_digest.values():
-            if vs.body == "accept":
-                offer = self.by_digest.get(vs.statement.accept.offer)
-                if offer is not None and offer.body in _PROPOSALS and offer.header.audience == vs.issuer:
-                    out.append((offer, vs))
-        return sorted(out, key=lambda p: (p[1].header.issued_at_ms, p[1].digest))
+        if self._contracts is None:
+            out = []
+            for vs in self.by_digest.values():
+                if vs.body == "accept":
+                    offer = self.by_digest.get(vs.statement.accept.offer)
+                    if offer is not None and offer.body in _PROPOSALS and offer.header.audience == vs.issuer:
+                        out.append((offer, vs))
+            self._contracts = sorted(out, key=lambda p: (p[1].header.issued_at_ms, p[1].digest))
+        return self._contracts
 
 
 def ratio_permille(proposal: trade_pb2.Offer) -> int:
@@ -624,11 +630,6 @@ def _outcomes(ev: Evidence, subject: str) -> list[_Outcome]:
     bond for a claim, or a claim against it the escrow upheld), or performed (a Delivery of each
     item it owed). In Accept order."""
     forfeited = {f.statement.forfeit.contract: f for f in ev.forfeits if f.statement.forfeit.party == subject}
-    upheld = {
-        vs.statement.ruling.claim
-        for vs in ev.by_digest.values()
-        if vs.body == "ruling" and vs.statement.ruling.decision == commitment_pb2.RULING_DECISION_UPHOLD
-    }
     out = []
     for offer, accept in ev.contracts():
         if subject not in (offer.issuer, accept.issuer):
@@ -641,7 +642,7 @@ def _outcomes(ev: Evidence, subject: str) -> list[_Outcome]:
         proof: VerifiedStatement | None = forfeited.get(cid)
         if proof is None:
             proof = next(
-                (c for c in ev.claims_against.get(cid, []) if c.issuer == other and c.digest in upheld),
+                (c for c in ev.claims_against.get(cid, []) if c.issuer == other and c.digest in ev.upheld),
                 None,
             )
         delivered = {
