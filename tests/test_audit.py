@@ -6,10 +6,11 @@ command prints its table and one JSON line, the same for the same arguments."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
@@ -271,10 +272,53 @@ def test_hard_proofs_never_fire_on_honest_markets(seed: int, rounds: int) -> Non
     assert audit.audit(m.evidence(), facts=m.facts(), screens=False) == []
 
 
+@settings(max_examples=25, deadline=None)
+@example(ops=[(0, 1200, 0, 1000), (1, 700, 0, 1000), (2, 700, 1, 1000), (0, 700, 0, 1000)])
+@given(
+    ops=st.lists(
+        st.tuples(
+            st.integers(0, 2), st.sampled_from([300, 700, 1200]), st.integers(0, 4), st.integers(0, 200_000)
+        ),
+        min_size=1,
+        max_size=10,
+    )
+)
+def test_over_commitment_never_fires_on_a_guarded_peer(ops: list[tuple[int, int, int, int]]) -> None:
+    """A real Peer (policy guard) under tight caps offers to three counterparties and the answers
+    arrive later, out of order, some never, some after the offer expired; one counterparty rejects
+    everything. Whatever the timing, the audit of every statement signed finds no over-commitment
+    (nor any other hard finding): its lower bounds never exceed what the guard counted."""
+    from peers import make_peer
+
+    from a2a_coop.protocol.errors import CoopError
+    from a2a_coop.runtime.peer import drive
+    from reference_agents.cooperative import Honest
+
+    clock = FixedClock()
+    caps = {"max_per_deal": 1500, "max_outstanding": 2000, "budget_per_period": 6000, "period_ms": DAY_MS}
+    me = Party("me", clock, mandate_caps=caps)
+    peer = make_peer(me, clock)
+    others = [Party(f"other-{k}", clock) for k in range(3)]
+    peers = [
+        make_peer(o, clock, strategy=Honest(min_ratio=2.0 if k == 2 else 0.5)) for k, o in enumerate(others)
+    ]
+    pending: list[tuple[int, VerifiedStatement]] = []
+    for target, value, answer, wait in ops:
+        with contextlib.suppress(CoopError):  # the guard refuses what is over a cap
+            pending.append((target, peer.propose(peers[target].did, _even(me, value))))
+        clock.advance(wait)
+        if pending and answer < len(pending):
+            k, offer = pending.pop(answer)
+            with contextlib.suppress(CoopError):  # expired on the way, or refused
+                drive(peer, peers[k].exchange, offer)
+    held = {vs.digest: vs for p in (peer, *peers) for vs in p.verifier.statements.values()}
+    assert audit.audit(held.values(), screens=False) == []
+
+
 def test_the_evaluation_prints_a_table_and_one_json_line(capsys: pytest.CaptureFixture[str]) -> None:
     """A CI-sized run (one market per setting, one round): hard proofs have no false positive and
     the last line is the JSON report; a market is the same on a second run."""
-    assert audit_eval.main(["--seeds", "1", "--rounds", "1", "--honest-runs", "1"]) == 0
+    assert audit_eval.main(["--seeds", "1", "--rounds", "1", "--honest-runs", "0"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert out[0].startswith("hard proofs") and any(line.startswith("soft screens") for line in out)
     doc = json.loads(out[-1])
