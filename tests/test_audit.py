@@ -185,6 +185,9 @@ def test_finding_to_json_carries_verifiable_envelopes() -> None:
     over = Party("over", clock, mandate_caps={"max_per_deal": 10})
     offer = over.offer(Party("a", clock), _even(over, 500))
     [f] = _hard([over.mandate_vs, offer])
+    # Raw envelopes are verified first; one that fails the stateless checks is left out.
+    tampered = offer.envelope[:-1] + bytes([offer.envelope[-1] ^ 1])
+    assert audit.audit([over.mandate_vs.envelope, offer.envelope, tampered]) == [f]
     doc = json.loads(json.dumps(f.to_json()))
     assert doc["kind"] == "over-commitment" and doc["hard"] is True and doc["confidence"] == 1.0
     for e in doc["evidence"]:

@@ -59,7 +59,7 @@ from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
 from a2a_coop.protocol.mandate import side_value
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, proposal_of
-from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 
 RATIO_SUBJECT: Final = "ratio-permille"  # a reservation claim on the ratio received/given, in 1/1000
 HARD_KINDS: Final = ("equivocation", "broken-reservation", "bluff", "over-commitment", "breach")
@@ -925,8 +925,19 @@ SCREENS: Final = {
 # -- entry point ---------------------------------------------------------------------------------
 
 
+def _verified(items: Iterable[VerifiedStatement | bytes]) -> Iterable[VerifiedStatement]:
+    for item in items:
+        if isinstance(item, bytes):
+            try:
+                yield verify_statement(item)
+            except CoopError:
+                continue
+        else:
+            yield item
+
+
 def audit(
-    statements: Iterable[VerifiedStatement],
+    statements: Iterable[VerifiedStatement | bytes],
     *,
     subject: str | None = None,
     facts: Facts | None = None,
@@ -937,14 +948,16 @@ def audit(
 
     Args:
         statements: every statement held (through :func:`~a2a_coop.protocol.statements.verify_statement`
-            at least; envelopes kept, as they are the proof). Context helps: the subject's
-            Mandates, both sides of its negotiations, the escrow's rulings and forfeits.
+            at least; envelopes kept, as they are the proof), or raw envelopes, which are verified
+            here; an envelope that fails the stateless checks proves nothing and is left out.
+            Context helps: the subject's Mandates, both sides of its negotiations, the escrow's
+            rulings and forfeits.
         subject: audit only this did:key (None: every issuer in the evidence).
         facts: escrow-attested balances and holdings, for the bluff and over-commitment proofs.
         thresholds: the soft screens' reporting thresholds (None: the defaults).
         screens: run the soft screens too.
     """
-    ev = Evidence(statements)
+    ev = Evidence(_verified(statements))
     facts = facts or Facts()
     found = [
         *equivocations(ev, subject),
