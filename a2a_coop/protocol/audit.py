@@ -6,9 +6,10 @@ statements a conformance run collected from a target), the detectors here look f
 misrepresentation:
 
 * **Hard proofs** (confidence 1): statements the subject signed that no honest run of the protocol
-  produces. Each rests only on the subject's own signatures, plus, where named, facts an escrow
-  attests. They are built to be *sound*: on any set of statements an honest implementation and its
-  honest counterparties signed, they find nothing, however partial the auditor's view (a missing
+  produces. Each rests on the subject's own signatures, plus, where named, its Mandate, the
+  counterparty's answers that date its offers, the escrow's ruling, or facts an attester gives.
+  They are built to be *sound*: on any set of statements an honest implementation and its honest
+  counterparties signed, they find nothing, however partial the auditor's view (a missing
   statement can hide a proof, never make one).
 
   - ``equivocation``: two statements at one seq, a broken prev link or time running backwards
@@ -35,8 +36,8 @@ misrepresentation:
     and asks that rise against the counterparty from one round to the next;
   - ``cartel``: fair offers refused from some counterparties while equal or worse ones are taken
     from others;
-  - ``sybil-ring``: dense mutual attestations among identities whose contracts are mostly with
-    each other.
+  - ``sybil-ring``: dense, repeated mutual praise among identities whose contracts are mostly
+    with each other, and a poor record with everyone else.
 
 Everything is pure and deterministic (sans-IO, like the rest of the core); the entry point is
 :func:`audit`. Declared values and claims are compared as signed: the audit judges what a party
@@ -409,10 +410,11 @@ def _commitments(ev: Evidence, issuer: str) -> list[_Commitment]:
 
 def _outstanding_at(
     ev: Evidence, issuer: str, new: _Commitment, mine: list[_Commitment]
-) -> list[_Commitment]:
+) -> list[tuple[_Commitment, list[VerifiedStatement]]]:
     """The subject's commitments in other negotiations that were provably outstanding when it
     signed ``new`` (at most one per negotiation: its latest commitment there before ``new``, in
-    chain order). Provably, because what the evidence lacks could only have ended them sooner:
+    chain order), each with the statements that prove it outstanding. Provably, because what the
+    evidence lacks could only have ended them sooner:
 
     * an Offer or Counter (not withdrawn before ``new``, not expired at its time) that its audience
       answered with a Counter or an Accept issued strictly later than ``new``: it was live then
@@ -427,7 +429,10 @@ def _outstanding_at(
     t, seq = new.statement.header.issued_at_ms, new.statement.header.seq
     nid = new.statement.header.negotiation_id
     own = ev.by_issuer.get(issuer, [])
-    later_delivery = {vs.header.negotiation_id for vs in own if vs.body == "delivery" and vs.header.seq > seq}
+    later_delivery: dict[bytes, VerifiedStatement] = {}
+    for vs in own:
+        if vs.body == "delivery" and vs.header.seq > seq:
+            later_delivery.setdefault(vs.header.negotiation_id, vs)
     earlier_delivery = {
         vs.header.negotiation_id for vs in own if vs.body == "delivery" and vs.header.seq < seq
     }
@@ -439,7 +444,7 @@ def _outstanding_at(
         h = c.statement.header
         if h.seq < seq and h.negotiation_id != nid and c.mandate == new.mandate:
             latest[h.negotiation_id] = c
-    out = []
+    out: list[tuple[_Commitment, list[VerifiedStatement]]] = []
     for n, c in latest.items():
         vs = c.statement
         answers = [a for a in ev.answers.get(vs.digest, []) if a.issuer != issuer]
@@ -458,13 +463,14 @@ def _outstanding_at(
             and vs.digest not in withdrawn_before
             and vs.header.expires_at_ms >= t
         ):
-            out.append(c)
+            out.append((c, answers[:1]))
             continue
         last_deadline = max((i.deadline_ms for i in (*proposal.gives, *proposal.wants)), default=0)
         # Proposer: until the Accept reaches it, its guard counts the offer only while unexpired.
         known = vs.body == "accept" or vs.header.expires_at_ms >= t or n in earlier_delivery
         if contract and known and n in later_delivery and t <= last_deadline + CLAIM_WINDOW_MS:
-            out.append(c)
+            accepts = [a for a in answers if a.body == "accept"]
+            out.append((c, [*accepts[:1], later_delivery[n]]))
     return out
 
 
@@ -473,58 +479,56 @@ def over_commitments(ev: Evidence, facts: Facts, subject: str | None = None) -> 
     out = []
     for issuer in _subjects(ev, subject):
         mine = _commitments(ev, issuer)
-        found: list[Finding] = []
         for c in mine:
             m = ev.mandates.get(c.mandate)
-            mvs = ev.by_digest.get(c.mandate)
-            if m is None or mvs is None or m.agent != issuer:
+            held = ev.by_digest.get(c.mandate)
+            mandate: tuple[VerifiedStatement, ...] = ()
+            if m is None or held is None or m.agent != issuer:
                 m = None
+            else:
+                mandate = (held,)
             if m is not None and c.value > m.max_per_deal:
-                found.append(
+                out.append(
                     Finding(
                         "over-commitment",
                         issuer,
                         1.0,
                         f"one deal gives {c.value}, above its mandate's max_per_deal {m.max_per_deal}",
-                        (c.statement, mvs),  # type: ignore[arg-type]
+                        (c.statement, *mandate),
                         "MND-004",
                     )
                 )
                 continue
             live = _outstanding_at(ev, issuer, c, mine)
-            if m is not None and c.value + sum(x.value for x in live) > m.max_outstanding:
-                total = c.value + sum(x.value for x in live)
-                found.append(
+            proof = (*(x.statement for x, _ in live), c.statement, *(p for _, ps in live for p in ps))
+            total = c.value + sum(x.value for x, _ in live)
+            if m is not None and total > m.max_outstanding:
+                out.append(
                     Finding(
                         "over-commitment",
                         issuer,
                         1.0,
                         f"{total} outstanding at once ({len(live) + 1} negotiations), above its "
                         f"mandate's max_outstanding {m.max_outstanding}",
-                        (*(x.statement for x in live), c.statement, *_answers_of(ev, live), mvs),  # type: ignore[arg-type]
+                        (*proof, *mandate),
                         "MND-010",
                     )
                 )
                 continue
             funds = facts.balances.get(issuer)
-            bonds = c.bond + sum(x.bond for x in live)
+            bonds = c.bond + sum(x.bond for x, _ in live)
             if funds is not None and c.bond and bonds > funds:
-                found.append(
+                out.append(
                     Finding(
                         "over-commitment",
                         issuer,
                         1.0,
                         f"{bonds} of bonds promised at once, above the {funds} its escrow holds for it",
-                        (*(x.statement for x in live), c.statement, *_answers_of(ev, live)),
+                        proof,
                     )
                 )
-        found += _over_budget(ev, issuer)
-        out += found
+        out += _over_budget(ev, issuer)
     return out
-
-
-def _answers_of(ev: Evidence, live: list[_Commitment]) -> list[VerifiedStatement]:
-    return [a for c in live for a in ev.answers.get(c.statement.digest, [])[:1]]
 
 
 def _over_budget(ev: Evidence, issuer: str) -> list[Finding]:
