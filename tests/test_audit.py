@@ -170,14 +170,27 @@ def test_commitments_above_the_mandate_are_over_commitment() -> None:
     o4 = over.offer(b, _even(over, 800))
     clock.advance(1000)
     assert _hard([over.mandate_vs, o3, rejected, o4, b.accept(o4)]) == []
-    # Contracts formed in one budget period: 4 x 800 = 3200 > 2500, whether or not they ended.
+    # Contracts it accepted in one budget period: the fourth makes 4 x 800 = 3200 > 2500, whether or
+    # not the first three ended. Offers of its own that others accepted count only once it shows it
+    # held the Accept (a Delivery under it).
     deals = []
     for who in (a, b, c, a):
         clock.advance(60_000)
-        o = over.offer(who, _even(over, 800))
-        deals += [o, who.accept(o)]
+        o = who.offer(over, _even(who, 800))
+        deals += [o, over.accept(o)]
     budget = [f for f in _hard([over.mandate_vs, *deals]) if f.requirement == "MND-009"]
-    assert len(budget) == 1 and budget[0].subject == over.did
+    assert len(budget) == 1 and budget[0].subject == over.did and budget[0].evidence[-2] == deals[-1]
+    mine = []
+    for who in (a, b, c):
+        clock.advance(60_000)
+        o = over.offer(who, _even(over, 800))
+        mine += [o, who.accept(o)]
+    assert [f for f in _hard([over.mandate_vs, *deals[:4], *mine]) if f.requirement == "MND-009"] == []
+    delivered = [over.deliver(acc, who) for acc, who in zip(mine[1::2], (a, b, c), strict=True)]
+    clock.advance(60_000)
+    last = over.offer(a, _even(over, 600))
+    found = _hard([over.mandate_vs, *mine, *delivered, last])
+    assert [f.requirement for f in found if f.requirement == "MND-009"] == ["MND-009"]
 
 
 def test_finding_to_json_carries_verifiable_envelopes() -> None:

@@ -527,44 +527,77 @@ def over_commitments(ev: Evidence, facts: Facts, subject: str | None = None) -> 
                         proof,
                     )
                 )
-        out += _over_budget(ev, issuer)
+        out += _over_budget(ev, issuer, mine)
     return out
 
 
-def _over_budget(ev: Evidence, issuer: str) -> list[Finding]:
-    """Contracts formed in one budget period whose value the subject gives exceeds the budget (MND-009:
-    a contract counts in the period of its Accept whether it is open or ended)."""
-    per: dict[tuple[bytes, int], list[tuple[int, VerifiedStatement, VerifiedStatement]]] = defaultdict(list)
+def _period(m: identity_pb2.Mandate, t: int) -> int:
+    return (t - m.valid_from_ms) // m.period_ms if m.period_ms and m.budget_per_period else 0
+
+
+def _over_budget(ev: Evidence, issuer: str, mine: list[_Commitment]) -> list[Finding]:
+    """MND-009, per Offer, Counter or Accept S of the subject: S's value plus the contracts formed
+    in a period S charges that the subject provably held when it signed S exceeds the budget. A
+    formed contract counts in the period of its Accept whether it is open or ended; the subject
+    held it if it signed the Accept before S, or, as proposer, signed a Delivery, Receipt,
+    BreachClaim or Revoke in that negotiation before S (it had the Accept then)."""
+    contracts: list[tuple[int, bytes, int, int, VerifiedStatement, VerifiedStatement]] = []
+    own = ev.by_issuer.get(issuer, [])
     for offer, accept in ev.contracts():
-        if issuer == offer.issuer:
+        nid = offer.header.negotiation_id
+        if issuer == accept.issuer:
+            mandate, value, known = (
+                accept.header.mandate,
+                side_value(proposal_of(offer), False),
+                accept.header.seq,
+            )
+        elif issuer == offer.issuer:
             mandate, value = offer.header.mandate, side_value(proposal_of(offer), True)
-        elif issuer == accept.issuer:
-            mandate, value = accept.header.mandate, side_value(proposal_of(offer), False)
+            after = [
+                vs.header.seq
+                for vs in own
+                if vs.header.negotiation_id == nid
+                and vs.body in ("delivery", "receipt", "breach_claim", "revoke")
+            ]
+            if not after:
+                continue
+            known = min(after)
         else:
             continue
         m = ev.mandates.get(mandate)
-        if m is None or m.agent != issuer:
-            continue
-        t = accept.header.issued_at_ms
-        k = (t - m.valid_from_ms) // m.period_ms if m.period_ms and m.budget_per_period else 0
-        per[(mandate, k)].append((value, offer, accept))
+        if m is not None and m.agent == issuer:
+            contracts.append((known, mandate, _period(m, accept.header.issued_at_ms), value, offer, accept))
     out = []
-    for (mandate, k), deals in sorted(per.items()):
-        m = ev.mandates[mandate]
-        total = sum(v for v, _, _ in deals)
-        if total > m.budget_per_period:
-            evidence = [s for _, o, a in deals for s in (o, a)]
-            out.append(
-                Finding(
-                    "over-commitment",
-                    issuer,
-                    1.0,
-                    f"{len(deals)} contracts formed in budget period {k} give {total}, above its "
-                    f"mandate's budget_per_period {m.budget_per_period}",
-                    (*evidence, ev.by_digest[mandate]),
-                    "MND-009",
+    for c in mine:
+        m = ev.mandates.get(c.mandate)
+        if m is None or m.agent != issuer or c.mandate not in ev.by_digest:
+            continue
+        h = c.statement.header
+        first = _period(m, h.issued_at_ms)
+        last = _period(m, h.expires_at_ms) if c.statement.body in _PROPOSALS else first
+        for k in range(first, last + 1):
+            held = [
+                x
+                for x in contracts
+                if x[0] < h.seq
+                and x[1] == c.mandate
+                and x[2] == k
+                and x[4].header.negotiation_id != h.negotiation_id
+            ]
+            total = c.value + sum(x[3] for x in held)
+            if total > m.budget_per_period:
+                out.append(
+                    Finding(
+                        "over-commitment",
+                        issuer,
+                        1.0,
+                        f"{total} committed in budget period {k} ({len(held)} contracts it held, and this "
+                        f"{c.statement.body}), above its mandate's budget_per_period {m.budget_per_period}",
+                        (*(s for x in held for s in (x[4], x[5])), c.statement, ev.by_digest[c.mandate]),
+                        "MND-009",
+                    )
                 )
-            )
+                break
     return out
 
 
