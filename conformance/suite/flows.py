@@ -33,9 +33,10 @@ def target(ctx: Context) -> Peer:
     return Peer(ctx.target)
 
 
-def fair_proposal(party: Party, *, value: int = 500, ask: int = 450, **kw: Any) -> trade_pb2.Offer:
-    """An offer any honest reference peer accepts: we give more than we ask, well inside its mandate
-    (the reference default: 1000 per deal), no escrow."""
+def fair_proposal(party: Party, *, value: int = 20, ask: int = 10, **kw: Any) -> trade_pb2.Offer:
+    """An offer any honest reference peer accepts: we give more than we ask, no escrow. The target
+    gives little (10), so the contracts a run leaves live use little of its mandate's exposure cap:
+    a run forms a few dozen, and they stay live until their deadline plus the claim window."""
     deadline = party.clock.now_ms + DAY_MS
     return party.proposal(
         gives=[service("code-review", value=value, deadline_ms=deadline)],
