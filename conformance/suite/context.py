@@ -214,7 +214,24 @@ class Session:
             raise ConnectionError(f"{self.target}: GetCheckpoint's answer does not verify: {exc}") from None
         self.info.did = vs.issuer
         self.record_signed([resp.envelope])
+        self.info.mandate = self._discover_mandate()
         return vs.issuer
+
+    def _discover_mandate(self) -> bytes:
+        """The target's Mandate, from an empty Gossip (its Checkpoint comes after the Mandate it names,
+        SPEC 13.5); empty if the target does not serve Gossip (the answer to an Offer carries it too)."""
+        try:
+            resp = self.cooperation.Gossip(service_pb2.GossipRequest(), timeout=self.timeout_s)
+        except grpc.RpcError:
+            return b""
+        for env in resp.envelopes:
+            try:
+                vs = verify_statement(env)
+            except CoopError:
+                continue
+            if vs.body == "mandate" and vs.statement.mandate.agent == self.info.did:
+                return bytes(env)
+        return b""
 
     def record_signed(self, envelopes: Sequence[bytes]) -> None:
         """Keep every envelope the target signed (for the audit and the report)."""
@@ -237,6 +254,8 @@ class Context:
         self.transcript: list[Exchange] = []
         self.shadow = Verifier()  # the reference verifier, as an auditor, over the whole conversation
         self._parties: dict[str, Party] = {}
+        if session.info.mandate:
+            self.hold(session.info.mandate)
 
     # -- identities ---------------------------------------------------------------------
 
@@ -398,6 +417,10 @@ class Context:
                 and not self.session.info.mandate
             ):
                 self.session.info.mandate = env
+            # Our answers must not be dated before what they answer (NEG-014): like a signer whose clock
+            # is behind, the suite's clock catches up with the target's statements.
+            if vs.issuer == self.target and vs.header.issued_at_ms > self.clock.now_ms:
+                self.clock.now_ms = vs.header.issued_at_ms
             out.append(vs)
         return out
 
