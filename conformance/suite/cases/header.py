@@ -171,3 +171,78 @@ def _varint(data: bytes, i: int) -> tuple[int, int]:
             return value, i
 
 
+
+
+def _splice(ctx: Context, build: Callable[[bytes], bytes]) -> tuple[bytes, object]:
+    """Alice's valid Offer payload rebuilt by ``build``, signed by Alice; and the valid Offer at the same seq."""
+    alice = ctx.party()
+    vs = alice.offer(target(ctx), fair_proposal(alice))
+    bad = resign_payload(alice, build(decode_envelope(vs.envelope).payload))
+    return bad, vs
+
+
+@case("stm.wire-type-mismatch", "A defined field with the wrong wire type is refused MALFORMED_STATEMENT", "STM-015", "STM-014")
+def wire_type_mismatch(ctx: Context) -> Outcome:
+    """Statement field 1 (header, a message) first sent as a varint, then as itself."""
+    alice = ctx.party()
+    bad, _ = _splice(ctx, lambda p: b"\x08\x01" + p)
+    return Outcome.passed(refuses(ctx, bad, "MALFORMED_STATEMENT", what="field 1 as a varint", context=alice.setup))
+
+
+@case("stm.unknown-field-in-range", "An unknown field numbered below a defined one is refused MALFORMED_STATEMENT", "STM-016")
+def unknown_field_in_range(ctx: Context) -> Outcome:
+    """Statement field 5 (undefined; the body numbers run to 43) inserted between header and body."""
+    alice = ctx.party()
+
+    def build(p: bytes) -> bytes:
+        header, *rest = _top_level_fields(p)
+        return header + b"\x28\x01" + b"".join(rest)
+
+    bad, _ = _splice(ctx, build)
+    return Outcome.passed(refuses(ctx, bad, "MALFORMED_STATEMENT", what="an unknown field 5", context=alice.setup))
+
+
+@case("stm.unknown-field-kept", "An unknown field above every defined one is accepted and kept byte-exact", "VER-002", "STM-016", "RPC-001")
+def unknown_field_kept(ctx: Context) -> Outcome:
+    """Alice's Offer with field 100 (a later revision's field) appended, signed: the target must accept
+    it and answer naming the digest of those exact bytes (the Accept's offer field), so it neither
+    dropped the field nor re-encoded the payload."""
+    from a2a_coop.protocol.envelope import statement_digest
+
+    alice = ctx.party()
+    bad, _ = _splice(ctx, lambda p: p + b"\xa0\x06\x01")
+    reply = ctx.exchange(bad, alice.setup, note="an offer with unknown field 100")
+    if reply.error is not None:
+        from conformance.suite.model import CaseFailed
+
+        raise CaseFailed(f"an offer with an unknown field 100 was refused {reply.error.reason or reply.error.status.name} (STM-016 allows it)")
+    digest = statement_digest(decode_envelope(bad).payload)
+    for env in reply.envelopes:
+        from a2a_coop.protocol.statements import verify_statement
+
+        vs = verify_statement(env)
+        if vs.body in ("accept", "reject", "counter"):
+            named = getattr(vs.statement, vs.body).offer
+            ctx.must(named == digest, "the target's answer names another digest: it dropped or re-encoded the unknown field (VER-002)")
+            return Outcome.passed(f"accepted; its {vs.body} names the exact bytes' digest")
+    return Outcome.info("accepted, but the answer names no offer digest to compare")
+
+
+@case("stm.check-order", "With several defects, the first check in SPEC order decides the code", "ERR-002")
+def check_order(ctx: Context) -> Outcome:
+    """Two statements with two defects each: a bad signature on a version-2 statement (step 7 before
+    step 10: SIGNATURE_INVALID), and an Offer to Carol that expired 2 minutes ago (audience, step 21,
+    before freshness, step 25: WRONG_AUDIENCE)."""
+    from a2a_coop.protocol.envelope import decode_envelope as dec
+    from conformance.suite.flows import with_signature
+
+    alice = ctx.party()
+    v2 = forge(alice, "offer", fair_proposal(alice), audience=ctx.target, mutate=_set("version", 2))
+    sig = bytearray(dec(v2).signatures[0].sig)
+    sig[5] ^= 0x10
+    first = refuses(ctx, with_signature(v2, sig=bytes(sig)), "SIGNATURE_INVALID", what="version 2 with a bad signature", context=alice.setup)
+    carol = ctx.party("carol")
+    now = ctx.clock.now_ms
+    stale = forge(alice, "offer", fair_proposal(alice), audience=carol.did, issued_at_ms=now - 180_000, ttl_ms=60_000)
+    second = refuses(ctx, stale, "WRONG_AUDIENCE", what="an expired offer to carol")
+    return Outcome.passed(f"{first}; {second}")

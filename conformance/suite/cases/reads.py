@@ -87,7 +87,9 @@ def gossip_fork_proof(ctx: Context) -> Outcome:
         return Outcome.passed(f"the swap was refused as a whole ({reply.error.reason or reply.error.status.name}); the invalid proof was not taken") if reply.error.reason else _fail(reply.error.status.name)
     back = {(bytes(p.first), bytes(p.second)) for p in reply.message.proofs}
     ctx.must((lone, lone) not in back, "the target took and passed on an invalid fork proof (ATT-012)")
-    if not any(lone in pair for pair in back) and not any(opened.offer.envelope in pair or other in pair for pair in back):
+    if not any(opened.offer.envelope in pair or other in pair for pair in back):
+        if back:  # a peer passes on a bounded number of proofs; it may hold older ones
+            return Outcome.info(f"the target passed on {len(back)} other fork proofs, not ours (a bounded list)")
         raise CaseFailed("the target did not pass on a valid fork proof it was given (ATT-011)", Level.NON_STRICT)
     return Outcome.passed("kept and passed on the valid proof, not the invalid one")
 
