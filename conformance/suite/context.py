@@ -346,6 +346,12 @@ class Context:
         shown = {"note": note, "bytes_b64": base64.b64encode(request_bytes).decode()[:4096]}
         return self._call(f"CooperationService/{rpc}", method, request_bytes, shown)
 
+    def record(self, rpc: str, request: dict[str, Any], response: dict[str, Any] | None, error: str = "") -> None:
+        """Add a call made outside the helpers above (health, reflection, HTTP) to the transcript."""
+        self.transcript.append(
+            Exchange(rpc, request, response, {"status": error, "reason": "", "metadata": {}} if error else None)
+        )
+
     def _call(self, name: str, method: Callable[..., Any], request: Any, shown: dict[str, Any]) -> Reply:
         entry = Exchange(name, shown)
         self.transcript.append(entry)

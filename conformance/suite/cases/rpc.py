@@ -82,7 +82,9 @@ def health_reflection(ctx: Context) -> Outcome:
     for service in ("", "a2acoop.v1.CooperationService"):
         try:
             resp = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=ctx.session.timeout_s)
+            ctx.record("grpc.health.v1.Health/Check", {"service": service}, {"status": resp.status})
         except grpc.RpcError as err:
+            ctx.record("grpc.health.v1.Health/Check", {"service": service}, None, err.code().name)
             raise CaseFailed(f"health check of {service or 'the server'} failed {err.code().name}", Level.NON_STRICT) from None
         ctx.must(resp.status == health_pb2.HealthCheckResponse.SERVING, f"{service or 'the server'} is not SERVING", Level.NON_STRICT)
     try:
@@ -95,6 +97,7 @@ def health_reflection(ctx: Context) -> Outcome:
     except grpc.RpcError as err:
         raise CaseFailed(f"reflection failed {err.code().name}", Level.NON_STRICT) from None
     names = {s.name for a in answers for s in a.list_services_response.service}
+    ctx.record("grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", {"list_services": ""}, {"services": sorted(names)})
     ctx.must("a2acoop.v1.CooperationService" in names, "reflection does not list a2acoop.v1.CooperationService", Level.NON_STRICT)
     return Outcome.passed("health SERVING; reflection lists CooperationService")
 
