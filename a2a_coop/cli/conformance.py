@@ -68,10 +68,11 @@ def add_parser(sub: Any, add_dial_tls: Any) -> None:
     )
     p.add_argument(
         "--role",
-        choices=["responder", "initiator", "both"],
+        choices=["responder", "initiator", "escrow", "both"],
         default="both",
-        help="which side of the protocol to test the target in (default both; initiator cases need "
-        "--control)",
+        help="which side of the protocol to test the target in (default both: every role; initiator "
+        "cases need --control; escrow cases need a target that serves EscrowService, and the bonded ones "
+        "an escrow that funds the suite's parties)",
     )
     p.add_argument("--expected-failures", type=Path, metavar="FILE", help="cases known to fail (see below)")
     p.add_argument(

@@ -40,9 +40,14 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
     mandate = load_mandate(args.mandate, key)
     funding = [(resolve_did(did), amount) for did, amount in args.fund]  # all checked before any deposit
     open_journal(args.journal).close()  # the usage checks (a missing directory, a journal in use) first
-    node = EscrowNode(key, mandate, args.journal)
+    node = EscrowNode(key, mandate, args.journal, faucet=args.conformance_faucet)
     try:
         configure_logging()
+        if args.conformance_faucet:
+            log.warning(
+                "TEST ONLY: --conformance-faucet credits %d to every new agent: never use it with real value",
+                args.conformance_faucet,
+            )
         if funding and node.escrow.ledger_size:
             log.warning("the journal already holds a ledger: --fund applies only to a new escrow; ignored")
         elif funding:

@@ -301,6 +301,15 @@ def _add_runtime_parsers(sub: Any) -> None:
         default=500,
         help="how often, in milliseconds, time-driven rules (rulings, lapses) run (default 500)",
     )
+    e.add_argument(
+        "--conformance-faucet",
+        type=positive,
+        default=0,
+        metavar="AMOUNT",
+        help="TEST ONLY: credit AMOUNT to every agent whose Mandate this escrow sees for the first "
+        "time, so the conformance suite's bonded escrow cases can run (anyone can mint funds: never on "
+        "an escrow that holds real value)",
+    )
     e.set_defaults(func=_Command("escrow", "cmd_escrow_serve"))
     e = esub.add_parser("ledger", help="fetch an escrow's ledger as a JSON transcript")
     e.add_argument("--escrow", required=True, metavar="HOST:PORT")

@@ -156,6 +156,7 @@ class TargetInfo:
 
     did: str = ""
     mandate: bytes = b""  # the target's Mandate envelope, once an Offer's answer carried it
+    escrow_only: bool = False  # it serves EscrowService and not CooperationService
 
     @property
     def mandate_digest(self) -> bytes:
@@ -207,6 +208,8 @@ class Session:
         try:
             resp = self.cooperation.GetCheckpoint(service_pb2.GetCheckpointRequest(), timeout=self.timeout_s)
         except grpc.RpcError as err:
+            if err.code() is grpc.StatusCode.UNIMPLEMENTED:
+                return self._connect_escrow()
             raise ConnectionError(f"{self.target}: {err.code().name}: {err.details()}") from None
         try:
             vs = verify_statement(resp.envelope)
@@ -216,6 +219,31 @@ class Session:
         self.record_signed([resp.envelope])
         self.info.mandate = self._discover_mandate()
         return vs.issuer
+
+    def _connect_escrow(self) -> str:
+        """A target without CooperationService may be an escrow: learn its key from the Mandate an
+        empty Submit answers with (ESC-002). Cases of the other roles then SKIP.
+
+        Raises:
+            ConnectionError: it serves neither service, or its answer is not a verifiable Mandate.
+        """
+        escrow = service_pb2_grpc.EscrowServiceStub(self.channel)
+        try:
+            resp = escrow.Submit(service_pb2.SubmitRequest(), timeout=self.timeout_s)
+        except grpc.RpcError as err:
+            raise ConnectionError(
+                f"{self.target}: serves neither CooperationService nor EscrowService "
+                f"({err.code().name}: {err.details()})"
+            ) from None
+        try:
+            vs = verify_statement(resp.envelopes[0]) if len(resp.envelopes) == 1 else None
+        except CoopError:
+            vs = None
+        if vs is None or vs.body != "mandate":
+            raise ConnectionError(f"{self.target}: an empty Submit is not answered with a Mandate (ESC-002)")
+        self.info.did = vs.statement.mandate.agent
+        self.info.escrow_only = True
+        return self.info.did
 
     def _discover_mandate(self) -> bytes:
         """The target's Mandate, from an empty Gossip (its Checkpoint comes after the Mandate it names,

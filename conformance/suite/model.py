@@ -43,6 +43,7 @@ class Role(StrEnum):
     RESPONDER = "responder"  # the suite calls the target's CooperationService
     INITIATOR = "initiator"  # the target calls the suite's server, asked through ConformanceControl
     A2A = "a2a"  # the target's A2A binding
+    ESCROW = "escrow"  # the target's EscrowService: the suite plays both parties of each contract
 
 
 class Capability(StrEnum):
@@ -51,6 +52,7 @@ class Capability(StrEnum):
     CORE = "core"  # CooperationService: every target
     CONTROL = "control"  # the optional test-only ConformanceControl service (initiator role)
     A2A = "a2a"  # the A2A binding (an AgentCard URL was given)
+    ESCROW = "escrow"  # EscrowService (the target is an escrow)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ def select(cases: dict[str, Case], *, ids: Sequence[str] = (), role: str = "both
     roles = {
         "responder": {Role.RESPONDER, Role.A2A},
         "initiator": {Role.INITIATOR},
+        "escrow": {Role.ESCROW},
         "both": set(Role),
     }[role]
     return [c for c in cases.values() if c.role in roles]
@@ -108,6 +109,8 @@ def run_case(session: Session, case: Case) -> tuple[Outcome, Context]:
     """Run one case; a case error becomes a FAIL naming it (a bug in the case or a target reply the
     suite could not read); a lost connection propagates."""
     ctx = Context(session, case)
+    if session.info.escrow_only and case.role is not Role.ESCROW:
+        return Outcome.skipped("the target is an escrow: it does not serve CooperationService"), ctx
     try:
         outcome = case.run(ctx)
     except CaseFailed as exc:
