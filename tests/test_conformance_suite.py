@@ -228,3 +228,15 @@ def test_matrix_over_two_runs(broken_target: str, tmp_path: Path, capsys: pytest
     page = (tmp_path / "matrix.html").read_text()
     assert "env.garbage" in page and "env.signature-flipped" in page and "FAIL" in page
 
+
+
+def test_conformance_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.__main__ import main as bench
+
+    assert bench(["conformance", "--quick"]) == 0
+    summary = json.loads(capsys.readouterr().out.rstrip("\n").splitlines()[-1])
+    assert summary["benchmark"] == "conformance"
+    assert summary["cases"] == sum(1 for c in load_cases() if c.startswith("env."))
+    assert 0 < summary["slowest_case_s"] <= summary["full_run_s"]
+    assert summary["levels"]["FAIL"] == 0 and summary["rpc_calls"] > 0
+    assert "mutant_kill_rate" in summary
