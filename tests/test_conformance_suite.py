@@ -40,8 +40,9 @@ def conformance(*argv: str | Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def reference_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, Identity]]:
-    """``a2a-coop serve`` as its own process (one for the module: each run uses fresh identities)."""
-    yield from _serving(tmp_path_factory.mktemp("reference"), "bob", ["serve"])
+    """``a2a-coop serve --conformance-control`` as its own process (one for the module: each run uses
+    fresh identities), so the initiator cases run too."""
+    yield from _serving(tmp_path_factory.mktemp("reference"), "bob", ["serve", "--conformance-control"])
 
 
 def _serving(tmp_path: Path, name: str, command: Sequence[str]) -> Iterator[tuple[ServerProcess, Identity]]:
@@ -131,7 +132,8 @@ def test_reference_peer_passes_every_case(reference_peer: tuple[ServerProcess, I
     assert isinstance(cases, list) and len(cases) == len(load_cases())
     bad = {c["id"]: (c["level"], c["reason"]) for c in cases if c["level"] not in ALLOWED_ON_REFERENCE}
     assert not bad, bad
-    assert sum(c["level"] == "PASS" for c in cases) >= 90
+    assert sum(c["level"] == "PASS" for c in cases) >= 100
+    assert all(c["level"] == "PASS" for c in cases if c["role"] == "initiator")
     for c in cases:  # every case that talked to the target left its transcript and a replay command
         assert c["replay"].startswith("a2a-coop conformance --target") and f"--case {c['id']}" in c["replay"]
         if c["level"] == "PASS":
@@ -147,8 +149,10 @@ def test_reference_honest_agent_passes_every_case(tmp_path: Path) -> None:
     for server, _ in _serving(tmp_path, "honest", ["agent", "run", "--strategy", "honest"]):
         run = conformance("--target", server.target, "--report-dir", tmp_path / "r")
         assert run.returncode == 0, run.stdout + run.stderr
-        levels = {c["level"] for c in _report(tmp_path / "r")["cases"]}  # type: ignore[attr-defined]
-        assert levels <= ALLOWED_ON_REFERENCE
+        cases = _report(tmp_path / "r")["cases"]
+        assert {c["level"] for c in cases} <= ALLOWED_ON_REFERENCE  # type: ignore[attr-defined]
+        # without --conformance-control the initiator cases say so, honestly
+        assert {c["level"] for c in cases if c["role"] == "initiator"} == {"SKIP"}  # type: ignore[attr-defined]
 
 
 def test_one_case_replays_with_its_seed(reference_peer: tuple[ServerProcess, Identity]) -> None:
@@ -240,3 +244,17 @@ def test_conformance_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest
     assert 0 < summary["slowest_case_s"] <= summary["full_run_s"]
     assert summary["levels"]["FAIL"] == 0 and summary["rpc_calls"] > 0
     assert "mutant_kill_rate" in summary
+
+
+def test_the_control_service_is_refused_off_loopback_without_mutual_tls(tmp_path: Path) -> None:
+    who = provision(tmp_path, "exposed")
+    run = subprocess.run(
+        cli_command("serve", *who.files(), "--host", "0.0.0.0", "--conformance-control"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=child_env(),
+        check=False,
+    )
+    assert run.returncode == 2
+    assert "--conformance-control" in run.stderr and "loopback" in run.stderr and "Traceback" not in run.stderr
