@@ -246,6 +246,7 @@ def test_conformance_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest
     assert "mutant_kill_rate" in summary
 
 
+@pytest.mark.req("CTL-001")
 def test_the_control_service_is_refused_off_loopback_without_mutual_tls(tmp_path: Path) -> None:
     who = provision(tmp_path, "exposed")
     run = subprocess.run(

@@ -159,3 +159,18 @@ class _did:  # noqa: N801  # a did as Party.deliver's counterparty
         self.did = did
 
 
+
+
+@case("ctl.not-exposed", "The test-only control service is served only on loopback or behind mutual TLS", "CTL-001")
+def control_not_exposed(ctx: Context) -> Outcome:
+    """If the target serves ConformanceControl, the suite must have reached it on a loopback address or
+    with a client certificate (mutual TLS); served in plaintext on any other address, anyone who reaches
+    it can make the target sign offers."""
+    if not ctx.session.has_control():
+        return Outcome.passed("ConformanceControl is not served")
+    host = (ctx.session.control or ctx.session.target).rpartition(":")[0].strip("[]")
+    loopback = host in ("localhost", "::1") or host.startswith("127.")
+    tls = ctx.session.tls
+    mutual = tls is not None and tls.certificate_chain is not None
+    ctx.must(loopback or mutual, f"ConformanceControl is served on {host} without mutual TLS (CTL-001)")
+    return Outcome.passed("served on loopback" if loopback else "served behind mutual TLS")
