@@ -193,11 +193,29 @@ class Session:
         self.timeout_s = timeout_s
         self.channel = open_channel(target, tls)
         self.cooperation = service_pb2_grpc.CooperationServiceStub(self.channel)
+        self.control_channel = open_channel(control, tls) if control and control != target else self.channel
         self.info = TargetInfo()
+        self._has_control: bool | None = None
         self.signed: dict[bytes, bytes] = {}  # digest -> envelope of every statement the target signed
 
     def close(self) -> None:
+        if self.control_channel is not self.channel:
+            self.control_channel.close()
         self.channel.close()
+
+    def has_control(self) -> bool:
+        """Whether the target serves ConformanceControl (an empty Initiate is INVALID_ARGUMENT there,
+        UNIMPLEMENTED elsewhere)."""
+        if self._has_control is None:
+            from a2a_coop._proto.a2acoop.v1 import control_pb2, control_pb2_grpc
+
+            stub = control_pb2_grpc.ConformanceControlStub(self.control_channel)
+            try:
+                stub.Initiate(control_pb2.InitiateRequest(), timeout=self.timeout_s)
+                self._has_control = True
+            except grpc.RpcError as err:
+                self._has_control = err.code() is not grpc.StatusCode.UNIMPLEMENTED
+        return self._has_control
 
     def connect(self) -> str:
         """Learn the target's did:key from a Checkpoint (its signature authenticates it).
@@ -282,6 +300,7 @@ class Context:
         self.transcript: list[Exchange] = []
         self.shadow = Verifier()  # the reference verifier, as an auditor, over the whole conversation
         self._parties: dict[str, Party] = {}
+        self.failure = ""  # set by the suite's own server when the target sends it something invalid
         if session.info.mandate:
             self.hold(session.info.mandate)
 
