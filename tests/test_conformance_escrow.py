@@ -149,3 +149,11 @@ def test_an_escrow_that_does_not_stamp_fails(
         )
     assert code == 1
     assert _levels(tmp_path / "r") == {"esc.stamp-evidence": "FAIL"}
+
+
+def test_the_faucet_is_refused_off_loopback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    who = provision(tmp_path, "escrow")
+    code = main(["escrow", "serve", *who.files(), "--host", "0.0.0.0", "--conformance-faucet", "10"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--conformance-faucet lets any caller mint funds" in err and "Traceback" not in err
