@@ -157,6 +157,7 @@ class TargetInfo:
     did: str = ""
     mandate: bytes = b""  # the target's Mandate envelope, once an Offer's answer carried it
     escrow_only: bool = False  # it serves EscrowService and not CooperationService
+    checkpoint_error: str = ""  # why its Checkpoint did not verify, if it did not
 
     @property
     def mandate_digest(self) -> bytes:
@@ -232,7 +233,16 @@ class Session:
         try:
             vs = verify_statement(resp.envelope)
         except CoopError as exc:
-            raise ConnectionError(f"{self.target}: GetCheckpoint's answer does not verify: {exc}") from None
+            # A target whose own signatures fail is a verdict (env.target-signatures), not a lost
+            # connection: take its claimed key and let the cases fail.
+            try:
+                claimed = decode_envelope(resp.envelope).signatures[0].keyid
+            except (CoopError, IndexError):
+                raise ConnectionError(
+                    f"{self.target}: GetCheckpoint's answer is no envelope: {exc}"
+                ) from None
+            self.info.did, self.info.checkpoint_error = claimed, str(exc)
+            return claimed
         self.info.did = vs.issuer
         self.record_signed([resp.envelope])
         self.info.mandate = self._discover_mandate()
@@ -393,10 +403,14 @@ class Context:
         shown = {"note": note, "bytes_b64": base64.b64encode(request_bytes).decode()[:4096]}
         return self._call(f"CooperationService/{rpc}", method, request_bytes, shown)
 
-    def record(self, rpc: str, request: dict[str, Any], response: dict[str, Any] | None, error: str = "") -> None:
+    def record(
+        self, rpc: str, request: dict[str, Any], response: dict[str, Any] | None, error: str = ""
+    ) -> None:
         """Add a call made outside the helpers above (health, reflection, HTTP) to the transcript."""
         self.transcript.append(
-            Exchange(rpc, request, response, {"status": error, "reason": "", "metadata": {}} if error else None)
+            Exchange(
+                rpc, request, response, {"status": error, "reason": "", "metadata": {}} if error else None
+            )
         )
 
     def _call(self, name: str, method: Callable[..., Any], request: Any, shown: dict[str, Any]) -> Reply:
