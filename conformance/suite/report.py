@@ -121,7 +121,8 @@ def to_junit(run: Run) -> bytes:
             ET.SubElement(tc, "skipped", message=f"{r.level.value}: {r.reason}"[:500])
         else:
             ET.SubElement(tc, "system-out").text = text
-    return ET.tostring(ET.ElementTree(suite).getroot(), encoding="utf-8", xml_declaration=True)
+    out: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
+    return out
 
 
 def _e(text: object) -> str:
@@ -130,9 +131,11 @@ def _e(text: object) -> str:
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#1f2328;max-width:1200px}
-table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
+table{border-collapse:collapse;width:100%}
+td,th{border-bottom:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
 .lvl{font-weight:600;color:#fff;border-radius:4px;padding:1px 6px;font-size:12px;white-space:nowrap}
-details{margin:2px 0}pre{background:#f6f8fa;padding:8px;overflow-x:auto;font-size:12px;white-space:pre-wrap;word-break:break-all}
+details{margin:2px 0}
+pre{background:#f6f8fa;padding:8px;overflow-x:auto;font-size:12px;white-space:pre-wrap;word-break:break-all}
 code{font-size:12px}.muted{color:#656d76}
 """
 
@@ -154,7 +157,8 @@ def to_html(doc: dict[str, Any]) -> str:
         transcript = "\n\n".join(_exchange_text(x) for x in c["transcript"]) or "(no call on the wire)"
         expected = " (expected failure)" if c["expected_failure"] else ""
         rows.append(
-            f"<tr id='{_e(c['id'])}'><td>{_badge(c['level'])}{_e(expected)}</td><td><code>{_e(c['id'])}</code><br>"
+            f"<tr id='{_e(c['id'])}'><td>{_badge(c['level'])}{_e(expected)}</td>"
+            f"<td><code>{_e(c['id'])}</code><br>"
             f"{_e(c['title'])}<br><span class=muted>{_e(c['reason'])}</span>"
             f"<details><summary>wire transcript ({len(c['transcript'])} calls) and replay</summary>"
             f"<pre>{_e(transcript)}</pre><pre>{_e(c['replay'])}</pre></details></td>"
@@ -162,13 +166,17 @@ def to_html(doc: dict[str, Any]) -> str:
         )
     audit = doc.get("audit")
     if audit is None:
-        audit_html = "<p class=muted>The misrepresentation audit did not run (a2a_coop.protocol.audit is not installed).</p>"
+        audit_html = (
+            "<p class=muted>The misrepresentation audit did not run "
+            "(a2a_coop.protocol.audit is not installed).</p>"
+        )
     elif not audit:
         audit_html = f"<p>No findings over the {len(doc['signed'])} statements the target signed.</p>"
     else:
         items = "".join(
             f"<li><b>{_e(f['kind'])}</b> (confidence {f['confidence']:.2f}): {_e(f['summary'])}"
-            f"<details><summary>evidence</summary><pre>{_e(chr(10).join(map(str, f['evidence'])))}</pre></details></li>"
+            f"<details><summary>evidence</summary>"
+            f"<pre>{_e(chr(10).join(map(str, f['evidence'])))}</pre></details></li>"
             for f in audit
         )
         audit_html = f"<ul>{items}</ul>"
@@ -227,7 +235,7 @@ def write_reports(run: Run, directory: Path) -> dict[str, Path]:
 
 
 def write_matrix(directories: Sequence[Path], out_dir: Path) -> Path:
-    """A matrix page (cases × targets) from the report.json of several runs.
+    """A matrix page (cases by targets) from the report.json of several runs.
 
     Raises:
         OSError: a report cannot be read or the page written.
@@ -249,7 +257,7 @@ def write_matrix(directories: Sequence[Path], out_dir: Path) -> Path:
         cells = "".join(
             f"<td title='{_e(lv[case_id]['reason'])}'>{_badge(lv[case_id]['level'])}</td>"
             if case_id in lv
-            else "<td>–</td>"
+            else "<td>-</td>"
             for lv in levels
         )
         rows.append(f"<tr><td><code>{_e(case_id)}</code></td>{cells}</tr>")

@@ -114,7 +114,7 @@ def run_case(session: Session, case: Case) -> tuple[Outcome, Context]:
         outcome = Outcome(exc.level, exc.reason)
     except ConnectionError:
         raise
-    except Exception as exc:  # noqa: BLE001  # reported, with where it happened, never swallowed
+    except Exception as exc:  # reported, with where it happened, never swallowed
         where = traceback.extract_tb(exc.__traceback__)[-1]
         outcome = Outcome.failed(
             f"the case could not complete: {type(exc).__name__}: {exc} "
