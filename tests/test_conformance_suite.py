@@ -288,3 +288,23 @@ def test_the_control_service_is_refused_off_loopback_without_mutual_tls(tmp_path
     assert (
         "--conformance-control" in run.stderr and "loopback" in run.stderr and "Traceback" not in run.stderr
     )
+
+
+def test_runs_over_mutual_tls(tmp_path: Path) -> None:
+    """A target that requires client certificates: the suite dials it with the CLI's TLS options, and
+    the control service behind mutual TLS is allowed (CTL-001) off loopback too."""
+    from pki import Pki
+
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    Pki(pki)
+    tls_serve = ["--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key")]
+    tls_serve += ["--tls-client-ca", str(pki / "ca.pem")]
+    dial = ["--tls-ca", pki / "ca.pem", "--tls-cert", pki / "client.pem", "--tls-key", pki / "client.key"]
+    for server, _ in _serving(tmp_path, "tls", ["serve", *tls_serve, "--conformance-control"]):
+        cases = ["--case=env.signature-flipped", "--case=ini.reject", "--case=ctl.not-exposed"]
+        run = conformance("--target", server.target, *dial, *cases)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "3 PASS" in run.stdout
+        plain = conformance("--target", server.target, "--case=env.garbage")  # no client certificate
+        assert plain.returncode == 2 and "cannot reach the target" in plain.stderr

@@ -234,7 +234,7 @@ def _summary(result: Any, out: TextIO) -> None:
             "(remove it from the expected-failures file)\n"
         )
     if result.findings is None:
-        out.write("  audit: not run (a2a_coop.protocol.audit is not available)\n")
+        out.write(f"  audit: not run ({result.audit_note})\n")
     elif result.findings:
         out.write(f"  audit: {len(result.findings)} findings about what the target signed (see the report)\n")
     out.write("FAILED: a MUST case failed\n" if result.breaks_must else "OK: every MUST case passed\n")

@@ -89,6 +89,7 @@ def to_json(run: Run) -> dict[str, Any]:
         ],
         "signed": [base64.b64encode(e).decode() for e in run.signed],
         "audit": run.findings,
+        "audit_note": run.audit_note,
     }
 
 
@@ -166,10 +167,8 @@ def to_html(doc: dict[str, Any]) -> str:
         )
     audit = doc.get("audit")
     if audit is None:
-        audit_html = (
-            "<p class=muted>The misrepresentation audit did not run "
-            "(a2a_coop.protocol.audit is not installed).</p>"
-        )
+        note = _e(doc.get("audit_note", ""))
+        audit_html = f"<p class=muted>The misrepresentation audit did not run: {note}.</p>"
     elif not audit:
         audit_html = f"<p>No findings over the {len(doc['signed'])} statements the target signed.</p>"
     else:
