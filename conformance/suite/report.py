@@ -6,12 +6,14 @@ JSON schema ``a2a-coop-conformance/1``::
     {"schema": "a2a-coop-conformance/1", "target": "host:port", "target_did": "did:key:...",
      "seed": "...", "started_at": "ISO 8601", "duration_s": 1.2, "exit_code": 0,
      "counts": {"PASS": n, "FAIL": n, "NON-STRICT": n, "SKIP": n, "INFO": n, "NOT-TESTED": n},
-     "coverage": {"must": n, "must_tested": n, "must_not_tested": n, "must_without_case": [...]},
+     "coverage": {"must": n, "must_tested": n, "must_not_tested": n, "must_skipped": n,
+                  "must_without_case": [...]},
      "cases": [{"id", "title", "role", "capability", "requirements": [...], "level", "reason",
                 "expected_failure": bool, "duration_s", "replay", "transcript": [
                     {"rpc", "request", "response", "error", "elapsed_ms"}]}],
      "signed": ["base64 envelope", ...],          # everything the target signed
-     "audit": null | [{"kind", "confidence", "summary", "evidence": [...]}]}
+     "audit": null | [{"kind", "confidence", "summary", "requirement", "evidence": [digest hex]}],
+     "audit_note": "why the audit did not run, or empty"}
 
 Fields are only ever added; a consumer ignores those it does not know.
 """
@@ -44,19 +46,26 @@ _COLOURS = {
 
 
 def coverage(results: Sequence[Result]) -> dict[str, Any]:
-    """Which MUST requirements this run tested live, which only have NOT-TESTED cases, which none."""
+    """What this run did with each MUST requirement: tested live (a case of it passed or failed), only
+    NOT-TESTED (the wire cannot show it), only skipped or informational (the target does not offer
+    the capability, or a case could not reach its point), or no case at all."""
     musts = [r.id for r in read_registry() if r.level == "MUST"]
-    tested: set[str] = set()
-    named: set[str] = set()
+    by_level: dict[str, set[Level]] = {m: set() for m in musts}
     for res in results:
-        named.update(res.case.requirements)
-        if res.level in (Level.PASS, Level.FAIL, Level.NON_STRICT):
-            tested.update(res.case.requirements)
+        for rid in res.case.requirements:
+            if rid in by_level:
+                by_level[rid].add(res.level)
+    live = {Level.PASS, Level.FAIL, Level.NON_STRICT}
+    tested = [m for m in musts if by_level[m] & live]
+    not_tested = [m for m in musts if not by_level[m] & live and Level.NOT_TESTED in by_level[m]]
     return {
         "must": len(musts),
-        "must_tested": sum(1 for m in musts if m in tested),
-        "must_not_tested": sum(1 for m in musts if m in named and m not in tested),
-        "must_without_case": [m for m in musts if m not in named],
+        "must_tested": len(tested),
+        "must_not_tested": len(not_tested),
+        "must_skipped": sum(
+            1 for m in musts if by_level[m] and not by_level[m] & live and m not in not_tested
+        ),
+        "must_without_case": [m for m in musts if not by_level[m]],
     }
 
 

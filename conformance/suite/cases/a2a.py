@@ -36,8 +36,11 @@ def _card(ctx: Context) -> tuple[dict[str, Any], dict[str, str]]:
     try:
         with urllib.request.urlopen(url, timeout=ctx.session.timeout_s) as resp:  # the user's URL
             headers = {k.lower(): v for k, v in resp.headers.items()}
-            return json.loads(resp.read()), headers
+            card = json.loads(resp.read())
+            ctx.record(f"HTTP GET {url}", {}, {"status": resp.status, "headers": headers})
+            return card, headers
     except (urllib.error.URLError, OSError, ValueError) as exc:
+        ctx.record(f"HTTP GET {url}", {}, None, str(exc))
         raise CaseFailed(f"cannot fetch the AgentCard at {url}: {exc}") from None
 
 

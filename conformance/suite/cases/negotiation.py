@@ -102,7 +102,6 @@ def reject(ctx: Context) -> Outcome:
 def second_accept(ctx: Context) -> Outcome:
     """After the target accepted our Offer, we Accept it too (ACCEPTED + ACCEPT is no row)."""
     contract = form_contract(ctx)
-    bad = contract.party.accept(contract.opened.offer)
     bad = contract.party.sign(
         "accept",
         trade_pb2.Accept(offer=contract.opened.offer.digest),
