@@ -52,7 +52,9 @@ def mutant_kill_rate() -> float | None:
     return float(kill_rate()) if callable(kill_rate) else None
 
 
-def _one_run(target: str, case_ids: Sequence[str]) -> tuple[float, list[tuple[str, float]], dict[str, int], int]:
+def _one_run(
+    target: str, case_ids: Sequence[str]
+) -> tuple[float, list[tuple[str, float]], dict[str, int], int]:
     from conformance.suite import runner
     from conformance.suite.context import Session
 
@@ -86,7 +88,9 @@ def _rpc_floor(target: str, calls: int) -> float:
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks conformance", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks conformance", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--rounds", type=int, default=3, help="full runs (default 3)")
     parser.add_argument("--quick", action="store_true", help="only the envelope cases, one round (CI)")
     args = parser.parse_args(argv)
@@ -112,8 +116,13 @@ def main(argv: Sequence[str]) -> int:
     print(f"{'round':>5}  {'full run':>9}  {'cases':>5}  {'calls':>5}")
     for i, (took, per_case, _, n_calls) in enumerate(runs, 1):
         print(f"{i:>5}  {took:>8.2f}s  {len(per_case):>5}  {n_calls:>5}")
-    print(f"slowest case: {slowest_id} {slowest * 1000:.0f} ms (target < {SLOWEST_CASE_TARGET_S * 1000:.0f} ms)")
-    print(f"full run: {full:.2f} s (target < {FULL_RUN_TARGET_S:.0f} s); {calls} calls as bare GetCheckpoint: {floor:.2f} s")
+    print(
+        f"slowest case: {slowest_id} {slowest * 1000:.0f} ms (target < {SLOWEST_CASE_TARGET_S * 1000:.0f} ms)"
+    )
+    print(
+        f"full run: {full:.2f} s (target < {FULL_RUN_TARGET_S:.0f} s); "
+        f"{calls} calls as bare GetCheckpoint: {floor:.2f} s"
+    )
     print("levels: " + ", ".join(f"{n} {k}" for k, n in levels.items() if n))
     summary: dict[str, Any] = {
         "benchmark": "conformance",

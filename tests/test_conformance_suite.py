@@ -14,7 +14,16 @@ import grpc
 import pytest
 
 from a2a_coop.cli import main
-from a2a_coop.cli.demo import Identity, ServerProcess, child_env, cli_command, provision, start_server, stop_process, wait_listening
+from a2a_coop.cli.demo import (
+    Identity,
+    ServerProcess,
+    child_env,
+    cli_command,
+    provision,
+    start_server,
+    stop_process,
+    wait_listening,
+)
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.runtime.node import PeerNode
 from a2a_coop.transport import TransportError, serve
@@ -106,7 +115,9 @@ def test_list_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
         ["conformance", "--target", "127.0.0.1:1", "--expected-failures", "/nonexistent/file"],
     ],
 )
-def test_usage_and_connection_errors_exit_2_with_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_and_connection_errors_exit_2_with_one_line(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("a2a-coop: ") and "Traceback" not in err
@@ -121,7 +132,9 @@ def _report(directory: Path) -> dict[str, object]:
     return doc
 
 
-def test_reference_peer_passes_every_case(reference_peer: tuple[ServerProcess, Identity], tmp_path: Path) -> None:
+def test_reference_peer_passes_every_case(
+    reference_peer: tuple[ServerProcess, Identity], tmp_path: Path
+) -> None:
     server, _ = reference_peer
     out = tmp_path / "reports"
     run = conformance("--target", server.target, "--report-dir", out)
@@ -211,11 +224,24 @@ def test_expected_failures_turn_the_run_green_and_report_unexpected_passes(
 ) -> None:
     envelope_cases = [c for c in load_cases() if c.startswith("env.")]
     probe = tmp_path / "probe"
-    main(["conformance", "--target", broken_target, "--report-dir", str(probe), *(f"--case={c}" for c in envelope_cases)])
+    main(
+        [
+            "conformance",
+            "--target",
+            broken_target,
+            "--report-dir",
+            str(probe),
+            *(f"--case={c}" for c in envelope_cases),
+        ]
+    )
     failed = [c["id"] for c in _report(probe)["cases"] if c["level"] == "FAIL"]  # type: ignore[attr-defined]
     assert failed == ["env.signature-flipped", "env.signature-short"]
     listing = tmp_path / "expected.txt"
-    listing.write_text("# known: our bad-signature status\n" + "\n".join(f"{c}  issue #1" for c in failed) + "\nenv.garbage  # passes\n")
+    listing.write_text(
+        "# known: our bad-signature status\n"
+        + "\n".join(f"{c}  issue #1" for c in failed)
+        + "\nenv.garbage  # passes\n"
+    )
     capsys.readouterr()
     rerun = [*(f"--case={c}" for c in failed), "--case=env.garbage"]
     assert main(["conformance", "--target", broken_target, "--expected-failures", str(listing), *rerun]) == 0
@@ -227,11 +253,12 @@ def test_expected_failures_turn_the_run_green_and_report_unexpected_passes(
 def test_matrix_over_two_runs(broken_target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     main(["conformance", "--target", broken_target, "--case", "env.garbage", "--report-dir", str(a)])
-    main(["conformance", "--target", broken_target, "--case", "env.signature-flipped", "--report-dir", str(b)])
+    main(
+        ["conformance", "--target", broken_target, "--case", "env.signature-flipped", "--report-dir", str(b)]
+    )
     assert main(["conformance", "--matrix", str(a), str(b), "--report-dir", str(tmp_path)]) == 0
     page = (tmp_path / "matrix.html").read_text()
     assert "env.garbage" in page and "env.signature-flipped" in page and "FAIL" in page
-
 
 
 def test_conformance_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
@@ -258,4 +285,48 @@ def test_the_control_service_is_refused_off_loopback_without_mutual_tls(tmp_path
         check=False,
     )
     assert run.returncode == 2
-    assert "--conformance-control" in run.stderr and "loopback" in run.stderr and "Traceback" not in run.stderr
+    assert (
+        "--conformance-control" in run.stderr and "loopback" in run.stderr and "Traceback" not in run.stderr
+    )
+
+
+def test_runs_over_mutual_tls(tmp_path: Path) -> None:
+    """A target that requires client certificates: the suite dials it with the CLI's TLS options, and
+    the control service behind mutual TLS is allowed (CTL-001) off loopback too."""
+    from pki import Pki
+
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    Pki(pki)
+    tls_serve = ["--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key")]
+    tls_serve += ["--tls-client-ca", str(pki / "ca.pem")]
+    dial = ["--tls-ca", pki / "ca.pem", "--tls-cert", pki / "client.pem", "--tls-key", pki / "client.key"]
+    for server, _ in _serving(tmp_path, "tls", ["serve", *tls_serve, "--conformance-control"]):
+        cases = ["--case=env.signature-flipped", "--case=ini.reject", "--case=ctl.not-exposed"]
+        run = conformance("--target", server.target, *dial, *cases)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "3 PASS" in run.stdout
+        plain = conformance("--target", server.target, "--case=env.garbage")  # no client certificate
+        assert plain.returncode == 2 and "cannot reach the target" in plain.stderr
+
+
+@pytest.mark.req("CHN-005")
+def test_a_peer_answering_a_counterparty_ahead_of_its_clock_keeps_its_chain_in_time_order() -> None:
+    """Found by tim.within-skew: Alice's clock runs 10 s ahead (within the skew); Bob's answer to her is
+    dated at her time (NEG-014). Bob's next statement, to Carol at his own clock, must not be dated
+    before it (CHN-005): his own guard would refuse it, and Carol's offer with it."""
+    from peers import make_peer
+
+    from a2a_coop.protocol.statements import verify_statement
+    from a2a_coop.testing import FixedClock, Party
+
+    clock = FixedClock()
+    bob = Party("bob", clock)
+    peer = make_peer(bob, clock)
+    alice, carol = Party("alice", clock), Party("carol", clock)
+    ahead = alice.offer(bob, issued_at_ms=clock.now_ms + 10_000)
+    first = [verify_statement(e) for e in peer.exchange(ahead.envelope, alice.setup)]
+    assert [vs.body for vs in first] == ["mandate", "accept", "delivery"]
+    second = [verify_statement(e) for e in peer.exchange(carol.offer(bob).envelope, carol.setup)]
+    assert [vs.body for vs in second] == ["mandate", "accept", "delivery"]
+    assert second[1].header.issued_at_ms >= first[-1].header.issued_at_ms

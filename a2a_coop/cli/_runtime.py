@@ -296,7 +296,12 @@ def listen(
 ) -> Any:
     try:
         return serve(
-            handler_peer, handler_escrow, host=args.host, port=args.port, tls=tls, extra_servicers=extra_servicers
+            handler_peer,
+            handler_escrow,
+            host=args.host,
+            port=args.port,
+            tls=tls,
+            extra_servicers=extra_servicers,
         )
     except RuntimeError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc}") from None

@@ -180,7 +180,9 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
                 raise UsageError("--conformance-control is not available with --a2a")
             _serve_a2a_until_stopped(node, args, tls, did=key.did, out=out)
         else:
-            serve_until_stopped(LoggedPeer(node), None, args, tls, did=key.did, out=out, extra_servicers=extra)
+            serve_until_stopped(
+                LoggedPeer(node), None, args, tls, did=key.did, out=out, extra_servicers=extra
+            )
     return EXIT_OK
 
 

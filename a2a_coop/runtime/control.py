@@ -28,17 +28,19 @@ MAX_TTL_MS = 86_400_000
 CALL_TIMEOUT_S = 10.0
 
 
-class ControlServicer(control_pb2_grpc.ConformanceControlServicer):
+class ControlServicer(control_pb2_grpc.ConformanceControlServicer):  # type: ignore[misc]  # generated
     """Serves Initiate for one peer."""
 
     def __init__(self, peer: Peer) -> None:
         self.peer = peer
 
-    def Initiate(  # noqa: N802  # the gRPC method's name
+    def Initiate(  # the gRPC method's name
         self, request: control_pb2.InitiateRequest, context: grpc.ServicerContext
     ) -> control_pb2.InitiateResponse:
         if not request.counterparty_url or not request.counterparty or not request.HasField("proposal"):
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "counterparty_url, counterparty and proposal are required")
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "counterparty_url, counterparty and proposal are required"
+            )
         if request.ttl_ms > MAX_TTL_MS:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"ttl_ms is at most {MAX_TTL_MS}")
         try:
@@ -52,7 +54,9 @@ class ControlServicer(control_pb2_grpc.ConformanceControlServicer):
         raise AssertionError("unreachable")  # abort raises
 
     def _initiate(self, request: control_pb2.InitiateRequest) -> control_pb2.InitiateResponse:
-        logger.info("conformance control: initiating with %s at %s", request.counterparty, request.counterparty_url)
+        logger.info(
+            "conformance control: initiating with %s at %s", request.counterparty, request.counterparty_url
+        )
         self.peer.hold(list(request.context))
         with CooperationClient(request.counterparty_url, timeout_s=CALL_TIMEOUT_S) as client:
             offer = self.peer.propose(

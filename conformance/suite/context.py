@@ -19,10 +19,11 @@ the status and the metadata (RPC-005) itself or with :meth:`Context.expect_rejec
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.protobuf.message import DecodeError, Message
@@ -48,7 +49,7 @@ class LiveClock(FixedClock):
     def __init__(self) -> None:  # no dataclass __init__: now_ms is computed
         self._offset_ms = 0
 
-    @property  # type: ignore[override]
+    @property
     def now_ms(self) -> int:
         return int(time.time() * 1000) + self._offset_ms
 
@@ -101,8 +102,9 @@ def parse_error(err: grpc.RpcError) -> ErrorDetail:
     """The status and our ErrorInfo (domain a2acoop.v1) of a failed call, without interpreting it."""
     code = err.code()
     detail = ErrorDetail(code, err.details() or "")
-    try:
-        trailers = err.trailing_metadata() or ()  # type: ignore[attr-defined]
+    trailers: Iterable[tuple[str, str | bytes]]
+    try:  # (key, value) pairs, as in a2a_coop.transport.errors
+        trailers = cast(Any, err).trailing_metadata() or ()
     except AttributeError:
         trailers = ()
     for key, value in trailers:
@@ -134,10 +136,8 @@ def describe(envelope: bytes) -> dict[str, Any]:
     try:
         vs = verify_statement(envelope)
     except CoopError as exc:
-        try:
+        with contextlib.suppress(CoopError):
             out["digest"] = statement_digest(decode_envelope(envelope).payload).hex()
-        except CoopError:
-            pass
         out["summary"] = f"(does not verify: {exc.code})"
         return out
     h = vs.header

@@ -8,6 +8,7 @@ directions in the case's transcript, and verifies what the target sends with the
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -88,10 +89,8 @@ class _Counterparty:
             answers = [self.party.mandate_vs.envelope, *answers]  # RPC-002: our Mandate first
         entry.response = {"envelopes": [describe(e) for e in answers]}
         for env in answers:  # what we answer, the target will hold: so does the shadow
-            try:
+            with contextlib.suppress(CoopError):  # a deliberately defective answer, or a mandate held
                 self.ctx.shadow.accept(env)
-            except CoopError:
-                pass  # a deliberately defective answer, or our mandate held already
         return answers
 
 
@@ -116,7 +115,9 @@ def initiate(
             proposal=proposal or target_proposal(party),
             ttl_ms=ttl_ms,
         )
-        entry = Exchange("ConformanceControl/Initiate", {"note": f"initiate with {party.did} at {server.target}"})
+        entry = Exchange(
+            "ConformanceControl/Initiate", {"note": f"initiate with {party.did} at {server.target}"}
+        )
         ctx.transcript.append(entry)
         stub = control_pb2_grpc.ConformanceControlStub(ctx.session.control_channel)
         started = time.perf_counter()
@@ -125,8 +126,13 @@ def initiate(
         except grpc.RpcError as err:
             out.error = parse_error(err)
             entry.error = out.error.as_dict()
-            if out.error.status in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and not out.received:
-                raise ConnectionError(f"ConformanceControl: {out.error.status.name}: {out.error.message}") from None
+            if (
+                out.error.status in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+                and not out.received
+            ):
+                raise ConnectionError(
+                    f"ConformanceControl: {out.error.status.name}: {out.error.message}"
+                ) from None
         else:
             out.envelopes, out.negotiation_id = list(resp.envelopes), resp.negotiation_id
             entry.response = {"envelopes": [describe(e) for e in out.envelopes]}

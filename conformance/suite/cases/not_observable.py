@@ -13,7 +13,8 @@ _ESCROW = (
 )
 _REPUTATION = (
     "a reputation view is the target's internal computation; the protocol exposes no RPC that returns "
-    "scores, so it cannot be read over the wire. Check your implementation against tests/test_reputation.py's "
+    "scores, so it cannot be read over the wire. Check your implementation against "
+    "tests/test_reputation.py's "
     "worked examples"
 )
 _AUDIT = (
@@ -24,20 +25,23 @@ _AUDIT = (
 not_observable(
     "esc.bond-body-parties",
     "A settlement names a valid party and a positive amount",
-    "an escrow signs these bodies and a peer relays them; the body rule is pinned offline by the vectors (statements.json, rules.json), and the escrow cases check every amount and party the target escrow signs",
+    "an escrow signs these bodies and a peer relays them; the body rule is pinned offline by the vectors "
+    "(statements.json, rules.json), and the escrow cases check every amount and party the target escrow signs",
     "BDY-008",
 )
 not_observable(
     "esc.witnessed-time-acks",
     "Witnessed time counts Acks and Receipts by the audience, never the statement's own date",
-    "the escrow cases observe Stamps (esc.ruling-dismiss, esc.late-delivery-upheld); how a verifier combines Acks into witnessed time is internal: the vectors (chains.json, causal time) pin it",
+    "the escrow cases observe Stamps (esc.ruling-dismiss, esc.late-delivery-upheld); how a verifier combines "
+    "Acks into witnessed time is internal: the vectors (chains.json, causal time) pin it",
     "WIT-002",
 )
 not_observable(
     "esc.submit-deliveries",
-    "A party submits its Deliveries to the escrow without waiting",
-    "what a target submits to its escrow happens on the target's channel to that escrow, which the suite does not see unless the target trades under an escrow the suite plays; "
-    + "the reference peer does it (EscrowWitness in a2a_coop/runtime/node.py)",
+    "An initiator submits the contract and its Deliveries to the escrow",
+    "what a target submits to its escrow goes over the target's own channel to an escrow its operator "
+    "configured, which the suite does not see; the reference peer does it (EscrowWitness in "
+    "a2a_coop/runtime/node.py)",
     "WIT-007",
     "ESC-004",
 )
@@ -71,7 +75,8 @@ not_observable(
 not_observable(
     "att.trust-policy",
     "A configured trust policy refuses or demands bonds through the guard",
-    "depends on the target's operator configuration (a threshold and seeds) that the suite cannot set or read",
+    "depends on the target's operator configuration (a threshold and seeds) that the suite cannot set or "
+    "read",
     "ATT-016",
 )
 not_observable(
@@ -87,19 +92,22 @@ not_observable(
 not_observable(
     "rpc.durability",
     "Write-ahead journaling before a response leaves",
-    "crash durability shows only by killing the target between its write and its answer; tests/test_journal.py and reliability/ do that to the reference peer",
+    "crash durability shows only by killing the target between its write and its answer; "
+    "tests/test_journal.py and reliability/ do that to the reference peer",
     "RPC-004",
 )
 not_observable(
     "rpc.deadline",
     "Clients set deadlines; a server stops work on an expired call",
-    "the suite itself sets a deadline on every call (--timeout); whether the target stops work after a deadline cannot be seen from outside, since an abandoned call records nothing visible",
+    "the suite itself sets a deadline on every call (--timeout); whether the target stops work after a "
+    "deadline cannot be seen from outside, since an abandoned call records nothing visible",
     "RPC-009",
 )
 not_observable(
     "chn.complete-mode",
     "Complete-chain verification of a log segment (CHAIN_GAP)",
-    "live receivers verify sparse chains (CHN-006); complete mode applies to offline log segments: the vectors (chains.json) test it",
+    "live receivers verify sparse chains (CHN-006); complete mode applies to offline log segments: the "
+    "vectors (chains.json) test it",
     "CHN-002",
 )
 not_observable(
@@ -111,19 +119,23 @@ not_observable(
 not_observable(
     "ver.field-numbering",
     "New fields take numbers above existing ones",
-    "a rule for revisions of the .proto files, not for a running peer; tools/gen_proto.py --check and tests/test_generated.py pin the shipped numbering",
+    "a rule for revisions of the .proto files, not for a running peer; tools/gen_proto.py --check and "
+    "tests/test_generated.py pin the shipped numbering",
     "VER-003",
 )
 not_observable(
     "env.json-form",
     "The DSSE JSON envelope form",
-    "CooperationService carries binary envelopes only; the JSON form travels in the A2A binding's data Parts (a2a cases) and is tested offline by conformance/vectors/wire.json",
+    "CooperationService carries binary envelopes only; the JSON form travels in the A2A binding's data "
+    "Parts (a2a cases) and is tested offline by conformance/vectors/wire.json",
     "ENV-010",
 )
 not_observable(
     "neg.initiator-side",
     "Counter, Withdraw and the Accept of an expired offer",
-    "needs the target to open the negotiation (the initiator role, through ConformanceControl: cases/initiator.py); as a responder the target answers every offer at once, so the suite never holds its outstanding offer",
+    "needs the target to open the negotiation (the initiator role, through ConformanceControl: "
+    "cases/initiator.py); as a responder the target answers every offer at once, so the suite never holds "
+    "its outstanding offer",
     "NEG-004",
     "NEG-007",
 )
@@ -136,6 +148,7 @@ not_observable(
 not_observable(
     "esc.open-contract-bound",
     "An escrow bounds open contracts per party",
-    "showing the bound takes more open contracts than a run should leave at an escrow (the reference allows 1000); tests/test_escrow.py checks it for the reference escrow",
+    "showing the bound takes more open contracts than a run should leave at an escrow (the reference allows "
+    "1000); tests/test_escrow.py checks it for the reference escrow",
     "CMT-008",
 )
