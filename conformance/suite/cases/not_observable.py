@@ -26,7 +26,8 @@ not_observable(
     "esc.bond-body-parties",
     "A settlement names a valid party and a positive amount",
     "an escrow signs these bodies and a peer relays them; the body rule is pinned offline by the vectors "
-    "(statements.json, rules.json), and the escrow cases check every amount and party the target escrow signs",
+    "(statements.json, rules.json), and the escrow cases check every amount and party the target escrow "
+    "signs",
     "BDY-008",
 )
 not_observable(
