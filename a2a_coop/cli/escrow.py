@@ -36,13 +36,24 @@ from a2a_coop.transport import EscrowClient
 @runtime_command
 def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
     tls = server_tls(args)
+    mutual = tls is not None and tls.trusted_ca is not None and tls.require_client_auth
+    if args.conformance_faucet and args.host not in ("127.0.0.1", "::1", "localhost") and not mutual:
+        raise UsageError(
+            "--conformance-faucet lets any caller mint funds: serve it on a loopback --host, or with "
+            f"--tls-client-ca (mutual TLS), not on {args.host}"
+        )
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
     funding = [(resolve_did(did), amount) for did, amount in args.fund]  # all checked before any deposit
     open_journal(args.journal).close()  # the usage checks (a missing directory, a journal in use) first
-    node = EscrowNode(key, mandate, args.journal)
+    node = EscrowNode(key, mandate, args.journal, faucet=args.conformance_faucet)
     try:
         configure_logging()
+        if args.conformance_faucet:
+            log.warning(
+                "TEST ONLY: --conformance-faucet credits %d to every new agent: never use it with real value",
+                args.conformance_faucet,
+            )
         if funding and node.escrow.ledger_size:
             log.warning("the journal already holds a ledger: --fund applies only to a new escrow; ignored")
         elif funding:

@@ -7,7 +7,8 @@ so ``a2a-coop verify`` never pays for the gRPC transport. The command groups:
 * :mod:`.peer` -- ``mandate``, ``serve``, ``offer``, ``resume``, ``claim``, ``revoke``, ``status``,
   ``export``;
 * :mod:`.escrow` -- ``escrow serve|ledger|export|audit``;
-* :mod:`.demo` -- ``demo`` (processes on loopback, or ``--offline`` in one process).
+* :mod:`.demo` -- ``demo`` (processes on loopback, or ``--offline`` in one process);
+* :mod:`.conformance` -- ``conformance`` (the live conformance suite against a target).
 
 Exit codes (:mod:`._common`): 0 valid or done, 1 invalid or refused, 2 usage,
 I/O or network errors, 3 a trade did not finish; user mistakes get one line on stderr, never a traceback.
@@ -235,6 +236,13 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--min-bond", type=non_negative, default=0, help="the bond --bond-below demands")
     p.add_argument(
+        "--conformance-control",
+        action="store_true",
+        help="TESTING ONLY: also serve the ConformanceControl service, through which a conformance suite "
+        "makes this peer initiate trades (a2a-coop conformance --role initiator); refused unless --host is "
+        "loopback or --tls-client-ca requires client certificates (off by default)",
+    )
+    p.add_argument(
         "--max-rate",
         type=non_negative,
         default=0,
@@ -327,6 +335,15 @@ def _add_runtime_parsers(sub: Any) -> None:
         type=positive,
         default=500,
         help="how often, in milliseconds, time-driven rules (rulings, lapses) run (default 500)",
+    )
+    e.add_argument(
+        "--conformance-faucet",
+        type=positive,
+        default=0,
+        metavar="AMOUNT",
+        help="TEST ONLY: credit AMOUNT to every agent whose Mandate this escrow sees for the first "
+        "time, so the conformance suite's bonded escrow cases can run (anyone can mint funds: never on "
+        "an escrow that holds real value)",
     )
     e.set_defaults(func=_Command("escrow", "cmd_escrow_serve"))
     e = esub.add_parser("ledger", help="fetch an escrow's ledger as a JSON transcript")
@@ -631,6 +648,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the same story in this process, on a fixed clock (no network, no subprocesses)",
     )
     p.set_defaults(func=_Command("demo", "cmd_demo"))
+
+    from a2a_coop.cli import conformance  # the parser only: the suite loads when the command runs
+
+    conformance.add_parser(sub, _add_dial_tls)
+    sub.choices["conformance"].set_defaults(func=_Command("conformance", "cmd_conformance"))
 
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=_cmd_version)

@@ -467,8 +467,10 @@ class EscrowNode:
         journal_path: Path,
         *,
         clock: Callable[[], int] = wall_clock_ms,
+        faucet: int = 0,
     ) -> None:
         self.clock = clock
+        self.faucet = faucet
         self.journal = Journal.open(journal_path)
         self.mandate = mandate
         self.lock = threading.Lock()
@@ -511,6 +513,7 @@ class EscrowNode:
             meta: dict[str, Any] | None = None
             ticket = None
             try:
+                self._pour(envelopes)  # test-only; its Deposits are ledger entries, not part of the answer
                 signed = self.escrow.submit(envelopes, self.clock())
                 if key is not None and signed:
                     # Written with what was signed now, in one transaction; when nothing new was signed
@@ -528,6 +531,24 @@ class EscrowNode:
                 finally:
                     self.lock.acquire()
             return [self.mandate, *(vs.envelope for vs in signed)]
+
+    def _pour(self, envelopes: Sequence[bytes]) -> None:
+        """The test-only faucet (``faucet`` > 0, ``escrow serve --conformance-faucet``): a Deposit of
+        ``faucet`` for the agent of every Mandate in ``envelopes`` that holds nothing here yet, signed
+        before the evidence is taken so that the contract it comes with is bonded at once."""
+        if not self.faucet:
+            return
+        for env in envelopes:
+            try:
+                vs = verify_statement(env)
+            except CoopError:
+                continue  # the Submit itself reports it
+            if vs.body != "mandate" or vs.digest in self.escrow.verifier.statements:
+                continue
+            agent = vs.statement.mandate.agent
+            if self.escrow.balance(agent) == (0, 0):
+                currency = self.escrow.currency
+                self.escrow.deposit(agent, self.faucet, currency, "conformance faucet", self.clock())
 
     def _stage(self, meta: dict[str, Any] | None) -> Ticket | None:
         """:meth:`_persist`, staged for the journal's group commit (None if there is nothing to write)."""

@@ -305,19 +305,22 @@ class Peer:
             records: list[_Record] = []
             now = self.clock()
             ticket = None
+            changed = False  # a refusal before anything was accepted changed nothing (ERR-003)
             try:
                 for env in envelopes:
                     try:
                         vs = self.verifier.accept(env, now)
                     except Replayed:
                         continue  # we already hold it: answers to a retried request
+                    changed = True
                     ours = self._react(vs, ack=False)
                     records.append((vs, ours, False))  # answers, not requests: no idempotency entry
                     out += ours
                 if records:
                     ticket = self._stage(records, now)  # one transaction for the whole answer
             except BaseException:
-                self._reload()
+                if changed:  # memory ran ahead of the journal: rebuild it from what is durable
+                    self._reload()
                 raise
         self._durable(b"", ticket)  # before any of ``out`` can be sent (write-ahead)
         return out
@@ -569,8 +572,11 @@ class Peer:
         """
         now = self.clock()
         # Never date an answer before what it answers (NEG-014): a counterparty's clock may run ahead
-        # of ours by up to the skew its statements were accepted with.
-        issued = max(now, self._causal_floor(negotiation_id, body, message))
+        # of ours by up to the skew its statements were accepted with. Nor before our own previous
+        # statement (CHN-005): an answer dated ahead to follow such a counterparty sets our chain's pace.
+        prev = self.verifier.statements.get(self.writer.prev) if self.writer.prev else None
+        chain_floor = prev.header.issued_at_ms if prev is not None else 0
+        issued = max(now, chain_floor, self._causal_floor(negotiation_id, body, message))
         stmt = new_statement(
             body,
             message,

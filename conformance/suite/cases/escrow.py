@@ -1,0 +1,736 @@
+"""The target as an escrow (SPEC 9): witness, arbiter and ledger.
+
+The suite plays both parties (see :mod:`conformance.suite.escrow`). On a target
+that does not serve EscrowService every case here is SKIP. Cases that need
+bonds SKIP unless the escrow funds the suite's parties.
+
+Times are chosen so that nothing waits long: items fall due in the past (the
+escrow takes claims on them at once), response windows are 1 ms (a ruling is
+due at the escrow's next tick), and a contract whose deadline is more than a
+day past has already lapsed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import grpc
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, service_pb2, trade_pb2
+from a2a_coop.protocol.envelope import decode_envelope, statement_digest
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.testing import DAY_MS
+from conformance.suite import escrow as esc_target
+from conformance.suite.context import Context
+from conformance.suite.flows import with_signature
+from conformance.suite.model import Capability, Outcome, Role, Runner, case
+
+_UPHOLD = commitment_pb2.RULING_DECISION_UPHOLD
+_DISMISS = commitment_pb2.RULING_DECISION_DISMISS
+_LAPSE = commitment_pb2.RULING_DECISION_LAPSE
+_MIN = 60_000
+
+
+def _escrow_case(case_id: str, title: str, *requirements: str) -> Callable[[Runner], Runner]:
+    return case(case_id, title, *requirements, role=Role.ESCROW, capability=Capability.ESCROW)
+
+
+def _stamp_names(stamps: Sequence[VerifiedStatement], digests: Sequence[bytes]) -> bool:
+    named = {bytes(d) for s in stamps for d in s.statement.stamp.statements}
+    return all(d in named for d in digests)
+
+
+@_escrow_case("esc.empty-submit", "An empty Submit is answered with the escrow's Mandate alone", "ESC-002")
+def empty_submit(ctx: Context) -> Outcome:
+    """Submit no envelopes: the answer must be exactly one envelope, a Mandate verifying under its
+    principal, whose agent is the key the escrow signs with."""
+    esc = esc_target.escrow_of(ctx)
+    reply = esc_target.submit(ctx, [], note="no envelopes")
+    ctx.must(reply.ok, "an empty Submit was refused (ESC-002)")
+    ctx.must(
+        reply.envelopes == [esc.mandate], "an empty Submit must be answered with the Mandate alone (ESC-002)"
+    )
+    return Outcome.passed(f"the escrow is {esc.did[:24]}…")
+
+
+@_escrow_case(
+    "esc.stamp-evidence",
+    "Every piece of evidence is named in a Stamp, with an empty audience, before the escrow acts",
+    "WIT-001",
+    "ESC-003",
+)
+def stamp_evidence(ctx: Context) -> Outcome:
+    """Submit a contract (both Mandates, the Offer, the Accept): the answer must hold a Stamp by the
+    escrow, addressed to nobody, naming the Offer and the Accept, and come before anything the
+    escrow signed about the contract."""
+    d = esc_target.deal(ctx)
+    stamps = d.of("stamp")
+    ctx.must(bool(stamps), "the escrow took a contract without signing a Stamp (WIT-001)")
+    ctx.must(
+        _stamp_names(stamps, [d.offer.digest, d.accept.digest]),
+        "the escrow's Stamp does not name the Offer and the Accept it took (WIT-001)",
+    )
+    for vs in d.signed:
+        ctx.must(vs.issuer == esc_target.escrow_of(ctx).did, f"a {vs.body} in the answer is not the escrow's")
+        ctx.must(not vs.header.audience, f"the escrow's {vs.body} has an audience (ESC-003)")
+    ctx.must(
+        d.signed[0].body == "stamp", f"the escrow signed a {d.signed[0].body} before its Stamp (WIT-001)"
+    )
+    return Outcome.passed(f"stamped the contract; answer: {', '.join(vs.body for vs in d.signed)}")
+
+
+@_escrow_case(
+    "esc.idempotent-submit",
+    "The same Submit again gets the same answer and nothing new is signed",
+    "ESC-007",
+    "WIT-006",
+    "RPL-002",
+)
+def idempotent_submit(ctx: Context) -> Outcome:
+    """Submit a contract twice: the second answer must be byte for byte the first, and the ledger's
+    head must not move. Then submit the Accept alone: the answer must carry the Stamp that first
+    named it, not a new one (WIT-006)."""
+    d = esc_target.deal(ctx, submit_now=False)
+    evidence = [*d.setup, d.offer.envelope, d.accept.envelope]
+    first = esc_target.submit(ctx, evidence, note="the contract")
+    ctx.must(first.ok, f"the escrow refused a valid contract: {first.error and first.error.reason}")
+    head = esc_target.ledger(ctx)[-1].header.seq
+    again = esc_target.submit(ctx, evidence, note="the same Submit again (ESC-007)")
+    ctx.must(again.ok, "the escrow refused a repeated Submit (ESC-007: same answer)")
+    ctx.must(again.envelopes == first.envelopes, "a repeated Submit got a different answer (ESC-007)")
+    ctx.must(
+        esc_target.ledger(ctx)[-1].header.seq == head,
+        "the escrow signed something for a repeated Submit (ESC-007)",
+    )
+    alone = esc_target.submit(ctx, [d.accept.envelope], note="the Accept alone, already held (WIT-006)")
+    ctx.must(alone.ok, "the escrow refused evidence it already holds")
+    first_stamps = [e for e in first.envelopes[1:] if verify_statement(e).body == "stamp"]
+    stamps = [e for e in alone.envelopes[1:] if verify_statement(e).body == "stamp"]
+    ctx.must(
+        bool(stamps) and stamps[0] in first_stamps,
+        "a Submit of a held statement must be answered with the Stamp that first named it (WIT-006)",
+    )
+    ctx.must(esc_target.ledger(ctx)[-1].header.seq == head, "the escrow stamped a statement twice (WIT-006)")
+    return Outcome.passed("same answer twice, the first Stamp for held evidence, ledger head unchanged")
+
+
+@_escrow_case(
+    "esc.unwitnessed-accept",
+    "An Accept reaching the escrow after the offer expired (+30 s) is refused UNWITNESSED",
+    "WIT-004",
+    "ESC-001",
+)
+def unwitnessed(ctx: Context) -> Outcome:
+    """The Offer was dated ten minutes ago with a five-minute lifetime and accepted in time by its
+    own (signer-chosen) dates; the escrow first sees the Accept now, after the offer expired: it must
+    refuse it UNWITNESSED (a signer cannot backdate its way into a contract) and record nothing --
+    the same Accept submitted again is refused again."""
+    now = ctx.clock.now_ms
+    d = esc_target.deal(
+        ctx, offer_at_ms=now - 10 * _MIN, accept_at_ms=now - 9 * _MIN, ttl_ms=5 * _MIN, submit_now=False
+    )
+    evidence = [*d.setup, d.offer.envelope, d.accept.envelope]
+    ctx.expect_rejection(
+        esc_target.submit(ctx, evidence, note="a late Accept"),
+        "UNWITNESSED",
+        what="an Accept seen after expiry",
+    )
+    ctx.expect_rejection(
+        esc_target.submit(ctx, [d.accept.envelope], note="the same Accept again"),
+        "UNWITNESSED",
+        what="the late Accept again",
+    )
+    return Outcome.passed("refused UNWITNESSED, twice: nothing recorded")
+
+
+@_escrow_case(
+    "esc.submit-stops-at-first-refusal",
+    "A Submit takes envelopes in order and stops at the first it refuses, keeping those before",
+    "ESC-001",
+)
+def stops_at_refusal(ctx: Context) -> Outcome:
+    """Submit [Mandates, a valid Offer, an Offer with a flipped signature, a valid Offer]: refused
+    SIGNATURE_INVALID; the first Offer must be held (submitted alone again it gets its earlier
+    Stamp) and the last one not (submitted alone it is stamped anew)."""
+    alice, bob = ctx.party("alice"), ctx.party("bob")
+    esc = esc_target.escrow_of(ctx)
+
+    def offer() -> bytes:
+        from conformance.suite.flows import fair_proposal
+
+        p = fair_proposal(alice)
+        p.terms.escrow = esc.did
+        return alice.offer(bob, p).envelope
+
+    good, flipped_src, after = offer(), offer(), offer()
+    sig = bytearray(decode_envelope(flipped_src).signatures[0].sig)
+    sig[0] ^= 1
+    bad = with_signature(flipped_src, sig=bytes(sig))
+    reply = esc_target.submit(ctx, [*alice.setup, *bob.setup, good, bad, after], note="good, bad, good")
+    ctx.expect_rejection(reply, "SIGNATURE_INVALID", what="an Offer with a flipped signature")
+    held = esc_target.submit(ctx, [good], note="the first Offer again")
+    ctx.must(held.ok, "the Offer before the refused one was not kept (ESC-001)")
+    held_stamps = [verify_statement(e) for e in held.envelopes[1:]]
+    ctx.must(
+        any(s.body == "stamp" for s in held_stamps),
+        "the Offer before the refusal is not answered with its earlier Stamp: it was not kept (ESC-001)",
+    )
+    head = esc_target.ledger(ctx)[-1].header.seq
+    ctx.must(
+        all(s.header.seq <= head for s in held_stamps),
+        "the escrow signed anew for evidence it should already hold (ESC-001)",
+    )
+    fresh = esc_target.submit(ctx, [after], note="the Offer after the refused one")
+    ctx.must(fresh.ok, "the escrow refused a valid Offer")
+    new = [verify_statement(e) for e in fresh.envelopes[1:]]
+    after_digest = statement_digest(decode_envelope(after).payload)
+    ctx.must(
+        any(
+            s.body == "stamp" and s.header.seq > head and after_digest in s.statement.stamp.statements
+            for s in new
+        ),
+        "the Offer after the refused envelope was already held: the escrow read past the refusal (ESC-001)",
+    )
+    return Outcome.passed("kept what came before the refusal, read nothing after it")
+
+
+@_escrow_case(
+    "esc.future-evidence",
+    "Evidence issued after the escrow's clock plus the skew is refused ISSUED_IN_FUTURE",
+    "ESC-001",
+    "TIM-003",
+)
+def future_evidence(ctx: Context) -> Outcome:
+    """An Offer naming the escrow dated ten minutes ahead: ISSUED_IN_FUTURE (an escrow applies no
+    other freshness rule to evidence, but it never takes a statement from the future)."""
+    now = ctx.clock.now_ms
+    d = esc_target.deal(
+        ctx, offer_at_ms=now + 10 * _MIN, accept_at_ms=now + 10 * _MIN + 1000, submit_now=False
+    )
+    reply = esc_target.submit(ctx, [*d.setup, d.offer.envelope], note="an Offer from the future")
+    ctx.expect_rejection(reply, "ISSUED_IN_FUTURE", what="an Offer dated 10 minutes ahead")
+    return Outcome.passed("refused ISSUED_IN_FUTURE")
+
+
+@_escrow_case(
+    "esc.claim-before-deadline",
+    "A claim before the item's deadline is not taken (ILLEGAL_TRANSITION)",
+    "CMT-005",
+)
+def claim_early(ctx: Context) -> Outcome:
+    """A contract due tomorrow; Alice claims now: the escrow must refuse to stamp it."""
+    d = esc_target.deal(ctx)
+    reply = esc_target.submit(
+        ctx, [esc_target.claim(d, d.alice).envelope], note="a claim before the deadline"
+    )
+    ctx.expect_rejection(reply, "ILLEGAL_TRANSITION", what="a claim before the item's deadline")
+    return Outcome.passed("refused a claim before the deadline")
+
+
+@_escrow_case(
+    "esc.claim-without-escrow",
+    "A BreachClaim under terms that name no escrow is ILLEGAL_TRANSITION",
+    "CMT-005",
+)
+def claim_without_escrow(ctx: Context) -> Outcome:
+    """Alice and Bob form a contract whose terms name no escrow; a claim on it, submitted to the
+    target, must be refused ILLEGAL_TRANSITION."""
+    now = ctx.clock.now_ms
+    d = esc_target.deal(ctx, escrow="", deadline_ms=now - 5_000, submit_now=False)
+    # Dated before the deadline, the contract is a plain one; submitting it is evidence like any other.
+    d.signed = esc_target.take(ctx, [d.offer, d.accept], context=d.setup, note="a contract without escrow")
+    reply = esc_target.submit(ctx, [esc_target.claim(d, d.alice).envelope], note="a claim without escrow")
+    ctx.expect_rejection(reply, "ILLEGAL_TRANSITION", what="a claim under terms without an escrow")
+    return Outcome.passed("refused ILLEGAL_TRANSITION")
+
+
+def _past_due(ctx: Context, **kw: object) -> esc_target.Deal:
+    """A contract whose items fell due a second ago, formed before that."""
+    now = ctx.clock.now_ms
+    return esc_target.deal(
+        ctx,
+        deadline_ms=now - 1_000,
+        offer_at_ms=now - 5_000,
+        accept_at_ms=now - 4_000,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@_escrow_case(
+    "esc.claim-twice",
+    "A second claim by the same claimant on the same item is not taken",
+    "CMT-005",
+    "WIT-005",
+)
+def claim_twice(ctx: Context) -> Outcome:
+    """Bob never delivered; Alice claims (the escrow must stamp it: it takes effect only then) and
+    claims again on the same item: the second is refused ILLEGAL_TRANSITION."""
+    d = _past_due(ctx, response_window_ms=3_600_000)
+    first = esc_target.claim(d, d.alice)
+    signed = esc_target.take(ctx, [first], note="a claim after the deadline")
+    ctx.must(
+        _stamp_names([s for s in signed if s.body == "stamp"], [first.digest]),
+        "the claim was not stamped (WIT-005)",
+    )
+    reply = esc_target.submit(
+        ctx, [esc_target.claim(d, d.alice).envelope], note="a second claim on the same item"
+    )
+    ctx.expect_rejection(reply, "ILLEGAL_TRANSITION", what="a second claim on one item")
+    return Outcome.passed("stamped the first claim, refused the second")
+
+
+@_escrow_case(
+    "esc.ruling-uphold",
+    "After the response window, a claim with no timely Delivery is upheld",
+    "CMT-002",
+    "WIT-005",
+)
+def ruling_uphold(ctx: Context) -> Outcome:
+    """Bob never delivered; Alice claims with a 1 ms response window: the escrow must sign a Ruling
+    UPHOLD naming the claim, dated at or after the claim's Stamp plus the window."""
+    d = _past_due(ctx)
+    c = esc_target.claim(d, d.alice)
+    signed = esc_target.take(ctx, [c], note="the claim")
+    stamp = next((s for s in signed if s.body == "stamp" and c.digest in s.statement.stamp.statements), None)
+    ctx.must(stamp is not None, "the claim was not stamped (WIT-005)")
+    assert stamp is not None
+    ruling = esc_target.wait_for(
+        ctx,
+        lambda vs: vs.body == "ruling" and vs.statement.ruling.claim == c.digest,
+        what="a ruling on the claim",
+    )
+    ctx.must(
+        ruling.statement.ruling.decision == _UPHOLD,
+        "a claim with no Delivery at all was not upheld (CMT-002)",
+    )
+    ctx.must(
+        ruling.header.issued_at_ms >= stamp.header.issued_at_ms + 1,
+        "the ruling is dated before the claim's stamp plus the response window (CMT-002)",
+    )
+    return Outcome.passed("upheld after the response window")
+
+
+@_escrow_case(
+    "esc.ruling-dismiss",
+    "A claim answered by a timely Delivery is dismissed, naming that Delivery",
+    "CMT-002",
+    "WIT-003",
+)
+def ruling_dismiss(ctx: Context) -> Outcome:
+    """Bob delivered before the deadline and the Delivery reaches the escrow within the tolerance;
+    Alice claims anyway: the Ruling must be DISMISS with Bob's Delivery as its evidence."""
+    now = ctx.clock.now_ms
+    d = esc_target.deal(ctx, deadline_ms=now - 1_000, offer_at_ms=now - 5_000, accept_at_ms=now - 4_000)
+    delivery = esc_target.deliver(d, d.bob, issued_at_ms=now - 2_000)
+    esc_target.take(ctx, [delivery], note="Bob's Delivery, before the deadline")
+    c = esc_target.claim(d, d.alice)
+    esc_target.take(ctx, [c], note="Alice's claim anyway")
+    ruling = esc_target.wait_for(
+        ctx,
+        lambda vs: vs.body == "ruling" and vs.statement.ruling.claim == c.digest,
+        what="a ruling on the claim",
+    )
+    r = ruling.statement.ruling
+    ctx.must(r.decision == _DISMISS, "a claim answered by a timely Delivery was upheld (CMT-002, WIT-003)")
+    ctx.must(
+        r.evidence == delivery.digest, "the DISMISS does not name the timely Delivery as evidence (CMT-002)"
+    )
+    return Outcome.passed("dismissed, naming the Delivery")
+
+
+@_escrow_case(
+    "esc.late-delivery-upheld",
+    "A Delivery dated after the deadline is not timely: the claim is upheld",
+    "WIT-003",
+    "CMT-002",
+)
+def late_delivery(ctx: Context) -> Outcome:
+    """Bob delivers now, after the deadline; Alice claims: the Ruling must be UPHOLD (a Delivery is
+    timely only when issued by the deadline and witnessed within the tolerance)."""
+    d = _past_due(ctx)
+    late = esc_target.deliver(d, d.bob)
+    esc_target.take(ctx, [late], note="Bob's late Delivery")
+    c = esc_target.claim(d, d.alice)
+    esc_target.take(ctx, [c], note="Alice's claim")
+    ruling = esc_target.wait_for(
+        ctx,
+        lambda vs: vs.body == "ruling" and vs.statement.ruling.claim == c.digest,
+        what="a ruling on the claim",
+    )
+    ctx.must(
+        ruling.statement.ruling.decision == _UPHOLD,
+        "a claim answered only by a late Delivery was dismissed (WIT-003)",
+    )
+    return Outcome.passed("upheld: the late Delivery does not count")
+
+
+@_escrow_case(
+    "esc.lapse",
+    "A contract past its last deadline plus the claim window, unclaimed, lapses",
+    "CMT-006",
+)
+def lapse(ctx: Context) -> Outcome:
+    """A contract whose items fell due more than a day ago (formed in time, nobody claimed): the
+    escrow must sign a Ruling LAPSE for it, now or at its next tick."""
+    now = ctx.clock.now_ms
+    d = esc_target.deal(
+        ctx, deadline_ms=now - DAY_MS - 10_000, offer_at_ms=now - 20_000, accept_at_ms=now - 19_000
+    )
+    ruling = esc_target.wait_for(
+        ctx,
+        lambda vs: vs.body == "ruling" and vs.header.negotiation_id == d.nid,
+        what="a LAPSE of the overdue contract",
+    )
+    ctx.must(
+        ruling.statement.ruling.decision == _LAPSE,
+        "an unclaimed overdue contract got a ruling other than LAPSE",
+    )
+    return Outcome.passed("lapsed")
+
+
+@_escrow_case(
+    "esc.bondlock-by-party",
+    "A BondLock not issued by the contract's escrow is WRONG_PARTY",
+    "NEG-008",
+)
+def bondlock_by_party(ctx: Context) -> Outcome:
+    """Alice signs a BondLock of her own bond and submits it: only the escrow locks bonds."""
+    d = esc_target.deal(ctx)
+    lock = d.alice.sign(
+        "bond_lock",
+        commitment_pb2.BondLock(contract=d.accept.digest, party=d.alice.did, amount=1),
+        negotiation_id=d.nid,
+    )
+    ctx.expect_rejection(
+        esc_target.submit(ctx, [lock.envelope], note="a party's BondLock"),
+        "WRONG_PARTY",
+        what="a BondLock by a party",
+    )
+    return Outcome.passed("refused WRONG_PARTY")
+
+
+@_escrow_case(
+    "esc.revoke-not-allowed",
+    "A Revoke under terms that do not allow it is REVOCATION_NOT_ALLOWED",
+    "NEG-010",
+)
+def revoke_not_allowed(ctx: Context) -> Outcome:
+    """A contract whose terms do not allow revocation; Bob revokes: refused."""
+    d = esc_target.deal(ctx)
+    reply = esc_target.submit(
+        ctx, [esc_target.revoke(d, d.bob).envelope], note="a Revoke the terms do not allow"
+    )
+    ctx.expect_rejection(reply, "REVOCATION_NOT_ALLOWED", what="a Revoke under terms without revocation")
+    return Outcome.passed("refused REVOCATION_NOT_ALLOWED")
+
+
+@_escrow_case(
+    "esc.transcript",
+    "GetTranscript: the Mandate, then each ledger entry, each Stamp followed by what it names",
+    "ESC-006",
+)
+def transcript(ctx: Context) -> Outcome:
+    """After a contract, read the transcript from seq 0 in pages of 1 entry: the first envelope is
+    the Mandate; every Stamp is followed, in the same page, by the statements it names, in its order;
+    the ledger entries appear in ascending seq and agree with GetLedger."""
+    esc = esc_target.escrow_of(ctx)
+    esc_target.deal(ctx)
+    ledger = esc_target.ledger(ctx)
+    seq, pages, envelopes = 0, 0, []
+    while seq <= ledger[-1].header.seq:
+        reply = esc_target.read(
+            ctx, "GetTranscript", service_pb2.GetTranscriptRequest(from_seq=seq, limit=1), note="page"
+        )
+        ctx.must(reply.ok, f"GetTranscript from {seq} failed")
+        page = reply.envelopes
+        if seq == 0:
+            ctx.must(
+                bool(page) and page[0] == esc.mandate,
+                "the transcript does not start with the Mandate (ESC-006)",
+            )
+            page = page[1:]
+        ctx.must(reply.message.next_seq > seq, "GetTranscript's next_seq does not advance")
+        vss = [verify_statement(e) for e in page]
+        i = 0
+        while i < len(vss):
+            vs = vss[i]
+            if vs.issuer == esc.did and vs.body == "stamp":
+                named = [bytes(x) for x in vs.statement.stamp.statements]
+                got = [v.digest for v in vss[i + 1 : i + 1 + len(named)]]
+                ctx.must(
+                    got == named,
+                    f"the Stamp at seq {vs.header.seq} is not followed by what it names, in its order, "
+                    "in the same page (ESC-006)",
+                )
+                i += 1 + len(named)
+            else:
+                i += 1
+        envelopes += [v for v in vss if v.issuer == esc.did]
+        seq, pages = reply.message.next_seq, pages + 1
+        if pages > 10_000:
+            break
+    ctx.must(
+        [v.digest for v in envelopes] == [v.digest for v in ledger],
+        "the transcript's ledger entries differ from GetLedger's (ESC-006)",
+    )
+    return Outcome.passed(f"{len(ledger)} ledger entries over {pages} pages, each Stamp with what it names")
+
+
+@_escrow_case(
+    "esc.read-range",
+    "GetLedger and GetTranscript refuse from_seq above 2^53 - 1 with INVALID_ARGUMENT",
+    "RPC-011",
+)
+def read_range(ctx: Context) -> Outcome:
+    """from_seq = 2^53 names no statement (STM-013): INVALID_ARGUMENT with the SPEC's code."""
+    for rpc, req in (
+        ("GetLedger", service_pb2.GetLedgerRequest(from_seq=2**53, limit=1)),
+        ("GetTranscript", service_pb2.GetTranscriptRequest(from_seq=2**53, limit=1)),
+    ):
+        reply = esc_target.read(ctx, rpc, req, note="from_seq 2^53")
+        ctx.must(reply.error is not None, f"{rpc}(from_seq=2^53) was answered (RPC-011)")
+        assert reply.error is not None
+        ctx.must(
+            reply.error.status is grpc.StatusCode.INVALID_ARGUMENT,
+            f"{rpc}(from_seq=2^53) failed with {reply.error.status.name}, "
+            "expected INVALID_ARGUMENT (RPC-011)",
+        )
+    return Outcome.passed("both refused INVALID_ARGUMENT")
+
+
+# -- bonds (need funds: SKIP unless the escrow funds the suite's parties) ------------------------------
+
+BOND = 10
+
+
+def _locks(signed: Sequence[VerifiedStatement]) -> dict[str, int]:
+    return {
+        s.statement.bond_lock.party: s.statement.bond_lock.amount for s in signed if s.body == "bond_lock"
+    }
+
+
+@_escrow_case(
+    "esc.bonds-lock-and-release",
+    "Bonds are locked exactly as the terms say and released in full when the contract is fulfilled",
+    "NEG-012",
+    "ESC-005",
+    "CMT-001",
+)
+def lock_and_release(ctx: Context) -> Outcome:
+    """A bonded contract: the escrow must lock each side's bond, exactly the terms' amount, once;
+    after both Deliveries and both Receipts it must Release both bonds in full to their owners, and
+    the balances must come back to what they were."""
+    d = esc_target.deal(ctx, bond=BOND)
+    before = {p.did: esc_target.balance(ctx, p.did) for p in (d.alice, d.bob)}
+    locks = _locks(d.signed)
+    ctx.must(
+        locks == {d.alice.did: BOND, d.bob.did: BOND},
+        f"the escrow locked {locks}, the terms say {BOND} each (NEG-012)",
+    )
+    da, db = esc_target.deliver(d, d.alice), esc_target.deliver(d, d.bob)
+    ra, rb = d.bob.receipt(da), d.alice.receipt(db)
+    signed = esc_target.take(ctx, [da, db, ra, rb], note="both Deliveries and both Receipts")
+    releases = {s.statement.release.party: s.statement.release.amount for s in signed if s.body == "release"}
+    ctx.must(
+        releases == {d.alice.did: BOND, d.bob.did: BOND},
+        f"the escrow released {releases} of a fulfilled contract (CMT-001)",
+    )
+    for p in (d.alice, d.bob):
+        available, locked = esc_target.balance(ctx, p.did)
+        ctx.must(
+            available == before[p.did][0] + BOND and locked == before[p.did][1] - BOND,
+            "a balance after the release does not give the bond back (CMT-001)",
+        )
+    return Outcome.passed("locked 2 bonds exactly, released both in full")
+
+
+@_escrow_case(
+    "esc.bond-not-covered",
+    "A bond the party's funds do not cover is not locked, and the contract stays ACCEPTED",
+    "ESC-005",
+    "NEG-012",
+)
+def bond_not_covered(ctx: Context) -> Outcome:
+    """Alice's bond is one more than all her funds: the escrow must lock Bob's bond (covered) but
+    not Alice's, never partly; a Delivery is then ILLEGAL_TRANSITION (the contract is not BONDED)."""
+    alice, bob = ctx.party("alice"), ctx.party("bob")
+    esc_target.take(ctx, [], context=[*alice.setup, *bob.setup], note="the parties' Mandates")
+    available, _ = esc_target.balance(ctx, alice.did)
+    if available == 0:
+        return Outcome.skipped(
+            "the escrow gives the suite's parties no funds (reference: --conformance-faucet)"
+        )
+    d = esc_target.deal(ctx, submit_now=False)
+    p = trade_pb2.Offer()
+    p.CopyFrom(d.offer.statement.offer)
+    p.terms.issuer_bond, p.terms.audience_bond = available + 1, 1
+    offer = alice.offer(bob, p)
+    accept = bob.accept(offer)
+    signed = esc_target.take(ctx, [offer, accept], note="a contract whose proposer cannot cover its bond")
+    locks = _locks(signed)
+    ctx.must(alice.did not in locks, "the escrow locked a bond the party's funds do not cover (ESC-005)")
+    ctx.must(locks.get(bob.did) == 1, "the escrow did not lock the covered bond (ESC-005)")
+    bad = alice.deliver(accept, bob)
+    ctx.expect_rejection(
+        esc_target.submit(ctx, [bad.envelope], note="a Delivery before BONDED"),
+        "ILLEGAL_TRANSITION",
+        what="a Delivery before both bonds are locked",
+    )
+    return Outcome.passed("locked only the covered bond; no Delivery before BONDED")
+
+
+@_escrow_case(
+    "esc.forfeit-after-uphold",
+    "After an upheld claim the breacher's bond is forfeited to the claimant, the other released",
+    "CMT-002",
+    "CMT-007",
+)
+def forfeit_after_uphold(ctx: Context) -> Outcome:
+    """A bonded contract past due: Alice delivered in time, Bob did not; Alice claims: the escrow
+    must UPHOLD, Forfeit Bob's bond to Alice with the claim as cause, and Release Alice's bond."""
+    now = ctx.clock.now_ms
+    d = esc_target.deal(
+        ctx, bond=BOND, deadline_ms=now - 1_000, offer_at_ms=now - 5_000, accept_at_ms=now - 4_000
+    )
+    ok = esc_target.deliver(d, d.alice, issued_at_ms=now - 2_000)
+    esc_target.take(
+        ctx, [ok, d.bob.receipt(ok, issued_at_ms=now - 1_500)], note="Alice's timely Delivery, Bob's Receipt"
+    )
+    c = esc_target.claim(d, d.alice)
+    esc_target.take(ctx, [c], note="Alice's claim")
+    forfeit = esc_target.wait_for(
+        ctx,
+        lambda vs: vs.body == "forfeit" and vs.header.negotiation_id == d.nid,
+        what="the Forfeit of Bob's bond",
+    ).statement.forfeit
+    ctx.must(
+        (forfeit.party, forfeit.beneficiary, forfeit.amount, forfeit.cause)
+        == (d.bob.did, d.alice.did, BOND, c.digest),
+        "the Forfeit is not Bob's bond, in full, to Alice, caused by the claim (CMT-002)",
+    )
+    release = esc_target.wait_for(
+        ctx,
+        lambda vs: vs.body == "release" and vs.header.negotiation_id == d.nid,
+        what="the Release of Alice's bond",
+    ).statement.release
+    ctx.must(
+        (release.party, release.amount) == (d.alice.did, BOND),
+        "Alice's bond was not released in full (CMT-007)",
+    )
+    return Outcome.passed("forfeited the breacher's bond to the claimant, released the other")
+
+
+@_escrow_case(
+    "esc.refund-after-lapse",
+    "A lapsed contract's locked bonds are refunded in full",
+    "CMT-004",
+    "CMT-006",
+)
+def refund_after_lapse(ctx: Context) -> Outcome:
+    """A bonded contract whose items fell due over a day ago, nobody delivered or claimed: LAPSE,
+    then a Refund of each locked bond, in full, to its owner."""
+    now = ctx.clock.now_ms
+    d = esc_target.deal(
+        ctx, bond=BOND, deadline_ms=now - DAY_MS - 10_000, offer_at_ms=now - 20_000, accept_at_ms=now - 19_000
+    )
+    esc_target.wait_for(
+        ctx, lambda vs: vs.body == "ruling" and vs.header.negotiation_id == d.nid, what="the LAPSE"
+    )
+    refunds: dict[str, int] = {}
+    for vs in esc_target.ledger(ctx):
+        if vs.body == "refund" and vs.header.negotiation_id == d.nid:
+            refunds[vs.statement.refund.party] = vs.statement.refund.amount
+    if len(refunds) < 2:
+        esc_target.wait_for(
+            ctx,
+            lambda vs: (
+                vs.body == "refund"
+                and vs.header.negotiation_id == d.nid
+                and vs.statement.refund.party not in refunds
+            ),
+            what="the second Refund",
+        )
+        refunds = {
+            vs.statement.refund.party: vs.statement.refund.amount
+            for vs in esc_target.ledger(ctx)
+            if vs.body == "refund" and vs.header.negotiation_id == d.nid
+        }
+    ctx.must(refunds == {d.alice.did: BOND, d.bob.did: BOND}, f"refunds after the lapse: {refunds} (CMT-004)")
+    return Outcome.passed("lapsed and refunded both bonds in full")
+
+
+@_escrow_case(
+    "esc.revoke-forfeit",
+    "A Revoke under forfeit_bond terms forfeits the revoker's bond to the other party",
+    "CMT-003",
+    "WIT-005",
+)
+def revoke_forfeit(ctx: Context) -> Outcome:
+    """Terms allow revocation with forfeit_bond; Bob revokes: once stamped, the escrow must Forfeit
+    Bob's bond to Alice with the Revoke as cause, and never release it."""
+    d = esc_target.deal(ctx, bond=BOND, revocation=trade_pb2.Revocation(allowed=True, forfeit_bond=True))
+    rv = esc_target.revoke(d, d.bob)
+    signed = esc_target.take(ctx, [rv], note="Bob's Revoke")
+    ctx.must(
+        _stamp_names([s for s in signed if s.body == "stamp"], [rv.digest]),
+        "the Revoke was not stamped (WIT-005)",
+    )
+    forfeit = esc_target.wait_for(
+        ctx,
+        lambda vs: vs.body == "forfeit" and vs.header.negotiation_id == d.nid,
+        what="the Forfeit of Bob's bond",
+    ).statement.forfeit
+    ctx.must(
+        (forfeit.party, forfeit.beneficiary, forfeit.amount, forfeit.cause)
+        == (d.bob.did, d.alice.did, BOND, rv.digest),
+        "the Forfeit is not the revoker's bond, in full, to the other party, caused by the Revoke (CMT-003)",
+    )
+    ctx.must(
+        not any(
+            vs.body == "release"
+            and vs.header.negotiation_id == d.nid
+            and vs.statement.release.party == d.bob.did
+            for vs in esc_target.ledger(ctx)
+        ),
+        "the escrow released the revoker's bond (CMT-003)",
+    )
+    return Outcome.passed("forfeited the revoker's bond")
+
+
+@_escrow_case(
+    "esc.ledger-audits-clean",
+    "The escrow's transcript passes the reference audit (every decision re-derived, funds conserved)",
+    "CMT-001",
+    "CMT-002",
+    "CMT-004",
+    "CMT-006",
+    "WIT-001",
+)
+def audits_clean(ctx: Context) -> Outcome:
+    """Read the whole transcript (GetTranscript from 0) and run the reference escrow audit over it:
+    no findings. The audit re-derives every ruling, release, forfeit and refund from the stamped
+    evidence and replays every balance, so an escrow that broke a rule anywhere in its history -- in
+    this run or before -- fails here."""
+    from a2a_coop.protocol.escrow_audit import audit_ledger
+
+    esc = esc_target.escrow_of(ctx)
+    envelopes: list[bytes] = []
+    seq = 0
+    while True:
+        reply = esc_target.read(
+            ctx, "GetTranscript", service_pb2.GetTranscriptRequest(from_seq=seq, limit=512), note="transcript"
+        )
+        ctx.must(reply.ok, f"GetTranscript from {seq} failed")
+        envelopes += reply.envelopes
+        if reply.message.next_seq > reply.message.head_seq or reply.message.next_seq <= seq:
+            break
+        seq = reply.message.next_seq
+    report = audit_ledger(envelopes, escrow=esc.did)
+    if report.findings and all(f.code == "EVIDENCE_MISSING" for f in report.findings) and len(envelopes) <= 1:
+        return Outcome.info("the escrow's ledger is empty: nothing to audit")
+    ctx.must(
+        report.ok,
+        "the reference audit of the escrow's transcript found: "
+        + "; ".join(f"{f.code}: {f.message}" for f in report.findings[:5]),
+    )
+    return Outcome.passed(f"{len(report.statements)} statements audited, no findings")

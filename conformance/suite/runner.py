@@ -1,0 +1,202 @@
+"""Run cases against a target and collect their results.
+
+The runner gives each case a fresh :class:`~conformance.suite.context.Context`
+(its own identities, its own shadow verifier), turns what it returns or raises
+into a :class:`~conformance.suite.model.Result`, and stops the whole run on a
+connection failure (the target went away: exit code 2, not a verdict).
+"""
+
+from __future__ import annotations
+
+import importlib
+import shlex
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from a2a_coop.protocol.statements import VerifiedStatement
+from conformance.suite.context import Context, Session
+from conformance.suite.model import CATALOGUE, Case, CaseFailed, Level, Outcome, Result, Role
+
+
+def load_cases() -> dict[str, Case]:
+    """Every registered case, by ID (importing the case modules registers them)."""
+    import conformance.suite.cases  # noqa: F401  # registers every module's cases
+
+    return dict(sorted(CATALOGUE.items()))
+
+
+def select(cases: dict[str, Case], *, ids: Sequence[str] = (), role: str = "both") -> list[Case]:
+    """The cases to run: those named (in the order named), or every case of ``role``.
+
+    Raises:
+        KeyError: an ID names no case (the message lists close matches).
+    """
+    if ids:
+        unknown = [i for i in ids if i not in cases]
+        if unknown:
+            import difflib
+
+            hints = {u: difflib.get_close_matches(u, list(cases), n=3) for u in unknown}
+            raise KeyError(
+                "; ".join(
+                    f"no case {u}" + (f" (did you mean {', '.join(h)}?)" if h else "")
+                    for u, h in hints.items()
+                )
+            )
+        return [cases[i] for i in dict.fromkeys(ids)]
+    roles = {
+        "responder": {Role.RESPONDER, Role.A2A},
+        "initiator": {Role.INITIATOR},
+        "escrow": {Role.ESCROW},
+        "both": set(Role),
+    }[role]
+    return [c for c in cases.values() if c.role in roles]
+
+
+def read_expected_failures(path: Path) -> dict[str, str]:
+    """An expected-failures file: one case ID per line, optionally followed by a reason after
+    whitespace or ``#``; blank lines and lines starting with ``#`` are ignored.
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: a line names no known case.
+    """
+    cases = load_cases()
+    out: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        case_id, _, reason = line.partition(" ")
+        case_id = case_id.split("#", 1)[0]
+        if case_id not in cases:
+            raise ValueError(f"{path}:{number}: no case {case_id!r}")
+        out[case_id] = reason.strip().lstrip("#").strip()
+    return out
+
+
+@dataclass
+class Run:
+    """One run's results and what it needs to replay them."""
+
+    target: str
+    seed: str
+    replay_base: list[str]
+    results: list[Result] = field(default_factory=list)
+    started_at: float = field(default_factory=time.time)
+    duration_s: float = 0.0
+    target_did: str = ""
+    signed: list[bytes] = field(default_factory=list)  # every envelope the target signed
+    findings: list[dict[str, object]] | None = None  # the misrepresentation audit's, if it ran
+    audit_note: str = ""  # why the audit did not run, if it did not
+
+    @property
+    def breaks_must(self) -> bool:
+        return any(r.breaks_must for r in self.results)
+
+    @property
+    def unexpected_passes(self) -> list[Result]:
+        return [r for r in self.results if r.expected_failure and r.level is not Level.FAIL]
+
+    def counts(self) -> dict[str, int]:
+        out = {level.value: 0 for level in Level}
+        for r in self.results:
+            out[r.level.value] += 1
+        return out
+
+
+def run_case(session: Session, case: Case) -> tuple[Outcome, Context]:
+    """Run one case; a case error becomes a FAIL naming it (a bug in the case or a target reply the
+    suite could not read); a lost connection propagates."""
+    ctx = Context(session, case)
+    if session.info.escrow_only and case.role is not Role.ESCROW:
+        return Outcome.skipped("the target is an escrow: it does not serve CooperationService"), ctx
+    try:
+        outcome = case.run(ctx)
+    except CaseFailed as exc:
+        outcome = Outcome(exc.level, exc.reason)
+    except ConnectionError:
+        raise
+    except Exception as exc:  # reported, with where it happened, never swallowed
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        outcome = Outcome.failed(
+            f"the case could not complete: {type(exc).__name__}: {exc} "
+            f"(at {Path(where.filename).name}:{where.lineno}; a target answer the suite cannot read, "
+            "or a suite bug: please report it)"
+        )
+    return outcome, ctx
+
+
+def run(
+    session: Session,
+    cases: Iterable[Case],
+    *,
+    replay_base: Sequence[str],
+    expected: dict[str, str] | None = None,
+    on_start: Callable[[Case], None] | None = None,
+    on_result: Callable[[Result], None] | None = None,
+) -> Run:
+    """Run ``cases`` in order against ``session`` (already connected).
+
+    Raises:
+        ConnectionError: the target stopped answering (the run cannot give a verdict).
+    """
+    expected = expected or {}
+    evidence: dict[bytes, VerifiedStatement] = {}
+    out = Run(session.target, session.seed, list(replay_base), target_did=session.info.did)
+    started = time.perf_counter()
+    for case in cases:
+        if on_start is not None:
+            on_start(case)
+        t0 = time.perf_counter()
+        outcome, ctx = run_case(session, case)
+        result = Result(
+            case,
+            outcome.level,
+            outcome.reason,
+            transcript=ctx.transcript,
+            duration_s=time.perf_counter() - t0,
+            replay=shlex.join([*replay_base, "--seed", session.seed, "--case", case.id]),
+            expected_failure=case.id in expected,
+        )
+        out.results.append(result)
+        for vs in ctx.shadow.statements.values():  # the whole conversation, both sides: audit context
+            evidence.setdefault(vs.digest, vs)
+        if on_result is not None:
+            on_result(result)
+    out.duration_s = time.perf_counter() - started
+    out.signed = list(session.signed.values())
+    out.findings, out.audit_note = audit_findings(list(evidence.values()), session.info.did)
+    return out
+
+
+def audit_findings(
+    evidence: Sequence[VerifiedStatement], subject: str
+) -> tuple[list[dict[str, object]] | None, str]:
+    """The misrepresentation audit's findings about the target (``a2a_coop.protocol.audit.audit``,
+    when that module is installed) over every statement of the run's conversations, both sides, as
+    context; or None and why it did not run."""
+    try:
+        audit_module = importlib.import_module("a2a_coop.protocol.audit")
+    except ImportError:
+        return None, "a2a_coop.protocol.audit is not installed"
+    audit = getattr(audit_module, "audit", None)
+    if audit is None:
+        return None, "a2a_coop.protocol.audit has no audit()"
+    try:
+        found = audit(list(evidence), subject=subject)
+    except Exception as exc:  # the audit's failure must not cost the run its verdicts
+        return None, f"the audit failed: {type(exc).__name__}: {exc}"
+    return [
+        {
+            "kind": str(getattr(f, "kind", type(f).__name__)),
+            "confidence": float(getattr(f, "confidence", 1.0)),
+            "summary": str(getattr(f, "explanation", f)),
+            "requirement": str(getattr(f, "requirement", "")),
+            "evidence": [getattr(e, "digest", b"").hex() for e in getattr(f, "evidence", ())],
+        }
+        for f in found
+    ], ""

@@ -1,0 +1,159 @@
+"""The live suite's escrow role (issue 14): the reference escrow passes every escrow case as its own
+process, its bonded cases SKIP (not FAIL) when it funds nobody, and an escrow with one deviation from
+SPEC 9 fails the case that checks it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from a2a_coop.cli import main
+from a2a_coop.cli.demo import provision, start_server, stop_process, wait_listening
+from a2a_coop.protocol import escrow as escrow_rules
+from a2a_coop.runtime.node import EscrowNode
+from a2a_coop.transport import serve
+from conformance.suite.model import Role
+from conformance.suite.runner import load_cases
+
+ESCROW_CASES = sorted(c.id for c in load_cases().values() if c.role is Role.ESCROW)
+BONDED = {
+    "esc.bonds-lock-and-release",
+    "esc.bond-not-covered",
+    "esc.forfeit-after-uphold",
+    "esc.refund-after-lapse",
+    "esc.revoke-forfeit",
+}
+
+
+def _levels(report_dir: Path) -> dict[str, str]:
+    doc = json.loads((report_dir / "report.json").read_text())
+    return {c["id"]: c["level"] for c in doc["cases"]}
+
+
+@pytest.fixture
+def escrow_node(tmp_path: Path) -> Iterator[EscrowNode]:
+    who = provision(tmp_path, "escrow")
+    node = EscrowNode(who.key, who.mandate, tmp_path / "escrow.db", faucet=1_000)
+    node.start_ticking(0.05)
+    try:
+        yield node
+    finally:
+        node.close()
+
+
+def test_the_reference_escrow_process_passes_every_escrow_case(tmp_path: Path) -> None:
+    who = provision(tmp_path, "escrow")
+    server = start_server(
+        "escrow",
+        ["escrow", "serve", *who.files(), "--conformance-faucet", "1000", "--tick-ms", "50"],
+        tmp_path / "e.log",
+    )
+    try:
+        target = wait_listening(server).target
+        assert (
+            main(["conformance", "--target", target, "--role", "escrow", "--report-dir", str(tmp_path / "r")])
+            == 0
+        )
+    finally:
+        stop_process(server.popen)
+    levels = _levels(tmp_path / "r")
+    assert sorted(levels) == ESCROW_CASES
+    assert set(levels.values()) == {"PASS"}, levels
+
+
+def test_bonded_cases_skip_when_the_escrow_funds_nobody(tmp_path: Path) -> None:
+    who = provision(tmp_path, "escrow")
+    node = EscrowNode(who.key, who.mandate, tmp_path / "escrow.db")
+    node.start_ticking(0.05)
+    try:
+        with serve(None, node) as server:
+            cases = [a for c in sorted(BONDED) for a in ("--case", c)]
+            assert (
+                main(["conformance", "--target", server.target, *cases, "--report-dir", str(tmp_path / "r")])
+                == 0
+            )
+    finally:
+        node.close()
+    assert set(_levels(tmp_path / "r").values()) == {"SKIP"}
+
+
+def test_a_peer_target_skips_the_escrow_cases(escrow_node: EscrowNode, tmp_path: Path) -> None:
+    """And an escrow target skips every case of the other roles (it serves no CooperationService)."""
+    with serve(None, escrow_node) as server:
+        assert (
+            main(
+                [
+                    "conformance",
+                    "--target",
+                    server.target,
+                    "--case",
+                    "env.garbage",
+                    "--case",
+                    "esc.empty-submit",
+                    "--report-dir",
+                    str(tmp_path / "r"),
+                ]
+            )
+            == 0
+        )
+    assert _levels(tmp_path / "r") == {"env.garbage": "SKIP", "esc.empty-submit": "PASS"}
+
+
+def test_an_escrow_that_upholds_every_claim_fails(
+    escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+
+    def always_uphold(c, claim, accused, item, verifier):  # type: ignore[no-untyped-def]
+        return commitment_pb2.Ruling(
+            contract=c.id, claim=claim, decision=commitment_pb2.RULING_DECISION_UPHOLD
+        )
+
+    monkeypatch.setattr(escrow_rules, "ruling_for", always_uphold)
+    with serve(None, escrow_node) as server:
+        code = main(
+            [
+                "conformance",
+                "--target",
+                server.target,
+                "--case",
+                "esc.ruling-dismiss",
+                "--case",
+                "esc.ruling-uphold",
+                "--report-dir",
+                str(tmp_path / "r"),
+            ]
+        )
+    assert code == 1
+    assert _levels(tmp_path / "r") == {"esc.ruling-dismiss": "FAIL", "esc.ruling-uphold": "PASS"}
+
+
+def test_an_escrow_that_does_not_stamp_fails(
+    escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(escrow_rules.Escrow, "_stamp", lambda self, *a: None)
+    with serve(None, escrow_node) as server:
+        code = main(
+            [
+                "conformance",
+                "--target",
+                server.target,
+                "--case",
+                "esc.stamp-evidence",
+                "--report-dir",
+                str(tmp_path / "r"),
+            ]
+        )
+    assert code == 1
+    assert _levels(tmp_path / "r") == {"esc.stamp-evidence": "FAIL"}
+
+
+def test_the_faucet_is_refused_off_loopback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    who = provision(tmp_path, "escrow")
+    code = main(["escrow", "serve", *who.files(), "--host", "0.0.0.0", "--conformance-faucet", "10"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--conformance-faucet lets any caller mint funds" in err and "Traceback" not in err
