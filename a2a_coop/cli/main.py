@@ -7,7 +7,8 @@ so ``a2a-coop verify`` never pays for the gRPC transport. The command groups:
 * :mod:`.peer` -- ``mandate``, ``serve``, ``offer``, ``resume``, ``claim``, ``revoke``, ``status``,
   ``export``;
 * :mod:`.escrow` -- ``escrow serve|ledger|export|audit``;
-* :mod:`.demo` -- ``demo`` (processes on loopback, or ``--offline`` in one process).
+* :mod:`.demo` -- ``demo`` (processes on loopback, or ``--offline`` in one process);
+* :mod:`.conformance` -- ``conformance`` (the live conformance suite against a target).
 
 Exit codes (:mod:`._common`): 0 valid or done, 1 invalid or refused, 2 usage,
 I/O or network errors, 3 a trade did not finish; user mistakes get one line on stderr, never a traceback.
@@ -602,6 +603,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the same story in this process, on a fixed clock (no network, no subprocesses)",
     )
     p.set_defaults(func=_Command("demo", "cmd_demo"))
+
+    from a2a_coop.cli import conformance  # the parser only: the suite loads when the command runs
+
+    conformance.add_parser(sub, _add_dial_tls)
+    sub.choices["conformance"].set_defaults(func=_Command("conformance", "cmd_conformance"))
 
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=_cmd_version)

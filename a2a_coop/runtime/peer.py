@@ -573,8 +573,11 @@ class Peer:
         """
         now = self.clock()
         # Never date an answer before what it answers (NEG-014): a counterparty's clock may run ahead
-        # of ours by up to the skew its statements were accepted with.
-        issued = max(now, self._causal_floor(negotiation_id, body, message))
+        # of ours by up to the skew its statements were accepted with. Nor before our own previous
+        # statement (CHN-005): an answer dated ahead to follow such a counterparty sets our chain's pace.
+        prev = self.verifier.statements.get(self.writer.prev) if self.writer.prev else None
+        chain_floor = prev.header.issued_at_ms if prev is not None else 0
+        issued = max(now, chain_floor, self._causal_floor(negotiation_id, body, message))
         stmt = new_statement(
             body,
             message,

@@ -1,0 +1,263 @@
+"""``a2a-coop conformance``: run the live conformance suite against a target.
+
+The parser is built here (:func:`add_parser`) so that ``a2a_coop.cli.main`` only
+registers it; the suite itself (package ``conformance``) is imported when the
+command runs.
+
+Exit codes: 0 every MUST case passed (NON-STRICT, SKIP, INFO and NOT-TESTED do
+not fail a run; neither does a FAIL listed in ``--expected-failures``); 1 a MUST
+case failed; 2 usage error, unreadable file, or a target that cannot be
+reached or stops answering (no verdict).
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, UsageError
+
+EPILOG = """\
+levels: PASS; FAIL (a MUST broken); NON-STRICT (a SHOULD not met); SKIP (an optional capability
+the target does not offer); INFO (an observation); NOT-TESTED (cannot be observed over the wire from
+outside the target; the reason says why).
+
+exit codes: 0 every MUST case passed; 1 a MUST case failed (not listed in --expected-failures);
+2 usage error or connection error (the target cannot be reached or stopped answering).
+
+expected-failures file: one case ID per line, optionally followed by a reason; '#' starts a
+comment. A listed case that fails does not fail the run; one that passes is reported.
+
+Examples:
+  a2a-coop conformance --list
+  a2a-coop conformance --explain env.signature-flipped
+  a2a-coop conformance --target 127.0.0.1:50051 --report-dir reports/
+  a2a-coop conformance --target 127.0.0.1:50051 --case chn.equivocation --seed 1f2e3d
+  a2a-coop conformance --matrix reports/a reports/b --report-dir reports/
+"""
+
+
+def add_parser(sub: Any, add_dial_tls: Any) -> None:
+    """Register ``conformance`` on the CLI's subparsers (``add_dial_tls`` adds the TLS options)."""
+    p = sub.add_parser(
+        "conformance",
+        help="run the live conformance suite against an agent (CI: exit 1 when a MUST fails)",
+        description="Test a target's CooperationService (and, optionally, its A2A binding and the "
+        "test-only ConformanceControl service) against SPEC.md, case by case: the suite plays the "
+        "counterparty with its own deterministic identities, sends valid statements and statements "
+        "with exactly one defect, and verifies everything the target signs.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="the target's gRPC endpoint (repeatable: each target gets a report directory and the "
+        "run a matrix page)",
+    )
+    p.add_argument("--list", action="store_true", help="list the cases (ID, level of requirements, title)")
+    p.add_argument("--explain", metavar="ID", help="say what a case checks and quote its requirements")
+    p.add_argument(
+        "--case", action="append", default=[], metavar="ID", help="run only this case (repeatable)"
+    )
+    p.add_argument(
+        "--role",
+        choices=["responder", "initiator", "both"],
+        default="both",
+        help="which side of the protocol to test the target in (default both; initiator cases need "
+        "--control)",
+    )
+    p.add_argument("--expected-failures", type=Path, metavar="FILE", help="cases known to fail (see below)")
+    p.add_argument(
+        "--report-dir", type=Path, metavar="DIR", help="write report.json, junit.xml and report.html here"
+    )
+    p.add_argument(
+        "--seed",
+        metavar="HEX",
+        help="derive the suite's identities from this (default: random; every replay command names it)",
+    )
+    p.add_argument(
+        "--a2a-url",
+        metavar="URL",
+        help="the target's A2A HTTP base URL (AgentCard); without it the A2A cases SKIP",
+    )
+    p.add_argument(
+        "--control",
+        metavar="HOST:PORT",
+        help="the target's ConformanceControl service (SPEC 18.2), for the initiator role; default: "
+        "the target's address, if it serves it",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=10.0, metavar="S", help="deadline of each call (default 10 s)"
+    )
+    p.add_argument(
+        "--matrix",
+        nargs="+",
+        type=Path,
+        metavar="DIR",
+        help="instead of running: combine earlier --report-dir directories into one matrix page in --report-dir",
+    )
+    add_dial_tls(p)
+
+
+def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
+    from a2a_coop.cli._runtime import dial_tls
+    from conformance.suite import report, runner
+
+    cases = runner.load_cases()
+    if args.list:
+        return _list(cases, out)
+    if args.explain:
+        return _explain(cases, args.explain, out)
+    if args.matrix:
+        if args.report_dir is None:
+            raise UsageError("--matrix needs --report-dir (where to write matrix.html)")
+        try:
+            path = report.write_matrix(args.matrix, args.report_dir)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--matrix: {exc}") from None
+        out.write(f"matrix of {len(args.matrix)} runs written to {path}\n")
+        return EXIT_OK
+    if not args.target:
+        raise UsageError("conformance needs --target HOST:PORT (or --list, --explain ID, --matrix DIR...)")
+    for t in args.target:
+        host, sep, port = t.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise UsageError(f"--target {t!r} must be HOST:PORT")
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    try:
+        selected = runner.select(cases, ids=args.case, role=args.role)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
+    expected: dict[str, str] = {}
+    if args.expected_failures is not None:
+        try:
+            expected = runner.read_expected_failures(args.expected_failures)
+        except OSError as exc:
+            raise UsageError(f"cannot read {args.expected_failures}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    tls = dial_tls(args)
+    seed = args.seed or secrets.token_hex(6)
+    runs = []
+    for t in args.target:
+        runs.append(_run_one(args, t, tls, seed, selected, expected, out))
+    if args.report_dir is not None:
+        for r in runs:
+            where = args.report_dir if len(runs) == 1 else args.report_dir / _slug(r.target)
+            try:
+                report.write_reports(r, where)
+            except OSError as exc:
+                raise UsageError(f"cannot write reports to {where}: {exc.strerror or exc}") from None
+            out.write(f"reports written to {where}/ (report.json, junit.xml, report.html)\n")
+        if len(runs) > 1:
+            path = report.write_matrix([args.report_dir / _slug(r.target) for r in runs], args.report_dir)
+            out.write(f"matrix written to {path}\n")
+    return EXIT_INVALID if any(r.breaks_must for r in runs) else EXIT_OK
+
+
+def _slug(target: str) -> str:
+    return target.replace(":", "_").replace("/", "_")
+
+
+def _replay_base(args: argparse.Namespace, target: str) -> list[str]:
+    base = ["a2a-coop", "conformance", "--target", target]
+    for option in ("tls_ca", "tls_cert", "tls_key", "tls_server_name", "a2a_url", "control"):
+        value = getattr(args, option, None)
+        if value is not None:
+            base += [f"--{option.replace('_', '-')}", str(value)]
+    return base
+
+
+def _run_one(
+    args: argparse.Namespace,
+    target: str,
+    tls: Any,
+    seed: str,
+    selected: Sequence[Any],
+    expected: dict[str, str],
+    out: TextIO,
+) -> Any:
+    from conformance.suite import progress, runner
+    from conformance.suite.context import Session
+
+    session = Session(
+        target, tls=tls, seed=seed, a2a_url=args.a2a_url, control=args.control or None, timeout_s=args.timeout
+    )
+    try:
+        try:
+            did = session.connect()
+        except ConnectionError as exc:
+            raise UsageError(f"cannot reach the target: {exc}") from None
+        out.write(f"target {target} is {did}; {len(selected)} cases, seed {seed}\n")
+        out.flush()
+        with progress.reporter(len(selected), out) as show:
+            try:
+                result = runner.run(
+                    session,
+                    selected,
+                    replay_base=_replay_base(args, target),
+                    expected=expected,
+                    on_start=show.start,
+                    on_result=show.done,
+                )
+            except ConnectionError as exc:
+                raise UsageError(f"the target stopped answering: {exc}") from None
+    finally:
+        session.close()
+    _summary(result, out)
+    return result
+
+
+def _summary(result: Any, out: TextIO) -> None:
+    counts = result.counts()
+    line = ", ".join(f"{n} {level}" for level, n in counts.items() if n)
+    out.write(f"{result.target}: {line} in {result.duration_s:.1f} s\n")
+    for r in result.results:
+        if r.level.value == "FAIL":
+            tag = " (expected)" if r.expected_failure else ""
+            out.write(f"  FAIL{tag} {r.case.id}: {r.reason}\n    replay: {r.replay}\n")
+    for r in result.unexpected_passes:
+        out.write(
+            f"  expected to fail but {r.level.value}: {r.case.id} (remove it from the expected-failures file)\n"
+        )
+    if result.findings is None:
+        out.write("  audit: not run (a2a_coop.protocol.audit is not available)\n")
+    elif result.findings:
+        out.write(f"  audit: {len(result.findings)} findings about what the target signed (see the report)\n")
+    out.write(("FAILED: a MUST case failed\n" if result.breaks_must else "OK: every MUST case passed\n"))
+
+
+def _list(cases: dict[str, Any], out: TextIO) -> int:
+    width = max(len(i) for i in cases)
+    for case_id, c in cases.items():
+        out.write(f"{case_id:<{width}}  {c.role.value:<9}  {','.join(c.requirements):<24}  {c.title}\n")
+    out.write(f"{len(cases)} cases\n")
+    return EXIT_OK
+
+
+def _explain(cases: dict[str, Any], case_id: str, out: TextIO) -> int:
+    from conformance.registry import read_registry
+
+    c = cases.get(case_id)
+    if c is None:
+        import difflib
+
+        near = difflib.get_close_matches(case_id, list(cases), n=3)
+        raise UsageError(f"no case {case_id}" + (f" (did you mean {', '.join(near)}?)" if near else ""))
+    reqs = {r.id: r for r in read_registry()}
+    out.write(f"{c.id}: {c.title}\nrole: {c.role.value}; needs: {c.capability.value}; module: {c.module}\n\n")
+    if c.doc:
+        out.write(textwrap.fill(" ".join(c.doc.split()), 100) + "\n\n")
+    for rid in c.requirements:
+        r = reqs.get(rid)
+        text = f"{r.id} ({r.level}, section {r.section}): {r.text}" if r else f"{rid}: not in the registry"
+        out.write(textwrap.fill(text, 100, subsequent_indent="    ") + "\n")
+    return EXIT_OK

@@ -1,0 +1,439 @@
+"""The connection to the target and everything a case works with.
+
+A :class:`Session` is one run against one target: the gRPC channel (plaintext,
+TLS or mutual TLS), the target's identity (its did:key, learnt from
+``GetCheckpoint``, and its Mandate, learnt from its answer to an Offer), the
+run's seed, and the recorder of every envelope the target signed (for the
+audit). A :class:`Context` is one case's view of it: the suite's own
+deterministic identities (derived from the seed and the case ID, so a replay
+with ``--seed`` signs with the same keys), a live clock, a shadow verifier
+that checks everything the target signs with the reference verifier, and the
+wire transcript of the case.
+
+Cases call the target through :meth:`Context.exchange` and friends, which never
+raise on a rejection: they return a :class:`Reply` carrying the gRPC status and
+the ``google.rpc.ErrorInfo`` exactly as received, so a case can check the code,
+the status and the metadata (RPC-005) itself or with :meth:`Context.expect_rejection`.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from google.protobuf.message import DecodeError, Message
+from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]  # no py.typed
+
+from a2a_coop._proto.a2acoop.v1 import service_pb2, service_pb2_grpc
+from a2a_coop.protocol.envelope import decode_envelope, statement_digest
+from a2a_coop.protocol.errors import CoopError, by_code
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.testing import FixedClock, Party
+from a2a_coop.transport.client import open_channel
+from a2a_coop.transport.errors import DOMAIN, ENVELOPE_TYPE_URL, STATUS_DETAILS_KEY
+from a2a_coop.transport.tls import TlsConfig
+from conformance.suite.model import Case, CaseFailed, Exchange, Level
+
+DEFAULT_TIMEOUT_S = 10.0
+
+
+class LiveClock(FixedClock):
+    """The wall clock, shifted by whatever a case advanced it: a :class:`FixedClock` that moves."""
+
+    def __init__(self) -> None:  # no dataclass __init__: now_ms is computed
+        self._offset_ms = 0
+
+    @property  # type: ignore[override]
+    def now_ms(self) -> int:
+        return int(time.time() * 1000) + self._offset_ms
+
+    @now_ms.setter
+    def now_ms(self, value: int) -> None:
+        self._offset_ms = value - int(time.time() * 1000)
+
+    def advance(self, ms: int) -> int:
+        self._offset_ms += ms
+        return self.now_ms
+
+
+@dataclass
+class ErrorDetail:
+    """A gRPC failure as received: the status and, when present, our ErrorInfo."""
+
+    status: grpc.StatusCode
+    message: str
+    reason: str = ""
+    domain: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    evidence: list[bytes] = field(default_factory=list)
+    status_details_present: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status.name,
+            "message": self.message,
+            "reason": self.reason,
+            "domain": self.domain,
+            "metadata": dict(sorted(self.metadata.items())),
+            "evidence": len(self.evidence),
+        }
+
+
+@dataclass
+class Reply:
+    """What one call got back: envelopes, or an error."""
+
+    envelopes: list[bytes] = field(default_factory=list)
+    error: ErrorDetail | None = None
+    message: Any = None  # the raw response message for read RPCs
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def parse_error(err: grpc.RpcError) -> ErrorDetail:
+    """The status and our ErrorInfo (domain a2acoop.v1) of a failed call, without interpreting it."""
+    code = err.code()
+    detail = ErrorDetail(code, err.details() or "")
+    try:
+        trailers = err.trailing_metadata() or ()  # type: ignore[attr-defined]
+    except AttributeError:
+        trailers = ()
+    for key, value in trailers:
+        if key != STATUS_DETAILS_KEY or not isinstance(value, bytes):
+            continue
+        detail.status_details_present = True
+        try:
+            status = status_pb2.Status.FromString(value)
+        except DecodeError:
+            return detail
+        for any_detail in status.details:
+            if any_detail.type_url == ENVELOPE_TYPE_URL:
+                detail.evidence.append(bytes(any_detail.value))
+            elif any_detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR) and not detail.reason:
+                info = error_details_pb2.ErrorInfo()
+                any_detail.Unpack(info)
+                if info.domain == DOMAIN:
+                    detail.reason, detail.domain, detail.metadata = (
+                        info.reason,
+                        info.domain,
+                        dict(info.metadata),
+                    )
+    return detail
+
+
+def describe(envelope: bytes) -> dict[str, Any]:
+    """An envelope for the transcript: its base64 and, when it decodes, who said what."""
+    out: dict[str, Any] = {"b64": base64.b64encode(envelope).decode()}
+    try:
+        vs = verify_statement(envelope)
+    except CoopError as exc:
+        try:
+            out["digest"] = statement_digest(decode_envelope(envelope).payload).hex()
+        except CoopError:
+            pass
+        out["summary"] = f"(does not verify: {exc.code})"
+        return out
+    h = vs.header
+    out["digest"] = vs.digest.hex()
+    out["summary"] = f"{vs.body} by {_short(h.issuer)} seq {h.seq} to {_short(h.audience) or 'public'}"
+    return out
+
+
+def _short(did: str) -> str:
+    return did[:20] + "…" if len(did) > 21 else did
+
+
+@dataclass
+class TargetInfo:
+    """What the suite learnt about the target."""
+
+    did: str = ""
+    mandate: bytes = b""  # the target's Mandate envelope, once an Offer's answer carried it
+
+    @property
+    def mandate_digest(self) -> bytes:
+        return statement_digest(decode_envelope(self.mandate).payload) if self.mandate else b""
+
+
+class Session:
+    """One run against one target.
+
+    Args:
+        target: ``host:port`` of the target's CooperationService.
+        tls: None for plaintext.
+        seed: the run's seed; identities derive from it (printed in every replay command).
+        a2a_url: base URL of the target's A2A HTTP endpoint (AgentCard), if it offers the binding.
+        control: ``host:port`` of the target's ConformanceControl service, if it offers it.
+        timeout_s: deadline of every call (RPC-009).
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        tls: TlsConfig | None = None,
+        seed: str = "0",
+        a2a_url: str | None = None,
+        control: str | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        self.target = target
+        self.tls = tls
+        self.seed = seed
+        self.a2a_url = a2a_url
+        self.control = control
+        self.timeout_s = timeout_s
+        self.channel = open_channel(target, tls)
+        self.cooperation = service_pb2_grpc.CooperationServiceStub(self.channel)
+        self.info = TargetInfo()
+        self.signed: dict[bytes, bytes] = {}  # digest -> envelope of every statement the target signed
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def connect(self) -> str:
+        """Learn the target's did:key from a Checkpoint (its signature authenticates it).
+
+        Raises:
+            ConnectionError: the target does not answer, or its answer is not a verifiable Checkpoint.
+        """
+        try:
+            resp = self.cooperation.GetCheckpoint(service_pb2.GetCheckpointRequest(), timeout=self.timeout_s)
+        except grpc.RpcError as err:
+            raise ConnectionError(f"{self.target}: {err.code().name}: {err.details()}") from None
+        try:
+            vs = verify_statement(resp.envelope)
+        except CoopError as exc:
+            raise ConnectionError(f"{self.target}: GetCheckpoint's answer does not verify: {exc}") from None
+        self.info.did = vs.issuer
+        self.record_signed([resp.envelope])
+        self.info.mandate = self._discover_mandate()
+        return vs.issuer
+
+    def _discover_mandate(self) -> bytes:
+        """The target's Mandate, from an empty Gossip (its Checkpoint comes after the Mandate it names,
+        SPEC 13.5); empty if the target does not serve Gossip (the answer to an Offer carries it too)."""
+        try:
+            resp = self.cooperation.Gossip(service_pb2.GossipRequest(), timeout=self.timeout_s)
+        except grpc.RpcError:
+            return b""
+        for env in resp.envelopes:
+            try:
+                vs = verify_statement(env)
+            except CoopError:
+                continue
+            if vs.body == "mandate" and vs.statement.mandate.agent == self.info.did:
+                return bytes(env)
+        return b""
+
+    def record_signed(self, envelopes: Sequence[bytes]) -> None:
+        """Keep every envelope the target signed (for the audit and the report)."""
+        for env in envelopes:
+            try:
+                vs = verify_statement(env)
+            except CoopError:
+                continue
+            if vs.issuer == self.info.did:
+                self.signed.setdefault(vs.digest, env)
+
+
+class Context:
+    """One case's view of a :class:`Session`."""
+
+    def __init__(self, session: Session, case: Case) -> None:
+        self.session = session
+        self.case = case
+        self.clock = LiveClock()
+        self.transcript: list[Exchange] = []
+        self.shadow = Verifier()  # the reference verifier, as an auditor, over the whole conversation
+        self._parties: dict[str, Party] = {}
+        if session.info.mandate:
+            self.hold(session.info.mandate)
+
+    # -- identities ---------------------------------------------------------------------
+
+    @property
+    def target(self) -> str:
+        """The target's did:key."""
+        return self.session.info.did
+
+    def party(self, name: str = "alice", **mandate_caps: Any) -> Party:
+        """A suite identity (agent key, principal, Mandate), deterministic in the seed, case and name."""
+        if name not in self._parties:
+            label = f"conformance/{self.session.seed}/{self.case.id}/{name}"
+            party = Party(label, self.clock, mandate_caps=mandate_caps)
+            self._parties[name] = party
+            self.shadow.accept(party.mandate_vs.envelope)
+        return self._parties[name]
+
+    # -- calls ----------------------------------------------------------------------------
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes] = (), *, note: str = "") -> Reply:
+        """Send one statement with ``Exchange``; record both ways."""
+        req = service_pb2.ExchangeRequest(envelope=envelope, context=context)
+        request = {
+            "note": note,
+            "envelope": describe(envelope),
+            "context": [describe(c) for c in context],
+        }
+        reply = self._call("CooperationService/Exchange", self.session.cooperation.Exchange, req, request)
+        if reply.ok:
+            reply.envelopes = list(reply.message.envelopes)
+            self.session.record_signed(reply.envelopes)
+            assert self.transcript[-1].response is not None
+            self.transcript[-1].response = {"envelopes": [describe(e) for e in reply.envelopes]}
+        return reply
+
+    def send(
+        self, vs: VerifiedStatement, context: Sequence[bytes] = (), *, note: str = ""
+    ) -> list[VerifiedStatement]:
+        """Send one of the suite's valid statements; it must be accepted, and every answer must verify.
+
+        Returns:
+            The target's answers, verified by the shadow verifier, in order.
+
+        Raises:
+            CaseFailed: the target refused it, or signed an answer the reference verifier refuses.
+        """
+        reply = self.exchange(vs.envelope, context, note=note or f"our {vs.body}")
+        if reply.error is not None:
+            err = reply.error
+            raise CaseFailed(
+                f"the target refused a valid {vs.body}: {err.reason or err.status.name}: "
+                f"{err.metadata.get('detail', err.message)}"
+            )
+        for env in context:
+            self.hold(env)
+        self.sent(vs)
+        return self.verify_signed(reply.envelopes, what=f"its answer to our {vs.body}")
+
+    def hold(self, envelope: bytes) -> None:
+        """Give the shadow verifier a context envelope (a mandate) unless it holds it already."""
+        if statement_digest(decode_envelope(envelope).payload) not in self.shadow.statements:
+            self.shadow.accept(envelope)
+
+    def call(self, rpc: str, request: Message, *, note: str = "") -> Reply:
+        """Call a CooperationService read method (``GetLog``, ``GetCheckpoint``, ...) by name."""
+        method: Callable[..., Any] = getattr(self.session.cooperation, rpc)
+        from google.protobuf.json_format import MessageToDict
+
+        shown = {"note": note, "message": MessageToDict(request, preserving_proto_field_name=True)}
+        reply = self._call(f"CooperationService/{rpc}", method, request, shown)
+        if reply.ok:
+            envelopes = list(getattr(reply.message, "envelopes", []))
+            if getattr(reply.message, "envelope", b""):
+                envelopes.append(reply.message.envelope)
+            reply.envelopes = envelopes
+            self.session.record_signed(envelopes)
+            assert self.transcript[-1].response is not None
+            self.transcript[-1].response = {"envelopes": [describe(e) for e in envelopes]}
+        return reply
+
+    def raw(self, rpc: str, request_bytes: bytes, *, note: str = "") -> Reply:
+        """Call ``CooperationService/rpc`` with arbitrary request bytes (malformed requests)."""
+        method = self.session.channel.unary_unary(
+            f"/a2acoop.v1.CooperationService/{rpc}",
+            request_serializer=None,
+            response_deserializer=None,
+        )
+        shown = {"note": note, "bytes_b64": base64.b64encode(request_bytes).decode()[:4096]}
+        return self._call(f"CooperationService/{rpc}", method, request_bytes, shown)
+
+    def _call(self, name: str, method: Callable[..., Any], request: Any, shown: dict[str, Any]) -> Reply:
+        entry = Exchange(name, shown)
+        self.transcript.append(entry)
+        started = time.perf_counter()
+        try:
+            message = method(request, timeout=self.session.timeout_s)
+        except grpc.RpcError as err:
+            entry.elapsed_ms = (time.perf_counter() - started) * 1000
+            detail = parse_error(err)
+            entry.error = detail.as_dict()
+            if detail.status in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise ConnectionError(
+                    f"{self.session.target}: {detail.status.name}: {detail.message}"
+                ) from None
+            return Reply(error=detail)
+        entry.elapsed_ms = (time.perf_counter() - started) * 1000
+        entry.response = {}
+        return Reply(message=message)
+
+    # -- checks ---------------------------------------------------------------------------
+
+    def expect_rejection(self, reply: Reply, code: str, *, what: str) -> ErrorDetail:
+        """``reply`` must be a rejection with SPEC code ``code`` and that code's gRPC status (RPC-005).
+
+        Raises:
+            CaseFailed: the target accepted ``what``, or refused it with another code or status.
+        """
+        if reply.error is None:
+            kinds = ", ".join(describe(e).get("summary", "?") for e in reply.envelopes) or "nothing"
+            raise CaseFailed(f"the target accepted {what} (answered: {kinds}); expected {code}")
+        err = reply.error
+        want_status = by_code(code).grpc_status
+        if not err.reason:
+            raise CaseFailed(
+                f"{what} was refused with {err.status.name} but no a2acoop.v1 ErrorInfo "
+                f"(expected reason {code}, ERR-001/RPC-005)"
+            )
+        if err.reason != code:
+            raise CaseFailed(f"{what} was refused with {err.reason}, expected {code}")
+        if err.status.name != want_status:
+            raise CaseFailed(
+                f"{code} came with gRPC status {err.status.name}, expected {want_status} (RPC-005)"
+            )
+        return err
+
+    def verify_signed(self, envelopes: Sequence[bytes], *, what: str) -> list[VerifiedStatement]:
+        """Feed the target's envelopes to the shadow verifier (auditor, no freshness: the target's
+        clock is not ours) and return them verified.
+
+        Raises:
+            CaseFailed: one does not verify.
+        """
+        out = []
+        for i, env in enumerate(envelopes):
+            try:
+                vs = self.shadow.accept(env)
+            except CoopError as exc:
+                try:
+                    digest = statement_digest(decode_envelope(env).payload)
+                except CoopError:
+                    digest = b""
+                if digest in self.shadow.statements:  # already held (the same statement again)
+                    out.append(self.shadow.statements[digest])
+                    continue
+                raise CaseFailed(f"envelope {i} of {what} does not verify: {exc}") from None
+            if (
+                vs.body == "mandate"
+                and vs.statement.mandate.agent == self.target
+                and not self.session.info.mandate
+            ):
+                self.session.info.mandate = env
+            # Our answers must not be dated before what they answer (NEG-014): like a signer whose clock
+            # is behind, the suite's clock catches up with the target's statements.
+            if vs.issuer == self.target and vs.header.issued_at_ms > self.clock.now_ms:
+                self.clock.now_ms = vs.header.issued_at_ms
+            out.append(vs)
+        return out
+
+    def sent(self, vs: VerifiedStatement) -> None:
+        """Record our own statement, accepted by the target, in the shadow verifier."""
+        if vs.digest in self.shadow.statements:
+            return
+        try:
+            self.shadow.accept(vs.envelope)
+        except CoopError as exc:  # the suite built it; a bug here is the suite's own
+            raise RuntimeError(f"the suite's own {vs.body} does not verify: {exc}") from exc
+
+    def must(self, condition: bool, reason: str, level: Level = Level.FAIL) -> None:
+        """End the case with ``level`` (FAIL by default) and ``reason`` unless ``condition`` holds."""
+        if not condition:
+            raise CaseFailed(reason, level)

@@ -1,0 +1,214 @@
+"""Building blocks cases share: open a negotiation with the target, form a contract, and forge
+statements with exactly one defect.
+
+Every defect is signed properly by the suite identity that issues it (a
+statement with one broken rule and a good signature), unless the defect *is*
+the signature, so the target's refusal can only come from that one rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from a2a_coop._proto.a2acoop.v1 import statement_pb2, trade_pb2
+from a2a_coop.protocol.envelope import sign_payload
+from a2a_coop.protocol.statements import VerifiedStatement, encode_statement, new_statement
+from a2a_coop.testing import DAY_MS, DEFAULT_TTL_MS, Party, service
+from conformance.suite.context import Context
+from conformance.suite.model import CaseFailed
+
+SKEW_MS = 30_000  # TIM-004's default: what the suite assumes the target allows, no more
+
+
+@dataclass(frozen=True)
+class Peer:
+    """The target as a counterparty for :class:`~a2a_coop.testing.Party`'s builders (they need ``did``)."""
+
+    did: str
+
+
+def target(ctx: Context) -> Peer:
+    return Peer(ctx.target)
+
+
+def fair_proposal(party: Party, *, value: int = 20, ask: int = 10, **kw: Any) -> trade_pb2.Offer:
+    """An offer any honest reference peer accepts: we give more than we ask, no escrow. The target
+    gives little (10), so the contracts a run leaves live use little of its mandate's exposure cap:
+    a run forms a few dozen, and they stay live until their deadline plus the claim window."""
+    deadline = party.clock.now_ms + DAY_MS
+    return party.proposal(
+        gives=[service("code-review", value=value, deadline_ms=deadline)],
+        wants=[service("copy-editing", value=ask, deadline_ms=deadline)],
+        **kw,
+    )
+
+
+def unfair_proposal(party: Party) -> trade_pb2.Offer:
+    """An offer an honest peer rejects: we give almost nothing for what we ask."""
+    return fair_proposal(party, value=1, ask=900)
+
+
+@dataclass
+class Opened:
+    """A negotiation the suite opened with the target."""
+
+    party: Party
+    offer: VerifiedStatement
+    answers: list[VerifiedStatement] = field(default_factory=list)
+
+    @property
+    def nid(self) -> bytes:
+        return self.offer.header.negotiation_id
+
+    def answer(self, body: str) -> VerifiedStatement | None:
+        return next((a for a in self.answers if a.body == body), None)
+
+
+def open_negotiation(
+    ctx: Context,
+    *,
+    name: str = "alice",
+    proposal: trade_pb2.Offer | None = None,
+    ttl_ms: int = DEFAULT_TTL_MS,
+) -> Opened:
+    """Send a (by default fair) Offer with our Mandate as context; it must be accepted (RPC-002:
+    the answer starts with the target's Mandate)."""
+    party = ctx.party(name)
+    offer = party.offer(target(ctx), proposal or fair_proposal(party), ttl_ms=ttl_ms)
+    answers = ctx.send(offer, party.setup, note="opening offer")
+    return Opened(party, offer, answers)
+
+
+@dataclass
+class Contract:
+    """A contract formed by the target's Accept of the suite's Offer."""
+
+    opened: Opened
+    accept: VerifiedStatement
+    deliveries: list[VerifiedStatement]  # the target's Deliveries so far
+
+    @property
+    def party(self) -> Party:
+        return self.opened.party
+
+
+def form_contract(ctx: Context, *, name: str = "alice") -> Contract:
+    """Open a negotiation the target accepts (skips the case, honestly, if its deciding layer declines).
+
+    Raises:
+        CaseFailed (INFO level): the target declined a fair offer; the case cannot go on.
+    """
+    opened = open_negotiation(ctx, name=name)
+    accept = opened.answer("accept")
+    if accept is None:
+        bodies = ", ".join(a.body for a in opened.answers)
+        from conformance.suite.model import Level
+
+        raise CaseFailed(
+            f"the target did not accept a fair offer (answered {bodies}); needs a contract", Level.INFO
+        )
+    return Contract(opened, accept, [a for a in opened.answers if a.body == "delivery"])
+
+
+def forge(
+    party: Party,
+    body: str,
+    message: Any,
+    *,
+    mutate: Callable[[statement_pb2.Statement], None] | None = None,
+    audience: str = "",
+    negotiation_id: bytes = b"",
+    refs: Sequence[bytes] = (),
+    ttl_ms: int = DEFAULT_TTL_MS,
+    issued_at_ms: int | None = None,
+    advance: bool = False,
+) -> bytes:
+    """An envelope of ``party``'s with its chain fields filled in, then ``mutate``d, then signed.
+
+    The header rules are not checked (the point is to break one). The party's chain does not advance
+    unless ``advance`` (then the forged statement is its next link, as if it were valid).
+    """
+    when = party.clock.now_ms if issued_at_ms is None else issued_at_ms
+    stmt = new_statement(
+        body,
+        message,
+        issued_at_ms=when,
+        ttl_ms=ttl_ms,
+        audience=audience,
+        negotiation_id=negotiation_id,
+        mandate=party.mandate_vs.digest,
+        refs=refs,
+    )
+    writer = party.agent.writer
+    h = stmt.header
+    h.version, h.issuer, h.seq, h.prev, h.nonce = (
+        1,
+        party.did,
+        writer.next_seq,
+        writer.prev,
+        party.agent.next_nonce(),
+    )
+    if body == "offer" and not negotiation_id:
+        from a2a_coop.protocol.statements import negotiation_id_for
+
+        h.negotiation_id = negotiation_id_for(party.did, h.nonce)
+    if mutate is not None:
+        mutate(stmt)
+    payload = encode_statement(stmt)
+    envelope = sign_payload(payload, party.agent.key)
+    if advance:
+        from a2a_coop.protocol.envelope import statement_digest
+
+        writer.next_seq += 1
+        writer.prev = statement_digest(payload)
+    return envelope
+
+
+def statement_of(envelope: bytes) -> statement_pb2.Statement:
+    from a2a_coop.protocol.envelope import decode_envelope
+
+    return statement_pb2.Statement.FromString(decode_envelope(envelope).payload)
+
+
+def refuses(
+    ctx: Context,
+    bad: bytes,
+    code: str,
+    *,
+    what: str,
+    context: Sequence[bytes] = (),
+    then: VerifiedStatement | None = None,
+) -> str:
+    """``bad`` must be refused with ``code`` (and its gRPC status, RPC-005); then, if given, ``then``
+    -- the valid statement at the same chain position -- must be accepted: the rejection recorded
+    nothing (ERR-003), neither the seq, nor the nonce, nor a negotiation.
+
+    Returns:
+        A one-line summary for the PASS reason.
+    """
+    ctx.expect_rejection(ctx.exchange(bad, context, note=f"one defect: {what}"), code, what=what)
+    if then is not None:
+        ctx.send(then, context, note="the same chain position, without the defect (ERR-003)")
+        return f"refused {what} with {code}, then accepted the valid statement at the same seq"
+    return f"refused {what} with {code}"
+
+
+def with_signature(envelope: bytes, *, sig: bytes | None = None, keyid: str | None = None) -> bytes:
+    """``envelope`` with its one signature's bytes or keyid replaced (canonically re-encoded)."""
+    from a2a_coop._proto.a2acoop.v1 import envelope_pb2
+
+    env = envelope_pb2.Envelope.FromString(envelope)
+    if sig is not None:
+        env.signatures[0].sig = sig
+    if keyid is not None:
+        env.signatures[0].keyid = keyid
+    return env.SerializeToString(deterministic=True)
+
+
+def resign_payload(party: Party, payload: bytes, payload_type: str | None = None) -> bytes:
+    """An envelope of arbitrary ``payload`` bytes, properly signed by ``party``'s agent key."""
+    from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE
+
+    return sign_payload(payload, party.agent.key, payload_type or STATEMENT_PAYLOAD_TYPE)

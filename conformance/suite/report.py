@@ -1,0 +1,264 @@
+"""Reports of a run: JSON (stable schema), JUnit XML (for CI) and one self-contained HTML page, plus a
+matrix page over several runs.
+
+JSON schema ``a2a-coop-conformance/1``::
+
+    {"schema": "a2a-coop-conformance/1", "target": "host:port", "target_did": "did:key:...",
+     "seed": "...", "started_at": "ISO 8601", "duration_s": 1.2, "exit_code": 0,
+     "counts": {"PASS": n, "FAIL": n, "NON-STRICT": n, "SKIP": n, "INFO": n, "NOT-TESTED": n},
+     "coverage": {"must": n, "must_tested": n, "must_not_tested": n, "must_without_case": [...]},
+     "cases": [{"id", "title", "role", "capability", "requirements": [...], "level", "reason",
+                "expected_failure": bool, "duration_s", "replay", "transcript": [
+                    {"rpc", "request", "response", "error", "elapsed_ms"}]}],
+     "signed": ["base64 envelope", ...],          # everything the target signed
+     "audit": null | [{"kind", "confidence", "summary", "evidence": [...]}]}
+
+Fields are only ever added; a consumer ignores those it does not know.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from conformance.registry import read_registry
+from conformance.suite.model import Level, Result
+from conformance.suite.runner import Run
+
+SCHEMA = "a2a-coop-conformance/1"
+_COLOURS = {
+    "PASS": "#1a7f37",
+    "FAIL": "#cf222e",
+    "NON-STRICT": "#9a6700",
+    "SKIP": "#6e7781",
+    "INFO": "#0969da",
+    "NOT-TESTED": "#8250df",
+}
+
+
+def coverage(results: Sequence[Result]) -> dict[str, Any]:
+    """Which MUST requirements this run tested live, which only have NOT-TESTED cases, which none."""
+    musts = [r.id for r in read_registry() if r.level == "MUST"]
+    tested: set[str] = set()
+    named: set[str] = set()
+    for res in results:
+        named.update(res.case.requirements)
+        if res.level in (Level.PASS, Level.FAIL, Level.NON_STRICT):
+            tested.update(res.case.requirements)
+    return {
+        "must": len(musts),
+        "must_tested": sum(1 for m in musts if m in tested),
+        "must_not_tested": sum(1 for m in musts if m in named and m not in tested),
+        "must_without_case": [m for m in musts if m not in named],
+    }
+
+
+def to_json(run: Run) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "target": run.target,
+        "target_did": run.target_did,
+        "seed": run.seed,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(run.started_at)),
+        "duration_s": round(run.duration_s, 3),
+        "exit_code": 1 if run.breaks_must else 0,
+        "counts": run.counts(),
+        "coverage": coverage(run.results),
+        "cases": [
+            {
+                "id": r.case.id,
+                "title": r.case.title,
+                "role": r.case.role.value,
+                "capability": r.case.capability.value,
+                "requirements": list(r.case.requirements),
+                "level": r.level.value,
+                "reason": r.reason,
+                "expected_failure": r.expected_failure,
+                "duration_s": round(r.duration_s, 4),
+                "replay": r.replay,
+                "transcript": [asdict(e) for e in r.transcript],
+            }
+            for r in run.results
+        ],
+        "signed": [base64.b64encode(e).decode() for e in run.signed],
+        "audit": run.findings,
+    }
+
+
+def to_junit(run: Run) -> bytes:
+    """JUnit XML: one testsuite per run, one testcase per case; FAIL is a failure (unless expected),
+    SKIP and NOT-TESTED are skipped with their reason; NON-STRICT and INFO pass with a system-out."""
+    counts = run.counts()
+    suite = ET.Element(
+        "testsuite",
+        name=f"a2a-coop conformance {run.target}",
+        tests=str(len(run.results)),
+        failures=str(sum(1 for r in run.results if r.breaks_must)),
+        skipped=str(counts["SKIP"] + counts["NOT-TESTED"]),
+        time=f"{run.duration_s:.3f}",
+    )
+    for r in run.results:
+        tc = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"conformance.{r.case.id.split('.')[0]}",
+            name=r.case.id,
+            time=f"{r.duration_s:.4f}",
+        )
+        text = (
+            f"{r.level.value}: {r.reason}\nrequirements: {', '.join(r.case.requirements)}\nreplay: {r.replay}"
+        )
+        if r.breaks_must:
+            ET.SubElement(tc, "failure", message=r.reason[:500], type="MUST").text = text
+        elif r.level in (Level.SKIP, Level.NOT_TESTED):
+            ET.SubElement(tc, "skipped", message=f"{r.level.value}: {r.reason}"[:500])
+        else:
+            ET.SubElement(tc, "system-out").text = text
+    return ET.tostring(ET.ElementTree(suite).getroot(), encoding="utf-8", xml_declaration=True)
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+_STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#1f2328;max-width:1200px}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
+.lvl{font-weight:600;color:#fff;border-radius:4px;padding:1px 6px;font-size:12px;white-space:nowrap}
+details{margin:2px 0}pre{background:#f6f8fa;padding:8px;overflow-x:auto;font-size:12px;white-space:pre-wrap;word-break:break-all}
+code{font-size:12px}.muted{color:#656d76}
+"""
+
+
+def _badge(level: str) -> str:
+    return f'<span class="lvl" style="background:{_COLOURS.get(level, "#444")}">{_e(level)}</span>'
+
+
+def to_html(doc: dict[str, Any]) -> str:
+    """One self-contained page (no scripts, no external resources) from the JSON report."""
+    reqs = {r.id: r for r in read_registry()}
+    cov = doc["coverage"]
+    counts = " ".join(f"{_badge(k)} {v}" for k, v in doc["counts"].items() if v)
+    rows = []
+    for c in doc["cases"]:
+        req_html = "<br>".join(
+            f'<abbr title="{_e(reqs[r].text if r in reqs else "")}">{_e(r)}</abbr>' for r in c["requirements"]
+        )
+        transcript = "\n\n".join(_exchange_text(x) for x in c["transcript"]) or "(no call on the wire)"
+        expected = " (expected failure)" if c["expected_failure"] else ""
+        rows.append(
+            f"<tr id='{_e(c['id'])}'><td>{_badge(c['level'])}{_e(expected)}</td><td><code>{_e(c['id'])}</code><br>"
+            f"{_e(c['title'])}<br><span class=muted>{_e(c['reason'])}</span>"
+            f"<details><summary>wire transcript ({len(c['transcript'])} calls) and replay</summary>"
+            f"<pre>{_e(transcript)}</pre><pre>{_e(c['replay'])}</pre></details></td>"
+            f"<td>{req_html}</td><td>{c['duration_s'] * 1000:.0f} ms</td></tr>"
+        )
+    audit = doc.get("audit")
+    if audit is None:
+        audit_html = "<p class=muted>The misrepresentation audit did not run (a2a_coop.protocol.audit is not installed).</p>"
+    elif not audit:
+        audit_html = f"<p>No findings over the {len(doc['signed'])} statements the target signed.</p>"
+    else:
+        items = "".join(
+            f"<li><b>{_e(f['kind'])}</b> (confidence {f['confidence']:.2f}): {_e(f['summary'])}"
+            f"<details><summary>evidence</summary><pre>{_e(chr(10).join(map(str, f['evidence'])))}</pre></details></li>"
+            for f in audit
+        )
+        audit_html = f"<ul>{items}</ul>"
+    missing = ", ".join(cov["must_without_case"]) or "none"
+    return f"""<!doctype html><html lang=en><meta charset=utf-8>
+<title>a2a-coop conformance: {_e(doc["target"])}</title><style>{_STYLE}</style>
+<h1>a2a-coop conformance report</h1>
+<p>Target <code>{_e(doc["target"])}</code> ({_e(doc["target_did"])}), seed <code>{_e(doc["seed"])}</code>,
+started {_e(doc["started_at"])}, {doc["duration_s"]:.1f} s. Exit code <b>{doc["exit_code"]}</b>.</p>
+<p>{counts}</p>
+<p>MUST requirements: {cov["must"]}; tested live in this run: {cov["must_tested"]}; with only NOT-TESTED
+cases: {cov["must_not_tested"]}; without any case: {_e(missing)}.</p>
+<h2>Cases</h2><table><tr><th>Level</th><th>Case</th><th>Requirements</th><th>Time</th></tr>
+{"".join(rows)}</table>
+<h2>Audit findings</h2>{audit_html}
+</html>
+"""
+
+
+def _exchange_text(x: dict[str, Any]) -> str:
+    lines = [f"→ {x['rpc']}  ({x['elapsed_ms']:.1f} ms)"]
+    req = x["request"]
+    if req.get("note"):
+        lines.append(f"  note: {req['note']}")
+    for key in ("envelope",):
+        if key in req:
+            lines.append(f"  envelope: {req[key].get('summary', '')}  {req[key]['b64'][:96]}…")
+    for ctx in req.get("context", []):
+        lines.append(f"  context: {ctx.get('summary', '')}")
+    if "message" in req:
+        lines.append(f"  request: {json.dumps(req['message'])}")
+    if "bytes_b64" in req:
+        lines.append(f"  raw bytes: {req['bytes_b64'][:96]}")
+    if x.get("error"):
+        err = x["error"]
+        lines.append(f"← {err['status']} {err['reason']} {json.dumps(err['metadata'])}")
+    elif x.get("response") is not None:
+        envs = x["response"].get("envelopes", [])
+        lines.append("← OK" + "".join(f"\n  {e.get('summary', '')}" for e in envs))
+    return "\n".join(lines)
+
+
+def write_reports(run: Run, directory: Path) -> dict[str, Path]:
+    """Write report.json, junit.xml and report.html to ``directory`` (created)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    doc = to_json(run)
+    paths = {
+        "json": directory / "report.json",
+        "junit": directory / "junit.xml",
+        "html": directory / "report.html",
+    }
+    paths["json"].write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    paths["junit"].write_bytes(to_junit(run))
+    paths["html"].write_text(to_html(doc), encoding="utf-8")
+    return paths
+
+
+def write_matrix(directories: Sequence[Path], out_dir: Path) -> Path:
+    """A matrix page (cases × targets) from the report.json of several runs.
+
+    Raises:
+        OSError: a report cannot be read or the page written.
+        ValueError: a report is not of this schema.
+    """
+    docs = []
+    for d in directories:
+        doc = json.loads((d / "report.json").read_text(encoding="utf-8"))
+        if doc.get("schema") != SCHEMA:
+            raise ValueError(f"{d / 'report.json'} is not an {SCHEMA} report")
+        docs.append((d, doc))
+    ids = sorted({c["id"] for _, doc in docs for c in doc["cases"]})
+    levels = [{c["id"]: c for c in doc["cases"]} for _, doc in docs]
+    head = "".join(
+        f"<th>{_e(doc['target'])}<br><span class=muted>exit {doc['exit_code']}</span></th>" for _, doc in docs
+    )
+    rows = []
+    for case_id in ids:
+        cells = "".join(
+            f"<td title='{_e(lv[case_id]['reason'])}'>{_badge(lv[case_id]['level'])}</td>"
+            if case_id in lv
+            else "<td>–</td>"
+            for lv in levels
+        )
+        rows.append(f"<tr><td><code>{_e(case_id)}</code></td>{cells}</tr>")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "matrix.html"
+    path.write_text(
+        f"<!doctype html><html lang=en><meta charset=utf-8><title>a2a-coop conformance matrix</title>"
+        f"<style>{_STYLE}</style><h1>a2a-coop conformance matrix</h1><table><tr><th>Case</th>{head}</tr>"
+        f"{''.join(rows)}</table></html>\n",
+        encoding="utf-8",
+    )
+    return path

@@ -1,0 +1,190 @@
+"""Run cases against a target and collect their results.
+
+The runner gives each case a fresh :class:`~conformance.suite.context.Context`
+(its own identities, its own shadow verifier), turns what it returns or raises
+into a :class:`~conformance.suite.model.Result`, and stops the whole run on a
+connection failure (the target went away: exit code 2, not a verdict).
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from conformance.suite.context import Context, Session
+from conformance.suite.model import CATALOGUE, Case, CaseFailed, Level, Outcome, Result, Role
+
+
+def load_cases() -> dict[str, Case]:
+    """Every registered case, by ID (importing the case modules registers them)."""
+    import conformance.suite.cases  # noqa: F401  # registers every module's cases
+
+    return dict(sorted(CATALOGUE.items()))
+
+
+def select(cases: dict[str, Case], *, ids: Sequence[str] = (), role: str = "both") -> list[Case]:
+    """The cases to run: those named (in the order named), or every case of ``role``.
+
+    Raises:
+        KeyError: an ID names no case (the message lists close matches).
+    """
+    if ids:
+        unknown = [i for i in ids if i not in cases]
+        if unknown:
+            import difflib
+
+            hints = {u: difflib.get_close_matches(u, list(cases), n=3) for u in unknown}
+            raise KeyError(
+                "; ".join(
+                    f"no case {u}" + (f" (did you mean {', '.join(h)}?)" if h else "")
+                    for u, h in hints.items()
+                )
+            )
+        return [cases[i] for i in dict.fromkeys(ids)]
+    roles = {
+        "responder": {Role.RESPONDER, Role.A2A},
+        "initiator": {Role.INITIATOR},
+        "both": set(Role),
+    }[role]
+    return [c for c in cases.values() if c.role in roles]
+
+
+def read_expected_failures(path: Path) -> dict[str, str]:
+    """An expected-failures file: one case ID per line, optionally followed by a reason after
+    whitespace or ``#``; blank lines and lines starting with ``#`` are ignored.
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: a line names no known case.
+    """
+    cases = load_cases()
+    out: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        case_id, _, reason = line.partition(" ")
+        case_id = case_id.split("#", 1)[0]
+        if case_id not in cases:
+            raise ValueError(f"{path}:{number}: no case {case_id!r}")
+        out[case_id] = reason.strip().lstrip("#").strip()
+    return out
+
+
+@dataclass
+class Run:
+    """One run's results and what it needs to replay them."""
+
+    target: str
+    seed: str
+    replay_base: list[str]
+    results: list[Result] = field(default_factory=list)
+    started_at: float = field(default_factory=time.time)
+    duration_s: float = 0.0
+    target_did: str = ""
+    signed: list[bytes] = field(default_factory=list)  # every envelope the target signed
+    findings: list[dict[str, object]] | None = None  # the misrepresentation audit's, if it ran
+
+    @property
+    def breaks_must(self) -> bool:
+        return any(r.breaks_must for r in self.results)
+
+    @property
+    def unexpected_passes(self) -> list[Result]:
+        return [r for r in self.results if r.expected_failure and r.level is not Level.FAIL]
+
+    def counts(self) -> dict[str, int]:
+        out = {level.value: 0 for level in Level}
+        for r in self.results:
+            out[r.level.value] += 1
+        return out
+
+
+def run_case(session: Session, case: Case) -> tuple[Outcome, Context]:
+    """Run one case; a case error becomes a FAIL naming it (a bug in the case or a target reply the
+    suite could not read); a lost connection propagates."""
+    ctx = Context(session, case)
+    try:
+        outcome = case.run(ctx)
+    except CaseFailed as exc:
+        outcome = Outcome(exc.level, exc.reason)
+    except ConnectionError:
+        raise
+    except Exception as exc:  # noqa: BLE001  # reported, with where it happened, never swallowed
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        outcome = Outcome.failed(
+            f"the case could not complete: {type(exc).__name__}: {exc} "
+            f"(at {Path(where.filename).name}:{where.lineno}; a target answer the suite cannot read, "
+            "or a suite bug: please report it)"
+        )
+    return outcome, ctx
+
+
+def run(
+    session: Session,
+    cases: Iterable[Case],
+    *,
+    replay_base: Sequence[str],
+    expected: dict[str, str] | None = None,
+    on_start: Callable[[Case], None] | None = None,
+    on_result: Callable[[Result], None] | None = None,
+) -> Run:
+    """Run ``cases`` in order against ``session`` (already connected).
+
+    Raises:
+        ConnectionError: the target stopped answering (the run cannot give a verdict).
+    """
+    expected = expected or {}
+    out = Run(session.target, session.seed, list(replay_base), target_did=session.info.did)
+    started = time.perf_counter()
+    for case in cases:
+        if on_start is not None:
+            on_start(case)
+        t0 = time.perf_counter()
+        outcome, ctx = run_case(session, case)
+        result = Result(
+            case,
+            outcome.level,
+            outcome.reason,
+            transcript=ctx.transcript,
+            duration_s=time.perf_counter() - t0,
+            replay=shlex.join([*replay_base, "--seed", session.seed, "--case", case.id]),
+            expected_failure=case.id in expected,
+        )
+        out.results.append(result)
+        if on_result is not None:
+            on_result(result)
+    out.duration_s = time.perf_counter() - started
+    out.signed = list(session.signed.values())
+    out.findings = audit_findings(out.signed)
+    return out
+
+
+def audit_findings(signed: Sequence[bytes]) -> list[dict[str, object]] | None:
+    """Run the misrepresentation audit (``a2a_coop.protocol.audit.audit``) over everything the target
+    signed, if that module is installed; None when it is not (the report then says the audit did
+    not run)."""
+    try:
+        from a2a_coop.protocol import audit as audit_module  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return None
+    audit = getattr(audit_module, "audit", None)
+    if audit is None:
+        return None
+    findings = []
+    for f in audit(list(signed)):
+        findings.append(
+            {
+                "kind": str(getattr(f, "kind", type(f).__name__)),
+                "confidence": float(getattr(f, "confidence", 1.0)),
+                "summary": str(getattr(f, "summary", f)),
+                "evidence": [
+                    bytes(e).hex() if isinstance(e, bytes) else str(e) for e in getattr(f, "evidence", ())
+                ],
+            }
+        )
+    return findings
