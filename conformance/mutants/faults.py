@@ -299,7 +299,7 @@ def origin_local(exc: errors.CoopError) -> Exception:
 _SERVICE: Final = "/a2acoop.v1.CooperationService/"
 
 
-class _OneMethod(grpc.ServerInterceptor[Any, Any]):
+class _OneMethod(grpc.ServerInterceptor):  # type: ignore[type-arg]  # generic only in the stubs
     """Replaces the unary behaviour of one CooperationService method; the rest passes through."""
 
     method: str = ""
