@@ -63,6 +63,7 @@ def parser() -> argparse.ArgumentParser:
     kr.add_argument("--only", type=_names, help="comma-separated mutant names (default: all)")
     kr.add_argument("--timeout", type=float, default=300.0, help="seconds per suite run (default 300)")
     kr.add_argument("--workdir", type=Path, help="keep server and suite logs here")
+    kr.add_argument("--jobs", type=int, default=1, help="mutants run at once (default 1)")
     return p
 
 
@@ -118,7 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED if failed else EXIT_OK
     from conformance.mutants.killrate import kill_rate
 
-    figures = kill_rate(args.suite_cmd, args.only, out=out, timeout_s=args.timeout, workdir=args.workdir)
+    figures = kill_rate(
+        args.suite_cmd, args.only, out=out, timeout_s=args.timeout, workdir=args.workdir, jobs=args.jobs
+    )
     return EXIT_OK if figures["reference_passes"] else EXIT_FAILED
 
 

@@ -20,11 +20,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from conformance.mutants.catalog import MUTANTS, REFERENCE
+from conformance.mutants.catalog import BY_NAME, MUTANTS, REFERENCE
 
 START_TIMEOUT_S: Final = 30.0
 _LISTENING: Final = re.compile(r"listening on (\S+) as (did:key:\S+)")
@@ -111,6 +112,21 @@ class MutantProcess:
         self.stop()
 
 
+_print_lock = threading.Lock()
+
+
+def _row(out: TextIO, outcome: Outcome) -> None:
+    code = "timeout" if outcome.exit_code is None else str(outcome.exit_code)
+    violates = ",".join(BY_NAME[outcome.name].violates) if outcome.name in BY_NAME else "-"
+    with _print_lock:
+        out.write(
+            f"{outcome.name:<26} {violates:<22} {outcome.verdict:<9} {code:>7} {outcome.seconds:6.1f} s\n"
+        )
+        if outcome.verdict in ("error", "FAIL"):
+            out.write("".join(f"    {line}\n" for line in outcome.tail.splitlines()))
+        out.flush()
+
+
 def run_one(name: str, suite_cmd: str, workdir: Path, timeout_s: float) -> Outcome:
     """Start ``name``, run the suite against it, stop it."""
     state = workdir / name
@@ -142,23 +158,31 @@ def kill_rate(
     out: TextIO,
     timeout_s: float = 300.0,
     workdir: Path | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any]:
-    """Run the suite over the reference peer and the mutants; print a table and return the figures."""
+    """Run the suite over the reference peer and the mutants; print a table and return the figures.
+
+    The reference runs first, alone; then the mutants, ``jobs`` at a time (each with its own server,
+    port and state directory). Rows are printed as runs finish and the verdicts do not depend on order.
+    """
     if "{target}" not in suite_cmd:
         raise ValueError("the suite command must contain {target}")
     chosen = list(names) if names else [m.name for m in MUTANTS]
+    started = time.monotonic()
+    out.write(f"{'server':<26} {'violates':<22} {'verdict':<9} {'exit':>7} {'time':>8}\n")
     with tempfile.TemporaryDirectory(prefix="killrate-") as tmp:
         work = workdir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        outcomes = []
-        for name in [REFERENCE, *chosen]:
+
+        def run(name: str) -> Outcome:
             outcome = run_one(name, suite_cmd, work, timeout_s)
-            outcomes.append(outcome)
-            code = "timeout" if outcome.exit_code is None else str(outcome.exit_code)
-            out.write(f"{name:<26} {outcome.verdict:<9} exit {code:<7} {outcome.seconds:6.1f} s\n")
-            if outcome.verdict in ("error", "FAIL"):
-                out.write("".join(f"    {line}\n" for line in outcome.tail.splitlines()))
-            out.flush()
+            _row(out, outcome)
+            return outcome
+
+        reference = run(REFERENCE)
+        with futures.ThreadPoolExecutor(max(1, jobs)) as pool:
+            by_name = {o.name: o for o in pool.map(run, chosen)}
+    outcomes = [reference, *(by_name[n] for n in chosen)]
     mutants = outcomes[1:]
     killed = [o.name for o in mutants if o.verdict == "killed"]
     figures = {
@@ -169,7 +193,7 @@ def kill_rate(
         "survived": [o.name for o in mutants if o.verdict == "survived"],
         "errors": [o.name for o in mutants if o.verdict == "error"],
         "mutant_kill_rate": round(len(killed) / len(mutants), 4) if mutants else 0.0,
-        "seconds": round(sum(o.seconds for o in outcomes), 1),
+        "wall_s": round(time.monotonic() - started, 1),
     }
     out.write(f"killed {len(killed)} of {len(mutants)} mutants; reference {outcomes[0].verdict}\n")
     out.write(json.dumps(figures) + "\n")
