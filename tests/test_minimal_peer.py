@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from a2a_coop.cli.demo import ServerProcess, start_server, stop_process, wait_listening
+from a2a_coop.cli.demo import ServerProcess, stop_process, wait_listening
 from a2a_coop.protocol.errors import WrongAudience
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import verify_statement
