@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conformance.mutants import __main__ as cli
-from conformance.mutants.catalog import BY_NAME, MUTANTS, REFERENCE
+from conformance.mutants.catalog import BY_NAME, MUTANTS, REFERENCE, markdown_table
 from conformance.mutants.killrate import MutantProcess, kill_rate
 from conformance.mutants.probes import PROBES, run_probes
 
@@ -111,3 +111,8 @@ def test_probe_command_exits_2_when_the_target_is_unreachable() -> None:
     )
     assert done.returncode == cli.EXIT_USAGE, done.stderr
     assert "cannot reach 127.0.0.1:1" in done.stderr
+
+
+def test_readme_table_is_the_catalogue() -> None:
+    readme = (ROOT / "conformance" / "mutants" / "README.md").read_text()
+    assert markdown_table() in readme, "run: python -m conformance.mutants list --markdown"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import grpc
 
-from conformance.mutants.catalog import BY_NAME, MUTANTS, REFERENCE
+from conformance.mutants.catalog import BY_NAME, MUTANTS, REFERENCE, markdown_table
 from conformance.mutants.probes import PROBES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -46,7 +46,9 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True)
     ls = sub.add_parser("list", help="the mutants, the requirement each breaks and what a suite should see")
-    ls.add_argument("--json", action="store_true", help="one JSON array instead of a table")
+    form = ls.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="one JSON array instead of a table")
+    form.add_argument("--markdown", action="store_true", help="the Markdown table of the package README")
     serve = sub.add_parser("serve", help="serve one mutant (or 'reference') until SIGINT/SIGTERM")
     serve.add_argument("name", help=f"a mutant name, or {REFERENCE!r} for the unmutated peer")
     serve.add_argument("--listen", type=_listen, default=("127.0.0.1", 0), metavar="HOST:PORT")
@@ -84,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for m in MUTANTS
             ]
             out.write(json.dumps(rows, indent=2) + "\n")
+        elif args.markdown:
+            out.write(markdown_table())
         else:
             for m in MUTANTS:
                 out.write(f"{m.name:<26} {','.join(m.violates):<22} {m.deviation}\n")

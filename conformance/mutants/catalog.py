@@ -132,7 +132,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "mandate-caps-unchecked",
-        ("MND-004", "MND-003", "MND-005", "MND-006", "MND-007", "MND-008"),
+        ("MND-004", "MND-003", "MND-005", "MND-006", "MND-007", "MND-008", "MND-013"),
         "checks that the mandate is held and names the issuer, never what it allows",
         "an Offer above the issuer's max_per_deal is accepted instead of MANDATE_VIOLATION",
         probe="mandate-violation",
@@ -340,3 +340,15 @@ MUTANTS: tuple[Mutant, ...] = (
 )
 
 BY_NAME: dict[str, Mutant] = {m.name: m for m in MUTANTS}
+
+
+def markdown_table() -> str:
+    """The catalogue as the Markdown table of conformance/mutants/README.md (a test keeps them equal)."""
+    rows = [
+        "| Mutant | Breaks | Deviation | A suite should see | Seam | Probe |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in MUTANTS:
+        cells = [f"`{m.name}`", ", ".join(m.violates), m.deviation, m.expect, m.seam, f"`{m.probe}`"]
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows) + "\n"

@@ -74,7 +74,8 @@ class RevocationIgnored(PeerVerifier):
 
 
 class MandateCapsUnchecked(PeerVerifier):
-    """MND-003..MND-008: the mandate is looked up and bound (MND-002), its content never checked."""
+    """MND-003..MND-008: the mandate is looked up, bound to its agent (MND-002) and its principal's
+    revocation consulted (MND-012), but what it allows is never checked."""
 
     def _check_mandate(self, vs: VerifiedStatement) -> _MandateRecord | None:
         if vs.body in statements.PRINCIPAL_BODIES and not vs.header.mandate:
@@ -82,6 +83,9 @@ class MandateCapsUnchecked(PeerVerifier):
         record = self.mandates.get(vs.header.mandate)
         if record is None:
             raise errors.MandateUnknown("the verifier does not hold the mandate", requirement="MND-002")
+        effective = self.revoked.get(record.principal)
+        if effective is not None and vs.header.issued_at_ms >= effective:
+            raise errors.KeyRevoked("the mandate's principal key was revoked", requirement="MND-012")
         if record.mandate.agent != vs.issuer:
             raise errors.MandateViolation("the mandate delegates to another key", requirement="MND-002")
         return record
