@@ -82,6 +82,14 @@ MUTANTS: tuple[Mutant, ...] = (
         install=faults.reduce_high_s,
     ),
     Mutant(
+        "signs-without-pae",
+        ("ENV-002",),
+        "signs its statements over the bare payload, not PAE(payload type, payload)",
+        "none of its statements verify: its Ack (or Accept) fails SIGNATURE_INVALID at the caller",
+        probe="ack",
+        install=faults.sign_payload_not_pae,
+    ),
+    Mutant(
         "payload-type-unchecked",
         ("ENV-003",),
         "takes any payload type (and verifies the signature over the type sent)",

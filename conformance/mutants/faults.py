@@ -30,10 +30,11 @@ from google.protobuf.message import DecodeError
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, envelope_pb2, identity_pb2, service_pb2
 from a2a_coop.protocol import errors, merkle, negotiation, statements, verifier
 from a2a_coop.protocol.chain import ChainView
+from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE as PAYLOAD_TYPE
 from a2a_coop.protocol.envelope import VerifiedEnvelope, decode_envelope, pae
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS, ReplayCache
-from a2a_coop.protocol.identity import GROUP_ORDER
+from a2a_coop.protocol.identity import GROUP_ORDER, Keypair
 from a2a_coop.protocol.mandate import committed_value
 from a2a_coop.protocol.negotiation import Event
 from a2a_coop.protocol.statements import Header, Statement, VerifiedStatement
@@ -534,3 +535,19 @@ def noncanonical_accepted() -> None:
             return Statement.FromString(payload)
 
     _replace(statements, "decode_statement", decode_statement)
+
+
+def sign_payload_not_pae() -> None:
+    """ENV-002: our statements are signed over the bare payload instead of PAE(payload type, payload)
+    (the DSSE pre-authentication encoding forgotten); their digests are still right."""
+    real: Callable[..., tuple[bytes, bytes]] = _original(statements, "sign_payload_with_digest")
+
+    def sign_payload_with_digest(
+        payload: bytes, key: Keypair, payload_type: str = PAYLOAD_TYPE
+    ) -> tuple[bytes, bytes]:
+        envelope, digest = real(payload, key, payload_type)
+        env = envelope_pb2.Envelope.FromString(envelope)
+        env.signatures[0].sig = key.sign(payload)
+        return env.SerializeToString(deterministic=True), digest
+
+    _replace(statements, "sign_payload_with_digest", sign_payload_with_digest)

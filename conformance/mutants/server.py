@@ -53,9 +53,9 @@ def provision(state_dir: Path) -> tuple[Keypair, bytes]:
 
 def build(mutant: Mutant | None, state_dir: Path, stack: ExitStack) -> tuple[CooperationHandler, list[Any]]:
     """The handler and interceptors of ``mutant`` (None: the reference peer) over ``state_dir``."""
+    key, mandate = provision(state_dir)  # the principal's part, outside the agent under test
     if mutant is not None and mutant.install is not None:
-        mutant.install()  # before anything verifies or signs: the fault holds process-wide
-    key, mandate = provision(state_dir)
+        mutant.install()  # before the peer verifies or signs anything: the fault holds process-wide
     journal = Journal.open(state_dir / "peer.db")
     stack.callback(journal.close)
     peer_class = mutant.peer_class if mutant is not None else Peer
