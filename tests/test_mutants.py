@@ -73,7 +73,12 @@ def test_killrate_counts_killed_survived_and_errors(
     # The bad-signature probe kills skip-signature and cannot see from-seq-unchecked.
     suite = f"{sys.executable} -m conformance.mutants probe --target {{target}} --only bad-signature"
     figures = kill_rate(
-        suite, ["skip-signature", "from-seq-unchecked"], out=sys.stdout, timeout_s=60, workdir=tmp_path
+        suite,
+        ["skip-signature", "from-seq-unchecked"],
+        out=sys.stdout,
+        timeout_s=60,
+        workdir=tmp_path,
+        jobs=2,
     )
     printed = capsys.readouterr().out.splitlines()
     assert json.loads(printed[-1]) == figures
