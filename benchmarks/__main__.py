@@ -48,6 +48,11 @@ BENCHMARKS: Final[dict[str, tuple[str, str]]] = {
         "trust aggregation (Beta per pair, EigenTrust) over 10k/100k/1M ratings among 10k principals "
         "vs a bare sparse power iteration (s_10k, s_100k, s_1m)",
     ),
+    "conformance": (
+        "benchmarks.conformance",
+        "the live conformance suite against a reference peer process (full_run_s, slowest_case_s, cases, "
+        "mutant_kill_rate)",
+    ),
 }
 
 

@@ -287,9 +287,22 @@ def wait(stop: threading.Event) -> None:
         pass
 
 
-def listen(handler_peer: Any, handler_escrow: Any, args: argparse.Namespace, tls: TlsConfig | None) -> Any:
+def listen(
+    handler_peer: Any,
+    handler_escrow: Any,
+    args: argparse.Namespace,
+    tls: TlsConfig | None,
+    extra_servicers: Sequence[Any] = (),
+) -> Any:
     try:
-        return serve(handler_peer, handler_escrow, host=args.host, port=args.port, tls=tls)
+        return serve(
+            handler_peer,
+            handler_escrow,
+            host=args.host,
+            port=args.port,
+            tls=tls,
+            extra_servicers=extra_servicers,
+        )
     except RuntimeError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
 
@@ -381,11 +394,12 @@ def serve_until_stopped(
     *,
     did: str,
     out: TextIO,
+    extra_servicers: Sequence[Any] = (),
 ) -> None:
     """Listen, announce ``listening on HOST:PORT as DID`` (the line scripts wait for), serve until
     SIGINT/SIGTERM, then stop with a one-second grace."""
     with stop_on_signals() as stop:
-        server = listen(peer, escrow, args, tls)
+        server = listen(peer, escrow, args, tls, extra_servicers)
         try:
             out.write(f"listening on {server.target} as {did}\n")
             out.flush()

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, UsageError
+from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError
 
 EPILOG = """\
 levels: PASS; FAIL (a MUST broken); NON-STRICT (a SHOULD not met); SKIP (an optional capability
@@ -101,7 +101,8 @@ def add_parser(sub: Any, add_dial_tls: Any) -> None:
         nargs="+",
         type=Path,
         metavar="DIR",
-        help="instead of running: combine earlier --report-dir directories into one matrix page in --report-dir",
+        help="instead of running: combine earlier --report-dir directories into one matrix page "
+        "in --report-dir",
     )
     add_dial_tls(p)
 
@@ -148,7 +149,9 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
     seed = args.seed or secrets.token_hex(6)
     runs = []
     for t in args.target:
-        runs.append(_run_one(args, t, tls, seed, selected, expected, out))
+        runs.append(
+            _run_one(args, target=t, tls=tls, seed=seed, selected=selected, expected=expected, out=out)
+        )
     if args.report_dir is not None:
         for r in runs:
             where = args.report_dir if len(runs) == 1 else args.report_dir / _slug(r.target)
@@ -178,6 +181,7 @@ def _replay_base(args: argparse.Namespace, target: str) -> list[str]:
 
 def _run_one(
     args: argparse.Namespace,
+    *,
     target: str,
     tls: Any,
     seed: str,
@@ -226,13 +230,14 @@ def _summary(result: Any, out: TextIO) -> None:
             out.write(f"  FAIL{tag} {r.case.id}: {r.reason}\n    replay: {r.replay}\n")
     for r in result.unexpected_passes:
         out.write(
-            f"  expected to fail but {r.level.value}: {r.case.id} (remove it from the expected-failures file)\n"
+            f"  expected to fail but {r.level.value}: {r.case.id} "
+            "(remove it from the expected-failures file)\n"
         )
     if result.findings is None:
-        out.write("  audit: not run (a2a_coop.protocol.audit is not available)\n")
+        out.write(f"  audit: not run ({result.audit_note})\n")
     elif result.findings:
         out.write(f"  audit: {len(result.findings)} findings about what the target signed (see the report)\n")
-    out.write(("FAILED: a MUST case failed\n" if result.breaks_must else "OK: every MUST case passed\n"))
+    out.write("FAILED: a MUST case failed\n" if result.breaks_must else "OK: every MUST case passed\n")
 
 
 def _list(cases: dict[str, Any], out: TextIO) -> int:

@@ -174,11 +174,36 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         configure_logging()
         if owed := node.witness_owed():  # what a crash may have kept from the escrow
             log.info("resubmitting %d unfinished contracts and our deliveries to the escrow", owed)
+        extra = _conformance_control(node.peer, args, tls)
         if args.a2a:
+            if extra:
+                raise UsageError("--conformance-control is not available with --a2a")
             _serve_a2a_until_stopped(node, args, tls, did=key.did, out=out)
         else:
-            serve_until_stopped(LoggedPeer(node), None, args, tls, did=key.did, out=out)
+            serve_until_stopped(
+                LoggedPeer(node), None, args, tls, did=key.did, out=out, extra_servicers=extra
+            )
     return EXIT_OK
+
+
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def _conformance_control(peer: Peer, args: argparse.Namespace, tls: TlsConfig | None) -> list[Any]:
+    """The test-only ConformanceControl service when ``--conformance-control`` asks for it: it makes this
+    peer sign offers on request, so only on a loopback address or behind mutual TLS (SPEC 18.2, CTL-001)."""
+    if not getattr(args, "conformance_control", False):
+        return []
+    mutual = tls is not None and tls.trusted_ca is not None and tls.require_client_auth
+    if args.host not in _LOOPBACK and not mutual:
+        raise UsageError(
+            f"--conformance-control makes this peer sign offers on request: serve it on a loopback --host, "
+            f"or with --tls-client-ca (mutual TLS), not on {args.host}"
+        )
+    from a2a_coop.runtime.control import control_service
+
+    log.warning("ConformanceControl is on: callers can make this peer initiate trades (testing only)")
+    return [control_service(peer)]
 
 
 def _serve_a2a_until_stopped(

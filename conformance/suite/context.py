@@ -19,10 +19,11 @@ the status and the metadata (RPC-005) itself or with :meth:`Context.expect_rejec
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.protobuf.message import DecodeError, Message
@@ -48,7 +49,7 @@ class LiveClock(FixedClock):
     def __init__(self) -> None:  # no dataclass __init__: now_ms is computed
         self._offset_ms = 0
 
-    @property  # type: ignore[override]
+    @property
     def now_ms(self) -> int:
         return int(time.time() * 1000) + self._offset_ms
 
@@ -101,8 +102,9 @@ def parse_error(err: grpc.RpcError) -> ErrorDetail:
     """The status and our ErrorInfo (domain a2acoop.v1) of a failed call, without interpreting it."""
     code = err.code()
     detail = ErrorDetail(code, err.details() or "")
-    try:
-        trailers = err.trailing_metadata() or ()  # type: ignore[attr-defined]
+    trailers: Iterable[tuple[str, str | bytes]]
+    try:  # (key, value) pairs, as in a2a_coop.transport.errors
+        trailers = cast(Any, err).trailing_metadata() or ()
     except AttributeError:
         trailers = ()
     for key, value in trailers:
@@ -134,10 +136,8 @@ def describe(envelope: bytes) -> dict[str, Any]:
     try:
         vs = verify_statement(envelope)
     except CoopError as exc:
-        try:
+        with contextlib.suppress(CoopError):
             out["digest"] = statement_digest(decode_envelope(envelope).payload).hex()
-        except CoopError:
-            pass
         out["summary"] = f"(does not verify: {exc.code})"
         return out
     h = vs.header
@@ -192,11 +192,29 @@ class Session:
         self.timeout_s = timeout_s
         self.channel = open_channel(target, tls)
         self.cooperation = service_pb2_grpc.CooperationServiceStub(self.channel)
+        self.control_channel = open_channel(control, tls) if control and control != target else self.channel
         self.info = TargetInfo()
+        self._has_control: bool | None = None
         self.signed: dict[bytes, bytes] = {}  # digest -> envelope of every statement the target signed
 
     def close(self) -> None:
+        if self.control_channel is not self.channel:
+            self.control_channel.close()
         self.channel.close()
+
+    def has_control(self) -> bool:
+        """Whether the target serves ConformanceControl (an empty Initiate is INVALID_ARGUMENT there,
+        UNIMPLEMENTED elsewhere)."""
+        if self._has_control is None:
+            from a2a_coop._proto.a2acoop.v1 import control_pb2, control_pb2_grpc
+
+            stub = control_pb2_grpc.ConformanceControlStub(self.control_channel)
+            try:
+                stub.Initiate(control_pb2.InitiateRequest(), timeout=self.timeout_s)
+                self._has_control = True
+            except grpc.RpcError as err:
+                self._has_control = err.code() is not grpc.StatusCode.UNIMPLEMENTED
+        return self._has_control
 
     def connect(self) -> str:
         """Learn the target's did:key from a Checkpoint (its signature authenticates it).
@@ -254,6 +272,7 @@ class Context:
         self.transcript: list[Exchange] = []
         self.shadow = Verifier()  # the reference verifier, as an auditor, over the whole conversation
         self._parties: dict[str, Party] = {}
+        self.failure = ""  # set by the suite's own server when the target sends it something invalid
         if session.info.mandate:
             self.hold(session.info.mandate)
 
@@ -345,6 +364,16 @@ class Context:
         )
         shown = {"note": note, "bytes_b64": base64.b64encode(request_bytes).decode()[:4096]}
         return self._call(f"CooperationService/{rpc}", method, request_bytes, shown)
+
+    def record(
+        self, rpc: str, request: dict[str, Any], response: dict[str, Any] | None, error: str = ""
+    ) -> None:
+        """Add a call made outside the helpers above (health, reflection, HTTP) to the transcript."""
+        self.transcript.append(
+            Exchange(
+                rpc, request, response, {"status": error, "reason": "", "metadata": {}} if error else None
+            )
+        )
 
     def _call(self, name: str, method: Callable[..., Any], request: Any, shown: dict[str, Any]) -> Reply:
         entry = Exchange(name, shown)

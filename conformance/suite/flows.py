@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from a2a_coop._proto.a2acoop.v1 import statement_pb2, trade_pb2
 from a2a_coop.protocol.envelope import sign_payload
@@ -29,8 +29,14 @@ class Peer:
     did: str
 
 
-def target(ctx: Context) -> Peer:
-    return Peer(ctx.target)
+def target(ctx: Context) -> Party:
+    """The target as the ``to`` of Party's builders (they read only its ``did``)."""
+    return counterparty(ctx.target)
+
+
+def counterparty(did: str) -> Party:
+    """Any did:key as the ``to`` of Party's builders (they read only its ``did``)."""
+    return cast(Party, Peer(did))
 
 
 def fair_proposal(party: Party, *, value: int = 20, ask: int = 10, **kw: Any) -> trade_pb2.Offer:

@@ -23,7 +23,8 @@ class _Plain:
         self.n += 1
         reason = f"  {result.reason}" if result.level.value not in ("PASS",) and result.reason else ""
         self.out.write(
-            f"[{self.n}/{self.total}] {result.level.value:<10} {result.case.id} ({result.duration_s * 1000:.0f} ms){reason}\n"
+            f"[{self.n}/{self.total}] {result.level.value:<10} {result.case.id} "
+            f"({result.duration_s * 1000:.0f} ms){reason}\n"
         )
         self.out.flush()
 

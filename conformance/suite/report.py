@@ -6,12 +6,14 @@ JSON schema ``a2a-coop-conformance/1``::
     {"schema": "a2a-coop-conformance/1", "target": "host:port", "target_did": "did:key:...",
      "seed": "...", "started_at": "ISO 8601", "duration_s": 1.2, "exit_code": 0,
      "counts": {"PASS": n, "FAIL": n, "NON-STRICT": n, "SKIP": n, "INFO": n, "NOT-TESTED": n},
-     "coverage": {"must": n, "must_tested": n, "must_not_tested": n, "must_without_case": [...]},
+     "coverage": {"must": n, "must_tested": n, "must_not_tested": n, "must_skipped": n,
+                  "must_without_case": [...]},
      "cases": [{"id", "title", "role", "capability", "requirements": [...], "level", "reason",
                 "expected_failure": bool, "duration_s", "replay", "transcript": [
                     {"rpc", "request", "response", "error", "elapsed_ms"}]}],
      "signed": ["base64 envelope", ...],          # everything the target signed
-     "audit": null | [{"kind", "confidence", "summary", "evidence": [...]}]}
+     "audit": null | [{"kind", "confidence", "summary", "requirement", "evidence": [digest hex]}],
+     "audit_note": "why the audit did not run, or empty"}
 
 Fields are only ever added; a consumer ignores those it does not know.
 """
@@ -44,19 +46,26 @@ _COLOURS = {
 
 
 def coverage(results: Sequence[Result]) -> dict[str, Any]:
-    """Which MUST requirements this run tested live, which only have NOT-TESTED cases, which none."""
+    """What this run did with each MUST requirement: tested live (a case of it passed or failed), only
+    NOT-TESTED (the wire cannot show it), only skipped or informational (the target does not offer
+    the capability, or a case could not reach its point), or no case at all."""
     musts = [r.id for r in read_registry() if r.level == "MUST"]
-    tested: set[str] = set()
-    named: set[str] = set()
+    by_level: dict[str, set[Level]] = {m: set() for m in musts}
     for res in results:
-        named.update(res.case.requirements)
-        if res.level in (Level.PASS, Level.FAIL, Level.NON_STRICT):
-            tested.update(res.case.requirements)
+        for rid in res.case.requirements:
+            if rid in by_level:
+                by_level[rid].add(res.level)
+    live = {Level.PASS, Level.FAIL, Level.NON_STRICT}
+    tested = [m for m in musts if by_level[m] & live]
+    not_tested = [m for m in musts if not by_level[m] & live and Level.NOT_TESTED in by_level[m]]
     return {
         "must": len(musts),
-        "must_tested": sum(1 for m in musts if m in tested),
-        "must_not_tested": sum(1 for m in musts if m in named and m not in tested),
-        "must_without_case": [m for m in musts if m not in named],
+        "must_tested": len(tested),
+        "must_not_tested": len(not_tested),
+        "must_skipped": sum(
+            1 for m in musts if by_level[m] and not by_level[m] & live and m not in not_tested
+        ),
+        "must_without_case": [m for m in musts if not by_level[m]],
     }
 
 
@@ -89,6 +98,7 @@ def to_json(run: Run) -> dict[str, Any]:
         ],
         "signed": [base64.b64encode(e).decode() for e in run.signed],
         "audit": run.findings,
+        "audit_note": run.audit_note,
     }
 
 
@@ -121,7 +131,8 @@ def to_junit(run: Run) -> bytes:
             ET.SubElement(tc, "skipped", message=f"{r.level.value}: {r.reason}"[:500])
         else:
             ET.SubElement(tc, "system-out").text = text
-    return ET.tostring(ET.ElementTree(suite).getroot(), encoding="utf-8", xml_declaration=True)
+    out: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
+    return out
 
 
 def _e(text: object) -> str:
@@ -130,9 +141,11 @@ def _e(text: object) -> str:
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#1f2328;max-width:1200px}
-table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
+table{border-collapse:collapse;width:100%}
+td,th{border-bottom:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
 .lvl{font-weight:600;color:#fff;border-radius:4px;padding:1px 6px;font-size:12px;white-space:nowrap}
-details{margin:2px 0}pre{background:#f6f8fa;padding:8px;overflow-x:auto;font-size:12px;white-space:pre-wrap;word-break:break-all}
+details{margin:2px 0}
+pre{background:#f6f8fa;padding:8px;overflow-x:auto;font-size:12px;white-space:pre-wrap;word-break:break-all}
 code{font-size:12px}.muted{color:#656d76}
 """
 
@@ -154,7 +167,8 @@ def to_html(doc: dict[str, Any]) -> str:
         transcript = "\n\n".join(_exchange_text(x) for x in c["transcript"]) or "(no call on the wire)"
         expected = " (expected failure)" if c["expected_failure"] else ""
         rows.append(
-            f"<tr id='{_e(c['id'])}'><td>{_badge(c['level'])}{_e(expected)}</td><td><code>{_e(c['id'])}</code><br>"
+            f"<tr id='{_e(c['id'])}'><td>{_badge(c['level'])}{_e(expected)}</td>"
+            f"<td><code>{_e(c['id'])}</code><br>"
             f"{_e(c['title'])}<br><span class=muted>{_e(c['reason'])}</span>"
             f"<details><summary>wire transcript ({len(c['transcript'])} calls) and replay</summary>"
             f"<pre>{_e(transcript)}</pre><pre>{_e(c['replay'])}</pre></details></td>"
@@ -162,13 +176,15 @@ def to_html(doc: dict[str, Any]) -> str:
         )
     audit = doc.get("audit")
     if audit is None:
-        audit_html = "<p class=muted>The misrepresentation audit did not run (a2a_coop.protocol.audit is not installed).</p>"
+        note = _e(doc.get("audit_note", ""))
+        audit_html = f"<p class=muted>The misrepresentation audit did not run: {note}.</p>"
     elif not audit:
         audit_html = f"<p>No findings over the {len(doc['signed'])} statements the target signed.</p>"
     else:
         items = "".join(
             f"<li><b>{_e(f['kind'])}</b> (confidence {f['confidence']:.2f}): {_e(f['summary'])}"
-            f"<details><summary>evidence</summary><pre>{_e(chr(10).join(map(str, f['evidence'])))}</pre></details></li>"
+            f"<details><summary>evidence</summary>"
+            f"<pre>{_e(chr(10).join(map(str, f['evidence'])))}</pre></details></li>"
             for f in audit
         )
         audit_html = f"<ul>{items}</ul>"
@@ -227,7 +243,7 @@ def write_reports(run: Run, directory: Path) -> dict[str, Path]:
 
 
 def write_matrix(directories: Sequence[Path], out_dir: Path) -> Path:
-    """A matrix page (cases × targets) from the report.json of several runs.
+    """A matrix page (cases by targets) from the report.json of several runs.
 
     Raises:
         OSError: a report cannot be read or the page written.
@@ -249,7 +265,7 @@ def write_matrix(directories: Sequence[Path], out_dir: Path) -> Path:
         cells = "".join(
             f"<td title='{_e(lv[case_id]['reason'])}'>{_badge(lv[case_id]['level'])}</td>"
             if case_id in lv
-            else "<td>–</td>"
+            else "<td>-</td>"
             for lv in levels
         )
         rows.append(f"<tr><td><code>{_e(case_id)}</code></td>{cells}</tr>")

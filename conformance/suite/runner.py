@@ -8,6 +8,7 @@ connection failure (the target went away: exit code 2, not a verdict).
 
 from __future__ import annotations
 
+import importlib
 import shlex
 import time
 import traceback
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from a2a_coop.protocol.statements import VerifiedStatement
 from conformance.suite.context import Context, Session
 from conformance.suite.model import CATALOGUE, Case, CaseFailed, Level, Outcome, Result, Role
 
@@ -88,6 +90,7 @@ class Run:
     target_did: str = ""
     signed: list[bytes] = field(default_factory=list)  # every envelope the target signed
     findings: list[dict[str, object]] | None = None  # the misrepresentation audit's, if it ran
+    audit_note: str = ""  # why the audit did not run, if it did not
 
     @property
     def breaks_must(self) -> bool:
@@ -114,7 +117,7 @@ def run_case(session: Session, case: Case) -> tuple[Outcome, Context]:
         outcome = Outcome(exc.level, exc.reason)
     except ConnectionError:
         raise
-    except Exception as exc:  # noqa: BLE001  # reported, with where it happened, never swallowed
+    except Exception as exc:  # reported, with where it happened, never swallowed
         where = traceback.extract_tb(exc.__traceback__)[-1]
         outcome = Outcome.failed(
             f"the case could not complete: {type(exc).__name__}: {exc} "
@@ -139,6 +142,7 @@ def run(
         ConnectionError: the target stopped answering (the run cannot give a verdict).
     """
     expected = expected or {}
+    evidence: dict[bytes, VerifiedStatement] = {}
     out = Run(session.target, session.seed, list(replay_base), target_did=session.info.did)
     started = time.perf_counter()
     for case in cases:
@@ -156,35 +160,40 @@ def run(
             expected_failure=case.id in expected,
         )
         out.results.append(result)
+        for vs in ctx.shadow.statements.values():  # the whole conversation, both sides: audit context
+            evidence.setdefault(vs.digest, vs)
         if on_result is not None:
             on_result(result)
     out.duration_s = time.perf_counter() - started
     out.signed = list(session.signed.values())
-    out.findings = audit_findings(out.signed)
+    out.findings, out.audit_note = audit_findings(list(evidence.values()), session.info.did)
     return out
 
 
-def audit_findings(signed: Sequence[bytes]) -> list[dict[str, object]] | None:
-    """Run the misrepresentation audit (``a2a_coop.protocol.audit.audit``) over everything the target
-    signed, if that module is installed; None when it is not (the report then says the audit did
-    not run)."""
+def audit_findings(
+    evidence: Sequence[VerifiedStatement], subject: str
+) -> tuple[list[dict[str, object]] | None, str]:
+    """The misrepresentation audit's findings about the target (``a2a_coop.protocol.audit.audit``,
+    when that module is installed) over every statement of the run's conversations, both sides, as
+    context; or None and why it did not run."""
     try:
-        from a2a_coop.protocol import audit as audit_module  # type: ignore[attr-defined,unused-ignore]
+        audit_module = importlib.import_module("a2a_coop.protocol.audit")
     except ImportError:
-        return None
+        return None, "a2a_coop.protocol.audit is not installed"
     audit = getattr(audit_module, "audit", None)
     if audit is None:
-        return None
-    findings = []
-    for f in audit(list(signed)):
-        findings.append(
-            {
-                "kind": str(getattr(f, "kind", type(f).__name__)),
-                "confidence": float(getattr(f, "confidence", 1.0)),
-                "summary": str(getattr(f, "summary", f)),
-                "evidence": [
-                    bytes(e).hex() if isinstance(e, bytes) else str(e) for e in getattr(f, "evidence", ())
-                ],
-            }
-        )
-    return findings
+        return None, "a2a_coop.protocol.audit has no audit()"
+    try:
+        found = audit(list(evidence), subject=subject)
+    except Exception as exc:  # the audit's failure must not cost the run its verdicts
+        return None, f"the audit failed: {type(exc).__name__}: {exc}"
+    return [
+        {
+            "kind": str(getattr(f, "kind", type(f).__name__)),
+            "confidence": float(getattr(f, "confidence", 1.0)),
+            "summary": str(getattr(f, "explanation", f)),
+            "requirement": str(getattr(f, "requirement", "")),
+            "evidence": [getattr(e, "digest", b"").hex() for e in getattr(f, "evidence", ())],
+        }
+        for f in found
+    ], ""

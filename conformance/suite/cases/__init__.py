@@ -16,7 +16,7 @@ How to add a case
        from conformance.suite.flows import forge, target
        from conformance.suite.model import Outcome, case
 
-       @case("stm.wrong-version", "A statement of version 2 is refused UNSUPPORTED_VERSION", "STM-003", "VER-001")
+       @case("stm.wrong-version", "Version 2 is refused UNSUPPORTED_VERSION", "STM-003", "VER-001")
        def wrong_version(ctx: Context) -> Outcome:
            '''Docstring: what the case sends and what it expects (``--explain`` prints it).'''
            alice = ctx.party()

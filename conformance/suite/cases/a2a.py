@@ -12,23 +12,35 @@ from typing import Any
 
 from a2a_coop.protocol.envelope import decode_envelope, statement_digest
 from conformance.suite.context import Context
-from conformance.suite.model import CaseFailed, Capability, Level, Outcome, Role, case
+from conformance.suite.model import Capability, CaseFailed, Level, Outcome, Role, case
 
 EXTENSION_URI = "https://a2a-coop.dev/ext/coop/v1"
 CARD_PATH = "/.well-known/agent-card.json"
 PARAMS = (
-    "did", "publicKeys", "principal", "mandate", "mandateEnvelope", "protocolVersions", "payloadType",
-    "mediaTypes", "commitmentKinds", "acceptedEscrows", "cooperationService",
+    "did",
+    "publicKeys",
+    "principal",
+    "mandate",
+    "mandateEnvelope",
+    "protocolVersions",
+    "payloadType",
+    "mediaTypes",
+    "commitmentKinds",
+    "acceptedEscrows",
+    "cooperationService",
 )
 
 
 def _card(ctx: Context) -> tuple[dict[str, Any], dict[str, str]]:
     url = (ctx.session.a2a_url or "").rstrip("/") + CARD_PATH
     try:
-        with urllib.request.urlopen(url, timeout=ctx.session.timeout_s) as resp:  # noqa: S310  # the user's URL
+        with urllib.request.urlopen(url, timeout=ctx.session.timeout_s) as resp:  # the user's URL
             headers = {k.lower(): v for k, v in resp.headers.items()}
-            return json.loads(resp.read()), headers
+            card = json.loads(resp.read())
+            ctx.record(f"HTTP GET {url}", {}, {"status": resp.status, "headers": headers})
+            return card, headers
     except (urllib.error.URLError, OSError, ValueError) as exc:
+        ctx.record(f"HTTP GET {url}", {}, None, str(exc))
         raise CaseFailed(f"cannot fetch the AgentCard at {url}: {exc}") from None
 
 
@@ -45,7 +57,14 @@ def _skip(ctx: Context) -> Outcome | None:
     return None
 
 
-@case("a2a.card", "The AgentCard lists the extension, required: false, with every params member", "A2A-001", "A2A-002", role=Role.A2A, capability=Capability.A2A)
+@case(
+    "a2a.card",
+    "The AgentCard lists the extension, required: false, with every params member",
+    "A2A-001",
+    "A2A-002",
+    role=Role.A2A,
+    capability=Capability.A2A,
+)
 def card(ctx: Context) -> Outcome:
     """GET /.well-known/agent-card.json: capabilities.extensions lists the a2a-coop URI with required
     false (written out) and every member of section 14.1's params table; params.mandate is the digest
@@ -53,31 +72,55 @@ def card(ctx: Context) -> Outcome:
     if (skipped := _skip(ctx)) is not None:
         return skipped
     ext = _extension(_card(ctx)[0])
-    ctx.must(ext.get("required") is False, "the extension's 'required' is not written out as false (A2A-002, A2A-021)")
+    ctx.must(
+        ext.get("required") is False,
+        "the extension's 'required' is not written out as false (A2A-002, A2A-021)",
+    )
     params = ext.get("params", {})
     missing = [m for m in PARAMS if m not in params]
     ctx.must(not missing, f"params lacks {', '.join(missing)} (A2A-002)")
     import base64
 
     env = base64.b64decode(params["mandateEnvelope"])
-    ctx.must(statement_digest(decode_envelope(env).payload).hex() == params["mandate"], "params.mandate is not the digest of params.mandateEnvelope")
+    ctx.must(
+        statement_digest(decode_envelope(env).payload).hex() == params["mandate"],
+        "params.mandate is not the digest of params.mandateEnvelope",
+    )
     return Outcome.passed("the card declares the extension with every params member")
 
 
-@case("a2a.card-links-grpc", "The card's cooperationService is this target's CooperationService, same key and mandate", "A2A-013", role=Role.A2A, capability=Capability.A2A)
+@case(
+    "a2a.card-links-grpc",
+    "The card's cooperationService is this target's CooperationService, same key and mandate",
+    "A2A-013",
+    role=Role.A2A,
+    capability=Capability.A2A,
+)
 def card_links_grpc(ctx: Context) -> Outcome:
-    """params.did must be the did:key the target's CooperationService signs with, and params.mandate its Mandate."""
+    """params.did must be the did:key the target's CooperationService signs with, and params.mandate
+    its Mandate."""
     if (skipped := _skip(ctx)) is not None:
         return skipped
     params = _extension(_card(ctx)[0]).get("params", {})
-    ctx.must(params.get("did") == ctx.target, f"the card names {params.get('did')}, the gRPC endpoint signs as {ctx.target}")
+    ctx.must(
+        params.get("did") == ctx.target,
+        f"the card names {params.get('did')}, the gRPC endpoint signs as {ctx.target}",
+    )
     if ctx.session.info.mandate:
         ours = ctx.session.info.mandate_digest.hex()
-        ctx.must(params.get("mandate") == ours, "the card's mandate is not the one the gRPC endpoint signs under")
+        ctx.must(
+            params.get("mandate") == ours, "the card's mandate is not the one the gRPC endpoint signs under"
+        )
     return Outcome.passed("same key and mandate on both bindings")
 
 
-@case("a2a.interfaces", "supportedInterfaces lists each binding with protocolVersion 1.0 and a reachable URL", "A2A-015", role=Role.A2A, capability=Capability.A2A)
+@case(
+    "a2a.interfaces",
+    "supportedInterfaces lists each binding with protocolVersion 1.0 and a reachable URL",
+    "A2A-015",
+    role=Role.A2A,
+    capability=Capability.A2A,
+)
 def interfaces(ctx: Context) -> Outcome:
     """Every supportedInterfaces entry has protocolVersion "1.0" and a URL that is not a wildcard address."""
     if (skipped := _skip(ctx)) is not None:
@@ -85,13 +128,25 @@ def interfaces(ctx: Context) -> Outcome:
     entries = _card(ctx)[0].get("supportedInterfaces", [])
     ctx.must(bool(entries), "supportedInterfaces is empty")
     for e in entries:
-        ctx.must(e.get("protocolVersion") == "1.0", f"interface {e.get('url')} has protocolVersion {e.get('protocolVersion')!r}")
+        ctx.must(
+            e.get("protocolVersion") == "1.0",
+            f"interface {e.get('url')} has protocolVersion {e.get('protocolVersion')!r}",
+        )
         url = str(e.get("url", ""))
-        ctx.must(bool(url) and "0.0.0.0" not in url and "[::]" not in url, f"interface URL {url!r} is not reachable")
+        ctx.must(
+            bool(url) and "0.0.0.0" not in url and "[::]" not in url,
+            f"interface URL {url!r} is not reachable",
+        )
     return Outcome.passed(f"{len(entries)} interfaces, each 1.0 with a URL")
 
 
-@case("a2a.card-caching", "The card endpoint answers with ETag, Cache-Control and Last-Modified", "A2A-021", role=Role.A2A, capability=Capability.A2A)
+@case(
+    "a2a.card-caching",
+    "The card endpoint answers with ETag, Cache-Control and Last-Modified",
+    "A2A-021",
+    role=Role.A2A,
+    capability=Capability.A2A,
+)
 def card_caching(ctx: Context) -> Outcome:
     """A missing ETag, Cache-Control: max-age or Last-Modified is NON-STRICT (a SHOULD)."""
     if (skipped := _skip(ctx)) is not None:
@@ -108,8 +163,22 @@ def card_caching(ctx: Context) -> Outcome:
 @case(
     "a2a.messages",
     "Statements as Parts, Tasks, activation, version and A2A's error mapping",
-    "A2A-003", "A2A-004", "A2A-005", "A2A-006", "A2A-007", "A2A-008", "A2A-009", "A2A-010", "A2A-011",
-    "A2A-012", "A2A-014", "A2A-016", "A2A-017", "A2A-018", "A2A-019", "A2A-020",
+    "A2A-003",
+    "A2A-004",
+    "A2A-005",
+    "A2A-006",
+    "A2A-007",
+    "A2A-008",
+    "A2A-009",
+    "A2A-010",
+    "A2A-011",
+    "A2A-012",
+    "A2A-014",
+    "A2A-016",
+    "A2A-017",
+    "A2A-018",
+    "A2A-019",
+    "A2A-020",
     role=Role.A2A,
     capability=Capability.A2A,
 )
@@ -119,4 +188,6 @@ def messages(ctx: Context) -> Outcome:
     rules; tests/test_a2a_bindings.py shows the a2a-coop ones against the reference agent."""
     if (skipped := _skip(ctx)) is not None:
         return skipped
-    return Outcome.not_tested("A2A message-level requirements are not automated by the live suite yet (see --explain a2a.messages)")
+    return Outcome.not_tested(
+        "A2A message-level requirements are not automated by the live suite yet (see --explain a2a.messages)"
+    )

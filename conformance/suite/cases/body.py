@@ -35,13 +35,21 @@ def offer_no_wants(ctx: Context) -> Outcome:
 @case("bdy.item-kind", "An Item of kind UNSPECIFIED is refused BODY_INVALID", "BDY-002")
 def item_kind(ctx: Context) -> Outcome:
     """The first given Item's kind set to ITEM_KIND_UNSPECIFIED."""
-    return _offer_defect(ctx, "an item of no kind", lambda o: setattr(o.gives[0], "kind", trade_pb2.ITEM_KIND_UNSPECIFIED))
+    return _offer_defect(
+        ctx, "an item of no kind", lambda o: setattr(o.gives[0], "kind", trade_pb2.ITEM_KIND_UNSPECIFIED)
+    )
 
 
-@case("bdy.item-category", "An Item category outside ^[a-z0-9][a-z0-9.-]{0,63}$ is refused BODY_INVALID", "BDY-002")
+@case(
+    "bdy.item-category",
+    "An Item category outside ^[a-z0-9][a-z0-9.-]{0,63}$ is refused BODY_INVALID",
+    "BDY-002",
+)
 def item_category(ctx: Context) -> Outcome:
     """The first given Item's category is ``Code Review`` (upper case and a space)."""
-    return _offer_defect(ctx, "a category 'Code Review'", lambda o: setattr(o.gives[0], "category", "Code Review"))
+    return _offer_defect(
+        ctx, "a category 'Code Review'", lambda o: setattr(o.gives[0], "category", "Code Review")
+    )
 
 
 @case("bdy.terms-currency", "A currency outside the pattern is refused BODY_INVALID", "BDY-003")
@@ -65,13 +73,21 @@ def exclusive_key_33(ctx: Context) -> Outcome:
 @case("bdy.claim-no-subject", "A Claim with no subject is refused BODY_INVALID", "BDY-006")
 def claim_no_subject(ctx: Context) -> Outcome:
     """A NEED claim with an amount and an empty subject."""
-    return _offer_defect(ctx, "a claim with no subject", lambda o: o.claims.append(trade_pb2.Claim(kind=trade_pb2.CLAIM_KIND_NEED, amount=5)))
+    return _offer_defect(
+        ctx,
+        "a claim with no subject",
+        lambda o: o.claims.append(trade_pb2.Claim(kind=trade_pb2.CLAIM_KIND_NEED, amount=5)),
+    )
 
 
-@case("bdy.claim-commitment-31", "A committed Claim of 31 bytes is refused BODY_INVALID", "BDY-006", "BDY-007")
+@case(
+    "bdy.claim-commitment-31", "A committed Claim of 31 bytes is refused BODY_INVALID", "BDY-006", "BDY-007"
+)
 def claim_commitment_31(ctx: Context) -> Outcome:
     """A RESERVATION_VALUE claim committed blind with a 31-byte commitment."""
-    claim = trade_pb2.Claim(kind=trade_pb2.CLAIM_KIND_RESERVATION_VALUE, subject="copy-editing", commitment=b"\x01" * 31)
+    claim = trade_pb2.Claim(
+        kind=trade_pb2.CLAIM_KIND_RESERVATION_VALUE, subject="copy-editing", commitment=b"\x01" * 31
+    )
     return _offer_defect(ctx, "a 31-byte commitment", lambda o: o.claims.append(claim))
 
 
@@ -86,8 +102,16 @@ def accept_digest_31(ctx: Context) -> Outcome:
     """An Accept (in an unknown negotiation would be UNKNOWN_NEGOTIATION; body rules come first, step 20)
     whose offer field is 31 bytes."""
     alice = ctx.party()
-    bad = forge(alice, "accept", trade_pb2.Accept(offer=b"\x01" * 31), audience=ctx.target, negotiation_id=b"\x02" * 16)
-    return Outcome.passed(refuses(ctx, bad, "BODY_INVALID", what="an accept naming 31 bytes", context=alice.setup))
+    bad = forge(
+        alice,
+        "accept",
+        trade_pb2.Accept(offer=b"\x01" * 31),
+        audience=ctx.target,
+        negotiation_id=b"\x02" * 16,
+    )
+    return Outcome.passed(
+        refuses(ctx, bad, "BODY_INVALID", what="an accept naming 31 bytes", context=alice.setup)
+    )
 
 
 @case("bdy.receipt-rating-101", "A Receipt rating of 101 is refused BODY_INVALID", "BDY-009")
@@ -98,7 +122,13 @@ def receipt_rating(ctx: Context) -> Outcome:
         return Outcome.info("the target did not deliver in its answer; nothing to receipt")
     alice = contract.party
     d = contract.deliveries[0]
-    bad = forge(alice, "receipt", commitment_pb2.Receipt(delivery=d.digest, rating=101), audience=ctx.target, negotiation_id=contract.opened.nid)
+    bad = forge(
+        alice,
+        "receipt",
+        commitment_pb2.Receipt(delivery=d.digest, rating=101),
+        audience=ctx.target,
+        negotiation_id=contract.opened.nid,
+    )
     valid = alice.receipt(d)
     return Outcome.passed(refuses(ctx, bad, "BODY_INVALID", what="a rating of 101", then=valid))
 
@@ -107,17 +137,27 @@ def receipt_rating(ctx: Context) -> Outcome:
 def attestation_addressed(ctx: Context) -> Outcome:
     """An Attestation must be public; this one is addressed to the target."""
     alice = ctx.party()
-    msg = reputation_pb2.Attestation(subject=ctx.target, offer=b"\x01" * 32, accept=b"\x02" * 32, outcome=reputation_pb2.OUTCOME_FULFILLED)
+    msg = reputation_pb2.Attestation(
+        subject=ctx.target, offer=b"\x01" * 32, accept=b"\x02" * 32, outcome=reputation_pb2.OUTCOME_FULFILLED
+    )
     bad = forge(alice, "attestation", msg, audience=ctx.target)
-    return Outcome.passed(refuses(ctx, bad, "BODY_INVALID", what="an addressed attestation", context=alice.setup))
+    return Outcome.passed(
+        refuses(ctx, bad, "BODY_INVALID", what="an addressed attestation", context=alice.setup)
+    )
 
 
-@case("bdy.mandate-context-invalid", "A Mandate with valid_until <= valid_from, given as context, is refused BODY_INVALID", "BDY-010")
+@case(
+    "bdy.mandate-context-invalid",
+    "A Mandate with valid_until <= valid_from, given as context, is refused BODY_INVALID",
+    "BDY-010",
+)
 def mandate_invalid(ctx: Context) -> Outcome:
     """Alice's principal signs a Mandate that ends before it starts; the Offer carries it as context."""
     alice = ctx.party()
     now = ctx.clock.now_ms
-    msg = identity_pb2.Mandate(agent=alice.did, valid_from_ms=now, valid_until_ms=now - 1, currency="credit", max_per_deal=100)
+    msg = identity_pb2.Mandate(
+        agent=alice.did, valid_from_ms=now, valid_until_ms=now - 1, currency="credit", max_per_deal=100
+    )
     stmt = new_statement("mandate", msg, issued_at_ms=now, ttl_ms=86_400_000)
     principal = alice.principal
     h = stmt.header
@@ -140,13 +180,20 @@ def _public_defect(ctx: Context, body: str, message: object, what: str) -> Outco
 @case("bdy.bond-lock-zero", "A BondLock of amount 0 is refused BODY_INVALID", "BDY-008")
 def bond_lock_zero(ctx: Context) -> Outcome:
     """A BondLock with amount 0 (checked statelessly, before the issuer's role)."""
-    return _public_defect(ctx, "bond_lock", commitment_pb2.BondLock(contract=b"\x01" * 32, party=ctx.target, amount=0), "a bond lock of 0")
+    return _public_defect(
+        ctx,
+        "bond_lock",
+        commitment_pb2.BondLock(contract=b"\x01" * 32, party=ctx.target, amount=0),
+        "a bond lock of 0",
+    )
 
 
 @case("bdy.ruling-unspecified", "A Ruling with no decision is refused BODY_INVALID", "BDY-016")
 def ruling_unspecified(ctx: Context) -> Outcome:
     """A Ruling with decision RULING_DECISION_UNSPECIFIED."""
-    return _public_defect(ctx, "ruling", commitment_pb2.Ruling(contract=b"\x01" * 32), "a ruling with no decision")
+    return _public_defect(
+        ctx, "ruling", commitment_pb2.Ruling(contract=b"\x01" * 32), "a ruling with no decision"
+    )
 
 
 @case("bdy.stamp-empty", "A Stamp naming no statement is refused BODY_INVALID", "BDY-017")
@@ -158,4 +205,9 @@ def stamp_empty(ctx: Context) -> Outcome:
 @case("bdy.deposit-zero", "A Deposit of amount 0 is refused BODY_INVALID", "BDY-014")
 def deposit_zero(ctx: Context) -> Outcome:
     """A Deposit crediting the target 0 credit."""
-    return _public_defect(ctx, "deposit", commitment_pb2.Deposit(party=ctx.target, amount=0, currency="credit"), "a deposit of 0")
+    return _public_defect(
+        ctx,
+        "deposit",
+        commitment_pb2.Deposit(party=ctx.target, amount=0, currency="credit"),
+        "a deposit of 0",
+    )

@@ -30,7 +30,13 @@ def _set(field: str, value: object) -> Callable[[statement_pb2.Statement], None]
     return mutate
 
 
-@case("stm.version-2", "A statement of header.version 2 is refused UNSUPPORTED_VERSION", "STM-003", "VER-001", "ERR-003")
+@case(
+    "stm.version-2",
+    "A statement of header.version 2 is refused UNSUPPORTED_VERSION",
+    "STM-003",
+    "VER-001",
+    "ERR-003",
+)
 def version_2(ctx: Context) -> Outcome:
     """An Offer with header.version = 2, otherwise valid."""
     return _defect(ctx, "UNSUPPORTED_VERSION", "version 2", _set("version", 2))
@@ -55,7 +61,12 @@ def seq0_with_prev(ctx: Context) -> Outcome:
     return _defect(ctx, "HEADER_INVALID", "seq 0 with a prev", _set("prev", b"\x11" * 32))
 
 
-@case("stm.expires-before-issued", "expires_at_ms <= issued_at_ms is refused HEADER_INVALID", "STM-008", "ERR-003")
+@case(
+    "stm.expires-before-issued",
+    "expires_at_ms <= issued_at_ms is refused HEADER_INVALID",
+    "STM-008",
+    "ERR-003",
+)
 def expires_before_issued(ctx: Context) -> Outcome:
     """An Offer that expires at the instant it is issued."""
 
@@ -93,7 +104,12 @@ def audience_invalid(ctx: Context) -> Outcome:
     return _defect(ctx, "KEY_INVALID", "audience did:key:zBogus", _set("audience", "did:key:zBogus"))
 
 
-@case("stm.wrong-audience", "A statement addressed to another key is refused WRONG_AUDIENCE", "STM-005", "ERR-003")
+@case(
+    "stm.wrong-audience",
+    "A statement addressed to another key is refused WRONG_AUDIENCE",
+    "STM-005",
+    "ERR-003",
+)
 def wrong_audience(ctx: Context) -> Outcome:
     """A valid Offer to Carol (a suite identity) delivered to the target."""
     carol = ctx.party("carol")
@@ -106,7 +122,12 @@ def no_body(ctx: Context) -> Outcome:
     return _defect(ctx, "BODY_MISSING", "a statement with no body", lambda s: s.ClearField("offer"))
 
 
-@case("stm.negotiation-id-squat", "An Offer whose negotiation_id is not derived from issuer and nonce is refused HEADER_INVALID", "NEG-013", "STM-009")
+@case(
+    "stm.negotiation-id-squat",
+    "An Offer whose negotiation_id is not derived from issuer and nonce is refused HEADER_INVALID",
+    "NEG-013",
+    "STM-009",
+)
 def negotiation_id_squat(ctx: Context) -> Outcome:
     """An opening Offer under a negotiation id of the suite's choosing (id squatting)."""
     return _defect(ctx, "HEADER_INVALID", "a chosen negotiation_id", _set("negotiation_id", b"\x42" * 16))
@@ -118,15 +139,27 @@ def no_mandate(ctx: Context) -> Outcome:
     return _defect(ctx, "HEADER_INVALID", "an offer naming no mandate", _set("mandate", b""))
 
 
-@case("stm.payload-garbage", "A signed payload that is no Statement is refused MALFORMED_STATEMENT", "STM-001", "STM-014")
+@case(
+    "stm.payload-garbage",
+    "A signed payload that is no Statement is refused MALFORMED_STATEMENT",
+    "STM-001",
+    "STM-014",
+)
 def payload_garbage(ctx: Context) -> Outcome:
     """A correctly signed envelope whose payload is 0xff bytes."""
     alice = ctx.party()
     bad = resign_payload(alice, b"\xff\xff\xff\xff")
-    return Outcome.passed(refuses(ctx, bad, "MALFORMED_STATEMENT", what="a payload that does not parse", context=alice.setup))
+    return Outcome.passed(
+        refuses(ctx, bad, "MALFORMED_STATEMENT", what="a payload that does not parse", context=alice.setup)
+    )
 
 
-@case("stm.payload-noncanonical", "A payload with its fields out of order is refused NONCANONICAL_ENCODING", "STM-002", "ENV-005")
+@case(
+    "stm.payload-noncanonical",
+    "A payload with its fields out of order is refused NONCANONICAL_ENCODING",
+    "STM-002",
+    "ENV-005",
+)
 def payload_noncanonical(ctx: Context) -> Outcome:
     """The valid Offer's top-level fields re-ordered (body before header), signed: the same message,
     not its canonical bytes. A verifier that decodes and re-encodes before checking would accept it."""
@@ -139,7 +172,11 @@ def payload_noncanonical(ctx: Context) -> Outcome:
     bad = resign_payload(alice, b"".join(reversed(fields)))
     alice.agent.writer.next_seq, alice.agent.writer.prev = vs.header.seq, vs.header.prev
     valid = alice.offer(target(ctx), fair_proposal(alice))
-    return Outcome.passed(refuses(ctx, bad, "NONCANONICAL_ENCODING", what="fields out of order", context=alice.setup, then=valid))
+    return Outcome.passed(
+        refuses(
+            ctx, bad, "NONCANONICAL_ENCODING", what="fields out of order", context=alice.setup, then=valid
+        )
+    )
 
 
 def _top_level_fields(data: bytes) -> list[bytes]:
@@ -171,25 +208,35 @@ def _varint(data: bytes, i: int) -> tuple[int, int]:
             return value, i
 
 
-
-
 def _splice(ctx: Context, build: Callable[[bytes], bytes]) -> tuple[bytes, object]:
-    """Alice's valid Offer payload rebuilt by ``build``, signed by Alice; and the valid Offer at the same seq."""
+    """Alice's valid Offer payload rebuilt by ``build``, signed by Alice; and the valid Offer at the
+    same seq."""
     alice = ctx.party()
     vs = alice.offer(target(ctx), fair_proposal(alice))
     bad = resign_payload(alice, build(decode_envelope(vs.envelope).payload))
     return bad, vs
 
 
-@case("stm.wire-type-mismatch", "A defined field with the wrong wire type is refused MALFORMED_STATEMENT", "STM-015", "STM-014")
+@case(
+    "stm.wire-type-mismatch",
+    "A defined field with the wrong wire type is refused MALFORMED_STATEMENT",
+    "STM-015",
+    "STM-014",
+)
 def wire_type_mismatch(ctx: Context) -> Outcome:
     """Statement field 1 (header, a message) first sent as a varint, then as itself."""
     alice = ctx.party()
     bad, _ = _splice(ctx, lambda p: b"\x08\x01" + p)
-    return Outcome.passed(refuses(ctx, bad, "MALFORMED_STATEMENT", what="field 1 as a varint", context=alice.setup))
+    return Outcome.passed(
+        refuses(ctx, bad, "MALFORMED_STATEMENT", what="field 1 as a varint", context=alice.setup)
+    )
 
 
-@case("stm.unknown-field-in-range", "An unknown field numbered below a defined one is refused MALFORMED_STATEMENT", "STM-016")
+@case(
+    "stm.unknown-field-in-range",
+    "An unknown field numbered below a defined one is refused MALFORMED_STATEMENT",
+    "STM-016",
+)
 def unknown_field_in_range(ctx: Context) -> Outcome:
     """Statement field 5 (undefined; the body numbers run to 43) inserted between header and body."""
     alice = ctx.party()
@@ -199,10 +246,18 @@ def unknown_field_in_range(ctx: Context) -> Outcome:
         return header + b"\x28\x01" + b"".join(rest)
 
     bad, _ = _splice(ctx, build)
-    return Outcome.passed(refuses(ctx, bad, "MALFORMED_STATEMENT", what="an unknown field 5", context=alice.setup))
+    return Outcome.passed(
+        refuses(ctx, bad, "MALFORMED_STATEMENT", what="an unknown field 5", context=alice.setup)
+    )
 
 
-@case("stm.unknown-field-kept", "An unknown field above every defined one is accepted and kept byte-exact", "VER-002", "STM-016", "RPC-001")
+@case(
+    "stm.unknown-field-kept",
+    "An unknown field above every defined one is accepted and kept byte-exact",
+    "VER-002",
+    "STM-016",
+    "RPC-001",
+)
 def unknown_field_kept(ctx: Context) -> Outcome:
     """Alice's Offer with field 100 (a later revision's field) appended, signed: the target must accept
     it and answer naming the digest of those exact bytes (the Accept's offer field), so it neither
@@ -215,7 +270,10 @@ def unknown_field_kept(ctx: Context) -> Outcome:
     if reply.error is not None:
         from conformance.suite.model import CaseFailed
 
-        raise CaseFailed(f"an offer with an unknown field 100 was refused {reply.error.reason or reply.error.status.name} (STM-016 allows it)")
+        raise CaseFailed(
+            f"an offer with an unknown field 100 was refused "
+            f"{reply.error.reason or reply.error.status.name} (STM-016 allows it)"
+        )
     digest = statement_digest(decode_envelope(bad).payload)
     for env in reply.envelopes:
         from a2a_coop.protocol.statements import verify_statement
@@ -223,7 +281,11 @@ def unknown_field_kept(ctx: Context) -> Outcome:
         vs = verify_statement(env)
         if vs.body in ("accept", "reject", "counter"):
             named = getattr(vs.statement, vs.body).offer
-            ctx.must(named == digest, "the target's answer names another digest: it dropped or re-encoded the unknown field (VER-002)")
+            ctx.must(
+                named == digest,
+                "the target's answer names another digest: "
+                "it dropped or re-encoded the unknown field (VER-002)",
+            )
             return Outcome.passed(f"accepted; its {vs.body} names the exact bytes' digest")
     return Outcome.info("accepted, but the answer names no offer digest to compare")
 
@@ -240,9 +302,17 @@ def check_order(ctx: Context) -> Outcome:
     v2 = forge(alice, "offer", fair_proposal(alice), audience=ctx.target, mutate=_set("version", 2))
     sig = bytearray(dec(v2).signatures[0].sig)
     sig[5] ^= 0x10
-    first = refuses(ctx, with_signature(v2, sig=bytes(sig)), "SIGNATURE_INVALID", what="version 2 with a bad signature", context=alice.setup)
+    first = refuses(
+        ctx,
+        with_signature(v2, sig=bytes(sig)),
+        "SIGNATURE_INVALID",
+        what="version 2 with a bad signature",
+        context=alice.setup,
+    )
     carol = ctx.party("carol")
     now = ctx.clock.now_ms
-    stale = forge(alice, "offer", fair_proposal(alice), audience=carol.did, issued_at_ms=now - 180_000, ttl_ms=60_000)
+    stale = forge(
+        alice, "offer", fair_proposal(alice), audience=carol.did, issued_at_ms=now - 180_000, ttl_ms=60_000
+    )
     second = refuses(ctx, stale, "WRONG_AUDIENCE", what="an expired offer to carol")
     return Outcome.passed(f"{first}; {second}")

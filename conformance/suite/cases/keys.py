@@ -9,18 +9,24 @@ from conformance.suite.flows import fair_proposal, open_negotiation, refuses, ta
 from conformance.suite.model import Outcome, case
 
 # y = p = 2^255 - 19: not a canonical encoding (y must be below p).
-NONCANONICAL_KEY = ((2**255 - 19)).to_bytes(32, "little")
+NONCANONICAL_KEY = (2**255 - 19).to_bytes(32, "little")
 # The identity point (x = 0, y = 1): of order 1, so of small order.
 SMALL_ORDER_KEY = (1).to_bytes(32, "little")
 
 
-@case("key.noncanonical", "A keyid whose public key is not canonically encoded is refused KEY_NONCANONICAL", "KEY-002")
+@case(
+    "key.noncanonical",
+    "A keyid whose public key is not canonically encoded is refused KEY_NONCANONICAL",
+    "KEY-002",
+)
 def noncanonical(ctx: Context) -> Outcome:
     """The signature's keyid replaced by the did:key of y = p (an encoding of 0 that is not canonical)."""
     alice = ctx.party()
     offer = alice.offer(target(ctx), fair_proposal(alice))
     bad = with_signature(offer.envelope, keyid=did_from_public_key(NONCANONICAL_KEY))
-    return Outcome.passed(refuses(ctx, bad, "KEY_NONCANONICAL", what="a non-canonical key", context=alice.setup))
+    return Outcome.passed(
+        refuses(ctx, bad, "KEY_NONCANONICAL", what="a non-canonical key", context=alice.setup)
+    )
 
 
 @case("key.small-order", "A keyid whose public key has small order is refused KEY_SMALL_ORDER", "KEY-003")
@@ -32,30 +38,67 @@ def small_order(ctx: Context) -> Outcome:
     return Outcome.passed(refuses(ctx, bad, "KEY_SMALL_ORDER", what="a small-order key", context=alice.setup))
 
 
-@case("key.revocation-by-stranger", "A KeyRevocation of a key by a stranger is refused REVOCATION_UNAUTHORIZED", "KEY-004")
+@case(
+    "key.revocation-by-stranger",
+    "A KeyRevocation of a key by a stranger is refused REVOCATION_UNAUTHORIZED",
+    "KEY-004",
+)
 def revocation_by_stranger(ctx: Context) -> Outcome:
     """Mallory (bound to her own principal) revokes Alice's agent key."""
     alice = ctx.party()
     opened = open_negotiation(ctx)
     mallory = ctx.party("mallory")
     now = ctx.clock.now_ms
-    bad = mallory.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=now - 1000, reason="test"), mandate=b"")
+    bad = mallory.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=alice.did, effective_ms=now - 1000, reason="test"),
+        mandate=b"",
+    )
     ctx.must(opened.offer.issuer == alice.did, "suite error")
-    return Outcome.passed(refuses(ctx, bad.envelope, "REVOCATION_UNAUTHORIZED", what="a stranger's revocation of alice's key", context=mallory.setup))
+    return Outcome.passed(
+        refuses(
+            ctx,
+            bad.envelope,
+            "REVOCATION_UNAUTHORIZED",
+            what="a stranger's revocation of alice's key",
+            context=mallory.setup,
+        )
+    )
 
 
-@case("key.principal-revoked", "A statement under a mandate whose principal revoked its own key is refused KEY_REVOKED", "MND-012", "KEY-004", "KEY-007")
+@case(
+    "key.principal-revoked",
+    "A statement under a mandate whose principal revoked its own key is refused KEY_REVOKED",
+    "MND-012",
+    "KEY-004",
+    "KEY-007",
+)
 def principal_revoked(ctx: Context) -> Outcome:
     """Alice's principal revokes its own key as of a second ago (effective: the issuer is the key itself);
     Alice's next Offer, issued after, names the principal's Mandate: KEY_REVOKED."""
     alice = ctx.party()
     now = ctx.clock.now_ms
-    revocation = alice.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.principal.did, effective_ms=now - 1000, reason="test"))
+    revocation = alice.principal.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=alice.principal.did, effective_ms=now - 1000, reason="test"),
+    )
     offer = alice.offer(target(ctx), fair_proposal(alice))
-    return Outcome.passed(refuses(ctx, offer.envelope, "KEY_REVOKED", what="an offer under a revoked principal's mandate", context=[*alice.setup, revocation.envelope]))
+    return Outcome.passed(
+        refuses(
+            ctx,
+            offer.envelope,
+            "KEY_REVOKED",
+            what="an offer under a revoked principal's mandate",
+            context=[*alice.setup, revocation.envelope],
+        )
+    )
 
 
-@case("key.rotated-out", "After a KeyRotation, a later statement of the old key is refused KEY_REVOKED", "KEY-005")
+@case(
+    "key.rotated-out",
+    "After a KeyRotation, a later statement of the old key is refused KEY_REVOKED",
+    "KEY-005",
+)
 def rotated_out(ctx: Context) -> Outcome:
     """Alice's Offer is accepted; she signs a KeyRotation to Carol's key (held by the target as context
     of her next statement); then an Offer at the next seq is KEY_REVOKED."""
@@ -64,4 +107,12 @@ def rotated_out(ctx: Context) -> Outcome:
     carol = ctx.party("carol")
     rotation = alice.sign("key_rotation", identity_pb2.KeyRotation(new_key=carol.did), mandate=b"")
     offer = alice.offer(target(ctx), fair_proposal(alice))
-    return Outcome.passed(refuses(ctx, offer.envelope, "KEY_REVOKED", what="a statement after the key's rotation", context=[rotation.envelope]))
+    return Outcome.passed(
+        refuses(
+            ctx,
+            offer.envelope,
+            "KEY_REVOKED",
+            what="a statement after the key's rotation",
+            context=[rotation.envelope],
+        )
+    )

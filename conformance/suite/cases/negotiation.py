@@ -12,7 +12,6 @@ from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement
 from conformance.suite.context import Context
 from conformance.suite.flows import (
-
     fair_proposal,
     form_contract,
     open_negotiation,
@@ -30,7 +29,12 @@ def _state(ctx: Context, vs: VerifiedStatement) -> State:
 @case(
     "neg.trade-to-fulfilment",
     "Offer, Accept, both Deliveries and Receipts: PROPOSED → ACCEPTED → PERFORMING → FULFILLED",
-    "NEG-001", "NEG-011", "RPC-002", "RPC-001", "STM-012", "ENV-005",
+    "NEG-001",
+    "NEG-011",
+    "RPC-002",
+    "RPC-001",
+    "STM-012",
+    "ENV-005",
 )
 def trade_to_fulfilment(ctx: Context) -> Outcome:
     """A fair Offer must be answered, in order, by the target's Mandate and its signed answers
@@ -39,8 +43,14 @@ def trade_to_fulfilment(ctx: Context) -> Outcome:
     verifier must reach FULFILLED over the whole conversation."""
     contract = form_contract(ctx)
     answers = contract.opened.answers
-    ctx.must(answers[0].body == "mandate" and answers[0].statement.mandate.agent == ctx.target, "the answer to an Offer does not start with the target's Mandate (RPC-002)")
-    ctx.must(contract.accept.statement.accept.offer == contract.opened.offer.digest, "the Accept does not name our Offer's digest")
+    ctx.must(
+        answers[0].body == "mandate" and answers[0].statement.mandate.agent == ctx.target,
+        "the answer to an Offer does not start with the target's Mandate (RPC-002)",
+    )
+    ctx.must(
+        contract.accept.statement.accept.offer == contract.opened.offer.digest,
+        "the Accept does not name our Offer's digest",
+    )
     alice = contract.party
     if not contract.deliveries:
         return Outcome.info("the target accepted but did not deliver in its answer; FULFILLED not reached")
@@ -49,14 +59,28 @@ def trade_to_fulfilment(ctx: Context) -> Outcome:
     ours = alice.deliver(contract.accept, target(ctx))
     answer = ctx.send(ours, note="our delivery")
     receipts = [a for a in answer if a.body == "receipt"]
-    ctx.must(bool(receipts), "the target did not receipt our delivery (nor answer with an Ack)" if not answer else f"the target answered our delivery with {', '.join(a.body for a in answer)}, no receipt", Level.INFO)
-    ctx.must(receipts[0].statement.receipt.delivery == ours.digest, "the target's receipt does not name the digest of the delivery bytes we sent (RPC-001)")
+    ctx.must(
+        bool(receipts),
+        "the target did not receipt our delivery (nor answer with an Ack)"
+        if not answer
+        else f"the target answered our delivery with {', '.join(a.body for a in answer)}, no receipt",
+        Level.INFO,
+    )
+    ctx.must(
+        receipts[0].statement.receipt.delivery == ours.digest,
+        "the target's receipt does not name the digest of the delivery bytes we sent (RPC-001)",
+    )
     state = _state(ctx, contract.accept)
     ctx.must(state is State.FULFILLED, f"the reference verifier ends in {state.value}, not FULFILLED")
     return Outcome.passed("PROPOSED → ACCEPTED → PERFORMING → FULFILLED, every statement verified")
 
 
-@case("neg.reject", "An offer the target declines ends REJECTED; nothing is legal after it", "NEG-001", "RPC-002")
+@case(
+    "neg.reject",
+    "An offer the target declines ends REJECTED; nothing is legal after it",
+    "NEG-001",
+    "RPC-002",
+)
 def reject(ctx: Context) -> Outcome:
     """An unfair Offer (we give 1, ask 900): a Reject naming it (PROPOSED → REJECTED); then our
     Withdraw and our Delivery are ILLEGAL_TRANSITION (REJECTED is terminal)."""
@@ -64,22 +88,32 @@ def reject(ctx: Context) -> Outcome:
     opened = open_negotiation(ctx, proposal=unfair_proposal(alice))
     rejected = opened.answer("reject")
     if rejected is None:
-        return Outcome.info("the target accepted an offer worth 1 for 900: cannot reach REJECTED with this deciding layer")
+        return Outcome.info(
+            "the target accepted an offer worth 1 for 900: cannot reach REJECTED with this deciding layer"
+        )
     ctx.must(rejected.statement.reject.offer == opened.offer.digest, "the Reject does not name our offer")
     withdraw = alice.withdraw(opened.offer)
-    return Outcome.passed(refuses(ctx, withdraw.envelope, "ILLEGAL_TRANSITION", what="a withdraw after REJECTED"))
+    return Outcome.passed(
+        refuses(ctx, withdraw.envelope, "ILLEGAL_TRANSITION", what="a withdraw after REJECTED")
+    )
 
 
 @case("neg.second-accept", "A second Accept in a negotiation is refused ILLEGAL_TRANSITION", "NEG-006")
 def second_accept(ctx: Context) -> Outcome:
     """After the target accepted our Offer, we Accept it too (ACCEPTED + ACCEPT is no row)."""
     contract = form_contract(ctx)
-    bad = contract.party.accept(contract.opened.offer)
-    bad = contract.party.sign("accept", trade_pb2.Accept(offer=contract.opened.offer.digest), audience=ctx.target, negotiation_id=contract.opened.nid)
+    bad = contract.party.sign(
+        "accept",
+        trade_pb2.Accept(offer=contract.opened.offer.digest),
+        audience=ctx.target,
+        negotiation_id=contract.opened.nid,
+    )
     return Outcome.passed(refuses(ctx, bad.envelope, "ILLEGAL_TRANSITION", what="a second accept"))
 
 
-@case("neg.withdraw-after-accept", "Withdrawing an offer once accepted is refused ILLEGAL_TRANSITION", "NEG-001")
+@case(
+    "neg.withdraw-after-accept", "Withdrawing an offer once accepted is refused ILLEGAL_TRANSITION", "NEG-001"
+)
 def withdraw_after_accept(ctx: Context) -> Outcome:
     """Our Withdraw of our own Offer after the target's Accept."""
     contract = form_contract(ctx)
@@ -87,12 +121,29 @@ def withdraw_after_accept(ctx: Context) -> Outcome:
     return Outcome.passed(refuses(ctx, bad.envelope, "ILLEGAL_TRANSITION", what="a withdraw after ACCEPTED"))
 
 
-@case("neg.unknown-negotiation", "A non-Offer statement in an unknown negotiation is refused UNKNOWN_NEGOTIATION", "NEG-002")
+@case(
+    "neg.unknown-negotiation",
+    "A non-Offer statement in an unknown negotiation is refused UNKNOWN_NEGOTIATION",
+    "NEG-002",
+)
 def unknown_negotiation(ctx: Context) -> Outcome:
     """A Delivery under a negotiation id the target never saw."""
     alice = ctx.party()
-    bad = alice.sign("delivery", commitment_pb2.Delivery(contract=b"\x07" * 32, item_index=0), audience=ctx.target, negotiation_id=b"\x07" * 16)
-    return Outcome.passed(refuses(ctx, bad.envelope, "UNKNOWN_NEGOTIATION", what="a delivery in an unknown negotiation", context=alice.setup))
+    bad = alice.sign(
+        "delivery",
+        commitment_pb2.Delivery(contract=b"\x07" * 32, item_index=0),
+        audience=ctx.target,
+        negotiation_id=b"\x07" * 16,
+    )
+    return Outcome.passed(
+        refuses(
+            ctx,
+            bad.envelope,
+            "UNKNOWN_NEGOTIATION",
+            what="a delivery in an unknown negotiation",
+            context=alice.setup,
+        )
+    )
 
 
 @case("neg.outsider", "A trade statement by someone who is not a party is refused WRONG_PARTY", "NEG-003")
@@ -101,29 +152,58 @@ def outsider(ctx: Context) -> Outcome:
     alice = ctx.party()
     opened = open_negotiation(ctx, proposal=unfair_proposal(alice))
     mallory = ctx.party("mallory")
-    bad = mallory.sign("reject", trade_pb2.Reject(offer=opened.offer.digest), audience=ctx.target, negotiation_id=opened.nid, refs=[opened.offer.digest])
-    return Outcome.passed(refuses(ctx, bad.envelope, "WRONG_PARTY", what="a reject by an outsider", context=mallory.setup))
+    bad = mallory.sign(
+        "reject",
+        trade_pb2.Reject(offer=opened.offer.digest),
+        audience=ctx.target,
+        negotiation_id=opened.nid,
+        refs=[opened.offer.digest],
+    )
+    return Outcome.passed(
+        refuses(ctx, bad.envelope, "WRONG_PARTY", what="a reject by an outsider", context=mallory.setup)
+    )
 
 
-@case("neg.stale-receipt", "A Receipt naming no Delivery of the contract is refused STALE_REFERENCE", "NEG-005")
+@case(
+    "neg.stale-receipt", "A Receipt naming no Delivery of the contract is refused STALE_REFERENCE", "NEG-005"
+)
 def stale_receipt(ctx: Context) -> Outcome:
     """A Receipt naming a made-up delivery digest under a formed contract."""
     contract = form_contract(ctx)
     alice = contract.party
-    bad = alice.sign("receipt", commitment_pb2.Receipt(delivery=b"\x09" * 32, rating=50), audience=ctx.target, negotiation_id=contract.opened.nid)
+    bad = alice.sign(
+        "receipt",
+        commitment_pb2.Receipt(delivery=b"\x09" * 32, rating=50),
+        audience=ctx.target,
+        negotiation_id=contract.opened.nid,
+    )
     return Outcome.passed(refuses(ctx, bad.envelope, "STALE_REFERENCE", what="a receipt of no delivery"))
 
 
-@case("neg.delivery-wrong-contract", "A Delivery naming another contract is refused STALE_REFERENCE", "NEG-005")
+@case(
+    "neg.delivery-wrong-contract", "A Delivery naming another contract is refused STALE_REFERENCE", "NEG-005"
+)
 def delivery_wrong_contract(ctx: Context) -> Outcome:
-    """A Delivery whose contract field is not the Accept's digest (NEG-011: the contract id is the Accept's digest)."""
+    """A Delivery whose contract field is not the Accept's digest (NEG-011: the contract id is the
+    Accept's digest)."""
     contract = form_contract(ctx)
     alice = contract.party
-    bad = alice.sign("delivery", commitment_pb2.Delivery(contract=contract.opened.offer.digest, item_index=0), audience=ctx.target, negotiation_id=contract.opened.nid)
-    return Outcome.passed(refuses(ctx, bad.envelope, "STALE_REFERENCE", what="a delivery naming the offer as its contract"))
+    bad = alice.sign(
+        "delivery",
+        commitment_pb2.Delivery(contract=contract.opened.offer.digest, item_index=0),
+        audience=ctx.target,
+        negotiation_id=contract.opened.nid,
+    )
+    return Outcome.passed(
+        refuses(ctx, bad.envelope, "STALE_REFERENCE", what="a delivery naming the offer as its contract")
+    )
 
 
-@case("neg.delivery-bad-item", "A Delivery of an item the issuer does not give is refused BODY_INVALID", "NEG-008")
+@case(
+    "neg.delivery-bad-item",
+    "A Delivery of an item the issuer does not give is refused BODY_INVALID",
+    "NEG-008",
+)
 def delivery_bad_item(ctx: Context) -> Outcome:
     """Alice gives one item (index 0); she delivers item 3."""
     contract = form_contract(ctx)
@@ -138,20 +218,38 @@ def receipt_own_delivery(ctx: Context) -> Outcome:
     alice = contract.party
     delivery = alice.deliver(contract.accept, target(ctx))
     ctx.send(delivery, note="our delivery")
-    bad = alice.sign("receipt", commitment_pb2.Receipt(delivery=delivery.digest, rating=90), audience=ctx.target, negotiation_id=contract.opened.nid)
+    bad = alice.sign(
+        "receipt",
+        commitment_pb2.Receipt(delivery=delivery.digest, rating=90),
+        audience=ctx.target,
+        negotiation_id=contract.opened.nid,
+    )
     return Outcome.passed(refuses(ctx, bad.envelope, "WRONG_PARTY", what="a receipt of our own delivery"))
 
 
-@case("neg.escrow-body-by-party", "A BondLock issued by a party (not the contract's escrow) is refused WRONG_PARTY", "NEG-008")
+@case(
+    "neg.escrow-body-by-party",
+    "A BondLock issued by a party (not the contract's escrow) is refused WRONG_PARTY",
+    "NEG-008",
+)
 def escrow_body_by_party(ctx: Context) -> Outcome:
     """Alice signs a BondLock of her own bond under a contract without an escrow."""
     contract = form_contract(ctx)
     alice = contract.party
-    bad = alice.sign("bond_lock", commitment_pb2.BondLock(contract=contract.accept.digest, party=alice.did, amount=10), audience=ctx.target, negotiation_id=contract.opened.nid)
+    bad = alice.sign(
+        "bond_lock",
+        commitment_pb2.BondLock(contract=contract.accept.digest, party=alice.did, amount=10),
+        audience=ctx.target,
+        negotiation_id=contract.opened.nid,
+    )
     return Outcome.passed(refuses(ctx, bad.envelope, "WRONG_PARTY", what="a bond lock signed by a party"))
 
 
-@case("neg.delivery-before-accept", "A Delivery dated before the Accept is refused ILLEGAL_TRANSITION", "NEG-014")
+@case(
+    "neg.delivery-before-accept",
+    "A Delivery dated before the Accept is refused ILLEGAL_TRANSITION",
+    "NEG-014",
+)
 def delivery_before_accept(ctx: Context) -> Outcome:
     """Our Offer is dated 20 s ago, the target accepts now; our Delivery is dated 10 s ago (after
     the Offer, before the Accept, inside the skew)."""
@@ -163,30 +261,56 @@ def delivery_before_accept(ctx: Context) -> Outcome:
     if accept is None:
         raise CaseFailed("the target did not accept a fair offer; needs a contract", Level.INFO)
     if accept.header.issued_at_ms <= now - 10_000:
-        return Outcome.not_tested("the target dated its Accept 10 s or more in the past; no gap to date a delivery into")
+        return Outcome.not_tested(
+            "the target dated its Accept 10 s or more in the past; no gap to date a delivery into"
+        )
     bad = alice.deliver(accept, target(ctx), issued_at_ms=now - 10_000)
-    return Outcome.passed(refuses(ctx, bad.envelope, "ILLEGAL_TRANSITION", what="a delivery dated before the accept"))
+    return Outcome.passed(
+        refuses(ctx, bad.envelope, "ILLEGAL_TRANSITION", what="a delivery dated before the accept")
+    )
 
 
-@case("neg.claim-without-escrow", "A BreachClaim under terms naming no escrow is refused ILLEGAL_TRANSITION", "CMT-005")
+@case(
+    "neg.claim-without-escrow",
+    "A BreachClaim under terms naming no escrow is refused ILLEGAL_TRANSITION",
+    "CMT-005",
+)
 def claim_without_escrow(ctx: Context) -> Outcome:
     """A BreachClaim of the target's item 0 under a contract without an escrow (nobody could rule on it)."""
     contract = form_contract(ctx)
     alice = contract.party
-    bad = alice.sign("breach_claim", commitment_pb2.BreachClaim(contract=contract.accept.digest, item_index=0, reason="test"), audience=ctx.target, negotiation_id=contract.opened.nid)
+    bad = alice.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=contract.accept.digest, item_index=0, reason="test"),
+        audience=ctx.target,
+        negotiation_id=contract.opened.nid,
+    )
     return Outcome.passed(refuses(ctx, bad.envelope, "ILLEGAL_TRANSITION", what="a claim with no escrow"))
 
 
-@case("neg.revoke-not-allowed", "A Revoke under terms that do not allow it is refused REVOCATION_NOT_ALLOWED", "NEG-010")
+@case(
+    "neg.revoke-not-allowed",
+    "A Revoke under terms that do not allow it is refused REVOCATION_NOT_ALLOWED",
+    "NEG-010",
+)
 def revoke_not_allowed(ctx: Context) -> Outcome:
     """A Revoke of a contract whose terms.revocation.allowed is false."""
     contract = form_contract(ctx)
     alice = contract.party
-    bad = alice.sign("revoke", commitment_pb2.Revoke(contract=contract.accept.digest, reason="test"), audience=ctx.target, negotiation_id=contract.opened.nid)
-    return Outcome.passed(refuses(ctx, bad.envelope, "REVOCATION_NOT_ALLOWED", what="a revoke of an irrevocable contract"))
+    bad = alice.sign(
+        "revoke",
+        commitment_pb2.Revoke(contract=contract.accept.digest, reason="test"),
+        audience=ctx.target,
+        negotiation_id=contract.opened.nid,
+    )
+    return Outcome.passed(
+        refuses(ctx, bad.envelope, "REVOCATION_NOT_ALLOWED", what="a revoke of an irrevocable contract")
+    )
 
 
-@case("neg.exclusive-key", "The target does not accept a second live contract on one exclusive_key", "NEG-009")
+@case(
+    "neg.exclusive-key", "The target does not accept a second live contract on one exclusive_key", "NEG-009"
+)
 def exclusive_key(ctx: Context) -> Outcome:
     """Alice offers the same exclusive_key in two negotiations. The target accepts the first; an
     Accept of the second would be EXCLUSIVE_CONFLICT (the proposer, Alice, would hold two live
@@ -198,7 +322,8 @@ def exclusive_key(ctx: Context) -> Outcome:
     if not any(a.body == "accept" for a in a1):
         raise CaseFailed("the target did not accept a fair offer; needs a contract", Level.INFO)
     a2 = ctx.send(second, note="second offer on the same key")
-    ctx.must(not any(a.body == "accept" for a in a2), "the target accepted a second live contract on one exclusive_key (EXCLUSIVE_CONFLICT)")
+    ctx.must(
+        not any(a.body == "accept" for a in a2),
+        "the target accepted a second live contract on one exclusive_key (EXCLUSIVE_CONFLICT)",
+    )
     return Outcome.passed("the target declined the second: " + ", ".join(a.body for a in a2))
-
-

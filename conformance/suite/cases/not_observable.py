@@ -13,7 +13,8 @@ _ESCROW = (
 )
 _REPUTATION = (
     "a reputation view is the target's internal computation; the protocol exposes no RPC that returns "
-    "scores, so it cannot be read over the wire. Check your implementation against tests/test_reputation.py's "
+    "scores, so it cannot be read over the wire. Check your implementation against "
+    "tests/test_reputation.py's "
     "worked examples"
 )
 _AUDIT = (
@@ -21,21 +22,140 @@ _AUDIT = (
     "`a2a-coop escrow audit` over your escrow's transcript"
 )
 
-not_observable("esc.bonds", "Bond locks, settlement and their transitions with an escrow", _ESCROW, "NEG-012", "BDY-008", "CMT-001", "CMT-004", "CMT-007")
-not_observable("esc.rulings", "Claims, rulings, forfeits and lapses", _ESCROW, "CMT-002", "CMT-003", "CMT-006", "WIT-005", "WIT-003")
-not_observable("esc.witness", "Witnessed time and stamps", _ESCROW, "WIT-001", "WIT-002", "WIT-004", "WIT-006", "WIT-007")
-not_observable("esc.service", "An escrow's Submit, transcript and ledger (EscrowService)", "the live suite tests CooperationService targets; an escrow server is tested by tests/test_escrow.py and the demo (a2a-coop demo), which audits its ledger", "ESC-001", "ESC-002", "ESC-003", "ESC-004", "ESC-005", "ESC-006", "ESC-007")
-not_observable("esc.order-independence", "One final state whatever the order statements arrive in", _ESCROW + "; the precedence of section 8.9 is pinned by tests/test_confluence.py", "NEG-015")
-not_observable("att.admissibility-twice", "At most one attestation per issuer and contract", "needs a settled escrowed contract (attestations rest on bonds, ATT-015); " + _ESCROW, "ATT-002", "ATT-015")
-not_observable("att.reputation-view", "Reputation aggregation, stake, ageing, trust propagation and scores", _REPUTATION, "ATT-003", "ATT-004", "ATT-005", "ATT-006", "ATT-007", "ATT-008", "ATT-009", "ATT-010", "ATT-013")
-not_observable("att.trust-policy", "A configured trust policy refuses or demands bonds through the guard", "depends on the target's operator configuration (a threshold and seeds) that the suite cannot set or read", "ATT-016")
-not_observable("aud.escrow-audit", "The escrow audit's findings", _AUDIT, "AUD-001", "AUD-002", "AUD-003", "AUD-004", "AUD-005")
-not_observable("rpc.durability", "Write-ahead journaling before a response leaves", "crash durability shows only by killing the target between its write and its answer; tests/test_journal.py and reliability/ do that to the reference peer", "RPC-004")
-not_observable("rpc.deadline", "Clients set deadlines; a server stops work on an expired call", "the suite itself sets a deadline on every call (--timeout); whether the target stops work after a deadline cannot be seen from outside, since an abandoned call records nothing visible", "RPC-009")
-not_observable("chn.complete-mode", "Complete-chain verification of a log segment (CHAIN_GAP)", "live receivers verify sparse chains (CHN-006); complete mode applies to offline log segments: the vectors (chains.json) test it", "CHN-002")
-not_observable("tim.offline-reference-time", "Offline verification applies freshness only at a reference time", "offline verification is not a wire behaviour; the vectors' now_ms field tests it (a2a-coop verify)", "TIM-005")
-not_observable("ver.field-numbering", "New fields take numbers above existing ones", "a rule for revisions of the .proto files, not for a running peer; tools/gen_proto.py --check and tests/test_generated.py pin the shipped numbering", "VER-003")
-not_observable("env.json-form", "The DSSE JSON envelope form", "CooperationService carries binary envelopes only; the JSON form travels in the A2A binding's data Parts (a2a cases) and is tested offline by conformance/vectors/wire.json", "ENV-010")
-not_observable("neg.initiator-side", "Counter, Withdraw and the Accept of an expired offer", "needs the target to open the negotiation (the initiator role, through ConformanceControl: cases/initiator.py); as a responder the target answers every offer at once, so the suite never holds its outstanding offer", "NEG-004", "NEG-007")
-not_observable("key.generation", "Keys come from a CSPRNG seed and are stored safely", "how a key was generated and stored leaves no trace in its public key or signatures", "KEY-006")
+not_observable(
+    "esc.bonds",
+    "Bond locks, settlement and their transitions with an escrow",
+    _ESCROW,
+    "NEG-012",
+    "BDY-008",
+    "CMT-001",
+    "CMT-004",
+    "CMT-007",
+)
+not_observable(
+    "esc.rulings",
+    "Claims, rulings, forfeits and lapses",
+    _ESCROW,
+    "CMT-002",
+    "CMT-003",
+    "CMT-006",
+    "WIT-005",
+    "WIT-003",
+)
+not_observable(
+    "esc.witness", "Witnessed time and stamps", _ESCROW, "WIT-001", "WIT-002", "WIT-004", "WIT-006", "WIT-007"
+)
+not_observable(
+    "esc.service",
+    "An escrow's Submit, transcript and ledger (EscrowService)",
+    "the live suite tests CooperationService targets; an escrow server is tested by tests/test_escrow.py "
+    "and the demo (a2a-coop demo), which audits its ledger",
+    "ESC-001",
+    "ESC-002",
+    "ESC-003",
+    "ESC-004",
+    "ESC-005",
+    "ESC-006",
+    "ESC-007",
+)
+not_observable(
+    "esc.order-independence",
+    "One final state whatever the order statements arrive in",
+    _ESCROW + "; the precedence of section 8.9 is pinned by tests/test_confluence.py",
+    "NEG-015",
+)
+not_observable(
+    "att.admissibility-twice",
+    "At most one attestation per issuer and contract",
+    "needs a settled escrowed contract (attestations rest on bonds, ATT-015); " + _ESCROW,
+    "ATT-002",
+    "ATT-015",
+)
+not_observable(
+    "att.reputation-view",
+    "Reputation aggregation, stake, ageing, trust propagation and scores",
+    _REPUTATION,
+    "ATT-003",
+    "ATT-004",
+    "ATT-005",
+    "ATT-006",
+    "ATT-007",
+    "ATT-008",
+    "ATT-009",
+    "ATT-010",
+    "ATT-013",
+)
+not_observable(
+    "att.trust-policy",
+    "A configured trust policy refuses or demands bonds through the guard",
+    "depends on the target's operator configuration (a threshold and seeds) that the suite cannot set or "
+    "read",
+    "ATT-016",
+)
+not_observable(
+    "aud.escrow-audit",
+    "The escrow audit's findings",
+    _AUDIT,
+    "AUD-001",
+    "AUD-002",
+    "AUD-003",
+    "AUD-004",
+    "AUD-005",
+)
+not_observable(
+    "rpc.durability",
+    "Write-ahead journaling before a response leaves",
+    "crash durability shows only by killing the target between its write and its answer; "
+    "tests/test_journal.py and reliability/ do that to the reference peer",
+    "RPC-004",
+)
+not_observable(
+    "rpc.deadline",
+    "Clients set deadlines; a server stops work on an expired call",
+    "the suite itself sets a deadline on every call (--timeout); whether the target stops work after a "
+    "deadline cannot be seen from outside, since an abandoned call records nothing visible",
+    "RPC-009",
+)
+not_observable(
+    "chn.complete-mode",
+    "Complete-chain verification of a log segment (CHAIN_GAP)",
+    "live receivers verify sparse chains (CHN-006); complete mode applies to offline log segments: the "
+    "vectors (chains.json) test it",
+    "CHN-002",
+)
+not_observable(
+    "tim.offline-reference-time",
+    "Offline verification applies freshness only at a reference time",
+    "offline verification is not a wire behaviour; the vectors' now_ms field tests it (a2a-coop verify)",
+    "TIM-005",
+)
+not_observable(
+    "ver.field-numbering",
+    "New fields take numbers above existing ones",
+    "a rule for revisions of the .proto files, not for a running peer; tools/gen_proto.py --check and "
+    "tests/test_generated.py pin the shipped numbering",
+    "VER-003",
+)
+not_observable(
+    "env.json-form",
+    "The DSSE JSON envelope form",
+    "CooperationService carries binary envelopes only; the JSON form travels in the A2A binding's data "
+    "Parts (a2a cases) and is tested offline by conformance/vectors/wire.json",
+    "ENV-010",
+)
+not_observable(
+    "neg.initiator-side",
+    "Counter, Withdraw and the Accept of an expired offer",
+    "needs the target to open the negotiation (the initiator role, through ConformanceControl: "
+    "cases/initiator.py); as a responder the target answers every offer at once, so the suite never holds "
+    "its outstanding offer",
+    "NEG-004",
+    "NEG-007",
+)
+not_observable(
+    "key.generation",
+    "Keys come from a CSPRNG seed and are stored safely",
+    "how a key was generated and stored leaves no trace in its public key or signatures",
+    "KEY-006",
+)
 not_observable("esc.open-contract-bound", "An escrow bounds open contracts per party", _ESCROW, "CMT-008")

@@ -1,4 +1,5 @@
-"""Reading a peer: GetLog, GetCheckpoint, GetAttestations and Gossip (SPEC 13.5, CHN-007, ATT-012, ATT-014)."""
+"""Reading a peer: GetLog, GetCheckpoint, GetAttestations and Gossip (SPEC 13.5, CHN-007, ATT-012,
+ATT-014)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from conformance.suite.flows import fair_proposal, forge, open_negotiation
 from conformance.suite.model import CaseFailed, Level, Outcome, case
 
 
-@case("read.checkpoint", "GetCheckpoint returns a valid Checkpoint of the target's head, and does not sign anew per call", "CHN-007", "BDY-012")
+@case(
+    "read.checkpoint",
+    "GetCheckpoint returns a valid Checkpoint of the target's head, and does not sign anew per call",
+    "CHN-007",
+    "BDY-012",
+)
 def checkpoint(ctx: Context) -> Outcome:
     """Two GetCheckpoint calls in a row: both verify, are Checkpoints by the target, and are the same
     statement (the head did not move in between)."""
@@ -19,12 +25,22 @@ def checkpoint(ctx: Context) -> Outcome:
     b = ctx.call("GetCheckpoint", service_pb2.GetCheckpointRequest(), note="second")
     ctx.must(a.ok and b.ok, "GetCheckpoint failed")
     va, vb = (ctx.verify_signed(r.envelopes, what="GetCheckpoint's answer")[0] for r in (a, b))
-    ctx.must(va.body == "checkpoint" and va.issuer == ctx.target, f"GetCheckpoint returned a {va.body} by {va.issuer}")
-    ctx.must(va.digest == vb.digest, "two calls with no change in between signed two Checkpoints", Level.NON_STRICT)
+    ctx.must(
+        va.body == "checkpoint" and va.issuer == ctx.target,
+        f"GetCheckpoint returned a {va.body} by {va.issuer}",
+    )
+    ctx.must(
+        va.digest == vb.digest, "two calls with no change in between signed two Checkpoints", Level.NON_STRICT
+    )
     return Outcome.passed(f"Checkpoint at seq {va.header.seq}, the same on both calls")
 
 
-@case("read.log", "GetLog returns the target's public statements, ascending, verifiable, with its head", "CHN-001", "RPC-001")
+@case(
+    "read.log",
+    "GetLog returns the target's public statements, ascending, verifiable, with its head",
+    "CHN-001",
+    "RPC-001",
+)
 def log(ctx: Context) -> Outcome:
     """After a trade, GetLog(0, 0): every envelope verifies, is the target's, is public (no caller is
     authenticated), seqs ascend and none exceeds head_seq; the envelopes are the exact bytes the
@@ -39,9 +55,15 @@ def log(ctx: Context) -> Outcome:
         except CoopError as exc:
             raise CaseFailed(f"GetLog returned an envelope that does not verify: {exc}") from None
         ctx.must(vs.issuer == ctx.target, "GetLog returned someone else's statement")
-        ctx.must(vs.header.audience == "", f"GetLog returned a statement addressed to {vs.header.audience} to an unauthenticated caller")
+        ctx.must(
+            vs.header.audience == "",
+            f"GetLog returned a statement addressed to {vs.header.audience} to an unauthenticated caller",
+        )
         seen = ctx.session.signed.get(vs.digest)
-        ctx.must(seen is None or seen == env, "GetLog returned different bytes for a statement seen before (RPC-001)")
+        ctx.must(
+            seen is None or seen == env,
+            "GetLog returned different bytes for a statement seen before (RPC-001)",
+        )
         seqs.append(vs.header.seq)
     ctx.must(seqs == sorted(set(seqs)), "GetLog's seqs are not strictly ascending")
     ctx.must(not seqs or seqs[-1] <= reply.message.head_seq, "a seq above head_seq")
@@ -50,23 +72,41 @@ def log(ctx: Context) -> Outcome:
     return Outcome.passed(f"{len(seqs)} public statements, head {reply.message.head_seq}")
 
 
-@case("read.attestations", "GetAttestations returns evidence bundles that verify offline and name the subject", "ATT-014", "ATT-001")
+@case(
+    "read.attestations",
+    "GetAttestations returns evidence bundles that verify offline and name the subject",
+    "ATT-014",
+    "ATT-001",
+)
 def attestations(ctx: Context) -> Outcome:
     """GetAttestations for every subject: each bundle must verify as offline evidence (no other input)
     and end with an Attestation. A target holding none is INFO (nothing to check)."""
-    reply = ctx.call("GetAttestations", service_pb2.GetAttestationsRequest(subject=""), note="every attestation")
+    reply = ctx.call(
+        "GetAttestations", service_pb2.GetAttestationsRequest(subject=""), note="every attestation"
+    )
     ctx.must(reply.ok, "GetAttestations failed")
     bundles = [list(b.envelopes) for b in reply.message.bundles]
     for i, bundle in enumerate(bundles):
         report = verify_transcript(bundle)
         ctx.must(report.valid, f"bundle {i} does not verify offline: {report.error}")
-        ctx.must(bool(report.statements) and report.statements[-1].body == "attestation", f"bundle {i} does not end with an attestation")
+        ctx.must(
+            bool(report.statements) and report.statements[-1].body == "attestation",
+            f"bundle {i} does not end with an attestation",
+        )
     if not bundles:
-        return Outcome.info("the target holds no attestations (it attests only escrowed contracts); nothing to verify")
+        return Outcome.info(
+            "the target holds no attestations (it attests only escrowed contracts); nothing to verify"
+        )
     return Outcome.passed(f"{len(bundles)} bundles verify offline")
 
 
-@case("read.gossip-fork-proof", "Gossip takes a valid fork proof and passes it on; an invalid one is not taken", "ATT-012", "ATT-011", "CHN-004")
+@case(
+    "read.gossip-fork-proof",
+    "Gossip takes a valid fork proof and passes it on; an invalid one is not taken",
+    "ATT-012",
+    "ATT-011",
+    "CHN-004",
+)
 def gossip_fork_proof(ctx: Context) -> Outcome:
     """Alice's seq 0 Offer is accepted by the target; the suite then gossips a valid fork proof against
     Alice (a second, different seq 0 statement) and an invalid one against Carol (one statement twice).
@@ -81,16 +121,29 @@ def gossip_fork_proof(ctx: Context) -> Outcome:
     carol = ctx.party("carol")
     lone = forge(carol, "offer", fair_proposal(carol), audience=ctx.target)
     proofs = [ForkProof(opened.offer.envelope, other), ForkProof(lone, lone)]
-    req = service_pb2.GossipRequest(proofs=[service_pb2.ForkProof(first=p.first, second=p.second) for p in proofs])
+    req = service_pb2.GossipRequest(
+        proofs=[service_pb2.ForkProof(first=p.first, second=p.second) for p in proofs]
+    )
     reply = ctx.call("Gossip", req, note="a valid fork proof against alice, an invalid one against carol")
     if reply.error is not None:
-        return Outcome.passed(f"the swap was refused as a whole ({reply.error.reason or reply.error.status.name}); the invalid proof was not taken") if reply.error.reason else _fail(reply.error.status.name)
+        return (
+            Outcome.passed(
+                f"the swap was refused as a whole ({reply.error.reason or reply.error.status.name}); "
+                "the invalid proof was not taken"
+            )
+            if reply.error.reason
+            else _fail(reply.error.status.name)
+        )
     back = {(bytes(p.first), bytes(p.second)) for p in reply.message.proofs}
     ctx.must((lone, lone) not in back, "the target took and passed on an invalid fork proof (ATT-012)")
     if not any(opened.offer.envelope in pair or other in pair for pair in back):
         if back:  # a peer passes on a bounded number of proofs; it may hold older ones
-            return Outcome.info(f"the target passed on {len(back)} other fork proofs, not ours (a bounded list)")
-        raise CaseFailed("the target did not pass on a valid fork proof it was given (ATT-011)", Level.NON_STRICT)
+            return Outcome.info(
+                f"the target passed on {len(back)} other fork proofs, not ours (a bounded list)"
+            )
+        raise CaseFailed(
+            "the target did not pass on a valid fork proof it was given (ATT-011)", Level.NON_STRICT
+        )
     return Outcome.passed("kept and passed on the valid proof, not the invalid one")
 
 

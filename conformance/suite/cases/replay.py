@@ -2,29 +2,42 @@
 
 from __future__ import annotations
 
-from a2a_coop.protocol.envelope import decode_envelope
-from conformance.suite.context import Context
+from a2a_coop.protocol.statements import verify_statement
+from conformance.suite.context import Context, Reply
 from conformance.suite.flows import fair_proposal, forge, open_negotiation, refuses, target
 from conformance.suite.model import CaseFailed, Outcome, case
 
 
-@case("rpl.retry-same-answer", "The same request again gets the same answers and nothing new is signed", "RPC-003", "RPL-002")
+@case(
+    "rpl.retry-same-answer",
+    "The same request again gets the same answers and nothing new is signed",
+    "RPC-003",
+    "RPL-002",
+)
 def retry_same_answer(ctx: Context) -> Outcome:
     """Send an opening Offer, then the same envelope again: the answer must be byte-identical (the
     target's Mandate, its Accept, ...) and the target's chain must not have grown (RPC-003); a
-    target may instead refuse the retry with REPLAYED (RPL-002 allows either at the statement level,
-    RPC-003 requires the same answer on gRPC: a REPLAYED refusal is reported NON-STRICT... no: FAIL)."""
+    target that refuses the retry with REPLAYED fails: RPL-002 lets a transport answer a repeat as the
+    first time, and RPC-003 requires exactly that of the gRPC binding."""
     opened = open_negotiation(ctx)
     first = [a.envelope for a in opened.answers]
     reply = ctx.exchange(opened.offer.envelope, opened.party.setup, note="the same offer again (a retry)")
     if reply.error is not None:
-        raise CaseFailed(f"a retried request was refused ({reply.error.reason or reply.error.status.name}); RPC-003 requires the first answer again")
+        raise CaseFailed(
+            f"a retried request was refused ({reply.error.reason or reply.error.status.name}); "
+            "RPC-003 requires the first answer again"
+        )
     if reply.envelopes != first:
-        raise CaseFailed(f"the retry got {len(reply.envelopes)} envelopes, not the {len(first)} of the first answer (or different bytes)")
+        raise CaseFailed(
+            f"the retry got {len(reply.envelopes)} envelopes, "
+            f"not the {len(first)} of the first answer (or different bytes)"
+        )
     return Outcome.passed(f"the retry got the same {len(first)} envelopes")
 
 
-@case("rpl.nonce-reused", "A different statement reusing an accepted nonce is refused NONCE_REUSED", "RPL-001")
+@case(
+    "rpl.nonce-reused", "A different statement reusing an accepted nonce is refused NONCE_REUSED", "RPL-001"
+)
 def nonce_reused(ctx: Context) -> Outcome:
     """After an accepted Offer, Alice's next statement (a second opening Offer, at the next seq) reuses
     the first Offer's nonce."""
@@ -43,7 +56,12 @@ def nonce_reused(ctx: Context) -> Outcome:
     return Outcome.passed(refuses(ctx, bad, "NONCE_REUSED", what="a reused nonce", then=valid))
 
 
-@case("rpl.relayed-replay", "A statement already accepted, sent inside a different request, is not processed twice", "RPL-002", "ERR-003")
+@case(
+    "rpl.relayed-replay",
+    "A statement already accepted, sent inside a different request, is not processed twice",
+    "RPL-002",
+    "ERR-003",
+)
 def relayed_replay(ctx: Context) -> Outcome:
     """Send Alice's accepted Offer again with an extra, unneeded context envelope (a different request
     carrying the same statement): the target must answer as before (RPC-003) or refuse REPLAYED --
@@ -53,17 +71,23 @@ def relayed_replay(ctx: Context) -> Outcome:
     opened = open_negotiation(ctx)
     before = ctx.call("GetCheckpoint", service_pb2.GetCheckpointRequest(), note="the target's head before")
     carol = ctx.party("carol")
-    reply = ctx.exchange(opened.offer.envelope, [*opened.party.setup, *carol.setup], note="the same offer, more context")
+    reply = ctx.exchange(
+        opened.offer.envelope, [*opened.party.setup, *carol.setup], note="the same offer, more context"
+    )
     if reply.error is not None and reply.error.reason != "REPLAYED":
-        raise CaseFailed(f"refused with {reply.error.reason or reply.error.status.name}, expected the first answer or REPLAYED")
+        raise CaseFailed(
+            f"refused with {reply.error.reason or reply.error.status.name}, "
+            "expected the first answer or REPLAYED"
+        )
     if reply.ok:
         first = [a.envelope for a in opened.answers]
         ctx.must(reply.envelopes == first, "the statement was processed again: a different answer")
     after = ctx.call("GetCheckpoint", service_pb2.GetCheckpointRequest(), note="the target's head after")
     if before.ok and after.ok:
-        seq = lambda r: __import__("a2a_coop.protocol.statements", fromlist=["x"]).verify_statement(r.envelopes[0]).header.seq  # noqa: E731
-        ctx.must(seq(after) == seq(before), "the target signed something for a replayed statement")
+        ctx.must(_seq(after) == _seq(before), "the target signed something for a replayed statement")
     return Outcome.passed("answered as before, nothing signed")
 
 
-__all__ = ["decode_envelope"]
+def _seq(reply: Reply) -> int:
+    """The seq of the Checkpoint a GetCheckpoint answered with: the target's head."""
+    return verify_statement(reply.envelopes[0]).header.seq

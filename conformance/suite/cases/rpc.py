@@ -13,53 +13,93 @@ from conformance.suite.model import CaseFailed, Level, Outcome, case
 MAX_INT = 2**53 - 1
 
 
-@case("rpc.error-info", "A rejection carries the registry's gRPC status and an ErrorInfo with reason, domain and metadata", "RPC-005", "ERR-001")
+@case(
+    "rpc.error-info",
+    "A rejection carries the registry's gRPC status and an ErrorInfo with reason, domain and metadata",
+    "RPC-005",
+    "ERR-001",
+)
 def error_info(ctx: Context) -> Outcome:
     """Send an Offer without its Mandate (MANDATE_UNKNOWN): the status must be FAILED_PRECONDITION; the
     grpc-status-details-bin trailer's first detail an ErrorInfo with reason MANDATE_UNKNOWN, domain
     a2acoop.v1, metadata keys detail, origin (= remote: the caller's statement was at fault) and
     evidence (a count); requirement, when present, a requirement ID."""
     alice = ctx.party()
-    reply = ctx.exchange(alice.offer(target(ctx), fair_proposal(alice)).envelope, note="an offer without its mandate")
+    reply = ctx.exchange(
+        alice.offer(target(ctx), fair_proposal(alice)).envelope, note="an offer without its mandate"
+    )
     err = ctx.expect_rejection(reply, "MANDATE_UNKNOWN", what="an offer without its mandate")
     ctx.must(err.reason in registry(), f"reason {err.reason} is not in the error registry (ERR-001)")
     missing = [k for k in ("detail", "origin", "evidence") if k not in err.metadata]
     ctx.must(not missing, f"ErrorInfo metadata lacks {', '.join(missing)} (RPC-005)")
-    ctx.must(err.metadata["origin"] == "remote", f"origin is {err.metadata['origin']!r}, expected 'remote' (the caller's statement was refused)")
+    ctx.must(
+        err.metadata["origin"] == "remote",
+        f"origin is {err.metadata['origin']!r}, expected 'remote' (the caller's statement was refused)",
+    )
     ctx.must(err.metadata["evidence"].isdigit(), f"evidence is {err.metadata['evidence']!r}, not a count")
     req = err.metadata.get("requirement", "")
     ctx.must(not req or (len(req) == 7 and req[3] == "-"), f"requirement {req!r} is not a requirement ID")
     return Outcome.passed("status, reason, domain and metadata as RPC-005 says")
 
 
-@case("rpc.malformed-request", "Request bytes that do not parse fail INVALID_ARGUMENT, and the server keeps serving", "RPC-007")
+@case(
+    "rpc.malformed-request",
+    "Request bytes that do not parse fail INVALID_ARGUMENT, and the server keeps serving",
+    "RPC-007",
+)
 def malformed_request(ctx: Context) -> Outcome:
     """Call Exchange with bytes that are not an ExchangeRequest (a truncated length-delimited field),
     then a valid GetCheckpoint: the first fails INVALID_ARGUMENT, the second succeeds."""
     reply = ctx.raw("Exchange", b"\x0a\xff\xff\x03", note="bytes that are no ExchangeRequest")
     ctx.must(reply.error is not None, "the server accepted request bytes that do not parse")
     assert reply.error is not None
-    ctx.must(reply.error.status is grpc.StatusCode.INVALID_ARGUMENT, f"failed {reply.error.status.name}, expected INVALID_ARGUMENT")
+    ctx.must(
+        reply.error.status is grpc.StatusCode.INVALID_ARGUMENT,
+        f"failed {reply.error.status.name}, expected INVALID_ARGUMENT",
+    )
     after = ctx.call("GetCheckpoint", service_pb2.GetCheckpointRequest(), note="still serving?")
     ctx.must(after.ok, "the server stopped serving after a malformed request")
     return Outcome.passed("INVALID_ARGUMENT, and the server kept serving")
 
 
-@case("rpc.request-too-large", "A request over the receive limit fails RESOURCE_EXHAUSTED; one of 66560 bytes is admitted", "RPC-008", "RPC-007")
+@case(
+    "rpc.request-too-large",
+    "A request over the receive limit fails RESOURCE_EXHAUSTED; one of 66560 bytes is admitted",
+    "RPC-008",
+    "RPC-007",
+)
 def request_too_large(ctx: Context) -> Outcome:
-    """An Exchange request of 8 MiB fails RESOURCE_EXHAUSTED; an Exchange whose request is 65536 +
+    """An Exchange request of 1 MiB fails RESOURCE_EXHAUSTED (refused by the transport's limit, or,
+    under a larger limit, as ENVELOPE_TOO_LARGE, whose status is the same); an Exchange whose request
+    is 65536 +
     1024 bytes (an over-long envelope field, refused by the protocol, not by the transport) must reach
     the protocol: it is refused with an a2acoop ErrorInfo, proving the limit is at least that."""
-    big = service_pb2.ExchangeRequest(envelope=b"\x00" * (8 << 20)).SerializeToString()
-    reply = ctx.raw("Exchange", big, note="an 8 MiB request")
-    ctx.must(reply.error is not None and reply.error.status is grpc.StatusCode.RESOURCE_EXHAUSTED, f"an 8 MiB request got {reply.error.status.name if reply.error else 'OK'}, expected RESOURCE_EXHAUSTED")
+    big = service_pb2.ExchangeRequest(envelope=b"\x00" * (1 << 20)).SerializeToString()
+    reply = ctx.raw("Exchange", big, note="a 1 MiB request")
+    ctx.must(
+        reply.error is not None and reply.error.status is grpc.StatusCode.RESOURCE_EXHAUSTED,
+        f"a 1 MiB request got {reply.error.status.name if reply.error else 'OK'}, "
+        "expected RESOURCE_EXHAUSTED",
+    )
     edge = service_pb2.ExchangeRequest(envelope=b"\x00" * (65536 + 1024 - 4)).SerializeToString()
     reply = ctx.raw("Exchange", edge, note=f"a {len(edge)}-byte request")
-    ctx.must(reply.error is not None and bool(reply.error.reason), f"a {len(edge)}-byte request did not reach the protocol (got {reply.error.status.name if reply.error else 'OK'} without ErrorInfo): receive limit below 65536 + 1024")
-    return Outcome.passed(f"8 MiB refused RESOURCE_EXHAUSTED; {len(edge)} bytes reached the protocol ({reply.error.reason if reply.error else ''})")
+    ctx.must(
+        reply.error is not None and bool(reply.error.reason),
+        f"a {len(edge)}-byte request did not reach the protocol "
+        f"(got {reply.error.status.name if reply.error else 'OK'} without ErrorInfo): "
+        "receive limit below 65536 + 1024",
+    )
+    return Outcome.passed(
+        f"1 MiB refused RESOURCE_EXHAUSTED; {len(edge)} bytes reached the protocol "
+        f"({reply.error.reason if reply.error else ''})"
+    )
 
 
-@case("rpc.getlog-from-seq-too-large", "GetLog from_seq above 2^53 - 1 is refused REQUEST_INVALID; past the head it is an empty page", "RPC-011")
+@case(
+    "rpc.getlog-from-seq-too-large",
+    "GetLog from_seq above 2^53 - 1 is refused REQUEST_INVALID; past the head it is an empty page",
+    "RPC-011",
+)
 def getlog_from_seq(ctx: Context) -> Outcome:
     """GetLog(from_seq = 2^53) must be REQUEST_INVALID (INVALID_ARGUMENT, origin remote); GetLog(from_seq
     = 2^53 - 1) an empty page with the head seq."""
@@ -69,7 +109,9 @@ def getlog_from_seq(ctx: Context) -> Outcome:
     reply = ctx.call("GetLog", service_pb2.GetLogRequest(from_seq=MAX_INT), note="from_seq 2^53 - 1")
     ctx.must(reply.ok, f"GetLog past the head failed {reply.error.reason if reply.error else ''}")
     ctx.must(len(reply.message.envelopes) == 0, "GetLog past the head returned envelopes")
-    return Outcome.passed(f"REQUEST_INVALID above 2^53 - 1; empty page past the head (head {reply.message.head_seq})")
+    return Outcome.passed(
+        f"REQUEST_INVALID above 2^53 - 1; empty page past the head (head {reply.message.head_seq})"
+    )
 
 
 @case("rpc.health-reflection", "The server serves grpc.health.v1 (SERVING) and reflection", "RPC-010")
@@ -82,24 +124,51 @@ def health_reflection(ctx: Context) -> Outcome:
     for service in ("", "a2acoop.v1.CooperationService"):
         try:
             resp = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=ctx.session.timeout_s)
+            ctx.record("grpc.health.v1.Health/Check", {"service": service}, {"status": resp.status})
         except grpc.RpcError as err:
-            raise CaseFailed(f"health check of {service or 'the server'} failed {err.code().name}", Level.NON_STRICT) from None
-        ctx.must(resp.status == health_pb2.HealthCheckResponse.SERVING, f"{service or 'the server'} is not SERVING", Level.NON_STRICT)
+            ctx.record("grpc.health.v1.Health/Check", {"service": service}, None, err.code().name)
+            raise CaseFailed(
+                f"health check of {service or 'the server'} failed {err.code().name}", Level.NON_STRICT
+            ) from None
+        ctx.must(
+            resp.status == health_pb2.HealthCheckResponse.SERVING,
+            f"{service or 'the server'} is not SERVING",
+            Level.NON_STRICT,
+        )
     try:
         from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
     except ImportError:
         return Outcome.passed("health SERVING (reflection not checked: grpcio-reflection missing here)")
     stub_r = reflection_pb2_grpc.ServerReflectionStub(ctx.session.channel)
     try:
-        answers = list(stub_r.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=ctx.session.timeout_s))
+        answers = list(
+            stub_r.ServerReflectionInfo(
+                iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
+                timeout=ctx.session.timeout_s,
+            )
+        )
     except grpc.RpcError as err:
         raise CaseFailed(f"reflection failed {err.code().name}", Level.NON_STRICT) from None
     names = {s.name for a in answers for s in a.list_services_response.service}
-    ctx.must("a2acoop.v1.CooperationService" in names, "reflection does not list a2acoop.v1.CooperationService", Level.NON_STRICT)
+    ctx.record(
+        "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        {"list_services": ""},
+        {"services": sorted(names)},
+    )
+    ctx.must(
+        "a2acoop.v1.CooperationService" in names,
+        "reflection does not list a2acoop.v1.CooperationService",
+        Level.NON_STRICT,
+    )
     return Outcome.passed("health SERVING; reflection lists CooperationService")
 
 
-@case("rpc.ack", "A statement addressed to the target that it answers with nothing else gets one Ack naming its digest", "RPC-002", "BDY-013")
+@case(
+    "rpc.ack",
+    "A statement addressed to the target that it answers with nothing else gets one Ack naming its digest",
+    "RPC-002",
+    "BDY-013",
+)
 def ack(ctx: Context) -> Outcome:
     """Our Receipt of the target's Delivery calls for no statement in answer: the response must be
     exactly one Ack, addressed to us, naming the Receipt's digest."""
@@ -119,14 +188,26 @@ def ack(ctx: Context) -> Outcome:
     return Outcome.passed("one Ack naming our receipt")
 
 
-@case("rpc.rate-limit", "A server that limits requests refuses RATE_LIMITED with retry_after_ms and RetryInfo", "RPC-012")
+@case(
+    "rpc.rate-limit",
+    "A server that limits requests refuses RATE_LIMITED with retry_after_ms and RetryInfo",
+    "RPC-012",
+)
 def rate_limit(ctx: Context) -> Outcome:
     """Send 40 cheap requests (GetCheckpoint) in a burst. No RATE_LIMITED: SKIP (limiting is a MAY).
     A RATE_LIMITED must come with RESOURCE_EXHAUSTED and ErrorInfo metadata retry_after_ms."""
     for i in range(40):
         reply = ctx.call("GetCheckpoint", service_pb2.GetCheckpointRequest(), note=f"burst {i}")
         if reply.error is not None and reply.error.reason == "RATE_LIMITED":
-            ctx.must(reply.error.status is grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED without RESOURCE_EXHAUSTED")
-            ctx.must(reply.error.metadata.get("retry_after_ms", "").isdigit(), "RATE_LIMITED without retry_after_ms")
+            ctx.must(
+                reply.error.status is grpc.StatusCode.RESOURCE_EXHAUSTED,
+                "RATE_LIMITED without RESOURCE_EXHAUSTED",
+            )
+            ctx.must(
+                reply.error.metadata.get("retry_after_ms", "").isdigit(),
+                "RATE_LIMITED without retry_after_ms",
+            )
             return Outcome.passed(f"rate limited after {i} requests, with a retry hint")
-    return Outcome.skipped("no RATE_LIMITED in a burst of 40 reads (the target limits nothing, or only signed requests)")
+    return Outcome.skipped(
+        "no RATE_LIMITED in a burst of 40 reads (the target limits nothing, or only signed requests)"
+    )

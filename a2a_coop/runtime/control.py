@@ -1,0 +1,78 @@
+"""The test-only ConformanceControl service (SPEC.md section 18.2): a conformance suite asks this
+peer to initiate a negotiation, so the peer can be tested in the initiator role.
+
+It makes the peer sign an Offer on request, so ``a2a-coop serve`` adds it only behind the explicit
+``--conformance-control`` flag, and only on a loopback address or behind mutual TLS (CTL-001).
+The Offer goes through the same policy guard as any other (MND-011); the counterparty's answers
+through the same verifier: a refusal of either fails the call with that rejection (RPC-005).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+
+from a2a_coop._proto.a2acoop.v1 import control_pb2, control_pb2_grpc
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.runtime.peer import DEFAULT_OFFER_TTL_MS, Peer, drive
+from a2a_coop.transport import CooperationClient, TransportError
+from a2a_coop.transport.errors import status_for
+
+logger = logging.getLogger(__name__)
+
+SERVICE = "a2acoop.v1.ConformanceControl"
+MAX_TTL_MS = 86_400_000
+CALL_TIMEOUT_S = 10.0
+
+
+class ControlServicer(control_pb2_grpc.ConformanceControlServicer):  # type: ignore[misc]  # generated
+    """Serves Initiate for one peer."""
+
+    def __init__(self, peer: Peer) -> None:
+        self.peer = peer
+
+    def Initiate(  # the gRPC method's name
+        self, request: control_pb2.InitiateRequest, context: grpc.ServicerContext
+    ) -> control_pb2.InitiateResponse:
+        if not request.counterparty_url or not request.counterparty or not request.HasField("proposal"):
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "counterparty_url, counterparty and proposal are required"
+            )
+        if request.ttl_ms > MAX_TTL_MS:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"ttl_ms is at most {MAX_TTL_MS}")
+        try:
+            return self._initiate(request)
+        except CoopError as err:
+            context.abort_with_status(status_for(err))
+        except TransportError as err:
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"counterparty: {err}")
+        except ValueError as err:  # terms naming an escrow this peer does not trust (MND-015)
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(err))
+        raise AssertionError("unreachable")  # abort raises
+
+    def _initiate(self, request: control_pb2.InitiateRequest) -> control_pb2.InitiateResponse:
+        logger.info(
+            "conformance control: initiating with %s at %s", request.counterparty, request.counterparty_url
+        )
+        self.peer.hold(list(request.context))
+        with CooperationClient(request.counterparty_url, timeout_s=CALL_TIMEOUT_S) as client:
+            offer = self.peer.propose(
+                request.counterparty, request.proposal, ttl_ms=request.ttl_ms or DEFAULT_OFFER_TTL_MS
+            )
+            sent = drive(self.peer, client.exchange, offer)
+        return control_pb2.InitiateResponse(
+            negotiation_id=offer.header.negotiation_id, envelopes=[vs.envelope for vs in sent]
+        )
+
+
+def control_service(peer: Peer) -> Any:
+    """An ``extra_servicers`` entry for :func:`a2a_coop.transport.serve` adding ConformanceControl."""
+
+    def add(server: grpc.Server) -> Sequence[str]:
+        control_pb2_grpc.add_ConformanceControlServicer_to_server(ControlServicer(peer), server)
+        return [SERVICE]
+
+    return add
