@@ -1,20 +1,25 @@
 """The faults the mutant servers inject: each one component, subclassed or wrapped, that breaks one rule.
 
-Every fault here is applied at one of five seams, always inside the mutant's own server process and
+Every fault here is applied at one of six seams, always inside the mutant's own server process and
 never by editing the code paths the reference peer runs:
 
 * **verifier** -- ``Peer.verifier_class``: a :class:`~a2a_coop.runtime.peer.PeerVerifier` subclass
   that overrides one step of the SPEC section 11 procedure;
 * **peer** -- a :class:`~a2a_coop.runtime.peer.Peer` subclass that overrides one answer it builds
-  (its Ack, the Mandate that opens an answer to an Offer, its chain writer);
+  (its Ack, the Mandate that opens an answer to an Offer);
 * **journal** -- a wrapper around the peer's journal (idempotent retries, RPC-003);
 * **handler** -- a wrapper around the CooperationHandler the server calls (how a rejection is
   reported: code, gRPC status, ErrorInfo);
 * **interceptor** -- a gRPC server interceptor (``serve(interceptors=...)``) for what the server does
   before any handler runs (request parsing, RPC-007; GetLog's range, RPC-011);
-* **module** -- one function of a protocol module replaced in the mutant's process (the envelope's
-  signature check, the Merkle leaf hash, the state machine's clock, the exclusive-key index): the
-  fault then holds everywhere in that process, as the same bug in an implementation would.
+* **module** -- one function of a protocol module replaced in the mutant's process (the envelope
+  check, the header rules, the freshness check, signing, the Merkle leaf hash, the state machine's
+  clock, the exclusive-key index): the fault then holds everywhere in that process, as the same bug
+  in an implementation would.
+
+Two deviations one might expect here are absent on purpose: reusing a seq and signing a broken prev
+link (CHN-001). The reference peer refuses both twice over, in its policy guard and in its journal
+(``JournalConflict``), so no single fault makes it sign them; a mutant would need three.
 """
 
 from __future__ import annotations

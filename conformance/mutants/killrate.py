@@ -117,7 +117,8 @@ _print_lock = threading.Lock()
 
 def _row(out: TextIO, outcome: Outcome) -> None:
     code = "timeout" if outcome.exit_code is None else str(outcome.exit_code)
-    violates = ",".join(BY_NAME[outcome.name].violates) if outcome.name in BY_NAME else "-"
+    ids = BY_NAME[outcome.name].violates if outcome.name in BY_NAME else ("-",)
+    violates = ",".join(ids[:2]) + (f" +{len(ids) - 2}" if len(ids) > 2 else "")
     with _print_lock:
         out.write(
             f"{outcome.name:<26} {violates:<22} {outcome.verdict:<9} {code:>7} {outcome.seconds:6.1f} s\n"
