@@ -308,3 +308,25 @@ def test_runs_over_mutual_tls(tmp_path: Path) -> None:
         assert "3 PASS" in run.stdout
         plain = conformance("--target", server.target, "--case=env.garbage")  # no client certificate
         assert plain.returncode == 2 and "cannot reach the target" in plain.stderr
+
+
+@pytest.mark.req("CHN-005")
+def test_a_peer_answering_a_counterparty_ahead_of_its_clock_keeps_its_chain_in_time_order() -> None:
+    """Found by tim.within-skew: Alice's clock runs 10 s ahead (within the skew); Bob's answer to her is
+    dated at her time (NEG-014). Bob's next statement, to Carol at his own clock, must not be dated
+    before it (CHN-005): his own guard would refuse it, and Carol's offer with it."""
+    from peers import make_peer
+
+    from a2a_coop.protocol.statements import verify_statement
+    from a2a_coop.testing import FixedClock, Party
+
+    clock = FixedClock()
+    bob = Party("bob", clock)
+    peer = make_peer(bob, clock)
+    alice, carol = Party("alice", clock), Party("carol", clock)
+    ahead = alice.offer(bob, issued_at_ms=clock.now_ms + 10_000)
+    first = [verify_statement(e) for e in peer.exchange(ahead.envelope, alice.setup)]
+    assert [vs.body for vs in first] == ["mandate", "accept", "delivery"]
+    second = [verify_statement(e) for e in peer.exchange(carol.offer(bob).envelope, carol.setup)]
+    assert [vs.body for vs in second] == ["mandate", "accept", "delivery"]
+    assert second[1].header.issued_at_ms >= first[-1].header.issued_at_ms

@@ -153,15 +153,20 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
             _run_one(args, target=t, tls=tls, seed=seed, selected=selected, expected=expected, out=out)
         )
     if args.report_dir is not None:
-        for r in runs:
-            where = args.report_dir if len(runs) == 1 else args.report_dir / _slug(r.target)
+        # One directory per target (numbered: the same address may be given twice), then the matrix.
+        dirs = (
+            [args.report_dir]
+            if len(runs) == 1
+            else [args.report_dir / f"{i}-{_slug(r.target)}" for i, r in enumerate(runs, 1)]
+        )
+        for r, where in zip(runs, dirs, strict=True):
             try:
                 report.write_reports(r, where)
             except OSError as exc:
                 raise UsageError(f"cannot write reports to {where}: {exc.strerror or exc}") from None
             out.write(f"reports written to {where}/ (report.json, junit.xml, report.html)\n")
         if len(runs) > 1:
-            path = report.write_matrix([args.report_dir / _slug(r.target) for r in runs], args.report_dir)
+            path = report.write_matrix(dirs, args.report_dir)
             out.write(f"matrix written to {path}\n")
     return EXIT_INVALID if any(r.breaks_must for r in runs) else EXIT_OK
 

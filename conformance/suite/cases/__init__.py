@@ -3,7 +3,7 @@
 How to add a case
 =================
 
-1. Pick the module of its area (``envelope``, ``header``, ``time``, ``replay``, ``chain``,
+1. Pick the module of its area (``envelope``, ``header``, ``keys``, ``time``, ``replay``, ``chain``,
    ``negotiation``, ``mandate``, ``body``, ``rpc``, ``reads``, ``a2a``, ``initiator``,
    ``not_observable``) or add a new module ``conformance/suite/cases/<area>.py``: every module in
    this package is imported automatically (in name order), so a new module needs no edit anywhere
@@ -29,8 +29,13 @@ How to add a case
    - Name every SPEC requirement ID the case checks (conformance/requirements.json); the coverage
      test (tests/test_conformance_suite.py) fails if a MUST has no case, or a case names an ID SPEC.md
      does not state.
-   - ``role=Role.INITIATOR`` for cases that need the target to initiate (through ConformanceControl),
-     ``role=Role.A2A`` with ``capability=Capability.A2A`` for the A2A binding.
+   - ``role=Role.INITIATOR, capability=Capability.CONTROL`` for cases that need the target to
+     initiate: :func:`conformance.suite.initiator.initiate` serves the suite's side and asks the target
+     through ConformanceControl (it SKIPs when the target does not serve it);
+     ``role=Role.A2A, capability=Capability.A2A`` for the A2A binding (``ctx.session.a2a_url``).
+   - A requirement the wire cannot show still gets a case: ``not_observable(id, title, reason, *ids)``
+     reports NOT-TESTED with the reason. Replacing one with a live case is welcome: delete the
+     requirement from the ``not_observable`` call when a live case covers it.
    - End with ``Outcome.passed()``; break off with ``ctx.must(cond, reason)`` or
      ``raise CaseFailed(reason, level)``. FAIL is for a broken MUST only: a missed SHOULD is
      ``Level.NON_STRICT``, an optional capability the target does not offer is ``Outcome.skipped``,
