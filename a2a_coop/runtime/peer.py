@@ -157,6 +157,10 @@ class Peer:
         attest: attest the counterparty of every contract once it is settled (ATT-015).
     """
 
+    # The verifier every check runs on; a subclass may name its own (the fault-injected servers of
+    # conformance.mutants replace one check this way, never by editing this module).
+    verifier_class: type[PeerVerifier] = PeerVerifier
+
     def __init__(
         self,
         key: Keypair,
@@ -654,7 +658,7 @@ class Peer:
         self._replay(self.journal)
 
     def _new_verifier(self) -> PeerVerifier:
-        verifier = PeerVerifier(me=self.key.did)
+        verifier = self.verifier_class(me=self.key.did)
         if self.journal is not None:
             for first, second in self.journal.get_meta(META_FORKS, []) or []:
                 verifier.take_fork_proof(ForkProof(first, second))

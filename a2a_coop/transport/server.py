@@ -71,6 +71,7 @@ def serve(
     max_workers: int = DEFAULT_MAX_WORKERS,
     max_message_bytes: int = MAX_REQUEST_BYTES,
     extra_servicers: Sequence[Callable[[grpc.Server], Sequence[str]]] = (),
+    interceptors: Sequence[grpc.ServerInterceptor[Any, Any]] = (),
 ) -> RunningServer:
     """Start serving the given handlers; return once the port is bound.
 
@@ -90,6 +91,8 @@ def serve(
         extra_servicers: callables that add further services to the same server
             (e.g. :meth:`a2a_coop.a2a.A2AServicer.add_to`, A2A's own service); each
             returns the full names of the services it added, for health and reflection.
+        interceptors: gRPC server interceptors, outermost first (authentication, metrics; the
+            fault-injected servers of ``conformance.mutants`` use one to bend a transport rule).
 
     Returns:
         The running server; stop it with :meth:`RunningServer.stop` or a ``with`` block.
@@ -105,6 +108,7 @@ def serve(
     executor = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="a2acoop-grpc")
     server = grpc.server(
         executor,
+        interceptors=list(interceptors),
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", MAX_RESPONSE_BYTES),
