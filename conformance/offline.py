@@ -29,8 +29,9 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
@@ -43,6 +44,7 @@ MODES: Final = ("sparse", "complete")
 SKEW_MS: Final = 30_000
 DEFAULT_TIMEOUT_S: Final = 10.0
 MAX_LINE_BYTES: Final = 1 << 20
+WINDOW: Final = 32  # requests written ahead of their answers
 VECTOR_DIR: Final = Path(__file__).resolve().parent / "vectors"
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -132,6 +134,34 @@ def _short(obj: Any) -> str:
     return repr(text[:80] + ("..." if len(text) > 80 else ""))
 
 
+def _request(rid: int, vector: Vector) -> dict[str, Any]:
+    return {
+        "type": "verify",
+        "id": rid,
+        "file": vector.source,
+        "tcId": vector.tc_id,
+        "topic": vector.group_type,
+        "mode": vector.mode,
+        "now_ms": vector.now_ms,
+        "skew_ms": SKEW_MS,
+        "envelopes": [base64.b64encode(e).decode() for e in vector.envelopes],
+    }
+
+
+def _checked(answer: dict[str, Any], rid: int) -> dict[str, Any]:
+    """``answer`` if it is a well-formed result of request ``rid``."""
+    if answer.get("type") != "result" or answer.get("id") != rid:
+        raise AdapterProtocolError(f"expected the result of request {rid}, got {_short(answer)}")
+    result = answer.get("result")
+    if result == "invalid":
+        error, index = answer.get("error"), answer.get("failedIndex")
+        if not isinstance(error, str) or not isinstance(index, int) or isinstance(index, bool):
+            raise AdapterProtocolError(f"an invalid result needs error and failedIndex: {_short(answer)}")
+    elif result not in ("valid", "unsupported"):
+        raise AdapterProtocolError(f"result must be valid, invalid or unsupported: {_short(answer)}")
+    return answer
+
+
 class Adapter:
     """One adapter subprocess and the protocol with it (a context manager).
 
@@ -176,41 +206,51 @@ class Adapter:
 
     def verify(self, vector: Vector) -> dict[str, Any]:
         """One ``verify`` request; the adapter's checked answer."""
-        self._next_id += 1
-        rid = self._next_id
-        self._send(
-            {
-                "type": "verify",
-                "id": rid,
-                "file": vector.source,
-                "tcId": vector.tc_id,
-                "topic": vector.group_type,
-                "mode": vector.mode,
-                "now_ms": vector.now_ms,
-                "skew_ms": SKEW_MS,
-                "envelopes": [base64.b64encode(e).decode() for e in vector.envelopes],
-            }
-        )
-        answer = self._receive(f"the answer to {vector.name}")
-        if answer.get("type") != "result" or answer.get("id") != rid:
-            raise AdapterProtocolError(f"expected the result of request {rid}, got {_short(answer)}")
-        result = answer.get("result")
-        if result == "invalid":
-            error, index = answer.get("error"), answer.get("failedIndex")
-            if not isinstance(error, str) or not isinstance(index, int) or isinstance(index, bool):
-                raise AdapterProtocolError(f"an invalid result needs error and failedIndex: {_short(answer)}")
-        elif result not in ("valid", "unsupported"):
-            raise AdapterProtocolError(f"result must be valid, invalid or unsupported: {_short(answer)}")
-        return answer
+        return next(self.verify_many([vector]))
+
+    def verify_many(self, vectors: Sequence[Vector]) -> Iterator[dict[str, Any]]:
+        """The checked answers to one ``verify`` request per vector, in order.
+
+        Requests are written ahead of the answers, at most :data:`WINDOW` unanswered, by a thread: the
+        adapter never waits for the suite between two requests. Every answer still has its own time
+        limit, and a stuck adapter cannot block the suite (its pipe is closed when the run ends).
+        """
+        first = self._next_id + 1
+        self._next_id += len(vectors)
+        slots = threading.Semaphore(WINDOW)
+        stop = threading.Event()
+
+        def write() -> None:
+            for rid, v in enumerate(vectors, first):
+                while not slots.acquire(timeout=0.1):
+                    if stop.is_set():
+                        return
+                if stop.is_set():
+                    return
+                try:
+                    self._send(_request(rid, v))
+                except AdapterError:
+                    return  # the reader sees the adapter die
+
+        writer = threading.Thread(target=write, name="offline-adapter-writer", daemon=True)
+        writer.start()
+        try:
+            for rid, v in enumerate(vectors, first):
+                yield _checked(self._receive(f"the answer to {v.name}"), rid)
+                slots.release()
+        finally:
+            stop.set()
+            writer.join(timeout=1)
 
     def close(self) -> None:
         """Say bye, close its stdin and reap it (killed if it lingers)."""
         proc = self._proc
         if proc.poll() is None:
-            try:
+            try:  # never block on a full pipe: an adapter that stopped reading is killed below
+                os.set_blocking(self._stdin.fileno(), False)
                 self._stdin.write(b'{"type":"bye"}\n')
                 self._stdin.close()
-            except OSError:
+            except (OSError, ValueError):
                 pass
             try:
                 proc.wait(timeout=2)
@@ -422,9 +462,11 @@ def run(
         info = adapter.hello()
         for path, vectors in files:
             fr = FileResult(path)
+            runnable = [v for v in vectors if not info.skip_reason(v)]
+            answers = zip(runnable, adapter.verify_many(runnable), strict=False)
+            judged = {id(v): judge(v, answer) for v, answer in answers}
             for v in vectors:
-                reason = info.skip_reason(v)
-                fr.results.append(CaseResult(v, "SKIP", detail=reason) if reason else judge(v, adapter.verify(v)))
+                fr.results.append(judged.get(id(v)) or CaseResult(v, "SKIP", detail=info.skip_reason(v)))
                 done += 1
                 if progress is not None:
                     progress(done, total)

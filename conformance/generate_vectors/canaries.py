@@ -6,7 +6,8 @@ For every lazy verifier, the candidates are the invalid vectors whose expected c
 reports, shortest first; the first :data:`PER_CHECK` that the lazy verifier accepts become canaries
 (when it accepts none, the first it misjudges with another code). So the file proves, check by check,
 that leaving the check out is caught, and an implementer whose verifier passes everything else but
-fails a canary knows which step it skips. Each test carries a ``canary`` member:
+fails a canary knows which step it skips. Each canary is followed by its valid twin (the transcript
+it was derived from), so a verifier that refuses everything does not pass the file. Each test carries a ``canary`` member:
 ``{"skippedCheck": ..., "lazyResult": "valid" or "CODE at N", "source": "<file>-<tcId>"}``.
 """
 
@@ -89,6 +90,10 @@ def canaries_file(files: Sequence[tuple[str, dict[str, Any], Sequence[Group]]]) 
             canary.failed_index = v.failed_index
             group.cases.append(canary)
             members.append({"skippedCheck": check, "lazyResult": result, "source": f"{name}-{v.tc_id}"})
+            if case.twin is not None and case.twin.now_ms == v.now_ms:  # the same transcript, put right
+                group.add(f"the valid twin of the canary above ({v.name}, its defect fixed)", list(v.requirements),
+                          list(case.twin.envelopes), now_ms=case.twin.now_ms)  # fmt: skip
+                members.append({"skippedCheck": check, "lazyResult": "", "source": f"{name}-{v.tc_id}-twin"})
     if uncaught:
         raise SystemExit(f"canaries: no vector catches a verifier that skips: {', '.join(uncaught)}")
     order = [m for m in ("sparse", "complete") if m in by_mode]
