@@ -43,6 +43,7 @@ REPORT_SCHEMA: Final = "a2a-coop-offline-report/1"
 MODES: Final = ("sparse", "complete")
 SKEW_MS: Final = 30_000
 DEFAULT_TIMEOUT_S: Final = 10.0
+STARTUP_TIMEOUT_S: Final = 30.0  # for the hello: an adapter may start a runtime (a JVM, a container)
 MAX_LINE_BYTES: Final = 1 << 20
 WINDOW: Final = 32  # requests written ahead of their answers
 VECTOR_DIR: Final = Path(__file__).resolve().parent / "vectors"
@@ -167,14 +168,22 @@ class Adapter:
 
     Args:
         argv: the adapter's command line.
-        timeout_s: how long each answer (the hello included) may take.
+        timeout_s: how long each answer may take.
+        startup_timeout_s: how long the hello may take (the adapter starts up first).
     """
 
-    def __init__(self, argv: Sequence[str], *, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        startup_timeout_s: float = STARTUP_TIMEOUT_S,
+    ) -> None:
         if not argv:
             raise OfflineUsageError("--adapter needs a command")
         self.argv = list(argv)
         self.timeout_s = timeout_s
+        self.startup_timeout_s = startup_timeout_s
         self._stderr = tempfile.TemporaryFile()
         try:
             self._proc = subprocess.Popen(
@@ -201,7 +210,7 @@ class Adapter:
     def hello(self) -> AdapterInfo:
         """The handshake: our hello, the adapter's hello (what it can run)."""
         self._send({"type": "hello", "protocol": PROTOCOL, "suite": "a2a-coop conformance"})
-        self.info = _hello_info(self._receive("hello"))
+        self.info = _hello_info(self._receive("hello", self.startup_timeout_s))
         return self.info
 
     def verify(self, vector: Vector) -> dict[str, Any]:
@@ -236,7 +245,7 @@ class Adapter:
         writer.start()
         try:
             for rid, v in enumerate(vectors, first):
-                yield _checked(self._receive(f"the answer to {v.name}"), rid)
+                yield _checked(self._receive(f"answer to {v.name}"), rid)
                 slots.release()
         finally:
             stop.set()
@@ -276,8 +285,8 @@ class Adapter:
         except (BrokenPipeError, ValueError, OSError):
             raise self._died() from None
 
-    def _receive(self, what: str) -> dict[str, Any]:
-        line = self._readline(what)
+    def _receive(self, what: str, timeout_s: float | None = None) -> dict[str, Any]:
+        line = self._readline(what, self.timeout_s if timeout_s is None else timeout_s)
         try:
             msg = json.loads(line)
         except (UnicodeDecodeError, json.JSONDecodeError):
@@ -286,14 +295,14 @@ class Adapter:
             raise AdapterProtocolError(f"adapter printed JSON that is not an object: {_short(msg)}")
         return msg
 
-    def _readline(self, what: str) -> bytes:
-        deadline = time.monotonic() + self.timeout_s
+    def _readline(self, what: str, timeout_s: float) -> bytes:
+        deadline = time.monotonic() + timeout_s
         while (end := self._buffer.find(b"\n")) < 0:
             if len(self._buffer) > MAX_LINE_BYTES:
                 raise AdapterProtocolError(f"adapter line longer than {MAX_LINE_BYTES} bytes")
             left = deadline - time.monotonic()
             if left <= 0 or not self._selector.select(left):
-                raise AdapterTimeout(f"adapter sent no {what} within {self.timeout_s:g} s")
+                raise AdapterTimeout(f"adapter sent no {what} within {timeout_s:g} s")
             chunk = os.read(self._stdout_fd, 65536)
             if not chunk:
                 raise self._died()
