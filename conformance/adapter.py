@@ -91,8 +91,14 @@ def serve(stdin: IO[str], stdout: IO[str], skip: str | None = None) -> int:
             elif kind == "bye":
                 return 0
             else:
-                send({"type": "result", "id": message.get("id") if isinstance(message, dict) else None,
-                      "result": "unsupported", "detail": f"unknown message type {kind!r}"})  # fmt: skip
+                send(
+                    {
+                        "type": "result",
+                        "id": message.get("id") if isinstance(message, dict) else None,
+                        "result": "unsupported",
+                        "detail": f"unknown message type {kind!r}",
+                    }
+                )
     return 0
 
 

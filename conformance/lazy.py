@@ -68,7 +68,7 @@ def _lenient_decode(payload: bytes) -> Any:
     """Parse a payload with the protobuf library and accept whatever it reads (no STM-002)."""
     try:
         return statements.Statement.FromString(payload)
-    except Exception as exc:  # noqa: BLE001 - upb raises several types; all mean "does not parse"
+    except Exception as exc:  # upb raises several types; all mean "does not parse"
         raise MalformedStatement(f"not a Statement: {exc}", requirement="STM-001") from None
 
 

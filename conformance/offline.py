@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import selectors
@@ -31,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,7 +116,11 @@ def _hello_info(msg: dict[str, Any]) -> AdapterInfo:
     caps = msg.get("capabilities", {})
     if not isinstance(caps, dict):
         raise AdapterProtocolError("hello: capabilities must be an object")
-    modes, topics, fresh = caps.get("modes", list(MODES)), caps.get("topics", "*"), caps.get("freshness", True)
+    modes, topics, fresh = (
+        caps.get("modes", list(MODES)),
+        caps.get("topics", "*"),
+        caps.get("freshness", True),
+    )
     if not (isinstance(modes, list) and set(modes) <= set(MODES)):
         raise AdapterProtocolError(f"hello: modes must be a list drawn from {list(MODES)}")
     if not (topics == "*" or (isinstance(topics, list) and all(isinstance(t, str) for t in topics))):
@@ -184,7 +190,7 @@ class Adapter:
         self.argv = list(argv)
         self.timeout_s = timeout_s
         self.startup_timeout_s = startup_timeout_s
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - kept open for the process's life, see close()
         try:
             self._proc = subprocess.Popen(
                 self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, bufsize=0
@@ -267,10 +273,8 @@ class Adapter:
                 proc.kill()
                 proc.wait()
         else:
-            try:
+            with contextlib.suppress(OSError):
                 self._stdin.close()
-            except OSError:
-                pass
         self._selector.close()
         if proc.stdout is not None:
             proc.stdout.close()
@@ -290,7 +294,9 @@ class Adapter:
         try:
             msg = json.loads(line)
         except (UnicodeDecodeError, json.JSONDecodeError):
-            raise AdapterProtocolError(f"adapter printed a line that is not JSON: {_short(line.decode('utf-8', 'replace'))}") from None  # fmt: skip
+            raise AdapterProtocolError(
+                f"adapter printed a line that is not JSON: {_short(line.decode('utf-8', 'replace'))}"
+            ) from None
         if not isinstance(msg, dict):
             raise AdapterProtocolError(f"adapter printed JSON that is not an object: {_short(msg)}")
         return msg
@@ -502,20 +508,22 @@ def write_text(report: OfflineReport, out: IO[str]) -> None:
                 f"  FAIL {v.name} ({v.comment}): expected {v.expected}, got {r.got}{req}; "
                 f"requirements {', '.join(v.requirements) or '-'}\n"
             )
-        skipped = {r.detail for r in f.results if r.status == "SKIP"}
-        for reason in sorted(skipped):
-            out.write(f"  SKIP {sum(r.detail == reason for r in f.results if r.status == 'SKIP')}: {reason}\n")
-    out.write(
-        f"total: {report.count('PASS')} passed, {report.count('FAIL')} failed, {report.count('SKIP')} skipped "
-        f"in {report.seconds:.2f} s\n"
-    )
+        reasons = Counter(r.detail for r in f.results if r.status == "SKIP")
+        for reason, n in sorted(reasons.items()):
+            out.write(f"  SKIP {n}: {reason}\n")
+    passed, failed, skipped = report.count("PASS"), report.count("FAIL"), report.count("SKIP")
+    out.write(f"total: {passed} passed, {failed} failed, {skipped} skipped in {report.seconds:.2f} s\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m conformance.offline", description=__doc__.split("\n")[0])
     parser.add_argument("--adapter", required=True, help='the adapter command, e.g. "node adapter.js"')
-    parser.add_argument("--vectors", nargs="+", type=Path, metavar="FILE", help="default: conformance/vectors/")
-    parser.add_argument("--case", action="append", default=[], metavar="ID", help="run only this vector (repeatable)")
+    parser.add_argument(
+        "--vectors", nargs="+", type=Path, metavar="FILE", help="default: conformance/vectors/"
+    )
+    parser.add_argument(
+        "--case", action="append", default=[], metavar="ID", help="run only this vector (repeatable)"
+    )
     parser.add_argument("--report-dir", type=Path, metavar="DIR", help="write DIR/offline-report.json")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S", help="per answer")
     args = parser.parse_args(argv)

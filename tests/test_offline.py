@@ -95,7 +95,10 @@ def test_reference_adapter_answers_a_vector_with_code_and_index() -> None:
     ],
 )
 def test_a_bad_hello_is_a_protocol_error(tmp_path: Path, hello: dict[str, object], message: str) -> None:
-    with offline.Adapter(_fake(tmp_path, "send({})", hello)) as adapter, pytest.raises(AdapterProtocolError, match=message):
+    with (
+        offline.Adapter(_fake(tmp_path, "send({})", hello)) as adapter,
+        pytest.raises(AdapterProtocolError, match=message),
+    ):
         adapter.hello()
 
 
@@ -104,23 +107,39 @@ def test_a_bad_hello_is_a_protocol_error(tmp_path: Path, hello: dict[str, object
     [
         ('print("hello world", flush=True)', AdapterProtocolError, "not JSON"),
         ("send([1, 2])", AdapterProtocolError, "not an object"),
-        ('send({"type": "result", "id": req["id"] + 1, "result": "valid"})', AdapterProtocolError, "result of request"),
-        ('send({"type": "result", "id": req["id"], "result": "maybe"})', AdapterProtocolError, "valid, invalid or"),
-        ('send({"type": "result", "id": req["id"], "result": "invalid"})', AdapterProtocolError, "needs error"),
+        (
+            'send({"type": "result", "id": req["id"] + 1, "result": "valid"})',
+            AdapterProtocolError,
+            "result of request",
+        ),
+        (
+            'send({"type": "result", "id": req["id"], "result": "maybe"})',
+            AdapterProtocolError,
+            "valid, invalid or",
+        ),
+        (
+            'send({"type": "result", "id": req["id"], "result": "invalid"})',
+            AdapterProtocolError,
+            "needs error",
+        ),
         ('sys.stderr.write("boom\\n"); sys.exit(3)', AdapterDied, "status 3: boom"),
         ("time.sleep(30)", AdapterTimeout, "within 0.5 s"),
     ],
     ids=["garbage", "not-object", "wrong-id", "bad-result", "no-code", "crash", "timeout"],
 )
-def test_a_broken_adapter_is_a_typed_error(tmp_path: Path, body: str, error: type[AdapterError], message: str) -> None:
+def test_a_broken_adapter_is_a_typed_error(
+    tmp_path: Path, body: str, error: type[AdapterError], message: str
+) -> None:
     with pytest.raises(error, match=message):
         offline.run(_fake(tmp_path, body), [VECTORS / "canaries.json"], timeout_s=0.5)
 
 
 def test_a_silent_adapter_times_out_at_the_hello(tmp_path: Path) -> None:
-    with offline.Adapter(_fake(tmp_path, "pass", hello=None), startup_timeout_s=0.5) as adapter:
-        with pytest.raises(AdapterTimeout, match="no hello within 0.5 s"):
-            adapter.hello()
+    with (
+        offline.Adapter(_fake(tmp_path, "pass", hello=None), startup_timeout_s=0.5) as adapter,
+        pytest.raises(AdapterTimeout, match=r"no hello within 0\.5 s"),
+    ):
+        adapter.hello()
 
 
 def test_an_adapter_that_does_not_start_is_an_adapter_error(tmp_path: Path) -> None:
@@ -149,7 +168,14 @@ def test_undeclared_topics_modes_and_freshness_are_skipped(tmp_path: Path) -> No
 
 def test_cli_reference_adapter_passes_and_writes_the_report(tmp_path: Path) -> None:
     files = [str(VECTORS / n) for n in ("canaries.json", "statements.json")]
-    result = _cli("--adapter", f"{sys.executable} -m conformance.adapter", "--vectors", *files, "--report-dir", str(tmp_path))
+    result = _cli(
+        "--adapter",
+        f"{sys.executable} -m conformance.adapter",
+        "--vectors",
+        *files,
+        "--report-dir",
+        str(tmp_path),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "statements.json: 209 passed, 0 failed, 0 skipped" in result.stdout
     report = json.loads((tmp_path / "offline-report.json").read_text())
@@ -161,7 +187,9 @@ def test_cli_reference_adapter_passes_and_writes_the_report(tmp_path: Path) -> N
 
 def test_cli_lazy_adapter_fails_with_per_vector_detail(tmp_path: Path) -> None:
     adapter = f"{sys.executable} -m conformance.adapter --skip signature"
-    result = _cli("--adapter", adapter, "--vectors", str(VECTORS / "canaries.json"), "--report-dir", str(tmp_path))
+    result = _cli(
+        "--adapter", adapter, "--vectors", str(VECTORS / "canaries.json"), "--report-dir", str(tmp_path)
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     fail = next(line for line in result.stdout.splitlines() if line.startswith("  FAIL "))
     assert "expected SIGNATURE_INVALID at" in fail and "got valid" in fail and "requirements ENV-006" in fail
@@ -194,7 +222,9 @@ def test_cli_usage_errors_exit_2_with_one_line(args: list[str], message: str) ->
 
 
 def test_cli_adapter_crash_exits_2_with_one_line(tmp_path: Path) -> None:
-    result = _cli("--adapter", " ".join(_fake(tmp_path, "sys.exit(4)")), "--vectors", str(VECTORS / "canaries.json"))
+    result = _cli(
+        "--adapter", " ".join(_fake(tmp_path, "sys.exit(4)")), "--vectors", str(VECTORS / "canaries.json")
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == "conformance.offline: adapter error: adapter exited with status 4"
     assert "Traceback" not in result.stderr
@@ -204,7 +234,9 @@ def test_cli_adapter_timeout_exits_2(tmp_path: Path) -> None:
     adapter = " ".join(_fake(tmp_path, "time.sleep(30)"))
     result = _cli("--adapter", adapter, "--timeout", "0.3", "--vectors", str(VECTORS / "canaries.json"))
     assert result.returncode == 2
-    assert result.stderr.strip().startswith("conformance.offline: adapter error: adapter sent no answer to canaries-1")
+    assert result.stderr.strip().startswith(
+        "conformance.offline: adapter error: adapter sent no answer to canaries-1"
+    )
     assert result.stderr.strip().endswith("within 0.3 s")
 
 

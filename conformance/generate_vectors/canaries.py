@@ -7,7 +7,8 @@ reports, shortest first; the first :data:`PER_CHECK` that the lazy verifier acce
 (when it accepts none, the first it misjudges with another code). So the file proves, check by check,
 that leaving the check out is caught, and an implementer whose verifier passes everything else but
 fails a canary knows which step it skips. Each canary is followed by its valid twin (the transcript
-it was derived from), so a verifier that refuses everything does not pass the file. Each test carries a ``canary`` member:
+it was derived from), so a verifier that refuses everything does not pass the file. Each test carries
+a ``canary`` member:
 ``{"skippedCheck": ..., "lazyResult": "valid" or "CODE at N", "source": "<file>-<tcId>"}``.
 """
 
@@ -48,7 +49,9 @@ CODES: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
-def canaries_file(files: Sequence[tuple[str, dict[str, Any], Sequence[Group]]]) -> tuple[dict[str, Any], list[Group]]:
+def canaries_file(
+    files: Sequence[tuple[str, dict[str, Any], Sequence[Group]]],
+) -> tuple[dict[str, Any], list[Group]]:
     """The canaries.json document and its groups, from the other files (name, document, groups).
 
     Raises:
@@ -85,14 +88,20 @@ def canaries_file(files: Sequence[tuple[str, dict[str, Any], Sequence[Group]]]) 
             used.add(v.name)
             group, members = by_mode.setdefault(v.mode, (Group("Canary", v.mode), []))
             canary = copy.copy(case)
-            canary.comment = f"a verifier skipping {lazy.CHECKS[check][0]} says {result} ({v.name}): {case.comment}"
+            canary.comment = (
+                f"a verifier skipping {lazy.CHECKS[check][0]} says {result} ({v.name}): {case.comment}"
+            )
             canary.flags = [*case.flags, "Canary"]
             canary.failed_index = v.failed_index
             group.cases.append(canary)
             members.append({"skippedCheck": check, "lazyResult": result, "source": f"{name}-{v.tc_id}"})
             if case.twin is not None and case.twin.now_ms == v.now_ms:  # the same transcript, put right
-                group.add(f"the valid twin of the canary above ({v.name}, its defect fixed)", list(v.requirements),
-                          list(case.twin.envelopes), now_ms=case.twin.now_ms)  # fmt: skip
+                group.add(
+                    f"the valid twin of the canary above ({v.name}, its defect fixed)",
+                    list(v.requirements),
+                    list(case.twin.envelopes),
+                    now_ms=case.twin.now_ms,
+                )
                 members.append({"skippedCheck": check, "lazyResult": "", "source": f"{name}-{v.tc_id}-twin"})
     if uncaught:
         raise SystemExit(f"canaries: no vector catches a verifier that skips: {', '.join(uncaught)}")

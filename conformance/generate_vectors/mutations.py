@@ -20,7 +20,8 @@ rejection must have and where. The grammar (``Mutation.op`` and ``kind``):
     reencode    the same statement in a non-canonical payload (re-signed) or envelope encoding
     shift-time  the reference time moved just past an envelope's window (skew 30000 ms), or to the
                 edge of it (valid: the window's boundaries)
-    splice      the last statement's (seq, prev) taken from another issuer's chain, re-signed
+    splice      the last statement's (seq, prev) taken from another issuer's chain, re-signed: kinds by
+                what step 27 finds (a held seq, a broken link, time running backwards, a gap)
 
 Each mutation's expected outcome is *derived* from the rules of SPEC sections 6 and 11 and what the
 prefix holds (the issuer's chain, the mandates, the windows), not taken from the reference library;
@@ -66,6 +67,7 @@ QUOTAS: Final[dict[tuple[str, str], int]] = {
     ("field", "issuer"): 40,
     ("field", "audience"): 30,
     ("field", "prev"): 60,
+    ("field", "issued-before-prev"): 40,
     ("field", "nonce-offer"): 30,
     ("field", "negotiation_id"): 50,
     ("field", "mandate"): 60,
@@ -104,7 +106,10 @@ QUOTAS: Final[dict[tuple[str, str], int]] = {
     ("shift-time", "expired"): 60,
     ("shift-time", "not-yet-valid"): 20,
     ("shift-time", "edge"): 30,
-    ("splice", "seq-prev"): 90,
+    ("splice", "held-seq"): 40,
+    ("splice", "link"): 40,
+    ("splice", "time"): 20,
+    ("splice", "gap"): 20,
 }
 
 GROUPS: Final = {  # op -> (group type, flag)
@@ -120,9 +125,19 @@ GROUPS: Final = {  # op -> (group type, flag)
 }
 
 HEADER_FIELDS: Final = {  # header field name -> number (statement.proto)
-    "version": 1, "issuer": 2, "audience": 3, "seq": 4, "prev": 5, "issued_at_ms": 6,
-    "not_before_ms": 7, "expires_at_ms": 8, "nonce": 9, "negotiation_id": 10, "refs": 11, "mandate": 12,
-}  # fmt: skip
+    "version": 1,
+    "issuer": 2,
+    "audience": 3,
+    "seq": 4,
+    "prev": 5,
+    "issued_at_ms": 6,
+    "not_before_ms": 7,
+    "expires_at_ms": 8,
+    "nonce": 9,
+    "negotiation_id": 10,
+    "refs": 11,
+    "mandate": 12,
+}
 
 
 # --- keys -------------------------------------------------------------------------------------------
@@ -204,9 +219,9 @@ def prefixes(files: Sequence[tuple[str, Sequence[Group]]]) -> list[Prefix]:
                 transcripts.setdefault(key, f"{name}-{tc_id}-twin")
     for (mode, now_ms, envs), source in list(transcripts.items()):
         head = envs[:MAX_PREFIX]
-        if mode == "sparse" and len(head) > 1 and ("complete", now_ms, head) not in transcripts:
-            if _valid("complete", now_ms, head):
-                transcripts[("complete", now_ms, head)] = source
+        new = mode == "sparse" and len(head) > 1 and ("complete", now_ms, head) not in transcripts
+        if new and _valid("complete", now_ms, head):
+            transcripts[("complete", now_ms, head)] = source
     seen: dict[tuple[str, int | None, tuple[bytes, ...]], str] = {}
     for (mode, now_ms, envs), source in transcripts.items():
         for n in range(1, min(len(envs), MAX_PREFIX) + 1):
@@ -282,7 +297,7 @@ class _Builder:
         self.keys = keys
         self.full = full  # whether the file already holds enough of (op, kind): build no more
 
-    def mutant(
+    def mutant(  # noqa: PLR0917 - one line per mutation reads best
         self,
         op: str,
         kind: str,
@@ -294,13 +309,17 @@ class _Builder:
         target: int | None = None,
         field: str = "",
         bit: int | None = None,
-        now_ms: int | None | str = "same",
+        now_ms: int | str | None = "same",
         failed_index: int | None = None,
     ) -> Mutant:
         p = self.p
         t = p.last if target is None else target
         envs = tuple(envelopes)
-        twin = None if error is None else Twin(list(p.envelopes[: len(envs)] if op == "shift-time" else p.envelopes), p.now_ms)
+        twin = (
+            None
+            if error is None
+            else Twin(list(p.envelopes[: len(envs)] if op == "shift-time" else p.envelopes), p.now_ms)
+        )
         return Mutant(
             Mutation(op, kind, t, p.source, field, bit),
             comment,
@@ -326,15 +345,31 @@ class _Builder:
         p, last = self.p, self.p.envelopes[-1]
         env = Envelope.FromString(last)
         sig = env.signatures[0].sig
-        for kind, lo, hi in (("signature-R", 0, 256), ("signature-S", 256, 504), ("signature-S-high", 509, 512)):
+        for kind, lo, hi in (
+            ("signature-R", 0, 256),
+            ("signature-S", 256, 504),
+            ("signature-S-high", 509, 512),
+        ):
             bit = lo + _choice(p, kind, hi - lo)
             flipped = bytearray(sig)
             flipped[bit // 8] ^= 1 << (bit % 8)
             s = int.from_bytes(flipped[32:], "little")
-            code, req = ("SIGNATURE_NONCANONICAL", "ENV-007") if s >= GROUP_ORDER else ("SIGNATURE_INVALID", "ENV-006")
+            code, req = (
+                ("SIGNATURE_NONCANONICAL", "ENV-007")
+                if s >= GROUP_ORDER
+                else ("SIGNATURE_INVALID", "ENV-006")
+            )
             data = make_envelope(env.payload, env.payload_type, [(env.signatures[0].keyid, bytes(flipped))])
-            yield self.mutant("flip", kind, f"bit {bit} of the signature flipped (S {'>=' if s >= GROUP_ORDER else '<'} L)",
-                              [*self.head(), data], code, [req], field="signature", bit=bit)  # fmt: skip
+            yield self.mutant(
+                "flip",
+                kind,
+                f"bit {bit} of the signature flipped (S {'>=' if s >= GROUP_ORDER else '<'} L)",
+                [*self.head(), data],
+                code,
+                [req],
+                field="signature",
+                bit=bit,
+            )
         # a bit of one header field of the signed payload, the signature left as it was
         header = wire.decode(wire.decode(env.payload)[0][2])  # type: ignore[arg-type]
         present = [(n, v) for n, _, v in header]
@@ -346,9 +381,19 @@ class _Builder:
         bit = byte * 8 + _choice(p, "payload-bit", 7)  # never the top bit: a varint keeps its length
         payload = bytearray(env.payload)
         payload[byte] ^= 1 << (bit % 8)
-        data = make_envelope(bytes(payload), env.payload_type, [(env.signatures[0].keyid, env.signatures[0].sig)])
-        yield self.mutant("flip", "payload", f"bit {bit % 8} of payload byte {byte} (header.{name}) flipped, not re-signed",
-                          [*self.head(), data], "SIGNATURE_INVALID", ["ENV-006"], field=f"header.{name}", bit=bit)  # fmt: skip
+        data = make_envelope(
+            bytes(payload), env.payload_type, [(env.signatures[0].keyid, env.signatures[0].sig)]
+        )
+        yield self.mutant(
+            "flip",
+            "payload",
+            f"bit {bit % 8} of payload byte {byte} (header.{name}) flipped, not re-signed",
+            [*self.head(), data],
+            "SIGNATURE_INVALID",
+            ["ENV-006"],
+            field=f"header.{name}",
+            bit=bit,
+        )
 
     # -- field (re-signed) --------------------------------------------------------------------------
 
@@ -359,42 +404,83 @@ class _Builder:
         h = stmt.header
         body = stmt.WhichOneof("body")
 
-        def case(kind: str, what: str, edit: Callable[[Statement], Any], code: str, reqs: Sequence[str]) -> Mutant | None:
+        def case(
+            kind: str, what: str, edit: Callable[[Statement], Any], code: str, reqs: Sequence[str]
+        ) -> Mutant | None:
             if self.full("field", kind):
                 return None
             data = self.resigned(_edited(p, t, edit))
-            return self.mutant("field", kind, f"{what}, re-signed by the issuer", [*self.head(), data], code, reqs,
-                               field=f"header.{kind.split('-')[0]}")  # fmt: skip
+            return self.mutant(
+                "field",
+                kind,
+                f"{what}, re-signed by the issuer",
+                [*self.head(), data],
+                code,
+                reqs,
+                field=f"header.{kind.split('-', maxsplit=1)[0]}",
+            )
 
         def set_version(s: Statement) -> None:
             s.header.version = h.version ^ 2
 
-        yield case("version", f"header.version {h.version} -> {h.version ^ 2}", set_version, "UNSUPPORTED_VERSION", ["STM-003"])
+        yield case(
+            "version",
+            f"header.version {h.version} -> {h.version ^ 2}",
+            set_version,
+            "UNSUPPORTED_VERSION",
+            ["STM-003"],
+        )
 
         def set_issuer(s: Statement) -> None:
             s.header.issuer = h.issuer[:-1] + chr(ord(h.issuer[-1]) ^ 1)
 
-        yield case("issuer", "one bit of header.issuer's last character flipped", set_issuer, "KEYID_MISMATCH", ["STM-004"])
+        yield case(
+            "issuer",
+            "one bit of header.issuer's last character flipped",
+            set_issuer,
+            "KEYID_MISMATCH",
+            ["STM-004"],
+        )
 
         def set_audience(s: Statement) -> None:
             s.header.audience = "did:key:z6MkNotAKey"
 
-        yield case("audience", "header.audience is not a did:key", set_audience, "KEY_INVALID", ["STM-005", "KEY-001"])
+        yield case(
+            "audience",
+            "header.audience is not a did:key",
+            set_audience,
+            "KEY_INVALID",
+            ["STM-005", "KEY-001"],
+        )
 
         def set_expiry(s: Statement) -> None:
             s.header.expires_at_ms = h.issued_at_ms
 
-        yield case("expires_at_ms", "header.expires_at_ms equal to issued_at_ms", set_expiry, "HEADER_INVALID", ["STM-008"])
+        yield case(
+            "expires_at_ms",
+            "header.expires_at_ms equal to issued_at_ms",
+            set_expiry,
+            "HEADER_INVALID",
+            ["STM-008"],
+        )
 
         def clear_issued(s: Statement) -> None:
             s.header.issued_at_ms = 0
 
-        yield case("issued_at_ms", "header.issued_at_ms removed (0)", clear_issued, "HEADER_INVALID", ["STM-008"])
+        yield case(
+            "issued_at_ms", "header.issued_at_ms removed (0)", clear_issued, "HEADER_INVALID", ["STM-008"]
+        )
 
         def set_not_before(s: Statement) -> None:
             s.header.not_before_ms = h.expires_at_ms
 
-        yield case("not_before_ms", "header.not_before_ms at expires_at_ms", set_not_before, "HEADER_INVALID", ["STM-008"])
+        yield case(
+            "not_before_ms",
+            "header.not_before_ms at expires_at_ms",
+            set_not_before,
+            "HEADER_INVALID",
+            ["STM-008"],
+        )
 
         def bad_ref(s: Statement) -> None:
             s.header.refs.append(bytes(31))
@@ -402,7 +488,7 @@ class _Builder:
         yield case("refs", "a 31-byte digest appended to header.refs", bad_ref, "HEADER_INVALID", ["STM-011"])
 
         def no_body(s: Statement) -> None:
-            s.ClearField(body)  # type: ignore[arg-type]
+            s.ClearField(body)
 
         yield case("body", f"the {body} body removed", no_body, "BODY_MISSING", ["STM-010"])
         if h.seq:
@@ -422,19 +508,36 @@ class _Builder:
             def set_mandate(s: Statement) -> None:
                 s.header.mandate = flipped
 
-            yield case("mandate", "one bit of header.mandate flipped (no such mandate)", set_mandate, "MANDATE_UNKNOWN", ["MND-002"])
+            yield case(
+                "mandate",
+                "one bit of header.mandate flipped (no such mandate)",
+                set_mandate,
+                "MANDATE_UNKNOWN",
+                ["MND-002"],
+            )
         if body == "offer":
 
             def set_nonce(s: Statement) -> None:
                 s.header.nonce = bytes([h.nonce[0] ^ 1]) + h.nonce[1:]
 
-            yield case("nonce-offer", "one bit of an Offer's nonce flipped (its negotiation_id no longer derives from it)",
-                       set_nonce, "HEADER_INVALID", ["NEG-013"])  # fmt: skip
+            yield case(
+                "nonce-offer",
+                "one bit of an Offer's nonce flipped (its negotiation_id no longer derives from it)",
+                set_nonce,
+                "HEADER_INVALID",
+                ["NEG-013"],
+            )
 
             def set_nid(s: Statement) -> None:
                 s.header.negotiation_id = bytes([h.negotiation_id[0] ^ 1]) + h.negotiation_id[1:]
 
-            yield case("negotiation_id", "one bit of an Offer's negotiation_id flipped", set_nid, "HEADER_INVALID", ["NEG-013"])
+            yield case(
+                "negotiation_id",
+                "one bit of an Offer's negotiation_id flipped",
+                set_nid,
+                "HEADER_INVALID",
+                ["NEG-013"],
+            )
         held = p.held(h.issuer, t)
         if h.seq and h.seq - 1 in held:
             flipped_prev = bytes([h.prev[-1] ^ 1])
@@ -442,7 +545,28 @@ class _Builder:
             def set_prev(s: Statement) -> None:
                 s.header.prev = h.prev[:-1] + flipped_prev
 
-            yield case("prev", "one bit of header.prev flipped (the predecessor is held)", set_prev, "CHAIN_BROKEN", ["CHN-003"])
+            yield case(
+                "prev",
+                "one bit of header.prev flipped (the predecessor is held)",
+                set_prev,
+                "CHAIN_BROKEN",
+                ["CHN-003"],
+            )
+            before = p.statements[held[h.seq - 1]].header.issued_at_ms - 1
+
+            def backdate(s: Statement) -> None:
+                s.header.issued_at_ms, s.header.expires_at_ms = (
+                    before,
+                    before + h.expires_at_ms - h.issued_at_ms,
+                )
+
+            yield case(
+                "issued-before-prev",
+                "header.issued_at_ms 1 ms before the held predecessor's (same time to live)",
+                backdate,
+                "CHAIN_BROKEN",
+                ["CHN-005"],
+            )
 
     # -- resign --------------------------------------------------------------------------------------
 
@@ -451,11 +575,24 @@ class _Builder:
         t = p.last
         stmt = p.statements[t]
         payload = _payload(p.envelopes[t])
-        yield self.mutant("resign", "wrong-key", "signed by another key under the issuer's keyid",
-                          [*self.head(), _resign(MALLORY, payload, keyid=stmt.header.issuer)],
-                          "SIGNATURE_INVALID", ["ENV-006"], field="signature")  # fmt: skip
-        yield self.mutant("resign", "other-keyid", "signed by another key, its own keyid; header.issuer unchanged",
-                          [*self.head(), _resign(MALLORY, payload)], "KEYID_MISMATCH", ["STM-004"], field="signature")  # fmt: skip
+        yield self.mutant(
+            "resign",
+            "wrong-key",
+            "signed by another key under the issuer's keyid",
+            [*self.head(), _resign(MALLORY, payload, keyid=stmt.header.issuer)],
+            "SIGNATURE_INVALID",
+            ["ENV-006"],
+            field="signature",
+        )
+        yield self.mutant(
+            "resign",
+            "other-keyid",
+            "signed by another key, its own keyid; header.issuer unchanged",
+            [*self.head(), _resign(MALLORY, payload)],
+            "KEYID_MISMATCH",
+            ["STM-004"],
+            field="signature",
+        )
         h = stmt.header
         if h.mandate and h.audience != MALLORY.did:
 
@@ -465,8 +602,15 @@ class _Builder:
                     s.header.negotiation_id = negotiation_id_for(MALLORY.did, s.header.nonce)
 
             data = _resign(MALLORY, encode_statement(_edited(p, t, impersonate)))
-            yield self.mutant("resign", "impersonate", "re-issued by another key that cites the issuer's mandate",
-                              [*self.head(), data], "MANDATE_VIOLATION", ["MND-002"], field="header.issuer")  # fmt: skip
+            yield self.mutant(
+                "resign",
+                "impersonate",
+                "re-issued by another key that cites the issuer's mandate",
+                [*self.head(), data],
+                "MANDATE_VIOLATION",
+                ["MND-002"],
+                field="header.issuer",
+            )
 
     # -- drop ------------------------------------------------------------------------------------------
 
@@ -482,20 +626,38 @@ class _Builder:
                 payload = _payload(p.envelopes[k])
                 same_issuer = sk.header.issuer == sj.header.issuer
                 cites = dj in payload
-                shares = bool(sj.header.negotiation_id) and sk.header.negotiation_id == sj.header.negotiation_id
+                shares = (
+                    bool(sj.header.negotiation_id) and sk.header.negotiation_id == sj.header.negotiation_id
+                )
                 stateful = sk.WhichOneof("body") in ("key_revocation", "ruling", "stamp", "lapse")
                 if not (same_issuer or cites or shares or stateful):
                     continue
                 envs = [*p.envelopes[:j], *p.envelopes[j + 1 : k + 1]]
                 only_prev = payload.count(dj) == (1 if sk.header.prev == dj else 0)
                 if sk.header.mandate == dj:
-                    yield self.mutant("drop", "mandate", f"envelope {j} (the Mandate envelope {k} cites) left out",
-                                      envs, "MANDATE_UNKNOWN", ["MND-002"], target=j, failed_index=k - 1)  # fmt: skip
+                    yield self.mutant(
+                        "drop",
+                        "mandate",
+                        f"envelope {j} (the Mandate envelope {k} cites) left out",
+                        envs,
+                        "MANDATE_UNKNOWN",
+                        ["MND-002"],
+                        target=j,
+                        failed_index=k - 1,
+                    )
                 elif same_issuer and only_prev and not shares and not stateful:
                     if p.mode == "sparse" or sj.header.issuer not in issuers_before:
                         continue  # a sparse view allows the gap, and a complete one may start anywhere
-                    yield self.mutant("drop", "predecessor", f"envelope {j} (seq {sj.header.seq}) left out of its issuer's complete log",
-                                      envs, "CHAIN_GAP", ["CHN-002"], target=j, failed_index=k - 1)  # fmt: skip
+                    yield self.mutant(
+                        "drop",
+                        "predecessor",
+                        f"envelope {j} (seq {sj.header.seq}) left out of its issuer's complete log",
+                        envs,
+                        "CHAIN_GAP",
+                        ["CHN-002"],
+                        target=j,
+                        failed_index=k - 1,
+                    )
                 break
 
     # -- reorder ---------------------------------------------------------------------------------------
@@ -508,8 +670,15 @@ class _Builder:
         if h.mandate and h.mandate in p.digests[:t]:
             m = p.digests.index(h.mandate)
             envs = [*p.envelopes[:m], last, *p.envelopes[m:t]]
-            yield self.mutant("reorder", "before-mandate", f"the last statement moved before its Mandate (envelope {m})",
-                              envs, "MANDATE_UNKNOWN", ["MND-002"], failed_index=m)  # fmt: skip
+            yield self.mutant(
+                "reorder",
+                "before-mandate",
+                f"the last statement moved before its Mandate (envelope {m})",
+                envs,
+                "MANDATE_UNKNOWN",
+                ["MND-002"],
+                failed_index=m,
+            )
         if p.mode != "complete" or not h.seq:
             return
         held = p.held(h.issuer, t)
@@ -521,8 +690,15 @@ class _Builder:
             code, reqs = "MANDATE_UNKNOWN", ["MND-002"]
         else:
             code, reqs = "CHAIN_GAP", ["CHN-002"]
-        yield self.mutant("reorder", "before-predecessor", f"the last statement moved before its predecessor (envelope {pred})",
-                          envs, code, reqs, failed_index=pred)  # fmt: skip
+        yield self.mutant(
+            "reorder",
+            "before-predecessor",
+            f"the last statement moved before its predecessor (envelope {pred})",
+            envs,
+            code,
+            reqs,
+            failed_index=pred,
+        )
 
     # -- replay ------------------------------------------------------------------------------------------
 
@@ -531,16 +707,35 @@ class _Builder:
         t = p.last
         revoking = {"key_revocation", "key_rotation"}
         if p.statements[t].WhichOneof("body") not in revoking:
-            yield self.mutant("replay", "again", "the last envelope sent twice", [*p.envelopes, p.envelopes[t]],
-                              "REPLAYED", ["RPL-002"], failed_index=t + 1)  # fmt: skip
+            yield self.mutant(
+                "replay",
+                "again",
+                "the last envelope sent twice",
+                [*p.envelopes, p.envelopes[t]],
+                "REPLAYED",
+                ["RPL-002"],
+                failed_index=t + 1,
+            )
         later_revocation = [i for i, s in enumerate(p.statements) if s.WhichOneof("body") in revoking]
         first = later_revocation[0] if later_revocation else len(p.envelopes)
         if t >= 1 and first > t:
             j = _choice(p, "late", t)
-            yield self.mutant("replay", "late", f"envelope {j} sent again after the last one", [*p.envelopes, p.envelopes[j]],
-                              "REPLAYED", ["RPL-002"], target=j, failed_index=t + 1)  # fmt: skip
+            yield self.mutant(
+                "replay",
+                "late",
+                f"envelope {j} sent again after the last one",
+                [*p.envelopes, p.envelopes[j]],
+                "REPLAYED",
+                ["RPL-002"],
+                target=j,
+                failed_index=t + 1,
+            )
         h = p.statements[t].header
-        earlier = [s.header.nonce for s in p.statements[:t] if s.header.issuer == h.issuer and s.header.nonce != h.nonce]
+        earlier = [
+            s.header.nonce
+            for s in p.statements[:t]
+            if s.header.issuer == h.issuer and s.header.nonce != h.nonce
+        ]
         if earlier:
             nonce = earlier[_choice(p, "nonce", len(earlier))]
 
@@ -550,8 +745,15 @@ class _Builder:
                     s.header.negotiation_id = negotiation_id_for(s.header.issuer, nonce)
 
             data = self.resigned(_edited(p, t, reuse))
-            yield self.mutant("replay", "nonce", "re-signed with the nonce of an earlier statement by its issuer",
-                              [*self.head(), data], "NONCE_REUSED", ["RPL-001"], field="header.nonce")  # fmt: skip
+            yield self.mutant(
+                "replay",
+                "nonce",
+                "re-signed with the nonce of an earlier statement by its issuer",
+                [*self.head(), data],
+                "NONCE_REUSED",
+                ["RPL-001"],
+                field="header.nonce",
+            )
 
     # -- reencode ---------------------------------------------------------------------------------------
 
@@ -568,49 +770,135 @@ class _Builder:
             return wire.encode([(1, 2, wire.encode(fields, **kw)), *top[1:]])
 
         def payload_case(kind: str, what: str, new: bytes, code: str, reqs: Sequence[str]) -> Mutant:
-            return self.mutant("reencode", kind, f"{what}, re-signed by the issuer", [*self.head(), _resign(key, new)],
-                               code, reqs, field="payload")  # fmt: skip
+            return self.mutant(
+                "reencode",
+                kind,
+                f"{what}, re-signed by the issuer",
+                [*self.head(), _resign(key, new)],
+                code,
+                reqs,
+                field="payload",
+            )
 
         i6 = wire.position(header, 6)
-        yield payload_case("padded-varint", "header.issued_at_ms as a padded varint",
-                           with_header(header, widths={i6: len(wire.varint(header[i6][2])) + 1}),  # type: ignore[arg-type]
-                           "NONCANONICAL_ENCODING", ["STM-002"])  # fmt: skip
+        yield payload_case(
+            "padded-varint",
+            "header.issued_at_ms as a padded varint",
+            with_header(header, widths={i6: len(wire.varint(header[i6][2])) + 1}),  # type: ignore[arg-type]
+            "NONCANONICAL_ENCODING",
+            ["STM-002"],
+        )
         swapped = [header[1], header[0], *header[2:]]
-        yield payload_case("field-order", "header.issuer written before header.version", with_header(swapped),
-                           "NONCANONICAL_ENCODING", ["STM-002"])  # fmt: skip
+        yield payload_case(
+            "field-order",
+            "header.issuer written before header.version",
+            with_header(swapped),
+            "NONCANONICAL_ENCODING",
+            ["STM-002"],
+        )
         i9 = wire.position(header, 9)
-        yield payload_case("duplicate-field", "header.nonce written twice", with_header([*header[: i9 + 1], header[i9], *header[i9 + 1 :]]),
-                           "NONCANONICAL_ENCODING", ["STM-002"])  # fmt: skip
+        yield payload_case(
+            "duplicate-field",
+            "header.nonce written twice",
+            with_header([*header[: i9 + 1], header[i9], *header[i9 + 1 :]]),
+            "NONCANONICAL_ENCODING",
+            ["STM-002"],
+        )
         if not any(n == 7 for n, _, _ in header):
             i8 = wire.position(header, 8)
-            yield payload_case("explicit-default", "header.not_before_ms written as an explicit 0",
-                               with_header([*header[:i8], (7, 0, 0), *header[i8:]]), "NONCANONICAL_ENCODING", ["STM-002"])  # fmt: skip
-        yield payload_case("unknown-field-first", "an unknown field (1000) before the header",
-                           wire.encode([(1000, 0, 1)]) + payload, "NONCANONICAL_ENCODING", ["STM-016", "STM-002"])  # fmt: skip
-        yield payload_case("reserved-field", "field 5 (in the gap below the bodies) after the header",
-                           wire.encode([top[0], (5, 0, 1), *top[1:]]), "MALFORMED_STATEMENT", ["STM-016"])  # fmt: skip
-        yield payload_case("wrong-wire-type", "header.version with wire type 2",
-                           with_header([(1, 2, b"\x01"), *header[1:]]), "MALFORMED_STATEMENT", ["STM-015"])  # fmt: skip
-        yield payload_case("truncated-payload", "the payload's last byte cut off", payload[:-1], "MALFORMED_STATEMENT", ["STM-014"])
+            yield payload_case(
+                "explicit-default",
+                "header.not_before_ms written as an explicit 0",
+                with_header([*header[:i8], (7, 0, 0), *header[i8:]]),
+                "NONCANONICAL_ENCODING",
+                ["STM-002"],
+            )
+        yield payload_case(
+            "unknown-field-first",
+            "an unknown field (1000) before the header",
+            wire.encode([(1000, 0, 1)]) + payload,
+            "NONCANONICAL_ENCODING",
+            ["STM-016", "STM-002"],
+        )
+        yield payload_case(
+            "reserved-field",
+            "field 5 (in the gap below the bodies) after the header",
+            wire.encode([top[0], (5, 0, 1), *top[1:]]),
+            "MALFORMED_STATEMENT",
+            ["STM-016"],
+        )
+        yield payload_case(
+            "wrong-wire-type",
+            "header.version with wire type 2",
+            with_header([(1, 2, b"\x01"), *header[1:]]),
+            "MALFORMED_STATEMENT",
+            ["STM-015"],
+        )
+        yield payload_case(
+            "truncated-payload",
+            "the payload's last byte cut off",
+            payload[:-1],
+            "MALFORMED_STATEMENT",
+            ["STM-014"],
+        )
         sig = env.signatures[0]
         sig_bytes = wire.encode([(1, 2, sig.keyid.encode()), (2, 2, sig.sig)])
         parts = [(1, 2, payload), (2, 2, env.payload_type.encode()), (3, 2, sig_bytes)]
 
         def env_case(kind: str, what: str, data: bytes, code: str, reqs: Sequence[str]) -> Mutant:
-            return self.mutant("reencode", kind, f"{what} (signature untouched)", [*self.head(), data], code, reqs, field="envelope")
+            return self.mutant(
+                "reencode",
+                kind,
+                f"{what} (signature untouched)",
+                [*self.head(), data],
+                code,
+                reqs,
+                field="envelope",
+            )
 
-        yield env_case("envelope-padded-length", "the envelope's payload length as a padded varint",
-                       wire.encode(parts, widths={0: len(wire.varint(len(payload))) + 1}), "MALFORMED_ENVELOPE", ["ENV-009"])  # fmt: skip
-        yield env_case("envelope-field-order", "the envelope's payload_type before its payload",
-                       wire.encode([parts[1], parts[0], parts[2]]), "MALFORMED_ENVELOPE", ["ENV-009"])  # fmt: skip
-        yield env_case("envelope-two-signatures", "the signature given twice", wire.encode([*parts, parts[2]]),
-                       "MALFORMED_ENVELOPE", ["ENV-004"])  # fmt: skip
-        yield env_case("envelope-unknown-field", "an unknown field (15) after the signature", wire.encode([*parts, (15, 0, 1)]),
-                       "MALFORMED_ENVELOPE", ["ENV-009"])  # fmt: skip
+        yield env_case(
+            "envelope-padded-length",
+            "the envelope's payload length as a padded varint",
+            wire.encode(parts, widths={0: len(wire.varint(len(payload))) + 1}),
+            "MALFORMED_ENVELOPE",
+            ["ENV-009"],
+        )
+        yield env_case(
+            "envelope-field-order",
+            "the envelope's payload_type before its payload",
+            wire.encode([parts[1], parts[0], parts[2]]),
+            "MALFORMED_ENVELOPE",
+            ["ENV-009"],
+        )
+        yield env_case(
+            "envelope-two-signatures",
+            "the signature given twice",
+            wire.encode([*parts, parts[2]]),
+            "MALFORMED_ENVELOPE",
+            ["ENV-004"],
+        )
+        yield env_case(
+            "envelope-unknown-field",
+            "an unknown field (15) after the signature",
+            wire.encode([*parts, (15, 0, 1)]),
+            "MALFORMED_ENVELOPE",
+            ["ENV-009"],
+        )
         other = STATEMENT_PAYLOAD_TYPE.replace("protobuf", "json")
-        yield env_case("envelope-payload-type", f"payload_type {other!r}",
-                       make_envelope(payload, other, [(sig.keyid, sig.sig)]), "UNSUPPORTED_PAYLOAD_TYPE", ["ENV-003"])  # fmt: skip
-        yield env_case("envelope-truncated", "the envelope's last byte cut off", p.envelopes[t][:-1], "MALFORMED_ENVELOPE", ["ENV-004"])
+        yield env_case(
+            "envelope-payload-type",
+            f"payload_type {other!r}",
+            make_envelope(payload, other, [(sig.keyid, sig.sig)]),
+            "UNSUPPORTED_PAYLOAD_TYPE",
+            ["ENV-003"],
+        )
+        yield env_case(
+            "envelope-truncated",
+            "the envelope's last byte cut off",
+            p.envelopes[t][:-1],
+            "MALFORMED_ENVELOPE",
+            ["ENV-004"],
+        )
 
     # -- shift-time ----------------------------------------------------------------------------------
 
@@ -619,27 +907,65 @@ class _Builder:
         t = p.last
         h = p.statements[t].header
         candidates = [
-            ("future", h.issued_at_ms - SKEW_MS - 1, f"now_ms {SKEW_MS} + 1 ms before the last statement's issued_at_ms"),
-            ("expired", h.expires_at_ms + SKEW_MS + 1, f"now_ms {SKEW_MS} + 1 ms after the last statement's expires_at_ms"),
-            ("edge", h.issued_at_ms - SKEW_MS, f"now_ms exactly {SKEW_MS} ms before the last statement's issued_at_ms"),
-            ("edge", h.expires_at_ms + SKEW_MS, f"now_ms exactly {SKEW_MS} ms after the last statement's expires_at_ms"),
+            (
+                "future",
+                h.issued_at_ms - SKEW_MS - 1,
+                f"now_ms {SKEW_MS} + 1 ms before the last statement's issued_at_ms",
+            ),
+            (
+                "expired",
+                h.expires_at_ms + SKEW_MS + 1,
+                f"now_ms {SKEW_MS} + 1 ms after the last statement's expires_at_ms",
+            ),
+            (
+                "edge",
+                h.issued_at_ms - SKEW_MS,
+                f"now_ms exactly {SKEW_MS} ms before the last statement's issued_at_ms",
+            ),
+            (
+                "edge",
+                h.expires_at_ms + SKEW_MS,
+                f"now_ms exactly {SKEW_MS} ms after the last statement's expires_at_ms",
+            ),
         ]
         if h.not_before_ms:
-            candidates.append(("not-yet-valid", h.not_before_ms - SKEW_MS - 1, f"now_ms {SKEW_MS} + 1 ms before not_before_ms"))
+            candidates.append(
+                (
+                    "not-yet-valid",
+                    h.not_before_ms - SKEW_MS - 1,
+                    f"now_ms {SKEW_MS} + 1 ms before not_before_ms",
+                )
+            )
         for kind, now, what in candidates:
             if now < 0 or now == p.now_ms:
                 continue
             verdict = _first_out_of_window(p.statements, now)
             if verdict is None:
                 if kind == "edge":
-                    yield self.mutant("shift-time", "edge", f"{what}: every envelope is inside its window",
-                                      p.envelopes, None, ["TIM-001", "TIM-003"], now_ms=now)  # fmt: skip
+                    yield self.mutant(
+                        "shift-time",
+                        "edge",
+                        f"{what}: every envelope is inside its window",
+                        p.envelopes,
+                        None,
+                        ["TIM-001", "TIM-003"],
+                        now_ms=now,
+                    )
                 continue
             k, code, req = verdict
             if kind == "edge":
                 continue
-            yield self.mutant("shift-time", kind, f"{what}: envelope {k} is outside its window",
-                              p.envelopes[: k + 1], code, [req], now_ms=now, target=k, field="now_ms")  # fmt: skip
+            yield self.mutant(
+                "shift-time",
+                kind,
+                f"{what}: envelope {k} is outside its window",
+                p.envelopes[: k + 1],
+                code,
+                [req],
+                now_ms=now,
+                target=k,
+                field="now_ms",
+            )
 
     # -- splice ---------------------------------------------------------------------------------------
 
@@ -652,21 +978,34 @@ class _Builder:
             return
         donors = [(s.header.seq, s.header.prev) for s in p.statements[:t] if s.header.issuer != h.issuer]
         donors = [d for d in dict.fromkeys(donors) if d != (h.seq, h.prev)]
-        if not donors:
-            return
-        seq, prev = donors[_choice(p, "splice", len(donors))]
+        start = _choice(p, "splice", len(donors)) if donors else 0
+        kinds_seen: set[str] = set()
+        for seq, prev in donors[start:] + donors[:start]:  # one mutant per verdict, from a rotated start
 
-        def splice(s: Statement) -> None:
-            s.header.seq, s.header.prev = seq, prev
+            def splice(s: Statement, seq: int = seq, prev: bytes = prev) -> None:
+                s.header.seq, s.header.prev = seq, prev
 
-        new = _edited(p, t, splice)
-        digest = statement_digest(encode_statement(new))
-        verdict = _chain_verdict(p, t, seq, prev, h.issued_at_ms, digest)
-        if verdict is None:
-            return
-        code, req = verdict
-        yield self.mutant("splice", "seq-prev", f"(seq, prev) taken from another issuer's statement at seq {seq}, re-signed",
-                          [*self.head(), self.resigned(new)], code, [req], field="header.seq,header.prev")  # fmt: skip
+            new = _edited(p, t, splice)
+            verdict = _chain_verdict(p, t, seq, prev, h.issued_at_ms, statement_digest(encode_statement(new)))
+            if verdict is None:
+                continue  # nothing of the issuer's chain is held near that seq: a sparse view accepts it
+            code, req = verdict
+            kind = SPLICE_KINDS[req]
+            if kind in kinds_seen or self.full("splice", kind):
+                continue
+            kinds_seen.add(kind)
+            yield self.mutant(
+                "splice",
+                kind,
+                f"(seq, prev) taken from another issuer's statement at seq {seq}, re-signed",
+                [*self.head(), self.resigned(new)],
+                code,
+                [req],
+                field="header.seq,header.prev",
+            )
+
+
+SPLICE_KINDS: Final = {"CHN-004": "held-seq", "CHN-003": "link", "CHN-005": "time", "CHN-002": "gap"}
 
 
 def _first_out_of_window(stmts: Sequence[Statement], now: int) -> tuple[int, str, str] | None:
@@ -682,11 +1021,16 @@ def _first_out_of_window(stmts: Sequence[Statement], now: int) -> tuple[int, str
     return None
 
 
-def _chain_verdict(p: Prefix, t: int, seq: int, prev: bytes, issued: int, digest: bytes) -> tuple[str, str] | None:
+def _chain_verdict(  # noqa: PLR0917 - the candidate statement's chain fields
+    p: Prefix, t: int, seq: int, prev: bytes, issued: int, digest: bytes
+) -> tuple[str, str] | None:
     """Step 27 for a statement of envelope t's issuer at (seq, prev), against the prefix before t."""
     issuer = p.issuer(t)
-    held = {s.header.seq: (p.digests[i], s.header.prev, s.header.issued_at_ms)
-            for i, s in enumerate(p.statements[:t]) if s.header.issuer == issuer}  # fmt: skip
+    held = {
+        s.header.seq: (p.digests[i], s.header.prev, s.header.issued_at_ms)
+        for i, s in enumerate(p.statements[:t])
+        if s.header.issuer == issuer
+    }
     if seq in held and held[seq][0] != digest:
         return "EQUIVOCATION", "CHN-004"
     if seq - 1 in held and prev != held[seq - 1][0]:
@@ -713,14 +1057,23 @@ def mutants(files: Sequence[tuple[str, Sequence[Group]]], keys: dict[str, Keypai
     seen: set[tuple[str, int | None, tuple[bytes, ...]]] = set()
     out: list[Mutant] = []
     ops = {op: [k for o, k in QUOTAS if o == op] for op, _ in QUOTAS}
+
     def full(op: str, kind: str) -> bool:
         return taken.get((op, kind), 0) >= QUOTAS[(op, kind)]
 
     for p in prefixes(files):
         b = _Builder(p, keys, full)
-        for op, gen in (("flip", b.flips), ("field", b.fields), ("resign", b.resigns), ("drop", b.drops),
-                        ("reorder", b.reorders), ("replay", b.replays), ("reencode", b.reencodes),
-                        ("shift-time", b.shifts), ("splice", b.splices)):  # fmt: skip
+        for op, gen in (
+            ("flip", b.flips),
+            ("field", b.fields),
+            ("resign", b.resigns),
+            ("drop", b.drops),
+            ("reorder", b.reorders),
+            ("replay", b.replays),
+            ("reencode", b.reencodes),
+            ("shift-time", b.shifts),
+            ("splice", b.splices),
+        ):
             if all(full(op, k) for k in ops[op]):
                 continue  # every kind of this op is full: do not build more
             for m in gen():
@@ -747,8 +1100,16 @@ def groups_and_members(
         gtype, flag = GROUPS[op]
         group, members = by_group.setdefault((op, m.mode), (Group(gtype, m.mode), []))
         flags = (flag, "Boundary") if m.error is None else (flag,)
-        group.add(f"{op}/{m.mutation.kind}: {m.comment}", list(m.requirements), list(m.envelopes), m.error, *flags,
-                  now_ms=m.now_ms, failed_index=m.failed_index, twin=m.twin)  # fmt: skip
+        group.add(
+            f"{op}/{m.mutation.kind}: {m.comment}",
+            list(m.requirements),
+            list(m.envelopes),
+            m.error,
+            *flags,
+            now_ms=m.now_ms,
+            failed_index=m.failed_index,
+            twin=m.twin,
+        )
         members.append(m.mutation.to_json())
     order = [(op, mode) for op in GROUPS for mode in ("sparse", "complete") if (op, mode) in by_group]
     return [by_group[k][0] for k in order], [mm for k in order for mm in by_group[k][1]]
