@@ -48,6 +48,10 @@ builds one test group (one ``testGroups`` entry, named by its ``type``):
     rules        BodyField, Signature, KeyRules, TradeRules, Attestations,
                  SettlementRules, ContractState, ExposureRules: rules.json, the
                  checks mutation testing found unpinned (conformance.mutation)
+    mutations    MutationFlip .. MutationSplice: mutations.json, a typed mutation grammar
+                 over every valid transcript (and twin) of the three files above
+    canaries     Canary: canaries.json, per check a verifier might skip (conformance.lazy),
+                 the vectors of all the other files such a verifier accepts
 
 They share :mod:`._common` (Case, Group and the statement builders),
 :mod:`.wire` (the codec) and :mod:`.flags` (what each flag means, the files'
@@ -56,8 +60,9 @@ module says which groups go into which file, in which order. Every group
 function builds its own clock and parties, so no state passes from one to the
 next, but ``tcId`` numbers follow the order below: reordering or inserting a
 group renumbers every test after it, which is why the SPEC 0.2 groups come
-after the 0.1 ones. A new family (mutation vectors, ...) is a new module whose
-groups are appended to a file here, or make a new file in :func:`render`.
+after the 0.1 ones. A new family is a new module whose groups are appended to a
+file here, or make a new file in :func:`render` (as mutations and canaries do:
+they are derived from the other files' groups, so they come last).
 """
 
 from __future__ import annotations
