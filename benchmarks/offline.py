@@ -32,8 +32,11 @@ TARGET_S: Final = 5.0
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks offline", description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="CI smoke: canaries.json only, one round")
     args = parser.parse_args(argv)
     paths = offline.default_vector_files()
+    if args.quick:
+        paths, args.rounds = [p for p in paths if p.name == "canaries.json"], 1
     vectors = [v for p in paths for v in load_vector_file(p)]
     adapter = [sys.executable, "-m", "conformance.adapter"]
     series: dict[str, list[float]] = {"adapter": [], "inprocess": []}
@@ -47,13 +50,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 assert all(o.passed for o in run_vectors(vectors))
             series[name].append(time.perf_counter() - started)
     ratios = [a / b for a, b in zip(series["adapter"], series["inprocess"], strict=True)]
-    print(f"offline conformance: {len(vectors)} vectors in {len(paths)} files, {args.rounds} rounds")
+    quick = " (QUICK: canaries.json only, figures meaningless)" if args.quick else ""
+    print(f"offline conformance: {len(vectors)} vectors in {len(paths)} files, {args.rounds} rounds{quick}")
     print(f"  {'seconds':<40}{'median':>12}{'min':>12}{'max':>12}")
     print(row("through the reference adapter", stats(series["adapter"], 3), ".3f"))
     print(row("in process (run_vectors)", stats(series["inprocess"], 3), ".3f"))
     print(row("adapter / in process", stats(ratios, 2), ".2f"))
     result = {
         "benchmark": "offline",
+        "quick": args.quick,
         "vectors": len(vectors),
         "offline_run_s": stats(series["adapter"], 3)["median"],
         "inprocess_s": stats(series["inprocess"], 3)["median"],

@@ -243,3 +243,15 @@ def test_cli_adapter_timeout_exits_2(tmp_path: Path) -> None:
 def test_unknown_case_is_a_usage_error_in_the_api() -> None:
     with pytest.raises(OfflineUsageError):
         offline.run(REFERENCE, [VECTORS / "canaries.json"], cases=["canaries-100000"])
+
+
+def test_offline_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    if str(ROOT) not in sys.path:  # `benchmarks` is a top-level package of the checkout
+        sys.path.insert(0, str(ROOT))
+    from benchmarks.__main__ import main
+
+    assert main(["offline", "--quick"]) == 0
+    out = capsys.readouterr().out.rstrip("\n").splitlines()
+    summary = json.loads(out[-1])
+    assert summary["benchmark"] == "offline" and summary["quick"] is True
+    assert summary["vectors"] > 0 and summary["offline_run_s"] > 0 and summary["offline_vs_inprocess"] > 0
