@@ -4,7 +4,7 @@ A vector suite is only as good as the verifiers it refuses. Each entry of :data:
 step of SPEC section 11 that an implementer could plausibly forget, and :func:`skipping` patches the
 reference verifier so that step does nothing (for as long as the context is open, in this process).
 ``python -m conformance.adapter --skip NAME`` serves such a verifier over the offline adapter protocol;
-the self-test (``tests/test_offline_canaries.py``) checks that the canaries
+the self-test (``tests/test_mutation_vectors.py``) checks that the canaries
 (``conformance/vectors/canaries.json``) and the full vector set make every one of them fail, and the
 reference verifier none.
 
