@@ -121,3 +121,21 @@ def test_every_lazy_adapter_fails_the_full_suite(check: str) -> None:
     """Every vector file through every lazy adapter, as a user would run it (slow: ~17 full runs)."""
     report = offline.run([sys.executable, "-m", "conformance.adapter", "--skip", check])
     assert report.count("FAIL") >= 1
+
+
+def test_cli_verify_reports_a_reference_time_past_year_9999(tmp_path: Path) -> None:
+    """A shift-time/edge vector judges a statement that expires near 2^53 ms at its very edge:
+    `a2a-coop verify` once crashed formatting that time (found by this vector set)."""
+    import base64
+
+    from a2a_coop.cli.main import main
+
+    late = max(
+        (v for v in load_vector_file(VECTORS / "mutations.json") if v.result == "valid"),
+        key=lambda v: v.now_ms or 0,
+    )
+    assert late.now_ms is not None and late.now_ms > 253402300800000  # past 9999-12-31
+    path = tmp_path / "transcript.json"
+    envelopes = [base64.b64encode(e).decode() for e in late.envelopes]
+    path.write_text(json.dumps({"mode": late.mode, "now_ms": late.now_ms, "envelopes": envelopes}))
+    assert main(["verify", str(path)]) == 0
