@@ -243,9 +243,9 @@ class Adapter:
                 if stop.is_set():
                     return
                 try:
-                    self._send(_request(rid, v))
-                except AdapterError:
-                    return  # the reader sees the adapter die
+                    self._write(_request(rid, v))
+                except (OSError, ValueError):
+                    return  # the reader sees the adapter die and says so
 
         writer = threading.Thread(target=write, name="offline-adapter-writer", daemon=True)
         writer.start()
@@ -282,11 +282,18 @@ class Adapter:
 
     # -- lines -------------------------------------------------------------------------------------
 
+    def _write(self, obj: dict[str, Any]) -> None:
+        data = memoryview(json.dumps(obj, separators=(",", ":")).encode() + b"\n")
+        while data:  # an unbuffered pipe may take a long line in parts
+            written = self._stdin.write(data)
+            if not written:
+                raise BlockingIOError("adapter's stdin is not taking input")
+            data = data[written:]
+
     def _send(self, obj: dict[str, Any]) -> None:
         try:
-            self._stdin.write(json.dumps(obj, separators=(",", ":")).encode() + b"\n")
-            self._stdin.flush()
-        except (BrokenPipeError, ValueError, OSError):
+            self._write(obj)
+        except (ValueError, OSError):
             raise self._died() from None
 
     def _receive(self, what: str, timeout_s: float | None = None) -> dict[str, Any]:
