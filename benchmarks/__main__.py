@@ -43,6 +43,10 @@ BENCHMARKS: Final[dict[str, tuple[str, str]]] = {
         "verify us/statement at 1k/10k/100k (trades, live offers, open contracts); escrow submit "
         "with 10k unrelated contracts (per_stmt_ratio_100k_vs_1k, escrow_submit_ms_*)",
     ),
+    "offline": (
+        "benchmarks.offline",
+        "every vector file through the reference offline adapter vs in process (offline_run_s)",
+    ),
     "reputation": (
         "benchmarks.reputation",
         "trust aggregation (Beta per pair, EigenTrust) over 10k/100k/1M ratings among 10k principals "

@@ -42,7 +42,10 @@ REQ_ID = re.compile(r"[A-Z]{2,4}-\d{3}")
 
 
 def _params() -> list[Any]:
-    return [pytest.param(v, id=v.name, marks=pytest.mark.req(*v.requirements)) for v in VECTORS]
+    # mutations.json's generated vectors (about 1,800) run in bulk instead, one test for the file
+    # (tests/test_mutation_vectors.py), to keep the suite fast.
+    per_vector = [v for v in VECTORS if v.source != "mutations"]
+    return [pytest.param(v, id=v.name, marks=pytest.mark.req(*v.requirements)) for v in per_vector]
 
 
 def _console_script() -> list[str]:

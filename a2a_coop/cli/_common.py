@@ -49,8 +49,12 @@ def parse_time(text: str) -> int:
 
 
 def iso(ms: int) -> str:
-    """Unix ms as ISO 8601 UTC with milliseconds, e.g. 2026-01-01T00:00:00.000Z."""
-    dt = _EPOCH + timedelta(milliseconds=ms)
+    """Unix ms as ISO 8601 UTC with milliseconds, e.g. 2026-01-01T00:00:00.000Z; a time past year
+    9999 (a statement may expire as late as 2^53 - 1 ms) as its ms count."""
+    try:
+        dt = _EPOCH + timedelta(milliseconds=ms)
+    except OverflowError:
+        return f"{ms} ms after 1970"
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 

@@ -48,6 +48,10 @@ builds one test group (one ``testGroups`` entry, named by its ``type``):
     rules        BodyField, Signature, KeyRules, TradeRules, Attestations,
                  SettlementRules, ContractState, ExposureRules: rules.json, the
                  checks mutation testing found unpinned (conformance.mutation)
+    mutations    MutationFlip .. MutationSplice: mutations.json, a typed mutation grammar
+                 over every valid transcript (and twin) of the three files above
+    canaries     Canary: canaries.json, per check a verifier might skip (conformance.lazy),
+                 the vectors of all the other files such a verifier accepts
 
 They share :mod:`._common` (Case, Group and the statement builders),
 :mod:`.wire` (the codec) and :mod:`.flags` (what each flag means, the files'
@@ -56,8 +60,9 @@ module says which groups go into which file, in which order. Every group
 function builds its own clock and parties, so no state passes from one to the
 next, but ``tcId`` numbers follow the order below: reordering or inserting a
 group renumbers every test after it, which is why the SPEC 0.2 groups come
-after the 0.1 ones. A new family (mutation vectors, ...) is a new module whose
-groups are appended to a file here, or make a new file in :func:`render`.
+after the 0.1 ones. A new family is a new module whose groups are appended to a
+file here, or make a new file in :func:`render` (as mutations and canaries do:
+they are derived from the other files' groups, so they come last).
 """
 
 from __future__ import annotations
@@ -73,12 +78,14 @@ from a2a_coop.protocol.chain import EquivocationProof, verify_equivocation_proof
 from a2a_coop.protocol.envelope import envelope_to_json
 from conformance.generate_vectors import (
     attacks,
+    canaries,
     chains,
     decoding,
     envelopes,
     freshness,
     keys,
     mandates,
+    mutations,
     negotiation,
     precision,
     rules,
@@ -172,8 +179,10 @@ def proof_file(proof: EquivocationProof) -> dict[str, Any]:
 
 def render() -> dict[str, str]:
     """File name -> exact file text, for every file this package owns."""
-    statement_groups = statements_groups()
-    chain_groups, proof = chains_groups()
+    with mutations.recording_keys() as keys:  # the issuers' keys, for the mutations to re-sign with
+        statement_groups = statements_groups()
+        chain_groups, proof = chains_groups()
+        rule_groups = rules.groups()
     statements_doc, chains_doc = document(statement_groups), document(chain_groups)
     self_check("statements", statements_doc, statement_groups)
     self_check("chains", chains_doc, chain_groups)
@@ -189,14 +198,29 @@ def render() -> dict[str, str]:
             f"wire: {len(problems)} wire results disagree with the library:\n" + "\n".join(problems)
         )
     docs[decoding.FILE] = wire_doc
-    docs.update(rules_files())
+    docs.update(rules_files(rule_groups))
+    sources = [("statements", statement_groups), ("chains", chain_groups), ("rules", rule_groups)]
+    mutation_doc, mutation_groups = mutations.mutations_file(sources, keys)
+    self_check("mutations", mutation_doc, mutation_groups)
+    docs[mutations.FILE] = mutation_doc
+    canary_doc, canary_groups = canaries.canaries_file(
+        [
+            ("statements", statements_doc, statement_groups),
+            ("chains", chains_doc, chain_groups),
+            ("wire", wire_doc, wire_groups),
+            ("rules", docs["rules.json"], rule_groups),
+            ("mutations", mutation_doc, mutation_groups),
+        ]
+    )
+    self_check("canaries", canary_doc, canary_groups)
+    docs[canaries.FILE] = canary_doc
     return {name: json.dumps(doc, indent=1, ensure_ascii=False) + "\n" for name, doc in docs.items()}
 
 
-def rules_files() -> dict[str, dict[str, Any]]:
+def rules_files(groups: list[Group] | None = None) -> dict[str, dict[str, Any]]:
     """rules.json (the checks mutation testing found unpinned, :mod:`.rules`) and its extra
     equivocation proof, self-checked."""
-    groups = rules.groups()
+    groups = rules.groups() if groups is None else groups
     doc = document(groups)
     self_check("rules", doc, groups)
     return {"rules.json": doc, "equivocation-proof-prev.json": rules.prev_proof()}

@@ -291,4 +291,64 @@ NOTES: Final[dict[str, tuple[str, str, str]]] = {
         "unknown field, fields reordered or repeated, a padded tag or length (ENV-009).",
         "One signed statement circulates, and is stored, as several different envelopes.",
     ),
+    # The mutation grammar (mutations.json): one flag per op; the test's `mutation` member says more.
+    "MutationFlip": (
+        "MODIFIED_SIGNATURE",
+        "One bit of a valid transcript's last envelope flipped (in the signature, or in a named header "
+        "field of the signed payload), the envelope not re-signed.",
+        "A verifier that does not verify every signature over the bytes as received accepts forgeries.",
+    ),
+    "MutationField": (
+        "BASIC",
+        "One header field of a valid transcript's last statement changed, and the statement re-signed by "
+        "its issuer: the field's own rule decides.",
+        "A verifier that leaves that header rule out accepts a statement the SPEC refuses.",
+    ),
+    "MutationResign": (
+        "MODIFIED_SIGNATURE",
+        "A valid statement signed by another key: under the issuer's keyid, under its own keyid, or "
+        "re-issued by another key that cites the victim's mandate.",
+        "A verifier that does not bind the signature to the keyid and the keyid to the issuer and its "
+        "mandate accepts impersonation.",
+    ),
+    "MutationDrop": (
+        "MISSING_STEP",
+        "One envelope of a valid transcript left out: the mandate a later statement cites, or a "
+        "predecessor in a complete log.",
+        "A verifier that does not hold what a statement depends on accepts it without its context.",
+    ),
+    "MutationReorder": (
+        "STATE",
+        "A valid transcript's last statement moved before the mandate it cites or before its issuer's "
+        "predecessor.",
+        "A verifier that judges statements without their order accepts what arrives out of order.",
+    ),
+    "MutationReplay": (
+        "REPLAY",
+        "A statement of a valid transcript sent again, or re-signed with a nonce its issuer already used.",
+        "A verifier without replay memory acts on one statement twice.",
+    ),
+    "MutationReencode": (
+        "CAN_OF_WORMS",
+        "A valid statement in another encoding of the same content: a non-canonical payload (re-signed) "
+        "or a non-canonical envelope (signature untouched).",
+        "Verifiers disagree on which bytes were signed, and one statement gets several digests.",
+    ),
+    "MutationShiftTime": (
+        "EDGE_CASE",
+        "A valid transcript judged at a reference time just outside, or exactly at the edge of, an "
+        "envelope's validity window widened by the skew (30000 ms).",
+        "A verifier with an off-by-one or no freshness check accepts stale or future statements.",
+    ),
+    "MutationSplice": (
+        "STATE",
+        "A valid statement whose (seq, prev) were taken from another issuer's chain, re-signed.",
+        "A verifier that does not track each issuer's chain accepts forks and broken links.",
+    ),
+    "Canary": (
+        "MISSING_STEP",
+        "A vector that a verifier leaving out one named check of SPEC section 11 accepts "
+        "(the test's `canary` member names the check); proven against such a verifier.",
+        "An implementation that skips that check fails this vector.",
+    ),
 }

@@ -1,0 +1,563 @@
+"""Offline conformance: run the vector files through an implementation's adapter (SPEC 17.1).
+
+    python -m conformance.offline --adapter "python -m conformance.adapter"
+    python -m conformance.offline --adapter "node my-adapter.js" --vectors conformance/vectors/chains.json
+    python -m conformance.offline --adapter "./my-adapter" --case mutations-17 --report-dir out/
+
+An implementer tests their verifier before they have a server: the suite starts their *adapter* (any
+program, any language) as a subprocess and talks newline-delimited JSON with it over stdin/stdout.
+Each vector becomes one ``verify`` request; the adapter answers with the verdict of its own verifier,
+and the suite compares it with the vector's expected result. Groups whose topic, chain mode or
+freshness the adapter's ``hello`` does not declare are reported SKIP, not FAIL.
+
+Exit status: 0 every vector that ran passed, 1 a vector failed, 2 usage, I/O or adapter error (the
+adapter did not start, died, printed something that is not the protocol, or answered too late: one
+line on stderr says which).
+
+:func:`run` is the function API (``a2a-coop conformance --vectors`` calls it); it raises
+:class:`AdapterError` or :class:`OfflineUsageError` instead of exiting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import os
+import selectors
+import shlex
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Final
+
+from a2a_coop.vectors import SCHEMA, Vector, VectorFormatError, load_vector_file
+
+PROTOCOL: Final = "a2a-coop-offline/1"
+REPORT_SCHEMA: Final = "a2a-coop-offline-report/1"
+MODES: Final = ("sparse", "complete")
+SKEW_MS: Final = 30_000
+DEFAULT_TIMEOUT_S: Final = 10.0
+STARTUP_TIMEOUT_S: Final = 30.0  # for the hello: an adapter may start a runtime (a JVM, a container)
+MAX_LINE_BYTES: Final = 1 << 20
+WINDOW: Final = 32  # requests written ahead of their answers
+VECTOR_DIR: Final = Path(__file__).resolve().parent / "vectors"
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+class OfflineUsageError(Exception):
+    """A bad command line or vector file (exit 2)."""
+
+
+class AdapterError(Exception):
+    """The adapter cannot be used: it did not start, died, broke the protocol or answered too late."""
+
+
+class AdapterTimeout(AdapterError):
+    """The adapter did not answer within the time limit."""
+
+
+class AdapterDied(AdapterError):
+    """The adapter exited (or closed its stdout) before the run was over."""
+
+
+class AdapterProtocolError(AdapterError):
+    """The adapter printed something that is not an answer the protocol allows."""
+
+
+# --- the adapter process --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdapterInfo:
+    """What an adapter's ``hello`` declared."""
+
+    name: str
+    version: str
+    modes: tuple[str, ...]
+    freshness: bool
+    topics: tuple[str, ...] | None  # None: every topic ("*")
+
+    def skip_reason(self, vector: Vector) -> str:
+        """Why the adapter cannot run ``vector`` by its own declaration, or "" when it can."""
+        if self.topics is not None and vector.group_type not in self.topics:
+            return f"topic {vector.group_type} not declared by the adapter"
+        if vector.mode not in self.modes:
+            return f"{vector.mode} chain mode not declared by the adapter"
+        if vector.now_ms is not None and not self.freshness:
+            return "freshness (now_ms) not declared by the adapter"
+        return ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "protocol": PROTOCOL,
+            "capabilities": {
+                "modes": list(self.modes),
+                "freshness": self.freshness,
+                "topics": "*" if self.topics is None else list(self.topics),
+            },
+        }
+
+
+def _hello_info(msg: dict[str, Any]) -> AdapterInfo:
+    if msg.get("type") != "hello":
+        raise AdapterProtocolError(f"expected a hello, got {_short(msg)}")
+    if msg.get("protocol") != PROTOCOL:
+        raise AdapterProtocolError(f"adapter speaks {msg.get('protocol')!r:.40}, the suite {PROTOCOL}")
+    caps = msg.get("capabilities", {})
+    if not isinstance(caps, dict):
+        raise AdapterProtocolError("hello: capabilities must be an object")
+    modes, topics, fresh = (
+        caps.get("modes", list(MODES)),
+        caps.get("topics", "*"),
+        caps.get("freshness", True),
+    )
+    if not (isinstance(modes, list) and set(modes) <= set(MODES)):
+        raise AdapterProtocolError(f"hello: modes must be a list drawn from {list(MODES)}")
+    if not (topics == "*" or (isinstance(topics, list) and all(isinstance(t, str) for t in topics))):
+        raise AdapterProtocolError('hello: topics must be "*" or a list of group types')
+    if not isinstance(fresh, bool):
+        raise AdapterProtocolError("hello: freshness must be true or false")
+    return AdapterInfo(
+        name=str(msg.get("name", "?")),
+        version=str(msg.get("version", "?")),
+        modes=tuple(modes),
+        freshness=fresh,
+        topics=None if topics == "*" else tuple(topics),
+    )
+
+
+def _short(obj: Any) -> str:
+    text = obj if isinstance(obj, str) else json.dumps(obj)
+    return repr(text[:80] + ("..." if len(text) > 80 else ""))
+
+
+def _request(rid: int, vector: Vector) -> dict[str, Any]:
+    return {
+        "type": "verify",
+        "id": rid,
+        "file": vector.source,
+        "tcId": vector.tc_id,
+        "topic": vector.group_type,
+        "mode": vector.mode,
+        "now_ms": vector.now_ms,
+        "skew_ms": SKEW_MS,
+        "envelopes": [base64.b64encode(e).decode() for e in vector.envelopes],
+    }
+
+
+def _checked(answer: dict[str, Any], rid: int) -> dict[str, Any]:
+    """``answer`` if it is a well-formed result of request ``rid``."""
+    if answer.get("type") != "result" or answer.get("id") != rid:
+        raise AdapterProtocolError(f"expected the result of request {rid}, got {_short(answer)}")
+    result = answer.get("result")
+    if result == "invalid":
+        error, index = answer.get("error"), answer.get("failedIndex")
+        if not isinstance(error, str) or not isinstance(index, int) or isinstance(index, bool):
+            raise AdapterProtocolError(f"an invalid result needs error and failedIndex: {_short(answer)}")
+    elif result not in ("valid", "unsupported"):
+        raise AdapterProtocolError(f"result must be valid, invalid or unsupported: {_short(answer)}")
+    return answer
+
+
+class Adapter:
+    """One adapter subprocess and the protocol with it (a context manager).
+
+    Args:
+        argv: the adapter's command line.
+        timeout_s: how long each answer may take.
+        startup_timeout_s: how long the hello may take (the adapter starts up first).
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        startup_timeout_s: float = STARTUP_TIMEOUT_S,
+    ) -> None:
+        if not argv:
+            raise OfflineUsageError("--adapter needs a command")
+        self.argv = list(argv)
+        self.timeout_s = timeout_s
+        self.startup_timeout_s = startup_timeout_s
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - kept open for the process's life, see close()
+        try:
+            self._proc = subprocess.Popen(
+                self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, bufsize=0
+            )
+        except OSError as exc:
+            self._stderr.close()
+            raise AdapterError(f"cannot start adapter {self.argv[0]!r}: {exc.strerror or exc}") from None
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._stdin: IO[bytes] = self._proc.stdin
+        self._stdout_fd = self._proc.stdout.fileno()
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._stdout_fd, selectors.EVENT_READ)
+        self._buffer = bytearray()
+        self._next_id = 0
+        self.info: AdapterInfo | None = None
+
+    def __enter__(self) -> Adapter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def hello(self) -> AdapterInfo:
+        """The handshake: our hello, the adapter's hello (what it can run)."""
+        self._send({"type": "hello", "protocol": PROTOCOL, "suite": "a2a-coop conformance"})
+        self.info = _hello_info(self._receive("hello", self.startup_timeout_s))
+        return self.info
+
+    def verify(self, vector: Vector) -> dict[str, Any]:
+        """One ``verify`` request; the adapter's checked answer."""
+        return next(self.verify_many([vector]))
+
+    def verify_many(self, vectors: Sequence[Vector]) -> Iterator[dict[str, Any]]:
+        """The checked answers to one ``verify`` request per vector, in order.
+
+        Requests are written ahead of the answers, at most :data:`WINDOW` unanswered, by a thread: the
+        adapter never waits for the suite between two requests. Every answer still has its own time
+        limit, and a stuck adapter cannot block the suite (its pipe is closed when the run ends).
+        """
+        first = self._next_id + 1
+        self._next_id += len(vectors)
+        slots = threading.Semaphore(WINDOW)
+        stop = threading.Event()
+
+        def write() -> None:
+            for rid, v in enumerate(vectors, first):
+                while not slots.acquire(timeout=0.1):
+                    if stop.is_set():
+                        return
+                if stop.is_set():
+                    return
+                try:
+                    self._write(_request(rid, v))
+                except (OSError, ValueError):
+                    return  # the reader sees the adapter die and says so
+
+        writer = threading.Thread(target=write, name="offline-adapter-writer", daemon=True)
+        writer.start()
+        try:
+            for rid, v in enumerate(vectors, first):
+                yield _checked(self._receive(f"answer to {v.name}"), rid)
+                slots.release()
+        finally:
+            stop.set()
+            writer.join(timeout=1)
+
+    def close(self) -> None:
+        """Say bye, close its stdin and reap it (killed if it lingers)."""
+        proc = self._proc
+        if proc.poll() is None:
+            try:  # never block on a full pipe: an adapter that stopped reading is killed below
+                os.set_blocking(self._stdin.fileno(), False)
+                self._stdin.write(b'{"type":"bye"}\n')
+                self._stdin.close()
+            except (OSError, ValueError):
+                pass
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        else:
+            with contextlib.suppress(OSError):
+                self._stdin.close()
+        self._selector.close()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        self._stderr.close()
+
+    # -- lines -------------------------------------------------------------------------------------
+
+    def _write(self, obj: dict[str, Any]) -> None:
+        data = memoryview(json.dumps(obj, separators=(",", ":")).encode() + b"\n")
+        while data:  # an unbuffered pipe may take a long line in parts
+            written = self._stdin.write(data)
+            if not written:
+                raise BlockingIOError("adapter's stdin is not taking input")
+            data = data[written:]
+
+    def _send(self, obj: dict[str, Any]) -> None:
+        try:
+            self._write(obj)
+        except (ValueError, OSError):
+            raise self._died() from None
+
+    def _receive(self, what: str, timeout_s: float | None = None) -> dict[str, Any]:
+        line = self._readline(what, self.timeout_s if timeout_s is None else timeout_s)
+        try:
+            msg = json.loads(line)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise AdapterProtocolError(
+                f"adapter printed a line that is not JSON: {_short(line.decode('utf-8', 'replace'))}"
+            ) from None
+        if not isinstance(msg, dict):
+            raise AdapterProtocolError(f"adapter printed JSON that is not an object: {_short(msg)}")
+        return msg
+
+    def _readline(self, what: str, timeout_s: float) -> bytes:
+        deadline = time.monotonic() + timeout_s
+        while (end := self._buffer.find(b"\n")) < 0:
+            if len(self._buffer) > MAX_LINE_BYTES:
+                raise AdapterProtocolError(f"adapter line longer than {MAX_LINE_BYTES} bytes")
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._selector.select(left):
+                raise AdapterTimeout(f"adapter sent no {what} within {timeout_s:g} s")
+            chunk = os.read(self._stdout_fd, 65536)
+            if not chunk:
+                raise self._died()
+            self._buffer += chunk
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 1]
+        return line
+
+    def _died(self) -> AdapterDied:
+        try:
+            status = self._proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return AdapterDied("adapter closed its stdout but is still running")
+        self._stderr.seek(0)
+        lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
+        tail = f": {lines[-1][:200]}" if lines else ""
+        return AdapterDied(f"adapter exited with status {status}{tail}")
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One vector's outcome: ``status`` is PASS, FAIL or SKIP; ``got`` is the adapter's verdict."""
+
+    vector: Vector
+    status: str
+    got: str = ""
+    requirement: str = ""
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        v = self.vector
+        return {
+            "id": v.name,
+            "tcId": v.tc_id,
+            "topic": v.group_type,
+            "comment": v.comment,
+            "requirements": list(v.requirements),
+            "status": self.status,
+            "expected": v.expected,
+            "got": self.got,
+            "requirement": self.requirement,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class FileResult:
+    path: str
+    results: list[CaseResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.results)
+
+
+@dataclass
+class OfflineReport:
+    """The outcome of an offline run (:func:`run`); ``ok`` when no vector failed."""
+
+    adapter: AdapterInfo
+    argv: list[str]
+    files: list[FileResult]
+    seconds: float
+
+    def count(self, status: str) -> int:
+        return sum(f.count(status) for f in self.files)
+
+    @property
+    def ok(self) -> bool:
+        return self.count("FAIL") == 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": REPORT_SCHEMA,
+            "adapter": {**self.adapter.to_json(), "argv": self.argv},
+            "summary": {
+                "passed": self.count("PASS"),
+                "failed": self.count("FAIL"),
+                "skipped": self.count("SKIP"),
+                "seconds": round(self.seconds, 3),
+            },
+            "files": [
+                {
+                    "file": f.path,
+                    "passed": f.count("PASS"),
+                    "failed": f.count("FAIL"),
+                    "skipped": f.count("SKIP"),
+                    "results": [r.to_json() for r in f.results if r.status != "PASS"],
+                }
+                for f in self.files
+            ],
+        }
+
+
+def default_vector_files() -> list[Path]:
+    """Every vector file (schema a2a-coop-vectors/1) in conformance/vectors/, by name."""
+    out = []
+    for path in sorted(VECTOR_DIR.glob("*.json")):
+        with path.open(encoding="utf-8") as f:
+            head = f.read(200)
+        if f'"schema": "{SCHEMA}"' in head:
+            out.append(path)
+    return out
+
+
+def load(paths: Iterable[Path], cases: Sequence[str] = ()) -> list[tuple[str, list[Vector]]]:
+    """(file, vectors) for each file, keeping only ``cases`` (ids ``file-tcId`` or ``file-tcId-REQ``)."""
+    files = []
+    for path in paths:
+        try:
+            files.append((str(path), load_vector_file(Path(path))))
+        except OSError as exc:
+            raise OfflineUsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+        except VectorFormatError as exc:
+            raise OfflineUsageError(f"{path}: {exc}") from None
+    if not cases:
+        return files
+    wanted = set(cases)
+    kept = [(p, [v for v in vs if v.name in wanted or f"{v.source}-{v.tc_id}" in wanted]) for p, vs in files]
+    found = {n for _, vs in kept for v in vs for n in (v.name, f"{v.source}-{v.tc_id}")}
+    if missing := sorted(wanted - found):
+        raise OfflineUsageError(f"no such case: {', '.join(missing)} (ids look like statements-42)")
+    return [(p, vs) for p, vs in kept if vs]
+
+
+def judge(vector: Vector, answer: dict[str, Any]) -> CaseResult:
+    """Compare the adapter's answer with the vector's expected result."""
+    result = answer["result"]
+    detail = str(answer.get("detail", ""))[:300]
+    if result == "unsupported":
+        return CaseResult(vector, "SKIP", "unsupported", detail=detail or "the adapter declined it")
+    got = "valid" if result == "valid" else f"{answer['error']} at {answer['failedIndex']}"
+    requirement = str(answer.get("requirement", ""))
+    return CaseResult(vector, "PASS" if got == vector.expected else "FAIL", got, requirement, detail)
+
+
+def run(
+    adapter_argv: Sequence[str],
+    paths: Sequence[Path] | None = None,
+    *,
+    cases: Sequence[str] = (),
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    progress: Callable[[int, int], None] | None = None,
+) -> OfflineReport:
+    """Run vector files through an adapter.
+
+    Args:
+        adapter_argv: the adapter's command line.
+        paths: vector files; default every vector file in conformance/vectors/.
+        cases: only these vector ids (``statements-42`` or ``statements-42-ENV-007``).
+        timeout_s: the time limit for each answer.
+        progress: called with (done, total) after each vector.
+
+    Raises:
+        OfflineUsageError: a file cannot be read or is not a vector file; a case id matches nothing.
+        AdapterError: the adapter did not start, died, broke the protocol or timed out.
+    """
+    files = load(default_vector_files() if paths is None else paths, cases)
+    total = sum(len(vs) for _, vs in files)
+    started = time.monotonic()
+    done = 0
+    out: list[FileResult] = []
+    with Adapter(adapter_argv, timeout_s=timeout_s) as adapter:
+        info = adapter.hello()
+        for path, vectors in files:
+            fr = FileResult(path)
+            runnable = [v for v in vectors if not info.skip_reason(v)]
+            answers = zip(runnable, adapter.verify_many(runnable), strict=False)
+            judged = {id(v): judge(v, answer) for v, answer in answers}
+            for v in vectors:
+                fr.results.append(judged.get(id(v)) or CaseResult(v, "SKIP", detail=info.skip_reason(v)))
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+            out.append(fr)
+    return OfflineReport(info, list(adapter_argv), out, time.monotonic() - started)
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+
+def write_text(report: OfflineReport, out: IO[str]) -> None:
+    """The human-readable report: per-file counts, then each failure with expected and got."""
+    a = report.adapter
+    out.write(f"adapter: {a.name} {a.version} ({PROTOCOL})\n")
+    for f in report.files:
+        name = Path(f.path).name
+        out.write(f"{name}: {f.count('PASS')} passed, {f.count('FAIL')} failed, {f.count('SKIP')} skipped\n")
+        for r in f.results:
+            if r.status != "FAIL":
+                continue
+            v = r.vector
+            req = f" [{r.requirement}]" if r.requirement else ""
+            out.write(
+                f"  FAIL {v.name} ({v.comment}): expected {v.expected}, got {r.got}{req}; "
+                f"requirements {', '.join(v.requirements) or '-'}\n"
+            )
+        reasons = Counter(r.detail for r in f.results if r.status == "SKIP")
+        for reason, n in sorted(reasons.items()):
+            out.write(f"  SKIP {n}: {reason}\n")
+    passed, failed, skipped = report.count("PASS"), report.count("FAIL"), report.count("SKIP")
+    out.write(f"total: {passed} passed, {failed} failed, {skipped} skipped in {report.seconds:.2f} s\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m conformance.offline", description=__doc__.split("\n")[0])
+    parser.add_argument("--adapter", required=True, help='the adapter command, e.g. "node adapter.js"')
+    parser.add_argument(
+        "--vectors", nargs="+", type=Path, metavar="FILE", help="default: conformance/vectors/"
+    )
+    parser.add_argument(
+        "--case", action="append", default=[], metavar="ID", help="run only this vector (repeatable)"
+    )
+    parser.add_argument("--report-dir", type=Path, metavar="DIR", help="write DIR/offline-report.json")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S", help="per answer")
+    args = parser.parse_args(argv)
+    prog = "conformance.offline"
+    try:
+        adapter_argv = shlex.split(args.adapter)
+        if args.timeout <= 0:
+            raise OfflineUsageError("--timeout must be positive")
+        report = run(adapter_argv, args.vectors, cases=args.case, timeout_s=args.timeout)
+        if args.report_dir is not None:
+            args.report_dir.mkdir(parents=True, exist_ok=True)
+            path = args.report_dir / "offline-report.json"
+            path.write_text(json.dumps(report.to_json(), indent=1) + "\n", encoding="utf-8")
+    except (OfflineUsageError, ValueError) as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except AdapterError as exc:
+        print(f"{prog}: adapter error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        print(f"{prog}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
+    write_text(report, sys.stdout)
+    if args.report_dir is not None:
+        print(f"report: {args.report_dir / 'offline-report.json'}")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

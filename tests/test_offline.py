@@ -1,0 +1,259 @@
+"""The offline adapter protocol and runner (conformance.offline, SPEC 17.1), through real subprocesses.
+
+The fake adapters below are tiny Python programs that break the protocol in one way each; the
+reference adapter is ``python -m conformance.adapter``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conformance import offline
+from conformance.offline import (
+    AdapterDied,
+    AdapterError,
+    AdapterProtocolError,
+    AdapterTimeout,
+    OfflineUsageError,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+VECTORS = ROOT / "conformance" / "vectors"
+REFERENCE = [sys.executable, "-m", "conformance.adapter"]
+HELLO = {"type": "hello", "protocol": offline.PROTOCOL, "name": "fake", "version": "0"}
+
+
+def _fake(tmp_path: Path, body: str, hello: dict[str, object] | None = HELLO) -> list[str]:
+    """An adapter program: answers the hello with ``hello`` (unless None), then runs ``body`` per request
+    (``req`` is the decoded request, ``send`` prints one JSON line)."""
+    script = tmp_path / "adapter.py"
+    lines = [
+        "import json, sys, time",
+        "def send(obj):",
+        '    sys.stdout.write(json.dumps(obj) + "\\n"); sys.stdout.flush()',
+        f"HELLO = {hello!r}",
+        "for line in sys.stdin:",
+        "    req = json.loads(line)",
+        '    if req["type"] == "hello":',
+        "        if HELLO is not None:",
+        "            send(HELLO)",
+        "        continue",
+        '    if req["type"] == "bye":',
+        "        break",
+        textwrap.indent(body, "    "),
+    ]
+    script.write_text("\n".join(lines) + "\n")
+    return [sys.executable, str(script)]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "conformance.offline", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+# --- the handshake and the protocol ---------------------------------------------------------------
+
+
+def test_reference_adapter_handshake_declares_everything() -> None:
+    with offline.Adapter(REFERENCE) as adapter:
+        info = adapter.hello()
+    assert info.name == "a2a-coop-python"
+    assert info.modes == ("sparse", "complete")
+    assert info.freshness and info.topics is None
+
+
+def test_reference_adapter_answers_a_vector_with_code_and_index() -> None:
+    from a2a_coop.vectors import load_vector_file
+
+    vector = next(v for v in load_vector_file(VECTORS / "canaries.json") if v.result == "invalid")
+    with offline.Adapter(REFERENCE) as adapter:
+        adapter.hello()
+        answer = adapter.verify(vector)
+    assert answer["result"] == "invalid"
+    assert f"{answer['error']} at {answer['failedIndex']}" == vector.expected
+
+
+@pytest.mark.parametrize(
+    ("hello", "message"),
+    [
+        ({**HELLO, "protocol": "a2a-coop-offline/99"}, "speaks 'a2a-coop-offline/99'"),
+        ({**HELLO, "capabilities": {"modes": ["weird"]}}, "modes must be"),
+        ({**HELLO, "capabilities": {"topics": 7}}, "topics must be"),
+        ({"type": "result"}, "expected a hello"),
+    ],
+)
+def test_a_bad_hello_is_a_protocol_error(tmp_path: Path, hello: dict[str, object], message: str) -> None:
+    with (
+        offline.Adapter(_fake(tmp_path, "send({})", hello)) as adapter,
+        pytest.raises(AdapterProtocolError, match=message),
+    ):
+        adapter.hello()
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "message"),
+    [
+        ('print("hello world", flush=True)', AdapterProtocolError, "not JSON"),
+        ("send([1, 2])", AdapterProtocolError, "not an object"),
+        (
+            'send({"type": "result", "id": req["id"] + 1, "result": "valid"})',
+            AdapterProtocolError,
+            "result of request",
+        ),
+        (
+            'send({"type": "result", "id": req["id"], "result": "maybe"})',
+            AdapterProtocolError,
+            "valid, invalid or",
+        ),
+        (
+            'send({"type": "result", "id": req["id"], "result": "invalid"})',
+            AdapterProtocolError,
+            "needs error",
+        ),
+        ('sys.stderr.write("boom\\n"); sys.exit(3)', AdapterDied, "status 3: boom"),
+        ("time.sleep(30)", AdapterTimeout, r"within 1\.5 s"),
+    ],
+    ids=["garbage", "not-object", "wrong-id", "bad-result", "no-code", "crash", "timeout"],
+)
+def test_a_broken_adapter_is_a_typed_error(
+    tmp_path: Path, body: str, error: type[AdapterError], message: str
+) -> None:
+    # a generous limit (a loaded CI machine), except where the limit is the point
+    timeout_s = 1.5 if error is AdapterTimeout else offline.DEFAULT_TIMEOUT_S
+    with pytest.raises(error, match=message):
+        offline.run(_fake(tmp_path, body), [VECTORS / "canaries.json"], timeout_s=timeout_s)
+
+
+def test_a_silent_adapter_times_out_at_the_hello(tmp_path: Path) -> None:
+    with (
+        offline.Adapter(_fake(tmp_path, "pass", hello=None), startup_timeout_s=0.5) as adapter,
+        pytest.raises(AdapterTimeout, match=r"no hello within 0\.5 s"),
+    ):
+        adapter.hello()
+
+
+def test_an_adapter_that_does_not_start_is_an_adapter_error(tmp_path: Path) -> None:
+    with pytest.raises(AdapterError, match="cannot start"):
+        offline.run([str(tmp_path / "no-such-adapter")], [VECTORS / "canaries.json"])
+
+
+# --- capabilities: what an adapter does not declare is SKIP, not FAIL --------------------------------
+
+
+def test_undeclared_topics_modes_and_freshness_are_skipped(tmp_path: Path) -> None:
+    hello = {**HELLO, "capabilities": {"modes": ["sparse"], "freshness": False, "topics": ["Canary"]}}
+    answer_valid = 'send({"type": "result", "id": req["id"], "result": "unsupported", "detail": "not mine"})'
+    report = offline.run(_fake(tmp_path, answer_valid, hello), [VECTORS / "canaries.json"])
+    results = report.files[0].results
+    assert report.count("PASS") == report.count("FAIL") == 0
+    reasons = {r.detail for r in results}
+    assert "not mine" in reasons  # the adapter's own "unsupported"
+    assert "complete chain mode not declared by the adapter" in reasons
+    assert "freshness (now_ms) not declared by the adapter" in reasons
+    assert report.ok  # nothing failed: a SKIP is honest, not a pass and not a failure
+
+
+# --- the runner end to end ----------------------------------------------------------------------------
+
+
+def test_cli_reference_adapter_passes_and_writes_the_report(tmp_path: Path) -> None:
+    files = [str(VECTORS / n) for n in ("canaries.json", "statements.json")]
+    result = _cli(
+        "--adapter",
+        f"{sys.executable} -m conformance.adapter",
+        "--vectors",
+        *files,
+        "--report-dir",
+        str(tmp_path),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "statements.json: 209 passed, 0 failed, 0 skipped" in result.stdout
+    report = json.loads((tmp_path / "offline-report.json").read_text())
+    assert report["schema"] == offline.REPORT_SCHEMA
+    assert report["adapter"]["name"] == "a2a-coop-python"
+    assert report["summary"]["failed"] == 0
+    assert report["summary"]["passed"] == sum(f["passed"] for f in report["files"]) > 209
+
+
+def test_cli_lazy_adapter_fails_with_per_vector_detail(tmp_path: Path) -> None:
+    adapter = f"{sys.executable} -m conformance.adapter --skip signature"
+    result = _cli(
+        "--adapter", adapter, "--vectors", str(VECTORS / "canaries.json"), "--report-dir", str(tmp_path)
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    fail = next(line for line in result.stdout.splitlines() if line.startswith("  FAIL "))
+    assert "expected SIGNATURE_INVALID at" in fail and "got valid" in fail and "requirements ENV-006" in fail
+    report = json.loads((tmp_path / "offline-report.json").read_text())
+    failures = [r for f in report["files"] for r in f["results"] if r["status"] == "FAIL"]
+    assert failures and all(r["got"] == "valid" for r in failures)
+    assert {"tcId", "expected", "requirements"} <= failures[0].keys()
+
+
+def test_cli_runs_one_case() -> None:
+    result = _cli("--adapter", f"{sys.executable} -m conformance.adapter", "--case", "statements-42")
+    assert result.returncode == 0, result.stderr
+    assert "total: 1 passed, 0 failed, 0 skipped" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--case", "statements-99999"], "no such case: statements-99999"),
+        (["--vectors", "conformance/vectors/equivocation-proof.json"], "not a vector file"),
+        (["--vectors", "nope.json"], "cannot read nope.json"),
+        (["--timeout", "0"], "--timeout must be positive"),
+    ],
+)
+def test_cli_usage_errors_exit_2_with_one_line(args: list[str], message: str) -> None:
+    result = _cli("--adapter", f"{sys.executable} -m conformance.adapter", *args)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert message in result.stderr
+
+
+def test_cli_adapter_crash_exits_2_with_one_line(tmp_path: Path) -> None:
+    result = _cli(
+        "--adapter", " ".join(_fake(tmp_path, "sys.exit(4)")), "--vectors", str(VECTORS / "canaries.json")
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "conformance.offline: adapter error: adapter exited with status 4"
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_adapter_timeout_exits_2(tmp_path: Path) -> None:
+    adapter = " ".join(_fake(tmp_path, "time.sleep(30)"))
+    result = _cli("--adapter", adapter, "--timeout", "0.3", "--vectors", str(VECTORS / "canaries.json"))
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(
+        "conformance.offline: adapter error: adapter sent no answer to canaries-1"
+    )
+    assert result.stderr.strip().endswith("within 0.3 s")
+
+
+def test_unknown_case_is_a_usage_error_in_the_api() -> None:
+    with pytest.raises(OfflineUsageError):
+        offline.run(REFERENCE, [VECTORS / "canaries.json"], cases=["canaries-100000"])
+
+
+def test_offline_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    if str(ROOT) not in sys.path:  # `benchmarks` is a top-level package of the checkout
+        sys.path.insert(0, str(ROOT))
+    from benchmarks.__main__ import main
+
+    assert main(["offline", "--quick"]) == 0
+    out = capsys.readouterr().out.rstrip("\n").splitlines()
+    summary = json.loads(out[-1])
+    assert summary["benchmark"] == "offline" and summary["quick"] is True
+    assert summary["vectors"] > 0 and summary["offline_run_s"] > 0 and summary["offline_vs_inprocess"] > 0
