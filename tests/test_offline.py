@@ -257,3 +257,36 @@ def test_offline_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Cap
     summary = json.loads(out[-1])
     assert summary["benchmark"] == "offline" and summary["quick"] is True
     assert summary["vectors"] > 0 and summary["offline_run_s"] > 0 and summary["offline_vs_inprocess"] > 0
+
+
+@pytest.mark.parametrize(
+    ("adapter", "code"),
+    [([], 0), (["--adapter", f"{sys.executable} -m conformance.adapter --skip chain-link"], 1)],
+)
+def test_a2a_coop_conformance_vectors_is_the_offline_mode(
+    adapter: list[str], code: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``a2a-coop conformance --vectors``: this library's adapter by default (every vector as expected),
+    or the implementer's; a verifier that skips a check fails (exit 1)."""
+    from a2a_coop.cli import main
+
+    assert (
+        main(
+            [
+                "conformance",
+                "--vectors",
+                str(Path(offline.__file__).parent / "vectors" / "chains.json"),
+                *adapter,
+            ]
+        )
+        == code
+    )
+    out = capsys.readouterr().out
+    assert "chains.json: " in out and ("0 failed" in out) == (code == 0)
+
+
+def test_a2a_coop_conformance_vectors_refuses_a_target(capsys: pytest.CaptureFixture[str]) -> None:
+    from a2a_coop.cli import main
+
+    assert main(["conformance", "--vectors", "--target", "127.0.0.1:1"]) == 2
+    assert "drop --target" in capsys.readouterr().err

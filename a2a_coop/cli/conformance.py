@@ -38,6 +38,7 @@ Examples:
   a2a-coop conformance --target 127.0.0.1:50051 --report-dir reports/
   a2a-coop conformance --target 127.0.0.1:50051 --case chn.equivocation --seed 1f2e3d
   a2a-coop conformance --matrix reports/a reports/b --report-dir reports/
+  a2a-coop conformance --vectors --adapter "node my-adapter.js"     # offline: a library, no server
 """
 
 
@@ -105,6 +106,20 @@ def add_parser(sub: Any, add_dial_tls: Any) -> None:
         help="instead of running: combine earlier --report-dir directories into one matrix page "
         "in --report-dir",
     )
+    p.add_argument(
+        "--vectors",
+        nargs="*",
+        type=Path,
+        metavar="FILE",
+        help="offline mode, no server: run the vector files (default: all of conformance/vectors) "
+        "through --adapter, a library implementation behind the stdin/stdout adapter protocol (SPEC 17.1)",
+    )
+    p.add_argument(
+        "--adapter",
+        metavar="CMD",
+        help='offline mode: the adapter command, e.g. "node adapter.js" (default: this library, '
+        '"python -m conformance.adapter")',
+    )
     add_dial_tls(p)
 
 
@@ -117,6 +132,8 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
         return _list(cases, out)
     if args.explain:
         return _explain(cases, args.explain, out)
+    if args.vectors is not None or args.adapter is not None:
+        return _offline(args, out)
     if args.matrix:
         if args.report_dir is None:
             raise UsageError("--matrix needs --report-dir (where to write matrix.html)")
@@ -170,6 +187,29 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
             path = report.write_matrix(dirs, args.report_dir)
             out.write(f"matrix written to {path}\n")
     return EXIT_INVALID if any(r.breaks_must for r in runs) else EXIT_OK
+
+
+def _offline(args: argparse.Namespace, out: TextIO) -> int:
+    """``--vectors``: the offline mode (conformance.offline), with the live mode's exit codes."""
+    import shlex
+    import sys
+
+    from conformance import offline
+
+    if args.target:
+        raise UsageError(
+            "--vectors/--adapter run offline: drop --target (or run the live suite without them)"
+        )
+    adapter = args.adapter or shlex.join([sys.executable, "-m", "conformance.adapter"])
+    argv = ["--adapter", adapter, "--timeout", str(args.timeout)]
+    if args.vectors:
+        argv += ["--vectors", *map(str, args.vectors)]
+    for case_id in args.case:
+        argv += ["--case", case_id]
+    if args.report_dir is not None:
+        argv += ["--report-dir", str(args.report_dir)]
+    out.flush()
+    return offline.main(argv)
 
 
 def _slug(target: str) -> str:
