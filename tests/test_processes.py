@@ -450,19 +450,20 @@ def assert_refused(
 
 @pytest.mark.req("CMT-002")
 def test_claim_command_after_a_withheld_deadline(procs: Processes, tmp_path: Path) -> None:
-    """`a2a-coop offer --deadline 4s` to a bob who withholds. `a2a-coop claim` before the deadline is
+    """`a2a-coop offer --deadline 8s` to a bob who withholds. `a2a-coop claim` before the deadline is
     refused (exit 1, ILLEGAL_TRANSITION) with nothing signed; after it, the claim goes to bob and the
     escrow, and a second run (the same claim sent again) with --wait relays the escrow's forfeit once
     its response window ends. Expect BREACHED on both sides and bob's bond moved to alice."""
     net = start_network(procs, tmp_path, bob_strategy="withhold-every-Nth:1")
-    short_id, state = cli_offer(net, "--deadline", "4s")
+    # 8 s: the early claim below must reach the escrow before the deadline even on a loaded machine.
     offered = time.monotonic()
+    short_id, state = cli_offer(net, "--deadline", "8s")
     assert state == "PERFORMING"  # both bonds locked, alice delivered, bob did not
     early = cli_act(net, "claim", short_id, "--reason", "too soon")
     assert_refused(early, "ILLEGAL_TRANSITION")
     assert status(net.alice)["negotiations"] == {"PERFORMING": 1}
 
-    time.sleep(max(0.0, offered + 4.1 - time.monotonic()))
+    time.sleep(max(0.0, offered + 8.1 - time.monotonic()))
     first = cli_act(net, "claim", short_id, "--item", "0", "--reason", "copy-editing never arrived")
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("breach claim ") and " filed\n" in first.stdout
