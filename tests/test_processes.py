@@ -456,8 +456,8 @@ def test_claim_command_after_a_withheld_deadline(procs: Processes, tmp_path: Pat
     its response window ends. Expect BREACHED on both sides and bob's bond moved to alice."""
     net = start_network(procs, tmp_path, bob_strategy="withhold-every-Nth:1")
     # 8 s: the early claim below must reach the escrow before the deadline even on a loaded machine.
-    offered = time.monotonic()
     short_id, state = cli_offer(net, "--deadline", "8s")
+    offered = time.monotonic()  # the deadline was set before this: sleeping past offered + 8 s passes it
     assert state == "PERFORMING"  # both bonds locked, alice delivered, bob did not
     early = cli_act(net, "claim", short_id, "--reason", "too soon")
     assert_refused(early, "ILLEGAL_TRANSITION")
