@@ -167,16 +167,22 @@ class Population:
 
     # -- trading -------------------------------------------------------------------------------------
 
-    def play_round(self) -> list[TradeRecord]:
-        """One simulated day: every individual offers one trade to a random other; then the day's
+    def play_round(self, pairs: Sequence[tuple[int, int]] | None = None) -> list[TradeRecord]:
+        """One simulated day: every individual offers one trade to a random other (or, given
+        ``pairs``, the first of each pair of member indices offers the second); then the day's
         breaches are claimed and ruled on, payoffs scored, attestations pooled and the audit run."""
         if len(self.members) < 2:
             return []
         self.rounds += 1
+        if pairs is None:
+            pairs = []
+            for i in range(len(self.members)):
+                others = [j for j in range(len(self.members)) if j != i]
+                pairs.append((i, self.rng.choice(others)))
         pending: list[tuple[Individual, Individual, Negotiation | None]] = []
-        for ind in list(self.members):
-            partner = self.rng.choice([m for m in self.members if m is not ind])
-            pending.append((ind, partner, self._offer(ind, partner)))
+        for i, j in pairs:
+            a, b = self.members[i], self.members[j]
+            pending.append((a, b, self._offer(a, b)))
         if self.verifiable:
             self.clock.advance(DAY_MS + 1)  # every deadline of the day has passed
             for a, b, neg in pending:
@@ -250,8 +256,9 @@ class Population:
             got = sum(i.value for k, i in enumerate(c.gives(other)) if (other, k) in c.delivered)
             gave = sum(i.value for k, i in enumerate(c.gives(me)) if (me, k) in c.delivered)
             gains[me] += GAIN * got - gave
-        for vs in a.peer.verifier.statements.values():
-            if vs.body == "forfeit" and vs.header.negotiation_id == neg.id:
+        held = a.peer.verifier.statements
+        for vs in (held[d] for *_, d in neg.history if d in held):
+            if vs.body == "forfeit":
                 f = vs.statement.forfeit
                 if f.party in gains:
                     gains[f.party] -= f.amount
@@ -264,11 +271,11 @@ class Population:
 
     def _audit(self, a: Individual, b: Individual, negotiation_id: bytes) -> None:
         for viewer, subject in ((a, b), (b, a)):
-            held = [
-                vs
-                for vs in viewer.peer.verifier.statements.values()
-                if vs.header.negotiation_id == negotiation_id
-            ]
+            statements = viewer.peer.verifier.statements
+            neg = viewer.peer.verifier.negotiations.by_id.get(negotiation_id)
+            if neg is None:
+                continue
+            held = [statements[d] for *_, d in neg.history if d in statements]
             if any(br.issuer == subject.did for br in broken_reservations(held)):
                 self.blocked.add((viewer.did, subject.did))
 

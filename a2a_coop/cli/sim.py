@@ -64,6 +64,16 @@ def add_parsers(ssub: Any, command: Any) -> None:
     s.add_argument("--report-dir", type=Path, metavar="DIR", help="also write results.json and report.html")
     s.set_defaults(func=command("sim", "cmd_sim_sweep", networked=False))
 
+    s = ssub.add_parser(
+        "report",
+        help="one report (results.json and report.html) from the results.json of earlier runs",
+        description="Merges the runs of one or more results.json files (written by evolve or sweep "
+        "--report-dir) into one self-contained HTML page and one JSON file.",
+    )
+    s.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json")
+    s.add_argument("--out", type=Path, required=True, metavar="DIR", help="where to write (created)")
+    s.set_defaults(func=command("sim", "cmd_sim_report", networked=False))
+
 
 def _add_run_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--population", type=positive, default=30, help="(default 30)")
@@ -196,5 +206,21 @@ def cmd_sim_sweep(args: argparse.Namespace, out: TextIO) -> int:
     if args.report_dir is not None:
         paths = report.write(args.report_dir, results, summary)
         print(f"report: {paths[1]} (data: {paths[0]})", file=sys.stderr)
+    out.write(json.dumps({"summary": summary}, sort_keys=True) + "\n")
+    return EXIT_OK
+
+
+def cmd_sim_report(args: argparse.Namespace, out: TextIO) -> int:
+    _, _, sweep, report, _ = _reference()
+    runs: list[dict[str, Any]] = []
+    for path in args.results:
+        try:
+            doc = json.loads(path.read_text())
+            runs += doc["runs"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"{path}: not a results.json of sim evolve or sim sweep ({exc})") from None
+    summary = sweep.summarize(runs)
+    paths = report.write(args.out, runs, summary)
+    print(f"report: {paths[1]} (data: {paths[0]})", file=sys.stderr)
     out.write(json.dumps({"summary": summary}, sort_keys=True) + "\n")
     return EXIT_OK
