@@ -155,8 +155,9 @@ def _on_ray(specs: Sequence[RunSpec], address: str, done: OnDone) -> list[dict[s
 
 
 def summarize(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (world, dynamics, population, steps): runs, cooperative fixations, the deceptive share
-    (mean, min, max, and runs below 10 %), and the mean final share of every type."""
+    """Per (world, dynamics, population, steps): runs, cooperative fixations (only cooperative types
+    left), the deceptive share (mean, min, max, runs below 10 %, runs where it is 0), and the mean
+    final share of every type."""
     groups: dict[tuple[str, str, int, int], list[dict[str, Any]]] = {}
     for r in results:
         key = (r["world"], r["dynamics"], r["population"], r["spec"]["steps"])
@@ -176,6 +177,7 @@ def summarize(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "seeds": [r["seed"] for r in runs],
                 "cooperative_fixations": sum(1 for r in runs if r["cooperative_fixation"]),
                 "deceptive_below_10pct": sum(1 for d in deceptive if d < 0.10),
+                "deceptive_extinct": sum(1 for d in deceptive if d == 0),
                 "deceptive_share_mean": round(sum(deceptive) / len(runs), 4),
                 "deceptive_share_min": min(deceptive),
                 "deceptive_share_max": max(deceptive),

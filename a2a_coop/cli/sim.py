@@ -200,7 +200,8 @@ def cmd_sim_sweep(args: argparse.Namespace, out: TextIO) -> int:
             f"({s['generations']} generations), {s['runs']} runs: cooperative fixation "
             f"{s['cooperative_fixations']}/{s['runs']}, deceptive share mean {s['deceptive_share_mean']:.3f} "
             f"(min {s['deceptive_share_min']:.3f}, max {s['deceptive_share_max']:.3f}, "
-            f"below 10 % in {s['deceptive_below_10pct']}/{s['runs']})",
+            f"below 10 % in {s['deceptive_below_10pct']}/{s['runs']}, "
+            f"extinct in {s['deceptive_extinct']}/{s['runs']})",
             file=sys.stderr,
         )
     if args.report_dir is not None:
