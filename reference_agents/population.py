@@ -37,7 +37,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,9 +45,10 @@ from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, Negotiation
 from a2a_coop.protocol.reputation import attestation_evidence
 from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.trust import RatingTable, TrustView, aggregate
 from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.runtime.peer import Peer, drive
-from a2a_coop.runtime.reputation import Reputation, TrustPolicy, TrustRefused
+from a2a_coop.runtime.reputation import RECOMPUTE_MS, Reputation, TrustPolicy, TrustRefused
 from a2a_coop.runtime.strategy import opening
 from a2a_coop.runtime.trade import claim_breach, relay_escrow_answers, run_trade, settle_with_escrow
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, derive, service
@@ -85,6 +86,40 @@ class Individual:
         return self.payoff / self.opportunities if self.opportunities else self.inherited
 
 
+class PoolTable:
+    """The pool's ratings as one table (SPEC 10.2), built once per change of the pool and shared by
+    every viewer: views differ only by their seeds, so each still aggregates on its own."""
+
+    def __init__(self, pool: EvidenceVerifier, escrow: str, clock: Callable[[], int]) -> None:
+        self.pool, self.clock = pool, clock
+        self._ratings = Reputation(lambda: pool, seeds=(), escrows=(escrow,), clock=clock)
+        self._key = -1
+        self._table = RatingTable.from_ratings([])
+
+    def table(self) -> RatingTable:
+        if self._key != len(self.pool.statements):
+            self._table = RatingTable.from_ratings(self._ratings.ratings())
+            self._key = len(self.pool.statements)
+        return self._table
+
+
+class PooledReputation(Reputation):
+    """An individual's view of the pool: the shared table, aggregated with its own seeds (ATT-009),
+    recomputed when the pool changes or an hour has passed -- as :class:`Reputation` does."""
+
+    def __init__(self, shared: PoolTable, *, seeds: frozenset[str]) -> None:
+        super().__init__(lambda: shared.pool, seeds=seeds, escrows=(), clock=shared.clock)
+        self.shared = shared
+
+    def view(self) -> TrustView:
+        v, now = self.evidence(), self.clock()
+        key = (len(v.statements), len(v.forks), now // RECOMPUTE_MS)
+        if self._view is None or key != self._key:
+            self._view = aggregate(self.shared.table(), self.seeds, now, self.params, faulty=self.faulty())
+            self._key = key
+        return self._view
+
+
 @dataclass(frozen=True)
 class TradeRecord:
     """One offer made in a round: who offered whom, whether a contract formed, and its final state."""
@@ -108,6 +143,7 @@ class Population:
         self.escrow = LocalEscrow(Party(f"escrow/{seed}", self.clock))
         self.pool = EvidenceVerifier()  # every public attestation, with its evidence (ATT-014)
         self.pool.accept(self.escrow.mandate)
+        self.pool_table = PoolTable(self.pool, self.escrow.did, lambda: self.clock.now_ms)
         self.members: list[Individual] = []
         self.blocked: set[tuple[str, str]] = set()  # (viewer, subject): the audit caught subject lying
         self.rounds = 0
@@ -135,9 +171,7 @@ class Population:
             self.escrow.escrow.deposit(party.did, BIG, "credit", "funding", self.clock.now_ms)
             seeds = frozenset({party.mandate_vs.issuer} | ({parent.principal} if parent else set()))
             trust = TrustPolicy(refuse_below=REFUSE_BELOW, seeds=seeds)
-            reputation = Reputation(
-                lambda: self.pool, seeds=seeds, escrows=(self.escrow.did,), clock=lambda: self.clock.now_ms
-            )
+            reputation = PooledReputation(self.pool_table, seeds=seeds)
             self.pool.accept(party.mandate_vs.envelope)
         peer = Peer(
             party.agent.key,

@@ -23,7 +23,8 @@ from reference_agents import AGENTS
 from reference_agents.evolve import DYNAMICS, run
 from reference_agents.sim import SIM_TYPES, WORLDS, SimError, check
 
-OnDone = Callable[[int, int, "RunSpec"], None]  # (runs done, runs in all, the spec just done)
+# (runs done, runs in all, the spec just done, its result)
+OnDone = Callable[[int, int, "RunSpec", dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -100,29 +101,29 @@ def sweep(
     Args:
         processes: local worker processes (1: in this process). Ignored with ``ray_address``.
         ray_address: an existing Ray cluster to run on (``ray.init(address=...)``; "local" starts one).
-        on_done: called after each run completes, in completion order.
+        on_done: called after each run completes, in completion order, with its result.
 
     Raises:
         SimError: ``processes`` below 1, or Ray asked for but not installed.
     """
     if processes < 1:
         raise SimError("processes must be at least 1")
-    done = on_done or (lambda n, total, spec: None)
+    done = on_done or (lambda n, total, spec, result: None)
     if ray_address is not None:
         return _on_ray(specs, ray_address, done)
     results: list[dict[str, Any] | None] = [None] * len(specs)
     if processes == 1 or len(specs) <= 1:
         for i, spec in enumerate(specs):
-            results[i] = run_spec(spec)
-            done(i + 1, len(specs), spec)
+            results[i] = result = run_spec(spec)
+            done(i + 1, len(specs), spec, result)
     else:
         context = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
             futures = {pool.submit(run_spec, spec): i for i, spec in enumerate(specs)}
             for n, future in enumerate(concurrent.futures.as_completed(futures), 1):
                 i = futures[future]
-                results[i] = future.result()
-                done(n, len(specs), specs[i])
+                results[i] = result = future.result()
+                done(n, len(specs), specs[i], result)
     return [r for r in results if r is not None]
 
 
@@ -145,9 +146,9 @@ def _on_ray(specs: Sequence[RunSpec], address: str, done: OnDone) -> list[dict[s
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             i = index[ready[0]]
-            results[i] = ray.get(ready[0])
+            results[i] = result = ray.get(ready[0])
             n += 1
-            done(n, len(specs), specs[i])
+            done(n, len(specs), specs[i], result)
         return [r for r in results if r is not None]
     finally:
         if started:

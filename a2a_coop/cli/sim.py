@@ -184,13 +184,23 @@ def cmd_sim_sweep(args: argparse.Namespace, out: TextIO) -> int:
             steps=parse_ints(args.steps, "--steps"),
             types=_types(args.types, sim.SIM_TYPES),
         )
+        journal = None
+        if args.report_dir is not None:  # each run as it completes: a long sweep cut short keeps them
+            args.report_dir.mkdir(parents=True, exist_ok=True)
+            journal = (args.report_dir / "runs.jsonl").open("w")
+
+        def done(n: int, total: int, spec: Any, result: dict[str, Any]) -> None:
+            bar.update(n, spec.label())
+            if journal is not None:
+                journal.write(json.dumps(result, sort_keys=True) + "\n")
+                journal.flush()
+
         with Progress("runs", len(specs)) as bar:
-            results = sweep.sweep(
-                specs,
-                processes=args.processes,
-                ray_address=args.ray,
-                on_done=lambda n, total, spec: bar.update(n, spec.label()),
-            )
+            try:
+                results = sweep.sweep(specs, processes=args.processes, ray_address=args.ray, on_done=done)
+            finally:
+                if journal is not None:
+                    journal.close()
     except sim.SimError as exc:
         raise UsageError(str(exc)) from None
     summary = sweep.summarize(results)
