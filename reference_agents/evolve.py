@@ -158,11 +158,13 @@ class _Recorder:
         return shares
 
 
-def _start(world: str, seed: int, types: Sequence[str], population: int) -> tuple[Population, _Recorder]:
+def _start(
+    world: str, seed: int, types: Sequence[str], population: int, bond: float
+) -> tuple[Population, _Recorder]:
     check(world, types)
     if population < max(2, len(types)):
         raise SimError(f"population must be at least 2 and at least the number of types ({len(types)})")
-    pop = Population(world, seed)
+    pop = Population(world, seed, bond=bond)
     for kind in founders(types, population):
         pop.add(kind)
     rec = _Recorder(pop, types)
@@ -178,12 +180,13 @@ def moran(
     population: int = 30,
     steps: int = 100,
     beta: float = 1.0,
+    bond: float = 1.0,
     progress: Progress = _noop,
 ) -> EvolveResult:
     """A Moran process over a trading population (see the module docstring)."""
     if steps < 0:
         raise SimError("steps must be >= 0")
-    pop, rec = _start(world, seed, types, population)
+    pop, rec = _start(world, seed, types, population, bond)
     rng = random.Random(f"moran/{world}/{seed}")
     done = 0
     while done < steps and len(pop.counts()) > 1:
@@ -222,12 +225,13 @@ def replicator(
     population: int = 30,
     steps: int = 100,
     dt: float = 0.1,
+    bond: float = 1.0,
     progress: Progress = _noop,
 ) -> EvolveResult:
     """Replicator dynamics over a trading population, ``steps`` generations (see the module docstring)."""
     if steps < 0 or dt <= 0:
         raise SimError("steps must be >= 0 and dt > 0")
-    pop, rec = _start(world, seed, types, population)
+    pop, rec = _start(world, seed, types, population, bond)
     rng = random.Random(f"replicator/{world}/{seed}")
     x = {t: c / population for t, c in pop.counts().items()}
     done = 0
@@ -324,11 +328,14 @@ def run(
     types: Sequence[str] = SIM_TYPES,
     population: int = 30,
     steps: int = 100,
+    bond: float = 1.0,
     progress: Progress = _noop,
 ) -> EvolveResult:
-    """One run of ``dynamics`` in ``world`` from ``seed``."""
+    """One run of ``dynamics`` in ``world`` from ``seed`` (``bond``: each side's bond over the trade's
+    value, in the verifiable world)."""
+    kw = {"types": types, "population": population, "steps": steps, "bond": bond, "progress": progress}
     if dynamics == "moran":
-        return moran(world, seed, types=types, population=population, steps=steps, progress=progress)
+        return moran(world, seed, **kw)  # type: ignore[arg-type]
     if dynamics == "replicator":
-        return replicator(world, seed, types=types, population=population, steps=steps, progress=progress)
+        return replicator(world, seed, **kw)  # type: ignore[arg-type]
     raise SimError(f"unknown dynamics {dynamics!r}; choose one of: {', '.join(DYNAMICS)}")

@@ -10,20 +10,21 @@ type: a fresh identity, funded at the escrow) and go (:meth:`Population.remove`)
 Trading happens in **rounds** (:meth:`Population.play_round`), one round a simulated day: every
 individual offers one even trade of one ``work`` item worth :data:`~reference_agents.sim.VALUE` to a
 partner drawn at random (seeded); the partner's strategy and both sides' policy guards decide what
-happens. In the **verifiable** world every trade is bonded at one escrow (each side's bond = the
-trade's value); once the day's deadlines pass, each victim of a withheld item claims it, the escrow
-rules, and both parties attest each other (ATT-015). Attestations are public statements that any
-peer holding one serves (GetAttestations, ATT-014): the population's *attestation pool* collects
-every one with its evidence bundle, and each individual's reputation view aggregates the pool with
-its own seeds (its own principal and, for a newborn, its parent's: it starts out trusting whom its
-parent trusted), counting only the escrow's locks as stake (SPEC 10.2-10.3). Its trust policy
-refuses counterparties scoring below 0.5 in that view (ATT-016). Trades start with the Checkpoint
-and fork-proof swap (ATT-011). The audit is on: an individual that holds a counterparty's signed
-reservation claim contradicted by that counterparty's own Accept
-(:func:`~reference_agents.detect.broken_reservations`) trades with it no more; that finding is its
-own (the protocol has no message that carries it to third parties). In the **cheap-talk** world there
-is no escrow, no bond, no claim, no attestation, no trust policy and no audit; only a strategy's own
-memory (the reciprocal agent's, which now lasts a lifetime) reacts to being cheated.
+happens. In the **verifiable** world every trade is bonded at one escrow (each side's bond =
+``bond`` times the trade's value, 1 by default); once the day's deadlines pass, each victim of a
+withheld item claims it, the escrow rules, and both parties attest each other (ATT-015).
+Attestations are public statements that any peer holding one serves (GetAttestations, ATT-014): the
+population's *attestation pool* collects every one with its evidence bundle, and each individual's
+reputation view aggregates the pool with its own seeds (its own principal and, for a newborn, its
+parent's: it starts out trusting whom its parent trusted), counting only the escrow's locks as
+stake (SPEC 10.2-10.3). Its trust policy refuses counterparties scoring below 0.5 in that view
+(ATT-016). Trades start with the Checkpoint and fork-proof swap (ATT-011). The audit is on: an
+individual that holds a counterparty's signed reservation claim contradicted by that counterparty's
+own Accept (:func:`~reference_agents.detect.broken_reservations`) trades with it no more; that
+finding is its own (the protocol has no message that carries it to third parties). In the
+**cheap-talk** world there is no escrow, no bond, no claim, no attestation, no trust policy and no
+audit; only a strategy's own memory (the reciprocal agent's, which now lasts a lifetime) reacts to
+being cheated.
 
 Payoffs as in :mod:`reference_agents.sim`: a received item is worth ``GAIN`` times its declared
 value, a delivered one costs its declared value, forfeited bonds move from the breacher to the
@@ -132,11 +133,15 @@ class TradeRecord:
 
 
 class Population:
-    """Individuals of reference-agent types trading in ``world``, seeded by ``seed``."""
+    """Individuals of reference-agent types trading in ``world``, seeded by ``seed``; in the verifiable
+    world each side bonds ``bond`` times the trade's value."""
 
-    def __init__(self, world: str, seed: int) -> None:
+    def __init__(self, world: str, seed: int, *, bond: float = 1.0) -> None:
         check(world, ["honest"])
+        if not 0 <= bond <= 100:
+            raise SimError("bond must be between 0 and 100 times the trade's value")
         self.world, self.seed = world, seed
+        self.bond = round(VALUE * bond)
         self.verifiable = world == "verifiable"
         self.clock = FixedClock()
         self.rng = random.Random(f"population/{world}/{seed}")
@@ -248,7 +253,7 @@ class Population:
         if (a.did, b.did) in self.blocked or (b.did, a.did) in self.blocked:
             return None
         deadline = self.clock.now_ms + DAY_MS
-        bond = VALUE if self.verifiable else 0
+        bond = self.bond if self.verifiable else 0
         default = a.party.proposal(
             gives=[service("work", value=VALUE, deadline_ms=deadline)],
             wants=[service("work", value=VALUE, deadline_ms=deadline)],

@@ -170,6 +170,7 @@ def render(results: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]])
                 "dynamics",
                 "N",
                 "steps",
+                "bond",
                 "generations",
                 "runs",
                 "cooperative fixation",
@@ -185,6 +186,7 @@ def render(results: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]])
                     s["dynamics"],
                     s["population"],
                     s["steps"],
+                    float(s.get("bond", 1.0)),
                     float(s["generations"]),
                     s["runs"],
                     f"{s['cooperative_fixations']}/{s['runs']}",
@@ -198,12 +200,14 @@ def render(results: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]])
             ],
         ),
     ]
-    groups: dict[tuple[str, int, int], dict[str, list[dict[str, Any]]]] = {}
+    groups: dict[tuple[str, int, int, float], dict[str, list[dict[str, Any]]]] = {}
     for r in results:
-        key = (r["dynamics"], r["population"], r["spec"]["steps"])
+        key = (r["dynamics"], r["population"], r["spec"]["steps"], r["spec"].get("bond", 1.0))
         groups.setdefault(key, {}).setdefault(r["world"], []).append(r)
-    for (dynamics, population, steps), worlds in groups.items():
-        out.append(f"<h2>{html.escape(dynamics)}: population {population}, {steps} steps</h2>")
+    for (dynamics, population, steps, bond), worlds in groups.items():
+        out.append(
+            f"<h2>{html.escape(dynamics)}: population {population}, {steps} steps, bond {bond:g} x value</h2>"
+        )
         out.append("<h3>Shares over generations (mean over seeds)</h3><div class='plots'>")
         for world, runs in worlds.items():
             title = f"{world}: {dynamics}, {len(runs)} seeds"

@@ -37,9 +37,11 @@ class RunSpec:
     population: int = 30
     steps: int = 100
     types: tuple[str, ...] = SIM_TYPES
+    bond: float = 1.0  # each side's bond over the trade's value (verifiable world)
 
     def label(self) -> str:
-        return f"{self.world} {self.dynamics} N={self.population} steps={self.steps} seed={self.seed}"
+        bond = f" bond={self.bond:g}" if self.bond != 1.0 else ""
+        return f"{self.world} {self.dynamics} N={self.population} steps={self.steps}{bond} seed={self.seed}"
 
 
 def grid(
@@ -50,8 +52,9 @@ def grid(
     populations: Sequence[int] = (30,),
     steps: Sequence[int] = (100,),
     types: Sequence[str] = SIM_TYPES,
+    bonds: Sequence[float] = (1.0,),
 ) -> list[RunSpec]:
-    """Every combination, in a fixed order (world, dynamics, population, steps, seed).
+    """Every combination, in a fixed order (world, dynamics, population, steps, bond, seed).
 
     Raises:
         SimError: an unknown world, dynamics or type, or a size out of range.
@@ -66,12 +69,15 @@ def grid(
         raise SimError("seeds must be a non-empty list of non-negative integers")
     if any(n < max(2, len(types)) for n in populations) or any(s < 0 for s in steps):
         raise SimError(f"populations must be at least {max(2, len(types))} (the number of types); steps >= 0")
+    if any(not 0 <= b <= 100 for b in bonds):
+        raise SimError("bonds must be between 0 and 100 times the trade's value")
     return [
-        RunSpec(w, s, d, n, k, tuple(types))
+        RunSpec(w, s, d, n, k, tuple(types), b)
         for w in worlds
         for d in dynamics
         for n in populations
         for k in steps
+        for b in bonds
         for s in seeds
     ]
 
@@ -85,6 +91,7 @@ def run_spec(spec: RunSpec) -> dict[str, Any]:
         types=spec.types,
         population=spec.population,
         steps=spec.steps,
+        bond=spec.bond,
     )
     return {"spec": asdict(spec), **result.details()}
 
@@ -159,12 +166,12 @@ def summarize(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per (world, dynamics, population, steps): runs, cooperative fixations (only cooperative types
     left), the deceptive share (mean, min, max, runs below 10 %, runs where it is 0), and the mean
     final share of every type."""
-    groups: dict[tuple[str, str, int, int], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, int, int, float], list[dict[str, Any]]] = {}
     for r in results:
-        key = (r["world"], r["dynamics"], r["population"], r["spec"]["steps"])
+        key = (r["world"], r["dynamics"], r["population"], r["spec"]["steps"], r["spec"].get("bond", 1.0))
         groups.setdefault(key, []).append(r)
     out = []
-    for (world, dynamics, population, steps), runs in groups.items():
+    for (world, dynamics, population, steps, bond), runs in groups.items():
         deceptive = [r["deceptive_share"] for r in runs]
         types = runs[0]["types"]
         out.append(
@@ -173,6 +180,7 @@ def summarize(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "dynamics": dynamics,
                 "population": population,
                 "steps": steps,
+                "bond": bond,
                 "generations": round(sum(r["generations"] for r in runs) / len(runs), 2),
                 "runs": len(runs),
                 "seeds": [r["seed"] for r in runs],

@@ -179,3 +179,14 @@ def test_sim_report_merges_results_files(tmp_path: Path, capsys: pytest.CaptureF
     (tmp_path / "bad.json").write_text("[]")
     assert main(["sim", "report", str(tmp_path / "bad.json"), "--out", str(tmp_path / "x")]) == 2
     assert "not a results.json" in capsys.readouterr().err
+
+
+def test_the_bond_decides_what_a_breach_pays_the_breacher() -> None:
+    """Bond = the trade's value: the reneger's breach pays it what fulfilling would (0.5), its victim
+    nothing. Bond = 2x: the breach costs the reneger 0.5, its victim gains 0.5 over its cost."""
+    for bond, expected in ((1.0, (0.5, 0.0)), (2.0, (-0.5, 1.0))):
+        pop = Population("verifiable", seed=5, bond=bond)
+        pop.add("reneger"), pop.add("honest")
+        assert pop.play_round([(0, 1)])[0].payoffs == expected
+    with pytest.raises(SimError):
+        Population("verifiable", seed=5, bond=-1)

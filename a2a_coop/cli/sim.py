@@ -43,6 +43,12 @@ def add_parsers(ssub: Any, command: Any) -> None:
         "table: dynamics over a payoff table of pair games between fresh agents (no reputation travels)",
     )
     s.add_argument("--rounds", type=positive, default=4, help="rounds per pair game (--model table only)")
+    s.add_argument(
+        "--bond",
+        type=float,
+        default=1.0,
+        help="each side's bond over the trade's value, verifiable (default 1)",
+    )
     s.add_argument("--report-dir", type=Path, metavar="DIR", help="also write results.json and report.html")
     s.set_defaults(func=command("sim", "cmd_sim_evolve", networked=False))
 
@@ -59,6 +65,12 @@ def add_parsers(ssub: Any, command: Any) -> None:
     s.add_argument("--population", default="30", metavar="N,N", help="population sizes (default 30)")
     s.add_argument("--steps", default="100", metavar="K,K", help="run lengths (default 100)")
     s.add_argument("--types", metavar="NAME,NAME", help="the agent types (default: every one a run hosts)")
+    s.add_argument(
+        "--bond",
+        default="1",
+        metavar="B,B",
+        help="each side's bond over the trade's value, verifiable (default 1)",
+    )
     s.add_argument("--processes", type=positive, default=1, help="local worker processes (default 1)")
     s.add_argument("--ray", metavar="ADDRESS", help="run on this existing Ray cluster ('local': start one)")
     s.add_argument("--report-dir", type=Path, metavar="DIR", help="also write results.json and report.html")
@@ -119,11 +131,14 @@ def cmd_sim_evolve(args: argparse.Namespace, out: TextIO) -> int:
                     types=types,
                     population=args.population,
                     steps=args.steps,
+                    bond=args.bond,
                     progress=lambda done, total: bar.update(done),
                 )
             doc = result.as_json()
             if args.report_dir is not None:
-                spec = sweep.RunSpec(args.world, args.seed, args.dynamics, args.population, args.steps, types)
+                spec = sweep.RunSpec(
+                    args.world, args.seed, args.dynamics, args.population, args.steps, types, args.bond
+                )
                 details = [{"spec": _spec_json(spec), **result.details()}]
                 paths = report.write(args.report_dir, details, sweep.summarize(details))
                 print(f"report: {paths[1]}", file=sys.stderr)
@@ -173,6 +188,17 @@ def parse_ints(text: str, option: str) -> list[int]:
     return out
 
 
+def parse_floats(text: str, option: str) -> list[float]:
+    """``1,1.5`` as a list of numbers."""
+    try:
+        out = [float(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: use numbers separated by commas, e.g. 1,1.5") from None
+    if not out:
+        raise UsageError(f"{option} is empty")
+    return out
+
+
 def cmd_sim_sweep(args: argparse.Namespace, out: TextIO) -> int:
     sim, _, sweep, report, Progress = _reference()
     try:
@@ -183,6 +209,7 @@ def cmd_sim_sweep(args: argparse.Namespace, out: TextIO) -> int:
             populations=parse_ints(args.population, "--population"),
             steps=parse_ints(args.steps, "--steps"),
             types=_types(args.types, sim.SIM_TYPES),
+            bonds=parse_floats(args.bond, "--bond"),
         )
         journal = None
         if args.report_dir is not None:  # each run as it completes: a long sweep cut short keeps them
@@ -206,7 +233,7 @@ def cmd_sim_sweep(args: argparse.Namespace, out: TextIO) -> int:
     summary = sweep.summarize(results)
     for s in summary:
         print(
-            f"{s['world']:<11} {s['dynamics']:<10} N={s['population']} steps={s['steps']} "
+            f"{s['world']:<11} {s['dynamics']:<10} N={s['population']} steps={s['steps']} bond={s['bond']:g} "
             f"({s['generations']} generations), {s['runs']} runs: cooperative fixation "
             f"{s['cooperative_fixations']}/{s['runs']}, deceptive share mean {s['deceptive_share_mean']:.3f} "
             f"(min {s['deceptive_share_min']:.3f}, max {s['deceptive_share_max']:.3f}, "
