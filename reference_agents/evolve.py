@@ -199,10 +199,10 @@ def moran(
         pop.add(parent.kind, parent)
         pop.members.insert(dead, pop.members.pop())  # the newborn takes the dead one's place
         done += 1
-        if done % population == 0 or done == steps:
+        if done % population == 0:
             rec.snapshot()
         progress(done, steps)
-    if len(rec.history) == 1 or done % population:
+    if done % population or done == 0:  # a last, partial generation (or none at all)
         rec.snapshot()
     progress(steps, steps)
     return _result(
