@@ -46,6 +46,7 @@ BOND = 100
 DEADLINE_MS = 3_000
 RESPONSE_WINDOW_MS = 500
 TICK_MS = 100
+START_TIMEOUT_S = 120.0
 CAPS = {"max_per_deal": 10_000, "budget_per_period": 10**9, "max_outstanding": 10**9}
 
 
@@ -94,8 +95,8 @@ def round_robin(
             argv = ["agent", "run", "--strategy", t, *params, *ids[t][0].files()]
             argv += ["--context", str(escrow_id.mandate_path)]
             servers.append(start_server(t, argv, directory / f"{t}.log"))
-        for s in servers:
-            wait_listening(s)
+        for s in servers:  # many processes start at once: give each its time on a loaded machine
+            wait_listening(s, START_TIMEOUT_S)
         escrow_server, served = servers[0], servers[1:]
         for t, s in zip(types, served, strict=True):
             clients[t] = CooperationClient(s.target)
