@@ -144,6 +144,12 @@ def test_progress_is_plain_lines_off_a_terminal_and_in_ci(monkeypatch: pytest.Mo
     assert plain(Tty())
     monkeypatch.setenv("CI", "")
     assert not plain(Tty())
+    pytest.importorskip("rich")
+    tty = Tty()
+    with Progress("runs", 3, stream=tty) as p:
+        for n in range(1, 4):
+            p.update(n)
+    assert "3/3" in tty.getvalue() and "\x1b[" in tty.getvalue()  # a live bar, not plain lines
 
 
 def test_sim_evolve_and_sweep_print_one_json_line_last(
