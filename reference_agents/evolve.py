@@ -329,13 +329,17 @@ def run(
     population: int = 30,
     steps: int = 100,
     bond: float = 1.0,
+    dt: float = 0.1,
     progress: Progress = _noop,
 ) -> EvolveResult:
     """One run of ``dynamics`` in ``world`` from ``seed`` (``bond``: each side's bond over the trade's
-    value, in the verifiable world)."""
-    kw = {"types": types, "population": population, "steps": steps, "bond": bond, "progress": progress}
+    value, in the verifiable world; ``dt``: the replicator's time step)."""
     if dynamics == "moran":
-        return moran(world, seed, **kw)  # type: ignore[arg-type]
+        return moran(
+            world, seed, types=types, population=population, steps=steps, bond=bond, progress=progress
+        )
     if dynamics == "replicator":
-        return replicator(world, seed, **kw)  # type: ignore[arg-type]
+        return replicator(
+            world, seed, types=types, population=population, steps=steps, dt=dt, bond=bond, progress=progress
+        )
     raise SimError(f"unknown dynamics {dynamics!r}; choose one of: {', '.join(DYNAMICS)}")

@@ -38,6 +38,7 @@ class RunSpec:
     steps: int = 100
     types: tuple[str, ...] = SIM_TYPES
     bond: float = 1.0  # each side's bond over the trade's value (verifiable world)
+    dt: float = 0.1  # the replicator's time step
 
     def label(self) -> str:
         bond = f" bond={self.bond:g}" if self.bond != 1.0 else ""
@@ -53,6 +54,7 @@ def grid(
     steps: Sequence[int] = (100,),
     types: Sequence[str] = SIM_TYPES,
     bonds: Sequence[float] = (1.0,),
+    dt: float = 0.1,
 ) -> list[RunSpec]:
     """Every combination, in a fixed order (world, dynamics, population, steps, bond, seed).
 
@@ -69,10 +71,12 @@ def grid(
         raise SimError("seeds must be a non-empty list of non-negative integers")
     if any(n < max(2, len(types)) for n in populations) or any(s < 0 for s in steps):
         raise SimError(f"populations must be at least {max(2, len(types))} (the number of types); steps >= 0")
+    if dt <= 0:
+        raise SimError("dt must be > 0")
     if any(not 0 <= b <= 100 for b in bonds):
         raise SimError("bonds must be between 0 and 100 times the trade's value")
     return [
-        RunSpec(w, s, d, n, k, tuple(types), b)
+        RunSpec(w, s, d, n, k, tuple(types), b, dt)
         for w in worlds
         for d in dynamics
         for n in populations
@@ -92,6 +96,7 @@ def run_spec(spec: RunSpec) -> dict[str, Any]:
         population=spec.population,
         steps=spec.steps,
         bond=spec.bond,
+        dt=spec.dt,
     )
     return {"spec": asdict(spec), **result.details()}
 
@@ -181,6 +186,7 @@ def summarize(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "population": population,
                 "steps": steps,
                 "bond": bond,
+                "dt": runs[0]["spec"].get("dt", 0.1) if dynamics == "replicator" else None,
                 "generations": round(sum(r["generations"] for r in runs) / len(runs), 2),
                 "runs": len(runs),
                 "seeds": [r["seed"] for r in runs],

@@ -49,6 +49,7 @@ def add_parsers(ssub: Any, command: Any) -> None:
         default=1.0,
         help="each side's bond over the trade's value, verifiable (default 1)",
     )
+    s.add_argument("--dt", type=float, default=0.1, help="the replicator's time step (default 0.1)")
     s.add_argument("--report-dir", type=Path, metavar="DIR", help="also write results.json and report.html")
     s.set_defaults(func=command("sim", "cmd_sim_evolve", networked=False))
 
@@ -71,6 +72,7 @@ def add_parsers(ssub: Any, command: Any) -> None:
         metavar="B,B",
         help="each side's bond over the trade's value, verifiable (default 1)",
     )
+    s.add_argument("--dt", type=float, default=0.1, help="the replicator's time step (default 0.1)")
     s.add_argument("--processes", type=positive, default=1, help="local worker processes (default 1)")
     s.add_argument("--ray", metavar="ADDRESS", help="run on this existing Ray cluster ('local': start one)")
     s.add_argument("--report-dir", type=Path, metavar="DIR", help="also write results.json and report.html")
@@ -132,12 +134,20 @@ def cmd_sim_evolve(args: argparse.Namespace, out: TextIO) -> int:
                     population=args.population,
                     steps=args.steps,
                     bond=args.bond,
+                    dt=args.dt,
                     progress=lambda done, total: bar.update(done),
                 )
             doc = result.as_json()
             if args.report_dir is not None:
                 spec = sweep.RunSpec(
-                    args.world, args.seed, args.dynamics, args.population, args.steps, types, args.bond
+                    args.world,
+                    args.seed,
+                    args.dynamics,
+                    args.population,
+                    args.steps,
+                    types,
+                    args.bond,
+                    args.dt,
                 )
                 details = [{"spec": _spec_json(spec), **result.details()}]
                 paths = report.write(args.report_dir, details, sweep.summarize(details))
@@ -210,6 +220,7 @@ def cmd_sim_sweep(args: argparse.Namespace, out: TextIO) -> int:
             steps=parse_ints(args.steps, "--steps"),
             types=_types(args.types, sim.SIM_TYPES),
             bonds=parse_floats(args.bond, "--bond"),
+            dt=args.dt,
         )
         journal = None
         if args.report_dir is not None:  # each run as it completes: a long sweep cut short keeps them
