@@ -196,3 +196,17 @@ def test_the_bond_decides_what_a_breach_pays_the_breacher() -> None:
         assert pop.play_round([(0, 1)])[0].payoffs == expected
     with pytest.raises(SimError):
         Population("verifiable", seed=5, bond=-1)
+
+
+def test_a_feint_after_a_clean_record_is_forgiven_twice() -> None:
+    """The README's point 4: the feinter fulfils three contracts with the honest agent, then withholds.
+    Expect the honest agent's view of it to stay at or above 0.5 through two breaches (it keeps
+    trading) and to fall below at the third (ATT-008 counts the net record)."""
+    pop = Population("verifiable", seed=7)
+    h, f = pop.add("honest"), pop.add("feinter")
+    states, scores = [], []
+    for _ in range(6):
+        states.append(pop.play_round([(0, 1)])[0].state)
+        scores.append(round(h.peer.reputation.score(f.did).score, 3))
+    assert states == ["FULFILLED"] * 3 + ["BREACHED"] * 3
+    assert scores[3] > scores[4] >= 0.5 > scores[5]
