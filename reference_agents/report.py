@@ -206,7 +206,8 @@ def render(results: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]])
         groups.setdefault(key, {}).setdefault(r["world"], []).append(r)
     for (dynamics, population, steps, bond), worlds in groups.items():
         out.append(
-            f"<h2>{html.escape(dynamics)}: population {population}, {steps} steps, bond {bond:g} x value</h2>"
+            f"<h2>{html.escape(dynamics)}: population {population}, {steps} "
+            f"{'steps' if dynamics == 'moran' else 'generations'}, bond {bond:g} x value</h2>"
         )
         out.append("<h3>Shares over generations (mean over seeds)</h3><div class='plots'>")
         for world, runs in worlds.items():
