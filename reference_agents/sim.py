@@ -29,8 +29,11 @@ reproduces with probability proportional to its fitness ``exp(beta * mean payoff
 of the population)`` and its offspring replaces one individual drawn uniformly; it stops at
 fixation or after ``steps`` steps; or replicator dynamics over the same table (:func:`replicator`:
 an infinite population, no drift). The table is measured once per world and seed: the population's
-dynamics follow the measured pairwise outcomes (an agent's reputation does not travel between pair
-games here: that is network mode's and the next step's business).
+dynamics follow the measured pairwise outcomes, and nothing an agent did follows it into its next pair
+game. That is this model's limit: :mod:`reference_agents.population` keeps every individual's
+identity, escrow account and reputation across the whole population, and :mod:`reference_agents.evolve`
+runs the dynamics on the trades it plays (``a2a-coop sim evolve``'s default; ``--model table`` runs
+this one).
 """
 
 from __future__ import annotations

@@ -330,21 +330,25 @@ def test_bonds_make_the_victim_whole_in_the_verifiable_world_and_not_under_cheap
 
 
 def test_sim_evolve_is_reproducible_and_prints_one_json_line_last(capsys: pytest.CaptureFixture[str]) -> None:
-    """The same seed twice: the same final line; it names every type's share and the generations."""
+    """The same seed twice: the same final line; it names every type's share, the steps and the
+    generations. Both models (the trading population, the pair-game table) and both dynamics."""
     from a2a_coop.cli import main
 
     argv = ["sim", "evolve", "--world", "cheap-talk", "--seed", "3", "--types", "honest,reneger,reciprocal"]
     lines = []
     for _ in range(2):
-        assert main([*argv, "--population", "9", "--rounds", "2"]) == 0
+        assert main([*argv, "--population", "6", "--steps", "12"]) == 0
         lines.append(capsys.readouterr().out.strip().splitlines()[-1])
     assert lines[0] == lines[1]
     doc = json.loads(lines[0])
     assert set(doc["shares"]) == {"honest", "reneger", "reciprocal"} and sum(doc["shares"].values()) == 1
-    assert 0 < doc["generations"] <= 100 and doc["world"] == "cheap-talk"
+    assert 0 < doc["steps"] <= 12 and doc["generations"] == doc["steps"] / 6 and doc["world"] == "cheap-talk"
     assert main(["sim", "evolve", "--world", "verifiable", "--types", "honest,saint"]) == 2
     assert "saint" in capsys.readouterr().err
-    assert main([*argv, "--rounds", "1", "--dynamics", "replicator", "--steps", "50"]) == 0
+    assert main([*argv, "--population", "6", "--dynamics", "replicator", "--steps", "3"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["generations"] == 3
+    table = [*argv, "--model", "table", "--rounds", "1", "--dynamics", "replicator", "--steps", "50"]
+    assert main(table) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["generations"] == 50
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any, TextIO
 
 from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError
@@ -70,31 +69,6 @@ def cmd_agent_run(args: argparse.Namespace, out: TextIO) -> int:
     args.strategy_object = strategy
     code: int = cmd_serve(args, out)
     return code
-
-
-def cmd_sim_evolve(args: argparse.Namespace, out: TextIO) -> int:
-    _agents()
-    from reference_agents import sim
-
-    types = sim.SIM_TYPES if args.types is None else tuple(t for t in args.types.split(",") if t)
-    try:
-        sim.check(args.world, types)
-        if args.population < max(2, len(types)):
-            raise sim.SimError(f"--population must be at least the number of types ({len(types)}) and 2")
-        print(f"measuring the payoff table: {len(types)} types, {args.world} world", file=sys.stderr)
-        table = sim.payoff_table(args.world, types, args.seed, args.rounds)
-        for t, row in table.items():
-            print(f"  {t:<12} " + " ".join(f"{row[u]:6.2f}" for u in types), file=sys.stderr)
-        if args.dynamics == "replicator":
-            result = sim.replicator(table, steps=args.steps, world=args.world, seed=args.seed)
-        else:
-            result = sim.moran(
-                table, population=args.population, steps=args.steps, seed=args.seed, world=args.world
-            )
-    except sim.SimError as exc:
-        raise UsageError(str(exc)) from None
-    out.write(json.dumps(result.as_json(), sort_keys=True) + "\n")
-    return EXIT_OK
 
 
 def cmd_sim_parity(args: argparse.Namespace, out: TextIO) -> int:

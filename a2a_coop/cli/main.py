@@ -597,35 +597,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "sim",
-        help="population simulation of the reference agents (fast mode, in one process)",
+        help="population simulation of the reference agents: evolve one run, sweep many",
         description="Reference agents trading over the real protocol in one process, in a verifiable "
         "world (bonds, escrow, reputation, audit) or a cheap-talk one (none of them).",
     )
     ssub = p.add_subparsers(dest="sim_command", required=True, metavar="ACTION")
-    s = ssub.add_parser(
-        "evolve",
-        help="measure the payoff table in a world, run a Moran process; print one JSON line last",
-        description="Prints the payoff table and progress on stderr and, last on stdout, one JSON line: "
-        "the final share of each agent type, the generation count, the fixated type (or null) and the "
-        "deceptive types' combined share. The same seed gives the same result.",
-    )
-    s.add_argument("--world", required=True, choices=["verifiable", "cheap-talk"])
-    s.add_argument("--seed", type=non_negative, default=0, help="(default 0)")
-    s.add_argument("--population", type=positive, default=30, help="(default 30)")
-    s.add_argument("--steps", type=non_negative, default=100, help="Moran steps at most (default 100)")
-    s.add_argument("--rounds", type=positive, default=4, help="rounds per pair game (default 4)")
-    s.add_argument(
-        "--dynamics",
-        choices=["moran", "replicator"],
-        default="moran",
-        help="a Moran process of --population (default), or replicator dynamics (--steps steps of 0.1)",
-    )
-    s.add_argument(
-        "--types",
-        metavar="NAME,NAME",
-        help="the agent types (default: every agent a pair game can host; see a2a-coop agent list)",
-    )
-    s.set_defaults(func=_Command("agents", "cmd_sim_evolve", networked=False))
+    from a2a_coop.cli.sim import add_parsers as add_sim_parsers
+
+    add_sim_parsers(ssub, _Command)
     _add_sim_parity(ssub)
 
     p = sub.add_parser(
