@@ -126,6 +126,7 @@ class _Recorder:
         self.history: list[dict[str, float]] = []
         self.offers = self.agreements = 0
         self.welfare = 0.0  # both sides' payoffs summed over every offer
+        self.deals: list[tuple[float, float] | None] = []  # each offer's payoffs, None without a contract
 
     def play(self) -> dict[str, float]:
         """Play a round; record it; return each type's mean payoff per opportunity in it."""
@@ -135,6 +136,7 @@ class _Recorder:
             self.offers += 1
             self.agreements += rec.contract
             self.welfare += sum(rec.payoffs)
+            self.deals.append(rec.payoffs if rec.contract else None)
             for row, col, p in (
                 (rec.initiator, rec.responder, rec.payoffs[0]),
                 (rec.responder, rec.initiator, rec.payoffs[1]),
@@ -316,8 +318,25 @@ def _result(
             "offers": rec.offers,
             "agreement_rate": round(rec.agreements / rec.offers, 4) if rec.offers else None,
             "social_welfare_per_offer": round(rec.welfare / rec.offers, 4) if rec.offers else None,
+            **_fair_division(rec.deals),
         },
     )
+
+
+def _fair_division(deals: Sequence[tuple[float, float] | None]) -> dict[str, float]:
+    """NegMAS's fair-division distances over the contracts played (:mod:`reference_agents.welfare`,
+    each trade an even exchange in units of its value): how far the outcomes fell from the Pareto
+    frontier and the Nash, Kalai and Kalai-Smorodinsky points, and side a's (the proposer's) share."""
+    from reference_agents.sim import GAIN
+    from reference_agents.welfare import exchange_scenario, welfare_report
+
+    run = welfare_report(exchange_scenario(GAIN), deals)["run"]
+    keys = ("mean_pareto_distance", "mean_nash_distance", "mean_kalai_distance", "mean_ks_distance")
+    out = {k.removeprefix("mean_"): round(run[k], 4) for k in keys if isinstance(run.get(k), float)}
+    share = run.get("mean_share_a")
+    if isinstance(share, float) and math.isfinite(share):
+        out["proposer_share"] = round(share, 4)
+    return out
 
 
 def run(

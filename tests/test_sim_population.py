@@ -73,6 +73,9 @@ def test_a_run_is_reproducible_from_its_seed(dynamics: str) -> None:
     assert set(doc["shares"]) == set(SMALL) and sum(doc["shares"].values()) == pytest.approx(1)
     assert doc["history"][0] == {"honest": 0.3333, "reciprocal": 0.3333, "reneger": 0.3333}
     assert doc["welfare"]["offers"] > 0 and 0 <= doc["welfare"]["agreement_rate"] <= 1
+    # NegMAS's fair-division distances of the contracts played (reference_agents.welfare)
+    assert {"pareto_distance", "nash_distance", "kalai_distance", "ks_distance"} <= set(doc["welfare"])
+    assert all(doc["welfare"][k] >= 0 for k in ("pareto_distance", "nash_distance"))
 
 
 def test_the_cheap_talk_world_pays_the_reneger() -> None:
@@ -124,7 +127,7 @@ def test_the_report_is_one_self_contained_page_with_both_worlds(tmp_path: Path) 
     assert json.loads(data.read_text())["runs"] == json.loads(json.dumps(results))
     text = page.read_text()
     assert text.count("<svg") == 2 and "verifiable: moran" in text and "cheap-talk: moran" in text
-    assert "Payoff table, verifiable" in text and "agreement_rate" in text
+    assert "Payoff table, verifiable" in text and "agreement_rate" in text and "nash_distance" in text
     # Nothing to fetch: no scripts, stylesheets or images from anywhere (the SVG namespace is a name).
     assert "<script" not in text and "<link" not in text and "src=" not in text and "url(" not in text
 
