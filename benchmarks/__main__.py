@@ -48,6 +48,11 @@ BENCHMARKS: Final[dict[str, tuple[str, str]]] = {
         "trust aggregation (Beta per pair, EigenTrust) over 10k/100k/1M ratings among 10k principals "
         "vs a bare sparse power iteration (s_10k, s_100k, s_1m)",
     ),
+    "population": (
+        "benchmarks.population",
+        "hosted Axelrod strategies trading: model mode vs axelrod.Match, crypto mode vs raw Ed25519, "
+        "1000 agents x 100 rounds, Moran vs axelrod.MoranProcess (needs extra sim)",
+    ),
 }
 
 
