@@ -207,9 +207,7 @@ def build(name: str, **params: Any) -> Strategy:
     if name.startswith("axelrod:"):
         info = AXELROD
     if info is None:
-        raise UnknownAgent(
-            f"unknown agent {name!r}; choose one of: {', '.join(AGENTS)}, or axelrod:NAME"
-        )
+        raise UnknownAgent(f"unknown agent {name!r}; choose one of: {', '.join(AGENTS)}, or axelrod:NAME")
     unknown = sorted(set(params) - set(info.defaults))
     if unknown:
         raise BadParameter(

@@ -49,9 +49,7 @@ def pick(count: int, seed: int) -> list[str]:
     play the trade game (:func:`playable`)."""
     axl = axelrod_module()
     pool = sorted(
-        s.__name__
-        for s in axl.short_run_time_strategies
-        if axl.Classifiers.obey_axelrod(s()) and playable(s)
+        s.__name__ for s in axl.short_run_time_strategies if axl.Classifiers.obey_axelrod(s()) and playable(s)
     )
     if not 2 <= count <= len(pool):
         raise CheckError(f"--strategies must be within 2..{len(pool)}")
@@ -112,7 +110,9 @@ class CheckResult:
         }
 
 
-def round_robin(names: Sequence[str], turns: int, *, seed: int = 0, mode: str = "crypto") -> tuple[list[float], int]:
+def round_robin(
+    names: Sequence[str], turns: int, *, seed: int = 0, mode: str = "crypto"
+) -> tuple[list[float], int]:
     """Each strategy's mean payoff per turn against the others, every turn a trade between peers.
 
     Returns the scores and the number of trades made.
@@ -147,7 +147,12 @@ def axelrod_scores(names: Sequence[str], turns: int, *, seed: int = 0) -> list[f
 
 
 def check(
-    count: int = 20, turns: int = 200, *, seed: int = 0, mode: str = "crypto", names: Sequence[str] | None = None
+    count: int = 20,
+    turns: int = 200,
+    *,
+    seed: int = 0,
+    mode: str = "crypto",
+    names: Sequence[str] | None = None,
 ) -> CheckResult:
     """Run both round robins on the same strategies (``names``, or ``count`` picked with ``seed``)."""
     if turns < 1:
@@ -204,9 +209,7 @@ class MoranRun:
         r, s, t, p = trade_game()
         payoff = {(True, True): (r, r), (True, False): (s, t), (False, True): (t, s), (False, False): (p, p)}
         pairs = [(x, y) for k, x in enumerate(self.types) for y in self.types[k:]]
-        hosted = [
-            AxelrodStrategy(player=name, turns=self.turns) for pair in pairs for name in pair
-        ]
+        hosted = [AxelrodStrategy(player=name, turns=self.turns) for pair in pairs for name in pair]
         engine = Engine(hosted, mode=self.mode, seed=self.seed, tag="moran")
         for k, (x, y) in enumerate(pairs):
             sx = sy = 0.0
@@ -241,7 +244,9 @@ class MoranRun:
         return self.populations
 
 
-def axelrod_moran(population: Sequence[str], turns: int, steps: int, *, seed: int = 0, beta: float = 1.0) -> Any:
+def axelrod_moran(
+    population: Sequence[str], turns: int, steps: int, *, seed: int = 0, beta: float = 1.0
+) -> Any:
     """``axelrod.MoranProcess`` over the same population, turns, game and fitness, run ``steps``
     generations (not stopping at fixation, as :class:`MoranRun` does not)."""
     axl = axelrod_module()
