@@ -105,3 +105,28 @@ def test_moran_process_over_hosted_strategies_is_seeded() -> None:
     assert runs[0] == runs[1] and runs[0] != runs[2]
     assert all(sum(c.values()) == 9 for c in runs[0])
     assert len(axelrod_moran(population, 10, 5, seed=1).populations) == 6
+
+
+def test_agent_run_serves_a_hosted_axelrod_strategy_over_grpc(
+    tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`agent run --strategy axelrod:Defector` as its own process: it accepts a fair offer (a contract
+    forms) and then withholds its item -- the hosted Axelrod strategy, not serve's default, decided."""
+    from pathlib import Path
+
+    from a2a_coop.cli import main
+    from a2a_coop.cli.demo import provision, start_server, stop_process, wait_listening
+
+    assert isinstance(tmp_path, Path)
+    alice, bob = provision(tmp_path, "alice"), provision(tmp_path, "bob")
+    argv = ["agent", "run", "--strategy", "axelrod:Defector", *bob.files()]
+    server = start_server("bob", argv, tmp_path / "bob.log")
+    try:
+        wait_listening(server, 600)  # it imports axelrod when it builds the strategy: slow on a busy machine
+        offer = ["offer", *alice.files(), "--to", server.target, "--give", "work:500", "--want", "work:500"]
+        code = main([str(a) for a in offer])
+        captured = capsys.readouterr()
+    finally:
+        stop_process(server.popen)
+    # The contract formed (accepted), and the trade stopped there: bob never delivered.
+    assert code == 3 and "PERFORMING" in captured.out + captured.err
