@@ -62,6 +62,10 @@ QUICK: Final = {"strategies": 3, "turns": 5, "agents": 12, "rounds": 3, "players
 POPULATION_TYPES: Final = ("honest", "reciprocal", "reneger")
 
 
+def _progress(message: str) -> None:
+    print(f"[population] {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
 def _pairings(names: Sequence[str]) -> list[tuple[int, int]]:
     return [(i, j) for i in range(len(names)) for j in range(i + 1, len(names))]
 
@@ -150,7 +154,9 @@ def _population(agents: int, rounds: int, seed: int) -> tuple[float, float, int]
     setup = time.perf_counter() - start
     rng = random.Random(seed)
     order = list(range(agents))
-    for _ in range(rounds):
+    for r in range(rounds):
+        if r % 10 == 0:
+            _progress(f"(c) round {r}/{rounds}, {engine.trades} trades, {time.perf_counter() - start:.1f} s")
         rng.shuffle(order)
         for k in range(0, agents - 1, 2):
             engine.trade(order[k], order[k + 1])
@@ -182,16 +188,20 @@ def run(sizes: dict[str, int], seed: int, *, quick: bool = False) -> dict[str, A
     turns = sizes["turns"]
     total_turns = len(_pairings(names)) * turns
 
+    _progress(f"(a) {len(_pairings(names))} pairings x {turns} turns: axelrod.Match, model mode, crypto mode")
     axl_s = _axelrod_matches(names, turns, seed)
     model_s, model_engine = _play(names, turns, "model", seed)
     crypto_s, crypto_engine = _play(names, turns, "crypto", seed)
+    _progress("(b) statement and raw Ed25519 floors")
     statements = _signed(crypto_engine)
     if len(statements) != len(_signed(model_engine)):
         raise RuntimeError("model and crypto mode signed different numbers of statements")
     floor_s = _statement_floor(statements)
     raw_s = _crypto_floor(statements)
 
+    _progress(f"(c) {sizes['agents']} agents x {sizes['rounds']} rounds, crypto mode")
     pop_s, pop_setup_s, pop_trades = _population(sizes["agents"], sizes["rounds"], seed)
+    _progress(f"(d) Moran process, {sizes['players']} players x {sizes['steps']} generations")
     moran = _moran(sizes["players"], turns, sizes["steps"], seed, sizes["strategies"])
 
     figures = {
