@@ -183,7 +183,9 @@ class AxelrodStrategy(HonestStrategy):
             return
         axl = axelrod_module()
         cid = m.open_contract
-        theirs = axl.Action.C if len(self._got.get(cid, ())) >= self._owed[cid] else axl.Action.D
+        # What a closed turn's receipts saw is in the histories now; only the decision stays (``_plays``),
+        # should the peer ask about that contract again.
+        theirs = axl.Action.C if len(self._got.pop(cid, ())) >= self._owed.pop(cid) else axl.Action.D
         m.player.update_history(m.my_play, theirs)
         m.opponent.update_history(theirs, m.my_play)
         m.open_contract = None
