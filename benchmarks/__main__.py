@@ -57,6 +57,11 @@ BENCHMARKS: Final[dict[str, tuple[str, str]]] = {
         "the live conformance suite against a reference peer process (full_run_s, slowest_case_s, cases, "
         "mutant_kill_rate)",
     ),
+    "population": (
+        "benchmarks.population",
+        "hosted Axelrod strategies trading: model mode vs axelrod.Match, crypto mode vs raw Ed25519, "
+        "1000 agents x 100 rounds, Moran vs axelrod.MoranProcess (needs extra sim)",
+    ),
 }
 
 

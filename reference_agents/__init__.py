@@ -7,6 +7,8 @@ sits above the runtime: ``a2a_coop`` never imports it, except the CLI lazily (``
 
 :data:`AGENTS` describes every agent; :func:`build` makes one by name with parameters given as
 strings (``"0.3"``, ``"did:key:a,did:key:b"``), checked and converted to the field's type.
+``build("axelrod:NAME")`` hosts a strategy of the Axelrod library (:mod:`.axelrod_adapter`, optional
+extra ``sim``; :data:`AXELROD` describes the family); axelrod is imported only then.
 """
 
 from __future__ import annotations
@@ -157,6 +159,23 @@ AGENTS: dict[str, AgentInfo] = {
 }
 
 
+def _axelrod_info() -> AgentInfo:
+    from reference_agents.axelrod_adapter import PREFIX, AxelrodStrategy, build_hosted
+
+    fields = {
+        f.name: f.default
+        for f in dataclasses.fields(AxelrodStrategy)
+        if not f.name.startswith("_") and f.name not in ("artifacts", "player")
+    }
+    summary = "any Axelrod library strategy (axelrod:TitForTat ...): deliver = cooperate, withhold = defect"
+    return AgentInfo(f"{PREFIX}NAME", "hosted", summary, build_hosted, fields)
+
+
+# The hosted Axelrod strategies, one family: `build("axelrod:TitForTat")`. Not in AGENTS (the
+# simulation's types), and cheap to describe: the adapter imports axelrod only to make a player.
+AXELROD = _axelrod_info()
+
+
 def _convert(name: str, value: Any, default: Any) -> Any:
     if not isinstance(value, str):
         return value
@@ -180,12 +199,15 @@ def build(name: str, **params: Any) -> Strategy:
     """The agent ``name`` with ``params`` (strings are converted to each field's type).
 
     Raises:
-        UnknownAgent: no such agent (the message lists them).
+        UnknownAgent: no such agent (the message lists them); for ``axelrod:NAME``, no such Axelrod
+            strategy or axelrod is not installed (the message says which).
         BadParameter: an unknown parameter or a bad value.
     """
     info = AGENTS.get(name)
+    if name.startswith("axelrod:"):
+        info = AXELROD
     if info is None:
-        raise UnknownAgent(f"unknown agent {name!r}; choose one of: {', '.join(AGENTS)}")
+        raise UnknownAgent(f"unknown agent {name!r}; choose one of: {', '.join(AGENTS)}, or axelrod:NAME")
     unknown = sorted(set(params) - set(info.defaults))
     if unknown:
         raise BadParameter(
@@ -194,9 +216,13 @@ def build(name: str, **params: Any) -> Strategy:
         )
     converted = {k: _convert(k, v, info.defaults[k]) for k, v in params.items()}
     try:
+        if info is AXELROD:
+            return info.make(name, **converted)
         return info.make(**converted)
+    except UnknownAgent:
+        raise
     except (ValueError, TypeError) as exc:
         raise BadParameter(f"agent {name}: {exc}") from None
 
 
-__all__ = ["AGENTS", "AgentInfo", "BadParameter", "UnknownAgent", "build"]
+__all__ = ["AGENTS", "AXELROD", "AgentInfo", "BadParameter", "UnknownAgent", "build"]

@@ -105,3 +105,28 @@ def test_reputation_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.
     for key in ("s_10k", "s_100k", "s_1m", "baseline_s_10k", "baseline_s_100k", "baseline_s_1m"):
         assert isinstance(summary[key], float) and summary[key] > 0, key
     assert summary["ratio_1m_vs_100k"] > 0 and "QUICK" in "\n".join(out[:-1])
+
+
+POPULATION_FIGURES = ("model_vs_axelrod_match", "crypto_vs_floor", "s_1000x100", "moran_vs_axelrod")
+
+
+@pytest.mark.slow  # imports axelrod (about 10 s, 0.9 GiB)
+def test_population_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("axelrod")
+    assert main(["population", "--quick"]) == 0
+    out = capsys.readouterr().out.rstrip("\n").splitlines()
+    summary = json.loads(out[-1])
+    assert summary["benchmark"] == "population" and summary["quick"] is True
+    for key in POPULATION_FIGURES:  # figures only; the targets are the benchmark's business
+        assert isinstance(summary[key], float) and summary[key] > 0, key
+    assert set(summary["met"]) == set(POPULATION_FIGURES)
+    assert summary["targets_met"] == all(summary["met"].values())
+    baselines = summary["baselines"]
+    for key in ("axelrod_match_turns_per_s", "raw_sign_verify_per_s", "floor_turns_per_s", "moran_axelrod_s"):
+        assert baselines[key] > 0, key
+    sizes = summary["sizes"]
+    assert (
+        baselines["population_trades"] == sizes["agents"] // 2 * sizes["rounds"]
+    )  # one trade per agent per round
+    assert sizes["statements"] > 0 and len(summary["strategies"]) == sizes["strategies"]
+    assert "QUICK" in "\n".join(out[:-1])

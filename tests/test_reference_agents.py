@@ -254,7 +254,7 @@ def test_agent_list_describes_every_agent(capsys: pytest.CaptureFixture[str]) ->
 
     assert main(["agent", "list", "--json"]) == 0
     docs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [d["name"] for d in docs] == list(reference_agents.AGENTS)
+    assert [d["name"] for d in docs] == [*reference_agents.AGENTS, "axelrod:NAME"]
     assert {d["name"] for d in docs if d["unsafe"]} == {"equivocator", "over-committer"}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any, TextIO
 
 from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError
@@ -27,7 +28,17 @@ def _jsonable(value: Any) -> Any:
 
 def cmd_agent_list(args: argparse.Namespace, out: TextIO) -> int:
     agents = _agents()
-    for info in agents.AGENTS.values():
+    if args.axelrod:
+        from reference_agents import axelrod_adapter
+
+        try:
+            names = axelrod_adapter.strategy_names()
+        except axelrod_adapter.AxelrodUnavailable as exc:
+            raise UsageError(str(exc)) from None
+        for name in names:
+            out.write(f"{axelrod_adapter.PREFIX}{name}\n")
+        return EXIT_OK
+    for info in [*agents.AGENTS.values(), agents.AXELROD]:
         params = {k: _jsonable(v) for k, v in info.defaults.items()}
         if args.json:
             doc = {
@@ -83,3 +94,31 @@ def cmd_sim_parity(args: argparse.Namespace, out: TextIO) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return EXIT_OK if ok else EXIT_INVALID
+
+
+def cmd_sim_axelrod_check(args: argparse.Namespace, out: TextIO) -> int:
+    _agents()
+    from reference_agents import axelrod_adapter, tournament
+
+    names = None if args.names is None else [n for n in args.names.split(",") if n]
+    try:
+        for name in names or []:
+            axelrod_adapter.player_class(name.removeprefix(axelrod_adapter.PREFIX))
+        if names is not None:
+            names = [n.removeprefix(axelrod_adapter.PREFIX) for n in names]
+            if len(names) < 2:
+                raise tournament.CheckError("--names needs at least two strategies")
+        n = len(names) if names is not None else args.strategies
+        print(f"round robin: {n} Axelrod strategies, {args.turns} turns, {args.mode} mode", file=sys.stderr)
+        result = tournament.check(args.strategies, args.turns, seed=args.seed, mode=args.mode, names=names)
+    except (axelrod_adapter.AxelrodUnavailable, axelrod_adapter.UnknownAxelrodStrategy) as exc:
+        raise UsageError(str(exc)) from None
+    except tournament.CheckError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"  {'strategy':<32} {'a2a-coop':>9} {'axelrod':>9}", file=sys.stderr)
+    for name, ours, theirs in sorted(
+        zip(result.strategies, result.ours, result.theirs, strict=True), key=lambda r: -r[2]
+    ):
+        print(f"  {name:<32} {ours:9.4f} {theirs:9.4f}", file=sys.stderr)
+    out.write(json.dumps(result.as_json(), sort_keys=True) + "\n")
+    return EXIT_OK

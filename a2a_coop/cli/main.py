@@ -578,6 +578,12 @@ def build_parser() -> argparse.ArgumentParser:
     asub = p.add_subparsers(dest="agent_command", required=True, metavar="ACTION")
     a = asub.add_parser("list", help="describe every reference agent and its parameters")
     a.add_argument("--json", action="store_true", help="one JSON object per agent, one per line")
+    a.add_argument(
+        "--axelrod",
+        action="store_true",
+        help="list the Axelrod library's strategies that agent run --strategy axelrod:NAME hosts "
+        "(needs the extra sim; imports axelrod, about 10 s)",
+    )
     a.set_defaults(func=_Command("agents", "cmd_agent_list", networked=False))
     a = asub.add_parser(
         "run",
@@ -606,6 +612,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sim_parsers(ssub, _Command)
     _add_sim_parity(ssub)
+    s = ssub.add_parser(
+        "axelrod-check",
+        help="round robin of hosted Axelrod strategies through a2a-coop vs axelrod.Tournament (Spearman)",
+        description="Every pair of --strategies hosted Axelrod strategies plays --turns trades between "
+        "two peers (deliver = cooperate, withhold = defect); the ranking is compared with "
+        "axelrod.Tournament's on the same strategies, turns and payoffs. Prints a table on stderr and, "
+        "last on stdout, one JSON line with spearman. Needs the extra sim.",
+    )
+    s.add_argument("--strategies", type=positive, default=20, help="how many, drawn with --seed (default 20)")
+    s.add_argument("--turns", type=positive, default=100, help="trades per pair (default 100)")
+    s.add_argument("--seed", type=non_negative, default=0, help="(default 0)")
+    s.add_argument(
+        "--mode",
+        choices=["crypto", "model"],
+        default="crypto",
+        help="crypto: every statement signed and verified (default); model: no cryptography",
+    )
+    s.add_argument("--names", metavar="NAME,NAME", help="these Axelrod strategies instead of a draw")
+    s.set_defaults(func=_Command("agents", "cmd_sim_axelrod_check", networked=False))
 
     p = sub.add_parser(
         "demo",

@@ -102,6 +102,12 @@ class PeerVerifier(EvidenceVerifier):
         super().__init__(me=me)
         self._acks: dict[tuple[str, bytes], bytes] = {}  # (acknowledger, statement) -> earliest Ack
 
+    def verify(self, data: bytes) -> VerifiedStatement:
+        """Stateless acceptance of envelope bytes (:func:`verify_statement`: signature, encoding, header).
+        A method so that a simulation's model mode (``reference_agents.engine``) can leave the
+        cryptography out; no runtime path does."""
+        return verify_statement(data)
+
     def ack_of(self, by: str, digest: bytes) -> VerifiedStatement | None:
         """The earliest Ack by ``by`` naming ``digest`` that we hold, if any."""
         ack = self._acks.get((by, digest))
@@ -223,7 +229,7 @@ class Peer:
             CoopError: the statement (or its context) is refused; nothing was recorded.
         """
         with self.lock:
-            request = verify_statement(envelope)
+            request = self.verifier.verify(envelope)
             # Whoever opens a negotiation with us needs our mandate to check our answers.
             prefix = [self.mandate_vs.envelope] if request.body == "offer" else []
             staged = self._staged.get(request.digest)

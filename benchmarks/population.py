@@ -1,0 +1,313 @@
+"""Population simulation speed against the Axelrod library and the Ed25519 floor:
+``python -m benchmarks population`` (issue 13, item 7; needs the extra ``sim``).
+
+Four figures, all measured in one run, each against its baseline measured in the same run:
+
+* ``model_vs_axelrod_match`` (target >= 0.5): turns per second of hosted Axelrod strategies trading
+  in **model mode** (:mod:`reference_agents.engine`: every peer, policy guard, negotiation state
+  machine and mandate check, no cryptography) over ``axelrod.Match`` on the same pairings and turns
+  (every pair of ``--strategies`` strategies, ``--turns`` turns). A turn here is a whole protocol
+  trade (Offer, Accept, a Delivery per side that cooperates, a Receipt per Delivery: 4-6 statements
+  built, guarded and taken by the other peer); in Axelrod it is two method calls. So the run also
+  measures the **statement floor**: just building, canonically encoding and digesting those same
+  statements, no rule checked (``floor_turns_per_s``) -- what any implementation that writes the
+  protocol's statements pays -- and reports ``floor_vs_axelrod_match`` and ``model_vs_floor``.
+* ``crypto_vs_floor`` (target >= 0.6): the same pairings in **crypto mode** (every statement signed
+  by its issuer and verified by its receiver) against raw PyNaCl: ``SigningKey.sign`` and
+  ``VerifyKey.verify`` of the very signed bytes (PAE) of the same statements, once each -- the
+  ratio of the raw time to ours.
+* ``s_1000x100`` (target < 60): wall time of ``--agents`` (1,000) agents x ``--rounds`` (100) rounds in
+  crypto mode, setup included. A **round**: the agents are shuffled with the run's seeded RNG and
+  paired off; each pair makes one trade, the first of the pair offering (so every agent is in exactly
+  one trade per round: agents / 2 trades). The agents cycle through three reference agents that need
+  no escrow: honest, reciprocal (tit-for-tat with forgiveness) and reneger.
+* ``moran_vs_axelrod`` (target >= 1): ``axelrod.MoranProcess`` time over ours for ``--moran-steps``
+  generations of a ``--moran-players`` (30) population of deterministic hosted strategies (three of
+  each type), same turns, game and fitness (:class:`reference_agents.tournament.MoranRun`); ours plays
+  each pair of types once through a2a-coop in model mode, as Axelrod's deterministic cache plays each
+  pair of types once.
+
+The last line printed is one JSON object with those keys, their baselines, and ``targets_met``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import json
+import platform
+import random
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, Final
+
+import nacl
+import nacl.signing
+
+from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE, pae
+from a2a_coop.protocol.statements import Statement, VerifiedStatement
+from a2a_coop.testing import derive
+
+NAME: Final = "population"
+TARGETS: Final = {
+    "model_vs_axelrod_match": (">=", 0.5),
+    "crypto_vs_floor": (">=", 0.6),
+    "s_1000x100": ("<", 60.0),
+    "moran_vs_axelrod": (">=", 1.0),
+}
+DEFAULTS: Final = {"strategies": 8, "turns": 100, "agents": 1000, "rounds": 100, "players": 30, "steps": 1000}
+QUICK: Final = {"strategies": 3, "turns": 5, "agents": 12, "rounds": 3, "players": 6, "steps": 10}
+POPULATION_TYPES: Final = ("honest", "reciprocal", "reneger")
+
+
+def _progress(message: str) -> None:
+    print(f"[population] {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+def _pairings(names: Sequence[str]) -> list[tuple[int, int]]:
+    return [(i, j) for i in range(len(names)) for j in range(i + 1, len(names))]
+
+
+def _play(names: Sequence[str], turns: int, mode: str, seed: int) -> tuple[float, Any]:
+    """Seconds for every pairing to play ``turns`` trades in ``mode`` (setup not timed), and the engine."""
+    from reference_agents.axelrod_adapter import AxelrodStrategy
+    from reference_agents.engine import Engine
+
+    engine = Engine(
+        [AxelrodStrategy(player=n, seed=seed + i, turns=turns) for i, n in enumerate(names)],
+        mode=mode,
+        seed=seed,
+        tag="bench-pairings",  # the same keys in both modes: the same seeds, the same trades
+    )
+    gc.collect()
+    start = time.perf_counter()
+    for i, j in _pairings(names):
+        for turn in range(turns):
+            engine.trade(i, j) if turn % 2 == 0 else engine.trade(j, i)
+    return time.perf_counter() - start, engine
+
+
+def _axelrod_matches(names: Sequence[str], turns: int, seed: int) -> float:
+    from reference_agents.axelrod_adapter import axelrod_game, axelrod_module
+
+    axl = axelrod_module()
+    by_name = {s.__name__: s for s in axl.strategies}
+    game = axelrod_game()
+    gc.collect()
+    start = time.perf_counter()
+    for i, j in _pairings(names):
+        axl.Match([by_name[names[i]](), by_name[names[j]]()], turns=turns, game=game, seed=seed).play()
+    return time.perf_counter() - start
+
+
+def _signed(engine: Any) -> list[VerifiedStatement]:
+    """Every statement the engine's peers signed during the trades (not the setup's mandates)."""
+    out: dict[bytes, VerifiedStatement] = {}
+    for agent in engine.agents:
+        for vs in agent.peer.verifier.statements.values():
+            if vs.issuer == agent.peer.did:
+                out[vs.digest] = vs
+    return list(out.values())
+
+
+def _statement_floor(statements: Sequence[VerifiedStatement]) -> float:
+    """Seconds to build each statement afresh, encode it canonically and digest it: no rules."""
+    sha256 = hashlib.sha256
+    gc.collect()
+    start = time.perf_counter()
+    for vs in statements:
+        stmt = Statement()
+        stmt.CopyFrom(vs.statement)
+        sha256(pae(STATEMENT_PAYLOAD_TYPE, stmt.SerializeToString(deterministic=True))).digest()
+    return time.perf_counter() - start
+
+
+def _crypto_floor(statements: Sequence[VerifiedStatement]) -> float:
+    """Seconds for raw PyNaCl to sign and then verify the signed bytes (PAE) of each statement."""
+    messages = [
+        pae(STATEMENT_PAYLOAD_TYPE, vs.statement.SerializeToString(deterministic=True)) for vs in statements
+    ]
+    key = nacl.signing.SigningKey(derive("bench/population/floor"))
+    verify_key = key.verify_key
+    gc.collect()
+    start = time.perf_counter()
+    for message in messages:
+        verify_key.verify(key.sign(message))
+    return time.perf_counter() - start
+
+
+def _population(agents: int, rounds: int, seed: int) -> tuple[float, float, float, int]:
+    """Wall seconds (setup included), setup seconds and CPU seconds of ``agents`` x ``rounds`` in crypto
+    mode (CPU time too: on a shared machine it tells what the wall time would be on an idle one)."""
+    from reference_agents import build
+    from reference_agents.engine import Engine
+
+    gc.collect()
+    start, cpu = time.perf_counter(), time.process_time()
+    engine = Engine(
+        [build(POPULATION_TYPES[i % len(POPULATION_TYPES)]) for i in range(agents)],
+        mode="crypto",
+        seed=seed,
+        tag="bench-population",
+    )
+    setup = time.perf_counter() - start
+    rng = random.Random(seed)
+    order = list(range(agents))
+    for r in range(rounds):
+        if r % 10 == 0:
+            _progress(f"(c) round {r}/{rounds}, {engine.trades} trades, {time.perf_counter() - start:.1f} s")
+        rng.shuffle(order)
+        for k in range(0, agents - 1, 2):
+            engine.trade(order[k], order[k + 1])
+    return time.perf_counter() - start, setup, time.process_time() - cpu, engine.trades
+
+
+def _moran(players: int, turns: int, steps: int, seed: int, strategies: int) -> dict[str, Any]:
+    from reference_agents import tournament
+
+    pool = tournament.deterministic(tournament.pick(min(3 * players, 60), seed))
+    types = pool[: max(2, players // 3)]
+    population = [types[k % len(types)] for k in range(players)]
+    gc.collect()
+    start = time.perf_counter()
+    ours = tournament.MoranRun(list(population), turns, seed=seed, mode="model")
+    ours.run(steps)
+    ours_s = time.perf_counter() - start
+    gc.collect()
+    start = time.perf_counter()
+    tournament.axelrod_moran(population, turns, steps, seed=seed)
+    axl_s = time.perf_counter() - start
+    return {"types": types, "ours_s": ours_s, "axelrod_s": axl_s, "trades": ours.trades}
+
+
+def run(sizes: dict[str, int], seed: int, *, quick: bool = False) -> dict[str, Any]:
+    from reference_agents import tournament
+
+    names = tournament.pick(sizes["strategies"], seed)
+    turns = sizes["turns"]
+    total_turns = len(_pairings(names)) * turns
+
+    _progress(f"(a) {len(_pairings(names))} pairings x {turns} turns: axelrod.Match, model mode, crypto mode")
+    axl_s = _axelrod_matches(names, turns, seed)
+    model_s, model_engine = _play(names, turns, "model", seed)
+    crypto_s, crypto_engine = _play(names, turns, "crypto", seed)
+    _progress("(b) statement and raw Ed25519 floors")
+    statements = _signed(crypto_engine)
+    if len(statements) != len(_signed(model_engine)):
+        raise RuntimeError("model and crypto mode signed different numbers of statements")
+    floor_s = _statement_floor(statements)
+    raw_s = _crypto_floor(statements)
+
+    _progress(f"(c) {sizes['agents']} agents x {sizes['rounds']} rounds, crypto mode")
+    pop_s, pop_setup_s, pop_cpu_s, pop_trades = _population(sizes["agents"], sizes["rounds"], seed)
+    _progress(f"(d) Moran process, {sizes['players']} players x {sizes['steps']} generations")
+    moran = _moran(sizes["players"], turns, sizes["steps"], seed, sizes["strategies"])
+
+    figures = {
+        "model_vs_axelrod_match": axl_s / model_s,
+        "crypto_vs_floor": raw_s / crypto_s,
+        "s_1000x100": pop_s,
+        "moran_vs_axelrod": moran["axelrod_s"] / moran["ours_s"],
+    }
+    met = {k: (figures[k] >= v if op == ">=" else figures[k] < v) for k, (op, v) in TARGETS.items()}
+    n = len(statements)
+    return {
+        "benchmark": NAME,
+        "quick": quick,
+        **{k: round(v, 4) for k, v in figures.items()},
+        "targets": {k: f"{op} {v}" for k, (op, v) in TARGETS.items()},
+        "targets_met": all(met.values()),
+        "met": met,
+        "baselines": {
+            "axelrod_match_turns_per_s": round(total_turns / axl_s, 1),
+            "model_turns_per_s": round(total_turns / model_s, 1),
+            "crypto_turns_per_s": round(total_turns / crypto_s, 1),
+            "floor_turns_per_s": round(total_turns / floor_s, 1),
+            "floor_vs_axelrod_match": round(axl_s / floor_s, 4),
+            "model_vs_floor": round(floor_s / model_s, 4),
+            "crypto_statements_per_s": round(n / crypto_s, 1),
+            "raw_sign_verify_per_s": round(n / raw_s, 1),
+            "model_vs_crypto": round(crypto_s / model_s, 3),
+            "population_trades": pop_trades,
+            "population_setup_s": round(pop_setup_s, 2),
+            "population_cpu_s": round(pop_cpu_s, 2),
+            "population_trades_per_s": round(pop_trades / (pop_s - pop_setup_s), 1),
+            "moran_ours_s": round(moran["ours_s"], 3),
+            "moran_axelrod_s": round(moran["axelrod_s"], 3),
+            "moran_trades": moran["trades"],
+        },
+        "sizes": {**sizes, "pairings": len(_pairings(names)), "statements": n, "seed": seed},
+        "strategies": names,
+        "moran_types": moran["types"],
+        "env": {"python": platform.python_version(), "pynacl": nacl.__version__},
+    }
+
+
+def table(r: dict[str, Any]) -> str:
+    b, s = r["baselines"], r["sizes"]
+    lines = [
+        f"population benchmark: {len(r['strategies'])} hosted Axelrod strategies, {s['pairings']} pairings "
+        f"x {s['turns']} turns; {s['agents']} agents x {s['rounds']} rounds; Moran {s['players']} players "
+        f"x {s['steps']} generations; seed {s['seed']}",
+        "",
+        f"  {'':<46}{'ours':>14}{'baseline':>14}{'ratio':>10}  target",
+        f"  {'(a) turns/s, model mode vs axelrod.Match':<46}{b['model_turns_per_s']:>14,.0f}"
+        f"{b['axelrod_match_turns_per_s']:>14,.0f}{r['model_vs_axelrod_match']:>10.3f}  >= 0.5",
+        f"  {'    statement floor (build+encode+digest)':<46}{b['floor_turns_per_s']:>14,.0f}"
+        f"{b['axelrod_match_turns_per_s']:>14,.0f}{b['floor_vs_axelrod_match']:>10.3f}",
+        f"  {'(b) statements/s, crypto vs raw sign+verify':<46}{b['crypto_statements_per_s']:>14,.0f}"
+        f"{b['raw_sign_verify_per_s']:>14,.0f}{r['crypto_vs_floor']:>10.3f}  >= 0.6",
+        f"  {'(c) s, 1000 agents x 100 rounds (crypto)':<46}{r['s_1000x100']:>14.1f}"
+        f"{'':>14}{'':>10}  < 60  ({b['population_trades']} trades, "
+        f"{b['population_trades_per_s']:,.0f}/s, setup {b['population_setup_s']} s, "
+        f"CPU {b['population_cpu_s']} s)",
+        f"  {'(d) s, Moran process, ours vs axelrod':<46}{b['moran_ours_s']:>14.2f}"
+        f"{b['moran_axelrod_s']:>14.2f}{r['moran_vs_axelrod']:>10.3f}  >= 1",
+        "",
+        f"model mode vs its own statement floor: {b['model_vs_floor']:.3f}; crypto mode costs "
+        f"{b['model_vs_crypto']:.2f}x model mode.",
+        "targets: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in r["met"].items()),
+    ]
+    if r["quick"]:
+        lines.append("QUICK run: tiny sizes, the figures mean nothing")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks population",
+        description="Model and crypto mode vs axelrod.Match, raw Ed25519 and axelrod.MoranProcess; "
+        "1000 agents x 100 rounds (needs the extra sim).",
+    )
+    for key, flag in (
+        ("strategies", "--strategies"),
+        ("turns", "--turns"),
+        ("agents", "--agents"),
+        ("rounds", "--rounds"),
+        ("players", "--moran-players"),
+        ("steps", "--moran-steps"),
+    ):
+        parser.add_argument(flag, dest=key, type=int, default=None, help=f"(default {DEFAULTS[key]})")
+    parser.add_argument("--seed", type=int, default=0, help="(default 0)")
+    parser.add_argument("--quick", action="store_true", help="smoke test: tiny sizes (figures meaningless)")
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    base = QUICK if args.quick else DEFAULTS
+    sizes = {k: (getattr(args, k) if getattr(args, k) is not None else v) for k, v in base.items()}
+    if sizes["strategies"] < 2 or sizes["players"] < 2 or sizes["agents"] < 2 or min(sizes.values()) < 1:
+        parser.error("sizes must be positive; --strategies, --agents and --moran-players at least 2")
+    try:
+        from reference_agents.axelrod_adapter import AxelrodUnavailable, axelrod_module
+
+        axelrod_module()
+    except AxelrodUnavailable as exc:
+        parser.error(str(exc))
+    result = run(sizes, args.seed, quick=args.quick)
+    print(table(result))
+    print(json.dumps(result, separators=(",", ":")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Simulation engine: many agents, each a real :class:`~a2a_coop.runtime.peer.Peer`, trading in one
+process, in one of two modes that produce the same trades.
+
+* **crypto** -- every statement is signed (Ed25519) by its issuer and verified by its receiver, as
+  between peers on a network: the stateless checks (:func:`~a2a_coop.protocol.statements.verify_statement`:
+  signature, canonical encoding, header and body rules), then the contextual ones (chain, mandate,
+  negotiation state machine, exposure).
+* **model** -- the same peers, policy guard, negotiation state machine and mandate checks, with the
+  cryptography taken out: statements are not signed (a :class:`NullSigner` writes 64 zero bytes where
+  the signature goes) and not signature-checked or re-decoded on receipt (a :class:`TrustingVerifier`
+  takes the very statement its issuer's guard checked, from the in-process :class:`ModelWire`, and
+  runs every contextual check on it). Nothing of the protocol logic is copied: both classes plug into
+  the seams the runtime has (the key a Peer signs with, the verifier it builds), and only
+  :class:`Engine` in model mode ever makes them. A Peer built any other way -- every runtime default --
+  signs and verifies. Model mode exists to run large simulations fast; its statements verify nowhere.
+
+A trade here is the one :func:`trade` makes: ``i`` offers ``j`` an even swap of one ``work`` item of
+declared value ``VALUE`` each way, with no escrow and no bond, and both peers' strategies carry it as
+far as they go (accept or not, deliver or withhold, receipt). Its outcome is who delivered. Both
+modes give the same outcomes for the same strategies and seed (tests/test_engine.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from a2a_coop.protocol.envelope import decode_envelope, statement_digest
+from a2a_coop.protocol.identity import SIGNATURE_BYTES, Keypair
+from a2a_coop.protocol.statements import VerifiedStatement, check_header, decode_statement
+from a2a_coop.runtime.peer import Peer, PeerVerifier, drive
+from a2a_coop.runtime.strategy import Strategy
+from a2a_coop.testing import DAY_MS, FixedClock, Party, derive, service
+
+MODES: Final = ("crypto", "model")
+VALUE: Final = 500
+BIG: Final = 10**15
+# Caps no simulation reaches: the guard still checks every statement against them.
+CAPS: Final = {"budget_per_period": BIG, "max_outstanding": BIG, "max_per_deal": BIG}
+TRADE_MS: Final = 1_000  # the clock moves this much per trade
+
+
+class EngineError(ValueError):
+    """A bad engine parameter (unknown mode, too few agents)."""
+
+
+class NullSigner(Keypair):
+    """Model mode only: a key that signs nothing (64 zero bytes). Its did is the real key's."""
+
+    def sign(self, message: bytes) -> bytes:
+        return bytes(SIGNATURE_BYTES)
+
+
+class ModelWire:
+    """Model mode only: statements travel between in-process peers as the objects their issuer's policy
+    guard checked, looked up by envelope bytes (which carry no valid signature)."""
+
+    def __init__(self) -> None:
+        self.sent: dict[bytes, VerifiedStatement] = {}
+
+
+class TrustingVerifier(PeerVerifier):
+    """Model mode only: every contextual check of a peer's verifier, and no signature check.
+
+    A statement that came over the :class:`ModelWire` is taken as its issuer signed it; anything else
+    (a mandate signed for real at setup) is decoded and its header and body rules checked, its
+    signature not.
+    """
+
+    def __init__(self, *, me: str, wire: ModelWire) -> None:
+        super().__init__(me=me)
+        self.wire = wire
+
+    def verify(self, data: bytes) -> VerifiedStatement:
+        vs = self.wire.sent.get(data)
+        if vs is not None:
+            return vs
+        env = decode_envelope(data)
+        stmt = decode_statement(env.payload)
+        body = check_header(stmt, env.signatures[0].keyid)
+        return VerifiedStatement(data, statement_digest(env.payload), stmt, body)
+
+    def accept(
+        self, data: bytes, now_ms: int | None = None, *, ours: bool = False, received_ms: int | None = None
+    ) -> VerifiedStatement:
+        return self.accept_statement(self.verify(data), now_ms, ours=ours, received_ms=received_ms)
+
+    def record(self, vs: VerifiedStatement) -> None:
+        super().record(vs)  # our own statement, just through the guard: it goes on the wire
+        self.wire.sent[vs.envelope] = vs
+
+
+class ModelPeer(Peer):
+    """Model mode only: a Peer whose verifier trusts the :class:`ModelWire` (see the module docstring)."""
+
+    def __init__(self, *args: object, wire: ModelWire, **kw: object) -> None:
+        self.wire = wire
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+
+    def _new_verifier(self) -> PeerVerifier:
+        verifier = TrustingVerifier(me=self.key.did, wire=self.wire)
+        verifier.on_fork = self._fork_seen
+        return verifier
+
+
+@dataclass
+class Agent:
+    name: str
+    party: Party
+    peer: Peer
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One trade: whether a contract formed, and whether each side delivered everything it owed."""
+
+    contract: bool
+    delivered: tuple[bool, bool]  # (offerer, responder)
+
+
+class Engine:
+    """Agents with the given strategies, each a Peer on one shared fixed clock, in ``mode``.
+
+    Keys, mandates and nonces derive from ``seed`` and each agent's index, so a run is reproducible bit
+    for bit (in crypto mode, down to the envelopes).
+    """
+
+    def __init__(
+        self, strategies: Sequence[Strategy], *, mode: str = "crypto", seed: int = 0, tag: str = "sim"
+    ) -> None:
+        if mode not in MODES:
+            raise EngineError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+        self.mode, self.seed = mode, seed
+        self.clock = FixedClock()
+        self.wire = ModelWire()
+        self.agents = [self._agent(f"{tag}/{seed}/{i}", s) for i, s in enumerate(strategies)]
+        self.trades = 0
+
+    def _agent(self, name: str, strategy: Strategy) -> Agent:
+        party = Party(name, self.clock, mandate_caps=CAPS)
+        counter = itertools.count()
+        common = {
+            "strategy": strategy,
+            "clock": lambda: self.clock.now_ms,
+            "nonce": lambda: derive(f"nonce/{name}/{next(counter)}", 16),
+            "attest": False,
+        }
+        peer: Peer
+        if self.mode == "model":
+            key = NullSigner(party.agent.key.seed)
+            peer = ModelPeer(key, party.mandate_vs.envelope, wire=self.wire, **common)
+        else:
+            peer = Peer(party.agent.key, party.mandate_vs.envelope, **common)  # type: ignore[arg-type]
+        return Agent(name, party, peer)
+
+    def trade(self, i: int, j: int) -> Outcome:
+        """Agent ``i`` offers agent ``j`` an even swap (see the module docstring); both carry it out."""
+        a, b = self.agents[i].peer, self.agents[j].peer
+        deadline = self.clock.now_ms + DAY_MS
+        item = service("work", value=VALUE, deadline_ms=deadline)
+        proposal = self.agents[i].party.proposal(gives=[item], wants=[item])
+        offer = a.propose(b.did, proposal)
+        drive(a, b.exchange, offer)
+        self.clock.advance(TRADE_MS)
+        self.trades += 1
+        c = a.negotiation(offer.header.negotiation_id).contract
+        if c is None:
+            return Outcome(False, (False, False))
+        done = tuple(all((p.did, k) in c.delivered for k in range(len(c.gives(p.did)))) for p in (a, b))
+        return Outcome(True, (done[0], done[1]))

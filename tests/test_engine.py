@@ -1,0 +1,136 @@
+"""The simulation engine (issue 13): model mode and crypto mode make the same trades; model mode leaves
+out the cryptography and nothing else, and is reachable only through the engine."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+
+import pytest
+
+from a2a_coop.protocol.errors import CoopError, SignatureInvalid
+from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.runtime.peer import Peer, PeerVerifier
+from a2a_coop.runtime.strategy import WithholdingStrategy
+from reference_agents import build
+from reference_agents.engine import MODES, Engine, EngineError, ModelPeer, Outcome, TrustingVerifier
+
+MIX = ("honest", "reciprocal", "reneger", "honest", "reciprocal", "reneger")
+
+
+def _schedule(n: int, trades: int, seed: int) -> list[tuple[int, int]]:
+    rng = random.Random(seed)
+    return [tuple(rng.sample(range(n), 2)) for _ in range(trades)]  # type: ignore[misc]
+
+
+def _run(mode: str, seed: int) -> tuple[list[Outcome], Engine]:
+    strategies = [
+        build(kind, **({"seed": str(seed + i)} if kind == "reciprocal" else {})) for i, kind in enumerate(MIX)
+    ]
+    strategies.append(WithholdingStrategy(every=3))
+    engine = Engine(strategies, mode=mode, seed=seed)
+    return [engine.trade(i, j) for i, j in _schedule(len(strategies), 40, seed)], engine
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_model_and_crypto_mode_make_the_same_trades(seed: int) -> None:
+    model, model_engine = _run("model", seed)
+    crypto, crypto_engine = _run("crypto", seed)
+    assert model == crypto
+    # Not vacuous: contracts formed, and some sides delivered while others withheld.
+    assert all(o.contract for o in crypto)
+    sides = [d for o in crypto for d in o.delivered]
+    assert True in sides and False in sides
+    # The very same statements, down to their digests: only the signatures differ.
+    for m, c in zip(model_engine.agents, crypto_engine.agents, strict=True):
+        assert m.peer.writer.next_seq == c.peer.writer.next_seq
+        assert m.peer.writer.prev == c.peer.writer.prev
+
+
+def test_a_different_seed_changes_the_trades() -> None:
+    assert _run("model", 0)[0] != _run("model", 1)[0]
+
+
+def test_crypto_mode_signs_and_model_mode_does_not() -> None:
+    _, crypto = _run("crypto", 0)
+    _, model = _run("model", 0)
+    theirs = crypto.agents[0].peer
+    signed = [vs for vs in theirs.verifier.statements.values() if vs.issuer == theirs.did]
+    assert signed and all(verify_statement(vs.envelope).digest == vs.digest for vs in signed)
+    mine = model.agents[0].peer
+    unsigned = [vs for vs in mine.verifier.statements.values() if vs.issuer == mine.did]
+    assert unsigned
+    for vs in unsigned:
+        with pytest.raises(SignatureInvalid):
+            verify_statement(vs.envelope)
+
+
+def test_a_runtime_peer_refuses_what_model_mode_produced() -> None:
+    """Model mode's statements verify nowhere: a Peer built with the runtime's defaults refuses them."""
+    engine = Engine([build("honest"), build("honest")], mode="model")
+    a, b = engine.agents
+    offer = a.peer.propose(b.peer.did, a.party.proposal())
+    plain = Peer(b.party.agent.key, b.party.mandate_vs.envelope)
+    assert type(plain.verifier) is PeerVerifier
+    with pytest.raises(SignatureInvalid):
+        plain.exchange(offer.envelope, a.peer.send_context())
+
+
+def test_model_mode_still_runs_the_protocol_checks() -> None:
+    """No signature check, but the contextual ones hold: a replayed Offer is refused as in crypto mode."""
+    for mode in MODES:
+        engine = Engine([build("honest"), build("honest")], mode=mode)
+        a, b = engine.agents
+        assert isinstance(b.peer.verifier, TrustingVerifier) == (mode == "model")
+        assert isinstance(b.peer, ModelPeer) == (mode == "model")
+        offer = a.peer.propose(b.peer.did, a.party.proposal())
+        b.peer.exchange(offer.envelope, a.peer.send_context())
+        with pytest.raises(CoopError) as err:
+            b.peer.exchange(offer.envelope, a.peer.send_context())
+        assert err.value.code == "REPLAYED", mode
+
+
+def test_unknown_mode_is_a_typed_error() -> None:
+    with pytest.raises(EngineError, match="choose one of: crypto, model"):
+        Engine([build("honest")], mode="fast")
+
+
+def test_axelrod_is_not_imported_by_reference_agents_the_engine_or_the_cli() -> None:
+    code = (
+        "import sys, reference_agents, reference_agents.engine, reference_agents.axelrod_adapter, "
+        "a2a_coop.cli.main, a2a_coop.cli.agents; "
+        "reference_agents.build('reciprocal'); "
+        "sys.exit('axelrod' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_axelrod_strategy_without_axelrod_is_a_one_line_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: object
+) -> None:
+    import reference_agents
+    from a2a_coop.cli import main
+    from reference_agents import axelrod_adapter
+
+    monkeypatch.setitem(sys.modules, "axelrod", None)  # import axelrod raises ImportError
+    axelrod_adapter.axelrod_module.cache_clear()
+    try:
+        with pytest.raises(reference_agents.UnknownAgent, match=r"pip install 'a2a-coop\[sim\]'"):
+            reference_agents.build("axelrod:TitForTat")
+        files = ["--key", "k", "--mandate", "m", "--journal", "j"]
+        assert main(["agent", "run", "--strategy", "axelrod:TitForTat", *files]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and "[sim]" in err
+        assert main(["sim", "axelrod-check", "--strategies", "3"]) == 2
+        assert "[sim]" in capsys.readouterr().err
+    finally:
+        axelrod_adapter.axelrod_module.cache_clear()
+
+
+def test_agent_list_describes_the_hosted_axelrod_family(capsys: pytest.CaptureFixture[str]) -> None:
+    from a2a_coop.cli import main
+
+    assert main(["agent", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "axelrod:NAME" in out and "deliver = cooperate" in out
