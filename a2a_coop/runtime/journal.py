@@ -95,9 +95,10 @@ from typing import Any, Final, Literal
 
 import msgpack
 
-from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.envelope import decode_envelope
+from a2a_coop.protocol.statements import VerifiedStatement, decode_statement
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 2: the nonce column and the indexes reads from the journal use
 APPLICATION_ID: Final = 0x41324143  # "A2AC": marks the SQLite file as an a2a-coop journal
 OUT: Final = "out"
 IN: Final = "in"
@@ -107,6 +108,15 @@ _MAX_SQLITE_INT: Final = 2**63 - 1
 
 Durability = Literal["full", "normal"]
 _SYNCHRONOUS: Final[dict[str, str]] = {"full": "FULL", "normal": "NORMAL"}
+
+# What a peer that forgot a finished negotiation reads from the journal instead (bounded memory):
+# replay memory by (issuer, nonce) (RPL-001), any issuer's chain by seq (CHN-003..005), a
+# negotiation's statements. Version 2 added them; a version 1 file gets them when opened.
+_INDEXES_V2: Final = """
+CREATE INDEX statements_nonce ON statements (issuer, nonce);
+CREATE INDEX statements_seq ON statements (issuer, seq);
+CREATE INDEX statements_negotiation ON statements (negotiation_id) WHERE negotiation_id != x'';
+"""
 
 _SCHEMA: Final = f"""
 -- did:key strings (about 56 bytes) interned as small integers: rows and the index stay small.
@@ -123,11 +133,13 @@ CREATE TABLE statements (
     negotiation_id BLOB NOT NULL,
     body TEXT NOT NULL,
     at_ms INTEGER NOT NULL,
-    envelope BLOB NOT NULL             -- exactly as signed or received
+    envelope BLOB NOT NULL,            -- exactly as signed or received
+    nonce BLOB NOT NULL DEFAULT x''    -- the header's nonce (RPL-001 reads it from here)
 );
 -- Never two of our statements at one seq (CHN-004), whatever the Python does. This index is
 -- also our chain heads: an issuer's head is its highest outgoing seq (see chain_head).
 CREATE UNIQUE INDEX statements_out_seq ON statements (issuer, seq) WHERE direction = '{OUT}';
+{_INDEXES_V2}
 CREATE TABLE answers (
     request BLOB PRIMARY KEY REFERENCES statements (digest),
     replies BLOB NOT NULL              -- msgpack array of reply digests, in reply order
@@ -139,8 +151,8 @@ CREATE TABLE meta (
 """
 
 _INSERT: Final = (
-    "INSERT INTO statements (digest, direction, issuer, seq, negotiation_id, body, at_ms, envelope) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO statements (digest, direction, issuer, seq, negotiation_id, body, at_ms, envelope, nonce) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _UPSERT_META: Final = (
     "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -467,7 +479,9 @@ class Journal:
         # The first statement of ours this journal sees may start above 0 (a key with history
         # elsewhere): the journal can only guard the seqs it has been told about.
         try:
-            cur.execute(_INSERT, (vs.digest, OUT, iid, seq, h.negotiation_id, vs.body, at_ms, vs.envelope))
+            cur.execute(
+                _INSERT, (vs.digest, OUT, iid, seq, h.negotiation_id, vs.body, at_ms, vs.envelope, h.nonce)
+            )
         except sqlite3.IntegrityError:  # the digest is stored already, or the seq is (another writer)
             if cur.execute(_DIRECTION, (vs.digest,)).fetchone() == (IN,):
                 raise JournalConflict(
@@ -510,6 +524,7 @@ class Journal:
                     vs.body,
                     at_ms,
                     vs.envelope,
+                    h.nonce,
                 ),
             )
         except sqlite3.IntegrityError:  # stored before: a retried request, or one of our own statements
@@ -699,6 +714,55 @@ class Journal:
             row = self._cur.execute("SELECT envelope FROM statements WHERE digest = ?", (digest,)).fetchone()
         return None if row is None else row[0]
 
+    def by_nonce(self, issuer: str, nonce: bytes) -> bytes | None:
+        """The digest of a journaled statement by ``issuer`` with header nonce ``nonce``, or None."""
+        with self._io:
+            iid = self._issuer_id(self._cur, issuer)
+            row = (
+                None
+                if iid is None
+                else self._cur.execute(
+                    "SELECT digest FROM statements WHERE issuer = ? AND nonce = ? LIMIT 1", (iid, nonce)
+                ).fetchone()
+            )
+        return None if row is None else row[0]
+
+    def at_seq(
+        self, issuer: str, seq: int, *, nearest: Literal["at", "below", "above"] = "at"
+    ) -> bytes | None:
+        """The envelope of ``issuer``'s journaled statement (either direction) at ``seq``, or with
+        ``nearest`` the nearest one below or above it; None if there is none."""
+        if not 0 <= seq <= _MAX_SQLITE_INT:
+            return None
+        where, order = {"at": ("seq = ?", ""), "below": ("seq < ?", "DESC"), "above": ("seq > ?", "")}[
+            nearest
+        ]
+        with self._io:
+            iid = self._issuer_id(self._cur, issuer)
+            row = (
+                None
+                if iid is None
+                else self._cur.execute(
+                    f"SELECT envelope FROM statements WHERE issuer = ? AND {where} "
+                    f"ORDER BY seq {order} LIMIT 1",
+                    (iid, seq),
+                ).fetchone()
+            )
+        return None if row is None else row[0]
+
+    def negotiation(self, negotiation_id: bytes, *, upto: int | None = None) -> list[bytes]:
+        """The envelopes of one negotiation's statements, in journal order (empty if none); ``upto``:
+        only rows up to that rowid."""
+        if not negotiation_id:
+            return []
+        with self._io:
+            rows = self._cur.execute(
+                "SELECT envelope FROM statements WHERE negotiation_id = ? AND negotiation_id != x'' "
+                "AND id <= ? ORDER BY id",
+                (negotiation_id, _MAX_SQLITE_INT if upto is None else upto),
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def log_range(self, issuer: str, from_seq: int, limit: int) -> list[bytes]:
         """Our own chain: envelopes of ``issuer``'s outgoing statements from ``from_seq``, by seq.
 
@@ -832,6 +896,8 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         elif app_id != APPLICATION_ID:
             raise JournalCorrupt(f"{path} is not an a2a-coop journal (application_id {app_id:#x})")
+        elif version == 1:
+            _migrate_v1(conn)
         elif version != SCHEMA_VERSION:
             raise JournalSchemaUnknown(
                 f"{path} has journal schema version {version}; this a2a-coop knows only "
@@ -841,3 +907,17 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def _migrate_v1(conn: sqlite3.Connection) -> None:
+    """Version 1 -> 2 inside the open transaction: the nonce column, filled from the envelopes, and
+    the read indexes."""
+    conn.execute("ALTER TABLE statements ADD COLUMN nonce BLOB NOT NULL DEFAULT x''")
+    rows = conn.execute("SELECT id, envelope FROM statements").fetchall()
+    for rowid, envelope in rows:
+        nonce = decode_statement(decode_envelope(envelope).payload).header.nonce
+        conn.execute("UPDATE statements SET nonce = ? WHERE id = ?", (nonce, rowid))
+    for stmt in _INDEXES_V2.split(";"):
+        if stmt.strip():
+            conn.execute(stmt)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -29,6 +29,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop.protocol.archive import Archive, Nearest
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import decode_envelope, statement_digest
 from a2a_coop.protocol.errors import CoopError, Replayed
@@ -61,6 +62,11 @@ from a2a_coop.runtime.strategy import (
 DEFAULT_OFFER_TTL_MS = 5 * 60_000
 DEFAULT_REPLY_TTL_MS = 24 * 3600_000
 PERFORMING_STATES = frozenset({State.BONDED, State.PERFORMING, State.DISPUTED})
+# Negotiations in these states are over for good, whatever arrives later (SPEC 8.9: no escrow-ordered
+# fact moves them): a peer with a journal forgets them (bounded memory, a2a_coop.protocol.archive).
+# A contract naming an escrow is over for good only once EXPIRED (the escrow's lapse ruling).
+FINAL_STATES = frozenset({State.REJECTED, State.WITHDRAWN, State.EXPIRED})
+FINAL_WITHOUT_ESCROW = frozenset({State.FULFILLED, State.BREACHED, State.REVOKED}) | FINAL_STATES
 META_FORKS = "a2a-coop/fork-proofs"  # journal meta: the fork proofs we hold, [[first, second], ...]
 
 
@@ -101,6 +107,33 @@ class PeerVerifier(EvidenceVerifier):
     def __init__(self, *, me: str) -> None:
         super().__init__(me=me)
         self._acks: dict[tuple[str, bytes], bytes] = {}  # (acknowledger, statement) -> earliest Ack
+        self._attestations_of: dict[bytes, list[bytes]] = {}  # contract -> attestations held in memory
+
+    def forget_negotiation(self, negotiation_id: bytes) -> list[VerifiedStatement]:
+        """As the Verifier's, also dropping the Acks of its statements and the attestations of its
+        contract held in memory."""
+        dropped = super().forget_negotiation(negotiation_id)
+        parties = {vs.issuer for vs in dropped}
+        for vs in list(dropped):
+            for by in parties:
+                ack = self._acks.pop((by, vs.digest), None)
+                forgotten = None if ack is None else self.forget_statement(ack)
+                if forgotten is not None:
+                    dropped.append(forgotten)
+            for attestation in self._attestations_of.pop(vs.digest, ()) if vs.body == "accept" else ():
+                forgotten = self.forget_statement(attestation)
+                if forgotten is not None:
+                    dropped.append(forgotten)
+        return dropped
+
+    def forget_statement(self, digest: bytes) -> VerifiedStatement | None:
+        vs = super().forget_statement(digest)
+        if vs is not None and vs.body == "ack":
+            key = (vs.issuer, vs.statement.ack.statement)
+            if self._acks.get(key) == digest:
+                del self._acks[key]
+            self.witness.forget({key[1]}, (vs.issuer,))
+        return vs
 
     def ack_of(self, by: str, digest: bytes) -> VerifiedStatement | None:
         """The earliest Ack by ``by`` naming ``digest`` that we hold, if any."""
@@ -124,6 +157,8 @@ class PeerVerifier(EvidenceVerifier):
         self._index(vs)
 
     def _index(self, vs: VerifiedStatement) -> None:
+        if vs.body == "attestation" and dict.__contains__(self.statements, vs.statement.attestation.accept):
+            self._attestations_of.setdefault(vs.statement.attestation.accept, []).append(vs.digest)
         if vs.body != "ack":
             return
         key = (vs.issuer, vs.statement.ack.statement)
@@ -181,6 +216,11 @@ class Peer:
         # Requests answered in memory whose answer waits for the journal's group commit: digest ->
         # (replies, ticket). Not sent until durable; a retry meanwhile waits for the same commit.
         self._staged: dict[bytes, tuple[list[VerifiedStatement], Any]] = {}
+        # Bounded memory: what to forget once the commit holding it is durable. ``_finished`` collects
+        # it while a request is handled; ``_forgettable`` pairs it with that request's ticket.
+        self._finished: list[tuple[bool, bytes]] = []  # (is a negotiation, its id or a statement's digest)
+        self._forgettable: list[tuple[bool, bytes, Any]] = []
+        self.forgotten = 0  # negotiations forgotten since start
         self.verifier = self._new_verifier()
         self.mandate_vs = self.verifier.accept(mandate)
         if self.mandate_vs.body != "mandate" or self.mandate_vs.statement.mandate.agent != key.did:
@@ -237,8 +277,10 @@ class Peer:
                     replies = self._react(request, ack=True)
                     staged = (replies, self._stage([(request, replies, True)], now))
                 except BaseException:
+                    self._finished.clear()
                     self._reload()  # memory ran ahead of the journal: rebuild from what is durable
                     raise
+                self._forget_after(staged[1])
                 self._staged[request.digest] = staged
         # Outside the lock, so that other exchanges go on meanwhile and share the fsync (group commit);
         # a retry of a request still on its way to the disk waits for the same commit (RPL-002).
@@ -266,10 +308,56 @@ class Peer:
         except BaseException:
             with self.lock:
                 self._staged.pop(key, None)
+                self._forgettable.clear()
                 self._reload()
             raise
         with self.lock:
             self._staged.pop(key, None)
+            self._forget_durable()
+
+    def _forget_after(self, ticket: Any) -> None:
+        """What handling this request finished is forgotten once ``ticket`` is durable."""
+        self._forgettable += [(is_negotiation, key, ticket) for is_negotiation, key in self._finished]
+        self._finished.clear()
+
+    def _forget_durable(self) -> None:
+        """Forget what the journal now holds durably (a2a_coop.protocol.archive: reads go there)."""
+        keep = []
+        for is_negotiation, key, ticket in self._forgettable:
+            if ticket is not None and not ticket.done:
+                keep.append((is_negotiation, key, ticket))
+            elif ticket is None or ticket.error is None:
+                self._forget(is_negotiation, key)
+        self._forgettable = keep
+
+    def _forget(self, is_negotiation: bool, key: bytes) -> None:
+        if not is_negotiation:
+            self.verifier.forget_statement(key)
+            return
+        neg = self.verifier.negotiations.by_id.get(key)
+        if neg is not None and self._finished_for_good(neg):  # nothing moved it back meanwhile
+            self.verifier.forget_negotiation(key)
+            self.forgotten += 1
+
+    def _finished_for_good(self, neg: Negotiation) -> bool:
+        c = neg.contract
+        final = FINAL_STATES if c is not None and c.escrow else FINAL_WITHOUT_ESCROW
+        return neg.state in final
+
+    def _note_finished(self, vs: VerifiedStatement) -> None:
+        """After ``vs`` was handled: note what it finished for good, to forget once durable."""
+        if self.journal is None:
+            return
+        nid = vs.header.negotiation_id
+        neg = self.verifier.negotiations.by_id.get(nid) if nid else None
+        if neg is not None and self._finished_for_good(neg):
+            self._finished.append((True, nid))
+        elif (
+            not nid
+            and (about := _about(vs)) is not None
+            and not dict.__contains__(self.verifier.statements, about)
+        ):
+            self._finished.append((False, vs.digest))  # an Ack or attestation of what is forgotten
 
     # -- calling side -------------------------------------------------------------
 
@@ -317,8 +405,10 @@ class Peer:
                 if records:
                     ticket = self._stage(records, now)  # one transaction for the whole answer
             except BaseException:
+                self._finished.clear()
                 self._reload()
                 raise
+            self._forget_after(ticket)
         self._durable(b"", ticket)  # before any of ``out`` can be sent (write-ahead)
         return out
 
@@ -384,6 +474,7 @@ class Peer:
         # Ack what was addressed to us (never an Ack: no ack loops); relayed public statements need none.
         if ack and not replies and vs.body != "ack" and vs.header.audience == self.did:
             replies = [self._sign_body("ack", commitment_pb2.Ack(statement=vs.digest), audience=vs.issuer)]
+        self._note_finished(vs)
         return replies
 
     def _react_in_negotiation(self, vs: VerifiedStatement) -> list[VerifiedStatement]:
@@ -627,13 +718,25 @@ class Peer:
             self.journal.record_incoming(incoming, replies, at_ms=now)
 
     def _replay(self, journal: JournalLike) -> None:
-        """Rebuild memory from the journal: every statement, in journal order, offline (TIM-005)."""
-        for _rowid, _direction, envelope in journal.statements():
+        """Rebuild memory from the journal: every statement, in journal order, offline (TIM-005),
+        forgetting what is finished for good as it goes (bounded memory at start too)."""
+        archive = _ReplayArchive(journal) if isinstance(journal, Archive) else None
+        if archive is not None:
+            self.verifier.use_archive(archive, replay=False)  # every statement is in it: no replay reads
+        for rowid, _direction, envelope in journal.statements():
             vs = verify_statement(envelope)
             try:
                 self.verifier.accept_statement(vs, ours=vs.issuer == self.did)
             except Replayed:
                 continue
+            if archive is not None:
+                archive.upto = rowid
+                self._note_finished(vs)
+                for is_negotiation, key in self._finished:
+                    self._forget(is_negotiation, key)
+                self._finished.clear()
+        if isinstance(journal, Archive):
+            self.verifier.use_archive(journal)
         next_seq, prev = journal.chain_head(self.did)
         self.writer = ChainWriter(self.key, next_seq=next_seq, prev=prev)
 
@@ -659,6 +762,36 @@ class Peer:
         """A fork proof is evidence forever (ATT-012): keep it across restarts."""
         if self.journal is not None:
             self.journal.put_meta(META_FORKS, [[p.first, p.second] for p in self.verifier.forks.values()])
+
+
+def _about(vs: VerifiedStatement) -> bytes | None:
+    """What an Ack or an attestation is about (the acknowledged statement, the contract), else None."""
+    if vs.body == "ack":
+        return vs.statement.ack.statement
+    if vs.body == "attestation":
+        return vs.statement.attestation.accept
+    return None
+
+
+class _ReplayArchive:
+    """The journal as an archive while memory is rebuilt from it: a forgotten negotiation comes back
+    with the statements replayed so far only (``upto``, a journal rowid), not the later ones."""
+
+    def __init__(self, journal: Archive) -> None:
+        self.journal = journal
+        self.upto = 0
+
+    def by_digest(self, digest: bytes) -> bytes | None:
+        return self.journal.by_digest(digest)
+
+    def by_nonce(self, issuer: str, nonce: bytes) -> bytes | None:
+        return self.journal.by_nonce(issuer, nonce)
+
+    def at_seq(self, issuer: str, seq: int, *, nearest: Nearest = "at") -> bytes | None:
+        return self.journal.at_seq(issuer, seq, nearest=nearest)
+
+    def negotiation(self, negotiation_id: bytes, *, upto: int | None = None) -> list[bytes]:
+        return self.journal.negotiation(negotiation_id, upto=self.upto)
 
 
 def _copy(proposal: trade_pb2.Offer) -> trade_pb2.Offer:

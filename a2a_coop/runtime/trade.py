@@ -324,7 +324,13 @@ def negotiation_evidence(peer: Peer, negotiation_id: bytes) -> list[bytes]:
     verifies offline."""
     held = peer.verifier.statements
     statements = [vs for vs in held.values() if vs.header.negotiation_id == negotiation_id]
-    neg = peer.verifier.negotiations.by_id.get(negotiation_id)
+    archive = peer.verifier.archive
+    if archive is not None and negotiation_id not in peer.verifier.negotiations.by_id:  # forgotten
+        statements = [verify_statement(env) for env in archive.negotiation(negotiation_id)]
+    try:
+        neg: Negotiation | None = peer.verifier.negotiations.get(negotiation_id)
+    except CoopError:
+        neg = None
     escrow = neg.contract.escrow if neg is not None and neg.contract is not None else ""
     stamps = []
     if escrow:
