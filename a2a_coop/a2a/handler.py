@@ -576,8 +576,10 @@ def negotiation_artifacts(peer: Peer, neg: Negotiation) -> list[a2a_pb2.Artifact
         if delivery is None:
             continue
         out.append(_artifact("receipt", receipt.digest, [*contract, delivery, receipt], "A signed Receipt."))
-    for vs in list(held.values()):
-        if vs.body == "attestation" and vs.statement.attestation.accept == c.id:
+    about = peer.verifier.attestations_about  # digests, also of attestations memory forgot (journal)
+    for digest in [d for party in c.parties for d in about.get(party, ())]:
+        vs = held.get(digest)
+        if vs is not None and vs.statement.attestation.accept == c.id:
             extra = held.get(vs.header.mandate)
             bundle = {s.digest: s for s in (*([extra] if extra else []), *contract, vs)}
             out.append(_artifact("attestation", vs.digest, list(bundle.values()), "An Attestation."))
