@@ -185,3 +185,24 @@ def test_memory_per_settled_trade_does_not_grow(pair: Pair) -> None:
     # (and about four times that in protobuf messages tracemalloc does not see); now what is left is
     # the exposure book's record of ended contracts and a few index entries (about 2 kB in all).
     assert grown / 40 < 4_000, f"{grown / 40:.0f} B per settled trade"
+
+
+def test_offers_beyond_the_open_negotiations_cap_are_refused_before_anything_is_signed(pair: Pair) -> None:
+    from a2a_coop.protocol.errors import RateLimited
+
+    bob = pair.bob
+    bob.max_open_per_counterparty = 3
+    opened = []
+    for _ in range(3):  # offers Alice abandons after Bob's Accept: three contracts left open
+        offer = pair.alice.propose(bob.did, pair.proposal)
+        bob.exchange(offer.envelope, pair.alice.send_context())
+        opened.append(offer)
+    head = bob.journal.chain_head(bob.did)  # type: ignore[union-attr]
+    fourth = pair.alice.propose(bob.did, pair.proposal)
+    with pytest.raises(RateLimited) as refused:
+        bob.exchange(fourth.envelope, pair.alice.send_context())
+    assert refused.value.retry_after_ms > 0 and refused.value.requirement == "RPC-012"
+    assert bob.journal.chain_head(bob.did) == head  # type: ignore[union-attr]  # nothing signed
+    assert bob.journal.by_digest(fourth.digest) is None  # type: ignore[union-attr]  # nor recorded
+    # A retry of an offer already taken is answered as the first time (RPC-003), cap or not.
+    assert bob.exchange(opened[0].envelope, pair.alice.send_context())

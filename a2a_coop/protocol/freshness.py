@@ -75,9 +75,10 @@ class ReplayCache:
         seen = self._nonces.get((header.issuer, header.nonce))
         archive = self.archive
         if seen is None and archive is not None:
-            if archive.by_digest(digest) is not None:
-                raise Replayed(requirement="RPL-002")
+            # One read answers both: a statement with this digest has this issuer and nonce.
             seen = archive.by_nonce(header.issuer, header.nonce)
+            if seen == digest:
+                raise Replayed(requirement="RPL-002")
         if seen is not None and seen != digest:
             raise NonceReused(requirement="RPL-001")
 

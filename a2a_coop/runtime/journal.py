@@ -256,6 +256,11 @@ class Journal:
         self._leading = False
         # One thread at a time on the connection (a transaction, or a read that must not see one open).
         self._io = threading.RLock()
+        # Lookups by digest, nonce, seq or negotiation (idempotent answers, a forgotten statement) use a
+        # second connection: in WAL mode it reads the last commit while the writer's next one is being
+        # fsync'd, so a reader never waits for the disk (opened on first use).
+        self._reader: sqlite3.Connection | None = None
+        self._read_lock = threading.Lock()
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -308,6 +313,10 @@ class Journal:
 
     def close(self) -> None:
         """Close the connection and release the lock. Everything recorded is already on disk."""
+        with self._read_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
         self._conn.close()
         if self._lock_fd is not None:  # after the connection: no second writer while this one is open
             fd, self._lock_fd = self._lock_fd, None
@@ -657,6 +666,23 @@ class Journal:
 
     # -- reads --------------------------------------------------------------------
 
+    def _read(self, sql: str, args: tuple[Any, ...], *, many: bool = False) -> Any:
+        """One query on the reading connection: rows committed so far, never waiting on a commit."""
+        with self._read_lock:
+            if self._reader is None:
+                self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                self._reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cur = self._reader.execute(sql, args)
+            return cur.fetchall() if many else cur.fetchone()
+
+    def _committed_issuer_id(self, did: str) -> int | None:
+        iid = self._ids.get(did)
+        if iid is None:
+            row = self._read(_ISSUER_ID, (did,))
+            if row is not None:
+                iid = self._ids[did] = row[0]
+        return iid
+
     def chain_head(self, issuer: str) -> tuple[int, bytes]:
         """Where our chain continues: ``(next_seq, prev)``, or ``(0, b"")`` if we never signed.
 
@@ -677,18 +703,16 @@ class Journal:
         Raises:
             JournalCorrupt: a reply the map names is missing.
         """
-        with self._io:
-            cur = self._cur
-            row = cur.execute("SELECT replies FROM answers WHERE request = ?", (request_digest,)).fetchone()
-            if row is None:
-                return None
-            out = []
-            for digest in _unpack(row[0]):
-                found = cur.execute("SELECT envelope FROM statements WHERE digest = ?", (digest,)).fetchone()
-                if found is None:
-                    raise JournalCorrupt(f"reply {digest.hex()} to {request_digest.hex()} is missing")
-                out.append(found[0])
-            return out
+        row = self._read("SELECT replies FROM answers WHERE request = ?", (request_digest,))
+        if row is None:
+            return None
+        out = []
+        for digest in _unpack(row[0]):
+            found = self._read("SELECT envelope FROM statements WHERE digest = ?", (digest,))
+            if found is None:
+                raise JournalCorrupt(f"reply {digest.hex()} to {request_digest.hex()} is missing")
+            out.append(found[0])
+        return out
 
     def statements(self, *, since_rowid: int = 0) -> Iterator[tuple[int, str, bytes]]:
         """Every statement after ``since_rowid``, in journal order: ``(rowid, direction, envelope)``.
@@ -710,21 +734,15 @@ class Journal:
 
     def by_digest(self, digest: bytes) -> bytes | None:
         """The envelope of a journaled statement (either direction), or None."""
-        with self._io:
-            row = self._cur.execute("SELECT envelope FROM statements WHERE digest = ?", (digest,)).fetchone()
+        row = self._read("SELECT envelope FROM statements WHERE digest = ?", (digest,))
         return None if row is None else row[0]
 
     def by_nonce(self, issuer: str, nonce: bytes) -> bytes | None:
         """The digest of a journaled statement by ``issuer`` with header nonce ``nonce``, or None."""
-        with self._io:
-            iid = self._issuer_id(self._cur, issuer)
-            row = (
-                None
-                if iid is None
-                else self._cur.execute(
-                    "SELECT digest FROM statements WHERE issuer = ? AND nonce = ? LIMIT 1", (iid, nonce)
-                ).fetchone()
-            )
+        iid = self._committed_issuer_id(issuer)
+        if iid is None:
+            return None
+        row = self._read("SELECT digest FROM statements WHERE issuer = ? AND nonce = ? LIMIT 1", (iid, nonce))
         return None if row is None else row[0]
 
     def at_seq(
@@ -737,17 +755,13 @@ class Journal:
         where, order = {"at": ("seq = ?", ""), "below": ("seq < ?", "DESC"), "above": ("seq > ?", "")}[
             nearest
         ]
-        with self._io:
-            iid = self._issuer_id(self._cur, issuer)
-            row = (
-                None
-                if iid is None
-                else self._cur.execute(
-                    f"SELECT envelope FROM statements WHERE issuer = ? AND {where} "
-                    f"ORDER BY seq {order} LIMIT 1",
-                    (iid, seq),
-                ).fetchone()
-            )
+        iid = self._committed_issuer_id(issuer)
+        if iid is None:
+            return None
+        row = self._read(
+            f"SELECT envelope FROM statements WHERE issuer = ? AND {where} ORDER BY seq {order} LIMIT 1",
+            (iid, seq),
+        )
         return None if row is None else row[0]
 
     def negotiation(self, negotiation_id: bytes, *, upto: int | None = None) -> list[bytes]:
@@ -755,12 +769,12 @@ class Journal:
         only rows up to that rowid."""
         if not negotiation_id:
             return []
-        with self._io:
-            rows = self._cur.execute(
-                "SELECT envelope FROM statements WHERE negotiation_id = ? AND negotiation_id != x'' "
-                "AND id <= ? ORDER BY id",
-                (negotiation_id, _MAX_SQLITE_INT if upto is None else upto),
-            ).fetchall()
+        rows = self._read(
+            "SELECT envelope FROM statements WHERE negotiation_id = ? AND negotiation_id != x'' "
+            "AND id <= ? ORDER BY id",
+            (negotiation_id, _MAX_SQLITE_INT if upto is None else upto),
+            many=True,
+        )
         return [r[0] for r in rows]
 
     def log_range(self, issuer: str, from_seq: int, limit: int) -> list[bytes]:

@@ -32,7 +32,7 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.archive import Archive, Nearest
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import decode_envelope, statement_digest
-from a2a_coop.protocol.errors import CoopError, Replayed
+from a2a_coop.protocol.errors import CoopError, Origin, RateLimited, Replayed
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import Negotiation, State, proposal_of
@@ -60,6 +60,11 @@ from a2a_coop.runtime.strategy import (
 )
 
 DEFAULT_OFFER_TTL_MS = 5 * 60_000
+# Open negotiations we hold with any one counterparty before refusing its new offers (RPC-012): each
+# offer we take costs a signature and a durable write, and an abandoned contract stays open until it
+# ends. Far above what an honest counterparty keeps open (a trade settles in a few round trips).
+DEFAULT_MAX_OPEN_PER_COUNTERPARTY = 256
+OPEN_REFUSAL_RETRY_MS = 1_000
 DEFAULT_REPLY_TTL_MS = 24 * 3600_000
 PERFORMING_STATES = frozenset({State.BONDED, State.PERFORMING, State.DISPUTED})
 # Negotiations in these states are over for good, whatever arrives later (SPEC 8.9: no escrow-ordered
@@ -190,6 +195,9 @@ class Peer:
         reputation: where scores come from; default: our own view of the evidence we hold, seeded
             with our principal and ``trust.seeds``, counting the locks of ``trusted_escrows``.
         attest: attest the counterparty of every contract once it is settled (ATT-015).
+        max_open_per_counterparty: refuse an opening Offer, RATE_LIMITED (RPC-012) before anything
+            is recorded or signed, from a counterparty that already has this many negotiations with
+            us not ended (0: no limit).
     """
 
     def __init__(
@@ -205,8 +213,12 @@ class Peer:
         trust: TrustPolicy | None = None,
         reputation: Reputation | None = None,
         attest: bool = True,
+        max_open_per_counterparty: int = DEFAULT_MAX_OPEN_PER_COUNTERPARTY,
     ) -> None:
         self.key = key
+        self.max_open_per_counterparty = max_open_per_counterparty
+        # Negotiations not ended, by counterparty: kept as statements are handled (RPC-012 refusals).
+        self._open_with: dict[str, set[bytes]] = {}
         self.strategy: Strategy = strategy or HonestStrategy()
         self.journal = journal
         self.clock = clock
@@ -260,6 +272,7 @@ class Peer:
         """
         with self.lock:
             request = verify_statement(envelope)
+            self._check_open(request)
             # Whoever opens a negotiation with us needs our mandate to check our answers.
             prefix = [self.mandate_vs.envelope] if request.body == "offer" else []
             staged = self._staged.get(request.digest)
@@ -344,12 +357,40 @@ class Peer:
         final = FINAL_STATES if c is not None and c.escrow else FINAL_WITHOUT_ESCROW
         return neg.state in final
 
-    def _note_finished(self, vs: VerifiedStatement) -> None:
-        """After ``vs`` was handled: note what it finished for good, to forget once durable."""
-        if self.journal is None:
+    def _check_open(self, request: VerifiedStatement) -> None:
+        """RPC-012: refuse a new negotiation from a counterparty with too many open with us."""
+        cap = self.max_open_per_counterparty
+        if not cap or request.body != "offer" or request.header.negotiation_id in self._staged:
             return
+        held = self._open_with.get(request.issuer)
+        if held is not None and len(held) >= cap and request.header.negotiation_id not in held:
+            raise RateLimited(
+                f"{len(held)} negotiations of yours with us have not ended; end some before opening more",
+                retry_after_ms=OPEN_REFUSAL_RETRY_MS,
+                requirement="RPC-012",
+                origin=Origin.REMOTE,
+            )
+
+    def _track_open(self, neg: Negotiation) -> None:
+        other = neg.other(self.did)
+        if neg.is_terminal:
+            held = self._open_with.get(other)
+            if held is not None:
+                held.discard(neg.id)
+                if not held:
+                    del self._open_with[other]
+        else:
+            self._open_with.setdefault(other, set()).add(neg.id)
+
+    def _note_finished(self, vs: VerifiedStatement) -> None:
+        """After ``vs`` was handled: keep the open negotiations per counterparty, and note what it
+        finished for good, to forget once durable."""
         nid = vs.header.negotiation_id
         neg = self.verifier.negotiations.by_id.get(nid) if nid else None
+        if neg is not None and self.did in neg.parties:
+            self._track_open(neg)
+        if self.journal is None:
+            return
         if neg is not None and self._finished_for_good(neg):
             self._finished.append((True, nid))
         elif (
@@ -737,6 +778,10 @@ class Peer:
                 self._finished.clear()
         if isinstance(journal, Archive):
             self.verifier.use_archive(journal)
+        self._open_with = {}
+        for neg in self.verifier.negotiations.by_id.values():
+            if self.did in neg.parties:
+                self._track_open(neg)
         next_seq, prev = journal.chain_head(self.did)
         self.writer = ChainWriter(self.key, next_seq=next_seq, prev=prev)
 
