@@ -195,6 +195,10 @@ class Peer:
         reputation: where scores come from; default: our own view of the evidence we hold, seeded
             with our principal and ``trust.seeds``, counting the locks of ``trusted_escrows``.
         attest: attest the counterparty of every contract once it is settled (ATT-015).
+        forget: with a journal, forget each negotiation once it is over for good and durable (its
+            statements stay in the journal, where whatever needs them reads them: bounded memory over
+            a long life, a2a_coop.protocol.archive); False keeps everything in memory (a one-shot
+            reader listing every negotiation, such as ``a2a-coop status``).
         max_open_per_counterparty: refuse an opening Offer, RATE_LIMITED (RPC-012) before anything
             is recorded or signed, from a counterparty that already has this many negotiations with
             us not ended (0: no limit).
@@ -213,9 +217,11 @@ class Peer:
         trust: TrustPolicy | None = None,
         reputation: Reputation | None = None,
         attest: bool = True,
+        forget: bool = True,
         max_open_per_counterparty: int = DEFAULT_MAX_OPEN_PER_COUNTERPARTY,
     ) -> None:
         self.key = key
+        self.forget = forget
         self.max_open_per_counterparty = max_open_per_counterparty
         # Negotiations not ended, by counterparty: kept as statements are handled (RPC-012 refusals).
         self._open_with: dict[str, set[bytes]] = {}
@@ -389,7 +395,7 @@ class Peer:
         neg = self.verifier.negotiations.by_id.get(nid) if nid else None
         if neg is not None and self.did in neg.parties:
             self._track_open(neg)
-        if self.journal is None:
+        if self.journal is None or not self.forget:
             return
         if neg is not None and self._finished_for_good(neg):
             self._finished.append((True, nid))
