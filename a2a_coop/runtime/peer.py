@@ -282,7 +282,8 @@ class Peer:
             # Whoever opens a negotiation with us needs our mandate to check our answers.
             prefix = [self.mandate_vs.envelope] if request.body == "offer" else []
             staged = self._staged.get(request.digest)
-            if staged is None and self.journal is not None and request.digest in self.verifier.statements:
+            held = dict.__contains__(self.verifier.statements, request.digest)  # in memory
+            if staged is None and self.journal is not None and held:
                 # Only a statement we hold can have been answered: no journal read for a new one.
                 earlier = self.journal.replies_for(request.digest)
                 if earlier is not None:
@@ -291,7 +292,16 @@ class Peer:
                 now = self.clock()
                 for env in context:
                     self._hold(env, received_ms=now)
-                self.verifier.accept_statement(request, now)
+                try:
+                    self.verifier.accept_statement(request, now)
+                except Replayed:
+                    # Held in the journal only (forgotten since): the same answers from there (RPC-003).
+                    earlier = (
+                        None if held or self.journal is None else self.journal.replies_for(request.digest)
+                    )
+                    if earlier is None:
+                        raise
+                    return prefix + earlier
                 try:
                     replies = self._react(request, ack=True)
                     staged = (replies, self._stage([(request, replies, True)], now))
