@@ -387,7 +387,7 @@ class CoopRequestHandler(RequestHandler):
                 "(one Task per negotiation, A2A-007)"
             )
         before: set[str] = set()
-        known = self.node.peer.verifier.negotiations.by_id.get(nid) if nid else None
+        known = _held_or_archived(self.node.peer, nid) if nid else None
         if known is not None:
             before = {a.artifact_id for a in self.task(known, []).artifacts}
         try:

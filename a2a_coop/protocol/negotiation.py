@@ -677,11 +677,16 @@ class Negotiations:
 
     def get(self, negotiation_id: bytes) -> Negotiation:
         """The negotiation (a forgotten one is read back, not kept: reading it changes no memory)."""
-        neg = self.by_id.get(negotiation_id)
-        if neg is None and self.restore is not None:
-            neg = self.restore(negotiation_id)
+        neg = self.find(negotiation_id)
         if neg is None:
             raise UnknownNegotiation(requirement="NEG-002")
+        return neg
+
+    def find(self, negotiation_id: bytes) -> Negotiation | None:
+        """:meth:`get`, or None for a negotiation never seen."""
+        neg = self.by_id.get(negotiation_id)
+        if neg is None and self.restore is not None and negotiation_id:
+            neg = self.restore(negotiation_id)
         return neg
 
     def forget(self, negotiation_id: bytes) -> Negotiation | None:

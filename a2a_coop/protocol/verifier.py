@@ -266,7 +266,7 @@ class Verifier:
 
     def _deadline_of(self, delivery: VerifiedStatement) -> int | None:
         """The deadline of the item a Delivery names; None if it names none of its contract's items."""
-        neg = self.negotiations.by_id.get(delivery.header.negotiation_id)
+        neg = self.negotiations.find(delivery.header.negotiation_id)
         c = neg.contract if neg is not None else None
         index = delivery.statement.delivery.item_index
         if c is None or delivery.issuer not in c.parties or index >= len(c.gives(delivery.issuer)):
@@ -275,7 +275,7 @@ class Verifier:
 
     def _escrow_of(self, vs: VerifiedStatement) -> str:
         """The escrow of the contract ``vs`` belongs to (or would form, for an Accept), if any."""
-        neg = self.negotiations.by_id.get(vs.header.negotiation_id) if vs.header.negotiation_id else None
+        neg = self.negotiations.find(vs.header.negotiation_id)
         if neg is None:
             return ""
         if neg.contract is not None:
