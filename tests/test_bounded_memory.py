@@ -17,8 +17,8 @@ from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate
 from a2a_coop.runtime.journal import Journal
-from a2a_coop.runtime.node import sign_mandate
-from a2a_coop.runtime.peer import Peer, drive
+from a2a_coop.runtime.node import PeerNode, sign_mandate
+from a2a_coop.runtime.peer import DEFAULT_MAX_OPEN_PER_COUNTERPARTY, Peer, drive
 from a2a_coop.testing import service
 
 DAY_MS = 86_400_000
@@ -191,6 +191,8 @@ def test_offers_beyond_the_open_negotiations_cap_are_refused_before_anything_is_
     from a2a_coop.protocol.errors import RateLimited
 
     bob = pair.bob
+    assert bob.max_open_per_counterparty is None  # in process: no cap unless asked
+    assert PeerNode(bob, bob.journal).peer.max_open_per_counterparty == DEFAULT_MAX_OPEN_PER_COUNTERPARTY
     bob.max_open_per_counterparty = 3
     opened = []
     for _ in range(3):  # offers Alice abandons after Bob's Accept: three contracts left open

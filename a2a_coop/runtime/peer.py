@@ -201,7 +201,8 @@ class Peer:
             reader listing every negotiation, such as ``a2a-coop status``).
         max_open_per_counterparty: refuse an opening Offer, RATE_LIMITED (RPC-012) before anything
             is recorded or signed, from a counterparty that already has this many negotiations with
-            us not ended (0: no limit).
+            us not ended; None or 0: no limit (in process), and a PeerNode serving the peer sets
+            :data:`DEFAULT_MAX_OPEN_PER_COUNTERPARTY` when given None.
     """
 
     def __init__(
@@ -218,7 +219,7 @@ class Peer:
         reputation: Reputation | None = None,
         attest: bool = True,
         forget: bool = True,
-        max_open_per_counterparty: int = DEFAULT_MAX_OPEN_PER_COUNTERPARTY,
+        max_open_per_counterparty: int | None = None,
     ) -> None:
         self.key = key
         self.forget = forget
