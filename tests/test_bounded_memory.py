@@ -208,3 +208,29 @@ def test_offers_beyond_the_open_negotiations_cap_are_refused_before_anything_is_
     assert bob.journal.by_digest(fourth.digest) is None  # type: ignore[union-attr]  # nor recorded
     # A retry of an offer already taken is answered as the first time (RPC-003), cap or not.
     assert bob.exchange(opened[0].envelope, pair.alice.send_context())
+
+
+def test_a_version_1_journal_is_migrated_when_opened(pair: Pair, tmp_path: Path) -> None:
+    """A journal written before the nonce column and read indexes gets them, filled from the envelopes."""
+    import sqlite3
+
+    from a2a_coop.runtime.journal import SCHEMA_VERSION
+
+    sent = pair.trade()
+    pair.close()
+    path = pair.directory / "bob.db"
+    conn = sqlite3.connect(path)
+    for index in ("statements_nonce", "statements_seq", "statements_negotiation"):
+        conn.execute(f"DROP INDEX {index}")
+    conn.execute("ALTER TABLE statements DROP COLUMN nonce")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with Journal.open(path, durability="normal") as journal:
+        assert journal.pragmas()["user_version"] == SCHEMA_VERSION == 2
+        offer = sent[0]
+        assert journal.by_nonce(offer.issuer, offer.header.nonce) == offer.digest
+        assert len(journal.negotiation(offer.header.negotiation_id)) >= 4
+    pair.bob = pair.open("bob")  # and a peer replays it, forgetting the settled trade
+    pair.alice = pair.open("alice")
+    assert pair.bob.forgotten == 1
