@@ -23,7 +23,18 @@ at each step:
 5. ``serving`` (information only): after also starting a gRPC server for the peer.
 
 The offers are signed by this process beforehand and streamed to the child
-from a file, one at a time. The last line printed is one JSON object.
+from a file, one at a time.
+
+Then, over a long life (``rss_after_10k_settled_mb``, ``rss_after_100k_settled_mb`` and their ratio,
+target <= 1.2, issue 16): a second fresh child builds Alice and Bob, each a Peer with its own journal,
+and has them settle trades one after another *in-process* -- Alice proposes, Bob answers through
+:meth:`Peer.exchange`, everything verified, signed and journaled as over gRPC, but without a transport
+(the memory in question is the peers'; the transport holds none per trade). Each trade is unbonded
+(no escrow) and ends FULFILLED, so each peer forgets it once durable (a2a_coop.protocol.archive). The
+child reads its RSS after each checkpoint (``--settled 10000,100000`` by default). Those journals use
+``durability="normal"`` (fsync'd at checkpoints, not at each commit): what is measured is memory, and
+a fsync per commit would make 100k trades take hours on a shared machine. The last line printed is
+one JSON object.
 """
 
 from __future__ import annotations
@@ -49,6 +60,9 @@ DELTA_TARGET_MB: Final = 200.0
 DEFAULT_NEGOTIATIONS: Final = 10_000
 QUICK_NEGOTIATIONS: Final = 300
 PER_TARGET: Final = 10_000  # rss_10k_delta_mb is for this many negotiations
+SETTLED_POINTS: Final = (10_000, 100_000)
+QUICK_SETTLED_POINTS: Final = (20, 60)
+SETTLED_RATIO_TARGET: Final = 1.2
 OFFER_TTL_MS: Final = 3_600_000
 ROOT: Final = Path(__file__).resolve().parent.parent
 RECORD: Final = struct.Struct("<I")
@@ -135,7 +149,14 @@ def child(directory: Path) -> dict[str, Any]:
     mandates = {k: bytes.fromhex(v) for k, v in doc["mandates"].items()}
     journal_path = directory / "alice.db"
     journal = Journal.open(journal_path)
-    peer = Peer(Keypair.from_seed(seed), mandates["alice"], journal=journal, context=[mandates["escrow"]])
+    # No cap on the negotiations one counterparty keeps open: holding many open is what is measured.
+    peer = Peer(
+        Keypair.from_seed(seed),
+        mandates["alice"],
+        journal=journal,
+        context=[mandates["escrow"]],
+        max_open_per_counterparty=0,
+    )
     rss["idle"] = settled_rss()
 
     context = [mandates["bob"]]  # what Bob's client sends with each statement
@@ -168,16 +189,87 @@ def child(directory: Path) -> dict[str, Any]:
     }
 
 
-def run_child(directory: Path) -> dict[str, Any]:
+def settled_child(directory: Path, points: Sequence[int]) -> dict[str, Any]:
+    """Alice and Bob settle trades in-process; RSS (bytes) after each count in ``points``."""
+    from a2a_coop._proto.a2acoop.v1 import trade_pb2
+    from a2a_coop.protocol.negotiation import State
+    from a2a_coop.runtime.journal import Journal
+    from a2a_coop.runtime.peer import Peer, drive
+    from benchmarks.trade import Setup, make_proposal
+
+    setup = Setup.load(directory / "setup.json")
+    proposal = make_proposal(setup)
+    proposal.terms.CopyFrom(trade_pb2.Terms(currency="credit"))  # unbonded: no escrow
+    peers = {
+        name: Peer(
+            setup.key(name),
+            setup.mandates[name],
+            journal=Journal.open(directory / f"settled-{name}.db", durability="normal"),
+        )
+        for name in ("alice", "bob")
+    }
+    alice, bob = peers["alice"], peers["bob"]
+    rss: dict[str, int] = {"start": settled_rss()}
+    settled, start = 0, time.perf_counter()
+    for point in sorted(points):
+        while settled < point:
+            first = alice.propose(bob.did, proposal)
+            drive(alice, bob.exchange, first)
+            neg = bob.verifier.negotiations.by_id.get(first.header.negotiation_id)
+            if neg is not None and neg.state is not State.FULFILLED:
+                raise RuntimeError(f"trade ended {neg.state}, not FULFILLED")
+            settled += 1
+        rss[str(point)] = settled_rss()
+    seconds = time.perf_counter() - start
+    held = {name: len(p.verifier.statements) for name, p in peers.items()}
+    forgotten = {name: p.forgotten for name, p in peers.items()}
+    for p in peers.values():
+        assert p.journal is not None
+        p.journal.close()  # type: ignore[attr-defined]
+    return {"rss": rss, "settled": settled, "seconds": seconds, "held": held, "forgotten": forgotten}
+
+
+def run_settled(directory: Path, points: Sequence[int]) -> dict[str, Any]:
+    """The long-life figures, from a fresh child."""
+    from benchmarks.trade import make_setup
+
+    make_setup(directory / "keys").save(directory / "setup.json")
+    raw = run_child(directory, "--settled-child", ",".join(str(p) for p in points))
+    rss = raw["rss"]
+    lo, hi = min(points), max(points)
+    out: dict[str, Any] = {
+        f"rss_after_{_k(p)}_settled_mb": round(rss[str(p)] / MB, 1) for p in sorted(points)
+    }
+    ratio = rss[str(hi)] / rss[str(lo)]
+    out.update(
+        {
+            "settled_points": sorted(points),
+            f"settled_{_k(hi)}_vs_{_k(lo)}": round(ratio, 3),
+            "settled_ratio_target": SETTLED_RATIO_TARGET,
+            "settled_ratio_target_met": ratio <= SETTLED_RATIO_TARGET,
+            "settled_bytes_per_trade": round((rss[str(hi)] - rss[str(lo)]) / (hi - lo)),
+            "settled_trades_per_s": round(raw["settled"] / raw["seconds"], 1),
+            "settled_held_statements": raw["held"],
+            "settled_forgotten_negotiations": raw["forgotten"],
+        }
+    )
+    return out
+
+
+def _k(n: int) -> str:
+    return f"{n // 1000}k" if n % 1000 == 0 else str(n)
+
+
+def run_child(directory: Path, *flags: str) -> dict[str, Any]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.memory", "--child", str(directory)],
+        [sys.executable, "-m", "benchmarks.memory", *(flags or ("--child",)), str(directory)],
         stdout=subprocess.PIPE,
         cwd=ROOT,
         env=env,
         text=True,
-        timeout=1800,
+        timeout=6 * 3600,
         check=True,
     )
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -186,6 +278,7 @@ def run_child(directory: Path) -> dict[str, Any]:
 
 def run(negotiations: int, directory: Path) -> dict[str, Any]:
     prepare(directory, negotiations)
+    directory.mkdir(parents=True, exist_ok=True)
     raw = run_child(directory)
     rss = raw["rss"]
     n = raw["negotiations"]
@@ -246,6 +339,21 @@ def table(result: dict[str, Any]) -> str:
     ]
     width = max(len(label) for label, _ in rows)
     lines += [f"  {label:<{width}}  {value:>12}" for label, value in rows]
+    points = result.get("settled_points")
+    if points:
+        lo = points[0]
+        lines += [
+            "",
+            "over a long life (Alice and Bob settle unbonded trades in-process; see the docstring):",
+        ]
+        lines += [
+            f"  RSS after {p:>7,} settled  {result[f'rss_after_{_k(p)}_settled_mb']:>9.1f} MB" for p in points
+        ]
+        lines += [
+            f"  per settled trade beyond {lo:,}: {result['settled_bytes_per_trade']:,} B; "
+            f"{result['settled_trades_per_s']:.0f} trades/s; statements held at the end: "
+            f"{result['settled_held_statements']}",
+        ]
     idle = "met" if result["idle_target_met"] else "NOT met"
     delta = "met" if result["delta_target_met"] else "NOT met"
     lines += [
@@ -253,6 +361,10 @@ def table(result: dict[str, Any]) -> str:
         f"HEADLINE rss_idle_mb {result['rss_idle_mb']:.1f} (target < {IDLE_TARGET_MB:.0f}: {idle}); "
         f"rss_10k_delta_mb {result['rss_10k_delta_mb']:.1f} (target < {DELTA_TARGET_MB:.0f}: {delta})",
     ]
+    if points:
+        key = f"settled_{_k(points[-1])}_vs_{_k(points[0])}"
+        met = "met" if result["settled_ratio_target_met"] else "NOT met"
+        lines.append(f"HEADLINE {key} {result[key]:.3f} (target <= {SETTLED_RATIO_TARGET}: {met})")
     return "\n".join(lines)
 
 
@@ -277,11 +389,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help=f"smoke test: {QUICK_NEGOTIATIONS} negotiations, scaled to 10k (figures rough)",
     )
+    parser.add_argument(
+        "--settled",
+        default=None,
+        help="settled-trade counts at which to read RSS, comma separated (default 10000,100000; "
+        "--quick: 20,60); 0 skips the long-life part",
+    )
     parser.add_argument("--child", metavar="DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--settled-child", nargs=2, metavar=("POINTS", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.child:
         print(json.dumps(child(Path(args.child))))
         return 0
+    if args.settled_child:
+        points_arg, directory = args.settled_child
+        print(json.dumps(settled_child(Path(directory), [int(p) for p in points_arg.split(",")])))
+        return 0
+    try:
+        points = (
+            [int(p) for p in args.settled.split(",") if p.strip()]
+            if args.settled is not None
+            else list(QUICK_SETTLED_POINTS if args.quick else SETTLED_POINTS)
+        )
+    except ValueError:
+        parser.error("--settled takes counts separated by commas, e.g. 10000,100000")
+    if points == [0]:
+        points = []
+    if points and (len(points) < 2 or min(points) < 1):
+        parser.error("--settled needs two or more positive counts")
     n = (
         args.negotiations
         if args.negotiations is not None
@@ -290,7 +425,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if n < 1:
         parser.error("--negotiations must be positive")
     with tempfile.TemporaryDirectory(prefix="a2a-coop-memory-bench-", dir=args.dir) as tmp:
-        result = run(n, Path(tmp))
+        result = run(n, Path(tmp) / "open")
+        if points:
+            result.update(run_settled(Path(tmp) / "settled", points))
     print(table(result))
     print(json.dumps(result, separators=(",", ":")))
     return 0

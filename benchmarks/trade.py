@@ -224,7 +224,13 @@ class RpcLog:
 
     def __init__(self) -> None:
         self._count = itertools.count()
+        self._gossip = itertools.count()
         self.observer: RpcObserver | None = None
+
+    def gossip_calls(self) -> int:
+        """Gossip swaps so far (reading costs none of :meth:`calls`): a trade swaps with its counterparty
+        at most once a minute (ATT-011), so they are counted apart from the per-trade RPCs."""
+        return next(self._gossip)
 
     def calls(self) -> int:
         """RPCs so far (reading the counter costs one)."""
@@ -232,6 +238,8 @@ class RpcLog:
 
     def call(self, target: str, unary: Callable[[Any, Any], Any], method: Any, request: Any) -> Any:
         next(self._count)
+        if type(request).__name__ == "GossipRequest":
+            next(self._gossip)
         observer = self.observer
         if observer is None:
             return unary(method, request)
@@ -802,7 +810,8 @@ def run(
         )
 
         timed_trades = 0
-        first_call = log.calls()
+        first_call, first_gossip = log.calls(), log.gossip_calls()
+        started = time.perf_counter()
         for s in series.values():
             run_sequential(s.one, WARMUP_TRADES)
             run_concurrent(pool, s.one, IN_FLIGHT)
@@ -823,12 +832,16 @@ def run(
             for base in ("echo", "floor"):
                 ratios[f"trade_vs_{base}"].append(elapsed[f"{base}_seq"] / elapsed["trade_seq"])
                 ratios[f"trade_vs_{base}_conc32"].append(elapsed[f"{base}_conc32"] / elapsed["trade_conc32"])
-        rpcs_made = log.calls() - first_call - 1
+        swaps = log.gossip_calls() - first_gossip - 1
+        rpcs_made = log.calls() - first_call - 1 - swaps
+        minutes = (time.perf_counter() - started) / 60
     counts = profile.totals()
     if rpcs_made != counts["rpcs"] * timed_trades:
         raise RuntimeError(
             f"{rpcs_made} RPCs for {timed_trades} trades; calibration says {counts['rpcs']} each"
         )
+    if swaps > minutes + 2:  # one initiator: at most one swap a minute (ATT-011), plus the first
+        raise RuntimeError(f"{swaps} gossip swaps in {minutes:.1f} minutes: more than one a minute")
 
     detail: dict[str, Any] = {k: stats(v, 2) for k, v in rates.items()}
     detail |= {k: stats(v, 4) for k, v in ratios.items()}
@@ -853,6 +866,7 @@ def run(
         "conc32_vs_seq": round(detail["trade_conc32"]["median"] / detail["trade_seq"]["median"], 4),
         "targets": TARGET_RATIOS,
         "per_trade": counts,
+        "gossip_swaps": swaps,  # apart from per_trade: one a minute at most (ATT-011)
         "in_flight": IN_FLIGHT,
         "rounds": rounds,
         "trades": trades,

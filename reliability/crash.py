@@ -227,7 +227,8 @@ def _trades(cluster: Cluster) -> tuple[int, int]:
 
     with Journal.open(cluster.alice.journal_path, lock=False) as journal:
         context = [cluster.escrow.mandate]
-        peer = Peer(cluster.alice.key, cluster.alice.mandate, journal=journal, context=context)
+        # Every trade in memory, the finished ones too (a peer forgets those, bounded memory).
+        peer = Peer(cluster.alice.key, cluster.alice.mandate, journal=journal, context=context, forget=False)
         negs = [n for n in peer.verifier.negotiations.by_id.values() if n.initiator == peer.did]
         return len(negs), sum(1 for n in negs if unfinished(n))
 

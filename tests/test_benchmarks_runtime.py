@@ -72,3 +72,8 @@ def test_memory_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Capt
     assert result["idle_target_mb"] == 80.0
     assert result["delta_target_mb"] == 200.0
     assert any("HEADLINE" in line for line in table)
+    # Over a long life: both peers forgot every settled trade, and RSS was read at both points.
+    assert result["settled_points"] == [20, 60]
+    assert result["rss_after_20_settled_mb"] > 0 and result["rss_after_60_settled_mb"] > 0
+    assert result["settled_forgotten_negotiations"] == {"alice": 60, "bob": 60}
+    assert result["settled_held_statements"] == {"alice": 2, "bob": 2}  # the two mandates

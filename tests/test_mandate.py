@@ -719,12 +719,12 @@ def _assert_recount(exp: Exposure, until: dict[bytes, int], t: int, grace: int =
     """The book's outstanding value and committed value of the periods around ``t`` equal a recount
     from its held offers and contracts (``until``: each contract's counts-until time)."""
     live = [(v, i, e) for v, i, e in exp.live_offers.values() if e + grace >= t]
-    formed = [*exp.open_contracts.values(), *exp.ended_contracts]
+    formed = list(exp.open_contracts.values())
     open_value = sum(v for c, (v, _) in exp.open_contracts.items() if until[c] >= t)
     assert exp.outstanding(t, grace) == sum(v for v, _, _ in live) + open_value
     for k in range(t // SMALL_PERIOD - 1, (t + 2 * SMALL_PERIOD) // SMALL_PERIOD + 1):
         overlapping = sum(v for v, i, e in live if i // SMALL_PERIOD <= k <= e // SMALL_PERIOD)
-        in_k = sum(v for v, f in formed if f // SMALL_PERIOD == k)
+        in_k = sum(v for v, f in formed if f // SMALL_PERIOD == k) + exp.ended_by_period.get(k, 0)
         assert exp.committed(k, t, grace) == in_k + overlapping, (k, t)
 
 

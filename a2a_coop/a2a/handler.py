@@ -285,9 +285,8 @@ class CoopRequestHandler(RequestHandler):
             mine = [t for t, c in self._contexts.items() if params.context_id and c == params.context_id]
         peer = self.node.peer
         with peer.lock:
-            by_id = peer.verifier.negotiations.by_id
             for task_id in mine:
-                neg = by_id.get(bytes.fromhex(task_id))
+                neg = _held_or_archived(peer, bytes.fromhex(task_id))
                 if neg is None:
                     continue
                 if params.status and TASK_STATES[neg.state] != params.status:
@@ -388,7 +387,7 @@ class CoopRequestHandler(RequestHandler):
                 "(one Task per negotiation, A2A-007)"
             )
         before: set[str] = set()
-        known = self.node.peer.verifier.negotiations.by_id.get(nid) if nid else None
+        known = _held_or_archived(self.node.peer, nid) if nid else None
         if known is not None:
             before = {a.artifact_id for a in self.task(known, []).artifacts}
         try:
@@ -402,8 +401,8 @@ class CoopRequestHandler(RequestHandler):
             parts = [envelope_part(a) for a in answers]
             return _agent_message(parts, context_id=msg.context_id or str(uuid.uuid4()))
         await asyncio.to_thread(self._bind_context, task_id_for(nid), msg.context_id or task_id_for(nid))
-        neg = self.node.peer.verifier.negotiations.by_id.get(nid)
-        assert neg is not None  # exchange accepted a statement of it
+        neg = _held_or_archived(self.node.peer, nid)
+        assert neg is not None  # exchange accepted a statement of it (perhaps forgotten since: journal)
         return neg, answers, before
 
     def _unsigned(
@@ -434,7 +433,7 @@ class CoopRequestHandler(RequestHandler):
         """The negotiation of a task id: exactly the lower-case hex of its id (A2A-013)."""
         if _TASK_ID.match(task_id):
             with self.node.peer.lock:
-                neg = self.node.peer.verifier.negotiations.by_id.get(bytes.fromhex(task_id))
+                neg = _held_or_archived(self.node.peer, bytes.fromhex(task_id))
             if neg is not None:
                 return neg
         raise a2a_errors.TaskNotFoundError(f"no task {task_id!r}")
@@ -577,8 +576,10 @@ def negotiation_artifacts(peer: Peer, neg: Negotiation) -> list[a2a_pb2.Artifact
         if delivery is None:
             continue
         out.append(_artifact("receipt", receipt.digest, [*contract, delivery, receipt], "A signed Receipt."))
-    for vs in list(held.values()):
-        if vs.body == "attestation" and vs.statement.attestation.accept == c.id:
+    about = peer.verifier.attestations_about  # digests, also of attestations memory forgot (journal)
+    for digest in [d for party in c.parties for d in about.get(party, ())]:
+        vs = held.get(digest)
+        if vs is not None and vs.statement.attestation.accept == c.id:
             extra = held.get(vs.header.mandate)
             bundle = {s.digest: s for s in (*([extra] if extra else []), *contract, vs)}
             out.append(_artifact("attestation", vs.digest, list(bundle.values()), "An Attestation."))
@@ -611,3 +612,11 @@ def _agent_message(
         parts=parts,
         extensions=[EXTENSION_URI] if coop else [],
     )
+
+
+def _held_or_archived(peer: Peer, negotiation_id: bytes) -> Negotiation | None:
+    """The peer's negotiation, also one its memory forgot (read back from its journal), or None."""
+    try:
+        return peer.negotiation(negotiation_id)
+    except CoopError:
+        return None

@@ -168,7 +168,8 @@ def peer_from_journal(args: argparse.Namespace) -> tuple[Peer, Journal]:
             mandate = journal.get_meta(META_MANDATE)
             if mandate is None:
                 raise UsageError(f"{args.journal} records no mandate; pass --mandate")
-        return open_peer(key, mandate, journal, journal.get_meta(META_CONTEXT, [])), journal
+        # Every negotiation in memory: status and export list the finished ones too.
+        return open_peer(key, mandate, journal, journal.get_meta(META_CONTEXT, []), forget=False), journal
     except BaseException:
         journal.close()
         raise

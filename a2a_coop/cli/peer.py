@@ -376,12 +376,10 @@ def _unfunded(neg: Negotiation, escrow: EscrowClient) -> list[str]:
 
 def _reject_reason(peer: Peer, neg: Negotiation) -> str:
     """The reason the counterparty's Reject of ``neg`` gives (or says it gives none)."""
-    rejects = [
-        vs
-        for vs in peer.verifier.statements.values()
-        if vs.body == "reject" and vs.header.negotiation_id == neg.id
-    ]
-    reason = rejects[-1].statement.reject.reason if rejects else ""
+    # By the negotiation's history: its statements may have left memory (the journal answers for them).
+    held = peer.verifier.statements
+    rejects = [held.get(digest) for _, event, _, digest in neg.history if event.value == "REJECT" and digest]
+    reason = next((vs.statement.reject.reason for vs in reversed(rejects) if vs is not None), "")
     return reason or "(no reason given)"
 
 

@@ -59,7 +59,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from a2a_coop.protocol import merkle
 from a2a_coop.protocol.errors import ChainBroken, ChainGap, Equivocation, LogRootMismatch
@@ -73,6 +73,9 @@ from a2a_coop.protocol.statements import (
     sign_candidate,
     verify_statement,
 )
+
+if TYPE_CHECKING:
+    from a2a_coop.protocol.archive import Archive, Nearest
 
 
 class _Link(NamedTuple):
@@ -98,6 +101,11 @@ class ChainView:
     complete: bool = False
     links: dict[int, _Link] = field(default_factory=dict)
     head: int | None = None  # highest seq held (kept as links are added, not recomputed)
+    # With an archive, only the ``window`` to ``2 * window`` highest links held stay in memory; the
+    # seqs below ``floor`` are looked up in the archive (bounded memory, a2a_coop.protocol.archive).
+    archive: Archive | None = field(default=None, repr=False, compare=False)
+    window: int = 256
+    floor: int = 0
     # The keys of ``links`` in ascending order, for the nearest held neighbours of a seq (CHN-005).
     _seqs: list[int] = field(init=False, repr=False, compare=False)
     # MTH state over the digests at seq 0..len-1, every one held: the longest gapless prefix (CHN-007).
@@ -125,12 +133,12 @@ class ChainView:
         """
         h = vs.header
         seq = h.seq
-        held = self.links.get(seq)
+        held = self._link(seq)
         if held is not None and held.digest != vs.digest:
             raise Equivocation(
                 f"two statements at seq {seq}", requirement="CHN-004", evidence=(held.envelope, vs.envelope)
             )
-        before, after = self.links.get(seq - 1), self.links.get(seq + 1)
+        before, after = self._link(seq - 1), self._link(seq + 1)
         if before is not None and h.prev != before.digest:
             raise ChainBroken(
                 f"prev at seq {seq} does not match seq {seq - 1}",
@@ -159,18 +167,50 @@ class ChainView:
         j = i + 1 if i < len(seqs) and seqs[i] == seq else i
         below = self.links[seqs[i - 1]] if i else None
         above = self.links[seqs[j]] if j < len(seqs) else None
+        if seq < self.floor:  # below what memory holds: the archive has both neighbours
+            below, above = self._archived(seq, "below"), self._archived(seq, "above")
+        elif below is None and self.floor:
+            below = self._archived(seq, "below")
         if below is not None and at < below.issued_at_ms:
             raise ChainBroken(
-                f"issued at {at}, before the issuer's held seq {seqs[i - 1]} ({below.issued_at_ms})",
+                f"issued at {at}, before the issuer's held seq below {seq} ({below.issued_at_ms})",
                 requirement="CHN-005",
                 evidence=(below.envelope, vs.envelope),
             )
         if above is not None and at > above.issued_at_ms:
             raise ChainBroken(
-                f"issued at {at}, after the issuer's held seq {seqs[j]} ({above.issued_at_ms})",
+                f"issued at {at}, after the issuer's held seq above {seq} ({above.issued_at_ms})",
                 requirement="CHN-005",
                 evidence=(vs.envelope, above.envelope),
             )
+
+    def _link(self, seq: int) -> _Link | None:
+        link = self.links.get(seq)
+        if link is None and seq < self.floor:
+            link = self._archived(seq, "at")
+        return link
+
+    def _archived(self, seq: int, nearest: Nearest) -> _Link | None:
+        envelope = (
+            self.archive.at_seq(self.issuer, seq, nearest=nearest) if self.archive is not None else None
+        )
+        if envelope is None:
+            return None
+        vs = verify_statement(envelope)
+        return _Link(vs.digest, vs.header.prev, vs.header.issued_at_ms, envelope)
+
+    def _digests_below(self, seq: int) -> list[bytes]:
+        """The digests at seqs 0..seq-1, every one held (in memory or the archive)."""
+        links = [self._link(i) for i in range(seq)]
+        return [link.digest for link in links if link is not None]
+
+    def _trim(self) -> None:
+        """Keep the ``window`` highest links held; the archive answers for the rest."""
+        cut = len(self._seqs) - self.window
+        for seq in self._seqs[:cut]:
+            del self.links[seq]
+        self.floor = self._seqs[cut]
+        del self._seqs[:cut]
 
     def _check_log_root(self, vs: VerifiedStatement) -> None:
         """CHN-007, when every statement of the issuer below ``vs`` is held; otherwise skipped."""
@@ -181,7 +221,7 @@ class ChainView:
         if seq == held:
             expected = self._prefix.root()
         else:  # vs is already held here (see the module docstring): rare, so O(n) is acceptable
-            expected = merkle.root([self.links[i].digest for i in range(seq)])
+            expected = merkle.root(self._digests_below(seq))
         if vs.statement.checkpoint.log_root != expected:
             raise LogRootMismatch(
                 f"log_root is not the tree hash of the issuer's statements 0..{seq - 1}",
@@ -202,8 +242,10 @@ class ChainView:
             self.head = seq
         if held is not None and held.digest != vs.digest and seq < len(self._prefix):
             # Only a caller that adds without check() replaces a link (a fork); keep the range true.
-            self._prefix = merkle.CompactRange(self.links[i].digest for i in range(seq))
+            self._prefix = merkle.CompactRange(self._digests_below(seq))
         self._extend_prefix()
+        if self.archive is not None and len(self._seqs) >= 2 * self.window:
+            self._trim()
 
     def _extend_prefix(self) -> None:
         """Append the held links that continue the gapless prefix (each seq is appended once)."""

@@ -9,7 +9,7 @@ The clock is an argument: nothing here reads it.
 from __future__ import annotations
 
 import heapq
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from a2a_coop.protocol.errors import (
     Expired,
@@ -20,6 +20,9 @@ from a2a_coop.protocol.errors import (
     Replayed,
 )
 from a2a_coop.protocol.statements import Header
+
+if TYPE_CHECKING:
+    from a2a_coop.protocol.archive import Archive
 
 DEFAULT_SKEW_MS: Final = 30_000
 MAX_SKEW_MS: Final = 300_000
@@ -54,6 +57,9 @@ class ReplayCache:
 
     def __init__(self, skew_ms: int = DEFAULT_SKEW_MS) -> None:
         self.skew_ms = skew_ms
+        # With an archive (see a2a_coop.protocol.archive), what is not in memory is looked up there,
+        # so entries may be forgotten before their expiry and no expiry queue is kept.
+        self.archive: Archive | None = None
         self._digests: set[bytes] = set()
         self._nonces: dict[tuple[str, bytes], bytes] = {}
         self._expiry: list[tuple[int, bytes, str, bytes]] = []  # (forget_at, digest, issuer, nonce)
@@ -67,15 +73,29 @@ class ReplayCache:
         if len(header.nonce) != 16:  # pragma: no cover - verify_statement enforces STM-007 first
             raise HeaderInvalid("nonce", requirement="STM-007")
         seen = self._nonces.get((header.issuer, header.nonce))
+        archive = self.archive
+        if seen is None and archive is not None:
+            # One read answers both: a statement with this digest has this issuer and nonce.
+            seen = archive.by_nonce(header.issuer, header.nonce)
+            if seen == digest:
+                raise Replayed(requirement="RPL-002")
         if seen is not None and seen != digest:
             raise NonceReused(requirement="RPL-001")
 
     def add(self, header: Header, digest: bytes) -> None:
         self._digests.add(digest)
         self._nonces[(header.issuer, header.nonce)] = digest
+        if self.archive is not None:
+            return
         heapq.heappush(
             self._expiry, (header.expires_at_ms + self.skew_ms, digest, header.issuer, header.nonce)
         )
+
+    def forget(self, header: Header, digest: bytes) -> None:
+        """Drop one entry from memory (only with an archive that holds the statement)."""
+        self._digests.discard(digest)
+        if self._nonces.get((header.issuer, header.nonce)) == digest:
+            del self._nonces[(header.issuer, header.nonce)]
 
     def evict(self, now_ms: int) -> int:
         """Forget entries that have expired beyond the skew; returns how many."""

@@ -272,8 +272,9 @@ class Exposure:
             is still its negotiation's outstanding offer (whether or not expired at a given time).
         open_contracts: contract id -> ``(value, formed_at)`` of each contract not yet terminal
             (whether or not past its last deadline + CLAIM_WINDOW_MS at a given time).
-        ended_contracts: ``(value, formed_at)`` of every contract that became terminal, in the
-            order they ended; they still count for the period they were formed in.
+        ended_by_period: period -> value of the contracts formed in it that became terminal since;
+            they still count for the period they were formed in (one entry per period, not per
+            contract: a long-lived peer's memory stays bounded).
     """
 
     def __init__(self, period_origin_ms: int = 0, period_ms: int = 0) -> None:
@@ -281,7 +282,7 @@ class Exposure:
         self.period_ms = period_ms
         self.live_offers: dict[bytes, tuple[int, int, int]] = {}
         self.open_contracts: dict[bytes, tuple[int, int]] = {}
-        self.ended_contracts: list[tuple[int, int]] = []
+        self.ended_by_period: dict[int, int] = {}
         self._offers = _Expiring()  # until expires_at; charged to every period the offer overlaps
         self._contracts = _Expiring()  # until last deadline + CLAIM_WINDOW_MS (MND-010)
         self._formed: dict[int, int] = {}  # period -> value of contracts formed in it, open or ended
@@ -337,7 +338,8 @@ class Exposure:
         ended = self.open_contracts.pop(contract, None)
         if ended is not None:
             self._contracts.remove(contract)
-            self.ended_contracts.append(ended)
+            period = self.period_of(ended[1])
+            self.ended_by_period[period] = self.ended_by_period.get(period, 0) + ended[0]
 
 
 class ExposureBook:
@@ -398,7 +400,7 @@ class ExposureBook:
         if exp is None:
             exp = Exposure(*periods)
         elif (exp.period_origin_ms, exp.period_ms) != periods and (
-            exp.live_offers or exp.open_contracts or exp.ended_contracts
+            exp.live_offers or exp.open_contracts or exp.ended_by_period
         ):
             raise ValueError("exposure was recorded with other budget periods (give mandate_of)")
         t = h.issued_at_ms

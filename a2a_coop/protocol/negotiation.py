@@ -672,17 +672,53 @@ class Negotiations:
         self._stamps = stamps
         self._exclusive: dict[tuple[str, bytes], bytes] = {}  # (issuer, key) -> negotiation id
         self._pending: dict[bytes, bytes] = {}  # pending arbitrated statement digest -> negotiation id
+        # Where a forgotten negotiation comes back from (a2a_coop.protocol.archive), if anywhere.
+        self.restore: Callable[[bytes], Negotiation | None] | None = None
 
     def get(self, negotiation_id: bytes) -> Negotiation:
-        try:
-            return self.by_id[negotiation_id]
-        except KeyError:
-            raise UnknownNegotiation(requirement="NEG-002") from None
+        """The negotiation (a forgotten one is read back, not kept: reading it changes no memory)."""
+        neg = self.find(negotiation_id)
+        if neg is None:
+            raise UnknownNegotiation(requirement="NEG-002")
+        return neg
+
+    def find(self, negotiation_id: bytes) -> Negotiation | None:
+        """:meth:`get`, or None for a negotiation never seen."""
+        neg = self.by_id.get(negotiation_id)
+        if neg is None and self.restore is not None and negotiation_id:
+            neg = self.restore(negotiation_id)
+        return neg
+
+    def forget(self, negotiation_id: bytes) -> Negotiation | None:
+        """Drop a negotiation from memory; :attr:`restore` brings it back when a statement names it."""
+        neg = self.by_id.pop(negotiation_id, None)
+        c = neg.contract if neg is not None else None
+        if c is not None:
+            key = (c.proposer, c.proposal.exclusive_key)
+            if c.proposal.exclusive_key and self._exclusive.get(key) == negotiation_id:
+                del self._exclusive[key]
+            for digest in c.pending:
+                self._pending.pop(digest, None)
+        return neg
+
+    def _held(self, negotiation_id: bytes) -> bool:
+        """Whether the negotiation is in memory, after bringing it back if it was forgotten."""
+        if negotiation_id in self.by_id:
+            return True
+        neg = self.restore(negotiation_id) if self.restore is not None else None
+        if neg is None:
+            return False
+        self.by_id[negotiation_id] = neg
+        c = neg.contract
+        for digest in c.pending if c is not None else ():
+            self._pending[digest] = negotiation_id
+        self._index_exclusive(neg)
+        return True
 
     def check(self, vs: VerifiedStatement) -> Event | None:
         """What applying ``vs`` would do, without doing it."""
         nid = vs.header.negotiation_id
-        if nid not in self.by_id:
+        if not self._held(nid):
             Negotiation(vs)  # validates an opening offer; raises otherwise
             return E.OFFER
         neg = self.by_id[nid]
@@ -694,7 +730,7 @@ class Negotiations:
     def apply(self, vs: VerifiedStatement) -> Negotiation:
         """Route ``vs`` to its negotiation (opening one for an Offer) and advance it."""
         nid = vs.header.negotiation_id
-        if nid not in self.by_id:
+        if not self._held(nid):
             neg = Negotiation(vs, self._stamps)  # raises UnknownNegotiation unless vs is an opening Offer
             self.by_id[nid] = neg
             return neg

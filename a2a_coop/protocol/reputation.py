@@ -92,8 +92,8 @@ def contract_of(verifier: Verifier, attestation: VerifiedStatement) -> tuple[Neg
     """
     a = attestation.statement.attestation
     offer = verifier.statements[a.offer]
-    neg = verifier.negotiations.by_id[offer.header.negotiation_id]
-    if neg.contract is None or neg.contract.id != a.accept:
+    neg = verifier.negotiations.find(offer.header.negotiation_id)  # also one memory forgot
+    if neg is None or neg.contract is None or neg.contract.id != a.accept:
         raise KeyError("the attestation's contract is not held")
     return neg, neg.contract
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
+from a2a_coop.protocol.archive import Archive, HeldStatements
 from a2a_coop.protocol.chain import ChainView
 from a2a_coop.protocol.claims import check_opening
 from a2a_coop.protocol.errors import (
@@ -67,7 +68,9 @@ class Verifier:
         self.me = me
         self.complete_chains = complete_chains
         self.skew_ms = skew_ms
-        self.statements: dict[bytes, VerifiedStatement] = {}
+        self.statements = HeldStatements()
+        self.archive: Archive | None = None
+        self.accepted = 0  # statements accepted or recorded, ever (memory may hold fewer)
         self.mandates: dict[bytes, _MandateRecord] = {}
         self.revoked: dict[str, int] = {}  # key -> effective_ms
         self.rotated: dict[str, int] = {}  # old key -> seq of its KeyRotation
@@ -181,6 +184,52 @@ class Verifier:
         elif vs.body == "key_revocation":
             self._check_revocation_authority(vs)
 
+    # -- bounded memory (a2a_coop.protocol.archive) ----------------------------------
+
+    def use_archive(self, archive: Archive, *, replay: bool = True) -> None:
+        """Read what is not in memory from ``archive``, which holds every statement accepted so far
+        and, from now on, each one before it may be forgotten. ``replay``: also for the replay memory
+        (off while memory is being rebuilt from that same archive, where every statement is in it)."""
+        self.archive = archive
+        self.statements.archive = archive
+        self.negotiations.restore = self._restore
+        for view in self.chains.values():
+            view.archive = archive
+        self.replay.archive = archive if replay else None
+
+    def forget_negotiation(self, negotiation_id: bytes) -> list[VerifiedStatement]:
+        """Drop a negotiation and its statements from memory (the archive keeps them); returns the
+        statements dropped. A later statement naming it brings it back from the archive."""
+        neg = self.negotiations.forget(negotiation_id)
+        if neg is None:
+            return []
+        digests = {neg.first.digest, *(d for *_, d in neg.history if d)}
+        c = neg.contract
+        if c is not None:
+            digests.update(c.deliveries, c.pending, c.claims)
+        dropped = [vs for d in digests if (vs := self.forget_statement(d)) is not None]
+        self.witness.forget(digests, neg.parties)
+        return dropped
+
+    def forget_statement(self, digest: bytes) -> VerifiedStatement | None:
+        """Drop one statement from memory (the archive keeps it)."""
+        vs = dict.pop(self.statements, digest, None)
+        if vs is not None:
+            self.replay.forget(vs.header, digest)
+        return vs
+
+    def _restore(self, negotiation_id: bytes) -> Negotiation | None:
+        """A forgotten negotiation, rebuilt from its statements in the archive (None if it has none)."""
+        envelopes = self.archive.negotiation(negotiation_id) if self.archive is not None else []
+        neg: Negotiation | None = None
+        for envelope in envelopes:
+            vs = verify_statement(envelope)
+            if neg is None:
+                neg = Negotiation(vs, self.witness.stamp_time)
+            else:
+                neg.apply(vs)
+        return neg
+
     def attested(self, issuer: str, contract: bytes) -> bool:
         """Whether ``issuer``'s attestation of ``contract`` (an Accept's digest) is held (ATT-002)."""
         return (issuer, contract) in self._attested
@@ -190,7 +239,7 @@ class Verifier:
     def _chain(self, issuer: str) -> ChainView:
         view = self.chains.get(issuer)
         if view is None:
-            view = ChainView(issuer, complete=self.complete_chains)
+            view = ChainView(issuer, complete=self.complete_chains, archive=self.archive)
         return view
 
     def _check_not_dated_back(self, vs: VerifiedStatement, now_ms: int) -> None:
@@ -217,7 +266,7 @@ class Verifier:
 
     def _deadline_of(self, delivery: VerifiedStatement) -> int | None:
         """The deadline of the item a Delivery names; None if it names none of its contract's items."""
-        neg = self.negotiations.by_id.get(delivery.header.negotiation_id)
+        neg = self.negotiations.find(delivery.header.negotiation_id)
         c = neg.contract if neg is not None else None
         index = delivery.statement.delivery.item_index
         if c is None or delivery.issuer not in c.parties or index >= len(c.gives(delivery.issuer)):
@@ -226,7 +275,7 @@ class Verifier:
 
     def _escrow_of(self, vs: VerifiedStatement) -> str:
         """The escrow of the contract ``vs`` belongs to (or would form, for an Accept), if any."""
-        neg = self.negotiations.by_id.get(vs.header.negotiation_id) if vs.header.negotiation_id else None
+        neg = self.negotiations.find(vs.header.negotiation_id)
         if neg is None:
             return ""
         if neg.contract is not None:
@@ -331,6 +380,7 @@ class Verifier:
     def _commit(self, vs: VerifiedStatement) -> None:
         h = vs.header
         self.statements[vs.digest] = vs
+        self.accepted += 1
         self.replay.add(h, vs.digest)
         view = self._chain(h.issuer)
         view.add(vs)

@@ -74,6 +74,12 @@ class WitnessIndex:
         key = (by, digest)
         self._acked[key] = min(at_ms, self._acked.get(key, at_ms))
 
+    def forget(self, digests: set[bytes], by: tuple[str, ...]) -> None:
+        """Drop the acknowledgements by ``by`` of ``digests`` (a forgotten negotiation's: bounded memory)."""
+        for party in by:
+            for digest in digests:
+                self._acked.pop((party, digest), None)
+
     def set_provisional(self, escrow: str, digest: bytes, at_ms: int) -> None:
         """The escrow itself is checking a statement it is about to stamp at ``at_ms``: let the check
         see that stamp (cleared by :meth:`clear_provisional`, recorded only if the statement passes)."""

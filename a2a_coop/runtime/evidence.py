@@ -82,3 +82,6 @@ class EvidenceVerifier(Verifier):
             held = self.checkpoints.get(vs.issuer)
             if held is None or self.statements[held].header.seq < vs.header.seq:
                 self.checkpoints[vs.issuer] = vs.digest
+                # The one it replaces leaves memory once in the archive (a new head each trade).
+                if held is not None and self.archive is not None and self.archive.by_digest(held):
+                    self.forget_statement(held)

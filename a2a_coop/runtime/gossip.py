@@ -24,6 +24,7 @@ Nothing here is a request to sign anything but our own head Checkpoint.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
@@ -40,6 +41,10 @@ MAX_PROOFS: Final = 32
 BUDGET_BYTES: Final = 60_000
 CHECKPOINT_TTL_MS: Final = 86_400_000
 FRESH_FOR_MS: Final = 3_600_000  # a head Checkpoint with less left than this is signed anew
+# A peer opening trades swaps with each counterparty at most once per this (ATT-011): each swap costs
+# a round trip and, since our head moved, a Checkpoint signed and journaled on both sides.
+SWAP_EVERY_MS: Final = 60_000
+MAX_SWAP_TIMES: Final = 10_000  # counterparties whose last swap time is kept (least recent dropped)
 
 
 class Gossiper(Protocol):
@@ -147,6 +152,27 @@ def answer(
     """The serving side of a swap: take the caller's gossip, then answer with ours."""
     take(peer, envelopes, proofs)
     return outgoing(peer)
+
+
+def swap_due(peer: Peer, counterparty_did: str) -> bool:
+    """Whether a trade opened with ``counterparty_did`` now should swap first (ATT-011): not if a
+    swap with it started less than :data:`SWAP_EVERY_MS` ago. Marks the swap as started."""
+    if not counterparty_did:
+        return True
+    now = peer.clock()
+    with peer.lock:
+        times: OrderedDict[str, int] | None = getattr(peer, "_swapped_at", None)
+        if times is None:
+            times = OrderedDict()
+            peer._swapped_at = times  # type: ignore[attr-defined]
+        last = times.get(counterparty_did)
+        if last is not None and now - last < SWAP_EVERY_MS:
+            return False
+        times[counterparty_did] = now
+        times.move_to_end(counterparty_did)
+        while len(times) > MAX_SWAP_TIMES:
+            times.popitem(last=False)
+        return True
 
 
 def swap(peer: Peer, counterparty: Gossiper, counterparty_did: str = "") -> list[str]:

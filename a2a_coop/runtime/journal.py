@@ -95,9 +95,10 @@ from typing import Any, Final, Literal
 
 import msgpack
 
-from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.envelope import decode_envelope
+from a2a_coop.protocol.statements import VerifiedStatement, decode_statement
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 2: the nonce column and the indexes reads from the journal use
 APPLICATION_ID: Final = 0x41324143  # "A2AC": marks the SQLite file as an a2a-coop journal
 OUT: Final = "out"
 IN: Final = "in"
@@ -107,6 +108,15 @@ _MAX_SQLITE_INT: Final = 2**63 - 1
 
 Durability = Literal["full", "normal"]
 _SYNCHRONOUS: Final[dict[str, str]] = {"full": "FULL", "normal": "NORMAL"}
+
+# What a peer that forgot a finished negotiation reads from the journal instead (bounded memory):
+# replay memory by (issuer, nonce) (RPL-001), any issuer's chain by seq (CHN-003..005), a
+# negotiation's statements. Version 2 added them; a version 1 file gets them when opened.
+_INDEXES_V2: Final = """
+CREATE INDEX statements_nonce ON statements (issuer, nonce);
+CREATE INDEX statements_seq ON statements (issuer, seq);
+CREATE INDEX statements_negotiation ON statements (negotiation_id) WHERE negotiation_id != x'';
+"""
 
 _SCHEMA: Final = f"""
 -- did:key strings (about 56 bytes) interned as small integers: rows and the index stay small.
@@ -123,11 +133,13 @@ CREATE TABLE statements (
     negotiation_id BLOB NOT NULL,
     body TEXT NOT NULL,
     at_ms INTEGER NOT NULL,
-    envelope BLOB NOT NULL             -- exactly as signed or received
+    envelope BLOB NOT NULL,            -- exactly as signed or received
+    nonce BLOB NOT NULL DEFAULT x''    -- the header's nonce (RPL-001 reads it from here)
 );
 -- Never two of our statements at one seq (CHN-004), whatever the Python does. This index is
 -- also our chain heads: an issuer's head is its highest outgoing seq (see chain_head).
 CREATE UNIQUE INDEX statements_out_seq ON statements (issuer, seq) WHERE direction = '{OUT}';
+{_INDEXES_V2}
 CREATE TABLE answers (
     request BLOB PRIMARY KEY REFERENCES statements (digest),
     replies BLOB NOT NULL              -- msgpack array of reply digests, in reply order
@@ -139,8 +151,8 @@ CREATE TABLE meta (
 """
 
 _INSERT: Final = (
-    "INSERT INTO statements (digest, direction, issuer, seq, negotiation_id, body, at_ms, envelope) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO statements (digest, direction, issuer, seq, negotiation_id, body, at_ms, envelope, nonce) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _UPSERT_META: Final = (
     "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -244,6 +256,11 @@ class Journal:
         self._leading = False
         # One thread at a time on the connection (a transaction, or a read that must not see one open).
         self._io = threading.RLock()
+        # Lookups by digest, nonce, seq or negotiation (idempotent answers, a forgotten statement) use a
+        # second connection: in WAL mode it reads the last commit while the writer's next one is being
+        # fsync'd, so a reader never waits for the disk (opened on first use).
+        self._reader: sqlite3.Connection | None = None
+        self._read_lock = threading.Lock()
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -296,6 +313,10 @@ class Journal:
 
     def close(self) -> None:
         """Close the connection and release the lock. Everything recorded is already on disk."""
+        with self._read_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
         self._conn.close()
         if self._lock_fd is not None:  # after the connection: no second writer while this one is open
             fd, self._lock_fd = self._lock_fd, None
@@ -467,7 +488,9 @@ class Journal:
         # The first statement of ours this journal sees may start above 0 (a key with history
         # elsewhere): the journal can only guard the seqs it has been told about.
         try:
-            cur.execute(_INSERT, (vs.digest, OUT, iid, seq, h.negotiation_id, vs.body, at_ms, vs.envelope))
+            cur.execute(
+                _INSERT, (vs.digest, OUT, iid, seq, h.negotiation_id, vs.body, at_ms, vs.envelope, h.nonce)
+            )
         except sqlite3.IntegrityError:  # the digest is stored already, or the seq is (another writer)
             if cur.execute(_DIRECTION, (vs.digest,)).fetchone() == (IN,):
                 raise JournalConflict(
@@ -510,6 +533,7 @@ class Journal:
                     vs.body,
                     at_ms,
                     vs.envelope,
+                    h.nonce,
                 ),
             )
         except sqlite3.IntegrityError:  # stored before: a retried request, or one of our own statements
@@ -642,6 +666,23 @@ class Journal:
 
     # -- reads --------------------------------------------------------------------
 
+    def _read(self, sql: str, args: tuple[Any, ...], *, many: bool = False) -> Any:
+        """One query on the reading connection: rows committed so far, never waiting on a commit."""
+        with self._read_lock:
+            if self._reader is None:
+                self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                self._reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cur = self._reader.execute(sql, args)
+            return cur.fetchall() if many else cur.fetchone()
+
+    def _committed_issuer_id(self, did: str) -> int | None:
+        iid = self._ids.get(did)
+        if iid is None:
+            row = self._read(_ISSUER_ID, (did,))
+            if row is not None:
+                iid = self._ids[did] = row[0]
+        return iid
+
     def chain_head(self, issuer: str) -> tuple[int, bytes]:
         """Where our chain continues: ``(next_seq, prev)``, or ``(0, b"")`` if we never signed.
 
@@ -662,18 +703,16 @@ class Journal:
         Raises:
             JournalCorrupt: a reply the map names is missing.
         """
-        with self._io:
-            cur = self._cur
-            row = cur.execute("SELECT replies FROM answers WHERE request = ?", (request_digest,)).fetchone()
-            if row is None:
-                return None
-            out = []
-            for digest in _unpack(row[0]):
-                found = cur.execute("SELECT envelope FROM statements WHERE digest = ?", (digest,)).fetchone()
-                if found is None:
-                    raise JournalCorrupt(f"reply {digest.hex()} to {request_digest.hex()} is missing")
-                out.append(found[0])
-            return out
+        row = self._read("SELECT replies FROM answers WHERE request = ?", (request_digest,))
+        if row is None:
+            return None
+        out = []
+        for digest in _unpack(row[0]):
+            found = self._read("SELECT envelope FROM statements WHERE digest = ?", (digest,))
+            if found is None:
+                raise JournalCorrupt(f"reply {digest.hex()} to {request_digest.hex()} is missing")
+            out.append(found[0])
+        return out
 
     def statements(self, *, since_rowid: int = 0) -> Iterator[tuple[int, str, bytes]]:
         """Every statement after ``since_rowid``, in journal order: ``(rowid, direction, envelope)``.
@@ -695,9 +734,48 @@ class Journal:
 
     def by_digest(self, digest: bytes) -> bytes | None:
         """The envelope of a journaled statement (either direction), or None."""
-        with self._io:
-            row = self._cur.execute("SELECT envelope FROM statements WHERE digest = ?", (digest,)).fetchone()
+        row = self._read("SELECT envelope FROM statements WHERE digest = ?", (digest,))
         return None if row is None else row[0]
+
+    def by_nonce(self, issuer: str, nonce: bytes) -> bytes | None:
+        """The digest of a journaled statement by ``issuer`` with header nonce ``nonce``, or None."""
+        iid = self._committed_issuer_id(issuer)
+        if iid is None:
+            return None
+        row = self._read("SELECT digest FROM statements WHERE issuer = ? AND nonce = ? LIMIT 1", (iid, nonce))
+        return None if row is None else row[0]
+
+    def at_seq(
+        self, issuer: str, seq: int, *, nearest: Literal["at", "below", "above"] = "at"
+    ) -> bytes | None:
+        """The envelope of ``issuer``'s journaled statement (either direction) at ``seq``, or with
+        ``nearest`` the nearest one below or above it; None if there is none."""
+        if not 0 <= seq <= _MAX_SQLITE_INT:
+            return None
+        where, order = {"at": ("seq = ?", ""), "below": ("seq < ?", "DESC"), "above": ("seq > ?", "")}[
+            nearest
+        ]
+        iid = self._committed_issuer_id(issuer)
+        if iid is None:
+            return None
+        row = self._read(
+            f"SELECT envelope FROM statements WHERE issuer = ? AND {where} ORDER BY seq {order} LIMIT 1",
+            (iid, seq),
+        )
+        return None if row is None else row[0]
+
+    def negotiation(self, negotiation_id: bytes, *, upto: int | None = None) -> list[bytes]:
+        """The envelopes of one negotiation's statements, in journal order (empty if none); ``upto``:
+        only rows up to that rowid."""
+        if not negotiation_id:
+            return []
+        rows = self._read(
+            "SELECT envelope FROM statements WHERE negotiation_id = ? AND negotiation_id != x'' "
+            "AND id <= ? ORDER BY id",
+            (negotiation_id, _MAX_SQLITE_INT if upto is None else upto),
+            many=True,
+        )
+        return [r[0] for r in rows]
 
     def log_range(self, issuer: str, from_seq: int, limit: int) -> list[bytes]:
         """Our own chain: envelopes of ``issuer``'s outgoing statements from ``from_seq``, by seq.
@@ -832,6 +910,8 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         elif app_id != APPLICATION_ID:
             raise JournalCorrupt(f"{path} is not an a2a-coop journal (application_id {app_id:#x})")
+        elif version == 1:
+            _migrate_v1(conn)
         elif version != SCHEMA_VERSION:
             raise JournalSchemaUnknown(
                 f"{path} has journal schema version {version}; this a2a-coop knows only "
@@ -841,3 +921,17 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def _migrate_v1(conn: sqlite3.Connection) -> None:
+    """Version 1 -> 2 inside the open transaction: the nonce column, filled from the envelopes, and
+    the read indexes."""
+    conn.execute("ALTER TABLE statements ADD COLUMN nonce BLOB NOT NULL DEFAULT x''")
+    rows = conn.execute("SELECT id, envelope FROM statements").fetchall()
+    for rowid, envelope in rows:
+        nonce = decode_statement(decode_envelope(envelope).payload).header.nonce
+        conn.execute("UPDATE statements SET nonce = ? WHERE id = ?", (nonce, rowid))
+    for stmt in _INDEXES_V2.split(";"):
+        if stmt.strip():
+            conn.execute(stmt)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -55,7 +55,7 @@ from a2a_coop.protocol.statements import (
 )
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.journal import Journal, JournalCorrupt, Ticket
-from a2a_coop.runtime.peer import Peer, wall_clock_ms
+from a2a_coop.runtime.peer import DEFAULT_MAX_OPEN_PER_COUNTERPARTY, Peer, wall_clock_ms
 from a2a_coop.runtime.strategy import Strategy
 from a2a_coop.runtime.trade import contract_evidence, unfinished
 from a2a_coop.transport import TransportError
@@ -304,6 +304,8 @@ class PeerNode:
         self.peer = peer
         self.journal = journal
         self.witness = witness
+        if peer.max_open_per_counterparty is None:  # served: cap what one counterparty keeps open
+            peer.max_open_per_counterparty = DEFAULT_MAX_OPEN_PER_COUNTERPARTY
         # Per-issuer back-pressure (RPC-012), checked before the peer's lock: a flooding peer is
         # refused for the cost of one signature check, and nothing of its refused requests is recorded.
         self.limiter = (

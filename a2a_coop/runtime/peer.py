@@ -29,9 +29,10 @@ from functools import partial
 from typing import Any, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop.protocol.archive import Archive, Nearest
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import decode_envelope, statement_digest
-from a2a_coop.protocol.errors import CoopError, Replayed
+from a2a_coop.protocol.errors import CoopError, Origin, RateLimited, Replayed
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import Negotiation, State, proposal_of
@@ -59,8 +60,18 @@ from a2a_coop.runtime.strategy import (
 )
 
 DEFAULT_OFFER_TTL_MS = 5 * 60_000
+# Open negotiations we hold with any one counterparty before refusing its new offers (RPC-012): each
+# offer we take costs a signature and a durable write, and an abandoned contract stays open until it
+# ends. Far above what an honest counterparty keeps open (a trade settles in a few round trips).
+DEFAULT_MAX_OPEN_PER_COUNTERPARTY = 256
+OPEN_REFUSAL_RETRY_MS = 1_000
 DEFAULT_REPLY_TTL_MS = 24 * 3600_000
 PERFORMING_STATES = frozenset({State.BONDED, State.PERFORMING, State.DISPUTED})
+# Negotiations in these states are over for good, whatever arrives later (SPEC 8.9: no escrow-ordered
+# fact moves them): a peer with a journal forgets them (bounded memory, a2a_coop.protocol.archive).
+# A contract naming an escrow is over for good only once EXPIRED (the escrow's lapse ruling).
+FINAL_STATES = frozenset({State.REJECTED, State.WITHDRAWN, State.EXPIRED})
+FINAL_WITHOUT_ESCROW = frozenset({State.FULFILLED, State.BREACHED, State.REVOKED}) | FINAL_STATES
 META_FORKS = "a2a-coop/fork-proofs"  # journal meta: the fork proofs we hold, [[first, second], ...]
 
 
@@ -101,6 +112,33 @@ class PeerVerifier(EvidenceVerifier):
     def __init__(self, *, me: str) -> None:
         super().__init__(me=me)
         self._acks: dict[tuple[str, bytes], bytes] = {}  # (acknowledger, statement) -> earliest Ack
+        self._attestations_of: dict[bytes, list[bytes]] = {}  # contract -> attestations held in memory
+
+    def forget_negotiation(self, negotiation_id: bytes) -> list[VerifiedStatement]:
+        """As the Verifier's, also dropping the Acks of its statements and the attestations of its
+        contract held in memory."""
+        dropped = super().forget_negotiation(negotiation_id)
+        parties = {vs.issuer for vs in dropped}
+        for vs in list(dropped):
+            for by in parties:
+                ack = self._acks.pop((by, vs.digest), None)
+                forgotten = None if ack is None else self.forget_statement(ack)
+                if forgotten is not None:
+                    dropped.append(forgotten)
+            for attestation in self._attestations_of.pop(vs.digest, ()) if vs.body == "accept" else ():
+                forgotten = self.forget_statement(attestation)
+                if forgotten is not None:
+                    dropped.append(forgotten)
+        return dropped
+
+    def forget_statement(self, digest: bytes) -> VerifiedStatement | None:
+        vs = super().forget_statement(digest)
+        if vs is not None and vs.body == "ack":
+            key = (vs.issuer, vs.statement.ack.statement)
+            if self._acks.get(key) == digest:
+                del self._acks[key]
+            self.witness.forget({key[1]}, (vs.issuer,))
+        return vs
 
     def verify(self, data: bytes) -> VerifiedStatement:
         """Stateless acceptance of envelope bytes (:func:`verify_statement`: signature, encoding, header).
@@ -130,6 +168,8 @@ class PeerVerifier(EvidenceVerifier):
         self._index(vs)
 
     def _index(self, vs: VerifiedStatement) -> None:
+        if vs.body == "attestation" and dict.__contains__(self.statements, vs.statement.attestation.accept):
+            self._attestations_of.setdefault(vs.statement.attestation.accept, []).append(vs.digest)
         if vs.body != "ack":
             return
         key = (vs.issuer, vs.statement.ack.statement)
@@ -161,6 +201,14 @@ class Peer:
         reputation: where scores come from; default: our own view of the evidence we hold, seeded
             with our principal and ``trust.seeds``, counting the locks of ``trusted_escrows``.
         attest: attest the counterparty of every contract once it is settled (ATT-015).
+        forget: with a journal, forget each negotiation once it is over for good and durable (its
+            statements stay in the journal, where whatever needs them reads them: bounded memory over
+            a long life, a2a_coop.protocol.archive); False keeps everything in memory (a one-shot
+            reader listing every negotiation, such as ``a2a-coop status``).
+        max_open_per_counterparty: refuse an opening Offer, RATE_LIMITED (RPC-012) before anything
+            is recorded or signed, from a counterparty that already has this many negotiations with
+            us not ended; None or 0: no limit (in process), and a PeerNode serving the peer sets
+            :data:`DEFAULT_MAX_OPEN_PER_COUNTERPARTY` when given None.
     """
 
     # The verifier every check runs on; a subclass may name its own (the fault-injected servers of
@@ -180,8 +228,14 @@ class Peer:
         trust: TrustPolicy | None = None,
         reputation: Reputation | None = None,
         attest: bool = True,
+        forget: bool = True,
+        max_open_per_counterparty: int | None = None,
     ) -> None:
         self.key = key
+        self.forget = forget
+        self.max_open_per_counterparty = max_open_per_counterparty
+        # Negotiations not ended, by counterparty: kept as statements are handled (RPC-012 refusals).
+        self._open_with: dict[str, set[bytes]] = {}
         self.strategy: Strategy = strategy or HonestStrategy()
         self.journal = journal
         self.clock = clock
@@ -191,6 +245,11 @@ class Peer:
         # Requests answered in memory whose answer waits for the journal's group commit: digest ->
         # (replies, ticket). Not sent until durable; a retry meanwhile waits for the same commit.
         self._staged: dict[bytes, tuple[list[VerifiedStatement], Any]] = {}
+        # Bounded memory: what to forget once the commit holding it is durable. ``_finished`` collects
+        # it while a request is handled; ``_forgettable`` pairs it with that request's ticket.
+        self._finished: list[tuple[bool, bytes]] = []  # (is a negotiation, its id or a statement's digest)
+        self._forgettable: list[tuple[bool, bytes, Any]] = []
+        self.forgotten = 0  # negotiations forgotten since start
         self.verifier = self._new_verifier()
         self.mandate_vs = self.verifier.accept(mandate)
         if self.mandate_vs.body != "mandate" or self.mandate_vs.statement.mandate.agent != key.did:
@@ -230,10 +289,12 @@ class Peer:
         """
         with self.lock:
             request = self.verifier.verify(envelope)
+            self._check_open(request)
             # Whoever opens a negotiation with us needs our mandate to check our answers.
             prefix = [self.mandate_vs.envelope] if request.body == "offer" else []
             staged = self._staged.get(request.digest)
-            if staged is None and self.journal is not None and request.digest in self.verifier.statements:
+            held = dict.__contains__(self.verifier.statements, request.digest)  # in memory
+            if staged is None and self.journal is not None and held:
                 # Only a statement we hold can have been answered: no journal read for a new one.
                 earlier = self.journal.replies_for(request.digest)
                 if earlier is not None:
@@ -242,13 +303,24 @@ class Peer:
                 now = self.clock()
                 for env in context:
                     self._hold(env, received_ms=now)
-                self.verifier.accept_statement(request, now)
+                try:
+                    self.verifier.accept_statement(request, now)
+                except Replayed:
+                    # Held in the journal only (forgotten since): the same answers from there (RPC-003).
+                    earlier = (
+                        None if held or self.journal is None else self.journal.replies_for(request.digest)
+                    )
+                    if earlier is None:
+                        raise
+                    return prefix + earlier
                 try:
                     replies = self._react(request, ack=True)
                     staged = (replies, self._stage([(request, replies, True)], now))
                 except BaseException:
+                    self._finished.clear()
                     self._reload()  # memory ran ahead of the journal: rebuild from what is durable
                     raise
+                self._forget_after(staged[1])
                 self._staged[request.digest] = staged
         # Outside the lock, so that other exchanges go on meanwhile and share the fsync (group commit);
         # a retry of a request still on its way to the disk waits for the same commit (RPL-002).
@@ -276,10 +348,84 @@ class Peer:
         except BaseException:
             with self.lock:
                 self._staged.pop(key, None)
+                self._forgettable.clear()
                 self._reload()
             raise
         with self.lock:
             self._staged.pop(key, None)
+            self._forget_durable()
+
+    def _forget_after(self, ticket: Any) -> None:
+        """What handling this request finished is forgotten once ``ticket`` is durable."""
+        self._forgettable += [(is_negotiation, key, ticket) for is_negotiation, key in self._finished]
+        self._finished.clear()
+
+    def _forget_durable(self) -> None:
+        """Forget what the journal now holds durably (a2a_coop.protocol.archive: reads go there)."""
+        keep = []
+        for is_negotiation, key, ticket in self._forgettable:
+            if ticket is not None and not ticket.done:
+                keep.append((is_negotiation, key, ticket))
+            elif ticket is None or ticket.error is None:
+                self._forget(is_negotiation, key)
+        self._forgettable = keep
+
+    def _forget(self, is_negotiation: bool, key: bytes) -> None:
+        if not is_negotiation:
+            self.verifier.forget_statement(key)
+            return
+        neg = self.verifier.negotiations.by_id.get(key)
+        if neg is not None and self._finished_for_good(neg):  # nothing moved it back meanwhile
+            self.verifier.forget_negotiation(key)
+            self.forgotten += 1
+
+    def _finished_for_good(self, neg: Negotiation) -> bool:
+        c = neg.contract
+        final = FINAL_STATES if c is not None and c.escrow else FINAL_WITHOUT_ESCROW
+        return neg.state in final
+
+    def _check_open(self, request: VerifiedStatement) -> None:
+        """RPC-012: refuse a new negotiation from a counterparty with too many open with us."""
+        cap = self.max_open_per_counterparty
+        if not cap or request.body != "offer" or request.header.negotiation_id in self._staged:
+            return
+        held = self._open_with.get(request.issuer)
+        if held is not None and len(held) >= cap and request.header.negotiation_id not in held:
+            raise RateLimited(
+                f"{len(held)} negotiations of yours with us have not ended; end some before opening more",
+                retry_after_ms=OPEN_REFUSAL_RETRY_MS,
+                requirement="RPC-012",
+                origin=Origin.REMOTE,
+            )
+
+    def _track_open(self, neg: Negotiation) -> None:
+        other = neg.other(self.did)
+        if neg.is_terminal:
+            held = self._open_with.get(other)
+            if held is not None:
+                held.discard(neg.id)
+                if not held:
+                    del self._open_with[other]
+        else:
+            self._open_with.setdefault(other, set()).add(neg.id)
+
+    def _note_finished(self, vs: VerifiedStatement) -> None:
+        """After ``vs`` was handled: keep the open negotiations per counterparty, and note what it
+        finished for good, to forget once durable."""
+        nid = vs.header.negotiation_id
+        neg = self.verifier.negotiations.by_id.get(nid) if nid else None
+        if neg is not None and self.did in neg.parties:
+            self._track_open(neg)
+        if self.journal is None or not self.forget:
+            return
+        if neg is not None and self._finished_for_good(neg):
+            self._finished.append((True, nid))
+        elif (
+            not nid
+            and (about := _about(vs)) is not None
+            and not dict.__contains__(self.verifier.statements, about)
+        ):
+            self._finished.append((False, vs.digest))  # an Ack or attestation of what is forgotten
 
     # -- calling side -------------------------------------------------------------
 
@@ -329,9 +475,11 @@ class Peer:
                 if records:
                     ticket = self._stage(records, now)  # one transaction for the whole answer
             except BaseException:
+                self._finished.clear()
                 if changed:  # memory ran ahead of the journal: rebuild it from what is durable
                     self._reload()
                 raise
+            self._forget_after(ticket)
         self._durable(b"", ticket)  # before any of ``out`` can be sent (write-ahead)
         return out
 
@@ -397,6 +545,7 @@ class Peer:
         # Ack what was addressed to us (never an Ack: no ack loops); relayed public statements need none.
         if ack and not replies and vs.body != "ack" and vs.header.audience == self.did:
             replies = [self._sign_body("ack", commitment_pb2.Ack(statement=vs.digest), audience=vs.issuer)]
+        self._note_finished(vs)
         return replies
 
     def _react_in_negotiation(self, vs: VerifiedStatement) -> list[VerifiedStatement]:
@@ -643,13 +792,29 @@ class Peer:
             self.journal.record_incoming(incoming, replies, at_ms=now)
 
     def _replay(self, journal: JournalLike) -> None:
-        """Rebuild memory from the journal: every statement, in journal order, offline (TIM-005)."""
-        for _rowid, _direction, envelope in journal.statements():
+        """Rebuild memory from the journal: every statement, in journal order, offline (TIM-005),
+        forgetting what is finished for good as it goes (bounded memory at start too)."""
+        archive = _ReplayArchive(journal) if isinstance(journal, Archive) else None
+        if archive is not None:
+            self.verifier.use_archive(archive, replay=False)  # every statement is in it: no replay reads
+        for rowid, _direction, envelope in journal.statements():
             vs = verify_statement(envelope)
             try:
                 self.verifier.accept_statement(vs, ours=vs.issuer == self.did)
             except Replayed:
                 continue
+            if archive is not None:
+                archive.upto = rowid
+                self._note_finished(vs)
+                for is_negotiation, key in self._finished:
+                    self._forget(is_negotiation, key)
+                self._finished.clear()
+        if isinstance(journal, Archive):
+            self.verifier.use_archive(journal)
+        self._open_with = {}
+        for neg in self.verifier.negotiations.by_id.values():
+            if self.did in neg.parties:
+                self._track_open(neg)
         next_seq, prev = journal.chain_head(self.did)
         self.writer = ChainWriter(self.key, next_seq=next_seq, prev=prev)
 
@@ -675,6 +840,36 @@ class Peer:
         """A fork proof is evidence forever (ATT-012): keep it across restarts."""
         if self.journal is not None:
             self.journal.put_meta(META_FORKS, [[p.first, p.second] for p in self.verifier.forks.values()])
+
+
+def _about(vs: VerifiedStatement) -> bytes | None:
+    """What an Ack or an attestation is about (the acknowledged statement, the contract), else None."""
+    if vs.body == "ack":
+        return vs.statement.ack.statement
+    if vs.body == "attestation":
+        return vs.statement.attestation.accept
+    return None
+
+
+class _ReplayArchive:
+    """The journal as an archive while memory is rebuilt from it: a forgotten negotiation comes back
+    with the statements replayed so far only (``upto``, a journal rowid), not the later ones."""
+
+    def __init__(self, journal: Archive) -> None:
+        self.journal = journal
+        self.upto = 0
+
+    def by_digest(self, digest: bytes) -> bytes | None:
+        return self.journal.by_digest(digest)
+
+    def by_nonce(self, issuer: str, nonce: bytes) -> bytes | None:
+        return self.journal.by_nonce(issuer, nonce)
+
+    def at_seq(self, issuer: str, seq: int, *, nearest: Nearest = "at") -> bytes | None:
+        return self.journal.at_seq(issuer, seq, nearest=nearest)
+
+    def negotiation(self, negotiation_id: bytes, *, upto: int | None = None) -> list[bytes]:
+        return self.journal.negotiation(negotiation_id, upto=self.upto)
 
 
 def _copy(proposal: trade_pb2.Offer) -> trade_pb2.Offer:

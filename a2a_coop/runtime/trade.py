@@ -62,11 +62,13 @@ def run_trade(
     goes to the escrow too (:func:`settle_with_escrow`): its Stamp witnesses our
     Deliveries on time whatever the counterparty does (WIT-003), and once both
     sides' receipts are in, it releases the bonds. Before the offer, the two swap
-    Checkpoints and fork proofs (ATT-011), best effort; once the bonds are settled,
-    each attests the other (ATT-015) and the attestations cross with the relays.
+    Checkpoints and fork proofs (ATT-011), best effort, unless they did less than a minute before;
+    once the bonds are settled, each attests the other (ATT-015) and the attestations cross with the
+    relays.
     """
     try:
-        gossip.swap(peer, counterparty, counterparty_did)
+        if gossip.swap_due(peer, counterparty_did):  # once per counterparty per minute (ATT-011)
+            gossip.swap(peer, counterparty, counterparty_did)
     except TransportError as exc:  # an older peer without Gossip still trades
         log.info("gossip with %s skipped: %s", counterparty_did, exc)
     offer = peer.propose(counterparty_did, proposal, ttl_ms=ttl_ms)
@@ -324,7 +326,13 @@ def negotiation_evidence(peer: Peer, negotiation_id: bytes) -> list[bytes]:
     verifies offline."""
     held = peer.verifier.statements
     statements = [vs for vs in held.values() if vs.header.negotiation_id == negotiation_id]
-    neg = peer.verifier.negotiations.by_id.get(negotiation_id)
+    archive = peer.verifier.archive
+    if archive is not None and negotiation_id not in peer.verifier.negotiations.by_id:  # forgotten
+        statements = [verify_statement(env) for env in archive.negotiation(negotiation_id)]
+    try:
+        neg: Negotiation | None = peer.verifier.negotiations.get(negotiation_id)
+    except CoopError:
+        neg = None
     escrow = neg.contract.escrow if neg is not None and neg.contract is not None else ""
     stamps = []
     if escrow:

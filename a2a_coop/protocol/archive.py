@@ -1,0 +1,80 @@
+"""What a verifier forgot, read back from where it was recorded (bounded memory over a long life).
+
+A long-lived peer accepts statements forever; its verifier need not hold them all. Once a
+negotiation is finished for good, the peer may have its verifier *forget* it: its statements,
+negotiation, replay-memory and witness entries leave memory. Everything it accepted is still in the
+peer's journal, and an :class:`Archive` is how the verifier reads it back, sans-IO: the journal
+implements it.
+
+What the verifier reads from the archive, and when:
+
+* a statement by digest (an attestation's contract, a reference): :class:`HeldStatements` looks in
+  memory first and, on a miss, decodes and verifies the archived envelope again;
+* replay memory (RPL-001, RPL-002): a digest or an (issuer, nonce) not in memory is looked up, so a
+  replay of a forgotten statement is still REPLAYED and a reused nonce still NONCE_REUSED;
+* chain links (CHN-003..CHN-005): a :class:`~a2a_coop.protocol.chain.ChainView` keeps the recent
+  links of each issuer and looks older seqs up, so equivocation at a forgotten seq is still caught;
+* a negotiation: a statement naming a forgotten negotiation brings it back, rebuilt from its
+  statements in the order they were accepted.
+
+Only what is already in the archive may be forgotten: the peer forgets a negotiation after the
+journal's commit that holds its last statement (write-ahead).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol, runtime_checkable
+
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+
+Nearest = Literal["at", "below", "above"]
+
+
+@runtime_checkable
+class Archive(Protocol):
+    """Every statement a verifier accepted, durably (a2a_coop.runtime.journal.Journal implements it)."""
+
+    def by_digest(self, digest: bytes) -> bytes | None:
+        """The envelope of the statement with ``digest``, or None."""
+        ...
+
+    def by_nonce(self, issuer: str, nonce: bytes) -> bytes | None:
+        """The digest of ``issuer``'s statement whose header carries ``nonce``, or None."""
+        ...
+
+    def at_seq(self, issuer: str, seq: int, *, nearest: Nearest = "at") -> bytes | None:
+        """The envelope of ``issuer``'s statement at ``seq`` (or the nearest below or above), or None."""
+        ...
+
+    def negotiation(self, negotiation_id: bytes, *, upto: int | None = None) -> list[bytes]:
+        """The envelopes of a negotiation's statements in the order they were accepted (``upto``:
+        only those recorded up to that position, where the archive has positions)."""
+        ...
+
+
+class HeldStatements(dict[bytes, VerifiedStatement]):
+    """The verifier's statements by digest: those in memory, and with an archive, those it forgot.
+
+    ``in``, ``get`` and ``[]`` see both; iteration, ``len`` and the views see memory only.
+    """
+
+    archive: Archive | None = None
+
+    def __missing__(self, digest: bytes) -> VerifiedStatement:
+        archive = self.archive
+        envelope = archive.by_digest(digest) if archive is not None else None
+        if envelope is None:
+            raise KeyError(digest)
+        return verify_statement(envelope)
+
+    def __contains__(self, digest: object) -> bool:
+        if dict.__contains__(self, digest):
+            return True
+        archive = self.archive
+        return archive is not None and isinstance(digest, bytes) and archive.by_digest(digest) is not None
+
+    def get(self, digest: bytes, default: VerifiedStatement | None = None) -> VerifiedStatement | None:  # type: ignore[override]
+        try:
+            return self[digest]
+        except KeyError:
+            return default
