@@ -15,5 +15,6 @@ stateless checks), :mod:`.chain`, :mod:`.freshness`, :mod:`.mandate`,
 time), :mod:`.claims`, :mod:`.merkle`, :mod:`.verifier` (section 11's procedure
 over all of them), :mod:`.reputation` (what an attestation weighs), and the
 reference escrow: :mod:`.ledger` (balances), :mod:`.escrow` (its rules) and
-:mod:`.escrow_audit` (the offline audit that re-derives every decision).
+:mod:`.escrow_audit` (the offline audit that re-derives every decision); last,
+:mod:`.audit` (what held statements prove about a counterparty's honesty, SPEC section 19).
 """

@@ -1,0 +1,1012 @@
+"""Misrepresentation audit: detectors over signed evidence (SPEC.md section 19, non-normative).
+
+Theory of operation. Everything a party signs is evidence against it forever. Given the statements
+an auditor holds (its own transcript with a counterparty, the evidence bundles it fetched, the
+statements a conformance run collected from a target), the detectors here look for two kinds of
+misrepresentation:
+
+* **Hard proofs** (confidence 1): statements the subject signed that no honest run of the protocol
+  produces. Each rests on the subject's own signatures, plus, where named, its Mandate, the
+  counterparty's answers that date its offers, the escrow's ruling, or facts an attester gives.
+  They are built to be *sound*: on any set of statements an honest implementation and its honest
+  counterparties signed, they find nothing, however partial the auditor's view (a missing
+  statement can hide a proof, never make one).
+
+  - ``equivocation``: two statements at one seq, a broken prev link or time running backwards
+    along the chain (the fork proofs of :mod:`a2a_coop.protocol.forks`, SPEC 6.8, 10.5);
+  - ``broken-reservation``: a signed floor (a RESERVATION_VALUE claim, in the open or revealed)
+    and then, in the same negotiation, an Accept below it;
+  - ``bluff``: a HOLDING claim above what an attester (the escrow, for the currency) says the
+    subject holds;
+  - ``over-commitment``: commitments above the subject's means -- one deal above its mandate's
+    max_per_deal (MND-004), contracts formed in one budget period above budget_per_period
+    (MND-009), value provably outstanding at one instant above max_outstanding (MND-010), or bonds
+    provably outstanding above its escrow-attested funds;
+  - ``breach``: a contract it signed whose escrow upheld a claim against it and forfeited its
+    bond (the escrow's word, which both parties chose).
+
+* **Soft screens** (confidence < 1): statistical patterns that honest agents rarely show. A score
+  in [0, 1) per subject; a finding when it reaches the screen's threshold (:class:`Thresholds`,
+  chosen on training settings by ``python -m conformance.audit_eval``, which reports precision
+  and recall on held-out settings).
+
+  - ``feint``: a change point in delivery outcomes ordered by stake or by prior record with the
+    counterparty -- clean while it is cheap, breaches once it pays;
+  - ``ratchet``: signed need and reservation claims above what the subject then asks or takes,
+    and asks that rise against the counterparty from one round to the next;
+  - ``cartel``: fair offers refused from some counterparties while equal or worse ones are taken
+    from others;
+  - ``sybil-ring``: dense, repeated mutual praise among identities whose contracts are mostly
+    with each other, and a poor record with everyone else.
+
+Everything is pure and deterministic (sans-IO, like the rest of the core); the entry point is
+:func:`audit`. Declared values and claims are compared as signed: the audit judges what a party
+said against what it did, not whether its prices were fair.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
+from a2a_coop.protocol.claims import commit
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
+from a2a_coop.protocol.mandate import side_value
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, proposal_of
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+
+RATIO_SUBJECT: Final = "ratio-permille"  # a reservation claim on the ratio received/given, in 1/1000
+HARD_KINDS: Final = ("equivocation", "broken-reservation", "bluff", "over-commitment", "breach")
+SOFT_KINDS: Final = ("feint", "ratchet", "cartel", "sybil-ring")
+_PROPOSALS: Final = frozenset({"offer", "counter"})
+_ANSWERS: Final = frozenset({"counter", "accept", "reject"})
+_GOOD: Final = frozenset({reputation_pb2.OUTCOME_FULFILLED, reputation_pb2.OUTCOME_LATE})
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One piece of misrepresentation the evidence shows.
+
+    Attributes:
+        kind: one of :data:`HARD_KINDS` or :data:`SOFT_KINDS`.
+        subject: did:key of the party it is about.
+        confidence: 1.0 for a hard proof; the screen's score in [0, 1) for a soft one.
+        explanation: one or two sentences for humans.
+        evidence: the statements that prove (or suggest) it; every one signed by the subject
+            unless the explanation says otherwise (a Mandate by its principal, an answer by the
+            counterparty that dates an offer).
+        requirement: the SPEC requirement broken, for a hard proof ("CHN-004", "MND-010", ...).
+    """
+
+    kind: str
+    subject: str
+    confidence: float
+    explanation: str
+    evidence: tuple[VerifiedStatement, ...] = ()
+    requirement: str = ""
+
+    @property
+    def hard(self) -> bool:
+        return self.kind in HARD_KINDS
+
+    @property
+    def digests(self) -> list[bytes]:
+        return [vs.digest for vs in self.evidence]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict: digests in hex, envelopes in standard base64 (what to keep as proof)."""
+        return {
+            "kind": self.kind,
+            "subject": self.subject,
+            "hard": self.hard,
+            "confidence": round(self.confidence, 4),
+            "requirement": self.requirement,
+            "explanation": self.explanation,
+            "evidence": [
+                {
+                    "digest": vs.digest.hex(),
+                    "issuer": vs.issuer,
+                    "body": vs.body,
+                    "seq": vs.header.seq,
+                    "envelope": base64.b64encode(vs.envelope).decode(),
+                }
+                for vs in self.evidence
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What attesters outside the subject's own statements say, for the hard proofs that need it.
+
+    Each amount must be an *upper bound* over the period the audited statements cover (what the
+    subject held at most), or a true subject could be flagged.
+
+    Attributes:
+        balances: did:key -> funds an escrow holds or held for it (its deposits, e.g. from the
+            escrow's signed Deposits or GetBalance), in the currency of the offers.
+        holdings: (did:key, subject) -> amount an attester says it holds of that subject.
+        currency: the currency ``balances`` is counted in (HOLDING claims on it read the balance).
+    """
+
+    balances: Mapping[str, int] = field(default_factory=dict)
+    holdings: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    currency: str = "credit"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The score at which each soft screen reports a finding: the F1-best on the training settings
+    of ``python -m conformance.audit_eval`` (SPEC.md section 19.4 gives the held-out figures)."""
+
+    feint: float = 0.62
+    ratchet: float = 0.15
+    cartel: float = 0.06
+    sybil_ring: float = 0.25
+
+    def of(self, kind: str) -> float:
+        value: float = getattr(self, kind.replace("-", "_"))
+        return value
+
+
+# -- indexing the evidence -----------------------------------------------------------------------
+
+
+class Evidence:
+    """The statements held, indexed the ways the detectors read them. Duplicates collapse."""
+
+    def __init__(self, statements: Iterable[VerifiedStatement]) -> None:
+        self.by_digest: dict[bytes, VerifiedStatement] = {}
+        for vs in statements:
+            self.by_digest.setdefault(vs.digest, vs)
+        ordered = sorted(self.by_digest.values(), key=lambda v: (v.issuer, v.header.seq, v.digest))
+        self.by_issuer: dict[str, list[VerifiedStatement]] = defaultdict(list)
+        self.by_negotiation: dict[bytes, list[VerifiedStatement]] = defaultdict(list)
+        self.answers: dict[bytes, list[VerifiedStatement]] = defaultdict(list)  # offer -> answers
+        self.mandates: dict[bytes, identity_pb2.Mandate] = {}
+        self.reveals: dict[tuple[bytes, int], int] = {}  # (statement, claim index) -> amount
+        self.attestations: list[VerifiedStatement] = []
+        self.forfeits: list[VerifiedStatement] = []
+        self.claims_against: dict[bytes, list[VerifiedStatement]] = defaultdict(list)  # contract -> claims
+        self.upheld: set[bytes] = set()  # claims a Ruling upheld
+        self._contracts: list[tuple[VerifiedStatement, VerifiedStatement]] | None = None
+        for vs in ordered:
+            self.by_issuer[vs.issuer].append(vs)
+            if vs.header.negotiation_id:
+                self.by_negotiation[vs.header.negotiation_id].append(vs)
+            body = vs.body
+            if body in _ANSWERS or body == "withdraw":
+                self.answers[getattr(vs.statement, body).offer].append(vs)
+            elif body == "mandate":
+                self.mandates[vs.digest] = vs.statement.mandate
+            elif body == "attestation":
+                self.attestations.append(vs)
+            elif body == "forfeit":
+                self.forfeits.append(vs)
+            elif body == "breach_claim":
+                self.claims_against[vs.statement.breach_claim.contract].append(vs)
+            elif body == "ruling" and vs.statement.ruling.decision == commitment_pb2.RULING_DECISION_UPHOLD:
+                self.upheld.add(vs.statement.ruling.claim)
+        for vs in ordered:
+            if vs.body == "reveal":
+                self._reveal(vs)
+
+    def _reveal(self, vs: VerifiedStatement) -> None:
+        r = vs.statement.reveal
+        target = self.by_digest.get(r.statement)
+        if target is None or target.issuer != vs.issuer or target.body not in _PROPOSALS:
+            return
+        claims = proposal_of(target).claims
+        if r.claim_index >= len(claims) or claims[r.claim_index].WhichOneof("value") != "commitment":
+            return
+        try:
+            if commit(r.amount, r.salt) == claims[r.claim_index].commitment:
+                self.reveals[(target.digest, r.claim_index)] = r.amount
+        except CoopError:
+            return
+
+    def claim_amount(self, vs: VerifiedStatement, index: int) -> int | None:
+        """The amount of claim ``index`` of a proposal: in the open, or opened by a held Reveal."""
+        c = proposal_of(vs).claims[index]
+        return c.amount if c.WhichOneof("value") == "amount" else self.reveals.get((vs.digest, index))
+
+    def contracts(self) -> list[tuple[VerifiedStatement, VerifiedStatement]]:
+        """Every (accepted Offer or Counter, Accept) pair held, in Accept order."""
+        if self._contracts is None:
+            out = []
+            for vs in self.by_digest.values():
+                if vs.body == "accept":
+                    offer = self.by_digest.get(vs.statement.accept.offer)
+                    if offer is not None and offer.body in _PROPOSALS and offer.header.audience == vs.issuer:
+                        out.append((offer, vs))
+            self._contracts = sorted(out, key=lambda p: (p[1].header.issued_at_ms, p[1].digest))
+        return self._contracts
+
+
+def ratio_permille(proposal: trade_pb2.Offer) -> int:
+    """What the proposal's audience receives over what it gives, in thousandths (10^9 for a gift)."""
+    asked = sum(i.value for i in proposal.wants)
+    offered = sum(i.value for i in proposal.gives)
+    return 10**9 if asked == 0 else round(1000 * offered / asked)
+
+
+def _subjects(ev: Evidence, subject: str | None) -> list[str]:
+    return [subject] if subject is not None else sorted(ev.by_issuer)
+
+
+# -- hard proofs ---------------------------------------------------------------------------------
+
+
+def equivocations(ev: Evidence, subject: str | None = None) -> list[Finding]:
+    """Fork proofs among the held statements: one finding per forked issuer (its first proof)."""
+    out = []
+    for issuer in _subjects(ev, subject):
+        chain = [vs for vs in ev.by_issuer.get(issuer, []) if vs.envelope]
+        proof = _first_fork(chain)
+        if proof is not None:
+            a, b = proof
+            if a.header.seq == b.header.seq:
+                why, req = f"two different statements at seq {a.header.seq}", "CHN-004"
+            elif b.header.seq == a.header.seq + 1 and b.header.prev != a.digest:
+                why, req = f"seq {b.header.seq} does not link to the held seq {a.header.seq}", "CHN-003"
+            else:
+                why, req = f"seq {a.header.seq} issued after seq {b.header.seq}", "CHN-005"
+            out.append(
+                Finding("equivocation", issuer, 1.0, f"its chain forked: {why} (a fork proof)", (a, b), req)
+            )
+    return out
+
+
+def _first_fork(chain: Sequence[VerifiedStatement]) -> tuple[VerifiedStatement, VerifiedStatement] | None:
+    """The first pair in ``chain`` (one issuer, sorted by seq) that :func:`verify_fork_proof` accepts."""
+    candidates: list[tuple[VerifiedStatement, VerifiedStatement]] = []
+    latest: VerifiedStatement | None = None  # the statement of greatest issued_at among lower seqs
+    for i, vs in enumerate(chain):
+        for prev in reversed(chain[:i]):
+            if prev.header.seq < vs.header.seq - 1:
+                break
+            if prev.header.seq == vs.header.seq or prev.digest != vs.header.prev:
+                candidates.append((prev, vs))
+        if (
+            latest is not None
+            and latest.header.seq < vs.header.seq
+            and latest.header.issued_at_ms > vs.header.issued_at_ms
+        ):
+            candidates.append((latest, vs))
+        if latest is None or vs.header.issued_at_ms > latest.header.issued_at_ms:
+            latest = vs
+    for a, b in candidates:
+        try:
+            verify_fork_proof(ForkProof(a.envelope, b.envelope))
+        except (CoopError, ValueError):
+            continue
+        return a, b
+    return None
+
+
+@dataclass(frozen=True)
+class BrokenReservation:
+    """``issuer`` claimed it would not go below ``claimed`` (thousandths of an even trade) and then
+    accepted ``accepted``, in negotiation ``negotiation``: two statements it signed that contradict."""
+
+    issuer: str
+    negotiation: bytes
+    claimed: int
+    accepted: int
+    claim: bytes  # digest of the Offer or Counter carrying the claim
+    accept: bytes  # digest of the Accept
+
+
+def broken_reservations(held: Iterable[VerifiedStatement] | Evidence) -> list[BrokenReservation]:
+    """Every Accept whose issuer signed, in the same negotiation, a reservation claim (subject
+    ``ratio-permille``, in the open or opened by a held Reveal) above the ratio it accepted."""
+    ev = held if isinstance(held, Evidence) else Evidence(held)
+    claims: dict[tuple[str, bytes], tuple[int, bytes]] = {}
+    for vs in ev.by_digest.values():
+        if vs.body not in _PROPOSALS:
+            continue
+        for k, c in enumerate(proposal_of(vs).claims):
+            if c.kind == trade_pb2.CLAIM_KIND_RESERVATION_VALUE and c.subject == RATIO_SUBJECT:
+                amount = ev.claim_amount(vs, k)
+                key = (vs.issuer, vs.header.negotiation_id)
+                if amount is not None and amount > claims.get(key, (-1, b""))[0]:
+                    claims[key] = (amount, vs.digest)
+    out = []
+    for vs in sorted(ev.by_digest.values(), key=lambda v: (v.header.issued_at_ms, v.digest)):
+        if vs.body != "accept":
+            continue
+        claim = claims.get((vs.issuer, vs.header.negotiation_id))
+        offer = ev.by_digest.get(vs.statement.accept.offer)
+        if claim is None or offer is None or offer.body not in _PROPOSALS:
+            continue
+        accepted = ratio_permille(proposal_of(offer))
+        if accepted < claim[0]:
+            out.append(
+                BrokenReservation(
+                    vs.issuer, vs.header.negotiation_id, claim[0], accepted, claim[1], vs.digest
+                )
+            )
+    return out
+
+
+def reservation_findings(ev: Evidence, subject: str | None = None) -> list[Finding]:
+    out = []
+    for br in broken_reservations(ev):
+        if subject is not None and br.issuer != subject:
+            continue
+        out.append(
+            Finding(
+                "broken-reservation",
+                br.issuer,
+                1.0,
+                f"claimed it would take no less than {br.claimed / 1000:.3f} of an even trade, "
+                f"then accepted {br.accepted / 1000:.3f} in the same negotiation",
+                (ev.by_digest[br.claim], ev.by_digest[br.accept]),
+            )
+        )
+    return out
+
+
+def bluffs(ev: Evidence, facts: Facts, subject: str | None = None) -> list[Finding]:
+    """HOLDING claims above the attested holding (for the currency: the escrow-attested balance)."""
+    out = []
+    for issuer in _subjects(ev, subject):
+        for vs in ev.by_issuer.get(issuer, []):
+            if vs.body not in _PROPOSALS:
+                continue
+            proposal = proposal_of(vs)
+            for k, c in enumerate(proposal.claims):
+                if c.kind != trade_pb2.CLAIM_KIND_HOLDING:
+                    continue
+                amount = ev.claim_amount(vs, k)
+                attested = facts.holdings.get((issuer, c.subject))
+                if attested is None and c.subject == proposal.terms.currency == facts.currency:
+                    attested = facts.balances.get(issuer)
+                if amount is not None and attested is not None and amount > attested:
+                    out.append(
+                        Finding(
+                            "bluff",
+                            issuer,
+                            1.0,
+                            f"claimed to hold {amount} of {c.subject!r}; "
+                            f"the attester says at most {attested}",
+                            (vs,),
+                        )
+                    )
+    return out
+
+
+@dataclass(frozen=True)
+class _Commitment:
+    """What the subject committed in one negotiation by one statement: value and bond."""
+
+    statement: VerifiedStatement
+    value: int
+    bond: int
+    mandate: bytes
+
+
+def _commitments(ev: Evidence, issuer: str) -> list[_Commitment]:
+    """Each Offer, Counter and Accept (with its proposal held) of ``issuer``, in seq order."""
+    out = []
+    for vs in ev.by_issuer.get(issuer, []):
+        if vs.body in _PROPOSALS:
+            p = proposal_of(vs)
+            out.append(_Commitment(vs, side_value(p, True), p.terms.issuer_bond, vs.header.mandate))
+        elif vs.body == "accept":
+            offer = ev.by_digest.get(vs.statement.accept.offer)
+            if offer is not None and offer.body in _PROPOSALS:
+                p = proposal_of(offer)
+                out.append(_Commitment(vs, side_value(p, False), p.terms.audience_bond, vs.header.mandate))
+    return out
+
+
+def _outstanding_at(
+    ev: Evidence, issuer: str, new: _Commitment, mine: list[_Commitment]
+) -> list[tuple[_Commitment, list[VerifiedStatement]]]:
+    """The subject's commitments in other negotiations that were provably outstanding when it
+    signed ``new`` (at most one per negotiation: its latest commitment there before ``new``, in
+    chain order), each with the statements that prove it outstanding. Provably, because what the
+    evidence lacks could only have ended them sooner:
+
+    * an Offer or Counter (not withdrawn before ``new``, not expired at its time) that its audience
+      answered with a Counter or an Accept issued strictly later than ``new``: it was live then
+      (an honest audience answers an offer once, and not after ending the negotiation); or
+    * an Accept of the subject's, or an Offer or Counter of the subject's that an Accept took,
+      in a negotiation where the subject signed a Delivery after ``new`` and whose last deadline
+      plus the claim window is not before ``new``: the offer was live or the contract open in the
+      subject's own view then (a negotiation never reopens). For an offer of its own, it must also
+      have been unexpired then, or the subject must have delivered under it before ``new`` (until
+      the Accept reaches it, its guard counts the offer only while live).
+    """
+    t, seq = new.statement.header.issued_at_ms, new.statement.header.seq
+    nid = new.statement.header.negotiation_id
+    own = ev.by_issuer.get(issuer, [])
+    later_delivery: dict[bytes, VerifiedStatement] = {}
+    for vs in own:
+        if vs.body == "delivery" and vs.header.seq > seq:
+            later_delivery.setdefault(vs.header.negotiation_id, vs)
+    earlier_delivery = {
+        vs.header.negotiation_id for vs in own if vs.body == "delivery" and vs.header.seq < seq
+    }
+    withdrawn_before = {
+        vs.statement.withdraw.offer for vs in own if vs.body == "withdraw" and vs.header.seq < seq
+    }
+    latest: dict[bytes, _Commitment] = {}
+    for c in mine:  # in seq order: the last one before ``new`` per negotiation wins
+        h = c.statement.header
+        if h.seq < seq and h.negotiation_id != nid and c.mandate == new.mandate:
+            latest[h.negotiation_id] = c
+    out: list[tuple[_Commitment, list[VerifiedStatement]]] = []
+    for n, c in latest.items():
+        vs = c.statement
+        answers = [a for a in ev.answers.get(vs.digest, []) if a.issuer != issuer]
+        if vs.body == "accept":
+            proposal = proposal_of(ev.by_digest[vs.statement.accept.offer])
+            contract = True
+        else:
+            proposal = proposal_of(vs)
+            contract = any(a.body == "accept" for a in answers)
+        answered_later = bool(answers) and all(
+            a.body in ("counter", "accept") and a.header.issued_at_ms > t for a in answers
+        )
+        if (
+            answered_later
+            and vs.body != "accept"
+            and vs.digest not in withdrawn_before
+            and vs.header.expires_at_ms >= t
+        ):
+            out.append((c, answers[:1]))
+            continue
+        last_deadline = max((i.deadline_ms for i in (*proposal.gives, *proposal.wants)), default=0)
+        # Proposer: until the Accept reaches it, its guard counts the offer only while unexpired.
+        known = vs.body == "accept" or vs.header.expires_at_ms >= t or n in earlier_delivery
+        if contract and known and n in later_delivery and t <= last_deadline + CLAIM_WINDOW_MS:
+            accepts = [a for a in answers if a.body == "accept"]
+            out.append((c, [*accepts[:1], later_delivery[n]]))
+    return out
+
+
+def over_commitments(ev: Evidence, facts: Facts, subject: str | None = None) -> list[Finding]:
+    """Commitments above the subject's mandate caps or its escrow-attested funds (see the module)."""
+    out = []
+    for issuer in _subjects(ev, subject):
+        mine = _commitments(ev, issuer)
+        for c in mine:
+            m = ev.mandates.get(c.mandate)
+            held = ev.by_digest.get(c.mandate)
+            mandate: tuple[VerifiedStatement, ...] = ()
+            if m is None or held is None or m.agent != issuer:
+                m = None
+            else:
+                mandate = (held,)
+            if m is not None and c.value > m.max_per_deal:
+                out.append(
+                    Finding(
+                        "over-commitment",
+                        issuer,
+                        1.0,
+                        f"one deal gives {c.value}, above its mandate's max_per_deal {m.max_per_deal}",
+                        (c.statement, *mandate),
+                        "MND-004",
+                    )
+                )
+                continue
+            live = _outstanding_at(ev, issuer, c, mine)
+            proof = (*(x.statement for x, _ in live), c.statement, *(p for _, ps in live for p in ps))
+            total = c.value + sum(x.value for x, _ in live)
+            if m is not None and total > m.max_outstanding:
+                out.append(
+                    Finding(
+                        "over-commitment",
+                        issuer,
+                        1.0,
+                        f"{total} outstanding at once ({len(live) + 1} negotiations), above its "
+                        f"mandate's max_outstanding {m.max_outstanding}",
+                        (*proof, *mandate),
+                        "MND-010",
+                    )
+                )
+                continue
+            funds = facts.balances.get(issuer)
+            bonds = c.bond + sum(x.bond for x, _ in live)
+            if funds is not None and c.bond and bonds > funds:
+                out.append(
+                    Finding(
+                        "over-commitment",
+                        issuer,
+                        1.0,
+                        f"{bonds} of bonds promised at once, above the {funds} its escrow holds for it",
+                        proof,
+                    )
+                )
+        out += _over_budget(ev, issuer, mine)
+    return out
+
+
+def _period(m: identity_pb2.Mandate, t: int) -> int:
+    return (t - m.valid_from_ms) // m.period_ms if m.period_ms and m.budget_per_period else 0
+
+
+def _over_budget(ev: Evidence, issuer: str, mine: list[_Commitment]) -> list[Finding]:
+    """MND-009, per Offer, Counter or Accept S of the subject: S's value plus the contracts formed
+    in a period S charges that the subject provably held when it signed S exceeds the budget. A
+    formed contract counts in the period of its Accept whether it is open or ended; the subject
+    held it if it signed the Accept before S, or, as proposer, signed a Delivery, Receipt,
+    BreachClaim or Revoke in that negotiation before S (it had the Accept then)."""
+    contracts: list[tuple[int, bytes, int, int, VerifiedStatement, VerifiedStatement]] = []
+    own = ev.by_issuer.get(issuer, [])
+    for offer, accept in ev.contracts():
+        nid = offer.header.negotiation_id
+        if issuer == accept.issuer:
+            mandate, value, known = (
+                accept.header.mandate,
+                side_value(proposal_of(offer), False),
+                accept.header.seq,
+            )
+        elif issuer == offer.issuer:
+            mandate, value = offer.header.mandate, side_value(proposal_of(offer), True)
+            after = [
+                vs.header.seq
+                for vs in own
+                if vs.header.negotiation_id == nid
+                and vs.body in ("delivery", "receipt", "breach_claim", "revoke")
+            ]
+            if not after:
+                continue
+            known = min(after)
+        else:
+            continue
+        m = ev.mandates.get(mandate)
+        if m is not None and m.agent == issuer:
+            contracts.append((known, mandate, _period(m, accept.header.issued_at_ms), value, offer, accept))
+    out = []
+    for c in mine:
+        m = ev.mandates.get(c.mandate)
+        if m is None or m.agent != issuer or c.mandate not in ev.by_digest:
+            continue
+        h = c.statement.header
+        first = _period(m, h.issued_at_ms)
+        last = _period(m, h.expires_at_ms) if c.statement.body in _PROPOSALS else first
+        for k in range(first, last + 1):
+            held = [
+                x
+                for x in contracts
+                if x[0] < h.seq
+                and x[1] == c.mandate
+                and x[2] == k
+                and x[4].header.negotiation_id != h.negotiation_id
+            ]
+            total = c.value + sum(x[3] for x in held)
+            if total > m.budget_per_period:
+                out.append(
+                    Finding(
+                        "over-commitment",
+                        issuer,
+                        1.0,
+                        f"{total} committed in budget period {k} ({len(held)} contracts it held, and this "
+                        f"{c.statement.body}), above its mandate's budget_per_period {m.budget_per_period}",
+                        (*(s for x in held for s in (x[4], x[5])), c.statement, ev.by_digest[c.mandate]),
+                        "MND-009",
+                    )
+                )
+                break
+    return out
+
+
+def breaches(ev: Evidence, subject: str | None = None) -> list[Finding]:
+    """Contracts the subject signed and then breached: the contract's escrow forfeited the subject's
+    bond for a claim it upheld (CMT-002). The proof rests on the escrow both parties named as
+    arbiter; one finding per contract."""
+    out = []
+    for offer, accept in ev.contracts():
+        escrow = proposal_of(offer).terms.escrow
+        for f in ev.forfeits:
+            body = f.statement.forfeit
+            if (
+                f.issuer != escrow
+                or body.contract != accept.digest
+                or body.party not in (offer.issuer, accept.issuer)
+            ):
+                continue
+            claim = ev.by_digest.get(body.cause)
+            if (
+                claim is None
+                or claim.body != "breach_claim"
+                or (subject is not None and body.party != subject)
+            ):
+                continue
+            out.append(
+                Finding(
+                    "breach",
+                    body.party,
+                    1.0,
+                    "its escrow upheld a breach claim against it and forfeited its bond "
+                    f"({body.amount}) under a contract it signed",
+                    (offer, accept, claim, f),
+                    "CMT-002",
+                )
+            )
+    return out
+
+
+# -- soft screens --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Score:
+    """A soft screen's score for one subject, with the statements it read."""
+
+    subject: str
+    score: float
+    detail: str
+    evidence: tuple[VerifiedStatement, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """How the subject performed under one contract it was party to."""
+
+    offer: VerifiedStatement
+    accept: VerifiedStatement
+    counterparty: str
+    stake: int  # the declared value the subject would keep by not delivering
+    breached: bool
+    proof: VerifiedStatement | None  # the upheld claim's Forfeit, or the claim
+
+
+def _outcomes(ev: Evidence, subject: str) -> list[_Outcome]:
+    """Per contract of ``subject`` whose outcome the evidence settles: breached (a Forfeit of its
+    bond for a claim, or a claim against it the escrow upheld), or performed (a Delivery of each
+    item it owed). In Accept order."""
+    forfeited = {f.statement.forfeit.contract: f for f in ev.forfeits if f.statement.forfeit.party == subject}
+    out = []
+    for offer, accept in ev.contracts():
+        if subject not in (offer.issuer, accept.issuer):
+            continue
+        p = proposal_of(offer)
+        items = p.gives if subject == offer.issuer else p.wants
+        other = accept.issuer if subject == offer.issuer else offer.issuer
+        stake = sum(i.value for i in items)
+        cid = accept.digest
+        proof: VerifiedStatement | None = forfeited.get(cid)
+        if proof is None:
+            proof = next(
+                (c for c in ev.claims_against.get(cid, []) if c.issuer == other and c.digest in ev.upheld),
+                None,
+            )
+        delivered = {
+            vs.statement.delivery.item_index
+            for vs in ev.by_negotiation.get(offer.header.negotiation_id, [])
+            if vs.body == "delivery" and vs.issuer == subject and vs.statement.delivery.contract == cid
+        }
+        if proof is not None:
+            out.append(_Outcome(offer, accept, other, stake, True, proof))
+        elif len(delivered) >= len(items):
+            out.append(_Outcome(offer, accept, other, stake, False, None))
+    return out
+
+
+def _bernoulli_ll(k: int, n: int) -> float:
+    if k in (0, n):
+        return 0.0
+    p = k / n
+    return k * math.log(p) + (n - k) * math.log(1 - p)
+
+
+def _change_point(keys: Sequence[int], defects: Sequence[bool], min_clean: int) -> tuple[float, int]:
+    """Largest log-likelihood ratio of "defect rate steps up at k" over "one rate", less log(n), over
+    splits between two different ``keys`` (outcomes sorted by key) with at least ``min_clean``
+    cooperations before k; and the best k. 0 when there is none."""
+    n, total = len(defects), sum(defects)
+    base = _bernoulli_ll(total, n)
+    best, at = 0.0, 0
+    before = 0
+    for k in range(1, n):
+        before += defects[k - 1]
+        clean = k - before
+        after = total - before
+        if keys[k - 1] == keys[k] or clean < min_clean or after / (n - k) <= before / k:
+            continue
+        # Penalised by log(n): the split and the second rate are chosen after seeing the data.
+        gain = _bernoulli_ll(before, k) + _bernoulli_ll(after, n - k) - base - math.log(n)
+        if gain > best:
+            best, at = gain, k
+    return best, at
+
+
+def _first(pair: tuple[Any, Any]) -> Any:
+    return pair[0]
+
+
+def feint_scores(ev: Evidence, subject: str | None = None, *, min_clean: int = 2) -> list[Score]:
+    """Change point in the subject's outcomes, ordered by stake and by its prior clean record with
+    the counterparty: score ``1 - exp(-LLR)`` for the stronger ordering (0 for an agent that never
+    breaches, and for one that breaches from the start)."""
+    out = []
+    for s in _subjects(ev, subject):
+        outcomes = _outcomes(ev, s)
+        if not outcomes:
+            continue
+        by_stake = sorted((((o.stake, o.accept.header.issued_at_ms), o) for o in outcomes), key=_first)
+        record: dict[str, int] = defaultdict(int)
+        by_trust = []
+        for o in outcomes:  # in time order: how many clean contracts it had with this counterparty
+            by_trust.append(((record[o.counterparty], o.accept.header.issued_at_ms), o))
+            if not o.breached:
+                record[o.counterparty] += 1
+        by_trust.sort(key=_first)
+        best, order, k, chosen = 0.0, "stake", 0, list(outcomes)
+        for name, keyed in (("stake", by_stake), ("record", by_trust)):
+            keys = [key[0] for key, _ in keyed]
+            llr, at = _change_point(keys, [o.breached for _, o in keyed], min_clean)
+            if llr > best:
+                best, order, k, chosen = llr, name, at, [o for _, o in keyed]
+        if best <= 0:
+            out.append(Score(s, 0.0, "no step up in breaches"))
+            continue
+        after = chosen[k:]
+        proofs = tuple(o.proof for o in after if o.proof is not None)
+        out.append(
+            Score(
+                s,
+                1 - math.exp(-best),
+                f"clean on its {k} lowest contracts by {order}, breached "
+                f"{sum(o.breached for o in after)} of the {len(after)} above (LLR {best:.2f})",
+                tuple(o.accept for o in chosen[: min(k, 4)]) + proofs,
+            )
+        )
+    return out
+
+
+def ratchet_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
+    """How far the subject's signed claims overstate what it asks or takes, and how its asks rise.
+
+    ``claims``: the largest, over the negotiations it bargained in, of log(NEED claim / quantity of
+    that subject it asks for in the same proposal) and log(reservation claim / the ratio of the
+    deal it made there, or of the last proposal it was offered there). ``asks``: the mean, over
+    those negotiations, of the largest log(ask / its previous ask) where its ask (value wanted over
+    value given) rises from one of its proposals to the next. Score ``1 - exp(-(claims + asks))``.
+    """
+    involved: dict[str, list[bytes]] = defaultdict(list)
+    for nid, stmts in ev.by_negotiation.items():
+        for who in dict.fromkeys(vs.issuer for vs in stmts if vs.body in _PROPOSALS or vs.body == "accept"):
+            involved[who].append(nid)
+    out = []
+    for s in _subjects(ev, subject):
+        if s not in involved:
+            continue
+        claim_gap, rises = 0.0, []
+        evidence: list[VerifiedStatement] = []
+        for nid in involved[s]:
+            stmts = ev.by_negotiation[nid]
+            mine = [vs for vs in stmts if vs.issuer == s and vs.body in _PROPOSALS]
+            theirs = sorted(
+                (vs for vs in stmts if vs.issuer != s and vs.body in _PROPOSALS),
+                key=lambda v: (v.header.issued_at_ms, v.header.seq),
+            )
+            asks: list[float] = []
+            for vs in mine:
+                p = proposal_of(vs)
+                gives = sum(i.value for i in p.gives)
+                asks.append(sum(i.value for i in p.wants) / gives if gives else 0.0)
+                wanted: dict[str, int] = defaultdict(int)
+                for i in p.wants:
+                    wanted[i.category] += i.quantity
+                for k, c in enumerate(p.claims):
+                    amount = ev.claim_amount(vs, k)
+                    gap = 0.0
+                    if amount is None:
+                        continue
+                    if c.kind == trade_pb2.CLAIM_KIND_NEED and wanted.get(c.subject):
+                        gap = math.log(max(amount, 1) / wanted[c.subject])
+                    elif c.kind == trade_pb2.CLAIM_KIND_RESERVATION_VALUE and c.subject == RATIO_SUBJECT:
+                        got = _settled_ratio(ev, s, stmts) or (
+                            ratio_permille(proposal_of(theirs[-1])) if theirs else None
+                        )
+                        gap = math.log(max(amount, 1) / got) if got else 0.0
+                    if gap > 0:
+                        evidence.append(vs)
+                    claim_gap = max(claim_gap, gap)
+            rise = max((math.log(b / a) for a, b in itertools.pairwise(asks) if 0 < a < b), default=0.0)
+            rises.append(rise)
+        asks_gap = sum(rises) / len(rises)
+        out.append(
+            Score(
+                s,
+                1 - math.exp(-(claim_gap + asks_gap)),
+                f"its signed claims overstate what it asks or takes by up to {claim_gap:.2f} (log ratio); "
+                f"its asks rise by {asks_gap:.2f} on average over {len(rises)} negotiations",
+                tuple({vs.digest: vs for vs in evidence}.values())[:8],
+            )
+        )
+    return out
+
+
+def _settled_ratio(ev: Evidence, s: str, stmts: list[VerifiedStatement]) -> int | None:
+    for vs in stmts:
+        if vs.body == "accept" and vs.issuer == s:
+            offer = ev.by_digest.get(vs.statement.accept.offer)
+            if offer is not None and offer.body in _PROPOSALS:
+                return ratio_permille(proposal_of(offer))
+    return None
+
+
+def _kinds(p: trade_pb2.Offer) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return tuple(sorted(i.category for i in p.gives)), tuple(sorted(i.category for i in p.wants))
+
+
+def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
+    """Refusals of offers at least as good as offers of the same kind the subject took from others.
+
+    Over the offers the subject answered (Accept or Reject), a Reject of an offer from X is
+    *discriminating* when the subject accepted, from some Y != X, an offer of the same categories
+    at a ratio no better in which it gave at least as much (so neither the price nor its mandate's
+    caps explain the refusal). Score: discriminating rejects / (rejects + 1), times the share of
+    its accepted trades that went to the counterparties it favoured."""
+    out = []
+    for s in _subjects(ev, subject):
+        taken: list[tuple[str, int, tuple[Any, ...], VerifiedStatement, int]] = []
+        refused: list[tuple[str, int, tuple[Any, ...], VerifiedStatement, int]] = []
+        for vs in ev.by_issuer.get(s, []):
+            if vs.body not in ("accept", "reject"):
+                continue
+            offer = ev.by_digest.get(getattr(vs.statement, vs.body).offer)
+            if offer is None or offer.body not in _PROPOSALS:
+                continue
+            p = proposal_of(offer)
+            row = (offer.issuer, ratio_permille(p), _kinds(p), vs, side_value(p, False))
+            (taken if vs.body == "accept" else refused).append(row)
+        if not refused:
+            continue
+        favoured: set[str] = set()
+        bad: list[VerifiedStatement] = []
+        for who, r, kinds, vs, gives in refused:
+            worse = [t for t in taken if t[0] != who and t[2] == kinds and t[1] <= r and t[4] >= gives]
+            if worse:
+                bad += [vs, worse[0][3]]
+                favoured |= {t[0] for t in worse}
+        n_bad = len(bad) // 2
+        if not n_bad:
+            out.append(Score(s, 0.0, "no refusal of an offer as good as one it took"))
+            continue
+        share = sum(1 for t in taken if t[0] in favoured) / len(taken)
+        score = n_bad / (len(refused) + 1) * share
+        out.append(
+            Score(
+                s,
+                score,
+                f"refused {n_bad} offers at least as good as ones of the same kind it took from "
+                f"{len(favoured)} favoured counterparties ({share:.0%} of its deals)",
+                tuple(bad[:8]),
+            )
+        )
+    return out
+
+
+def sybil_scores(ev: Evidence, subject: str | None = None, *, repeat: int = 2) -> list[Score]:
+    """Dense, repeated mutual praise among identities with little history outside the group.
+
+    X *praises* Y when X attested at least ``repeat`` contracts with Y with a good outcome
+    (FULFILLED or LATE). Ring(S) = S and every identity that S praised and that praised S back.
+    ``density`` = the share of pairs in the ring that praised each other; ``insularity`` = the
+    share of the ring members' contracts that are with other members; ``outside`` = the share of
+    good outcomes in what identities outside the ring attested of its members, (good + 1) /
+    (attested + 1). Score = density x insularity x (1 - outside): praise from within, a poor
+    record with everyone else (0 for a ring of one). A ring that nobody outside has rated scores
+    0: it has no victims yet, and the reputation aggregation already gives it no trust (SPEC
+    10.6); a group that trades well among itself and refuses outsiders is the cartel screen's."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for vs in ev.attestations:
+        a = vs.statement.attestation
+        if a.outcome in _GOOD:
+            counts[(vs.issuer, a.subject)] += 1
+    praise = {pair for pair, n in counts.items() if n >= repeat}
+    partners: dict[str, list[str]] = defaultdict(list)
+    for offer, accept in ev.contracts():
+        partners[offer.issuer].append(accept.issuer)
+        partners[accept.issuer].append(offer.issuer)
+    by_subject: dict[str, list[VerifiedStatement]] = defaultdict(list)
+    for vs in ev.attestations:
+        by_subject[vs.issuer].append(vs)
+    out = []
+    for s in _subjects(ev, subject):
+        ring = {s} | {x for (a, x) in praise if a == s and (x, s) in praise}
+        if len(ring) < 2:
+            if s in partners:
+                out.append(Score(s, 0.0, "no mutual praise"))
+            continue
+        members = sorted(ring)
+        pairs = [(x, y) for i, x in enumerate(members) for y in members[i + 1 :]]
+        density = sum((x, y) in praise and (y, x) in praise for x, y in pairs) / len(pairs)
+        inside = sum(1 for x in members for y in partners.get(x, []) if y in ring)
+        total = sum(len(partners.get(x, [])) for x in members)
+        insularity = inside / total if total else 0.0
+        rated = [
+            vs.statement.attestation.outcome
+            for vs in ev.attestations
+            if vs.statement.attestation.subject in ring and vs.issuer not in ring
+        ]
+        outside = (sum(1 for o in rated if o in _GOOD) + 1) / (len(rated) + 1)
+        evidence = tuple(
+            vs for x in members for vs in by_subject.get(x, []) if vs.statement.attestation.subject in ring
+        )
+        out.append(
+            Score(
+                s,
+                density * insularity * (1 - outside),
+                f"a ring of {len(ring)} that praised each other (density {density:.2f}); "
+                f"{insularity:.0%} of their contracts are with each other; outsiders' record of "
+                f"them {outside:.2f} good",
+                evidence[:8],
+            )
+        )
+    return out
+
+
+SCREENS: Final = {
+    "feint": feint_scores,
+    "ratchet": ratchet_scores,
+    "cartel": cartel_scores,
+    "sybil-ring": sybil_scores,
+}
+
+
+# -- entry point ---------------------------------------------------------------------------------
+
+
+def _verified(items: Iterable[VerifiedStatement | bytes]) -> Iterable[VerifiedStatement]:
+    for item in items:
+        if isinstance(item, bytes):
+            try:
+                yield verify_statement(item)
+            except CoopError:
+                continue
+        else:
+            yield item
+
+
+def audit(
+    statements: Iterable[VerifiedStatement | bytes],
+    *,
+    subject: str | None = None,
+    facts: Facts | None = None,
+    thresholds: Thresholds | None = None,
+    screens: bool = True,
+) -> list[Finding]:
+    """Audit the held statements; return the findings, hard proofs first.
+
+    Args:
+        statements: every statement held (through :func:`~a2a_coop.protocol.statements.verify_statement`
+            at least; envelopes kept, as they are the proof), or raw envelopes, which are verified
+            here; an envelope that fails the stateless checks proves nothing and is left out.
+            Context helps: the subject's Mandates, both sides of its negotiations, the escrow's
+            rulings and forfeits.
+        subject: audit only this did:key (None: every issuer in the evidence).
+        facts: escrow-attested balances and holdings, for the bluff and over-commitment proofs.
+        thresholds: the soft screens' reporting thresholds (None: the defaults).
+        screens: run the soft screens too.
+    """
+    ev = Evidence(_verified(statements))
+    facts = facts or Facts()
+    found = [
+        *equivocations(ev, subject),
+        *reservation_findings(ev, subject),
+        *bluffs(ev, facts, subject),
+        *over_commitments(ev, facts, subject),
+        *breaches(ev, subject),
+    ]
+    if screens:
+        th = thresholds or Thresholds()
+        for kind, screen in SCREENS.items():
+            for sc in screen(ev, subject):
+                if sc.score >= th.of(kind) and sc.score > 0:
+                    found.append(Finding(kind, sc.subject, min(sc.score, 0.999), sc.detail, sc.evidence))
+    return found

@@ -1,0 +1,359 @@
+"""The misrepresentation audit (issue 14, item 5): hard proofs are sound and complete on hand-built
+transcripts; every adversarial reference agent is flagged with its finding in a market that gives
+it the chance; honest markets draw no hard finding (a property over random runs); the evaluation
+command prints its table and one JSON line, the same for the same arguments."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from a2a_coop._proto.a2acoop.v1 import trade_pb2
+from a2a_coop.protocol import audit
+from a2a_coop.protocol.chain import ChainWriter
+from a2a_coop.protocol.claims import commit
+from a2a_coop.protocol.statements import VerifiedStatement, new_statement, verify_statement
+from a2a_coop.testing import DAY_MS, FixedClock, Party, bonded_trade, derive, full_trade, service
+from conformance import audit_eval
+
+RATIO = trade_pb2.CLAIM_KIND_RESERVATION_VALUE
+HOLDING = trade_pb2.CLAIM_KIND_HOLDING
+
+
+def _even(party: Party, value: int, *, claims: list[trade_pb2.Claim] | None = None) -> trade_pb2.Offer:
+    deadline = party.clock.now_ms + DAY_MS
+    return party.proposal(
+        gives=[service("work", value=value, deadline_ms=deadline)],
+        wants=[service("work", value=value, deadline_ms=deadline)],
+        claims=claims or [],
+    )
+
+
+def _hard(statements: list[VerifiedStatement], **kw: object) -> list[audit.Finding]:
+    return [f for f in audit.audit(statements, screens=False, **kw) if f.hard]  # type: ignore[arg-type]
+
+
+def test_honest_transcripts_draw_no_finding() -> None:
+    clock = FixedClock()
+    alice, bob, log = full_trade(clock)
+    escrow = Party("escrow", clock)
+    bonded = bonded_trade(Party("carol", clock), Party("dave", clock), escrow, clock)
+    assert audit.audit([alice.mandate_vs, bob.mandate_vs, *log, *bonded]) == []
+
+
+def test_two_statements_at_one_seq_and_a_broken_link_are_equivocation() -> None:
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    first = alice.offer(bob)
+    # A second statement at seq 0: the writer forgets what it signed.
+    fork = ChainWriter(alice.agent.key).sign(
+        new_statement(
+            "offer",
+            alice.proposal(),
+            issued_at_ms=clock.now_ms,
+            ttl_ms=60_000,
+            audience=bob.did,
+            mandate=alice.mandate_vs.digest,
+        ),
+        nonce=derive("fork", 16),
+    )
+    [f] = _hard([first, fork])
+    assert (f.kind, f.subject, f.requirement) == ("equivocation", alice.did, "CHN-004")
+    assert {vs.digest for vs in f.evidence} == {first.digest, fork.digest}
+    # seq 1 whose prev is not the held seq 0.
+    second = alice.offer(bob)
+    broken = ChainWriter(alice.agent.key, next_seq=1, prev=derive("elsewhere")).sign(
+        new_statement(
+            "offer",
+            alice.proposal(),
+            issued_at_ms=clock.now_ms,
+            ttl_ms=60_000,
+            audience=bob.did,
+            mandate=alice.mandate_vs.digest,
+        ),
+        nonce=derive("broken", 16),
+    )
+    [g] = _hard([first, broken])
+    assert g.requirement == "CHN-003" and g.subject == alice.did
+    assert _hard([first, second]) == []
+
+
+def _negotiate(claim: trade_pb2.Claim, counter_value: int) -> tuple[Party, list[VerifiedStatement]]:
+    """Bob offers even; Alice counters claiming a floor; Bob counters at ``counter_value``; she accepts."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    offer = bob.offer(alice, _even(bob, 1000))
+    mine = _even(alice, 1000, claims=[claim])
+    mine.wants[0].value = 1500
+    counter = alice.counter(offer, mine)
+    theirs = _even(bob, 1000)
+    theirs.wants[0].value = counter_value
+    back = bob.counter(counter, theirs)
+    return alice, [offer, counter, back, alice.accept(back)]
+
+
+def test_an_accept_below_a_signed_floor_is_a_broken_reservation() -> None:
+    claim = trade_pb2.Claim(kind=RATIO, subject=audit.RATIO_SUBJECT, amount=1200)
+    alice, log = _negotiate(claim, 1000)  # she receives 1000 for 1000: ratio 1.0 < 1.2
+    [f] = _hard(log)
+    assert (f.kind, f.subject) == ("broken-reservation", alice.did)
+    assert [vs.body for vs in f.evidence] == ["counter", "accept"]
+    _, fair = _negotiate(claim, 830)  # she receives 1000 for 830: ratio 1.205 >= 1.2
+    assert _hard(fair) == []
+    # The reference agents' detector is the same function (sim.py imports it from there).
+    from reference_agents import detect
+    from reference_agents.adversarial import RATIO_SUBJECT
+
+    assert detect.broken_reservations is audit.broken_reservations and RATIO_SUBJECT == audit.RATIO_SUBJECT
+
+
+def test_a_blind_floor_counts_once_revealed() -> None:
+    salt = derive("salt")
+    blind = trade_pb2.Claim(kind=RATIO, subject=audit.RATIO_SUBJECT, commitment=commit(1200, salt))
+    alice, log = _negotiate(blind, 1000)
+    assert _hard(log) == []  # nothing to compare while it is blind
+    counter = log[1]
+    reveal = alice.sign("reveal", _reveal(counter.digest, salt, 1200))
+    [f] = _hard([*log, reveal])
+    assert f.kind == "broken-reservation"
+    wrong = alice.sign("reveal", _reveal(counter.digest, salt, 900))  # does not open the commitment
+    assert _hard([*log, wrong]) == []
+
+
+def _reveal(statement: bytes, salt: bytes, amount: int) -> object:
+    from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+
+    return commitment_pb2.Reveal(statement=statement, claim_index=0, salt=salt, amount=amount)
+
+
+def test_a_holding_claim_above_the_attested_one_is_a_bluff() -> None:
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    claims = [
+        trade_pb2.Claim(kind=HOLDING, subject="gpu-hours", amount=40),
+        trade_pb2.Claim(kind=HOLDING, subject="credit", amount=5000),
+    ]
+    offer = alice.offer(bob, _even(alice, 500, claims=claims))
+    facts = audit.Facts(balances={alice.did: 5000}, holdings={(alice.did, "gpu-hours"): 40})
+    assert _hard([offer], facts=facts) == []
+    assert _hard([offer]) == []  # nobody attests anything: no proof
+    poorer = audit.Facts(balances={alice.did: 4999}, holdings={(alice.did, "gpu-hours"): 10})
+    found = _hard([offer], facts=poorer)
+    assert [f.kind for f in found] == ["bluff", "bluff"] and {f.subject for f in found} == {alice.did}
+
+
+def test_commitments_above_the_mandate_are_over_commitment() -> None:
+    clock = FixedClock()
+    caps = {"max_per_deal": 1000, "max_outstanding": 1500, "budget_per_period": 2500, "period_ms": DAY_MS}
+    over = Party("over", clock, mandate_caps=caps)  # a Party signs whatever it is given: no guard
+    a, b, c = Party("a", clock), Party("b", clock), Party("c", clock)
+    big = over.offer(a, _even(over, 1200))
+    [f] = _hard([over.mandate_vs, big])
+    assert (f.kind, f.requirement, f.subject) == ("over-commitment", "MND-004", over.did)
+    # Two offers of 800 at once, each answered later: 1600 outstanding > 1500.
+    o1, o2 = over.offer(a, _even(over, 800)), over.offer(b, _even(over, 800))
+    clock.advance(1000)
+    acc1, acc2 = a.accept(o1), b.accept(o2)
+    [g] = _hard([over.mandate_vs, o1, o2, acc1, acc2])
+    assert (g.requirement, g.subject) == ("MND-010", over.did)
+    assert {o1.digest, o2.digest, acc1.digest} <= set(g.digests)
+    # Unanswered, or answered before the second was signed: not provably outstanding together.
+    assert _hard([over.mandate_vs, o1, o2]) == []
+    o3 = over.offer(a, _even(over, 800))
+    rejected = a.reject(o3)
+    clock.advance(1000)
+    o4 = over.offer(b, _even(over, 800))
+    clock.advance(1000)
+    assert _hard([over.mandate_vs, o3, rejected, o4, b.accept(o4)]) == []
+    # Contracts it accepted in one budget period: the fourth makes 4 x 800 = 3200 > 2500, whether or
+    # not the first three ended. Offers of its own that others accepted count only once it shows it
+    # held the Accept (a Delivery under it).
+    deals = []
+    for who in (a, b, c, a):
+        clock.advance(60_000)
+        o = who.offer(over, _even(who, 800))
+        deals += [o, over.accept(o)]
+    budget = [f for f in _hard([over.mandate_vs, *deals]) if f.requirement == "MND-009"]
+    assert len(budget) == 1 and budget[0].subject == over.did and budget[0].evidence[-2] == deals[-1]
+    mine = []
+    for who in (a, b, c):
+        clock.advance(60_000)
+        o = over.offer(who, _even(over, 800))
+        mine += [o, who.accept(o)]
+    assert [f for f in _hard([over.mandate_vs, *deals[:4], *mine]) if f.requirement == "MND-009"] == []
+    delivered = [over.deliver(acc, who) for acc, who in zip(mine[1::2], (a, b, c), strict=True)]
+    clock.advance(60_000)
+    last = over.offer(a, _even(over, 600))
+    found = _hard([over.mandate_vs, *mine, *delivered, last])
+    assert [f.requirement for f in found if f.requirement == "MND-009"] == ["MND-009"]
+
+
+def test_finding_to_json_carries_verifiable_envelopes() -> None:
+    clock = FixedClock()
+    over = Party("over", clock, mandate_caps={"max_per_deal": 10})
+    offer = over.offer(Party("a", clock), _even(over, 500))
+    [f] = _hard([over.mandate_vs, offer])
+    # Raw envelopes are verified first; one that fails the stateless checks is left out.
+    tampered = offer.envelope[:-1] + bytes([offer.envelope[-1] ^ 1])
+    assert audit.audit([over.mandate_vs.envelope, offer.envelope, tampered]) == [f]
+    doc = json.loads(json.dumps(f.to_json()))
+    assert doc["kind"] == "over-commitment" and doc["hard"] is True and doc["confidence"] == 1.0
+    for e in doc["evidence"]:
+        vs = verify_statement(base64.b64decode(e["envelope"]))
+        assert vs.digest.hex() == e["digest"] and vs.issuer == e["issuer"]
+
+
+# -- the reference agents in a market ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def market() -> tuple[audit_eval.Market, list[audit.Finding], dict[str, dict[str, float]]]:
+    """A market of every reference agent (TRAIN setting a: every adversary acts whenever it can),
+    plus two deals in which the Nash bargainer's counter tempts the exaggerator below its floor."""
+    m = audit_eval.Market(audit_eval.TRAIN[0], seed=1, rounds=4)
+    m.run()
+    for _ in range(2):
+        m.deal("nash-4", "exaggerator")
+    ev = audit.Evidence(m.evidence())
+    findings = audit.audit(ev.by_digest.values(), facts=m.facts())
+    names = {x.peer.did: n for n, x in m.members.items()}
+    scores = {
+        kind: {names[s.subject]: s.score for s in screen(ev) if s.subject in names}
+        for kind, screen in audit.SCREENS.items()
+    }
+    return m, findings, scores
+
+
+def test_each_adversary_is_flagged_with_its_finding(
+    market: tuple[audit_eval.Market, list[audit.Finding], dict[str, dict[str, float]]],
+) -> None:
+    m, findings, _ = market
+    names = {x.peer.did: n for n, x in m.members.items()}
+    flagged = {(f.kind, names[f.subject]) for f in findings}
+    for expected in [
+        ("equivocation", "equivocator"),
+        ("broken-reservation", "exaggerator"),
+        ("bluff", "bluffer"),
+        ("over-commitment", "over-committer"),
+        ("breach", "reneger"),
+        ("breach", "feinter"),
+        ("feint", "feinter"),
+        ("ratchet", "exaggerator"),
+        ("cartel", "cartel-1"),
+        *(("sybil-ring", f"sybil-{k}") for k in range(3)),
+    ]:
+        assert expected in flagged, expected
+    # Hard proofs name only agents that did it (by their own record); no cooperative agent draws
+    # one except for a breach it really committed (the reciprocal agent retaliates by withholding).
+    truth = m.truth(audit.Evidence(m.evidence()))
+    for f in findings:
+        if f.hard:
+            assert audit_eval.HARD_LABEL[f.kind] in truth[names[f.subject]], (f.kind, names[f.subject])
+    honest_hard = {
+        f.kind for f in findings if f.hard and m.members[names[f.subject]].kind in audit_eval.HONEST
+    }
+    assert honest_hard <= {"breach"}
+    # Soft findings stay below 1; every finding serialises with its evidence.
+    assert all(0 < f.confidence < 1 for f in findings if not f.hard)
+    assert all(f.to_json()["evidence"] for f in findings)
+
+
+def test_screens_rank_the_adversary_they_target_first(
+    market: tuple[audit_eval.Market, list[audit.Finding], dict[str, dict[str, float]]],
+) -> None:
+    _, _, scores = market
+
+    def top(kind: str, n: int) -> set[str]:
+        ranked = sorted(scores[kind], key=lambda name: (-scores[kind][name], name))
+        return {name.rstrip("-0123456789") for name in ranked[:n]}
+
+    assert top("feint", 2) == {"feinter"}
+    assert top("ratchet", 2) == {"exaggerator"}
+    assert top("cartel", 3) == {"cartel"}
+    assert top("sybil-ring", 3) == {"sybil"}
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), rounds=st.integers(1, 2))
+def test_hard_proofs_never_fire_on_honest_markets(seed: int, rounds: int) -> None:
+    """Random honest markets (the five cooperative agents and a second honest one, stakes and
+    categories at random, guards binding near their caps): no hard finding at all."""
+    m = audit_eval.Market(audit_eval.TRAIN[seed % 3], seed=seed, rounds=rounds, adversaries=False)
+    m.run()
+    assert audit.audit(m.evidence(), facts=m.facts(), screens=False) == []
+
+
+@settings(max_examples=25, deadline=None)
+@example(ops=[(0, 1200, 0, 1000), (1, 700, 0, 1000), (2, 700, 1, 1000), (0, 700, 0, 1000)])
+@given(
+    ops=st.lists(
+        st.tuples(
+            st.integers(0, 2), st.sampled_from([300, 700, 1200]), st.integers(0, 4), st.integers(0, 200_000)
+        ),
+        min_size=1,
+        max_size=10,
+    )
+)
+def test_over_commitment_never_fires_on_a_guarded_peer(ops: list[tuple[int, int, int, int]]) -> None:
+    """A real Peer (policy guard) under tight caps offers to three counterparties and the answers
+    arrive later, out of order, some never, some after the offer expired; one counterparty rejects
+    everything. Whatever the timing, the audit of every statement signed finds no over-commitment
+    (nor any other hard finding): its lower bounds never exceed what the guard counted."""
+    from peers import make_peer
+
+    from a2a_coop.protocol.errors import CoopError
+    from a2a_coop.runtime.peer import drive
+    from reference_agents.cooperative import Honest
+
+    clock = FixedClock()
+    caps = {"max_per_deal": 1500, "max_outstanding": 2000, "budget_per_period": 6000, "period_ms": DAY_MS}
+    me = Party("me", clock, mandate_caps=caps)
+    peer = make_peer(me, clock)
+    others = [Party(f"other-{k}", clock) for k in range(3)]
+    peers = [
+        make_peer(o, clock, strategy=Honest(min_ratio=2.0 if k == 2 else 0.5)) for k, o in enumerate(others)
+    ]
+    pending: list[tuple[int, VerifiedStatement]] = []
+    for target, value, answer, wait in ops:
+        with contextlib.suppress(CoopError):  # the guard refuses what is over a cap
+            pending.append((target, peer.propose(peers[target].did, _even(me, value))))
+        clock.advance(wait)
+        if pending and answer < len(pending):
+            k, offer = pending.pop(answer)
+            with contextlib.suppress(CoopError):  # expired on the way, or refused
+                drive(peer, peers[k].exchange, offer)
+    held = {vs.digest: vs for p in (peer, *peers) for vs in p.verifier.statements.values()}
+    assert audit.audit(held.values(), screens=False) == []
+
+
+def test_the_evaluation_prints_a_table_and_one_json_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """A CI-sized run (one market per setting, one round): hard proofs have no false positive and
+    the last line is the JSON report; a market is the same on a second run."""
+    assert audit_eval.main(["--seeds", "1", "--rounds", "1", "--honest-runs", "0"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0].startswith("hard proofs") and any(line.startswith("soft screens") for line in out)
+    doc = json.loads(out[-1])
+    assert set(doc["hard"]) == set(audit.HARD_KINDS) and set(doc["soft"]) == set(audit.SOFT_KINDS)
+    assert all(h["false_positives"] == 0 and h["honest_false_positives"] == 0 for h in doc["hard"].values())
+    for s in doc["soft"].values():
+        assert 0 <= s["precision"] <= 1 and 0 <= s["pr_auc"] <= 1 and s["units"] > 0
+    first, second = (audit_eval.run_market(audit_eval.TEST[1], 0, 1) for _ in range(2))
+    assert (first.truth, first.hard, first.scores) == (second.truth, second.hard, second.scores)
+    with pytest.raises(SystemExit) as exc:
+        audit_eval.main(["--seeds", "0"])
+    assert exc.value.code == 2
+
+
+def test_average_precision_and_thresholds() -> None:
+    assert audit_eval.average_precision([(0.9, True), (0.8, False), (0.7, True)]) == pytest.approx(
+        (1 + 2 / 3) / 2
+    )
+    assert audit_eval.average_precision([(0.1, False)]) == 0.0
+    scored = [(0.9, True), (0.6, True), (0.5, False), (0.1, False)]
+    assert audit_eval.best_threshold(scored) == 0.6
+    assert audit_eval.prf(scored, 0.6) == (1.0, 1.0, 1.0)
