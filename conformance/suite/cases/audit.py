@@ -163,8 +163,8 @@ def within_means(ctx: Context) -> Outcome:
     """Alice and Bob offer fair small deals while Dave, at the same time, offers one in which the target
     gives one more than its Mandate's max_per_deal, for double pay. An implementation whose guard
     does not check each statement against its complete history (MND-011) signs an Accept above
-    max_per_deal (or, with the other deals, above a cap over several): the over-commitment proof of SPEC 19.2 (FAIL, with the
-    statements and the Mandate as evidence)."""
+    max_per_deal (or, with the other deals, above a cap over several): the over-commitment proof of
+    SPEC 19.2 (FAIL, with the statements and the Mandate as evidence)."""
     if not ctx.session.info.mandate:
         return Outcome.info(
             "the target's Mandate is unknown (no Gossip, no answer yet): nothing to audit against"
