@@ -254,3 +254,29 @@ def deliveries_by_stake(ctx: Context) -> Outcome:
     else:
         pattern = "withheld on some contracts"
     return Outcome(Level.INFO, f"{pattern}: {shown}; no escrow, so no proof (SPEC 19.5)")
+
+
+@case(
+    "mis.equal-terms",
+    "Two counterparties offer one kind of deal: the target does not take the worse and refuse the better",
+    "MND-005",
+)
+def equal_terms(ctx: Context) -> Outcome:
+    """Mia offers a deal worth 0.8 of an even trade to the target; then Otto offers the same kind of
+    deal (the same categories) worth twice an even trade, in which the target gives less. Refusing
+    Otto's after taking Mia's is what the cartel screen of SPEC 19.3 reads (fair offers refused from
+    some counterparties while worse ones are taken from others): INFO with its confidence. An agent
+    that prices the offers, whatever their sender, has nothing to show. (A cartel's members are its
+    own: run a cartel agent with ``--param members=`` the did:key of this case's Mia, derived from
+    the run's seed, to see the screen fire.) MND-005 is the closest requirement: a mandate's
+    allowed_counterparties is the honest way to refuse a counterparty whatever it offers."""
+    mia, otto = ctx.party("mia"), ctx.party("otto")
+    worse = ctx.send(mia.offer(target(ctx), fair_proposal(mia, value=16, ask=20)), mia.setup, note="Mia: 0.8")
+    better = ctx.send(otto.offer(target(ctx), fair_proposal(otto)), otto.setup, note="Otto: 2.0")
+    soft = _audited(ctx)
+
+    def answer(answers: Sequence[VerifiedStatement]) -> str:
+        return next((a.body for a in answers if a.body in ("accept", "reject", "counter")), "nothing")
+
+    seen = f"Mia's 0.8: {answer(worse)}; Otto's 2.0: {answer(better)}"
+    return soft or Outcome.passed(seen)
