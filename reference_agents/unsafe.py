@@ -124,7 +124,7 @@ class ForkingNode:
         self._forked: set[str] = set()
 
     def exchange(self, envelope: bytes, context: Sequence[bytes] = ()) -> list[bytes]:
-        answers = self.node.exchange(envelope, context)
+        answers: list[bytes] = self.node.exchange(envelope, context)
         for i, env in enumerate(answers):
             vs = verify_statement(env)
             if vs.body != "accept" or vs.issuer != self.node.peer.did:
