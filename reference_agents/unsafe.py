@@ -109,12 +109,13 @@ class OverCommitter:
 
 
 class ForkingNode:
-    """The equivocator as a served peer (``a2a-coop agent run --strategy equivocator``): a
-    :class:`~a2a_coop.runtime.node.PeerNode` whose answers are honest, except that its first Accept
-    to each counterparty after the first is re-signed at the seq of its first Accept to the first
-    one (and sent without the Deliveries that follow it): two statements at one seq, to two
-    counterparties who see a consistent chain each until they compare notes. Its own node, journal
-    and chain stay as the honest runtime left them."""
+    """The equivocator as a served peer: wraps a :class:`~a2a_coop.runtime.node.PeerNode` (serve it
+    with :func:`a2a_coop.transport.serve`, as tests/test_conformance_audit.py does; ``a2a-coop agent
+    run`` cannot, since no a2a_coop module may reach this one). Its answers are honest, except that
+    its first Accept to each counterparty after the first is re-signed at the seq of its first
+    Accept to the first one (and sent without the Deliveries that follow it): two statements at one
+    seq, to two counterparties who see a consistent chain each until they compare notes. Its own
+    node, journal and chain stay as the honest runtime left them."""
 
     def __init__(self, node: Any) -> None:
         self.node = node
@@ -156,7 +157,7 @@ class ForkingNode:
 
 
 class OverCommittingNode:
-    """The over-committer as a served peer (``a2a-coop agent run --strategy over-committer``): a
+    """The over-committer as a served peer (see :class:`ForkingNode`): wraps a
     :class:`~a2a_coop.runtime.node.PeerNode` whose policy guard skips the mandate checks on its own
     statements (MND-011 broken): it accepts a deal above its max_per_deal, or beyond its budget or
     its max_outstanding, where the honest guard would have it reject. Its chain stays consistent
@@ -191,4 +192,4 @@ NODE_WRAPPERS: dict[str, Callable[[Any], Any]] = {
     "equivocator": ForkingNode,
     "over-committer": OverCommittingNode,
 }
-"""What ``a2a-coop agent run`` wraps the served node in for each unsafe agent."""
+"""The served-peer form of each unsafe agent: what wraps its node."""

@@ -1,7 +1,8 @@
 """The misrepresentation audit in a live conformance run (issue 14, items 5 and 7): every reference
-agent runs as its own process (``a2a-coop agent run --strategy NAME``), the suite runs its ``mis.*``
-scenarios against it, and each adversary is flagged with what its ground truth says while the
-honest agent passes with no finding.
+agent is served over gRPC (its own process, ``a2a-coop agent run --strategy NAME``; the equivocator
+and the over-committer, whose misbehaviour ``agent run`` cannot reach, in this process around their
+unsafe node wrappers), the suite runs its ``mis.*`` scenarios against it as its own process, and each
+adversary is flagged with what its ground truth says while the honest agent passes with no finding.
 
 What a live run can prove depends on what the suite can see. With no escrow of the suite's in the
 contracts (a target trusts only the escrows it was configured with), a withheld delivery proves
@@ -15,7 +16,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,12 @@ from typing import Any
 import pytest
 
 from a2a_coop.cli.demo import child_env, cli_command, provision, start_server, stop_process, wait_listening
+from a2a_coop.runtime.node import PeerNode
 from a2a_coop.testing import FixedClock, Signer
+from a2a_coop.transport import serve
 from conformance.suite.runner import load_cases
+from reference_agents.cooperative import Honest
+from reference_agents.unsafe import NODE_WRAPPERS
 
 SEED = "audit-selftest"
 SCENARIOS = sorted(c for c in load_cases() if c.startswith("mis."))
@@ -69,17 +75,36 @@ EXPECTED: dict[str, Expected] = {
 DEFAULT = ("honest", "exaggerator", "over-committer")  # one clean, one lie, one broken MUST
 
 
-def _run_against(agent: str, tmp_path: Path) -> tuple[int, dict[str, Any], str]:
-    """Serve ``agent`` as its own process and run the mis.* scenarios against it."""
+@contextmanager
+def _serving(agent: str, tmp_path: Path) -> Iterator[str]:
+    """``agent`` as a gRPC peer: its own process (``a2a-coop agent run``) or, for the unsafe agents,
+    which no a2a_coop module may import (lint-imports), a real gRPC server in this process around a
+    PeerNode wrapped in its misbehaviour (:data:`reference_agents.unsafe.NODE_WRAPPERS`)."""
     who = provision(tmp_path, agent)
+    if agent in NODE_WRAPPERS:
+        node = PeerNode.open(who.key, who.mandate, tmp_path / f"{agent}.db", strategy=Honest())
+        try:
+            with serve(NODE_WRAPPERS[agent](node), None) as server:
+                yield server.target
+        finally:
+            node.close()
+        return
     argv = ["agent", "run", "--strategy", agent, *EXPECTED[agent].params, *who.files()]
     server = wait_listening(start_server(agent, argv, tmp_path / f"{agent}.log"))
     try:
+        yield server.target
+    finally:
+        stop_process(server.popen)
+
+
+def _run_against(agent: str, tmp_path: Path) -> tuple[int, dict[str, Any], str]:
+    """Run the mis.* scenarios against ``agent`` (``a2a-coop conformance`` as its own process)."""
+    report = tmp_path / "report"
+    with _serving(agent, tmp_path) as target:
         cases = [f"--case={c}" for c in SCENARIOS]
-        report = tmp_path / "report"
         run = subprocess.run(
             cli_command(
-                "conformance", "--target", server.target, "--seed", SEED, "--report-dir", str(report), *cases
+                "conformance", "--target", target, "--seed", SEED, "--report-dir", str(report), *cases
             ),
             capture_output=True,
             text=True,
@@ -87,8 +112,6 @@ def _run_against(agent: str, tmp_path: Path) -> tuple[int, dict[str, Any], str]:
             env={**child_env(), "CI": "true"},
             check=False,
         )
-    finally:
-        stop_process(server.popen)
     doc: dict[str, Any] = json.loads((report / "report.json").read_text())
     return run.returncode, doc, run.stdout + run.stderr
 

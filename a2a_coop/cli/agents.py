@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from typing import Any, TextIO
 
 from a2a_coop.cli._common import EXIT_OK, UsageError
-
-log = logging.getLogger("a2a_coop.cli")
 
 
 def _agents() -> Any:
@@ -44,7 +41,8 @@ def cmd_agent_list(args: argparse.Namespace, out: TextIO) -> int:
             }
             out.write(json.dumps(doc, sort_keys=True) + "\n")
             continue
-        flags = " [unsafe: misbehaves through reference_agents.unsafe, test use only]" if info.unsafe else ""
+        # `agent run` serves an unsafe agent's guarded strategy; its unsafe acts are driven from Python.
+        flags = " [unsafe acts: reference_agents.unsafe, not agent run]" if info.unsafe else ""
         out.write(f"{info.name:<15} {info.kind:<12} {info.summary}{flags}\n")
         out.write(f"{'':<15} {'':<12} parameters: {', '.join(f'{k}={v}' for k, v in params.items())}\n")
     return EXIT_OK
@@ -70,16 +68,6 @@ def cmd_agent_run(args: argparse.Namespace, out: TextIO) -> int:
     from a2a_coop.cli.peer import cmd_serve
 
     args.strategy_object = strategy
-    if agents.AGENTS[args.strategy].unsafe:
-        # Its misbehaviour is no strategy the guard allows: the served node is wrapped in it.
-        from reference_agents.unsafe import NODE_WRAPPERS
-
-        if getattr(args, "a2a", False):
-            raise UsageError(f"agent {args.strategy} is not available with --a2a")
-        args.wrap_node = NODE_WRAPPERS[args.strategy]
-        log.warning(
-            "agent %s is UNSAFE: it signs what an honest peer never does (testing only)", args.strategy
-        )
     code: int = cmd_serve(args, out)
     return code
 

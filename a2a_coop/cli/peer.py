@@ -180,11 +180,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
                 raise UsageError("--conformance-control is not available with --a2a")
             _serve_a2a_until_stopped(node, args, tls, did=key.did, out=out)
         else:
-            # `agent run` of an unsafe reference agent wraps the node in its misbehaviour (cli.agents).
-            wrap = getattr(args, "wrap_node", None)
-            served = wrap(node) if wrap is not None else node
             serve_until_stopped(
-                LoggedPeer(served), None, args, tls, did=key.did, out=out, extra_servicers=extra
+                LoggedPeer(node), None, args, tls, did=key.did, out=out, extra_servicers=extra
             )
     return EXIT_OK
 
