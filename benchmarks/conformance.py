@@ -1,6 +1,7 @@
 """The live conformance suite's speed: ``python -m benchmarks conformance``.
 
-Starts the reference peer (``a2a-coop serve``) as its own process on 127.0.0.1
+Starts the reference peer (``a2a-coop serve --conformance-control``, so both roles run) as its own
+process on 127.0.0.1
 and runs the whole suite against it from this process, as ``a2a-coop
 conformance`` would (``--rounds`` times, each with a fresh seed: fresh
 identities on the same peer). Figures, medians over the rounds:
@@ -102,7 +103,8 @@ def main(argv: Sequence[str]) -> int:
     rounds = 1 if args.quick else max(1, args.rounds)
     with tempfile.TemporaryDirectory(prefix="a2a-coop-bench-conformance-") as tmp:
         who = provision(Path(tmp), "reference")
-        server = wait_listening(start_server("reference", ["serve", *who.files()], Path(tmp) / "peer.log"))
+        argv = ["serve", *who.files(), "--conformance-control"]  # both roles: the initiator cases too
+        server = wait_listening(start_server("reference", argv, Path(tmp) / "peer.log"))
         try:
             runs = [_one_run(server.target, case_ids) for _ in range(rounds)]
             calls = runs[-1][3]

@@ -305,19 +305,22 @@ class Peer:
             records: list[_Record] = []
             now = self.clock()
             ticket = None
+            changed = False  # a refusal before anything was accepted changed nothing (ERR-003)
             try:
                 for env in envelopes:
                     try:
                         vs = self.verifier.accept(env, now)
                     except Replayed:
                         continue  # we already hold it: answers to a retried request
+                    changed = True
                     ours = self._react(vs, ack=False)
                     records.append((vs, ours, False))  # answers, not requests: no idempotency entry
                     out += ours
                 if records:
                     ticket = self._stage(records, now)  # one transaction for the whole answer
             except BaseException:
-                self._reload()
+                if changed:  # memory ran ahead of the journal: rebuild it from what is durable
+                    self._reload()
                 raise
         self._durable(b"", ticket)  # before any of ``out`` can be sent (write-ahead)
         return out

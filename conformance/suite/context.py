@@ -485,12 +485,15 @@ class Context:
                 and not self.session.info.mandate
             ):
                 self.session.info.mandate = env
-            # Our answers must not be dated before what they answer (NEG-014): like a signer whose clock
-            # is behind, the suite's clock catches up with the target's statements.
-            if vs.issuer == self.target and vs.header.issued_at_ms > self.clock.now_ms:
-                self.clock.now_ms = vs.header.issued_at_ms
+            self.follow(vs)
             out.append(vs)
         return out
+
+    def follow(self, vs: VerifiedStatement) -> None:
+        """Our answers must not be dated before what they answer (NEG-014): like a signer whose clock
+        is behind, the suite's clock catches up with the target's statements."""
+        if vs.issuer == self.target and vs.header.issued_at_ms > self.clock.now_ms:
+            self.clock.now_ms = vs.header.issued_at_ms
 
     def sent(self, vs: VerifiedStatement) -> None:
         """Record our own statement, accepted by the target, in the shadow verifier."""

@@ -83,6 +83,7 @@ class _Counterparty:
             self.ctx.failure = f"the target sent a statement the reference verifier refuses: {exc}"
             raise
         self.ctx.session.record_signed([envelope])
+        self.ctx.follow(vs)
         self.received.append(vs)
         answers = list(self.answer(vs))
         if vs.body == "offer":
