@@ -1,6 +1,6 @@
 """Score the misrepresentation audit (:mod:`a2a_coop.protocol.audit`) against the reference agents.
 
-    python -m conformance.audit_eval [--seeds N] [--rounds N] [--quick]
+    python -m conformance.audit_eval [--seeds N] [--rounds N] [--honest-runs N]
 
 A *market* is a population of reference agents (issue 13) trading in one process over the real
 protocol: every agent a :class:`~a2a_coop.runtime.peer.Peer` (policy guard, Ed25519 signatures,
