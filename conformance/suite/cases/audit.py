@@ -27,7 +27,7 @@ from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.testing import DAY_MS, Party, service
 from conformance.suite.context import Context, Reply
 from conformance.suite.flows import fair_proposal, target
-from conformance.suite.model import CaseFailed, Level, Outcome, case
+from conformance.suite.model import CaseFailed, Outcome, case
 
 COUNTERPARTIES = ("alice", "bob", "carol")  # trading with the target at once
 LOW_STAKES = (10, 10, 10)  # what the target gives in its first contracts with one counterparty
@@ -232,6 +232,9 @@ def deliveries_by_stake(ctx: Context) -> Outcome:
         answers = ctx.send(
             offer, alice.setup if i == 0 else (), note=f"contract {i + 1}: the target gives {stake}"
         )
+        counter = next((a for a in answers if a.body == "counter"), None)
+        if counter is not None:  # a haggler gets our terms once more
+            answers = ctx.send(alice.counter(counter, proposal), note="our counter: the same terms")
         accept = next((a for a in answers if a.body == "accept"), None)
         if accept is None:
             bodies = ", ".join(a.body for a in answers)
@@ -246,14 +249,17 @@ def deliveries_by_stake(ctx: Context) -> Outcome:
         f"{s}:{'delivered' if d else 'WITHHELD'}" for s, d in zip(stakes, delivered, strict=True)
     )
     if all(delivered):
-        return soft or Outcome.info(f"delivered on every contract ({shown})")
-    if not any(delivered):
-        pattern = "withheld on every contract (renege)"
+        seen = f"delivered on every contract ({shown})"
+    elif not any(delivered):
+        seen = f"withheld on every contract (renege): {shown}; no escrow, so no proof (SPEC 19.5)"
     elif all(delivered[: len(LOW_STAKES)]):
-        pattern = "clean while cheap, withheld once the stake rose after a clean record (feint)"
+        seen = (
+            "clean while cheap, withheld once the stake rose after a clean record (feint): "
+            f"{shown}; no escrow, so no proof (SPEC 19.5)"
+        )
     else:
-        pattern = "withheld on some contracts"
-    return Outcome(Level.INFO, f"{pattern}: {shown}; no escrow, so no proof (SPEC 19.5)")
+        seen = f"withheld on some contracts: {shown}; no escrow, so no proof (SPEC 19.5)"
+    return Outcome.info(seen + (f"; {soft.reason}" if soft is not None else ""))
 
 
 @case(
@@ -279,4 +285,4 @@ def equal_terms(ctx: Context) -> Outcome:
         return next((a.body for a in answers if a.body in ("accept", "reject", "counter")), "nothing")
 
     seen = f"Mia's 0.8: {answer(worse)}; Otto's 2.0: {answer(better)}"
-    return soft or Outcome.passed(seen)
+    return Outcome.info(f"{seen}; {soft.reason}") if soft is not None else Outcome.passed(seen)
