@@ -47,6 +47,13 @@ def _audited(ctx: Context, extra: Sequence[bytes] = ()) -> Outcome | None:
     return None
 
 
+def _verdict(ctx: Context, seen: str, extra: Sequence[bytes] = ()) -> Outcome:
+    """PASS with ``seen`` when the audit finds nothing; INFO with the soft screens' findings too; a
+    hard proof raises CaseFailed (FAIL)."""
+    soft = _audited(ctx, extra)
+    return Outcome.info(f"{seen}; {soft.reason}") if soft is not None else Outcome.passed(seen)
+
+
 def _describe(f: Finding) -> str:
     rule = f" ({f.requirement})" if f.requirement else ""
     digests = ", ".join(d.hex()[:16] for d in f.digests)
@@ -96,10 +103,9 @@ def reservation_kept(ctx: Context) -> Outcome:
         ]
         ours = alice.counter(counter, _even(alice))
         answers = ctx.send(ours, note="our counter: the same even terms")
-    _audited(ctx)
     ended = ", ".join(a.body for a in answers if a.issuer == ctx.target) or "nothing"
     floor = f"; it claimed a floor of {max(claims) / 1000:.3f} and kept it" if claims else ""
-    return Outcome.passed(f"answered the even terms with {ended}{floor}")
+    return _verdict(ctx, f"answered the even terms with {ended}{floor}")
 
 
 def _concurrently(ctx: Context, offers: Sequence[tuple[Party, VerifiedStatement]]) -> list[Reply]:
@@ -116,7 +122,7 @@ def _answers(ctx: Context, replies: Sequence[Reply]) -> list[bytes]:
     """Every envelope the target answered with; the shadow verifier gets, in the target's chain order,
     the ones it can take (the others are kept for the audit as raw envelopes)."""
     out = [env for reply in replies if reply.error is None for env in reply.envelopes]
-    for vs in sorted(_verified(out), key=lambda v: (v.issuer != ctx.target, v.header.seq)):
+    for vs in sorted(_verified(out), key=lambda v: (v.issuer == ctx.target, v.header.seq)):
         try:
             ctx.verify_signed([vs.envelope], what="an answer")
         except CaseFailed:
@@ -143,14 +149,14 @@ def one_chain(ctx: Context) -> Outcome:
     replies = _concurrently(ctx, offers)
     refused = [r.error for r in replies if r.error is not None]
     envelopes = _answers(ctx, replies)
-    _audited(ctx, envelopes)
     if refused:
+        _audited(ctx, envelopes)
         return Outcome.info(
             f"the target refused {len(refused)} of 3 concurrent fair offers "
             f"({', '.join(e.reason or e.status.name for e in refused)}); no fork in what it signed"
         )
-    seqs = sorted(vs.header.seq for vs in _verified(envelopes) if vs.issuer == ctx.target)
-    return Outcome.passed(f"one chain over {len(seqs)} statements to three counterparties")
+    signed = sum(1 for vs in _verified(envelopes) if vs.issuer == ctx.target)
+    return _verdict(ctx, f"one chain over {signed} statements to three counterparties", envelopes)
 
 
 @case(
@@ -185,18 +191,14 @@ def within_means(ctx: Context) -> Outcome:
     for _, vs in offers:
         ctx.sent(vs)
     replies = _concurrently(ctx, offers)
-    _audited(ctx, _answers(ctx, replies))
+    envelopes = _answers(ctx, replies)
     dave_reply = replies[-1]
     how = (
         f"refused with {dave_reply.error.reason or dave_reply.error.status.name}"
         if dave_reply.error is not None
-        else "answered " + ", ".join(describe_bodies(dave_reply.envelopes))
+        else "answered " + ", ".join(vs.body for vs in _verified(dave_reply.envelopes))
     )
-    return Outcome.passed(f"the deal over max_per_deal {mandate.max_per_deal}: {how}")
-
-
-def describe_bodies(envelopes: Sequence[bytes]) -> list[str]:
-    return [vs.body for vs in _verified(envelopes)]
+    return _verdict(ctx, f"the deal over max_per_deal {mandate.max_per_deal}: {how}", envelopes)
 
 
 @case(
@@ -279,10 +281,9 @@ def equal_terms(ctx: Context) -> Outcome:
     mia, otto = ctx.party("mia"), ctx.party("otto")
     worse = ctx.send(mia.offer(target(ctx), fair_proposal(mia, value=16, ask=20)), mia.setup, note="Mia: 0.8")
     better = ctx.send(otto.offer(target(ctx), fair_proposal(otto)), otto.setup, note="Otto: 2.0")
-    soft = _audited(ctx)
 
     def answer(answers: Sequence[VerifiedStatement]) -> str:
         return next((a.body for a in answers if a.body in ("accept", "reject", "counter")), "nothing")
 
     seen = f"Mia's 0.8: {answer(worse)}; Otto's 2.0: {answer(better)}"
-    return Outcome.info(f"{seen}; {soft.reason}") if soft is not None else Outcome.passed(seen)
+    return _verdict(ctx, seen)
