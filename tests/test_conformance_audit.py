@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -141,6 +142,9 @@ def _check(agent: str, tmp_path: Path) -> None:
     if want.observed[0]:
         level, reason = levels[want.observed[0]]
         assert want.observed[1] in reason, (level, reason)
+    junit = ET.parse(tmp_path / "report" / "junit.xml").getroot()
+    failed_tests = {tc.get("name") for tc in junit.iter("testcase") if tc.find("failure") is not None}
+    assert {f"audit.{f['kind']}" for f in findings if f["hard"]} | failed == failed_tests
     page = (tmp_path / "report" / "report.html").read_text()
     for f in findings:
         assert f["evidence"][0] in page  # the evidence's digests are on the page

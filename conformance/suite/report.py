@@ -106,13 +106,15 @@ def to_json(run: Run) -> dict[str, Any]:
 
 def to_junit(run: Run) -> bytes:
     """JUnit XML: one testsuite per run, one testcase per case; FAIL is a failure (unless expected),
-    SKIP and NOT-TESTED are skipped with their reason; NON-STRICT and INFO pass with a system-out."""
+    SKIP and NOT-TESTED are skipped with their reason; NON-STRICT and INFO pass with a system-out.
+    Each hard proof of the audit is one more failed testcase (``audit.KIND``): it fails the run."""
     counts = run.counts()
+    hard = run.hard_findings
     suite = ET.Element(
         "testsuite",
         name=f"a2a-coop conformance {run.target}",
-        tests=str(len(run.results)),
-        failures=str(sum(1 for r in run.results if r.breaks_must)),
+        tests=str(len(run.results) + len(hard)),
+        failures=str(sum(1 for r in run.results if r.breaks_must) + len(hard)),
         skipped=str(counts["SKIP"] + counts["NOT-TESTED"]),
         time=f"{run.duration_s:.3f}",
     )
@@ -133,6 +135,14 @@ def to_junit(run: Run) -> bytes:
             ET.SubElement(tc, "skipped", message=f"{r.level.value}: {r.reason}"[:500])
         else:
             ET.SubElement(tc, "system-out").text = text
+    for f in hard:
+        tc = ET.SubElement(
+            suite, "testcase", classname="conformance.audit", name=f"audit.{f['kind']}", time="0"
+        )
+        evidence = "\n".join(str(d) for d in f["evidence"])  # type: ignore[attr-defined]
+        ET.SubElement(
+            tc, "failure", message=str(f["summary"])[:500], type="HARD-PROOF"
+        ).text = f"{f['kind']} ({f['requirement'] or 'a signed lie'}): {f['summary']}\nevidence:\n{evidence}"
     out: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
     return out
 
