@@ -73,7 +73,7 @@ EXPECTED: dict[str, Expected] = {
         params=("--param", f"members={_suite_did('mis.equal-terms', 'mia')}"),
     ),
 }
-DEFAULT = ("honest", "exaggerator", "over-committer")  # one clean, one lie, one broken MUST
+DEFAULT = ("honest", "exaggerator", "equivocator", "over-committer")  # clean, a lie, two broken MUSTs
 
 
 @contextmanager
