@@ -14,12 +14,13 @@ adversarial reference agents and their tests do.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.protocol.chain import ChainWriter
-from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate
+from a2a_coop.protocol.errors import MandateViolation
+from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate, verify_statement
 from a2a_coop.runtime.peer import DEFAULT_OFFER_TTL_MS, Peer
 from reference_agents.adversarial import Act
 
@@ -105,3 +106,90 @@ class OverCommitter:
             self.truth.append(Act("overcommit", vs.header.negotiation_id.hex(), f"to {counterparty}"))
             out.append(vs.envelope)
         return out
+
+
+class ForkingNode:
+    """The equivocator as a served peer: wraps a :class:`~a2a_coop.runtime.node.PeerNode` (serve it
+    with :func:`a2a_coop.transport.serve`, as tests/test_conformance_audit.py does; ``a2a-coop agent
+    run`` cannot, since no a2a_coop module may reach this one). Its answers are honest, except that
+    its first Accept to each counterparty after the first is re-signed at the seq of its first
+    Accept to the first one (and sent without the Deliveries that follow it): two statements at one
+    seq, to two counterparties who see a consistent chain each until they compare notes. Its own
+    node, journal and chain stay as the honest runtime left them."""
+
+    def __init__(self, node: Any) -> None:
+        self.node = node
+        self.signer = UnsafeSigner(node.peer)
+        self.truth = self.signer.truth
+        self._first: tuple[str, int, bytes] | None = None  # counterparty, seq and prev of the first Accept
+        self._forked: set[str] = set()
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes] = ()) -> list[bytes]:
+        answers: list[bytes] = self.node.exchange(envelope, context)
+        for i, env in enumerate(answers):
+            vs = verify_statement(env)
+            if vs.body != "accept" or vs.issuer != self.node.peer.did:
+                continue
+            who = vs.header.audience
+            if self._first is None:
+                self._first = (who, vs.header.seq, vs.header.prev)
+            elif who != self._first[0] and who not in self._forked:
+                self._forked.add(who)
+                _, seq, prev = self._first
+                h = vs.header
+                fork = self.signer.sign_at(
+                    seq,
+                    prev,
+                    "accept",
+                    vs.statement.accept,
+                    audience=who,
+                    negotiation_id=h.negotiation_id,
+                    refs=list(h.refs),
+                    ttl_ms=h.expires_at_ms - h.issued_at_ms,
+                )
+                self.truth.append(Act("equivocate", h.negotiation_id.hex(), f"seq {seq}"))
+                return [*answers[:i], fork.envelope]
+            return answers
+        return answers
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.node, name)
+
+
+class OverCommittingNode:
+    """The over-committer as a served peer (see :class:`ForkingNode`): wraps a
+    :class:`~a2a_coop.runtime.node.PeerNode` whose policy guard skips the mandate checks on its own
+    statements (MND-011 broken): it accepts a deal above its max_per_deal, or beyond its budget or
+    its max_outstanding, where the honest guard would have it reject. Its chain stays consistent
+    (the statement is signed, recorded and journaled as usual), so what proves it is the
+    over-commitment audit, not a fork."""
+
+    def __init__(self, node: Any) -> None:
+        self.node = node
+        self.truth: list[Act] = []
+        peer = node.peer
+        guarded = peer.verifier.check
+
+        def check(vs: VerifiedStatement, now_ms: int | None = None, **kw: Any) -> None:
+            try:
+                guarded(vs, now_ms, **kw)
+            except MandateViolation:
+                if not (kw.get("ours") and vs.issuer == peer.did):
+                    raise
+                self.truth.append(Act("overcommit", vs.header.negotiation_id.hex(), vs.body))
+
+        peer.verifier.check = check  # this instance's guard only; a reload restores the honest one
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes] = ()) -> list[bytes]:
+        answers: list[bytes] = self.node.exchange(envelope, context)
+        return answers
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.node, name)
+
+
+NODE_WRAPPERS: dict[str, Callable[[Any], Any]] = {
+    "equivocator": ForkingNode,
+    "over-committer": OverCommittingNode,
+}
+"""The served-peer form of each unsafe agent: what wraps its node."""

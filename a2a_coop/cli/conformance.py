@@ -282,8 +282,21 @@ def _summary(result: Any, out: TextIO) -> None:
     if result.findings is None:
         out.write(f"  audit: not run ({result.audit_note})\n")
     elif result.findings:
-        out.write(f"  audit: {len(result.findings)} findings about what the target signed (see the report)\n")
-    out.write("FAILED: a MUST case failed\n" if result.breaks_must else "OK: every MUST case passed\n")
+        out.write(f"  audit: {len(result.findings)} findings about what the target signed\n")
+        for f in result.findings:
+            what = f"hard proof of {f['requirement'] or 'a lie'}" if f["hard"] else "soft screen"
+            digests = ", ".join(d[:16] for d in f["evidence"])
+            out.write(
+                f"    {f['kind']} ({what}, confidence {f['confidence']:.2f}): {f['summary']}\n"
+                f"      evidence: {digests}\n"
+            )
+    else:
+        out.write("  audit: no findings about what the target signed\n")
+    if result.breaks_must:
+        hard = len(result.hard_findings)
+        out.write("FAILED: a MUST case failed" + (f"; {hard} hard audit proofs" if hard else "") + "\n")
+    else:
+        out.write("OK: every MUST case passed, no hard audit proof\n")
 
 
 def _list(cases: dict[str, Any], out: TextIO) -> int:

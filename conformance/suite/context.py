@@ -92,6 +92,7 @@ class Reply:
     envelopes: list[bytes] = field(default_factory=list)
     error: ErrorDetail | None = None
     message: Any = None  # the raw response message for read RPCs
+    entry: Exchange | None = None  # its line in the transcript (cases may call from several threads)
 
     @property
     def ok(self) -> bool:
@@ -344,8 +345,8 @@ class Context:
         if reply.ok:
             reply.envelopes = list(reply.message.envelopes)
             self.session.record_signed(reply.envelopes)
-            assert self.transcript[-1].response is not None
-            self.transcript[-1].response = {"envelopes": [describe(e) for e in reply.envelopes]}
+            assert reply.entry is not None
+            reply.entry.response = {"envelopes": [describe(e) for e in reply.envelopes]}
         return reply
 
     def send(
@@ -389,8 +390,8 @@ class Context:
                 envelopes.append(reply.message.envelope)
             reply.envelopes = envelopes
             self.session.record_signed(envelopes)
-            assert self.transcript[-1].response is not None
-            self.transcript[-1].response = {"envelopes": [describe(e) for e in envelopes]}
+            assert reply.entry is not None
+            reply.entry.response = {"envelopes": [describe(e) for e in envelopes]}
         return reply
 
     def raw(self, rpc: str, request_bytes: bytes, *, note: str = "") -> Reply:
@@ -427,10 +428,10 @@ class Context:
                 raise ConnectionError(
                     f"{self.session.target}: {detail.status.name}: {detail.message}"
                 ) from None
-            return Reply(error=detail)
+            return Reply(error=detail, entry=entry)
         entry.elapsed_ms = (time.perf_counter() - started) * 1000
         entry.response = {}
-        return Reply(message=message)
+        return Reply(message=message, entry=entry)
 
     # -- checks ---------------------------------------------------------------------------
 

@@ -12,7 +12,9 @@ JSON schema ``a2a-coop-conformance/1``::
                 "expected_failure": bool, "duration_s", "replay", "transcript": [
                     {"rpc", "request", "response", "error", "elapsed_ms"}]}],
      "signed": ["base64 envelope", ...],          # everything the target signed
-     "audit": null | [{"kind", "confidence", "summary", "requirement", "evidence": [digest hex]}],
+     "audit": null | [{"kind", "hard": bool, "confidence", "summary", "requirement", "subject",
+                       "evidence": [digest hex],
+                       "statements": [{"digest", "issuer", "body", "seq", "envelope": base64}]}],
      "audit_note": "why the audit did not run, or empty"}
 
 Fields are only ever added; a consumer ignores those it does not know.
@@ -104,13 +106,15 @@ def to_json(run: Run) -> dict[str, Any]:
 
 def to_junit(run: Run) -> bytes:
     """JUnit XML: one testsuite per run, one testcase per case; FAIL is a failure (unless expected),
-    SKIP and NOT-TESTED are skipped with their reason; NON-STRICT and INFO pass with a system-out."""
+    SKIP and NOT-TESTED are skipped with their reason; NON-STRICT and INFO pass with a system-out.
+    Each hard proof of the audit is one more failed testcase (``audit.KIND``): it fails the run."""
     counts = run.counts()
+    hard = run.hard_findings
     suite = ET.Element(
         "testsuite",
         name=f"a2a-coop conformance {run.target}",
-        tests=str(len(run.results)),
-        failures=str(sum(1 for r in run.results if r.breaks_must)),
+        tests=str(len(run.results) + len(hard)),
+        failures=str(sum(1 for r in run.results if r.breaks_must) + len(hard)),
         skipped=str(counts["SKIP"] + counts["NOT-TESTED"]),
         time=f"{run.duration_s:.3f}",
     )
@@ -131,6 +135,14 @@ def to_junit(run: Run) -> bytes:
             ET.SubElement(tc, "skipped", message=f"{r.level.value}: {r.reason}"[:500])
         else:
             ET.SubElement(tc, "system-out").text = text
+    for f in hard:
+        tc = ET.SubElement(
+            suite, "testcase", classname="conformance.audit", name=f"audit.{f['kind']}", time="0"
+        )
+        evidence = "\n".join(str(d) for d in f["evidence"])  # type: ignore[attr-defined]
+        ET.SubElement(
+            tc, "failure", message=str(f["summary"])[:500], type="HARD-PROOF"
+        ).text = f"{f['kind']} ({f['requirement'] or 'a signed lie'}): {f['summary']}\nevidence:\n{evidence}"
     out: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
     return out
 
@@ -182,12 +194,17 @@ def to_html(doc: dict[str, Any]) -> str:
         audit_html = f"<p>No findings over the {len(doc['signed'])} statements the target signed.</p>"
     else:
         items = "".join(
-            f"<li><b>{_e(f['kind'])}</b> (confidence {f['confidence']:.2f}): {_e(f['summary'])}"
-            f"<details><summary>evidence</summary>"
-            f"<pre>{_e(chr(10).join(map(str, f['evidence'])))}</pre></details></li>"
+            f"<li>{_badge('FAIL' if f.get('hard') else 'INFO')} <b>{_e(f['kind'])}</b> "
+            f"{'hard proof' if f.get('hard') else 'soft screen'}"
+            f"{' of ' + _e(f['requirement']) if f.get('requirement') else ''}, "
+            f"confidence {f['confidence']:.2f}: {_e(f['summary'])}"
+            f"<details><summary>evidence ({len(f['evidence'])} statements)</summary>"
+            f"<pre>{_e(_evidence_text(f))}</pre></details></li>"
             for f in audit
         )
-        audit_html = f"<ul>{items}</ul>"
+        audit_html = (
+            f"<p>A hard proof fails the run (exit code 1); a soft screen is information.</p><ul>{items}</ul>"
+        )
     missing = ", ".join(cov["must_without_case"]) or "none"
     return f"""<!doctype html><html lang=en><meta charset=utf-8>
 <title>a2a-coop conformance: {_e(doc["target"])}</title><style>{_STYLE}</style>
@@ -202,6 +219,16 @@ cases: {cov["must_not_tested"]}; without any case: {_e(missing)}.</p>
 <h2>Audit findings</h2>{audit_html}
 </html>
 """
+
+
+def _evidence_text(f: dict[str, Any]) -> str:
+    """One line per statement of a finding: digest, issuer, body and seq, then the envelope (base64)."""
+    rows = f.get("statements") or [{"digest": d} for d in f["evidence"]]
+    return "\n".join(
+        f"{r['digest']}  {r.get('body', '')} seq {r.get('seq', '?')} by {r.get('issuer', '?')}\n"
+        f"  {r.get('envelope', '')}"
+        for r in rows
+    )
 
 
 def _exchange_text(x: dict[str, Any]) -> str:

@@ -94,8 +94,15 @@ class Run:
     audit_note: str = ""  # why the audit did not run, if it did not
 
     @property
+    def hard_findings(self) -> list[dict[str, object]]:
+        """The audit's hard proofs about the target: signed proof of a broken MUST or of a lie."""
+        return [f for f in self.findings or [] if f.get("hard")]
+
+    @property
     def breaks_must(self) -> bool:
-        return any(r.breaks_must for r in self.results)
+        """A MUST case failed unexpectedly, or the audit holds a hard proof against the target (a
+        proof never fires on what an honest implementation signs, SPEC 19.1): exit code 1."""
+        return any(r.breaks_must for r in self.results) or bool(self.hard_findings)
 
     @property
     def unexpected_passes(self) -> list[Result]:
@@ -169,16 +176,21 @@ def run(
             on_result(result)
     out.duration_s = time.perf_counter() - started
     out.signed = list(session.signed.values())
-    out.findings, out.audit_note = audit_findings(list(evidence.values()), session.info.did)
+    # The raw envelopes too: what the target signed and the shadow refused (a forked answer) is proof.
+    out.findings, out.audit_note = audit_findings([*evidence.values(), *out.signed], session.info.did)
     return out
 
 
 def audit_findings(
-    evidence: Sequence[VerifiedStatement], subject: str
+    evidence: Sequence[VerifiedStatement | bytes], subject: str
 ) -> tuple[list[dict[str, object]] | None, str]:
     """The misrepresentation audit's findings about the target (``a2a_coop.protocol.audit.audit``,
     when that module is installed) over every statement of the run's conversations, both sides, as
-    context; or None and why it did not run."""
+    context, and every envelope the target signed; or None and why it did not run.
+
+    Each finding: ``kind``, ``hard``, ``confidence``, ``requirement``, ``subject``, ``summary``,
+    ``evidence`` (digests, hex) and ``statements`` (digest, issuer, body, seq and the envelope in
+    base64, so the proof can be checked offline)."""
     try:
         audit_module = importlib.import_module("a2a_coop.protocol.audit")
     except ImportError:
@@ -190,13 +202,19 @@ def audit_findings(
         found = audit(list(evidence), subject=subject)
     except Exception as exc:  # the audit's failure must not cost the run its verdicts
         return None, f"the audit failed: {type(exc).__name__}: {exc}"
-    return [
-        {
-            "kind": str(getattr(f, "kind", type(f).__name__)),
-            "confidence": float(getattr(f, "confidence", 1.0)),
-            "summary": str(getattr(f, "explanation", f)),
-            "requirement": str(getattr(f, "requirement", "")),
-            "evidence": [getattr(e, "digest", b"").hex() for e in getattr(f, "evidence", ())],
-        }
-        for f in found
-    ], ""
+    out: list[dict[str, object]] = []
+    for f in found:
+        doc = f.to_json()
+        out.append(
+            {
+                "kind": doc["kind"],
+                "hard": doc["hard"],
+                "confidence": doc["confidence"],
+                "requirement": doc["requirement"],
+                "subject": doc["subject"],
+                "summary": doc["explanation"],
+                "evidence": [e["digest"] for e in doc["evidence"]],
+                "statements": doc["evidence"],
+            }
+        )
+    return out, ""
