@@ -48,7 +48,7 @@ def add_parser(sub: Any, add_dial_tls: Any) -> None:
         "conformance",
         help="run the live conformance suite against an agent (CI: exit 1 when a MUST fails)",
         description="Test a target's CooperationService (and, optionally, its A2A binding and the "
-        "test-only ConformanceControl service) against SPEC.md, case by case: the suite plays the "
+        "test-only ConformanceControlService) against SPEC.md, case by case: the suite plays the "
         "counterparty with its own deterministic identities, sends valid statements and statements "
         "with exactly one defect, and verifies everything the target signs.",
         epilog=EPILOG,
@@ -92,7 +92,7 @@ def add_parser(sub: Any, add_dial_tls: Any) -> None:
     p.add_argument(
         "--control",
         metavar="HOST:PORT",
-        help="the target's ConformanceControl service (SPEC 18.2), for the initiator role; default: "
+        help="the target's ConformanceControlService (SPEC 18.2), for the initiator role; default: "
         "the target's address, if it serves it",
     )
     p.add_argument(

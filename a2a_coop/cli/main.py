@@ -238,7 +238,7 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--conformance-control",
         action="store_true",
-        help="TESTING ONLY: also serve the ConformanceControl service, through which a conformance suite "
+        help="TESTING ONLY: also serve the ConformanceControlService, through which a conformance suite "
         "makes this peer initiate trades (a2a-coop conformance --role initiator); refused unless --host is "
         "loopback or --tls-client-ca requires client certificates (off by default)",
     )

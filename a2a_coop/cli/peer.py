@@ -190,7 +190,7 @@ _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def _conformance_control(peer: Peer, args: argparse.Namespace, tls: TlsConfig | None) -> list[Any]:
-    """The test-only ConformanceControl service when ``--conformance-control`` asks for it: it makes this
+    """The test-only ConformanceControlService when ``--conformance-control`` asks for it: it makes this
     peer sign offers on request, so only on a loopback address or behind mutual TLS (SPEC 18.2, CTL-001)."""
     if not getattr(args, "conformance_control", False):
         return []
@@ -202,7 +202,7 @@ def _conformance_control(peer: Peer, args: argparse.Namespace, tls: TlsConfig | 
         )
     from a2a_coop.runtime.control import control_service
 
-    log.warning("ConformanceControl is on: callers can make this peer initiate trades (testing only)")
+    log.warning("ConformanceControlService is on: callers can make this peer initiate trades (testing only)")
     return [control_service(peer)]
 
 

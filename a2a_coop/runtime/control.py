@@ -1,4 +1,4 @@
-"""The test-only ConformanceControl service (SPEC.md section 18.2): a conformance suite asks this
+"""The test-only ConformanceControlService (SPEC.md section 18.2): a conformance suite asks this
 peer to initiate a negotiation, so the peer can be tested in the initiator role.
 
 It makes the peer sign an Offer on request, so ``a2a-coop serve`` adds it only behind the explicit
@@ -23,12 +23,12 @@ from a2a_coop.transport.errors import status_for
 
 logger = logging.getLogger(__name__)
 
-SERVICE = "a2acoop.v1.ConformanceControl"
+SERVICE = "a2acoop.v1.ConformanceControlService"
 MAX_TTL_MS = 86_400_000
 CALL_TIMEOUT_S = 10.0
 
 
-class ControlServicer(control_pb2_grpc.ConformanceControlServicer):  # type: ignore[misc]  # generated
+class ControlServicer(control_pb2_grpc.ConformanceControlServiceServicer):  # type: ignore[misc]  # generated
     """Serves Initiate for one peer."""
 
     def __init__(self, peer: Peer) -> None:
@@ -69,10 +69,10 @@ class ControlServicer(control_pb2_grpc.ConformanceControlServicer):  # type: ign
 
 
 def control_service(peer: Peer) -> Any:
-    """An ``extra_servicers`` entry for :func:`a2a_coop.transport.serve` adding ConformanceControl."""
+    """An ``extra_servicers`` entry for :func:`a2a_coop.transport.serve` adding ConformanceControlService."""
 
     def add(server: grpc.Server) -> Sequence[str]:
-        control_pb2_grpc.add_ConformanceControlServicer_to_server(ControlServicer(peer), server)
+        control_pb2_grpc.add_ConformanceControlServiceServicer_to_server(ControlServicer(peer), server)
         return [SERVICE]
 
     return add

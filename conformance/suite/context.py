@@ -173,7 +173,7 @@ class Session:
         tls: None for plaintext.
         seed: the run's seed; identities derive from it (printed in every replay command).
         a2a_url: base URL of the target's A2A HTTP endpoint (AgentCard), if it offers the binding.
-        control: ``host:port`` of the target's ConformanceControl service, if it offers it.
+        control: ``host:port`` of the target's ConformanceControlService, if it offers it.
         timeout_s: deadline of every call (RPC-009).
     """
 
@@ -206,12 +206,12 @@ class Session:
         self.channel.close()
 
     def has_control(self) -> bool:
-        """Whether the target serves ConformanceControl (an empty Initiate is INVALID_ARGUMENT there,
+        """Whether the target serves ConformanceControlService (an empty Initiate is INVALID_ARGUMENT there,
         UNIMPLEMENTED elsewhere)."""
         if self._has_control is None:
             from a2a_coop._proto.a2acoop.v1 import control_pb2, control_pb2_grpc
 
-            stub = control_pb2_grpc.ConformanceControlStub(self.control_channel)
+            stub = control_pb2_grpc.ConformanceControlServiceStub(self.control_channel)
             try:
                 stub.Initiate(control_pb2.InitiateRequest(), timeout=self.timeout_s)
                 self._has_control = True

@@ -1,5 +1,5 @@
 """The initiator role: the suite serves CooperationService as the counterparty and asks the target,
-through its ConformanceControl service (SPEC 18.2), to open a negotiation with it.
+through its ConformanceControlService (SPEC 18.2), to open a negotiation with it.
 
 :func:`initiate` starts a server on 127.0.0.1 for one case, whose every Exchange is answered by the
 case's ``answer`` function (with the statements the suite signs, or a refusal), records both
@@ -52,7 +52,7 @@ def target_proposal(party: Party) -> trade_pb2.Offer:
 def require_control(ctx: Context) -> None:
     if not ctx.session.has_control():
         raise CaseFailed(
-            "the target does not serve ConformanceControl (optional, test-only: SPEC 18.2); "
+            "the target does not serve ConformanceControlService (optional, test-only: SPEC 18.2); "
             "initiator cases need it (reference peer: a2a-coop serve --conformance-control)",
             Level.SKIP,
         )
@@ -117,10 +117,10 @@ def initiate(
             ttl_ms=ttl_ms,
         )
         entry = Exchange(
-            "ConformanceControl/Initiate", {"note": f"initiate with {party.did} at {server.target}"}
+            "ConformanceControlService/Initiate", {"note": f"initiate with {party.did} at {server.target}"}
         )
         ctx.transcript.append(entry)
-        stub = control_pb2_grpc.ConformanceControlStub(ctx.session.control_channel)
+        stub = control_pb2_grpc.ConformanceControlServiceStub(ctx.session.control_channel)
         started = time.perf_counter()
         try:
             resp = stub.Initiate(request, timeout=ctx.session.timeout_s * 3)
@@ -132,7 +132,7 @@ def initiate(
                 and not out.received
             ):
                 raise ConnectionError(
-                    f"ConformanceControl: {out.error.status.name}: {out.error.message}"
+                    f"ConformanceControlService: {out.error.status.name}: {out.error.message}"
                 ) from None
         else:
             out.envelopes, out.negotiation_id = list(resp.envelopes), resp.negotiation_id

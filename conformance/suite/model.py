@@ -41,7 +41,7 @@ class Role(StrEnum):
     """Which side of the protocol a case tests the target in."""
 
     RESPONDER = "responder"  # the suite calls the target's CooperationService
-    INITIATOR = "initiator"  # the target calls the suite's server, asked through ConformanceControl
+    INITIATOR = "initiator"  # the target calls the suite's server, asked through ConformanceControlService
     A2A = "a2a"  # the target's A2A binding
     ESCROW = "escrow"  # the target's EscrowService: the suite plays both parties of each contract
 
@@ -50,7 +50,7 @@ class Capability(StrEnum):
     """What a target must offer for a case to apply; a case whose capability is absent is SKIP."""
 
     CORE = "core"  # CooperationService: every target
-    CONTROL = "control"  # the optional test-only ConformanceControl service (initiator role)
+    CONTROL = "control"  # the optional test-only ConformanceControlService (initiator role)
     A2A = "a2a"  # the A2A binding (an AgentCard URL was given)
     ESCROW = "escrow"  # EscrowService (the target is an escrow)
 

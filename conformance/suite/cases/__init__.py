@@ -31,7 +31,7 @@ How to add a case
      does not state.
    - ``role=Role.INITIATOR, capability=Capability.CONTROL`` for cases that need the target to
      initiate: :func:`conformance.suite.initiator.initiate` serves the suite's side and asks the target
-     through ConformanceControl (it SKIPs when the target does not serve it);
+     through ConformanceControlService (it SKIPs when the target does not serve it);
      ``role=Role.A2A, capability=Capability.A2A`` for the A2A binding (``ctx.session.a2a_url``).
    - A requirement the wire cannot show still gets a case: ``not_observable(id, title, reason, *ids)``
      reports NOT-TESTED with the reason. Replacing one with a live case is welcome: delete the

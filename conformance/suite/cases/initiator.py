@@ -1,4 +1,4 @@
-"""The target as initiator (through ConformanceControl, SPEC 18.2): it opens a negotiation with the
+"""The target as initiator (through ConformanceControlService, SPEC 18.2): it opens a negotiation with the
 suite, which answers each move -- accept, counter, reject, or a defective answer the target's
 verifier must refuse. SKIP when the target does not serve the optional control service."""
 
@@ -200,20 +200,22 @@ def answer_bad_signature(ctx: Context) -> Outcome:
     "CTL-001",
 )
 def control_not_exposed(ctx: Context) -> Outcome:
-    """If the target serves ConformanceControl, the suite must have reached it on a loopback address or
+    """If the target serves ConformanceControlService, the suite must have reached it on a loopback address or
     with a client certificate (mutual TLS); served in plaintext on any other address, anyone who reaches
     it can make the target sign offers."""
     served = ctx.session.has_control()
     ctx.record(
-        "ConformanceControl/Initiate",
+        "ConformanceControlService/Initiate",
         {"note": "an empty request: INVALID_ARGUMENT where served, UNIMPLEMENTED elsewhere"},
         {"served": served},
     )
     if not served:
-        return Outcome.passed("ConformanceControl is not served")
+        return Outcome.passed("ConformanceControlService is not served")
     host = (ctx.session.control or ctx.session.target).rpartition(":")[0].strip("[]")
     loopback = host in ("localhost", "::1") or host.startswith("127.")
     tls = ctx.session.tls
     mutual = tls is not None and tls.certificate_chain is not None
-    ctx.must(loopback or mutual, f"ConformanceControl is served on {host} without mutual TLS (CTL-001)")
+    ctx.must(
+        loopback or mutual, f"ConformanceControlService is served on {host} without mutual TLS (CTL-001)"
+    )
     return Outcome.passed("served on loopback" if loopback else "served behind mutual TLS")

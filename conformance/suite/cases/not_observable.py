@@ -134,7 +134,7 @@ not_observable(
 not_observable(
     "neg.initiator-side",
     "Counter, Withdraw and the Accept of an expired offer",
-    "needs the target to open the negotiation (the initiator role, through ConformanceControl: "
+    "needs the target to open the negotiation (the initiator role, through ConformanceControlService: "
     "cases/initiator.py); as a responder the target answers every offer at once, so the suite never holds "
     "its outstanding offer",
     "NEG-004",

@@ -25,8 +25,9 @@ if _version_not_supported:
     )
 
 
-class ConformanceControlStub:
-    """Missing associated documentation comment in .proto file."""
+class ConformanceControlServiceStub:
+    """ConformanceControlService makes a peer initiate a negotiation on request (test-only, see above).
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -35,14 +36,15 @@ class ConformanceControlStub:
             channel: A grpc.Channel.
         """
         self.Initiate = channel.unary_unary(
-                '/a2acoop.v1.ConformanceControl/Initiate',
+                '/a2acoop.v1.ConformanceControlService/Initiate',
                 request_serializer=a2acoop_dot_v1_dot_control__pb2.InitiateRequest.SerializeToString,
                 response_deserializer=a2acoop_dot_v1_dot_control__pb2.InitiateResponse.FromString,
                 _registered_method=True)
 
 
-class ConformanceControlServicer:
-    """Missing associated documentation comment in .proto file."""
+class ConformanceControlServiceServicer:
+    """ConformanceControlService makes a peer initiate a negotiation on request (test-only, see above).
+    """
 
     def Initiate(self, request, context):
         """Open a negotiation with the counterparty serving CooperationService at
@@ -59,7 +61,7 @@ class ConformanceControlServicer:
         raise NotImplementedError('Method not implemented!')
 
 
-def add_ConformanceControlServicer_to_server(servicer, server):
+def add_ConformanceControlServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Initiate': grpc.unary_unary_rpc_method_handler(
                     servicer.Initiate,
@@ -68,14 +70,15 @@ def add_ConformanceControlServicer_to_server(servicer, server):
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'a2acoop.v1.ConformanceControl', rpc_method_handlers)
+            'a2acoop.v1.ConformanceControlService', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('a2acoop.v1.ConformanceControl', rpc_method_handlers)
+    server.add_registered_method_handlers('a2acoop.v1.ConformanceControlService', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
-class ConformanceControl:
-    """Missing associated documentation comment in .proto file."""
+class ConformanceControlService:
+    """ConformanceControlService makes a peer initiate a negotiation on request (test-only, see above).
+    """
 
     @staticmethod
     def Initiate(request,
@@ -91,7 +94,7 @@ class ConformanceControl:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/a2acoop.v1.ConformanceControl/Initiate',
+            '/a2acoop.v1.ConformanceControlService/Initiate',
             a2acoop_dot_v1_dot_control__pb2.InitiateRequest.SerializeToString,
             a2acoop_dot_v1_dot_control__pb2.InitiateResponse.FromString,
             options,
