@@ -1,7 +1,7 @@
 """The A2A binding (SPEC section 14), when the target offers it (``--a2a-url``): the AgentCard and
 its link to CooperationService. Without an A2A URL every case here is SKIP (the binding is optional);
-the message-level requirements (Parts, Tasks, errors) are NOT-TESTED by the live suite yet: the A2A
-TCK runner (conformance/a2a_tck.py) and tests/test_a2a*.py cover them for the reference agent."""
+the message-level cases (Parts, Tasks, errors) are in :mod:`.a2a_messages`. A2A's own rules are the
+A2A TCK's (conformance/a2a_tck.py)."""
 
 from __future__ import annotations
 
@@ -158,36 +158,3 @@ def card_caching(ctx: Context) -> Outcome:
     if missing:
         raise CaseFailed(f"the card's answer lacks {', '.join(missing)}", Level.NON_STRICT)
     return Outcome.passed("ETag, Cache-Control and Last-Modified present")
-
-
-@case(
-    "a2a.messages",
-    "Statements as Parts, Tasks, activation, version and A2A's error mapping",
-    "A2A-003",
-    "A2A-004",
-    "A2A-005",
-    "A2A-006",
-    "A2A-007",
-    "A2A-008",
-    "A2A-009",
-    "A2A-010",
-    "A2A-011",
-    "A2A-012",
-    "A2A-014",
-    "A2A-016",
-    "A2A-017",
-    "A2A-018",
-    "A2A-019",
-    "A2A-020",
-    role=Role.A2A,
-    capability=Capability.A2A,
-)
-def messages(ctx: Context) -> Outcome:
-    """Message-level A2A behaviour needs an A2A client in the suite: not automated here yet. Run the A2A
-    TCK (python -m conformance.a2a_tck) for A2A's own
-    rules; tests/test_a2a_bindings.py shows the a2a-coop ones against the reference agent."""
-    if (skipped := _skip(ctx)) is not None:
-        return skipped
-    return Outcome.not_tested(
-        "A2A message-level requirements are not automated by the live suite yet (see --explain a2a.messages)"
-    )
