@@ -167,6 +167,56 @@ class A2AClient:
         return (jsonrpc[0] if jsonrpc and jsonrpc[0] else base + "/"), card
 
     @property
+    def rest_url(self) -> str:
+        """The HTTP+JSON interface's base URL from the card, or empty if it lists none."""
+        for i in self.card.get("supportedInterfaces", []):
+            if i.get("protocolBinding") == "HTTP+JSON" and i.get("url"):
+                return str(i["url"]).rstrip("/")
+        return ""
+
+    def rest(self, method: str, path: str, *, version: str = "1.0", note: str = "") -> RpcReply:
+        """One HTTP+JSON request (no body, or ``{}`` for a POST); the reply's ``error`` is A2A's
+        error body (``code`` is then the HTTP status)."""
+        url = self.rest_url + path
+        headers = {
+            "A2A-Version": version,
+            "A2A-Extensions": EXTENSION_URI,
+            "Content-Type": "application/json",
+        }
+        data = b"{}" if method == "POST" else None
+        req = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=self.ctx.session.timeout_s) as resp:  # the user's URL
+                status, raw, got = resp.status, resp.read(), dict(resp.headers.items())
+        except urllib.error.HTTPError as err:
+            status, raw, got = err.code, err.read(), dict(err.headers.items())
+            err.close()
+        except (urllib.error.URLError, OSError) as exc:
+            self.ctx.record(f"A2A HTTP+JSON {method} {path}", {"note": note}, None, str(exc))
+            raise ConnectionError(f"{url}: {exc}") from None
+        reply = RpcReply(status, {k.lower(): v for k, v in got.items()})
+        try:
+            doc = json.loads(raw) if raw else {}
+        except ValueError:
+            doc = {}
+        if status >= 400:
+            error = doc.get("error") if isinstance(doc, dict) else None
+            reply.error = (
+                dict(error) if isinstance(error, dict) else {"message": raw[:200].decode(errors="replace")}
+            )
+            reply.error["code"] = status
+            reply.error.setdefault("data", reply.error.get("details", []))
+        else:
+            reply.result = doc if isinstance(doc, dict) else {}
+        self.ctx.record(
+            f"A2A HTTP+JSON {method} {path}",
+            {"note": note, "headers": headers},
+            {"http_status": status},
+            "" if reply.error is None else reply.summary(),
+        )
+        return reply
+
+    @property
     def streaming(self) -> bool:
         return bool(self.card.get("capabilities", {}).get("streaming"))
 

@@ -9,9 +9,11 @@ shadow verifier like the gRPC cases do.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Final
 
 from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.testing import Party
 from conformance.suite.cases._a2a_rpc import (
     EXTENSION_URI,
     A2AClient,
@@ -47,20 +49,21 @@ CONTENT_TYPE_NOT_SUPPORTED, EXTENSION_REQUIRED, VERSION_NOT_SUPPORTED = -32005, 
 PARSE_ERROR, INVALID_PARAMS = -32700, -32602
 
 
-def _client(ctx: Context) -> tuple[A2AClient | None, Outcome | None]:
-    if (skipped := _skip(ctx)) is not None:
-        return None, skipped
-    return A2AClient(ctx), None
+def _client(ctx: Context) -> A2AClient | Outcome:
+    """The JSON-RPC client of the target's A2A binding, or SKIP without ``--a2a-url``."""
+    skipped = _skip(ctx)
+    return skipped if skipped is not None else A2AClient(ctx)
 
 
-def _offer(ctx: Context, name: str = "alice", *, fair: bool = True) -> tuple[Any, VerifiedStatement]:
+def _offer(ctx: Context, name: str = "alice", *, fair: bool = True) -> tuple[Party, VerifiedStatement]:
     party = ctx.party(name)
     proposal = fair_proposal(party) if fair else unfair_proposal(party)
     return party, party.offer(target(ctx), proposal)
 
 
 def _context_id(ctx: Context, name: str) -> str:
-    return f"conformance-{ctx.session.seed}-{ctx.case.id}-{name}"
+    """A context id no earlier run used (a replay with the same seed must not see its old Tasks)."""
+    return f"conformance-{ctx.case.id}-{name}-{uuid.uuid4().hex[:12]}"
 
 
 def _check_state(task: dict[str, Any], *, what: str) -> str:
@@ -99,9 +102,9 @@ def activation(ctx: Context) -> Outcome:
     (-32008) and record nothing: the same Offer, activated by the header, is then accepted, and the
     response echoes the URI in ``A2A-Extensions`` and in the ``extensions`` of the status message and
     of every Artifact. A second Offer activated only by ``Message.extensions`` is accepted too."""
-    a2a, skipped = _client(ctx)
-    if a2a is None:
-        return skipped  # type: ignore[return-value]
+    a2a = _client(ctx)
+    if isinstance(a2a, Outcome):
+        return a2a
     alice, offer = _offer(ctx)
     bare = a2a.call(
         "SendMessage",
@@ -151,9 +154,9 @@ def version(ctx: Context) -> Outcome:
     """SendMessage, GetTask and ListTasks with ``A2A-Version: 0.3``, ``2.0`` or none must be refused
     VERSION_NOT_SUPPORTED (-32009); ``1.0.7`` is 1.0 (the patch is ignored): a GetTask of an unknown
     task then gets TASK_NOT_FOUND, not a version error."""
-    a2a, skipped = _client(ctx)
-    if a2a is None:
-        return skipped  # type: ignore[return-value]
+    a2a = _client(ctx)
+    if isinstance(a2a, Outcome):
+        return a2a
     alice, offer = _offer(ctx)
     calls: list[tuple[str, dict[str, Any]]] = [
         ("SendMessage", {"message": message([*alice.setup, offer.envelope])}),
@@ -192,9 +195,9 @@ def parts_raw(ctx: Context) -> Outcome:
     negotiation id, whose contextId is ours, whose state maps the negotiation's, and whose
     ``status.message`` (role agent) holds the target's answers, starting with its Mandate; GetTask
     shows the same contextId."""
-    a2a, skipped = _client(ctx)
-    if a2a is None:
-        return skipped  # type: ignore[return-value]
+    a2a = _client(ctx)
+    if isinstance(a2a, Outcome):
+        return a2a
     alice, offer = _offer(ctx)
     context_id = _context_id(ctx, "a")
     task, signed = a2a.send(
@@ -247,9 +250,9 @@ def parts_json(ctx: Context) -> Outcome:
     """An Offer whose envelopes travel as ``data`` Parts of the JSON media type must be accepted as
     the raw form is; a Part of the protobuf media type holding text (not raw bytes) must be refused
     INVALID_PARAMS naming MALFORMED_ENVELOPE, never guessed at."""
-    a2a, skipped = _client(ctx)
-    if a2a is None:
-        return skipped  # type: ignore[return-value]
+    a2a = _client(ctx)
+    if isinstance(a2a, Outcome):
+        return a2a
     bob = ctx.party("bob")
     wrong = message(bob.setup)
     wrong["parts"].append({"text": "not bytes", "mediaType": "application/vnd.a2acoop.envelope.v1+protobuf"})
@@ -257,7 +260,7 @@ def parts_json(ctx: Context) -> Outcome:
     expect_error(reply, "INVALID_PARAMS", INVALID_PARAMS, what="an envelope media type in a text Part")
     code = reply.metadata.get("a2aCoopCode", "")
     ctx.must(
-        code in ("", "MALFORMED_ENVELOPE"),
+        code == "MALFORMED_ENVELOPE",
         f"the wrong-form Part was refused as {code}, not MALFORMED_ENVELOPE",
     )
     alice, offer = _offer(ctx)
@@ -282,9 +285,9 @@ def task_mismatch(ctx: Context) -> Outcome:
     """Our second Offer (a new negotiation) with ``taskId`` naming our first negotiation must be
     refused INVALID_PARAMS (-32602) and record nothing: the same Offer without the task id is
     then accepted."""
-    a2a, skipped = _client(ctx)
-    if a2a is None:
-        return skipped  # type: ignore[return-value]
+    a2a = _client(ctx)
+    if isinstance(a2a, Outcome):
+        return a2a
     alice, first = _offer(ctx)
     a2a.send(first, alice.setup, note="first negotiation")
     second = alice.offer(target(ctx), fair_proposal(alice))
@@ -313,9 +316,9 @@ def refusal(ctx: Context) -> Outcome:
     """An Offer with a flipped signature must be refused INVALID_PARAMS (-32602, A2A ErrorInfo of
     domain a2a-protocol.org) whose metadata names ``a2aCoopCode`` SIGNATURE_INVALID; the valid Offer
     at the same chain position is then accepted (nothing was recorded)."""
-    a2a, skipped = _client(ctx)
-    if a2a is None:
-        return skipped  # type: ignore[return-value]
+    a2a = _client(ctx)
+    if isinstance(a2a, Outcome):
+        return a2a
     alice, offer = _offer(ctx)
     bad = with_signature(offer.envelope, sig=bytes(64))
     reply = a2a.call(
@@ -344,9 +347,9 @@ def unsigned_messages(ctx: Context) -> Outcome:
     and holding no signed statement. A text "accepted" naming our negotiation's Task must be refused:
     EXTENSION_SUPPORT_REQUIRED without activation, INVALID_PARAMS with it; the Task's state is
     unchanged."""
-    a2a, skipped = _client(ctx)
-    if a2a is None:
-        return skipped  # type: ignore[return-value]
+    a2a = _client(ctx)
+    if isinstance(a2a, Outcome):
+        return a2a
     hello = {"messageId": "hello-" + ctx.case.id, "role": "ROLE_USER", "parts": [{"text": "hello"}]}
     plain = a2a.call("SendMessage", {"message": hello}, activate=False, note="a plain text message")
     if plain.error is not None:
@@ -436,9 +439,9 @@ def artifacts(ctx: Context) -> Outcome:
     """A whole trade through SendMessage: the Task must carry a ``contract`` Artifact once the
     contract is formed, then one ``receipt`` Artifact per Receipt, each an evidence bundle that a
     fresh verifier accepts with no other input; the FULFILLED negotiation is TASK_STATE_COMPLETED."""
-    a2a, skipped = _client(ctx)
-    if a2a is None:
-        return skipped  # type: ignore[return-value]
+    a2a = _client(ctx)
+    if isinstance(a2a, Outcome):
+        return a2a
     _, nid = _trade(ctx, a2a)
     final = a2a.get_task(nid, note="the Task after the trade")
     state = _check_state(final, what="the Task after the trade")
@@ -462,9 +465,9 @@ def streaming(ctx: Context) -> Outcome:
     """When the card declares ``capabilities.streaming``, a fair Offer sent with SendStreamingMessage
     must stream the Task, an ``artifactUpdate`` per Artifact the exchange formed (the contract), then
     a ``statusUpdate`` whose message holds the signed answers and whose state is the Task's; then end."""
-    a2a, skipped = _client(ctx)
-    if a2a is None:
-        return skipped  # type: ignore[return-value]
+    a2a = _client(ctx)
+    if isinstance(a2a, Outcome):
+        return a2a
     if not a2a.streaming:
         return Outcome.skipped("the card does not declare capabilities.streaming")
     alice, offer = _offer(ctx)
@@ -508,9 +511,9 @@ def list_tasks(ctx: Context) -> Outcome:
     exactly the two, newest first, without Artifacts; pageSize 1 pages them with ``nextPageToken``
     (empty on the last page); a request naming no contextId sees none of them; pageSize 101 is
     INVALID_PARAMS."""
-    a2a, skipped = _client(ctx)
-    if a2a is None:
-        return skipped  # type: ignore[return-value]
+    a2a = _client(ctx)
+    if isinstance(a2a, Outcome):
+        return a2a
     mine, other = _context_id(ctx, "mine"), _context_id(ctx, "other")
     ids = []
     for name, context_id in (("alice", mine), ("bob", other), ("carol", mine)):
@@ -564,9 +567,9 @@ def cancel(ctx: Context) -> Outcome:
     if the target counters (the open offer is its own), CancelTask must answer the Task CANCELED with
     its signed Withdraw as the status message; if the open offer is ours or the negotiation ended,
     TASK_NOT_CANCELABLE. (The withdraw half needs a target that counters.)"""
-    a2a, skipped = _client(ctx)
-    if a2a is None:
-        return skipped  # type: ignore[return-value]
+    a2a = _client(ctx)
+    if isinstance(a2a, Outcome):
+        return a2a
     alice, offer = _offer(ctx)
     task, _ = a2a.send(offer, alice.setup, note="a fair offer")
     if task.get("metadata", {}).get("a2aCoop", {}).get("state") in {"ACCEPTED", "BONDED", "PERFORMING"}:
@@ -614,9 +617,9 @@ def errors(ctx: Context) -> Outcome:
     SendMessage without messageId: INVALID_PARAMS (-32602); bytes that are not JSON: -32700; a body
     declared text/plain: CONTENT_TYPE_NOT_SUPPORTED (-32005); push notification configuration when
     the card declares none: PUSH_NOTIFICATION_NOT_SUPPORTED (-32003)."""
-    a2a, skipped = _client(ctx)
-    if a2a is None:
-        return skipped  # type: ignore[return-value]
+    a2a = _client(ctx)
+    if isinstance(a2a, Outcome):
+        return a2a
     alice, offer = _offer(ctx)
     task, _ = a2a.send(offer, alice.setup, note="a real Task")
     for task_id, what in (
@@ -646,3 +649,40 @@ def errors(ctx: Context) -> Outcome:
     return Outcome.passed(
         "TASK_NOT_FOUND, INVALID_PARAMS, parse error, content type and push errors as A2A maps them"
     )
+
+
+@case(
+    "a2a.errors-rest",
+    "A2A's error mapping on HTTP+JSON: 404 for an unknown task, 409 not cancelable, 400 wrong version",
+    "A2A-019",
+    "A2A-004",
+    "A2A-015",
+    role=Role.A2A,
+    capability=Capability.A2A,
+)
+def errors_rest(ctx: Context) -> Outcome:
+    """When the card lists an HTTP+JSON interface: ``GET tasks/{unknown}`` must be HTTP 404
+    TASK_NOT_FOUND, ``POST tasks/{formed contract}:cancel`` HTTP 409 TASK_NOT_CANCELABLE, and a request
+    with ``A2A-Version: 0.3`` HTTP 400 VERSION_NOT_SUPPORTED (A2A section 5.4, whatever an SDK's table
+    says); the Task JSON-RPC created is the same over HTTP+JSON."""
+    a2a = _client(ctx)
+    if isinstance(a2a, Outcome):
+        return a2a
+    if not a2a.rest_url:
+        return Outcome.skipped("the card lists no HTTP+JSON interface")
+    unknown = a2a.rest("GET", "/tasks/" + "cd" * 16, note="an unknown task")
+    expect_error(unknown, "TASK_NOT_FOUND", 404, what="HTTP+JSON GET of an unknown task")
+    old = a2a.rest("GET", "/tasks/" + "cd" * 16, version="0.3", note="A2A-Version 0.3")
+    expect_error(old, "VERSION_NOT_SUPPORTED", 400, what="HTTP+JSON GET with A2A-Version 0.3")
+    alice, offer = _offer(ctx)
+    task, _ = a2a.send(offer, alice.setup, note="a fair offer (over JSON-RPC)")
+    if task.get("metadata", {}).get("a2aCoop", {}).get("state") not in {"ACCEPTED", "BONDED", "PERFORMING"}:
+        return Outcome.passed("404 and 400 as A2A maps them (no contract formed to cancel)")
+    got = a2a.rest("GET", f"/tasks/{task['id']}", note="the same Task over HTTP+JSON")
+    ctx.must(
+        got.error is None and (got.result or {}).get("id") == task["id"],
+        f"HTTP+JSON does not serve the Task JSON-RPC created ({got.summary()}) (A2A-015)",
+    )
+    cancel = a2a.rest("POST", f"/tasks/{task['id']}:cancel", note="cancel a formed contract")
+    expect_error(cancel, "TASK_NOT_CANCELABLE", 409, what="HTTP+JSON cancel of a formed contract")
+    return Outcome.passed("404, 400 and 409 as A2A maps them; the Task is the same on both bindings")
