@@ -128,3 +128,46 @@ def test_a_target_that_ignores_activation_fails_the_activation_cases(
     failed = {c for c, (lv, _) in levels.items() if lv == "FAIL"}
     assert failed == {"a2a.activation", "a2a.unsigned-messages"}, levels
     assert "EXTENSION_SUPPORT_REQUIRED" in levels["a2a.activation"][1]
+
+
+class _CountersFirst:
+    """Counters every opening offer with the terms reversed (then decides honestly): a target whose
+    open offer the suite can ask it to withdraw with CancelTask (A2A-018)."""
+
+    def __init__(self) -> None:
+        from a2a_coop.runtime.strategy import HonestStrategy
+
+        self.honest = HonestStrategy()
+
+    def respond(self, offer: Any) -> Any:
+        from a2a_coop._proto.a2acoop.v1 import trade_pb2
+        from a2a_coop.runtime.strategy import Counter
+
+        if offer.round > 1:
+            return self.honest.respond(offer)
+        p = offer.proposal
+        return Counter(trade_pb2.Offer(gives=p.wants, wants=p.gives, terms=p.terms))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.honest, name)
+
+
+def test_cancel_task_withdraws_a_counter_of_the_targets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Against a target that counters, a2a.cancel exercises the withdraw half of A2A-018."""
+    from a2a_coop.a2a import serve_a2a
+    from a2a_coop.runtime.node import PeerNode
+
+    who = provision(tmp_path, "haggler")
+    node = PeerNode.open(who.key, who.mandate, tmp_path / "haggler.db", strategy=_CountersFirst())
+    server = serve_a2a(node)
+    try:
+        argv = ["conformance", "--target", server.target, "--a2a-url", server.card_url]
+        code = main([*argv, "--case", "a2a.cancel", "--report-dir", str(tmp_path / "r")])
+    finally:
+        server.stop()
+        node.close()
+    level, reason = _levels(tmp_path / "r")["a2a.cancel"]
+    assert (code, level) == (0, "PASS"), reason
+    assert "withdrawn" in reason
