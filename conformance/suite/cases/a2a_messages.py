@@ -23,7 +23,7 @@ from conformance.suite.cases._a2a_rpc import (
     expect_error,
     message,
 )
-from conformance.suite.cases.a2a import _skip
+from conformance.suite.cases.a2a import skip_without_a2a_url
 from conformance.suite.context import Context
 from conformance.suite.flows import fair_proposal, target, unfair_proposal, with_signature
 from conformance.suite.model import Capability, CaseFailed, Level, Outcome, Role, case
@@ -51,7 +51,7 @@ PARSE_ERROR, INVALID_PARAMS = -32700, -32602
 
 def _client(ctx: Context) -> A2AClient | Outcome:
     """The JSON-RPC client of the target's A2A binding, or SKIP without ``--a2a-url``."""
-    skipped = _skip(ctx)
+    skipped = skip_without_a2a_url(ctx)
     return skipped if skipped is not None else A2AClient(ctx)
 
 
