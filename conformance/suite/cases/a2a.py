@@ -1,7 +1,7 @@
 """The A2A binding (SPEC section 14), when the target offers it (``--a2a-url``): the AgentCard and
 its link to CooperationService. Without an A2A URL every case here is SKIP (the binding is optional);
-the message-level requirements (Parts, Tasks, errors) are NOT-TESTED by the live suite yet: the A2A
-TCK runner (conformance/a2a_tck.py) and tests/test_a2a*.py cover them for the reference agent."""
+the message-level cases (Parts, Tasks, errors) are in :mod:`.a2a_messages`. A2A's own rules are the
+A2A TCK's (conformance/a2a_tck.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ import urllib.request
 from typing import Any
 
 from a2a_coop.protocol.envelope import decode_envelope, statement_digest
+from conformance.suite.cases._a2a_rpc import CARD_PATH, EXTENSION_URI
 from conformance.suite.context import Context
 from conformance.suite.model import Capability, CaseFailed, Level, Outcome, Role, case
 
-EXTENSION_URI = "https://a2a-coop.dev/ext/coop/v1"
-CARD_PATH = "/.well-known/agent-card.json"
 PARAMS = (
     "did",
     "publicKeys",
@@ -51,7 +50,8 @@ def _extension(card: dict[str, Any]) -> dict[str, Any]:
     raise CaseFailed(f"the AgentCard's capabilities.extensions does not list {EXTENSION_URI} (A2A-001)")
 
 
-def _skip(ctx: Context) -> Outcome | None:
+def skip_without_a2a_url(ctx: Context) -> Outcome | None:
+    """SKIP without ``--a2a-url``: the binding is optional."""
     if not ctx.session.a2a_url:
         return Outcome.skipped("no --a2a-url: the target's A2A binding was not declared (it is optional)")
     return None
@@ -69,7 +69,7 @@ def card(ctx: Context) -> Outcome:
     """GET /.well-known/agent-card.json: capabilities.extensions lists the a2a-coop URI with required
     false (written out) and every member of section 14.1's params table; params.mandate is the digest
     of params.mandateEnvelope, a Mandate delegating to params.did."""
-    if (skipped := _skip(ctx)) is not None:
+    if (skipped := skip_without_a2a_url(ctx)) is not None:
         return skipped
     ext = _extension(_card(ctx)[0])
     ctx.must(
@@ -99,7 +99,7 @@ def card(ctx: Context) -> Outcome:
 def card_links_grpc(ctx: Context) -> Outcome:
     """params.did must be the did:key the target's CooperationService signs with, and params.mandate
     its Mandate."""
-    if (skipped := _skip(ctx)) is not None:
+    if (skipped := skip_without_a2a_url(ctx)) is not None:
         return skipped
     params = _extension(_card(ctx)[0]).get("params", {})
     ctx.must(
@@ -123,7 +123,7 @@ def card_links_grpc(ctx: Context) -> Outcome:
 )
 def interfaces(ctx: Context) -> Outcome:
     """Every supportedInterfaces entry has protocolVersion "1.0" and a URL that is not a wildcard address."""
-    if (skipped := _skip(ctx)) is not None:
+    if (skipped := skip_without_a2a_url(ctx)) is not None:
         return skipped
     entries = _card(ctx)[0].get("supportedInterfaces", [])
     ctx.must(bool(entries), "supportedInterfaces is empty")
@@ -149,7 +149,7 @@ def interfaces(ctx: Context) -> Outcome:
 )
 def card_caching(ctx: Context) -> Outcome:
     """A missing ETag, Cache-Control: max-age or Last-Modified is NON-STRICT (a SHOULD)."""
-    if (skipped := _skip(ctx)) is not None:
+    if (skipped := skip_without_a2a_url(ctx)) is not None:
         return skipped
     headers = _card(ctx)[1]
     missing = [h for h in ("etag", "last-modified") if h not in headers]
@@ -158,36 +158,3 @@ def card_caching(ctx: Context) -> Outcome:
     if missing:
         raise CaseFailed(f"the card's answer lacks {', '.join(missing)}", Level.NON_STRICT)
     return Outcome.passed("ETag, Cache-Control and Last-Modified present")
-
-
-@case(
-    "a2a.messages",
-    "Statements as Parts, Tasks, activation, version and A2A's error mapping",
-    "A2A-003",
-    "A2A-004",
-    "A2A-005",
-    "A2A-006",
-    "A2A-007",
-    "A2A-008",
-    "A2A-009",
-    "A2A-010",
-    "A2A-011",
-    "A2A-012",
-    "A2A-014",
-    "A2A-016",
-    "A2A-017",
-    "A2A-018",
-    "A2A-019",
-    "A2A-020",
-    role=Role.A2A,
-    capability=Capability.A2A,
-)
-def messages(ctx: Context) -> Outcome:
-    """Message-level A2A behaviour needs an A2A client in the suite: not automated here yet. Run the A2A
-    TCK (python -m conformance.a2a_tck) for A2A's own
-    rules; tests/test_a2a_bindings.py shows the a2a-coop ones against the reference agent."""
-    if (skipped := _skip(ctx)) is not None:
-        return skipped
-    return Outcome.not_tested(
-        "A2A message-level requirements are not automated by the live suite yet (see --explain a2a.messages)"
-    )

@@ -1,0 +1,340 @@
+"""A2A's JSON-RPC 2.0 binding from the suite's side: plain HTTP (urllib), so the A2A cases need no
+A2A SDK. Every call goes into the case's transcript (``ctx.record``), envelopes shown as who said what.
+
+The JSON-RPC endpoint is the ``JSONRPC`` entry of the card's ``supportedInterfaces`` (A2A-015);
+a target that lists none is driven at its ``--a2a-url`` itself, where A2A puts JSON-RPC by default.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from a2a_coop.protocol.envelope import envelope_from_json, envelope_to_json
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.statements import VerifiedStatement
+from conformance.suite.context import Context, describe
+from conformance.suite.model import CaseFailed
+
+EXTENSION_URI: Final = "https://a2a-coop.dev/ext/coop/v1"
+ENVELOPE_MEDIA_TYPE: Final = "application/vnd.a2acoop.envelope.v1+protobuf"
+ENVELOPE_JSON_MEDIA_TYPE: Final = "application/vnd.a2acoop.envelope.v1+json"
+CARD_PATH: Final = "/.well-known/agent-card.json"
+ERROR_INFO: Final = "type.googleapis.com/google.rpc.ErrorInfo"
+
+_endpoints: dict[str, tuple[str, dict[str, Any]]] = {}  # a2a_url -> (JSON-RPC URL, card)
+
+
+@dataclass
+class RpcReply:
+    """One JSON-RPC answer as received: HTTP status and headers, then ``result`` or ``error``
+    (for a stream: every event's ``result`` in ``events``)."""
+
+    http_status: int
+    headers: dict[str, str]
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def reason(self) -> str:
+        """The A2A error reason: the ErrorInfo of domain a2a-protocol.org in ``error.data``."""
+        info = self._info()
+        return str(info.get("reason", "")) if info else ""
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        info = self._info()
+        return dict(info.get("metadata", {})) if info else {}
+
+    @property
+    def code(self) -> int | None:
+        return None if self.error is None else int(self.error.get("code", 0))
+
+    def _info(self) -> dict[str, Any] | None:
+        data = (self.error or {}).get("data")
+        for item in data if isinstance(data, list) else [data]:
+            if isinstance(item, dict) and item.get("reason"):
+                return item
+        return None
+
+    def summary(self) -> str:
+        if self.error is not None:
+            return f"error {self.code} {self.reason or ''}: {self.error.get('message', '')}".strip()
+        return "ok"
+
+
+def message(
+    envelopes: Sequence[bytes],
+    *,
+    form: str = "raw",
+    task_id: str = "",
+    context_id: str = "",
+    extensions: Sequence[str] = (),
+    before: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """A user Message (A2A JSON) with one Part per envelope (A2A-005/006), after the Parts ``before``."""
+    parts = [*before, *(part(e, form=form) for e in envelopes)]
+    msg: dict[str, Any] = {"messageId": str(uuid.uuid4()), "role": "ROLE_USER", "parts": parts}
+    if task_id:
+        msg["taskId"] = task_id
+    if context_id:
+        msg["contextId"] = context_id
+    if extensions:
+        msg["extensions"] = list(extensions)
+    return msg
+
+
+def part(envelope: bytes, *, form: str = "raw") -> dict[str, Any]:
+    if form == "raw":
+        return {"raw": base64.b64encode(envelope).decode(), "mediaType": ENVELOPE_MEDIA_TYPE}
+    return {"data": envelope_to_json(envelope), "mediaType": ENVELOPE_JSON_MEDIA_TYPE}
+
+
+def envelopes_of(parts: Sequence[dict[str, Any]]) -> list[bytes]:
+    """The envelopes of the a2a-coop Parts among ``parts``, in order.
+
+    Raises:
+        CaseFailed: an a2a-coop Part the target sent does not hold an envelope in its declared form.
+    """
+    out = []
+    for p in parts:
+        media = p.get("mediaType")
+        try:
+            if media == ENVELOPE_MEDIA_TYPE and "raw" in p:
+                out.append(base64.b64decode(p["raw"]))
+            elif media == ENVELOPE_JSON_MEDIA_TYPE and "data" in p:
+                out.append(envelope_from_json(p["data"]))
+            elif media in (ENVELOPE_MEDIA_TYPE, ENVELOPE_JSON_MEDIA_TYPE):
+                raise CaseFailed(f"the target sent a Part of media type {media} in the wrong form (A2A-006)")
+        except (ValueError, CoopError) as exc:
+            raise CaseFailed(f"the target sent an a2a-coop Part that holds no envelope: {exc}") from None
+    return out
+
+
+def answers(task: dict[str, Any]) -> list[bytes]:
+    """The signed answers a Task carries: its ``status.message`` Parts (A2A-008)."""
+    return envelopes_of(task.get("status", {}).get("message", {}).get("parts", []))
+
+
+def _shown(value: Any) -> Any:
+    """The request for the transcript: envelope Parts as who said what."""
+    if isinstance(value, dict):
+        if value.get("mediaType") == ENVELOPE_MEDIA_TYPE and isinstance(value.get("raw"), str):
+            try:
+                return {
+                    "mediaType": ENVELOPE_MEDIA_TYPE,
+                    "envelope": describe(base64.b64decode(value["raw"])),
+                }
+            except ValueError:
+                return value
+        return {k: _shown(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shown(v) for v in value]
+    return value
+
+
+class A2AClient:
+    """JSON-RPC calls to the target's A2A endpoint for one case."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        base = (ctx.session.a2a_url or "").rstrip("/")
+        if base not in _endpoints:
+            _endpoints[base] = self._discover(base)
+        self.url, self.card = _endpoints[base]
+
+    def _discover(self, base: str) -> tuple[str, dict[str, Any]]:
+        url = base + CARD_PATH
+        try:
+            with urllib.request.urlopen(url, timeout=self.ctx.session.timeout_s) as resp:  # the user's URL
+                card: dict[str, Any] = json.loads(resp.read())
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            self.ctx.record(f"HTTP GET {url}", {}, None, str(exc))
+            raise CaseFailed(f"cannot fetch the AgentCard at {url}: {exc}") from None
+        self.ctx.record(f"HTTP GET {url}", {}, {"status": 200})
+        jsonrpc = [
+            i.get("url", "")
+            for i in card.get("supportedInterfaces", [])
+            if i.get("protocolBinding") == "JSONRPC"
+        ]
+        return (jsonrpc[0] if jsonrpc and jsonrpc[0] else base + "/"), card
+
+    @property
+    def rest_url(self) -> str:
+        """The HTTP+JSON interface's base URL from the card, or empty if it lists none."""
+        for i in self.card.get("supportedInterfaces", []):
+            if i.get("protocolBinding") == "HTTP+JSON" and i.get("url"):
+                return str(i["url"]).rstrip("/")
+        return ""
+
+    def rest(self, method: str, path: str, *, version: str = "1.0", note: str = "") -> RpcReply:
+        """One HTTP+JSON request (no body, or ``{}`` for a POST); the reply's ``error`` is A2A's
+        error body (``code`` is then the HTTP status)."""
+        url = self.rest_url + path
+        headers = {
+            "A2A-Version": version,
+            "A2A-Extensions": EXTENSION_URI,
+            "Content-Type": "application/json",
+        }
+        data = b"{}" if method == "POST" else None
+        req = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=self.ctx.session.timeout_s) as resp:  # the user's URL
+                status, raw, got = resp.status, resp.read(), dict(resp.headers.items())
+        except urllib.error.HTTPError as err:
+            status, raw, got = err.code, err.read(), dict(err.headers.items())
+            err.close()
+        except (urllib.error.URLError, OSError) as exc:
+            self.ctx.record(f"A2A HTTP+JSON {method} {path}", {"note": note}, None, str(exc))
+            raise ConnectionError(f"{url}: {exc}") from None
+        reply = RpcReply(status, {k.lower(): v for k, v in got.items()})
+        try:
+            doc = json.loads(raw) if raw else {}
+        except ValueError:
+            doc = {}
+        if status >= 400:
+            error = doc.get("error") if isinstance(doc, dict) else None
+            reply.error = (
+                dict(error) if isinstance(error, dict) else {"message": raw[:200].decode(errors="replace")}
+            )
+            reply.error["code"] = status
+            reply.error.setdefault("data", reply.error.get("details", []))
+        else:
+            reply.result = doc if isinstance(doc, dict) else {}
+        self.ctx.record(
+            f"A2A HTTP+JSON {method} {path}",
+            {"note": note, "headers": headers},
+            {"http_status": status},
+            "" if reply.error is None else reply.summary(),
+        )
+        return reply
+
+    @property
+    def streaming(self) -> bool:
+        return bool(self.card.get("capabilities", {}).get("streaming"))
+
+    def call(
+        self,
+        method: str,
+        params: dict[str, Any],
+        *,
+        activate: bool = True,
+        version: str | None = "1.0",
+        note: str = "",
+        body: bytes | None = None,
+        content_type: str = "application/json",
+    ) -> RpcReply:
+        """POST one JSON-RPC request (``body`` replaces the encoded request, for malformed ones)."""
+        headers = {"Content-Type": content_type, "Accept": "application/json, text/event-stream"}
+        if version is not None:
+            headers["A2A-Version"] = version
+        if activate:
+            headers["A2A-Extensions"] = EXTENSION_URI
+        request = {"jsonrpc": "2.0", "id": str(uuid.uuid4()), "method": method, "params": params}
+        data = json.dumps(request).encode() if body is None else body
+        shown: dict[str, Any] = {"note": note, "headers": headers}
+        shown.update(
+            {"body": body.decode(errors="replace")[:200]} if body is not None else {"params": _shown(params)}
+        )
+        req = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=self.ctx.session.timeout_s) as resp:  # the user's URL
+                reply = self._read(resp.status, dict(resp.headers.items()), resp.read())
+        except urllib.error.HTTPError as err:
+            reply = self._read(err.code, dict(err.headers.items()), err.read())
+            err.close()
+        except (urllib.error.URLError, OSError) as exc:
+            self.ctx.record(f"A2A JSON-RPC {method}", shown, None, str(exc))
+            raise ConnectionError(f"{self.url}: {exc}") from None
+        response = {
+            "http_status": reply.http_status,
+            "a2a-extensions": reply.headers.get("a2a-extensions", ""),
+            "result": _shown(reply.result) if reply.result is not None else None,
+            "events": len(reply.events),
+        }
+        self.ctx.record(
+            f"A2A JSON-RPC {method}", shown, response, "" if reply.error is None else reply.summary()
+        )
+        return reply
+
+    @staticmethod
+    def _read(status: int, headers: dict[str, str], raw: bytes) -> RpcReply:
+        headers = {k.lower(): v for k, v in headers.items()}
+        reply = RpcReply(status, headers)
+        if headers.get("content-type", "").startswith("text/event-stream"):
+            for line in raw.decode(errors="replace").splitlines():
+                if line.startswith("data:"):
+                    event = json.loads(line[5:])
+                    if "error" in event:
+                        reply.error = event["error"]
+                    else:
+                        reply.events.append(event.get("result", {}))
+            return reply
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            reply.error = {"code": 0, "message": f"HTTP {status}: not JSON: {raw[:200]!r}"}
+            return reply
+        if isinstance(doc, dict) and "error" in doc:
+            reply.error = doc["error"]
+        elif isinstance(doc, dict):
+            reply.result = doc.get("result")
+        return reply
+
+    # -- a2a-coop on top ------------------------------------------------------------------------
+
+    def send(
+        self,
+        vs: VerifiedStatement,
+        context: Sequence[bytes] = (),
+        *,
+        note: str = "",
+        **msg: Any,
+    ) -> tuple[dict[str, Any], list[VerifiedStatement]]:
+        """SendMessage with one of the suite's valid statements: it must be accepted as a Task whose
+        status message holds the target's answers, each verified by the shadow verifier.
+
+        Returns:
+            The Task (JSON) and the answers, in order.
+        """
+        reply = self.call("SendMessage", {"message": message([*context, vs.envelope], **msg)}, note=note)
+        if reply.error is not None:
+            raise CaseFailed(f"the target refused a valid {vs.body} sent over A2A: {reply.summary()}")
+        task = (reply.result or {}).get("task")
+        if not isinstance(task, dict):
+            raise CaseFailed(
+                f"SendMessage with our {vs.body} did not answer a Task (A2A-008): {reply.result}"
+            )
+        for env in context:
+            self.ctx.hold(env)
+        self.ctx.sent(vs)
+        signed = answers(task)
+        self.ctx.session.record_signed(signed)
+        return task, self.ctx.verify_signed(signed, what=f"the Task's answer to our {vs.body}")
+
+    def get_task(self, task_id: str, *, note: str = "") -> dict[str, Any]:
+        reply = self.call("GetTask", {"id": task_id}, note=note)
+        if reply.error is not None or not isinstance(reply.result, dict):
+            raise CaseFailed(f"GetTask {task_id}: {reply.summary()}")
+        return reply.result
+
+
+def expect_error(reply: RpcReply, reason: str, code: int, *, what: str) -> None:
+    """``reply`` must be A2A's error ``reason`` with JSON-RPC ``code`` (A2A section 5.4, A2A-019).
+
+    Raises:
+        CaseFailed: it was answered, or refused otherwise.
+    """
+    if reply.error is None:
+        raise CaseFailed(f"the target answered {what}; expected A2A's {reason} ({code})")
+    if reply.code != code or (reply.reason and reply.reason != reason):
+        raise CaseFailed(
+            f"{what} was refused with {reply.summary()}; expected A2A's {reason} ({code}, A2A-019)"
+        )
