@@ -174,6 +174,9 @@ class Session:
         seed: the run's seed; identities derive from it (printed in every replay command).
         a2a_url: base URL of the target's A2A HTTP endpoint (AgentCard), if it offers the binding.
         control: ``host:port`` of the target's ConformanceControl service, if it offers it.
+        escrow: ``host:port`` of an EscrowService the target trusts (it was started with ``--escrow``
+            pointing at it) and that funds the suite's parties: the bonded ``mis.*`` scenarios name it
+            in their contracts, so a withheld delivery can be claimed and ruled on (SPEC 18.3).
         timeout_s: deadline of every call (RPC-009).
     """
 
@@ -185,6 +188,7 @@ class Session:
         seed: str = "0",
         a2a_url: str | None = None,
         control: str | None = None,
+        escrow: str | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
         self.target = target
@@ -196,6 +200,8 @@ class Session:
         self.channel = open_channel(target, tls)
         self.cooperation = service_pb2_grpc.CooperationServiceStub(self.channel)
         self.control_channel = open_channel(control, tls) if control and control != target else self.channel
+        self.escrow = escrow
+        self.escrow_channel = open_channel(escrow, tls) if escrow else None
         self.info = TargetInfo()
         self._has_control: bool | None = None
         self.signed: dict[bytes, bytes] = {}  # digest -> envelope of every statement the target signed
@@ -203,6 +209,8 @@ class Session:
     def close(self) -> None:
         if self.control_channel is not self.channel:
             self.control_channel.close()
+        if self.escrow_channel is not None:
+            self.escrow_channel.close()
         self.channel.close()
 
     def has_control(self) -> bool:
