@@ -79,10 +79,14 @@ DEFAULT = ("honest", "exaggerator", "equivocator", "over-committer")  # clean, a
 
 # With an escrow the target trusts: only the scenario that forms bonded contracts needs it.
 ESCROW_SCENARIO = "mis.deliveries-by-stake"
+ALL_DELIVERED = "10:delivered, 10:delivered, 10:delivered, 990:delivered, 990:delivered"
 EXPECTED_WITH_ESCROW: dict[str, Expected] = {
-    "honest": Expected(0, observed=(ESCROW_SCENARIO, "10:delivered, 10:delivered, 10:delivered")),
+    "honest": Expected(0, observed=(ESCROW_SCENARIO, ALL_DELIVERED)),
     "reneger": Expected(1, frozenset({"breach"}), frozenset({ESCROW_SCENARIO})),
     "feinter": Expected(1, frozenset({"breach", "feint"}), frozenset({ESCROW_SCENARIO})),
+    "bluffer": Expected(1, frozenset({"breach"}), frozenset({ESCROW_SCENARIO})),
+    "sybil-ring": Expected(1, frozenset({"breach"}), frozenset({ESCROW_SCENARIO})),
+    "opportunist": Expected(0, observed=(ESCROW_SCENARIO, ALL_DELIVERED)),  # bonded: it performs
 }
 DEFAULT_WITH_ESCROW = ("honest", "reneger")
 
@@ -213,3 +217,17 @@ def test_every_reference_agent_has_an_expectation() -> None:
 
     adversaries = {n for n, a in reference_agents.AGENTS.items() if a.kind == "adversarial"}
     assert adversaries <= set(EXPECTED)
+
+
+def test_escrow_option_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--escrow must be HOST:PORT, and an address that is no escrow stops the run before any case
+    (exit 2, naming the escrow), rather than turning into verdicts about the target."""
+    from a2a_coop.cli.main import main
+
+    assert main(["conformance", "--target", "127.0.0.1:1", "--escrow", "nowhere"]) == 2
+    assert "--escrow 'nowhere' must be HOST:PORT" in capsys.readouterr().err
+    with _serving("honest", tmp_path) as target:  # a peer, not an escrow: Submit is UNIMPLEMENTED
+        code = main(["conformance", "--target", target, "--escrow", target, "--case", ESCROW_SCENARIO])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"cannot reach the escrow: {target}: UNIMPLEMENTED" in err, err

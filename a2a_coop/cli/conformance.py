@@ -264,6 +264,12 @@ def _run_one(
         except ConnectionError as exc:
             raise UsageError(f"cannot reach the target: {exc}") from None
         out.write(f"target {target} is {did}; {len(selected)} cases, seed {seed}\n")
+        if args.escrow is not None:
+            try:
+                escrow_did = session.check_escrow()
+            except ConnectionError as exc:
+                raise UsageError(f"cannot reach the escrow: {exc}") from None
+            out.write(f"escrow {args.escrow} is {escrow_did} (the target must trust it: --escrow)\n")
         out.flush()
         with progress.reporter(len(selected), out) as show:
             try:

@@ -257,6 +257,27 @@ class Session:
         self.info.mandate = self._discover_mandate()
         return vs.issuer
 
+    def check_escrow(self) -> str:
+        """The did:key of the escrow given with ``escrow``, from the Mandate an empty Submit answers
+        with (ESC-002): checked before the cases run, so a wrong address is a usage error, not a verdict.
+
+        Raises:
+            ConnectionError: it cannot be reached, or does not answer as an escrow.
+        """
+        assert self.escrow_channel is not None, "no escrow given"
+        stub = service_pb2_grpc.EscrowServiceStub(self.escrow_channel)
+        try:
+            resp = stub.Submit(service_pb2.SubmitRequest(), timeout=self.timeout_s)
+        except grpc.RpcError as err:
+            raise ConnectionError(f"{self.escrow}: {err.code().name}: {err.details()}") from None
+        try:
+            vs = verify_statement(resp.envelopes[0]) if len(resp.envelopes) == 1 else None
+        except CoopError:
+            vs = None
+        if vs is None or vs.body != "mandate":
+            raise ConnectionError(f"{self.escrow}: an empty Submit is not answered with a Mandate (ESC-002)")
+        return vs.statement.mandate.agent
+
     def _connect_escrow(self) -> str:
         """A target without CooperationService may be an escrow: learn its key from the Mandate an
         empty Submit answers with (ESC-002). Cases of the other roles then SKIP.
