@@ -274,8 +274,10 @@ def deliveries_by_stake(ctx: Context) -> Outcome:
         accept = next((a for a in answers if a.body == "accept"), None)
         if accept is None:
             bodies = ", ".join(a.body for a in answers)
+            why = next((f": {a.statement.reject.reason}" for a in answers if a.body == "reject"), "")
+            hint = " (was it started to trust --escrow?)" if esc is not None and i == 0 else ""
             return Outcome.info(
-                f"the target did not accept contract {i + 1} (gives {stake}; answered {bodies})"
+                f"the target did not accept contract {i + 1} (gives {stake}; answered {bodies}{why}){hint}"
             )
         if esc is not None:
             answers = [*answers, *_bond(ctx, esc, alice, [*chain, accept])]
