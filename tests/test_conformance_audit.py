@@ -120,11 +120,11 @@ def _serving(agent: str, tmp_path: Path, escrow: str | None = None) -> Iterator[
     argv = ["agent", "run", "--strategy", agent, *EXPECTED[agent].params, *who.files()]
     if escrow is not None:
         argv += ["--escrow", escrow]
-    server = wait_listening(start_server(agent, argv, tmp_path / f"{agent}.log"))
+    process = wait_listening(start_server(agent, argv, tmp_path / f"{agent}.log"))
     try:
-        yield server.target
+        yield process.target
     finally:
-        stop_process(server.popen)
+        stop_process(process.popen)
 
 
 def _run_against(

@@ -23,7 +23,7 @@ Forfeit to the audit, where they prove the breach (SPEC 19.2) and give the feint
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
@@ -362,6 +362,14 @@ def _bond(
     return answers
 
 
+def _ruling_on(claim: bytes) -> Callable[[VerifiedStatement], bool]:
+    return lambda vs: vs.body == "ruling" and vs.statement.ruling.claim == claim
+
+
+def _forfeit_for(claim: bytes) -> Callable[[VerifiedStatement], bool]:
+    return lambda vs: vs.body == "forfeit" and vs.statement.forfeit.cause == claim
+
+
 def _claim_withheld(
     ctx: Context,
     esc: escrow.EscrowTarget,
@@ -388,20 +396,12 @@ def _claim_withheld(
         _relay(ctx, esc, [claim, *stamps])
     upheld = 0
     for claim in claims:
-        ruling = escrow.wait_for(
-            ctx,
-            lambda vs, c=claim: vs.body == "ruling" and vs.statement.ruling.claim == c.digest,
-            what="a Ruling on our claim",
-            esc=esc,
-        )
+        ruling = escrow.wait_for(ctx, _ruling_on(claim.digest), what="a Ruling on our claim", esc=esc)
         if ruling.statement.ruling.decision != commitment_pb2.RULING_DECISION_UPHOLD:
             continue
         upheld += 1
         forfeit = escrow.wait_for(
-            ctx,
-            lambda vs, c=claim: vs.body == "forfeit" and vs.statement.forfeit.cause == c.digest,
-            what="the Forfeit of the target's bond",
-            esc=esc,
+            ctx, _forfeit_for(claim.digest), what="the Forfeit of the target's bond", esc=esc
         )
         _relay(ctx, esc, [ruling, forfeit])
     return f"; the escrow upheld {upheld} of {len(claims)} claims on what was withheld"
