@@ -246,7 +246,7 @@ def deliveries_by_stake(ctx: Context) -> Outcome:
     if esc is not None:
         if not ctx.session.info.mandate:
             return Outcome.info("the target's Mandate is unknown (no Gossip): the escrow cannot bond it")
-        _fund(ctx, esc, alice, len(stakes) * BOND)
+        _fund(ctx, esc, alice, len(stakes) * bond)
     contracts: list[tuple[VerifiedStatement, int]] = []  # (the Accept, the deadline) per contract
     delivered: list[bool] = []
     for i, stake in enumerate(stakes):
@@ -259,7 +259,7 @@ def deliveries_by_stake(ctx: Context) -> Outcome:
             proposal.terms.currency = mandate.currency
         if esc is not None:
             proposal.terms.escrow = esc.did
-            proposal.terms.issuer_bond = proposal.terms.audience_bond = BOND
+            proposal.terms.issuer_bond = proposal.terms.audience_bond = bond
             proposal.terms.response_window_ms = 1  # the escrow rules at its next tick after a claim
         offer = alice.offer(target(ctx), proposal)
         answers = ctx.send(
