@@ -4,12 +4,14 @@ and the over-committer, whose misbehaviour ``agent run`` cannot reach, in this p
 unsafe node wrappers), the suite runs its ``mis.*`` scenarios against it as its own process, and each
 adversary is flagged with what its ground truth says while the honest agent passes with no finding.
 
-What a live run can prove depends on what the suite can see. With no escrow of the suite's in the
-contracts (a target trusts only the escrows it was configured with), a withheld delivery proves
-nothing: the reneger, the feinter, the bluffer, the Sybil ring member and the opportunist show as
-INFO observations of ``mis.deliveries-by-stake`` (the pattern named), not as audit findings; their
-hard proofs (``breach``) and the feint screen need an escrow's rulings, which tests/test_audit.py
-and ``python -m conformance.audit_eval`` exercise in-process.
+What a live run can prove depends on what the suite can see. With no escrow in the contracts (a
+target trusts only the escrows it was configured with), a withheld delivery proves nothing: the
+reneger, the feinter, the bluffer, the Sybil ring member and the opportunist show as INFO
+observations of ``mis.deliveries-by-stake`` (the pattern named), not as audit findings. With an
+escrow the target trusts (``escrow serve --conformance-faucet``, the agent started with ``--escrow``,
+the suite with ``--escrow``), the suite bonds its contracts under it and claims what was withheld:
+the escrow's Ruling and Forfeit make the ``breach`` hard proof (and, for the feinter, the feint
+screen's outcomes by stake).
 """
 
 from __future__ import annotations
@@ -75,9 +77,34 @@ EXPECTED: dict[str, Expected] = {
 }
 DEFAULT = ("honest", "exaggerator", "equivocator", "over-committer")  # clean, a lie, two broken MUSTs
 
+# With an escrow the target trusts: only the scenario that forms bonded contracts needs it.
+ESCROW_SCENARIO = "mis.deliveries-by-stake"
+ALL_DELIVERED = "10:delivered, 10:delivered, 10:delivered, 990:delivered, 990:delivered"
+EXPECTED_WITH_ESCROW: dict[str, Expected] = {
+    "honest": Expected(0, observed=(ESCROW_SCENARIO, ALL_DELIVERED)),
+    "reneger": Expected(1, frozenset({"breach"}), frozenset({ESCROW_SCENARIO})),
+    "feinter": Expected(1, frozenset({"breach", "feint"}), frozenset({ESCROW_SCENARIO})),
+    "bluffer": Expected(1, frozenset({"breach"}), frozenset({ESCROW_SCENARIO})),
+    "sybil-ring": Expected(1, frozenset({"breach"}), frozenset({ESCROW_SCENARIO})),
+    "opportunist": Expected(0, observed=(ESCROW_SCENARIO, ALL_DELIVERED)),  # bonded: it performs
+}
+DEFAULT_WITH_ESCROW = ("honest", "reneger")
+
 
 @contextmanager
-def _serving(agent: str, tmp_path: Path) -> Iterator[str]:
+def _escrow(tmp_path: Path) -> Iterator[str]:
+    """A reference escrow as its own process, funding every party it sees (the test-only faucet)."""
+    who = provision(tmp_path, "escrow")
+    argv = ["escrow", "serve", *who.files(), "--conformance-faucet", "1000", "--tick-ms", "100"]
+    server = wait_listening(start_server("escrow", argv, tmp_path / "escrow.log"))
+    try:
+        yield server.target
+    finally:
+        stop_process(server.popen)
+
+
+@contextmanager
+def _serving(agent: str, tmp_path: Path, escrow: str | None = None) -> Iterator[str]:
     """``agent`` as a gRPC peer: its own process (``a2a-coop agent run``) or, for the unsafe agents,
     which no a2a_coop module may import (lint-imports), a real gRPC server in this process around a
     PeerNode wrapped in its misbehaviour (:data:`reference_agents.unsafe.NODE_WRAPPERS`)."""
@@ -91,21 +118,27 @@ def _serving(agent: str, tmp_path: Path) -> Iterator[str]:
             node.close()
         return
     argv = ["agent", "run", "--strategy", agent, *EXPECTED[agent].params, *who.files()]
-    server = wait_listening(start_server(agent, argv, tmp_path / f"{agent}.log"))
+    if escrow is not None:
+        argv += ["--escrow", escrow]
+    process = wait_listening(start_server(agent, argv, tmp_path / f"{agent}.log"))
     try:
-        yield server.target
+        yield process.target
     finally:
-        stop_process(server.popen)
+        stop_process(process.popen)
 
 
-def _run_against(agent: str, tmp_path: Path) -> tuple[int, dict[str, Any], str]:
-    """Run the mis.* scenarios against ``agent`` (``a2a-coop conformance`` as its own process)."""
+def _run_against(
+    agent: str, tmp_path: Path, *, escrow: str | None = None, scenarios: Sequence[str] = SCENARIOS
+) -> tuple[int, dict[str, Any], str]:
+    """Run the mis.* scenarios against ``agent`` (``a2a-coop conformance`` as its own process); with
+    ``escrow``, the agent trusts it and the suite bonds its contracts under it."""
     report = tmp_path / "report"
-    with _serving(agent, tmp_path) as target:
-        cases = [f"--case={c}" for c in SCENARIOS]
+    with _serving(agent, tmp_path, escrow) as target:
+        cases = [f"--case={c}" for c in scenarios]
+        extra = ["--escrow", escrow] if escrow is not None else []
         run = subprocess.run(
             cli_command(
-                "conformance", "--target", target, "--seed", SEED, "--report-dir", str(report), *cases
+                "conformance", "--target", target, "--seed", SEED, "--report-dir", str(report), *extra, *cases
             ),
             capture_output=True,
             text=True,
@@ -117,9 +150,14 @@ def _run_against(agent: str, tmp_path: Path) -> tuple[int, dict[str, Any], str]:
     return run.returncode, doc, run.stdout + run.stderr
 
 
-def _check(agent: str, tmp_path: Path) -> None:
-    want = EXPECTED[agent]
-    code, doc, output = _run_against(agent, tmp_path)
+def _check(agent: str, tmp_path: Path, *, with_escrow: bool = False) -> None:
+    if with_escrow:
+        want = EXPECTED_WITH_ESCROW[agent]
+        with _escrow(tmp_path) as escrow:
+            code, doc, output = _run_against(agent, tmp_path, escrow=escrow, scenarios=[ESCROW_SCENARIO])
+    else:
+        want = EXPECTED[agent]
+        code, doc, output = _run_against(agent, tmp_path)
     findings: Sequence[dict[str, Any]] = doc["audit"]
     levels = {c["id"]: (c["level"], c["reason"]) for c in doc["cases"]}
     fired = sorted({f"{f['kind']}{' (hard)' if f['hard'] else ''}" for f in findings})
@@ -161,8 +199,35 @@ def test_every_adversarial_agent_audited_live(agent: str, tmp_path: Path) -> Non
     _check(agent, tmp_path)
 
 
+@pytest.mark.parametrize("agent", DEFAULT_WITH_ESCROW)
+def test_breach_proved_live_with_an_escrow(agent: str, tmp_path: Path) -> None:
+    """With an escrow the target trusts, the reneger's withheld deliveries are claimed and ruled on:
+    the breach hard proof fails the run; the honest agent, bonded the same way, has no finding."""
+    _check(agent, tmp_path, with_escrow=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("agent", sorted(set(EXPECTED_WITH_ESCROW) - set(DEFAULT_WITH_ESCROW)))
+def test_every_withholding_agent_ruled_on_live(agent: str, tmp_path: Path) -> None:
+    _check(agent, tmp_path, with_escrow=True)
+
+
 def test_every_reference_agent_has_an_expectation() -> None:
     import reference_agents
 
     adversaries = {n for n, a in reference_agents.AGENTS.items() if a.kind == "adversarial"}
     assert adversaries <= set(EXPECTED)
+
+
+def test_escrow_option_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--escrow must be HOST:PORT, and an address that is no escrow stops the run before any case
+    (exit 2, naming the escrow), rather than turning into verdicts about the target."""
+    from a2a_coop.cli.main import main
+
+    assert main(["conformance", "--target", "127.0.0.1:1", "--escrow", "nowhere"]) == 2
+    assert "--escrow 'nowhere' must be HOST:PORT" in capsys.readouterr().err
+    with _serving("honest", tmp_path) as target:  # a peer, not an escrow: Submit is UNIMPLEMENTED
+        code = main(["conformance", "--target", target, "--escrow", target, "--case", ESCROW_SCENARIO])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"cannot reach the escrow: {target}: UNIMPLEMENTED" in err, err

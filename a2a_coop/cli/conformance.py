@@ -37,6 +37,7 @@ Examples:
   a2a-coop conformance --explain env.signature-flipped
   a2a-coop conformance --target 127.0.0.1:50051 --report-dir reports/
   a2a-coop conformance --target 127.0.0.1:50051 --case chn.equivocation --seed 1f2e3d
+  a2a-coop conformance --target 127.0.0.1:50051 --escrow 127.0.0.1:50061   # breaches ruled on
   a2a-coop conformance --matrix reports/a reports/b --report-dir reports/
   a2a-coop conformance --vectors --adapter "node my-adapter.js"     # offline: a library, no server
 """
@@ -96,6 +97,14 @@ def add_parser(sub: Any, add_dial_tls: Any) -> None:
         "the target's address, if it serves it",
     )
     p.add_argument(
+        "--escrow",
+        metavar="HOST:PORT",
+        help="an EscrowService the target trusts (it was started with --escrow pointing at it) and that "
+        "funds the suite's parties (reference: a2a-coop escrow serve --conformance-faucet AMOUNT): the "
+        "mis.* scenarios then bond their contracts under it, claim what the target withholds and audit "
+        "the escrow's rulings (a breach becomes a hard proof); without it a withheld delivery is INFO",
+    )
+    p.add_argument(
         "--timeout", type=float, default=10.0, metavar="S", help="deadline of each call (default 10 s)"
     )
     p.add_argument(
@@ -145,10 +154,12 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_OK
     if not args.target:
         raise UsageError("conformance needs --target HOST:PORT (or --list, --explain ID, --matrix DIR...)")
-    for t in args.target:
-        host, sep, port = t.rpartition(":")
+    for option, address in [*(("--target", t) for t in args.target), ("--escrow", args.escrow)]:
+        if address is None:
+            continue
+        host, sep, port = address.rpartition(":")
         if not sep or not host or not port.isdigit():
-            raise UsageError(f"--target {t!r} must be HOST:PORT")
+            raise UsageError(f"{option} {address!r} must be HOST:PORT")
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")
     try:
@@ -218,7 +229,7 @@ def _slug(target: str) -> str:
 
 def _replay_base(args: argparse.Namespace, target: str) -> list[str]:
     base = ["a2a-coop", "conformance", "--target", target]
-    for option in ("tls_ca", "tls_cert", "tls_key", "tls_server_name", "a2a_url", "control"):
+    for option in ("tls_ca", "tls_cert", "tls_key", "tls_server_name", "a2a_url", "control", "escrow"):
         value = getattr(args, option, None)
         if value is not None:
             base += [f"--{option.replace('_', '-')}", str(value)]
@@ -239,7 +250,13 @@ def _run_one(
     from conformance.suite.context import Session
 
     session = Session(
-        target, tls=tls, seed=seed, a2a_url=args.a2a_url, control=args.control or None, timeout_s=args.timeout
+        target,
+        tls=tls,
+        seed=seed,
+        a2a_url=args.a2a_url,
+        control=args.control or None,
+        escrow=args.escrow,
+        timeout_s=args.timeout,
     )
     try:
         try:
@@ -247,6 +264,12 @@ def _run_one(
         except ConnectionError as exc:
             raise UsageError(f"cannot reach the target: {exc}") from None
         out.write(f"target {target} is {did}; {len(selected)} cases, seed {seed}\n")
+        if args.escrow is not None:
+            try:
+                escrow_did = session.check_escrow()
+            except ConnectionError as exc:
+                raise UsageError(f"cannot reach the escrow: {exc}") from None
+            out.write(f"escrow {args.escrow} is {escrow_did} (the target must trust it: --escrow)\n")
         out.flush()
         with progress.reporter(len(selected), out) as show:
             try:

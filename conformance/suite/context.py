@@ -174,6 +174,9 @@ class Session:
         seed: the run's seed; identities derive from it (printed in every replay command).
         a2a_url: base URL of the target's A2A HTTP endpoint (AgentCard), if it offers the binding.
         control: ``host:port`` of the target's ConformanceControlService, if it offers it.
+        escrow: ``host:port`` of an EscrowService the target trusts (it was started with ``--escrow``
+            pointing at it) and that funds the suite's parties: the bonded ``mis.*`` scenarios name it
+            in their contracts, so a withheld delivery can be claimed and ruled on (SPEC 18.3).
         timeout_s: deadline of every call (RPC-009).
     """
 
@@ -185,6 +188,7 @@ class Session:
         seed: str = "0",
         a2a_url: str | None = None,
         control: str | None = None,
+        escrow: str | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
         self.target = target
@@ -196,6 +200,8 @@ class Session:
         self.channel = open_channel(target, tls)
         self.cooperation = service_pb2_grpc.CooperationServiceStub(self.channel)
         self.control_channel = open_channel(control, tls) if control and control != target else self.channel
+        self.escrow = escrow
+        self.escrow_channel = open_channel(escrow, tls) if escrow else None
         self.info = TargetInfo()
         self._has_control: bool | None = None
         self.signed: dict[bytes, bytes] = {}  # digest -> envelope of every statement the target signed
@@ -203,6 +209,8 @@ class Session:
     def close(self) -> None:
         if self.control_channel is not self.channel:
             self.control_channel.close()
+        if self.escrow_channel is not None:
+            self.escrow_channel.close()
         self.channel.close()
 
     def has_control(self) -> bool:
@@ -248,6 +256,27 @@ class Session:
         self.record_signed([resp.envelope])
         self.info.mandate = self._discover_mandate()
         return vs.issuer
+
+    def check_escrow(self) -> str:
+        """The did:key of the escrow given with ``escrow``, from the Mandate an empty Submit answers
+        with (ESC-002): checked before the cases run, so a wrong address is a usage error, not a verdict.
+
+        Raises:
+            ConnectionError: it cannot be reached, or does not answer as an escrow.
+        """
+        assert self.escrow_channel is not None, "no escrow given"
+        stub = service_pb2_grpc.EscrowServiceStub(self.escrow_channel)
+        try:
+            resp = stub.Submit(service_pb2.SubmitRequest(), timeout=self.timeout_s)
+        except grpc.RpcError as err:
+            raise ConnectionError(f"{self.escrow}: {err.code().name}: {err.details()}") from None
+        try:
+            vs = verify_statement(resp.envelopes[0]) if len(resp.envelopes) == 1 else None
+        except CoopError:
+            vs = None
+        if vs is None or vs.body != "mandate":
+            raise ConnectionError(f"{self.escrow}: an empty Submit is not answered with a Mandate (ESC-002)")
+        return vs.statement.mandate.agent
 
     def _connect_escrow(self) -> str:
         """A target without CooperationService may be an escrow: learn its key from the Mandate an

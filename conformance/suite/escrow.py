@@ -7,6 +7,11 @@ escrow signs goes through the case's shadow verifier, which holds the same
 evidence, so a Stamp, a Ruling or a bond movement the reference verifier would
 refuse fails the case.
 
+The misrepresentation scenarios use an escrow too, but not the target: with ``a2a-coop conformance
+--escrow HOST:PORT`` the suite names that escrow (one the target was started to trust) in its
+contracts with the target, so a withheld delivery can be claimed and ruled on. Every helper below
+takes ``esc`` for that escrow (:func:`trusted_escrow`); without it, it talks to the target.
+
 Bonds need funds. SPEC 18 leaves funding to the escrow's operator; the
 reference escrow offers a test-only faucet (``a2a-coop escrow serve
 --conformance-faucet AMOUNT``: every party whose Mandate it first sees is
@@ -63,14 +68,33 @@ def escrow_of(ctx: Context) -> EscrowTarget:
     return found
 
 
-def _probe(ctx: Context) -> EscrowTarget | str:
-    stub = service_pb2_grpc.EscrowServiceStub(ctx.session.channel)
+def trusted_escrow(ctx: Context) -> EscrowTarget | None:
+    """The escrow the target trusts (``--escrow``), probed once per run; None without ``--escrow``.
+
+    Raises:
+        CaseFailed (FAIL): it does not answer an empty Submit with its Mandate (ESC-002).
+    """
+    session = ctx.session
+    if session.escrow_channel is None:
+        return None
+    found: EscrowTarget | str | None = getattr(session, "_trusted_escrow", None)
+    if found is None:
+        found = _probe(ctx, session.escrow_channel, what=f"the escrow at {session.escrow}")
+        session._trusted_escrow = found  # type: ignore[attr-defined]  # one probe per run
+    if isinstance(found, str):
+        raise CaseFailed(f"--escrow {session.escrow}: {found}")
+    ctx.hold(found.mandate)
+    return found
+
+
+def _probe(ctx: Context, channel: grpc.Channel | None = None, *, what: str = "") -> EscrowTarget | str:
+    stub = service_pb2_grpc.EscrowServiceStub(channel or ctx.session.channel)
     reply = ctx._call(
         "EscrowService/Submit", stub.Submit, service_pb2.SubmitRequest(), {"note": "probe: an empty Submit"}
     )
     if reply.error is not None:
         if reply.error.status is grpc.StatusCode.UNIMPLEMENTED:
-            return "the target does not serve a2acoop.v1.EscrowService (not an escrow)"
+            return f"{what or 'the target'} does not serve a2acoop.v1.EscrowService (not an escrow)"
         raise CaseFailed(
             f"an empty Submit was refused: {reply.error.reason or reply.error.status.name} (ESC-002)"
         )
@@ -88,9 +112,12 @@ def _probe(ctx: Context) -> EscrowTarget | str:
     return EscrowTarget(stub, vs.statement.mandate.agent, bytes(envelopes[0]))
 
 
-def submit(ctx: Context, envelopes: Sequence[bytes], *, note: str = "") -> Reply:
-    """Submit evidence to the escrow; record both ways; never raises on a rejection."""
-    esc = escrow_of(ctx)
+def submit(
+    ctx: Context, envelopes: Sequence[bytes], *, note: str = "", esc: EscrowTarget | None = None
+) -> Reply:
+    """Submit evidence to the escrow (``esc``, default the target); record both ways; never raises on
+    a rejection."""
+    esc = esc or escrow_of(ctx)
     shown = {"note": note, "envelopes": [describe(e) for e in envelopes]}
     req = service_pb2.SubmitRequest(envelopes=list(envelopes))
     reply = ctx._call("EscrowService/Submit", esc.stub.Submit, req, shown)
@@ -103,7 +130,12 @@ def submit(ctx: Context, envelopes: Sequence[bytes], *, note: str = "") -> Reply
 
 
 def take(
-    ctx: Context, statements: Sequence[VerifiedStatement], *, context: Sequence[bytes] = (), note: str = ""
+    ctx: Context,
+    statements: Sequence[VerifiedStatement],
+    *,
+    context: Sequence[bytes] = (),
+    note: str = "",
+    esc: EscrowTarget | None = None,
 ) -> list[VerifiedStatement]:
     """Submit valid evidence; it must be taken, and the answer must start with the escrow's Mandate
     (ESC-002) and verify.
@@ -111,8 +143,8 @@ def take(
     Returns:
         What the escrow signed in answer (the Mandate left out), verified by the shadow verifier.
     """
-    esc = escrow_of(ctx)
-    reply = submit(ctx, [*context, *(vs.envelope for vs in statements)], note=note or "evidence")
+    esc = esc or escrow_of(ctx)
+    reply = submit(ctx, [*context, *(vs.envelope for vs in statements)], note=note or "evidence", esc=esc)
     if reply.error is not None:
         err = reply.error
         raise CaseFailed(
@@ -130,9 +162,9 @@ def take(
     return ctx.verify_signed(reply.envelopes[1:], what=f"the escrow's answer to {note or 'a Submit'}")
 
 
-def read(ctx: Context, rpc: str, request: Any, *, note: str = "") -> Reply:
+def read(ctx: Context, rpc: str, request: Any, *, note: str = "", esc: EscrowTarget | None = None) -> Reply:
     """Call an EscrowService read (``GetLedger``, ``GetTranscript``, ``GetBalance``)."""
-    esc = escrow_of(ctx)
+    esc = esc or escrow_of(ctx)
     shown = {"note": note, "message": MessageToDict(request, preserving_proto_field_name=True)}
     reply = ctx._call(f"EscrowService/{rpc}", getattr(esc.stub, rpc), request, shown)
     if reply.ok:
@@ -141,14 +173,18 @@ def read(ctx: Context, rpc: str, request: Any, *, note: str = "") -> Reply:
     return reply
 
 
-def ledger(ctx: Context, from_seq: int = 0) -> list[VerifiedStatement]:
+def ledger(ctx: Context, from_seq: int = 0, *, esc: EscrowTarget | None = None) -> list[VerifiedStatement]:
     """The escrow's whole ledger from ``from_seq``, page by page, each entry verified (not fed to the
     shadow verifier: cases compare entries, the shadow sees the answers)."""
     out: list[VerifiedStatement] = []
     seq = from_seq
     while True:
         reply = read(
-            ctx, "GetLedger", service_pb2.GetLedgerRequest(from_seq=seq, limit=256), note="ledger page"
+            ctx,
+            "GetLedger",
+            service_pb2.GetLedgerRequest(from_seq=seq, limit=256),
+            note="ledger page",
+            esc=esc,
         )
         if reply.error is not None:
             raise CaseFailed(f"GetLedger from {seq} failed: {reply.error.reason or reply.error.status.name}")
@@ -159,15 +195,20 @@ def ledger(ctx: Context, from_seq: int = 0) -> list[VerifiedStatement]:
         seq = page[-1].header.seq + 1
 
 
-def balance(ctx: Context, did: str) -> tuple[int, int]:
-    reply = read(ctx, "GetBalance", service_pb2.GetBalanceRequest(party=did), note="balance")
+def balance(ctx: Context, did: str, *, esc: EscrowTarget | None = None) -> tuple[int, int]:
+    reply = read(ctx, "GetBalance", service_pb2.GetBalanceRequest(party=did), note="balance", esc=esc)
     if reply.error is not None:
         raise CaseFailed(f"GetBalance failed: {reply.error.reason or reply.error.status.name}")
     return int(reply.message.available), int(reply.message.locked)
 
 
 def wait_for(
-    ctx: Context, found: Callable[[VerifiedStatement], bool], *, what: str, from_seq: int = 0
+    ctx: Context,
+    found: Callable[[VerifiedStatement], bool],
+    *,
+    what: str,
+    from_seq: int = 0,
+    esc: EscrowTarget | None = None,
 ) -> VerifiedStatement:
     """Poll the ledger until an entry satisfies ``found`` (what the escrow's clock makes due).
 
@@ -176,7 +217,7 @@ def wait_for(
     """
     deadline = time.monotonic() + DUE_WAIT_S
     while True:
-        entries = ledger(ctx, from_seq)
+        entries = ledger(ctx, from_seq, esc=esc)
         for i, vs in enumerate(entries):
             if found(vs):
                 # The shadow verifier takes the escrow's earlier entries about the same contract first

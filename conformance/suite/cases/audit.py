@@ -13,25 +13,35 @@ Mandate) is FAIL, naming the requirement it rests on and the digests of the stat
 it. A soft screen's finding or an observation the suite cannot prove (a delivery it did not get, with
 no escrow to rule on it) is INFO with its confidence. PASS: the target had the chance and did
 nothing the audit can show.
+
+With ``--escrow HOST:PORT`` (an escrow the target trusts, funding the suite's parties), the contracts
+of ``mis.deliveries-by-stake`` name that escrow and carry bonds: the suite submits each contract to it
+(ESC-004), claims every item the target withheld past its deadline, and hands the escrow's Ruling and
+Forfeit to the audit, where they prove the breach (SPEC 19.2) and give the feint screen its outcomes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from a2a_coop._proto.a2acoop.v1 import trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.audit import RATIO_SUBJECT, Finding, audit
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.testing import DAY_MS, Party, service
+from conformance.suite import escrow
 from conformance.suite.context import Context, Reply
 from conformance.suite.flows import fair_proposal, target
-from conformance.suite.model import CaseFailed, Outcome, case
+from conformance.suite.model import CaseFailed, Level, Outcome, case
 
 COUNTERPARTIES = ("alice", "bob", "carol")  # trading with the target at once
 LOW_STAKES = (10, 10, 10)  # what the target gives in its first contracts with one counterparty
 HIGH_STAKE = 1_000  # then this (capped by its max_per_deal): a feinter's default threshold
+HIGH_CONTRACTS = 2  # high-stake contracts under an escrow: two breaches make a change point (feint)
+BOND = 10  # each side's bond under an escrow
+DUE_IN_MS = 3_000  # an item's deadline under an escrow: soon, so the suite can claim what was withheld
 
 
 def _audited(ctx: Context, extra: Sequence[bytes] = ()) -> Outcome | None:
@@ -203,53 +213,86 @@ def within_means(ctx: Context) -> Outcome:
 
 @case(
     "mis.deliveries-by-stake",
-    "Contracts of rising stake with one counterparty: what the target delivers (feint, renege screen)",
+    "Contracts of rising stake with one counterparty: what the target delivers (breach, feint)",
     "CMT-002",
 )
 def deliveries_by_stake(ctx: Context) -> Outcome:
     """Alice forms contracts with the target in which it gives 10, 10, 10, then up to 1,000 (its
     max_per_deal, if lower): cheap first, then a stake worth keeping, after a clean record with her.
-    The suite notes which contracts the target delivered in its answers. With no escrow in these
-    contracts, a withheld item proves nothing the audit can publish (the target may deliver later,
-    or another way), so the observation is INFO: "withheld on every contract" (a reneger),
-    "clean while cheap, withheld once the stake rose or the record was long" (a feinter's change
-    point, SPEC 19.3); the run's audit adds the feint screen when an escrow's rulings are in the
-    evidence."""
+    The suite notes which contracts the target delivered in its answers.
+
+    With no escrow in these contracts, a withheld item proves nothing the audit can publish (the
+    target may deliver later, or another way), so the observation is INFO: "withheld on every
+    contract" (a reneger), "clean while cheap, withheld once the stake rose or the record was long"
+    (a feinter's change point, SPEC 19.3).
+
+    With ``--escrow`` (an escrow the target trusts), every contract names it with bonds of 10 each
+    and items due in a few seconds, and there are two contracts at the high stake. The suite submits
+    each contract to the escrow (ESC-004) and relays its Stamps and BondLocks to the target, which
+    performs once bonded. Past the deadlines Alice claims every withheld item; the escrow's Ruling
+    (UPHOLD) and Forfeit of the target's bond are relayed to the target and audited: the breach
+    proof of SPEC 19.2 (FAIL, CMT-002) and, for a change of conduct at the high stake, the feint
+    screen (INFO)."""
     mandate = (
         verify_statement(ctx.session.info.mandate).statement.mandate if ctx.session.info.mandate else None
     )
     cap = mandate.max_per_deal if mandate is not None and mandate.max_per_deal else HIGH_STAKE
-    stakes = [*LOW_STAKES, min(HIGH_STAKE, cap)]
+    esc = escrow.trusted_escrow(ctx)
+    bond = BOND if esc is not None else 0
+    # What the target gives counts its bond too (MND-004): the high stake leaves room for it.
+    high = [min(HIGH_STAKE, cap - bond)] * (HIGH_CONTRACTS if esc is not None else 1)
+    stakes = [*LOW_STAKES, *high]
     alice = ctx.party("alice", max_per_deal=10 * HIGH_STAKE)
+    if esc is not None:
+        if not ctx.session.info.mandate:
+            return Outcome.info("the target's Mandate is unknown (no Gossip): the escrow cannot bond it")
+        _fund(ctx, esc, alice, len(stakes) * bond)
+    contracts: list[tuple[VerifiedStatement, int]] = []  # (the Accept, the deadline) per contract
     delivered: list[bool] = []
     for i, stake in enumerate(stakes):
-        deadline = alice.clock.now_ms + DAY_MS
+        deadline = alice.clock.now_ms + (DAY_MS if esc is None else DUE_IN_MS)
         proposal = alice.proposal(
             gives=[service("code-review", value=2 * stake, deadline_ms=deadline)],
             wants=[service("copy-editing", value=stake, deadline_ms=deadline)],
         )
         if mandate is not None and mandate.currency:
             proposal.terms.currency = mandate.currency
+        if esc is not None:
+            proposal.terms.escrow = esc.did
+            proposal.terms.issuer_bond = proposal.terms.audience_bond = bond
+            proposal.terms.response_window_ms = 1  # the escrow rules at its next tick after a claim
         offer = alice.offer(target(ctx), proposal)
         answers = ctx.send(
             offer, alice.setup if i == 0 else (), note=f"contract {i + 1}: the target gives {stake}"
         )
+        chain = [offer]
         counter = next((a for a in answers if a.body == "counter"), None)
         if counter is not None:  # a haggler gets our terms once more
-            answers = ctx.send(alice.counter(counter, proposal), note="our counter: the same terms")
+            ours = alice.counter(counter, proposal)
+            chain += [counter, ours]
+            answers = ctx.send(ours, note="our counter: the same terms")
         accept = next((a for a in answers if a.body == "accept"), None)
         if accept is None:
             bodies = ", ".join(a.body for a in answers)
+            why = next((f": {a.statement.reject.reason}" for a in answers if a.body == "reject"), "")
+            hint = " (was it started to trust --escrow?)" if esc is not None and i == 0 else ""
             return Outcome.info(
-                f"the target did not accept contract {i + 1} (gives {stake}; answered {bodies})"
+                f"the target did not accept contract {i + 1} (gives {stake}; answered {bodies}{why}){hint}"
             )
+        if esc is not None:
+            answers = [*answers, *_bond(ctx, esc, alice, [*chain, accept])]
+        contracts.append((accept, deadline))
         delivered.append(
             any(a.body == "delivery" and a.statement.delivery.contract == accept.digest for a in answers)
         )
-    soft = _audited(ctx)
     shown = ", ".join(
         f"{s}:{'delivered' if d else 'WITHHELD'}" for s, d in zip(stakes, delivered, strict=True)
     )
+    if esc is not None:
+        withheld = [c for c, d in zip(contracts, delivered, strict=True) if not d]
+        ruled = _claim_withheld(ctx, esc, alice, withheld)
+        return _verdict(ctx, f"{shown}{ruled}")
+    soft = _audited(ctx)
     if all(delivered):
         seen = f"delivered on every contract ({shown})"
     elif not any(delivered):
@@ -262,6 +305,106 @@ def deliveries_by_stake(ctx: Context) -> Outcome:
     else:
         seen = f"withheld on some contracts: {shown}; no escrow, so no proof (SPEC 19.5)"
     return Outcome.info(seen + (f"; {soft.reason}" if soft is not None else ""))
+
+
+def _fund(ctx: Context, esc: escrow.EscrowTarget, alice: Party, bonds: int) -> None:
+    """Show the escrow Alice's and the target's Mandates (a faucet funds them on sight); both must
+    hold ``bonds``, or the contracts would wait unbonded (SKIP, saying how to fund them)."""
+    escrow.take(ctx, [], context=[*alice.setup, ctx.session.info.mandate], note="the Mandates", esc=esc)
+    for who, did in (("the suite's party", alice.did), ("the target", ctx.target)):
+        available, _ = escrow.balance(ctx, did, esc=esc)
+        if available < bonds:
+            raise CaseFailed(
+                f"the escrow at {ctx.session.escrow} holds {available} for {who}, the scenario needs "
+                f"{bonds} in bonds: fund it (reference escrow: a2a-coop escrow serve --conformance-faucet "
+                "AMOUNT)",
+                Level.SKIP,
+            )
+
+
+def _relay(
+    ctx: Context, esc: escrow.EscrowTarget, statements: Sequence[VerifiedStatement]
+) -> list[VerifiedStatement]:
+    """Pass the escrow's statements (or the suite's, for it to see them) on to the target, as an
+    initiator does (its own witness may have sent some already: a replay is no refusal); its answers."""
+    out: list[VerifiedStatement] = []
+    for vs in statements:
+        reply = ctx.exchange(vs.envelope, [esc.mandate], note=f"relayed: {escrow.summary(vs)}")
+        if reply.error is None:
+            out += ctx.verify_signed(reply.envelopes, what=f"its answer to the relayed {vs.body}")
+        elif reply.error.reason != "REPLAYED":
+            err = reply.error
+            raise CaseFailed(
+                f"the target refused the escrow's {vs.body}, which the reference verifier takes: "
+                f"{err.reason or err.status.name}: {err.metadata.get('detail', err.message)}"
+            )
+    return out
+
+
+def _bond(
+    ctx: Context, esc: escrow.EscrowTarget, alice: Party, chain: Sequence[VerifiedStatement]
+) -> list[VerifiedStatement]:
+    """Submit the contract to the escrow (ESC-004), relay its answer (Stamps, BondLocks) to the target,
+    and deliver Alice's item: what the target answered meanwhile (a Delivery once it is bonded)."""
+    signed = escrow.take(
+        ctx, chain, context=[*alice.setup, ctx.session.info.mandate], note="the contract (ESC-004)", esc=esc
+    )
+    answers = _relay(ctx, esc, signed)
+    accept = chain[-1]
+    ours = alice.sign(
+        "delivery",
+        commitment_pb2.Delivery(contract=accept.digest, item_index=0, artifact_digest=accept.digest),
+        audience=ctx.target,
+        negotiation_id=accept.header.negotiation_id,
+    )
+    answers += ctx.send(ours, note="our delivery")
+    escrow.take(ctx, [ours], note="our delivery, witnessed", esc=esc)
+    return answers
+
+
+def _ruling_on(claim: bytes) -> Callable[[VerifiedStatement], bool]:
+    return lambda vs: vs.body == "ruling" and vs.statement.ruling.claim == claim
+
+
+def _forfeit_for(claim: bytes) -> Callable[[VerifiedStatement], bool]:
+    return lambda vs: vs.body == "forfeit" and vs.statement.forfeit.cause == claim
+
+
+def _claim_withheld(
+    ctx: Context,
+    esc: escrow.EscrowTarget,
+    alice: Party,
+    withheld: Sequence[tuple[VerifiedStatement, int]],
+) -> str:
+    """Past the deadlines, claim each withheld item with the escrow, wait for its Ruling and Forfeit,
+    and relay them to the target; what came of it, for the verdict."""
+    if not withheld:
+        return ""
+    due = max(deadline for _, deadline in withheld)
+    time.sleep(max(0.0, (due - time.time() * 1000) / 1000) + 0.3)  # the escrow's clock is the wall's
+    alice.clock.now_ms = max(alice.clock.now_ms, int(time.time() * 1000))
+    claims = []
+    for accept, _ in withheld:
+        claim = alice.sign(
+            "breach_claim",
+            commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never delivered"),
+            audience=ctx.target,
+            negotiation_id=accept.header.negotiation_id,
+        )
+        stamps = escrow.take(ctx, [claim], note="our breach claim", esc=esc)
+        claims.append(claim)
+        _relay(ctx, esc, [claim, *stamps])
+    upheld = 0
+    for claim in claims:
+        ruling = escrow.wait_for(ctx, _ruling_on(claim.digest), what="a Ruling on our claim", esc=esc)
+        if ruling.statement.ruling.decision != commitment_pb2.RULING_DECISION_UPHOLD:
+            continue
+        upheld += 1
+        forfeit = escrow.wait_for(
+            ctx, _forfeit_for(claim.digest), what="the Forfeit of the target's bond", esc=esc
+        )
+        _relay(ctx, esc, [ruling, forfeit])
+    return f"; the escrow upheld {upheld} of {len(claims)} claims on what was withheld"
 
 
 @case(
