@@ -156,6 +156,9 @@ def test_reference_peer_passes_every_case(
     page = (out / "report.html").read_text()
     assert "<script" not in page and "env.signature-flipped" in page and "Audit findings" in page
     assert doc["signed"], "the recorder kept nothing the target signed"
+    # The reference peer is honest: the audit of everything it signed in a whole run finds nothing,
+    # not even a soft screen (a refusal of an offer under an untrusted escrow is no cartel sign).
+    assert doc["audit"] == [], doc["audit"]
 
 
 def test_reference_honest_agent_passes_every_case(tmp_path: Path) -> None:

@@ -839,22 +839,37 @@ def _settled_ratio(ev: Evidence, s: str, stmts: list[VerifiedStatement]) -> int 
     return None
 
 
-def _kinds(p: trade_pb2.Offer) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    return tuple(sorted(i.category for i in p.gives)), tuple(sorted(i.category for i in p.wants))
+def _kinds(p: trade_pb2.Offer) -> tuple[Any, ...]:
+    """What makes two offers the same kind of deal: the categories both ways and the terms a
+    counterparty cannot price in -- the escrow named (a peer takes only escrows it trusts, MND-015),
+    the currency, the revocation terms and exclusivity (an exclusive offer can collide with a live
+    contract, NEG-009). An offer under an escrow the subject does not trust is not an equally good
+    offer, however good its price."""
+    t = p.terms
+    return (
+        tuple(sorted(i.category for i in p.gives)),
+        tuple(sorted(i.category for i in p.wants)),
+        t.escrow,
+        t.currency,
+        t.revocation.SerializeToString(deterministic=True),
+        bool(p.exclusive_key),  # an exclusive offer may collide with a live contract (NEG-009)
+    )
 
 
 def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
     """Refusals of offers at least as good as offers of the same kind the subject took from others.
 
     Over the offers the subject answered (Accept or Reject), a Reject of an offer from X is
-    *discriminating* when the subject accepted, from some Y != X, an offer of the same categories
-    at a ratio no better in which it gave at least as much (so neither the price nor its mandate's
+    *discriminating* when the subject accepted, from some Y != X, an offer of the same kind (the
+    same categories, escrow, currency and revocation terms) at a ratio no better, in which it gave
+    at least as much and bonded at least as much (so neither the price, the terms nor its mandate's
     caps explain the refusal). Score: discriminating rejects / (rejects + 1), times the share of
     its accepted trades that went to the counterparties it favoured."""
     out = []
     for s in _subjects(ev, subject):
-        taken: list[tuple[str, int, tuple[Any, ...], VerifiedStatement, int]] = []
-        refused: list[tuple[str, int, tuple[Any, ...], VerifiedStatement, int]] = []
+        # (proposer, ratio, kind, answer, what the subject would give, the bond asked of the subject)
+        taken: list[tuple[str, int, tuple[Any, ...], VerifiedStatement, int, int]] = []
+        refused: list[tuple[str, int, tuple[Any, ...], VerifiedStatement, int, int]] = []
         for vs in ev.by_issuer.get(s, []):
             if vs.body not in ("accept", "reject"):
                 continue
@@ -862,14 +877,25 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
             if offer is None or offer.body not in _PROPOSALS:
                 continue
             p = proposal_of(offer)
-            row = (offer.issuer, ratio_permille(p), _kinds(p), vs, side_value(p, False))
+            row = (
+                offer.issuer,
+                ratio_permille(p),
+                _kinds(p),
+                vs,
+                side_value(p, False),
+                p.terms.audience_bond,
+            )
             (taken if vs.body == "accept" else refused).append(row)
         if not refused:
             continue
         favoured: set[str] = set()
         bad: list[VerifiedStatement] = []
-        for who, r, kinds, vs, gives in refused:
-            worse = [t for t in taken if t[0] != who and t[2] == kinds and t[1] <= r and t[4] >= gives]
+        for who, r, kinds, vs, gives, bond in refused:
+            worse = [
+                t
+                for t in taken
+                if t[0] != who and t[2] == kinds and t[1] <= r and t[4] >= gives and t[5] >= bond
+            ]
             if worse:
                 bad += [vs, worse[0][3]]
                 favoured |= {t[0] for t in worse}
