@@ -404,7 +404,11 @@ class Negotiation:
 
     def apply(self, vs: VerifiedStatement) -> State:
         """Advance the machine with a verified statement. Raises like :meth:`check`."""
-        event = self.check(vs)
+        return self.apply_checked(vs, self.check(vs))
+
+    def apply_checked(self, vs: VerifiedStatement, event: Event | None) -> State:
+        """:meth:`apply` with the event :meth:`check` returned for ``vs``, nothing having changed
+        since (classifying a statement is the costliest part of applying it: do it once)."""
         if self.state in BARGAINING_STATES and self._state_at(vs.header.issued_at_ms) is S.EXPIRED:
             self._move(E.EXPIRE, b"")
         self._record(vs, event)
@@ -727,17 +731,25 @@ class Negotiations:
             self._check_exclusive(neg)
         return event
 
-    def apply(self, vs: VerifiedStatement) -> Negotiation:
-        """Route ``vs`` to its negotiation (opening one for an Offer) and advance it."""
+    def apply(
+        self, vs: VerifiedStatement, *, checked: bool = False, event: Event | None = None
+    ) -> Negotiation:
+        """Route ``vs`` to its negotiation (opening one for an Offer) and advance it.
+
+        ``checked``: ``event`` is what :meth:`check` returned for ``vs``, nothing having changed
+        since, so ``vs`` is not classified again (the verifier's check-then-commit).
+        """
         nid = vs.header.negotiation_id
         if not self._held(nid):
             neg = Negotiation(vs, self._stamps)  # raises UnknownNegotiation unless vs is an opening Offer
             self.by_id[nid] = neg
             return neg
         neg = self.by_id[nid]
-        if neg.check(vs) is E.ACCEPT:
-            self._check_exclusive(neg)
-        neg.apply(vs)
+        if not checked:
+            event = neg.check(vs)
+            if event is E.ACCEPT:
+                self._check_exclusive(neg)
+        neg.apply_checked(vs, event)
         c = neg.contract
         if c is not None and vs.digest in c.pending:
             self._pending[vs.digest] = nid
