@@ -278,9 +278,9 @@ class Verifier:
         neg = self.negotiations.find(delivery.header.negotiation_id)
         c = neg.contract if neg is not None else None
         index = delivery.statement.delivery.item_index
-        if c is None or delivery.issuer not in c.parties or index >= len(c.gives(delivery.issuer)):
+        if c is None or delivery.issuer not in c.parties or index >= len(c.items(delivery.issuer)):
             return None
-        return c.gives(delivery.issuer)[index].deadline_ms
+        return c.items(delivery.issuer)[index].deadline_ms
 
     def _escrow_of(self, vs: VerifiedStatement) -> str:
         """The escrow of the contract ``vs`` belongs to (or would form, for an Accept), if any."""
