@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
-from a2a_coop.protocol.errors import MandateViolation
+from a2a_coop.protocol.envelope import Envelope
+from a2a_coop.protocol.errors import MandateViolation, SignatureInvalid
 from a2a_coop.protocol.mandate import side_value
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import verify_statement
@@ -225,6 +226,35 @@ def test_exchange_answers_an_offer_with_mandate_then_accept_and_acks_a_receipt(c
     ack = pb.exchange(receipt.envelope, pa.send_context())
     assert [verify_statement(a).body for a in ack] == ["ack"]
     assert verify_statement(ack[0]).statement.ack.statement == receipt.digest
+
+
+def test_on_replies_skips_a_held_statement_before_its_signature_whatever_that_signature(
+    clock: FixedClock,
+) -> None:
+    """Bob's mandate comes with each of his answers: Alice, who holds it, skips it without verifying
+    it again -- also when it comes with another (here, a forged) signature, which she neither keeps
+    nor acts on. A statement she does not hold with that forged signature is still refused."""
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    pa, pb = make_peer(alice, clock), make_peer(bob, clock)
+    offer = pa.propose(pb.did, alice.proposal())
+    answers = pb.exchange(offer.envelope, pa.send_context())
+    assert answers[0] == pb.mandate_vs.envelope
+    pa.on_replies(answers)
+    held = dict(pa.verifier.statements)
+
+    def forged(envelope: bytes) -> bytes:
+        env = Envelope.FromString(envelope)
+        env.signatures[0].sig = bytes(64)
+        return env.SerializeToString(deterministic=True)
+
+    accepted = pa.verifier.accepted
+    assert pa.on_replies([forged(pb.mandate_vs.envelope), pb.mandate_vs.envelope]) == []
+    assert pa.verifier.accepted == accepted
+    assert dict(pa.verifier.statements) == held  # the envelope kept is the one first verified
+    assert pa.verifier.statements[pb.mandate_vs.digest].envelope == pb.mandate_vs.envelope
+    fresh = pb.propose(pa.did, bob.proposal())
+    with pytest.raises(SignatureInvalid):
+        pa.on_replies([forged(fresh.envelope)])
 
 
 @dataclass

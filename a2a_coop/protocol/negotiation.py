@@ -41,7 +41,7 @@ legal, then signs, then applies it (:meth:`Negotiation.apply`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
@@ -234,7 +234,7 @@ PRECEDENCE: Final = (
 )
 
 
-def _side_value(items: list[trade_pb2.Item]) -> int:
+def _side_value(items: Sequence[trade_pb2.Item]) -> int:
     return sum(item.value for item in items)
 
 
@@ -264,6 +264,22 @@ class Contract:
     pending_claims: dict[bytes, tuple[str, int]] = field(default_factory=dict)
     lapsed: bool = False
 
+    # Read once from the signed statements, which never change: the checks ask for these often.
+    proposer: str = field(init=False)  # signed the accepted Offer/Counter
+    acceptor: str = field(init=False)  # signed the Accept
+    parties: tuple[str, str] = field(init=False)
+    escrow: str = field(init=False)  # the contract's arbiter (terms.escrow); empty when the terms name none
+    _gives: tuple[trade_pb2.Item, ...] = field(init=False, repr=False)  # what the proposer owes
+    _wants: tuple[trade_pb2.Item, ...] = field(init=False, repr=False)  # what the acceptor owes
+    _owed: frozenset[tuple[str, int]] = field(init=False, repr=False)  # every (party, item_index)
+
+    def __post_init__(self) -> None:
+        self.proposer, self.acceptor = self.offer.issuer, self.accept.issuer
+        self.parties = (self.proposer, self.acceptor)
+        self.escrow = self.proposal.terms.escrow
+        self._gives, self._wants = tuple(self.proposal.gives), tuple(self.proposal.wants)
+        self._owed = frozenset((p, i) for p in self.parties for i in range(len(self.items(p))))
+
     @property
     def delivered(self) -> set[tuple[str, int]]:
         """``(deliverer, item_index)`` of every item delivered at least once."""
@@ -273,29 +289,16 @@ class Contract:
     def id(self) -> bytes:
         return self.accept.digest
 
-    @property
-    def proposer(self) -> str:
-        return self.offer.issuer
-
-    @property
-    def acceptor(self) -> str:
-        return self.accept.issuer
-
-    @property
-    def parties(self) -> tuple[str, str]:
-        return self.proposer, self.acceptor
-
-    @property
-    def escrow(self) -> str:
-        """The contract's arbiter (terms.escrow); empty when the terms name none."""
-        return self.proposal.terms.escrow
-
     def other(self, party: str) -> str:
         return self.acceptor if party == self.proposer else self.proposer
 
+    def items(self, party: str) -> tuple[trade_pb2.Item, ...]:
+        """The items ``party`` owes under the contract (read-only; :meth:`gives` for a list)."""
+        return self._gives if party == self.proposer else self._wants
+
     def gives(self, party: str) -> list[trade_pb2.Item]:
         """The items ``party`` owes under the contract."""
-        return list(self.proposal.gives if party == self.proposer else self.proposal.wants)
+        return list(self.items(party))
 
     def bond(self, party: str) -> int:
         t = self.proposal.terms
@@ -303,7 +306,7 @@ class Contract:
 
     def value_given(self, party: str) -> int:
         """What ``party`` puts at stake: its items' declared value plus its bond (MND-004)."""
-        return _side_value(self.gives(party)) + self.bond(party)
+        return _side_value(self.items(party)) + self.bond(party)
 
     @property
     def bonds_required(self) -> dict[str, int]:
@@ -316,16 +319,15 @@ class Contract:
 
     @property
     def last_deadline_ms(self) -> int:
-        return max(i.deadline_ms for p in self.parties for i in self.gives(p))
+        return max(i.deadline_ms for p in self.parties for i in self.items(p))
 
     @property
     def response_window_ms(self) -> int:
         return self.proposal.terms.response_window_ms or DEFAULT_RESPONSE_WINDOW_MS
 
     def all_receipted(self, extra: tuple[str, int] | None = None) -> bool:
-        owed = {(p, i) for p in self.parties for i in range(len(self.gives(p)))}
         done = self.receipted if extra is None else self.receipted | {extra}
-        return owed <= done
+        return self._owed <= done
 
 
 def proposal_of(vs: VerifiedStatement) -> trade_pb2.Offer:
@@ -404,7 +406,11 @@ class Negotiation:
 
     def apply(self, vs: VerifiedStatement) -> State:
         """Advance the machine with a verified statement. Raises like :meth:`check`."""
-        event = self.check(vs)
+        return self.apply_checked(vs, self.check(vs))
+
+    def apply_checked(self, vs: VerifiedStatement, event: Event | None) -> State:
+        """:meth:`apply` with the event :meth:`check` returned for ``vs``, nothing having changed
+        since (classifying a statement is the costliest part of applying it: do it once)."""
         if self.state in BARGAINING_STATES and self._state_at(vs.header.issued_at_ms) is S.EXPIRED:
             self._move(E.EXPIRE, b"")
         self._record(vs, event)
@@ -491,7 +497,7 @@ class Negotiation:
             if vs.header.audience != c.other(issuer):
                 raise WrongParty("a delivery is addressed to the other party", requirement="NEG-008")
             idx = vs.statement.delivery.item_index
-            if idx >= len(c.gives(issuer)):
+            if idx >= len(c.items(issuer)):
                 raise BodyInvalid(f"item_index {idx} out of range", requirement="NEG-008")
             if state is S.ACCEPTED and not c.bonded:
                 raise IllegalTransition("deliveries start once every bond is locked", requirement="NEG-012")
@@ -502,7 +508,7 @@ class Negotiation:
                     "a breach claim needs an arbiter: these terms name no escrow", requirement="CMT-005"
                 )
             idx = vs.statement.breach_claim.item_index
-            items = c.gives(c.other(issuer))
+            items = c.items(c.other(issuer))
             if idx >= len(items):
                 raise BodyInvalid(f"item_index {idx} out of range", requirement="NEG-008")
             if vs.header.issued_at_ms <= items[idx].deadline_ms:
@@ -526,7 +532,7 @@ class Negotiation:
         """CMT-005: a claim counts only if stamped after the item's deadline and within the claim window."""
         if vs.body != "breach_claim":
             return True
-        deadline = c.gives(c.other(vs.issuer))[vs.statement.breach_claim.item_index].deadline_ms
+        deadline = c.items(c.other(vs.issuer))[vs.statement.breach_claim.item_index].deadline_ms
         return deadline < stamped_ms <= deadline + CLAIM_WINDOW_MS
 
     @staticmethod
@@ -727,17 +733,25 @@ class Negotiations:
             self._check_exclusive(neg)
         return event
 
-    def apply(self, vs: VerifiedStatement) -> Negotiation:
-        """Route ``vs`` to its negotiation (opening one for an Offer) and advance it."""
+    def apply(
+        self, vs: VerifiedStatement, *, checked: bool = False, event: Event | None = None
+    ) -> Negotiation:
+        """Route ``vs`` to its negotiation (opening one for an Offer) and advance it.
+
+        ``checked``: ``event`` is what :meth:`check` returned for ``vs``, nothing having changed
+        since, so ``vs`` is not classified again (the verifier's check-then-commit).
+        """
         nid = vs.header.negotiation_id
         if not self._held(nid):
             neg = Negotiation(vs, self._stamps)  # raises UnknownNegotiation unless vs is an opening Offer
             self.by_id[nid] = neg
             return neg
         neg = self.by_id[nid]
-        if neg.check(vs) is E.ACCEPT:
-            self._check_exclusive(neg)
-        neg.apply(vs)
+        if not checked:
+            event = neg.check(vs)
+            if event is E.ACCEPT:
+                self._check_exclusive(neg)
+        neg.apply_checked(vs, event)
         c = neg.contract
         if c is not None and vs.digest in c.pending:
             self._pending[vs.digest] = nid

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Any, Final, NamedTuple
 
 from google.protobuf.message import DecodeError
@@ -112,6 +113,10 @@ class VerifiedStatement(NamedTuple):
         """The body's protobuf message (an Offer, a Receipt, ...)."""
         return getattr(self.statement, self.body)
 
+
+# The same two properties as C-level getters (no Python frame): every check reads them several times.
+VerifiedStatement.header = property(attrgetter("statement.header"), doc="The statement's header.")  # type: ignore[assignment]
+VerifiedStatement.issuer = property(attrgetter("statement.header.issuer"), doc="The header's issuer.")  # type: ignore[assignment]
 
 # tuple.__new__ builds a VerifiedStatement without the NamedTuple's Python-level __new__ (hot path).
 _new_verified_statement: Callable[

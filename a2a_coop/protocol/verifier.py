@@ -87,6 +87,8 @@ class Verifier:
         self.exposure = ExposureBook(mandate_of)
         self.bound: dict[str, set[str]] = {}  # key -> principals it accepted a mandate from (KEY-007)
         self._attested: set[tuple[str, bytes]] = set()
+        # The statement the last successful check passed and the negotiation event it found.
+        self._checked: tuple[VerifiedStatement, Event | None] | None = None
 
     # -- public API ---------------------------------------------------------------
 
@@ -120,7 +122,11 @@ class Verifier:
         """:meth:`accept` for a statement already through :func:`verify_statement` (no second
         signature check when a caller needed the decoded statement first)."""
         self.check(vs, now_ms, ours=ours, received_ms=received_ms)
-        self._commit(vs)
+        checked, self._checked = self._checked, None
+        if checked is not None and checked[0] is vs:  # the event check just found: not classified again
+            self._commit(vs, checked=True, event=checked[1])
+        else:
+            self._commit(vs)
         return vs
 
     def accept_as_witness(self, vs: VerifiedStatement, escrow: str, stamped_ms: int) -> VerifiedStatement:
@@ -161,6 +167,7 @@ class Verifier:
         or replayed from our journal; it may be addressed to someone else.
         ``received_ms``: ``vs`` came live as context, at this clock (TIM-006 only).
         """
+        self._checked = None
         h = vs.header
         me = self.me
         if me is not None and h.audience and h.audience != me and not (ours and h.issuer == me):
@@ -183,6 +190,8 @@ class Verifier:
             self._check_attestation(vs)
         elif vs.body == "key_revocation":
             self._check_revocation_authority(vs)
+        # Kept for accept_statement, which commits vs right after this check (nothing changes between).
+        self._checked = (vs, neg_event)
 
     # -- bounded memory (a2a_coop.protocol.archive) ----------------------------------
 
@@ -269,9 +278,9 @@ class Verifier:
         neg = self.negotiations.find(delivery.header.negotiation_id)
         c = neg.contract if neg is not None else None
         index = delivery.statement.delivery.item_index
-        if c is None or delivery.issuer not in c.parties or index >= len(c.gives(delivery.issuer)):
+        if c is None or delivery.issuer not in c.parties or index >= len(c.items(delivery.issuer)):
             return None
-        return c.gives(delivery.issuer)[index].deadline_ms
+        return c.items(delivery.issuer)[index].deadline_ms
 
     def _escrow_of(self, vs: VerifiedStatement) -> str:
         """The escrow of the contract ``vs`` belongs to (or would form, for an Accept), if any."""
@@ -377,7 +386,8 @@ class Verifier:
 
     # -- commit -------------------------------------------------------------------
 
-    def _commit(self, vs: VerifiedStatement) -> None:
+    def _commit(self, vs: VerifiedStatement, *, checked: bool = False, event: Event | None = None) -> None:
+        """Record ``vs``. ``checked``: :meth:`_check` just returned ``event`` for it."""
         h = vs.header
         self.statements[vs.digest] = vs
         self.accepted += 1
@@ -412,7 +422,7 @@ class Verifier:
         if h.negotiation_id:
             neg = self.negotiations.by_id.get(h.negotiation_id)
             before = (neg.state, neg.outstanding.digest) if neg is not None else None
-            neg = self.negotiations.apply(vs)
+            neg = self.negotiations.apply(vs, checked=checked, event=event)
             self._track_exposure(vs, neg, before)
 
     def _track_activation(self, neg: Negotiation) -> None:

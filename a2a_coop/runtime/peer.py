@@ -464,6 +464,8 @@ class Peer:
             changed = False  # a refusal before anything was accepted changed nothing (ERR-003)
             try:
                 for env in envelopes:
+                    if self._held_in_memory(env):
+                        continue  # as a Replayed one is: e.g. their mandate, re-sent with every answer
                     try:
                         vs = self.verifier.accept(env, now)
                     except Replayed:
@@ -538,6 +540,19 @@ class Peer:
             # Journaled so that a restart can still verify what depends on it (a counterparty's or an
             # escrow's mandate); held, not answered, so it gets no idempotency entry.
             self.journal.record_incoming(vs, [], at_ms=self.clock(), answered=False)
+
+    def _held_in_memory(self, envelope: bytes) -> bool:
+        """Whether we already hold, in memory, the statement ``envelope`` carries: then it needs no
+        second signature check. Its digest covers the payload type and the payload, not the signature,
+        so a held digest means these exact payload bytes were verified and accepted before. Another
+        signature over them (valid, or not) is never checked, but nothing of ``envelope`` is kept,
+        journaled or answered either: the statement we act on is the one we hold, with the signature
+        we verified, as for a Replayed refusal. A malformed envelope raises as :meth:`accept` would
+        (the same first checks, ENV-004/008/009). A statement only the archive holds takes the full
+        path, which refuses it as Replayed: no journal read for every new statement."""
+        env = decode_envelope(envelope)
+        digest = statement_digest(env.payload, env.payload_type)
+        return dict.__contains__(self.verifier.statements, digest)
 
     def _react(self, vs: VerifiedStatement, *, ack: bool) -> list[VerifiedStatement]:
         """Our statements in answer to ``vs`` (already accepted): the strategy's, guarded."""
