@@ -357,3 +357,33 @@ def test_average_precision_and_thresholds() -> None:
     scored = [(0.9, True), (0.6, True), (0.5, False), (0.1, False)]
     assert audit_eval.best_threshold(scored) == 0.6
     assert audit_eval.prf(scored, 0.6) == (1.0, 1.0, 1.0)
+
+
+def _cartel_market(
+    *, insider_exclusive: bool, outsider_exclusive: bool
+) -> tuple[Party, list[VerifiedStatement]]:
+    """S takes two of insider Y's offers (code review for copy editing at par) and refuses outsider
+    X's equally priced offer of the same items; who used an exclusive key is the parameter."""
+    clock = FixedClock()
+    s, y, x = Party("cartel-s", clock), Party("cartel-y", clock), Party("cartel-x", clock)
+    held: list[VerifiedStatement] = [*map(verify_statement, [*s.setup, *y.setup, *x.setup])]
+    for i in range(2):
+        key = derive(f"cartel-key-{i}", 8) if insider_exclusive else b""
+        offer = y.offer(s, y.proposal(exclusive_key=key))
+        held += [offer, s.accept(offer)]
+        clock.advance(1_000)
+    outside = x.offer(s, x.proposal(exclusive_key=derive("cartel-x-key", 8) if outsider_exclusive else b""))
+    held += [outside, s.reject(outside, "insiders only")]
+    return s, held
+
+
+def test_the_cartel_screen_compares_offers_by_what_they_ask_of_the_subject() -> None:
+    """A refusal of a plain offer while taking exclusive ones is discriminating (an exclusive offer asks
+    more of its acceptor: insiders cannot hide behind exclusive keys); a refusal of an exclusive offer
+    while taking plain ones is not (it may collide with a live contract, NEG-009)."""
+    s, held = _cartel_market(insider_exclusive=True, outsider_exclusive=False)
+    assert [f.kind for f in audit.audit(held, subject=s.did) if f.kind == "cartel"] == ["cartel"]
+    s, held = _cartel_market(insider_exclusive=False, outsider_exclusive=True)
+    assert not [f for f in audit.audit(held, subject=s.did) if f.kind == "cartel"]
+    s, held = _cartel_market(insider_exclusive=False, outsider_exclusive=False)
+    assert [f.kind for f in audit.audit(held, subject=s.did) if f.kind == "cartel"] == ["cartel"]

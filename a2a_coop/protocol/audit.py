@@ -842,9 +842,9 @@ def _settled_ratio(ev: Evidence, s: str, stmts: list[VerifiedStatement]) -> int 
 def _kinds(p: trade_pb2.Offer) -> tuple[Any, ...]:
     """What makes two offers the same kind of deal: the categories both ways and the terms a
     counterparty cannot price in -- the escrow named (a peer takes only escrows it trusts, MND-015),
-    the currency, the revocation terms and exclusivity (an exclusive offer can collide with a live
-    contract, NEG-009). An offer under an escrow the subject does not trust is not an equally good
-    offer, however good its price."""
+    the currency and the revocation terms. An offer under an escrow the subject does not trust is not
+    an equally good offer, however good its price. (Exclusivity is an order, not a kind: see
+    :func:`cartel_scores`.)"""
     t = p.terms
     return (
         tuple(sorted(i.category for i in p.gives)),
@@ -852,7 +852,6 @@ def _kinds(p: trade_pb2.Offer) -> tuple[Any, ...]:
         t.escrow,
         t.currency,
         t.revocation.SerializeToString(deterministic=True),
-        bool(p.exclusive_key),  # an exclusive offer may collide with a live contract (NEG-009)
     )
 
 
@@ -867,9 +866,9 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
     its accepted trades that went to the counterparties it favoured."""
     out = []
     for s in _subjects(ev, subject):
-        # (proposer, ratio, kind, answer, what the subject would give, the bond asked of the subject)
-        taken: list[tuple[str, int, tuple[Any, ...], VerifiedStatement, int, int]] = []
-        refused: list[tuple[str, int, tuple[Any, ...], VerifiedStatement, int, int]] = []
+        # (proposer, ratio, kind, answer, what the subject would give, the bond asked of it, exclusive)
+        taken: list[tuple[str, int, tuple[Any, ...], VerifiedStatement, int, int, bool]] = []
+        refused: list[tuple[str, int, tuple[Any, ...], VerifiedStatement, int, int, bool]] = []
         for vs in ev.by_issuer.get(s, []):
             if vs.body not in ("accept", "reject"):
                 continue
@@ -884,17 +883,27 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
                 vs,
                 side_value(p, False),
                 p.terms.audience_bond,
+                bool(p.exclusive_key),
             )
             (taken if vs.body == "accept" else refused).append(row)
         if not refused:
             continue
         favoured: set[str] = set()
         bad: list[VerifiedStatement] = []
-        for who, r, kinds, vs, gives, bond in refused:
+        for who, r, kinds, vs, gives, bond, exclusive in refused:
+            # An exclusive offer asks more of its acceptor (it may collide with a live contract,
+            # NEG-009): a plain offer refused while exclusive ones were taken is discriminating,
+            # an exclusive one refused while plain ones were taken is not -- insiders cannot hide
+            # behind exclusive keys, and an honest exclusive-key conflict is no cartel sign.
             worse = [
                 t
                 for t in taken
-                if t[0] != who and t[2] == kinds and t[1] <= r and t[4] >= gives and t[5] >= bond
+                if t[0] != who
+                and t[2] == kinds
+                and t[1] <= r
+                and t[4] >= gives
+                and t[5] >= bond
+                and t[6] >= exclusive
             ]
             if worse:
                 bad += [vs, worse[0][3]]
