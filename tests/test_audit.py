@@ -387,3 +387,29 @@ def test_the_cartel_screen_compares_offers_by_what_they_ask_of_the_subject() -> 
     assert not [f for f in audit.audit(held, subject=s.did) if f.kind == "cartel"]
     s, held = _cartel_market(insider_exclusive=False, outsider_exclusive=False)
     assert [f.kind for f in audit.audit(held, subject=s.did) if f.kind == "cartel"] == ["cartel"]
+
+
+def test_the_cartel_screen_does_not_let_insiders_hide_behind_their_own_escrow() -> None:
+    """Insiders always name escrow E2; the outsider names E1, an escrow the subject also accepted an offer
+    under: the refusal is discriminating (the escrow is a condition -- one the subject uses -- not a kind
+    matched by equality). An outsider naming an escrow the subject never used is no equally good offer."""
+    clock = FixedClock()
+    s, y, z, x = (Party(f"cartel-esc-{n}", clock) for n in "syzx")
+    held: list[VerifiedStatement] = [*map(verify_statement, [*s.setup, *y.setup, *z.setup, *x.setup])]
+    e1, e2, e3 = (Party(f"cartel-escrow-{i}", clock).did for i in range(3))
+    for _ in range(2):
+        offer = y.offer(s, y.proposal(escrow=e2))
+        held += [offer, s.accept(offer)]
+        clock.advance(1_000)
+    # An offer of another kind under E1, taken from a third party: the subject uses E1 too.
+    other = [service("translation", value=500, deadline_ms=clock.now_ms + DAY_MS)]
+    elsewhere = z.offer(s, z.proposal(escrow=e1, gives=other))
+    held += [elsewhere, s.accept(elsewhere)]
+    clock.advance(1_000)
+    base = list(held)
+    outside = x.offer(s, x.proposal(escrow=e1))
+    held += [outside, s.reject(outside, "insiders only")]
+    assert [f.kind for f in audit.audit(held, subject=s.did) if f.kind == "cartel"] == ["cartel"]
+    untrusted = x.offer(s, x.proposal(escrow=e3))
+    held = [*base, untrusted, s.reject(untrusted, "unknown escrow")]
+    assert not [f for f in audit.audit(held, subject=s.did) if f.kind == "cartel"]

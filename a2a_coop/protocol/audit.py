@@ -841,15 +841,12 @@ def _settled_ratio(ev: Evidence, s: str, stmts: list[VerifiedStatement]) -> int 
 
 def _kinds(p: trade_pb2.Offer) -> tuple[Any, ...]:
     """What makes two offers the same kind of deal: the categories both ways and the terms a
-    counterparty cannot price in -- the escrow named (a peer takes only escrows it trusts, MND-015),
-    the currency and the revocation terms. An offer under an escrow the subject does not trust is not
-    an equally good offer, however good its price. (Exclusivity is an order, not a kind: see
-    :func:`cartel_scores`.)"""
+    counterparty cannot price in -- the currency and the revocation terms. (The escrow named is a
+    condition, not a kind, and exclusivity an order: see :func:`cartel_scores`.)"""
     t = p.terms
     return (
         tuple(sorted(i.category for i in p.gives)),
         tuple(sorted(i.category for i in p.wants)),
-        t.escrow,
         t.currency,
         t.revocation.SerializeToString(deterministic=True),
     )
@@ -860,15 +857,20 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
 
     Over the offers the subject answered (Accept or Reject), a Reject of an offer from X is
     *discriminating* when the subject accepted, from some Y != X, an offer of the same kind (the
-    same categories, escrow, currency and revocation terms) at a ratio no better, in which it gave
-    at least as much and bonded at least as much (so neither the price, the terms nor its mandate's
-    caps explain the refusal). Score: discriminating rejects / (rejects + 1), times the share of
-    its accepted trades that went to the counterparties it favoured."""
+    same categories, currency and revocation terms) at a ratio no better, in which it gave at least
+    as much and bonded at least as much (so neither the price, the terms nor its mandate's caps
+    explain the refusal), and X's offer named an escrow the subject has accepted an offer under
+    (from anyone). A peer takes only escrows it trusts (MND-015), so an offer under an escrow it
+    never used is no equally good offer, however good its price; but the insiders' choice of escrow
+    is theirs, and matching escrows by equality would let a cartel that always names its own escrow
+    make every outside offer incomparable. Score: discriminating rejects / (rejects + 1), times the
+    share of its accepted trades that went to the counterparties it favoured."""
     out = []
     for s in _subjects(ev, subject):
-        # (proposer, ratio, kind, answer, what the subject would give, the bond asked of it, exclusive)
-        taken: list[tuple[str, int, tuple[Any, ...], VerifiedStatement, int, int, bool]] = []
-        refused: list[tuple[str, int, tuple[Any, ...], VerifiedStatement, int, int, bool]] = []
+        # (proposer, ratio, kind, answer, what the subject would give, the bond asked of it, exclusive,
+        # escrow)
+        taken: list[tuple[str, int, tuple[Any, ...], VerifiedStatement, int, int, bool, str]] = []
+        refused: list[tuple[str, int, tuple[Any, ...], VerifiedStatement, int, int, bool, str]] = []
         for vs in ev.by_issuer.get(s, []):
             if vs.body not in ("accept", "reject"):
                 continue
@@ -884,13 +886,17 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
                 side_value(p, False),
                 p.terms.audience_bond,
                 bool(p.exclusive_key),
+                p.terms.escrow,
             )
             (taken if vs.body == "accept" else refused).append(row)
         if not refused:
             continue
+        trusted = {t[7] for t in taken}
         favoured: set[str] = set()
         bad: list[VerifiedStatement] = []
-        for who, r, kinds, vs, gives, bond, exclusive in refused:
+        for who, r, kinds, vs, gives, bond, exclusive, escrow in refused:
+            if escrow not in trusted:
+                continue
             # An exclusive offer asks more of its acceptor (it may collide with a live contract,
             # NEG-009): a plain offer refused while exclusive ones were taken is discriminating,
             # an exclusive one refused while plain ones were taken is not -- insiders cannot hide
