@@ -35,6 +35,12 @@ def _escrow_case(case_id: str, title: str, *requirements: str) -> Callable[[Runn
     return case(case_id, title, *requirements, role=Role.ESCROW, capability=Capability.ESCROW)
 
 
+def _refuses(ctx: Context, envelopes: Sequence[bytes], code: str, *, what: str) -> Outcome:
+    """Submit ``envelopes`` alone; the escrow must refuse ``what`` with ``code`` and its gRPC status."""
+    ctx.expect_rejection(esc_target.submit(ctx, envelopes, note=what), code, what=what)
+    return Outcome.passed(f"refused {what}: {code}")
+
+
 def _stamp_names(stamps: Sequence[VerifiedStatement], digests: Sequence[bytes]) -> bool:
     named = {bytes(d) for s in stamps for d in s.statement.stamp.statements}
     return all(d in named for d in digests)
@@ -207,9 +213,9 @@ def future_evidence(ctx: Context) -> Outcome:
     d = esc_target.deal(
         ctx, offer_at_ms=now + 10 * _MIN, accept_at_ms=now + 10 * _MIN + 1000, submit_now=False
     )
-    reply = esc_target.submit(ctx, [*d.setup, d.offer.envelope], note="an Offer from the future")
-    ctx.expect_rejection(reply, "ISSUED_IN_FUTURE", what="an Offer dated 10 minutes ahead")
-    return Outcome.passed("refused ISSUED_IN_FUTURE")
+    return _refuses(
+        ctx, [*d.setup, d.offer.envelope], "ISSUED_IN_FUTURE", what="an Offer dated 10 minutes ahead"
+    )
 
 
 @_escrow_case(
@@ -220,11 +226,8 @@ def future_evidence(ctx: Context) -> Outcome:
 def claim_early(ctx: Context) -> Outcome:
     """A contract due tomorrow; Alice claims now: the escrow must refuse to stamp it."""
     d = esc_target.deal(ctx)
-    reply = esc_target.submit(
-        ctx, [esc_target.claim(d, d.alice).envelope], note="a claim before the deadline"
-    )
-    ctx.expect_rejection(reply, "ILLEGAL_TRANSITION", what="a claim before the item's deadline")
-    return Outcome.passed("refused a claim before the deadline")
+    claim = esc_target.claim(d, d.alice).envelope
+    return _refuses(ctx, [claim], "ILLEGAL_TRANSITION", what="a claim before the item's deadline")
 
 
 @_escrow_case(
@@ -239,9 +242,8 @@ def claim_without_escrow(ctx: Context) -> Outcome:
     d = esc_target.deal(ctx, escrow="", deadline_ms=now - 5_000, submit_now=False)
     # Dated before the deadline, the contract is a plain one; submitting it is evidence like any other.
     d.signed = esc_target.take(ctx, [d.offer, d.accept], context=d.setup, note="a contract without escrow")
-    reply = esc_target.submit(ctx, [esc_target.claim(d, d.alice).envelope], note="a claim without escrow")
-    ctx.expect_rejection(reply, "ILLEGAL_TRANSITION", what="a claim under terms without an escrow")
-    return Outcome.passed("refused ILLEGAL_TRANSITION")
+    claim = esc_target.claim(d, d.alice).envelope
+    return _refuses(ctx, [claim], "ILLEGAL_TRANSITION", what="a claim under terms without an escrow")
 
 
 def _past_due(ctx: Context, **kw: object) -> esc_target.Deal:
@@ -401,12 +403,7 @@ def bondlock_by_party(ctx: Context) -> Outcome:
         commitment_pb2.BondLock(contract=d.accept.digest, party=d.alice.did, amount=1),
         negotiation_id=d.nid,
     )
-    ctx.expect_rejection(
-        esc_target.submit(ctx, [lock.envelope], note="a party's BondLock"),
-        "WRONG_PARTY",
-        what="a BondLock by a party",
-    )
-    return Outcome.passed("refused WRONG_PARTY")
+    return _refuses(ctx, [lock.envelope], "WRONG_PARTY", what="a BondLock by a party")
 
 
 @_escrow_case(
@@ -417,11 +414,8 @@ def bondlock_by_party(ctx: Context) -> Outcome:
 def revoke_not_allowed(ctx: Context) -> Outcome:
     """A contract whose terms do not allow revocation; Bob revokes: refused."""
     d = esc_target.deal(ctx)
-    reply = esc_target.submit(
-        ctx, [esc_target.revoke(d, d.bob).envelope], note="a Revoke the terms do not allow"
-    )
-    ctx.expect_rejection(reply, "REVOCATION_NOT_ALLOWED", what="a Revoke under terms without revocation")
-    return Outcome.passed("refused REVOCATION_NOT_ALLOWED")
+    revoke = esc_target.revoke(d, d.bob).envelope
+    return _refuses(ctx, [revoke], "REVOCATION_NOT_ALLOWED", what="a Revoke under terms without revocation")
 
 
 @_escrow_case(
