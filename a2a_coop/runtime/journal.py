@@ -74,6 +74,17 @@ fails. The ``record_*`` methods stage and wait in one call. A Journal may be
 used from several threads: one transaction or read at a time holds the
 connection (reads never see a transaction half done).
 
+Reads of what is not there. A peer that forgets finished negotiations asks its journal, for every
+new statement, whether it holds one with that (issuer, nonce) (replay protection), that digest, or that
+negotiation -- and for a new statement the answer is always no. A writing journal keeps a Bloom filter
+(:class:`_Holds`) over the digests, (issuer, nonce) pairs and negotiation ids of its rows, fed as rows are
+inserted and built from the file at open: "not held" is then certain without a query (a filter has no
+false negatives for rows this journal wrote or found at open, and one writer per file means there are no
+others), and only a "maybe" reads SQLite. Its hash is keyed with a random key per open, so no peer can
+choose statements that collide in it; it doubles (rebuilt from the file) as rows accumulate, keeping
+false positives -- which cost a query, never a wrong answer -- near 1%. A journal opened with
+``lock=False`` (another process may write) has no filter and always asks SQLite.
+
 Why the errors are not :class:`~a2a_coop.protocol.errors.CoopError`: a CoopError is
 protocol vocabulary, a SPEC code that travels to the peer. A journal failure is
 a local fault of this process (a bug that tried to equivocate, a damaged or
@@ -84,6 +95,7 @@ about; the right reaction is to stop signing, not to answer with an error code.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import sqlite3
 import threading
@@ -222,6 +234,78 @@ class Ticket:
         self.error: BaseException | None = None
 
 
+_HOLDS_MIN_BITS_LOG2: Final = 16
+_HOLDS_BITS_PER_KEY: Final = 12  # with 4 probes: about 0.6% false positives at capacity
+_HOLDS_PROBES: Final = 4
+_HOLDS_SCAN: Final = (
+    "SELECT s.digest, i.did, s.nonce, s.negotiation_id FROM statements s JOIN issuers i ON i.id = s.issuer"
+)
+
+
+class _Holds:
+    """A Bloom filter over the journal's keys (see the module docstring): :meth:`may_hold` False means
+    certainly not held. Thread-safe enough for its use: a reader racing an insert sees the row's bits
+    either set (a query follows) or not yet set, when the row is not committed either."""
+
+    __slots__ = ("_bits", "_key", "_log2", "_mask", "keys")
+
+    def __init__(self, expected_keys: int) -> None:
+        self._key = os.urandom(16)
+        self._log2 = max(_HOLDS_MIN_BITS_LOG2, (expected_keys * 2 * _HOLDS_BITS_PER_KEY).bit_length())
+        self._mask = (1 << self._log2) - 1
+        self._bits = bytearray(1 << (self._log2 - 3))
+        self.keys = 0  # distinct keys added (as far as the filter can tell)
+
+    @property
+    def full(self) -> bool:
+        return self.keys * _HOLDS_BITS_PER_KEY > 1 << self._log2
+
+    def _probes(self, key: bytes) -> list[int]:
+        h = int.from_bytes(hashlib.blake2b(key, key=self._key, digest_size=16).digest(), "little")
+        mask = self._mask
+        return [(h >> (32 * i)) & mask for i in range(_HOLDS_PROBES)]
+
+    def add(self, key: bytes) -> None:
+        bits = self._bits
+        new = False
+        for at in self._probes(key):
+            byte, bit = at >> 3, 1 << (at & 7)
+            if not bits[byte] & bit:
+                bits[byte] |= bit
+                new = True
+        self.keys += new
+
+    def may_hold(self, key: bytes) -> bool:
+        bits = self._bits
+        return all(bits[at >> 3] & (1 << (at & 7)) for at in self._probes(key))
+
+    def add_row(self, digest: bytes, issuer: str, nonce: bytes, negotiation_id: bytes) -> None:
+        self.add(_digest_key(digest))
+        self.add(_nonce_key(issuer, nonce))
+        if negotiation_id:
+            self.add(_negotiation_key(negotiation_id))
+
+    @classmethod
+    def scan(cls, cur: sqlite3.Cursor, keys: int) -> _Holds:
+        """A filter over every row of the file, with room for twice ``keys`` keys (three a row)."""
+        holds = cls(keys)
+        for digest, issuer, nonce, negotiation_id in cur.execute(_HOLDS_SCAN):
+            holds.add_row(digest, issuer, nonce, negotiation_id)
+        return holds
+
+
+def _digest_key(digest: bytes) -> bytes:
+    return b"d" + digest
+
+
+def _nonce_key(issuer: str, nonce: bytes) -> bytes:
+    return b"n" + nonce + issuer.encode()
+
+
+def _negotiation_key(negotiation_id: bytes) -> bytes:
+    return b"g" + negotiation_id
+
+
 class Journal:
     """A peer's durable record of what it signed, received and answered.
 
@@ -238,6 +322,11 @@ class Journal:
         self._conn = conn
         self._lock_fd = lock_fd
         self._cur = conn.cursor()
+        # What the file holds, for reads of what is not there (the writer only: see the module docstring).
+        self._holds: _Holds | None = None
+        if lock_fd is not None:
+            rows = self._cur.execute("SELECT count(*) FROM statements").fetchone()[0]
+            self._holds = _Holds.scan(self._cur, 3 * rows)
         self.path = path
         self.durability = durability
         self._failed: BaseException | None = None
@@ -487,6 +576,7 @@ class Journal:
                 return
         # The first statement of ours this journal sees may start above 0 (a key with history
         # elsewhere): the journal can only guard the seqs it has been told about.
+        self._hold(cur, vs.digest, h.issuer, h.nonce, h.negotiation_id)
         try:
             cur.execute(
                 _INSERT, (vs.digest, OUT, iid, seq, h.negotiation_id, vs.body, at_ms, vs.envelope, h.nonce)
@@ -501,6 +591,22 @@ class Journal:
             _not_next(cur, vs, iid, head)
             return
         self._new_heads[iid] = (seq, vs.digest)
+
+    def _hold(self, cur: sqlite3.Cursor, digest: bytes, issuer: str, nonce: bytes, nid: bytes) -> None:
+        """Add a row about to be inserted to the filter, before the insert: a rolled-back row stays in
+        it (a false positive, a query), a committed one is never missing. A full filter is rebuilt from
+        the file at twice the size, inside this transaction (so it sees its rows too)."""
+        holds = self._holds
+        if holds is None:
+            return
+        if holds.full:
+            holds = self._holds = _Holds.scan(cur, holds.keys)
+        holds.add_row(digest, issuer, nonce, nid)
+
+    def _maybe_held(self, key: bytes) -> bool:
+        """False if the journal certainly holds no row with ``key``; True if it may."""
+        holds = self._holds
+        return holds is None or holds.may_hold(key)
 
     def _put_outgoing_many(
         self, cur: sqlite3.Cursor, statements: Sequence[VerifiedStatement], at_ms: int
@@ -521,6 +627,7 @@ class Journal:
         if not vs.envelope:
             raise ValueError("refusing a statement without its envelope")
         h = vs.statement.header
+        self._hold(cur, vs.digest, h.issuer, h.nonce, h.negotiation_id)
         try:
             cur.execute(
                 _INSERT,
@@ -703,6 +810,8 @@ class Journal:
         Raises:
             JournalCorrupt: a reply the map names is missing.
         """
+        if not self._maybe_held(_digest_key(request_digest)):
+            return None  # an answered request is a journaled statement
         row = self._read("SELECT replies FROM answers WHERE request = ?", (request_digest,))
         if row is None:
             return None
@@ -734,11 +843,15 @@ class Journal:
 
     def by_digest(self, digest: bytes) -> bytes | None:
         """The envelope of a journaled statement (either direction), or None."""
+        if not self._maybe_held(_digest_key(digest)):
+            return None
         row = self._read("SELECT envelope FROM statements WHERE digest = ?", (digest,))
         return None if row is None else row[0]
 
     def by_nonce(self, issuer: str, nonce: bytes) -> bytes | None:
         """The digest of a journaled statement by ``issuer`` with header nonce ``nonce``, or None."""
+        if not self._maybe_held(_nonce_key(issuer, nonce)):
+            return None
         iid = self._committed_issuer_id(issuer)
         if iid is None:
             return None
@@ -767,7 +880,7 @@ class Journal:
     def negotiation(self, negotiation_id: bytes, *, upto: int | None = None) -> list[bytes]:
         """The envelopes of one negotiation's statements, in journal order (empty if none); ``upto``:
         only rows up to that rowid."""
-        if not negotiation_id:
+        if not negotiation_id or not self._maybe_held(_negotiation_key(negotiation_id)):
             return []
         rows = self._read(
             "SELECT envelope FROM statements WHERE negotiation_id = ? AND negotiation_id != x'' "
