@@ -75,15 +75,16 @@ used from several threads: one transaction or read at a time holds the
 connection (reads never see a transaction half done).
 
 Reads of what is not there. A peer that forgets finished negotiations asks its journal, for every
-new statement, whether it holds one with that (issuer, nonce) (replay protection), that digest, or that
-negotiation -- and for a new statement the answer is always no. A writing journal keeps a Bloom filter
-(:class:`_Holds`) over the digests, (issuer, nonce) pairs and negotiation ids of its rows, fed as rows are
-inserted and built from the file at open: "not held" is then certain without a query (a filter has no
-false negatives for rows this journal wrote or found at open, and one writer per file means there are no
-others), and only a "maybe" reads SQLite. Its hash is keyed with a random key per open, so no peer can
-choose statements that collide in it; it doubles (rebuilt from the file) as rows accumulate, keeping
-false positives -- which cost a query, never a wrong answer -- near 1%. A journal opened with
-``lock=False`` (another process may write) has no filter and always asks SQLite.
+new statement, whether it holds one with that (issuer, nonce) (replay protection), and for every new
+negotiation whether it holds its statements -- and for a new one the answer is always no. A writing
+journal keeps a Bloom filter (:class:`_Holds`) over the (issuer, nonce) pairs and negotiation ids of its
+rows, fed as rows are inserted and built from the file at open: "not held" is then certain without a
+query (a filter has no false negatives for rows this journal wrote or found at open, and one writer per
+file means there are no others), and only a "maybe" reads SQLite. Its hash is keyed with a random key per
+open, so no peer can choose statements that collide in it; it doubles (rebuilt from the file) as rows
+accumulate, keeping false positives -- which cost a query, never a wrong answer -- near 1%, for about two
+bytes of memory per row. A journal opened with ``lock=False`` (another process may write) has no filter
+and always asks SQLite.
 
 Why the errors are not :class:`~a2a_coop.protocol.errors.CoopError`: a CoopError is
 protocol vocabulary, a SPEC code that travels to the peer. A journal failure is
@@ -238,7 +239,7 @@ _HOLDS_MIN_BITS_LOG2: Final = 16
 _HOLDS_BITS_PER_KEY: Final = 12  # with 4 probes: about 0.6% false positives at capacity
 _HOLDS_PROBES: Final = 4
 _HOLDS_SCAN: Final = (
-    "SELECT s.digest, i.did, s.nonce, s.negotiation_id FROM statements s JOIN issuers i ON i.id = s.issuer"
+    "SELECT i.did, s.nonce, s.negotiation_id FROM statements s JOIN issuers i ON i.id = s.issuer"
 )
 
 
@@ -279,23 +280,18 @@ class _Holds:
         bits = self._bits
         return all(bits[at >> 3] & (1 << (at & 7)) for at in self._probes(key))
 
-    def add_row(self, digest: bytes, issuer: str, nonce: bytes, negotiation_id: bytes) -> None:
-        self.add(_digest_key(digest))
+    def add_row(self, issuer: str, nonce: bytes, negotiation_id: bytes) -> None:
         self.add(_nonce_key(issuer, nonce))
         if negotiation_id:
             self.add(_negotiation_key(negotiation_id))
 
     @classmethod
     def scan(cls, cur: sqlite3.Cursor, keys: int) -> _Holds:
-        """A filter over every row of the file, with room for twice ``keys`` keys (three a row)."""
+        """A filter over every row of the file, with room for twice ``keys`` keys."""
         holds = cls(keys)
-        for digest, issuer, nonce, negotiation_id in cur.execute(_HOLDS_SCAN):
-            holds.add_row(digest, issuer, nonce, negotiation_id)
+        for issuer, nonce, negotiation_id in cur.execute(_HOLDS_SCAN):
+            holds.add_row(issuer, nonce, negotiation_id)
         return holds
-
-
-def _digest_key(digest: bytes) -> bytes:
-    return b"d" + digest
 
 
 def _nonce_key(issuer: str, nonce: bytes) -> bytes:
@@ -326,7 +322,7 @@ class Journal:
         self._holds: _Holds | None = None
         if lock_fd is not None:
             rows = self._cur.execute("SELECT count(*) FROM statements").fetchone()[0]
-            self._holds = _Holds.scan(self._cur, 3 * rows)
+            self._holds = _Holds.scan(self._cur, rows)
         self.path = path
         self.durability = durability
         self._failed: BaseException | None = None
@@ -576,7 +572,7 @@ class Journal:
                 return
         # The first statement of ours this journal sees may start above 0 (a key with history
         # elsewhere): the journal can only guard the seqs it has been told about.
-        self._hold(cur, vs.digest, h.issuer, h.nonce, h.negotiation_id)
+        self._hold(cur, h.issuer, h.nonce, h.negotiation_id)
         try:
             cur.execute(
                 _INSERT, (vs.digest, OUT, iid, seq, h.negotiation_id, vs.body, at_ms, vs.envelope, h.nonce)
@@ -592,7 +588,7 @@ class Journal:
             return
         self._new_heads[iid] = (seq, vs.digest)
 
-    def _hold(self, cur: sqlite3.Cursor, digest: bytes, issuer: str, nonce: bytes, nid: bytes) -> None:
+    def _hold(self, cur: sqlite3.Cursor, issuer: str, nonce: bytes, nid: bytes) -> None:
         """Add a row about to be inserted to the filter, before the insert: a rolled-back row stays in
         it (a false positive, a query), a committed one is never missing. A full filter is rebuilt from
         the file at twice the size, inside this transaction (so it sees its rows too)."""
@@ -601,7 +597,7 @@ class Journal:
             return
         if holds.full:
             holds = self._holds = _Holds.scan(cur, holds.keys)
-        holds.add_row(digest, issuer, nonce, nid)
+        holds.add_row(issuer, nonce, nid)
 
     def _maybe_held(self, key: bytes) -> bool:
         """False if the journal certainly holds no row with ``key``; True if it may."""
@@ -627,7 +623,7 @@ class Journal:
         if not vs.envelope:
             raise ValueError("refusing a statement without its envelope")
         h = vs.statement.header
-        self._hold(cur, vs.digest, h.issuer, h.nonce, h.negotiation_id)
+        self._hold(cur, h.issuer, h.nonce, h.negotiation_id)
         try:
             cur.execute(
                 _INSERT,
@@ -810,8 +806,6 @@ class Journal:
         Raises:
             JournalCorrupt: a reply the map names is missing.
         """
-        if not self._maybe_held(_digest_key(request_digest)):
-            return None  # an answered request is a journaled statement
         row = self._read("SELECT replies FROM answers WHERE request = ?", (request_digest,))
         if row is None:
             return None
@@ -843,8 +837,6 @@ class Journal:
 
     def by_digest(self, digest: bytes) -> bytes | None:
         """The envelope of a journaled statement (either direction), or None."""
-        if not self._maybe_held(_digest_key(digest)):
-            return None
         row = self._read("SELECT envelope FROM statements WHERE digest = ?", (digest,))
         return None if row is None else row[0]
 
