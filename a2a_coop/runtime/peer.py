@@ -287,8 +287,14 @@ class Peer:
         Raises:
             CoopError: the statement (or its context) is refused; nothing was recorded.
         """
+        # The signature and encoding checks need no state, so they run before the lock: requests of
+        # other negotiations are handled meanwhile (libsodium runs without the GIL).
+        return self.exchange_statement(self.verifier.verify(envelope), context)
+
+    def exchange_statement(self, request: VerifiedStatement, context: Sequence[bytes] = ()) -> list[bytes]:
+        """:meth:`exchange` for a request already through ``self.verifier.verify`` (a server that needs
+        the signed issuer first, to count it against its limits, checks the signature only once)."""
         with self.lock:
-            request = self.verifier.verify(envelope)
             self._check_open(request)
             # Whoever opens a negotiation with us needs our mandate to check our answers.
             prefix = [self.mandate_vs.envelope] if request.body == "offer" else []
@@ -455,7 +461,16 @@ class Peer:
         return list(self.context)
 
     def on_replies(self, envelopes: Sequence[bytes]) -> list[VerifiedStatement]:
-        """Take a counterparty's answers to something we sent; return what we must send next."""
+        """Take a counterparty's answers to something we sent; return what we must send next.
+
+        Raises:
+            CoopError: an answer is refused; nothing of this call is kept (the first refusal in order).
+        """
+        # Signature and encoding checks first, outside the lock (they need no state): the answers of
+        # other negotiations are taken meanwhile. What we hold in memory needs no second check (its
+        # payload bytes were verified before); held here but not by the time we take the lock, or the
+        # other way round, it is refused Replayed below or skipped, as it would be under the lock.
+        verified = [None if self._held_in_memory(env) else self.verifier.verify(env) for env in envelopes]
         with self.lock:
             out: list[VerifiedStatement] = []
             records: list[_Record] = []
@@ -463,11 +478,11 @@ class Peer:
             ticket = None
             changed = False  # a refusal before anything was accepted changed nothing (ERR-003)
             try:
-                for env in envelopes:
-                    if self._held_in_memory(env):
+                for vs in verified:
+                    if vs is None:
                         continue  # as a Replayed one is: e.g. their mandate, re-sent with every answer
                     try:
-                        vs = self.verifier.accept(env, now)
+                        self.verifier.accept_statement(vs, now)
                     except Replayed:
                         continue  # we already hold it: answers to a retried request
                     changed = True
