@@ -326,8 +326,11 @@ def test_signatures_are_checked_outside_the_peer_lock_and_once_under_limits(
     second = pa.propose(node.peer.did, alice.proposal())
     opens: list[bytes] = []
     sign_open = nacl.bindings.crypto_sign_open
-    monkeypatch.setattr(
-        nacl.bindings, "crypto_sign_open", lambda signed, pk: opens.append(signed) or sign_open(signed, pk)
-    )
+
+    def counted(signed: bytes, public_key: bytes) -> bytes:
+        opens.append(signed)
+        return sign_open(signed, public_key)
+
+    monkeypatch.setattr(nacl.bindings, "crypto_sign_open", counted)
     limited.exchange(second.envelope, pa.send_context())  # its context is held already: no check
     assert len(opens) == 1
