@@ -72,6 +72,8 @@ PERFORMING_STATES = frozenset({State.BONDED, State.PERFORMING, State.DISPUTED})
 # A contract naming an escrow is over for good only once EXPIRED (the escrow's lapse ruling).
 FINAL_STATES = frozenset({State.REJECTED, State.WITHDRAWN, State.EXPIRED})
 FINAL_WITHOUT_ESCROW = frozenset({State.FULFILLED, State.BREACHED, State.REVOKED}) | FINAL_STATES
+# Context envelopes whose digest _hold remembers (a few mandates in practice; the bound is for floods).
+MAX_REMEMBERED_CONTEXT = 1024
 META_FORKS = "a2a-coop/fork-proofs"  # journal meta: the fork proofs we hold, [[first, second], ...]
 
 
@@ -250,6 +252,7 @@ class Peer:
         self._finished: list[tuple[bool, bytes]] = []  # (is a negotiation, its id or a statement's digest)
         self._forgettable: list[tuple[bool, bytes, Any]] = []
         self.forgotten = 0  # negotiations forgotten since start
+        self._context_digests: dict[bytes, bytes] = {}  # context envelope -> its digest (see _hold)
         self.verifier = self._new_verifier()
         self.mandate_vs = self.verifier.accept(mandate)
         if self.mandate_vs.body != "mandate" or self.mandate_vs.statement.mandate.agent != key.did:
@@ -545,8 +548,15 @@ class Peer:
     # -- internals ----------------------------------------------------------------
 
     def _hold(self, envelope: bytes, *, durable: bool = True, received_ms: int | None = None) -> None:
+        # The same context (a counterparty's mandate, an escrow's) comes with every request: its digest
+        # is remembered by its bytes, so neither the parse nor the hash is redone while it is held.
+        digest = self._context_digests.get(envelope)
+        if digest is not None and dict.__contains__(self.verifier.statements, digest):
+            return
+        digest = statement_digest(decode_envelope(envelope).payload)
         # A held digest means these exact payload bytes were verified before: skip the signature check.
-        if statement_digest(decode_envelope(envelope).payload) in self.verifier.statements:
+        if digest in self.verifier.statements:
+            self._remember_context(envelope, digest)
             return
         # Context: no freshness, it may be old (TIM-005); but what is addressed to us and handed over
         # live must not be dated back unwitnessed (TIM-006), or context would smuggle what a request can't.
@@ -555,6 +565,12 @@ class Peer:
             # Journaled so that a restart can still verify what depends on it (a counterparty's or an
             # escrow's mandate); held, not answered, so it gets no idempotency entry.
             self.journal.record_incoming(vs, [], at_ms=self.clock(), answered=False)
+        self._remember_context(envelope, digest)
+
+    def _remember_context(self, envelope: bytes, digest: bytes) -> None:
+        if len(self._context_digests) >= MAX_REMEMBERED_CONTEXT:  # bounded, whoever sends what
+            self._context_digests.clear()
+        self._context_digests[envelope] = digest
 
     def _held_in_memory(self, envelope: bytes) -> bool:
         """Whether we already hold, in memory, the statement ``envelope`` carries: then it needs no
