@@ -334,3 +334,11 @@ def test_signatures_are_checked_outside_the_peer_lock_and_once_under_limits(
     monkeypatch.setattr(nacl.bindings, "crypto_sign_open", counted)
     limited.exchange(second.envelope, pa.send_context())  # its context is held already: no check
     assert len(opens) == 1
+
+    class Quiet(Peer):  # a subclass that changes what exchange answers keeps its say under limits
+        def exchange(self, envelope: bytes, context: Sequence[bytes] = ()) -> list[bytes]:
+            return super().exchange(envelope, context)[:1]
+
+    monkeypatch.setattr(node.peer, "__class__", Quiet)
+    third = pa.propose(node.peer.did, alice.proposal())
+    assert len(limited.exchange(third.envelope, pa.send_context())) == 1

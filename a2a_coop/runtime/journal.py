@@ -81,9 +81,11 @@ journal keeps a Bloom filter (:class:`_Holds`) over the (issuer, nonce) pairs an
 rows, fed as rows are inserted and built from the file at open: "not held" is then certain without a
 query (a filter has no false negatives for rows this journal wrote or found at open, and one writer per
 file means there are no others), and only a "maybe" reads SQLite. Its hash is Python's own, keyed per
-process, so no peer can aim statements at chosen bits; it doubles (rebuilt from the file) as rows
-accumulate, keeping false positives -- which cost a query, never a wrong answer -- near 1%, for three or
-four bytes of memory per row. A journal opened with ``lock=False`` (another process may write) has no
+process, so no peer can aim statements at chosen bits; it doubles (rebuilt from the file, inside the
+commit that fills it) as rows accumulate, keeping false positives -- which cost a query, never a wrong
+answer -- near 1%, for three or four bytes of memory per row, up to 2 MiB (about a million keys): then it
+stops growing, so a long life's memory stays bounded, and its false positives rise instead (15% at four
+million keys). A journal opened with ``lock=False`` (another process may write) has no
 filter and always asks SQLite.
 
 Why the errors are not :class:`~a2a_coop.protocol.errors.CoopError`: a CoopError is
@@ -235,6 +237,9 @@ class Ticket:
 
 
 _HOLDS_MIN_BITS_LOG2: Final = 16
+# 2 MiB at most: a long life's memory stays bounded, and past a million keys the filter fills (false
+# positives 15% at four million keys, each one query) instead of growing.
+_HOLDS_MAX_BITS_LOG2: Final = 24
 _HOLDS_BITS_PER_KEY: Final = 16  # two probes: 1.4% false positives when full, half that on average
 _HOLDS_SCAN: Final = (
     "SELECT i.did, s.nonce, s.negotiation_id FROM statements s JOIN issuers i ON i.id = s.issuer"
@@ -256,14 +261,16 @@ class _Holds:
 
     def __init__(self, expected_keys: int) -> None:
         log2 = max(_HOLDS_MIN_BITS_LOG2, (expected_keys * 2 * _HOLDS_BITS_PER_KEY).bit_length())
+        log2 = min(log2, _HOLDS_MAX_BITS_LOG2)
         self._mask = (1 << log2) - 1
         self._bits = bytearray(1 << (log2 - 3))
-        self._capacity = (1 << log2) // _HOLDS_BITS_PER_KEY
+        # Keys it takes before it doubles; at its largest size it never does, and fills instead.
+        self._capacity = (1 << log2) // _HOLDS_BITS_PER_KEY if log2 < _HOLDS_MAX_BITS_LOG2 else -1
         self.keys = 0  # distinct keys added (as far as the filter can tell)
 
     @property
     def full(self) -> bool:
-        return self.keys > self._capacity
+        return 0 <= self._capacity < self.keys
 
     def add(self, key: object) -> None:
         h = hash(key) & _HASH_BITS
