@@ -37,7 +37,11 @@ negotiations through one Alice; Bob and the escrow serialize on their locks).
 Ratios per round, medians reported: ``trade_vs_echo`` and ``trade_vs_floor``
 (how close the protocol gets to the work it cannot avoid), both also ``_conc32``,
 and ``conc32_vs_seq``. The targets (:data:`TARGET_RATIOS`, issue 16): trade_vs_floor
->= 0.90 sequential, conc32_vs_seq >= 3 and trade_vs_echo_conc32 >= 0.50. Rounds are interleaved and the
+>= 0.90 sequential, conc32_vs_seq >= 3 and trade_vs_echo_conc32 >= 0.50. The most each ratio can
+come to is measured in the same run from the floor's own figures (``floor_ceilings``, see
+:func:`ceilings`): a trade does all of the floor's work and more, so a target above its ceiling is out
+of reach on that machine whatever the protocol costs, and ``targets_within_floor_reach`` and the table
+say so. Rounds are interleaved and the
 series order rotates from round to round; GC stays enabled; the peers' state
 and journals grow across rounds, as a live peer's do. The last line printed is
 one JSON object.
@@ -789,7 +793,14 @@ def run(
     log = RpcLog()
     rates: dict[str, list[float]] = {f"{s}_{m}": [] for m in MODES for s in SERIES}
     ratios: dict[str, list[float]] = {
-        k: [] for k in ("trade_vs_echo", "trade_vs_echo_conc32", "trade_vs_floor", "trade_vs_floor_conc32")
+        k: []
+        for k in (
+            "trade_vs_echo",
+            "trade_vs_echo_conc32",
+            "trade_vs_floor",
+            "trade_vs_floor_conc32",
+            "floor_vs_echo_conc32",
+        )
     }
     with ExitStack() as stack:
         trade_server = ServerProcess("trade", directory / "setup.json", design)
@@ -832,6 +843,7 @@ def run(
             for base in ("echo", "floor"):
                 ratios[f"trade_vs_{base}"].append(elapsed[f"{base}_seq"] / elapsed["trade_seq"])
                 ratios[f"trade_vs_{base}_conc32"].append(elapsed[f"{base}_conc32"] / elapsed["trade_conc32"])
+            ratios["floor_vs_echo_conc32"].append(elapsed["echo_conc32"] / elapsed["floor_conc32"])
         swaps = log.gossip_calls() - first_gossip - 1
         rpcs_made = log.calls() - first_call - 1 - swaps
         minutes = (time.perf_counter() - started) / 60
@@ -865,6 +877,7 @@ def run(
         "trade_vs_floor_conc32": ratio["trade_vs_floor_conc32"],
         "conc32_vs_seq": round(detail["trade_conc32"]["median"] / detail["trade_seq"]["median"], 4),
         "targets": TARGET_RATIOS,
+        "floor_ceilings": ceilings(detail, ratio),
         "per_trade": counts,
         "gossip_swaps": swaps,  # apart from per_trade: one a minute at most (ATT-011)
         "in_flight": IN_FLIGHT,
@@ -883,7 +896,28 @@ def run(
         },
     }
     result["targets_met"] = {k: result[k] >= v for k, v in TARGET_RATIOS.items()}
+    result["targets_within_floor_reach"] = {
+        k: result["floor_ceilings"][k] >= v for k, v in TARGET_RATIOS.items()
+    }
     return result
+
+
+def ceilings(detail: dict[str, Any], ratio: dict[str, float]) -> dict[str, float]:
+    """The most each target's ratio can come to for a trade in this run, from the floor's own figures: a
+    trade does all of the floor's work and more, so it is never faster than the floor.
+
+    ``trade_vs_floor``: 1. ``trade_vs_echo_conc32``: the floor's own rate over the echo's at 32 in
+    flight. ``conc32_vs_seq``: a trade at 32 in flight runs at most at the floor's rate, and one that
+    meets the sequential target runs at least at that fraction of the floor's sequential rate, so
+    the floor's 32-in-flight rate over that fraction of its sequential one (a trade slower than the
+    sequential target can show a higher ratio, by being slow alone, not by scaling). A target above
+    its ceiling is out of reach on this machine whatever the protocol costs; the table says so."""
+    floor_conc_vs_seq = detail["floor_conc32"]["median"] / detail["floor_seq"]["median"]
+    return {
+        "trade_vs_floor": 1.0,
+        "conc32_vs_seq": round(floor_conc_vs_seq / TARGET_RATIOS["trade_vs_floor"], 4),
+        "trade_vs_echo_conc32": ratio["floor_vs_echo_conc32"],
+    }
 
 
 def table(result: dict[str, Any]) -> str:
@@ -899,6 +933,7 @@ def table(result: dict[str, Any]) -> str:
         ("trade / floor, sequential", "trade_vs_floor", ".3f"),
         (f"trade / echo, {IN_FLIGHT} in flight", "trade_vs_echo_conc32", ".3f"),
         (f"trade / floor, {IN_FLIGHT} in flight", "trade_vs_floor_conc32", ".3f"),
+        (f"floor / echo, {IN_FLIGHT} in flight", "floor_vs_echo_conc32", ".3f"),
     ]
     lines = [
         f"trade benchmark: {result['rounds']} rounds x ({result['trades']} sequential + "
@@ -921,14 +956,26 @@ def table(result: dict[str, Any]) -> str:
     for label, key, fmt in rows:
         lines.append(row(label, d[key], fmt))
     by_round = ", ".join(f"{v:.1f}" for v in d["trade_seq_by_round"])
-    verdicts = "; ".join(
-        f"{k} {result[k]:.3f} (target {v:g}: {'met' if result['targets_met'][k] else 'NOT met'})"
-        for k, v in result["targets"].items()
-    )
+
+    def verdict(key: str, target: float) -> str:
+        ceiling = result["floor_ceilings"][key]
+        met = "met" if result["targets_met"][key] else "NOT met"
+        reach = (
+            ""
+            if result["targets_within_floor_reach"][key]
+            else f"; out of reach here: the floor's figures allow at most {ceiling:.3f}"
+        )
+        return f"{key} {result[key]:.3f} (target {target:g}: {met}{reach})"
+
+    verdicts = "; ".join(verdict(k, v) for k, v in result["targets"].items())
     lines += [
         "",
         f"trade, sequential, by round (trades/s): {by_round}; Alice, Bob and the escrow each hold "
         f"{d['trades_per_round']} more trades of history after every round",
+        f"ceilings from the floor's own figures: conc32_vs_seq "
+        f"{result['floor_ceilings']['conc32_vs_seq']:.3f} (the floor's {IN_FLIGHT}-in-flight rate over "
+        f"{TARGET_RATIOS['trade_vs_floor']:g}x its sequential one), trade_vs_echo_conc32 "
+        f"{result['floor_ceilings']['trade_vs_echo_conc32']:.3f} (floor / echo at {IN_FLIGHT} in flight)",
         f"HEADLINE {verdicts}. The floor is the same RPCs, signatures and fsyncs with no protocol "
         "logic (at 32 in flight it groups its commits too).",
     ]

@@ -46,6 +46,14 @@ def test_trade_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Captu
     assert result["targets"] == {"trade_vs_floor": 0.9, "conc32_vs_seq": 3.0, "trade_vs_echo_conc32": 0.5}
     assert result["server_design"] == "direct"  # the default; --server-design trio-bridge is the other
     assert result["targets_met"] == {k: result[k] >= v for k, v in result["targets"].items()}
+    # The floor's own ratios, measured in the same run, say which targets any trade could reach.
+    ceilings = result["floor_ceilings"]
+    assert set(ceilings) == set(result["targets"]) and ceilings["trade_vs_floor"] == 1.0
+    assert ceilings["conc32_vs_seq"] == pytest.approx(
+        result["floor_trades_per_s_conc32"] / result["floor_trades_per_s"] / 0.9, rel=1e-3
+    )
+    assert ceilings["trade_vs_echo_conc32"] == result["detail"]["floor_vs_echo_conc32"]["median"] > 0
+    assert result["targets_within_floor_reach"] == {k: ceilings[k] >= v for k, v in result["targets"].items()}
     assert result["conc32_vs_seq"] == pytest.approx(
         result["trades_per_s_conc32"] / result["trades_per_s"], rel=1e-3
     )

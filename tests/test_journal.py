@@ -26,6 +26,7 @@ from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
+from a2a_coop.runtime import journal as journal_module
 from a2a_coop.runtime.journal import (
     APPLICATION_ID,
     IN,
@@ -295,6 +296,65 @@ def test_a_refused_write_leaves_no_trace(journal: Journal, alice: Party, bob: Pa
     journal.record_incoming(offer, [accept], at_ms=2)
     assert journal.replies_for(offer.digest) == [accept.envelope]
     assert journal.chain_head(alice.did) == (1, accept.digest)
+
+
+def test_reads_of_what_is_not_held_skip_the_query_and_never_miss_a_row(
+    tmp_path: Path, alice: Party, bob: Party, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer's filter (module docstring: reads of what is not there): every row it wrote, across
+    the filter's doublings up to its largest size and past it, a refused write and a reopen, is found
+    by (issuer, nonce) and by negotiation; what it does not hold is answered without a query (a false
+    positive, about 1%, costs one); a reader opened without the lock has no filter and answers the same
+    from SQLite."""
+    monkeypatch.setattr(journal_module, "_HOLDS_MIN_BITS_LOG2", 8)  # 256 bits: doublings below
+    monkeypatch.setattr(journal_module, "_HOLDS_MAX_BITS_LOG2", 12)  # 4096 bits, full at 256 keys
+    path = tmp_path / "peer.db"
+    mine = offers(alice, bob, 60)
+    theirs = [bob.offer(alice) for _ in range(20)]
+    absent = [alice.offer(bob) for _ in range(100)]  # signed, never journaled
+
+    def check(j: Journal, absent_queries: int = 10) -> None:
+        for vs in (*mine, *theirs):
+            h = vs.statement.header
+            assert j.by_nonce(h.issuer, h.nonce) == vs.digest
+            assert j.negotiation(h.negotiation_id) == [vs.envelope]
+        queries: list[str] = []
+        j.by_digest(mine[0].digest)  # the reading connection exists from here on
+        assert j._reader is not None
+        j._reader.set_trace_callback(queries.append)
+        for vs in absent:
+            h = vs.statement.header
+            assert j.by_nonce(h.issuer, h.nonce) is None
+            assert j.negotiation(h.negotiation_id) == []
+        j._reader.set_trace_callback(None)
+        assert len(queries) < absent_queries, queries  # of 200 lookups
+
+    with Journal.open(path) as j:
+        for vs in mine:
+            j.record_outgoing(vs, at_ms=1)
+        alice.agent.writer = ChainWriter(alice.agent.key)
+        rival = alice.offer(bob)  # seq 0 again
+        with pytest.raises(JournalConflict):  # rolled back after its row reached the filter
+            j.record_outgoing(rival, at_ms=2)
+        assert j.by_digest(rival.digest) is None
+        assert j.by_nonce(alice.did, rival.statement.header.nonce) is None
+        for vs in theirs:
+            j.record_incoming(vs, [], at_ms=3, answered=False)
+        assert j._holds is not None and j._holds.keys > 256 // 16  # it grew past its first size
+        check(j)
+        alice.agent.writer = ChainWriter(alice.agent.key, next_seq=len(mine), prev=mine[-1].digest)
+        for vs in offers(alice, bob, 200):  # past its largest size: it fills, never grows, misses nothing
+            j.record_outgoing(vs, at_ms=4)
+            mine.append(vs)
+        assert len(j._holds._bits) * 8 == 1 << 12 and j._holds.keys > 4096 // 16
+        check(j, absent_queries=40)
+    with Journal.open(path) as reopened:
+        check(reopened, absent_queries=40)
+    with Journal.open(path, lock=False) as reader:
+        assert reader._holds is None
+        for vs in (*mine, *theirs):
+            assert reader.by_nonce(vs.issuer, vs.statement.header.nonce) == vs.digest
+        assert reader.by_nonce(alice.did, absent[1].statement.header.nonce) is None
 
 
 def test_an_unsigned_candidate_is_refused(journal: Journal, alice: Party, bob: Party) -> None:

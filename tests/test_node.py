@@ -6,11 +6,12 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import grpc
+import nacl.bindings
 import pytest
 from peers import make_peer
 
@@ -288,3 +289,56 @@ def test_a_peer_over_its_rate_is_refused_with_a_retry_hint_and_nothing_recorded(
         assert sum(1 for _ in node.journal.statements()) == rows
         clock.now_ms += info.value.retry_after_ms
         assert verify_statement(client.exchange(offers[2].envelope, pa.send_context())[1]).body == "accept"
+
+
+def test_signatures_are_checked_outside_the_peer_lock_and_once_under_limits(
+    traded: tuple[Party, Party, Peer, PeerNode, FixedClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While another thread holds Bob's lock (another negotiation being answered), expect his exchange
+    -- and likewise Alice's on_replies while hers is held -- to check the signatures it is handed
+    already, only the stateful checks waiting for the lock; and a server with per-peer limits (which
+    needs the signed issuer before the lock) to check a request's signature once, not twice."""
+    alice, _, pa, node, _ = traded
+    offer = pa.propose(node.peer.did, alice.proposal())
+
+    def checked_before_the_lock(peer: Peer, call: Callable[[], list[Any]]) -> list[Any]:
+        checked = threading.Event()
+        verify = peer.verifier.verify
+
+        def spy(data: bytes) -> VerifiedStatement:
+            checked.set()
+            return verify(data)
+
+        monkeypatch.setattr(peer.verifier, "verify", spy)
+        results: list[list[Any]] = []
+        worker = threading.Thread(target=lambda: results.append(call()))
+        with peer.lock:
+            worker.start()
+            assert checked.wait(10), "the signature check waited for the lock"
+            assert not results  # the rest of the call does wait for it
+        worker.join(10)
+        assert results and results[0]
+        return results[0]
+
+    answers = checked_before_the_lock(node.peer, lambda: node.exchange(offer.envelope, pa.send_context()))
+    checked_before_the_lock(pa, lambda: pa.on_replies(answers))
+    limited = PeerNode(node.peer, node.journal, limits=PeerLimits(rate_per_s=100, in_flight=4))
+    second = pa.propose(node.peer.did, alice.proposal())
+    opens: list[bytes] = []
+    sign_open = nacl.bindings.crypto_sign_open
+
+    def counted(signed: bytes, public_key: bytes) -> bytes:
+        opens.append(signed)
+        return sign_open(signed, public_key)
+
+    monkeypatch.setattr(nacl.bindings, "crypto_sign_open", counted)
+    limited.exchange(second.envelope, pa.send_context())  # its context is held already: no check
+    assert len(opens) == 1
+
+    class Quiet(Peer):  # a subclass that changes what exchange answers keeps its say under limits
+        def exchange(self, envelope: bytes, context: Sequence[bytes] = ()) -> list[bytes]:
+            return super().exchange(envelope, context)[:1]
+
+    monkeypatch.setattr(node.peer, "__class__", Quiet)
+    third = pa.propose(node.peer.did, alice.proposal())
+    assert len(limited.exchange(third.envelope, pa.send_context())) == 1

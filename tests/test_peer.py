@@ -16,11 +16,12 @@ from hypothesis import strategies as st
 from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
-from a2a_coop.protocol.envelope import Envelope
+from a2a_coop.protocol.envelope import Envelope, decode_envelope
 from a2a_coop.protocol.errors import MandateViolation, SignatureInvalid
 from a2a_coop.protocol.mandate import side_value
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.runtime import peer as peer_module
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.peer import Peer, drive
 from a2a_coop.runtime.strategy import (
@@ -325,3 +326,33 @@ def test_peer_restarted_without_an_escrows_mandate_performs_nothing_under_it(
     assert pb.negotiation(neg.id).state is State.BONDED
     assert "delivery" not in [verify_statement(a).body for a in answers]
     assert pb.guard_refusals == []  # not refused by the guard: never asked of it
+
+
+def test_context_held_already_is_recognised_by_its_bytes_and_memory_stays_bounded(
+    clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alice's mandate rides along with every request. Expect Bob to parse and hash it once, not at
+    every exchange; once his memory no longer holds it (rebuilt without it), to take it again through
+    the full path (verified and held); and the remembered context never to exceed its bound."""
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    pa, pb = make_peer(alice, clock), make_peer(bob, clock)
+    first = pa.propose(pb.did, alice.proposal())
+    answers = pb.exchange(first.envelope, pa.send_context())
+    parsed: list[bytes] = []
+
+    def counting(envelope: bytes) -> Envelope:
+        parsed.append(envelope)
+        return decode_envelope(envelope)
+
+    monkeypatch.setattr(peer_module, "decode_envelope", counting)
+    delivery = next(vs for vs in pa.on_replies(answers) if vs.body == "delivery")
+    pb.exchange(delivery.envelope, pa.send_context())
+    assert alice.mandate_vs.envelope not in parsed
+    pb.verifier = pb._new_verifier()  # memory without alice's mandate (as after a failed write)
+    pb.verifier.accept(bob.mandate_vs.envelope)
+    pb.hold(pa.send_context())
+    assert alice.mandate_vs.envelope in parsed
+    assert dict.__contains__(pb.verifier.statements, alice.mandate_vs.digest)
+    for i in range(peer_module.MAX_REMEMBERED_CONTEXT + 5):
+        pb._remember_context(i.to_bytes(4, "big"), b"x")
+    assert len(pb._context_digests) <= peer_module.MAX_REMEMBERED_CONTEXT

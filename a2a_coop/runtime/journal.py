@@ -74,6 +74,20 @@ fails. The ``record_*`` methods stage and wait in one call. A Journal may be
 used from several threads: one transaction or read at a time holds the
 connection (reads never see a transaction half done).
 
+Reads of what is not there. A peer that forgets finished negotiations asks its journal, for every
+new statement, whether it holds one with that (issuer, nonce) (replay protection), and for every new
+negotiation whether it holds its statements -- and for a new one the answer is always no. A writing
+journal keeps a Bloom filter (:class:`_Holds`) over the (issuer, nonce) pairs and negotiation ids of its
+rows, fed as rows are inserted and built from the file at open: "not held" is then certain without a
+query (a filter has no false negatives for rows this journal wrote or found at open, and one writer per
+file means there are no others), and only a "maybe" reads SQLite. Its hash is Python's own, keyed per
+process, so no peer can aim statements at chosen bits; it doubles (rebuilt from the file, inside the
+commit that fills it) as rows accumulate, keeping false positives -- which cost a query, never a wrong
+answer -- near 1%, for three or four bytes of memory per row, up to 2 MiB (about a million keys): then it
+stops growing, so a long life's memory stays bounded, and its false positives rise instead (15% at four
+million keys). A journal opened with ``lock=False`` (another process may write) has no
+filter and always asks SQLite.
+
 Why the errors are not :class:`~a2a_coop.protocol.errors.CoopError`: a CoopError is
 protocol vocabulary, a SPEC code that travels to the peer. A journal failure is
 a local fault of this process (a bug that tried to equivocate, a damaged or
@@ -222,6 +236,72 @@ class Ticket:
         self.error: BaseException | None = None
 
 
+_HOLDS_MIN_BITS_LOG2: Final = 16
+# 2 MiB at most: a long life's memory stays bounded, and past a million keys the filter fills (false
+# positives 15% at four million keys, each one query) instead of growing.
+_HOLDS_MAX_BITS_LOG2: Final = 24
+_HOLDS_BITS_PER_KEY: Final = 16  # two probes: 1.4% false positives when full, half that on average
+_HOLDS_SCAN: Final = (
+    "SELECT i.did, s.nonce, s.negotiation_id FROM statements s JOIN issuers i ON i.id = s.issuer"
+)
+_HASH_BITS: Final = (1 << 64) - 1
+
+
+class _Holds:
+    """A Bloom filter over the journal's (issuer, nonce) pairs and negotiation ids (see the module
+    docstring): :meth:`may_hold` False means certainly not held.
+
+    Two probes, the halves of Python's own hash of the key: SipHash, keyed per process (unless
+    PYTHONHASHSEED pins it), so nobody outside can aim statements at chosen bits, and run in C: the
+    filter costs less than one query per statement. Thread-safe enough for its use: a reader racing an
+    insert sees the row's bits either set (a query follows) or not yet set, when the row is not
+    committed either."""
+
+    __slots__ = ("_bits", "_capacity", "_mask", "keys")
+
+    def __init__(self, expected_keys: int) -> None:
+        log2 = max(_HOLDS_MIN_BITS_LOG2, (expected_keys * 2 * _HOLDS_BITS_PER_KEY).bit_length())
+        log2 = min(log2, _HOLDS_MAX_BITS_LOG2)
+        self._mask = (1 << log2) - 1
+        self._bits = bytearray(1 << (log2 - 3))
+        # Keys it takes before it doubles; at its largest size it never does, and fills instead.
+        self._capacity = (1 << log2) // _HOLDS_BITS_PER_KEY if log2 < _HOLDS_MAX_BITS_LOG2 else -1
+        self.keys = 0  # distinct keys added (as far as the filter can tell)
+
+    @property
+    def full(self) -> bool:
+        return 0 <= self._capacity < self.keys
+
+    def add(self, key: object) -> None:
+        h = hash(key) & _HASH_BITS
+        bits, mask = self._bits, self._mask
+        a, b = h & mask, (h >> 32) & mask
+        bit_a, bit_b = 1 << (a & 7), 1 << (b & 7)
+        if not (bits[a >> 3] & bit_a and bits[b >> 3] & bit_b):
+            bits[a >> 3] |= bit_a
+            bits[b >> 3] |= bit_b
+            self.keys += 1
+
+    def may_hold(self, key: object) -> bool:
+        h = hash(key) & _HASH_BITS
+        bits, mask = self._bits, self._mask
+        a, b = h & mask, (h >> 32) & mask
+        return bool(bits[a >> 3] & (1 << (a & 7)) and bits[b >> 3] & (1 << (b & 7)))
+
+    def add_row(self, issuer: str, nonce: bytes, negotiation_id: bytes) -> None:
+        self.add((issuer, nonce))
+        if negotiation_id:
+            self.add(negotiation_id)
+
+    @classmethod
+    def scan(cls, cur: sqlite3.Cursor, keys: int) -> _Holds:
+        """A filter over every row of the file, with room for twice ``keys`` keys."""
+        holds = cls(keys)
+        for issuer, nonce, negotiation_id in cur.execute(_HOLDS_SCAN):
+            holds.add_row(issuer, nonce, negotiation_id)
+        return holds
+
+
 class Journal:
     """A peer's durable record of what it signed, received and answered.
 
@@ -238,6 +318,11 @@ class Journal:
         self._conn = conn
         self._lock_fd = lock_fd
         self._cur = conn.cursor()
+        # What the file holds, for reads of what is not there (the writer only: see the module docstring).
+        self._holds: _Holds | None = None
+        if lock_fd is not None:
+            rows = self._cur.execute("SELECT count(*) FROM statements").fetchone()[0]
+            self._holds = _Holds.scan(self._cur, rows)
         self.path = path
         self.durability = durability
         self._failed: BaseException | None = None
@@ -487,6 +572,7 @@ class Journal:
                 return
         # The first statement of ours this journal sees may start above 0 (a key with history
         # elsewhere): the journal can only guard the seqs it has been told about.
+        self._hold(cur, h.issuer, h.nonce, h.negotiation_id)
         try:
             cur.execute(
                 _INSERT, (vs.digest, OUT, iid, seq, h.negotiation_id, vs.body, at_ms, vs.envelope, h.nonce)
@@ -501,6 +587,22 @@ class Journal:
             _not_next(cur, vs, iid, head)
             return
         self._new_heads[iid] = (seq, vs.digest)
+
+    def _hold(self, cur: sqlite3.Cursor, issuer: str, nonce: bytes, nid: bytes) -> None:
+        """Add a row about to be inserted to the filter, before the insert: a rolled-back row stays in
+        it (a false positive, a query), a committed one is never missing. A full filter is rebuilt from
+        the file at twice the size, inside this transaction (so it sees its rows too)."""
+        holds = self._holds
+        if holds is None:
+            return
+        if holds.full:
+            holds = self._holds = _Holds.scan(cur, holds.keys)
+        holds.add_row(issuer, nonce, nid)
+
+    def _maybe_held(self, key: object) -> bool:
+        """False if the journal certainly holds no row with ``key``; True if it may."""
+        holds = self._holds
+        return holds is None or holds.may_hold(key)
 
     def _put_outgoing_many(
         self, cur: sqlite3.Cursor, statements: Sequence[VerifiedStatement], at_ms: int
@@ -521,6 +623,7 @@ class Journal:
         if not vs.envelope:
             raise ValueError("refusing a statement without its envelope")
         h = vs.statement.header
+        self._hold(cur, h.issuer, h.nonce, h.negotiation_id)
         try:
             cur.execute(
                 _INSERT,
@@ -739,6 +842,8 @@ class Journal:
 
     def by_nonce(self, issuer: str, nonce: bytes) -> bytes | None:
         """The digest of a journaled statement by ``issuer`` with header nonce ``nonce``, or None."""
+        if not self._maybe_held((issuer, nonce)):
+            return None
         iid = self._committed_issuer_id(issuer)
         if iid is None:
             return None
@@ -767,7 +872,7 @@ class Journal:
     def negotiation(self, negotiation_id: bytes, *, upto: int | None = None) -> list[bytes]:
         """The envelopes of one negotiation's statements, in journal order (empty if none); ``upto``:
         only rows up to that rowid."""
-        if not negotiation_id:
+        if not negotiation_id or not self._maybe_held(negotiation_id):
             return []
         rows = self._read(
             "SELECT envelope FROM statements WHERE negotiation_id = ? AND negotiation_id != x'' "

@@ -72,6 +72,8 @@ PERFORMING_STATES = frozenset({State.BONDED, State.PERFORMING, State.DISPUTED})
 # A contract naming an escrow is over for good only once EXPIRED (the escrow's lapse ruling).
 FINAL_STATES = frozenset({State.REJECTED, State.WITHDRAWN, State.EXPIRED})
 FINAL_WITHOUT_ESCROW = frozenset({State.FULFILLED, State.BREACHED, State.REVOKED}) | FINAL_STATES
+# Context envelopes whose digest _hold remembers (a few mandates in practice; the bound is for floods).
+MAX_REMEMBERED_CONTEXT = 1024
 META_FORKS = "a2a-coop/fork-proofs"  # journal meta: the fork proofs we hold, [[first, second], ...]
 
 
@@ -250,6 +252,7 @@ class Peer:
         self._finished: list[tuple[bool, bytes]] = []  # (is a negotiation, its id or a statement's digest)
         self._forgettable: list[tuple[bool, bytes, Any]] = []
         self.forgotten = 0  # negotiations forgotten since start
+        self._context_digests: dict[bytes, bytes] = {}  # context envelope -> its digest (see _hold)
         self.verifier = self._new_verifier()
         self.mandate_vs = self.verifier.accept(mandate)
         if self.mandate_vs.body != "mandate" or self.mandate_vs.statement.mandate.agent != key.did:
@@ -287,8 +290,14 @@ class Peer:
         Raises:
             CoopError: the statement (or its context) is refused; nothing was recorded.
         """
+        # The signature and encoding checks need no state, so they run before the lock: requests of
+        # other negotiations are handled meanwhile (libsodium runs without the GIL).
+        return self.exchange_statement(self.verifier.verify(envelope), context)
+
+    def exchange_statement(self, request: VerifiedStatement, context: Sequence[bytes] = ()) -> list[bytes]:
+        """:meth:`exchange` for a request already through ``self.verifier.verify`` (a server that needs
+        the signed issuer first, to count it against its limits, checks the signature only once)."""
         with self.lock:
-            request = self.verifier.verify(envelope)
             self._check_open(request)
             # Whoever opens a negotiation with us needs our mandate to check our answers.
             prefix = [self.mandate_vs.envelope] if request.body == "offer" else []
@@ -455,7 +464,16 @@ class Peer:
         return list(self.context)
 
     def on_replies(self, envelopes: Sequence[bytes]) -> list[VerifiedStatement]:
-        """Take a counterparty's answers to something we sent; return what we must send next."""
+        """Take a counterparty's answers to something we sent; return what we must send next.
+
+        Raises:
+            CoopError: an answer is refused; nothing of this call is kept (the first refusal in order).
+        """
+        # Signature and encoding checks first, outside the lock (they need no state): the answers of
+        # other negotiations are taken meanwhile. What we hold in memory needs no second check (its
+        # payload bytes were verified before); held here but not by the time we take the lock, or the
+        # other way round, it is refused Replayed below or skipped, as it would be under the lock.
+        verified = [None if self._held_in_memory(env) else self.verifier.verify(env) for env in envelopes]
         with self.lock:
             out: list[VerifiedStatement] = []
             records: list[_Record] = []
@@ -463,11 +481,11 @@ class Peer:
             ticket = None
             changed = False  # a refusal before anything was accepted changed nothing (ERR-003)
             try:
-                for env in envelopes:
-                    if self._held_in_memory(env):
+                for vs in verified:
+                    if vs is None:
                         continue  # as a Replayed one is: e.g. their mandate, re-sent with every answer
                     try:
-                        vs = self.verifier.accept(env, now)
+                        self.verifier.accept_statement(vs, now)
                     except Replayed:
                         continue  # we already hold it: answers to a retried request
                     changed = True
@@ -530,8 +548,15 @@ class Peer:
     # -- internals ----------------------------------------------------------------
 
     def _hold(self, envelope: bytes, *, durable: bool = True, received_ms: int | None = None) -> None:
+        # The same context (a counterparty's mandate, an escrow's) comes with every request: its digest
+        # is remembered by its bytes, so neither the parse nor the hash is redone while it is held.
+        digest = self._context_digests.get(envelope)
+        if digest is not None and dict.__contains__(self.verifier.statements, digest):
+            return
+        digest = statement_digest(decode_envelope(envelope).payload)
         # A held digest means these exact payload bytes were verified before: skip the signature check.
-        if statement_digest(decode_envelope(envelope).payload) in self.verifier.statements:
+        if digest in self.verifier.statements:
+            self._remember_context(envelope, digest)
             return
         # Context: no freshness, it may be old (TIM-005); but what is addressed to us and handed over
         # live must not be dated back unwitnessed (TIM-006), or context would smuggle what a request can't.
@@ -540,6 +565,12 @@ class Peer:
             # Journaled so that a restart can still verify what depends on it (a counterparty's or an
             # escrow's mandate); held, not answered, so it gets no idempotency entry.
             self.journal.record_incoming(vs, [], at_ms=self.clock(), answered=False)
+        self._remember_context(envelope, digest)
+
+    def _remember_context(self, envelope: bytes, digest: bytes) -> None:
+        if len(self._context_digests) >= MAX_REMEMBERED_CONTEXT:  # bounded, whoever sends what
+            self._context_digests.clear()
+        self._context_digests[envelope] = digest
 
     def _held_in_memory(self, envelope: bytes) -> bool:
         """Whether we already hold, in memory, the statement ``envelope`` carries: then it needs no

@@ -135,8 +135,14 @@ def relay_escrow_answers(peer: Peer, counterparty: CooperationClient, answers: S
     mandate, statements = split_escrow_answer(answers)
     peer.hold([mandate])
     # What we held already (an earlier Stamp answered again) reached the counterparty when we got it.
+    # In memory only: what only the journal still holds is refused REPLAYED on both sides below, where
+    # asking the journal about every new statement would cost a read each.
     held = peer.verifier.statements
-    news = [env for env in statements if statement_digest(decode_envelope(env).payload) not in held]
+    news = [
+        env
+        for env in statements
+        if not dict.__contains__(held, statement_digest(decode_envelope(env).payload))
+    ]
     ours = peer.on_replies(news)
     for env in news:
         try:
