@@ -135,6 +135,7 @@ def test_the_report_is_one_self_contained_page_with_both_worlds(tmp_path: Path) 
     text = page.read_text()
     assert text.count("<svg") == 2 and "verifiable: moran" in text and "cheap-talk: moran" in text
     assert "Payoff table, verifiable" in text and "agreement_rate" in text and "nash_distance" in text
+    assert "How the offers ended" in text and "FULFILLED" in text
     # Nothing to fetch: no scripts, stylesheets or images from anywhere (the SVG namespace is a name).
     assert "<script" not in text and "<link" not in text and "src=" not in text and "url(" not in text
 
