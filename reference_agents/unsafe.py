@@ -7,8 +7,9 @@ implementation holding the key. :class:`UnsafeSigner` is that implementation: it
 whatever it is given, with no chain, mandate or negotiation check, so that the *counterparties'*
 verifiers, their gossip and the audit -- not the adversary's own guard -- must catch it.
 
-Nothing in ``a2a_coop`` imports this module (the import-linter contracts forbid it); only the
-adversarial reference agents and their tests do.
+Nothing in ``a2a_coop`` reaches this module (the import-linter contracts forbid it) but the population
+simulator that ``a2a-coop sim`` runs (:mod:`reference_agents.population` hosts the equivocator); the
+adversarial reference agents and their tests use it too.
 """
 
 from __future__ import annotations
