@@ -18,13 +18,22 @@ population's *attestation pool* collects every one with its evidence bundle, and
 reputation view aggregates the pool with its own seeds (its own principal and, for a newborn, its
 parent's: it starts out trusting whom its parent trusted), counting only the escrow's locks as
 stake (SPEC 10.2-10.3). Its trust policy refuses counterparties scoring below 0.5 in that view
-(ATT-016). Trades start with the Checkpoint and fork-proof swap (ATT-011). The audit is on: an
+(ATT-016); the fork proofs it holds itself convict the forked key in its view (ATT-013). Trades
+start with the Checkpoint and fork-proof swap (ATT-011). The audit is on: an
 individual that holds a counterparty's signed reservation claim contradicted by that counterparty's
 own Accept (:func:`~reference_agents.detect.broken_reservations`) trades with it no more; that
 finding is its own (the protocol has no message that carries it to third parties). In the
-**cheap-talk** world there is no escrow, no bond, no claim, no attestation, no trust policy and no
-audit; only a strategy's own memory (the reciprocal agent's, which now lasts a lifetime) reacts to
-being cheated.
+**cheap-talk** world there is no escrow, no bond, no claim, no attestation, no Checkpoint gossip, no
+trust policy and no audit; only a strategy's own memory (the reciprocal agent's, which now lasts a
+lifetime) reacts to being cheated.
+
+The equivocator is the one type whose misbehaviour is not its strategy's: its counterparties call
+:class:`~reference_agents.unsafe.ForkingPeer` around its (honest) peer, which sells one commitment
+twice (an Accept re-signed at a used seq, no delivery behind it). What stops it is the buyer's
+verifier, the escrow's (which refuses to bond the second sale, its error carrying the fork proof the
+buyer keeps) and the gossip and trust policies that carry the proof on; its own guard never sees the
+fork. Under cheap talk only a buyer that already holds a later statement of its chain (from an
+earlier trade: statements are still signed) notices.
 
 Payoffs as in :mod:`reference_agents.sim`: a received item is worth ``GAIN`` times its declared
 value, a delivered one costs its declared value, forfeited bonds move from the breacher to the
@@ -173,7 +182,7 @@ class Population:
         self.blocked: set[tuple[str, str]] = set()  # (viewer, subject): the audit caught subject lying
         self.rounds = 0
         self.trades: list[TradeRecord] = []  # this round's
-        self.refused: dict[bytes, str] = {}  # negotiation id -> error code: double sales refused
+        self.refused: dict[bytes, str] = {}  # negotiation id -> how a double sale ended (_refused_fork)
         self._serial = itertools.count()
         self._collected: dict[str, int] = {}  # did -> attestations of its verifier already pooled
 
