@@ -215,6 +215,12 @@ def build(name: str, **params: Any) -> Strategy:
     if info is None:
         raise UnknownAgent(f"unknown agent {name!r}; choose one of: {', '.join(AGENTS)}, or axelrod:NAME")
     unknown = sorted(set(params) - set(info.defaults))
+    unsafe = [k for k in unknown if k in info.unsafe_defaults]
+    if unsafe:
+        raise BadParameter(
+            f"{', '.join(unsafe)}: a parameter of the {name}'s unsafe signer (reference_agents.unsafe), "
+            "not of its strategy; agent run serves the guarded strategy only"
+        )
     if unknown:
         raise BadParameter(
             f"agent {name} has no parameter {', '.join(unknown)}; "

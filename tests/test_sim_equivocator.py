@@ -12,7 +12,7 @@ import json
 import pytest
 
 from a2a_coop.protocol.forks import verify_fork_proof
-from reference_agents import AGENTS
+from reference_agents import AGENTS, BadParameter, build
 from reference_agents.population import Individual, Population
 from reference_agents.sim import SimError, payoff_table
 from reference_agents.unsafe import ForkingPeer, ForkPlan
@@ -96,6 +96,8 @@ def test_the_equivocator_is_a_deceptive_population_type_with_its_plan_listed(
     assert main(["agent", "list", "--json"]) == 0
     docs = {d["name"]: d for d in map(json.loads, capsys.readouterr().out.splitlines())}
     assert docs["equivocator"]["unsafe_parameters"] == {"act_rate": 1.0, "after": 1, "seed": 0}
+    with pytest.raises(BadParameter, match="unsafe signer"):  # agent run serves the guarded strategy
+        build("equivocator", act_rate="0.5")
     # Pair games between two fresh agents give it no second buyer: the table model refuses it.
     assert "equivocator" not in TABLE_TYPES
     with pytest.raises(SimError, match="types must be among"):
