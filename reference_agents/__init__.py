@@ -42,6 +42,9 @@ class AgentInfo:
     defaults: Mapping[str, Any]
     unsafe: bool = False  # needs reference_agents.unsafe for its misbehaviour
     deceptive: bool = False  # counted among the deceptive types of issue 13's result
+    # The unsafe signer's parameters and their defaults (reference_agents.unsafe.ForkPlan for the
+    # equivocator): what its misbehaviour does and when, as act_rate and after do for a strategy.
+    unsafe_defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def doc(self) -> str:
@@ -56,6 +59,7 @@ def _info(
     *,
     unsafe: bool = False,
     deceptive: bool = False,
+    unsafe_defaults: Mapping[str, Any] | None = None,
     **fixed: Any,
 ) -> AgentInfo:
     fields = {f.name: f.default for f in dataclasses.fields(cls) if not f.name.startswith("_")}
@@ -68,7 +72,7 @@ def _info(
         return made
 
     make.__doc__ = cls.__doc__
-    return AgentInfo(name, kind, summary, make, defaults, unsafe, deceptive)
+    return AgentInfo(name, kind, summary, make, defaults, unsafe, deceptive, dict(unsafe_defaults or {}))
 
 
 AGENTS: dict[str, AgentInfo] = {
@@ -120,10 +124,12 @@ AGENTS: dict[str, AgentInfo] = {
         _info(
             "equivocator",
             "adversarial",
-            "honest strategy, plus an unsafe signer that forks its chain to different counterparties",
+            "honest strategy, plus an unsafe signer that sells one commitment twice: the second buyer "
+            "gets an Accept re-signed at the seq of the first, and no delivery",
             coop.Honest,
             unsafe=True,
             deceptive=True,
+            unsafe_defaults={"act_rate": 1.0, "after": 1, "seed": 0},
         ),
         _info("reneger", "adversarial", "accepts, then does not deliver", adv.Reneger, deceptive=True),
         _info(
@@ -209,6 +215,12 @@ def build(name: str, **params: Any) -> Strategy:
     if info is None:
         raise UnknownAgent(f"unknown agent {name!r}; choose one of: {', '.join(AGENTS)}, or axelrod:NAME")
     unknown = sorted(set(params) - set(info.defaults))
+    unsafe = [k for k in unknown if k in info.unsafe_defaults]
+    if unsafe:
+        raise BadParameter(
+            f"{', '.join(unsafe)}: a parameter of the {name}'s unsafe signer (reference_agents.unsafe), "
+            "not of its strategy; agent run serves the guarded strategy only"
+        )
     if unknown:
         raise BadParameter(
             f"agent {name} has no parameter {', '.join(unknown)}; "

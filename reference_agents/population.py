@@ -18,13 +18,22 @@ population's *attestation pool* collects every one with its evidence bundle, and
 reputation view aggregates the pool with its own seeds (its own principal and, for a newborn, its
 parent's: it starts out trusting whom its parent trusted), counting only the escrow's locks as
 stake (SPEC 10.2-10.3). Its trust policy refuses counterparties scoring below 0.5 in that view
-(ATT-016). Trades start with the Checkpoint and fork-proof swap (ATT-011). The audit is on: an
+(ATT-016); the fork proofs it holds itself convict the forked key in its view (ATT-013). Trades
+start with the Checkpoint and fork-proof swap (ATT-011). The audit is on: an
 individual that holds a counterparty's signed reservation claim contradicted by that counterparty's
 own Accept (:func:`~reference_agents.detect.broken_reservations`) trades with it no more; that
 finding is its own (the protocol has no message that carries it to third parties). In the
-**cheap-talk** world there is no escrow, no bond, no claim, no attestation, no trust policy and no
-audit; only a strategy's own memory (the reciprocal agent's, which now lasts a lifetime) reacts to
-being cheated.
+**cheap-talk** world there is no escrow, no bond, no claim, no attestation, no Checkpoint gossip, no
+trust policy and no audit; only a strategy's own memory (the reciprocal agent's, which now lasts a
+lifetime) reacts to being cheated.
+
+The equivocator is the one type whose misbehaviour is not its strategy's: its counterparties call
+:class:`~reference_agents.unsafe.ForkingPeer` around its (honest) peer, which sells one commitment
+twice (an Accept re-signed at a used seq, no delivery behind it). What stops it is the buyer's
+verifier, the escrow's (which refuses to bond the second sale, its error carrying the fork proof the
+buyer keeps) and the gossip and trust policies that carry the proof on; its own guard never sees the
+fork. Under cheap talk only a buyer that already holds a later statement of its chain (from an
+earlier trade: statements are still signed) notices.
 
 Payoffs as in :mod:`reference_agents.sim`: a received item is worth ``GAIN`` times its declared
 value, a delivered one costs its declared value, forfeited bonds move from the breacher to the
@@ -43,21 +52,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.forks import fork_proof_from
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, Negotiation
-from a2a_coop.protocol.reputation import attestation_evidence
+from a2a_coop.protocol.reputation import attestation_evidence, principals_of
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.trust import RatingTable, TrustView, aggregate
+from a2a_coop.runtime import gossip
 from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.runtime.peer import Peer, drive
 from a2a_coop.runtime.reputation import RECOMPUTE_MS, Reputation, TrustPolicy, TrustRefused
 from a2a_coop.runtime.strategy import opening
-from a2a_coop.runtime.trade import claim_breach, relay_escrow_answers, run_trade, settle_with_escrow
+from a2a_coop.runtime.trade import carry_trade, claim_breach, relay_escrow_answers, settle_with_escrow
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, derive, service
 from reference_agents import AGENTS, build
 from reference_agents.detect import broken_reservations
 from reference_agents.sim import BIG, CAPS, GAIN, VALUE, SimError, check
+from reference_agents.unsafe import ForkingPeer, ForkPlan
 
 REFUSE_BELOW = 0.5  # the trust policy of every individual in the verifiable world
+OFFER_TTL_MS = 5 * 60_000  # an opening Offer's lifetime (as run_trade's)
 
 
 @dataclass
@@ -69,6 +82,7 @@ class Individual:
     party: Party
     peer: Peer
     parent: str | None
+    wire: Any  # what its counterparties call: its peer, or the unsafe signer around it
     payoff: float = 0.0  # in units of VALUE
     opportunities: int = 0
     inherited: float = 0.0  # the parent's payoff per opportunity when this one was born
@@ -106,15 +120,30 @@ class PoolTable:
 
 class PooledReputation(Reputation):
     """An individual's view of the pool: the shared table, aggregated with its own seeds (ATT-009),
-    recomputed when the pool changes or an hour has passed -- as :class:`Reputation` does."""
+    recomputed when the pool changes or an hour has passed -- as :class:`Reputation` does. The fork
+    proofs it holds are its own (its verifier's: from its trades, its escrow's refusals and the
+    Checkpoint gossip, ATT-011): they convict the forked key and its principals in its view alone
+    (ATT-013)."""
 
     def __init__(self, shared: PoolTable, *, seeds: frozenset[str]) -> None:
         super().__init__(lambda: shared.pool, seeds=seeds, escrows=(), clock=shared.clock)
         self.shared = shared
+        self.own: Callable[[], EvidenceVerifier] | None = None  # the individual's verifier, once built
+
+    def faulty(self) -> frozenset[str]:
+        out = set(super().faulty())
+        if self.own is not None:
+            pool = self.evidence()
+            for key in self.own().forks:
+                out |= principals_of(pool, key) | {key}
+        # An equivocator gossiped the proof against itself still trusts its own seeds (its
+        # principal, its parent's): a view needs one seed that is not faulty.
+        return frozenset(out - self.seeds)
 
     def view(self) -> TrustView:
         v, now = self.evidence(), self.clock()
-        key = (len(v.statements), len(v.forks), now // RECOMPUTE_MS)
+        own = len(self.own().forks) if self.own is not None else 0
+        key = (len(v.statements), len(v.forks), own, now // RECOMPUTE_MS)
         if self._view is None or key != self._key:
             self._view = aggregate(self.shared.table(), self.seeds, now, self.params, faulty=self.faulty())
             self._key = key
@@ -153,6 +182,7 @@ class Population:
         self.blocked: set[tuple[str, str]] = set()  # (viewer, subject): the audit caught subject lying
         self.rounds = 0
         self.trades: list[TradeRecord] = []  # this round's
+        self.refused: dict[bytes, str] = {}  # negotiation id -> how a double sale ended (_refused_fork)
         self._serial = itertools.count()
         self._collected: dict[str, int] = {}  # did -> attestations of its verifier already pooled
 
@@ -189,8 +219,14 @@ class Population:
             reputation=reputation,
             attest=self.verifiable,
         )
+        if reputation is not None:
+            reputation.own = lambda: peer.verifier
+        wire: Any = peer
+        if kind == "equivocator":  # the unsafe signer: a misbehaving implementation, not a strategy
+            plan = ForkPlan(seed=int.from_bytes(derive(f"fork/{name}", 4), "big"))
+            wire = ForkingPeer(peer, plan)
         inherited = parent.mean_payoff if parent is not None else 0.0
-        ind = Individual(name, kind, party, peer, parent.name if parent else None, inherited=inherited)
+        ind = Individual(name, kind, party, peer, parent.name if parent else None, wire, inherited=inherited)
         self.members.append(ind)
         return ind
 
@@ -226,7 +262,7 @@ class Population:
             self.clock.advance(DAY_MS + 1)  # every deadline of the day has passed
             for a, b, neg in pending:
                 if neg is not None and neg.contract is not None and not neg.is_terminal:
-                    self._claim(a.peer, b.peer, neg)
+                    self._claim(a, b, neg)
             self.clock.advance(DEFAULT_RESPONSE_WINDOW_MS)
             ruled = self.escrow.tick()
             by_negotiation: dict[bytes, list[bytes]] = {}
@@ -234,9 +270,7 @@ class Population:
                 by_negotiation.setdefault(verify_statement(env).header.negotiation_id, []).append(env)
             for a, b, neg in pending:
                 if neg is not None and neg.id in by_negotiation:
-                    relay_escrow_answers(
-                        a.peer, _wire(b.peer), [self.escrow.mandate, *by_negotiation[neg.id]]
-                    )
+                    relay_escrow_answers(a.peer, b.wire, [self.escrow.mandate, *by_negotiation[neg.id]])
         else:
             self.clock.advance(DAY_MS)
         self.trades = [self._score(a, b, neg) for a, b, neg in pending]
@@ -265,28 +299,66 @@ class Population:
         if proposal is None:
             return None
         try:
-            escrow = _wire(self.escrow) if self.verifiable else None
-            neg = run_trade(a.peer, _wire(b.peer), b.did, proposal, escrow=escrow)
+            # Checkpoints and fork proofs are the verifiable world's (ATT-011): an unsigned promise
+            # has no chain to compare.
+            if self.verifiable and gossip.swap_due(a.peer, b.did):
+                gossip.swap(a.peer, b.wire, b.did)
+            offer = a.peer.propose(b.did, proposal, ttl_ms=OFFER_TTL_MS)
+            try:
+                carry_trade(a.peer, b.wire, offer, escrow=_client(self.escrow) if self.verifiable else None)
+            except CoopError as exc:
+                self._refused_fork(a, b, offer.header.negotiation_id, exc)
         except TrustRefused:
             return None
         self.clock.advance(60_000)
-        return a.peer.negotiation(neg.id)
+        return a.peer.negotiation(offer.header.negotiation_id)
 
-    def _claim(self, a: Peer, b: Peer, neg: Negotiation) -> None:
+    def _refused_fork(self, a: Individual, b: Individual, negotiation_id: bytes, exc: CoopError) -> None:
+        """A double sale (``b`` sold ``a`` a commitment it had sold before) stopped mid-trade by
+
+        * ``a``'s verifier (``FORK_REFUSED_BY_BUYER``): it held a statement of the other branch (its
+          own trades, a gossiped Checkpoint) and kept the two as a fork proof;
+        * the escrow's (``FORK_REFUSED_BY_ESCROW``): it held the Accept sold first and refused to lock
+          bonds under the second; ``a`` keeps the proof its refusal carries (EQUIVOCATION, with both
+          envelopes), once it has verified it;
+        * or the equivocator's own runtime (``DOUBLE_SOLD``): nothing caught the fork, ``a``
+          performed, and ``b``'s honest runtime refused ``a``'s statements about an Accept its own
+          chain never held -- after the fact: what ``a`` delivered is gone.
+
+        Any other refusal is a bug and propagates."""
+        if not (isinstance(b.wire, ForkingPeer) and negotiation_id in b.wire.forked):
+            raise exc
+        proof = fork_proof_from(exc)
+        if a.peer.negotiation(negotiation_id).contract is None:
+            self.refused[negotiation_id] = "FORK_REFUSED_BY_BUYER"
+        elif proof is not None and a.peer.verifier.take_fork_proof(proof) == b.did:
+            self.refused[negotiation_id] = "FORK_REFUSED_BY_ESCROW"
+        else:
+            self.refused[negotiation_id] = "DOUBLE_SOLD"
+
+    def _claim(self, a: Individual, b: Individual, neg: Negotiation) -> None:
         c = neg.contract
         assert c is not None
+        if not c.locked:  # the escrow never took the contract (a double sale it refused): no bond
+            return
         for victim, breacher in ((a, b), (b, a)):
             owed = c.gives(breacher.did)
             missing = [k for k in range(len(owed)) if (breacher.did, k) not in c.delivered]
             if missing:
-                claim = claim_breach(victim, victim.negotiation(neg.id), missing[0], "never delivered")
-                drive(victim, breacher.exchange, claim)
-                settle_with_escrow(victim, _wire(breacher), _wire(self.escrow), victim.negotiation(neg.id))
+                claim = claim_breach(
+                    victim.peer, victim.peer.negotiation(neg.id), missing[0], "never delivered"
+                )
+                drive(victim.peer, breacher.wire.exchange, claim)
+                settle_with_escrow(
+                    victim.peer, breacher.wire, _client(self.escrow), victim.peer.negotiation(neg.id)
+                )
 
     def _score(self, a: Individual, b: Individual, neg: Negotiation | None) -> TradeRecord:
+        # A double sale refused mid-trade is scored as the buyer saw it (what it delivered is gone).
+        refused = self.refused.get(neg.id, "") if neg is not None else ""
         if neg is None or neg.contract is None:
             state = "NO_OFFER" if neg is None else a.peer.negotiation(neg.id).state.value
-            return TradeRecord(a.kind, b.kind, False, state, (0.0, 0.0))
+            return TradeRecord(a.kind, b.kind, False, refused or state, (0.0, 0.0))
         neg = a.peer.negotiation(neg.id)
         c = neg.contract
         assert c is not None
@@ -306,7 +378,7 @@ class Population:
         pa, pb = gains[a.did] / VALUE, gains[b.did] / VALUE
         a.payoff += pa
         b.payoff += pb
-        return TradeRecord(a.kind, b.kind, True, neg.state.value, (pa, pb))
+        return TradeRecord(a.kind, b.kind, True, refused or neg.state.value, (pa, pb))
 
     def _audit(self, a: Individual, b: Individual, negotiation_id: bytes) -> None:
         for viewer, subject in ((a, b), (b, a)):
@@ -331,9 +403,9 @@ class Population:
             self._collected[ind.did] = len(v.attestations)
 
 
-def _wire(local: Any) -> Any:
-    """An in-process Peer answers as a CooperationClient does, a LocalEscrow as an EscrowClient."""
-    return local
+def _client(escrow: LocalEscrow) -> Any:
+    """A LocalEscrow answers as an EscrowClient does, in process."""
+    return escrow
 
 
 def founders(types: Sequence[str], population: int) -> list[str]:

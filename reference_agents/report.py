@@ -4,7 +4,8 @@ The page needs no network: its plots are inline SVG drawn here (no plotting libr
 inline. It shows, per dynamics and run length, the population shares over generations in both
 worlds (the mean over seeds, one line per type, the deceptive types' combined share bold), the final
 shares and fixations per world, the payoff table each world's trades produced, and the welfare of
-the trades played (agreement rate and social welfare per offer).
+the trades played (agreement rate and social welfare per offer) and how the offers ended (the
+equivocator's double sales caught or paid for among them).
 
 Welfare hook: :func:`welfare_rows` is the one place per-run welfare metrics enter the report. It
 reads each run's ``welfare`` dict (:attr:`reference_agents.evolve.EvolveResult.welfare`), so the
@@ -78,6 +79,15 @@ def mean_payoffs(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | 
             cells = [r["payoff_table"][t][u] for r in runs if r["payoff_table"][t][u] is not None]
             table[t][u] = sum(cells) / len(cells) if cells else None
     return table
+
+
+def outcome_totals(runs: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """How many offers ended in each final state over ``runs``."""
+    out: dict[str, int] = {}
+    for r in runs:
+        for state, n in r.get("outcomes", {}).items():
+            out[state] = out.get(state, 0) + n
+    return out
 
 
 def welfare_rows(runs: Sequence[dict[str, Any]]) -> dict[str, float]:
@@ -231,6 +241,14 @@ def render(results: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]])
                 "value) of the row type against the column type, over the trades played in the runs.</p>"
             )
             out.append(_table(["", *types], [[t, *(table[t][u] for u in types)] for t in types]))
+        out.append(
+            "<h3>How the offers ended (total over seeds)</h3><p>Final states as the offering side saw "
+            "them; the equivocator's double sales: FORK_REFUSED_BY_ESCROW, FORK_REFUSED_BY_BUYER (caught), "
+            "DOUBLE_SOLD (paid for).</p>"
+        )
+        ends = {world: outcome_totals(runs) for world, runs in worlds.items()}
+        states = sorted({k for row in ends.values() for k in row})
+        out.append(_table(["final state", *ends], [[k, *(ends[w].get(k, 0) for w in ends)] for k in states]))
         out.append("<h3>Welfare of the trades played (mean over seeds)</h3>")
         rows = {world: welfare_rows(runs) for world, runs in worlds.items()}
         keys = sorted({k for row in rows.values() for k in row})

@@ -61,7 +61,14 @@ GAIN = 1.5
 BIG = 10**12
 # The agents a pair game can host: every strategy that needs no group (cartel, Sybil ring) and no
 # unsafe signer (equivocator, over-committer) -- those need three or more parties.
-SIM_TYPES = tuple(n for n, a in AGENTS.items() if not a.unsafe and n not in ("cartel", "sybil-ring"))
+# The population's types: every agent that needs no group (the cartel's members, the Sybil ring's
+# identities) and whose misbehaviour the population can host -- the equivocator's unsafe signer
+# (reference_agents.unsafe.ForkingPeer) yes, the over-committer's no (the population's mandates
+# are unbounded, so it would have nothing to over-commit).
+SIM_TYPES = tuple(n for n in AGENTS if n not in ("cartel", "sybil-ring", "over-committer"))
+# The table model's pair games have one counterparty each: there an equivocator has no second
+# buyer to sell to, so the table model hosts the guarded types only.
+TABLE_TYPES = tuple(n for n in SIM_TYPES if not AGENTS[n].unsafe)
 CAPS = {"budget_per_period": BIG, "max_outstanding": BIG, "max_per_deal": BIG}
 
 
@@ -204,7 +211,7 @@ def _wire(peer: Peer) -> Any:
 
 def payoff_table(world: str, types: Sequence[str], seed: int, rounds: int = 4) -> dict[str, dict[str, float]]:
     """Mean payoff per trade offered (units of VALUE) of each type against each type."""
-    check(world, types)
+    check(world, types, TABLE_TYPES)
     table: dict[str, dict[str, float]] = {t: {} for t in types}
     per = 2 * rounds  # trades offered in a pair game, by both sides
     for n, (x, y) in enumerate(itertools.combinations_with_replacement(types, 2)):
@@ -215,13 +222,13 @@ def payoff_table(world: str, types: Sequence[str], seed: int, rounds: int = 4) -
     return table
 
 
-def check(world: str, types: Sequence[str]) -> None:
-    """Raises SimError for an unknown world or type."""
+def check(world: str, types: Sequence[str], allowed: Sequence[str] = SIM_TYPES) -> None:
+    """Raises SimError for an unknown world or a type not in ``allowed``."""
     if world not in WORLDS:
         raise SimError(f"unknown world {world!r}; choose one of: {', '.join(WORLDS)}")
-    unknown = [t for t in types if t not in SIM_TYPES]
+    unknown = [t for t in types if t not in allowed]
     if unknown or not types:
-        raise SimError(f"types must be among: {', '.join(SIM_TYPES)} (not {', '.join(unknown) or 'none'})")
+        raise SimError(f"types must be among: {', '.join(allowed)} (not {', '.join(unknown) or 'none'})")
 
 
 @dataclass
@@ -301,7 +308,7 @@ def evolve(
     world: str,
     seed: int,
     *,
-    types: Sequence[str] = SIM_TYPES,
+    types: Sequence[str] = TABLE_TYPES,
     population: int = 30,
     steps: int = 100,
     rounds: int = 4,

@@ -7,14 +7,16 @@ implementation holding the key. :class:`UnsafeSigner` is that implementation: it
 whatever it is given, with no chain, mandate or negotiation check, so that the *counterparties'*
 verifiers, their gossip and the audit -- not the adversary's own guard -- must catch it.
 
-Nothing in ``a2a_coop`` imports this module (the import-linter contracts forbid it); only the
-adversarial reference agents and their tests do.
+Nothing in ``a2a_coop`` reaches this module (the import-linter contracts forbid it) but the population
+simulator that ``a2a-coop sim`` runs (:mod:`reference_agents.population` hosts the equivocator); the
+adversarial reference agents and their tests use it too.
 """
 
 from __future__ import annotations
 
-import os
+import random
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
@@ -52,7 +54,7 @@ class UnsafeSigner:
             **header,
         )
         writer = ChainWriter(self.peer.key, next_seq=seq, prev=prev)
-        return sign_candidate(writer.stamp(stmt, nonce=os.urandom(16)), self.peer.key)
+        return sign_candidate(writer.stamp(stmt, nonce=self.peer.nonce()), self.peer.key)
 
     def sign_next(self, body: str, message: Any, **header: Any) -> VerifiedStatement:
         """Sign at the head of the peer's chain and move the head on (no fork), skipping every
@@ -108,52 +110,99 @@ class OverCommitter:
         return out
 
 
+@dataclass(frozen=True)
+class ForkPlan:
+    """When the equivocator double-sells (its parameters, ``a2a-coop agent list``).
+
+    Attributes:
+        act_rate: the probability that a new counterparty is double-sold (seeded by ``seed``).
+        after: counterparties served honestly first; the first one's Accept is the commitment it
+            re-sells (1: from its second counterparty on).
+        seed: seeds the draws.
+    """
+
+    act_rate: float = 1.0
+    after: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.act_rate <= 1.0:
+            raise ValueError("act_rate must be in 0..1")
+        if self.after < 1:
+            raise ValueError("after must be at least 1: the first Accept is the one it re-sells")
+
+
 class ForkingNode:
     """The equivocator as a served peer: wraps a :class:`~a2a_coop.runtime.node.PeerNode` (serve it
     with :func:`a2a_coop.transport.serve`, as tests/test_conformance_audit.py does; ``a2a-coop agent
-    run`` cannot, since no a2a_coop module may reach this one). Its answers are honest, except that
-    its first Accept to each counterparty after the first is re-signed at the seq of its first
-    Accept to the first one (and sent without the Deliveries that follow it): two statements at one
-    seq, to two counterparties who see a consistent chain each until they compare notes. Its own
-    node, journal and chain stay as the honest runtime left them."""
+    run`` cannot, since no a2a_coop module may reach this one) or, in process, a
+    :class:`~a2a_coop.runtime.peer.Peer` (:class:`ForkingPeer`, the population simulator's).
 
-    def __init__(self, node: Any) -> None:
+    It double-sells: its answers are honest, except that its first Accept to a new counterparty,
+    once it has served ``plan.after`` counterparties (and with probability ``plan.act_rate``), is
+    re-signed at the seq of its first Accept to its first counterparty and sent without the
+    Deliveries that follow it -- the commitment at that chain position sold twice, delivered once.
+    Each buyer sees a consistent chain until their views meet (a Checkpoint or an escrow holding the
+    other branch). Its own node, journal and chain stay as the honest runtime left them, so it
+    answers the double-sold buyer's later statements as its honest runtime does (refusing what refs
+    the forked Accept, which its own chain never held). Ground truth: ``equivocate`` acts."""
+
+    def __init__(self, node: Any, plan: ForkPlan = ForkPlan()) -> None:
         self.node = node
-        self.signer = UnsafeSigner(node.peer)
+        self.plan = plan
+        self.signer = UnsafeSigner(self._peer())
         self.truth = self.signer.truth
+        self._rng = random.Random(plan.seed)
         self._first: tuple[str, int, bytes] | None = None  # counterparty, seq and prev of the first Accept
-        self._forked: set[str] = set()
+        self._served: set[str] = set()  # counterparties that got an Accept, forked or not
+        self.forked: set[bytes] = set()  # negotiation ids of the double sales
+
+    def _peer(self) -> Peer:
+        peer: Peer = self.node.peer
+        return peer
 
     def exchange(self, envelope: bytes, context: Sequence[bytes] = ()) -> list[bytes]:
         answers: list[bytes] = self.node.exchange(envelope, context)
         for i, env in enumerate(answers):
             vs = verify_statement(env)
-            if vs.body != "accept" or vs.issuer != self.node.peer.did:
+            if vs.body != "accept" or vs.issuer != self.signer.peer.did:
                 continue
             who = vs.header.audience
             if self._first is None:
                 self._first = (who, vs.header.seq, vs.header.prev)
-            elif who != self._first[0] and who not in self._forked:
-                self._forked.add(who)
-                _, seq, prev = self._first
-                h = vs.header
-                fork = self.signer.sign_at(
-                    seq,
-                    prev,
-                    "accept",
-                    vs.statement.accept,
-                    audience=who,
-                    negotiation_id=h.negotiation_id,
-                    refs=list(h.refs),
-                    ttl_ms=h.expires_at_ms - h.issued_at_ms,
-                )
-                self.truth.append(Act("equivocate", h.negotiation_id.hex(), f"seq {seq}"))
-                return [*answers[:i], fork.envelope]
-            return answers
+            if who in self._served:
+                return answers
+            self._served.add(who)
+            if len(self._served) <= self.plan.after or self._rng.random() >= self.plan.act_rate:
+                return answers
+            _, seq, prev = self._first
+            h = vs.header
+            fork = self.signer.sign_at(
+                seq,
+                prev,
+                "accept",
+                vs.statement.accept,
+                audience=who,
+                negotiation_id=h.negotiation_id,
+                refs=list(h.refs),
+                ttl_ms=h.expires_at_ms - h.issued_at_ms,
+            )
+            self.forked.add(h.negotiation_id)
+            self.truth.append(Act("equivocate", h.negotiation_id.hex(), f"seq {seq}, to {who}"))
+            return [*answers[:i], fork.envelope]
         return answers
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.node, name)
+
+
+class ForkingPeer(ForkingNode):
+    """:class:`ForkingNode` around an in-process :class:`~a2a_coop.runtime.peer.Peer` (what its
+    counterparties call instead of the peer itself)."""
+
+    def _peer(self) -> Peer:
+        peer: Peer = self.node
+        return peer
 
 
 class OverCommittingNode:

@@ -105,12 +105,19 @@ def _specs() -> list[sweep.RunSpec]:
 
 
 def test_a_sweep_gives_the_same_result_per_seed_whatever_the_number_of_processes() -> None:
-    specs = _specs()
+    """Also with the equivocator's unsafe signer in the population: its double sales (refused by
+    the escrow in the verifiable world, paid for under cheap talk) replay identically."""
+    forking = sweep.grid(
+        seeds=[1], dynamics=["moran"], populations=[8], steps=[16], types=(*SMALL, "equivocator")
+    )
+    specs = [*_specs(), *forking]
     one = sweep.sweep(specs, processes=1)
     two = sweep.sweep(specs, processes=2)
-    assert one == two and [r["seed"] for r in one] == [0, 1, 0, 1]
+    assert one == two and [r["seed"] for r in one] == [0, 1, 0, 1, 1, 1]
     summary = sweep.summarize(one)
-    assert [(s["world"], s["runs"]) for s in summary] == [("verifiable", 2), ("cheap-talk", 2)]
+    assert [(s["world"], s["runs"]) for s in summary[:2]] == [("verifiable", 2), ("cheap-talk", 2)]
+    outcomes = {r["world"]: set(r["outcomes"]) for r in one[4:]}
+    assert "FORK_REFUSED_BY_ESCROW" in outcomes["verifiable"] and "DOUBLE_SOLD" in outcomes["cheap-talk"]
 
 
 @pytest.mark.slow
@@ -128,6 +135,7 @@ def test_the_report_is_one_self_contained_page_with_both_worlds(tmp_path: Path) 
     text = page.read_text()
     assert text.count("<svg") == 2 and "verifiable: moran" in text and "cheap-talk: moran" in text
     assert "Payoff table, verifiable" in text and "agreement_rate" in text and "nash_distance" in text
+    assert "How the offers ended" in text and "FULFILLED" in text
     # Nothing to fetch: no scripts, stylesheets or images from anywhere (the SVG namespace is a name).
     assert "<script" not in text and "<link" not in text and "src=" not in text and "url(" not in text
 

@@ -47,6 +47,7 @@ def cmd_agent_list(args: argparse.Namespace, out: TextIO) -> int:
                 "summary": info.summary,
                 "parameters": params,
                 "unsafe": info.unsafe,
+                "unsafe_parameters": dict(info.unsafe_defaults),
                 "deceptive": info.deceptive,
             }
             out.write(json.dumps(doc, sort_keys=True) + "\n")
@@ -55,6 +56,9 @@ def cmd_agent_list(args: argparse.Namespace, out: TextIO) -> int:
         flags = " [unsafe acts: reference_agents.unsafe, not agent run]" if info.unsafe else ""
         out.write(f"{info.name:<15} {info.kind:<12} {info.summary}{flags}\n")
         out.write(f"{'':<15} {'':<12} parameters: {', '.join(f'{k}={v}' for k, v in params.items())}\n")
+        if info.unsafe_defaults:
+            plan = ", ".join(f"{k}={v}" for k, v in info.unsafe_defaults.items())
+            out.write(f"{'':<15} {'':<12} unsafe signer's parameters: {plan}\n")
     return EXIT_OK
 
 

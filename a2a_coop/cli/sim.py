@@ -116,12 +116,13 @@ def _types(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
 
 def cmd_sim_evolve(args: argparse.Namespace, out: TextIO) -> int:
     sim, evolve, sweep, report, Progress = _reference()
-    types = _types(args.types, sim.SIM_TYPES)
+    table = args.model == "table"
+    types = _types(args.types, sim.TABLE_TYPES if table else sim.SIM_TYPES)
     try:
-        sim.check(args.world, types)
+        sim.check(args.world, types, sim.TABLE_TYPES if table else sim.SIM_TYPES)
         if args.population < max(2, len(types)):
             raise sim.SimError(f"--population must be at least the number of types ({len(types)}) and 2")
-        if args.model == "table":
+        if table:
             doc = _evolve_table(sim, args, types)
         else:
             label = f"{args.world} {args.dynamics} seed {args.seed}"
