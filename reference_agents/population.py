@@ -137,7 +137,8 @@ class PooledReputation(Reputation):
             for key in self.own().forks:
                 out |= principals_of(pool, key) | {key}
         # An equivocator gossiped the proof against itself still trusts its own seeds (its
-        # principal, its parent's): a view needs one seed that is not faulty.
+        # principal, its parent's): it knows what it signed, and a view whose seeds are all faulty
+        # holds no trust at all (ATT-009), which would make it a worse judge of others than it is.
         return frozenset(out - self.seeds)
 
     def view(self) -> TrustView:

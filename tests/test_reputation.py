@@ -243,6 +243,27 @@ def test_fork_proofs_survive_a_restart_and_forged_ones_are_refused(tmp_path: Pat
     journal.close()
 
 
+@pytest.mark.req("ATT-009", "ATT-013")
+def test_a_fork_proof_against_the_viewers_own_key_leaves_a_view_without_trust_not_a_crash() -> None:
+    """Whoever holds D's key forks D's chain and gossips the proof to D's own peer: every seed of D's
+    view is now faulty. Expect the view computed (no ValueError): D's principal faulty, everyone else
+    unknown with trust 0, and D still answering offers."""
+    clock = FixedClock()
+    d, x, e = Party("d", clock), Party("x", clock), Party("e", clock)
+    peer = make_peer(d, clock)
+    first = d.offer(x)
+    d.agent.writer.next_seq, d.agent.writer.prev = first.header.seq, first.header.prev
+    second = d.offer(e)
+    peer.gossip([], [ForkProof(first.envelope, second.envelope)])
+    assert d.principal.did in peer.reputation.faulty()
+    view = peer.reputation.view()
+    assert view.score(d.principal.did).faulty
+    unknown = peer.reputation.score(x.did)
+    assert (unknown.trust, unknown.score, unknown.uncertainty) == (0.0, 0.5, 1.0)
+    assert float(view.trust.sum()) == 0.0
+    assert peer.exchange(x.offer(d).envelope, x.setup)
+
+
 # --- real peers over gRPC -----------------------------------------------------------------------------
 
 

@@ -285,13 +285,19 @@ def aggregate(
         params: damping, half-life, tolerance.
         faulty: principals with a fork proof against them (ATT-013).
 
+    A view whose seeds are all faulty (a fork proof against the viewer's own key: the key is
+    compromised, or the viewer's implementation forks) holds no trust to hand out: every principal
+    has trust 0 and scores as unknown, the faulty ones 0 (ATT-009). It is not an error: whoever holds
+    the key can make such a proof, and a view must not fail for it.
+
     Raises:
-        ValueError: no seed is left once faulty principals are removed.
+        ValueError: ``seeds`` is empty.
     """
+    given = frozenset(seeds)
+    if not given:
+        raise ValueError("a view needs at least one seed")
     faulty_set = frozenset(faulty)
-    seed_set = frozenset(seeds) - faulty_set
-    if not seed_set:
-        raise ValueError("a view needs at least one seed that is not faulty")
+    seed_set = given - faulty_set
     principals = table.principals + sorted((seed_set | faulty_set) - set(table.index))
     n = len(principals)
     index = {p: i for i, p in enumerate(principals)}
@@ -317,8 +323,11 @@ def aggregate(
     )
     dangling = row_sum == 0
     p = np.zeros(n)
-    p[[index[s] for s in seed_set]] = 1.0 / len(seed_set)
-    t, iterations, converged = _propagate(C.T.tocsr(), p, dangling, params)
+    if seed_set:
+        p[[index[s] for s in seed_set]] = 1.0 / len(seed_set)
+        t, iterations, converged = _propagate(C.T.tocsr(), p, dangling, params)
+    else:  # no seed left: no trust anywhere
+        t, iterations, converged = p, 0, True
 
     voice = np.minimum(1.0, t * np.count_nonzero(t > 0))  # step 4
     # One rater's word on one subject counts for at most pair_cap outcomes, however often they trade.
