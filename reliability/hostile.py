@@ -23,7 +23,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -31,26 +33,30 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
-from a2a_coop.cli.demo import provision
+from a2a_coop.cli.demo import Identity, child_env, provision, start_server, stop_process, wait_listening
 from a2a_coop.protocol.errors import CoopError, RateLimited
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.keyfile import generate_keypair
-from a2a_coop.runtime.node import PeerLimits, PeerNode
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
 from a2a_coop.runtime.trade import proposal
-from a2a_coop.transport import CooperationClient, TransportError, serve
+from a2a_coop.transport import CooperationClient, TransportError
 
 NAME: Final = "hostile"
-DEFAULT_SECONDS: Final = 20.0
+DEFAULT_SECONDS: Final = 10.0
 DEFAULT_THREADS: Final = 4
+DEFAULT_ROUNDS: Final = 2
 TARGET: Final = 0.8
 KINDS: Final = ("offer-abandon", "replay", "other-audience", "accept-on-behalf", "garbage")
+RAMP_S: Final = 1.0  # a helper process starts and gets going before alice's timed phase
+HOG_TICK_S: Final = 0.001
+CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
 BIG: Final = {"max_per_deal": 10**6, "budget_per_period": 10**12, "max_outstanding": 10**12}
 
 
@@ -160,73 +166,188 @@ class Mallory:
                 self.wrong[kind] += 1
 
 
-def _rows(node: PeerNode) -> int:
-    return sum(1 for _ in node.journal.statements())
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) process ``pid`` has used so far; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14 and 15)
 
 
-def run(seconds: float, threads: int, directory: Path, max_rate: float = 0.0) -> dict[str, Any]:
-    """With ``max_rate``, bob takes at most that many requests per second from any one peer (RPC-012;
-    ``serve --max-rate``), in both phases alike."""
+def _journal_counts(path: Path, did: str) -> tuple[int, int]:
+    """(rows, statements bob signed) in bob's journal, read beside his server (WAL: a reader never
+    waits for the writer)."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = db.execute("SELECT count(*) FROM statements").fetchone()[0]
+        ours = db.execute(
+            "SELECT count(*) FROM statements JOIN issuers ON issuers.id = statements.issuer "
+            "WHERE issuers.did = ? AND direction = 'out'",
+            (did,),
+        ).fetchone()[0]
+    finally:
+        db.close()
+    return int(rows), int(ours)
+
+
+@dataclass
+class Phase:
+    """One timed stretch of alice's trading, and what the processes around her spent meanwhile."""
+
+    trades: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    bob_cpu_s: float = 0.0
+    other_cpu_s: float = 0.0  # mallory's, or the hog's
+    rows: int = 0  # journal rows bob wrote
+    signed: int = 0  # statements bob signed
+
+    def add(self, other: Phase) -> None:
+        for name in ("trades", "failed", "seconds", "bob_cpu_s", "other_cpu_s", "rows", "signed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def rate(self) -> float:
+        return self.trades / self.seconds if self.seconds else 0.0
+
+
+class Bob:
+    """Bob served by ``a2a-coop serve`` in his own process: nothing he does takes alice's interpreter."""
+
+    def __init__(self, ident: Identity, directory: Path, extra: Sequence[str]) -> None:
+        self.ident = ident
+        self.server = wait_listening(
+            start_server("bob", ["serve", *ident.files(), *extra], directory / "bob.log"), 60
+        )
+        self.did: str = self.server.did
+        self.target: str = self.server.target
+
+    def timed(
+        self,
+        alice: Peer,
+        client: CooperationClient,
+        seconds: float,
+        opened: list[VerifiedStatement],
+        others: Sequence[int] = (),
+    ) -> Phase:
+        """Alice trades for ``seconds``; what bob and the processes ``others`` spent meanwhile."""
+        rows0, signed0 = _journal_counts(self.ident.journal_path, self.did)
+        bob0, other0 = _cpu_s(self.server.popen.pid), sum(map(_cpu_s, others))
+        started = time.monotonic()
+        done, failed = _honest(alice, client, self.did, seconds, opened)
+        took = time.monotonic() - started
+        bob1, other1 = _cpu_s(self.server.popen.pid), sum(map(_cpu_s, others))
+        rows1, signed1 = _journal_counts(self.ident.journal_path, self.did)
+        return Phase(done, failed, took, bob1 - bob0, other1 - other0, rows1 - rows0, signed1 - signed0)
+
+    def stop(self) -> None:
+        stop_process(self.server.popen)
+
+
+def _spawn(*argv: str) -> subprocess.Popen[str]:
+    """``python -m reliability hostile ARGV`` in its own process (mallory, or a hog)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "reliability", NAME, *argv],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+        env=child_env(),
+    )
+
+
+def _finish(popen: subprocess.Popen[str], timeout_s: float) -> str:
+    try:
+        out, _ = popen.communicate(timeout=timeout_s)
+    finally:
+        if popen.poll() is None:
+            popen.kill()
+            popen.communicate()
+    return out
+
+
+def run(
+    seconds: float, threads: int, directory: Path, max_rate: float = 0.0, rounds: int = 1
+) -> dict[str, Any]:
+    """``rounds`` times: alice alone, alice while mallory floods, alice while a hog burns the CPU
+    mallory burnt (the floor: what no defence of bob's can give back on a machine shared with the
+    flooder). With ``max_rate``, bob takes at most that many requests per second from any one peer
+    (RPC-012; ``serve --max-rate``), in every phase alike."""
     ids = {n: provision(directory, n, **BIG) for n in ("alice", "bob", "mallory")}
-    limits = PeerLimits(rate_per_s=max_rate, burst=int(max_rate)) if max_rate else None
-    node = PeerNode.open(ids["bob"].key, ids["bob"].mandate, ids["bob"].journal_path, limits=limits)
-    server = serve(node, None, max_workers=16)
+    extra = [f"--max-rate={max_rate:g}"] if max_rate else []
+    bob = Bob(ids["bob"], directory, extra)
     alice = Peer(ids["alice"].key, ids["alice"].mandate)
     opened: list[VerifiedStatement] = []
+    alone, flooded, hogged = Phase(), Phase(), Phase()
+    sent: Counter[str] = Counter()
+    wrong: Counter[str] = Counter()
+    flood_s = 0.0
     try:
-        with CooperationClient(server.target) as ac:
-            _honest(alice, ac, node.peer.did, 1.0, [])  # warm up
-            alone, failed_alone = _honest(alice, ac, node.peer.did, seconds, opened)
-            rows_before, seq_before = _rows(node), node.peer.writer.next_seq
-            (directory / "alice-offers.bin").write_bytes(
-                json.dumps([vs.envelope.hex() for vs in opened[-50:]]).encode()
-            )
-            # Mallory floods from her own process, as a remote peer would: she takes no CPU time from
-            # bob's interpreter other than what her requests cost him.
-            flood = subprocess.Popen(
-                [
-                    *(sys.executable, "-m", "reliability", NAME, "--flood", server.target, str(directory)),
-                    *("--seconds", str(seconds + 2), "--threads", str(threads)),
-                ],
-                stdout=subprocess.PIPE,
-                text=True,
-                cwd=Path(__file__).resolve().parent.parent,
-            )
-            try:
-                time.sleep(1.0)  # her process starts and floods before alice's timed phase
-                loaded, failed_loaded = _honest(alice, ac, node.peer.did, seconds, opened)
-                out, _ = flood.communicate(timeout=seconds + 60)
-            finally:
-                if flood.poll() is None:
-                    flood.kill()
-                    flood.communicate()
-            report = json.loads(out.strip().splitlines()[-1])
-            rows_after, seq_after = _rows(node), node.peer.writer.next_seq
+        with CooperationClient(bob.target) as ac:
+            _honest(alice, ac, bob.did, 1.0, [])  # warm up
+            for _ in range(rounds):
+                alone.add(bob.timed(alice, ac, seconds, opened))
+                (directory / "alice-offers.json").write_text(
+                    json.dumps([vs.envelope.hex() for vs in opened[-50:]])
+                )
+                # Mallory floods from her own process, as a remote peer would.
+                mallory = _spawn(
+                    *("--flood", bob.target, str(directory)),
+                    *("--seconds", str(seconds + 2 * RAMP_S), "--threads", str(threads)),
+                )
+                time.sleep(RAMP_S)  # her process starts and floods before alice's timed phase
+                phase = bob.timed(alice, ac, seconds, opened, [mallory.pid])
+                report = json.loads(_finish(mallory, seconds + 60).strip().splitlines()[-1])
+                flooded.add(phase)
+                sent.update(report["sent"])
+                wrong.update(report["wrong"])
+                flood_s += report["seconds"]
+                # The floor: a process that burns what mallory burnt, touching nobody.
+                cores = phase.other_cpu_s / phase.seconds if phase.seconds else 0.0
+                n = max(1, math.ceil(cores))  # one process per core's worth: each burns its share
+                hogs = [
+                    _spawn("--hog", f"{cores / n:.4f}", "--seconds", str(seconds + 2 * RAMP_S))
+                    for _ in range(n)
+                ]
+                time.sleep(RAMP_S)
+                hogged.add(bob.timed(alice, ac, seconds, opened, [h.pid for h in hogs]))
+                for hog in hogs:
+                    _finish(hog, seconds + 60)
     finally:
-        server.stop(None)
-        node.close()
-    sent, wrong = Counter(report["sent"]), Counter(report["wrong"])
+        bob.stop()
     hostile = sum(sent.values())
-    ratio = (loaded / alone) if alone else 0.0
-    honest_rows = (rows_before / max(alone, 1)) * loaded  # what alice's trades under the flood cost
+    ratio = flooded.rate / alone.rate if alone.rate else 0.0
+    floor = hogged.rate / alone.rate if alone.rate else 0.0
+    beyond = flooded.rate / hogged.rate if hogged.rate else 0.0
+    # What a hostile request cost bob: his CPU and journal rows in the flood, less what alice's trades
+    # in it cost him at the unloaded phase's rate per trade.
+    in_window = hostile * flooded.seconds / flood_s if flood_s else 0.0
+    bob_cpu_hostile = flooded.bob_cpu_s - flooded.trades * alone.bob_cpu_s / max(alone.trades, 1)
+    rows_hostile = flooded.rows - flooded.trades * alone.rows / max(alone.trades, 1)
     return {
         "campaign": NAME,
         "honest_under_flood_ratio": round(ratio, 3),
+        "honest_under_cpu_hog_ratio": round(floor, 3),
+        "flood_vs_cpu_hog": round(beyond, 3),
         "target": TARGET,
         "target_met": ratio >= TARGET,
-        "honest_trades_per_s_alone": round(alone / seconds, 2),
-        "honest_trades_per_s_flooded": round(loaded / seconds, 2),
-        "honest_failures": failed_alone + failed_loaded,
+        "honest_trades_per_s_alone": round(alone.rate, 2),
+        "honest_trades_per_s_flooded": round(flooded.rate, 2),
+        "honest_trades_per_s_cpu_hog": round(hogged.rate, 2),
+        "honest_failures": alone.failed + flooded.failed + hogged.failed,
         "wrongly_answered": sum(wrong.values()),
         "hostile_requests": hostile,
-        "hostile_requests_per_s": round(hostile / report["seconds"], 1),
+        "hostile_requests_per_s": round(hostile / flood_s, 1) if flood_s else 0.0,
         "hostile_by_kind": dict(sent),
-        "bob_statements_signed_under_flood": seq_after - seq_before,
-        "journal_rows_per_hostile_request": round(
-            max(rows_after - rows_before - honest_rows, 0) / max(hostile, 1), 3
-        ),
+        "mallory_cpu_cores": round(flooded.other_cpu_s / flooded.seconds, 3) if flooded.seconds else 0.0,
+        "hog_cpu_cores": round(hogged.other_cpu_s / hogged.seconds, 3) if hogged.seconds else 0.0,
+        "bob_cpu_ms_per_honest_trade": round(1000 * alone.bob_cpu_s / max(alone.trades, 1), 3),
+        "bob_cpu_ms_per_hostile_request": round(1000 * max(bob_cpu_hostile, 0) / max(in_window, 1), 3),
+        "bob_statements_signed_under_flood": flooded.signed,
+        "journal_rows_per_hostile_request": round(max(rows_hostile, 0) / max(in_window, 1), 3),
         "threads": threads,
         "seconds": seconds,
+        "rounds": rounds,
         "max_rate_per_peer": max_rate or None,
     }
 
@@ -235,21 +356,46 @@ def render(s: dict[str, Any]) -> str:
     ok = s["target_met"] and not s["wrongly_answered"] and not s["honest_failures"]
     return "\n".join(
         [
-            f"hostile campaign: alice trades with bob for {s['seconds']} s alone, then as long while mallory "
-            f"floods from {s['threads']} threads ({s['hostile_requests_per_s']} requests/s); 127.0.0.1; "
+            f"hostile campaign: bob serves in his own process; alice trades with him {s['rounds']} x "
+            f"{s['seconds']} s alone, as long while mallory floods from her own process with "
+            f"{s['threads']} threads ({s['hostile_requests_per_s']} requests/s), and as long while a hog "
+            f"burns the CPU mallory burnt without touching bob; 127.0.0.1; "
             f"per-peer limit: {s['max_rate_per_peer'] or 'none'}",
             "",
-            f"  {'honest trades/s alone':<36} {s['honest_trades_per_s_alone']:>8}",
-            f"  {'honest trades/s under the flood':<36} {s['honest_trades_per_s_flooded']:>8}",
-            f"  {'honest_under_flood_ratio':<36} {s['honest_under_flood_ratio']:>8}  (target {s['target']})",
-            f"  {'honest trades failed':<36} {s['honest_failures']:>8}",
-            f"  {'hostile requests answered wrongly':<36} {s['wrongly_answered']:>8}",
-            f"  {'bob statements signed in the flood':<36} {s['bob_statements_signed_under_flood']:>8}",
-            f"  {'journal rows per hostile request':<36} {s['journal_rows_per_hostile_request']:>8}",
+            f"  {'honest trades/s alone':<40} {s['honest_trades_per_s_alone']:>8}",
+            f"  {'honest trades/s under the flood':<40} {s['honest_trades_per_s_flooded']:>8}",
+            f"  {'honest trades/s beside the CPU hog':<40} {s['honest_trades_per_s_cpu_hog']:>8}",
+            f"  {'honest_under_flood_ratio':<40} {s['honest_under_flood_ratio']:>8}  (target {s['target']})",
+            f"  {'honest_under_cpu_hog_ratio (the floor)':<40} {s['honest_under_cpu_hog_ratio']:>8}",
+            f"  {'flood_vs_cpu_hog (what bob lets it cost)':<40} {s['flood_vs_cpu_hog']:>8}",
+            f"  {'mallory / hog CPU, cores':<40} {s['mallory_cpu_cores']:>8} / {s['hog_cpu_cores']}",
+            f"  {'bob CPU ms per honest trade':<40} {s['bob_cpu_ms_per_honest_trade']:>8}",
+            f"  {'bob CPU ms per hostile request':<40} {s['bob_cpu_ms_per_hostile_request']:>8}",
+            f"  {'journal rows per hostile request':<40} {s['journal_rows_per_hostile_request']:>8}",
+            f"  {'bob statements signed in the flood':<40} {s['bob_statements_signed_under_flood']:>8}",
+            f"  {'honest trades failed':<40} {s['honest_failures']:>8}",
+            f"  {'hostile requests answered wrongly':<40} {s['wrongly_answered']:>8}",
             "",
             "OK" if ok else "FINDINGS (see above)",
         ]
     )
+
+
+def hog_main(share: float, seconds: float) -> int:
+    """A hog's process: burn ``share`` of one core for ``seconds``, spinning while its CPU time is behind
+    ``share`` of the time elapsed and sleeping a tick while ahead (so it burns what was asked whatever
+    else the machine runs)."""
+    started = time.monotonic()
+    cpu0 = time.process_time()
+    spins = 0
+    while (elapsed := time.monotonic() - started) < seconds:
+        if time.process_time() - cpu0 < share * elapsed:
+            for _ in range(1000):
+                spins += 1
+        else:
+            time.sleep(HOG_TICK_S)
+    print(json.dumps({"spins": spins, "cpu_s": round(time.process_time() - cpu0, 3)}))
+    return 0
 
 
 def flood_main(target: str, directory: Path, seconds: float, threads: int) -> int:
@@ -260,7 +406,7 @@ def flood_main(target: str, directory: Path, seconds: float, threads: int) -> in
     peer = Peer(
         read_key_file(directory / "mallory.key"), read_envelope_file(directory / "mallory.mandate.json")
     )
-    offers = [bytes.fromhex(h) for h in json.loads((directory / "alice-offers.bin").read_text())]
+    offers = [bytes.fromhex(h) for h in json.loads((directory / "alice-offers.json").read_text())]
     from a2a_coop.protocol.statements import verify_statement
 
     alice_offers = [verify_statement(e) for e in offers]
@@ -296,12 +442,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0.0,
         help="bob's per-peer limit, requests/s (serve --max-rate; default 0: none)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=DEFAULT_ROUNDS,
+        help=f"alone / flood / hog rounds, interleaved (default {DEFAULT_ROUNDS})",
+    )
     parser.add_argument("--flood", nargs=2, metavar=("TARGET", "DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--hog", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.flood:
         return flood_main(args.flood[0], Path(args.flood[1]), args.seconds, args.threads)
+    if args.hog is not None:
+        return hog_main(args.hog, args.seconds)
     with tempfile.TemporaryDirectory(prefix="a2acoop-hostile-") as tmp:
-        summary = run(args.seconds, args.threads, Path(tmp), args.max_rate)
+        summary = run(args.seconds, args.threads, Path(tmp), args.max_rate, args.rounds)
     print(render(summary))
     print(json.dumps(summary, separators=(",", ":")))
     ok = summary["target_met"] and not summary["wrongly_answered"] and not summary["honest_failures"]
