@@ -58,6 +58,7 @@ from a2a_coop.runtime.strategy import (
     Reject,
     Strategy,
 )
+from a2a_coop.transport.limits import claimed
 
 DEFAULT_OFFER_TTL_MS = 5 * 60_000
 # Open negotiations we hold with any one counterparty before refusing its new offers (RPC-012): each
@@ -278,18 +279,23 @@ class Peer:
 
     # -- serving side -------------------------------------------------------------
 
-    def exchange(self, envelope: bytes, context: Sequence[bytes] = ()) -> list[bytes]:
+    def exchange(
+        self, envelope: bytes, context: Sequence[bytes] = (), *, verified: VerifiedStatement | None = None
+    ) -> list[bytes]:
         """Handle one incoming statement; return our signed answers (at least an Ack).
 
         The answer to an opening Offer starts with our Mandate envelope, which
         the caller needs to verify the rest (dependencies first).
 
+        Args:
+            verified: ``envelope`` as the caller verified it already (a limiter needs its issuer).
+
         Raises:
             CoopError: the statement (or its context) is refused; nothing was recorded.
         """
+        request = verified if verified is not None else self._request(envelope)
         with self.lock:
-            request = self.verifier.verify(envelope)
-            self._check_open(request)
+            self._check_open(request.body, request.header.negotiation_id, request.issuer)
             # Whoever opens a negotiation with us needs our mandate to check our answers.
             prefix = [self.mandate_vs.envelope] if request.body == "offer" else []
             staged = self._staged.get(request.digest)
@@ -384,13 +390,39 @@ class Peer:
         final = FINAL_STATES if c is not None and c.escrow else FINAL_WITHOUT_ESCROW
         return neg.state in final
 
-    def _check_open(self, request: VerifiedStatement) -> None:
+    def _request(self, envelope: bytes) -> VerifiedStatement:
+        """The statement a request carries, verified, as cheaply as the SPEC allows, outside our lock:
+
+        * a byte-for-byte repeat of a statement we hold in memory is the one we verified when we took it
+          (the stateless checks, steps 1-20, depend on nothing but these bytes): no second signature
+          check, and RPC-003 answers it from the journal;
+        * an opening Offer whose claimed issuer already has too many negotiations open with us is
+          refused ``RATE_LIMITED`` before its signature check (RPC-013): a forger naming someone else
+          is refused only while that one is over the cap, which costs that one nothing;
+        * anything else is verified (:func:`verify_statement`, which reads nothing of ours: other
+          exchanges go on meanwhile).
+        """
+        try:
+            env = decode_envelope(envelope)
+        except CoopError:
+            env = None  # the full checks say why, in their order (ERR-002)
+        if env is not None:
+            held = dict.get(self.verifier.statements, statement_digest(env.payload, env.payload_type))
+            if held is not None and held.envelope == envelope:
+                return held
+        said = claimed(envelope)
+        if said is not None:
+            with self.lock:
+                self._check_open(said.body, said.negotiation_id, said.issuer)
+        return self.verifier.verify(envelope)
+
+    def _check_open(self, body: str, negotiation_id: bytes, issuer: str) -> None:
         """RPC-012: refuse a new negotiation from a counterparty with too many open with us."""
         cap = self.max_open_per_counterparty
-        if not cap or request.body != "offer" or request.header.negotiation_id in self._staged:
+        if not cap or body != "offer" or negotiation_id in self._staged:
             return
-        held = self._open_with.get(request.issuer)
-        if held is not None and len(held) >= cap and request.header.negotiation_id not in held:
+        held = self._open_with.get(issuer)
+        if held is not None and len(held) >= cap and negotiation_id not in held:
             raise RateLimited(
                 f"{len(held)} negotiations of yours with us have not ended; end some before opening more",
                 retry_after_ms=OPEN_REFUSAL_RETRY_MS,
