@@ -36,17 +36,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.cli.demo import Identity, child_env, provision, start_server, stop_process, wait_listening
-from a2a_coop.protocol.errors import CoopError, RateLimited
+from a2a_coop.protocol.errors import CoopError, Origin, RateLimited
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.keyfile import generate_keypair
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
 from a2a_coop.runtime.trade import proposal
-from a2a_coop.transport import CooperationClient, TransportError
+from a2a_coop.transport import CooperationClient, CooperationHandler, TransportError, serve
 
 NAME: Final = "hostile"
 DEFAULT_SECONDS: Final = 10.0
@@ -269,16 +269,19 @@ def _finish(popen: subprocess.Popen[str], timeout_s: float) -> str:
 def run(
     seconds: float, threads: int, directory: Path, max_rate: float = 0.0, rounds: int = 1
 ) -> dict[str, Any]:
-    """``rounds`` times: alice alone, alice while mallory floods, alice while a hog burns the CPU
-    mallory burnt (the floor: what no defence of bob's can give back on a machine shared with the
-    flooder). With ``max_rate``, bob takes at most that many requests per second from any one peer
-    (RPC-012; ``serve --max-rate``), in every phase alike."""
+    """``rounds`` times, alice trading with bob: alone; while mallory floods him; beside a hog burning
+    the CPU mallory burnt (the first floor: what no defence of bob's can give back on a machine shared
+    with the flooder); and while mallory floods, at full speed, a server that refuses everything at
+    once (the second floor: her CPU and what any gRPC server in Python pays per request before its
+    own checks run). With ``max_rate``, bob takes at most that many requests per second from any one
+    peer (RPC-012; ``serve --max-rate``), in every phase alike."""
     ids = {n: provision(directory, n, **BIG) for n in ("alice", "bob", "mallory")}
     extra = [f"--max-rate={max_rate:g}"] if max_rate else []
     bob = Bob(ids["bob"], directory, extra)
     alice = Peer(ids["alice"].key, ids["alice"].mandate)
     opened: list[VerifiedStatement] = []
-    alone, flooded, hogged = Phase(), Phase(), Phase()
+    alone, flooded, hogged, refused = Phase(), Phase(), Phase(), Phase()
+    refused_requests, refused_s = 0, 0.0
     sent: Counter[str] = Counter()
     wrong: Counter[str] = Counter()
     flood_s = 0.0
@@ -292,7 +295,7 @@ def run(
                 )
                 # Mallory floods from her own process, as a remote peer would.
                 mallory = _spawn(
-                    *("--flood", bob.target, str(directory)),
+                    *("--flood", bob.target, str(directory), bob.did),
                     *("--seconds", str(seconds + 2 * RAMP_S), "--threads", str(threads)),
                 )
                 time.sleep(RAMP_S)  # her process starts and floods before alice's timed phase
@@ -313,12 +316,27 @@ def run(
                 hogged.add(bob.timed(alice, ac, seconds, opened, [h.pid for h in hogs]))
                 for hog in hogs:
                     _finish(hog, seconds + 60)
+                refuser = _spawn("--refuser", "--seconds", str(seconds + 60))
+                assert refuser.stdout is not None
+                target = refuser.stdout.readline().strip()
+                mallory = _spawn(
+                    *("--flood", target, str(directory), bob.did),
+                    *("--seconds", str(seconds + 2 * RAMP_S), "--threads", str(threads)),
+                )
+                time.sleep(RAMP_S)
+                refused.add(bob.timed(alice, ac, seconds, opened, [mallory.pid, refuser.pid]))
+                report = json.loads(_finish(mallory, seconds + 60).strip().splitlines()[-1])
+                refuser.terminate()
+                _finish(refuser, 10)
+                refused_requests += sum(report["sent"].values())
+                refused_s += report["seconds"]
     finally:
         bob.stop()
     hostile = sum(sent.values())
     ratio = flooded.rate / alone.rate if alone.rate else 0.0
     floor = hogged.rate / alone.rate if alone.rate else 0.0
     beyond = flooded.rate / hogged.rate if hogged.rate else 0.0
+    floor2 = refused.rate / alone.rate if alone.rate else 0.0
     # What a hostile request cost bob: his CPU and journal rows in the flood, less what alice's trades
     # in it cost him at the unloaded phase's rate per trade.
     in_window = hostile * flooded.seconds / flood_s if flood_s else 0.0
@@ -329,11 +347,20 @@ def run(
         "honest_under_flood_ratio": round(ratio, 3),
         "honest_under_cpu_hog_ratio": round(floor, 3),
         "flood_vs_cpu_hog": round(beyond, 3),
+        "honest_under_refuser_flood_ratio": round(floor2, 3),
+        "flood_vs_refuser_flood": round(flooded.rate / refused.rate if refused.rate else 0.0, 3),
         "target": TARGET,
         "target_met": ratio >= TARGET,
         "honest_trades_per_s_alone": round(alone.rate, 2),
         "honest_trades_per_s_flooded": round(flooded.rate, 2),
         "honest_trades_per_s_cpu_hog": round(hogged.rate, 2),
+        "honest_trades_per_s_refuser_flood": round(refused.rate, 2),
+        "refuser_requests_per_s": round(refused_requests / refused_s, 1) if refused_s else 0.0,
+        "refuser_cpu_ms_per_request": round(
+            1000 * refused.other_cpu_s / max(refused_requests * refused.seconds / refused_s, 1), 3
+        )
+        if refused_s
+        else 0.0,
         "honest_failures": alone.failed + flooded.failed + hogged.failed,
         "wrongly_answered": sum(wrong.values()),
         "hostile_requests": hostile,
@@ -352,29 +379,44 @@ def run(
     }
 
 
+KEY: Final = "honest_under_flood_ratio"
+ROWS: Final = (  # the table's rows: label, key
+    ("honest trades/s alone", "honest_trades_per_s_alone"),
+    ("honest trades/s under the flood", "honest_trades_per_s_flooded"),
+    ("honest trades/s beside the CPU hog", "honest_trades_per_s_cpu_hog"),
+    ("honest trades/s while the refuser is flooded", "honest_trades_per_s_refuser_flood"),
+    (KEY, KEY),
+    ("honest_under_cpu_hog_ratio (floor 1)", "honest_under_cpu_hog_ratio"),
+    ("honest_under_refuser_flood_ratio (floor 2)", "honest_under_refuser_flood_ratio"),
+    ("flood_vs_cpu_hog", "flood_vs_cpu_hog"),
+    ("flood_vs_refuser_flood", "flood_vs_refuser_flood"),
+    ("mallory CPU, cores", "mallory_cpu_cores"),
+    ("hog CPU, cores", "hog_cpu_cores"),
+    ("bob CPU ms per honest trade", "bob_cpu_ms_per_honest_trade"),
+    ("bob CPU ms per hostile request", "bob_cpu_ms_per_hostile_request"),
+    ("refuser CPU ms per request", "refuser_cpu_ms_per_request"),
+    ("journal rows per hostile request", "journal_rows_per_hostile_request"),
+    ("bob statements signed in the flood", "bob_statements_signed_under_flood"),
+    ("honest trades failed", "honest_failures"),
+    ("hostile requests answered wrongly", "wrongly_answered"),
+)
+
+
 def render(s: dict[str, Any]) -> str:
     ok = s["target_met"] and not s["wrongly_answered"] and not s["honest_failures"]
     return "\n".join(
         [
-            f"hostile campaign: bob serves in his own process; alice trades with him {s['rounds']} x "
-            f"{s['seconds']} s alone, as long while mallory floods from her own process with "
-            f"{s['threads']} threads ({s['hostile_requests_per_s']} requests/s), and as long while a hog "
-            f"burns the CPU mallory burnt without touching bob; 127.0.0.1; "
-            f"per-peer limit: {s['max_rate_per_peer'] or 'none'}",
+            f"hostile campaign: bob serves in his own process; alice trades with him, {s['rounds']} x "
+            f"{s['seconds']} s each: alone; while mallory floods him from her own process with "
+            f"{s['threads']} threads ({s['hostile_requests_per_s']} requests/s); beside a hog burning the "
+            f"CPU mallory burnt; while mallory floods a server that refuses everything unread "
+            f"({s['refuser_requests_per_s']} requests/s). 127.0.0.1; per-peer limit: "
+            f"{s['max_rate_per_peer'] or 'none'}",
             "",
-            f"  {'honest trades/s alone':<40} {s['honest_trades_per_s_alone']:>8}",
-            f"  {'honest trades/s under the flood':<40} {s['honest_trades_per_s_flooded']:>8}",
-            f"  {'honest trades/s beside the CPU hog':<40} {s['honest_trades_per_s_cpu_hog']:>8}",
-            f"  {'honest_under_flood_ratio':<40} {s['honest_under_flood_ratio']:>8}  (target {s['target']})",
-            f"  {'honest_under_cpu_hog_ratio (the floor)':<40} {s['honest_under_cpu_hog_ratio']:>8}",
-            f"  {'flood_vs_cpu_hog (what bob lets it cost)':<40} {s['flood_vs_cpu_hog']:>8}",
-            f"  {'mallory / hog CPU, cores':<40} {s['mallory_cpu_cores']:>8} / {s['hog_cpu_cores']}",
-            f"  {'bob CPU ms per honest trade':<40} {s['bob_cpu_ms_per_honest_trade']:>8}",
-            f"  {'bob CPU ms per hostile request':<40} {s['bob_cpu_ms_per_hostile_request']:>8}",
-            f"  {'journal rows per hostile request':<40} {s['journal_rows_per_hostile_request']:>8}",
-            f"  {'bob statements signed in the flood':<40} {s['bob_statements_signed_under_flood']:>8}",
-            f"  {'honest trades failed':<40} {s['honest_failures']:>8}",
-            f"  {'hostile requests answered wrongly':<40} {s['wrongly_answered']:>8}",
+            *(
+                f"  {label:<44} {s[key]:>8}" + (f"  (target {s['target']})" if key == KEY else "")
+                for label, key in ROWS
+            ),
             "",
             "OK" if ok else "FINDINGS (see above)",
         ]
@@ -398,8 +440,26 @@ def hog_main(share: float, seconds: float) -> int:
     return 0
 
 
-def flood_main(target: str, directory: Path, seconds: float, threads: int) -> int:
-    """Mallory's process: flood ``target`` for ``seconds``; print what she sent, what was answered wrongly."""
+class Refuser:
+    """A CooperationService that refuses every Exchange at once, ``RATE_LIMITED``, reading nothing of it:
+    the least any server in this transport can do for a request (the second floor)."""
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        raise RateLimited("refused unread", retry_after_ms=1000, requirement="RPC-012", origin=Origin.REMOTE)
+
+
+def refuser_main(seconds: float) -> int:
+    """The refuser's process: print its target, serve for ``seconds`` (or until terminated)."""
+    server = serve(cast(CooperationHandler, Refuser()), None)
+    print(server.target, flush=True)
+    time.sleep(seconds)
+    server.stop(None)
+    return 0
+
+
+def flood_main(target: str, directory: Path, bob: str, seconds: float, threads: int) -> int:
+    """Mallory's process: flood ``target`` (bob, or the refuser in his name) for ``seconds``; print what
+    she sent and what was answered wrongly."""
     from a2a_coop.runtime.keyfile import read_key_file
     from a2a_coop.runtime.node import read_envelope_file
 
@@ -411,7 +471,6 @@ def flood_main(target: str, directory: Path, seconds: float, threads: int) -> in
 
     alice_offers = [verify_statement(e) for e in offers]
     with CooperationClient(target) as client:
-        bob = verify_statement(client.get_checkpoint()).issuer
         mallory = Mallory(peer, client, bob, alice_offers)
         started = time.monotonic()
         flooders = [threading.Thread(target=mallory.flood, args=(k,)) for k in range(threads)]
@@ -448,11 +507,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=DEFAULT_ROUNDS,
         help=f"alone / flood / hog rounds, interleaved (default {DEFAULT_ROUNDS})",
     )
-    parser.add_argument("--flood", nargs=2, metavar=("TARGET", "DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--flood", nargs=3, metavar=("TARGET", "DIR", "DID"), help=argparse.SUPPRESS)
     parser.add_argument("--hog", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--refuser", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.flood:
-        return flood_main(args.flood[0], Path(args.flood[1]), args.seconds, args.threads)
+        return flood_main(args.flood[0], Path(args.flood[1]), args.flood[2], args.seconds, args.threads)
+    if args.refuser:
+        return refuser_main(args.seconds)
     if args.hog is not None:
         return hog_main(args.hog, args.seconds)
     with tempfile.TemporaryDirectory(prefix="a2acoop-hostile-") as tmp:
