@@ -36,17 +36,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final
+
+import grpc
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.cli.demo import Identity, child_env, provision, start_server, stop_process, wait_listening
-from a2a_coop.protocol.errors import CoopError, Origin, RateLimited
+from a2a_coop.protocol.errors import CoopError, RateLimited
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.keyfile import generate_keypair
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
 from a2a_coop.runtime.trade import proposal
-from a2a_coop.transport import CooperationClient, CooperationHandler, TransportError, serve
+from a2a_coop.transport import CooperationClient, TransportError
+from a2a_coop.transport.limits import DEFAULT_TIMEOUT_S
+from a2a_coop.transport.server import COOPERATION_SERVICE
 
 NAME: Final = "hostile"
 DEFAULT_SECONDS: Final = 10.0
@@ -57,6 +61,7 @@ KINDS: Final = ("offer-abandon", "replay", "other-audience", "accept-on-behalf",
 RAMP_S: Final = 1.0  # a helper process starts and gets going before alice's timed phase
 HOG_TICK_S: Final = 0.001
 CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
+NOT_A_REQUEST: Final = b"\xff\xff\xff"  # no protobuf message parses from these bytes
 BIG: Final = {"max_per_deal": 10**6, "budget_per_period": 10**12, "max_outstanding": 10**12}
 
 
@@ -107,11 +112,12 @@ class Mallory:
         self.sent: Counter[str] = Counter()
         self.wrong: Counter[str] = Counter()
         self.stop = threading.Event()
+        self.kinds: Sequence[str] = KINDS
 
     def flood(self, seed: int) -> None:
         i = seed
         while not self.stop.is_set():
-            kind = KINDS[i % len(KINDS)]
+            kind = self.kinds[i % len(self.kinds)]
             i += 1
             with contextlib.suppress(CoopError, TransportError):
                 self._one(kind)
@@ -267,21 +273,28 @@ def _finish(popen: subprocess.Popen[str], timeout_s: float) -> str:
 
 
 def run(
-    seconds: float, threads: int, directory: Path, max_rate: float = 0.0, rounds: int = 1
+    seconds: float,
+    threads: int,
+    directory: Path,
+    max_rate: float = 0.0,
+    rounds: int = 1,
+    *,
+    kinds: Sequence[str] = KINDS,
 ) -> dict[str, Any]:
     """``rounds`` times, alice trading with bob: alone; while mallory floods him; beside a hog burning
-    the CPU mallory burnt (the first floor: what no defence of bob's can give back on a machine shared
-    with the flooder); and while mallory floods, at full speed, a server that refuses everything at
-    once (the second floor: her CPU and what any gRPC server in Python pays per request before its
-    own checks run). With ``max_rate``, bob takes at most that many requests per second from any one
-    peer (RPC-012; ``serve --max-rate``), in every phase alike."""
+    the CPU mallory burnt (floor 1: what no defence of bob's can give back on a machine shared with
+    the flooder); and while another process sends bob as many Exchange requests a second as mallory
+    did, each refused as it is parsed (floor 2: what those requests cost him in his gRPC server before
+    any check of a2a-coop's runs, which no check of ours can make cheaper). With ``max_rate``, bob
+    takes at most that many requests per second from any one peer (RPC-012; ``serve --max-rate``), in
+    every phase; ``kinds`` are the hostile requests mallory sends, in turn."""
     ids = {n: provision(directory, n, **BIG) for n in ("alice", "bob", "mallory")}
     extra = [f"--max-rate={max_rate:g}"] if max_rate else []
     bob = Bob(ids["bob"], directory, extra)
     alice = Peer(ids["alice"].key, ids["alice"].mandate)
     opened: list[VerifiedStatement] = []
-    alone, flooded, hogged, refused = Phase(), Phase(), Phase(), Phase()
-    refused_requests, refused_s = 0, 0.0
+    alone, flooded, hogged, transported = Phase(), Phase(), Phase(), Phase()
+    transport_sent, transport_s = 0, 0.0
     sent: Counter[str] = Counter()
     wrong: Counter[str] = Counter()
     flood_s = 0.0
@@ -295,7 +308,7 @@ def run(
                 )
                 # Mallory floods from her own process, as a remote peer would.
                 mallory = _spawn(
-                    *("--flood", bob.target, str(directory), bob.did),
+                    *("--flood", bob.target, str(directory), bob.did, "--kinds", ",".join(kinds)),
                     *("--seconds", str(seconds + 2 * RAMP_S), "--threads", str(threads)),
                 )
                 time.sleep(RAMP_S)  # her process starts and floods before alice's timed phase
@@ -316,52 +329,48 @@ def run(
                 hogged.add(bob.timed(alice, ac, seconds, opened, [h.pid for h in hogs]))
                 for hog in hogs:
                     _finish(hog, seconds + 60)
-                refuser = _spawn("--refuser", "--seconds", str(seconds + 60))
-                assert refuser.stdout is not None
-                target = refuser.stdout.readline().strip()
-                mallory = _spawn(
-                    *("--flood", target, str(directory), bob.did),
+                # Floor 2: as many requests a second, from as many threads, that bob's transport refuses
+                # as it parses them, before any check of a2a-coop's.
+                rate = sum(report["sent"].values()) / report["seconds"] if report["seconds"] else 0.0
+                grpc_flood = _spawn(
+                    *("--grpc-flood", bob.target, f"{rate:.1f}"),
                     *("--seconds", str(seconds + 2 * RAMP_S), "--threads", str(threads)),
                 )
                 time.sleep(RAMP_S)
-                refused.add(bob.timed(alice, ac, seconds, opened, [mallory.pid, refuser.pid]))
-                report = json.loads(_finish(mallory, seconds + 60).strip().splitlines()[-1])
-                refuser.terminate()
-                _finish(refuser, 10)
-                refused_requests += sum(report["sent"].values())
-                refused_s += report["seconds"]
+                transported.add(bob.timed(alice, ac, seconds, opened, [grpc_flood.pid]))
+                transport_sent += json.loads(_finish(grpc_flood, seconds + 60).strip().splitlines()[-1])[
+                    "sent"
+                ]
+                transport_s += seconds + 2 * RAMP_S
     finally:
         bob.stop()
     hostile = sum(sent.values())
     ratio = flooded.rate / alone.rate if alone.rate else 0.0
     floor = hogged.rate / alone.rate if alone.rate else 0.0
     beyond = flooded.rate / hogged.rate if hogged.rate else 0.0
-    floor2 = refused.rate / alone.rate if alone.rate else 0.0
+    floor2 = transported.rate / alone.rate if alone.rate else 0.0
     # What a hostile request cost bob: his CPU and journal rows in the flood, less what alice's trades
     # in it cost him at the unloaded phase's rate per trade.
     in_window = hostile * flooded.seconds / flood_s if flood_s else 0.0
     bob_cpu_hostile = flooded.bob_cpu_s - flooded.trades * alone.bob_cpu_s / max(alone.trades, 1)
     rows_hostile = flooded.rows - flooded.trades * alone.rows / max(alone.trades, 1)
+    grpc_in_window = transport_sent * transported.seconds / transport_s if transport_s else 0.0
+    bob_cpu_grpc = transported.bob_cpu_s - transported.trades * alone.bob_cpu_s / max(alone.trades, 1)
     return {
         "campaign": NAME,
         "honest_under_flood_ratio": round(ratio, 3),
         "honest_under_cpu_hog_ratio": round(floor, 3),
         "flood_vs_cpu_hog": round(beyond, 3),
-        "honest_under_refuser_flood_ratio": round(floor2, 3),
-        "flood_vs_refuser_flood": round(flooded.rate / refused.rate if refused.rate else 0.0, 3),
+        "honest_under_grpc_flood_ratio": round(floor2, 3),
+        "flood_vs_grpc_flood": round(flooded.rate / transported.rate if transported.rate else 0.0, 3),
         "target": TARGET,
         "target_met": ratio >= TARGET,
         "honest_trades_per_s_alone": round(alone.rate, 2),
         "honest_trades_per_s_flooded": round(flooded.rate, 2),
         "honest_trades_per_s_cpu_hog": round(hogged.rate, 2),
-        "honest_trades_per_s_refuser_flood": round(refused.rate, 2),
-        "refuser_requests_per_s": round(refused_requests / refused_s, 1) if refused_s else 0.0,
-        "refuser_cpu_ms_per_request": round(
-            1000 * refused.other_cpu_s / max(refused_requests * refused.seconds / refused_s, 1), 3
-        )
-        if refused_s
-        else 0.0,
-        "honest_failures": alone.failed + flooded.failed + hogged.failed,
+        "honest_trades_per_s_grpc_flood": round(transported.rate, 2),
+        "grpc_flood_requests_per_s": round(transport_sent / transport_s, 1) if transport_s else 0.0,
+        "honest_failures": alone.failed + flooded.failed + hogged.failed + transported.failed,
         "wrongly_answered": sum(wrong.values()),
         "hostile_requests": hostile,
         "hostile_requests_per_s": round(hostile / flood_s, 1) if flood_s else 0.0,
@@ -370,6 +379,7 @@ def run(
         "hog_cpu_cores": round(hogged.other_cpu_s / hogged.seconds, 3) if hogged.seconds else 0.0,
         "bob_cpu_ms_per_honest_trade": round(1000 * alone.bob_cpu_s / max(alone.trades, 1), 3),
         "bob_cpu_ms_per_hostile_request": round(1000 * max(bob_cpu_hostile, 0) / max(in_window, 1), 3),
+        "bob_cpu_ms_per_grpc_refused_request": round(1000 * max(bob_cpu_grpc, 0) / max(grpc_in_window, 1), 3),
         "bob_statements_signed_under_flood": flooded.signed,
         "journal_rows_per_hostile_request": round(max(rows_hostile, 0) / max(in_window, 1), 3),
         "threads": threads,
@@ -384,17 +394,17 @@ ROWS: Final = (  # the table's rows: label, key
     ("honest trades/s alone", "honest_trades_per_s_alone"),
     ("honest trades/s under the flood", "honest_trades_per_s_flooded"),
     ("honest trades/s beside the CPU hog", "honest_trades_per_s_cpu_hog"),
-    ("honest trades/s while the refuser is flooded", "honest_trades_per_s_refuser_flood"),
+    ("honest trades/s under the unparsable flood", "honest_trades_per_s_grpc_flood"),
     (KEY, KEY),
     ("honest_under_cpu_hog_ratio (floor 1)", "honest_under_cpu_hog_ratio"),
-    ("honest_under_refuser_flood_ratio (floor 2)", "honest_under_refuser_flood_ratio"),
+    ("honest_under_grpc_flood_ratio (floor 2)", "honest_under_grpc_flood_ratio"),
     ("flood_vs_cpu_hog", "flood_vs_cpu_hog"),
-    ("flood_vs_refuser_flood", "flood_vs_refuser_flood"),
+    ("flood_vs_grpc_flood", "flood_vs_grpc_flood"),
     ("mallory CPU, cores", "mallory_cpu_cores"),
     ("hog CPU, cores", "hog_cpu_cores"),
     ("bob CPU ms per honest trade", "bob_cpu_ms_per_honest_trade"),
     ("bob CPU ms per hostile request", "bob_cpu_ms_per_hostile_request"),
-    ("refuser CPU ms per request", "refuser_cpu_ms_per_request"),
+    ("bob CPU ms per unparsable request", "bob_cpu_ms_per_grpc_refused_request"),
     ("journal rows per hostile request", "journal_rows_per_hostile_request"),
     ("bob statements signed in the flood", "bob_statements_signed_under_flood"),
     ("honest trades failed", "honest_failures"),
@@ -409,8 +419,8 @@ def render(s: dict[str, Any]) -> str:
             f"hostile campaign: bob serves in his own process; alice trades with him, {s['rounds']} x "
             f"{s['seconds']} s each: alone; while mallory floods him from her own process with "
             f"{s['threads']} threads ({s['hostile_requests_per_s']} requests/s); beside a hog burning the "
-            f"CPU mallory burnt; while mallory floods a server that refuses everything unread "
-            f"({s['refuser_requests_per_s']} requests/s). 127.0.0.1; per-peer limit: "
+            f"CPU mallory burnt; under Exchange calls refused as they are parsed "
+            f"({s['grpc_flood_requests_per_s']} requests/s). 127.0.0.1; per-peer limit: "
             f"{s['max_rate_per_peer'] or 'none'}",
             "",
             *(
@@ -440,26 +450,44 @@ def hog_main(share: float, seconds: float) -> int:
     return 0
 
 
-class Refuser:
-    """A CooperationService that refuses every Exchange at once, ``RATE_LIMITED``, reading nothing of it:
-    the least any server in this transport can do for a request (the second floor)."""
+def grpc_flood_main(target: str, rate: float, seconds: float, threads: int) -> int:
+    """Floor 2's process: send ``target``, ``rate`` times a second in all from ``threads`` threads, an
+    Exchange call whose request is not even an ExchangeRequest: bob's gRPC server takes it, hands it
+    to a worker thread, and his transport refuses it INVALID_ARGUMENT before any check of a2a-coop's
+    runs (what every request costs him); print how many were sent."""
+    channel = grpc.insecure_channel(target)
+    call = channel.unary_unary(
+        f"/{COOPERATION_SERVICE}/Exchange", request_serializer=None, response_deserializer=None
+    )
+    sent = Counter[int]()
+    started = time.monotonic()
 
-    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
-        raise RateLimited("refused unread", retry_after_ms=1000, requirement="RPC-012", origin=Origin.REMOTE)
+    def paced(k: int) -> None:
+        gap = threads / rate if rate else 0.0
+        at = started + k * gap / threads
+        while (now := time.monotonic()) < started + seconds:
+            if now < at:
+                time.sleep(at - now)
+            with contextlib.suppress(grpc.RpcError):
+                call(NOT_A_REQUEST, timeout=DEFAULT_TIMEOUT_S)
+            sent[k] += 1
+            at += gap
 
-
-def refuser_main(seconds: float) -> int:
-    """The refuser's process: print its target, serve for ``seconds`` (or until terminated)."""
-    server = serve(cast(CooperationHandler, Refuser()), None)
-    print(server.target, flush=True)
-    time.sleep(seconds)
-    server.stop(None)
+    workers = [threading.Thread(target=paced, args=(k,)) for k in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(seconds + 30)
+    channel.close()
+    print(json.dumps({"sent": sum(sent.values())}))
     return 0
 
 
-def flood_main(target: str, directory: Path, bob: str, seconds: float, threads: int) -> int:
-    """Mallory's process: flood ``target`` (bob, or the refuser in his name) for ``seconds``; print what
-    she sent and what was answered wrongly."""
+def flood_main(
+    target: str, directory: Path, bob: str, seconds: float, threads: int, *, kinds: Sequence[str] = KINDS
+) -> int:
+    """Mallory's process: flood ``target`` (bob, whose did is ``bob``) for ``seconds``; print what she
+    sent and what was answered wrongly."""
     from a2a_coop.runtime.keyfile import read_key_file
     from a2a_coop.runtime.node import read_envelope_file
 
@@ -472,6 +500,7 @@ def flood_main(target: str, directory: Path, bob: str, seconds: float, threads: 
     alice_offers = [verify_statement(e) for e in offers]
     with CooperationClient(target) as client:
         mallory = Mallory(peer, client, bob, alice_offers)
+        mallory.kinds = kinds
         started = time.monotonic()
         flooders = [threading.Thread(target=mallory.flood, args=(k,)) for k in range(threads)]
         for t in flooders:
@@ -483,6 +512,14 @@ def flood_main(target: str, directory: Path, bob: str, seconds: float, threads: 
     took = time.monotonic() - started
     print(json.dumps({"sent": dict(mallory.sent), "wrong": dict(mallory.wrong), "seconds": took}))
     return 0
+
+
+def _kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(f"unknown kinds {unknown}; choose among {', '.join(KINDS)}")
+    return kinds
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -505,20 +542,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--rounds",
         type=int,
         default=DEFAULT_ROUNDS,
-        help=f"alone / flood / hog rounds, interleaved (default {DEFAULT_ROUNDS})",
+        help=f"rounds of the four phases, interleaved (default {DEFAULT_ROUNDS})",
+    )
+    parser.add_argument(
+        "--kinds",
+        type=_kinds,
+        default=KINDS,
+        help=f"what mallory sends, in turn, comma-separated (default: all of {','.join(KINDS)})",
     )
     parser.add_argument("--flood", nargs=3, metavar=("TARGET", "DIR", "DID"), help=argparse.SUPPRESS)
     parser.add_argument("--hog", type=float, help=argparse.SUPPRESS)
-    parser.add_argument("--refuser", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--grpc-flood", nargs=2, metavar=("TARGET", "RATE"), help=argparse.SUPPRESS)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.flood:
-        return flood_main(args.flood[0], Path(args.flood[1]), args.flood[2], args.seconds, args.threads)
-    if args.refuser:
-        return refuser_main(args.seconds)
+        target, directory, bob = args.flood
+        return flood_main(target, Path(directory), bob, args.seconds, args.threads, kinds=args.kinds)
+    if args.grpc_flood:
+        return grpc_flood_main(args.grpc_flood[0], float(args.grpc_flood[1]), args.seconds, args.threads)
     if args.hog is not None:
         return hog_main(args.hog, args.seconds)
     with tempfile.TemporaryDirectory(prefix="a2acoop-hostile-") as tmp:
-        summary = run(args.seconds, args.threads, Path(tmp), args.max_rate, args.rounds)
+        summary = run(args.seconds, args.threads, Path(tmp), args.max_rate, args.rounds, kinds=args.kinds)
     print(render(summary))
     print(json.dumps(summary, separators=(",", ":")))
     ok = summary["target_met"] and not summary["wrongly_answered"] and not summary["honest_failures"]

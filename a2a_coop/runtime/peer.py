@@ -294,10 +294,13 @@ class Peer:
             CoopError: the statement (or its context) is refused; nothing was recorded.
         """
         request = verified if verified is not None else self._request(envelope)
+        # Whoever opens a negotiation with us needs our mandate to check our answers.
+        prefix = [self.mandate_vs.envelope] if request.body == "offer" else []
+        earlier = self._answered(request)
+        if earlier is not None:
+            return prefix + earlier  # a retried request, its answer durable: read without our lock
         with self.lock:
             self._check_open(request.body, request.header.negotiation_id, request.issuer)
-            # Whoever opens a negotiation with us needs our mandate to check our answers.
-            prefix = [self.mandate_vs.envelope] if request.body == "offer" else []
             staged = self._staged.get(request.digest)
             held = dict.__contains__(self.verifier.statements, request.digest)  # in memory
             if staged is None and self.journal is not None and held:
@@ -411,10 +414,21 @@ class Peer:
             if held is not None and held.envelope == envelope:
                 return held
         said = claimed(envelope)
-        if said is not None:
-            with self.lock:
-                self._check_open(said.body, said.negotiation_id, said.issuer)
+        if said is not None:  # unlocked: a check ahead of the one under our lock, which decides
+            self._check_open(said.body, said.negotiation_id, said.issuer)
         return self.verifier.verify(envelope)
+
+    def _answered(self, request: VerifiedStatement) -> list[bytes] | None:
+        """Our durable answers to ``request`` if we answered it before (RPC-003), read without our lock
+        so that retries and replays wait for nobody: only a statement we hold, and whose answer is not
+        still on its way to the disk (:attr:`_staged`), can have one; the journal's reading connection
+        sees only what is committed, hence durable. None sends it the long way."""
+        digest = request.digest
+        if self.journal is None or digest in self._staged:
+            return None
+        if not dict.__contains__(self.verifier.statements, digest):
+            return None
+        return self.journal.replies_for(digest)
 
     def _check_open(self, body: str, negotiation_id: bytes, issuer: str) -> None:
         """RPC-012: refuse a new negotiation from a counterparty with too many open with us."""
