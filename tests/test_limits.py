@@ -187,3 +187,18 @@ def test_what_a_request_claims_is_read_without_trusting_it() -> None:
     )
     assert claimed(b"\xff\x00garbage") is None
     assert claimed(b"") is None
+
+
+@pytest.mark.req("STM-005", "ERR-002", "ERR-003")
+def test_a_statement_for_someone_else_is_refused_before_its_context_is_held(tmp_path: Path) -> None:
+    """Mallory, unknown to bob, sends him an offer addressed to carol with her mandate as context:
+    refused WRONG_AUDIENCE (the first contextual check) before the context is looked at -- her mandate
+    is neither held nor journaled, so a flood of fresh identities cannot grow bob's journal this way."""
+    clock = FixedClock()
+    bob = Bob(tmp_path, clock)
+    mallory, carol = Party("mallory", clock), Party("carol", clock)
+    rows = bob.rows()
+    with pytest.raises(errors.WrongAudience):
+        bob.node.exchange(mallory.offer(carol).envelope, mallory.setup)
+    assert bob.rows() == rows
+    assert mallory.mandate_vs.digest not in bob.node.peer.verifier.statements

@@ -32,7 +32,7 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.archive import Archive, Nearest
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import decode_envelope, statement_digest
-from a2a_coop.protocol.errors import CoopError, Origin, RateLimited, Replayed
+from a2a_coop.protocol.errors import CoopError, Origin, RateLimited, Replayed, WrongAudience
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import Negotiation, State, proposal_of
@@ -294,6 +294,11 @@ class Peer:
             CoopError: the statement (or its context) is refused; nothing was recorded.
         """
         request = verified if verified is not None else self._request(envelope)
+        audience = request.header.audience
+        if audience and audience != self.did:
+            # Step 21, the first contextual check (ERR-002), before its context is held or journaled:
+            # a statement for someone else costs us no lock, no write, whatever it carries.
+            raise WrongAudience(requirement="STM-005")
         # Whoever opens a negotiation with us needs our mandate to check our answers.
         prefix = [self.mandate_vs.envelope] if request.body == "offer" else []
         earlier = self._answered(request)
