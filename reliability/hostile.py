@@ -53,9 +53,9 @@ from a2a_coop.transport.limits import DEFAULT_TIMEOUT_S
 from a2a_coop.transport.server import COOPERATION_SERVICE
 
 NAME: Final = "hostile"
-DEFAULT_SECONDS: Final = 10.0
+DEFAULT_SECONDS: Final = 5.0
 DEFAULT_THREADS: Final = 4
-DEFAULT_ROUNDS: Final = 2
+DEFAULT_ROUNDS: Final = 4
 TARGET: Final = 0.8
 KINDS: Final = ("offer-abandon", "replay", "other-audience", "accept-on-behalf", "garbage")
 RAMP_S: Final = 1.0  # a helper process starts and gets going before alice's timed phase
