@@ -1,21 +1,38 @@
-"""Honest trades while a hostile peer floods: ``python -m reliability hostile [--seconds S]``.
+"""Honest trades while a hostile peer floods: ``python -m reliability hostile [--seconds S] [--rounds N]``.
 
-Bob (a :class:`~a2a_coop.runtime.node.PeerNode` with its journal, served over gRPC on 127.0.0.1)
-trades with honest alice, sequentially, for ``--seconds`` alone, then for as long again while mallory
-floods him from ``--threads`` threads at full speed with, in turn:
+Bob is ``a2a-coop serve`` (a journaled peer, gRPC on 127.0.0.1) in his own process; honest alice trades
+with him sequentially from this process; mallory floods him from her own process with ``--threads``
+threads at full speed, sending in turn (``--kinds`` picks some):
 
 * valid-looking offers she then abandons (bob may accept them: that is his strategy's right, within
-  his mandate's caps);
-* replays of old statements (hers and alice's);
+  his mandate's caps; he keeps at most 256 of hers open, then refuses her offers ``RATE_LIMITED``);
+* replays of old statements (her own offers, byte for byte);
 * offers addressed to someone else;
 * Accepts of alice's open offers, signed by mallory (accepting on someone else's behalf);
 * bytes that are not an envelope.
 
-Counted: ``honest_under_flood_ratio`` (alice's trades/s under the flood over her unloaded rate,
-target >= 0.8); ``wrongly_answered`` (a replay answered with anything but the first answer, an offer
-for someone else or an accept on alice's behalf answered at all, garbage answered at all: must be 0);
-``honest_failures`` (alice's trades that did not end FULFILLED: must be 0); and, for the operator,
-what the flood cost bob: the statements he signed and the journal rows per hostile request.
+Each of ``--rounds`` rounds times four phases of ``--seconds`` each, interleaved so that a shared
+machine's drift falls on all of them alike: alice alone; alice while mallory floods; alice beside a
+*hog* that burns exactly the CPU mallory burnt in that round and touches nobody (floor 1); alice while
+another process sends bob as many Exchange calls a second as mallory did, each refused by his gRPC
+server as it is parsed (floor 2).
+
+Why two floors. On a machine the flooder shares (2 cores here), her own CPU is taken from alice, bob
+and everything else: no defence of bob's gives that back, and a remote flooder would not take it.
+Floor 1 measures that part. And every request bob receives, whatever it holds, costs him what his gRPC
+server pays to take it, hand it to a worker thread and answer it, before any a2a-coop check runs:
+floor 2 measures that part. ``flood_vs_cpu_hog`` and ``flood_vs_grpc_flood`` are what remains, what
+bob's own checks let the flood cost alice; ``bob_cpu_ms_per_hostile_request`` against
+``bob_cpu_ms_per_grpc_refused_request`` is the same comparison in CPU time.
+
+Counted: ``honest_under_flood_ratio`` (alice's trades/s under the flood over her unloaded rate, target
+>= 0.8, judged as measured); ``honest_under_cpu_hog_ratio`` and ``honest_under_grpc_flood_ratio`` (the
+floors, over the same unloaded rate); ``wrongly_answered`` (a replay answered with anything but its
+first answer, an offer for someone else or an accept on alice's behalf answered at all, garbage
+answered at all: must be 0); ``honest_failures`` (alice's trades that did not end FULFILLED: must be
+0); and what the flood cost bob: CPU per hostile request, the statements he signed and the journal
+rows per hostile request. The exit status is 1 when the target is not met or anything was answered
+wrongly or failed.
 """
 
 from __future__ import annotations
@@ -252,7 +269,7 @@ class Bob:
 
 
 def _spawn(*argv: str) -> subprocess.Popen[str]:
-    """``python -m reliability hostile ARGV`` in its own process (mallory, or a hog)."""
+    """``python -m reliability hostile ARGV`` in its own process (mallory, a hog, or floor 2's sender)."""
     return subprocess.Popen(
         [sys.executable, "-m", "reliability", NAME, *argv],
         stdout=subprocess.PIPE,

@@ -126,16 +126,25 @@ def test_crash_ci_form_kills_every_kind_of_process_and_loses_nothing(tmp_path: P
 def test_hostile_ci_form_answers_no_hostile_request_wrongly(tmp_path: Path) -> None:
     """Bob serves in his own process; alice trades with him for 1.5 s alone, as long while mallory floods
     him from her own process (abandoned offers, replays, offers for others, accepts on alice's behalf,
-    garbage), and as long beside a hog burning the CPU mallory burnt: expect every honest trade
-    FULFILLED, no hostile request answered wrongly (a replay gets the first answer, everything else a
-    typed refusal), and the floor measured (the hog burnt what mallory did, give or take the machine's
-    scheduling). The throughput ratios are figures, reported, not judged here (RELIABILITY.md)."""
+    garbage), as long beside a hog burning the CPU mallory burnt, and as long under as many unparsable
+    requests a second: expect every honest trade FULFILLED, no hostile request answered wrongly (a
+    replay gets the first answer, everything else a typed refusal), and both floors measured. The
+    throughput ratios are figures, reported, not judged here (RELIABILITY.md)."""
     summary = hostile.run(1.5, 2, tmp_path)
     assert summary["hostile_requests"] > 0 and set(summary["hostile_by_kind"]) == set(hostile.KINDS)
     assert summary["honest_failures"] == 0 and summary["wrongly_answered"] == 0
-    assert summary["honest_trades_per_s_alone"] > 0 and summary["honest_trades_per_s_cpu_hog"] > 0
+    for key in ("alone", "flooded", "cpu_hog", "grpc_flood"):
+        assert summary[f"honest_trades_per_s_{key}"] > 0, key
     assert summary["mallory_cpu_cores"] > 0 and summary["hog_cpu_cores"] > 0
-    assert summary["bob_cpu_ms_per_honest_trade"] > 0
+    assert summary["grpc_flood_requests_per_s"] > 0 and summary["bob_cpu_ms_per_honest_trade"] > 0
+
+
+def test_hostile_kinds_are_checked() -> None:
+    """--kinds takes known kinds only: a typo is a usage error (exit 2), not a flood of nothing."""
+    with pytest.raises(SystemExit) as info:
+        hostile.main(["--kinds", "replay,nope"])
+    assert info.value.code == 2
+    assert hostile._kinds("replay, garbage") == ("replay", "garbage")
 
 
 def test_hostile_hog_burns_the_share_it_is_given() -> None:
