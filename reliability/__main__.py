@@ -22,7 +22,9 @@ CAMPAIGNS: Final[dict[str, tuple[str, str]]] = {
     "hostile": (
         "reliability.hostile",
         "honest trades while one hostile peer floods offers, replays, other audiences, accepts on "
-        "another's behalf and garbage (honest_under_flood_ratio, wrongly_answered)",
+        "another's behalf and garbage, beside two floors measured in the same run "
+        "(honest_under_flood_ratio, honest_under_cpu_hog_ratio, honest_under_grpc_flood_ratio, "
+        "wrongly_answered)",
     ),
     "load": (
         "reliability.load",

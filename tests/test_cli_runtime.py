@@ -513,3 +513,28 @@ def test_serve_with_a2a_publishes_the_agent_card(tmp_path: Path, bob: Identity) 
     finally:
         stop_process(server.popen)
     assert "Traceback" not in server.log_tail(100)
+
+
+def test_a_flood_of_refusals_is_logged_a_line_a_second(caplog: pytest.LogCaptureFixture) -> None:
+    """A served peer logs refused requests at most once a second for each kind of statement from each
+    claimed issuer, counting the rest into the next line, so that a flood cannot grow its log; another
+    issuer's refusal is logged at once. The line names the statement without a second signature check."""
+    from a2a_coop.cli._runtime import RefusalLog
+    from a2a_coop.testing import FixedClock, Party
+
+    now = [100.0]
+    refusals = RefusalLog(clock=lambda: now[0])
+    mallory, alice = Party("mallory", FixedClock()), Party("alice", FixedClock())
+    flood, other = mallory.offer(alice), alice.offer(mallory)
+    err = errors.RateLimited("slow down", retry_after_ms=10)
+    with caplog.at_level("INFO", logger="a2a_coop.serve"):
+        for _ in range(5):
+            refusals.refused(flood.envelope, err)
+        refusals.refused(other.envelope, err)
+        now[0] += 1.0
+        refusals.refused(flood.envelope, err)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("refused offer from ") and "RATE_LIMITED" in lines[0]
+    assert "more refused" not in lines[1]
+    assert lines[2].endswith("(and 4 more refused since the last line)")

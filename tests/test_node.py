@@ -20,12 +20,13 @@ from a2a_coop.protocol import errors, merkle
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
-from a2a_coop.runtime.node import EscrowWitness, PeerLimits, PeerNode
+from a2a_coop.runtime.node import EscrowWitness, PeerNode
 from a2a_coop.runtime.peer import Peer, drive
 from a2a_coop.runtime.strategy import DeliveryView, WithholdingStrategy
 from a2a_coop.runtime.trade import claim_breach, contract_evidence, relay_escrow_answers
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, derive
 from a2a_coop.transport import CooperationClient, TransportError, serve
+from a2a_coop.transport.limits import PeerLimits
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ from a2a_coop.protocol.errors import CoopError, IllegalTransition
 from a2a_coop.protocol.negotiation import Negotiation, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
-from a2a_coop.runtime.node import DAY_MS, EscrowWitness, PeerLimits, PeerNode, sign_mandate
+from a2a_coop.runtime.node import DAY_MS, EscrowWitness, PeerNode, sign_mandate
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
 from a2a_coop.runtime.reputation import TrustPolicy
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, Strategy, WithholdingStrategy
@@ -66,6 +66,7 @@ from a2a_coop.runtime.trade import (
     unfinished,
 )
 from a2a_coop.transport import CooperationClient, EscrowClient, TlsConfig, TransportError
+from a2a_coop.transport.limits import PeerLimits
 
 
 @runtime_command

@@ -20,14 +20,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 import queue
 import threading
 import time
-from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,7 +38,7 @@ from a2a_coop.protocol.envelope import (
     envelope_to_json,
     statement_digest,
 )
-from a2a_coop.protocol.errors import CoopError, MalformedEnvelope, Origin, RateLimited
+from a2a_coop.protocol.errors import CoopError, MalformedEnvelope
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
@@ -59,6 +56,7 @@ from a2a_coop.runtime.peer import DEFAULT_MAX_OPEN_PER_COUNTERPARTY, Peer, wall_
 from a2a_coop.runtime.strategy import Strategy
 from a2a_coop.runtime.trade import contract_evidence, unfinished
 from a2a_coop.transport import TransportError
+from a2a_coop.transport.limits import IssuerLimiter, PeerLimits, claimed
 
 DAY_MS = 86_400_000
 DEFAULT_PAGE_ENTRIES = 1024  # GetAttestations bundles per page when the caller names no limit
@@ -222,70 +220,6 @@ class EscrowWitness:
                 self._queue.task_done()
 
 
-@dataclass(frozen=True)
-class PeerLimits:
-    """What a serving peer takes from any one issuer (RPC-012); 0 means no limit.
-
-    Attributes:
-        rate_per_s: requests per second, sustained (a token bucket).
-        burst: requests at once above the rate (the bucket's size; default: one second's worth).
-        in_flight: requests being handled at the same time.
-    """
-
-    rate_per_s: float = 0.0
-    burst: int = 0
-    in_flight: int = 0
-
-
-class _Limiter:
-    """Token buckets and in-flight counts per issuer, for at most ``max_issuers`` issuers at a time (the
-    least recently seen is forgotten first: memory stays bounded whoever floods)."""
-
-    def __init__(self, limits: PeerLimits, clock: Callable[[], int], max_issuers: int = 10_000) -> None:
-        self.limits = limits
-        self.clock = clock
-        self.max_issuers = max_issuers
-        self.lock = threading.Lock()
-        self._buckets: OrderedDict[str, list[float]] = OrderedDict()  # issuer -> [tokens, at_ms]
-        self._busy: Counter[str] = Counter()
-
-    def acquire(self, issuer: str) -> None:
-        """Take one request of ``issuer``'s; raise RateLimited (with a retry hint) over a limit."""
-        lim = self.limits
-        with self.lock:
-            if lim.in_flight and self._busy[issuer] >= lim.in_flight:
-                raise RateLimited(
-                    f"{lim.in_flight} requests of this peer already in hand",
-                    retry_after_ms=100,
-                    requirement="RPC-012",
-                    origin=Origin.REMOTE,
-                )
-            if lim.rate_per_s:
-                size = float(lim.burst or max(1, int(lim.rate_per_s)))
-                now = float(self.clock())
-                tokens, at = self._buckets.pop(issuer, [size, now])
-                tokens = min(size, tokens + (now - at) * lim.rate_per_s / 1000)
-                if tokens < 1:
-                    self._buckets[issuer] = [tokens, now]
-                    wait_ms = max(1, math.ceil((1 - tokens) * 1000 / lim.rate_per_s))
-                    raise RateLimited(
-                        f"over {lim.rate_per_s:g} requests/s from this peer",
-                        retry_after_ms=wait_ms,
-                        requirement="RPC-012",
-                        origin=Origin.REMOTE,
-                    )
-                self._buckets[issuer] = [tokens - 1, now]
-                while len(self._buckets) > self.max_issuers:
-                    self._buckets.popitem(last=False)
-            self._busy[issuer] += 1
-
-    def release(self, issuer: str) -> None:
-        with self.lock:
-            self._busy[issuer] -= 1
-            if self._busy[issuer] <= 0:
-                del self._busy[issuer]
-
-
 class PeerNode:
     """A :class:`Peer` with a journal, as a CooperationHandler.
 
@@ -306,11 +240,9 @@ class PeerNode:
         self.witness = witness
         if peer.max_open_per_counterparty is None:  # served: cap what one counterparty keeps open
             peer.max_open_per_counterparty = DEFAULT_MAX_OPEN_PER_COUNTERPARTY
-        # Per-issuer back-pressure (RPC-012), checked before the peer's lock: a flooding peer is
-        # refused for the cost of one signature check, and nothing of its refused requests is recorded.
-        self.limiter = (
-            _Limiter(limits, peer.clock) if limits and (limits.rate_per_s or limits.in_flight) else None
-        )
+        # Per-issuer back-pressure (RPC-012), before the peer's lock: nothing of a refused request is
+        # recorded, and a peer already over its limit is refused before its signature check (RPC-013).
+        self.limiter = IssuerLimiter(limits, peer.clock) if limits and limits.active else None
 
     @classmethod
     def open(
@@ -330,18 +262,21 @@ class PeerNode:
         return cls(peer, journal, witness=witness, limits=limits)
 
     def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
-        if self.limiter is not None:
+        if self.limiter is None:
+            answers = self.peer.exchange(envelope, context)
+        else:
+            said = claimed(envelope)
+            if said is not None:
+                self.limiter.check(said.issuer)  # over its limit: refused before any signature check
             request = self.peer.verifier.verify(envelope)  # a signed issuer: nobody spends another's quota
             self.limiter.acquire(request.issuer)
             try:
                 if type(self.peer).exchange is Peer.exchange:
-                    answers = self.peer.exchange_statement(request, context)  # no second signature check
+                    answers = self.peer.exchange(envelope, context, verified=request)  # one signature check
                 else:  # a subclass that changes what exchange answers (a fault-injected server) has its say
                     answers = self.peer.exchange(envelope, context)
             finally:
                 self.limiter.release(request.issuer)
-        else:
-            answers = self.peer.exchange(envelope, context)
         if self.witness is not None:
             for evidence in self._to_witness(answers, self.witness.did):
                 self.witness.submit(evidence)

@@ -32,7 +32,7 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.archive import Archive, Nearest
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import decode_envelope, statement_digest
-from a2a_coop.protocol.errors import CoopError, Origin, RateLimited, Replayed
+from a2a_coop.protocol.errors import CoopError, Origin, RateLimited, Replayed, WrongAudience
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import Negotiation, State, proposal_of
@@ -58,6 +58,7 @@ from a2a_coop.runtime.strategy import (
     Reject,
     Strategy,
 )
+from a2a_coop.transport.limits import claimed
 
 DEFAULT_OFFER_TTL_MS = 5 * 60_000
 # Open negotiations we hold with any one counterparty before refusing its new offers (RPC-012): each
@@ -281,26 +282,33 @@ class Peer:
 
     # -- serving side -------------------------------------------------------------
 
-    def exchange(self, envelope: bytes, context: Sequence[bytes] = ()) -> list[bytes]:
+    def exchange(
+        self, envelope: bytes, context: Sequence[bytes] = (), *, verified: VerifiedStatement | None = None
+    ) -> list[bytes]:
         """Handle one incoming statement; return our signed answers (at least an Ack).
 
         The answer to an opening Offer starts with our Mandate envelope, which
         the caller needs to verify the rest (dependencies first).
 
+        Args:
+            verified: ``envelope`` as the caller verified it already (a limiter needs its issuer).
+
         Raises:
             CoopError: the statement (or its context) is refused; nothing was recorded.
         """
-        # The signature and encoding checks need no state, so they run before the lock: requests of
-        # other negotiations are handled meanwhile (libsodium runs without the GIL).
-        return self.exchange_statement(self.verifier.verify(envelope), context)
-
-    def exchange_statement(self, request: VerifiedStatement, context: Sequence[bytes] = ()) -> list[bytes]:
-        """:meth:`exchange` for a request already through ``self.verifier.verify`` (a server that needs
-        the signed issuer first, to count it against its limits, checks the signature only once)."""
+        request = verified if verified is not None else self._request(envelope)
+        audience = request.header.audience
+        if audience and audience != self.did:
+            # Step 21, the first contextual check (ERR-002), before its context is held or journaled:
+            # a statement for someone else costs us no lock, no write, whatever it carries.
+            raise WrongAudience(requirement="STM-005")
+        # Whoever opens a negotiation with us needs our mandate to check our answers.
+        prefix = [self.mandate_vs.envelope] if request.body == "offer" else []
+        earlier = self._answered(request)
+        if earlier is not None:
+            return prefix + earlier  # a retried request, its answer durable: read without our lock
         with self.lock:
-            self._check_open(request)
-            # Whoever opens a negotiation with us needs our mandate to check our answers.
-            prefix = [self.mandate_vs.envelope] if request.body == "offer" else []
+            self._check_open(request.body, request.header.negotiation_id, request.issuer)
             staged = self._staged.get(request.digest)
             held = dict.__contains__(self.verifier.statements, request.digest)  # in memory
             if staged is None and self.journal is not None and held:
@@ -393,13 +401,50 @@ class Peer:
         final = FINAL_STATES if c is not None and c.escrow else FINAL_WITHOUT_ESCROW
         return neg.state in final
 
-    def _check_open(self, request: VerifiedStatement) -> None:
+    def _request(self, envelope: bytes) -> VerifiedStatement:
+        """The statement a request carries, verified, as cheaply as the SPEC allows, outside our lock:
+
+        * a byte-for-byte repeat of a statement we hold in memory is the one we verified when we took it
+          (the stateless checks, steps 1-20, depend on nothing but these bytes): no second signature
+          check, and RPC-003 answers it from the journal;
+        * an opening Offer whose claimed issuer already has too many negotiations open with us is
+          refused ``RATE_LIMITED`` before its signature check (RPC-013): a forger naming someone else
+          is refused only while that one is over the cap, which costs that one nothing;
+        * anything else is verified (:func:`verify_statement`, which reads nothing of ours: other
+          exchanges go on meanwhile).
+        """
+        try:
+            env = decode_envelope(envelope)
+        except CoopError:
+            env = None  # the full checks say why, in their order (ERR-002)
+        if env is not None:
+            held = dict.get(self.verifier.statements, statement_digest(env.payload, env.payload_type))
+            if held is not None and held.envelope == envelope:
+                return held
+        said = claimed(envelope)
+        if said is not None:  # unlocked: a check ahead of the one under our lock, which decides
+            self._check_open(said.body, said.negotiation_id, said.issuer)
+        return self.verifier.verify(envelope)
+
+    def _answered(self, request: VerifiedStatement) -> list[bytes] | None:
+        """Our durable answers to ``request`` if we answered it before (RPC-003), read without our lock
+        so that retries and replays wait for nobody: only a statement we hold, and whose answer is not
+        still on its way to the disk (:attr:`_staged`), can have one; the journal's reading connection
+        sees only what is committed, hence durable. None sends it the long way."""
+        digest = request.digest
+        if self.journal is None or digest in self._staged:
+            return None
+        if not dict.__contains__(self.verifier.statements, digest):
+            return None
+        return self.journal.replies_for(digest)
+
+    def _check_open(self, body: str, negotiation_id: bytes, issuer: str) -> None:
         """RPC-012: refuse a new negotiation from a counterparty with too many open with us."""
         cap = self.max_open_per_counterparty
-        if not cap or request.body != "offer" or request.header.negotiation_id in self._staged:
+        if not cap or body != "offer" or negotiation_id in self._staged:
             return
-        held = self._open_with.get(request.issuer)
-        if held is not None and len(held) >= cap and request.header.negotiation_id not in held:
+        held = self._open_with.get(issuer)
+        if held is not None and len(held) >= cap and negotiation_id not in held:
             raise RateLimited(
                 f"{len(held)} negotiations of yours with us have not ended; end some before opening more",
                 retry_after_ms=OPEN_REFUSAL_RETRY_MS,
