@@ -18,7 +18,7 @@ from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import PeerNode, sign_mandate
-from a2a_coop.runtime.peer import DEFAULT_MAX_OPEN_PER_COUNTERPARTY, Peer, drive
+from a2a_coop.runtime.peer import DEFAULT_MAX_OPEN_PER_COUNTERPARTY, DEFAULT_MAX_OPEN_TOTAL, Peer, drive
 from a2a_coop.testing import service
 
 DAY_MS = 86_400_000
@@ -29,22 +29,11 @@ class Pair:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        principal = Keypair.from_seed(os.urandom(32))
-        self.keys = {name: Keypair.from_seed(os.urandom(32)) for name in ("alice", "bob")}
-        with Journal.open(directory / "principal.db", durability="normal") as journal:
-            self.mandates = {
-                name: sign_mandate(
-                    principal,
-                    journal,
-                    key.did,
-                    now_ms=_now() - 1000,
-                    max_per_deal=10_000,
-                    budget_per_period=10**15,
-                    period_ms=DAY_MS,
-                    max_outstanding=10**12,
-                ).envelope
-                for name, key in self.keys.items()
-            }
+        self.principal = Keypair.from_seed(os.urandom(32))
+        self.keys: dict[str, Keypair] = {}
+        self.mandates: dict[str, bytes] = {}
+        for name in ("alice", "bob"):
+            self.enrol(name)
         self.alice = self.open("alice")
         self.bob = self.open("bob")
         deadline = _now() + DAY_MS
@@ -53,6 +42,21 @@ class Pair:
             wants=[service("copy-editing", value=450, deadline_ms=deadline)],
             terms=trade_pb2.Terms(currency="credit"),
         )
+
+    def enrol(self, name: str) -> None:
+        """A key for ``name`` and its Mandate from the principal."""
+        key = self.keys[name] = Keypair.from_seed(os.urandom(32))
+        with Journal.open(self.directory / "principal.db", durability="normal") as journal:
+            self.mandates[name] = sign_mandate(
+                self.principal,
+                journal,
+                key.did,
+                now_ms=_now() - 1000,
+                max_per_deal=10_000,
+                budget_per_period=10**15,
+                period_ms=DAY_MS,
+                max_outstanding=10**12,
+            ).envelope
 
     def open(self, name: str) -> Peer:
         journal = Journal.open(self.directory / f"{name}.db", durability="normal")
@@ -208,6 +212,47 @@ def test_offers_beyond_the_open_negotiations_cap_are_refused_before_anything_is_
     assert bob.journal.by_digest(fourth.digest) is None  # type: ignore[union-attr]  # nor recorded
     # A retry of an offer already taken is answered as the first time (RPC-003), cap or not.
     assert bob.exchange(opened[0].envelope, pair.alice.send_context())
+
+
+def test_fresh_identities_cannot_fill_the_open_negotiations_of_a_peer(pair: Pair) -> None:
+    """Bob holds at most 4 negotiations not ended, newcomers at most 3 of them (RPC-012). Alice settled a
+    trade with him first; then fresh identities each open one and abandon it after Bob's Accept. Expect
+    the fourth newcomer refused RATE_LIMITED with nothing signed or recorded, Alice still taken while the
+    total is below 4 and refused at 4, and the same counts, Alice's record included, after a restart."""
+    from a2a_coop.protocol.errors import RateLimited
+
+    bob = pair.bob
+    assert bob.max_open_total is None  # in process: no cap unless asked
+    assert PeerNode(bob, bob.journal).peer.max_open_total == DEFAULT_MAX_OPEN_TOTAL
+    bob.max_open_total = 4
+    pair.trade()
+    newcomers = []
+    for i in range(4):
+        pair.enrol(f"new{i}")
+        newcomers.append(pair.open(f"new{i}"))
+
+    def offer_from(peer: Peer) -> list[bytes]:
+        offer = peer.propose(bob.did, pair.proposal)
+        return bob.exchange(offer.envelope, peer.send_context())
+
+    for peer in newcomers[:3]:
+        assert offer_from(peer)
+    head = bob.journal.chain_head(bob.did)  # type: ignore[union-attr]
+    with pytest.raises(RateLimited) as refused:
+        offer_from(newcomers[3])
+    assert refused.value.requirement == "RPC-012" and refused.value.retry_after_ms > 0
+    assert bob.journal.chain_head(bob.did) == head  # type: ignore[union-attr]  # nothing signed
+    assert offer_from(pair.alice)  # a counterparty with a settled contract: the reserve is hers
+    with pytest.raises(RateLimited):
+        offer_from(pair.alice)  # 4 open: the whole cap
+    bob.journal.close()  # type: ignore[union-attr]
+    pair.bob = bob = pair.open("bob")
+    bob.max_open_total = 5
+    with pytest.raises(RateLimited):
+        offer_from(newcomers[3])  # still 4 open after the replay, over a newcomer's 3
+    assert offer_from(pair.alice)  # her settled trade remembered
+    for peer in newcomers:
+        peer.journal.close()  # type: ignore[union-attr]
 
 
 def test_a_version_1_journal_is_migrated_when_opened(pair: Pair, tmp_path: Path) -> None:

@@ -52,7 +52,12 @@ from a2a_coop.protocol.statements import (
 )
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.journal import Journal, JournalCorrupt, Ticket
-from a2a_coop.runtime.peer import DEFAULT_MAX_OPEN_PER_COUNTERPARTY, Peer, wall_clock_ms
+from a2a_coop.runtime.peer import (
+    DEFAULT_MAX_OPEN_PER_COUNTERPARTY,
+    DEFAULT_MAX_OPEN_TOTAL,
+    Peer,
+    wall_clock_ms,
+)
 from a2a_coop.runtime.strategy import Strategy
 from a2a_coop.runtime.trade import contract_evidence, unfinished
 from a2a_coop.transport import TransportError
@@ -240,6 +245,8 @@ class PeerNode:
         self.witness = witness
         if peer.max_open_per_counterparty is None:  # served: cap what one counterparty keeps open
             peer.max_open_per_counterparty = DEFAULT_MAX_OPEN_PER_COUNTERPARTY
+        if peer.max_open_total is None:  # ... and what all of them do
+            peer.max_open_total = DEFAULT_MAX_OPEN_TOTAL
         # Per-issuer back-pressure (RPC-012), before the peer's lock: nothing of a refused request is
         # recorded, and a peer already over its limit is refused before its signature check (RPC-013).
         self.limiter = IssuerLimiter(limits, peer.clock) if limits and limits.active else None

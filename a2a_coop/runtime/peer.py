@@ -65,6 +65,13 @@ DEFAULT_OFFER_TTL_MS = 5 * 60_000
 # offer we take costs a signature and a durable write, and an abandoned contract stays open until it
 # ends. Far above what an honest counterparty keeps open (a trade settles in a few round trips).
 DEFAULT_MAX_OPEN_PER_COUNTERPARTY = 256
+# Open negotiations we hold in all before refusing new offers (RPC-012): the per-counterparty cap does
+# not bound what many fresh identities open (a key and a Mandate cost nothing to make). About 100 MB of
+# memory at ~11 kB a negotiation (python -m benchmarks memory).
+DEFAULT_MAX_OPEN_TOTAL = 10_000
+# The share of that total counterparties we never settled a contract with may fill: the rest is kept for
+# those we did, so a flood of fresh identities cannot lock our known counterparties out.
+NEWCOMER_SHARE = 0.75
 OPEN_REFUSAL_RETRY_MS = 1_000
 DEFAULT_REPLY_TTL_MS = 24 * 3600_000
 PERFORMING_STATES = frozenset({State.BONDED, State.PERFORMING, State.DISPUTED})
@@ -212,6 +219,10 @@ class Peer:
             is recorded or signed, from a counterparty that already has this many negotiations with
             us not ended; None or 0: no limit (in process), and a PeerNode serving the peer sets
             :data:`DEFAULT_MAX_OPEN_PER_COUNTERPARTY` when given None.
+        max_open_total: likewise once we hold this many negotiations not ended in all, and, from a
+            counterparty we never settled a contract with (FULFILLED), once we hold
+            :data:`NEWCOMER_SHARE` of it; None or 0: no limit, and a PeerNode sets
+            :data:`DEFAULT_MAX_OPEN_TOTAL` when given None.
     """
 
     # The verifier every check runs on; a subclass may name its own (the fault-injected servers of
@@ -233,12 +244,17 @@ class Peer:
         attest: bool = True,
         forget: bool = True,
         max_open_per_counterparty: int | None = None,
+        max_open_total: int | None = None,
     ) -> None:
         self.key = key
         self.forget = forget
         self.max_open_per_counterparty = max_open_per_counterparty
-        # Negotiations not ended, by counterparty: kept as statements are handled (RPC-012 refusals).
+        self.max_open_total = max_open_total
+        # Negotiations not ended, by counterparty, and their number: kept as statements are handled
+        # (RPC-012 refusals); and the counterparties we settled a contract with (FULFILLED).
         self._open_with: dict[str, set[bytes]] = {}
+        self._open_total = 0
+        self._settled_with: set[str] = set()
         self.strategy: Strategy = strategy or HonestStrategy()
         self.journal = journal
         self.clock = clock
@@ -439,29 +455,48 @@ class Peer:
         return self.journal.replies_for(digest)
 
     def _check_open(self, body: str, negotiation_id: bytes, issuer: str) -> None:
-        """RPC-012: refuse a new negotiation from a counterparty with too many open with us."""
-        cap = self.max_open_per_counterparty
-        if not cap or body != "offer" or negotiation_id in self._staged:
+        """RPC-012: refuse a new negotiation from a counterparty with too many open with us, or when we
+        hold too many in all (a newcomer sooner than a counterparty we settled a contract with)."""
+        if body != "offer" or negotiation_id in self._staged:
             return
         held = self._open_with.get(issuer)
-        if held is not None and len(held) >= cap and negotiation_id not in held:
+        if held is not None and negotiation_id in held:
+            return  # not a new one: the state machine decides
+        cap = self.max_open_per_counterparty
+        if cap and held is not None and len(held) >= cap:
             raise RateLimited(
                 f"{len(held)} negotiations of yours with us have not ended; end some before opening more",
                 retry_after_ms=OPEN_REFUSAL_RETRY_MS,
                 requirement="RPC-012",
                 origin=Origin.REMOTE,
             )
+        total = self.max_open_total
+        if total:
+            limit = total if issuer in self._settled_with else int(total * NEWCOMER_SHARE)
+            if self._open_total >= limit:
+                raise RateLimited(
+                    f"we hold {self._open_total} negotiations not ended; retry later",
+                    retry_after_ms=OPEN_REFUSAL_RETRY_MS,
+                    requirement="RPC-012",
+                    origin=Origin.REMOTE,
+                )
 
     def _track_open(self, neg: Negotiation) -> None:
         other = neg.other(self.did)
         if neg.is_terminal:
             held = self._open_with.get(other)
-            if held is not None:
+            if held is not None and neg.id in held:
                 held.discard(neg.id)
+                self._open_total -= 1
                 if not held:
                     del self._open_with[other]
+            if neg.state is State.FULFILLED:
+                self._settled_with.add(other)
         else:
-            self._open_with.setdefault(other, set()).add(neg.id)
+            held = self._open_with.setdefault(other, set())
+            if neg.id not in held:
+                held.add(neg.id)
+                self._open_total += 1
 
     def _note_finished(self, vs: VerifiedStatement) -> None:
         """After ``vs`` was handled: keep the open negotiations per counterparty, and note what it
@@ -902,7 +937,7 @@ class Peer:
                 self._finished.clear()
         if isinstance(journal, Archive):
             self.verifier.use_archive(journal)
-        self._open_with = {}
+        self._open_with, self._open_total = {}, 0
         for neg in self.verifier.negotiations.by_id.values():
             if self.did in neg.parties:
                 self._track_open(neg)
