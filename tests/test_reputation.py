@@ -312,6 +312,9 @@ def test_peers_over_grpc_attest_each_other_when_the_escrow_settles_and_serve_the
         with pytest.raises(TransportError) as bad:
             client.get_attestations_page(alice.did, page_token="not-ours")
         assert bad.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        with pytest.raises(TransportError) as bad:  # found by the 1M fuzz: isdigit() but not int()
+            client.get_attestations_page(alice.did, page_token="\u00b3")
+        assert bad.value.code == grpc.StatusCode.INVALID_ARGUMENT
         for bundle in bundles:  # a third party checks each alone
             report = verify_transcript(bundle)
             assert report.valid, report.error

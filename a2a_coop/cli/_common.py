@@ -35,7 +35,7 @@ def parse_time(text: str) -> int:
     """``now``, Unix milliseconds, or an ISO 8601 time (UTC if no offset) -> Unix ms."""
     if text == "now":
         return time.time_ns() // 1_000_000
-    if text.isdigit():
+    if text.isdecimal():
         return int(text)
     try:
         dt = datetime.fromisoformat(text)
@@ -71,13 +71,13 @@ def quiet_grpc() -> None:
 
 
 def positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not text.isdecimal() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
     return int(text)
 
 
 def non_negative(text: str) -> int:
-    if not text.isdigit():
+    if not text.isdecimal():
         raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer")
     return int(text)
 
@@ -95,7 +95,7 @@ def trust_score(text: str) -> float:
 
 def port_number(text: str) -> int:
     """A TCP port, 0..65535 (0: any free port). Larger numbers would wrap silently in the resolver."""
-    if not text.isdigit() or int(text) > 65535:
+    if not text.isdecimal() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0..65535)")
     return int(text)
 
@@ -113,14 +113,14 @@ def parse_duration(text: str) -> int:
 
 def item_spec(text: str) -> tuple[str, int]:
     category, sep, value = text.rpartition(":")
-    if not sep or not category or not value.isdigit():
+    if not sep or not category or not value.isdecimal():
         raise argparse.ArgumentTypeError(f"{text!r} is not CATEGORY:VALUE (e.g. code-review:500)")
     return category, int(value)
 
 
 def funding(text: str) -> tuple[str, int]:
     did, sep, amount = text.rpartition("=")
-    if not sep or not did or not amount.isdigit() or int(amount) < 1:
+    if not sep or not did or not amount.isdecimal() or int(amount) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not DID=AMOUNT with a positive amount")
     return did, int(amount)
 

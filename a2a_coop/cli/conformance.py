@@ -158,7 +158,7 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
         if address is None:
             continue
         host, sep, port = address.rpartition(":")
-        if not sep or not host or not port.isdigit():
+        if not sep or not host or not port.isdecimal():
             raise UsageError(f"{option} {address!r} must be HOST:PORT")
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")

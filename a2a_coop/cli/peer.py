@@ -269,7 +269,7 @@ def _public_url(url: str | None, tls: TlsConfig | None) -> str | None:
 
 def _host_port(value: str) -> None:
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not port.isdecimal() or not 0 < int(port) < 65536:
         raise UsageError(f"--public-grpc {value!r} must be HOST:PORT")
 
 

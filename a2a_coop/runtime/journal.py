@@ -963,7 +963,7 @@ def _lock(path: Path) -> int:
             os.close(fd)
             if not isinstance(exc, BlockingIOError):
                 raise JournalError(f"cannot lock {path}: {exc.strerror or exc}") from None
-            by = f" by process {holder}" if holder.isdigit() else ""
+            by = f" by process {holder}" if holder.isdecimal() else ""
             raise JournalLocked(f"{path} is in use{by}: one process at a time may write a journal") from None
         try:
             current = os.stat(lock_path)

@@ -357,7 +357,7 @@ class PeerNode:
         with self.peer.lock:
             v = self.peer.verifier
             digests = v.attestations_about.get(subject, []) if subject else v.attestations
-            if page_token and (not page_token.isdigit() or not 0 < int(page_token) <= len(digests)):
+            if page_token and (not page_token.isdecimal() or not 0 < int(page_token) <= len(digests)):
                 raise TransportError(grpc.StatusCode.INVALID_ARGUMENT, f"unknown page token {page_token!r}")
             at = int(page_token or 0)
             bundles: list[list[bytes]] = []
