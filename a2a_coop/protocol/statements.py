@@ -159,7 +159,8 @@ def new_statement(
     h.expires_at_ms = issued_at_ms + ttl_ms
     h.negotiation_id = negotiation_id
     h.mandate = mandate
-    h.refs.extend(refs)
+    if refs:
+        h.refs.extend(refs)
     return stmt
 
 
