@@ -512,7 +512,7 @@ class Negotiation:
             raise StaleReference("does not reference this negotiation's contract", requirement="NEG-005")
         if body in ESCROW_BODIES:
             return self._classify_escrow(vs, c)
-        if issuer != c.proposer and issuer != c.acceptor:
+        if issuer not in c.parties:
             raise WrongParty(f"only contract parties send {body}", requirement="NEG-008")
         if h.issued_at_ms < c.accept.header.issued_at_ms:
             raise IllegalTransition("issued before the contract was formed", requirement="NEG-014")
