@@ -144,27 +144,36 @@ def _ref_only(name: str, field: str) -> Callable[[statement_pb2.Statement], None
     what = f"{name}.{field}"
 
     def check(stmt: statement_pb2.Statement) -> None:
-        _digest(getattr(getattr(stmt, name), field), what)
+        if len(getattr(getattr(stmt, name), field)) != DIGEST_BYTES:
+            _digest(getattr(getattr(stmt, name), field), what)
 
     return check
 
 
-def _money(stmt: statement_pb2.Statement) -> None:
-    name = stmt.WhichOneof("body") or ""
-    body: Any = getattr(stmt, name)
-    _digest(body.contract, f"{name}.contract")
-    _did(body.party, "BDY-008", f"{name}.party")
-    if body.amount == 0:
-        raise _fail("BDY-008", f"{name}.amount must be positive")
-    _int(body.amount, f"{name}.amount")
-    if name == "forfeit":
-        _did(body.beneficiary, "BDY-008", "forfeit.beneficiary")
-        _digest(body.cause, "forfeit.cause")
+def _money(name: str) -> Callable[[statement_pb2.Statement], None]:
+    """The rules of the escrow's money body ``name`` (BDY-004, BDY-008, BDY-015)."""
+
+    def check(stmt: statement_pb2.Statement) -> None:
+        body: Any = getattr(stmt, name)
+        if len(body.contract) != DIGEST_BYTES:
+            _digest(body.contract, f"{name}.contract")
+        _did(body.party, "BDY-008", f"{name}.party")
+        amount = body.amount
+        if amount == 0:
+            raise _fail("BDY-008", f"{name}.amount must be positive")
+        if amount > MAX_INT:
+            _int(amount, f"{name}.amount")
+        if name == "forfeit":
+            _did(body.beneficiary, "BDY-008", "forfeit.beneficiary")
+            _digest(body.cause, "forfeit.cause")
+
+    return check
 
 
 def _receipt(stmt: statement_pb2.Statement) -> None:
-    _digest(stmt.receipt.delivery, "receipt.delivery")
-    if stmt.receipt.rating > MAX_RATING:
+    r = stmt.receipt
+    _digest(r.delivery, "receipt.delivery")
+    if r.rating > MAX_RATING:
         raise _fail("BDY-009", f"rating must be 0..{MAX_RATING}")
 
 
@@ -291,14 +300,14 @@ _CHECKS: Final[dict[str, Callable[[statement_pb2.Statement], None]]] = {
     "accept": _ref_only("accept", "offer"),
     "reject": _ref_only("reject", "offer"),
     "withdraw": _ref_only("withdraw", "offer"),
-    "bond_lock": _money,
+    "bond_lock": _money("bond_lock"),
     "delivery": _delivery,
     "receipt": _receipt,
     "breach_claim": _breach_claim,
     "revoke": _ref_only("revoke", "contract"),
-    "release": _money,
-    "forfeit": _money,
-    "refund": _money,
+    "release": _money("release"),
+    "forfeit": _money("forfeit"),
+    "refund": _money("refund"),
     "reveal": _reveal,
     "attestation": _attestation,
     "ack": _ack,

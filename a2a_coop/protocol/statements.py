@@ -214,14 +214,16 @@ def check_header(stmt: statement_pb2.Statement, signer: str) -> str:
         raise UnsupportedVersion(
             f"version {h.version}; this implementation speaks {PROTOCOL_VERSION}", requirement="STM-003"
         )
-    if h.issuer != signer:
-        raise KeyIdMismatch(f"signed by {signer:.64}, header issuer {h.issuer:.64}", requirement="STM-004")
+    issuer = h.issuer
+    if issuer != signer:
+        raise KeyIdMismatch(f"signed by {signer:.64}, header issuer {issuer:.64}", requirement="STM-004")
     audience = h.audience
     if audience:
         public_key_from_did(audience)  # raises KeyInvalid & co (STM-005)
     if (len(prev) != DIGEST_BYTES) if seq else prev:
         raise HeaderInvalid("prev must be empty at seq 0 and a 32-byte digest after", requirement="STM-006")
-    if len(h.nonce) != NONCE_BYTES:
+    nonce = h.nonce
+    if len(nonce) != NONCE_BYTES:
         raise HeaderInvalid(f"nonce must be {NONCE_BYTES} bytes", requirement="STM-007")
     issued, expires, not_before = h.issued_at_ms, h.expires_at_ms, h.not_before_ms
     if not issued or expires <= issued:
@@ -233,16 +235,17 @@ def check_header(stmt: statement_pb2.Statement, signer: str) -> str:
     body: str | None = stmt.WhichOneof("body")
     if body is None:
         raise BodyMissing("no body this version knows (a newer peer's statement?)", requirement="STM-010")
+    negotiation_id = h.negotiation_id
     if body in NEGOTIATION_BODIES:
-        if len(h.negotiation_id) != NEGOTIATION_ID_BYTES:
+        if len(negotiation_id) != NEGOTIATION_ID_BYTES:
             raise HeaderInvalid(
                 f"{body} needs a {NEGOTIATION_ID_BYTES}-byte negotiation_id", requirement="STM-009"
             )
-        if body == "offer" and h.negotiation_id != negotiation_id_for(h.issuer, h.nonce):
+        if body == "offer" and negotiation_id != negotiation_id_for(issuer, nonce):
             raise HeaderInvalid(
                 "an offer's negotiation_id must derive from its issuer and nonce", requirement="NEG-013"
             )
-    elif h.negotiation_id:
+    elif negotiation_id:
         raise HeaderInvalid(f"{body} is not part of a negotiation", requirement="STM-009")
     refs = h.refs
     if refs and (len(refs) > MAX_REFS or any(len(r) != DIGEST_BYTES for r in refs)):
