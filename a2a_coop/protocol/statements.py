@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from operator import attrgetter
+from functools import cached_property
 from typing import Any, Final, NamedTuple
 
 from google.protobuf.message import DecodeError
@@ -85,7 +85,14 @@ STATEMENT_SPEC: Final = decoding.message_spec(Statement.DESCRIPTOR)
 _NEGATIVE_INT32_TAIL: Final = b"\xff\xff\xff\xff\x01"
 
 
-class VerifiedStatement(NamedTuple):
+class _StatementFields(NamedTuple):
+    envelope: bytes
+    digest: bytes
+    statement: statement_pb2.Statement
+    body: str
+
+
+class VerifiedStatement(_StatementFields):
     """A statement whose signature, encoding and header rules all held.
 
     Attributes:
@@ -95,17 +102,17 @@ class VerifiedStatement(NamedTuple):
         body: the name of the body field that is set (e.g. ``"offer"``).
     """
 
-    envelope: bytes
-    digest: bytes
-    statement: statement_pb2.Statement
-    body: str
+    # No __slots__: each instance gets a __dict__, where ``header`` and ``issuer`` are kept once read.
+    # Every check reads them, and each read through protobuf makes a new Python object.
 
-    @property
+    @cached_property
     def header(self) -> statement_pb2.Header:
+        """The statement's header."""
         return self.statement.header
 
-    @property
+    @cached_property
     def issuer(self) -> str:
+        """The header's issuer."""
         return self.statement.header.issuer
 
     @property
@@ -113,10 +120,10 @@ class VerifiedStatement(NamedTuple):
         """The body's protobuf message (an Offer, a Receipt, ...)."""
         return getattr(self.statement, self.body)
 
+    def __getstate__(self) -> None:
+        """Pickle the four fields only: the reads kept above are made again."""
+        return None
 
-# The same two properties as C-level getters (no Python frame): every check reads them several times.
-VerifiedStatement.header = property(attrgetter("statement.header"), doc="The statement's header.")  # type: ignore[assignment]
-VerifiedStatement.issuer = property(attrgetter("statement.header.issuer"), doc="The header's issuer.")  # type: ignore[assignment]
 
 # tuple.__new__ builds a VerifiedStatement without the NamedTuple's Python-level __new__ (hot path).
 _new_verified_statement: Callable[
