@@ -144,8 +144,7 @@ def _ref_only(name: str, field: str) -> Callable[[statement_pb2.Statement], None
     what = f"{name}.{field}"
 
     def check(stmt: statement_pb2.Statement) -> None:
-        if len(getattr(getattr(stmt, name), field)) != DIGEST_BYTES:
-            _digest(getattr(getattr(stmt, name), field), what)
+        _digest(getattr(getattr(stmt, name), field), what)
 
     return check
 
@@ -155,14 +154,11 @@ def _money(name: str) -> Callable[[statement_pb2.Statement], None]:
 
     def check(stmt: statement_pb2.Statement) -> None:
         body: Any = getattr(stmt, name)
-        if len(body.contract) != DIGEST_BYTES:
-            _digest(body.contract, f"{name}.contract")
+        _digest(body.contract, f"{name}.contract")
         _did(body.party, "BDY-008", f"{name}.party")
-        amount = body.amount
-        if amount == 0:
+        if body.amount == 0:
             raise _fail("BDY-008", f"{name}.amount must be positive")
-        if amount > MAX_INT:
-            _int(amount, f"{name}.amount")
+        _int(body.amount, f"{name}.amount")
         if name == "forfeit":
             _did(body.beneficiary, "BDY-008", "forfeit.beneficiary")
             _digest(body.cause, "forfeit.cause")
