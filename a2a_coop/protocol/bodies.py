@@ -149,21 +149,17 @@ def _ref_only(name: str, field: str) -> Callable[[statement_pb2.Statement], None
     return check
 
 
-def _money(name: str) -> Callable[[statement_pb2.Statement], None]:
-    """The rules of the escrow's money body ``name`` (BDY-004, BDY-008, BDY-015)."""
-
-    def check(stmt: statement_pb2.Statement) -> None:
-        body: Any = getattr(stmt, name)
-        _digest(body.contract, f"{name}.contract")
-        _did(body.party, "BDY-008", f"{name}.party")
-        if body.amount == 0:
-            raise _fail("BDY-008", f"{name}.amount must be positive")
-        _int(body.amount, f"{name}.amount")
-        if name == "forfeit":
-            _did(body.beneficiary, "BDY-008", "forfeit.beneficiary")
-            _digest(body.cause, "forfeit.cause")
-
-    return check
+def _money(stmt: statement_pb2.Statement) -> None:
+    name = stmt.WhichOneof("body") or ""
+    body: Any = getattr(stmt, name)
+    _digest(body.contract, f"{name}.contract")
+    _did(body.party, "BDY-008", f"{name}.party")
+    if body.amount == 0:
+        raise _fail("BDY-008", f"{name}.amount must be positive")
+    _int(body.amount, f"{name}.amount")
+    if name == "forfeit":
+        _did(body.beneficiary, "BDY-008", "forfeit.beneficiary")
+        _digest(body.cause, "forfeit.cause")
 
 
 def _receipt(stmt: statement_pb2.Statement) -> None:
@@ -296,14 +292,14 @@ _CHECKS: Final[dict[str, Callable[[statement_pb2.Statement], None]]] = {
     "accept": _ref_only("accept", "offer"),
     "reject": _ref_only("reject", "offer"),
     "withdraw": _ref_only("withdraw", "offer"),
-    "bond_lock": _money("bond_lock"),
+    "bond_lock": _money,
     "delivery": _delivery,
     "receipt": _receipt,
     "breach_claim": _breach_claim,
     "revoke": _ref_only("revoke", "contract"),
-    "release": _money("release"),
-    "forfeit": _money("forfeit"),
-    "refund": _money("refund"),
+    "release": _money,
+    "forfeit": _money,
+    "refund": _money,
     "reveal": _reveal,
     "attestation": _attestation,
     "ack": _ack,

@@ -154,10 +154,8 @@ def check_against_mandate(
     terms = proposal.terms
     if terms.currency != mandate.currency:
         raise _violation("MND-007", f"currency {terms.currency!r} is not the mandate's")
-    if body == "accept":  # the acceptor's side of the proposal (committed_value)
-        value = _items_value(wants) + terms.audience_bond
-    else:
-        value = _items_value(gives) + terms.issuer_bond
+    value = committed_value(vs, proposal)
+    assert value is not None
     if not mandate.min_per_deal <= value <= mandate.max_per_deal:
         raise _violation(
             "MND-004", f"deal value {value} outside [{mandate.min_per_deal}, {mandate.max_per_deal}]"

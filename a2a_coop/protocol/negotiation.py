@@ -479,11 +479,7 @@ class Negotiation:
         if h.negotiation_id != self.id:
             raise UnknownNegotiation("statement belongs to another negotiation", requirement="NEG-002")
         if body in _TRADE_EVENTS:
-            initiator, responder = self.initiator, self.responder
-            if not (
-                (issuer == initiator and h.audience == responder)
-                or (issuer == responder and h.audience == initiator)
-            ):
+            if issuer not in self.parties or h.audience != self.other(issuer):
                 raise WrongParty("trade statements go from one party to the other", requirement="NEG-003")
             if body == "offer":
                 return E.OFFER
