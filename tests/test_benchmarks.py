@@ -129,4 +129,7 @@ def test_population_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.
         baselines["population_trades"] == sizes["agents"] // 2 * sizes["rounds"]
     )  # one trade per agent per round
     assert sizes["statements"] > 0 and len(summary["strategies"]) == sizes["strategies"]
+    # (c)'s own floor: raw Ed25519 over the statements it signed, printed beside its wall time
+    assert baselines["population_statements"] > 0 and baselines["population_raw_crypto_s"] >= 0
+    assert "floor: raw sign+verify" in "\n".join(out[:-1])
     assert "QUICK" in "\n".join(out[:-1])

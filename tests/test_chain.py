@@ -511,8 +511,9 @@ def test_checking_a_checkpoint_on_a_long_chain_costs_logarithmic_hashes(
 ) -> None:
     """A view holding 2^14 - 1 statements of one issuer (unsigned stand-ins: the view reads only seq,
     prev, issued_at and digest), the worst case of 14 perfect subtrees, gets the next statement, a
-    Checkpoint; expect its root checked with 13 node hashes and no leaf hash (not a recomputation over
-    the log), and building the view to have cost one leaf and at most one node hash per statement."""
+    Checkpoint. Building the view hashes nothing (the prefix is hashed when a root is needed); the
+    first check hashes each statement once (one leaf and at most one merge each, then 13 node hashes
+    to fold the 14 subtrees); checking it again costs the 13 folds only, not a recomputation."""
     n = 2**14 - 1
     digests = [hashlib.sha256(seq.to_bytes(4, "big")).digest() for seq in range(n + 1)]
     log = []
@@ -538,7 +539,9 @@ def test_checking_a_checkpoint_on_a_long_chain_costs_logarithmic_hashes(
     view = ChainView(KEY.did, complete=True)
     for vs in log[:n]:
         view.add(vs)
-    assert calls == {"leaf": n, "node": n - 14}  # n - popcount(n): one merge per carry
+    assert calls == {"leaf": 0, "node": 0}
+    view.check(log[n])
+    assert calls == {"leaf": n, "node": n - 14 + 13}  # n - popcount(n): one merge per carry
     calls.update(leaf=0, node=0)
     view.check(log[n])
     assert calls == {"leaf": 0, "node": 13}
@@ -554,3 +557,32 @@ def test_chain_view_check_changes_nothing() -> None:
     with pytest.raises(Equivocation):
         view.check(_fork_at(chain, 1))
     assert view.links == before
+
+
+def test_a_view_keeping_a_window_of_links_checks_a_checkpoint_over_its_whole_log() -> None:
+    """With an archive, a view keeps only its highest links in memory. The prefix's digests are
+    hashed before their links leave memory, so a Checkpoint far above the window is still checked
+    against the whole log: the right root passes, a wrong one is LOG_ROOT_MISMATCH."""
+
+    class NoReads:  # nothing below the window is read for this check: any read would be a bug here
+        def at_seq(self, issuer: str, seq: int, *, nearest: str = "at") -> bytes | None:
+            raise AssertionError(f"archive read at seq {seq}")
+
+    n = 40
+    digests = [hashlib.sha256(b"link %d" % seq).digest() for seq in range(n + 1)]
+
+    def link(seq: int, root: bytes = b"") -> VerifiedStatement:
+        stmt = Statement()
+        stmt.header.seq, stmt.header.issued_at_ms = seq, EPOCH_MS + seq
+        stmt.header.prev = digests[seq - 1] if seq else b""
+        stmt.checkpoint.log_root = root
+        return VerifiedStatement(b"", digests[seq], stmt, "checkpoint")
+
+    view = ChainView(KEY.did, archive=NoReads(), window=4)  # type: ignore[arg-type]
+    for seq in range(n):
+        view.add(link(seq))
+    assert view.floor > 0 and len(view.links) < n  # links did leave memory
+    view.check(link(n, merkle.root(digests[:n])))
+    assert view.prefix_root() == (n, merkle.root(digests[:n]))
+    with pytest.raises(LogRootMismatch):
+        view.check(link(n, merkle.root(digests[: n - 1])))

@@ -475,3 +475,46 @@ def test_statement_addressed_to_us_dated_further_back_than_the_skew_is_refused_l
     auditor = Verifier(skew_ms=skew)
     auditor.accept(alice.setup[0])
     auditor.accept(late.envelope, now_ms=clock.now_ms)  # an auditor is nobody's audience
+
+
+# --- check, then commit: one classification ---------------------------------------------------------
+
+
+def test_recording_our_checked_statement_classifies_it_once(
+    clock: FixedClock, alice: Party, bob: Party, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The policy guard checks the unsigned candidate, then records the signed statement: the commit
+    takes the event the check found (same digest, negotiation unmoved), so the state machine
+    classifies the statement once, and the negotiation still moves."""
+    from a2a_coop.protocol.negotiation import Negotiation, State
+    from a2a_coop.protocol.statements import candidate
+
+    offer, accept = _trade(alice, bob)
+    v = _verifier(alice, bob, me=bob)
+    v.accept(offer.envelope, clock.now_ms)
+    calls = []
+    classify = Negotiation._classify
+    monkeypatch.setattr(
+        Negotiation, "_classify", lambda self, vs, state: calls.append(vs.body) or classify(self, vs, state)
+    )
+    v.check(candidate(accept.statement, bob.did), clock.now_ms, ours=True)
+    v.record(accept)
+    assert calls == ["accept"]
+    assert v.negotiations.get(offer.header.negotiation_id).state is State.ACCEPTED
+
+
+def test_recording_after_the_negotiation_moved_classifies_again(
+    clock: FixedClock, alice: Party, bob: Party
+) -> None:
+    """A negotiation that moved between the check and the commit (here: the offer lapsed) is not
+    committed on the stale event: the statement is classified again and refused."""
+    from a2a_coop.protocol.errors import IllegalTransition
+    from a2a_coop.protocol.statements import candidate
+
+    offer, accept = _trade(alice, bob)
+    v = _verifier(alice, bob, me=bob)
+    v.accept(offer.envelope, clock.now_ms)
+    v.check(candidate(accept.statement, bob.did), clock.now_ms, ours=True)
+    assert v.negotiations.get(offer.header.negotiation_id).expire_due(offer.header.expires_at_ms + 1)
+    with pytest.raises(IllegalTransition):
+        v.record(accept)

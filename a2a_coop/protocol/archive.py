@@ -74,7 +74,10 @@ class HeldStatements(dict[bytes, VerifiedStatement]):
         return archive is not None and isinstance(digest, bytes) and archive.by_digest(digest) is not None
 
     def get(self, digest: bytes, default: VerifiedStatement | None = None) -> VerifiedStatement | None:  # type: ignore[override]
+        vs = dict.get(self, digest)
+        if vs is not None or self.archive is None:  # memory answers (the hot path): no exception raised
+            return vs if vs is not None else default
         try:
-            return self[digest]
+            return self.__missing__(digest)
         except KeyError:
             return default

@@ -163,8 +163,9 @@ def _money(stmt: statement_pb2.Statement) -> None:
 
 
 def _receipt(stmt: statement_pb2.Statement) -> None:
-    _digest(stmt.receipt.delivery, "receipt.delivery")
-    if stmt.receipt.rating > MAX_RATING:
+    r = stmt.receipt
+    _digest(r.delivery, "receipt.delivery")
+    if r.rating > MAX_RATING:
         raise _fail("BDY-009", f"rating must be 0..{MAX_RATING}")
 
 

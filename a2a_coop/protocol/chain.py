@@ -108,17 +108,21 @@ class ChainView:
     floor: int = 0
     # The keys of ``links`` in ascending order, for the nearest held neighbours of a seq (CHN-005).
     _seqs: list[int] = field(init=False, repr=False, compare=False)
-    # MTH state over the digests at seq 0..len-1, every one held: the longest gapless prefix (CHN-007).
+    # The longest gapless prefix held, seqs 0..p-1 (CHN-007), and the MTH state over its first
+    # len(_prefix) digests: hashed only when a root is asked for, or before links leave memory.
+    _prefix_len: int = field(init=False, repr=False, compare=False)
     _prefix: merkle.CompactRange = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._seqs = sorted(self.links)
         self._prefix = merkle.CompactRange()
+        self._prefix_len = 0
         self._extend_prefix()
 
     def prefix_root(self) -> tuple[int, bytes]:
         """``(p, MTH(digests 0..p-1))`` for the contiguous run of statements held from seq 0 (CHN-007):
-        what a Checkpoint at seq p carries as its log_root, in O(log p)."""
+        what a Checkpoint at seq p carries as its log_root, in O(log p) amortised."""
+        self._hash_prefix()
         return len(self._prefix), self._prefix.root()
 
     def check(self, vs: VerifiedStatement) -> None:
@@ -133,12 +137,18 @@ class ChainView:
         """
         h = vs.header
         seq = h.seq
-        held = self._link(seq)
+        links = self.links
+        held = links.get(seq)
+        if held is None and seq < self.floor:
+            held = self._archived(seq, "at")
         if held is not None and held.digest != vs.digest:
             raise Equivocation(
                 f"two statements at seq {seq}", requirement="CHN-004", evidence=(held.envelope, vs.envelope)
             )
-        before, after = self._link(seq - 1), self._link(seq + 1)
+        if seq <= self.floor:  # a neighbour may be in the archive only
+            before, after = self._link(seq - 1), self._link(seq + 1)
+        else:
+            before, after = links.get(seq - 1), links.get(seq + 1)
         if before is not None and h.prev != before.digest:
             raise ChainBroken(
                 f"prev at seq {seq} does not match seq {seq - 1}",
@@ -206,6 +216,7 @@ class ChainView:
 
     def _trim(self) -> None:
         """Keep the ``window`` highest links held; the archive answers for the rest."""
+        self._hash_prefix()  # the prefix's digests are read from memory: hash them before they leave
         cut = len(self._seqs) - self.window
         for seq in self._seqs[:cut]:
             del self.links[seq]
@@ -215,10 +226,11 @@ class ChainView:
     def _check_log_root(self, vs: VerifiedStatement) -> None:
         """CHN-007, when every statement of the issuer below ``vs`` is held; otherwise skipped."""
         seq = vs.header.seq
-        held = len(self._prefix)
+        held = self._prefix_len
         if seq > held:
             return  # seq `held` is missing: the root over 0..seq-1 cannot be recomputed from this view
         if seq == held:
+            self._hash_prefix()
             expected = self._prefix.root()
         else:  # vs is already held here (see the module docstring): rare, so O(n) is acceptable
             expected = merkle.root(self._digests_below(seq))
@@ -248,10 +260,17 @@ class ChainView:
             self._trim()
 
     def _extend_prefix(self) -> None:
-        """Append the held links that continue the gapless prefix (each seq is appended once)."""
-        prefix = self._prefix
-        while (link := self.links.get(len(prefix))) is not None:
-            prefix.append(link.digest)
+        """Count the held links that continue the gapless prefix (hashed later: :meth:`_hash_prefix`)."""
+        links, n = self.links, self._prefix_len
+        while n in links:
+            n += 1
+        self._prefix_len = n
+
+    def _hash_prefix(self) -> None:
+        """Bring the MTH state up to the whole gapless prefix (each seq is hashed once)."""
+        prefix, links = self._prefix, self.links
+        for seq in range(len(prefix), self._prefix_len):
+            prefix.append(links[seq].digest)
 
 
 def verify_equivocation_proof(proof: EquivocationProof) -> str:

@@ -58,6 +58,7 @@ def _pae_prefix(payload_type: str) -> bytes:
 
 
 _STATEMENT_PAE_PREFIX = _pae_prefix(STATEMENT_PAYLOAD_TYPE)
+_sha256 = hashlib.sha256
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -68,7 +69,9 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 def statement_digest(payload: bytes, payload_type: str = STATEMENT_PAYLOAD_TYPE) -> bytes:
     """SHA-256 of the signed bytes: the name other statements use for this one (STM-012)."""
-    return hashlib.sha256(pae(payload_type, payload)).digest()
+    if payload_type is STATEMENT_PAYLOAD_TYPE:  # the default: pae() inlined (hot path)
+        return _sha256(b"%b%d %b" % (_STATEMENT_PAE_PREFIX, len(payload), payload)).digest()
+    return _sha256(pae(payload_type, payload)).digest()
 
 
 def sign_payload(payload: bytes, key: Keypair, payload_type: str = STATEMENT_PAYLOAD_TYPE) -> bytes:
@@ -178,11 +181,13 @@ def verify_envelope(
         raise SignatureInvalid(f"signature is {len(signature)} bytes, not 64", requirement="ENV-006")
     if signature[63] & 0xF0 and int.from_bytes(signature[32:], "little") >= GROUP_ORDER:
         raise SignatureNonCanonical("S >= L", requirement="ENV-007")
-    message = pae(payload_type, payload)
+    if payload_type is STATEMENT_PAYLOAD_TYPE:  # the default: pae() inlined (hot path)
+        message = b"%b%d %b" % (_STATEMENT_PAE_PREFIX, len(payload), payload)
+    else:
+        message = pae(payload_type, payload)
     if not ed25519_verify(signature, message, public_key):
         raise SignatureInvalid(requirement="ENV-006")
-    digest = hashlib.sha256(message).digest()
-    return _new_verified_envelope(VerifiedEnvelope, (payload, keyid, digest, signature))
+    return _new_verified_envelope(VerifiedEnvelope, (payload, keyid, _sha256(message).digest(), signature))
 
 
 # --- DSSE JSON form (for files and for other DSSE tooling) ------------------------------

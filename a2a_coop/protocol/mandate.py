@@ -59,7 +59,7 @@ Theory of operation of the exposure book. Time is always ``t``, the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from heapq import heapify, heappop, heappush
 from typing import Final
@@ -82,9 +82,17 @@ def side_value(proposal: trade_pb2.Offer, issuer_side: bool) -> int:
     ``issuer_side`` is True for the side of the proposal's signer (``gives`` and
     ``issuer_bond``), False for its audience (``wants`` and ``audience_bond``).
     """
-    items = proposal.gives if issuer_side else proposal.wants
-    bond = proposal.terms.issuer_bond if issuer_side else proposal.terms.audience_bond
-    return sum(i.value for i in items) + bond
+    terms = proposal.terms
+    if issuer_side:
+        return _items_value(proposal.gives) + terms.issuer_bond
+    return _items_value(proposal.wants) + terms.audience_bond
+
+
+def _items_value(items: Sequence[trade_pb2.Item]) -> int:
+    total = 0
+    for i in range(len(items)):  # indexing upb repeated fields is cheaper than iterating them
+        total += items[i].value
+    return total
 
 
 def committed_value(vs: VerifiedStatement, accepted: trade_pb2.Offer | None = None) -> int | None:
@@ -93,11 +101,12 @@ def committed_value(vs: VerifiedStatement, accepted: trade_pb2.Offer | None = No
     Offer and Counter commit the issuer's own side; an Accept commits the
     acceptor's side of ``accepted`` (the audience side of that proposal).
     """
-    if vs.body == "offer":
+    body = vs.body
+    if body == "offer":
         return side_value(vs.statement.offer, True)
-    if vs.body == "counter":
+    if body == "counter":
         return side_value(vs.statement.counter.proposal, True)
-    if vs.body == "accept" and accepted is not None:
+    if body == "accept" and accepted is not None:
         return side_value(accepted, False)
     return None
 
@@ -115,26 +124,36 @@ def check_against_mandate(
     h = vs.header
     if mandate.agent != h.issuer:
         raise _violation("MND-002", "the mandate delegates to a different key")
-    if not mandate.valid_from_ms <= h.issued_at_ms < mandate.valid_until_ms:
+    issued = h.issued_at_ms
+    if not mandate.valid_from_ms <= issued < mandate.valid_until_ms:
         raise _violation("MND-003", "issued outside the mandate's validity window")
-    if h.audience and mandate.allowed_counterparties and h.audience not in mandate.allowed_counterparties:
-        raise _violation("MND-005", "audience is not an allowed counterparty")
+    audience = h.audience
+    if audience:
+        counterparties = mandate.allowed_counterparties
+        if counterparties and audience not in counterparties:
+            raise _violation("MND-005", "audience is not an allowed counterparty")
+    body = vs.body
     proposal: trade_pb2.Offer | None
-    if vs.body == "offer":
+    if body == "offer":
         proposal = vs.statement.offer
-    elif vs.body == "counter":
+    elif body == "counter":
         proposal = vs.statement.counter.proposal
     else:
-        proposal = accepted if vs.body == "accept" else None
+        proposal = accepted if body == "accept" else None
     if proposal is None:
         return
-    if mandate.allowed_categories:
-        allowed = set(mandate.allowed_categories)
-        for item in [*proposal.gives, *proposal.wants]:
-            if item.category not in allowed:
-                raise _violation("MND-006", f"category {item.category!r} is not allowed")
-    if proposal.terms.currency != mandate.currency:
-        raise _violation("MND-007", f"currency {proposal.terms.currency!r} is not the mandate's")
+    gives, wants = proposal.gives, proposal.wants
+    categories = mandate.allowed_categories
+    if categories:
+        allowed = set(categories)
+        for items in (gives, wants):
+            for i in range(len(items)):
+                category = items[i].category
+                if category not in allowed:
+                    raise _violation("MND-006", f"category {category!r} is not allowed")
+    terms = proposal.terms
+    if terms.currency != mandate.currency:
+        raise _violation("MND-007", f"currency {terms.currency!r} is not the mandate's")
     value = committed_value(vs, proposal)
     assert value is not None
     if not mandate.min_per_deal <= value <= mandate.max_per_deal:
@@ -142,13 +161,14 @@ def check_against_mandate(
             "MND-004", f"deal value {value} outside [{mandate.min_per_deal}, {mandate.max_per_deal}]"
         )
     window_end = mandate.execution_window_end_ms or mandate.valid_until_ms
-    for item in [*proposal.gives, *proposal.wants]:
-        if item.deadline_ms > window_end:
-            raise _violation("MND-008", "a deadline falls after the mandate's execution window")
-    if vs.body in ("offer", "counter") and mandate.period_ms and mandate.budget_per_period:
+    for items in (gives, wants):
+        for i in range(len(items)):
+            if items[i].deadline_ms > window_end:
+                raise _violation("MND-008", "a deadline falls after the mandate's execution window")
+    if body != "accept" and mandate.period_ms and mandate.budget_per_period:
         # An offer may be accepted at any instant of its life and reserves budget in every period it
         # overlaps (MND-009); bounding its life by one period bounds that to two periods.
-        lifetime = h.expires_at_ms - h.issued_at_ms
+        lifetime = h.expires_at_ms - issued
         if lifetime > mandate.period_ms:
             raise _violation(
                 "MND-013", f"offer lifetime {lifetime} ms > budget period {mandate.period_ms} ms"

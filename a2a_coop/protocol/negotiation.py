@@ -41,7 +41,7 @@ legal, then signs, then applies it (:meth:`Negotiation.apply`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, KeysView, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
@@ -269,21 +269,30 @@ class Contract:
     acceptor: str = field(init=False)  # signed the Accept
     parties: tuple[str, str] = field(init=False)
     escrow: str = field(init=False)  # the contract's arbiter (terms.escrow); empty when the terms name none
+    exclusive_key: bytes = field(init=False)  # the proposal's exclusive_key (NEG-009); empty for none
     _gives: tuple[trade_pb2.Item, ...] = field(init=False, repr=False)  # what the proposer owes
     _wants: tuple[trade_pb2.Item, ...] = field(init=False, repr=False)  # what the acceptor owes
     _owed: frozenset[tuple[str, int]] = field(init=False, repr=False)  # every (party, item_index)
+    _bonds: tuple[int, int] = field(init=False, repr=False)  # (issuer_bond, audience_bond)
+    _bonds_required: dict[str, int] = field(init=False, repr=False)  # party -> bond, nonzero only
+    _last_deadline_ms: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.proposer, self.acceptor = self.offer.issuer, self.accept.issuer
         self.parties = (self.proposer, self.acceptor)
-        self.escrow = self.proposal.terms.escrow
+        t = self.proposal.terms
+        self.escrow = t.escrow
+        self.exclusive_key = self.proposal.exclusive_key
         self._gives, self._wants = tuple(self.proposal.gives), tuple(self.proposal.wants)
         self._owed = frozenset((p, i) for p in self.parties for i in range(len(self.items(p))))
+        self._bonds = (t.issuer_bond, t.audience_bond)
+        self._bonds_required = {p: b for p, b in zip(self.parties, self._bonds, strict=True) if b}
+        self._last_deadline_ms = max((i.deadline_ms for i in (*self._gives, *self._wants)), default=0)
 
     @property
-    def delivered(self) -> set[tuple[str, int]]:
-        """``(deliverer, item_index)`` of every item delivered at least once."""
-        return set(self.first_delivered_ms)
+    def delivered(self) -> KeysView[tuple[str, int]]:
+        """``(deliverer, item_index)`` of every item delivered at least once (a live, read-only view)."""
+        return self.first_delivered_ms.keys()
 
     @property
     def id(self) -> bytes:
@@ -301,8 +310,7 @@ class Contract:
         return list(self.items(party))
 
     def bond(self, party: str) -> int:
-        t = self.proposal.terms
-        return t.issuer_bond if party == self.proposer else t.audience_bond
+        return self._bonds[0] if party == self.proposer else self._bonds[1]
 
     def value_given(self, party: str) -> int:
         """What ``party`` puts at stake: its items' declared value plus its bond (MND-004)."""
@@ -310,16 +318,16 @@ class Contract:
 
     @property
     def bonds_required(self) -> dict[str, int]:
-        return {p: self.bond(p) for p in self.parties if self.bond(p)}
+        return dict(self._bonds_required)
 
     @property
     def bonded(self) -> bool:
         """Every required bond is locked and none of them settled (NEG-012)."""
-        return all(p in self.locked and p not in self.settled for p in self.bonds_required)
+        return all(p in self.locked and p not in self.settled for p in self._bonds_required)
 
     @property
     def last_deadline_ms(self) -> int:
-        return max(i.deadline_ms for p in self.parties for i in self.items(p))
+        return self._last_deadline_ms
 
     @property
     def response_window_ms(self) -> int:
@@ -339,6 +347,14 @@ _UPHOLD: Final = commitment_pb2.RULING_DECISION_UPHOLD
 _DISMISS: Final = commitment_pb2.RULING_DECISION_DISMISS
 _LAPSE: Final = commitment_pb2.RULING_DECISION_LAPSE
 ARBITRATED_BODIES: Final = frozenset({"breach_claim", "revoke"})
+# The bargaining bodies and the event each causes (an Offer's is OFFER only when it opens).
+_TRADE_EVENTS: Final = {
+    "offer": E.OFFER,
+    "counter": E.COUNTER,
+    "accept": E.ACCEPT,
+    "reject": E.REJECT,
+    "withdraw": E.WITHDRAW,
+}
 ESCROW_BODIES: Final = frozenset({"bond_lock", "release", "forfeit", "refund", "ruling"})
 
 
@@ -458,43 +474,46 @@ class Negotiation:
 
     def _classify(self, vs: VerifiedStatement, state: State) -> Event | None:
         body = vs.body
-        issuer = vs.issuer
-        if vs.header.negotiation_id != self.id:
+        h = vs.header
+        issuer = h.issuer
+        if h.negotiation_id != self.id:
             raise UnknownNegotiation("statement belongs to another negotiation", requirement="NEG-002")
-        if body in ("offer", "counter", "accept", "reject", "withdraw"):
-            if issuer not in self.parties or vs.header.audience != self.other(issuer):
+        if body in _TRADE_EVENTS:
+            if issuer not in self.parties or h.audience != self.other(issuer):
                 raise WrongParty("trade statements go from one party to the other", requirement="NEG-003")
             if body == "offer":
                 return E.OFFER
             ref = getattr(vs.statement, body).offer
-            if state in BARGAINING_STATES:
-                if ref != self.outstanding.digest:
+            bargaining = state in BARGAINING_STATES
+            if bargaining:
+                outstanding = self.outstanding
+                if ref != outstanding.digest:
                     raise StaleReference("does not reference the outstanding offer", requirement="NEG-005")
-                if vs.header.issued_at_ms < self.outstanding.header.issued_at_ms:
+                if h.issued_at_ms < outstanding.header.issued_at_ms:
                     raise IllegalTransition("issued before the offer it answers", requirement="NEG-014")
             if body == "withdraw":
-                if state in BARGAINING_STATES and issuer != self.outstanding.issuer:
+                if bargaining and issuer != self.outstanding.issuer:
                     raise WrongParty("only the offer's issuer may withdraw it", requirement="NEG-004")
                 return E.WITHDRAW
-            if state in BARGAINING_STATES and issuer == self.outstanding.issuer:
+            if bargaining and issuer == self.outstanding.issuer:
                 raise WrongParty(f"the offer's own issuer cannot {body} it", requirement="NEG-004")
-            return {"counter": E.COUNTER, "accept": E.ACCEPT, "reject": E.REJECT}[body]
+            return _TRADE_EVENTS[body]
         c = self.contract
         if c is None:
             raise IllegalTransition(f"{body} before a contract exists", requirement="NEG-001")
         if body == "receipt":
             return self._classify_receipt(vs, c)
         ref = getattr(vs.statement, body).contract
-        if ref != c.id:
+        if ref != c.accept.digest:
             raise StaleReference("does not reference this negotiation's contract", requirement="NEG-005")
         if body in ESCROW_BODIES:
             return self._classify_escrow(vs, c)
         if issuer not in c.parties:
             raise WrongParty(f"only contract parties send {body}", requirement="NEG-008")
-        if vs.header.issued_at_ms < c.accept.header.issued_at_ms:
+        if h.issued_at_ms < c.accept.header.issued_at_ms:
             raise IllegalTransition("issued before the contract was formed", requirement="NEG-014")
         if body == "delivery":
-            if vs.header.audience != c.other(issuer):
+            if h.audience != c.other(issuer):
                 raise WrongParty("a delivery is addressed to the other party", requirement="NEG-008")
             idx = vs.statement.delivery.item_index
             if idx >= len(c.items(issuer)):
@@ -565,7 +584,7 @@ class Negotiation:
                     "bond lock must lock each required bond once, in full", requirement="NEG-012"
                 )
             after = {**c.locked, msg.party: msg.amount}
-            complete = all(p in after and p not in c.settled for p in c.bonds_required)
+            complete = all(p in after and p not in c.settled for p in c._bonds_required)
             return E.BOND_COMPLETE if complete else E.BOND_LOCK
         if msg.party not in c.locked or msg.party in c.settled or msg.amount != c.locked[msg.party]:
             raise BodyInvalid(f"{body} must settle a locked bond once, in full", requirement="NEG-012")
@@ -775,8 +794,8 @@ class Negotiations:
 
     def _index_exclusive(self, neg: Negotiation) -> None:
         c = neg.contract
-        if c is not None and c.proposal.exclusive_key:
-            key = (c.proposer, c.proposal.exclusive_key)
+        if c is not None and c.exclusive_key:
+            key = (c.proposer, c.exclusive_key)
             if neg.is_terminal:
                 if self._exclusive.get(key) == neg.id:  # an ended contract frees only a key it holds
                     del self._exclusive[key]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from operator import attrgetter
+from functools import cached_property
 from typing import Any, Final, NamedTuple
 
 from google.protobuf.message import DecodeError
@@ -85,7 +85,14 @@ STATEMENT_SPEC: Final = decoding.message_spec(Statement.DESCRIPTOR)
 _NEGATIVE_INT32_TAIL: Final = b"\xff\xff\xff\xff\x01"
 
 
-class VerifiedStatement(NamedTuple):
+class _StatementFields(NamedTuple):
+    envelope: bytes
+    digest: bytes
+    statement: statement_pb2.Statement
+    body: str
+
+
+class VerifiedStatement(_StatementFields):
     """A statement whose signature, encoding and header rules all held.
 
     Attributes:
@@ -95,17 +102,17 @@ class VerifiedStatement(NamedTuple):
         body: the name of the body field that is set (e.g. ``"offer"``).
     """
 
-    envelope: bytes
-    digest: bytes
-    statement: statement_pb2.Statement
-    body: str
+    # No __slots__: each instance gets a __dict__, where ``header`` and ``issuer`` are kept once read.
+    # Every check reads them, and each read through protobuf makes a new Python object.
 
-    @property
+    @cached_property
     def header(self) -> statement_pb2.Header:
+        """The statement's header."""
         return self.statement.header
 
-    @property
+    @cached_property
     def issuer(self) -> str:
+        """The header's issuer."""
         return self.statement.header.issuer
 
     @property
@@ -113,10 +120,10 @@ class VerifiedStatement(NamedTuple):
         """The body's protobuf message (an Offer, a Receipt, ...)."""
         return getattr(self.statement, self.body)
 
+    def __getstate__(self) -> None:
+        """Pickle the four fields only: the reads kept above are made again."""
+        return None
 
-# The same two properties as C-level getters (no Python frame): every check reads them several times.
-VerifiedStatement.header = property(attrgetter("statement.header"), doc="The statement's header.")  # type: ignore[assignment]
-VerifiedStatement.issuer = property(attrgetter("statement.header.issuer"), doc="The header's issuer.")  # type: ignore[assignment]
 
 # tuple.__new__ builds a VerifiedStatement without the NamedTuple's Python-level __new__ (hot path).
 _new_verified_statement: Callable[
@@ -159,7 +166,8 @@ def new_statement(
     h.expires_at_ms = issued_at_ms + ttl_ms
     h.negotiation_id = negotiation_id
     h.mandate = mandate
-    h.refs.extend(refs)
+    if refs:
+        h.refs.extend(refs)
     return stmt
 
 
@@ -213,14 +221,16 @@ def check_header(stmt: statement_pb2.Statement, signer: str) -> str:
         raise UnsupportedVersion(
             f"version {h.version}; this implementation speaks {PROTOCOL_VERSION}", requirement="STM-003"
         )
-    if h.issuer != signer:
-        raise KeyIdMismatch(f"signed by {signer:.64}, header issuer {h.issuer:.64}", requirement="STM-004")
+    issuer = h.issuer
+    if issuer != signer:
+        raise KeyIdMismatch(f"signed by {signer:.64}, header issuer {issuer:.64}", requirement="STM-004")
     audience = h.audience
     if audience:
         public_key_from_did(audience)  # raises KeyInvalid & co (STM-005)
     if (len(prev) != DIGEST_BYTES) if seq else prev:
         raise HeaderInvalid("prev must be empty at seq 0 and a 32-byte digest after", requirement="STM-006")
-    if len(h.nonce) != NONCE_BYTES:
+    nonce = h.nonce
+    if len(nonce) != NONCE_BYTES:
         raise HeaderInvalid(f"nonce must be {NONCE_BYTES} bytes", requirement="STM-007")
     issued, expires, not_before = h.issued_at_ms, h.expires_at_ms, h.not_before_ms
     if not issued or expires <= issued:
@@ -232,16 +242,17 @@ def check_header(stmt: statement_pb2.Statement, signer: str) -> str:
     body: str | None = stmt.WhichOneof("body")
     if body is None:
         raise BodyMissing("no body this version knows (a newer peer's statement?)", requirement="STM-010")
+    negotiation_id = h.negotiation_id
     if body in NEGOTIATION_BODIES:
-        if len(h.negotiation_id) != NEGOTIATION_ID_BYTES:
+        if len(negotiation_id) != NEGOTIATION_ID_BYTES:
             raise HeaderInvalid(
                 f"{body} needs a {NEGOTIATION_ID_BYTES}-byte negotiation_id", requirement="STM-009"
             )
-        if body == "offer" and h.negotiation_id != negotiation_id_for(h.issuer, h.nonce):
+        if body == "offer" and negotiation_id != negotiation_id_for(issuer, nonce):
             raise HeaderInvalid(
                 "an offer's negotiation_id must derive from its issuer and nonce", requirement="NEG-013"
             )
-    elif h.negotiation_id:
+    elif negotiation_id:
         raise HeaderInvalid(f"{body} is not part of a negotiation", requirement="STM-009")
     refs = h.refs
     if refs and (len(refs) > MAX_REFS or any(len(r) != DIGEST_BYTES for r in refs)):

@@ -42,6 +42,7 @@ class _MandateRecord:
     principal: str
     mandate: identity_pb2.Mandate
     issued_at_ms: int
+    agent: str  # mandate.agent, read once
 
 
 class Verifier:
@@ -87,8 +88,10 @@ class Verifier:
         self.exposure = ExposureBook(mandate_of)
         self.bound: dict[str, set[str]] = {}  # key -> principals it accepted a mandate from (KEY-007)
         self._attested: set[tuple[str, bytes]] = set()
-        # The statement the last successful check passed and the negotiation event it found.
-        self._checked: tuple[VerifiedStatement, Event | None] | None = None
+        # The statement the last successful check passed, the negotiation event it found, and the
+        # negotiation's progress it found it at (see _checked_event).
+        self._checked: tuple[VerifiedStatement, Event | None, tuple[Negotiation, State, int] | None] | None
+        self._checked = None
 
     # -- public API ---------------------------------------------------------------
 
@@ -122,11 +125,7 @@ class Verifier:
         """:meth:`accept` for a statement already through :func:`verify_statement` (no second
         signature check when a caller needed the decoded statement first)."""
         self.check(vs, now_ms, ours=ours, received_ms=received_ms)
-        checked, self._checked = self._checked, None
-        if checked is not None and checked[0] is vs:  # the event check just found: not classified again
-            self._commit(vs, checked=True, event=checked[1])
-        else:
-            self._commit(vs)
+        self._commit_checked(vs)
         return vs
 
     def accept_as_witness(self, vs: VerifiedStatement, escrow: str, stamped_ms: int) -> VerifiedStatement:
@@ -151,7 +150,27 @@ class Verifier:
         The policy guard checks the unsigned candidate before signing; the
         signature adds nothing to check, so the signed result is recorded as is.
         """
-        self._commit(vs)
+        self._commit_checked(vs)
+
+    def _commit_checked(self, vs: VerifiedStatement) -> None:
+        """Commit ``vs`` with the negotiation event the last :meth:`check` found for it, when that
+        check was of the same statement (the same digest: the signed form of a checked candidate)
+        and its negotiation has not moved since; otherwise classify it again."""
+        checked, self._checked = self._checked, None
+        if (
+            checked is not None
+            and checked[0].digest == vs.digest
+            and checked[2] == self._progress(vs.header.negotiation_id)
+        ):
+            self._commit(vs, checked=True, event=checked[1])
+        else:
+            self._commit(vs)
+
+    def _progress(self, negotiation_id: bytes) -> tuple[Negotiation, State, int] | None:
+        """How far a negotiation has moved. Everything else a classification reads changes only by a
+        commit, which drops what the last check kept."""
+        neg = self.negotiations.by_id.get(negotiation_id) if negotiation_id else None
+        return None if neg is None else (neg, neg.state, len(neg.history))
 
     def check(
         self,
@@ -170,28 +189,30 @@ class Verifier:
         self._checked = None
         h = vs.header
         me = self.me
-        if me is not None and h.audience and h.audience != me and not (ours and h.issuer == me):
+        issuer, audience = h.issuer, h.audience
+        if me is not None and audience and audience != me and not (ours and issuer == me):
             raise WrongAudience(requirement="STM-005")
-        self._check_key(h.issuer, h.issued_at_ms, h.seq)
+        self._check_key(issuer, h.issued_at_ms, h.seq)
         record = self._check_mandate(vs)
         if now_ms is not None:
             check_time_window(h, now_ms, self.skew_ms)
         live_at = now_ms if now_ms is not None else received_ms
-        if live_at is not None and me is not None and h.audience == me and not ours:
+        if live_at is not None and me is not None and audience == me and not ours:
             self._check_not_dated_back(vs, live_at)
         self.replay.check(h, vs.digest)
-        self._chain(h.issuer).check(vs)
+        self._chain(issuer).check(vs)
         neg_event = self._check_negotiation(vs)
         if record is not None:
             self._check_exposure(vs, record, neg_event)
-        if vs.body == "reveal":
+        body = vs.body
+        if body == "reveal":
             self._check_reveal(vs)
-        elif vs.body == "attestation":
+        elif body == "attestation":
             self._check_attestation(vs)
-        elif vs.body == "key_revocation":
+        elif body == "key_revocation":
             self._check_revocation_authority(vs)
-        # Kept for accept_statement, which commits vs right after this check (nothing changes between).
-        self._checked = (vs, neg_event)
+        # Kept for the commit of vs that follows (accept_statement, record): not classified twice.
+        self._checked = (vs, neg_event, self._progress(h.negotiation_id))
 
     # -- bounded memory (a2a_coop.protocol.archive) ----------------------------------
 
@@ -199,6 +220,7 @@ class Verifier:
         """Read what is not in memory from ``archive``, which holds every statement accepted so far
         and, from now on, each one before it may be forgotten. ``replay``: also for the replay memory
         (off while memory is being rebuilt from that same archive, where every statement is in it)."""
+        self._checked = None
         self.archive = archive
         self.statements.archive = archive
         self.negotiations.restore = self._restore
@@ -209,6 +231,7 @@ class Verifier:
     def forget_negotiation(self, negotiation_id: bytes) -> list[VerifiedStatement]:
         """Drop a negotiation and its statements from memory (the archive keeps them); returns the
         statements dropped. A later statement naming it brings it back from the archive."""
+        self._checked = None
         neg = self.negotiations.forget(negotiation_id)
         if neg is None:
             return []
@@ -222,6 +245,7 @@ class Verifier:
 
     def forget_statement(self, digest: bytes) -> VerifiedStatement | None:
         """Drop one statement from memory (the archive keeps it)."""
+        self._checked = None
         vs = dict.pop(self.statements, digest, None)
         if vs is not None:
             self.replay.forget(vs.header, digest)
@@ -388,40 +412,50 @@ class Verifier:
 
     def _commit(self, vs: VerifiedStatement, *, checked: bool = False, event: Event | None = None) -> None:
         """Record ``vs``. ``checked``: :meth:`_check` just returned ``event`` for it."""
+        self._checked = None
         h = vs.header
+        issuer = h.issuer
         self.statements[vs.digest] = vs
         self.accepted += 1
         self.replay.add(h, vs.digest)
-        view = self._chain(h.issuer)
+        view = self.chains.get(issuer)
+        if view is None:
+            view = self.chains[issuer] = self._chain(issuer)
         view.add(vs)
-        self.chains[h.issuer] = view
         body = vs.body
-        if h.mandate:
-            record = self.mandates.get(h.mandate)
-            if record is not None and record.mandate.agent == h.issuer:  # KEY-007: the key accepts
-                self.bound.setdefault(h.issuer, set()).add(record.principal)
+        mandate = h.mandate
+        if mandate:
+            record = self.mandates.get(mandate)
+            if record is not None and record.agent == issuer:  # KEY-007: the key accepts
+                bound = self.bound.get(issuer)
+                if bound is None:
+                    self.bound[issuer] = {record.principal}
+                else:
+                    bound.add(record.principal)
         if body == "mandate":
-            self.mandates[vs.digest] = _MandateRecord(h.issuer, vs.statement.mandate, h.issued_at_ms)
+            m = vs.statement.mandate
+            self.mandates[vs.digest] = _MandateRecord(issuer, m, h.issued_at_ms, m.agent)
         elif body == "key_revocation":
             r = vs.statement.key_revocation
             self.revoked[r.key] = min(r.effective_ms, self.revoked.get(r.key, r.effective_ms))
         elif body == "key_rotation":
-            self.rotated[h.issuer] = h.seq
+            self.rotated[issuer] = h.seq
         elif body == "attestation":
-            self._attested.add((h.issuer, vs.statement.attestation.accept))
+            self._attested.add((issuer, vs.statement.attestation.accept))
         elif body == "ack":
-            self.witness.record_ack(h.issuer, vs.statement.ack.statement, h.issued_at_ms)
+            self.witness.record_ack(issuer, vs.statement.ack.statement, h.issued_at_ms)
         elif body == "receipt":
-            self.witness.record_ack(h.issuer, vs.statement.receipt.delivery, h.issued_at_ms)
+            self.witness.record_ack(issuer, vs.statement.receipt.delivery, h.issued_at_ms)
         elif body == "stamp":
             for digest in vs.statement.stamp.statements:
-                self.witness.record_stamp(h.issuer, digest, h.issued_at_ms, vs.digest)
-                neg = self.negotiations.activate(h.issuer, digest, h.issued_at_ms)
+                self.witness.record_stamp(issuer, digest, h.issued_at_ms, vs.digest)
+                neg = self.negotiations.activate(issuer, digest, h.issued_at_ms)
                 if neg is not None:
                     self._track_activation(neg)
-        if h.negotiation_id:
-            neg = self.negotiations.by_id.get(h.negotiation_id)
-            before = (neg.state, neg.outstanding.digest) if neg is not None else None
+        nid = h.negotiation_id
+        if nid:
+            neg = self.negotiations.by_id.get(nid)
+            before = (neg.state, neg.outstanding) if neg is not None else None
             neg = self.negotiations.apply(vs, checked=checked, event=event)
             self._track_exposure(vs, neg, before)
 
@@ -434,12 +468,13 @@ class Verifier:
                 self.exposure.contract_ended(party_vs.header.mandate, c.id)
 
     def _track_exposure(
-        self, vs: VerifiedStatement, neg: Negotiation, before: tuple[State, bytes] | None
+        self, vs: VerifiedStatement, neg: Negotiation, before: tuple[State, VerifiedStatement] | None
     ) -> None:
-        """Keep the ExposureBook in step with the negotiation (MND-009/010 bookkeeping)."""
+        """Keep the ExposureBook in step with the negotiation (MND-009/010 bookkeeping); ``before``:
+        the negotiation's state and outstanding offer before ``vs``, None if ``vs`` opened it."""
         book = self.exposure
         if before is not None and before[0] in (State.PROPOSED, State.COUNTERED):
-            old = self.statements[before[1]]
+            old = before[1]
             if neg.state is State.ACCEPTED or neg.outstanding.digest != old.digest or neg.is_terminal:
                 book.offer_dead(old.header.mandate, old.digest)
         if vs.body in ("offer", "counter"):
