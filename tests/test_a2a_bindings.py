@@ -193,6 +193,7 @@ def test_ipv6_listeners_and_a_public_url(tmp_path: Path) -> None:
         (["--host", "0.0.0.0"], "needs --public-url"),
         (["--public-url", "ftp://x"], "must be an http:// or https:// URL"),
         (["--public-grpc", "nohost"], "must be HOST:PORT"),
+        (["--public-grpc", "h:7\u00b3"], "must be HOST:PORT"),  # isdigit() but not int(): a traceback before
         (["--card-port", "99999"], "is not a port number"),
         (["--port", "70000"], "is not a port number"),
     ],
