@@ -216,3 +216,28 @@ def test_an_agent_parameter_of_the_wrong_type_says_which_type() -> None:
         build("reneger", after="x")
     with pytest.raises(BadParameter, match="'x' is not a number"):
         build("reneger", act_rate="x")
+
+
+def test_no_out_writes_over_a_key_file_or_a_journal(
+    tmp_path: Path, alice: Identity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`mandate --out alice.key` (for alice.mandate.json) replaced the key, the only copy of a
+    secret, and `export --out alice.db` a journal. Expect both refused, nothing written and, for the
+    mandate, no seq of the principal's chain spent on it."""
+    key_before = alice.key_path.read_bytes()
+    principal = tmp_path / "alice-principal.key"
+    argv = ["mandate", "--principal", principal, "--agent", alice.did]
+    code, _, err = _run(capsys, *argv, "--out", alice.key_path)
+    assert code == 2
+    _one_line(err, f"{alice.key_path} is a key file; refusing to write over it")
+    assert alice.key_path.read_bytes() == key_before
+    code, out, _ = _run(capsys, *argv, "--out", tmp_path / "next.mandate.json")
+    assert code == 0 and "(principal seq 1," in out  # provision signed seq 0; the refusal signed nothing
+    demo = tmp_path / "demo"
+    assert _run(capsys, "demo", "--offline", "--out", demo)[0] == 0
+    journal_before = (demo / "bob.db").read_bytes()
+    reader = ["--journal", demo / "alice.db", "--key", demo / "alice.key"]
+    code, _, err = _run(capsys, "export", *reader, "--negotiation", "", "--out", demo / "bob.db")
+    assert code == 2
+    _one_line(err, "is a journal (SQLite); refusing to write over it")
+    assert (demo / "bob.db").read_bytes() == journal_before

@@ -251,7 +251,31 @@ def remember_run(journal: Journal, mandate: bytes, context: Sequence[bytes]) -> 
     journal.put_meta(META_CONTEXT, list(dict.fromkeys([*context, *journal.get_meta(META_CONTEXT, [])])))
 
 
+_SQLITE_HEADER: Final = b"SQLite format 3\x00"
+
+
+def check_output(path: Path) -> None:
+    """Refuse an ``--out`` that holds what no command output may replace: a key file (often the only
+    copy of a secret) or a journal (a chain whose loss makes its owner sign a used seq again). Other
+    files, an earlier mandate or evidence file among them, are replaced as asked."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return  # absent, or unreadable: writing it says what is wrong
+    if head.startswith(_SQLITE_HEADER):
+        raise UsageError(f"{path} is a journal (SQLite); refusing to write over it")
+    if head.lstrip()[:1] == b"{":
+        try:
+            doc = json.loads(head)
+        except ValueError:
+            return
+        if isinstance(doc, dict) and doc.get("type") == KEY_FILE_TYPE:
+            raise UsageError(f"{path} is a key file; refusing to write over it")
+
+
 def write_transcript(path: Path, envelopes: Sequence[bytes], **extra: Any) -> None:
+    check_output(path)
     doc = {**extra, "mode": "sparse", "envelopes": [envelope_to_json(e) for e in envelopes]}
     try:
         path.write_text(json.dumps(doc, indent=1) + "\n")

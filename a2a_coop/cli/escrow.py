@@ -11,6 +11,7 @@ from a2a_coop.cli._inputs import load
 from a2a_coop.cli._runtime import (
     META_MANDATE,
     LoggedEscrow,
+    check_output,
     configure_logging,
     dial_tls,
     first_contact,
@@ -71,6 +72,7 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
 
 @runtime_command
 def cmd_escrow_ledger(args: argparse.Namespace, out: TextIO) -> int:
+    check_output(args.out)
     with EscrowClient(args.escrow, tls=dial_tls(args)) as client:
         envelopes = first_contact("--escrow", args.escrow, "escrow", lambda: fetch_ledger(client))
     did = verify_statement(envelopes[0]).statement.mandate.agent
@@ -90,6 +92,7 @@ def escrow_transcript(journal: Journal, mandate: bytes | None = None) -> list[by
 
 @runtime_command
 def cmd_escrow_export(args: argparse.Namespace, out: TextIO) -> int:
+    check_output(args.out)
     if args.escrow is not None:
         with EscrowClient(args.escrow, tls=dial_tls(args)) as client:
             envelopes = first_contact("--escrow", args.escrow, "escrow", lambda: fetch_transcript(client))

@@ -24,6 +24,7 @@ from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, EXIT_UNFINISHED, Invalid
 from a2a_coop.cli._runtime import (
     META_CONTEXT,
     LoggedPeer,
+    check_output,
     configure_logging,
     dial_tls,
     first_contact,
@@ -79,6 +80,7 @@ def cmd_mandate(args: argparse.Namespace, out: TextIO) -> int:
     journal_path: Path = args.journal or args.principal.with_suffix(".db")
     if journal_path.resolve() == args.principal.resolve():
         raise UsageError("the principal's journal cannot be its key file; pass --journal")
+    check_output(args.out)  # before signing: a refused --out must not cost the principal a seq
     caps: dict[str, Any] = {
         "max_per_deal": args.max_per_deal,
         "budget_per_period": args.budget,
@@ -720,6 +722,7 @@ def find_negotiation(peer: Peer, prefix: str) -> Negotiation:
 
 @runtime_command
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    check_output(args.out)
     peer, journal = peer_from_journal(args)
     try:
         neg = find_negotiation(peer, args.negotiation)
