@@ -312,7 +312,8 @@ def _summary(result: Any, out: TextIO) -> None:
     for r in result.results:
         if r.level.value == "FAIL":
             tag = " (expected)" if r.expected_failure else ""
-            out.write(f"  FAIL{tag} {r.case.id}: {r.reason}\n    replay: {r.replay}\n")
+            reqs = ", ".join(r.case.requirements)
+            out.write(f"  FAIL{tag} {r.case.id} [{reqs}]: {r.reason}\n    replay: {r.replay}\n")
     for r in result.unexpected_passes:
         out.write(
             f"  expected to fail but {r.level.value}: {r.case.id} "
