@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import re
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -241,3 +242,22 @@ def test_no_out_writes_over_a_key_file_or_a_journal(
     assert code == 2
     _one_line(err, "is a journal (SQLite); refusing to write over it")
     assert (demo / "bob.db").read_bytes() == journal_before
+
+
+def test_an_a2a_url_nothing_answers_at_is_a_connection_error_not_17_failures(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--a2a-url` with a wrong port made every a2a.* case FAIL ("cannot fetch the AgentCard") and the
+    run exit 1, a verdict about a target nobody reached. Expect exit 2 before the run, as for
+    --target and --escrow; and a URL that is none is a usage error."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    code, _, err = _run(
+        capsys, "conformance", "--target", "127.0.0.1:1", "--a2a-url", f"http://127.0.0.1:{free}"
+    )
+    assert code == 2
+    _one_line(err, f"cannot reach the A2A endpoint at http://127.0.0.1:{free} (--a2a-url)")
+    code, _, err = _run(capsys, "conformance", "--target", "127.0.0.1:1", "--a2a-url", "127.0.0.1:8080")
+    assert code == 2
+    _one_line(err, "--a2a-url '127.0.0.1:8080' must be an http:// or https:// URL")

@@ -167,6 +167,8 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
             raise UsageError(f"{option} {value!r} must be HOST:PORT with a port 1..65535") from None
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")
+    if args.a2a_url is not None:
+        _check_a2a_url(args.a2a_url, args.timeout)
     try:
         selected = runner.select(cases, ids=args.case, role=args.role)
     except KeyError as exc:
@@ -208,6 +210,28 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
             path = report.write_matrix(dirs, args.report_dir)
             out.write(f"matrix written to {path}\n")
     return EXIT_INVALID if any(r.breaks_must for r in runs) else EXIT_OK
+
+
+def _check_a2a_url(url: str, timeout_s: float) -> None:
+    """Refuse an --a2a-url that is no http(s) URL or where nothing answers, as --target and --escrow
+    are refused: a connection error, not a verdict (each a2a.* case would FAIL on it, and exit 1). An
+    HTTP error status is an answer, for the cases to judge."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--a2a-url {url!r} must be an http:// or https:// URL")
+    card = url.rstrip("/") + "/.well-known/agent-card.json"
+    try:
+        with urllib.request.urlopen(card, timeout=timeout_s):  # the scheme is checked above
+            pass
+    except urllib.error.HTTPError:
+        return
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UsageError(f"cannot reach the A2A endpoint at {url} (--a2a-url): {reason}") from None
 
 
 def _offline(args: argparse.Namespace, out: TextIO) -> int:
