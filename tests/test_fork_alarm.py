@@ -13,10 +13,11 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
 import pytest
 from peers import make_peer
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop._proto.a2acoop.v1 import control_pb2, identity_pb2
 from a2a_coop.cli import main
 from a2a_coop.cli._runtime import open_peer, runtime_command
 from a2a_coop.cli.demo import provision
@@ -25,9 +26,10 @@ from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.trust import DAY_MS
 from a2a_coop.runtime.alarm import ALARM_EVERY_MS, META_KEY_FORKED, KeyForked
+from a2a_coop.runtime.control import ControlServicer
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import PeerNode
-from a2a_coop.runtime.peer import Peer
+from a2a_coop.runtime.peer import Peer, drive
 from a2a_coop.testing import FixedClock, Party
 from reference_agents.unsafe import Equivocator
 
@@ -242,3 +244,49 @@ def test_status_shows_the_alarm_and_a_refused_commitment_is_one_line(
     assert refused(None, None) == 1  # type: ignore[arg-type]
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "forked" in err and "KeyRevocation" in err
+
+
+@pytest.mark.req("ATT-017")
+def test_a_counterpartys_refusal_carrying_the_proof_raises_the_alarm(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A thief signed an Offer to Bob at our next seq; our own Offer to Bob is then refused EQUIVOCATION
+    with both envelopes -- the usual way a peer whose key was stolen learns it. Expect the alarm raised
+    from the refusal, and the refusal still raised to the caller."""
+    clock = FixedClock()
+    me, bob = Party("me", clock), Party("bob", clock)
+    peer, bobs = make_peer(me, clock), make_peer(bob, clock)
+    stolen = me.offer(bob)
+    bobs.exchange(stolen.envelope, me.setup)
+    ours = peer.propose(bob.did, me.proposal())
+    assert ours.header.seq == stolen.header.seq
+    with caplog.at_level(logging.INFO), pytest.raises(CoopError) as refused:
+        drive(peer, bobs.exchange, ours)
+    assert refused.value.code == "EQUIVOCATION" and peer.fork_alarm is not None
+    [line] = _alarms(caplog)
+    assert ours.digest.hex() in line and stolen.digest.hex() in line
+
+
+def test_the_control_service_answers_a_refused_commitment_with_failed_precondition(tmp_path: Path) -> None:
+    """The test-only control service asks a peer holding a proof against its key to initiate: its guard
+    refuses the Offer, and the caller gets FAILED_PRECONDITION (not an unknown error)."""
+    f = _forked(tmp_path)
+
+    class Aborted(Exception):
+        pass
+
+    class Context:
+        code: grpc.StatusCode | None = None
+
+        def abort(self, code: grpc.StatusCode, details: str) -> None:
+            self.code, self.details = code, details
+            raise Aborted
+
+    request = control_pb2.InitiateRequest(
+        counterparty_url="127.0.0.1:1", counterparty=f.other.did, proposal=f.me.proposal()
+    )
+    context = Context()
+    with pytest.raises(Aborted):
+        ControlServicer(f.peer).Initiate(request, context)  # type: ignore[arg-type]
+    assert context.code is grpc.StatusCode.FAILED_PRECONDITION and "forked" in context.details
+    f.journal.close()

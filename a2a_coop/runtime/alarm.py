@@ -20,9 +20,13 @@ be contradicted in our name. So the peer, on the first such proof:
   (Deliveries, Receipts, claims, Revokes), what commits nothing (Rejects, Acks,
   attestations) and the Checkpoints that gossip the proof on are still signed.
 
-Only a proof that verifies (ATT-012) raises it: both envelopes pass the stateless
-checks under our key, and they conflict. A forged signature, two statements that
-fit one chain, or a proof against another key changes nothing here.
+The proof may arrive by gossip, as a request's context, or with a counterparty's
+or an escrow's refusal of our own statement (:meth:`Peer.take_refusal
+<a2a_coop.runtime.peer.Peer.take_refusal>`: EQUIVOCATION with both envelopes,
+the usual way a peer whose key was stolen learns it). Only a proof that verifies
+(ATT-012) raises it: both envelopes pass the stateless checks under our key, and
+they conflict. A forged signature, two statements that fit one chain, or a proof
+against another key changes nothing here.
 
 The operator's way out is a new key: stop every process using the old one, have
 the principal revoke it (a KeyRevocation, SPEC 3.4, KEY-004) with ``effective_ms``

@@ -33,7 +33,7 @@ from a2a_coop.protocol.archive import Archive, Nearest
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import decode_envelope, statement_digest
 from a2a_coop.protocol.errors import CoopError, Origin, RateLimited, Replayed, WrongAudience
-from a2a_coop.protocol.forks import ForkProof
+from a2a_coop.protocol.forks import ForkProof, fork_proof_from
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import Negotiation, State, proposal_of
 from a2a_coop.protocol.reputation import attestation_due
@@ -603,6 +603,20 @@ class Peer:
         """A counterparty's Checkpoints and fork proofs in, ours out (ATT-011; :mod:`.gossip`)."""
         return gossip.answer(self, envelopes, proofs)
 
+    def take_refusal(self, refusal: CoopError) -> str | None:
+        """Keep the fork proof a counterparty's or an escrow's refusal of our statement carries
+        (EQUIVOCATION, CHAIN_BROKEN: the two envelopes, ATT-012), if it verifies. Against our own key,
+        this is how a peer whose key was stolen usually learns it: it raises the alarm (ATT-017).
+
+        Returns:
+            The key the proof convicts, or None.
+        """
+        proof = fork_proof_from(refusal)
+        if proof is None:
+            return None
+        with self.lock:
+            return self.verifier.take_fork_proof(proof)
+
     # -- views --------------------------------------------------------------------
 
     def negotiation(self, negotiation_id: bytes) -> Negotiation:
@@ -1040,7 +1054,11 @@ def drive(
         if not queue:
             return sent
         vs = queue.pop(0)
-        answers = send(vs.envelope, initiator.send_context())
+        try:
+            answers = send(vs.envelope, initiator.send_context())
+        except CoopError as refusal:
+            initiator.take_refusal(refusal)
+            raise
         sent.append(vs)
         queue += initiator.on_replies(answers)
     raise CoopError(f"negotiation did not settle within {max_steps} exchanges")
