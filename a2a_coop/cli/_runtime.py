@@ -34,6 +34,7 @@ from a2a_coop.protocol.errors import CoopError, MandateUnknown
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair, public_key_from_did
 from a2a_coop.protocol.statements import decode_statement, verify_statement
+from a2a_coop.runtime.alarm import REMEDY, KeyForked
 from a2a_coop.runtime.journal import Journal, JournalError
 from a2a_coop.runtime.keyfile import KEY_FILE_TYPE, KeyFileError, parse_key_file
 from a2a_coop.runtime.node import EscrowNode, PeerNode
@@ -312,6 +313,9 @@ def runtime_command(command: Command) -> Command:
             return command(args, out)
         except Invalid as exc:
             print(f"a2a-coop: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+        except KeyForked as exc:
+            print(f"a2a-coop: {exc}; to go on, {REMEDY}", file=sys.stderr)
             return EXIT_INVALID
         except CoopError as exc:
             # The transport's clients raise a peer's refusal from its RpcError; anything else is ours.

@@ -640,7 +640,8 @@ def _obligations(neg: Negotiation, party: str, now_ms: int) -> list[dict[str, An
 
 def status_report(peer: Peer) -> dict[str, Any]:
     """What ``a2a-coop status --json`` prints: negotiations (counts; the open ones with their
-    obligations, the closed ones with their outcome), exposure."""
+    obligations, the closed ones with their outcome), exposure, and the alarm a fork proof against
+    our own key raised (ATT-017), or None."""
     base = peer.status()
     now = peer.clock()
     open_negs, closed = [], []
@@ -667,6 +668,7 @@ def status_report(peer: Peer) -> dict[str, Any]:
         "outstanding_value": base["outstanding_value"],
         "max_outstanding": peer.mandate_vs.statement.mandate.max_outstanding,
         "balance": None,
+        "key_forked": base["key_forked"],
     }
 
 
@@ -693,6 +695,13 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
         out.write(json.dumps(report, indent=2) + "\n")
         return EXIT_OK
     out.write(f"{report['did']} (chain at seq {report['seq']}, journal {args.journal})\n")
+    if (forked := report["key_forked"]) is not None:
+        first, second = forked["statements"]
+        out.write(
+            f"ALARM since {forked['raised']}: a fork proof shows this key signed two conflicting statements "
+            f"({first[:12]}, {second[:12]}): its signer is broken or the key is stolen. "
+            f"Signing {forked['signing']}. To go on: {forked['remedy']}\n"
+        )
     counts = ", ".join(f"{state} {n}" for state, n in report["negotiations"].items())
     hint = " (ids for export, claim and revoke; a unique prefix will do)"
     out.write(f"negotiations: {counts}{hint}\n" if counts else "negotiations: none\n")

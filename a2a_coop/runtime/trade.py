@@ -83,6 +83,20 @@ def carry_trade(
     escrow: EscrowClient | None = None,
 ) -> Negotiation:
     """:func:`run_trade` from an Offer already signed (and journaled): send it and carry the trade on."""
+    try:
+        return _carry_trade(peer, counterparty, offer, escrow=escrow)
+    except CoopError as refusal:
+        peer.take_refusal(refusal)  # a fork proof against our own key raises the alarm (ATT-017)
+        raise
+
+
+def _carry_trade(
+    peer: Peer,
+    counterparty: CooperationClient,
+    offer: VerifiedStatement,
+    *,
+    escrow: EscrowClient | None = None,
+) -> Negotiation:
     drive(peer, counterparty.exchange, offer)
     neg = peer.negotiation(offer.header.negotiation_id)
     c = neg.contract
