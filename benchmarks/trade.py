@@ -8,11 +8,12 @@ signatures and fsyncs a trade needs anyway? Three series, all on 127.0.0.1:
   every statement signed, verified and journaled (SQLite WAL,
   ``synchronous=FULL``, the default durability). Alice (a :class:`Peer` with
   her own journal) runs in this process; Bob's :class:`PeerNode` and the
-  :class:`EscrowNode` (each with its own journal) are served from a SEPARATE
-  process (``python -m benchmarks.trade --serve trade ...``, on two ports, as
-  two parties would be);
-* ``echo``: raw grpcio, a generic unary handler (no protobuf, no servicer) in a
-  separate process on two ports, called exactly as the trade calls its
+  :class:`EscrowNode` (each with its own journal) are served each from a
+  process of its own (``python -m benchmarks.trade --serve trade ...``), as
+  three parties run (``--layout shared`` serves both from one process, one GIL,
+  as the benchmark did before);
+* ``echo``: raw grpcio, a generic unary handler (no protobuf, no servicer), its
+  two servers laid out as the trade's, called exactly as the trade calls its
   servers: the same number of RPCs, in the same order, to the same ports, with
   requests of the same byte sizes; each answer is the request's own bytes cut
   (or zero-padded) to the size of the trade's answer to that RPC;
@@ -53,6 +54,9 @@ on its own thread, as a trio peer process would have, and its handlers are
 wrapped in :class:`~a2a_coop.transport.trio_bridge.TrioHandlerBridge`, so every
 call is handed from the grpc worker to that loop and back). Nothing else
 changes: Alice, the clients, the echo and floor servers are the same.
+
+With ``A2ACOOP_BENCH_PROFILE=DIR`` every process of the run writes a cProfile of
+all its threads (CPU time per thread) to ``DIR`` at its end.
 """
 
 from __future__ import annotations
