@@ -84,9 +84,9 @@ file means there are no others), and only a "maybe" reads SQLite. Its hash is Py
 process, so no peer can aim statements at chosen bits; it doubles as rows accumulate, keeping false
 positives -- which cost a query, never a wrong answer -- near 1%, for three or four bytes of memory per
 row, up to 2 MiB (about a million keys). It grows without a stall: the full filter keeps answering
-while one twice its size is filled beside it from the file, a page of rows per write (no commit scans
-the whole journal), and takes over once it holds them all. At 2 MiB it stops growing, so a long
-life's memory stays bounded, and its false positives rise instead (15% at four million keys). A
+while one twice its size is filled beside it from the file, a page of rows per row written (no commit
+scans the whole journal), and takes over once it holds them all. At 2 MiB it stops growing, so a
+long life's memory stays bounded, and its false positives rise instead (15% at four million keys). A
 journal opened with ``lock=False`` (another process may write) has no filter and always asks SQLite.
 
 Why the errors are not :class:`~a2a_coop.protocol.errors.CoopError`: a CoopError is
@@ -311,7 +311,7 @@ class _Holds:
 
 
 class _Growth:
-    """A filter twice the size of a full one, being filled from the file a page of rows per write
+    """A filter twice the size of a full one, being filled from the file a page of rows per row written
     (:meth:`Journal._hold`), while the full one still answers: the rows up to ``upto`` (every row there
     was when it began) by scan, every row written since directly. Once the scan reaches ``upto`` it
     holds every row, and takes over."""
