@@ -84,7 +84,7 @@ file means there are no others), and only a "maybe" reads SQLite. Its hash is Py
 process, so no peer can aim statements at chosen bits; it doubles as rows accumulate, keeping false
 positives -- which cost a query, never a wrong answer -- near 1%, for three or four bytes of memory per
 row, up to 2 MiB (about a million keys). It grows without a stall: the full filter keeps answering
-while one twice its size is filled beside it from the file, a page of rows per row written (no commit
+while one twice its size is filled beside it from the file, a page of rows per commit (no commit
 scans the whole journal), and takes over once it holds them all. At 2 MiB it stops growing, so a
 long life's memory stays bounded, and its false positives rise instead (15% at four million keys). A
 journal opened with ``lock=False`` (another process may write) has no filter and always asks SQLite.
@@ -245,7 +245,7 @@ _HOLDS_BITS_PER_KEY: Final = 16  # two probes: 1.4% false positives when full, h
 _HOLDS_SCAN: Final = (
     "SELECT i.did, s.nonce, s.negotiation_id FROM statements s JOIN issuers i ON i.id = s.issuer"
 )
-# A growing filter is filled from the file this many rows at a time, one step per row written: no
+# A growing filter is filled from the file this many rows at a time, one step per transaction: no
 # commit scans more, however large the journal (a scan of a million rows in one commit stalled it ~1 s).
 _HOLDS_GROW_ROWS: Final = 512
 _HOLDS_GROW_SCAN: Final = (
@@ -311,8 +311,8 @@ class _Holds:
 
 
 class _Growth:
-    """A filter twice the size of a full one, being filled from the file a page of rows per row written
-    (:meth:`Journal._hold`), while the full one still answers: the rows up to ``upto`` (every row there
+    """A filter twice the size of a full one, being filled from the file a page of rows per transaction
+    (:meth:`Journal._grow`), while the full one still answers: the rows up to ``upto`` (every row there
     was when it began) by scan, every row written since directly. Once the scan reaches ``upto`` it
     holds every row, and takes over."""
 
@@ -557,6 +557,8 @@ class Journal:
                 raise JournalError(f"cannot start a transaction: {exc}") from exc
             try:
                 fn(cur)
+                if self._growth is not None:
+                    self._grow(cur)
                 cur.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._failed = exc
@@ -626,10 +628,9 @@ class Journal:
         it (a false positive, a query), a committed one is never missing.
 
         A full filter keeps answering while one twice its size is filled beside it (:class:`_Growth`):
-        each row written goes into both, and scans at most :data:`_HOLDS_GROW_ROWS` older rows of the
-        file into the new one, so no commit stalls on a scan of the whole journal. The scan runs in the
-        writer's transaction, so it sees every row there was when the growth began (the one writer's
-        own); a row rolled back after it was scanned is a false positive, like any rolled-back row."""
+        each row written goes into both, and each transaction scans at most :data:`_HOLDS_GROW_ROWS`
+        older rows of the file into the new one (:meth:`_grow`), so no commit stalls on a scan of the
+        whole journal."""
         holds = self._holds
         if holds is None:
             return
@@ -642,7 +643,15 @@ class Journal:
             upto = cur.execute("SELECT max(id) FROM statements").fetchone()[0] or 0
             growth = self._growth = _Growth(holds.keys, upto)
         growth.holds.add_row(issuer, nonce, nid)
-        if growth.step(cur):
+
+    def _grow(self, cur: sqlite3.Cursor) -> None:
+        """One page of the growing filter's scan, at the end of a transaction; it takes over once done.
+
+        In the writer's transaction, so the scan sees every row there was when the growth began (the
+        one writer's own); a row rolled back after it was scanned is a false positive, like any
+        rolled-back row, and one that takes its id later is added directly."""
+        growth = self._growth
+        if growth is not None and growth.step(cur):
             self._holds, self._growth = growth.holds, None
 
     def _maybe_held(self, key: object) -> bool:
