@@ -340,11 +340,12 @@ class Peer:
                     return prefix + earlier  # a retried request: same answers, nothing redone (RPL-002)
             if staged is None:
                 now = self.clock()
-                for env in context:
-                    self._hold(env, received_ms=now)
+                # Context first, in order (SPEC 13.2); journaled in the request's own commit below.
+                taken = self._hold_context(context, now)
                 try:
                     self.verifier.accept_statement(request, now)
                 except Replayed:
+                    self._record_context(taken, now)
                     # Held in the journal only (forgotten since): the same answers from there (RPC-003).
                     earlier = (
                         None if held or self.journal is None else self.journal.replies_for(request.digest)
@@ -352,9 +353,13 @@ class Peer:
                     if earlier is None:
                         raise
                     return prefix + earlier
+                except BaseException:
+                    self._record_context(taken, now)
+                    raise
                 try:
                     replies = self._react(request, ack=True)
-                    staged = (replies, self._stage([(request, replies, True)], now))
+                    records: list[_Record] = [(vs, [], False) for vs in taken]
+                    staged = (replies, self._stage([*records, (request, replies, True)], now))
                 except BaseException:
                     self._finished.clear()
                     self._reload()  # memory ran ahead of the journal: rebuild from what is durable
@@ -649,17 +654,42 @@ class Peer:
 
     # -- internals ----------------------------------------------------------------
 
-    def _hold(self, envelope: bytes, *, durable: bool = True, received_ms: int | None = None) -> None:
+    def _hold_context(self, context: Sequence[bytes], now: int) -> list[VerifiedStatement]:
+        """Accept the context envelopes of a request that we lack, in order; return those taken now,
+        which the caller journals with the request, in one commit (so that a relay of several of an
+        escrow's statements, the last as the request, costs one fsync). If one is refused, those taken
+        before it are journaled at once, and the refusal raised."""
+        taken: list[VerifiedStatement] = []
+        try:
+            for env in context:
+                vs = self._hold(env, durable=False, received_ms=now)
+                if vs is not None:
+                    taken.append(vs)
+        except BaseException:
+            self._record_context(taken, now)
+            raise
+        return taken
+
+    def _record_context(self, taken: Sequence[VerifiedStatement], now: int) -> None:
+        """Journal context we hold, without its request (which was refused): durable before we answer."""
+        if taken and self.journal is not None:
+            self.journal.record_batch([(vs, [], False) for vs in taken], at_ms=now)
+
+    def _hold(
+        self, envelope: bytes, *, durable: bool = True, received_ms: int | None = None
+    ) -> VerifiedStatement | None:
+        """Accept a context envelope unless we hold it; return it if taken now. ``durable``: journal it
+        at once (else the caller does)."""
         # The same context (a counterparty's mandate, an escrow's) comes with every request: its digest
         # is remembered by its bytes, so neither the parse nor the hash is redone while it is held.
         digest = self._context_digests.get(envelope)
         if digest is not None and dict.__contains__(self.verifier.statements, digest):
-            return
+            return None
         digest = statement_digest(decode_envelope(envelope).payload)
         # A held digest means these exact payload bytes were verified before: skip the signature check.
         if digest in self.verifier.statements:
             self._remember_context(envelope, digest)
-            return
+            return None
         # Context: no freshness, it may be old (TIM-005); but what is addressed to us and handed over
         # live must not be dated back unwitnessed (TIM-006), or context would smuggle what a request can't.
         vs = self.verifier.accept(envelope, received_ms=received_ms)
@@ -668,6 +698,7 @@ class Peer:
             # escrow's mandate); held, not answered, so it gets no idempotency entry.
             self.journal.record_incoming(vs, [], at_ms=self.clock(), answered=False)
         self._remember_context(envelope, digest)
+        return vs
 
     def _remember_context(self, envelope: bytes, digest: bytes) -> None:
         if len(self._context_digests) >= MAX_REMEMBERED_CONTEXT:  # bounded, whoever sends what
