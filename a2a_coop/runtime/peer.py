@@ -82,6 +82,7 @@ FINAL_STATES = frozenset({State.REJECTED, State.WITHDRAWN, State.EXPIRED})
 FINAL_WITHOUT_ESCROW = frozenset({State.FULFILLED, State.BREACHED, State.REVOKED}) | FINAL_STATES
 # Context envelopes whose digest _hold remembers (a few mandates in practice; the bound is for floods).
 MAX_REMEMBERED_CONTEXT = 1024
+_STATE_NAMES: dict[State, str] = {s: s.value for s in State}  # Enum's .value is a Python-level property
 META_FORKS = "a2a-coop/fork-proofs"  # journal meta: the fork proofs we hold, [[first, second], ...]
 
 
@@ -247,6 +248,7 @@ class Peer:
         max_open_total: int | None = None,
     ) -> None:
         self.key = key
+        self.did: str = key.did  # read on every statement handled: an attribute, not a property
         self.forget = forget
         self.max_open_per_counterparty = max_open_per_counterparty
         self.max_open_total = max_open_total
@@ -291,10 +293,6 @@ class Peer:
         self.writer = ChainWriter(key)
         if journal is not None:
             self._replay(journal)
-
-    @property
-    def did(self) -> str:
-        return self.key.did
 
     # -- serving side -------------------------------------------------------------
 
@@ -437,7 +435,8 @@ class Peer:
             held = dict.get(self.verifier.statements, statement_digest(env.payload, env.payload_type))
             if held is not None and held.envelope == envelope:
                 return held
-        said = claimed(envelope)
+        # Without caps _check_open refuses nothing: no parse for it then.
+        said = claimed(envelope) if self.max_open_per_counterparty or self.max_open_total else None
         if said is not None:  # unlocked: a check ahead of the one under our lock, which decides
             self._check_open(said.body, said.negotiation_id, said.issuer)
         return self.verifier.verify(envelope)
@@ -791,9 +790,11 @@ class Peer:
         c = neg.contract
         if c is None or self.did not in c.parties:
             return None
-        other = c.other(self.did)
-        mine = frozenset(i for by, i in c.delivered if by == self.did)
-        return ContractView(neg.id, c.id, other, c.gives(self.did), c.gives(other), mine, neg.state.value)
+        me = self.did
+        other = c.other(me)
+        mine = frozenset([i for by, i in c.delivered if by == me])
+        # The contract's own item tuples: a ContractView is read-only (its items are Sequences).
+        return ContractView(neg.id, c.id, other, c.items(me), c.items(other), mine, _STATE_NAMES[neg.state])
 
     def _perform(self, neg: Negotiation) -> list[VerifiedStatement]:
         c = neg.contract
