@@ -221,6 +221,11 @@ BARGAINING_STATES: Final = frozenset({S.PROPOSED, S.COUNTERED})
 # The contract's obligations have ended (an outcome is reached). Only facts the escrow orders, of
 # higher precedence, can still move a contract between these states (SPEC 8.9).
 TERMINAL_STATES: Final = frozenset({S.FULFILLED, S.BREACHED, S.REVOKED, S.EXPIRED, S.REJECTED, S.WITHDRAWN})
+# The members the per-statement paths name, read once: on Python 3.11 a read of an Enum class's
+# attribute goes through its metaclass's __getattr__ hook and costs several global reads.
+_ACCEPTED, _EXPIRED = S.ACCEPTED, S.EXPIRED
+_OFFER, _COUNTER, _ACCEPT, _EXPIRE = E.OFFER, E.COUNTER, E.ACCEPT, E.EXPIRE
+_DELIVERY, _RECEIPT, _RECEIPT_COMPLETE = E.DELIVERY, E.RECEIPT, E.RECEIPT_COMPLETE
 # The precedence of SPEC 8.9, highest first, for the states a contract can be in.
 PRECEDENCE: Final = (
     S.EXPIRED,
@@ -278,16 +283,21 @@ class Contract:
     _last_deadline_ms: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.proposer, self.acceptor = self.offer.issuer, self.accept.issuer
-        self.parties = (self.proposer, self.acceptor)
-        t = self.proposal.terms
+        proposer, acceptor = self.proposer, self.acceptor = self.offer.issuer, self.accept.issuer
+        self.parties = (proposer, acceptor)
+        proposal = self.proposal
+        t = proposal.terms
         self.escrow = t.escrow
-        self.exclusive_key = self.proposal.exclusive_key
-        self._gives, self._wants = tuple(self.proposal.gives), tuple(self.proposal.wants)
-        self._owed = frozenset((p, i) for p in self.parties for i in range(len(self.items(p))))
-        self._bonds = (t.issuer_bond, t.audience_bond)
-        self._bonds_required = {p: b for p, b in zip(self.parties, self._bonds, strict=True) if b}
-        self._last_deadline_ms = max((i.deadline_ms for i in (*self._gives, *self._wants)), default=0)
+        self.exclusive_key = proposal.exclusive_key
+        gives, wants = self._gives, self._wants = tuple(proposal.gives), tuple(proposal.wants)
+        self._owed = frozenset(
+            [(proposer, i) for i in range(len(gives))] + [(acceptor, i) for i in range(len(wants))]
+        )
+        bonds = self._bonds = (t.issuer_bond, t.audience_bond)
+        self._bonds_required = {p: b for p, b in ((proposer, bonds[0]), (acceptor, bonds[1])) if b}
+        self._last_deadline_ms = max(
+            [i.deadline_ms for i in gives] + [i.deadline_ms for i in wants], default=0
+        )
 
     @property
     def delivered(self) -> KeysView[tuple[str, int]]:
@@ -427,8 +437,8 @@ class Negotiation:
     def apply_checked(self, vs: VerifiedStatement, event: Event | None) -> State:
         """:meth:`apply` with the event :meth:`check` returned for ``vs``, nothing having changed
         since (classifying a statement is the costliest part of applying it: do it once)."""
-        if self.state in BARGAINING_STATES and self._state_at(vs.header.issued_at_ms) is S.EXPIRED:
-            self._move(E.EXPIRE, b"")
+        if self.state in BARGAINING_STATES and self._state_at(vs.header.issued_at_ms) is _EXPIRED:
+            self._move(_EXPIRE, b"")
         self._record(vs, event)
         if event is not None:
             self._move(event, vs.digest)
@@ -468,9 +478,10 @@ class Negotiation:
         self.history.append((before, event, self.state, digest))
 
     def _state_at(self, now_ms: int) -> State:
-        if self.state in BARGAINING_STATES and now_ms > self.outstanding.header.expires_at_ms:
-            return S.EXPIRED
-        return self.state
+        state = self.state
+        if state in BARGAINING_STATES and now_ms > self.outstanding.header.expires_at_ms:
+            return _EXPIRED
+        return state
 
     def _classify(self, vs: VerifiedStatement, state: State) -> Event | None:
         body = vs.body
@@ -482,7 +493,7 @@ class Negotiation:
             if issuer not in self.parties or h.audience != self.other(issuer):
                 raise WrongParty("trade statements go from one party to the other", requirement="NEG-003")
             if body == "offer":
-                return E.OFFER
+                return _OFFER
             ref = getattr(vs.statement, body).offer
             bargaining = state in BARGAINING_STATES
             if bargaining:
@@ -518,9 +529,9 @@ class Negotiation:
             idx = vs.statement.delivery.item_index
             if idx >= len(c.items(issuer)):
                 raise BodyInvalid(f"item_index {idx} out of range", requirement="NEG-008")
-            if state is S.ACCEPTED and not c.bonded:
+            if state is _ACCEPTED and not c.bonded:
                 raise IllegalTransition("deliveries start once every bond is locked", requirement="NEG-012")
-            return E.DELIVERY
+            return _DELIVERY
         if body == "breach_claim":
             if not c.escrow:
                 raise IllegalTransition(
@@ -567,7 +578,7 @@ class Negotiation:
             raise WrongParty("only the receiving party issues a receipt", requirement="NEG-008")
         if vs.header.issued_at_ms < c.accept.header.issued_at_ms:
             raise IllegalTransition("issued before the contract was formed", requirement="NEG-014")
-        return E.RECEIPT_COMPLETE if c.all_receipted((deliverer, idx)) else E.RECEIPT
+        return _RECEIPT_COMPLETE if c.all_receipted((deliverer, idx)) else _RECEIPT
 
     def _classify_escrow(self, vs: VerifiedStatement, c: Contract) -> Event:
         body = vs.body
@@ -643,9 +654,9 @@ class Negotiation:
 
     def _record(self, vs: VerifiedStatement, event: Event | None) -> None:
         body = vs.body
-        if event is E.COUNTER:
+        if event is _COUNTER:
             self.outstanding = vs
-        elif event is E.ACCEPT:
+        elif event is _ACCEPT:
             self.contract = Contract(self.outstanding, vs, proposal_of(self.outstanding))
         elif self.contract is not None and body not in ("offer", "counter", "accept", "reject", "withdraw"):
             c = self.contract
@@ -745,10 +756,10 @@ class Negotiations:
         nid = vs.header.negotiation_id
         if not self._held(nid):
             Negotiation(vs)  # validates an opening offer; raises otherwise
-            return E.OFFER
+            return _OFFER
         neg = self.by_id[nid]
         event = neg.check(vs)
-        if event is E.ACCEPT:
+        if event is _ACCEPT:
             self._check_exclusive(neg)
         return event
 
@@ -768,7 +779,7 @@ class Negotiations:
         neg = self.by_id[nid]
         if not checked:
             event = neg.check(vs)
-            if event is E.ACCEPT:
+            if event is _ACCEPT:
                 self._check_exclusive(neg)
         neg.apply_checked(vs, event)
         c = neg.contract

@@ -32,9 +32,21 @@ from a2a_coop.protocol.errors import (
 )
 from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS, MAX_SKEW_MS, ReplayCache, check_time_window
 from a2a_coop.protocol.mandate import ExposureBook, check_against_mandate, committed_value, side_value
-from a2a_coop.protocol.negotiation import Event, Negotiation, Negotiations, State, proposal_of
+from a2a_coop.protocol.negotiation import (
+    BARGAINING_STATES,
+    Event,
+    Negotiation,
+    Negotiations,
+    State,
+    proposal_of,
+)
 from a2a_coop.protocol.statements import PRINCIPAL_BODIES, VerifiedStatement, verify_statement
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS, WitnessIndex
+
+# The negotiation events that commit value (MND-009, MND-010), and a state read per commit: read once,
+# as an Enum class's attribute reads are slow on Python 3.11 (see a2a_coop.protocol.negotiation).
+_VALUE_EVENTS = (Event.OFFER, Event.COUNTER, Event.ACCEPT)
+_ACCEPTED = State.ACCEPTED
 
 
 @dataclass(frozen=True)
@@ -189,7 +201,7 @@ class Verifier:
         self._checked = None
         h = vs.header
         me = self.me
-        issuer, audience = h.issuer, h.audience
+        issuer, audience = vs.issuer, h.audience
         if me is not None and audience and audience != me and not (ours and issuer == me):
             raise WrongAudience(requirement="STM-005")
         self._check_key(issuer, h.issued_at_ms, h.seq)
@@ -357,7 +369,7 @@ class Verifier:
         written (grace 0), so every verifier computes the same numbers.
         """
         value = committed_value(vs, self._accepted_proposal(vs))
-        if value is None or event not in (Event.OFFER, Event.COUNTER, Event.ACCEPT):
+        if value is None or event not in _VALUE_EVENTS:
             return
         grace = self.skew_ms if self.me is not None and vs.issuer == self.me else 0
         self.exposure.check(vs, record.mandate, value, grace_ms=grace)
@@ -414,7 +426,7 @@ class Verifier:
         """Record ``vs``. ``checked``: :meth:`_check` just returned ``event`` for it."""
         self._checked = None
         h = vs.header
-        issuer = h.issuer
+        issuer = vs.issuer
         self.statements[vs.digest] = vs
         self.accepted += 1
         self.replay.add(h, vs.digest)
@@ -473,9 +485,9 @@ class Verifier:
         """Keep the ExposureBook in step with the negotiation (MND-009/010 bookkeeping); ``before``:
         the negotiation's state and outstanding offer before ``vs``, None if ``vs`` opened it."""
         book = self.exposure
-        if before is not None and before[0] in (State.PROPOSED, State.COUNTERED):
+        if before is not None and before[0] in BARGAINING_STATES:
             old = before[1]
-            if neg.state is State.ACCEPTED or neg.outstanding.digest != old.digest or neg.is_terminal:
+            if neg.state is _ACCEPTED or neg.outstanding.digest != old.digest or neg.is_terminal:
                 book.offer_dead(old.header.mandate, old.digest)
         if vs.body in ("offer", "counter"):
             value = committed_value(vs)
