@@ -213,7 +213,7 @@ class Verifier:
             self._check_not_dated_back(vs, live_at)
         self.replay.check(h, vs.digest)
         self._chain(issuer).check(vs)
-        neg_event = self._check_negotiation(vs)
+        neg_event = self.negotiations.check(vs) if h.negotiation_id else None
         if record is not None:
             self._check_exposure(vs, record, neg_event)
         body = vs.body
@@ -346,7 +346,8 @@ class Verifier:
         effective = self.revoked.get(record.principal)
         if effective is not None and vs.header.issued_at_ms >= effective:
             raise KeyRevoked("the mandate's principal key was revoked", requirement="MND-012")
-        check_against_mandate(vs, record.mandate, self._accepted_proposal(vs))
+        accepted = self._accepted_proposal(vs) if vs.body == "accept" else None
+        check_against_mandate(vs, record.mandate, accepted)
         return record
 
     def _accepted_proposal(self, vs: VerifiedStatement) -> trade_pb2.Offer | None:
@@ -354,11 +355,6 @@ class Verifier:
             return None
         offer = self.statements.get(vs.statement.accept.offer)
         return proposal_of(offer) if offer is not None and offer.body in ("offer", "counter") else None
-
-    def _check_negotiation(self, vs: VerifiedStatement) -> Event | None:
-        if not vs.header.negotiation_id:
-            return None
-        return self.negotiations.check(vs)
 
     def _check_exposure(self, vs: VerifiedStatement, record: _MandateRecord, event: Event | None) -> None:
         """MND-009, MND-010 for statements that commit value.
@@ -368,8 +364,10 @@ class Verifier:
         much later and will still be taken. Everyone else's statements are judged by the rule as
         written (grace 0), so every verifier computes the same numbers.
         """
+        if event not in _VALUE_EVENTS:
+            return
         value = committed_value(vs, self._accepted_proposal(vs))
-        if value is None or event not in _VALUE_EVENTS:
+        if value is None:
             return
         grace = self.skew_ms if self.me is not None and vs.issuer == self.me else 0
         self.exposure.check(vs, record.mandate, value, grace_ms=grace)

@@ -35,7 +35,7 @@ from a2a_coop.protocol.envelope import decode_envelope, statement_digest
 from a2a_coop.protocol.errors import CoopError, Origin, RateLimited, Replayed, WrongAudience
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
-from a2a_coop.protocol.negotiation import Negotiation, State, proposal_of
+from a2a_coop.protocol.negotiation import Event, Negotiation, State, proposal_of
 from a2a_coop.protocol.reputation import attestation_due
 from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate, verify_statement
 from a2a_coop.runtime import gossip
@@ -82,7 +82,9 @@ FINAL_STATES = frozenset({State.REJECTED, State.WITHDRAWN, State.EXPIRED})
 FINAL_WITHOUT_ESCROW = frozenset({State.FULFILLED, State.BREACHED, State.REVOKED}) | FINAL_STATES
 # Context envelopes whose digest _hold remembers (a few mandates in practice; the bound is for floods).
 MAX_REMEMBERED_CONTEXT = 1024
-_STATE_NAMES: dict[State, str] = {s: s.value for s in State}  # Enum's .value is a Python-level property
+# Read once: an Enum's .value and its class's attributes are slow reads on Python 3.11.
+_STATE_NAMES: dict[State, str] = {s: s.value for s in State}
+_ACCEPTED, _FULFILLED, _COUNTER_EVENT = State.ACCEPTED, State.FULFILLED, Event.COUNTER
 META_FORKS = "a2a-coop/fork-proofs"  # journal meta: the fork proofs we hold, [[first, second], ...]
 
 
@@ -489,7 +491,7 @@ class Peer:
                 self._open_total -= 1
                 if not held:
                     del self._open_with[other]
-            if neg.state is State.FULFILLED:
+            if neg.state is _FULFILLED:
                 self._settled_with.add(other)
         else:
             held = self._open_with.setdefault(other, set())
@@ -697,7 +699,7 @@ class Peer:
         return [] if signed is None else [signed]
 
     def _respond(self, neg: Negotiation, offer: VerifiedStatement) -> VerifiedStatement:
-        rounds = sum(1 for h in neg.history if h[1].value == "COUNTER") + 1
+        rounds = sum(1 for h in neg.history if h[1] is _COUNTER_EVENT) + 1
         view = OfferView(neg.id, offer.issuer, _copy(proposal_of(offer)), rounds, offer.header.expires_at_ms)
         # Never ask the strategy about terms we will not sign, nor sign its counter naming such an
         # escrow: an escrow we do not trust could be the counterparty's own key, locking no money.
@@ -800,7 +802,7 @@ class Peer:
         c = neg.contract
         if c is None or self.did not in c.parties:
             return []
-        unbonded = neg.state is State.ACCEPTED and not c.bonds_required
+        unbonded = neg.state is _ACCEPTED and not c.bonds_required
         if not (unbonded or neg.state in PERFORMING_STATES):
             return []
         if not self.trusts_escrow(c.escrow):
