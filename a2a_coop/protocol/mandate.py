@@ -122,7 +122,7 @@ def check_against_mandate(
         accepted: for an Accept, the proposal being accepted (if known).
     """
     h = vs.header
-    if mandate.agent != h.issuer:
+    if mandate.agent != vs.issuer:
         raise _violation("MND-002", "the mandate delegates to a different key")
     issued = h.issued_at_ms
     if not mandate.valid_from_ms <= issued < mandate.valid_until_ms:

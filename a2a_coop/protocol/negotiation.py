@@ -658,7 +658,7 @@ class Negotiation:
             self.outstanding = vs
         elif event is _ACCEPT:
             self.contract = Contract(self.outstanding, vs, proposal_of(self.outstanding))
-        elif self.contract is not None and body not in ("offer", "counter", "accept", "reject", "withdraw"):
+        elif self.contract is not None and body not in _TRADE_EVENTS:
             c = self.contract
             msg = getattr(vs.statement, body)
             if body == "bond_lock":

@@ -494,7 +494,9 @@ class Peer:
             if neg.state is _FULFILLED:
                 self._settled_with.add(other)
         else:
-            held = self._open_with.setdefault(other, set())
+            held = self._open_with.get(other)
+            if held is None:
+                held = self._open_with[other] = set()
             if neg.id not in held:
                 held.add(neg.id)
                 self._open_total += 1
