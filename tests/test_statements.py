@@ -537,7 +537,8 @@ def test_a_candidate_is_signed_as_it_was_checked(alice: Party) -> None:
 
 def test_verified_statement_reads_stay_those_of_its_statement(alice: Party, bob: Party) -> None:
     """Statements made every way the core makes them (verified, a candidate, signed, built by hand);
-    expect header and issuer to be their statement's, read once and kept (the same object each read)."""
+    expect header, issuer, issued_at_ms and negotiation_id to be their statement's, read once and kept
+    (the same header object each read)."""
     offer = alice.offer(bob)
     made = [verify_statement(offer.envelope), offer, VerifiedStatement(*offer)]
     stmt = Statement.FromString(encode_statement(offer.statement))
@@ -546,3 +547,7 @@ def test_verified_statement_reads_stay_those_of_its_statement(alice: Party, bob:
         assert vs.issuer == alice.did == vs.statement.header.issuer
         assert vs.header == vs.statement.header
         assert vs.header is vs.header
+        assert vs.issued_at_ms == vs.statement.header.issued_at_ms > 0
+        assert (
+            vs.negotiation_id == vs.statement.header.negotiation_id == offer.statement.header.negotiation_id
+        )

@@ -176,15 +176,15 @@ class ChainView:
     def _check_time(self, vs: VerifiedStatement) -> None:
         """CHN-005 against the nearest held statements below and above ``vs``, at any distance."""
         h = vs.header
-        seq, at = h.seq, h.issued_at_ms
+        seq, at = h.seq, vs.issued_at_ms
         head = self.head
         if head is not None and seq > head:  # the common case: the chain grows at its head
-            below = self.links[head]  # held: trimming only drops the lowest seqs
-            if at < below.issued_at_ms:
+            top = self.links[head]  # held: trimming only drops the lowest seqs
+            if at < top.issued_at_ms:
                 raise ChainBroken(
-                    f"issued at {at}, before the issuer's held seq below {seq} ({below.issued_at_ms})",
+                    f"issued at {at}, before the issuer's held seq below {seq} ({top.issued_at_ms})",
                     requirement="CHN-005",
-                    evidence=(below.envelope, vs.envelope),
+                    evidence=(top.envelope, vs.envelope),
                 )
             return
         seqs = self._seqs
@@ -223,7 +223,7 @@ class ChainView:
         if envelope is None:
             return None
         vs = verify_statement(envelope)
-        return _Link(vs.digest, vs.header.prev, vs.header.issued_at_ms, envelope)
+        return _Link(vs.digest, vs.header.prev, vs.issued_at_ms, envelope)
 
     def _digests_below(self, seq: int) -> list[bytes]:
         """The digests at seqs 0..seq-1, every one held (in memory or the archive)."""
@@ -265,7 +265,7 @@ class ChainView:
                 self._seqs.append(seq)  # the common case: the chain grows at its head
             else:
                 insort(self._seqs, seq)  # filling a gap of a sparse view: an O(n) memory move
-        self.links[seq] = _new_link(_Link, (vs.digest, h.prev, h.issued_at_ms, vs.envelope))
+        self.links[seq] = _new_link(_Link, (vs.digest, h.prev, vs.issued_at_ms, vs.envelope))
         if self.head is None or seq > self.head:
             self.head = seq
         if held is not None and held.digest != vs.digest and seq < len(self._prefix):

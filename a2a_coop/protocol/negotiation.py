@@ -385,7 +385,7 @@ class Negotiation:
         if not first.header.audience or first.header.audience == first.issuer:
             raise WrongParty("an offer is addressed to one other party", requirement="NEG-003")
         self.first: VerifiedStatement = first  # the opening Offer (its id derives from it, NEG-013)
-        self.id: bytes = first.header.negotiation_id
+        self.id: bytes = first.negotiation_id
         self.initiator: str = first.issuer
         self.responder: str = first.header.audience
         self.state: State = INITIAL_STATE
@@ -412,7 +412,7 @@ class Negotiation:
     def check(self, vs: VerifiedStatement) -> Event | None:
         """The event ``vs`` would cause, or None for an arbitrated statement not yet stamped (it
         is held and takes effect when the stamp is); raises the SPEC error; changes nothing."""
-        when = vs.header.issued_at_ms
+        when = vs.issued_at_ms
         state = self._state_at(when)
         event = self._classify(vs, state)
         if event is not None:
@@ -437,7 +437,7 @@ class Negotiation:
     def apply_checked(self, vs: VerifiedStatement, event: Event | None) -> State:
         """:meth:`apply` with the event :meth:`check` returned for ``vs``, nothing having changed
         since (classifying a statement is the costliest part of applying it: do it once)."""
-        if self.state in BARGAINING_STATES and self._state_at(vs.header.issued_at_ms) is _EXPIRED:
+        if self.state in BARGAINING_STATES and self._state_at(vs.issued_at_ms) is _EXPIRED:
             self._move(_EXPIRE, b"")
         self._record(vs, event)
         if event is not None:
@@ -487,7 +487,7 @@ class Negotiation:
         body = vs.body
         h = vs.header
         issuer = h.issuer
-        if h.negotiation_id != self.id:
+        if vs.negotiation_id != self.id:
             raise UnknownNegotiation("statement belongs to another negotiation", requirement="NEG-002")
         if body in _TRADE_EVENTS:
             if issuer not in self.parties or h.audience != self.other(issuer):
@@ -500,7 +500,7 @@ class Negotiation:
                 outstanding = self.outstanding
                 if ref != outstanding.digest:
                     raise StaleReference("does not reference the outstanding offer", requirement="NEG-005")
-                if h.issued_at_ms < outstanding.header.issued_at_ms:
+                if vs.issued_at_ms < outstanding.issued_at_ms:
                     raise IllegalTransition("issued before the offer it answers", requirement="NEG-014")
             if body == "withdraw":
                 if bargaining and issuer != self.outstanding.issuer:
@@ -521,7 +521,7 @@ class Negotiation:
             return self._classify_escrow(vs, c)
         if issuer not in c.parties:
             raise WrongParty(f"only contract parties send {body}", requirement="NEG-008")
-        if h.issued_at_ms < c.accept.header.issued_at_ms:
+        if vs.issued_at_ms < c.accept.issued_at_ms:
             raise IllegalTransition("issued before the contract was formed", requirement="NEG-014")
         if body == "delivery":
             if h.audience != c.other(issuer):
@@ -541,7 +541,7 @@ class Negotiation:
             items = c.items(c.other(issuer))
             if idx >= len(items):
                 raise BodyInvalid(f"item_index {idx} out of range", requirement="NEG-008")
-            if vs.header.issued_at_ms <= items[idx].deadline_ms:
+            if vs.issued_at_ms <= items[idx].deadline_ms:
                 raise IllegalTransition(
                     "a breach claim must follow the item's deadline", requirement="CMT-002"
                 )
@@ -576,7 +576,7 @@ class Negotiation:
         deliverer, idx = c.deliveries[ref]
         if vs.issuer != c.other(deliverer):
             raise WrongParty("only the receiving party issues a receipt", requirement="NEG-008")
-        if vs.header.issued_at_ms < c.accept.header.issued_at_ms:
+        if vs.issued_at_ms < c.accept.issued_at_ms:
             raise IllegalTransition("issued before the contract was formed", requirement="NEG-014")
         return _RECEIPT_COMPLETE if c.all_receipted((deliverer, idx)) else _RECEIPT
 
@@ -606,7 +606,7 @@ class Negotiation:
     def _classify_ruling(self, vs: VerifiedStatement, c: Contract) -> Event:
         """CMT-002, CMT-006: what a Ruling decides, and whether it could be made when it was."""
         r = vs.statement.ruling
-        when = vs.header.issued_at_ms
+        when = vs.issued_at_ms
         if r.decision == _LAPSE:
             if c.lapsed:
                 raise BodyInvalid("the contract already lapsed", requirement="CMT-006")
@@ -667,7 +667,7 @@ class Negotiation:
                 c.settled.add(msg.party)
             elif body == "delivery":
                 c.deliveries[vs.digest] = (vs.issuer, msg.item_index)
-                key, at = (vs.issuer, msg.item_index), vs.header.issued_at_ms
+                key, at = (vs.issuer, msg.item_index), vs.issued_at_ms
                 c.first_delivered_ms[key] = min(at, c.first_delivered_ms.get(key, at))
             elif body == "receipt":
                 c.receipted.add(c.deliveries[msg.delivery])
@@ -753,7 +753,7 @@ class Negotiations:
 
     def check(self, vs: VerifiedStatement) -> Event | None:
         """What applying ``vs`` would do, without doing it."""
-        nid = vs.header.negotiation_id
+        nid = vs.negotiation_id
         if not self._held(nid):
             Negotiation(vs)  # validates an opening offer; raises otherwise
             return _OFFER
@@ -771,7 +771,7 @@ class Negotiations:
         ``checked``: ``event`` is what :meth:`check` returned for ``vs``, nothing having changed
         since, so ``vs`` is not classified again (the verifier's check-then-commit).
         """
-        nid = vs.header.negotiation_id
+        nid = vs.negotiation_id
         if not self._held(nid):
             neg = Negotiation(vs, self._stamps)  # raises UnknownNegotiation unless vs is an opening Offer
             self.by_id[nid] = neg

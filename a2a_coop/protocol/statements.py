@@ -84,6 +84,8 @@ STATEMENT_SPEC: Final = decoding.message_spec(Statement.DESCRIPTOR)
 _NEGATIVE_INT32_TAIL: Final = b"\xff\xff\xff\xff\x01"
 # Where a candidate keeps the payload bytes it was checked as (see candidate, sign_candidate).
 _PAYLOAD: Final = "_payload"
+# The reads _verified keeps in a VerifiedStatement from the start.
+_KEPT_READS: Final = ("header", "issuer", "issued_at_ms", "negotiation_id")
 
 
 _T = TypeVar("_T")
@@ -129,8 +131,10 @@ class VerifiedStatement(_StatementFields):
         body: the name of the body field that is set (e.g. ``"offer"``).
     """
 
-    # No __slots__: each instance gets a __dict__, where ``header`` and ``issuer`` are kept once read.
-    # Every check reads them, and each read through protobuf makes a new Python object.
+    # No __slots__: each instance gets a __dict__, where ``header``, ``issuer`` and the two header fields
+    # below are kept once read. Every check reads them (the time and the negotiation some ten times
+    # each per verifier), and each read through protobuf looks the field up by name and makes a new
+    # Python object.
 
     @_KeptRead
     def header(self) -> statement_pb2.Header:
@@ -141,6 +145,16 @@ class VerifiedStatement(_StatementFields):
     def issuer(self) -> str:
         """The header's issuer."""
         return self.statement.header.issuer
+
+    @_KeptRead
+    def issued_at_ms(self) -> int:
+        """The header's issued_at_ms."""
+        return self.statement.header.issued_at_ms
+
+    @_KeptRead
+    def negotiation_id(self) -> bytes:
+        """The header's negotiation_id (empty outside a negotiation)."""
+        return self.statement.header.negotiation_id
 
     @property
     def body_message(self) -> Any:
@@ -160,11 +174,14 @@ _new_verified_statement = tuple.__new__
 
 
 def _verified(envelope: bytes, digest: bytes, stmt: statement_pb2.Statement, body: str) -> VerifiedStatement:
-    """A VerifiedStatement with its header and issuer read at once (every check reads them)."""
+    """A VerifiedStatement with its header, issuer, time and negotiation read at once (every check
+    reads them)."""
     vs = _new_verified_statement(VerifiedStatement, (envelope, digest, stmt, body))
     kept = vs.__dict__
-    kept["header"] = header = stmt.header
+    kept["header"] = header = stmt.header  # the names of _KEPT_READS
     kept["issuer"] = header.issuer
+    kept["issued_at_ms"] = header.issued_at_ms
+    kept["negotiation_id"] = header.negotiation_id
     return vs
 
 
@@ -355,7 +372,9 @@ def sign_candidate(cand: VerifiedStatement, key: Keypair) -> VerifiedStatement:
     if len(envelope) > MAX_ENVELOPE_BYTES:
         raise EnvelopeTooLarge(f"{len(envelope)} bytes > limit {MAX_ENVELOPE_BYTES}", requirement="ENV-008")
     vs = _new_verified_statement(VerifiedStatement, (envelope, digest, cand.statement, cand.body))
-    vs.__dict__["header"], vs.__dict__["issuer"] = cand.header, cand.issuer  # one statement: same reads
+    reads = vs.__dict__  # one statement: the same reads (not the payload bytes: the envelope has them)
+    for name in _KEPT_READS:
+        reads[name] = getattr(cand, name)
     return vs
 
 

@@ -187,7 +187,7 @@ class PeerVerifier(EvidenceVerifier):
             return
         key = (vs.issuer, vs.statement.ack.statement)
         earlier = self._acks.get(key)
-        if earlier is None or vs.header.issued_at_ms < self.statements[earlier].header.issued_at_ms:
+        if earlier is None or vs.issued_at_ms < self.statements[earlier].issued_at_ms:
             self._acks[key] = vs.digest
 
 
@@ -324,7 +324,7 @@ class Peer:
         if earlier is not None:
             return prefix + earlier  # a retried request, its answer durable: read without our lock
         with self.lock:
-            self._check_open(request.body, request.header.negotiation_id, request.issuer)
+            self._check_open(request.body, request.negotiation_id, request.issuer)
             staged = self._staged.get(request.digest)
             held = dict.__contains__(self.verifier.statements, request.digest)  # in memory
             if staged is None and self.journal is not None and held:
@@ -504,7 +504,7 @@ class Peer:
     def _note_finished(self, vs: VerifiedStatement) -> None:
         """After ``vs`` was handled: keep the open negotiations per counterparty, and note what it
         finished for good, to forget once durable."""
-        nid = vs.header.negotiation_id
+        nid = vs.negotiation_id
         neg = self.verifier.negotiations.by_id.get(nid) if nid else None
         if neg is not None and self.did in neg.parties:
             self._track_open(neg)
@@ -678,7 +678,7 @@ class Peer:
         return replies
 
     def _react_in_negotiation(self, vs: VerifiedStatement) -> list[VerifiedStatement]:
-        nid = vs.header.negotiation_id
+        nid = vs.negotiation_id
         if not nid:
             return []
         neg = self.verifier.negotiations.get(nid)
@@ -836,7 +836,7 @@ class Peer:
             view.their_items[d.item_index],
             d.artifact_digest,
             d.uri,
-            delivery.header.issued_at_ms,
+            delivery.issued_at_ms,
         )
         rating = self.strategy.rate(dv)
         if rating is None:
@@ -865,7 +865,7 @@ class Peer:
         # of ours by up to the skew its statements were accepted with. Nor before our own previous
         # statement (CHN-005): an answer dated ahead to follow such a counterparty sets our chain's pace.
         prev = self.verifier.statements.get(self.writer.prev) if self.writer.prev else None
-        chain_floor = prev.header.issued_at_ms if prev is not None else 0
+        chain_floor = prev.issued_at_ms if prev is not None else 0
         issued = max(now, chain_floor, self._causal_floor(negotiation_id, body, message))
         stmt = new_statement(
             body,
@@ -890,14 +890,14 @@ class Peer:
         neg = self.verifier.negotiations.by_id.get(negotiation_id) if negotiation_id else None
         if neg is None:
             return 0
-        floor = neg.outstanding.header.issued_at_ms
+        floor = neg.outstanding.issued_at_ms
         c = neg.contract
         if c is not None:
-            floor = max(floor, c.accept.header.issued_at_ms)
+            floor = max(floor, c.accept.issued_at_ms)
         if body == "receipt":
             delivery = self.verifier.statements.get(message.delivery)
             if delivery is not None:
-                floor = max(floor, delivery.header.issued_at_ms)
+                floor = max(floor, delivery.issued_at_ms)
         return floor
 
     def sign(self, body: str, message: Any, **header: Any) -> VerifiedStatement:
