@@ -295,9 +295,8 @@ class Contract:
         )
         bonds = self._bonds = (t.issuer_bond, t.audience_bond)
         self._bonds_required = {p: b for p, b in ((proposer, bonds[0]), (acceptor, bonds[1])) if b}
-        self._last_deadline_ms = max(
-            [i.deadline_ms for i in gives] + [i.deadline_ms for i in wants], default=0
-        )
+        deadlines = [i.deadline_ms for i in gives + wants]
+        self._last_deadline_ms = max(deadlines, default=0)
 
     @property
     def delivered(self) -> KeysView[tuple[str, int]]:
