@@ -168,5 +168,5 @@ class Engine:
         c = a.negotiation(offer.header.negotiation_id).contract
         if c is None:
             return Outcome(False, (False, False))
-        done = tuple(all((p.did, k) in c.delivered for k in range(len(c.gives(p.did)))) for p in (a, b))
+        done = tuple(all((p.did, k) in c.delivered for k in range(len(c.items(p.did)))) for p in (a, b))
         return Outcome(True, (done[0], done[1]))

@@ -586,3 +586,19 @@ def test_a_view_keeping_a_window_of_links_checks_a_checkpoint_over_its_whole_log
     assert view.prefix_root() == (n, merkle.root(digests[:n]))
     with pytest.raises(LogRootMismatch):
         view.check(link(n, merkle.root(digests[: n - 1])))
+
+
+@pytest.mark.req("CHN-005", "CHN-006")
+def test_issued_at_above_the_head_across_a_gap_is_checked_against_the_head() -> None:
+    """A sparse verifier holds seq 0 and seq 2 (issued at T + 10 and T + 20); a seq-5 statement, past
+    the head across a gap, issued at T + 15 arrives; expect CHAIN_BROKEN (CHN-005) naming seq 2, the
+    nearest held below (not seq 0, which it follows); at T + 20 it is accepted."""
+    log = _log([10, 11, 20, 21, 22, 15], label="past-head")
+    v = Verifier()
+    _accept_all(v, [log[0], log[2]])
+    with pytest.raises(ChainBroken) as err:
+        v.accept(log[5].envelope)
+    assert err.value.requirement == "CHN-005"
+    assert err.value.evidence == (log[2].envelope, log[5].envelope)
+    on_time = _log([10, 11, 20, 21, 22, 20], label="past-head")
+    v.accept(on_time[5].envelope)

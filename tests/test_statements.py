@@ -35,8 +35,10 @@ from a2a_coop.protocol.statements import (
     PROTOCOL_VERSION,
     Statement,
     VerifiedStatement,
+    candidate,
     decode_statement,
     encode_statement,
+    sign_candidate,
     sign_statement,
     verify_statement,
 )
@@ -510,3 +512,42 @@ def test_verified_statement_exposes_header_issuer_and_body(alice: Party, bob: Pa
     assert receipt.issuer == bob.did == receipt.header.issuer
     assert isinstance(receipt.body_message, commitment_pb2.Receipt)
     assert receipt.body_message.rating == 77
+
+
+def test_a_candidate_is_signed_as_it_was_checked(alice: Party) -> None:
+    """The policy guard checks a candidate, then something changes its statement before it is signed
+    (MND-011); expect the bytes signed to be the ones checked, under the candidate's digest, and a
+    candidate made by hand (no checked bytes) to be encoded when signed."""
+    stmt = Statement()
+    h = stmt.header
+    h.version, h.issuer, h.nonce = PROTOCOL_VERSION, alice.did, derive("candidate/nonce", 16)
+    h.issued_at_ms, h.expires_at_ms = 10, 20
+    stmt.checkpoint.CopyFrom(identity_pb2.Checkpoint())
+    cand = candidate(stmt, alice.did)
+    checked = encode_statement(cand.statement)
+    cand.statement.header.expires_at_ms = 30  # after the check: never signed
+    vs = verify_statement(sign_candidate(cand, alice.agent.key).envelope)
+    assert vs.digest == cand.digest
+    assert encode_statement(vs.statement) == checked
+    assert vs.header.expires_at_ms == 20
+
+    by_hand = VerifiedStatement(b"", cand.digest, Statement.FromString(checked), "checkpoint")
+    assert verify_statement(sign_candidate(by_hand, alice.agent.key).envelope).digest == cand.digest
+
+
+def test_verified_statement_reads_stay_those_of_its_statement(alice: Party, bob: Party) -> None:
+    """Statements made every way the core makes them (verified, a candidate, signed, built by hand);
+    expect header, issuer, issued_at_ms and negotiation_id to be their statement's, read once and kept
+    (the same header object each read)."""
+    offer = alice.offer(bob)
+    made = [verify_statement(offer.envelope), offer, VerifiedStatement(*offer)]
+    stmt = Statement.FromString(encode_statement(offer.statement))
+    made.append(candidate(stmt, alice.did))
+    for vs in made:
+        assert vs.issuer == alice.did == vs.statement.header.issuer
+        assert vs.header == vs.statement.header
+        assert vs.header is vs.header
+        assert vs.issued_at_ms == vs.statement.header.issued_at_ms > 0
+        assert (
+            vs.negotiation_id == vs.statement.header.negotiation_id == offer.statement.header.negotiation_id
+        )

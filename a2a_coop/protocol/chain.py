@@ -58,6 +58,7 @@ the issuer, and no single chain can contain both.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -83,6 +84,10 @@ class _Link(NamedTuple):
     prev: bytes
     issued_at_ms: int
     envelope: bytes
+
+
+# tuple.__new__ builds a _Link without the NamedTuple's Python-level __new__ (one per statement added).
+_new_link: Callable[[type[_Link], tuple[bytes, bytes, int, bytes]], _Link] = tuple.__new__
 
 
 @dataclass(frozen=True)
@@ -170,7 +175,18 @@ class ChainView:
 
     def _check_time(self, vs: VerifiedStatement) -> None:
         """CHN-005 against the nearest held statements below and above ``vs``, at any distance."""
-        seq, at = vs.header.seq, vs.header.issued_at_ms
+        h = vs.header
+        seq, at = h.seq, vs.issued_at_ms
+        head = self.head
+        if head is not None and seq > head:  # the common case: the chain grows at its head
+            top = self.links[head]  # held: trimming only drops the lowest seqs
+            if at < top.issued_at_ms:
+                raise ChainBroken(
+                    f"issued at {at}, before the issuer's held seq below {seq} ({top.issued_at_ms})",
+                    requirement="CHN-005",
+                    evidence=(top.envelope, vs.envelope),
+                )
+            return
         seqs = self._seqs
         i = bisect_left(seqs, seq)
         # A statement held at this very seq is this one (CHN-004 passed): compare with the others.
@@ -207,7 +223,7 @@ class ChainView:
         if envelope is None:
             return None
         vs = verify_statement(envelope)
-        return _Link(vs.digest, vs.header.prev, vs.header.issued_at_ms, envelope)
+        return _Link(vs.digest, vs.header.prev, vs.issued_at_ms, envelope)
 
     def _digests_below(self, seq: int) -> list[bytes]:
         """The digests at seqs 0..seq-1, every one held (in memory or the archive)."""
@@ -249,7 +265,7 @@ class ChainView:
                 self._seqs.append(seq)  # the common case: the chain grows at its head
             else:
                 insort(self._seqs, seq)  # filling a gap of a sparse view: an O(n) memory move
-        self.links[seq] = _Link(vs.digest, h.prev, h.issued_at_ms, vs.envelope)
+        self.links[seq] = _new_link(_Link, (vs.digest, h.prev, vs.issued_at_ms, vs.envelope))
         if self.head is None or seq > self.head:
             self.head = seq
         if held is not None and held.digest != vs.digest and seq < len(self._prefix):

@@ -70,13 +70,14 @@ class ReplayCache:
     def check(self, header: Header, digest: bytes) -> None:
         if digest in self._digests:
             raise Replayed(requirement="RPL-002")
-        if len(header.nonce) != 16:  # pragma: no cover - verify_statement enforces STM-007 first
+        issuer, nonce = header.issuer, header.nonce  # each protobuf read makes a new object: once
+        if len(nonce) != 16:  # pragma: no cover - verify_statement enforces STM-007 first
             raise HeaderInvalid("nonce", requirement="STM-007")
-        seen = self._nonces.get((header.issuer, header.nonce))
+        seen = self._nonces.get((issuer, nonce))
         archive = self.archive
         if seen is None and archive is not None:
             # One read answers both: a statement with this digest has this issuer and nonce.
-            seen = archive.by_nonce(header.issuer, header.nonce)
+            seen = archive.by_nonce(issuer, nonce)
             if seen == digest:
                 raise Replayed(requirement="RPL-002")
         if seen is not None and seen != digest:
@@ -84,12 +85,11 @@ class ReplayCache:
 
     def add(self, header: Header, digest: bytes) -> None:
         self._digests.add(digest)
-        self._nonces[(header.issuer, header.nonce)] = digest
+        issuer, nonce = header.issuer, header.nonce
+        self._nonces[(issuer, nonce)] = digest
         if self.archive is not None:
             return
-        heapq.heappush(
-            self._expiry, (header.expires_at_ms + self.skew_ms, digest, header.issuer, header.nonce)
-        )
+        heapq.heappush(self._expiry, (header.expires_at_ms + self.skew_ms, digest, issuer, nonce))
 
     def forget(self, header: Header, digest: bytes) -> None:
         """Drop one entry from memory (only with an archive that holds the statement)."""

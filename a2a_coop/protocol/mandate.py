@@ -122,9 +122,9 @@ def check_against_mandate(
         accepted: for an Accept, the proposal being accepted (if known).
     """
     h = vs.header
-    if mandate.agent != h.issuer:
+    if mandate.agent != vs.issuer:
         raise _violation("MND-002", "the mandate delegates to a different key")
-    issued = h.issued_at_ms
+    issued = vs.issued_at_ms
     if not mandate.valid_from_ms <= issued < mandate.valid_until_ms:
         raise _violation("MND-003", "issued outside the mandate's validity window")
     audience = h.audience
@@ -423,7 +423,7 @@ class ExposureBook:
             exp.live_offers or exp.open_contracts or exp.ended_by_period
         ):
             raise ValueError("exposure was recorded with other budget periods (give mandate_of)")
-        t = h.issued_at_ms
+        t = vs.issued_at_ms
         freed, freed_periods = 0, range(0)
         if replaces in exp.live_offers:
             v, issued, expires = exp.live_offers[replaces]

@@ -221,6 +221,11 @@ BARGAINING_STATES: Final = frozenset({S.PROPOSED, S.COUNTERED})
 # The contract's obligations have ended (an outcome is reached). Only facts the escrow orders, of
 # higher precedence, can still move a contract between these states (SPEC 8.9).
 TERMINAL_STATES: Final = frozenset({S.FULFILLED, S.BREACHED, S.REVOKED, S.EXPIRED, S.REJECTED, S.WITHDRAWN})
+# The members the per-statement paths name, read once: on Python 3.11 a read of an Enum class's
+# attribute goes through its metaclass's __getattr__ hook and costs several global reads.
+_ACCEPTED, _EXPIRED = S.ACCEPTED, S.EXPIRED
+_OFFER, _COUNTER, _ACCEPT, _EXPIRE = E.OFFER, E.COUNTER, E.ACCEPT, E.EXPIRE
+_DELIVERY, _RECEIPT, _RECEIPT_COMPLETE = E.DELIVERY, E.RECEIPT, E.RECEIPT_COMPLETE
 # The precedence of SPEC 8.9, highest first, for the states a contract can be in.
 PRECEDENCE: Final = (
     S.EXPIRED,
@@ -278,16 +283,20 @@ class Contract:
     _last_deadline_ms: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.proposer, self.acceptor = self.offer.issuer, self.accept.issuer
-        self.parties = (self.proposer, self.acceptor)
-        t = self.proposal.terms
+        proposer, acceptor = self.proposer, self.acceptor = self.offer.issuer, self.accept.issuer
+        self.parties = (proposer, acceptor)
+        proposal = self.proposal
+        t = proposal.terms
         self.escrow = t.escrow
-        self.exclusive_key = self.proposal.exclusive_key
-        self._gives, self._wants = tuple(self.proposal.gives), tuple(self.proposal.wants)
-        self._owed = frozenset((p, i) for p in self.parties for i in range(len(self.items(p))))
-        self._bonds = (t.issuer_bond, t.audience_bond)
-        self._bonds_required = {p: b for p, b in zip(self.parties, self._bonds, strict=True) if b}
-        self._last_deadline_ms = max((i.deadline_ms for i in (*self._gives, *self._wants)), default=0)
+        self.exclusive_key = proposal.exclusive_key
+        gives, wants = self._gives, self._wants = tuple(proposal.gives), tuple(proposal.wants)
+        self._owed = frozenset(
+            [(proposer, i) for i in range(len(gives))] + [(acceptor, i) for i in range(len(wants))]
+        )
+        bonds = self._bonds = (t.issuer_bond, t.audience_bond)
+        self._bonds_required = {p: b for p, b in ((proposer, bonds[0]), (acceptor, bonds[1])) if b}
+        deadlines = [i.deadline_ms for i in gives + wants]
+        self._last_deadline_ms = max(deadlines, default=0)
 
     @property
     def delivered(self) -> KeysView[tuple[str, int]]:
@@ -375,7 +384,7 @@ class Negotiation:
         if not first.header.audience or first.header.audience == first.issuer:
             raise WrongParty("an offer is addressed to one other party", requirement="NEG-003")
         self.first: VerifiedStatement = first  # the opening Offer (its id derives from it, NEG-013)
-        self.id: bytes = first.header.negotiation_id
+        self.id: bytes = first.negotiation_id
         self.initiator: str = first.issuer
         self.responder: str = first.header.audience
         self.state: State = INITIAL_STATE
@@ -402,7 +411,7 @@ class Negotiation:
     def check(self, vs: VerifiedStatement) -> Event | None:
         """The event ``vs`` would cause, or None for an arbitrated statement not yet stamped (it
         is held and takes effect when the stamp is); raises the SPEC error; changes nothing."""
-        when = vs.header.issued_at_ms
+        when = vs.issued_at_ms
         state = self._state_at(when)
         event = self._classify(vs, state)
         if event is not None:
@@ -427,8 +436,8 @@ class Negotiation:
     def apply_checked(self, vs: VerifiedStatement, event: Event | None) -> State:
         """:meth:`apply` with the event :meth:`check` returned for ``vs``, nothing having changed
         since (classifying a statement is the costliest part of applying it: do it once)."""
-        if self.state in BARGAINING_STATES and self._state_at(vs.header.issued_at_ms) is S.EXPIRED:
-            self._move(E.EXPIRE, b"")
+        if self.state in BARGAINING_STATES and self._state_at(vs.issued_at_ms) is _EXPIRED:
+            self._move(_EXPIRE, b"")
         self._record(vs, event)
         if event is not None:
             self._move(event, vs.digest)
@@ -468,28 +477,29 @@ class Negotiation:
         self.history.append((before, event, self.state, digest))
 
     def _state_at(self, now_ms: int) -> State:
-        if self.state in BARGAINING_STATES and now_ms > self.outstanding.header.expires_at_ms:
-            return S.EXPIRED
-        return self.state
+        state = self.state
+        if state in BARGAINING_STATES and now_ms > self.outstanding.header.expires_at_ms:
+            return _EXPIRED
+        return state
 
     def _classify(self, vs: VerifiedStatement, state: State) -> Event | None:
         body = vs.body
         h = vs.header
         issuer = h.issuer
-        if h.negotiation_id != self.id:
+        if vs.negotiation_id != self.id:
             raise UnknownNegotiation("statement belongs to another negotiation", requirement="NEG-002")
         if body in _TRADE_EVENTS:
             if issuer not in self.parties or h.audience != self.other(issuer):
                 raise WrongParty("trade statements go from one party to the other", requirement="NEG-003")
             if body == "offer":
-                return E.OFFER
+                return _OFFER
             ref = getattr(vs.statement, body).offer
             bargaining = state in BARGAINING_STATES
             if bargaining:
                 outstanding = self.outstanding
                 if ref != outstanding.digest:
                     raise StaleReference("does not reference the outstanding offer", requirement="NEG-005")
-                if h.issued_at_ms < outstanding.header.issued_at_ms:
+                if vs.issued_at_ms < outstanding.issued_at_ms:
                     raise IllegalTransition("issued before the offer it answers", requirement="NEG-014")
             if body == "withdraw":
                 if bargaining and issuer != self.outstanding.issuer:
@@ -510,7 +520,7 @@ class Negotiation:
             return self._classify_escrow(vs, c)
         if issuer not in c.parties:
             raise WrongParty(f"only contract parties send {body}", requirement="NEG-008")
-        if h.issued_at_ms < c.accept.header.issued_at_ms:
+        if vs.issued_at_ms < c.accept.issued_at_ms:
             raise IllegalTransition("issued before the contract was formed", requirement="NEG-014")
         if body == "delivery":
             if h.audience != c.other(issuer):
@@ -518,9 +528,9 @@ class Negotiation:
             idx = vs.statement.delivery.item_index
             if idx >= len(c.items(issuer)):
                 raise BodyInvalid(f"item_index {idx} out of range", requirement="NEG-008")
-            if state is S.ACCEPTED and not c.bonded:
+            if state is _ACCEPTED and not c.bonded:
                 raise IllegalTransition("deliveries start once every bond is locked", requirement="NEG-012")
-            return E.DELIVERY
+            return _DELIVERY
         if body == "breach_claim":
             if not c.escrow:
                 raise IllegalTransition(
@@ -530,7 +540,7 @@ class Negotiation:
             items = c.items(c.other(issuer))
             if idx >= len(items):
                 raise BodyInvalid(f"item_index {idx} out of range", requirement="NEG-008")
-            if vs.header.issued_at_ms <= items[idx].deadline_ms:
+            if vs.issued_at_ms <= items[idx].deadline_ms:
                 raise IllegalTransition(
                     "a breach claim must follow the item's deadline", requirement="CMT-002"
                 )
@@ -565,9 +575,9 @@ class Negotiation:
         deliverer, idx = c.deliveries[ref]
         if vs.issuer != c.other(deliverer):
             raise WrongParty("only the receiving party issues a receipt", requirement="NEG-008")
-        if vs.header.issued_at_ms < c.accept.header.issued_at_ms:
+        if vs.issued_at_ms < c.accept.issued_at_ms:
             raise IllegalTransition("issued before the contract was formed", requirement="NEG-014")
-        return E.RECEIPT_COMPLETE if c.all_receipted((deliverer, idx)) else E.RECEIPT
+        return _RECEIPT_COMPLETE if c.all_receipted((deliverer, idx)) else _RECEIPT
 
     def _classify_escrow(self, vs: VerifiedStatement, c: Contract) -> Event:
         body = vs.body
@@ -595,7 +605,7 @@ class Negotiation:
     def _classify_ruling(self, vs: VerifiedStatement, c: Contract) -> Event:
         """CMT-002, CMT-006: what a Ruling decides, and whether it could be made when it was."""
         r = vs.statement.ruling
-        when = vs.header.issued_at_ms
+        when = vs.issued_at_ms
         if r.decision == _LAPSE:
             if c.lapsed:
                 raise BodyInvalid("the contract already lapsed", requirement="CMT-006")
@@ -643,11 +653,11 @@ class Negotiation:
 
     def _record(self, vs: VerifiedStatement, event: Event | None) -> None:
         body = vs.body
-        if event is E.COUNTER:
+        if event is _COUNTER:
             self.outstanding = vs
-        elif event is E.ACCEPT:
+        elif event is _ACCEPT:
             self.contract = Contract(self.outstanding, vs, proposal_of(self.outstanding))
-        elif self.contract is not None and body not in ("offer", "counter", "accept", "reject", "withdraw"):
+        elif self.contract is not None and body not in _TRADE_EVENTS:
             c = self.contract
             msg = getattr(vs.statement, body)
             if body == "bond_lock":
@@ -656,7 +666,7 @@ class Negotiation:
                 c.settled.add(msg.party)
             elif body == "delivery":
                 c.deliveries[vs.digest] = (vs.issuer, msg.item_index)
-                key, at = (vs.issuer, msg.item_index), vs.header.issued_at_ms
+                key, at = (vs.issuer, msg.item_index), vs.issued_at_ms
                 c.first_delivered_ms[key] = min(at, c.first_delivered_ms.get(key, at))
             elif body == "receipt":
                 c.receipted.add(c.deliveries[msg.delivery])
@@ -742,13 +752,13 @@ class Negotiations:
 
     def check(self, vs: VerifiedStatement) -> Event | None:
         """What applying ``vs`` would do, without doing it."""
-        nid = vs.header.negotiation_id
+        nid = vs.negotiation_id
         if not self._held(nid):
             Negotiation(vs)  # validates an opening offer; raises otherwise
-            return E.OFFER
+            return _OFFER
         neg = self.by_id[nid]
         event = neg.check(vs)
-        if event is E.ACCEPT:
+        if event is _ACCEPT:
             self._check_exclusive(neg)
         return event
 
@@ -760,7 +770,7 @@ class Negotiations:
         ``checked``: ``event`` is what :meth:`check` returned for ``vs``, nothing having changed
         since, so ``vs`` is not classified again (the verifier's check-then-commit).
         """
-        nid = vs.header.negotiation_id
+        nid = vs.negotiation_id
         if not self._held(nid):
             neg = Negotiation(vs, self._stamps)  # raises UnknownNegotiation unless vs is an opening Offer
             self.by_id[nid] = neg
@@ -768,7 +778,7 @@ class Negotiations:
         neg = self.by_id[nid]
         if not checked:
             event = neg.check(vs)
-            if event is E.ACCEPT:
+            if event is _ACCEPT:
                 self._check_exclusive(neg)
         neg.apply_checked(vs, event)
         c = neg.contract

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from functools import cached_property
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, Generic, NamedTuple, TypeVar, overload
 
 from google.protobuf.message import DecodeError
 
@@ -83,6 +82,36 @@ STATEMENT_SPEC: Final = decoding.message_spec(Statement.DESCRIPTOR)
 # The last five bytes of every negative int32 written as a 10-byte varint: upb reads such an enum
 # value back and re-encodes it unchanged, but the profile refuses it (STM-015).
 _NEGATIVE_INT32_TAIL: Final = b"\xff\xff\xff\xff\x01"
+# Where a candidate keeps the payload bytes it was checked as (see candidate, sign_candidate).
+_PAYLOAD: Final = "_payload"
+# The reads _verified keeps in a VerifiedStatement from the start.
+_KEPT_READS: Final = ("header", "issuer", "issued_at_ms", "negotiation_id")
+
+
+_T = TypeVar("_T")
+
+
+class _KeptRead(Generic[_T]):
+    """A read made once per instance and kept in its ``__dict__`` (later reads never call this).
+
+    :func:`functools.cached_property` does the same but, on Python 3.11, takes a lock on every first
+    read; a VerifiedStatement is made for every statement handled, and most of its reads are first.
+    """
+
+    def __init__(self, read: Callable[[Any], _T]) -> None:
+        self.read = read
+        self.name = read.__name__
+        self.__doc__ = read.__doc__
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _KeptRead[_T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> _T: ...
+    def __get__(self, obj: object | None, owner: type | None = None) -> _KeptRead[_T] | _T:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.read(obj)
+        return value
 
 
 class _StatementFields(NamedTuple):
@@ -102,18 +131,30 @@ class VerifiedStatement(_StatementFields):
         body: the name of the body field that is set (e.g. ``"offer"``).
     """
 
-    # No __slots__: each instance gets a __dict__, where ``header`` and ``issuer`` are kept once read.
-    # Every check reads them, and each read through protobuf makes a new Python object.
+    # No __slots__: each instance gets a __dict__, where ``header``, ``issuer`` and the two header fields
+    # below are kept once read. Every check reads them (the time and the negotiation some ten times
+    # each per verifier), and each read through protobuf looks the field up by name and makes a new
+    # Python object.
 
-    @cached_property
+    @_KeptRead
     def header(self) -> statement_pb2.Header:
         """The statement's header."""
         return self.statement.header
 
-    @cached_property
+    @_KeptRead
     def issuer(self) -> str:
         """The header's issuer."""
         return self.statement.header.issuer
+
+    @_KeptRead
+    def issued_at_ms(self) -> int:
+        """The header's issued_at_ms."""
+        return self.statement.header.issued_at_ms
+
+    @_KeptRead
+    def negotiation_id(self) -> bytes:
+        """The header's negotiation_id (empty outside a negotiation)."""
+        return self.statement.header.negotiation_id
 
     @property
     def body_message(self) -> Any:
@@ -130,6 +171,18 @@ _new_verified_statement: Callable[
     [type[VerifiedStatement], tuple[bytes, bytes, statement_pb2.Statement, str]], VerifiedStatement
 ]
 _new_verified_statement = tuple.__new__
+
+
+def _verified(envelope: bytes, digest: bytes, stmt: statement_pb2.Statement, body: str) -> VerifiedStatement:
+    """A VerifiedStatement with its header, issuer, time and negotiation read at once (every check
+    reads them)."""
+    vs = _new_verified_statement(VerifiedStatement, (envelope, digest, stmt, body))
+    kept = vs.__dict__
+    kept["header"] = header = stmt.header  # the names of _KEPT_READS
+    kept["issuer"] = header.issuer
+    kept["issued_at_ms"] = header.issued_at_ms
+    kept["negotiation_id"] = header.negotiation_id
+    return vs
 
 
 def negotiation_id_for(issuer: str, nonce: bytes) -> bytes:
@@ -283,7 +336,7 @@ def verify_statement(data: bytes, *, max_bytes: int = MAX_ENVELOPE_BYTES) -> Ver
     payload, signer, digest, _ = verify_envelope(data, max_bytes=max_bytes)
     stmt = decode_statement(payload)
     body = check_header(stmt, signer)
-    return _new_verified_statement(VerifiedStatement, (data, digest, stmt, body))
+    return _verified(data, digest, stmt, body)
 
 
 def candidate(stmt: statement_pb2.Statement, issuer: str) -> VerifiedStatement:
@@ -298,10 +351,11 @@ def candidate(stmt: statement_pb2.Statement, issuer: str) -> VerifiedStatement:
     """
     body = check_header(stmt, issuer)
     payload = encode_statement(stmt)
-    # Keep a private copy of exactly what will be signed: the caller may reuse stmt.
-    return _new_verified_statement(
-        VerifiedStatement, (b"", statement_digest(payload), Statement.FromString(payload), body)
-    )
+    # Keep a private copy of exactly what will be signed (the caller may reuse stmt), and those very
+    # bytes: sign_candidate signs them, so what is signed is what the checks saw.
+    cand = _verified(b"", statement_digest(payload), Statement.FromString(payload), body)
+    cand.__dict__[_PAYLOAD] = payload
+    return cand
 
 
 def sign_candidate(cand: VerifiedStatement, key: Keypair) -> VerifiedStatement:
@@ -310,11 +364,18 @@ def sign_candidate(cand: VerifiedStatement, key: Keypair) -> VerifiedStatement:
     Raises:
         EnvelopeTooLarge: no verifier would accept the envelope (ENV-008).
     """
-    payload = encode_statement(cand.statement)
+    kept = cand.__dict__
+    payload = kept.get(_PAYLOAD)
+    if payload is None:  # a candidate not made by candidate()
+        payload = encode_statement(cand.statement)
     envelope, digest = sign_payload_with_digest(payload, key, STATEMENT_PAYLOAD_TYPE)
     if len(envelope) > MAX_ENVELOPE_BYTES:
         raise EnvelopeTooLarge(f"{len(envelope)} bytes > limit {MAX_ENVELOPE_BYTES}", requirement="ENV-008")
-    return _new_verified_statement(VerifiedStatement, (envelope, digest, cand.statement, cand.body))
+    vs = _new_verified_statement(VerifiedStatement, (envelope, digest, cand.statement, cand.body))
+    reads = vs.__dict__  # one statement: the same reads (not the payload bytes: the envelope has them)
+    for name in _KEPT_READS:
+        reads[name] = getattr(cand, name)
+    return vs
 
 
 def sign_statement(stmt: statement_pb2.Statement, key: Keypair) -> VerifiedStatement:

@@ -32,9 +32,21 @@ from a2a_coop.protocol.errors import (
 )
 from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS, MAX_SKEW_MS, ReplayCache, check_time_window
 from a2a_coop.protocol.mandate import ExposureBook, check_against_mandate, committed_value, side_value
-from a2a_coop.protocol.negotiation import Event, Negotiation, Negotiations, State, proposal_of
+from a2a_coop.protocol.negotiation import (
+    BARGAINING_STATES,
+    Event,
+    Negotiation,
+    Negotiations,
+    State,
+    proposal_of,
+)
 from a2a_coop.protocol.statements import PRINCIPAL_BODIES, VerifiedStatement, verify_statement
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS, WitnessIndex
+
+# The negotiation events that commit value (MND-009, MND-010), and a state read per commit: read once,
+# as an Enum class's attribute reads are slow on Python 3.11 (see a2a_coop.protocol.negotiation).
+_VALUE_EVENTS = (Event.OFFER, Event.COUNTER, Event.ACCEPT)
+_ACCEPTED = State.ACCEPTED
 
 
 @dataclass(frozen=True)
@@ -160,7 +172,7 @@ class Verifier:
         if (
             checked is not None
             and checked[0].digest == vs.digest
-            and checked[2] == self._progress(vs.header.negotiation_id)
+            and checked[2] == self._progress(vs.negotiation_id)
         ):
             self._commit(vs, checked=True, event=checked[1])
         else:
@@ -189,10 +201,10 @@ class Verifier:
         self._checked = None
         h = vs.header
         me = self.me
-        issuer, audience = h.issuer, h.audience
+        issuer, audience = vs.issuer, h.audience
         if me is not None and audience and audience != me and not (ours and issuer == me):
             raise WrongAudience(requirement="STM-005")
-        self._check_key(issuer, h.issued_at_ms, h.seq)
+        self._check_key(issuer, vs.issued_at_ms, h.seq)
         record = self._check_mandate(vs)
         if now_ms is not None:
             check_time_window(h, now_ms, self.skew_ms)
@@ -201,7 +213,8 @@ class Verifier:
             self._check_not_dated_back(vs, live_at)
         self.replay.check(h, vs.digest)
         self._chain(issuer).check(vs)
-        neg_event = self._check_negotiation(vs)
+        nid = vs.negotiation_id
+        neg_event = self.negotiations.check(vs) if nid else None
         if record is not None:
             self._check_exposure(vs, record, neg_event)
         body = vs.body
@@ -212,7 +225,7 @@ class Verifier:
         elif body == "key_revocation":
             self._check_revocation_authority(vs)
         # Kept for the commit of vs that follows (accept_statement, record): not classified twice.
-        self._checked = (vs, neg_event, self._progress(h.negotiation_id))
+        self._checked = (vs, neg_event, self._progress(nid))
 
     # -- bounded memory (a2a_coop.protocol.archive) ----------------------------------
 
@@ -281,7 +294,7 @@ class Verifier:
         the skew of its date (WIT-002): a delivery made on time, re-sent after a crash, stays good; and
         a Delivery the escrow stamped by its item's deadline plus the tolerance is timely (WIT-003),
         whatever it took to reach us, so the ruling that rests on it is one we can follow."""
-        issued = vs.header.issued_at_ms
+        issued = vs.issued_at_ms
         if issued >= now_ms - self.skew_ms:
             return
         escrow = self._escrow_of(vs)
@@ -299,7 +312,7 @@ class Verifier:
 
     def _deadline_of(self, delivery: VerifiedStatement) -> int | None:
         """The deadline of the item a Delivery names; None if it names none of its contract's items."""
-        neg = self.negotiations.find(delivery.header.negotiation_id)
+        neg = self.negotiations.find(delivery.negotiation_id)
         c = neg.contract if neg is not None else None
         index = delivery.statement.delivery.item_index
         if c is None or delivery.issuer not in c.parties or index >= len(c.items(delivery.issuer)):
@@ -308,7 +321,7 @@ class Verifier:
 
     def _escrow_of(self, vs: VerifiedStatement) -> str:
         """The escrow of the contract ``vs`` belongs to (or would form, for an Accept), if any."""
-        neg = self.negotiations.find(vs.header.negotiation_id)
+        neg = self.negotiations.find(vs.negotiation_id)
         if neg is None:
             return ""
         if neg.contract is not None:
@@ -332,9 +345,10 @@ class Verifier:
         if record is None:
             raise MandateUnknown("the verifier does not hold the referenced mandate", requirement="MND-002")
         effective = self.revoked.get(record.principal)
-        if effective is not None and vs.header.issued_at_ms >= effective:
+        if effective is not None and vs.issued_at_ms >= effective:
             raise KeyRevoked("the mandate's principal key was revoked", requirement="MND-012")
-        check_against_mandate(vs, record.mandate, self._accepted_proposal(vs))
+        accepted = self._accepted_proposal(vs) if vs.body == "accept" else None
+        check_against_mandate(vs, record.mandate, accepted)
         return record
 
     def _accepted_proposal(self, vs: VerifiedStatement) -> trade_pb2.Offer | None:
@@ -342,11 +356,6 @@ class Verifier:
             return None
         offer = self.statements.get(vs.statement.accept.offer)
         return proposal_of(offer) if offer is not None and offer.body in ("offer", "counter") else None
-
-    def _check_negotiation(self, vs: VerifiedStatement) -> Event | None:
-        if not vs.header.negotiation_id:
-            return None
-        return self.negotiations.check(vs)
 
     def _check_exposure(self, vs: VerifiedStatement, record: _MandateRecord, event: Event | None) -> None:
         """MND-009, MND-010 for statements that commit value.
@@ -356,8 +365,10 @@ class Verifier:
         much later and will still be taken. Everyone else's statements are judged by the rule as
         written (grace 0), so every verifier computes the same numbers.
         """
+        if event not in _VALUE_EVENTS:
+            return
         value = committed_value(vs, self._accepted_proposal(vs))
-        if value is None or event not in (Event.OFFER, Event.COUNTER, Event.ACCEPT):
+        if value is None:
             return
         grace = self.skew_ms if self.me is not None and vs.issuer == self.me else 0
         self.exposure.check(vs, record.mandate, value, grace_ms=grace)
@@ -414,7 +425,7 @@ class Verifier:
         """Record ``vs``. ``checked``: :meth:`_check` just returned ``event`` for it."""
         self._checked = None
         h = vs.header
-        issuer = h.issuer
+        issuer = vs.issuer
         self.statements[vs.digest] = vs
         self.accepted += 1
         self.replay.add(h, vs.digest)
@@ -434,7 +445,7 @@ class Verifier:
                     bound.add(record.principal)
         if body == "mandate":
             m = vs.statement.mandate
-            self.mandates[vs.digest] = _MandateRecord(issuer, m, h.issued_at_ms, m.agent)
+            self.mandates[vs.digest] = _MandateRecord(issuer, m, vs.issued_at_ms, m.agent)
         elif body == "key_revocation":
             r = vs.statement.key_revocation
             self.revoked[r.key] = min(r.effective_ms, self.revoked.get(r.key, r.effective_ms))
@@ -443,16 +454,16 @@ class Verifier:
         elif body == "attestation":
             self._attested.add((issuer, vs.statement.attestation.accept))
         elif body == "ack":
-            self.witness.record_ack(issuer, vs.statement.ack.statement, h.issued_at_ms)
+            self.witness.record_ack(issuer, vs.statement.ack.statement, vs.issued_at_ms)
         elif body == "receipt":
-            self.witness.record_ack(issuer, vs.statement.receipt.delivery, h.issued_at_ms)
+            self.witness.record_ack(issuer, vs.statement.receipt.delivery, vs.issued_at_ms)
         elif body == "stamp":
             for digest in vs.statement.stamp.statements:
                 self.witness.record_stamp(issuer, digest, h.issued_at_ms, vs.digest)
                 neg = self.negotiations.activate(issuer, digest, h.issued_at_ms)
                 if neg is not None:
                     self._track_activation(neg)
-        nid = h.negotiation_id
+        nid = vs.negotiation_id
         if nid:
             neg = self.negotiations.by_id.get(nid)
             before = (neg.state, neg.outstanding) if neg is not None else None
@@ -473,16 +484,14 @@ class Verifier:
         """Keep the ExposureBook in step with the negotiation (MND-009/010 bookkeeping); ``before``:
         the negotiation's state and outstanding offer before ``vs``, None if ``vs`` opened it."""
         book = self.exposure
-        if before is not None and before[0] in (State.PROPOSED, State.COUNTERED):
+        if before is not None and before[0] in BARGAINING_STATES:
             old = before[1]
-            if neg.state is State.ACCEPTED or neg.outstanding.digest != old.digest or neg.is_terminal:
+            if neg.state is _ACCEPTED or neg.outstanding.digest != old.digest or neg.is_terminal:
                 book.offer_dead(old.header.mandate, old.digest)
         if vs.body in ("offer", "counter"):
             value = committed_value(vs)
             assert value is not None
-            book.offer_live(
-                vs.header.mandate, vs.digest, value, vs.header.issued_at_ms, vs.header.expires_at_ms
-            )
+            book.offer_live(vs.header.mandate, vs.digest, value, vs.issued_at_ms, vs.header.expires_at_ms)
         c = neg.contract
         if c is None:
             return
@@ -492,7 +501,7 @@ class Verifier:
                     party_vs.header.mandate,
                     c.id,
                     side_value(c.proposal, side),
-                    vs.header.issued_at_ms,
+                    vs.issued_at_ms,
                     from_offer=c.offer.digest,
                     last_deadline_ms=c.last_deadline_ms,  # counts until then + CLAIM_WINDOW_MS (MND-010)
                 )

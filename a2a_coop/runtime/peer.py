@@ -35,7 +35,7 @@ from a2a_coop.protocol.envelope import decode_envelope, statement_digest
 from a2a_coop.protocol.errors import CoopError, Origin, RateLimited, Replayed, WrongAudience
 from a2a_coop.protocol.forks import ForkProof, fork_proof_from
 from a2a_coop.protocol.identity import Keypair
-from a2a_coop.protocol.negotiation import Negotiation, State, proposal_of
+from a2a_coop.protocol.negotiation import Event, Negotiation, State, proposal_of
 from a2a_coop.protocol.reputation import attestation_due
 from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate, verify_statement
 from a2a_coop.runtime import gossip
@@ -83,6 +83,9 @@ FINAL_STATES = frozenset({State.REJECTED, State.WITHDRAWN, State.EXPIRED})
 FINAL_WITHOUT_ESCROW = frozenset({State.FULFILLED, State.BREACHED, State.REVOKED}) | FINAL_STATES
 # Context envelopes whose digest _hold remembers (a few mandates in practice; the bound is for floods).
 MAX_REMEMBERED_CONTEXT = 1024
+# Read once: an Enum's .value and its class's attributes are slow reads on Python 3.11.
+_STATE_NAMES: dict[State, str] = {s: s.value for s in State}
+_ACCEPTED, _FULFILLED, _COUNTER_EVENT = State.ACCEPTED, State.FULFILLED, Event.COUNTER
 META_FORKS = "a2a-coop/fork-proofs"  # journal meta: the fork proofs we hold, [[first, second], ...]
 
 
@@ -185,7 +188,7 @@ class PeerVerifier(EvidenceVerifier):
             return
         key = (vs.issuer, vs.statement.ack.statement)
         earlier = self._acks.get(key)
-        if earlier is None or vs.header.issued_at_ms < self.statements[earlier].header.issued_at_ms:
+        if earlier is None or vs.issued_at_ms < self.statements[earlier].issued_at_ms:
             self._acks[key] = vs.digest
 
 
@@ -248,6 +251,7 @@ class Peer:
         max_open_total: int | None = None,
     ) -> None:
         self.key = key
+        self.did: str = key.did  # read on every statement handled: an attribute, not a property
         self.forget = forget
         self.max_open_per_counterparty = max_open_per_counterparty
         self.max_open_total = max_open_total
@@ -298,10 +302,6 @@ class Peer:
         if journal is not None:
             self._replay(journal)
 
-    @property
-    def did(self) -> str:
-        return self.key.did
-
     # -- serving side -------------------------------------------------------------
 
     def exchange(
@@ -330,7 +330,7 @@ class Peer:
         if earlier is not None:
             return prefix + earlier  # a retried request, its answer durable: read without our lock
         with self.lock:
-            self._check_open(request.body, request.header.negotiation_id, request.issuer)
+            self._check_open(request.body, request.negotiation_id, request.issuer)
             staged = self._staged.get(request.digest)
             held = dict.__contains__(self.verifier.statements, request.digest)  # in memory
             if staged is None and self.journal is not None and held:
@@ -448,7 +448,8 @@ class Peer:
             held = dict.get(self.verifier.statements, statement_digest(env.payload, env.payload_type))
             if held is not None and held.envelope == envelope:
                 return held
-        said = claimed(envelope)
+        # Without caps _check_open refuses nothing: no parse for it then.
+        said = claimed(envelope) if self.max_open_per_counterparty or self.max_open_total else None
         if said is not None:  # unlocked: a check ahead of the one under our lock, which decides
             self._check_open(said.body, said.negotiation_id, said.issuer)
         return self.verifier.verify(envelope)
@@ -501,10 +502,12 @@ class Peer:
                 self._open_total -= 1
                 if not held:
                     del self._open_with[other]
-            if neg.state is State.FULFILLED:
+            if neg.state is _FULFILLED:
                 self._settled_with.add(other)
         else:
-            held = self._open_with.setdefault(other, set())
+            held = self._open_with.get(other)
+            if held is None:
+                held = self._open_with[other] = set()
             if neg.id not in held:
                 held.add(neg.id)
                 self._open_total += 1
@@ -512,7 +515,7 @@ class Peer:
     def _note_finished(self, vs: VerifiedStatement) -> None:
         """After ``vs`` was handled: keep the open negotiations per counterparty, and note what it
         finished for good, to forget once durable."""
-        nid = vs.header.negotiation_id
+        nid = vs.negotiation_id
         neg = self.verifier.negotiations.by_id.get(nid) if nid else None
         if neg is not None and self.did in neg.parties:
             self._track_open(neg)
@@ -728,7 +731,7 @@ class Peer:
         return replies
 
     def _react_in_negotiation(self, vs: VerifiedStatement) -> list[VerifiedStatement]:
-        nid = vs.header.negotiation_id
+        nid = vs.negotiation_id
         if not nid:
             return []
         neg = self.verifier.negotiations.get(nid)
@@ -751,7 +754,7 @@ class Peer:
         return [] if signed is None else [signed]
 
     def _respond(self, neg: Negotiation, offer: VerifiedStatement) -> VerifiedStatement:
-        rounds = sum(1 for h in neg.history if h[1].value == "COUNTER") + 1
+        rounds = sum(1 for h in neg.history if h[1] is _COUNTER_EVENT) + 1
         view = OfferView(neg.id, offer.issuer, _copy(proposal_of(offer)), rounds, offer.header.expires_at_ms)
         # Never ask the strategy about terms we will not sign, nor sign its counter naming such an
         # escrow: an escrow we do not trust could be the counterparty's own key, locking no money.
@@ -844,15 +847,17 @@ class Peer:
         c = neg.contract
         if c is None or self.did not in c.parties:
             return None
-        other = c.other(self.did)
-        mine = frozenset(i for by, i in c.delivered if by == self.did)
-        return ContractView(neg.id, c.id, other, c.gives(self.did), c.gives(other), mine, neg.state.value)
+        me = self.did
+        other = c.other(me)
+        mine = frozenset([i for by, i in c.delivered if by == me])
+        # The contract's own item tuples: a ContractView is read-only (its items are Sequences).
+        return ContractView(neg.id, c.id, other, c.items(me), c.items(other), mine, _STATE_NAMES[neg.state])
 
     def _perform(self, neg: Negotiation) -> list[VerifiedStatement]:
         c = neg.contract
         if c is None or self.did not in c.parties:
             return []
-        unbonded = neg.state is State.ACCEPTED and not c.bonds_required
+        unbonded = neg.state is _ACCEPTED and not c.bonds_required
         if not (unbonded or neg.state in PERFORMING_STATES):
             return []
         if not self.trusts_escrow(c.escrow):
@@ -884,7 +889,7 @@ class Peer:
             view.their_items[d.item_index],
             d.artifact_digest,
             d.uri,
-            delivery.header.issued_at_ms,
+            delivery.issued_at_ms,
         )
         rating = self.strategy.rate(dv)
         if rating is None:
@@ -916,7 +921,7 @@ class Peer:
         # of ours by up to the skew its statements were accepted with. Nor before our own previous
         # statement (CHN-005): an answer dated ahead to follow such a counterparty sets our chain's pace.
         prev = self.verifier.statements.get(self.writer.prev) if self.writer.prev else None
-        chain_floor = prev.header.issued_at_ms if prev is not None else 0
+        chain_floor = prev.issued_at_ms if prev is not None else 0
         issued = max(now, chain_floor, self._causal_floor(negotiation_id, body, message))
         stmt = new_statement(
             body,
@@ -941,14 +946,14 @@ class Peer:
         neg = self.verifier.negotiations.by_id.get(negotiation_id) if negotiation_id else None
         if neg is None:
             return 0
-        floor = neg.outstanding.header.issued_at_ms
+        floor = neg.outstanding.issued_at_ms
         c = neg.contract
         if c is not None:
-            floor = max(floor, c.accept.header.issued_at_ms)
+            floor = max(floor, c.accept.issued_at_ms)
         if body == "receipt":
             delivery = self.verifier.statements.get(message.delivery)
             if delivery is not None:
-                floor = max(floor, delivery.header.issued_at_ms)
+                floor = max(floor, delivery.issued_at_ms)
         return floor
 
     def sign(self, body: str, message: Any, **header: Any) -> VerifiedStatement:
