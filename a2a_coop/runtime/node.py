@@ -28,8 +28,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-import grpc
-
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import (
@@ -38,7 +36,7 @@ from a2a_coop.protocol.envelope import (
     envelope_to_json,
     statement_digest,
 )
-from a2a_coop.protocol.errors import CoopError, MalformedEnvelope
+from a2a_coop.protocol.errors import CoopError, MalformedEnvelope, Origin, RequestInvalid
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
@@ -60,7 +58,6 @@ from a2a_coop.runtime.peer import (
 )
 from a2a_coop.runtime.strategy import Strategy
 from a2a_coop.runtime.trade import contract_evidence, unfinished
-from a2a_coop.transport import TransportError
 from a2a_coop.transport.limits import IssuerLimiter, PeerLimits, claimed
 
 DAY_MS = 86_400_000
@@ -354,13 +351,13 @@ class PeerNode:
             The bundles, and the token of the next page ("" after the last).
 
         Raises:
-            TransportError: ``page_token`` is not one this peer gave (INVALID_ARGUMENT).
+            RequestInvalid: ``page_token`` is not one this peer gave (RPC-011).
         """
         with self.peer.lock:
             v = self.peer.verifier
             digests = v.attestations_about.get(subject, []) if subject else v.attestations
             if page_token and (not page_token.isdecimal() or not 0 < int(page_token) <= len(digests)):
-                raise TransportError(grpc.StatusCode.INVALID_ARGUMENT, f"unknown page token {page_token!r}")
+                raise _unknown_page_token(page_token)
             at = int(page_token or 0)
             bundles: list[list[bytes]] = []
             size = 0
@@ -388,6 +385,13 @@ class PeerNode:
 # --- a serving escrow ----------------------------------------------------------------------
 
 SUBMIT_ANSWER_PREFIX = "submit-answer/"
+
+
+def _unknown_page_token(page_token: str) -> RequestInvalid:
+    """RPC-011: a GetAttestations page token this peer did not give (ATT-014) is the caller's fault."""
+    return RequestInvalid(
+        f"unknown page token {page_token!r:.40}", requirement="RPC-011", origin=Origin.REMOTE
+    )
 
 
 def _submit_key(envelopes: Sequence[bytes]) -> tuple[str | None, list[bytes]]:
