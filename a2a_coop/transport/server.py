@@ -322,6 +322,12 @@ def _too_much_gossip(envelopes: int, proofs: int) -> RequestInvalid:
     )
 
 
+def _balance_party(party: str) -> str:
+    """GetBalance answers for a did:key only: any other string would read as a party with no funds."""
+    public_key_from_did(party)  # KEY_INVALID (INVALID_ARGUMENT) for what is not a did:key
+    return party
+
+
 def _limit(requested: int) -> int:
     return MAX_PAGE_ENTRIES if requested == 0 else min(requested, MAX_PAGE_ENTRIES)
 
@@ -427,7 +433,7 @@ def _escrow_handlers(handler: EscrowHandler) -> grpc.GenericRpcHandler[Any, Any]
 
     def get_balance(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetBalanceResponse:
         req = _parse(service_pb2.GetBalanceRequest, data, context)
-        balance = _invoke(context, "GetBalance", lambda: handler.get_balance(req.party))
+        balance = _invoke(context, "GetBalance", lambda: handler.get_balance(_balance_party(req.party)))
         available, locked, currency, as_of = balance
         return service_pb2.GetBalanceResponse(
             available=available, locked=locked, currency=currency, as_of_seq=as_of
