@@ -554,10 +554,10 @@ def test_cli_reputation_prints_score_uncertainty_evidence_and_the_attestations_b
     `a2a-coop reputation ALICE` to print her principal's score above the prior with 2 attestations of
     stake 100, its --json to say the same, an unknown did:key to score the prior with none, and a
     SUBJECT that is no did:key nor a key file to be one line and exit 2."""
-    from a2a_coop.runtime.node import META_CONTEXT, META_MANDATE
     from a2a_coop.cli.main import main
     from a2a_coop.runtime.journal import Journal
     from a2a_coop.runtime.keyfile import write_key_file
+    from a2a_coop.runtime.node import META_CONTEXT, META_MANDATE
     from a2a_coop.testing import LocalEscrow
 
     clock = FixedClock()
