@@ -664,7 +664,7 @@ def test_trio_clients_cover_every_call(server: RunningServer) -> None:
         assert await escrow.submit([b"m"]) == [b"bond_lock"]
         assert await escrow.get_ledger(2, 1) == ([b"ledger-2"], 41)
         assert await escrow.get_transcript(2, 1) == ([b"page-2-1-%d" % MAX_PAGE_BYTES], 41, 3)
-        assert await escrow.get_balance("p") == (900, 100, "credits", 41)
+        assert await escrow.get_balance(SUBJECT) == (900, 100, "credits", 41)
         with pytest.raises(errors.StaleReference):
             await coop.exchange(b"reject:STALE_REFERENCE")
         coop.client.close()
