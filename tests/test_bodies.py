@@ -235,6 +235,9 @@ def test_ruling_shape() -> None:
     _ok("ruling", R.Ruling(contract=DIGEST, decision=R.RULING_DECISION_LAPSE))
     bad = [
         R.Ruling(contract=DIGEST, claim=DIGEST),  # no decision
+        R.Ruling(contract=DIGEST, claim=DIGEST, decision=4),  # a decision RulingDecision does not name
+        R.Ruling(contract=DIGEST, claim=DIGEST, decision=4, evidence=DIGEST),  # ... shaped as a dismissal
+        R.Ruling(contract=DIGEST, decision=2**31 - 1),
         R.Ruling(contract=DIGEST, claim=DIGEST, decision=R.RULING_DECISION_UPHOLD, evidence=DIGEST),
         R.Ruling(contract=DIGEST, decision=R.RULING_DECISION_LAPSE, claim=DIGEST),
     ]

@@ -20,10 +20,11 @@ from typing import TextIO
 
 import grpc
 import pytest
+from peers import make_peer
 
 from a2a_coop.cli import main
 from a2a_coop.cli._common import parse_duration
-from a2a_coop.cli._runtime import open_peer, remember_run, runtime_command
+from a2a_coop.cli._runtime import open_peer, runtime_command
 from a2a_coop.cli.demo import (
     MARKER,
     Identity,
@@ -39,6 +40,11 @@ from a2a_coop.protocol import errors
 from a2a_coop.protocol.envelope import envelope_from_json
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.keyfile import write_key_file
+from a2a_coop.runtime.node import PeerNode, remember_run
+from a2a_coop.runtime.peer import drive
+from a2a_coop.runtime.trade import contract_evidence, relay_escrow_answers
+from a2a_coop.testing import FixedClock, LocalEscrow, Party
 
 TIMEOUT_S = 60.0
 
@@ -225,6 +231,48 @@ def test_a_journal_replays_what_earlier_runs_held_but_trusts_only_this_runs_escr
         assert verify_statement(escrow.mandate).digest in second.verifier.statements
         assert second.trusted_escrows == frozenset() and not second.trusts_escrow(escrow.did)
         assert journal.get_meta("a2a-coop/context") == [escrow.mandate]
+
+
+def test_a_journal_the_library_wrote_under_an_escrow_is_read_by_status_without_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bob's PeerNode.open(context=[the escrow's mandate]) trades a bonded contract, so his journal
+    holds the escrow's BondLocks. Expect `a2a-coop status` with only --journal and --key to read it:
+    the library recorded the mandate and the context as `serve` does (it once said "records no
+    mandate", then, with --mandate, that the journal does not replay). Reopened without the context,
+    expect the node to replay the contract and not trust the escrow."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={alice.did: 1_000, bob.did: 1_000})
+    pa = make_peer(alice, clock, context=[escrow.mandate])
+    journal_path = tmp_path / "bob.db"
+    node = PeerNode.open(
+        bob.agent.key,
+        bob.mandate_vs.envelope,
+        journal_path,
+        context=[escrow.mandate],
+        clock=lambda: clock.now_ms,
+    )
+    try:
+        offer = pa.propose(bob.did, alice.proposal(issuer_bond=100, audience_bond=100, escrow=escrow.did))
+        drive(pa, node.exchange, offer)
+        neg = pa.negotiation(offer.header.negotiation_id)
+        relay_escrow_answers(pa, node, escrow.submit(contract_evidence(pa, neg)))  # type: ignore[arg-type]
+        assert any(vs.issuer == escrow.did for vs in node.peer.verifier.statements.values())
+    finally:
+        node.close()
+    write_key_file(tmp_path / "bob.key", bob.agent.key)
+    code, out, err = _run(capsys, "status", "--journal", journal_path, "--key", tmp_path / "bob.key")
+    assert (code, err) == (0, "")
+    assert offer.header.negotiation_id.hex()[:8] in out
+    # Opened again without the context, the node still replays the escrow's statements, but trusts
+    # only the escrows of this run (MND-015), as `serve` without --escrow does.
+    again = PeerNode.open(bob.agent.key, bob.mandate_vs.envelope, journal_path, clock=lambda: clock.now_ms)
+    try:
+        assert not again.peer.trusts_escrow(escrow.did)
+        assert again.peer.negotiation(offer.header.negotiation_id).state is neg.state
+    finally:
+        again.close()
 
 
 @pytest.mark.parametrize(

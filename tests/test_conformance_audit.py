@@ -173,6 +173,10 @@ def _check(agent: str, tmp_path: Path, *, with_escrow: bool = False) -> None:
         assert all(s["envelope"] for s in f["statements"]) and f["subject"] == doc["target_did"]
         assert f["hard"] == (f["confidence"] == 1.0)
         assert f["kind"] in output  # the CLI summary names it
+        if f["hard"]:  # and explains it once: a FAIL line names it and leaves the rest to the audit's
+            fail_lines = [line for line in output.splitlines() if " FAIL " in f" {line} "]
+            assert not any(f["summary"] in line or f["evidence"][0][:16] in line for line in fail_lines)
+            assert output.count(f["summary"]) == sum(g["summary"] == f["summary"] for g in findings), output
     failed = {k for k, (level, _) in levels.items() if level == "FAIL"}
     assert want.failed <= failed and (failed or not want.exit_code), levels
     # FAIL only on a proof: the audit's, or the shadow verifier's own refusal of a forked answer

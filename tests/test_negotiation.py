@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop.protocol.envelope import sign_payload
 from a2a_coop.protocol.errors import (
     BodyInvalid,
     CoopError,
@@ -30,9 +31,9 @@ from a2a_coop.protocol.negotiation import (
     Negotiations,
     State,
 )
-from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.statements import Statement, VerifiedStatement, encode_statement
 from a2a_coop.protocol.verifier import Verifier
-from a2a_coop.testing import DAY_MS, FixedClock, Party, service
+from a2a_coop.testing import DAY_MS, FixedClock, Party, bonded_trade, service
 
 BOND = 100
 
@@ -924,3 +925,27 @@ def test_answers_are_not_dated_before_what_they_answer(
     auditor.accept(accept.envelope)
     _refused(auditor, alice.deliver(accept, bob, issued_at_ms=t + 999), IllegalTransition, "NEG-014")
     auditor.accept(alice.deliver(accept, bob, issued_at_ms=t + 1_000).envelope)
+
+
+@pytest.mark.req("BDY-016", "CMT-002")
+def test_a_ruling_with_a_decision_v1_does_not_name_is_refused_not_read_as_a_dismissal(
+    auditor: Verifier, alice: Party, bob: Party, escrow: Party, clock: FixedClock
+) -> None:
+    """The escrow's ruling on Alice's claim re-signed with decision 4; expect BODY_INVALID (BDY-016)
+    and the contract still DISPUTED, where reading it as a dismissal would make it PERFORMING; the
+    genuine UPHOLD then makes it BREACHED."""
+    log = bonded_trade(alice, bob, escrow, clock, breach=True)
+    at = next(i for i, vs in enumerate(log) if vs.body == "ruling")
+    _run(auditor, *log[:at])
+    ruling = log[at]
+    assert _state(auditor, ruling) is State.DISPUTED
+    stmt = Statement()
+    stmt.CopyFrom(ruling.statement)
+    stmt.ruling.decision = 4
+    forged = sign_payload(encode_statement(stmt), escrow.agent.key)
+    with pytest.raises(BodyInvalid) as err:
+        auditor.accept(forged)
+    assert err.value.requirement == "BDY-016"
+    assert _state(auditor, ruling) is State.DISPUTED
+    auditor.accept(ruling.envelope)
+    assert _state(auditor, ruling) is State.BREACHED

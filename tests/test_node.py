@@ -17,6 +17,7 @@ from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol import errors, merkle
+from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
@@ -27,6 +28,7 @@ from a2a_coop.runtime.trade import claim_breach, contract_evidence, relay_escrow
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, derive
 from a2a_coop.transport import CooperationClient, TransportError, serve
 from a2a_coop.transport.limits import PeerLimits
+from a2a_coop.transport.server import MAX_GOSSIP_ITEMS
 
 
 @pytest.fixture
@@ -343,3 +345,28 @@ def test_signatures_are_checked_outside_the_peer_lock_and_once_under_limits(
     monkeypatch.setattr(node.peer, "__class__", Quiet)
     third = pa.propose(node.peer.did, alice.proposal())
     assert len(limited.exchange(third.envelope, pa.send_context())) == 1
+
+
+@pytest.mark.req("RPC-011", "RPC-005", "ATT-014")
+def test_an_unknown_page_token_and_an_oversized_gossip_are_request_invalid_with_error_info(
+    traded: tuple[Party, Party, Peer, PeerNode, FixedClock],
+) -> None:
+    """Over gRPC, a GetAttestations page token Bob never gave and a Gossip of 129 envelopes or 129
+    proofs; expect each refused REQUEST_INVALID (INVALID_ARGUMENT) with its ErrorInfo: the requirement
+    RPC-011 and origin remote (the client rebuilds the protocol error from it), not a bare status."""
+    alice, _, _, node, _ = traded
+    too_many = MAX_GOSSIP_ITEMS + 1
+    with serve(node, None) as server, CooperationClient(server.target, timeout_s=10) as client:
+        refusals = []
+        for token in ("not-ours", "99", "\u00b3"):
+            with pytest.raises(errors.RequestInvalid) as info:
+                client.get_attestations_page(alice.did, page_token=token)
+            refusals.append(info.value)
+        for envelopes, proofs in ((too_many, 0), (0, too_many)):
+            with pytest.raises(errors.RequestInvalid) as info:
+                client.gossip([b"not read"] * envelopes, [ForkProof(b"a", b"b")] * proofs)
+            refusals.append(info.value)
+        for err in refusals:
+            assert (err.grpc_status, err.requirement, err.origin) == ("INVALID_ARGUMENT", "RPC-011", "local")
+            assert err.code == "REQUEST_INVALID"
+        assert client.gossip([], []) is not None  # within the bound: served

@@ -179,12 +179,12 @@ def test_cli_reference_adapter_passes_and_writes_the_report(tmp_path: Path) -> N
         str(tmp_path),
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "statements.json: 209 passed, 0 failed, 0 skipped" in result.stdout
+    assert "statements.json: 211 passed, 0 failed, 0 skipped" in result.stdout
     report = json.loads((tmp_path / "offline-report.json").read_text())
     assert report["schema"] == offline.REPORT_SCHEMA
     assert report["adapter"]["name"] == "a2a-coop-python"
     assert report["summary"]["failed"] == 0
-    assert report["summary"]["passed"] == sum(f["passed"] for f in report["files"]) > 209
+    assert report["summary"]["passed"] == sum(f["passed"] for f in report["files"]) > 211
 
 
 def test_cli_lazy_adapter_fails_with_per_vector_detail(tmp_path: Path) -> None:

@@ -221,6 +221,18 @@ def test_get_attestations_about_what_is_not_a_did_is_invalid_argument(client: Co
     assert client.get_attestations("")[0] == [b"mandate", b"offer", b"accept", b""]
 
 
+def test_get_balance_of_what_is_not_a_did_key_is_key_invalid(server: RunningServer) -> None:
+    """GetBalance("alice") once answered zeros, as for a party with no funds. Expect KEY_INVALID
+    (INVALID_ARGUMENT) with its ErrorInfo for an empty party, a name and a did:key that is no Ed25519
+    key, and a valid did:key answered."""
+    with EscrowClient(server.target, timeout_s=5) as escrow:
+        for party in ("", "alice", "did:key:z6Mkexample", SUBJECT + " "):
+            with pytest.raises(errors.KeyInvalid) as info:
+                escrow.get_balance(party)
+            assert (info.value.grpc_status, info.value.requirement) == ("INVALID_ARGUMENT", "KEY-001")
+        assert escrow.get_balance(SUBJECT)[:2] == (900, 100)
+
+
 def test_read_calls_round_trip(client: CooperationClient) -> None:
     assert client.get_log(5, 2) == ([b"log-5", b"log-6"], 7)
     assert client.get_log(0, 0) == ([b"log-0", b"log-1", b"log-2"], 2)  # 0 = the server's page size
@@ -244,7 +256,7 @@ def test_escrow_calls_round_trip(server: RunningServer, escrow_handler: Scripted
         assert escrow.get_ledger(3, 10) == ([b"ledger-3"], 41)
         # 0 asks for the server's page size; the server passes its page byte budget to the handler
         assert escrow.get_transcript(3, 0) == ([b"page-3-%d-%d" % (MAX_PAGE_ENTRIES, MAX_PAGE_BYTES)], 41, 4)
-        assert escrow.get_balance("did:key:z6Mkparty") == (900, 100, "credits", 41)
+        assert escrow.get_balance(SUBJECT) == (900, 100, "credits", 41)
         with pytest.raises(errors.MandateUnknown) as info:
             escrow.submit([b"reject"])
     assert info.value.requirement == "ESC-001"
@@ -652,7 +664,7 @@ def test_trio_clients_cover_every_call(server: RunningServer) -> None:
         assert await escrow.submit([b"m"]) == [b"bond_lock"]
         assert await escrow.get_ledger(2, 1) == ([b"ledger-2"], 41)
         assert await escrow.get_transcript(2, 1) == ([b"page-2-1-%d" % MAX_PAGE_BYTES], 41, 3)
-        assert await escrow.get_balance("p") == (900, 100, "credits", 41)
+        assert await escrow.get_balance(SUBJECT) == (900, 100, "credits", 41)
         with pytest.raises(errors.StaleReference):
             await coop.exchange(b"reject:STALE_REFERENCE")
         coop.client.close()

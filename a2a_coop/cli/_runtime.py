@@ -37,12 +37,9 @@ from a2a_coop.protocol.statements import decode_statement, verify_statement
 from a2a_coop.runtime.alarm import REMEDY, KeyForked
 from a2a_coop.runtime.journal import Journal, JournalError
 from a2a_coop.runtime.keyfile import KEY_FILE_TYPE, KeyFileError, parse_key_file
-from a2a_coop.runtime.node import EscrowNode, PeerNode
+from a2a_coop.runtime.node import META_CONTEXT, META_MANDATE, EscrowNode, PeerNode
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.transport import TlsConfig, TransportError, serve
-
-META_MANDATE: Final = "a2a-coop/mandate"
-META_CONTEXT: Final = "a2a-coop/context"
 
 log = logging.getLogger("a2a_coop.serve")
 
@@ -244,12 +241,6 @@ def dial_tls(args: argparse.Namespace, prefix: str = "") -> TlsConfig | None:
     if all(v is None for v in files.values()) and server_name is None:
         return None
     return TlsConfig(**files, server_name=server_name)
-
-
-def remember_run(journal: Journal, mandate: bytes, context: Sequence[bytes]) -> None:
-    """Record the run's mandate, and add its context to that of earlier runs (see :func:`open_peer`)."""
-    journal.put_meta(META_MANDATE, mandate)
-    journal.put_meta(META_CONTEXT, list(dict.fromkeys([*context, *journal.get_meta(META_CONTEXT, [])])))
 
 
 _SQLITE_HEADER: Final = b"SQLite format 3\x00"

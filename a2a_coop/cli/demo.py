@@ -38,7 +38,7 @@ from typing import Any, Final, TextIO, cast
 
 import a2a_coop
 from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError
-from a2a_coop.cli._runtime import remember_run, write_transcript
+from a2a_coop.cli._runtime import write_transcript
 from a2a_coop.cli.escrow import escrow_transcript
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.escrow_audit import audit_ledger
@@ -48,7 +48,7 @@ from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.keyfile import generate_keypair, write_key_file
-from a2a_coop.runtime.node import EscrowNode, PeerNode, sign_mandate
+from a2a_coop.runtime.node import EscrowNode, PeerNode, remember_run, sign_mandate
 from a2a_coop.runtime.peer import Peer, wall_clock_ms
 from a2a_coop.runtime.strategy import WithholdingStrategy
 from a2a_coop.runtime.trade import (

@@ -9,7 +9,6 @@ from typing import TextIO
 from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError
 from a2a_coop.cli._inputs import load
 from a2a_coop.cli._runtime import (
-    META_MANDATE,
     LoggedEscrow,
     check_output,
     configure_logging,
@@ -20,7 +19,6 @@ from a2a_coop.cli._runtime import (
     load_mandate,
     log,
     open_journal,
-    remember_run,
     resolve_did,
     runtime_command,
     serve_until_stopped,
@@ -30,7 +28,7 @@ from a2a_coop.cli._runtime import (
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
-from a2a_coop.runtime.node import EscrowNode
+from a2a_coop.runtime.node import META_MANDATE, EscrowNode, remember_run
 from a2a_coop.runtime.trade import fetch_ledger, fetch_transcript
 from a2a_coop.transport import EscrowClient
 

@@ -22,7 +22,6 @@ from typing import Any, TextIO
 from a2a_coop._proto.a2acoop.v1 import reputation_pb2, trade_pb2
 from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, EXIT_UNFINISHED, Invalid, UsageError, iso
 from a2a_coop.cli._runtime import (
-    META_CONTEXT,
     LoggedPeer,
     check_output,
     configure_logging,
@@ -36,7 +35,6 @@ from a2a_coop.cli._runtime import (
     open_journal,
     open_peer,
     peer_from_journal,
-    remember_run,
     resolve_did,
     runtime_command,
     say_stopped,
@@ -51,7 +49,7 @@ from a2a_coop.protocol.errors import CoopError, IllegalTransition
 from a2a_coop.protocol.negotiation import Negotiation, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
-from a2a_coop.runtime.node import DAY_MS, EscrowWitness, PeerNode, sign_mandate
+from a2a_coop.runtime.node import DAY_MS, META_CONTEXT, EscrowWitness, PeerNode, remember_run, sign_mandate
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
 from a2a_coop.runtime.reputation import TrustPolicy
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, Strategy, WithholdingStrategy

@@ -28,6 +28,10 @@ MAX_STAMP_DIGESTS: Final = 256
 # verifier computes (times plus durations, the values of 32 items plus a bond) fit any 64-bit integer
 # and every JSON number: 64-bit and big-integer implementations reach the same verdicts.
 MAX_INT: Final = 2**53 - 1
+# Enums are open (section 15), but a Ruling's decision selects the contract's transition: a value v1
+# does not name has no transition, and reading it as any one (a dismissal, say) would let verifiers
+# disagree on the state, so BDY-016 refuses it like UNSPECIFIED.
+RULING_DECISIONS: Final = frozenset(v for v in commitment_pb2.RulingDecision.values() if v)
 
 
 def _fail(requirement: str, detail: str) -> BodyInvalid:
@@ -260,8 +264,8 @@ def _deposit(stmt: statement_pb2.Statement) -> None:
 def _ruling(stmt: statement_pb2.Statement) -> None:
     r = stmt.ruling
     _digest(r.contract, "ruling.contract")
-    if r.decision == commitment_pb2.RULING_DECISION_UNSPECIFIED:
-        raise _fail("BDY-016", "ruling.decision unspecified")
+    if r.decision not in RULING_DECISIONS:
+        raise _fail("BDY-016", f"ruling.decision {r.decision} is unspecified or not one v1 names")
     if r.decision == commitment_pb2.RULING_DECISION_LAPSE:
         if r.claim or r.evidence:
             raise _fail("BDY-016", "a lapse names no claim and no evidence")

@@ -437,7 +437,8 @@ class LimitExceeded(StateError):
 
 
 class RequestInvalid(RequestError):
-    """A read request names a position no chain or ledger can hold (RPC-011)."""
+    """A request field is out of range: a position no chain or ledger can hold, a page token the
+    server did not give, more Gossip items than the server takes (RPC-011)."""
 
     code = "REQUEST_INVALID"
     grpc_status = "INVALID_ARGUMENT"

@@ -26,9 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
-
-import grpc
+from typing import Any, Final, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.chain import ChainWriter
@@ -38,7 +36,7 @@ from a2a_coop.protocol.envelope import (
     envelope_to_json,
     statement_digest,
 )
-from a2a_coop.protocol.errors import CoopError, MalformedEnvelope
+from a2a_coop.protocol.errors import CoopError, MalformedEnvelope, Origin, RequestInvalid
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
@@ -60,16 +58,25 @@ from a2a_coop.runtime.peer import (
 )
 from a2a_coop.runtime.strategy import Strategy
 from a2a_coop.runtime.trade import contract_evidence, unfinished
-from a2a_coop.transport import TransportError
 from a2a_coop.transport.limits import IssuerLimiter, PeerLimits, claimed
 
 DAY_MS = 86_400_000
 DEFAULT_PAGE_ENTRIES = 1024  # GetAttestations bundles per page when the caller names no limit
 DEFAULT_PAGE_BYTES = 4 * 1024 * 1024
+# A journal remembers the mandate its peer ran with and every context envelope (an escrow's mandate)
+# any run held, so it replays -- and `a2a-coop status`/`export` read it -- without them being passed.
+META_MANDATE: Final = "a2a-coop/mandate"
+META_CONTEXT: Final = "a2a-coop/context"
 log = logging.getLogger(__name__)
 
 
 # --- files ---------------------------------------------------------------------------------
+
+
+def remember_run(journal: Journal, mandate: bytes, context: Sequence[bytes]) -> None:
+    """Record the run's mandate, and add its context to that of earlier runs (see :meth:`PeerNode.open`)."""
+    journal.put_meta(META_MANDATE, mandate)
+    journal.put_meta(META_CONTEXT, list(dict.fromkeys([*context, *journal.get_meta(META_CONTEXT, [])])))
 
 
 def read_envelope_file(path: Path) -> bytes:
@@ -266,8 +273,16 @@ class PeerNode:
         witness: EscrowWitness | None = None,
         limits: PeerLimits | None = None,
     ) -> PeerNode:
+        """A node on the journal at ``journal_path`` (created if missing), replayed.
+
+        The journal records ``mandate`` and adds ``context`` to the context earlier runs held, as
+        ``a2a-coop serve`` does, so the CLI's ``status`` and ``export`` read it with the key alone and
+        a later run without that context still replays the escrow's statements. Only the escrows of
+        this run's ``context`` are trusted (MND-015).
+        """
         journal = Journal.open(journal_path)
-        peer = Peer(key, mandate, strategy=strategy, journal=journal, context=context, clock=clock)
+        peer = _replay(key, mandate, journal, context, strategy=strategy, clock=clock)
+        remember_run(journal, mandate, context)
         return cls(peer, journal, witness=witness, limits=limits)
 
     def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
@@ -354,13 +369,13 @@ class PeerNode:
             The bundles, and the token of the next page ("" after the last).
 
         Raises:
-            TransportError: ``page_token`` is not one this peer gave (INVALID_ARGUMENT).
+            RequestInvalid: ``page_token`` is not one this peer gave (RPC-011).
         """
         with self.peer.lock:
             v = self.peer.verifier
             digests = v.attestations_about.get(subject, []) if subject else v.attestations
             if page_token and (not page_token.isdecimal() or not 0 < int(page_token) <= len(digests)):
-                raise TransportError(grpc.StatusCode.INVALID_ARGUMENT, f"unknown page token {page_token!r}")
+                raise _unknown_page_token(page_token)
             at = int(page_token or 0)
             bundles: list[list[bytes]] = []
             size = 0
@@ -388,6 +403,23 @@ class PeerNode:
 # --- a serving escrow ----------------------------------------------------------------------
 
 SUBMIT_ANSWER_PREFIX = "submit-answer/"
+
+
+def _replay(key: Keypair, mandate: bytes, journal: Journal, context: Sequence[bytes], **kw: Any) -> Peer:
+    """A Peer on ``journal`` that trusts the escrows of ``context`` (MND-015) and also holds, without
+    trusting, the context earlier runs recorded: replay verifies again what those escrows signed."""
+    earlier = [env for env in journal.get_meta(META_CONTEXT, []) if env not in context]
+    peer = Peer(key, mandate, journal=journal, context=[*context, *earlier], **kw)
+    given = (verify_statement(env) for env in context)
+    peer.trusted_escrows = frozenset(vs.statement.mandate.agent for vs in given if vs.body == "mandate")
+    return peer
+
+
+def _unknown_page_token(page_token: str) -> RequestInvalid:
+    """RPC-011: a GetAttestations page token this peer did not give (ATT-014) is the caller's fault."""
+    return RequestInvalid(
+        f"unknown page token {page_token!r:.40}", requirement="RPC-011", origin=Origin.REMOTE
+    )
 
 
 def _submit_key(envelopes: Sequence[bytes]) -> tuple[str | None, list[bytes]]:

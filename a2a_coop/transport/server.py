@@ -312,6 +312,22 @@ def _from_seq(from_seq: int) -> int:
     return from_seq
 
 
+def _too_much_gossip(envelopes: int, proofs: int) -> RequestInvalid:
+    """RPC-011: a Gossip over the item bound is refused before any envelope is read."""
+    return RequestInvalid(
+        f"a Gossip carries at most {MAX_GOSSIP_ITEMS} envelopes and {MAX_GOSSIP_ITEMS} proofs"
+        f" (got {envelopes} and {proofs})",
+        requirement="RPC-011",
+        origin=Origin.REMOTE,
+    )
+
+
+def _balance_party(party: str) -> str:
+    """GetBalance answers for a did:key only: any other string would read as a party with no funds."""
+    public_key_from_did(party)  # KEY_INVALID (INVALID_ARGUMENT) for what is not a did:key
+    return party
+
+
 def _limit(requested: int) -> int:
     return MAX_PAGE_ENTRIES if requested == 0 else min(requested, MAX_PAGE_ENTRIES)
 
@@ -361,7 +377,7 @@ def _cooperation_handlers(handler: CooperationHandler) -> grpc.GenericRpcHandler
 
         def call() -> tuple[list[bytes], list[ForkProof]]:
             if len(req.envelopes) > MAX_GOSSIP_ITEMS or len(req.proofs) > MAX_GOSSIP_ITEMS:
-                raise TransportError(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_GOSSIP_ITEMS} of each")
+                raise _too_much_gossip(len(req.envelopes), len(req.proofs))
             _check_sizes([*req.envelopes, *(e for p in req.proofs for e in (p.first, p.second))])
             return handler.gossip(list(req.envelopes), [ForkProof(p.first, p.second) for p in req.proofs])
 
@@ -417,7 +433,7 @@ def _escrow_handlers(handler: EscrowHandler) -> grpc.GenericRpcHandler[Any, Any]
 
     def get_balance(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetBalanceResponse:
         req = _parse(service_pb2.GetBalanceRequest, data, context)
-        balance = _invoke(context, "GetBalance", lambda: handler.get_balance(req.party))
+        balance = _invoke(context, "GetBalance", lambda: handler.get_balance(_balance_party(req.party)))
         available, locked, currency, as_of = balance
         return service_pb2.GetBalanceResponse(
             available=available, locked=locked, currency=currency, as_of_seq=as_of

@@ -910,6 +910,14 @@ def escrow_bodies() -> Group:
         [*context, seal(key, dismissed)],
     )
     shape("a Ruling without a decision", upheld, lambda s: setattr(s.ruling, "decision", RULING_UNSPECIFIED))
+    # proto3 parses any number into an enum: a decision this version does not define is refused, not
+    # read as a dismissal (or as anything else), so that verifiers cannot disagree on it.
+    shape("a Ruling whose decision is 4 (undefined)", upheld, lambda s: setattr(s.ruling, "decision", 4))
+    shape(
+        "a Ruling whose decision is 4 (undefined), naming the timely Delivery as a dismissal would",
+        dismissed,
+        lambda s: setattr(s.ruling, "decision", 4),
+    )
     shape(
         "a Ruling UPHOLD naming evidence", upheld, lambda s: setattr(s.ruling, "evidence", delivered.digest)
     )

@@ -23,6 +23,7 @@ Forfeit to the audit, where they prove the breach (SPEC 19.2) and give the feint
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -51,7 +52,11 @@ def _audited(ctx: Context, extra: Sequence[bytes] = ()) -> Outcome | None:
     findings = audit([*ctx.shadow.statements.values(), *extra], subject=ctx.target)
     hard = [f for f in findings if f.hard]
     if hard:
-        raise CaseFailed("hard proof: " + "; ".join(_describe(f) for f in hard))
+        # Named, not described: the run's audit of everything the target signed lists each finding
+        # with its explanation and evidence once (the summary's "audit:" lines, the report).
+        named = Counter(f"{f.kind} ({f.requirement})" if f.requirement else f.kind for f in hard)
+        cited = ", ".join(f"{n} x {what}" if n > 1 else what for what, n in named.items())
+        raise CaseFailed(f"hard proof: {cited}; explained, with the evidence, in the audit findings")
     if findings:
         return Outcome.info("soft screen: " + "; ".join(_describe(f) for f in findings))
     return None
