@@ -732,7 +732,8 @@ def test_cancelling_the_trio_scope_cancels_the_rpc(
             return time.monotonic() - begin
 
     elapsed = trio.run(main)
-    assert elapsed < 1.0
+    # An uncancelled call would take the server's 5 s; 3 s leaves a loaded machine room (1 s flaked).
+    assert elapsed < 3.0
     assert calls[0].cancelled()
     assert started.is_set()
     assert saw_cancel.wait(5)
