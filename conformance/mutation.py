@@ -104,14 +104,17 @@ def forget_caches() -> None:
     identity.public_key_from_did.cache_clear()
 
 
-def failures(vectors: Sequence[Vector]) -> list[str]:
-    """One line per vector that does not come out as its file says (README, "Running a vector")."""
+def failures(vectors: Sequence[Vector], *, first: bool = False) -> list[str]:
+    """One line per vector that does not come out as its file says (README, "Running a vector"); with
+    ``first``, only the first such line (a mutant is killed by one vector: the rest cannot revive it)."""
     forget_caches()
     out = []
     for v in vectors:
         o = run_vector(v)
         if not o.passed:
             out.append(f"{v.name}: expected {v.expected}, got {o.actual} [{o.requirement}] {o.detail}")
+            if first:
+                break
     return out
 
 
@@ -197,8 +200,9 @@ def wire_result(message: str, data: bytes, *, scanner_only: bool) -> str:
     return "canonical"
 
 
-def wire_failures(tests: Sequence[WireTest]) -> list[str]:
-    """One line per ``wire`` member that either decoder gets otherwise than its file says."""
+def wire_failures(tests: Sequence[WireTest], *, first: bool = False) -> list[str]:
+    """One line per ``wire`` member that either decoder gets otherwise than its file says; with
+    ``first``, only the first."""
     out = []
     for t in tests:
         for scanner_only in (False, True):
@@ -206,12 +210,27 @@ def wire_failures(tests: Sequence[WireTest]) -> list[str]:
             if got != t.result:
                 how = "scanner alone" if scanner_only else "library"
                 out.append(f"{t.name} ({how}): expected {t.result}, got {got}")
+                if first:
+                    return out
     return out
+
+
+def cost(vectors: Sequence[Vector]) -> int:
+    """What running ``vectors`` costs, roughly: their envelopes (each is decoded, verified and checked)."""
+    return sum(len(v.envelopes) for v in vectors)
 
 
 # The test entry point mutmut runs (pytest conformance/mutation.py, inside mutants/).
 _GROUPS: Final = vector_groups()
 _WIRE: Final = wire_tests()
+# Each unit's cost, by pytest's test name: conformance/conftest.py runs the cheapest first. mutmut
+# stops a mutant's run at the first failing unit (pytest -x) and each unit at its first failing vector,
+# so a killed mutant costs what runs before the vector that kills it; a survivor runs everything.
+COSTS: Final = {
+    **{f"test_vector_group[{name}]": cost(vs) for name, vs in _GROUPS},
+    "test_wire_decoding": 2 * len(_WIRE),
+    **{f"test_equivocation_proof[{p.stem}]": 4 for p in proof_files()},
+}
 
 try:
     import pytest
@@ -222,12 +241,12 @@ else:
     @pytest.mark.parametrize("vectors", [pytest.param(vs, id=name) for name, vs in _GROUPS])
     def test_vector_group(vectors: list[Vector]) -> None:
         """Every vector of one group comes out as its file says."""
-        wrong = failures(vectors)
+        wrong = failures(vectors, first=True)
         assert not wrong, "\n".join(wrong)
 
     def test_wire_decoding() -> None:
         """Every ``wire`` member decodes alone as its file says, by the library and by the scanner."""
-        wrong = wire_failures(_WIRE)
+        wrong = wire_failures(_WIRE, first=True)
         assert not wrong, "\n".join(wrong)
 
     @pytest.mark.parametrize("path", proof_files(), ids=lambda p: p.stem)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +155,35 @@ def test_the_report_ends_with_the_figures(capsys: pytest.CaptureFixture[str]) ->
     assert (result["mutants"], result["killed"], result["survived"], result["equivalent"]) == (3, 1, 1, 1)
     assert result["mutation_score"] == 0.5
     assert "1 mutants survived" in capsys.readouterr().out
+
+
+def test_a_unit_stops_at_the_first_vector_that_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What mutmut runs stops a group at its first failing vector, and the wire decoding at its first
+    wrong member; the full lists (for a person reading them) are the same failures, longer."""
+    monkeypatch.setattr(bodies, "DIGEST_BYTES", 31)
+    every = mutation.failures(_group("rules-00-BodyField"))
+    assert len(every) > 1
+    assert mutation.failures(_group("rules-00-BodyField"), first=True) == every[:1]
+    monkeypatch.setattr(decoding._Scan, "note", lambda self, requirement, detail: None)
+    wrong = mutation.wire_failures(mutation.wire_tests())
+    assert len(wrong) > 1
+    assert mutation.wire_failures(mutation.wire_tests(), first=True) == wrong[:1]
+
+
+def test_units_run_cheapest_first() -> None:
+    """conformance/conftest.py orders the units mutmut hands over (in no useful order) by their cost;
+    every unit the module collects has a cost, so none jumps the queue by default."""
+    from conformance import conftest
+
+    @dataclass
+    class Item:
+        name: str
+        nodeid: str
+
+    names = [f"test_vector_group[{n}]" for n, _ in mutation.vector_groups()]
+    names += ["test_wire_decoding", *(f"test_equivocation_proof[{p.stem}]" for p in mutation.proof_files())]
+    assert set(names) == set(mutation.COSTS)
+    items = [Item(n, f"conformance/mutation.py::{n}") for n in reversed(names)]
+    conftest.pytest_collection_modifyitems(items)  # type: ignore[arg-type]
+    costs = [mutation.COSTS[i.name] for i in items]
+    assert costs == sorted(costs) and costs[0] < costs[-1]
