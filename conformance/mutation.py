@@ -22,6 +22,11 @@ the library's fast path; and the check of the equivocation proofs. Nothing else 
 the generator's one-rule check. The default ``python -m pytest`` never collects it
 (pyproject's testpaths is tests/, and the file name is no test_*.py).
 
+A killed mutant costs only what runs before the vector that kills it: mutmut runs pytest with ``-x``,
+each unit stops at its first failing vector, and ``conformance/conftest.py`` puts the cheapest units
+first. The order cannot change which mutants are killed (each unit starts from a fresh verifier and
+cleared caches); a survivor runs every unit that reaches the mutated function, as before.
+
 The score is killed / (mutants - equivalent), where killed includes mutants that made a vector run
 past its time limit (an endless loop is noticed). The last line printed is one JSON object with the
 figures. Exit status: 0 when the score reaches ``--target`` (0.95), 1 when it does not, 2 when the
