@@ -3,6 +3,8 @@ test module under conformance/)."""
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 
@@ -16,3 +18,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     from conformance.mutation import COSTS
 
     items.sort(key=lambda item: (COSTS.get(item.name, 0), item.nodeid))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Freeze what is on the heap once the units are collected (imported modules, parsed vectors).
+
+    pytest ends every session with five full garbage collections (to report unraisable exceptions);
+    walking that heap five times was most of what a mutant killed by its first unit cost (about
+    0.6 s of 0.9 s). Frozen objects are never collected, and they live as long as the process
+    anyway; what a unit allocates, the mutated code's objects among it, is collected as before.
+    """
+    gc.freeze()

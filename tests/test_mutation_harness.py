@@ -187,3 +187,17 @@ def test_units_run_cheapest_first() -> None:
     conftest.pytest_collection_modifyitems(items)  # type: ignore[arg-type]
     costs = [mutation.COSTS[i.name] for i in items]
     assert costs == sorted(costs) and costs[0] < costs[-1]
+
+
+def test_the_heap_is_frozen_once_the_units_are_collected() -> None:
+    """pytest's closing garbage collections then walk only what the units allocate."""
+    import gc
+
+    from conformance import conftest
+
+    gc.unfreeze()
+    try:
+        conftest.pytest_collection_finish(None)  # type: ignore[arg-type]
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
