@@ -4,6 +4,7 @@ test module under conformance/)."""
 from __future__ import annotations
 
 import gc
+import importlib
 
 import pytest
 
@@ -27,5 +28,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     walking that heap five times was most of what a mutant killed by its first unit cost (about
     0.6 s of 0.9 s). Frozen objects are never collected, and they live as long as the process
     anyway; what a unit allocates, the mutated code's objects among it, is collected as before.
+
+    hypothesis's pytest plugin imports hypothesis at the session's end, and hypothesis then checks
+    through gc that a random generator it is handed is referenced -- which it cannot see from frozen
+    objects, so it warns (an error here): it is imported before the freeze.
     """
+    if session.config.pluginmanager.has_plugin("hypothesispytest"):
+        importlib.import_module("hypothesis")
     gc.freeze()

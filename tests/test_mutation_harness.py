@@ -13,6 +13,7 @@ import importlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -197,7 +198,8 @@ def test_the_heap_is_frozen_once_the_units_are_collected() -> None:
 
     gc.unfreeze()
     try:
-        conftest.pytest_collection_finish(None)  # type: ignore[arg-type]
+        session = SimpleNamespace(config=SimpleNamespace(pluginmanager=SimpleNamespace(has_plugin=bool)))
+        conftest.pytest_collection_finish(session)  # type: ignore[arg-type]
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
