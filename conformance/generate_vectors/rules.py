@@ -36,6 +36,8 @@ would refuse:
                    passes -- a second Checkpoint's root over the whole log, not the part since the
                    first (CHN-007); a side's value as the sum of its items (MND-004), for the offering
                    and the accepting side; every item's category, offered or wanted (MND-006)
+    SeqZero        CHN-005 for a seq 0 received after the issuer's seq 1: its time is compared with the
+                   statement above it, as for any other seq
 
 Every group builds its own clock and parties. New cases go at the end of a group, new groups at the
 end of :func:`groups` (tcIds follow the order).
@@ -135,6 +137,7 @@ def groups() -> list[Group]:
         exposure_rules(),
         bookkeeping(),
         accumulation(),
+        seq_zero(),
     ]
 
 
@@ -2000,5 +2003,38 @@ def accumulation() -> Group:
         "MANDATE_VIOLATION",
         "MandateViolation",
         twin=categories(listed, ["code-review"], ["copy-editing", "translation"]),
+    )
+    return g
+
+
+def seq_zero() -> Group:
+    """CHN-005 at seq 0 (the third mutation run): no statement lies below it, but one may lie above,
+    received first in a sparse view; every earlier vector held seq 0 before anything above it."""
+    g = Group("SeqZero", "sparse")
+
+    def late_first(gap_ms: int) -> list[bytes]:
+        """Alice's seq 0 issued ``gap_ms`` after her seq 1 (which links to it), seq 1 received first."""
+        clock, alice, bob = world()
+        t = clock.now_ms
+        clock.now_ms = t + 1_000
+        zero = alice.offer(bob)
+        one = edited(draft_offer(alice, bob), retimed(t + 1_000 - gap_ms))
+        return [*alice.setup, seal(alice.agent.key, one), zero.envelope]
+
+    g.add(
+        "seq 1 received, then seq 0, issued 1 ms after seq 1",
+        ["CHN-005"],
+        late_first(1),
+        "CHAIN_BROKEN",
+        "ChainBroken",
+        "Boundary",
+        twin=late_first(0),
+    )
+    g.add(
+        "seq 1 received, then seq 0, issued at the same millisecond as seq 1",
+        ["CHN-005"],
+        late_first(0),
+        None,
+        "Boundary",
     )
     return g
