@@ -22,10 +22,11 @@ the library's fast path; and the check of the equivocation proofs. Nothing else 
 the generator's one-rule check. The default ``python -m pytest`` never collects it
 (pyproject's testpaths is tests/, and the file name is no test_*.py).
 
-A killed mutant costs only what runs before the vector that kills it: mutmut runs pytest with ``-x``,
-each unit stops at its first failing vector, and ``conformance/conftest.py`` puts the cheapest units
-first. The order cannot change which mutants are killed (each unit starts from a fresh verifier and
-cleared caches); a survivor runs every unit that reaches the mutated function, as before.
+A killed mutant costs only what runs before the vector that kills it: mutmut runs the units that reach
+the mutated function fastest first with pytest ``-x``, and each unit stops at its first failing vector
+(a survivor still runs every vector of those units). pyproject's ``[tool.mutmut] pytest_add_cli_args``
+leave out the pytest plugins no unit uses and assertion rewriting, which every mutant's pytest session
+would otherwise set up again. Neither changes which mutants are killed.
 
 The score is killed / (mutants - equivalent), where killed includes mutants that made a vector run
 past its time limit (an endless loop is noticed). The last line printed is one JSON object with the
@@ -220,22 +221,9 @@ def wire_failures(tests: Sequence[WireTest], *, first: bool = False) -> list[str
     return out
 
 
-def cost(vectors: Sequence[Vector]) -> int:
-    """What running ``vectors`` costs, roughly: their envelopes (each is decoded, verified and checked)."""
-    return sum(len(v.envelopes) for v in vectors)
-
-
 # The test entry point mutmut runs (pytest conformance/mutation.py, inside mutants/).
 _GROUPS: Final = vector_groups()
 _WIRE: Final = wire_tests()
-# Each unit's cost, by pytest's test name: conformance/conftest.py runs the cheapest first. mutmut
-# stops a mutant's run at the first failing unit (pytest -x) and each unit at its first failing vector,
-# so a killed mutant costs what runs before the vector that kills it; a survivor runs everything.
-COSTS: Final = {
-    **{f"test_vector_group[{name}]": cost(vs) for name, vs in _GROUPS},
-    "test_wire_decoding": 2 * len(_WIRE),
-    **{f"test_equivocation_proof[{p.stem}]": 4 for p in proof_files()},
-}
 
 try:
     import pytest

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -171,35 +169,16 @@ def test_a_unit_stops_at_the_first_vector_that_fails(monkeypatch: pytest.MonkeyP
     assert mutation.wire_failures(mutation.wire_tests(), first=True) == wrong[:1]
 
 
-def test_units_run_cheapest_first() -> None:
-    """conformance/conftest.py orders the units mutmut hands over (in no useful order) by their cost;
-    every unit the module collects has a cost, so none jumps the queue by default."""
-    from conformance import conftest
+def test_the_pytest_arguments_mutmut_adds_run_the_units() -> None:
+    """pyproject's [tool.mutmut] pytest_add_cli_args (plugins left out, plain asserts) still collect and
+    run the units (a misspelt option or a plugin a unit needs would stop every mutant's run)."""
+    import subprocess
+    import sys
+    import tomllib
 
-    @dataclass
-    class Item:
-        name: str
-        nodeid: str
-
-    names = [f"test_vector_group[{n}]" for n, _ in mutation.vector_groups()]
-    names += ["test_wire_decoding", *(f"test_equivocation_proof[{p.stem}]" for p in mutation.proof_files())]
-    assert set(names) == set(mutation.COSTS)
-    items = [Item(n, f"conformance/mutation.py::{n}") for n in reversed(names)]
-    conftest.pytest_collection_modifyitems(items)  # type: ignore[arg-type]
-    costs = [mutation.COSTS[i.name] for i in items]
-    assert costs == sorted(costs) and costs[0] < costs[-1]
-
-
-def test_the_heap_is_frozen_once_the_units_are_collected() -> None:
-    """pytest's closing garbage collections then walk only what the units allocate."""
-    import gc
-
-    from conformance import conftest
-
-    gc.unfreeze()
-    try:
-        session = SimpleNamespace(config=SimpleNamespace(pluginmanager=SimpleNamespace(has_plugin=bool)))
-        conftest.pytest_collection_finish(session)  # type: ignore[arg-type]
-        assert gc.get_freeze_count() > 0
-    finally:
-        gc.unfreeze()
+    args = tomllib.loads((mutation.ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["mutmut"]
+    unit = "conformance/mutation.py::test_equivocation_proof"
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", unit, *args["pytest_add_cli_args"]]
+    done = subprocess.run(cmd, cwd=mutation.ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout
