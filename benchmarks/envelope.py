@@ -378,6 +378,7 @@ def run(rounds: int, ops: int) -> dict[str, Any]:
         "ops": ops,
         "verify_target": VERIFY_TARGET,
         "verify_target_met": statistics.median(ratios["trade_mix"]["verify_ratio"]) >= VERIFY_TARGET,
+        **rules_budget(result["floor_ratio"]),
         "detail": {
             name: {
                 **{s: stats(v, 1) for s, v in rates[name].items()},
@@ -393,6 +394,21 @@ def run(rounds: int, ops: int) -> dict[str, Any]:
         },
     }
     return result
+
+
+def rules_budget(floor_ratio: float) -> dict[str, Any]:
+    """What the verify target leaves the protocol rules, from the floor measured in the same run.
+
+    Ours does all of the floor's work and the rules besides, so ``verify_ratio`` can reach at most
+    ``floor_ratio``; the target asks ours / floor >= target / floor_ratio, i.e. the rules may take at
+    most ``1 - target / floor_ratio`` of a verification's time (negative: out of reach whatever the
+    rules cost)."""
+    needed = VERIFY_TARGET / floor_ratio
+    return {
+        "verify_vs_floor_needed": round(needed, 4),
+        "rules_share_allowed": round(1 - needed, 4),
+        "verify_target_within_floor_reach": floor_ratio >= VERIFY_TARGET,
+    }
 
 
 # --- output ------------------------------------------------------------------------------
@@ -439,6 +455,10 @@ def table(result: dict[str, Any]) -> str:
         f"{result['verify_ratio']:.3f}; worst-case Offer {result['verify_ratio_offer']:.3f}). "
         f"Floor reaches {result['floor_ratio']:.3f} / {result['floor_ratio_offer']:.3f} of raw; "
         f"ours is {result['verify_vs_floor']:.3f} / {result['verify_vs_floor_offer']:.3f} of the floor.",
+        f"The target needs ours >= {result['verify_vs_floor_needed']:.3f} of the floor on the trade mix: the "
+        f"protocol rules may take at most {max(result['rules_share_allowed'], 0):.1%} of a verification"
+        + ("" if result["verify_target_within_floor_reach"] else " (out of reach: the floor is below it)")
+        + ".",
         "sign_statement runs the header and body rules, encodes and signs (no re-verify).",
     ]
     return "\n".join(lines)

@@ -8,11 +8,12 @@ signatures and fsyncs a trade needs anyway? Three series, all on 127.0.0.1:
   every statement signed, verified and journaled (SQLite WAL,
   ``synchronous=FULL``, the default durability). Alice (a :class:`Peer` with
   her own journal) runs in this process; Bob's :class:`PeerNode` and the
-  :class:`EscrowNode` (each with its own journal) are served from a SEPARATE
-  process (``python -m benchmarks.trade --serve trade ...``, on two ports, as
-  two parties would be);
-* ``echo``: raw grpcio, a generic unary handler (no protobuf, no servicer) in a
-  separate process on two ports, called exactly as the trade calls its
+  :class:`EscrowNode` (each with its own journal) are served each from a
+  process of its own (``python -m benchmarks.trade --serve trade ...``), as
+  three parties run (``--layout shared`` serves both from one process, one GIL,
+  as the benchmark did before);
+* ``echo``: raw grpcio, a generic unary handler (no protobuf, no servicer), its
+  two servers laid out as the trade's, called exactly as the trade calls its
   servers: the same number of RPCs, in the same order, to the same ports, with
   requests of the same byte sizes; each answer is the request's own bytes cut
   (or zero-padded) to the size of the trade's answer to that RPC;
@@ -53,6 +54,9 @@ on its own thread, as a trio peer process would have, and its handlers are
 wrapped in :class:`~a2a_coop.transport.trio_bridge.TrioHandlerBridge`, so every
 call is handed from the grpc worker to that loop and back). Nothing else
 changes: Alice, the clients, the echo and floor servers are the same.
+
+With ``A2ACOOP_BENCH_PROFILE=DIR`` every process of the run writes a cProfile of
+all its threads (CPU time per thread) to ``DIR`` at its end.
 """
 
 from __future__ import annotations
@@ -122,6 +126,10 @@ PARTIES: Final = ("alice", "bob", "escrow")
 FUNDING: Final = 10**9
 BOND: Final = 100
 SERVER_DESIGNS: Final = ("direct", "trio-bridge")
+LAYOUTS: Final = ("apart", "shared")  # Bob and the escrow each in a process of their own, or both in one
+# A directory: every process of the run profiles each of its threads (cProfile, CPU time per thread) and
+# writes NAME-PID.pstats there at its end (``python -m pstats`` reads them). Diagnostics only.
+PROFILE_ENV: Final = "A2ACOOP_BENCH_PROFILE"
 
 
 # --- the parties -------------------------------------------------------------------------------
@@ -194,16 +202,24 @@ def make_proposal(setup: Setup) -> trade_pb2.Offer:
 
 def open_serving_side(setup: Setup) -> tuple[PeerNode, EscrowNode]:
     """Bob and the escrow, journals in ``setup.directory`` (durability full), both funded."""
-    escrow = EscrowNode(setup.key("escrow"), setup.mandates["escrow"], setup.directory / "escrow.db")
-    for name in ("alice", "bob"):
-        escrow.deposit(setup.did(name), FUNDING)
-    bob = PeerNode.open(
+    return open_bob(setup), open_escrow(setup)
+
+
+def open_bob(setup: Setup) -> PeerNode:
+    return PeerNode.open(
         setup.key("bob"),
         setup.mandates["bob"],
         setup.directory / "bob.db",
         context=[setup.mandates["escrow"]],
     )
-    return bob, escrow
+
+
+def open_escrow(setup: Setup) -> EscrowNode:
+    """The escrow, Alice and Bob funded."""
+    escrow = EscrowNode(setup.key("escrow"), setup.mandates["escrow"], setup.directory / "escrow.db")
+    for name in ("alice", "bob"):
+        escrow.deposit(setup.did(name), FUNDING)
+    return escrow
 
 
 def open_initiator(setup: Setup) -> Peer:
@@ -211,6 +227,40 @@ def open_initiator(setup: Setup) -> Peer:
     return Peer(
         setup.key("alice"), setup.mandates["alice"], journal=journal, context=[setup.mandates["escrow"]]
     )
+
+
+@contextmanager
+def profiled(name: str) -> Iterator[None]:
+    """With :data:`PROFILE_ENV` set: profile this thread and every thread started meanwhile (CPU time,
+    not wall time: a thread waiting for fsync or the network costs nothing), then write the merged
+    statistics to ``$PROFILE_ENV/NAME-PID.pstats``. Without it, nothing."""
+    directory = os.environ.get(PROFILE_ENV)
+    if not directory:
+        yield
+        return
+    import cProfile
+    import pstats
+
+    profilers: list[cProfile.Profile] = []
+
+    def start(*_: Any) -> None:  # the first event of a new thread: from here cProfile takes over
+        profiler = cProfile.Profile(time.thread_time)
+        profilers.append(profiler)
+        profiler.enable()
+
+    threading.setprofile(start)
+    start()
+    try:
+        yield
+    finally:
+        threading.setprofile(None)
+        stats = None
+        for profiler in profilers:
+            profiler.create_stats()
+            if profiler.stats:  # a thread that ran nothing has none
+                stats = pstats.Stats(profiler) if stats is None else stats.add(profiler)
+        if stats is not None:
+            stats.dump_stats(Path(directory) / f"{name}-{os.getpid()}.pstats")
 
 
 # --- counting RPCs -----------------------------------------------------------------------------
@@ -583,38 +633,33 @@ class TrioLoop:
         self._thread.join(30)
 
 
-def serve_process(kind: str, config: Path, design: str = "direct") -> int:
-    """``--serve``: start the servers, print their ports as one JSON line, serve until stdin closes."""
+def serve_process(kind: str, config: Path, design: str = "direct", targets: Sequence[str] = TARGETS) -> int:
+    """``--serve``: start the servers of ``targets``, print their ports as one JSON line, serve until
+    stdin closes."""
     closers: list[Callable[[], None]] = []
     ports: dict[str, int] = {}
     if kind == "trade":
         setup = Setup.load(config)
-        bob, escrow = open_serving_side(setup)
-        if design == "trio-bridge":  # one loop per party, as two trio peer processes would have
-            bob_loop, escrow_loop = TrioLoop("bench-trio-bob"), TrioLoop("bench-trio-escrow")
-            servers = {
-                "peer": serve(
-                    TrioHandlerBridge(bob_loop.token).cooperation(bob), None, max_workers=IN_FLIGHT
-                ),
-                "escrow": serve(
-                    None, TrioHandlerBridge(escrow_loop.token).escrow(escrow), max_workers=IN_FLIGHT
-                ),
-            }
-            loops = [bob_loop, escrow_loop]
-        else:
-            servers = {
-                "peer": serve(bob, None, max_workers=IN_FLIGHT),
-                "escrow": serve(None, escrow, max_workers=IN_FLIGHT),
-            }
-            loops = []
-        for name, running in servers.items():
+        for name in targets:
+            # A trio-bridge party gets a loop of its own, as a trio peer process would have.
+            loop = TrioLoop(f"bench-trio-{name}") if design == "trio-bridge" else None
+            bridge = TrioHandlerBridge(loop.token) if loop is not None else None
+            if name == "peer":
+                bob = open_bob(setup)
+                running = serve(bridge.cooperation(bob) if bridge else bob, None, max_workers=IN_FLIGHT)
+                node_close = bob.close
+            else:
+                escrow = open_escrow(setup)
+                running = serve(None, bridge.escrow(escrow) if bridge else escrow, max_workers=IN_FLIGHT)
+                node_close = escrow.close
             ports[name] = running.port
             closers.append(running.stop)
-        closers += [loop.close for loop in loops]
-        closers += [bob.close, escrow.close]
+            if loop is not None:
+                closers.append(loop.close)
+            closers.append(node_close)
     else:
         doc = json.loads(config.read_text())
-        for name in TARGETS:
+        for name in targets:
             work = FloorWork(
                 Path(doc["directory"]) / f"floor-{name}.db", doc["sign_bytes"], doc["verify_bytes"]
             )
@@ -638,9 +683,11 @@ def _stop_now(server: grpc.Server) -> None:
 
 
 class ServerProcess:
-    """A ``--serve`` child process; :meth:`close` ends it (closing its stdin)."""
+    """A ``--serve`` child process serving ``targets``; :meth:`close` ends it (closing its stdin)."""
 
-    def __init__(self, kind: str, config: Path, design: str = "direct") -> None:
+    def __init__(
+        self, kind: str, config: Path, design: str = "direct", targets: Sequence[str] = TARGETS
+    ) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
         self.proc = subprocess.Popen(
@@ -653,6 +700,8 @@ class ServerProcess:
                 str(config),
                 "--server-design",
                 design,
+                "--targets",
+                ",".join(targets),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -669,6 +718,7 @@ class ServerProcess:
             self.close()
             raise RuntimeError(f"the {kind} server process did not start (exit code {self.proc.returncode})")
         self.ports: dict[str, int] = json.loads(line)
+        self.pid = self.proc.pid
 
     def target(self, name: str) -> str:
         return f"127.0.0.1:{self.ports[name]}"
@@ -685,13 +735,36 @@ class ServerProcess:
             self.proc.stdout.close()
 
 
+class Servers:
+    """The serving side of a series: Bob's and the escrow's servers, each in a process of its own
+    (``apart``, the default: three parties, three processes, as they would run) or both in one
+    (``shared``: one GIL for both, as the benchmark ran before)."""
+
+    def __init__(self, kind: str, config: Path, design: str = "direct", layout: str = "apart") -> None:
+        groups = [(t,) for t in TARGETS] if layout == "apart" else [TARGETS]
+        self.processes: list[ServerProcess] = []
+        try:
+            for targets in groups:
+                self.processes.append(ServerProcess(kind, config, design, targets))
+        except BaseException:
+            self.close()
+            raise
+
+    def target(self, name: str) -> str:
+        return next(p.target(name) for p in self.processes if name in p.ports)
+
+    def close(self) -> None:
+        for p in self.processes:
+            p.close()
+
+
 # --- the three series --------------------------------------------------------------------------
 
 
 class TradeSeries:
     """Alice here, Bob and the escrow in their process."""
 
-    def __init__(self, setup: Setup, server: ServerProcess, log: RpcLog) -> None:
+    def __init__(self, setup: Setup, server: Servers, log: RpcLog) -> None:
         self.alice = open_initiator(setup)
         self.bob = setup.did("bob")
         self.proposal = make_proposal(setup)
@@ -710,7 +783,7 @@ class TradeSeries:
 class EchoSeries:
     """The trade's RPCs, byte for byte in size, to raw handlers; with the floor's work when ``work``."""
 
-    def __init__(self, profile: Profile, server: ServerProcess, work: FloorWork | None) -> None:
+    def __init__(self, profile: Profile, server: Servers, work: FloorWork | None) -> None:
         self.channels = {
             name: grpc.insecure_channel(
                 server.target(name), options=[("grpc.max_receive_message_length", MAX_RESPONSE_BYTES)]
@@ -774,7 +847,13 @@ def run_concurrent(pool: ThreadPoolExecutor, one: Callable[[], None], trades: in
 
 
 def run(
-    rounds: int, trades: int, conc_trades: int, directory: Path, design: str = "direct"
+    rounds: int,
+    trades: int,
+    conc_trades: int,
+    directory: Path,
+    design: str = "direct",
+    *,
+    layout: str = "apart",
 ) -> dict[str, Any]:
     """Calibrate, start the servers, time the series in interleaved rounds; return the JSON summary."""
     profile = calibrate(directory / "calibration")
@@ -803,9 +882,9 @@ def run(
         )
     }
     with ExitStack() as stack:
-        trade_server = ServerProcess("trade", directory / "setup.json", design)
+        trade_server = Servers("trade", directory / "setup.json", design, layout)
         stack.callback(trade_server.close)
-        echo_server = ServerProcess("echo", floor_config)
+        echo_server = Servers("echo", floor_config, layout=layout)
         stack.callback(echo_server.close)
         floor_work = FloorWork(setup.directory / "floor-alice.db", profile.sign_bytes, profile.verify_bytes)
         stack.callback(floor_work.close)
@@ -865,6 +944,7 @@ def run(
     result = {
         "benchmark": NAME,
         "server_design": design,
+        "layout": layout,
         "trade_vs_echo": ratio["trade_vs_echo"],
         "trades_per_s": detail["trade_seq"]["median"],
         "trades_per_s_conc32": detail["trade_conc32"]["median"],
@@ -938,8 +1018,13 @@ def table(result: dict[str, Any]) -> str:
     lines = [
         f"trade benchmark: {result['rounds']} rounds x ({result['trades']} sequential + "
         f"{result['conc_trades']} at {IN_FLIGHT} in flight) trades per series, interleaved "
-        f"(order rotates per round); 127.0.0.1, servers in a separate process, server design "
-        f"{result['server_design']}",
+        f"(order rotates per round); 127.0.0.1, "
+        + (
+            "Bob and the escrow each in a process of their own"
+            if result["layout"] == "apart"
+            else "Bob and the escrow in one process"
+        )
+        + f" (the echo and floor servers likewise), server design {result['server_design']}",
         f"python {result['env']['python']}, grpcio {result['env']['grpcio']}, sqlite "
         f"{result['env']['sqlite']} (journals WAL + synchronous=FULL), {result['env']['cpus']} CPUs",
         f"one bonded trade = {c['rpcs']} RPCs ({c['request_bytes']:,} B out, "
@@ -1021,13 +1106,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="how the serving process runs Bob's and the escrow's handlers: direct (grpc worker threads) "
         "or trio-bridge (handed to a trio loop per party); default direct",
     )
+    parser.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="apart",
+        help="apart: Bob and the escrow each in a process of their own, as three parties run (the "
+        "default); shared: both in one process, one GIL (the layout of earlier runs). The echo and the "
+        "floor are served the same way",
+    )
     parser.add_argument("--serve", nargs=2, metavar=("KIND", "CONFIG"), help=argparse.SUPPRESS)
+    parser.add_argument("--targets", default=",".join(TARGETS), help=argparse.SUPPRESS)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.serve:
         kind, config = args.serve
         if kind not in ("trade", "echo"):
             parser.error("--serve KIND is trade or echo")
-        return serve_process(kind, Path(config), args.server_design)
+        targets = tuple(args.targets.split(","))
+        if not targets or not set(targets) <= set(TARGETS):
+            parser.error(f"--targets is a comma-separated list of {', '.join(TARGETS)}")
+        with profiled(f"serve-{kind}-{'+'.join(targets)}"):
+            return serve_process(kind, Path(config), args.server_design, targets)
     rounds = args.rounds if args.rounds is not None else QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS
     trades = args.trades if args.trades is not None else QUICK_TRADES if args.quick else DEFAULT_TRADES
     conc = (
@@ -1039,8 +1137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if rounds < 1 or trades < 1 or conc < 1:
         parser.error("--rounds, --trades and --conc-trades must be positive")
-    with tempfile.TemporaryDirectory(prefix="a2a-coop-trade-bench-", dir=args.dir) as tmp:
-        result = run(rounds, trades, conc, Path(tmp), args.server_design)
+    with (
+        tempfile.TemporaryDirectory(prefix="a2a-coop-trade-bench-", dir=args.dir) as tmp,
+        profiled("bench"),
+    ):
+        result = run(rounds, trades, conc, Path(tmp), args.server_design, layout=args.layout)
     print(table(result))
     print(json.dumps(result, separators=(",", ":")))
     return 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from a2a_coop.runtime.strategy import Strategy
 from reference_agents import adversarial as adv
@@ -182,6 +182,9 @@ def _axelrod_info() -> AgentInfo:
 AXELROD = _axelrod_info()
 
 
+_KINDS: Final = {bool: "true or false", int: "an integer", float: "a number"}
+
+
 def _convert(name: str, value: Any, default: Any) -> Any:
     if not isinstance(value, str):
         return value
@@ -197,7 +200,7 @@ def _convert(name: str, value: Any, default: Any) -> Any:
         if isinstance(default, frozenset):
             return frozenset(v for v in value.split(",") if v)
     except ValueError:
-        raise BadParameter(f"{name}: {value!r} is not a {type(default).__name__}") from None
+        raise BadParameter(f"{name}: {value!r} is not {_KINDS.get(type(default), 'valid')}") from None
     return value
 
 

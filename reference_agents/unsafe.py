@@ -27,6 +27,12 @@ from a2a_coop.runtime.peer import DEFAULT_OFFER_TTL_MS, Peer
 from reference_agents.adversarial import Act
 
 
+def silence_own_fork_alarm(peer: Peer) -> None:
+    """Make ``peer`` an implementation without ATT-017: a fork proof against its own key (which its
+    victims gossip back to it) raises no alarm and stops none of its commitments."""
+    peer.alarm_on_own_fork, peer.fork_alarm = False, None
+
+
 class UnsafeSigner:
     """Signs with ``peer``'s key outside its guard and journal. Ground truth in ``truth``."""
 
@@ -77,6 +83,7 @@ class Equivocator:
     def __init__(self, peer: Peer) -> None:
         self.signer = UnsafeSigner(peer)
         self.truth = self.signer.truth
+        silence_own_fork_alarm(peer)
 
     def offer(
         self, counterparty: str, proposal: trade_pb2.Offer, *, seq: int = 0, prev: bytes = b""
@@ -151,6 +158,7 @@ class ForkingNode:
         self.node = node
         self.plan = plan
         self.signer = UnsafeSigner(self._peer())
+        silence_own_fork_alarm(self._peer())
         self.truth = self.signer.truth
         self._rng = random.Random(plan.seed)
         self._first: tuple[str, int, bytes] | None = None  # counterparty, seq and prev of the first Accept

@@ -1,4 +1,5 @@
-"""Dispatcher: ``python -m reliability NAME [options]``; no arguments or ``--help`` lists them."""
+"""Dispatcher: ``python -m reliability NAME [options]``; ``--help`` lists them (as does no argument,
+which is a usage error, exit 2, as for ``python -m benchmarks``)."""
 
 from __future__ import annotations
 
@@ -52,9 +53,9 @@ def usage() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
+    if not args or args[0] in ("-h", "--help", "help", "list"):
         print(usage())
-        return 0
+        return 0 if args else 2
     name, rest = args[0], args[1:]
     if name not in CAMPAIGNS:
         print(f"unknown campaign {name!r}\n\n{usage()}", file=sys.stderr)

@@ -413,3 +413,31 @@ def test_the_cartel_screen_does_not_let_insiders_hide_behind_their_own_escrow() 
     untrusted = x.offer(s, x.proposal(escrow=e3))
     held = [*base, untrusted, s.reject(untrusted, "unknown escrow")]
     assert not [f for f in audit.audit(held, subject=s.did) if f.kind == "cartel"]
+
+
+def test_the_cartel_screen_does_not_let_insiders_hide_behind_odd_revocation_terms() -> None:
+    """Insiders always offer revocable terms with an odd notice period; the outsider offers the same
+    deal with no exit at all, or with a longer notice, each holding it at least as firmly: the refusal
+    is discriminating (the revocation terms are a condition -- no looser than terms the subject took --
+    not a kind matched by equality). An outside offer that lets its proposer walk away more cheaply
+    than any the subject took is no equally good offer."""
+    clock = FixedClock()
+    s, y, x = (Party(f"cartel-rev-{n}", clock) for n in "syx")
+    held: list[VerifiedStatement] = [*map(verify_statement, [*s.setup, *y.setup, *x.setup])]
+    escrow = Party("cartel-rev-escrow", clock).did
+    odd = trade_pb2.Revocation(allowed=True, forfeit_bond=True, notice_ms=1_234_567)
+    for _ in range(2):
+        offer = y.offer(s, y.proposal(escrow=escrow, revocation=odd))
+        held += [offer, s.accept(offer)]
+        clock.advance(1_000)
+    base = list(held)
+    longer = trade_pb2.Revocation(allowed=True, forfeit_bond=True, notice_ms=2_000_000)
+    for terms in (trade_pb2.Revocation(), longer):
+        outside = x.offer(s, x.proposal(escrow=escrow, revocation=terms))
+        held = [*base, outside, s.reject(outside, "insiders only")]
+        assert [f.kind for f in audit.audit(held, subject=s.did) if f.kind == "cartel"] == ["cartel"]
+    loose = x.offer(s, x.proposal(escrow=escrow, revocation=trade_pb2.Revocation(allowed=True)))
+    held = [*base, loose, s.reject(loose, "you could walk away for free")]
+    assert not [f for f in audit.audit(held, subject=s.did) if f.kind == "cartel"]
+    assert audit.binds_at_least(trade_pb2.Revocation(), odd)
+    assert not audit.binds_at_least(odd, trade_pb2.Revocation())

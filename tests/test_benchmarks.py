@@ -52,6 +52,12 @@ def test_envelope_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Ca
         assert summary[key] > 0, key
     assert summary["verify_target"] == 0.9
     assert isinstance(summary["verify_target_met"], bool)
+    # what the target leaves the rules follows from the floor measured in the same run
+    needed = summary["verify_target"] / summary["floor_ratio"]
+    assert summary["verify_vs_floor_needed"] == pytest.approx(needed, abs=1e-3)
+    assert summary["rules_share_allowed"] == pytest.approx(1 - needed, abs=1e-3)
+    assert summary["verify_target_within_floor_reach"] == (summary["floor_ratio"] >= summary["verify_target"])
+    assert any("protocol rules may take at most" in line for line in out[:-1])
     assert summary["ops"] % 11 == 0  # whole bonded trades per round
     sizes = summary["envelope_bytes"]
     assert set(sizes) == {"trade_mix", "offer"}

@@ -45,6 +45,7 @@ def test_trade_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Captu
         assert result[key] > 0, key
     assert result["targets"] == {"trade_vs_floor": 0.9, "conc32_vs_seq": 3.0, "trade_vs_echo_conc32": 0.5}
     assert result["server_design"] == "direct"  # the default; --server-design trio-bridge is the other
+    assert result["layout"] == "apart"  # the default: Bob and the escrow each in a process of their own
     assert result["targets_met"] == {k: result[k] >= v for k, v in result["targets"].items()}
     # The floor's own ratios, measured in the same run, say which targets any trade could reach.
     ceilings = result["floor_ceilings"]
@@ -85,3 +86,30 @@ def test_memory_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Capt
     assert result["rss_after_20_settled_mb"] > 0 and result["rss_after_60_settled_mb"] > 0
     assert result["settled_forgotten_negotiations"] == {"alice": 60, "bob": 60}
     assert result["settled_held_statements"] == {"alice": 2, "bob": 2}  # the two mandates
+
+
+def test_trade_benchmark_profiles_every_thread_of_a_process_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With A2ACOOP_BENCH_PROFILE set, a process writes one pstats file holding what its threads ran,
+    the threads started inside the block included; without it, nothing."""
+    import pstats
+    import threading
+
+    from benchmarks.trade import PROFILE_ENV, profiled
+
+    def spin_in_a_thread() -> None:
+        sum(i * i for i in range(20_000))
+
+    monkeypatch.delenv(PROFILE_ENV, raising=False)
+    with profiled("off"):
+        pass
+    monkeypatch.setenv(PROFILE_ENV, str(tmp_path))
+    with profiled("bench"):
+        worker = threading.Thread(target=spin_in_a_thread)
+        worker.start()
+        worker.join()
+    (written,) = tmp_path.iterdir()
+    assert written.name.startswith("bench-") and written.suffix == ".pstats"
+    functions = {name for _, _, name in pstats.Stats(str(written)).stats}  # type: ignore[attr-defined]
+    assert "spin_in_a_thread" in functions

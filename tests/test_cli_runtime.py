@@ -274,7 +274,7 @@ def test_serve_escrow_options_are_checked_before_serving(
     _one_line_error(err, "need --escrow HOST:PORT")
     code, _, err = _run(capsys, "serve", *bob.files(), "--escrow", f"127.0.0.1:{_free_port()}")
     assert code == 2
-    _one_line_error(err, "network")
+    _one_line_error(err, "cannot reach the escrow", "(--escrow)")
 
 
 def test_offer_to_nobody_is_a_network_error(bob: Identity, capsys: pytest.CaptureFixture[str]) -> None:
@@ -282,7 +282,7 @@ def test_offer_to_nobody_is_a_network_error(bob: Identity, capsys: pytest.Captur
     target = f"127.0.0.1:{_free_port()}"
     code, _, err = _run(capsys, "offer", *bob.files(), "--to", target, "--give", "a:1", "--want", "b:1")
     assert code == 2
-    _one_line_error(err, "network")
+    _one_line_error(err, f"cannot reach the peer at {target} (--to)")
 
 
 def test_status_and_export_need_a_journal_with_a_mandate(

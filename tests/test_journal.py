@@ -357,6 +357,56 @@ def test_reads_of_what_is_not_held_skip_the_query_and_never_miss_a_row(
         assert reader.by_nonce(alice.did, absent[1].statement.header.nonce) is None
 
 
+def test_the_filter_grows_a_page_of_rows_per_commit_and_misses_no_row_meanwhile(
+    tmp_path: Path, alice: Party, bob: Party, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full filter grows without rescanning the journal inside one commit (a million rows stalled a
+    commit for about a second): each commit scans at most a page of older rows into the larger filter,
+    whatever it writes itself, and every row written before, during and after the growth is found all
+    along, also by a reopen."""
+    monkeypatch.setattr(journal_module, "_HOLDS_MIN_BITS_LOG2", 8)  # full at 16 keys: several doublings
+    monkeypatch.setattr(journal_module, "_HOLDS_MAX_BITS_LOG2", 12)
+    monkeypatch.setattr(journal_module, "_HOLDS_GROW_ROWS", 4, raising=False)
+    added: list[int] = [0]
+    add_row = journal_module._Holds.add_row
+
+    def counting_add_row(holds: object, issuer: str, nonce: bytes, nid: bytes) -> None:
+        added[0] += 1
+        add_row(holds, issuer, nonce, nid)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(journal_module._Holds, "add_row", counting_add_row)
+    mine = offers(alice, bob, 198)
+    # One row, then ten, in turn: growths happen during both kinds of commit.
+    writes = [part for i in range(0, 198, 11) for part in (mine[i : i + 1], mine[i + 1 : i + 11])]
+    over: list[tuple[int, int]] = []  # (rows added to the filters, rows the commit wrote)
+    sizes: set[int] = set()
+    grew_while_writing = 0
+    with Journal.open(tmp_path / "peer.db") as j:
+        done = 0
+        for batch in writes:
+            added[0] = 0
+            j.record_outgoing_many(batch, at_ms=1)
+            done += len(batch)
+            over.append((added[0], len(batch)))
+            assert j._holds is not None
+            sizes.add(len(j._holds._bits))
+            growing = getattr(j, "_growth", None) is not None
+            grew_while_writing += growing
+            if done % 10 == 0 or growing:  # mid-growth too: the full filter still answers
+                for earlier in mine[:done]:
+                    h = earlier.statement.header
+                    assert j.by_nonce(h.issuer, h.nonce) == earlier.digest
+                    assert j.negotiation(h.negotiation_id) == [earlier.envelope]
+        assert len(sizes) >= 3 and max(sizes) * 8 == 1 << 12  # it doubled up to its largest size
+    # Its own rows into the full filter and the growing one, and one page of older rows: never the
+    # whole journal (the rescan this replaced added every row so far inside the commit that filled it).
+    assert all(n <= 2 * rows + 4 for n, rows in over), over
+    assert grew_while_writing > 0
+    with Journal.open(tmp_path / "peer.db") as reopened:
+        for vs in mine:
+            assert reopened.by_nonce(vs.issuer, vs.statement.header.nonce) == vs.digest
+
+
 def test_an_unsigned_candidate_is_refused(journal: Journal, alice: Party, bob: Party) -> None:
     unsigned = alice.offer(bob)._replace(envelope=b"")
     with pytest.raises(ValueError, match="unsigned"):

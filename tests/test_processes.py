@@ -1266,7 +1266,7 @@ def test_an_offer_killed_mid_trade_is_finished_by_resume(procs: Processes, tmp_p
     every seq of alice's chain used once."""
     net = start_network(procs, tmp_path)
     with CooperationClient(net.bob_server.target, timeout_s=RPC_TIMEOUT_S) as bob:
-        proxy = FaultyPeer(bob, "hold", after=4)
+        proxy = FaultyPeer(bob, "hold", after=2)  # the offer, the escrow's locks relayed, then the Delivery
         with serve(proxy, None) as to:
             popen = subprocess.Popen(
                 cli_command(*_offer_argv(net, to.target, net.escrow_server.target)),

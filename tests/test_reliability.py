@@ -77,7 +77,9 @@ def test_powerloss_catches_answers_that_leave_before_their_fsync(tmp_path: Path)
 def test_reliability_command_lists_campaigns_and_ends_with_one_json_object(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert reliability_main([]) == 0
+    assert reliability_main(["--help"]) == 0
+    assert "fuzz" in capsys.readouterr().out
+    assert reliability_main([]) == 2  # a usage error, as for `python -m benchmarks`
     assert "fuzz" in capsys.readouterr().out
     assert reliability_main(["nope"]) == 2
     capsys.readouterr()

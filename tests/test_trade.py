@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import pytest
 from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+from a2a_coop.protocol.errors import CoopError, Replayed
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, Negotiation, State
 from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.peer import Peer, drive
 from a2a_coop.runtime.strategy import DeliveryView, HonestStrategy
 from a2a_coop.runtime.trade import claim_breach, contract_evidence, relay_escrow_answers, settle_with_escrow
@@ -70,3 +75,86 @@ def test_settle_sends_nothing_the_escrow_stamped_or_signed() -> None:
     escrow.submit = lambda envelopes: sent.append(list(envelopes)) or submit(envelopes)  # type: ignore[method-assign]
     assert settle_with_escrow(alice, bob, escrow, neg) == []  # type: ignore[arg-type]
     assert sent == [[]] and neg.state is State.FULFILLED
+
+
+class CountingBob:
+    """Bob's ``exchange`` as a counterparty, counting the Exchanges and the context each carried; with
+    ``refuse_batches``, it refuses a relay of several of the escrow's statements REPLAYED, as a peer
+    does when one of them is held only in its journal."""
+
+    def __init__(self, bob: Peer, *, refuse_batches: bool = False) -> None:
+        self.bob, self.refuse_batches = bob, refuse_batches
+        self.contexts: list[int] = []
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes] = ()) -> list[bytes]:
+        self.contexts.append(len(context))
+        if self.refuse_batches and len(context) > 2:  # more than the two mandates Alice's own carry
+            raise Replayed("one of these is held in the journal only")
+        return self.bob.exchange(envelope, context)
+
+
+def _bonded_offer(tmp_path: Path) -> tuple[LocalEscrow, Peer, Peer, Journal, Negotiation]:
+    clock = FixedClock()
+    alice_party, bob_party = Party("alice", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={alice_party.did: FUNDS, bob_party.did: FUNDS})
+    alice = make_peer(alice_party, clock, context=[escrow.mandate])
+    journal = Journal.open(tmp_path / "bob.db")
+    bob = make_peer(bob_party, clock, context=[escrow.mandate], journal=journal)
+    offer = alice.propose(
+        bob.did, alice_party.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+    )
+    drive(alice, bob.exchange, offer)
+    return escrow, alice, bob, journal, alice.negotiation(offer.header.negotiation_id)
+
+
+def test_an_escrow_answer_is_relayed_in_one_exchange_and_one_commit(tmp_path: Path) -> None:
+    """The escrow answers the contract with a Stamp and two BondLocks: Alice relays them in ONE
+    Exchange, the last as the request and the others before it as context (SPEC 13.2); Bob takes all
+    three, answers with his Delivery as he would to the last lock alone, and journals them with the
+    request in one transaction, durably: reopened, his journal holds every one."""
+    escrow, alice, bob, journal, neg = _bonded_offer(tmp_path)
+    answer = escrow.submit(contract_evidence(alice, neg))
+    assert [verify_statement(e).body for e in answer[1:]] == ["stamp", "bond_lock", "bond_lock"]
+    transactions: list[int] = []
+    run = journal._transaction
+    journal._transaction = lambda fn: transactions.append(1) or run(fn)  # type: ignore[method-assign]
+    counterparty = CountingBob(bob)
+    relay_escrow_answers(alice, counterparty, answer)  # type: ignore[arg-type]
+    # The relay, then Alice's Delivery and her Receipt of Bob's, each its own Exchange.
+    assert counterparty.contexts[0] == 3  # the escrow's Mandate, the Stamp and the first lock
+    assert counterparty.contexts[1:] == [2, 2]
+    assert neg.state is State.FULFILLED and bob.negotiation(neg.id).state is State.FULFILLED
+    assert len(transactions) == 3  # one per Exchange: the context went with its request
+    journal.close()
+    with Journal.open(tmp_path / "bob.db", lock=False) as reopened:
+        for env in answer[1:]:
+            assert reopened.by_digest(verify_statement(env).digest) == env
+
+
+def test_a_relay_the_counterparty_refuses_as_a_batch_goes_one_statement_at_a_time(tmp_path: Path) -> None:
+    """A counterparty that refuses the batch REPLAYED (it holds one of them only in its journal) gets
+    the escrow's statements one Exchange each, as before, and the trade carries on."""
+    escrow, alice, bob, _, neg = _bonded_offer(tmp_path)
+    counterparty = CountingBob(bob, refuse_batches=True)
+    relay_escrow_answers(alice, counterparty, escrow.submit(contract_evidence(alice, neg)))  # type: ignore[arg-type]
+    assert counterparty.contexts[:4] == [3, 1, 1, 1]
+    assert neg.state is State.FULFILLED and bob.negotiation(neg.id).state is State.FULFILLED
+
+
+def test_context_of_a_refused_request_is_journaled_all_the_same(tmp_path: Path) -> None:
+    """Context Bob took for a request he then refuses stays taken, and durable before the refusal
+    leaves (as context always was): reopened, his journal holds it."""
+    escrow, alice, bob, journal, neg = _bonded_offer(tmp_path)
+    stamp = escrow.submit(contract_evidence(alice, neg))[1]
+    stale = FixedClock()
+    stale.advance(-10 * DAY_MS)
+    carol = Party("carol", stale)
+    offer = carol.offer(Party("bob", FixedClock()))  # ten days old: refused on its freshness
+    with pytest.raises(CoopError) as refused:
+        bob.exchange(offer.envelope, [carol.mandate_vs.envelope, stamp])
+    assert refused.value.code == "EXPIRED"
+    journal.close()
+    with Journal.open(tmp_path / "bob.db", lock=False) as reopened:
+        assert reopened.by_digest(carol.mandate_vs.digest) == carol.mandate_vs.envelope
+        assert reopened.by_digest(verify_statement(stamp).digest) == stamp
+        assert reopened.by_digest(offer.digest) is None

@@ -100,6 +100,27 @@ def port_number(text: str) -> int:
     return int(text)
 
 
+def address(text: str) -> str:
+    """A gRPC address to dial: HOST:PORT, an IPv6 host in brackets (``[::1]:7001``), port 1..65535.
+
+    gRPC's resolver would dial a missing port as 443 and wrap a port above 65535 silently, so both
+    would fail later with a connection error naming another address than the one given.
+    """
+    host, sep, port = text.rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]") and len(host) > 2
+    if (
+        not sep
+        or not host
+        or not (port.isascii() and port.isdigit())
+        or not 0 < int(port) < 65536
+        or (":" in host and not bracketed)
+    ):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not HOST:PORT with a port 1..65535 (e.g. 127.0.0.1:7001 or [::1]:7001)"
+        )
+    return text
+
+
 _UNITS_MS: Final = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 

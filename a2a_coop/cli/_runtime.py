@@ -16,6 +16,7 @@ import functools
 import json
 import logging
 import signal
+import socket
 import sys
 import threading
 import time
@@ -23,16 +24,17 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Any, Final, TextIO, TypeVar
 
 import grpc
 
 from a2a_coop.cli._common import EXIT_INTERRUPTED, EXIT_INVALID, Invalid, UsageError, short
 from a2a_coop.protocol.envelope import decode_envelope, envelope_from_json, envelope_to_json
-from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.errors import CoopError, MandateUnknown
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair, public_key_from_did
 from a2a_coop.protocol.statements import decode_statement, verify_statement
+from a2a_coop.runtime.alarm import REMEDY, KeyForked
 from a2a_coop.runtime.journal import Journal, JournalError
 from a2a_coop.runtime.keyfile import KEY_FILE_TYPE, KeyFileError, parse_key_file
 from a2a_coop.runtime.node import EscrowNode, PeerNode
@@ -45,6 +47,9 @@ META_CONTEXT: Final = "a2a-coop/context"
 log = logging.getLogger("a2a_coop.serve")
 
 Command = Callable[[argparse.Namespace, TextIO], int]
+T = TypeVar("T")
+
+_SERVICES: Final = {"peer": "a2acoop.v1.CooperationService", "escrow": "a2acoop.v1.EscrowService"}
 
 
 def _read_json_file(path: Path, what: str) -> tuple[bytes, Any]:
@@ -72,10 +77,21 @@ def _kind(doc: Any) -> str:
     return "a signed statement" if "payloadType" in doc else "some other JSON"
 
 
+def _not_json(data: bytes) -> str:
+    """What a file that is not a JSON object holds, for "X is ..., not a key file" messages."""
+    try:
+        text = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return "a binary file"
+    if text.startswith("did:key:"):  # keygen prints the did:key; `keygen > alice.did` keeps it
+        return "a did:key (the public identity a key file's owner gives out)"
+    return "text that is not JSON" if text else "empty"
+
+
 def load_key(path: Path) -> Keypair:
-    _, doc = _read_json_file(path, "key file")
+    data, doc = _read_json_file(path, "key file")
     if doc is None or _kind(doc) != "a key file":
-        what = "a binary file" if doc is None else _kind(doc)
+        what = _not_json(data) if doc is None else _kind(doc)
         raise UsageError(f"{path} is {what}, not an a2a-coop key file (a2a-coop keygen)")
     try:
         return parse_key_file(doc)
@@ -151,6 +167,12 @@ def open_peer(
         peer = Peer(key, mandate, journal=journal, context=[*context, *earlier], **kw)
     except ValueError as exc:
         raise UsageError(f"{journal.path}: {exc}") from None
+    except MandateUnknown as exc:  # it traded under an escrow whose mandate this run lacks
+        raise UsageError(
+            f"journal {journal.path} does not replay: {exc}; it holds statements made under an escrow "
+            "whose mandate it does not record: serve it once with --escrow HOST:PORT or --context "
+            "ESCROW.mandate.json, and the journal remembers that mandate"
+        ) from None
     except CoopError as exc:  # our own journal, not anything a counterparty sent now
         raise UsageError(f"journal {journal.path} does not replay: {exc}") from None
     given = (verify_statement(env) for env in context)
@@ -230,12 +252,53 @@ def remember_run(journal: Journal, mandate: bytes, context: Sequence[bytes]) -> 
     journal.put_meta(META_CONTEXT, list(dict.fromkeys([*context, *journal.get_meta(META_CONTEXT, [])])))
 
 
+_SQLITE_HEADER: Final = b"SQLite format 3\x00"
+
+
+def check_output(path: Path) -> None:
+    """Refuse an ``--out`` that holds what no command output may replace: a key file (often the only
+    copy of a secret) or a journal (a chain whose loss makes its owner sign a used seq again). Other
+    files, an earlier mandate or evidence file among them, are replaced as asked."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return  # absent, or unreadable: writing it says what is wrong
+    if head.startswith(_SQLITE_HEADER):
+        raise UsageError(f"{path} is a journal (SQLite); refusing to write over it")
+    if head.lstrip()[:1] == b"{":
+        try:
+            doc = json.loads(head)
+        except ValueError:
+            return
+        if isinstance(doc, dict) and doc.get("type") == KEY_FILE_TYPE:
+            raise UsageError(f"{path} is a key file; refusing to write over it")
+
+
 def write_transcript(path: Path, envelopes: Sequence[bytes], **extra: Any) -> None:
+    check_output(path)
     doc = {**extra, "mode": "sparse", "envelopes": [envelope_to_json(e) for e in envelopes]}
     try:
         path.write_text(json.dumps(doc, indent=1) + "\n")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def first_contact(option: str, address: str, what: str, call: Callable[[], T]) -> T:
+    """``call``, the first request to the ``what`` ("peer" or "escrow") at ``address``, given as
+    ``option``: its failure said in terms of that option -- nothing answering there, or a server that
+    is not an a2a-coop ``what`` (a peer's address given as --escrow is the usual slip) -- rather than
+    as a bare gRPC status naming no option."""
+    try:
+        return call()
+    except TransportError as exc:
+        if exc.code is grpc.StatusCode.UNIMPLEMENTED:
+            raise UsageError(
+                f"{option} {address} is not an a2a-coop {what}: it does not serve {_SERVICES[what]}"
+            ) from None
+        if exc.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            raise UsageError(f"cannot reach the {what} at {address} ({option}): {exc}") from None
+        raise UsageError(f"the {what} at {address} ({option}): {exc}") from None
 
 
 # --- running -------------------------------------------------------------------------------
@@ -251,6 +314,9 @@ def runtime_command(command: Command) -> Command:
         except Invalid as exc:
             print(f"a2a-coop: {exc}", file=sys.stderr)
             return EXIT_INVALID
+        except KeyForked as exc:
+            print(f"a2a-coop: {exc}; to go on, {REMEDY}", file=sys.stderr)
+            return EXIT_INVALID
         except CoopError as exc:
             # The transport's clients raise a peer's refusal from its RpcError; anything else is ours.
             who = (
@@ -259,7 +325,10 @@ def runtime_command(command: Command) -> Command:
             print(f"a2a-coop: refused {who}: {exc}", file=sys.stderr)
             return EXIT_INVALID
         except TransportError as exc:
-            raise UsageError(f"network: {exc}") from None
+            hint = ""
+            if exc.code is grpc.StatusCode.UNIMPLEMENTED:  # --to and --escrow swapped, or another server
+                hint = " (the server there does not serve the a2a-coop call this command makes)"
+            raise UsageError(f"network: {exc}{hint}") from None
         except JournalError as exc:
             raise UsageError(f"journal: {exc}") from None
         except KeyboardInterrupt:
@@ -290,6 +359,25 @@ def wait(stop: threading.Event) -> None:
         pass
 
 
+def listen_failure(host: str, ports: Sequence[int], exc: Exception) -> UsageError:
+    """Why a server could not listen on ``host`` at one of ``ports``, as the OS says it ("Address
+    already in use"): gRPC's own error names no cause. A probe bind finds it; if every probe binds
+    (the port was freed meanwhile), gRPC's message is all there is."""
+    for port in ports:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        except socket.gaierror as err:
+            return UsageError(f"cannot listen on {host}: {err.strerror}")
+        for family, kind, proto, _, sockaddr in infos:
+            with socket.socket(family, kind, proto) as probe:
+                try:
+                    probe.bind(sockaddr)
+                except OSError as err:
+                    return UsageError(f"cannot listen on {host}:{port}: {err.strerror or err}")
+    where = f"{host}:{ports[0]}" if len(ports) == 1 else host
+    return UsageError(f"cannot listen on {where}: {exc}")
+
+
 def listen(
     handler_peer: Any,
     handler_escrow: Any,
@@ -307,7 +395,7 @@ def listen(
             extra_servicers=extra_servicers,
         )
     except RuntimeError as exc:
-        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
+        raise listen_failure(args.host, [args.port], exc) from None
 
 
 def configure_logging() -> None:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError
+from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError, address
 
 EPILOG = """\
 levels: PASS; FAIL (a MUST broken); NON-STRICT (a SHOULD not met); SKIP (an optional capability
@@ -154,14 +154,21 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_OK
     if not args.target:
         raise UsageError("conformance needs --target HOST:PORT (or --list, --explain ID, --matrix DIR...)")
-    for option, address in [*(("--target", t) for t in args.target), ("--escrow", args.escrow)]:
-        if address is None:
+    dialled = [("--target", t) for t in args.target] + [
+        ("--escrow", args.escrow),
+        ("--control", args.control),
+    ]
+    for option, value in dialled:
+        if value is None:
             continue
-        host, sep, port = address.rpartition(":")
-        if not sep or not host or not port.isdecimal():
-            raise UsageError(f"{option} {address!r} must be HOST:PORT")
+        try:
+            address(value)
+        except argparse.ArgumentTypeError:
+            raise UsageError(f"{option} {value!r} must be HOST:PORT with a port 1..65535") from None
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")
+    if args.a2a_url is not None:
+        _check_a2a_url(args.a2a_url, args.timeout)
     try:
         selected = runner.select(cases, ids=args.case, role=args.role)
     except KeyError as exc:
@@ -174,6 +181,11 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
             raise UsageError(f"cannot read {args.expected_failures}: {exc.strerror or exc}") from None
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+    if args.report_dir is not None:  # before the run, not after it: a typo costs no run
+        try:
+            args.report_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot write reports to {args.report_dir}: {exc.strerror or exc}") from None
     tls = dial_tls(args)
     seed = args.seed or secrets.token_hex(6)
     runs = []
@@ -198,6 +210,28 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
             path = report.write_matrix(dirs, args.report_dir)
             out.write(f"matrix written to {path}\n")
     return EXIT_INVALID if any(r.breaks_must for r in runs) else EXIT_OK
+
+
+def _check_a2a_url(url: str, timeout_s: float) -> None:
+    """Refuse an --a2a-url that is no http(s) URL or where nothing answers, as --target and --escrow
+    are refused: a connection error, not a verdict (each a2a.* case would FAIL on it, and exit 1). An
+    HTTP error status is an answer, for the cases to judge."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--a2a-url {url!r} must be an http:// or https:// URL")
+    card = url.rstrip("/") + "/.well-known/agent-card.json"
+    try:
+        with urllib.request.urlopen(card, timeout=timeout_s):  # the scheme is checked above
+            pass
+    except urllib.error.HTTPError:
+        return
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UsageError(f"cannot reach the A2A endpoint at {url} (--a2a-url): {reason}") from None
 
 
 def _offline(args: argparse.Namespace, out: TextIO) -> int:
@@ -293,10 +327,17 @@ def _summary(result: Any, out: TextIO) -> None:
     counts = result.counts()
     line = ", ".join(f"{n} {level}" for level, n in counts.items() if n)
     out.write(f"{result.target}: {line} in {result.duration_s:.1f} s\n")
+    ran = any(counts.get(level) for level in ("PASS", "FAIL", "NON-STRICT", "INFO"))
+    if not ran:  # exit 0 is honest (no MUST failed), but a CI log should say that nothing was tested
+        out.write(
+            "  WARNING: no case ran: every one was SKIP or NOT-TESTED (is --target the service you mean "
+            "to test, and --role its role?)\n"
+        )
     for r in result.results:
         if r.level.value == "FAIL":
             tag = " (expected)" if r.expected_failure else ""
-            out.write(f"  FAIL{tag} {r.case.id}: {r.reason}\n    replay: {r.replay}\n")
+            reqs = ", ".join(r.case.requirements)
+            out.write(f"  FAIL{tag} {r.case.id} [{reqs}]: {r.reason}\n    replay: {r.replay}\n")
     for r in result.unexpected_passes:
         out.write(
             f"  expected to fail but {r.level.value}: {r.case.id} "
@@ -319,7 +360,8 @@ def _summary(result: Any, out: TextIO) -> None:
         hard = len(result.hard_findings)
         out.write("FAILED: a MUST case failed" + (f"; {hard} hard audit proofs" if hard else "") + "\n")
     else:
-        out.write("OK: every MUST case passed, no hard audit proof\n")
+        verdict = "every MUST case passed, no hard audit proof" if ran else "no MUST case failed (none ran)"
+        out.write(f"OK: {verdict}\n")
 
 
 def _list(cases: dict[str, Any], out: TextIO) -> int:

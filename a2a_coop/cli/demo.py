@@ -284,7 +284,8 @@ def _withheld(trades: int) -> int:
 
 
 def _intro(run: _Run, trades: int, where: str) -> None:
-    run.say(f"a2a-coop demo: {trades} bonded trades between alice and bob through an escrow, {where}")
+    noun = "bonded trade" if trades == 1 else "bonded trades"
+    run.say(f"a2a-coop demo: {trades} {noun} between alice and bob through an escrow, {where}")
 
 
 def _play(run: _Run, client: CooperationClient, escrow: EscrowClient, trades: int) -> bool:

@@ -11,8 +11,10 @@ from a2a_coop.cli._inputs import load
 from a2a_coop.cli._runtime import (
     META_MANDATE,
     LoggedEscrow,
+    check_output,
     configure_logging,
     dial_tls,
+    first_contact,
     load_envelope,
     load_key,
     load_mandate,
@@ -70,8 +72,9 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
 
 @runtime_command
 def cmd_escrow_ledger(args: argparse.Namespace, out: TextIO) -> int:
+    check_output(args.out)
     with EscrowClient(args.escrow, tls=dial_tls(args)) as client:
-        envelopes = fetch_ledger(client)
+        envelopes = first_contact("--escrow", args.escrow, "escrow", lambda: fetch_ledger(client))
     did = verify_statement(envelopes[0]).statement.mandate.agent
     write_transcript(args.out, envelopes, escrow=did)
     out.write(f"{len(envelopes) - 1} ledger statements of {did} written to {args.out}\n")
@@ -89,9 +92,10 @@ def escrow_transcript(journal: Journal, mandate: bytes | None = None) -> list[by
 
 @runtime_command
 def cmd_escrow_export(args: argparse.Namespace, out: TextIO) -> int:
+    check_output(args.out)
     if args.escrow is not None:
         with EscrowClient(args.escrow, tls=dial_tls(args)) as client:
-            envelopes = fetch_transcript(client)
+            envelopes = first_contact("--escrow", args.escrow, "escrow", lambda: fetch_transcript(client))
     else:
         mandate = load_envelope(args.mandate, "mandate") if args.mandate is not None else None
         with open_journal(args.journal, must_exist=True, lock=False) as journal:  # it may be serving

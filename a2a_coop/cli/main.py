@@ -30,6 +30,7 @@ from a2a_coop.cli._common import (
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
+    address,
     funding,
     item_spec,
     non_negative,
@@ -163,12 +164,24 @@ _DURATION = "a duration: 500ms, 30s, 5m, 1h or 2d (a bare number is seconds)"
 _ITEM = "CATEGORY:VALUE, e.g. code-review:500: a kind of work and its declared value in credits (repeatable)"
 
 
+def _add_reader(p: argparse.ArgumentParser) -> None:
+    """status, reputation and export: a journal read while its server may be running."""
+    p.add_argument("--journal", type=Path, required=True, help="the peer's journal (it may be serving)")
+    p.add_argument("--key", type=Path, required=True, help="the peer's key file (a2a-coop keygen)")
+
+
+def _add_to(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--to", type=address, required=True, metavar="HOST:PORT", help="the counterparty's address"
+    )
+
+
 def _add_counterparty(p: argparse.ArgumentParser) -> None:
     """claim and revoke: an initiator's identity, a negotiation in its journal, and where to send."""
     _add_identity(p, journal_must_exist=True)
     p.add_argument("--negotiation", required=True, metavar="HEX", help=_NEGOTIATION_HELP)
-    p.add_argument("--to", required=True, metavar="HOST:PORT", help="the counterparty's address")
-    p.add_argument("--escrow", metavar="HOST:PORT", help="the escrow holding the bonds")
+    _add_to(p)
+    p.add_argument("--escrow", type=address, metavar="HOST:PORT", help="the escrow holding the bonds")
     _add_dial_tls(p)
 
 
@@ -178,6 +191,7 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
     _add_listen(p)
     p.add_argument(
         "--escrow",
+        type=address,
         metavar="HOST:PORT",
         help="an escrow to trade under: its mandate is fetched at start (no --context needed), and "
         "every delivery signed under a contract naming it is sent to it to be stamped at once, so a "
@@ -288,10 +302,22 @@ def _add_runtime_parsers(sub: Any) -> None:
     p.add_argument(
         "--journal", type=Path, help="the principal's journal (default: the key file's name with .db)"
     )
-    p.add_argument("--max-per-deal", type=non_negative, default=1000, help="(default 1000)")
+    p.add_argument(
+        "--max-per-deal",
+        type=non_negative,
+        default=1000,
+        help="largest value the agent may give in one contract, its items and bond together; 0 allows "
+        "nothing (default 1000)",
+    )
     p.add_argument("--budget", type=non_negative, default=10000, help="budget per period (default 10000)")
     p.add_argument("--period-days", type=positive, default=1, help="budget period (default 1 day)")
-    p.add_argument("--max-outstanding", type=non_negative, default=5000, help="(default 5000)")
+    p.add_argument(
+        "--max-outstanding",
+        type=non_negative,
+        default=5000,
+        help="largest value the agent may have at stake at once: live offers and open contracts "
+        "(default 5000)",
+    )
     p.add_argument("--days", type=positive, default=30, help="validity in days (default 30)")
     p.add_argument("--category", nargs="+", action="extend", default=[], help="allowed categories")
     p.add_argument("--counterparty", nargs="+", action="extend", default=[], help="allowed did:keys")
@@ -347,8 +373,8 @@ def _add_runtime_parsers(sub: Any) -> None:
     )
     e.set_defaults(func=_Command("escrow", "cmd_escrow_serve"))
     e = esub.add_parser("ledger", help="fetch an escrow's ledger as a JSON transcript")
-    e.add_argument("--escrow", required=True, metavar="HOST:PORT")
-    e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--escrow", type=address, required=True, metavar="HOST:PORT", help="the escrow")
+    e.add_argument("--out", type=Path, required=True, help="write the transcript (JSON) here")
     _add_dial_tls(e)
     e.set_defaults(func=_Command("escrow", "cmd_escrow_ledger"))
     e = esub.add_parser(
@@ -358,9 +384,9 @@ def _add_runtime_parsers(sub: Any) -> None:
     )
     source = e.add_mutually_exclusive_group(required=True)
     source.add_argument("--journal", type=Path, help="the escrow's journal (it may be running)")
-    source.add_argument("--escrow", metavar="HOST:PORT", help="a running escrow, over gRPC")
+    source.add_argument("--escrow", type=address, metavar="HOST:PORT", help="a running escrow, over gRPC")
     e.add_argument("--mandate", type=Path, help="with --journal; default: the mandate recorded in it")
-    e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--out", type=Path, required=True, help="write the transcript (JSON) here")
     _add_dial_tls(e)
     e.set_defaults(func=_Command("escrow", "cmd_escrow_export"))
     e = esub.add_parser(
@@ -385,9 +411,10 @@ def _add_runtime_parsers(sub: Any) -> None:
         "finish (the state it reached is printed; `resume` carries it on), else 0.",
     )
     _add_identity(p)
-    p.add_argument("--to", required=True, metavar="HOST:PORT", help="the counterparty's address")
+    _add_to(p)
     p.add_argument(
         "--escrow",
+        type=address,
         metavar="HOST:PORT",
         help="the escrow that arbitrates claims and revokes and holds the bonds (needed for --bond, "
         "--revocable and any later claim)",
@@ -401,7 +428,7 @@ def _add_runtime_parsers(sub: Any) -> None:
         action="append",
         required=True,
         metavar="CATEGORY:VALUE",
-        help="what you ask for in return, in the same form",
+        help="what you ask for in return, in the same form (repeatable)",
     )
     p.add_argument(
         "--deadline",
@@ -460,8 +487,8 @@ def _add_runtime_parsers(sub: Any) -> None:
     )
     _add_identity(p, journal_must_exist=True)
     p.add_argument("--negotiation", metavar="HEX", help=f"{_NEGOTIATION_HELP}; default: every unfinished one")
-    p.add_argument("--to", required=True, metavar="HOST:PORT", help="the counterparty's address")
-    p.add_argument("--escrow", metavar="HOST:PORT", help="the escrow holding the bonds")
+    _add_to(p)
+    p.add_argument("--escrow", type=address, metavar="HOST:PORT", help="the escrow holding the bonds")
     _add_dial_tls(p)
     p.set_defaults(func=_Command("peer", "cmd_resume"))
 
@@ -481,10 +508,9 @@ def _add_runtime_parsers(sub: Any) -> None:
         description="Read a journal (its server may be running): every negotiation with its id and "
         "state, what is owed in the open ones, the exposure under the mandate; with --escrow, the balance.",
     )
-    p.add_argument("--journal", type=Path, required=True)
-    p.add_argument("--key", type=Path, required=True)
+    _add_reader(p)
     p.add_argument("--mandate", type=Path, help="default: the mandate recorded in the journal")
-    p.add_argument("--escrow", metavar="HOST:PORT", help="also ask this escrow for the balance")
+    p.add_argument("--escrow", type=address, metavar="HOST:PORT", help="also ask this escrow for the balance")
     p.add_argument("--json", action="store_true", help="print one JSON report")
     _add_dial_tls(p)
     p.set_defaults(func=_Command("peer", "cmd_status"))
@@ -499,8 +525,7 @@ def _add_runtime_parsers(sub: Any) -> None:
         "principal, or a principal) or a key file.",
     )
     p.add_argument("subject", metavar="SUBJECT")
-    p.add_argument("--journal", type=Path, required=True)
-    p.add_argument("--key", type=Path, required=True)
+    _add_reader(p)
     p.add_argument("--mandate", type=Path, help="default: the mandate recorded in the journal")
     p.add_argument(
         "--seed",
@@ -513,11 +538,10 @@ def _add_runtime_parsers(sub: Any) -> None:
     p.set_defaults(func=_Command("peer", "cmd_reputation"))
 
     p = sub.add_parser("export", help="write the evidence of one negotiation, verifiable with `verify`")
-    p.add_argument("--journal", type=Path, required=True)
-    p.add_argument("--key", type=Path, required=True)
+    _add_reader(p)
     p.add_argument("--mandate", type=Path, help="default: the mandate recorded in the journal")
     p.add_argument("--negotiation", required=True, metavar="HEX", help=_NEGOTIATION_HELP)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="write the evidence (a JSON transcript) here")
     p.set_defaults(func=_Command("peer", "cmd_export"))
 
 
@@ -532,7 +556,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("keygen", help="create an Ed25519 key (seed from os.urandom) and print its did:key")
+    p = sub.add_parser(
+        "keygen",
+        help="create an Ed25519 key (seed from os.urandom) and print its did:key",
+        description="Create an Ed25519 key. With --out, write the key file there and print its did:key "
+        "(the public identity others address); without, print the key file itself, secret seed included.",
+    )
     p.add_argument("--out", type=Path, help="write the key file here (mode 0600; never overwritten)")
     p.set_defaults(func=_offline("cmd_keygen"))
 
@@ -542,7 +571,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Verify envelopes (binary or DSSE JSON) and transcripts as one transcript, in order; "
         "run vector files; check equivocation proofs.",
     )
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help='binary or DSSE JSON envelopes, JSON transcripts ({"envelopes": [...]}), vector files, '
+        "equivocation proofs",
+    )
     p.add_argument(
         "--at",
         type=parse_time,
@@ -553,7 +588,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--complete",
         action="store_true",
         help="treat each issuer's statements as its complete log from seq 0, so a missing seq is an "
-        "error (CHAIN_INCOMPLETE); by default a transcript may hold only some of them (sparse)",
+        "error (CHAIN_GAP); by default a transcript may hold only some of them (sparse)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON report")
     p.set_defaults(func=_offline("cmd_verify"))
@@ -564,7 +599,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Dump every envelope, valid or not; exit 1 if one fails its stateless checks "
         "(a vector file's, many wrong on purpose, do not count).",
     )
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE", help="what verify reads")
     p.set_defaults(func=_offline("cmd_inspect"))
 
     _add_runtime_parsers(sub)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -184,7 +185,6 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
 
 def _inspect_envelope(data: bytes, label: str, out: TextIO) -> bool:
     """Dump one envelope; whether its stateless checks passed."""
-    from google.protobuf import text_format
     from google.protobuf.message import DecodeError
 
     out.write(f"{label} ({len(data)} bytes)\n")
@@ -240,10 +240,31 @@ def _inspect_envelope(data: bytes, label: str, out: TextIO) -> bool:
         out.write("  body:         (none this version knows)\n")
         return ok
     out.write(f"  body:         {body}\n")
-    text = text_format.MessageToString(getattr(stmt, body), as_utf8=True)
-    for line in text.splitlines():
+    for line in _fields(getattr(stmt, body)):
         out.write(f"    {line}\n")
     return ok
+
+
+def _fields(message: Any, indent: str = "") -> Iterator[str]:
+    """A message in protobuf text format, except that bytes are hex: every bytes field of a body is a
+    digest, a salt or a commitment, which text format would print as octal escapes no one can read or
+    compare with the digests printed elsewhere."""
+    for field, value in message.ListFields():
+        values = value if field.is_repeated else [value]
+        for v in values:
+            if field.type == field.TYPE_MESSAGE:
+                yield f"{indent}{field.name} {{"
+                yield from _fields(v, indent + "  ")
+                yield f"{indent}}}"
+            elif field.type == field.TYPE_BYTES:
+                yield f"{indent}{field.name}: {v.hex()}"
+            elif field.type == field.TYPE_STRING:
+                yield f"{indent}{field.name}: {json.dumps(v, ensure_ascii=False)}"
+            elif field.type == field.TYPE_ENUM:
+                named = field.enum_type.values_by_number.get(v)
+                yield f"{indent}{field.name}: {named.name if named is not None else v}"
+            else:
+                yield f"{indent}{field.name}: {str(v).lower() if isinstance(v, bool) else v}"
 
 
 def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:

@@ -24,8 +24,11 @@ from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, EXIT_UNFINISHED, Invalid
 from a2a_coop.cli._runtime import (
     META_CONTEXT,
     LoggedPeer,
+    check_output,
     configure_logging,
     dial_tls,
+    first_contact,
+    listen_failure,
     load_envelope,
     load_key,
     load_mandate,
@@ -77,6 +80,7 @@ def cmd_mandate(args: argparse.Namespace, out: TextIO) -> int:
     journal_path: Path = args.journal or args.principal.with_suffix(".db")
     if journal_path.resolve() == args.principal.resolve():
         raise UsageError("the principal's journal cannot be its key file; pass --journal")
+    check_output(args.out)  # before signing: a refused --out must not cost the principal a seq
     caps: dict[str, Any] = {
         "max_per_deal": args.max_per_deal,
         "budget_per_period": args.budget,
@@ -159,7 +163,9 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         witness = None
         if args.escrow is not None:
             escrow = stack.enter_context(EscrowClient(args.escrow, tls=escrow_tls))
-            escrow_mandate = fetch_escrow_mandate(escrow)
+            escrow_mandate = first_contact(
+                "--escrow", args.escrow, "escrow", lambda: fetch_escrow_mandate(escrow)
+            )
             vs = verify_statement(escrow_mandate)
             context = list(dict.fromkeys([*context, escrow_mandate]))  # held, so the escrow is trusted
             witness = EscrowWitness(escrow, vs.statement.mandate.agent)
@@ -238,7 +244,7 @@ def _serve_a2a_until_stopped(
                 cooperation=logged,
             )
         except (RuntimeError, OSError) as exc:
-            raise UsageError(f"cannot listen on {args.host}: {exc}") from None
+            raise listen_failure(args.host, [p for p in (args.port, args.card_port) if p], exc) from None
         try:
             out.write(f"listening on {server.target} as {did}\n")
             out.write(f"agent card at {server.card_url}{AGENT_CARD_PATH}\n")
@@ -293,11 +299,13 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
         journal = stack.enter_context(open_journal(args.journal))
         client = stack.enter_context(CooperationClient(args.to, tls=tls))
         escrow_client = stack.enter_context(EscrowClient(args.escrow, tls=tls)) if args.escrow else None
-        other = counterparty_did(client)
+        other = first_contact("--to", args.to, "peer", lambda: counterparty_did(client))
         context: list[bytes] = []
         escrow_did = ""
         if escrow_client is not None:
-            escrow_mandate = fetch_escrow_mandate(escrow_client)
+            escrow_mandate = first_contact(
+                "--escrow", args.escrow, "escrow", lambda: fetch_escrow_mandate(escrow_client)
+            )
             context = [escrow_mandate]
             escrow_did = verify_statement(escrow_mandate).statement.mandate.agent
         peer = open_peer(key, mandate, journal, context)
@@ -419,8 +427,10 @@ class _Contract:
         self.client = self.stack.enter_context(CooperationClient(self.args.to, tls=self.tls))
         if not self.escrow_did:
             return
-        self.escrow = self.stack.enter_context(EscrowClient(self.args.escrow, tls=self.tls))
-        self.escrow_mandate = fetch_escrow_mandate(self.escrow)
+        escrow = self.escrow = self.stack.enter_context(EscrowClient(self.args.escrow, tls=self.tls))
+        self.escrow_mandate = first_contact(
+            "--escrow", self.args.escrow, "escrow", lambda: fetch_escrow_mandate(escrow)
+        )
         serving = verify_statement(self.escrow_mandate).statement.mandate.agent
         if serving != self.escrow_did:
             raise UsageError(f"{self.args.escrow} is escrow {serving}, not the contract's {self.escrow_did}")
@@ -487,10 +497,11 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             ]
         client = stack.enter_context(CooperationClient(args.to, tls=tls))
         escrow = stack.enter_context(EscrowClient(args.escrow, tls=tls)) if args.escrow else None
-        serving_escrow = (
-            verify_statement(fetch_escrow_mandate(escrow)).statement.mandate.agent if escrow else ""
-        )
-        other = counterparty_did(client)
+        serving_escrow = ""
+        if escrow is not None:
+            serving = first_contact("--escrow", args.escrow, "escrow", lambda: fetch_escrow_mandate(escrow))
+            serving_escrow = verify_statement(serving).statement.mandate.agent
+        other = first_contact("--to", args.to, "peer", lambda: counterparty_did(client))
         negs = [n for n in negs if n.other(peer.did) == other]
         if not negs:
             out.write(f"nothing to resume with {other}\n")
@@ -629,7 +640,8 @@ def _obligations(neg: Negotiation, party: str, now_ms: int) -> list[dict[str, An
 
 def status_report(peer: Peer) -> dict[str, Any]:
     """What ``a2a-coop status --json`` prints: negotiations (counts; the open ones with their
-    obligations, the closed ones with their outcome), exposure."""
+    obligations, the closed ones with their outcome), exposure, and the alarm a fork proof against
+    our own key raised (ATT-017), or None."""
     base = peer.status()
     now = peer.clock()
     open_negs, closed = [], []
@@ -656,6 +668,7 @@ def status_report(peer: Peer) -> dict[str, Any]:
         "outstanding_value": base["outstanding_value"],
         "max_outstanding": peer.mandate_vs.statement.mandate.max_outstanding,
         "balance": None,
+        "key_forked": base["key_forked"],
     }
 
 
@@ -669,7 +682,9 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
         journal.close()
     if args.escrow:
         with EscrowClient(args.escrow, tls=tls) as client:
-            available, locked, currency, as_of = client.get_balance(report["did"])
+            available, locked, currency, as_of = first_contact(
+                "--escrow", args.escrow, "escrow", lambda: client.get_balance(report["did"])
+            )
         report["balance"] = {
             "available": available,
             "locked": locked,
@@ -680,6 +695,13 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
         out.write(json.dumps(report, indent=2) + "\n")
         return EXIT_OK
     out.write(f"{report['did']} (chain at seq {report['seq']}, journal {args.journal})\n")
+    if (forked := report["key_forked"]) is not None:
+        first, second = forked["statements"]
+        out.write(
+            f"ALARM since {forked['raised']}: a fork proof shows this key signed two conflicting statements "
+            f"({first[:12]}, {second[:12]}): its signer is broken or the key is stolen. "
+            f"Signing {forked['signing']}. To go on: {forked['remedy']}\n"
+        )
     counts = ", ".join(f"{state} {n}" for state, n in report["negotiations"].items())
     hint = " (ids for export, claim and revoke; a unique prefix will do)"
     out.write(f"negotiations: {counts}{hint}\n" if counts else "negotiations: none\n")
@@ -709,6 +731,7 @@ def find_negotiation(peer: Peer, prefix: str) -> Negotiation:
 
 @runtime_command
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    check_output(args.out)
     peer, journal = peer_from_journal(args)
     try:
         neg = find_negotiation(peer, args.negotiation)

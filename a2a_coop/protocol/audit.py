@@ -840,16 +840,32 @@ def _settled_ratio(ev: Evidence, s: str, stmts: list[VerifiedStatement]) -> int 
 
 
 def _kinds(p: trade_pb2.Offer) -> tuple[Any, ...]:
-    """What makes two offers the same kind of deal: the categories both ways and the terms a
-    counterparty cannot price in -- the currency and the revocation terms. (The escrow named is a
-    condition, not a kind, and exclusivity an order: see :func:`cartel_scores`.)"""
-    t = p.terms
+    """What makes two offers the same kind of deal: the categories both ways and the currency, which a
+    counterparty cannot price in. (The escrow named and the revocation terms are conditions, not
+    kinds, and exclusivity an order: see :func:`cartel_scores`.)"""
     return (
         tuple(sorted(i.category for i in p.gives)),
         tuple(sorted(i.category for i in p.wants)),
-        t.currency,
-        t.revocation.SerializeToString(deterministic=True),
+        p.terms.currency,
     )
+
+
+def binds_at_least(terms: trade_pb2.Revocation, than: trade_pb2.Revocation) -> bool:
+    """Whether a contract under revocation ``terms`` holds its proposer at least as firmly as one under
+    ``than``, so that the acceptor loses no protection by taking it: no exit at all holds firmest; among
+    terms that allow one, exit at the cost of the bond and with a longer notice (obligations due
+    within it stay owed, CMT-003) holds firmer. A partial order: other pairs are incomparable. The
+    terms bind both sides alike, but to an acceptor that means to perform only the proposer's exit
+    is a loss; and ordered the other way, insiders would offer the loosest terms and leave every
+    outsider's plain offer below them."""
+    if not terms.allowed:
+        return True
+    return than.allowed and terms.forfeit_bond >= than.forfeit_bond and terms.notice_ms >= than.notice_ms
+
+
+# An offer the subject answered: (proposer, ratio, kind, the answer, what the subject would give, the
+# bond asked of it, exclusive, escrow, revocation terms).
+_Answered = tuple[str, int, tuple[Any, ...], VerifiedStatement, int, int, bool, str, trade_pb2.Revocation]
 
 
 def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
@@ -857,20 +873,21 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
 
     Over the offers the subject answered (Accept or Reject), a Reject of an offer from X is
     *discriminating* when the subject accepted, from some Y != X, an offer of the same kind (the
-    same categories, currency and revocation terms) at a ratio no better, in which it gave at least
-    as much and bonded at least as much (so neither the price, the terms nor its mandate's caps
-    explain the refusal), and X's offer named an escrow the subject has accepted an offer under
-    (from anyone). A peer takes only escrows it trusts (MND-015), so an offer under an escrow it
-    never used is no equally good offer, however good its price; but the insiders' choice of escrow
-    is theirs, and matching escrows by equality would let a cartel that always names its own escrow
-    make every outside offer incomparable. Score: discriminating rejects / (rejects + 1), times the
-    share of its accepted trades that went to the counterparties it favoured."""
+    same categories and currency) at a ratio no better, in which it gave at least as much and bonded
+    at least as much (so neither the price, the terms nor its mandate's caps explain the refusal),
+    and X's offer named an escrow the subject has accepted an offer under and revocation terms that
+    hold X at least as firmly (:func:`binds_at_least`) as those of some offer the subject accepted,
+    each from anyone. A peer takes only escrows it trusts (MND-015), so an offer under an escrow it
+    never used is no equally good offer, however good its price, and nor is one that lets its
+    proposer walk away more cheaply than any the subject took; but the insiders choose their escrow
+    and their revocation terms, and matching either by equality would let a cartel that always
+    names its own escrow, or odd revocation terms, make every outside offer incomparable. Score:
+    discriminating rejects / (rejects + 1), times the share of its accepted trades that went to the
+    counterparties it favoured."""
     out = []
     for s in _subjects(ev, subject):
-        # (proposer, ratio, kind, answer, what the subject would give, the bond asked of it, exclusive,
-        # escrow)
-        taken: list[tuple[str, int, tuple[Any, ...], VerifiedStatement, int, int, bool, str]] = []
-        refused: list[tuple[str, int, tuple[Any, ...], VerifiedStatement, int, int, bool, str]] = []
+        taken: list[_Answered] = []
+        refused: list[_Answered] = []
         for vs in ev.by_issuer.get(s, []):
             if vs.body not in ("accept", "reject"):
                 continue
@@ -887,6 +904,7 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
                 p.terms.audience_bond,
                 bool(p.exclusive_key),
                 p.terms.escrow,
+                p.terms.revocation,
             )
             (taken if vs.body == "accept" else refused).append(row)
         if not refused:
@@ -894,8 +912,8 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
         trusted = {t[7] for t in taken}
         favoured: set[str] = set()
         bad: list[VerifiedStatement] = []
-        for who, r, kinds, vs, gives, bond, exclusive, escrow in refused:
-            if escrow not in trusted:
+        for who, r, kinds, vs, gives, bond, exclusive, escrow, revocation in refused:
+            if escrow not in trusted or not any(binds_at_least(revocation, t[8]) for t in taken):
                 continue
             # An exclusive offer asks more of its acceptor (it may collide with a live contract,
             # NEG-009): a plain offer refused while exclusive ones were taken is discriminating,

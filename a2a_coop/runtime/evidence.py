@@ -5,8 +5,8 @@ plus three indexes it keeps as statements are accepted:
 
 * the attestations held, in the order they arrived (so GetAttestations pages stay
   stable as more arrive: ATT-014), and by subject;
-* the highest-seq Checkpoint held of every other key, which is what a peer passes on
-  when it gossips (ATT-011);
+* the highest-seq Checkpoint held of every other key, in the order they were received,
+  which is what a peer passes on when it gossips (ATT-011), the last received first;
 * the fork proofs it has seen: a refused statement whose chain error carries two
   conflicting envelopes (ATT-012). The refusal itself changes nothing (ERR-003): the
   proof is kept here, outside the verification state, as SPEC 6.8 asks.
@@ -33,7 +33,8 @@ class EvidenceVerifier(Verifier):
         super().__init__(me=me)
         self.attestations: list[bytes] = []  # digests, in the order accepted
         self.attestations_about: dict[str, list[bytes]] = {}  # subject key -> digests, in order
-        self.checkpoints: dict[str, bytes] = {}  # issuer -> its highest-seq Checkpoint held
+        # issuer -> its highest-seq Checkpoint held, in the order we received them (the last received last)
+        self.checkpoints: dict[str, bytes] = {}
         self.forks: dict[str, ForkProof] = {}  # issuer -> the first fork proof against it
         self.on_fork: Callable[[str, ForkProof], None] | None = None  # told of each new one (to persist it)
 
@@ -81,6 +82,7 @@ class EvidenceVerifier(Verifier):
         elif vs.body == "checkpoint":
             held = self.checkpoints.get(vs.issuer)
             if held is None or self.statements[held].header.seq < vs.header.seq:
+                self.checkpoints.pop(vs.issuer, None)  # to the end: received last
                 self.checkpoints[vs.issuer] = vs.digest
                 # The one it replaces leaves memory once in the archive (a new head each trade).
                 if held is not None and self.archive is not None and self.archive.by_digest(held):

@@ -23,6 +23,7 @@ Nothing here is a request to sign anything but our own head Checkpoint.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -92,8 +93,14 @@ def head_checkpoint(peer: Peer) -> VerifiedStatement:
 
 def outgoing(peer: Peer, *, exclude: str = "") -> tuple[list[bytes], list[ForkProof]]:
     """What ``peer`` gossips, within :data:`BUDGET_BYTES`: its head Checkpoint, its fork proofs, then
-    the latest Checkpoints it holds of other keys (not of ``exclude``, who knows its own), newest
-    first, each Checkpoint after its Mandate."""
+    the latest Checkpoints it holds of other keys (not of ``exclude``, who knows its own), the last
+    received first, each Checkpoint after its Mandate.
+
+    Received, not issued: a Checkpoint's ``issued_at_ms`` is its issuer's claim, and gossip takes old
+    and future-dated ones alike (a fork proof needs no freshness). Ranked by it, a handful of free
+    keys dating their Checkpoints years ahead would hold every slot of every peer they reach, for
+    good, and no honest Checkpoint would travel on: forks between other views would go unseen. Our
+    own order of receipt costs such keys a new Checkpoint at each peer, each time, to stay on top."""
     own = head_checkpoint(peer)
     with peer.lock:
         v = peer.verifier
@@ -117,9 +124,12 @@ def outgoing(peer: Peer, *, exclude: str = "") -> tuple[list[bytes], list[ForkPr
             if len(proof.first) + len(proof.second) <= budget:
                 budget -= len(proof.first) + len(proof.second)
                 proofs.append(proof)
-        latest = [v.statements[d] for issuer, d in v.checkpoints.items() if issuer not in (peer.did, exclude)]
-        latest.sort(key=lambda vs: vs.header.issued_at_ms, reverse=True)
-        for vs in latest[:MAX_CHECKPOINTS]:
+        latest = (
+            v.statements[d]
+            for issuer, d in reversed(v.checkpoints.items())
+            if issuer not in (peer.did, exclude)
+        )
+        for vs in itertools.islice(latest, MAX_CHECKPOINTS):
             if not add(vs):
                 break
     return list(envelopes), proofs

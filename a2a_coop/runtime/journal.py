@@ -81,12 +81,13 @@ journal keeps a Bloom filter (:class:`_Holds`) over the (issuer, nonce) pairs an
 rows, fed as rows are inserted and built from the file at open: "not held" is then certain without a
 query (a filter has no false negatives for rows this journal wrote or found at open, and one writer per
 file means there are no others), and only a "maybe" reads SQLite. Its hash is Python's own, keyed per
-process, so no peer can aim statements at chosen bits; it doubles (rebuilt from the file, inside the
-commit that fills it) as rows accumulate, keeping false positives -- which cost a query, never a wrong
-answer -- near 1%, for three or four bytes of memory per row, up to 2 MiB (about a million keys): then it
-stops growing, so a long life's memory stays bounded, and its false positives rise instead (15% at four
-million keys). A journal opened with ``lock=False`` (another process may write) has no
-filter and always asks SQLite.
+process, so no peer can aim statements at chosen bits; it doubles as rows accumulate, keeping false
+positives -- which cost a query, never a wrong answer -- near 1%, for three or four bytes of memory per
+row, up to 2 MiB (about a million keys). It grows without a stall: the full filter keeps answering
+while one twice its size is filled beside it from the file, a page of rows per commit (no commit
+scans the whole journal), and takes over once it holds them all. At 2 MiB it stops growing, so a
+long life's memory stays bounded, and its false positives rise instead (15% at four million keys). A
+journal opened with ``lock=False`` (another process may write) has no filter and always asks SQLite.
 
 Why the errors are not :class:`~a2a_coop.protocol.errors.CoopError`: a CoopError is
 protocol vocabulary, a SPEC code that travels to the peer. A journal failure is
@@ -244,6 +245,13 @@ _HOLDS_BITS_PER_KEY: Final = 16  # two probes: 1.4% false positives when full, h
 _HOLDS_SCAN: Final = (
     "SELECT i.did, s.nonce, s.negotiation_id FROM statements s JOIN issuers i ON i.id = s.issuer"
 )
+# A growing filter is filled from the file this many rows at a time, one step per transaction: no
+# commit scans more, however large the journal (a scan of a million rows in one commit stalled it ~1 s).
+_HOLDS_GROW_ROWS: Final = 512
+_HOLDS_GROW_SCAN: Final = (
+    "SELECT s.id, i.did, s.nonce, s.negotiation_id FROM statements s JOIN issuers i ON i.id = s.issuer "
+    "WHERE s.id > ? AND s.id <= ? ORDER BY s.id LIMIT ?"
+)
 _HASH_BITS: Final = (1 << 64) - 1
 
 
@@ -295,11 +303,35 @@ class _Holds:
 
     @classmethod
     def scan(cls, cur: sqlite3.Cursor, keys: int) -> _Holds:
-        """A filter over every row of the file, with room for twice ``keys`` keys."""
+        """A filter over every row of the file, with room for twice ``keys`` keys (at open)."""
         holds = cls(keys)
         for issuer, nonce, negotiation_id in cur.execute(_HOLDS_SCAN):
             holds.add_row(issuer, nonce, negotiation_id)
         return holds
+
+
+class _Growth:
+    """A filter twice the size of a full one, being filled from the file a page of rows per transaction
+    (:meth:`Journal._grow`), while the full one still answers: the rows up to ``upto`` (every row there
+    was when it began) by scan, every row written since directly. Once the scan reaches ``upto`` it
+    holds every row, and takes over."""
+
+    __slots__ = ("after", "holds", "upto")
+
+    def __init__(self, keys: int, upto: int) -> None:
+        self.holds = _Holds(keys)
+        self.after = 0  # rows up to this id are in
+        self.upto = upto
+
+    def step(self, cur: sqlite3.Cursor) -> bool:
+        """Scan the next page of rows into the new filter; True once every row up to ``upto`` is in."""
+        rows = cur.execute(_HOLDS_GROW_SCAN, (self.after, self.upto, _HOLDS_GROW_ROWS)).fetchall()
+        add_row = self.holds.add_row
+        for _, issuer, nonce, negotiation_id in rows:
+            add_row(issuer, nonce, negotiation_id)
+        if rows:
+            self.after = rows[-1][0]
+        return len(rows) < _HOLDS_GROW_ROWS or self.after >= self.upto
 
 
 class Journal:
@@ -320,6 +352,7 @@ class Journal:
         self._cur = conn.cursor()
         # What the file holds, for reads of what is not there (the writer only: see the module docstring).
         self._holds: _Holds | None = None
+        self._growth: _Growth | None = None  # the larger filter being filled, once this one is full
         if lock_fd is not None:
             rows = self._cur.execute("SELECT count(*) FROM statements").fetchone()[0]
             self._holds = _Holds.scan(self._cur, rows)
@@ -524,6 +557,8 @@ class Journal:
                 raise JournalError(f"cannot start a transaction: {exc}") from exc
             try:
                 fn(cur)
+                if self._growth is not None:
+                    self._grow(cur)
                 cur.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._failed = exc
@@ -590,14 +625,34 @@ class Journal:
 
     def _hold(self, cur: sqlite3.Cursor, issuer: str, nonce: bytes, nid: bytes) -> None:
         """Add a row about to be inserted to the filter, before the insert: a rolled-back row stays in
-        it (a false positive, a query), a committed one is never missing. A full filter is rebuilt from
-        the file at twice the size, inside this transaction (so it sees its rows too)."""
+        it (a false positive, a query), a committed one is never missing.
+
+        A full filter keeps answering while one twice its size is filled beside it (:class:`_Growth`):
+        each row written goes into both, and each transaction scans at most :data:`_HOLDS_GROW_ROWS`
+        older rows of the file into the new one (:meth:`_grow`), so no commit stalls on a scan of the
+        whole journal."""
         holds = self._holds
         if holds is None:
             return
-        if holds.full:
-            holds = self._holds = _Holds.scan(cur, holds.keys)
         holds.add_row(issuer, nonce, nid)
+        growth = self._growth
+        if growth is None:
+            if not holds.full:
+                return
+            # Every row there is now is scanned; every row from this one on is added directly.
+            upto = cur.execute("SELECT max(id) FROM statements").fetchone()[0] or 0
+            growth = self._growth = _Growth(holds.keys, upto)
+        growth.holds.add_row(issuer, nonce, nid)
+
+    def _grow(self, cur: sqlite3.Cursor) -> None:
+        """One page of the growing filter's scan, at the end of a transaction; it takes over once done.
+
+        In the writer's transaction, so the scan sees every row there was when the growth began (the
+        one writer's own); a row rolled back after it was scanned is a false positive, like any
+        rolled-back row, and one that takes its id later is added directly."""
+        growth = self._growth
+        if growth is not None and growth.step(cur):
+            self._holds, self._growth = growth.holds, None
 
     def _maybe_held(self, key: object) -> bool:
         """False if the journal certainly holds no row with ``key``; True if it may."""

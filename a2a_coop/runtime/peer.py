@@ -33,12 +33,13 @@ from a2a_coop.protocol.archive import Archive, Nearest
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import decode_envelope, statement_digest
 from a2a_coop.protocol.errors import CoopError, Origin, RateLimited, Replayed, WrongAudience
-from a2a_coop.protocol.forks import ForkProof
+from a2a_coop.protocol.forks import ForkProof, fork_proof_from
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import Negotiation, State, proposal_of
 from a2a_coop.protocol.reputation import attestation_due
 from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate, verify_statement
 from a2a_coop.runtime import gossip
+from a2a_coop.runtime.alarm import ForkAlarm, KeyForked
 from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.runtime.reputation import (
     Reputation,
@@ -260,7 +261,12 @@ class Peer:
         self.clock = clock
         self.nonce = nonce
         self.lock = threading.RLock()
-        self.guard_refusals: list[CoopError | TrustRefused] = []  # decisions the policy guard refused
+        self.guard_refusals: list[CoopError | TrustRefused | KeyForked] = []  # what the guard refused
+        # Set once a fork proof convicts our own key (ATT-017, a2a_coop.runtime.alarm); while set, the
+        # guard signs no new commitment. Only a misbehaving implementation (reference_agents.unsafe)
+        # turns alarm_on_own_fork off, to act as one without ATT-017: no alarm, and it signs on.
+        self.fork_alarm: ForkAlarm | None = None
+        self.alarm_on_own_fork = True
         # Requests answered in memory whose answer waits for the journal's group commit: digest ->
         # (replies, ticket). Not sent until durable; a retry meanwhile waits for the same commit.
         self._staged: dict[bytes, tuple[list[VerifiedStatement], Any]] = {}
@@ -334,11 +340,12 @@ class Peer:
                     return prefix + earlier  # a retried request: same answers, nothing redone (RPL-002)
             if staged is None:
                 now = self.clock()
-                for env in context:
-                    self._hold(env, received_ms=now)
+                # Context first, in order (SPEC 13.2); journaled in the request's own commit below.
+                taken = self._hold_context(context, now)
                 try:
                     self.verifier.accept_statement(request, now)
                 except Replayed:
+                    self._record_context(taken, now)
                     # Held in the journal only (forgotten since): the same answers from there (RPC-003).
                     earlier = (
                         None if held or self.journal is None else self.journal.replies_for(request.digest)
@@ -346,9 +353,13 @@ class Peer:
                     if earlier is None:
                         raise
                     return prefix + earlier
+                except BaseException:
+                    self._record_context(taken, now)
+                    raise
                 try:
                     replies = self._react(request, ack=True)
-                    staged = (replies, self._stage([(request, replies, True)], now))
+                    records: list[_Record] = [(vs, [], False) for vs in taken]
+                    staged = (replies, self._stage([*records, (request, replies, True)], now))
                 except BaseException:
                     self._finished.clear()
                     self._reload()  # memory ran ahead of the journal: rebuild from what is durable
@@ -527,6 +538,7 @@ class Peer:
             ValueError: the terms name an escrow we do not trust (see ``context``).
             CoopError: the policy guard refused the offer.
             TrustRefused: our trust policy refuses the counterparty, or asks more bond of it.
+            KeyForked: a fork proof against our own key is held (ATT-017).
         """
         untrusted = self._untrusted_escrow(proposal)
         if untrusted:
@@ -596,6 +608,20 @@ class Peer:
         """A counterparty's Checkpoints and fork proofs in, ours out (ATT-011; :mod:`.gossip`)."""
         return gossip.answer(self, envelopes, proofs)
 
+    def take_refusal(self, refusal: CoopError) -> str | None:
+        """Keep the fork proof a counterparty's or an escrow's refusal of our statement carries
+        (EQUIVOCATION, CHAIN_BROKEN: the two envelopes, ATT-012), if it verifies. Against our own key,
+        this is how a peer whose key was stolen usually learns it: it raises the alarm (ATT-017).
+
+        Returns:
+            The key the proof convicts, or None.
+        """
+        proof = fork_proof_from(refusal)
+        if proof is None:
+            return None
+        with self.lock:
+            return self.verifier.take_fork_proof(proof)
+
     # -- views --------------------------------------------------------------------
 
     def negotiation(self, negotiation_id: bytes) -> Negotiation:
@@ -623,21 +649,47 @@ class Peer:
                 "negotiations": {s.value: sum(1 for n in negs if n.state is s) for s in State},
                 "open": [n.id.hex() for n in negs if not n.is_terminal],
                 "outstanding_value": exposure.outstanding(self.clock()),
+                "key_forked": None if self.fork_alarm is None else self.fork_alarm.report(),
             }
 
     # -- internals ----------------------------------------------------------------
 
-    def _hold(self, envelope: bytes, *, durable: bool = True, received_ms: int | None = None) -> None:
+    def _hold_context(self, context: Sequence[bytes], now: int) -> list[VerifiedStatement]:
+        """Accept the context envelopes of a request that we lack, in order; return those taken now,
+        which the caller journals with the request, in one commit (so that a relay of several of an
+        escrow's statements, the last as the request, costs one fsync). If one is refused, those taken
+        before it are journaled at once, and the refusal raised."""
+        taken: list[VerifiedStatement] = []
+        try:
+            for env in context:
+                vs = self._hold(env, durable=False, received_ms=now)
+                if vs is not None:
+                    taken.append(vs)
+        except BaseException:
+            self._record_context(taken, now)
+            raise
+        return taken
+
+    def _record_context(self, taken: Sequence[VerifiedStatement], now: int) -> None:
+        """Journal context we hold, without its request (which was refused): durable before we answer."""
+        if taken and self.journal is not None:
+            self.journal.record_batch([(vs, [], False) for vs in taken], at_ms=now)
+
+    def _hold(
+        self, envelope: bytes, *, durable: bool = True, received_ms: int | None = None
+    ) -> VerifiedStatement | None:
+        """Accept a context envelope unless we hold it; return it if taken now. ``durable``: journal it
+        at once (else the caller does)."""
         # The same context (a counterparty's mandate, an escrow's) comes with every request: its digest
         # is remembered by its bytes, so neither the parse nor the hash is redone while it is held.
         digest = self._context_digests.get(envelope)
         if digest is not None and dict.__contains__(self.verifier.statements, digest):
-            return
+            return None
         digest = statement_digest(decode_envelope(envelope).payload)
         # A held digest means these exact payload bytes were verified before: skip the signature check.
         if digest in self.verifier.statements:
             self._remember_context(envelope, digest)
-            return
+            return None
         # Context: no freshness, it may be old (TIM-005); but what is addressed to us and handed over
         # live must not be dated back unwitnessed (TIM-006), or context would smuggle what a request can't.
         vs = self.verifier.accept(envelope, received_ms=received_ms)
@@ -646,6 +698,7 @@ class Peer:
             # escrow's mandate); held, not answered, so it gets no idempotency entry.
             self.journal.record_incoming(vs, [], at_ms=self.clock(), answered=False)
         self._remember_context(envelope, digest)
+        return vs
 
     def _remember_context(self, envelope: bytes, digest: bytes) -> None:
         if len(self._context_digests) >= MAX_REMEMBERED_CONTEXT:  # bounded, whoever sends what
@@ -743,7 +796,7 @@ class Peer:
         """
         try:
             return decide()
-        except (CoopError, TrustRefused) as exc:
+        except (CoopError, TrustRefused, KeyForked) as exc:
             self.guard_refusals.append(exc)
             return None
 
@@ -854,8 +907,11 @@ class Peer:
         Raises:
             CoopError: the guard refused; nothing was signed and the chain did not advance.
             TrustRefused: our trust policy refuses the commitment (ATT-016); nothing was signed.
+            KeyForked: a fork proof against our key is held and ``body`` is a commitment (ATT-017).
         """
         now = self.clock()
+        if self.fork_alarm is not None:
+            self.fork_alarm.refuse(body, now)
         # Never date an answer before what it answers (NEG-014): a counterparty's clock may run ahead
         # of ours by up to the skew its statements were accepted with. Nor before our own previous
         # statement (CHN-005): an answer dated ahead to follow such a counterparty sets our chain's pace.
@@ -960,12 +1016,18 @@ class Peer:
             for first, second in self.journal.get_meta(META_FORKS, []) or []:
                 verifier.take_fork_proof(ForkProof(first, second))
         verifier.on_fork = self._fork_seen
+        own = verifier.forks.get(self.key.did)
+        if own is not None and self.fork_alarm is None and self.alarm_on_own_fork:
+            self.fork_alarm = ForkAlarm.restore(self.key.did, own, self.clock(), self.journal)
         return verifier
 
     def _fork_seen(self, issuer: str, proof: ForkProof) -> None:
-        """A fork proof is evidence forever (ATT-012): keep it across restarts."""
+        """A fork proof is evidence forever (ATT-012): keep it across restarts; one against our own key
+        raises the alarm (ATT-017)."""
         if self.journal is not None:
             self.journal.put_meta(META_FORKS, [[p.first, p.second] for p in self.verifier.forks.values()])
+        if issuer == self.key.did and self.fork_alarm is None and self.alarm_on_own_fork:
+            self.fork_alarm = ForkAlarm.raise_for(issuer, proof, self.clock(), self.journal)
 
 
 def _about(vs: VerifiedStatement) -> bytes | None:
@@ -1023,7 +1085,11 @@ def drive(
         if not queue:
             return sent
         vs = queue.pop(0)
-        answers = send(vs.envelope, initiator.send_context())
+        try:
+            answers = send(vs.envelope, initiator.send_context())
+        except CoopError as refusal:
+            initiator.take_refusal(refusal)
+            raise
         sent.append(vs)
         queue += initiator.on_replies(answers)
     raise CoopError(f"negotiation did not settle within {max_steps} exchanges")

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
-from a2a_coop.protocol.envelope import decode_envelope, statement_digest
+from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, decode_envelope, statement_digest
 from a2a_coop.protocol.errors import CoopError, MandateUnknown, Origin
 from a2a_coop.protocol.negotiation import Negotiation
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
@@ -83,6 +83,20 @@ def carry_trade(
     escrow: EscrowClient | None = None,
 ) -> Negotiation:
     """:func:`run_trade` from an Offer already signed (and journaled): send it and carry the trade on."""
+    try:
+        return _carry_trade(peer, counterparty, offer, escrow=escrow)
+    except CoopError as refusal:
+        peer.take_refusal(refusal)  # a fork proof against our own key raises the alarm (ATT-017)
+        raise
+
+
+def _carry_trade(
+    peer: Peer,
+    counterparty: CooperationClient,
+    offer: VerifiedStatement,
+    *,
+    escrow: EscrowClient | None = None,
+) -> Negotiation:
     drive(peer, counterparty.exchange, offer)
     neg = peer.negotiation(offer.header.negotiation_id)
     c = neg.contract
@@ -138,13 +152,44 @@ def relay_escrow_answers(peer: Peer, counterparty: CooperationClient, answers: S
     # In memory only: what only the journal still holds is refused REPLAYED on both sides below, where
     # asking the journal about every new statement would cost a read each.
     held = peer.verifier.statements
-    news = [
-        env
-        for env in statements
-        if not dict.__contains__(held, statement_digest(decode_envelope(env).payload))
-    ]
-    ours = peer.on_replies(news)
-    for env in news:
+    digests = [statement_digest(decode_envelope(env).payload) for env in statements]
+    news = [(env, d) for env, d in zip(statements, digests, strict=True) if not dict.__contains__(held, d)]
+    ours = peer.on_replies([env for env, _ in news])
+    ours += _relay(peer, counterparty, mandate, news)
+    for vs in ours:
+        drive(peer, counterparty.exchange, vs)
+
+
+def _relay(
+    peer: Peer, counterparty: CooperationClient, mandate: bytes, news: Sequence[tuple[bytes, bytes]]
+) -> list[VerifiedStatement]:
+    """Pass an escrow's new statements (``(envelope, digest)``, in its order) on to the counterparty;
+    return what its answers make us send.
+
+    In one Exchange when they are about one negotiation: the last as the request, the others before it
+    as its context, which the counterparty takes first, in order, and journals with the request in one
+    commit (SPEC 13.2). One Exchange each otherwise, and when
+    the counterparty refuses the batch REPLAYED (one of them is held only in its journal), where a
+    REPLAYED refusal of one is fine: it holds that one.
+    """
+    if not news:
+        return []
+    held = peer.verifier.statements
+    envelopes = [env for env, _ in news]
+    # About one negotiation (a Stamp names none of its own): the counterparty's reactions to escrow
+    # statements depend on that negotiation's state only, so it answers the batch as it would the last.
+    negotiations = {held[d].header.negotiation_id if d in held else None for _, d in news} - {b""}
+    one_negotiation = len(negotiations) <= 1 and None not in negotiations
+    # Within one envelope's size in all, framing aside: a request any server takes (RPC-008).
+    small = sum(map(len, [mandate, *envelopes])) <= MAX_ENVELOPE_BYTES
+    if len(news) > 1 and one_negotiation and small:
+        try:
+            return peer.on_replies(counterparty.exchange(envelopes[-1], [mandate, *envelopes[:-1]]))
+        except CoopError as exc:
+            if exc.code != "REPLAYED":
+                raise
+    ours: list[VerifiedStatement] = []
+    for env in envelopes:
         try:
             replies = counterparty.exchange(env, [mandate])
         except CoopError as exc:
@@ -152,8 +197,7 @@ def relay_escrow_answers(peer: Peer, counterparty: CooperationClient, answers: S
                 raise
             continue
         ours += peer.on_replies(replies)
-    for vs in ours:
-        drive(peer, counterparty.exchange, vs)
+    return ours
 
 
 def settle_with_escrow(

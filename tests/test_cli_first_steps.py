@@ -1,0 +1,263 @@
+"""A newcomer's plausible mistakes with the README's commands, and what each must answer: one line
+on stderr that names the mistake (exit 2), never a raw gRPC status or a traceback.
+
+Each test is a slip found by following README.md from the top: a port past 65535 or none at all, an
+escrow's address given as the peer's and the other way round, a port already taken, a did:key file
+given as a key file, a journal whose escrow mandate is unrecorded, a report directory that cannot
+be written. Servers run in process on loopback ports the OS picks.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from a2a_coop.cli import main
+from a2a_coop.cli._common import address
+from a2a_coop.cli.demo import Identity, child_env, cli_command, provision
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.node import EscrowNode, PeerNode
+from a2a_coop.transport import serve
+from reference_agents import BadParameter, build
+
+TIMEOUT_S = 60.0
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _one_line(err: str, *needles: str) -> str:
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def alice(tmp_path: Path) -> Identity:
+    return provision(tmp_path, "alice")
+
+
+@pytest.fixture
+def peer_and_escrow(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A peer (bob) and an escrow, each serving in process: (peer address, escrow address)."""
+    bob, esc = provision(tmp_path, "bob"), provision(tmp_path, "escrow")
+    peer = PeerNode.open(bob.key, bob.mandate, tmp_path / "bob.db")
+    escrow = EscrowNode(esc.key, esc.mandate, tmp_path / "escrow.db")
+    try:
+        with serve(peer, None) as peer_server, serve(None, escrow) as escrow_server:
+            yield peer_server.target, escrow_server.target
+    finally:
+        peer.close()
+        escrow.close()
+
+
+@pytest.mark.parametrize("given", ["127.0.0.1:99999", "127.0.0.1", "127.0.0.1:0", "::1:7001", "host:7x"])
+def test_an_address_outside_host_and_port_1_to_65535_is_refused_as_given(
+    alice: Identity, capsys: pytest.CaptureFixture[str], given: str
+) -> None:
+    """gRPC dials a missing port as 443 and wraps 99999 to 34463, so `--to 127.0.0.1:99999` once
+    failed with "connection refused" at another address than the one typed. Expect exit 2 naming the
+    address as given and the rule."""
+    code, _, err = _run(capsys, "offer", *alice.files(), "--to", given, "--give", "a:1", "--want", "b:1")
+    assert code == 2
+    assert f"argument --to: {given!r} is not HOST:PORT with a port 1..65535" in err
+    code, _, err = _run(capsys, "conformance", "--target", given)
+    assert code == 2
+    _one_line(err, f"--target {given!r} must be HOST:PORT with a port 1..65535")
+
+
+def test_an_address_may_be_a_name_or_a_bracketed_ipv6_host() -> None:
+    for good in ("127.0.0.1:7001", "localhost:65535", "[::1]:7001", "peer.example.com:1"):
+        assert address(good) == good
+
+
+def test_a_peer_and_an_escrow_given_in_each_others_place(
+    alice: Identity, peer_and_escrow: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The escrow's address as --to, the peer's as --escrow: once "network: UNIMPLEMENTED: Method not
+    found!". Expect each option named with what the server there is not."""
+    peer, escrow = peer_and_escrow
+    items = ["--give", "a:1", "--want", "b:1"]
+    code, _, err = _run(capsys, "offer", *alice.files(), "--to", escrow, *items)
+    assert code == 2
+    _one_line(err, f"--to {escrow} is not an a2a-coop peer", "CooperationService")
+    code, _, err = _run(capsys, "offer", *alice.files(), "--to", peer, "--escrow", peer, *items)
+    assert code == 2
+    _one_line(err, f"--escrow {peer} is not an a2a-coop escrow", "EscrowService")
+    code, _, err = _run(
+        capsys, "escrow", "ledger", "--escrow", peer, "--out", alice.journal_path.parent / "l"
+    )
+    assert code == 2
+    _one_line(err, f"--escrow {peer} is not an a2a-coop escrow")
+
+
+def test_nothing_listening_names_the_option(alice: Identity, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(
+        capsys, "offer", *alice.files(), "--to", "127.0.0.1:1", "--give", "a:1", "--want", "b:1"
+    )
+    assert code == 2
+    _one_line(err, "cannot reach the peer at 127.0.0.1:1 (--to)")
+
+
+def test_a_port_in_use_is_named_as_such(alice: Identity, peer_and_escrow: tuple[str, str]) -> None:
+    """gRPC's bind error names no cause ("Failed to bind ...; set GRPC_VERBOSITY=debug"); expect the
+    OS's reason, as for any server that cannot listen."""
+    taken = peer_and_escrow[0].rpartition(":")[2]
+    result = subprocess.run(
+        cli_command("serve", *alice.files(), "--port", taken),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        env=child_env(),
+        check=False,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    _one_line(result.stderr, f"cannot listen on 127.0.0.1:{taken}: {os.strerror(errno.EADDRINUSE)}")
+
+
+def test_a_did_file_given_as_the_key_says_it_is_the_public_identity(
+    tmp_path: Path, alice: Identity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`keygen --out alice.key > alice.did` leaves two files; --key alice.did was called "a binary
+    file". Expect it named for what it is."""
+    did_file = tmp_path / "alice.did"
+    did_file.write_text(alice.did + "\n")
+    code, _, err = _run(
+        capsys,
+        "offer",
+        *alice.files(),
+        "--key",
+        did_file,
+        "--to",
+        "127.0.0.1:1",
+        "--give",
+        "a:1",
+        "--want",
+        "b:1",
+    )
+    assert code == 2
+    _one_line(err, f"{did_file} is a did:key", "not an a2a-coop key file")
+
+
+def test_a_journal_whose_escrow_mandate_is_unrecorded_says_how_to_give_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A journal written by the library (PeerNode.open(context=...)) does not record the escrow
+    mandates its bonded trades cite, so the CLI could not replay it and said only MANDATE_UNKNOWN.
+    The offline demo's journal with that record removed stands for one."""
+    out = tmp_path / "demo"
+    assert _run(capsys, "demo", "--offline", "--out", out)[0] == 0
+    with Journal.open(out / "alice.db") as journal:
+        journal.put_meta("a2a-coop/context", [])
+    code, _, err = _run(capsys, "status", "--journal", out / "alice.db", "--key", out / "alice.key")
+    assert code == 2
+    _one_line(err, "MANDATE_UNKNOWN", "--escrow HOST:PORT or --context")
+
+
+def test_inspect_prints_digests_in_hex(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A body's digests were printed as protobuf text format's octal escapes, which nobody can
+    compare with the digest lines. Expect an Accept's `offer` to read as the offer's digest does."""
+    out = tmp_path / "demo"
+    assert _run(capsys, "demo", "--offline", "--out", out)[0] == 0
+    code, text, _ = _run(capsys, "inspect", out / "evidence" / "trade-1.json")
+    assert code == 0
+    digests = re.findall(r"^  digest: +([0-9a-f]{64})$", text, re.M)
+    accepted = re.findall(r"^    offer: ([0-9a-f]{64})$", text, re.M)
+    assert len(accepted) == 1 and accepted[0] in digests
+    assert "\\" not in text
+
+
+def test_a_report_dir_that_cannot_be_written_is_refused_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was refused after the whole run; now before connecting (the target here is down)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, _, err = _run(capsys, "conformance", "--target", "127.0.0.1:1", "--report-dir", blocker / "r")
+    assert code == 2
+    _one_line(err, "cannot write reports to")
+
+
+def test_a_run_where_no_case_applied_says_so(
+    peer_and_escrow: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A responder case against an escrow only SKIPs: exit 0 (no MUST failed), but the summary must
+    not read as if everything passed."""
+    code, out, _ = _run(
+        capsys,
+        "conformance",
+        "--target",
+        peer_and_escrow[1],
+        "--case",
+        "env.garbage",
+        "--report-dir",
+        tmp_path / "r",
+    )
+    assert code == 0
+    assert "WARNING: no case ran" in out and "OK: no MUST case failed (none ran)" in out
+    assert json.loads((tmp_path / "r" / "report.json").read_text())
+
+
+def test_an_agent_parameter_of_the_wrong_type_says_which_type() -> None:
+    with pytest.raises(BadParameter, match="'x' is not an integer"):
+        build("reneger", after="x")
+    with pytest.raises(BadParameter, match="'x' is not a number"):
+        build("reneger", act_rate="x")
+
+
+def test_no_out_writes_over_a_key_file_or_a_journal(
+    tmp_path: Path, alice: Identity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`mandate --out alice.key` (for alice.mandate.json) replaced the key, the only copy of a
+    secret, and `export --out alice.db` a journal. Expect both refused, nothing written and, for the
+    mandate, no seq of the principal's chain spent on it."""
+    key_before = alice.key_path.read_bytes()
+    principal = tmp_path / "alice-principal.key"
+    argv = ["mandate", "--principal", principal, "--agent", alice.did]
+    code, _, err = _run(capsys, *argv, "--out", alice.key_path)
+    assert code == 2
+    _one_line(err, f"{alice.key_path} is a key file; refusing to write over it")
+    assert alice.key_path.read_bytes() == key_before
+    code, out, _ = _run(capsys, *argv, "--out", tmp_path / "next.mandate.json")
+    assert code == 0 and "(principal seq 1," in out  # provision signed seq 0; the refusal signed nothing
+    demo = tmp_path / "demo"
+    assert _run(capsys, "demo", "--offline", "--out", demo)[0] == 0
+    journal_before = (demo / "bob.db").read_bytes()
+    reader = ["--journal", demo / "alice.db", "--key", demo / "alice.key"]
+    code, _, err = _run(capsys, "export", *reader, "--negotiation", "", "--out", demo / "bob.db")
+    assert code == 2
+    _one_line(err, "is a journal (SQLite); refusing to write over it")
+    assert (demo / "bob.db").read_bytes() == journal_before
+
+
+def test_an_a2a_url_nothing_answers_at_is_a_connection_error_not_17_failures(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--a2a-url` with a wrong port made every a2a.* case FAIL ("cannot fetch the AgentCard") and the
+    run exit 1, a verdict about a target nobody reached. Expect exit 2 before the run, as for
+    --target and --escrow; and a URL that is none is a usage error."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    code, _, err = _run(
+        capsys, "conformance", "--target", "127.0.0.1:1", "--a2a-url", f"http://127.0.0.1:{free}"
+    )
+    assert code == 2
+    _one_line(err, f"cannot reach the A2A endpoint at http://127.0.0.1:{free} (--a2a-url)")
+    code, _, err = _run(capsys, "conformance", "--target", "127.0.0.1:1", "--a2a-url", "127.0.0.1:8080")
+    assert code == 2
+    _one_line(err, "--a2a-url '127.0.0.1:8080' must be an http:// or https:// URL")
