@@ -519,6 +519,17 @@ def write_text(report: OfflineReport, out: IO[str]) -> None:
         for reason, n in sorted(reasons.items()):
             out.write(f"  SKIP {n}: {reason}\n")
     passed, failed, skipped = report.count("PASS"), report.count("FAIL"), report.count("SKIP")
+    if failed:
+        # One missing check fails hundreds of derived vectors; this line says which rules they share.
+        by_rule = Counter(
+            req
+            for f in report.files
+            for r in f.results
+            if r.status == "FAIL"
+            for req in r.vector.requirements
+        )
+        rules = ", ".join(f"{req} {n}" for req, n in by_rule.most_common())
+        out.write(f"failed vectors by requirement: {rules}\n")
     out.write(f"total: {passed} passed, {failed} failed, {skipped} skipped in {report.seconds:.2f} s\n")
 
 

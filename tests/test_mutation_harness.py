@@ -154,3 +154,31 @@ def test_the_report_ends_with_the_figures(capsys: pytest.CaptureFixture[str]) ->
     assert (result["mutants"], result["killed"], result["survived"], result["equivalent"]) == (3, 1, 1, 1)
     assert result["mutation_score"] == 0.5
     assert "1 mutants survived" in capsys.readouterr().out
+
+
+def test_a_unit_stops_at_the_first_vector_that_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What mutmut runs stops a group at its first failing vector, and the wire decoding at its first
+    wrong member; the full lists (for a person reading them) are the same failures, longer."""
+    monkeypatch.setattr(bodies, "DIGEST_BYTES", 31)
+    every = mutation.failures(_group("rules-00-BodyField"))
+    assert len(every) > 1
+    assert mutation.failures(_group("rules-00-BodyField"), first=True) == every[:1]
+    monkeypatch.setattr(decoding._Scan, "note", lambda self, requirement, detail: None)
+    wrong = mutation.wire_failures(mutation.wire_tests())
+    assert len(wrong) > 1
+    assert mutation.wire_failures(mutation.wire_tests(), first=True) == wrong[:1]
+
+
+def test_the_pytest_arguments_mutmut_adds_run_the_units() -> None:
+    """pyproject's [tool.mutmut] pytest_add_cli_args (plugins left out, plain asserts) still collect and
+    run the units (a misspelt option or a plugin a unit needs would stop every mutant's run)."""
+    import subprocess
+    import sys
+    import tomllib
+
+    args = tomllib.loads((mutation.ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["mutmut"]
+    unit = "conformance/mutation.py::test_equivocation_proof"
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", unit, *args["pytest_add_cli_args"]]
+    done = subprocess.run(cmd, cwd=mutation.ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout

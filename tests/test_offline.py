@@ -195,6 +195,10 @@ def test_cli_lazy_adapter_fails_with_per_vector_detail(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     fail = next(line for line in result.stdout.splitlines() if line.startswith("  FAIL "))
     assert "expected SIGNATURE_INVALID at" in fail and "got valid" in fail and "requirements ENV-006" in fail
+    by_rule = next(
+        ln for ln in result.stdout.splitlines() if ln.startswith("failed vectors by requirement: ")
+    )
+    assert by_rule.startswith("failed vectors by requirement: ENV-006 ")
     report = json.loads((tmp_path / "offline-report.json").read_text())
     failures = [r for f in report["files"] for r in f["results"] if r["status"] == "FAIL"]
     assert failures and all(r["got"] == "valid" for r in failures)

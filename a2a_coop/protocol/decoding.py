@@ -207,7 +207,9 @@ class _Scan:
             if pos - at != varint_size(tag):
                 self.note(unknown_rule, f"offset {at}: the tag of {name} is a padded varint")
             if number < prev or (number == prev and f is not None and not f.repeated):
-                self.note(unknown_rule, f"offset {at}: {name} out of field-number order, or repeated")
+                # A pair out of order breaks STM-016 if either field is unknown (SPEC 6.2, U3).
+                rule = "STM-016" if f is None or prev > spec.max_number else "STM-002"
+                self.note(rule, f"offset {at}: {name} out of field-number order, or repeated")
             prev = number
             if f is None:
                 pos = self.unknown(spec, number=number, wt=wt, at=at, pos=pos, end=end, name=name)

@@ -671,7 +671,7 @@ def decoding_profile() -> WireGroup:
     )
     g.payload(
         "U3: an unknown header field between version and issuer",
-        ["STM-016", "STM-002"],
+        ["STM-016"],
         m,
         at(mp, HEADER, inserted(2, (99, 0, 1))),
         NONCANONICAL,

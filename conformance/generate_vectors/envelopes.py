@@ -430,7 +430,7 @@ def payload_encoding() -> Group:
         wire.edit_header(base, unknown_first),
         "NONCANONICAL_ENCODING",
         "NonCanonicalEncoding",
-        reqs=["STM-002", "VER-002"],
+        reqs=["STM-016", "VER-002"],
     )
 
     def unknown_last(h: list[wire.Field]) -> bytes:
@@ -441,7 +441,7 @@ def payload_encoding() -> Group:
         wire.edit_header(base, unknown_last),
         None,
         "UnknownField",
-        reqs=["STM-002", "VER-002", "VER-003"],
+        reqs=["STM-016", "VER-002", "VER-003"],
     )
     add(
         "a payload truncated inside the header",

@@ -818,7 +818,7 @@ class _Builder:
             "an unknown field (1000) before the header",
             wire.encode([(1000, 0, 1)]) + payload,
             "NONCANONICAL_ENCODING",
-            ["STM-016", "STM-002"],
+            ["STM-016"],
         )
         yield payload_case(
             "reserved-field",

@@ -32,6 +32,12 @@ would refuse:
                    day grid (MND-009), a check that looks back to the very expiry of an offer the
                    book had already put behind it, a contract formed after its claim window (MND-010),
                    and an Attestation's rating at its limit (BDY-009)
+    Accumulation   what the third run found: rules over every part of something, where one part alone
+                   passes -- a second Checkpoint's root over the whole log, not the part since the
+                   first (CHN-007); a side's value as the sum of its items (MND-004), for the offering
+                   and the accepting side; every item's category, offered or wanted (MND-006)
+    SeqZero        CHN-005 for a seq 0 received after the issuer's seq 1: its time is compared with the
+                   statement above it, as for any other seq
 
 Every group builds its own clock and parties. New cases go at the end of a group, new groups at the
 end of :func:`groups` (tcIds follow the order).
@@ -130,6 +136,8 @@ def groups() -> list[Group]:
         contract_state(),
         exposure_rules(),
         bookkeeping(),
+        accumulation(),
+        seq_zero(),
     ]
 
 
@@ -1873,5 +1881,160 @@ def bookkeeping() -> Group:
         "BODY_INVALID",
         "Boundary",
         twin=[*contract, rated(100)],
+    )
+    return g
+
+
+def accumulation() -> Group:
+    """Cases the third mutation run found unpinned (conformance/vectors/README.md, "Mutation testing"):
+    every earlier vector had one Checkpoint per chain, one item per side and no allowed category list
+    that an offer passed, so a verifier that re-hashed the log from seq 0 at each Checkpoint, took a
+    side's last item for its value, or refused every item under a category list passed them all."""
+    g = Group("Accumulation", "sparse")
+
+    # CHN-007 twice in one chain: the second Checkpoint's root covers seq 0..5, the first one included.
+    clock, alice, bob = world(alice=ROOMY)
+    log = [*alice.setup]
+    digests: list[bytes] = []
+
+    def offered(n: int) -> None:
+        for _ in range(n):
+            o = alice.offer(bob)
+            log.append(o.envelope)
+            digests.append(o.digest)
+            clock.advance(1_000)
+
+    offered(3)
+    first = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root(digests)))
+    log.append(first.envelope)
+    digests.append(first.digest)
+    offered(2)
+    second = agent_draft(alice, "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root(digests)))
+    g.add(
+        "Checkpoints at seq 3 (over seq 0..2) and seq 6 (over seq 0..5, the first Checkpoint among them)",
+        ["CHN-007"],
+        [*log, seal(alice.agent.key, second)],
+        None,
+        "LogRoot",
+    )
+    g.add(
+        "Checkpoints at seq 3 (over seq 0..2) and seq 6 whose log_root covers only seq 3..5, the "
+        "statements since the first",
+        ["CHN-007"],
+        [*log, seal(alice.agent.key, edited(second, _set("checkpoint.log_root", merkle_root(digests[3:]))))],
+        "LOG_ROOT_MISMATCH",
+        "LogRoot",
+        twin=[*log, seal(alice.agent.key, second)],
+    )
+
+    # MND-004: a side's value is the sum of its items (plus its bond), never one item's value.
+    def offering(max_per_deal: int) -> list[bytes]:
+        """Alice offers two items of 300 under max_per_deal ``max_per_deal``."""
+        clock, alice, bob = world(alice={"max_per_deal": max_per_deal})
+        deadline = clock.now_ms + DAY_MS
+        gives = [service("code-review", value=300, deadline_ms=deadline) for _ in range(2)]
+        return [*alice.setup, alice.offer(bob, alice.proposal(gives=gives)).envelope]
+
+    g.add("Alice gives two items of 300 under max_per_deal 600", ["MND-004"], offering(600), None, "Boundary")
+    g.add(
+        "Alice gives two items of 300 under max_per_deal 599",
+        ["MND-004"],
+        offering(599),
+        "MANDATE_VIOLATION",
+        "MandateViolation",
+        "Boundary",
+        twin=offering(600),
+    )
+
+    def accepting(max_per_deal: int) -> list[bytes]:
+        """Bob accepts Alice's offer that wants 200 and 250 of him, under his max_per_deal."""
+        clock, alice, bob = world(bob={"max_per_deal": max_per_deal})
+        deadline = clock.now_ms + DAY_MS
+        wants = [service("copy-editing", value=v, deadline_ms=deadline) for v in (200, 250)]
+        offer = alice.offer(bob, alice.proposal(wants=wants))
+        return [*ctx(alice, bob), offer.envelope, bob.accept(offer).envelope]
+
+    g.add(
+        "Bob accepts an offer wanting 200 and 250 of him under max_per_deal 450",
+        ["MND-004"],
+        accepting(450),
+        None,
+        "Boundary",
+    )
+    g.add(
+        "Bob accepts an offer wanting 200 and 250 of him under max_per_deal 449",
+        ["MND-004"],
+        accepting(449),
+        "MANDATE_VIOLATION",
+        "MandateViolation",
+        "Boundary",
+        twin=accepting(450),
+    )
+
+    # MND-006: every item of both sides is checked against the list, and an offer whose every
+    # category is listed passes.
+    def categories(allowed: list[str], gives: list[str], wants: list[str]) -> list[bytes]:
+        clock, alice, bob = world(alice={"allowed_categories": allowed})
+        deadline = clock.now_ms + DAY_MS
+        proposal = alice.proposal(
+            gives=[service(c, value=250, deadline_ms=deadline) for c in gives],
+            wants=[service(c, value=225, deadline_ms=deadline) for c in wants],
+        )
+        return [*alice.setup, alice.offer(bob, proposal).envelope]
+
+    listed = ["code-review", "copy-editing", "translation"]
+    g.add(
+        "an offer whose every item's category is one the mandate allows",
+        ["MND-006"],
+        categories(listed, ["code-review", "translation"], ["copy-editing", "translation"]),
+    )
+    g.add(
+        "an offer whose second given item's category is not one the mandate allows",
+        ["MND-006"],
+        categories(listed[:2], ["code-review", "translation"], ["copy-editing"]),
+        "MANDATE_VIOLATION",
+        "MandateViolation",
+        twin=categories(listed, ["code-review", "translation"], ["copy-editing"]),
+    )
+    g.add(
+        "an offer whose second wanted item's category is not one the mandate allows",
+        ["MND-006"],
+        categories(listed[:2], ["code-review"], ["copy-editing", "translation"]),
+        "MANDATE_VIOLATION",
+        "MandateViolation",
+        twin=categories(listed, ["code-review"], ["copy-editing", "translation"]),
+    )
+    return g
+
+
+def seq_zero() -> Group:
+    """CHN-005 at seq 0 (the third mutation run): no statement lies below it, but one may lie above,
+    received first in a sparse view; every earlier vector held seq 0 before anything above it."""
+    g = Group("SeqZero", "sparse")
+
+    def late_first(gap_ms: int) -> list[bytes]:
+        """Alice's seq 0 issued ``gap_ms`` after her seq 1 (which links to it), seq 1 received first."""
+        clock, alice, bob = world()
+        t = clock.now_ms
+        clock.now_ms = t + 1_000
+        zero = alice.offer(bob)
+        one = edited(draft_offer(alice, bob), retimed(t + 1_000 - gap_ms))
+        return [*alice.setup, seal(alice.agent.key, one), zero.envelope]
+
+    g.add(
+        "seq 1 received, then seq 0, issued 1 ms after seq 1",
+        ["CHN-005"],
+        late_first(1),
+        "CHAIN_BROKEN",
+        "ChainBroken",
+        "Boundary",
+        twin=late_first(0),
+    )
+    g.add(
+        "seq 1 received, then seq 0, issued at the same millisecond as seq 1",
+        ["CHN-005"],
+        late_first(0),
+        None,
+        "Boundary",
     )
     return g
