@@ -61,8 +61,9 @@ def _fork(party: Party) -> ForkProof:
 def test_fork_proofs_against_fresh_keys_do_not_hold_the_proof_slots_for_good() -> None:
     """32 proofs against fresh keys of the flooder's own arrive first; then a proof against a real key
     X, then 32 more of the flooder's. Expect X's proof passed on after the first flood (ranked by
-    first receipt, the first 32 held every slot for good), and to X itself, first, after the second
-    (its key's proof is how it learns it is forked, ATT-017) -- and a re-sent proof moves nothing."""
+    first receipt, the first 32 held every slot for good), and to X itself, first, after the second,
+    whether we call X or X calls us (its key's proof is how it learns it is forked, ATT-017) -- and a
+    re-sent proof moves nothing."""
     clock = FixedClock()
     peer = make_peer(Party("me", clock), clock)
     flood = [_fork(Party(f"sybil-{i}", clock)) for i in range(2 * gossip.MAX_PROOFS)]
@@ -78,3 +79,5 @@ def test_fork_proofs_against_fresh_keys_do_not_hold_the_proof_slots_for_good() -
     assert verify_fork_proof(to_other[0]) == verify_fork_proof(flood[-1])
     _, to_x = gossip.outgoing(peer, exclude=x.did)
     assert verify_fork_proof(to_x[0]) == x.did
+    _, back = peer.gossip(_checkpoint(x), [])  # X calls: its head Checkpoint says who it is
+    assert verify_fork_proof(back[0]) == x.did

@@ -35,6 +35,7 @@ from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.evidence import EvidenceVerifier
+from a2a_coop.transport.limits import claimed
 
 MAX_CHECKPOINTS: Final = 32  # other keys' Checkpoints per swap (each with its Mandate)
 MAX_PROOFS: Final = 32
@@ -176,7 +177,19 @@ def answer(
 ) -> tuple[list[bytes], list[ForkProof]]:
     """The serving side of a swap: take the caller's gossip, then answer with ours."""
     take(peer, envelopes, proofs)
-    return outgoing(peer)
+    return outgoing(peer, exclude=_caller(envelopes))
+
+
+def _caller(envelopes: Sequence[bytes]) -> str:
+    """Who a swap's caller says it is: the issuer of the first Checkpoint it sent (its own head, which
+    :func:`outgoing` puts first, after its Mandate), or "". Unchecked, and used only to rank what goes
+    back -- the proof against that key first, its own Checkpoint left out -- so a false claim gains
+    nothing: fork proofs are public evidence."""
+    for env in envelopes[:2]:
+        said = claimed(env)
+        if said is not None and said.body == "checkpoint":
+            return said.issuer
+    return ""
 
 
 def swap_due(peer: Peer, counterparty_did: str) -> bool:
