@@ -266,14 +266,18 @@ def test_an_a2a_url_nothing_answers_at_is_a_connection_error_not_17_failures(
     _one_line(err, "--a2a-url '127.0.0.1:8080' must be an http:// or https:// URL")
 
 
-def test_mandate_out_is_not_the_journal_it_creates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_mandate_out_is_not_the_journal_it_creates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`mandate --principal p.key --out p.db` with no p.db yet passed the check (nothing there), created
     the journal, signed seq 0 into it and then wrote the mandate over it: the next mandate signed seq 0
     again, a fork of the principal's key. Expect it refused before any journal is made."""
     principal = tmp_path / "p.key"
     assert _run(capsys, "keygen", "--out", principal)[0] == 0
     agent = Party("agent", FixedClock()).did
-    code, _, err = _run(capsys, "mandate", "--principal", principal, "--agent", agent, "--out", tmp_path / "p.db")
+    code, _, err = _run(
+        capsys, "mandate", "--principal", principal, "--agent", agent, "--out", tmp_path / "p.db"
+    )
     assert code == 2
     _one_line(err, "is the principal's journal; write the mandate elsewhere")
     assert not (tmp_path / "p.db").exists()

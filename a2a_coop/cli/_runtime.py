@@ -265,7 +265,9 @@ def check_output(path: Path) -> None:
     for suffix in _SQLITE_SIDE_FILES:
         name = path.name.removesuffix(suffix)
         if name and name != path.name and _starts_with(path.with_name(name), _SQLITE_HEADER):
-            raise UsageError(f"{path} belongs to the journal {path.with_name(name)}; refusing to write over it")
+            raise UsageError(
+                f"{path} belongs to the journal {path.with_name(name)}; refusing to write over it"
+            )
     try:
         with path.open("rb") as f:
             head = f.read(1 << 16)

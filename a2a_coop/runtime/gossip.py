@@ -94,7 +94,8 @@ def head_checkpoint(peer: Peer) -> VerifiedStatement:
 
 def outgoing(peer: Peer, *, exclude: str = "") -> tuple[list[bytes], list[ForkProof]]:
     """What ``peer`` gossips, within :data:`BUDGET_BYTES`: its head Checkpoint, its fork proofs (the one
-    against ``exclude`` first, then the last received first: :func:`_proofs_to_pass_on`), then the latest Checkpoints it holds of other keys (not of ``exclude``, who knows its own), the last
+    against ``exclude`` first, then the last received first: :func:`_proofs_to_pass_on`), then the
+    latest Checkpoints it holds of other keys (not of ``exclude``, who knows its own), the last
     received first, each Checkpoint after its Mandate.
 
     Received, not issued: a Checkpoint's ``issued_at_ms`` is its issuer's claim, and gossip takes old
