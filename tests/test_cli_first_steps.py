@@ -292,8 +292,8 @@ def test_no_out_writes_over_a_journals_side_files(tmp_path: Path, suffix: str) -
     path = tmp_path / "alice.db"
     with Journal.open(path) as journal:
         key = Party("alice", FixedClock()).agent
-        for _ in range(3):
-            journal.record_outgoing(key.sign("checkpoint", identity_pb2.Checkpoint(log_root=b"")), at_ms=0)
+        for root in (b"", bytes(32), bytes(32)):  # BDY-012: a log root after seq 0
+            journal.record_outgoing(key.sign("checkpoint", identity_pb2.Checkpoint(log_root=root)), at_ms=0)
         side = path.with_name(path.name + suffix)
         assert side.exists()
         with pytest.raises(UsageError, match=f"belongs to the journal {path}; refusing"):
