@@ -20,11 +20,14 @@ from pathlib import Path
 
 import pytest
 
+from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.cli import main
-from a2a_coop.cli._common import address
+from a2a_coop.cli._common import UsageError, address
+from a2a_coop.cli._runtime import check_output
 from a2a_coop.cli.demo import Identity, child_env, cli_command, provision
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowNode, PeerNode
+from a2a_coop.testing import FixedClock, Party
 from a2a_coop.transport import serve
 from reference_agents import BadParameter, build
 
@@ -261,3 +264,40 @@ def test_an_a2a_url_nothing_answers_at_is_a_connection_error_not_17_failures(
     code, _, err = _run(capsys, "conformance", "--target", "127.0.0.1:1", "--a2a-url", "127.0.0.1:8080")
     assert code == 2
     _one_line(err, "--a2a-url '127.0.0.1:8080' must be an http:// or https:// URL")
+
+
+def test_mandate_out_is_not_the_journal_it_creates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`mandate --principal p.key --out p.db` with no p.db yet passed the check (nothing there), created
+    the journal, signed seq 0 into it and then wrote the mandate over it: the next mandate signed seq 0
+    again, a fork of the principal's key. Expect it refused before any journal is made."""
+    principal = tmp_path / "p.key"
+    assert _run(capsys, "keygen", "--out", principal)[0] == 0
+    agent = Party("agent", FixedClock()).did
+    code, _, err = _run(
+        capsys, "mandate", "--principal", principal, "--agent", agent, "--out", tmp_path / "p.db"
+    )
+    assert code == 2
+    _one_line(err, "is the principal's journal; write the mandate elsewhere")
+    assert not (tmp_path / "p.db").exists()
+
+
+@pytest.mark.parametrize("suffix", ["-wal", "-shm"])
+def test_no_out_writes_over_a_journals_side_files(tmp_path: Path, suffix: str) -> None:
+    """`export --out alice.db-wal` passed the check (the log starts with no SQLite header) and would
+    replace the commits not yet checkpointed into the journal: the last statements its peer signed,
+    which it would then sign again at used seqs (a fork). Expect it refused while the journal is open,
+    with the journal named, and the journal's statements all there after."""
+    path = tmp_path / "alice.db"
+    with Journal.open(path) as journal:
+        key = Party("alice", FixedClock()).agent
+        for root in (b"", bytes(32), bytes(32)):  # BDY-012: a log root after seq 0
+            journal.record_outgoing(key.sign("checkpoint", identity_pb2.Checkpoint(log_root=root)), at_ms=0)
+        side = path.with_name(path.name + suffix)
+        assert side.exists()
+        with pytest.raises(UsageError, match=f"belongs to the journal {path}; refusing"):
+            check_output(side)
+        check_output(tmp_path / "other.db-wal")  # no journal beside it: written as asked
+    with Journal.open(path) as journal:
+        assert len(list(journal.statements())) == 3

@@ -30,6 +30,7 @@ from a2a_coop.runtime.control import ControlServicer
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import PeerNode
 from a2a_coop.runtime.peer import Peer, drive
+from a2a_coop.runtime.trade import resume_trade
 from a2a_coop.testing import FixedClock, Party
 from reference_agents.unsafe import Equivocator
 
@@ -290,3 +291,22 @@ def test_the_control_service_answers_a_refused_commitment_with_failed_preconditi
         ControlServicer(f.peer).Initiate(request, context)  # type: ignore[arg-type]
     assert context.code is grpc.StatusCode.FAILED_PRECONDITION and "forked" in context.details
     f.journal.close()
+
+
+@pytest.mark.req("ATT-017")
+def test_resuming_a_trade_keeps_the_proof_a_refusal_carries(caplog: pytest.LogCaptureFixture) -> None:
+    """Only drive and carry_trade kept it: resume_trade -- run after a crash, or a journal restored from a
+    backup, when our signer is likeliest to have reused a seq -- and settle_with_escrow dropped the
+    proof with the refusal. A thief signed an Offer to Bob at our seq; resuming our Offer meets Bob's
+    EQUIVOCATION. Expect the alarm raised, and the refusal still raised to the caller."""
+    clock = FixedClock()
+    me, bob = Party("me", clock), Party("bob", clock)
+    peer, bobs = make_peer(me, clock), make_peer(bob, clock)
+    stolen = me.offer(bob)
+    bobs.exchange(stolen.envelope, me.setup)
+    ours = peer.propose(bob.did, me.proposal())
+    with caplog.at_level(logging.INFO), pytest.raises(CoopError) as refused:
+        resume_trade(peer, bobs, peer.negotiation(ours.header.negotiation_id))  # type: ignore[arg-type]
+    assert refused.value.code == "EQUIVOCATION" and peer.fork_alarm is not None
+    [line] = _alarms(caplog)
+    assert ours.digest.hex() in line and stolen.digest.hex() in line

@@ -11,6 +11,7 @@ import pytest
 from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.trust import DAY_MS
 from a2a_coop.runtime import gossip
@@ -46,3 +47,38 @@ def test_checkpoints_dated_years_ahead_do_not_crowd_out_what_we_received_since()
     envelopes, _ = gossip.outgoing(peer)
     others = [vs.issuer for vs in map(verify_statement, envelopes) if vs.body == "checkpoint"][1:]
     assert len(others) == gossip.MAX_CHECKPOINTS and others[0] == honest.did
+
+
+def _fork(party: Party) -> ForkProof:
+    """Two Checkpoints of ``party``'s key at seq 0: what anyone can make against a key of its own."""
+    first = party.sign("checkpoint", identity_pb2.Checkpoint(log_root=b""), ttl_ms=DAY_MS)
+    party.agent.writer.next_seq, party.agent.writer.prev = 0, b""
+    second = party.sign("checkpoint", identity_pb2.Checkpoint(log_root=b""), ttl_ms=DAY_MS)  # new nonce
+    return ForkProof(first.envelope, second.envelope)
+
+
+@pytest.mark.req("ATT-011")
+def test_fork_proofs_against_fresh_keys_do_not_hold_the_proof_slots_for_good() -> None:
+    """32 proofs against fresh keys of the flooder's own arrive first; then a proof against a real key
+    X, then 32 more of the flooder's. Expect X's proof passed on after the first flood (ranked by
+    first receipt, the first 32 held every slot for good), and to X itself, first, after the second,
+    whether we call X or X calls us (its key's proof is how it learns it is forked, ATT-017) -- and a
+    re-sent proof moves nothing."""
+    clock = FixedClock()
+    peer = make_peer(Party("me", clock), clock)
+    flood = [_fork(Party(f"sybil-{i}", clock)) for i in range(2 * gossip.MAX_PROOFS)]
+    peer.gossip([], flood[: gossip.MAX_PROOFS])
+    x = Party("x", clock)
+    peer.gossip([], [_fork(x)])
+    _, proofs = gossip.outgoing(peer)
+    assert verify_fork_proof(proofs[0]) == x.did
+    peer.gossip([], flood[gossip.MAX_PROOFS :])
+    peer.gossip([], flood[: gossip.MAX_PROOFS])  # known: stays where it was
+    _, to_other = gossip.outgoing(peer)
+    assert x.did not in map(verify_fork_proof, to_other)
+    assert verify_fork_proof(to_other[0]) == verify_fork_proof(flood[-1])
+    _, to_x = gossip.outgoing(peer, exclude=x.did)
+    assert verify_fork_proof(to_x[0]) == x.did
+    x.agent.writer.next_seq, x.agent.writer.prev = 0, b""  # a Checkpoint at seq 0 needs no log root
+    _, back = peer.gossip(_checkpoint(x), [])  # X calls: its head Checkpoint says who it is
+    assert verify_fork_proof(back[0]) == x.did

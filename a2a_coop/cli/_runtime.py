@@ -244,12 +244,30 @@ def dial_tls(args: argparse.Namespace, prefix: str = "") -> TlsConfig | None:
 
 
 _SQLITE_HEADER: Final = b"SQLite format 3\x00"
+_SQLITE_SIDE_FILES: Final = ("-wal", "-shm", "-journal")  # beside a database, named after it
+
+
+def _starts_with(path: Path, prefix: bytes) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(len(prefix)) == prefix
+    except OSError:
+        return False
 
 
 def check_output(path: Path) -> None:
     """Refuse an ``--out`` that holds what no command output may replace: a key file (often the only
     copy of a secret) or a journal (a chain whose loss makes its owner sign a used seq again). Other
-    files, an earlier mandate or evidence file among them, are replaced as asked."""
+    files, an earlier mandate or evidence file among them, are replaced as asked.
+
+    A journal's side files count as the journal: its write-ahead log holds the commits not yet
+    checkpointed into it (the last statements signed), and SQLite drops a log it cannot read."""
+    for suffix in _SQLITE_SIDE_FILES:
+        name = path.name.removesuffix(suffix)
+        if name and name != path.name and _starts_with(path.with_name(name), _SQLITE_HEADER):
+            raise UsageError(
+                f"{path} belongs to the journal {path.with_name(name)}; refusing to write over it"
+            )
     try:
         with path.open("rb") as f:
             head = f.read(1 << 16)

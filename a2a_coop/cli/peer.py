@@ -78,6 +78,8 @@ def cmd_mandate(args: argparse.Namespace, out: TextIO) -> int:
     journal_path: Path = args.journal or args.principal.with_suffix(".db")
     if journal_path.resolve() == args.principal.resolve():
         raise UsageError("the principal's journal cannot be its key file; pass --journal")
+    if args.out.resolve() == journal_path.resolve():  # a new journal passes check_output, then is lost
+        raise UsageError(f"--out {args.out} is the principal's journal; write the mandate elsewhere")
     check_output(args.out)  # before signing: a refused --out must not cost the principal a seq
     caps: dict[str, Any] = {
         "max_per_deal": args.max_per_deal,

@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
@@ -35,6 +35,7 @@ from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.evidence import EvidenceVerifier
+from a2a_coop.transport.limits import claimed
 
 MAX_CHECKPOINTS: Final = 32  # other keys' Checkpoints per swap (each with its Mandate)
 MAX_PROOFS: Final = 32
@@ -92,8 +93,9 @@ def head_checkpoint(peer: Peer) -> VerifiedStatement:
 
 
 def outgoing(peer: Peer, *, exclude: str = "") -> tuple[list[bytes], list[ForkProof]]:
-    """What ``peer`` gossips, within :data:`BUDGET_BYTES`: its head Checkpoint, its fork proofs, then
-    the latest Checkpoints it holds of other keys (not of ``exclude``, who knows its own), the last
+    """What ``peer`` gossips, within :data:`BUDGET_BYTES`: its head Checkpoint, its fork proofs (the one
+    against ``exclude`` first, then the last received first: :func:`_proofs_to_pass_on`), then the
+    latest Checkpoints it holds of other keys (not of ``exclude``, who knows its own), the last
     received first, each Checkpoint after its Mandate.
 
     Received, not issued: a Checkpoint's ``issued_at_ms`` is its issuer's claim, and gossip takes old
@@ -120,7 +122,7 @@ def outgoing(peer: Peer, *, exclude: str = "") -> tuple[list[bytes], list[ForkPr
 
         add(own)
         proofs = []
-        for proof in list(v.forks.values())[:MAX_PROOFS]:
+        for proof in itertools.islice(_proofs_to_pass_on(v.forks, exclude), MAX_PROOFS):
             if len(proof.first) + len(proof.second) <= budget:
                 budget -= len(proof.first) + len(proof.second)
                 proofs.append(proof)
@@ -133,6 +135,21 @@ def outgoing(peer: Peer, *, exclude: str = "") -> tuple[list[bytes], list[ForkPr
             if not add(vs):
                 break
     return list(envelopes), proofs
+
+
+def _proofs_to_pass_on(forks: dict[str, ForkProof], counterparty: str) -> Iterator[ForkProof]:
+    """The fork proofs we hold, in the order a swap passes them on: the one against the counterparty's
+    own key first (how a peer whose key is stolen learns it, ATT-017), then the last received first.
+
+    Not the first received first: proofs cost nothing to make against fresh keys of one's own, so the
+    first few anyone sent would hold every slot for good, and no later proof -- against a thief's
+    victim, say -- would travel on. A proof against a key we already convict never moves up again."""
+    own = forks.get(counterparty) if counterparty else None
+    if own is not None:
+        yield own
+    for issuer, proof in reversed(forks.items()):
+        if issuer != counterparty:
+            yield proof
 
 
 def take(peer: Peer, envelopes: Sequence[bytes], proofs: Sequence[ForkProof]) -> list[str]:
@@ -161,7 +178,19 @@ def answer(
 ) -> tuple[list[bytes], list[ForkProof]]:
     """The serving side of a swap: take the caller's gossip, then answer with ours."""
     take(peer, envelopes, proofs)
-    return outgoing(peer)
+    return outgoing(peer, exclude=_caller(envelopes))
+
+
+def _caller(envelopes: Sequence[bytes]) -> str:
+    """Who a swap's caller says it is: the issuer of the first Checkpoint it sent (its own head, which
+    :func:`outgoing` puts first, after its Mandate), or "". Unchecked, and used only to rank what goes
+    back -- the proof against that key first, its own Checkpoint left out -- so a false claim gains
+    nothing: fork proofs are public evidence."""
+    for env in envelopes[:2]:
+        said = claimed(env)
+        if said is not None and said.body == "checkpoint":
+            return said.issuer
+    return ""
 
 
 def swap_due(peer: Peer, counterparty_did: str) -> bool:

@@ -9,8 +9,10 @@ Every statement they sign goes through the peer's policy guard and journal.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Concatenate, ParamSpec, TypeVar
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, decode_envelope, statement_digest
@@ -22,6 +24,24 @@ from a2a_coop.runtime.peer import Peer, drive
 from a2a_coop.transport import CooperationClient, EscrowClient, TransportError
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _keeps_fork_proofs(run: Callable[Concatenate[Peer, P], R]) -> Callable[Concatenate[Peer, P], R]:
+    """``run``, keeping the fork proof a counterparty's or an escrow's refusal of our statements carries
+    (:meth:`Peer.take_refusal`): against our own key it raises the alarm (ATT-017). Every way a trade
+    goes on -- carried, settled, resumed after a journal restored from a backup -- may meet it."""
+
+    @functools.wraps(run)
+    def keeping(peer: Peer, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return run(peer, *args, **kwargs)
+        except CoopError as refusal:
+            peer.take_refusal(refusal)
+            raise
+
+    return keeping
 
 
 def contract_evidence(peer: Peer, neg: Negotiation) -> list[bytes]:
@@ -75,6 +95,7 @@ def run_trade(
     return carry_trade(peer, counterparty, offer, escrow=escrow)
 
 
+@_keeps_fork_proofs
 def carry_trade(
     peer: Peer,
     counterparty: CooperationClient,
@@ -83,20 +104,6 @@ def carry_trade(
     escrow: EscrowClient | None = None,
 ) -> Negotiation:
     """:func:`run_trade` from an Offer already signed (and journaled): send it and carry the trade on."""
-    try:
-        return _carry_trade(peer, counterparty, offer, escrow=escrow)
-    except CoopError as refusal:
-        peer.take_refusal(refusal)  # a fork proof against our own key raises the alarm (ATT-017)
-        raise
-
-
-def _carry_trade(
-    peer: Peer,
-    counterparty: CooperationClient,
-    offer: VerifiedStatement,
-    *,
-    escrow: EscrowClient | None = None,
-) -> Negotiation:
     drive(peer, counterparty.exchange, offer)
     neg = peer.negotiation(offer.header.negotiation_id)
     c = neg.contract
@@ -200,6 +207,7 @@ def _relay(
     return ours
 
 
+@_keeps_fork_proofs
 def settle_with_escrow(
     peer: Peer, counterparty: CooperationClient, escrow: EscrowClient, neg: Negotiation
 ) -> list[bytes]:
@@ -231,6 +239,7 @@ def settle_with_escrow(
     return answers[1:]
 
 
+@_keeps_fork_proofs
 def resume_trade(
     peer: Peer, counterparty: CooperationClient, neg: Negotiation, *, escrow: EscrowClient | None = None
 ) -> Negotiation:
