@@ -18,10 +18,12 @@ from peers import make_peer
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol import errors, merkle
 from a2a_coop.protocol.forks import ForkProof
+from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
-from a2a_coop.runtime.node import EscrowWitness, PeerNode
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.node import EscrowWitness, PeerNode, sign_mandate
 from a2a_coop.runtime.peer import Peer, drive
 from a2a_coop.runtime.strategy import DeliveryView, WithholdingStrategy
 from a2a_coop.runtime.trade import claim_breach, contract_evidence, relay_escrow_answers
@@ -370,3 +372,23 @@ def test_an_unknown_page_token_and_an_oversized_gossip_are_request_invalid_with_
             assert (err.grpc_status, err.requirement, err.origin) == ("INVALID_ARGUMENT", "RPC-011", "local")
             assert err.code == "REQUEST_INVALID"
         assert client.gossip([], []) is not None  # within the bound: served
+
+
+@pytest.mark.req("CHN-005")
+def test_a_clock_stepped_back_between_mandates_does_not_run_the_principals_chain_backwards(
+    tmp_path: Path,
+) -> None:
+    """The principal signs a mandate, its wall clock steps back an hour, it signs another: expect the
+    second dated no earlier than the first (a chain running backwards is a fork proof against the
+    principal, CHN-005), and the two to verify as one chain."""
+    principal = Keypair.from_seed(derive("principal/clock-back", 32))
+    agents = [Keypair.from_seed(derive(f"agent/clock-back/{i}", 32)).did for i in range(2)]
+    now = 1_900_000_000_000
+    with Journal.open(tmp_path / "principal.db") as journal:
+        first = sign_mandate(principal, journal, agents[0], now_ms=now)
+    with Journal.open(tmp_path / "principal.db") as journal:  # a later run, the clock an hour behind
+        second = sign_mandate(principal, journal, agents[1], now_ms=now - 3_600_000)
+    assert second.statement.header.seq == first.statement.header.seq + 1
+    assert second.issued_at_ms >= first.issued_at_ms
+    report = verify_transcript([first.envelope, second.envelope])
+    assert report.error is None, report.error

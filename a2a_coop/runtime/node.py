@@ -158,8 +158,13 @@ def sign_mandate(
         "currency": "credit",
     }
     fields.update(caps)
-    signer = KeySigner(principal, head=journal.chain_head(principal.did))
-    vs = signer.sign("mandate", identity_pb2.Mandate(**fields), ttl_ms=days * DAY_MS, issued_at_ms=now_ms)
+    head = journal.chain_head(principal.did)
+    # Never date a statement before the principal's previous one (CHN-005): a wall clock stepped back
+    # between two runs would otherwise sign a chain running backwards, a fork proof against the principal.
+    previous = journal.by_digest(head[1]) if head[1] else None
+    issued = max(now_ms, verify_statement(previous).issued_at_ms) if previous is not None else now_ms
+    signer = KeySigner(principal, head=head)
+    vs = signer.sign("mandate", identity_pb2.Mandate(**fields), ttl_ms=days * DAY_MS, issued_at_ms=issued)
     journal.record_outgoing(vs, at_ms=now_ms)
     return vs
 
