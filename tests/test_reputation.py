@@ -243,6 +243,40 @@ def test_fork_proofs_survive_a_restart_and_forged_ones_are_refused(tmp_path: Pat
     journal.close()
 
 
+@pytest.mark.req("ATT-012")
+def test_each_fork_proof_is_journaled_once_and_old_journals_still_restore(tmp_path: Path) -> None:
+    """Forked keys cost two signatures each, so a flooder can send many proofs. Expect each kept in a
+    journal row of its own (the whole list rewritten at every new proof made disk writes grow with the
+    square of their number), all of them back after a restart, and a journal that kept them as one list
+    under the old key read as well."""
+    from a2a_coop.runtime.journal import Journal
+    from a2a_coop.runtime.peer import META_FORKS
+
+    clock = FixedClock()
+    d, e = Party("d", clock), Party("e", clock)
+    proofs: dict[str, ForkProof] = {}
+    for i in range(3):
+        x = Party(f"x{i}", clock)
+        first = x.offer(d)
+        x.agent.writer.next_seq, x.agent.writer.prev = first.header.seq, first.header.prev
+        proofs[x.did] = ForkProof(first.envelope, x.offer(e).envelope)
+    with Journal.open(tmp_path / "d.db") as journal:
+        peer = make_peer(d, clock, journal=journal)
+        for proof in proofs.values():
+            peer.gossip([], [proof])
+        rows = journal.meta_under(META_FORKS + "/")
+        assert [key for key, _ in rows] == sorted(f"{META_FORKS}/{did}" for did in proofs)
+        assert journal.get_meta(META_FORKS) is None
+    legacy = Party("legacy", clock)
+    first = legacy.offer(d)
+    legacy.agent.writer.next_seq, legacy.agent.writer.prev = first.header.seq, first.header.prev
+    old = ForkProof(first.envelope, legacy.offer(e).envelope)
+    with Journal.open(tmp_path / "d.db") as journal:
+        journal.put_meta(META_FORKS, [[old.first, old.second]])  # as a 0.1 peer kept them
+        again = make_peer(d, clock, journal=journal)
+        assert again.verifier.forks == {**proofs, legacy.did: old}
+
+
 @pytest.mark.req("ATT-009", "ATT-013")
 def test_a_fork_proof_against_the_viewers_own_key_leaves_a_view_without_trust_not_a_crash() -> None:
     """Whoever holds D's key forks D's chain and gossips the proof to D's own peer: every seed of D's

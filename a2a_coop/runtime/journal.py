@@ -956,6 +956,20 @@ class Journal:
             row = self._cur.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else _unpack(row[0])
 
+    def meta_under(self, prefix: str) -> list[tuple[str, Any]]:
+        """Every ``(key, value)`` :meth:`put_meta` stored under a key that starts with ``prefix``, by key.
+
+        For collections kept one entry a key, so that adding one writes one row, not the whole.
+        """
+        if not prefix:
+            raise ValueError("meta_under needs a non-empty prefix")
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # the first string above every key with the prefix
+        with self._io:
+            rows = self._cur.execute(
+                "SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key", (prefix, upper)
+            ).fetchall()
+        return [(key, _unpack(value)) for key, value in rows]
+
     def pragmas(self) -> dict[str, Any]:
         """The settings this connection runs with, as SQLite reports them (for diagnostics and tests).
 

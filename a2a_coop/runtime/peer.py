@@ -86,7 +86,9 @@ MAX_REMEMBERED_CONTEXT = 1024
 # Read once: an Enum's .value and its class's attributes are slow reads on Python 3.11.
 _STATE_NAMES: dict[State, str] = {s: s.value for s in State}
 _ACCEPTED, _FULFILLED, _COUNTER_EVENT = State.ACCEPTED, State.FULFILLED, Event.COUNTER
-META_FORKS = "a2a-coop/fork-proofs"  # journal meta: the fork proofs we hold, [[first, second], ...]
+# Journal meta: the fork proofs we hold, one key per forked issuer (META_FORKS + "/" + did), each
+# [first, second]; journals before 0.2 kept them all as one list under META_FORKS, still read.
+META_FORKS = "a2a-coop/fork-proofs"
 
 
 class JournalLike(Protocol):
@@ -113,6 +115,7 @@ class JournalLike(Protocol):
     def statements(self, *, since_rowid: int = 0) -> Any: ...
     def put_meta(self, key: str, value: Any) -> None: ...
     def get_meta(self, key: str, default: Any = None) -> Any: ...
+    def meta_under(self, prefix: str) -> list[tuple[str, Any]]: ...
 
 
 _Record = tuple[VerifiedStatement | None, Sequence[VerifiedStatement], bool]
@@ -1018,7 +1021,11 @@ class Peer:
     def _new_verifier(self) -> PeerVerifier:
         verifier = self.verifier_class(me=self.key.did)
         if self.journal is not None:
-            for first, second in self.journal.get_meta(META_FORKS, []) or []:
+            kept = [
+                *(self.journal.get_meta(META_FORKS, []) or []),
+                *(v for _, v in self.journal.meta_under(META_FORKS + "/")),
+            ]
+            for first, second in kept:
                 verifier.take_fork_proof(ForkProof(first, second))
         verifier.on_fork = self._fork_seen
         own = verifier.forks.get(self.key.did)
@@ -1029,8 +1036,8 @@ class Peer:
     def _fork_seen(self, issuer: str, proof: ForkProof) -> None:
         """A fork proof is evidence forever (ATT-012): keep it across restarts; one against our own key
         raises the alarm (ATT-017)."""
-        if self.journal is not None:
-            self.journal.put_meta(META_FORKS, [[p.first, p.second] for p in self.verifier.forks.values()])
+        if self.journal is not None:  # one row per forked issuer: a flood of forked keys writes each once
+            self.journal.put_meta(f"{META_FORKS}/{issuer}", [proof.first, proof.second])
         if issuer == self.key.did and self.fork_alarm is None and self.alarm_on_own_fork:
             self.fork_alarm = ForkAlarm.raise_for(issuer, proof, self.clock(), self.journal)
 
