@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_run import run_cli
 
 from a2a_coop import __version__
 from a2a_coop.cli import build_parser, main
@@ -31,12 +32,6 @@ from a2a_coop.runtime.node import read_envelope_file
 from a2a_coop.testing import EPOCH_MS, FixedClock, Party, full_trade
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _transcript(path: Path, envelopes: list[bytes], **extra: Any) -> Path:
@@ -61,7 +56,7 @@ def _all_envelopes(trade: tuple[Party, Party, list[VerifiedStatement]]) -> list[
 def test_keygen_writes_an_owner_only_key_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """keygen --out creates a 0600 file whose seed yields the did it prints."""
     path = tmp_path / "alice.key"
-    code, out, err = _run(capsys, "keygen", "--out", str(path))
+    code, out, err = run_cli(capsys, "keygen", "--out", str(path))
     assert code == 0, err
     did = out.strip()
     assert did.startswith("did:key:z6Mk")
@@ -76,9 +71,9 @@ def test_keygen_writes_an_owner_only_key_file(tmp_path: Path, capsys: pytest.Cap
 def test_keygen_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Running keygen twice on one path would destroy a key; expect exit 2 and the first key intact."""
     path = tmp_path / "alice.key"
-    assert _run(capsys, "keygen", "--out", str(path))[0] == 0
+    assert run_cli(capsys, "keygen", "--out", str(path))[0] == 0
     before = path.read_text()
-    code, out, err = _run(capsys, "keygen", "--out", str(path))
+    code, out, err = run_cli(capsys, "keygen", "--out", str(path))
     assert code == 2
     assert "refusing to overwrite" in err and out == ""
     assert path.read_text() == before
@@ -89,7 +84,7 @@ def test_keygen_to_stdout_draws_fresh_keys(capsys: pytest.CaptureFixture[str]) -
     """Without --out the key file JSON goes to stdout; two runs give two different keys (CSPRNG)."""
     docs = []
     for _ in range(2):
-        code, out, _ = _run(capsys, "keygen")
+        code, out, _ = run_cli(capsys, "keygen")
         assert code == 0
         docs.append(json.loads(out))
     assert docs[0]["seed"] != docs[1]["seed"]
@@ -101,7 +96,7 @@ def test_keygen_into_a_missing_directory_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An unwritable path is an I/O error; expect exit 2 with one line on stderr."""
-    code, _, err = _run(capsys, "keygen", "--out", str(tmp_path / "no" / "such" / "dir.key"))
+    code, _, err = run_cli(capsys, "keygen", "--out", str(tmp_path / "no" / "such" / "dir.key"))
     assert code == 2
     assert len(err.strip().splitlines()) == 1
 
@@ -130,7 +125,7 @@ def test_verify_binary_envelopes_in_order(
     mandate, offer = tmp_path / "mandate.bin", tmp_path / "offer.bin"
     mandate.write_bytes(alice.setup[0])
     offer.write_bytes(alice.offer(bob).envelope)
-    code, out, _ = _run(capsys, "verify", str(mandate), str(offer))
+    code, out, _ = run_cli(capsys, "verify", str(mandate), str(offer))
     assert code == 0, out
     lines = out.splitlines()
     assert " mandate " in lines[0] and " offer " in lines[1]
@@ -144,7 +139,7 @@ def test_verify_reports_code_requirement_and_position(
     """An offer without its mandate: expect exit 1 and the code, requirement and envelope position."""
     offer = tmp_path / "offer.bin"
     offer.write_bytes(alice.offer(bob).envelope)
-    code, out, _ = _run(capsys, "verify", str(offer))
+    code, out, _ = run_cli(capsys, "verify", str(offer))
     assert code == 1
     assert out.startswith("invalid: MANDATE_UNKNOWN [MND-002] ")
     assert out.rstrip().endswith(f"(envelope 1 of {offer})")
@@ -155,7 +150,7 @@ def test_verify_dsse_json_envelope(tmp_path: Path, capsys: pytest.CaptureFixture
     """A DSSE JSON envelope file is accepted like its binary form."""
     path = tmp_path / "mandate.json"
     path.write_text(json.dumps(envelope_to_json(alice.setup[0])))
-    code, out, _ = _run(capsys, "verify", str(path))
+    code, out, _ = run_cli(capsys, "verify", str(path))
     assert code == 0, out
     assert "mandate" in out
 
@@ -170,7 +165,7 @@ def test_verify_refuses_a_member_name_twice(
     other = envelope_to_json(alice.offer(bob).envelope)["payload"]
     path = tmp_path / "twice.json"
     path.write_text(good[:-1] + f', "payload": "{other}"}}')
-    code, _, err = _run(capsys, "verify", str(path))
+    code, _, err = run_cli(capsys, "verify", str(path))
     assert code == 2
     assert "member name 'payload' appears twice" in err
 
@@ -195,7 +190,7 @@ def test_verify_tampered_dsse_json(tmp_path: Path, capsys: pytest.CaptureFixture
     doc["payload"] = base64.b64encode(bytes(payload)).decode()
     path = tmp_path / "tampered.json"
     path.write_text(json.dumps(doc))
-    code, out, _ = _run(capsys, "verify", str(path))
+    code, out, _ = run_cli(capsys, "verify", str(path))
     assert code == 1
     assert out.startswith("invalid: SIGNATURE_INVALID [ENV-006]")
 
@@ -207,7 +202,7 @@ def test_verify_transcript_entry_that_is_not_an_envelope(
     """A transcript whose second entry is not valid base64: expect MALFORMED_ENVELOPE at envelope 2."""
     path = tmp_path / "t.json"
     path.write_text(json.dumps({"envelopes": [envelope_to_json(alice.setup[0]), "%%% not base64"]}))
-    code, out, _ = _run(capsys, "verify", str(path))
+    code, out, _ = run_cli(capsys, "verify", str(path))
     assert code == 1
     assert out.splitlines()[-1].startswith("invalid: MALFORMED_ENVELOPE")
     assert out.rstrip().endswith(f"(envelope 2 of {path})")
@@ -219,7 +214,7 @@ def test_verify_transcript_of_a_full_trade(
 ) -> None:
     """Mandates, offer, accept, deliveries, receipts as one JSON transcript; expect one line per statement."""
     path = _transcript(tmp_path / "trade.json", _all_envelopes(trade), mode="complete")
-    code, out, _ = _run(capsys, "verify", str(path))
+    code, out, _ = run_cli(capsys, "verify", str(path))
     assert code == 0, out
     lines = out.splitlines()
     assert len(lines) == 9
@@ -238,10 +233,10 @@ def test_verify_complete_mode_from_file_or_flag(
     envelopes = [*alice.setup, offers[0], offers[2]]
     sparse = _transcript(tmp_path / "sparse.json", envelopes)
     complete = _transcript(tmp_path / "complete.json", envelopes, mode="complete")
-    assert _run(capsys, "verify", str(sparse))[0] == 0
-    code, out, _ = _run(capsys, "verify", str(complete))
+    assert run_cli(capsys, "verify", str(sparse))[0] == 0
+    code, out, _ = run_cli(capsys, "verify", str(complete))
     assert code == 1 and "invalid: CHAIN_GAP [CHN-002]" in out
-    code, out, _ = _run(capsys, "verify", "--complete", str(sparse))
+    code, out, _ = run_cli(capsys, "verify", "--complete", str(sparse))
     assert code == 1 and "invalid: CHAIN_GAP [CHN-002]" in out
 
 
@@ -255,15 +250,15 @@ def test_verify_at_applies_freshness(
     """Without --at an old offer is valid evidence; --at past expiry + skew makes it EXPIRED."""
     offer = alice.offer(bob)
     path = _transcript(tmp_path / "t.json", [*alice.setup, offer.envelope])
-    assert _run(capsys, "verify", str(path))[0] == 0
+    assert run_cli(capsys, "verify", str(path))[0] == 0
     limit = offer.header.expires_at_ms + 30_000
-    code, out, _ = _run(capsys, "verify", "--at", str(limit), str(path))
+    code, out, _ = run_cli(capsys, "verify", "--at", str(limit), str(path))
     assert code == 0 and f"freshness at {iso(limit)}" in out
-    code, out, _ = _run(capsys, "verify", "--at", str(limit + 1), str(path))
+    code, out, _ = run_cli(capsys, "verify", "--at", str(limit + 1), str(path))
     assert code == 1 and out.splitlines()[-1].startswith("invalid: EXPIRED [TIM-001]")
-    code, out, _ = _run(capsys, "verify", "--at", "2030-01-01T00:00:00Z", str(path))
+    code, out, _ = run_cli(capsys, "verify", "--at", "2030-01-01T00:00:00Z", str(path))
     assert code == 1 and "EXPIRED" in out
-    code, out, _ = _run(capsys, "verify", "--at", "2025-12-31T23:59:00+00:00", str(path))
+    code, out, _ = run_cli(capsys, "verify", "--at", "2025-12-31T23:59:00+00:00", str(path))
     assert code == 1 and "ISSUED_IN_FUTURE [TIM-003]" in out
 
 
@@ -273,7 +268,7 @@ def test_verify_at_now_uses_the_clock(tmp_path: Path, capsys: pytest.CaptureFixt
     clock = FixedClock(time.time_ns() // 1_000_000)
     alice, bob = Party("alice", clock), Party("bob", clock)
     path = _transcript(tmp_path / "t.json", [*alice.setup, alice.offer(bob).envelope])
-    code, out, _ = _run(capsys, "verify", "--at", "now", str(path))
+    code, out, _ = run_cli(capsys, "verify", "--at", "now", str(path))
     assert code == 0, out
 
 
@@ -285,9 +280,9 @@ def test_verify_transcript_now_ms_and_at_override(
     offer = alice.offer(bob)
     late = offer.header.expires_at_ms + 30_001
     path = _transcript(tmp_path / "t.json", [*alice.setup, offer.envelope], now_ms=late)
-    code, out, _ = _run(capsys, "verify", str(path))
+    code, out, _ = run_cli(capsys, "verify", str(path))
     assert code == 1 and "EXPIRED" in out
-    assert _run(capsys, "verify", "--at", str(offer.header.issued_at_ms), str(path))[0] == 0
+    assert run_cli(capsys, "verify", "--at", str(offer.header.issued_at_ms), str(path))[0] == 0
 
 
 @pytest.mark.req("TIM-005")
@@ -306,7 +301,7 @@ def test_bad_at_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[s
     """An --at value that is no time: expect exit 2 from argument parsing."""
     path = tmp_path / "m.bin"
     path.write_bytes(alice.setup[0])
-    code, _, err = _run(capsys, "verify", "--at", "next tuesday", str(path))
+    code, _, err = run_cli(capsys, "verify", "--at", "next tuesday", str(path))
     assert code == 2 and "next tuesday" in err
 
 
@@ -320,7 +315,7 @@ def test_verify_json_output(
     """--json prints one object: result, statements (seq, issuer, body, digest) and the error, if any."""
     envelopes = _all_envelopes(trade)
     path = _transcript(tmp_path / "t.json", envelopes)
-    code, out, _ = _run(capsys, "verify", "--json", str(path))
+    code, out, _ = run_cli(capsys, "verify", "--json", str(path))
     report = json.loads(out)
     assert code == 0 and report["result"] == "valid"
     t = report["transcript"]
@@ -329,7 +324,7 @@ def test_verify_json_output(
     assert all(len(s["digest"]) == 64 for s in t["statements"])
 
     bad = _transcript(tmp_path / "bad.json", envelopes[2:])
-    code, out, _ = _run(capsys, "verify", "--json", str(bad))
+    code, out, _ = run_cli(capsys, "verify", "--json", str(bad))
     report = json.loads(out)
     assert code == 1 and report["result"] == "invalid"
     assert report["transcript"]["error"] == {
@@ -353,12 +348,12 @@ def test_verify_vector_file_with_a_wrong_expectation(
     doc["numberOfTests"] = 2
     path = tmp_path / "vectors.json"
     path.write_text(json.dumps(doc))
-    code, out, _ = _run(capsys, "verify", str(path))
+    code, out, _ = run_cli(capsys, "verify", str(path))
     assert code == 1
     assert f"{path}: 1/2 vectors as expected" in out
     assert "FAIL statements-9999-" not in out and "FAIL vectors-9999-" in out
     assert "expected REPLAYED at" in out
-    code, out, _ = _run(capsys, "verify", "--json", str(path))
+    code, out, _ = run_cli(capsys, "verify", "--json", str(path))
     assert json.loads(out)["vectors"][0]["failures"][0]["tcId"] == 9999
 
 
@@ -366,13 +361,13 @@ def test_verify_vector_file_with_a_wrong_expectation(
 def test_verify_equivocation_proof(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The shipped proof verifies; a 'proof' of one statement twice does not."""
     shipped = ROOT / "conformance" / "vectors" / "equivocation-proof.json"
-    code, out, _ = _run(capsys, "verify", str(shipped))
+    code, out, _ = run_cli(capsys, "verify", str(shipped))
     assert code == 0 and "valid equivocation proof" in out
     doc = json.loads(shipped.read_text())
     doc["second"] = doc["first"]
     fake = tmp_path / "fake.json"
     fake.write_text(json.dumps(doc))
-    code, out, _ = _run(capsys, "verify", str(fake))
+    code, out, _ = run_cli(capsys, "verify", str(fake))
     assert code == 1 and "invalid equivocation proof" in out
 
 
@@ -406,7 +401,7 @@ def test_verify_usage_errors(
     path = tmp_path / "input.json"
     path.write_bytes(content)
     for command in ("verify", "inspect"):
-        code, out, err = _run(capsys, command, str(path))
+        code, out, err = run_cli(capsys, command, str(path))
         assert code == 2 and out == "", command
         assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
@@ -415,13 +410,13 @@ def test_verify_usage_errors(
 def test_missing_file_and_missing_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A missing file and a missing subcommand both exit 2 without a traceback; bare `a2a-coop`
     prints the whole help (every command), as it ran none."""
-    code, _, err = _run(capsys, "verify", str(tmp_path / "absent.bin"))
+    code, _, err = run_cli(capsys, "verify", str(tmp_path / "absent.bin"))
     assert code == 2 and "absent.bin" in err and "Traceback" not in err
-    code, out, err = _run(capsys)
+    code, out, err = run_cli(capsys)
     assert code == 2 and out == ""
     assert err.startswith("usage: a2a-coop") and all(c in err for c in ("keygen", "offer", "status", "demo"))
     assert "Exit codes" in err
-    assert _run(capsys, "verify")[0] == 2
+    assert run_cli(capsys, "verify")[0] == 2
 
 
 def _help(capsys: pytest.CaptureFixture[str], *command: str) -> str:
@@ -455,7 +450,7 @@ def test_inspect_valid_envelope(
     offer = alice.offer(bob)
     path = tmp_path / "offer.bin"
     path.write_bytes(offer.envelope)
-    code, out, _ = _run(capsys, "inspect", str(path))
+    code, out, _ = run_cli(capsys, "inspect", str(path))
     assert code == 0
     assert f"keyid {alice.did}" in out
     assert offer.digest.hex() in out
@@ -479,7 +474,7 @@ def test_inspect_does_not_require_a_valid_signature(
     path.write_text(json.dumps({"envelopes": [doc, "AAAA"]}))
     garbage = tmp_path / "g.bin"
     garbage.write_bytes(b"\xff" * 20)
-    code, out, _ = _run(capsys, "inspect", str(path), str(garbage))
+    code, out, _ = run_cli(capsys, "inspect", str(path), str(garbage))
     assert code == 1  # dumped, but what failed its checks fails the command
     assert "verify:       FAILED SIGNATURE_INVALID [ENV-006]" in out
     assert "body:         mandate" in out and f'agent: "{alice.did}"' in out
@@ -491,7 +486,7 @@ def test_inspect_vector_file_and_proof(capsys: pytest.CaptureFixture[str]) -> No
     """inspect walks every vector of a vector file, and both envelopes of a proof."""
     vectors = ROOT / "conformance" / "vectors" / "chains.json"
     proof = ROOT / "conformance" / "vectors" / "equivocation-proof.json"
-    code, out, _ = _run(capsys, "inspect", str(vectors), str(proof))
+    code, out, _ = run_cli(capsys, "inspect", str(vectors), str(proof))
     assert code == 0
     assert "== chains-1-" in out and "envelope 0 of tcId 1" in out
     assert "first envelope of" in out and "second envelope of" in out
@@ -500,9 +495,9 @@ def test_inspect_vector_file_and_proof(capsys: pytest.CaptureFixture[str]) -> No
 @pytest.mark.req("VER-001")
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     """version and --version print the package version and the protocol version, on one line."""
-    code, out, _ = _run(capsys, "version")
+    code, out, _ = run_cli(capsys, "version")
     assert code == 0 and __version__ in out and "protocol version 1" in out
-    assert _run(capsys, "--version") == (0, out, "") and out.count("\n") == 1
+    assert run_cli(capsys, "--version") == (0, out, "") and out.count("\n") == 1
 
 
 @pytest.mark.req("CMT-002", "TIM-005")
@@ -510,11 +505,11 @@ def test_offline_demo_writes_a_transcript_verify_accepts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """demo --offline runs the trades in this process and writes a transcript; `verify` on it exits 0."""
-    code, out, _ = _run(capsys, "demo", "--offline", "--out", str(tmp_path), "--trades", "2")
+    code, out, _ = run_cli(capsys, "demo", "--offline", "--out", str(tmp_path), "--trades", "2")
     assert code == 0, out
     transcript = tmp_path / "transcript.json"
     assert transcript.exists()
-    assert _run(capsys, "verify", str(transcript))[0] == 0
+    assert run_cli(capsys, "verify", str(transcript))[0] == 0
 
 
 def test_offline_demo_never_overwrites_what_it_did_not_write(
@@ -525,7 +520,7 @@ def test_offline_demo_never_overwrites_what_it_did_not_write(
     mine = tmp_path / "transcript.json"
     mine.write_text("my own transcript")
     monkeypatch.chdir(tmp_path)
-    code, out, err = _run(capsys, "demo", "--offline", "--out", ".")
+    code, out, err = run_cli(capsys, "demo", "--offline", "--out", ".")
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "not an a2a-coop demo directory" in err
     assert mine.read_text() == "my own transcript" and sorted(p.name for p in tmp_path.iterdir()) == [
@@ -562,7 +557,7 @@ def test_verify_of_a_transcript_with_no_envelope_is_not_valid(
     """An empty transcript proves nothing; expect exit 1 and NOTHING_TO_VERIFY, never 'valid'."""
     path = tmp_path / "empty.json"
     path.write_text(content)
-    code, out, _ = _run(capsys, "verify", str(path))
+    code, out, _ = run_cli(capsys, "verify", str(path))
     assert code == 1 and out.startswith("invalid: NOTHING_TO_VERIFY")
-    code, out, _ = _run(capsys, "verify", "--json", str(path))
+    code, out, _ = run_cli(capsys, "verify", "--json", str(path))
     assert code == 1 and json.loads(out)["result"] == "invalid"

@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_run import one_line_error, run_cli
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
-from a2a_coop.cli import main
 from a2a_coop.cli._common import UsageError, address
 from a2a_coop.cli._runtime import check_output
 from a2a_coop.cli.demo import Identity, child_env, cli_command, provision
@@ -32,21 +32,6 @@ from a2a_coop.transport import serve
 from reference_agents import BadParameter, build
 
 TIMEOUT_S = 60.0
-
-
-def _run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def _one_line(err: str, *needles: str) -> str:
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture
@@ -75,12 +60,12 @@ def test_an_address_outside_host_and_port_1_to_65535_is_refused_as_given(
     """gRPC dials a missing port as 443 and wraps 99999 to 34463, so `--to 127.0.0.1:99999` once
     failed with "connection refused" at another address than the one typed. Expect exit 2 naming the
     address as given and the rule."""
-    code, _, err = _run(capsys, "offer", *alice.files(), "--to", given, "--give", "a:1", "--want", "b:1")
+    code, _, err = run_cli(capsys, "offer", *alice.files(), "--to", given, "--give", "a:1", "--want", "b:1")
     assert code == 2
     assert f"argument --to: {given!r} is not HOST:PORT with a port 1..65535" in err
-    code, _, err = _run(capsys, "conformance", "--target", given)
+    code, _, err = run_cli(capsys, "conformance", "--target", given)
     assert code == 2
-    _one_line(err, f"--target {given!r} must be HOST:PORT with a port 1..65535")
+    one_line_error(err, f"--target {given!r} must be HOST:PORT with a port 1..65535")
 
 
 def test_an_address_may_be_a_name_or_a_bracketed_ipv6_host() -> None:
@@ -95,25 +80,25 @@ def test_a_peer_and_an_escrow_given_in_each_others_place(
     found!". Expect each option named with what the server there is not."""
     peer, escrow = peer_and_escrow
     items = ["--give", "a:1", "--want", "b:1"]
-    code, _, err = _run(capsys, "offer", *alice.files(), "--to", escrow, *items)
+    code, _, err = run_cli(capsys, "offer", *alice.files(), "--to", escrow, *items)
     assert code == 2
-    _one_line(err, f"--to {escrow} is not an a2a-coop peer", "CooperationService")
-    code, _, err = _run(capsys, "offer", *alice.files(), "--to", peer, "--escrow", peer, *items)
+    one_line_error(err, f"--to {escrow} is not an a2a-coop peer", "CooperationService")
+    code, _, err = run_cli(capsys, "offer", *alice.files(), "--to", peer, "--escrow", peer, *items)
     assert code == 2
-    _one_line(err, f"--escrow {peer} is not an a2a-coop escrow", "EscrowService")
-    code, _, err = _run(
+    one_line_error(err, f"--escrow {peer} is not an a2a-coop escrow", "EscrowService")
+    code, _, err = run_cli(
         capsys, "escrow", "ledger", "--escrow", peer, "--out", alice.journal_path.parent / "l"
     )
     assert code == 2
-    _one_line(err, f"--escrow {peer} is not an a2a-coop escrow")
+    one_line_error(err, f"--escrow {peer} is not an a2a-coop escrow")
 
 
 def test_nothing_listening_names_the_option(alice: Identity, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _run(
+    code, _, err = run_cli(
         capsys, "offer", *alice.files(), "--to", "127.0.0.1:1", "--give", "a:1", "--want", "b:1"
     )
     assert code == 2
-    _one_line(err, "cannot reach the peer at 127.0.0.1:1 (--to)")
+    one_line_error(err, "cannot reach the peer at 127.0.0.1:1 (--to)")
 
 
 def test_a_port_in_use_is_named_as_such(alice: Identity, peer_and_escrow: tuple[str, str]) -> None:
@@ -129,7 +114,7 @@ def test_a_port_in_use_is_named_as_such(alice: Identity, peer_and_escrow: tuple[
         check=False,
     )
     assert result.returncode == 2 and result.stdout == ""
-    _one_line(result.stderr, f"cannot listen on 127.0.0.1:{taken}: {os.strerror(errno.EADDRINUSE)}")
+    one_line_error(result.stderr, f"cannot listen on 127.0.0.1:{taken}: {os.strerror(errno.EADDRINUSE)}")
 
 
 def test_a_did_file_given_as_the_key_says_it_is_the_public_identity(
@@ -139,7 +124,7 @@ def test_a_did_file_given_as_the_key_says_it_is_the_public_identity(
     file". Expect it named for what it is."""
     did_file = tmp_path / "alice.did"
     did_file.write_text(alice.did + "\n")
-    code, _, err = _run(
+    code, _, err = run_cli(
         capsys,
         "offer",
         *alice.files(),
@@ -153,7 +138,7 @@ def test_a_did_file_given_as_the_key_says_it_is_the_public_identity(
         "b:1",
     )
     assert code == 2
-    _one_line(err, f"{did_file} is a did:key", "not an a2a-coop key file")
+    one_line_error(err, f"{did_file} is a did:key", "not an a2a-coop key file")
 
 
 def test_a_journal_whose_escrow_mandate_is_unrecorded_says_how_to_give_it(
@@ -163,20 +148,20 @@ def test_a_journal_whose_escrow_mandate_is_unrecorded_says_how_to_give_it(
     mandates its bonded trades cite, so the CLI could not replay it and said only MANDATE_UNKNOWN.
     The offline demo's journal with that record removed stands for one."""
     out = tmp_path / "demo"
-    assert _run(capsys, "demo", "--offline", "--out", out)[0] == 0
+    assert run_cli(capsys, "demo", "--offline", "--out", out)[0] == 0
     with Journal.open(out / "alice.db") as journal:
         journal.put_meta("a2a-coop/context", [])
-    code, _, err = _run(capsys, "status", "--journal", out / "alice.db", "--key", out / "alice.key")
+    code, _, err = run_cli(capsys, "status", "--journal", out / "alice.db", "--key", out / "alice.key")
     assert code == 2
-    _one_line(err, "MANDATE_UNKNOWN", "--escrow HOST:PORT or --context")
+    one_line_error(err, "MANDATE_UNKNOWN", "--escrow HOST:PORT or --context")
 
 
 def test_inspect_prints_digests_in_hex(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A body's digests were printed as protobuf text format's octal escapes, which nobody can
     compare with the digest lines. Expect an Accept's `offer` to read as the offer's digest does."""
     out = tmp_path / "demo"
-    assert _run(capsys, "demo", "--offline", "--out", out)[0] == 0
-    code, text, _ = _run(capsys, "inspect", out / "evidence" / "trade-1.json")
+    assert run_cli(capsys, "demo", "--offline", "--out", out)[0] == 0
+    code, text, _ = run_cli(capsys, "inspect", out / "evidence" / "trade-1.json")
     assert code == 0
     digests = re.findall(r"^  digest: +([0-9a-f]{64})$", text, re.M)
     accepted = re.findall(r"^    offer: ([0-9a-f]{64})$", text, re.M)
@@ -190,9 +175,9 @@ def test_a_report_dir_that_cannot_be_written_is_refused_before_the_run(
     """It was refused after the whole run; now before connecting (the target here is down)."""
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    code, _, err = _run(capsys, "conformance", "--target", "127.0.0.1:1", "--report-dir", blocker / "r")
+    code, _, err = run_cli(capsys, "conformance", "--target", "127.0.0.1:1", "--report-dir", blocker / "r")
     assert code == 2
-    _one_line(err, "cannot write reports to")
+    one_line_error(err, "cannot write reports to")
 
 
 def test_a_run_where_no_case_applied_says_so(
@@ -200,7 +185,7 @@ def test_a_run_where_no_case_applied_says_so(
 ) -> None:
     """A responder case against an escrow only SKIPs: exit 0 (no MUST failed), but the summary must
     not read as if everything passed."""
-    code, out, _ = _run(
+    code, out, _ = run_cli(
         capsys,
         "conformance",
         "--target",
@@ -231,19 +216,19 @@ def test_no_out_writes_over_a_key_file_or_a_journal(
     key_before = alice.key_path.read_bytes()
     principal = tmp_path / "alice-principal.key"
     argv = ["mandate", "--principal", principal, "--agent", alice.did]
-    code, _, err = _run(capsys, *argv, "--out", alice.key_path)
+    code, _, err = run_cli(capsys, *argv, "--out", alice.key_path)
     assert code == 2
-    _one_line(err, f"{alice.key_path} is a key file; refusing to write over it")
+    one_line_error(err, f"{alice.key_path} is a key file; refusing to write over it")
     assert alice.key_path.read_bytes() == key_before
-    code, out, _ = _run(capsys, *argv, "--out", tmp_path / "next.mandate.json")
+    code, out, _ = run_cli(capsys, *argv, "--out", tmp_path / "next.mandate.json")
     assert code == 0 and "(principal seq 1," in out  # provision signed seq 0; the refusal signed nothing
     demo = tmp_path / "demo"
-    assert _run(capsys, "demo", "--offline", "--out", demo)[0] == 0
+    assert run_cli(capsys, "demo", "--offline", "--out", demo)[0] == 0
     journal_before = (demo / "bob.db").read_bytes()
     reader = ["--journal", demo / "alice.db", "--key", demo / "alice.key"]
-    code, _, err = _run(capsys, "export", *reader, "--negotiation", "", "--out", demo / "bob.db")
+    code, _, err = run_cli(capsys, "export", *reader, "--negotiation", "", "--out", demo / "bob.db")
     assert code == 2
-    _one_line(err, "is a journal (SQLite); refusing to write over it")
+    one_line_error(err, "is a journal (SQLite); refusing to write over it")
     assert (demo / "bob.db").read_bytes() == journal_before
 
 
@@ -256,14 +241,14 @@ def test_an_a2a_url_nothing_answers_at_is_a_connection_error_not_17_failures(
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         free = s.getsockname()[1]
-    code, _, err = _run(
+    code, _, err = run_cli(
         capsys, "conformance", "--target", "127.0.0.1:1", "--a2a-url", f"http://127.0.0.1:{free}"
     )
     assert code == 2
-    _one_line(err, f"cannot reach the A2A endpoint at http://127.0.0.1:{free} (--a2a-url)")
-    code, _, err = _run(capsys, "conformance", "--target", "127.0.0.1:1", "--a2a-url", "127.0.0.1:8080")
+    one_line_error(err, f"cannot reach the A2A endpoint at http://127.0.0.1:{free} (--a2a-url)")
+    code, _, err = run_cli(capsys, "conformance", "--target", "127.0.0.1:1", "--a2a-url", "127.0.0.1:8080")
     assert code == 2
-    _one_line(err, "--a2a-url '127.0.0.1:8080' must be an http:// or https:// URL")
+    one_line_error(err, "--a2a-url '127.0.0.1:8080' must be an http:// or https:// URL")
 
 
 def test_mandate_out_is_not_the_journal_it_creates(
@@ -273,13 +258,13 @@ def test_mandate_out_is_not_the_journal_it_creates(
     the journal, signed seq 0 into it and then wrote the mandate over it: the next mandate signed seq 0
     again, a fork of the principal's key. Expect it refused before any journal is made."""
     principal = tmp_path / "p.key"
-    assert _run(capsys, "keygen", "--out", principal)[0] == 0
+    assert run_cli(capsys, "keygen", "--out", principal)[0] == 0
     agent = Party("agent", FixedClock()).did
-    code, _, err = _run(
+    code, _, err = run_cli(
         capsys, "mandate", "--principal", principal, "--agent", agent, "--out", tmp_path / "p.db"
     )
     assert code == 2
-    _one_line(err, "is the principal's journal; write the mandate elsewhere")
+    one_line_error(err, "is the principal's journal; write the mandate elsewhere")
     assert not (tmp_path / "p.db").exists()
 
 

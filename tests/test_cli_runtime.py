@@ -20,9 +20,9 @@ from typing import TextIO
 
 import grpc
 import pytest
+from cli_run import one_line_error, run_cli
 from peers import make_peer
 
-from a2a_coop.cli import main
 from a2a_coop.cli._common import parse_duration
 from a2a_coop.cli._runtime import open_peer, runtime_command
 from a2a_coop.cli.demo import (
@@ -47,21 +47,6 @@ from a2a_coop.runtime.trade import contract_evidence, relay_escrow_answers
 from a2a_coop.testing import FixedClock, LocalEscrow, Party
 
 TIMEOUT_S = 60.0
-
-
-def _run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def _one_line_error(err: str, *needles: str) -> None:
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("a2a-coop: ")
-    for needle in needles:
-        assert needle in lines[0]
 
 
 def _free_port() -> int:
@@ -108,9 +93,9 @@ def test_missing_key_file_is_a_usage_error(
     """Each networked command given a key file that does not exist: exit 2, one line, no traceback."""
     bob.journal_path.touch()  # so status and export get as far as the key
     argv = _commands_with_key(tmp_path, bob, tmp_path / "missing.key")[command]
-    code, _, err = _run(capsys, *argv)
+    code, _, err = run_cli(capsys, *argv)
     assert code == 2
-    _one_line_error(err, "missing.key")
+    one_line_error(err, "missing.key")
 
 
 def test_missing_key_file_as_a_process(tmp_path: Path, bob: Identity) -> None:
@@ -133,7 +118,7 @@ def test_missing_key_file_as_a_process(tmp_path: Path, bob: Identity) -> None:
         check=False,
     )
     assert result.returncode == 2 and result.stdout == ""
-    _one_line_error(result.stderr, "cannot read key file")
+    one_line_error(result.stderr, "cannot read key file")
 
 
 def test_mandate_for_another_key_is_refused(
@@ -149,25 +134,25 @@ def test_mandate_for_another_key_is_refused(
         "--journal",
         alice.journal_path,
     ]
-    code, _, err = _run(capsys, *argv)
+    code, _, err = run_cli(capsys, *argv)
     assert code == 2
-    _one_line_error(err, "delegates to")
+    one_line_error(err, "delegates to")
     assert not alice.journal_path.exists()
 
 
 def test_mandate_file_problems(tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str]) -> None:
     """A missing mandate file is a usage error (2); one that is not a valid envelope is invalid (1)."""
     files: list[str | Path] = ["--key", bob.key_path, "--journal", bob.journal_path]
-    code, _, err = _run(capsys, "serve", *files, "--mandate", tmp_path / "nope.json")
+    code, _, err = run_cli(capsys, "serve", *files, "--mandate", tmp_path / "nope.json")
     assert code == 2
-    _one_line_error(err, "nope.json")
+    one_line_error(err, "nope.json")
     broken = tmp_path / "broken.json"
     doc = json.loads(bob.mandate_path.read_text())
     doc["payload"] = doc["payload"][:-8] + "AAAAAAA="
     broken.write_text(json.dumps(doc))
-    code, _, err = _run(capsys, "serve", *files, "--mandate", broken)
+    code, _, err = run_cli(capsys, "serve", *files, "--mandate", broken)
     assert code == 1
-    _one_line_error(err, "broken.json")
+    one_line_error(err, "broken.json")
 
 
 def test_a_key_file_where_a_mandate_belongs_and_a_file_that_is_no_key(
@@ -175,19 +160,19 @@ def test_a_key_file_where_a_mandate_belongs_and_a_file_that_is_no_key(
 ) -> None:
     """A key file as --mandate once printed the raw KeyError 'payload'; a file that is no key file
     printed its path twice. Expect one line each, saying what the file is, with its path once."""
-    code, _, err = _run(
+    code, _, err = run_cli(
         capsys, "serve", "--key", bob.key_path, "--mandate", bob.key_path, "--journal", tmp_path / "j"
     )
     assert code == 2
-    _one_line_error(err, f"{bob.key_path} is a key file, not a mandate")
+    one_line_error(err, f"{bob.key_path} is a key file, not a mandate")
     assert "payload" not in err
     text, binary = tmp_path / "text.key", tmp_path / "binary.key"
     text.write_text('{"hello": "world"}')
     binary.write_bytes(bytes(range(256)))
     for path, what in ((text, "some other JSON"), (binary, "a binary file"), (bob.mandate_path, "a signed")):
-        code, _, err = _run(capsys, "status", "--journal", bob.journal_path, "--key", path)
+        code, _, err = run_cli(capsys, "status", "--journal", bob.journal_path, "--key", path)
         assert code == 2
-        _one_line_error(err, f"{path} is {what}", "not an a2a-coop key file")
+        one_line_error(err, f"{path} is {what}", "not an a2a-coop key file")
         assert err.count(str(path)) == 1
 
 
@@ -262,7 +247,7 @@ def test_a_journal_the_library_wrote_under_an_escrow_is_read_by_status_without_o
     finally:
         node.close()
     write_key_file(tmp_path / "bob.key", bob.agent.key)
-    code, out, err = _run(capsys, "status", "--journal", journal_path, "--key", tmp_path / "bob.key")
+    code, out, err = run_cli(capsys, "status", "--journal", journal_path, "--key", tmp_path / "bob.key")
     assert (code, err) == (0, "")
     assert offer.header.negotiation_id.hex()[:8] in out
     # Opened again without the context, the node still replays the escrow's statements, but trusts
@@ -292,21 +277,21 @@ def test_bad_option_values_are_usage_errors(
     extra = [] if command == "serve" else ["--to", "127.0.0.1:1", "--want", "b:1"]
     if option != "--give" and command == "offer":
         extra += ["--give", "a:1"]
-    code, _, err = _run(capsys, command, *bob.files(), *extra, option, value)
+    code, _, err = run_cli(capsys, command, *bob.files(), *extra, option, value)
     assert code == 2
     assert value in err and "Traceback" not in err
 
 
 def test_escrow_fund_must_be_did_equals_amount(bob: Identity, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _run(capsys, "escrow", "serve", *bob.files(), "--fund", f"{bob.did}=0")
+    code, _, err = run_cli(capsys, "escrow", "serve", *bob.files(), "--fund", f"{bob.did}=0")
     assert code == 2 and "DID=AMOUNT" in err
 
 
 def test_offer_with_a_bond_needs_an_escrow(bob: Identity, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["offer", *bob.files(), "--to", "127.0.0.1:1", "--give", "a:1", "--want", "b:1", "--bond", "5"]
-    code, _, err = _run(capsys, *argv)
+    code, _, err = run_cli(capsys, *argv)
     assert code == 2
-    _one_line_error(err, "--escrow")
+    one_line_error(err, "--escrow")
 
 
 def test_serve_escrow_options_are_checked_before_serving(
@@ -314,23 +299,23 @@ def test_serve_escrow_options_are_checked_before_serving(
 ) -> None:
     """`serve` with a bad --escrow-tls-ca, with --escrow-tls-* but no --escrow, and with an --escrow
     where nothing listens (its mandate is fetched before serving): each exit 2, one line."""
-    code, _, err = _run(capsys, "serve", *bob.files(), "--escrow-tls-ca", bob.mandate_path)
+    code, _, err = run_cli(capsys, "serve", *bob.files(), "--escrow-tls-ca", bob.mandate_path)
     assert code == 2
-    _one_line_error(err, "--escrow-tls-ca")  # not PEM: the file is checked first
-    code, _, err = _run(capsys, "serve", *bob.files(), "--escrow-tls-server-name", "x")
+    one_line_error(err, "--escrow-tls-ca")  # not PEM: the file is checked first
+    code, _, err = run_cli(capsys, "serve", *bob.files(), "--escrow-tls-server-name", "x")
     assert code == 2
-    _one_line_error(err, "need --escrow HOST:PORT")
-    code, _, err = _run(capsys, "serve", *bob.files(), "--escrow", f"127.0.0.1:{_free_port()}")
+    one_line_error(err, "need --escrow HOST:PORT")
+    code, _, err = run_cli(capsys, "serve", *bob.files(), "--escrow", f"127.0.0.1:{_free_port()}")
     assert code == 2
-    _one_line_error(err, "cannot reach the escrow", "(--escrow)")
+    one_line_error(err, "cannot reach the escrow", "(--escrow)")
 
 
 def test_offer_to_nobody_is_a_network_error(bob: Identity, capsys: pytest.CaptureFixture[str]) -> None:
     """Nothing listens on the port: exit 2 with the transport's reason, quickly."""
     target = f"127.0.0.1:{_free_port()}"
-    code, _, err = _run(capsys, "offer", *bob.files(), "--to", target, "--give", "a:1", "--want", "b:1")
+    code, _, err = run_cli(capsys, "offer", *bob.files(), "--to", target, "--give", "a:1", "--want", "b:1")
     assert code == 2
-    _one_line_error(err, f"cannot reach the peer at {target} (--to)")
+    one_line_error(err, f"cannot reach the peer at {target} (--to)")
 
 
 def test_status_and_export_need_a_journal_with_a_mandate(
@@ -339,14 +324,14 @@ def test_status_and_export_need_a_journal_with_a_mandate(
     """No journal: 2. A journal that records no mandate: 2, unless --mandate is given. An unknown
     negotiation: 2. An existing journal is never created by status."""
     missing = tmp_path / "none.db"
-    code, _, err = _run(capsys, "status", "--journal", missing, "--key", bob.key_path)
+    code, _, err = run_cli(capsys, "status", "--journal", missing, "--key", bob.key_path)
     assert code == 2 and not missing.exists()
-    _one_line_error(err, "no journal")
+    one_line_error(err, "no journal")
     Journal.open(bob.journal_path).close()
-    code, _, err = _run(capsys, "status", "--journal", bob.journal_path, "--key", bob.key_path)
+    code, _, err = run_cli(capsys, "status", "--journal", bob.journal_path, "--key", bob.key_path)
     assert code == 2
-    _one_line_error(err, "--mandate")
-    code, out, _ = _run(
+    one_line_error(err, "--mandate")
+    code, out, _ = run_cli(
         capsys, "status", "--journal", bob.journal_path, "--key", bob.key_path, "--mandate", bob.mandate_path
     )
     assert code == 0 and "negotiations: none" in out
@@ -363,9 +348,9 @@ def test_status_and_export_need_a_journal_with_a_mandate(
         "--out",
         "x",
     ]
-    code, _, err = _run(capsys, *argv)
+    code, _, err = run_cli(capsys, *argv)
     assert code == 2
-    _one_line_error(err, "no negotiation")
+    one_line_error(err, "no negotiation")
 
 
 def test_mandate_command_keeps_the_principal_chain(
@@ -374,10 +359,10 @@ def test_mandate_command_keeps_the_principal_chain(
     """Two mandates from one principal take seq 0 and 1 (its journal remembers); both verify; the
     agent may be named by did or by key file; a bad did is a usage error."""
     principal, agent = tmp_path / "p.key", tmp_path / "a.key"
-    assert _run(capsys, "keygen", "--out", principal)[0] == 0
-    did = _run(capsys, "keygen", "--out", agent)[1].strip()
+    assert run_cli(capsys, "keygen", "--out", principal)[0] == 0
+    did = run_cli(capsys, "keygen", "--out", agent)[1].strip()
     first, second = tmp_path / "m1.json", tmp_path / "m2.json"
-    code, out, _ = _run(capsys, "mandate", "--principal", principal, "--agent", did, "--out", first)
+    code, out, _ = run_cli(capsys, "mandate", "--principal", principal, "--agent", did, "--out", first)
     assert code == 0 and "principal seq 0" in out
     argv: list[str | Path] = [
         "mandate",
@@ -391,19 +376,19 @@ def test_mandate_command_keeps_the_principal_chain(
         "a",
         "b",
     ]
-    code, out, _ = _run(capsys, *argv, "--max-per-deal", "50")
+    code, out, _ = run_cli(capsys, *argv, "--max-per-deal", "50")
     assert code == 0 and "principal seq 1" in out
     assert (tmp_path / "p.db").exists()
     vs = verify_statement(envelope_from_json(json.loads(second.read_text())))
     assert vs.statement.mandate.agent == did
     assert list(vs.statement.mandate.allowed_categories) == ["a", "b"]
     assert vs.statement.mandate.max_per_deal == 50
-    assert _run(capsys, "verify", first, second)[0] == 0
-    code, _, err = _run(
+    assert run_cli(capsys, "verify", first, second)[0] == 0
+    code, _, err = run_cli(
         capsys, "mandate", "--principal", principal, "--agent", "did:key:zNope", "--out", first
     )
     assert code == 2
-    _one_line_error(err, "did:key:zNope")
+    one_line_error(err, "did:key:zNope")
 
 
 def test_parse_duration() -> None:
@@ -453,7 +438,7 @@ def test_serve_on_a_port_in_use_is_a_usage_error(bob: Identity) -> None:
             check=False,
         )
     assert result.returncode == 2 and result.stdout == ""
-    _one_line_error(result.stderr, "cannot listen")
+    one_line_error(result.stderr, "cannot listen")
 
 
 # --- demo --------------------------------------------------------------------------------------
@@ -465,9 +450,9 @@ def test_demo_directory_is_recreated_but_never_a_foreign_one(
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
-    code, _, err = _run(capsys, "demo", "--out", foreign)
+    code, _, err = run_cli(capsys, "demo", "--out", foreign)
     assert code == 2 and (foreign / "notes.txt").exists()
-    _one_line_error(err, "not an a2a-coop demo directory")
+    one_line_error(err, "not an a2a-coop demo directory")
     earlier = tmp_path / "demo"
     prepare_directory(earlier)
     (earlier / "stale.db").write_text("old run")
@@ -502,11 +487,11 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "alice  at the escrow: 1100" in text and "bob    at the escrow: 900" in text
     assert "a2a-coop verify" in text
     for i in (1, 2, 3):
-        assert _run(capsys, "verify", out / "evidence" / f"trade-{i}.json")[0] == 0
-    assert _run(capsys, "verify", out / "transcript.json")[0] == 0
+        assert run_cli(capsys, "verify", out / "evidence" / f"trade-{i}.json")[0] == 0
+    assert run_cli(capsys, "verify", out / "transcript.json")[0] == 0
     transcript = out / "escrow-transcript.json"
-    assert _run(capsys, "escrow", "audit", transcript)[0] == 0
-    code, report, _ = _run(capsys, "escrow", "audit", "--json", out / "escrow-ledger.json")
+    assert run_cli(capsys, "escrow", "audit", transcript)[0] == 0
+    code, report, _ = run_cli(capsys, "escrow", "audit", "--json", out / "escrow-ledger.json")
     assert code == 1  # a ledger without its evidence proves nothing (AUD-001)
     assert "EVIDENCE_MISSING" in {f["code"] for f in json.loads(report)["findings"]}
     doc = json.loads(transcript.read_text())
@@ -514,13 +499,13 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     del doc["envelopes"][own[3]]
     cut = tmp_path / "cut.json"
     cut.write_text(json.dumps(doc))
-    code, report, _ = _run(capsys, "escrow", "audit", "--json", cut)
+    code, report, _ = run_cli(capsys, "escrow", "audit", "--json", cut)
     assert code == 1
     assert "CHAIN_GAP" in {f["code"] for f in json.loads(report)["findings"]}
     assert all((out / f"{name}.log").exists() for name in ("bob", "escrow"))
     # The offline demo tells the same story: the same trades, breach, claim, forfeit and balances.
     offline = tmp_path / "offline"
-    code, offline_text, _ = _run(capsys, "demo", "--offline", "--out", offline, "--trades", "3")
+    code, offline_text, _ = run_cli(capsys, "demo", "--offline", "--out", offline, "--trades", "3")
     assert code == 0, offline_text
     assert _story(offline_text) == _story(text) and len(_story(text)) >= 10
     written = {p.relative_to(out) for p in out.rglob("*") if p.suffix != ".log"}
