@@ -82,3 +82,24 @@ def test_fork_proofs_against_fresh_keys_do_not_hold_the_proof_slots_for_good() -
     x.agent.writer.next_seq, x.agent.writer.prev = 0, b""  # a Checkpoint at seq 0 needs no log root
     _, back = peer.gossip(_checkpoint(x), [])  # X calls: its head Checkpoint says who it is
     assert verify_fork_proof(back[0]) == x.did
+
+
+@pytest.mark.req("ATT-018", "ATT-013")
+def test_a_flood_of_proofs_against_fresh_keys_is_bounded_and_the_proofs_we_need_still_kept() -> None:
+    """With room for 3 proofs against keys we hold nothing of, 5 such arrive, then one against a
+    counterparty whose statement we hold and one against our own key. Expect 3 of the flood kept, the
+    2 after refused, and both later proofs kept all the same (the counterparty faulty, our alarm up)."""
+    clock = FixedClock()
+    me, counterparty = Party("me", clock), Party("counterparty", clock)
+    peer = make_peer(me, clock)
+    peer.verifier.max_foreign_forks = 3
+    flood = [_fork(Party(f"sybil-{i}", clock)) for i in range(5)]
+    peer.gossip([], flood)
+    assert set(peer.verifier.forks) == {verify_fork_proof(p) for p in flood[:3]}
+    offer = counterparty.offer(me)
+    peer.exchange(offer.envelope, [counterparty.mandate_vs.envelope])  # we hold the counterparty's now
+    counterparty.agent.writer.next_seq, counterparty.agent.writer.prev = 0, b""  # forks its own offer
+    peer.gossip([], [_fork(counterparty), _fork(me)])
+    assert {counterparty.did, me.did} <= set(peer.verifier.forks)
+    assert peer.fork_alarm is not None
+    assert peer.reputation.score(counterparty.did).faulty

@@ -15,11 +15,16 @@ plus three indexes it keeps as statements are accepted:
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import ForkProof, fork_proof_from, verify_fork_proof
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier
+
+# Fork proofs kept at most against keys we hold no statement of (ATT-018): anyone makes one against a
+# fresh key of its own for two signatures, so without a bound a flood of them would fill memory.
+MAX_FOREIGN_FORK_PROOFS: Final = 10_000
 
 
 class EvidenceVerifier(Verifier):
@@ -36,6 +41,8 @@ class EvidenceVerifier(Verifier):
         # issuer -> its highest-seq Checkpoint held, in the order we received them (the last received last)
         self.checkpoints: dict[str, bytes] = {}
         self.forks: dict[str, ForkProof] = {}  # issuer -> the first fork proof against it
+        self.max_foreign_forks = MAX_FOREIGN_FORK_PROOFS
+        self.foreign_forks = 0  # proofs kept against keys we held no statement of when they came
         self.on_fork: Callable[[str, ForkProof], None] | None = None  # told of each new one (to persist it)
 
     def accept_statement(
@@ -61,11 +68,16 @@ class EvidenceVerifier(Verifier):
         self._index_evidence(vs)
 
     def take_fork_proof(self, proof: ForkProof) -> str | None:
-        """Keep ``proof`` if it verifies (ATT-012); returns the issuer it convicts, or None."""
+        """Keep ``proof`` if it verifies (ATT-012) and, against a key we hold no statement of, while fewer
+        than ``max_foreign_forks`` such are kept (ATT-018); returns the issuer it convicts, or None."""
         try:
             issuer = verify_fork_proof(proof)
         except (CoopError, ValueError):
             return None
+        if issuer not in self.forks and issuer != self.me and issuer not in self.chains:
+            if self.foreign_forks >= self.max_foreign_forks:
+                return None  # ATT-018: ours and those against keys we hold statements of are always kept
+            self.foreign_forks += 1
         self._keep(issuer, proof)
         return issuer
 
