@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from a2a_coop.cli.demo import child_env, cli_command
 from a2a_coop.cli.main import main
 
 
@@ -14,6 +16,18 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int,
     code = main([str(a) for a in argv])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def cli_process(*argv: str | Path, timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """``a2a-coop ARGV...`` run in a process of its own, as a user runs it (output captured, never raised)."""
+    return subprocess.run(
+        cli_command(*map(str, argv)),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env=child_env(),
+        check=False,
+    )
 
 
 def one_line_error(err: str, *needles: str) -> str:

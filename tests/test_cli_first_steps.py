@@ -14,17 +14,16 @@ import json
 import os
 import re
 import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_run import one_line_error, run_cli
+from cli_run import cli_process, one_line_error, run_cli
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.cli._common import UsageError, address
 from a2a_coop.cli._runtime import check_output
-from a2a_coop.cli.demo import Identity, child_env, cli_command, provision
+from a2a_coop.cli.demo import Identity, provision
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowNode, PeerNode
 from a2a_coop.testing import FixedClock, Party
@@ -105,14 +104,7 @@ def test_a_port_in_use_is_named_as_such(alice: Identity, peer_and_escrow: tuple[
     """gRPC's bind error names no cause ("Failed to bind ...; set GRPC_VERBOSITY=debug"); expect the
     OS's reason, as for any server that cannot listen."""
     taken = peer_and_escrow[0].rpartition(":")[2]
-    result = subprocess.run(
-        cli_command("serve", *alice.files(), "--port", taken),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-        env=child_env(),
-        check=False,
-    )
+    result = cli_process("serve", *alice.files(), "--port", taken)
     assert result.returncode == 2 and result.stdout == ""
     one_line_error(result.stderr, f"cannot listen on 127.0.0.1:{taken}: {os.strerror(errno.EADDRINUSE)}")
 

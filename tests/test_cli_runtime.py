@@ -13,14 +13,13 @@ import json
 import re
 import signal
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import TextIO
 
 import grpc
 import pytest
-from cli_run import one_line_error, run_cli
+from cli_run import cli_process, one_line_error, run_cli
 from peers import make_peer
 
 from a2a_coop.cli._common import parse_duration
@@ -28,8 +27,6 @@ from a2a_coop.cli._runtime import open_peer, runtime_command
 from a2a_coop.cli.demo import (
     MARKER,
     Identity,
-    child_env,
-    cli_command,
     prepare_directory,
     provision,
     start_server,
@@ -109,14 +106,7 @@ def test_missing_key_file_as_a_process(tmp_path: Path, bob: Identity) -> None:
         "--journal",
         tmp_path / "j",
     ]
-    result = subprocess.run(
-        cli_command(*map(str, argv)),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-        env=child_env(),
-        check=False,
-    )
+    result = cli_process(*argv)
     assert result.returncode == 2 and result.stdout == ""
     one_line_error(result.stderr, "cannot read key file")
 
@@ -429,14 +419,7 @@ def test_serve_on_a_port_in_use_is_a_usage_error(bob: Identity) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            cli_command("serve", *bob.files(), "--port", str(port)),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_S,
-            env=child_env(),
-            check=False,
-        )
+        result = cli_process("serve", *bob.files(), "--port", str(port))
     assert result.returncode == 2 and result.stdout == ""
     one_line_error(result.stderr, "cannot listen")
 
@@ -472,14 +455,7 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     process left behind, and evidence that verifies offline; the ledger audits clean, and an audit of
     the ledger with an entry cut out reports the gap (exit 1)."""
     out = tmp_path / "demo"
-    result = subprocess.run(
-        cli_command("demo", "--out", str(out), "--trades", "3"),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-        env=child_env(),
-        check=False,
-    )
+    result = cli_process("demo", "--out", str(out), "--trades", "3")
     assert result.returncode == 0, result.stdout + result.stderr
     text = result.stdout
     assert "BREACH" in text and "trade 2  " in text
