@@ -30,8 +30,6 @@ from a2a_coop.testing import FixedClock, Party
 from a2a_coop.transport import serve
 from reference_agents import BadParameter, build
 
-TIMEOUT_S = 60.0
-
 
 @pytest.fixture
 def alice(tmp_path: Path) -> Identity:

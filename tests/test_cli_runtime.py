@@ -43,8 +43,6 @@ from a2a_coop.runtime.peer import drive
 from a2a_coop.runtime.trade import contract_evidence, relay_escrow_answers
 from a2a_coop.testing import FixedClock, LocalEscrow, Party
 
-TIMEOUT_S = 60.0
-
 
 def _free_port() -> int:
     with socket.socket() as s:
