@@ -247,13 +247,9 @@ def test_status_shows_the_alarm_and_a_refused_commitment_is_one_line(
     assert len(err.splitlines()) == 1 and "forked" in err and "KeyRevocation" in err
 
 
-@pytest.mark.req("ATT-017")
-def test_a_counterpartys_refusal_carrying_the_proof_raises_the_alarm(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """A thief signed an Offer to Bob at our next seq; our own Offer to Bob is then refused EQUIVOCATION
-    with both envelopes -- the usual way a peer whose key was stolen learns it. Expect the alarm raised
-    from the refusal, and the refusal still raised to the caller."""
+def _offer_at_a_stolen_seq() -> tuple[Peer, Peer, VerifiedStatement, VerifiedStatement]:
+    """A thief signs an Offer to Bob at our next seq and Bob takes it; then our peer proposes to Bob at
+    that same seq. Returns our peer, Bob's, the thief's Offer and ours (Bob refuses it EQUIVOCATION)."""
     clock = FixedClock()
     me, bob = Party("me", clock), Party("bob", clock)
     peer, bobs = make_peer(me, clock), make_peer(bob, clock)
@@ -261,6 +257,17 @@ def test_a_counterpartys_refusal_carrying_the_proof_raises_the_alarm(
     bobs.exchange(stolen.envelope, me.setup)
     ours = peer.propose(bob.did, me.proposal())
     assert ours.header.seq == stolen.header.seq
+    return peer, bobs, stolen, ours
+
+
+@pytest.mark.req("ATT-017")
+def test_a_counterpartys_refusal_carrying_the_proof_raises_the_alarm(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A thief signed an Offer to Bob at our next seq; our own Offer to Bob is then refused EQUIVOCATION
+    with both envelopes -- the usual way a peer whose key was stolen learns it. Expect the alarm raised
+    from the refusal, and the refusal still raised to the caller."""
+    peer, bobs, stolen, ours = _offer_at_a_stolen_seq()
     with caplog.at_level(logging.INFO), pytest.raises(CoopError) as refused:
         drive(peer, bobs.exchange, ours)
     assert refused.value.code == "EQUIVOCATION" and peer.fork_alarm is not None
@@ -299,12 +306,7 @@ def test_resuming_a_trade_keeps_the_proof_a_refusal_carries(caplog: pytest.LogCa
     backup, when our signer is likeliest to have reused a seq -- and settle_with_escrow dropped the
     proof with the refusal. A thief signed an Offer to Bob at our seq; resuming our Offer meets Bob's
     EQUIVOCATION. Expect the alarm raised, and the refusal still raised to the caller."""
-    clock = FixedClock()
-    me, bob = Party("me", clock), Party("bob", clock)
-    peer, bobs = make_peer(me, clock), make_peer(bob, clock)
-    stolen = me.offer(bob)
-    bobs.exchange(stolen.envelope, me.setup)
-    ours = peer.propose(bob.did, me.proposal())
+    peer, bobs, stolen, ours = _offer_at_a_stolen_seq()
     with caplog.at_level(logging.INFO), pytest.raises(CoopError) as refused:
         resume_trade(peer, bobs, peer.negotiation(ours.header.negotiation_id))  # type: ignore[arg-type]
     assert refused.value.code == "EQUIVOCATION" and peer.fork_alarm is not None
