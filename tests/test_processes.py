@@ -25,6 +25,7 @@ from typing import Any
 
 import grpc
 import pytest
+from cli_run import one_line_error
 from pki import Pki
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, envelope_pb2, trade_pb2
@@ -514,6 +515,34 @@ def test_claim_wait_shows_progress_and_a_fulfilled_trade_has_nothing_to_claim(
     progress = result.stderr.splitlines()
     assert progress and all(ln.startswith("a2a-coop: waiting for the escrow (DISPUTED; ") for ln in progress)
     assert "it rules after " in progress[0] or "not stamped the claim yet" in progress[0]
+
+
+@pytest.mark.req("MND-015")
+def test_claim_revoke_and_resume_settle_only_with_the_escrow_the_contract_names(
+    procs: Processes, tmp_path: Path
+) -> None:
+    """A bonded trade alice offered waits in PERFORMING (bob withholds) past its deadline; a second
+    escrow runs beside the contract's. `claim`, `revoke` and `resume` pointed at the second escrow once
+    went ahead (claim signed its BreachClaim first; revoke and resume named nothing useful). Expect
+    each refused in one line naming both escrows and the negotiation, exit 2, nothing signed (alice's
+    chain where it was) and nothing of the trade sent (bob still PERFORMING); then the claim with the
+    contract's escrow filed as ever."""
+    net = start_network(procs, tmp_path, bob_strategy="withhold-every-Nth:1")
+    stranger = provision(tmp_path, "stranger")
+    other = procs.serve("stranger", "escrow", "serve", *map(str, stranger.files()))
+    short_id, state = cli_offer(net, "--deadline", "1s")
+    assert state == "PERFORMING"
+    time.sleep(1.1)  # past the deadline: a claim would be in time
+    alice_seq, bob_seen = status(net.alice)["seq"], status(net.bob)["negotiations"]
+    for command in ("claim", "revoke", "resume"):
+        argv = [command, *net.alice.files(), "--negotiation", short_id, "--to", net.bob_server.target]
+        result = cli(*argv, "--escrow", other.target)
+        assert result.returncode == 2, (command, result.stderr)
+        one_line_error(result.stderr, stranger.did, net.escrow.did, short_id, "escrow its contract names")
+    assert status(net.alice)["seq"] == alice_seq
+    assert status(net.bob)["negotiations"] == bob_seen == {"PERFORMING": 1}
+    filed = cli_act(net, "claim", short_id)
+    assert filed.returncode == 0 and " filed\n" in filed.stdout, filed.stderr
 
 
 def cli_plain_offer(net: Network, *extra: str) -> subprocess.CompletedProcess[str]:
