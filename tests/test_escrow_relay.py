@@ -211,3 +211,32 @@ def test_an_accept_dated_ahead_cannot_ride_in_as_context() -> None:
     within = alice.accept(offer, issued_at_ms=clock.now_ms + 20_000)
     bob.exchange(ack.envelope, [*alice.setup, within.envelope])
     assert bob.negotiation(offer.header.negotiation_id).state is State.ACCEPTED
+
+
+@pytest.mark.req("ESC-004", "NEG-012", "CMT-002")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limit (SPEC 16.14): a responder learns of its contract's bond locks only from the "
+    "initiator's relay; an escrow answering a resubmitted contract with the locks it signed (ESC-002) "
+    "and a responder that submits its contracts (serve --escrow) would close it",
+)
+def test_an_initiator_that_never_relays_the_locks_cannot_win_the_responders_bond() -> None:
+    """The escrow locks both bonds; Alice (the initiator) never relays the locks, so Bob stays ACCEPTED
+    and may not deliver (NEG-012). After Bob's deadline she claims; the escrow, which holds BONDED and
+    no Delivery of Bob's, upholds the claim and forfeits his bond to her. Expected of a sound protocol:
+    Bob keeps his bond (he could not perform on what he was never shown)."""
+    clock, alice, bob, escrow = _world()
+    c = _contract(alice, bob, escrow)  # the escrow signed the locks; Alice keeps them to herself
+    assert bob.negotiation(c.nid).state is State.ACCEPTED
+    clock.advance(DAY_MS + 1_000)
+    claim = alice.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=c.accept.digest, item_index=0),
+        audience=bob.did,
+        negotiation_id=c.nid,
+    )
+    escrow.submit([claim.envelope])
+    clock.advance(3_600_000 + 1_000)
+    escrow.tick()
+    available, locked, _, _ = escrow.get_balance(bob.did)
+    assert available + locked == 1_000, "Bob's bond went to the initiator that withheld its locks"
