@@ -62,11 +62,13 @@ from a2a_coop.protocol.statements import (
     sign_candidate,
     verify_statement,
 )
+from a2a_coop.runtime import gossip
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.keyfile import generate_keypair
-from a2a_coop.runtime.node import KeySigner
+from a2a_coop.runtime.node import KeySigner, remember_run
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
-from a2a_coop.runtime.strategy import Strategy, WithholdingStrategy
+from a2a_coop.runtime.strategy import Counter as CounterReply
+from a2a_coop.runtime.strategy import HonestStrategy, OfferView, Reply, Strategy, WithholdingStrategy
 from a2a_coop.runtime.trade import (
     claim_breach,
     contract_evidence,
@@ -543,6 +545,75 @@ def test_claim_revoke_and_resume_settle_only_with_the_escrow_the_contract_names(
     assert status(net.bob)["negotiations"] == bob_seen == {"PERFORMING": 1}
     filed = cli_act(net, "claim", short_id)
     assert filed.returncode == 0 and " filed\n" in filed.stdout, filed.stderr
+
+
+class _CountersUnder(HonestStrategy):
+    """Bob's strategy: counter every offer with its mirror image under ``escrow``."""
+
+    def __init__(self, escrow: str) -> None:
+        super().__init__()
+        self.escrow = escrow
+
+    def respond(self, offer: OfferView) -> Reply:
+        mirror = trade_pb2.Offer()
+        mirror.CopyFrom(offer.proposal)
+        del mirror.gives[:], mirror.wants[:]
+        mirror.gives.extend(offer.proposal.wants)
+        mirror.wants.extend(offer.proposal.gives)
+        mirror.terms.escrow = self.escrow
+        return CounterReply(mirror)
+
+
+class _InProcessPeer:
+    """A CooperationService in this process around a Peer (what `resume` calls of it)."""
+
+    def __init__(self, peer: Peer) -> None:
+        self.peer = peer
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        return self.peer.exchange(envelope, context)
+
+    def get_checkpoint(self) -> bytes:
+        return gossip.head_checkpoint(self.peer).envelope
+
+    def get_log(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
+        return [], 0
+
+    def get_attestations(
+        self, subject: str, limit: int, page_token: str, max_bytes: int
+    ) -> tuple[list[list[bytes]], str]:
+        return [], ""
+
+
+@pytest.mark.req("MND-015")
+def test_resume_trusts_only_the_escrow_it_dials_not_every_escrow_the_journal_was_given(
+    procs: Processes, tmp_path: Path
+) -> None:
+    """Alice's journal was given two escrows by earlier runs; it holds an Offer to Bob under the first,
+    unanswered. `a2a-coop resume --escrow FIRST` sends it again, and Bob counters under the second.
+    `resume` once trusted every escrow its journal was given, and accepted: a contract under an escrow
+    this run was not given, which it then could not settle. Expect the counter answered with a Reject
+    that names the untrusted escrow (MND-015), and the trade ended (exit 0, REJECTED)."""
+    alice, bob, first, second = (provision(tmp_path, n) for n in ("alice", "bob", "first", "second"))
+    escrow = procs.serve("first", "escrow", "serve", *map(str, first.files()))
+    escrow_mandates = [first.mandate, second.mandate]
+    with Journal.open(alice.journal_path) as journal:
+        remember_run(journal, alice.mandate, escrow_mandates)  # what two earlier runs were given
+        peer = Peer(alice.key, alice.mandate, journal=journal, context=escrow_mandates)
+        deadline = wall_clock_ms() + HOUR_MS
+        terms = proposal(
+            peer, [("code-review", 500)], [("copy-editing", 450)], deadline_ms=deadline, escrow=first.did
+        )
+        offer = peer.propose(bob.did, terms)
+    bob_peer = Peer(bob.key, bob.mandate, context=escrow_mandates, strategy=_CountersUnder(second.did))
+    with serve(_InProcessPeer(bob_peer), None) as to:
+        result = cli("resume", *alice.files(), "--to", to.target, "--escrow", escrow.target)
+    assert result.returncode == 0, result.stderr
+    short_id = offer.header.negotiation_id.hex()[:12]
+    assert result.stdout == f"{short_id}  REJECTED\n", result.stdout
+    neg = bob_peer.negotiation(offer.header.negotiation_id)
+    reject = bob_peer.verifier.statements[neg.history[-1][3]]
+    assert reject.body == "reject" and second.did in reject.statement.reject.reason
 
 
 def cli_plain_offer(net: Network, *extra: str) -> subprocess.CompletedProcess[str]:
