@@ -95,7 +95,8 @@ def head_checkpoint(peer: Peer) -> VerifiedStatement:
 
 def outgoing(peer: Peer, *, exclude: str = "") -> tuple[list[bytes], list[ForkProof]]:
     """What ``peer`` gossips, within :data:`BUDGET_BYTES`: its head Checkpoint, its fork proofs (the one
-    against ``exclude`` first, then the last received first: :func:`_proofs_to_pass_on`), then the
+    against ``exclude`` first, then those against keys in its dealings, then the rest, the last received
+    first: :func:`_proofs_to_pass_on`), then the
     latest Checkpoints it holds of other keys (not of ``exclude``, who knows its own), the last
     received first, each Checkpoint after its Mandate.
 
