@@ -7,6 +7,8 @@ keys dated years ahead hold every gossip slot of every peer they reach, for good
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from peers import make_peer
 
@@ -14,7 +16,8 @@ from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.trust import DAY_MS
-from a2a_coop.runtime import gossip
+from a2a_coop.runtime import evidence, gossip
+from a2a_coop.runtime.journal import Journal
 from a2a_coop.testing import FixedClock, Party
 
 YEAR_MS = 365 * DAY_MS
@@ -59,24 +62,32 @@ def _fork(party: Party) -> ForkProof:
 
 @pytest.mark.req("ATT-011")
 def test_fork_proofs_against_fresh_keys_do_not_hold_the_proof_slots_for_good() -> None:
-    """32 proofs against fresh keys of the flooder's own arrive first; then a proof against a real key
-    X, then 32 more of the flooder's. Expect X's proof passed on after the first flood (ranked by
-    first receipt, the first 32 held every slot for good), and to X itself, first, after the second,
-    whether we call X or X calls us (its key's proof is how it learns it is forked, ATT-017) -- and a
-    re-sent proof moves nothing."""
+    """32 proofs against fresh keys of the flooder's own arrive first; then a proof against a
+    counterparty X (a contract with us) and one against a key Y we have no dealings with, then 32 more
+    of the flooder's. Expect X's and Y's proofs passed on after the first flood (ranked by first
+    receipt, the first 32 held every slot for good). After the second flood, X's still (proofs against
+    keys in our dealings go first: ranked by receipt alone, a flooder forking a fresh key every round
+    pushed it out), to X itself first, whether we call X or X calls us (its key's proof is how it
+    learns it is forked, ATT-017); Y's is pushed out -- the bound's price for keys we do not deal with
+    -- and a re-sent proof moves nothing."""
     clock = FixedClock()
-    peer = make_peer(Party("me", clock), clock)
+    me = Party("me", clock)
+    peer = make_peer(me, clock)
     flood = [_fork(Party(f"sybil-{i}", clock)) for i in range(2 * gossip.MAX_PROOFS)]
     peer.gossip([], flood[: gossip.MAX_PROOFS])
-    x = Party("x", clock)
-    peer.gossip([], [_fork(x)])
+    x, y = Party("x", clock), Party("y", clock)
+    peer.exchange(x.offer(me).envelope, [x.mandate_vs.envelope])  # we accept: a contract with X
+    assert peer.deals_with(x.did) and not peer.deals_with(y.did)
+    x.agent.writer.next_seq, x.agent.writer.prev = 0, b""  # X's key signs at a seq it used
+    peer.gossip([], [_fork(x), _fork(y)])
     _, proofs = gossip.outgoing(peer)
-    assert verify_fork_proof(proofs[0]) == x.did
+    assert {verify_fork_proof(p) for p in proofs[:2]} == {x.did, y.did}
     peer.gossip([], flood[gossip.MAX_PROOFS :])
     peer.gossip([], flood[: gossip.MAX_PROOFS])  # known: stays where it was
     _, to_other = gossip.outgoing(peer)
-    assert x.did not in map(verify_fork_proof, to_other)
-    assert verify_fork_proof(to_other[0]) == verify_fork_proof(flood[-1])
+    convicted = [verify_fork_proof(p) for p in to_other]
+    assert convicted[0] == x.did and y.did not in convicted
+    assert convicted[1] == verify_fork_proof(flood[-1])
     _, to_x = gossip.outgoing(peer, exclude=x.did)
     assert verify_fork_proof(to_x[0]) == x.did
     x.agent.writer.next_seq, x.agent.writer.prev = 0, b""  # a Checkpoint at seq 0 needs no log root
@@ -86,9 +97,9 @@ def test_fork_proofs_against_fresh_keys_do_not_hold_the_proof_slots_for_good() -
 
 @pytest.mark.req("ATT-018", "ATT-013")
 def test_a_flood_of_proofs_against_fresh_keys_is_bounded_and_the_proofs_we_need_still_kept() -> None:
-    """With room for 3 proofs against keys we hold nothing of, 5 such arrive, then one against a
-    counterparty whose statement we hold and one against our own key. Expect 3 of the flood kept, the
-    2 after refused, and both later proofs kept all the same (the counterparty faulty, our alarm up)."""
+    """With room for 3 proofs against keys outside our dealings, 5 such arrive, then one against a
+    counterparty and one against our own key. Expect 3 of the flood kept, the 2 after refused, and both
+    later proofs kept all the same (the counterparty faulty, our alarm up)."""
     clock = FixedClock()
     me, counterparty = Party("me", clock), Party("counterparty", clock)
     peer = make_peer(me, clock)
@@ -103,3 +114,63 @@ def test_a_flood_of_proofs_against_fresh_keys_is_bounded_and_the_proofs_we_need_
     assert {counterparty.did, me.did} <= set(peer.verifier.forks)
     assert peer.fork_alarm is not None
     assert peer.reputation.score(counterparty.did).faulty
+
+
+def _conflicting_checkpoints(party: Party) -> list[bytes]:
+    """Two Checkpoints of ``party``'s fresh key at seq 0, as gossip envelopes: the second one is refused
+    EQUIVOCATION, and the refusal carries the proof (ATT-011 keeps it)."""
+    proof = _fork(party)
+    return [proof.first, proof.second]
+
+
+@pytest.mark.req("ATT-018", "ATT-013")
+def test_no_flood_of_self_forked_keys_buys_its_way_past_the_bound() -> None:
+    """With room for 5 proofs against keys outside our dealings, 40 fresh keys fork themselves, each in
+    one of the two ways a proof reaches us: (a) a Checkpoint of the key gossiped first -- so we hold a
+    statement of it, which once exempted the proof sent next -- then its fork proof; (b) two conflicting
+    Checkpoints at one seq, gossiped as envelopes, whose refusal yields the proof (once kept without
+    any bound). Expect at most 5 proofs held (and journaled) after both floods, and a counterparty's
+    proof kept after them all the same."""
+    clock = FixedClock()
+    me, counterparty = Party("me", clock), Party("counterparty", clock)
+    peer = make_peer(me, clock)
+    peer.verifier.max_foreign_forks = 5
+    for i in range(20):
+        sybil = Party(f"sybil-a{i}", clock)
+        sybil.agent.writer.next_seq, sybil.agent.writer.prev = 0, b""
+        peer.gossip(_checkpoint(sybil), [])
+        assert sybil.did in peer.verifier.chains  # we hold a statement of it
+        sybil.agent.writer.next_seq, sybil.agent.writer.prev = 0, b""
+        peer.gossip([], [_fork(sybil)])
+    for i in range(20):
+        peer.gossip(_conflicting_checkpoints(Party(f"sybil-b{i}", clock)), [])
+    assert len(peer.verifier.forks) == 5
+    peer.exchange(counterparty.offer(me).envelope, [counterparty.mandate_vs.envelope])
+    counterparty.agent.writer.next_seq, counterparty.agent.writer.prev = 0, b""
+    peer.gossip(_conflicting_checkpoints(counterparty), [])
+    assert counterparty.did in peer.verifier.forks and len(peer.verifier.forks) == 6
+
+
+@pytest.mark.req("ATT-013", "ATT-018")
+def test_proofs_kept_before_a_restart_are_all_kept_after_it_whatever_the_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A journaled peer keeps 3 proofs against fresh keys and one against a counterparty; it restarts
+    with room for 1 proof against keys outside its dealings. Expect all 4 proofs held again (ATT-013:
+    kept across restarts; the bound refuses only new ones) and a fifth fresh key's proof refused."""
+    clock = FixedClock()
+    me, counterparty = Party("me", clock), Party("counterparty", clock)
+    with Journal.open(tmp_path / "me.db") as journal:
+        peer = make_peer(me, clock, journal=journal)
+        peer.gossip([], [_fork(Party(f"sybil-{i}", clock)) for i in range(3)])
+        peer.exchange(counterparty.offer(me).envelope, [counterparty.mandate_vs.envelope])
+        counterparty.agent.writer.next_seq, counterparty.agent.writer.prev = 0, b""
+        peer.gossip([], [_fork(counterparty)])
+        kept = set(peer.verifier.forks)
+        assert len(kept) == 4
+    monkeypatch.setattr(evidence, "MAX_FOREIGN_FORK_PROOFS", 1)
+    with Journal.open(tmp_path / "me.db") as journal:
+        again = make_peer(me, clock, journal=journal)
+        assert set(again.verifier.forks) == kept
+        again.gossip([], [_fork(Party("sybil-late", clock))])
+        assert set(again.verifier.forks) == kept

@@ -25,6 +25,7 @@ from typing import Any
 
 import grpc
 import pytest
+from cli_run import one_line_error
 from pki import Pki
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, envelope_pb2, trade_pb2
@@ -61,11 +62,13 @@ from a2a_coop.protocol.statements import (
     sign_candidate,
     verify_statement,
 )
+from a2a_coop.runtime import gossip
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.keyfile import generate_keypair
-from a2a_coop.runtime.node import KeySigner
+from a2a_coop.runtime.node import KeySigner, remember_run
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
-from a2a_coop.runtime.strategy import Strategy, WithholdingStrategy
+from a2a_coop.runtime.strategy import Counter as CounterReply
+from a2a_coop.runtime.strategy import HonestStrategy, OfferView, Reply, Strategy, WithholdingStrategy
 from a2a_coop.runtime.trade import (
     claim_breach,
     contract_evidence,
@@ -514,6 +517,103 @@ def test_claim_wait_shows_progress_and_a_fulfilled_trade_has_nothing_to_claim(
     progress = result.stderr.splitlines()
     assert progress and all(ln.startswith("a2a-coop: waiting for the escrow (DISPUTED; ") for ln in progress)
     assert "it rules after " in progress[0] or "not stamped the claim yet" in progress[0]
+
+
+@pytest.mark.req("MND-015")
+def test_claim_revoke_and_resume_settle_only_with_the_escrow_the_contract_names(
+    procs: Processes, tmp_path: Path
+) -> None:
+    """A bonded trade alice offered waits in PERFORMING (bob withholds) past its deadline; a second
+    escrow runs beside the contract's. `claim`, `revoke` and `resume` pointed at the second escrow once
+    went ahead (claim signed its BreachClaim first; revoke and resume named nothing useful). Expect
+    each refused in one line naming both escrows and the negotiation, exit 2, nothing signed (alice's
+    chain where it was) and nothing of the trade sent (bob still PERFORMING); then the claim with the
+    contract's escrow filed as ever."""
+    net = start_network(procs, tmp_path, bob_strategy="withhold-every-Nth:1")
+    stranger = provision(tmp_path, "stranger")
+    other = procs.serve("stranger", "escrow", "serve", *map(str, stranger.files()))
+    short_id, state = cli_offer(net, "--deadline", "1s")
+    assert state == "PERFORMING"
+    time.sleep(1.1)  # past the deadline: a claim would be in time
+    alice_seq, bob_seen = status(net.alice)["seq"], status(net.bob)["negotiations"]
+    for command in ("claim", "revoke", "resume"):
+        argv = [command, *net.alice.files(), "--negotiation", short_id, "--to", net.bob_server.target]
+        result = cli(*argv, "--escrow", other.target)
+        assert result.returncode == 2, (command, result.stderr)
+        one_line_error(result.stderr, stranger.did, net.escrow.did, short_id, "escrow its contract names")
+    assert status(net.alice)["seq"] == alice_seq
+    assert status(net.bob)["negotiations"] == bob_seen == {"PERFORMING": 1}
+    filed = cli_act(net, "claim", short_id)
+    assert filed.returncode == 0 and " filed\n" in filed.stdout, filed.stderr
+
+
+class _CountersUnder(HonestStrategy):
+    """Bob's strategy: counter every offer with its mirror image under ``escrow``."""
+
+    def __init__(self, escrow: str) -> None:
+        super().__init__()
+        self.escrow = escrow
+
+    def respond(self, offer: OfferView) -> Reply:
+        mirror = trade_pb2.Offer()
+        mirror.CopyFrom(offer.proposal)
+        del mirror.gives[:], mirror.wants[:]
+        mirror.gives.extend(offer.proposal.wants)
+        mirror.wants.extend(offer.proposal.gives)
+        mirror.terms.escrow = self.escrow
+        return CounterReply(mirror)
+
+
+class _InProcessPeer:
+    """A CooperationService in this process around a Peer (what `resume` calls of it)."""
+
+    def __init__(self, peer: Peer) -> None:
+        self.peer = peer
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        return self.peer.exchange(envelope, context)
+
+    def get_checkpoint(self) -> bytes:
+        return gossip.head_checkpoint(self.peer).envelope
+
+    def get_log(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
+        return [], 0
+
+    def get_attestations(
+        self, subject: str, limit: int, page_token: str, max_bytes: int
+    ) -> tuple[list[list[bytes]], str]:
+        return [], ""
+
+
+@pytest.mark.req("MND-015")
+def test_resume_trusts_only_the_escrow_it_dials_not_every_escrow_the_journal_was_given(
+    procs: Processes, tmp_path: Path
+) -> None:
+    """Alice's journal was given two escrows by earlier runs; it holds an Offer to Bob under the first,
+    unanswered. `a2a-coop resume --escrow FIRST` sends it again, and Bob counters under the second.
+    `resume` once trusted every escrow its journal was given, and accepted: a contract under an escrow
+    this run was not given, which it then could not settle. Expect the counter answered with a Reject
+    that names the untrusted escrow (MND-015), and the trade ended (exit 0, REJECTED)."""
+    alice, bob, first, second = (provision(tmp_path, n) for n in ("alice", "bob", "first", "second"))
+    escrow = procs.serve("first", "escrow", "serve", *map(str, first.files()))
+    escrow_mandates = [first.mandate, second.mandate]
+    with Journal.open(alice.journal_path) as journal:
+        remember_run(journal, alice.mandate, escrow_mandates)  # what two earlier runs were given
+        peer = Peer(alice.key, alice.mandate, journal=journal, context=escrow_mandates)
+        deadline = wall_clock_ms() + HOUR_MS
+        terms = proposal(
+            peer, [("code-review", 500)], [("copy-editing", 450)], deadline_ms=deadline, escrow=first.did
+        )
+        offer = peer.propose(bob.did, terms)
+    bob_peer = Peer(bob.key, bob.mandate, context=escrow_mandates, strategy=_CountersUnder(second.did))
+    with serve(_InProcessPeer(bob_peer), None) as to:
+        result = cli("resume", *alice.files(), "--to", to.target, "--escrow", escrow.target)
+    assert result.returncode == 0, result.stderr
+    short_id = offer.header.negotiation_id.hex()[:12]
+    assert result.stdout == f"{short_id}  REJECTED\n", result.stdout
+    neg = bob_peer.negotiation(offer.header.negotiation_id)
+    reject = bob_peer.verifier.statements[neg.history[-1][3]]
+    assert reject.body == "reject" and second.did in reject.statement.reject.reason
 
 
 def cli_plain_offer(net: Network, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -49,7 +49,7 @@ from a2a_coop.protocol.errors import CoopError, IllegalTransition
 from a2a_coop.protocol.negotiation import Negotiation, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
-from a2a_coop.runtime.node import DAY_MS, META_CONTEXT, EscrowWitness, PeerNode, remember_run, sign_mandate
+from a2a_coop.runtime.node import DAY_MS, EscrowWitness, PeerNode, remember_run, sign_mandate
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
 from a2a_coop.runtime.reputation import TrustPolicy
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, Strategy, WithholdingStrategy
@@ -392,12 +392,24 @@ def _reject_reason(peer: Peer, neg: Negotiation) -> str:
     return reason or "(no reason given)"
 
 
+def _not_the_contracts_escrow(neg: Negotiation, wanted: str, address: str | None, serving: str) -> UsageError:
+    """A trade is settled only with the escrow its contract names: the one its bonds, its witness and
+    its rulings are with (MND-015). The refusal for ``address`` serving ``serving`` ("" for none)."""
+    short_id = neg.id.hex()[:12]
+    if not serving:
+        return UsageError(f"negotiation {short_id}'s bonds are held by {wanted}: pass --escrow HOST:PORT")
+    return UsageError(
+        f"{address} is escrow {serving}, not {wanted}, which negotiation {short_id}'s contract names: "
+        "a trade is settled only with the escrow its contract names"
+    )
+
+
 class _Contract:
     """An initiator's contract, rebuilt from its journal, and the clients to act on it.
 
-
-    Local refusals (no such negotiation, no contract, a guard that refuses to sign) come before
-    any dialling; :meth:`dial` then opens the counterparty and, when the terms name one, the escrow.
+    Local refusals (no such negotiation, no contract, nothing to claim) come before any dialling;
+    :meth:`dial` then opens the counterparty and, when the terms name one, the escrow, refused unless
+    it is the contract's -- the only escrow this run trusts -- before anything is signed.
     """
 
     def __init__(self, args: argparse.Namespace, stack: ExitStack) -> None:
@@ -407,7 +419,9 @@ class _Contract:
         key = load_key(args.key)
         mandate = load_mandate(args.mandate, key)
         journal = stack.enter_context(open_journal(args.journal, must_exist=True))
-        self.peer = open_peer(key, mandate, journal, journal.get_meta(META_CONTEXT, []))
+        # Earlier runs' escrows are held (replay needs their mandates), none trusted: the one this run
+        # settles with is the contract's, checked when it is dialled (:meth:`dial`).
+        self.peer = open_peer(key, mandate, journal)
         self.neg = find_negotiation(self.peer, args.negotiation)
         if self.neg.contract is None:
             raise IllegalTransition(
@@ -433,7 +447,8 @@ class _Contract:
         )
         serving = verify_statement(self.escrow_mandate).statement.mandate.agent
         if serving != self.escrow_did:
-            raise UsageError(f"{self.args.escrow} is escrow {serving}, not the contract's {self.escrow_did}")
+            raise _not_the_contracts_escrow(self.neg, self.escrow_did, self.args.escrow, serving)
+        self.peer.trusted_escrows = frozenset({serving})
 
     def send(self, vs: VerifiedStatement) -> None:
         """``vs`` to the counterparty, which holds it without effect until the escrow's stamp arrives
@@ -486,7 +501,7 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
     mandate = load_mandate(args.mandate, key)
     with ExitStack() as stack:
         journal = stack.enter_context(open_journal(args.journal, must_exist=True))
-        peer = open_peer(key, mandate, journal, journal.get_meta(META_CONTEXT, []))
+        peer = open_peer(key, mandate, journal)  # earlier runs' escrows held, none trusted: see below
         if args.negotiation:
             negs = [find_negotiation(peer, args.negotiation)]
         else:
@@ -506,14 +521,16 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
         if not negs:
             out.write(f"nothing to resume with {other}\n")
             return EXIT_OK
+        # Each trade is settled with the escrow its contract names, and only that one is trusted (a
+        # contract formed on the way under another is refused, MND-015): checked before anything is sent.
+        for neg in negs:
+            wanted = neg.contract.escrow if neg.contract is not None else ""
+            if wanted and wanted != serving_escrow:
+                raise _not_the_contracts_escrow(neg, wanted, args.escrow, serving_escrow)
+        peer.trusted_escrows = frozenset({serving_escrow} - {""})
         not_done = 0
         for neg in negs:
             short_id = neg.id.hex()[:12]
-            wanted = neg.contract.escrow if neg.contract is not None else ""
-            if wanted and wanted != serving_escrow:
-                raise UsageError(
-                    f"negotiation {short_id}'s bonds are held by {wanted}: pass --escrow HOST:PORT"
-                )
             try:
                 resume_trade(peer, client, neg, escrow=escrow)
             except (CoopError, TransportError) as exc:
@@ -547,8 +564,9 @@ def cmd_claim(args: argparse.Namespace, out: TextIO) -> int:
         again = claim is not None
         if claim is None:
             _check_claimable(ctx, args.item)  # what the guard would refuse, said in the user's terms
+        ctx.dial()  # the contract's escrow, or a refusal with nothing signed
+        if claim is None:
             claim = claim_breach(ctx.peer, ctx.neg, args.item, args.reason)  # the guard checks the deadline
-        ctx.dial()
         ctx.send(claim)
         if ctx.escrow is not None and args.wait:
             _await_ruling(ctx, claim, args.wait)
@@ -612,9 +630,9 @@ def cmd_revoke(args: argparse.Namespace, out: TextIO) -> int:
         pending = [d for d, vs in ctx.contract.pending.items() if vs.body == "revoke"]
         notice = _ours([*ctx.contract.revokes, *pending], ctx.peer)
         again = notice is not None
+        ctx.dial()  # the contract's escrow, or a refusal with nothing signed
         if notice is None:
             notice = revoke(ctx.peer, ctx.neg, args.reason)  # the guard checks the revocation terms
-        ctx.dial()
         ctx.send(notice)
         out.write(f"revoke {notice.digest.hex()[:12]} {'sent again' if again else 'filed'}\n")
         ctx.report(out)

@@ -24,6 +24,7 @@ from a2a_coop.protocol.errors import (
     AttestationInadmissible,
     BodyInvalid,
     CoopError,
+    IssuedInFuture,
     IssuedInPast,
     KeyRevoked,
     MandateUnknown,
@@ -119,7 +120,8 @@ class Verifier:
             ours: ``data`` is our own statement, from our own journal (it may be
                 addressed to someone else); never set it for what arrives from outside.
             received_ms: the receiver's clock for context it was handed live (no freshness,
-                but TIM-006: what is addressed to us must not be dated back unwitnessed).
+                but what is addressed to us must not be dated ahead (TIM-008), nor back
+                unwitnessed (TIM-006)).
 
         Raises:
             CoopError: the first failed check in SPEC order; nothing is recorded.
@@ -196,7 +198,7 @@ class Verifier:
 
         ``ours``: ``vs`` is our own statement, about to be signed (the policy guard)
         or replayed from our journal; it may be addressed to someone else.
-        ``received_ms``: ``vs`` came live as context, at this clock (TIM-006 only).
+        ``received_ms``: ``vs`` came live as context, at this clock (TIM-008, TIM-006 only).
         """
         self._checked = None
         h = vs.header
@@ -210,6 +212,12 @@ class Verifier:
             check_time_window(h, now_ms, self.skew_ms)
         live_at = now_ms if now_ms is not None else received_ms
         if live_at is not None and me is not None and audience == me and not ours:
+            if now_ms is None and vs.issued_at_ms > live_at + self.skew_ms:
+                # Context acts on us now like a request: dated ahead, it would set our pace (TIM-008).
+                raise IssuedInFuture(
+                    f"handed over as context, issued {vs.issued_at_ms - live_at} ms ahead of our clock",
+                    requirement="TIM-008",
+                )
             self._check_not_dated_back(vs, live_at)
         self.replay.check(h, vs.digest)
         self._chain(issuer).check(vs)

@@ -11,7 +11,8 @@ two peers trade they swap (:func:`swap`, :func:`answer`):
   make a peer sign once per call), and
 * the latest Checkpoint they hold of up to :data:`MAX_CHECKPOINTS` other keys, each
   after the Mandate it names so that the receiver can verify it, and
-* every fork proof they hold (up to :data:`MAX_PROOFS`).
+* the fork proofs they hold (up to :data:`MAX_PROOFS`): the counterparty's own first, then those
+  against keys in their dealings, then the rest, the last received first.
 
 The receiver takes each Checkpoint as offline evidence into its own verifier. One
 from a branch of a forked chain it does not hold meets the statements it does
@@ -94,7 +95,8 @@ def head_checkpoint(peer: Peer) -> VerifiedStatement:
 
 def outgoing(peer: Peer, *, exclude: str = "") -> tuple[list[bytes], list[ForkProof]]:
     """What ``peer`` gossips, within :data:`BUDGET_BYTES`: its head Checkpoint, its fork proofs (the one
-    against ``exclude`` first, then the last received first: :func:`_proofs_to_pass_on`), then the
+    against ``exclude`` first, then those against keys in its dealings, then the rest, the last received
+    first: :func:`_proofs_to_pass_on`), then the
     latest Checkpoints it holds of other keys (not of ``exclude``, who knows its own), the last
     received first, each Checkpoint after its Mandate.
 
@@ -122,7 +124,7 @@ def outgoing(peer: Peer, *, exclude: str = "") -> tuple[list[bytes], list[ForkPr
 
         add(own)
         proofs = []
-        for proof in itertools.islice(_proofs_to_pass_on(v.forks, exclude), MAX_PROOFS):
+        for proof in itertools.islice(_proofs_to_pass_on(v.forks, exclude, v.deals_with), MAX_PROOFS):
             if len(proof.first) + len(proof.second) <= budget:
                 budget -= len(proof.first) + len(proof.second)
                 proofs.append(proof)
@@ -137,18 +139,29 @@ def outgoing(peer: Peer, *, exclude: str = "") -> tuple[list[bytes], list[ForkPr
     return list(envelopes), proofs
 
 
-def _proofs_to_pass_on(forks: dict[str, ForkProof], counterparty: str) -> Iterator[ForkProof]:
+def _proofs_to_pass_on(
+    forks: dict[str, ForkProof], counterparty: str, deals_with: Callable[[str], bool]
+) -> Iterator[ForkProof]:
     """The fork proofs we hold, in the order a swap passes them on: the one against the counterparty's
-    own key first (how a peer whose key is stolen learns it, ATT-017), then the last received first.
+    own key first (how a peer whose key is stolen learns it, ATT-017), then those against keys in our
+    dealings (our counterparties, our contracts' escrows and principals), then the rest; within each,
+    the last received first.
 
     Not the first received first: proofs cost nothing to make against fresh keys of one's own, so the
     first few anyone sent would hold every slot for good, and no later proof -- against a thief's
-    victim, say -- would travel on. A proof against a key we already convict never moves up again."""
+    victim, say -- would travel on. Nor the last received alone: a flooder forking a fresh key of its
+    own every round would push out every proof it did not send; it cannot push out those against keys
+    we deal with, which it cannot make without our consent (a contract) or an open negotiation with us.
+    A proof against a key we already convict never moves up again."""
     own = forks.get(counterparty) if counterparty else None
     if own is not None:
         yield own
+    ours = [issuer for issuer in reversed(forks) if issuer != counterparty and deals_with(issuer)]
+    for issuer in ours:
+        yield forks[issuer]
+    mentioned = set(ours)
     for issuer, proof in reversed(forks.items()):
-        if issuer != counterparty:
+        if issuer != counterparty and issuer not in mentioned:
             yield proof
 
 

@@ -263,6 +263,9 @@ class Peer:
         self._open_with: dict[str, set[bytes]] = {}
         self._open_total = 0
         self._settled_with: set[str] = set()
+        # The parties, escrows and principals of our contracts, ever: with the counterparties of our
+        # negotiations not ended, the keys in our dealings (ATT-018 bound, gossip rank: deals_with).
+        self._contracted_with: set[str] = set()
         self.strategy: Strategy = strategy or HonestStrategy()
         self.journal = journal
         self.clock = clock
@@ -498,6 +501,11 @@ class Peer:
 
     def _track_open(self, neg: Negotiation) -> None:
         other = neg.other(self.did)
+        c = neg.contract
+        known = self._contracted_with
+        if c is not None and (other not in known or (c.escrow and c.escrow not in known)):
+            # Our consent made this contract: a flood of fresh keys cannot put itself here.
+            known.update({other, c.escrow, *self.verifier.bound.get(other, ())} - {""})
         if neg.is_terminal:
             held = self._open_with.get(other)
             if held is not None and neg.id in held:
@@ -632,6 +640,13 @@ class Peer:
 
     def negotiation(self, negotiation_id: bytes) -> Negotiation:
         return self.verifier.negotiations.get(negotiation_id)
+
+    def deals_with(self, key: str) -> bool:
+        """Whether ``key`` is in our dealings: the counterparty of a negotiation of ours not ended, or a
+        party, the escrow or a principal of a party of a contract of ours. Fork proofs against such keys
+        are always kept (ATT-018) and gossiped before others (ATT-011): a flood of fresh keys cannot get
+        here without our consent (a contract) or an open negotiation with us (bounded, RPC-012)."""
+        return key in self._open_with or key in self._contracted_with
 
     def trusts_escrow(self, escrow: str) -> bool:
         """Whether we take part in a contract whose terms name ``escrow`` ("" for none)."""
@@ -1025,9 +1040,10 @@ class Peer:
                 *(self.journal.get_meta(META_FORKS, []) or []),
                 *(v for _, v in self.journal.meta_under(META_FORKS + "/")),
             ]
-            for first, second in kept:
-                verifier.take_fork_proof(ForkProof(first, second))
+            for first, second in kept:  # ATT-013: kept across restarts, whatever the bound
+                verifier.take_fork_proof(ForkProof(first, second), kept_before=True)
         verifier.on_fork = self._fork_seen
+        verifier.deals_with = self.deals_with
         own = verifier.forks.get(self.key.did)
         if own is not None and self.fork_alarm is None and self.alarm_on_own_fork:
             self.fork_alarm = ForkAlarm.restore(self.key.did, own, self.clock(), self.journal)

@@ -1,4 +1,4 @@
-"""Time windows and clock skew (SPEC 6.5, TIM-001..TIM-007), against the target's own clock.
+"""Time windows and clock skew (SPEC 6.5, TIM-001..TIM-008), against the target's own clock.
 
 The suite assumes the target allows the default skew of 30 s (TIM-004) and puts every defect a
 full minute beyond it, so a target whose clock is off by less than 30 s still gets exact verdicts.
@@ -91,6 +91,28 @@ def issued_in_past(ctx: Context) -> Outcome:
     return Outcome.passed(
         refuses(ctx, bad, "ISSUED_IN_PAST", what="an offer dated 90 s back", context=alice.setup, then=valid)
     )
+
+
+@case(
+    "tim.context-issued-in-future",
+    "A statement addressed to the target, dated ahead beyond the skew, is refused as context too",
+    "TIM-008",
+    "ERR-003",
+)
+def context_issued_in_future(ctx: Context) -> Outcome:
+    """Bob's valid Offer as the request, with Alice's Offer dated now + 30 s skew + 60 s as context (a
+    relay's context gets no other freshness check: TIM-005); then Bob's Offer again, without it."""
+    alice, bob = ctx.party("alice"), ctx.party("bob")
+    bad = _offer_at(ctx, "alice", issued_at_ms=ctx.clock.now_ms + SKEW_MS + MARGIN_MS)
+    request = bob.offer(target(ctx), fair_proposal(bob))
+    what = "an offer dated 90 s ahead, as the context of a valid offer"
+    ctx.expect_rejection(
+        ctx.exchange(request.envelope, [*alice.setup, bad, *bob.setup], note=f"one defect: {what}"),
+        "ISSUED_IN_FUTURE",
+        what=what,
+    )
+    ctx.send(request, bob.setup, note="the same request, without that context (ERR-003)")
+    return Outcome.passed(f"refused {what} with ISSUED_IN_FUTURE, then accepted the request alone")
 
 
 @case(

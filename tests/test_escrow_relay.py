@@ -1,0 +1,242 @@
+"""An escrow's answer relayed by the initiator as one Exchange, the others as context (SPEC 13.2).
+
+The relayer cannot change what the escrow signed; it chooses which statements to pass on, in what
+order, with what beside them, and *when*. Context is taken without freshness (TIM-005), so every test
+here asks: does anything the receiver does with a relayed statement read the time it was relayed, or
+trust a key, a contract or a negotiation the relayer picked? (SPEC 13.2, "What a relayer chooses".)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from peers import make_peer
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+from a2a_coop.protocol.errors import IssuedInFuture, WrongParty
+from a2a_coop.protocol.negotiation import State
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.runtime.peer import Peer
+from a2a_coop.runtime.strategy import WithholdingStrategy
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party
+
+BOND = 100
+
+
+@dataclass
+class Contract:
+    """A bonded contract Alice (the relayer, signing by hand) offered Bob (a real Peer), under ``escrow``;
+    ``answer``: the escrow's statements about it, in its order (Stamp, BondLock, BondLock)."""
+
+    offer: VerifiedStatement
+    accept: VerifiedStatement
+    answer: list[bytes]
+
+    @property
+    def nid(self) -> bytes:
+        return self.offer.header.negotiation_id
+
+
+def _contract(alice: Party, bob: Peer, escrow: LocalEscrow) -> Contract:
+    terms = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+    offer = alice.sign("offer", terms, audience=bob.did)
+    bob_mandate, accept_env = bob.exchange(offer.envelope, alice.setup)
+    answer = escrow.submit([*alice.setup, bob_mandate, offer.envelope, accept_env])[1:]
+    assert [verify_statement(e).body for e in answer] == ["stamp", "bond_lock", "bond_lock"]
+    return Contract(offer, verify_statement(accept_env), answer)
+
+
+def _world(*, withholds: bool = False) -> tuple[FixedClock, Party, Peer, LocalEscrow]:
+    """Alice, Bob (a Peer trusting the escrow; withholding his items if ``withholds``), the escrow."""
+    clock = FixedClock()
+    alice = Party("alice", clock)
+    bob = _bob(clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={alice.did: 1_000, bob.did: 1_000})
+    return clock, alice, _peer(bob, clock, escrow, withholds=withholds), escrow
+
+
+def _bob(clock: FixedClock) -> Party:
+    return Party("bob", clock)  # keys derive from the name: every Bob made at one time signs alike
+
+
+def _peer(party: Party, clock: FixedClock, escrow: LocalEscrow, *, withholds: bool) -> Peer:
+    strategy = WithholdingStrategy(every=1) if withholds else None
+    return make_peer(party, clock, context=[escrow.mandate], strategy=strategy)
+
+
+def _relay(bob: Peer, escrow: LocalEscrow, statements: list[bytes]) -> list[bytes]:
+    """The relay of SPEC 13.2: the last statement as the request, the others as its context."""
+    return bob.exchange(statements[-1], [escrow.mandate, *statements[:-1]])
+
+
+@pytest.mark.req("NEG-008", "WIT-002", "WIT-005")
+def test_statements_of_an_escrow_the_contract_does_not_name_move_nothing() -> None:
+    """Alice relays BondLocks signed by a key of her own (its Mandate beside them) for a contract under
+    the escrow Bob trusts: refused WRONG_PARTY (NEG-008), Bob stays ACCEPTED and signs nothing. Then
+    the real locks; Bob withholds, Alice claims after the deadline and relays her own key's Stamp of
+    the claim: the claim stays pending (WIT-005: only the contract's escrow's Stamp makes it
+    effective) and Bob's negotiation stays PERFORMING; the escrow's Stamp, relayed next, makes it
+    DISPUTED at the escrow's time."""
+    clock, alice, bob, escrow = _world(withholds=True)
+    c = _contract(alice, bob, escrow)
+    fake = Party("alice-escrow", clock)
+    locks = [
+        fake.sign(
+            "bond_lock",
+            commitment_pb2.BondLock(contract=c.accept.digest, party=p, amount=BOND),
+            negotiation_id=c.nid,
+        ).envelope
+        for p in (alice.did, bob.did)
+    ]
+    seq = bob.writer.next_seq
+    with pytest.raises(WrongParty) as err:
+        bob.exchange(locks[-1], [*fake.setup, *locks[:-1]])
+    assert err.value.requirement == "NEG-008"
+    assert bob.negotiation(c.nid).state is State.ACCEPTED and bob.writer.next_seq == seq
+
+    _relay(bob, escrow, c.answer)  # the escrow's own locks: BONDED
+    alice_delivery = alice.sign(
+        "delivery",
+        commitment_pb2.Delivery(contract=c.accept.digest, item_index=0),
+        audience=bob.did,
+        negotiation_id=c.nid,
+    )
+    bob.exchange(alice_delivery.envelope, alice.setup)
+    assert bob.negotiation(c.nid).state is State.PERFORMING
+    clock.advance(DAY_MS + 1_000)  # past Bob's deadline: he withheld
+    claim = alice.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=c.accept.digest, item_index=0),
+        audience=bob.did,
+        negotiation_id=c.nid,
+    )
+    bob.exchange(claim.envelope, alice.setup)
+    own_stamp = fake.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
+    bob.exchange(own_stamp.envelope, fake.setup)
+    contract = bob.negotiation(c.nid).contract
+    assert contract is not None and claim.digest in contract.pending
+    assert bob.negotiation(c.nid).state is State.PERFORMING
+    answer = escrow.submit([claim.envelope])[1:]
+    stamp = verify_statement(answer[0])
+    clock.advance(3_600_000)
+    _relay(bob, escrow, answer)
+    assert bob.negotiation(c.nid).state is State.DISPUTED
+    assert contract.stamped_ms[claim.digest] == stamp.issued_at_ms
+
+
+@pytest.mark.req("WIT-002", "WIT-005", "CMT-002", "NEG-015", "TIM-005")
+def test_the_time_an_escrow_statement_is_relayed_decides_nothing() -> None:
+    """Two Bobs hold one withholding contract. Alice relays the escrow's locks, her claim with its Stamp
+    and, once the response window has passed, the Ruling and Forfeit: to one Bob at once, to the other
+    40 days later, when the response window and the claim window are long past by his clock. Expect
+    the same state (BREACHED), the same effective time of the claim -- the escrow's Stamp time, not
+    the time of the relay -- and the same bonds locked and settled on both: a relayer choosing when
+    starts, stops or moves no deadline."""
+    clock, alice, prompt, escrow = _world(withholds=True)
+    late = _peer(_bob(clock), clock, escrow, withholds=True)  # the clock has not moved: the same Bob
+    c = _contract(alice, prompt, escrow)
+    late.exchange(c.offer.envelope, alice.setup)  # the same Bob's other view: it signs the same Accept
+    _relay(prompt, escrow, c.answer)
+    clock.advance(DAY_MS + 1_000)
+    claim = alice.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=c.accept.digest, item_index=0),
+        audience=prompt.did,
+        negotiation_id=c.nid,
+    )
+    stamped = escrow.submit([claim.envelope])[1:]
+    clock.advance(3_600_000 + 1_000)  # the default response window
+    ruled = escrow.tick()
+    assert [verify_statement(e).body for e in ruled][:2] == ["ruling", "forfeit"]
+    # The Stamp before the claim it names: the claim (addressed to Bob) is dated back, and the escrow's
+    # Stamp of it, made when it was issued, is what lets it in (TIM-006); then the ruling and settlement.
+    ruling_batch = [*stamped, claim.envelope, *ruled]
+    _relay(prompt, escrow, ruling_batch)
+    clock.advance(40 * DAY_MS)
+    for batch in (c.answer, ruling_batch):
+        _relay(late, escrow, batch)
+    views = [bob.negotiation(c.nid) for bob in (prompt, late)]
+    assert [v.state for v in views] == [State.BREACHED, State.BREACHED]
+    contracts = [v.contract for v in views]
+    assert all(x is not None for x in contracts)
+    facts = {
+        (tuple(x.stamped_ms.items()), tuple(x.locked.items()), frozenset(x.settled)) for x in contracts if x
+    }
+    assert len(facts) == 1
+    assert (
+        contracts[0] is not None
+        and contracts[0].stamped_ms[claim.digest] == verify_statement(stamped[0]).issued_at_ms
+    )
+
+
+@pytest.mark.req("NEG-005", "NEG-011", "RPL-002")
+def test_an_escrow_statement_moves_only_the_contract_it_names() -> None:
+    """Two contracts between Alice and Bob under one escrow. Alice relays the first contract's locks
+    twice -- once for it, once again as context of a request about the second: the first is BONDED
+    (and Bob delivers there), the second stays ACCEPTED with no bond locked and nothing delivered, and
+    the repeat locks nothing twice. A lock names its contract (the Accept's digest) under the escrow's
+    signature: the relayer cannot point it anywhere else."""
+    _, alice, bob, escrow = _world()
+    first, second = _contract(alice, bob, escrow), _contract(alice, bob, escrow)
+    answers = _relay(bob, escrow, first.answer)
+    assert [verify_statement(e).body for e in answers] == ["delivery"]
+    ack = alice.sign("ack", commitment_pb2.Ack(statement=second.accept.digest), audience=bob.did)
+    bob.exchange(ack.envelope, [escrow.mandate, *first.answer])
+    one, two = bob.negotiation(first.nid), bob.negotiation(second.nid)
+    assert one.state is State.PERFORMING and two.state is State.ACCEPTED
+    assert one.contract is not None and two.contract is not None
+    assert one.contract.locked == {alice.did: BOND, bob.did: BOND} and two.contract.locked == {}
+    assert not two.contract.delivered
+
+
+@pytest.mark.req("TIM-008", "TIM-006", "NEG-014")
+def test_an_accept_dated_ahead_cannot_ride_in_as_context() -> None:
+    """Bob offers Alice (his offer lives 5 minutes). Alice answers with an Ack and sends, as the context
+    of it, an Accept dated 4 minutes ahead: within the offer's life (NEG-007 passes), but ahead of Bob's
+    clock by more than the skew. As a request TIM-003 refuses it; as context it once slipped in, and
+    the contract it formed was dated ahead: whatever Bob then signs in it is dated no earlier
+    (NEG-014), and his chain's times never go back (CHN-005), so Alice would set the pace of every
+    statement Bob signs next, to anyone. Expect ISSUED_IN_FUTURE (TIM-008) and Bob's negotiation still
+    PROPOSED; an Accept dated within the skew ahead is taken as ever."""
+    clock, alice, bob, _ = _world()
+    offer = bob.propose(alice.did, alice.proposal(), ttl_ms=5 * 60_000)
+    ack = alice.sign("ack", commitment_pb2.Ack(statement=offer.digest), audience=bob.did)
+    ahead = alice.accept(offer, issued_at_ms=clock.now_ms + 4 * 60_000)
+    with pytest.raises(IssuedInFuture) as err:
+        bob.exchange(ack.envelope, [*alice.setup, ahead.envelope])
+    assert err.value.requirement == "TIM-008"
+    assert bob.negotiation(offer.header.negotiation_id).state is State.PROPOSED
+    alice.agent.writer.next_seq, alice.agent.writer.prev = ahead.header.seq, ahead.header.prev
+    within = alice.accept(offer, issued_at_ms=clock.now_ms + 20_000)
+    bob.exchange(ack.envelope, [*alice.setup, within.envelope])
+    assert bob.negotiation(offer.header.negotiation_id).state is State.ACCEPTED
+
+
+@pytest.mark.req("ESC-004", "NEG-012", "CMT-002")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limit (SPEC 16.14): a responder learns of its contract's bond locks only from the "
+    "initiator's relay; an escrow answering a resubmitted contract with the locks it signed (ESC-002) "
+    "and a responder that submits its contracts (serve --escrow) would close it",
+)
+def test_an_initiator_that_never_relays_the_locks_cannot_win_the_responders_bond() -> None:
+    """The escrow locks both bonds; Alice (the initiator) never relays the locks, so Bob stays ACCEPTED
+    and may not deliver (NEG-012). After Bob's deadline she claims; the escrow, which holds BONDED and
+    no Delivery of Bob's, upholds the claim and forfeits his bond to her. Expected of a sound protocol:
+    Bob keeps his bond (he could not perform on what he was never shown)."""
+    clock, alice, bob, escrow = _world()
+    c = _contract(alice, bob, escrow)  # the escrow signed the locks; Alice keeps them to herself
+    assert bob.negotiation(c.nid).state is State.ACCEPTED
+    clock.advance(DAY_MS + 1_000)
+    claim = alice.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=c.accept.digest, item_index=0),
+        audience=bob.did,
+        negotiation_id=c.nid,
+    )
+    escrow.submit([claim.envelope])
+    clock.advance(3_600_000 + 1_000)
+    escrow.tick()
+    available, locked, _, _ = escrow.get_balance(bob.did)
+    assert available + locked == 1_000, "Bob's bond went to the initiator that withheld its locks"
