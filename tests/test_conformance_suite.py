@@ -251,6 +251,36 @@ def test_expected_failures_turn_the_run_green_and_report_unexpected_passes(
     out = capsys.readouterr().out
     assert "FAIL (expected) env.signature-flipped" in out
     assert "expected to fail but PASS: env.garbage" in out
+    assert "OK: every MUST case passed, no hard audit proof; 1 expected failure passed" in out
+
+
+def test_strict_fails_the_run_when_an_expected_failure_passes(
+    broken_target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A known gap that got fixed must not stay listed: under --strict (pytest's xfail_strict) a listed
+    case that passes fails the run (exit 1) and the reports say which; without --strict the run passes
+    but the summary, report.json, junit.xml and report.html all name it."""
+    listing = tmp_path / "expected.txt"
+    listing.write_text("env.signature-flipped  known\nenv.garbage  fixed since\nenv.signature-short\n")
+    argv = ["conformance", "--target", broken_target, "--expected-failures", str(listing)]
+    argv += ["--case=env.signature-flipped", "--case=env.garbage"]
+    for strict, code in ((False, 0), (True, 1)):
+        where = tmp_path / ("strict" if strict else "default")
+        capsys.readouterr()
+        assert main([*argv, "--report-dir", str(where), *(["--strict"] if strict else [])]) == code
+        out = capsys.readouterr().out
+        assert "expected to fail but PASS: env.garbage" in out
+        doc = _report(where)
+        assert doc["unexpected_passes"] == ["env.garbage"] and doc["strict"] is strict
+        assert doc["exit_code"] == code
+        flags = {c["id"]: c["unexpected_pass"] for c in doc["cases"]}  # type: ignore[attr-defined]
+        assert flags == {"env.signature-flipped": False, "env.garbage": True}
+        junit = ET.parse(where / "junit.xml").getroot()
+        failures = junit.findall(".//failure[@type='UNEXPECTED-PASS']")
+        assert len(failures) == int(junit.get("failures", "0")) == code
+        assert "1 expected failure passed" in (where / "report.html").read_text()
+    assert out.splitlines()[-2] == "FAILED: 1 expected failure passed (--strict)"
+    assert "fails the run: --strict" in out
 
 
 def test_matrix_over_two_runs(broken_target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
