@@ -8,6 +8,7 @@ import json
 import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -281,6 +282,34 @@ def test_strict_fails_the_run_when_an_expected_failure_passes(
         assert "1 expected failure passed" in (where / "report.html").read_text()
     assert out.splitlines()[-2] == "FAILED: 1 expected failure passed (--strict)"
     assert "fails the run: --strict" in out
+
+
+def test_an_unreachable_or_wrong_endpoint_is_named_before_the_run(
+    broken_target: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A --control where nothing listens was reported, at its first initiator case, as "the target
+    stopped answering"; expect each endpoint checked before any case, and the one at fault named with
+    its address and option: exit 2, one line."""
+    from cli_run import one_line_error
+
+    initiator = ["--case", "ini.reject"]
+    assert main(["conformance", "--target", broken_target, "--control", "127.0.0.1:1", *initiator]) == 2
+    one_line_error(
+        capsys.readouterr().err, "cannot reach the control endpoint at 127.0.0.1:1 (--control): UNAVAILABLE"
+    )
+    assert main(["conformance", "--target", "127.0.0.1:1", *initiator]) == 2
+    one_line_error(capsys.readouterr().err, "cannot reach the target at 127.0.0.1:1 (--target): UNAVAILABLE")
+    bare = grpc.server(ThreadPoolExecutor(1))  # a gRPC server with no service at all
+    other = f"127.0.0.1:{bare.add_insecure_port('127.0.0.1:0')}"
+    bare.start()
+    try:
+        assert main(["conformance", "--target", broken_target, "--control", other, *initiator]) == 2
+    finally:
+        bare.stop(0)
+    one_line_error(
+        capsys.readouterr().err,
+        f"the control endpoint at {other} (--control) does not serve a2acoop.v1.ConformanceControlService",
+    )
 
 
 def test_matrix_over_two_runs(broken_target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -292,7 +292,7 @@ def _run_one(
     out: TextIO,
 ) -> Any:
     from conformance.suite import progress, runner
-    from conformance.suite.context import Session
+    from conformance.suite.context import EndpointError, Session
 
     session = Session(
         target,
@@ -306,14 +306,13 @@ def _run_one(
     try:
         try:
             did = session.connect()
-        except ConnectionError as exc:
-            raise UsageError(f"cannot reach the target: {exc}") from None
+            if args.control:
+                session.check_control()
+            escrow_did = session.check_escrow() if args.escrow is not None else ""
+        except EndpointError as exc:
+            raise UsageError(_endpoint_error(exc)) from None
         out.write(f"target {target} is {did}; {len(selected)} cases, seed {seed}\n")
-        if args.escrow is not None:
-            try:
-                escrow_did = session.check_escrow()
-            except ConnectionError as exc:
-                raise UsageError(f"cannot reach the escrow: {exc}") from None
+        if escrow_did:
             out.write(f"escrow {args.escrow} is {escrow_did} (the target must trust it: --escrow)\n")
         out.flush()
         with progress.reporter(len(selected), out) as show:
@@ -327,12 +326,28 @@ def _run_one(
                     on_start=show.start,
                     on_result=show.done,
                 )
+            except EndpointError as exc:
+                raise UsageError(
+                    f"the {exc.endpoint} at {exc.address} stopped answering: {exc.detail}"
+                ) from None
             except ConnectionError as exc:
-                raise UsageError(f"the target stopped answering: {exc}") from None
+                raise UsageError(f"the target at {target} stopped answering: {exc}") from None
     finally:
         session.close()
     _summary(result, out)
     return result
+
+
+_OPTION_OF = {"target": "--target", "control endpoint": "--control", "escrow": "--escrow"}
+
+
+def _endpoint_error(exc: Any) -> str:
+    """The one line for an endpoint found unusable before the run (a ``conformance.suite.context.
+    EndpointError``): nothing answering there, or something that is not what the option names."""
+    where = f"the {exc.endpoint} at {exc.address} ({_OPTION_OF.get(exc.endpoint, exc.endpoint)})"
+    if exc.answered:
+        return f"{where} {exc.detail}"
+    return f"cannot reach {where}: {exc.detail}"
 
 
 def _summary(result: Any, out: TextIO) -> None:
