@@ -271,17 +271,21 @@ def check_output(path: Path) -> None:
     try:
         with path.open("rb") as f:
             head = f.read(1 << 16)
+            if head.startswith(_SQLITE_HEADER):
+                raise UsageError(f"{path} is a journal (SQLite); refusing to write over it")
+            if head.lstrip()[:1] not in (b"{", b""):
+                return  # not JSON, so no key file
+            # JSON: read it whole, as load_key does -- a key file with a long note or padding is
+            # still a key file, and a prefix of it would not parse.
+            data = head + f.read()
     except OSError:
         return  # absent, or unreadable: writing it says what is wrong
-    if head.startswith(_SQLITE_HEADER):
-        raise UsageError(f"{path} is a journal (SQLite); refusing to write over it")
-    if head.lstrip()[:1] == b"{":
-        try:
-            doc = json.loads(head)
-        except ValueError:
-            return
-        if isinstance(doc, dict) and doc.get("type") == KEY_FILE_TYPE:
-            raise UsageError(f"{path} is a key file; refusing to write over it")
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError too
+        return
+    if isinstance(doc, dict) and doc.get("type") == KEY_FILE_TYPE:
+        raise UsageError(f"{path} is a key file; refusing to write over it")
 
 
 def write_transcript(path: Path, envelopes: Sequence[bytes], **extra: Any) -> None:
