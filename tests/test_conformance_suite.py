@@ -125,6 +125,30 @@ def test_usage_and_connection_errors_exit_2_with_one_line(
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        # "nan" and "inf" passed the check and every call timed out: "cannot reach the target"
+        (["--target", "127.0.0.1:1", "--timeout", "nan"], "--timeout must be a positive number of seconds"),
+        (["--target", "127.0.0.1:1", "--timeout", "inf"], "--timeout must be a positive number of seconds"),
+        (["--vectors", "nope.json"], "cannot read nope.json"),  # was "conformance.offline: ..."
+        (["--matrix", ".", "--report-dir", "."], "--matrix: no report.json in . (give the --report-dir"),
+    ],
+)
+def test_a_newcomers_mistakes_are_said_plainly(
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cli_run import one_line_error
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["conformance", *argv]) == 2
+    one_line_error(capsys.readouterr().err, message)
+
+
 # --- against real targets ---------------------------------------------------------------------
 
 

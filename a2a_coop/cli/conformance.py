@@ -14,6 +14,7 @@ that cannot be reached or stops answering (no verdict).
 from __future__ import annotations
 
 import argparse
+import math
 import secrets
 import textwrap
 from collections.abc import Sequence
@@ -159,6 +160,11 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
             raise UsageError("--matrix needs --report-dir (where to write matrix.html)")
         try:
             path = report.write_matrix(args.matrix, args.report_dir)
+        except FileNotFoundError as exc:
+            raise UsageError(
+                f"--matrix: no {Path(exc.filename).name} in {Path(exc.filename).parent} (give the "
+                "--report-dir of earlier runs)"
+            ) from None
         except (OSError, ValueError) as exc:
             raise UsageError(f"--matrix: {exc}") from None
         out.write(f"matrix of {len(args.matrix)} runs written to {path}\n")
@@ -176,8 +182,8 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
             address(value)
         except argparse.ArgumentTypeError:
             raise UsageError(f"{option} {value!r} must be HOST:PORT with a port 1..65535") from None
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be positive")
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):
+        raise UsageError("--timeout must be a positive number of seconds")
     if args.a2a_url is not None:
         _check_a2a_url(args.a2a_url, args.timeout)
     try:
@@ -265,7 +271,7 @@ def _offline(args: argparse.Namespace, out: TextIO) -> int:
     if args.report_dir is not None:
         argv += ["--report-dir", str(args.report_dir)]
     out.flush()
-    return offline.main(argv)
+    return offline.main(argv, prog="a2a-coop")
 
 
 def _slug(target: str) -> str:
