@@ -244,6 +244,22 @@ def test_a_key_file_longer_than_the_first_read_is_still_refused_as_an_out(
     check_output(other)  # long JSON that is no key file: written over as asked
 
 
+@pytest.mark.parametrize("command", ["verify", "inspect"])
+def test_a_journal_given_as_evidence_is_named_as_such(
+    tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`verify alice.db` read the journal as one envelope and judged it invalid: ENVELOPE_TOO_LARGE
+    (exit 1), as if the evidence were bad. Expect a usage error that names a journal and says how to get
+    evidence out of it."""
+    path = tmp_path / "alice.db"
+    with Journal.open(path) as journal:
+        key = Party("alice", FixedClock()).agent
+        journal.record_outgoing(key.sign("checkpoint", identity_pb2.Checkpoint(log_root=b"")), at_ms=0)
+    code, out, err = run_cli(capsys, command, path)
+    assert code == 2 and out == ""
+    one_line_error(err, f"{path} is a journal (SQLite), not evidence", "a2a-coop export")
+
+
 def test_an_a2a_url_nothing_answers_at_is_a_connection_error_not_17_failures(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
