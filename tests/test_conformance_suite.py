@@ -295,6 +295,8 @@ def test_strict_fails_the_run_when_an_expected_failure_passes(
         assert main([*argv, "--report-dir", str(where), *(["--strict"] if strict else [])]) == code
         out = capsys.readouterr().out
         assert "expected to fail but PASS: env.garbage" in out
+        assert "PASS       env.garbage (listed as an expected failure, but passed)" in out  # progress
+        assert "FAIL       env.signature-flipped (expected)" in out
         doc = _report(where)
         assert doc["unexpected_passes"] == ["env.garbage"] and doc["strict"] is strict
         assert doc["exit_code"] == code
