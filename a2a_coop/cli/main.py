@@ -339,7 +339,12 @@ def _add_runtime_parsers(sub: Any) -> None:
     )
     p.set_defaults(func=_Command("peer", "cmd_serve"))
 
-    p = sub.add_parser("escrow", help="run an escrow, fetch its ledger, audit a ledger")
+    p = sub.add_parser(
+        "escrow",
+        help="run an escrow, fetch its ledger, audit a ledger",
+        description="The escrow: the witness, arbiter and bond holder both parties of a contract named "
+        "(SPEC 9). 'a2a-coop escrow ACTION --help' describes an action.",
+    )
     esub = p.add_subparsers(dest="escrow_command", required=True, metavar="ACTION")
     e = esub.add_parser(
         "serve",
@@ -372,7 +377,12 @@ def _add_runtime_parsers(sub: Any) -> None:
         "an escrow that holds real value)",
     )
     e.set_defaults(func=_Command("escrow", "cmd_escrow_serve"))
-    e = esub.add_parser("ledger", help="fetch an escrow's ledger as a JSON transcript")
+    e = esub.add_parser(
+        "ledger",
+        help="fetch an escrow's ledger as a JSON transcript",
+        description="Fetch a running escrow's ledger (GetLedger): enough to follow balances; to audit it, "
+        "'escrow export' writes the whole transcript.",
+    )
     e.add_argument("--escrow", type=address, required=True, metavar="HOST:PORT", help="the escrow")
     e.add_argument("--out", type=Path, required=True, help="write the transcript (JSON) here")
     _add_dial_tls(e)
@@ -537,7 +547,13 @@ def _add_runtime_parsers(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON report")
     p.set_defaults(func=_Command("peer", "cmd_reputation"))
 
-    p = sub.add_parser("export", help="write the evidence of one negotiation, verifiable with `verify`")
+    p = sub.add_parser(
+        "export",
+        help="write the evidence of one negotiation, verifiable with `verify`",
+        description="Write one negotiation's evidence from a peer's journal (its server may be running) "
+        "as a JSON transcript: the statements of both sides, the mandates and the escrow's statements "
+        "it holds. `a2a-coop verify FILE` checks it offline, with no trust in the peer that wrote it.",
+    )
     _add_reader(p)
     p.add_argument("--mandate", type=Path, help="default: the mandate recorded in the journal")
     p.add_argument("--negotiation", required=True, metavar="HEX", help=_NEGOTIATION_HELP)
