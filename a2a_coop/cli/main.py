@@ -391,6 +391,9 @@ def _add_runtime_parsers(sub: Any) -> None:
         "export",
         help="write an escrow's transcript (ledger and the evidence it acted on), from its journal or "
         "from the running escrow (GetTranscript)",
+        description="Write an escrow's whole transcript -- its mandate, its ledger from seq 0 and the "
+        "evidence it acted on, each Stamp before what it names -- from its journal or, with --escrow, "
+        "from the running escrow (GetTranscript). 'a2a-coop escrow audit FILE' audits it.",
     )
     source = e.add_mutually_exclusive_group(required=True)
     source.add_argument("--journal", type=Path, help="the escrow's journal (it may be running)")
@@ -627,7 +630,12 @@ def build_parser() -> argparse.ArgumentParser:
         "strategies behind the policy guard, for testing an agent against.",
     )
     asub = p.add_subparsers(dest="agent_command", required=True, metavar="ACTION")
-    a = asub.add_parser("list", help="describe every reference agent and its parameters")
+    a = asub.add_parser(
+        "list",
+        help="describe every reference agent and its parameters",
+        description="Describe every reference agent: its kind (cooperative or adversarial), what it "
+        "does and its parameters with their defaults ('agent run --param KEY=VALUE' sets one).",
+    )
     a.add_argument("--json", action="store_true", help="one JSON object per agent, one per line")
     a.add_argument(
         "--axelrod",
