@@ -1,16 +1,17 @@
-"""Dispatcher: ``python -m benchmarks NAME [options]``; no arguments or ``--help`` lists them.
+"""Dispatcher: ``python -m benchmarks NAME [options]``; ``--help`` lists them (as does no argument,
+which is a usage error, exit 2).
 
-To add a benchmark (trade, journal, memory, a2a are planned), write
-``benchmarks/<name>.py`` with ``main(argv: list[str]) -> int`` and add one line
-to :data:`BENCHMARKS`.
+To add a benchmark, write ``benchmarks/<name>.py`` with ``main(argv: list[str]) -> int``
+and add one line to :data:`BENCHMARKS`.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Sequence
 from typing import Final
+
+from benchmarks._dispatch import Dispatcher
 
 # name -> (module, one-line description). Modules are imported only when run.
 BENCHMARKS: Final[dict[str, tuple[str, str]]] = {
@@ -65,29 +66,16 @@ BENCHMARKS: Final[dict[str, tuple[str, str]]] = {
 }
 
 
-def usage() -> str:
-    width = max(map(len, BENCHMARKS))
-    rows = "\n".join(f"  {name:<{width}}  {desc}" for name, (_, desc) in BENCHMARKS.items())
-    return (
-        "usage: python -m benchmarks NAME [options]\n\n"
-        f"available benchmarks:\n{rows}\n\n"
-        "Run `python -m benchmarks NAME --help` for a benchmark's options. Each prints a table\n"
-        "and, as its last line, one JSON object."
-    )
+DISPATCHER: Final = Dispatcher(
+    "python -m benchmarks",
+    "benchmark",
+    BENCHMARKS,
+    "Each prints a table and, as its last line, one JSON object.",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help", "help", "list"):
-        print(usage())
-        return 0 if args else 2
-    name, rest = args[0], args[1:]
-    if name not in BENCHMARKS:
-        print(f"unknown benchmark {name!r}\n\n{usage()}", file=sys.stderr)
-        return 2
-    module = importlib.import_module(BENCHMARKS[name][0])
-    result: int = module.main(rest)
-    return result
+    return DISPATCHER.main(argv)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import argparse
 import base64
 import contextlib
 import json
+import math
 import os
 import selectors
 import shlex
@@ -533,7 +534,9 @@ def write_text(report: OfflineReport, out: IO[str]) -> None:
     out.write(f"total: {passed} passed, {failed} failed, {skipped} skipped in {report.seconds:.2f} s\n")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str = "conformance.offline") -> int:
+    """The command line; ``prog`` starts its error lines (``a2a-coop conformance --vectors`` passes
+    ``a2a-coop``, so they read like every other error of the CLI)."""
     parser = argparse.ArgumentParser(prog="python -m conformance.offline", description=__doc__.split("\n")[0])
     parser.add_argument("--adapter", required=True, help='the adapter command, e.g. "node adapter.js"')
     parser.add_argument(
@@ -545,11 +548,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--report-dir", type=Path, metavar="DIR", help="write DIR/offline-report.json")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S", help="per answer")
     args = parser.parse_args(argv)
-    prog = "conformance.offline"
     try:
         adapter_argv = shlex.split(args.adapter)
-        if args.timeout <= 0:
-            raise OfflineUsageError("--timeout must be positive")
+        if not (args.timeout > 0 and math.isfinite(args.timeout)):
+            raise OfflineUsageError("--timeout must be a positive number of seconds")
         report = run(adapter_argv, args.vectors, cases=args.case, timeout_s=args.timeout)
         if args.report_dir is not None:
             args.report_dir.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,12 @@ each one sits under, and writes them sorted by ID to
 requirements without parsing prose. A test (tests/test_spec.py) fails when the
 file and SPEC.md disagree.
 
+Every requirement in the registry is normative: the conformance suite needs a
+case for each MUST, and a run fails on it. So a requirement may not sit in a
+section that SPEC.md marks Draft (in its status table, ``| 9.4 ... | Draft |``,
+or in the heading): a Draft section's rules are either promoted (the marker
+goes) or written as prose without IDs.
+
     python -m conformance.registry          # rewrite conformance/requirements.json
     python -m conformance.registry --check  # exit 1 if it does not match SPEC.md
 """
@@ -33,6 +39,8 @@ REGISTRY_PATH: Final = Path(__file__).resolve().parent / "requirements.json"
 REQUIREMENT_RE: Final = re.compile(r"^- \*\*([A-Z][A-Z0-9]{1,3}-\d{3})\*\* \((MUST|SHOULD|MAY)\) (.*)$")
 HEADING_RE: Final = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 FENCE_RE: Final = re.compile(r"^\s*(```|~~~)")
+DRAFT_ROW_RE: Final = re.compile(r"^\|\s*(\d+(?:\.\d+)*)\b[^|]*\|\s*\**Draft\**\s*\|")
+SECTION_NUMBER_RE: Final = re.compile(r"^(\d+(?:\.\d+)*)\b")
 LEVELS: Final = ("MUST", "SHOULD", "MAY")
 
 
@@ -57,8 +65,11 @@ def parse(lines: Iterable[str]) -> list[Requirement]:
     """The requirements in SPEC.md text, sorted by ID.
 
     Raises:
-        ValueError: an ID is stated twice, or a requirement sits above every heading.
+        ValueError: an ID is stated twice, a requirement sits above every heading, or in a section
+            marked Draft (see the module docstring).
     """
+    lines = list(lines)
+    drafts = _draft_sections(lines)
     found: dict[str, Requirement] = {}
     section = ""
     in_fence = False
@@ -81,8 +92,25 @@ def parse(lines: Iterable[str]) -> list[Requirement]:
             raise ValueError(f"line {number}: {rid} is stated twice")
         if not section:
             raise ValueError(f"line {number}: {rid} sits above every heading")
+        if _is_draft(section, drafts):
+            raise ValueError(
+                f"line {number}: {rid} sits in section {section!r}, marked Draft: a requirement ID is "
+                "normative (the suite tests every MUST); drop the Draft marker or write it without an ID"
+            )
         found[rid] = Requirement(rid, level, section, text.strip())
     return sorted(found.values())
+
+
+def _draft_sections(lines: Sequence[str]) -> set[str]:
+    """The section numbers a status table row marks Draft (``| 9.4 escrow ledger ... | Draft |``)."""
+    return {m.group(1) for line in lines if (m := DRAFT_ROW_RE.match(line))}
+
+
+def _is_draft(heading: str, drafts: set[str]) -> bool:
+    if re.search(r"\bDraft\b", heading):
+        return True
+    m = SECTION_NUMBER_RE.match(heading)
+    return m is not None and any(m.group(1) == d or m.group(1).startswith(d + ".") for d in drafts)
 
 
 def load(spec: Path = SPEC_PATH) -> list[Requirement]:

@@ -1,12 +1,14 @@
 """Dispatcher: ``python -m reliability NAME [options]``; ``--help`` lists them (as does no argument,
-which is a usage error, exit 2, as for ``python -m benchmarks``)."""
+which is a usage error, exit 2): the same dispatcher as ``python -m benchmarks``
+(:mod:`benchmarks._dispatch`)."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Sequence
 from typing import Final
+
+from benchmarks._dispatch import Dispatcher
 
 # name -> (module, one-line description). Modules are imported only when run.
 CAMPAIGNS: Final[dict[str, tuple[str, str]]] = {
@@ -40,29 +42,17 @@ CAMPAIGNS: Final[dict[str, tuple[str, str]]] = {
 }
 
 
-def usage() -> str:
-    width = max(map(len, CAMPAIGNS))
-    rows = "\n".join(f"  {name:<{width}}  {desc}" for name, (_, desc) in CAMPAIGNS.items())
-    return (
-        "usage: python -m reliability NAME [options]\n\n"
-        f"available campaigns:\n{rows}\n\n"
-        "Run `python -m reliability NAME --help` for a campaign's options. Each prints a table and,\n"
-        "as its last line, one JSON object; RELIABILITY.md has the figures and the threat model."
-    )
+DISPATCHER: Final = Dispatcher(
+    "python -m reliability",
+    "campaign",
+    CAMPAIGNS,
+    "Each prints a table and, as its last line, one JSON object; RELIABILITY.md has the figures and the "
+    "threat model.",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help", "help", "list"):
-        print(usage())
-        return 0 if args else 2
-    name, rest = args[0], args[1:]
-    if name not in CAMPAIGNS:
-        print(f"unknown campaign {name!r}\n\n{usage()}", file=sys.stderr)
-        return 2
-    module = importlib.import_module(CAMPAIGNS[name][0])
-    code: int = module.main(rest)
-    return code
+    return DISPATCHER.main(argv)
 
 
 if __name__ == "__main__":

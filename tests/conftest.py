@@ -65,7 +65,7 @@ def verifier_state(v: Verifier) -> dict[str, object]:
         },
         "exclusive": dict(v.negotiations._exclusive),
         "exposure": {
-            m: (dict(e.live_offers), dict(e.open_contracts), dict(e.ended_by_period))
+            m: (dict(e.live_offers), dict(e.open_contracts), dict(e._formed))
             for m, e in v.exposure.by_mandate.items()
         },
         "attested": sorted(v._attested),

@@ -31,6 +31,23 @@ RATES = tuple(
 )
 
 
+def test_the_dispatcher_lists_benchmarks_and_refuses_a_wrong_name_on_stderr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`python -m benchmarks` and `python -m reliability` share one dispatcher: --help lists on stdout
+    (exit 0); no name, or a misspelt one (with the closest name), is a usage error on stderr (exit 2)."""
+    assert main(["--help"]) == 0
+    listing = capsys.readouterr()
+    assert "available benchmarks:" in listing.out and "  trade " in listing.out and not listing.err
+    assert main([]) == 2
+    missing = capsys.readouterr()
+    assert not missing.out and missing.err.startswith("python -m benchmarks: name a benchmark\n")
+    assert main(["tarde", "--quick"]) == 2
+    wrong = capsys.readouterr()
+    assert not wrong.out
+    assert wrong.err.startswith("python -m benchmarks: unknown benchmark 'tarde' (did you mean trade?)")
+
+
 def test_envelope_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["envelope", "--quick"]) == 0
     out = capsys.readouterr().out.rstrip("\n").splitlines()

@@ -561,3 +561,25 @@ def test_verify_of_a_transcript_with_no_envelope_is_not_valid(
     assert code == 1 and out.startswith("invalid: NOTHING_TO_VERIFY")
     code, out, _ = run_cli(capsys, "verify", "--json", str(path))
     assert code == 1 and json.loads(out)["result"] == "invalid"
+
+
+def _commands(parser: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    """Every command and action of the CLI with its parser, depth first."""
+    import argparse
+
+    out = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                out.append(((*path, name), sub))
+                out += _commands(sub, (*path, name))
+    return out
+
+
+def test_every_command_says_what_it_does_in_its_help() -> None:
+    """A newcomer reads `a2a-coop COMMAND --help` first: `export`, `escrow` and `escrow ledger` showed
+    only their options. Expect a description on every command and action except `version`."""
+    bare = [
+        " ".join(path) for path, p in _commands(build_parser()) if not p.description and path != ("version",)
+    ]
+    assert not bare, f"commands without a description: {bare}"

@@ -22,7 +22,7 @@ from cli_run import cli_process, one_line_error, run_cli
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.cli._common import UsageError, address
-from a2a_coop.cli._runtime import check_output
+from a2a_coop.cli._runtime import check_output, load_key
 from a2a_coop.cli.demo import Identity, provision
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowNode, PeerNode
@@ -220,6 +220,44 @@ def test_no_out_writes_over_a_key_file_or_a_journal(
     assert code == 2
     one_line_error(err, "is a journal (SQLite); refusing to write over it")
     assert (demo / "bob.db").read_bytes() == journal_before
+
+
+def test_a_key_file_longer_than_the_first_read_is_still_refused_as_an_out(
+    tmp_path: Path, alice: Identity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The --out guard read the first 64 KiB and parsed that as JSON: a key file with a long note (or
+    pretty-printed with wide padding), which every command still loads as a key, failed to parse and
+    was written over. Expect it refused like any key file, and kept byte for byte."""
+    doc = json.loads(alice.key_path.read_text())
+    padded = tmp_path / "padded.key"
+    padded.write_text(json.dumps({**doc, "note": "x" * 70_000}, indent=1))
+    assert padded.stat().st_size > 1 << 16
+    assert load_key(padded).did == alice.did  # a key file for every command that reads one
+    before = padded.read_bytes()
+    principal = tmp_path / "alice-principal.key"
+    code, _, err = run_cli(capsys, "mandate", "--principal", principal, "--agent", alice.did, "--out", padded)
+    assert code == 2
+    one_line_error(err, f"{padded} is a key file; refusing to write over it")
+    assert padded.read_bytes() == before
+    other = tmp_path / "big.json"
+    other.write_text(json.dumps({"type": "not a key", "note": "x" * 70_000}))
+    check_output(other)  # long JSON that is no key file: written over as asked
+
+
+@pytest.mark.parametrize("command", ["verify", "inspect"])
+def test_a_journal_given_as_evidence_is_named_as_such(
+    tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`verify alice.db` read the journal as one envelope and judged it invalid: ENVELOPE_TOO_LARGE
+    (exit 1), as if the evidence were bad. Expect a usage error that names a journal and says how to get
+    evidence out of it."""
+    path = tmp_path / "alice.db"
+    with Journal.open(path) as journal:
+        key = Party("alice", FixedClock()).agent
+        journal.record_outgoing(key.sign("checkpoint", identity_pb2.Checkpoint(log_root=b"")), at_ms=0)
+    code, out, err = run_cli(capsys, command, path)
+    assert code == 2 and out == ""
+    one_line_error(err, f"{path} is a journal (SQLite), not evidence", "a2a-coop export")
 
 
 def test_an_a2a_url_nothing_answers_at_is_a_connection_error_not_17_failures(

@@ -412,16 +412,6 @@ def test_serve_says_listening_then_stopped_and_stops_cleanly_on_sigint(
         assert journal.get_meta("a2a-coop/mandate") == bob.mandate
 
 
-def test_serve_on_a_port_in_use_is_a_usage_error(bob: Identity) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        result = cli_process("serve", *bob.files(), "--port", str(port))
-    assert result.returncode == 2 and result.stdout == ""
-    one_line_error(result.stderr, "cannot listen")
-
-
 # --- demo --------------------------------------------------------------------------------------
 
 

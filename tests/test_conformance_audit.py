@@ -234,4 +234,4 @@ def test_escrow_option_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixtur
         code = main(["conformance", "--target", target, "--escrow", target, "--case", ESCROW_SCENARIO])
     assert code == 2
     err = capsys.readouterr().err
-    assert f"cannot reach the escrow: {target}: UNIMPLEMENTED" in err, err
+    assert f"the escrow at {target} (--escrow) does not serve a2acoop.v1.EscrowService" in err, err

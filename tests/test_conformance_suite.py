@@ -8,6 +8,7 @@ import json
 import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -122,6 +123,30 @@ def test_usage_and_connection_errors_exit_2_with_one_line(
     err = capsys.readouterr().err
     assert err.startswith("a2a-coop: ") and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        # "nan" and "inf" passed the check and every call timed out: "cannot reach the target"
+        (["--target", "127.0.0.1:1", "--timeout", "nan"], "--timeout must be a positive number of seconds"),
+        (["--target", "127.0.0.1:1", "--timeout", "inf"], "--timeout must be a positive number of seconds"),
+        (["--vectors", "nope.json"], "cannot read nope.json"),  # was "conformance.offline: ..."
+        (["--matrix", ".", "--report-dir", "."], "--matrix: no report.json in . (give the --report-dir"),
+    ],
+)
+def test_a_newcomers_mistakes_are_said_plainly(
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cli_run import one_line_error
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["conformance", *argv]) == 2
+    one_line_error(capsys.readouterr().err, message)
 
 
 # --- against real targets ---------------------------------------------------------------------
@@ -251,6 +276,66 @@ def test_expected_failures_turn_the_run_green_and_report_unexpected_passes(
     out = capsys.readouterr().out
     assert "FAIL (expected) env.signature-flipped" in out
     assert "expected to fail but PASS: env.garbage" in out
+    assert "OK: every MUST case passed, no hard audit proof; 1 expected failure passed" in out
+
+
+def test_strict_fails_the_run_when_an_expected_failure_passes(
+    broken_target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A known gap that got fixed must not stay listed: under --strict (pytest's xfail_strict) a listed
+    case that passes fails the run (exit 1) and the reports say which; without --strict the run passes
+    but the summary, report.json, junit.xml and report.html all name it."""
+    listing = tmp_path / "expected.txt"
+    listing.write_text("env.signature-flipped  known\nenv.garbage  fixed since\nenv.signature-short\n")
+    argv = ["conformance", "--target", broken_target, "--expected-failures", str(listing)]
+    argv += ["--case=env.signature-flipped", "--case=env.garbage"]
+    for strict, code in ((False, 0), (True, 1)):
+        where = tmp_path / ("strict" if strict else "default")
+        capsys.readouterr()
+        assert main([*argv, "--report-dir", str(where), *(["--strict"] if strict else [])]) == code
+        out = capsys.readouterr().out
+        assert "expected to fail but PASS: env.garbage" in out
+        assert "PASS       env.garbage (listed as an expected failure, but passed)" in out  # progress
+        assert "FAIL       env.signature-flipped (expected)" in out
+        doc = _report(where)
+        assert doc["unexpected_passes"] == ["env.garbage"] and doc["strict"] is strict
+        assert doc["exit_code"] == code
+        flags = {c["id"]: c["unexpected_pass"] for c in doc["cases"]}  # type: ignore[attr-defined]
+        assert flags == {"env.signature-flipped": False, "env.garbage": True}
+        junit = ET.parse(where / "junit.xml").getroot()
+        failures = junit.findall(".//failure[@type='UNEXPECTED-PASS']")
+        assert len(failures) == int(junit.get("failures", "0")) == code
+        assert "1 expected failure passed" in (where / "report.html").read_text()
+    assert out.splitlines()[-2] == "FAILED: 1 expected failure passed (--strict)"
+    assert "fails the run: --strict" in out
+
+
+def test_an_unreachable_or_wrong_endpoint_is_named_before_the_run(
+    broken_target: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A --control where nothing listens was reported, at its first initiator case, as "the target
+    stopped answering"; expect each endpoint checked before any case, and the one at fault named with
+    its address and option: exit 2, one line."""
+    from cli_run import one_line_error
+
+    initiator = ["--case", "ini.reject"]
+    assert main(["conformance", "--target", broken_target, "--control", "127.0.0.1:1", *initiator]) == 2
+    one_line_error(
+        capsys.readouterr().err, "cannot reach the control endpoint at 127.0.0.1:1 (--control): UNAVAILABLE"
+    )
+    assert main(["conformance", "--target", "127.0.0.1:1", *initiator]) == 2
+    one_line_error(capsys.readouterr().err, "cannot reach the target at 127.0.0.1:1 (--target): UNAVAILABLE")
+    bare = grpc.server(ThreadPoolExecutor(1))  # a gRPC server with no service at all
+    other = f"127.0.0.1:{bare.add_insecure_port('127.0.0.1:0')}"
+    bare.start()
+    try:
+        assert main(["conformance", "--target", broken_target, "--control", other, *initiator]) == 2
+    finally:
+        bare.stop(0)
+    one_line_error(
+        capsys.readouterr().err,
+        f"the control endpoint at {other} (--control) does not serve a2acoop.v1.ConformanceControlService",
+    )
 
 
 def test_matrix_over_two_runs(broken_target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

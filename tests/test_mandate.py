@@ -715,16 +715,18 @@ def test_budget_property_reaches_an_acceptance_across_a_period_boundary() -> Non
 SMALL_PERIOD = 1_000
 
 
-def _assert_recount(exp: Exposure, until: dict[bytes, int], t: int, grace: int = 0) -> None:
+def _assert_recount(
+    exp: Exposure, until: dict[bytes, int], formed: list[tuple[int, int]], t: int, grace: int = 0
+) -> None:
     """The book's outstanding value and committed value of the periods around ``t`` equal a recount
-    from its held offers and contracts (``until``: each contract's counts-until time)."""
+    from its held offers and contracts (``until``: each contract's counts-until time; ``formed``: the
+    value and formation time of every contract formed, ended or not)."""
     live = [(v, i, e) for v, i, e in exp.live_offers.values() if e + grace >= t]
-    formed = list(exp.open_contracts.values())
     open_value = sum(v for c, (v, _) in exp.open_contracts.items() if until[c] >= t)
     assert exp.outstanding(t, grace) == sum(v for v, _, _ in live) + open_value
     for k in range(t // SMALL_PERIOD - 1, (t + 2 * SMALL_PERIOD) // SMALL_PERIOD + 1):
         overlapping = sum(v for v, i, e in live if i // SMALL_PERIOD <= k <= e // SMALL_PERIOD)
-        in_k = sum(v for v, f in formed if f // SMALL_PERIOD == k) + exp.ended_by_period.get(k, 0)
+        in_k = sum(v for v, f in formed if f // SMALL_PERIOD == k)
         assert exp.committed(k, t, grace) == in_k + overlapping, (k, t)
 
 
@@ -752,6 +754,7 @@ def test_exposure_sums_match_a_recount_whatever_the_order_of_times(
     from the held offers and contracts at every step."""
     exp = Exposure(period_origin_ms=0, period_ms=SMALL_PERIOD)
     until: dict[bytes, int] = {}
+    formed: list[tuple[int, int]] = []
     for kind, n, at, span, value, t in ops:
         key = bytes([n])
         if kind == "offer":
@@ -761,9 +764,10 @@ def test_exposure_sums_match_a_recount_whatever_the_order_of_times(
         elif kind == "contract" and key not in exp.open_contracts:
             exp.contract_formed(key, value, at, at + span)
             until[key] = at + span
+            formed.append((value, at))
         elif kind == "end":
             exp.contract_ended(key)
-        _assert_recount(exp, until, t, grace)
+        _assert_recount(exp, until, formed, t, grace)
 
 
 @pytest.mark.req("MND-009", "MND-010")
@@ -773,6 +777,7 @@ def test_exposure_stays_exact_and_small_under_churn() -> None:
     to stay within a constant factor of what it holds (ended entries do not pile up)."""
     exp = Exposure(period_origin_ms=0, period_ms=SMALL_PERIOD)
     until: dict[bytes, int] = {}
+    formed: list[tuple[int, int]] = []
     for r in range(60):
         t = 5 * SMALL_PERIOD + (r % 7 - 3) * 400  # swings back and forth across period boundaries
         for n in range(30):
@@ -782,11 +787,12 @@ def test_exposure_stays_exact_and_small_under_churn() -> None:
             if n % 4 == 0 and key not in exp.open_contracts:
                 until[key] = t + (n * 15 if n % 8 else 100 * SMALL_PERIOD)
                 exp.contract_formed(key, n, t, until[key])
+                formed.append((n, t))
         for n in range(0, 30, 2):
             exp.offer_dead(bytes([r % 3, n]))
             exp.contract_ended(bytes([(r + 1) % 3, n]))
         for q in (t - 700, t + 300, t - 50, t + 900):
-            _assert_recount(exp, until, q)
+            _assert_recount(exp, until, formed, q)
         held = len(exp.live_offers) + len(exp.open_contracts)
         offers, contracts = exp._offers, exp._contracts
         kept = len(offers._ahead) + len(offers._behind) + len(contracts._ahead) + len(contracts._behind)
@@ -804,7 +810,7 @@ def test_exposure_stays_exact_and_small_under_churn() -> None:
     kept = len(offers._ahead) + len(offers._behind) + len(contracts._ahead) + len(contracts._behind)
     assert kept <= 2 * held + 4 * 33
     for q in (10**6, 0, 10**6):  # moving back brings the held ones back into the sums
-        _assert_recount(exp, until, q)
+        _assert_recount(exp, until, formed, q)
 
 
 # --- MND-011: the guard runs before signing --------------------------------------------------------
@@ -873,6 +879,27 @@ def test_exposure_book_check_is_side_effect_free(alice: Party, bob: Party) -> No
     with pytest.raises(MandateViolation):
         book.check(offer, m, 500)
     assert book.by_mandate == {}
+
+
+@pytest.mark.req("MND-009")
+def test_exposure_book_refuses_to_judge_a_book_kept_under_other_periods_once_its_contracts_ended(
+    alice: Party, bob: Party
+) -> None:
+    """A book kept without the mandate's periods (no mandate_of: one period) holds the period sums of
+    contracts that have ended; judged against a mandate with budget periods it would sum the wrong
+    periods. Expect ValueError while it holds any sum, ended contracts' included, and none once empty."""
+    offer = alice.offer(bob)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(alice.mandate_vs.statement.mandate)
+    m.period_ms = 86_400_000
+    book = ExposureBook()
+    book.check(offer, m, 1)  # nothing recorded: nothing to sum wrongly
+    exp = book.exposure(offer.header.mandate)
+    exp.contract_formed(b"c", 10, offer.issued_at_ms)
+    exp.contract_ended(b"c")
+    assert not exp.live_offers and not exp.open_contracts and exp.formed_in(0) == 10
+    with pytest.raises(ValueError, match="other budget periods"):
+        book.check(offer, m, 1)
 
 
 # --- MND-012: revoked principal ---------------------------------------------------------------------

@@ -10,6 +10,7 @@ broken rule makes a group fail, and the survivors register names only code that 
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -82,19 +83,26 @@ def test_a_broken_proof_check_is_noticed(monkeypatch: pytest.MonkeyPatch) -> Non
     assert all(mutation.proof_failure(p) for p in mutation.proof_files())
 
 
-def _defined(where: str) -> bool:
+def _function(where: str) -> Any:
+    """The function ``module.[Class.]name`` names, or None."""
     module, _, name = where.partition(".")
     obj: Any = importlib.import_module(f"{mutation.PACKAGE}.{module}")
     for part in name.split("."):
         if not hasattr(obj, part):
-            return False
+            return None
         obj = getattr(obj, part)
-    return callable(obj)
+    return obj if callable(obj) else None
+
+
+def _defined(where: str) -> bool:
+    return _function(where) is not None
 
 
 def test_the_register_names_only_code_that_exists() -> None:
     """Every function the survivors register argues about is a function of a mutated module, and every
-    line it quotes is in that module's source (the full run also reports entries no mutant matches)."""
+    line it quotes is in that function's source -- not merely somewhere in the module: a line renamed
+    in one function and left as it was in another kept a stale entry passing (the full run also
+    reports entries no mutant matches)."""
     reg = mutation.Register.load()
     modules = set(mutation.rule_modules())
     wheres = {*reg.unreachable, *(k[0] for k in reg.equivalent), *(k[0] for k in reg.lines)}
@@ -107,6 +115,7 @@ def test_the_register_names_only_code_that_exists() -> None:
     }
     for where, line in [*((k[0], k[1]) for k in reg.equivalent), *reg.lines]:
         assert line in sources[where.split(".", 1)[0]], (where, line)
+        assert line in " ".join(inspect.getsource(_function(where)).split()), (where, line)
     assert reg.diagnostic and reg.diagnostic_why
 
 

@@ -217,7 +217,8 @@ def test_cli_runs_one_case() -> None:
         (["--case", "statements-99999"], "no such case: statements-99999"),
         (["--vectors", "conformance/vectors/equivocation-proof.json"], "not a vector file"),
         (["--vectors", "nope.json"], "cannot read nope.json"),
-        (["--timeout", "0"], "--timeout must be positive"),
+        (["--timeout", "0"], "--timeout must be a positive number of seconds"),
+        (["--timeout", "nan"], "--timeout must be a positive number of seconds"),
     ],
 )
 def test_cli_usage_errors_exit_2_with_one_line(args: list[str], message: str) -> None:

@@ -80,9 +80,9 @@ def test_reliability_command_lists_campaigns_and_ends_with_one_json_object(
     assert reliability_main(["--help"]) == 0
     assert "fuzz" in capsys.readouterr().out
     assert reliability_main([]) == 2  # a usage error, as for `python -m benchmarks`
-    assert "fuzz" in capsys.readouterr().out
-    assert reliability_main(["nope"]) == 2
-    capsys.readouterr()
+    assert "fuzz" in capsys.readouterr().err
+    assert reliability_main(["powerlos"]) == 2
+    assert "unknown campaign 'powerlos' (did you mean powerloss?)" in capsys.readouterr().err
     assert reliability_main(["powerloss", "--cuts", "2"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert json.loads(last)["cuts"] == 2

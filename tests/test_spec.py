@@ -111,6 +111,37 @@ def test_registry_file_matches_spec() -> None:
     assert [r.id for r in registry.read_registry(path)] == sorted(_spec_requirements())
 
 
+def test_no_requirement_sits_in_a_draft_section() -> None:
+    """The registry holds every ID as normative (the suite fails a run on any MUST), so a section
+    SPEC.md marks Draft -- 9.4 was, while it held ESC-001..007 -- must state none: the registry refuses
+    one, whether the status table or the heading says Draft, and SPEC.md itself has none."""
+    spec = """| Section | Status |
+|---|---|
+| 9.4 escrow ledger service | Draft |
+
+### 9.3 Revocation
+- **CMT-003** (MUST) normative.
+### 9.4 Escrow ledger service
+#### 9.4.1 Choreography
+- **ESC-001** (MUST) under a draft section.
+"""
+    with pytest.raises(
+        ValueError, match=re.escape("ESC-001 sits in section '9.4.1 Choreography', marked Draft")
+    ):
+        registry.parse(spec.splitlines())
+    assert [r.id for r in registry.parse(spec.replace("| Draft |", "| Normative |").splitlines())] == [
+        "CMT-003",
+        "ESC-001",
+    ]
+    with pytest.raises(ValueError, match="marked Draft"):
+        registry.parse(["## 20. Futures (Draft)", "- **FUT-001** (MAY) one day."])
+    marked = registry._draft_sections(_spec_text().splitlines())
+    assert not marked, f"SPEC.md marks {marked} Draft"
+    assert {r.section for r in _spec_requirements().values() if r.id.startswith("ESC-")} == {
+        "9.4 Escrow ledger service"
+    }
+
+
 def test_spec_states_requirements_in_the_agreed_form() -> None:
     """Every bold requirement ID at the start of a list item must parse; a typo such as a missing
     level would otherwise silently drop a requirement from the registry."""

@@ -20,6 +20,7 @@ EXIT_INVALID: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_UNFINISHED: Final = 3
 EXIT_INTERRUPTED: Final = 130
+SQLITE_HEADER: Final = b"SQLite format 3\x00"  # the first bytes of a journal (an SQLite database)
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 

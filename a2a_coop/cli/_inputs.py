@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from a2a_coop.cli._common import UsageError
+from a2a_coop.cli._common import SQLITE_HEADER, UsageError
 from a2a_coop.protocol.envelope import envelope_from_json, strict_json_loads
 from a2a_coop.protocol.errors import CoopError, MalformedEnvelope
 from a2a_coop.runtime.keyfile import KEY_FILE_TYPE
@@ -59,8 +59,14 @@ def read_json(path: str, data: bytes) -> Any | None:
     """The decoded JSON document, or None for a binary file (a protobuf Envelope).
 
     Text is taken for JSON: an Envelope is never valid UTF-8 in practice (its 64-byte signature is
-    random), so a damaged JSON file is reported as invalid JSON, not as a corrupt protobuf.
+    random), so a damaged JSON file is reported as invalid JSON, not as a corrupt protobuf. A journal
+    is refused by name: read as one envelope it would fail as a too large one (ENV-008).
     """
+    if data.startswith(SQLITE_HEADER):
+        raise UsageError(
+            f"{path} is a journal (SQLite), not evidence: write a negotiation's evidence from it "
+            "with `a2a-coop export` (an escrow's with `a2a-coop escrow export`) and verify that"
+        )
     try:
         text = data.decode("utf-8-sig")  # a byte order mark is not part of the document
     except UnicodeDecodeError:

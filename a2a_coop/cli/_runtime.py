@@ -28,7 +28,7 @@ from typing import Any, Final, TextIO, TypeVar
 
 import grpc
 
-from a2a_coop.cli._common import EXIT_INTERRUPTED, EXIT_INVALID, Invalid, UsageError, short
+from a2a_coop.cli._common import EXIT_INTERRUPTED, EXIT_INVALID, SQLITE_HEADER, Invalid, UsageError, short
 from a2a_coop.protocol.envelope import decode_envelope, envelope_from_json, envelope_to_json
 from a2a_coop.protocol.errors import CoopError, MandateUnknown
 from a2a_coop.protocol.forks import ForkProof
@@ -243,7 +243,6 @@ def dial_tls(args: argparse.Namespace, prefix: str = "") -> TlsConfig | None:
     return TlsConfig(**files, server_name=server_name)
 
 
-_SQLITE_HEADER: Final = b"SQLite format 3\x00"
 _SQLITE_SIDE_FILES: Final = ("-wal", "-shm", "-journal")  # beside a database, named after it
 
 
@@ -264,24 +263,28 @@ def check_output(path: Path) -> None:
     checkpointed into it (the last statements signed), and SQLite drops a log it cannot read."""
     for suffix in _SQLITE_SIDE_FILES:
         name = path.name.removesuffix(suffix)
-        if name and name != path.name and _starts_with(path.with_name(name), _SQLITE_HEADER):
+        if name and name != path.name and _starts_with(path.with_name(name), SQLITE_HEADER):
             raise UsageError(
                 f"{path} belongs to the journal {path.with_name(name)}; refusing to write over it"
             )
     try:
         with path.open("rb") as f:
             head = f.read(1 << 16)
+            if head.startswith(SQLITE_HEADER):
+                raise UsageError(f"{path} is a journal (SQLite); refusing to write over it")
+            if head.lstrip()[:1] not in (b"{", b""):
+                return  # not JSON, so no key file
+            # JSON: read it whole, as load_key does -- a key file with a long note or padding is
+            # still a key file, and a prefix of it would not parse.
+            data = head + f.read()
     except OSError:
         return  # absent, or unreadable: writing it says what is wrong
-    if head.startswith(_SQLITE_HEADER):
-        raise UsageError(f"{path} is a journal (SQLite); refusing to write over it")
-    if head.lstrip()[:1] == b"{":
-        try:
-            doc = json.loads(head)
-        except ValueError:
-            return
-        if isinstance(doc, dict) and doc.get("type") == KEY_FILE_TYPE:
-            raise UsageError(f"{path} is a key file; refusing to write over it")
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError too
+        return
+    if isinstance(doc, dict) and doc.get("type") == KEY_FILE_TYPE:
+        raise UsageError(f"{path} is a key file; refusing to write over it")
 
 
 def write_transcript(path: Path, envelopes: Sequence[bytes], **extra: Any) -> None:

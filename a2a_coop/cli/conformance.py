@@ -6,13 +6,15 @@ command runs.
 
 Exit codes: 0 every MUST case passed (NON-STRICT, SKIP, INFO and NOT-TESTED do
 not fail a run; neither does a FAIL listed in ``--expected-failures``); 1 a MUST
-case failed; 2 usage error, unreadable file, or a target that cannot be
-reached or stops answering (no verdict).
+case failed, or, with ``--strict``, a case listed in ``--expected-failures``
+passed; 2 usage error, unreadable file, or a target, control endpoint or escrow
+that cannot be reached or stops answering (no verdict).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import secrets
 import textwrap
 from collections.abc import Sequence
@@ -26,17 +28,21 @@ levels: PASS; FAIL (a MUST broken); NON-STRICT (a SHOULD not met); SKIP (an opti
 the target does not offer); INFO (an observation); NOT-TESTED (cannot be observed over the wire from
 outside the target; the reason says why).
 
-exit codes: 0 every MUST case passed; 1 a MUST case failed (not listed in --expected-failures);
-2 usage error or connection error (the target cannot be reached or stopped answering).
+exit codes: 0 every MUST case passed; 1 a MUST case failed (not listed in --expected-failures),
+or with --strict a listed case passed; 2 usage or connection error (the target, --control or
+--escrow cannot be reached or stopped answering).
 
 expected-failures file: one case ID per line, optionally followed by a reason; '#' starts a
-comment. A listed case that fails does not fail the run; one that passes is reported.
+comment. A listed case that fails does not fail the run. One that passes is reported in the
+summary and the reports (remove it from the file); with --strict it fails the run (exit 1), so
+the file cannot go stale. A listed case that reaches no verdict (SKIP, NOT-TESTED) is noted only.
 
 Examples:
   a2a-coop conformance --list
   a2a-coop conformance --explain env.signature-flipped
   a2a-coop conformance --target 127.0.0.1:50051 --report-dir reports/
   a2a-coop conformance --target 127.0.0.1:50051 --case chn.equivocation --seed 1f2e3d
+  a2a-coop conformance --target 127.0.0.1:50051 --expected-failures known.txt --strict   # CI
   a2a-coop conformance --target 127.0.0.1:50051 --escrow 127.0.0.1:50061   # breaches ruled on
   a2a-coop conformance --matrix reports/a reports/b --report-dir reports/
   a2a-coop conformance --vectors --adapter "node my-adapter.js"     # offline: a library, no server
@@ -77,6 +83,12 @@ def add_parser(sub: Any, add_dial_tls: Any) -> None:
         "an escrow that funds the suite's parties)",
     )
     p.add_argument("--expected-failures", type=Path, metavar="FILE", help="cases known to fail (see below)")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="an expected failure that passes fails the run (exit 1), as pytest's xfail_strict: "
+        "the expected-failures file must be kept up to date",
+    )
     p.add_argument(
         "--report-dir", type=Path, metavar="DIR", help="write report.json, junit.xml and report.html here"
     )
@@ -148,6 +160,11 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
             raise UsageError("--matrix needs --report-dir (where to write matrix.html)")
         try:
             path = report.write_matrix(args.matrix, args.report_dir)
+        except FileNotFoundError as exc:
+            raise UsageError(
+                f"--matrix: no {Path(exc.filename).name} in {Path(exc.filename).parent} (give the "
+                "--report-dir of earlier runs)"
+            ) from None
         except (OSError, ValueError) as exc:
             raise UsageError(f"--matrix: {exc}") from None
         out.write(f"matrix of {len(args.matrix)} runs written to {path}\n")
@@ -165,8 +182,8 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
             address(value)
         except argparse.ArgumentTypeError:
             raise UsageError(f"{option} {value!r} must be HOST:PORT with a port 1..65535") from None
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be positive")
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):
+        raise UsageError("--timeout must be a positive number of seconds")
     if args.a2a_url is not None:
         _check_a2a_url(args.a2a_url, args.timeout)
     try:
@@ -209,7 +226,7 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
         if len(runs) > 1:
             path = report.write_matrix(dirs, args.report_dir)
             out.write(f"matrix written to {path}\n")
-    return EXIT_INVALID if any(r.breaks_must for r in runs) else EXIT_OK
+    return EXIT_INVALID if any(r.fails for r in runs) else EXIT_OK
 
 
 def _check_a2a_url(url: str, timeout_s: float) -> None:
@@ -254,7 +271,7 @@ def _offline(args: argparse.Namespace, out: TextIO) -> int:
     if args.report_dir is not None:
         argv += ["--report-dir", str(args.report_dir)]
     out.flush()
-    return offline.main(argv)
+    return offline.main(argv, prog="a2a-coop")
 
 
 def _slug(target: str) -> str:
@@ -281,7 +298,7 @@ def _run_one(
     out: TextIO,
 ) -> Any:
     from conformance.suite import progress, runner
-    from conformance.suite.context import Session
+    from conformance.suite.context import EndpointError, Session
 
     session = Session(
         target,
@@ -295,14 +312,13 @@ def _run_one(
     try:
         try:
             did = session.connect()
-        except ConnectionError as exc:
-            raise UsageError(f"cannot reach the target: {exc}") from None
+            if args.control:
+                session.check_control()
+            escrow_did = session.check_escrow() if args.escrow is not None else ""
+        except EndpointError as exc:
+            raise UsageError(_endpoint_error(exc)) from None
         out.write(f"target {target} is {did}; {len(selected)} cases, seed {seed}\n")
-        if args.escrow is not None:
-            try:
-                escrow_did = session.check_escrow()
-            except ConnectionError as exc:
-                raise UsageError(f"cannot reach the escrow: {exc}") from None
+        if escrow_did:
             out.write(f"escrow {args.escrow} is {escrow_did} (the target must trust it: --escrow)\n")
         out.flush()
         with progress.reporter(len(selected), out) as show:
@@ -312,15 +328,32 @@ def _run_one(
                     selected,
                     replay_base=_replay_base(args, target),
                     expected=expected,
+                    strict=args.strict,
                     on_start=show.start,
                     on_result=show.done,
                 )
+            except EndpointError as exc:
+                raise UsageError(
+                    f"the {exc.endpoint} at {exc.address} stopped answering: {exc.detail}"
+                ) from None
             except ConnectionError as exc:
-                raise UsageError(f"the target stopped answering: {exc}") from None
+                raise UsageError(f"the target at {target} stopped answering: {exc}") from None
     finally:
         session.close()
     _summary(result, out)
     return result
+
+
+_OPTION_OF = {"target": "--target", "control endpoint": "--control", "escrow": "--escrow"}
+
+
+def _endpoint_error(exc: Any) -> str:
+    """The one line for an endpoint found unusable before the run (a ``conformance.suite.context.
+    EndpointError``): nothing answering there, or something that is not what the option names."""
+    where = f"the {exc.endpoint} at {exc.address} ({_OPTION_OF.get(exc.endpoint, exc.endpoint)})"
+    if exc.answered:
+        return f"{where} {exc.detail}"
+    return f"cannot reach {where}: {exc.detail}"
 
 
 def _summary(result: Any, out: TextIO) -> None:
@@ -339,10 +372,13 @@ def _summary(result: Any, out: TextIO) -> None:
             reqs = ", ".join(r.case.requirements)
             out.write(f"  FAIL{tag} {r.case.id} [{reqs}]: {r.reason}\n    replay: {r.replay}\n")
     for r in result.unexpected_passes:
+        strict = ", fails the run: --strict" if result.strict else ""
         out.write(
             f"  expected to fail but {r.level.value}: {r.case.id} "
-            "(remove it from the expected-failures file)\n"
+            f"(remove it from the expected-failures file{strict})\n"
         )
+    for r in result.expected_without_verdict:
+        out.write(f"  expected to fail, reached no verdict ({r.level.value}): {r.case.id}\n")
     if result.findings is None:
         out.write(f"  audit: not run ({result.audit_note})\n")
     elif result.findings:
@@ -356,12 +392,26 @@ def _summary(result: Any, out: TextIO) -> None:
             )
     else:
         out.write("  audit: no findings about what the target signed\n")
-    if result.breaks_must:
+    passed = len(result.unexpected_passes)
+    if result.fails:
         hard = len(result.hard_findings)
-        out.write("FAILED: a MUST case failed" + (f"; {hard} hard audit proofs" if hard else "") + "\n")
+        why = ["a MUST case failed"] if any(r.breaks_must for r in result.results) else []
+        why += [_count(hard, "hard audit proof")] if hard else []
+        why += [f"{_count(passed, 'expected failure')} passed (--strict)"] if result.strict and passed else []
+        out.write(f"FAILED: {'; '.join(why)}\n")
     else:
         verdict = "every MUST case passed, no hard audit proof" if ran else "no MUST case failed (none ran)"
-        out.write(f"OK: {verdict}\n")
+        stale = (
+            f"; {_count(passed, 'expected failure')} passed: update the expected-failures file "
+            "(--strict fails on it)"
+            if passed
+            else ""
+        )
+        out.write(f"OK: {verdict}{stale}\n")
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}" + ("" if n == 1 else "s")
 
 
 def _list(cases: dict[str, Any], out: TextIO) -> int:

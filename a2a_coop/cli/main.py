@@ -339,7 +339,12 @@ def _add_runtime_parsers(sub: Any) -> None:
     )
     p.set_defaults(func=_Command("peer", "cmd_serve"))
 
-    p = sub.add_parser("escrow", help="run an escrow, fetch its ledger, audit a ledger")
+    p = sub.add_parser(
+        "escrow",
+        help="run an escrow, fetch its ledger, audit a ledger",
+        description="The escrow: the witness, arbiter and bond holder both parties of a contract named "
+        "(SPEC 9). 'a2a-coop escrow ACTION --help' describes an action.",
+    )
     esub = p.add_subparsers(dest="escrow_command", required=True, metavar="ACTION")
     e = esub.add_parser(
         "serve",
@@ -372,7 +377,12 @@ def _add_runtime_parsers(sub: Any) -> None:
         "an escrow that holds real value)",
     )
     e.set_defaults(func=_Command("escrow", "cmd_escrow_serve"))
-    e = esub.add_parser("ledger", help="fetch an escrow's ledger as a JSON transcript")
+    e = esub.add_parser(
+        "ledger",
+        help="fetch an escrow's ledger as a JSON transcript",
+        description="Fetch a running escrow's ledger (GetLedger): enough to follow balances; to audit it, "
+        "'escrow export' writes the whole transcript.",
+    )
     e.add_argument("--escrow", type=address, required=True, metavar="HOST:PORT", help="the escrow")
     e.add_argument("--out", type=Path, required=True, help="write the transcript (JSON) here")
     _add_dial_tls(e)
@@ -381,6 +391,9 @@ def _add_runtime_parsers(sub: Any) -> None:
         "export",
         help="write an escrow's transcript (ledger and the evidence it acted on), from its journal or "
         "from the running escrow (GetTranscript)",
+        description="Write an escrow's whole transcript -- its mandate, its ledger from seq 0 and the "
+        "evidence it acted on, each Stamp before what it names -- from its journal or, with --escrow, "
+        "from the running escrow (GetTranscript). 'a2a-coop escrow audit FILE' audits it.",
     )
     source = e.add_mutually_exclusive_group(required=True)
     source.add_argument("--journal", type=Path, help="the escrow's journal (it may be running)")
@@ -537,7 +550,13 @@ def _add_runtime_parsers(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON report")
     p.set_defaults(func=_Command("peer", "cmd_reputation"))
 
-    p = sub.add_parser("export", help="write the evidence of one negotiation, verifiable with `verify`")
+    p = sub.add_parser(
+        "export",
+        help="write the evidence of one negotiation, verifiable with `verify`",
+        description="Write one negotiation's evidence from a peer's journal (its server may be running) "
+        "as a JSON transcript: the statements of both sides, the mandates and the escrow's statements "
+        "it holds. `a2a-coop verify FILE` checks it offline, with no trust in the peer that wrote it.",
+    )
     _add_reader(p)
     p.add_argument("--mandate", type=Path, help="default: the mandate recorded in the journal")
     p.add_argument("--negotiation", required=True, metavar="HEX", help=_NEGOTIATION_HELP)
@@ -611,7 +630,12 @@ def build_parser() -> argparse.ArgumentParser:
         "strategies behind the policy guard, for testing an agent against.",
     )
     asub = p.add_subparsers(dest="agent_command", required=True, metavar="ACTION")
-    a = asub.add_parser("list", help="describe every reference agent and its parameters")
+    a = asub.add_parser(
+        "list",
+        help="describe every reference agent and its parameters",
+        description="Describe every reference agent: its kind (cooperative or adversarial), what it "
+        "does and its parameters with their defaults ('agent run --param KEY=VALUE' sets one).",
+    )
     a.add_argument("--json", action="store_true", help="one JSON object per agent, one per line")
     a.add_argument(
         "--axelrod",

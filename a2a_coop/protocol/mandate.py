@@ -291,10 +291,9 @@ class Exposure:
         live_offers: digest -> ``(value, issued_at, expires_at)`` of each of the agent's offers that
             is still its negotiation's outstanding offer (whether or not expired at a given time).
         open_contracts: contract id -> ``(value, formed_at)`` of each contract not yet terminal
-            (whether or not past its last deadline + CLAIM_WINDOW_MS at a given time).
-        ended_by_period: period -> value of the contracts formed in it that became terminal since;
-            they still count for the period they were formed in (one entry per period, not per
-            contract: a long-lived peer's memory stays bounded).
+            (whether or not past its last deadline + CLAIM_WINDOW_MS at a given time). An ended
+            contract leaves it but still counts for the period it was formed in (:meth:`formed_in`:
+            one sum per period, not an entry per contract, so a long-lived peer's memory stays bounded).
     """
 
     def __init__(self, period_origin_ms: int = 0, period_ms: int = 0) -> None:
@@ -302,7 +301,6 @@ class Exposure:
         self.period_ms = period_ms
         self.live_offers: dict[bytes, tuple[int, int, int]] = {}
         self.open_contracts: dict[bytes, tuple[int, int]] = {}
-        self.ended_by_period: dict[int, int] = {}
         self._offers = _Expiring()  # until expires_at; charged to every period the offer overlaps
         self._contracts = _Expiring()  # until last deadline + CLAIM_WINDOW_MS (MND-010)
         self._formed: dict[int, int] = {}  # period -> value of contracts formed in it, open or ended
@@ -357,9 +355,7 @@ class Exposure:
     def contract_ended(self, contract: bytes) -> None:
         ended = self.open_contracts.pop(contract, None)
         if ended is not None:
-            self._contracts.remove(contract)
-            period = self.period_of(ended[1])
-            self.ended_by_period[period] = self.ended_by_period.get(period, 0) + ended[0]
+            self._contracts.remove(contract)  # its value stays in _formed: MND-009 counts it still
 
 
 class ExposureBook:
@@ -419,9 +415,7 @@ class ExposureBook:
         periods = (mandate.valid_from_ms if mandate.period_ms else 0, mandate.period_ms)
         if exp is None:
             exp = Exposure(*periods)
-        elif (exp.period_origin_ms, exp.period_ms) != periods and (
-            exp.live_offers or exp.open_contracts or exp.ended_by_period
-        ):
+        elif (exp.period_origin_ms, exp.period_ms) != periods and (exp.live_offers or exp._formed):
             raise ValueError("exposure was recorded with other budget periods (give mandate_of)")
         t = vs.issued_at_ms
         freed, freed_periods = 0, range(0)

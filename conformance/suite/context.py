@@ -41,6 +41,35 @@ from a2a_coop.transport.tls import TlsConfig
 from conformance.suite.model import Case, CaseFailed, Exchange, Level
 
 DEFAULT_TIMEOUT_S = 10.0
+_NO_ANSWER = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+_NO_MANDATE = "does not answer an empty Submit with its Mandate alone (ESC-002)"
+
+
+class EndpointError(ConnectionError):
+    """An endpoint the run needs gave no usable answer: the run cannot give a verdict (exit 2).
+
+    Attributes:
+        endpoint: which one, as a user names it: "target", "control endpoint", "escrow" or "A2A
+            endpoint".
+        address: where the suite called it.
+        detail: what happened (a gRPC status and its message, or what was wrong with the answer).
+        answered: False when nothing answered at all (unreachable, or the deadline passed); True
+            when something answered, but not as that endpoint must (another service, a bad answer).
+    """
+
+    def __init__(self, endpoint: str, address: str, detail: str, *, answered: bool = False) -> None:
+        super().__init__(f"{endpoint} {address}: {detail}")
+        self.endpoint = endpoint
+        self.address = address
+        self.detail = detail
+        self.answered = answered
+
+    @classmethod
+    def from_rpc(cls, endpoint: str, address: str, err: grpc.RpcError, rpc: str) -> EndpointError:
+        code = err.code()
+        if code in _NO_ANSWER:
+            return cls(endpoint, address, f"{code.name}: {err.details()}")
+        return cls(endpoint, address, f"refused {rpc}: {code.name}: {err.details()}", answered=True)
 
 
 class LiveClock(FixedClock):
@@ -131,6 +160,10 @@ def parse_error(err: grpc.RpcError) -> ErrorDetail:
     return detail
 
 
+def _status(err: grpc.RpcError) -> str:
+    return f"{err.code().name}: {err.details()}"
+
+
 def describe(envelope: bytes) -> dict[str, Any]:
     """An envelope for the transcript: its base64 and, when it decodes, who said what."""
     out: dict[str, Any] = {"b64": base64.b64encode(envelope).decode()}
@@ -213,6 +246,24 @@ class Session:
             self.escrow_channel.close()
         self.channel.close()
 
+    def check_control(self) -> None:
+        """Check the ``control`` endpoint given apart from the target before the cases run, so that a
+        wrong address is a connection error naming it, not the target "stopping" mid-run.
+
+        Raises:
+            EndpointError: nothing answers there, or it does not serve ConformanceControlService.
+        """
+        if self.control_channel is self.channel:
+            return  # the target's own address: connect() reached it
+        assert self.control is not None
+        if not self.has_control():
+            raise EndpointError(
+                "control endpoint",
+                self.control,
+                "does not serve a2acoop.v1.ConformanceControlService (UNIMPLEMENTED)",
+                answered=True,
+            )
+
     def has_control(self) -> bool:
         """Whether the target serves ConformanceControlService (an empty Initiate is INVALID_ARGUMENT there,
         UNIMPLEMENTED elsewhere)."""
@@ -224,6 +275,8 @@ class Session:
                 stub.Initiate(control_pb2.InitiateRequest(), timeout=self.timeout_s)
                 self._has_control = True
             except grpc.RpcError as err:
+                if err.code() in _NO_ANSWER and self.control_channel is not self.channel:
+                    raise EndpointError("control endpoint", self.control or "", _status(err)) from None
                 self._has_control = err.code() is not grpc.StatusCode.UNIMPLEMENTED
         return self._has_control
 
@@ -231,14 +284,14 @@ class Session:
         """Learn the target's did:key from a Checkpoint (its signature authenticates it).
 
         Raises:
-            ConnectionError: the target does not answer, or its answer is not a verifiable Checkpoint.
+            EndpointError: the target does not answer, or its answer is not a verifiable Checkpoint.
         """
         try:
             resp = self.cooperation.GetCheckpoint(service_pb2.GetCheckpointRequest(), timeout=self.timeout_s)
         except grpc.RpcError as err:
             if err.code() is grpc.StatusCode.UNIMPLEMENTED:
                 return self._connect_escrow()
-            raise ConnectionError(f"{self.target}: {err.code().name}: {err.details()}") from None
+            raise EndpointError.from_rpc("target", self.target, err, "GetCheckpoint") from None
         try:
             vs = verify_statement(resp.envelope)
         except CoopError as exc:
@@ -247,8 +300,8 @@ class Session:
             try:
                 claimed = decode_envelope(resp.envelope).signatures[0].keyid
             except (CoopError, IndexError):
-                raise ConnectionError(
-                    f"{self.target}: GetCheckpoint's answer is no envelope: {exc}"
+                raise EndpointError(
+                    "target", self.target, f"answered GetCheckpoint with no envelope: {exc}", answered=True
                 ) from None
             self.info.did, self.info.checkpoint_error = claimed, str(exc)
             return claimed
@@ -262,20 +315,27 @@ class Session:
         with (ESC-002): checked before the cases run, so a wrong address is a usage error, not a verdict.
 
         Raises:
-            ConnectionError: it cannot be reached, or does not answer as an escrow.
+            EndpointError: it cannot be reached, or does not answer as an escrow.
         """
-        assert self.escrow_channel is not None, "no escrow given"
+        assert self.escrow_channel is not None and self.escrow is not None, "no escrow given"
         stub = service_pb2_grpc.EscrowServiceStub(self.escrow_channel)
         try:
             resp = stub.Submit(service_pb2.SubmitRequest(), timeout=self.timeout_s)
         except grpc.RpcError as err:
-            raise ConnectionError(f"{self.escrow}: {err.code().name}: {err.details()}") from None
+            if err.code() is grpc.StatusCode.UNIMPLEMENTED:
+                raise EndpointError(
+                    "escrow",
+                    self.escrow,
+                    "does not serve a2acoop.v1.EscrowService (UNIMPLEMENTED)",
+                    answered=True,
+                ) from None
+            raise EndpointError.from_rpc("escrow", self.escrow, err, "Submit") from None
         try:
             vs = verify_statement(resp.envelopes[0]) if len(resp.envelopes) == 1 else None
         except CoopError:
             vs = None
         if vs is None or vs.body != "mandate":
-            raise ConnectionError(f"{self.escrow}: an empty Submit is not answered with a Mandate (ESC-002)")
+            raise EndpointError("escrow", self.escrow, _NO_MANDATE, answered=True)
         return vs.statement.mandate.agent
 
     def _connect_escrow(self) -> str:
@@ -283,22 +343,26 @@ class Session:
         empty Submit answers with (ESC-002). Cases of the other roles then SKIP.
 
         Raises:
-            ConnectionError: it serves neither service, or its answer is not a verifiable Mandate.
+            EndpointError: it serves neither service, or its answer is not a verifiable Mandate.
         """
         escrow = service_pb2_grpc.EscrowServiceStub(self.channel)
         try:
             resp = escrow.Submit(service_pb2.SubmitRequest(), timeout=self.timeout_s)
         except grpc.RpcError as err:
-            raise ConnectionError(
-                f"{self.target}: serves neither CooperationService nor EscrowService "
-                f"({err.code().name}: {err.details()})"
+            if err.code() in _NO_ANSWER:
+                raise EndpointError("target", self.target, _status(err)) from None
+            raise EndpointError(
+                "target",
+                self.target,
+                f"serves neither a2acoop.v1.CooperationService nor EscrowService ({_status(err)})",
+                answered=True,
             ) from None
         try:
             vs = verify_statement(resp.envelopes[0]) if len(resp.envelopes) == 1 else None
         except CoopError:
             vs = None
         if vs is None or vs.body != "mandate":
-            raise ConnectionError(f"{self.target}: an empty Submit is not answered with a Mandate (ESC-002)")
+            raise EndpointError("target", self.target, _NO_MANDATE, answered=True)
         self.info.did = vs.statement.mandate.agent
         self.info.escrow_only = True
         return self.info.did
@@ -443,7 +507,20 @@ class Context:
             )
         )
 
-    def _call(self, name: str, method: Callable[..., Any], request: Any, shown: dict[str, Any]) -> Reply:
+    def _call(
+        self,
+        name: str,
+        method: Callable[..., Any],
+        request: Any,
+        shown: dict[str, Any],
+        *,
+        where: tuple[str, str] | None = None,
+    ) -> Reply:
+        """Call ``method``; ``where`` is the endpoint it is bound to (what, address) if not the target.
+
+        Raises:
+            EndpointError: nothing answered (UNAVAILABLE, DEADLINE_EXCEEDED): the run stops.
+        """
         entry = Exchange(name, shown)
         self.transcript.append(entry)
         started = time.perf_counter()
@@ -453,10 +530,9 @@ class Context:
             entry.elapsed_ms = (time.perf_counter() - started) * 1000
             detail = parse_error(err)
             entry.error = detail.as_dict()
-            if detail.status in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                raise ConnectionError(
-                    f"{self.session.target}: {detail.status.name}: {detail.message}"
-                ) from None
+            if detail.status in _NO_ANSWER:
+                what, address = where or ("target", self.session.target)
+                raise EndpointError(what, address, f"{detail.status.name}: {detail.message}") from None
             return Reply(error=detail, entry=entry)
         entry.elapsed_ms = (time.perf_counter() - started) * 1000
         entry.response = {}

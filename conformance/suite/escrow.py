@@ -48,6 +48,7 @@ class EscrowTarget:
     stub: service_pb2_grpc.EscrowServiceStub
     did: str
     mandate: bytes
+    where: tuple[str, str]  # (what, address), for "the escrow at ADDRESS stopped answering"
 
 
 def escrow_of(ctx: Context) -> EscrowTarget:
@@ -89,8 +90,13 @@ def trusted_escrow(ctx: Context) -> EscrowTarget | None:
 
 def _probe(ctx: Context, channel: grpc.Channel | None = None, *, what: str = "") -> EscrowTarget | str:
     stub = service_pb2_grpc.EscrowServiceStub(channel or ctx.session.channel)
+    where = ("escrow", ctx.session.escrow or "") if channel else ("target", ctx.session.target)
     reply = ctx._call(
-        "EscrowService/Submit", stub.Submit, service_pb2.SubmitRequest(), {"note": "probe: an empty Submit"}
+        "EscrowService/Submit",
+        stub.Submit,
+        service_pb2.SubmitRequest(),
+        {"note": "probe: an empty Submit"},
+        where=where,
     )
     if reply.error is not None:
         if reply.error.status is grpc.StatusCode.UNIMPLEMENTED:
@@ -109,7 +115,7 @@ def _probe(ctx: Context, channel: grpc.Channel | None = None, *, what: str = "")
         raise CaseFailed(f"the answer to an empty Submit does not verify: {exc} (ESC-002)") from None
     if vs.body != "mandate":
         raise CaseFailed(f"an empty Submit was answered with a {vs.body}, not a Mandate (ESC-002)")
-    return EscrowTarget(stub, vs.statement.mandate.agent, bytes(envelopes[0]))
+    return EscrowTarget(stub, vs.statement.mandate.agent, bytes(envelopes[0]), where)
 
 
 def submit(
@@ -120,7 +126,7 @@ def submit(
     esc = esc or escrow_of(ctx)
     shown = {"note": note, "envelopes": [describe(e) for e in envelopes]}
     req = service_pb2.SubmitRequest(envelopes=list(envelopes))
-    reply = ctx._call("EscrowService/Submit", esc.stub.Submit, req, shown)
+    reply = ctx._call("EscrowService/Submit", esc.stub.Submit, req, shown, where=esc.where)
     if reply.ok:
         reply.envelopes = list(reply.message.envelopes)
         ctx.session.record_signed(reply.envelopes)
@@ -166,7 +172,7 @@ def read(ctx: Context, rpc: str, request: Any, *, note: str = "", esc: EscrowTar
     """Call an EscrowService read (``GetLedger``, ``GetTranscript``, ``GetBalance``)."""
     esc = esc or escrow_of(ctx)
     shown = {"note": note, "message": MessageToDict(request, preserving_proto_field_name=True)}
-    reply = ctx._call(f"EscrowService/{rpc}", getattr(esc.stub, rpc), request, shown)
+    reply = ctx._call(f"EscrowService/{rpc}", getattr(esc.stub, rpc), request, shown, where=esc.where)
     if reply.ok:
         reply.envelopes = list(getattr(reply.message, "envelopes", []))
         ctx.session.record_signed(reply.envelopes)

@@ -20,7 +20,7 @@ from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.testing import Party
 from a2a_coop.transport import serve
-from conformance.suite.context import Context, ErrorDetail, describe, parse_error
+from conformance.suite.context import Context, EndpointError, ErrorDetail, describe, parse_error
 from conformance.suite.flows import fair_proposal
 from conformance.suite.model import CaseFailed, Exchange, Level
 
@@ -131,8 +131,12 @@ def initiate(
                 out.error.status in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
                 and not out.received
             ):
-                raise ConnectionError(
-                    f"ConformanceControlService: {out.error.status.name}: {out.error.message}"
+                session = ctx.session
+                apart = session.control_channel is not session.channel
+                raise EndpointError(
+                    "control endpoint" if apart else "target",
+                    (session.control or "") if apart else session.target,
+                    f"{out.error.status.name}: {out.error.message}",
                 ) from None
         else:
             out.envelopes, out.negotiation_id = list(resp.envelopes), resp.negotiation_id

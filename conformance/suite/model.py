@@ -153,6 +153,13 @@ class Result:
         """A MUST failed and nobody said to expect it (what makes the run exit 1)."""
         return self.level is Level.FAIL and not self.expected_failure
 
+    @property
+    def unexpected_pass(self) -> bool:
+        """Listed in --expected-failures, yet it ran to a verdict and did not fail (PASS, or
+        NON-STRICT: its MUSTs hold). The entry is stale: ``--strict`` fails the run on it. A listed
+        case that did not reach a verdict (SKIP, INFO, NOT-TESTED) says nothing either way."""
+        return self.expected_failure and self.level in (Level.PASS, Level.NON_STRICT)
+
 
 CATALOGUE: Final[dict[str, Case]] = {}
 _ID_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-")

@@ -12,6 +12,13 @@ from typing import Any, TextIO
 from conformance.suite.model import Case, Result
 
 
+def _listed(result: Result) -> str:
+    """What --expected-failures makes of the result, if it lists the case."""
+    if result.unexpected_pass:
+        return " (listed as an expected failure, but passed)"
+    return " (expected)" if result.expected_failure and result.level.value == "FAIL" else ""
+
+
 class _Plain:
     def __init__(self, total: int, out: TextIO) -> None:
         self.total, self.out, self.n = total, out, 0
@@ -23,7 +30,7 @@ class _Plain:
         self.n += 1
         reason = f"  {result.reason}" if result.level.value not in ("PASS",) and result.reason else ""
         self.out.write(
-            f"[{self.n}/{self.total}] {result.level.value:<10} {result.case.id} "
+            f"[{self.n}/{self.total}] {result.level.value:<10} {result.case.id}{_listed(result)} "
             f"({result.duration_s * 1000:.0f} ms){reason}\n"
         )
         self.out.flush()
@@ -41,7 +48,7 @@ class _Bar:
     def done(self, result: Result) -> None:
         if result.level.value == "FAIL":
             self.failed += 1
-            self.progress.console.print(f"[red]FAIL[/red] {result.case.id}: {result.reason}")
+            self.progress.console.print(f"[red]FAIL[/red] {result.case.id}{_listed(result)}: {result.reason}")
         self.progress.advance(self.task)
 
 

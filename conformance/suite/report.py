@@ -4,13 +4,14 @@ matrix page over several runs.
 JSON schema ``a2a-coop-conformance/1``::
 
     {"schema": "a2a-coop-conformance/1", "target": "host:port", "target_did": "did:key:...",
-     "seed": "...", "started_at": "ISO 8601", "duration_s": 1.2, "exit_code": 0,
+     "seed": "...", "started_at": "ISO 8601", "duration_s": 1.2, "exit_code": 0, "strict": false,
      "counts": {"PASS": n, "FAIL": n, "NON-STRICT": n, "SKIP": n, "INFO": n, "NOT-TESTED": n},
      "coverage": {"must": n, "must_tested": n, "must_not_tested": n, "must_skipped": n,
                   "must_without_case": [...]},
      "cases": [{"id", "title", "role", "capability", "requirements": [...], "level", "reason",
-                "expected_failure": bool, "duration_s", "replay", "transcript": [
+                "expected_failure": bool, "unexpected_pass": bool, "duration_s", "replay", "transcript": [
                     {"rpc", "request", "response", "error", "elapsed_ms"}]}],
+     "unexpected_passes": ["case id", ...],       # expected failures that passed (--strict: exit 1)
      "signed": ["base64 envelope", ...],          # everything the target signed
      "audit": null | [{"kind", "hard": bool, "confidence", "summary", "requirement", "subject",
                        "evidence": [digest hex],
@@ -79,7 +80,8 @@ def to_json(run: Run) -> dict[str, Any]:
         "seed": run.seed,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(run.started_at)),
         "duration_s": round(run.duration_s, 3),
-        "exit_code": 1 if run.breaks_must else 0,
+        "exit_code": 1 if run.fails else 0,
+        "strict": run.strict,
         "counts": run.counts(),
         "coverage": coverage(run.results),
         "cases": [
@@ -92,12 +94,14 @@ def to_json(run: Run) -> dict[str, Any]:
                 "level": r.level.value,
                 "reason": r.reason,
                 "expected_failure": r.expected_failure,
+                "unexpected_pass": r.unexpected_pass,
                 "duration_s": round(r.duration_s, 4),
                 "replay": r.replay,
                 "transcript": [asdict(e) for e in r.transcript],
             }
             for r in run.results
         ],
+        "unexpected_passes": [r.case.id for r in run.unexpected_passes],
         "signed": [base64.b64encode(e).decode() for e in run.signed],
         "audit": run.findings,
         "audit_note": run.audit_note,
@@ -106,15 +110,17 @@ def to_json(run: Run) -> dict[str, Any]:
 
 def to_junit(run: Run) -> bytes:
     """JUnit XML: one testsuite per run, one testcase per case; FAIL is a failure (unless expected),
-    SKIP and NOT-TESTED are skipped with their reason; NON-STRICT and INFO pass with a system-out.
-    Each hard proof of the audit is one more failed testcase (``audit.KIND``): it fails the run."""
+    SKIP and NOT-TESTED are skipped with their reason; NON-STRICT and INFO pass with a system-out. An
+    expected failure that passed is a failure under ``--strict`` (type ``UNEXPECTED-PASS``), else a
+    pass whose system-out says so. Each hard proof of the audit is one more failed testcase
+    (``audit.KIND``): it fails the run."""
     counts = run.counts()
     hard = run.hard_findings
     suite = ET.Element(
         "testsuite",
         name=f"a2a-coop conformance {run.target}",
         tests=str(len(run.results) + len(hard)),
-        failures=str(sum(1 for r in run.results if r.breaks_must) + len(hard)),
+        failures=str(sum(1 for r in run.results if _junit_failure(run, r)) + len(hard)),
         skipped=str(counts["SKIP"] + counts["NOT-TESTED"]),
         time=f"{run.duration_s:.3f}",
     )
@@ -129,8 +135,12 @@ def to_junit(run: Run) -> bytes:
         text = (
             f"{r.level.value}: {r.reason}\nrequirements: {', '.join(r.case.requirements)}\nreplay: {r.replay}"
         )
+        if r.unexpected_pass:
+            text = f"{_UNEXPECTED_PASS}\n{text}"
         if r.breaks_must:
             ET.SubElement(tc, "failure", message=r.reason[:500], type="MUST").text = text
+        elif _junit_failure(run, r):
+            ET.SubElement(tc, "failure", message=_UNEXPECTED_PASS, type="UNEXPECTED-PASS").text = text
         elif r.level in (Level.SKIP, Level.NOT_TESTED):
             ET.SubElement(tc, "skipped", message=f"{r.level.value}: {r.reason}"[:500])
         else:
@@ -145,6 +155,13 @@ def to_junit(run: Run) -> bytes:
         ).text = f"{f['kind']} ({f['requirement'] or 'a signed lie'}): {f['summary']}\nevidence:\n{evidence}"
     out: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
     return out
+
+
+_UNEXPECTED_PASS = "expected to fail (--expected-failures) but passed: remove it from the file"
+
+
+def _junit_failure(run: Run, r: Result) -> bool:
+    return r.breaks_must or (run.strict and r.unexpected_pass)
 
 
 def _e(text: object) -> str:
@@ -177,7 +194,13 @@ def to_html(doc: dict[str, Any]) -> str:
             f'<abbr title="{_e(reqs[r].text if r in reqs else "")}">{_e(r)}</abbr>' for r in c["requirements"]
         )
         transcript = "\n\n".join(_exchange_text(x) for x in c["transcript"]) or "(no call on the wire)"
-        expected = " (expected failure)" if c["expected_failure"] else ""
+        expected = (
+            " (expected to fail, but passed: remove it from the expected-failures file)"
+            if c.get("unexpected_pass")
+            else " (expected failure)"
+            if c["expected_failure"]
+            else ""
+        )
         rows.append(
             f"<tr id='{_e(c['id'])}'><td>{_badge(c['level'])}{_e(expected)}</td>"
             f"<td><code>{_e(c['id'])}</code><br>"
@@ -206,12 +229,20 @@ def to_html(doc: dict[str, Any]) -> str:
             f"<p>A hard proof fails the run (exit code 1); a soft screen is information.</p><ul>{items}</ul>"
         )
     missing = ", ".join(cov["must_without_case"]) or "none"
+    stale = doc.get("unexpected_passes") or []
+    stale_html = (
+        f"<p><b>{len(stale)} expected failure{'' if len(stale) == 1 else 's'} passed</b>"
+        f"{' and fail the run (--strict)' if doc.get('strict') else ''}: "
+        f"{_e(', '.join(stale))}; remove them from the expected-failures file.</p>"
+        if stale
+        else ""
+    )
     return f"""<!doctype html><html lang=en><meta charset=utf-8>
 <title>a2a-coop conformance: {_e(doc["target"])}</title><style>{_STYLE}</style>
 <h1>a2a-coop conformance report</h1>
 <p>Target <code>{_e(doc["target"])}</code> ({_e(doc["target_did"])}), seed <code>{_e(doc["seed"])}</code>,
 started {_e(doc["started_at"])}, {doc["duration_s"]:.1f} s. Exit code <b>{doc["exit_code"]}</b>.</p>
-<p>{counts}</p>
+<p>{counts}</p>{stale_html}
 <p>MUST requirements: {cov["must"]}; tested live in this run: {cov["must_tested"]}; with only NOT-TESTED
 cases: {cov["must_not_tested"]}; without any case: {_e(missing)}.</p>
 <h2>Cases</h2><table><tr><th>Level</th><th>Case</th><th>Requirements</th><th>Time</th></tr>

@@ -92,6 +92,7 @@ class Run:
     signed: list[bytes] = field(default_factory=list)  # every envelope the target signed
     findings: list[dict[str, object]] | None = None  # the misrepresentation audit's, if it ran
     audit_note: str = ""  # why the audit did not run, if it did not
+    strict: bool = False  # --strict: an expected failure that passes fails the run
 
     @property
     def hard_findings(self) -> list[dict[str, object]]:
@@ -106,7 +107,19 @@ class Run:
 
     @property
     def unexpected_passes(self) -> list[Result]:
-        return [r for r in self.results if r.expected_failure and r.level is not Level.FAIL]
+        """Expected failures that passed (:attr:`Result.unexpected_pass`): the file needs updating."""
+        return [r for r in self.results if r.unexpected_pass]
+
+    @property
+    def expected_without_verdict(self) -> list[Result]:
+        """Expected failures that reached no verdict this run (SKIP, INFO, NOT-TESTED)."""
+        no_verdict = (Level.SKIP, Level.INFO, Level.NOT_TESTED)
+        return [r for r in self.results if r.expected_failure and r.level in no_verdict]
+
+    @property
+    def fails(self) -> bool:
+        """Exit code 1: :attr:`breaks_must`, or, under ``strict``, an expected failure that passed."""
+        return self.breaks_must or (self.strict and bool(self.unexpected_passes))
 
     def counts(self) -> dict[str, int]:
         out = {level.value: 0 for level in Level}
@@ -143,17 +156,19 @@ def run(
     *,
     replay_base: Sequence[str],
     expected: dict[str, str] | None = None,
+    strict: bool = False,
     on_start: Callable[[Case], None] | None = None,
     on_result: Callable[[Result], None] | None = None,
 ) -> Run:
-    """Run ``cases`` in order against ``session`` (already connected).
+    """Run ``cases`` in order against ``session`` (already connected); ``expected`` are the IDs of
+    the expected failures, and ``strict`` makes one of them that passes fail the run.
 
     Raises:
         ConnectionError: the target stopped answering (the run cannot give a verdict).
     """
     expected = expected or {}
     evidence: dict[bytes, VerifiedStatement] = {}
-    out = Run(session.target, session.seed, list(replay_base), target_did=session.info.did)
+    out = Run(session.target, session.seed, list(replay_base), target_did=session.info.did, strict=strict)
     started = time.perf_counter()
     for case in cases:
         if on_start is not None:

@@ -19,7 +19,7 @@ from typing import Any, Final
 from a2a_coop.protocol.envelope import envelope_from_json, envelope_to_json
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.statements import VerifiedStatement
-from conformance.suite.context import Context, describe
+from conformance.suite.context import Context, EndpointError, describe
 from conformance.suite.model import CaseFailed
 
 EXTENSION_URI: Final = "https://a2a-coop.dev/ext/coop/v1"
@@ -193,7 +193,7 @@ class A2AClient:
             err.close()
         except (urllib.error.URLError, OSError) as exc:
             self.ctx.record(f"A2A HTTP+JSON {method} {path}", {"note": note}, None, str(exc))
-            raise ConnectionError(f"{url}: {exc}") from None
+            raise EndpointError("A2A endpoint", url, str(exc)) from None
         reply = RpcReply(status, {k.lower(): v for k, v in got.items()})
         try:
             doc = json.loads(raw) if raw else {}
@@ -252,7 +252,7 @@ class A2AClient:
             err.close()
         except (urllib.error.URLError, OSError) as exc:
             self.ctx.record(f"A2A JSON-RPC {method}", shown, None, str(exc))
-            raise ConnectionError(f"{self.url}: {exc}") from None
+            raise EndpointError("A2A endpoint", self.url, str(exc)) from None
         response = {
             "http_status": reply.http_status,
             "a2a-extensions": reply.headers.get("a2a-extensions", ""),
