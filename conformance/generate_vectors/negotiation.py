@@ -212,6 +212,50 @@ def negotiation() -> Group:
     return g
 
 
+def uneven_bonds() -> list[tuple[str, list[bytes], str, str, list[bytes]]]:
+    """(title, defective, code, exception, twin) of contracts whose two bonds differ, so that a verifier
+    that mixed up issuer_bond (the proposer's) and audience_bond (the acceptor's) fails one of them
+    (NEG-012). Equal bonds cannot tell the two terms apart."""
+    out = []
+    for issuer_bond, audience_bond in ((100, 40), (100, 0), (0, 100)):
+        clock = FixedClock()
+        alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+        terms = alice.proposal(issuer_bond=issuer_bond, audience_bond=audience_bond, escrow=escrow.did)
+        offer = alice.offer(bob, terms)
+        clock.advance(1_000)
+        accept = bob.accept(offer)
+        base = [*ctx(alice, bob, escrow), offer.envelope, accept.envelope]
+        bonds = f"bonds {issuer_bond} (proposer Alice) and {audience_bond} (acceptor Bob)"
+
+        def lock(
+            p: Party, amount: int, accept: VerifiedStatement = accept, escrow: Party = escrow
+        ) -> Statement:
+            msg = commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=amount)
+            return escrow_draft(escrow, "bond_lock", msg, accept, audience=p.did)
+
+        if issuer_bond and audience_bond:
+            for p, own, other in ((alice, issuer_bond, audience_bond), (bob, audience_bond, issuer_bond)):
+                bad, good = pair(escrow, lock(p, own), lambda s, a=other: setattr(s.bond_lock, "amount", a))
+                title = f"{bonds}: the escrow locks the other party's amount for {p.name}"
+                out.append((title, [*base, bad], "BODY_INVALID", "ContractRule", [*base, good]))
+            continue
+        bonded, unbonded = (alice, bob) if issuer_bond else (bob, alice)
+        locked = chain_sign(escrow.agent, lock(bonded, issuer_bond or audience_bond))
+        clock.advance(1_000)
+        early = unbonded.deliver(accept, bonded)
+        title = f"{bonds}: {unbonded.name} delivers before {bonded.name}'s bond is locked"
+        out.append(
+            (
+                title,
+                [*base, early.envelope],
+                "ILLEGAL_TRANSITION",
+                "IllegalTransition",
+                [*base, locked.envelope, early.envelope],
+            )
+        )
+    return out
+
+
 def settlement() -> Group:
     g = Group("Settlement", "sparse")
     clock = FixedClock()
@@ -261,6 +305,8 @@ def settlement() -> Group:
         "ContractRule",
         twin=[*base, full],
     )
+    for title, bad, code, exception, good in uneven_bonds():
+        g.add(title, ["NEG-012"], bad, code, exception, twin=good)
     clock.advance(1_000)
     out_of_range, item0 = pair(alice, delivery(), lambda s: setattr(s.delivery, "item_index", 1))
     naming_offer, naming_contract = pair(
