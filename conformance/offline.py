@@ -413,10 +413,10 @@ class OfflineReport:
         }
 
 
-def default_vector_files() -> list[Path]:
-    """Every vector file (schema a2a-coop-vectors/1) in conformance/vectors/, by name."""
+def default_vector_files(directory: Path = VECTOR_DIR) -> list[Path]:
+    """Every vector file (schema a2a-coop-vectors/1) in ``directory`` (conformance/vectors/), by name."""
     out = []
-    for path in sorted(VECTOR_DIR.glob("*.json")):
+    for path in sorted(directory.glob("*.json")):
         with path.open(encoding="utf-8") as f:
             head = f.read(200)
         if f'"schema": "{SCHEMA}"' in head:
@@ -424,10 +424,23 @@ def default_vector_files() -> list[Path]:
     return out
 
 
+def _vector_paths(paths: Iterable[Path]) -> list[Path]:
+    """``paths`` with each directory replaced by the vector files in it (none there is a usage error)."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if not path.is_dir():
+            out.append(path)
+        elif found := default_vector_files(path):
+            out.extend(found)
+        else:
+            raise OfflineUsageError(f"no vector files (schema {SCHEMA}) in the directory {path}")
+    return out
+
+
 def load(paths: Iterable[Path], cases: Sequence[str] = ()) -> list[tuple[str, list[Vector]]]:
     """(file, vectors) for each file, keeping only ``cases`` (ids ``file-tcId`` or ``file-tcId-REQ``)."""
     files = []
-    for path in paths:
+    for path in _vector_paths(paths):
         try:
             files.append((str(path), load_vector_file(Path(path))))
         except OSError as exc:
@@ -540,7 +553,11 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "conformance.offline"
     parser = argparse.ArgumentParser(prog="python -m conformance.offline", description=__doc__.split("\n")[0])
     parser.add_argument("--adapter", required=True, help='the adapter command, e.g. "node adapter.js"')
     parser.add_argument(
-        "--vectors", nargs="+", type=Path, metavar="FILE", help="default: conformance/vectors/"
+        "--vectors",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="vector files or directories of them (default: conformance/vectors/)",
     )
     parser.add_argument(
         "--case", action="append", default=[], metavar="ID", help="run only this vector (repeatable)"

@@ -211,12 +211,20 @@ def test_cli_runs_one_case() -> None:
     assert "total: 1 passed, 0 failed, 0 skipped" in result.stdout
 
 
+def test_a_directory_of_vectors_runs_every_vector_file_in_it() -> None:
+    result = _cli("--adapter", f"{sys.executable} -m conformance.adapter", "--vectors", str(VECTORS))
+    assert result.returncode == 0, result.stderr
+    files = [line.split(":")[0] for line in result.stdout.splitlines() if line.endswith(" skipped")]
+    assert sorted(files) == sorted(p.name for p in offline.default_vector_files())
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--case", "statements-99999"], "no such case: statements-99999"),
         (["--vectors", "conformance/vectors/equivocation-proof.json"], "not a vector file"),
         (["--vectors", "nope.json"], "cannot read nope.json"),
+        (["--vectors", "a2a_coop"], "no vector files (schema a2a-coop-vectors/1) in the directory a2a_coop"),
         (["--timeout", "0"], "--timeout must be a positive number of seconds"),
         (["--timeout", "nan"], "--timeout must be a positive number of seconds"),
     ],
