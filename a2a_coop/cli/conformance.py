@@ -133,7 +133,8 @@ def add_parser(sub: Any, add_dial_tls: Any) -> None:
         type=Path,
         metavar="FILE",
         help="offline mode, no server: run the vector files or directories (default: all of "
-        "conformance/vectors) through --adapter, a library implementation behind the stdin/stdout adapter protocol (SPEC 17.1)",
+        "conformance/vectors) through --adapter, a library implementation behind the stdin/stdout "
+        "adapter protocol (SPEC 17.1)",
     )
     p.add_argument(
         "--adapter",
