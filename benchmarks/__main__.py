@@ -25,7 +25,8 @@ BENCHMARKS: Final[dict[str, tuple[str, str]]] = {
     ),
     "bridge": (
         "benchmarks.bridge",
-        "Exchange RPC/s: trio bridge vs grpc.aio, 32 in flight, and sync sequential (bridge_vs_aio)",
+        "Exchange RPC/s: trio bridge vs grpc.aio, 32 in flight, sync sequential, and what handing each "
+        "call to a trio loop costs (bridge_vs_aio, crossing_vs_sync_seq)",
     ),
     "trade": (
         "benchmarks.trade",

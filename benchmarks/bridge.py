@@ -3,7 +3,7 @@
 grpcio has no trio support, so a trio peer either bridges (grpcio's
 thread-pool server with handlers handed to the trio thread, client calls as
 futures awaited from trio: :mod:`a2a_coop.transport.trio_bridge`) or leaves
-trio for ``grpc.aio`` on asyncio. Four series, same echo handler (it returns
+trio for ``grpc.aio`` on asyncio. Six series, same echo handler (it returns
 the request envelope), same ~600-byte signed Offer envelope, same RPC count,
 all on loopback in one process:
 
@@ -14,6 +14,13 @@ all on loopback in one process:
   threads at once against the same thread-pool server (``max_workers=32``),
   handlers on grpc's worker threads: the design the peer process uses today
   (32 in flight);
+* ``bridged_seq`` and ``bridged_conc32``: what the serving crossing costs alone.
+  The blocking client of ``sync_seq`` and ``sync_conc32``, against the same
+  server with its handler wrapped in
+  :class:`~a2a_coop.transport.trio_bridge.TrioHandlerBridge` (an idle trio loop
+  on a thread of its own), so every call hops from grpc's worker to the trio
+  thread and back; ``crossing_vs_sync_seq`` and ``crossing_vs_sync_conc32`` are
+  their rates over the unbridged ones;
 * ``bridge_conc32``: one trio loop runs both ends, as the peer would: 32 trio
   tasks call through :class:`~a2a_coop.transport.trio_bridge.TrioCooperationClient`
   a server whose handler is wrapped in
@@ -26,16 +33,17 @@ all on loopback in one process:
 Method: servers, clients and loops are built once, warmed up, and kept; each
 round runs every series once, in an order that rotates from round to round so
 drift hits all alike. A series' rate is RPCs / wall time of its batch, every
-reply checked. ``bridge_vs_aio`` and ``sync_vs_aio_conc32`` are the per-round
-ratios bridge / aio and sync_conc32 / aio (rates), medians over rounds. The
-last line printed is one JSON object.
+reply checked; its CPU per RPC is the process's CPU time over the batch (both
+ends, every thread: the figure a shared machine disturbs least).
+``bridge_vs_aio`` and ``sync_vs_aio_conc32`` are the per-round ratios bridge /
+aio and sync_conc32 / aio (rates), medians over rounds. The last line printed
+is one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import json
 import platform
 import statistics
@@ -50,8 +58,10 @@ import grpc
 import trio
 
 from a2a_coop._proto.a2acoop.v1 import service_pb2, service_pb2_grpc
+from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.testing import DAY_MS, FixedClock, Party, service
 from a2a_coop.transport.client import CooperationClient
+from a2a_coop.transport.handlers import CooperationHandler
 from a2a_coop.transport.limits import MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
 from a2a_coop.transport.server import COOPERATION_SERVICE, RunningServer, serve
 from a2a_coop.transport.trio_bridge import TrioCooperationClient, TrioHandlerBridge
@@ -64,7 +74,7 @@ DEFAULT_RPCS: Final = 2000
 QUICK_ROUNDS: Final = 2
 QUICK_RPCS: Final = 64
 WARMUP_RPCS: Final = 200
-SERIES: Final = ("sync_seq", "sync_conc32", "bridge_conc32", "aio_conc32")
+SERIES: Final = ("sync_seq", "sync_conc32", "bridged_seq", "bridged_conc32", "bridge_conc32", "aio_conc32")
 TIMEOUT_S: Final = 10.0
 
 
@@ -80,8 +90,15 @@ class Echo:
     def get_checkpoint(self) -> bytes:
         return b""
 
-    def get_attestations(self, subject: str) -> list[list[bytes]]:
-        return []
+    def get_attestations(
+        self, subject: str, limit: int, page_token: str, max_bytes: int
+    ) -> tuple[list[list[bytes]], str]:
+        return [], ""
+
+    def gossip(
+        self, envelopes: Sequence[bytes], proofs: Sequence[ForkProof]
+    ) -> tuple[list[bytes], list[ForkProof]]:
+        return [], []
 
 
 def offer_envelope() -> bytes:
@@ -118,12 +135,40 @@ def _check(replies: Sequence[list[bytes]], payload: bytes) -> None:
 # --- the designs ---------------------------------------------------------------------
 
 
-class SyncSeq:
-    """Blocking client, one call at a time, against the thread-pool server."""
+class TrioLoop:
+    """An idle trio loop on a thread of its own, as a trio peer process has, to bridge handlers to."""
 
-    def __init__(self, payload: bytes) -> None:
+    def __init__(self) -> None:
+        self._ready: Future[tuple[trio.lowlevel.TrioToken, trio.Event]] = Future()
+        self._thread = threading.Thread(
+            target=trio.run, args=(self._main,), name="bench-trio-idle", daemon=True
+        )
+        self._thread.start()
+        self.token, self._stop = self._ready.result(timeout=30)
+
+    async def _main(self) -> None:
+        stop = trio.Event()
+        self._ready.set_result((trio.lowlevel.current_trio_token(), stop))
+        await stop.wait()
+
+    def close(self) -> None:
+        trio.from_thread.run_sync(self._stop.set, trio_token=self.token)
+        self._thread.join(30)
+
+
+def _echo(loop: TrioLoop | None) -> CooperationHandler:
+    """The echo handler, run on ``loop``'s thread when one is given (each call crosses to it and back)."""
+    return Echo() if loop is None else TrioHandlerBridge(loop.token).cooperation(Echo())
+
+
+class SyncSeq:
+    """Blocking client, one call at a time, against the thread-pool server (its handler bridged to a
+    trio loop when ``bridged``)."""
+
+    def __init__(self, payload: bytes, *, bridged: bool = False) -> None:
         self.payload = payload
-        self.server = serve(Echo(), None)
+        self.loop = TrioLoop() if bridged else None
+        self.server = serve(_echo(self.loop), None)
         self.client = CooperationClient(self.server.target, timeout_s=TIMEOUT_S)
 
     def run(self, rpcs: int) -> float:
@@ -137,14 +182,18 @@ class SyncSeq:
     def close(self) -> None:
         self.client.close()
         self.server.stop(0)
+        if self.loop is not None:
+            self.loop.close()
 
 
 class SyncConc:
-    """Blocking client (one channel) called from IN_FLIGHT threads against the thread-pool server."""
+    """Blocking client (one channel) called from IN_FLIGHT threads against the thread-pool server (its
+    handler bridged to a trio loop when ``bridged``)."""
 
-    def __init__(self, payload: bytes) -> None:
+    def __init__(self, payload: bytes, *, bridged: bool = False) -> None:
         self.payload = payload
-        self.server = serve(Echo(), None, max_workers=IN_FLIGHT)
+        self.loop = TrioLoop() if bridged else None
+        self.server = serve(_echo(self.loop), None, max_workers=IN_FLIGHT)
         self.client = CooperationClient(self.server.target, timeout_s=TIMEOUT_S)
         self.pool = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="bench-sync")
 
@@ -168,6 +217,8 @@ class SyncConc:
         self.pool.shutdown()
         self.client.close()
         self.server.stop(0)
+        if self.loop is not None:
+            self.loop.close()
 
 
 class TrioBridge:
@@ -294,44 +345,65 @@ class Aio:
 
 
 def run(rounds: int, rpcs: int) -> dict[str, Any]:
-    """Build the four designs, time them in interleaved rounds, return the JSON-ready summary."""
+    """Build the six designs, time them in interleaved rounds, return the JSON-ready summary."""
     payload = offer_envelope()
     designs: dict[str, Any] = {}
     try:
         designs["sync_seq"] = SyncSeq(payload)
         designs["sync_conc32"] = SyncConc(payload)
+        designs["bridged_seq"] = SyncSeq(payload, bridged=True)
+        designs["bridged_conc32"] = SyncConc(payload, bridged=True)
         designs["bridge_conc32"] = TrioBridge(payload)
         designs["aio_conc32"] = Aio(payload)
         for design in designs.values():
             design.run(WARMUP_RPCS)
         rates: dict[str, list[float]] = {s: [] for s in SERIES}
-        ratios: list[float] = []
-        sync_ratios: list[float] = []
-        orders = list(itertools.permutations(SERIES))
+        cpu_us: dict[str, list[float]] = {s: [] for s in SERIES}
+        ratios: dict[str, list[float]] = {
+            k: []
+            for k in (
+                "bridge_vs_aio",
+                "sync_vs_aio_conc32",
+                "crossing_vs_sync_seq",
+                "crossing_vs_sync_conc32",
+            )
+        }
+        orders = [SERIES[r:] + SERIES[:r] for r in range(len(SERIES))]
         for r in range(rounds):
-            elapsed = {s: designs[s].run(rpcs) for s in orders[r % len(orders)]}
+            elapsed: dict[str, float] = {}
+            for s in orders[r % len(orders)]:
+                cpu = time.process_time()
+                elapsed[s] = designs[s].run(rpcs)
+                cpu_us[s].append((time.process_time() - cpu) / rpcs * 1e6)
             for s, seconds in elapsed.items():
                 rates[s].append(rpcs / seconds)
-            ratios.append(elapsed["aio_conc32"] / elapsed["bridge_conc32"])
-            sync_ratios.append(elapsed["aio_conc32"] / elapsed["sync_conc32"])
+            ratios["bridge_vs_aio"].append(elapsed["aio_conc32"] / elapsed["bridge_conc32"])
+            ratios["sync_vs_aio_conc32"].append(elapsed["aio_conc32"] / elapsed["sync_conc32"])
+            ratios["crossing_vs_sync_seq"].append(elapsed["sync_seq"] / elapsed["bridged_seq"])
+            ratios["crossing_vs_sync_conc32"].append(elapsed["sync_conc32"] / elapsed["bridged_conc32"])
     finally:
         for design in designs.values():
             design.close()
 
     detail = {s: stats(v, 1) for s, v in rates.items()}
+    detail |= {f"{s}_cpu_us_per_rpc": stats(v, 1) for s, v in cpu_us.items()}
+    detail |= {k: stats(v, 4) for k, v in ratios.items()}
+    ratio = {k: round(statistics.median(v), 4) for k, v in ratios.items()}
     return {
         "benchmark": NAME,
         "bridge_rps_conc32": detail["bridge_conc32"]["median"],
         "aio_rps_conc32": detail["aio_conc32"]["median"],
         "sync_rps_seq": detail["sync_seq"]["median"],
         "sync_rps_conc32": detail["sync_conc32"]["median"],
-        "bridge_vs_aio": round(statistics.median(ratios), 4),
-        "sync_vs_aio_conc32": round(statistics.median(sync_ratios), 4),
+        "bridged_rps_seq": detail["bridged_seq"]["median"],
+        "bridged_rps_conc32": detail["bridged_conc32"]["median"],
+        **ratio,
+        "cpu_us_per_rpc": {s: detail[f"{s}_cpu_us_per_rpc"]["median"] for s in SERIES},
         "payload_bytes": len(payload),
         "in_flight": IN_FLIGHT,
         "rounds": rounds,
         "rpcs": rpcs,
-        "detail": {**detail, "bridge_vs_aio": stats(ratios, 4), "sync_vs_aio_conc32": stats(sync_ratios, 4)},
+        "detail": detail,
         "env": {
             "python": platform.python_version(),
             "grpcio": grpc.__version__,
@@ -344,10 +416,14 @@ def table(result: dict[str, Any]) -> str:
     rows: list[tuple[str, str, str]] = [
         ("sync client, sequential (RPC/s)", "sync_seq", ",.0f"),
         (f"sync server+client, {IN_FLIGHT} threads (RPC/s)", "sync_conc32", ",.0f"),
+        ("sync client, bridged handler, sequential", "bridged_seq", ",.0f"),
+        (f"sync, bridged handler, {IN_FLIGHT} threads", "bridged_conc32", ",.0f"),
         (f"trio bridge, {IN_FLIGHT} in flight (RPC/s)", "bridge_conc32", ",.0f"),
         (f"grpc.aio, {IN_FLIGHT} in flight (RPC/s)", "aio_conc32", ",.0f"),
         ("bridge / aio", "bridge_vs_aio", ".3f"),
         (f"sync {IN_FLIGHT} threads / aio", "sync_vs_aio_conc32", ".3f"),
+        ("crossing: bridged / sync, sequential", "crossing_vs_sync_seq", ".3f"),
+        (f"crossing: bridged / sync, {IN_FLIGHT} threads", "crossing_vs_sync_conc32", ".3f"),
     ]
     d = result["detail"]
     lines = [
@@ -360,13 +436,17 @@ def table(result: dict[str, Any]) -> str:
     ]
     for label, key, fmt in rows:
         lines.append(row(label, d[key], fmt))
+    lines += ["", "CPU per RPC, both ends (us):"]
+    for s in SERIES:
+        lines.append(row(f"  {s}", d[f"{s}_cpu_us_per_rpc"], ",.0f"))
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks bridge",
-        description="Exchange RPC rate: sync client (sequential, threaded) vs trio bridge vs grpc.aio, "
+        description="Exchange RPC rate: sync client (sequential, threaded; against a plain and a "
+        "trio-bridged handler) vs trio bridge vs grpc.aio, "
         f"{IN_FLIGHT} in flight, interleaved rounds.",
     )
     parser.add_argument("--rounds", type=int, default=None, help=f"rounds (default {DEFAULT_ROUNDS})")

@@ -47,6 +47,12 @@ series order rotates from round to round; GC stays enabled; the peers' state
 and journals grow across rounds, as a live peer's do. The last line printed is
 one JSON object.
 
+Beside the rates, each series' CPU time per trade over its three processes (this one's, by
+``time.process_time``, and each server's from ``/proc``; left out where there is no ``/proc``):
+``cpu_ms_per_trade`` and the ratios ``trade_vs_floor_cpu`` and ``trade_vs_floor_cpu_conc32`` (the
+floor's CPU over the trade's, per round, medians). Work on a machine shared with other jobs stretches
+wall time far more than CPU time, so these say what a change did when the rates cannot.
+
 ``--server-design`` picks how the serving process runs Bob's and the escrow's
 handlers: ``direct`` (the default: grpcio's worker threads call them, the
 node's lock serializes) or ``trio-bridge`` (each party gets its own trio loop
@@ -130,6 +136,7 @@ LAYOUTS: Final = ("apart", "shared")  # Bob and the escrow each in a process of 
 # A directory: every process of the run profiles each of its threads (cProfile, CPU time per thread) and
 # writes NAME-PID.pstats there at its end (``python -m pstats`` reads them). Diagnostics only.
 PROFILE_ENV: Final = "A2ACOOP_BENCH_PROFILE"
+CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 # --- the parties -------------------------------------------------------------------------------
@@ -821,6 +828,19 @@ class EchoSeries:
             ch.close()
 
 
+def cpu_seconds(servers: Servers) -> float | None:
+    """CPU seconds used so far by this process and by ``servers``' processes (user + system, every
+    thread); None without ``/proc``."""
+    total = time.process_time()
+    for process in servers.processes:
+        try:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14 and 15)
+    return total
+
+
 def run_sequential(one: Callable[[], None], trades: int) -> float:
     start = time.perf_counter()
     for _ in range(trades):
@@ -881,6 +901,8 @@ def run(
             "floor_vs_echo_conc32",
         )
     }
+    cpu: dict[str, list[float]] = {f"{s}_{m}": [] for m in MODES for s in SERIES}  # ms per trade
+    cpu_ratios: dict[str, list[float]] = {"trade_vs_floor_cpu": [], "trade_vs_floor_cpu_conc32": []}
     with ExitStack() as stack:
         trade_server = Servers("trade", directory / "setup.json", design, layout)
         stack.callback(trade_server.close)
@@ -907,16 +929,29 @@ def run(
             run_concurrent(pool, s.one, IN_FLIGHT)
         timed_trades += WARMUP_TRADES + IN_FLIGHT
         orders = list(itertools.permutations(SERIES))
+        servers = {"trade": trade_server, "echo": echo_server, "floor": echo_server}
         for r in range(rounds):
             elapsed: dict[str, float] = {}
+            used: dict[str, float | None] = {}
             modes = MODES if r % 2 == 0 else MODES[::-1]
             for mode in modes:
                 for name in orders[r % len(orders)]:
+                    before = cpu_seconds(servers[name])
                     if mode == "seq":
                         elapsed[f"{name}_seq"] = run_sequential(series[name].one, trades)
                     else:
                         elapsed[f"{name}_conc32"] = run_concurrent(pool, series[name].one, conc_trades)
+                    after = cpu_seconds(servers[name])
+                    n = trades if mode == "seq" else conc_trades
+                    used[f"{name}_{mode}"] = None if before is None or after is None else (after - before) / n
             timed_trades += trades + conc_trades
+            if all(v is not None for v in used.values()):
+                for key, seconds_per_trade in used.items():
+                    cpu[key].append(1000 * (seconds_per_trade or 0.0))
+                cpu_ratios["trade_vs_floor_cpu"].append(cpu["floor_seq"][-1] / cpu["trade_seq"][-1])
+                cpu_ratios["trade_vs_floor_cpu_conc32"].append(
+                    cpu["floor_conc32"][-1] / cpu["trade_conc32"][-1]
+                )
             for key, seconds in elapsed.items():
                 rates[key].append((trades if key.endswith("_seq") else conc_trades) / seconds)
             for base in ("echo", "floor"):
@@ -940,6 +975,9 @@ def run(
     detail["trade_seq_by_round"] = [round(v, 2) for v in rates["trade_seq"]]
     detail["trade_conc32_by_round"] = [round(v, 2) for v in rates["trade_conc32"]]
     detail["trades_per_round"] = trades + conc_trades
+    if cpu["trade_seq"]:
+        detail |= {f"cpu_ms_{k}": stats(v, 2) for k, v in cpu.items()}
+        detail |= {k: stats(v, 4) for k, v in cpu_ratios.items()}
     ratio = {k: round(statistics.median(v), 4) for k, v in ratios.items()}
     result = {
         "benchmark": NAME,
@@ -964,6 +1002,10 @@ def run(
         "rounds": rounds,
         "trades": trades,
         "conc_trades": conc_trades,
+        "cpu_ms_per_trade": {k: round(statistics.median(v), 2) for k, v in cpu.items()}
+        if cpu["trade_seq"]
+        else None,
+        **{k: round(statistics.median(v), 4) if v else None for k, v in cpu_ratios.items()},
         "detail": detail,
         "rpc_plan": [[r.target, r.request_bytes, r.response_bytes] for r in profile.rpcs],
         "env": {
@@ -1040,6 +1082,21 @@ def table(result: dict[str, Any]) -> str:
     ]
     for label, key, fmt in rows:
         lines.append(row(label, d[key], fmt))
+    if result["cpu_ms_per_trade"] is not None:
+        lines += ["", "CPU per trade, all three processes (ms):"]
+        for name in SERIES:
+            for mode in MODES:
+                lines.append(
+                    row(
+                        f"  {name}, {'sequential' if mode == 'seq' else f'{IN_FLIGHT} in flight'}",
+                        d[f"cpu_ms_{name}_{mode}"],
+                        ",.2f",
+                    )
+                )
+        lines.append(row("  floor CPU / trade CPU, sequential", d["trade_vs_floor_cpu"], ".3f"))
+        lines.append(
+            row(f"  floor CPU / trade CPU, {IN_FLIGHT} in flight", d["trade_vs_floor_cpu_conc32"], ".3f")
+        )
     by_round = ", ".join(f"{v:.1f}" for v in d["trade_seq_by_round"])
 
     def verdict(key: str, target: float) -> str:

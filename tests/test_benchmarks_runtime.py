@@ -1,4 +1,4 @@
-"""The runtime benchmarks (trade, memory) run with --quick and end with their JSON summary.
+"""The runtime benchmarks (trade, memory, bridge) run with --quick and end with their JSON summary.
 
 Figures only: the targets are the benchmarks' business, never the test suite's.
 """
@@ -67,6 +67,13 @@ def test_trade_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Captu
     assert counts["rpcs"] == len(result["rpc_plan"])
     assert {target for target, _, _ in result["rpc_plan"]} == {"peer", "escrow"}
     assert any("HEADLINE" in line for line in table)
+    # CPU per trade over the three processes, per series and mode, and the floor's over the trade's.
+    cpu = result["cpu_ms_per_trade"]
+    assert set(cpu) == {f"{s}_{m}" for s in ("trade", "echo", "floor") for m in ("seq", "conc32")}
+    assert all(isinstance(v, float) and v >= 0 for v in cpu.values())
+    assert cpu["trade_conc32"] > 0 and cpu["floor_conc32"] > 0  # 32 trades: more than a clock tick
+    assert result["trade_vs_floor_cpu_conc32"] == result["detail"]["trade_vs_floor_cpu_conc32"]["median"] > 0
+    assert any("CPU per trade" in line for line in table)
 
 
 def test_memory_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
@@ -113,3 +120,18 @@ def test_trade_benchmark_profiles_every_thread_of_a_process_when_asked(
     assert written.name.startswith("bench-") and written.suffix == ".pstats"
     functions = {name for _, _, name in pstats.Stats(str(written)).stats}  # type: ignore[attr-defined]
     assert "spin_in_a_thread" in functions
+
+
+def test_bridge_benchmark_measures_the_trio_crossing_beside_plain_grpcio(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The bridge benchmark times the blocking client against a plain and a trio-bridged handler,
+    sequentially and 32 in flight, and reports each series' rate, its CPU per RPC and the crossing's
+    ratios (bridged over plain)."""
+    table, result = summary("bridge", capsys)
+    series = ("sync_seq", "sync_conc32", "bridged_seq", "bridged_conc32", "bridge_conc32", "aio_conc32")
+    assert set(result["cpu_us_per_rpc"]) == set(series)
+    assert all(result["cpu_us_per_rpc"][s] > 0 and result["detail"][s]["median"] > 0 for s in series)
+    assert result["crossing_vs_sync_seq"] == result["detail"]["crossing_vs_sync_seq"]["median"] > 0
+    assert result["crossing_vs_sync_conc32"] == result["detail"]["crossing_vs_sync_conc32"]["median"] > 0
+    assert any("crossing" in line for line in table)

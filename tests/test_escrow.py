@@ -307,6 +307,32 @@ def test_bonded_trade_locks_both_bonds_then_releases_them(story: Story, alice: P
     assert {vs.header.audience for vs in ledger if vs.body == "deposit"} == {alice.did, bob.did}
 
 
+def test_the_escrow_checks_each_evidence_signature_once_and_its_own_never_yet_each_verifies(
+    story: Story, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Submit of offer and accept makes the escrow sign a Stamp and two BondLocks: expect exactly two
+    signature checks (the evidence's), none of the escrow's own statements (it built and signed them
+    itself, as a peer does not re-verify its own), and each of the three verifying from its envelope to
+    the very statement the escrow holds."""
+    import nacl.bindings
+
+    checked: list[bytes] = []
+    sign_open = nacl.bindings.crypto_sign_open
+
+    def counting(signed: bytes, public_key: bytes) -> bytes:
+        checked.append(signed[:64])
+        return sign_open(signed, public_key)
+
+    monkeypatch.setattr(nacl.bindings, "crypto_sign_open", counting)
+    before = story.desk.ledger_size
+    story.bonded()
+    monkeypatch.undo()
+    assert len(checked) == 2
+    for env in story.desk.ledger(before):
+        vs = verify_statement(env)
+        assert story.desk.verifier.statements[vs.digest].statement == vs.statement
+
+
 @pytest.mark.req("WIT-001")
 def test_each_submit_is_stamped_once_before_the_evidence_it_names(
     story: Story, alice: Party, bob: Party

@@ -102,7 +102,11 @@ class EscrowSigner(Protocol):
 
     :class:`a2a_coop.testing.Signer` is one. ``sign`` must stamp the next seq
     and prev of the key's chain, use ``issued_at_ms`` as given, and be used for
-    nothing but this escrow, so that the key's chain *is* the ledger.
+    nothing but this escrow, so that the key's chain *is* the ledger. It returns
+    the statement as signed, its envelope, digest and decoded statement of the
+    same bytes (as :func:`~a2a_coop.protocol.statements.sign_statement` makes
+    them): the escrow checks it in context but does not verify its own
+    signature again.
     """
 
     @property
@@ -538,7 +542,10 @@ class Escrow:
                 f"the signer's chain is not this escrow's ledger (signed seq {vs.header.seq}, "
                 f"ledger expects {h.seq}): the key must sign for nothing but this escrow"
             )
-        self.verifier.accept(vs.envelope)
+        # The signed statement is checked in context again (its nonce and lifetime are the signer's),
+        # its signature not: the signer made it over these very bytes, as a peer's own are not
+        # re-verified (sign_statement). A restart and every receiver verify it from its envelope.
+        self.verifier.accept_statement(vs)
         self._transcript.append(vs.envelope)
         self._unsaved.append(vs)
         self._take(vs)
