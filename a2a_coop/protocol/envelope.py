@@ -75,8 +75,8 @@ def statement_digest(payload: bytes, payload_type: str = STATEMENT_PAYLOAD_TYPE)
 
 
 def sign_payload(payload: bytes, key: Keypair, payload_type: str = STATEMENT_PAYLOAD_TYPE) -> bytes:
-    """Sign payload and return the encoded Envelope bytes."""
-    return sign_payload_with_digest(payload, key, payload_type)[0]
+    """Sign payload and return the encoded Envelope bytes. No size limit: see sign_statement."""
+    return _signed_envelope(payload, key, payload_type, pae(payload_type, payload))
 
 
 def sign_payload_with_digest(
@@ -84,9 +84,13 @@ def sign_payload_with_digest(
 ) -> tuple[bytes, bytes]:
     """Sign payload; return (envelope bytes, statement digest). No size limit: see sign_statement."""
     message = pae(payload_type, payload)
+    return _signed_envelope(payload, key, payload_type, message), hashlib.sha256(message).digest()
+
+
+def _signed_envelope(payload: bytes, key: Keypair, payload_type: str, message: bytes) -> bytes:
     env = Envelope(payload=payload, payload_type=payload_type)
     env.signatures.add(keyid=key.did, sig=key.sign(message))
-    return env.SerializeToString(deterministic=True), hashlib.sha256(message).digest()
+    return env.SerializeToString(deterministic=True)
 
 
 class VerifiedEnvelope(NamedTuple):

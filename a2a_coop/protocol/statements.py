@@ -32,7 +32,7 @@ from a2a_coop.protocol.envelope import (
     MAX_ENVELOPE_BYTES,
     STATEMENT_PAYLOAD_TYPE,
     ParsedEnvelope,
-    sign_payload_with_digest,
+    sign_payload,
     statement_digest,
     verify_envelope,
 )
@@ -373,7 +373,10 @@ def sign_candidate(cand: VerifiedStatement, key: Keypair) -> VerifiedStatement:
     payload = kept.get(_PAYLOAD)
     if payload is None:  # a candidate not made by candidate()
         payload = encode_statement(cand.statement)
-    envelope, digest = sign_payload_with_digest(payload, key, STATEMENT_PAYLOAD_TYPE)
+        digest = statement_digest(payload)
+    else:
+        digest = cand.digest  # candidate() hashed these very bytes
+    envelope = sign_payload(payload, key, STATEMENT_PAYLOAD_TYPE)
     if len(envelope) > MAX_ENVELOPE_BYTES:
         raise EnvelopeTooLarge(f"{len(envelope)} bytes > limit {MAX_ENVELOPE_BYTES}", requirement="ENV-008")
     vs = _new_verified_statement(VerifiedStatement, (envelope, digest, cand.statement, cand.body))
