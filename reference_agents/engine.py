@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from a2a_coop.protocol.envelope import decode_envelope, statement_digest
+from a2a_coop.protocol.envelope import ParsedEnvelope, decode_envelope, statement_digest
 from a2a_coop.protocol.identity import SIGNATURE_BYTES, Keypair
 from a2a_coop.protocol.statements import VerifiedStatement, check_header, decode_statement
 from a2a_coop.runtime.peer import Peer, PeerVerifier, drive
@@ -73,11 +73,11 @@ class TrustingVerifier(PeerVerifier):
         super().__init__(me=me)
         self.wire = wire
 
-    def verify(self, data: bytes) -> VerifiedStatement:
+    def verify(self, data: bytes, parsed: ParsedEnvelope | None = None) -> VerifiedStatement:
         vs = self.wire.sent.get(data)
         if vs is not None:
             return vs
-        env = decode_envelope(data)
+        env = parsed.envelope if parsed is not None else decode_envelope(data)
         stmt = decode_statement(env.payload)
         body = check_header(stmt, env.signatures[0].keyid)
         return VerifiedStatement(data, statement_digest(env.payload), stmt, body)

@@ -15,6 +15,7 @@ from a2a_coop.protocol.envelope import (
     envelope_from_json,
     envelope_to_json,
     pae,
+    parse_envelope,
     sign_payload,
     statement_digest,
     verify_envelope,
@@ -371,3 +372,17 @@ def test_verified_envelope_reports_the_digest_of_the_signed_bytes(offer: Verifie
     verified = verify_envelope(offer.envelope)
     assert verified.digest == hashlib.sha256(pae(STATEMENT_PAYLOAD_TYPE, verified.payload)).digest()
     assert verified.signer == offer.issuer
+
+
+@pytest.mark.req("ENV-006", "STM-012")
+def test_an_envelope_parsed_once_is_verified_as_if_parsed_again(offer: VerifiedStatement) -> None:
+    """Parse an envelope (parse_envelope, as a receiver does to look its digest up), then verify it
+    from that parse; expect the same result as verifying the bytes alone, and a forged signature over
+    the same payload still refused: the parse spares the second parse and hash, not the signature."""
+    parsed = parse_envelope(offer.envelope)
+    assert parsed.digest == offer.digest
+    assert verify_envelope(offer.envelope, parsed=parsed) == verify_envelope(offer.envelope)
+    assert verify_statement(offer.envelope, parsed=parsed) == offer
+    forged = _envelope(payload=parsed.envelope.payload, sigs=[(offer.issuer, OTHER.sign(b"anything"))])
+    with pytest.raises(SignatureInvalid):
+        verify_envelope(forged, parsed=parse_envelope(forged))

@@ -18,6 +18,7 @@ import pytest
 
 from a2a_coop._proto.a2acoop.v1 import envelope_pb2
 from a2a_coop.protocol import errors
+from a2a_coop.protocol.envelope import ParsedEnvelope
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.node import PeerNode
 from a2a_coop.runtime.peer import Peer
@@ -47,11 +48,11 @@ class Bob:
             **kw,
         )
         self.verified = 0
-        verify: Callable[[bytes], VerifiedStatement] = self.node.peer.verifier.verify
+        verify: Callable[[bytes, ParsedEnvelope | None], VerifiedStatement] = self.node.peer.verifier.verify
 
-        def counting(data: bytes) -> VerifiedStatement:
+        def counting(data: bytes, parsed: ParsedEnvelope | None = None) -> VerifiedStatement:
             self.verified += 1
-            return verify(data)
+            return verify(data, parsed)
 
         self.node.peer.verifier.verify = counting  # type: ignore[method-assign]
 

@@ -17,6 +17,7 @@ from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol import errors, merkle
+from a2a_coop.protocol.envelope import ParsedEnvelope
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
@@ -310,9 +311,9 @@ def test_signatures_are_checked_outside_the_peer_lock_and_once_under_limits(
         checked = threading.Event()
         verify = peer.verifier.verify
 
-        def spy(data: bytes) -> VerifiedStatement:
+        def spy(data: bytes, parsed: ParsedEnvelope | None = None) -> VerifiedStatement:
             checked.set()
-            return verify(data)
+            return verify(data, parsed)
 
         monkeypatch.setattr(peer.verifier, "verify", spy)
         results: list[list[Any]] = []

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
-from a2a_coop.protocol.envelope import Envelope, decode_envelope
+from a2a_coop.protocol.envelope import Envelope, ParsedEnvelope, parse_envelope
 from a2a_coop.protocol.errors import MandateViolation, SignatureInvalid
 from a2a_coop.protocol.mandate import side_value
 from a2a_coop.protocol.negotiation import State
@@ -340,11 +340,11 @@ def test_context_held_already_is_recognised_by_its_bytes_and_memory_stays_bounde
     answers = pb.exchange(first.envelope, pa.send_context())
     parsed: list[bytes] = []
 
-    def counting(envelope: bytes) -> Envelope:
+    def counting(envelope: bytes) -> ParsedEnvelope:
         parsed.append(envelope)
-        return decode_envelope(envelope)
+        return parse_envelope(envelope)
 
-    monkeypatch.setattr(peer_module, "decode_envelope", counting)
+    monkeypatch.setattr(peer_module, "parse_envelope", counting)
     delivery = next(vs for vs in pa.on_replies(answers) if vs.body == "delivery")
     pb.exchange(delivery.envelope, pa.send_context())
     assert alice.mandate_vs.envelope not in parsed

@@ -75,8 +75,8 @@ def statement_digest(payload: bytes, payload_type: str = STATEMENT_PAYLOAD_TYPE)
 
 
 def sign_payload(payload: bytes, key: Keypair, payload_type: str = STATEMENT_PAYLOAD_TYPE) -> bytes:
-    """Sign payload and return the encoded Envelope bytes."""
-    return sign_payload_with_digest(payload, key, payload_type)[0]
+    """Sign payload and return the encoded Envelope bytes. No size limit: see sign_statement."""
+    return _signed_envelope(payload, key, payload_type, pae(payload_type, payload))
 
 
 def sign_payload_with_digest(
@@ -84,9 +84,13 @@ def sign_payload_with_digest(
 ) -> tuple[bytes, bytes]:
     """Sign payload; return (envelope bytes, statement digest). No size limit: see sign_statement."""
     message = pae(payload_type, payload)
+    return _signed_envelope(payload, key, payload_type, message), hashlib.sha256(message).digest()
+
+
+def _signed_envelope(payload: bytes, key: Keypair, payload_type: str, message: bytes) -> bytes:
     env = Envelope(payload=payload, payload_type=payload_type)
     env.signatures.add(keyid=key.did, sig=key.sign(message))
-    return env.SerializeToString(deterministic=True), hashlib.sha256(message).digest()
+    return env.SerializeToString(deterministic=True)
 
 
 class VerifiedEnvelope(NamedTuple):
@@ -145,10 +149,34 @@ def decode_envelope(data: bytes, *, max_bytes: int = MAX_ENVELOPE_BYTES) -> enve
     return _parse_envelope(data)
 
 
+class ParsedEnvelope(NamedTuple):
+    """Envelope bytes parsed (:func:`decode_envelope`), and the digest of the statement they carry,
+    before any signature check: what a receiver needs to look up whether it holds that statement."""
+
+    envelope: envelope_pb2.Envelope
+    digest: bytes  # statement_digest of the payload, under the envelope's payload type
+
+
+def parse_envelope(data: bytes) -> ParsedEnvelope:
+    """:func:`decode_envelope` and the payload's digest: no signature checked (ENV-004, ENV-008,
+    ENV-009). Hand the result to :func:`verify_envelope` to check the signature without parsing or
+    hashing again."""
+    env = decode_envelope(data)
+    return ParsedEnvelope(env, statement_digest(env.payload, env.payload_type))
+
+
 def verify_envelope(
-    data: bytes, *, max_bytes: int = MAX_ENVELOPE_BYTES, payload_type: str = STATEMENT_PAYLOAD_TYPE
+    data: bytes,
+    *,
+    max_bytes: int = MAX_ENVELOPE_BYTES,
+    payload_type: str = STATEMENT_PAYLOAD_TYPE,
+    parsed: ParsedEnvelope | None = None,
 ) -> VerifiedEnvelope:
     """Check an envelope's structure and signature over the bytes as received.
+
+    Args:
+        parsed: what :func:`parse_envelope` returned for ``data``, when the caller parsed it already
+            (to look its digest up): neither parsed nor hashed again.
 
     Raises:
         EnvelopeTooLarge, MalformedEnvelope, UnsupportedPayloadType,
@@ -157,14 +185,17 @@ def verify_envelope(
     """
     if len(data) > max_bytes:
         raise EnvelopeTooLarge(f"{len(data)} bytes > limit {max_bytes}", requirement="ENV-008")
-    try:  # the fast path of _parse_envelope, inlined (hot path)
-        env = Envelope.FromString(data)
-        env.DiscardUnknownFields()
-        canonical = env.SerializeToString(deterministic=True) == data
-    except (DecodeError, RuntimeWarning, ValueError):
-        canonical = False
-    if not canonical:
-        env = _parse_envelope(data)  # raises MalformedEnvelope with the rule (ENV-004 or ENV-009)
+    if parsed is not None:
+        env = parsed.envelope  # by decode_envelope: canonical, with no unknown field (ENV-004, ENV-009)
+    else:
+        try:  # the fast path of _parse_envelope, inlined (hot path)
+            env = Envelope.FromString(data)
+            env.DiscardUnknownFields()
+            canonical = env.SerializeToString(deterministic=True) == data
+        except (DecodeError, RuntimeWarning, ValueError):
+            canonical = False
+        if not canonical:
+            env = _parse_envelope(data)  # raises MalformedEnvelope with the rule (ENV-004 or ENV-009)
     sigs = env.signatures
     if len(sigs) != 1:
         raise MalformedEnvelope(f"expected exactly one signature, got {len(sigs)}", requirement="ENV-004")
@@ -187,7 +218,9 @@ def verify_envelope(
         message = pae(payload_type, payload)
     if not ed25519_verify(signature, message, public_key):
         raise SignatureInvalid(requirement="ENV-006")
-    return _new_verified_envelope(VerifiedEnvelope, (payload, keyid, _sha256(message).digest(), signature))
+    # parse_envelope hashed the same bytes: PAE of this payload under this (checked) payload type.
+    digest = parsed.digest if parsed is not None else _sha256(message).digest()
+    return _new_verified_envelope(VerifiedEnvelope, (payload, keyid, digest, signature))
 
 
 # --- DSSE JSON form (for files and for other DSSE tooling) ------------------------------

@@ -31,7 +31,8 @@ from a2a_coop.protocol.envelope import (
     DIGEST_BYTES,
     MAX_ENVELOPE_BYTES,
     STATEMENT_PAYLOAD_TYPE,
-    sign_payload_with_digest,
+    ParsedEnvelope,
+    sign_payload,
     statement_digest,
     verify_envelope,
 )
@@ -320,12 +321,16 @@ def check_header(stmt: statement_pb2.Statement, signer: str) -> str:
     return body
 
 
-def verify_statement(data: bytes, *, max_bytes: int = MAX_ENVELOPE_BYTES) -> VerifiedStatement:
+def verify_statement(
+    data: bytes, *, max_bytes: int = MAX_ENVELOPE_BYTES, parsed: ParsedEnvelope | None = None
+) -> VerifiedStatement:
     """Stateless acceptance of one envelope: signature, encoding, header.
 
     Args:
         data: envelope bytes exactly as received.
         max_bytes: size limit (ENV-008).
+        parsed: ``data`` as :func:`~a2a_coop.protocol.envelope.parse_envelope` parsed it, if the
+            caller did (neither parsed nor hashed again).
 
     Returns:
         The verified statement.
@@ -333,7 +338,7 @@ def verify_statement(data: bytes, *, max_bytes: int = MAX_ENVELOPE_BYTES) -> Ver
     Raises:
         CoopError: the subclass named by the first failed check's SPEC code.
     """
-    payload, signer, digest, _ = verify_envelope(data, max_bytes=max_bytes)
+    payload, signer, digest, _ = verify_envelope(data, max_bytes=max_bytes, parsed=parsed)
     stmt = decode_statement(payload)
     body = check_header(stmt, signer)
     return _verified(data, digest, stmt, body)
@@ -368,7 +373,10 @@ def sign_candidate(cand: VerifiedStatement, key: Keypair) -> VerifiedStatement:
     payload = kept.get(_PAYLOAD)
     if payload is None:  # a candidate not made by candidate()
         payload = encode_statement(cand.statement)
-    envelope, digest = sign_payload_with_digest(payload, key, STATEMENT_PAYLOAD_TYPE)
+        digest = statement_digest(payload)
+    else:
+        digest = cand.digest  # candidate() hashed these very bytes
+    envelope = sign_payload(payload, key, STATEMENT_PAYLOAD_TYPE)
     if len(envelope) > MAX_ENVELOPE_BYTES:
         raise EnvelopeTooLarge(f"{len(envelope)} bytes > limit {MAX_ENVELOPE_BYTES}", requirement="ENV-008")
     vs = _new_verified_statement(VerifiedStatement, (envelope, digest, cand.statement, cand.body))

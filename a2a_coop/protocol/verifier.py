@@ -101,9 +101,12 @@ class Verifier:
         self.exposure = ExposureBook(mandate_of)
         self.bound: dict[str, set[str]] = {}  # key -> principals it accepted a mandate from (KEY-007)
         self._attested: set[tuple[str, bytes]] = set()
-        # The statement the last successful check passed, the negotiation event it found, and the
-        # negotiation's progress it found it at (see _checked_event).
-        self._checked: tuple[VerifiedStatement, Event | None, tuple[Negotiation, State, int] | None] | None
+        # The statement the last successful check passed, the negotiation event it found, the
+        # negotiation's progress it found it at (see _commit_checked), and the issuer's chain view it
+        # checked against (a new, empty one when none was held: the commit then keeps that one).
+        self._checked: (
+            tuple[VerifiedStatement, Event | None, tuple[Negotiation, State, int] | None, ChainView] | None
+        )
         self._checked = None
 
     # -- public API ---------------------------------------------------------------
@@ -176,7 +179,7 @@ class Verifier:
             and checked[0].digest == vs.digest
             and checked[2] == self._progress(vs.negotiation_id)
         ):
-            self._commit(vs, checked=True, event=checked[1])
+            self._commit(vs, checked=True, event=checked[1], checked_view=checked[3])
         else:
             self._commit(vs)
 
@@ -220,7 +223,8 @@ class Verifier:
                 )
             self._check_not_dated_back(vs, live_at)
         self.replay.check(h, vs.digest)
-        self._chain(issuer).check(vs)
+        view = self._chain(issuer)
+        view.check(vs)
         nid = vs.negotiation_id
         neg_event = self.negotiations.check(vs) if nid else None
         if record is not None:
@@ -233,7 +237,7 @@ class Verifier:
         elif body == "key_revocation":
             self._check_revocation_authority(vs)
         # Kept for the commit of vs that follows (accept_statement, record): not classified twice.
-        self._checked = (vs, neg_event, self._progress(nid))
+        self._checked = (vs, neg_event, self._progress(nid), view)
 
     # -- bounded memory (a2a_coop.protocol.archive) ----------------------------------
 
@@ -429,8 +433,16 @@ class Verifier:
 
     # -- commit -------------------------------------------------------------------
 
-    def _commit(self, vs: VerifiedStatement, *, checked: bool = False, event: Event | None = None) -> None:
-        """Record ``vs``. ``checked``: :meth:`_check` just returned ``event`` for it."""
+    def _commit(
+        self,
+        vs: VerifiedStatement,
+        *,
+        checked: bool = False,
+        event: Event | None = None,
+        checked_view: ChainView | None = None,
+    ) -> None:
+        """Record ``vs``. ``checked``: :meth:`check` just returned ``event`` for it, having checked it
+        against ``checked_view``, the issuer's chain view (held, or new and empty: kept now)."""
         self._checked = None
         h = vs.header
         issuer = vs.issuer
@@ -439,7 +451,7 @@ class Verifier:
         self.replay.add(h, vs.digest)
         view = self.chains.get(issuer)
         if view is None:
-            view = self.chains[issuer] = self._chain(issuer)
+            view = self.chains[issuer] = checked_view if checked_view is not None else self._chain(issuer)
         view.add(vs)
         body = vs.body
         mandate = h.mandate

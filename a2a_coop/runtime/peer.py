@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.archive import Archive, Nearest
 from a2a_coop.protocol.chain import ChainWriter
-from a2a_coop.protocol.envelope import decode_envelope, statement_digest
+from a2a_coop.protocol.envelope import ParsedEnvelope, decode_envelope, parse_envelope, statement_digest
 from a2a_coop.protocol.errors import CoopError, Origin, RateLimited, Replayed, WrongAudience
 from a2a_coop.protocol.forks import ForkProof, fork_proof_from
 from a2a_coop.protocol.identity import Keypair
@@ -157,11 +157,12 @@ class PeerVerifier(EvidenceVerifier):
             self.witness.forget({key[1]}, (vs.issuer,))
         return vs
 
-    def verify(self, data: bytes) -> VerifiedStatement:
-        """Stateless acceptance of envelope bytes (:func:`verify_statement`: signature, encoding, header).
-        A method so that a simulation's model mode (``reference_agents.engine``) can leave the
-        cryptography out; no runtime path does."""
-        return verify_statement(data)
+    def verify(self, data: bytes, parsed: ParsedEnvelope | None = None) -> VerifiedStatement:
+        """Stateless acceptance of envelope bytes (:func:`verify_statement`: signature, encoding, header);
+        ``parsed``: ``data`` as :func:`parse_envelope` parsed it, if the caller did. A method so that a
+        simulation's model mode (``reference_agents.engine``) can leave the cryptography out; no
+        runtime path does."""
+        return verify_statement(data, parsed=parsed)
 
     def ack_of(self, by: str, digest: bytes) -> VerifiedStatement | None:
         """The earliest Ack by ``by`` naming ``digest`` that we hold, if any."""
@@ -447,18 +448,18 @@ class Peer:
           exchanges go on meanwhile).
         """
         try:
-            env = decode_envelope(envelope)
+            parsed = parse_envelope(envelope)
         except CoopError:
-            env = None  # the full checks say why, in their order (ERR-002)
-        if env is not None:
-            held = dict.get(self.verifier.statements, statement_digest(env.payload, env.payload_type))
+            parsed = None  # the full checks say why, in their order (ERR-002)
+        if parsed is not None:
+            held = dict.get(self.verifier.statements, parsed.digest)
             if held is not None and held.envelope == envelope:
                 return held
         # Without caps _check_open refuses nothing: no parse for it then.
         said = claimed(envelope) if self.max_open_per_counterparty or self.max_open_total else None
         if said is not None:  # unlocked: a check ahead of the one under our lock, which decides
             self._check_open(said.body, said.negotiation_id, said.issuer)
-        return self.verifier.verify(envelope)
+        return self.verifier.verify(envelope, parsed)  # parsed and hashed once
 
     def _answered(self, request: VerifiedStatement) -> list[bytes] | None:
         """Our durable answers to ``request`` if we answered it before (RPC-003), read without our lock
@@ -579,7 +580,7 @@ class Peer:
         # other negotiations are taken meanwhile. What we hold in memory needs no second check (its
         # payload bytes were verified before); held here but not by the time we take the lock, or the
         # other way round, it is refused Replayed below or skipped, as it would be under the lock.
-        verified = [None if self._held_in_memory(env) else self.verifier.verify(env) for env in envelopes]
+        verified = [self._verify_unless_held(env) for env in envelopes]
         with self.lock:
             out: list[VerifiedStatement] = []
             records: list[_Record] = []
@@ -706,14 +707,15 @@ class Peer:
         digest = self._context_digests.get(envelope)
         if digest is not None and dict.__contains__(self.verifier.statements, digest):
             return None
-        digest = statement_digest(decode_envelope(envelope).payload)
+        parsed = parse_envelope(envelope)
+        digest = parsed.digest
         # A held digest means these exact payload bytes were verified before: skip the signature check.
         if digest in self.verifier.statements:
             self._remember_context(envelope, digest)
             return None
         # Context: no freshness, it may be old (TIM-005); but what is addressed to us and handed over
         # live must not be dated back unwitnessed (TIM-006), or context would smuggle what a request can't.
-        vs = self.verifier.accept(envelope, received_ms=received_ms)
+        vs = self.verifier.accept_statement(self.verifier.verify(envelope, parsed), received_ms=received_ms)
         if durable and self.journal is not None:
             # Journaled so that a restart can still verify what depends on it (a counterparty's or an
             # escrow's mandate); held, not answered, so it gets no idempotency entry.
@@ -726,18 +728,20 @@ class Peer:
             self._context_digests.clear()
         self._context_digests[envelope] = digest
 
-    def _held_in_memory(self, envelope: bytes) -> bool:
-        """Whether we already hold, in memory, the statement ``envelope`` carries: then it needs no
-        second signature check. Its digest covers the payload type and the payload, not the signature,
-        so a held digest means these exact payload bytes were verified and accepted before. Another
-        signature over them (valid, or not) is never checked, but nothing of ``envelope`` is kept,
-        journaled or answered either: the statement we act on is the one we hold, with the signature
-        we verified, as for a Replayed refusal. A malformed envelope raises as :meth:`accept` would
-        (the same first checks, ENV-004/008/009). A statement only the archive holds takes the full
-        path, which refuses it as Replayed: no journal read for every new statement."""
-        env = decode_envelope(envelope)
-        digest = statement_digest(env.payload, env.payload_type)
-        return dict.__contains__(self.verifier.statements, digest)
+    def _verify_unless_held(self, envelope: bytes) -> VerifiedStatement | None:
+        """The statement ``envelope`` carries, verified; None if we already hold it in memory: then it
+        needs no second signature check. Its digest covers the payload type and the payload, not the
+        signature, so a held digest means these exact payload bytes were verified and accepted before.
+        Another signature over them (valid, or not) is never checked, but nothing of ``envelope`` is
+        kept, journaled or answered either: the statement we act on is the one we hold, with the
+        signature we verified, as for a Replayed refusal. A malformed envelope raises as
+        :meth:`accept` would (the same first checks, ENV-004/008/009). A statement only the archive
+        holds takes the full path, which refuses it as Replayed: no journal read for every new
+        statement."""
+        parsed = parse_envelope(envelope)
+        if dict.__contains__(self.verifier.statements, parsed.digest):
+            return None
+        return self.verifier.verify(envelope, parsed)  # parsed and hashed once
 
     def _react(self, vs: VerifiedStatement, *, ack: bool) -> list[VerifiedStatement]:
         """Our statements in answer to ``vs`` (already accepted): the strategy's, guarded."""

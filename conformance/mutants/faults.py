@@ -545,14 +545,11 @@ def noncanonical_accepted() -> None:
 def sign_payload_not_pae() -> None:
     """ENV-002: our statements are signed over the bare payload instead of PAE(payload type, payload)
     (the DSSE pre-authentication encoding forgotten); their digests are still right."""
-    real: Callable[..., tuple[bytes, bytes]] = _original(statements, "sign_payload_with_digest")
+    real: Callable[..., bytes] = _original(statements, "sign_payload")
 
-    def sign_payload_with_digest(
-        payload: bytes, key: Keypair, payload_type: str = PAYLOAD_TYPE
-    ) -> tuple[bytes, bytes]:
-        envelope, digest = real(payload, key, payload_type)
-        env = envelope_pb2.Envelope.FromString(envelope)
+    def sign_payload(payload: bytes, key: Keypair, payload_type: str = PAYLOAD_TYPE) -> bytes:
+        env = envelope_pb2.Envelope.FromString(real(payload, key, payload_type))
         env.signatures[0].sig = key.sign(payload)
-        return env.SerializeToString(deterministic=True), digest
+        return env.SerializeToString(deterministic=True)
 
-    _replace(statements, "sign_payload_with_digest", sign_payload_with_digest)
+    _replace(statements, "sign_payload", sign_payload)
