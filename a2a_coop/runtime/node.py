@@ -73,6 +73,7 @@ META_CONTEXT: Final = "a2a-coop/context"
 # A responder asks the escrow for its contract's locks at most this many times (ESC-008), at doubling
 # delays from EscrowWitness.lock_wait_s: enough for a Deposit that funds a bond late to be seen.
 MAX_LOCK_FETCHES: Final = 6
+DEFAULT_LOCK_WAIT_MS: Final = 2_000
 log = logging.getLogger(__name__)
 
 
@@ -207,7 +208,12 @@ class EscrowWitness:
     """
 
     def __init__(
-        self, escrow: Submitter, did: str, *, max_pending: int = 1_000, lock_wait_s: float = 2.0
+        self,
+        escrow: Submitter,
+        did: str,
+        *,
+        max_pending: int = 1_000,
+        lock_wait_s: float = DEFAULT_LOCK_WAIT_MS / 1000,
     ) -> None:
         self.escrow = escrow
         self.did = did
