@@ -22,7 +22,7 @@ from a2a_coop.protocol.errors import IssuedInFuture, WrongParty
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.journal import Journal
-from a2a_coop.runtime.node import EscrowWitness, PeerNode
+from a2a_coop.runtime.node import EscrowNode, EscrowWitness, PeerNode
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.strategy import WithholdingStrategy
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party
@@ -323,3 +323,40 @@ def test_a_responder_whose_locks_are_relayed_asks_the_escrow_nothing_more(tmp_pa
         assert len(shared.by_witness) == 1 and "delivery" in shared.by_witness[0]
     finally:
         bob.close()
+
+
+@pytest.mark.req("ESC-008", "ESC-007", "ESC-005")
+def test_a_repeated_submit_also_brings_the_locks_signed_since(tmp_path: Path) -> None:
+    """The served escrow (its answers journaled, ESC-007). Alice submits the contract while Bob's bond
+    is not covered: the answer locks hers only. Bob's funds arrive and the escrow locks his bond.
+    Bob then submits the very same statements: the repeat signs nothing, and its answer is the first
+    one followed by the lock signed since (ESC-008) -- the first answer alone would keep Bob in
+    ACCEPTED. Relayed into Bob's peer, it makes him BONDED."""
+    clock = FixedClock()
+    alice, escrow_party = Party("alice", clock), Party("escrow", clock)
+    node = EscrowNode(
+        escrow_party.agent.key,
+        escrow_party.mandate_vs.envelope,
+        tmp_path / "e.db",
+        clock=lambda: clock.now_ms,
+    )
+    try:
+        node.deposit(alice.did, 1_000)
+        bob = make_peer(_bob(clock), clock, context=[node.mandate])
+        terms = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow_party.did)
+        offer = alice.sign("offer", terms, audience=bob.did)
+        bob_mandate, accept = bob.exchange(offer.envelope, alice.setup)
+        evidence = [*alice.setup, bob_mandate, offer.envelope, accept]
+        first = node.submit(evidence)
+        assert [verify_statement(e).body for e in first] == ["mandate", "stamp", "bond_lock"]
+        node.deposit(bob.did, 1_000)  # his bond is locked now
+        size = node.escrow.ledger_size
+        again = node.submit(evidence)
+        assert again[: len(first)] == first and [verify_statement(e).body for e in again[3:]] == ["bond_lock"]
+        assert verify_statement(again[3]).statement.bond_lock.party == bob.did
+        assert node.escrow.ledger_size == size  # nothing signed for the repeat
+        assert node.submit(evidence) == again
+        bob.exchange(again[-1], [again[0], *again[1:-1]])
+        assert bob.negotiation(offer.header.negotiation_id).state is State.PERFORMING
+    finally:
+        node.close()
