@@ -264,7 +264,7 @@ def _wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-@pytest.mark.req("ESC-008", "ESC-004", "NEG-012", "CMT-002", "WIT-007")
+@pytest.mark.req("ESC-008", "ESC-009", "ESC-004", "NEG-012", "CMT-002", "WIT-007")
 def test_an_initiator_that_never_relays_the_locks_cannot_win_the_responders_bond(tmp_path: Path) -> None:
     """The escrow locks both bonds; Alice (the initiator) never relays the locks, to keep Bob in
     ACCEPTED, where he may not deliver (NEG-012), and to claim his bond after his deadline: the escrow
@@ -306,7 +306,7 @@ def test_an_initiator_that_never_relays_the_locks_cannot_win_the_responders_bond
     assert (available, locked) == (1_000, 0), "Bob's bond went to the initiator that withheld its locks"
 
 
-@pytest.mark.req("ESC-008", "ESC-004")
+@pytest.mark.req("ESC-009", "ESC-004")
 def test_a_responder_whose_locks_are_relayed_asks_the_escrow_nothing_more(tmp_path: Path) -> None:
     """The honest path: Alice relays the locks at once. Bob's lock watch finds him BONDED and asks
     the escrow nothing: his witness submits once, with his Delivery (WIT-007), as before ESC-008."""

@@ -807,7 +807,7 @@ def test_serve_with_escrow_trusts_it_and_has_it_stamp_the_deliveries(
             time.sleep(0.1)
 
 
-@pytest.mark.req("ESC-008", "ESC-004", "NEG-012", "CMT-002", "WIT-007")
+@pytest.mark.req("ESC-008", "ESC-009", "ESC-004", "NEG-012", "CMT-002", "WIT-007")
 def test_a_served_responder_fetches_the_locks_an_initiator_withholds(
     procs: Processes, tmp_path: Path
 ) -> None:
