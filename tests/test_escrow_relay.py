@@ -243,8 +243,9 @@ def _served_bob(
     """Bob as ``a2a-coop serve --escrow`` runs him: a PeerNode whose witness can reach the escrow."""
     shared = _SharedEscrow(escrow)
     witness = EscrowWitness(shared, escrow.did, lock_wait_s=lock_wait_s)
-    peer = _peer(_bob(clock), clock, escrow, withholds=False)
-    return PeerNode(peer, Journal.open(tmp_path / "bob.db"), witness=witness), shared
+    journal = Journal.open(tmp_path / "bob.db")
+    peer = make_peer(_bob(clock), clock, context=[escrow.mandate], journal=journal)
+    return PeerNode(peer, journal, witness=witness), shared
 
 
 def _signed_contract(alice: Party, bob: PeerNode, escrow: LocalEscrow) -> Contract:
@@ -285,6 +286,10 @@ def test_an_initiator_that_never_relays_the_locks_cannot_win_the_responders_bond
         assert shared.by_witness[0] == ["mandate", "mandate", "offer", "accept"]
         assert "delivery" in shared.by_witness[1]
         assert escrow.escrow.ledger_size == ledger + 1  # only the Stamp of Bob's Delivery: no new lock
+        # An initiator that relays late (not withholding, slow) still gets Bob's Delivery: the answer
+        # to the locks, as Bob took them from the escrow (RPL-002).
+        late = bob.exchange(c.answer[-1], [escrow.mandate, *c.answer[:-1]])
+        assert "delivery" in [verify_statement(e).body for e in late]
     finally:
         bob.close()
     clock.advance(DAY_MS + 1_000)
