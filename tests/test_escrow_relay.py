@@ -316,13 +316,13 @@ def test_a_responder_whose_locks_are_relayed_asks_the_escrow_nothing_more(tmp_pa
     """The honest path: Alice relays the locks at once. Bob's lock watch finds him BONDED and asks
     the escrow nothing: his witness submits once, with his Delivery (WIT-007), as before ESC-008."""
     clock, alice, _, escrow = _world()
-    bob, shared = _served_bob(tmp_path, clock, escrow, lock_wait_s=0.05)
+    bob, shared = _served_bob(tmp_path, clock, escrow, lock_wait_s=0.5)
     try:
         c = _signed_contract(alice, bob, escrow)
-        bob.exchange(c.answer[-1], [escrow.mandate, *c.answer[:-1]])  # the relay (SPEC 13.2)
+        bob.exchange(c.answer[-1], [escrow.mandate, *c.answer[:-1]])  # the relay (SPEC 13.2), in time
         shared.opened.set()
         assert bob.peer.negotiation(c.nid).state is State.PERFORMING
-        time.sleep(0.2)  # past Bob's wait: his watch has come due
+        time.sleep(0.6)  # past Bob's wait: his watch has come due
         bob.witness.flush()  # type: ignore[union-attr]
         assert bob.witness.watching == 0  # type: ignore[union-attr]
         assert len(shared.by_witness) == 1 and "delivery" in shared.by_witness[0]
