@@ -70,7 +70,7 @@ DEFAULT_PAGE_BYTES = 4 * 1024 * 1024
 # any run held, so it replays -- and `a2a-coop status`/`export` read it -- without them being passed.
 META_MANDATE: Final = "a2a-coop/mandate"
 META_CONTEXT: Final = "a2a-coop/context"
-# A responder asks the escrow for its contract's locks at most this many times (ESC-008), at doubling
+# A responder asks the escrow for its contract's locks at most this many times (ESC-009), at doubling
 # delays from EscrowWitness.lock_wait_s: enough for a Deposit that funds a bond late to be seen.
 MAX_LOCK_FETCHES: Final = 6
 DEFAULT_LOCK_WAIT_MS: Final = 2_000
@@ -191,7 +191,7 @@ class EscrowWitness:
     itself could otherwise claim after the deadline and win our bond: only a witness by the deadline
     makes a Delivery timely (WIT-003), and the escrow's Stamp is the one we can get alone.
 
-    It also runs the lock watch (ESC-008) on the same thread: jobs due after a delay, which
+    It also runs the lock watch (ESC-009) on the same thread: jobs due after a delay, which
     :class:`PeerNode` uses to fetch the locks of a contract the initiator has not relayed.
 
     Best effort: the answer to the exchange has left already, so a failed or dropped submission is
@@ -315,7 +315,9 @@ class PeerNode:
     """A :class:`Peer` with a journal, as a CooperationHandler.
 
     With ``witness``, every Delivery we sign under a contract naming the witness's escrow goes to
-    that escrow, with the contract, after the exchange that signed it (:class:`EscrowWitness`).
+    that escrow, with the contract, after the exchange that signed it (:class:`EscrowWitness`); and a
+    bonded contract we accepted that is not BONDED after the witness's ``lock_wait_s`` is submitted
+    by us, its answer taken as a relay (:meth:`fetch_locks`, SPEC ESC-009).
     """
 
     def __init__(
@@ -390,7 +392,7 @@ class PeerNode:
         Deliveries we signed under it and the counterparty's Acks of them (WIT-007). What was queued for
         the witness died with the process; the escrow answers evidence it holds without signing anything
         (ESC-007, RPL-002), so resubmitting what it took costs nothing. A contract still ACCEPTED is
-        watched for its locks again (ESC-008). Returns how many contracts."""
+        watched for its locks again (ESC-009). Returns how many contracts."""
         if self.witness is None:
             return 0
         queued = 0
@@ -418,7 +420,7 @@ class PeerNode:
                 vs = held.get(statement_digest(decode_envelope(env).payload))
                 if vs is None or vs.issuer != self.peer.did:
                     continue
-                if vs.body in ("accept", "ack"):  # a contract formed: do we learn its locks? (ESC-008)
+                if vs.body in ("accept", "ack"):  # a contract formed: do we learn its locks? (ESC-009)
                     self._watch_locks(vs)
                 if vs.body != "delivery":
                     continue
@@ -454,9 +456,9 @@ class PeerNode:
         self.witness.watch(delay, lambda: self.fetch_locks(neg.id, attempt))
 
     def fetch_locks(self, negotiation_id: bytes, attempt: int = 0) -> bool:
-        """ESC-008, the responder's side: if the contract is still ACCEPTED here (the initiator has
+        """ESC-009: if the contract is still ACCEPTED here (the initiator has
         not relayed its locks), submit it to its escrow ourselves and take the answer -- the Stamp, the
-        locks and whatever else the escrow signed about it -- exactly as a relay (SPEC 13.2). Our
+        locks and whatever else the escrow signed about it (ESC-008) -- exactly as a relay (SPEC 13.2). Our
         Deliveries that the locks let us sign go to the escrow (WIT-007), so a claim on them fails.
         Still ACCEPTED afterwards (the bonds not funded yet, the escrow unreachable): tried again, at
         doubling delays, while our first deadline is ahead. Returns whether it asked the escrow.
