@@ -828,7 +828,7 @@ def test_a_served_responder_fetches_the_locks_an_initiator_withholds(
         EscrowClient(escrow_server.target, timeout_s=RPC_TIMEOUT_S) as escrow_client,
     ):
         peer = Peer(alice.key, alice.mandate, context=[escrow.mandate])
-        deadline = wall_clock_ms() + 3_000
+        deadline = wall_clock_ms() + 4_000  # bob delivers within his wait (200 ms) and a few RPCs
         terms = proposal(
             peer,
             [("code-review", 500)],
