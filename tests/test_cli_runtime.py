@@ -285,8 +285,9 @@ def test_offer_with_a_bond_needs_an_escrow(bob: Identity, capsys: pytest.Capture
 def test_serve_escrow_options_are_checked_before_serving(
     bob: Identity, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`serve` with a bad --escrow-tls-ca, with --escrow-tls-* but no --escrow, and with an --escrow
-    where nothing listens (its mandate is fetched before serving): each exit 2, one line."""
+    """`serve` with a bad --escrow-tls-ca, with --escrow-tls-* but no --escrow, with an --escrow
+    where nothing listens (its mandate is fetched before serving), with --lock-wait-ms but no
+    --escrow (each exit 2, one line), and with a --lock-wait-ms of 0 (exit 2, argparse's usage)."""
     code, _, err = run_cli(capsys, "serve", *bob.files(), "--escrow-tls-ca", bob.mandate_path)
     assert code == 2
     one_line_error(err, "--escrow-tls-ca")  # not PEM: the file is checked first
@@ -296,6 +297,11 @@ def test_serve_escrow_options_are_checked_before_serving(
     code, _, err = run_cli(capsys, "serve", *bob.files(), "--escrow", f"127.0.0.1:{_free_port()}")
     assert code == 2
     one_line_error(err, "cannot reach the escrow", "(--escrow)")
+    code, _, err = run_cli(capsys, "serve", *bob.files(), "--lock-wait-ms", "500")
+    assert code == 2
+    one_line_error(err, "--lock-wait-ms needs --escrow HOST:PORT")
+    code, _, err = run_cli(capsys, "serve", *bob.files(), "--lock-wait-ms", "0", "--escrow", "127.0.0.1:1")
+    assert code == 2 and "--lock-wait-ms: '0' is not a positive integer" in err  # argparse's usage error
 
 
 def test_offer_to_nobody_is_a_network_error(bob: Identity, capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,6 +22,7 @@ ESCROW_CASES = sorted(c.id for c in load_cases().values() if c.role is Role.ESCR
 BONDED = {
     "esc.bonds-lock-and-release",
     "esc.bond-not-covered",
+    "esc.resubmitted-contract-brings-locks",
     "esc.forfeit-after-uphold",
     "esc.refund-after-lapse",
     "esc.revoke-forfeit",
@@ -149,6 +150,40 @@ def test_an_escrow_that_does_not_stamp_fails(
         )
     assert code == 1
     assert _levels(tmp_path / "r") == {"esc.stamp-evidence": "FAIL"}
+
+
+class _Forgetful(dict[bytes, list[int]]):
+    """An escrow's record of what it signed about each contract that it never reads back."""
+
+    def get(self, key: bytes, default: object = None) -> object:  # type: ignore[override]
+        return default
+
+
+def test_an_escrow_that_answers_a_held_accept_without_its_locks_fails(
+    escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The escrow of before ESC-008: a responder that submits its contract again gets the Stamp, not
+    the locks, and stays where its initiator's silence keeps it."""
+    monkeypatch.setattr(escrow_node.escrow, "_signed_about", _Forgetful())
+    with serve(None, escrow_node) as server:
+        code = main(
+            [
+                "conformance",
+                "--target",
+                server.target,
+                "--case",
+                "esc.resubmitted-contract-brings-locks",
+                "--case",
+                "esc.idempotent-submit",
+                "--report-dir",
+                str(tmp_path / "r"),
+            ]
+        )
+    assert code == 1
+    assert _levels(tmp_path / "r") == {
+        "esc.resubmitted-contract-brings-locks": "FAIL",
+        "esc.idempotent-submit": "PASS",
+    }
 
 
 def test_the_faucet_is_refused_off_loopback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

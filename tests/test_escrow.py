@@ -814,18 +814,20 @@ def test_revoke_is_refused_unless_the_terms_allow_it(story: Story, alice: Party,
 # --- idempotency, time, currency --------------------------------------------------------------------
 
 
-@pytest.mark.req("RPL-002", "WIT-006", "ESC-002")
+@pytest.mark.req("RPL-002", "WIT-006", "ESC-002", "ESC-008")
 def test_resubmitting_the_same_evidence_never_acts_twice(story: Story) -> None:
     """The contract is submitted again, with the escrow's own stamp and locks echoed back. Expect
     nothing signed -- not even a Stamp -- and the transcript unchanged; the answer is the Stamp that
-    first named the contract (WIT-005), so a resubmitting party learns when it was witnessed."""
+    first named the contract (WIT-006), so a resubmitting party learns when it was witnessed, and the
+    locks signed about it (ESC-008), in ledger order."""
     story.bonded()
     before = (story.desk.ledger(), story.desk.transcript())
     echo = [story.offer.envelope, story.accept.envelope, *story.desk.ledger()]
     answer = story.desk.submit(echo, story.clock.now_ms)
-    assert [vs.body for vs in answer] == ["stamp"]
+    assert [vs.body for vs in answer] == ["stamp", "bond_lock", "bond_lock"]
     assert {story.offer.digest, story.accept.digest} <= set(answer[0].statement.stamp.statements)
-    assert answer[0].envelope in before[0]
+    assert all(vs.envelope in before[0] for vs in answer)
+    assert [vs.header.seq for vs in answer] == sorted(vs.header.seq for vs in answer)
     assert story.desk.submit([], story.clock.now_ms) == []  # LocalEscrow/the service add the Mandate
     assert (story.desk.ledger(), story.desk.transcript()) == before
     assert story.balances() == {"alice": (FUNDS - BOND, BOND), "bob": (FUNDS - BOND, BOND)}

@@ -8,7 +8,11 @@ trust a key, a contract or a negotiation the relayer picked? (SPEC 13.2, "What a
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from peers import make_peer
@@ -17,6 +21,8 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol.errors import IssuedInFuture, WrongParty
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.node import EscrowNode, EscrowWitness, PeerNode
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.strategy import WithholdingStrategy
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party
@@ -213,30 +219,149 @@ def test_an_accept_dated_ahead_cannot_ride_in_as_context() -> None:
     assert bob.negotiation(offer.header.negotiation_id).state is State.ACCEPTED
 
 
-@pytest.mark.req("ESC-004", "NEG-012", "CMT-002")
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limit (SPEC 16.14): a responder learns of its contract's bond locks only from the "
-    "initiator's relay; an escrow answering a resubmitted contract with the locks it signed (ESC-002) "
-    "and a responder that submits its contracts (serve --escrow) would close it",
-)
-def test_an_initiator_that_never_relays_the_locks_cannot_win_the_responders_bond() -> None:
-    """The escrow locks both bonds; Alice (the initiator) never relays the locks, so Bob stays ACCEPTED
-    and may not deliver (NEG-012). After Bob's deadline she claims; the escrow, which holds BONDED and
-    no Delivery of Bob's, upholds the claim and forfeits his bond to her. Expected of a sound protocol:
-    Bob keeps his bond (he could not perform on what he was never shown)."""
-    clock, alice, bob, escrow = _world()
-    c = _contract(alice, bob, escrow)  # the escrow signed the locks; Alice keeps them to herself
-    assert bob.negotiation(c.nid).state is State.ACCEPTED
+class _SharedEscrow:
+    """The LocalEscrow shared by the test's thread and Bob's witness thread: one Submit at a time, the
+    witness's held back until ``opened`` (so the test orders them), and the witness's counted."""
+
+    def __init__(self, escrow: LocalEscrow) -> None:
+        self.escrow = escrow
+        self.opened = threading.Event()
+        self.by_witness: list[list[str]] = []  # the bodies of each Submit from Bob's witness
+        self._lock = threading.Lock()
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        if threading.current_thread() is not threading.main_thread():
+            assert self.opened.wait(10)
+            self.by_witness.append([verify_statement(e).body for e in envelopes])
+        with self._lock:
+            return self.escrow.submit(envelopes)
+
+
+def _served_bob(
+    tmp_path: Path, clock: FixedClock, escrow: LocalEscrow, *, lock_wait_s: float
+) -> tuple[PeerNode, _SharedEscrow]:
+    """Bob as ``a2a-coop serve --escrow`` runs him: a PeerNode whose witness can reach the escrow."""
+    shared = _SharedEscrow(escrow)
+    witness = EscrowWitness(shared, escrow.did, lock_wait_s=lock_wait_s)
+    journal = Journal.open(tmp_path / "bob.db")
+    peer = make_peer(_bob(clock), clock, context=[escrow.mandate], journal=journal)
+    return PeerNode(peer, journal, witness=witness), shared
+
+
+def _signed_contract(alice: Party, bob: PeerNode, escrow: LocalEscrow) -> Contract:
+    """Alice's offer, Bob's Accept (through his node, as a served exchange), and Alice's Submit."""
+    terms = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+    offer = alice.sign("offer", terms, audience=bob.peer.did)
+    bob_mandate, accept_env = bob.exchange(offer.envelope, alice.setup)
+    answer = escrow.submit([*alice.setup, bob_mandate, offer.envelope, accept_env])[1:]
+    assert [verify_statement(e).body for e in answer] == ["stamp", "bond_lock", "bond_lock"]
+    return Contract(offer, verify_statement(accept_env), answer)
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    give_up = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < give_up, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.mark.req("ESC-008", "ESC-009", "ESC-004", "NEG-012", "CMT-002", "WIT-007")
+def test_an_initiator_that_never_relays_the_locks_cannot_win_the_responders_bond(tmp_path: Path) -> None:
+    """The escrow locks both bonds; Alice (the initiator) never relays the locks, to keep Bob in
+    ACCEPTED, where he may not deliver (NEG-012), and to claim his bond after his deadline: the escrow
+    holds BONDED and would hold no Delivery of his. Bob is served with a channel to the escrow
+    (``serve --escrow``): when the locks have not come within his wait, he submits the contract
+    himself; the escrow, holding it already, answers with its Stamp and the locks it signed
+    (ESC-008) and signs nothing new. Expect Bob PERFORMING (he delivered), his Delivery at the escrow
+    (WIT-007), Alice's claim DISMISSED, and Bob's bond never forfeited: refunded to him when the
+    contract lapses (Alice never delivered)."""
+    clock, alice, _, escrow = _world()
+    bob, shared = _served_bob(tmp_path, clock, escrow, lock_wait_s=0.05)
+    try:
+        c = _signed_contract(alice, bob, escrow)  # Alice keeps the locks to herself
+        ledger = escrow.escrow.ledger_size
+        shared.opened.set()  # Bob's watch may ask the escrow now, after Alice's Submit
+        _wait_for(lambda: bob.peer.negotiation(c.nid).state is State.PERFORMING)
+        bob.witness.flush()  # type: ignore[union-attr]
+        assert shared.by_witness[0] == ["mandate", "mandate", "offer", "accept"]
+        assert "delivery" in shared.by_witness[1]
+        assert escrow.escrow.ledger_size == ledger + 1  # only the Stamp of Bob's Delivery: no new lock
+        # An initiator that relays late (not withholding, slow) still gets Bob's Delivery: the answer
+        # to the locks, as Bob took them from the escrow (RPL-002).
+        late = bob.exchange(c.answer[-1], [escrow.mandate, *c.answer[:-1]])
+        assert "delivery" in [verify_statement(e).body for e in late]
+    finally:
+        bob.close()
     clock.advance(DAY_MS + 1_000)
     claim = alice.sign(
         "breach_claim",
         commitment_pb2.BreachClaim(contract=c.accept.digest, item_index=0),
-        audience=bob.did,
+        audience=bob.peer.did,
         negotiation_id=c.nid,
     )
     escrow.submit([claim.envelope])
     clock.advance(3_600_000 + 1_000)
-    escrow.tick()
-    available, locked, _, _ = escrow.get_balance(bob.did)
-    assert available + locked == 1_000, "Bob's bond went to the initiator that withheld its locks"
+    ruled = [verify_statement(e) for e in escrow.tick()]
+    assert ruled[0].body == "ruling"
+    assert ruled[0].statement.ruling.decision == commitment_pb2.RULING_DECISION_DISMISS
+    clock.advance(DAY_MS)  # Alice never delivered, nor claimed again: the contract lapses (CMT-006)
+    settled = [verify_statement(e) for e in escrow.tick()]
+    assert "forfeit" not in [vs.body for vs in ruled + settled]
+    available, locked, _, _ = escrow.get_balance(bob.peer.did)
+    assert (available, locked) == (1_000, 0), "Bob's bond went to the initiator that withheld its locks"
+
+
+@pytest.mark.req("ESC-009", "ESC-004")
+def test_a_responder_whose_locks_are_relayed_asks_the_escrow_nothing_more(tmp_path: Path) -> None:
+    """The honest path: Alice relays the locks at once. Bob's lock watch finds him BONDED and asks
+    the escrow nothing: his witness submits once, with his Delivery (WIT-007), as before ESC-008."""
+    clock, alice, _, escrow = _world()
+    bob, shared = _served_bob(tmp_path, clock, escrow, lock_wait_s=0.5)
+    try:
+        c = _signed_contract(alice, bob, escrow)
+        bob.exchange(c.answer[-1], [escrow.mandate, *c.answer[:-1]])  # the relay (SPEC 13.2), in time
+        shared.opened.set()
+        assert bob.peer.negotiation(c.nid).state is State.PERFORMING
+        time.sleep(0.6)  # past Bob's wait: his watch has come due
+        bob.witness.flush()  # type: ignore[union-attr]
+        assert bob.witness.watching == 0  # type: ignore[union-attr]
+        assert len(shared.by_witness) == 1 and "delivery" in shared.by_witness[0]
+    finally:
+        bob.close()
+
+
+@pytest.mark.req("ESC-008", "ESC-007", "ESC-005")
+def test_a_repeated_submit_also_brings_the_locks_signed_since(tmp_path: Path) -> None:
+    """The served escrow (its answers journaled, ESC-007). Alice submits the contract while Bob's bond
+    is not covered: the answer locks hers only. Bob's funds arrive and the escrow locks his bond.
+    Bob then submits the very same statements: the repeat signs nothing, and its answer is the first
+    one followed by the lock signed since (ESC-008) -- the first answer alone would keep Bob in
+    ACCEPTED. Relayed into Bob's peer, it makes him BONDED."""
+    clock = FixedClock()
+    alice, escrow_party = Party("alice", clock), Party("escrow", clock)
+    node = EscrowNode(
+        escrow_party.agent.key,
+        escrow_party.mandate_vs.envelope,
+        tmp_path / "e.db",
+        clock=lambda: clock.now_ms,
+    )
+    try:
+        node.deposit(alice.did, 1_000)
+        bob = make_peer(_bob(clock), clock, context=[node.mandate])
+        terms = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow_party.did)
+        offer = alice.sign("offer", terms, audience=bob.did)
+        bob_mandate, accept = bob.exchange(offer.envelope, alice.setup)
+        evidence = [*alice.setup, bob_mandate, offer.envelope, accept]
+        first = node.submit(evidence)
+        assert [verify_statement(e).body for e in first] == ["mandate", "stamp", "bond_lock"]
+        node.deposit(bob.did, 1_000)  # his bond is locked now
+        size = node.escrow.ledger_size
+        again = node.submit(evidence)
+        assert again[: len(first)] == first and [verify_statement(e).body for e in again[3:]] == ["bond_lock"]
+        assert verify_statement(again[3]).statement.bond_lock.party == bob.did
+        assert node.escrow.ledger_size == size  # nothing signed for the repeat
+        assert node.submit(evidence) == again
+        bob.exchange(again[-1], [again[0], *again[1:-1]])
+        assert bob.negotiation(offer.header.negotiation_id).state is State.PERFORMING
+    finally:
+        node.close()

@@ -807,6 +807,65 @@ def test_serve_with_escrow_trusts_it_and_has_it_stamp_the_deliveries(
             time.sleep(0.1)
 
 
+@pytest.mark.req("ESC-008", "ESC-009", "ESC-004", "NEG-012", "CMT-002", "WIT-007")
+def test_a_served_responder_fetches_the_locks_an_initiator_withholds(
+    procs: Processes, tmp_path: Path
+) -> None:
+    """Alice (the initiator, in this process) has the escrow lock both bonds and keeps the locks to
+    herself, so that bob stays ACCEPTED, may not deliver (NEG-012), and loses his bond to her claim
+    after his deadline. Bob serves with ``--escrow``: the locks not relayed within his wait, he
+    submits the contract himself and the escrow answers with the locks it signed (ESC-008). Expect
+    bob's Delivery stamped by the escrow before his deadline, alice's claim DISMISSED, no forfeit,
+    and bob's bond still his (locked, until the contract settles)."""
+    alice, bob, escrow = (provision(tmp_path, name) for name in ("alice", "bob", "escrow"))
+    fund = ["--fund", f"{alice.did}={FUNDS}", "--fund", f"{bob.did}={FUNDS}"]
+    escrow_server = procs.serve("escrow", "escrow", "serve", *escrow.files(), *fund, "--tick-ms", "100")
+    bob_server = procs.serve(
+        "bob", "serve", *bob.files(), "--escrow", escrow_server.target, "--lock-wait-ms", "200"
+    )
+    with (
+        CooperationClient(bob_server.target, timeout_s=RPC_TIMEOUT_S) as client,
+        EscrowClient(escrow_server.target, timeout_s=RPC_TIMEOUT_S) as escrow_client,
+    ):
+        peer = Peer(alice.key, alice.mandate, context=[escrow.mandate])
+        deadline = wall_clock_ms() + 4_000  # bob delivers within his wait (200 ms) and a few RPCs
+        terms = proposal(
+            peer,
+            [("code-review", 500)],
+            [("copy-editing", 450)],
+            deadline_ms=deadline,
+            bond=BOND,
+            escrow=escrow_server.did,
+            response_window_ms=RESPONSE_WINDOW_MS,
+        )
+        first = peer.propose(bob.did, terms)
+        drive(peer, client.exchange, first)
+        neg = peer.negotiation(first.header.negotiation_id)
+        assert neg.state is State.ACCEPTED
+        # In two Submits, so that bob's (the whole contract at once) repeats neither: no earlier answer
+        # (ESC-007) hands him the locks, only the rule that a held Accept brings them (ESC-008).
+        *bargaining, accept = contract_evidence(peer, neg)
+        escrow_client.submit(bargaining)
+        answer = escrow_client.submit([accept])
+        assert [verify_statement(e).body for e in answer] == ["mandate", "stamp", "bond_lock", "bond_lock"]
+        peer.on_replies(answer)  # alice knows the contract is bonded; bob is never told
+        time.sleep(max(0, deadline - wall_clock_ms()) / 1000 + 0.05)
+        claim = claim_breach(peer, neg, 0, "copy-editing never arrived")
+        escrow_client.submit([claim.envelope])
+        give_up = time.monotonic() + 15
+        while not any(vs.body == "ruling" for vs in map(verify_statement, fetch_ledger(escrow_client)[1:])):
+            assert time.monotonic() < give_up, "the escrow never ruled on the claim"
+            time.sleep(0.1)
+        ledger = [verify_statement(e) for e in fetch_ledger(escrow_client)[1:]]
+    ruling = next(vs.statement.ruling for vs in ledger if vs.body == "ruling")
+    assert (ruling.claim, ruling.decision) == (claim.digest, commitment_pb2.RULING_DECISION_DISMISS)
+    assert "forfeit" not in [vs.body for vs in ledger]
+    assert balance(bob, escrow_server) == (FUNDS - BOND, BOND)
+    with Journal.open(escrow.journal_path, lock=False) as journal:  # the escrow holds the lock
+        audit = audit_ledger(escrow_transcript(journal))
+    assert audit.ok, audit.findings
+
+
 @pytest.mark.req("ESC-007", "ESC-002", "RPC-004")
 def test_the_same_submit_gets_the_same_answer_before_and_after_an_escrow_crash(
     procs: Processes, tmp_path: Path

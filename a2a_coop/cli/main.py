@@ -198,6 +198,14 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
         "counterparty that withholds its receipt cannot make it late",
     )
     p.add_argument(
+        "--lock-wait-ms",
+        type=positive,
+        metavar="MS",
+        help="with --escrow: how long to wait for the initiator to relay a bonded contract's locks "
+        "before asking the escrow for them (default 2000; at most a quarter of the time left to our "
+        "first deadline), so that an initiator that withholds them cannot win our bond",
+    )
+    p.add_argument(
         "--context",
         type=Path,
         nargs="+",

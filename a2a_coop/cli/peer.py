@@ -49,7 +49,14 @@ from a2a_coop.protocol.errors import CoopError, IllegalTransition
 from a2a_coop.protocol.negotiation import Negotiation, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
-from a2a_coop.runtime.node import DAY_MS, EscrowWitness, PeerNode, remember_run, sign_mandate
+from a2a_coop.runtime.node import (
+    DAY_MS,
+    DEFAULT_LOCK_WAIT_MS,
+    EscrowWitness,
+    PeerNode,
+    remember_run,
+    sign_mandate,
+)
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
 from a2a_coop.runtime.reputation import TrustPolicy
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, Strategy, WithholdingStrategy
@@ -152,6 +159,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     escrow_tls = dial_tls(args, "escrow_")
     if escrow_tls is not None and args.escrow is None:
         raise UsageError("the --escrow-tls-* options need --escrow HOST:PORT")
+    if args.lock_wait_ms is not None and args.escrow is None:
+        raise UsageError("--lock-wait-ms needs --escrow HOST:PORT")
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
     context = [load_envelope(p, "context envelope") for p in args.context]
@@ -168,7 +177,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             )
             vs = verify_statement(escrow_mandate)
             context = list(dict.fromkeys([*context, escrow_mandate]))  # held, so the escrow is trusted
-            witness = EscrowWitness(escrow, vs.statement.mandate.agent)
+            wait_ms = DEFAULT_LOCK_WAIT_MS if args.lock_wait_ms is None else args.lock_wait_ms
+            witness = EscrowWitness(escrow, vs.statement.mandate.agent, lock_wait_s=wait_ms / 1000)
         limits = PeerLimits(rate_per_s=args.max_rate, burst=args.burst, in_flight=args.max_in_flight)
         node = PeerNode(
             open_peer(key, mandate, journal, context, strategy=strategy, trust=trust_policy(args)),

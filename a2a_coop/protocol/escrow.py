@@ -168,6 +168,9 @@ class Escrow:
         self._timers: list[tuple[int, bytes]] = []  # (due_ms, negotiation id), a heap
         self._due: dict[bytes, int] = {}  # negotiation id -> earliest timer pending for it
         self._waiting_funds: dict[str, set[bytes]] = {}  # party -> contracts waiting for its funds
+        # Negotiation id -> ledger seqs of what we signed about its contract (ESC-008): a resubmitted
+        # Accept is answered with them, so a responder the initiator keeps in the dark learns its locks.
+        self._signed_about: dict[bytes, list[int]] = {}
         for data in setup:
             vs = verify_statement(data)
             if vs.issuer == self.did and vs.header.seq != len(self._ledger):
@@ -272,13 +275,16 @@ class Escrow:
         skipped (RPL-002), so resubmitting evidence never acts twice; for a
         statement of a negotiation, the Stamp that first named it is answered
         again (WIT-005): a party shown a claim without its Stamp learns from the
-        escrow when, and whether, it took effect.
+        escrow when, and whether, it took effect. For an Accept already held, so is
+        every statement the escrow signed about that contract (ESC-008): a responder
+        whose initiator withholds the locks learns them by submitting its contract.
         Evidence is verified as offline evidence, without freshness (TIM-005),
         except that a statement issued after ``now_ms`` plus skew is refused (TIM-003).
 
         Returns:
-            The earlier Stamps of evidence already held, in ledger order, then the
-            statements the escrow signed now, in ledger order (the Stamp first).
+            The earlier Stamps of evidence already held and what was signed about the
+            contracts of held Accepts, in ledger order, then the statements the escrow
+            signed now, in ledger order (the Stamp first).
 
         Raises:
             CoopError: the first envelope refused. Envelopes before it stay
@@ -297,6 +303,8 @@ class Escrow:
                     stamp = self.verifier.witness.stamp_of(self.did, vs)
                     if stamp is not None and held.header.negotiation_id:  # not for mandates: no news
                         earlier.add(self.verifier.statements[stamp].header.seq)
+                    if held.body == "accept":  # a resubmitted contract: all we signed about it (ESC-008)
+                        earlier.update(self._signed_about.get(held.header.negotiation_id, ()))
                 else:
                     accepted.append(vs)
         finally:
@@ -307,6 +315,22 @@ class Escrow:
             for nid in dict.fromkeys(vs.header.negotiation_id for vs in accepted if vs.header.negotiation_id):
                 self._evaluate(nid, now_ms)
         return [self._ledger[seq] for seq in sorted(earlier)] + self._ledger[before:]
+
+    def answer_again(self, first: Sequence[bytes], submitted: Sequence[bytes]) -> list[bytes]:
+        """The answer to a repeated Submit (ESC-007), signing nothing: ``first``, the digests of what
+        we answered the first time, with what we signed since about the contract of each held Accept
+        among the ``submitted`` digests (ESC-008), in ledger order.
+
+        Raises:
+            KeyError: a digest of ``first`` is not one of our statements.
+        """
+        held = self.verifier.statements
+        seqs = {held[d].header.seq for d in first}
+        for digest in submitted:
+            vs = held.get(digest)
+            if vs is not None and vs.body == "accept":
+                seqs.update(self._signed_about.get(vs.header.negotiation_id, ()))
+        return [self._ledger[seq].envelope for seq in sorted(seqs)]
 
     def tick(self, now_ms: int) -> list[VerifiedStatement]:
         """Do whatever time alone makes due: rulings whose response window ended (CMT-002),
@@ -447,6 +471,8 @@ class Escrow:
         if vs.issuer == self.did:
             self._ledger.append(vs)
             self._book.apply(vs)
+            if vs.header.negotiation_id:
+                self._signed_about.setdefault(vs.header.negotiation_id, []).append(vs.header.seq)
             return
         if vs.body not in ("accept", "breach_claim"):
             return

@@ -18,6 +18,8 @@ The initiator's side of a trade is :mod:`a2a_coop.runtime.trade`.
 from __future__ import annotations
 
 import hashlib
+import heapq
+import itertools
 import json
 import logging
 import os
@@ -40,6 +42,7 @@ from a2a_coop.protocol.errors import CoopError, MalformedEnvelope, Origin, Reque
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
+from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.reputation import attestation_evidence
 from a2a_coop.protocol.statements import (
     VerifiedStatement,
@@ -67,6 +70,10 @@ DEFAULT_PAGE_BYTES = 4 * 1024 * 1024
 # any run held, so it replays -- and `a2a-coop status`/`export` read it -- without them being passed.
 META_MANDATE: Final = "a2a-coop/mandate"
 META_CONTEXT: Final = "a2a-coop/context"
+# A responder asks the escrow for its contract's locks at most this many times (ESC-009), at doubling
+# delays from EscrowWitness.lock_wait_s: enough for a Deposit that funds a bond late to be seen.
+MAX_LOCK_FETCHES: Final = 6
+DEFAULT_LOCK_WAIT_MS: Final = 2_000
 log = logging.getLogger(__name__)
 
 
@@ -184,20 +191,39 @@ class EscrowWitness:
     itself could otherwise claim after the deadline and win our bond: only a witness by the deadline
     makes a Delivery timely (WIT-003), and the escrow's Stamp is the one we can get alone.
 
+    It also runs the lock watch (ESC-009) on the same thread: jobs due after a delay, which
+    :class:`PeerNode` uses to fetch the locks of a contract the initiator has not relayed.
+
     Best effort: the answer to the exchange has left already, so a failed or dropped submission is
     logged, never raised (the initiator's settle_with_escrow submits the Deliveries it holds too).
 
     Args:
         escrow: where to submit.
         did: the escrow's key; only contracts naming it are witnessed here.
-        max_pending: submissions queued at most; more are dropped (and logged) rather than let an
-            unreachable escrow hold memory or the exchange.
+        max_pending: submissions (and watches) queued at most; more are dropped (and logged) rather
+            than let an unreachable escrow hold memory or the exchange.
+        lock_wait_s: how long a responder waits for the initiator's relay of its contract's locks
+            before it submits the contract itself (at most a quarter of the time left to its first
+            deadline); see :meth:`PeerNode.fetch_locks`.
     """
 
-    def __init__(self, escrow: Submitter, did: str, *, max_pending: int = 1_000) -> None:
+    def __init__(
+        self,
+        escrow: Submitter,
+        did: str,
+        *,
+        max_pending: int = 1_000,
+        lock_wait_s: float = DEFAULT_LOCK_WAIT_MS / 1000,
+    ) -> None:
         self.escrow = escrow
         self.did = did
+        self.lock_wait_s = lock_wait_s
+        self.max_pending = max_pending
         self._queue: queue.Queue[list[bytes] | None] = queue.Queue(max_pending)
+        self._watches: list[tuple[float, int, Callable[[], object]]] = []  # (due, order, job), a heap
+        self._watch_order = itertools.count()
+        self._watch_lock = threading.Lock()
+        self._running = False  # a watch's job is under way
         self._thread = threading.Thread(target=self._run, name="escrow-witness", daemon=True)
         self._thread.start()
 
@@ -208,14 +234,37 @@ class EscrowWitness:
         except queue.Full:
             log.warning("escrow witness: queue full, %d envelopes not submitted", len(envelopes))
 
+    def watch(self, delay_s: float, job: Callable[[], object]) -> None:
+        """Run ``job`` on the witness's thread ``delay_s`` from now (dropped, and logged, beyond
+        ``max_pending`` watches); never blocks."""
+        with self._watch_lock:
+            if len(self._watches) >= self.max_pending:
+                log.warning("escrow witness: %d watches pending, one more dropped", len(self._watches))
+                return
+            heapq.heappush(self._watches, (time.monotonic() + delay_s, next(self._watch_order), job))
+        self.submit([])  # wake the thread: it recomputes how long to sleep
+
+    @property
+    def watching(self) -> int:
+        """Watches not yet run."""
+        with self._watch_lock:
+            return len(self._watches)
+
     def flush(self) -> None:
-        """Wait until everything queued so far was submitted (or failed)."""
-        self._queue.join()
+        """Wait until everything queued so far was submitted (or failed), and every watch due by now
+        has run."""
+        while True:
+            self._queue.join()
+            with self._watch_lock:
+                if not self._running and not (self._watches and self._watches[0][0] <= time.monotonic()):
+                    return
+            time.sleep(0.01)
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Submit what is queued, then stop the thread, waiting at most ``timeout_s`` in all: what an
         unreachable escrow has not taken by then is given up (the daemon thread never keeps a process
-        alive, and fails fast once its caller closes the escrow's channel)."""
+        alive, and fails fast once its caller closes the escrow's channel). Pending watches are
+        dropped: a restart's :meth:`PeerNode.witness_owed` sets them again."""
         give_up = time.monotonic() + timeout_s
         try:
             self._queue.put(None, timeout=timeout_s)  # after what is queued: drained first
@@ -224,13 +273,38 @@ class EscrowWitness:
             return
         self._thread.join(max(0.0, give_up - time.monotonic()))
 
+    def _due_job(self) -> tuple[Callable[[], object] | None, float | None]:
+        """The next watch due now, if any, else how long until one is (None: no watch pending)."""
+        with self._watch_lock:
+            if not self._watches:
+                return None, None
+            due = self._watches[0][0] - time.monotonic()
+            if due > 0:
+                return None, due
+            self._running = True
+            return heapq.heappop(self._watches)[2], 0.0
+
     def _run(self) -> None:
         while True:
-            envelopes = self._queue.get()
+            job, wait = self._due_job()
+            if job is not None:
+                try:
+                    job()
+                except Exception as exc:  # best effort, see the class docstring
+                    log.warning("escrow witness: lock watch failed: %s", exc)
+                finally:
+                    with self._watch_lock:
+                        self._running = False
+                continue
+            try:
+                envelopes = self._queue.get(timeout=wait)
+            except queue.Empty:
+                continue  # a watch came due
             try:
                 if envelopes is None:
                     return
-                self.escrow.submit(envelopes)
+                if envelopes:  # [] only wakes the thread (watch)
+                    self.escrow.submit(envelopes)
             except Exception as exc:  # best effort, see the class docstring
                 log.warning("escrow witness: submit of %d envelopes failed: %s", len(envelopes or ()), exc)
             finally:
@@ -241,7 +315,9 @@ class PeerNode:
     """A :class:`Peer` with a journal, as a CooperationHandler.
 
     With ``witness``, every Delivery we sign under a contract naming the witness's escrow goes to
-    that escrow, with the contract, after the exchange that signed it (:class:`EscrowWitness`).
+    that escrow, with the contract, after the exchange that signed it (:class:`EscrowWitness`); and a
+    bonded contract we accepted that is not BONDED after the witness's ``lock_wait_s`` is submitted
+    by us, its answer taken as a relay (:meth:`fetch_locks`, SPEC ESC-009).
     """
 
     def __init__(
@@ -315,7 +391,8 @@ class PeerNode:
         """After a restart: give the witness again every unfinished contract naming its escrow, with the
         Deliveries we signed under it and the counterparty's Acks of them (WIT-007). What was queued for
         the witness died with the process; the escrow answers evidence it holds without signing anything
-        (ESC-007, RPL-002), so resubmitting what it took costs nothing. Returns how many contracts."""
+        (ESC-007, RPL-002), so resubmitting what it took costs nothing. A contract still ACCEPTED is
+        watched for its locks again (ESC-009). Returns how many contracts."""
         if self.witness is None:
             return 0
         queued = 0
@@ -325,6 +402,7 @@ class PeerNode:
                 c = neg.contract
                 if c is None or c.escrow != self.witness.did or not unfinished(neg):
                     continue
+                self._watch_locks(c.accept)  # still ACCEPTED: the watch died with the process too
                 ours = [held[d] for d, (by, _) in c.deliveries.items() if by == self.peer.did and d in held]
                 acks = [self.peer.verifier.ack_of(c.other(self.peer.did), vs.digest) for vs in ours]
                 evidence = [*contract_evidence(self.peer, neg), *(vs.envelope for vs in ours)]
@@ -340,12 +418,70 @@ class PeerNode:
             for env in answers:
                 # Our own answers, verified when signed: the digest finds them.
                 vs = held.get(statement_digest(decode_envelope(env).payload))
-                if vs is None or vs.body != "delivery" or vs.issuer != self.peer.did:
+                if vs is None or vs.issuer != self.peer.did:
+                    continue
+                if vs.body in ("accept", "ack"):  # a contract formed: do we learn its locks? (ESC-009)
+                    self._watch_locks(vs)
+                if vs.body != "delivery":
                     continue
                 neg = negotiations.get(vs.header.negotiation_id)
                 if neg is not None and neg.contract is not None and neg.contract.escrow == escrow:
                     out.setdefault(neg.id, contract_evidence(self.peer, neg)).append(env)
             return list(out.values())
+
+    def _watch_locks(self, statement: VerifiedStatement, attempt: int = 0) -> None:
+        """If ``statement`` is an Accept, or our Ack of one, of a bonded contract naming the witness's
+        escrow that we did not open: fetch its locks ourselves after a while (:meth:`fetch_locks`) unless
+        the initiator's relay brings them first. Under the peer's lock."""
+        assert self.witness is not None
+        if statement.body == "ack":
+            accept = self.peer.verifier.statements.get(statement.statement.ack.statement)
+            if accept is None or accept.body != "accept":
+                return
+            statement = accept
+        neg = self.peer.verifier.negotiations.by_id.get(statement.header.negotiation_id)
+        c = neg.contract if neg is not None else None
+        if neg is None or c is None or c.accept.digest != statement.digest or c.escrow != self.witness.did:
+            return
+        if neg.first.issuer == self.peer.did or neg.state is not State.ACCEPTED:
+            return  # the initiator submits its contracts (ESC-004); or the locks came already
+        if not any(c.bond(p) for p in c.parties):
+            return
+        me = self.peer.did
+        first_deadline = min((it.deadline_ms for it in c.gives(me)), default=c.last_deadline_ms)
+        left_s = max(0.0, (first_deadline - self.peer.clock()) / 1000)
+        if attempt and not left_s:
+            return  # too late to deliver: a claim now is ruled on what the escrow holds
+        delay = min(self.witness.lock_wait_s * 2**attempt, left_s / 4)
+        self.witness.watch(delay, lambda: self.fetch_locks(neg.id, attempt))
+
+    def fetch_locks(self, negotiation_id: bytes, attempt: int = 0) -> bool:
+        """ESC-009: if the contract is still ACCEPTED here (the initiator has
+        not relayed its locks), submit it to its escrow ourselves and take the answer -- the Stamp, the
+        locks and whatever else the escrow signed about it (ESC-008) -- exactly as a relay (SPEC 13.2). Our
+        Deliveries that the locks let us sign go to the escrow (WIT-007), so a claim on them fails.
+        Still ACCEPTED afterwards (the bonds not funded yet, the escrow unreachable): tried again, at
+        doubling delays, while our first deadline is ahead. Returns whether it asked the escrow.
+
+        Runs on the witness's thread; the answer goes through :meth:`Peer.exchange`, under its lock.
+        """
+        assert self.witness is not None
+        with self.peer.lock:
+            neg = self.peer.verifier.negotiations.by_id.get(negotiation_id)
+            if neg is None or neg.contract is None or neg.state is not State.ACCEPTED:
+                return False
+            evidence = contract_evidence(self.peer, neg)
+        try:
+            mandate, *answer = self.witness.escrow.submit(evidence)  # its Mandate first (ESC-002)
+            if answer:
+                replies = self.peer.exchange(answer[-1], [mandate, *answer[:-1]])
+                for owed in self._to_witness(replies, self.witness.did):
+                    self.witness.submit(owed)
+        finally:
+            with self.peer.lock:
+                if neg.state is State.ACCEPTED and neg.contract and attempt < MAX_LOCK_FETCHES - 1:
+                    self._watch_locks(neg.contract.accept, attempt + 1)
+        return True
 
     def get_log(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         """Our public statements in the range (statements to a counterparty stay private)."""
@@ -494,8 +630,8 @@ class EscrowNode:
             if key is not None and all(d in self.escrow.verifier.statements for d in digests):
                 # Only a Submit of statements all held can repeat one answered before.
                 earlier = self._answered(key)
-                if earlier is not None:
-                    return [self.mandate, *earlier]
+                if earlier is not None:  # and what was signed about its contract since (ESC-008)
+                    return [self.mandate, *self.escrow.answer_again(earlier, digests)]
             meta: dict[str, Any] | None = None
             ticket = None
             try:
@@ -545,17 +681,14 @@ class EscrowNode:
         return self.journal.stage_batch(items, at_ms=self.clock(), meta=meta)
 
     def _answered(self, key: str) -> list[bytes] | None:
-        """The statements of an earlier answer to the Submit ``key`` names, from the journal."""
-        digests = self.journal.get_meta(key)
+        """The digests of an earlier answer to the Submit ``key`` names, from the journal."""
+        digests: list[bytes] | None = self.journal.get_meta(key)
         if digests is None:
             return None
-        out = []
         for digest in digests:
-            envelope = self.journal.by_digest(digest)
-            if envelope is None:  # pragma: no cover - written in one transaction with the answer
+            if digest not in self.escrow.verifier.statements:  # pragma: no cover - one transaction
                 raise JournalCorrupt(f"statement {digest.hex()} of an earlier Submit answer is missing")
-            out.append(envelope)
-        return out
+        return digests
 
     def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         with self.lock:

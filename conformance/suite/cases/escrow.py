@@ -539,6 +539,31 @@ def lock_and_release(ctx: Context) -> Outcome:
 
 
 @_escrow_case(
+    "esc.resubmitted-contract-brings-locks",
+    "A contract submitted again is answered with the locks already signed about it, nothing new",
+    "ESC-008",
+    "ESC-002",
+)
+def resubmitted_contract(ctx: Context) -> Outcome:
+    """A bonded contract, submitted by its initiator and locked. Its responder, never shown the locks,
+    submits its Accept again -- alone, so that no earlier answer repeats (ESC-007). The answer must
+    carry both BondLocks the escrow signed, byte for byte, and the ledger's head must not move: else
+    whether the responder may deliver is its initiator's choice to relay (ESC-008)."""
+    d = esc_target.deal(ctx, bond=BOND)
+    locks = [vs.envelope for vs in d.signed if vs.body == "bond_lock"]
+    ctx.must(len(locks) == 2, f"the escrow locked {len(locks)} bonds of a funded contract, not 2 (NEG-012)")
+    head = esc_target.ledger(ctx)[-1].header.seq
+    again = esc_target.submit(ctx, [d.accept.envelope], note="the Accept again, as its responder (ESC-008)")
+    ctx.must(again.ok, f"the escrow refused an Accept it holds: {again.error and again.error.reason}")
+    ctx.must(
+        all(lock in again.envelopes for lock in locks),
+        "a Submit of a held Accept must be answered with the BondLocks signed about its contract (ESC-008)",
+    )
+    ctx.must(esc_target.ledger(ctx)[-1].header.seq == head, "the escrow signed something for a held Accept")
+    return Outcome.passed("the held Accept brought both locks back; nothing new signed")
+
+
+@_escrow_case(
     "esc.bond-not-covered",
     "A bond the party's funds do not cover is not locked, and the contract stays ACCEPTED",
     "ESC-005",
