@@ -24,7 +24,7 @@ from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.runtime.journal import Journal
-from a2a_coop.runtime.node import EscrowWitness, PeerNode, sign_mandate
+from a2a_coop.runtime.node import MAX_SUBMIT_ATTEMPTS, EscrowWitness, PeerNode, sign_mandate
 from a2a_coop.runtime.peer import Peer, drive
 from a2a_coop.runtime.strategy import DeliveryView, WithholdingStrategy
 from a2a_coop.runtime.trade import claim_breach, contract_evidence, relay_escrow_answers
@@ -230,6 +230,74 @@ def test_an_unreachable_escrow_witness_never_breaks_an_exchange(
     finally:
         node.close()
     assert "escrow witness: submit of 5 envelopes failed" in caplog.text
+
+
+class Flaky:
+    """An escrow that fails the first ``failures`` Submits with ``error``, then takes them."""
+
+    def __init__(self, failures: int, error: Exception) -> None:
+        self.failures, self.error = failures, error
+        self.calls: list[list[bytes]] = []
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        self.calls.append(list(envelopes))
+        if len(self.calls) <= self.failures:
+            raise self.error
+        return []
+
+
+def _calls_after(escrow: Flaky, want: int, within_s: float = 10.0) -> int:
+    give_up = time.monotonic() + within_s
+    while len(escrow.calls) < want and time.monotonic() < give_up:
+        time.sleep(0.01)
+    return len(escrow.calls)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        TransportError(grpc.StatusCode.UNAVAILABLE, "escrow restarting"),
+        errors.RateLimited("slow down", retry_after_ms=20),
+    ],
+)
+def test_the_witness_submits_again_what_the_escrow_did_not_take(error: Exception) -> None:
+    """A Delivery counts as timely only once the escrow witnessed it by the deadline (WIT-003): an
+    escrow down for a moment, or rate limiting us, must not cost the responder its proof."""
+    escrow = Flaky(2, error)
+    witness = EscrowWitness(escrow, "did:key:escrow", retry_s=0.01)
+    try:
+        witness.submit([b"delivery"])
+        assert _calls_after(escrow, 3) == 3
+        assert escrow.calls == [[b"delivery"]] * 3
+        time.sleep(0.1)
+        assert len(escrow.calls) == 3, "taken: not submitted again"
+    finally:
+        witness.close()
+
+
+def test_the_witness_does_not_resubmit_what_the_escrow_refused() -> None:
+    escrow = Flaky(10, errors.RequestInvalid("not evidence"))
+    witness = EscrowWitness(escrow, "did:key:escrow", retry_s=0.01)
+    try:
+        witness.submit([b"junk"])
+        witness.flush()
+        time.sleep(0.2)  # twenty retry delays
+        assert len(escrow.calls) == 1
+    finally:
+        witness.close()
+
+
+def test_the_witness_gives_up_after_its_last_attempt(caplog: pytest.LogCaptureFixture) -> None:
+    escrow = Flaky(1_000, TransportError(grpc.StatusCode.UNAVAILABLE, "escrow down"))
+    witness = EscrowWitness(escrow, "did:key:escrow", retry_s=0.001)
+    try:
+        witness.submit([b"delivery"])
+        assert _calls_after(escrow, MAX_SUBMIT_ATTEMPTS) == MAX_SUBMIT_ATTEMPTS
+        time.sleep(0.3)
+        assert len(escrow.calls) == MAX_SUBMIT_ATTEMPTS
+    finally:
+        witness.close()
+    assert f"failed {MAX_SUBMIT_ATTEMPTS} times, given up" in caplog.text
 
 
 def test_an_answer_leaves_only_once_durable_and_other_trades_go_on_during_the_fsync(

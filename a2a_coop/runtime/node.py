@@ -38,7 +38,7 @@ from a2a_coop.protocol.envelope import (
     envelope_to_json,
     statement_digest,
 )
-from a2a_coop.protocol.errors import CoopError, MalformedEnvelope, Origin, RequestInvalid
+from a2a_coop.protocol.errors import CoopError, MalformedEnvelope, Origin, RateLimited, RequestInvalid
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
@@ -74,6 +74,12 @@ META_CONTEXT: Final = "a2a-coop/context"
 # delays from EscrowWitness.lock_wait_s: enough for a Deposit that funds a bond late to be seen.
 MAX_LOCK_FETCHES: Final = 6
 DEFAULT_LOCK_WAIT_MS: Final = 2_000
+# A submission the escrow did not take (unreachable, rate limited) is tried this many times in all, at
+# doubling delays from EscrowWitness.retry_s, each at most RETRY_CAP_S: about a minute with the defaults.
+# It matters: a Delivery is timely only once witnessed by its deadline + 30 s (WIT-003), and the
+# escrow's Stamp is the witness a responder gets without the counterparty's help.
+MAX_SUBMIT_ATTEMPTS: Final = 8
+RETRY_CAP_S: Final = 30.0
 log = logging.getLogger(__name__)
 
 
@@ -195,7 +201,9 @@ class EscrowWitness:
     :class:`PeerNode` uses to fetch the locks of a contract the initiator has not relayed.
 
     Best effort: the answer to the exchange has left already, so a failed or dropped submission is
-    logged, never raised (the initiator's settle_with_escrow submits the Deliveries it holds too).
+    logged, never raised (the initiator's settle_with_escrow submits the Deliveries it holds too). A
+    submission the escrow did not take -- it was unreachable, or rate limited us -- is tried again at
+    doubling delays (:data:`MAX_SUBMIT_ATTEMPTS` in all); one it refused (a protocol error) is not.
 
     Args:
         escrow: where to submit.
@@ -205,6 +213,7 @@ class EscrowWitness:
         lock_wait_s: how long a responder waits for the initiator's relay of its contract's locks
             before it submits the contract itself (at most a quarter of the time left to its first
             deadline); see :meth:`PeerNode.fetch_locks`.
+        retry_s: the delay before the first retry of a submission the escrow did not take.
     """
 
     def __init__(
@@ -214,10 +223,12 @@ class EscrowWitness:
         *,
         max_pending: int = 1_000,
         lock_wait_s: float = DEFAULT_LOCK_WAIT_MS / 1000,
+        retry_s: float = 0.5,
     ) -> None:
         self.escrow = escrow
         self.did = did
         self.lock_wait_s = lock_wait_s
+        self.retry_s = retry_s
         self.max_pending = max_pending
         self._queue: queue.Queue[list[bytes] | None] = queue.Queue(max_pending)
         self._watches: list[tuple[float, int, Callable[[], object]]] = []  # (due, order, job), a heap
@@ -273,6 +284,37 @@ class EscrowWitness:
             return
         self._thread.join(max(0.0, give_up - time.monotonic()))
 
+    def _submit(self, envelopes: list[bytes], attempt: int) -> None:
+        """Submit ``envelopes``; if the escrow did not take them, try again later (see the class
+        docstring), a refusal aside: the same evidence would be refused again."""
+        delay = self.retry_s * 2 ** (attempt - 1)
+        try:
+            self.escrow.submit(envelopes)
+            return
+        except RateLimited as exc:
+            delay, failure = max(delay, exc.retry_after_ms / 1000), exc
+        except CoopError as exc:
+            log.warning("escrow witness: the escrow refused %d envelopes: %s", len(envelopes), exc)
+            return
+        except Exception as exc:  # transport failures: best effort, see the class docstring
+            failure = exc
+        n = len(envelopes)
+        if attempt >= MAX_SUBMIT_ATTEMPTS:
+            log.warning(
+                "escrow witness: submit of %d envelopes failed %d times, given up: %s", n, attempt, failure
+            )
+            return
+        delay = min(delay, RETRY_CAP_S)
+        log.warning(
+            "escrow witness: submit of %d envelopes failed (attempt %d of %d), again in %.1f s: %s",
+            n,
+            attempt,
+            MAX_SUBMIT_ATTEMPTS,
+            delay,
+            failure,
+        )
+        self.watch(delay, lambda: self._submit(envelopes, attempt + 1))
+
     def _due_job(self) -> tuple[Callable[[], object] | None, float | None]:
         """The next watch due now, if any, else how long until one is (None: no watch pending)."""
         with self._watch_lock:
@@ -304,9 +346,7 @@ class EscrowWitness:
                 if envelopes is None:
                     return
                 if envelopes:  # [] only wakes the thread (watch)
-                    self.escrow.submit(envelopes)
-            except Exception as exc:  # best effort, see the class docstring
-                log.warning("escrow witness: submit of %d envelopes failed: %s", len(envelopes or ()), exc)
+                    self._submit(envelopes, 1)
             finally:
                 self._queue.task_done()
 
