@@ -288,6 +288,7 @@ class EscrowWitness:
         """Submit ``envelopes``; if the escrow did not take them, try again later (see the class
         docstring), a refusal aside: the same evidence would be refused again."""
         delay = self.retry_s * 2 ** (attempt - 1)
+        failure: Exception
         try:
             self.escrow.submit(envelopes)
             return
