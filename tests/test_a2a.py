@@ -30,6 +30,7 @@ import grpc
 import httpx
 from a2a.client import ClientCallContext, ClientConfig, ClientFactory
 from a2a.client.client_factory import minimal_agent_card
+from a2a.server.context import ServerCallContext
 from a2a.types import a2a_pb2
 from a2a.utils import errors as a2a_errors
 from google.protobuf import json_format
@@ -40,6 +41,7 @@ from peers import make_peer
 
 from a2a_coop import a2a
 from a2a_coop._proto.a2acoop.v1 import reputation_pb2, trade_pb2
+from a2a_coop.a2a.handler import CoopRequestHandler
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
@@ -651,6 +653,54 @@ def test_subscribe_streams_each_signed_statement_until_the_task_completes(
     assert {vs.issuer for vs in streamed} == {pa.did, node.peer.did}
     assert any(e.artifact_update.artifact.name == "receipt" for e in events if e.HasField("artifact_update"))
     assert pa.negotiation(offer.header.negotiation_id).state is State.FULFILLED
+
+
+@pytest.mark.req("A2A-016")
+def test_a_subscription_never_reports_a_state_before_the_statements_that_led_to_it(
+    alice: Party, clock: FixedClock, node: PeerNode
+) -> None:
+    """SubscribeToTask reads, for each update, the statements new since the last one and the state they
+    led to. Alice's receipt, the statement that completes the trade, arrives from another thread just
+    as the subscription reads the Task after her delivery: it must be in the stream before, or with,
+    the COMPLETED it causes -- never cut off by a COMPLETED that ends the stream (it was, when the
+    state was read outside the hold of the peer's lock that read the statements)."""
+    pa = make_peer(alice, clock)
+    offer = pa.propose(node.peer.did, alice.proposal())
+    delivery, receipt = pa.on_replies(node.exchange(offer.envelope, pa.send_context()))
+    assert (delivery.body, receipt.body) == ("delivery", "receipt")
+    handler = CoopRequestHandler(node, a2a_pb2.AgentCard)
+    read_task = handler.task
+    racing = threading.Event()
+
+    def send(vs: Any) -> None:  # Alice's statement taken by Bob, as CooperationService does
+        node.exchange(vs.envelope, pa.send_context())
+        handler.events.changed()
+
+    def task_read_while_the_receipt_lands(*args: Any) -> a2a_pb2.Task:
+        if racing.is_set():
+            racing.clear()
+            other = threading.Thread(target=send, args=(receipt,))
+            other.start()
+            other.join(timeout=0.5)  # it lands now unless this read holds the peer's lock
+        return read_task(*args)
+
+    handler.task = task_read_while_the_receipt_lands  # type: ignore[method-assign]
+    context = ServerCallContext(state={"headers": {"a2a-version": "1.0"}})
+    request = a2a_pb2.SubscribeToTaskRequest(id=offer.header.negotiation_id.hex())
+
+    async def follow() -> list[a2a_pb2.TaskStatusUpdateEvent]:
+        handler.events.loop = asyncio.get_running_loop()
+        stream = handler.on_subscribe_to_task(request, context)
+        await anext(stream)  # the Task: subscribed
+        send(delivery)
+        racing.set()
+        return [e async for e in stream if isinstance(e, a2a_pb2.TaskStatusUpdateEvent)]
+
+    updates = asyncio.run(asyncio.wait_for(follow(), 20))
+    assert updates[-1].status.state == a2a_pb2.TASK_STATE_COMPLETED
+    parts = [verify_statement(p.raw) for u in updates for p in u.status.message.parts]
+    streamed = [(vs.issuer, vs.body) for vs in parts]
+    assert (pa.did, "delivery") in streamed and (pa.did, "receipt") in streamed
 
 
 @pytest.mark.req("A2A-016", "A2A-019")

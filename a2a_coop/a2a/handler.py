@@ -232,21 +232,26 @@ class CoopRequestHandler(RequestHandler):
             )
         waiter = self.events.waiter()
         try:
-            task = self.task(neg, [])
+            # Each event is read in one hold of the peer's lock -- the statements new since the last
+            # one and the state they led to -- so no statement the stream reports a state after is
+            # missing from it (a receipt landing between the two reads once ended the stream without it).
+            with self.node.peer.lock:
+                task = self.task(neg, [])
+                seen = len(neg.history)
             seen_artifacts = {a.artifact_id for a in task.artifacts}
-            seen = len(neg.history)
             yield task
             while True:
                 await waiter.wait()
                 waiter.clear()
                 with self.node.peer.lock:
                     fresh = neg.history[seen:]
+                    if not fresh:
+                        continue
                     seen = len(neg.history)
                     held = self.node.peer.verifier.statements
                     envelopes = [held[d].envelope for *_, d in fresh if d and d in held]
-                if not fresh:
-                    continue
-                task = self.task(neg, [])
+                    task = self.task(neg, [])
+                    terminal = neg.is_terminal
                 for artifact in task.artifacts:
                     if artifact.artifact_id not in seen_artifacts:
                         seen_artifacts.add(artifact.artifact_id)
@@ -254,7 +259,7 @@ class CoopRequestHandler(RequestHandler):
                             task_id=task.id, context_id=task.context_id, artifact=artifact, last_chunk=True
                         )
                 yield self._status_update(task, [envelope_part(e) for e in envelopes])
-                if neg.is_terminal:
+                if terminal:
                     return
         finally:
             self.events.drop(waiter)
