@@ -66,6 +66,7 @@ from a2a_coop.transport.limits import MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
 from a2a_coop.transport.server import COOPERATION_SERVICE, RunningServer, serve
 from a2a_coop.transport.trio_bridge import TrioCooperationClient, TrioHandlerBridge
 from benchmarks._stats import row, stats
+from benchmarks.trade import TrioLoop
 
 NAME: Final = "bridge"
 IN_FLIGHT: Final = 32
@@ -135,27 +136,6 @@ def _check(replies: Sequence[list[bytes]], payload: bytes) -> None:
 # --- the designs ---------------------------------------------------------------------
 
 
-class TrioLoop:
-    """An idle trio loop on a thread of its own, as a trio peer process has, to bridge handlers to."""
-
-    def __init__(self) -> None:
-        self._ready: Future[tuple[trio.lowlevel.TrioToken, trio.Event]] = Future()
-        self._thread = threading.Thread(
-            target=trio.run, args=(self._main,), name="bench-trio-idle", daemon=True
-        )
-        self._thread.start()
-        self.token, self._stop = self._ready.result(timeout=30)
-
-    async def _main(self) -> None:
-        stop = trio.Event()
-        self._ready.set_result((trio.lowlevel.current_trio_token(), stop))
-        await stop.wait()
-
-    def close(self) -> None:
-        trio.from_thread.run_sync(self._stop.set, trio_token=self.token)
-        self._thread.join(30)
-
-
 def _echo(loop: TrioLoop | None) -> CooperationHandler:
     """The echo handler, run on ``loop``'s thread when one is given (each call crosses to it and back)."""
     return Echo() if loop is None else TrioHandlerBridge(loop.token).cooperation(Echo())
@@ -167,7 +147,7 @@ class SyncSeq:
 
     def __init__(self, payload: bytes, *, bridged: bool = False) -> None:
         self.payload = payload
-        self.loop = TrioLoop() if bridged else None
+        self.loop = TrioLoop("bench-trio-idle") if bridged else None
         self.server = serve(_echo(self.loop), None)
         self.client = CooperationClient(self.server.target, timeout_s=TIMEOUT_S)
 
@@ -192,7 +172,7 @@ class SyncConc:
 
     def __init__(self, payload: bytes, *, bridged: bool = False) -> None:
         self.payload = payload
-        self.loop = TrioLoop() if bridged else None
+        self.loop = TrioLoop("bench-trio-idle") if bridged else None
         self.server = serve(_echo(self.loop), None, max_workers=IN_FLIGHT)
         self.client = CooperationClient(self.server.target, timeout_s=TIMEOUT_S)
         self.pool = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="bench-sync")
