@@ -365,3 +365,23 @@ def test_a_repeated_submit_also_brings_the_locks_signed_since(tmp_path: Path) ->
         assert bob.negotiation(offer.header.negotiation_id).state is State.PERFORMING
     finally:
         node.close()
+
+
+@pytest.mark.req("ESC-009")
+def test_replaying_the_offer_arms_no_second_lock_watch(tmp_path: Path) -> None:
+    """Alice, having formed one bonded contract with served Bob, sends her Offer again and again: each
+    retry gets Bob's same answer, his Accept (RPL-002), and each once armed one more lock watch -- and
+    each watch that fires re-arms its own chain of fetches. Alice would thus fill Bob's watches
+    (``max_pending``, shared with the witness's retries of his Deliveries: a Delivery retry dropped is
+    a Delivery unwitnessed, WIT-003) and have Bob submit her contract to the escrow once per replay.
+    Expect one watch per contract, however often the answer that formed it is repeated."""
+    clock, alice, _, escrow = _world()
+    bob, _shared = _served_bob(tmp_path, clock, escrow, lock_wait_s=60.0)  # the watch stays pending
+    try:
+        c = _signed_contract(alice, bob, escrow)
+        assert bob.witness.watching == 1  # type: ignore[union-attr]
+        for _ in range(20):
+            assert verify_statement(bob.exchange(c.offer.envelope, alice.setup)[-1]).digest == c.accept.digest
+        assert bob.witness.watching == 1  # type: ignore[union-attr]
+    finally:
+        bob.close()

@@ -245,15 +245,16 @@ class EscrowWitness:
         except queue.Full:
             log.warning("escrow witness: queue full, %d envelopes not submitted", len(envelopes))
 
-    def watch(self, delay_s: float, job: Callable[[], object]) -> None:
+    def watch(self, delay_s: float, job: Callable[[], object]) -> bool:
         """Run ``job`` on the witness's thread ``delay_s`` from now (dropped, and logged, beyond
-        ``max_pending`` watches); never blocks."""
+        ``max_pending`` watches); never blocks. Returns whether it was taken."""
         with self._watch_lock:
             if len(self._watches) >= self.max_pending:
                 log.warning("escrow witness: %d watches pending, one more dropped", len(self._watches))
-                return
+                return False
             heapq.heappush(self._watches, (time.monotonic() + delay_s, next(self._watch_order), job))
         self.submit([])  # wake the thread: it recomputes how long to sleep
+        return True
 
     @property
     def watching(self) -> int:
@@ -372,6 +373,9 @@ class PeerNode:
         self.peer = peer
         self.journal = journal
         self.witness = witness
+        # Negotiation ids with a lock watch pending: one per contract, however often the answer that
+        # formed it is repeated (a retried request gets our Accept again, RPL-002).
+        self._lock_watches: set[bytes] = set()
         if peer.max_open_per_counterparty is None:  # served: cap what one counterparty keeps open
             peer.max_open_per_counterparty = DEFAULT_MAX_OPEN_PER_COUNTERPARTY
         if peer.max_open_total is None:  # ... and what all of them do
@@ -486,7 +490,7 @@ class PeerNode:
             return
         if neg.first.issuer == self.peer.did or neg.state is not State.ACCEPTED:
             return  # the initiator submits its contracts (ESC-004); or the locks came already
-        if not any(c.bond(p) for p in c.parties):
+        if not any(c.bond(p) for p in c.parties) or neg.id in self._lock_watches:
             return
         me = self.peer.did
         first_deadline = min((it.deadline_ms for it in c.gives(me)), default=c.last_deadline_ms)
@@ -494,7 +498,8 @@ class PeerNode:
         if attempt and not left_s:
             return  # too late to deliver: a claim now is ruled on what the escrow holds
         delay = min(self.witness.lock_wait_s * 2**attempt, left_s / 4)
-        self.witness.watch(delay, lambda: self.fetch_locks(neg.id, attempt))
+        if self.witness.watch(delay, lambda: self.fetch_locks(neg.id, attempt)):
+            self._lock_watches.add(neg.id)
 
     def fetch_locks(self, negotiation_id: bytes, attempt: int = 0) -> bool:
         """ESC-009: if the contract is still ACCEPTED here (the initiator has
@@ -508,6 +513,7 @@ class PeerNode:
         """
         assert self.witness is not None
         with self.peer.lock:
+            self._lock_watches.discard(negotiation_id)  # this watch has come due
             neg = self.peer.verifier.negotiations.by_id.get(negotiation_id)
             if neg is None or neg.contract is None or neg.state is not State.ACCEPTED:
                 return False
