@@ -16,9 +16,9 @@ from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
 from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.trust import DAY_MS
-from a2a_coop.runtime.strategy import Counter, HonestStrategy, OfferView, Reply
 from a2a_coop.runtime import evidence, gossip
 from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.strategy import Counter, HonestStrategy, OfferView, Reply
 from a2a_coop.testing import FixedClock, Party
 
 YEAR_MS = 365 * DAY_MS
