@@ -385,3 +385,68 @@ def test_replaying_the_offer_arms_no_second_lock_watch(tmp_path: Path) -> None:
         assert bob.witness.watching == 1  # type: ignore[union-attr]
     finally:
         bob.close()
+
+
+@pytest.mark.req("ESC-009")
+def test_contracts_of_sybils_do_not_crowd_out_the_lock_watch_of_the_one_that_withholds(
+    tmp_path: Path,
+) -> None:
+    """Bob's witness holds at most 2 pending jobs (``max_pending``, 1,000 when served). Two fresh keys
+    first form bonded contracts with him and relay nothing, so each arms a lock watch; then Alice forms
+    hers, meaning to withhold its locks and claim his bond. Her contract's watch was dropped (the
+    witness full): Bob would never fetch its locks, and NEG-012 keeps him from delivering. Expect a
+    watch for every bonded contract he accepted: their number is bounded by the peer's own caps on
+    open negotiations (RPC-012), one watch per contract, not by the witness's queue."""
+    clock, alice, _, escrow = _world()
+    witness = EscrowWitness(_SharedEscrow(escrow), escrow.did, lock_wait_s=60.0, max_pending=2)
+    journal = Journal.open(tmp_path / "bob.db")
+    peer = make_peer(_bob(clock), clock, context=[escrow.mandate], journal=journal)
+    bob = PeerNode(peer, journal, witness=witness)
+    try:
+        for i in range(2):
+            sybil = Party(f"sybil-{i}", clock)
+            terms = sybil.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+            bob.exchange(sybil.sign("offer", terms, audience=peer.did).envelope, sybil.setup)
+        assert witness.watching == 2
+        c = _signed_contract(alice, bob, escrow)
+        assert bob.peer.negotiation(c.nid).state is State.ACCEPTED
+        assert witness.watching == 3
+    finally:
+        bob.close()
+
+
+class _HungEscrow:
+    """An escrow that takes the witness's first Submit and answers it only when ``released``."""
+
+    def __init__(self) -> None:
+        self.entered, self.released = threading.Event(), threading.Event()
+        self.taken: list[list[bytes]] = []
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        self.entered.set()
+        assert self.released.wait(10)
+        self.taken.append(list(envelopes))
+        return []
+
+
+@pytest.mark.req("ESC-009", "WIT-007")
+def test_lock_watches_armed_while_the_escrow_hangs_do_not_crowd_out_a_delivery() -> None:
+    """The witness's thread hangs in a Submit (a slow escrow); meanwhile counterparties form five
+    contracts, each arming a lock watch, and each watch once put a wake-up into the witness's queue
+    (``max_pending``: 3). The queue full of wake-ups, the Delivery Bob signs next was dropped, never
+    submitted: unwitnessed, a claim on it could be upheld (WIT-003). Expect the Delivery submitted once
+    the escrow answers."""
+    escrow = _HungEscrow()
+    witness = EscrowWitness(escrow, "did:key:escrow", max_pending=3)
+    try:
+        witness.submit([b"first"])
+        assert escrow.entered.wait(10)
+        for _ in range(5):
+            witness.watch(60.0, lambda: None, bounded=False)
+        witness.submit([b"delivery"])
+        escrow.released.set()
+        witness.flush()
+        assert escrow.taken == [[b"first"], [b"delivery"]]
+    finally:
+        escrow.released.set()
+        witness.close()

@@ -208,8 +208,9 @@ class EscrowWitness:
     Args:
         escrow: where to submit.
         did: the escrow's key; only contracts naming it are witnessed here.
-        max_pending: submissions (and watches) queued at most; more are dropped (and logged) rather
-            than let an unreachable escrow hold memory or the exchange.
+        max_pending: submissions (and retries of them) queued at most; more are dropped (and logged)
+            rather than let an unreachable escrow hold memory or the exchange. Lock watches are bounded
+            by the peer's caps on open negotiations instead (one per contract).
         lock_wait_s: how long a responder waits for the initiator's relay of its contract's locks
             before it submits the contract itself (at most a quarter of the time left to its first
             deadline); see :meth:`PeerNode.fetch_locks`.
@@ -235,6 +236,7 @@ class EscrowWitness:
         self._watch_order = itertools.count()
         self._watch_lock = threading.Lock()
         self._running = False  # a watch's job is under way
+        self._wake_queued = False  # a wake-up is in the queue: one is enough, however many watches come
         self._thread = threading.Thread(target=self._run, name="escrow-witness", daemon=True)
         self._thread.start()
 
@@ -245,16 +247,22 @@ class EscrowWitness:
         except queue.Full:
             log.warning("escrow witness: queue full, %d envelopes not submitted", len(envelopes))
 
-    def watch(self, delay_s: float, job: Callable[[], object]) -> bool:
-        """Run ``job`` on the witness's thread ``delay_s`` from now (dropped, and logged, beyond
-        ``max_pending`` watches); never blocks. Returns whether it was taken."""
+    def watch(self, delay_s: float, job: Callable[[], object], *, bounded: bool = True) -> None:
+        """Run ``job`` on the witness's thread ``delay_s`` from now; never blocks. Beyond ``max_pending``
+        watches, a ``bounded`` one is dropped (and logged). A caller that bounds its own watches passes
+        ``bounded=False`` -- the lock watch, one per contract, which others' must not crowd out."""
         with self._watch_lock:
-            if len(self._watches) >= self.max_pending:
+            if bounded and len(self._watches) >= self.max_pending:
                 log.warning("escrow witness: %d watches pending, one more dropped", len(self._watches))
-                return False
+                return
             heapq.heappush(self._watches, (time.monotonic() + delay_s, next(self._watch_order), job))
-        self.submit([])  # wake the thread: it recomputes how long to sleep
-        return True
+            wake, self._wake_queued = not self._wake_queued, True
+        if wake:  # the thread recomputes how long to sleep; more wake-ups would crowd out submissions
+            try:
+                self._queue.put_nowait([])
+            except queue.Full:  # the thread has submissions to make: it looks at the watches after each
+                with self._watch_lock:
+                    self._wake_queued = False
 
     @property
     def watching(self) -> int:
@@ -347,8 +355,11 @@ class EscrowWitness:
             try:
                 if envelopes is None:
                     return
-                if envelopes:  # [] only wakes the thread (watch)
+                if envelopes:
                     self._submit(envelopes, 1)
+                else:  # [] only wakes the thread (watch): it looks at the watches next
+                    with self._watch_lock:
+                        self._wake_queued = False
             finally:
                 self._queue.task_done()
 
@@ -498,8 +509,11 @@ class PeerNode:
         if attempt and not left_s:
             return  # too late to deliver: a claim now is ruled on what the escrow holds
         delay = min(self.witness.lock_wait_s * 2**attempt, left_s / 4)
-        if self.witness.watch(delay, lambda: self.fetch_locks(neg.id, attempt)):
-            self._lock_watches.add(neg.id)
+        # Not bounded by the witness's queue: one per contract we accepted, so the peer's caps on open
+        # negotiations (RPC-012) bound them; bounded by the queue, fresh keys' contracts would crowd out
+        # the watch of the contract whose initiator withholds its locks.
+        self.witness.watch(delay, lambda: self.fetch_locks(neg.id, attempt), bounded=False)
+        self._lock_watches.add(neg.id)
 
     def fetch_locks(self, negotiation_id: bytes, attempt: int = 0) -> bool:
         """ESC-009: if the contract is still ACCEPTED here (the initiator has
