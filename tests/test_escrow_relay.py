@@ -450,3 +450,48 @@ def test_lock_watches_armed_while_the_escrow_hangs_do_not_crowd_out_a_delivery()
     finally:
         escrow.released.set()
         witness.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="CMT-002 upholds a claim on an item whose deadline passed while the contract was ACCEPTED -- "
+    "the accused could not deliver (NEG-012) -- and ESC-005 locks a bond whenever its funds arrive: the "
+    "initiator chooses when, or whether, to fund (fix: see the report)",
+)
+@pytest.mark.req("ESC-005", "NEG-012", "CMT-002")
+def test_an_initiator_that_funds_its_bond_after_the_responders_deadline_cannot_win_his_bond() -> None:
+    """Alice submits the contract with no funds at the escrow: Bob's bond is locked, hers waits, and
+    the contract stays ACCEPTED, where Bob may not deliver (NEG-012) -- whatever channel he has to the
+    escrow, there are no locks to fetch. Once Bob's deadline has passed, Alice deposits: the escrow locks
+    her bond (BONDED), she claims Bob's item, and no Delivery of his can be timely. Expect Bob's bond
+    not forfeited to her: a contract that became BONDED only after a deadline its party could not meet
+    must not make that party's miss a breach. (Alice need not even fund: with the late lock taken out,
+    her claim in ACCEPTED is upheld all the same and Bob's one-sided lock forfeited to her.)"""
+    clock = FixedClock()
+    alice, bob_party = Party("alice", clock), _bob(clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={bob_party.did: 1_000})
+    bob = _peer(bob_party, clock, escrow, withholds=False)
+    terms = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+    offer = alice.sign("offer", terms, audience=bob.did)
+    bob_mandate, accept = bob.exchange(offer.envelope, alice.setup)
+    answer = escrow.submit([*alice.setup, bob_mandate, offer.envelope, accept])[1:]
+    assert [verify_statement(e).body for e in answer] == ["stamp", "bond_lock"]  # Bob's only
+    bob.exchange(answer[-1], [escrow.mandate, *answer[:-1]])
+    nid = offer.header.negotiation_id
+    assert bob.negotiation(nid).state is State.ACCEPTED
+    clock.advance(DAY_MS + 1_000)  # Bob's deadline passes: he could not deliver
+    escrow.escrow.deposit(alice.did, 1_000, "credit", "late funding", clock.now_ms)
+    claim = alice.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=verify_statement(accept).digest, item_index=0),
+        audience=bob.did,
+        negotiation_id=nid,
+    )
+    escrow.submit([claim.envelope])
+    clock.advance(3_600_000 + 1_000)
+    escrow.tick()
+    clock.advance(DAY_MS)
+    escrow.tick()
+    ledger = [verify_statement(e) for e in escrow.escrow.ledger()]
+    forfeits = [vs for vs in ledger if vs.body == "forfeit" and vs.statement.forfeit.party == bob.did]
+    assert not forfeits, "Bob's bond went to the initiator that funded hers only after his deadline"
