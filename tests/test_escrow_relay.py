@@ -365,3 +365,133 @@ def test_a_repeated_submit_also_brings_the_locks_signed_since(tmp_path: Path) ->
         assert bob.negotiation(offer.header.negotiation_id).state is State.PERFORMING
     finally:
         node.close()
+
+
+@pytest.mark.req("ESC-009")
+def test_replaying_the_offer_arms_no_second_lock_watch(tmp_path: Path) -> None:
+    """Alice, having formed one bonded contract with served Bob, sends her Offer again and again: each
+    retry gets Bob's same answer, his Accept (RPL-002), and each once armed one more lock watch -- and
+    each watch that fires re-arms its own chain of fetches. Alice would thus fill Bob's watches
+    (``max_pending``, shared with the witness's retries of his Deliveries: a Delivery retry dropped is
+    a Delivery unwitnessed, WIT-003) and have Bob submit her contract to the escrow once per replay.
+    Expect one watch per contract, however often the answer that formed it is repeated."""
+    clock, alice, _, escrow = _world()
+    bob, _shared = _served_bob(tmp_path, clock, escrow, lock_wait_s=60.0)  # the watch stays pending
+    try:
+        c = _signed_contract(alice, bob, escrow)
+        assert bob.witness.watching == 1  # type: ignore[union-attr]
+        for _ in range(20):
+            assert verify_statement(bob.exchange(c.offer.envelope, alice.setup)[-1]).digest == c.accept.digest
+        assert bob.witness.watching == 1  # type: ignore[union-attr]
+    finally:
+        bob.close()
+
+
+@pytest.mark.req("ESC-009")
+def test_contracts_of_sybils_do_not_crowd_out_the_lock_watch_of_the_one_that_withholds(
+    tmp_path: Path,
+) -> None:
+    """Bob's witness holds at most 2 pending jobs (``max_pending``, 1,000 when served). Two fresh keys
+    first form bonded contracts with him and relay nothing, so each arms a lock watch; then Alice forms
+    hers, meaning to withhold its locks and claim his bond. Her contract's watch was dropped (the
+    witness full): Bob would never fetch its locks, and NEG-012 keeps him from delivering. Expect a
+    watch for every bonded contract he accepted: their number is bounded by the peer's own caps on
+    open negotiations (RPC-012), one watch per contract, not by the witness's queue."""
+    clock, alice, _, escrow = _world()
+    witness = EscrowWitness(_SharedEscrow(escrow), escrow.did, lock_wait_s=60.0, max_pending=2)
+    journal = Journal.open(tmp_path / "bob.db")
+    peer = make_peer(_bob(clock), clock, context=[escrow.mandate], journal=journal)
+    bob = PeerNode(peer, journal, witness=witness)
+    try:
+        for i in range(2):
+            sybil = Party(f"sybil-{i}", clock)
+            terms = sybil.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+            bob.exchange(sybil.sign("offer", terms, audience=peer.did).envelope, sybil.setup)
+        assert witness.watching == 2
+        c = _signed_contract(alice, bob, escrow)
+        assert bob.peer.negotiation(c.nid).state is State.ACCEPTED
+        assert witness.watching == 3
+    finally:
+        bob.close()
+
+
+class _HungEscrow:
+    """An escrow that takes the witness's first Submit and answers it only when ``released``."""
+
+    def __init__(self) -> None:
+        self.entered, self.released = threading.Event(), threading.Event()
+        self.taken: list[list[bytes]] = []
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        self.entered.set()
+        assert self.released.wait(10)
+        self.taken.append(list(envelopes))
+        return []
+
+
+@pytest.mark.req("ESC-009", "WIT-007")
+def test_lock_watches_armed_while_the_escrow_hangs_do_not_crowd_out_a_delivery() -> None:
+    """The witness's thread hangs in a Submit (a slow escrow); meanwhile counterparties form five
+    contracts, each arming a lock watch, and each watch once put a wake-up into the witness's queue
+    (``max_pending``: 3). The queue full of wake-ups, the Delivery Bob signs next was dropped, never
+    submitted: unwitnessed, a claim on it could be upheld (WIT-003). Expect the Delivery submitted once
+    the escrow answers."""
+    escrow = _HungEscrow()
+    witness = EscrowWitness(escrow, "did:key:escrow", max_pending=3)
+    try:
+        witness.submit([b"first"])
+        assert escrow.entered.wait(10)
+        for _ in range(5):
+            witness.watch(60.0, lambda: None, bounded=False)
+        witness.submit([b"delivery"])
+        escrow.released.set()
+        witness.flush()
+        assert escrow.taken == [[b"first"], [b"delivery"]]
+    finally:
+        escrow.released.set()
+        witness.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="CMT-002 upholds a claim on an item whose deadline passed while the contract was ACCEPTED -- "
+    "the accused could not deliver (NEG-012) -- and ESC-005 locks a bond whenever its funds arrive: the "
+    "initiator chooses when, or whether, to fund (fix: see the report)",
+)
+@pytest.mark.req("ESC-005", "NEG-012", "CMT-002")
+def test_an_initiator_that_funds_its_bond_after_the_responders_deadline_cannot_win_his_bond() -> None:
+    """Alice submits the contract with no funds at the escrow: Bob's bond is locked, hers waits, and
+    the contract stays ACCEPTED, where Bob may not deliver (NEG-012) -- whatever channel he has to the
+    escrow, there are no locks to fetch. Once Bob's deadline has passed, Alice deposits: the escrow locks
+    her bond (BONDED), she claims Bob's item, and no Delivery of his can be timely. Expect Bob's bond
+    not forfeited to her: a contract that became BONDED only after a deadline its party could not meet
+    must not make that party's miss a breach. (Alice need not even fund: with the late lock taken out,
+    her claim in ACCEPTED is upheld all the same and Bob's one-sided lock forfeited to her.)"""
+    clock = FixedClock()
+    alice, bob_party = Party("alice", clock), _bob(clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={bob_party.did: 1_000})
+    bob = _peer(bob_party, clock, escrow, withholds=False)
+    terms = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+    offer = alice.sign("offer", terms, audience=bob.did)
+    bob_mandate, accept = bob.exchange(offer.envelope, alice.setup)
+    answer = escrow.submit([*alice.setup, bob_mandate, offer.envelope, accept])[1:]
+    assert [verify_statement(e).body for e in answer] == ["stamp", "bond_lock"]  # Bob's only
+    bob.exchange(answer[-1], [escrow.mandate, *answer[:-1]])
+    nid = offer.header.negotiation_id
+    assert bob.negotiation(nid).state is State.ACCEPTED
+    clock.advance(DAY_MS + 1_000)  # Bob's deadline passes: he could not deliver
+    escrow.escrow.deposit(alice.did, 1_000, "credit", "late funding", clock.now_ms)
+    claim = alice.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=verify_statement(accept).digest, item_index=0),
+        audience=bob.did,
+        negotiation_id=nid,
+    )
+    escrow.submit([claim.envelope])
+    clock.advance(3_600_000 + 1_000)
+    escrow.tick()
+    clock.advance(DAY_MS)
+    escrow.tick()
+    ledger = [verify_statement(e) for e in escrow.escrow.ledger()]
+    forfeits = [vs for vs in ledger if vs.body == "forfeit" and vs.statement.forfeit.party == bob.did]
+    assert not forfeits, "Bob's bond went to the initiator that funded hers only after his deadline"

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from peers import make_peer
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
 from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.trust import DAY_MS
 from a2a_coop.runtime import evidence, gossip
 from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.strategy import Counter, HonestStrategy, OfferView, Reply
 from a2a_coop.testing import FixedClock, Party
 
 YEAR_MS = 365 * DAY_MS
@@ -174,3 +175,73 @@ def test_proofs_kept_before_a_restart_are_all_kept_after_it_whatever_the_bound(
         assert set(again.verifier.forks) == kept
         again.gossip([], [_fork(Party("sybil-late", clock))])
         assert set(again.verifier.forks) == kept
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ATT-011/ATT-018: a contract with us is one Offer our strategy accepts; fresh keys that get "
+    "one rank with our real counterparties, the last received first (fix: rank by a cost a Sybil cannot "
+    "fake -- see the report)",
+)
+@pytest.mark.req("ATT-011")
+def test_sybils_with_contracts_do_not_push_a_real_counterpartys_proof_out_of_gossip() -> None:
+    """X, with whom we formed a contract first, forks; we hold the proof. Then 32 fresh keys each send
+    us an Offer our strategy accepts (nothing it asks of us costs them: they need never deliver), so
+    each is "in our dealings" (a contract of ours), and each forks its own key. Expect X's proof still
+    among those we gossip on: ranked by receipt within our dealings, the 32 later ones take every slot,
+    and X's victims and counterparties never hear of X's fork from us."""
+    clock = FixedClock()
+    me, x = Party("me", clock), Party("x", clock)
+    peer = make_peer(me, clock)
+    peer.exchange(x.offer(me).envelope, [x.mandate_vs.envelope])  # we accept: a contract with X
+    x.agent.writer.next_seq, x.agent.writer.prev = 0, b""
+    peer.gossip([], [_fork(x)])
+    for i in range(gossip.MAX_PROOFS):
+        sybil = Party(f"sybil-{i}", clock)
+        peer.exchange(sybil.offer(me).envelope, [sybil.mandate_vs.envelope])  # accepted: a contract
+        assert peer.deals_with(sybil.did)
+        sybil.agent.writer.next_seq, sybil.agent.writer.prev = 0, b""
+        peer.gossip([], [_fork(sybil)])
+    _, proofs = gossip.outgoing(peer)
+    assert x.did in {verify_fork_proof(p) for p in proofs}
+
+
+class _Haggler(HonestStrategy):
+    """Counters every opening offer (asking more), so the negotiation stays open for the other's turn."""
+
+    def respond(self, offer: OfferView) -> Reply:
+        if offer.round > 1:
+            return super().respond(offer)
+        theirs = offer.proposal
+        return Counter(trade_pb2.Offer(gives=theirs.wants, wants=theirs.gives, terms=theirs.terms))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ATT-018: the bound spares keys of open negotiations when the proof comes; ended, they leave "
+    "our dealings but the proof stays (ATT-013), so fresh keys cycling Offer/proof/Reject keep "
+    "proofs without bound (fix needs a SPEC decision -- see the report)",
+)
+@pytest.mark.req("ATT-018")
+def test_fresh_keys_cycling_negotiations_do_not_get_proofs_past_the_bound() -> None:
+    """With room for 5 proofs against keys outside our dealings, 20 fresh keys each open a negotiation
+    with us (we counter: it stays open), gossip a proof against their own key while it is open (in our
+    dealings: kept), then reject our counter. Never more than one is open; no contract forms. Expect at
+    most 5 of their proofs kept: else a peer's memory and journal (ATT-013 keeps them for good) grow one
+    proof per three requests of fresh keys, without bound."""
+    clock = FixedClock()
+    me = Party("me", clock)
+    peer = make_peer(me, clock, strategy=_Haggler())
+    peer.verifier.max_foreign_forks = 5
+    for i in range(20):
+        sybil = Party(f"sybil-{i}", clock)
+        offer = sybil.offer(me)
+        counter = verify_statement(peer.exchange(offer.envelope, [sybil.mandate_vs.envelope])[-1])
+        assert counter.body == "counter" and peer.deals_with(sybil.did)
+        sybil.agent.writer.next_seq, sybil.agent.writer.prev = 0, b""  # its key signs at a seq it used
+        peer.gossip([], [_fork(sybil)])
+        assert sybil.did in peer.verifier.forks
+        sybil.agent.writer.next_seq, sybil.agent.writer.prev = 1, offer.digest  # its chain as we hold it
+        peer.exchange(sybil.reject(counter).envelope, [])
+        assert not peer.deals_with(sybil.did)
+    assert len(peer.verifier.forks) <= 5

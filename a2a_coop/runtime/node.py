@@ -208,8 +208,9 @@ class EscrowWitness:
     Args:
         escrow: where to submit.
         did: the escrow's key; only contracts naming it are witnessed here.
-        max_pending: submissions (and watches) queued at most; more are dropped (and logged) rather
-            than let an unreachable escrow hold memory or the exchange.
+        max_pending: submissions (and retries of them) queued at most; more are dropped (and logged)
+            rather than let an unreachable escrow hold memory or the exchange. Lock watches are bounded
+            by the peer's caps on open negotiations instead (one per contract).
         lock_wait_s: how long a responder waits for the initiator's relay of its contract's locks
             before it submits the contract itself (at most a quarter of the time left to its first
             deadline); see :meth:`PeerNode.fetch_locks`.
@@ -235,6 +236,7 @@ class EscrowWitness:
         self._watch_order = itertools.count()
         self._watch_lock = threading.Lock()
         self._running = False  # a watch's job is under way
+        self._wake_queued = False  # a wake-up is in the queue: one is enough, however many watches come
         self._thread = threading.Thread(target=self._run, name="escrow-witness", daemon=True)
         self._thread.start()
 
@@ -245,15 +247,22 @@ class EscrowWitness:
         except queue.Full:
             log.warning("escrow witness: queue full, %d envelopes not submitted", len(envelopes))
 
-    def watch(self, delay_s: float, job: Callable[[], object]) -> None:
-        """Run ``job`` on the witness's thread ``delay_s`` from now (dropped, and logged, beyond
-        ``max_pending`` watches); never blocks."""
+    def watch(self, delay_s: float, job: Callable[[], object], *, bounded: bool = True) -> None:
+        """Run ``job`` on the witness's thread ``delay_s`` from now; never blocks. Beyond ``max_pending``
+        watches, a ``bounded`` one is dropped (and logged). A caller that bounds its own watches passes
+        ``bounded=False`` -- the lock watch, one per contract, which others' must not crowd out."""
         with self._watch_lock:
-            if len(self._watches) >= self.max_pending:
+            if bounded and len(self._watches) >= self.max_pending:
                 log.warning("escrow witness: %d watches pending, one more dropped", len(self._watches))
                 return
             heapq.heappush(self._watches, (time.monotonic() + delay_s, next(self._watch_order), job))
-        self.submit([])  # wake the thread: it recomputes how long to sleep
+            wake, self._wake_queued = not self._wake_queued, True
+        if wake:  # the thread recomputes how long to sleep; more wake-ups would crowd out submissions
+            try:
+                self._queue.put_nowait([])
+            except queue.Full:  # the thread has submissions to make: it looks at the watches after each
+                with self._watch_lock:
+                    self._wake_queued = False
 
     @property
     def watching(self) -> int:
@@ -346,8 +355,11 @@ class EscrowWitness:
             try:
                 if envelopes is None:
                     return
-                if envelopes:  # [] only wakes the thread (watch)
+                if envelopes:
                     self._submit(envelopes, 1)
+                else:  # [] only wakes the thread (watch): it looks at the watches next
+                    with self._watch_lock:
+                        self._wake_queued = False
             finally:
                 self._queue.task_done()
 
@@ -372,6 +384,9 @@ class PeerNode:
         self.peer = peer
         self.journal = journal
         self.witness = witness
+        # Negotiation ids with a lock watch pending: one per contract, however often the answer that
+        # formed it is repeated (a retried request gets our Accept again, RPL-002).
+        self._lock_watches: set[bytes] = set()
         if peer.max_open_per_counterparty is None:  # served: cap what one counterparty keeps open
             peer.max_open_per_counterparty = DEFAULT_MAX_OPEN_PER_COUNTERPARTY
         if peer.max_open_total is None:  # ... and what all of them do
@@ -486,7 +501,7 @@ class PeerNode:
             return
         if neg.first.issuer == self.peer.did or neg.state is not State.ACCEPTED:
             return  # the initiator submits its contracts (ESC-004); or the locks came already
-        if not any(c.bond(p) for p in c.parties):
+        if not any(c.bond(p) for p in c.parties) or neg.id in self._lock_watches:
             return
         me = self.peer.did
         first_deadline = min((it.deadline_ms for it in c.gives(me)), default=c.last_deadline_ms)
@@ -494,7 +509,11 @@ class PeerNode:
         if attempt and not left_s:
             return  # too late to deliver: a claim now is ruled on what the escrow holds
         delay = min(self.witness.lock_wait_s * 2**attempt, left_s / 4)
-        self.witness.watch(delay, lambda: self.fetch_locks(neg.id, attempt))
+        # Not bounded by the witness's queue: one per contract we accepted, so the peer's caps on open
+        # negotiations (RPC-012) bound them; bounded by the queue, fresh keys' contracts would crowd out
+        # the watch of the contract whose initiator withholds its locks.
+        self.witness.watch(delay, lambda: self.fetch_locks(neg.id, attempt), bounded=False)
+        self._lock_watches.add(neg.id)
 
     def fetch_locks(self, negotiation_id: bytes, attempt: int = 0) -> bool:
         """ESC-009: if the contract is still ACCEPTED here (the initiator has
@@ -508,6 +527,7 @@ class PeerNode:
         """
         assert self.witness is not None
         with self.peer.lock:
+            self._lock_watches.discard(negotiation_id)  # this watch has come due
             neg = self.peer.verifier.negotiations.by_id.get(negotiation_id)
             if neg is None or neg.contract is None or neg.state is not State.ACCEPTED:
                 return False
