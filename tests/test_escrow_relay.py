@@ -18,7 +18,7 @@ import pytest
 from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
-from a2a_coop.protocol.errors import IssuedInFuture, WrongParty
+from a2a_coop.protocol.errors import IllegalTransition, IssuedInFuture, WrongParty
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.journal import Journal
@@ -452,13 +452,7 @@ def test_lock_watches_armed_while_the_escrow_hangs_do_not_crowd_out_a_delivery()
         witness.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CMT-002 upholds a claim on an item whose deadline passed while the contract was ACCEPTED -- "
-    "the accused could not deliver (NEG-012) -- and ESC-005 locks a bond whenever its funds arrive: the "
-    "initiator chooses when, or whether, to fund (fix: see the report)",
-)
-@pytest.mark.req("ESC-005", "NEG-012", "CMT-002")
+@pytest.mark.req("ESC-005", "NEG-012", "CMT-002", "CMT-009")
 def test_an_initiator_that_funds_its_bond_after_the_responders_deadline_cannot_win_his_bond() -> None:
     """Alice submits the contract with no funds at the escrow: Bob's bond is locked, hers waits, and
     the contract stays ACCEPTED, where Bob may not deliver (NEG-012) -- whatever channel he has to the
@@ -466,7 +460,9 @@ def test_an_initiator_that_funds_its_bond_after_the_responders_deadline_cannot_w
     her bond (BONDED), she claims Bob's item, and no Delivery of his can be timely. Expect Bob's bond
     not forfeited to her: a contract that became BONDED only after a deadline its party could not meet
     must not make that party's miss a breach. (Alice need not even fund: with the late lock taken out,
-    her claim in ACCEPTED is upheld all the same and Bob's one-sided lock forfeited to her.)"""
+    her claim in ACCEPTED was upheld all the same and Bob's one-sided lock forfeited to her.) Her claim
+    is refused (CMT-009): not every bond was locked by the item's deadline; the contract lapses and
+    Bob's bond is refunded."""
     clock = FixedClock()
     alice, bob_party = Party("alice", clock), _bob(clock)
     escrow = LocalEscrow(Party("escrow", clock), funds={bob_party.did: 1_000})
@@ -487,7 +483,9 @@ def test_an_initiator_that_funds_its_bond_after_the_responders_deadline_cannot_w
         audience=bob.did,
         negotiation_id=nid,
     )
-    escrow.submit([claim.envelope])
+    with pytest.raises(IllegalTransition) as refused:
+        escrow.submit([claim.envelope])
+    assert refused.value.requirement == "CMT-009"
     clock.advance(3_600_000 + 1_000)
     escrow.tick()
     clock.advance(DAY_MS)
@@ -495,3 +493,4 @@ def test_an_initiator_that_funds_its_bond_after_the_responders_deadline_cannot_w
     ledger = [verify_statement(e) for e in escrow.escrow.ledger()]
     forfeits = [vs for vs in ledger if vs.body == "forfeit" and vs.statement.forfeit.party == bob.did]
     assert not forfeits, "Bob's bond went to the initiator that funded hers only after his deadline"
+    assert any(vs.body == "refund" and vs.statement.refund.party == bob.did for vs in ledger)

@@ -255,6 +255,7 @@ class Contract:
     accept: VerifiedStatement
     proposal: trade_pb2.Offer
     locked: dict[str, int] = field(default_factory=dict)  # party -> bond amount held by escrow
+    locked_ms: dict[str, int] = field(default_factory=dict)  # party -> its BondLock's time (escrow's clock)
     settled: set[str] = field(default_factory=set)  # parties whose bond was released/forfeited/refunded
     deliveries: dict[bytes, tuple[str, int]] = field(default_factory=dict)  # delivery digest -> (by, item)
     receipted: set[tuple[str, int]] = field(default_factory=set)  # (deliverer, item_index)
@@ -341,6 +342,11 @@ class Contract:
     @property
     def response_window_ms(self) -> int:
         return self.proposal.terms.response_window_ms or DEFAULT_RESPONSE_WINDOW_MS
+
+    def bonded_by(self, at_ms: int) -> bool:
+        """Whether every bond the terms require was locked by a BondLock the escrow issued at or before
+        ``at_ms`` (CMT-009); true for terms with no bond."""
+        return all(self.locked_ms.get(p, at_ms + 1) <= at_ms for p in self._bonds_required)
 
     def all_receipted(self, extra: tuple[str, int] | None = None) -> bool:
         done = self.receipted if extra is None else self.receipted | {extra}
@@ -544,6 +550,12 @@ class Negotiation:
                 raise IllegalTransition(
                     "a breach claim must follow the item's deadline", requirement="CMT-002"
                 )
+            if not c.bonded_by(items[idx].deadline_ms):
+                raise IllegalTransition(
+                    "a breach claim on an item due before every bond was locked: the accused could not "
+                    "deliver it (NEG-012)",
+                    requirement="CMT-009",
+                )
         elif body == "revoke":
             if not c.proposal.terms.revocation.allowed:
                 raise RevocationNotAllowed(requirement="NEG-010")
@@ -662,6 +674,7 @@ class Negotiation:
             msg = getattr(vs.statement, body)
             if body == "bond_lock":
                 c.locked[msg.party] = msg.amount
+                c.locked_ms[msg.party] = vs.issued_at_ms
             elif body in ("release", "forfeit", "refund"):
                 c.settled.add(msg.party)
             elif body == "delivery":

@@ -374,6 +374,14 @@ def settlement() -> Group:
         "IllegalTransition",
         twin=[*base, *locks, da.envelope, claim_after],
     )
+    g.add(
+        "a breach claim on an item due before every bond was locked (Alice's never was)",
+        ["CMT-009"],
+        [*base, lb.envelope, claim_after],
+        "ILLEGAL_TRANSITION",
+        "IllegalTransition",
+        twin=[*base, *locks, claim_after],
+    )
     clock.now_ms = deadline + 1_000
     claim = alice.sign(
         "breach_claim", claim_msg, audience=bob.did, negotiation_id=accept.header.negotiation_id

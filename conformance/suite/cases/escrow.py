@@ -12,6 +12,7 @@ day past has already lapsed.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 import grpc
@@ -244,6 +245,10 @@ def claim_without_escrow(ctx: Context) -> Outcome:
     d.signed = esc_target.take(ctx, [d.offer, d.accept], context=d.setup, note="a contract without escrow")
     claim = esc_target.claim(d, d.alice).envelope
     return _refuses(ctx, [claim], "ILLEGAL_TRANSITION", what="a claim under terms without an escrow")
+
+
+# A bonded case's deadline, from now: its bonds lock before it, its claim follows it (CMT-009).
+CLAIMABLE_AFTER_MS = 1_500
 
 
 def _past_due(ctx: Context, **kw: object) -> esc_target.Deal:
@@ -606,15 +611,14 @@ def bond_not_covered(ctx: Context) -> Outcome:
 )
 def forfeit_after_uphold(ctx: Context) -> Outcome:
     """A bonded contract past due: Alice delivered in time, Bob did not; Alice claims: the escrow
-    must UPHOLD, Forfeit Bob's bond to Alice with the claim as cause, and Release Alice's bond."""
-    now = ctx.clock.now_ms
-    d = esc_target.deal(
-        ctx, bond=BOND, deadline_ms=now - 1_000, offer_at_ms=now - 5_000, accept_at_ms=now - 4_000
-    )
-    ok = esc_target.deliver(d, d.alice, issued_at_ms=now - 2_000)
-    esc_target.take(
-        ctx, [ok, d.bob.receipt(ok, issued_at_ms=now - 1_500)], note="Alice's timely Delivery, Bob's Receipt"
-    )
+    must UPHOLD, Forfeit Bob's bond to Alice with the claim as cause, and Release Alice's bond. The
+    bonds are locked before the deadline (a claim on an item due before that is refused, CMT-009), so
+    the case waits for the deadline to pass on the escrow's clock."""
+    deadline = ctx.clock.now_ms + CLAIMABLE_AFTER_MS
+    d = esc_target.deal(ctx, bond=BOND, deadline_ms=deadline)
+    ok = esc_target.deliver(d, d.alice)
+    esc_target.take(ctx, [ok, d.bob.receipt(ok)], note="Alice's timely Delivery, Bob's Receipt")
+    time.sleep(max(0, deadline - ctx.clock.now_ms) / 1000 + 0.05)
     c = esc_target.claim(d, d.alice)
     esc_target.take(ctx, [c], note="Alice's claim")
     forfeit = esc_target.wait_for(
