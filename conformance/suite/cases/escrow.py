@@ -232,6 +232,19 @@ def claim_early(ctx: Context) -> Outcome:
 
 
 @_escrow_case(
+    "esc.claim-before-bonded",
+    "A claim on an item due before every bond was locked is not taken (ILLEGAL_TRANSITION)",
+    "CMT-009",
+)
+def claim_before_bonded(ctx: Context) -> Outcome:
+    """A bonded contract the escrow first sees a second after its items fell due: it locks the bonds
+    now, when Bob could no longer deliver in time (NEG-012); Alice's claim must be refused."""
+    d = _past_due(ctx, bond=BOND)
+    claim = esc_target.claim(d, d.alice).envelope
+    return _refuses(ctx, [claim], "ILLEGAL_TRANSITION", what="a claim on an item due before the bonds locked")
+
+
+@_escrow_case(
     "esc.claim-without-escrow",
     "A BreachClaim under terms that name no escrow is ILLEGAL_TRANSITION",
     "CMT-005",
