@@ -34,6 +34,14 @@ def _levels(report_dir: Path) -> dict[str, str]:
     return {c["id"]: c["level"] for c in doc["cases"]}
 
 
+def _run_cases(escrow_node: EscrowNode, report_dir: Path, *cases: str) -> tuple[int, dict[str, str]]:
+    """Serve ``escrow_node`` and run the suite's ``cases`` against it: the exit code and each case's level."""
+    with serve(None, escrow_node) as server:
+        args = [a for case in cases for a in ("--case", case)]
+        code = main(["conformance", "--target", server.target, *args, "--report-dir", str(report_dir)])
+    return code, _levels(report_dir)
+
+
 @pytest.fixture
 def escrow_node(tmp_path: Path) -> Iterator[EscrowNode]:
     who = provision(tmp_path, "escrow")
@@ -114,42 +122,18 @@ def test_an_escrow_that_upholds_every_claim_fails(
         )
 
     monkeypatch.setattr(escrow_rules, "ruling_for", always_uphold)
-    with serve(None, escrow_node) as server:
-        code = main(
-            [
-                "conformance",
-                "--target",
-                server.target,
-                "--case",
-                "esc.ruling-dismiss",
-                "--case",
-                "esc.ruling-uphold",
-                "--report-dir",
-                str(tmp_path / "r"),
-            ]
-        )
+    code, levels = _run_cases(escrow_node, tmp_path / "r", "esc.ruling-dismiss", "esc.ruling-uphold")
     assert code == 1
-    assert _levels(tmp_path / "r") == {"esc.ruling-dismiss": "FAIL", "esc.ruling-uphold": "PASS"}
+    assert levels == {"esc.ruling-dismiss": "FAIL", "esc.ruling-uphold": "PASS"}
 
 
 def test_an_escrow_that_does_not_stamp_fails(
     escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(escrow_rules.Escrow, "_stamp", lambda self, *a: None)
-    with serve(None, escrow_node) as server:
-        code = main(
-            [
-                "conformance",
-                "--target",
-                server.target,
-                "--case",
-                "esc.stamp-evidence",
-                "--report-dir",
-                str(tmp_path / "r"),
-            ]
-        )
+    code, levels = _run_cases(escrow_node, tmp_path / "r", "esc.stamp-evidence")
     assert code == 1
-    assert _levels(tmp_path / "r") == {"esc.stamp-evidence": "FAIL"}
+    assert levels == {"esc.stamp-evidence": "FAIL"}
 
 
 class _Forgetful(dict[bytes, list[int]]):
@@ -165,22 +149,11 @@ def test_an_escrow_that_answers_a_held_accept_without_its_locks_fails(
     """The escrow of before ESC-008: a responder that submits its contract again gets the Stamp, not
     the locks, and stays where its initiator's silence keeps it."""
     monkeypatch.setattr(escrow_node.escrow, "_signed_about", _Forgetful())
-    with serve(None, escrow_node) as server:
-        code = main(
-            [
-                "conformance",
-                "--target",
-                server.target,
-                "--case",
-                "esc.resubmitted-contract-brings-locks",
-                "--case",
-                "esc.idempotent-submit",
-                "--report-dir",
-                str(tmp_path / "r"),
-            ]
-        )
+    code, levels = _run_cases(
+        escrow_node, tmp_path / "r", "esc.resubmitted-contract-brings-locks", "esc.idempotent-submit"
+    )
     assert code == 1
-    assert _levels(tmp_path / "r") == {
+    assert levels == {
         "esc.resubmitted-contract-brings-locks": "FAIL",
         "esc.idempotent-submit": "PASS",
     }
