@@ -12,18 +12,23 @@ from typing import Any
 import pytest
 from peers import make_peer
 
-from a2a_coop._proto.a2acoop.v1 import reputation_pb2
+from a2a_coop._proto.a2acoop.v1 import reputation_pb2, trade_pb2
+from a2a_coop.cli.main import main
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State
 from a2a_coop.protocol.reputation import Rating, attestation_due, rate
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.trust import RatingTable, aggregate
 from a2a_coop.runtime.peer import Peer
-from a2a_coop.runtime.trade import run_trade
+from a2a_coop.runtime.strategy import Counter, DeliveryView, HonestStrategy, OfferView
+from a2a_coop.runtime.trade import claim_breach, run_trade
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party
 
 FUNDS, BOND = 1_000, 100
 
 
-def _market(funded: dict[str, int], **peer_kw: Any) -> tuple[FixedClock, Party, Party, LocalEscrow, Peer, Peer]:
+def _market(
+    funded: dict[str, int], **peer_kw: Any
+) -> tuple[FixedClock, Party, Party, LocalEscrow, Peer, Peer]:
     """Mallory (the attacker) and Bob (honest, the reference strategy), both reference peers, and an
     escrow both trust, holding the funds ``funded`` names (by party name)."""
     clock = FixedClock()
@@ -72,3 +77,109 @@ def test_a_contract_the_rater_never_bonded_rates_nobody() -> None:
     assert after.score == before.score
     # The honest side does not attest such a contract either: it would weigh nothing.
     assert attestation_due(b.verifier, b.negotiation(neg.id), b.did) is None
+
+
+# --- 2: a response window that never ends ------------------------------------------------------------
+
+
+class WithholdsReceipts(HonestStrategy):
+    """Honest in everything but receipts: the contract never reaches FULFILLED, so a claim can come."""
+
+    def rate(self, delivery: DeliveryView) -> int | None:
+        return None
+
+
+class CountersForever(HonestStrategy):
+    """Answers every offer with a Counter proposing ``terms`` (a strategy gone wrong, or misled)."""
+
+    def __init__(self, proposal: trade_pb2.Offer) -> None:
+        super().__init__()
+        self.proposal = proposal
+
+    def respond(self, offer: OfferView) -> Counter:
+        return Counter(self.proposal)
+
+
+FOREVER = 2**53 - 1  # the largest response_window_ms a statement may carry (BDY-015)
+
+
+def _freeze_offer(mallory: Party, escrow: LocalEscrow) -> trade_pb2.Offer:
+    """Mallory bonds nothing, Bob 100, and the escrow may rule on a claim only after FOREVER ms."""
+    proposal = mallory.proposal(issuer_bond=0, audience_bond=BOND, escrow=escrow.did)
+    proposal.terms.response_window_ms = FOREVER
+    return proposal
+
+
+@pytest.mark.req("CMT-002", "MND-016")
+def test_the_reference_peer_refuses_terms_whose_response_window_would_freeze_its_bond() -> None:
+    """Mallory offers terms with Terms.response_window_ms = 2^53 - 1 and no bond of her own. Expect
+    Bob's reference peer to answer with a Reject that says why, whatever its strategy thinks of the
+    price, and to refuse to sign such an offer or counter itself."""
+    _, mallory, bob, escrow, _, b = _market({"bob": FUNDS})
+    offer = mallory.offer(bob, _freeze_offer(mallory, escrow))  # signed by hand: no guard of ours
+    answers = [verify_statement(e) for e in b.exchange(offer.envelope, mallory.setup)]
+    assert [vs.body for vs in answers] == ["mandate", "reject"]
+    assert "response_window_ms" in answers[1].statement.reject.reason
+    assert b.negotiation(offer.header.negotiation_id).state is State.REJECTED
+    with pytest.raises(ValueError, match="response_window_ms"):
+        b.propose(mallory.did, _freeze_offer(mallory, escrow))
+    # Nor does it sign a Counter its own strategy writes with such terms.
+    b.strategy = CountersForever(_freeze_offer(mallory, escrow))
+    fair = mallory.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+    answers = [verify_statement(e) for e in b.exchange(mallory.offer(bob, fair).envelope)]
+    assert [vs.body for vs in answers] == ["mandate", "reject"]
+    assert "response_window_ms" in answers[1].statement.reject.reason
+    b.strategy = HonestStrategy()
+    bounded = _freeze_offer(mallory, escrow)
+    bounded.terms.response_window_ms = CLAIM_WINDOW_MS  # a day is fine: the accused's bond comes back
+    answers = [verify_statement(e) for e in b.exchange(mallory.offer(bob, bounded).envelope)]
+    assert [vs.body for vs in answers] == ["mandate", "accept"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="CMT-002 rules on a claim only after its stamp + terms.response_window_ms, which the "
+    "offerer chooses up to 2^53 - 1 ms: one claim, however baseless, keeps the accused's bond locked "
+    "for ~285,000 years, at no cost when the claimant bonds nothing. The reference peer no longer "
+    "signs such terms (MND-016); the escrow still honours them for a signer that does. Recommended: "
+    "bound Terms.response_window_ms in the protocol (BDY, e.g. at most the claim window, 86400000), "
+    "or have the escrow rule after min(window, claim window).",
+)
+@pytest.mark.req("CMT-002")
+def test_a_claim_under_a_never_ending_response_window_freezes_an_honest_bond() -> None:
+    """Bob signs his Accept of Mallory's terms by hand (another implementation, without MND-016), his
+    bond is locked, he delivers on time and the escrow stamps it; Mallory withholds her Receipt and,
+    after the deadline, claims Bob never delivered. Expect Bob's bond back within days: a timely
+    Delivery defeats the claim. It stays locked: the escrow may not rule for 2^53 - 1 ms, and no lapse
+    comes while a claim is pending (CMT-006)."""
+    clock = FixedClock()
+    mallory, bob = Party("mallory", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={bob.did: FUNDS})
+    m = make_peer(mallory, clock, context=[escrow.mandate], strategy=WithholdsReceipts())
+    offer = m.propose(bob.did, _freeze_offer(mallory, escrow))
+    accept = bob.accept(offer)
+    m.on_replies([*bob.setup, accept.envelope])
+    neg = m.negotiation(offer.header.negotiation_id)
+    locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
+    m.hold(locks)
+    clock.advance(1_000)
+    delivery = bob.deliver(accept, mallory)
+    escrow.submit([delivery.envelope])  # witnessed on time (WIT-007)
+    m.exchange(delivery.envelope)  # Mallory holds it, and withholds her Receipt
+    clock.advance(DAY_MS + 1_000)  # past Bob's deadline
+    claim = claim_breach(m, neg, 0, "bob never delivered (a lie)")
+    stamped = escrow.submit([claim.envelope])
+    assert verify_statement(stamped[1]).body == "stamp"
+    clock.advance(30 * DAY_MS)
+    escrow.tick()
+    assert escrow.get_balance(bob.did)[:2] == (FUNDS, 0), "Bob's bond is still locked a month on"
+
+
+@pytest.mark.req("MND-016")
+def test_offer_refuses_a_response_window_longer_than_a_day(capsys: pytest.CaptureFixture[str]) -> None:
+    """``a2a-coop offer --response-window 2d`` is a usage error (exit 2, one line), before any key is
+    read: the peer would not sign such terms (MND-016)."""
+    offer = ["offer", "--key", "k", "--mandate", "m", "--journal", "j", "--to", "x:1", "--escrow", "y:2"]
+    assert main([*offer, "--give", "a:1", "--want", "b:1", "--response-window", "2d"]) == 2
+    err = capsys.readouterr().err
+    assert "--response-window is at most 24h (MND-016)" in err and "Traceback" not in err

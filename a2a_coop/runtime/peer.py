@@ -35,7 +35,7 @@ from a2a_coop.protocol.envelope import ParsedEnvelope, decode_envelope, parse_en
 from a2a_coop.protocol.errors import CoopError, Origin, RateLimited, Replayed, WrongAudience
 from a2a_coop.protocol.forks import ForkProof, fork_proof_from
 from a2a_coop.protocol.identity import Keypair
-from a2a_coop.protocol.negotiation import Event, Negotiation, State, proposal_of
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Event, Negotiation, State, proposal_of
 from a2a_coop.protocol.reputation import attestation_due
 from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate, verify_statement
 from a2a_coop.runtime import gossip
@@ -83,6 +83,10 @@ FINAL_STATES = frozenset({State.REJECTED, State.WITHDRAWN, State.EXPIRED})
 FINAL_WITHOUT_ESCROW = frozenset({State.FULFILLED, State.BREACHED, State.REVOKED}) | FINAL_STATES
 # Context envelopes whose digest _hold remembers (a few mandates in practice; the bound is for floods).
 MAX_REMEMBERED_CONTEXT = 1024
+# MND-016: the longest response window we sign terms with. The escrow rules on a claim only once the
+# window has passed (CMT-002) and no lapse comes while a claim is pending, so a window the other side
+# chose unbounded would let one baseless claim keep our bond locked for good.
+MAX_RESPONSE_WINDOW_MS = CLAIM_WINDOW_MS
 # Read once: an Enum's .value and its class's attributes are slow reads on Python 3.11.
 _STATE_NAMES: dict[State, str] = {s: s.value for s in State}
 _ACCEPTED, _FULFILLED, _COUNTER_EVENT = State.ACCEPTED, State.FULFILLED, Event.COUNTER
@@ -550,12 +554,13 @@ class Peer:
         """Open a negotiation with an offer (guarded, signed and journaled).
 
         Raises:
-            ValueError: the terms name an escrow we do not trust (see ``context``).
+            ValueError: the terms name an escrow we do not trust (see ``context``), or a response
+                window longer than we sign (MND-016).
             CoopError: the policy guard refused the offer.
             TrustRefused: our trust policy refuses the counterparty, or asks more bond of it.
             KeyForked: a fork proof against our own key is held (ATT-017).
         """
-        untrusted = self._untrusted_escrow(proposal)
+        untrusted = self._unsignable_terms(proposal)
         if untrusted:
             raise ValueError(untrusted)
         with self.lock:
@@ -653,12 +658,18 @@ class Peer:
         """Whether we take part in a contract whose terms name ``escrow`` ("" for none)."""
         return not escrow or escrow in self.trusted_escrows
 
-    def _untrusted_escrow(self, proposal: trade_pb2.Offer) -> str:
-        """Why we will not sign terms naming their escrow, or "" if we will."""
-        escrow = proposal.terms.escrow
-        if self.trusts_escrow(escrow):
-            return ""
-        return f"escrow {escrow} is not trusted here (no mandate of it was configured)"
+    def _unsignable_terms(self, proposal: trade_pb2.Offer) -> str:
+        """Why we will not sign these terms, or "" if we will: they name an escrow we do not trust
+        (MND-015), or a response window longer than MAX_RESPONSE_WINDOW_MS (MND-016)."""
+        terms = proposal.terms
+        if not self.trusts_escrow(terms.escrow):
+            return f"escrow {terms.escrow} is not trusted here (no mandate of it was configured)"
+        if terms.response_window_ms > MAX_RESPONSE_WINDOW_MS:
+            return (
+                f"terms.response_window_ms {terms.response_window_ms} is above {MAX_RESPONSE_WINDOW_MS}: "
+                "one claim would keep the accused's bond locked that long (MND-016)"
+            )
+        return ""
 
     def status(self) -> dict[str, Any]:
         """Open negotiations, obligations and exposure, for ``a2a-coop status``."""
@@ -778,12 +789,13 @@ class Peer:
     def _respond(self, neg: Negotiation, offer: VerifiedStatement) -> VerifiedStatement:
         rounds = sum(1 for h in neg.history if h[1] is _COUNTER_EVENT) + 1
         view = OfferView(neg.id, offer.issuer, _copy(proposal_of(offer)), rounds, offer.header.expires_at_ms)
-        # Never ask the strategy about terms we will not sign, nor sign its counter naming such an
-        # escrow: an escrow we do not trust could be the counterparty's own key, locking no money.
-        # Nor about a counterparty our trust policy refuses (ATT-016).
-        untrusted = self._untrusted_escrow(proposal_of(offer)) or self._refused(offer.issuer)
+        # Never ask the strategy about terms we will not sign, nor sign its counter with such terms:
+        # an escrow we do not trust could be the counterparty's own key, locking no money (MND-015),
+        # and an unbounded response window lets one claim lock our bond for good (MND-016). Nor
+        # about a counterparty our trust policy refuses (ATT-016).
+        untrusted = self._unsignable_terms(proposal_of(offer)) or self._refused(offer.issuer)
         decision = Reject(untrusted) if untrusted else self.strategy.respond(view)
-        if isinstance(decision, Counter) and (untrusted := self._untrusted_escrow(decision.proposal)):
+        if isinstance(decision, Counter) and (untrusted := self._unsignable_terms(decision.proposal)):
             decision = Reject(untrusted)
         decision = self._demand_bond(decision, offer)
         reply_to: dict[str, Any] = {
