@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from peers import make_peer
 
-from a2a_coop._proto.a2acoop.v1 import reputation_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.cli.main import main
+from a2a_coop.protocol.errors import UnknownNegotiation
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State
 from a2a_coop.protocol.reputation import Rating, attestation_due, rate
 from a2a_coop.protocol.statements import verify_statement
@@ -21,7 +22,7 @@ from a2a_coop.protocol.trust import RatingTable, aggregate
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.strategy import Counter, DeliveryView, HonestStrategy, OfferView
 from a2a_coop.runtime.trade import claim_breach, run_trade
-from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, Signer, derive
 
 FUNDS, BOND = 1_000, 100
 
@@ -183,3 +184,47 @@ def test_offer_refuses_a_response_window_longer_than_a_day(capsys: pytest.Captur
     assert main([*offer, "--give", "a:1", "--want", "b:1", "--response-window", "2d"]) == 2
     err = capsys.readouterr().err
     assert "--response-window is at most 24h (MND-016)" in err and "Traceback" not in err
+
+
+# --- 3: context nobody needs ---------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Exchange takes every context envelope before it checks the request (SPEC 13.2), and keeps "
+    "and journals them even when the request is refused: a request naming a negotiation the peer does "
+    "not know carries as many Mandates of fresh keys as the message limit allows, each held in memory "
+    "and on disk for good (measured: 2,000 in 20 refused requests, 1.4 MB of journal). Keys cost "
+    "nothing, so the per-issuer limits of RPC-012 do not bound it. Recommended: take as context only "
+    "what the request depends on (the Mandates its statements name, transitively; the escrow's "
+    "statements about the request's own negotiation), and keep none of a refused request's context.",
+)
+@pytest.mark.req("RPC-012", "ERR-003")
+def test_a_refused_request_cannot_make_a_peer_keep_context_it_never_needed() -> None:
+    """Mallory sends Bob a Delivery naming a negotiation he does not know, with 200 Mandates of fresh
+    principal keys as its context. Expect UNKNOWN_NEGOTIATION and none of the 200 kept: Bob has no
+    dealings with any of those keys, and his memory must not grow with what strangers send."""
+    clock = FixedClock()
+    bob, mallory = Party("bob", clock), Party("mallory", clock)
+    b = make_peer(bob, clock)
+    junk = []
+    for i in range(200):
+        sybil = Signer(f"sybil/{i}", clock)
+        caps = identity_pb2.Mandate(
+            agent=sybil.did,
+            valid_from_ms=clock.now_ms,
+            valid_until_ms=clock.now_ms + DAY_MS,
+            currency="credit",
+            period_ms=DAY_MS,
+        )
+        junk.append(sybil.sign("mandate", caps, ttl_ms=DAY_MS))
+    request = mallory.sign(
+        "delivery",
+        commitment_pb2.Delivery(contract=derive("no-such-contract"), item_index=0),
+        audience=bob.did,
+        negotiation_id=derive("no-such-negotiation", 16),
+    )
+    with pytest.raises(UnknownNegotiation):
+        b.exchange(request.envelope, [*mallory.setup, *(vs.envelope for vs in junk)])
+    kept = [vs for vs in junk if vs.digest in b.verifier.statements]
+    assert not kept, f"{len(kept)} of {len(junk)} strangers' mandates kept"
