@@ -14,7 +14,7 @@ from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.cli.main import main
-from a2a_coop.protocol.errors import UnknownNegotiation
+from a2a_coop.protocol.errors import RateLimited, UnknownNegotiation
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State
 from a2a_coop.protocol.reputation import Rating, attestation_due, rate
 from a2a_coop.protocol.statements import verify_statement
@@ -228,3 +228,49 @@ def test_a_refused_request_cannot_make_a_peer_keep_context_it_never_needed() -> 
         b.exchange(request.envelope, [*mallory.setup, *(vs.envelope for vs in junk)])
     kept = [vs for vs in junk if vs.digest in b.verifier.statements]
     assert not kept, f"{len(kept)} of {len(junk)} strangers' mandates kept"
+
+
+# --- 4: negotiations that never end hold the open caps for good --------------------------------------
+
+
+class CountersEverything(HonestStrategy):
+    """Answers every offer with a Counter (as a trust policy demanding a bond does, ATT-016)."""
+
+    def __init__(self, party: Party) -> None:
+        super().__init__()
+        self.party = party
+
+    def respond(self, offer: OfferView) -> Counter:
+        return Counter(self.party.proposal())
+
+
+@pytest.mark.req("RPC-012", "MND-010")
+@pytest.mark.parametrize("left", ["contract", "counter"])
+def test_fresh_keys_cannot_hold_a_peers_newcomer_slots_for_good(left: str) -> None:
+    """Six fresh keys each open one negotiation with Bob (caps: 4 per counterparty, 8 in all, 6 of them
+    for newcomers) and leave it where nothing ends it: a zero-value, unbonded contract Bob accepted
+    and delivered, which they never perform ("contract"; no escrow, so no lapse ever ends it), or
+    Bob's Counter, which they never answer ("counter"; a peer applies no EXPIRE on its own). Before
+    the fix every newcomer was refused RATE_LIMITED a year on, for good. Expect the slots back once
+    nothing can move those negotiations any more: an offer past its expiry (plus skew), a contract past
+    its last deadline plus the claim window (as for exposure, MND-010)."""
+    clock = FixedClock()
+    bob = Party("bob", clock)
+    strategy = CountersEverything(bob) if left == "counter" else HonestStrategy()
+    b = make_peer(bob, clock, max_open_per_counterparty=4, max_open_total=8, strategy=strategy)
+    for i in range(6):
+        sybil = Party(f"sybil/{i}", clock)
+        proposal = sybil.proposal()
+        for item in (*proposal.gives, *proposal.wants):
+            item.value = 0
+        answers = [
+            verify_statement(e).body for e in b.exchange(sybil.offer(bob, proposal).envelope, sybil.setup)
+        ]
+        assert answers[:2] == ["mandate", "accept" if left == "contract" else "counter"]
+    carol = Party("carol", clock)
+    with pytest.raises(RateLimited):  # the caps work: six newcomers' negotiations are open now
+        b.exchange(carol.offer(bob).envelope, carol.setup)
+    clock.advance(3 * DAY_MS)  # past every offer's expiry and every deadline plus the claim window
+    carol_offer = carol.offer(bob)
+    answers = [verify_statement(e).body for e in b.exchange(carol_offer.envelope, carol.setup)]
+    assert answers[:2] == ["mandate", "accept" if left == "contract" else "counter"]
