@@ -21,6 +21,7 @@ call to one thread), and it is the only place where a statement gets signed:
 
 from __future__ import annotations
 
+import heapq
 import os
 import threading
 import time
@@ -268,6 +269,12 @@ class Peer:
         self._open_with: dict[str, set[bytes]] = {}
         self._open_total = 0
         self._settled_with: set[str] = set()
+        # When each open negotiation goes dormant (nothing its counterparty signs can move it any more),
+        # a heap of (time, id, counterparty); then it leaves the counts above (RPC-012), or fresh keys
+        # could hold them for good with negotiations nothing ends. See _release_dormant.
+        self._dormant_at: list[tuple[int, bytes, str]] = []
+        self._dormant_due: dict[bytes, int] = {}
+        self._dormant: set[bytes] = set()
         # The parties, escrows and principals of our contracts, ever: with the counterparties of our
         # negotiations not ended, the keys in our dealings (ATT-018 bound, gossip rank: deals_with).
         self._contracted_with: set[str] = set()
@@ -485,6 +492,10 @@ class Peer:
         held = self._open_with.get(issuer)
         if held is not None and negotiation_id in held:
             return  # not a new one: the state machine decides
+        if self._over_open_caps(issuer, held):
+            with self.lock:  # reentrant: exchange() holds it already; the unlocked pre-check does not
+                self._release_dormant(self.clock())
+            held = self._open_with.get(issuer)
         cap = self.max_open_per_counterparty
         if cap and held is not None and len(held) >= cap:
             raise RateLimited(
@@ -504,6 +515,50 @@ class Peer:
                     origin=Origin.REMOTE,
                 )
 
+    def _over_open_caps(self, issuer: str, held: set[bytes] | None) -> bool:
+        """Whether a new negotiation from ``issuer`` would exceed a cap of RPC-012 now."""
+        cap, total = self.max_open_per_counterparty, self.max_open_total
+        if cap and held is not None and len(held) >= cap:
+            return True
+        if not total:
+            return False
+        limit = total if issuer in self._settled_with else int(total * NEWCOMER_SHARE)
+        return self._open_total >= limit
+
+    def _dormant_from(self, neg: Negotiation) -> int:
+        """When nothing the counterparty signs can move ``neg`` any more: its outstanding offer's expiry
+        plus skew (an answer after it is refused, NEG-007), or for a contract its last deadline plus the
+        claim window (no claim is stamped later, CMT-005; exposure ends there too, MND-010). What the
+        escrow signs later (rulings, settlements) still moves it, but opens nothing: it needs no slot."""
+        c = neg.contract
+        if c is None:
+            return neg.outstanding.header.expires_at_ms + self.verifier.skew_ms
+        return c.last_deadline_ms + CLAIM_WINDOW_MS
+
+    def _release_dormant(self, now: int) -> None:
+        """RPC-012: negotiations gone dormant by ``now`` stop counting toward the open caps. Without
+        this, fresh keys would hold every newcomer slot for good: a contract the other side never
+        performs, whose escrow never hears of it (or that names none), or a Counter of ours it never
+        answers, is never ended in our view (a peer applies no EXPIRE of its own)."""
+        heap = self._dormant_at
+        while heap and heap[0][0] < now:
+            at, nid, other = heapq.heappop(heap)
+            if self._dormant_due.get(nid) != at:
+                continue  # superseded: the negotiation moved (a contract formed) or ended
+            neg = self.verifier.negotiations.by_id.get(nid)
+            if neg is not None and (later := self._dormant_from(neg)) >= now:
+                self._dormant_due[nid] = later
+                heapq.heappush(heap, (later, nid, other))
+                continue
+            del self._dormant_due[nid]
+            held = self._open_with.get(other)
+            if held is not None and nid in held:
+                held.discard(nid)
+                self._open_total -= 1
+                self._dormant.add(nid)
+                if not held:
+                    del self._open_with[other]
+
     def _track_open(self, neg: Negotiation) -> None:
         other = neg.other(self.did)
         c = neg.contract
@@ -518,15 +573,21 @@ class Peer:
                 self._open_total -= 1
                 if not held:
                     del self._open_with[other]
+            self._dormant_due.pop(neg.id, None)
+            self._dormant.discard(neg.id)
             if neg.state is _FULFILLED:
                 self._settled_with.add(other)
-        else:
+        elif neg.id not in self._dormant:  # a dormant one gets no slot back (_release_dormant)
             held = self._open_with.get(other)
             if held is None:
                 held = self._open_with[other] = set()
             if neg.id not in held:
                 held.add(neg.id)
                 self._open_total += 1
+            due = self._dormant_from(neg)
+            if self._dormant_due.get(neg.id) != due:
+                self._dormant_due[neg.id] = due
+                heapq.heappush(self._dormant_at, (due, neg.id, other))
 
     def _note_finished(self, vs: VerifiedStatement) -> None:
         """After ``vs`` was handled: keep the open negotiations per counterparty, and note what it
@@ -1033,6 +1094,7 @@ class Peer:
         if isinstance(journal, Archive):
             self.verifier.use_archive(journal)
         self._open_with, self._open_total = {}, 0
+        self._dormant_at, self._dormant_due, self._dormant = [], {}, set()
         for neg in self.verifier.negotiations.by_id.values():
             if self.did in neg.parties:
                 self._track_open(neg)
