@@ -7,6 +7,7 @@ and the reason says what would close it.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.cli.main import main
-from a2a_coop.protocol.errors import RateLimited, UnknownNegotiation
+from a2a_coop.protocol.errors import CoopError, RateLimited, UnknownNegotiation
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State
 from a2a_coop.protocol.reputation import Rating, attestation_due, rate
 from a2a_coop.protocol.statements import verify_statement
@@ -274,3 +275,34 @@ def test_fresh_keys_cannot_hold_a_peers_newcomer_slots_for_good(left: str) -> No
     carol_offer = carol.offer(bob)
     answers = [verify_statement(e).body for e in b.exchange(carol_offer.envelope, carol.setup)]
     assert answers[:2] == ["mandate", "accept" if left == "contract" else "counter"]
+
+
+# --- 5: an escrow's transcript as free storage -------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="An escrow takes, stamps and keeps for good any valid statement anyone submits (ESC-001), "
+    "whether or not it concerns a contract naming it: measured 500 contracts between fresh keys that "
+    "name no escrow, 2,000 statements and 0.9 MB added to a transcript every auditor downloads "
+    "(ESC-006, AUD-001); keys cost nothing and Submit has no per-party limit for them (CMT-008 counts "
+    "contracts naming the escrow). Recommended: take only the statements of negotiations whose terms "
+    "name this escrow and the Mandates they name, refusing the rest (as WRONG_PARTY); and bound what "
+    "parties without funds here may have stamped, so that storage is bought with deposits, not keys.",
+)
+@pytest.mark.req("ESC-001", "CMT-008")
+def test_an_escrow_keeps_no_evidence_of_contracts_that_do_not_name_it() -> None:
+    """Fifty pairs of fresh keys sign unbonded contracts naming no escrow and submit them to Mallory's
+    chosen escrow. Expect the escrow to refuse them and its transcript not to grow: nothing in them
+    is its to witness or rule on."""
+    clock = FixedClock()
+    escrow = LocalEscrow(Party("escrow", clock))
+    before = len(escrow.escrow.transcript())
+    for i in range(50):
+        a, b = Party(f"sybil/{i}/a", clock), Party(f"sybil/{i}/b", clock)
+        offer = a.offer(b)
+        accept = b.accept(offer)
+        with contextlib.suppress(CoopError):
+            escrow.submit([*a.setup, *b.setup, offer.envelope, accept.envelope])
+    grown = len(escrow.escrow.transcript()) - before
+    assert grown == 0, f"{grown} statements of contracts that do not name the escrow kept in its transcript"
