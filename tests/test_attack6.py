@@ -15,7 +15,7 @@ from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.cli.main import main
-from a2a_coop.protocol.errors import CoopError, RateLimited, UnknownNegotiation
+from a2a_coop.protocol.errors import CoopError, IllegalTransition, RateLimited, UnknownNegotiation
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State
 from a2a_coop.protocol.reputation import Rating, attestation_due, rate
 from a2a_coop.protocol.statements import verify_statement
@@ -306,3 +306,54 @@ def test_an_escrow_keeps_no_evidence_of_contracts_that_do_not_name_it() -> None:
             escrow.submit([*a.setup, *b.setup, offer.envelope, accept.envelope])
     grown = len(escrow.escrow.transcript()) - before
     assert grown == 0, f"{grown} statements of contracts that do not name the escrow kept in its transcript"
+
+
+# --- 6: a contract dated ahead, past the victim's deadline ----------------------------------------
+
+
+@pytest.mark.req("CMT-011", "NEG-014", "TIM-003", "WIT-003")
+@pytest.mark.parametrize("victim", ["responder", "initiator"])
+def test_a_statement_dated_ahead_cannot_put_the_victims_deadline_behind_its_contract(victim: str) -> None:
+    """Bob's item is due 20 s from now; both bonds are funded and locked at once, before that deadline
+    (so CMT-009 allows a claim). Mallory dates her statement that forms the contract 29 s ahead -- her
+    Offer, which Bob answers ("responder"), or her Accept of Bob's offer ("initiator") -- which the
+    skew allows (TIM-003). Nothing of Bob's may be dated before the Accept (NEG-014), so his Delivery,
+    made at once, is dated after his deadline: late by its own time (WIT-003), whatever witnessed it.
+    Before the fix Mallory's claim was upheld and Bob's bond forfeited to her. Expect the claim
+    refused (CMT-011): nobody is blamed for a deadline that passed before its contract existed."""
+    clock, mallory, bob, escrow, _, b = _market({"bob": FUNDS, "mallory": FUNDS})
+    proposal = mallory.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+    proposal.wants[0].deadline_ms = clock.now_ms + 20_000  # Bob's item, due in 20 s
+    ahead = clock.now_ms + 29_000
+    if victim == "responder":
+        offer = mallory.offer(bob, proposal, issued_at_ms=ahead)
+        answers = b.exchange(offer.envelope, [escrow.mandate, *mallory.setup])
+        accept = verify_statement(answers[1])
+        assert accept.body == "accept" and accept.header.issued_at_ms >= ahead  # NEG-014: after the offer
+    else:  # Bob offers the same trade, from his side: his item is what he gives
+        mine = trade_pb2.Offer(gives=proposal.wants, wants=proposal.gives, terms=proposal.terms)
+        offer = b.propose(mallory.did, mine)
+        accept = mallory.accept(offer, issued_at_ms=ahead)
+        b.on_replies([*mallory.setup, accept.envelope])
+    neg = b.negotiation(offer.header.negotiation_id)
+    c = neg.contract
+    assert c is not None
+    locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
+    assert [verify_statement(e).body for e in locks[1:]] == ["stamp", "bond_lock", "bond_lock"]
+    b.hold(locks)
+    deliveries = [vs for vs in b._perform(neg)]  # Bob delivers at once, as his strategy says
+    assert deliveries and deliveries[0].header.issued_at_ms > clock.now_ms + 20_000  # dated after it
+    escrow.submit([d.envelope for d in deliveries])  # witnessed at once (WIT-007)
+    clock.advance(31_000)  # past Bob's deadline (and Mallory's Accept's time)
+    claim = mallory.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=c.id, item_index=0, reason="late (by a clock I chose)"),
+        audience=bob.did,
+        negotiation_id=neg.id,
+    )
+    with pytest.raises(IllegalTransition) as refused:
+        escrow.submit([claim.envelope])
+    assert refused.value.requirement == "CMT-011"
+    clock.advance(DAY_MS + 1)
+    escrow.tick()
+    assert escrow.get_balance(bob.did)[0] == FUNDS  # Bob's bond is his again
