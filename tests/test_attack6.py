@@ -21,6 +21,7 @@ from a2a_coop.protocol.reputation import Rating, attestation_due, rate
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.trust import RatingTable, aggregate
 from a2a_coop.runtime.peer import Peer
+from a2a_coop.runtime.reputation import TrustPolicy
 from a2a_coop.runtime.strategy import Counter, DeliveryView, HonestStrategy, OfferView
 from a2a_coop.runtime.trade import claim_breach, run_trade
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, Signer, derive
@@ -403,3 +404,35 @@ def test_a_second_statement_dated_ahead_cannot_push_a_delivery_past_its_deadline
     clock.advance(3 * DAY_MS)
     escrow.tick()
     assert escrow.get_balance(bob.did)[:2] == (FUNDS, 0), "Bob's bond was forfeited"
+
+
+# --- 7: a record built on pennies ------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="A principal's score (ATT-010) counts each credible rater's vote by its outcomes alone: the "
+    "stake a rating rests on weighs in trust (ATT-008) but not in the score, so five fulfilled contracts "
+    "at a bond of 1 score exactly as five at a bond of 10,000; and a trust policy (ATT-016) demands a "
+    "bond by score alone, so the penny-built record then trades unbonded at any value and defaults "
+    "once. Recommended: let the policy demand a bond unless the counterparty's settled stake in the "
+    "view covers the value at risk (or weight G and B by stake relative to the deal).",
+)
+@pytest.mark.req("ATT-010", "ATT-016")
+def test_a_record_built_on_one_credit_bonds_does_not_buy_an_unbonded_deal() -> None:
+    """Five trusted principals each fulfilled one contract with Lucy at a bond of 1 credit, and one with
+    Hank at 10,000. A peer whose policy demands a bond of 5,000 from anyone scoring below 0.7 is offered
+    a 10,000-credit unbonded deal by each. Expect Lucy to be asked for the bond: nothing she put at
+    risk so far is worth a tenth of the deal."""
+    now = 1_800_000_000_000
+    raters = [f"rater{i}" for i in range(5)]
+    rows = [
+        Rating(f"{who}/{r}".encode(), r, who, r, who, 1, 90, stake, 1.0, now)
+        for who, stake in (("lucy", 1), ("hank", 10_000))
+        for r in raters
+    ]
+    view = aggregate(RatingTable.from_ratings(rows), raters, now)
+    policy = TrustPolicy(bond_below=0.7, min_bond=5_000)
+    assert policy.required_bond(view.score("hank")) == 0  # Hank earned it
+    assert view.score("lucy").score == view.score("hank").score  # ... and so, by score, did Lucy
+    assert policy.required_bond(view.score("lucy")) >= 5_000
