@@ -436,3 +436,52 @@ def test_a_record_built_on_one_credit_bonds_does_not_buy_an_unbonded_deal() -> N
     assert policy.required_bond(view.score("hank")) == 0  # Hank earned it
     assert view.score("lucy").score == view.score("hank").score  # ... and so, by score, did Lucy
     assert policy.required_bond(view.score("lucy")) >= 5_000
+
+
+# --- 8: a revoke that leaves the victim owing, and not delivering ------------------------------------
+
+
+@pytest.mark.req("CMT-003", "CMT-005", "WIT-005")
+def test_a_revoke_relayed_with_the_locks_does_not_stop_the_victim_from_delivering_what_it_still_owes() -> (
+    None
+):
+    """Mallory offers revocable terms (no forfeit, a notice of two days) and Bob accepts. She has the
+    escrow lock both bonds, revokes at once, and relays the Revoke with its Stamp and the locks in one
+    Exchange. Bob's item, due in a day, falls inside the notice: it is still owed (CMT-003), and a
+    missed one is claimable in REVOKED. Before the fix Bob's peer delivered only in BONDED, PERFORMING
+    and DISPUTED, so it never delivered; after his deadline Mallory's claim was upheld and his bond
+    forfeited to her. Expect Bob to deliver what he still owes at once, and the claim dismissed."""
+    clock, mallory, bob, escrow, _, b = _market({"bob": FUNDS, "mallory": FUNDS})
+    proposal = mallory.proposal(
+        issuer_bond=BOND,
+        audience_bond=BOND,
+        escrow=escrow.did,
+        revocation=trade_pb2.Revocation(allowed=True, forfeit_bond=False, notice_ms=2 * DAY_MS),
+    )
+    offer = mallory.offer(bob, proposal)
+    accept = verify_statement(b.exchange(offer.envelope, [escrow.mandate, *mallory.setup])[1])
+    locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])[1:]
+    revoke = mallory.sign(
+        "revoke",
+        commitment_pb2.Revoke(contract=accept.digest, reason="changed my mind"),
+        audience=bob.did,
+        negotiation_id=offer.header.negotiation_id,
+    )
+    stamp = escrow.submit([revoke.envelope])[1]
+    answers = b.exchange(locks[-1], [escrow.mandate, revoke.envelope, stamp, *locks[:-1]])
+    neg = b.negotiation(offer.header.negotiation_id)
+    assert neg.state is State.REVOKED
+    deliveries = [e for e in answers if verify_statement(e).body == "delivery"]
+    escrow.submit(deliveries)  # Bob's witness (WIT-007)
+    clock.advance(DAY_MS + 1_000)  # past Bob's deadline, inside the notice
+    claim = mallory.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never came"),
+        audience=bob.did,
+        negotiation_id=neg.id,
+    )
+    escrow.submit([claim.envelope])
+    clock.advance(3 * DAY_MS)
+    escrow.tick()
+    assert deliveries, "Bob delivered nothing he still owed"
+    assert escrow.get_balance(bob.did)[:2] == (FUNDS, 0)  # his bond released, not forfeited
