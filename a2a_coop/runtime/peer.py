@@ -34,6 +34,7 @@ from a2a_coop.protocol.archive import Archive, Nearest
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import ParsedEnvelope, decode_envelope, parse_envelope, statement_digest
 from a2a_coop.protocol.errors import CoopError, Origin, RateLimited, Replayed, WrongAudience
+from a2a_coop.protocol.escrow import revoke_until
 from a2a_coop.protocol.forks import ForkProof, fork_proof_from
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Event, Negotiation, State, proposal_of
@@ -953,7 +954,16 @@ class Peer:
         if c is None or self.did not in c.parties:
             return []
         unbonded = neg.state is _ACCEPTED and not c.bonds_required
-        if not (unbonded or neg.state in PERFORMING_STATES):
+        owed: set[int] | None = None  # the items we may deliver; None: all of them
+        if neg.state is State.REVOKED:
+            # CMT-003: what fell due before the Revoke's stamp plus notice is still owed, and claimable;
+            # a counterparty that revokes as it relays the locks would otherwise win our bond for it.
+            # Not when some bond was never locked: no claim can come then (CMT-009).
+            until = revoke_until(c)
+            if until is None or any(p not in c.locked for p in c.bonds_required):
+                return []
+            owed = {i for i, item in enumerate(c.items(self.did)) if item.deadline_ms < until}
+        elif not (unbonded or neg.state in PERFORMING_STATES):
             return []
         if not self.trusts_escrow(c.escrow):
             return []  # formed while we trusted it (an older configuration): its locks prove nothing now
@@ -963,6 +973,8 @@ class Peer:
         for d in self.strategy.perform(view):
             if not isinstance(d, Deliver) or d.item_index in view.delivered_by_me:
                 continue
+            if owed is not None and d.item_index not in owed:
+                continue  # discharged by the Revoke: nothing is owed there
             msg = commitment_pb2.Delivery(
                 contract=c.id, item_index=d.item_index, artifact_digest=d.artifact_digest, uri=d.uri
             )
