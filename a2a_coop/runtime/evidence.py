@@ -16,7 +16,16 @@ dealings are kept only up to :data:`MAX_FOREIGN_FORK_PROOFS` (ATT-018), whicheve
 proof gossiped, or two conflicting statements of one key). "Our dealings" is what :attr:`deals_with`
 says (a Peer: counterparties of negotiations not ended, and the parties, escrows and principals of
 its contracts) -- never merely a key we hold a statement of: a Checkpoint of a fresh key, gossiped
-first, would buy that for one more signature.
+first, would buy that for one more signature. A proof against a key in our dealings is **spared**
+the bound only while the key stays there: a key that opened a negotiation, forked and ended it
+without a contract leaves, and its proof then counts (or is dropped, at the bound:
+:meth:`EvidenceVerifier.count_against_bound`) -- else fresh keys cycling negotiations would keep
+proofs past any bound. A proof that counts never stops counting, so no proof already kept can be
+made to drop.
+
+Beside the proofs, it keeps what each key bonded in contracts with us (:attr:`bonded_with`), from
+the escrows' BondLocks: the value gossip ranks the proofs against keys in our dealings by (ATT-011),
+which a key cannot raise without locking funds with an escrow we trust.
 """
 
 from __future__ import annotations
@@ -49,8 +58,15 @@ class EvidenceVerifier(Verifier):
         self.checkpoints: dict[str, bytes] = {}
         self.forks: dict[str, ForkProof] = {}  # issuer -> the first fork proof against it
         self.max_foreign_forks = MAX_FOREIGN_FORK_PROOFS
-        self.foreign_forks = 0  # proofs kept against keys outside our dealings when they came
+        self.foreign_forks = 0  # proofs kept that count against the bound (ATT-018)
+        # Issuers whose proofs are kept outside the bound: our own key, and keys in our dealings when
+        # their proof came, for as long as they stay there (then count_against_bound).
+        self.spared: set[str] = set()
+        self.forks_changed = 0  # proofs kept or dropped so far: a view computed from them is stale
         self.on_fork: Callable[[str, ForkProof], None] | None = None  # told of each new one (to persist it)
+        # key -> the bond value escrows locked for it in contracts with us (its own bonds; for an escrow,
+        # every bond it locked in ours; a party's principals get their agent's): what gossip ranks by.
+        self.bonded_with: dict[str, int] = {}
         # Whether a key is in our dealings (ATT-018; a Peer says which); none but ``me`` by default.
         self.deals_with: Callable[[str], bool] = _nobody
 
@@ -70,36 +86,83 @@ class EvidenceVerifier(Verifier):
                 self._keep(vs.issuer, proof)  # bounded like a gossiped proof: two statements cost as much
             raise
         self._index_evidence(vs)
+        if vs.body == "bond_lock":
+            self._credit_bond(vs)
         return vs
 
     def record(self, vs: VerifiedStatement) -> None:
         super().record(vs)
         self._index_evidence(vs)
 
-    def take_fork_proof(self, proof: ForkProof, *, kept_before: bool = False) -> str | None:
+    def take_fork_proof(self, proof: ForkProof) -> str | None:
         """Keep ``proof`` if it verifies (ATT-012) and, against a key outside our dealings, while fewer
-        than ``max_foreign_forks`` such are kept (ATT-018); returns the issuer it convicts, or None.
+        than ``max_foreign_forks`` proofs count against the bound (ATT-018); returns the issuer it
+        convicts, or None."""
+        issuer = _convicted(proof)
+        return issuer if issuer is not None and self._keep(issuer, proof) else None
 
-        ``kept_before``: a proof we kept before a restart (ATT-013: kept across restarts), taken
-        whatever the bound, and counted toward it."""
-        try:
-            issuer = verify_fork_proof(proof)
-        except (CoopError, ValueError):
-            return None
-        return issuer if self._keep(issuer, proof, bounded=not kept_before) else None
+    def restore_fork_proof(self, proof: ForkProof, *, spared: bool) -> str | None:
+        """Keep ``proof``, which we kept before a restart (ATT-013: kept across restarts), whatever the
+        bound; ``spared`` as it was then (its key in our dealings): else it counts toward the bound.
+        Returns the issuer it convicts, or None if it does not verify."""
+        issuer = _convicted(proof)
+        if issuer is None or issuer in self.forks:
+            return issuer
+        if spared or issuer == self.me:
+            self.spared.add(issuer)
+        else:
+            self.foreign_forks += 1
+        self._held(issuer, proof)
+        return issuer
 
-    def _keep(self, issuer: str, proof: ForkProof, *, bounded: bool = True) -> bool:
+    def count_against_bound(self, key: str) -> bool:
+        """The proof against ``key``, spared the bound while ``key`` was in our dealings, counts against
+        it now that ``key`` left them (its negotiations with us ended without a contract): at the bound
+        it is dropped, as it would have been refused had it come now (ATT-018). Never one that counted
+        already: what another key does cannot drop a proof. Returns whether a proof against ``key`` is
+        still held."""
+        if key not in self.spared or key == self.me or self.deals_with(key):
+            return key in self.forks
+        self.spared.discard(key)
+        if self.foreign_forks >= self.max_foreign_forks:
+            del self.forks[key]
+            self.forks_changed += 1
+            return False
+        self.foreign_forks += 1
+        return True
+
+    def _keep(self, issuer: str, proof: ForkProof) -> bool:
         """Keep ``proof`` against ``issuer`` unless the bound of ATT-018 refuses it; whether it is held."""
         if issuer in self.forks:
             return True
-        if issuer != self.me and not self.deals_with(issuer):
-            if bounded and self.foreign_forks >= self.max_foreign_forks:
-                return False  # ATT-018: ours and those against keys in our dealings are always kept
+        if issuer == self.me or self.deals_with(issuer):
+            self.spared.add(issuer)  # ATT-018: ours and those against keys in our dealings are kept
+        elif self.foreign_forks >= self.max_foreign_forks:
+            return False
+        else:
             self.foreign_forks += 1
+        self._held(issuer, proof)
+        return True
+
+    def _held(self, issuer: str, proof: ForkProof) -> None:
         self.forks[issuer] = proof
+        self.forks_changed += 1
         if self.on_fork is not None:
             self.on_fork(issuer, proof)
-        return True
+
+    def _credit_bond(self, lock: VerifiedStatement) -> None:
+        """Credit a BondLock in a contract of ours to what gossip ranks by: the locking party and its
+        principals (not us), and the escrow that holds it. Each BondLock is accepted once (NEG-012)."""
+        neg = self.negotiations.by_id.get(lock.negotiation_id)
+        contract = neg.contract if neg is not None else None
+        if contract is None or self.me not in contract.parties:
+            return
+        amount, party = lock.statement.bond_lock.amount, lock.statement.bond_lock.party
+        credited = {lock.issuer}
+        if party != self.me:
+            credited |= {party, *self.bound.get(party, ())}
+        for key in credited:
+            self.bonded_with[key] = self.bonded_with.get(key, 0) + amount
 
     def _index_evidence(self, vs: VerifiedStatement) -> None:
         if vs.body == "attestation":
@@ -113,6 +176,14 @@ class EvidenceVerifier(Verifier):
                 # The one it replaces leaves memory once in the archive (a new head each trade).
                 if held is not None and self.archive is not None and self.archive.by_digest(held):
                     self.forget_statement(held)
+
+
+def _convicted(proof: ForkProof) -> str | None:
+    """The key ``proof`` convicts (ATT-012), or None if it proves nothing."""
+    try:
+        return verify_fork_proof(proof)
+    except (CoopError, ValueError):
+        return None
 
 
 def _nobody(key: str) -> bool:
