@@ -218,9 +218,10 @@ def test_fresh_keys_cycling_negotiations_do_not_get_proofs_past_the_bound() -> N
     """With room for 5 proofs against keys outside our dealings, 20 fresh keys each open a negotiation
     with us (we counter: it stays open), gossip a proof against their own key while it is open (in our
     dealings: kept), then reject our counter. Never more than one is open; no contract forms. Expect 5
-    of their proofs kept, the first five (each counts against the bound once its key leaves our
-    dealings; the rest are dropped then): were the proofs spared for good, a peer's memory and journal
-    (ATT-013 keeps them) would grow one proof per three requests of fresh keys, without bound."""
+    of their proofs kept, the first five (they came while the bound had room: they count); the rest,
+    kept beyond the bound while their key negotiated, dropped when it ends: were they spared for good,
+    a peer's memory and journal (ATT-013 keeps them) would grow one proof per three requests of fresh
+    keys, without bound."""
     clock = FixedClock()
     me = Party("me", clock)
     peer = make_peer(me, clock, strategy=_Haggler())

@@ -16,12 +16,13 @@ dealings are kept only up to :data:`MAX_FOREIGN_FORK_PROOFS` (ATT-018), whicheve
 proof gossiped, or two conflicting statements of one key). "Our dealings" is what :attr:`deals_with`
 says (a Peer: counterparties of negotiations not ended, and the parties, escrows and principals of
 its contracts) -- never merely a key we hold a statement of: a Checkpoint of a fresh key, gossiped
-first, would buy that for one more signature. A proof against a key in our dealings is **spared**
-the bound only while the key stays there: a key that opened a negotiation, forked and ended it
-without a contract leaves, and its proof then counts (or is dropped, at the bound:
-:meth:`EvidenceVerifier.count_against_bound`) -- else fresh keys cycling negotiations would keep
-proofs past any bound. A proof that counts never stops counting, so no proof already kept can be
-made to drop.
+first, would buy that for one more signature. Every proof kept counts against the bound while there
+is room; one against a key in our dealings that comes at the bound is **spared** it -- kept beyond
+it -- only while the key stays there: a key that opened a negotiation, forked and ended it without a
+contract leaves, and its proof is dropped then (:meth:`EvidenceVerifier.count_against_bound`) --
+else fresh keys cycling negotiations would keep proofs past any bound. So the proofs dropped are
+exactly some the bound would have refused when they came had their key not dealt with us, and a
+proof that counts never stops counting: nothing a key does can make a proof we hold drop.
 
 Beside the proofs, it keeps what each key bonded in contracts with us (:attr:`bonded_with`), from
 the escrows' BondLocks: the value gossip ranks the proofs against keys in our dealings by (ATT-011),
@@ -59,8 +60,8 @@ class EvidenceVerifier(Verifier):
         self.forks: dict[str, ForkProof] = {}  # issuer -> the first fork proof against it
         self.max_foreign_forks = MAX_FOREIGN_FORK_PROOFS
         self.foreign_forks = 0  # proofs kept that count against the bound (ATT-018)
-        # Issuers whose proofs are kept outside the bound: our own key, and keys in our dealings when
-        # their proof came, for as long as they stay there (then count_against_bound).
+        # Issuers whose proofs are kept beyond the bound: our own key, and keys in our dealings whose
+        # proof came at the bound, for as long as they stay there (then count_against_bound).
         self.spared: set[str] = set()
         self.forks_changed = 0  # proofs kept or dropped so far: a view computed from them is stale
         self.on_fork: Callable[[str, ForkProof], None] | None = None  # told of each new one (to persist it)
@@ -118,9 +119,9 @@ class EvidenceVerifier(Verifier):
     def count_against_bound(self, key: str) -> bool:
         """The proof against ``key``, spared the bound while ``key`` was in our dealings, counts against
         it now that ``key`` left them (its negotiations with us ended without a contract): at the bound
-        it is dropped, as it would have been refused had it come now (ATT-018). Never one that counted
-        already: what another key does cannot drop a proof. Returns whether a proof against ``key`` is
-        still held."""
+        -- still, as when it came -- it is dropped, as it would have been refused had ``key`` not dealt
+        with us (ATT-018). Never one that counted already: no key's doing can drop a proof that counts.
+        Returns whether a proof against ``key`` is still held."""
         if key not in self.spared or key == self.me or self.deals_with(key):
             return key in self.forks
         self.spared.discard(key)
@@ -135,12 +136,12 @@ class EvidenceVerifier(Verifier):
         """Keep ``proof`` against ``issuer`` unless the bound of ATT-018 refuses it; whether it is held."""
         if issuer in self.forks:
             return True
-        if issuer == self.me or self.deals_with(issuer):
+        if issuer != self.me and self.foreign_forks < self.max_foreign_forks:
+            self.foreign_forks += 1  # counts for good, even against a key in our dealings: never dropped
+        elif issuer == self.me or self.deals_with(issuer):
             self.spared.add(issuer)  # ATT-018: ours and those against keys in our dealings are kept
-        elif self.foreign_forks >= self.max_foreign_forks:
-            return False
         else:
-            self.foreign_forks += 1
+            return False
         self._held(issuer, proof)
         return True
 

@@ -651,8 +651,9 @@ class Peer:
     def deals_with(self, key: str) -> bool:
         """Whether ``key`` is in our dealings: the counterparty of a negotiation of ours not ended, or a
         party, the escrow or a principal of a party of a contract of ours. Fork proofs against such keys
-        are always kept (ATT-018) and gossiped before others (ATT-011): a flood of fresh keys cannot get
-        here without our consent (a contract) or an open negotiation with us (bounded, RPC-012)."""
+        are kept even at the bound while they are (ATT-018) and gossiped before others (ATT-011): a
+        flood of fresh keys cannot get here without our consent (a contract) or an open negotiation
+        with us (bounded, RPC-012; and a proof spared for it is dropped once the negotiation ends)."""
         return key in self._open_with or key in self._contracted_with
 
     def dealing_rank(self, key: str) -> tuple[int, int] | None:
@@ -667,9 +668,9 @@ class Peer:
         return -self.verifier.bonded_with.get(key, 0), since
 
     def _left_dealings(self, key: str) -> None:
-        """``key``'s last negotiation with us ended without a contract: a proof against it, spared the
-        bound while it dealt with us, counts against it now, or is dropped at the bound (ATT-018) --
-        from the journal too, or the next start would keep it again."""
+        """``key``'s last negotiation with us ended without a contract: a proof against it that came at
+        the bound, spared it while ``key`` dealt with us, is dropped if the bound is still reached, else
+        counts (ATT-018) -- in the journal too, or the next start would keep it again."""
         if self._replaying or key in self._contracted_with or key not in self.verifier.spared:
             return  # replaying: the proof came at some point of the journal we do not know; see _replay
         kept = self.verifier.count_against_bound(key)
@@ -1061,9 +1062,9 @@ class Peer:
         for neg in self.verifier.negotiations.by_id.values():
             if self.did in neg.parties:
                 self._track_open(neg)
-        for key in sorted(self.verifier.spared - {self.did}):
-            if not self.deals_with(key):  # its negotiation ended, and we stopped before we counted it
-                self._left_dealings(key)
+        for spared in sorted(self.verifier.spared - {self.did}):
+            if not self.deals_with(spared):  # its negotiation ended, and we stopped before we counted it
+                self._left_dealings(spared)
         next_seq, prev = journal.chain_head(self.did)
         self.writer = ChainWriter(self.key, next_seq=next_seq, prev=prev)
 
