@@ -357,3 +357,26 @@ def test_a_spared_proof_is_spared_after_a_restart_and_once_dropped_stays_dropped
         assert set(again.verifier.forks) == kept - {s.did}
     with Journal.open(path) as journal:
         assert set(_restarted(me, clock, journal).verifier.forks) == kept - {s.did}
+
+
+@pytest.mark.req("ATT-018")
+def test_a_spared_proof_whose_key_left_our_dealings_before_a_crash_is_dropped_at_the_next_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A journal holds one proof that counts and one marked spared against a key with no dealings with
+    us (as when a peer stops between a negotiation's end and the drop). Restarted with room for 1, expect
+    the spared one dropped, from the journal too, and the other kept."""
+    from a2a_coop.runtime.peer import META_FORKS
+
+    clock = FixedClock()
+    me, counted, gone = Party("me", clock), Party("counted", clock), Party("gone", clock)
+    with Journal.open(tmp_path / "me.db") as journal:
+        make_peer(me, clock, journal=journal)
+        for party, spared in ((counted, []), (gone, [1])):
+            proof = _fork(party)
+            journal.put_meta(f"{META_FORKS}/{party.did}", [proof.first, proof.second, *spared])
+    monkeypatch.setattr(evidence, "MAX_FOREIGN_FORK_PROOFS", 1)
+    with Journal.open(tmp_path / "me.db") as journal:
+        peer = _restarted(me, clock, journal)
+        assert set(peer.verifier.forks) == {counted.did}
+        assert [key for key, _ in journal.meta_under(META_FORKS + "/")] == [f"{META_FORKS}/{counted.did}"]
