@@ -1,7 +1,7 @@
 """The evidence a peer keeps for reputation and gossip, beside its verification state (SPEC 10.4, 10.5).
 
 :class:`EvidenceVerifier` is the protocol's :class:`~a2a_coop.protocol.verifier.Verifier`
-plus three indexes it keeps as statements are accepted:
+plus the indexes it keeps as statements are accepted:
 
 * the attestations held, in the order they arrived (so GetAttestations pages stay
   stable as more arrive: ATT-014), and by subject;
@@ -9,7 +9,8 @@ plus three indexes it keeps as statements are accepted:
   which is what a peer passes on when it gossips (ATT-011), the last received first;
 * the fork proofs it has seen: a refused statement whose chain error carries two
   conflicting envelopes (ATT-012). The refusal itself changes nothing (ERR-003): the
-  proof is kept here, outside the verification state, as SPEC 6.8 asks.
+  proof is kept here, outside the verification state, as SPEC 6.8 asks;
+* the bond value escrows locked for each key in contracts of ours (:attr:`bonded_with`).
 
 Fork proofs cost two signatures against a fresh key of one's own, so those against keys outside our
 dealings are kept only up to :data:`MAX_FOREIGN_FORK_PROOFS` (ATT-018), whichever way they come (a
@@ -22,11 +23,11 @@ it -- only while the key stays there: a key that opened a negotiation, forked an
 contract leaves, and its proof is dropped then (:meth:`EvidenceVerifier.count_against_bound`) --
 else fresh keys cycling negotiations would keep proofs past any bound. So the proofs dropped are
 exactly some the bound would have refused when they came had their key not dealt with us, and a
-proof that counts never stops counting: nothing a key does can make a proof we hold drop.
+proof that counts never stops counting: nothing any key does can make a proof that counts drop.
 
-Beside the proofs, it keeps what each key bonded in contracts with us (:attr:`bonded_with`), from
-the escrows' BondLocks: the value gossip ranks the proofs against keys in our dealings by (ATT-011),
-which a key cannot raise without locking funds with an escrow we trust.
+Gossip ranks the proofs against keys in our dealings by :attr:`bonded_with` (ATT-011): escrows we
+trust sign those BondLocks over deposited funds, so a key cannot raise its value without locking
+funds of its own -- unlike a contract without bonds, which costs a Sybil one Offer.
 """
 
 from __future__ import annotations
