@@ -87,7 +87,8 @@ MAX_REMEMBERED_CONTEXT = 1024
 _STATE_NAMES: dict[State, str] = {s: s.value for s in State}
 _ACCEPTED, _FULFILLED, _COUNTER_EVENT = State.ACCEPTED, State.FULFILLED, Event.COUNTER
 # Journal meta: the fork proofs we hold, one key per forked issuer (META_FORKS + "/" + did), each
-# [first, second]; journals before 0.2 kept them all as one list under META_FORKS, still read.
+# [first, second], or [first, second, 1] while spared the bound (its key in our dealings, ATT-018);
+# journals before 0.2 kept them all as one list under META_FORKS, still read (counted toward the bound).
 META_FORKS = "a2a-coop/fork-proofs"
 
 
@@ -116,6 +117,7 @@ class JournalLike(Protocol):
     def put_meta(self, key: str, value: Any) -> None: ...
     def get_meta(self, key: str, default: Any = None) -> Any: ...
     def meta_under(self, prefix: str) -> list[tuple[str, Any]]: ...
+    def delete_meta(self, key: str) -> None: ...
 
 
 _Record = tuple[VerifiedStatement | None, Sequence[VerifiedStatement], bool]
@@ -264,9 +266,11 @@ class Peer:
         self._open_with: dict[str, set[bytes]] = {}
         self._open_total = 0
         self._settled_with: set[str] = set()
-        # The parties, escrows and principals of our contracts, ever: with the counterparties of our
-        # negotiations not ended, the keys in our dealings (ATT-018 bound, gossip rank: deals_with).
-        self._contracted_with: set[str] = set()
+        # The parties, escrows and principals of our contracts, ever, each with the order it came in
+        # (gossip's tie-break, ATT-011): with the counterparties of our negotiations not ended, the keys
+        # in our dealings (ATT-018 bound, gossip rank: deals_with, dealing_rank).
+        self._contracted_with: dict[str, int] = {}
+        self._replaying = False
         self.strategy: Strategy = strategy or HonestStrategy()
         self.journal = journal
         self.clock = clock
@@ -506,7 +510,8 @@ class Peer:
         known = self._contracted_with
         if c is not None and (other not in known or (c.escrow and c.escrow not in known)):
             # Our consent made this contract: a flood of fresh keys cannot put itself here.
-            known.update({other, c.escrow, *self.verifier.bound.get(other, ())} - {""})
+            for key in sorted({other, c.escrow, *self.verifier.bound.get(other, ())} - {""}):
+                known.setdefault(key, len(known))
         if neg.is_terminal:
             held = self._open_with.get(other)
             if held is not None and neg.id in held:
@@ -514,6 +519,7 @@ class Peer:
                 self._open_total -= 1
                 if not held:
                     del self._open_with[other]
+                    self._left_dealings(other)
             if neg.state is _FULFILLED:
                 self._settled_with.add(other)
         else:
@@ -645,9 +651,37 @@ class Peer:
     def deals_with(self, key: str) -> bool:
         """Whether ``key`` is in our dealings: the counterparty of a negotiation of ours not ended, or a
         party, the escrow or a principal of a party of a contract of ours. Fork proofs against such keys
-        are always kept (ATT-018) and gossiped before others (ATT-011): a flood of fresh keys cannot get
-        here without our consent (a contract) or an open negotiation with us (bounded, RPC-012)."""
+        are kept even at the bound while they are (ATT-018) and gossiped before others (ATT-011): a
+        flood of fresh keys cannot get here without our consent (a contract) or an open negotiation
+        with us (bounded, RPC-012; and a proof spared for it is dropped once the negotiation ends)."""
         return key in self._open_with or key in self._contracted_with
+
+    def dealing_rank(self, key: str) -> tuple[int, int] | None:
+        """Where gossip ranks a proof against ``key`` (ATT-011): None outside our dealings; else, lowest
+        first, the bond value escrows locked for it in our contracts, the most first (a Sybil cannot
+        raise it without locking funds at an escrow we trust), then the order it joined our contracts,
+        the first first (a free contract made later buys no rank), then counterparties of
+        negotiations only."""
+        if not self.deals_with(key):
+            return None
+        since = self._contracted_with.get(key, len(self._contracted_with))
+        return -self.verifier.bonded_with.get(key, 0), since
+
+    def _left_dealings(self, key: str) -> None:
+        """``key``'s last negotiation with us ended without a contract: a proof against it that came at
+        the bound, spared it while ``key`` dealt with us, is dropped if the bound is still reached, else
+        counts (ATT-018) -- in the journal too, or the next start would keep it again."""
+        if self._replaying or key in self._contracted_with or key not in self.verifier.spared:
+            return  # replaying: the proof came at some point of the journal we do not know; see _replay
+        kept = self.verifier.count_against_bound(key)
+        if self.journal is None:
+            return
+        row = f"{META_FORKS}/{key}"
+        if kept:
+            proof = self.verifier.forks[key]
+            self.journal.put_meta(row, [proof.first, proof.second])
+        else:
+            self.journal.delete_meta(row)
 
     def trusts_escrow(self, escrow: str) -> bool:
         """Whether we take part in a contract whose terms name ``escrow`` ("" for none)."""
@@ -1006,24 +1040,31 @@ class Peer:
         archive = _ReplayArchive(journal) if isinstance(journal, Archive) else None
         if archive is not None:
             self.verifier.use_archive(archive, replay=False)  # every statement is in it: no replay reads
-        for rowid, _direction, envelope in journal.statements():
-            vs = verify_statement(envelope)
-            try:
-                self.verifier.accept_statement(vs, ours=vs.issuer == self.did)
-            except Replayed:
-                continue
-            if archive is not None:
-                archive.upto = rowid
-                self._note_finished(vs)
-                for is_negotiation, key in self._finished:
-                    self._forget(is_negotiation, key)
-                self._finished.clear()
+        self._replaying = True  # negotiations end here before the journal's end: see _left_dealings
+        try:
+            for rowid, _direction, envelope in journal.statements():
+                vs = verify_statement(envelope)
+                try:
+                    self.verifier.accept_statement(vs, ours=vs.issuer == self.did)
+                except Replayed:
+                    continue
+                if archive is not None:
+                    archive.upto = rowid
+                    self._note_finished(vs)
+                    for is_negotiation, key in self._finished:
+                        self._forget(is_negotiation, key)
+                    self._finished.clear()
+        finally:
+            self._replaying = False
         if isinstance(journal, Archive):
             self.verifier.use_archive(journal)
         self._open_with, self._open_total = {}, 0
         for neg in self.verifier.negotiations.by_id.values():
             if self.did in neg.parties:
                 self._track_open(neg)
+        for spared in sorted(self.verifier.spared - {self.did}):
+            if not self.deals_with(spared):  # its negotiation ended, and we stopped before we counted it
+                self._left_dealings(spared)
         next_seq, prev = journal.chain_head(self.did)
         self.writer = ChainWriter(self.key, next_seq=next_seq, prev=prev)
 
@@ -1044,8 +1085,8 @@ class Peer:
                 *(self.journal.get_meta(META_FORKS, []) or []),
                 *(v for _, v in self.journal.meta_under(META_FORKS + "/")),
             ]
-            for first, second in kept:  # ATT-013: kept across restarts, whatever the bound
-                verifier.take_fork_proof(ForkProof(first, second), kept_before=True)
+            for first, second, *spared in kept:  # ATT-013: kept across restarts, whatever the bound
+                verifier.restore_fork_proof(ForkProof(first, second), spared=bool(spared))
         verifier.on_fork = self._fork_seen
         verifier.deals_with = self.deals_with
         own = verifier.forks.get(self.key.did)
@@ -1057,7 +1098,8 @@ class Peer:
         """A fork proof is evidence forever (ATT-012): keep it across restarts; one against our own key
         raises the alarm (ATT-017)."""
         if self.journal is not None:  # one row per forked issuer: a flood of forked keys writes each once
-            self.journal.put_meta(f"{META_FORKS}/{issuer}", [proof.first, proof.second])
+            spared = [1] if issuer in self.verifier.spared else []
+            self.journal.put_meta(f"{META_FORKS}/{issuer}", [proof.first, proof.second, *spared])
         if issuer == self.key.did and self.fork_alarm is None and self.alarm_on_own_fork:
             self.fork_alarm = ForkAlarm.raise_for(issuer, proof, self.clock(), self.journal)
 
