@@ -20,8 +20,8 @@ from a2a_coop.protocol.errors import (
     WrongParty,
 )
 from a2a_coop.protocol.negotiation import (
-    BOND_GRACE_MS,
     BARGAINING_STATES,
+    BOND_GRACE_MS,
     CLAIM_WINDOW_MS,
     DEFAULT_RESPONSE_WINDOW_MS,
     INITIAL_STATE,
@@ -856,7 +856,7 @@ def test_unperformed_contract_expires_after_the_claim_window_and_bonds_are_refun
 @pytest.mark.req("CMT-010", "NEG-012")
 @pytest.mark.parametrize("after_cutoff_ms", [0, 1])
 def test_a_bond_lock_after_the_bonding_cutoff_is_refused(
-    clock: FixedClock, auditor: Verifier, alice: Party, bob: Party, escrow: Party, after_cutoff_ms: int
+    clock: FixedClock, auditor: Verifier, alice: Party, bob: Party, escrow: Party, *, after_cutoff_ms: int
 ) -> None:
     """Alice's bond is locked at once; Bob's only at the bonding cutoff -- the accepted offer's expiry
     + 30 s, a time both signed -- or 1 ms after it. At the cutoff: BONDED. After it: ILLEGAL_TRANSITION

@@ -58,6 +58,7 @@ from a2a_coop.runtime.node import (
     sign_mandate,
 )
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
+from a2a_coop.runtime.perform_time import TooLittleTimeToPerform
 from a2a_coop.runtime.reputation import TrustPolicy
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, Strategy, WithholdingStrategy
 from a2a_coop.runtime.trade import (
@@ -181,7 +182,15 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             witness = EscrowWitness(escrow, vs.statement.mandate.agent, lock_wait_s=wait_ms / 1000)
         limits = PeerLimits(rate_per_s=args.max_rate, burst=args.burst, in_flight=args.max_in_flight)
         node = PeerNode(
-            open_peer(key, mandate, journal, context, strategy=strategy, trust=trust_policy(args)),
+            open_peer(
+                key,
+                mandate,
+                journal,
+                context,
+                strategy=strategy,
+                trust=trust_policy(args),
+                min_time_to_perform_ms=args.min_time_to_perform,
+            ),
             journal,
             witness=witness,
             limits=limits,
@@ -318,7 +327,7 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
             )
             context = [escrow_mandate]
             escrow_did = verify_statement(escrow_mandate).statement.mandate.agent
-        peer = open_peer(key, mandate, journal, context)
+        peer = open_peer(key, mandate, journal, context, min_time_to_perform_ms=args.min_time_to_perform)
         remember_run(journal, mandate, context)
         rejected = not_done = 0
         for i in range(args.count):
@@ -334,7 +343,10 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
                 response_window_ms=args.response_window,
             )
             started = time.perf_counter()
-            sent = peer.propose(other, offer)
+            try:
+                sent = peer.propose(other, offer)
+            except TooLittleTimeToPerform as exc:
+                raise Invalid(f"offer not signed: {exc} (--min-time-to-perform)") from None
             neg = peer.negotiation(sent.header.negotiation_id)
             try:
                 neg = carry_trade(peer, client, sent, escrow=escrow_client)

@@ -869,9 +869,7 @@ def arbitration() -> Group:
     lapse_at = d.deadline + CLAIM_WINDOW_MS
     lapse = d.ruling(None, LAPSE, issued_at_ms=lapse_at + 1)
     cutoff = d.offer.header.expires_at_ms + BOND_GRACE_MS
-    at_cutoff, after_cutoff = pair(
-        d.escrow, d.ruling(None, LAPSE, issued_at_ms=cutoff + 1), retimed(cutoff)
-    )
+    at_cutoff, after_cutoff = pair(d.escrow, d.ruling(None, LAPSE, issued_at_ms=cutoff + 1), retimed(cutoff))
     g.add(
         "bonded terms, Bob's bond never locked: a LAPSE ruling at exactly the bonding cutoff",
         ["CMT-006", "CMT-010"],
