@@ -349,6 +349,7 @@ def test_an_unfunded_bond_is_reported_and_the_trade_waits(procs: Processes, tmp_
     assert result.stdout.split()[2] == "ACCEPTED"
     waiting = [line for line in result.stderr.splitlines() if "waits for funds" in line]
     assert len(waiting) == 2 and all(f"50 credit available for a bond of {BOND}" in w for w in waiting)
+    assert all("the escrow locks nothing after" in w for w in waiting)  # the bonding cutoff (ESC-010)
     # Alice needs an hour to perform: items due in an hour leave her less after the bonding cutoff
     # (the offer's expiry + 30 s), so her guard signs nothing (section 9.4, "Time to perform").
     careful = cli(

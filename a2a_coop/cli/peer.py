@@ -393,7 +393,7 @@ def _resume_hint(neg: Negotiation) -> str:
 
 def _unfunded(neg: Negotiation, escrow: EscrowClient) -> list[str]:
     """The bonds the escrow did not lock for want of funds (ESC-005): the contract waits in ACCEPTED
-    until a deposit covers them, or lapses."""
+    until a deposit covers them, or lapses at its bonding cutoff (ESC-010)."""
     c = neg.contract
     if c is None:
         return []
@@ -401,7 +401,10 @@ def _unfunded(neg: Negotiation, escrow: EscrowClient) -> list[str]:
     for party, bond in c.bonds_required.items():
         if party not in c.locked:
             available, _, currency, _ = escrow.get_balance(party)
-            out.append(f"{party} has {available} {currency} available for a bond of {bond}")
+            out.append(
+                f"{party} has {available} {currency} available for a bond of {bond}; the escrow locks "
+                f"nothing after {iso(c.bond_cutoff_ms)}, when the contract lapses unbonded"
+            )
     return out
 
 
