@@ -163,10 +163,15 @@ class Network:
 
 
 def start_network(
-    procs: Processes, directory: Path, *, bob_strategy: str = "honest", funds: int = FUNDS
+    procs: Processes,
+    directory: Path,
+    *,
+    bob_strategy: str = "honest",
+    funds: int = FUNDS,
+    bob_options: Sequence[str] = (),
 ) -> Network:
     """An escrow funding alice and bob, and bob serving with its mandate as context (he trades only
-    under escrows he was given), both as processes (started in parallel)."""
+    under escrows he was given) and ``bob_options``, both as processes (started in parallel)."""
     alice, bob, escrow = (provision(directory, name) for name in ("alice", "bob", "escrow"))
     escrow_server = procs.start(
         "escrow",
@@ -182,7 +187,9 @@ def start_network(
         *["--tick-ms", "100"],
     )
     bob_server = procs.start(
-        "bob", "serve", *bob.files(), "--strategy", bob_strategy, "--context", str(escrow.mandate_path)
+        "bob",
+        *["serve", *bob.files(), "--strategy", bob_strategy, "--context", str(escrow.mandate_path)],
+        *bob_options,
     )
     return Network(
         alice,
@@ -359,6 +366,21 @@ def test_an_unfunded_bond_is_reported_and_the_trade_waits(procs: Processes, tmp_
     )
     assert careful.returncode == 1
     one_line_error(careful.stderr, "offer not signed", "bonding cutoff", "--min-time-to-perform")
+
+
+@pytest.mark.req("ESC-010", "MND-011")
+def test_a_responder_that_needs_time_to_perform_rejects_bonded_terms_that_leave_too_little(
+    procs: Processes, tmp_path: Path
+) -> None:
+    """Bob serves with ``--min-time-to-perform 2h``; alice offers bonded terms due in an hour, for five
+    minutes: the bonding cutoff leaves bob under an hour. Expect a Reject that says why (`offer` exits
+    1 naming it). (Without a bond there is nothing to wait for: tests/test_peer.py.)"""
+    net = start_network(procs, tmp_path, bob_options=["--min-time-to-perform", "2h"])
+    argv = ["offer", *net.alice.files(), "--to", net.bob_server.target, "--escrow", net.escrow_server.target]
+    trade = ["--give", "code-review:500", "--want", "copy-editing:450"]
+    bonded = cli(*argv, *trade, "--bond", str(BOND))
+    assert bonded.returncode == 1 and bonded.stdout.split()[2] == "REJECTED"
+    assert "policy guard refused our accept" in bonded.stderr and "bonding cutoff" in bonded.stderr
 
 
 @pytest.mark.req("CMT-002", "WIT-005", "AUD-001")
