@@ -41,6 +41,7 @@ from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.alarm import ForkAlarm, KeyForked
 from a2a_coop.runtime.evidence import EvidenceVerifier
+from a2a_coop.runtime.perform_time import TooLittleTimeToPerform, time_to_perform_refusal
 from a2a_coop.runtime.reputation import (
     Reputation,
     TrustPolicy,
@@ -233,6 +234,10 @@ class Peer:
             counterparty we never settled a contract with (FULFILLED), once we hold
             :data:`NEWCOMER_SHARE` of it; None or 0: no limit, and a PeerNode sets
             :data:`DEFAULT_MAX_OPEN_TOTAL` when given None.
+        min_time_to_perform_ms: refuse to sign an Offer, Counter or Accept of bonded terms under which
+            one of our items is due less than this long after the bonding cutoff (the accepted offer's
+            expiry + 30 s, ESC-010): the most a counterparty that funds its bond last can take from our
+            time to perform. None: no such check.
     """
 
     # The verifier every check runs on; a subclass may name its own (the fault-injected servers of
@@ -255,12 +260,14 @@ class Peer:
         forget: bool = True,
         max_open_per_counterparty: int | None = None,
         max_open_total: int | None = None,
+        min_time_to_perform_ms: int | None = None,
     ) -> None:
         self.key = key
         self.did: str = key.did  # read on every statement handled: an attribute, not a property
         self.forget = forget
         self.max_open_per_counterparty = max_open_per_counterparty
         self.max_open_total = max_open_total
+        self.min_time_to_perform_ms = min_time_to_perform_ms
         # Negotiations not ended, by counterparty, and their number: kept as statements are handled
         # (RPC-012 refusals); and the counterparties we settled a contract with (FULFILLED).
         self._open_with: dict[str, set[bytes]] = {}
@@ -276,7 +283,8 @@ class Peer:
         self.clock = clock
         self.nonce = nonce
         self.lock = threading.RLock()
-        self.guard_refusals: list[CoopError | TrustRefused | KeyForked] = []  # what the guard refused
+        # What the guard refused.
+        self.guard_refusals: list[CoopError | TrustRefused | KeyForked | TooLittleTimeToPerform] = []
         # Set once a fork proof convicts our own key (ATT-017, a2a_coop.runtime.alarm); while set, the
         # guard signs no new commitment. Only a misbehaving implementation (reference_agents.unsafe)
         # turns alarm_on_own_fork off, to act as one without ATT-017: no alarm, and it signs on.
@@ -559,6 +567,8 @@ class Peer:
             ValueError: the terms name an escrow we do not trust (see ``context``).
             CoopError: the policy guard refused the offer.
             TrustRefused: our trust policy refuses the counterparty, or asks more bond of it.
+            TooLittleTimeToPerform: bonded terms leave one of our items too little time to perform
+                after the bonding cutoff (``min_time_to_perform_ms``).
             KeyForked: a fork proof against our own key is held (ATT-017).
         """
         untrusted = self._untrusted_escrow(proposal)
@@ -855,7 +865,7 @@ class Peer:
         """
         try:
             return decide()
-        except (CoopError, TrustRefused, KeyForked) as exc:
+        except (CoopError, TrustRefused, KeyForked, TooLittleTimeToPerform) as exc:
             self.guard_refusals.append(exc)
             return None
 
@@ -898,6 +908,28 @@ class Peer:
             proposal, counterparty = (message if body == "offer" else message.proposal), audience
         score = self.reputation.score(counterparty)
         self.trust.check(counterparty, score, counterparty_bond(body, proposal))
+
+    def _check_time_to_perform(self, body: str, message: Any, expires_at_ms: int) -> None:
+        """The guard's time-to-perform rule (SPEC 9.4) for an Offer, Counter or Accept we are about to
+        sign: ``expires_at_ms`` is the candidate's own expiry (an Offer's or Counter's, which the
+        bonding cutoff follows)."""
+        if self.min_time_to_perform_ms is None or body not in ("offer", "counter", "accept"):
+            return
+        if body == "accept":
+            offer = self.verifier.statements.get(message.offer)
+            if offer is None:
+                return  # the negotiation checks refuse it (NEG-005)
+            proposal, mine, expires_at_ms = (
+                proposal_of(offer),
+                proposal_of(offer).wants,
+                offer.header.expires_at_ms,
+            )
+        else:
+            proposal = message if body == "offer" else message.proposal
+            mine = proposal.gives
+        why = time_to_perform_refusal(mine, proposal.terms, expires_at_ms, self.min_time_to_perform_ms)
+        if why:
+            raise TooLittleTimeToPerform(why)
 
     def _contract_view(self, neg: Negotiation) -> ContractView | None:
         c = neg.contract
@@ -968,6 +1000,8 @@ class Peer:
         Raises:
             CoopError: the guard refused; nothing was signed and the chain did not advance.
             TrustRefused: our trust policy refuses the commitment (ATT-016); nothing was signed.
+            TooLittleTimeToPerform: bonded terms leave one of our items less than
+                ``min_time_to_perform_ms`` after the bonding cutoff; nothing was signed.
             KeyForked: a fork proof against our key is held and ``body`` is a commitment (ATT-017).
         """
         now = self.clock()
@@ -992,6 +1026,7 @@ class Peer:
         cand = self.writer.stamp(stmt, nonce=self.nonce())
         self.verifier.check(cand, now, ours=True)
         self._check_trust(body, message, audience)
+        self._check_time_to_perform(body, message, cand.header.expires_at_ms)
         vs = sign_candidate(cand, self.key)
         self.verifier.record(vs)
         self.writer.advance(vs)
