@@ -13,6 +13,7 @@ import pytest
 from a2a_coop.cli import main
 from a2a_coop.cli.demo import provision, start_server, stop_process, wait_listening
 from a2a_coop.protocol import escrow as escrow_rules
+from a2a_coop.protocol.negotiation import Contract
 from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.transport import serve
 from conformance.suite.model import Role
@@ -22,6 +23,7 @@ ESCROW_CASES = sorted(c.id for c in load_cases().values() if c.role is Role.ESCR
 BONDED = {
     "esc.bonds-lock-and-release",
     "esc.bond-not-covered",
+    "esc.lapse-unbonded-at-cutoff",
     "esc.resubmitted-contract-brings-locks",
     "esc.forfeit-after-uphold",
     "esc.refund-after-lapse",
@@ -157,6 +159,19 @@ def test_an_escrow_that_answers_a_held_accept_without_its_locks_fails(
         "esc.resubmitted-contract-brings-locks": "FAIL",
         "esc.idempotent-submit": "PASS",
     }
+
+
+def test_an_escrow_that_locks_whenever_funds_arrive_fails(
+    escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The escrow of before ESC-010: bonding never ends, so a contract not bonded by its cutoff waits
+    for funds until a day after its deadline, and the party that funds last chooses when it is bonded."""
+    monkeypatch.setattr(Contract, "bond_cutoff_ms", property(lambda self: 2**53 - 1))
+    code, levels = _run_cases(
+        escrow_node, tmp_path / "r", "esc.lapse-unbonded-at-cutoff", "esc.bond-not-covered"
+    )
+    assert code == 1
+    assert levels == {"esc.lapse-unbonded-at-cutoff": "FAIL", "esc.bond-not-covered": "PASS"}
 
 
 def test_the_faucet_is_refused_off_loopback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -35,7 +35,7 @@ from a2a_coop.protocol.errors import (
 )
 from a2a_coop.protocol.escrow import MAX_OPEN_CONTRACTS, Escrow
 from a2a_coop.protocol.escrow_audit import AuditReport, audit_ledger
-from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS, State
+from a2a_coop.protocol.negotiation import BOND_GRACE_MS, CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, new_statement, verify_statement
 from a2a_coop.protocol.verifier import Verifier, verify_transcript
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
@@ -429,7 +429,7 @@ def test_accept_is_recognised_only_when_it_reaches_the_escrow_in_time(story: Sto
     assert story.state() is State.PROPOSED
 
 
-@pytest.mark.req("WIT-002", "WIT-004")
+@pytest.mark.req("WIT-002", "WIT-004", "ESC-010")
 @pytest.mark.parametrize(
     ("acker", "acked_late", "recognised"),
     [("alice", False, True), ("alice", True, False), ("carol", False, False)],
@@ -438,8 +438,10 @@ def test_the_proposers_timely_ack_witnesses_an_accept_shown_late(
     story: Story, clock: FixedClock, acker: str, acked_late: bool, recognised: bool
 ) -> None:
     """The Accept reaches the escrow a minute after the offer expired, with an Ack of it. Alice's Ack
-    signed in time (she is the Accept's audience) witnesses it: bonded. Her Ack signed late, or
-    Carol's (not the audience) in time, witnesses nothing: UNWITNESSED."""
+    signed in time (she is the Accept's audience) witnesses it: recognised -- and, shown after the
+    bonding cutoff, never bonded but lapsed at once (ESC-010): the initiator does not choose when
+    bonding ends by choosing when to show the contract. Her Ack signed late, or Carol's (not the
+    audience) in time, witnesses nothing: UNWITNESSED."""
     carol = Party("carol", clock)
     witness = {"alice": story.alice, "carol": carol}[acker]
     story.submit(story.offer, carol.mandate_vs)
@@ -448,7 +450,7 @@ def test_the_proposers_timely_ack_witnesses_an_accept_shown_late(
     story.clock.now_ms = late
     assert story.submit(ack) == [("stamp", 1)]
     if recognised:
-        assert story.submit(story.accept) == [("stamp", 1), ("bond_lock", "alice"), ("bond_lock", "bob")]
+        assert story.submit(story.accept) == [("stamp", 1), ("ruling", "LAPSE")]
         return
     err = story.refused(story.accept)
     assert isinstance(err, Unwitnessed)
@@ -504,7 +506,7 @@ def test_insufficient_funds_leave_the_bond_unlocked_until_a_deposit_covers_it(
     assert story.balances()["alice"] == (0, BOND)
 
 
-@pytest.mark.req("NEG-012", "CMT-006")
+@pytest.mark.req("NEG-012", "CMT-006", "ESC-010")
 def test_escrow_works_only_on_the_contracts_a_deposit_submit_or_tick_concerns(
     stories: Callable[..., Story],
     monkeypatch: pytest.MonkeyPatch,
@@ -514,8 +516,8 @@ def test_escrow_works_only_on_the_contracts_a_deposit_submit_or_tick_concerns(
 ) -> None:
     """Nobody has funds. Contract A bonds only Alice, B only Bob. A Deposit for Alice evaluates A alone,
     and locks it; a second one evaluates nothing (A waits no more); a Submit of A's delivery evaluates
-    A alone; a tick before any timer evaluates nothing; at the lapse, a tick evaluates each contract
-    once (both lapse: A refunds Alice)."""
+    A alone; a tick before any timer evaluates nothing; past the bonding cutoff B, never bonded, lapses
+    (ESC-010); at A's lapse, a tick evaluates A alone (it lapses and refunds Alice)."""
     story = stories(funds=(0, 0))
     a = _contract(alice, bob, escrow, audience_bond=0)
     b = _contract(alice, bob, escrow, issuer_bond=0)
@@ -536,14 +538,15 @@ def test_escrow_works_only_on_the_contracts_a_deposit_submit_or_tick_concerns(
     delivery = alice.deliver(a[1], bob)
     assert story.submit(delivery) == [("stamp", 1)]
     assert evaluated == [nid_a, nid_a]
-    assert story.tick(story.lapse) == []
+    cutoff = b[0].header.expires_at_ms + BOND_GRACE_MS
+    assert story.tick(cutoff) == []
     assert evaluated == [nid_a, nid_a]
-    assert story.tick(story.lapse + 1) == [
-        ("ruling", "LAPSE"),
-        ("refund", "alice"),
-        ("ruling", "LAPSE"),
-    ]
-    assert sorted(evaluated[2:]) == sorted([nid_a, nid_b])
+    assert story.tick(cutoff + 1) == [("ruling", "LAPSE")]  # B's: Bob's bond can never be locked now
+    assert nid_b in evaluated[2:] and story.state(b[0]) is State.EXPIRED
+    seen = len(evaluated)
+    assert story.tick(story.lapse) == []
+    assert story.tick(story.lapse + 1) == [("ruling", "LAPSE"), ("refund", "alice")]
+    assert evaluated[seen:] == [nid_a]
     assert (story.state(a[0]), story.state(b[0])) == (State.EXPIRED, State.EXPIRED)
     assert story.desk.open_contracts == 0
 
@@ -729,15 +732,40 @@ def test_unperformed_contract_lapses_and_both_bonds_are_refunded(story: Story) -
     assert story.desk.open_contracts == 0
 
 
-@pytest.mark.req("CMT-004", "CMT-006")
+@pytest.mark.req("CMT-004", "CMT-006", "ESC-010")
 def test_one_sided_lock_is_refunded_when_the_contract_lapses(stories: Callable[..., Story]) -> None:
-    """Alice never funds her bond. Expect Bob's lock held (Alice may still fund) until deadline + claim
-    window, then LAPSE and his bond refunded."""
+    """Alice never funds her bond. Expect Bob's lock held (Alice may still fund) until the bonding
+    cutoff -- the offer's expiry + 30 s, which both signed -- then LAPSE and his bond refunded at once,
+    not a day after the deadline; Alice's funds arriving later lock nothing."""
     story = stories(funds=(0, FUNDS))
     assert story.submit(story.offer, story.accept) == [("stamp", 2), ("bond_lock", "bob")]
-    assert story.tick(story.deadline + 1) == []
-    assert story.tick(story.lapse + 1) == [("ruling", "LAPSE"), ("refund", "bob")]
+    cutoff = story.offer.header.expires_at_ms + BOND_GRACE_MS
+    assert story.tick(cutoff) == []
+    assert story.tick(cutoff + 1) == [("ruling", "LAPSE"), ("refund", "bob")]
     assert story.balances()["bob"] == (FUNDS, 0)
+    assert story.deposit(story.alice, FUNDS) == [("deposit", "alice")]
+    assert story.state() is State.EXPIRED and story.desk.open_contracts == 0
+
+
+@pytest.mark.req("ESC-010", "ESC-005", "NEG-012")
+@pytest.mark.parametrize("after_cutoff_ms", [0, 1])
+def test_funds_that_arrive_after_the_bonding_cutoff_lock_nothing(
+    stories: Callable[..., Story], after_cutoff_ms: int
+) -> None:
+    """Alice funds her bond only when the bonding cutoff comes, before any tick: at the cutoff itself
+    her Deposit locks it (BONDED); a millisecond later it locks nothing -- the contract lapses there
+    and Bob's bond is refunded. The party that funds last does not choose when bonding ends, so it
+    cannot leave its counterparty seconds to perform."""
+    story = stories(funds=(0, FUNDS))
+    assert story.submit(story.offer, story.accept) == [("stamp", 2), ("bond_lock", "bob")]
+    story.clock.now_ms = story.offer.header.expires_at_ms + BOND_GRACE_MS + after_cutoff_ms
+    if not after_cutoff_ms:
+        assert story.deposit(story.alice, FUNDS) == [("deposit", "alice"), ("bond_lock", "alice")]
+        assert story.state() is State.BONDED
+        return
+    assert story.deposit(story.alice, FUNDS) == [("deposit", "alice"), ("ruling", "LAPSE"), ("refund", "bob")]
+    assert story.state() is State.EXPIRED
+    assert story.balances() == {"alice": (FUNDS, 0), "bob": (FUNDS, 0)}
 
 
 @pytest.mark.req("CMT-006", "CMT-002")
@@ -863,11 +891,11 @@ def test_escrow_restored_from_its_transcript_carries_on(
     signs continues its chain."""
     story = stories(funds=(BOND, FUNDS))
     story.bonded()
-    waiting = _contract(alice, bob, escrow)
-    assert story.submit(*waiting) == [("stamp", 2), ("bond_lock", "bob")]  # Alice's funds are locked
     story.clock.now_ms = story.deadline + 1
     claim = story.claim(alice, bob)
     assert story.submit(claim) == [("stamp", 1)]
+    waiting = _contract(alice, bob, escrow)  # offered now: its bonding cutoff is minutes ahead
+    assert story.submit(*waiting) == [("stamp", 2), ("bond_lock", "bob")]  # Alice's funds are locked
     before = (story.desk.ledger(), story.balances(), story.desk.open_contracts)
     head = verify_statement(story.desk.ledger()[-1])
     story.restart()
@@ -1154,16 +1182,40 @@ def test_audit_reports_a_release_before_it_was_due(hand: Hand) -> None:
 @pytest.mark.req("AUD-004", "CMT-004", "CMT-006")
 @pytest.mark.parametrize("lapse", ["none", "early"])
 def test_audit_reports_a_refund_before_the_lapse(hand: Hand, lapse: str) -> None:
-    """The escrow refunds Alice's bond with no LAPSE ruling, or after one signed at exactly deadline +
-    claim window (refused: ILLEGAL_TRANSITION): REFUND_NOT_DUE either way."""
+    """The escrow refunds Alice's bond with no LAPSE ruling, or after one signed at exactly the bonding
+    cutoff, the earliest a bonded contract could lapse (refused: ILLEGAL_TRANSITION): REFUND_NOT_DUE
+    either way."""
     hand.bonded()
     found: list[tuple[str, tuple[bytes, ...]]] = []
     if lapse == "early":
-        hand.clock.now_ms = hand.lapse
+        hand.clock.now_ms = hand.offer.header.expires_at_ms + BOND_GRACE_MS
         ruling = hand.says("ruling", decision=LAPSE)
         found.append(("ILLEGAL_TRANSITION", (ruling.digest,)))
     refund = hand.says("refund", party=hand.alice.did)
     assert hand.findings() == [*found, ("REFUND_NOT_DUE", (refund.digest,))]
+
+
+@pytest.mark.req("AUD-004", "AUD-005", "ESC-010", "CMT-006")
+@pytest.mark.parametrize("bonded", [True, False])
+def test_audit_judges_a_lapse_at_the_bonding_cutoff_by_whether_the_contract_was_bonded(
+    hand: Hand, bonded: bool
+) -> None:
+    """Past the bonding cutoff, a day before the deadline, the escrow lapses the contract and refunds
+    the locked bonds. Bonded in time, the lapse is RULING_WRONG (only a contract the cutoff left
+    without every bond ends early); with Bob's bond never locked it is due, and clean. An escrow that
+    never lapses the unbonded contract leaves an ACTION_MISSING."""
+    hand.stamp(hand.alice.mandate_vs, hand.bob.mandate_vs, hand.offer, hand.accept)
+    hand.says("bond_lock", party=hand.alice.did)
+    if bonded:
+        hand.says("bond_lock", party=hand.bob.did)
+    hand.clock.now_ms = hand.offer.header.expires_at_ms + BOND_GRACE_MS + 1
+    idle = hand.stamp(hand.alice.mandate_vs)  # the escrow's clock passes the cutoff, and it does nothing
+    assert hand.findings() == ([] if bonded else [("ACTION_MISSING", (hand.accept.digest,))])
+    assert idle.issued_at_ms > hand.offer.header.expires_at_ms + BOND_GRACE_MS
+    ruling = hand.says("ruling", decision=LAPSE)
+    for p in (hand.alice, hand.bob) if bonded else (hand.alice,):
+        hand.says("refund", party=p.did)
+    assert hand.findings() == ([("RULING_WRONG", (ruling.digest,))] if bonded else [])
 
 
 @pytest.mark.req("AUD-004", "CMT-002", "WIT-003")
@@ -1262,13 +1314,21 @@ def test_audit_reports_an_action_the_rules_made_due_and_the_escrow_left_undone(
 @pytest.mark.parametrize("late_ms", [CLOCK_TOLERANCE_MS, CLOCK_TOLERANCE_MS + 1])
 def test_audit_reports_a_contract_recognised_without_a_timely_witness(hand: Hand, late_ms: int) -> None:
     """The escrow stamps the offer at once and Bob's Accept ``late_ms`` after the offer expired, then
-    locks both bonds. Within the tolerance: ok; one ms more: UNWITNESSED, naming the Accept."""
+    locks both bonds. Within the tolerance: ok; one ms more: UNWITNESSED, naming the Accept -- and
+    each lock, then past the bonding cutoff, is refused (CMT-010), which leaves the lapse undone."""
     hand.stamp(hand.alice.mandate_vs, hand.bob.mandate_vs, hand.offer)
     hand.clock.now_ms = hand.offer.header.expires_at_ms + late_ms
     hand.stamp(hand.accept)
-    for p in (hand.alice, hand.bob):
-        hand.says("bond_lock", party=p.did)
-    expected = [] if late_ms <= CLOCK_TOLERANCE_MS else [("UNWITNESSED", (hand.accept.digest,))]
+    locks = [hand.says("bond_lock", party=p.did) for p in (hand.alice, hand.bob)]
+    expected = (
+        []
+        if late_ms <= CLOCK_TOLERANCE_MS
+        else [
+            ("UNWITNESSED", (hand.accept.digest,)),
+            *(("ILLEGAL_TRANSITION", (lock.digest,)) for lock in locks),
+            ("ACTION_MISSING", (hand.accept.digest,)),
+        ]
+    )
     assert hand.findings() == expected
 
 

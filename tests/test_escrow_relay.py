@@ -19,13 +19,13 @@ from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol.errors import IllegalTransition, IssuedInFuture, WrongParty
-from a2a_coop.protocol.negotiation import State
+from a2a_coop.protocol.negotiation import BOND_GRACE_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowNode, EscrowWitness, PeerNode
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.strategy import WithholdingStrategy
-from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, service
 
 BOND = 100
 
@@ -456,26 +456,35 @@ def test_lock_watches_armed_while_the_escrow_hangs_do_not_crowd_out_a_delivery()
 def test_an_initiator_that_funds_its_bond_after_the_responders_deadline_cannot_win_his_bond() -> None:
     """Alice submits the contract with no funds at the escrow: Bob's bond is locked, hers waits, and
     the contract stays ACCEPTED, where Bob may not deliver (NEG-012) -- whatever channel he has to the
-    escrow, there are no locks to fetch. Once Bob's deadline has passed, Alice deposits: the escrow locks
-    her bond (BONDED), she claims Bob's item, and no Delivery of his can be timely. Expect Bob's bond
-    not forfeited to her: a contract that became BONDED only after a deadline its party could not meet
-    must not make that party's miss a breach. (Alice need not even fund: with the late lock taken out,
-    her claim in ACCEPTED was upheld all the same and Bob's one-sided lock forfeited to her.) Her claim
-    is refused (CMT-009): not every bond was locked by the item's deadline; the contract lapses and
-    Bob's bond is refunded."""
+    escrow, there are no locks to fetch. Bob's deadline is a minute away, before the bonding cutoff
+    (the five-minute offer's expiry + 30 s), so the escrow may still lock Alice's bond after it. Once
+    it has passed, Alice deposits: the escrow locks her bond (BONDED), she claims Bob's item, and no
+    Delivery of his can be timely. Expect Bob's bond not forfeited to her: a contract that became
+    BONDED only after a deadline its party could not meet must not make that party's miss a breach.
+    (Alice need not even fund: with the late lock taken out, her claim in ACCEPTED was upheld all the
+    same and Bob's one-sided lock forfeited to her.) Her claim is refused (CMT-009): not every bond was
+    locked by the item's deadline; the contract lapses and Bob's bond is refunded."""
     clock = FixedClock()
     alice, bob_party = Party("alice", clock), _bob(clock)
     escrow = LocalEscrow(Party("escrow", clock), funds={bob_party.did: 1_000})
     bob = _peer(bob_party, clock, escrow, withholds=False)
-    terms = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+    deadline = clock.now_ms + 60_000
+    terms = alice.proposal(
+        gives=[service("code-review", value=500, deadline_ms=deadline)],
+        wants=[service("copy-editing", value=450, deadline_ms=deadline)],
+        issuer_bond=BOND,
+        audience_bond=BOND,
+        escrow=escrow.did,
+    )
     offer = alice.sign("offer", terms, audience=bob.did)
+    assert deadline < offer.header.expires_at_ms + BOND_GRACE_MS
     bob_mandate, accept = bob.exchange(offer.envelope, alice.setup)
     answer = escrow.submit([*alice.setup, bob_mandate, offer.envelope, accept])[1:]
     assert [verify_statement(e).body for e in answer] == ["stamp", "bond_lock"]  # Bob's only
     bob.exchange(answer[-1], [escrow.mandate, *answer[:-1]])
     nid = offer.header.negotiation_id
     assert bob.negotiation(nid).state is State.ACCEPTED
-    clock.advance(DAY_MS + 1_000)  # Bob's deadline passes: he could not deliver
+    clock.now_ms = deadline + 1_000  # Bob's deadline passes: he could not deliver
     escrow.escrow.deposit(alice.did, 1_000, "credit", "late funding", clock.now_ms)
     claim = alice.sign(
         "breach_claim",
@@ -494,3 +503,68 @@ def test_an_initiator_that_funds_its_bond_after_the_responders_deadline_cannot_w
     forfeits = [vs for vs in ledger if vs.body == "forfeit" and vs.statement.forfeit.party == bob.did]
     assert not forfeits, "Bob's bond went to the initiator that funded hers only after his deadline"
     assert any(vs.body == "refund" and vs.statement.refund.party == bob.did for vs in ledger)
+
+
+@pytest.mark.req("ESC-010", "CMT-010", "ESC-005", "NEG-012", "CMT-005")
+def test_an_initiator_that_funds_its_bond_just_before_the_responders_deadline_cannot_win_his_bond() -> None:
+    """Alice submits the contract with no funds at the escrow: Bob's bond is locked, hers waits, and
+    Bob may not deliver (NEG-012). Bob's deadline is a day away. Alice means to fund a second before
+    it -- BONDED then, Bob has a second to perform -- and to claim his bond after it: CMT-009 does not
+    refuse that claim, since every bond was locked by the deadline. Bonding ends instead at the cutoff
+    both signed (the offer's expiry + 30 s, ESC-010): past it the escrow lapses the contract and
+    refunds Bob's bond, Bob's peer takes the lapse, Alice's late funds lock nothing, her claim is
+    refused (the contract has ended, CMT-005), and a BondLock dated after the cutoff -- from an escrow
+    that would still sign one -- is refused by Bob's peer (CMT-010). Bob's bond is never forfeited."""
+    clock = FixedClock()
+    alice, bob_party = Party("alice", clock), _bob(clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={bob_party.did: 1_000})
+    bob = _peer(bob_party, clock, escrow, withholds=False)
+    terms = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+    deadline = terms.wants[0].deadline_ms
+    offer = alice.sign("offer", terms, audience=bob.did)
+    cutoff = offer.header.expires_at_ms + BOND_GRACE_MS
+    bob_mandate, accept = bob.exchange(offer.envelope, alice.setup)
+    answer = escrow.submit([*alice.setup, bob_mandate, offer.envelope, accept])[1:]
+    assert [verify_statement(e).body for e in answer] == ["stamp", "bond_lock"]  # Bob's only
+    bob.exchange(answer[-1], [escrow.mandate, *answer[:-1]])
+    nid = offer.header.negotiation_id
+    clock.now_ms = cutoff + 1
+    lapsed = [verify_statement(e) for e in escrow.tick()]
+    assert [(vs.body, vs.body_message.decision if vs.body == "ruling" else 0) for vs in lapsed][:1] == [
+        ("ruling", commitment_pb2.RULING_DECISION_LAPSE)
+    ]
+    assert [vs.body for vs in lapsed] == ["ruling", "refund"]
+    _relay(bob, escrow, [vs.envelope for vs in lapsed])
+    assert bob.negotiation(nid).state is State.EXPIRED
+    clock.now_ms = deadline - 1_000  # a second before Bob's deadline, Alice's funds arrive
+    size = escrow.escrow.ledger_size
+    escrow.escrow.deposit(alice.did, 1_000, "credit", "funding just in time", clock.now_ms)
+    assert [verify_statement(e).body for e in escrow.escrow.ledger(size)] == ["deposit"]  # no lock
+    # What an escrow without ESC-010 would sign now, shown to Bob: refused, whoever relays it.
+    rogue = Party("escrow", clock)  # the escrow's key, signing on from its ledger's head
+    head = verify_statement(escrow.escrow.ledger()[-1])
+    rogue.agent.writer.next_seq, rogue.agent.writer.prev = head.header.seq + 1, head.digest
+    late_lock = rogue.sign(
+        "bond_lock",
+        commitment_pb2.BondLock(contract=verify_statement(accept).digest, party=alice.did, amount=BOND),
+        negotiation_id=nid,
+        mandate=verify_statement(escrow.mandate).digest,
+    )
+    with pytest.raises(IllegalTransition) as refused_lock:
+        bob.verifier.check(late_lock)
+    assert refused_lock.value.requirement == "CMT-010"
+    clock.now_ms = deadline + 1_000
+    claim = alice.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=verify_statement(accept).digest, item_index=0),
+        audience=bob.did,
+        negotiation_id=nid,
+    )
+    with pytest.raises(IllegalTransition) as refused:
+        escrow.submit([claim.envelope])
+    assert refused.value.requirement == "CMT-005"
+    clock.advance(DAY_MS + 3_600_000)
+    escrow.tick()
+    ledger = [verify_statement(e) for e in escrow.escrow.ledger()]
+    assert not [vs for vs in ledger if vs.body == "forfeit"]
+    assert escrow.get_balance(bob.did)[:2] == (1_000, 0)

@@ -8,18 +8,20 @@ keys dated years ahead hold every gossip slot of every peer they reach, for good
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
 from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
-from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.trust import DAY_MS
 from a2a_coop.runtime import evidence, gossip
 from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.strategy import Counter, HonestStrategy, OfferView, Reply
-from a2a_coop.testing import FixedClock, Party
+from a2a_coop.testing import FixedClock, LocalEscrow, Party
 
 YEAR_MS = 365 * DAY_MS
 
@@ -177,19 +179,14 @@ def test_proofs_kept_before_a_restart_are_all_kept_after_it_whatever_the_bound(
         assert set(again.verifier.forks) == kept
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ATT-011/ATT-018: a contract with us is one Offer our strategy accepts; fresh keys that get "
-    "one rank with our real counterparties, the last received first (fix: rank by a cost a Sybil cannot "
-    "fake -- see the report)",
-)
 @pytest.mark.req("ATT-011")
 def test_sybils_with_contracts_do_not_push_a_real_counterpartys_proof_out_of_gossip() -> None:
     """X, with whom we formed a contract first, forks; we hold the proof. Then 32 fresh keys each send
     us an Offer our strategy accepts (nothing it asks of us costs them: they need never deliver), so
     each is "in our dealings" (a contract of ours), and each forks its own key. Expect X's proof still
-    among those we gossip on: ranked by receipt within our dealings, the 32 later ones take every slot,
-    and X's victims and counterparties never hear of X's fork from us."""
+    among those we gossip on (ranked by receipt within our dealings, the 32 later ones took every slot,
+    and X's victims and counterparties never heard of X's fork from us): a free contract made later
+    buys no rank over X's."""
     clock = FixedClock()
     me, x = Party("me", clock), Party("x", clock)
     peer = make_peer(me, clock)
@@ -216,19 +213,15 @@ class _Haggler(HonestStrategy):
         return Counter(trade_pb2.Offer(gives=theirs.wants, wants=theirs.gives, terms=theirs.terms))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ATT-018: the bound spares keys of open negotiations when the proof comes; ended, they leave "
-    "our dealings but the proof stays (ATT-013), so fresh keys cycling Offer/proof/Reject keep "
-    "proofs without bound (fix needs a SPEC decision -- see the report)",
-)
 @pytest.mark.req("ATT-018")
 def test_fresh_keys_cycling_negotiations_do_not_get_proofs_past_the_bound() -> None:
     """With room for 5 proofs against keys outside our dealings, 20 fresh keys each open a negotiation
     with us (we counter: it stays open), gossip a proof against their own key while it is open (in our
-    dealings: kept), then reject our counter. Never more than one is open; no contract forms. Expect at
-    most 5 of their proofs kept: else a peer's memory and journal (ATT-013 keeps them for good) grow one
-    proof per three requests of fresh keys, without bound."""
+    dealings: kept), then reject our counter. Never more than one is open; no contract forms. Expect 5
+    of their proofs kept, the first five (they came while the bound had room: they count); the rest,
+    kept beyond the bound while their key negotiated, dropped when it ends: were they spared for good,
+    a peer's memory and journal (ATT-013 keeps them) would grow one proof per three requests of fresh
+    keys, without bound."""
     clock = FixedClock()
     me = Party("me", clock)
     peer = make_peer(me, clock, strategy=_Haggler())
@@ -244,4 +237,147 @@ def test_fresh_keys_cycling_negotiations_do_not_get_proofs_past_the_bound() -> N
         sybil.agent.writer.next_seq, sybil.agent.writer.prev = 1, offer.digest  # its chain as we hold it
         peer.exchange(sybil.reject(counter).envelope, [])
         assert not peer.deals_with(sybil.did)
-    assert len(peer.verifier.forks) <= 5
+    assert set(peer.verifier.forks) == {Party(f"sybil-{i}", clock).did for i in range(5)}
+
+
+def _bonded_contract(peer: Peer, me: Party, x: Party, escrow: LocalEscrow, bond: int) -> None:
+    """X offers ``me`` a contract bonding ``bond`` of its own under ``escrow``; we accept, and the escrow
+    locks X's bond (its BondLock reaches us as the escrow's answer, relayed)."""
+    offer = x.offer(me, x.proposal(issuer_bond=bond, escrow=escrow.did))
+    accept = verify_statement(peer.exchange(offer.envelope, [x.mandate_vs.envelope])[-1])
+    assert accept.body == "accept"
+    _, *locks = escrow.submit([*x.setup, *me.setup, offer.envelope, accept.envelope])
+    for lock in locks:
+        peer.exchange(lock, [escrow.mandate])
+
+
+@pytest.mark.req("ATT-011")
+def test_a_counterparty_that_bonded_with_us_outranks_free_contracts_made_before_it() -> None:
+    """32 fresh keys form free contracts with us and fork; then X forms one bonding 100 of its own,
+    locked by an escrow we trust, and forks; then 32 more free-contract keys fork. Expect X's proof
+    passed on first (ranked by when each joined our contracts alone, the 32 earlier ones hold every
+    slot for good; by receipt, the 32 later ones): a Sybil outranks X only by locking more funds with us."""
+    clock = FixedClock()
+    me, x = Party("me", clock), Party("x", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={x.did: 1_000})
+    peer = make_peer(me, clock, context=[escrow.mandate])
+
+    def free_contract_then_fork(name: str) -> None:
+        sybil = Party(name, clock)
+        peer.exchange(sybil.offer(me).envelope, [sybil.mandate_vs.envelope])
+        assert peer.deals_with(sybil.did)
+        sybil.agent.writer.next_seq, sybil.agent.writer.prev = 0, b""
+        peer.gossip([], [_fork(sybil)])
+
+    for i in range(gossip.MAX_PROOFS):
+        free_contract_then_fork(f"early-{i}")
+    _bonded_contract(peer, me, x, escrow, 100)
+    bonded = peer.verifier.bonded_with  # X, its principal and the escrow holding X's bond; not us
+    assert bonded == {x.did: 100, x.mandate_vs.issuer: 100, escrow.did: 100}
+    x.agent.writer.next_seq, x.agent.writer.prev = 0, b""
+    peer.gossip([], [_fork(x)])
+    for i in range(gossip.MAX_PROOFS):
+        free_contract_then_fork(f"late-{i}")
+    _, proofs = gossip.outgoing(peer)
+    assert len(proofs) == gossip.MAX_PROOFS and verify_fork_proof(proofs[0]) == x.did
+    assert verify_fork_proof(proofs[1]) == Party("early-0", clock).did  # then the first to contract
+
+
+@pytest.mark.req("ATT-018", "ATT-013")
+def test_a_proof_that_counts_against_the_bound_is_never_dropped_and_a_spared_one_only_at_the_bound() -> None:
+    """With room for 2 proofs against keys outside our dealings: K's proof comes while K has no
+    dealings with us (it counts); K then opens a negotiation, a fresh key's proof fills the bound, and
+    K ends the negotiation. Expect K's proof kept and K faulty (what K does later cannot drop it, nor
+    reset the bound for it). S's proof comes while S negotiates (spared); S ends at the bound: expect
+    S's proof dropped, as a proof arriving then is refused."""
+    clock = FixedClock()
+    me, k, s = Party("me", clock), Party("k", clock), Party("s", clock)
+    peer = make_peer(me, clock, strategy=_Haggler())
+    peer.verifier.max_foreign_forks = 2
+
+    def negotiate(party: Party) -> VerifiedStatement:
+        offer = party.offer(me)
+        counter = verify_statement(peer.exchange(offer.envelope, [party.mandate_vs.envelope])[-1])
+        assert counter.body == "counter" and peer.deals_with(party.did)
+        party.agent.writer.next_seq, party.agent.writer.prev = offer.header.seq + 1, offer.digest
+        return counter
+
+    k.agent.writer.next_seq, k.agent.writer.prev = 0, b""
+    peer.gossip([], [_fork(k)])
+    counter = negotiate(k)
+    peer.gossip([], [_fork(Party("filler", clock))])
+    assert peer.verifier.foreign_forks == 2
+    peer.exchange(k.reject(counter).envelope, [])
+    assert k.did in peer.verifier.forks and peer.reputation.score(k.did).faulty
+    counter = negotiate(s)
+    s.agent.writer.next_seq, s.agent.writer.prev = 0, b""
+    peer.gossip([], [_fork(s)])
+    assert s.did in peer.verifier.forks and peer.verifier.foreign_forks == 2  # spared
+    s.agent.writer.next_seq, s.agent.writer.prev = 1, counter.header.refs[0]
+    peer.exchange(s.reject(counter).envelope, [])
+    assert s.did not in peer.verifier.forks and not peer.reputation.score(s.did).faulty
+    assert len(peer.verifier.forks) == 2
+
+
+def _restarted(party: Party, clock: FixedClock, journal: Journal, **kw: Any) -> Peer:
+    """``party``'s Peer started again from ``journal``, with nonces of its own (make_peer's restart
+    from the first, which the journal holds already)."""
+    return Peer(party.agent.key, party.mandate_vs.envelope, clock=lambda: clock.now_ms, journal=journal, **kw)
+
+
+@pytest.mark.req("ATT-013", "ATT-018")
+def test_a_spared_proof_is_spared_after_a_restart_and_once_dropped_stays_dropped(tmp_path: Path) -> None:
+    """A journaled peer with room for 1 proof against keys outside its dealings keeps one such; S's
+    proof comes while S negotiates (spared), and C's while C holds a contract with us. It restarts.
+    Expect all three kept, the bound still spending 1 (spared ones not counted after a restart); S
+    then ends its negotiation: its proof dropped, and not back after a second restart."""
+    clock = FixedClock()
+    me, s, c = Party("me", clock), Party("s", clock), Party("c", clock)
+    path = tmp_path / "me.db"
+    with Journal.open(path) as journal:
+        peer = make_peer(me, clock, journal=journal, strategy=_Haggler())
+        peer.verifier.max_foreign_forks = 1
+        peer.gossip([], [_fork(Party("stranger", clock))])
+        offer = s.offer(me)
+        counter = verify_statement(peer.exchange(offer.envelope, [s.mandate_vs.envelope])[-1])
+        s.agent.writer.next_seq, s.agent.writer.prev = 0, b""
+        peer.gossip([], [_fork(s)])
+        c_offer = c.offer(me)
+        c_counter = verify_statement(peer.exchange(c_offer.envelope, [c.mandate_vs.envelope])[-1])
+        peer.exchange(c.accept(c_counter).envelope, [])  # a contract with C
+        c.agent.writer.next_seq, c.agent.writer.prev = 0, b""
+        peer.gossip([], [_fork(c)])
+        kept = set(peer.verifier.forks)
+        assert len(kept) == 3 and peer.verifier.foreign_forks == 1
+    with Journal.open(path) as journal:
+        again = _restarted(me, clock, journal, strategy=_Haggler())
+        again.verifier.max_foreign_forks = 1
+        assert set(again.verifier.forks) == kept and again.verifier.foreign_forks == 1
+        s.agent.writer.next_seq, s.agent.writer.prev = 1, offer.digest
+        again.exchange(s.reject(counter).envelope, [])
+        assert set(again.verifier.forks) == kept - {s.did}
+    with Journal.open(path) as journal:
+        assert set(_restarted(me, clock, journal).verifier.forks) == kept - {s.did}
+
+
+@pytest.mark.req("ATT-018")
+def test_a_spared_proof_whose_key_left_our_dealings_before_a_crash_is_dropped_at_the_next_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A journal holds one proof that counts and one marked spared against a key with no dealings with
+    us (as when a peer stops between a negotiation's end and the drop). Restarted with room for 1, expect
+    the spared one dropped, from the journal too, and the other kept."""
+    from a2a_coop.runtime.peer import META_FORKS
+
+    clock = FixedClock()
+    me, counted, gone = Party("me", clock), Party("counted", clock), Party("gone", clock)
+    with Journal.open(tmp_path / "me.db") as journal:
+        make_peer(me, clock, journal=journal)
+        for party, spared in ((counted, []), (gone, [1])):
+            proof = _fork(party)
+            journal.put_meta(f"{META_FORKS}/{party.did}", [proof.first, proof.second, *spared])
+    monkeypatch.setattr(evidence, "MAX_FOREIGN_FORK_PROOFS", 1)
+    with Journal.open(tmp_path / "me.db") as journal:
+        peer = _restarted(me, clock, journal)
+        assert set(peer.verifier.forks) == {counted.did}
+        assert [key for key, _ in journal.meta_under(META_FORKS + "/")] == [f"{META_FORKS}/{counted.did}"]

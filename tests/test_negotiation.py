@@ -21,6 +21,7 @@ from a2a_coop.protocol.errors import (
 )
 from a2a_coop.protocol.negotiation import (
     BARGAINING_STATES,
+    BOND_GRACE_MS,
     CLAIM_WINDOW_MS,
     DEFAULT_RESPONSE_WINDOW_MS,
     INITIAL_STATE,
@@ -809,26 +810,68 @@ def test_late_delivery_during_a_dispute_can_still_fulfil(
 # --- CMT-004: lapse -------------------------------------------------------------------------------
 
 
-@pytest.mark.req("CMT-004", "CMT-006")
+@pytest.mark.req("CMT-006")
+def test_an_escrowed_contract_without_bonds_lapses_only_after_the_claim_window(
+    clock: FixedClock, auditor: Verifier, alice: Party, bob: Party, escrow: Party
+) -> None:
+    """Nobody delivers or claims under terms that name an escrow and no bond. A contract never expires
+    by the parties' statement times; the escrow declares the lapse (CMT-006): at last deadline +
+    CLAIM_WINDOW_MS a LAPSE ruling is refused, 1 ms later it is accepted (EXPIRED)."""
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    accept = bob.accept(offer)
+    _run(auditor, offer, accept)
+    lapse = offer.statement.offer.gives[0].deadline_ms + CLAIM_WINDOW_MS
+    neg = auditor.negotiations.get(offer.header.negotiation_id)
+    clock.now_ms = lapse
+    _refused(auditor, _ruling(escrow, accept, None, LAPSE), IllegalTransition, "CMT-006")
+    assert not neg.expire_due(lapse + 1) and neg.state is State.ACCEPTED
+    clock.now_ms = lapse + 1
+    auditor.accept(_ruling(escrow, accept, None, LAPSE).envelope)
+    assert neg.state is State.EXPIRED
+
+
+@pytest.mark.req("CMT-004", "CMT-006", "ESC-010")
 def test_unperformed_contract_expires_after_the_claim_window_and_bonds_are_refunded(
     clock: FixedClock, auditor: Verifier, alice: Party, bob: Party, escrow: Party
 ) -> None:
-    """Nobody delivers or claims. A contract never expires by the parties' statement times; the escrow
-    declares the lapse (CMT-006): at last deadline + CLAIM_WINDOW_MS a LAPSE ruling is refused, 1 ms
-    later it is accepted (EXPIRED) and both bonds are refunded (CMT-004)."""
+    """Nobody delivers or claims under bonded terms. The escrow may lapse them from the bonding cutoff
+    on (a contract not bonded by then never will be, ESC-010; whether this one was is for the audit,
+    AUD-004, so that no verifier's view depends on the locks it happens to hold): a LAPSE ruling at the
+    cutoff is refused, 1 ms later it is accepted (EXPIRED) and both bonds are refunded (CMT-004)."""
     deal = Bonded(auditor, alice, bob, escrow)
     deal.lock_both()
-    lapse = deal.deadline + CLAIM_WINDOW_MS
+    cutoff = deal.offer.header.expires_at_ms + BOND_GRACE_MS
     neg = auditor.negotiations.get(deal.offer.header.negotiation_id)
-    clock.now_ms = lapse
+    clock.now_ms = cutoff
     _refused(auditor, _ruling(escrow, deal.accept, None, LAPSE), IllegalTransition, "CMT-006")
-    assert not neg.expire_due(lapse + 1) and deal.state is State.BONDED
-    clock.now_ms = lapse + 1
+    assert deal.state is State.BONDED
+    clock.now_ms = cutoff + 1
     auditor.accept(_ruling(escrow, deal.accept, None, LAPSE).envelope)
     assert deal.state is State.EXPIRED
     for p in (alice, bob):
         auditor.accept(_escrow_says(escrow, "refund", deal.accept, p).envelope)
     assert deal.state is State.EXPIRED and neg.history[-3][1:3] == (Event.LAPSE, State.EXPIRED)
+
+
+@pytest.mark.req("CMT-010", "NEG-012")
+@pytest.mark.parametrize("after_cutoff_ms", [0, 1])
+def test_a_bond_lock_after_the_bonding_cutoff_is_refused(
+    clock: FixedClock, auditor: Verifier, alice: Party, bob: Party, escrow: Party, *, after_cutoff_ms: int
+) -> None:
+    """Alice's bond is locked at once; Bob's only at the bonding cutoff -- the accepted offer's expiry
+    + 30 s, a time both signed -- or 1 ms after it. At the cutoff: BONDED. After it: ILLEGAL_TRANSITION
+    (CMT-010) and the contract stays ACCEPTED, where nobody may deliver: otherwise the party that funds
+    last would choose when bonding ends, and leave the other no time to perform before its deadline."""
+    deal = Bonded(auditor, alice, bob, escrow)
+    auditor.accept(_escrow_says(escrow, "bond_lock", deal.accept, alice).envelope)
+    clock.now_ms = deal.offer.header.expires_at_ms + BOND_GRACE_MS + after_cutoff_ms
+    late = _escrow_says(escrow, "bond_lock", deal.accept, bob)
+    if not after_cutoff_ms:
+        auditor.accept(late.envelope)
+        assert deal.state is State.BONDED
+        return
+    _refused(auditor, late, IllegalTransition, "CMT-010")
+    assert deal.state is State.ACCEPTED
 
 
 @pytest.mark.req("CMT-005", "WIT-005")

@@ -24,6 +24,7 @@ from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime import peer as peer_module
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.peer import Peer, drive
+from a2a_coop.runtime.perform_time import TooLittleTimeToPerform
 from a2a_coop.runtime.strategy import (
     Accept,
     ContractView,
@@ -356,3 +357,44 @@ def test_context_held_already_is_recognised_by_its_bytes_and_memory_stays_bounde
     for i in range(peer_module.MAX_REMEMBERED_CONTEXT + 5):
         pb._remember_context(i.to_bytes(4, "big"), b"x")
     assert len(pb._context_digests) <= peer_module.MAX_REMEMBERED_CONTEXT
+
+
+@pytest.mark.req("ESC-010", "MND-011")
+def test_guard_signs_no_bonded_terms_that_leave_too_little_time_after_the_bonding_cutoff(
+    clock: FixedClock,
+) -> None:
+    """Bob needs a minute to perform (``min_time_to_perform_ms``). Alice offers for five minutes: the
+    bonding cutoff is then 5 min 30 s away, and she may fund her bond as late as that. Bonded terms
+    due 6 min from now leave Bob 30 s after it: rejected, saying why. Due 7 min: accepted. The same
+    short deadline without a bond (nothing to wait for): accepted. Alice, with the same minimum,
+    cannot propose bonded terms that leave her own items 30 s: nothing signed."""
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    context = [escrow.mandate_vs.envelope]
+    pa = make_peer(alice, clock, context=context)
+    pb = make_peer(bob, clock, context=context, min_time_to_perform_ms=60_000)
+
+    def terms(due_in_ms: int, bond: int) -> trade_pb2.Offer:
+        deadline = clock.now_ms + due_in_ms
+        return alice.proposal(
+            gives=[service("code-review", value=500, deadline_ms=deadline)],
+            wants=[service("copy-editing", value=450, deadline_ms=deadline)],
+            issuer_bond=bond,
+            audience_bond=bond,
+            escrow=escrow.did,
+        )
+
+    def answer(proposal: trade_pb2.Offer) -> trade_pb2.Reject | str:
+        offer = pa.propose(pb.did, proposal, ttl_ms=5 * 60_000)
+        answers = [verify_statement(e) for e in pb.exchange(offer.envelope, pa.send_context())]
+        reject = next((vs.statement.reject for vs in answers if vs.body == "reject"), None)
+        return reject or ("accept" if any(vs.body == "accept" for vs in answers) else "nothing")
+
+    refused = answer(terms(6 * 60_000, bond=10))
+    assert isinstance(refused, trade_pb2.Reject)
+    assert "policy guard refused our accept" in refused.reason and "bonding cutoff" in refused.reason
+    assert answer(terms(7 * 60_000, bond=10)) == "accept"
+    assert answer(terms(6 * 60_000, bond=0)) == "accept"
+    careful = make_peer(Party("alice", clock), clock, context=context, min_time_to_perform_ms=60_000)
+    with pytest.raises(TooLittleTimeToPerform, match="our item 0"):
+        careful.propose(bob.did, terms(6 * 60_000, bond=10), ttl_ms=5 * 60_000)
+    assert careful.writer.next_seq == 0

@@ -163,10 +163,15 @@ class Network:
 
 
 def start_network(
-    procs: Processes, directory: Path, *, bob_strategy: str = "honest", funds: int = FUNDS
+    procs: Processes,
+    directory: Path,
+    *,
+    bob_strategy: str = "honest",
+    funds: int = FUNDS,
+    bob_options: Sequence[str] = (),
 ) -> Network:
     """An escrow funding alice and bob, and bob serving with its mandate as context (he trades only
-    under escrows he was given), both as processes (started in parallel)."""
+    under escrows he was given) and ``bob_options``, both as processes (started in parallel)."""
     alice, bob, escrow = (provision(directory, name) for name in ("alice", "bob", "escrow"))
     escrow_server = procs.start(
         "escrow",
@@ -182,7 +187,9 @@ def start_network(
         *["--tick-ms", "100"],
     )
     bob_server = procs.start(
-        "bob", "serve", *bob.files(), "--strategy", bob_strategy, "--context", str(escrow.mandate_path)
+        "bob",
+        *["serve", *bob.files(), "--strategy", bob_strategy, "--context", str(escrow.mandate_path)],
+        *bob_options,
     )
     return Network(
         alice,
@@ -335,7 +342,7 @@ def test_complete_bonded_trade_between_processes(
     assert json.loads(remote.read_text())["envelopes"] == json.loads(transcript.read_text())["envelopes"]
 
 
-@pytest.mark.req("ESC-005", "NEG-012")
+@pytest.mark.req("ESC-005", "NEG-012", "ESC-010")
 def test_an_unfunded_bond_is_reported_and_the_trade_waits(procs: Processes, tmp_path: Path) -> None:
     """Both parties hold 50 at the escrow; Alice offers bonds of 100: the escrow locks nothing, the
     contract waits in ACCEPTED (nobody delivers), and `offer` says which bonds wait for funds, not just
@@ -349,6 +356,31 @@ def test_an_unfunded_bond_is_reported_and_the_trade_waits(procs: Processes, tmp_
     assert result.stdout.split()[2] == "ACCEPTED"
     waiting = [line for line in result.stderr.splitlines() if "waits for funds" in line]
     assert len(waiting) == 2 and all(f"50 credit available for a bond of {BOND}" in w for w in waiting)
+    assert all("the escrow locks nothing after" in w for w in waiting)  # the bonding cutoff (ESC-010)
+    # Alice needs an hour to perform: items due in an hour leave her less after the bonding cutoff
+    # (the offer's expiry + 30 s), so her guard signs nothing (section 9.4, "Time to perform").
+    careful = cli(
+        *["offer", *net.alice.files(), "--to", net.bob_server.target, "--escrow", net.escrow_server.target],
+        *["--give", "code-review:500", "--want", "copy-editing:450", "--bond", str(BOND)],
+        *["--min-time-to-perform", "1h"],
+    )
+    assert careful.returncode == 1
+    one_line_error(careful.stderr, "offer not signed", "bonding cutoff", "--min-time-to-perform")
+
+
+@pytest.mark.req("ESC-010", "MND-011")
+def test_a_responder_that_needs_time_to_perform_rejects_bonded_terms_that_leave_too_little(
+    procs: Processes, tmp_path: Path
+) -> None:
+    """Bob serves with ``--min-time-to-perform 2h``; alice offers bonded terms due in an hour, for five
+    minutes: the bonding cutoff leaves bob under an hour. Expect a Reject that says why (`offer` exits
+    1 naming it). (Without a bond there is nothing to wait for: tests/test_peer.py.)"""
+    net = start_network(procs, tmp_path, bob_options=["--min-time-to-perform", "2h"])
+    argv = ["offer", *net.alice.files(), "--to", net.bob_server.target, "--escrow", net.escrow_server.target]
+    trade = ["--give", "code-review:500", "--want", "copy-editing:450"]
+    bonded = cli(*argv, *trade, "--bond", str(BOND))
+    assert bonded.returncode == 1 and bonded.stdout.split()[2] == "REJECTED"
+    assert "policy guard refused our accept" in bonded.stderr and "bonding cutoff" in bonded.stderr
 
 
 @pytest.mark.req("CMT-002", "WIT-005", "AUD-001")
@@ -972,6 +1004,68 @@ def test_escrow_process_refuses_an_accept_it_did_not_witness_in_time(
         offer.digest,
     ]
     assert balance(alice, server) == (FUNDS, 0) and balance(bob, server) == (FUNDS, 0)
+    with Journal.open(escrow.journal_path, lock=False) as journal:  # the escrow holds the lock
+        audit = audit_ledger(escrow_transcript(journal))
+    assert audit.ok, audit.findings
+
+
+@pytest.mark.req("ESC-010", "ESC-005", "CMT-004", "AUD-004")
+def test_an_escrow_process_lapses_a_contract_not_bonded_by_its_cutoff(
+    procs: Processes, tmp_path: Path
+) -> None:
+    """Bob is funded, Alice is not. Alice's offer expired 29 s ago and Bob accepted it in time; the
+    contract reaches the escrow now, still witnessed in time (WIT-004), a second before its bonding
+    cutoff (the offer's expiry + 30 s). Expect Bob's bond locked and Alice's not, then, once the
+    escrow's clock passes the cutoff, a LAPSE -- not a day after the deadline -- and Bob's bond
+    refunded: Alice cannot fund later and leave Bob seconds before his deadline to perform. The
+    transcript audits clean and both balances are back where they were."""
+    back = wall_clock_ms() - HOUR_MS  # mandates valid from an hour back, so old statements are in them
+    alice, bob, escrow = (provision(tmp_path, name, now_ms=back) for name in ("alice", "bob", "escrow"))
+    server = procs.serve(
+        "escrow", "escrow", "serve", *escrow.files(), "--fund", f"{bob.did}={FUNDS}", "--tick-ms", "100"
+    )
+    now = wall_clock_ms()
+    terms = proposal(
+        Peer(alice.key, alice.mandate),
+        [("code-review", 500)],
+        [("copy-editing", 450)],
+        deadline_ms=now + HOUR_MS,
+        bond=BOND,
+        escrow=server.did,
+    )
+    offer = KeySigner(alice.key).sign(
+        "offer",
+        terms,
+        audience=bob.did,
+        mandate=verify_statement(alice.mandate).digest,
+        issued_at_ms=now - 60_000,
+        ttl_ms=31_000,
+    )
+    cutoff = offer.header.expires_at_ms + 30_000
+    accept = KeySigner(bob.key).sign(
+        "accept",
+        trade_pb2.Accept(offer=offer.digest),
+        audience=alice.did,
+        negotiation_id=offer.header.negotiation_id,
+        mandate=verify_statement(bob.mandate).digest,
+        issued_at_ms=now - 40_000,
+    )
+    with EscrowClient(server.target, timeout_s=RPC_TIMEOUT_S) as client:
+        answer = client.submit([alice.mandate, bob.mandate, offer.envelope, accept.envelope])
+        locks = [
+            vs.statement.bond_lock.party for vs in map(verify_statement, answer) if vs.body == "bond_lock"
+        ]
+        assert locks == [bob.did]
+        give_up = time.monotonic() + 15
+        while "refund" not in (bodies := [verify_statement(e).body for e in fetch_ledger(client)[1:]]):
+            assert time.monotonic() < give_up, f"no lapse at the bonding cutoff: {bodies}"
+            time.sleep(0.1)
+        ledger = [verify_statement(e) for e in fetch_ledger(client)[1:]]
+    ruling = next(vs for vs in ledger if vs.body == "ruling")
+    assert ruling.statement.ruling.decision == commitment_pb2.RULING_DECISION_LAPSE
+    assert cutoff < ruling.header.issued_at_ms < now + HOUR_MS
+    assert [vs.body for vs in ledger if vs.header.seq > ruling.header.seq] == ["refund"]
+    assert balance(bob, server) == (FUNDS, 0) and balance(alice, server) == (0, 0)
     with Journal.open(escrow.journal_path, lock=False) as journal:  # the escrow holds the lock
         audit = audit_ledger(escrow_transcript(journal))
     assert audit.ok, audit.findings

@@ -110,6 +110,17 @@ def _add_identity(p: argparse.ArgumentParser, *, journal_must_exist: bool = Fals
     )
 
 
+def _add_min_time_to_perform(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--min-time-to-perform",
+        type=parse_duration,
+        metavar="DURATION",
+        help="sign no bonded terms under which one of our items is due less than this after the "
+        "bonding cutoff (the offer's expiry + 30 s, when the escrow stops locking bonds): a "
+        f"counterparty that funds its bond last cannot leave us less; default: no such check; {_DURATION}",
+    )
+
+
 def _add_listen(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=port_number, default=0, help="port to bind (default 0: any free port)")
@@ -205,6 +216,7 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
         "before asking the escrow for them (default 2000; at most a quarter of the time left to our "
         "first deadline), so that an initiator that withholds them cannot win our bond",
     )
+    _add_min_time_to_perform(p)
     p.add_argument(
         "--context",
         type=Path,
@@ -459,6 +471,7 @@ def _add_runtime_parsers(sub: Any) -> None:
         help=f"when every item is due, from now (default 1h); {_DURATION}",
     )
     p.add_argument("--bond", type=non_negative, default=0, help="bond each side posts (needs --escrow)")
+    _add_min_time_to_perform(p)
     p.add_argument("--count", type=positive, default=1, help="how many trades (default 1)")
     p.add_argument("--revocable", action="store_true", help="terms that allow either side to revoke")
     p.add_argument(

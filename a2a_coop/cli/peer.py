@@ -58,6 +58,7 @@ from a2a_coop.runtime.node import (
     sign_mandate,
 )
 from a2a_coop.runtime.peer import MAX_RESPONSE_WINDOW_MS, Peer, drive, wall_clock_ms
+from a2a_coop.runtime.perform_time import TooLittleTimeToPerform
 from a2a_coop.runtime.reputation import TrustPolicy
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, Strategy, WithholdingStrategy
 from a2a_coop.runtime.trade import (
@@ -181,7 +182,15 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             witness = EscrowWitness(escrow, vs.statement.mandate.agent, lock_wait_s=wait_ms / 1000)
         limits = PeerLimits(rate_per_s=args.max_rate, burst=args.burst, in_flight=args.max_in_flight)
         node = PeerNode(
-            open_peer(key, mandate, journal, context, strategy=strategy, trust=trust_policy(args)),
+            open_peer(
+                key,
+                mandate,
+                journal,
+                context,
+                strategy=strategy,
+                trust=trust_policy(args),
+                min_time_to_perform_ms=args.min_time_to_perform,
+            ),
             journal,
             witness=witness,
             limits=limits,
@@ -323,7 +332,7 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
             )
             context = [escrow_mandate]
             escrow_did = verify_statement(escrow_mandate).statement.mandate.agent
-        peer = open_peer(key, mandate, journal, context)
+        peer = open_peer(key, mandate, journal, context, min_time_to_perform_ms=args.min_time_to_perform)
         remember_run(journal, mandate, context)
         rejected = not_done = 0
         for i in range(args.count):
@@ -339,7 +348,10 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
                 response_window_ms=args.response_window,
             )
             started = time.perf_counter()
-            sent = peer.propose(other, offer)
+            try:
+                sent = peer.propose(other, offer)
+            except TooLittleTimeToPerform as exc:
+                raise Invalid(f"offer not signed: {exc} (--min-time-to-perform)") from None
             neg = peer.negotiation(sent.header.negotiation_id)
             try:
                 neg = carry_trade(peer, client, sent, escrow=escrow_client)
@@ -386,7 +398,7 @@ def _resume_hint(neg: Negotiation) -> str:
 
 def _unfunded(neg: Negotiation, escrow: EscrowClient) -> list[str]:
     """The bonds the escrow did not lock for want of funds (ESC-005): the contract waits in ACCEPTED
-    until a deposit covers them, or lapses."""
+    until a deposit covers them, or lapses at its bonding cutoff (ESC-010)."""
     c = neg.contract
     if c is None:
         return []
@@ -394,7 +406,10 @@ def _unfunded(neg: Negotiation, escrow: EscrowClient) -> list[str]:
     for party, bond in c.bonds_required.items():
         if party not in c.locked:
             available, _, currency, _ = escrow.get_balance(party)
-            out.append(f"{party} has {available} {currency} available for a bond of {bond}")
+            out.append(
+                f"{party} has {available} {currency} available for a bond of {bond}; the escrow locks "
+                f"nothing after {iso(c.bond_cutoff_ms)}, when the contract lapses unbonded"
+            )
     return out
 
 

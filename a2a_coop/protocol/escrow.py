@@ -10,18 +10,24 @@ It has three jobs:
   Revoke take effect (WIT-005) and what proves a Delivery on time (WIT-003): no
   value ever moves on a time the party who profits wrote itself. A contract is
   recognised only if its Accept is witnessed before the offer expired (WIT-004).
-* **Arbiter** (CMT-002, CMT-006). A stamped claim is ruled once its response
-  window has passed -- upheld unless a timely Delivery is held -- and a contract
-  nobody claimed on lapses after its last deadline plus the claim window. Every
-  dispute ends, and every party derives the same final state (SPEC 8.9).
-* **Ledger** (NEG-012, CMT-001..004). Bonds are locked, released, forfeited and
-  refunded by the rules of section 9.2, as the contract's state requires:
+* **Arbiter** (CMT-002, CMT-006, ESC-010). A stamped claim is ruled once its
+  response window has passed -- upheld unless a timely Delivery is held -- and a
+  contract nobody claimed on lapses after its last deadline plus the claim
+  window, or, not bonded by its bonding cutoff, right after that. Every dispute
+  ends, and every party derives the same final state (SPEC 8.9).
+* **Ledger** (NEG-012, CMT-001..004, ESC-010). Bonds are locked, released,
+  forfeited and refunded by the rules of section 9.2, as the contract's state
+  requires; a bond is locked only until the bonding cutoff, a time both parties
+  signed (the accepted offer's expiry plus 30 s), never at a time the party that
+  funds last would choose:
 
 =============================  ===============================================================
 contract state                 action
 =============================  ===============================================================
-ACCEPTED                       BondLock each unlocked bond the party's balance covers
+ACCEPTED                       BondLock each unlocked bond the party's balance covers, until
+                               the bonding cutoff (the accepted offer's expiry + 30 s)
 ACCEPTED, BONDED, PERFORMING   past last deadline + claim window, no claim pending: Ruling LAPSE
+ACCEPTED (some bond unlocked)  past the bonding cutoff, no claim pending: Ruling LAPSE
 any, a claim pending           at its stamp + response window: Ruling UPHOLD or DISMISS
 FULFILLED                      Release every locked bond
 BREACHED                       Forfeit the bond of each party a claim was upheld against; Release
@@ -525,6 +531,8 @@ class Escrow:
         times = [c.stamped_ms[d] + c.response_window_ms for d in c.pending_claims]
         if neg.state in (State.ACCEPTED, State.BONDED, State.PERFORMING):
             times.append(c.last_deadline_ms + CLAIM_WINDOW_MS + 1)
+        if neg.state is State.ACCEPTED and c.bonds_required:  # not bonded yet: lapses past its cutoff
+            times.append(c.bond_cutoff_ms + 1)
         if neg.state is State.REVOKED and c.revokes:
             times += [due for _, due in revoke_releases(c)]
         return min(times) if times else None
@@ -599,13 +607,16 @@ def due_action(
     for claim, (accused, item) in c.pending_claims.items():  # CMT-002
         if now_ms >= c.stamped_ms[claim] + c.response_window_ms:
             return "ruling", ruling_for(c, claim, accused, item, verifier)
-    if state is State.ACCEPTED and c.proposal.terms.currency == currency:  # NEG-012
+    # NEG-012, until the bonding cutoff (ESC-010): funds that arrive later lock nothing.
+    if state is State.ACCEPTED and c.proposal.terms.currency == currency and now_ms <= c.bond_cutoff_ms:
         for p in c.parties:
             bond = c.bond(p)
             if bond and p not in c.locked and available.get(p, 0) >= bond:
                 return "bond_lock", commitment_pb2.BondLock(contract=c.id, party=p, amount=bond)
     if state in (State.ACCEPTED, State.BONDED, State.PERFORMING):
-        if now_ms > c.last_deadline_ms + CLAIM_WINDOW_MS and not c.pending_claims:  # CMT-006
+        # CMT-006; and a contract that was not bonded by its cutoff can never be (ESC-010).
+        ended = now_ms > c.last_deadline_ms + CLAIM_WINDOW_MS or c.unbonded_at_cutoff(now_ms)
+        if ended and not c.pending_claims:
             return "ruling", commitment_pb2.Ruling(contract=c.id, decision=_LAPSE)
         return None
     open_bonds = open_bonds_of(c)

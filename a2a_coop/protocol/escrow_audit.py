@@ -38,7 +38,7 @@ from a2a_coop.protocol.chain import ChainView
 from a2a_coop.protocol.errors import ChainError, ChainGap, CoopError, Equivocation, UnknownNegotiation
 from a2a_coop.protocol.escrow import due_action, open_bonds_of, revoke_releases, revoke_until, ruling_for
 from a2a_coop.protocol.ledger import LEDGER_BODIES, MONEY_BODIES, Book, Finding
-from a2a_coop.protocol.negotiation import Contract, Negotiation, State
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Contract, Negotiation, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
@@ -174,6 +174,14 @@ class _Replay:
         if vs.body == "ruling" and msg.decision == commitment_pb2.RULING_DECISION_LAPSE:
             if c.pending_claims:  # CMT-006: a claim pending is ruled on, never lapsed over
                 self._find("RULING_WRONG", "a lapse while a stamped claim awaits its ruling", vs)
+            elif (
+                c.bonds_required
+                and c.bond_cutoff_ms < at <= c.last_deadline_ms + CLAIM_WINDOW_MS
+                and not c.unbonded_at_cutoff(at)
+            ):
+                # ESC-010: before the last deadline plus the claim window, only a contract its bonding
+                # cutoff left without every bond lapses (earlier than its cutoff the verifier refuses it).
+                self._find("RULING_WRONG", "a lapse before the last deadline plus the claim window", vs)
         elif vs.body == "ruling" and msg.claim in c.claims:
             accused, item = c.claims[msg.claim]
             due = ruling_for(c, msg.claim, accused, item, self.verifier)

@@ -64,6 +64,11 @@ CLAIM_WINDOW_MS: Final = 24 * 3600 * 1000
 # How long after stamping a claim the escrow waits for the accused's timely Delivery, when the terms
 # leave Terms.response_window_ms at 0 (CMT-002).
 DEFAULT_RESPONSE_WINDOW_MS: Final = 3_600_000
+# How long after the accepted offer's expires_at_ms its escrow may still lock a bond (ESC-010,
+# CMT-010): the same 30 s an escrow has to witness the Accept (WIT-004), so a contract it recognises
+# at the last moment can still be bonded then, and no later. Both parties signed expires_at_ms, so
+# both know when bonding ends: the party that funds last cannot choose it.
+BOND_GRACE_MS: Final = 30_000
 
 # A lookup of witness stamps: (escrow did, statement digest) -> the earliest stamp time, or None.
 StampLookup = Callable[[str, bytes], int | None]
@@ -343,6 +348,18 @@ class Contract:
     def response_window_ms(self) -> int:
         return self.proposal.terms.response_window_ms or DEFAULT_RESPONSE_WINDOW_MS
 
+    @property
+    def bond_cutoff_ms(self) -> int:
+        """The last time the escrow may lock a bond of this contract (ESC-010, CMT-010): the accepted
+        offer's expires_at_ms plus :data:`BOND_GRACE_MS`, a time both parties signed."""
+        return self.offer.header.expires_at_ms + BOND_GRACE_MS
+
+    def unbonded_at_cutoff(self, now_ms: int) -> bool:
+        """Whether the terms require a bond, ``now_ms`` is past the bonding cutoff and some required
+        bond was not locked by then: the contract can never be bonded, and lapses (ESC-010)."""
+        cutoff = self.bond_cutoff_ms
+        return bool(self._bonds_required) and now_ms > cutoff and not self.bonded_by(cutoff)
+
     def bonded_by(self, at_ms: int) -> bool:
         """Whether every bond the terms require was locked by a BondLock the escrow issued at or before
         ``at_ms`` (CMT-009); true for terms with no bond."""
@@ -611,6 +628,12 @@ class Negotiation:
                 raise BodyInvalid(
                     "bond lock must lock each required bond once, in full", requirement="NEG-012"
                 )
+            if vs.issued_at_ms > c.bond_cutoff_ms:
+                raise IllegalTransition(
+                    f"a bond lock after the bonding cutoff (the accepted offer's expiry + "
+                    f"{BOND_GRACE_MS} ms, {c.bond_cutoff_ms}): bonding ends at a time both parties signed",
+                    requirement="CMT-010",
+                )
             after = {**c.locked, msg.party: msg.amount}
             complete = all(p in after and p not in c.settled for p in c._bonds_required)
             return E.BOND_COMPLETE if complete else E.BOND_LOCK
@@ -627,9 +650,13 @@ class Negotiation:
         if r.decision == _LAPSE:
             if c.lapsed:
                 raise BodyInvalid("the contract already lapsed", requirement="CMT-006")
-            if when <= c.last_deadline_ms + CLAIM_WINDOW_MS:
+            earliest = c.last_deadline_ms + CLAIM_WINDOW_MS
+            if c._bonds_required:  # or once bonding has ended (ESC-010); whether it was due: AUD-004
+                earliest = min(earliest, c.bond_cutoff_ms)
+            if when <= earliest:
                 raise IllegalTransition(
-                    "a contract lapses only after its last deadline plus the claim window",
+                    "a contract lapses only after its last deadline plus the claim window, or, when "
+                    "its terms require a bond, after the bonding cutoff",
                     requirement="CMT-006",
                 )
             return E.LAPSE

@@ -19,6 +19,7 @@ from a2a_coop._proto.a2acoop.v1 import control_pb2, control_pb2_grpc
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.runtime.alarm import KeyForked
 from a2a_coop.runtime.peer import DEFAULT_OFFER_TTL_MS, Peer, drive
+from a2a_coop.runtime.perform_time import TooLittleTimeToPerform
 from a2a_coop.runtime.reputation import TrustRefused
 from a2a_coop.transport import CooperationClient, TransportError
 from a2a_coop.transport.errors import status_for
@@ -51,9 +52,10 @@ class ControlServicer(control_pb2_grpc.ConformanceControlServiceServicer):  # ty
             context.abort_with_status(status_for(err))
         except TransportError as err:
             context.abort(grpc.StatusCode.UNAVAILABLE, f"counterparty: {err}")
-        except (ValueError, TrustRefused, KeyForked) as err:
+        except (ValueError, TrustRefused, KeyForked, TooLittleTimeToPerform) as err:
             # Terms naming an escrow this peer does not trust (MND-015), a counterparty its trust policy
-            # refuses (ATT-016), or a fork proof against its own key (ATT-017): its guard declines.
+            # refuses (ATT-016), a fork proof against its own key (ATT-017), or bonded terms that leave
+            # it too little time after the bonding cutoff (SPEC 9.4): its guard declines.
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(err))
         raise AssertionError("unreachable")  # abort raises
 

@@ -1,7 +1,7 @@
 """The evidence a peer keeps for reputation and gossip, beside its verification state (SPEC 10.4, 10.5).
 
 :class:`EvidenceVerifier` is the protocol's :class:`~a2a_coop.protocol.verifier.Verifier`
-plus three indexes it keeps as statements are accepted:
+plus the indexes it keeps as statements are accepted:
 
 * the attestations held, in the order they arrived (so GetAttestations pages stay
   stable as more arrive: ATT-014), and by subject;
@@ -9,14 +9,25 @@ plus three indexes it keeps as statements are accepted:
   which is what a peer passes on when it gossips (ATT-011), the last received first;
 * the fork proofs it has seen: a refused statement whose chain error carries two
   conflicting envelopes (ATT-012). The refusal itself changes nothing (ERR-003): the
-  proof is kept here, outside the verification state, as SPEC 6.8 asks.
+  proof is kept here, outside the verification state, as SPEC 6.8 asks;
+* the bond value escrows locked for each key in contracts of ours (:attr:`bonded_with`).
 
 Fork proofs cost two signatures against a fresh key of one's own, so those against keys outside our
 dealings are kept only up to :data:`MAX_FOREIGN_FORK_PROOFS` (ATT-018), whichever way they come (a
 proof gossiped, or two conflicting statements of one key). "Our dealings" is what :attr:`deals_with`
 says (a Peer: counterparties of negotiations not ended, and the parties, escrows and principals of
 its contracts) -- never merely a key we hold a statement of: a Checkpoint of a fresh key, gossiped
-first, would buy that for one more signature.
+first, would buy that for one more signature. Every proof kept counts against the bound while there
+is room; one against a key in our dealings that comes at the bound is **spared** it -- kept beyond
+it -- only while the key stays there: a key that opened a negotiation, forked and ended it without a
+contract leaves, and its proof is dropped then (:meth:`EvidenceVerifier.count_against_bound`) --
+else fresh keys cycling negotiations would keep proofs past any bound. So the proofs dropped are
+exactly some the bound would have refused when they came had their key not dealt with us, and a
+proof that counts never stops counting: nothing any key does can make a proof that counts drop.
+
+Gossip ranks the proofs against keys in our dealings by :attr:`bonded_with` (ATT-011): escrows we
+trust sign those BondLocks over deposited funds, so a key cannot raise its value without locking
+funds of its own -- unlike a contract without bonds, which costs a Sybil one Offer.
 """
 
 from __future__ import annotations
@@ -49,8 +60,15 @@ class EvidenceVerifier(Verifier):
         self.checkpoints: dict[str, bytes] = {}
         self.forks: dict[str, ForkProof] = {}  # issuer -> the first fork proof against it
         self.max_foreign_forks = MAX_FOREIGN_FORK_PROOFS
-        self.foreign_forks = 0  # proofs kept against keys outside our dealings when they came
+        self.foreign_forks = 0  # proofs kept that count against the bound (ATT-018)
+        # Issuers whose proofs are kept beyond the bound: our own key, and keys in our dealings whose
+        # proof came at the bound, for as long as they stay there (then count_against_bound).
+        self.spared: set[str] = set()
+        self.forks_changed = 0  # proofs kept or dropped so far: a view computed from them is stale
         self.on_fork: Callable[[str, ForkProof], None] | None = None  # told of each new one (to persist it)
+        # key -> the bond value escrows locked for it in contracts with us (its own bonds; for an escrow,
+        # every bond it locked in ours; a party's principals get their agent's): what gossip ranks by.
+        self.bonded_with: dict[str, int] = {}
         # Whether a key is in our dealings (ATT-018; a Peer says which); none but ``me`` by default.
         self.deals_with: Callable[[str], bool] = _nobody
 
@@ -70,36 +88,83 @@ class EvidenceVerifier(Verifier):
                 self._keep(vs.issuer, proof)  # bounded like a gossiped proof: two statements cost as much
             raise
         self._index_evidence(vs)
+        if vs.body == "bond_lock":
+            self._credit_bond(vs)
         return vs
 
     def record(self, vs: VerifiedStatement) -> None:
         super().record(vs)
         self._index_evidence(vs)
 
-    def take_fork_proof(self, proof: ForkProof, *, kept_before: bool = False) -> str | None:
+    def take_fork_proof(self, proof: ForkProof) -> str | None:
         """Keep ``proof`` if it verifies (ATT-012) and, against a key outside our dealings, while fewer
-        than ``max_foreign_forks`` such are kept (ATT-018); returns the issuer it convicts, or None.
+        than ``max_foreign_forks`` proofs count against the bound (ATT-018); returns the issuer it
+        convicts, or None."""
+        issuer = _convicted(proof)
+        return issuer if issuer is not None and self._keep(issuer, proof) else None
 
-        ``kept_before``: a proof we kept before a restart (ATT-013: kept across restarts), taken
-        whatever the bound, and counted toward it."""
-        try:
-            issuer = verify_fork_proof(proof)
-        except (CoopError, ValueError):
-            return None
-        return issuer if self._keep(issuer, proof, bounded=not kept_before) else None
+    def restore_fork_proof(self, proof: ForkProof, *, spared: bool) -> str | None:
+        """Keep ``proof``, which we kept before a restart (ATT-013: kept across restarts), whatever the
+        bound; ``spared`` as it was then (its key in our dealings): else it counts toward the bound.
+        Returns the issuer it convicts, or None if it does not verify."""
+        issuer = _convicted(proof)
+        if issuer is None or issuer in self.forks:
+            return issuer
+        if spared or issuer == self.me:
+            self.spared.add(issuer)
+        else:
+            self.foreign_forks += 1
+        self._held(issuer, proof)
+        return issuer
 
-    def _keep(self, issuer: str, proof: ForkProof, *, bounded: bool = True) -> bool:
+    def count_against_bound(self, key: str) -> bool:
+        """The proof against ``key``, spared the bound while ``key`` was in our dealings, counts against
+        it now that ``key`` left them (its negotiations with us ended without a contract): at the bound
+        -- still, as when it came -- it is dropped, as it would have been refused had ``key`` not dealt
+        with us (ATT-018). Never one that counted already: no key's doing can drop a proof that counts.
+        Returns whether a proof against ``key`` is still held."""
+        if key not in self.spared or key == self.me or self.deals_with(key):
+            return key in self.forks
+        self.spared.discard(key)
+        if self.foreign_forks >= self.max_foreign_forks:
+            del self.forks[key]
+            self.forks_changed += 1
+            return False
+        self.foreign_forks += 1
+        return True
+
+    def _keep(self, issuer: str, proof: ForkProof) -> bool:
         """Keep ``proof`` against ``issuer`` unless the bound of ATT-018 refuses it; whether it is held."""
         if issuer in self.forks:
             return True
-        if issuer != self.me and not self.deals_with(issuer):
-            if bounded and self.foreign_forks >= self.max_foreign_forks:
-                return False  # ATT-018: ours and those against keys in our dealings are always kept
-            self.foreign_forks += 1
+        if issuer != self.me and self.foreign_forks < self.max_foreign_forks:
+            self.foreign_forks += 1  # counts for good, even against a key in our dealings: never dropped
+        elif issuer == self.me or self.deals_with(issuer):
+            self.spared.add(issuer)  # ATT-018: ours and those against keys in our dealings are kept
+        else:
+            return False
+        self._held(issuer, proof)
+        return True
+
+    def _held(self, issuer: str, proof: ForkProof) -> None:
         self.forks[issuer] = proof
+        self.forks_changed += 1
         if self.on_fork is not None:
             self.on_fork(issuer, proof)
-        return True
+
+    def _credit_bond(self, lock: VerifiedStatement) -> None:
+        """Credit a BondLock in a contract of ours to what gossip ranks by: the locking party and its
+        principals (not us), and the escrow that holds it. Each BondLock is accepted once (NEG-012)."""
+        neg = self.negotiations.by_id.get(lock.negotiation_id)
+        contract = neg.contract if neg is not None else None
+        if contract is None or self.me not in contract.parties:
+            return
+        amount, party = lock.statement.bond_lock.amount, lock.statement.bond_lock.party
+        credited = {lock.issuer}
+        if party != self.me:
+            credited |= {party, *self.bound.get(party, ())}
+        for key in credited:
+            self.bonded_with[key] = self.bonded_with.get(key, 0) + amount
 
     def _index_evidence(self, vs: VerifiedStatement) -> None:
         if vs.body == "attestation":
@@ -113,6 +178,14 @@ class EvidenceVerifier(Verifier):
                 # The one it replaces leaves memory once in the archive (a new head each trade).
                 if held is not None and self.archive is not None and self.archive.by_digest(held):
                     self.forget_statement(held)
+
+
+def _convicted(proof: ForkProof) -> str | None:
+    """The key ``proof`` convicts (ATT-012), or None if it proves nothing."""
+    try:
+        return verify_fork_proof(proof)
+    except (CoopError, ValueError):
+        return None
 
 
 def _nobody(key: str) -> bool:

@@ -12,7 +12,8 @@ two peers trade they swap (:func:`swap`, :func:`answer`):
 * the latest Checkpoint they hold of up to :data:`MAX_CHECKPOINTS` other keys, each
   after the Mandate it names so that the receiver can verify it, and
 * the fork proofs they hold (up to :data:`MAX_PROOFS`): the counterparty's own first, then those
-  against keys in their dealings, then the rest, the last received first.
+  against keys in their dealings (the most bonded with them first), then the rest, the last received
+  first.
 
 The receiver takes each Checkpoint as offline evidence into its own verifier. One
 from a branch of a forked chain it does not hold meets the statements it does
@@ -24,6 +25,7 @@ Nothing here is a request to sign anything but our own head Checkpoint.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import threading
 from collections import OrderedDict
@@ -73,6 +75,7 @@ class Peer(Protocol):
     def did(self) -> str: ...
     def sign(self, body: str, message: Any, **header: Any) -> VerifiedStatement: ...
     def hold(self, envelopes: Sequence[bytes]) -> None: ...
+    def dealing_rank(self, key: str) -> tuple[int, int] | None: ...
 
 
 def head_checkpoint(peer: Peer) -> VerifiedStatement:
@@ -95,8 +98,8 @@ def head_checkpoint(peer: Peer) -> VerifiedStatement:
 
 def outgoing(peer: Peer, *, exclude: str = "") -> tuple[list[bytes], list[ForkProof]]:
     """What ``peer`` gossips, within :data:`BUDGET_BYTES`: its head Checkpoint, its fork proofs (the one
-    against ``exclude`` first, then those against keys in its dealings, then the rest, the last received
-    first: :func:`_proofs_to_pass_on`), then the
+    against ``exclude`` first, then those against keys in its dealings by what they bonded with it,
+    then the rest, the last received first: :func:`_proofs_to_pass_on`), then the
     latest Checkpoints it holds of other keys (not of ``exclude``, who knows its own), the last
     received first, each Checkpoint after its Mandate.
 
@@ -124,7 +127,7 @@ def outgoing(peer: Peer, *, exclude: str = "") -> tuple[list[bytes], list[ForkPr
 
         add(own)
         proofs = []
-        for proof in itertools.islice(_proofs_to_pass_on(v.forks, exclude, v.deals_with), MAX_PROOFS):
+        for proof in itertools.islice(_proofs_to_pass_on(v.forks, exclude, peer.dealing_rank), MAX_PROOFS):
             if len(proof.first) + len(proof.second) <= budget:
                 budget -= len(proof.first) + len(proof.second)
                 proofs.append(proof)
@@ -140,23 +143,32 @@ def outgoing(peer: Peer, *, exclude: str = "") -> tuple[list[bytes], list[ForkPr
 
 
 def _proofs_to_pass_on(
-    forks: dict[str, ForkProof], counterparty: str, deals_with: Callable[[str], bool]
+    forks: dict[str, ForkProof], counterparty: str, dealing_rank: Callable[[str], tuple[int, int] | None]
 ) -> Iterator[ForkProof]:
     """The fork proofs we hold, in the order a swap passes them on: the one against the counterparty's
-    own key first (how a peer whose key is stolen learns it, ATT-017), then those against keys in our
-    dealings (our counterparties, our contracts' escrows and principals), then the rest; within each,
-    the last received first.
+    own key first (how a peer whose key is stolen learns it, ATT-017), then up to :data:`MAX_PROOFS`
+    against keys in our dealings (our counterparties, our contracts' escrows and principals) by their
+    ``dealing_rank``, then the rest, the last received first (so are ties of rank).
 
     Not the first received first: proofs cost nothing to make against fresh keys of one's own, so the
     first few anyone sent would hold every slot for good, and no later proof -- against a thief's
     victim, say -- would travel on. Nor the last received alone: a flooder forking a fresh key of its
     own every round would push out every proof it did not send; it cannot push out those against keys
     we deal with, which it cannot make without our consent (a contract) or an open negotiation with us.
+    Nor those the last received first within our dealings: a contract without bonds costs a Sybil
+    nothing, so one forking a fresh key with a free contract each round would push out a real
+    counterparty's proof; ranked by the bond value escrows locked for each key with us, then by when
+    it joined our contracts, it must lock more funds with us than that counterparty did to pass it.
     A proof against a key we already convict never moves up again."""
     own = forks.get(counterparty) if counterparty else None
     if own is not None:
         yield own
-    ours = [issuer for issuer in reversed(forks) if issuer != counterparty and deals_with(issuer)]
+    ranked = []
+    for received, issuer in enumerate(forks):
+        rank = dealing_rank(issuer) if issuer != counterparty else None
+        if rank is not None:
+            ranked.append((rank, -received, issuer))
+    ours = [issuer for _, _, issuer in heapq.nsmallest(MAX_PROOFS, ranked)]
     for issuer in ours:
         yield forks[issuer]
     mentioned = set(ours)

@@ -822,6 +822,14 @@ class Journal:
         packed = _pack(value)
         self._write(lambda cur: cur.execute(_UPSERT_META, (key, packed)))
 
+    def delete_meta(self, key: str) -> None:
+        """Remove what :meth:`put_meta` stored under ``key`` (nothing if none), durably.
+
+        Raises:
+            JournalError: SQLite failed.
+        """
+        self._write(lambda cur: cur.execute("DELETE FROM meta WHERE key = ?", (key,)))
+
     # -- reads --------------------------------------------------------------------
 
     def _read(self, sql: str, args: tuple[Any, ...], *, many: bool = False) -> Any:

@@ -43,6 +43,7 @@ from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.alarm import ForkAlarm, KeyForked
 from a2a_coop.runtime.evidence import EvidenceVerifier
+from a2a_coop.runtime.perform_time import TooLittleTimeToPerform, time_to_perform_refusal
 from a2a_coop.runtime.reputation import (
     Reputation,
     TrustPolicy,
@@ -93,7 +94,8 @@ MAX_RESPONSE_WINDOW_MS = CLAIM_WINDOW_MS
 _STATE_NAMES: dict[State, str] = {s: s.value for s in State}
 _ACCEPTED, _FULFILLED, _COUNTER_EVENT = State.ACCEPTED, State.FULFILLED, Event.COUNTER
 # Journal meta: the fork proofs we hold, one key per forked issuer (META_FORKS + "/" + did), each
-# [first, second]; journals before 0.2 kept them all as one list under META_FORKS, still read.
+# [first, second], or [first, second, 1] while spared the bound (its key in our dealings, ATT-018);
+# journals before 0.2 kept them all as one list under META_FORKS, still read (counted toward the bound).
 META_FORKS = "a2a-coop/fork-proofs"
 
 
@@ -122,6 +124,7 @@ class JournalLike(Protocol):
     def put_meta(self, key: str, value: Any) -> None: ...
     def get_meta(self, key: str, default: Any = None) -> Any: ...
     def meta_under(self, prefix: str) -> list[tuple[str, Any]]: ...
+    def delete_meta(self, key: str) -> None: ...
 
 
 _Record = tuple[VerifiedStatement | None, Sequence[VerifiedStatement], bool]
@@ -237,6 +240,10 @@ class Peer:
             counterparty we never settled a contract with (FULFILLED), once we hold
             :data:`NEWCOMER_SHARE` of it; None or 0: no limit, and a PeerNode sets
             :data:`DEFAULT_MAX_OPEN_TOTAL` when given None.
+        min_time_to_perform_ms: refuse to sign an Offer, Counter or Accept of bonded terms under which
+            one of our items is due less than this long after the bonding cutoff (the accepted offer's
+            expiry + 30 s, ESC-010): the most a counterparty that funds its bond last can take from our
+            time to perform. None: no such check.
     """
 
     # The verifier every check runs on; a subclass may name its own (the fault-injected servers of
@@ -259,12 +266,14 @@ class Peer:
         forget: bool = True,
         max_open_per_counterparty: int | None = None,
         max_open_total: int | None = None,
+        min_time_to_perform_ms: int | None = None,
     ) -> None:
         self.key = key
         self.did: str = key.did  # read on every statement handled: an attribute, not a property
         self.forget = forget
         self.max_open_per_counterparty = max_open_per_counterparty
         self.max_open_total = max_open_total
+        self.min_time_to_perform_ms = min_time_to_perform_ms
         # Negotiations not ended, by counterparty, and their number: kept as statements are handled
         # (RPC-012 refusals); and the counterparties we settled a contract with (FULFILLED).
         self._open_with: dict[str, set[bytes]] = {}
@@ -276,15 +285,18 @@ class Peer:
         self._dormant_at: list[tuple[int, bytes, str]] = []
         self._dormant_due: dict[bytes, int] = {}
         self._dormant: set[bytes] = set()
-        # The parties, escrows and principals of our contracts, ever: with the counterparties of our
-        # negotiations not ended, the keys in our dealings (ATT-018 bound, gossip rank: deals_with).
-        self._contracted_with: set[str] = set()
+        # The parties, escrows and principals of our contracts, ever, each with the order it came in
+        # (gossip's tie-break, ATT-011): with the counterparties of our negotiations not ended, the keys
+        # in our dealings (ATT-018 bound, gossip rank: deals_with, dealing_rank).
+        self._contracted_with: dict[str, int] = {}
+        self._replaying = False
         self.strategy: Strategy = strategy or HonestStrategy()
         self.journal = journal
         self.clock = clock
         self.nonce = nonce
         self.lock = threading.RLock()
-        self.guard_refusals: list[CoopError | TrustRefused | KeyForked] = []  # what the guard refused
+        # What the guard refused.
+        self.guard_refusals: list[CoopError | TrustRefused | KeyForked | TooLittleTimeToPerform] = []
         # Set once a fork proof convicts our own key (ATT-017, a2a_coop.runtime.alarm); while set, the
         # guard signs no new commitment. Only a misbehaving implementation (reference_agents.unsafe)
         # turns alarm_on_own_fork off, to act as one without ATT-017: no alarm, and it signs on.
@@ -559,6 +571,7 @@ class Peer:
                 self._dormant.add(nid)
                 if not held:
                     del self._open_with[other]
+                    self._left_dealings(other)
 
     def _track_open(self, neg: Negotiation) -> None:
         other = neg.other(self.did)
@@ -566,7 +579,8 @@ class Peer:
         known = self._contracted_with
         if c is not None and (other not in known or (c.escrow and c.escrow not in known)):
             # Our consent made this contract: a flood of fresh keys cannot put itself here.
-            known.update({other, c.escrow, *self.verifier.bound.get(other, ())} - {""})
+            for key in sorted({other, c.escrow, *self.verifier.bound.get(other, ())} - {""}):
+                known.setdefault(key, len(known))
         if neg.is_terminal:
             held = self._open_with.get(other)
             if held is not None and neg.id in held:
@@ -574,6 +588,7 @@ class Peer:
                 self._open_total -= 1
                 if not held:
                     del self._open_with[other]
+                    self._left_dealings(other)
             self._dormant_due.pop(neg.id, None)
             self._dormant.discard(neg.id)
             if neg.state is _FULFILLED:
@@ -620,6 +635,8 @@ class Peer:
                 window longer than we sign (MND-016).
             CoopError: the policy guard refused the offer.
             TrustRefused: our trust policy refuses the counterparty, or asks more bond of it.
+            TooLittleTimeToPerform: bonded terms leave one of our items too little time to perform
+                after the bonding cutoff (``min_time_to_perform_ms``).
             KeyForked: a fork proof against our own key is held (ATT-017).
         """
         untrusted = self._unsignable_terms(proposal)
@@ -712,9 +729,37 @@ class Peer:
     def deals_with(self, key: str) -> bool:
         """Whether ``key`` is in our dealings: the counterparty of a negotiation of ours not ended, or a
         party, the escrow or a principal of a party of a contract of ours. Fork proofs against such keys
-        are always kept (ATT-018) and gossiped before others (ATT-011): a flood of fresh keys cannot get
-        here without our consent (a contract) or an open negotiation with us (bounded, RPC-012)."""
+        are kept even at the bound while they are (ATT-018) and gossiped before others (ATT-011): a
+        flood of fresh keys cannot get here without our consent (a contract) or an open negotiation
+        with us (bounded, RPC-012; and a proof spared for it is dropped once the negotiation ends)."""
         return key in self._open_with or key in self._contracted_with
+
+    def dealing_rank(self, key: str) -> tuple[int, int] | None:
+        """Where gossip ranks a proof against ``key`` (ATT-011): None outside our dealings; else, lowest
+        first, the bond value escrows locked for it in our contracts, the most first (a Sybil cannot
+        raise it without locking funds at an escrow we trust), then the order it joined our contracts,
+        the first first (a free contract made later buys no rank), then counterparties of
+        negotiations only."""
+        if not self.deals_with(key):
+            return None
+        since = self._contracted_with.get(key, len(self._contracted_with))
+        return -self.verifier.bonded_with.get(key, 0), since
+
+    def _left_dealings(self, key: str) -> None:
+        """``key``'s last negotiation with us ended without a contract: a proof against it that came at
+        the bound, spared it while ``key`` dealt with us, is dropped if the bound is still reached, else
+        counts (ATT-018) -- in the journal too, or the next start would keep it again."""
+        if self._replaying or key in self._contracted_with or key not in self.verifier.spared:
+            return  # replaying: the proof came at some point of the journal we do not know; see _replay
+        kept = self.verifier.count_against_bound(key)
+        if self.journal is None:
+            return
+        row = f"{META_FORKS}/{key}"
+        if kept:
+            proof = self.verifier.forks[key]
+            self.journal.put_meta(row, [proof.first, proof.second])
+        else:
+            self.journal.delete_meta(row)
 
     def trusts_escrow(self, escrow: str) -> bool:
         """Whether we take part in a contract whose terms name ``escrow`` ("" for none)."""
@@ -895,7 +940,7 @@ class Peer:
         """
         try:
             return decide()
-        except (CoopError, TrustRefused, KeyForked) as exc:
+        except (CoopError, TrustRefused, KeyForked, TooLittleTimeToPerform) as exc:
             self.guard_refusals.append(exc)
             return None
 
@@ -938,6 +983,28 @@ class Peer:
             proposal, counterparty = (message if body == "offer" else message.proposal), audience
         score = self.reputation.score(counterparty)
         self.trust.check(counterparty, score, counterparty_bond(body, proposal))
+
+    def _check_time_to_perform(self, body: str, message: Any, expires_at_ms: int) -> None:
+        """The guard's time-to-perform rule (SPEC 9.4) for an Offer, Counter or Accept we are about to
+        sign: ``expires_at_ms`` is the candidate's own expiry (an Offer's or Counter's, which the
+        bonding cutoff follows)."""
+        if self.min_time_to_perform_ms is None or body not in ("offer", "counter", "accept"):
+            return
+        if body == "accept":
+            offer = self.verifier.statements.get(message.offer)
+            if offer is None:
+                return  # the negotiation checks refuse it (NEG-005)
+            proposal, mine, expires_at_ms = (
+                proposal_of(offer),
+                proposal_of(offer).wants,
+                offer.header.expires_at_ms,
+            )
+        else:
+            proposal = message if body == "offer" else message.proposal
+            mine = proposal.gives
+        why = time_to_perform_refusal(mine, proposal.terms, expires_at_ms, self.min_time_to_perform_ms)
+        if why:
+            raise TooLittleTimeToPerform(why)
 
     def _contract_view(self, neg: Negotiation) -> ContractView | None:
         c = neg.contract
@@ -1019,6 +1086,8 @@ class Peer:
         Raises:
             CoopError: the guard refused; nothing was signed and the chain did not advance.
             TrustRefused: our trust policy refuses the commitment (ATT-016); nothing was signed.
+            TooLittleTimeToPerform: bonded terms leave one of our items less than
+                ``min_time_to_perform_ms`` after the bonding cutoff; nothing was signed.
             KeyForked: a fork proof against our key is held and ``body`` is a commitment (ATT-017).
         """
         now = self.clock()
@@ -1043,6 +1112,7 @@ class Peer:
         cand = self.writer.stamp(stmt, nonce=self.nonce())
         self.verifier.check(cand, now, ours=True)
         self._check_trust(body, message, audience)
+        self._check_time_to_perform(body, message, cand.header.expires_at_ms)
         vs = sign_candidate(cand, self.key)
         self.verifier.record(vs)
         self.writer.advance(vs)
@@ -1091,18 +1161,22 @@ class Peer:
         archive = _ReplayArchive(journal) if isinstance(journal, Archive) else None
         if archive is not None:
             self.verifier.use_archive(archive, replay=False)  # every statement is in it: no replay reads
-        for rowid, _direction, envelope in journal.statements():
-            vs = verify_statement(envelope)
-            try:
-                self.verifier.accept_statement(vs, ours=vs.issuer == self.did)
-            except Replayed:
-                continue
-            if archive is not None:
-                archive.upto = rowid
-                self._note_finished(vs)
-                for is_negotiation, key in self._finished:
-                    self._forget(is_negotiation, key)
-                self._finished.clear()
+        self._replaying = True  # negotiations end here before the journal's end: see _left_dealings
+        try:
+            for rowid, _direction, envelope in journal.statements():
+                vs = verify_statement(envelope)
+                try:
+                    self.verifier.accept_statement(vs, ours=vs.issuer == self.did)
+                except Replayed:
+                    continue
+                if archive is not None:
+                    archive.upto = rowid
+                    self._note_finished(vs)
+                    for is_negotiation, key in self._finished:
+                        self._forget(is_negotiation, key)
+                    self._finished.clear()
+        finally:
+            self._replaying = False
         if isinstance(journal, Archive):
             self.verifier.use_archive(journal)
         self._open_with, self._open_total = {}, 0
@@ -1110,6 +1184,9 @@ class Peer:
         for neg in self.verifier.negotiations.by_id.values():
             if self.did in neg.parties:
                 self._track_open(neg)
+        for spared in sorted(self.verifier.spared - {self.did}):
+            if not self.deals_with(spared):  # its negotiation ended, and we stopped before we counted it
+                self._left_dealings(spared)
         next_seq, prev = journal.chain_head(self.did)
         self.writer = ChainWriter(self.key, next_seq=next_seq, prev=prev)
 
@@ -1130,8 +1207,8 @@ class Peer:
                 *(self.journal.get_meta(META_FORKS, []) or []),
                 *(v for _, v in self.journal.meta_under(META_FORKS + "/")),
             ]
-            for first, second in kept:  # ATT-013: kept across restarts, whatever the bound
-                verifier.take_fork_proof(ForkProof(first, second), kept_before=True)
+            for first, second, *spared in kept:  # ATT-013: kept across restarts, whatever the bound
+                verifier.restore_fork_proof(ForkProof(first, second), spared=bool(spared))
         verifier.on_fork = self._fork_seen
         verifier.deals_with = self.deals_with
         own = verifier.forks.get(self.key.did)
@@ -1143,7 +1220,8 @@ class Peer:
         """A fork proof is evidence forever (ATT-012): keep it across restarts; one against our own key
         raises the alarm (ATT-017)."""
         if self.journal is not None:  # one row per forked issuer: a flood of forked keys writes each once
-            self.journal.put_meta(f"{META_FORKS}/{issuer}", [proof.first, proof.second])
+            spared = [1] if issuer in self.verifier.spared else []
+            self.journal.put_meta(f"{META_FORKS}/{issuer}", [proof.first, proof.second, *spared])
         if issuer == self.key.did and self.fork_alarm is None and self.alarm_on_own_fork:
             self.fork_alarm = ForkAlarm.raise_for(issuer, proof, self.clock(), self.journal)
 

@@ -194,7 +194,7 @@ class Reputation:
     def view(self) -> TrustView:
         """The current view; recomputed when evidence changed or an hour has passed."""
         v, now = self.evidence(), self.clock()
-        key = (id(v), v.accepted, len(v.forks), len(v.bound), hash(self.escrows), now // RECOMPUTE_MS)
+        key = (id(v), v.accepted, v.forks_changed, len(v.bound), hash(self.escrows), now // RECOMPUTE_MS)
         if self._view is None or key != self._key:
             table = RatingTable.from_ratings(self.ratings())
             self._view = aggregate(table, self.seeds, now, self.params, faulty=self.faulty())

@@ -14,7 +14,7 @@ from typing import Any
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.claims import commit
-from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS
+from a2a_coop.protocol.negotiation import BOND_GRACE_MS, CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.statements import Statement, VerifiedStatement
 from a2a_coop.testing import DAY_MS, FixedClock, Party, derive, service
 from conformance.generate_vectors._common import (
@@ -381,6 +381,27 @@ def settlement() -> Group:
         "ILLEGAL_TRANSITION",
         "IllegalTransition",
         twin=[*base, *locks, claim_after],
+    )
+    # Bonding ends at the accepted offer's expiry + 30 s (CMT-010): a lock after it would let the party
+    # that funds last choose when the other may start to perform.
+    cutoff = offer.header.expires_at_ms + BOND_GRACE_MS
+    late_lb, lb_at_cutoff = pair(escrow, edited(lock(bob), retimed(cutoff)), retimed(cutoff + 1))
+    g.add(
+        "the escrow locks Bob's bond 1 ms after the bonding cutoff (the accepted offer's expires_at_ms "
+        "+ 30 s), Alice's having been locked at once",
+        ["CMT-010", "NEG-012"],
+        [*base, la.envelope, late_lb],
+        "ILLEGAL_TRANSITION",
+        "IllegalTransition",
+        "Boundary",
+        twin=[*base, la.envelope, lb_at_cutoff],
+    )
+    g.add(
+        "the escrow locks Bob's bond at the bonding cutoff itself: BONDED",
+        ["CMT-010", "NEG-012"],
+        [*base, la.envelope, lb_at_cutoff],
+        None,
+        "Boundary",
     )
     clock.now_ms = deadline + 1_000
     claim = alice.sign(
@@ -827,19 +848,36 @@ def arbitration() -> Group:
     )
 
     # Nobody performs or claims; the escrow declares the lapse once the last deadline plus the claim
-    # window has passed on its clock, and refunds both bonds.
-    d = Deal()
-    lapse_at = d.deadline + CLAIM_WINDOW_MS
-    lapse = d.ruling(None, LAPSE, issued_at_ms=lapse_at + 1)
-    too_early, in_time = pair(d.escrow, lapse, retimed(lapse_at))
+    # window has passed on its clock, and refunds both bonds. Under terms without a bond that is the
+    # earliest a LAPSE may come; under bonded terms, just after the bonding cutoff (a contract not
+    # bonded by then never will be, ESC-010; whether it was is the audit's, AUD-004).
+    unbonded = Deal(bond=0)
+    lapse_at = unbonded.deadline + CLAIM_WINDOW_MS
+    too_early, in_time = pair(
+        unbonded.escrow, unbonded.ruling(None, LAPSE, issued_at_ms=lapse_at + 1), retimed(lapse_at)
+    )
     g.add(
-        "a LAPSE ruling at exactly the last deadline plus the claim window",
+        "escrowed terms without a bond: a LAPSE ruling at exactly the last deadline plus the claim window",
         ["CMT-006"],
-        [*d.base, *d.locks, too_early],
+        [*unbonded.base, too_early],
         "ILLEGAL_TRANSITION",
         "Ruling",
         "Boundary",
-        twin=[*d.base, *d.locks, in_time],
+        twin=[*unbonded.base, in_time],
+    )
+    d = Deal()
+    lapse_at = d.deadline + CLAIM_WINDOW_MS
+    lapse = d.ruling(None, LAPSE, issued_at_ms=lapse_at + 1)
+    cutoff = d.offer.header.expires_at_ms + BOND_GRACE_MS
+    at_cutoff, after_cutoff = pair(d.escrow, d.ruling(None, LAPSE, issued_at_ms=cutoff + 1), retimed(cutoff))
+    g.add(
+        "bonded terms, Bob's bond never locked: a LAPSE ruling at exactly the bonding cutoff",
+        ["CMT-006", "CMT-010"],
+        [*d.base, d.locks[0], at_cutoff],
+        "ILLEGAL_TRANSITION",
+        "Ruling",
+        "Boundary",
+        twin=[*d.base, d.locks[0], after_cutoff],
     )
     lapsed = [*d.base, *d.locks, d.sign(lapse)]
     d.clock.now_ms = lapse_at + 1

@@ -19,6 +19,7 @@ import grpc
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, service_pb2, trade_pb2
 from a2a_coop.protocol.envelope import decode_envelope, statement_digest
+from a2a_coop.protocol.negotiation import BOND_GRACE_MS
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.testing import DAY_MS
 from conformance.suite import escrow as esc_target
@@ -628,6 +629,66 @@ def bond_not_covered(ctx: Context) -> Outcome:
         what="a Delivery before both bonds are locked",
     )
     return Outcome.passed("locked only the covered bond; no Delivery before BONDED")
+
+
+@_escrow_case(
+    "esc.lapse-unbonded-at-cutoff",
+    "A contract not bonded by its bonding cutoff (offer expiry + 30 s) lapses then, and no lock follows",
+    "ESC-010",
+    "ESC-005",
+    "CMT-004",
+)
+def lapse_unbonded_at_cutoff(ctx: Context) -> Outcome:
+    """Alice's bond is one more than all her funds, Bob's is covered; the offer expired 29 s ago, so
+    the bonding cutoff -- its expires_at_ms + 30 s, a time both parties signed -- comes a second from
+    now. The escrow must lock Bob's bond only, then, once its clock passes the cutoff, sign a Ruling
+    LAPSE without waiting for the deadline a day away, and Refund Bob's bond; it must sign no BondLock
+    of the contract dated after the cutoff. An escrow that locks whenever funds arrive lets the party
+    that funds last choose when bonding ends -- a second before the other's deadline -- and claim its
+    bond after it (ESC-010)."""
+    alice, bob = ctx.party("alice"), ctx.party("bob")
+    esc_target.take(ctx, [], context=[*alice.setup, *bob.setup], note="the parties' Mandates")
+    available, _ = esc_target.balance(ctx, alice.did)
+    if available == 0:
+        return Outcome.skipped(
+            "the escrow gives the suite's parties no funds (reference: --conformance-faucet)"
+        )
+    now = ctx.clock.now_ms
+    d = esc_target.deal(ctx, submit_now=False)
+    p = trade_pb2.Offer()
+    p.CopyFrom(d.offer.statement.offer)
+    p.terms.issuer_bond, p.terms.audience_bond = available + 1, 1
+    offer = alice.offer(bob, p, issued_at_ms=now - 60_000, ttl_ms=31_000)
+    cutoff = offer.header.expires_at_ms + BOND_GRACE_MS
+    accept = bob.accept(offer, issued_at_ms=now - 40_000)
+    signed = esc_target.take(ctx, [offer, accept], note="a contract whose bonding cutoff is a second away")
+    locks = _locks(signed)
+    ctx.must(alice.did not in locks, "the escrow locked a bond the party's funds do not cover (ESC-005)")
+    ctx.must(locks.get(bob.did) == 1, "the escrow did not lock the covered bond (ESC-005)")
+    nid = offer.header.negotiation_id
+    lapse = esc_target.wait_for(
+        ctx,
+        lambda vs: vs.body == "ruling" and vs.header.negotiation_id == nid,
+        what="the LAPSE of the contract not bonded by its cutoff (ESC-010)",
+    )
+    ctx.must(
+        lapse.statement.ruling.decision == _LAPSE,
+        "the escrow's ruling on an unbonded contract is not a LAPSE (ESC-010)",
+    )
+    ctx.must(lapse.header.issued_at_ms > cutoff, "the escrow lapsed the contract before its bonding cutoff")
+    refund = esc_target.wait_for(
+        ctx,
+        lambda vs: vs.body == "refund" and vs.header.negotiation_id == nid,
+        what="the Refund of Bob's bond",
+    ).statement.refund
+    ctx.must((refund.party, refund.amount) == (bob.did, 1), "Bob's locked bond was not refunded in full")
+    late = [
+        vs
+        for vs in esc_target.ledger(ctx)
+        if vs.body == "bond_lock" and vs.header.negotiation_id == nid and vs.header.issued_at_ms > cutoff
+    ]
+    ctx.must(not late, "the escrow signed a BondLock after the contract's bonding cutoff (ESC-010)")
+    return Outcome.passed("locked the covered bond only; lapsed past the cutoff and refunded it")
 
 
 @_escrow_case(

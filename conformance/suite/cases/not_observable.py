@@ -53,6 +53,13 @@ not_observable(
     "NEG-015",
 )
 not_observable(
+    "esc.late-bond-lock-refused",
+    "A BondLock issued after the bonding cutoff is refused",
+    _ESCROW + "; the vectors (chains.json, CMT-010) pin the refusal, and esc.lapse-unbonded-at-cutoff checks "
+    "that the target escrow signs no such lock",
+    "CMT-010",
+)
+not_observable(
     "att.admissibility-twice",
     "At most one attestation per issuer and contract",
     "needs a settled escrowed contract (attestations rest on bonds, ATT-015); " + _ESCROW,
