@@ -368,7 +368,9 @@ def test_a_statement_dated_ahead_cannot_put_the_victims_deadline_behind_its_cont
     "that margin of the contract can then not be delivered on time by its own date (WIT-003), and "
     "CMT-011 does not apply (the Accept came before the deadline). Recommended: the policy guard signs "
     "no Offer, Counter or Accept under which an item it gives is due less than skew_ms after that "
-    "statement (or WIT-003 judges a Delivery dated at its issuer's chain floor on witnessed time alone).",
+    "statement (or WIT-003 judges a Delivery dated at its issuer's chain floor on witnessed time alone). "
+    "For bonded terms, the opt-in time-to-perform rule (`--min-time-to-perform` of at least 30 s, off "
+    "by default) already keeps a peer out of such a contract.",
 )
 @pytest.mark.req("CMT-011", "CHN-005", "WIT-003")
 def test_a_second_statement_dated_ahead_cannot_push_a_delivery_past_its_deadline() -> None:
