@@ -483,7 +483,7 @@ def _add_runtime_parsers(sub: Any) -> None:
         default=0,
         metavar="DURATION",
         help="how long, after the escrow stamps a breach claim, the accused may still show a timely "
-        "delivery before the escrow rules (default 1h)",
+        "delivery before the escrow rules (default 1h, at most 1d)",
     )
     _add_dial_tls(p)
     p.set_defaults(func=_Command("peer", "cmd_offer"))

@@ -57,7 +57,7 @@ from a2a_coop.runtime.node import (
     remember_run,
     sign_mandate,
 )
-from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
+from a2a_coop.runtime.peer import MAX_RESPONSE_WINDOW_MS, Peer, drive, wall_clock_ms
 from a2a_coop.runtime.perform_time import TooLittleTimeToPerform
 from a2a_coop.runtime.reputation import TrustPolicy
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, Strategy, WithholdingStrategy
@@ -304,6 +304,11 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("--bond needs --escrow HOST:PORT")
     if args.forfeit_bond and not args.revocable:
         raise UsageError("--forfeit-bond needs --revocable")
+    if args.response_window > MAX_RESPONSE_WINDOW_MS:
+        raise UsageError(
+            f"--response-window is at most {MAX_RESPONSE_WINDOW_MS // 3_600_000}h (MND-016): "
+            "one claim would keep the accused's bond locked that long"
+        )
     if args.revocable and args.escrow is None:
         raise UsageError(
             "--revocable needs --escrow HOST:PORT (the escrow orders a revoke against the trade)"

@@ -573,6 +573,12 @@ class Negotiation:
                     "deliver it (NEG-012)",
                     requirement="CMT-009",
                 )
+            if c.accept.issued_at_ms > items[idx].deadline_ms:
+                raise IllegalTransition(
+                    "a breach claim on an item due before the contract's Accept: no Delivery of it could be "
+                    "timely (NEG-014, WIT-003)",
+                    requirement="CMT-011",
+                )
         elif body == "revoke":
             if not c.proposal.terms.revocation.allowed:
                 raise RevocationNotAllowed(requirement="NEG-010")

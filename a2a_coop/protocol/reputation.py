@@ -19,6 +19,9 @@ it alone:
   partner cannot whitewash an upheld breach), a Release or a Refund makes it no
   worse than half (a rater that had a claim remedy and did not win it cannot
   report a breach) (ATT-005).
+* **performance**: a contract whose bonds were never all locked allowed no Delivery (NEG-012):
+  nothing happened to rate. Its attestations weigh nothing, or the party that never funded its
+  bond could rate the other, whose bond was locked and refunded, at no risk of its own (ATT-004).
 * **time**: an attestation's own ``issued_at_ms`` is the attester's, who could
   date it ahead to escape decay; its age runs from the escrow's settlement
   statement instead (ATT-006).
@@ -144,6 +147,10 @@ def rate(verifier: Verifier, attestation: VerifiedStatement, trusted_escrows: Co
         note = "same principal on both sides"
     elif not stake:
         note = "the subject locked no bond"
+    elif not all(p in c.locked for p in c.bonds_required):
+        # NEG-012: until every bond is locked nobody may deliver, so nothing was performed to rate --
+        # and the party that never funded its own would rate the other at no risk of its own.
+        note = "not every bond of the contract was locked: nothing could be performed"
     elif c.escrow not in trusted_escrows:
         note = "its escrow is not one this view trusts"
     elif settled is None:
@@ -202,9 +209,10 @@ def principals_of(verifier: Verifier, key: str) -> set[str]:
 def attestation_evidence(verifier: Verifier, attestation: VerifiedStatement) -> list[VerifiedStatement]:
     """What a third party needs to check an attestation held by ``verifier`` and recompute its
     Rating offline, dependencies first (ATT-014): the mandates, the negotiation up to the accepted
-    offer, the Accept, the escrow's BondLock of the subject's bond and its settlement -- with the
-    Stamp, claim or Revoke and Ruling a Forfeit rests on --, then the attestation. What the verifier
-    does not hold is left out (the receiver then counts no stake).
+    offer, the Accept, the escrow's BondLocks (every party's: ATT-004 asks whether all were locked)
+    and its settlement of the subject's bond -- with the Stamp, claim or Revoke and Ruling a Forfeit
+    rests on --, then the attestation. What the verifier does not hold is left out (the receiver then
+    counts no stake).
 
     Raises:
         KeyError: ``verifier`` does not hold the attestation's contract.
@@ -224,7 +232,8 @@ def attestation_evidence(verifier: Verifier, attestation: VerifiedStatement) -> 
         if event not in BOND_EVENTS and event not in SETTLEMENT_EVENTS:
             continue
         vs = held[digest]
-        if getattr(vs.statement, vs.body).party != subject:
+        # Every BondLock: a contract whose bonds were not all locked rates nobody (ATT-004).
+        if event in SETTLEMENT_EVENTS and getattr(vs.statement, vs.body).party != subject:
             continue
         if vs.body == "forfeit":
             escrow += _forfeit_cause(verifier, neg, vs.statement.forfeit.cause)
@@ -252,9 +261,9 @@ def _forfeit_cause(verifier: Verifier, neg: Negotiation, cause: bytes) -> list[V
 
 def attestation_due(verifier: Verifier, neg: Negotiation, me: str) -> reputation_pb2.Attestation | None:
     """The Attestation ``me`` owes about its counterparty once their contract is settled (ATT-015),
-    or None: not a party, the contract has not ended, its escrow locked no bond (nothing was at
-    stake, so an attestation would weigh nothing: ATT-004) or has not settled every bond it
-    locked, or ``me`` attested it already.
+    or None: not a party, the contract has not ended, its escrow did not lock every bond the terms
+    require (nothing was at stake, or nothing could be performed, NEG-012: an attestation would
+    weigh nothing, ATT-004) or has not settled every bond it locked, or ``me`` attested it already.
 
     The outcome follows what the escrow and the witnesses established, not the attester's mood:
     REVOKED or BREACHED when the escrow forfeited the subject's bond for its Revoke or an upheld
@@ -265,7 +274,9 @@ def attestation_due(verifier: Verifier, neg: Negotiation, me: str) -> reputation
     c = neg.contract
     if c is None or me not in c.parties or not neg.is_terminal or verifier.attested(me, c.id):
         return None
-    if not c.locked or any(p not in c.settled for p in c.locked):
+    if not c.locked or any(p not in c.locked for p in c.bonds_required):
+        return None
+    if any(p not in c.settled for p in c.locked):
         return None
     subject = c.other(me)
     held = verifier.statements

@@ -21,6 +21,7 @@ call to one thread), and it is the only place where a statement gets signed:
 
 from __future__ import annotations
 
+import heapq
 import os
 import threading
 import time
@@ -33,9 +34,10 @@ from a2a_coop.protocol.archive import Archive, Nearest
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import ParsedEnvelope, decode_envelope, parse_envelope, statement_digest
 from a2a_coop.protocol.errors import CoopError, Origin, RateLimited, Replayed, WrongAudience
+from a2a_coop.protocol.escrow import revoke_until
 from a2a_coop.protocol.forks import ForkProof, fork_proof_from
 from a2a_coop.protocol.identity import Keypair
-from a2a_coop.protocol.negotiation import Event, Negotiation, State, proposal_of
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Event, Negotiation, State, proposal_of
 from a2a_coop.protocol.reputation import attestation_due
 from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate, verify_statement
 from a2a_coop.runtime import gossip
@@ -84,6 +86,10 @@ FINAL_STATES = frozenset({State.REJECTED, State.WITHDRAWN, State.EXPIRED})
 FINAL_WITHOUT_ESCROW = frozenset({State.FULFILLED, State.BREACHED, State.REVOKED}) | FINAL_STATES
 # Context envelopes whose digest _hold remembers (a few mandates in practice; the bound is for floods).
 MAX_REMEMBERED_CONTEXT = 1024
+# MND-016: the longest response window we sign terms with. The escrow rules on a claim only once the
+# window has passed (CMT-002) and no lapse comes while a claim is pending, so a window the other side
+# chose unbounded would let one baseless claim keep our bond locked for good.
+MAX_RESPONSE_WINDOW_MS = CLAIM_WINDOW_MS
 # Read once: an Enum's .value and its class's attributes are slow reads on Python 3.11.
 _STATE_NAMES: dict[State, str] = {s: s.value for s in State}
 _ACCEPTED, _FULFILLED, _COUNTER_EVENT = State.ACCEPTED, State.FULFILLED, Event.COUNTER
@@ -273,6 +279,12 @@ class Peer:
         self._open_with: dict[str, set[bytes]] = {}
         self._open_total = 0
         self._settled_with: set[str] = set()
+        # When each open negotiation goes dormant (nothing its counterparty signs can move it any more),
+        # a heap of (time, id, counterparty); then it leaves the counts above (RPC-012), or fresh keys
+        # could hold them for good with negotiations nothing ends. See _release_dormant.
+        self._dormant_at: list[tuple[int, bytes, str]] = []
+        self._dormant_due: dict[bytes, int] = {}
+        self._dormant: set[bytes] = set()
         # The parties, escrows and principals of our contracts, ever, each with the order it came in
         # (gossip's tie-break, ATT-011): with the counterparties of our negotiations not ended, the keys
         # in our dealings (ATT-018 bound, gossip rank: deals_with, dealing_rank).
@@ -493,6 +505,10 @@ class Peer:
         held = self._open_with.get(issuer)
         if held is not None and negotiation_id in held:
             return  # not a new one: the state machine decides
+        if self._over_open_caps(issuer, held):
+            with self.lock:  # reentrant: exchange() holds it already; the unlocked pre-check does not
+                self._release_dormant(self.clock())
+            held = self._open_with.get(issuer)
         cap = self.max_open_per_counterparty
         if cap and held is not None and len(held) >= cap:
             raise RateLimited(
@@ -512,6 +528,51 @@ class Peer:
                     origin=Origin.REMOTE,
                 )
 
+    def _over_open_caps(self, issuer: str, held: set[bytes] | None) -> bool:
+        """Whether a new negotiation from ``issuer`` would exceed a cap of RPC-012 now."""
+        cap, total = self.max_open_per_counterparty, self.max_open_total
+        if cap and held is not None and len(held) >= cap:
+            return True
+        if not total:
+            return False
+        limit = total if issuer in self._settled_with else int(total * NEWCOMER_SHARE)
+        return self._open_total >= limit
+
+    def _dormant_from(self, neg: Negotiation) -> int:
+        """When nothing the counterparty signs can move ``neg`` any more: its outstanding offer's expiry
+        plus skew (an answer after it is refused, NEG-007), or for a contract its last deadline plus the
+        claim window (no claim is stamped later, CMT-005; exposure ends there too, MND-010). What the
+        escrow signs later (rulings, settlements) still moves it, but opens nothing: it needs no slot."""
+        c = neg.contract
+        if c is None:
+            return neg.outstanding.header.expires_at_ms + self.verifier.skew_ms
+        return c.last_deadline_ms + CLAIM_WINDOW_MS
+
+    def _release_dormant(self, now: int) -> None:
+        """RPC-012: negotiations gone dormant by ``now`` stop counting toward the open caps. Without
+        this, fresh keys would hold every newcomer slot for good: a contract the other side never
+        performs, whose escrow never hears of it (or that names none), or a Counter of ours it never
+        answers, is never ended in our view (a peer applies no EXPIRE of its own)."""
+        heap = self._dormant_at
+        while heap and heap[0][0] < now:
+            at, nid, other = heapq.heappop(heap)
+            if self._dormant_due.get(nid) != at:
+                continue  # superseded: the negotiation moved (a contract formed) or ended
+            neg = self.verifier.negotiations.by_id.get(nid)
+            if neg is not None and (later := self._dormant_from(neg)) >= now:
+                self._dormant_due[nid] = later
+                heapq.heappush(heap, (later, nid, other))
+                continue
+            del self._dormant_due[nid]
+            held = self._open_with.get(other)
+            if held is not None and nid in held:
+                held.discard(nid)
+                self._open_total -= 1
+                self._dormant.add(nid)
+                if not held:
+                    del self._open_with[other]
+                    self._left_dealings(other)
+
     def _track_open(self, neg: Negotiation) -> None:
         other = neg.other(self.did)
         c = neg.contract
@@ -528,15 +589,21 @@ class Peer:
                 if not held:
                     del self._open_with[other]
                     self._left_dealings(other)
+            self._dormant_due.pop(neg.id, None)
+            self._dormant.discard(neg.id)
             if neg.state is _FULFILLED:
                 self._settled_with.add(other)
-        else:
+        elif neg.id not in self._dormant:  # a dormant one gets no slot back (_release_dormant)
             held = self._open_with.get(other)
             if held is None:
                 held = self._open_with[other] = set()
             if neg.id not in held:
                 held.add(neg.id)
                 self._open_total += 1
+            due = self._dormant_from(neg)
+            if self._dormant_due.get(neg.id) != due:
+                self._dormant_due[neg.id] = due
+                heapq.heappush(self._dormant_at, (due, neg.id, other))
 
     def _note_finished(self, vs: VerifiedStatement) -> None:
         """After ``vs`` was handled: keep the open negotiations per counterparty, and note what it
@@ -564,14 +631,15 @@ class Peer:
         """Open a negotiation with an offer (guarded, signed and journaled).
 
         Raises:
-            ValueError: the terms name an escrow we do not trust (see ``context``).
+            ValueError: the terms name an escrow we do not trust (see ``context``), or a response
+                window longer than we sign (MND-016).
             CoopError: the policy guard refused the offer.
             TrustRefused: our trust policy refuses the counterparty, or asks more bond of it.
             TooLittleTimeToPerform: bonded terms leave one of our items too little time to perform
                 after the bonding cutoff (``min_time_to_perform_ms``).
             KeyForked: a fork proof against our own key is held (ATT-017).
         """
-        untrusted = self._untrusted_escrow(proposal)
+        untrusted = self._unsignable_terms(proposal)
         if untrusted:
             raise ValueError(untrusted)
         with self.lock:
@@ -697,12 +765,18 @@ class Peer:
         """Whether we take part in a contract whose terms name ``escrow`` ("" for none)."""
         return not escrow or escrow in self.trusted_escrows
 
-    def _untrusted_escrow(self, proposal: trade_pb2.Offer) -> str:
-        """Why we will not sign terms naming their escrow, or "" if we will."""
-        escrow = proposal.terms.escrow
-        if self.trusts_escrow(escrow):
-            return ""
-        return f"escrow {escrow} is not trusted here (no mandate of it was configured)"
+    def _unsignable_terms(self, proposal: trade_pb2.Offer) -> str:
+        """Why we will not sign these terms, or "" if we will: they name an escrow we do not trust
+        (MND-015), or a response window longer than MAX_RESPONSE_WINDOW_MS (MND-016)."""
+        terms = proposal.terms
+        if not self.trusts_escrow(terms.escrow):
+            return f"escrow {terms.escrow} is not trusted here (no mandate of it was configured)"
+        if terms.response_window_ms > MAX_RESPONSE_WINDOW_MS:
+            return (
+                f"terms.response_window_ms {terms.response_window_ms} is above {MAX_RESPONSE_WINDOW_MS}: "
+                "one claim would keep the accused's bond locked that long (MND-016)"
+            )
+        return ""
 
     def status(self) -> dict[str, Any]:
         """Open negotiations, obligations and exposure, for ``a2a-coop status``."""
@@ -822,12 +896,13 @@ class Peer:
     def _respond(self, neg: Negotiation, offer: VerifiedStatement) -> VerifiedStatement:
         rounds = sum(1 for h in neg.history if h[1] is _COUNTER_EVENT) + 1
         view = OfferView(neg.id, offer.issuer, _copy(proposal_of(offer)), rounds, offer.header.expires_at_ms)
-        # Never ask the strategy about terms we will not sign, nor sign its counter naming such an
-        # escrow: an escrow we do not trust could be the counterparty's own key, locking no money.
-        # Nor about a counterparty our trust policy refuses (ATT-016).
-        untrusted = self._untrusted_escrow(proposal_of(offer)) or self._refused(offer.issuer)
+        # Never ask the strategy about terms we will not sign, nor sign its counter with such terms:
+        # an escrow we do not trust could be the counterparty's own key, locking no money (MND-015),
+        # and an unbounded response window lets one claim lock our bond for good (MND-016). Nor
+        # about a counterparty our trust policy refuses (ATT-016).
+        untrusted = self._unsignable_terms(proposal_of(offer)) or self._refused(offer.issuer)
         decision = Reject(untrusted) if untrusted else self.strategy.respond(view)
-        if isinstance(decision, Counter) and (untrusted := self._untrusted_escrow(decision.proposal)):
+        if isinstance(decision, Counter) and (untrusted := self._unsignable_terms(decision.proposal)):
             decision = Reject(untrusted)
         decision = self._demand_bond(decision, offer)
         reply_to: dict[str, Any] = {
@@ -946,7 +1021,16 @@ class Peer:
         if c is None or self.did not in c.parties:
             return []
         unbonded = neg.state is _ACCEPTED and not c.bonds_required
-        if not (unbonded or neg.state in PERFORMING_STATES):
+        owed: set[int] | None = None  # the items we may deliver; None: all of them
+        if neg.state is State.REVOKED:
+            # CMT-003: what fell due before the Revoke's stamp plus notice is still owed, and claimable;
+            # a counterparty that revokes as it relays the locks would otherwise win our bond for it.
+            # Not when some bond was never locked: no claim can come then (CMT-009).
+            until = revoke_until(c)
+            if until is None or any(p not in c.locked for p in c.bonds_required):
+                return []
+            owed = {i for i, item in enumerate(c.items(self.did)) if item.deadline_ms < until}
+        elif not (unbonded or neg.state in PERFORMING_STATES):
             return []
         if not self.trusts_escrow(c.escrow):
             return []  # formed while we trusted it (an older configuration): its locks prove nothing now
@@ -956,6 +1040,8 @@ class Peer:
         for d in self.strategy.perform(view):
             if not isinstance(d, Deliver) or d.item_index in view.delivered_by_me:
                 continue
+            if owed is not None and d.item_index not in owed:
+                continue  # discharged by the Revoke: nothing is owed there
             msg = commitment_pb2.Delivery(
                 contract=c.id, item_index=d.item_index, artifact_digest=d.artifact_digest, uri=d.uri
             )
@@ -1094,6 +1180,7 @@ class Peer:
         if isinstance(journal, Archive):
             self.verifier.use_archive(journal)
         self._open_with, self._open_total = {}, 0
+        self._dormant_at, self._dormant_due, self._dormant = [], {}, set()
         for neg in self.verifier.negotiations.by_id.values():
             if self.did in neg.parties:
                 self._track_open(neg)

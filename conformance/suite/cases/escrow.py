@@ -246,6 +246,20 @@ def claim_before_bonded(ctx: Context) -> Outcome:
 
 
 @_escrow_case(
+    "esc.claim-before-contract",
+    "A claim on an item due before the contract's Accept is not taken (ILLEGAL_TRANSITION)",
+    "CMT-011",
+)
+def claim_before_contract(ctx: Context) -> Outcome:
+    """An unbonded contract whose Accept is dated a second after Bob's item fell due: no Delivery of
+    it could be timely (NEG-014), so Alice's claim must be refused, bonds or not."""
+    now = ctx.clock.now_ms
+    d = esc_target.deal(ctx, deadline_ms=now - 3_000, offer_at_ms=now - 5_000, accept_at_ms=now - 2_000)
+    claim = esc_target.claim(d, d.alice).envelope
+    return _refuses(ctx, [claim], "ILLEGAL_TRANSITION", what="a claim on an item due before the contract")
+
+
+@_escrow_case(
     "esc.claim-without-escrow",
     "A BreachClaim under terms that name no escrow is ILLEGAL_TRANSITION",
     "CMT-005",
