@@ -256,6 +256,42 @@ def uneven_bonds() -> list[tuple[str, list[bytes], str, str, list[bytes]]]:
     return out
 
 
+def accepted_at(after_deadline: int) -> list[bytes]:
+    """A bonded contract whose Accept Bob dates ``after_deadline`` ms after the items' deadline (ahead of
+    the clock, as the skew allows), both bonds locked at once by the escrow's clock, then Alice's claim
+    on Bob's item after both the deadline and the Accept (CMT-011)."""
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    deadline = clock.now_ms + 20_000
+    proposal = alice.proposal(
+        gives=[service("code-review", value=500, deadline_ms=deadline)],
+        wants=[service("copy-editing", value=450, deadline_ms=deadline, quantity=10, unit="page")],
+        issuer_bond=100,
+        audience_bond=100,
+        escrow=escrow.did,
+    )
+    offer = alice.offer(bob, proposal)
+    clock.advance(1_000)
+    accept = bob.accept(offer, issued_at_ms=deadline + after_deadline)
+    locks = [
+        chain_sign(
+            escrow.agent,
+            escrow_draft(
+                escrow,
+                "bond_lock",
+                commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=100),
+                accept,
+                audience=p.did,
+            ),
+        ).envelope
+        for p in (alice, bob)
+    ]
+    clock.now_ms = accept.header.issued_at_ms + 1_000
+    msg = commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never arrived")
+    claim = alice.sign("breach_claim", msg, audience=bob.did, negotiation_id=offer.header.negotiation_id)
+    return [*ctx(alice, bob, escrow), offer.envelope, accept.envelope, *locks, claim.envelope]
+
+
 def settlement() -> Group:
     g = Group("Settlement", "sparse")
     clock = FixedClock()
@@ -382,6 +418,15 @@ def settlement() -> Group:
         "IllegalTransition",
         twin=[*base, *locks, claim_after],
     )
+    for title, bad, good in (
+        (
+            "a breach claim on an item due 1 ms before the contract's Accept (the Accept dated ahead, within the "
+            "skew, with both bonds locked at once)",
+            accepted_at(1),
+            accepted_at(0),
+        ),
+    ):
+        g.add(title, ["CMT-011"], bad, "ILLEGAL_TRANSITION", "IllegalTransition", "Boundary", twin=good)
     # Bonding ends at the accepted offer's expiry + 30 s (CMT-010): a lock after it would let the party
     # that funds last choose when the other may start to perform.
     cutoff = offer.header.expires_at_ms + BOND_GRACE_MS
