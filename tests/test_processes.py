@@ -10,6 +10,8 @@ outcome; server logs are printed at teardown, so pytest shows them on failure.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -139,11 +141,17 @@ def cli(*argv: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def status(who: Identity, escrow: ServerProcess | None = None) -> dict[str, Any]:
-    """``a2a-coop status --json`` on ``who``'s journal (the server may be running)."""
+    """``a2a-coop status --json`` on ``who``'s journal (the server may be running). It runs in this
+    process, a reader beside the server's process as a user's would be: a process of its own would
+    spend most of its time importing the package, for every state a test reads."""
     extra = ["--escrow", escrow.target] if escrow is not None else []
-    result = cli("status", "--journal", who.journal_path, "--key", who.key_path, "--json", *extra)
-    assert result.returncode == 0, result.stderr
-    report: dict[str, Any] = json.loads(result.stdout)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(
+            ["status", "--journal", str(who.journal_path), "--key", str(who.key_path), "--json", *extra]
+        )
+    assert code == 0, err.getvalue()
+    report: dict[str, Any] = json.loads(out.getvalue())
     return report
 
 
