@@ -48,6 +48,7 @@ def test_the_dispatcher_lists_benchmarks_and_refuses_a_wrong_name_on_stderr(
     assert wrong.err.startswith("python -m benchmarks: unknown benchmark 'tarde' (did you mean trade?)")
 
 
+@pytest.mark.usefixtures("frozen_heap")
 def test_envelope_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["envelope", "--quick"]) == 0
     out = capsys.readouterr().out.rstrip("\n").splitlines()
@@ -92,6 +93,7 @@ ESCROW_FIGURES = (
 )
 
 
+@pytest.mark.usefixtures("frozen_heap")
 def test_scaling_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scaling", "--quick"]) == 0
     out = capsys.readouterr().out.rstrip("\n").splitlines()

@@ -76,6 +76,7 @@ def test_trade_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Captu
     assert any("CPU per trade" in line for line in table)
 
 
+@pytest.mark.usefixtures("frozen_heap")
 def test_memory_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
     table, result = summary("memory", capsys)
     for key in ("rss_idle_mb", "rss_10k_delta_mb", "rss_python_mb", "rss_imports_mb", "rss_open_mb"):

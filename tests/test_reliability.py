@@ -126,13 +126,13 @@ def test_crash_ci_form_kills_every_kind_of_process_and_loses_nothing(tmp_path: P
 
 @pytest.mark.req("RPC-003", "RPC-005", "ERR-003")
 def test_hostile_ci_form_answers_no_hostile_request_wrongly(tmp_path: Path) -> None:
-    """Bob serves in his own process; alice trades with him for 1.5 s alone, as long while mallory floods
+    """Bob serves in his own process; alice trades with him for 1 s alone, as long while mallory floods
     him from her own process (abandoned offers, replays, offers for others, accepts on alice's behalf,
     garbage), as long beside a hog burning the CPU mallory burnt, and as long under as many unparsable
     requests a second: expect every honest trade FULFILLED, no hostile request answered wrongly (a
     replay gets the first answer, everything else a typed refusal), and both floors measured. The
     throughput ratios are figures, reported, not judged here (RELIABILITY.md)."""
-    summary = hostile.run(1.5, 2, tmp_path)
+    summary = hostile.run(1.0, 2, tmp_path)
     assert summary["hostile_requests"] > 0 and set(summary["hostile_by_kind"]) == set(hostile.KINDS)
     assert summary["honest_failures"] == 0 and summary["wrongly_answered"] == 0
     for key in ("alone", "flooded", "cpu_hog", "grpc_flood"):
