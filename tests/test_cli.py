@@ -549,6 +549,23 @@ def test_cli_import_is_light() -> None:
     assert result.stdout.strip() == "[]"
 
 
+def test_a_peer_command_loads_no_sparse_algebra_until_a_trust_score_is_computed() -> None:
+    """scipy.sparse costs every command that builds a peer some 0.2 s of CPU to load; only the trust
+    aggregation needs it, so it loads there (and the aggregation still works)."""
+    code = (
+        "import sys, a2a_coop.cli.peer\n"
+        "before = 'scipy.sparse' in sys.modules\n"
+        "from a2a_coop.protocol.trust import RatingTable, aggregate\n"
+        "view = aggregate(RatingTable.from_ratings([]), ['did:key:seed'], 0)\n"
+        "print(before, 'scipy.sparse' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, check=True
+    )
+    assert result.stdout.split() == ["False", "True"]
+
+
 @pytest.mark.req("ERR-001")
 @pytest.mark.parametrize("content", ["[]", '{"envelopes": []}'], ids=["bare-list", "empty-transcript"])
 def test_verify_of_a_transcript_with_no_envelope_is_not_valid(
