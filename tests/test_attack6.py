@@ -411,21 +411,13 @@ def test_a_second_statement_dated_ahead_cannot_push_a_delivery_past_its_deadline
 # --- 7: a record built on pennies ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A principal's score (ATT-010) counts each credible rater's vote by its outcomes alone: the "
-    "stake a rating rests on weighs in trust (ATT-008) but not in the score, so five fulfilled contracts "
-    "at a bond of 1 score exactly as five at a bond of 10,000; and a trust policy (ATT-016) demands a "
-    "bond by score alone, so the penny-built record then trades unbonded at any value and defaults "
-    "once. Recommended: let the policy demand a bond unless the counterparty's settled stake in the "
-    "view covers the value at risk (or weight G and B by stake relative to the deal).",
-)
 @pytest.mark.req("ATT-010", "ATT-016")
 def test_a_record_built_on_one_credit_bonds_does_not_buy_an_unbonded_deal() -> None:
     """Five trusted principals each fulfilled one contract with Lucy at a bond of 1 credit, and one with
     Hank at 10,000. A peer whose policy demands a bond of 5,000 from anyone scoring below 0.7 is offered
     a 10,000-credit unbonded deal by each. Expect Lucy to be asked for the bond: nothing she put at
-    risk so far is worth a tenth of the deal."""
+    risk so far is worth a tenth of the deal. Closed: the policy demands a bond unless the record's
+    vouched stake covers what the peer gives (ATT-016)."""
     now = 1_800_000_000_000
     raters = [f"rater{i}" for i in range(5)]
     rows = [
@@ -435,9 +427,10 @@ def test_a_record_built_on_one_credit_bonds_does_not_buy_an_unbonded_deal() -> N
     ]
     view = aggregate(RatingTable.from_ratings(rows), raters, now)
     policy = TrustPolicy(bond_below=0.7, min_bond=5_000)
-    assert policy.required_bond(view.score("hank")) == 0  # Hank earned it
+    assert policy.required_bond(view.score("hank"), 10_000) == 0  # Hank earned it
     assert view.score("lucy").score == view.score("hank").score  # ... and so, by score, did Lucy
-    assert policy.required_bond(view.score("lucy")) >= 5_000
+    assert policy.required_bond(view.score("lucy"), 10_000) >= 5_000
+    assert policy.required_bond(view.score("lucy"), 4) == 0  # her record covers deals of its size
 
 
 # --- 8: a revoke that leaves the victim owing, and not delivering ------------------------------------

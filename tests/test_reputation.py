@@ -398,6 +398,72 @@ def test_the_policy_refuses_low_scorers_and_demands_a_bond_whatever_the_strategy
         TrustPolicy(bond_below=0.5)
 
 
+@pytest.mark.req("ATT-016")
+def test_a_record_on_small_bonds_buys_small_unbonded_deals_only() -> None:
+    """W fulfils three trades with V at a bond of 1: W scores above V's bond_below (0.6), and its
+    record vouches for about 1 credit an outcome. Offered W's unbonded deal in which V gives 450, V
+    (a strategy that accepts anything) answers with a Counter demanding min_bond of W; offered one in
+    which V gives 1, V accepts it unbonded. Before stake counted, both were accepted."""
+    s = Society()
+    s.join("v"), s.join("w")
+    for _ in range(3):
+        s.trade("v", "w", value=500, bond=1)
+    v, w = s.agents["v"].peer, s.agents["w"]
+    score = v.reputation.score(w.peer.did)
+    assert score.score > 0.6 and 0 < score.vouched_stake <= 1
+    v.trust, v.strategy = TrustPolicy(bond_below=0.6, min_bond=500), AcceptAnything()
+    deadline = s.clock.now_ms + DAY_MS
+    for gives_v, expect in ((450, "counter"), (1, "accept")):
+        proposal = w.party.proposal(
+            gives=[
+                trade_pb2.Item(
+                    kind=trade_pb2.ITEM_KIND_SERVICE,
+                    category="work",
+                    description="work",
+                    quantity=1,
+                    unit="job",
+                    value=1,
+                    deadline_ms=deadline,
+                )
+            ],
+            wants=[
+                trade_pb2.Item(
+                    kind=trade_pb2.ITEM_KIND_SERVICE,
+                    category="work",
+                    description="work",
+                    quantity=1,
+                    unit="job",
+                    value=gives_v,
+                    deadline_ms=deadline,
+                )
+            ],
+            escrow=s.escrow.did,
+        )
+        offer = w.peer.propose(v.did, proposal)
+        [answer] = _trade_answers(v.exchange(offer.envelope, w.peer.send_context()))
+        assert answer.body == expect, gives_v
+        if expect == "counter":
+            assert answer.statement.counter.proposal.terms.audience_bond == 500
+    with pytest.raises(TrustRefused, match="vouching for 1, less than the 450 at risk"):
+        v.propose(
+            w.peer.did,
+            s.agents["v"].party.proposal(
+                gives=[
+                    trade_pb2.Item(
+                        kind=trade_pb2.ITEM_KIND_SERVICE,
+                        category="work",
+                        description="work",
+                        quantity=1,
+                        unit="job",
+                        value=450,
+                        deadline_ms=deadline,
+                    )
+                ],
+                escrow=s.escrow.did,
+            ),
+        )
+
+
 def _trade_answers(envelopes: list[bytes]) -> list[VerifiedStatement]:
     return [vs for vs in map(verify_statement, envelopes) if vs.body in ("accept", "counter", "reject")]
 

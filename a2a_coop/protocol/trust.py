@@ -188,6 +188,10 @@ class Score:
         uncertainty: ``2 / (alpha + beta)``, in (0, 1]: 1 with no credible evidence.
         evidence: attestations about it that carry stake.
         faulty: a fork proof against it is held: trust, score and uncertainty are 0.
+        vouched_stake: the stake its good outcomes rest on, as far as the view credits them
+            (``sum_R k_RS * G_RS * W_RS / (G_RS + B_RS)``: each credited good outcome at its pair's mean
+            stake). The score ignores stake; this does not, so a record built on bonds of 1 credit
+            vouches for 1 credit an outcome, not for a deal of any size (ATT-016).
     """
 
     principal: str
@@ -196,6 +200,7 @@ class Score:
     uncertainty: float
     evidence: int
     faulty: bool = False
+    vouched_stake: float = 0.0
 
 
 class TrustView:
@@ -209,6 +214,7 @@ class TrustView:
         alpha: FloatArray,
         beta: FloatArray,
         evidence: IndexArray,
+        vouched: FloatArray,
         transitions: csr_matrix,
         faulty: frozenset[str],
         seeds: frozenset[str],
@@ -220,7 +226,7 @@ class TrustView:
         self.principals = principals
         self.index = {p: i for i, p in enumerate(principals)}
         self.trust = trust
-        self.alpha, self.beta, self.evidence = alpha, beta, evidence
+        self.alpha, self.beta, self.evidence, self.vouched = alpha, beta, evidence, vouched
         self._transitions = transitions  # C, rows = raters, each summing to 1 (or 0: dangling)
         self.faulty, self.seeds, self.params = faulty, seeds, params
         self.now_ms, self.iterations, self.converged = now_ms, iterations, converged
@@ -239,6 +245,7 @@ class TrustView:
             float(self.alpha[i] / total),
             float(2 / total),
             int(self.evidence[i]),
+            vouched_stake=float(self.vouched[i]),
         )
 
     def _evidence(self, principal: str) -> int:
@@ -339,12 +346,16 @@ def aggregate(
     alpha = _floats(1.0 + np.bincount(pair_subject, weights=weight * G, minlength=n))
     beta = _floats(1.0 + np.bincount(pair_subject, weights=weight * B, minlength=n))
     evidence = np.bincount(subject, minlength=n).astype(np.int64)
+    # Each credited good outcome at its pair's mean stake W / (G + B): what the record vouches for.
+    mean_stake = W / np.maximum(G + B, 1e-300)
+    vouched = _floats(np.bincount(pair_subject, weights=weight * G * mean_stake, minlength=n))
     return TrustView(
         principals,
         trust=t,
         alpha=alpha,
         beta=beta,
         evidence=evidence,
+        vouched=vouched,
         transitions=C,
         faulty=faulty_set,
         seeds=seed_set,

@@ -50,6 +50,7 @@ from a2a_coop.runtime.reputation import (
     TrustRefused,
     counterparty_bond,
     demand_bond,
+    value_at_risk,
 )
 from a2a_coop.runtime.strategy import (
     Accept,
@@ -957,9 +958,10 @@ class Peer:
         of it becomes a Counter that demands it, under the offer's escrow or one we trust (ATT-016)."""
         if self.trust is None or not isinstance(decision, Accept | Counter):
             return decision
-        required = self.trust.required_bond(self.reputation.score(offer.issuer))
         ours = proposal_of(offer) if isinstance(decision, Accept) else decision.proposal
-        if counterparty_bond("accept" if isinstance(decision, Accept) else "counter", ours) >= required:
+        body = "accept" if isinstance(decision, Accept) else "counter"
+        required = self.trust.required_bond(self.reputation.score(offer.issuer), value_at_risk(body, ours))
+        if counterparty_bond(body, ours) >= required:
             return decision
         escrow = ours.terms.escrow or min(self.trusted_escrows, default="")
         if not escrow:
@@ -982,7 +984,9 @@ class Peer:
         else:
             proposal, counterparty = (message if body == "offer" else message.proposal), audience
         score = self.reputation.score(counterparty)
-        self.trust.check(counterparty, score, counterparty_bond(body, proposal))
+        self.trust.check(
+            counterparty, score, counterparty_bond(body, proposal), value_at_risk(body, proposal)
+        )
 
     def _check_time_to_perform(self, body: str, message: Any, expires_at_ms: int) -> None:
         """The guard's time-to-perform rule (SPEC 9.4) for an Offer, Counter or Accept we are about to

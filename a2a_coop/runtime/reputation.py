@@ -37,7 +37,10 @@ class TrustPolicy:
 
     Attributes:
         refuse_below: counterparties scoring below this are refused (no offer, counter or accept).
-        bond_below: counterparties scoring below this must lock at least ``min_bond``.
+        bond_below: counterparties scoring below this must lock at least ``min_bond``; so must those
+            scoring above it whose vouched stake (:attr:`Score.vouched_stake`) is below the value
+            of what we give them under the terms at hand: a good record on small stakes buys
+            small unbonded deals only.
         min_bond: the bond demanded of them, in the contract's currency.
         seeds: principals pre-trusted besides our own (ATT-009).
         params: the aggregation's parameters.
@@ -62,9 +65,14 @@ class TrustPolicy:
         if self.bond_below > 0 and self.min_bond == 0:
             raise ValueError("bond_below needs a min_bond to demand")
 
-    def required_bond(self, score: Score) -> int:
-        """The smallest bond a counterparty of this score must lock (0: none)."""
-        return self.min_bond if score.score < self.bond_below else 0
+    def required_bond(self, score: Score, at_risk: int = 0) -> int:
+        """The smallest bond a counterparty of this score must lock (0: none) for a deal in which we
+        give it ``at_risk`` of value."""
+        if score.score < self.bond_below:
+            return self.min_bond
+        if self.bond_below > 0 and score.vouched_stake < at_risk:
+            return self.min_bond
+        return 0
 
     def refusal(self, counterparty: str, score: Score) -> str:
         """Why this policy refuses ``counterparty`` outright, or "" (a faulty one scores 0)."""
@@ -72,21 +80,25 @@ class TrustPolicy:
             return f"trust policy: {counterparty} scores {score.score:.2f}, below {self.refuse_below:.2f}"
         return ""
 
-    def check(self, counterparty: str, score: Score, their_bond: int) -> None:
-        """The guard's rule for a statement that commits us to ``counterparty``.
+    def check(self, counterparty: str, score: Score, their_bond: int, at_risk: int = 0) -> None:
+        """The guard's rule for a statement that commits us to give ``counterparty`` ``at_risk``.
 
         Raises:
             TrustRefused: the counterparty scores below ``refuse_below``, or gives less bond than
-                its score requires.
+                its score and vouched stake require.
         """
         refused = self.refusal(counterparty, score)
         if refused:
             raise TrustRefused(refused, counterparty=counterparty, score=score)
-        required = self.required_bond(score)
+        required = self.required_bond(score, at_risk)
         if their_bond < required:
+            why = (
+                f"scores {score.score:.2f}, below {self.bond_below:.2f}"
+                if score.score < self.bond_below
+                else f"has a record vouching for {score.vouched_stake:.0f}, less than the {at_risk} at risk"
+            )
             raise TrustRefused(
-                f"trust policy: {counterparty} scores {score.score:.2f}, below {self.bond_below:.2f}: "
-                f"it must lock a bond of {required}, not {their_bond}",
+                f"trust policy: {counterparty} {why}: it must lock a bond of {required}, not {their_bond}",
                 counterparty=counterparty,
                 score=score,
                 required_bond=required,
@@ -108,6 +120,12 @@ class TrustRefused(Exception):
         self.counterparty = counterparty
         self.score = score
         self.required_bond = required_bond
+
+
+def value_at_risk(body: str, proposal: trade_pb2.Offer) -> int:
+    """The value of what we give under ``proposal`` when we sign ``body`` about it: the items our
+    Offer or Counter gives, those the offer we Accept wants."""
+    return sum(item.value for item in (proposal.wants if body == "accept" else proposal.gives))
 
 
 def counterparty_bond(body: str, proposal: trade_pb2.Offer) -> int:
