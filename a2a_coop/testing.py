@@ -25,7 +25,7 @@ from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
-from a2a_coop.protocol.statements import VerifiedStatement, new_statement
+from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate
 
 EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: a fixed, readable start for test clocks
 DAY_MS = 86_400_000
@@ -67,7 +67,7 @@ class Signer:
         self._nonce_counter += 1
         return derive(f"nonce/{self.name}/{self._nonce_counter}", 16)
 
-    def sign(
+    def candidate(
         self,
         body: str,
         message: Any,
@@ -80,6 +80,7 @@ class Signer:
         issued_at_ms: int | None = None,
         nonce: bytes | None = None,
     ) -> VerifiedStatement:
+        """The next statement of this chain, unsigned; nothing advances until :meth:`sign_candidate`."""
         when = self.clock.now_ms if issued_at_ms is None else issued_at_ms
         stmt = new_statement(
             body,
@@ -91,7 +92,15 @@ class Signer:
             mandate=mandate,
             refs=refs,
         )
-        return self.writer.sign(stmt, nonce=self.next_nonce() if nonce is None else nonce)
+        return self.writer.stamp(stmt, nonce=self.next_nonce() if nonce is None else nonce)
+
+    def sign_candidate(self, cand: VerifiedStatement) -> VerifiedStatement:
+        vs = sign_candidate(cand, self.key)
+        self.writer.advance(vs)
+        return vs
+
+    def sign(self, body: str, message: Any, **kw: Any) -> VerifiedStatement:
+        return self.sign_candidate(self.candidate(body, message, **kw))
 
 
 def service(
@@ -359,6 +368,12 @@ class _LedgerSigner:
     @property
     def did(self) -> str:
         return self.signer.did
+
+    def candidate(self, body: str, message: Any, **kw: Any) -> VerifiedStatement:
+        return self.signer.candidate(body, message, ttl_ms=LEDGER_TTL_MS, **kw)
+
+    def sign_candidate(self, cand: VerifiedStatement) -> VerifiedStatement:
+        return self.signer.sign_candidate(cand)
 
     def sign(self, body: str, message: Any, **kw: Any) -> VerifiedStatement:
         return self.signer.sign(body, message, ttl_ms=LEDGER_TTL_MS, **kw)

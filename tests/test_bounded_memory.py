@@ -15,7 +15,7 @@ from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.errors import Equivocation, NonceReused, Replayed
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import State
-from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate
+from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate, verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import PeerNode, sign_mandate
 from a2a_coop.runtime.peer import DEFAULT_MAX_OPEN_PER_COUNTERPARTY, DEFAULT_MAX_OPEN_TOTAL, Peer, drive
@@ -127,6 +127,34 @@ def test_a_replay_of_a_forgotten_statement_is_rejected_from_the_journal(pair: Pa
     assert _held(bob)["negotiations"] == 0 and bob.forgotten == 2
     with pytest.raises(Replayed):
         bob.verifier.accept(offer.envelope, _now())
+
+
+def test_context_forgotten_since_is_held_and_new_context_costs_no_journal_read(pair: Pair) -> None:
+    """Alice's request carries as context a statement Bob has forgotten (the journal holds it) and one
+    he never saw. Expect the request answered, the forgotten one skipped as held (not refused, not
+    taken again), the new one taken; and only the forgotten one looked up by digest in the journal: a
+    new context statement, which the journal cannot hold, costs no such read, and neither does Bob's
+    answer, though the statement it must not be dated before (his last, CHN-005) was forgotten with
+    the previous trade."""
+    old = pair.trade()
+    pair.trade()
+    alice, bob = pair.alice, pair.bob
+    forgotten = old[0]
+    assert forgotten.digest not in dict.keys(bob.verifier.statements)
+    unseen = alice.propose(bob.did, pair.proposal)  # signed, never sent
+    request = alice.propose(bob.did, pair.proposal)
+    journal = bob.journal
+    assert isinstance(journal, Journal)
+    journal.by_digest(forgotten.digest)  # the reading connection exists from here on
+    assert journal._reader is not None
+    queries: list[str] = []
+    journal._reader.set_trace_callback(queries.append)
+    answers = bob.exchange(request.envelope, [*alice.send_context(), forgotten.envelope, unseen.envelope])
+    journal._reader.set_trace_callback(None)
+    assert [verify_statement(a).body for a in answers][:2] == ["mandate", "accept"]  # answered
+    assert forgotten.digest not in dict.keys(bob.verifier.statements)
+    assert dict.__contains__(bob.verifier.statements, unseen.digest)
+    assert len([q for q in queries if "WHERE digest" in q]) == 1, queries
 
 
 def _alice_at(

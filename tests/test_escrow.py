@@ -333,6 +333,41 @@ def test_the_escrow_checks_each_evidence_signature_once_and_its_own_never_yet_ea
         assert story.desk.verifier.statements[vs.digest].statement == vs.statement
 
 
+def test_the_escrow_checks_each_of_its_statements_once_in_context_on_the_bytes_it_then_signs(
+    story: Story, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Submit of offer and accept makes the escrow sign a Stamp and two BondLocks: expect one
+    contextual check of each, before it is signed, on the unsigned candidate whose digest -- nonce and
+    lifetime included -- is the signed statement's. A candidate its verifier refuses is never signed:
+    the refusal comes out of the Submit, the ledger and the key's chain stay where they were."""
+    checks: list[VerifiedStatement] = []
+    check = Verifier.check
+
+    def recording(verifier: Verifier, vs: VerifiedStatement, *args: Any, **kwargs: Any) -> None:
+        if vs.issuer == story.escrow.did:
+            checks.append(vs)
+        check(verifier, vs, *args, **kwargs)
+
+    monkeypatch.setattr(Verifier, "check", recording)
+    before = story.desk.ledger_size
+    story.bonded()
+    signed = [verify_statement(e) for e in story.desk.ledger(before)]
+    assert [c.envelope for c in checks] == [b"", b"", b""]
+    assert [c.digest for c in checks] == [vs.digest for vs in signed]
+    assert [c.header.nonce for c in checks] == [vs.header.nonce for vs in signed]
+
+    def refusing(verifier: Verifier, vs: VerifiedStatement, *args: Any, **kwargs: Any) -> None:
+        if vs.issuer == story.escrow.did:
+            raise IllegalTransition("refused for the test")
+        check(verifier, vs, *args, **kwargs)
+
+    monkeypatch.setattr(Verifier, "check", refusing)
+    head, size = story.escrow.agent.writer.next_seq, story.desk.ledger_size
+    with pytest.raises(IllegalTransition):
+        story.desk.deposit(story.alice.did, 5, "credit", "wire/refused", story.clock.now_ms)
+    assert (story.escrow.agent.writer.next_seq, story.desk.ledger_size) == (head, size)
+
+
 @pytest.mark.req("WIT-001")
 def test_each_submit_is_stamped_once_before_the_evidence_it_names(
     story: Story, alice: Party, bob: Party

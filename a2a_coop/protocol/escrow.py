@@ -80,12 +80,7 @@ from a2a_coop.protocol.negotiation import (
     proposal_of,
 )
 from a2a_coop.protocol.statements import (
-    NONCE_BYTES,
-    PROTOCOL_VERSION,
-    Statement,
     VerifiedStatement,
-    check_header,
-    encode_statement,
     verify_statement,
 )
 from a2a_coop.protocol.verifier import Verifier
@@ -104,21 +99,22 @@ _REVOCABLE: Final = frozenset({State.ACCEPTED, State.BONDED, State.PERFORMING})
 
 
 class EscrowSigner(Protocol):
-    """What the escrow needs of its key: a did and a chain-keeping signer.
+    """What the escrow needs of its key: a did and a chain-keeping signer, in two steps.
 
-    :class:`a2a_coop.testing.Signer` is one. ``sign`` must stamp the next seq
-    and prev of the key's chain, use ``issued_at_ms`` as given, and be used for
-    nothing but this escrow, so that the key's chain *is* the ledger. It returns
-    the statement as signed, its envelope, digest and decoded statement of the
-    same bytes (as :func:`~a2a_coop.protocol.statements.sign_statement` makes
-    them): the escrow checks it in context but does not verify its own
-    signature again.
+    :class:`a2a_coop.testing.Signer` is one. ``candidate`` stamps the next seq and prev of the
+    key's chain and a fresh nonce into an unsigned candidate
+    (:func:`~a2a_coop.protocol.statements.candidate`), with ``issued_at_ms`` as given, advancing
+    nothing; ``sign_candidate`` signs exactly that candidate
+    (:func:`~a2a_coop.protocol.statements.sign_candidate`) and only then advances the chain. The key
+    signs for nothing but this escrow, so that its chain *is* the ledger. The escrow checks the
+    candidate in context before it is signed, as a peer's guard does (MND-011), and does not verify
+    its own signature again: a restart and every receiver verify it from its envelope.
     """
 
     @property
     def did(self) -> str: ...
 
-    def sign(
+    def candidate(
         self,
         body: str,
         message: Any,
@@ -128,6 +124,8 @@ class EscrowSigner(Protocol):
         mandate: bytes = ...,
         issued_at_ms: int | None = ...,
     ) -> VerifiedStatement: ...
+
+    def sign_candidate(self, cand: VerifiedStatement) -> VerifiedStatement: ...
 
 
 class Escrow:
@@ -542,28 +540,13 @@ class Escrow:
     def _sign(
         self, body: str, message: Any, negotiation_id: bytes, now_ms: int, *, audience: str = ""
     ) -> VerifiedStatement:
-        """Check the statement unsigned, then sign it, accept it and book it.
+        """Check the statement unsigned, in context, then sign it, record it and book it.
 
         Statements about a contract are public (empty audience) so that both
         parties' verifiers, each acting for its own key (STM-005), accept them:
         a party needs the other's BondLock to know the contract is BONDED.
         """
-        trial = Statement()
-        h = trial.header
-        h.version = PROTOCOL_VERSION
-        h.issuer = self.did
-        h.audience = audience
-        h.seq = len(self._ledger)
-        h.prev = self._ledger[-1].digest if self._ledger else b""
-        h.issued_at_ms = now_ms
-        h.expires_at_ms = now_ms + 1  # freshness is not checked here; any valid window will do
-        h.nonce = bytes(NONCE_BYTES)  # never signed; the signer draws the real nonce
-        h.negotiation_id = negotiation_id
-        h.mandate = self.mandate_digest
-        getattr(trial, body).CopyFrom(message)
-        name = check_header(trial, self.did)
-        self.verifier.check(VerifiedStatement(b"", statement_digest(encode_statement(trial)), trial, name))
-        vs = self.signer.sign(
+        cand = self.signer.candidate(
             body,
             message,
             audience=audience,
@@ -571,15 +554,18 @@ class Escrow:
             mandate=self.mandate_digest,
             issued_at_ms=now_ms,
         )
-        if (vs.issuer, vs.header.seq, vs.header.prev) != (self.did, h.seq, h.prev):
+        seq, prev = len(self._ledger), self._ledger[-1].digest if self._ledger else b""
+        if (cand.issuer, cand.header.seq, cand.header.prev) != (self.did, seq, prev):
             raise RuntimeError(
-                f"the signer's chain is not this escrow's ledger (signed seq {vs.header.seq}, "
-                f"ledger expects {h.seq}): the key must sign for nothing but this escrow"
+                f"the signer's chain is not this escrow's ledger (its next seq {cand.header.seq}, "
+                f"ledger expects {seq}): the key must sign for nothing but this escrow"
             )
-        # The signed statement is checked in context again (its nonce and lifetime are the signer's),
-        # its signature not: the signer made it over these very bytes, as a peer's own are not
-        # re-verified (sign_statement). A restart and every receiver verify it from its envelope.
-        self.verifier.accept_statement(vs)
+        # The very bytes to be signed, nonce and lifetime included, checked in context before the
+        # signature (refused: nothing signed, the chain not advanced); the signature adds nothing to
+        # check, so the signed statement is recorded as checked, as a peer's own are (MND-011).
+        self.verifier.check(cand)
+        vs = self.signer.sign_candidate(cand)
+        self.verifier.record(vs)
         self._transcript.append(vs.envelope)
         self._unsaved.append(vs)
         self._take(vs)

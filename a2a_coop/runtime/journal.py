@@ -265,7 +265,7 @@ class _Holds:
     insert sees the row's bits either set (a query follows) or not yet set, when the row is not
     committed either."""
 
-    __slots__ = ("_bits", "_capacity", "_mask", "keys")
+    __slots__ = ("_bits", "_capacity", "_last_negotiation", "_mask", "keys")
 
     def __init__(self, expected_keys: int) -> None:
         log2 = max(_HOLDS_MIN_BITS_LOG2, (expected_keys * 2 * _HOLDS_BITS_PER_KEY).bit_length())
@@ -275,6 +275,8 @@ class _Holds:
         # Keys it takes before it doubles; at its largest size it never does, and fills instead.
         self._capacity = (1 << log2) // _HOLDS_BITS_PER_KEY if log2 < _HOLDS_MAX_BITS_LOG2 else -1
         self.keys = 0  # distinct keys added (as far as the filter can tell)
+        # The statements of one negotiation come in runs: its id, once added, sets no new bit.
+        self._last_negotiation = b""
 
     @property
     def full(self) -> bool:
@@ -298,8 +300,9 @@ class _Holds:
 
     def add_row(self, issuer: str, nonce: bytes, negotiation_id: bytes) -> None:
         self.add((issuer, nonce))
-        if negotiation_id:
+        if negotiation_id and negotiation_id != self._last_negotiation:
             self.add(negotiation_id)
+            self._last_negotiation = negotiation_id
 
     @classmethod
     def scan(cls, cur: sqlite3.Cursor, keys: int) -> _Holds:
@@ -372,6 +375,7 @@ class Journal:
         self._group = threading.Condition(threading.Lock())
         self._staged: list[Ticket] = []
         self._leading = False
+        self._waiting = 0  # threads waiting for the leader's commit: none to wake, no notify (sequential)
         # One thread at a time on the connection (a transaction, or a read that must not see one open).
         self._io = threading.RLock()
         # Lookups by digest, nonce, seq or negotiation (idempotent answers, a forgotten statement) use a
@@ -500,7 +504,11 @@ class Journal:
         with self._group:
             while not ticket.done:
                 if self._leading:
-                    self._group.wait()
+                    self._waiting += 1
+                    try:
+                        self._group.wait()
+                    finally:
+                        self._waiting -= 1
                     continue
                 self._leading = True
                 batch, self._staged = self._staged, []
@@ -510,7 +518,8 @@ class Journal:
                 finally:
                     self._group.acquire()
                     self._leading = False
-                    self._group.notify_all()
+                    if self._waiting:
+                        self._group.notify_all()
         if ticket.error is not None:
             raise ticket.error
 

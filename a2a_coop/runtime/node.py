@@ -132,6 +132,39 @@ class KeySigner:
     def did(self) -> str:
         return self.key.did
 
+    def candidate(
+        self,
+        body: str,
+        message: Any,
+        *,
+        audience: str = "",
+        negotiation_id: bytes = b"",
+        mandate: bytes = b"",
+        issued_at_ms: int | None = None,
+        ttl_ms: int = 365 * DAY_MS,
+        refs: Sequence[bytes] = (),
+    ) -> VerifiedStatement:
+        """The next statement of our chain, checked (header and body rules) and unsigned; nothing
+        advances until :meth:`sign_candidate` signs it."""
+        when = self.clock() if issued_at_ms is None else issued_at_ms
+        stmt = new_statement(
+            body,
+            message,
+            issued_at_ms=when,
+            ttl_ms=ttl_ms,
+            audience=audience,
+            negotiation_id=negotiation_id,
+            mandate=mandate,
+            refs=refs,
+        )
+        return self.writer.stamp(stmt, nonce=self.nonce())
+
+    def sign_candidate(self, cand: VerifiedStatement) -> VerifiedStatement:
+        """Sign a :meth:`candidate` and advance the chain past it."""
+        vs = sign_candidate(cand, self.key)
+        self.writer.advance(vs)
+        return vs
+
     def sign(
         self,
         body: str,
@@ -144,20 +177,19 @@ class KeySigner:
         ttl_ms: int = 365 * DAY_MS,
         refs: Sequence[bytes] = (),
     ) -> VerifiedStatement:
-        when = self.clock() if issued_at_ms is None else issued_at_ms
-        stmt = new_statement(
-            body,
-            message,
-            issued_at_ms=when,
-            ttl_ms=ttl_ms,
-            audience=audience,
-            negotiation_id=negotiation_id,
-            mandate=mandate,
-            refs=refs,
+        """:meth:`candidate` and :meth:`sign_candidate` in one step (for callers with no guard)."""
+        return self.sign_candidate(
+            self.candidate(
+                body,
+                message,
+                audience=audience,
+                negotiation_id=negotiation_id,
+                mandate=mandate,
+                issued_at_ms=issued_at_ms,
+                ttl_ms=ttl_ms,
+                refs=refs,
+            )
         )
-        vs = sign_candidate(self.writer.stamp(stmt, nonce=self.nonce()), self.key)
-        self.writer.advance(vs)
-        return vs
 
 
 def sign_mandate(

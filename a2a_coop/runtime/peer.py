@@ -331,6 +331,10 @@ class Peer:
             params=trust.params if trust else None,
         )
         self.writer = ChainWriter(key)
+        # Our last signed statement's digest and issue time: the next one is never dated before it
+        # (CHN-005), and once its negotiation is forgotten, reading it back would cost a journal read
+        # and a signature check at every trade's first answer.
+        self._last_signed: tuple[bytes, int] = (b"", 0)
         if journal is not None:
             self._replay(journal)
 
@@ -828,13 +832,24 @@ class Peer:
             return None
         parsed = parse_envelope(envelope)
         digest = parsed.digest
+        held = self.verifier.statements
         # A held digest means these exact payload bytes were verified before: skip the signature check.
-        if digest in self.verifier.statements:
+        if dict.__contains__(held, digest):  # in memory
             self._remember_context(envelope, digest)
             return None
         # Context: no freshness, it may be old (TIM-005); but what is addressed to us and handed over
         # live must not be dated back unwitnessed (TIM-006), or context would smuggle what a request can't.
-        vs = self.verifier.accept_statement(self.verifier.verify(envelope, parsed), received_ms=received_ms)
+        try:
+            vs = self.verifier.verify(envelope, parsed)
+            self.verifier.accept_statement(vs, received_ms=received_ms)
+        except CoopError:
+            # Held in the journal only (forgotten since: it is refused, Replayed or older than a check
+            # allows): held all the same. Asked only now, so that a new statement, which the journal
+            # cannot hold, costs no read of it (4 a bonded trade for a responder: the escrow's, relayed).
+            if digest in held:
+                self._remember_context(envelope, digest)
+                return None
+            raise
         if durable and self.journal is not None:
             # Journaled so that a restart can still verify what depends on it (a counterparty's or an
             # escrow's mandate); held, not answered, so it gets no idempotency entry.
@@ -1100,8 +1115,14 @@ class Peer:
         # Never date an answer before what it answers (NEG-014): a counterparty's clock may run ahead
         # of ours by up to the skew its statements were accepted with. Nor before our own previous
         # statement (CHN-005): an answer dated ahead to follow such a counterparty sets our chain's pace.
-        prev = self.verifier.statements.get(self.writer.prev) if self.writer.prev else None
-        chain_floor = prev.issued_at_ms if prev is not None else 0
+        chain_floor = 0
+        if self.writer.prev:
+            digest, issued_ms = self._last_signed
+            if digest == self.writer.prev:
+                chain_floor = issued_ms
+            else:  # after a start or a rebuild: from memory, or from the journal if forgotten
+                prev = self.verifier.statements.get(self.writer.prev)
+                chain_floor = prev.issued_at_ms if prev is not None else 0
         issued = max(now, chain_floor, self._causal_floor(negotiation_id, body, message))
         stmt = new_statement(
             body,
@@ -1120,6 +1141,7 @@ class Peer:
         vs = sign_candidate(cand, self.key)
         self.verifier.record(vs)
         self.writer.advance(vs)
+        self._last_signed = (vs.digest, vs.issued_at_ms)
         return vs
 
     def _causal_floor(self, negotiation_id: bytes, body: str, message: Any) -> int:
