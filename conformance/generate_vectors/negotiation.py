@@ -418,15 +418,16 @@ def settlement() -> Group:
         "IllegalTransition",
         twin=[*base, *locks, claim_after],
     )
-    for title, bad, good in (
-        (
-            "a breach claim on an item due 1 ms before the contract's Accept (the Accept dated ahead, within the "
-            "skew, with both bonds locked at once)",
-            accepted_at(1),
-            accepted_at(0),
-        ),
-    ):
-        g.add(title, ["CMT-011"], bad, "ILLEGAL_TRANSITION", "IllegalTransition", "Boundary", twin=good)
+    g.add(
+        "a breach claim on an item due 1 ms before the contract's Accept (the Accept dated ahead, "
+        "within the skew, with both bonds locked at once)",
+        ["CMT-011"],
+        accepted_at(1),
+        "ILLEGAL_TRANSITION",
+        "IllegalTransition",
+        "Boundary",
+        twin=accepted_at(0),
+    )
     # Bonding ends at the accepted offer's expiry + 30 s (CMT-010): a lock after it would let the party
     # that funds last choose when the other may start to perform.
     cutoff = offer.header.expires_at_ms + BOND_GRACE_MS
