@@ -85,7 +85,8 @@ STATEMENT_SPEC: Final = decoding.message_spec(Statement.DESCRIPTOR)
 _NEGATIVE_INT32_TAIL: Final = b"\xff\xff\xff\xff\x01"
 # Where a candidate keeps the payload bytes it was checked as (see candidate, sign_candidate).
 _PAYLOAD: Final = "_payload"
-# The reads _verified keeps in a VerifiedStatement from the start.
+# The reads a candidate keeps from the start (_verified: the first four; the rest on first use, as a
+# statement that is only verified, never checked in context, needs none of them).
 _KEPT_READS: Final = (
     "header",
     "issuer",
@@ -213,10 +214,6 @@ def _verified(envelope: bytes, digest: bytes, stmt: statement_pb2.Statement, bod
     kept["issuer"] = header.issuer
     kept["issued_at_ms"] = header.issued_at_ms
     kept["negotiation_id"] = header.negotiation_id
-    kept["seq"] = header.seq
-    kept["audience"] = header.audience
-    kept["expires_at_ms"] = header.expires_at_ms
-    kept["mandate_digest"] = header.mandate
     return vs
 
 
@@ -393,7 +390,13 @@ def candidate(stmt: statement_pb2.Statement, issuer: str) -> VerifiedStatement:
     # Keep a private copy of exactly what will be signed (the caller may reuse stmt), and those very
     # bytes: sign_candidate signs them, so what is signed is what the checks saw.
     cand = _verified(b"", statement_digest(payload), Statement.FromString(payload), body)
-    cand.__dict__[_PAYLOAD] = payload
+    kept = cand.__dict__
+    kept[_PAYLOAD] = payload
+    header = kept["header"]  # the policy guard reads these next: at once, not one first read at a time
+    kept["seq"] = header.seq
+    kept["audience"] = header.audience
+    kept["expires_at_ms"] = header.expires_at_ms
+    kept["mandate_digest"] = header.mandate
     return cand
 
 
