@@ -119,7 +119,8 @@ def _own_terms(vs: VerifiedStatement) -> tuple[int, trade_pb2.Offer, str, int]:
     terms = kept.get(_OWN_TERMS)
     if terms is None:
         proposal = vs.statement.offer if vs.body == "offer" else vs.statement.counter.proposal
-        terms = kept[_OWN_TERMS] = _proposal_terms(proposal, True)
+        terms = _proposal_terms(proposal, True)
+        kept[_OWN_TERMS] = terms
     return terms
 
 
