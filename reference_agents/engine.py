@@ -59,6 +59,9 @@ class ModelWire:
 
     def __init__(self) -> None:
         self.sent: dict[bytes, VerifiedStatement] = {}
+        # Statements signed for real at setup (mandates), decoded and header-checked once for all
+        # peers: each agent's mandate reaches every counterparty it meets.
+        self.decoded: dict[bytes, VerifiedStatement] = {}
 
 
 class TrustingVerifier(PeerVerifier):
@@ -66,7 +69,7 @@ class TrustingVerifier(PeerVerifier):
 
     A statement that came over the :class:`ModelWire` is taken as its issuer signed it; anything else
     (a mandate signed for real at setup) is decoded and its header and body rules checked, its
-    signature not.
+    signature not, once for every peer (the same bytes give the same statement).
     """
 
     def __init__(self, *, me: str, wire: ModelWire) -> None:
@@ -75,12 +78,15 @@ class TrustingVerifier(PeerVerifier):
 
     def verify(self, data: bytes, parsed: ParsedEnvelope | None = None) -> VerifiedStatement:
         vs = self.wire.sent.get(data)
+        if vs is None:
+            vs = self.wire.decoded.get(data)
         if vs is not None:
             return vs
         env = parsed.envelope if parsed is not None else decode_envelope(data)
         stmt = decode_statement(env.payload)
         body = check_header(stmt, env.signatures[0].keyid)
-        return VerifiedStatement(data, statement_digest(env.payload), stmt, body)
+        vs = self.wire.decoded[data] = VerifiedStatement(data, statement_digest(env.payload), stmt, body)
+        return vs
 
     def accept(
         self, data: bytes, now_ms: int | None = None, *, ours: bool = False, received_ms: int | None = None

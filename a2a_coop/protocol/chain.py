@@ -140,8 +140,7 @@ class ChainView:
         along its seqs, which anyone can also check offline. LOG_ROOT_MISMATCH
         carries no evidence: proving it takes the issuer's whole log 0..seq-1.
         """
-        h = vs.header
-        seq = h.seq
+        seq = vs.seq
         links = self.links
         held = links.get(seq)
         if held is None and seq < self.floor:
@@ -154,7 +153,7 @@ class ChainView:
             before, after = self._link(seq - 1), self._link(seq + 1)
         else:
             before, after = links.get(seq - 1), links.get(seq + 1)
-        if before is not None and h.prev != before.digest:
+        if before is not None and vs.header.prev != before.digest:
             raise ChainBroken(
                 f"prev at seq {seq} does not match seq {seq - 1}",
                 requirement="CHN-003",
@@ -175,8 +174,7 @@ class ChainView:
 
     def _check_time(self, vs: VerifiedStatement) -> None:
         """CHN-005 against the nearest held statements below and above ``vs``, at any distance."""
-        h = vs.header
-        seq, at = h.seq, vs.issued_at_ms
+        seq, at = vs.seq, vs.issued_at_ms
         head = self.head
         if head is not None and seq > head:  # the common case: the chain grows at its head
             top = self.links[head]  # held: trimming only drops the lowest seqs
@@ -241,7 +239,7 @@ class ChainView:
 
     def _check_log_root(self, vs: VerifiedStatement) -> None:
         """CHN-007, when every statement of the issuer below ``vs`` is held; otherwise skipped."""
-        seq = vs.header.seq
+        seq = vs.seq
         held = self._prefix_len
         if seq > held:
             return  # seq `held` is missing: the root over 0..seq-1 cannot be recomputed from this view
@@ -257,15 +255,14 @@ class ChainView:
             )
 
     def add(self, vs: VerifiedStatement) -> None:
-        h = vs.header
-        seq = h.seq
+        seq = vs.seq
         held = self.links.get(seq)
         if held is None:
             if self.head is None or seq > self.head:
                 self._seqs.append(seq)  # the common case: the chain grows at its head
             else:
                 insort(self._seqs, seq)  # filling a gap of a sparse view: an O(n) memory move
-        self.links[seq] = _new_link(_Link, (vs.digest, h.prev, vs.issued_at_ms, vs.envelope))
+        self.links[seq] = _new_link(_Link, (vs.digest, vs.header.prev, vs.issued_at_ms, vs.envelope))
         if self.head is None or seq > self.head:
             self.head = seq
         if held is not None and held.digest != vs.digest and seq < len(self._prefix):

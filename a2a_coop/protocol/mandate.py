@@ -70,6 +70,8 @@ from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS
 from a2a_coop.protocol.statements import VerifiedStatement
 
 Mandate = identity_pb2.Mandate
+# Where an Offer or Counter keeps its own side's terms once read (see _own_terms).
+_OWN_TERMS: Final = "_own_terms"
 
 
 def _violation(requirement: str, detail: str) -> MandateViolation:
@@ -102,13 +104,41 @@ def committed_value(vs: VerifiedStatement, accepted: trade_pb2.Offer | None = No
     acceptor's side of ``accepted`` (the audience side of that proposal).
     """
     body = vs.body
-    if body == "offer":
-        return side_value(vs.statement.offer, True)
-    if body == "counter":
-        return side_value(vs.statement.counter.proposal, True)
+    if body in ("offer", "counter"):
+        return _own_terms(vs)[0]
     if body == "accept" and accepted is not None:
         return side_value(accepted, False)
     return None
+
+
+def _own_terms(vs: VerifiedStatement) -> tuple[int, trade_pb2.Offer, str, int]:
+    """An Offer's or Counter's ``(own side value, proposal, currency, last deadline of any item)``,
+    read once per statement and kept on it: the guard, the mandate check and the exposure book of
+    every verifier that handles the statement ask for them (a signed statement never changes)."""
+    kept = vs.__dict__
+    terms = kept.get(_OWN_TERMS)
+    if terms is None:
+        proposal = vs.statement.offer if vs.body == "offer" else vs.statement.counter.proposal
+        terms = _proposal_terms(proposal, True)
+        kept[_OWN_TERMS] = terms
+    return terms
+
+
+def _proposal_terms(proposal: trade_pb2.Offer, issuer_side: bool) -> tuple[int, trade_pb2.Offer, str, int]:
+    """``(side value, proposal, currency, last deadline)`` of one side of ``proposal`` (see
+    :func:`side_value`); the last deadline is over both sides' items (0 when none has one)."""
+    t = proposal.terms
+    gives, wants = proposal.gives, proposal.wants
+    value = t.issuer_bond if issuer_side else t.audience_bond
+    own = gives if issuer_side else wants
+    last = 0
+    for items in (gives, wants):
+        for i in range(len(items)):  # indexing upb repeated fields is cheaper than iterating them
+            item = items[i]
+            last = max(last, item.deadline_ms)
+            if items is own:
+                value += item.value
+    return value, proposal, t.currency, last
 
 
 def check_against_mandate(
@@ -121,54 +151,43 @@ def check_against_mandate(
         mandate: the Mandate body its ``header.mandate`` names.
         accepted: for an Accept, the proposal being accepted (if known).
     """
-    h = vs.header
     if mandate.agent != vs.issuer:
         raise _violation("MND-002", "the mandate delegates to a different key")
     issued = vs.issued_at_ms
     if not mandate.valid_from_ms <= issued < mandate.valid_until_ms:
         raise _violation("MND-003", "issued outside the mandate's validity window")
-    audience = h.audience
+    audience = vs.audience
     if audience:
         counterparties = mandate.allowed_counterparties
         if counterparties and audience not in counterparties:
             raise _violation("MND-005", "audience is not an allowed counterparty")
     body = vs.body
-    proposal: trade_pb2.Offer | None
-    if body == "offer":
-        proposal = vs.statement.offer
-    elif body == "counter":
-        proposal = vs.statement.counter.proposal
+    if body in ("offer", "counter"):
+        value, proposal, currency, last_deadline = _own_terms(vs)
+    elif body == "accept" and accepted is not None:
+        value, proposal, currency, last_deadline = _proposal_terms(accepted, False)
     else:
-        proposal = accepted if body == "accept" else None
-    if proposal is None:
         return
-    gives, wants = proposal.gives, proposal.wants
     categories = mandate.allowed_categories
     if categories:
         allowed = set(categories)
-        for items in (gives, wants):
+        for items in (proposal.gives, proposal.wants):
             for i in range(len(items)):
                 category = items[i].category
                 if category not in allowed:
                     raise _violation("MND-006", f"category {category!r} is not allowed")
-    terms = proposal.terms
-    if terms.currency != mandate.currency:
-        raise _violation("MND-007", f"currency {terms.currency!r} is not the mandate's")
-    value = committed_value(vs, proposal)
-    assert value is not None
+    if currency != mandate.currency:
+        raise _violation("MND-007", f"currency {currency!r} is not the mandate's")
     if not mandate.min_per_deal <= value <= mandate.max_per_deal:
         raise _violation(
             "MND-004", f"deal value {value} outside [{mandate.min_per_deal}, {mandate.max_per_deal}]"
         )
-    window_end = mandate.execution_window_end_ms or mandate.valid_until_ms
-    for items in (gives, wants):
-        for i in range(len(items)):
-            if items[i].deadline_ms > window_end:
-                raise _violation("MND-008", "a deadline falls after the mandate's execution window")
+    if last_deadline > (mandate.execution_window_end_ms or mandate.valid_until_ms):
+        raise _violation("MND-008", "a deadline falls after the mandate's execution window")
     if body != "accept" and mandate.period_ms and mandate.budget_per_period:
         # An offer may be accepted at any instant of its life and reserves budget in every period it
         # overlaps (MND-009); bounding its life by one period bounds that to two periods.
-        lifetime = h.expires_at_ms - issued
+        lifetime = vs.expires_at_ms - issued
         if lifetime > mandate.period_ms:
             raise _violation(
                 "MND-013", f"offer lifetime {lifetime} ms > budget period {mandate.period_ms} ms"
@@ -410,8 +429,7 @@ class ExposureBook:
             MandateViolation: MND-010, MND-009, or MND-013 (normally refused at step 24 already).
             ValueError: the book holds this mandate's exposure under other budget periods.
         """
-        h = vs.header
-        exp = self.by_mandate.get(h.mandate)  # a check records nothing (ERR-003), not even an entry
+        exp = self.by_mandate.get(vs.mandate_digest)  # a check records nothing (ERR-003), not even an entry
         periods = (mandate.valid_from_ms if mandate.period_ms else 0, mandate.period_ms)
         if exp is None:
             exp = Exposure(*periods)
@@ -433,7 +451,7 @@ class ExposureBook:
         budget = mandate.budget_per_period
         if value > budget:  # zero means zero; also the whole check when period_ms is 0 (BDY-010)
             raise _violation("MND-009", f"value {value} > budget {budget}")
-        charged = exp.periods_between(t, h.expires_at_ms if vs.body in ("offer", "counter") else t)
+        charged = exp.periods_between(t, vs.expires_at_ms if vs.body in ("offer", "counter") else t)
         if len(charged) > 2:
             # Step 24 refused this already; repeated so a direct caller cannot make a check walk
             # many periods.

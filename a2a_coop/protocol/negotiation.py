@@ -41,7 +41,7 @@ legal, then signs, then applies it (:meth:`Negotiation.apply`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, KeysView, Sequence
+from collections.abc import Callable, KeysView
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
@@ -244,10 +244,6 @@ PRECEDENCE: Final = (
 )
 
 
-def _side_value(items: Sequence[trade_pb2.Item]) -> int:
-    return sum(item.value for item in items)
-
-
 @dataclass
 class Contract:
     """The co-signed contract: the accepted offer plus the Accept (NEG-011), and its facts.
@@ -286,6 +282,7 @@ class Contract:
     _owed: frozenset[tuple[str, int]] = field(init=False, repr=False)  # every (party, item_index)
     _bonds: tuple[int, int] = field(init=False, repr=False)  # (issuer_bond, audience_bond)
     _bonds_required: dict[str, int] = field(init=False, repr=False)  # party -> bond, nonzero only
+    _values: tuple[int, int] = field(init=False, repr=False)  # (proposer's, acceptor's) value_given
     _last_deadline_ms: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -301,8 +298,15 @@ class Contract:
         )
         bonds = self._bonds = (t.issuer_bond, t.audience_bond)
         self._bonds_required = {p: b for p, b in ((proposer, bonds[0]), (acceptor, bonds[1])) if b}
-        deadlines = [i.deadline_ms for i in gives + wants]
-        self._last_deadline_ms = max(deadlines, default=0)
+        # One pass over the items: each side's declared value plus its bond (MND-004), and the last
+        # deadline (MND-010, CMT-006).
+        last, values = 0, [bonds[0], bonds[1]]
+        for side, items in ((0, gives), (1, wants)):
+            for item in items:
+                values[side] += item.value
+                last = max(last, item.deadline_ms)
+        self._values = (values[0], values[1])
+        self._last_deadline_ms = last
 
     @property
     def delivered(self) -> KeysView[tuple[str, int]]:
@@ -329,7 +333,7 @@ class Contract:
 
     def value_given(self, party: str) -> int:
         """What ``party`` puts at stake: its items' declared value plus its bond (MND-004)."""
-        return _side_value(self.items(party)) + self.bond(party)
+        return self._values[0] if party == self.proposer else self._values[1]
 
     @property
     def bonds_required(self) -> dict[str, int]:
@@ -404,12 +408,12 @@ class Negotiation:
             raise UnknownNegotiation(
                 f"a negotiation starts with an offer, not a {first.body}", requirement="NEG-002"
             )
-        if not first.header.audience or first.header.audience == first.issuer:
+        if not first.audience or first.audience == first.issuer:
             raise WrongParty("an offer is addressed to one other party", requirement="NEG-003")
         self.first: VerifiedStatement = first  # the opening Offer (its id derives from it, NEG-013)
         self.id: bytes = first.negotiation_id
         self.initiator: str = first.issuer
-        self.responder: str = first.header.audience
+        self.responder: str = first.audience
         self.state: State = INITIAL_STATE
         self.outstanding: VerifiedStatement = first  # the offer that can be accepted now
         self.contract: Contract | None = None
@@ -501,18 +505,17 @@ class Negotiation:
 
     def _state_at(self, now_ms: int) -> State:
         state = self.state
-        if state in BARGAINING_STATES and now_ms > self.outstanding.header.expires_at_ms:
+        if state in BARGAINING_STATES and now_ms > self.outstanding.expires_at_ms:
             return _EXPIRED
         return state
 
     def _classify(self, vs: VerifiedStatement, state: State) -> Event | None:
         body = vs.body
-        h = vs.header
-        issuer = h.issuer
+        issuer = vs.issuer
         if vs.negotiation_id != self.id:
             raise UnknownNegotiation("statement belongs to another negotiation", requirement="NEG-002")
         if body in _TRADE_EVENTS:
-            if issuer not in self.parties or h.audience != self.other(issuer):
+            if issuer not in self.parties or vs.audience != self.other(issuer):
                 raise WrongParty("trade statements go from one party to the other", requirement="NEG-003")
             if body == "offer":
                 return _OFFER
@@ -546,7 +549,7 @@ class Negotiation:
         if vs.issued_at_ms < c.accept.issued_at_ms:
             raise IllegalTransition("issued before the contract was formed", requirement="NEG-014")
         if body == "delivery":
-            if h.audience != c.other(issuer):
+            if vs.audience != c.other(issuer):
                 raise WrongParty("a delivery is addressed to the other party", requirement="NEG-008")
             idx = vs.statement.delivery.item_index
             if idx >= len(c.items(issuer)):

@@ -85,8 +85,18 @@ STATEMENT_SPEC: Final = decoding.message_spec(Statement.DESCRIPTOR)
 _NEGATIVE_INT32_TAIL: Final = b"\xff\xff\xff\xff\x01"
 # Where a candidate keeps the payload bytes it was checked as (see candidate, sign_candidate).
 _PAYLOAD: Final = "_payload"
-# The reads _verified keeps in a VerifiedStatement from the start.
-_KEPT_READS: Final = ("header", "issuer", "issued_at_ms", "negotiation_id")
+# The reads a candidate keeps from the start (_verified: the first four; the rest on first use, as a
+# statement that is only verified, never checked in context, needs none of them).
+_KEPT_READS: Final = (
+    "header",
+    "issuer",
+    "issued_at_ms",
+    "negotiation_id",
+    "seq",
+    "audience",
+    "expires_at_ms",
+    "mandate_digest",
+)
 
 
 _T = TypeVar("_T")
@@ -132,7 +142,7 @@ class VerifiedStatement(_StatementFields):
         body: the name of the body field that is set (e.g. ``"offer"``).
     """
 
-    # No __slots__: each instance gets a __dict__, where ``header``, ``issuer`` and the two header fields
+    # No __slots__: each instance gets a __dict__, where ``header``, ``issuer`` and the header fields
     # below are kept once read. Every check reads them (the time and the negotiation some ten times
     # each per verifier), and each read through protobuf looks the field up by name and makes a new
     # Python object.
@@ -156,6 +166,27 @@ class VerifiedStatement(_StatementFields):
     def negotiation_id(self) -> bytes:
         """The header's negotiation_id (empty outside a negotiation)."""
         return self.statement.header.negotiation_id
+
+    @_KeptRead
+    def seq(self) -> int:
+        """The header's seq."""
+        return self.statement.header.seq
+
+    @_KeptRead
+    def audience(self) -> str:
+        """The header's audience (empty for a public statement)."""
+        return self.statement.header.audience
+
+    @_KeptRead
+    def expires_at_ms(self) -> int:
+        """The header's expires_at_ms."""
+        return self.statement.header.expires_at_ms
+
+    @_KeptRead
+    def mandate_digest(self) -> bytes:
+        """The header's mandate: the digest of the Mandate the statement is signed under (empty for
+        a principal's own statement)."""
+        return self.statement.header.mandate
 
     @property
     def body_message(self) -> Any:
@@ -359,7 +390,13 @@ def candidate(stmt: statement_pb2.Statement, issuer: str) -> VerifiedStatement:
     # Keep a private copy of exactly what will be signed (the caller may reuse stmt), and those very
     # bytes: sign_candidate signs them, so what is signed is what the checks saw.
     cand = _verified(b"", statement_digest(payload), Statement.FromString(payload), body)
-    cand.__dict__[_PAYLOAD] = payload
+    kept = cand.__dict__
+    kept[_PAYLOAD] = payload
+    header = kept["header"]  # the policy guard reads these next: at once, not one first read at a time
+    kept["seq"] = header.seq
+    kept["audience"] = header.audience
+    kept["expires_at_ms"] = header.expires_at_ms
+    kept["mandate_digest"] = header.mandate
     return cand
 
 

@@ -32,7 +32,7 @@ from a2a_coop.protocol.errors import (
     WrongAudience,
 )
 from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS, MAX_SKEW_MS, ReplayCache, check_time_window
-from a2a_coop.protocol.mandate import ExposureBook, check_against_mandate, committed_value, side_value
+from a2a_coop.protocol.mandate import ExposureBook, check_against_mandate, committed_value
 from a2a_coop.protocol.negotiation import (
     BARGAINING_STATES,
     Event,
@@ -206,10 +206,10 @@ class Verifier:
         self._checked = None
         h = vs.header
         me = self.me
-        issuer, audience = vs.issuer, h.audience
+        issuer, audience = vs.issuer, vs.audience
         if me is not None and audience and audience != me and not (ours and issuer == me):
             raise WrongAudience(requirement="STM-005")
-        self._check_key(issuer, vs.issued_at_ms, h.seq)
+        self._check_key(issuer, vs.issued_at_ms, vs.seq)
         record = self._check_mandate(vs)
         if now_ms is not None:
             check_time_window(h, now_ms, self.skew_ms)
@@ -351,9 +351,10 @@ class Verifier:
 
     def _check_mandate(self, vs: VerifiedStatement) -> _MandateRecord | None:
         """MND-002, MND-012, then the stateless content checks MND-003..MND-008."""
-        if vs.body in PRINCIPAL_BODIES and not vs.header.mandate:
+        mandate = vs.mandate_digest
+        if not mandate and vs.body in PRINCIPAL_BODIES:
             return None
-        record = self.mandates.get(vs.header.mandate)
+        record = self.mandates.get(mandate)
         if record is None:
             raise MandateUnknown("the verifier does not hold the referenced mandate", requirement="MND-002")
         effective = self.revoked.get(record.principal)
@@ -454,7 +455,7 @@ class Verifier:
             view = self.chains[issuer] = checked_view if checked_view is not None else self._chain(issuer)
         view.add(vs)
         body = vs.body
-        mandate = h.mandate
+        mandate = vs.mandate_digest
         if mandate:
             record = self.mandates.get(mandate)
             if record is not None and record.agent == issuer:  # KEY-007: the key accepts
@@ -470,7 +471,7 @@ class Verifier:
             r = vs.statement.key_revocation
             self.revoked[r.key] = min(r.effective_ms, self.revoked.get(r.key, r.effective_ms))
         elif body == "key_rotation":
-            self.rotated[issuer] = h.seq
+            self.rotated[issuer] = vs.seq
         elif body == "attestation":
             self._attested.add((issuer, vs.statement.attestation.accept))
         elif body == "ack":
@@ -496,7 +497,7 @@ class Verifier:
         c = neg.contract
         if c is not None and neg.is_terminal:
             for party_vs in (c.offer, c.accept):
-                self.exposure.contract_ended(party_vs.header.mandate, c.id)
+                self.exposure.contract_ended(party_vs.mandate_digest, c.id)
 
     def _track_exposure(
         self, vs: VerifiedStatement, neg: Negotiation, before: tuple[State, VerifiedStatement] | None
@@ -507,27 +508,27 @@ class Verifier:
         if before is not None and before[0] in BARGAINING_STATES:
             old = before[1]
             if neg.state is _ACCEPTED or neg.outstanding.digest != old.digest or neg.is_terminal:
-                book.offer_dead(old.header.mandate, old.digest)
+                book.offer_dead(old.mandate_digest, old.digest)
         if vs.body in ("offer", "counter"):
             value = committed_value(vs)
             assert value is not None
-            book.offer_live(vs.header.mandate, vs.digest, value, vs.issued_at_ms, vs.header.expires_at_ms)
+            book.offer_live(vs.mandate_digest, vs.digest, value, vs.issued_at_ms, vs.expires_at_ms)
         c = neg.contract
         if c is None:
             return
         if vs.body == "accept":
-            for party_vs, side in ((c.offer, True), (c.accept, False)):
+            for party_vs in (c.offer, c.accept):
                 book.contract_formed(
-                    party_vs.header.mandate,
+                    party_vs.mandate_digest,
                     c.id,
-                    side_value(c.proposal, side),
+                    c.value_given(party_vs.issuer),
                     vs.issued_at_ms,
                     from_offer=c.offer.digest,
                     last_deadline_ms=c.last_deadline_ms,  # counts until then + CLAIM_WINDOW_MS (MND-010)
                 )
         elif neg.is_terminal:
             for party_vs in (c.offer, c.accept):
-                book.contract_ended(party_vs.header.mandate, c.id)
+                book.contract_ended(party_vs.mandate_digest, c.id)
 
 
 @dataclass
