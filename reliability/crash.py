@@ -5,7 +5,9 @@ so his Deliveries go to the escrow too) and alice's client (``a2a-coop offer --c
 trades). At each of ``--kills`` seeded points a victim is chosen (peer, escrow or client) and sent
 SIGKILL a seeded random time into a run of trades; a killed server is restarted on its journal and
 port, a killed client is followed by ``a2a-coop resume`` on its journal. After the last kill, alice
-resumes until every trade has finished (the deadlines are an hour away: every honest trade can).
+resumes until every trade has finished (the deadlines are an hour away: every honest trade can), at
+growing intervals, for at most :data:`SETTLE_DEADLINE_S`: a slow machine takes longer, it strands
+nothing, so ``stuck_trades`` counts what the software failed to finish, not a busy machine.
 
 Then the journals and the escrow's transcript are read and counted:
 
@@ -18,7 +20,8 @@ Then the journals and the escrow's transcript are read and counted:
 * ``ledger_mismatches`` -- findings of the offline audit of the escrow's transcript
   (:func:`~a2a_coop.protocol.escrow_audit.audit_ledger`, which recomputes every balance and
   decision), plus funds not conserved (the parties' totals against the deposits);
-* ``stuck_trades`` -- alice's trades not finished (final state, no bond locked) after the resumes.
+* ``stuck_trades`` -- alice's trades not finished (final state, no bond locked) after the resumes;
+  ``stuck`` says where each stopped, with what the last resume said.
 
 All must be 0.
 """
@@ -62,7 +65,10 @@ BOND: Final = 10
 TRADES_PER_RUN: Final = 3
 MAX_KILL_DELAY_S: Final = 0.5  # after bob took the run's first offer; a trade takes ~0.1-0.3 s
 CLI_TIMEOUT_S: Final = 120.0
-RESUME_ATTEMPTS: Final = 5
+# After the last kill, alice resumes at growing intervals until every trade finished, or this long
+# passed: generous, since a resume on a loaded machine takes seconds; a quiet one needs one resume.
+SETTLE_DEADLINE_S: Final = 180.0
+RESUME_INTERVALS_S: Final = (0.5, 1.0, 2.0, 4.0, 8.0)  # then the last, again
 VICTIMS: Final = ("peer", "escrow", "client")
 
 
@@ -132,8 +138,8 @@ class Cluster:
         self.servers.clear()
 
 
-def _run_client(cluster: Cluster, command: str) -> int:
-    done = subprocess.run(
+def _run_client(cluster: Cluster, command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         cli_command(*cluster.client_argv(command)),
         capture_output=True,
         text=True,
@@ -141,7 +147,28 @@ def _run_client(cluster: Cluster, command: str) -> int:
         env=child_env(),
         check=False,
     )
-    return done.returncode
+
+
+def settle(cluster: Cluster) -> tuple[int, float, str]:
+    """Resume alice until every trade of hers has finished (``resume`` exits 0 only then), at the
+    :data:`RESUME_INTERVALS_S`, for at most :data:`SETTLE_DEADLINE_S`. A trade may need several: one
+    waits for the restarted escrow, or for bob's answer to what the last resume carried on.
+
+    Returns:
+        The resumes run, the seconds it took, and what the last one said on stderr.
+    """
+    started = time.monotonic()
+    resumes = 0
+    while True:
+        done = _run_client(cluster, "resume")
+        resumes += 1
+        waited = time.monotonic() - started
+        if done.returncode == 0:
+            return resumes, waited, ""
+        interval = RESUME_INTERVALS_S[min(resumes, len(RESUME_INTERVALS_S)) - 1]
+        if waited + interval > SETTLE_DEADLINE_S:
+            return resumes, waited, done.stderr.strip()
+        time.sleep(interval)
 
 
 def one_kill(cluster: Cluster, rng: random.Random) -> str:
@@ -180,7 +207,7 @@ def _journal_statements(path: Path) -> list[tuple[str, VerifiedStatement]]:
         return [(direction, verify_statement(env)) for _, direction, env in journal.statements()]
 
 
-def check(cluster: Cluster) -> dict[str, int]:
+def check(cluster: Cluster) -> dict[str, Any]:
     """Read the three journals (the servers stopped) and count what must never happen."""
     parties = {"alice": cluster.alice, "bob": cluster.bob, "escrow": cluster.escrow}
     held = {name: _journal_statements(who.journal_path) for name, who in parties.items()}
@@ -216,12 +243,13 @@ def check(cluster: Cluster) -> dict[str, int]:
         "double_signed": double,
         "duplicated": duplicated,
         "ledger_mismatches": len(report.findings) + (0 if conserved else 1),
-        "stuck_trades": stuck,
+        "stuck_trades": len(stuck),
+        "stuck": stuck,
     }
 
 
-def _trades(cluster: Cluster) -> tuple[int, int]:
-    """Alice's trades, and how many of them did not finish."""
+def _trades(cluster: Cluster) -> tuple[int, list[str]]:
+    """How many trades alice offered, and each that did not finish: its id and where it stopped."""
     from a2a_coop.runtime.peer import Peer
     from a2a_coop.runtime.trade import unfinished
 
@@ -230,7 +258,7 @@ def _trades(cluster: Cluster) -> tuple[int, int]:
         # Every trade in memory, the finished ones too (a peer forgets those, bounded memory).
         peer = Peer(cluster.alice.key, cluster.alice.mandate, journal=journal, context=context, forget=False)
         negs = [n for n in peer.verifier.negotiations.by_id.values() if n.initiator == peer.did]
-        return len(negs), sum(1 for n in negs if unfinished(n))
+        return len(negs), [f"{n.id.hex()[:12]} {why}" for n in negs if (why := unfinished(n))]
 
 
 def run(kills: int, seed: int, directory: Path) -> dict[str, Any]:
@@ -248,10 +276,8 @@ def run(kills: int, seed: int, directory: Path) -> dict[str, Any]:
             if rng.random() < 0.5:  # now and then, resume at once; else trades pile up for later
                 resumes += 1
                 _run_client(cluster, "resume")
-        for _ in range(RESUME_ATTEMPTS):
-            resumes += 1
-            if _run_client(cluster, "resume") == 0:
-                break
+        settle_resumes, settle_s, last_said = settle(cluster)
+        resumes += settle_resumes
         time.sleep(0.5)  # let bob's witness hand the escrow what it queued
     finally:
         cluster.stop()
@@ -262,6 +288,9 @@ def run(kills: int, seed: int, directory: Path) -> dict[str, Any]:
         **counts,
         "victims": dict(victims),
         "resumes": resumes,
+        "settle_seconds": round(settle_s, 1),
+        "settle_resumes": settle_resumes,
+        "last_resume_said": last_said,
         "seed": seed,
         "seconds": round(time.perf_counter() - started, 1),
     }
@@ -278,6 +307,15 @@ def render(summary: dict[str, Any]) -> str:
         "",
     ]
     lines += [f"  {k:<20} {summary[k]:>6}" for k in ("kills", "trades", *keys)]
+    lines += [
+        "",
+        f"after the last kill: {summary['settle_resumes']} resume(s) in {summary['settle_seconds']} s, "
+        f"waiting at most {SETTLE_DEADLINE_S:.0f} s for every trade to finish",
+    ]
+    lines += [f"  stuck: {trade}" for trade in summary["stuck"]]
+    if summary["stuck"] and summary["last_resume_said"]:
+        said = summary["last_resume_said"].splitlines()
+        lines += ["  the last resume said:", *(f"    {line}" for line in said)]
     lines += ["", "OK: nothing lost, duplicated or signed twice; every trade finished" if ok else "FINDINGS"]
     return "\n".join(lines)
 

@@ -98,7 +98,7 @@ def test_crash_ci_form_kills_every_kind_of_process_and_loses_nothing(tmp_path: P
     summary = crash.run(4, 3, tmp_path)
     assert set(summary["victims"]) == {"peer", "escrow", "client"} and summary["trades"] > 0
     keys = ("lost", "double_signed", "duplicated", "ledger_mismatches", "stuck_trades")
-    assert {k: summary[k] for k in keys} == dict.fromkeys(keys, 0)
+    assert {k: summary[k] for k in keys} == dict.fromkeys(keys, 0), crash.render(summary)
 
     ids = {
         name: Identity(

@@ -15,7 +15,14 @@ from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.peer import Peer, drive
 from a2a_coop.runtime.strategy import DeliveryView, HonestStrategy
-from a2a_coop.runtime.trade import claim_breach, contract_evidence, relay_escrow_answers, settle_with_escrow
+from a2a_coop.runtime.trade import (
+    claim_breach,
+    contract_evidence,
+    relay_escrow_answers,
+    resume_trade,
+    settle_with_escrow,
+    unfinished,
+)
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party
 
 FUNDS, BOND = 1_000, 100
@@ -158,3 +165,64 @@ def test_context_of_a_refused_request_is_journaled_all_the_same(tmp_path: Path) 
         assert reopened.by_digest(carol.mandate_vs.digest) == carol.mandate_vs.envelope
         assert reopened.by_digest(verify_statement(stamp).digest) == stamp
         assert reopened.by_digest(offer.digest) is None
+
+
+@pytest.mark.req("RPC-004", "ESC-007")
+def test_resume_settles_a_contract_that_formed_during_the_resume() -> None:
+    """Alice's client signed (and journaled) a bonded Offer and was killed before Bob took it. Resuming
+    sends it again, Bob accepts, and the contract forms during the resume: expect the resume to take it
+    to the escrow too and finish the trade (FULFILLED, both bonds released). It once settled only a
+    contract it held before it started, so this trade stopped in ACCEPTED and needed a second resume."""
+    clock = FixedClock()
+    alice_party, bob_party = Party("alice", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={alice_party.did: FUNDS, bob_party.did: FUNDS})
+    alice = make_peer(alice_party, clock, context=[escrow.mandate])
+    bob = make_peer(bob_party, clock, context=[escrow.mandate])
+    terms = alice_party.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+    offer = alice.propose(bob.did, terms)  # signed; the process died before sending it
+    neg = alice.negotiation(offer.header.negotiation_id)
+    assert neg.contract is None
+    resume_trade(alice, bob, neg, escrow=escrow)  # type: ignore[arg-type]
+    assert (neg.state, unfinished(neg)) == (State.FULFILLED, "")
+    assert escrow.get_balance(alice.did)[:2] == (FUNDS, 0)
+
+
+class LosesReceipts:
+    """Bob's ``exchange`` as a counterparty, on a link that goes down for every Receipt of Alice's: she
+    signed (and journaled) it, and it never reached him."""
+
+    def __init__(self, bob: Peer) -> None:
+        self.bob = bob
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes] = ()) -> list[bytes]:
+        if verify_statement(envelope).body == "receipt":
+            raise ConnectionError("the link went down")
+        return self.bob.exchange(envelope, context)
+
+
+@pytest.mark.req("TIM-006", "RPC-004")
+def test_resume_settles_with_the_escrow_what_the_counterparty_refuses_as_dated_back() -> None:
+    """Alice's Receipt of Bob's Delivery never reached him (her process died), and the escrow, down
+    then, never stamped it. Resumed more than the skew later, Bob refuses it ISSUED_IN_PAST (TIM-006),
+    and always will. The escrow verifies evidence offline (TIM-005): expect the resume to settle with it
+    all the same -- her Receipt stamped, both bonds released, the trade finished -- and the refusal
+    still raised to the caller. It once raised at the refusal, the escrow never saw her Receipt, and
+    every later resume stopped there: both bonds locked for good."""
+    clock = FixedClock()
+    alice_party, bob_party = Party("alice", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={alice_party.did: FUNDS, bob_party.did: FUNDS})
+    alice = make_peer(alice_party, clock, context=[escrow.mandate])
+    bob = make_peer(bob_party, clock, context=[escrow.mandate])
+    terms = alice_party.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+    offer = alice.propose(bob.did, terms)
+    drive(alice, bob.exchange, offer)
+    neg = alice.negotiation(offer.header.negotiation_id)
+    with pytest.raises(ConnectionError):
+        relay_escrow_answers(alice, LosesReceipts(bob), escrow.submit(contract_evidence(alice, neg)))  # type: ignore[arg-type]
+    assert any(vs.body == "receipt" and vs.issuer == alice.did for vs in alice.verifier.statements.values())
+    clock.advance(31_000)
+    with pytest.raises(CoopError) as refused:
+        resume_trade(alice, bob, neg, escrow=escrow)  # type: ignore[arg-type]
+    assert refused.value.code == "ISSUED_IN_PAST"
+    assert unfinished(neg) == ""
+    assert [escrow.get_balance(p.did)[:2] for p in (alice, bob)] == [(FUNDS, 0), (FUNDS, 0)]

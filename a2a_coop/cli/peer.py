@@ -564,12 +564,16 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             try:
                 resume_trade(peer, client, neg, escrow=escrow)
             except (CoopError, TransportError) as exc:
-                not_done += 1
                 out.write(f"{short_id}  {neg.state.value}\n")
-                print(
-                    f"a2a-coop: {short_id} stopped in {unfinished(neg) or neg.state.value}: {exc}",
-                    file=sys.stderr,
-                )
+                why = unfinished(neg)
+                if why:
+                    not_done += 1
+                    print(f"a2a-coop: {short_id} stopped in {why}: {exc}", file=sys.stderr)
+                else:  # the escrow settled it all the same (a refusal of a statement dated back, TIM-006)
+                    print(
+                        f"a2a-coop: {short_id} finished with the escrow; the peer refused: {exc}",
+                        file=sys.stderr,
+                    )
                 continue
             out.write(f"{short_id}  {neg.state.value}\n")
             why = unfinished(neg)

@@ -252,14 +252,18 @@ def resume_trade(
        journaled and sent.
     2. With an escrow, settle with it (:func:`settle_with_escrow`: the evidence it has not stamped, its
        answers relayed) and relay what it signed on its own clock that we do not hold yet (a Release, a
-       Refund, a Forfeit).
+       Refund, a Forfeit). Also when the counterparty refused a statement in step 1: the escrow takes
+       evidence offline (TIM-005), so a Receipt the counterparty now refuses as dated back (TIM-006: it
+       never reached it, and no Stamp witnessed it in time) still settles the bonds, where every later
+       resume would meet the same refusal and leave them locked for good.
 
     Nothing is signed that the trade's rules would not sign anyway (the policy guard runs as ever), and
     nothing is signed twice: our journal holds what we signed, the counterparty's and the escrow's
     answer the same request with the same answers (RPC-003, ESC-007).
 
     Raises:
-        CoopError: the counterparty or the escrow refused something other than as a replay.
+        CoopError: the counterparty or the escrow refused something other than as a replay (the
+            counterparty's first refusal, after the escrow settled what it could).
         TransportError: one of them could not be reached.
     """
     c = neg.contract
@@ -273,16 +277,22 @@ def resume_trade(
                 resend[stamp] = held[stamp]  # the escrow's Stamp first: a claim takes effect by it (WIT-005)
             resend.setdefault(vs.digest, vs)
     ours: list[VerifiedStatement] = []
+    refused: CoopError | None = None
     for vs in resend.values():
         try:
             answers = counterparty.exchange(vs.envelope, peer.send_context())
         except CoopError as exc:
-            if exc.code != "REPLAYED":
-                raise
-            continue
+            if exc.code == "REPLAYED":
+                continue
+            refused = exc  # what follows it would be refused too; the escrow may still settle (step 2)
+            break
         ours += peer.on_replies(answers)
     for vs in ours:
         drive(peer, counterparty.exchange, vs)
+    # Read again: an Offer that never reached the counterparty before the crash forms its contract
+    # only now, and it goes to the escrow like any other (else the trade would stop in ACCEPTED).
+    c = neg.contract
+    escrow_did = c.escrow if c is not None else ""
     if escrow is not None and escrow_did:
         # Each round's answers may make more due (the locks: both Deliveries; the Receipts: the
         # Releases); a round that submits nothing unstamped gets the Mandate alone, and ends it.
@@ -290,6 +300,8 @@ def resume_trade(
             if not settle_with_escrow(peer, counterparty, escrow, neg):
                 break
         sync_with_escrow(peer, counterparty, escrow, neg)
+    if refused is not None:
+        raise refused
     return neg
 
 
