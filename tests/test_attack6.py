@@ -15,16 +15,24 @@ from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.cli.main import main
-from a2a_coop.protocol.errors import CoopError, IllegalTransition, RateLimited, UnknownNegotiation
+from a2a_coop.protocol.envelope import statement_digest
+from a2a_coop.protocol.errors import (
+    BodyInvalid,
+    CoopError,
+    IllegalTransition,
+    RateLimited,
+    UnknownNegotiation,
+)
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State
 from a2a_coop.protocol.reputation import Rating, attestation_due, rate
-from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement, encode_statement, verify_statement
 from a2a_coop.protocol.trust import RatingTable, aggregate
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.reputation import TrustPolicy
 from a2a_coop.runtime.strategy import Counter, DeliveryView, HonestStrategy, OfferView
 from a2a_coop.runtime.trade import claim_breach, run_trade
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, Signer, derive
+from conformance.generate_vectors._common import draft_offer, seal
 
 FUNDS, BOND = 1_000, 100
 
@@ -113,23 +121,37 @@ def _freeze_offer(mallory: Party, escrow: LocalEscrow) -> trade_pb2.Offer:
     return proposal
 
 
-@pytest.mark.req("CMT-002", "MND-016")
+def _signed_by_hand(mallory: Party, bob: Party, proposal: trade_pb2.Offer) -> tuple[bytes, VerifiedStatement]:
+    """Mallory's Offer of ``proposal`` to Bob, signed with no check at all (her own chain would refuse
+    terms the body rules refuse), and Bob's Accept of it, signed as another implementation would."""
+    stmt = draft_offer(mallory, bob, proposal)
+    offer = seal(mallory.agent.key, stmt)
+    accept = bob.sign(
+        "accept",
+        trade_pb2.Accept(offer=statement_digest(encode_statement(stmt))),
+        audience=mallory.did,
+        negotiation_id=stmt.header.negotiation_id,
+    )
+    return offer, accept
+
+
+@pytest.mark.req("CMT-002", "MND-016", "BDY-003")
 def test_the_reference_peer_refuses_terms_whose_response_window_would_freeze_its_bond() -> None:
     """Mallory offers terms with Terms.response_window_ms = 2^53 - 1 and no bond of her own. Expect
-    Bob's reference peer to answer with a Reject that says why, whatever its strategy thinks of the
-    price, and to refuse to sign such an offer or counter itself."""
+    Bob's reference peer to refuse the offer BODY_INVALID (BDY-003), whatever its strategy thinks of
+    the price, and to refuse to sign such an offer or counter itself."""
     _, mallory, bob, escrow, _, b = _market({"bob": FUNDS})
-    offer = mallory.offer(bob, _freeze_offer(mallory, escrow))  # signed by hand: no guard of ours
-    answers = [verify_statement(e) for e in b.exchange(offer.envelope, mallory.setup)]
-    assert [vs.body for vs in answers] == ["mandate", "reject"]
-    assert "response_window_ms" in answers[1].statement.reject.reason
-    assert b.negotiation(offer.header.negotiation_id).state is State.REJECTED
+    offer, _ = _signed_by_hand(mallory, bob, _freeze_offer(mallory, escrow))
+    with pytest.raises(BodyInvalid) as refused:
+        b.exchange(offer, mallory.setup)
+    assert refused.value.requirement == "BDY-003"
+    assert not b.verifier.negotiations.by_id
     with pytest.raises(ValueError, match="response_window_ms"):
         b.propose(mallory.did, _freeze_offer(mallory, escrow))
     # Nor does it sign a Counter its own strategy writes with such terms.
     b.strategy = CountersForever(_freeze_offer(mallory, escrow))
     fair = mallory.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
-    answers = [verify_statement(e) for e in b.exchange(mallory.offer(bob, fair).envelope)]
+    answers = [verify_statement(e) for e in b.exchange(mallory.offer(bob, fair).envelope, mallory.setup)]
     assert [vs.body for vs in answers] == ["mandate", "reject"]
     assert "response_window_ms" in answers[1].statement.reject.reason
     b.strategy = HonestStrategy()
@@ -139,32 +161,40 @@ def test_the_reference_peer_refuses_terms_whose_response_window_would_freeze_its
     assert [vs.body for vs in answers] == ["mandate", "accept"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CMT-002 rules on a claim only after its stamp + terms.response_window_ms, which the "
-    "offerer chooses up to 2^53 - 1 ms: one claim, however baseless, keeps the accused's bond locked "
-    "for ~285,000 years, at no cost when the claimant bonds nothing. The reference peer no longer "
-    "signs such terms (MND-016); the escrow still honours them for a signer that does. Recommended: "
-    "bound Terms.response_window_ms in the protocol (BDY, e.g. at most the claim window, 86400000), "
-    "or have the escrow rule after min(window, claim window).",
+@pytest.mark.req("CMT-002", "BDY-003")
+@pytest.mark.parametrize(
+    "window", [FOREVER, CLAIM_WINDOW_MS + 1, CLAIM_WINDOW_MS], ids=["2^53-1", "day+1", "day"]
 )
-@pytest.mark.req("CMT-002")
-def test_a_claim_under_a_never_ending_response_window_freezes_an_honest_bond() -> None:
-    """Bob signs his Accept of Mallory's terms by hand (another implementation, without MND-016), his
-    bond is locked, he delivers on time and the escrow stamps it; Mallory withholds her Receipt and,
-    after the deadline, claims Bob never delivered. Expect Bob's bond back within days: a timely
-    Delivery defeats the claim. It stays locked: the escrow may not rule for 2^53 - 1 ms, and no lapse
-    comes while a claim is pending (CMT-006)."""
+def test_a_claim_under_a_never_ending_response_window_freezes_an_honest_bond(window: int) -> None:
+    """Bob signs his Accept of Mallory's terms by hand (another implementation, without MND-016), she
+    submits the contract for the bonds to be locked, Bob delivers on time and the escrow stamps it;
+    Mallory withholds her Receipt and, after the deadline, claims Bob never delivered. Before the fix,
+    under a window of 2^53 - 1 ms his bond stayed locked a month on: the escrow may not rule before the
+    window ends, and no lapse comes while a claim is pending (CMT-006). Expect terms with a window
+    above the claim window refused BODY_INVALID by the escrow (BDY-003), so nothing is locked under
+    them; and at the limit, Bob's bond back within days: a timely Delivery defeats the claim."""
     clock = FixedClock()
     mallory, bob = Party("mallory", clock), Party("bob", clock)
     escrow = LocalEscrow(Party("escrow", clock), funds={bob.did: FUNDS})
+    proposal = _freeze_offer(mallory, escrow)
+    proposal.terms.response_window_ms = window
+    if window > CLAIM_WINDOW_MS:
+        offer, accept = _signed_by_hand(mallory, bob, proposal)
+        before = len(escrow.escrow.transcript())
+        with pytest.raises(BodyInvalid) as refused:
+            escrow.submit([*mallory.setup, *bob.setup, offer, accept.envelope])
+        assert refused.value.requirement == "BDY-003"
+        assert offer not in escrow.escrow.transcript()[before:]
+        assert escrow.get_balance(bob.did)[:2] == (FUNDS, 0), "a bond was locked under such terms"
+        return
     m = make_peer(mallory, clock, context=[escrow.mandate], strategy=WithholdsReceipts())
-    offer = m.propose(bob.did, _freeze_offer(mallory, escrow))
+    offer = m.propose(bob.did, proposal)
     accept = bob.accept(offer)
     m.on_replies([*bob.setup, accept.envelope])
     neg = m.negotiation(offer.header.negotiation_id)
     locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
     m.hold(locks)
+    assert escrow.get_balance(bob.did)[:2] == (FUNDS - BOND, BOND)  # the attack's premise: Bob's bond locked
     clock.advance(1_000)
     delivery = bob.deliver(accept, mallory)
     escrow.submit([delivery.envelope])  # witnessed on time (WIT-007)
@@ -173,19 +203,19 @@ def test_a_claim_under_a_never_ending_response_window_freezes_an_honest_bond() -
     claim = claim_breach(m, neg, 0, "bob never delivered (a lie)")
     stamped = escrow.submit([claim.envelope])
     assert verify_statement(stamped[1]).body == "stamp"
-    clock.advance(30 * DAY_MS)
+    clock.advance(window + 1)
     escrow.tick()
-    assert escrow.get_balance(bob.did)[:2] == (FUNDS, 0), "Bob's bond is still locked a month on"
+    assert escrow.get_balance(bob.did)[:2] == (FUNDS, 0), "Bob's bond is still locked a day on"
 
 
-@pytest.mark.req("MND-016")
+@pytest.mark.req("MND-016", "BDY-003")
 def test_offer_refuses_a_response_window_longer_than_a_day(capsys: pytest.CaptureFixture[str]) -> None:
     """``a2a-coop offer --response-window 2d`` is a usage error (exit 2, one line), before any key is
-    read: the peer would not sign such terms (MND-016)."""
+    read: such terms are BODY_INVALID (BDY-003)."""
     offer = ["offer", "--key", "k", "--mandate", "m", "--journal", "j", "--to", "x:1", "--escrow", "y:2"]
     assert main([*offer, "--give", "a:1", "--want", "b:1", "--response-window", "2d"]) == 2
     err = capsys.readouterr().err
-    assert "--response-window is at most 24h (MND-016)" in err and "Traceback" not in err
+    assert "--response-window is at most 24h (BDY-003)" in err and "Traceback" not in err
 
 
 # --- 3: context nobody needs ---------------------------------------------------------------------------

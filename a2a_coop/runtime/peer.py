@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.archive import Archive, Nearest
+from a2a_coop.protocol.bodies import MAX_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import ParsedEnvelope, decode_envelope, parse_envelope, statement_digest
 from a2a_coop.protocol.errors import CoopError, Origin, RateLimited, Replayed, WrongAudience
@@ -86,10 +87,6 @@ FINAL_STATES = frozenset({State.REJECTED, State.WITHDRAWN, State.EXPIRED})
 FINAL_WITHOUT_ESCROW = frozenset({State.FULFILLED, State.BREACHED, State.REVOKED}) | FINAL_STATES
 # Context envelopes whose digest _hold remembers (a few mandates in practice; the bound is for floods).
 MAX_REMEMBERED_CONTEXT = 1024
-# MND-016: the longest response window we sign terms with. The escrow rules on a claim only once the
-# window has passed (CMT-002) and no lapse comes while a claim is pending, so a window the other side
-# chose unbounded would let one baseless claim keep our bond locked for good.
-MAX_RESPONSE_WINDOW_MS = CLAIM_WINDOW_MS
 # Read once: an Enum's .value and its class's attributes are slow reads on Python 3.11.
 _STATE_NAMES: dict[State, str] = {s: s.value for s in State}
 _ACCEPTED, _FULFILLED, _COUNTER_EVENT = State.ACCEPTED, State.FULFILLED, Event.COUNTER
@@ -632,7 +629,7 @@ class Peer:
 
         Raises:
             ValueError: the terms name an escrow we do not trust (see ``context``), or a response
-                window longer than we sign (MND-016).
+                window longer than the claim window (BDY-003, MND-016).
             CoopError: the policy guard refused the offer.
             TrustRefused: our trust policy refuses the counterparty, or asks more bond of it.
             TooLittleTimeToPerform: bonded terms leave one of our items too little time to perform
@@ -767,14 +764,16 @@ class Peer:
 
     def _unsignable_terms(self, proposal: trade_pb2.Offer) -> str:
         """Why we will not sign these terms, or "" if we will: they name an escrow we do not trust
-        (MND-015), or a response window longer than MAX_RESPONSE_WINDOW_MS (MND-016)."""
+        (MND-015), or a response window longer than MAX_RESPONSE_WINDOW_MS (BDY-003: the guard would
+        refuse them as BODY_INVALID; checked here first so that a strategy's Counter becomes a Reject
+        that says why)."""
         terms = proposal.terms
         if not self.trusts_escrow(terms.escrow):
             return f"escrow {terms.escrow} is not trusted here (no mandate of it was configured)"
         if terms.response_window_ms > MAX_RESPONSE_WINDOW_MS:
             return (
                 f"terms.response_window_ms {terms.response_window_ms} is above {MAX_RESPONSE_WINDOW_MS}: "
-                "one claim would keep the accused's bond locked that long (MND-016)"
+                "one claim would keep the accused's bond locked that long (BDY-003, MND-016)"
             )
         return ""
 
@@ -898,7 +897,7 @@ class Peer:
         view = OfferView(neg.id, offer.issuer, _copy(proposal_of(offer)), rounds, offer.header.expires_at_ms)
         # Never ask the strategy about terms we will not sign, nor sign its counter with such terms:
         # an escrow we do not trust could be the counterparty's own key, locking no money (MND-015),
-        # and an unbounded response window lets one claim lock our bond for good (MND-016). Nor
+        # and a response window above a day (BDY-003) would let one claim lock our bond for long. Nor
         # about a counterparty our trust policy refuses (ATT-016).
         untrusted = self._unsignable_terms(proposal_of(offer)) or self._refused(offer.issuer)
         decision = Reject(untrusted) if untrusted else self.strategy.respond(view)
