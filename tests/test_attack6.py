@@ -22,6 +22,7 @@ from a2a_coop.protocol.errors import (
     IllegalTransition,
     RateLimited,
     UnknownNegotiation,
+    WrongParty,
 )
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State
 from a2a_coop.protocol.reputation import Rating, attestation_due, rate
@@ -182,8 +183,10 @@ def test_a_claim_under_a_never_ending_response_window_freezes_an_honest_bond(win
         offer, accept = _signed_by_hand(mallory, bob, proposal)
         before = len(escrow.escrow.transcript())
         with pytest.raises(BodyInvalid) as refused:
-            escrow.submit([*mallory.setup, *bob.setup, offer, accept.envelope])
+            escrow.submit([offer])
         assert refused.value.requirement == "BDY-003"
+        with pytest.raises(CoopError):  # the parties' Mandates first: nothing valid cites them (ESC-011)
+            escrow.submit([*mallory.setup, *bob.setup, offer, accept.envelope])
         assert offer not in escrow.escrow.transcript()[before:]
         assert escrow.get_balance(bob.did)[:2] == (FUNDS, 0), "a bond was locked under such terms"
         return
@@ -311,32 +314,33 @@ def test_fresh_keys_cannot_hold_a_peers_newcomer_slots_for_good(left: str) -> No
 # --- 5: an escrow's transcript as free storage -------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="An escrow takes, stamps and keeps for good any valid statement anyone submits (ESC-001), "
-    "whether or not it concerns a contract naming it: measured 500 contracts between fresh keys that "
-    "name no escrow, 2,000 statements and 0.9 MB added to a transcript every auditor downloads "
-    "(ESC-006, AUD-001); keys cost nothing and Submit has no per-party limit for them (CMT-008 counts "
-    "contracts naming the escrow). Recommended: take only the statements of negotiations whose terms "
-    "name this escrow and the Mandates they name, refusing the rest (as WRONG_PARTY); and bound what "
-    "parties without funds here may have stamped, so that storage is bought with deposits, not keys.",
-)
-@pytest.mark.req("ESC-001", "CMT-008")
+@pytest.mark.req("ESC-011", "ESC-001")
 def test_an_escrow_keeps_no_evidence_of_contracts_that_do_not_name_it() -> None:
-    """Fifty pairs of fresh keys sign unbonded contracts naming no escrow and submit them to Mallory's
-    chosen escrow. Expect the escrow to refuse them and its transcript not to grow: nothing in them
-    is its to witness or rule on."""
+    """Fifty pairs of fresh keys sign unbonded contracts naming no escrow (or another one) and submit
+    them, Mandates first, to Mallory's chosen escrow. Before the fix each was stamped and kept for good.
+    Expect every Submit refused WRONG_PARTY and the transcript not to grow: nothing in them is the
+    escrow's to witness or rule on. A contract whose escrow a Counter names first is still taken."""
     clock = FixedClock()
     escrow = LocalEscrow(Party("escrow", clock))
+    elsewhere = Party("another-escrow", clock).did
     before = len(escrow.escrow.transcript())
     for i in range(50):
         a, b = Party(f"sybil/{i}/a", clock), Party(f"sybil/{i}/b", clock)
-        offer = a.offer(b)
+        offer = a.offer(b, a.proposal(escrow=elsewhere) if i % 2 else None)
         accept = b.accept(offer)
-        with contextlib.suppress(CoopError):
+        with pytest.raises(WrongParty) as refused:
             escrow.submit([*a.setup, *b.setup, offer.envelope, accept.envelope])
+        assert refused.value.requirement == "ESC-011"
     grown = len(escrow.escrow.transcript()) - before
     assert grown == 0, f"{grown} statements of contracts that do not name the escrow kept in its transcript"
+    # The honest path: Carol's offer names no escrow, Dave's Counter names this one, Carol accepts.
+    carol, dave = Party("carol", clock), Party("dave", clock)
+    offer = carol.offer(dave)
+    counter = dave.counter(offer, dave.proposal(escrow=escrow.did))
+    accept = carol.accept(counter)
+    taken = escrow.submit([*carol.setup, *dave.setup, offer.envelope, counter.envelope, accept.envelope])
+    stamp = verify_statement(taken[1])
+    assert stamp.body == "stamp" and len(stamp.statement.stamp.statements) == 5
 
 
 # --- 6: a contract dated ahead, past the victim's deadline ----------------------------------------

@@ -372,7 +372,8 @@ def test_a_refused_envelope_does_not_hold_up_what_the_evidence_before_it_made_du
     at its lapse (the transcript then audits clean, see the fixture)."""
     story.bonded()
     d1, d2 = alice.deliver(story.accept, bob), bob.deliver(story.accept, alice)
-    future = alice.offer(bob, issued_at_ms=story.clock.now_ms + 60_000)
+    ours = alice.proposal(escrow=story.escrow.did)  # one this escrow takes evidence of (ESC-011)
+    future = alice.offer(bob, ours, issued_at_ms=story.clock.now_ms + 60_000)
     evidence = [d1, d2, bob.receipt(d1), alice.receipt(d2), future]
     with pytest.raises(IssuedInFuture):
         story.desk.submit([vs.envelope for vs in evidence], story.clock.now_ms)
@@ -865,7 +866,9 @@ def test_resubmitting_the_same_evidence_never_acts_twice(story: Story) -> None:
 def test_evidence_issued_after_now_plus_skew_is_refused(story: Story, alice: Party, bob: Party) -> None:
     """Alice's offer claims to be issued 31 s ahead of the escrow's clock; expect ISSUED_IN_FUTURE and
     nothing stamped."""
-    early = alice.offer(bob, issued_at_ms=story.clock.now_ms + 31_000)
+    early = alice.offer(
+        bob, alice.proposal(escrow=story.escrow.did), issued_at_ms=story.clock.now_ms + 31_000
+    )
     err = story.refused(early)
     assert isinstance(err, IssuedInFuture)
 
