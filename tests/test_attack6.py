@@ -224,21 +224,13 @@ def test_offer_refuses_a_response_window_longer_than_a_day(capsys: pytest.Captur
 # --- 3: context nobody needs ---------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Exchange takes every context envelope before it checks the request (SPEC 13.2), and keeps "
-    "and journals them even when the request is refused: a request naming a negotiation the peer does "
-    "not know carries as many Mandates of fresh keys as the message limit allows, each held in memory "
-    "and on disk for good (measured: 2,000 in 20 refused requests, 1.4 MB of journal). Keys cost "
-    "nothing, so the per-issuer limits of RPC-012 do not bound it. Recommended: take as context only "
-    "what the request depends on (the Mandates its statements name, transitively; the escrow's "
-    "statements about the request's own negotiation), and keep none of a refused request's context.",
-)
-@pytest.mark.req("RPC-012", "ERR-003")
+@pytest.mark.req("RPC-015", "RPC-012", "ERR-003")
 def test_a_refused_request_cannot_make_a_peer_keep_context_it_never_needed() -> None:
     """Mallory sends Bob a Delivery naming a negotiation he does not know, with 200 Mandates of fresh
-    principal keys as its context. Expect UNKNOWN_NEGOTIATION and none of the 200 kept: Bob has no
-    dealings with any of those keys, and his memory must not grow with what strangers send."""
+    principal keys as its context. Before the fix all 200 were kept and journaled. Expect
+    UNKNOWN_NEGOTIATION and none of the 200 kept: Bob has no dealings with any of those keys, and his
+    memory must not grow with what strangers send (RPC-015). Carol's offer, sent with her Mandate
+    among 50 of them, is answered, and none of those is kept either."""
     clock = FixedClock()
     bob, mallory = Party("bob", clock), Party("mallory", clock)
     b = make_peer(bob, clock)
@@ -263,6 +255,11 @@ def test_a_refused_request_cannot_make_a_peer_keep_context_it_never_needed() -> 
         b.exchange(request.envelope, [*mallory.setup, *(vs.envelope for vs in junk)])
     kept = [vs for vs in junk if vs.digest in b.verifier.statements]
     assert not kept, f"{len(kept)} of {len(junk)} strangers' mandates kept"
+    # What a request does depend on is still taken: Carol's offer, with her Mandate among the junk.
+    carol = Party("carol", clock)
+    answers = b.exchange(carol.offer(bob).envelope, [*(vs.envelope for vs in junk[:50]), *carol.setup])
+    assert [verify_statement(e).body for e in answers][:2] == ["mandate", "accept"]
+    assert not [vs for vs in junk if vs.digest in b.verifier.statements]
 
 
 # --- 4: negotiations that never end hold the open caps for good --------------------------------------

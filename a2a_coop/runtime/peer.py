@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Protocol
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, statement_pb2, trade_pb2
 from a2a_coop.protocol.archive import Archive, Nearest
 from a2a_coop.protocol.bodies import MAX_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.chain import ChainWriter
@@ -40,7 +40,13 @@ from a2a_coop.protocol.forks import ForkProof, fork_proof_from
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Event, Negotiation, State, proposal_of
 from a2a_coop.protocol.reputation import attestation_due
-from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate, verify_statement
+from a2a_coop.protocol.statements import (
+    PRINCIPAL_BODIES,
+    VerifiedStatement,
+    new_statement,
+    sign_candidate,
+    verify_statement,
+)
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.alarm import ForkAlarm, KeyForked
 from a2a_coop.runtime.evidence import EvidenceVerifier
@@ -368,8 +374,9 @@ class Peer:
                     return prefix + earlier  # a retried request: same answers, nothing redone (RPL-002)
             if staged is None:
                 now = self.clock()
-                # Context first, in order (SPEC 13.2); journaled in the request's own commit below.
-                taken = self._hold_context(context, now)
+                # Context first, in order (SPEC 13.2), only what the request depends on (RPC-015);
+                # journaled in the request's own commit below.
+                taken = self._hold_context(self._needed_context(request, context), now)
                 try:
                     self.verifier.accept_statement(request, now)
                 except Replayed:
@@ -808,6 +815,67 @@ class Peer:
             self._record_context(taken, now)
             raise
         return taken
+
+    def _needed_context(self, request: VerifiedStatement, context: Sequence[bytes]) -> list[bytes]:
+        """RPC-015: the context envelopes ``request`` depends on, in their order; the others are not
+        taken. Keys cost nothing, so a request we then refuse would otherwise make us keep and journal,
+        for good, whatever strangers' statements it carried. Depended on: the statements of the
+        request's negotiation (an escrow's relayed answer among them), the Stamps naming one of those or
+        the request (or a statement of its negotiation we hold), the sender's own statements addressed
+        to us (refused as requests are if dated back or ahead), the Mandates any of these cite or that
+        name as agent a key they name (issuer, audience, an offer's escrow), and those keys' key
+        statements. An envelope that does not decode
+        is kept, so that holding it raises its typed error. Only context we do not hold is decoded."""
+        remembered = self._context_digests
+        fresh: list[tuple[int, bytes, statement_pb2.Statement | None]] = []
+        for i, env in enumerate(context):
+            digest = remembered.get(env)
+            if digest is not None and dict.__contains__(self.verifier.statements, digest):
+                continue  # held already: _hold skips it
+            try:
+                payload = decode_envelope(env).payload
+                fresh.append((i, statement_digest(payload), statement_pb2.Statement.FromString(payload)))
+            except Exception:  # malformed: _hold raises its typed error (ENV-004, ENV-008, ...)
+                fresh.append((i, b"", None))
+        if not fresh:
+            return []
+        nid, issuer, me = request.negotiation_id, request.issuer, self.did
+        keep = {
+            i
+            for i, _, stmt in fresh
+            if stmt is None
+            or (nid and stmt.header.negotiation_id == nid)
+            # the sender's own statements to us: checked as requests are (TIM-006, TIM-008)
+            or (stmt.header.issuer == issuer and stmt.header.audience == me)
+        }
+        ours = {request.digest} | {digest for i, digest, _ in fresh if i in keep}
+        held = self.verifier.statements
+        if nid:  # what we hold of the request's negotiation, which a relayed Stamp may name
+            ours.update(d for d in _stamped_candidates(fresh) if _of(held, d) == nid)
+        mandates = {request.header.mandate}
+        keys = {request.issuer, request.header.audience}
+        if request.body in ("offer", "counter"):
+            keys.add(proposal_of(request).terms.escrow)
+        for i, _, stmt in fresh:
+            if stmt is None:
+                continue
+            if i in keep or (stmt.WhichOneof("body") == "stamp" and ours.intersection(stmt.stamp.statements)):
+                keep.add(i)
+                mandates.add(stmt.header.mandate)
+                keys.add(stmt.header.issuer)
+                if stmt.WhichOneof("body") in ("offer", "counter"):
+                    terms = stmt.offer.terms if stmt.HasField("offer") else stmt.counter.proposal.terms
+                    keys.add(terms.escrow)
+        for i, digest, stmt in fresh:
+            if i in keep or stmt is None:
+                continue
+            body = stmt.WhichOneof("body")
+            if body == "mandate":
+                if stmt.mandate.agent in keys or digest in mandates:
+                    keep.add(i)
+            elif body in PRINCIPAL_BODIES and stmt.header.issuer in keys:
+                keep.add(i)
+        return [context[i] for i in sorted(keep)]
 
     def _record_context(self, taken: Sequence[VerifiedStatement], now: int) -> None:
         """Journal context we hold, without its request (which was refused): durable before we answer."""
@@ -1288,3 +1356,19 @@ def drive(
         sent.append(vs)
         queue += initiator.on_replies(answers)
     raise CoopError(f"negotiation did not settle within {max_steps} exchanges")
+
+
+def _stamped_candidates(fresh: Sequence[tuple[int, bytes, statement_pb2.Statement | None]]) -> set[bytes]:
+    """Every digest the Stamps among ``fresh`` context name."""
+    return {
+        bytes(d)
+        for _, _, stmt in fresh
+        if stmt is not None and stmt.HasField("stamp")
+        for d in stmt.stamp.statements
+    }
+
+
+def _of(held: Any, digest: bytes) -> bytes | None:
+    """The negotiation id of a statement held in memory (no journal read), or None."""
+    vs = dict.get(held, digest)
+    return None if vs is None else vs.negotiation_id
