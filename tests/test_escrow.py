@@ -39,7 +39,7 @@ from a2a_coop.protocol.negotiation import BOND_GRACE_MS, CLAIM_WINDOW_MS, DEFAUL
 from a2a_coop.protocol.statements import VerifiedStatement, new_statement, verify_statement
 from a2a_coop.protocol.verifier import Verifier, verify_transcript
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
-from a2a_coop.testing import FixedClock, Party, Signer, derive
+from a2a_coop.testing import FixedClock, LocalEscrow, Party, Signer, derive
 
 FUNDS = 1_000
 BOND = 100
@@ -1379,3 +1379,16 @@ def test_audit_reports_a_lock_larger_than_the_deposit(
         ("LOCK_EXCEEDS_AVAILABLE", (lock.digest,)),
         ("NEGATIVE_BALANCE", (lock.digest,)),
     ]
+
+
+@pytest.mark.req("ESC-001", "RPL-002", "ESC-011")
+def test_a_statement_twice_in_one_submit_is_taken_once(clock: FixedClock, alice: Party, bob: Party) -> None:
+    """The Offer twice in one Submit (every envelope is verified before any is taken, for ESC-011):
+    expect the second copy skipped as already held, not refused REPLAYED, and one Stamp naming each
+    statement once."""
+    desk = LocalEscrow(Party("escrow", clock))
+    offer = alice.offer(bob, alice.proposal(escrow=desk.did))
+    accept = bob.accept(offer)
+    answer = desk.submit([*alice.setup, *bob.setup, offer.envelope, offer.envelope, accept.envelope])
+    stamp = verify_statement(answer[1])
+    assert stamp.body == "stamp" and len(stamp.statement.stamp.statements) == 4

@@ -311,7 +311,12 @@ class Escrow:
         self._check_ours(verified)
         try:
             for item in verified:
-                vs = item if isinstance(item, bytes) else self._receive(item, now_ms)
+                if isinstance(item, bytes):
+                    vs: VerifiedStatement | bytes = item
+                elif item.digest in self.verifier.statements:
+                    vs = item.digest  # an earlier envelope of this Submit carried it (RPL-002)
+                else:
+                    vs = self._receive(item, now_ms)
                 if isinstance(vs, bytes):
                     held = self.verifier.statements[vs]
                     stamp = self.verifier.witness.stamp_of(self.did, vs)
