@@ -821,10 +821,10 @@ class Peer:
         taken. Keys cost nothing, so a request we then refuse would otherwise make us keep and journal,
         for good, whatever strangers' statements it carried. Depended on: the statements of the
         request's negotiation (an escrow's relayed answer among them), the Stamps naming one of those or
-        the request (or a statement of its negotiation we hold), the sender's own statements addressed
-        to us (refused as requests are if dated back or ahead), the Mandates any of these cite or that
-        name as agent a key they name (issuer, audience, an offer's escrow), and those keys' key
-        statements. An envelope that does not decode
+        the request (or a statement of its negotiation we hold), the statements addressed to us
+        (refused as requests are if dated back or ahead, TIM-008), the Mandates any of these cite or that
+        name as agent a key they name (issuer, audience, an offer's escrow), and the key statements of
+        those keys and of their principals. An envelope that does not decode
         is kept, so that holding it raises its typed error. Only context we do not hold is decoded."""
         remembered = self._context_digests
         fresh: list[tuple[int, bytes, statement_pb2.Statement | None]] = []
@@ -839,14 +839,14 @@ class Peer:
                 fresh.append((i, b"", None))
         if not fresh:
             return []
-        nid, issuer, me = request.negotiation_id, request.issuer, self.did
+        nid, me = request.negotiation_id, self.did
         keep = {
             i
             for i, _, stmt in fresh
             if stmt is None
             or (nid and stmt.header.negotiation_id == nid)
-            # the sender's own statements to us: checked as requests are (TIM-006, TIM-008)
-            or (stmt.header.issuer == issuer and stmt.header.audience == me)
+            # statements addressed to us: checked as requests are (TIM-006, TIM-008)
+            or stmt.header.audience == me
         }
         ours = {request.digest} | {digest for i, digest, _ in fresh if i in keep}
         held = self.verifier.statements
@@ -867,13 +867,25 @@ class Peer:
                     terms = stmt.offer.terms if stmt.HasField("offer") else stmt.counter.proposal.terms
                     keys.add(terms.escrow)
         for i, digest, stmt in fresh:
+            if (
+                i not in keep
+                and stmt is not None
+                and stmt.HasField("mandate")
+                and (stmt.mandate.agent in keys or digest in mandates)
+            ):
+                keep.add(i)
+                keys.add(stmt.header.issuer)  # its principal, who may revoke the key (KEY-004)
+        for agent_mandate in mandates:  # the principals of the Mandates we hold that they cite
+            record = self.verifier.mandates.get(agent_mandate)
+            if record is not None:
+                keys.add(record.principal)
+        for i, _, stmt in fresh:
             if i in keep or stmt is None:
                 continue
             body = stmt.WhichOneof("body")
-            if body == "mandate":
-                if stmt.mandate.agent in keys or digest in mandates:
-                    keep.add(i)
-            elif body in PRINCIPAL_BODIES and stmt.header.issuer in keys:
+            if body in PRINCIPAL_BODIES and (
+                stmt.header.issuer in keys or (body == "key_revocation" and stmt.key_revocation.key in keys)
+            ):
                 keep.add(i)
         return [context[i] for i in sorted(keep)]
 
