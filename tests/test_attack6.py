@@ -15,16 +15,25 @@ from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.cli.main import main
-from a2a_coop.protocol.errors import CoopError, IllegalTransition, RateLimited, UnknownNegotiation
+from a2a_coop.protocol.envelope import statement_digest
+from a2a_coop.protocol.errors import (
+    BodyInvalid,
+    CoopError,
+    IllegalTransition,
+    RateLimited,
+    UnknownNegotiation,
+    WrongParty,
+)
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State
 from a2a_coop.protocol.reputation import Rating, attestation_due, rate
-from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement, encode_statement, verify_statement
 from a2a_coop.protocol.trust import RatingTable, aggregate
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.reputation import TrustPolicy
 from a2a_coop.runtime.strategy import Counter, DeliveryView, HonestStrategy, OfferView
 from a2a_coop.runtime.trade import claim_breach, run_trade
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, Signer, derive
+from conformance.generate_vectors._common import draft_offer, seal
 
 FUNDS, BOND = 1_000, 100
 
@@ -113,23 +122,37 @@ def _freeze_offer(mallory: Party, escrow: LocalEscrow) -> trade_pb2.Offer:
     return proposal
 
 
-@pytest.mark.req("CMT-002", "MND-016")
+def _signed_by_hand(mallory: Party, bob: Party, proposal: trade_pb2.Offer) -> tuple[bytes, VerifiedStatement]:
+    """Mallory's Offer of ``proposal`` to Bob, signed with no check at all (her own chain would refuse
+    terms the body rules refuse), and Bob's Accept of it, signed as another implementation would."""
+    stmt = draft_offer(mallory, bob, proposal)
+    offer = seal(mallory.agent.key, stmt)
+    accept = bob.sign(
+        "accept",
+        trade_pb2.Accept(offer=statement_digest(encode_statement(stmt))),
+        audience=mallory.did,
+        negotiation_id=stmt.header.negotiation_id,
+    )
+    return offer, accept
+
+
+@pytest.mark.req("CMT-002", "MND-016", "BDY-003")
 def test_the_reference_peer_refuses_terms_whose_response_window_would_freeze_its_bond() -> None:
     """Mallory offers terms with Terms.response_window_ms = 2^53 - 1 and no bond of her own. Expect
-    Bob's reference peer to answer with a Reject that says why, whatever its strategy thinks of the
-    price, and to refuse to sign such an offer or counter itself."""
+    Bob's reference peer to refuse the offer BODY_INVALID (BDY-003), whatever its strategy thinks of
+    the price, and to refuse to sign such an offer or counter itself."""
     _, mallory, bob, escrow, _, b = _market({"bob": FUNDS})
-    offer = mallory.offer(bob, _freeze_offer(mallory, escrow))  # signed by hand: no guard of ours
-    answers = [verify_statement(e) for e in b.exchange(offer.envelope, mallory.setup)]
-    assert [vs.body for vs in answers] == ["mandate", "reject"]
-    assert "response_window_ms" in answers[1].statement.reject.reason
-    assert b.negotiation(offer.header.negotiation_id).state is State.REJECTED
+    offer, _ = _signed_by_hand(mallory, bob, _freeze_offer(mallory, escrow))
+    with pytest.raises(BodyInvalid) as refused:
+        b.exchange(offer, mallory.setup)
+    assert refused.value.requirement == "BDY-003"
+    assert not b.verifier.negotiations.by_id
     with pytest.raises(ValueError, match="response_window_ms"):
         b.propose(mallory.did, _freeze_offer(mallory, escrow))
     # Nor does it sign a Counter its own strategy writes with such terms.
     b.strategy = CountersForever(_freeze_offer(mallory, escrow))
     fair = mallory.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
-    answers = [verify_statement(e) for e in b.exchange(mallory.offer(bob, fair).envelope)]
+    answers = [verify_statement(e) for e in b.exchange(mallory.offer(bob, fair).envelope, mallory.setup)]
     assert [vs.body for vs in answers] == ["mandate", "reject"]
     assert "response_window_ms" in answers[1].statement.reject.reason
     b.strategy = HonestStrategy()
@@ -139,32 +162,42 @@ def test_the_reference_peer_refuses_terms_whose_response_window_would_freeze_its
     assert [vs.body for vs in answers] == ["mandate", "accept"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CMT-002 rules on a claim only after its stamp + terms.response_window_ms, which the "
-    "offerer chooses up to 2^53 - 1 ms: one claim, however baseless, keeps the accused's bond locked "
-    "for ~285,000 years, at no cost when the claimant bonds nothing. The reference peer no longer "
-    "signs such terms (MND-016); the escrow still honours them for a signer that does. Recommended: "
-    "bound Terms.response_window_ms in the protocol (BDY, e.g. at most the claim window, 86400000), "
-    "or have the escrow rule after min(window, claim window).",
+@pytest.mark.req("CMT-002", "BDY-003")
+@pytest.mark.parametrize(
+    "window", [FOREVER, CLAIM_WINDOW_MS + 1, CLAIM_WINDOW_MS], ids=["2^53-1", "day+1", "day"]
 )
-@pytest.mark.req("CMT-002")
-def test_a_claim_under_a_never_ending_response_window_freezes_an_honest_bond() -> None:
-    """Bob signs his Accept of Mallory's terms by hand (another implementation, without MND-016), his
-    bond is locked, he delivers on time and the escrow stamps it; Mallory withholds her Receipt and,
-    after the deadline, claims Bob never delivered. Expect Bob's bond back within days: a timely
-    Delivery defeats the claim. It stays locked: the escrow may not rule for 2^53 - 1 ms, and no lapse
-    comes while a claim is pending (CMT-006)."""
+def test_a_claim_under_a_never_ending_response_window_freezes_an_honest_bond(window: int) -> None:
+    """Bob signs his Accept of Mallory's terms by hand (another implementation, without MND-016), she
+    submits the contract for the bonds to be locked, Bob delivers on time and the escrow stamps it;
+    Mallory withholds her Receipt and, after the deadline, claims Bob never delivered. Before the fix,
+    under a window of 2^53 - 1 ms his bond stayed locked a month on: the escrow may not rule before the
+    window ends, and no lapse comes while a claim is pending (CMT-006). Expect terms with a window
+    above the claim window refused BODY_INVALID by the escrow (BDY-003), so nothing is locked under
+    them; and at the limit, Bob's bond back within days: a timely Delivery defeats the claim."""
     clock = FixedClock()
     mallory, bob = Party("mallory", clock), Party("bob", clock)
     escrow = LocalEscrow(Party("escrow", clock), funds={bob.did: FUNDS})
+    proposal = _freeze_offer(mallory, escrow)
+    proposal.terms.response_window_ms = window
+    if window > CLAIM_WINDOW_MS:
+        offer, accept = _signed_by_hand(mallory, bob, proposal)
+        before = len(escrow.escrow.transcript())
+        with pytest.raises(BodyInvalid) as refused:
+            escrow.submit([offer])
+        assert refused.value.requirement == "BDY-003"
+        with pytest.raises(CoopError):  # the parties' Mandates first: nothing valid cites them (ESC-011)
+            escrow.submit([*mallory.setup, *bob.setup, offer, accept.envelope])
+        assert offer not in escrow.escrow.transcript()[before:]
+        assert escrow.get_balance(bob.did)[:2] == (FUNDS, 0), "a bond was locked under such terms"
+        return
     m = make_peer(mallory, clock, context=[escrow.mandate], strategy=WithholdsReceipts())
-    offer = m.propose(bob.did, _freeze_offer(mallory, escrow))
+    offer = m.propose(bob.did, proposal)
     accept = bob.accept(offer)
     m.on_replies([*bob.setup, accept.envelope])
     neg = m.negotiation(offer.header.negotiation_id)
     locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
     m.hold(locks)
+    assert escrow.get_balance(bob.did)[:2] == (FUNDS - BOND, BOND)  # the attack's premise: Bob's bond locked
     clock.advance(1_000)
     delivery = bob.deliver(accept, mallory)
     escrow.submit([delivery.envelope])  # witnessed on time (WIT-007)
@@ -173,39 +206,31 @@ def test_a_claim_under_a_never_ending_response_window_freezes_an_honest_bond() -
     claim = claim_breach(m, neg, 0, "bob never delivered (a lie)")
     stamped = escrow.submit([claim.envelope])
     assert verify_statement(stamped[1]).body == "stamp"
-    clock.advance(30 * DAY_MS)
+    clock.advance(window + 1)
     escrow.tick()
-    assert escrow.get_balance(bob.did)[:2] == (FUNDS, 0), "Bob's bond is still locked a month on"
+    assert escrow.get_balance(bob.did)[:2] == (FUNDS, 0), "Bob's bond is still locked a day on"
 
 
-@pytest.mark.req("MND-016")
+@pytest.mark.req("MND-016", "BDY-003")
 def test_offer_refuses_a_response_window_longer_than_a_day(capsys: pytest.CaptureFixture[str]) -> None:
     """``a2a-coop offer --response-window 2d`` is a usage error (exit 2, one line), before any key is
-    read: the peer would not sign such terms (MND-016)."""
+    read: such terms are BODY_INVALID (BDY-003)."""
     offer = ["offer", "--key", "k", "--mandate", "m", "--journal", "j", "--to", "x:1", "--escrow", "y:2"]
     assert main([*offer, "--give", "a:1", "--want", "b:1", "--response-window", "2d"]) == 2
     err = capsys.readouterr().err
-    assert "--response-window is at most 24h (MND-016)" in err and "Traceback" not in err
+    assert "--response-window is at most 24h (BDY-003)" in err and "Traceback" not in err
 
 
 # --- 3: context nobody needs ---------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Exchange takes every context envelope before it checks the request (SPEC 13.2), and keeps "
-    "and journals them even when the request is refused: a request naming a negotiation the peer does "
-    "not know carries as many Mandates of fresh keys as the message limit allows, each held in memory "
-    "and on disk for good (measured: 2,000 in 20 refused requests, 1.4 MB of journal). Keys cost "
-    "nothing, so the per-issuer limits of RPC-012 do not bound it. Recommended: take as context only "
-    "what the request depends on (the Mandates its statements name, transitively; the escrow's "
-    "statements about the request's own negotiation), and keep none of a refused request's context.",
-)
-@pytest.mark.req("RPC-012", "ERR-003")
+@pytest.mark.req("RPC-015", "RPC-012", "ERR-003")
 def test_a_refused_request_cannot_make_a_peer_keep_context_it_never_needed() -> None:
     """Mallory sends Bob a Delivery naming a negotiation he does not know, with 200 Mandates of fresh
-    principal keys as its context. Expect UNKNOWN_NEGOTIATION and none of the 200 kept: Bob has no
-    dealings with any of those keys, and his memory must not grow with what strangers send."""
+    principal keys as its context. Before the fix all 200 were kept and journaled. Expect
+    UNKNOWN_NEGOTIATION and none of the 200 kept: Bob has no dealings with any of those keys, and his
+    memory must not grow with what strangers send (RPC-015). Carol's offer, sent with her Mandate
+    among 50 of them, is answered, and none of those is kept either."""
     clock = FixedClock()
     bob, mallory = Party("bob", clock), Party("mallory", clock)
     b = make_peer(bob, clock)
@@ -230,6 +255,11 @@ def test_a_refused_request_cannot_make_a_peer_keep_context_it_never_needed() -> 
         b.exchange(request.envelope, [*mallory.setup, *(vs.envelope for vs in junk)])
     kept = [vs for vs in junk if vs.digest in b.verifier.statements]
     assert not kept, f"{len(kept)} of {len(junk)} strangers' mandates kept"
+    # What a request does depend on is still taken: Carol's offer, with her Mandate among the junk.
+    carol = Party("carol", clock)
+    answers = b.exchange(carol.offer(bob).envelope, [*(vs.envelope for vs in junk[:50]), *carol.setup])
+    assert [verify_statement(e).body for e in answers][:2] == ["mandate", "accept"]
+    assert not [vs for vs in junk if vs.digest in b.verifier.statements]
 
 
 # --- 4: negotiations that never end hold the open caps for good --------------------------------------
@@ -281,32 +311,33 @@ def test_fresh_keys_cannot_hold_a_peers_newcomer_slots_for_good(left: str) -> No
 # --- 5: an escrow's transcript as free storage -------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="An escrow takes, stamps and keeps for good any valid statement anyone submits (ESC-001), "
-    "whether or not it concerns a contract naming it: measured 500 contracts between fresh keys that "
-    "name no escrow, 2,000 statements and 0.9 MB added to a transcript every auditor downloads "
-    "(ESC-006, AUD-001); keys cost nothing and Submit has no per-party limit for them (CMT-008 counts "
-    "contracts naming the escrow). Recommended: take only the statements of negotiations whose terms "
-    "name this escrow and the Mandates they name, refusing the rest (as WRONG_PARTY); and bound what "
-    "parties without funds here may have stamped, so that storage is bought with deposits, not keys.",
-)
-@pytest.mark.req("ESC-001", "CMT-008")
+@pytest.mark.req("ESC-011", "ESC-001")
 def test_an_escrow_keeps_no_evidence_of_contracts_that_do_not_name_it() -> None:
-    """Fifty pairs of fresh keys sign unbonded contracts naming no escrow and submit them to Mallory's
-    chosen escrow. Expect the escrow to refuse them and its transcript not to grow: nothing in them
-    is its to witness or rule on."""
+    """Fifty pairs of fresh keys sign unbonded contracts naming no escrow (or another one) and submit
+    them, Mandates first, to Mallory's chosen escrow. Before the fix each was stamped and kept for good.
+    Expect every Submit refused WRONG_PARTY and the transcript not to grow: nothing in them is the
+    escrow's to witness or rule on. A contract whose escrow a Counter names first is still taken."""
     clock = FixedClock()
     escrow = LocalEscrow(Party("escrow", clock))
+    elsewhere = Party("another-escrow", clock).did
     before = len(escrow.escrow.transcript())
     for i in range(50):
         a, b = Party(f"sybil/{i}/a", clock), Party(f"sybil/{i}/b", clock)
-        offer = a.offer(b)
+        offer = a.offer(b, a.proposal(escrow=elsewhere) if i % 2 else None)
         accept = b.accept(offer)
-        with contextlib.suppress(CoopError):
+        with pytest.raises(WrongParty) as refused:
             escrow.submit([*a.setup, *b.setup, offer.envelope, accept.envelope])
+        assert refused.value.requirement == "ESC-011"
     grown = len(escrow.escrow.transcript()) - before
     assert grown == 0, f"{grown} statements of contracts that do not name the escrow kept in its transcript"
+    # The honest path: Carol's offer names no escrow, Dave's Counter names this one, Carol accepts.
+    carol, dave = Party("carol", clock), Party("dave", clock)
+    offer = carol.offer(dave)
+    counter = dave.counter(offer, dave.proposal(escrow=escrow.did))
+    accept = carol.accept(counter)
+    taken = escrow.submit([*carol.setup, *dave.setup, offer.envelope, counter.envelope, accept.envelope])
+    stamp = verify_statement(taken[1])
+    assert stamp.body == "stamp" and len(stamp.statement.stamp.statements) == 5
 
 
 # --- 6: a contract dated ahead, past the victim's deadline ----------------------------------------

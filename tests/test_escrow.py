@@ -39,7 +39,7 @@ from a2a_coop.protocol.negotiation import BOND_GRACE_MS, CLAIM_WINDOW_MS, DEFAUL
 from a2a_coop.protocol.statements import VerifiedStatement, new_statement, verify_statement
 from a2a_coop.protocol.verifier import Verifier, verify_transcript
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
-from a2a_coop.testing import FixedClock, Party, Signer, derive
+from a2a_coop.testing import FixedClock, LocalEscrow, Party, Signer, derive
 
 FUNDS = 1_000
 BOND = 100
@@ -407,7 +407,8 @@ def test_a_refused_envelope_does_not_hold_up_what_the_evidence_before_it_made_du
     at its lapse (the transcript then audits clean, see the fixture)."""
     story.bonded()
     d1, d2 = alice.deliver(story.accept, bob), bob.deliver(story.accept, alice)
-    future = alice.offer(bob, issued_at_ms=story.clock.now_ms + 60_000)
+    ours = alice.proposal(escrow=story.escrow.did)  # one this escrow takes evidence of (ESC-011)
+    future = alice.offer(bob, ours, issued_at_ms=story.clock.now_ms + 60_000)
     evidence = [d1, d2, bob.receipt(d1), alice.receipt(d2), future]
     with pytest.raises(IssuedInFuture):
         story.desk.submit([vs.envelope for vs in evidence], story.clock.now_ms)
@@ -900,7 +901,9 @@ def test_resubmitting_the_same_evidence_never_acts_twice(story: Story) -> None:
 def test_evidence_issued_after_now_plus_skew_is_refused(story: Story, alice: Party, bob: Party) -> None:
     """Alice's offer claims to be issued 31 s ahead of the escrow's clock; expect ISSUED_IN_FUTURE and
     nothing stamped."""
-    early = alice.offer(bob, issued_at_ms=story.clock.now_ms + 31_000)
+    early = alice.offer(
+        bob, alice.proposal(escrow=story.escrow.did), issued_at_ms=story.clock.now_ms + 31_000
+    )
     err = story.refused(early)
     assert isinstance(err, IssuedInFuture)
 
@@ -1411,3 +1414,16 @@ def test_audit_reports_a_lock_larger_than_the_deposit(
         ("LOCK_EXCEEDS_AVAILABLE", (lock.digest,)),
         ("NEGATIVE_BALANCE", (lock.digest,)),
     ]
+
+
+@pytest.mark.req("ESC-001", "RPL-002", "ESC-011")
+def test_a_statement_twice_in_one_submit_is_taken_once(clock: FixedClock, alice: Party, bob: Party) -> None:
+    """The Offer twice in one Submit (every envelope is verified before any is taken, for ESC-011):
+    expect the second copy skipped as already held, not refused REPLAYED, and one Stamp naming each
+    statement once."""
+    desk = LocalEscrow(Party("escrow", clock))
+    offer = alice.offer(bob, alice.proposal(escrow=desk.did))
+    accept = bob.accept(offer)
+    answer = desk.submit([*alice.setup, *bob.setup, offer.envelope, offer.envelope, accept.envelope])
+    stamp = verify_statement(answer[1])
+    assert stamp.body == "stamp" and len(stamp.statement.stamp.statements) == 4

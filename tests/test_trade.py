@@ -150,7 +150,8 @@ def test_a_relay_the_counterparty_refuses_as_a_batch_goes_one_statement_at_a_tim
 
 def test_context_of_a_refused_request_is_journaled_all_the_same(tmp_path: Path) -> None:
     """Context Bob took for a request he then refuses stays taken, and durable before the refusal
-    leaves (as context always was): reopened, his journal holds it."""
+    leaves (as context always was): reopened, his journal holds it. Context the request does not
+    depend on (a Stamp of another negotiation) is not taken at all (RPC-015)."""
     escrow, alice, bob, journal, neg = _bonded_offer(tmp_path)
     stamp = escrow.submit(contract_evidence(alice, neg))[1]
     stale = FixedClock()
@@ -163,7 +164,7 @@ def test_context_of_a_refused_request_is_journaled_all_the_same(tmp_path: Path) 
     journal.close()
     with Journal.open(tmp_path / "bob.db", lock=False) as reopened:
         assert reopened.by_digest(carol.mandate_vs.digest) == carol.mandate_vs.envelope
-        assert reopened.by_digest(verify_statement(stamp).digest) == stamp
+        assert reopened.by_digest(verify_statement(stamp).digest) is None
         assert reopened.by_digest(offer.digest) is None
 
 

@@ -44,6 +44,7 @@ from a2a_coop.cli._runtime import (
     wait,
     write_transcript,
 )
+from a2a_coop.protocol.bodies import MAX_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.envelope import envelope_to_json
 from a2a_coop.protocol.errors import CoopError, IllegalTransition
 from a2a_coop.protocol.negotiation import Negotiation, State
@@ -57,7 +58,7 @@ from a2a_coop.runtime.node import (
     remember_run,
     sign_mandate,
 )
-from a2a_coop.runtime.peer import MAX_RESPONSE_WINDOW_MS, Peer, drive, wall_clock_ms
+from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
 from a2a_coop.runtime.perform_time import TooLittleTimeToPerform
 from a2a_coop.runtime.reputation import TrustPolicy
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, Strategy, WithholdingStrategy
@@ -306,7 +307,7 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("--forfeit-bond needs --revocable")
     if args.response_window > MAX_RESPONSE_WINDOW_MS:
         raise UsageError(
-            f"--response-window is at most {MAX_RESPONSE_WINDOW_MS // 3_600_000}h (MND-016): "
+            f"--response-window is at most {MAX_RESPONSE_WINDOW_MS // 3_600_000}h (BDY-003): "
             "one claim would keep the accused's bond locked that long"
         )
     if args.revocable and args.escrow is None:

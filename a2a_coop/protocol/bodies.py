@@ -28,6 +28,11 @@ MAX_STAMP_DIGESTS: Final = 256
 # verifier computes (times plus durations, the values of 32 items plus a bond) fit any 64-bit integer
 # and every JSON number: 64-bit and big-integer implementations reach the same verdicts.
 MAX_INT: Final = 2**53 - 1
+# BDY-003: the escrow rules on a claim only once its response window has passed (CMT-002) and lapses
+# nothing while a claim is pending, so an unbounded window would let one baseless claim lock the
+# accused's bond for good. The accused's Delivery exists by its deadline: a day (the claim window) is
+# ample to present it.
+MAX_RESPONSE_WINDOW_MS: Final = 24 * 3600 * 1000
 # Enums are open (section 15), but a Ruling's decision selects the contract's transition: a value v1
 # does not name has no transition, and reading it as any one (a dismissal, say) would let verifiers
 # disagree on the state, so BDY-016 refuses it like UNSPECIFIED.
@@ -116,8 +121,10 @@ def check_offer(offer: trade_pb2.Offer) -> None:
         _did(t.escrow, "BDY-003", "bonds and revocation need an escrow")
     if (r.forfeit_bond or r.notice_ms) and not r.allowed:
         raise _fail("BDY-003", "revocation.forfeit_bond/notice_ms need revocation.allowed")
-    if max(t.issuer_bond, t.audience_bond, r.notice_ms, t.response_window_ms) > MAX_INT:
-        raise _fail("BDY-015", "bonds, notice_ms and response_window_ms must be at most 2^53 - 1")
+    if t.response_window_ms > MAX_RESPONSE_WINDOW_MS:
+        raise _fail("BDY-003", f"terms.response_window_ms at most {MAX_RESPONSE_WINDOW_MS} (a day)")
+    if max(t.issuer_bond, t.audience_bond, r.notice_ms) > MAX_INT:
+        raise _fail("BDY-015", "bonds and notice_ms must be at most 2^53 - 1")
     if len(offer.exclusive_key) > MAX_EXCLUSIVE_KEY:
         raise _fail("BDY-005", f"exclusive_key at most {MAX_EXCLUSIVE_KEY} bytes")
     claims = offer.claims

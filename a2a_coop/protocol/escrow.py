@@ -64,10 +64,12 @@ from a2a_coop.protocol.bodies import MAX_STAMP_DIGESTS
 from a2a_coop.protocol.envelope import decode_envelope, statement_digest
 from a2a_coop.protocol.errors import (
     ChainGap,
+    CoopError,
     IllegalTransition,
     IssuedInFuture,
     LimitExceeded,
     Unwitnessed,
+    WrongParty,
 )
 from a2a_coop.protocol.ledger import Book
 from a2a_coop.protocol.negotiation import (
@@ -175,6 +177,8 @@ class Escrow:
         # Negotiation id -> ledger seqs of what we signed about its contract (ESC-008): a resubmitted
         # Accept is answered with them, so a responder the initiator keeps in the dark learns its locks.
         self._signed_about: dict[bytes, list[int]] = {}
+        # ESC-011: negotiations an Offer or Counter of which names this escrow.
+        self._named: set[bytes] = set()
         for data in setup:
             vs = verify_statement(data)
             if vs.issuer == self.did and vs.header.seq != len(self._ledger):
@@ -291,6 +295,8 @@ class Escrow:
             signed now, in ledger order (the Stamp first).
 
         Raises:
+            WrongParty: a statement of a negotiation no Offer or Counter of which (held, or in this
+                Submit) names this escrow (ESC-011); nothing of the Submit is taken.
             CoopError: the first envelope refused. Envelopes before it stay
                 accepted and stamped, and the rules run for them before the
                 error is raised (what they signed is in :meth:`ledger`).
@@ -299,9 +305,16 @@ class Escrow:
         earlier: set[int] = set()  # ledger seqs of the Stamps of evidence already held
         before = len(self._ledger)
         marks = len(self._transcript), len(self._unsaved)
+        verified, refused = self._verify(envelopes)
+        self._check_ours(verified)
         try:
-            for data in envelopes:
-                vs = self._receive(data, now_ms)
+            for item in verified:
+                if isinstance(item, bytes):
+                    vs: VerifiedStatement | bytes = item
+                elif item.digest in self.verifier.statements:
+                    vs = item.digest  # an earlier envelope of this Submit carried it (RPL-002)
+                else:
+                    vs = self._receive(item, now_ms)
                 if isinstance(vs, bytes):
                     held = self.verifier.statements[vs]
                     stamp = self.verifier.witness.stamp_of(self.did, vs)
@@ -311,6 +324,8 @@ class Escrow:
                         earlier.update(self._signed_about.get(held.header.negotiation_id, ()))
                 else:
                     accepted.append(vs)
+            if refused is not None:
+                raise refused
         finally:
             self._stamp(accepted, now_ms, *marks)
             # Also when an envelope was refused: nothing else would bring these contracts back (they
@@ -353,13 +368,47 @@ class Escrow:
 
     # -- evidence -----------------------------------------------------------------
 
-    def _receive(self, data: bytes, now_ms: int) -> VerifiedStatement | bytes:
-        """Accept one evidence envelope as its witness; its digest if already held."""
-        # Held digest = these payload bytes were verified before: skip the signature check.
-        digest = statement_digest(decode_envelope(data).payload)
-        if digest in self.verifier.statements:
-            return digest
-        vs = verify_statement(data)
+    def _verify(self, envelopes: Sequence[bytes]) -> tuple[list[VerifiedStatement | bytes], CoopError | None]:
+        """Each envelope verified on its own (signature, header, body) up to the first that fails:
+        the statement, or its digest if already held; and that failure, raised once the envelopes
+        before it are taken (ESC-001)."""
+        out: list[VerifiedStatement | bytes] = []
+        held = self.verifier.statements
+        for data in envelopes:
+            try:
+                # Held digest = these payload bytes were verified before: skip the signature check.
+                digest = statement_digest(decode_envelope(data).payload)
+                out.append(digest if digest in held else verify_statement(data))
+            except CoopError as err:
+                return out, err
+        return out, None
+
+    def _check_ours(self, verified: Sequence[VerifiedStatement | bytes]) -> None:
+        """ESC-011, for a whole Submit before any of it is taken: every statement of a negotiation
+        belongs to one whose terms name this escrow, by an Offer or Counter held or in the Submit,
+        earlier or later (a contract's escrow may first be named by a Counter). Keys cost nothing:
+        without this, contracts between them would make our transcript, which every auditor
+        downloads, their free storage."""
+        named = {
+            vs.header.negotiation_id
+            for vs in verified
+            if not isinstance(vs, bytes)
+            and vs.body in ("offer", "counter")
+            and proposal_of(vs).terms.escrow == self.did
+        }
+        for vs in verified:
+            if isinstance(vs, bytes):
+                continue
+            nid = vs.header.negotiation_id
+            if nid and nid not in named and nid not in self._named:
+                raise WrongParty(
+                    f"statement {vs.digest.hex()[:16]}: no Offer or Counter of its negotiation names this "
+                    "escrow, which takes no evidence of it",
+                    requirement="ESC-011",
+                )
+
+    def _receive(self, vs: VerifiedStatement, now_ms: int) -> VerifiedStatement:
+        """Accept one verified evidence statement as its witness."""
         if vs.header.issued_at_ms > now_ms + self.verifier.skew_ms:
             raise IssuedInFuture(f"issued at {vs.header.issued_at_ms}, now {now_ms}", requirement="TIM-003")
         if vs.issuer == self.did:
@@ -478,7 +527,12 @@ class Escrow:
             if vs.header.negotiation_id:
                 self._signed_about.setdefault(vs.header.negotiation_id, []).append(vs.header.seq)
             return
-        if vs.body not in ("accept", "breach_claim"):
+        body = vs.body
+        if body in ("offer", "counter"):
+            if proposal_of(vs).terms.escrow == self.did:
+                self._named.add(vs.header.negotiation_id)
+            return
+        if body not in ("accept", "breach_claim"):
             return
         neg = self.verifier.negotiations.get(vs.header.negotiation_id)
         c = neg.contract

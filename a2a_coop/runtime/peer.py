@@ -29,8 +29,9 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Protocol
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, statement_pb2, trade_pb2
 from a2a_coop.protocol.archive import Archive, Nearest
+from a2a_coop.protocol.bodies import MAX_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import ParsedEnvelope, decode_envelope, parse_envelope, statement_digest
 from a2a_coop.protocol.errors import CoopError, Origin, RateLimited, Replayed, WrongAudience
@@ -39,7 +40,13 @@ from a2a_coop.protocol.forks import ForkProof, fork_proof_from
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Event, Negotiation, State, proposal_of
 from a2a_coop.protocol.reputation import attestation_due
-from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate, verify_statement
+from a2a_coop.protocol.statements import (
+    PRINCIPAL_BODIES,
+    VerifiedStatement,
+    new_statement,
+    sign_candidate,
+    verify_statement,
+)
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.alarm import ForkAlarm, KeyForked
 from a2a_coop.runtime.evidence import EvidenceVerifier
@@ -87,10 +94,6 @@ FINAL_STATES = frozenset({State.REJECTED, State.WITHDRAWN, State.EXPIRED})
 FINAL_WITHOUT_ESCROW = frozenset({State.FULFILLED, State.BREACHED, State.REVOKED}) | FINAL_STATES
 # Context envelopes whose digest _hold remembers (a few mandates in practice; the bound is for floods).
 MAX_REMEMBERED_CONTEXT = 1024
-# MND-016: the longest response window we sign terms with. The escrow rules on a claim only once the
-# window has passed (CMT-002) and no lapse comes while a claim is pending, so a window the other side
-# chose unbounded would let one baseless claim keep our bond locked for good.
-MAX_RESPONSE_WINDOW_MS = CLAIM_WINDOW_MS
 # Read once: an Enum's .value and its class's attributes are slow reads on Python 3.11.
 _STATE_NAMES: dict[State, str] = {s: s.value for s in State}
 _ACCEPTED, _FULFILLED, _COUNTER_EVENT = State.ACCEPTED, State.FULFILLED, Event.COUNTER
@@ -376,8 +379,9 @@ class Peer:
                     return prefix + earlier  # a retried request: same answers, nothing redone (RPL-002)
             if staged is None:
                 now = self.clock()
-                # Context first, in order (SPEC 13.2); journaled in the request's own commit below.
-                taken = self._hold_context(context, now)
+                # Context first, in order (SPEC 13.2), only what the request depends on (RPC-015);
+                # journaled in the request's own commit below.
+                taken = self._hold_context(self._needed_context(request, context), now)
                 try:
                     self.verifier.accept_statement(request, now)
                 except Replayed:
@@ -637,7 +641,7 @@ class Peer:
 
         Raises:
             ValueError: the terms name an escrow we do not trust (see ``context``), or a response
-                window longer than we sign (MND-016).
+                window longer than the claim window (BDY-003, MND-016).
             CoopError: the policy guard refused the offer.
             TrustRefused: our trust policy refuses the counterparty, or asks more bond of it.
             TooLittleTimeToPerform: bonded terms leave one of our items too little time to perform
@@ -772,14 +776,16 @@ class Peer:
 
     def _unsignable_terms(self, proposal: trade_pb2.Offer) -> str:
         """Why we will not sign these terms, or "" if we will: they name an escrow we do not trust
-        (MND-015), or a response window longer than MAX_RESPONSE_WINDOW_MS (MND-016)."""
+        (MND-015), or a response window longer than MAX_RESPONSE_WINDOW_MS (BDY-003: the guard would
+        refuse them as BODY_INVALID; checked here first so that a strategy's Counter becomes a Reject
+        that says why)."""
         terms = proposal.terms
         if not self.trusts_escrow(terms.escrow):
             return f"escrow {terms.escrow} is not trusted here (no mandate of it was configured)"
         if terms.response_window_ms > MAX_RESPONSE_WINDOW_MS:
             return (
                 f"terms.response_window_ms {terms.response_window_ms} is above {MAX_RESPONSE_WINDOW_MS}: "
-                "one claim would keep the accused's bond locked that long (MND-016)"
+                "one claim would keep the accused's bond locked that long (BDY-003, MND-016)"
             )
         return ""
 
@@ -814,6 +820,79 @@ class Peer:
             self._record_context(taken, now)
             raise
         return taken
+
+    def _needed_context(self, request: VerifiedStatement, context: Sequence[bytes]) -> list[bytes]:
+        """RPC-015: the context envelopes ``request`` depends on, in their order; the others are not
+        taken. Keys cost nothing, so a request we then refuse would otherwise make us keep and journal,
+        for good, whatever strangers' statements it carried. Depended on: the statements of the
+        request's negotiation (an escrow's relayed answer among them), the Stamps naming one of those or
+        the request (or a statement of its negotiation we hold), the statements addressed to us
+        (refused as requests are if dated back or ahead, TIM-008), the Mandates any of these cite or that
+        name as agent a key they name (issuer, audience, an offer's escrow), and the key statements of
+        those keys and of their principals. An envelope that does not decode
+        is kept, so that holding it raises its typed error. Only context we do not hold is decoded."""
+        remembered = self._context_digests
+        fresh: list[tuple[int, bytes, statement_pb2.Statement | None]] = []
+        for i, env in enumerate(context):
+            digest = remembered.get(env)
+            if digest is not None and dict.__contains__(self.verifier.statements, digest):
+                continue  # held already: _hold skips it
+            try:
+                payload = decode_envelope(env).payload
+                fresh.append((i, statement_digest(payload), statement_pb2.Statement.FromString(payload)))
+            except Exception:  # malformed: _hold raises its typed error (ENV-004, ENV-008, ...)
+                fresh.append((i, b"", None))
+        if not fresh:
+            return []
+        nid, me = request.negotiation_id, self.did
+        keep = {
+            i
+            for i, _, stmt in fresh
+            if stmt is None
+            or (nid and stmt.header.negotiation_id == nid)
+            # statements addressed to us: checked as requests are (TIM-006, TIM-008)
+            or stmt.header.audience == me
+        }
+        ours = {request.digest} | {digest for i, digest, _ in fresh if i in keep}
+        held = self.verifier.statements
+        if nid:  # what we hold of the request's negotiation, which a relayed Stamp may name
+            ours.update(d for d in _stamped_candidates(fresh) if _of(held, d) == nid)
+        mandates = {request.header.mandate}
+        keys = {request.issuer, request.header.audience}
+        if request.body in ("offer", "counter"):
+            keys.add(proposal_of(request).terms.escrow)
+        for i, _, stmt in fresh:
+            if stmt is None:
+                continue
+            if i in keep or (stmt.WhichOneof("body") == "stamp" and ours.intersection(stmt.stamp.statements)):
+                keep.add(i)
+                mandates.add(stmt.header.mandate)
+                keys.add(stmt.header.issuer)
+                if stmt.WhichOneof("body") in ("offer", "counter"):
+                    terms = stmt.offer.terms if stmt.HasField("offer") else stmt.counter.proposal.terms
+                    keys.add(terms.escrow)
+        for i, digest, stmt in fresh:
+            if (
+                i not in keep
+                and stmt is not None
+                and stmt.HasField("mandate")
+                and (stmt.mandate.agent in keys or digest in mandates)
+            ):
+                keep.add(i)
+                keys.add(stmt.header.issuer)  # its principal, who may revoke the key (KEY-004)
+        for agent_mandate in mandates:  # the principals of the Mandates we hold that they cite
+            record = self.verifier.mandates.get(agent_mandate)
+            if record is not None:
+                keys.add(record.principal)
+        for i, _, stmt in fresh:
+            if i in keep or stmt is None:
+                continue
+            body = stmt.WhichOneof("body")
+            if body in PRINCIPAL_BODIES and (
+                stmt.header.issuer in keys or (body == "key_revocation" and stmt.key_revocation.key in keys)
+            ):
+                keep.add(i)
+        return [context[i] for i in sorted(keep)]
 
     def _record_context(self, taken: Sequence[VerifiedStatement], now: int) -> None:
         """Journal context we hold, without its request (which was refused): durable before we answer."""
@@ -914,7 +993,7 @@ class Peer:
         view = OfferView(neg.id, offer.issuer, _copy(proposal_of(offer)), rounds, offer.header.expires_at_ms)
         # Never ask the strategy about terms we will not sign, nor sign its counter with such terms:
         # an escrow we do not trust could be the counterparty's own key, locking no money (MND-015),
-        # and an unbounded response window lets one claim lock our bond for good (MND-016). Nor
+        # and a response window above a day (BDY-003) would let one claim lock our bond for long. Nor
         # about a counterparty our trust policy refuses (ATT-016).
         untrusted = self._unsignable_terms(proposal_of(offer)) or self._refused(offer.issuer)
         decision = Reject(untrusted) if untrusted else self.strategy.respond(view)
@@ -1315,3 +1394,19 @@ def drive(
         sent.append(vs)
         queue += initiator.on_replies(answers)
     raise CoopError(f"negotiation did not settle within {max_steps} exchanges")
+
+
+def _stamped_candidates(fresh: Sequence[tuple[int, bytes, statement_pb2.Statement | None]]) -> set[bytes]:
+    """Every digest the Stamps among ``fresh`` context name."""
+    return {
+        bytes(d)
+        for _, _, stmt in fresh
+        if stmt is not None and stmt.HasField("stamp")
+        for d in stmt.stamp.statements
+    }
+
+
+def _of(held: Any, digest: bytes) -> bytes | None:
+    """The negotiation id of a statement held in memory (no journal read), or None."""
+    vs = dict.get(held, digest)
+    return None if vs is None else vs.negotiation_id

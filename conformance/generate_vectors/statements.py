@@ -659,9 +659,6 @@ def integer_range() -> Group:
     def deadline(p: trade_pb2.Offer, v: int) -> None:
         p.gives[0].deadline_ms = v
 
-    def response_window(p: trade_pb2.Offer, v: int) -> None:
-        p.terms.escrow, p.terms.response_window_ms = escrow.did, v
-
     def notice(p: trade_pb2.Offer, v: int) -> None:
         p.terms.escrow = escrow.did
         p.terms.revocation.CopyFrom(trade_pb2.Revocation(allowed=True, notice_ms=v))
@@ -675,7 +672,6 @@ def integer_range() -> Group:
         ("Item.quantity", "", quantity, True),
         ("Item.value", " (the mandate's max_per_deal is 2^53 - 1: no limit)", value, False),
         ("Item.deadline_ms", " (the mandate's execution window ends at 2^53 - 1)", deadline, False),
-        ("Terms.response_window_ms", "", response_window, True),
         ("Revocation.notice_ms", "", notice, True),
         ("Claim.amount", "", claim_amount, True),
     ]:
@@ -853,6 +849,24 @@ def escrow_bodies() -> Group:
         "an escrow that is not a did:key, with no bonds",
         trade_pb2.Terms(currency="credit", escrow="did:web:escrow.example"),
         trade_pb2.Terms(currency="credit", escrow=escrow.did),
+    )
+    # The response window is at most the claim window: the escrow rules on a claim only once it has
+    # passed, so a longer one would let one claim lock the accused's bond that long.
+    day = 86_400_000
+    terms_case(
+        "Terms.response_window_ms = 86400001, one more than the claim window",
+        trade_pb2.Terms(currency="credit", escrow=escrow.did, response_window_ms=day + 1),
+        trade_pb2.Terms(currency="credit", escrow=escrow.did, response_window_ms=day),
+    )
+    at_limit = alice.proposal(escrow=escrow.did)
+    at_limit.terms.response_window_ms = day
+    g.add(
+        "Terms.response_window_ms = 86400000, the claim window",
+        ["BDY-003"],
+        [*alice.setup, alice.offer(bob, at_limit).envelope],
+        None,
+        "Boundary",
+        "BodyRule",
     )
     arbiter_only = alice.proposal(escrow=escrow.did)
     g.add(

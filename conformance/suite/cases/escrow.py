@@ -260,19 +260,23 @@ def claim_before_contract(ctx: Context) -> Outcome:
 
 
 @_escrow_case(
-    "esc.claim-without-escrow",
-    "A BreachClaim under terms that name no escrow is ILLEGAL_TRANSITION",
-    "CMT-005",
+    "esc.evidence-of-other-contracts",
+    "Statements of a contract whose terms name no escrow, or another, are WRONG_PARTY, none stamped",
+    "ESC-011",
 )
-def claim_without_escrow(ctx: Context) -> Outcome:
-    """Alice and Bob form a contract whose terms name no escrow; a claim on it, submitted to the
-    target, must be refused ILLEGAL_TRANSITION."""
+def evidence_of_other_contracts(ctx: Context) -> Outcome:
+    """Alice and Bob form a contract whose terms name no escrow, and another naming a different
+    escrow; the target must refuse each (with the parties' Mandates, the Offer and the Accept, and
+    then a claim on it) WRONG_PARTY: nothing in them is its to witness or rule on, and keys cost
+    nothing, so taking them would make its transcript free storage."""
     now = ctx.clock.now_ms
-    d = esc_target.deal(ctx, escrow="", deadline_ms=now - 5_000, submit_now=False)
-    # Dated before the deadline, the contract is a plain one; submitting it is evidence like any other.
-    d.signed = esc_target.take(ctx, [d.offer, d.accept], context=d.setup, note="a contract without escrow")
-    claim = esc_target.claim(d, d.alice).envelope
-    return _refuses(ctx, [claim], "ILLEGAL_TRANSITION", what="a claim under terms without an escrow")
+    elsewhere = ctx.party("another-escrow").did
+    for escrow, what in (("", "a contract naming no escrow"), (elsewhere, "a contract naming another")):
+        d = esc_target.deal(ctx, escrow=escrow, deadline_ms=now - 5_000, submit_now=False)
+        _refuses(ctx, [*d.setup, d.offer.envelope, d.accept.envelope], "WRONG_PARTY", what=what)
+        claim = esc_target.claim(d, d.alice).envelope
+        _refuses(ctx, [claim], "WRONG_PARTY", what=f"a claim on {what}")
+    return Outcome.passed("refused WRONG_PARTY: statements of contracts that do not name the escrow")
 
 
 # A bonded case's deadline, from now: its bonds lock before it, its claim follows it (CMT-009).
