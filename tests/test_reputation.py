@@ -25,7 +25,7 @@ from a2a_coop.runtime.node import EscrowNode, PeerNode
 from a2a_coop.runtime.reputation import Reputation, TrustPolicy, TrustRefused
 from a2a_coop.runtime.strategy import Accept, HonestStrategy, OfferView
 from a2a_coop.runtime.trade import run_trade
-from a2a_coop.testing import FixedClock, Party
+from a2a_coop.testing import FixedClock, Party, service
 from a2a_coop.transport import CooperationClient, EscrowClient, serve
 
 NOW = 1_800_000_000_000
@@ -415,28 +415,8 @@ def test_a_record_on_small_bonds_buys_small_unbonded_deals_only() -> None:
     deadline = s.clock.now_ms + DAY_MS
     for gives_v, expect in ((450, "counter"), (1, "accept")):
         proposal = w.party.proposal(
-            gives=[
-                trade_pb2.Item(
-                    kind=trade_pb2.ITEM_KIND_SERVICE,
-                    category="work",
-                    description="work",
-                    quantity=1,
-                    unit="job",
-                    value=1,
-                    deadline_ms=deadline,
-                )
-            ],
-            wants=[
-                trade_pb2.Item(
-                    kind=trade_pb2.ITEM_KIND_SERVICE,
-                    category="work",
-                    description="work",
-                    quantity=1,
-                    unit="job",
-                    value=gives_v,
-                    deadline_ms=deadline,
-                )
-            ],
+            gives=[service("work", value=1, deadline_ms=deadline)],
+            wants=[service("work", value=gives_v, deadline_ms=deadline)],
             escrow=s.escrow.did,
         )
         offer = w.peer.propose(v.did, proposal)
@@ -448,17 +428,7 @@ def test_a_record_on_small_bonds_buys_small_unbonded_deals_only() -> None:
         v.propose(
             w.peer.did,
             s.agents["v"].party.proposal(
-                gives=[
-                    trade_pb2.Item(
-                        kind=trade_pb2.ITEM_KIND_SERVICE,
-                        category="work",
-                        description="work",
-                        quantity=1,
-                        unit="job",
-                        value=450,
-                        deadline_ms=deadline,
-                    )
-                ],
+                gives=[service("work", value=450, deadline_ms=deadline)],
                 escrow=s.escrow.did,
             ),
         )
