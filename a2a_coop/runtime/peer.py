@@ -1066,17 +1066,26 @@ class Peer:
         demanded.terms.audience_bond, demanded.terms.escrow = required, escrow
         return Counter(demanded)
 
+    def _proposal_signed(
+        self, body: str, message: Any
+    ) -> tuple[trade_pb2.Offer, VerifiedStatement | None] | None:
+        """The proposal an Offer, Counter or Accept we are about to sign commits us to, and for an
+        Accept the offer it accepts; None when an Accept names an offer we do not hold (the negotiation
+        checks refuse it, NEG-005)."""
+        if body != "accept":
+            return (message if body == "offer" else message.proposal), None
+        offer = self.verifier.statements.get(message.offer)
+        return None if offer is None else (proposal_of(offer), offer)
+
     def _check_trust(self, body: str, message: Any, audience: str) -> None:
         """The guard's trust rule (ATT-016) for an Offer, Counter or Accept we are about to sign."""
         if self.trust is None or body not in ("offer", "counter", "accept"):
             return
-        if body == "accept":
-            offer = self.verifier.statements.get(message.offer)
-            if offer is None:
-                return  # the negotiation checks refuse it (NEG-005)
-            proposal, counterparty = proposal_of(offer), offer.issuer
-        else:
-            proposal, counterparty = (message if body == "offer" else message.proposal), audience
+        signed = self._proposal_signed(body, message)
+        if signed is None:
+            return
+        proposal, offer = signed
+        counterparty = audience if offer is None else offer.issuer
         score = self.reputation.score(counterparty)
         self.trust.check(
             counterparty, score, counterparty_bond(body, proposal), value_at_risk(body, proposal)
@@ -1088,18 +1097,13 @@ class Peer:
         bonding cutoff follows)."""
         if self.min_time_to_perform_ms is None or body not in ("offer", "counter", "accept"):
             return
-        if body == "accept":
-            offer = self.verifier.statements.get(message.offer)
-            if offer is None:
-                return  # the negotiation checks refuse it (NEG-005)
-            proposal, mine, expires_at_ms = (
-                proposal_of(offer),
-                proposal_of(offer).wants,
-                offer.header.expires_at_ms,
-            )
-        else:
-            proposal = message if body == "offer" else message.proposal
-            mine = proposal.gives
+        signed = self._proposal_signed(body, message)
+        if signed is None:
+            return
+        proposal, offer = signed
+        mine = proposal.gives if offer is None else proposal.wants
+        if offer is not None:
+            expires_at_ms = offer.header.expires_at_ms
         why = time_to_perform_refusal(mine, proposal.terms, expires_at_ms, self.min_time_to_perform_ms)
         if why:
             raise TooLittleTimeToPerform(why)
