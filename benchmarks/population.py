@@ -47,8 +47,7 @@ import platform
 import random
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any, Final
 
 import nacl
@@ -57,6 +56,7 @@ import nacl.signing
 from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE, pae
 from a2a_coop.protocol.statements import Statement, VerifiedStatement
 from a2a_coop.testing import derive
+from benchmarks._heap import fresh_heap
 
 NAME: Final = "population"
 TARGETS: Final = {
@@ -69,19 +69,6 @@ DEFAULTS: Final = {"strategies": 8, "turns": 100, "agents": 1000, "rounds": 100,
 QUICK: Final = {"strategies": 3, "turns": 5, "agents": 12, "rounds": 3, "players": 6, "steps": 10}
 POPULATION_TYPES: Final = ("honest", "reciprocal", "reneger")
 POPULATION_FLOOR_SAMPLE: Final = 20_000  # statements of (c) whose raw sign+verify is timed
-
-
-@contextmanager
-def _fresh_heap() -> Iterator[None]:
-    """Collect, then freeze what the process holds (the Axelrod library, earlier sections' engines)
-    for one timed section: the collector's full passes then walk only what that section makes. Every
-    timed section, ours and the baselines alike, runs inside one."""
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def _progress(message: str) -> None:
@@ -103,7 +90,7 @@ def _play(names: Sequence[str], turns: int, mode: str, seed: int) -> tuple[float
         seed=seed,
         tag="bench-pairings",  # the same keys in both modes: the same seeds, the same trades
     )
-    with _fresh_heap():
+    with fresh_heap():
         start = time.perf_counter()
         for i, j in _pairings(names):
             for turn in range(turns):
@@ -117,7 +104,7 @@ def _axelrod_matches(names: Sequence[str], turns: int, seed: int) -> float:
     axl = axelrod_module()
     by_name = {s.__name__: s for s in axl.strategies}
     game = axelrod_game()
-    with _fresh_heap():
+    with fresh_heap():
         start = time.perf_counter()
         for i, j in _pairings(names):
             axl.Match([by_name[names[i]](), by_name[names[j]]()], turns=turns, game=game, seed=seed).play()
@@ -137,7 +124,7 @@ def _signed(engine: Any) -> list[VerifiedStatement]:
 def _statement_floor(statements: Sequence[VerifiedStatement]) -> float:
     """Seconds to build each statement afresh, encode it canonically and digest it: no rules."""
     sha256 = hashlib.sha256
-    with _fresh_heap():
+    with fresh_heap():
         start = time.perf_counter()
         for vs in statements:
             stmt = Statement()
@@ -153,7 +140,7 @@ def _crypto_floor(statements: Sequence[VerifiedStatement]) -> float:
     ]
     key = nacl.signing.SigningKey(derive("bench/population/floor"))
     verify_key = key.verify_key
-    with _fresh_heap():
+    with fresh_heap():
         start = time.perf_counter()
         for message in messages:
             verify_key.verify(key.sign(message))
@@ -171,7 +158,7 @@ def _population(agents: int, rounds: int, seed: int) -> tuple[float, float, floa
     from reference_agents import build
     from reference_agents.engine import Engine
 
-    with _fresh_heap():
+    with fresh_heap():
         start, cpu = time.perf_counter(), time.process_time()
         engine = Engine(
             [build(POPULATION_TYPES[i % len(POPULATION_TYPES)]) for i in range(agents)],
@@ -200,12 +187,12 @@ def _moran(players: int, turns: int, steps: int, seed: int, strategies: int) -> 
     pool = tournament.deterministic(tournament.pick(min(3 * players, 60), seed))
     types = pool[: max(2, players // 3)]
     population = [types[k % len(types)] for k in range(players)]
-    with _fresh_heap():
+    with fresh_heap():
         start = time.perf_counter()
         ours = tournament.MoranRun(list(population), turns, seed=seed, mode="model")
         ours.run(steps)
         ours_s = time.perf_counter() - start
-    with _fresh_heap():
+    with fresh_heap():
         start = time.perf_counter()
         tournament.axelrod_moran(population, turns, steps, seed=seed)
         axl_s = time.perf_counter() - start

@@ -7,13 +7,13 @@ same test builds byte-identical envelopes on every run.
 from __future__ import annotations
 
 import copy
-import gc
 from collections.abc import Iterator
 
 import pytest
 
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.testing import FixedClock, Party
+from benchmarks._heap import fresh_heap
 
 
 @pytest.fixture
@@ -21,12 +21,8 @@ def frozen_heap() -> Iterator[None]:
     """For a benchmark run in this process: what the worker already holds (every earlier test's
     objects) moved out of the collector's reach while the test runs, so each ``gc.collect()`` the
     benchmark makes walks only its own objects, as in a process of its own."""
-    gc.collect()
-    gc.freeze()
-    try:
+    with fresh_heap():
         yield
-    finally:
-        gc.unfreeze()
 
 
 @pytest.fixture
