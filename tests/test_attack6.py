@@ -20,6 +20,7 @@ from a2a_coop.protocol.errors import (
     BodyInvalid,
     CoopError,
     IllegalTransition,
+    IssuedInFuture,
     RateLimited,
     UnknownNegotiation,
     WrongParty,
@@ -391,25 +392,14 @@ def test_a_statement_dated_ahead_cannot_put_the_victims_deadline_behind_its_cont
     assert escrow.get_balance(bob.did)[:2] == (FUNDS, 0)  # Bob's bond is his again
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A peer's statement times never go back along its chain (CHN-005), and a statement it "
-    "answers may be dated up to the skew ahead of its clock (TIM-003), so anyone who gets an answer "
-    "from it sets the earliest time its next Delivery can carry, up to 30 s ahead. An item due within "
-    "that margin of the contract can then not be delivered on time by its own date (WIT-003), and "
-    "CMT-011 does not apply (the Accept came before the deadline). Recommended: the policy guard signs "
-    "no Offer, Counter or Accept under which an item it gives is due less than skew_ms after that "
-    "statement (or WIT-003 judges a Delivery dated at its issuer's chain floor on witnessed time alone). "
-    "For bonded terms, the opt-in time-to-perform rule (`--min-time-to-perform` of at least 30 s, off "
-    "by default) already keeps a peer out of such a contract.",
-)
-@pytest.mark.req("CMT-011", "CHN-005", "WIT-003")
+@pytest.mark.req("TIM-009", "CMT-011", "CHN-005", "WIT-003")
 def test_a_second_statement_dated_ahead_cannot_push_a_delivery_past_its_deadline() -> None:
     """As above, but Bob's item is due 1 ms after the contract's Accept (20 s ahead), which CMT-011
     allows. Before Bob's locks arrive, a fresh key of Mallory's sends Bob an unbonded offer dated
     29.9 s ahead, which he accepts: his chain's time is now 29.9 s ahead, and every Delivery he signs
     next is dated at least that late -- after his deadline. Expect Bob's bond safe: he delivered the
-    moment he could."""
+    moment he could. Closed: Bob refuses the pacer's offer ISSUED_IN_FUTURE while he owes the item
+    (TIM-009), and takes it once he has delivered."""
     clock, mallory, bob, escrow, _, b = _market({"bob": FUNDS, "mallory": FUNDS})
     proposal = mallory.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
     proposal.wants[0].deadline_ms = clock.now_ms + 20_001  # Bob's item: 1 ms after the contract
@@ -417,14 +407,20 @@ def test_a_second_statement_dated_ahead_cannot_push_a_delivery_past_its_deadline
     accept = verify_statement(b.exchange(offer.envelope, [escrow.mandate, *mallory.setup])[1])
     assert accept.header.issued_at_ms == clock.now_ms + 20_000
     pacer = Party("mallory-pacer", clock)
-    b.exchange(pacer.offer(bob, issued_at_ms=clock.now_ms + 29_900).envelope, pacer.setup)  # accepted
+    paced = pacer.offer(bob, issued_at_ms=clock.now_ms + 29_900)
+    with pytest.raises(IssuedInFuture) as refused:
+        b.exchange(paced.envelope, pacer.setup)
+    assert refused.value.requirement == "TIM-009"
+    assert 0 < refused.value.retry_after_ms <= 20_002  # once his item is due, at the latest
     neg = b.negotiation(offer.header.negotiation_id)
     c = neg.contract
     assert c is not None
     locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
     b.hold(locks)
     deliveries = b._perform(neg)
+    assert [d.issued_at_ms for d in deliveries] == [accept.header.issued_at_ms]  # on time by its date
     escrow.submit([d.envelope for d in deliveries])
+    assert any(vs.body == "accept" for vs in map(verify_statement, b.exchange(paced.envelope, pacer.setup)))
     clock.advance(31_000)
     claim = mallory.sign(
         "breach_claim",

@@ -806,3 +806,15 @@ def test_a_rejection_without_a_stated_origin_goes_out_as_the_callers_fault() -> 
         .Unpack(details)
     )
     assert details.metadata["origin"] == "remote"
+
+
+@pytest.mark.req("TIM-009", "RPC-012")
+def test_an_owed_deadline_refusal_carries_its_retry_hint_on_the_wire() -> None:
+    """TIM-009's refusal says when to come back, as RPC-012's does: ErrorInfo ``retry_after_ms`` and a
+    google.rpc.RetryInfo detail."""
+    status = status_for(errors.IssuedInFuture("owed", requirement="TIM-009", retry_after_ms=20_001))
+    details = status_pb2.Status.FromString(dict(status.trailing_metadata)[STATUS_DETAILS_KEY]).details
+    info, retry = error_details_pb2.ErrorInfo(), error_details_pb2.RetryInfo()
+    assert details[0].Unpack(info) and details[1].Unpack(retry)
+    assert (info.reason, info.metadata["retry_after_ms"]) == ("ISSUED_IN_FUTURE", "20001")
+    assert (retry.retry_delay.seconds, retry.retry_delay.nanos) == (20, 1_000_000)

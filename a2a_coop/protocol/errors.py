@@ -253,11 +253,17 @@ class NotYetValid(FreshnessError):
 
 
 class IssuedInFuture(FreshnessError):
-    """Statement claims to be issued in the future."""
+    """Statement claims to be issued in the future: beyond the skew (TIM-003, TIM-008), or, for a
+    signer that would have to date its answer after a deadline of its own, beyond that deadline
+    (TIM-009: retry after the hint)."""
 
     code = "ISSUED_IN_FUTURE"
     grpc_status = "FAILED_PRECONDITION"
     summary = "statement claims to be issued in the future"
+
+    def __init__(self, detail: str = "", *, retry_after_ms: int = 0, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.retry_after_ms = retry_after_ms
 
 
 class IssuedInPast(FreshnessError):

@@ -34,7 +34,14 @@ from a2a_coop.protocol.archive import Archive, Nearest
 from a2a_coop.protocol.bodies import MAX_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import ParsedEnvelope, decode_envelope, parse_envelope, statement_digest
-from a2a_coop.protocol.errors import CoopError, Origin, RateLimited, Replayed, WrongAudience
+from a2a_coop.protocol.errors import (
+    CoopError,
+    IssuedInFuture,
+    Origin,
+    RateLimited,
+    Replayed,
+    WrongAudience,
+)
 from a2a_coop.protocol.escrow import revoke_until
 from a2a_coop.protocol.forks import ForkProof, fork_proof_from
 from a2a_coop.protocol.identity import Keypair
@@ -92,6 +99,8 @@ PERFORMING_STATES = frozenset({State.BONDED, State.PERFORMING, State.DISPUTED})
 # A contract naming an escrow is over for good only once EXPIRED (the escrow's lapse ruling).
 FINAL_STATES = frozenset({State.REJECTED, State.WITHDRAWN, State.EXPIRED})
 FINAL_WITHOUT_ESCROW = frozenset({State.FULFILLED, State.BREACHED, State.REVOKED}) | FINAL_STATES
+# Contract states in which a party owes nothing any more (TIM-009; REVOKED owes what fell due before).
+_SETTLED = frozenset({State.FULFILLED, State.BREACHED, State.EXPIRED})
 # Context envelopes whose digest _hold remembers (a few mandates in practice; the bound is for floods).
 MAX_REMEMBERED_CONTEXT = 1024
 # Read once: an Enum's .value and its class's attributes are slow reads on Python 3.11.
@@ -289,6 +298,12 @@ class Peer:
         self._dormant_at: list[tuple[int, bytes, str]] = []
         self._dormant_due: dict[bytes, int] = {}
         self._dormant: set[bytes] = set()
+        # The items we owe under our contracts, a heap of (deadline, negotiation id, item index), and
+        # the contracts entered in it: no statement of ours is dated after such a deadline while our
+        # clock is before it and the item is not delivered (TIM-009, see _owed_deadline). Delivered,
+        # ended and past entries leave lazily.
+        self._owed_due: list[tuple[int, bytes, int]] = []
+        self._owed_entered: set[bytes] = set()
         # The parties, escrows and principals of our contracts, ever, each with the order it came in
         # (gossip's tie-break, ATT-011): with the counterparties of our negotiations not ended, the keys
         # in our dealings (ATT-018 bound, gossip rank: deals_with, dealing_rank).
@@ -379,6 +394,8 @@ class Peer:
                     return prefix + earlier  # a retried request: same answers, nothing redone (RPL-002)
             if staged is None:
                 now = self.clock()
+                if request.negotiation_id:  # our answers in its negotiation are dated after it (NEG-014)
+                    self._refuse_dated_after_owed(request.issued_at_ms, now)  # TIM-009, nothing held yet
                 # Context first, in order (SPEC 13.2), only what the request depends on (RPC-015);
                 # journaled in the request's own commit below.
                 taken = self._hold_context(self._needed_context(request, context), now)
@@ -590,6 +607,8 @@ class Peer:
             # Our consent made this contract: a flood of fresh keys cannot put itself here.
             for key in sorted({other, c.escrow, *self.verifier.bound.get(other, ())} - {""}):
                 known.setdefault(key, len(known))
+        if c is not None and neg.id not in self._owed_entered and not neg.is_terminal:
+            self._enter_owed(neg.id, c.items(self.did))
         if neg.is_terminal:
             held = self._open_with.get(other)
             if held is not None and neg.id in held:
@@ -613,6 +632,68 @@ class Peer:
             if self._dormant_due.get(neg.id) != due:
                 self._dormant_due[neg.id] = due
                 heapq.heappush(self._dormant_at, (due, neg.id, other))
+
+    def _enter_owed(self, negotiation_id: bytes, items: Sequence[trade_pb2.Item]) -> None:
+        """Enter the items we owe under a new contract of ours in the TIM-009 heap. Entries leave it
+        lazily (_owed_deadline); when most of it is dead weight (forgotten negotiations), it is rebuilt
+        from the live ones, so its size stays within twice what we hold plus a little."""
+        self._owed_entered.add(negotiation_id)
+        heap = self._owed_due
+        for i, item in enumerate(items):
+            heapq.heappush(heap, (item.deadline_ms, negotiation_id, i))
+        by_id = self.verifier.negotiations.by_id
+        if len(heap) > 2 * len(by_id) + 64:
+            heap[:] = [e for e in heap if e[1] in by_id]
+            heapq.heapify(heap)
+            self._owed_entered &= set(by_id)
+
+    def _still_owed(self, negotiation_id: bytes, item_index: int) -> bool:
+        """Whether we still owe item ``item_index`` of our contract in ``negotiation_id``: not delivered,
+        the contract not ended (in a revoked one, only what fell due before the revoke's end, CMT-003)."""
+        neg = self.verifier.negotiations.by_id.get(negotiation_id)
+        if neg is None or (c := neg.contract) is None or (self.did, item_index) in c.delivered:
+            return False
+        state = neg.state
+        if state is State.REVOKED:
+            until = revoke_until(c)
+            return until is not None and c.items(self.did)[item_index].deadline_ms < until
+        return state not in _SETTLED
+
+    def _owed_deadline(self, now: int, skip: tuple[bytes, int] | None = None) -> int | None:
+        """The earliest deadline, not before ``now``, of an item we still owe (but ``skip``), or None."""
+        heap = self._owed_due
+        skipped = None
+        while heap:
+            deadline, nid, i = heap[0]
+            if deadline < now or not self._still_owed(nid, i):
+                heapq.heappop(heap)  # past by our clock, delivered or ended: it never counts again
+            elif skipped is None and (nid, i) == skip:
+                skipped = heapq.heappop(heap)
+            else:
+                break
+        found = heap[0][0] if heap else None
+        if skipped is not None:
+            heapq.heappush(heap, skipped)
+        return found
+
+    def _refuse_dated_after_owed(
+        self, issued_ms: int, now: int, skip: tuple[bytes, int] | None = None
+    ) -> None:
+        """TIM-009: a statement of ours dated ``issued_ms``, ahead of our clock (to follow what it
+        answers, NEG-014, or our chain, CHN-005), must not be dated after the deadline of an item we
+        still owe while our clock is before that deadline: every Delivery we sign after it is dated
+        at least as late (CHN-005), so whoever chose the date we follow would make that item late
+        however soon we deliver it."""
+        if issued_ms <= now:
+            return
+        deadline = self._owed_deadline(now, skip)
+        if deadline is not None and issued_ms > deadline:
+            raise IssuedInFuture(
+                f"dated {issued_ms - now} ms ahead of our clock, after the deadline of an item we owe "
+                f"(due in {deadline - now} ms); retry once it is delivered or due",
+                requirement="TIM-009",
+                retry_after_ms=deadline - now + 1,
+            )
 
     def _note_finished(self, vs: VerifiedStatement) -> None:
         """After ``vs`` was handled: keep the open negotiations per counterparty, and note what it
@@ -1207,6 +1288,9 @@ class Peer:
                 prev = self.verifier.statements.get(self.writer.prev)
                 chain_floor = prev.issued_at_ms if prev is not None else 0
         issued = max(now, chain_floor, self._causal_floor(negotiation_id, body, message))
+        if issued > now:  # TIM-009 (a Delivery never holds back the very item it delivers)
+            skip = (negotiation_id, message.item_index) if body == "delivery" else None
+            self._refuse_dated_after_owed(issued, now, skip)
         stmt = new_statement(
             body,
             message,
@@ -1290,6 +1374,7 @@ class Peer:
             self.verifier.use_archive(journal)
         self._open_with, self._open_total = {}, 0
         self._dormant_at, self._dormant_due, self._dormant = [], {}, set()
+        self._owed_due, self._owed_entered = [], set()
         for neg in self.verifier.negotiations.by_id.values():
             if self.did in neg.parties:
                 self._track_open(neg)

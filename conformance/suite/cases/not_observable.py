@@ -160,3 +160,12 @@ not_observable(
     "1000); tests/test_escrow.py checks it for the reference escrow",
     "CMT-008",
 )
+not_observable(
+    "tim.dated-after-owed-deadline",
+    "Nothing is signed dated ahead past a deadline the signer still owes; such a request is refused",
+    "needs the target to owe an item it has not delivered, due within the skew: a target delivers an "
+    "unbonded item as it accepts it, and a bonded one after locks from an escrow its operator configured, "
+    "which the suite does not provision into it; tests/test_owed_deadline.py and "
+    "tests/test_attack6.py check the reference peer",
+    "TIM-009",
+)
