@@ -16,8 +16,9 @@ from peers import make_peer
 
 from a2a_coop.protocol.errors import IssuedInFuture
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
-from a2a_coop.runtime.peer import Peer
-from a2a_coop.testing import FixedClock, LocalEscrow, Party
+from a2a_coop.runtime.peer import OWED_HEAP_SLACK, Peer
+from a2a_coop.runtime.trade import run_trade
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, service
 
 FUNDS, BOND = 1_000, 100
 DUE_IN_MS = 20_000  # Bob's item under the bonded contract is due this long after now
@@ -120,3 +121,61 @@ def test_the_guard_signs_no_answer_dated_past_an_owed_deadline() -> None:
     refusal = b.guard_refusals[-1]
     assert isinstance(refusal, IssuedInFuture) and refusal.requirement == "TIM-009"
     assert hers.digest in b.negotiation(nid).contract.deliveries  # taken all the same
+
+
+@pytest.mark.req("TIM-009")
+def test_what_an_outstanding_offer_of_ours_would_owe_counts_until_it_is_answered() -> None:
+    """Bob offers Carol his item due in 20 s. Before she answers, Dave's offer dated 25 s ahead would
+    push Bob's chain past that deadline, and Carol may still accept: refused. Once Carol rejects, Bob
+    owes nothing and takes it."""
+    clock = FixedClock()
+    bob, carol, dave = Party("bob", clock), Party("carol", clock), Party("dave", clock)
+    b = make_peer(bob, clock)
+    proposal = bob.proposal()
+    proposal.gives[0].deadline_ms = clock.now_ms + DUE_IN_MS
+    offer = b.propose(carol.did, proposal)
+    ahead = dave.offer(bob, issued_at_ms=clock.now_ms + 25_000)
+    with pytest.raises(IssuedInFuture) as refused:
+        b.exchange(ahead.envelope, dave.setup)
+    assert refused.value.requirement == "TIM-009"
+    b.on_replies([*carol.setup, carol.reject(offer).envelope])
+    assert "accept" in [verify_statement(e).body for e in b.exchange(ahead.envelope, dave.setup)]
+
+
+@pytest.mark.req("TIM-009", "CMT-011")
+def test_an_item_due_before_its_contract_does_not_count() -> None:
+    """Mallory's bonded offer, dated 20 s ahead, wants Bob's item due 10 s from now -- before the
+    contract's Accept, so nobody may claim it (CMT-011) and no date of Bob's can make it later than it
+    is: Carol's offer dated 25 s ahead is answered, while Bob still waits for the locks."""
+    clock = FixedClock()
+    mallory, bob, carol = Party("mallory", clock), Party("bob", clock), Party("carol", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={mallory.did: FUNDS, bob.did: FUNDS})
+    b = make_peer(bob, clock, context=[escrow.mandate])
+    proposal = mallory.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+    proposal.wants[0].deadline_ms = clock.now_ms + 10_000
+    offer = mallory.offer(bob, proposal, issued_at_ms=clock.now_ms + 20_000)
+    b.exchange(offer.envelope, [escrow.mandate, *mallory.setup])
+    c = b.negotiation(offer.negotiation_id).contract
+    assert c is not None and not c.delivered  # owed, undelivered, and due before the contract
+    ahead = carol.offer(bob, issued_at_ms=clock.now_ms + 25_000)
+    assert "accept" in [verify_statement(e).body for e in b.exchange(ahead.envelope, carol.setup)]
+
+
+@pytest.mark.req("TIM-009")
+def test_the_owed_heap_stays_bounded_by_what_is_still_owed() -> None:
+    """300 trades, each delivered at once: their entries are dead weight, swept out as the heap
+    doubles, so it never holds more than twice what is still owed plus the slack."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    a, b = make_peer(alice, clock), make_peer(bob, clock)
+    peak = 0
+    for _ in range(300):
+        due = clock.now_ms + DAY_MS
+        items = {
+            "gives": [service("a", value=1, deadline_ms=due)],
+            "wants": [service("b", value=1, deadline_ms=due)],
+        }
+        run_trade(a, b, bob.did, alice.proposal(**items))
+        peak = max(peak, len(a._owed_due), len(b._owed_due))
+        clock.advance(1)
+    assert 0 < peak <= 2 * OWED_HEAP_SLACK + 1

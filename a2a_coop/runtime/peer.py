@@ -99,6 +99,8 @@ PERFORMING_STATES = frozenset({State.BONDED, State.PERFORMING, State.DISPUTED})
 # A contract naming an escrow is over for good only once EXPIRED (the escrow's lapse ruling).
 FINAL_STATES = frozenset({State.REJECTED, State.WITHDRAWN, State.EXPIRED})
 FINAL_WITHOUT_ESCROW = frozenset({State.FULFILLED, State.BREACHED, State.REVOKED}) | FINAL_STATES
+# Entries the TIM-009 heap may hold beyond twice the live ones before it is swept (Peer._enter_owed).
+OWED_HEAP_SLACK = 64
 # Contract states in which a party owes nothing any more (TIM-009; REVOKED owes what fell due before).
 _SETTLED = frozenset({State.FULFILLED, State.BREACHED, State.EXPIRED})
 # Context envelopes whose digest _hold remembers (a few mandates in practice; the bound is for floods).
@@ -298,12 +300,14 @@ class Peer:
         self._dormant_at: list[tuple[int, bytes, str]] = []
         self._dormant_due: dict[bytes, int] = {}
         self._dormant: set[bytes] = set()
-        # The items we owe under our contracts, a heap of (deadline, negotiation id, item index), and
-        # the contracts entered in it: no statement of ours is dated after such a deadline while our
-        # clock is before it and the item is not delivered (TIM-009, see _owed_deadline). Delivered,
-        # ended and past entries leave lazily.
-        self._owed_due: list[tuple[int, bytes, int]] = []
-        self._owed_entered: set[bytes] = set()
+        # The items we owe under our contracts, or would owe if an Offer or Counter of ours outstanding
+        # were accepted: a heap of (deadline, negotiation id, item index, digest of the proposal they
+        # come from), and the proposals entered in it (digest -> negotiation id). No statement of ours
+        # is dated after such a deadline while our clock is before it and the item is not delivered
+        # (TIM-009, see _owed_deadline). Delivered, ended, superseded and past entries leave lazily.
+        self._owed_due: list[tuple[int, bytes, int, bytes]] = []
+        self._owed_entered: dict[bytes, bytes] = {}
+        self._owed_rebuild_at = OWED_HEAP_SLACK  # its size at which the dead entries are swept out
         # The parties, escrows and principals of our contracts, ever, each with the order it came in
         # (gossip's tie-break, ATT-011): with the counterparties of our negotiations not ended, the keys
         # in our dealings (ATT-018 bound, gossip rank: deals_with, dealing_rank).
@@ -607,8 +611,8 @@ class Peer:
             # Our consent made this contract: a flood of fresh keys cannot put itself here.
             for key in sorted({other, c.escrow, *self.verifier.bound.get(other, ())} - {""}):
                 known.setdefault(key, len(known))
-        if c is not None and neg.id not in self._owed_entered and not neg.is_terminal:
-            self._enter_owed(neg.id, c.items(self.did))
+        if not neg.is_terminal:
+            self._enter_owed(neg)
         if neg.is_terminal:
             held = self._open_with.get(other)
             if held is not None and neg.id in held:
@@ -633,30 +637,56 @@ class Peer:
                 self._dormant_due[neg.id] = due
                 heapq.heappush(self._dormant_at, (due, neg.id, other))
 
-    def _enter_owed(self, negotiation_id: bytes, items: Sequence[trade_pb2.Item]) -> None:
-        """Enter the items we owe under a new contract of ours in the TIM-009 heap. Entries leave it
-        lazily (_owed_deadline); when most of it is dead weight (forgotten negotiations), it is rebuilt
-        from the live ones, so its size stays within twice what we hold plus a little."""
-        self._owed_entered.add(negotiation_id)
+    def _enter_owed(self, neg: Negotiation) -> None:
+        """Enter in the TIM-009 heap the items we owe under ``neg``'s contract, or would owe if our Offer
+        or Counter outstanding in it were accepted (once per proposal). Entries leave lazily, so when the
+        heap has doubled since it was last swept, the dead ones are swept out: it stays within twice
+        what we still owe, plus a little, at an amortised constant cost per entry."""
+        c = neg.contract
+        source = neg.outstanding if c is None else c.offer
+        if source.digest in self._owed_entered:
+            return
+        if c is not None:
+            items: Sequence[trade_pb2.Item] = c.items(self.did)
+        elif source.issuer == self.did:
+            items = proposal_of(source).gives
+        else:
+            return  # an offer to us: we owe nothing until we accept it (then it is a contract)
+        self._owed_entered[source.digest] = neg.id
         heap = self._owed_due
         for i, item in enumerate(items):
-            heapq.heappush(heap, (item.deadline_ms, negotiation_id, i))
-        by_id = self.verifier.negotiations.by_id
-        if len(heap) > 2 * len(by_id) + 64:
-            heap[:] = [e for e in heap if e[1] in by_id]
+            heapq.heappush(heap, (item.deadline_ms, neg.id, i, source.digest))
+        if len(heap) > self._owed_rebuild_at:
+            now = self.clock()
+            heap[:] = [e for e in heap if e[0] >= now and self._still_owed(e[1], e[2], e[3], now)]
             heapq.heapify(heap)
-            self._owed_entered &= set(by_id)
+            by_id = self.verifier.negotiations.by_id
+            self._owed_entered = {d: n for d, n in self._owed_entered.items() if n in by_id}
+            self._owed_rebuild_at = 2 * len(heap) + OWED_HEAP_SLACK
 
-    def _still_owed(self, negotiation_id: bytes, item_index: int) -> bool:
-        """Whether we still owe item ``item_index`` of our contract in ``negotiation_id``: not delivered,
-        the contract not ended (in a revoked one, only what fell due before the revoke's end, CMT-003)."""
+    def _still_owed(self, negotiation_id: bytes, item_index: int, source: bytes, now: int) -> bool:
+        """Whether we still owe (or would owe, if our outstanding proposal were accepted) item
+        ``item_index`` of the proposal ``source`` in ``negotiation_id``."""
         neg = self.verifier.negotiations.by_id.get(negotiation_id)
-        if neg is None or (c := neg.contract) is None or (self.did, item_index) in c.delivered:
+        if neg is None:
             return False
+        c = neg.contract
+        if c is None:  # our Offer or Counter, while it can still be accepted (NEG-007)
+            out = neg.outstanding
+            return (
+                not neg.is_terminal
+                and out.digest == source
+                and now <= out.header.expires_at_ms + self.verifier.skew_ms
+            )
+        if c.offer.digest != source or (self.did, item_index) in c.delivered:
+            return False
+        deadline = c.items(self.did)[item_index].deadline_ms
+        if deadline < c.accept.issued_at_ms:
+            return False  # due before the contract: nobody may claim it (CMT-011)
         state = neg.state
         if state is State.REVOKED:
             until = revoke_until(c)
-            return until is not None and c.items(self.did)[item_index].deadline_ms < until
+            return until is not None and deadline < until  # what the Revoke left owed (CMT-003)
         return state not in _SETTLED
 
     def _owed_deadline(self, now: int, skip: tuple[bytes, int] | None = None) -> int | None:
@@ -664,9 +694,9 @@ class Peer:
         heap = self._owed_due
         skipped = None
         while heap:
-            deadline, nid, i = heap[0]
-            if deadline < now or not self._still_owed(nid, i):
-                heapq.heappop(heap)  # past by our clock, delivered or ended: it never counts again
+            deadline, nid, i, source = heap[0]
+            if deadline < now or not self._still_owed(nid, i, source, now):
+                heapq.heappop(heap)  # past by our clock, delivered, ended or superseded: for good
             elif skipped is None and (nid, i) == skip:
                 skipped = heapq.heappop(heap)
             else:
@@ -1309,6 +1339,10 @@ class Peer:
         self.verifier.record(vs)
         self.writer.advance(vs)
         self._last_signed = (vs.digest, vs.issued_at_ms)
+        if body in ("offer", "counter"):  # what we would owe if it were accepted counts now (TIM-009)
+            neg = self.verifier.negotiations.by_id.get(vs.negotiation_id)
+            if neg is not None:
+                self._enter_owed(neg)
         return vs
 
     def _causal_floor(self, negotiation_id: bytes, body: str, message: Any) -> int:
@@ -1374,7 +1408,7 @@ class Peer:
             self.verifier.use_archive(journal)
         self._open_with, self._open_total = {}, 0
         self._dormant_at, self._dormant_due, self._dormant = [], {}, set()
-        self._owed_due, self._owed_entered = [], set()
+        self._owed_due, self._owed_entered, self._owed_rebuild_at = [], {}, OWED_HEAP_SLACK
         for neg in self.verifier.negotiations.by_id.values():
             if self.did in neg.parties:
                 self._track_open(neg)
