@@ -301,10 +301,11 @@ class Peer:
         self._dormant_due: dict[bytes, int] = {}
         self._dormant: set[bytes] = set()
         # The items we owe under our contracts, or would owe if an Offer or Counter of ours outstanding
-        # were accepted: a heap of (deadline, negotiation id, item index, digest of the proposal they
-        # come from), and the proposals entered in it (digest -> negotiation id). No statement of ours
-        # is dated after such a deadline while our clock is before it and the item is not delivered
-        # (TIM-009, see _owed_deadline). Delivered, ended, superseded and past entries leave lazily.
+        # were accepted: a heap of (deadline, negotiation id, item index, the contract's id or the
+        # proposal's digest), and the contracts and proposals entered in it (that key -> negotiation id).
+        # No statement of ours is dated after such a deadline while our clock is before it and the item
+        # is not delivered (TIM-009, see _owed_deadline). Delivered, ended, superseded and past entries
+        # leave lazily.
         self._owed_due: list[tuple[int, bytes, int, bytes]] = []
         self._owed_entered: dict[bytes, bytes] = {}
         self._owed_rebuild_at = OWED_HEAP_SLACK  # its size at which the dead entries are swept out
@@ -639,34 +640,42 @@ class Peer:
 
     def _enter_owed(self, neg: Negotiation) -> None:
         """Enter in the TIM-009 heap the items we owe under ``neg``'s contract, or would owe if our Offer
-        or Counter outstanding in it were accepted (once per proposal). Entries leave lazily, so when the
-        heap has doubled since it was last swept, the dead ones are swept out: it stays within twice
-        what we still owe, plus a little, at an amortised constant cost per entry."""
+        or Counter outstanding in it were accepted (once per contract or proposal). Entries leave lazily,
+        so when the heap and its keys have doubled since they were last swept, the dead ones are swept
+        out: they stay within twice what we still owe (and the negotiations we hold open), plus a little,
+        at an amortised constant cost per entry."""
         c = neg.contract
-        source = neg.outstanding if c is None else c.offer
-        if source.digest in self._owed_entered:
-            return
+        # A contract's items are entered under the contract, never under the proposal it accepted: that
+        # proposal's entries may have been dropped for good (past its expiry by our clock) before an
+        # Accept made in time reached us with its Stamp (TIM-006), and the items are owed all the same.
+        items: Sequence[trade_pb2.Item]
         if c is not None:
-            items: Sequence[trade_pb2.Item] = c.items(self.did)
-        elif source.issuer == self.did:
-            items = proposal_of(source).gives
+            key, items = c.id, c.items(self.did)
+        elif neg.outstanding.issuer == self.did:
+            key, items = neg.outstanding.digest, proposal_of(neg.outstanding).gives
         else:
             return  # an offer to us: we owe nothing until we accept it (then it is a contract)
-        self._owed_entered[source.digest] = neg.id
+        if key in self._owed_entered:
+            return
+        self._owed_entered[key] = neg.id
         heap = self._owed_due
         for i, item in enumerate(items):
-            heapq.heappush(heap, (item.deadline_ms, neg.id, i, source.digest))
-        if len(heap) > self._owed_rebuild_at:
+            heapq.heappush(heap, (item.deadline_ms, neg.id, i, key))
+        # The keys count too: _owed_deadline pops dead entries without them, so a heap kept small that
+        # way would never reach the sweep while they piled up, one per trade.
+        if len(heap) + len(self._owed_entered) > self._owed_rebuild_at:
             now = self.clock()
             heap[:] = [e for e in heap if e[0] >= now and self._still_owed(e[1], e[2], e[3], now)]
             heapq.heapify(heap)
             by_id = self.verifier.negotiations.by_id
-            self._owed_entered = {d: n for d, n in self._owed_entered.items() if n in by_id}
-            self._owed_rebuild_at = 2 * len(heap) + OWED_HEAP_SLACK
+            self._owed_entered = {
+                k: n for k, n in self._owed_entered.items() if n in by_id and not by_id[n].is_terminal
+            }  # an ended negotiation is never entered again (_track_open)
+            self._owed_rebuild_at = 2 * (len(heap) + len(self._owed_entered)) + OWED_HEAP_SLACK
 
     def _still_owed(self, negotiation_id: bytes, item_index: int, source: bytes, now: int) -> bool:
-        """Whether we still owe (or would owe, if our outstanding proposal were accepted) item
-        ``item_index`` of the proposal ``source`` in ``negotiation_id``."""
+        """Whether we still owe item ``item_index`` of the contract ``source`` (its id) in
+        ``negotiation_id``, or would owe it if ``source``, our outstanding proposal, were accepted."""
         neg = self.verifier.negotiations.by_id.get(negotiation_id)
         if neg is None:
             return False
@@ -678,7 +687,7 @@ class Peer:
                 and out.digest == source
                 and now <= out.header.expires_at_ms + self.verifier.skew_ms
             )
-        if c.offer.digest != source or (self.did, item_index) in c.delivered:
+        if c.id != source or (self.did, item_index) in c.delivered:
             return False
         deadline = c.items(self.did)[item_index].deadline_ms
         if deadline < c.accept.issued_at_ms:

@@ -1,0 +1,152 @@
+"""A fourth attacker's review, of the time rules around TIM-009 (a peer dates nothing after the deadline
+of an item it still owes while its clock is before it). Each test performs an attack through the real
+components (reference peers with their policy guard, the reference escrow in process) by choosing a
+value the protocol lets the attacker choose -- above all a time -- and checks what the rules say must
+happen. A test marked ``xfail(strict=True)`` is a hole this version still has: the attack succeeds, and
+the reason says what would close it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import NamedTuple
+
+import pytest
+from peers import make_peer
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+from a2a_coop.protocol.errors import CoopError, IssuedInFuture
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.runtime.peer import OWED_HEAP_SLACK, Peer
+from a2a_coop.runtime.trade import run_trade
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, service
+
+FUNDS, BOND = 1_000, 100
+SKEW_MS = 30_000
+OFFER_TTL_MS = 5 * 60_000
+
+
+class Market(NamedTuple):
+    clock: FixedClock
+    mallory: Party  # the attacker
+    bob: Party  # honest
+    escrow: LocalEscrow
+    b: Peer  # Bob's reference peer
+
+
+def _market() -> Market:
+    """Mallory and Bob, both funded at an escrow Bob trusts; Bob runs the reference peer."""
+    clock = FixedClock()
+    mallory, bob = Party("mallory", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={mallory.did: FUNDS, bob.did: FUNDS})
+    return Market(clock, mallory, bob, escrow, make_peer(bob, clock, context=[escrow.mandate]))
+
+
+def _claim(
+    m: Market, neg_id: bytes, contract: bytes, reason: str = "late (by a clock I chose)"
+) -> VerifiedStatement:
+    return m.mallory.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=contract, item_index=0, reason=reason),
+        audience=m.bob.did,
+        negotiation_id=neg_id,
+    )
+
+
+def _bob_loses_nothing(m: Market, neg_id: bytes, contract: bytes) -> None:
+    """Mallory claims Bob's item once its deadline has passed; the escrow rules when the response window
+    and the claim window are over. Bob's bond must be his again."""
+    m.clock.advance(DAY_MS)
+    with contextlib.suppress(CoopError):  # refused outright: as good as dismissed
+        m.escrow.submit([_claim(m, neg_id, contract).envelope])
+    m.clock.advance(CLAIM_WINDOW_MS + 3 * DAY_MS)
+    m.escrow.tick()
+    assert m.escrow.get_balance(m.bob.did)[:2] == (FUNDS, 0), "Bob's bond was forfeited to Mallory"
+
+
+# --- 1: an item that stopped counting, and came back -----------------------------------------------
+
+
+@pytest.mark.req("TIM-009", "TIM-006", "WIT-002", "CMT-011")
+def test_an_accept_shown_late_with_its_stamp_brings_its_items_back_under_the_rule() -> None:
+    """Bob offers Mallory a bonded trade (5 min to answer); his item is due in a day. Mallory accepts one
+    second before the offer expires, has the escrow stamp her Accept and lock both bonds at once, and
+    tells Bob nothing. Once Bob's clock is past the offer's expiry plus the skew, his TIM-009 heap drops
+    what the offer would owe (it can no longer be accepted, NEG-007) -- for good, as the lazy heap
+    assumed. Ten seconds before Bob's deadline Mallory shows him her Accept with the escrow's Stamp
+    (TIM-006 lets a stamped Accept in, however late, WIT-002), so the contract forms in his view, but
+    its item was entered once already and is not entered again. Mallory's fresh key then has Bob accept
+    an offer dated 29 s ahead, which TIM-009 no longer stops: Bob's chain runs 29 s ahead, and when the
+    locks are relayed, his Delivery is dated 19 s after his deadline. Before the fix Mallory's claim
+    was upheld and Bob's bond forfeited to her. Closed: a contract's items are entered under the
+    contract itself (its Accept), not under the proposal that was entered while outstanding."""
+    m = _market()
+    clock, mallory, bob, escrow, b = m
+    deadline = clock.now_ms + DAY_MS
+    proposal = bob.proposal(
+        issuer_bond=BOND,
+        audience_bond=BOND,
+        escrow=escrow.did,
+        gives=[service("code-review", value=500, deadline_ms=deadline)],
+        wants=[service("copy-editing", value=450, deadline_ms=deadline)],
+    )
+    offer = b.propose(mallory.did, proposal, ttl_ms=OFFER_TTL_MS)
+    clock.advance(OFFER_TTL_MS - 1_000)
+    accept = mallory.accept(offer, ttl_ms=2 * DAY_MS)  # in time, by a second
+    stamp, *locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])[1:]
+    assert [verify_statement(e).body for e in (stamp, *locks)] == ["stamp", "bond_lock", "bond_lock"]
+
+    clock.advance(SKEW_MS + 2_000)  # past the offer's expiry plus the skew, by Bob's clock
+    carol = Party("carol", clock)  # anyone's request dated a little ahead runs the TIM-009 query
+    b.exchange(carol.offer(bob, issued_at_ms=clock.now_ms + 1).envelope, carol.setup)
+
+    clock.now_ms = deadline - 10_000
+    b.exchange(accept.envelope, [*mallory.setup, escrow.mandate, stamp])
+    neg = b.negotiation(offer.negotiation_id)
+    assert neg.state is State.ACCEPTED  # the contract, in Bob's view too; no lock relayed yet
+    pacer = Party("mallory-pacer", clock)
+    with pytest.raises(IssuedInFuture):  # Bob owes an item due in 10 s: nothing dated 29 s ahead
+        b.exchange(pacer.offer(bob, issued_at_ms=clock.now_ms + 29_000).envelope, pacer.setup)
+
+    answers = [verify_statement(e) for e in b.exchange(locks[-1], [escrow.mandate, stamp, *locks[:-1]])]
+    deliveries = [vs for vs in answers if vs.body == "delivery"]
+    assert [d.issued_at_ms <= deadline for d in deliveries] == [True]
+    escrow.submit([d.envelope for d in deliveries])  # witnessed at once
+    _bob_loses_nothing(m, neg.id, accept.digest)
+
+
+# --- 2: a heap kept small, and its keys piling up ---------------------------------------------------
+
+
+@pytest.mark.req("TIM-009")
+def test_the_owed_heaps_keys_stay_bounded_when_the_queries_keep_the_heap_small() -> None:
+    """Alice's clock runs 1 ms ahead of Bob's (honest, and common). Each of her requests is dated ahead
+    of Bob's clock, so Bob's TIM-009 query runs on every one and pops the entries his last trade left
+    dead: the heap never doubles, and before the fix the sweep never ran, while the keys of the
+    contracts entered in it (one per trade) stayed for ever -- unbounded memory over a long life, even
+    with a journal forgetting every finished negotiation. Expect the keys swept like the entries."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    nonces = iter(range(10**6))
+    a = Peer(
+        alice.agent.key,
+        alice.mandate_vs.envelope,
+        clock=lambda: clock.now_ms + 1,
+        nonce=lambda: next(nonces).to_bytes(16, "big"),
+    )
+    b = make_peer(bob, clock)
+    peak_heap = peak_keys = 0
+    for _ in range(300):
+        due = clock.now_ms + DAY_MS
+        items = {
+            "gives": [service("a", value=1, deadline_ms=due)],
+            "wants": [service("b", value=1, deadline_ms=due)],
+        }
+        neg = run_trade(a, b, bob.did, alice.proposal(**items))
+        assert neg.state is State.FULFILLED
+        peak_heap = max(peak_heap, len(b._owed_due))
+        peak_keys = max(peak_keys, len(b._owed_entered))
+        clock.advance(10)
+    assert peak_heap <= 2
+    assert peak_keys <= 2 * OWED_HEAP_SLACK + 1
