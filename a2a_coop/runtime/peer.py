@@ -44,6 +44,7 @@ from a2a_coop.protocol.errors import (
 )
 from a2a_coop.protocol.escrow import revoke_until
 from a2a_coop.protocol.forks import ForkProof, fork_proof_from
+from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Event, Negotiation, State, proposal_of
 from a2a_coop.protocol.reputation import attestation_due
@@ -99,6 +100,9 @@ PERFORMING_STATES = frozenset({State.BONDED, State.PERFORMING, State.DISPUTED})
 # A contract naming an escrow is over for good only once EXPIRED (the escrow's lapse ruling).
 FINAL_STATES = frozenset({State.REJECTED, State.WITHDRAWN, State.EXPIRED})
 FINAL_WITHOUT_ESCROW = frozenset({State.FULFILLED, State.BREACHED, State.REVOKED}) | FINAL_STATES
+# How long in all drive() waits out TIM-009 hints for one statement before it gives up: the skew, which
+# bounds how far ahead of the counterparty's clock that statement can be dated (TIM-003).
+MAX_HINTED_WAIT_MS = DEFAULT_SKEW_MS
 # Entries the TIM-009 heap may hold beyond twice the live ones before it is swept (Peer._enter_owed).
 OWED_HEAP_SLACK = 64
 # Contract states in which a party owes nothing any more (TIM-009; REVOKED owes what fell due before).
@@ -1509,8 +1513,9 @@ def drive(
     """Send ``first`` and keep sending whatever our peer owes next until nothing is left.
 
     ``send(envelope, context) -> answers`` is the transport (a gRPC client's
-    ``exchange`` or, in tests, the other Peer's ``exchange``). Returns every
-    statement we sent, in order.
+    ``exchange`` or, in tests, the other Peer's ``exchange``). A statement refused
+    with a TIM-009 retry hint is sent again after it (at most the skew in all).
+    Returns every statement we sent, in order.
     """
     queue = [first]
     sent: list[VerifiedStatement] = []
@@ -1519,13 +1524,32 @@ def drive(
             return sent
         vs = queue.pop(0)
         try:
-            answers = send(vs.envelope, initiator.send_context())
+            answers = _send_after_hints(send, vs.envelope, initiator.send_context())
         except CoopError as refusal:
             initiator.take_refusal(refusal)
             raise
         sent.append(vs)
         queue += initiator.on_replies(answers)
     raise CoopError(f"negotiation did not settle within {max_steps} exchanges")
+
+
+def _send_after_hints(
+    send: Callable[[bytes, Sequence[bytes]], list[bytes]], envelope: bytes, context: Sequence[bytes]
+) -> list[bytes]:
+    """``send(envelope, context)``; refused ``ISSUED_IN_FUTURE`` under TIM-009 (dated past a deadline the
+    counterparty owes and its clock has not reached: ours runs a little ahead of its), the same envelope
+    again after the hint, as the rule asks of a sender. Its date is fixed, so the waits end once the
+    counterparty's clock reaches it: they are bounded by the skew it was accepted within."""
+    waited_ms = 0
+    while True:
+        try:
+            return send(envelope, context)
+        except IssuedInFuture as refusal:
+            hint = refusal.retry_after_ms
+            if refusal.requirement != "TIM-009" or not hint or waited_ms + hint > MAX_HINTED_WAIT_MS:
+                raise
+            time.sleep(hint / 1000)
+            waited_ms += hint
 
 
 def _stamped_candidates(fresh: Sequence[tuple[int, bytes, statement_pb2.Statement | None]]) -> set[bytes]:
