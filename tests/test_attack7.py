@@ -297,3 +297,36 @@ def test_a_reference_caller_a_little_ahead_waits_out_the_hint(monkeypatch: pytes
     neg = run_trade(c, b, bob.did, carol.proposal())
     assert neg.state is State.FULFILLED
     assert clock.now_ms - started <= 200
+
+
+# --- 5: the escrow's statements refused for a date no answer follows --------------------------------
+
+
+@pytest.mark.req("TIM-009", "ESC-009", "NEG-014")
+def test_the_escrows_locks_are_taken_whatever_deadline_their_date_passes() -> None:
+    """Mallory's bonded offer gives Bob an hour to deliver; she withholds the locks, so Bob's node fetches
+    them from the escrow itself (ESC-009) and hands them to his peer as a relay. The escrow's clock runs
+    40 ms ahead of Bob's (well within the skew), and a fresh key of Mallory's has Bob owe an item due in
+    20 ms -- or stacks such deadlines 10 ms apart for as long as she likes (see above). Before the fix
+    Bob refused the escrow's BondLock ISSUED_IN_FUTURE under TIM-009, as every request in a negotiation
+    dated past an owed deadline, although nothing he answers to it is dated after it (his Delivery
+    follows the Accept, NEG-014): kept refusing until his own deadline passed, he would never learn his
+    bonds were locked, never deliver, and lose his bond to Mallory's claim. Closed: only a request his
+    answers follow (an Offer, Counter, Accept or Delivery) is refused under TIM-009."""
+    clock = FixedClock()
+    mallory, bob = Party("mallory", clock), Party("bob", clock)
+    escrow_clock = FixedClock(clock.now_ms + 40)
+    escrow = LocalEscrow(Party("escrow", escrow_clock), funds={mallory.did: FUNDS, bob.did: FUNDS})
+    m = Market(clock, mallory, bob, escrow, make_peer(bob, clock, context=[escrow.mandate]))
+    b = m.b
+    _owe_soon(m, 20)
+    proposal = mallory.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+    proposal.wants[0].deadline_ms = clock.now_ms + 3_600_000
+    offer = mallory.offer(bob, proposal)
+    accept = verify_statement(b.exchange(offer.envelope, [escrow.mandate, *mallory.setup])[1])
+    assert accept.body == "accept"
+    mandate, *answer = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
+    assert [verify_statement(e).body for e in answer] == ["stamp", "bond_lock", "bond_lock"]
+    replies = [verify_statement(e) for e in b.exchange(answer[-1], [mandate, *answer[:-1]])]
+    assert [vs.body for vs in replies] == ["delivery"]
+    assert replies[0].issued_at_ms == clock.now_ms  # dated at Bob's clock: late for nothing he owes

@@ -103,6 +103,11 @@ FINAL_WITHOUT_ESCROW = frozenset({State.FULFILLED, State.BREACHED, State.REVOKED
 # How long in all drive() waits out TIM-009 hints for one statement before it gives up: the skew, which
 # bounds how far ahead of the counterparty's clock that statement can be dated (TIM-003).
 MAX_HINTED_WAIT_MS = DEFAULT_SKEW_MS
+# The requests whose date what we sign in their negotiation follows (NEG-014): our answer to an Offer or
+# Counter, everything under the contract an Accept forms, the Receipt of a Delivery. Only these are
+# refused under TIM-009: nothing we sign follows an escrow's statement, a Receipt, a claim or a Revoke,
+# and refusing an escrow's BondLock dated a little ahead would keep us from learning our bonds are locked.
+PACE_SETTING = frozenset({"offer", "counter", "accept", "delivery"})
 # Entries the TIM-009 heap may hold beyond twice the live ones before it is swept (Peer._enter_owed).
 OWED_HEAP_SLACK = 64
 # Contract states in which a party owes nothing any more (TIM-009; REVOKED owes what fell due before).
@@ -403,7 +408,7 @@ class Peer:
                     return prefix + earlier  # a retried request: same answers, nothing redone (RPL-002)
             if staged is None:
                 now = self.clock()
-                if request.negotiation_id:  # our answers in its negotiation are dated after it (NEG-014)
+                if request.negotiation_id and request.body in PACE_SETTING:  # our answers follow it
                     self._refuse_dated_after_owed(request.issued_at_ms, now)  # TIM-009, nothing held yet
                 # Context first, in order (SPEC 13.2), only what the request depends on (RPC-015);
                 # journaled in the request's own commit below.
