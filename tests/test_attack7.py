@@ -330,3 +330,21 @@ def test_the_escrows_locks_are_taken_whatever_deadline_their_date_passes() -> No
     replies = [verify_statement(e) for e in b.exchange(answer[-1], [mandate, *answer[:-1]])]
     assert [vs.body for vs in replies] == ["delivery"]
     assert replies[0].issued_at_ms == clock.now_ms  # dated at Bob's clock: late for nothing he owes
+
+
+@pytest.mark.req("TIM-009")
+def test_a_caller_on_a_clock_that_does_not_move_is_refused_not_stuck(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A simulation's clock does not follow time.sleep: waiting out the hint would never end the refusal,
+    so drive() raises it after one wait instead of sleeping out the whole skew."""
+    m = _market()
+    _owe_soon(m, 20)
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    carol = Party("carol", m.clock)
+    c = make_peer(carol, m.clock)
+    ahead = Peer(  # Carol's key on a clock 50 ms ahead that never moves
+        carol.agent.key, carol.mandate_vs.envelope, clock=lambda: m.clock.now_ms + 50, nonce=c.nonce
+    )
+    with pytest.raises(IssuedInFuture):
+        run_trade(ahead, m.b, m.bob.did, carol.proposal())
+    assert len(slept) == 1

@@ -1529,7 +1529,7 @@ def drive(
             return sent
         vs = queue.pop(0)
         try:
-            answers = _send_after_hints(send, vs.envelope, initiator.send_context())
+            answers = _send_after_hints(send, vs.envelope, initiator.send_context(), initiator.clock)
         except CoopError as refusal:
             initiator.take_refusal(refusal)
             raise
@@ -1539,12 +1539,16 @@ def drive(
 
 
 def _send_after_hints(
-    send: Callable[[bytes, Sequence[bytes]], list[bytes]], envelope: bytes, context: Sequence[bytes]
+    send: Callable[[bytes, Sequence[bytes]], list[bytes]],
+    envelope: bytes,
+    context: Sequence[bytes],
+    clock: Callable[[], int],
 ) -> list[bytes]:
     """``send(envelope, context)``; refused ``ISSUED_IN_FUTURE`` under TIM-009 (dated past a deadline the
     counterparty owes and its clock has not reached: ours runs a little ahead of its), the same envelope
     again after the hint, as the rule asks of a sender. Its date is fixed, so the waits end once the
-    counterparty's clock reaches it: they are bounded by the skew it was accepted within."""
+    counterparty's clock reaches it: they are bounded by the skew it was accepted within. A ``clock``
+    that did not move while we slept (a simulation's) would never get there: the refusal is raised."""
     waited_ms = 0
     while True:
         try:
@@ -1553,7 +1557,10 @@ def _send_after_hints(
             hint = refusal.retry_after_ms
             if refusal.requirement != "TIM-009" or not hint or waited_ms + hint > MAX_HINTED_WAIT_MS:
                 raise
+            before = clock()
             time.sleep(hint / 1000)
+            if clock() == before:
+                raise
             waited_ms += hint
 
 
