@@ -21,7 +21,7 @@ from a2a_coop.protocol.errors import CoopError, IssuedInFuture
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.peer import OWED_HEAP_SLACK, Peer
-from a2a_coop.runtime.trade import resume_trade, run_trade
+from a2a_coop.runtime.trade import carry_trade, resume_trade, run_trade
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, service
 
 FUNDS, BOND = 1_000, 100
@@ -174,26 +174,17 @@ def _owe_soon(m: Market, due_in_ms: int) -> None:
     assert "accept" in [verify_statement(e).body for e in answers]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hole: a Delivery TIM-009 holds back (a guard refusal, with a retry hint) is dropped, not "
-    "deferred: Peer._perform runs only when a statement of its negotiation arrives, and the attacker "
-    "sends none; `a2a-coop offer` returns, `resume` re-sends what was signed and performs nothing, a "
-    "serving node has no timer for it. Fix: keep the negotiations whose Delivery TIM-009 held back, "
-    "with the hint, and perform them again once it passes -- a public Peer.perform_due() that "
-    "carry_trade/resume_trade call (waiting out a hint of at most the skew before returning) and "
-    "PeerNode schedules on its witness thread, sending what it signs to the escrow (WIT-007).",
-)
 @pytest.mark.req("TIM-009", "NEG-014", "WIT-003")
 def test_a_delivery_held_back_by_the_rule_is_sent_once_the_hint_has_passed() -> None:
     """A fresh key of Mallory's has Bob owe an item due in 20 s that he cannot deliver (its bond is
     never funded). Bob offers Mallory a bonded trade, his item due in an hour. Mallory's Accept is
     dated 29 s ahead (within the skew); when the locks come, Bob's Delivery would be dated at the
     Accept (NEG-014), after the sock's deadline, so TIM-009 holds it back -- rightly, for 20 s. Mallory
-    delivers hers on time and then sends Bob nothing more in that negotiation. Nothing ever performs
-    Bob's item again: not the relay that brought the locks, not `resume` after the hint has passed. An
-    hour later Mallory claims, and Bob's bond is forfeited to her. Expect the Delivery sent once the
-    hint has passed, and Bob's bond safe."""
+    delivers hers on time and then sends Bob nothing more in that negotiation. Before the fix nothing
+    ever performed Bob's item again: not the relay that brought the locks, not `resume` after the hint
+    had passed; an hour later Mallory claimed, and Bob's bond was forfeited to her (Bob 900, Mallory
+    1,100). Closed: the peer remembers what TIM-009 held back (Peer.deferred_until), and `resume`
+    performs what is due (Peer.perform), to the escrow first; see the next test for `offer`."""
     m = _market()
     clock, mallory, bob, escrow, b = m
     _owe_soon(m, 20_000)
@@ -348,3 +339,54 @@ def test_a_caller_on_a_clock_that_does_not_move_is_refused_not_stuck(monkeypatch
     with pytest.raises(IssuedInFuture):
         run_trade(ahead, m.b, m.bob.did, carol.proposal())
     assert len(slept) == 1
+
+
+class AcceptsAhead:
+    """Mallory's server: it accepts Bob's offer with an Accept dated 29 s ahead, and answers nothing
+    else."""
+
+    def __init__(self, mallory: Party) -> None:
+        self.mallory = mallory
+        self.accept: VerifiedStatement | None = None
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        vs = verify_statement(envelope)
+        if vs.body != "offer":
+            return []
+        ahead = self.mallory.clock.now_ms + 29_000
+        self.accept = self.mallory.accept(vs, issued_at_ms=ahead, ttl_ms=DAY_MS)
+        return [*self.mallory.setup, self.accept.envelope]
+
+
+@pytest.mark.req("TIM-009", "NEG-014", "WIT-003", "WIT-007")
+def test_a_trade_whose_delivery_the_rule_holds_back_waits_out_the_hint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As above, through `a2a-coop offer` (carry_trade): the locks come, TIM-009 holds Bob's Delivery
+    back for 20 s, and before the fix carry_trade returned without it. Now it waits the hint out (at
+    most the skew: the contract is dated at most that far ahead), signs the Delivery, has the escrow
+    witness it, then sends it to Mallory: her claim an hour later is dismissed."""
+    m = _market()
+    clock, mallory, bob, escrow, b = m
+    _owe_soon(m, 20_000)
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(round(seconds * 1000))
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    deadline = clock.now_ms + 3_600_000
+    proposal = bob.proposal(
+        issuer_bond=BOND,
+        audience_bond=BOND,
+        escrow=escrow.did,
+        gives=[service("code-review", value=500, deadline_ms=deadline)],
+        wants=[service("copy-editing", value=450, deadline_ms=deadline)],
+    )
+    mallorys = AcceptsAhead(mallory)
+    neg = carry_trade(b, mallorys, b.propose(mallory.did, proposal), escrow=escrow)
+    assert mallorys.accept is not None and neg.contract is not None
+    assert (bob.did, 0) in neg.contract.delivered
+    assert 0 < sum(slept) <= 20.001 and b.deferred_until() is None
+    _bob_loses_nothing(m, neg.id, mallorys.accept.digest)

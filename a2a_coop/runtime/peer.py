@@ -318,6 +318,10 @@ class Peer:
         self._owed_due: list[tuple[int, bytes, int, bytes]] = []
         self._owed_entered: dict[bytes, bytes] = {}
         self._owed_rebuild_at = OWED_HEAP_SLACK  # its size at which the dead entries are swept out
+        # Negotiations whose Delivery TIM-009 held back, and when (our clock) its hint passes: nothing
+        # else would perform them again, since the counterparty that dated the contract ahead may send
+        # nothing more in it (see perform_deferred). One entry per contract at most.
+        self._deferred: dict[bytes, int] = {}
         # The parties, escrows and principals of our contracts, ever, each with the order it came in
         # (gossip's tie-break, ATT-011): with the counterparties of our negotiations not ended, the keys
         # in our dealings (ATT-018 bound, gossip rank: deals_with, dealing_rank).
@@ -787,6 +791,35 @@ class Peer:
                 audience=counterparty,
                 ttl_ms=ttl_ms,  # id derives from the nonce
             )
+
+    def perform(self, negotiation_id: bytes) -> list[VerifiedStatement]:
+        """Deliver now what our strategy delivers under the contract of ``negotiation_id`` and we have not
+        delivered yet (guarded, signed and journaled before they are returned): what TIM-009 held back,
+        or what a crash kept us from signing. The caller sends them to the escrow (WIT-007) and the
+        counterparty."""
+        with self.lock:
+            self._deferred.pop(negotiation_id, None)
+            neg = self.verifier.negotiations.by_id.get(negotiation_id)
+            out = [] if neg is None else self._perform(neg)  # held back again: deferred again
+            self._persist(None, out)
+            return out
+
+    def deferred_until(self, negotiation_id: bytes | None = None) -> int | None:
+        """When (our clock) the hint of a Delivery TIM-009 held back passes: the earliest, or that of
+        ``negotiation_id``'s; None if nothing is held back."""
+        with self.lock:
+            if negotiation_id is not None:
+                return self._deferred.get(negotiation_id)
+            return min(self._deferred.values(), default=None)
+
+    def perform_deferred(self) -> list[VerifiedStatement]:
+        """:meth:`perform` every contract whose held-back Delivery's hint has passed by our clock."""
+        with self.lock:
+            now = self.clock()
+            out: list[VerifiedStatement] = []
+            for nid in [nid for nid, at in self._deferred.items() if at <= now]:
+                out += self.perform(nid)
+            return out
 
     def send_context(self) -> list[bytes]:
         """Envelopes a counterparty needs before our statements (our mandate, escrow mandates)."""
@@ -1281,7 +1314,19 @@ class Peer:
             )
             if signed is not None:
                 out.append(signed)
+            else:
+                self._defer(neg.id, self.guard_refusals[-1])
         return out
+
+    def _defer(self, negotiation_id: bytes, refusal: object) -> None:
+        """Remember a Delivery TIM-009 held back, to perform once its hint passes (perform_deferred)."""
+        if (
+            isinstance(refusal, IssuedInFuture)
+            and refusal.requirement == "TIM-009"
+            and refusal.retry_after_ms
+        ):
+            at = self.clock() + refusal.retry_after_ms
+            self._deferred[negotiation_id] = min(at, self._deferred.get(negotiation_id, at))
 
     def _receipt(self, neg: Negotiation, delivery: VerifiedStatement) -> VerifiedStatement | None:
         view = self._contract_view(neg)
