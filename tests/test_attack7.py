@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NamedTuple
 
 import pytest
@@ -20,6 +21,7 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol.errors import CoopError, IssuedInFuture
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.runtime.node import EscrowWitness, PeerNode
 from a2a_coop.runtime.peer import OWED_HEAP_SLACK, Peer
 from a2a_coop.runtime.trade import carry_trade, resume_trade, run_trade
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, service
@@ -390,3 +392,53 @@ def test_a_trade_whose_delivery_the_rule_holds_back_waits_out_the_hint(
     assert (bob.did, 0) in neg.contract.delivered
     assert 0 < sum(slept) <= 20.001 and b.deferred_until() is None
     _bob_loses_nothing(m, neg.id, mallorys.accept.digest)
+
+
+@pytest.mark.req("TIM-009", "WIT-007")
+def test_a_serving_node_performs_a_held_back_delivery_once_the_hint_passes(tmp_path: Path) -> None:
+    """Bob serves with an escrow witness. Mallory sends his server her Accept of his bonded offer dated
+    25 s ahead (nothing of his was due before then, so it is taken); a fresh key of hers then has him
+    owe an item due in 300 ms that he cannot deliver; she relays the locks. Bob's Delivery, dated at
+    the Accept, is held back by TIM-009 -- and Mallory sends nothing more. Before the fix the node
+    never performed it; now a watch on the witness's thread does once the hint has passed, and the
+    escrow witnesses it."""
+    clock = FixedClock()
+    mallory, bob = Party("mallory", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={mallory.did: FUNDS, bob.did: FUNDS})
+    node = PeerNode.open(
+        bob.agent.key,
+        bob.mandate_vs.envelope,
+        tmp_path / "bob.db",
+        context=[escrow.mandate],
+        clock=lambda: clock.now_ms,
+        witness=EscrowWitness(escrow, escrow.did),
+    )
+    try:
+        deadline = clock.now_ms + 3_600_000
+        proposal = bob.proposal(
+            issuer_bond=BOND,
+            audience_bond=BOND,
+            escrow=escrow.did,
+            gives=[service("code-review", value=500, deadline_ms=deadline)],
+            wants=[service("copy-editing", value=450, deadline_ms=deadline)],
+        )
+        offer = node.peer.propose(mallory.did, proposal)
+        accept = mallory.accept(offer, issued_at_ms=clock.now_ms + 25_000, ttl_ms=DAY_MS)
+        node.exchange(accept.envelope, mallory.setup)
+        _owe_soon(Market(clock, mallory, bob, escrow, node.peer), 300)
+        locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
+        node.exchange(locks[-1], [escrow.mandate, *locks[1:-1]])
+        neg = node.peer.negotiation(offer.negotiation_id)
+        assert neg.contract is not None and not neg.contract.delivered  # held back
+        assert node.peer.deferred_until() == clock.now_ms + 301
+        clock.advance(301)
+        give_up = time.monotonic() + 10
+        while (bob.did, 0) not in neg.contract.delivered and time.monotonic() < give_up:
+            time.sleep(0.05)
+        node.witness.flush()  # type: ignore[union-attr]
+        mine = [vs for vs in node.peer.verifier.statements.values() if vs.body == "delivery"]
+        assert [d.issuer for d in mine] == [bob.did]
+        assert escrow.escrow.verifier.witness.stamp_time(escrow.did, mine[0].digest) == clock.now_ms
+        assert mine[0].issued_at_ms == accept.header.issued_at_ms <= deadline
+    finally:
+        node.close()

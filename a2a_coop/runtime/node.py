@@ -419,6 +419,8 @@ class PeerNode:
         # Negotiation ids with a lock watch pending: one per contract, however often the answer that
         # formed it is repeated (a retried request gets our Accept again, RPL-002).
         self._lock_watches: set[bytes] = set()
+        # When the watch that performs the Deliveries TIM-009 held back is due (peer clock), if one is.
+        self._deferred_watch: int | None = None
         if peer.max_open_per_counterparty is None:  # served: cap what one counterparty keeps open
             peer.max_open_per_counterparty = DEFAULT_MAX_OPEN_PER_COUNTERPARTY
         if peer.max_open_total is None:  # ... and what all of them do
@@ -473,7 +475,33 @@ class PeerNode:
         if self.witness is not None:
             for evidence in self._to_witness(answers, self.witness.did):
                 self.witness.submit(evidence)
+            self._watch_deferred()
         return answers
+
+    def _watch_deferred(self) -> None:
+        """A Delivery of ours that TIM-009 held back (its contract is dated ahead of our clock, past the
+        deadline of another item we owe) is performed once the hint passes, on the witness's thread, and
+        goes to the escrow (WIT-007): nothing else would perform it, since the counterparty that dated
+        the contract ahead may send nothing more in it. One watch at a time, for the earliest hint."""
+        assert self.witness is not None
+        with self.peer.lock:
+            at = self.peer.deferred_until()
+            if at is None or (self._deferred_watch is not None and self._deferred_watch <= at):
+                return
+            self._deferred_watch = at
+            delay_s = max(0.0, (at - self.peer.clock()) / 1000)
+        # Not bounded by the witness's queue: one at a time, and others' watches must not crowd it out.
+        self.witness.watch(delay_s, self._perform_deferred, bounded=False)
+
+    def _perform_deferred(self) -> None:
+        """The job of :meth:`_watch_deferred`, on the witness's thread."""
+        assert self.witness is not None
+        with self.peer.lock:
+            self._deferred_watch = None
+            performed = self.peer.perform_deferred()
+        for evidence in self._to_witness([vs.envelope for vs in performed], self.witness.did):
+            self.witness.submit(evidence)
+        self._watch_deferred()  # held back again, or another one later
 
     def witness_owed(self) -> int:
         """After a restart: give the witness again every unfinished contract naming its escrow, with the
@@ -570,6 +598,7 @@ class PeerNode:
                 replies = self.peer.exchange(answer[-1], [mandate, *answer[:-1]])
                 for owed in self._to_witness(replies, self.witness.did):
                     self.witness.submit(owed)
+                self._watch_deferred()
         finally:
             with self.peer.lock:
                 if neg.state is State.ACCEPTED and neg.contract and attempt < MAX_LOCK_FETCHES - 1:
