@@ -442,3 +442,47 @@ def test_a_serving_node_performs_a_held_back_delivery_once_the_hint_passes(tmp_p
         assert mine[0].issued_at_ms == accept.header.issued_at_ms <= deadline
     finally:
         node.close()
+
+
+# --- 6: a contract formed by a statement taken without a reaction -----------------------------------
+
+
+@pytest.mark.req("TIM-009", "TIM-008", "ATT-011", "RPC-015")
+@pytest.mark.parametrize("route", ["gossip", "context"])
+def test_a_contract_formed_by_gossip_or_context_still_counts_its_items(route: str) -> None:
+    """Bob offers Mallory a bonded trade, his item due in a minute. Mallory accepts at once but hands
+    Bob her Accept not as a request, which he would react to, but as evidence: in a gossip swap (which
+    holds whatever envelopes come, ATT-011) or as the context of a request in another negotiation
+    (context addressed to Bob is taken, RPC-015). The contract forms in Bob's view, but nothing
+    entered its items in the TIM-009 heap (and his offer's entries no longer stood for them), so 50 s
+    later a fresh key's offer dated 29 s ahead -- past his deadline -- was accepted, and his Delivery,
+    made the moment the locks were relayed, was late by its own date. Closed: whatever route moves a
+    negotiation of ours, its items are entered."""
+    m = _market()
+    clock, mallory, bob, escrow, b = m
+    deadline = clock.now_ms + 60_000
+    proposal = bob.proposal(
+        issuer_bond=BOND,
+        audience_bond=BOND,
+        escrow=escrow.did,
+        gives=[service("code-review", value=500, deadline_ms=deadline)],
+        wants=[service("copy-editing", value=450, deadline_ms=deadline)],
+    )
+    offer = b.propose(mallory.did, proposal)
+    accept = mallory.accept(offer, ttl_ms=DAY_MS)
+    if route == "gossip":
+        b.gossip([*mallory.setup, accept.envelope], [])
+    else:
+        sock = Party("mallory-sock", clock)
+        b.exchange(sock.offer(bob).envelope, [*sock.setup, *mallory.setup, accept.envelope])
+    neg = b.negotiation(offer.negotiation_id)
+    assert neg.state is State.ACCEPTED  # the contract, in Bob's view
+
+    clock.advance(50_000)
+    pacer = Party("mallory-pacer", clock)
+    with pytest.raises(IssuedInFuture):
+        b.exchange(pacer.offer(bob, issued_at_ms=clock.now_ms + 29_000).envelope, pacer.setup)
+    locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
+    answers = [verify_statement(e) for e in b.exchange(locks[-1], [escrow.mandate, *locks[1:-1]])]
+    deliveries = [vs for vs in answers if vs.body == "delivery"]
+    assert [d.issued_at_ms <= deadline for d in deliveries] == [True]

@@ -1096,6 +1096,12 @@ class Peer:
             # escrow's mandate); held, not answered, so it gets no idempotency entry.
             self.journal.record_incoming(vs, [], at_ms=self.clock(), answered=False)
         self._remember_context(envelope, digest)
+        nid = vs.negotiation_id
+        neg = self.verifier.negotiations.by_id.get(nid) if nid else None
+        if neg is not None and self.did in neg.parties:
+            # Taken without a reaction (context, gossip), it may still have moved a negotiation of ours
+            # -- an Accept of our offer forms a contract: count it, and enter what we owe (TIM-009).
+            self._track_open(neg)
         return vs
 
     def _remember_context(self, envelope: bytes, digest: bytes) -> None:
