@@ -17,7 +17,7 @@ from typing import NamedTuple
 import pytest
 from peers import make_peer
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError, IssuedInFuture
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
@@ -447,17 +447,16 @@ def test_a_serving_node_performs_a_held_back_delivery_once_the_hint_passes(tmp_p
 # --- 6: a contract formed by a statement taken without a reaction -----------------------------------
 
 
-@pytest.mark.req("TIM-009", "TIM-008", "ATT-011", "RPC-015")
-@pytest.mark.parametrize("route", ["gossip", "context"])
-def test_a_contract_formed_by_gossip_or_context_still_counts_its_items(route: str) -> None:
+@pytest.mark.req("TIM-009", "TIM-008", "RPC-015")
+def test_a_contract_formed_by_context_still_counts_its_items() -> None:
     """Bob offers Mallory a bonded trade, his item due in a minute. Mallory accepts at once but hands
-    Bob her Accept not as a request, which he would react to, but as evidence: in a gossip swap (which
-    holds whatever envelopes come, ATT-011) or as the context of a request in another negotiation
-    (context addressed to Bob is taken, RPC-015). The contract forms in Bob's view, but nothing
-    entered its items in the TIM-009 heap (and his offer's entries no longer stood for them), so 50 s
-    later a fresh key's offer dated 29 s ahead -- past his deadline -- was accepted, and his Delivery,
-    made the moment the locks were relayed, was late by its own date. Closed: whatever route moves a
-    negotiation of ours, its items are entered."""
+    Bob her Accept not as a request, which he would react to, but as the context of a request in
+    another negotiation (context addressed to Bob is taken, RPC-015; before the fix, in a gossip swap
+    too, see below). The contract forms in Bob's view, but nothing entered its items in the TIM-009
+    heap (and his offer's entries no longer stood for them), so 50 s later a fresh key's offer dated
+    29 s ahead -- past his deadline -- was accepted, and his Delivery, made the moment the locks were
+    relayed, was late by its own date. Closed: whatever route moves a negotiation of ours, its items
+    are entered."""
     m = _market()
     clock, mallory, bob, escrow, b = m
     deadline = clock.now_ms + 60_000
@@ -470,11 +469,8 @@ def test_a_contract_formed_by_gossip_or_context_still_counts_its_items(route: st
     )
     offer = b.propose(mallory.did, proposal)
     accept = mallory.accept(offer, ttl_ms=DAY_MS)
-    if route == "gossip":
-        b.gossip([*mallory.setup, accept.envelope], [])
-    else:
-        sock = Party("mallory-sock", clock)
-        b.exchange(sock.offer(bob).envelope, [*sock.setup, *mallory.setup, accept.envelope])
+    sock = Party("mallory-sock", clock)
+    b.exchange(sock.offer(bob).envelope, [*sock.setup, *mallory.setup, accept.envelope])
     neg = b.negotiation(offer.negotiation_id)
     assert neg.state is State.ACCEPTED  # the contract, in Bob's view
 
@@ -486,3 +482,30 @@ def test_a_contract_formed_by_gossip_or_context_still_counts_its_items(route: st
     answers = [verify_statement(e) for e in b.exchange(locks[-1], [escrow.mandate, *locks[1:-1]])]
     deliveries = [vs for vs in answers if vs.body == "delivery"]
     assert [d.issued_at_ms <= deadline for d in deliveries] == [True]
+
+
+@pytest.mark.req("ATT-011", "ESC-009", "NEG-012")
+def test_gossip_moves_no_trade() -> None:
+    """Mallory's bonded offer gives Bob an hour to deliver; he accepts. She has the escrow lock both
+    bonds and hands Bob the locks (and later, her Accept of his own offer) in a gossip swap, which
+    before the fix held whatever envelopes came: his contract went BONDED with no reaction -- no
+    Delivery -- and his node's lock watch, which fetches the locks only while the contract is still
+    ACCEPTED (ESC-009), then did nothing: Bob never delivered, and her claim after the hour took his
+    bond. Closed: a swap takes Checkpoints and their Mandates only, as it sends (ATT-011)."""
+    m = _market()
+    clock, mallory, bob, escrow, b = m
+    proposal = mallory.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+    proposal.wants[0].deadline_ms = clock.now_ms + 3_600_000
+    offer = mallory.offer(bob, proposal)
+    accept = verify_statement(b.exchange(offer.envelope, [escrow.mandate, *mallory.setup])[1])
+    locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
+    b.gossip(locks, [])
+    neg = b.negotiation(offer.negotiation_id)
+    assert neg.state is State.ACCEPTED  # the node's lock watch still fetches them (ESC-009)
+    answers = [verify_statement(e) for e in b.exchange(locks[-1], [escrow.mandate, *locks[1:-1]])]
+    assert [vs.body for vs in answers] == ["delivery"]
+
+    theirs = mallory.proposal()
+    mine = b.propose(mallory.did, trade_pb2.Offer(gives=theirs.wants, wants=theirs.gives, terms=theirs.terms))
+    b.gossip([*mallory.setup, mallory.accept(mine).envelope], [])
+    assert b.negotiation(mine.negotiation_id).contract is None
