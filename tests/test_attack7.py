@@ -509,3 +509,50 @@ def test_gossip_moves_no_trade() -> None:
     mine = b.propose(mallory.did, trade_pb2.Offer(gives=theirs.wants, wants=theirs.gives, terms=theirs.terms))
     b.gossip([*mallory.setup, mallory.accept(mine).envelope], [])
     assert b.negotiation(mine.negotiation_id).contract is None
+
+
+@pytest.mark.req("ESC-009", "ESC-008", "NEG-012")
+def test_an_initiator_whose_offer_is_accepted_by_a_request_fetches_its_locks(tmp_path: Path) -> None:
+    """Bob serves with an escrow witness and offers Mallory a bonded trade from the same key (`offer`
+    with his journal). Mallory's server answers with an Ack only; later she sends her Accept to Bob's
+    server as a request, has the escrow lock both bonds, and withholds the locks. `offer` had returned
+    long before (no contract yet), and the node's lock watch, which fetches a contract's locks when its
+    initiator does not relay them (ESC-009), was armed for responders only -- "the initiator submits its
+    contracts" -- so nobody submitted Bob's: he never learned his bond was locked, never delivered, and
+    her claim after his deadline took it. Closed: the watch is armed for any contract whose Accept
+    reached the server as a request."""
+    clock = FixedClock()
+    mallory, bob = Party("mallory", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={mallory.did: FUNDS, bob.did: FUNDS})
+    node = PeerNode.open(
+        bob.agent.key,
+        bob.mandate_vs.envelope,
+        tmp_path / "bob.db",
+        context=[escrow.mandate],
+        clock=lambda: clock.now_ms,
+        witness=EscrowWitness(escrow, escrow.did, lock_wait_s=0.05),
+    )
+    try:
+        deadline = clock.now_ms + 3_600_000
+        proposal = bob.proposal(
+            issuer_bond=BOND,
+            audience_bond=BOND,
+            escrow=escrow.did,
+            gives=[service("code-review", value=500, deadline_ms=deadline)],
+            wants=[service("copy-editing", value=450, deadline_ms=deadline)],
+        )
+        offer = node.peer.propose(mallory.did, proposal)
+        clock.advance(1_000)
+        accept = mallory.accept(offer, ttl_ms=DAY_MS)
+        node.exchange(accept.envelope, mallory.setup)
+        escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])  # locks withheld
+        neg = node.peer.negotiation(offer.negotiation_id)
+        give_up = time.monotonic() + 5
+        while neg.contract is not None and not neg.contract.delivered and time.monotonic() < give_up:
+            time.sleep(0.05)
+        node.witness.flush()  # type: ignore[union-attr]
+        assert neg.contract is not None and (bob.did, 0) in neg.contract.delivered
+        mine = next(d for d, (by, _) in neg.contract.deliveries.items() if by == bob.did)
+        assert escrow.escrow.verifier.witness.stamp_time(escrow.did, mine) is not None
+    finally:
+        node.close()

@@ -547,8 +547,10 @@ class PeerNode:
 
     def _watch_locks(self, statement: VerifiedStatement, attempt: int = 0) -> None:
         """If ``statement`` is an Accept, or our Ack of one, of a bonded contract naming the witness's
-        escrow that we did not open: fetch its locks ourselves after a while (:meth:`fetch_locks`) unless
-        the initiator's relay brings them first. Under the peer's lock."""
+        escrow: fetch its locks ourselves after a while (:meth:`fetch_locks`) unless a relay brings them
+        first. Contracts we opened too: an Accept that reaches our server as a request, not as the answer
+        to our offer, finds no run of ours carrying the trade to the escrow (ESC-004), and the
+        counterparty may withhold the locks. Under the peer's lock."""
         assert self.witness is not None
         if statement.body == "ack":
             accept = self.peer.verifier.statements.get(statement.statement.ack.statement)
@@ -559,8 +561,8 @@ class PeerNode:
         c = neg.contract if neg is not None else None
         if neg is None or c is None or c.accept.digest != statement.digest or c.escrow != self.witness.did:
             return
-        if neg.first.issuer == self.peer.did or neg.state is not State.ACCEPTED:
-            return  # the initiator submits its contracts (ESC-004); or the locks came already
+        if neg.state is not State.ACCEPTED:
+            return  # the locks came already
         if not any(c.bond(p) for p in c.parties) or neg.id in self._lock_watches:
             return
         me = self.peer.did
@@ -576,8 +578,8 @@ class PeerNode:
         self._lock_watches.add(neg.id)
 
     def fetch_locks(self, negotiation_id: bytes, attempt: int = 0) -> bool:
-        """ESC-009: if the contract is still ACCEPTED here (the initiator has
-        not relayed its locks), submit it to its escrow ourselves and take the answer -- the Stamp, the
+        """ESC-009: if the contract is still ACCEPTED here (nobody has
+        relayed its locks), submit it to its escrow ourselves and take the answer -- the Stamp, the
         locks and whatever else the escrow signed about it (ESC-008) -- exactly as a relay (SPEC 13.2). Our
         Deliveries that the locks let us sign go to the escrow (WIT-007), so a claim on them fails.
         Still ACCEPTED afterwards (the bonds not funded yet, the escrow unreachable): tried again, at
