@@ -511,16 +511,21 @@ def test_gossip_moves_no_trade() -> None:
     assert b.negotiation(mine.negotiation_id).contract is None
 
 
-@pytest.mark.req("ESC-009", "ESC-008", "NEG-012")
-def test_an_initiator_whose_offer_is_accepted_by_a_request_fetches_its_locks(tmp_path: Path) -> None:
+@pytest.mark.req("ESC-009", "ESC-008", "NEG-012", "RPC-015")
+@pytest.mark.parametrize("route", ["request", "context"])
+def test_an_initiator_whose_offer_is_accepted_by_a_request_fetches_its_locks(
+    tmp_path: Path, route: str
+) -> None:
     """Bob serves with an escrow witness and offers Mallory a bonded trade from the same key (`offer`
     with his journal). Mallory's server answers with an Ack only; later she sends her Accept to Bob's
     server as a request, has the escrow lock both bonds, and withholds the locks. `offer` had returned
     long before (no contract yet), and the node's lock watch, which fetches a contract's locks when its
     initiator does not relay them (ESC-009), was armed for responders only -- "the initiator submits its
     contracts" -- so nobody submitted Bob's: he never learned his bond was locked, never delivered, and
-    her claim after his deadline took it. Closed: the watch is armed for any contract whose Accept
-    reached the server as a request."""
+    her claim after his deadline took it. The same with her Accept handed over as the context of a
+    request in another negotiation (context addressed to Bob is taken, RPC-015), where the watch looked
+    only at Bob's answers. Closed: the watch is armed for any contract whose Accept reached the server,
+    as a request or as context."""
     clock = FixedClock()
     mallory, bob = Party("mallory", clock), Party("bob", clock)
     escrow = LocalEscrow(Party("escrow", clock), funds={mallory.did: FUNDS, bob.did: FUNDS})
@@ -544,7 +549,11 @@ def test_an_initiator_whose_offer_is_accepted_by_a_request_fetches_its_locks(tmp
         offer = node.peer.propose(mallory.did, proposal)
         clock.advance(1_000)
         accept = mallory.accept(offer, ttl_ms=DAY_MS)
-        node.exchange(accept.envelope, mallory.setup)
+        if route == "request":
+            node.exchange(accept.envelope, mallory.setup)
+        else:
+            sock = Party("mallory-sock", clock)
+            node.exchange(sock.offer(bob).envelope, [*sock.setup, *mallory.setup, accept.envelope])
         escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])  # locks withheld
         neg = node.peer.negotiation(offer.negotiation_id)
         give_up = time.monotonic() + 5

@@ -475,8 +475,22 @@ class PeerNode:
         if self.witness is not None:
             for evidence in self._to_witness(answers, self.witness.did):
                 self.witness.submit(evidence)
+            self._watch_context_accepts(context)
             self._watch_deferred()
         return answers
+
+    def _watch_context_accepts(self, context: Sequence[bytes]) -> None:
+        """An Accept addressed to us that came as context (RPC-015 takes it, whatever negotiation it is
+        in) may have formed a contract of ours that no answer of ours names: watch for its locks too."""
+        accepts = [env for env in context if (said := claimed(env)) is not None and said.body == "accept"]
+        if not accepts:
+            return
+        with self.peer.lock:
+            held = self.peer.verifier.statements
+            for env in accepts:
+                vs = held.get(statement_digest(decode_envelope(env).payload))
+                if vs is not None:
+                    self._watch_locks(vs)
 
     def _watch_deferred(self) -> None:
         """A Delivery of ours that TIM-009 held back (its contract is dated ahead of our clock, past the
