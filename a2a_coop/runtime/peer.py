@@ -496,6 +496,7 @@ class Peer:
         neg = self.verifier.negotiations.by_id.get(key)
         if neg is not None and self._finished_for_good(neg):  # nothing moved it back meanwhile
             self.verifier.forget_negotiation(key)
+            self._deferred.pop(key, None)  # over for good: nothing left to perform
             self.forgotten += 1
 
     def _finished_for_good(self, neg: Negotiation) -> bool:
