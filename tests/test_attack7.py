@@ -21,10 +21,11 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError, IssuedInFuture
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowWitness, PeerNode
 from a2a_coop.runtime.peer import OWED_HEAP_SLACK, Peer
 from a2a_coop.runtime.trade import carry_trade, resume_trade, run_trade
-from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, service
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, derive, service
 
 FUNDS, BOND = 1_000, 100
 SKEW_MS = 30_000
@@ -600,3 +601,61 @@ def test_an_unbonded_contract_formed_by_context_is_performed() -> None:
     neg = b.negotiation(offer.negotiation_id)
     assert neg.contract is not None and not neg.contract.bonds_required
     assert (bob.did, 0) in neg.contract.delivered, "Bob never delivered"
+
+
+# --- 7: a restart that forgot what a Revoke left owed -----------------------------------------------
+
+
+@pytest.mark.req("TIM-009", "CMT-003", "CHN-005")
+def test_after_a_restart_what_a_revoke_left_owed_still_counts(tmp_path: Path) -> None:
+    """Mallory offers revocable terms (no forfeit, two days' notice); Bob accepts, his item due in a
+    minute. She has the escrow lock both bonds, revokes at once and relays Bob only the Revoke and its
+    Stamp: he is REVOKED, still owes the item (CMT-003), and cannot deliver it until he sees the locks.
+    Bob's peer restarts (a deploy, a crash). Rebuilding its TIM-009 heap from the journal, it entered
+    only negotiations not ended -- and REVOKED is an end state -- so 35 s later a fresh key's offer dated
+    29 s ahead, past his deadline, was accepted; Mallory then relayed the locks, and Bob's Delivery was
+    late by its own date. Closed: a REVOKED contract's items are entered like any other's (the heap
+    counts only those the Revoke left owed)."""
+    clock = FixedClock()
+    mallory, bob = Party("mallory", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={mallory.did: FUNDS, bob.did: FUNDS})
+    path = tmp_path / "bob.db"
+    b = make_peer(bob, clock, context=[escrow.mandate], journal=Journal.open(path))
+    proposal = mallory.proposal(
+        issuer_bond=BOND,
+        audience_bond=BOND,
+        escrow=escrow.did,
+        revocation=trade_pb2.Revocation(allowed=True, forfeit_bond=False, notice_ms=2 * DAY_MS),
+    )
+    deadline = clock.now_ms + 60_000
+    proposal.wants[0].deadline_ms = deadline
+    offer = mallory.offer(bob, proposal)
+    accept = verify_statement(b.exchange(offer.envelope, [escrow.mandate, *mallory.setup])[1])
+    locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])[1:]
+    revoke = mallory.sign(
+        "revoke",
+        commitment_pb2.Revoke(contract=accept.digest, reason="changed my mind"),
+        audience=bob.did,
+        negotiation_id=offer.negotiation_id,
+    )
+    stamp = escrow.submit([revoke.envelope])[1]
+    b.exchange(revoke.envelope, [escrow.mandate, stamp])
+    assert b.negotiation(offer.negotiation_id).state is State.REVOKED
+    b.journal.close()  # type: ignore[union-attr]
+
+    restarted = iter(range(10**6))
+    b = Peer(  # the same key and journal, nonces of its own (a real peer draws them at random)
+        bob.agent.key,
+        bob.mandate_vs.envelope,
+        clock=lambda: clock.now_ms,
+        nonce=lambda: derive(f"restarted/{next(restarted)}", 16),
+        context=[escrow.mandate],
+        journal=Journal.open(path),
+    )
+    clock.advance(35_000)
+    pacer = Party("mallory-pacer", clock)
+    with pytest.raises(IssuedInFuture):
+        b.exchange(pacer.offer(bob, issued_at_ms=clock.now_ms + 29_000).envelope, pacer.setup)
+    answers = [verify_statement(e) for e in b.exchange(locks[-1], [escrow.mandate, *locks[:-1]])]
+    assert [vs.issued_at_ms <= deadline for vs in answers if vs.body == "delivery"] == [True]
+    b.journal.close()  # type: ignore[union-attr]

@@ -116,7 +116,12 @@ _SETTLED = frozenset({State.FULFILLED, State.BREACHED, State.EXPIRED})
 MAX_REMEMBERED_CONTEXT = 1024
 # Read once: an Enum's .value and its class's attributes are slow reads on Python 3.11.
 _STATE_NAMES: dict[State, str] = {s: s.value for s in State}
-_ACCEPTED, _FULFILLED, _COUNTER_EVENT = State.ACCEPTED, State.FULFILLED, Event.COUNTER
+_ACCEPTED, _FULFILLED, _REVOKED, _COUNTER_EVENT = (
+    State.ACCEPTED,
+    State.FULFILLED,
+    State.REVOKED,
+    Event.COUNTER,
+)
 # Journal meta: the fork proofs we hold, one key per forked issuer (META_FORKS + "/" + did), each
 # [first, second], or [first, second, 1] while spared the bound (its key in our dealings, ATT-018);
 # journals before 0.2 kept them all as one list under META_FORKS, still read (counted toward the bound).
@@ -626,7 +631,7 @@ class Peer:
             # Our consent made this contract: a flood of fresh keys cannot put itself here.
             for key in sorted({other, c.escrow, *self.verifier.bound.get(other, ())} - {""}):
                 known.setdefault(key, len(known))
-        if not neg.is_terminal:
+        if not neg.is_terminal or neg.state is _REVOKED:  # a Revoke leaves owed what falls due first
             self._enter_owed(neg)
         if neg.is_terminal:
             held = self._open_with.get(other)
@@ -683,7 +688,9 @@ class Peer:
             heapq.heapify(heap)
             by_id = self.verifier.negotiations.by_id
             self._owed_entered = {
-                k: n for k, n in self._owed_entered.items() if n in by_id and not by_id[n].is_terminal
+                k: n
+                for k, n in self._owed_entered.items()
+                if n in by_id and (not by_id[n].is_terminal or by_id[n].state is _REVOKED)
             }  # an ended negotiation is never entered again (_track_open)
             self._owed_rebuild_at = 2 * (len(heap) + len(self._owed_entered)) + OWED_HEAP_SLACK
 
