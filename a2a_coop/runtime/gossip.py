@@ -42,6 +42,10 @@ from a2a_coop.transport.limits import claimed
 
 MAX_CHECKPOINTS: Final = 32  # other keys' Checkpoints per swap (each with its Mandate)
 MAX_PROOFS: Final = 32
+# What a swap carries (outgoing): Checkpoints, each after the Mandate it names. Nothing else is taken:
+# a negotiation statement held here (an Accept of our offer, the escrow's locks) would move a trade of
+# ours with no reaction -- no Delivery, no lock watch, no TIM-009 entry -- at a time its sender chose.
+GOSSIPED_BODIES: Final = frozenset({"checkpoint", "mandate"})
 # One swap fits one request of a server's default receive limit (65536 + 1024 bytes, RPC-008).
 BUDGET_BYTES: Final = 60_000
 CHECKPOINT_TTL_MS: Final = 86_400_000
@@ -191,6 +195,9 @@ def take(peer: Peer, envelopes: Sequence[bytes], proofs: Sequence[ForkProof]) ->
         for proof in proofs[:MAX_PROOFS]:
             peer.verifier.take_fork_proof(proof)
         for env in envelopes[: 2 * (MAX_CHECKPOINTS + 1)]:
+            said = claimed(env)
+            if said is None or said.body not in GOSSIPED_BODIES:
+                continue  # not gossip: an Accept or a BondLock taken here would move a trade unanswered
             try:
                 peer.hold([env])
             except CoopError:

@@ -419,6 +419,8 @@ class PeerNode:
         # Negotiation ids with a lock watch pending: one per contract, however often the answer that
         # formed it is repeated (a retried request gets our Accept again, RPL-002).
         self._lock_watches: set[bytes] = set()
+        # When the watch that performs the Deliveries TIM-009 held back is due (peer clock), if one is.
+        self._deferred_watch: int | None = None
         if peer.max_open_per_counterparty is None:  # served: cap what one counterparty keeps open
             peer.max_open_per_counterparty = DEFAULT_MAX_OPEN_PER_COUNTERPARTY
         if peer.max_open_total is None:  # ... and what all of them do
@@ -473,7 +475,47 @@ class PeerNode:
         if self.witness is not None:
             for evidence in self._to_witness(answers, self.witness.did):
                 self.witness.submit(evidence)
+            self._watch_context_accepts(context)
+            self._watch_deferred()
         return answers
+
+    def _watch_context_accepts(self, context: Sequence[bytes]) -> None:
+        """An Accept addressed to us that came as context (RPC-015 takes it, whatever negotiation it is
+        in) may have formed a contract of ours that no answer of ours names: watch for its locks too."""
+        accepts = [env for env in context if (said := claimed(env)) is not None and said.body == "accept"]
+        if not accepts:
+            return
+        with self.peer.lock:
+            held = self.peer.verifier.statements
+            for env in accepts:
+                vs = held.get(statement_digest(decode_envelope(env).payload))
+                if vs is not None:
+                    self._watch_locks(vs)
+
+    def _watch_deferred(self) -> None:
+        """A Delivery of ours that TIM-009 held back (its contract is dated ahead of our clock, past the
+        deadline of another item we owe) is performed once the hint passes, on the witness's thread, and
+        goes to the escrow (WIT-007): nothing else would perform it, since the counterparty that dated
+        the contract ahead may send nothing more in it. One watch at a time, for the earliest hint."""
+        assert self.witness is not None
+        with self.peer.lock:
+            at = self.peer.deferred_until()
+            if at is None or (self._deferred_watch is not None and self._deferred_watch <= at):
+                return
+            self._deferred_watch = at
+            delay_s = max(0.0, (at - self.peer.clock()) / 1000)
+        # Not bounded by the witness's queue: one at a time, and others' watches must not crowd it out.
+        self.witness.watch(delay_s, self._perform_deferred, bounded=False)
+
+    def _perform_deferred(self) -> None:
+        """The job of :meth:`_watch_deferred`, on the witness's thread."""
+        assert self.witness is not None
+        with self.peer.lock:
+            self._deferred_watch = None
+            performed = self.peer.perform_deferred()
+        for evidence in self._to_witness([vs.envelope for vs in performed], self.witness.did):
+            self.witness.submit(evidence)
+        self._watch_deferred()  # held back again, or another one later
 
     def witness_owed(self) -> int:
         """After a restart: give the witness again every unfinished contract naming its escrow, with the
@@ -519,8 +561,10 @@ class PeerNode:
 
     def _watch_locks(self, statement: VerifiedStatement, attempt: int = 0) -> None:
         """If ``statement`` is an Accept, or our Ack of one, of a bonded contract naming the witness's
-        escrow that we did not open: fetch its locks ourselves after a while (:meth:`fetch_locks`) unless
-        the initiator's relay brings them first. Under the peer's lock."""
+        escrow: fetch its locks ourselves after a while (:meth:`fetch_locks`) unless a relay brings them
+        first. Contracts we opened too: an Accept that reaches our server as a request, not as the answer
+        to our offer, finds no run of ours carrying the trade to the escrow (ESC-004), and the
+        counterparty may withhold the locks. Under the peer's lock."""
         assert self.witness is not None
         if statement.body == "ack":
             accept = self.peer.verifier.statements.get(statement.statement.ack.statement)
@@ -531,8 +575,8 @@ class PeerNode:
         c = neg.contract if neg is not None else None
         if neg is None or c is None or c.accept.digest != statement.digest or c.escrow != self.witness.did:
             return
-        if neg.first.issuer == self.peer.did or neg.state is not State.ACCEPTED:
-            return  # the initiator submits its contracts (ESC-004); or the locks came already
+        if neg.state is not State.ACCEPTED:
+            return  # the locks came already
         if not any(c.bond(p) for p in c.parties) or neg.id in self._lock_watches:
             return
         me = self.peer.did
@@ -548,8 +592,8 @@ class PeerNode:
         self._lock_watches.add(neg.id)
 
     def fetch_locks(self, negotiation_id: bytes, attempt: int = 0) -> bool:
-        """ESC-009: if the contract is still ACCEPTED here (the initiator has
-        not relayed its locks), submit it to its escrow ourselves and take the answer -- the Stamp, the
+        """ESC-009: if the contract is still ACCEPTED here (nobody has
+        relayed its locks), submit it to its escrow ourselves and take the answer -- the Stamp, the
         locks and whatever else the escrow signed about it (ESC-008) -- exactly as a relay (SPEC 13.2). Our
         Deliveries that the locks let us sign go to the escrow (WIT-007), so a claim on them fails.
         Still ACCEPTED afterwards (the bonds not funded yet, the escrow unreachable): tried again, at
@@ -570,6 +614,7 @@ class PeerNode:
                 replies = self.peer.exchange(answer[-1], [mandate, *answer[:-1]])
                 for owed in self._to_witness(replies, self.witness.did):
                     self.witness.submit(owed)
+                self._watch_deferred()
         finally:
             with self.peer.lock:
                 if neg.state is State.ACCEPTED and neg.contract and attempt < MAX_LOCK_FETCHES - 1:

@@ -44,6 +44,7 @@ from a2a_coop.protocol.errors import (
 )
 from a2a_coop.protocol.escrow import revoke_until
 from a2a_coop.protocol.forks import ForkProof, fork_proof_from
+from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Event, Negotiation, State, proposal_of
 from a2a_coop.protocol.reputation import attestation_due
@@ -99,6 +100,14 @@ PERFORMING_STATES = frozenset({State.BONDED, State.PERFORMING, State.DISPUTED})
 # A contract naming an escrow is over for good only once EXPIRED (the escrow's lapse ruling).
 FINAL_STATES = frozenset({State.REJECTED, State.WITHDRAWN, State.EXPIRED})
 FINAL_WITHOUT_ESCROW = frozenset({State.FULFILLED, State.BREACHED, State.REVOKED}) | FINAL_STATES
+# How long in all drive() waits out TIM-009 hints for one statement before it gives up: the skew, which
+# bounds how far ahead of the counterparty's clock that statement can be dated (TIM-003).
+MAX_HINTED_WAIT_MS = DEFAULT_SKEW_MS
+# The requests whose date what we sign in their negotiation follows (NEG-014): our answer to an Offer or
+# Counter, everything under the contract an Accept forms, the Receipt of a Delivery. Only these are
+# refused under TIM-009: nothing we sign follows an escrow's statement, a Receipt, a claim or a Revoke,
+# and refusing an escrow's BondLock dated a little ahead would keep us from learning our bonds are locked.
+PACE_SETTING = frozenset({"offer", "counter", "accept", "delivery"})
 # Entries the TIM-009 heap may hold beyond twice the live ones before it is swept (Peer._enter_owed).
 OWED_HEAP_SLACK = 64
 # Contract states in which a party owes nothing any more (TIM-009; REVOKED owes what fell due before).
@@ -107,7 +116,12 @@ _SETTLED = frozenset({State.FULFILLED, State.BREACHED, State.EXPIRED})
 MAX_REMEMBERED_CONTEXT = 1024
 # Read once: an Enum's .value and its class's attributes are slow reads on Python 3.11.
 _STATE_NAMES: dict[State, str] = {s: s.value for s in State}
-_ACCEPTED, _FULFILLED, _COUNTER_EVENT = State.ACCEPTED, State.FULFILLED, Event.COUNTER
+_ACCEPTED, _FULFILLED, _REVOKED, _COUNTER_EVENT = (
+    State.ACCEPTED,
+    State.FULFILLED,
+    State.REVOKED,
+    Event.COUNTER,
+)
 # Journal meta: the fork proofs we hold, one key per forked issuer (META_FORKS + "/" + did), each
 # [first, second], or [first, second, 1] while spared the bound (its key in our dealings, ATT-018);
 # journals before 0.2 kept them all as one list under META_FORKS, still read (counted toward the bound).
@@ -301,13 +315,18 @@ class Peer:
         self._dormant_due: dict[bytes, int] = {}
         self._dormant: set[bytes] = set()
         # The items we owe under our contracts, or would owe if an Offer or Counter of ours outstanding
-        # were accepted: a heap of (deadline, negotiation id, item index, digest of the proposal they
-        # come from), and the proposals entered in it (digest -> negotiation id). No statement of ours
-        # is dated after such a deadline while our clock is before it and the item is not delivered
-        # (TIM-009, see _owed_deadline). Delivered, ended, superseded and past entries leave lazily.
+        # were accepted: a heap of (deadline, negotiation id, item index, the contract's id or the
+        # proposal's digest), and the contracts and proposals entered in it (that key -> negotiation id).
+        # No statement of ours is dated after such a deadline while our clock is before it and the item
+        # is not delivered (TIM-009, see _owed_deadline). Delivered, ended, superseded and past entries
+        # leave lazily.
         self._owed_due: list[tuple[int, bytes, int, bytes]] = []
         self._owed_entered: dict[bytes, bytes] = {}
         self._owed_rebuild_at = OWED_HEAP_SLACK  # its size at which the dead entries are swept out
+        # Negotiations whose Delivery TIM-009 held back, and when (our clock) its hint passes: nothing
+        # else would perform them again, since the counterparty that dated the contract ahead may send
+        # nothing more in it (see perform_deferred). One entry per contract at most.
+        self._deferred: dict[bytes, int] = {}
         # The parties, escrows and principals of our contracts, ever, each with the order it came in
         # (gossip's tie-break, ATT-011): with the counterparties of our negotiations not ended, the keys
         # in our dealings (ATT-018 bound, gossip rank: deals_with, dealing_rank).
@@ -398,7 +417,7 @@ class Peer:
                     return prefix + earlier  # a retried request: same answers, nothing redone (RPL-002)
             if staged is None:
                 now = self.clock()
-                if request.negotiation_id:  # our answers in its negotiation are dated after it (NEG-014)
+                if request.negotiation_id and request.body in PACE_SETTING:  # our answers follow it
                     self._refuse_dated_after_owed(request.issued_at_ms, now)  # TIM-009, nothing held yet
                 # Context first, in order (SPEC 13.2), only what the request depends on (RPC-015);
                 # journaled in the request's own commit below.
@@ -482,6 +501,7 @@ class Peer:
         neg = self.verifier.negotiations.by_id.get(key)
         if neg is not None and self._finished_for_good(neg):  # nothing moved it back meanwhile
             self.verifier.forget_negotiation(key)
+            self._deferred.pop(key, None)  # over for good: nothing left to perform
             self.forgotten += 1
 
     def _finished_for_good(self, neg: Negotiation) -> bool:
@@ -611,7 +631,7 @@ class Peer:
             # Our consent made this contract: a flood of fresh keys cannot put itself here.
             for key in sorted({other, c.escrow, *self.verifier.bound.get(other, ())} - {""}):
                 known.setdefault(key, len(known))
-        if not neg.is_terminal:
+        if not neg.is_terminal or neg.state is _REVOKED:  # a Revoke leaves owed what falls due first
             self._enter_owed(neg)
         if neg.is_terminal:
             held = self._open_with.get(other)
@@ -639,34 +659,44 @@ class Peer:
 
     def _enter_owed(self, neg: Negotiation) -> None:
         """Enter in the TIM-009 heap the items we owe under ``neg``'s contract, or would owe if our Offer
-        or Counter outstanding in it were accepted (once per proposal). Entries leave lazily, so when the
-        heap has doubled since it was last swept, the dead ones are swept out: it stays within twice
-        what we still owe, plus a little, at an amortised constant cost per entry."""
+        or Counter outstanding in it were accepted (once per contract or proposal). Entries leave lazily,
+        so when the heap and its keys have doubled since they were last swept, the dead ones are swept
+        out: they stay within twice what we still owe (and the negotiations we hold open), plus a little,
+        at an amortised constant cost per entry."""
         c = neg.contract
-        source = neg.outstanding if c is None else c.offer
-        if source.digest in self._owed_entered:
-            return
+        # A contract's items are entered under the contract, never under the proposal it accepted: that
+        # proposal's entries may have been dropped for good (past its expiry by our clock) before an
+        # Accept made in time reached us with its Stamp (TIM-006), and the items are owed all the same.
+        items: Sequence[trade_pb2.Item]
         if c is not None:
-            items: Sequence[trade_pb2.Item] = c.items(self.did)
-        elif source.issuer == self.did:
-            items = proposal_of(source).gives
+            key, items = c.id, c.items(self.did)
+        elif neg.outstanding.issuer == self.did:
+            key, items = neg.outstanding.digest, proposal_of(neg.outstanding).gives
         else:
             return  # an offer to us: we owe nothing until we accept it (then it is a contract)
-        self._owed_entered[source.digest] = neg.id
+        if key in self._owed_entered:
+            return
+        self._owed_entered[key] = neg.id
         heap = self._owed_due
         for i, item in enumerate(items):
-            heapq.heappush(heap, (item.deadline_ms, neg.id, i, source.digest))
-        if len(heap) > self._owed_rebuild_at:
+            heapq.heappush(heap, (item.deadline_ms, neg.id, i, key))
+        # The keys count too: _owed_deadline pops dead entries without them, so a heap kept small that
+        # way would never reach the sweep while they piled up, one per trade.
+        if len(heap) + len(self._owed_entered) > self._owed_rebuild_at:
             now = self.clock()
             heap[:] = [e for e in heap if e[0] >= now and self._still_owed(e[1], e[2], e[3], now)]
             heapq.heapify(heap)
             by_id = self.verifier.negotiations.by_id
-            self._owed_entered = {d: n for d, n in self._owed_entered.items() if n in by_id}
-            self._owed_rebuild_at = 2 * len(heap) + OWED_HEAP_SLACK
+            self._owed_entered = {
+                k: n
+                for k, n in self._owed_entered.items()
+                if n in by_id and (not by_id[n].is_terminal or by_id[n].state is _REVOKED)
+            }  # an ended negotiation is never entered again (_track_open)
+            self._owed_rebuild_at = 2 * (len(heap) + len(self._owed_entered)) + OWED_HEAP_SLACK
 
     def _still_owed(self, negotiation_id: bytes, item_index: int, source: bytes, now: int) -> bool:
-        """Whether we still owe (or would owe, if our outstanding proposal were accepted) item
-        ``item_index`` of the proposal ``source`` in ``negotiation_id``."""
+        """Whether we still owe item ``item_index`` of the contract ``source`` (its id) in
+        ``negotiation_id``, or would owe it if ``source``, our outstanding proposal, were accepted."""
         neg = self.verifier.negotiations.by_id.get(negotiation_id)
         if neg is None:
             return False
@@ -678,7 +708,7 @@ class Peer:
                 and out.digest == source
                 and now <= out.header.expires_at_ms + self.verifier.skew_ms
             )
-        if c.offer.digest != source or (self.did, item_index) in c.delivered:
+        if c.id != source or (self.did, item_index) in c.delivered:
             return False
         deadline = c.items(self.did)[item_index].deadline_ms
         if deadline < c.accept.issued_at_ms:
@@ -769,6 +799,35 @@ class Peer:
                 audience=counterparty,
                 ttl_ms=ttl_ms,  # id derives from the nonce
             )
+
+    def perform(self, negotiation_id: bytes) -> list[VerifiedStatement]:
+        """Deliver now what our strategy delivers under the contract of ``negotiation_id`` and we have not
+        delivered yet (guarded, signed and journaled before they are returned): what TIM-009 held back,
+        or what a crash kept us from signing. The caller sends them to the escrow (WIT-007) and the
+        counterparty."""
+        with self.lock:
+            self._deferred.pop(negotiation_id, None)
+            neg = self.verifier.negotiations.by_id.get(negotiation_id)
+            out = [] if neg is None else self._perform(neg)  # held back again: deferred again
+            self._persist(None, out)
+            return out
+
+    def deferred_until(self, negotiation_id: bytes | None = None) -> int | None:
+        """When (our clock) the hint of a Delivery TIM-009 held back passes: the earliest, or that of
+        ``negotiation_id``'s; None if nothing is held back."""
+        with self.lock:
+            if negotiation_id is not None:
+                return self._deferred.get(negotiation_id)
+            return min(self._deferred.values(), default=None)
+
+    def perform_deferred(self) -> list[VerifiedStatement]:
+        """:meth:`perform` every contract whose held-back Delivery's hint has passed by our clock."""
+        with self.lock:
+            now = self.clock()
+            out: list[VerifiedStatement] = []
+            for nid in [nid for nid, at in self._deferred.items() if at <= now]:
+                out += self.perform(nid)
+            return out
 
     def send_context(self) -> list[bytes]:
         """Envelopes a counterparty needs before our statements (our mandate, escrow mandates)."""
@@ -1045,6 +1104,12 @@ class Peer:
             # escrow's mandate); held, not answered, so it gets no idempotency entry.
             self.journal.record_incoming(vs, [], at_ms=self.clock(), answered=False)
         self._remember_context(envelope, digest)
+        nid = vs.negotiation_id
+        neg = self.verifier.negotiations.by_id.get(nid) if nid else None
+        if neg is not None and self.did in neg.parties:
+            # Taken without a reaction (context, gossip), it may still have moved a negotiation of ours
+            # -- an Accept of our offer forms a contract: count it, and enter what we owe (TIM-009).
+            self._track_open(neg)
         return vs
 
     def _remember_context(self, envelope: bytes, digest: bytes) -> None:
@@ -1263,7 +1328,19 @@ class Peer:
             )
             if signed is not None:
                 out.append(signed)
+            else:
+                self._defer(neg.id, self.guard_refusals[-1])
         return out
+
+    def _defer(self, negotiation_id: bytes, refusal: object) -> None:
+        """Remember a Delivery TIM-009 held back, to perform once its hint passes (perform_deferred)."""
+        if (
+            isinstance(refusal, IssuedInFuture)
+            and refusal.requirement == "TIM-009"
+            and refusal.retry_after_ms
+        ):
+            at = self.clock() + refusal.retry_after_ms
+            self._deferred[negotiation_id] = min(at, self._deferred.get(negotiation_id, at))
 
     def _receipt(self, neg: Negotiation, delivery: VerifiedStatement) -> VerifiedStatement | None:
         view = self._contract_view(neg)
@@ -1500,8 +1577,9 @@ def drive(
     """Send ``first`` and keep sending whatever our peer owes next until nothing is left.
 
     ``send(envelope, context) -> answers`` is the transport (a gRPC client's
-    ``exchange`` or, in tests, the other Peer's ``exchange``). Returns every
-    statement we sent, in order.
+    ``exchange`` or, in tests, the other Peer's ``exchange``). A statement refused
+    with a TIM-009 retry hint is sent again after it (at most the skew in all).
+    Returns every statement we sent, in order.
     """
     queue = [first]
     sent: list[VerifiedStatement] = []
@@ -1510,13 +1588,39 @@ def drive(
             return sent
         vs = queue.pop(0)
         try:
-            answers = send(vs.envelope, initiator.send_context())
+            answers = _send_after_hints(send, vs.envelope, initiator.send_context(), initiator.clock)
         except CoopError as refusal:
             initiator.take_refusal(refusal)
             raise
         sent.append(vs)
         queue += initiator.on_replies(answers)
     raise CoopError(f"negotiation did not settle within {max_steps} exchanges")
+
+
+def _send_after_hints(
+    send: Callable[[bytes, Sequence[bytes]], list[bytes]],
+    envelope: bytes,
+    context: Sequence[bytes],
+    clock: Callable[[], int],
+) -> list[bytes]:
+    """``send(envelope, context)``; refused ``ISSUED_IN_FUTURE`` under TIM-009 (dated past a deadline the
+    counterparty owes and its clock has not reached: ours runs a little ahead of its), the same envelope
+    again after the hint, as the rule asks of a sender. Its date is fixed, so the waits end once the
+    counterparty's clock reaches it: they are bounded by the skew it was accepted within. A ``clock``
+    that did not move while we slept (a simulation's) would never get there: the refusal is raised."""
+    waited_ms = 0
+    while True:
+        try:
+            return send(envelope, context)
+        except IssuedInFuture as refusal:
+            hint = refusal.retry_after_ms
+            if refusal.requirement != "TIM-009" or not hint or waited_ms + hint > MAX_HINTED_WAIT_MS:
+                raise
+            before = clock()
+            time.sleep(hint / 1000)
+            if clock() == before:
+                raise
+            waited_ms += hint
 
 
 def _stamped_candidates(fresh: Sequence[tuple[int, bytes, statement_pb2.Statement | None]]) -> set[bytes]:

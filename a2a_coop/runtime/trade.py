@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Concatenate, ParamSpec, TypeVar
 
@@ -20,7 +21,7 @@ from a2a_coop.protocol.errors import CoopError, MandateUnknown, Origin
 from a2a_coop.protocol.negotiation import Negotiation
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime import gossip
-from a2a_coop.runtime.peer import Peer, drive
+from a2a_coop.runtime.peer import MAX_HINTED_WAIT_MS, Peer, drive
 from a2a_coop.transport import CooperationClient, EscrowClient, TransportError
 
 log = logging.getLogger(__name__)
@@ -111,10 +112,31 @@ def carry_trade(
         return neg
     answers = escrow.submit(contract_evidence(peer, neg))
     relay_escrow_answers(peer, counterparty, answers)
+    held_back = perform_held_back(peer, neg)
     # Always, not only once FULFILLED: a counterparty that withholds its Receipt (and Ack) and then
     # claims a breach would otherwise have our on-time Delivery witnessed late, and win our bond.
     settle_with_escrow(peer, counterparty, escrow, neg)
+    for vs in held_back:  # the escrow has them now (WIT-007), whatever the counterparty does with them
+        drive(peer, counterparty.exchange, vs)
     return neg
+
+
+def perform_held_back(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
+    """Our Deliveries under ``neg`` that TIM-009 held back (the contract is dated ahead of our clock,
+    past the deadline of another item we owe): signed once the hint passes, after waiting it out -- at
+    most the skew, since the contract's date is at most that far ahead -- and returned, journaled, for
+    the caller to send to the escrow and the counterparty. Nothing else would perform them: the
+    counterparty that dated the contract ahead may send nothing more in it. [] when nothing is held
+    back, or when the peer's clock does not move while we sleep (a simulation's)."""
+    at = peer.deferred_until(neg.id)
+    if at is None or at - peer.clock() > MAX_HINTED_WAIT_MS:
+        return []
+    before = peer.clock()
+    if at > before:
+        time.sleep((at - before) / 1000)
+        if peer.clock() == before:
+            return []
+    return peer.perform(neg.id)
 
 
 def split_escrow_answer(answers: Sequence[bytes]) -> tuple[bytes, list[bytes]]:
@@ -289,6 +311,9 @@ def resume_trade(
         ours += peer.on_replies(answers)
     for vs in ours:
         drive(peer, counterparty.exchange, vs)
+    # What is due and not delivered: held back by TIM-009 (nothing performs it again on its own), or
+    # never signed before the crash. To the escrow first (the settling below), then the counterparty.
+    performed = peer.perform(neg.id)
     # Read again: an Offer that never reached the counterparty before the crash forms its contract
     # only now, and it goes to the escrow like any other (else the trade would stop in ACCEPTED).
     c = neg.contract
@@ -300,6 +325,8 @@ def resume_trade(
             if not settle_with_escrow(peer, counterparty, escrow, neg):
                 break
         sync_with_escrow(peer, counterparty, escrow, neg)
+    for vs in performed if refused is None else ():
+        drive(peer, counterparty.exchange, vs)
     if refused is not None:
         raise refused
     return neg
