@@ -485,14 +485,14 @@ def test_a_contract_formed_by_context_still_counts_its_items() -> None:
     assert [d.issued_at_ms <= deadline for d in deliveries] == [True]
 
 
-@pytest.mark.req("ATT-011", "ESC-009", "NEG-012")
+@pytest.mark.req("ATT-019", "ESC-009", "NEG-012")
 def test_gossip_moves_no_trade() -> None:
     """Mallory's bonded offer gives Bob an hour to deliver; he accepts. She has the escrow lock both
     bonds and hands Bob the locks (and later, her Accept of his own offer) in a gossip swap, which
     before the fix held whatever envelopes came: his contract went BONDED with no reaction -- no
     Delivery -- and his node's lock watch, which fetches the locks only while the contract is still
     ACCEPTED (ESC-009), then did nothing: Bob never delivered, and her claim after the hour took his
-    bond. Closed: a swap takes Checkpoints and their Mandates only, as it sends (ATT-011)."""
+    bond. Closed: a swap takes Checkpoints and their Mandates only, as it sends (ATT-019)."""
     m = _market()
     clock, mallory, bob, escrow, b = m
     proposal = mallory.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)

@@ -44,7 +44,8 @@ MAX_CHECKPOINTS: Final = 32  # other keys' Checkpoints per swap (each with its M
 MAX_PROOFS: Final = 32
 # What a swap carries (outgoing): Checkpoints, each after the Mandate it names. Nothing else is taken:
 # a negotiation statement held here (an Accept of our offer, the escrow's locks) would move a trade of
-# ours with no reaction -- no Delivery, no lock watch, no TIM-009 entry -- at a time its sender chose.
+# ours with no reaction -- no Delivery, no lock watch, no TIM-009 entry -- at a time its sender chose
+# (ATT-019).
 GOSSIPED_BODIES: Final = frozenset({"checkpoint", "mandate"})
 # One swap fits one request of a server's default receive limit (65536 + 1024 bytes, RPC-008).
 BUDGET_BYTES: Final = 60_000

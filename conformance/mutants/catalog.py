@@ -330,6 +330,14 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     # -- requests (RPC-007, RPC-011) ----------------------------------------------------------------
     Mutant(
+        "gossip-takes-all",
+        ("ATT-019",),
+        "holds every statement a Gossip swap carries, not only Checkpoints and their Mandates",
+        "a Delivery handed over in a swap, then sent as a request, is refused REPLAYED instead of answered",
+        probe="gossip-moves-no-trade",
+        install=faults.gossip_takes_everything,
+    ),
+    Mutant(
         "from-seq-unchecked",
         ("RPC-011",),
         "answers GetLog with from_seq above 2^53 - 1 with an empty page",

@@ -42,8 +42,9 @@ from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS, ReplayCache
 from a2a_coop.protocol.identity import GROUP_ORDER, Keypair
 from a2a_coop.protocol.mandate import committed_value
 from a2a_coop.protocol.negotiation import Event
-from a2a_coop.protocol.statements import Header, Statement, VerifiedStatement
+from a2a_coop.protocol.statements import KNOWN_BODIES, Header, Statement, VerifiedStatement
 from a2a_coop.protocol.verifier import _MandateRecord
+from a2a_coop.runtime import gossip
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.peer import Peer, PeerVerifier
 from a2a_coop.transport import CooperationHandler, TransportError
@@ -412,6 +413,11 @@ def reduce_high_s() -> None:
 def leaf_hash_without_prefix() -> None:
     """CHN-007: Merkle leaves hashed without RFC 6962's 0x00 prefix, so every log_root is wrong."""
     merkle.leaf_hash = lambda digest: hashlib.sha256(digest).digest()
+
+
+def gossip_takes_everything() -> None:
+    """ATT-019: a Gossip swap's envelopes are all held, whatever their body (a Delivery, an Accept)."""
+    _replace(gossip, "GOSSIPED_BODIES", KNOWN_BODIES)
 
 
 def offer_expiry_ignored() -> None:

@@ -21,7 +21,7 @@ from typing import Any, Final
 import grpc
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
 
-from a2a_coop._proto.a2acoop.v1 import envelope_pb2, identity_pb2, service_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, envelope_pb2, identity_pb2, service_pb2
 from a2a_coop.protocol import merkle
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE, decode_envelope, sign_payload
@@ -557,6 +557,26 @@ def probe_keyid(t: Target) -> None:
 
 # Order matters only on a shared target: the checkpoint probe first, while the probe can still hold
 # every statement of a fresh target.
+def probe_gossip_moves_no_trade(t: Target) -> None:
+    """ATT-019: a Delivery handed over in a Gossip swap is not taken; sent next as a request, it is
+    answered (a Receipt or an Ack), not refused as a statement the target already holds."""
+    s = Session(t, "gossip")
+    accept = next((a for a in s.send(s.offer()) if a.body == "accept"), None)
+    if accept is None:
+        raise ProbeFailed("the target did not accept a fair Offer; the probe needs a contract")
+    delivery = s.party.sign(
+        "delivery",
+        commitment_pb2.Delivery(contract=accept.digest, item_index=0, artifact_digest=os.urandom(32)),
+        audience=t.did,
+        negotiation_id=accept.header.negotiation_id,
+    )
+    t.call("Gossip", service_pb2.GossipRequest(envelopes=[delivery.envelope]).SerializeToString())
+    got = t.exchange(delivery.envelope, s.setup)
+    if isinstance(got, Rejection) or not got:
+        answered = got or "nothing"
+        raise ProbeFailed(f"the Delivery sent after the swap got {answered}: the swap moved the trade")
+
+
 PROBES: Final[dict[str, Callable[[Target], None]]] = {
     "checkpoint-root": probe_checkpoint_root,
     "own-chain": probe_own_chain,
@@ -584,6 +604,7 @@ PROBES: Final[dict[str, Callable[[Target], None]]] = {
     "exclusive": probe_exclusive,
     "ack": probe_ack,
     "offer-answer": probe_offer_answer,
+    "gossip-moves-no-trade": probe_gossip_moves_no_trade,
     "getlog-range": probe_getlog_range,
     "malformed-request": probe_malformed_request,
 }

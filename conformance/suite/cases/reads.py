@@ -8,7 +8,7 @@ from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from conformance.suite.context import Context
-from conformance.suite.flows import fair_proposal, forge, open_negotiation
+from conformance.suite.flows import fair_proposal, forge, form_contract, open_negotiation, target
 from conformance.suite.model import CaseFailed, Level, Outcome, case
 
 
@@ -145,6 +145,31 @@ def gossip_fork_proof(ctx: Context) -> Outcome:
             "the target did not pass on a valid fork proof it was given (ATT-011)", Level.NON_STRICT
         )
     return Outcome.passed("kept and passed on the valid proof, not the invalid one")
+
+
+@case(
+    "read.gossip-moves-no-trade",
+    "A Gossip swap moves no trade: a Delivery it carries is ignored, and answered when sent as a request",
+    "ATT-019",
+)
+def gossip_moves_no_trade(ctx: Context) -> Outcome:
+    """The target accepts Alice's fair offer; Alice then hands her Delivery to it in a Gossip swap, and
+    sends the same Delivery as a request. A target that took it from the swap holds it unanswered: it
+    refuses the request as a replay, or answers nothing. A conformant one ignored it, so it handles the
+    request as new (its Receipt, or at least an Ack)."""
+    contract = form_contract(ctx)
+    alice = contract.party
+    delivery = alice.deliver(contract.accept, target(ctx))
+    swap = service_pb2.GossipRequest(envelopes=[delivery.envelope])
+    reply = ctx.call("Gossip", swap, note="alice's Delivery, in a swap")
+    if reply.error is not None and not reply.error.reason:
+        return _fail(reply.error.status.name)
+    answers = ctx.send(delivery, alice.setup, note="the same Delivery, as a request")
+    ctx.must(
+        bool(answers), "the target answered the Delivery with nothing: it took it from the swap (ATT-019)"
+    )
+    bodies = ", ".join(a.body for a in answers)
+    return Outcome.passed(f"ignored the gossiped Delivery; the request was answered ({bodies})")
 
 
 def _fail(status: str) -> Outcome:
