@@ -568,24 +568,14 @@ def test_an_initiator_whose_offer_is_accepted_by_a_request_fetches_its_locks(
         node.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hole: a contract formed by context (an Accept addressed to us, taken with any request, "
-    "RPC-015) gets no reaction: Peer.exchange performs only in the request's negotiation, so an unbonded "
-    "contract naming an escrow is never delivered on unless its counterparty sends more, and its claim "
-    "is upheld (BREACHED, a free mark on the record). Fix: after the request's reaction, perform "
-    "(Peer._perform, guarded) every other negotiation of ours the taken context moved, and answer those "
-    "Deliveries too (a node's witness then has the escrow stamp them, WIT-007) -- or take no context "
-    "addressed to us from another negotiation; the TIM-008 test in test_escrow_relay.py pins the "
-    "state such an Accept leaves and would need its expectation updated.",
-)
-@pytest.mark.req("RPC-015", "TIM-008", "NEG-012")
+@pytest.mark.req("RPC-015", "RPC-002", "TIM-008", "NEG-012")
 def test_an_unbonded_contract_formed_by_context_is_performed() -> None:
     """Bob offers Mallory an unbonded trade that names the escrow as arbiter, his item due in an hour.
     Mallory answers with an Ack, and sends Bob, as its context, her Accept: the contract forms in Bob's
     view, unbonded, so he may deliver at once -- but nothing reacts to context in another negotiation
     than the request's (an Ack has none), so he never does. An hour later she claims, and the escrow
-    upholds it: Bob's contract ends BREACHED."""
+    upholds it: Bob's contract ends BREACHED. Closed: context that moves another negotiation of ours
+    gets the reaction it would get as a request, and what is signed for it is part of the answer."""
     m = _market()
     clock, mallory, bob, escrow, b = m
     deadline = clock.now_ms + 3_600_000
@@ -597,10 +587,11 @@ def test_an_unbonded_contract_formed_by_context_is_performed() -> None:
     offer = b.propose(mallory.did, proposal)
     accept = mallory.accept(offer, ttl_ms=DAY_MS)
     ack = mallory.sign("ack", commitment_pb2.Ack(statement=offer.digest), audience=bob.did)
-    b.exchange(ack.envelope, [*mallory.setup, accept.envelope])
+    answered = [verify_statement(e) for e in b.exchange(ack.envelope, [*mallory.setup, accept.envelope])]
     neg = b.negotiation(offer.negotiation_id)
     assert neg.contract is not None and not neg.contract.bonds_required
     assert (bob.did, 0) in neg.contract.delivered, "Bob never delivered"
+    assert [vs.body for vs in answered] == ["delivery"]  # in the answer (RPC-002), no Ack of an Ack
 
 
 # --- 7: a restart that forgot what a Revoke left owed -----------------------------------------------

@@ -204,7 +204,7 @@ def test_an_accept_dated_ahead_cannot_ride_in_as_context() -> None:
     the contract it formed was dated ahead: whatever Bob then signs in it is dated no earlier
     (NEG-014), and his chain's times never go back (CHN-005), so Alice would set the pace of every
     statement Bob signs next, to anyone. Expect ISSUED_IN_FUTURE (TIM-008) and Bob's negotiation still
-    PROPOSED; an Accept dated within the skew ahead is taken as ever."""
+    PROPOSED; an Accept dated within the skew ahead is taken as ever, and performed."""
     clock, alice, bob, _ = _world()
     offer = bob.propose(alice.did, alice.proposal(), ttl_ms=5 * 60_000)
     ack = alice.sign("ack", commitment_pb2.Ack(statement=offer.digest), audience=bob.did)
@@ -215,8 +215,10 @@ def test_an_accept_dated_ahead_cannot_ride_in_as_context() -> None:
     assert bob.negotiation(offer.header.negotiation_id).state is State.PROPOSED
     alice.agent.writer.next_seq, alice.agent.writer.prev = ahead.header.seq, ahead.header.prev
     within = alice.accept(offer, issued_at_ms=clock.now_ms + 20_000)
-    bob.exchange(ack.envelope, [*alice.setup, within.envelope])
-    assert bob.negotiation(offer.header.negotiation_id).state is State.ACCEPTED
+    answered = bob.exchange(ack.envelope, [*alice.setup, within.envelope])
+    # Taken as ever, and reacted to as a request would be (RPC-002): Bob delivers at once, unbonded.
+    assert [verify_statement(e).body for e in answered] == ["delivery"]
+    assert bob.negotiation(offer.header.negotiation_id).state is State.PERFORMING
 
 
 class _SharedEscrow:

@@ -437,7 +437,9 @@ class Peer:
                     self._record_context(taken, now)
                     raise
                 try:
-                    replies = self._react(request, ack=True)
+                    # Context first, as it was taken: what it moved elsewhere gets its reaction too.
+                    moved = self._react_to_context(taken, request.negotiation_id)
+                    replies = moved + self._react(request, ack=not moved)
                     records: list[_Record] = [(vs, [], False) for vs in taken]
                     staged = (replies, self._stage([*records, (request, replies, True)], now))
                 except BaseException:
@@ -1155,6 +1157,25 @@ class Peer:
                 out.append(receipt)
         out += self._perform(neg)
         out += self._attest(neg)
+        return out
+
+    def _react_to_context(
+        self, taken: Sequence[VerifiedStatement], request_nid: bytes
+    ) -> list[VerifiedStatement]:
+        """What we sign because context moved a negotiation of ours other than the request's -- an
+        Accept of our offer handed over with an Ack, an escrow's locks relayed with another trade's
+        request: what we now owe there is performed, as it would be had it come as a request (else an
+        unbonded contract formed that way would never be delivered on, and its claim upheld)."""
+        out: list[VerifiedStatement] = []
+        seen = {request_nid}
+        for vs in taken:
+            nid = vs.negotiation_id
+            if not nid or nid in seen:
+                continue
+            seen.add(nid)
+            neg = self.verifier.negotiations.by_id.get(nid)
+            if neg is not None and self.did in neg.parties:
+                out += self._perform(neg)
         return out
 
     def _attest(self, neg: Negotiation) -> list[VerifiedStatement]:
