@@ -18,3 +18,17 @@ def fresh_heap() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No automatic pass of the cyclic garbage collector inside (the caller collects after): for work
+    that makes no reference cycle (a trade, tests/test_engine.py), whose objects reference counting
+    frees, so that each pass would only walk what the work keeps, again and again."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

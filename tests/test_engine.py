@@ -3,9 +3,14 @@ out the cryptography and nothing else, and is reachable only through the engine.
 
 from __future__ import annotations
 
+import gc
 import random
 import subprocess
 import sys
+from collections.abc import Callable
+from functools import partial
+from itertools import starmap
+from types import FrameType, FunctionType
 
 import pytest
 
@@ -13,6 +18,7 @@ from a2a_coop.protocol.errors import CoopError, SignatureInvalid
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.peer import Peer, PeerVerifier
 from a2a_coop.runtime.strategy import WithholdingStrategy
+from benchmarks._heap import collector_paused
 from reference_agents import build
 from reference_agents.engine import MODES, Engine, EngineError, ModelPeer, Outcome, TrustingVerifier
 
@@ -46,6 +52,54 @@ def test_model_and_crypto_mode_make_the_same_trades(seed: int) -> None:
     for m, c in zip(model_engine.agents, crypto_engine.agents, strict=True):
         assert m.peer.writer.next_seq == c.peer.writer.next_seq
         assert m.peer.writer.prev == c.peer.writer.prev
+
+
+def _made_here(obj: object) -> bool:
+    """An instance of one of this project's classes (its protobuf messages too), or a frame or function
+    of its code."""
+    if isinstance(obj, FrameType):
+        return any(f"/{pkg}/" in obj.f_code.co_filename for pkg in ("a2a_coop", "reference_agents"))
+    module = getattr(obj, "__module__", None) if isinstance(obj, FunctionType) else type(obj).__module__
+    return (module or "").startswith(("a2a_coop", "a2acoop", "reference_agents"))
+
+
+def _ours(obj: object) -> bool:
+    """Garbage our code left: made here, or holding what was (a dict or list in a cycle with a statement
+    in it). A cycle some other thread of the test process made holds neither."""
+    return _made_here(obj) or any(_made_here(ref) for ref in gc.get_referents(obj))
+
+
+def _cyclic_garbage(work: Callable[[], object]) -> list[str]:
+    """The types of our objects that ``work`` left in reference cycles: garbage only a pass of the
+    cyclic collector frees (none runs meanwhile)."""
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)  # what a pass finds unreachable goes to gc.garbage, not freed
+    try:
+        with collector_paused():
+            work()
+            gc.collect()
+        return sorted({type(obj).__name__ for obj in gc.garbage if _ours(obj)})
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+
+
+def test_a_trade_makes_no_reference_cycle() -> None:
+    """Reference counting frees all a trade discards, in both modes (benchmarks/population.py pauses the
+    collector's automatic passes during a round on the strength of this). The engine itself, peers and
+    all, is one: it lives as long as the simulation."""
+    for mode in MODES:
+        strategies = [build(kind) for kind in MIX] + [WithholdingStrategy(every=3)]
+        engine = Engine(strategies, mode=mode, seed=3)
+        trades = partial(list, starmap(engine.trade, _schedule(len(strategies), 40, 3)))
+        assert _cyclic_garbage(trades) == [], mode
+        assert engine.trades == 40
+
+    # The check sees a cycle left behind: a peer dropped (its verifier calls back into it), or plain
+    # containers in a cycle with a statement of ours.
+    assert "ExposureBook" in _cyclic_garbage(engine.agents.pop)
+    held = next(iter(engine.agents[0].peer.verifier.statements.values()))
+    assert _cyclic_garbage(lambda: (loop := [held]).append(loop)) == ["list"]
 
 
 def test_a_different_seed_changes_the_trades() -> None:

@@ -390,6 +390,16 @@ class ExposureBook:
     def __init__(self, mandate_of: Callable[[bytes], Mandate | None] | None = None) -> None:
         self.by_mandate: dict[bytes, Exposure] = {}
         self._mandate_of = mandate_of
+        self._empty: Exposure | None = None  # see _blank
+
+    def _blank(self, periods: tuple[int, int]) -> Exposure:
+        """An exposure with nothing recorded, under budget periods ``periods``, for checking a mandate's
+        first statement. One is kept (for the last periods asked) and shared by such checks rather than
+        built per check: a check records nothing in it, and moving its sweep changes no answer."""
+        exp = self._empty
+        if exp is None or (exp.period_origin_ms, exp.period_ms) != periods:
+            exp = self._empty = Exposure(*periods)
+        return exp
 
     def exposure(self, mandate_digest: bytes) -> Exposure:
         exp = self.by_mandate.get(mandate_digest)
@@ -432,7 +442,7 @@ class ExposureBook:
         exp = self.by_mandate.get(vs.mandate_digest)  # a check records nothing (ERR-003), not even an entry
         periods = (mandate.valid_from_ms if mandate.period_ms else 0, mandate.period_ms)
         if exp is None:
-            exp = Exposure(*periods)
+            exp = self._blank(periods)
         elif (exp.period_origin_ms, exp.period_ms) != periods and (exp.live_offers or exp._formed):
             raise ValueError("exposure was recorded with other budget periods (give mandate_of)")
         t = vs.issued_at_ms
