@@ -206,6 +206,25 @@ def carry_trade(
         return neg
     answers = escrow.submit(contract_evidence(peer, neg))
     relay_escrow_answers(peer, counterparty, answers)
+    return _perform_and_settle(peer, counterparty, escrow, neg)
+
+
+@_keeps_fork_proofs
+def carry_after_cutoff(
+    peer: Peer, counterparty: CooperationClient, escrow: EscrowClient, neg: Negotiation
+) -> Negotiation:
+    """Ask the escrow about our bonded offer in ``neg`` once more, past its bonding cutoff
+    (:func:`hidden_accept_check_ms`; ESC-013): a contract it was accepted into behind our back is
+    performed and settled as :func:`carry_trade` does; otherwise, asked after the cutoff, none can
+    form any more."""
+    if ask_escrow_about_offer(peer, counterparty, escrow, neg):
+        return _perform_and_settle(peer, counterparty, escrow, neg)
+    return neg
+
+
+def _perform_and_settle(
+    peer: Peer, counterparty: CooperationClient, escrow: EscrowClient, neg: Negotiation
+) -> Negotiation:
     held_back = perform_held_back(peer, neg)
     # Always, not only once FULFILLED: a counterparty that withholds its Receipt (and Ack) and then
     # claims a breach would otherwise have our on-time Delivery witnessed late, and win our bond.
@@ -415,12 +434,15 @@ def resume_trade(
     if escrow is not None:
         # Our bonded offer still unanswered: accepted behind our back, with the escrow alone shown the
         # Accept? The escrow's record says (ESC-012); a contract it reveals is performed as any other.
+        check_at = hidden_accept_check_ms(peer, neg)
         try:
             ask_escrow_about_offer(peer, counterparty, escrow, neg)
         except (CoopError, TransportError) as exc:
             if neg.contract is None:
                 raise  # the escrow's refusal: nothing learnt
             refused = refused or exc  # the counterparty's, once the escrow has our Deliveries
+        if neg.contract is None and check_at is not None and check_at <= peer.clock():
+            return neg  # past its bonding cutoff and not accepted there: it can bind nothing any more
     performed = peer.perform(neg.id)
     # Read again: an Offer that never reached the counterparty before the crash forms its contract
     # only now, and it goes to the escrow like any other (else the trade would stop in ACCEPTED).
