@@ -618,7 +618,7 @@ def hidden_accept_revealed(ctx: Context) -> Outcome:
     first = esc_target.submit(ctx, asked, note="the Offer, before any answer (ESC-013)")
     ctx.must(first.ok, f"the escrow refused a valid Offer: {first.error and first.error.reason}")
     ctx.must(d.accept.envelope not in first.envelopes, "the escrow answered with an Accept it did not hold")
-    signed = esc_target.take(ctx, [d.offer, d.accept], context=d.setup, note="Bob's Accept, to the escrow alone")
+    signed = esc_target.take(ctx, [d.offer, d.accept], context=d.setup, note="Bob's Accept, by Bob alone")
     locks = [vs.envelope for vs in signed if vs.body == "bond_lock"]
     ctx.must(len(locks) == 2, f"the escrow locked {len(locks)} bonds of a funded contract, not 2 (NEG-012)")
     head = esc_target.ledger(ctx)[-1].header.seq
