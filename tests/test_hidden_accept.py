@@ -17,17 +17,20 @@ from pathlib import Path
 
 import grpc
 import pytest
+from cli_run import run_cli
 from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop.cli.demo import provision
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
-from a2a_coop.runtime.node import EscrowNode
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.node import EscrowNode, PeerNode
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.trade import carry_trade, hidden_accept_check_ms, resume_trade
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, service
-from a2a_coop.transport import TransportError
+from a2a_coop.transport import TransportError, serve
 
 FUNDS, BOND = 1_000, 100
 OFFER_TTL_MS = 5 * 60_000
@@ -282,3 +285,65 @@ def test_no_check_without_bonds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(time, "sleep", lambda s: pytest.fail("slept"))
     neg = carry_trade(m.b, AcksOnly(m, hide=False), m.b.propose(m.mallory.did, proposal), escrow=m.escrow)
     assert hidden_accept_check_ms(m.b, neg) is None
+
+
+class _HidesItsAccept:
+    """Mallory's server (a reference node): her strategy accepts Bob's offer, but Bob is answered with
+    nothing; she shows her Accept to the escrow alone once Bob's `offer` starts waiting for the cutoff."""
+
+    def __init__(self, node: PeerNode, escrow: EscrowNode) -> None:
+        self.node, self.escrow = node, escrow
+        self.hidden: list[bytes] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.node, name)
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        answers = self.node.exchange(envelope, context)
+        if verify_statement(envelope).body != "offer":
+            return answers
+        self.hidden = [*context, envelope, *answers]
+        return []
+
+    def show_the_escrow(self) -> None:
+        locks = self.escrow.submit(self.hidden)
+        assert [verify_statement(e).body for e in locks].count("bond_lock") == 2
+
+
+@pytest.mark.req("ESC-013")
+def test_offer_waits_past_the_cutoff_and_performs_the_contract_the_escrow_reveals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`a2a-coop offer` against a server that answers nothing and hides its Accept until Bob's first
+    check has passed: `offer` says in one line that it waits past the bonding cutoff (and that Ctrl-C and
+    `resume` are safe), asks the escrow again, learns the contract and delivers -- to the escrow first."""
+    bob, mallory, esc = (provision(tmp_path, name) for name in ("bob", "mallory", "escrow"))
+    escrow = EscrowNode(esc.key, esc.mandate, tmp_path / "escrow.db", faucet=FUNDS)
+    node = PeerNode.open(mallory.key, mallory.mandate, tmp_path / "mallory.db", context=[escrow.mandate])
+    mallorys = _HidesItsAccept(node, escrow)
+    real_sleep, waits = time.sleep, []
+
+    def sleep(seconds: float) -> None:
+        if seconds < 60:
+            return real_sleep(seconds)
+        waits.append(seconds)
+        mallorys.show_the_escrow()  # while Bob waits for the cutoff
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    try:
+        with serve(None, escrow) as escrow_server, serve(mallorys, None) as mallory_server:  # type: ignore[arg-type]
+            argv = [*bob.files(), "--to", mallory_server.target, "--escrow", escrow_server.target]
+            code, out, err = run_cli(
+                capsys, "offer", *argv, "--give", "code-review:20", "--want", "copy-editing:20", "--bond", "5"
+            )
+        assert len(waits) == 1 and 5 * 60 < waits[0] <= 6 * 60 + 1, waits
+        waiting = [line for line in err.splitlines() if "waiting until" in line]
+        assert len(waiting) == 1 and "bonding cutoff" in waiting[0] and "a2a-coop resume" in waiting[0]
+        assert "PROPOSED" not in out and "EXPIRED" not in out, (code, out, err)
+        with Journal.open(bob.journal_path) as journal:
+            ours = [verify_statement(env) for _, _, env in journal.statements()]
+        delivery = next(vs for vs in ours if vs.body == "delivery" and vs.issuer == bob.key.did)
+        assert escrow.escrow.verifier.witness.stamp_time(escrow.escrow.did, delivery.digest) is not None
+    finally:
+        node.close()
+        escrow.close()
