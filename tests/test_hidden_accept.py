@@ -347,3 +347,39 @@ def test_offer_waits_past_the_cutoff_and_performs_the_contract_the_escrow_reveal
     finally:
         node.close()
         escrow.close()
+
+
+class RejectsButAccepts:
+    """Mallory's server: it shows the escrow an Accept of Bob's offer, then answers Bob with a Reject."""
+
+    def __init__(self, market: Market) -> None:
+        self.m = market
+        self.accept: VerifiedStatement | None = None
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        vs = verify_statement(envelope)
+        if vs.body != "offer":
+            return []
+        self.accept = self.m.hide_accept(vs)
+        return [*self.m.mallory.setup, self.m.mallory.reject(vs, "not interested").envelope]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="hole: Mallory answers Bob's bonded offer with a Reject after showing the escrow an Accept of "
+    "it (two conflicting answers to one offer, each valid alone). Bob's view is REJECTED, the escrow's a "
+    "contract with both bonds locked; ESC-012 would reveal the Accept, but Bob's verifier refuses an "
+    "Accept in REJECTED (NEG-001), so he can never perform, and her claim takes his bond. Fix: a rule "
+    "that the escrow's witnessed Accept prevails over a Reject or Counter of the same offer that the "
+    "escrow never took (section 8.9 precedence), or the offerer submits every answer it gets to a bonded "
+    "offer to the escrow and treats a refusal there as the escrow's contract (ESC-013 extended)",
+)
+@pytest.mark.req("ESC-012", "ESC-013")
+def test_a_reject_sent_after_an_accept_shown_to_the_escrow_takes_nothing() -> None:
+    m = Market()
+    mallorys = RejectsButAccepts(m)
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    with contextlib.suppress(CoopError):
+        carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    assert mallorys.accept is not None
+    m.bob_loses_nothing(offer.negotiation_id, mallorys.accept.digest)

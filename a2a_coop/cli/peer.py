@@ -47,7 +47,7 @@ from a2a_coop.cli._runtime import (
 from a2a_coop.protocol.bodies import MAX_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.envelope import envelope_to_json
 from a2a_coop.protocol.errors import CoopError, IllegalTransition
-from a2a_coop.protocol.negotiation import Negotiation, State
+from a2a_coop.protocol.negotiation import Negotiation, State, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.runtime.node import (
@@ -75,6 +75,7 @@ from a2a_coop.runtime.trade import (
     revoke,
     settle_with_escrow,
     sync_with_escrow,
+    unanswered_bonded_offer,
     unfinished,
 )
 from a2a_coop.transport import CooperationClient, EscrowClient, TlsConfig, TransportError
@@ -590,7 +591,15 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
         # Each trade is settled with the escrow its contract names, and only that one is trusted (a
         # contract formed on the way under another is refused, MND-015): checked before anything is sent.
         for neg in negs:
-            wanted = neg.contract.escrow if neg.contract is not None else ""
+            # A contract's escrow; else the one our unanswered bonded offer names, asked about it (ESC-013).
+            unanswered = unanswered_bonded_offer(peer, neg)
+            wanted = (
+                neg.contract.escrow
+                if neg.contract is not None
+                else proposal_of(unanswered).terms.escrow
+                if unanswered is not None
+                else ""
+            )
             if wanted and wanted != serving_escrow:
                 raise _not_the_contracts_escrow(neg, wanted, args.escrow, serving_escrow)
         peer.trusted_escrows = frozenset({serving_escrow} - {""})
