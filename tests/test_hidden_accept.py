@@ -22,9 +22,10 @@ from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.cli.demo import provision
-from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.errors import CoopError, IssuedInPast
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowNode, PeerNode
 from a2a_coop.runtime.peer import Peer
@@ -383,3 +384,31 @@ def test_a_reject_sent_after_an_accept_shown_to_the_escrow_takes_nothing() -> No
         carry_trade(m.b, mallorys, offer, escrow=m.escrow)
     assert mallorys.accept is not None
     m.bob_loses_nothing(offer.negotiation_id, mallorys.accept.digest)
+
+
+@pytest.mark.req("TIM-006", "WIT-004")
+@pytest.mark.parametrize(("stamped_after_expiry_ms", "taken"), [(30_000, True), (30_001, False)])
+def test_a_live_receiver_takes_an_old_accept_its_escrow_stamped_by_the_offers_expiry_plus_30s(
+    stamped_after_expiry_ms: int, taken: bool
+) -> None:
+    """TIM-006's exception for an Accept is exactly WIT-004's bound: stamped by the accepted offer's
+    expires_at_ms + 30000, an Accept dated far back is taken live; a ms later it is ISSUED_IN_PAST, as
+    before (the escrow would not have recognised it)."""
+    clock = FixedClock()
+    mallory, bob, esc = Party("mallory", clock), Party("bob", clock), Party("escrow", clock)
+    v = Verifier(me=bob.did)
+    for env in [*mallory.setup, *bob.setup, *esc.setup]:
+        v.accept(env)
+    offer = bob.offer(
+        mallory, bob.proposal(escrow=esc.did, issuer_bond=BOND, audience_bond=BOND), ttl_ms=60_000
+    )
+    v.accept(offer.envelope, ours=True)
+    accept = mallory.accept(offer)
+    clock.now_ms = offer.header.expires_at_ms + stamped_after_expiry_ms
+    v.accept(esc.sign("stamp", commitment_pb2.Stamp(statements=[accept.digest])).envelope)
+    if taken:
+        v.accept(accept.envelope, now_ms=clock.now_ms)
+        assert v.negotiations.get(offer.negotiation_id).contract is not None
+    else:
+        with pytest.raises(IssuedInPast):
+            v.accept(accept.envelope, now_ms=clock.now_ms)
