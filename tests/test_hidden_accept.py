@@ -22,7 +22,7 @@ from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.cli.demo import provision
-from a2a_coop.protocol.errors import CoopError, IssuedInPast
+from a2a_coop.protocol.errors import CoopError, IssuedInPast, LimitExceeded
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
@@ -412,3 +412,33 @@ def test_a_live_receiver_takes_an_old_accept_its_escrow_stamped_by_the_offers_ex
     else:
         with pytest.raises(IssuedInPast):
             v.accept(accept.envelope, now_ms=clock.now_ms)
+
+
+class RefusesButAccepts:
+    """Mallory's server: it refuses Bob's offer with an error, and shows the escrow an Accept of it."""
+
+    def __init__(self, market: Market) -> None:
+        self.m = market
+        self.accept: VerifiedStatement | None = None
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        vs = verify_statement(envelope)
+        if vs.body == "offer" and self.accept is None:
+            self.accept = self.m.hide_accept(vs)
+        raise LimitExceeded("too busy", requirement="RPC-012")
+
+
+@pytest.mark.req("ESC-012", "ESC-013")
+def test_an_offer_refused_with_an_error_still_learns_the_hidden_accept() -> None:
+    """A refusal is not an answer signed by its receiver, who holds the offer all the same: `offer`
+    asks the escrow before reporting it, and performs the contract the escrow reveals."""
+    m = Market()
+    mallorys = RefusesButAccepts(m)
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    with pytest.raises(LimitExceeded):
+        carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    neg = m.b.negotiation(offer.negotiation_id)
+    assert mallorys.accept is not None and neg.contract is not None
+    mine = next(d for d, (by, _) in neg.contract.deliveries.items() if by == m.bob.did)
+    assert m.escrow.escrow.verifier.witness.stamp_time(m.escrow.did, mine) is not None
+    m.bob_loses_nothing(neg.id, mallorys.accept.digest)

@@ -192,8 +192,10 @@ def carry_trade(
     neg = peer.negotiation(offer.header.negotiation_id)
     try:
         drive(peer, counterparty.exchange, offer)
-    except TransportError:
-        if neg.contract is None and escrow is not None:  # the answer lost: accepted all the same?
+    except (TransportError, CoopError):
+        # The answer lost, or the offer refused: its receiver holds it all the same, and may have shown
+        # the escrow an Accept of it (ESC-012).
+        if neg.contract is None and escrow is not None:
             ask_escrow_about_offer(peer, counterparty, escrow, neg)
         raise
     if neg.contract is None and escrow is not None:
