@@ -312,12 +312,14 @@ class _HidesItsAccept:
 
 
 @pytest.mark.req("ESC-013")
+@pytest.mark.parametrize("hides", [True, False])
 def test_offer_waits_past_the_cutoff_and_performs_the_contract_the_escrow_reveals(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    hides: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`a2a-coop offer` against a server that answers nothing and hides its Accept until Bob's first
     check has passed: `offer` says in one line that it waits past the bonding cutoff (and that Ctrl-C and
-    `resume` are safe), asks the escrow again, learns the contract and delivers -- to the escrow first."""
+    `resume` are safe), asks the escrow again, learns the contract and delivers -- to the escrow first.
+    When nothing was accepted there, the offer is reported EXPIRED, exit 1."""
     bob, mallory, esc = (provision(tmp_path, name) for name in ("bob", "mallory", "escrow"))
     escrow = EscrowNode(esc.key, esc.mandate, tmp_path / "escrow.db", faucet=FUNDS)
     node = PeerNode.open(mallory.key, mallory.mandate, tmp_path / "mallory.db", context=[escrow.mandate])
@@ -328,7 +330,8 @@ def test_offer_waits_past_the_cutoff_and_performs_the_contract_the_escrow_reveal
         if seconds < 60:
             return real_sleep(seconds)
         waits.append(seconds)
-        mallorys.show_the_escrow()  # while Bob waits for the cutoff
+        if hides:
+            mallorys.show_the_escrow()  # while Bob waits for the cutoff
 
     monkeypatch.setattr(time, "sleep", sleep)
     try:
@@ -340,6 +343,9 @@ def test_offer_waits_past_the_cutoff_and_performs_the_contract_the_escrow_reveal
         assert len(waits) == 1 and 5 * 60 < waits[0] <= 6 * 60 + 1, waits
         waiting = [line for line in err.splitlines() if "waiting until" in line]
         assert len(waiting) == 1 and "bonding cutoff" in waiting[0] and "a2a-coop resume" in waiting[0]
+        if not hides:
+            assert code == 1 and "EXPIRED" in out and "expired unanswered" in err, (code, out, err)
+            return
         assert "PROPOSED" not in out and "EXPIRED" not in out, (code, out, err)
         with Journal.open(bob.journal_path) as journal:
             ours = [verify_statement(env) for _, _, env in journal.statements()]
