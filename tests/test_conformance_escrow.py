@@ -25,6 +25,7 @@ BONDED = {
     "esc.bond-not-covered",
     "esc.lapse-unbonded-at-cutoff",
     "esc.resubmitted-contract-brings-locks",
+    "esc.hidden-accept-revealed",
     "esc.forfeit-after-uphold",
     "esc.refund-after-lapse",
     "esc.revoke-forfeit",
@@ -138,8 +139,9 @@ def test_an_escrow_that_does_not_stamp_fails(
     assert levels == {"esc.stamp-evidence": "FAIL"}
 
 
-class _Forgetful(dict[bytes, list[int]]):
-    """An escrow's record of what it signed about each contract that it never reads back."""
+class _Forgetful(dict[bytes, object]):
+    """An escrow's record (of what it signed about each contract, of each offer's Accept) that it never
+    reads back."""
 
     def get(self, key: bytes, default: object = None) -> object:  # type: ignore[override]
         return default
@@ -158,6 +160,22 @@ def test_an_escrow_that_answers_a_held_accept_without_its_locks_fails(
     assert levels == {
         "esc.resubmitted-contract-brings-locks": "FAIL",
         "esc.idempotent-submit": "PASS",
+    }
+
+
+def test_an_escrow_that_answers_an_accepted_offer_without_its_accept_fails(
+    escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The escrow of before ESC-012: an offerer that submits its Offer gets its Stamp, never the Accept
+    its acceptor showed the escrow alone, and never learns of the contract that binds its bond."""
+    monkeypatch.setattr(escrow_node.escrow, "_accept_of", _Forgetful())
+    code, levels = _run_cases(
+        escrow_node, tmp_path / "r", "esc.hidden-accept-revealed", "esc.resubmitted-contract-brings-locks"
+    )
+    assert code == 1
+    assert levels == {
+        "esc.hidden-accept-revealed": "FAIL",
+        "esc.resubmitted-contract-brings-locks": "PASS",
     }
 
 

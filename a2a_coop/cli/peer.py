@@ -47,7 +47,7 @@ from a2a_coop.cli._runtime import (
 from a2a_coop.protocol.bodies import MAX_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.envelope import envelope_to_json
 from a2a_coop.protocol.errors import CoopError, IllegalTransition
-from a2a_coop.protocol.negotiation import Negotiation, State
+from a2a_coop.protocol.negotiation import Negotiation, State, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.runtime.node import (
@@ -63,16 +63,19 @@ from a2a_coop.runtime.perform_time import TooLittleTimeToPerform
 from a2a_coop.runtime.reputation import TrustPolicy
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, Strategy, WithholdingStrategy
 from a2a_coop.runtime.trade import (
+    carry_after_cutoff,
     carry_trade,
     claim_breach,
     counterparty_did,
     fetch_escrow_mandate,
+    hidden_accept_check_ms,
     negotiation_evidence,
     proposal,
     resume_trade,
     revoke,
     settle_with_escrow,
     sync_with_escrow,
+    unanswered_bonded_offer,
     unfinished,
 )
 from a2a_coop.transport import CooperationClient, EscrowClient, TlsConfig, TransportError
@@ -335,7 +338,7 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
             escrow_did = verify_statement(escrow_mandate).statement.mandate.agent
         peer = open_peer(key, mandate, journal, context, min_time_to_perform_ms=args.min_time_to_perform)
         remember_run(journal, mandate, context)
-        rejected = not_done = 0
+        rejected = not_done = unanswered = 0
         for i in range(args.count):
             deadline = wall_clock_ms() + args.deadline
             offer = proposal(
@@ -356,6 +359,24 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
             neg = peer.negotiation(sent.header.negotiation_id)
             try:
                 neg = carry_trade(peer, client, sent, escrow=escrow_client)
+                check_at = hidden_accept_check_ms(peer, neg)
+                if check_at is not None and escrow_client is not None:
+                    # Unanswered (an Ack only): it may be accepted at the escrow alone until the bonding
+                    # cutoff, binding our bond there (SPEC 16.14); the escrow says so once it is past.
+                    _wait_for_cutoff(peer, neg, check_at, i + 1)
+                    neg = carry_after_cutoff(peer, client, escrow_client, neg)
+                    if neg.contract is None:
+                        out.write(
+                            f"{i + 1}/{args.count}  {neg.id.hex()[:12]}  {'EXPIRED':<10}  "
+                            f"{time.perf_counter() - started:.2f}s\n"
+                        )
+                        out.flush()
+                        unanswered += 1
+                        print(
+                            f"a2a-coop: offer {i + 1} expired unanswered (its escrow holds no Accept of it)",
+                            file=sys.stderr,
+                        )
+                        continue
             except (CoopError, TransportError) as exc:
                 if isinstance(exc, CoopError) and neg.contract is None:
                     raise  # the offer itself refused: nothing was agreed, nothing to carry on
@@ -388,9 +409,24 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
                     + _resume_hint(neg),
                     file=sys.stderr,
                 )
-    if rejected:
+    if rejected or unanswered:
         return EXIT_INVALID
     return EXIT_UNFINISHED if not_done else EXIT_OK
+
+
+def _wait_for_cutoff(peer: Peer, neg: Negotiation, check_at: int, number: int) -> None:
+    """Sleep until ``check_at`` by the peer's clock, saying why in one line (ESC-013)."""
+    wait_ms = check_at - peer.clock()
+    if wait_ms <= 0:
+        return
+    print(
+        f"a2a-coop: offer {number} ({neg.id.hex()[:12]}) got no answer; waiting until {iso(check_at)} "
+        f"({wait_ms / 1000:.0f}s, past its bonding cutoff) to ask the escrow whether it was accepted "
+        "there alone, which would bind our bond; Ctrl-C is safe: run `a2a-coop resume` after that time",
+        file=sys.stderr,
+        flush=True,
+    )
+    time.sleep(wait_ms / 1000)
 
 
 def _resume_hint(neg: Negotiation) -> str:
@@ -555,7 +591,15 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
         # Each trade is settled with the escrow its contract names, and only that one is trusted (a
         # contract formed on the way under another is refused, MND-015): checked before anything is sent.
         for neg in negs:
-            wanted = neg.contract.escrow if neg.contract is not None else ""
+            # A contract's escrow; else the one our unanswered bonded offer names, asked about it (ESC-013).
+            unanswered = unanswered_bonded_offer(peer, neg)
+            wanted = (
+                neg.contract.escrow
+                if neg.contract is not None
+                else proposal_of(unanswered).terms.escrow
+                if unanswered is not None
+                else ""
+            )
             if wanted and wanted != serving_escrow:
                 raise _not_the_contracts_escrow(neg, wanted, args.escrow, serving_escrow)
         peer.trusted_escrows = frozenset({serving_escrow} - {""})
@@ -576,9 +620,14 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
                         file=sys.stderr,
                     )
                 continue
-            out.write(f"{short_id}  {neg.state.value}\n")
+            # Its escrow asked past the bonding cutoff, and no contract there: none can form any more.
+            at = hidden_accept_check_ms(peer, neg)
+            lapsed = escrow is not None and at is not None and at <= peer.clock()
+            out.write(f"{short_id}  {'EXPIRED' if lapsed else neg.state.value}\n")
             why = unfinished(neg)
-            if why:
+            if lapsed:
+                print(f"a2a-coop: {short_id} expired unanswered (none at its escrow)", file=sys.stderr)
+            elif why:
                 not_done += 1
                 print(f"a2a-coop: {short_id} did not finish: {why}", file=sys.stderr)
     return EXIT_UNFINISHED if not_done else EXIT_OK

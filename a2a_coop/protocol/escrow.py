@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
@@ -177,6 +177,9 @@ class Escrow:
         # Negotiation id -> ledger seqs of what we signed about its contract (ESC-008): a resubmitted
         # Accept is answered with them, so a responder the initiator keeps in the dark learns its locks.
         self._signed_about: dict[bytes, list[int]] = {}
+        # Digest of an accepted Offer or Counter naming us -> its Accept's (ESC-012): the offerer that was
+        # never sent the Accept learns of its contract by submitting its offer.
+        self._accept_of: dict[bytes, bytes] = {}
         # ESC-011: negotiations an Offer or Counter of which names this escrow.
         self._named: set[bytes] = set()
         for data in setup:
@@ -285,14 +288,18 @@ class Escrow:
         again (WIT-005): a party shown a claim without its Stamp learns from the
         escrow when, and whether, it took effect. For an Accept already held, so is
         every statement the escrow signed about that contract (ESC-008): a responder
-        whose initiator withholds the locks learns them by submitting its contract.
+        whose initiator withholds the locks learns them by submitting its contract. For
+        an Offer or Counter already held that was accepted, so are its Accept (after the
+        Stamp that named it, with the Mandate it cites) and what was signed about its
+        contract (ESC-012): an offerer the acceptor never sent its Accept learns of it.
         Evidence is verified as offline evidence, without freshness (TIM-005),
         except that a statement issued after ``now_ms`` plus skew is refused (TIM-003).
 
         Returns:
             The earlier Stamps of evidence already held and what was signed about the
-            contracts of held Accepts, in ledger order, then the statements the escrow
-            signed now, in ledger order (the Stamp first).
+            contracts of held Accepts and accepted offers, in ledger order (a revealed
+            Accept after its Stamp), then the statements the escrow signed now, in ledger
+            order (the Stamp first).
 
         Raises:
             WrongParty: a statement of a negotiation no Offer or Counter of which (held, or in this
@@ -303,6 +310,7 @@ class Escrow:
         """
         accepted: list[VerifiedStatement] = []
         earlier: set[int] = set()  # ledger seqs of the Stamps of evidence already held
+        held_digests: list[bytes] = []  # evidence already held, for ESC-008 and ESC-012
         before = len(self._ledger)
         marks = len(self._transcript), len(self._unsaved)
         verified, refused = self._verify(envelopes)
@@ -320,8 +328,7 @@ class Escrow:
                     stamp = self.verifier.witness.stamp_of(self.did, vs)
                     if stamp is not None and held.header.negotiation_id:  # not for mandates: no news
                         earlier.add(self.verifier.statements[stamp].header.seq)
-                    if held.body == "accept":  # a resubmitted contract: all we signed about it (ESC-008)
-                        earlier.update(self._signed_about.get(held.header.negotiation_id, ()))
+                    held_digests.append(vs)
                 else:
                     accepted.append(vs)
             if refused is not None:
@@ -333,23 +340,63 @@ class Escrow:
             # made due -- a release after the last receipt -- would wait for the contract's lapse.
             for nid in dict.fromkeys(vs.header.negotiation_id for vs in accepted if vs.header.negotiation_id):
                 self._evaluate(nid, now_ms)
-        return [self._ledger[seq] for seq in sorted(earlier)] + self._ledger[before:]
+        seqs, shown = self._contract_news(held_digests)
+        # What this Submit made us sign (an Accept of a held Offer taken now, its locks) comes once, after.
+        earlier.update(seq for seq in seqs if seq < before)
+        return self._in_ledger_order(earlier, shown) + self._ledger[before:]
 
     def answer_again(self, first: Sequence[bytes], submitted: Sequence[bytes]) -> list[bytes]:
         """The answer to a repeated Submit (ESC-007), signing nothing: ``first``, the digests of what
-        we answered the first time, with what we signed since about the contract of each held Accept
-        among the ``submitted`` digests (ESC-008), in ledger order.
+        we answered the first time, in that order, followed by the news since of the held statements
+        among the ``submitted`` digests (:meth:`_contract_news`: what we signed about the contract of an
+        Accept among them, ESC-008, or of an Offer or Counter among them that was accepted, with its
+        Accept, ESC-012), in ledger order.
 
         Raises:
-            KeyError: a digest of ``first`` is not one of our statements.
+            KeyError: a digest of ``first`` is not a statement we hold.
         """
         held = self.verifier.statements
-        seqs = {held[d].header.seq for d in first}
-        for digest in submitted:
-            vs = held.get(digest)
-            if vs is not None and vs.body == "accept":
-                seqs.update(self._signed_about.get(vs.header.negotiation_id, ()))
-        return [self._ledger[seq].envelope for seq in sorted(seqs)]
+        answered = [held[d] for d in first]
+        seqs, shown = self._contract_news(d for d in submitted if d in held)
+        seen = {vs.digest for vs in answered}
+        since = [vs for vs in self._in_ledger_order(seqs, shown) if vs.digest not in seen]
+        return [vs.envelope for vs in [*answered, *since]]
+
+    def _contract_news(self, digests: Iterable[bytes]) -> tuple[set[int], dict[int, list[VerifiedStatement]]]:
+        """What a Submit of these held statements is answered with besides their Stamps (WIT-006),
+        signing nothing: for an Accept of a contract naming us, the ledger seqs of all we signed about
+        that contract (ESC-008); for an Offer or Counter we hold an Accept of, the same, and -- unless
+        the Accept is among them too -- that Accept after the Stamp that named it, preceded by the Mandate
+        it cites (ESC-012): an offerer the acceptor never sent its Accept learns of its contract from us,
+        and can verify it.
+
+        Returns:
+            The ledger seqs, and the evidence to place after the statement at each seq.
+        """
+        held = self.verifier.statements
+        seqs: set[int] = set()
+        shown: dict[int, list[VerifiedStatement]] = {}
+        digests = list(digests)
+        submitted = set(digests)
+        for digest in digests:
+            vs = held[digest]
+            accept = vs if vs.body == "accept" else held.get(self._accept_of.get(digest, b""))
+            if accept is None:
+                continue
+            seqs.update(self._signed_about.get(accept.header.negotiation_id, ()))
+            stamp = self.verifier.witness.stamp_of(self.did, accept.digest)
+            if accept.digest not in submitted and stamp is not None and stamp in held:
+                at = held[stamp].header.seq
+                seqs.add(at)
+                mandate = held.get(accept.header.mandate)
+                shown[at] = [*([mandate] if mandate is not None else []), accept]
+        return seqs, shown
+
+    def _in_ledger_order(
+        self, seqs: Iterable[int], shown: Mapping[int, Sequence[VerifiedStatement]]
+    ) -> list[VerifiedStatement]:
+        """The ledger statements at ``seqs`` in order, each followed by the evidence ``shown`` after it."""
+        return [vs for seq in sorted(seqs) for vs in (self._ledger[seq], *shown.get(seq, ()))]
 
     def tick(self, now_ms: int) -> list[VerifiedStatement]:
         """Do whatever time alone makes due: rulings whose response window ended (CMT-002),
@@ -536,6 +583,8 @@ class Escrow:
             return
         neg = self.verifier.negotiations.get(vs.header.negotiation_id)
         c = neg.contract
+        if c is not None and c.escrow == self.did and c.accept.digest == vs.digest:
+            self._accept_of[c.offer.digest] = vs.digest
         if c is None or c.escrow != self.did or neg.id in self._contracts:
             return
         # A contract opens here when it forms, and again when a claim on an obligation a Revoke left

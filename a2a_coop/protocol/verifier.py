@@ -305,7 +305,8 @@ class Verifier:
         skew, it was held back or lies about its time -- unless its contract's escrow stamped it within
         the skew of its date (WIT-002): a delivery made on time, re-sent after a crash, stays good; and
         a Delivery the escrow stamped by its item's deadline plus the tolerance is timely (WIT-003),
-        whatever it took to reach us, so the ruling that rests on it is one we can follow."""
+        whatever it took to reach us, so the ruling that rests on it is one we can follow; and an Accept
+        the escrow stamped by its offer's expiry plus the tolerance formed a contract (WIT-004)."""
         issued = vs.issued_at_ms
         if issued >= now_ms - self.skew_ms:
             return
@@ -316,6 +317,12 @@ class Verifier:
                 return
             deadline = self._deadline_of(vs) if vs.body == "delivery" else None
             if deadline is not None and issued <= deadline and stamped <= deadline + CLOCK_TOLERANCE_MS:
+                return
+            # An Accept its offer's escrow witnessed in time for WIT-004 formed a contract there, binding
+            # our bond whatever we say: its acceptor may have held it back to keep us from performing
+            # (ESC-012), and refusing it now would only finish that.
+            offer = self.statements.get(vs.statement.accept.offer) if vs.body == "accept" else None
+            if offer is not None and stamped <= offer.header.expires_at_ms + CLOCK_TOLERANCE_MS:
                 return
         raise IssuedInPast(
             f"issued {now_ms - issued} ms before our clock (skew {self.skew_ms}) and not witnessed then",

@@ -18,8 +18,9 @@ from typing import Concatenate, ParamSpec, TypeVar
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, decode_envelope, statement_digest
 from a2a_coop.protocol.errors import CoopError, MandateUnknown, Origin
-from a2a_coop.protocol.negotiation import Negotiation
-from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.negotiation import BARGAINING_STATES, BOND_GRACE_MS, Negotiation, proposal_of
+from a2a_coop.protocol.statements import VerifiedStatement, decode_statement, verify_statement
+from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.peer import MAX_HINTED_WAIT_MS, Peer, drive
 from a2a_coop.transport import CooperationClient, EscrowClient, TransportError
@@ -54,16 +55,99 @@ def _contract_statements(peer: Peer, neg: Negotiation) -> list[VerifiedStatement
     c = neg.contract
     if c is None:
         return []
+    return _with_mandates(peer, [*_bargaining(peer, neg, c.offer), c.accept])
+
+
+def _bargaining(peer: Peer, neg: Negotiation, proposal: VerifiedStatement) -> list[VerifiedStatement]:
+    """The bargaining from the opening Offer up to ``proposal``: an Offer or Counter is placed only after
+    the Offer and Counters it answers (NEG-002)."""
+    if proposal.body != "counter":
+        return [proposal]
     held = peer.verifier.statements
-    # The whole bargaining from the opening Offer: a contract formed on a Counter is placed only after
-    # the Offer and Counters it answers (NEG-002).
-    bargaining = [c.offer]
-    if c.offer.body == "counter":
-        counters = [held[d] for _, event, _, d in neg.history if event.value == "COUNTER" and d in held]
-        bargaining = list({vs.digest: vs for vs in [neg.first, *counters, c.offer]}.values())
-    chain = [*bargaining, c.accept]
+    counters = [held[d] for _, event, _, d in neg.history if event.value == "COUNTER" and d in held]
+    return list({vs.digest: vs for vs in [neg.first, *counters, proposal]}.values())
+
+
+def _with_mandates(peer: Peer, chain: Sequence[VerifiedStatement]) -> list[VerifiedStatement]:
+    held = peer.verifier.statements
     mandates = dict.fromkeys(vs.header.mandate for vs in chain if vs.header.mandate in held)
     return [*(held[m] for m in mandates), *chain]
+
+
+def unanswered_bonded_offer(peer: Peer, neg: Negotiation) -> VerifiedStatement | None:
+    """Our Offer or Counter outstanding in ``neg``, if it carries a bond and names an escrow and no
+    Accept, Counter or Reject of it has reached us: it may have been accepted all the same, by an Accept
+    its issuer showed the escrow alone (section 16.14), which binds our bond there (ESC-012)."""
+    if neg.contract is not None or neg.state not in BARGAINING_STATES:
+        return None
+    offer = neg.outstanding
+    terms = proposal_of(offer).terms
+    if offer.issuer != peer.did or not terms.escrow or not (terms.issuer_bond or terms.audience_bond):
+        return None
+    return offer
+
+
+def _issuer(envelope: bytes) -> str:
+    return decode_statement(decode_envelope(envelope).payload).header.issuer
+
+
+def hidden_accept_check_ms(peer: Peer, neg: Negotiation) -> int | None:
+    """When (by our clock) to ask the escrow about our unanswered bonded offer in ``neg`` a last time
+    (ESC-013): after its bonding cutoff -- expires_at_ms + 30 s, past which the escrow recognises and
+    bonds no contract of it (WIT-004, ESC-010) -- plus the clock tolerance, for an escrow's clock a little
+    behind ours. None when there is nothing to ask about."""
+    offer = unanswered_bonded_offer(peer, neg)
+    if offer is None:
+        return None
+    return offer.header.expires_at_ms + BOND_GRACE_MS + CLOCK_TOLERANCE_MS
+
+
+def ask_escrow_about_offer(
+    peer: Peer, counterparty: CooperationClient, escrow: EscrowClient, neg: Negotiation
+) -> bool:
+    """ESC-012, ESC-013: submit our unanswered bonded offer in ``neg`` (after the Mandates and the
+    bargaining it answers) to the escrow, which answers with the Accept it holds of it, if any, the Stamp
+    that witnessed it and every statement it signed about that contract (its locks). Taken as a relay
+    (SPEC 13.2): the contract forms in our view, and what the locks make due -- our Deliveries -- goes to
+    the escrow first (WIT-007), whatever the counterparty that hid its Accept does with them, then to the
+    counterparty with the escrow's statements. Returns whether a contract was revealed.
+
+    Raises:
+        MandateUnknown: the escrow's answer is empty (see :func:`split_escrow_answer`).
+        CoopError, TransportError: from the escrow, or from the counterparty after the escrow has what
+            we signed.
+    """
+    offer = unanswered_bonded_offer(peer, neg)
+    if offer is None:
+        return False
+    evidence = _with_mandates(peer, _bargaining(peer, neg, offer))
+    mandate, statements = split_escrow_answer(escrow.submit([vs.envelope for vs in evidence]))
+    if neg.contract is not None:  # an Accept reached us meanwhile: carried as any other
+        return False
+    peer.hold([mandate])
+    held = peer.verifier.statements
+    news = [
+        (env, d)
+        for env in statements
+        if not dict.__contains__(held, d := statement_digest(decode_envelope(env).payload))
+    ]
+    # The Accept and what it cites, after the Stamp that witnessed it, as context: the Accept's own
+    # expiry says nothing once the escrow recognised the contract (WIT-004, TIM-006); then the escrow's
+    # statements after it, as answers, which make our Deliveries due.
+    escrow_did = proposal_of(offer).terms.escrow
+    split = max((i + 1 for i, (env, _) in enumerate(news) if _issuer(env) != escrow_did), default=0)
+    peer.hold([env for env, _ in news[:split]])
+    ours = peer.on_replies([env for env, _ in news[split:]])
+    if neg.contract is None:
+        return False
+    witnessed = [vs.envelope for vs in ours if vs.body == "delivery"]
+    stamps = escrow.submit(witnessed) if witnessed else []
+    ours += _relay(peer, counterparty, mandate, news)
+    for vs in ours:
+        drive(peer, counterparty.exchange, vs)
+    if stamps:
+        relay_escrow_answers(peer, counterparty, stamps)
+    return True
 
 
 def run_trade(
@@ -105,13 +189,44 @@ def carry_trade(
     escrow: EscrowClient | None = None,
 ) -> Negotiation:
     """:func:`run_trade` from an Offer already signed (and journaled): send it and carry the trade on."""
-    drive(peer, counterparty.exchange, offer)
     neg = peer.negotiation(offer.header.negotiation_id)
+    try:
+        drive(peer, counterparty.exchange, offer)
+    except (TransportError, CoopError):
+        # The answer lost, or the offer refused: its receiver holds it all the same, and may have shown
+        # the escrow an Accept of it (ESC-012).
+        if neg.contract is None and escrow is not None:
+            ask_escrow_about_offer(peer, counterparty, escrow, neg)
+        raise
+    if neg.contract is None and escrow is not None:
+        # No answer that settles a bonded offer (an Ack only, a lost answer): it may have been accepted
+        # behind our back, with the escrow alone shown the Accept (ESC-012). Asked at once; the caller asks
+        # again after the bonding cutoff (hidden_accept_check_ms, resume_trade).
+        ask_escrow_about_offer(peer, counterparty, escrow, neg)
     c = neg.contract
     if c is None or not c.escrow or escrow is None:
         return neg
     answers = escrow.submit(contract_evidence(peer, neg))
     relay_escrow_answers(peer, counterparty, answers)
+    return _perform_and_settle(peer, counterparty, escrow, neg)
+
+
+@_keeps_fork_proofs
+def carry_after_cutoff(
+    peer: Peer, counterparty: CooperationClient, escrow: EscrowClient, neg: Negotiation
+) -> Negotiation:
+    """Ask the escrow about our bonded offer in ``neg`` once more, past its bonding cutoff
+    (:func:`hidden_accept_check_ms`; ESC-013): a contract it was accepted into behind our back is
+    performed and settled as :func:`carry_trade` does; otherwise, asked after the cutoff, none can
+    form any more."""
+    if ask_escrow_about_offer(peer, counterparty, escrow, neg):
+        return _perform_and_settle(peer, counterparty, escrow, neg)
+    return neg
+
+
+def _perform_and_settle(
+    peer: Peer, counterparty: CooperationClient, escrow: EscrowClient, neg: Negotiation
+) -> Negotiation:
     held_back = perform_held_back(peer, neg)
     # Always, not only once FULFILLED: a counterparty that withholds its Receipt (and Ack) and then
     # claims a breach would otherwise have our on-time Delivery witnessed late, and win our bond.
@@ -277,7 +392,10 @@ def resume_trade(
        Refund, a Forfeit). Also when the counterparty refused a statement in step 1: the escrow takes
        evidence offline (TIM-005), so a Receipt the counterparty now refuses as dated back (TIM-006: it
        never reached it, and no Stamp witnessed it in time) still settles the bonds, where every later
-       resume would meet the same refusal and leave them locked for good.
+       resume would meet the same refusal and leave them locked for good. Our bonded offer still
+       unanswered is shown to the escrow first (:func:`ask_escrow_about_offer`, ESC-012): a contract it
+       was accepted into behind our back is learnt there and performed -- also when the counterparty
+       refused step 1 or could not be reached.
 
     Nothing is signed that the trade's rules would not sign anyway (the policy guard runs as ever), and
     nothing is signed twice: our journal holds what we signed, the counterparty's and the escrow's
@@ -299,20 +417,34 @@ def resume_trade(
                 resend[stamp] = held[stamp]  # the escrow's Stamp first: a claim takes effect by it (WIT-005)
             resend.setdefault(vs.digest, vs)
     ours: list[VerifiedStatement] = []
-    refused: CoopError | None = None
+    refused: CoopError | TransportError | None = None
     for vs in resend.values():
         try:
             answers = counterparty.exchange(vs.envelope, peer.send_context())
-        except CoopError as exc:
-            if exc.code == "REPLAYED":
+        except (CoopError, TransportError) as exc:
+            if isinstance(exc, CoopError) and exc.code == "REPLAYED":
                 continue
-            refused = exc  # what follows it would be refused too; the escrow may still settle (step 2)
+            # What follows it would be refused (or lost) too; the escrow may still settle (step 2), and
+            # a counterparty gone quiet must not keep us from learning what the escrow holds (ESC-012).
+            refused = exc
             break
         ours += peer.on_replies(answers)
     for vs in ours:
         drive(peer, counterparty.exchange, vs)
     # What is due and not delivered: held back by TIM-009 (nothing performs it again on its own), or
     # never signed before the crash. To the escrow first (the settling below), then the counterparty.
+    if escrow is not None:
+        # Our bonded offer still unanswered: accepted behind our back, with the escrow alone shown the
+        # Accept? The escrow's record says (ESC-012); a contract it reveals is performed as any other.
+        check_at = hidden_accept_check_ms(peer, neg)
+        try:
+            ask_escrow_about_offer(peer, counterparty, escrow, neg)
+        except (CoopError, TransportError) as exc:
+            if neg.contract is None:
+                raise  # the escrow's refusal: nothing learnt
+            refused = refused or exc  # the counterparty's, once the escrow has our Deliveries
+        if neg.contract is None and check_at is not None and check_at <= peer.clock():
+            return neg  # past its bonding cutoff and not accepted there: it can bind nothing any more
     performed = peer.perform(neg.id)
     # Read again: an Offer that never reached the counterparty before the crash forms its contract
     # only now, and it goes to the escrow like any other (else the trade would stop in ACCEPTED).

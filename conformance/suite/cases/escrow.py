@@ -601,6 +601,52 @@ def resubmitted_contract(ctx: Context) -> Outcome:
 
 
 @_escrow_case(
+    "esc.hidden-accept-revealed",
+    "An offer accepted at the escrow alone is answered with its Accept and locks, nothing new",
+    "ESC-012",
+    "ESC-007",
+    "ESC-002",
+)
+def hidden_accept_revealed(ctx: Context) -> Outcome:
+    """Alice submits her bonded Offer before any answer (as an offerer asks at once, ESC-013); Bob then
+    shows the escrow his Accept alone, and it locks both bonds. Alice's very same Submit again must be
+    answered with her first answer followed by Bob's Accept -- right after a Stamp naming it, preceded by
+    the Mandate it cites -- and both BondLocks, byte for byte, with the ledger's head unmoved: else Bob
+    chooses whether Alice ever learns of the contract that binds her bond (ESC-012, ESC-007)."""
+    d = esc_target.deal(ctx, bond=BOND, submit_now=False)
+    asked = [*d.setup, d.offer.envelope]
+    first = esc_target.submit(ctx, asked, note="the Offer, before any answer (ESC-013)")
+    ctx.must(first.ok, f"the escrow refused a valid Offer: {first.error and first.error.reason}")
+    ctx.must(d.accept.envelope not in first.envelopes, "the escrow answered with an Accept it did not hold")
+    signed = esc_target.take(ctx, [d.offer, d.accept], context=d.setup, note="Bob's Accept, by Bob alone")
+    locks = [vs.envelope for vs in signed if vs.body == "bond_lock"]
+    ctx.must(len(locks) == 2, f"the escrow locked {len(locks)} bonds of a funded contract, not 2 (NEG-012)")
+    head = esc_target.ledger(ctx)[-1].header.seq
+    again = esc_target.submit(ctx, asked, note="the same Offer again, its Accept held now (ESC-012)")
+    ctx.must(again.ok, f"the escrow refused an Offer it holds: {again.error and again.error.reason}")
+    ctx.must(
+        again.envelopes[: len(first.envelopes)] == first.envelopes,
+        "a repeated Submit does not begin with its first answer (ESC-007)",
+    )
+    news = again.envelopes[len(first.envelopes) :]
+    ctx.must(d.accept.envelope in news, "a Submit of an accepted Offer must bring its Accept (ESC-012)")
+    at = news.index(d.accept.envelope)
+    ctx.must(at >= 2, "the Accept must follow the Stamp that named it and the Mandate it cites (ESC-012)")
+    stamp, mandate = verify_statement(news[at - 2]), verify_statement(news[at - 1])
+    ctx.must(
+        stamp.body == "stamp" and d.accept.digest in stamp.statement.stamp.statements,
+        "the Accept is not right after a Stamp naming it (ESC-012)",
+    )
+    ctx.must(mandate.digest == d.accept.header.mandate, "the Accept is not preceded by the Mandate it cites")
+    ctx.must(
+        all(lock in news for lock in locks),
+        "a Submit of an accepted Offer must bring the BondLocks signed about its contract (ESC-012)",
+    )
+    ctx.must(esc_target.ledger(ctx)[-1].header.seq == head, "the escrow signed something for a held Offer")
+    return Outcome.passed("the held Offer brought its Accept and both locks back; nothing new signed")
+
+
+@_escrow_case(
     "esc.bond-not-covered",
     "A bond the party's funds do not cover is not locked, and the contract stays ACCEPTED",
     "ESC-005",

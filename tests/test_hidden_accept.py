@@ -1,0 +1,450 @@
+"""An Accept shown to the escrow alone (SPEC 16.14, ESC-012, ESC-013).
+
+Bob offers Mallory bonded terms naming an escrow both are funded at. Mallory signs an Accept and never
+sends it to Bob (she answers with an Ack only, or his transport loses her answer); she submits it to the
+escrow before the offer's bonding cutoff, which stamps it and locks both bonds. Bob, who never learnt of
+the contract, never delivers; after his deadline Mallory claims, and before ESC-012 the escrow upheld the
+claim and forfeited Bob's bond to her. Now the escrow answers a Submit of Bob's Offer with her Accept and
+its locks, and Bob's reference runtime asks -- at once, and after the bonding cutoff.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+import pytest
+from cli_run import run_cli
+from peers import make_peer
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop.cli.demo import provision
+from a2a_coop.protocol.errors import CoopError, IssuedInPast, LimitExceeded
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.node import EscrowNode, PeerNode
+from a2a_coop.runtime.peer import Peer
+from a2a_coop.runtime.trade import carry_trade, hidden_accept_check_ms, resume_trade
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, service
+from a2a_coop.transport import TransportError, serve
+
+FUNDS, BOND = 1_000, 100
+OFFER_TTL_MS = 5 * 60_000
+
+
+class Market:
+    """Mallory (the attacker) and Bob (honest, the reference peer), funded at an escrow Bob trusts."""
+
+    def __init__(self) -> None:
+        self.clock = FixedClock()
+        self.mallory, self.bob = Party("mallory", self.clock), Party("bob", self.clock)
+        self.escrow = LocalEscrow(
+            Party("escrow", self.clock), funds={self.mallory.did: FUNDS, self.bob.did: FUNDS}
+        )
+        self.b: Peer = make_peer(self.bob, self.clock, context=[self.escrow.mandate])
+
+    def proposal(self) -> trade_pb2.Offer:
+        deadline = self.clock.now_ms + 3_600_000
+        return self.bob.proposal(
+            issuer_bond=BOND,
+            audience_bond=BOND,
+            escrow=self.escrow.did,
+            gives=[service("code-review", value=500, deadline_ms=deadline)],
+            wants=[service("copy-editing", value=450, deadline_ms=deadline)],
+        )
+
+    def hide_accept(self, offer: VerifiedStatement, *, held_ms: int = 0) -> VerifiedStatement:
+        """Mallory accepts ``offer`` and shows her Accept to the escrow alone, which locks both bonds;
+        ``held_ms`` after she signed it."""
+        accept = self.mallory.accept(offer, issued_at_ms=self.clock.now_ms - held_ms)
+        locks = self.escrow.submit([*self.mallory.setup, *self.bob.setup, offer.envelope, accept.envelope])
+        assert [verify_statement(e).body for e in locks].count("bond_lock") == 2
+        return accept
+
+    def bob_loses_nothing(self, neg_id: bytes, contract: bytes) -> None:
+        """Mallory claims Bob's item after its deadline; the escrow rules once the windows are over."""
+        self.clock.advance(DAY_MS)
+        claim = self.mallory.sign(
+            "breach_claim",
+            commitment_pb2.BreachClaim(contract=contract, item_index=0, reason="never delivered"),
+            audience=self.bob.did,
+            negotiation_id=neg_id,
+        )
+        with contextlib.suppress(CoopError):  # refused outright: as good as dismissed
+            self.escrow.submit([claim.envelope])
+        self.clock.advance(CLAIM_WINDOW_MS + 3 * DAY_MS)
+        self.escrow.tick()
+        assert self.escrow.get_balance(self.bob.did)[:2] == (FUNDS, 0), "Bob's bond was forfeited"
+
+
+class AcksOnly:
+    """Mallory's server: it answers Bob's offer with an Ack only, and hides its Accept (``hide``)."""
+
+    def __init__(self, market: Market, *, hide: bool) -> None:
+        self.m, self.hide = market, hide
+        self.accept: VerifiedStatement | None = None
+        self.received: list[str] = []
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        vs = verify_statement(envelope)
+        self.received.append(vs.body)
+        if vs.body != "offer":
+            return []
+        if self.hide:
+            self.accept = self.m.hide_accept(vs)
+        ack = self.m.mallory.sign("ack", commitment_pb2.Ack(statement=vs.digest), audience=self.m.bob.did)
+        return [*self.m.mallory.setup, ack.envelope]
+
+
+class Unreachable:
+    """Mallory's server once it has her Accept: Bob's transport loses every answer."""
+
+    def __init__(self, market: Market) -> None:
+        self.m = market
+        self.accept: VerifiedStatement | None = None
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        vs = verify_statement(envelope)
+        if vs.body == "offer" and self.accept is None:
+            self.accept = self.m.hide_accept(vs)
+        raise TransportError(grpc.StatusCode.UNAVAILABLE, "connection reset")
+
+
+@pytest.mark.req("ESC-012", "ESC-002")
+def test_the_escrow_answers_an_accepted_offer_with_its_accept_and_locks() -> None:
+    """Bob submits his Offer (with his Mandate): the answer holds Mallory's Mandate and Accept right after
+    the Stamp that witnessed them, and both locks -- signed earlier; nothing is signed for it."""
+    m = Market()
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    accept = m.hide_accept(offer)
+    ledger = m.escrow.escrow.ledger_size
+    answer = [verify_statement(e) for e in m.escrow.submit([*m.b.send_context(), offer.envelope])]
+    assert m.escrow.escrow.ledger_size == ledger, "the escrow signed something for the answer"
+    bodies = [vs.body for vs in answer]
+    assert bodies[0] == "mandate" and answer[0].statement.mandate.agent == m.escrow.did
+    at = [vs.digest for vs in answer].index(accept.digest)
+    assert bodies[at - 2 : at + 1] == ["stamp", "mandate", "accept"]
+    assert accept.digest in answer[at - 2].statement.stamp.statements
+    assert answer[at - 1].digest == accept.header.mandate
+    assert bodies.count("bond_lock") == 2 and bodies.index("bond_lock") > at
+    # Bob's peer takes the answer as a relay: the contract forms, bonded, and he delivers.
+    ours = m.b.on_replies([e.envelope for e in answer[1:]])
+    neg = m.b.negotiation(offer.negotiation_id)
+    assert [vs.body for vs in ours] == ["delivery"] and neg.state is State.PERFORMING
+
+
+@pytest.mark.req("ESC-012")
+def test_an_unaccepted_offer_is_answered_with_its_stamp_alone() -> None:
+    """No Accept held: the Offer is stamped, nothing about a contract is answered."""
+    m = Market()
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    answer = [verify_statement(e).body for e in m.escrow.submit([*m.b.send_context(), offer.envelope])]
+    assert answer == ["mandate", "stamp"]
+    again = [verify_statement(e).body for e in m.escrow.submit([offer.envelope])]
+    assert again == ["mandate", "stamp"]  # its Stamp again (WIT-006), no contract
+
+
+@pytest.mark.req("ESC-012", "ESC-007")
+def test_a_repeated_submit_of_the_offer_reveals_an_accept_taken_since(tmp_path: Path) -> None:
+    """The escrow process (journaled, ESC-007): Bob submits his Offer at once (no Accept yet), Mallory
+    then shows hers; Bob's repeated Submit -- the same statements -- is answered with the first answer
+    followed by the Accept after its Stamp and the locks, signing nothing; after a restart too."""
+    m = Market()
+    escrow_party = Party("escrow", m.clock)
+
+    def open_escrow() -> EscrowNode:
+        key, mandate = escrow_party.agent.key, escrow_party.mandate_vs.envelope
+        return EscrowNode(key, mandate, tmp_path / "e.db", clock=lambda: m.clock.now_ms)
+
+    node = open_escrow()
+    try:
+        for party in (m.mallory, m.bob):
+            node.deposit(party.did, FUNDS)
+        b = make_peer(m.bob, m.clock, context=[node.mandate])
+        proposal = m.proposal()
+        proposal.terms.escrow = node.escrow.did
+        offer = b.propose(m.mallory.did, proposal)
+        submitted = [*b.send_context(), offer.envelope]
+        first = node.submit(submitted)
+        assert [verify_statement(e).body for e in first] == ["mandate", "stamp"]
+        accept = m.mallory.accept(offer)
+        node.submit([*m.mallory.setup, accept.envelope])
+        size = node.escrow.ledger_size
+        again = node.submit(submitted)
+        assert again[: len(first)] == first, "the repeat does not begin with the first answer"
+        bodies = [verify_statement(e).body for e in again[len(first) :]]
+        assert bodies == ["stamp", "mandate", "accept", "bond_lock", "bond_lock"]
+        assert node.escrow.ledger_size == size
+    finally:
+        node.close()
+    node = open_escrow()
+    try:
+        assert node.submit(submitted) == again
+    finally:
+        node.close()
+
+
+@pytest.mark.req("ESC-012", "ESC-013", "WIT-007")
+def test_an_offer_answered_with_an_ack_only_learns_the_hidden_accept_at_once() -> None:
+    """`a2a-coop offer` (carry_trade): Mallory's server Acks the offer and hides her Accept at the escrow.
+    Bob asks the escrow at once, learns the contract with its locks, has his Delivery witnessed and
+    sends it: her claim is dismissed. Before the fix, the Ack ended the run in PROPOSED."""
+    m = Market()
+    mallorys = AcksOnly(m, hide=True)
+    neg = carry_trade(m.b, mallorys, m.b.propose(m.mallory.did, m.proposal()), escrow=m.escrow)
+    assert mallorys.accept is not None and neg.contract is not None
+    assert (m.bob.did, 0) in neg.contract.delivered
+    mine = next(d for d, (by, _) in neg.contract.deliveries.items() if by == m.bob.did)
+    assert m.escrow.escrow.verifier.witness.stamp_time(m.escrow.did, mine) is not None
+    assert "delivery" in mallorys.received
+    m.bob_loses_nothing(neg.id, mallorys.accept.digest)
+
+
+@pytest.mark.req("ESC-012", "ESC-013")
+def test_an_answer_lost_in_transport_still_learns_the_accept() -> None:
+    """Bob's transport loses Mallory's answer (and everything after): `offer` still asks the escrow,
+    performs the contract there (WIT-007), and reports the transport failure."""
+    m = Market()
+    mallorys = Unreachable(m)
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    with pytest.raises(TransportError):
+        carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    neg = m.b.negotiation(offer.negotiation_id)
+    assert mallorys.accept is not None and neg.contract is not None
+    mine = next(d for d, (by, _) in neg.contract.deliveries.items() if by == m.bob.did)
+    assert m.escrow.escrow.verifier.witness.stamp_time(m.escrow.did, mine) is not None
+    m.bob_loses_nothing(neg.id, mallorys.accept.digest)
+
+
+@pytest.mark.req("ESC-012", "ESC-013")
+def test_an_accept_hidden_until_the_cutoff_is_learnt_by_resume_after_it() -> None:
+    """Mallory Acks, and shows her Accept to the escrow only after Bob's first check, one second before
+    the offer expires (5 min). `resume` after the bonding cutoff (hidden_accept_check_ms) learns it --
+    the escrow has locked both bonds -- and performs; her claim is dismissed."""
+    m = Market()
+    mallorys = AcksOnly(m, hide=False)
+    offer = m.b.propose(m.mallory.did, m.proposal(), ttl_ms=OFFER_TTL_MS)
+    neg = carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    assert neg.state is State.PROPOSED
+    check_at = hidden_accept_check_ms(m.b, neg)
+    assert check_at == offer.header.expires_at_ms + 60_000
+    m.clock.advance(OFFER_TTL_MS - 1_000)
+    accept = m.hide_accept(offer)
+    m.clock.now_ms = check_at
+    resume_trade(m.b, mallorys, neg, escrow=m.escrow)
+    assert neg.contract is not None and (m.bob.did, 0) in neg.contract.delivered
+    assert hidden_accept_check_ms(m.b, neg) is None
+    m.bob_loses_nothing(neg.id, accept.digest)
+
+
+@pytest.mark.req("ESC-012", "TIM-006", "WIT-004")
+@pytest.mark.parametrize("when", ["first check", "after the cutoff"])
+def test_an_accept_stamped_long_after_it_was_signed_is_taken(when: str) -> None:
+    """Mallory signs her Accept as soon as the offer arrives and shows it to the escrow 29 s after the
+    offer expired (within WIT-004's tolerance): the Stamp is far more than the skew after the Accept's
+    date. TIM-006 refused such an Accept unless stamped within the skew of its date -- so Bob, shown it by
+    the escrow, refused it and never delivered. An Accept its offer's escrow stamped in time for WIT-004
+    is now taken: the escrow recognised the contract, and refusing it only keeps Bob from performing."""
+    m = Market()
+    mallorys = AcksOnly(m, hide=False)
+    offer = m.b.propose(m.mallory.did, m.proposal(), ttl_ms=OFFER_TTL_MS)
+    if when == "first check":
+        m.clock.advance(OFFER_TTL_MS + 29_000)  # Bob's transport took its time, and so did she
+        accept = m.hide_accept(offer, held_ms=OFFER_TTL_MS + 29_000)
+        neg = carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    else:
+        neg = carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+        m.clock.advance(OFFER_TTL_MS + 29_000)
+        accept = m.hide_accept(offer, held_ms=OFFER_TTL_MS + 29_000)
+        m.clock.now_ms = hidden_accept_check_ms(m.b, neg) or 0
+        resume_trade(m.b, mallorys, neg, escrow=m.escrow)
+    assert neg.contract is not None and (m.bob.did, 0) in neg.contract.delivered
+    m.bob_loses_nothing(neg.id, accept.digest)
+
+
+@pytest.mark.req("ESC-013")
+def test_an_unaccepted_offer_asks_the_escrow_and_stays_proposed() -> None:
+    """No hidden Accept: the check costs one Submit (the Offer stamped) and changes nothing."""
+    m = Market()
+    mallorys = AcksOnly(m, hide=False)
+    neg = carry_trade(m.b, mallorys, m.b.propose(m.mallory.did, m.proposal()), escrow=m.escrow)
+    assert neg.state is State.PROPOSED and neg.contract is None
+    assert m.escrow.get_balance(m.bob.did)[:2] == (FUNDS, 0)
+    assert mallorys.received == ["offer"]
+
+
+def test_no_check_without_bonds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unbonded offer binds nothing at the escrow: nothing to ask, nothing to wait for."""
+    m = Market()
+    proposal = m.proposal()
+    proposal.terms.issuer_bond = proposal.terms.audience_bond = 0
+    monkeypatch.setattr(time, "sleep", lambda s: pytest.fail("slept"))
+    neg = carry_trade(m.b, AcksOnly(m, hide=False), m.b.propose(m.mallory.did, proposal), escrow=m.escrow)
+    assert hidden_accept_check_ms(m.b, neg) is None
+
+
+class _HidesItsAccept:
+    """Mallory's server (a reference node): her strategy accepts Bob's offer, but Bob is answered with
+    nothing; she shows her Accept to the escrow alone once Bob's `offer` starts waiting for the cutoff."""
+
+    def __init__(self, node: PeerNode, escrow: EscrowNode) -> None:
+        self.node, self.escrow = node, escrow
+        self.hidden: list[bytes] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.node, name)
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        answers = self.node.exchange(envelope, context)
+        if verify_statement(envelope).body != "offer":
+            return answers
+        self.hidden = [*context, envelope, *answers]
+        return []
+
+    def show_the_escrow(self) -> None:
+        locks = self.escrow.submit(self.hidden)
+        assert [verify_statement(e).body for e in locks].count("bond_lock") == 2
+
+
+@pytest.mark.req("ESC-013")
+@pytest.mark.parametrize("hides", [True, False])
+def test_offer_waits_past_the_cutoff_and_performs_the_contract_the_escrow_reveals(
+    hides: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`a2a-coop offer` against a server that answers nothing and hides its Accept until Bob's first
+    check has passed: `offer` says in one line that it waits past the bonding cutoff (and that Ctrl-C and
+    `resume` are safe), asks the escrow again, learns the contract and delivers -- to the escrow first.
+    When nothing was accepted there, the offer is reported EXPIRED, exit 1."""
+    bob, mallory, esc = (provision(tmp_path, name) for name in ("bob", "mallory", "escrow"))
+    escrow = EscrowNode(esc.key, esc.mandate, tmp_path / "escrow.db", faucet=FUNDS)
+    node = PeerNode.open(mallory.key, mallory.mandate, tmp_path / "mallory.db", context=[escrow.mandate])
+    mallorys = _HidesItsAccept(node, escrow)
+    real_sleep, waits = time.sleep, []
+
+    def sleep(seconds: float) -> None:
+        if seconds < 60:
+            return real_sleep(seconds)
+        waits.append(seconds)
+        if hides:
+            mallorys.show_the_escrow()  # while Bob waits for the cutoff
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    try:
+        with serve(None, escrow) as escrow_server, serve(mallorys, None) as mallory_server:  # type: ignore[arg-type]
+            argv = [*bob.files(), "--to", mallory_server.target, "--escrow", escrow_server.target]
+            code, out, err = run_cli(
+                capsys, "offer", *argv, "--give", "code-review:20", "--want", "copy-editing:20", "--bond", "5"
+            )
+        assert len(waits) == 1 and 5 * 60 < waits[0] <= 6 * 60 + 1, waits
+        waiting = [line for line in err.splitlines() if "waiting until" in line]
+        assert len(waiting) == 1 and "bonding cutoff" in waiting[0] and "a2a-coop resume" in waiting[0]
+        if not hides:
+            assert code == 1 and "EXPIRED" in out and "expired unanswered" in err, (code, out, err)
+            return
+        assert "PROPOSED" not in out and "EXPIRED" not in out, (code, out, err)
+        with Journal.open(bob.journal_path) as journal:
+            ours = [verify_statement(env) for _, _, env in journal.statements()]
+        delivery = next(vs for vs in ours if vs.body == "delivery" and vs.issuer == bob.key.did)
+        assert escrow.escrow.verifier.witness.stamp_time(escrow.escrow.did, delivery.digest) is not None
+    finally:
+        node.close()
+        escrow.close()
+
+
+class RejectsButAccepts:
+    """Mallory's server: it shows the escrow an Accept of Bob's offer, then answers Bob with a Reject."""
+
+    def __init__(self, market: Market) -> None:
+        self.m = market
+        self.accept: VerifiedStatement | None = None
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        vs = verify_statement(envelope)
+        if vs.body != "offer":
+            return []
+        self.accept = self.m.hide_accept(vs)
+        return [*self.m.mallory.setup, self.m.mallory.reject(vs, "not interested").envelope]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="hole: Mallory answers Bob's bonded offer with a Reject after showing the escrow an Accept of "
+    "it (two conflicting answers to one offer, each valid alone). Bob's view is REJECTED, the escrow's a "
+    "contract with both bonds locked; ESC-012 would reveal the Accept, but Bob's verifier refuses an "
+    "Accept in REJECTED (NEG-001), so he can never perform, and her claim takes his bond. Fix: a rule "
+    "that the escrow's witnessed Accept prevails over a Reject or Counter of the same offer that the "
+    "escrow never took (section 8.9 precedence), or the offerer submits every answer it gets to a bonded "
+    "offer to the escrow and treats a refusal there as the escrow's contract (ESC-013 extended)",
+)
+@pytest.mark.req("ESC-012", "ESC-013")
+def test_a_reject_sent_after_an_accept_shown_to_the_escrow_takes_nothing() -> None:
+    m = Market()
+    mallorys = RejectsButAccepts(m)
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    with contextlib.suppress(CoopError):
+        carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    assert mallorys.accept is not None
+    m.bob_loses_nothing(offer.negotiation_id, mallorys.accept.digest)
+
+
+@pytest.mark.req("TIM-006", "WIT-004")
+@pytest.mark.parametrize(("stamped_after_expiry_ms", "taken"), [(30_000, True), (30_001, False)])
+def test_a_live_receiver_takes_an_old_accept_its_escrow_stamped_by_the_offers_expiry_plus_30s(
+    stamped_after_expiry_ms: int, taken: bool
+) -> None:
+    """TIM-006's exception for an Accept is exactly WIT-004's bound: stamped by the accepted offer's
+    expires_at_ms + 30000, an Accept dated far back is taken live; a ms later it is ISSUED_IN_PAST, as
+    before (the escrow would not have recognised it)."""
+    clock = FixedClock()
+    mallory, bob, esc = Party("mallory", clock), Party("bob", clock), Party("escrow", clock)
+    v = Verifier(me=bob.did)
+    for env in [*mallory.setup, *bob.setup, *esc.setup]:
+        v.accept(env)
+    offer = bob.offer(
+        mallory, bob.proposal(escrow=esc.did, issuer_bond=BOND, audience_bond=BOND), ttl_ms=60_000
+    )
+    v.accept(offer.envelope, ours=True)
+    accept = mallory.accept(offer)
+    clock.now_ms = offer.header.expires_at_ms + stamped_after_expiry_ms
+    v.accept(esc.sign("stamp", commitment_pb2.Stamp(statements=[accept.digest])).envelope)
+    if taken:
+        v.accept(accept.envelope, now_ms=clock.now_ms)
+        assert v.negotiations.get(offer.negotiation_id).contract is not None
+    else:
+        with pytest.raises(IssuedInPast):
+            v.accept(accept.envelope, now_ms=clock.now_ms)
+
+
+class RefusesButAccepts:
+    """Mallory's server: it refuses Bob's offer with an error, and shows the escrow an Accept of it."""
+
+    def __init__(self, market: Market) -> None:
+        self.m = market
+        self.accept: VerifiedStatement | None = None
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        vs = verify_statement(envelope)
+        if vs.body == "offer" and self.accept is None:
+            self.accept = self.m.hide_accept(vs)
+        raise LimitExceeded("too busy", requirement="RPC-012")
+
+
+@pytest.mark.req("ESC-012", "ESC-013")
+def test_an_offer_refused_with_an_error_still_learns_the_hidden_accept() -> None:
+    """A refusal is not an answer signed by its receiver, who holds the offer all the same: `offer`
+    asks the escrow before reporting it, and performs the contract the escrow reveals."""
+    m = Market()
+    mallorys = RefusesButAccepts(m)
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    with pytest.raises(LimitExceeded):
+        carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    neg = m.b.negotiation(offer.negotiation_id)
+    assert mallorys.accept is not None and neg.contract is not None
+    mine = next(d for d, (by, _) in neg.contract.deliveries.items() if by == m.bob.did)
+    assert m.escrow.escrow.verifier.witness.stamp_time(m.escrow.did, mine) is not None
+    m.bob_loses_nothing(neg.id, mallorys.accept.digest)
