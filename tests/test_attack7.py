@@ -12,7 +12,7 @@ import contextlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 from peers import make_peer
@@ -88,14 +88,8 @@ def test_an_accept_shown_late_with_its_stamp_brings_its_items_back_under_the_rul
     contract itself (its Accept), not under the proposal that was entered while outstanding."""
     m = _market()
     clock, mallory, bob, escrow, b = m
-    deadline = clock.now_ms + DAY_MS
-    proposal = bob.proposal(
-        issuer_bond=BOND,
-        audience_bond=BOND,
-        escrow=escrow.did,
-        gives=[service("code-review", value=500, deadline_ms=deadline)],
-        wants=[service("copy-editing", value=450, deadline_ms=deadline)],
-    )
+    proposal = _bobs_terms(clock, bob, escrow, due_in_ms=DAY_MS)
+    deadline = proposal.gives[0].deadline_ms
     offer = b.propose(mallory.did, proposal, ttl_ms=OFFER_TTL_MS)
     clock.advance(OFFER_TTL_MS - 1_000)
     accept = mallory.accept(offer, ttl_ms=2 * DAY_MS)  # in time, by a second
@@ -167,6 +161,21 @@ class Silent:
         return []
 
 
+def _bobs_terms(
+    clock: FixedClock, bob: Party, escrow: LocalEscrow, *, due_in_ms: int, bond: int = BOND
+) -> Any:
+    """Bob's offer terms: his code review for copy editing, both due ``due_in_ms`` from now, a bond of
+    ``bond`` each side (none: the escrow only arbitrates)."""
+    deadline = clock.now_ms + due_in_ms
+    return bob.proposal(
+        issuer_bond=bond,
+        audience_bond=bond,
+        escrow=escrow.did,
+        gives=[service("code-review", value=500, deadline_ms=deadline)],
+        wants=[service("copy-editing", value=450, deadline_ms=deadline)],
+    )
+
+
 def _owe_soon(m: Market, due_in_ms: int) -> None:
     """A fresh key of Mallory's has Bob accept a bonded trade in which Bob's item is due in
     ``due_in_ms``; it never funds its bond, so Bob cannot deliver that item and it stays owed."""
@@ -191,14 +200,7 @@ def test_a_delivery_held_back_by_the_rule_is_sent_once_the_hint_has_passed() -> 
     m = _market()
     clock, mallory, bob, escrow, b = m
     _owe_soon(m, 20_000)
-    deadline = clock.now_ms + 3_600_000
-    proposal = bob.proposal(
-        issuer_bond=BOND,
-        audience_bond=BOND,
-        escrow=escrow.did,
-        gives=[service("code-review", value=500, deadline_ms=deadline)],
-        wants=[service("copy-editing", value=450, deadline_ms=deadline)],
-    )
+    proposal = _bobs_terms(clock, bob, escrow, due_in_ms=3_600_000)
     offer = b.propose(mallory.did, proposal)
     accept = mallory.accept(offer, issued_at_ms=clock.now_ms + 29_000, ttl_ms=DAY_MS)
     b.on_replies([*mallory.setup, accept.envelope])
@@ -379,14 +381,7 @@ def test_a_trade_whose_delivery_the_rule_holds_back_waits_out_the_hint(
         clock.advance(round(seconds * 1000))
 
     monkeypatch.setattr(time, "sleep", sleep)
-    deadline = clock.now_ms + 3_600_000
-    proposal = bob.proposal(
-        issuer_bond=BOND,
-        audience_bond=BOND,
-        escrow=escrow.did,
-        gives=[service("code-review", value=500, deadline_ms=deadline)],
-        wants=[service("copy-editing", value=450, deadline_ms=deadline)],
-    )
+    proposal = _bobs_terms(clock, bob, escrow, due_in_ms=3_600_000)
     mallorys = AcceptsAhead(mallory)
     neg = carry_trade(b, mallorys, b.propose(mallory.did, proposal), escrow=escrow)
     assert mallorys.accept is not None and neg.contract is not None
@@ -415,14 +410,8 @@ def test_a_serving_node_performs_a_held_back_delivery_once_the_hint_passes(tmp_p
         witness=EscrowWitness(escrow, escrow.did),
     )
     try:
-        deadline = clock.now_ms + 3_600_000
-        proposal = bob.proposal(
-            issuer_bond=BOND,
-            audience_bond=BOND,
-            escrow=escrow.did,
-            gives=[service("code-review", value=500, deadline_ms=deadline)],
-            wants=[service("copy-editing", value=450, deadline_ms=deadline)],
-        )
+        proposal = _bobs_terms(clock, bob, escrow, due_in_ms=3_600_000)
+        deadline = proposal.gives[0].deadline_ms
         offer = node.peer.propose(mallory.did, proposal)
         accept = mallory.accept(offer, issued_at_ms=clock.now_ms + 25_000, ttl_ms=DAY_MS)
         node.exchange(accept.envelope, mallory.setup)
@@ -460,14 +449,8 @@ def test_a_contract_formed_by_context_still_counts_its_items() -> None:
     are entered."""
     m = _market()
     clock, mallory, bob, escrow, b = m
-    deadline = clock.now_ms + 60_000
-    proposal = bob.proposal(
-        issuer_bond=BOND,
-        audience_bond=BOND,
-        escrow=escrow.did,
-        gives=[service("code-review", value=500, deadline_ms=deadline)],
-        wants=[service("copy-editing", value=450, deadline_ms=deadline)],
-    )
+    proposal = _bobs_terms(clock, bob, escrow, due_in_ms=60_000)
+    deadline = proposal.gives[0].deadline_ms
     offer = b.propose(mallory.did, proposal)
     accept = mallory.accept(offer, ttl_ms=DAY_MS)
     sock = Party("mallory-sock", clock)
@@ -539,14 +522,7 @@ def test_an_initiator_whose_offer_is_accepted_by_a_request_fetches_its_locks(
         witness=EscrowWitness(escrow, escrow.did, lock_wait_s=0.05),
     )
     try:
-        deadline = clock.now_ms + 3_600_000
-        proposal = bob.proposal(
-            issuer_bond=BOND,
-            audience_bond=BOND,
-            escrow=escrow.did,
-            gives=[service("code-review", value=500, deadline_ms=deadline)],
-            wants=[service("copy-editing", value=450, deadline_ms=deadline)],
-        )
+        proposal = _bobs_terms(clock, bob, escrow, due_in_ms=3_600_000)
         offer = node.peer.propose(mallory.did, proposal)
         clock.advance(1_000)
         accept = mallory.accept(offer, ttl_ms=DAY_MS)
@@ -578,12 +554,7 @@ def test_an_unbonded_contract_formed_by_context_is_performed() -> None:
     gets the reaction it would get as a request, and what is signed for it is part of the answer."""
     m = _market()
     clock, mallory, bob, escrow, b = m
-    deadline = clock.now_ms + 3_600_000
-    proposal = bob.proposal(
-        escrow=escrow.did,
-        gives=[service("code-review", value=500, deadline_ms=deadline)],
-        wants=[service("copy-editing", value=450, deadline_ms=deadline)],
-    )
+    proposal = _bobs_terms(clock, bob, escrow, due_in_ms=3_600_000, bond=0)
     offer = b.propose(mallory.did, proposal)
     accept = mallory.accept(offer, ttl_ms=DAY_MS)
     ack = mallory.sign("ack", commitment_pb2.Ack(statement=offer.digest), audience=bob.did)
