@@ -101,18 +101,20 @@ class AcksOnly:
         return [*self.m.mallory.setup, ack.envelope]
 
 
-class Unreachable:
-    """Mallory's server once it has her Accept: Bob's transport loses every answer."""
+class HidesAcceptThenFails:
+    """Mallory's server: it shows the escrow an Accept of Bob's offer, and answers Bob with ``failure``
+    only (a lost answer, an error refusal)."""
 
-    def __init__(self, market: Market) -> None:
+    def __init__(self, market: Market, failure: Exception) -> None:
         self.m = market
+        self.failure = failure
         self.accept: VerifiedStatement | None = None
 
     def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
         vs = verify_statement(envelope)
         if vs.body == "offer" and self.accept is None:
             self.accept = self.m.hide_accept(vs)
-        raise TransportError(grpc.StatusCode.UNAVAILABLE, "connection reset")
+        raise self.failure
 
 
 @pytest.mark.req("ESC-012", "ESC-002")
@@ -210,7 +212,7 @@ def test_an_answer_lost_in_transport_still_learns_the_accept() -> None:
     """Bob's transport loses Mallory's answer (and everything after): `offer` still asks the escrow,
     performs the contract there (WIT-007), and reports the transport failure."""
     m = Market()
-    mallorys = Unreachable(m)
+    mallorys = HidesAcceptThenFails(m, TransportError(grpc.StatusCode.UNAVAILABLE, "connection reset"))
     offer = m.b.propose(m.mallory.did, m.proposal())
     with pytest.raises(TransportError):
         carry_trade(m.b, mallorys, offer, escrow=m.escrow)
@@ -420,26 +422,12 @@ def test_a_live_receiver_takes_an_old_accept_its_escrow_stamped_by_the_offers_ex
             v.accept(accept.envelope, now_ms=clock.now_ms)
 
 
-class RefusesButAccepts:
-    """Mallory's server: it refuses Bob's offer with an error, and shows the escrow an Accept of it."""
-
-    def __init__(self, market: Market) -> None:
-        self.m = market
-        self.accept: VerifiedStatement | None = None
-
-    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
-        vs = verify_statement(envelope)
-        if vs.body == "offer" and self.accept is None:
-            self.accept = self.m.hide_accept(vs)
-        raise LimitExceeded("too busy", requirement="RPC-012")
-
-
 @pytest.mark.req("ESC-012", "ESC-013")
 def test_an_offer_refused_with_an_error_still_learns_the_hidden_accept() -> None:
     """A refusal is not an answer signed by its receiver, who holds the offer all the same: `offer`
     asks the escrow before reporting it, and performs the contract the escrow reveals."""
     m = Market()
-    mallorys = RefusesButAccepts(m)
+    mallorys = HidesAcceptThenFails(m, LimitExceeded("too busy", requirement="RPC-012"))
     offer = m.b.propose(m.mallory.did, m.proposal())
     with pytest.raises(LimitExceeded):
         carry_trade(m.b, mallorys, offer, escrow=m.escrow)
