@@ -43,14 +43,22 @@ def _fail(requirement: str, detail: str) -> BodyInvalid:
     return BodyInvalid(detail, requirement=requirement)
 
 
+def _not_digest(what: str) -> BodyInvalid:
+    return _fail("BDY-004", f"{what} must be a 32-byte digest")
+
+
+def _too_large(what: str) -> BodyInvalid:
+    return _fail("BDY-015", f"{what} must be at most 2^53 - 1")
+
+
 def _digest(value: bytes, what: str) -> None:
     if len(value) != DIGEST_BYTES:
-        raise _fail("BDY-004", f"{what} must be a 32-byte digest")
+        raise _not_digest(what)
 
 
 def _int(value: int, what: str) -> None:
     if value > MAX_INT:
-        raise _fail("BDY-015", f"{what} must be at most 2^53 - 1")
+        raise _too_large(what)
 
 
 def _did(value: str, requirement: str, what: str) -> None:
@@ -151,31 +159,46 @@ def _counter(stmt: statement_pb2.Statement) -> None:
     check_offer(stmt.counter.proposal)
 
 
+# The checks below run on every statement verified: each reads a field once, and formats an error
+# location only when it raises.
+
+
 def _ref_only(name: str, field: str) -> Callable[[statement_pb2.Statement], None]:
     what = f"{name}.{field}"
 
     def check(stmt: statement_pb2.Statement) -> None:
-        _digest(getattr(getattr(stmt, name), field), what)
+        if len(getattr(getattr(stmt, name), field)) != DIGEST_BYTES:
+            raise _not_digest(what)
 
     return check
 
 
-def _money(stmt: statement_pb2.Statement) -> None:
-    name = stmt.WhichOneof("body") or ""
-    body: Any = getattr(stmt, name)
-    _digest(body.contract, f"{name}.contract")
-    _did(body.party, "BDY-008", f"{name}.party")
-    if body.amount == 0:
-        raise _fail("BDY-008", f"{name}.amount must be positive")
-    _int(body.amount, f"{name}.amount")
-    if name == "forfeit":
-        _did(body.beneficiary, "BDY-008", "forfeit.beneficiary")
-        _digest(body.cause, "forfeit.cause")
+def _money(name: str) -> Callable[[statement_pb2.Statement], None]:
+    """BondLock, Release, Forfeit and Refund (BDY-004, BDY-008, BDY-015)."""
+    contract, party, amount = f"{name}.contract", f"{name}.party", f"{name}.amount"
+    forfeit = name == "forfeit"
+
+    def check(stmt: statement_pb2.Statement) -> None:
+        body: Any = getattr(stmt, name)
+        if len(body.contract) != DIGEST_BYTES:
+            raise _not_digest(contract)
+        _did(body.party, "BDY-008", party)
+        value = body.amount
+        if value == 0:
+            raise _fail("BDY-008", f"{amount} must be positive")
+        if value > MAX_INT:
+            raise _too_large(amount)
+        if forfeit:
+            _did(body.beneficiary, "BDY-008", "forfeit.beneficiary")
+            _digest(body.cause, "forfeit.cause")
+
+    return check
 
 
 def _receipt(stmt: statement_pb2.Statement) -> None:
     r = stmt.receipt
-    _digest(r.delivery, "receipt.delivery")
+    if len(r.delivery) != DIGEST_BYTES:
+        raise _not_digest("receipt.delivery")
     if r.rating > MAX_RATING:
         raise _fail("BDY-009", f"rating must be 0..{MAX_RATING}")
 
@@ -217,8 +240,10 @@ def _mandate(stmt: statement_pb2.Statement) -> None:
 def _attestation(stmt: statement_pb2.Statement) -> None:
     a = stmt.attestation
     _did(a.subject, "BDY-011", "attestation.subject")
-    _digest(a.offer, "attestation.offer")
-    _digest(a.accept, "attestation.accept")
+    if len(a.offer) != DIGEST_BYTES:
+        raise _not_digest("attestation.offer")
+    if len(a.accept) != DIGEST_BYTES:
+        raise _not_digest("attestation.accept")
     if a.outcome == 0:
         raise _fail("BDY-011", "attestation.outcome unspecified")
     for e in a.evidence:
@@ -248,8 +273,10 @@ def _checkpoint(stmt: statement_pb2.Statement) -> None:
 
 def _delivery(stmt: statement_pb2.Statement) -> None:
     d = stmt.delivery
-    _digest(d.contract, "delivery.contract")
-    if d.artifact_digest and len(d.artifact_digest) != DIGEST_BYTES:
+    if len(d.contract) != DIGEST_BYTES:
+        raise _not_digest("delivery.contract")
+    artifact = d.artifact_digest
+    if artifact and len(artifact) != DIGEST_BYTES:
         raise _fail("BDY-004", "delivery.artifact_digest must be empty or 32 bytes")
 
 
@@ -303,14 +330,14 @@ _CHECKS: Final[dict[str, Callable[[statement_pb2.Statement], None]]] = {
     "accept": _ref_only("accept", "offer"),
     "reject": _ref_only("reject", "offer"),
     "withdraw": _ref_only("withdraw", "offer"),
-    "bond_lock": _money,
+    "bond_lock": _money("bond_lock"),
     "delivery": _delivery,
     "receipt": _receipt,
     "breach_claim": _breach_claim,
     "revoke": _ref_only("revoke", "contract"),
-    "release": _money,
-    "forfeit": _money,
-    "refund": _money,
+    "release": _money("release"),
+    "forfeit": _money("forfeit"),
+    "refund": _money("refund"),
     "reveal": _reveal,
     "attestation": _attestation,
     "ack": _ack,
