@@ -111,7 +111,8 @@ def _check_items(items: Any, side: str) -> None:
 
 
 def check_offer(offer: trade_pb2.Offer) -> None:
-    """BDY-001, BDY-002, BDY-003, BDY-005, BDY-006."""
+    """BDY-001, BDY-002, BDY-003, BDY-005, BDY-006 (each field read once: every read of a upb field
+    makes a new Python object)."""
     gives, wants = offer.gives, offer.wants
     n_gives, n_wants = len(gives), len(wants)
     if not n_gives or not n_wants:
@@ -125,13 +126,15 @@ def check_offer(offer: trade_pb2.Offer) -> None:
     t = offer.terms
     _currency(t.currency, "BDY-003")
     r = t.revocation
-    if t.issuer_bond or t.audience_bond or r.allowed or t.escrow:
-        _did(t.escrow, "BDY-003", "bonds and revocation need an escrow")
-    if (r.forfeit_bond or r.notice_ms) and not r.allowed:
+    issuer_bond, audience_bond, escrow = t.issuer_bond, t.audience_bond, t.escrow
+    allowed, notice_ms = r.allowed, r.notice_ms
+    if issuer_bond or audience_bond or allowed or escrow:
+        _did(escrow, "BDY-003", "bonds and revocation need an escrow")
+    if (r.forfeit_bond or notice_ms) and not allowed:
         raise _fail("BDY-003", "revocation.forfeit_bond/notice_ms need revocation.allowed")
     if t.response_window_ms > MAX_RESPONSE_WINDOW_MS:
         raise _fail("BDY-003", f"terms.response_window_ms at most {MAX_RESPONSE_WINDOW_MS} (a day)")
-    if max(t.issuer_bond, t.audience_bond, r.notice_ms) > MAX_INT:
+    if issuer_bond > MAX_INT or audience_bond > MAX_INT or notice_ms > MAX_INT:
         raise _fail("BDY-015", "bonds and notice_ms must be at most 2^53 - 1")
     if len(offer.exclusive_key) > MAX_EXCLUSIVE_KEY:
         raise _fail("BDY-005", f"exclusive_key at most {MAX_EXCLUSIVE_KEY} bytes")
@@ -143,9 +146,11 @@ def check_offer(offer: trade_pb2.Offer) -> None:
         which = claim.WhichOneof("value")
         if claim.kind == trade_pb2.CLAIM_KIND_UNSPECIFIED or not claim.subject or which is None:
             raise _fail("BDY-006", f"claims[{i}]: kind, subject and one of amount/commitment required")
-        if which == "commitment" and len(claim.commitment) != DIGEST_BYTES:
-            raise _fail("BDY-006", f"claims[{i}]: commitment must be 32 bytes")
-        _int(claim.amount, f"claims[{i}].amount")
+        if which == "commitment":
+            if len(claim.commitment) != DIGEST_BYTES:
+                raise _fail("BDY-006", f"claims[{i}]: commitment must be 32 bytes")
+        elif claim.amount > MAX_INT:
+            raise _too_large(f"claims[{i}].amount")
 
 
 def _offer_body(stmt: statement_pb2.Statement) -> None:
