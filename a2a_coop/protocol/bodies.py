@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Final
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, statement_pb2, trade_pb2
@@ -178,26 +179,28 @@ def _ref_only(name: str, field: str) -> Callable[[statement_pb2.Statement], None
     return check
 
 
-def _money(name: str) -> Callable[[statement_pb2.Statement], None]:
-    """BondLock, Release, Forfeit and Refund (BDY-004, BDY-008, BDY-015)."""
-    contract, party, amount = f"{name}.contract", f"{name}.party", f"{name}.amount"
-    forfeit = name == "forfeit"
+# Where a money body's error points, formatted once: the check itself formats nothing unless it fails.
+_MONEY_FIELDS: Final = {
+    name: (f"{name}.contract", f"{name}.party", f"{name}.amount")
+    for name in ("bond_lock", "release", "forfeit", "refund")
+}
 
-    def check(stmt: statement_pb2.Statement) -> None:
-        body: Any = getattr(stmt, name)
-        if len(body.contract) != DIGEST_BYTES:
-            raise _not_digest(contract)
-        _did(body.party, "BDY-008", party)
-        value = body.amount
-        if value == 0:
-            raise _fail("BDY-008", f"{amount} must be positive")
-        if value > MAX_INT:
-            raise _too_large(amount)
-        if forfeit:
-            _did(body.beneficiary, "BDY-008", "forfeit.beneficiary")
-            _digest(body.cause, "forfeit.cause")
 
-    return check
+def _money(name: str, stmt: statement_pb2.Statement) -> None:
+    """BondLock, Release, Forfeit and Refund (BDY-004, BDY-008, BDY-015); ``name`` is the body."""
+    body: Any = getattr(stmt, name)
+    contract, party, amount = _MONEY_FIELDS[name]
+    if len(body.contract) != DIGEST_BYTES:
+        raise _not_digest(contract)
+    _did(body.party, "BDY-008", party)
+    value = body.amount
+    if value == 0:
+        raise _fail("BDY-008", f"{amount} must be positive")
+    if value > MAX_INT:
+        raise _too_large(amount)
+    if name == "forfeit":
+        _did(body.beneficiary, "BDY-008", "forfeit.beneficiary")
+        _digest(body.cause, "forfeit.cause")
 
 
 def _receipt(stmt: statement_pb2.Statement) -> None:
@@ -335,14 +338,14 @@ _CHECKS: Final[dict[str, Callable[[statement_pb2.Statement], None]]] = {
     "accept": _ref_only("accept", "offer"),
     "reject": _ref_only("reject", "offer"),
     "withdraw": _ref_only("withdraw", "offer"),
-    "bond_lock": _money("bond_lock"),
+    "bond_lock": partial(_money, "bond_lock"),
     "delivery": _delivery,
     "receipt": _receipt,
     "breach_claim": _breach_claim,
     "revoke": _ref_only("revoke", "contract"),
-    "release": _money("release"),
-    "forfeit": _money("forfeit"),
-    "refund": _money("refund"),
+    "release": partial(_money, "release"),
+    "forfeit": partial(_money, "forfeit"),
+    "refund": partial(_money, "refund"),
     "reveal": _reveal,
     "attestation": _attestation,
     "ack": _ack,
