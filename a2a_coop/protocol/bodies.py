@@ -135,7 +135,7 @@ def check_offer(offer: trade_pb2.Offer) -> None:
         raise _fail("BDY-003", "revocation.forfeit_bond/notice_ms need revocation.allowed")
     if t.response_window_ms > MAX_RESPONSE_WINDOW_MS:
         raise _fail("BDY-003", f"terms.response_window_ms at most {MAX_RESPONSE_WINDOW_MS} (a day)")
-    if issuer_bond > MAX_INT or audience_bond > MAX_INT or notice_ms > MAX_INT:
+    if max(issuer_bond, audience_bond, notice_ms) > MAX_INT:
         raise _fail("BDY-015", "bonds and notice_ms must be at most 2^53 - 1")
     if len(offer.exclusive_key) > MAX_EXCLUSIVE_KEY:
         raise _fail("BDY-005", f"exclusive_key at most {MAX_EXCLUSIVE_KEY} bytes")
@@ -196,8 +196,7 @@ def _money(name: str, stmt: statement_pb2.Statement) -> None:
     value = body.amount
     if value == 0:
         raise _fail("BDY-008", f"{amount} must be positive")
-    if value > MAX_INT:
-        raise _too_large(amount)
+    _int(value, amount)
     if name == "forfeit":
         _did(body.beneficiary, "BDY-008", "forfeit.beneficiary")
         _digest(body.cause, "forfeit.cause")
