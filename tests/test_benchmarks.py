@@ -21,12 +21,23 @@ RATIOS = (
     "sign_ratio_offer",
     "floor_ratio",
     "floor_ratio_offer",
+    "rules_floor_ratio",
+    "rules_floor_ratio_offer",
     "verify_vs_floor",
     "verify_vs_floor_offer",
+    "verify_vs_rules_floor",
+    "verify_vs_rules_floor_offer",
 )
 RATES = tuple(
     f"{series}_per_s{suffix}"
-    for series in ("statement_verify", "floor_verify", "raw_verify", "statement_sign", "raw_sign")
+    for series in (
+        "statement_verify",
+        "rules_floor_verify",
+        "floor_verify",
+        "raw_verify",
+        "statement_sign",
+        "raw_sign",
+    )
     for suffix in ("", "_offer")
 )
 
@@ -76,6 +87,14 @@ def test_envelope_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Ca
     assert summary["rules_share_allowed"] == pytest.approx(1 - needed, abs=1e-3)
     assert summary["verify_target_within_floor_reach"] == (summary["floor_ratio"] >= summary["verify_target"])
     assert any("protocol rules may take at most" in line for line in out[:-1])
+    # and the rules floor says whether the target is within reach of any verifier of the SPEC
+    within = summary["verify_target_within_rules_floor_reach"]
+    assert within == (summary["rules_floor_ratio"] >= summary["verify_target"])
+    assert summary["logic_share_allowed"] == pytest.approx(
+        1 - summary["verify_target"] / summary["rules_floor_ratio"], abs=1e-3
+    )
+    verdict = "within its reach" if within else "OUT OF REACH by measurement"
+    assert any(line.startswith("Rules floor:") and verdict in line for line in out[:-1])
     assert summary["ops"] % 11 == 0  # whole bonded trades per round
     sizes = summary["envelope_bytes"]
     assert set(sizes) == {"trade_mix", "offer"}
@@ -158,3 +177,24 @@ def test_population_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.
     assert baselines["population_statements"] > 0 and baselines["population_raw_crypto_s"] >= 0
     assert "floor: raw sign+verify" in "\n".join(out[:-1])
     assert "QUICK" in "\n".join(out[:-1])
+
+
+def test_the_rules_floor_checks_the_envelope_and_reads_every_constrained_header_field() -> None:
+    """The rules floor does ENV-009 (which the plain floor does not) and reads all twelve header fields
+    (STM-003..STM-013 and MND-001 constrain each); it covers every body the workloads sign."""
+    from benchmarks import envelope as bench
+
+    trade, offer = bench.bonded_trade(), bench.realistic_offer()
+    assert {s.WhichOneof("body") for s, _ in trade + offer} == set(bench.BODY_READS)
+    keys = {key.did: key.public_key for _, key in trade}
+    data = bench.build_columns(trade, 1, "test").envelopes[0]
+    floor, rules_floor = bench.make_floor_verify(keys), bench.make_rules_floor_verify(keys)
+    digest, stmt, reads = rules_floor(data)
+    assert (digest, stmt) == floor(data)
+    payload_type, header, _ = reads
+    assert payload_type == bench.STATEMENT_PAYLOAD_TYPE
+    assert len(header) == len(stmt.header.DESCRIPTOR.fields) == 12
+    padded = data + b"\xf8\x01\x00"  # an unknown field 31 after the known ones: not canonical (ENV-009)
+    floor(padded)
+    with pytest.raises(ValueError, match="non-canonical envelope"):
+        rules_floor(padded)

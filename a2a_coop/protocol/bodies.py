@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Final
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, statement_pb2, trade_pb2
@@ -43,14 +44,22 @@ def _fail(requirement: str, detail: str) -> BodyInvalid:
     return BodyInvalid(detail, requirement=requirement)
 
 
+def _not_digest(what: str) -> BodyInvalid:
+    return _fail("BDY-004", f"{what} must be a 32-byte digest")
+
+
+def _too_large(what: str) -> BodyInvalid:
+    return _fail("BDY-015", f"{what} must be at most 2^53 - 1")
+
+
 def _digest(value: bytes, what: str) -> None:
     if len(value) != DIGEST_BYTES:
-        raise _fail("BDY-004", f"{what} must be a 32-byte digest")
+        raise _not_digest(what)
 
 
 def _int(value: int, what: str) -> None:
     if value > MAX_INT:
-        raise _fail("BDY-015", f"{what} must be at most 2^53 - 1")
+        raise _too_large(what)
 
 
 def _did(value: str, requirement: str, what: str) -> None:
@@ -103,7 +112,8 @@ def _check_items(items: Any, side: str) -> None:
 
 
 def check_offer(offer: trade_pb2.Offer) -> None:
-    """BDY-001, BDY-002, BDY-003, BDY-005, BDY-006."""
+    """BDY-001, BDY-002, BDY-003, BDY-005, BDY-006 (each field read once: every read of a upb field
+    makes a new Python object)."""
     gives, wants = offer.gives, offer.wants
     n_gives, n_wants = len(gives), len(wants)
     if not n_gives or not n_wants:
@@ -117,13 +127,15 @@ def check_offer(offer: trade_pb2.Offer) -> None:
     t = offer.terms
     _currency(t.currency, "BDY-003")
     r = t.revocation
-    if t.issuer_bond or t.audience_bond or r.allowed or t.escrow:
-        _did(t.escrow, "BDY-003", "bonds and revocation need an escrow")
-    if (r.forfeit_bond or r.notice_ms) and not r.allowed:
+    issuer_bond, audience_bond, escrow = t.issuer_bond, t.audience_bond, t.escrow
+    allowed, notice_ms = r.allowed, r.notice_ms
+    if issuer_bond or audience_bond or allowed or escrow:
+        _did(escrow, "BDY-003", "bonds and revocation need an escrow")
+    if (r.forfeit_bond or notice_ms) and not allowed:
         raise _fail("BDY-003", "revocation.forfeit_bond/notice_ms need revocation.allowed")
     if t.response_window_ms > MAX_RESPONSE_WINDOW_MS:
         raise _fail("BDY-003", f"terms.response_window_ms at most {MAX_RESPONSE_WINDOW_MS} (a day)")
-    if max(t.issuer_bond, t.audience_bond, r.notice_ms) > MAX_INT:
+    if max(issuer_bond, audience_bond, notice_ms) > MAX_INT:
         raise _fail("BDY-015", "bonds and notice_ms must be at most 2^53 - 1")
     if len(offer.exclusive_key) > MAX_EXCLUSIVE_KEY:
         raise _fail("BDY-005", f"exclusive_key at most {MAX_EXCLUSIVE_KEY} bytes")
@@ -135,9 +147,11 @@ def check_offer(offer: trade_pb2.Offer) -> None:
         which = claim.WhichOneof("value")
         if claim.kind == trade_pb2.CLAIM_KIND_UNSPECIFIED or not claim.subject or which is None:
             raise _fail("BDY-006", f"claims[{i}]: kind, subject and one of amount/commitment required")
-        if which == "commitment" and len(claim.commitment) != DIGEST_BYTES:
-            raise _fail("BDY-006", f"claims[{i}]: commitment must be 32 bytes")
-        _int(claim.amount, f"claims[{i}].amount")
+        if which == "commitment":
+            if len(claim.commitment) != DIGEST_BYTES:
+                raise _fail("BDY-006", f"claims[{i}]: commitment must be 32 bytes")
+        elif claim.amount > MAX_INT:
+            raise _too_large(f"claims[{i}].amount")
 
 
 def _offer_body(stmt: statement_pb2.Statement) -> None:
@@ -151,23 +165,38 @@ def _counter(stmt: statement_pb2.Statement) -> None:
     check_offer(stmt.counter.proposal)
 
 
+# The checks below run on every statement verified: each reads a field once, and formats an error
+# location only when it raises.
+
+
 def _ref_only(name: str, field: str) -> Callable[[statement_pb2.Statement], None]:
     what = f"{name}.{field}"
 
     def check(stmt: statement_pb2.Statement) -> None:
-        _digest(getattr(getattr(stmt, name), field), what)
+        if len(getattr(getattr(stmt, name), field)) != DIGEST_BYTES:
+            raise _not_digest(what)
 
     return check
 
 
-def _money(stmt: statement_pb2.Statement) -> None:
-    name = stmt.WhichOneof("body") or ""
+# Where a money body's error points, formatted once: the check itself formats nothing unless it fails.
+_MONEY_FIELDS: Final = {
+    name: (f"{name}.contract", f"{name}.party", f"{name}.amount")
+    for name in ("bond_lock", "release", "forfeit", "refund")
+}
+
+
+def _money(name: str, stmt: statement_pb2.Statement) -> None:
+    """BondLock, Release, Forfeit and Refund (BDY-004, BDY-008, BDY-015); ``name`` is the body."""
     body: Any = getattr(stmt, name)
-    _digest(body.contract, f"{name}.contract")
-    _did(body.party, "BDY-008", f"{name}.party")
-    if body.amount == 0:
-        raise _fail("BDY-008", f"{name}.amount must be positive")
-    _int(body.amount, f"{name}.amount")
+    contract, party, amount = _MONEY_FIELDS[name]
+    if len(body.contract) != DIGEST_BYTES:
+        raise _not_digest(contract)
+    _did(body.party, "BDY-008", party)
+    value = body.amount
+    if value == 0:
+        raise _fail("BDY-008", f"{amount} must be positive")
+    _int(value, amount)
     if name == "forfeit":
         _did(body.beneficiary, "BDY-008", "forfeit.beneficiary")
         _digest(body.cause, "forfeit.cause")
@@ -175,7 +204,8 @@ def _money(stmt: statement_pb2.Statement) -> None:
 
 def _receipt(stmt: statement_pb2.Statement) -> None:
     r = stmt.receipt
-    _digest(r.delivery, "receipt.delivery")
+    if len(r.delivery) != DIGEST_BYTES:
+        raise _not_digest("receipt.delivery")
     if r.rating > MAX_RATING:
         raise _fail("BDY-009", f"rating must be 0..{MAX_RATING}")
 
@@ -217,8 +247,10 @@ def _mandate(stmt: statement_pb2.Statement) -> None:
 def _attestation(stmt: statement_pb2.Statement) -> None:
     a = stmt.attestation
     _did(a.subject, "BDY-011", "attestation.subject")
-    _digest(a.offer, "attestation.offer")
-    _digest(a.accept, "attestation.accept")
+    if len(a.offer) != DIGEST_BYTES:
+        raise _not_digest("attestation.offer")
+    if len(a.accept) != DIGEST_BYTES:
+        raise _not_digest("attestation.accept")
     if a.outcome == 0:
         raise _fail("BDY-011", "attestation.outcome unspecified")
     for e in a.evidence:
@@ -248,8 +280,10 @@ def _checkpoint(stmt: statement_pb2.Statement) -> None:
 
 def _delivery(stmt: statement_pb2.Statement) -> None:
     d = stmt.delivery
-    _digest(d.contract, "delivery.contract")
-    if d.artifact_digest and len(d.artifact_digest) != DIGEST_BYTES:
+    if len(d.contract) != DIGEST_BYTES:
+        raise _not_digest("delivery.contract")
+    artifact = d.artifact_digest
+    if artifact and len(artifact) != DIGEST_BYTES:
         raise _fail("BDY-004", "delivery.artifact_digest must be empty or 32 bytes")
 
 
@@ -303,14 +337,14 @@ _CHECKS: Final[dict[str, Callable[[statement_pb2.Statement], None]]] = {
     "accept": _ref_only("accept", "offer"),
     "reject": _ref_only("reject", "offer"),
     "withdraw": _ref_only("withdraw", "offer"),
-    "bond_lock": _money,
+    "bond_lock": partial(_money, "bond_lock"),
     "delivery": _delivery,
     "receipt": _receipt,
     "breach_claim": _breach_claim,
     "revoke": _ref_only("revoke", "contract"),
-    "release": _money,
-    "forfeit": _money,
-    "refund": _money,
+    "release": partial(_money, "release"),
+    "forfeit": partial(_money, "forfeit"),
+    "refund": partial(_money, "refund"),
     "reveal": _reveal,
     "attestation": _attestation,
     "ack": _ack,

@@ -85,8 +85,7 @@ STATEMENT_SPEC: Final = decoding.message_spec(Statement.DESCRIPTOR)
 _NEGATIVE_INT32_TAIL: Final = b"\xff\xff\xff\xff\x01"
 # Where a candidate keeps the payload bytes it was checked as (see candidate, sign_candidate).
 _PAYLOAD: Final = "_payload"
-# The reads a candidate keeps from the start (_verified: the first four; the rest on first use, as a
-# statement that is only verified, never checked in context, needs none of them).
+# The header reads a VerifiedStatement keeps from the start (the header rules make them all).
 _KEPT_READS: Final = (
     "header",
     "issuer",
@@ -205,15 +204,12 @@ _new_verified_statement: Callable[
 _new_verified_statement = tuple.__new__
 
 
-def _verified(envelope: bytes, digest: bytes, stmt: statement_pb2.Statement, body: str) -> VerifiedStatement:
-    """A VerifiedStatement with its header, issuer, time and negotiation read at once (every check
-    reads them)."""
+def _verified(
+    envelope: bytes, digest: bytes, stmt: statement_pb2.Statement, body: str, kept: dict[str, Any]
+) -> VerifiedStatement:
+    """A VerifiedStatement that keeps, from the start, the header reads the header rules made."""
     vs = _new_verified_statement(VerifiedStatement, (envelope, digest, stmt, body))
-    kept = vs.__dict__
-    kept["header"] = header = stmt.header  # the names of _KEPT_READS
-    kept["issuer"] = header.issuer
-    kept["issued_at_ms"] = header.issued_at_ms
-    kept["negotiation_id"] = header.negotiation_id
+    vs.__dict__ = kept
     return vs
 
 
@@ -300,6 +296,13 @@ def check_header(stmt: statement_pb2.Statement, signer: str) -> str:
     Returns:
         The name of the body field that is set.
     """
+    return check_header_kept(stmt, signer)[0]
+
+
+def check_header_kept(stmt: statement_pb2.Statement, signer: str) -> tuple[str, dict[str, Any]]:
+    """:func:`check_header`, which also returns the header fields it read, by the names of
+    ``_KEPT_READS``: a VerifiedStatement keeps them (each read of a upb field makes a new object, and
+    every later check reads these)."""
     h = stmt.header
     seq, prev = h.seq, h.prev
     if h.version != PROTOCOL_VERSION:
@@ -349,7 +352,16 @@ def check_header(stmt: statement_pb2.Statement, signer: str) -> str:
     elif len(mandate) != DIGEST_BYTES:
         raise HeaderInvalid(f"{body} needs the digest of its issuer's mandate", requirement="MND-001")
     check_body(stmt, body)
-    return body
+    return body, {  # the names of _KEPT_READS
+        "header": h,
+        "issuer": issuer,
+        "issued_at_ms": issued,
+        "negotiation_id": negotiation_id,
+        "seq": seq,
+        "audience": audience,
+        "expires_at_ms": expires,
+        "mandate_digest": mandate,
+    }
 
 
 def verify_statement(
@@ -371,8 +383,8 @@ def verify_statement(
     """
     payload, signer, digest, _ = verify_envelope(data, max_bytes=max_bytes, parsed=parsed)
     stmt = decode_statement(payload)
-    body = check_header(stmt, signer)
-    return _verified(data, digest, stmt, body)
+    body, kept = check_header_kept(stmt, signer)
+    return _verified(data, digest, stmt, body, kept)
 
 
 def candidate(stmt: statement_pb2.Statement, issuer: str) -> VerifiedStatement:
@@ -385,19 +397,15 @@ def candidate(stmt: statement_pb2.Statement, issuer: str) -> VerifiedStatement:
     Raises:
         CoopError: the header or body breaks a rule.
     """
-    body = check_header(stmt, issuer)
+    body, kept = check_header_kept(stmt, issuer)
     payload = encode_statement(stmt)
     # Keep a private copy of exactly what will be signed (the caller may reuse stmt), and those very
-    # bytes: sign_candidate signs them, so what is signed is what the checks saw.
-    cand = _verified(b"", statement_digest(payload), Statement.FromString(payload), body)
-    kept = cand.__dict__
+    # bytes: sign_candidate signs them, so what is signed is what the checks saw. The values the
+    # checks read are those of the copy; the header must be the copy's.
+    copy = Statement.FromString(payload)
+    kept["header"] = copy.header
     kept[_PAYLOAD] = payload
-    header = kept["header"]  # the policy guard reads these next: at once, not one first read at a time
-    kept["seq"] = header.seq
-    kept["audience"] = header.audience
-    kept["expires_at_ms"] = header.expires_at_ms
-    kept["mandate_digest"] = header.mandate
-    return cand
+    return _verified(b"", statement_digest(payload), copy, body, kept)
 
 
 def sign_candidate(cand: VerifiedStatement, key: Keypair) -> VerifiedStatement:

@@ -490,20 +490,27 @@ def future_allowance_wide() -> None:
     _wrap_time_window(fault)
 
 
-def _wrap_check_header(fault: Callable[[Callable[[Statement, str], str], Statement, str], str]) -> None:
-    """Replace the header rules verify_statement applies (steps 10-20) by ``fault(real, stmt, signer)``."""
-    real: Callable[[Statement, str], str] = _original(statements, "check_header")
+# What verify_statement's header rules return: the body name and the header reads it keeps.
+_Checked = tuple[str, dict[str, Any]]
+_HeaderRules = Callable[[Statement, str], _Checked]
 
-    def check_header(stmt: Statement, signer: str) -> str:
+
+def _wrap_check_header(
+    fault: Callable[[_HeaderRules, Statement, str], _Checked],
+) -> None:
+    """Replace the header rules verify_statement applies (steps 10-20) by ``fault(real, stmt, signer)``."""
+    real: _HeaderRules = _original(statements, "check_header_kept")
+
+    def check_header_kept(stmt: Statement, signer: str) -> _Checked:
         return fault(real, stmt, signer)
 
-    _replace(statements, "check_header", check_header)
+    _replace(statements, "check_header_kept", check_header_kept)
 
 
 def keyid_unchecked() -> None:
     """STM-004: the header's issuer is believed whoever signed (a forgery in anyone's name)."""
 
-    def fault(real: Callable[[Statement, str], str], stmt: Statement, signer: str) -> str:
+    def fault(real: _HeaderRules, stmt: Statement, signer: str) -> _Checked:
         return real(stmt, stmt.header.issuer)
 
     _wrap_check_header(fault)
@@ -512,7 +519,7 @@ def keyid_unchecked() -> None:
 def version_unchecked() -> None:
     """STM-003: header.version is never compared with 1."""
 
-    def fault(real: Callable[[Statement, str], str], stmt: Statement, signer: str) -> str:
+    def fault(real: _HeaderRules, stmt: Statement, signer: str) -> _Checked:
         if stmt.header.version != statements.PROTOCOL_VERSION:
             stmt = Statement.FromString(stmt.SerializeToString())
             stmt.header.version = statements.PROTOCOL_VERSION
