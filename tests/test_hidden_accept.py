@@ -294,8 +294,8 @@ class _HidesItsAccept:
     """Mallory's server (a reference node): her strategy accepts Bob's offer, but Bob is answered with
     nothing; she shows her Accept to the escrow alone once Bob's `offer` starts waiting for the cutoff."""
 
-    def __init__(self, node: PeerNode, escrow: EscrowNode) -> None:
-        self.node, self.escrow = node, escrow
+    def __init__(self, node: PeerNode, escrow: EscrowNode, *, refuse: bool = False) -> None:
+        self.node, self.escrow, self.refuse = node, escrow, refuse
         self.hidden: list[bytes] = []
 
     def __getattr__(self, name: str) -> object:
@@ -306,6 +306,8 @@ class _HidesItsAccept:
         if verify_statement(envelope).body != "offer":
             return answers
         self.hidden = [*context, envelope, *answers]
+        if self.refuse:  # an error, not a Reject: Bob holds no answer to his offer
+            raise LimitExceeded("too busy", requirement="RPC-012")
         return []
 
     def show_the_escrow(self) -> None:
@@ -314,18 +316,23 @@ class _HidesItsAccept:
 
 
 @pytest.mark.req("ESC-013")
-@pytest.mark.parametrize("hides", [True, False])
+@pytest.mark.parametrize(("hides", "refuse"), [(True, False), (False, False), (True, True)])
 def test_offer_waits_past_the_cutoff_and_performs_the_contract_the_escrow_reveals(
-    hides: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    hides: bool,
+    refuse: bool,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """`a2a-coop offer` against a server that answers nothing and hides its Accept until Bob's first
-    check has passed: `offer` says in one line that it waits past the bonding cutoff (and that Ctrl-C and
-    `resume` are safe), asks the escrow again, learns the contract and delivers -- to the escrow first.
-    When nothing was accepted there, the offer is reported EXPIRED, exit 1."""
+    """`a2a-coop offer` against a server that answers nothing (or refuses the offer with an error) and
+    hides its Accept until Bob's first check has passed: `offer` says in one line that it waits past the
+    bonding cutoff (and that Ctrl-C and `resume` are safe), asks the escrow again, learns the contract and
+    delivers -- to the escrow first. When nothing was accepted there, the offer is reported EXPIRED,
+    exit 1."""
     bob, mallory, esc = (provision(tmp_path, name) for name in ("bob", "mallory", "escrow"))
     escrow = EscrowNode(esc.key, esc.mandate, tmp_path / "escrow.db", faucet=FUNDS)
     node = PeerNode.open(mallory.key, mallory.mandate, tmp_path / "mallory.db", context=[escrow.mandate])
-    mallorys = _HidesItsAccept(node, escrow)
+    mallorys = _HidesItsAccept(node, escrow, refuse=refuse)
     real_sleep, waits = time.sleep, []
 
     def sleep(seconds: float) -> None:
@@ -342,7 +349,8 @@ def test_offer_waits_past_the_cutoff_and_performs_the_contract_the_escrow_reveal
             code, out, err = run_cli(
                 capsys, "offer", *argv, "--give", "code-review:20", "--want", "copy-editing:20", "--bond", "5"
             )
-        assert len(waits) == 1 and 5 * 60 < waits[0] <= 6 * 60 + 1, waits
+        assert len(waits) == 1 and 5 * 60 < waits[0] <= 6 * 60 + 1, (waits, code, err)
+        assert ("refused by the other side" in err) is refuse
         waiting = [line for line in err.splitlines() if "waiting until" in line]
         assert len(waiting) == 1 and "bonding cutoff" in waiting[0] and "a2a-coop resume" in waiting[0]
         if not hides:

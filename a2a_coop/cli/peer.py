@@ -358,11 +358,23 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
                 raise Invalid(f"offer not signed: {exc} (--min-time-to-perform)") from None
             neg = peer.negotiation(sent.header.negotiation_id)
             try:
-                neg = carry_trade(peer, client, sent, escrow=escrow_client)
+                try:
+                    neg = carry_trade(peer, client, sent, escrow=escrow_client)
+                except CoopError as exc:
+                    if (
+                        neg.contract is not None
+                        or escrow_client is None
+                        or hidden_accept_check_ms(peer, neg) is None
+                    ):
+                        raise
+                    # Refused with an error, not a Reject: our signed offer is out all the same, and may
+                    # be accepted at the escrow alone until its bonding cutoff, as below (ESC-013).
+                    print(f"a2a-coop: offer {i + 1} refused by the other side: {exc}", file=sys.stderr)
                 check_at = hidden_accept_check_ms(peer, neg)
                 if check_at is not None and escrow_client is not None:
-                    # Unanswered (an Ack only): it may be accepted at the escrow alone until the bonding
-                    # cutoff, binding our bond there (SPEC 16.14); the escrow says so once it is past.
+                    # Unanswered (an Ack only, or an error): it may be accepted at the escrow alone until
+                    # the bonding cutoff, binding our bond there (SPEC 16.14); the escrow says so once it
+                    # is past.
                     _wait_for_cutoff(peer, neg, check_at, i + 1)
                     neg = carry_after_cutoff(peer, client, escrow_client, neg)
                     if neg.contract is None:
