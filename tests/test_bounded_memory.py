@@ -18,7 +18,14 @@ from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate, verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import PeerNode, sign_mandate
-from a2a_coop.runtime.peer import DEFAULT_MAX_OPEN_PER_COUNTERPARTY, DEFAULT_MAX_OPEN_TOTAL, Peer, drive
+from a2a_coop.runtime.peer import (
+    DEFAULT_MAX_OPEN_PER_COUNTERPARTY,
+    DEFAULT_MAX_OPEN_TOTAL,
+    DORMANT_HEAP_SLACK,
+    OWED_HEAP_SLACK,
+    Peer,
+    drive,
+)
 from a2a_coop.testing import service
 
 DAY_MS = 86_400_000
@@ -106,6 +113,19 @@ def test_settled_trades_leave_memory(pair: Pair) -> None:
         assert held["negotiations"] == 0
         assert held["statements"] <= 2, held  # the mandates only
         assert held["nonces"] <= 2 and held["expiry"] <= 2 and held["acks"] == 0, held
+
+
+def test_a_peers_own_bookkeeping_does_not_grow_with_settled_trades(pair: Pair) -> None:
+    """What a peer keeps per open negotiation -- when it goes dormant (RPC-014), what it owes (TIM-009),
+    held-back Deliveries -- leaves with the negotiation: 300 settled trades leave at most the slack of
+    each lazily swept heap (before the dormant heap was swept, it kept one entry a trade until that
+    trade's claim window had passed: 595 bytes a trade in `python -m benchmarks memory`)."""
+    for _ in range(300):
+        pair.trade()
+    for peer in (pair.alice, pair.bob):
+        assert len(peer._dormant_at) <= 2 * DORMANT_HEAP_SLACK + 1, len(peer._dormant_at)
+        assert len(peer._owed_due) + len(peer._owed_entered) <= 2 * OWED_HEAP_SLACK + 2
+        assert not peer._dormant_due and not peer._deferred
 
 
 def test_a_replay_of_a_forgotten_statement_is_rejected_from_the_journal(pair: Pair) -> None:

@@ -110,6 +110,8 @@ MAX_HINTED_WAIT_MS = DEFAULT_SKEW_MS
 PACE_SETTING = frozenset({"offer", "counter", "accept", "delivery"})
 # Entries the TIM-009 heap may hold beyond twice the live ones before it is swept (Peer._enter_owed).
 OWED_HEAP_SLACK = 64
+# Likewise for the heap of when open negotiations go dormant (Peer._push_dormant).
+DORMANT_HEAP_SLACK = 64
 # Contract states in which a party owes nothing any more (TIM-009; REVOKED owes what fell due before).
 _SETTLED = frozenset({State.FULFILLED, State.BREACHED, State.EXPIRED})
 # Context envelopes whose digest _hold remembers (a few mandates in practice; the bound is for floods).
@@ -314,6 +316,10 @@ class Peer:
         self._dormant_at: list[tuple[int, bytes, str]] = []
         self._dormant_due: dict[bytes, int] = {}
         self._dormant: set[bytes] = set()
+        # Superseded entries (a negotiation that ended or moved) stay in the heap until their time; when
+        # it has doubled since it was last swept, they are swept out (_push_dormant), or a peer settling
+        # trades all day would hold one per trade until each one's claim window had passed.
+        self._dormant_sweep_at = DORMANT_HEAP_SLACK
         # The items we owe under our contracts, or would owe if an Offer or Counter of ours outstanding
         # were accepted: a heap of (deadline, negotiation id, item index, the contract's id or the
         # proposal's digest), and the contracts and proposals entered in it (that key -> negotiation id).
@@ -657,7 +663,18 @@ class Peer:
             due = self._dormant_from(neg)
             if self._dormant_due.get(neg.id) != due:
                 self._dormant_due[neg.id] = due
-                heapq.heappush(self._dormant_at, (due, neg.id, other))
+                self._push_dormant((due, neg.id, other))
+
+    def _push_dormant(self, entry: tuple[int, bytes, str]) -> None:
+        """Push onto the dormant heap; sweep out the superseded entries once it has doubled since the
+        last sweep (amortised constant cost an entry; the heap stays within twice the live ones)."""
+        heap = self._dormant_at
+        heapq.heappush(heap, entry)
+        if len(heap) > self._dormant_sweep_at:
+            due = self._dormant_due
+            heap[:] = [e for e in heap if due.get(e[1]) == e[0]]
+            heapq.heapify(heap)
+            self._dormant_sweep_at = 2 * len(heap) + DORMANT_HEAP_SLACK
 
     def _enter_owed(self, neg: Negotiation) -> None:
         """Enter in the TIM-009 heap the items we owe under ``neg``'s contract, or would owe if our Offer
@@ -1506,6 +1523,7 @@ class Peer:
             self.verifier.use_archive(journal)
         self._open_with, self._open_total = {}, 0
         self._dormant_at, self._dormant_due, self._dormant = [], {}, set()
+        self._dormant_sweep_at = DORMANT_HEAP_SLACK
         self._owed_due, self._owed_entered, self._owed_rebuild_at = [], {}, OWED_HEAP_SLACK
         for neg in self.verifier.negotiations.by_id.values():
             if self.did in neg.parties:
