@@ -176,6 +176,23 @@ def _bobs_terms(
     )
 
 
+def _served_bob(tmp_path: Path, **witness: Any) -> tuple[FixedClock, Party, Party, LocalEscrow, PeerNode]:
+    """Mallory, and Bob serving with a journal and an escrow witness (``witness``: its options), both
+    funded at the escrow: the clock, Mallory, Bob, the escrow and Bob's node (the caller closes it)."""
+    clock = FixedClock()
+    mallory, bob = Party("mallory", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={mallory.did: FUNDS, bob.did: FUNDS})
+    node = PeerNode.open(
+        bob.agent.key,
+        bob.mandate_vs.envelope,
+        tmp_path / "bob.db",
+        context=[escrow.mandate],
+        clock=lambda: clock.now_ms,
+        witness=EscrowWitness(escrow, escrow.did, **witness),
+    )
+    return clock, mallory, bob, escrow, node
+
+
 def _owe_soon(m: Market, due_in_ms: int) -> None:
     """A fresh key of Mallory's has Bob accept a bonded trade in which Bob's item is due in
     ``due_in_ms``; it never funds its bond, so Bob cannot deliver that item and it stays owed."""
@@ -398,17 +415,7 @@ def test_a_serving_node_performs_a_held_back_delivery_once_the_hint_passes(tmp_p
     the Accept, is held back by TIM-009 -- and Mallory sends nothing more. Before the fix the node
     never performed it; now a watch on the witness's thread does once the hint has passed, and the
     escrow witnesses it."""
-    clock = FixedClock()
-    mallory, bob = Party("mallory", clock), Party("bob", clock)
-    escrow = LocalEscrow(Party("escrow", clock), funds={mallory.did: FUNDS, bob.did: FUNDS})
-    node = PeerNode.open(
-        bob.agent.key,
-        bob.mandate_vs.envelope,
-        tmp_path / "bob.db",
-        context=[escrow.mandate],
-        clock=lambda: clock.now_ms,
-        witness=EscrowWitness(escrow, escrow.did),
-    )
+    clock, mallory, bob, escrow, node = _served_bob(tmp_path)
     try:
         proposal = _bobs_terms(clock, bob, escrow, due_in_ms=3_600_000)
         deadline = proposal.gives[0].deadline_ms
@@ -510,17 +517,7 @@ def test_an_initiator_whose_offer_is_accepted_by_a_request_fetches_its_locks(
     request in another negotiation (context addressed to Bob is taken, RPC-015), where the watch looked
     only at Bob's answers. Closed: the watch is armed for any contract whose Accept reached the server,
     as a request or as context."""
-    clock = FixedClock()
-    mallory, bob = Party("mallory", clock), Party("bob", clock)
-    escrow = LocalEscrow(Party("escrow", clock), funds={mallory.did: FUNDS, bob.did: FUNDS})
-    node = PeerNode.open(
-        bob.agent.key,
-        bob.mandate_vs.envelope,
-        tmp_path / "bob.db",
-        context=[escrow.mandate],
-        clock=lambda: clock.now_ms,
-        witness=EscrowWitness(escrow, escrow.did, lock_wait_s=0.05),
-    )
+    clock, mallory, bob, escrow, node = _served_bob(tmp_path, lock_wait_s=0.05)
     try:
         proposal = _bobs_terms(clock, bob, escrow, due_in_ms=3_600_000)
         offer = node.peer.propose(mallory.did, proposal)
