@@ -13,7 +13,8 @@ import pytest
 from a2a_coop.cli import main
 from a2a_coop.cli.demo import provision, start_server, stop_process, wait_listening
 from a2a_coop.protocol import escrow as escrow_rules
-from a2a_coop.protocol.negotiation import Contract
+from a2a_coop.protocol.negotiation import Contract, Negotiation
+from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.transport import serve
 from conformance.suite.model import Role
@@ -26,6 +27,8 @@ BONDED = {
     "esc.lapse-unbonded-at-cutoff",
     "esc.resubmitted-contract-brings-locks",
     "esc.hidden-accept-revealed",
+    "esc.superseded-answer-not-taken",
+    "esc.answer-taken-closes-offer",
     "esc.forfeit-after-uphold",
     "esc.refund-after-lapse",
     "esc.revoke-forfeit",
@@ -177,6 +180,38 @@ def test_an_escrow_that_answers_an_accepted_offer_without_its_accept_fails(
         "esc.hidden-accept-revealed": "FAIL",
         "esc.resubmitted-contract-brings-locks": "PASS",
     }
+
+
+def test_an_escrow_that_takes_an_answer_beside_a_witnessed_accept_fails(
+    escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The escrow of before ESC-014: it takes every answer it is shown, so an offerer that shows it the
+    Reject its acceptor sent beside an Accept the escrow witnessed is refused, and never told of the
+    contract that binds its bond."""
+    monkeypatch.setattr(escrow_node.escrow, "_superseded_by", lambda vs, cut_off: None)
+    code, levels = _run_cases(
+        escrow_node, tmp_path / "r", "esc.superseded-answer-not-taken", "esc.answer-taken-closes-offer"
+    )
+    assert code == 1
+    assert levels == {"esc.superseded-answer-not-taken": "FAIL", "esc.answer-taken-closes-offer": "PASS"}
+
+
+def test_an_escrow_that_takes_an_accept_after_the_answer_it_took_fails(
+    escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An escrow whose NEG-017 forgets that an answer it stamped closed the offer: an acceptor that
+    rejected, and was shown to have, can still bind the offerer's bond until the cutoff."""
+
+    def any_witnessed_accept(self: Negotiation, accept: VerifiedStatement, ref: bytes) -> bool:
+        offer = next((o for o in self.offers if o.digest == ref), None)
+        return offer is not None and self.contract is None and self.witnessed(accept, offer)
+
+    monkeypatch.setattr(Negotiation, "_takes_precedence", any_witnessed_accept)
+    code, levels = _run_cases(
+        escrow_node, tmp_path / "r", "esc.answer-taken-closes-offer", "esc.superseded-answer-not-taken"
+    )
+    assert code == 1
+    assert levels == {"esc.answer-taken-closes-offer": "FAIL", "esc.superseded-answer-not-taken": "PASS"}
 
 
 def test_an_escrow_that_locks_whenever_funds_arrive_fails(

@@ -22,8 +22,8 @@ from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.cli.demo import provision
-from a2a_coop.protocol.errors import CoopError, IssuedInPast, LimitExceeded
-from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State
+from a2a_coop.protocol.errors import CoopError, LimitExceeded
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.journal import Journal
@@ -375,65 +375,170 @@ def test_offer_waits_past_the_cutoff_and_performs_the_contract_the_escrow_reveal
         escrow.close()
 
 
-class RejectsButAccepts:
-    """Mallory's server: it shows the escrow an Accept of Bob's offer, then answers Bob with a Reject."""
+class AnswersTwice:
+    """Mallory's server: it shows the escrow an Accept of Bob's offer, then answers Bob with another
+    answer of the same offer -- a Reject, a Counter, or a second Accept (a contract of its own)."""
 
-    def __init__(self, market: Market) -> None:
-        self.m = market
+    def __init__(self, market: Market, answer: str) -> None:
+        self.m, self.answer = market, answer
         self.accept: VerifiedStatement | None = None
+        self.sent: VerifiedStatement | None = None
 
     def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
         vs = verify_statement(envelope)
         if vs.body != "offer":
             return []
         self.accept = self.m.hide_accept(vs)
-        return [*self.m.mallory.setup, self.m.mallory.reject(vs, "not interested").envelope]
+        mallory = self.m.mallory
+        if self.answer == "reject":
+            self.sent = mallory.reject(vs, "not interested")
+        elif self.answer == "counter":
+            terms = proposal_of(vs)
+            counter = trade_pb2.Offer()
+            counter.CopyFrom(terms)
+            counter.wants[0].value = 300  # she wants less of Bob's... and still holds him to his offer
+            self.sent = mallory.counter(vs, counter)
+        else:
+            self.sent = mallory.accept(vs)  # a second Accept of the offer: another contract id
+        return [*mallory.setup, self.sent.envelope]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hole: Mallory answers Bob's bonded offer with a Reject after showing the escrow an Accept of "
-    "it (two conflicting answers to one offer, each valid alone). Bob's view is REJECTED, the escrow's a "
-    "contract with both bonds locked; ESC-012 would reveal the Accept, but Bob's verifier refuses an "
-    "Accept in REJECTED (NEG-001), so he can never perform, and her claim takes his bond. Fix: a rule "
-    "that the escrow's witnessed Accept prevails over a Reject or Counter of the same offer that the "
-    "escrow never took (section 8.9 precedence), or the offerer submits every answer it gets to a bonded "
-    "offer to the escrow and treats a refusal there as the escrow's contract (ESC-013 extended)",
-)
-@pytest.mark.req("ESC-012", "ESC-013")
-def test_a_reject_sent_after_an_accept_shown_to_the_escrow_takes_nothing() -> None:
+@pytest.mark.req("NEG-017", "ESC-013", "ESC-014", "ESC-012")
+@pytest.mark.parametrize("answer", ["reject", "counter", "accept"])
+def test_an_answer_sent_beside_an_accept_shown_to_the_escrow_takes_nothing(answer: str) -> None:
+    """Mallory shows the escrow an Accept of Bob's bonded offer and sends Bob a Reject, a Counter or a
+    second Accept of it. Bob shows the escrow what answered his offer (ESC-013); the escrow takes none of
+    it (ESC-014) and answers with the Accept it witnessed, which takes precedence in Bob's view
+    (NEG-017): he performs the witnessed contract, and her claim is dismissed. Before, Bob's view was
+    REJECTED (or COUNTERED, or her second contract) and the claim took his bond."""
     m = Market()
-    mallorys = RejectsButAccepts(m)
+    mallorys = AnswersTwice(m, answer)
     offer = m.b.propose(m.mallory.did, m.proposal())
     with contextlib.suppress(CoopError):
         carry_trade(m.b, mallorys, offer, escrow=m.escrow)
-    assert mallorys.accept is not None
+    assert mallorys.accept is not None and mallorys.sent is not None
+    neg = m.b.negotiation(offer.negotiation_id)
+    assert neg.contract is not None and neg.contract.id == mallorys.accept.digest
+    assert mallorys.sent.digest in neg.superseded
+    assert (m.bob.did, 0) in neg.contract.delivered
+    witness = m.escrow.escrow.verifier.witness
+    assert witness.stamp_time(m.escrow.did, mallorys.sent.digest) is None, "the escrow took her answer"
     m.bob_loses_nothing(offer.negotiation_id, mallorys.accept.digest)
 
 
-@pytest.mark.req("TIM-006", "WIT-004")
-@pytest.mark.parametrize(("stamped_after_expiry_ms", "taken"), [(30_000, True), (30_001, False)])
-def test_a_live_receiver_takes_an_old_accept_its_escrow_stamped_by_the_offers_expiry_plus_30s(
-    stamped_after_expiry_ms: int, taken: bool
-) -> None:
-    """TIM-006's exception for an Accept is exactly WIT-004's bound: stamped by the accepted offer's
-    expires_at_ms + 30000, an Accept dated far back is taken live; a ms later it is ISSUED_IN_PAST, as
-    before (the escrow would not have recognised it)."""
-    clock = FixedClock()
-    mallory, bob, esc = Party("mallory", clock), Party("bob", clock), Party("escrow", clock)
-    v = Verifier(me=bob.did)
-    for env in [*mallory.setup, *bob.setup, *esc.setup]:
+@pytest.mark.req("ESC-014", "ESC-013")
+def test_a_reject_the_escrow_took_first_closes_the_offer_there() -> None:
+    """Mallory rejects Bob's bonded offer; Bob shows the escrow the Reject (ESC-013), which it stamps.
+    An Accept of the offer she shows it afterwards is refused -- no contract, no locks -- and Bob has
+    nothing to wait for past the bonding cutoff."""
+    m = Market()
+
+    class Rejects:
+        def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+            return [*m.mallory.setup, m.mallory.reject(verify_statement(envelope), "no").envelope]
+
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    neg = carry_trade(m.b, Rejects(), offer, escrow=m.escrow)
+    assert neg.state is State.REJECTED
+    reject = m.b.verifier.statements[neg.closed_by]
+    assert m.b.verifier.witness.stamp_time(m.escrow.did, reject.digest) is not None
+    assert hidden_accept_check_ms(m.b, neg) is None
+    accept = m.mallory.accept(offer)
+    with pytest.raises(CoopError) as refused:
+        m.escrow.submit([*m.mallory.setup, accept.envelope])
+    assert refused.value.code == "ILLEGAL_TRANSITION"
+    assert m.escrow.get_balance(m.bob.did)[:2] == (FUNDS, 0)
+
+
+def _two_answers(answer: str) -> tuple[Market, list[bytes], VerifiedStatement, VerifiedStatement]:
+    """Bob's offer, Mallory's witnessed Accept (after the escrow's Stamp, as the escrow shows it) and
+    her other ``answer``; returns the market, the context, the Accept and the other answer."""
+    m = Market()
+    offer = m.bob.offer(m.mallory, m.proposal())
+    accept = m.mallory.accept(offer)
+    m.escrow.submit([*m.mallory.setup, *m.bob.setup, offer.envelope, accept.envelope])
+    other = {
+        "reject": lambda: m.mallory.reject(offer, "no"),
+        "withdraw": lambda: m.bob.withdraw(offer, "changed my mind"),
+        "accept": lambda: m.mallory.accept(offer),
+    }[answer]()
+    context = [*m.mallory.setup, *m.bob.setup, *m.escrow.party.setup, offer.envelope]
+    return m, context, accept, other
+
+
+def _escrow_view(m: Market, accept: VerifiedStatement) -> list[bytes]:
+    """The Stamp that witnessed ``accept``, ``accept`` and the locks, in the escrow's ledger order."""
+    stamp = m.escrow.escrow.verifier.witness.stamp_of(m.escrow.did, accept.digest)
+    ledger = m.escrow.escrow.verifier.statements
+    assert stamp is not None
+    locks = [vs.envelope for vs in ledger.values() if vs.body == "bond_lock"]
+    return [ledger[stamp].envelope, accept.envelope, *locks]
+
+
+@pytest.mark.req("NEG-017", "NEG-015")
+@pytest.mark.parametrize("answer", ["reject", "withdraw", "accept"])
+def test_every_order_reaches_the_witnessed_contract(answer: str) -> None:
+    """An auditor holding the offer, the other answer and the escrow's witnessed Accept with its locks
+    reaches BONDED under the witnessed contract whether the other answer came first (the offerer's
+    order) or last; the other answer is taken either way, with no effect."""
+    m, context, accept, other = _two_answers(answer)
+    states = []
+    for order in ([other.envelope, *_escrow_view(m, accept)], [*_escrow_view(m, accept), other.envelope]):
+        v = Verifier()
+        for env in [*context, *order]:
+            v.accept(env)
+        neg = v.negotiations.get(accept.negotiation_id)
+        assert neg.contract is not None and neg.contract.id == accept.digest
+        assert other.digest in neg.superseded
+        states.append(neg.state)
+    assert states == [State.BONDED, State.BONDED]
+
+
+@pytest.mark.req("NEG-017")
+def test_an_accept_the_escrow_did_not_witness_in_time_gives_no_precedence() -> None:
+    """Stamped by another key, or by the escrow after the bonding cutoff, the Accept is what it was
+    before NEG-017 in a negotiation Mallory rejected: ILLEGAL_TRANSITION."""
+    m, context, accept, reject = _two_answers("reject")
+    carol = Party("carol", m.clock)
+    for stamper, at in ((carol, None), (m.escrow.party, "late")):
+        v = Verifier()
+        for env in [*context, *carol.setup, reject.envelope]:
+            v.accept(env)
+        offer_vs = v.statements[accept.statement.accept.offer]
+        when = offer_vs.header.expires_at_ms + 30_001 if at == "late" else None
+        stamp = stamper.sign("stamp", commitment_pb2.Stamp(statements=[accept.digest]), issued_at_ms=when)
+        v.accept(stamp.envelope)
+        with pytest.raises(CoopError) as refused:
+            v.accept(accept.envelope)
+        assert refused.value.code == "ILLEGAL_TRANSITION"
+
+
+@pytest.mark.req("NEG-017", "ESC-014")
+def test_an_answer_the_escrow_stamped_first_keeps_the_offer_closed() -> None:
+    """The escrow's order the other way: it stamped Mallory's Reject, so an Accept it is later shown
+    (a faulty escrow's Stamp of it, even) gives no precedence."""
+    m, context, accept, reject = _two_answers("reject")
+    esc = m.escrow.party
+    v = Verifier()
+    for env in [*context, esc.sign("stamp", commitment_pb2.Stamp(statements=[reject.digest])).envelope]:
         v.accept(env)
-    offer = bob.offer(
-        mallory, bob.proposal(escrow=esc.did, issuer_bond=BOND, audience_bond=BOND), ttl_ms=60_000
-    )
-    v.accept(offer.envelope, ours=True)
-    accept = mallory.accept(offer)
-    clock.now_ms = offer.header.expires_at_ms + stamped_after_expiry_ms
+    v.accept(reject.envelope)
     v.accept(esc.sign("stamp", commitment_pb2.Stamp(statements=[accept.digest])).envelope)
-    if taken:
-        v.accept(accept.envelope, now_ms=clock.now_ms)
-        assert v.negotiations.get(offer.negotiation_id).contract is not None
-    else:
-        with pytest.raises(IssuedInPast):
-            v.accept(accept.envelope, now_ms=clock.now_ms)
+    with pytest.raises(CoopError) as refused:
+        v.accept(accept.envelope)
+    assert refused.value.code == "ILLEGAL_TRANSITION"
+
+
+@pytest.mark.req("NEG-017", "MND-010")
+def test_the_displaced_contract_stops_counting_and_the_witnessed_one_counts() -> None:
+    """Exposure follows the precedence: Bob's verifier formed the contract of Mallory's second Accept;
+    the witnessed one takes its place in both parties' open contracts."""
+    m, context, accept, second = _two_answers("accept")
+    v = Verifier()
+    for env in [*context, second.envelope]:
+        v.accept(env)
+    for env in _escrow_view(m, accept):
+        v.accept(env)
+    for vs in (accept, v.statements[accept.statement.accept.offer]):
+        open_contracts = v.exposure.exposure(vs.mandate_digest).open_contracts
+        assert accept.digest in open_contracts and second.digest not in open_contracts

@@ -79,6 +79,7 @@ from a2a_coop.protocol.negotiation import (
     Contract,
     Negotiation,
     State,
+    cited,
     proposal_of,
 )
 from a2a_coop.protocol.statements import (
@@ -315,12 +316,19 @@ class Escrow:
         marks = len(self._transcript), len(self._unsaved)
         verified, refused = self._verify(envelopes)
         self._check_ours(verified)
+        cut_off: set[bytes] = set()  # statements of this Submit a witnessed Accept superseded (NEG-017)
         try:
             for item in verified:
                 if isinstance(item, bytes):
                     vs: VerifiedStatement | bytes = item
                 elif item.digest in self.verifier.statements:
                     vs = item.digest  # an earlier envelope of this Submit carried it (RPL-002)
+                elif (offer := self._superseded_by(item, cut_off)) is not None:
+                    # Not taken (stamping it would make it an answer we took, ESC-014): answered as the
+                    # accepted offer is, with its Accept and what we signed about the contract (ESC-012).
+                    cut_off.add(item.digest)
+                    held_digests.append(offer)
+                    continue
                 else:
                     vs = self._receive(item, now_ms)
                 if isinstance(vs, bytes):
@@ -453,6 +461,17 @@ class Escrow:
                     "escrow, which takes no evidence of it",
                     requirement="ESC-011",
                 )
+
+    def _superseded_by(self, vs: VerifiedStatement, cut_off: set[bytes]) -> bytes | None:
+        """The accepted offer of the contract we witnessed that supersedes ``vs`` (NEG-017, ESC-014) --
+        an answer to that offer we never took, or a statement following one (held, or ``cut_off``
+        earlier in this Submit) -- or None."""
+        nid = vs.header.negotiation_id
+        neg = self.verifier.negotiations.find(nid) if nid else None
+        c = neg.contract if neg is not None else None
+        if neg is None or c is None or c.escrow != self.did:
+            return None
+        return c.offer.digest if cited(vs) in cut_off or neg.supersedes(vs) else None
 
     def _receive(self, vs: VerifiedStatement, now_ms: int) -> VerifiedStatement:
         """Accept one verified evidence statement as its witness."""

@@ -28,6 +28,12 @@ stamps) may therefore move a contract between ended states; party events
 contract's bookkeeping (BOND_COMPLETE, RECEIPT_COMPLETE, DISMISS_PENDING,
 DISMISS_COMPLETE) so the table stays literal.
 
+Before the contract, one exception to the table (SPEC 8.9, NEG-017): an acceptor can sign two answers
+to one offer, an Accept shown to the offer's escrow alone and another answer sent to the offerer. The
+escrow's order decides: an Accept that escrow stamped by the bonding cutoff takes precedence over the
+answer it never took, from whatever state (WITNESSED_ACCEPT); the line of offers is cut back to the one
+it accepts, and what the cut-off branch held is *superseded*: taken, with no effect (SUPERSEDED).
+
 A BreachClaim or Revoke is *arbitrated*: it takes effect only when the
 contract's escrow has stamped it (WIT-005), at the stamp's time, never the
 claimant's. Until then it is held as pending and changes nothing;
@@ -41,7 +47,8 @@ legal, then signs, then applies it (:meth:`Negotiation.apply`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, KeysView
+from collections.abc import Callable, Iterable, KeysView
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
@@ -76,6 +83,10 @@ StampLookup = Callable[[str, bytes], int | None]
 
 def _no_stamps(escrow: str, digest: bytes) -> int | None:
     return None
+
+
+# What nearly every negotiation has superseded (NEG-017): shared, so that it costs no memory.
+_NONE_SUPERSEDED: Final[frozenset[bytes]] = frozenset()
 
 
 class State(StrEnum):
@@ -115,6 +126,11 @@ class Event(StrEnum):
     RELEASE = "RELEASE"
     FORFEIT = "FORFEIT"
     REFUND = "REFUND"
+    # Outside the table (SPEC 8.9, NEG-017): an Accept its offer's escrow witnessed in time takes
+    # precedence over the answers to that offer the escrow never took, from whatever state; and a
+    # statement of a branch it so cut off is taken with no effect.
+    WITNESSED_ACCEPT = "WITNESSED_ACCEPT"
+    SUPERSEDED = "SUPERSEDED"
 
 
 S, E = State, Event
@@ -231,6 +247,7 @@ TERMINAL_STATES: Final = frozenset({S.FULFILLED, S.BREACHED, S.REVOKED, S.EXPIRE
 _ACCEPTED, _EXPIRED = S.ACCEPTED, S.EXPIRED
 _OFFER, _COUNTER, _ACCEPT, _EXPIRE = E.OFFER, E.COUNTER, E.ACCEPT, E.EXPIRE
 _DELIVERY, _RECEIPT, _RECEIPT_COMPLETE = E.DELIVERY, E.RECEIPT, E.RECEIPT_COMPLETE
+_WITNESSED_ACCEPT, _SUPERSEDED, _REJECT, _WITHDRAW = E.WITNESSED_ACCEPT, E.SUPERSEDED, E.REJECT, E.WITHDRAW
 # The precedence of SPEC 8.9, highest first, for the states a contract can be in.
 PRECEDENCE: Final = (
     S.EXPIRED,
@@ -374,6 +391,18 @@ class Contract:
         return self._owed <= done
 
 
+def cited(vs: VerifiedStatement) -> bytes:
+    """The statement of its negotiation that ``vs`` answers or falls under: the offer a Counter, Accept,
+    Reject or Withdraw answers, the Delivery a Receipt names, the contract (Accept) of any other
+    contract statement; empty for an Offer and for statements outside negotiations."""
+    body = vs.body
+    if body in _TRADE_EVENTS:
+        return b"" if body == "offer" else getattr(vs.statement, body).offer
+    if body == "receipt":
+        return vs.statement.receipt.delivery
+    return getattr(vs.statement, body).contract if body in _CONTRACT_BODIES else b""
+
+
 def proposal_of(vs: VerifiedStatement) -> trade_pb2.Offer:
     """The Offer carried by an Offer or Counter statement."""
     return vs.statement.offer if vs.body == "offer" else vs.statement.counter.proposal
@@ -392,6 +421,8 @@ _TRADE_EVENTS: Final = {
     "withdraw": E.WITHDRAW,
 }
 ESCROW_BODIES: Final = frozenset({"bond_lock", "release", "forfeit", "refund", "ruling"})
+# The bodies that name their contract (``contract`` field), besides the Receipt (it names a Delivery).
+_CONTRACT_BODIES: Final = frozenset({"delivery", "breach_claim", "revoke", *ESCROW_BODIES})
 
 
 class Negotiation:
@@ -419,6 +450,14 @@ class Negotiation:
         self.contract: Contract | None = None
         self.history: list[tuple[State, Event, State, bytes]] = []  # (from, event, to, digest)
         self._stamps = stamps
+        # The bargaining, in order: the opening Offer and each Counter (a negotiation is one line, each
+        # Counter answering the offer before it), and the Reject, Withdraw or Accept that closed it.
+        self.offers: list[VerifiedStatement] = [first]
+        self.closed_by: bytes = b""  # its digest
+        # Digests of the statements of a branch a witnessed Accept cut off (SPEC 8.9, NEG-017): the
+        # answers its escrow never took, what followed them, and the contract they formed, if any.
+        self.superseded: AbstractSet[bytes] = _NONE_SUPERSEDED  # a set of its own once one is
+        self.replaced: Contract | None = None  # the contract the last witnessed Accept displaced
 
     # -- queries ------------------------------------------------------------------
 
@@ -441,8 +480,8 @@ class Negotiation:
         when = vs.issued_at_ms
         state = self._state_at(when)
         event = self._classify(vs, state)
-        if event is not None:
-            self._check_row(vs, state, event)
+        if event is not None and event is not _WITNESSED_ACCEPT and event is not _SUPERSEDED:
+            self._check_row(vs, state, event)  # those two are outside the table (NEG-017)
         return event
 
     def _check_row(self, vs: VerifiedStatement, state: State, event: Event) -> None:
@@ -463,6 +502,12 @@ class Negotiation:
     def apply_checked(self, vs: VerifiedStatement, event: Event | None) -> State:
         """:meth:`apply` with the event :meth:`check` returned for ``vs``, nothing having changed
         since (classifying a statement is the costliest part of applying it: do it once)."""
+        if event is _SUPERSEDED:
+            self._supersede([vs.digest])  # what answers it, or cites it, is superseded in turn
+            return self.state
+        if event is _WITNESSED_ACCEPT:
+            self._adopt(vs)
+            return self.state
         if self.state in BARGAINING_STATES and self._state_at(vs.issued_at_ms) is _EXPIRED:
             self._move(_EXPIRE, b"")
         self._record(vs, event)
@@ -521,6 +566,11 @@ class Negotiation:
                 return _OFFER
             ref = getattr(vs.statement, body).offer
             bargaining = state in BARGAINING_STATES
+            if not bargaining or ref != self.outstanding.digest:
+                if self._answers_superseded(vs, ref):
+                    return _SUPERSEDED
+                if body == "accept" and self._takes_precedence(vs, ref):
+                    return _WITNESSED_ACCEPT
             if bargaining:
                 outstanding = self.outstanding
                 if ref != outstanding.digest:
@@ -541,6 +591,8 @@ class Negotiation:
             return self._classify_receipt(vs, c)
         ref = getattr(vs.statement, body).contract
         if ref != c.accept.digest:
+            if ref in self.superseded:
+                return _SUPERSEDED  # of a contract a witnessed Accept displaced (NEG-017)
             raise StaleReference("does not reference this negotiation's contract", requirement="NEG-005")
         if body in ESCROW_BODIES:
             return self._classify_escrow(vs, c)
@@ -594,6 +646,94 @@ class Negotiation:
             return None  # the escrow stamped it too late: it never takes effect
         return self._effective(vs)
 
+    # -- the witnessed Accept (SPEC 8.9, NEG-017) ---------------------------------------
+
+    def witnessed(self, accept: VerifiedStatement, offer: VerifiedStatement) -> bool:
+        """Whether the escrow ``offer`` names stamped ``accept`` by the offer's bonding cutoff (its
+        expires_at_ms + 30 s, WIT-004): that escrow recognised the contract and bonds it."""
+        escrow = proposal_of(offer).terms.escrow
+        if not escrow:
+            return False
+        at = self._stamps(escrow, accept.digest)
+        return at is not None and at <= offer.expires_at_ms + BOND_GRACE_MS
+
+    def supersedes(self, vs: VerifiedStatement) -> bool:
+        """Whether ``vs`` belongs to a branch a witnessed Accept cut off (NEG-017), judged without any
+        stamp of ``vs`` itself: an escrow asks before it takes (and so stamps) a statement."""
+        ref = cited(vs)
+        if vs.body in _TRADE_EVENTS:
+            return self._answers_superseded(vs, ref, stamped_counts=False)
+        return ref in self.superseded
+
+    def _answers_superseded(self, vs: VerifiedStatement, ref: bytes, *, stamped_counts: bool = True) -> bool:
+        """``vs`` answers an offer of a branch a witnessed Accept cut off, or the witnessed contract's
+        offer without having been taken by its escrow (``stamped_counts``: whether to ask)."""
+        if ref in self.superseded:
+            return True
+        c = self.contract
+        if c is None or ref != c.offer.digest or vs.digest == c.accept.digest:
+            return False
+        if not self.witnessed(c.accept, c.offer):
+            return False
+        return not stamped_counts or self._stamps(c.escrow, vs.digest) is None
+
+    def _takes_precedence(self, accept: VerifiedStatement, ref: bytes) -> bool:
+        """NEG-017: ``accept`` accepts an earlier offer of this negotiation (or the last one, beside
+        another Accept), its issuer being that offer's audience, issued between the offer and its
+        expiry; the offer's escrow witnessed it in time and took no other answer to the offer; and no
+        contract witnessed by its escrow answers that offer or one before it."""
+        offers = self.offers
+        i = next((k for k, o in enumerate(offers) if o.digest == ref), -1)
+        if i < 0:
+            return False
+        offer = offers[i]
+        if accept.issuer != offer.audience or not (
+            offer.issued_at_ms <= accept.issued_at_ms <= offer.expires_at_ms
+        ):
+            return False
+        if not self.witnessed(accept, offer):
+            return False
+        answer = offers[i + 1].digest if i + 1 < len(offers) else self.closed_by
+        if answer and self._stamps(proposal_of(offer).terms.escrow, answer) is not None:
+            return False  # the escrow took that answer first: it recognises no Accept of the offer
+        c = self.contract
+        if c is None:
+            return True
+        if c.accept.digest == accept.digest:
+            return False
+        if not self.witnessed(c.accept, c.offer):
+            return True  # an Accept no escrow witnessed gives way
+        # Both witnessed, by two escrows: the earlier offer's wins (the contract's is the line's last).
+        return i < len(offers) - 1
+
+    def _adopt(self, accept: VerifiedStatement) -> None:
+        """Apply a witnessed Accept that takes precedence: the line is cut back to its offer, and what
+        the cut-off branch held -- later offers, the answer the escrow never took, a contract and its
+        statements -- is superseded."""
+        ref = accept.statement.accept.offer
+        i = next(k for k, o in enumerate(self.offers) if o.digest == ref)
+        offer = self.offers[i]
+        cut = [o.digest for o in self.offers[i + 1 :]]
+        if self.closed_by:
+            cut.append(self.closed_by)
+        old = self.replaced = self.contract
+        if old is not None:
+            cut += [old.accept.digest, *old.deliveries, *old.pending, *old.claims]
+        self._supersede(cut)
+        del self.offers[i + 1 :]
+        self.outstanding = offer
+        self.closed_by = accept.digest
+        self.contract = Contract(offer, accept, proposal_of(offer))
+        before = self.state
+        self.state = _ACCEPTED
+        self.history.append((before, _WITNESSED_ACCEPT, _ACCEPTED, accept.digest))
+
+    def _supersede(self, digests: Iterable[bytes]) -> None:
+        if self.superseded is _NONE_SUPERSEDED:
+            self.superseded = set()
+        assert isinstance(self.superseded, set)
+        self.superseded.update(digests)
+
     @staticmethod
     def _stamp_in_time(vs: VerifiedStatement, c: Contract, stamped_ms: int) -> bool:
         """CMT-005: a claim counts only if stamped after the item's deadline and within the claim window."""
@@ -609,6 +749,8 @@ class Negotiation:
     def _classify_receipt(self, vs: VerifiedStatement, c: Contract) -> Event:
         ref = vs.statement.receipt.delivery
         if ref not in c.deliveries:
+            if ref in self.superseded:
+                return _SUPERSEDED  # a Delivery under a displaced contract (NEG-017)
             raise StaleReference("receipt for an unknown delivery", requirement="NEG-005")
         deliverer, idx = c.deliveries[ref]
         if vs.issuer != c.other(deliverer):
@@ -703,8 +845,12 @@ class Negotiation:
         body = vs.body
         if event is _COUNTER:
             self.outstanding = vs
+            self.offers.append(vs)
         elif event is _ACCEPT:
             self.contract = Contract(self.outstanding, vs, proposal_of(self.outstanding))
+            self.closed_by = vs.digest
+        elif event is _REJECT or event is _WITHDRAW:
+            self.closed_by = vs.digest
         elif self.contract is not None and body not in _TRADE_EVENTS:
             c = self.contract
             msg = getattr(vs.statement, body)
@@ -833,8 +979,19 @@ class Negotiations:
         c = neg.contract
         if c is not None and vs.digest in c.pending:
             self._pending[vs.digest] = nid
+        if event is _WITNESSED_ACCEPT and neg.replaced is not None:
+            self._drop_displaced(neg, neg.replaced)
         self._index_exclusive(neg)
         return neg
+
+    def _drop_displaced(self, neg: Negotiation, old: Contract) -> None:
+        """A witnessed Accept displaced ``old`` (NEG-017): its held claims and revokes can no longer take
+        effect, and the exclusive_key it held is free (NEG-009 counts live contracts)."""
+        for digest in old.pending:
+            self._pending.pop(digest, None)
+        key = (old.proposer, old.exclusive_key)
+        if old.exclusive_key and self._exclusive.get(key) == neg.id:
+            del self._exclusive[key]
 
     def activate(self, escrow: str, digest: bytes, stamped_ms: int) -> Negotiation | None:
         """``escrow`` stamped ``digest``: apply it if it is a pending BreachClaim or Revoke of a

@@ -35,6 +35,7 @@ from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS, MAX_SKEW_MS, ReplayCach
 from a2a_coop.protocol.mandate import ExposureBook, check_against_mandate, committed_value
 from a2a_coop.protocol.negotiation import (
     BARGAINING_STATES,
+    Contract,
     Event,
     Negotiation,
     Negotiations,
@@ -46,7 +47,7 @@ from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS, WitnessIndex
 
 # The negotiation events that commit value (MND-009, MND-010), and a state read per commit: read once,
 # as an Enum class's attribute reads are slow on Python 3.11 (see a2a_coop.protocol.negotiation).
-_VALUE_EVENTS = (Event.OFFER, Event.COUNTER, Event.ACCEPT)
+_VALUE_EVENTS = (Event.OFFER, Event.COUNTER, Event.ACCEPT, Event.WITNESSED_ACCEPT)
 _ACCEPTED = State.ACCEPTED
 
 
@@ -260,7 +261,7 @@ class Verifier:
         neg = self.negotiations.forget(negotiation_id)
         if neg is None:
             return []
-        digests = {neg.first.digest, *(d for *_, d in neg.history if d)}
+        digests = {neg.first.digest, *(d for *_, d in neg.history if d), *neg.superseded}
         c = neg.contract
         if c is not None:
             digests.update(c.deliveries, c.pending, c.claims)
@@ -494,7 +495,7 @@ class Verifier:
         nid = vs.negotiation_id
         if nid:
             neg = self.negotiations.by_id.get(nid)
-            before = (neg.state, neg.outstanding) if neg is not None else None
+            before = (neg.state, neg.outstanding, neg.contract) if neg is not None else None
             neg = self.negotiations.apply(vs, checked=checked, event=event)
             self._track_exposure(vs, neg, before)
 
@@ -507,11 +508,20 @@ class Verifier:
                 self.exposure.contract_ended(party_vs.mandate_digest, c.id)
 
     def _track_exposure(
-        self, vs: VerifiedStatement, neg: Negotiation, before: tuple[State, VerifiedStatement] | None
+        self,
+        vs: VerifiedStatement,
+        neg: Negotiation,
+        before: tuple[State, VerifiedStatement, Contract | None] | None,
     ) -> None:
         """Keep the ExposureBook in step with the negotiation (MND-009/010 bookkeeping); ``before``:
-        the negotiation's state and outstanding offer before ``vs``, None if ``vs`` opened it."""
+        the negotiation's state, outstanding offer and contract before ``vs``, None if ``vs`` opened it."""
+        if vs.digest in neg.superseded:
+            return  # taken with no effect (NEG-017): it neither offers nor binds
         book = self.exposure
+        if before is not None and before[2] is not None and before[2] is not neg.contract:
+            displaced = before[2]  # by a witnessed Accept (NEG-017): it stops counting
+            for party_vs in (displaced.offer, displaced.accept):
+                book.contract_ended(party_vs.mandate_digest, displaced.id)
         if before is not None and before[0] in BARGAINING_STATES:
             old = before[1]
             if neg.state is _ACCEPTED or neg.outstanding.digest != old.digest or neg.is_terminal:

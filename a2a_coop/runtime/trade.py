@@ -87,6 +87,35 @@ def unanswered_bonded_offer(peer: Peer, neg: Negotiation) -> VerifiedStatement |
     return offer
 
 
+def bonded_offer_to_show(peer: Peer, neg: Negotiation) -> VerifiedStatement | None:
+    """Our last Offer or Counter in ``neg`` that carries a bond and names an escrow, when no contract
+    formed in our view and that escrow took no answer to it that we hold its Stamp of: unanswered
+    (:func:`unanswered_bonded_offer`), or answered by a Counter, Reject or Withdraw the escrow may never
+    have seen -- while it holds an Accept of the offer its issuer showed it alone, which binds our bond
+    there and takes precedence (NEG-017). Shown the answer, the escrow takes it, and no Accept of the
+    offer after it (ESC-014)."""
+    if neg.contract is not None:
+        return None
+    offers = neg.offers
+    for i in range(len(offers) - 1, -1, -1):
+        offer = offers[i]
+        terms = proposal_of(offer).terms
+        if offer.issuer != peer.did or not terms.escrow or not (terms.issuer_bond or terms.audience_bond):
+            continue
+        answer = offers[i + 1].digest if i + 1 < len(offers) else neg.closed_by
+        taken = answer and peer.verifier.witness.stamp_time(terms.escrow, answer) is not None
+        return None if taken else offer
+    return None
+
+
+def _line(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
+    """The negotiation's bargaining in order -- its offers and the Reject or Withdraw that closed it --
+    after the Mandates they cite."""
+    held = peer.verifier.statements
+    closing = held.get(neg.closed_by) if neg.closed_by else None
+    return _with_mandates(peer, [*neg.offers, *([closing] if closing is not None else [])])
+
+
 def _issuer(envelope: bytes) -> str:
     return decode_statement(decode_envelope(envelope).payload).header.issuer
 
@@ -117,27 +146,16 @@ def ask_escrow_about_offer(
         CoopError, TransportError: from the escrow, or from the counterparty after the escrow has what
             we signed.
     """
-    offer = unanswered_bonded_offer(peer, neg)
+    offer = bonded_offer_to_show(peer, neg)
     if offer is None:
         return False
-    evidence = _with_mandates(peer, _bargaining(peer, neg, offer))
+    evidence = _line(peer, neg)
     mandate, statements = split_escrow_answer(escrow.submit([vs.envelope for vs in evidence]))
     if neg.contract is not None:  # an Accept reached us meanwhile: carried as any other
         return False
     peer.hold([mandate])
-    held = peer.verifier.statements
-    news = [
-        (env, d)
-        for env in statements
-        if not dict.__contains__(held, d := statement_digest(decode_envelope(env).payload))
-    ]
-    # The Accept and what it cites, after the Stamp that witnessed it, as context: the Accept's own
-    # expiry says nothing once the escrow recognised the contract (WIT-004, TIM-006); then the escrow's
-    # statements after it, as answers, which make our Deliveries due.
-    escrow_did = proposal_of(offer).terms.escrow
-    split = max((i + 1 for i, (env, _) in enumerate(news) if _issuer(env) != escrow_did), default=0)
-    peer.hold([env for env, _ in news[:split]])
-    ours = peer.on_replies([env for env, _ in news[split:]])
+    news = _news(peer, statements)
+    ours = _take_escrow_news(peer, news, proposal_of(offer).terms.escrow)
     if neg.contract is None:
         return False
     witnessed = [vs.envelope for vs in ours if vs.body == "delivery"]
@@ -293,15 +311,36 @@ def relay_escrow_answers(peer: Peer, counterparty: CooperationClient, answers: S
     mandate, statements = split_escrow_answer(answers)
     peer.hold([mandate])
     # What we held already (an earlier Stamp answered again) reached the counterparty when we got it.
-    # In memory only: what only the journal still holds is refused REPLAYED on both sides below, where
-    # asking the journal about every new statement would cost a read each.
-    held = peer.verifier.statements
-    digests = [statement_digest(decode_envelope(env).payload) for env in statements]
-    news = [(env, d) for env, d in zip(statements, digests, strict=True) if not dict.__contains__(held, d)]
-    ours = peer.on_replies([env for env, _ in news])
+    news = _news(peer, statements)
+    escrow_did = decode_statement(decode_envelope(mandate).payload).mandate.agent  # held: verified
+    ours = _take_escrow_news(peer, news, escrow_did)
     ours += _relay(peer, counterparty, mandate, news)
     for vs in ours:
         drive(peer, counterparty.exchange, vs)
+
+
+def _news(peer: Peer, statements: Sequence[bytes]) -> list[tuple[bytes, bytes]]:
+    """``(envelope, digest)`` of the statements not in memory. In memory only: what only the journal
+    still holds is refused REPLAYED where it goes, where asking the journal about every new statement
+    would cost a read each."""
+    held = peer.verifier.statements
+    return [
+        (env, d)
+        for env in statements
+        if not dict.__contains__(held, d := statement_digest(decode_envelope(env).payload))
+    ]
+
+
+def _take_escrow_news(
+    peer: Peer, news: Sequence[tuple[bytes, bytes]], escrow_did: str
+) -> list[VerifiedStatement]:
+    """Take an escrow's answer; return what it makes us send. An Accept it reveals (ESC-012), and what
+    that Accept cites, come after the Stamp that witnessed it: taken as context -- its own expiry says
+    nothing once the escrow recognised the contract (WIT-004, TIM-006) -- then the escrow's statements
+    after it as answers, which make our Deliveries due."""
+    split = max((i + 1 for i, (env, _) in enumerate(news) if _issuer(env) != escrow_did), default=0)
+    peer.hold([env for env, _ in news[:split]])
+    return peer.on_replies([env for env, _ in news[split:]])
 
 
 def _relay(

@@ -647,6 +647,67 @@ def hidden_accept_revealed(ctx: Context) -> Outcome:
 
 
 @_escrow_case(
+    "esc.superseded-answer-not-taken",
+    "An answer beside an Accept the escrow witnessed is not stamped; it is answered with that Accept",
+    "ESC-014",
+    "ESC-012",
+)
+def superseded_answer_not_taken(ctx: Context) -> Outcome:
+    """Bob shows the escrow his Accept of Alice's bonded Offer alone, and it locks both bonds; he sends
+    Alice a Reject of the same Offer. Alice shows the escrow what answered her offer (ESC-013): the
+    Offer and Bob's Reject. The escrow must not take (stamp) the Reject and must answer with Bob's Accept,
+    after the Stamp that named it, and both locks, signing nothing: a stamped Reject beside a stamped
+    Accept would let Bob choose again which answer binds (ESC-014, NEG-017)."""
+    d = esc_target.deal(ctx, bond=BOND, submit_now=False)
+    signed = esc_target.take(ctx, [d.offer, d.accept], context=d.setup, note="Bob's Accept, by Bob alone")
+    locks = [vs.envelope for vs in signed if vs.body == "bond_lock"]
+    ctx.must(len(locks) == 2, f"the escrow locked {len(locks)} bonds of a funded contract, not 2 (NEG-012)")
+    head = esc_target.ledger(ctx)[-1].header.seq
+    reject = d.bob.reject(d.offer, "not interested")
+    answer = esc_target.submit(
+        ctx, [*d.setup, d.offer.envelope, reject.envelope], note="the Offer and Bob's Reject of it, by Alice"
+    )
+    ctx.must(answer.ok, f"the escrow refused the answer to an offer: {answer.error and answer.error.reason}")
+    stamped = {
+        digest
+        for vs in map(verify_statement, answer.envelopes)
+        if vs.body == "stamp"
+        for digest in vs.statement.stamp.statements
+    }
+    ctx.must(reject.digest not in stamped, "the escrow stamped a Reject of an offer it holds an Accept of")
+    ctx.must(
+        d.accept.envelope in answer.envelopes and all(lock in answer.envelopes for lock in locks),
+        "an answer beside an Accept the escrow witnessed must be answered with that Accept and its locks",
+    )
+    ctx.must(esc_target.ledger(ctx)[-1].header.seq == head, "the escrow signed something for the Reject")
+    return Outcome.passed("the Reject was not taken; the witnessed Accept and both locks came back")
+
+
+@_escrow_case(
+    "esc.answer-taken-closes-offer",
+    "Once the escrow took a Reject of an offer, it takes no Accept of it and locks nothing",
+    "ESC-014",
+    "NEG-001",
+)
+def answer_taken_closes_offer(ctx: Context) -> Outcome:
+    """Bob rejects Alice's bonded Offer and Alice shows the escrow the Reject (ESC-013), which it takes.
+    Bob's Accept of the same Offer afterwards must be refused (ILLEGAL_TRANSITION), and no bond locked:
+    else an acceptor could answer with a Reject and, until the cutoff, still bind the offerer's bond."""
+    d = esc_target.deal(ctx, bond=BOND, submit_now=False)
+    before = {p.did: esc_target.balance(ctx, p.did) for p in (d.alice, d.bob)}
+    reject = d.bob.reject(d.offer, "not interested")
+    esc_target.take(ctx, [d.offer, reject], context=d.setup, note="the Offer and Bob's Reject, by Alice")
+    ctx.expect_rejection(
+        esc_target.submit(ctx, [d.accept.envelope], note="Bob's Accept of the rejected Offer"),
+        "ILLEGAL_TRANSITION",
+        what="an Accept of an offer whose Reject the escrow took",
+    )
+    for p in (d.alice, d.bob):
+        ctx.must(esc_target.balance(ctx, p.did) == before[p.did], "a bond was locked for a rejected offer")
+    return Outcome.passed("the Accept after the Reject was refused; nothing locked")
+
+
+@_escrow_case(
     "esc.bond-not-covered",
     "A bond the party's funds do not cover is not locked, and the contract stays ACCEPTED",
     "ESC-005",

@@ -55,6 +55,16 @@ not_observable(
     "ESC-013",
 )
 not_observable(
+    "neg.witnessed-accept-precedence",
+    "An Accept the offer's escrow witnessed takes precedence over an answer it never took",
+    "what a target's verifier makes of an Accept its escrow reveals shows only in what it signs next, under "
+    + _ESCROW
+    + "; the vectors (chains.json, NEG-017) pin the precedence and what it supersedes, esc.superseded-answer-"
+    "not-taken and esc.answer-taken-closes-offer the escrow's side, and tests/test_hidden_accept.py the "
+    "reference peer",
+    "NEG-017",
+)
+not_observable(
     "esc.order-independence",
     "One final state whatever the order statements arrive in",
     _ESCROW + "; the precedence of section 8.9 is pinned by tests/test_confluence.py",
