@@ -542,3 +542,63 @@ def test_the_displaced_contract_stops_counting_and_the_witnessed_one_counts() ->
     for vs in (accept, v.statements[accept.statement.accept.offer]):
         open_contracts = v.exposure.exposure(vs.mandate_digest).open_contracts
         assert accept.digest in open_contracts and second.digest not in open_contracts
+
+
+class CountersWithoutBonds:
+    """Mallory's server: it answers Bob's bonded offer with an unbonded Counter naming no escrow, one
+    Bob's strategy accepts and, no bond to wait for, would deliver at once; with ``hide``, it first
+    shows the escrow an Accept of the offer itself."""
+
+    def __init__(self, market: Market, *, hide: bool) -> None:
+        self.m, self.hide = market, hide
+        self.accept: VerifiedStatement | None = None
+        self.received: list[VerifiedStatement] = []
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        vs = verify_statement(envelope)
+        self.received.append(vs)
+        if vs.body != "offer":
+            return []
+        if self.hide:
+            self.accept = self.m.hide_accept(vs)
+        offered = proposal_of(vs)
+        counter = trade_pb2.Offer(gives=offered.wants, wants=offered.gives)  # her side: she gives
+        counter.terms.currency = offered.terms.currency
+        return [*self.m.mallory.setup, self.m.mallory.counter(vs, counter).envelope]
+
+    def delivered_under(self) -> list[bytes]:
+        return [vs.statement.delivery.contract for vs in self.received if vs.body == "delivery"]
+
+
+@pytest.mark.req("NEG-017", "ESC-013")
+def test_an_unbonded_counter_accepted_beside_a_hidden_accept_gets_no_delivery() -> None:
+    """Mallory shows the escrow an Accept of Bob's bonded offer and answers Bob with an unbonded Counter,
+    which he accepts. Before, Bob delivered under the Counter's contract at once and, that contract
+    naming no escrow, never asked the escrow: her witnessed Accept displaced it (NEG-017), his Delivery
+    went for nothing, and her claim took his bond. Now he delivers under nothing formed after his bonded
+    offer before its escrow took the answer: shown the line, the escrow reveals her Accept, and Bob
+    performs the witnessed contract once."""
+    m = Market()
+    mallorys = CountersWithoutBonds(m, hide=True)
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    neg = carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    assert mallorys.accept is not None and neg.contract is not None
+    assert neg.contract.id == mallorys.accept.digest
+    assert mallorys.delivered_under() == [mallorys.accept.digest]
+    m.bob_loses_nothing(neg.id, mallorys.accept.digest)
+
+
+@pytest.mark.req("ESC-013", "ESC-014")
+def test_an_honest_unbonded_counter_is_performed_once_the_escrow_took_it() -> None:
+    """No hidden Accept: the escrow takes the Counter (its Stamp), and Bob delivers under the contract of
+    the Counter in the same run; an Accept of his offer shown afterwards binds nothing."""
+    m = Market()
+    mallorys = CountersWithoutBonds(m, hide=False)
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    neg = carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    assert neg.contract is not None and neg.contract.offer.digest != offer.digest
+    assert mallorys.delivered_under() == [neg.contract.id]
+    assert neg.exposed_offer(m.bob.did) is None
+    with pytest.raises(CoopError):
+        m.escrow.submit([*m.mallory.setup, m.mallory.accept(offer).envelope])
+    assert m.escrow.get_balance(m.bob.did)[:2] == (FUNDS, 0)

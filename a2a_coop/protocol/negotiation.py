@@ -657,6 +657,24 @@ class Negotiation:
         at = self._stamps(escrow, accept.digest)
         return at is not None and at <= offer.expires_at_ms + BOND_GRACE_MS
 
+    def exposed_offer(self, party: str) -> VerifiedStatement | None:
+        """``party``'s earliest Offer or Counter in the line that carries a bond and names an escrow, and
+        whose answer (the next Counter, or the Reject, Withdraw or Accept that closed the line) that escrow
+        has not taken -- no Stamp of it held -- or None. An Accept of it that escrow witnessed may still
+        take precedence (NEG-017) and bind ``party`` to it, displacing what followed. Not the contract's
+        own offer: its bonds lock only once its escrow took its Accept (NEG-012)."""
+        offers = self.offers
+        last = len(offers) - 1 if self.contract is not None else len(offers)
+        for i in range(last):
+            offer = offers[i]
+            terms = proposal_of(offer).terms
+            if offer.issuer != party or not terms.escrow or not (terms.issuer_bond or terms.audience_bond):
+                continue
+            answer = offers[i + 1].digest if i + 1 < len(offers) else self.closed_by
+            if not answer or self._stamps(terms.escrow, answer) is None:
+                return offer
+        return None
+
     def supersedes(self, vs: VerifiedStatement) -> bool:
         """Whether ``vs`` belongs to a branch a witnessed Accept cut off (NEG-017), judged without any
         stamp of ``vs`` itself: an escrow asks before it takes (and so stamps) a statement."""

@@ -1350,6 +1350,12 @@ class Peer:
             return []
         if not self.trusts_escrow(c.escrow):
             return []  # formed while we trusted it (an older configuration): its locks prove nothing now
+        if neg.exposed_offer(self.did) is not None:
+            # A bonded offer of ours earlier in the line, whose answer its escrow has not taken: an
+            # Accept of it that escrow witnessed would displace this contract (NEG-017) -- our Delivery
+            # given for nothing, and our bond there forfeited. Held back until the escrow takes the
+            # answer (the runtime shows it, ESC-013) or reveals that Accept.
+            return []
         view = self._contract_view(neg)
         assert view is not None
         out = []

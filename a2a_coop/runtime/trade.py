@@ -88,24 +88,15 @@ def unanswered_bonded_offer(peer: Peer, neg: Negotiation) -> VerifiedStatement |
 
 
 def bonded_offer_to_show(peer: Peer, neg: Negotiation) -> VerifiedStatement | None:
-    """Our last Offer or Counter in ``neg`` that carries a bond and names an escrow, when no contract
-    formed in our view and that escrow took no answer to it that we hold its Stamp of: unanswered
+    """Our earliest Offer or Counter in ``neg`` that carries a bond and names an escrow, and whose answer
+    that escrow took no Stamp of we hold (:meth:`Negotiation.exposed_offer`): unanswered
     (:func:`unanswered_bonded_offer`), or answered by a Counter, Reject or Withdraw the escrow may never
     have seen -- while it holds an Accept of the offer its issuer showed it alone, which binds our bond
-    there and takes precedence (NEG-017). Shown the answer, the escrow takes it, and no Accept of the
-    offer after it (ESC-014)."""
-    if neg.contract is not None:
-        return None
-    offers = neg.offers
-    for i in range(len(offers) - 1, -1, -1):
-        offer = offers[i]
-        terms = proposal_of(offer).terms
-        if offer.issuer != peer.did or not terms.escrow or not (terms.issuer_bond or terms.audience_bond):
-            continue
-        answer = offers[i + 1].digest if i + 1 < len(offers) else neg.closed_by
-        taken = answer and peer.verifier.witness.stamp_time(terms.escrow, answer) is not None
-        return None if taken else offer
-    return None
+    there and takes precedence (NEG-017). Also when a contract formed later in the line (a Counter of
+    ours accepted, or a Counter of theirs we accepted): that contract is displaced by such an Accept, so
+    we deliver nothing under it before the escrow took the answer (Peer's gate, NEG-017). Shown the
+    answer, the escrow takes it, and no Accept of the offer after it (ESC-014)."""
+    return neg.exposed_offer(peer.did)
 
 
 def _line(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
@@ -149,14 +140,20 @@ def ask_escrow_about_offer(
     offer = bonded_offer_to_show(peer, neg)
     if offer is None:
         return False
+    before = neg.contract
     evidence = _line(peer, neg)
     mandate, statements = split_escrow_answer(escrow.submit([vs.envelope for vs in evidence]))
-    if neg.contract is not None:  # an Accept reached us meanwhile: carried as any other
+    if neg.contract is not before:  # an Accept reached us meanwhile: carried as any other
         return False
     peer.hold([mandate])
     news = _news(peer, statements)
     ours = _take_escrow_news(peer, news, proposal_of(offer).terms.escrow)
-    if neg.contract is None:
+    if neg.contract is before:
+        # Nothing revealed: the escrow took the answers (its Stamps), so a contract formed after them
+        # binds, and what we held back under it (Peer's gate, NEG-017) is due now.
+        if before is not None:
+            for vs in [*ours, *peer.perform(neg.id)]:
+                drive(peer, counterparty.exchange, vs)
         return False
     witnessed = [vs.envelope for vs in ours if vs.body == "delivery"]
     stamps = escrow.submit(witnessed) if witnessed else []
@@ -213,13 +210,14 @@ def carry_trade(
     except (TransportError, CoopError):
         # The answer lost, or the offer refused: its receiver holds it all the same, and may have shown
         # the escrow an Accept of it (ESC-012).
-        if neg.contract is None and escrow is not None:
+        if escrow is not None:
             ask_escrow_about_offer(peer, counterparty, escrow, neg)
         raise
-    if neg.contract is None and escrow is not None:
-        # No answer that settles a bonded offer (an Ack only, a lost answer): it may have been accepted
-        # behind our back, with the escrow alone shown the Accept (ESC-012). Asked at once; the caller asks
-        # again after the bonding cutoff (hidden_accept_check_ms, resume_trade).
+    if escrow is not None:
+        # No answer that settles a bonded offer (an Ack only, a lost answer, or an answer the escrow never
+        # took -- also one that led to a contract later in the line): it may have been accepted behind our
+        # back, with the escrow alone shown the Accept (ESC-012), which takes precedence (NEG-017). Asked
+        # at once; the caller asks again after the bonding cutoff (hidden_accept_check_ms, resume_trade).
         ask_escrow_about_offer(peer, counterparty, escrow, neg)
     c = neg.contract
     if c is None or not c.escrow or escrow is None:
