@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -20,15 +21,19 @@ import pytest
 from cli_run import run_cli
 from peers import make_peer
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, control_pb2, trade_pb2
 from a2a_coop.cli.demo import provision
 from a2a_coop.protocol.errors import CoopError, LimitExceeded
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.runtime.control import ControlServicer
 from a2a_coop.runtime.journal import Journal
-from a2a_coop.runtime.node import EscrowNode, PeerNode
+from a2a_coop.runtime.node import EscrowNode, EscrowWitness, PeerNode
 from a2a_coop.runtime.peer import Peer
+from a2a_coop.runtime.strategy import Accept as StrategyAccept
+from a2a_coop.runtime.strategy import Counter as StrategyCounter
+from a2a_coop.runtime.strategy import HonestStrategy, OfferView, Reply
 from a2a_coop.runtime.trade import carry_trade, hidden_accept_check_ms, resume_trade
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, service
 from a2a_coop.transport import TransportError, serve
@@ -405,13 +410,21 @@ class AnswersTwice:
 
 @pytest.mark.req("NEG-017", "ESC-013", "ESC-014", "ESC-012")
 @pytest.mark.parametrize("answer", ["reject", "counter", "accept"])
-def test_an_answer_sent_beside_an_accept_shown_to_the_escrow_takes_nothing(answer: str) -> None:
+@pytest.mark.parametrize("journaled", [False, True], ids=["in-memory", "journaled"])
+def test_an_answer_sent_beside_an_accept_shown_to_the_escrow_takes_nothing(
+    answer: str, journaled: bool, tmp_path: Path
+) -> None:
     """Mallory shows the escrow an Accept of Bob's bonded offer and sends Bob a Reject, a Counter or a
     second Accept of it. Bob shows the escrow what answered his offer (ESC-013); the escrow takes none of
     it (ESC-014) and answers with the Accept it witnessed, which takes precedence in Bob's view
     (NEG-017): he performs the witnessed contract, and her claim is dismissed. Before, Bob's view was
-    REJECTED (or COUNTERED, or her second contract) and the claim took his bond."""
+    REJECTED (or COUNTERED, or her second contract) and the claim took his bond. Journaled (as `offer`
+    runs), the REJECTED negotiation is forgotten at once and the revealed contract forms in the copy
+    read back from the journal: carry_trade looked at its stale copy, saw no contract, and never sent
+    the Delivery it had signed -- the claim still took Bob's bond."""
     m = Market()
+    if journaled:
+        m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate], journal=Journal.open(tmp_path / "b.db"))
     mallorys = AnswersTwice(m, answer)
     offer = m.b.propose(m.mallory.did, m.proposal())
     with contextlib.suppress(CoopError):
@@ -602,3 +615,110 @@ def test_an_honest_unbonded_counter_is_performed_once_the_escrow_took_it() -> No
     with pytest.raises(CoopError):
         m.escrow.submit([*m.mallory.setup, m.mallory.accept(offer).envelope])
     assert m.escrow.get_balance(m.bob.did)[:2] == (FUNDS, 0)
+
+
+@dataclass
+class CountersWithItsBond(HonestStrategy):
+    """Bob's strategy as a served node: it answers an offer with a Counter of its own, each side bonded at
+    ``escrow`` -- and accepts a Counter of that."""
+
+    escrow: str = ""
+
+    def respond(self, offer: OfferView) -> Reply:
+        if offer.round > 1:
+            return StrategyAccept()
+        mine = trade_pb2.Offer(gives=offer.proposal.wants, wants=offer.proposal.gives)  # his side
+        mine.terms.currency = offer.proposal.terms.currency
+        mine.terms.escrow, mine.terms.issuer_bond, mine.terms.audience_bond = self.escrow, BOND, BOND
+        return StrategyCounter(mine)
+
+
+def _served_bob_who_counters(tmp_path: Path) -> tuple[Market, PeerNode]:
+    m = Market()
+    node = PeerNode.open(
+        m.bob.agent.key,
+        m.bob.mandate_vs.envelope,
+        tmp_path / "bob.db",
+        context=[m.escrow.mandate],
+        clock=lambda: m.clock.now_ms,
+        strategy=CountersWithItsBond(escrow=m.escrow.did),
+        witness=EscrowWitness(m.escrow, m.escrow.did),
+    )
+    return m, node
+
+
+def _countered_and_hidden(
+    m: Market, node: PeerNode
+) -> tuple[VerifiedStatement, VerifiedStatement, VerifiedStatement]:
+    """Mallory offers served Bob (``node``), who counters with his bonded terms; she accepts his Counter
+    and shows the Accept to the escrow alone, which locks both bonds. Returns her Offer, his Counter and
+    her Accept."""
+    mallory, terms = m.mallory, m.proposal()
+    opening = mallory.offer(m.bob, mallory.proposal(gives=terms.wants, wants=terms.gives))
+    answers = [verify_statement(e) for e in node.exchange(opening.envelope, mallory.setup)]
+    counter = next(vs for vs in answers if vs.body == "counter")
+    accept = mallory.accept(counter)
+    shown = [*mallory.setup, *m.bob.setup, opening.envelope, counter.envelope, accept.envelope]
+    assert [verify_statement(e).body for e in m.escrow.submit(shown)].count("bond_lock") == 2
+    return opening, counter, accept
+
+
+@pytest.mark.req("NEG-017", "ESC-013")
+@pytest.mark.parametrize("answer", ["reject", "counter"])
+def test_a_served_peers_bonded_counter_answered_beside_a_hidden_accept_is_performed(
+    answer: str, tmp_path: Path
+) -> None:
+    """Bob serves; his strategy answers Mallory's offer with a bonded Counter naming his escrow. Mallory
+    shows the escrow an Accept of that Counter and sends Bob a Reject of it (or an unbonded Counter,
+    which his strategy accepts). Before, nothing of a served node asked the escrow: Bob's view stayed
+    REJECTED (or the later contract, delivered at once), and her claim took his bond. Now the node shows
+    the escrow the line once the answer came (ESC-013, through its escrow witness), learns the witnessed
+    contract and has its Delivery witnessed."""
+    m, node = _served_bob_who_counters(tmp_path)
+    try:
+        mallory = m.mallory
+        opening, bobs, accept = _countered_and_hidden(m, node)
+        if answer == "reject":
+            other = mallory.reject(bobs, "no")
+        else:
+            terms = trade_pb2.Offer(gives=proposal_of(bobs).wants, wants=proposal_of(bobs).gives)
+            terms.terms.currency = proposal_of(bobs).terms.currency
+            other = mallory.counter(bobs, terms)
+        node.exchange(other.envelope, mallory.setup)
+        assert node.witness is not None
+        node.witness.flush()
+        neg = node.peer.negotiation(opening.negotiation_id)
+        assert neg.contract is not None and neg.contract.id == accept.digest, neg.state
+        mine = [vs for vs in node.peer.verifier.statements.values() if vs.body == "delivery"]
+        assert [vs.statement.delivery.contract for vs in mine] == [accept.digest]
+        assert m.escrow.escrow.verifier.witness.stamp_time(m.escrow.did, mine[0].digest) is not None
+        m.bob_loses_nothing(neg.id, accept.digest)
+    finally:
+        node.close()
+
+
+@pytest.mark.req("NEG-017", "ESC-013")
+def test_an_offer_initiated_through_the_control_service_learns_the_accept_beside_a_reject(
+    tmp_path: Path,
+) -> None:
+    """Bob serves with an escrow witness and the control service; Initiate makes him offer Mallory
+    bonded terms. Her server shows the escrow an Accept of the offer and answers Bob with a Reject.
+    Before, the served node never asked the escrow (the seventh session's 'not done'), and her claim took
+    his bond; now the node shows the escrow the Reject, learns the witnessed contract and performs it."""
+    m, node = _served_bob_who_counters(tmp_path)
+    mallorys = AnswersTwice(m, "reject")
+    try:
+        with serve(mallorys, None) as server:  # type: ignore[arg-type]
+            request = control_pb2.InitiateRequest(
+                counterparty_url=server.target, counterparty=m.mallory.did, proposal=m.proposal()
+            )
+            ControlServicer(node.peer, node.watch_exposed)._initiate(request)
+        assert node.witness is not None and mallorys.accept is not None
+        node.witness.flush()
+        neg = node.peer.negotiation(mallorys.accept.negotiation_id)
+        assert neg.contract is not None and neg.contract.id == mallorys.accept.digest, neg.state
+        mine = [vs for vs in node.peer.verifier.statements.values() if vs.body == "delivery"]
+        assert m.escrow.escrow.verifier.witness.stamp_time(m.escrow.did, mine[0].digest) is not None
+        m.bob_loses_nothing(neg.id, mallorys.accept.digest)
+    finally:
+        node.close()

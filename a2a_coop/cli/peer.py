@@ -204,7 +204,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         configure_logging()
         if owed := node.witness_owed():  # what a crash may have kept from the escrow
             log.info("resubmitting %d unfinished contracts and our deliveries to the escrow", owed)
-        extra = _conformance_control(node.peer, args, tls)
+        extra = _conformance_control(node, args, tls)
         if args.a2a:
             if extra:
                 raise UsageError("--conformance-control is not available with --a2a")
@@ -219,7 +219,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
-def _conformance_control(peer: Peer, args: argparse.Namespace, tls: TlsConfig | None) -> list[Any]:
+def _conformance_control(node: PeerNode, args: argparse.Namespace, tls: TlsConfig | None) -> list[Any]:
     """The test-only ConformanceControlService when ``--conformance-control`` asks for it: it makes this
     peer sign offers on request, so only on a loopback address or behind mutual TLS (SPEC 18.2, CTL-001)."""
     if not getattr(args, "conformance_control", False):
@@ -233,7 +233,7 @@ def _conformance_control(peer: Peer, args: argparse.Namespace, tls: TlsConfig | 
     from a2a_coop.runtime.control import control_service
 
     log.warning("ConformanceControlService is on: callers can make this peer initiate trades (testing only)")
-    return [control_service(peer)]
+    return [control_service(node.peer, node.watch_exposed)]
 
 
 def _serve_a2a_until_stopped(

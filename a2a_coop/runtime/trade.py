@@ -13,7 +13,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, decode_envelope, statement_digest
@@ -28,6 +28,13 @@ from a2a_coop.transport import CooperationClient, EscrowClient, TransportError
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+class Submitter(Protocol):
+    """What the escrow witness and asking an escrow alone need of it: an EscrowClient, or LocalEscrow in
+    tests."""
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]: ...
 
 
 def _keeps_fork_proofs(run: Callable[Concatenate[Peer, P], R]) -> Callable[Concatenate[Peer, P], R]:
@@ -140,15 +147,15 @@ def ask_escrow_about_offer(
     offer = bonded_offer_to_show(peer, neg)
     if offer is None:
         return False
-    before = neg.contract
+    before = _contract_id(peer, neg.id)
     evidence = _line(peer, neg)
     mandate, statements = split_escrow_answer(escrow.submit([vs.envelope for vs in evidence]))
-    if neg.contract is not before:  # an Accept reached us meanwhile: carried as any other
+    if _contract_id(peer, neg.id) != before:  # an Accept reached us meanwhile: carried as any other
         return False
     peer.hold([mandate])
     news = _news(peer, statements)
     ours = _take_escrow_news(peer, news, proposal_of(offer).terms.escrow)
-    if neg.contract is before:
+    if _contract_id(peer, neg.id) == before:
         # Nothing revealed: the escrow took the answers (its Stamps), so a contract formed after them
         # binds, and what we held back under it (Peer's gate, NEG-017) is due now.
         if before is not None:
@@ -163,6 +170,35 @@ def ask_escrow_about_offer(
     if stamps:
         relay_escrow_answers(peer, counterparty, stamps)
     return True
+
+
+def ask_escrow_alone(peer: Peer, escrow: Submitter, neg: Negotiation) -> list[VerifiedStatement] | None:
+    """:func:`ask_escrow_about_offer` for a peer with no channel to its counterparty (a served node):
+    show the escrow the line of our bonded offer in ``neg`` whose answer it has not taken
+    (:func:`bonded_offer_to_show`), take its answer -- the Stamps of the answers, or an Accept it
+    witnessed first, which takes precedence (NEG-017), with its locks -- and return what that makes us
+    sign (journaled): our Deliveries, for the caller to give the escrow (WIT-007). None when there was
+    nothing to show.
+
+    Raises:
+        MandateUnknown: the escrow's answer is empty (see :func:`split_escrow_answer`).
+        CoopError, TransportError: from the escrow.
+    """
+    offer = bonded_offer_to_show(peer, neg)
+    if offer is None:
+        return None
+    mandate, statements = split_escrow_answer(escrow.submit([vs.envelope for vs in _line(peer, neg)]))
+    peer.hold([mandate])
+    ours = _take_escrow_news(peer, _news(peer, statements), proposal_of(offer).terms.escrow)
+    return [*ours, *peer.perform(neg.id)] if _contract_id(peer, neg.id) is not None else ours
+
+
+def _contract_id(peer: Peer, negotiation_id: bytes) -> bytes | None:
+    """The contract of the negotiation as the peer holds it now -- read again, not from a Negotiation
+    object held across a call: an ended negotiation (REJECTED, WITHDRAWN) is forgotten once journaled,
+    and the Accept the escrow reveals forms its contract in the copy brought back from the journal."""
+    neg = peer.verifier.negotiations.find(negotiation_id)
+    return None if neg is None or neg.contract is None else neg.contract.id
 
 
 def run_trade(
@@ -219,6 +255,9 @@ def carry_trade(
         # back, with the escrow alone shown the Accept (ESC-012), which takes precedence (NEG-017). Asked
         # at once; the caller asks again after the bonding cutoff (hidden_accept_check_ms, resume_trade).
         ask_escrow_about_offer(peer, counterparty, escrow, neg)
+        # Read again: ended (REJECTED, WITHDRAWN), the negotiation was forgotten once journaled, and a
+        # contract the escrow revealed formed in the copy brought back from the journal.
+        neg = peer.negotiation(neg.id)
     c = neg.contract
     if c is None or not c.escrow or escrow is None:
         return neg
@@ -236,7 +275,7 @@ def carry_after_cutoff(
     performed and settled as :func:`carry_trade` does; otherwise, asked after the cutoff, none can
     form any more."""
     if ask_escrow_about_offer(peer, counterparty, escrow, neg):
-        return _perform_and_settle(peer, counterparty, escrow, neg)
+        return _perform_and_settle(peer, counterparty, escrow, peer.negotiation(neg.id))
     return neg
 
 
@@ -477,9 +516,11 @@ def resume_trade(
         try:
             ask_escrow_about_offer(peer, counterparty, escrow, neg)
         except (CoopError, TransportError) as exc:
-            if neg.contract is None:
+            if _contract_id(peer, neg.id) is None:
                 raise  # the escrow's refusal: nothing learnt
             refused = refused or exc  # the counterparty's, once the escrow has our Deliveries
+        finally:
+            neg = peer.negotiation(neg.id)  # a forgotten one is brought back by what the escrow revealed
         if neg.contract is None and check_at is not None and check_at <= peer.clock():
             return neg  # past its bonding cutoff and not accepted there: it can bind nothing any more
     performed = peer.perform(neg.id)
