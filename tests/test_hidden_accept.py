@@ -34,7 +34,7 @@ from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.strategy import Accept as StrategyAccept
 from a2a_coop.runtime.strategy import Counter as StrategyCounter
 from a2a_coop.runtime.strategy import HonestStrategy, OfferView, Reply
-from a2a_coop.runtime.trade import carry_trade, hidden_accept_check_ms, resume_trade
+from a2a_coop.runtime.trade import ask_escrow_alone, carry_trade, hidden_accept_check_ms, resume_trade
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, service
 from a2a_coop.transport import TransportError, serve
 
@@ -722,3 +722,79 @@ def test_an_offer_initiated_through_the_control_service_learns_the_accept_beside
         m.bob_loses_nothing(neg.id, mallorys.accept.digest)
     finally:
         node.close()
+
+
+@pytest.mark.req("NEG-017", "MND-010")
+def test_a_rejected_bonded_offer_counts_until_its_escrow_took_the_reject() -> None:
+    """Bob's mandate caps his outstanding value at 10 000; he offers Mallory 6 000 (bonded). She shows
+    the escrow an Accept of it and answers Bob with a Reject. Before, Bob's guard freed the offer at the
+    Reject, let him offer Carol 6 000 more, and the witnessed Accept then bound him to the first as well:
+    12 200 outstanding, past his principal's cap. Now his own bonded offer counts until its escrow took
+    the answer (or it expires): the second offer is refused, and the cap holds once the Accept is shown."""
+    m = Market()
+    m.bob = Party("bob", m.clock, mandate_caps={"max_outstanding": 10_000})
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate])
+    deadline = m.clock.now_ms + 3_600_000
+    big = m.bob.proposal(
+        issuer_bond=BOND,
+        audience_bond=BOND,
+        escrow=m.escrow.did,
+        gives=[service("code-review", value=6_000, deadline_ms=deadline)],
+        wants=[service("copy-editing", value=6_000, deadline_ms=deadline)],
+    )
+    offer = m.b.propose(m.mallory.did, big)
+    accept = m.hide_accept(offer)
+    m.b.on_replies([*m.mallory.setup, m.mallory.reject(offer, "no").envelope])
+    with pytest.raises(CoopError) as refused:
+        m.b.propose(Party("carol", m.clock).did, big)
+    assert refused.value.code == "MANDATE_VIOLATION"
+    ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))
+    neg = m.b.negotiation(offer.negotiation_id)
+    assert neg.contract is not None and neg.contract.id == accept.digest
+    assert m.b.verifier.exposure.exposure(offer.mandate_digest).outstanding(m.clock.now_ms) <= 10_000
+
+
+@pytest.mark.req("ESC-013", "MND-010")
+def test_a_rejected_bonded_offer_is_freed_once_its_escrow_took_the_reject() -> None:
+    """No hidden Accept: once the escrow stamped the Reject (Bob shows it, ESC-013), the offer stops
+    counting at once -- Bob may offer its value elsewhere."""
+    m = Market()
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    m.b.on_replies([*m.mallory.setup, m.mallory.reject(offer, "no").envelope])
+    live = m.b.verifier.exposure.exposure(offer.mandate_digest).live_offers
+    assert offer.digest in live
+    ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))
+    assert offer.digest not in live
+
+
+@pytest.mark.req("NEG-017")
+@pytest.mark.parametrize("answer", ["reject", "counter", "accept", "unbonded-counter"])
+def test_a_witnessed_contract_is_the_same_after_a_restart(answer: str, tmp_path: Path) -> None:
+    """Bob, journaled, adopts the witnessed contract; a Peer replayed from his journal reaches the same
+    state, contract, superseded statements, Deliveries and open contracts."""
+    m = Market()
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate], journal=Journal.open(tmp_path / "b.db"))
+    mallorys: CountersWithoutBonds | AnswersTwice = (
+        CountersWithoutBonds(m, hide=True) if answer == "unbonded-counter" else AnswersTwice(m, answer)
+    )
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    with contextlib.suppress(CoopError):
+        carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+
+    def seen(peer: Peer) -> tuple[object, ...]:
+        neg = peer.negotiation(offer.negotiation_id)
+        assert neg.contract is not None
+        book = peer.verifier.exposure.exposure(offer.mandate_digest)
+        return (
+            neg.state,
+            neg.contract.id,
+            set(neg.superseded),
+            set(neg.contract.delivered),
+            set(book.open_contracts),
+        )
+
+    before = seen(m.b)
+    assert before[1] == mallorys.accept.digest if mallorys.accept else False
+    m.b.journal.close()  # type: ignore[union-attr]
+    with Journal.open(tmp_path / "b.db") as journal:
+        assert seen(make_peer(m.bob, m.clock, context=[m.escrow.mandate], journal=journal)) == before

@@ -158,7 +158,10 @@ def ask_escrow_about_offer(
     if _contract_id(peer, neg.id) == before:
         # Nothing revealed: the escrow took the answers (its Stamps), so a contract formed after them
         # binds, and what we held back under it (Peer's gate, NEG-017) is due now.
+        # The escrow's Stamps go to the counterparty first: it holds that gate too for a bonded offer of
+        # its own earlier in the line, and opens it on them.
         if before is not None:
+            ours += _relay(peer, counterparty, mandate, news)
             for vs in [*ours, *peer.perform(neg.id)]:
                 drive(peer, counterparty.exchange, vs)
         return False
