@@ -34,7 +34,13 @@ from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.strategy import Accept as StrategyAccept
 from a2a_coop.runtime.strategy import Counter as StrategyCounter
 from a2a_coop.runtime.strategy import HonestStrategy, OfferView, Reply
-from a2a_coop.runtime.trade import ask_escrow_alone, carry_trade, hidden_accept_check_ms, resume_trade
+from a2a_coop.runtime.trade import (
+    ask_escrow_alone,
+    carry_trade,
+    forgotten_to_show,
+    hidden_accept_check_ms,
+    resume_trade,
+)
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, service
 from a2a_coop.transport import TransportError, serve
 
@@ -798,3 +804,39 @@ def test_a_witnessed_contract_is_the_same_after_a_restart(answer: str, tmp_path:
     m.b.journal.close()  # type: ignore[union-attr]
     with Journal.open(tmp_path / "b.db") as journal:
         assert seen(make_peer(m.bob, m.clock, context=[m.escrow.mandate], journal=journal)) == before
+
+
+class DownOnce:
+    """The escrow, unreachable for the first Submit (the run that got the Reject could not ask)."""
+
+    def __init__(self, escrow: LocalEscrow) -> None:
+        self.escrow, self.down = escrow, True
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        if self.down:
+            self.down = False
+            raise TransportError(grpc.StatusCode.UNAVAILABLE, "escrow down")
+        return self.escrow.submit(envelopes)
+
+
+@pytest.mark.req("NEG-017", "ESC-013")
+def test_resume_finds_a_rejected_offer_the_escrow_was_not_shown(tmp_path: Path) -> None:
+    """Mallory shows the escrow an Accept of Bob's bonded offer and rejects it; the escrow is down when
+    Bob's `offer` asks, so the run ends with an error, and journaled, the REJECTED negotiation is dropped
+    from memory at once. Before, `resume` looked only at unfinished negotiations in memory, found nothing,
+    and her claim took Bob's bond; now it also takes the ended ones whose bonded offer's answer the escrow
+    was not shown (forgotten_to_show), shows it, learns the witnessed contract and performs it."""
+    m = Market()
+    journal = Journal.open(tmp_path / "b.db")
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate], journal=journal)
+    mallorys = AnswersTwice(m, "reject")
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    with pytest.raises(TransportError):
+        carry_trade(m.b, mallorys, offer, escrow=DownOnce(m.escrow))  # type: ignore[arg-type]
+    assert offer.negotiation_id not in m.b.verifier.negotiations.by_id  # forgotten
+    (neg,) = forgotten_to_show(m.b, journal.statements(), m.clock.now_ms)
+    neg = resume_trade(m.b, mallorys, neg, escrow=m.escrow)  # type: ignore[arg-type]
+    assert mallorys.accept is not None and neg.contract is not None
+    assert neg.contract.id == mallorys.accept.digest and (m.bob.did, 0) in neg.contract.delivered
+    assert forgotten_to_show(m.b, journal.statements(), m.clock.now_ms) == []
+    m.bob_loses_nothing(neg.id, mallorys.accept.digest)

@@ -63,11 +63,13 @@ from a2a_coop.runtime.perform_time import TooLittleTimeToPerform
 from a2a_coop.runtime.reputation import TrustPolicy
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, Strategy, WithholdingStrategy
 from a2a_coop.runtime.trade import (
+    bonded_offer_to_show,
     carry_after_cutoff,
     carry_trade,
     claim_breach,
     counterparty_did,
     fetch_escrow_mandate,
+    forgotten_to_show,
     hidden_accept_check_ms,
     negotiation_evidence,
     proposal,
@@ -75,7 +77,6 @@ from a2a_coop.runtime.trade import (
     revoke,
     settle_with_escrow,
     sync_with_escrow,
-    unanswered_bonded_offer,
     unfinished,
 )
 from a2a_coop.transport import CooperationClient, EscrowClient, TlsConfig, TransportError
@@ -587,8 +588,11 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             negs = [
                 n
                 for n in peer.verifier.negotiations.by_id.values()
-                if n.initiator == peer.did and unfinished(n)
+                if (n.initiator == peer.did and unfinished(n)) or bonded_offer_to_show(peer, n) is not None
             ]
+            # Ended and dropped from memory, with our bonded offer's answer not shown to its escrow (a
+            # run stopped before it could ask): an Accept there may still bind us (NEG-017, ESC-013).
+            negs += forgotten_to_show(peer, journal.statements(), peer.clock())
         client = stack.enter_context(CooperationClient(args.to, tls=tls))
         escrow = stack.enter_context(EscrowClient(args.escrow, tls=tls)) if args.escrow else None
         serving_escrow = ""
@@ -604,23 +608,24 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
         # contract formed on the way under another is refused, MND-015): checked before anything is sent.
         for neg in negs:
             # A contract's escrow; else the one our unanswered bonded offer names, asked about it (ESC-013).
-            unanswered = unanswered_bonded_offer(peer, neg)
+            shown = bonded_offer_to_show(peer, neg)
             wanted = (
                 neg.contract.escrow
                 if neg.contract is not None
-                else proposal_of(unanswered).terms.escrow
-                if unanswered is not None
+                else proposal_of(shown).terms.escrow
+                if shown is not None
                 else ""
             )
             if wanted and wanted != serving_escrow:
                 raise _not_the_contracts_escrow(neg, wanted, args.escrow, serving_escrow)
         peer.trusted_escrows = frozenset({serving_escrow} - {""})
         not_done = 0
-        for neg in negs:
-            short_id = neg.id.hex()[:12]
+        for asked in negs:
+            short_id = asked.id.hex()[:12]
             try:
-                resume_trade(peer, client, neg, escrow=escrow)
+                neg = resume_trade(peer, client, asked, escrow=escrow)
             except (CoopError, TransportError) as exc:
+                neg = peer.negotiation(asked.id)  # read again: a forgotten one comes back with a contract
                 out.write(f"{short_id}  {neg.state.value}\n")
                 why = unfinished(neg)
                 if why:

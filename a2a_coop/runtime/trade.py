@@ -12,13 +12,19 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, decode_envelope, statement_digest
 from a2a_coop.protocol.errors import CoopError, MandateUnknown, Origin
-from a2a_coop.protocol.negotiation import BARGAINING_STATES, BOND_GRACE_MS, Negotiation, proposal_of
+from a2a_coop.protocol.negotiation import (
+    BARGAINING_STATES,
+    BOND_GRACE_MS,
+    CLAIM_WINDOW_MS,
+    Negotiation,
+    proposal_of,
+)
 from a2a_coop.protocol.statements import VerifiedStatement, decode_statement, verify_statement
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 from a2a_coop.runtime import gossip
@@ -104,6 +110,39 @@ def bonded_offer_to_show(peer: Peer, neg: Negotiation) -> VerifiedStatement | No
     we deliver nothing under it before the escrow took the answer (Peer's gate, NEG-017). Shown the
     answer, the escrow takes it, and no Accept of the offer after it (ESC-014)."""
     return neg.exposed_offer(peer.did)
+
+
+def forgotten_to_show(
+    peer: Peer, journaled: Iterable[tuple[int, str, bytes]], now_ms: int
+) -> list[Negotiation]:
+    """The negotiations the peer's memory dropped once they ended (REJECTED, WITHDRAWN) in which our
+    bonded offer still waits for its escrow to take its answer (:func:`bonded_offer_to_show`): the
+    escrow may hold an Accept of it that takes precedence (NEG-017), and a claim under that contract can
+    still come (a deadline of the offer's items plus the claim window is ahead of ``now_ms``).
+    ``journaled``: the journal's rows (``Journal.statements``, the envelope last), read once. A
+    negotiation whose answer the escrow took is asked about again (its Stamp went with the memory): the
+    escrow answers with its Stamp, signing nothing."""
+    me, held = peer.did, peer.verifier.negotiations.by_id
+    ids: dict[bytes, None] = {}
+    for _, _, envelope in journaled:
+        stmt = decode_statement(decode_envelope(envelope).payload)
+        body = stmt.WhichOneof("body")
+        if body not in ("offer", "counter") or stmt.header.issuer != me:
+            continue
+        proposal = stmt.offer if body == "offer" else stmt.counter.proposal
+        terms = proposal.terms
+        if not terms.escrow or not (terms.issuer_bond or terms.audience_bond):
+            continue
+        last = max((i.deadline_ms for i in (*proposal.gives, *proposal.wants)), default=0)
+        nid = stmt.header.negotiation_id
+        if nid not in held and last + CLAIM_WINDOW_MS >= now_ms:
+            ids[nid] = None
+    out = []
+    for nid in ids:
+        neg = peer.verifier.negotiations.find(nid)
+        if neg is not None and bonded_offer_to_show(peer, neg) is not None:
+            out.append(neg)
+    return out
 
 
 def _line(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
