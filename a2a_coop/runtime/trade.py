@@ -324,7 +324,10 @@ def carry_after_cutoff(
 def _perform_and_settle(
     peer: Peer, counterparty: CooperationClient, escrow: EscrowClient, neg: Negotiation
 ) -> Negotiation:
-    held_back = perform_held_back(peer, neg)
+    # What TIM-009 held back; else what is due and not done -- under a contract the escrow's answer just
+    # revealed in place of ours (NEG-017: a second Accept of our offer it witnessed first), which no
+    # statement of the negotiation reached us to perform.
+    held_back = perform_held_back(peer, neg) or peer.perform(neg.id)
     # Always, not only once FULFILLED: a counterparty that withholds its Receipt (and Ack) and then
     # claims a breach would otherwise have our on-time Delivery witnessed late, and win our bond.
     settle_with_escrow(peer, counterparty, escrow, neg)
