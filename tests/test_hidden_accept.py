@@ -731,6 +731,18 @@ def test_an_offer_initiated_through_the_control_service_learns_the_accept_beside
         node.close()
 
 
+def _big(m: Market) -> trade_pb2.Offer:
+    """Bob's bonded terms giving 6 000 (6 100 with the bond): two of them are past a 10 000 cap."""
+    deadline = m.clock.now_ms + 3_600_000
+    return m.bob.proposal(
+        issuer_bond=BOND,
+        audience_bond=BOND,
+        escrow=m.escrow.did,
+        gives=[service("code-review", value=6_000, deadline_ms=deadline)],
+        wants=[service("copy-editing", value=6_000, deadline_ms=deadline)],
+    )
+
+
 @pytest.mark.req("NEG-017", "MND-010")
 def test_a_rejected_bonded_offer_counts_until_its_escrow_took_the_reject() -> None:
     """Bob's mandate caps his outstanding value at 10 000; he offers Mallory 6 000 (bonded). She shows
@@ -741,14 +753,7 @@ def test_a_rejected_bonded_offer_counts_until_its_escrow_took_the_reject() -> No
     m = Market()
     m.bob = Party("bob", m.clock, mandate_caps={"max_outstanding": 10_000})
     m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate])
-    deadline = m.clock.now_ms + 3_600_000
-    big = m.bob.proposal(
-        issuer_bond=BOND,
-        audience_bond=BOND,
-        escrow=m.escrow.did,
-        gives=[service("code-review", value=6_000, deadline_ms=deadline)],
-        wants=[service("copy-editing", value=6_000, deadline_ms=deadline)],
-    )
+    big = _big(m)
     offer = m.b.propose(m.mallory.did, big)
     accept = m.hide_accept(offer)
     m.b.on_replies([*m.mallory.setup, m.mallory.reject(offer, "no").envelope])
@@ -759,6 +764,24 @@ def test_a_rejected_bonded_offer_counts_until_its_escrow_took_the_reject() -> No
     neg = m.b.negotiation(offer.negotiation_id)
     assert neg.contract is not None and neg.contract.id == accept.digest
     assert m.b.verifier.exposure.exposure(offer.mandate_digest).outstanding(m.clock.now_ms) <= 10_000
+
+
+@pytest.mark.req("MND-011")
+def test_a_journal_signed_before_the_rule_still_replays(tmp_path: Path) -> None:
+    """A journal in which an earlier version's guard freed the rejected offer at once and let Bob offer
+    its value elsewhere replays: the stricter rule binds what the guard signs now, not what it signed."""
+    m = Market()
+    m.bob = Party("bob", m.clock, mandate_caps={"max_outstanding": 10_000})
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate], journal=Journal.open(tmp_path / "b.db"))
+    big = _big(m)
+    offer = m.b.propose(m.mallory.did, big)
+    m.b.verifier.hold_exposed = False  # the guard of an earlier version
+    m.b.on_replies([*m.mallory.setup, m.mallory.reject(offer, "no").envelope])
+    second = m.b.propose(Party("carol", m.clock).did, big)
+    m.b.journal.close()  # type: ignore[union-attr]
+    with Journal.open(tmp_path / "b.db") as journal:
+        again = make_peer(m.bob, m.clock, context=[m.escrow.mandate], journal=journal)
+        assert second.digest in again.verifier.exposure.exposure(second.mandate_digest).live_offers
 
 
 @pytest.mark.req("ESC-013", "MND-010")

@@ -97,6 +97,9 @@ class Verifier:
         # Our guard's (``me``): answers to our bonded offers that their escrow has not taken, each with
         # (escrow, mandate digest, offer digest, negotiation id) of the offer still counted (_still_exposed).
         self._exposed_answers: dict[bytes, tuple[str, bytes, bytes, bytes]] = {}
+        # Off while a peer replays its journal: statements it signed before this stricter guard rule
+        # were checked without it, and replay must take them again.
+        self.hold_exposed = True
 
         def mandate_of(digest: bytes) -> identity_pb2.Mandate | None:
             record = self.mandates.get(digest)
@@ -516,7 +519,9 @@ class Verifier:
         (NEG-017) and bind us to it after all. It then counts until its escrow's Stamp of the answer
         (:meth:`_commit`) or, as any offer, until it expires (the guard's grace, the skew, covers its
         bonding cutoff). Verifiers judge others by the rule as written."""
-        if self.me is None or offer.issuer != self.me or answer.body not in ("counter", "reject", "withdraw"):
+        if not self.hold_exposed or self.me is None or offer.issuer != self.me:
+            return False
+        if answer.body not in ("counter", "reject", "withdraw"):
             return False
         if neg.contract is not None or cited(answer) != offer.digest:
             return False

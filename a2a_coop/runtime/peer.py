@@ -1510,6 +1510,7 @@ class Peer:
         if archive is not None:
             self.verifier.use_archive(archive, replay=False)  # every statement is in it: no replay reads
         self._replaying = True  # negotiations end here before the journal's end: see _left_dealings
+        self.verifier.hold_exposed = False  # as signed: an older run's guard did not hold them
         try:
             for rowid, _direction, envelope in journal.statements():
                 vs = verify_statement(envelope)
@@ -1525,6 +1526,7 @@ class Peer:
                     self._finished.clear()
         finally:
             self._replaying = False
+            self.verifier.hold_exposed = True
         if isinstance(journal, Archive):
             self.verifier.use_archive(journal)
         self._open_with, self._open_total = {}, 0
