@@ -928,3 +928,25 @@ def test_an_unbonded_counter_of_an_unbonded_offer_accepted_beside_a_hidden_accep
     m.clock.advance(CLAIM_WINDOW_MS + 3 * DAY_MS)
     m.escrow.tick()
     assert m.escrow.escrow.verifier.negotiations.get(offer.negotiation_id).state is not State.BREACHED
+
+
+@pytest.mark.req("ESC-013")
+def test_a_served_peers_unanswered_bonded_counter_is_asked_about_past_its_cutoff(tmp_path: Path) -> None:
+    """Served Bob's bonded Counter is never answered; Mallory shows the escrow an Accept of it alone.
+    The node sets a watch for past the Counter's bonding cutoff (plus the clock tolerance), and that
+    watch's job learns the witnessed contract and has Bob's Delivery witnessed."""
+    m, node = _served_bob_who_counters(tmp_path)
+    try:
+        opening, counter, accept = _countered_and_hidden(m, node)
+        cutoff = hidden_accept_check_ms(node.peer, node.peer.negotiation(opening.negotiation_id))
+        assert cutoff == counter.header.expires_at_ms + 60_000
+        assert node._exposed_watches == {opening.negotiation_id: cutoff}
+        m.clock.now_ms = cutoff
+        assert node.ask_about_offer(opening.negotiation_id)
+        assert node.witness is not None
+        node.witness.flush()
+        neg = node.peer.negotiation(opening.negotiation_id)
+        assert neg.contract is not None and neg.contract.id == accept.digest
+        m.bob_loses_nothing(neg.id, accept.digest)
+    finally:
+        node.close()
