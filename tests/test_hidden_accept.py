@@ -26,6 +26,7 @@ from a2a_coop.protocol.errors import CoopError, LimitExceeded
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.runtime import trade as trade_module
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowNode, PeerNode
 from a2a_coop.runtime.peer import Peer
@@ -542,3 +543,31 @@ def test_the_displaced_contract_stops_counting_and_the_witnessed_one_counts() ->
     for vs in (accept, v.statements[accept.statement.accept.offer]):
         open_contracts = v.exposure.exposure(vs.mandate_digest).open_contracts
         assert accept.digest in open_contracts and second.digest not in open_contracts
+
+
+@pytest.mark.req("NEG-017", "ESC-013")
+def test_a_rejected_negotiation_the_peer_forgot_comes_back_for_the_witnessed_accept(tmp_path: Path) -> None:
+    """Bob's peer keeps a journal, so it forgets the negotiation Mallory's Reject ended (REJECTED is over
+    for good but for NEG-017) before it shows the escrow the Reject; the revealed Accept brings the
+    negotiation back from the journal, and Bob performs the witnessed contract."""
+    m = Market()
+    with Journal.open(tmp_path / "bob.db") as journal:
+        m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate], journal=journal)
+        mallorys = AnswersTwice(m, "reject")
+        offer = m.b.propose(m.mallory.did, m.proposal())
+        forgotten = []
+        ask = trade_module.ask_escrow_about_offer
+
+        def asks(peer: Peer, *args: object) -> bool:
+            forgotten.append(offer.negotiation_id not in peer.verifier.negotiations.by_id)
+            return ask(peer, *args)  # type: ignore[arg-type]
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(trade_module, "ask_escrow_about_offer", asks)
+            with contextlib.suppress(CoopError):
+                carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+        assert forgotten == [True], "the peer did not forget the rejected negotiation first"
+        neg = m.b.negotiation(offer.negotiation_id)
+        assert mallorys.accept is not None and neg.contract is not None
+        assert neg.contract.id == mallorys.accept.digest and (m.bob.did, 0) in neg.contract.delivered
+        m.bob_loses_nothing(offer.negotiation_id, mallorys.accept.digest)

@@ -156,7 +156,9 @@ def ask_escrow_about_offer(
     peer.hold([mandate])
     news = _news(peer, statements)
     ours = _take_escrow_news(peer, news, proposal_of(offer).terms.escrow)
-    if neg.contract is None:
+    # Read again: a negotiation over for good but for NEG-017 (REJECTED, WITHDRAWN) may have left
+    # memory meanwhile, and the revealed Accept brought it back as another object.
+    if peer.negotiation(neg.id).contract is None:
         return False
     witnessed = [vs.envelope for vs in ours if vs.body == "delivery"]
     stamps = escrow.submit(witnessed) if witnessed else []
@@ -217,10 +219,12 @@ def carry_trade(
             ask_escrow_about_offer(peer, counterparty, escrow, neg)
         raise
     if neg.contract is None and escrow is not None:
-        # No answer that settles a bonded offer (an Ack only, a lost answer): it may have been accepted
-        # behind our back, with the escrow alone shown the Accept (ESC-012). Asked at once; the caller asks
-        # again after the bonding cutoff (hidden_accept_check_ms, resume_trade).
+        # No Accept of our bonded offer: it may have been accepted behind our back, with the escrow alone
+        # shown the Accept (ESC-012), beside an Ack only, a lost answer, or a Reject or Counter (NEG-017).
+        # Asked at once; for an unanswered offer the caller asks again after the bonding cutoff
+        # (hidden_accept_check_ms, resume_trade).
         ask_escrow_about_offer(peer, counterparty, escrow, neg)
+        neg = peer.negotiation(neg.id)  # a revealed contract may have brought back a forgotten one
     c = neg.contract
     if c is None or not c.escrow or escrow is None:
         return neg
@@ -238,7 +242,7 @@ def carry_after_cutoff(
     performed and settled as :func:`carry_trade` does; otherwise, asked after the cutoff, none can
     form any more."""
     if ask_escrow_about_offer(peer, counterparty, escrow, neg):
-        return _perform_and_settle(peer, counterparty, escrow, neg)
+        return _perform_and_settle(peer, counterparty, escrow, peer.negotiation(neg.id))
     return neg
 
 
@@ -479,9 +483,10 @@ def resume_trade(
         try:
             ask_escrow_about_offer(peer, counterparty, escrow, neg)
         except (CoopError, TransportError) as exc:
-            if neg.contract is None:
+            if peer.negotiation(neg.id).contract is None:
                 raise  # the escrow's refusal: nothing learnt
             refused = refused or exc  # the counterparty's, once the escrow has our Deliveries
+        neg = peer.negotiation(neg.id)  # a revealed contract may have brought back a forgotten one
         if neg.contract is None and check_at is not None and check_at <= peer.clock():
             return neg  # past its bonding cutoff and not accepted there: it can bind nothing any more
     performed = peer.perform(neg.id)
