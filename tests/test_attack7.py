@@ -407,6 +407,44 @@ def test_a_trade_whose_delivery_the_rule_holds_back_waits_out_the_hint(
     _bob_loses_nothing(m, neg.id, mallorys.accept.digest)
 
 
+def _held_back_on_a_served_bob(tmp_path: Path) -> tuple[FixedClock, Party, Party, LocalEscrow, PeerNode, Any]:
+    """Bob serves with an escrow witness (_served_bob). Mallory's Accept of his bonded offer is dated
+    25 s ahead, a fresh key of hers has him owe an item due in 300 ms, and she relays the locks: his
+    Delivery, dated at the Accept, is held back under TIM-009 for 301 ms. Returns the clock, Mallory,
+    Bob, the escrow, Bob's node (the caller closes it) and Mallory's Accept."""
+    clock, mallory, bob, escrow, node = _served_bob(tmp_path)
+    proposal = _bobs_terms(clock, bob, escrow, due_in_ms=3_600_000)
+    offer = node.peer.propose(mallory.did, proposal)
+    accept = mallory.accept(offer, issued_at_ms=clock.now_ms + 25_000, ttl_ms=DAY_MS)
+    node.exchange(accept.envelope, mallory.setup)
+    _owe_soon(Market(clock, mallory, bob, escrow, node.peer), 300)
+    locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
+    node.exchange(locks[-1], [escrow.mandate, *locks[1:-1]])
+    neg = node.peer.negotiation(offer.negotiation_id)
+    assert neg.contract is not None and not neg.contract.delivered  # held back
+    assert node.peer.deferred_until() == clock.now_ms + 301
+    return clock, mallory, bob, escrow, node, accept
+
+
+def _wait_delivered(node: PeerNode, negotiation_id: bytes, did: str) -> list[VerifiedStatement]:
+    """Wait (a few seconds at most) for ``did``'s Delivery in ``negotiation_id`` on ``node``, and for
+    its witness to have submitted it; return ``did``'s Deliveries there."""
+    give_up = time.monotonic() + 10
+    while time.monotonic() < give_up:
+        with node.peer.lock:
+            c = node.peer.negotiation(negotiation_id).contract
+            if c is not None and (did, 0) in c.delivered:
+                break
+        time.sleep(0.05)
+    node.witness.flush()  # type: ignore[union-attr]
+    held = node.peer.verifier.statements
+    return [
+        vs
+        for vs in held.values()
+        if vs.body == "delivery" and vs.issuer == did and vs.negotiation_id == negotiation_id
+    ]
+
+
 @pytest.mark.req("TIM-009", "WIT-007")
 def test_a_serving_node_performs_a_held_back_delivery_once_the_hint_passes(tmp_path: Path) -> None:
     """Bob serves with an escrow witness. Mallory sends his server her Accept of his bonded offer dated
@@ -415,28 +453,13 @@ def test_a_serving_node_performs_a_held_back_delivery_once_the_hint_passes(tmp_p
     the Accept, is held back by TIM-009 -- and Mallory sends nothing more. Before the fix the node
     never performed it; now a watch on the witness's thread does once the hint has passed, and the
     escrow witnesses it."""
-    clock, mallory, bob, escrow, node = _served_bob(tmp_path)
+    clock, _, bob, escrow, node, accept = _held_back_on_a_served_bob(tmp_path)
     try:
-        proposal = _bobs_terms(clock, bob, escrow, due_in_ms=3_600_000)
-        deadline = proposal.gives[0].deadline_ms
-        offer = node.peer.propose(mallory.did, proposal)
-        accept = mallory.accept(offer, issued_at_ms=clock.now_ms + 25_000, ttl_ms=DAY_MS)
-        node.exchange(accept.envelope, mallory.setup)
-        _owe_soon(Market(clock, mallory, bob, escrow, node.peer), 300)
-        locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
-        node.exchange(locks[-1], [escrow.mandate, *locks[1:-1]])
-        neg = node.peer.negotiation(offer.negotiation_id)
-        assert neg.contract is not None and not neg.contract.delivered  # held back
-        assert node.peer.deferred_until() == clock.now_ms + 301
         clock.advance(301)
-        give_up = time.monotonic() + 10
-        while (bob.did, 0) not in neg.contract.delivered and time.monotonic() < give_up:
-            time.sleep(0.05)
-        node.witness.flush()  # type: ignore[union-attr]
-        mine = [vs for vs in node.peer.verifier.statements.values() if vs.body == "delivery"]
-        assert [d.issuer for d in mine] == [bob.did]
+        mine = _wait_delivered(node, accept.negotiation_id, bob.did)
+        assert len(mine) == 1
         assert escrow.escrow.verifier.witness.stamp_time(escrow.did, mine[0].digest) == clock.now_ms
-        assert mine[0].issued_at_ms == accept.header.issued_at_ms <= deadline
+        assert mine[0].issued_at_ms == accept.header.issued_at_ms  # before his deadline, an hour away
     finally:
         node.close()
 
@@ -618,3 +641,136 @@ def test_after_a_restart_what_a_revoke_left_owed_still_counts(tmp_path: Path) ->
     answers = [verify_statement(e) for e in b.exchange(locks[-1], [escrow.mandate, *locks[:-1]])]
     assert [vs.issued_at_ms <= deadline for vs in answers if vs.body == "delivery"] == [True]
     b.journal.close()  # type: ignore[union-attr]
+
+
+# --- 8: what was held back, across a restart --------------------------------------------------------
+
+
+@pytest.mark.req("TIM-009", "WIT-007")
+@pytest.mark.parametrize("down", ["until after the hint", "for a moment"])
+def test_a_serving_node_restarted_performs_what_the_rule_held_back(tmp_path: Path, down: str) -> None:
+    """Bob's server holds his Delivery back under TIM-009 (Mallory's Accept dated 25 s ahead, a fresh
+    key's item of his due in 300 ms), and then restarts -- a deploy, a crash -- either staying down until
+    the hint has passed or coming back at once. What was held back lived in memory only: before the
+    fix the restarted node never performed it (nothing re-derived it from the journal, and Mallory
+    sends nothing more), and her claim an hour later took Bob's bond. Now a peer rebuilt from its
+    journal counts every contract where its strategy would still deliver an item it has not, and the
+    node performs it at start -- held back again while the hint has not passed, then on its watch --
+    with the escrow witnessing it."""
+    clock, mallory, bob, escrow, node, accept = _held_back_on_a_served_bob(tmp_path)
+    node.close()
+    if down == "until after the hint":
+        clock.advance(301)
+    node = PeerNode.open(
+        bob.agent.key,
+        bob.mandate_vs.envelope,
+        tmp_path / "bob.db",
+        context=[escrow.mandate],
+        clock=lambda: clock.now_ms,
+        witness=EscrowWitness(escrow, escrow.did),
+    )
+    try:
+        if down == "for a moment":
+            give_up = time.monotonic() + 10  # the start's attempt, held back again with a fresh hint
+            while node.peer.deferred_until() != clock.now_ms + 301 and time.monotonic() < give_up:
+                time.sleep(0.02)
+            assert node.peer.deferred_until() == clock.now_ms + 301
+            clock.advance(301)
+        mine = _wait_delivered(node, accept.negotiation_id, bob.did)
+        assert len(mine) == 1, "the restarted node never performed the Delivery held back"
+        assert escrow.escrow.verifier.witness.stamp_time(escrow.did, mine[0].digest) == clock.now_ms
+        assert mine[0].issued_at_ms == accept.header.issued_at_ms
+    finally:
+        node.close()
+    _bob_loses_nothing(Market(clock, mallory, bob, escrow, node.peer), accept.negotiation_id, accept.digest)
+
+
+@pytest.mark.req("TIM-009", "NEG-014")
+def test_a_peer_rebuilt_from_its_journal_performs_what_the_rule_held_back(tmp_path: Path) -> None:
+    """The same without a server: Bob's peer, with a journal, holds his Delivery back for 20 s, and is
+    rebuilt from the journal (the process restarted). Before the fix deferred_until() was None and
+    perform_deferred() performed nothing: only `resume`, which performs every trade it resumes, would
+    have made the Delivery. Now the rebuilt peer knows it is due."""
+    clock = FixedClock()
+    mallory, bob = Party("mallory", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={mallory.did: FUNDS, bob.did: FUNDS})
+    path = tmp_path / "bob.db"
+    m = Market(
+        clock,
+        mallory,
+        bob,
+        escrow,
+        make_peer(bob, clock, context=[escrow.mandate], journal=Journal.open(path)),
+    )
+    _owe_soon(m, 20_000)
+    offer = m.b.propose(mallory.did, _bobs_terms(clock, bob, escrow, due_in_ms=3_600_000))
+    accept = mallory.accept(offer, issued_at_ms=clock.now_ms + 29_000, ttl_ms=DAY_MS)
+    m.b.on_replies([*mallory.setup, accept.envelope])
+    locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
+    assert "delivery" not in [vs.body for vs in m.b.on_replies(locks)]
+    m.b.journal.close()  # type: ignore[union-attr]
+
+    restarted = iter(range(10**6))
+    b = Peer(
+        bob.agent.key,
+        bob.mandate_vs.envelope,
+        clock=lambda: clock.now_ms,
+        nonce=lambda: derive(f"restarted/{next(restarted)}", 16),
+        context=[escrow.mandate],
+        journal=Journal.open(path),
+    )
+    try:
+        assert b.deferred_until() is not None, "the rebuilt peer forgot what it owes"
+        assert b.perform_deferred() == []  # still held back: the fresh key's item is due in 20 s
+        at = b.deferred_until()
+        assert at == clock.now_ms + 20_001
+        clock.now_ms = at
+        mine = [vs for vs in b.perform_deferred() if vs.body == "delivery"]
+        assert [d.issued_at_ms for d in mine] == [accept.header.issued_at_ms]
+        escrow.submit([d.envelope for d in mine])
+        _bob_loses_nothing(m._replace(b=b), offer.negotiation_id, accept.digest)
+    finally:
+        b.journal.close()  # type: ignore[union-attr]
+
+
+@pytest.mark.req("TIM-009", "RPC-002")
+def test_a_node_without_an_escrow_performs_a_held_back_delivery_in_its_next_answer(tmp_path: Path) -> None:
+    """Without ``--escrow`` a node has no watch for what TIM-009 held back, on purpose: a Delivery it
+    signed on its own would reach nobody (it knows neither the escrow's address nor the counterparty's,
+    and an answer lists only what was signed for its request, RPC-002), and it would no longer be signed
+    in the answer to the counterparty's next statement in that negotiation, the one route by which it
+    still reaches the counterparty. That is where it is performed, as here after a restart; against a
+    counterparty that sends nothing more, only ``--escrow`` protects the bond (as against one that
+    withholds its Receipt, or the locks)."""
+    clock = FixedClock()
+    mallory, bob = Party("mallory", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={mallory.did: FUNDS, bob.did: FUNDS})
+
+    def open_node() -> PeerNode:
+        return PeerNode.open(
+            bob.agent.key,
+            bob.mandate_vs.envelope,
+            tmp_path / "bob.db",
+            context=[escrow.mandate],
+            clock=lambda: clock.now_ms,
+        )
+
+    node = open_node()
+    try:
+        offer = node.peer.propose(mallory.did, _bobs_terms(clock, bob, escrow, due_in_ms=3_600_000))
+        accept = mallory.accept(offer, issued_at_ms=clock.now_ms + 25_000, ttl_ms=DAY_MS)
+        node.exchange(accept.envelope, mallory.setup)
+        _owe_soon(Market(clock, mallory, bob, escrow, node.peer), 300)
+        locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
+        assert node.exchange(locks[-1], [escrow.mandate, *locks[1:-1]]) == []  # held back
+    finally:
+        node.close()
+    clock.advance(301)
+    node = open_node()
+    try:
+        hers = mallory.deliver(accept, bob, issued_at_ms=accept.header.issued_at_ms)
+        answer = [verify_statement(e) for e in node.exchange(hers.envelope, mallory.setup)]
+        assert [vs.body for vs in answer] == ["receipt", "delivery"]
+        assert answer[1].issued_at_ms == accept.header.issued_at_ms  # dated at the Accept: on time
+    finally:
+        node.close()

@@ -430,6 +430,11 @@ class PeerNode:
         self.limiter = IssuerLimiter(limits, peer.clock) if limits and limits.active else None
         if peer.fork_alarm is not None:  # held from before: the operator sees it again at every start
             peer.fork_alarm.sound(peer.clock(), force=True)
+        if witness is not None:
+            # What TIM-009 held back before a restart: the peer rebuilt from the journal counts every
+            # contract where something may be due and is not signed (Peer.deferred_until), performed at
+            # once.
+            self._watch_deferred()
 
     @classmethod
     def open(
@@ -496,7 +501,10 @@ class PeerNode:
         """A Delivery of ours that TIM-009 held back (its contract is dated ahead of our clock, past the
         deadline of another item we owe) is performed once the hint passes, on the witness's thread, and
         goes to the escrow (WIT-007): nothing else would perform it, since the counterparty that dated
-        the contract ahead may send nothing more in it. One watch at a time, for the earliest hint."""
+        the contract ahead may send nothing more in it. One watch at a time, for the earliest hint.
+        Without a witness there is no watch: nothing we sign on our own would reach anyone (we know
+        neither the escrow's address nor the counterparty's), so what was held back is performed in our
+        answer to the counterparty's next statement in that negotiation."""
         assert self.witness is not None
         with self.peer.lock:
             at = self.peer.deferred_until()

@@ -46,7 +46,7 @@ from a2a_coop.protocol.escrow import revoke_until
 from a2a_coop.protocol.forks import ForkProof, fork_proof_from
 from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS
 from a2a_coop.protocol.identity import Keypair
-from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Event, Negotiation, State, proposal_of
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Contract, Event, Negotiation, State, proposal_of
 from a2a_coop.protocol.reputation import attestation_due
 from a2a_coop.protocol.statements import (
     PRINCIPAL_BODIES,
@@ -331,7 +331,9 @@ class Peer:
         self._owed_rebuild_at = OWED_HEAP_SLACK  # its size at which the dead entries are swept out
         # Negotiations whose Delivery TIM-009 held back, and when (our clock) its hint passes: nothing
         # else would perform them again, since the counterparty that dated the contract ahead may send
-        # nothing more in it (see perform_deferred). One entry per contract at most.
+        # nothing more in it (see perform_deferred). One entry per contract at most. Memory only: a peer
+        # rebuilt from its journal derives it again -- every contract where a Delivery of ours may be due
+        # and is not signed is due at once (_replay, _due).
         self._deferred: dict[bytes, int] = {}
         # The parties, escrows and principals of our contracts, ever, each with the order it came in
         # (gossip's tie-break, ATT-011): with the counterparties of our negotiations not ended, the keys
@@ -822,8 +824,8 @@ class Peer:
     def perform(self, negotiation_id: bytes) -> list[VerifiedStatement]:
         """Deliver now what our strategy delivers under the contract of ``negotiation_id`` and we have not
         delivered yet (guarded, signed and journaled before they are returned): what TIM-009 held back,
-        or what a crash kept us from signing. The caller sends them to the escrow (WIT-007) and the
-        counterparty."""
+        or what a restart or a crash kept us from signing. The caller sends them to the escrow (WIT-007)
+        and the counterparty."""
         with self.lock:
             self._deferred.pop(negotiation_id, None)
             neg = self.verifier.negotiations.by_id.get(negotiation_id)
@@ -833,7 +835,8 @@ class Peer:
 
     def deferred_until(self, negotiation_id: bytes | None = None) -> int | None:
         """When (our clock) the hint of a Delivery TIM-009 held back passes: the earliest, or that of
-        ``negotiation_id``'s; None if nothing is held back."""
+        ``negotiation_id``'s; None if nothing is held back. After a restart, every contract where one may
+        be due and is not signed counts, due at once: which of them TIM-009 held back is not kept."""
         with self.lock:
             if negotiation_id is not None:
                 return self._deferred.get(negotiation_id)
@@ -1333,23 +1336,10 @@ class Peer:
         return ContractView(neg.id, c.id, other, c.items(me), c.items(other), mine, _STATE_NAMES[neg.state])
 
     def _perform(self, neg: Negotiation) -> list[VerifiedStatement]:
-        c = neg.contract
-        if c is None or self.did not in c.parties:
+        may = self._may_deliver(neg)
+        if may is None:
             return []
-        unbonded = neg.state is _ACCEPTED and not c.bonds_required
-        owed: set[int] | None = None  # the items we may deliver; None: all of them
-        if neg.state is State.REVOKED:
-            # CMT-003: what fell due before the Revoke's stamp plus notice is still owed, and claimable;
-            # a counterparty that revokes as it relays the locks would otherwise win our bond for it.
-            # Not when some bond was never locked: no claim can come then (CMT-009).
-            until = revoke_until(c)
-            if until is None or any(p not in c.locked for p in c.bonds_required):
-                return []
-            owed = {i for i, item in enumerate(c.items(self.did)) if item.deadline_ms < until}
-        elif not (unbonded or neg.state in PERFORMING_STATES):
-            return []
-        if not self.trusts_escrow(c.escrow):
-            return []  # formed while we trusted it (an older configuration): its locks prove nothing now
+        c, owed = may  # owed: the items we may deliver; None: all of them
         view = self._contract_view(neg)
         assert view is not None
         out = []
@@ -1369,6 +1359,39 @@ class Peer:
             else:
                 self._defer(neg.id, self.guard_refusals[-1])
         return out
+
+    def _due(self, neg: Negotiation) -> bool:
+        """Whether a Delivery of ours may be due under ``neg``'s contract that we have not signed: an item
+        we owe and may deliver now but have not delivered. Does not ask the strategy (a strategy may
+        decide once, or record what it decided): :meth:`perform` does."""
+        may = self._may_deliver(neg)
+        if may is None:
+            return False
+        c, owed = may
+        mine = {i for by, i in c.delivered if by == self.did}
+        return any(i not in mine for i in (range(len(c.items(self.did))) if owed is None else owed))
+
+    def _may_deliver(self, neg: Negotiation) -> tuple[Contract, set[int] | None] | None:
+        """``neg``'s contract and the items of ours its state lets us deliver now (None: all of them), or
+        None when it lets us deliver nothing."""
+        c = neg.contract
+        if c is None or self.did not in c.parties:
+            return None
+        unbonded = neg.state is _ACCEPTED and not c.bonds_required
+        owed: set[int] | None = None
+        if neg.state is State.REVOKED:
+            # CMT-003: what fell due before the Revoke's stamp plus notice is still owed, and claimable;
+            # a counterparty that revokes as it relays the locks would otherwise win our bond for it.
+            # Not when some bond was never locked: no claim can come then (CMT-009).
+            until = revoke_until(c)
+            if until is None or any(p not in c.locked for p in c.bonds_required):
+                return None
+            owed = {i for i, item in enumerate(c.items(self.did)) if item.deadline_ms < until}
+        elif not (unbonded or neg.state in PERFORMING_STATES):
+            return None
+        if not self.trusts_escrow(c.escrow):
+            return None  # formed while we trusted it (an older configuration): its locks prove nothing now
+        return c, owed
 
     def _defer(self, negotiation_id: bytes, refusal: object) -> None:
         """Remember a Delivery TIM-009 held back, to perform once its hint passes (perform_deferred)."""
@@ -1525,9 +1548,15 @@ class Peer:
         self._dormant_at, self._dormant_due, self._dormant = [], {}, set()
         self._dormant_sweep_at = DORMANT_HEAP_SLACK
         self._owed_due, self._owed_entered, self._owed_rebuild_at = [], {}, OWED_HEAP_SLACK
+        now = self.clock()
         for neg in self.verifier.negotiations.by_id.values():
             if self.did in neg.parties:
                 self._track_open(neg)
+                # What TIM-009 held back lived in memory only, and the counterparty that dated the
+                # contract ahead may send nothing more: whatever is due and not signed is due at once
+                # (perform_deferred; held back again, it is deferred again with its hint).
+                if neg.contract is not None and self._due(neg):
+                    self._deferred[neg.id] = min(now, self._deferred.get(neg.id, now))
         for spared in sorted(self.verifier.spared - {self.did}):
             if not self.deals_with(spared):  # its negotiation ended, and we stopped before we counted it
                 self._left_dealings(spared)
