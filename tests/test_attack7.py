@@ -643,7 +643,7 @@ def test_after_a_restart_what_a_revoke_left_owed_still_counts(tmp_path: Path) ->
     b.journal.close()  # type: ignore[union-attr]
 
 
-# --- 8: what was held back, across a restart --------------------------------------------------------
+# --- 8: what was held back, across a restart; and a Receipt held back -------------------------------
 
 
 @pytest.mark.req("TIM-009", "WIT-007")
@@ -772,5 +772,112 @@ def test_a_node_without_an_escrow_performs_a_held_back_delivery_in_its_next_answ
         answer = [verify_statement(e) for e in node.exchange(hers.envelope, mallory.setup)]
         assert [vs.body for vs in answer] == ["receipt", "delivery"]
         assert answer[1].issued_at_ms == accept.header.issued_at_ms  # dated at the Accept: on time
+    finally:
+        node.close()
+
+
+@pytest.mark.req("TIM-009", "NEG-014", "CMT-001")
+def test_a_receipt_held_back_by_the_rule_is_signed_once_the_hint_has_passed() -> None:
+    """A Receipt is held back like a Delivery: it is dated no earlier than the Delivery it names
+    (NEG-014). Mallory accepts Bob's bonded offer with an Accept dated 29 s ahead; the locks come and
+    Bob delivers at once (dated at the Accept). A fresh key of hers then has Bob owe an item due 29.5 s
+    from now, and her Delivery, an answer to his request (so no request of hers is refused under
+    TIM-009), is dated 29.9 s ahead: Bob's Receipt of it would be dated after that deadline, and the
+    guard refuses it -- rightly, until the deadline. Before the fix nothing signed it again (the peer
+    remembered held-back Deliveries only): her item was never receipted, so the contract never
+    reached FULFILLED and the escrow kept both bonds locked until it lapsed, a day after its last
+    deadline. Now the Receipt is deferred like a Delivery, and the escrow releases both bonds."""
+    m = _market()
+    clock, mallory, bob, escrow, b = m
+    offer = b.propose(mallory.did, _bobs_terms(clock, bob, escrow, due_in_ms=3_600_000))
+    accept = mallory.accept(offer, issued_at_ms=clock.now_ms + 29_000, ttl_ms=DAY_MS)
+    b.on_replies([*mallory.setup, accept.envelope])
+    locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
+    mine = [vs for vs in b.on_replies(locks) if vs.body == "delivery"]
+    assert len(mine) == 1  # nothing else owed yet: delivered at once
+    _owe_soon(m, 29_500)
+    hers = mallory.deliver(accept, bob, issued_at_ms=clock.now_ms + 29_900)
+    b.guard_refusals.clear()
+    assert b.on_replies([hers.envelope]) == []  # the Receipt is held back
+    refusal = b.guard_refusals[-1]
+    assert isinstance(refusal, IssuedInFuture) and refusal.requirement == "TIM-009"
+    assert b.deferred_until() == clock.now_ms + 29_501
+
+    clock.advance(refusal.retry_after_ms or 0)
+    performed = b.perform_deferred()
+    assert [vs.body for vs in performed] == ["receipt"], "Bob's Receipt was never signed"
+    theirs = mallory.receipt(mine[0], issued_at_ms=hers.issued_at_ms)
+    escrow.submit([mine[0].envelope, hers.envelope, performed[0].envelope, theirs.envelope])
+    assert escrow.get_balance(bob.did)[:2] == (FUNDS, 0)  # released (CMT-001)
+    assert escrow.get_balance(mallory.did)[:2] == (FUNDS, 0)
+
+
+@pytest.mark.req("TIM-009", "CMT-001", "WIT-007")
+def test_a_trade_whose_receipt_the_rule_holds_back_still_releases_the_bonds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through `a2a-coop offer` (carry_trade), with an honest Mallory whose clock runs 25 s ahead of
+    Bob's (within the skew) and a fresh key's item of Bob's due in 20 s: her Accept and her Delivery are
+    dated 25 s ahead, so TIM-009 holds back both Bob's Delivery and his Receipt of hers. carry_trade
+    waits the hint out and performs what was held back. Before the fix only the Delivery was made again,
+    so her item was never receipted; and her Receipt of his late-signed Delivery came after he had
+    settled with the escrow, which never saw it. Either way the contract never reached FULFILLED at
+    the escrow, and both bonds stayed locked until it lapsed, a day after the last deadline. Now both
+    Receipts reach the escrow and it releases the bonds at once."""
+    m = _market()
+    clock, mallory, bob, escrow, b = m
+    _owe_soon(m, 20_000)
+    monkeypatch.setattr(time, "sleep", lambda seconds: clock.advance(round(seconds * 1000)))
+    theirs = make_peer(mallory, clock, context=[escrow.mandate])
+    theirs.clock = lambda: clock.now_ms + 25_000
+    neg = carry_trade(
+        b, theirs, b.propose(mallory.did, _bobs_terms(clock, bob, escrow, due_in_ms=3_600_000)), escrow=escrow
+    )
+    assert neg.contract is not None and len(neg.contract.receipted) == 2, "an item was never receipted"
+    assert escrow.get_balance(bob.did)[:2] == (FUNDS, 0)  # released (CMT-001)
+    assert escrow.get_balance(mallory.did)[:2] == (FUNDS, 0)
+
+
+@pytest.mark.req("CMT-001", "WIT-007", "RPC-015")
+def test_a_serving_node_restarted_receipts_a_delivery_it_holds_unreceipted(tmp_path: Path) -> None:
+    """Bob serves with an escrow witness; his bonded trade with Mallory is performed on his side. Her
+    Delivery reaches him only as the context of a request (her Receipt of his): it is taken (RPC-015),
+    but only a Delivery that comes as the request is receipted, so her item stays unreceipted, the
+    contract never reaches FULFILLED and the escrow keeps both bonds locked. Before the fix a restart
+    changed nothing (only a Delivery was ever performed again, and only one TIM-009 had held back in
+    this run). Now the restarted node receipts every Delivery it holds unreceipted, and its witness
+    gives the escrow the Receipt with the Delivery it names: both bonds are released."""
+    clock, mallory, bob, escrow, node = _served_bob(tmp_path)
+    try:
+        offer = node.peer.propose(mallory.did, _bobs_terms(clock, bob, escrow, due_in_ms=3_600_000))
+        accept = mallory.accept(offer, ttl_ms=DAY_MS)
+        node.exchange(accept.envelope, mallory.setup)
+        locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
+        mine = [verify_statement(e) for e in node.exchange(locks[-1], [escrow.mandate, *locks[1:-1]])]
+        assert [vs.body for vs in mine] == ["delivery"]
+        hers = mallory.deliver(accept, bob)
+        theirs = mallory.receipt(mine[0])
+        answer = [verify_statement(e).body for e in node.exchange(theirs.envelope, [hers.envelope])]
+        assert "receipt" not in answer
+        node.witness.flush()  # type: ignore[union-attr]
+        escrow.submit([hers.envelope, theirs.envelope])
+        assert escrow.get_balance(bob.did)[:2] == (FUNDS - BOND, BOND)  # still locked
+    finally:
+        node.close()
+    node = PeerNode.open(
+        bob.agent.key,
+        bob.mandate_vs.envelope,
+        tmp_path / "bob.db",
+        context=[escrow.mandate],
+        clock=lambda: clock.now_ms,
+        witness=EscrowWitness(escrow, escrow.did),
+    )
+    try:
+        give_up = time.monotonic() + 10
+        while escrow.get_balance(bob.did)[:2] != (FUNDS, 0) and time.monotonic() < give_up:
+            time.sleep(0.05)
+        node.witness.flush()  # type: ignore[union-attr]
+        assert escrow.get_balance(bob.did)[:2] == (FUNDS, 0), "Bob's bond stayed locked"  # CMT-001
+        assert escrow.get_balance(mallory.did)[:2] == (FUNDS, 0)
     finally:
         node.close()
