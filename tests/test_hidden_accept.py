@@ -571,3 +571,42 @@ def test_a_rejected_negotiation_the_peer_forgot_comes_back_for_the_witnessed_acc
         assert mallorys.accept is not None and neg.contract is not None
         assert neg.contract.id == mallorys.accept.digest and (m.bob.did, 0) in neg.contract.delivered
         m.bob_loses_nothing(offer.negotiation_id, mallorys.accept.digest)
+
+
+@pytest.mark.req("ESC-013")
+def test_offer_with_a_count_waits_for_the_cutoff_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`a2a-coop offer --count 3` against a server that answers no offer: every offer goes out first,
+    then one wait for the last bonding cutoff (one line naming the three), then the escrow is asked
+    about each -- three EXPIRED lines, exit 1 -- not three waits of about 6 minutes one after another."""
+    bob, mallory, esc = (provision(tmp_path, name) for name in ("bob", "mallory", "escrow"))
+    escrow = EscrowNode(esc.key, esc.mandate, tmp_path / "escrow.db", faucet=FUNDS)
+    node = PeerNode.open(mallory.key, mallory.mandate, tmp_path / "mallory.db", context=[escrow.mandate])
+    mallorys = _HidesItsAccept(node, escrow)
+    real_sleep, waits = time.sleep, []
+    monkeypatch.setattr(time, "sleep", lambda s: real_sleep(s) if s < 60 else waits.append(s))
+    try:
+        with serve(None, escrow) as escrow_server, serve(mallorys, None) as mallory_server:  # type: ignore[arg-type]
+            argv = [*bob.files(), "--to", mallory_server.target, "--escrow", escrow_server.target]
+            code, out, err = run_cli(
+                capsys,
+                "offer",
+                *argv,
+                "--give",
+                "code-review:20",
+                "--want",
+                "copy-editing:20",
+                "--bond",
+                "5",
+                "--count",
+                "3",
+            )
+        assert len(waits) == 1 and 5 * 60 < waits[0] <= 6 * 60 + 1, (waits, code, err)
+        waiting = [line for line in err.splitlines() if "waiting until" in line]
+        assert len(waiting) == 1 and "3 offers" in waiting[0], err
+        assert code == 1 and out.count("EXPIRED") == 3, (code, out, err)
+        assert [line.split()[0] for line in out.splitlines()] == ["1/3", "2/3", "3/3"]
+    finally:
+        node.close()
+        escrow.close()
