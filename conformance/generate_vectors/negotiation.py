@@ -1342,8 +1342,8 @@ def witnessed_accept() -> Group:
     # offer commits her 550 (the 450 she gives and her bond of 100). Once the witnessed Accept displaced
     # her second one she has 550 outstanding, so an offer of hers giving 550 fits and one giving 551 does
     # not; a verifier that still counted the displaced contract would refuse both, one that counted
-    # neither contract would accept both. (The cap leaves room for both Accepts at once: the witnessed
-    # one is checked before it displaces the other.)
+    # neither contract would accept both. (The cap leaves room for both Accepts at once; the cases at the
+    # group's end take a cap that does not.)
     def exposed(gives: int) -> list[bytes]:
         b = Bargain(mallory_caps={"max_outstanding": 1_100})
         second = b.other("Accept")
@@ -1539,5 +1539,77 @@ def witnessed_accept() -> Group:
         "WitnessedAccept",
         "IllegalTransition",
         twin=stamps_both_after_counter("offer"),
+    )
+
+    # 5. The witnessed Accept is checked against its issuer's caps without what it displaces (MND-009,
+    # MND-010): Mallory could otherwise size her own mandate so that it fits alone, as at E, but not
+    # beside the Counter or second Accept she sends Bob, whose verifier would refuse the Accept E bonds.
+    # Each Accept of Bob's offer commits her 550 (the 450 she gives and her bond of 100).
+    def capped(cap: str, answer: str, gives: int = 0) -> list[bytes]:
+        """Mallory's ``cap`` is 1000; her other ``answer`` (a Counter giving 600, or a second Accept)
+        first, then E's Stamp of her Accept and the Accept, then (``gives``) her offer to Carol."""
+        b = Bargain(mallory_caps={"max_per_deal": 1_000, cap: 1_000})
+        deadline = b.clock.now_ms + DAY_MS
+        if answer == "Counter":
+            items = [service("code-review", value=600, deadline_ms=deadline)]
+            other = b.mallory.counter(b.offer, b.mallory.proposal(gives=items))
+        else:
+            other = b.other("Accept")
+        out = [*b.base, other.envelope, b.stamp(b.accept), b.accept.envelope]
+        if gives:
+            b.clock.advance(1_000)
+            items = [service("code-review", value=gives, deadline_ms=deadline)]
+            out.append(b.mallory.offer(b.carol, b.mallory.proposal(gives=items)).envelope)
+        return out
+
+    g.add(
+        "Mallory (max_outstanding 1000) counters Bob's offer giving 600, then E's Stamp of her Accept of "
+        "the offer (550) and the Accept: checked without the Counter it displaces (E never took it), it "
+        "fits",
+        ["NEG-017", "MND-010"],
+        capped("max_outstanding", "Counter"),
+        None,
+        "WitnessedAccept",
+        "Attack",
+    )
+    g.add(
+        "Mallory (budget_per_period 1000) sends her second Accept (550) first, then E's Stamp of her Accept "
+        "and the Accept (550): checked without the contract it displaces, it fits; then her offer to Carol "
+        "giving 450: the displaced contract charges no period, so 550 + 450 fits the budget",
+        ["NEG-017", "MND-009"],
+        capped("budget_per_period", "Accept", 450),
+        None,
+        "WitnessedAccept",
+        "Attack",
+        "Boundary",
+    )
+    g.add(
+        "the same, her offer to Carol giving 451: 550 + 451 exceeds budget_per_period (the witnessed "
+        "contract charges the period)",
+        ["NEG-017", "MND-009"],
+        capped("budget_per_period", "Accept", 451),
+        "MANDATE_VIOLATION",
+        "WitnessedAccept",
+        "Exposure",
+        "Boundary",
+        twin=capped("budget_per_period", "Accept", 450),
+    )
+    g.add(
+        "Mallory (max_outstanding 1000) sends her second Accept (550) first, then E's Stamp of her Accept "
+        "and the Accept (550): checked without the contract it displaces, it fits",
+        ["NEG-017", "MND-010"],
+        capped("max_outstanding", "Accept"),
+        None,
+        "WitnessedAccept",
+        "Attack",
+    )
+    g.add(
+        "Mallory (budget_per_period 1000) counters Bob's offer giving 600, then E's Stamp of her Accept of "
+        "the offer (550) and the Accept: checked without the Counter it displaces, it fits the budget",
+        ["NEG-017", "MND-009"],
+        capped("budget_per_period", "Counter"),
+        None,
+        "WitnessedAccept",
+        "Attack",
     )
     return g
