@@ -610,3 +610,103 @@ def test_offer_with_a_count_waits_for_the_cutoff_once(
     finally:
         node.close()
         escrow.close()
+
+
+def _capped(cap: str, answer: str, more_gives: int) -> tuple[list[bytes], list[bytes], list[bytes]]:
+    """Mallory's mandate caps ``cap`` at 1000; each Accept of Bob's bonded offer commits her 550 (the 450
+    she gives and her bond). Returns the context (mandates, the offer), her other ``answer`` (a Counter
+    giving 600, or a second Accept) and the escrow's witnessed Accept (its Stamp, the Accept), and her
+    offer to Carol giving ``more_gives``, each as envelopes."""
+    clock = FixedClock()
+    caps = {"max_per_deal": 1_000, cap: 1_000}
+    bob, mallory = Party("bob", clock), Party("mallory", clock, caps)
+    escrow, carol = Party("escrow", clock), Party("carol", clock)
+    offer = bob.offer(mallory, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    clock.advance(1_000)
+    accept = mallory.accept(offer)
+    deadline = clock.now_ms + DAY_MS
+    if answer == "counter":
+        other = mallory.counter(
+            offer, mallory.proposal(gives=[service("code-review", value=600, deadline_ms=deadline)])
+        )
+    else:
+        other = mallory.accept(offer)
+    witnessed = [escrow.sign("stamp", commitment_pb2.Stamp(statements=[accept.digest])), accept]
+    clock.advance(1_000)
+    more = mallory.offer(
+        carol, mallory.proposal(gives=[service("code-review", value=more_gives, deadline_ms=deadline)])
+    )
+    context = [*bob.setup, *mallory.setup, *escrow.setup, *carol.setup, offer.envelope]
+    return context, [other.envelope], [*(vs.envelope for vs in witnessed), more.envelope]
+
+
+@pytest.mark.req("NEG-017", "MND-009", "MND-010", "NEG-015")
+@pytest.mark.parametrize("cap", ["max_outstanding", "budget_per_period"])
+@pytest.mark.parametrize("answer", ["counter", "accept"])
+def test_the_witnessed_accept_is_checked_without_what_it_displaces(cap: str, answer: str) -> None:
+    """Mallory sizes her mandate so that her witnessed Accept fits her cap alone but not beside the
+    Counter or second Accept she sends Bob (which the escrow never took). Bob's verifier, holding the
+    other answer first, must still take the witnessed Accept: checked with what it displaces, it was
+    refused (MANDATE_VIOLATION), Bob never performed and her claim took his bond. Every order reaches
+    the same exposure: 550 committed, so her offer of 450 more fits and 451 does not."""
+    for order in ("other first", "witnessed first"):
+        for gives, fits in ((450, True), (451, False)):
+            context, other, witnessed = _capped(cap, answer, gives)
+            *accept, more = witnessed
+            envelopes = [*other, *accept] if order == "other first" else [*accept, *other]
+            v = Verifier()
+            for env in [*context, *envelopes]:
+                v.accept(env)
+            neg = v.negotiations.get(verify_statement(accept[-1]).negotiation_id)
+            assert neg.contract is not None and neg.contract.id == verify_statement(accept[-1]).digest
+            if fits:
+                v.accept(more)
+                continue
+            with pytest.raises(CoopError) as refused:
+                v.accept(more)
+            assert refused.value.code == "MANDATE_VIOLATION", (order, gives)
+
+
+@pytest.mark.req("NEG-017", "MND-009")
+def test_a_fulfilled_contract_displaced_stops_charging_its_period() -> None:
+    """The contract a witnessed Accept displaces may have ended already: Bob accepted Mallory's Counter
+    (no bonds, no escrow), both performed and receipted it (FULFILLED, still charging its period,
+    MND-009). Her witnessed Accept of Bob's offer then fits her budget of 1000 beside nothing else: the
+    Counter's 600 charge nowhere, so 550 are committed and her next offer may give 450."""
+    clock = FixedClock()
+    bob, mallory = (
+        Party("bob", clock),
+        Party("mallory", clock, {"max_per_deal": 1_000, "budget_per_period": 1_000}),
+    )
+    escrow, carol = Party("escrow", clock), Party("carol", clock)
+    offer = bob.offer(mallory, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    clock.advance(1_000)
+    accept = mallory.accept(offer)
+    deadline = clock.now_ms + DAY_MS
+    counter = mallory.counter(
+        offer, mallory.proposal(gives=[service("code-review", value=600, deadline_ms=deadline)])
+    )
+    clock.advance(1_000)
+    on_counter = bob.accept(counter)
+    clock.advance(1_000)
+    delivered = [mallory.deliver(on_counter, bob), bob.deliver(on_counter, mallory)]
+    clock.advance(1_000)
+    receipts = [bob.receipt(delivered[0]), mallory.receipt(delivered[1])]
+    witness = escrow.sign("stamp", commitment_pb2.Stamp(statements=[accept.digest]))
+    v = Verifier()
+    context = [*bob.setup, *mallory.setup, *escrow.setup, *carol.setup, offer.envelope]
+    for vs in (counter, on_counter, *delivered, *receipts):
+        context.append(vs.envelope)
+    for env in context:
+        v.accept(env)
+    assert v.negotiations.get(offer.negotiation_id).state is State.FULFILLED
+    v.accept(witness.envelope)
+    v.accept(accept.envelope)
+    assert v.negotiations.get(offer.negotiation_id).contract.id == accept.digest
+    clock.advance(1_000)
+    gives = [service("code-review", value=451, deadline_ms=deadline)]
+    with pytest.raises(CoopError) as refused:
+        v.accept(mallory.offer(carol, mallory.proposal(gives=gives)).envelope)
+    assert refused.value.code == "MANDATE_VIOLATION"
+    gives = [service("code-review", value=450, deadline_ms=deadline)]
+    v.accept(mallory.offer(carol, mallory.proposal(gives=gives)).envelope)

@@ -49,6 +49,7 @@ from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS, WitnessIndex
 # as an Enum class's attribute reads are slow on Python 3.11 (see a2a_coop.protocol.negotiation).
 _VALUE_EVENTS = (Event.OFFER, Event.COUNTER, Event.ACCEPT, Event.WITNESSED_ACCEPT)
 _ACCEPTED = State.ACCEPTED
+_WITNESSED_ACCEPT = Event.WITNESSED_ACCEPT
 
 
 @dataclass(frozen=True)
@@ -392,7 +393,27 @@ class Verifier:
         if value is None:
             return
         grace = self.skew_ms if self.me is not None and vs.issuer == self.me else 0
+        if event is _WITNESSED_ACCEPT:
+            replaces, displaces = self._displaced_by(vs)
+            self.exposure.check(vs, record.mandate, value, replaces, grace_ms=grace, displaces=displaces)
+            return
         self.exposure.check(vs, record.mandate, value, grace_ms=grace)
+
+    def _displaced_by(self, vs: VerifiedStatement) -> tuple[bytes, tuple[bytes, int, int] | None]:
+        """What the witnessed Accept ``vs`` displaces of its issuer's exposure under its mandate (NEG-017):
+        the issuer's outstanding offer (a Counter the escrow never took), and its contract as
+        ``(id, value, formed_at)``. The check counts neither, as the escrow that never took them does:
+        otherwise an acceptor could size its mandate's caps so that the offerer's verifier refuses the
+        Accept the escrow bonds."""
+        neg = self.negotiations.by_id[vs.negotiation_id]
+        replaces = neg.outstanding.digest if neg.state in BARGAINING_STATES else b""
+        c = neg.contract
+        if c is None:
+            return replaces, None
+        own = c.accept if c.accept.issuer == vs.issuer else c.offer
+        if own.issuer != vs.issuer or own.mandate_digest != vs.mandate_digest:
+            return replaces, None  # under another mandate: not in this one's exposure
+        return replaces, (c.id, c.value_given(vs.issuer), c.accept.issued_at_ms)
 
     def _check_reveal(self, vs: VerifiedStatement) -> None:
         r = vs.statement.reveal
@@ -519,9 +540,11 @@ class Verifier:
             return  # taken with no effect (NEG-017): it neither offers nor binds
         book = self.exposure
         if before is not None and before[2] is not None and before[2] is not neg.contract:
-            displaced = before[2]  # by a witnessed Accept (NEG-017): it stops counting
+            displaced = before[2]  # by a witnessed Accept (NEG-017): it counts nowhere
+            formed_at = displaced.accept.issued_at_ms
             for party_vs in (displaced.offer, displaced.accept):
-                book.contract_ended(party_vs.mandate_digest, displaced.id)
+                given = displaced.value_given(party_vs.issuer)
+                book.contract_superseded(party_vs.mandate_digest, displaced.id, given, formed_at)
         if before is not None and before[0] in BARGAINING_STATES:
             old = before[1]
             if neg.state is _ACCEPTED or neg.outstanding.digest != old.digest or neg.is_terminal:
