@@ -710,3 +710,36 @@ def test_a_fulfilled_contract_displaced_stops_charging_its_period() -> None:
     assert refused.value.code == "MANDATE_VIOLATION"
     gives = [service("code-review", value=450, deadline_ms=deadline)]
     v.accept(mallory.offer(carol, mallory.proposal(gives=gives)).envelope)
+
+
+@pytest.mark.req("NEG-017", "MND-010", "ESC-012")
+def test_offers_the_escrow_never_saw_cannot_make_the_offerer_refuse_a_witnessed_accept() -> None:
+    """Mallory's mandate caps her outstanding value at 1,000. Before accepting Bob's bonded offer (550 of
+    hers: 450 given, a bond of 100) at the escrow alone, she hands Bob two offers of her own in other
+    negotiations (300 each, as context he leaves open), which the escrow never sees. In the escrow's
+    view her Accept fits (550); in Bob's, 600 + 550 > 1,000. Bob, shown the Accept by the escrow
+    (ESC-012), must take it -- the escrow bonded it -- and perform; refusing it MANDATE_VIOLATION kept him
+    from delivering, and her claim took
+    his bond."""
+    m = Market()
+    m.mallory = Party("mallory", m.clock, mandate_caps={"max_outstanding": 1_000})
+    m.escrow = LocalEscrow(Party("escrow", m.clock), funds={m.mallory.did: FUNDS, m.bob.did: FUNDS})
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate])
+    deadline = m.clock.now_ms + 3_600_000
+    sides = [
+        m.mallory.offer(
+            m.bob,
+            m.mallory.proposal(gives=[service("proofreading", value=300, deadline_ms=deadline)], wants=[]),
+        )
+        for _ in range(3)
+    ]
+    # Two as context of a request (SPEC 13.2): Bob takes them before the request and leaves them open.
+    with contextlib.suppress(CoopError):
+        m.b.exchange(sides[2].envelope, [*m.mallory.setup, sides[0].envelope, sides[1].envelope])
+    exposure = m.b.verifier.exposure.by_mandate[m.mallory.mandate_vs.digest]
+    assert exposure.outstanding(m.clock.now_ms, 0) == 600, "her side offers do not count in Bob's view"
+    mallorys = AcksOnly(m, hide=True)
+    neg = carry_trade(m.b, mallorys, m.b.propose(m.mallory.did, m.proposal()), escrow=m.escrow)
+    assert mallorys.accept is not None
+    assert neg.contract is not None and (m.bob.did, 0) in neg.contract.delivered
+    m.bob_loses_nothing(neg.id, mallorys.accept.digest)

@@ -346,11 +346,6 @@ class Exposure:
         """Value of the contracts formed in ``period``, open or ended."""
         return self._formed.get(period, 0)
 
-    def open_at(self, contract: bytes, now_ms: int) -> bool:
-        """Whether ``contract`` counts toward :meth:`outstanding` at ``now_ms``."""
-        entry = self._contracts.items.get(contract)
-        return entry is not None and entry.until >= now_ms
-
     # -- recording ---------------------------------------------------------------------
 
     def offer_live(self, digest: bytes, value: int, issued: int, expires: int) -> None:
@@ -433,7 +428,6 @@ class ExposureBook:
         replaces: bytes = b"",
         *,
         grace_ms: int = 0,
-        displaces: tuple[bytes, int, int] | None = None,
     ) -> None:
         """Would committing ``value`` more at ``vs``'s issue time break the caps?
 
@@ -451,8 +445,6 @@ class ExposureBook:
             grace_ms: count offers as live until expires_at + grace_ms. A policy guard passes its
                 skew: an Accept issued at an offer's expiry may reach it that much later, and the
                 guard must still have reserved budget for it. Verifiers use 0 (SPEC's rule).
-            displaces: ``(contract id, value, formed_at)`` of the agent's contract a witnessed Accept
-                displaces (NEG-017): checked as if it had never been formed.
 
         Raises:
             MandateViolation: MND-010, MND-009, or MND-013 (normally refused at step 24 already).
@@ -470,13 +462,7 @@ class ExposureBook:
             v, issued, expires = exp.live_offers[replaces]
             if expires + grace_ms >= t:  # only an offer that still counts frees anything
                 freed, freed_periods = v, exp.periods_between(issued, expires)
-        unformed, unformed_period, open_freed = 0, None, 0
-        if displaces is not None:
-            contract, unformed, formed_at = displaces
-            unformed_period = exp.period_of(formed_at)
-            if exp.open_at(contract, t):  # it still counts toward outstanding at t
-                open_freed = unformed
-        outstanding = exp.outstanding(t, grace_ms) - freed - open_freed + value
+        outstanding = exp.outstanding(t, grace_ms) - freed + value
         if outstanding > mandate.max_outstanding:
             raise _violation(
                 "MND-010", f"outstanding value would be {outstanding} > cap {mandate.max_outstanding}"
@@ -493,7 +479,6 @@ class ExposureBook:
             raise _violation("MND-013", "the offer outlives a budget period")
         for period in charged:
             used = exp.committed(period, t, grace_ms) - (freed if period in freed_periods else 0) + value
-            used -= unformed if period == unformed_period else 0
             if used > budget:
                 raise _violation("MND-009", f"period {period} budget would be {used} > {budget}")
 

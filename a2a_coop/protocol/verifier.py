@@ -49,7 +49,7 @@ from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS, WitnessIndex
 # as an Enum class's attribute reads are slow on Python 3.11 (see a2a_coop.protocol.negotiation).
 _VALUE_EVENTS = (Event.OFFER, Event.COUNTER, Event.ACCEPT, Event.WITNESSED_ACCEPT)
 _ACCEPTED = State.ACCEPTED
-_WITNESSED_ACCEPT = Event.WITNESSED_ACCEPT
+_OFFER, _COUNTER = Event.OFFER, Event.COUNTER
 
 
 @dataclass(frozen=True)
@@ -392,28 +392,22 @@ class Verifier:
         value = committed_value(vs, self._accepted_proposal(vs))
         if value is None:
             return
+        if event is not _OFFER and event is not _COUNTER and self._witnessed_before(vs):
+            return  # NEG-017: its escrow checked these caps in its view, which is what bonds it
         grace = self.skew_ms if self.me is not None and vs.issuer == self.me else 0
-        if event is _WITNESSED_ACCEPT:
-            replaces, displaces = self._displaced_by(vs)
-            self.exposure.check(vs, record.mandate, value, replaces, grace_ms=grace, displaces=displaces)
-            return
         self.exposure.check(vs, record.mandate, value, grace_ms=grace)
 
-    def _displaced_by(self, vs: VerifiedStatement) -> tuple[bytes, tuple[bytes, int, int] | None]:
-        """What the witnessed Accept ``vs`` displaces of its issuer's exposure under its mandate (NEG-017):
-        the issuer's outstanding offer (a Counter the escrow never took), and its contract as
-        ``(id, value, formed_at)``. The check counts neither, as the escrow that never took them does:
-        otherwise an acceptor could size its mandate's caps so that the offerer's verifier refuses the
-        Accept the escrow bonds."""
-        neg = self.negotiations.by_id[vs.negotiation_id]
-        replaces = neg.outstanding.digest if neg.state in BARGAINING_STATES else b""
-        c = neg.contract
-        if c is None:
-            return replaces, None
-        own = c.accept if c.accept.issuer == vs.issuer else c.offer
-        if own.issuer != vs.issuer or own.mandate_digest != vs.mandate_digest:
-            return replaces, None  # under another mandate: not in this one's exposure
-        return replaces, (c.id, c.value_given(vs.issuer), c.accept.issued_at_ms)
+    def _witnessed_before(self, accept: VerifiedStatement) -> bool:
+        """Whether we held, before ``accept`` came, a Stamp of it by its offer's escrow by the bonding
+        cutoff (NEG-017). Such an Accept binds both bonds whatever our view of its issuer's exposure: that
+        view holds statements the escrow never saw (the acceptor's other answers, its offers handed to us
+        alone), which the acceptor chooses, and refusing the Accept for them only keeps us from performing.
+        A Stamp being given now (an escrow taking the Accept) is not one: the escrow checks the caps."""
+        offer = self.statements.get(accept.statement.accept.offer)
+        if offer is None or offer.body not in ("offer", "counter"):
+            return False
+        at = self.witness.recorded_stamp_time(proposal_of(offer).terms.escrow, accept.digest)
+        return at is not None and at <= offer.expires_at_ms + CLOCK_TOLERANCE_MS
 
     def _check_reveal(self, vs: VerifiedStatement) -> None:
         r = vs.statement.reveal

@@ -1541,10 +1541,12 @@ def witnessed_accept() -> Group:
         twin=stamps_both_after_counter("offer"),
     )
 
-    # 5. The witnessed Accept is checked against its issuer's caps without what it displaces (MND-009,
-    # MND-010): Mallory could otherwise size her own mandate so that it fits alone, as at E, but not
-    # beside the Counter or second Accept she sends Bob, whose verifier would refuse the Accept E bonds.
-    # Each Accept of Bob's offer commits her 550 (the 450 she gives and her bond of 100).
+    # 5. The witnessed Accept is not checked against its issuer's caps (MND-009, MND-010): E checked them
+    # in its view, which is what bonds it. Mallory could otherwise size her own mandate so that it fits
+    # there but not beside the Counter or second Accept she sends Bob, or beside offers she hands the
+    # verifier alone, and Bob's verifier would refuse the Accept E bonds. The displaced contract counts
+    # nowhere, the witnessed one counts afterwards. Each Accept of Bob's offer commits her 550 (the 450
+    # she gives and her bond of 100).
     def capped(cap: str, answer: str, gives: int = 0) -> list[bytes]:
         """Mallory's ``cap`` is 1000; her other ``answer`` (a Counter giving 600, or a second Accept)
         first, then E's Stamp of her Accept and the Accept, then (``gives``) her offer to Carol."""
@@ -1564,8 +1566,7 @@ def witnessed_accept() -> Group:
 
     g.add(
         "Mallory (max_outstanding 1000) counters Bob's offer giving 600, then E's Stamp of her Accept of "
-        "the offer (550) and the Accept: checked without the Counter it displaces (E never took it), it "
-        "fits",
+        "the offer (550) and the Accept: not held to her caps (E witnessed it), it is taken",
         ["NEG-017", "MND-010"],
         capped("max_outstanding", "Counter"),
         None,
@@ -1574,7 +1575,7 @@ def witnessed_accept() -> Group:
     )
     g.add(
         "Mallory (budget_per_period 1000) sends her second Accept (550) first, then E's Stamp of her Accept "
-        "and the Accept (550): checked without the contract it displaces, it fits; then her offer to Carol "
+        "and the Accept (550): not held to her caps (E witnessed it); then her offer to Carol "
         "giving 450: the displaced contract charges no period, so 550 + 450 fits the budget",
         ["NEG-017", "MND-009"],
         capped("budget_per_period", "Accept", 450),
@@ -1596,7 +1597,7 @@ def witnessed_accept() -> Group:
     )
     g.add(
         "Mallory (max_outstanding 1000) sends her second Accept (550) first, then E's Stamp of her Accept "
-        "and the Accept (550): checked without the contract it displaces, it fits",
+        "and the Accept (550): not held to her caps (E witnessed it), it is taken",
         ["NEG-017", "MND-010"],
         capped("max_outstanding", "Accept"),
         None,
@@ -1605,11 +1606,43 @@ def witnessed_accept() -> Group:
     )
     g.add(
         "Mallory (budget_per_period 1000) counters Bob's offer giving 600, then E's Stamp of her Accept of "
-        "the offer (550) and the Accept: checked without the Counter it displaces, it fits the budget",
+        "the offer (550) and the Accept: not held to her budget (E witnessed it), it is taken",
         ["NEG-017", "MND-009"],
         capped("budget_per_period", "Counter"),
         None,
         "WitnessedAccept",
         "Attack",
+    )
+
+    def handed(stamped: bool) -> list[bytes]:
+        """Mallory's two offers to Carol (300 each, live) that E never saw, then (``stamped``) E's Stamp
+        of her Accept of Bob's offer, and the Accept (550): 1150 against her max_outstanding of 1000."""
+        b = Bargain(mallory_caps={"max_per_deal": 1_000, "max_outstanding": 1_000})
+        deadline = b.clock.now_ms + DAY_MS
+        items = [service("proofreading", value=300, deadline_ms=deadline)]
+        out = [
+            *b.base,
+            *(b.mallory.offer(b.carol, b.mallory.proposal(gives=items)).envelope for _ in range(2)),
+        ]
+        return [*out, *([b.stamp(b.accept)] if stamped else []), b.accept.envelope]
+
+    g.add(
+        "Mallory (max_outstanding 1000) has two offers of 300 to Carol live, which E never saw, then E's "
+        "Stamp of her Accept of Bob's offer (550) and the Accept: 1150 in this view, but E witnessed it "
+        "(its view bonds it): taken",
+        ["NEG-017", "MND-010"],
+        handed(stamped=True),
+        None,
+        "WitnessedAccept",
+        "Attack",
+    )
+    g.add(
+        "the same Accept with no Stamp of E's: held to her caps, 1150 > 1000",
+        ["MND-010", "NEG-017"],
+        handed(stamped=False),
+        "MANDATE_VIOLATION",
+        "WitnessedAccept",
+        "Exposure",
+        twin=handed(stamped=True),
     )
     return g
