@@ -68,8 +68,11 @@ whether the target is within it (when not, it is out of reach by measurement), a
 ``logic_share_allowed`` what share of a trade's time the target leaves everything beyond the rules floor
 (the rules' logic, the state, the journal's rows and indexes, the runtime).
 
-Rounds are interleaved and the series order rotates from round to round (each series leads in
-turn, reversed every other cycle); GC stays enabled; the peers' state and journals grow across
+Within a round, the sequential trades run in turns of :data:`SEQ_TURN` trades per series, the series
+taking turns in an order reversed at each turn, so drift and bursts of load from other processes fall on
+all of them alike; then each series runs its trades at 32 in flight, one series after another. The order
+rotates from round to round (each series leads in turn, reversed every other cycle) and so does which
+mode comes first; GC stays enabled; the peers' state and journals grow across
 rounds, as a live peer's do. The last line printed is one JSON object.
 
 Beside the rates, each series' CPU time per trade over its three processes (this one's, by
@@ -140,6 +143,7 @@ NAME: Final = "trade"
 # issue 16's targets, each judged on the medians of this run (a floor, not a clock, is the yardstick)
 TARGET_RATIOS: Final = {"trade_vs_floor": 0.90, "conc32_vs_seq": 3.0, "trade_vs_echo_conc32": 0.50}
 IN_FLIGHT: Final = 32
+SEQ_TURN: Final = 5  # sequential trades a series runs before the next series takes its turn
 DEFAULT_ROUNDS: Final = 7
 DEFAULT_TRADES: Final = 50  # sequential trades per series per round
 DEFAULT_CONC_TRADES: Final = 128  # trades per series per round at IN_FLIGHT
@@ -1031,6 +1035,29 @@ def run_sequential(one: Callable[[], None], trades: int) -> float:
     return time.perf_counter() - start
 
 
+def run_in_turns(
+    ones: dict[str, Callable[[], None]], trades: int, cpu_now: Callable[[str], float | None]
+) -> tuple[dict[str, float], dict[str, float | None]]:
+    """``trades`` sequential trades of each series, :data:`SEQ_TURN` at a time: the series take turns, in
+    the order of ``ones``, reversed at each turn, so drift and bursts of load from other processes fall
+    on all of them alike. Returns each series' seconds, and its CPU seconds by ``cpu_now`` (taken around
+    each turn; None when ``cpu_now`` has none)."""
+    order = list(ones)
+    elapsed = dict.fromkeys(order, 0.0)
+    used: dict[str, float | None] = dict.fromkeys(order, 0.0)
+    for turn, start in enumerate(range(0, trades, SEQ_TURN)):
+        n = min(SEQ_TURN, trades - start)
+        for name in order if turn % 2 == 0 else order[::-1]:
+            before = cpu_now(name)
+            elapsed[name] += run_sequential(ones[name], n)
+            after = cpu_now(name)
+            so_far = used[name]
+            used[name] = (
+                None if so_far is None or before is None or after is None else so_far + after - before
+            )
+    return elapsed, used
+
+
 def run_concurrent(pool: ThreadPoolExecutor, one: Callable[[], None], trades: int) -> float:
     """``trades`` trades, :data:`IN_FLIGHT` at a time (each worker takes the next until none is left)."""
     counter = itertools.count()
@@ -1144,15 +1171,23 @@ def run(
             modes = MODES if r % 2 == 0 else MODES[::-1]
             order = orders[r % len(orders)]
             for mode in modes:
+                if mode == "seq":
+                    took, cpu_took = run_in_turns(
+                        {name: series[name].one for name in order},
+                        trades,
+                        lambda name: cpu_seconds(servers[name]),
+                    )
+                    for name in order:
+                        elapsed[f"{name}_seq"] = took[name]
+                        used[f"{name}_seq"] = None if cpu_took[name] is None else cpu_took[name] / trades
+                    continue
                 for name in order:
                     before = cpu_seconds(servers[name])
-                    if mode == "seq":
-                        elapsed[f"{name}_seq"] = run_sequential(series[name].one, trades)
-                    else:
-                        elapsed[f"{name}_conc32"] = run_concurrent(pool, series[name].one, conc_trades)
+                    elapsed[f"{name}_conc32"] = run_concurrent(pool, series[name].one, conc_trades)
                     after = cpu_seconds(servers[name])
-                    n = trades if mode == "seq" else conc_trades
-                    used[f"{name}_{mode}"] = None if before is None or after is None else (after - before) / n
+                    used[f"{name}_conc32"] = (
+                        None if before is None or after is None else (after - before) / conc_trades
+                    )
             timed_trades += trades + conc_trades
             if all(v is not None for v in used.values()):
                 for key, seconds_per_trade in used.items():

@@ -157,6 +157,23 @@ def test_the_trade_rules_floor_handles_the_envelopes_the_trade_checked_byte_for_
         bench.RulesFloor([bench.RulesStep(checked=(bytes(tampered),), signed=())])
 
 
+def test_the_trade_benchmark_runs_sequential_trades_in_turns_of_every_series() -> None:
+    """Sequentially, the series take turns every SEQ_TURN trades, the order reversed at each turn, so load
+    from other processes falls on all of them alike; each series' time and CPU are summed over its turns."""
+    from benchmarks.trade import SEQ_TURN, run_in_turns
+
+    ran: list[str] = []
+    ones = {name: (lambda name=name: ran.append(name)) for name in ("a", "b", "c")}
+    cpu = iter(range(1000))
+    elapsed, used = run_in_turns(ones, 2 * SEQ_TURN + 1, lambda name: next(cpu))
+    turns = [ran[i : i + SEQ_TURN] for i in range(0, 6 * SEQ_TURN, SEQ_TURN)]
+    assert [t[0] for t in turns] == ["a", "b", "c", "c", "b", "a"] and all(len(set(t)) == 1 for t in turns)
+    assert ran[6 * SEQ_TURN :] == ["a", "b", "c"]  # the last turn: one trade each
+    assert set(elapsed) == set(used) == set(ones) and all(v >= 0 for v in elapsed.values())
+    assert used == {"a": 3.0, "b": 3.0, "c": 3.0}  # one CPU reading after another: 1 a turn, 3 turns
+    assert run_in_turns(ones, 1, lambda name: None)[1] == {"a": None, "b": None, "c": None}
+
+
 @pytest.mark.usefixtures("frozen_heap")
 def test_memory_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
     table, result = summary("memory", capsys)
