@@ -1402,7 +1402,8 @@ def table(result: dict[str, Any]) -> str:
         f"{result['floor_ceilings']['trade_vs_echo_conc32']:.3f} (floor / echo at {IN_FLIGHT} in flight)",
         f"HEADLINE {verdicts}. The floor is the same RPCs, signatures and fsyncs with no protocol "
         "logic (at 32 in flight it groups its commits too).",
-        f"Rules floor: {result['rules_floor_vs_floor']:.3f} of the floor, sequential (the most "
+        f"Rules floor: {result['rules_floor_vs_floor']:.4f} of the floor, sequential (rounds "
+        f"{d['rules_floor_vs_floor']['min']:.3f} to {d['rules_floor_vs_floor']['max']:.3f}; the most "
         f"trade_vs_floor any implementation of SPEC.md comes to here); the trade is "
         f"{result['trade_vs_rules_floor']:.3f} of it. "
         + (
@@ -1411,7 +1412,7 @@ def table(result: dict[str, Any]) -> str:
             f"beyond the rules floor in at most {result['logic_share_allowed']:.1%} of a trade's time."
             if result["trade_vs_floor_target_within_rules_floor_reach"]
             else f"trade_vs_floor >= {target:g} is OUT OF REACH by measurement: the statements' work with "
-            f"no protocol logic already leaves any implementation at {result['rules_floor_vs_floor']:.3f}."
+            f"no protocol logic already leaves any implementation at {result['rules_floor_vs_floor']:.4f}."
         ),
     ]
     return "\n".join(lines)
