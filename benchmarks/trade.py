@@ -1340,7 +1340,7 @@ def table(result: dict[str, Any]) -> str:
     lines = [
         f"trade benchmark: {result['rounds']} rounds x ({result['trades']} sequential + "
         f"{result['conc_trades']} at {IN_FLIGHT} in flight) trades per series, interleaved "
-        f"(order rotates per round); 127.0.0.1, "
+        f"(sequential ones in turns of {SEQ_TURN} per series; order rotates per round); 127.0.0.1, "
         + (
             "Bob and the escrow each in a process of their own"
             if result["layout"] == "apart"
