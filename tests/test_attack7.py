@@ -407,6 +407,44 @@ def test_a_trade_whose_delivery_the_rule_holds_back_waits_out_the_hint(
     _bob_loses_nothing(m, neg.id, mallorys.accept.digest)
 
 
+def _held_back_on_a_served_bob(tmp_path: Path) -> tuple[FixedClock, Party, Party, LocalEscrow, PeerNode, Any]:
+    """Bob serves with an escrow witness (_served_bob). Mallory's Accept of his bonded offer is dated
+    25 s ahead, a fresh key of hers has him owe an item due in 300 ms, and she relays the locks: his
+    Delivery, dated at the Accept, is held back under TIM-009 for 301 ms. Returns the clock, Mallory,
+    Bob, the escrow, Bob's node (the caller closes it) and Mallory's Accept."""
+    clock, mallory, bob, escrow, node = _served_bob(tmp_path)
+    proposal = _bobs_terms(clock, bob, escrow, due_in_ms=3_600_000)
+    offer = node.peer.propose(mallory.did, proposal)
+    accept = mallory.accept(offer, issued_at_ms=clock.now_ms + 25_000, ttl_ms=DAY_MS)
+    node.exchange(accept.envelope, mallory.setup)
+    _owe_soon(Market(clock, mallory, bob, escrow, node.peer), 300)
+    locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
+    node.exchange(locks[-1], [escrow.mandate, *locks[1:-1]])
+    neg = node.peer.negotiation(offer.negotiation_id)
+    assert neg.contract is not None and not neg.contract.delivered  # held back
+    assert node.peer.deferred_until() == clock.now_ms + 301
+    return clock, mallory, bob, escrow, node, accept
+
+
+def _wait_delivered(node: PeerNode, negotiation_id: bytes, did: str) -> list[VerifiedStatement]:
+    """Wait (a few seconds at most) for ``did``'s Delivery in ``negotiation_id`` on ``node``, and for
+    its witness to have submitted it; return ``did``'s Deliveries there."""
+    give_up = time.monotonic() + 10
+    while time.monotonic() < give_up:
+        with node.peer.lock:
+            c = node.peer.negotiation(negotiation_id).contract
+            if c is not None and (did, 0) in c.delivered:
+                break
+        time.sleep(0.05)
+    node.witness.flush()  # type: ignore[union-attr]
+    held = node.peer.verifier.statements
+    return [
+        vs
+        for vs in held.values()
+        if vs.body == "delivery" and vs.issuer == did and vs.negotiation_id == negotiation_id
+    ]
+
+
 @pytest.mark.req("TIM-009", "WIT-007")
 def test_a_serving_node_performs_a_held_back_delivery_once_the_hint_passes(tmp_path: Path) -> None:
     """Bob serves with an escrow witness. Mallory sends his server her Accept of his bonded offer dated
@@ -415,28 +453,13 @@ def test_a_serving_node_performs_a_held_back_delivery_once_the_hint_passes(tmp_p
     the Accept, is held back by TIM-009 -- and Mallory sends nothing more. Before the fix the node
     never performed it; now a watch on the witness's thread does once the hint has passed, and the
     escrow witnesses it."""
-    clock, mallory, bob, escrow, node = _served_bob(tmp_path)
+    clock, _, bob, escrow, node, accept = _held_back_on_a_served_bob(tmp_path)
     try:
-        proposal = _bobs_terms(clock, bob, escrow, due_in_ms=3_600_000)
-        deadline = proposal.gives[0].deadline_ms
-        offer = node.peer.propose(mallory.did, proposal)
-        accept = mallory.accept(offer, issued_at_ms=clock.now_ms + 25_000, ttl_ms=DAY_MS)
-        node.exchange(accept.envelope, mallory.setup)
-        _owe_soon(Market(clock, mallory, bob, escrow, node.peer), 300)
-        locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
-        node.exchange(locks[-1], [escrow.mandate, *locks[1:-1]])
-        neg = node.peer.negotiation(offer.negotiation_id)
-        assert neg.contract is not None and not neg.contract.delivered  # held back
-        assert node.peer.deferred_until() == clock.now_ms + 301
         clock.advance(301)
-        give_up = time.monotonic() + 10
-        while (bob.did, 0) not in neg.contract.delivered and time.monotonic() < give_up:
-            time.sleep(0.05)
-        node.witness.flush()  # type: ignore[union-attr]
-        mine = [vs for vs in node.peer.verifier.statements.values() if vs.body == "delivery"]
-        assert [d.issuer for d in mine] == [bob.did]
+        mine = _wait_delivered(node, accept.negotiation_id, bob.did)
+        assert len(mine) == 1
         assert escrow.escrow.verifier.witness.stamp_time(escrow.did, mine[0].digest) == clock.now_ms
-        assert mine[0].issued_at_ms == accept.header.issued_at_ms <= deadline
+        assert mine[0].issued_at_ms == accept.header.issued_at_ms  # before his deadline, an hour away
     finally:
         node.close()
 
@@ -618,3 +641,243 @@ def test_after_a_restart_what_a_revoke_left_owed_still_counts(tmp_path: Path) ->
     answers = [verify_statement(e) for e in b.exchange(locks[-1], [escrow.mandate, *locks[:-1]])]
     assert [vs.issued_at_ms <= deadline for vs in answers if vs.body == "delivery"] == [True]
     b.journal.close()  # type: ignore[union-attr]
+
+
+# --- 8: what was held back, across a restart; and a Receipt held back -------------------------------
+
+
+@pytest.mark.req("TIM-009", "WIT-007")
+@pytest.mark.parametrize("down", ["until after the hint", "for a moment"])
+def test_a_serving_node_restarted_performs_what_the_rule_held_back(tmp_path: Path, down: str) -> None:
+    """Bob's server holds his Delivery back under TIM-009 (Mallory's Accept dated 25 s ahead, a fresh
+    key's item of his due in 300 ms), and then restarts -- a deploy, a crash -- either staying down until
+    the hint has passed or coming back at once. What was held back lived in memory only: before the
+    fix the restarted node never performed it (nothing re-derived it from the journal, and Mallory
+    sends nothing more), and her claim an hour later took Bob's bond. Now a peer rebuilt from its
+    journal counts every contract where its strategy would still deliver an item it has not, and the
+    node performs it at start -- held back again while the hint has not passed, then on its watch --
+    with the escrow witnessing it."""
+    clock, mallory, bob, escrow, node, accept = _held_back_on_a_served_bob(tmp_path)
+    node.close()
+    if down == "until after the hint":
+        clock.advance(301)
+    node = PeerNode.open(
+        bob.agent.key,
+        bob.mandate_vs.envelope,
+        tmp_path / "bob.db",
+        context=[escrow.mandate],
+        clock=lambda: clock.now_ms,
+        witness=EscrowWitness(escrow, escrow.did),
+    )
+    try:
+        if down == "for a moment":
+            give_up = time.monotonic() + 10  # the start's attempt, held back again with a fresh hint
+            while node.peer.deferred_until() != clock.now_ms + 301 and time.monotonic() < give_up:
+                time.sleep(0.02)
+            assert node.peer.deferred_until() == clock.now_ms + 301
+            clock.advance(301)
+        mine = _wait_delivered(node, accept.negotiation_id, bob.did)
+        assert len(mine) == 1, "the restarted node never performed the Delivery held back"
+        assert escrow.escrow.verifier.witness.stamp_time(escrow.did, mine[0].digest) == clock.now_ms
+        assert mine[0].issued_at_ms == accept.header.issued_at_ms
+    finally:
+        node.close()
+    _bob_loses_nothing(Market(clock, mallory, bob, escrow, node.peer), accept.negotiation_id, accept.digest)
+
+
+@pytest.mark.req("TIM-009", "NEG-014")
+def test_a_peer_rebuilt_from_its_journal_performs_what_the_rule_held_back(tmp_path: Path) -> None:
+    """The same without a server: Bob's peer, with a journal, holds his Delivery back for 20 s, and is
+    rebuilt from the journal (the process restarted). Before the fix deferred_until() was None and
+    perform_deferred() performed nothing: only `resume`, which performs every trade it resumes, would
+    have made the Delivery. Now the rebuilt peer knows it is due."""
+    clock = FixedClock()
+    mallory, bob = Party("mallory", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={mallory.did: FUNDS, bob.did: FUNDS})
+    path = tmp_path / "bob.db"
+    m = Market(
+        clock,
+        mallory,
+        bob,
+        escrow,
+        make_peer(bob, clock, context=[escrow.mandate], journal=Journal.open(path)),
+    )
+    _owe_soon(m, 20_000)
+    offer = m.b.propose(mallory.did, _bobs_terms(clock, bob, escrow, due_in_ms=3_600_000))
+    accept = mallory.accept(offer, issued_at_ms=clock.now_ms + 29_000, ttl_ms=DAY_MS)
+    m.b.on_replies([*mallory.setup, accept.envelope])
+    locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
+    assert "delivery" not in [vs.body for vs in m.b.on_replies(locks)]
+    m.b.journal.close()  # type: ignore[union-attr]
+
+    restarted = iter(range(10**6))
+    b = Peer(
+        bob.agent.key,
+        bob.mandate_vs.envelope,
+        clock=lambda: clock.now_ms,
+        nonce=lambda: derive(f"restarted/{next(restarted)}", 16),
+        context=[escrow.mandate],
+        journal=Journal.open(path),
+    )
+    try:
+        assert b.deferred_until() is not None, "the rebuilt peer forgot what it owes"
+        assert b.perform_deferred() == []  # still held back: the fresh key's item is due in 20 s
+        at = b.deferred_until()
+        assert at == clock.now_ms + 20_001
+        clock.now_ms = at
+        mine = [vs for vs in b.perform_deferred() if vs.body == "delivery"]
+        assert [d.issued_at_ms for d in mine] == [accept.header.issued_at_ms]
+        escrow.submit([d.envelope for d in mine])
+        _bob_loses_nothing(m._replace(b=b), offer.negotiation_id, accept.digest)
+    finally:
+        b.journal.close()  # type: ignore[union-attr]
+
+
+@pytest.mark.req("TIM-009", "RPC-002")
+def test_a_node_without_an_escrow_performs_a_held_back_delivery_in_its_next_answer(tmp_path: Path) -> None:
+    """Without ``--escrow`` a node has no watch for what TIM-009 held back, on purpose: a Delivery it
+    signed on its own would reach nobody (it knows neither the escrow's address nor the counterparty's,
+    and an answer lists only what was signed for its request, RPC-002), and it would no longer be signed
+    in the answer to the counterparty's next statement in that negotiation, the one route by which it
+    still reaches the counterparty. That is where it is performed, as here after a restart; against a
+    counterparty that sends nothing more, only ``--escrow`` protects the bond (as against one that
+    withholds its Receipt, or the locks)."""
+    clock = FixedClock()
+    mallory, bob = Party("mallory", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={mallory.did: FUNDS, bob.did: FUNDS})
+
+    def open_node() -> PeerNode:
+        return PeerNode.open(
+            bob.agent.key,
+            bob.mandate_vs.envelope,
+            tmp_path / "bob.db",
+            context=[escrow.mandate],
+            clock=lambda: clock.now_ms,
+        )
+
+    node = open_node()
+    try:
+        offer = node.peer.propose(mallory.did, _bobs_terms(clock, bob, escrow, due_in_ms=3_600_000))
+        accept = mallory.accept(offer, issued_at_ms=clock.now_ms + 25_000, ttl_ms=DAY_MS)
+        node.exchange(accept.envelope, mallory.setup)
+        _owe_soon(Market(clock, mallory, bob, escrow, node.peer), 300)
+        locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
+        assert node.exchange(locks[-1], [escrow.mandate, *locks[1:-1]]) == []  # held back
+    finally:
+        node.close()
+    clock.advance(301)
+    node = open_node()
+    try:
+        hers = mallory.deliver(accept, bob, issued_at_ms=accept.header.issued_at_ms)
+        answer = [verify_statement(e) for e in node.exchange(hers.envelope, mallory.setup)]
+        assert [vs.body for vs in answer] == ["receipt", "delivery"]
+        assert answer[1].issued_at_ms == accept.header.issued_at_ms  # dated at the Accept: on time
+    finally:
+        node.close()
+
+
+@pytest.mark.req("TIM-009", "NEG-014", "CMT-001")
+def test_a_receipt_held_back_by_the_rule_is_signed_once_the_hint_has_passed() -> None:
+    """A Receipt is held back like a Delivery: it is dated no earlier than the Delivery it names
+    (NEG-014). Mallory accepts Bob's bonded offer with an Accept dated 29 s ahead; the locks come and
+    Bob delivers at once (dated at the Accept). A fresh key of hers then has Bob owe an item due 29.5 s
+    from now, and her Delivery, an answer to his request (so no request of hers is refused under
+    TIM-009), is dated 29.9 s ahead: Bob's Receipt of it would be dated after that deadline, and the
+    guard refuses it -- rightly, until the deadline. Before the fix nothing signed it again (the peer
+    remembered held-back Deliveries only): her item was never receipted, so the contract never
+    reached FULFILLED and the escrow kept both bonds locked until it lapsed, a day after its last
+    deadline. Now the Receipt is deferred like a Delivery, and the escrow releases both bonds."""
+    m = _market()
+    clock, mallory, bob, escrow, b = m
+    offer = b.propose(mallory.did, _bobs_terms(clock, bob, escrow, due_in_ms=3_600_000))
+    accept = mallory.accept(offer, issued_at_ms=clock.now_ms + 29_000, ttl_ms=DAY_MS)
+    b.on_replies([*mallory.setup, accept.envelope])
+    locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
+    mine = [vs for vs in b.on_replies(locks) if vs.body == "delivery"]
+    assert len(mine) == 1  # nothing else owed yet: delivered at once
+    _owe_soon(m, 29_500)
+    hers = mallory.deliver(accept, bob, issued_at_ms=clock.now_ms + 29_900)
+    b.guard_refusals.clear()
+    assert b.on_replies([hers.envelope]) == []  # the Receipt is held back
+    refusal = b.guard_refusals[-1]
+    assert isinstance(refusal, IssuedInFuture) and refusal.requirement == "TIM-009"
+    assert b.deferred_until() == clock.now_ms + 29_501
+
+    clock.advance(refusal.retry_after_ms or 0)
+    performed = b.perform_deferred()
+    assert [vs.body for vs in performed] == ["receipt"], "Bob's Receipt was never signed"
+    theirs = mallory.receipt(mine[0], issued_at_ms=hers.issued_at_ms)
+    escrow.submit([mine[0].envelope, hers.envelope, performed[0].envelope, theirs.envelope])
+    assert escrow.get_balance(bob.did)[:2] == (FUNDS, 0)  # released (CMT-001)
+    assert escrow.get_balance(mallory.did)[:2] == (FUNDS, 0)
+
+
+@pytest.mark.req("TIM-009", "CMT-001", "WIT-007")
+def test_a_trade_whose_receipt_the_rule_holds_back_still_releases_the_bonds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through `a2a-coop offer` (carry_trade), with an honest Mallory whose clock runs 25 s ahead of
+    Bob's (within the skew) and a fresh key's item of Bob's due in 20 s: her Accept and her Delivery are
+    dated 25 s ahead, so TIM-009 holds back both Bob's Delivery and his Receipt of hers. carry_trade
+    waits the hint out and performs what was held back. Before the fix only the Delivery was made again,
+    so her item was never receipted; and her Receipt of his late-signed Delivery came after he had
+    settled with the escrow, which never saw it. Either way the contract never reached FULFILLED at
+    the escrow, and both bonds stayed locked until it lapsed, a day after the last deadline. Now both
+    Receipts reach the escrow and it releases the bonds at once."""
+    m = _market()
+    clock, mallory, bob, escrow, b = m
+    _owe_soon(m, 20_000)
+    monkeypatch.setattr(time, "sleep", lambda seconds: clock.advance(round(seconds * 1000)))
+    theirs = make_peer(mallory, clock, context=[escrow.mandate])
+    theirs.clock = lambda: clock.now_ms + 25_000
+    neg = carry_trade(
+        b, theirs, b.propose(mallory.did, _bobs_terms(clock, bob, escrow, due_in_ms=3_600_000)), escrow=escrow
+    )
+    assert neg.contract is not None and len(neg.contract.receipted) == 2, "an item was never receipted"
+    assert escrow.get_balance(bob.did)[:2] == (FUNDS, 0)  # released (CMT-001)
+    assert escrow.get_balance(mallory.did)[:2] == (FUNDS, 0)
+
+
+@pytest.mark.req("CMT-001", "WIT-007", "RPC-015")
+def test_a_serving_node_restarted_receipts_a_delivery_it_holds_unreceipted(tmp_path: Path) -> None:
+    """Bob serves with an escrow witness; his bonded trade with Mallory is performed on his side. Her
+    Delivery reaches him only as the context of a request (her Receipt of his): it is taken (RPC-015),
+    but only a Delivery that comes as the request is receipted, so her item stays unreceipted, the
+    contract never reaches FULFILLED and the escrow keeps both bonds locked. Before the fix a restart
+    changed nothing (only a Delivery was ever performed again, and only one TIM-009 had held back in
+    this run). Now the restarted node receipts every Delivery it holds unreceipted, and its witness
+    gives the escrow the Receipt with the Delivery it names: both bonds are released."""
+    clock, mallory, bob, escrow, node = _served_bob(tmp_path)
+    try:
+        offer = node.peer.propose(mallory.did, _bobs_terms(clock, bob, escrow, due_in_ms=3_600_000))
+        accept = mallory.accept(offer, ttl_ms=DAY_MS)
+        node.exchange(accept.envelope, mallory.setup)
+        locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
+        mine = [verify_statement(e) for e in node.exchange(locks[-1], [escrow.mandate, *locks[1:-1]])]
+        assert [vs.body for vs in mine] == ["delivery"]
+        hers = mallory.deliver(accept, bob)
+        theirs = mallory.receipt(mine[0])
+        answer = [verify_statement(e).body for e in node.exchange(theirs.envelope, [hers.envelope])]
+        assert "receipt" not in answer
+        node.witness.flush()  # type: ignore[union-attr]
+        escrow.submit([hers.envelope, theirs.envelope])
+        assert escrow.get_balance(bob.did)[:2] == (FUNDS - BOND, BOND)  # still locked
+    finally:
+        node.close()
+    node = PeerNode.open(
+        bob.agent.key,
+        bob.mandate_vs.envelope,
+        tmp_path / "bob.db",
+        context=[escrow.mandate],
+        clock=lambda: clock.now_ms,
+        witness=EscrowWitness(escrow, escrow.did),
+    )
+    try:
+        give_up = time.monotonic() + 10
+        while escrow.get_balance(bob.did)[:2] != (FUNDS, 0) and time.monotonic() < give_up:
+            time.sleep(0.05)
+        node.witness.flush()  # type: ignore[union-attr]
+        assert escrow.get_balance(bob.did)[:2] == (FUNDS, 0), "Bob's bond stayed locked"  # CMT-001
+        assert escrow.get_balance(mallory.did)[:2] == (FUNDS, 0)
+    finally:
+        node.close()

@@ -69,11 +69,109 @@ def test_trade_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Captu
     assert any("HEADLINE" in line for line in table)
     # CPU per trade over the three processes, per series and mode, and the floor's over the trade's.
     cpu = result["cpu_ms_per_trade"]
-    assert set(cpu) == {f"{s}_{m}" for s in ("trade", "echo", "floor") for m in ("seq", "conc32")}
+    assert set(cpu) == {
+        f"{s}_{m}" for s in ("trade", "echo", "floor", "rules_floor") for m in ("seq", "conc32")
+    }
     assert all(isinstance(v, float) and v >= 0 for v in cpu.values())
     assert cpu["trade_conc32"] > 0 and cpu["floor_conc32"] > 0  # 32 trades: more than a clock tick
     assert result["trade_vs_floor_cpu_conc32"] == result["detail"]["trade_vs_floor_cpu_conc32"]["median"] > 0
     assert any("CPU per trade" in line for line in table)
+
+
+def test_trade_benchmark_quick_run_measures_a_rules_floor_beside_the_floor(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The rules floor runs beside the floor in the same run: its rates, its ratios to the floor and to the
+    trade, and whether trade_vs_floor's target is within its reach, in the table and the JSON line; it
+    handles as many statements as the trade checks and signs."""
+    table, result = summary("trade", capsys)
+    detail = result["detail"]
+    for key in ("rules_floor_trades_per_s", "rules_floor_trades_per_s_conc32"):
+        assert isinstance(result[key], float) and result[key] > 0, key
+    for key in (
+        "rules_floor_vs_floor",
+        "rules_floor_vs_floor_conc32",
+        "trade_vs_rules_floor",
+        "trade_vs_rules_floor_conc32",
+    ):
+        assert result[key] == detail[key]["median"], key
+        assert 0.1 < result[key] < 10, key  # a few trades on a busy machine: rates, not nonsense
+    assert result["rules_floor_trades_per_s"] == detail["rules_floor_seq"]["median"]
+    target = result["targets"]["trade_vs_floor"]
+    within = result["trade_vs_floor_target_within_rules_floor_reach"]
+    assert within is (result["rules_floor_vs_floor"] >= target)
+    assert result["trade_vs_rules_floor_needed"] == pytest.approx(
+        target / result["rules_floor_vs_floor"], abs=1e-3
+    )
+    assert result["logic_share_allowed"] == pytest.approx(1 - result["trade_vs_rules_floor_needed"], abs=1e-3)
+    # Its statements are the trade's: one rules-floor check per statement signature checked, one
+    # statement built per statement signed (in a trade, every signature is a statement's).
+    counts = result["per_trade"]
+    assert counts["statements_checked"] == counts["signature_checks"] > 0
+    assert counts["statements_checked_server"] == counts["signature_checks_server"] > 0
+    assert counts["statements_built"] == counts["statements_signed"] > 0
+    assert result["cpu_ms_per_trade"]["rules_floor_seq"] > 0
+    assert result["rules_floor_vs_floor_cpu"] == detail["rules_floor_vs_floor_cpu"]["median"] > 0
+    assert result["trade_vs_rules_floor_cpu"] == detail["trade_vs_rules_floor_cpu"]["median"] > 0
+    text = "\n".join(table)
+    for label in ("rules floor, sequential", "rules floor / floor, sequential", "trade / rules floor"):
+        assert label in text, label
+    (verdict,) = [line for line in table if line.startswith("Rules floor:")]
+    assert ("within its reach" in verdict) is within
+    assert ("OUT OF REACH" in verdict) is not within
+
+
+def test_the_trade_rules_floor_handles_the_envelopes_the_trade_checked_byte_for_byte() -> None:
+    """A signature check's bytes give back the very envelope checked (a verifier takes only canonical
+    envelopes, ENV-009); the rules floor checks each one once, signature included, when it is made (a
+    tampered envelope stops the run), then runs the envelope benchmark's rules floor on it; a statement
+    it signs is rebuilt from its fields to the very payload signed."""
+    import nacl.bindings
+
+    from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE, Envelope, pae
+    from a2a_coop.protocol.identity import public_key_from_did
+    from a2a_coop.testing import FixedClock, Party
+    from a2a_coop.testing import bonded_trade as testing_bonded_trade
+    from benchmarks import trade as bench
+
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    statements = testing_bonded_trade(alice, bob, escrow, clock)
+    checked = []
+    for vs in statements:
+        env = Envelope.FromString(vs.envelope)
+        signed = env.signatures[0].sig + pae(STATEMENT_PAYLOAD_TYPE, env.payload)
+        public_key = public_key_from_did(env.signatures[0].keyid)
+        nacl.bindings.crypto_sign_open(signed, public_key)
+        assert bench.statement_envelope(signed, public_key) == vs.envelope
+        checked.append(vs.envelope)
+    assert bench.statement_envelope(b"\0" * 64 + b"not a statement's PAE", b"\0" * 32) is None
+    payloads = [Envelope.FromString(e).payload for e in checked]
+    step = bench.RulesStep.of(bench.Work(checked=checked, signed=payloads))
+    assert [bench.Statement(**f).SerializeToString(deterministic=True) for f in step.signed] == payloads
+    rules = bench.RulesFloor([step])
+    rules.run(0)
+    tampered = bytearray(checked[0])
+    tampered[-1] ^= 1  # the last byte of the signature
+    with pytest.raises(nacl.exceptions.BadSignatureError):
+        bench.RulesFloor([bench.RulesStep(checked=(bytes(tampered),), signed=())])
+
+
+def test_the_trade_benchmark_runs_sequential_trades_in_turns_of_every_series() -> None:
+    """Sequentially, the series take turns every SEQ_TURN trades, the order reversed at each turn, so load
+    from other processes falls on all of them alike; each series' time and CPU are summed over its turns."""
+    from benchmarks.trade import SEQ_TURN, run_in_turns
+
+    ran: list[str] = []
+    ones = {name: (lambda name=name: ran.append(name)) for name in ("a", "b", "c")}
+    cpu = iter(range(1000))
+    elapsed, used = run_in_turns(ones, 2 * SEQ_TURN + 1, lambda name: next(cpu))
+    turns = [ran[i : i + SEQ_TURN] for i in range(0, 6 * SEQ_TURN, SEQ_TURN)]
+    assert [t[0] for t in turns] == ["a", "b", "c", "c", "b", "a"] and all(len(set(t)) == 1 for t in turns)
+    assert ran[6 * SEQ_TURN :] == ["a", "b", "c"]  # the last turn: one trade each
+    assert set(elapsed) == set(used) == set(ones) and all(v >= 0 for v in elapsed.values())
+    assert used == {"a": 3.0, "b": 3.0, "c": 3.0}  # one CPU reading after another: 1 a turn, 3 turns
+    assert run_in_turns(ones, 1, lambda name: None)[1] == {"a": None, "b": None, "c": None}
 
 
 @pytest.mark.usefixtures("frozen_heap")

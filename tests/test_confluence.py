@@ -22,7 +22,7 @@ from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WIND
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.runtime.strategy import WithholdingStrategy
-from a2a_coop.runtime.trade import claim_breach, revoke, run_trade, settle_with_escrow
+from a2a_coop.runtime.trade import carry_trade, claim_breach, revoke, run_trade, settle_with_escrow
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party
 
 FUNDS, BOND = 1_000, 100
@@ -78,8 +78,46 @@ def scenario(kind: str) -> tuple[list[bytes], bytes, State]:
     return transcript, neg.id, report.verifier.negotiations.get(neg.id).state
 
 
+def witnessed_over_rival(reject_first: bool) -> tuple[list[bytes], bytes, State]:
+    """Two answers to one bonded offer (NEG-017): Mallory shows the escrow an Accept of Alice's offer
+    and sends Alice a Reject of it, signed before or after the Accept (her chain then orders the two).
+    Alice shows the escrow the Reject, which answers with the witnessed Accept; she performs, Mallory
+    does not, nobody claims, and the contract lapses. The escrow's transcript plus the Reject."""
+    clock = FixedClock()
+    alice_party, mallory = Party("alice", clock), Party("mallory", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={alice_party.did: FUNDS, mallory.did: FUNDS})
+    alice = make_peer(alice_party, clock, context=[escrow.mandate])
+    rival: list[VerifiedStatement] = []
+
+    class Mallory:
+        def exchange(self, envelope: bytes, context: Any) -> list[bytes]:
+            offer = verify_statement(envelope)
+            if offer.body != "offer":
+                return []
+            if reject_first:
+                rival.append(mallory.reject(offer, "no"))
+            accept = mallory.accept(offer)
+            escrow.submit([*mallory.setup, *alice_party.setup, offer.envelope, accept.envelope])
+            if not reject_first:
+                rival.append(mallory.reject(offer, "no"))
+            return [*mallory.setup, rival[0].envelope]
+
+    proposal = alice_party.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+    neg = carry_trade(alice, Mallory(), alice.propose(mallory.did, proposal), escrow=escrow)
+    assert neg.contract is not None and (alice.did, 0) in neg.contract.delivered
+    clock.advance(2 * DAY_MS + CLAIM_WINDOW_MS)
+    escrow.tick()
+    transcript = [*escrow.escrow.transcript(), rival[0].envelope]
+    report = verify_transcript(transcript)
+    assert report.valid, report.error
+    return transcript, neg.id, report.verifier.negotiations.get(neg.id).state
+
+
 KINDS = ["fulfilled", "breach-late-delivery", "dismissed", "revoked", "lapsed"]
 SCENARIOS = {kind: scenario(kind) for kind in KINDS}
+SCENARIOS["rival-answer-first"] = witnessed_over_rival(reject_first=True)
+SCENARIOS["rival-answer-after"] = witnessed_over_rival(reject_first=False)
+KINDS += ["rival-answer-first", "rival-answer-after"]
 
 
 def _dependencies(envelopes: list[bytes]) -> dict[bytes, set[bytes]]:
@@ -117,6 +155,8 @@ def _dependencies(envelopes: list[bytes]) -> dict[bytes, set[bytes]]:
                 }
         if vs.body == "delivery":
             named |= locks
+        if vs.body == "accept":
+            named.add(stamps.get(digest, b""))  # beside a rival answer it counts once witnessed (NEG-017)
         deps[digest] = {d for d in named if d in statements and d != digest}
     return deps
 
@@ -134,8 +174,8 @@ def _random_order(envelopes: list[bytes], rng: random.Random) -> list[bytes]:
     return out
 
 
-@pytest.mark.req("NEG-015", "NEG-001")
-@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.req("NEG-015", "NEG-001", "NEG-017")
+@settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(KINDS), st.randoms(use_true_random=False))
 def test_every_order_of_arrival_gives_one_final_state(kind: str, rng: random.Random) -> None:
     """A contract's statements fed to a fresh auditor in a random dependency-respecting order: expect
@@ -155,6 +195,8 @@ def test_the_scenarios_reach_every_outcome() -> None:
         "dismissed": State.EXPIRED,
         "revoked": State.REVOKED,
         "lapsed": State.EXPIRED,
+        "rival-answer-first": State.EXPIRED,
+        "rival-answer-after": State.EXPIRED,
     }
 
 

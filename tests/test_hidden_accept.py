@@ -27,6 +27,7 @@ from a2a_coop.protocol.errors import CoopError, LimitExceeded
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.runtime import trade as trade_module
 from a2a_coop.runtime.control import ControlServicer
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowNode, EscrowWitness, PeerNode
@@ -950,3 +951,203 @@ def test_a_served_peers_unanswered_bonded_counter_is_asked_about_past_its_cutoff
         m.bob_loses_nothing(neg.id, accept.digest)
     finally:
         node.close()
+
+
+@pytest.mark.req("NEG-017", "ESC-013")
+def test_a_rejected_negotiation_the_peer_forgot_comes_back_for_the_witnessed_accept(tmp_path: Path) -> None:
+    """Bob's peer keeps a journal, so it forgets the negotiation Mallory's Reject ended (REJECTED is over
+    for good but for NEG-017) before it shows the escrow the Reject; the revealed Accept brings the
+    negotiation back from the journal, and Bob performs the witnessed contract."""
+    m = Market()
+    with Journal.open(tmp_path / "bob.db") as journal:
+        m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate], journal=journal)
+        mallorys = AnswersTwice(m, "reject")
+        offer = m.b.propose(m.mallory.did, m.proposal())
+        forgotten = []
+        ask = trade_module.ask_escrow_about_offer
+
+        def asks(peer: Peer, *args: object) -> bool:
+            forgotten.append(offer.negotiation_id not in peer.verifier.negotiations.by_id)
+            return ask(peer, *args)  # type: ignore[arg-type]
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(trade_module, "ask_escrow_about_offer", asks)
+            with contextlib.suppress(CoopError):
+                carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+        assert forgotten == [True], "the peer did not forget the rejected negotiation first"
+        neg = m.b.negotiation(offer.negotiation_id)
+        assert mallorys.accept is not None and neg.contract is not None
+        assert neg.contract.id == mallorys.accept.digest and (m.bob.did, 0) in neg.contract.delivered
+        m.bob_loses_nothing(offer.negotiation_id, mallorys.accept.digest)
+
+
+@pytest.mark.req("ESC-013")
+def test_offer_with_a_count_waits_for_the_cutoff_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`a2a-coop offer --count 3` against a server that answers no offer: every offer goes out first,
+    then one wait for the last bonding cutoff (one line naming the three), then the escrow is asked
+    about each -- three EXPIRED lines, exit 1 -- not three waits of about 6 minutes one after another."""
+    bob, mallory, esc = (provision(tmp_path, name) for name in ("bob", "mallory", "escrow"))
+    escrow = EscrowNode(esc.key, esc.mandate, tmp_path / "escrow.db", faucet=FUNDS)
+    node = PeerNode.open(mallory.key, mallory.mandate, tmp_path / "mallory.db", context=[escrow.mandate])
+    mallorys = _HidesItsAccept(node, escrow)
+    real_sleep, waits = time.sleep, []
+    monkeypatch.setattr(time, "sleep", lambda s: real_sleep(s) if s < 60 else waits.append(s))
+    try:
+        with serve(None, escrow) as escrow_server, serve(mallorys, None) as mallory_server:  # type: ignore[arg-type]
+            argv = [*bob.files(), "--to", mallory_server.target, "--escrow", escrow_server.target]
+            code, out, err = run_cli(
+                capsys,
+                "offer",
+                *argv,
+                "--give",
+                "code-review:20",
+                "--want",
+                "copy-editing:20",
+                "--bond",
+                "5",
+                "--count",
+                "3",
+            )
+        assert len(waits) == 1 and 5 * 60 < waits[0] <= 6 * 60 + 1, (waits, code, err)
+        waiting = [line for line in err.splitlines() if "waiting until" in line]
+        assert len(waiting) == 1 and "3 offers" in waiting[0], err
+        assert code == 1 and out.count("EXPIRED") == 3, (code, out, err)
+        assert [line.split()[0] for line in out.splitlines()] == ["1/3", "2/3", "3/3"]
+    finally:
+        node.close()
+        escrow.close()
+
+
+def _capped(cap: str, answer: str, more_gives: int) -> tuple[list[bytes], list[bytes], list[bytes]]:
+    """Mallory's mandate caps ``cap`` at 1000; each Accept of Bob's bonded offer commits her 550 (the 450
+    she gives and her bond). Returns the context (mandates, the offer), her other ``answer`` (a Counter
+    giving 600, or a second Accept) and the escrow's witnessed Accept (its Stamp, the Accept), and her
+    offer to Carol giving ``more_gives``, each as envelopes."""
+    clock = FixedClock()
+    caps = {"max_per_deal": 1_000, cap: 1_000}
+    bob, mallory = Party("bob", clock), Party("mallory", clock, caps)
+    escrow, carol = Party("escrow", clock), Party("carol", clock)
+    offer = bob.offer(mallory, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    clock.advance(1_000)
+    accept = mallory.accept(offer)
+    deadline = clock.now_ms + DAY_MS
+    if answer == "counter":
+        other = mallory.counter(
+            offer, mallory.proposal(gives=[service("code-review", value=600, deadline_ms=deadline)])
+        )
+    else:
+        other = mallory.accept(offer)
+    witnessed = [escrow.sign("stamp", commitment_pb2.Stamp(statements=[accept.digest])), accept]
+    clock.advance(1_000)
+    more = mallory.offer(
+        carol, mallory.proposal(gives=[service("code-review", value=more_gives, deadline_ms=deadline)])
+    )
+    context = [*bob.setup, *mallory.setup, *escrow.setup, *carol.setup, offer.envelope]
+    return context, [other.envelope], [*(vs.envelope for vs in witnessed), more.envelope]
+
+
+@pytest.mark.req("NEG-017", "MND-009", "MND-010", "NEG-015")
+@pytest.mark.parametrize("cap", ["max_outstanding", "budget_per_period"])
+@pytest.mark.parametrize("answer", ["counter", "accept"])
+def test_the_witnessed_accept_is_checked_without_what_it_displaces(cap: str, answer: str) -> None:
+    """Mallory sizes her mandate so that her witnessed Accept fits her cap alone but not beside the
+    Counter or second Accept she sends Bob (which the escrow never took). Bob's verifier, holding the
+    other answer first, must still take the witnessed Accept: checked with what it displaces, it was
+    refused (MANDATE_VIOLATION), Bob never performed and her claim took his bond. Every order reaches
+    the same exposure: 550 committed, so her offer of 450 more fits and 451 does not."""
+    for order in ("other first", "witnessed first"):
+        for gives, fits in ((450, True), (451, False)):
+            context, other, witnessed = _capped(cap, answer, gives)
+            *accept, more = witnessed
+            envelopes = [*other, *accept] if order == "other first" else [*accept, *other]
+            v = Verifier()
+            for env in [*context, *envelopes]:
+                v.accept(env)
+            neg = v.negotiations.get(verify_statement(accept[-1]).negotiation_id)
+            assert neg.contract is not None and neg.contract.id == verify_statement(accept[-1]).digest
+            if fits:
+                v.accept(more)
+                continue
+            with pytest.raises(CoopError) as refused:
+                v.accept(more)
+            assert refused.value.code == "MANDATE_VIOLATION", (order, gives)
+
+
+@pytest.mark.req("NEG-017", "MND-009")
+def test_a_fulfilled_contract_displaced_stops_charging_its_period() -> None:
+    """The contract a witnessed Accept displaces may have ended already: Bob accepted Mallory's Counter
+    (no bonds, no escrow), both performed and receipted it (FULFILLED, still charging its period,
+    MND-009). Her witnessed Accept of Bob's offer then fits her budget of 1000 beside nothing else: the
+    Counter's 600 charge nowhere, so 550 are committed and her next offer may give 450."""
+    clock = FixedClock()
+    bob, mallory = (
+        Party("bob", clock),
+        Party("mallory", clock, {"max_per_deal": 1_000, "budget_per_period": 1_000}),
+    )
+    escrow, carol = Party("escrow", clock), Party("carol", clock)
+    offer = bob.offer(mallory, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    clock.advance(1_000)
+    accept = mallory.accept(offer)
+    deadline = clock.now_ms + DAY_MS
+    counter = mallory.counter(
+        offer, mallory.proposal(gives=[service("code-review", value=600, deadline_ms=deadline)])
+    )
+    clock.advance(1_000)
+    on_counter = bob.accept(counter)
+    clock.advance(1_000)
+    delivered = [mallory.deliver(on_counter, bob), bob.deliver(on_counter, mallory)]
+    clock.advance(1_000)
+    receipts = [bob.receipt(delivered[0]), mallory.receipt(delivered[1])]
+    witness = escrow.sign("stamp", commitment_pb2.Stamp(statements=[accept.digest]))
+    v = Verifier()
+    context = [*bob.setup, *mallory.setup, *escrow.setup, *carol.setup, offer.envelope]
+    for vs in (counter, on_counter, *delivered, *receipts):
+        context.append(vs.envelope)
+    for env in context:
+        v.accept(env)
+    assert v.negotiations.get(offer.negotiation_id).state is State.FULFILLED
+    v.accept(witness.envelope)
+    v.accept(accept.envelope)
+    assert v.negotiations.get(offer.negotiation_id).contract.id == accept.digest
+    clock.advance(1_000)
+    gives = [service("code-review", value=451, deadline_ms=deadline)]
+    with pytest.raises(CoopError) as refused:
+        v.accept(mallory.offer(carol, mallory.proposal(gives=gives)).envelope)
+    assert refused.value.code == "MANDATE_VIOLATION"
+    gives = [service("code-review", value=450, deadline_ms=deadline)]
+    v.accept(mallory.offer(carol, mallory.proposal(gives=gives)).envelope)
+
+
+@pytest.mark.req("NEG-017", "MND-010", "ESC-012")
+def test_offers_the_escrow_never_saw_cannot_make_the_offerer_refuse_a_witnessed_accept() -> None:
+    """Mallory's mandate caps her outstanding value at 1,000. Before accepting Bob's bonded offer (550 of
+    hers: 450 given, a bond of 100) at the escrow alone, she hands Bob two offers of her own in other
+    negotiations (300 each, as context he leaves open), which the escrow never sees. In the escrow's
+    view her Accept fits (550); in Bob's, 600 + 550 > 1,000. Bob, shown the Accept by the escrow
+    (ESC-012), must take it -- the escrow bonded it -- and perform; refusing it MANDATE_VIOLATION kept him
+    from delivering, and her claim took
+    his bond."""
+    m = Market()
+    m.mallory = Party("mallory", m.clock, mandate_caps={"max_outstanding": 1_000})
+    m.escrow = LocalEscrow(Party("escrow", m.clock), funds={m.mallory.did: FUNDS, m.bob.did: FUNDS})
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate])
+    deadline = m.clock.now_ms + 3_600_000
+    sides = [
+        m.mallory.offer(
+            m.bob,
+            m.mallory.proposal(gives=[service("proofreading", value=300, deadline_ms=deadline)], wants=[]),
+        )
+        for _ in range(3)
+    ]
+    # Two as context of a request (SPEC 13.2): Bob takes them before the request and leaves them open.
+    with contextlib.suppress(CoopError):
+        m.b.exchange(sides[2].envelope, [*m.mallory.setup, sides[0].envelope, sides[1].envelope])
+    exposure = m.b.verifier.exposure.by_mandate[m.mallory.mandate_vs.digest]
+    assert exposure.outstanding(m.clock.now_ms, 0) == 600, "her side offers do not count in Bob's view"
+    mallorys = AcksOnly(m, hide=True)
+    neg = carry_trade(m.b, mallorys, m.b.propose(m.mallory.did, m.proposal()), escrow=m.escrow)
+    assert mallorys.accept is not None
+    assert neg.contract is not None and (m.bob.did, 0) in neg.contract.delivered
+    m.bob_loses_nothing(neg.id, mallorys.accept.digest)

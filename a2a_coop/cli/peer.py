@@ -339,7 +339,11 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
             escrow_did = verify_statement(escrow_mandate).statement.mandate.agent
         peer = open_peer(key, mandate, journal, context, min_time_to_perform_ms=args.min_time_to_perform)
         remember_run(journal, mandate, context)
-        rejected = not_done = unanswered = 0
+        tally = _Tally(out, args.count)
+        # Unanswered bonded offers (an Ack only, or an error): each may be accepted at the escrow alone
+        # until its bonding cutoff, binding our bond there (SPEC 16.14). Asked once every offer is out,
+        # after one wait for the last cutoff, so that --count N waits once, not N times (ESC-013).
+        unanswered: list[tuple[int, Negotiation, float, int]] = []
         for i in range(args.count):
             deadline = wall_clock_ms() + args.deadline
             offer = proposal(
@@ -371,70 +375,92 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
                     # Refused with an error, not a Reject: our signed offer is out all the same, and may
                     # be accepted at the escrow alone until its bonding cutoff, as below (ESC-013).
                     print(f"a2a-coop: offer {i + 1} refused by the other side: {exc}", file=sys.stderr)
-                check_at = hidden_accept_check_ms(peer, neg)
-                if check_at is not None and escrow_client is not None:
-                    # Unanswered (an Ack only, or an error): it may be accepted at the escrow alone until
-                    # the bonding cutoff, binding our bond there (SPEC 16.14); the escrow says so once it
-                    # is past.
-                    _wait_for_cutoff(peer, neg, check_at, i + 1)
-                    neg = carry_after_cutoff(peer, client, escrow_client, neg)
-                    if neg.contract is None:
-                        out.write(
-                            f"{i + 1}/{args.count}  {neg.id.hex()[:12]}  {'EXPIRED':<10}  "
-                            f"{time.perf_counter() - started:.2f}s\n"
-                        )
-                        out.flush()
-                        unanswered += 1
-                        print(
-                            f"a2a-coop: offer {i + 1} expired unanswered (its escrow holds no Accept of it)",
-                            file=sys.stderr,
-                        )
-                        continue
             except (CoopError, TransportError) as exc:
-                if isinstance(exc, CoopError) and neg.contract is None:
-                    raise  # the offer itself refused: nothing was agreed, nothing to carry on
-                # Whatever stopped it, the trade is journaled as far as it went: say where, and how on.
-                took = time.perf_counter() - started
-                out.write(f"{i + 1}/{args.count}  {neg.id.hex()[:12]}  {neg.state.value:<10}  {took:.2f}s\n")
-                out.flush()
-                where = unfinished(neg) or neg.state.value
-                print(
-                    f"a2a-coop: trade {i + 1} ({neg.id.hex()[:12]}) stopped in {where}: {exc}; "
-                    + _resume_hint(neg),
-                    file=sys.stderr,
-                )
-                return EXIT_UNFINISHED
-            took = time.perf_counter() - started
-            out.write(f"{i + 1}/{args.count}  {neg.id.hex()[:12]}  {neg.state.value:<10}  {took:.2f}s\n")
-            out.flush()
-            if neg.state is State.REJECTED:
-                rejected += 1
-                print(f"a2a-coop: offer {i + 1} rejected: {_reject_reason(peer, neg)}", file=sys.stderr)
+                return tally.stopped(i, neg, started, exc)
+            check_at = hidden_accept_check_ms(peer, neg)
+            if check_at is not None and escrow_client is not None:
+                unanswered.append((i, neg, started, check_at))
                 continue
-            if neg.state is State.ACCEPTED and escrow_client is not None:
-                for line in _unfunded(neg, escrow_client):
-                    print(f"a2a-coop: trade {i + 1} waits for funds: {line}", file=sys.stderr)
-            why = unfinished(neg)
-            if why:
-                not_done += 1
-                print(
-                    f"a2a-coop: trade {i + 1} ({neg.id.hex()[:12]}) did not finish: {why}; "
-                    + _resume_hint(neg),
-                    file=sys.stderr,
-                )
-    if rejected or unanswered:
+            tally.finished(i, neg, started, peer, escrow_client)
+        if unanswered and escrow_client is not None:
+            _wait_for_cutoff(peer, [neg for _, neg, _, _ in unanswered], max(at for *_, at in unanswered))
+            for i, waited, started, _ in unanswered:
+                try:
+                    neg = carry_after_cutoff(peer, client, escrow_client, waited)
+                except (CoopError, TransportError) as exc:
+                    return tally.stopped(i, peer.negotiation(waited.id), started, exc)
+                if neg.contract is None:
+                    tally.expired(i, neg, started)
+                else:
+                    tally.finished(i, neg, started, peer, escrow_client)
+    if tally.rejected or tally.unanswered:
         return EXIT_INVALID
-    return EXIT_UNFINISHED if not_done else EXIT_OK
+    return EXIT_UNFINISHED if tally.not_done else EXIT_OK
 
 
-def _wait_for_cutoff(peer: Peer, neg: Negotiation, check_at: int, number: int) -> None:
+class _Tally:
+    """`offer`'s line per trade on stdout, why on stderr, and the counts its exit code is made of."""
+
+    def __init__(self, out: TextIO, count: int) -> None:
+        self.out, self.count = out, count
+        self.rejected = self.not_done = self.unanswered = 0
+
+    def _line(self, i: int, neg: Negotiation, state: str, started: float) -> None:
+        took = time.perf_counter() - started
+        self.out.write(f"{i + 1}/{self.count}  {neg.id.hex()[:12]}  {state:<10}  {took:.2f}s\n")
+        self.out.flush()
+
+    def stopped(self, i: int, neg: Negotiation, started: float, exc: CoopError | TransportError) -> int:
+        """A trade that a refusal or the transport stopped; the exit code (the offer itself refused:
+        raised, as nothing was agreed and nothing is left to carry on)."""
+        if isinstance(exc, CoopError) and neg.contract is None:
+            raise exc
+        # Whatever stopped it, the trade is journaled as far as it went: say where, and how on.
+        self._line(i, neg, neg.state.value, started)
+        where = unfinished(neg) or neg.state.value
+        print(
+            f"a2a-coop: trade {i + 1} ({neg.id.hex()[:12]}) stopped in {where}: {exc}; " + _resume_hint(neg),
+            file=sys.stderr,
+        )
+        return EXIT_UNFINISHED
+
+    def expired(self, i: int, neg: Negotiation, started: float) -> None:
+        self._line(i, neg, "EXPIRED", started)
+        self.unanswered += 1
+        print(
+            f"a2a-coop: offer {i + 1} expired unanswered (its escrow holds no Accept of it)", file=sys.stderr
+        )
+
+    def finished(
+        self, i: int, neg: Negotiation, started: float, peer: Peer, escrow: EscrowClient | None
+    ) -> None:
+        self._line(i, neg, neg.state.value, started)
+        if neg.state is State.REJECTED:
+            self.rejected += 1
+            print(f"a2a-coop: offer {i + 1} rejected: {_reject_reason(peer, neg)}", file=sys.stderr)
+            return
+        if neg.state is State.ACCEPTED and escrow is not None:
+            for line in _unfunded(neg, escrow):
+                print(f"a2a-coop: trade {i + 1} waits for funds: {line}", file=sys.stderr)
+        why = unfinished(neg)
+        if why:
+            self.not_done += 1
+            print(
+                f"a2a-coop: trade {i + 1} ({neg.id.hex()[:12]}) did not finish: {why}; " + _resume_hint(neg),
+                file=sys.stderr,
+            )
+
+
+def _wait_for_cutoff(peer: Peer, negs: Sequence[Negotiation], check_at: int) -> None:
     """Sleep until ``check_at`` by the peer's clock, saying why in one line (ESC-013)."""
     wait_ms = check_at - peer.clock()
     if wait_ms <= 0:
         return
+    which = ", ".join(neg.id.hex()[:12] for neg in negs)
+    offers = f"offer {which} got" if len(negs) == 1 else f"{len(negs)} offers ({which}) got"
     print(
-        f"a2a-coop: offer {number} ({neg.id.hex()[:12]}) got no answer; waiting until {iso(check_at)} "
-        f"({wait_ms / 1000:.0f}s, past its bonding cutoff) to ask the escrow whether it was accepted "
+        f"a2a-coop: {offers} no answer; waiting until {iso(check_at)} "
+        f"({wait_ms / 1000:.0f}s, past the bonding cutoff) to ask the escrow whether it was accepted "
         "there alone, which would bind our bond; Ctrl-C is safe: run `a2a-coop resume` after that time",
         file=sys.stderr,
         flush=True,

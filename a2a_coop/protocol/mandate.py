@@ -376,6 +376,17 @@ class Exposure:
         if ended is not None:
             self._contracts.remove(contract)  # its value stays in _formed: MND-009 counts it still
 
+    def contract_superseded(self, contract: bytes, value: int, formed_at: int) -> None:
+        """A witnessed Accept displaced ``contract`` (NEG-017): it counts nowhere, not even in the
+        period it was formed in (``value`` and ``formed_at`` as it was recorded with)."""
+        self.contract_ended(contract)
+        period = self.period_of(formed_at)
+        left = self._formed.get(period, 0) - value
+        if left > 0:
+            self._formed[period] = left
+        else:
+            self._formed.pop(period, None)
+
 
 class ExposureBook:
     """Exposure per mandate digest, and the stateful mandate checks (MND-009, MND-010).
@@ -505,3 +516,8 @@ class ExposureBook:
         exp = self.by_mandate.get(mandate_digest)
         if exp is not None:
             exp.contract_ended(contract)
+
+    def contract_superseded(self, mandate_digest: bytes, contract: bytes, value: int, formed_at: int) -> None:
+        exp = self.by_mandate.get(mandate_digest)
+        if exp is not None:
+            exp.contract_superseded(contract, value, formed_at)

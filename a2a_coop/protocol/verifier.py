@@ -50,6 +50,7 @@ from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS, WitnessIndex
 # as an Enum class's attribute reads are slow on Python 3.11 (see a2a_coop.protocol.negotiation).
 _VALUE_EVENTS = (Event.OFFER, Event.COUNTER, Event.ACCEPT, Event.WITNESSED_ACCEPT)
 _ACCEPTED = State.ACCEPTED
+_OFFER, _COUNTER = Event.OFFER, Event.COUNTER
 
 
 @dataclass(frozen=True)
@@ -400,8 +401,22 @@ class Verifier:
         value = committed_value(vs, self._accepted_proposal(vs))
         if value is None:
             return
+        if event is not _OFFER and event is not _COUNTER and self._witnessed_before(vs):
+            return  # NEG-017: its escrow checked these caps in its view, which is what bonds it
         grace = self.skew_ms if self.me is not None and vs.issuer == self.me else 0
         self.exposure.check(vs, record.mandate, value, self._held_in(vs, value), grace_ms=grace)
+
+    def _witnessed_before(self, accept: VerifiedStatement) -> bool:
+        """Whether we held, before ``accept`` came, a Stamp of it by its offer's escrow by the bonding
+        cutoff (NEG-017). Such an Accept binds both bonds whatever our view of its issuer's exposure: that
+        view holds statements the escrow never saw (the acceptor's other answers, its offers handed to us
+        alone), which the acceptor chooses, and refusing the Accept for them only keeps us from performing.
+        A Stamp being given now (an escrow taking the Accept) is not one: the escrow checks the caps."""
+        offer = self.statements.get(accept.statement.accept.offer)
+        if offer is None or offer.body not in ("offer", "counter"):
+            return False
+        at = self.witness.recorded_stamp_time(proposal_of(offer).terms.escrow, accept.digest)
+        return at is not None and at <= offer.expires_at_ms + CLOCK_TOLERANCE_MS
 
     def _check_reveal(self, vs: VerifiedStatement) -> None:
         r = vs.statement.reveal
@@ -566,9 +581,11 @@ class Verifier:
             return  # taken with no effect (NEG-017): it neither offers nor binds
         book = self.exposure
         if before is not None and before[2] is not None and before[2] is not neg.contract:
-            displaced = before[2]  # by a witnessed Accept (NEG-017): it stops counting
+            displaced = before[2]  # by a witnessed Accept (NEG-017): it counts nowhere
+            formed_at = displaced.accept.issued_at_ms
             for party_vs in (displaced.offer, displaced.accept):
-                book.contract_ended(party_vs.mandate_digest, displaced.id)
+                given = displaced.value_given(party_vs.issuer)
+                book.contract_superseded(party_vs.mandate_digest, displaced.id, given, formed_at)
         if before is not None and before[0] in BARGAINING_STATES:
             old = before[1]
             moved = neg.state is _ACCEPTED or neg.outstanding.digest != old.digest or neg.is_terminal

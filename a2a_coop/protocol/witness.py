@@ -51,6 +51,10 @@ class WitnessIndex:
             return p[2]
         return self._stamped.get((escrow, digest))
 
+    def recorded_stamp_time(self, escrow: str, digest: bytes) -> int | None:
+        """:meth:`stamp_time`, leaving out the stamp an escrow is giving now (:meth:`set_provisional`)."""
+        return self._stamped.get((escrow, digest))
+
     def ack_time(self, by: str, digest: bytes) -> int | None:
         """When ``by`` first acknowledged (Ack or Receipt) ``digest``, or None."""
         return self._acked.get((by, digest))

@@ -434,6 +434,11 @@ class PeerNode:
         self.limiter = IssuerLimiter(limits, peer.clock) if limits and limits.active else None
         if peer.fork_alarm is not None:  # held from before: the operator sees it again at every start
             peer.fork_alarm.sound(peer.clock(), force=True)
+        if witness is not None:
+            # What TIM-009 held back before a restart: the peer rebuilt from the journal counts every
+            # contract where something may be due and is not signed (Peer.deferred_until), performed at
+            # once.
+            self._watch_deferred()
 
     @classmethod
     def open(
@@ -500,10 +505,13 @@ class PeerNode:
                     self._watch_locks(vs)
 
     def _watch_deferred(self) -> None:
-        """A Delivery of ours that TIM-009 held back (its contract is dated ahead of our clock, past the
-        deadline of another item we owe) is performed once the hint passes, on the witness's thread, and
-        goes to the escrow (WIT-007): nothing else would perform it, since the counterparty that dated
-        the contract ahead may send nothing more in it. One watch at a time, for the earliest hint."""
+        """A Delivery or Receipt of ours that TIM-009 held back (its contract is dated ahead of our clock,
+        past the deadline of another item we owe) is performed once the hint passes, on the witness's
+        thread, and goes to the escrow (WIT-007): nothing else would perform it, since the counterparty
+        that dated the contract ahead may send nothing more in it. One watch at a time, for the earliest
+        hint. Without a witness there is no watch: nothing we sign on our own would reach anyone (we
+        know neither the escrow's address nor the counterparty's), so what was held back is performed
+        in our answer to the counterparty's next statement in that negotiation."""
         assert self.witness is not None
         with self.peer.lock:
             at = self.peer.deferred_until()
@@ -520,7 +528,7 @@ class PeerNode:
         with self.peer.lock:
             self._deferred_watch = None
             performed = self.peer.perform_deferred()
-        for evidence in self._to_witness([vs.envelope for vs in performed], self.witness.did):
+        for evidence in self._to_witness([vs.envelope for vs in performed], self.witness.did, receipts=True):
             self.witness.submit(evidence)
         self._watch_deferred()  # held back again, or another one later
 
@@ -603,8 +611,13 @@ class PeerNode:
                 queued += 1
         return queued
 
-    def _to_witness(self, answers: Sequence[bytes], escrow: str) -> list[list[bytes]]:
-        """Per contract naming ``escrow``: its evidence, then the Deliveries of ours among ``answers``."""
+    def _to_witness(
+        self, answers: Sequence[bytes], escrow: str, *, receipts: bool = False
+    ) -> list[list[bytes]]:
+        """Per contract naming ``escrow``: its evidence, then the Deliveries of ours among ``answers``
+        (and with ``receipts`` our Receipts, each after the Delivery it names: signed on our own, they
+        reach the counterparty in no answer, and the escrow releases the bonds only once it holds every
+        one, CMT-001)."""
         with self.peer.lock:
             held, negotiations = self.peer.verifier.statements, self.peer.verifier.negotiations.by_id
             out: dict[bytes, list[bytes]] = {}
@@ -615,11 +628,13 @@ class PeerNode:
                     continue
                 if vs.body in ("accept", "ack"):  # a contract formed: do we learn its locks? (ESC-009)
                     self._watch_locks(vs)
-                if vs.body != "delivery":
+                if vs.body != "delivery" and not (receipts and vs.body == "receipt"):
                     continue
                 neg = negotiations.get(vs.header.negotiation_id)
                 if neg is not None and neg.contract is not None and neg.contract.escrow == escrow:
-                    out.setdefault(neg.id, contract_evidence(self.peer, neg)).append(env)
+                    evidence = out.setdefault(neg.id, contract_evidence(self.peer, neg))
+                    named = held.get(vs.statement.receipt.delivery) if vs.body == "receipt" else None
+                    evidence += [env] if named is None else [named.envelope, env]
             return list(out.values())
 
     def _watch_locks(self, statement: VerifiedStatement, attempt: int = 0) -> None:

@@ -46,7 +46,7 @@ from a2a_coop.protocol.escrow import revoke_until
 from a2a_coop.protocol.forks import ForkProof, fork_proof_from
 from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS
 from a2a_coop.protocol.identity import Keypair
-from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Event, Negotiation, State, proposal_of
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Contract, Event, Negotiation, State, proposal_of
 from a2a_coop.protocol.reputation import attestation_due
 from a2a_coop.protocol.statements import (
     PRINCIPAL_BODIES,
@@ -329,9 +329,11 @@ class Peer:
         self._owed_due: list[tuple[int, bytes, int, bytes]] = []
         self._owed_entered: dict[bytes, bytes] = {}
         self._owed_rebuild_at = OWED_HEAP_SLACK  # its size at which the dead entries are swept out
-        # Negotiations whose Delivery TIM-009 held back, and when (our clock) its hint passes: nothing
-        # else would perform them again, since the counterparty that dated the contract ahead may send
-        # nothing more in it (see perform_deferred). One entry per contract at most.
+        # Negotiations whose Delivery or Receipt TIM-009 held back, and when (our clock) its hint passes:
+        # nothing else would perform them again, since the counterparty that dated the contract ahead
+        # may send nothing more in it (see perform_deferred). One entry per contract at most. Memory
+        # only: a peer rebuilt from its journal derives it again -- every contract where something is
+        # due that we have not signed is due at once (_replay, _due).
         self._deferred: dict[bytes, int] = {}
         # The parties, escrows and principals of our contracts, ever, each with the order it came in
         # (gossip's tie-break, ATT-011): with the counterparties of our negotiations not ended, the keys
@@ -820,20 +822,22 @@ class Peer:
             )
 
     def perform(self, negotiation_id: bytes) -> list[VerifiedStatement]:
-        """Deliver now what our strategy delivers under the contract of ``negotiation_id`` and we have not
-        delivered yet (guarded, signed and journaled before they are returned): what TIM-009 held back,
-        or what a crash kept us from signing. The caller sends them to the escrow (WIT-007) and the
-        counterparty."""
+        """Sign now, under the contract of ``negotiation_id``, the Receipts our strategy gives of the
+        counterparty's Deliveries we hold and have not receipted, then what our strategy delivers and we
+        have not delivered yet (guarded, signed and journaled before they are returned): what TIM-009
+        held back, or what a restart or a crash kept us from signing. The caller sends them to the
+        escrow (WIT-007) and the counterparty."""
         with self.lock:
             self._deferred.pop(negotiation_id, None)
             neg = self.verifier.negotiations.by_id.get(negotiation_id)
-            out = [] if neg is None else self._perform(neg)  # held back again: deferred again
-            self._persist(None, out)
+            out = [] if neg is None else self._receipts(neg, self._unreceipted(neg)) + self._perform(neg)
+            self._persist(None, out)  # held back again: deferred again
             return out
 
     def deferred_until(self, negotiation_id: bytes | None = None) -> int | None:
-        """When (our clock) the hint of a Delivery TIM-009 held back passes: the earliest, or that of
-        ``negotiation_id``'s; None if nothing is held back."""
+        """When (our clock) the hint of a Delivery or Receipt TIM-009 held back passes: the earliest, or
+        that of ``negotiation_id``'s; None if nothing is held back. After a restart, every contract where
+        one is due and not signed counts, due at once: which of them TIM-009 held back is not kept."""
         with self.lock:
             if negotiation_id is not None:
                 return self._deferred.get(negotiation_id)
@@ -1169,9 +1173,7 @@ class Peer:
         if vs.body in ("offer", "counter") and vs.header.audience == self.did and not neg.is_terminal:
             out.append(self._respond(neg, vs))
         elif vs.body == "delivery" and vs.header.audience == self.did:
-            receipt = self._guarded(lambda: self._receipt(neg, vs))
-            if receipt is not None:
-                out.append(receipt)
+            out += self._receipts(neg, [vs])
         out += self._perform(neg)
         out += self._attest(neg)
         return out
@@ -1333,29 +1335,10 @@ class Peer:
         return ContractView(neg.id, c.id, other, c.items(me), c.items(other), mine, _STATE_NAMES[neg.state])
 
     def _perform(self, neg: Negotiation) -> list[VerifiedStatement]:
-        c = neg.contract
-        if c is None or self.did not in c.parties:
+        may = self._may_deliver(neg)
+        if may is None:
             return []
-        unbonded = neg.state is _ACCEPTED and not c.bonds_required
-        owed: set[int] | None = None  # the items we may deliver; None: all of them
-        if neg.state is State.REVOKED:
-            # CMT-003: what fell due before the Revoke's stamp plus notice is still owed, and claimable;
-            # a counterparty that revokes as it relays the locks would otherwise win our bond for it.
-            # Not when some bond was never locked: no claim can come then (CMT-009).
-            until = revoke_until(c)
-            if until is None or any(p not in c.locked for p in c.bonds_required):
-                return []
-            owed = {i for i, item in enumerate(c.items(self.did)) if item.deadline_ms < until}
-        elif not (unbonded or neg.state in PERFORMING_STATES):
-            return []
-        if not self.trusts_escrow(c.escrow):
-            return []  # formed while we trusted it (an older configuration): its locks prove nothing now
-        if neg.exposed_offer(self.did) is not None:
-            # A bonded offer of ours earlier in the line, whose answer its escrow has not taken: an
-            # Accept of it that escrow witnessed would displace this contract (NEG-017) -- our Delivery
-            # given for nothing, and our bond there forfeited. Held back until the escrow takes the
-            # answer (the runtime shows it, ESC-013) or reveals that Accept.
-            return []
+        c, owed = may  # owed: the items we may deliver; None: all of them
         view = self._contract_view(neg)
         assert view is not None
         out = []
@@ -1376,8 +1359,83 @@ class Peer:
                 self._defer(neg.id, self.guard_refusals[-1])
         return out
 
+    def _due(self, neg: Negotiation) -> bool:
+        """Whether something of ours may be due under ``neg``'s contract that we have not signed: an item
+        we owe and may deliver now but have not delivered, or a Receipt of a Delivery we hold. Does not
+        ask the strategy (a strategy may decide once, or record what it decided): :meth:`perform` does."""
+        may = self._may_deliver(neg)
+        if may is not None:
+            c, owed = may
+            mine = {i for by, i in c.delivered if by == self.did}
+            if any(i not in mine for i in (range(len(c.items(self.did))) if owed is None else owed)):
+                return True
+        return bool(self._unreceipted(neg))
+
+    def _may_deliver(self, neg: Negotiation) -> tuple[Contract, set[int] | None] | None:
+        """``neg``'s contract and the items of ours its state lets us deliver now (None: all of them), or
+        None when it lets us deliver nothing."""
+        c = neg.contract
+        if c is None or self.did not in c.parties:
+            return None
+        unbonded = neg.state is _ACCEPTED and not c.bonds_required
+        owed: set[int] | None = None
+        if neg.state is State.REVOKED:
+            # CMT-003: what fell due before the Revoke's stamp plus notice is still owed, and claimable;
+            # a counterparty that revokes as it relays the locks would otherwise win our bond for it.
+            # Not when some bond was never locked: no claim can come then (CMT-009).
+            until = revoke_until(c)
+            if until is None or any(p not in c.locked for p in c.bonds_required):
+                return None
+            owed = {i for i, item in enumerate(c.items(self.did)) if item.deadline_ms < until}
+        elif not (unbonded or neg.state in PERFORMING_STATES):
+            return None
+        if not self.trusts_escrow(c.escrow):
+            return None  # formed while we trusted it (an older configuration): its locks prove nothing now
+        if neg.exposed_offer(self.did) is not None:
+            # A bonded offer of ours earlier in the line, whose answer its escrow has not taken: an
+            # Accept of it that escrow witnessed would displace this contract (NEG-017) -- our Delivery
+            # given for nothing, and our bond there forfeited. Held back until the escrow takes the
+            # answer (the runtime shows it, ESC-013) or reveals that Accept.
+            return None
+        return c, owed
+
+    def _unreceipted(self, neg: Negotiation) -> list[VerifiedStatement]:
+        """The counterparty's Deliveries under ``neg``'s contract that we hold and whose item we have not
+        receipted, one per item (the first we took)."""
+        c = neg.contract
+        if c is None or self.did not in c.parties:
+            return []
+        other, held = c.other(self.did), self.verifier.statements
+        found: dict[int, VerifiedStatement] = {}
+        for digest, (by, i) in c.deliveries.items():
+            if by == other and (by, i) not in c.receipted and i not in found:
+                vs = held.get(digest)
+                if vs is not None:
+                    found[i] = vs
+        return list(found.values())
+
+    def _receipts(self, neg: Negotiation, deliveries: Sequence[VerifiedStatement]) -> list[VerifiedStatement]:
+        """Our Receipts of ``deliveries`` (the counterparty's, under ``neg``'s contract) that our strategy
+        rates, guarded; one TIM-009 holds back (it is dated no earlier than the Delivery, NEG-014) is
+        deferred like a Delivery (:meth:`_defer`)."""
+        out = []
+        for delivery in deliveries:
+            rating = self._rating(neg, delivery)
+            if rating is None:
+                continue
+            msg = commitment_pb2.Receipt(delivery=delivery.digest, rating=rating)
+            signed = self._guarded(
+                partial(self._sign_body, "receipt", msg, audience=delivery.issuer, negotiation_id=neg.id)
+            )
+            if signed is not None:
+                out.append(signed)
+            else:
+                self._defer(neg.id, self.guard_refusals[-1])
+        return out
+
     def _defer(self, negotiation_id: bytes, refusal: object) -> None:
-        """Remember a Delivery TIM-009 held back, to perform once its hint passes (perform_deferred)."""
+        """Remember a Delivery or Receipt TIM-009 held back, to perform once its hint passes
+        (perform_deferred)."""
         if (
             isinstance(refusal, IssuedInFuture)
             and refusal.requirement == "TIM-009"
@@ -1386,7 +1444,9 @@ class Peer:
             at = self.clock() + refusal.retry_after_ms
             self._deferred[negotiation_id] = min(at, self._deferred.get(negotiation_id, at))
 
-    def _receipt(self, neg: Negotiation, delivery: VerifiedStatement) -> VerifiedStatement | None:
+    def _rating(self, neg: Negotiation, delivery: VerifiedStatement) -> int | None:
+        """The rating our strategy gives ``delivery`` (the counterparty's, under ``neg``'s contract), or
+        None: no Receipt."""
         view = self._contract_view(neg)
         if view is None:
             return None
@@ -1399,11 +1459,7 @@ class Peer:
             d.uri,
             delivery.issued_at_ms,
         )
-        rating = self.strategy.rate(dv)
-        if rating is None:
-            return None
-        msg = commitment_pb2.Receipt(delivery=delivery.digest, rating=rating)
-        return self._sign_body("receipt", msg, audience=delivery.issuer, negotiation_id=neg.id)
+        return self.strategy.rate(dv)
 
     def _sign_body(
         self,
@@ -1533,9 +1589,15 @@ class Peer:
         self._dormant_at, self._dormant_due, self._dormant = [], {}, set()
         self._dormant_sweep_at = DORMANT_HEAP_SLACK
         self._owed_due, self._owed_entered, self._owed_rebuild_at = [], {}, OWED_HEAP_SLACK
+        now = self.clock()
         for neg in self.verifier.negotiations.by_id.values():
             if self.did in neg.parties:
                 self._track_open(neg)
+                # What TIM-009 held back lived in memory only, and the counterparty that dated the
+                # contract ahead may send nothing more: whatever is due and not signed is due at once
+                # (perform_deferred; held back again, it is deferred again with its hint).
+                if neg.contract is not None and self._due(neg):
+                    self._deferred[neg.id] = min(now, self._deferred.get(neg.id, now))
         for spared in sorted(self.verifier.spared - {self.did}):
             if not self.deals_with(spared):  # its negotiation ended, and we stopped before we counted it
                 self._left_dealings(spared)

@@ -333,16 +333,18 @@ def _perform_and_settle(
     settle_with_escrow(peer, counterparty, escrow, neg)
     for vs in held_back:  # the escrow has them now (WIT-007), whatever the counterparty does with them
         drive(peer, counterparty.exchange, vs)
+    if held_back:  # the counterparty's Receipts of them: the escrow releases the bonds once it has all
+        settle_with_escrow(peer, counterparty, escrow, neg)
     return neg
 
 
 def perform_held_back(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
-    """Our Deliveries under ``neg`` that TIM-009 held back (the contract is dated ahead of our clock,
-    past the deadline of another item we owe): signed once the hint passes, after waiting it out -- at
-    most the skew, since the contract's date is at most that far ahead -- and returned, journaled, for
-    the caller to send to the escrow and the counterparty. Nothing else would perform them: the
-    counterparty that dated the contract ahead may send nothing more in it. [] when nothing is held
-    back, or when the peer's clock does not move while we sleep (a simulation's)."""
+    """Our Deliveries and Receipts under ``neg`` that TIM-009 held back (the contract is dated ahead of
+    our clock, past the deadline of another item we owe): signed once the hint passes, after waiting it
+    out -- at most the skew, since the contract's date is at most that far ahead -- and returned,
+    journaled, for the caller to send to the escrow and the counterparty. Nothing else would perform
+    them: the counterparty that dated the contract ahead may send nothing more in it. [] when nothing
+    is held back, or when the peer's clock does not move while we sleep (a simulation's)."""
     at = peer.deferred_until(neg.id)
     if at is None or at - peer.clock() > MAX_HINTED_WAIT_MS:
         return []

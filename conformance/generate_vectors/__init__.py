@@ -40,7 +40,8 @@ builds one test group (one ``testGroups`` entry, named by its ``type``):
     chains       Chain (and the equivocation proof), CompleteLog, KeyLifecycle;
                  ChainTime, CheckpointRoot, KeyAuthority (SPEC 0.2)
     negotiation  Negotiation, Settlement, Attestation, Commitment; Arbitration,
-                 Causality, Confluence (SPEC 0.2)
+                 Causality, Confluence (SPEC 0.2); WitnessedAccept (NEG-017), after
+                 precision's group
     attacks      Attack: SPEC 16.14 attacks an offline auditor can judge
     precision    Precision: where two readers of SPEC 0.1 disagreed, the answer 0.2 states
     decoding     DecodingProfile, EnvelopeEncoding: wire.json, whose tests also carry
@@ -148,6 +149,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.confluence(),
         attacks.attacks(),
         precision.precision(),
+        negotiation.witnessed_accept(),
     ]
     return groups, proof
 

@@ -277,6 +277,15 @@ NOTES: Final[dict[str, tuple[str, str, str]]] = {
         "An attack of the v0.1 security review (SPEC 16.14), as the statements an attacker sends.",
         "The attack succeeds against a verifier that gets this vector wrong.",
     ),
+    "WitnessedAccept": (
+        "STATE",
+        "An Accept of an offer naming an escrow, stamped by that escrow by the offer's bonding cutoff, "
+        "beside another answer to the same offer (a Reject, a Counter, a Withdraw, a second Accept) in "
+        "either order of arrival: the witnessed Accept takes precedence unless the escrow took the other "
+        "answer first, and what it displaces is taken with no effect (NEG-017).",
+        "The acceptor shows the escrow an Accept and the offerer another answer: the offerer never performs "
+        "the contract the escrow bonds, and the acceptor's claim takes its bond.",
+    ),
     "DecoderDisagreement": (
         "CAN_OF_WORMS",
         "Bytes on which a plain decode and re-encode with a standard protobuf decoder that keeps unknown "

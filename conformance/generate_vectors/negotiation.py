@@ -4,7 +4,9 @@ Negotiation: the state machine from offer to contract (SPEC 8; NEG-001..007, NEG
 Settlement: bonds, deliveries, receipts, breach claims with their stamps and rulings, forfeits,
 revocation and exclusive keys (SPEC 8.6, 9; NEG-008..012, CMT-001, CMT-002, WIT-005). Attestation:
 who may attest, and how often (SPEC 10.1; ATT-001, ATT-002). Commitment: reveals that do or do not
-open an offer's commitment (SPEC 7.5; BDY-007).
+open an offer's commitment (SPEC 7.5; BDY-007). WitnessedAccept: an Accept the offer's escrow stamped
+by the bonding cutoff takes precedence over the other answer to that offer, and what it displaces is
+superseded (SPEC 8.9; NEG-017).
 """
 
 from __future__ import annotations
@@ -1099,5 +1101,548 @@ def confluence() -> Group:
         [*d.base, *party_order],
         None,
         "Confluence",
+    )
+    return g
+
+
+# --- SPEC 8.9, NEG-017: the witnessed Accept -------------------------------------------------------
+
+
+class Bargain:
+    """Bob's bonded offer to Mallory, naming the escrow E, and the Accept of it Mallory signs first and
+    shows E alone (SPEC 8.9, 16.14), on their own clock; each case builds its own, so every chain in it
+    runs in the order it was signed.
+
+    ``base`` is the context every case starts from (the four mandates and the offer). Her other answers
+    are signed after the Accept, as she would sign them; the verifier may receive them first.
+    """
+
+    def __init__(self, exclusive_key: bytes = b"", mallory_caps: dict[str, Any] | None = None) -> None:
+        self.clock = clock = FixedClock()
+        self.bob, self.mallory = Party("bob", clock), Party("mallory", clock, mallory_caps or {})
+        self.escrow, self.carol = Party("escrow", clock), Party("carol", clock)
+        terms = self.bob.proposal(
+            issuer_bond=100, audience_bond=100, escrow=self.escrow.did, exclusive_key=exclusive_key
+        )
+        self.offer = self.bob.offer(self.mallory, terms)
+        clock.advance(1_000)
+        self.accept = self.mallory.accept(self.offer)
+        clock.advance(1_000)
+        self.base = [*ctx(self.bob, self.mallory, self.escrow, self.carol), self.offer.envelope]
+
+    @property
+    def cutoff(self) -> int:
+        """The offer's bonding cutoff: its expires_at_ms + 30 s (WIT-004, CMT-010), E's last moment to
+        witness an Accept of it."""
+        return self.offer.header.expires_at_ms + BOND_GRACE_MS
+
+    def stamp(self, *statements: VerifiedStatement, at: int | None = None, by: Party | None = None) -> bytes:
+        """A Stamp by E (or ``by``) naming ``statements``, through its chain."""
+        return stamp(by or self.escrow, *statements, at=at).envelope
+
+    def locks(self, accept: VerifiedStatement | None = None) -> list[bytes]:
+        """E's BondLocks of both bonds of ``accept``'s contract (the witnessed one by default)."""
+        accept = accept or self.accept
+        out = []
+        for p in (self.bob, self.mallory):
+            msg = commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=100)
+            lock = escrow_draft(self.escrow, "bond_lock", msg, accept, audience=p.did)
+            out.append(chain_sign(self.escrow.agent, lock).envelope)
+        return out
+
+    def counter(self, bonded: bool = True, exclusive_key: bytes = b"") -> VerifiedStatement:
+        """Mallory's Counter of the offer: a proposal of her own, under the same bonds and escrow (or,
+        not ``bonded``, under neither)."""
+        terms: dict[str, Any] = {"issuer_bond": 100, "audience_bond": 100, "escrow": self.escrow.did}
+        proposal = self.mallory.proposal(**(terms if bonded else {}), exclusive_key=exclusive_key)
+        return self.mallory.counter(self.offer, proposal)
+
+    def other(self, kind: str) -> VerifiedStatement:
+        """The answer Mallory (or, for a Withdraw, Bob) sends Bob beside the Accept she showed E."""
+        if kind == "Reject":
+            return self.mallory.reject(self.offer, "not interested")
+        if kind == "Counter":
+            return self.counter()
+        if kind == "Withdraw":
+            return self.bob.withdraw(self.offer, "changed my mind")
+        return self.mallory.accept(self.offer)  # a second Accept: a contract of another id
+
+    def deliver(self, accept: VerifiedStatement | None = None) -> VerifiedStatement:
+        """Bob's Delivery of his item under ``accept``'s contract (the witnessed one by default)."""
+        return self.bob.deliver(accept or self.accept, self.mallory)
+
+
+def witnessed_accept() -> Group:
+    """NEG-017 (SPEC 8.9): an Accept of an offer naming an escrow E, stamped by E by the offer's bonding
+    cutoff, takes precedence over the answer to that offer E never took -- a Reject, a Counter, a
+    Withdraw, a second Accept -- in every order of arrival, and what it displaces is superseded: taken,
+    with no effect. A vector's result says only valid or invalid, so most cases end with a statement
+    whose fate depends on the state reached: the escrow's BondLocks of the witnessed contract (refused
+    under any other contract, STALE_REFERENCE) and Bob's Delivery under it (refused before both its bonds
+    are locked, NEG-012). A verifier without NEG-017 refuses the witnessed Accept (ILLEGAL_TRANSITION or
+    STALE_REFERENCE) and fails every valid case here."""
+    g = Group("WitnessedAccept", "sparse")
+
+    # 1. The theft: Mallory's other answer reaches the verifier first, then E's Stamp of her Accept and
+    # the Accept (as E answers the offerer, ESC-012), its locks, and Bob performing.
+    for kind in ("Reject", "Counter", "Withdraw", "Accept"):
+        b = Bargain()
+        other = b.other(kind)
+        witness = b.stamp(b.accept)
+        locks = b.locks()
+        b.clock.advance(1_000)
+        who = {"Withdraw": "Bob's Withdraw", "Accept": "Mallory's second Accept (unstamped)"}.get(
+            kind, f"Mallory's {kind} (unstamped)"
+        )
+        attack = () if kind == "Withdraw" else ("Attack",)  # Bob withdrawing his own offer attacks nothing
+        g.add(
+            f"Bob's bonded offer naming escrow E; {who} first, then E's Stamp of Mallory's Accept, the "
+            "Accept, both BondLocks and Bob's Delivery: the witnessed Accept takes precedence, the contract "
+            "is BONDED (before NEG-017 the Accept was refused)",
+            ["NEG-017", "NEG-012"],
+            [*b.base, other.envelope, witness, b.accept.envelope, *locks, b.deliver().envelope],
+            None,
+            "WitnessedAccept",
+            *attack,
+        )
+
+    # Bob accepted Mallory's (unstamped) Counter: a contract of its own, displaced by her witnessed Accept
+    # of his offer, two steps back in the line of offers.
+    b = Bargain()
+    counter = b.counter()
+    b.clock.advance(1_000)
+    accepted = b.bob.accept(counter)
+    witness = b.stamp(b.accept)
+    locks = b.locks()
+    g.add(
+        "Mallory counters Bob's bonded offer and Bob accepts the Counter; then E's Stamp of her Accept of "
+        "the offer, the Accept, both BondLocks and Bob's Delivery: the witnessed contract displaces the "
+        "Counter's",
+        ["NEG-017", "NEG-012"],
+        [
+            *b.base, counter.envelope, accepted.envelope, witness, b.accept.envelope, *locks,
+            b.deliver().envelope,
+        ],
+        None,
+        "WitnessedAccept",
+    )  # fmt: skip
+
+    # The displaced contract had begun: Bob accepted Mallory's Counter without bonds and she delivered
+    # under it at once. After her witnessed Accept of his offer, Bob's Receipt of that Delivery is
+    # superseded: the Delivery fell with the contract it performed.
+    b = Bargain()
+    counter = b.counter(bonded=False)
+    b.clock.advance(1_000)
+    accepted = b.bob.accept(counter)
+    b.clock.advance(1_000)
+    under_it = b.mallory.deliver(accepted, b.bob)
+    witness = b.stamp(b.accept)
+    b.clock.advance(1_000)
+    receipt = b.bob.receipt(under_it)
+    locks = b.locks()
+    g.add(
+        "Mallory counters without bonds, Bob accepts the Counter and she delivers under it; then E's Stamp "
+        "of her Accept of Bob's offer and the Accept (the Counter's contract is displaced), Bob's Receipt of "
+        "her Delivery (superseded: accepted, no effect), both BondLocks and Bob's Delivery",
+        ["NEG-017", "NEG-012"],
+        [
+            *b.base, counter.envelope, accepted.envelope, under_it.envelope, witness, b.accept.envelope,
+            receipt.envelope, *locks, b.deliver().envelope,
+        ],
+        None,
+        "WitnessedAccept",
+    )  # fmt: skip
+
+    # 2. The other order: the witnessed Accept first, then the other answer, superseded (taken with no
+    # effect), and what follows from it; Bob's Delivery under the witnessed contract is still in order.
+    for kind in ("Reject", "Withdraw"):
+        b = Bargain()
+        witness = b.stamp(b.accept)
+        locks = b.locks()
+        other = b.other(kind)
+        b.clock.advance(1_000)
+        g.add(
+            f"E's Stamp of Mallory's Accept, the Accept and both BondLocks, then {kind.lower()} of the same "
+            "offer (superseded: accepted, no effect), then Bob's Delivery: the contract is still BONDED",
+            ["NEG-017", "NEG-012"],
+            [*b.base, witness, b.accept.envelope, *locks, other.envelope, b.deliver().envelope],
+            None,
+            "WitnessedAccept",
+        )
+    b = Bargain()
+    witness = b.stamp(b.accept)
+    locks = b.locks()
+    counter = b.counter()
+    b.clock.advance(1_000)
+    on_counter = b.bob.accept(counter)  # Bob accepts the superseded Counter: a superseded contract
+    b.clock.advance(1_000)
+    under_it = b.mallory.deliver(on_counter, b.bob)
+    receipt = b.bob.receipt(under_it)
+    b.clock.advance(1_000)
+    g.add(
+        "the witnessed Accept and its locks first; then Mallory's Counter of the same offer, Bob's Accept of "
+        "that Counter, Mallory's Delivery under the Counter's contract and Bob's Receipt of it (all "
+        "superseded: accepted, no effect); then Bob's Delivery under the witnessed contract, still BONDED",
+        ["NEG-017", "NEG-012"],
+        [
+            *b.base, witness, b.accept.envelope, *locks, counter.envelope, on_counter.envelope,
+            under_it.envelope, receipt.envelope, b.deliver().envelope,
+        ],
+        None,
+        "WitnessedAccept",
+    )  # fmt: skip
+    b = Bargain()
+    witness = b.stamp(b.accept)
+    locks = b.locks()
+    second = b.other("Accept")
+    b.clock.advance(1_000)
+    under_it = b.mallory.deliver(second, b.bob)
+    receipt = b.bob.receipt(under_it)
+    b.clock.advance(1_000)
+    g.add(
+        "the witnessed Accept and its locks first; then Mallory's second, unstamped Accept of the same "
+        "offer, her Delivery under that second contract and Bob's Receipt of it (all superseded: accepted, "
+        "no effect); then Bob's Delivery under the witnessed contract, still BONDED",
+        ["NEG-017", "NEG-006", "NEG-012"],
+        [
+            *b.base, witness, b.accept.envelope, *locks, second.envelope, under_it.envelope,
+            receipt.envelope, b.deliver().envelope,
+        ],
+        None,
+        "WitnessedAccept",
+    )  # fmt: skip
+
+    # 3. The state is the witnessed contract's: after it displaced Mallory's second (unstamped) Accept,
+    # BondLocks naming that displaced contract are accepted with no effect, so Bob's Delivery under the
+    # witnessed contract comes before its bonds are locked. (E locking a contract it never witnessed is a
+    # fault of E's, for the audit; a verifier only takes the locks as superseded.)
+    def displaced(locked: str) -> list[bytes]:
+        """Mallory's second Accept, E's Stamp of her first and that Accept, E's BondLocks of the
+        ``locked`` contract ("second", or "witnessed": the twin), then Bob's Delivery."""
+        b = Bargain()
+        second = b.other("Accept")
+        witness = b.stamp(b.accept)
+        locks = b.locks(second if locked == "second" else b.accept)
+        b.clock.advance(1_000)
+        return [*b.base, second.envelope, witness, b.accept.envelope, *locks, b.deliver().envelope]
+
+    g.add(
+        "Mallory's second (unstamped) Accept first, then E's Stamp of her Accept and the Accept (it "
+        "displaces the second contract), then E's BondLocks naming the displaced contract (superseded: "
+        "accepted, no effect) and Bob's Delivery under the witnessed contract, whose bonds are not locked",
+        ["NEG-017", "NEG-012"],
+        displaced("second"),
+        "ILLEGAL_TRANSITION",
+        "WitnessedAccept",
+        "IllegalTransition",
+        twin=displaced("witnessed"),
+    )
+
+    # Exposure follows the precedence (MND-010): Mallory's max_outstanding is 1100, and each Accept of Bob's
+    # offer commits her 550 (the 450 she gives and her bond of 100). Once the witnessed Accept displaced
+    # her second one she has 550 outstanding, so an offer of hers giving 550 fits and one giving 551 does
+    # not; a verifier that still counted the displaced contract would refuse both, one that counted
+    # neither contract would accept both. (The cap leaves room for both Accepts at once; the cases at the
+    # group's end take a cap that does not.)
+    def exposed(gives: int) -> list[bytes]:
+        b = Bargain(mallory_caps={"max_outstanding": 1_100})
+        second = b.other("Accept")
+        witness = b.stamp(b.accept)
+        b.clock.advance(1_000)
+        deadline = b.clock.now_ms + DAY_MS
+        proposal = b.mallory.proposal(gives=[service("code-review", value=gives, deadline_ms=deadline)])
+        more = b.mallory.offer(b.carol, proposal)
+        return [*b.base, second.envelope, witness, b.accept.envelope, more.envelope]
+
+    g.add(
+        "Mallory (max_outstanding 1100) commits 550 under her second, unstamped Accept and 550 under the "
+        "witnessed one that displaces it; then she offers Carol 550 more: 550 + 550 is outstanding, within "
+        "the cap",
+        ["NEG-017", "MND-010"],
+        exposed(550),
+        None,
+        "WitnessedAccept",
+        "Boundary",
+    )
+    g.add(
+        "the same, her offer to Carol giving 551: 550 + 551 exceeds max_outstanding (the witnessed contract "
+        "counts, the displaced one does not)",
+        ["NEG-017", "MND-010"],
+        exposed(551),
+        "MANDATE_VIOLATION",
+        "WitnessedAccept",
+        "Exposure",
+        "Boundary",
+        twin=exposed(550),
+    )
+
+    # NEG-009 does not apply to the witnessed Accept: Bob committed his exclusive key when he signed the
+    # offer Mallory accepted, even though he holds it since in a contract with Carol.
+    b = Bargain(exclusive_key=b"gpu-slot-7")
+    reject = b.other("Reject")
+    b.clock.advance(1_000)
+    to_carol = b.bob.offer(b.carol, b.bob.proposal(exclusive_key=b"gpu-slot-7"))
+    carols = b.carol.accept(to_carol)
+    witness = b.stamp(b.accept)
+    g.add(
+        "Bob's offer to Mallory under exclusive key K: her Reject, then Bob's offer under K to Carol and "
+        "Carol's Accept (a live contract holding K), then E's Stamp of Mallory's Accept and the Accept: it "
+        "takes precedence, NEG-009 does not apply to it",
+        ["NEG-017", "NEG-009"],
+        [*b.base, reject.envelope, to_carol.envelope, carols.envelope, witness, b.accept.envelope],
+        None,
+        "WitnessedAccept",
+    )
+
+    # A displaced contract frees the exclusive key it held: Mallory's Counter (no bonds) under her key K,
+    # which Bob accepts, is displaced by her witnessed Accept of Bob's offer (no key); her later offer
+    # under K to Carol can then be accepted.
+    b = Bargain()
+    counter = b.counter(bonded=False, exclusive_key=b"gpu-slot-7")
+    b.clock.advance(1_000)
+    accepted = b.bob.accept(counter)
+    witness = b.stamp(b.accept)
+    b.clock.advance(1_000)
+    to_carol = b.mallory.offer(b.carol, b.mallory.proposal(exclusive_key=b"gpu-slot-7"))
+    carols = b.carol.accept(to_carol)
+    g.add(
+        "Mallory counters under exclusive key K and Bob accepts (Mallory holds K); then E's Stamp of her "
+        "Accept of Bob's offer and the Accept displace that contract, freeing K: her offer under K to "
+        "Carol and Carol's Accept are valid",
+        ["NEG-017", "NEG-009"],
+        [
+            *b.base, counter.envelope, accepted.envelope, witness, b.accept.envelope, to_carol.envelope,
+            carols.envelope,
+        ],
+        None,
+        "WitnessedAccept",
+    )  # fmt: skip
+
+    # 4. When the Accept is not witnessed, or E took the other answer first, it is refused as before.
+    def stamps_first(named: str) -> list[bytes]:
+        """E stamps ``named`` (the Reject, or the offer: the twin), then Mallory's Reject, E's Stamp of her
+        Accept and the Accept."""
+        b = Bargain()
+        reject = b.other("Reject")
+        first = b.stamp(reject if named == "reject" else b.offer)
+        return [*b.base, first, reject.envelope, b.stamp(b.accept), b.accept.envelope]
+
+    g.add(
+        "E stamped Mallory's Reject first, then her Accept (E's fault): the Reject closed the offer at E, "
+        "so the Accept takes no precedence and is refused in the REJECTED negotiation",
+        ["NEG-017", "NEG-001"],
+        stamps_first("reject"),
+        "ILLEGAL_TRANSITION",
+        "WitnessedAccept",
+        "IllegalTransition",
+        twin=stamps_first("offer"),
+    )
+
+    def stamped_at(after_cutoff: int, by: str = "escrow") -> list[bytes]:
+        """Mallory's Reject, then a Stamp of her Accept ``after_cutoff`` ms after the bonding cutoff (by E,
+        or by Carol), then the Accept."""
+        b = Bargain()
+        reject = b.other("Reject")
+        stamper = b.carol if by == "carol" else b.escrow
+        witness = b.stamp(b.accept, at=b.cutoff + after_cutoff, by=stamper)
+        return [*b.base, reject.envelope, witness, b.accept.envelope]
+
+    g.add(
+        "Mallory's Reject, then E's Stamp of her Accept 1 ms after the bonding cutoff (the offer's "
+        "expires_at_ms + 30000), then the Accept: not witnessed, refused in the REJECTED negotiation",
+        ["NEG-017", "NEG-001"],
+        stamped_at(1),
+        "ILLEGAL_TRANSITION",
+        "WitnessedAccept",
+        "IllegalTransition",
+        "Boundary",
+        twin=stamped_at(0),
+    )
+    g.add(
+        "Mallory's Reject, then E's Stamp of her Accept exactly at the bonding cutoff (the offer's "
+        "expires_at_ms + 30000), then the Accept: witnessed, it takes precedence",
+        ["NEG-017"],
+        stamped_at(0),
+        None,
+        "WitnessedAccept",
+        "Boundary",
+    )
+    g.add(
+        "Mallory's Reject, then Carol's Stamp of her Accept (Carol is not the offer's escrow), then the "
+        "Accept: not witnessed, refused in the REJECTED negotiation",
+        ["NEG-017", "NEG-001"],
+        stamped_at(-1, by="carol"),
+        "ILLEGAL_TRANSITION",
+        "WitnessedAccept",
+        "IllegalTransition",
+        twin=stamped_at(-1),
+    )
+
+    def accepted_at(after_expiry: int) -> list[bytes]:
+        """Mallory's Reject, then E's Stamp (in time) of an Accept she dates ``after_expiry`` ms after the
+        offer's expires_at_ms, then that Accept."""
+        b = Bargain()
+        reject = b.other("Reject")
+        late = b.mallory.accept(b.offer, issued_at_ms=b.offer.header.expires_at_ms + after_expiry)
+        return [*b.base, reject.envelope, b.stamp(late, at=b.cutoff), late.envelope]
+
+    g.add(
+        "Mallory's Reject, then E's Stamp (by the cutoff) of an Accept she dated 1 ms after the offer "
+        "expired, then that Accept: no witnessed Accept answers an expired offer",
+        ["NEG-017", "NEG-001", "NEG-007"],
+        accepted_at(1),
+        "ILLEGAL_TRANSITION",
+        "WitnessedAccept",
+        "IllegalTransition",
+        "Boundary",
+        twin=accepted_at(0),
+    )
+
+    def stamps_both(second_named: str) -> list[bytes]:
+        """E stamps Mallory's Accept, which forms the contract; then E stamps her second Accept (or the
+        offer: the twin, where the unstamped second Accept is superseded), then the second Accept."""
+        b = Bargain()
+        first = b.stamp(b.accept)
+        second = b.other("Accept")
+        again = b.stamp(second if second_named == "accept" else b.offer)
+        return [*b.base, first, b.accept.envelope, again, second.envelope]
+
+    g.add(
+        "E stamps Mallory's Accept (the contract), then a second Accept of hers of the same offer (E's "
+        "fault): the second is not superseded (E took it) and takes no precedence (E took the first "
+        "answer): a second Accept, refused",
+        ["NEG-017", "NEG-006"],
+        stamps_both("accept"),
+        "ILLEGAL_TRANSITION",
+        "WitnessedAccept",
+        "IllegalTransition",
+        twin=stamps_both("offer"),
+    )
+
+    def stamps_both_after_counter(second_named: str) -> list[bytes]:
+        """As :func:`stamps_both`, Mallory's Counter first: her witnessed Accept cuts the line back to
+        Bob's offer, so the answer E took to it is the first Accept, not the Counter."""
+        b = Bargain()
+        counter = b.counter()
+        first = b.stamp(b.accept)
+        second = b.other("Accept")
+        again = b.stamp(second if second_named == "accept" else b.offer)
+        return [*b.base, counter.envelope, first, b.accept.envelope, again, second.envelope]
+
+    g.add(
+        "Mallory's Counter, then E's Stamp of her Accept of Bob's offer and the Accept (it takes precedence "
+        "over the Counter), then E stamps a second Accept of hers of the offer (E's fault) and it arrives: "
+        "refused, as without the Counter (the Counter no longer answers the offer)",
+        ["NEG-017", "NEG-006"],
+        stamps_both_after_counter("accept"),
+        "ILLEGAL_TRANSITION",
+        "WitnessedAccept",
+        "IllegalTransition",
+        twin=stamps_both_after_counter("offer"),
+    )
+
+    # 5. The witnessed Accept is not checked against its issuer's caps (MND-009, MND-010): E checked them
+    # in its view, which is what bonds it. Mallory could otherwise size her own mandate so that it fits
+    # there but not beside the Counter or second Accept she sends Bob, or beside offers she hands the
+    # verifier alone, and Bob's verifier would refuse the Accept E bonds. The displaced contract counts
+    # nowhere, the witnessed one counts afterwards. Each Accept of Bob's offer commits her 550 (the 450
+    # she gives and her bond of 100).
+    def capped(cap: str, answer: str, gives: int = 0) -> list[bytes]:
+        """Mallory's ``cap`` is 1000; her other ``answer`` (a Counter giving 600, or a second Accept)
+        first, then E's Stamp of her Accept and the Accept, then (``gives``) her offer to Carol."""
+        b = Bargain(mallory_caps={"max_per_deal": 1_000, cap: 1_000})
+        deadline = b.clock.now_ms + DAY_MS
+        if answer == "Counter":
+            items = [service("code-review", value=600, deadline_ms=deadline)]
+            other = b.mallory.counter(b.offer, b.mallory.proposal(gives=items))
+        else:
+            other = b.other("Accept")
+        out = [*b.base, other.envelope, b.stamp(b.accept), b.accept.envelope]
+        if gives:
+            b.clock.advance(1_000)
+            items = [service("code-review", value=gives, deadline_ms=deadline)]
+            out.append(b.mallory.offer(b.carol, b.mallory.proposal(gives=items)).envelope)
+        return out
+
+    g.add(
+        "Mallory (max_outstanding 1000) counters Bob's offer giving 600, then E's Stamp of her Accept of "
+        "the offer (550) and the Accept: not held to her caps (E witnessed it), it is taken",
+        ["NEG-017", "MND-010"],
+        capped("max_outstanding", "Counter"),
+        None,
+        "WitnessedAccept",
+        "Attack",
+    )
+    g.add(
+        "Mallory (budget_per_period 1000) sends her second Accept (550) first, then E's Stamp of her Accept "
+        "and the Accept (550): not held to her caps (E witnessed it); then her offer to Carol "
+        "giving 450: the displaced contract charges no period, so 550 + 450 fits the budget",
+        ["NEG-017", "MND-009"],
+        capped("budget_per_period", "Accept", 450),
+        None,
+        "WitnessedAccept",
+        "Attack",
+        "Boundary",
+    )
+    g.add(
+        "the same, her offer to Carol giving 451: 550 + 451 exceeds budget_per_period (the witnessed "
+        "contract charges the period)",
+        ["NEG-017", "MND-009"],
+        capped("budget_per_period", "Accept", 451),
+        "MANDATE_VIOLATION",
+        "WitnessedAccept",
+        "Exposure",
+        "Boundary",
+        twin=capped("budget_per_period", "Accept", 450),
+    )
+    g.add(
+        "Mallory (max_outstanding 1000) sends her second Accept (550) first, then E's Stamp of her Accept "
+        "and the Accept (550): not held to her caps (E witnessed it), it is taken",
+        ["NEG-017", "MND-010"],
+        capped("max_outstanding", "Accept"),
+        None,
+        "WitnessedAccept",
+        "Attack",
+    )
+    g.add(
+        "Mallory (budget_per_period 1000) counters Bob's offer giving 600, then E's Stamp of her Accept of "
+        "the offer (550) and the Accept: not held to her budget (E witnessed it), it is taken",
+        ["NEG-017", "MND-009"],
+        capped("budget_per_period", "Counter"),
+        None,
+        "WitnessedAccept",
+        "Attack",
+    )
+
+    def handed(stamped: bool) -> list[bytes]:
+        """Mallory's two offers to Carol (300 each, live) that E never saw, then (``stamped``) E's Stamp
+        of her Accept of Bob's offer, and the Accept (550): 1150 against her max_outstanding of 1000."""
+        b = Bargain(mallory_caps={"max_per_deal": 1_000, "max_outstanding": 1_000})
+        deadline = b.clock.now_ms + DAY_MS
+        items = [service("proofreading", value=300, deadline_ms=deadline)]
+        out = [
+            *b.base,
+            *(b.mallory.offer(b.carol, b.mallory.proposal(gives=items)).envelope for _ in range(2)),
+        ]
+        return [*out, *([b.stamp(b.accept)] if stamped else []), b.accept.envelope]
+
+    g.add(
+        "Mallory (max_outstanding 1000) has two offers of 300 to Carol live, which E never saw, then E's "
+        "Stamp of her Accept of Bob's offer (550) and the Accept: 1150 in this view, but E witnessed it "
+        "(its view bonds it): taken",
+        ["NEG-017", "MND-010"],
+        handed(stamped=True),
+        None,
+        "WitnessedAccept",
+        "Attack",
+    )
+    g.add(
+        "the same Accept with no Stamp of E's: held to her caps, 1150 > 1000",
+        ["MND-010", "NEG-017"],
+        handed(stamped=False),
+        "MANDATE_VIOLATION",
+        "WitnessedAccept",
+        "Exposure",
+        twin=handed(stamped=True),
     )
     return g
