@@ -1151,3 +1151,37 @@ def test_offers_the_escrow_never_saw_cannot_make_the_offerer_refuse_a_witnessed_
     assert mallorys.accept is not None
     assert neg.contract is not None and (m.bob.did, 0) in neg.contract.delivered
     m.bob_loses_nothing(neg.id, mallorys.accept.digest)
+
+
+@pytest.mark.req("ESC-013")
+def test_a_served_peer_restarted_before_asking_asks_about_the_rejected_counter(tmp_path: Path) -> None:
+    """Served Bob's bonded Counter, accepted at the escrow alone, is rejected; the node stops before its
+    witness asks the escrow (here: it ran without one), and journaled, the REJECTED negotiation was dropped
+    from memory. Restarted with its escrow witness, the node reads it back from the journal, shows the
+    escrow the Reject, learns the witnessed contract and performs it."""
+    m, node = _served_bob_who_counters(tmp_path)
+    witness, node.witness = node.witness, None  # the node that stops before asking
+    opening, counter, accept = _countered_and_hidden(m, node)
+    node.exchange(m.mallory.reject(counter, "no").envelope, m.mallory.setup)
+    assert opening.negotiation_id not in node.peer.verifier.negotiations.by_id
+    node.close()
+    assert witness is not None
+    witness.close()
+    node = PeerNode.open(
+        m.bob.agent.key,
+        m.bob.mandate_vs.envelope,
+        tmp_path / "bob.db",
+        context=[m.escrow.mandate],
+        clock=lambda: m.clock.now_ms,
+        strategy=CountersWithItsBond(escrow=m.escrow.did),
+        witness=EscrowWitness(m.escrow, m.escrow.did),
+    )
+    try:
+        node.witness_owed()
+        assert node.witness is not None
+        node.witness.flush()
+        neg = node.peer.negotiation(opening.negotiation_id)
+        assert neg.contract is not None and neg.contract.id == accept.digest, neg.state
+        m.bob_loses_nothing(neg.id, accept.digest)
+    finally:
+        node.close()

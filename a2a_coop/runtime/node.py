@@ -67,6 +67,7 @@ from a2a_coop.runtime.trade import (
     ask_escrow_alone,
     bonded_offer_to_show,
     contract_evidence,
+    forgotten_to_show,
     unfinished,
 )
 from a2a_coop.transport.limits import IssuerLimiter, PeerLimits, claimed
@@ -591,8 +592,9 @@ class PeerNode:
         Deliveries we signed under it and the counterparty's Acks of them (WIT-007). What was queued for
         the witness died with the process; the escrow answers evidence it holds without signing anything
         (ESC-007, RPL-002), so resubmitting what it took costs nothing. A contract still ACCEPTED is
-        watched for its locks again (ESC-009), and a bonded offer of ours its escrow has not seen answered is
-        asked about again (:meth:`watch_exposed`). Returns how many contracts."""
+        watched for its locks again (ESC-009), and a bonded offer of ours whose answer its escrow has not
+        taken is asked about again (:meth:`watch_exposed`), in memory or, ended, read back from the
+        journal (:func:`~a2a_coop.runtime.trade.forgotten_to_show`). Returns how many contracts."""
         if self.witness is None:
             return 0
         queued = 0
@@ -609,6 +611,9 @@ class PeerNode:
                 evidence = [*contract_evidence(self.peer, neg), *(vs.envelope for vs in ours)]
                 self.witness.submit([*evidence, *(a.envelope for a in acks if a is not None)])
                 queued += 1
+            # Ended and dropped from memory before the witness asked (the process stopped first).
+            for neg in forgotten_to_show(self.peer, self.journal.statements(), self.peer.clock()):
+                self.watch_exposed(neg.id)
         return queued
 
     def _to_witness(
