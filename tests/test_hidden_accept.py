@@ -1185,3 +1185,49 @@ def test_a_served_peer_restarted_before_asking_asks_about_the_rejected_counter(t
         m.bob_loses_nothing(neg.id, accept.digest)
     finally:
         node.close()
+
+
+@pytest.mark.req("NEG-017", "NEG-009")
+def test_a_witnessed_accept_of_an_offer_whose_exclusive_key_went_elsewhere_is_taken() -> None:
+    """Bob offers Mallory bonded terms with an exclusive_key; she accepts at the escrow alone and says
+    nothing. Bob, his offer still open, commits the same key to Carol, who accepts. The escrow reveals
+    Mallory's Accept: before, Bob's verifier refused it EXCLUSIVE_CONFLICT (NEG-009 applied to it in the
+    ordinary way, the offer being still outstanding), so he never performed and her claim took his bond.
+    NEG-009 does not apply to a witnessed Accept (NEG-017: he committed the key when he signed the
+    offer, and the escrow, which checked the key in its view, bonds it): Bob performs it."""
+    m = Market()
+    terms = m.proposal()
+    terms.exclusive_key = b"the-car"
+    offer = m.b.propose(m.mallory.did, terms)
+    accept = m.hide_accept(offer)
+    carol = Party("carol", m.clock)
+    again = m.proposal()
+    again.exclusive_key = b"the-car"
+    again.terms.escrow, again.terms.issuer_bond, again.terms.audience_bond = "", 0, 0
+    to_carol = m.b.propose(carol.did, again)
+    m.b.on_replies([*carol.setup, carol.accept(to_carol).envelope])
+    assert m.b.negotiation(to_carol.negotiation_id).contract is not None
+    ours = ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))
+    neg = m.b.negotiation(offer.negotiation_id)
+    assert neg.contract is not None and neg.contract.id == accept.digest
+    assert ours is not None and [vs.body for vs in ours] == ["delivery"]
+    m.escrow.submit([vs.envelope for vs in ours])
+    m.bob_loses_nothing(neg.id, accept.digest)
+
+
+@pytest.mark.req("NEG-009", "ESC-014")
+def test_the_escrow_still_refuses_an_accept_whose_exclusive_key_it_saw_committed() -> None:
+    """The escrow takes Bob's contract with Carol under the key first; Mallory's Accept of Bob's earlier
+    offer with the same key is refused there (NEG-009 in the escrow's view): nothing is witnessed."""
+    m = Market()
+    terms = m.proposal()
+    terms.exclusive_key = b"the-car"
+    offer = m.b.propose(m.mallory.did, terms)
+    carol = Party("carol", m.clock)
+    m.escrow.escrow.deposit(carol.did, FUNDS, "credit", "test funding", m.clock.now_ms)
+    to_carol = m.b.propose(carol.did, terms)
+    carols = carol.accept(to_carol)
+    m.escrow.submit([*carol.setup, *m.bob.setup, to_carol.envelope, carols.envelope])
+    with pytest.raises(CoopError) as refused:
+        m.escrow.submit([*m.mallory.setup, offer.envelope, m.mallory.accept(offer).envelope])
+    assert refused.value.code == "EXCLUSIVE_CONFLICT"

@@ -915,9 +915,11 @@ class Negotiations:
     its escrow's stamp is accepted.
     """
 
-    def __init__(self, stamps: StampLookup = _no_stamps) -> None:
+    def __init__(self, stamps: StampLookup = _no_stamps, recorded: StampLookup | None = None) -> None:
         self.by_id: dict[bytes, Negotiation] = {}
         self._stamps = stamps
+        # The stamps held before the statement being checked (not one an escrow is giving it now).
+        self._recorded = stamps if recorded is None else recorded
         self._exclusive: dict[tuple[str, bytes], bytes] = {}  # (issuer, key) -> negotiation id
         self._pending: dict[bytes, bytes] = {}  # pending arbitrated statement digest -> negotiation id
         # Where a forgotten negotiation comes back from (a2a_coop.protocol.archive), if anywhere.
@@ -971,7 +973,7 @@ class Negotiations:
             return _OFFER
         neg = self.by_id[nid]
         event = neg.check(vs)
-        if event is _ACCEPT:
+        if event is _ACCEPT and not self._witnessed_before(neg, vs):
             self._check_exclusive(neg)
         return event
 
@@ -991,7 +993,7 @@ class Negotiations:
         neg = self.by_id[nid]
         if not checked:
             event = neg.check(vs)
-            if event is _ACCEPT:
+            if event is _ACCEPT and not self._witnessed_before(neg, vs):
                 self._check_exclusive(neg)
         neg.apply_checked(vs, event)
         c = neg.contract
@@ -1035,6 +1037,17 @@ class Negotiations:
                     del self._exclusive[key]
             else:
                 self._exclusive.setdefault(key, neg.id)
+
+    def _witnessed_before(self, neg: Negotiation, accept: VerifiedStatement) -> bool:
+        """NEG-017: NEG-009 does not apply to an Accept of the outstanding offer its escrow witnessed (a
+        Stamp of it by the bonding cutoff, held before it came): the offer's issuer committed the key when
+        it signed the offer, and the escrow, which checked NEG-009 in its view as it took the Accept,
+        bonds it. Refused here, the Accept would only keep the offerer from performing. An escrow taking
+        the Accept now still checks (its Stamp is not recorded yet)."""
+        offer = neg.outstanding
+        escrow = proposal_of(offer).terms.escrow
+        at = self._recorded(escrow, accept.digest) if escrow else None
+        return at is not None and at <= offer.expires_at_ms + BOND_GRACE_MS
 
     def _check_exclusive(self, neg: Negotiation) -> None:
         proposal = proposal_of(neg.outstanding)

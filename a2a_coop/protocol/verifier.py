@@ -94,7 +94,7 @@ class Verifier:
         self.chains: dict[str, ChainView] = {}
         self.replay = ReplayCache(skew_ms)
         self.witness = WitnessIndex()
-        self.negotiations = Negotiations(self.witness.stamp_time)
+        self.negotiations = Negotiations(self.witness.stamp_time, self.witness.recorded_stamp_time)
         # Our guard's (``me``): answers to our bonded offers that their escrow has not taken, each with
         # (escrow, mandate digest, offer digest, negotiation id) of the offer still counted (_still_exposed).
         self._exposed_answers: dict[bytes, tuple[str, bytes, bytes, bytes]] = {}
