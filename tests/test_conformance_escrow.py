@@ -29,6 +29,7 @@ BONDED = {
     "esc.hidden-accept-revealed",
     "esc.superseded-answer-not-taken",
     "esc.answer-taken-closes-offer",
+    "esc.forked-accept-claims-nothing",
     "esc.forfeit-after-uphold",
     "esc.refund-after-lapse",
     "esc.revoke-forfeit",
@@ -212,6 +213,18 @@ def test_an_escrow_that_takes_an_accept_after_the_answer_it_took_fails(
     )
     assert code == 1
     assert levels == {"esc.answer-taken-closes-offer": "FAIL", "esc.superseded-answer-not-taken": "PASS"}
+
+
+def test_an_escrow_that_takes_claims_of_a_forked_acceptor_fails(
+    escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The escrow of before ESC-015: shown a Reject its acceptor signed at the seq of the Accept it
+    witnessed, it takes the acceptor's claim all the same, and the offerer, who could not take the
+    Accept, loses its bond."""
+    monkeypatch.setattr(escrow_node.escrow, "_note_fork", lambda vs, fork=None: None)
+    code, levels = _run_cases(escrow_node, tmp_path / "r", "esc.forked-accept-claims-nothing")
+    assert code == 1
+    assert levels == {"esc.forked-accept-claims-nothing": "FAIL"}
 
 
 def test_an_escrow_that_locks_whenever_funds_arrive_fails(

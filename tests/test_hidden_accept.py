@@ -1231,3 +1231,68 @@ def test_the_escrow_still_refuses_an_accept_whose_exclusive_key_it_saw_committed
     with pytest.raises(CoopError) as refused:
         m.escrow.submit([*m.mallory.setup, offer.envelope, m.mallory.accept(offer).envelope])
     assert refused.value.code == "EXCLUSIVE_CONFLICT"
+
+
+class ForksAtTheAccept:
+    """Mallory's server: it shows the escrow an Accept of Bob's offer at some seq of her chain, then signs
+    ``answer`` -- a Reject of the offer, or an Ack -- at the same seq (a fork: two statements at one
+    position) and sends Bob that. Bob's verifier, holding it, refuses the Accept the escrow reveals
+    (CHN-004) and cannot perform; the escrow never saw the other statement."""
+
+    def __init__(self, market: Market, answer: str) -> None:
+        self.m, self.answer = market, answer
+        self.accept: VerifiedStatement | None = None
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        vs = verify_statement(envelope)
+        if vs.body != "offer":
+            return []
+        mallory = self.m.mallory
+        writer = mallory.agent.writer
+        seq, prev = writer.next_seq, writer.prev
+        self.accept = self.m.hide_accept(vs)
+        writer.next_seq, writer.prev = seq, prev  # the same position again
+        if self.answer == "reject":
+            other = mallory.reject(vs, "no")
+        else:
+            other = mallory.sign("ack", commitment_pb2.Ack(statement=vs.digest), audience=self.m.bob.did)
+        assert other.header.seq == self.accept.header.seq
+        return [*mallory.setup, other.envelope]
+
+    def claim_on_the_escrows_branch(self) -> None:
+        """Her later statements follow the Accept: the chain the escrow holds."""
+        assert self.accept is not None
+        writer = self.m.mallory.agent.writer
+        writer.next_seq, writer.prev = self.accept.header.seq + 1, self.accept.digest
+
+
+@pytest.mark.req("ESC-015", "NEG-017", "CHN-004")
+@pytest.mark.parametrize("answer", ["reject", "ack"])
+def test_an_answer_forked_at_the_accepts_seq_takes_no_bond(answer: str) -> None:
+    """Mallory signs her Accept of Bob's bonded offer and, at the same seq of her chain, a Reject (or an
+    Ack); the escrow gets the Accept, Bob the other. Bob cannot take the Accept the escrow reveals
+    (EQUIVOCATION: two statements at one seq), so he cannot perform. Before, her claim on the escrow's
+    branch took his bond. Now the escrow learns the fork -- from the Reject Bob shows it with his offer
+    (ESC-013), or from the pair Bob's runtime shows it back when his verifier refuses the Accept -- and
+    takes no claim of hers under that contract (ESC-015); the bonds lapse back."""
+    m = Market()
+    mallorys = ForksAtTheAccept(m, answer)
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    with pytest.raises(CoopError) as refused:
+        carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    assert refused.value.code == "EQUIVOCATION"
+    assert mallorys.accept is not None and m.mallory.did in m.b.verifier.forks
+    mallorys.claim_on_the_escrows_branch()
+    m.clock.advance(DAY_MS)
+    claim = m.mallory.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=mallorys.accept.digest, item_index=0, reason="never delivered"),
+        audience=m.bob.did,
+        negotiation_id=offer.negotiation_id,
+    )
+    with pytest.raises(CoopError) as dismissed:
+        m.escrow.submit([claim.envelope])
+    assert dismissed.value.requirement == "ESC-015"
+    m.clock.advance(CLAIM_WINDOW_MS + 3 * DAY_MS)
+    m.escrow.tick()
+    assert m.escrow.get_balance(m.bob.did)[:2] == (FUNDS, 0)

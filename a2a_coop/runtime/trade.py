@@ -9,6 +9,7 @@ Every statement they sign goes through the peer's policy guard and journal.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
@@ -17,7 +18,7 @@ from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, decode_envelope, statement_digest
-from a2a_coop.protocol.errors import CoopError, MandateUnknown, Origin
+from a2a_coop.protocol.errors import ChainBroken, CoopError, Equivocation, MandateUnknown, Origin
 from a2a_coop.protocol.negotiation import (
     BARGAINING_STATES,
     BOND_GRACE_MS,
@@ -193,7 +194,7 @@ def ask_escrow_about_offer(
         return False
     peer.hold([mandate])
     news = _news(peer, statements)
-    ours = _take_escrow_news(peer, news, proposal_of(offer).terms.escrow)
+    ours = _take_escrow_news(peer, news, proposal_of(offer).terms.escrow, escrow)
     if _contract_id(peer, neg.id) == before:
         # Nothing revealed: the escrow took the answers (its Stamps), so a contract formed after them
         # binds, and what we held back under it (Peer's gate, NEG-017) is due now.
@@ -231,7 +232,7 @@ def ask_escrow_alone(peer: Peer, escrow: Submitter, neg: Negotiation) -> list[Ve
         return None
     mandate, statements = split_escrow_answer(escrow.submit([vs.envelope for vs in _line(peer, neg)]))
     peer.hold([mandate])
-    ours = _take_escrow_news(peer, _news(peer, statements), proposal_of(offer).terms.escrow)
+    ours = _take_escrow_news(peer, _news(peer, statements), proposal_of(offer).terms.escrow, escrow)
     return [*ours, *peer.perform(neg.id)] if _contract_id(peer, neg.id) is not None else ours
 
 
@@ -416,14 +417,25 @@ def _news(peer: Peer, statements: Sequence[bytes]) -> list[tuple[bytes, bytes]]:
 
 
 def _take_escrow_news(
-    peer: Peer, news: Sequence[tuple[bytes, bytes]], escrow_did: str
+    peer: Peer, news: Sequence[tuple[bytes, bytes]], escrow_did: str, escrow: Submitter | None = None
 ) -> list[VerifiedStatement]:
     """Take an escrow's answer; return what it makes us send. An Accept it reveals (ESC-012), and what
     that Accept cites, come after the Stamp that witnessed it: taken as context -- its own expiry says
     nothing once the escrow recognised the contract (WIT-004, TIM-006) -- then the escrow's statements
-    after it as answers, which make our Deliveries due."""
+    after it as answers, which make our Deliveries due.
+
+    An Accept we cannot take because its issuer's chain forks at it in our view -- it answered us
+    otherwise at the same seq (CHN-004), or broke its chain there (CHN-003) -- is shown back to
+    ``escrow`` with the statement it forks with (ESC-015): the escrow then takes no claim of that issuer
+    under the contract, which we cannot perform. The refusal is raised all the same."""
     split = max((i + 1 for i, (env, _) in enumerate(news) if _issuer(env) != escrow_did), default=0)
-    peer.hold([env for env, _ in news[:split]])
+    try:
+        peer.hold([env for env, _ in news[:split]])
+    except (Equivocation, ChainBroken) as fork:
+        if escrow is not None and fork.evidence:
+            with contextlib.suppress(CoopError, TransportError):
+                escrow.submit(list(fork.evidence))  # refused there too (the fork): it keeps the proof
+        raise
     return peer.on_replies([env for env, _ in news[split:]])
 
 
