@@ -501,6 +501,8 @@ class Escrow:
                 view.check(vs)
             except (Equivocation, ChainBroken) as found:
                 fork = found
+            except CoopError:
+                return  # another chain fault (a gap, times running back): no fork against an Accept
         if fork is None:
             return
         for envelope in fork.evidence or ():
