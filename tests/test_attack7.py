@@ -182,7 +182,13 @@ def _served_bob(tmp_path: Path, **witness: Any) -> tuple[FixedClock, Party, Part
     clock = FixedClock()
     mallory, bob = Party("mallory", clock), Party("bob", clock)
     escrow = LocalEscrow(Party("escrow", clock), funds={mallory.did: FUNDS, bob.did: FUNDS})
-    node = PeerNode.open(
+    return clock, mallory, bob, escrow, _open_bob(tmp_path, clock, bob, escrow, **witness)
+
+
+def _open_bob(tmp_path: Path, clock: FixedClock, bob: Party, escrow: LocalEscrow, **witness: Any) -> PeerNode:
+    """Bob's node on his journal in ``tmp_path``, with an escrow witness (``witness``: its options);
+    opened again after a restart."""
+    return PeerNode.open(
         bob.agent.key,
         bob.mandate_vs.envelope,
         tmp_path / "bob.db",
@@ -190,7 +196,6 @@ def _served_bob(tmp_path: Path, **witness: Any) -> tuple[FixedClock, Party, Part
         clock=lambda: clock.now_ms,
         witness=EscrowWitness(escrow, escrow.did, **witness),
     )
-    return clock, mallory, bob, escrow, node
 
 
 def _owe_soon(m: Market, due_in_ms: int) -> None:
@@ -661,14 +666,7 @@ def test_a_serving_node_restarted_performs_what_the_rule_held_back(tmp_path: Pat
     node.close()
     if down == "until after the hint":
         clock.advance(301)
-    node = PeerNode.open(
-        bob.agent.key,
-        bob.mandate_vs.envelope,
-        tmp_path / "bob.db",
-        context=[escrow.mandate],
-        clock=lambda: clock.now_ms,
-        witness=EscrowWitness(escrow, escrow.did),
-    )
+    node = _open_bob(tmp_path, clock, bob, escrow)
     try:
         if down == "for a moment":
             give_up = time.monotonic() + 10  # the start's attempt, held back again with a fresh hint
@@ -864,14 +862,7 @@ def test_a_serving_node_restarted_receipts_a_delivery_it_holds_unreceipted(tmp_p
         assert escrow.get_balance(bob.did)[:2] == (FUNDS - BOND, BOND)  # still locked
     finally:
         node.close()
-    node = PeerNode.open(
-        bob.agent.key,
-        bob.mandate_vs.envelope,
-        tmp_path / "bob.db",
-        context=[escrow.mandate],
-        clock=lambda: clock.now_ms,
-        witness=EscrowWitness(escrow, escrow.did),
-    )
+    node = _open_bob(tmp_path, clock, bob, escrow)
     try:
         give_up = time.monotonic() + 10
         while escrow.get_balance(bob.did)[:2] != (FUNDS, 0) and time.monotonic() < give_up:

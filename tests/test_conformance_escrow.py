@@ -5,7 +5,7 @@ SPEC 9 fails the case that checks it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -183,22 +183,17 @@ def test_an_escrow_that_answers_an_accepted_offer_without_its_accept_fails(
     }
 
 
-def test_an_escrow_that_takes_an_answer_beside_a_witnessed_accept_fails(
-    escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _takes_answers_beside_a_witnessed_accept(
+    escrow_node: EscrowNode, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The escrow of before ESC-014: it takes every answer it is shown, so an offerer that shows it the
     Reject its acceptor sent beside an Accept the escrow witnessed is refused, and never told of the
     contract that binds its bond."""
     monkeypatch.setattr(escrow_node.escrow, "_superseded_by", lambda vs, cut_off: None)
-    code, levels = _run_cases(
-        escrow_node, tmp_path / "r", "esc.superseded-answer-not-taken", "esc.answer-taken-closes-offer"
-    )
-    assert code == 1
-    assert levels == {"esc.superseded-answer-not-taken": "FAIL", "esc.answer-taken-closes-offer": "PASS"}
 
 
-def test_an_escrow_that_takes_an_accept_after_the_answer_it_took_fails(
-    escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _takes_an_accept_after_the_answer_it_took(
+    escrow_node: EscrowNode, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An escrow whose NEG-017 forgets that an answer it stamped closed the offer: an acceptor that
     rejected, and was shown to have, can still bind the offerer's bond until the cutoff."""
@@ -208,11 +203,27 @@ def test_an_escrow_that_takes_an_accept_after_the_answer_it_took_fails(
         return offer is not None and self.contract is None and self.witnessed(accept, offer)
 
     monkeypatch.setattr(Negotiation, "_takes_precedence", any_witnessed_accept)
-    code, levels = _run_cases(
-        escrow_node, tmp_path / "r", "esc.answer-taken-closes-offer", "esc.superseded-answer-not-taken"
-    )
+
+
+@pytest.mark.parametrize(
+    ("fault", "fails"),
+    [
+        (_takes_answers_beside_a_witnessed_accept, "esc.superseded-answer-not-taken"),
+        (_takes_an_accept_after_the_answer_it_took, "esc.answer-taken-closes-offer"),
+    ],
+)
+def test_an_escrow_without_esc_014_fails_its_case(
+    fault: Callable[[EscrowNode, pytest.MonkeyPatch], None],
+    fails: str,
+    escrow_node: EscrowNode,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fault(escrow_node, monkeypatch)
+    cases = ("esc.superseded-answer-not-taken", "esc.answer-taken-closes-offer")
+    code, levels = _run_cases(escrow_node, tmp_path / "r", *cases)
     assert code == 1
-    assert levels == {"esc.answer-taken-closes-offer": "FAIL", "esc.superseded-answer-not-taken": "PASS"}
+    assert levels == {case: "FAIL" if case == fails else "PASS" for case in cases}
 
 
 def test_an_escrow_that_takes_claims_of_a_forked_acceptor_fails(
