@@ -38,6 +38,7 @@ from google.rpc import error_details_pb2  # type: ignore[import-untyped]  # no p
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 from peers import make_peer
+from test_hidden_accept import _countered_and_hidden, _served_bob_who_counters
 
 from a2a_coop import a2a
 from a2a_coop._proto.a2acoop.v1 import reputation_pb2, trade_pb2
@@ -806,6 +807,28 @@ def test_cancel_task_withdraws_our_open_counter_offer(
     assert vs.body == "withdraw" and vs.issuer == bob_did and vs.header.audience == pa.did
     assert again.status_code == 409
     assert again.json()["error"]["details"][0]["reason"] == "TASK_NOT_CANCELABLE"
+
+
+@pytest.mark.req("A2A-018", "NEG-017", "ESC-013")
+def test_cancel_task_of_a_bonded_counter_accepted_behind_our_back_learns_the_contract(tmp_path: Path) -> None:
+    """Bob serves A2A with an escrow witness; his strategy counters Mallory's Offer with bonded terms.
+    Mallory shows the escrow an Accept of that Counter alone; Bob's operator then cancels the task, which
+    withdraws the Counter. The witnessed Accept came first and takes precedence (NEG-017): before, Bob's
+    view stayed WITHDRAWN and her claim took his bond; now the node shows the escrow the Withdraw, learns
+    the contract and performs it."""
+    m, node = _served_bob_who_counters(tmp_path)
+    try:
+        with a2a.serve_a2a(node, name="bob") as srv:
+            opening, _, accept = _countered_and_hidden(m, node)
+            resp = rest(srv, "POST", f"/tasks/{opening.negotiation_id.hex()}:cancel", {})
+            assert resp.status_code == 200, resp.text
+            assert node.witness is not None
+            node.witness.flush()
+        neg = node.peer.negotiation(opening.negotiation_id)
+        assert neg.contract is not None and neg.contract.id == accept.digest, neg.state
+        m.bob_loses_nothing(neg.id, accept.digest)
+    finally:
+        node.close()
 
 
 @pytest.mark.req("A2A-018", "A2A-019")

@@ -29,6 +29,7 @@ BONDED = {
     "esc.hidden-accept-revealed",
     "esc.superseded-answer-not-taken",
     "esc.answer-taken-closes-offer",
+    "esc.forked-accept-claims-nothing",
     "esc.forfeit-after-uphold",
     "esc.refund-after-lapse",
     "esc.revoke-forfeit",
@@ -223,6 +224,18 @@ def test_an_escrow_without_esc_014_fails_its_case(
     code, levels = _run_cases(escrow_node, tmp_path / "r", *cases)
     assert code == 1
     assert levels == {case: "FAIL" if case == fails else "PASS" for case in cases}
+
+
+def test_an_escrow_that_takes_claims_of_a_forked_acceptor_fails(
+    escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The escrow of before ESC-015: shown a Reject its acceptor signed at the seq of the Accept it
+    witnessed, it takes the acceptor's claim all the same, and the offerer, who could not take the
+    Accept, loses its bond."""
+    monkeypatch.setattr(escrow_node.escrow, "_note_fork", lambda vs, fork=None: None)
+    code, levels = _run_cases(escrow_node, tmp_path / "r", "esc.forked-accept-claims-nothing")
+    assert code == 1
+    assert levels == {"esc.forked-accept-claims-nothing": "FAIL"}
 
 
 def test_an_escrow_that_locks_whenever_funds_arrive_fails(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -20,17 +21,27 @@ import pytest
 from cli_run import run_cli
 from peers import make_peer
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, control_pb2, trade_pb2
 from a2a_coop.cli.demo import provision
 from a2a_coop.protocol.errors import CoopError, LimitExceeded
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime import trade as trade_module
+from a2a_coop.runtime.control import ControlServicer
 from a2a_coop.runtime.journal import Journal
-from a2a_coop.runtime.node import EscrowNode, PeerNode
+from a2a_coop.runtime.node import EscrowNode, EscrowWitness, PeerNode
 from a2a_coop.runtime.peer import Peer
-from a2a_coop.runtime.trade import carry_trade, hidden_accept_check_ms, resume_trade
+from a2a_coop.runtime.strategy import Accept as StrategyAccept
+from a2a_coop.runtime.strategy import Counter as StrategyCounter
+from a2a_coop.runtime.strategy import HonestStrategy, OfferView, Reply
+from a2a_coop.runtime.trade import (
+    ask_escrow_alone,
+    carry_trade,
+    forgotten_to_show,
+    hidden_accept_check_ms,
+    resume_trade,
+)
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, service
 from a2a_coop.transport import TransportError, serve
 
@@ -64,7 +75,8 @@ class Market:
         ``held_ms`` after she signed it."""
         accept = self.mallory.accept(offer, issued_at_ms=self.clock.now_ms - held_ms)
         locks = self.escrow.submit([*self.mallory.setup, *self.bob.setup, offer.envelope, accept.envelope])
-        assert [verify_statement(e).body for e in locks].count("bond_lock") == 2
+        bonded = proposal_of(offer).terms.issuer_bond > 0
+        assert [verify_statement(e).body for e in locks].count("bond_lock") == (2 if bonded else 0)
         return accept
 
     def bob_loses_nothing(self, neg_id: bytes, contract: bytes) -> None:
@@ -406,13 +418,21 @@ class AnswersTwice:
 
 @pytest.mark.req("NEG-017", "ESC-013", "ESC-014", "ESC-012")
 @pytest.mark.parametrize("answer", ["reject", "counter", "accept"])
-def test_an_answer_sent_beside_an_accept_shown_to_the_escrow_takes_nothing(answer: str) -> None:
+@pytest.mark.parametrize("journaled", [False, True], ids=["in-memory", "journaled"])
+def test_an_answer_sent_beside_an_accept_shown_to_the_escrow_takes_nothing(
+    answer: str, journaled: bool, tmp_path: Path
+) -> None:
     """Mallory shows the escrow an Accept of Bob's bonded offer and sends Bob a Reject, a Counter or a
     second Accept of it. Bob shows the escrow what answered his offer (ESC-013); the escrow takes none of
     it (ESC-014) and answers with the Accept it witnessed, which takes precedence in Bob's view
     (NEG-017): he performs the witnessed contract, and her claim is dismissed. Before, Bob's view was
-    REJECTED (or COUNTERED, or her second contract) and the claim took his bond."""
+    REJECTED (or COUNTERED, or her second contract) and the claim took his bond. Journaled (as `offer`
+    runs), the REJECTED negotiation is forgotten at once and the revealed contract forms in the copy
+    read back from the journal: carry_trade looked at its stale copy, saw no contract, and never sent
+    the Delivery it had signed -- the claim still took Bob's bond."""
     m = Market()
+    if journaled:
+        m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate], journal=Journal.open(tmp_path / "b.db"))
     mallorys = AnswersTwice(m, answer)
     offer = m.b.propose(m.mallory.did, m.proposal())
     with contextlib.suppress(CoopError):
@@ -543,6 +563,394 @@ def test_the_displaced_contract_stops_counting_and_the_witnessed_one_counts() ->
     for vs in (accept, v.statements[accept.statement.accept.offer]):
         open_contracts = v.exposure.exposure(vs.mandate_digest).open_contracts
         assert accept.digest in open_contracts and second.digest not in open_contracts
+
+
+class CountersWithoutBonds:
+    """Mallory's server: it answers Bob's bonded offer with an unbonded Counter naming no escrow, one
+    Bob's strategy accepts and, no bond to wait for, would deliver at once; with ``hide``, it first
+    shows the escrow an Accept of the offer itself."""
+
+    def __init__(self, market: Market, *, hide: bool) -> None:
+        self.m, self.hide = market, hide
+        self.accept: VerifiedStatement | None = None
+        self.received: list[VerifiedStatement] = []
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        vs = verify_statement(envelope)
+        self.received.append(vs)
+        if vs.body != "offer":
+            return []
+        if self.hide:
+            self.accept = self.m.hide_accept(vs)
+        offered = proposal_of(vs)
+        counter = trade_pb2.Offer(gives=offered.wants, wants=offered.gives)  # her side: she gives
+        counter.terms.currency = offered.terms.currency
+        return [*self.m.mallory.setup, self.m.mallory.counter(vs, counter).envelope]
+
+    def delivered_under(self) -> list[bytes]:
+        return [vs.statement.delivery.contract for vs in self.received if vs.body == "delivery"]
+
+
+@pytest.mark.req("NEG-017", "ESC-013")
+def test_an_unbonded_counter_accepted_beside_a_hidden_accept_gets_no_delivery() -> None:
+    """Mallory shows the escrow an Accept of Bob's bonded offer and answers Bob with an unbonded Counter,
+    which he accepts. Before, Bob delivered under the Counter's contract at once and, that contract
+    naming no escrow, never asked the escrow: her witnessed Accept displaced it (NEG-017), his Delivery
+    went for nothing, and her claim took his bond. Now he delivers under nothing formed after his bonded
+    offer before its escrow took the answer: shown the line, the escrow reveals her Accept, and Bob
+    performs the witnessed contract once."""
+    m = Market()
+    mallorys = CountersWithoutBonds(m, hide=True)
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    neg = carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    assert mallorys.accept is not None and neg.contract is not None
+    assert neg.contract.id == mallorys.accept.digest
+    assert mallorys.delivered_under() == [mallorys.accept.digest]
+    m.bob_loses_nothing(neg.id, mallorys.accept.digest)
+
+
+@pytest.mark.req("ESC-013", "ESC-014")
+def test_an_honest_unbonded_counter_is_performed_once_the_escrow_took_it() -> None:
+    """No hidden Accept: the escrow takes the Counter (its Stamp), and Bob delivers under the contract of
+    the Counter in the same run; an Accept of his offer shown afterwards binds nothing."""
+    m = Market()
+    mallorys = CountersWithoutBonds(m, hide=False)
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    neg = carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    assert neg.contract is not None and neg.contract.offer.digest != offer.digest
+    assert mallorys.delivered_under() == [neg.contract.id]
+    assert neg.exposed_offer(m.bob.did) is None
+    with pytest.raises(CoopError):
+        m.escrow.submit([*m.mallory.setup, m.mallory.accept(offer).envelope])
+    assert m.escrow.get_balance(m.bob.did)[:2] == (FUNDS, 0)
+
+
+@dataclass
+class CountersWithItsBond(HonestStrategy):
+    """Bob's strategy as a served node: it answers an offer with a Counter of its own, each side bonded at
+    ``escrow`` -- and accepts a Counter of that."""
+
+    escrow: str = ""
+
+    def respond(self, offer: OfferView) -> Reply:
+        if offer.round > 1:
+            return StrategyAccept()
+        mine = trade_pb2.Offer(gives=offer.proposal.wants, wants=offer.proposal.gives)  # his side
+        mine.terms.currency = offer.proposal.terms.currency
+        mine.terms.escrow, mine.terms.issuer_bond, mine.terms.audience_bond = self.escrow, BOND, BOND
+        return StrategyCounter(mine)
+
+
+def _served_bob_who_counters(tmp_path: Path) -> tuple[Market, PeerNode]:
+    m = Market()
+    node = PeerNode.open(
+        m.bob.agent.key,
+        m.bob.mandate_vs.envelope,
+        tmp_path / "bob.db",
+        context=[m.escrow.mandate],
+        clock=lambda: m.clock.now_ms,
+        strategy=CountersWithItsBond(escrow=m.escrow.did),
+        witness=EscrowWitness(m.escrow, m.escrow.did),
+    )
+    return m, node
+
+
+def _countered_and_hidden(
+    m: Market, node: PeerNode
+) -> tuple[VerifiedStatement, VerifiedStatement, VerifiedStatement]:
+    """Mallory offers served Bob (``node``), who counters with his bonded terms; she accepts his Counter
+    and shows the Accept to the escrow alone, which locks both bonds. Returns her Offer, his Counter and
+    her Accept."""
+    mallory, terms = m.mallory, m.proposal()
+    opening = mallory.offer(m.bob, mallory.proposal(gives=terms.wants, wants=terms.gives))
+    answers = [verify_statement(e) for e in node.exchange(opening.envelope, mallory.setup)]
+    counter = next(vs for vs in answers if vs.body == "counter")
+    accept = mallory.accept(counter)
+    shown = [*mallory.setup, *m.bob.setup, opening.envelope, counter.envelope, accept.envelope]
+    assert [verify_statement(e).body for e in m.escrow.submit(shown)].count("bond_lock") == 2
+    return opening, counter, accept
+
+
+@pytest.mark.req("NEG-017", "ESC-013")
+@pytest.mark.parametrize("answer", ["reject", "counter"])
+def test_a_served_peers_bonded_counter_answered_beside_a_hidden_accept_is_performed(
+    answer: str, tmp_path: Path
+) -> None:
+    """Bob serves; his strategy answers Mallory's offer with a bonded Counter naming his escrow. Mallory
+    shows the escrow an Accept of that Counter and sends Bob a Reject of it (or an unbonded Counter,
+    which his strategy accepts). Before, nothing of a served node asked the escrow: Bob's view stayed
+    REJECTED (or the later contract, delivered at once), and her claim took his bond. Now the node shows
+    the escrow the line once the answer came (ESC-013, through its escrow witness), learns the witnessed
+    contract and has its Delivery witnessed."""
+    m, node = _served_bob_who_counters(tmp_path)
+    try:
+        mallory = m.mallory
+        opening, bobs, accept = _countered_and_hidden(m, node)
+        if answer == "reject":
+            other = mallory.reject(bobs, "no")
+        else:
+            terms = trade_pb2.Offer(gives=proposal_of(bobs).wants, wants=proposal_of(bobs).gives)
+            terms.terms.currency = proposal_of(bobs).terms.currency
+            other = mallory.counter(bobs, terms)
+        node.exchange(other.envelope, mallory.setup)
+        assert node.witness is not None
+        node.witness.flush()
+        neg = node.peer.negotiation(opening.negotiation_id)
+        assert neg.contract is not None and neg.contract.id == accept.digest, neg.state
+        mine = [vs for vs in node.peer.verifier.statements.values() if vs.body == "delivery"]
+        assert [vs.statement.delivery.contract for vs in mine] == [accept.digest]
+        assert m.escrow.escrow.verifier.witness.stamp_time(m.escrow.did, mine[0].digest) is not None
+        m.bob_loses_nothing(neg.id, accept.digest)
+    finally:
+        node.close()
+
+
+@pytest.mark.req("NEG-017", "ESC-013")
+def test_an_offer_initiated_through_the_control_service_learns_the_accept_beside_a_reject(
+    tmp_path: Path,
+) -> None:
+    """Bob serves with an escrow witness and the control service; Initiate makes him offer Mallory
+    bonded terms. Her server shows the escrow an Accept of the offer and answers Bob with a Reject.
+    Before, the served node never asked the escrow (the seventh session's 'not done'), and her claim took
+    his bond; now the node shows the escrow the Reject, learns the witnessed contract and performs it."""
+    m, node = _served_bob_who_counters(tmp_path)
+    mallorys = AnswersTwice(m, "reject")
+    try:
+        with serve(mallorys, None) as server:  # type: ignore[arg-type]
+            request = control_pb2.InitiateRequest(
+                counterparty_url=server.target, counterparty=m.mallory.did, proposal=m.proposal()
+            )
+            ControlServicer(node.peer, node.watch_exposed)._initiate(request)
+        assert node.witness is not None and mallorys.accept is not None
+        node.witness.flush()
+        neg = node.peer.negotiation(mallorys.accept.negotiation_id)
+        assert neg.contract is not None and neg.contract.id == mallorys.accept.digest, neg.state
+        mine = [vs for vs in node.peer.verifier.statements.values() if vs.body == "delivery"]
+        assert m.escrow.escrow.verifier.witness.stamp_time(m.escrow.did, mine[0].digest) is not None
+        m.bob_loses_nothing(neg.id, mallorys.accept.digest)
+    finally:
+        node.close()
+
+
+def _big(m: Market) -> trade_pb2.Offer:
+    """Bob's bonded terms giving 6 000 (6 100 with the bond): two of them are past a 10 000 cap."""
+    deadline = m.clock.now_ms + 3_600_000
+    return m.bob.proposal(
+        issuer_bond=BOND,
+        audience_bond=BOND,
+        escrow=m.escrow.did,
+        gives=[service("code-review", value=6_000, deadline_ms=deadline)],
+        wants=[service("copy-editing", value=6_000, deadline_ms=deadline)],
+    )
+
+
+@pytest.mark.req("NEG-017", "MND-010")
+def test_a_rejected_bonded_offer_counts_until_its_escrow_took_the_reject() -> None:
+    """Bob's mandate caps his outstanding value at 10 000; he offers Mallory 6 000 (bonded). She shows
+    the escrow an Accept of it and answers Bob with a Reject. Before, Bob's guard freed the offer at the
+    Reject, let him offer Carol 6 000 more, and the witnessed Accept then bound him to the first as well:
+    12 200 outstanding, past his principal's cap. Now his own bonded offer counts until its escrow took
+    the answer (or it expires): the second offer is refused, and the cap holds once the Accept is shown."""
+    m = Market()
+    m.bob = Party("bob", m.clock, mandate_caps={"max_outstanding": 10_000})
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate])
+    big = _big(m)
+    offer = m.b.propose(m.mallory.did, big)
+    accept = m.hide_accept(offer)
+    m.b.on_replies([*m.mallory.setup, m.mallory.reject(offer, "no").envelope])
+    with pytest.raises(CoopError) as refused:
+        m.b.propose(Party("carol", m.clock).did, big)
+    assert refused.value.code == "MANDATE_VIOLATION"
+    ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))
+    neg = m.b.negotiation(offer.negotiation_id)
+    assert neg.contract is not None and neg.contract.id == accept.digest
+    assert m.b.verifier.exposure.exposure(offer.mandate_digest).outstanding(m.clock.now_ms) <= 10_000
+
+
+@pytest.mark.req("MND-011")
+def test_a_journal_signed_before_the_rule_still_replays(tmp_path: Path) -> None:
+    """A journal in which an earlier version's guard freed the rejected offer at once and let Bob offer
+    its value elsewhere replays: the stricter rule binds what the guard signs now, not what it signed."""
+    m = Market()
+    m.bob = Party("bob", m.clock, mandate_caps={"max_outstanding": 10_000})
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate], journal=Journal.open(tmp_path / "b.db"))
+    big = _big(m)
+    offer = m.b.propose(m.mallory.did, big)
+    m.b.verifier.hold_exposed = False  # the guard of an earlier version
+    m.b.on_replies([*m.mallory.setup, m.mallory.reject(offer, "no").envelope])
+    second = m.b.propose(Party("carol", m.clock).did, big)
+    m.b.journal.close()  # type: ignore[union-attr]
+    with Journal.open(tmp_path / "b.db") as journal:
+        again = make_peer(m.bob, m.clock, context=[m.escrow.mandate], journal=journal)
+        assert second.digest in again.verifier.exposure.exposure(second.mandate_digest).live_offers
+
+
+@pytest.mark.req("ESC-013", "MND-010")
+def test_a_rejected_bonded_offer_is_freed_once_its_escrow_took_the_reject() -> None:
+    """No hidden Accept: once the escrow stamped the Reject (Bob shows it, ESC-013), the offer stops
+    counting at once -- Bob may offer its value elsewhere."""
+    m = Market()
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    m.b.on_replies([*m.mallory.setup, m.mallory.reject(offer, "no").envelope])
+    live = m.b.verifier.exposure.exposure(offer.mandate_digest).live_offers
+    assert offer.digest in live
+    ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))
+    assert offer.digest not in live
+
+
+@pytest.mark.req("NEG-017")
+@pytest.mark.parametrize("answer", ["reject", "counter", "accept", "unbonded-counter"])
+def test_a_witnessed_contract_is_the_same_after_a_restart(answer: str, tmp_path: Path) -> None:
+    """Bob, journaled, adopts the witnessed contract; a Peer replayed from his journal reaches the same
+    state, contract, superseded statements, Deliveries and open contracts."""
+    m = Market()
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate], journal=Journal.open(tmp_path / "b.db"))
+    mallorys: CountersWithoutBonds | AnswersTwice = (
+        CountersWithoutBonds(m, hide=True) if answer == "unbonded-counter" else AnswersTwice(m, answer)
+    )
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    with contextlib.suppress(CoopError):
+        carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+
+    def seen(peer: Peer) -> tuple[object, ...]:
+        neg = peer.negotiation(offer.negotiation_id)
+        assert neg.contract is not None
+        book = peer.verifier.exposure.exposure(offer.mandate_digest)
+        return (
+            neg.state,
+            neg.contract.id,
+            set(neg.superseded),
+            set(neg.contract.delivered),
+            set(book.open_contracts),
+        )
+
+    before = seen(m.b)
+    assert before[1] == mallorys.accept.digest if mallorys.accept else False
+    m.b.journal.close()  # type: ignore[union-attr]
+    with Journal.open(tmp_path / "b.db") as journal:
+        assert seen(make_peer(m.bob, m.clock, context=[m.escrow.mandate], journal=journal)) == before
+
+
+class DownOnce:
+    """The escrow, unreachable for the first Submit (the run that got the Reject could not ask)."""
+
+    def __init__(self, escrow: LocalEscrow) -> None:
+        self.escrow, self.down = escrow, True
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        if self.down:
+            self.down = False
+            raise TransportError(grpc.StatusCode.UNAVAILABLE, "escrow down")
+        return self.escrow.submit(envelopes)
+
+
+@pytest.mark.req("NEG-017", "ESC-013")
+def test_resume_finds_a_rejected_offer_the_escrow_was_not_shown(tmp_path: Path) -> None:
+    """Mallory shows the escrow an Accept of Bob's bonded offer and rejects it; the escrow is down when
+    Bob's `offer` asks, so the run ends with an error, and journaled, the REJECTED negotiation is dropped
+    from memory at once. Before, `resume` looked only at unfinished negotiations in memory, found nothing,
+    and her claim took Bob's bond; now it also takes the ended ones whose bonded offer's answer the escrow
+    was not shown (forgotten_to_show), shows it, learns the witnessed contract and performs it."""
+    m = Market()
+    journal = Journal.open(tmp_path / "b.db")
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate], journal=journal)
+    mallorys = AnswersTwice(m, "reject")
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    with pytest.raises(TransportError):
+        carry_trade(m.b, mallorys, offer, escrow=DownOnce(m.escrow))  # type: ignore[arg-type]
+    assert offer.negotiation_id not in m.b.verifier.negotiations.by_id  # forgotten
+    (neg,) = forgotten_to_show(m.b, journal.statements(), m.clock.now_ms)
+    neg = resume_trade(m.b, mallorys, neg, escrow=m.escrow)  # type: ignore[arg-type]
+    assert mallorys.accept is not None and neg.contract is not None
+    assert neg.contract.id == mallorys.accept.digest and (m.bob.did, 0) in neg.contract.delivered
+    assert forgotten_to_show(m.b, journal.statements(), m.clock.now_ms) == []
+    m.bob_loses_nothing(neg.id, mallorys.accept.digest)
+
+
+def _unbonded(m: Market) -> trade_pb2.Offer:
+    proposal = m.proposal()  # names the escrow, as arbiter of claims only
+    proposal.terms.issuer_bond = proposal.terms.audience_bond = 0
+    return proposal
+
+
+@pytest.mark.req("NEG-017", "ESC-014")
+def test_a_second_accept_of_an_unbonded_offer_is_performed_where_the_escrow_witnessed_it() -> None:
+    """Bob's offer names the escrow with no bond; Mallory shows the escrow one Accept of it and sends Bob
+    another. Bob delivers under hers at once (no bond to wait for); the escrow, shown his contract, answers
+    with the Accept it witnessed, which takes precedence (NEG-017). Before, nothing made Bob perform the
+    witnessed contract, and her claim under it was upheld (BREACHED); now the contract the escrow revealed
+    is performed (the same terms: the same item again) and her claim fails."""
+    m = Market()
+    mallorys = AnswersTwice(m, "accept")
+    offer = m.b.propose(m.mallory.did, _unbonded(m))
+    carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    neg = m.b.negotiation(offer.negotiation_id)
+    assert mallorys.accept is not None and neg.contract is not None
+    assert neg.contract.id == mallorys.accept.digest and (m.bob.did, 0) in neg.contract.delivered
+    m.clock.advance(DAY_MS)
+    claim = m.mallory.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=mallorys.accept.digest, item_index=0, reason="never delivered"),
+        audience=m.bob.did,
+        negotiation_id=neg.id,
+    )
+    with contextlib.suppress(CoopError):
+        m.escrow.submit([claim.envelope])
+    m.clock.advance(CLAIM_WINDOW_MS + 3 * DAY_MS)
+    m.escrow.tick()
+    assert m.escrow.escrow.verifier.negotiations.get(neg.id).state is not State.BREACHED
+
+
+@pytest.mark.req("NEG-017")
+@pytest.mark.xfail(
+    strict=True, reason="open: an unbonded offer naming an escrow is not shown to it (SPEC 16.14)"
+)
+def test_an_unbonded_counter_of_an_unbonded_offer_accepted_beside_a_hidden_accept() -> None:
+    """Known limit: Bob's offer names the escrow with no bond; Mallory shows the escrow an Accept of it
+    and answers Bob with a Counter of other terms naming no escrow, which he accepts and performs at once.
+    No bond binds him there, so nothing asks the escrow: he never learns of the witnessed contract, and
+    her claim under it is upheld -- BREACHED, no bond lost, his Delivery under the displaced contract.
+    Holding back every Delivery under a contract formed after an offer naming an escrow until the escrow
+    took the line would close it, and make a peer that never asks the escrow never deliver."""
+    m = Market()
+    mallorys = CountersWithoutBonds(m, hide=True)
+    offer = m.b.propose(m.mallory.did, _unbonded(m))
+    carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    assert mallorys.accept is not None
+    m.clock.advance(DAY_MS)
+    claim = m.mallory.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=mallorys.accept.digest, item_index=0, reason="never delivered"),
+        audience=m.bob.did,
+        negotiation_id=offer.negotiation_id,
+    )
+    with contextlib.suppress(CoopError):
+        m.escrow.submit([claim.envelope])
+    m.clock.advance(CLAIM_WINDOW_MS + 3 * DAY_MS)
+    m.escrow.tick()
+    assert m.escrow.escrow.verifier.negotiations.get(offer.negotiation_id).state is not State.BREACHED
+
+
+@pytest.mark.req("ESC-013")
+def test_a_served_peers_unanswered_bonded_counter_is_asked_about_past_its_cutoff(tmp_path: Path) -> None:
+    """Served Bob's bonded Counter is never answered; Mallory shows the escrow an Accept of it alone.
+    The node sets a watch for past the Counter's bonding cutoff (plus the clock tolerance), and that
+    watch's job learns the witnessed contract and has Bob's Delivery witnessed."""
+    m, node = _served_bob_who_counters(tmp_path)
+    try:
+        opening, counter, accept = _countered_and_hidden(m, node)
+        cutoff = hidden_accept_check_ms(node.peer, node.peer.negotiation(opening.negotiation_id))
+        assert cutoff == counter.header.expires_at_ms + 60_000
+        assert node._exposed_watches == {opening.negotiation_id: cutoff}
+        m.clock.now_ms = cutoff
+        assert node.ask_about_offer(opening.negotiation_id)
+        assert node.witness is not None
+        node.witness.flush()
+        neg = node.peer.negotiation(opening.negotiation_id)
+        assert neg.contract is not None and neg.contract.id == accept.digest
+        m.bob_loses_nothing(neg.id, accept.digest)
+    finally:
+        node.close()
 
 
 @pytest.mark.req("NEG-017", "ESC-013")
@@ -743,3 +1151,148 @@ def test_offers_the_escrow_never_saw_cannot_make_the_offerer_refuse_a_witnessed_
     assert mallorys.accept is not None
     assert neg.contract is not None and (m.bob.did, 0) in neg.contract.delivered
     m.bob_loses_nothing(neg.id, mallorys.accept.digest)
+
+
+@pytest.mark.req("ESC-013")
+def test_a_served_peer_restarted_before_asking_asks_about_the_rejected_counter(tmp_path: Path) -> None:
+    """Served Bob's bonded Counter, accepted at the escrow alone, is rejected; the node stops before its
+    witness asks the escrow (here: it ran without one), and journaled, the REJECTED negotiation was dropped
+    from memory. Restarted with its escrow witness, the node reads it back from the journal, shows the
+    escrow the Reject, learns the witnessed contract and performs it."""
+    m, node = _served_bob_who_counters(tmp_path)
+    witness, node.witness = node.witness, None  # the node that stops before asking
+    opening, counter, accept = _countered_and_hidden(m, node)
+    node.exchange(m.mallory.reject(counter, "no").envelope, m.mallory.setup)
+    assert opening.negotiation_id not in node.peer.verifier.negotiations.by_id
+    node.close()
+    assert witness is not None
+    witness.close()
+    node = PeerNode.open(
+        m.bob.agent.key,
+        m.bob.mandate_vs.envelope,
+        tmp_path / "bob.db",
+        context=[m.escrow.mandate],
+        clock=lambda: m.clock.now_ms,
+        strategy=CountersWithItsBond(escrow=m.escrow.did),
+        witness=EscrowWitness(m.escrow, m.escrow.did),
+    )
+    try:
+        node.witness_owed()
+        assert node.witness is not None
+        node.witness.flush()
+        neg = node.peer.negotiation(opening.negotiation_id)
+        assert neg.contract is not None and neg.contract.id == accept.digest, neg.state
+        m.bob_loses_nothing(neg.id, accept.digest)
+    finally:
+        node.close()
+
+
+@pytest.mark.req("NEG-017", "NEG-009")
+def test_a_witnessed_accept_of_an_offer_whose_exclusive_key_went_elsewhere_is_taken() -> None:
+    """Bob offers Mallory bonded terms with an exclusive_key; she accepts at the escrow alone and says
+    nothing. Bob, his offer still open, commits the same key to Carol, who accepts. The escrow reveals
+    Mallory's Accept: before, Bob's verifier refused it EXCLUSIVE_CONFLICT (NEG-009 applied to it in the
+    ordinary way, the offer being still outstanding), so he never performed and her claim took his bond.
+    NEG-009 does not apply to a witnessed Accept (NEG-017: he committed the key when he signed the
+    offer, and the escrow, which checked the key in its view, bonds it): Bob performs it."""
+    m = Market()
+    terms = m.proposal()
+    terms.exclusive_key = b"the-car"
+    offer = m.b.propose(m.mallory.did, terms)
+    accept = m.hide_accept(offer)
+    carol = Party("carol", m.clock)
+    again = m.proposal()
+    again.exclusive_key = b"the-car"
+    again.terms.escrow, again.terms.issuer_bond, again.terms.audience_bond = "", 0, 0
+    to_carol = m.b.propose(carol.did, again)
+    m.b.on_replies([*carol.setup, carol.accept(to_carol).envelope])
+    assert m.b.negotiation(to_carol.negotiation_id).contract is not None
+    ours = ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))
+    neg = m.b.negotiation(offer.negotiation_id)
+    assert neg.contract is not None and neg.contract.id == accept.digest
+    assert ours is not None and [vs.body for vs in ours] == ["delivery"]
+    m.escrow.submit([vs.envelope for vs in ours])
+    m.bob_loses_nothing(neg.id, accept.digest)
+
+
+@pytest.mark.req("NEG-009", "ESC-014")
+def test_the_escrow_still_refuses_an_accept_whose_exclusive_key_it_saw_committed() -> None:
+    """The escrow takes Bob's contract with Carol under the key first; Mallory's Accept of Bob's earlier
+    offer with the same key is refused there (NEG-009 in the escrow's view): nothing is witnessed."""
+    m = Market()
+    terms = m.proposal()
+    terms.exclusive_key = b"the-car"
+    offer = m.b.propose(m.mallory.did, terms)
+    carol = Party("carol", m.clock)
+    m.escrow.escrow.deposit(carol.did, FUNDS, "credit", "test funding", m.clock.now_ms)
+    to_carol = m.b.propose(carol.did, terms)
+    carols = carol.accept(to_carol)
+    m.escrow.submit([*carol.setup, *m.bob.setup, to_carol.envelope, carols.envelope])
+    with pytest.raises(CoopError) as refused:
+        m.escrow.submit([*m.mallory.setup, offer.envelope, m.mallory.accept(offer).envelope])
+    assert refused.value.code == "EXCLUSIVE_CONFLICT"
+
+
+class ForksAtTheAccept:
+    """Mallory's server: it shows the escrow an Accept of Bob's offer at some seq of her chain, then signs
+    ``answer`` -- a Reject of the offer, or an Ack -- at the same seq (a fork: two statements at one
+    position) and sends Bob that. Bob's verifier, holding it, refuses the Accept the escrow reveals
+    (CHN-004) and cannot perform; the escrow never saw the other statement."""
+
+    def __init__(self, market: Market, answer: str) -> None:
+        self.m, self.answer = market, answer
+        self.accept: VerifiedStatement | None = None
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        vs = verify_statement(envelope)
+        if vs.body != "offer":
+            return []
+        mallory = self.m.mallory
+        writer = mallory.agent.writer
+        seq, prev = writer.next_seq, writer.prev
+        self.accept = self.m.hide_accept(vs)
+        writer.next_seq, writer.prev = seq, prev  # the same position again
+        if self.answer == "reject":
+            other = mallory.reject(vs, "no")
+        else:
+            other = mallory.sign("ack", commitment_pb2.Ack(statement=vs.digest), audience=self.m.bob.did)
+        assert other.header.seq == self.accept.header.seq
+        return [*mallory.setup, other.envelope]
+
+    def claim_on_the_escrows_branch(self) -> None:
+        """Her later statements follow the Accept: the chain the escrow holds."""
+        assert self.accept is not None
+        writer = self.m.mallory.agent.writer
+        writer.next_seq, writer.prev = self.accept.header.seq + 1, self.accept.digest
+
+
+@pytest.mark.req("ESC-015", "NEG-017", "CHN-004")
+@pytest.mark.parametrize("answer", ["reject", "ack"])
+def test_an_answer_forked_at_the_accepts_seq_takes_no_bond(answer: str) -> None:
+    """Mallory signs her Accept of Bob's bonded offer and, at the same seq of her chain, a Reject (or an
+    Ack); the escrow gets the Accept, Bob the other. Bob cannot take the Accept the escrow reveals
+    (EQUIVOCATION: two statements at one seq), so he cannot perform. Before, her claim on the escrow's
+    branch took his bond. Now the escrow learns the fork -- from the Reject Bob shows it with his offer
+    (ESC-013), or from the pair Bob's runtime shows it back when his verifier refuses the Accept -- and
+    takes no claim of hers under that contract (ESC-015); the bonds lapse back."""
+    m = Market()
+    mallorys = ForksAtTheAccept(m, answer)
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    with pytest.raises(CoopError) as refused:
+        carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    assert refused.value.code == "EQUIVOCATION"
+    assert mallorys.accept is not None and m.mallory.did in m.b.verifier.forks
+    mallorys.claim_on_the_escrows_branch()
+    m.clock.advance(DAY_MS)
+    claim = m.mallory.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=mallorys.accept.digest, item_index=0, reason="never delivered"),
+        audience=m.bob.did,
+        negotiation_id=offer.negotiation_id,
+    )
+    with pytest.raises(CoopError) as dismissed:
+        m.escrow.submit([claim.envelope])
+    assert dismissed.value.requirement == "ESC-015"
+    m.clock.advance(CLAIM_WINDOW_MS + 3 * DAY_MS)
+    m.escrow.tick()
+    assert m.escrow.get_balance(m.bob.did)[:2] == (FUNDS, 0)

@@ -343,6 +343,11 @@ class CoopRequestHandler(RequestHandler):
             raise a2a_errors.TaskNotCancelableError(f"the peer cannot withdraw now: {err}") from None
         finally:
             self.events.changed()
+        # A bonded offer withdrawn: an Accept of it shown to its escrow alone before our Withdraw takes
+        # precedence (NEG-017); the escrow is shown the Withdraw, and reveals such an Accept (ESC-013).
+        watch = getattr(self.node, "watch_exposed", None)
+        if watch is not None:
+            watch(neg.id)
         return self.task(neg, [envelope_part(vs.envelope)])
 
     async def on_get_extended_agent_card(

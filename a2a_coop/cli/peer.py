@@ -63,11 +63,13 @@ from a2a_coop.runtime.perform_time import TooLittleTimeToPerform
 from a2a_coop.runtime.reputation import TrustPolicy
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, Strategy, WithholdingStrategy
 from a2a_coop.runtime.trade import (
+    bonded_offer_to_show,
     carry_after_cutoff,
     carry_trade,
     claim_breach,
     counterparty_did,
     fetch_escrow_mandate,
+    forgotten_to_show,
     hidden_accept_check_ms,
     negotiation_evidence,
     proposal,
@@ -75,7 +77,6 @@ from a2a_coop.runtime.trade import (
     revoke,
     settle_with_escrow,
     sync_with_escrow,
-    unanswered_bonded_offer,
     unfinished,
 )
 from a2a_coop.transport import CooperationClient, EscrowClient, TlsConfig, TransportError
@@ -204,7 +205,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         configure_logging()
         if owed := node.witness_owed():  # what a crash may have kept from the escrow
             log.info("resubmitting %d unfinished contracts and our deliveries to the escrow", owed)
-        extra = _conformance_control(node.peer, args, tls)
+        extra = _conformance_control(node, args, tls)
         if args.a2a:
             if extra:
                 raise UsageError("--conformance-control is not available with --a2a")
@@ -219,7 +220,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
-def _conformance_control(peer: Peer, args: argparse.Namespace, tls: TlsConfig | None) -> list[Any]:
+def _conformance_control(node: PeerNode, args: argparse.Namespace, tls: TlsConfig | None) -> list[Any]:
     """The test-only ConformanceControlService when ``--conformance-control`` asks for it: it makes this
     peer sign offers on request, so only on a loopback address or behind mutual TLS (SPEC 18.2, CTL-001)."""
     if not getattr(args, "conformance_control", False):
@@ -233,7 +234,7 @@ def _conformance_control(peer: Peer, args: argparse.Namespace, tls: TlsConfig | 
     from a2a_coop.runtime.control import control_service
 
     log.warning("ConformanceControlService is on: callers can make this peer initiate trades (testing only)")
-    return [control_service(peer)]
+    return [control_service(node.peer, node.watch_exposed)]
 
 
 def _serve_a2a_until_stopped(
@@ -613,8 +614,11 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             negs = [
                 n
                 for n in peer.verifier.negotiations.by_id.values()
-                if n.initiator == peer.did and unfinished(n)
+                if (n.initiator == peer.did and unfinished(n)) or bonded_offer_to_show(peer, n) is not None
             ]
+            # Ended and dropped from memory, with our bonded offer's answer not shown to its escrow (a
+            # run stopped before it could ask): an Accept there may still bind us (NEG-017, ESC-013).
+            negs += forgotten_to_show(peer, journal.statements(), peer.clock())
         client = stack.enter_context(CooperationClient(args.to, tls=tls))
         escrow = stack.enter_context(EscrowClient(args.escrow, tls=tls)) if args.escrow else None
         serving_escrow = ""
@@ -630,23 +634,24 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
         # contract formed on the way under another is refused, MND-015): checked before anything is sent.
         for neg in negs:
             # A contract's escrow; else the one our unanswered bonded offer names, asked about it (ESC-013).
-            unanswered = unanswered_bonded_offer(peer, neg)
+            shown = bonded_offer_to_show(peer, neg)
             wanted = (
                 neg.contract.escrow
                 if neg.contract is not None
-                else proposal_of(unanswered).terms.escrow
-                if unanswered is not None
+                else proposal_of(shown).terms.escrow
+                if shown is not None
                 else ""
             )
             if wanted and wanted != serving_escrow:
                 raise _not_the_contracts_escrow(neg, wanted, args.escrow, serving_escrow)
         peer.trusted_escrows = frozenset({serving_escrow} - {""})
         not_done = 0
-        for neg in negs:
-            short_id = neg.id.hex()[:12]
+        for asked in negs:
+            short_id = asked.id.hex()[:12]
             try:
-                resume_trade(peer, client, neg, escrow=escrow)
+                neg = resume_trade(peer, client, asked, escrow=escrow)
             except (CoopError, TransportError) as exc:
+                neg = peer.negotiation(asked.id)  # read again: a forgotten one comes back with a contract
                 out.write(f"{short_id}  {neg.state.value}\n")
                 why = unfinished(neg)
                 if why:

@@ -63,8 +63,10 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol.bodies import MAX_STAMP_DIGESTS
 from a2a_coop.protocol.envelope import decode_envelope, statement_digest
 from a2a_coop.protocol.errors import (
+    ChainBroken,
     ChainGap,
     CoopError,
+    Equivocation,
     IllegalTransition,
     IssuedInFuture,
     LimitExceeded,
@@ -183,6 +185,9 @@ class Escrow:
         self._accept_of: dict[bytes, bytes] = {}
         # ESC-011: negotiations an Offer or Counter of which names this escrow.
         self._named: set[bytes] = set()
+        # ESC-015: digests of Accepts we witnessed that their issuer's chain forks at (a Submit showed us
+        # another statement of that issuer at the Accept's seq, or one that breaks the chain beside it).
+        self._forked_accepts: set[bytes] = set()
         for data in setup:
             vs = verify_statement(data)
             if vs.issuer == self.did and vs.header.seq != len(self._ledger):
@@ -315,7 +320,13 @@ class Escrow:
         before = len(self._ledger)
         marks = len(self._transcript), len(self._unsaved)
         verified, refused = self._verify(envelopes)
-        self._check_ours(verified)
+        try:
+            self._check_ours(verified)
+        except WrongParty:
+            for item in verified:  # a statement of another trade that forks against an Accept (ESC-015)
+                if not isinstance(item, bytes) and item.digest not in self.verifier.statements:
+                    self._note_fork(item)
+            raise
         cut_off: set[bytes] = set()  # statements of this Submit a witnessed Accept superseded (NEG-017)
         try:
             for item in verified:
@@ -328,9 +339,14 @@ class Escrow:
                     # accepted offer is, with its Accept and what we signed about the contract (ESC-012).
                     cut_off.add(item.digest)
                     held_digests.append(offer)
+                    self._note_fork(item)
                     continue
                 else:
-                    vs = self._receive(item, now_ms)
+                    try:
+                        vs = self._receive(item, now_ms)
+                    except (Equivocation, ChainBroken) as fork:
+                        self._note_fork(item, fork)
+                        raise
                 if isinstance(vs, bytes):
                     held = self.verifier.statements[vs]
                     stamp = self.verifier.witness.stamp_of(self.did, vs)
@@ -473,6 +489,31 @@ class Escrow:
             return None
         return c.offer.digest if cited(vs) in cut_off or neg.supersedes(vs) else None
 
+    def _note_fork(self, vs: VerifiedStatement, fork: CoopError | None = None) -> None:
+        """ESC-015: if ``vs`` forks its issuer's chain against an Accept of a contract we bond (another
+        statement at the Accept's seq, or one whose link with it breaks: ``fork``'s evidence, or the
+        chain check run here for a statement we do not take), remember that Accept. Its issuer answered
+        the offer one way at the escrow and another way to the offerer, whose verifier then refuses the
+        Accept we reveal (CHN-004, CHN-003) and cannot perform."""
+        view = self.verifier.chains.get(vs.issuer) if fork is None else None
+        if view is not None:
+            try:
+                view.check(vs)
+            except (Equivocation, ChainBroken) as found:
+                fork = found
+            except CoopError:
+                return  # another chain fault (a gap, times running back): no fork against an Accept
+        if fork is None:
+            return
+        for envelope in fork.evidence or ():
+            digest = statement_digest(decode_envelope(envelope).payload)
+            held = self.verifier.statements.get(digest)
+            if held is None or held.body != "accept" or held.issuer != vs.issuer:
+                continue
+            neg = self.verifier.negotiations.by_id.get(held.header.negotiation_id)
+            if neg is not None and neg.contract is not None and neg.contract.accept.digest == digest:
+                self._forked_accepts.add(digest)
+
     def _receive(self, vs: VerifiedStatement, now_ms: int) -> VerifiedStatement:
         """Accept one verified evidence statement as its witness."""
         if vs.header.issued_at_ms > now_ms + self.verifier.skew_ms:
@@ -540,6 +581,12 @@ class Escrow:
                     requirement="NEG-010",
                 )
             return
+        if c.accept.digest in self._forked_accepts and vs.issuer == c.accept.issuer:
+            raise IllegalTransition(
+                "the claimant's chain forks at its Accept of this contract: it answered the offer "
+                "otherwise to the offerer, who could not take the contract",
+                requirement="ESC-015",
+            )
         items = c.gives(c.other(vs.issuer))
         index = vs.statement.breach_claim.item_index
         if index >= len(items):

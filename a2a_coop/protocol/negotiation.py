@@ -657,6 +657,24 @@ class Negotiation:
         at = self._stamps(escrow, accept.digest)
         return at is not None and at <= offer.expires_at_ms + BOND_GRACE_MS
 
+    def exposed_offer(self, party: str) -> VerifiedStatement | None:
+        """``party``'s earliest Offer or Counter in the line that carries a bond and names an escrow, and
+        whose answer (the next Counter, or the Reject, Withdraw or Accept that closed the line) that escrow
+        has not taken -- no Stamp of it held -- or None. An Accept of it that escrow witnessed may still
+        take precedence (NEG-017) and bind ``party`` to it, displacing what followed. Not the contract's
+        own offer: its bonds lock only once its escrow took its Accept (NEG-012)."""
+        offers = self.offers
+        last = len(offers) - 1 if self.contract is not None else len(offers)
+        for i in range(last):
+            offer = offers[i]
+            terms = proposal_of(offer).terms
+            if offer.issuer != party or not terms.escrow or not (terms.issuer_bond or terms.audience_bond):
+                continue
+            answer = offers[i + 1].digest if i + 1 < len(offers) else self.closed_by
+            if not answer or self._stamps(terms.escrow, answer) is None:
+                return offer
+        return None
+
     def supersedes(self, vs: VerifiedStatement) -> bool:
         """Whether ``vs`` belongs to a branch a witnessed Accept cut off (NEG-017), judged without any
         stamp of ``vs`` itself: an escrow asks before it takes (and so stamps) a statement."""
@@ -897,9 +915,11 @@ class Negotiations:
     its escrow's stamp is accepted.
     """
 
-    def __init__(self, stamps: StampLookup = _no_stamps) -> None:
+    def __init__(self, stamps: StampLookup = _no_stamps, recorded: StampLookup | None = None) -> None:
         self.by_id: dict[bytes, Negotiation] = {}
         self._stamps = stamps
+        # The stamps held before the statement being checked (not one an escrow is giving it now).
+        self._recorded = stamps if recorded is None else recorded
         self._exclusive: dict[tuple[str, bytes], bytes] = {}  # (issuer, key) -> negotiation id
         self._pending: dict[bytes, bytes] = {}  # pending arbitrated statement digest -> negotiation id
         # Where a forgotten negotiation comes back from (a2a_coop.protocol.archive), if anywhere.
@@ -953,7 +973,7 @@ class Negotiations:
             return _OFFER
         neg = self.by_id[nid]
         event = neg.check(vs)
-        if event is _ACCEPT:
+        if event is _ACCEPT and not self._witnessed_before(neg, vs):
             self._check_exclusive(neg)
         return event
 
@@ -973,7 +993,7 @@ class Negotiations:
         neg = self.by_id[nid]
         if not checked:
             event = neg.check(vs)
-            if event is _ACCEPT:
+            if event is _ACCEPT and not self._witnessed_before(neg, vs):
                 self._check_exclusive(neg)
         neg.apply_checked(vs, event)
         c = neg.contract
@@ -1017,6 +1037,17 @@ class Negotiations:
                     del self._exclusive[key]
             else:
                 self._exclusive.setdefault(key, neg.id)
+
+    def _witnessed_before(self, neg: Negotiation, accept: VerifiedStatement) -> bool:
+        """NEG-017: NEG-009 does not apply to an Accept of the outstanding offer its escrow witnessed (a
+        Stamp of it by the bonding cutoff, held before it came): the offer's issuer committed the key when
+        it signed the offer, and the escrow, which checked NEG-009 in its view as it took the Accept,
+        bonds it. Refused here, the Accept would only keep the offerer from performing. An escrow taking
+        the Accept now still checks (its Stamp is not recorded yet)."""
+        offer = neg.outstanding
+        escrow = proposal_of(offer).terms.escrow
+        at = self._recorded(escrow, accept.digest) if escrow else None
+        return at is not None and at <= offer.expires_at_ms + BOND_GRACE_MS
 
     def _check_exclusive(self, neg: Negotiation) -> None:
         proposal = proposal_of(neg.outstanding)

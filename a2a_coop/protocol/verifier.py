@@ -40,6 +40,7 @@ from a2a_coop.protocol.negotiation import (
     Negotiation,
     Negotiations,
     State,
+    cited,
     proposal_of,
 )
 from a2a_coop.protocol.statements import PRINCIPAL_BODIES, VerifiedStatement, verify_statement
@@ -93,7 +94,13 @@ class Verifier:
         self.chains: dict[str, ChainView] = {}
         self.replay = ReplayCache(skew_ms)
         self.witness = WitnessIndex()
-        self.negotiations = Negotiations(self.witness.stamp_time)
+        self.negotiations = Negotiations(self.witness.stamp_time, self.witness.recorded_stamp_time)
+        # Our guard's (``me``): answers to our bonded offers that their escrow has not taken, each with
+        # (escrow, mandate digest, offer digest, negotiation id) of the offer still counted (_still_exposed).
+        self._exposed_answers: dict[bytes, tuple[str, bytes, bytes, bytes]] = {}
+        # Off while a peer replays its journal: statements it signed before this stricter guard rule
+        # were checked without it, and replay must take them again.
+        self.hold_exposed = True
 
         def mandate_of(digest: bytes) -> identity_pb2.Mandate | None:
             record = self.mandates.get(digest)
@@ -267,6 +274,8 @@ class Verifier:
         if c is not None:
             digests.update(c.deliveries, c.pending, c.claims)
         dropped = [vs for d in digests if (vs := self.forget_statement(d)) is not None]
+        for d in digests if self._exposed_answers else ():
+            self._exposed_answers.pop(d, None)  # its offer counts until it expires (the book's sweep)
         self.witness.forget(digests, neg.parties)
         return dropped
 
@@ -395,7 +404,7 @@ class Verifier:
         if event is not _OFFER and event is not _COUNTER and self._witnessed_before(vs):
             return  # NEG-017: its escrow checked these caps in its view, which is what bonds it
         grace = self.skew_ms if self.me is not None and vs.issuer == self.me else 0
-        self.exposure.check(vs, record.mandate, value, grace_ms=grace)
+        self.exposure.check(vs, record.mandate, value, self._held_in(vs, value), grace_ms=grace)
 
     def _witnessed_before(self, accept: VerifiedStatement) -> bool:
         """Whether we held, before ``accept`` came, a Stamp of it by its offer's escrow by the bonding
@@ -504,6 +513,10 @@ class Verifier:
         elif body == "stamp":
             for digest in vs.statement.stamp.statements:
                 self.witness.record_stamp(issuer, digest, h.issued_at_ms, vs.digest)
+                exposed = self._exposed_answers.get(digest) if self._exposed_answers else None
+                if exposed is not None and exposed[0] == issuer:  # the escrow took the answer: freed
+                    del self._exposed_answers[digest]
+                    self.exposure.offer_dead(exposed[1], exposed[2])
                 neg = self.negotiations.activate(issuer, digest, h.issued_at_ms)
                 if neg is not None:
                     self._track_activation(neg)
@@ -513,6 +526,40 @@ class Verifier:
             before = (neg.state, neg.outstanding, neg.contract) if neg is not None else None
             neg = self.negotiations.apply(vs, checked=checked, event=event)
             self._track_exposure(vs, neg, before)
+
+    def _still_exposed(self, offer: VerifiedStatement, answer: VerifiedStatement, neg: Negotiation) -> bool:
+        """Our guard's view only (``me``): whether our bonded ``offer`` naming an escrow, just answered by
+        ``answer`` (a Counter, Reject or Withdraw), stays counted (MND-009, MND-010) -- the escrow has
+        not taken the answer, and an Accept of the offer it witnessed first would take precedence
+        (NEG-017) and bind us to it after all. It then counts until its escrow's Stamp of the answer
+        (:meth:`_commit`) or, as any offer, until it expires (the guard's grace, the skew, covers its
+        bonding cutoff). Verifiers judge others by the rule as written."""
+        if not self.hold_exposed or self.me is None or offer.issuer != self.me:
+            return False
+        if answer.body not in ("counter", "reject", "withdraw"):
+            return False
+        if neg.contract is not None or cited(answer) != offer.digest:
+            return False
+        terms = proposal_of(offer).terms
+        if not terms.escrow or not (terms.issuer_bond or terms.audience_bond):
+            return False
+        if self.witness.stamp_time(terms.escrow, answer.digest) is not None:
+            return False
+        self._exposed_answers[answer.digest] = (terms.escrow, offer.mandate_digest, offer.digest, neg.id)
+        return True
+
+    def _held_in(self, vs: VerifiedStatement, value: int) -> bytes:
+        """An offer of ours in ``vs``'s negotiation that :meth:`_still_exposed` keeps counted, of at most
+        ``value``: ``vs`` (ours, later in the same line) and that offer never both bind -- a witnessed
+        Accept of the offer displaces ``vs`` -- so the larger alone counts (``replaces``). b"" if none."""
+        if not self._exposed_answers or vs.issuer != self.me:
+            return b""
+        nid, mandate = vs.negotiation_id, vs.mandate_digest
+        live = self.exposure.exposure(mandate).live_offers
+        for _, of_mandate, offer, of_negotiation in self._exposed_answers.values():
+            if of_negotiation == nid and of_mandate == mandate and offer in live and live[offer][0] <= value:
+                return offer
+        return b""
 
     def _track_activation(self, neg: Negotiation) -> None:
         """An escrow's stamp made a claim or a revoke effective: a contract that ended stops counting
@@ -541,8 +588,12 @@ class Verifier:
                 book.contract_superseded(party_vs.mandate_digest, displaced.id, given, formed_at)
         if before is not None and before[0] in BARGAINING_STATES:
             old = before[1]
-            if neg.state is _ACCEPTED or neg.outstanding.digest != old.digest or neg.is_terminal:
+            moved = neg.state is _ACCEPTED or neg.outstanding.digest != old.digest or neg.is_terminal
+            if moved and not self._still_exposed(old, vs, neg):
                 book.offer_dead(old.mandate_digest, old.digest)
+        if vs.body == "accept" and neg.contract is not None and vs.digest == neg.contract.accept.digest:
+            # A witnessed Accept of an offer of ours kept live above (or any Accept): its value moves.
+            book.offer_dead(neg.contract.offer.mandate_digest, neg.contract.offer.digest)
         if vs.body in ("offer", "counter"):
             value = committed_value(vs)
             assert value is not None

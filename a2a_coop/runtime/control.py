@@ -10,7 +10,7 @@ through the same verifier: a refusal of either fails the call with that rejectio
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import grpc
@@ -34,8 +34,9 @@ CALL_TIMEOUT_S = 10.0
 class ControlServicer(control_pb2_grpc.ConformanceControlServiceServicer):  # type: ignore[misc]  # generated
     """Serves Initiate for one peer."""
 
-    def __init__(self, peer: Peer) -> None:
+    def __init__(self, peer: Peer, after: Callable[[bytes], object] | None = None) -> None:
         self.peer = peer
+        self.after = after  # told each negotiation initiated, however it went (a node's watch_exposed)
 
     def Initiate(  # the gRPC method's name
         self, request: control_pb2.InitiateRequest, context: grpc.ServicerContext
@@ -68,17 +69,25 @@ class ControlServicer(control_pb2_grpc.ConformanceControlServiceServicer):  # ty
             offer = self.peer.propose(
                 request.counterparty, request.proposal, ttl_ms=request.ttl_ms or DEFAULT_OFFER_TTL_MS
             )
-            sent = drive(self.peer, client.exchange, offer)
+            try:
+                sent = drive(self.peer, client.exchange, offer)
+            finally:
+                # Our bonded offer rejected, countered or unanswered: the escrow is shown what answered
+                # it, or asked past its bonding cutoff, and reveals an Accept shown to it alone (ESC-013).
+                if self.after is not None:
+                    self.after(offer.header.negotiation_id)
         return control_pb2.InitiateResponse(
             negotiation_id=offer.header.negotiation_id, envelopes=[vs.envelope for vs in sent]
         )
 
 
-def control_service(peer: Peer) -> Any:
-    """An ``extra_servicers`` entry for :func:`a2a_coop.transport.serve` adding ConformanceControlService."""
+def control_service(peer: Peer, after: Callable[[bytes], object] | None = None) -> Any:
+    """An ``extra_servicers`` entry for :func:`a2a_coop.transport.serve` adding ConformanceControlService;
+    ``after`` is told the id of each negotiation it initiated."""
 
     def add(server: grpc.Server) -> Sequence[str]:
-        control_pb2_grpc.add_ConformanceControlServiceServicer_to_server(ControlServicer(peer), server)
+        servicer = ControlServicer(peer, after)
+        control_pb2_grpc.add_ConformanceControlServiceServicer_to_server(servicer, server)
         return [SERVICE]
 
     return add

@@ -17,6 +17,7 @@ The initiator's side of a trade is :mod:`a2a_coop.runtime.trade`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import itertools
@@ -28,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.chain import ChainWriter
@@ -42,7 +43,7 @@ from a2a_coop.protocol.errors import CoopError, MalformedEnvelope, Origin, RateL
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
-from a2a_coop.protocol.negotiation import State
+from a2a_coop.protocol.negotiation import BARGAINING_STATES, BOND_GRACE_MS, State, proposal_of
 from a2a_coop.protocol.reputation import attestation_evidence
 from a2a_coop.protocol.statements import (
     VerifiedStatement,
@@ -51,6 +52,7 @@ from a2a_coop.protocol.statements import (
     sign_candidate,
     verify_statement,
 )
+from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.journal import Journal, JournalCorrupt, Ticket
 from a2a_coop.runtime.peer import (
@@ -60,7 +62,14 @@ from a2a_coop.runtime.peer import (
     wall_clock_ms,
 )
 from a2a_coop.runtime.strategy import Strategy
-from a2a_coop.runtime.trade import contract_evidence, unfinished
+from a2a_coop.runtime.trade import (
+    Submitter,
+    ask_escrow_alone,
+    bonded_offer_to_show,
+    contract_evidence,
+    forgotten_to_show,
+    unfinished,
+)
 from a2a_coop.transport.limits import IssuerLimiter, PeerLimits, claimed
 
 DAY_MS = 86_400_000
@@ -215,12 +224,6 @@ def sign_mandate(
 
 
 # --- a serving peer ------------------------------------------------------------------------
-
-
-class Submitter(Protocol):
-    """What the witness needs of an escrow: an EscrowClient, or LocalEscrow in tests."""
-
-    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]: ...
 
 
 class EscrowWitness:
@@ -421,6 +424,8 @@ class PeerNode:
         self._lock_watches: set[bytes] = set()
         # When the watch that performs the Deliveries TIM-009 held back is due (peer clock), if one is.
         self._deferred_watch: int | None = None
+        # Negotiation id -> when (peer clock) the escrow is asked about our bonded offer there (ESC-013).
+        self._exposed_watches: dict[bytes, int] = {}
         if peer.max_open_per_counterparty is None:  # served: cap what one counterparty keeps open
             peer.max_open_per_counterparty = DEFAULT_MAX_OPEN_PER_COUNTERPARTY
         if peer.max_open_total is None:  # ... and what all of them do
@@ -482,6 +487,9 @@ class PeerNode:
                 self.witness.submit(evidence)
             self._watch_context_accepts(context)
             self._watch_deferred()
+            said = claimed(envelope)
+            if said is not None and said.negotiation_id:
+                self.watch_exposed(said.negotiation_id)
         return answers
 
     def _watch_context_accepts(self, context: Sequence[bytes]) -> None:
@@ -525,18 +533,75 @@ class PeerNode:
             self.witness.submit(evidence)
         self._watch_deferred()  # held back again, or another one later
 
+    def watch_exposed(self, negotiation_id: bytes) -> None:
+        """ESC-013 for a served peer, which has no run of its own carrying the trade: our bonded offer in
+        the negotiation (a Counter our strategy answered with, an Offer made through the control
+        service), naming the witness's escrow, whose answer that escrow has not taken, may have been
+        accepted behind our back -- the Accept shown to the escrow alone binds our bond there and takes
+        precedence over the answer we hold (NEG-017). Answered (a Reject, a Counter, our Withdraw, a
+        contract formed later in the line, which we deliver nothing under until then): the escrow is
+        shown the line at once; unanswered: once past its bonding cutoff (:meth:`ask_about_offer`)."""
+        if self.witness is None:
+            return
+        with self.peer.lock:
+            # Ended (a Reject, our Withdraw), it was forgotten once journaled: read back from the journal.
+            neg = self.peer.verifier.negotiations.find(negotiation_id)
+            offer = None if neg is None else bonded_offer_to_show(self.peer, neg)
+            if neg is None or offer is None or proposal_of(offer).terms.escrow != self.witness.did:
+                return
+            now = self.peer.clock()
+            unanswered = neg.contract is None and neg.state in BARGAINING_STATES and offer is neg.outstanding
+            at = offer.header.expires_at_ms + BOND_GRACE_MS + CLOCK_TOLERANCE_MS if unanswered else now
+            if at < now or self._exposed_watches.get(negotiation_id, at + 1) <= at:
+                return  # asked past the cutoff already, or an earlier watch is pending
+            self._exposed_watches[negotiation_id] = at
+        # Not bounded by the witness's queue: one per negotiation of ours, which the open caps bound
+        # (RPC-012) while the offer is outstanding; an answered one runs at once.
+        self.witness.watch((at - now) / 1000, lambda: self.ask_about_offer(negotiation_id), bounded=False)
+
+    def ask_about_offer(self, negotiation_id: bytes, attempt: int = 0) -> bool:
+        """The job of :meth:`watch_exposed`, on the witness's thread: show the escrow the line
+        (:func:`~a2a_coop.runtime.trade.ask_escrow_alone`), take its answer, and give it our Deliveries
+        that follow (WIT-007) -- under the contract it revealed, or under a contract formed later in the
+        line once it took the answer. An escrow that could not be reached is asked again, at doubling
+        delays. Returns whether it asked."""
+        assert self.witness is not None
+        with self.peer.lock:
+            self._exposed_watches.pop(negotiation_id, None)
+            neg = self.peer.verifier.negotiations.find(negotiation_id)
+        if neg is None:
+            return False
+        try:
+            ours = ask_escrow_alone(self.peer, self.witness.escrow, neg)
+        except Exception as exc:  # best effort, as the witness's submissions: asked again below
+            log.warning("escrow witness: asking about our bonded offer failed: %s", exc)
+            if attempt < MAX_LOCK_FETCHES - 1:
+                again = functools.partial(self.ask_about_offer, negotiation_id, attempt + 1)
+                self.witness.watch(self.witness.lock_wait_s * 2**attempt, again, bounded=False)
+            return False
+        if ours is None:
+            return False
+        for owed in self._to_witness([vs.envelope for vs in ours], self.witness.did):
+            self.witness.submit(owed)
+        self._watch_deferred()
+        self.watch_exposed(negotiation_id)  # still unanswered, before its cutoff: asked again after it
+        return True
+
     def witness_owed(self) -> int:
         """After a restart: give the witness again every unfinished contract naming its escrow, with the
         Deliveries we signed under it and the counterparty's Acks of them (WIT-007). What was queued for
         the witness died with the process; the escrow answers evidence it holds without signing anything
         (ESC-007, RPL-002), so resubmitting what it took costs nothing. A contract still ACCEPTED is
-        watched for its locks again (ESC-009). Returns how many contracts."""
+        watched for its locks again (ESC-009), and a bonded offer of ours whose answer its escrow has not
+        taken is asked about again (:meth:`watch_exposed`), in memory or, ended, read back from the
+        journal (:func:`~a2a_coop.runtime.trade.forgotten_to_show`). Returns how many contracts."""
         if self.witness is None:
             return 0
         queued = 0
         with self.peer.lock:
             held = self.peer.verifier.statements
             for neg in list(self.peer.verifier.negotiations.by_id.values()):
+                self.watch_exposed(neg.id)  # our bonded offer there, answered or not (ESC-013)
                 c = neg.contract
                 if c is None or c.escrow != self.witness.did or not unfinished(neg):
                     continue
@@ -546,6 +611,9 @@ class PeerNode:
                 evidence = [*contract_evidence(self.peer, neg), *(vs.envelope for vs in ours)]
                 self.witness.submit([*evidence, *(a.envelope for a in acks if a is not None)])
                 queued += 1
+            # Ended and dropped from memory before the witness asked (the process stopped first).
+            for neg in forgotten_to_show(self.peer, self.journal.statements(), self.peer.clock()):
+                self.watch_exposed(neg.id)
         return queued
 
     def _to_witness(

@@ -1391,6 +1391,12 @@ class Peer:
             return None
         if not self.trusts_escrow(c.escrow):
             return None  # formed while we trusted it (an older configuration): its locks prove nothing now
+        if neg.exposed_offer(self.did) is not None:
+            # A bonded offer of ours earlier in the line, whose answer its escrow has not taken: an
+            # Accept of it that escrow witnessed would displace this contract (NEG-017) -- our Delivery
+            # given for nothing, and our bond there forfeited. Held back until the escrow takes the
+            # answer (the runtime shows it, ESC-013) or reveals that Accept.
+            return None
         return c, owed
 
     def _unreceipted(self, neg: Negotiation) -> list[VerifiedStatement]:
@@ -1560,6 +1566,7 @@ class Peer:
         if archive is not None:
             self.verifier.use_archive(archive, replay=False)  # every statement is in it: no replay reads
         self._replaying = True  # negotiations end here before the journal's end: see _left_dealings
+        self.verifier.hold_exposed = False  # as signed: an older run's guard did not hold them
         try:
             for rowid, _direction, envelope in journal.statements():
                 vs = verify_statement(envelope)
@@ -1575,6 +1582,7 @@ class Peer:
                     self._finished.clear()
         finally:
             self._replaying = False
+            self.verifier.hold_exposed = True
         if isinstance(journal, Archive):
             self.verifier.use_archive(journal)
         self._open_with, self._open_total = {}, 0

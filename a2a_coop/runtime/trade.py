@@ -9,16 +9,23 @@ Every statement they sign goes through the peer's policy guard and journal.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
-from typing import Concatenate, ParamSpec, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, decode_envelope, statement_digest
-from a2a_coop.protocol.errors import CoopError, MandateUnknown, Origin
-from a2a_coop.protocol.negotiation import BARGAINING_STATES, BOND_GRACE_MS, Negotiation, proposal_of
+from a2a_coop.protocol.errors import ChainBroken, CoopError, Equivocation, MandateUnknown, Origin
+from a2a_coop.protocol.negotiation import (
+    BARGAINING_STATES,
+    BOND_GRACE_MS,
+    CLAIM_WINDOW_MS,
+    Negotiation,
+    proposal_of,
+)
 from a2a_coop.protocol.statements import VerifiedStatement, decode_statement, verify_statement
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 from a2a_coop.runtime import gossip
@@ -28,6 +35,13 @@ from a2a_coop.transport import CooperationClient, EscrowClient, TransportError
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+class Submitter(Protocol):
+    """What the escrow witness and asking an escrow alone need of it: an EscrowClient, or LocalEscrow in
+    tests."""
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]: ...
 
 
 def _keeps_fork_proofs(run: Callable[Concatenate[Peer, P], R]) -> Callable[Concatenate[Peer, P], R]:
@@ -88,24 +102,48 @@ def unanswered_bonded_offer(peer: Peer, neg: Negotiation) -> VerifiedStatement |
 
 
 def bonded_offer_to_show(peer: Peer, neg: Negotiation) -> VerifiedStatement | None:
-    """Our last Offer or Counter in ``neg`` that carries a bond and names an escrow, when no contract
-    formed in our view and that escrow took no answer to it that we hold its Stamp of: unanswered
+    """Our earliest Offer or Counter in ``neg`` that carries a bond and names an escrow, and whose answer
+    that escrow took no Stamp of we hold (:meth:`Negotiation.exposed_offer`): unanswered
     (:func:`unanswered_bonded_offer`), or answered by a Counter, Reject or Withdraw the escrow may never
     have seen -- while it holds an Accept of the offer its issuer showed it alone, which binds our bond
-    there and takes precedence (NEG-017). Shown the answer, the escrow takes it, and no Accept of the
-    offer after it (ESC-014)."""
-    if neg.contract is not None:
-        return None
-    offers = neg.offers
-    for i in range(len(offers) - 1, -1, -1):
-        offer = offers[i]
-        terms = proposal_of(offer).terms
-        if offer.issuer != peer.did or not terms.escrow or not (terms.issuer_bond or terms.audience_bond):
+    there and takes precedence (NEG-017). Also when a contract formed later in the line (a Counter of
+    ours accepted, or a Counter of theirs we accepted): that contract is displaced by such an Accept, so
+    we deliver nothing under it before the escrow took the answer (Peer's gate, NEG-017). Shown the
+    answer, the escrow takes it, and no Accept of the offer after it (ESC-014)."""
+    return neg.exposed_offer(peer.did)
+
+
+def forgotten_to_show(
+    peer: Peer, journaled: Iterable[tuple[int, str, bytes]], now_ms: int
+) -> list[Negotiation]:
+    """The negotiations the peer's memory dropped once they ended (REJECTED, WITHDRAWN) in which our
+    bonded offer still waits for its escrow to take its answer (:func:`bonded_offer_to_show`): the
+    escrow may hold an Accept of it that takes precedence (NEG-017), and a claim under that contract can
+    still come (a deadline of the offer's items plus the claim window is ahead of ``now_ms``).
+    ``journaled``: the journal's rows (``Journal.statements``, the envelope last), read once. A
+    negotiation whose answer the escrow took is asked about again (its Stamp went with the memory): the
+    escrow answers with its Stamp, signing nothing."""
+    me, held = peer.did, peer.verifier.negotiations.by_id
+    ids: dict[bytes, None] = {}
+    for _, _, envelope in journaled:
+        stmt = decode_statement(decode_envelope(envelope).payload)
+        body = stmt.WhichOneof("body")
+        if body not in ("offer", "counter") or stmt.header.issuer != me:
             continue
-        answer = offers[i + 1].digest if i + 1 < len(offers) else neg.closed_by
-        taken = answer and peer.verifier.witness.stamp_time(terms.escrow, answer) is not None
-        return None if taken else offer
-    return None
+        proposal = stmt.offer if body == "offer" else stmt.counter.proposal
+        terms = proposal.terms
+        if not terms.escrow or not (terms.issuer_bond or terms.audience_bond):
+            continue
+        last = max((i.deadline_ms for i in (*proposal.gives, *proposal.wants)), default=0)
+        nid = stmt.header.negotiation_id
+        if nid not in held and last + CLAIM_WINDOW_MS >= now_ms:
+            ids[nid] = None
+    out = []
+    for nid in ids:
+        neg = peer.verifier.negotiations.find(nid)
+        if neg is not None and bonded_offer_to_show(peer, neg) is not None:
+            out.append(neg)
+    return out
 
 
 def _line(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
@@ -149,16 +187,23 @@ def ask_escrow_about_offer(
     offer = bonded_offer_to_show(peer, neg)
     if offer is None:
         return False
+    before = _contract_id(peer, neg.id)
     evidence = _line(peer, neg)
     mandate, statements = split_escrow_answer(escrow.submit([vs.envelope for vs in evidence]))
-    if neg.contract is not None:  # an Accept reached us meanwhile: carried as any other
+    if _contract_id(peer, neg.id) != before:  # an Accept reached us meanwhile: carried as any other
         return False
     peer.hold([mandate])
     news = _news(peer, statements)
-    ours = _take_escrow_news(peer, news, proposal_of(offer).terms.escrow)
-    # Read again: a negotiation over for good but for NEG-017 (REJECTED, WITHDRAWN) may have left
-    # memory meanwhile, and the revealed Accept brought it back as another object.
-    if peer.negotiation(neg.id).contract is None:
+    ours = _take_escrow_news(peer, news, proposal_of(offer).terms.escrow, escrow)
+    if _contract_id(peer, neg.id) == before:
+        # Nothing revealed: the escrow took the answers (its Stamps), so a contract formed after them
+        # binds, and what we held back under it (Peer's gate, NEG-017) is due now.
+        # The escrow's Stamps go to the counterparty first: it holds that gate too for a bonded offer of
+        # its own earlier in the line, and opens it on them.
+        if before is not None:
+            ours += _relay(peer, counterparty, mandate, news)
+            for vs in [*ours, *peer.perform(neg.id)]:
+                drive(peer, counterparty.exchange, vs)
         return False
     witnessed = [vs.envelope for vs in ours if vs.body == "delivery"]
     stamps = escrow.submit(witnessed) if witnessed else []
@@ -168,6 +213,35 @@ def ask_escrow_about_offer(
     if stamps:
         relay_escrow_answers(peer, counterparty, stamps)
     return True
+
+
+def ask_escrow_alone(peer: Peer, escrow: Submitter, neg: Negotiation) -> list[VerifiedStatement] | None:
+    """:func:`ask_escrow_about_offer` for a peer with no channel to its counterparty (a served node):
+    show the escrow the line of our bonded offer in ``neg`` whose answer it has not taken
+    (:func:`bonded_offer_to_show`), take its answer -- the Stamps of the answers, or an Accept it
+    witnessed first, which takes precedence (NEG-017), with its locks -- and return what that makes us
+    sign (journaled): our Deliveries, for the caller to give the escrow (WIT-007). None when there was
+    nothing to show.
+
+    Raises:
+        MandateUnknown: the escrow's answer is empty (see :func:`split_escrow_answer`).
+        CoopError, TransportError: from the escrow.
+    """
+    offer = bonded_offer_to_show(peer, neg)
+    if offer is None:
+        return None
+    mandate, statements = split_escrow_answer(escrow.submit([vs.envelope for vs in _line(peer, neg)]))
+    peer.hold([mandate])
+    ours = _take_escrow_news(peer, _news(peer, statements), proposal_of(offer).terms.escrow, escrow)
+    return [*ours, *peer.perform(neg.id)] if _contract_id(peer, neg.id) is not None else ours
+
+
+def _contract_id(peer: Peer, negotiation_id: bytes) -> bytes | None:
+    """The contract of the negotiation as the peer holds it now -- read again, not from a Negotiation
+    object held across a call: an ended negotiation (REJECTED, WITHDRAWN) is forgotten once journaled,
+    and the Accept the escrow reveals forms its contract in the copy brought back from the journal."""
+    neg = peer.verifier.negotiations.find(negotiation_id)
+    return None if neg is None or neg.contract is None else neg.contract.id
 
 
 def run_trade(
@@ -215,16 +289,18 @@ def carry_trade(
     except (TransportError, CoopError):
         # The answer lost, or the offer refused: its receiver holds it all the same, and may have shown
         # the escrow an Accept of it (ESC-012).
-        if neg.contract is None and escrow is not None:
+        if escrow is not None:
             ask_escrow_about_offer(peer, counterparty, escrow, neg)
         raise
-    if neg.contract is None and escrow is not None:
-        # No Accept of our bonded offer: it may have been accepted behind our back, with the escrow alone
-        # shown the Accept (ESC-012), beside an Ack only, a lost answer, or a Reject or Counter (NEG-017).
-        # Asked at once; for an unanswered offer the caller asks again after the bonding cutoff
-        # (hidden_accept_check_ms, resume_trade).
+    if escrow is not None:
+        # No answer that settles a bonded offer (an Ack only, a lost answer, or an answer the escrow never
+        # took -- also one that led to a contract later in the line): it may have been accepted behind our
+        # back, with the escrow alone shown the Accept (ESC-012), which takes precedence (NEG-017). Asked
+        # at once; the caller asks again after the bonding cutoff (hidden_accept_check_ms, resume_trade).
         ask_escrow_about_offer(peer, counterparty, escrow, neg)
-        neg = peer.negotiation(neg.id)  # a revealed contract may have brought back a forgotten one
+        # Read again: ended (REJECTED, WITHDRAWN), the negotiation was forgotten once journaled, and a
+        # contract the escrow revealed formed in the copy brought back from the journal.
+        neg = peer.negotiation(neg.id)
     c = neg.contract
     if c is None or not c.escrow or escrow is None:
         return neg
@@ -249,7 +325,10 @@ def carry_after_cutoff(
 def _perform_and_settle(
     peer: Peer, counterparty: CooperationClient, escrow: EscrowClient, neg: Negotiation
 ) -> Negotiation:
-    held_back = perform_held_back(peer, neg)
+    # What TIM-009 held back; else what is due and not done -- under a contract the escrow's answer just
+    # revealed in place of ours (NEG-017: a second Accept of our offer it witnessed first), which no
+    # statement of the negotiation reached us to perform.
+    held_back = perform_held_back(peer, neg) or peer.perform(neg.id)
     # Always, not only once FULFILLED: a counterparty that withholds its Receipt (and Ack) and then
     # claims a breach would otherwise have our on-time Delivery witnessed late, and win our bond.
     settle_with_escrow(peer, counterparty, escrow, neg)
@@ -338,14 +417,25 @@ def _news(peer: Peer, statements: Sequence[bytes]) -> list[tuple[bytes, bytes]]:
 
 
 def _take_escrow_news(
-    peer: Peer, news: Sequence[tuple[bytes, bytes]], escrow_did: str
+    peer: Peer, news: Sequence[tuple[bytes, bytes]], escrow_did: str, escrow: Submitter | None = None
 ) -> list[VerifiedStatement]:
     """Take an escrow's answer; return what it makes us send. An Accept it reveals (ESC-012), and what
     that Accept cites, come after the Stamp that witnessed it: taken as context -- its own expiry says
     nothing once the escrow recognised the contract (WIT-004, TIM-006) -- then the escrow's statements
-    after it as answers, which make our Deliveries due."""
+    after it as answers, which make our Deliveries due.
+
+    An Accept we cannot take because its issuer's chain forks at it in our view -- it answered us
+    otherwise at the same seq (CHN-004), or broke its chain there (CHN-003) -- is shown back to
+    ``escrow`` with the statement it forks with (ESC-015): the escrow then takes no claim of that issuer
+    under the contract, which we cannot perform. The refusal is raised all the same."""
     split = max((i + 1 for i, (env, _) in enumerate(news) if _issuer(env) != escrow_did), default=0)
-    peer.hold([env for env, _ in news[:split]])
+    try:
+        peer.hold([env for env, _ in news[:split]])
+    except (Equivocation, ChainBroken) as fork:
+        if escrow is not None and fork.evidence:
+            with contextlib.suppress(CoopError, TransportError):
+                escrow.submit(list(fork.evidence))  # refused there too (the fork): it keeps the proof
+        raise
     return peer.on_replies([env for env, _ in news[split:]])
 
 
@@ -485,10 +575,11 @@ def resume_trade(
         try:
             ask_escrow_about_offer(peer, counterparty, escrow, neg)
         except (CoopError, TransportError) as exc:
-            if peer.negotiation(neg.id).contract is None:
+            if _contract_id(peer, neg.id) is None:
                 raise  # the escrow's refusal: nothing learnt
             refused = refused or exc  # the counterparty's, once the escrow has our Deliveries
-        neg = peer.negotiation(neg.id)  # a revealed contract may have brought back a forgotten one
+        finally:
+            neg = peer.negotiation(neg.id)  # a forgotten one is brought back by what the escrow revealed
         if neg.contract is None and check_at is not None and check_at <= peer.clock():
             return neg  # past its bonding cutoff and not accepted there: it can bind nothing any more
     performed = peer.perform(neg.id)

@@ -684,6 +684,40 @@ def superseded_answer_not_taken(ctx: Context) -> Outcome:
 
 
 @_escrow_case(
+    "esc.forked-accept-claims-nothing",
+    "An acceptor whose chain forks at the Accept the escrow witnessed wins no claim under it",
+    "ESC-015",
+    "CHN-004",
+)
+def forked_accept_claims_nothing(ctx: Context) -> Outcome:
+    """Bob shows the escrow his Accept of Alice's bonded Offer alone (it locks both bonds), and signs a
+    Reject of the same Offer at the same seq of his chain, which he sends Alice: her verifier, holding
+    it, refuses the Accept the escrow reveals (CHN-004) and she cannot perform. Alice shows the escrow
+    the Reject (ESC-013). Bob's claim on the escrow's branch of his chain, past the deadline, must be
+    refused: else a fork at the Accept takes the offerer's bond (ESC-015)."""
+    deadline = ctx.clock.now_ms + CLAIMABLE_AFTER_MS
+    d = esc_target.deal(ctx, bond=BOND, deadline_ms=deadline, submit_now=False)
+    signed = esc_target.take(ctx, [d.offer, d.accept], context=d.setup, note="Bob's Accept, by Bob alone")
+    ctx.must(
+        [vs.body for vs in signed].count("bond_lock") == 2, "the escrow did not lock both bonds (NEG-012)"
+    )
+    writer = d.bob.agent.writer
+    writer.next_seq, writer.prev = d.accept.header.seq, d.accept.header.prev  # the Accept's position
+    reject = d.bob.reject(d.offer, "not interested")
+    writer.next_seq, writer.prev = d.accept.header.seq + 1, d.accept.digest  # on after the Accept
+    esc_target.submit(
+        ctx, [*d.setup, d.offer.envelope, reject.envelope], note="the Offer and Bob's forked Reject, by Alice"
+    )
+    time.sleep(max(0, deadline - ctx.clock.now_ms) / 1000 + 0.05)
+    ctx.expect_rejection(
+        esc_target.submit(ctx, [esc_target.claim(d, d.bob).envelope], note="Bob's claim"),
+        "ILLEGAL_TRANSITION",
+        what="a claim by an acceptor whose chain forks at its Accept",
+    )
+    return Outcome.passed("the forking acceptor's claim was refused")
+
+
+@_escrow_case(
     "esc.answer-taken-closes-offer",
     "Once the escrow took a Reject of an offer, it takes no Accept of it and locks nothing",
     "ESC-014",
