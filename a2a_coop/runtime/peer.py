@@ -1350,13 +1350,9 @@ class Peer:
             msg = commitment_pb2.Delivery(
                 contract=c.id, item_index=d.item_index, artifact_digest=d.artifact_digest, uri=d.uri
             )
-            signed = self._guarded(
-                partial(self._sign_body, "delivery", msg, audience=view.counterparty, negotiation_id=neg.id)
-            )
+            signed = self._sign_or_defer(neg.id, "delivery", msg, view.counterparty)
             if signed is not None:
                 out.append(signed)
-            else:
-                self._defer(neg.id, self.guard_refusals[-1])
         return out
 
     def _due(self, neg: Negotiation) -> bool:
@@ -1424,14 +1420,22 @@ class Peer:
             if rating is None:
                 continue
             msg = commitment_pb2.Receipt(delivery=delivery.digest, rating=rating)
-            signed = self._guarded(
-                partial(self._sign_body, "receipt", msg, audience=delivery.issuer, negotiation_id=neg.id)
-            )
+            signed = self._sign_or_defer(neg.id, "receipt", msg, delivery.issuer)
             if signed is not None:
                 out.append(signed)
-            else:
-                self._defer(neg.id, self.guard_refusals[-1])
         return out
+
+    def _sign_or_defer(
+        self, negotiation_id: bytes, body: str, message: Any, audience: str
+    ) -> VerifiedStatement | None:
+        """Sign a Delivery or Receipt the contract makes due; when the guard refuses it, remember it to
+        perform once the refusal's hint passes (:meth:`_defer`) and return None."""
+        signed = self._guarded(
+            partial(self._sign_body, body, message, audience=audience, negotiation_id=negotiation_id)
+        )
+        if signed is None:
+            self._defer(negotiation_id, self.guard_refusals[-1])
+        return signed
 
     def _defer(self, negotiation_id: bytes, refusal: object) -> None:
         """Remember a Delivery or Receipt TIM-009 held back, to perform once its hint passes
