@@ -198,6 +198,20 @@ def _open_bob(tmp_path: Path, clock: FixedClock, bob: Party, escrow: LocalEscrow
     )
 
 
+def _restarted(bob: Party, clock: FixedClock, escrow: LocalEscrow, path: Path) -> Peer:
+    """Bob's Peer again on his journal at ``path``: the same key, nonces of its own (a real peer draws
+    them at random)."""
+    restarted = iter(range(10**6))
+    return Peer(
+        bob.agent.key,
+        bob.mandate_vs.envelope,
+        clock=lambda: clock.now_ms,
+        nonce=lambda: derive(f"restarted/{next(restarted)}", 16),
+        context=[escrow.mandate],
+        journal=Journal.open(path),
+    )
+
+
 def _owe_soon(m: Market, due_in_ms: int) -> None:
     """A fresh key of Mallory's has Bob accept a bonded trade in which Bob's item is due in
     ``due_in_ms``; it never funds its bond, so Bob cannot deliver that item and it stays owed."""
@@ -630,15 +644,7 @@ def test_after_a_restart_what_a_revoke_left_owed_still_counts(tmp_path: Path) ->
     assert b.negotiation(offer.negotiation_id).state is State.REVOKED
     b.journal.close()  # type: ignore[union-attr]
 
-    restarted = iter(range(10**6))
-    b = Peer(  # the same key and journal, nonces of its own (a real peer draws them at random)
-        bob.agent.key,
-        bob.mandate_vs.envelope,
-        clock=lambda: clock.now_ms,
-        nonce=lambda: derive(f"restarted/{next(restarted)}", 16),
-        context=[escrow.mandate],
-        journal=Journal.open(path),
-    )
+    b = _restarted(bob, clock, escrow, path)
     clock.advance(35_000)
     pacer = Party("mallory-pacer", clock)
     with pytest.raises(IssuedInFuture):
@@ -708,15 +714,7 @@ def test_a_peer_rebuilt_from_its_journal_performs_what_the_rule_held_back(tmp_pa
     assert "delivery" not in [vs.body for vs in m.b.on_replies(locks)]
     m.b.journal.close()  # type: ignore[union-attr]
 
-    restarted = iter(range(10**6))
-    b = Peer(
-        bob.agent.key,
-        bob.mandate_vs.envelope,
-        clock=lambda: clock.now_ms,
-        nonce=lambda: derive(f"restarted/{next(restarted)}", 16),
-        context=[escrow.mandate],
-        journal=Journal.open(path),
-    )
+    b = _restarted(bob, clock, escrow, path)
     try:
         assert b.deferred_until() is not None, "the rebuilt peer forgot what it owes"
         assert b.perform_deferred() == []  # still held back: the fresh key's item is due in 20 s

@@ -81,6 +81,12 @@ class Market:
 
     def bob_loses_nothing(self, neg_id: bytes, contract: bytes) -> None:
         """Mallory claims Bob's item after its deadline; the escrow rules once the windows are over."""
+        self.mallory_claims(neg_id, contract)
+        assert self.escrow.get_balance(self.bob.did)[:2] == (FUNDS, 0), "Bob's bond was forfeited"
+
+    def mallory_claims(self, neg_id: bytes, contract: bytes) -> State:
+        """Mallory claims Bob's item under ``contract`` after its deadline; the escrow rules once the
+        windows are over. Returns the negotiation's state at the escrow."""
         self.clock.advance(DAY_MS)
         claim = self.mallory.sign(
             "breach_claim",
@@ -92,7 +98,7 @@ class Market:
             self.escrow.submit([claim.envelope])
         self.clock.advance(CLAIM_WINDOW_MS + 3 * DAY_MS)
         self.escrow.tick()
-        assert self.escrow.get_balance(self.bob.did)[:2] == (FUNDS, 0), "Bob's bond was forfeited"
+        return self.escrow.escrow.verifier.negotiations.get(neg_id).state
 
 
 class AcksOnly:
@@ -887,18 +893,7 @@ def test_a_second_accept_of_an_unbonded_offer_is_performed_where_the_escrow_witn
     neg = m.b.negotiation(offer.negotiation_id)
     assert mallorys.accept is not None and neg.contract is not None
     assert neg.contract.id == mallorys.accept.digest and (m.bob.did, 0) in neg.contract.delivered
-    m.clock.advance(DAY_MS)
-    claim = m.mallory.sign(
-        "breach_claim",
-        commitment_pb2.BreachClaim(contract=mallorys.accept.digest, item_index=0, reason="never delivered"),
-        audience=m.bob.did,
-        negotiation_id=neg.id,
-    )
-    with contextlib.suppress(CoopError):
-        m.escrow.submit([claim.envelope])
-    m.clock.advance(CLAIM_WINDOW_MS + 3 * DAY_MS)
-    m.escrow.tick()
-    assert m.escrow.escrow.verifier.negotiations.get(neg.id).state is not State.BREACHED
+    assert m.mallory_claims(neg.id, mallorys.accept.digest) is not State.BREACHED
 
 
 @pytest.mark.req("NEG-017")
@@ -917,18 +912,7 @@ def test_an_unbonded_counter_of_an_unbonded_offer_accepted_beside_a_hidden_accep
     offer = m.b.propose(m.mallory.did, _unbonded(m))
     carry_trade(m.b, mallorys, offer, escrow=m.escrow)
     assert mallorys.accept is not None
-    m.clock.advance(DAY_MS)
-    claim = m.mallory.sign(
-        "breach_claim",
-        commitment_pb2.BreachClaim(contract=mallorys.accept.digest, item_index=0, reason="never delivered"),
-        audience=m.bob.did,
-        negotiation_id=offer.negotiation_id,
-    )
-    with contextlib.suppress(CoopError):
-        m.escrow.submit([claim.envelope])
-    m.clock.advance(CLAIM_WINDOW_MS + 3 * DAY_MS)
-    m.escrow.tick()
-    assert m.escrow.escrow.verifier.negotiations.get(offer.negotiation_id).state is not State.BREACHED
+    assert m.mallory_claims(offer.negotiation_id, mallorys.accept.digest) is not State.BREACHED
 
 
 @pytest.mark.req("ESC-013")
