@@ -422,7 +422,7 @@ class AnswersTwice:
         return [*mallory.setup, self.sent.envelope]
 
 
-@pytest.mark.req("NEG-017", "ESC-013", "ESC-014", "ESC-012")
+@pytest.mark.req("NEG-017", "NEG-018", "ESC-013", "ESC-014", "ESC-012")
 @pytest.mark.parametrize("answer", ["reject", "counter", "accept"])
 @pytest.mark.parametrize("journaled", [False, True], ids=["in-memory", "journaled"])
 def test_an_answer_sent_beside_an_accept_shown_to_the_escrow_takes_nothing(
@@ -502,7 +502,7 @@ def _escrow_view(m: Market, accept: VerifiedStatement) -> list[bytes]:
     return [ledger[stamp].envelope, accept.envelope, *locks]
 
 
-@pytest.mark.req("NEG-017", "NEG-015")
+@pytest.mark.req("NEG-017", "NEG-018", "NEG-015")
 @pytest.mark.parametrize("answer", ["reject", "withdraw", "accept"])
 def test_every_order_reaches_the_witnessed_contract(answer: str) -> None:
     """An auditor holding the offer, the other answer and the escrow's witnessed Accept with its locks
@@ -556,7 +556,7 @@ def test_an_answer_the_escrow_stamped_first_keeps_the_offer_closed() -> None:
     assert refused.value.code == "ILLEGAL_TRANSITION"
 
 
-@pytest.mark.req("NEG-017", "MND-010")
+@pytest.mark.req("NEG-017", "NEG-019", "MND-010")
 def test_the_displaced_contract_stops_counting_and_the_witnessed_one_counts() -> None:
     """Exposure follows the precedence: Bob's verifier formed the contract of Mallory's second Accept;
     the witnessed one takes its place in both parties' open contracts."""
@@ -750,7 +750,7 @@ def _big(m: Market) -> trade_pb2.Offer:
     )
 
 
-@pytest.mark.req("NEG-017", "MND-010")
+@pytest.mark.req("NEG-017", "NEG-019", "MND-010")
 def test_a_rejected_bonded_offer_counts_until_its_escrow_took_the_reject() -> None:
     """Bob's mandate caps his outstanding value at 10 000; he offers Mallory 6 000 (bonded). She shows
     the escrow an Accept of it and answers Bob with a Reject. Before, Bob's guard freed the offer at the
@@ -1032,7 +1032,7 @@ def _capped(cap: str, answer: str, more_gives: int) -> tuple[list[bytes], list[b
     return context, [other.envelope], [*(vs.envelope for vs in witnessed), more.envelope]
 
 
-@pytest.mark.req("NEG-017", "MND-009", "MND-010", "NEG-015")
+@pytest.mark.req("NEG-017", "NEG-019", "MND-009", "MND-010", "NEG-015")
 @pytest.mark.parametrize("cap", ["max_outstanding", "budget_per_period"])
 @pytest.mark.parametrize("answer", ["counter", "accept"])
 def test_the_witnessed_accept_is_checked_without_what_it_displaces(cap: str, answer: str) -> None:
@@ -1059,7 +1059,7 @@ def test_the_witnessed_accept_is_checked_without_what_it_displaces(cap: str, ans
             assert refused.value.code == "MANDATE_VIOLATION", (order, gives)
 
 
-@pytest.mark.req("NEG-017", "MND-009")
+@pytest.mark.req("NEG-017", "NEG-019", "MND-009")
 def test_a_fulfilled_contract_displaced_stops_charging_its_period() -> None:
     """The contract a witnessed Accept displaces may have ended already: Bob accepted Mallory's Counter
     (no bonds, no escrow), both performed and receipted it (FULFILLED, still charging its period,
@@ -1104,7 +1104,7 @@ def test_a_fulfilled_contract_displaced_stops_charging_its_period() -> None:
     v.accept(mallory.offer(carol, mallory.proposal(gives=gives)).envelope)
 
 
-@pytest.mark.req("NEG-017", "MND-010", "ESC-012")
+@pytest.mark.req("NEG-017", "NEG-019", "MND-010", "ESC-012")
 def test_offers_the_escrow_never_saw_cannot_make_the_offerer_refuse_a_witnessed_accept() -> None:
     """Mallory's mandate caps her outstanding value at 1,000. Before accepting Bob's bonded offer (550 of
     hers: 450 given, a bond of 100) at the escrow alone, she hands Bob two offers of her own in other
@@ -1171,7 +1171,7 @@ def test_a_served_peer_restarted_before_asking_asks_about_the_rejected_counter(t
         node.close()
 
 
-@pytest.mark.req("NEG-017", "NEG-009")
+@pytest.mark.req("NEG-017", "NEG-019", "NEG-009")
 def test_a_witnessed_accept_of_an_offer_whose_exclusive_key_went_elsewhere_is_taken() -> None:
     """Bob offers Mallory bonded terms with an exclusive_key; she accepts at the escrow alone and says
     nothing. Bob, his offer still open, commits the same key to Carol, who accepts. The escrow reveals
@@ -1234,6 +1234,12 @@ class ForksAtTheAccept:
         mallory = self.m.mallory
         writer = mallory.agent.writer
         seq, prev = writer.next_seq, writer.prev
+        if self.answer == "dated-back":  # next in her chain, dated before the Accept it follows
+            self.m.clock.advance(5_000)
+            self.accept = self.m.hide_accept(vs)
+            other = mallory.reject(vs, "no", issued_at_ms=vs.issued_at_ms + 1_000)
+            assert other.header.seq == self.accept.header.seq + 1
+            return [*mallory.setup, other.envelope]
         self.accept = self.m.hide_accept(vs)
         writer.next_seq, writer.prev = seq, prev  # the same position again
         if self.answer == "reject":
@@ -1250,21 +1256,24 @@ class ForksAtTheAccept:
         writer.next_seq, writer.prev = self.accept.header.seq + 1, self.accept.digest
 
 
-@pytest.mark.req("ESC-015", "NEG-017", "CHN-004")
-@pytest.mark.parametrize("answer", ["reject", "ack"])
-def test_an_answer_forked_at_the_accepts_seq_takes_no_bond(answer: str) -> None:
+@pytest.mark.req("ESC-015", "NEG-017", "CHN-004", "CHN-005")
+@pytest.mark.parametrize(
+    ("answer", "code"), [("reject", "EQUIVOCATION"), ("ack", "EQUIVOCATION"), ("dated-back", "CHAIN_BROKEN")]
+)
+def test_an_answer_forked_at_the_accepts_seq_takes_no_bond(answer: str, code: str) -> None:
     """Mallory signs her Accept of Bob's bonded offer and, at the same seq of her chain, a Reject (or an
     Ack); the escrow gets the Accept, Bob the other. Bob cannot take the Accept the escrow reveals
     (EQUIVOCATION: two statements at one seq), so he cannot perform. Before, her claim on the escrow's
     branch took his bond. Now the escrow learns the fork -- from the Reject Bob shows it with his offer
     (ESC-013), or from the pair Bob's runtime shows it back when his verifier refuses the Accept -- and
-    takes no claim of hers under that contract (ESC-015); the bonds lapse back."""
+    takes no claim of hers under that contract (ESC-015); the bonds lapse back. The same with a Reject
+    next in her chain but dated before the Accept it follows (CHAIN_BROKEN, CHN-005: her times run back)."""
     m = Market()
     mallorys = ForksAtTheAccept(m, answer)
     offer = m.b.propose(m.mallory.did, m.proposal())
     with pytest.raises(CoopError) as refused:
         carry_trade(m.b, mallorys, offer, escrow=m.escrow)
-    assert refused.value.code == "EQUIVOCATION"
+    assert refused.value.code == code
     assert mallorys.accept is not None and m.mallory.did in m.b.verifier.forks
     mallorys.claim_on_the_escrows_branch()
     m.clock.advance(DAY_MS)

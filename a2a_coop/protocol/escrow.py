@@ -327,7 +327,7 @@ class Escrow:
                 if not isinstance(item, bytes) and item.digest not in self.verifier.statements:
                     self._note_fork(item)
             raise
-        cut_off: set[bytes] = set()  # statements of this Submit a witnessed Accept superseded (NEG-017)
+        cut_off: set[bytes] = set()  # statements of this Submit a witnessed Accept superseded (NEG-018)
         try:
             for item in verified:
                 if isinstance(item, bytes):
@@ -479,7 +479,7 @@ class Escrow:
                 )
 
     def _superseded_by(self, vs: VerifiedStatement, cut_off: set[bytes]) -> bytes | None:
-        """The accepted offer of the contract we witnessed that supersedes ``vs`` (NEG-017, ESC-014) --
+        """The accepted offer of the contract we witnessed that supersedes ``vs`` (NEG-018, ESC-014) --
         an answer to that offer we never took, or a statement following one (held, or ``cut_off``
         earlier in this Submit) -- or None."""
         nid = vs.header.negotiation_id

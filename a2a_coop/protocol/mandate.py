@@ -377,7 +377,7 @@ class Exposure:
             self._contracts.remove(contract)  # its value stays in _formed: MND-009 counts it still
 
     def contract_superseded(self, contract: bytes, value: int, formed_at: int) -> None:
-        """A witnessed Accept displaced ``contract`` (NEG-017): it counts nowhere, not even in the
+        """A witnessed Accept displaced ``contract`` (NEG-019): it counts nowhere, not even in the
         period it was formed in (``value`` and ``formed_at`` as it was recorded with)."""
         self.contract_ended(contract)
         period = self.period_of(formed_at)

@@ -85,7 +85,7 @@ def _no_stamps(escrow: str, digest: bytes) -> int | None:
     return None
 
 
-# What nearly every negotiation has superseded (NEG-017): shared, so that it costs no memory.
+# What nearly every negotiation has superseded (NEG-018): shared, so that it costs no memory.
 _NONE_SUPERSEDED: Final[frozenset[bytes]] = frozenset()
 
 
@@ -481,7 +481,7 @@ class Negotiation:
         state = self._state_at(when)
         event = self._classify(vs, state)
         if event is not None and event is not _WITNESSED_ACCEPT and event is not _SUPERSEDED:
-            self._check_row(vs, state, event)  # those two are outside the table (NEG-017)
+            self._check_row(vs, state, event)  # those two are outside the table (NEG-017, NEG-018)
         return event
 
     def _check_row(self, vs: VerifiedStatement, state: State, event: Event) -> None:
@@ -592,7 +592,7 @@ class Negotiation:
         ref = getattr(vs.statement, body).contract
         if ref != c.accept.digest:
             if ref in self.superseded:
-                return _SUPERSEDED  # of a contract a witnessed Accept displaced (NEG-017)
+                return _SUPERSEDED  # of a contract a witnessed Accept displaced (NEG-018)
             raise StaleReference("does not reference this negotiation's contract", requirement="NEG-005")
         if body in ESCROW_BODIES:
             return self._classify_escrow(vs, c)
@@ -676,7 +676,7 @@ class Negotiation:
         return None
 
     def supersedes(self, vs: VerifiedStatement) -> bool:
-        """Whether ``vs`` belongs to a branch a witnessed Accept cut off (NEG-017), judged without any
+        """Whether ``vs`` belongs to a branch a witnessed Accept cut off (NEG-018), judged without any
         stamp of ``vs`` itself: an escrow asks before it takes (and so stamps) a statement."""
         ref = cited(vs)
         if vs.body in _TRADE_EVENTS:
@@ -768,7 +768,7 @@ class Negotiation:
         ref = vs.statement.receipt.delivery
         if ref not in c.deliveries:
             if ref in self.superseded:
-                return _SUPERSEDED  # a Delivery under a displaced contract (NEG-017)
+                return _SUPERSEDED  # a Delivery under a displaced contract (NEG-018)
             raise StaleReference("receipt for an unknown delivery", requirement="NEG-005")
         deliverer, idx = c.deliveries[ref]
         if vs.issuer != c.other(deliverer):
@@ -1039,7 +1039,7 @@ class Negotiations:
                 self._exclusive.setdefault(key, neg.id)
 
     def _witnessed_before(self, neg: Negotiation, accept: VerifiedStatement) -> bool:
-        """NEG-017: NEG-009 does not apply to an Accept of the outstanding offer its escrow witnessed (a
+        """NEG-019: NEG-009 does not apply to an Accept of the outstanding offer its escrow witnessed (a
         Stamp of it by the bonding cutoff, held before it came): the offer's issuer committed the key when
         it signed the offer, and the escrow, which checked NEG-009 in its view as it took the Accept,
         bonds it. Refused here, the Accept would only keep the offerer from performing. An escrow taking

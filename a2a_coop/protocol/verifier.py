@@ -402,13 +402,13 @@ class Verifier:
         if value is None:
             return
         if event is not _OFFER and event is not _COUNTER and self._witnessed_before(vs):
-            return  # NEG-017: its escrow checked these caps in its view, which is what bonds it
+            return  # NEG-019: its escrow checked these caps in its view, which is what bonds it
         grace = self.skew_ms if self.me is not None and vs.issuer == self.me else 0
         self.exposure.check(vs, record.mandate, value, self._held_in(vs, value), grace_ms=grace)
 
     def _witnessed_before(self, accept: VerifiedStatement) -> bool:
         """Whether we held, before ``accept`` came, a Stamp of it by its offer's escrow by the bonding
-        cutoff (NEG-017). Such an Accept binds both bonds whatever our view of its issuer's exposure: that
+        cutoff (NEG-019). Such an Accept binds both bonds whatever our view of its issuer's exposure: that
         view holds statements the escrow never saw (the acceptor's other answers, its offers handed to us
         alone), which the acceptor chooses, and refusing the Accept for them only keeps us from performing.
         A Stamp being given now (an escrow taking the Accept) is not one: the escrow checks the caps."""
@@ -578,10 +578,10 @@ class Verifier:
         """Keep the ExposureBook in step with the negotiation (MND-009/010 bookkeeping); ``before``:
         the negotiation's state, outstanding offer and contract before ``vs``, None if ``vs`` opened it."""
         if vs.digest in neg.superseded:
-            return  # taken with no effect (NEG-017): it neither offers nor binds
+            return  # taken with no effect (NEG-018): it neither offers nor binds
         book = self.exposure
         if before is not None and before[2] is not None and before[2] is not neg.contract:
-            displaced = before[2]  # by a witnessed Accept (NEG-017): it counts nowhere
+            displaced = before[2]  # by a witnessed Accept (NEG-019): it counts nowhere
             formed_at = displaced.accept.issued_at_ms
             for party_vs in (displaced.offer, displaced.accept):
                 given = displaced.value_given(party_vs.issuer)

@@ -63,6 +63,8 @@ not_observable(
     "not-taken and esc.answer-taken-closes-offer the escrow's side, and tests/test_hidden_accept.py the "
     "reference peer",
     "NEG-017",
+    "NEG-018",
+    "NEG-019",
 )
 not_observable(
     "esc.order-independence",
