@@ -483,6 +483,7 @@ class PeerNode:
             finally:
                 self.limiter.release(request.issuer)
         if self.witness is not None:
+            answers = [*answers, *self._answer_held(envelope)]
             for evidence in self._to_witness(answers, self.witness.did):
                 self.witness.submit(evidence)
             self._watch_context_accepts(context)
@@ -491,6 +492,31 @@ class PeerNode:
             if said is not None and said.negotiation_id:
                 self.watch_exposed(said.negotiation_id)
         return answers
+
+    def _answer_held(self, envelope: bytes) -> list[bytes]:
+        """ESC-013 for a served peer: our answer to a Counter naming another escrow than a bonded offer of
+        ours earlier in the line, which our guard held back until that offer's escrow took the Counter
+        (:class:`~a2a_coop.runtime.peer.EscrowNotShown`). When that escrow is the witness's, it is shown
+        the line now, before we answer (:func:`~a2a_coop.runtime.trade.ask_escrow_alone`), and our answer
+        follows in this exchange -- or, if it reveals an Accept of our offer, which takes precedence
+        (NEG-017), our Deliveries under that contract do. Otherwise (another escrow, or it cannot be
+        reached) the answer stays held: an Ack only, and nothing signed that another escrow could bond."""
+        assert self.witness is not None
+        said = claimed(envelope)
+        if said is None or not said.negotiation_id or not self.peer.holds_answer(said.negotiation_id):
+            return []
+        nid = said.negotiation_id
+        with self.peer.lock:
+            neg = self.peer.verifier.negotiations.find(nid)
+            offer = None if neg is None else bonded_offer_to_show(self.peer, neg)
+        if neg is None or offer is None or proposal_of(offer).terms.escrow != self.witness.did:
+            return []
+        try:
+            ours = ask_escrow_alone(self.peer, self.witness.escrow, neg) or []
+        except Exception as exc:  # best effort: the answer stays held
+            log.warning("escrow witness: showing the line before our answer failed: %s", exc)
+            return []
+        return [vs.envelope for vs in [*ours, *self.peer.answer_held(nid)]]
 
     def _watch_context_accepts(self, context: Sequence[bytes]) -> None:
         """An Accept addressed to us that came as context (RPC-015 takes it, whatever negotiation it is
