@@ -585,6 +585,21 @@ class PeerNode:
         # (RPC-012) while the offer is outstanding; an answered one runs at once.
         self.witness.watch((at - now) / 1000, lambda: self.ask_about_offer(negotiation_id), bounded=False)
 
+    def show_escrow_now(self, negotiation_id: bytes) -> bool:
+        """:meth:`watch_exposed` for an answered offer, at once and on the caller's thread: the escrow our
+        bonded offer names (the witness's) is shown the line before the caller sends its answer to
+        anyone -- our Withdraw (A2A CancelTask): taken first, it closes the offer there, and no Accept of
+        the offer after it binds (ESC-014, ESC-013). An escrow that cannot be reached is asked again
+        later, as :meth:`ask_about_offer` does. Returns whether it asked."""
+        if self.witness is None:
+            return False
+        with self.peer.lock:
+            neg = self.peer.verifier.negotiations.find(negotiation_id)
+            offer = None if neg is None else bonded_offer_to_show(self.peer, neg)
+            if offer is None or proposal_of(offer).terms.escrow != self.witness.did:
+                return False
+        return self.ask_about_offer(negotiation_id)
+
     def ask_about_offer(self, negotiation_id: bytes, attempt: int = 0) -> bool:
         """The job of :meth:`watch_exposed`, on the witness's thread: show the escrow the line
         (:func:`~a2a_coop.runtime.trade.ask_escrow_alone`), take its answer, and give it our Deliveries
