@@ -38,11 +38,12 @@ from google.rpc import error_details_pb2  # type: ignore[import-untyped]  # no p
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 from peers import make_peer
-from test_hidden_accept import _countered_and_hidden, _served_bob_who_counters
+from test_hidden_accept import FUNDS, _countered_and_hidden, _served_bob_who_counters
 
 from a2a_coop import a2a
 from a2a_coop._proto.a2acoop.v1 import reputation_pb2, trade_pb2
 from a2a_coop.a2a.handler import CoopRequestHandler
+from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
@@ -828,6 +829,42 @@ def test_cancel_task_of_a_bonded_counter_accepted_behind_our_back_learns_the_con
         assert neg.contract is not None and neg.contract.id == accept.digest, neg.state
         m.bob_loses_nothing(neg.id, accept.digest)
     finally:
+        node.close()
+
+
+@pytest.mark.req("A2A-018", "ESC-013", "ESC-014")
+def test_a_withdraw_reaches_the_escrow_before_the_counterparty_can_answer_it(tmp_path: Path) -> None:
+    """Bob serves A2A with an escrow witness; his strategy counters Mallory's Offer with bonded terms, and
+    his operator withdraws the Counter (CancelTask). Mallory, seeing the Withdraw, signs an Accept of the
+    Counter at once -- before its expiry -- and submits it to the escrow. Before, the Withdraw was
+    returned while the witness had yet to show it to the escrow (here: its thread busy), the escrow took
+    her Accept first and locked Bob's bond, binding him after he withdrew. Now the node shows the escrow
+    the Withdraw before it answers: her Accept is refused, and Bob's bond is never locked."""
+    m, node = _served_bob_who_counters(tmp_path)
+    busy = threading.Event()
+    try:
+        assert node.witness is not None
+        node.witness.watch(0, lambda: busy.wait(10), bounded=False)  # the witness's thread, busy
+        with a2a.serve_a2a(node, name="bob") as srv:
+            mallory, terms = m.mallory, m.proposal()
+            opening = mallory.offer(m.bob, mallory.proposal(gives=terms.wants, wants=terms.gives))
+            answers = [verify_statement(e) for e in node.exchange(opening.envelope, mallory.setup)]
+            bobs = next(vs for vs in answers if vs.body == "counter")
+            resp = rest(srv, "POST", f"/tasks/{opening.negotiation_id.hex()}:cancel", {})
+            assert resp.status_code == 200, resp.text
+            cancelled = json_format.ParseDict(resp.json(), a2a_pb2.Task())
+            (withdraw,) = a2a.envelopes_in(cancelled.status.message.parts)
+            assert verify_statement(withdraw).body == "withdraw"
+            accept = mallory.accept(bobs)
+            shown = [*mallory.setup, *m.bob.setup, opening.envelope, bobs.envelope, accept.envelope]
+            with pytest.raises(CoopError):
+                m.escrow.submit(shown)
+            busy.set()
+            node.witness.flush()
+        assert m.escrow.get_balance(m.bob.did)[:2] == (FUNDS, 0), "Bob's bond was locked after he withdrew"
+        assert node.peer.negotiation(opening.negotiation_id).contract is None
+    finally:
+        busy.set()
         node.close()
 
 

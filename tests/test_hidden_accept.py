@@ -31,7 +31,7 @@ from a2a_coop.runtime import trade as trade_module
 from a2a_coop.runtime.control import ControlServicer
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowNode, EscrowWitness, PeerNode
-from a2a_coop.runtime.peer import Peer
+from a2a_coop.runtime.peer import EscrowNotShown, Peer
 from a2a_coop.runtime.strategy import Accept as StrategyAccept
 from a2a_coop.runtime.strategy import Counter as StrategyCounter
 from a2a_coop.runtime.strategy import HonestStrategy, OfferView, Reply
@@ -1289,3 +1289,200 @@ def test_an_answer_forked_at_the_accepts_seq_takes_no_bond(answer: str, code: st
     m.clock.advance(CLAIM_WINDOW_MS + 3 * DAY_MS)
     m.escrow.tick()
     assert m.escrow.get_balance(m.bob.did)[:2] == (FUNDS, 0)
+
+
+class CountersAtAnotherEscrow:
+    """Mallory's server: it answers Bob's offer, bonded at the market's escrow (E1), with a bonded Counter
+    naming a second escrow (E2) Bob trusts too; with ``hide``, it first shows E1 an Accept of Bob's offer.
+    An Accept of her Counter she submits to E2 at once, and answers with E2's locks."""
+
+    def __init__(self, market: Market, other: LocalEscrow, *, hide: bool) -> None:
+        self.m, self.other, self.hide = market, other, hide
+        self.accept: VerifiedStatement | None = None  # hers, of Bob's offer, shown to E1 alone
+        self.offer: VerifiedStatement | None = None
+        self.counter: VerifiedStatement | None = None
+        self.bobs_accept: VerifiedStatement | None = None  # of her Counter
+        self.received: list[VerifiedStatement] = []
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        vs = verify_statement(envelope)
+        self.received.append(vs)
+        mallory, bob = self.m.mallory, self.m.bob
+        if vs.body == "offer":
+            self.offer = vs
+            if self.hide:
+                self.accept = self.m.hide_accept(vs)
+            offered = proposal_of(vs)
+            terms = trade_pb2.Offer(gives=offered.wants, wants=offered.gives)  # her side: she gives
+            terms.terms.CopyFrom(offered.terms)
+            terms.terms.escrow = self.other.did
+            self.counter = mallory.counter(vs, terms)
+            return [*mallory.setup, self.counter.envelope]
+        if (
+            vs.body == "accept"
+            and self.counter is not None
+            and vs.statement.accept.offer == self.counter.digest
+        ):
+            assert self.offer is not None
+            self.bobs_accept = vs
+            shown = [*mallory.setup, *bob.setup, self.offer.envelope, self.counter.envelope, vs.envelope]
+            return self.other.submit(shown)  # E2's Mandate, its Stamps and both locks
+        return []
+
+    def delivered_under(self) -> list[bytes]:
+        return [vs.statement.delivery.contract for vs in self.received if vs.body == "delivery"]
+
+    def claims_at_the_other_escrow(self) -> None:
+        """Under the contract of her Counter, if Bob accepted it: she claims his item after its deadline
+        at E2, which rules once the windows are over."""
+        if self.bobs_accept is None:
+            return
+        self.m.clock.advance(DAY_MS)
+        claim = self.m.mallory.sign(
+            "breach_claim",
+            commitment_pb2.BreachClaim(
+                contract=self.bobs_accept.digest, item_index=0, reason="never delivered"
+            ),
+            audience=self.m.bob.did,
+            negotiation_id=self.bobs_accept.negotiation_id,
+        )
+        with contextlib.suppress(CoopError):
+            self.other.submit([claim.envelope])
+        self.m.clock.advance(CLAIM_WINDOW_MS + 3 * DAY_MS)
+        self.other.tick()
+
+
+def _two_escrows() -> tuple[Market, LocalEscrow]:
+    m = Market()
+    e2 = LocalEscrow(Party("escrow-2", m.clock), funds={m.mallory.did: FUNDS, m.bob.did: FUNDS})
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate, e2.mandate])
+    return m, e2
+
+
+@pytest.mark.req("ESC-013", "NEG-017", "ESC-014")
+def test_a_counter_at_another_escrow_is_not_accepted_beside_a_hidden_accept() -> None:
+    """Mallory shows E1 an Accept of Bob's offer (bonded at E1) and answers Bob with a bonded Counter
+    naming E2, which Bob trusts too. Before, Bob's strategy accepted the Counter at once; Mallory had E2
+    lock both bonds of that contract; E1 then revealed her Accept, which took precedence (NEG-017), and
+    Bob performed his offer's contract -- while E2, never shown that Accept, upheld her claim under the
+    displaced one and forfeited Bob's bond there. Now Bob's guard holds the Accept of a Counter naming
+    another escrow until E1 took the Counter (EscrowNotShown); shown the line, E1 reveals her Accept, and
+    Bob signs nothing E2 could bond."""
+    m, e2 = _two_escrows()
+    mallorys = CountersAtAnotherEscrow(m, e2, hide=True)
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    neg = carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    assert mallorys.accept is not None and mallorys.counter is not None
+    assert neg.contract is not None and neg.contract.id == mallorys.accept.digest
+    assert mallorys.bobs_accept is None, "Bob accepted a Counter E1 had not taken"
+    assert mallorys.delivered_under() == [mallorys.accept.digest]
+    mallorys.claims_at_the_other_escrow()
+    assert e2.get_balance(m.bob.did)[:2] == (FUNDS, 0), "Bob's bond at E2 was forfeited"
+    m.bob_loses_nothing(neg.id, mallorys.accept.digest)
+
+
+@pytest.mark.req("ESC-013", "ESC-014")
+def test_an_honest_counter_at_another_escrow_is_accepted_once_the_first_escrow_took_it() -> None:
+    """No hidden Accept: Bob shows E1 the line first, E1 takes Mallory's Counter (its Stamp), and Bob's
+    strategy's Accept of it is signed in the same run; E2 locks both bonds and Bob delivers under the
+    Counter's contract. An Accept of Bob's offer shown to E1 afterwards binds nothing."""
+    m, e2 = _two_escrows()
+    mallorys = CountersAtAnotherEscrow(m, e2, hide=False)
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    neg = carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    assert mallorys.counter is not None and mallorys.bobs_accept is not None
+    witness = m.b.verifier.witness
+    assert witness.stamp_time(m.escrow.did, mallorys.counter.digest) is not None
+    assert neg.contract is not None and neg.contract.id == mallorys.bobs_accept.digest
+    assert neg.contract.escrow == e2.did and set(neg.contract.locked) == {m.bob.did, m.mallory.did}
+    assert mallorys.delivered_under() == [mallorys.bobs_accept.digest]
+    with pytest.raises(CoopError):
+        m.escrow.submit([*m.mallory.setup, m.mallory.accept(offer).envelope])
+    assert m.escrow.get_balance(m.bob.did)[:2] == (FUNDS, 0)
+    assert e2.get_balance(m.bob.did)[:2] == (FUNDS - BOND, BOND)
+
+
+@pytest.mark.req("ESC-013")
+def test_the_guard_refuses_an_accept_of_a_counter_at_another_escrow_until_the_first_took_it() -> None:
+    """The guard itself: Bob's Accept of a Counter naming E2 (or a Counter of his own naming E2), signed
+    while E1 has not taken that Counter of his offer, is refused EscrowNotShown, nothing signed; once
+    E1's Stamp of the Counter is held, the Accept is signed."""
+    m, e2 = _two_escrows()
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    terms = trade_pb2.Offer(gives=proposal_of(offer).wants, wants=proposal_of(offer).gives)
+    terms.terms.CopyFrom(proposal_of(offer).terms)
+    terms.terms.escrow = e2.did
+    counter = m.mallory.counter(offer, terms)
+    m.b.hold([*m.mallory.setup, counter.envelope])
+    header = {"audience": m.mallory.did, "negotiation_id": offer.negotiation_id, "refs": [counter.digest]}
+    seq = m.b.writer.next_seq
+    with pytest.raises(EscrowNotShown):
+        m.b.sign("accept", trade_pb2.Accept(offer=counter.digest), **header)
+    mine = trade_pb2.Offer()
+    mine.CopyFrom(proposal_of(offer))
+    mine.terms.escrow = e2.did  # nor a Counter of ours that E2 could bond
+    with pytest.raises(EscrowNotShown):
+        m.b.sign("counter", trade_pb2.Counter(offer=counter.digest, proposal=mine), **header)
+    assert m.b.writer.next_seq == seq
+    m.b.hold(m.escrow.submit([*m.mallory.setup, *m.bob.setup, offer.envelope, counter.envelope]))
+    assert m.b.sign("accept", trade_pb2.Accept(offer=counter.digest), **header).body == "accept"
+
+
+def _served_bob_at_two_escrows(tmp_path: Path) -> tuple[Market, LocalEscrow, PeerNode]:
+    m, e2 = _two_escrows()
+    node = PeerNode.open(
+        m.bob.agent.key,
+        m.bob.mandate_vs.envelope,
+        tmp_path / "bob.db",
+        context=[m.escrow.mandate, e2.mandate],
+        clock=lambda: m.clock.now_ms,
+        strategy=CountersWithItsBond(escrow=m.escrow.did),
+        witness=EscrowWitness(m.escrow, m.escrow.did),
+    )
+    return m, e2, node
+
+
+@pytest.mark.req("ESC-013", "NEG-017")
+@pytest.mark.parametrize("hide", [True, False], ids=["hidden-accept", "honest"])
+def test_a_served_peer_answers_a_counter_at_another_escrow_after_its_escrow_took_it(
+    hide: bool, tmp_path: Path
+) -> None:
+    """Served Bob answers Mallory's offer with a Counter bonded at E1 (his witness's escrow); Mallory
+    answers with a bonded Counter naming E2, which his strategy accepts. Bob's node shows E1 the line
+    before it answers: with an Accept of his Counter hidden at E1, E1 reveals it and Bob's Deliveries
+    under it are the answer -- no Accept that E2 could bond; without one, E1 takes her Counter and Bob's
+    Accept of it is the answer, which E2 bonds."""
+    m, e2, node = _served_bob_at_two_escrows(tmp_path)
+    try:
+        mallory, terms = m.mallory, m.proposal()
+        opening = mallory.offer(m.bob, mallory.proposal(gives=terms.wants, wants=terms.gives))
+        answers = [verify_statement(e) for e in node.exchange(opening.envelope, mallory.setup)]
+        bobs = next(vs for vs in answers if vs.body == "counter")
+        hidden = mallory.accept(bobs) if hide else None
+        if hidden is not None:
+            shown = [*mallory.setup, *m.bob.setup, opening.envelope, bobs.envelope, hidden.envelope]
+            assert [verify_statement(e).body for e in m.escrow.submit(shown)].count("bond_lock") == 2
+        counter = trade_pb2.Offer(gives=proposal_of(bobs).wants, wants=proposal_of(bobs).gives)
+        counter.terms.CopyFrom(proposal_of(bobs).terms)
+        counter.terms.escrow = e2.did
+        hers = mallory.counter(bobs, counter)
+        replies = [verify_statement(e) for e in node.exchange(hers.envelope, mallory.setup)]
+        accepts = [vs for vs in replies if vs.body == "accept"]
+        neg = node.peer.negotiation(opening.negotiation_id)
+        if hidden is not None:
+            assert accepts == [], "Bob accepted a Counter E1 had not taken"
+            assert neg.contract is not None and neg.contract.id == hidden.digest
+            assert [vs.statement.delivery.contract for vs in replies if vs.body == "delivery"] == [
+                hidden.digest
+            ]
+            assert node.witness is not None
+            node.witness.flush()
+            m.bob_loses_nothing(neg.id, hidden.digest)
+        else:
+            assert [vs.statement.accept.offer for vs in accepts] == [hers.digest]
+            shown = [*mallory.setup, *m.bob.setup, opening.envelope, bobs.envelope, hers.envelope]
+            locks = e2.submit([*shown, accepts[0].envelope])
+            assert [verify_statement(e).body for e in locks].count("bond_lock") == 2
+        assert e2.get_balance(m.bob.did)[:2] == ((FUNDS, 0) if hide else (FUNDS - BOND, BOND))
+    finally:
+        node.close()

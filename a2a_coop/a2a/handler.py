@@ -343,11 +343,14 @@ class CoopRequestHandler(RequestHandler):
             raise a2a_errors.TaskNotCancelableError(f"the peer cannot withdraw now: {err}") from None
         finally:
             self.events.changed()
-        # A bonded offer withdrawn: an Accept of it shown to its escrow alone before our Withdraw takes
-        # precedence (NEG-017); the escrow is shown the Withdraw, and reveals such an Accept (ESC-013).
-        watch = getattr(self.node, "watch_exposed", None)
-        if watch is not None:
-            watch(neg.id)
+        # A bonded offer withdrawn: its escrow is shown the Withdraw before anyone else sees it (ESC-013).
+        # Taken first there, no Accept of the offer after it binds (ESC-014) -- else the counterparty,
+        # seeing the Withdraw, could still sign an Accept dated before the offer's expiry and get it to the
+        # escrow first. An Accept the escrow took before it takes precedence (NEG-017) and is revealed.
+        show = getattr(self.node, "show_escrow_now", None)
+        if show is not None:
+            await asyncio.to_thread(show, neg.id)
+            self.events.changed()
         return self.task(neg, [envelope_part(vs.envelope)])
 
     async def on_get_extended_agent_card(

@@ -663,8 +663,14 @@ class Negotiation:
         has not taken -- no Stamp of it held -- or None. An Accept of it that escrow witnessed may still
         take precedence (NEG-017) and bind ``party`` to it, displacing what followed. Not the contract's
         own offer: its bonds lock only once its escrow took its Accept (NEG-012)."""
+        return next(iter(self.exposed_offers(party)), None)
+
+    def exposed_offers(self, party: str) -> list[VerifiedStatement]:
+        """Every offer :meth:`exposed_offer` could return, in the line's order: each of them an escrow
+        may still bind ``party`` to, displacing what followed it."""
         offers = self.offers
         last = len(offers) - 1 if self.contract is not None else len(offers)
+        out = []
         for i in range(last):
             offer = offers[i]
             terms = proposal_of(offer).terms
@@ -672,8 +678,8 @@ class Negotiation:
                 continue
             answer = offers[i + 1].digest if i + 1 < len(offers) else self.closed_by
             if not answer or self._stamps(terms.escrow, answer) is None:
-                return offer
-        return None
+                out.append(offer)
+        return out
 
     def supersedes(self, vs: VerifiedStatement) -> bool:
         """Whether ``vs`` belongs to a branch a witnessed Accept cut off (NEG-018), judged without any

@@ -483,6 +483,7 @@ class PeerNode:
             finally:
                 self.limiter.release(request.issuer)
         if self.witness is not None:
+            answers = [*answers, *self._answer_held(envelope)]
             for evidence in self._to_witness(answers, self.witness.did):
                 self.witness.submit(evidence)
             self._watch_context_accepts(context)
@@ -491,6 +492,31 @@ class PeerNode:
             if said is not None and said.negotiation_id:
                 self.watch_exposed(said.negotiation_id)
         return answers
+
+    def _answer_held(self, envelope: bytes) -> list[bytes]:
+        """ESC-013 for a served peer: our answer to a Counter naming another escrow than a bonded offer of
+        ours earlier in the line, which our guard held back until that offer's escrow took the Counter
+        (:class:`~a2a_coop.runtime.peer.EscrowNotShown`). When that escrow is the witness's, it is shown
+        the line now, before we answer (:func:`~a2a_coop.runtime.trade.ask_escrow_alone`), and our answer
+        follows in this exchange -- or, if it reveals an Accept of our offer, which takes precedence
+        (NEG-017), our Deliveries under that contract do. Otherwise (another escrow, or it cannot be
+        reached) the answer stays held: an Ack only, and nothing signed that another escrow could bond."""
+        assert self.witness is not None
+        said = claimed(envelope)
+        if said is None or not said.negotiation_id or not self.peer.holds_answer(said.negotiation_id):
+            return []
+        nid = said.negotiation_id
+        with self.peer.lock:
+            neg = self.peer.verifier.negotiations.find(nid)
+            offer = None if neg is None else bonded_offer_to_show(self.peer, neg)
+        if neg is None or offer is None or proposal_of(offer).terms.escrow != self.witness.did:
+            return []
+        try:
+            ours = ask_escrow_alone(self.peer, self.witness.escrow, neg) or []
+        except Exception as exc:  # best effort: the answer stays held
+            log.warning("escrow witness: showing the line before our answer failed: %s", exc)
+            return []
+        return [vs.envelope for vs in [*ours, *self.peer.answer_held(nid)]]
 
     def _watch_context_accepts(self, context: Sequence[bytes]) -> None:
         """An Accept addressed to us that came as context (RPC-015 takes it, whatever negotiation it is
@@ -558,6 +584,21 @@ class PeerNode:
         # Not bounded by the witness's queue: one per negotiation of ours, which the open caps bound
         # (RPC-012) while the offer is outstanding; an answered one runs at once.
         self.witness.watch((at - now) / 1000, lambda: self.ask_about_offer(negotiation_id), bounded=False)
+
+    def show_escrow_now(self, negotiation_id: bytes) -> bool:
+        """:meth:`watch_exposed` for an answered offer, at once and on the caller's thread: the escrow our
+        bonded offer names (the witness's) is shown the line before the caller sends its answer to
+        anyone -- our Withdraw (A2A CancelTask): taken first, it closes the offer there, and no Accept of
+        the offer after it binds (ESC-014, ESC-013). An escrow that cannot be reached is asked again
+        later, as :meth:`ask_about_offer` does. Returns whether it asked."""
+        if self.witness is None:
+            return False
+        with self.peer.lock:
+            neg = self.peer.verifier.negotiations.find(negotiation_id)
+            offer = None if neg is None else bonded_offer_to_show(self.peer, neg)
+            if offer is None or proposal_of(offer).terms.escrow != self.witness.did:
+                return False
+        return self.ask_about_offer(negotiation_id)
 
     def ask_about_offer(self, negotiation_id: bytes, attempt: int = 0) -> bool:
         """The job of :meth:`watch_exposed`, on the witness's thread: show the escrow the line

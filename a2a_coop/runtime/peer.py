@@ -46,7 +46,15 @@ from a2a_coop.protocol.escrow import revoke_until
 from a2a_coop.protocol.forks import ForkProof, fork_proof_from
 from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS
 from a2a_coop.protocol.identity import Keypair
-from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Contract, Event, Negotiation, State, proposal_of
+from a2a_coop.protocol.negotiation import (
+    BARGAINING_STATES,
+    CLAIM_WINDOW_MS,
+    Contract,
+    Event,
+    Negotiation,
+    State,
+    proposal_of,
+)
 from a2a_coop.protocol.reputation import attestation_due
 from a2a_coop.protocol.statements import (
     PRINCIPAL_BODIES,
@@ -159,6 +167,15 @@ class JournalLike(Protocol):
 
 
 _Record = tuple[VerifiedStatement | None, Sequence[VerifiedStatement], bool]
+
+
+class EscrowNotShown(Exception):
+    """Our guard refuses to accept, or counter with, terms naming an escrow while a bonded offer of ours
+    earlier in the line names another escrow that has not taken its answer (its Stamp of the answer not
+    held; ESC-013, section 16.14). That escrow may hold an Accept of our offer, which would displace the
+    new contract (NEG-017) while the escrow the new terms name, never shown it, bonds that contract and
+    rules on claims under it. Not a protocol error: once the earlier offer's escrow took the answer, the
+    same decision may be signed (:meth:`Peer.answer_held`)."""
 
 
 class PeerVerifier(EvidenceVerifier):
@@ -346,7 +363,12 @@ class Peer:
         self.nonce = nonce
         self.lock = threading.RLock()
         # What the guard refused.
-        self.guard_refusals: list[CoopError | TrustRefused | KeyForked | TooLittleTimeToPerform] = []
+        self.guard_refusals: list[
+            CoopError | TrustRefused | KeyForked | TooLittleTimeToPerform | EscrowNotShown
+        ] = []
+        # Negotiations whose counterparty's outstanding offer our guard held our answer to
+        # (EscrowNotShown), until :meth:`answer_held`; in memory only.
+        self._held_answers: set[bytes] = set()
         # Set once a fork proof convicts our own key (ATT-017, a2a_coop.runtime.alarm); while set, the
         # guard signs no new commitment. Only a misbehaving implementation (reference_agents.unsafe)
         # turns alarm_on_own_fork off, to act as one without ATT-017: no alarm, and it signs on.
@@ -1171,7 +1193,8 @@ class Peer:
         neg = self.verifier.negotiations.get(nid)
         out: list[VerifiedStatement] = []
         if vs.body in ("offer", "counter") and vs.header.audience == self.did and not neg.is_terminal:
-            out.append(self._respond(neg, vs))
+            answer = self._respond(neg, vs)
+            out += [] if answer is None else [answer]
         elif vs.body == "delivery" and vs.header.audience == self.did:
             out += self._receipts(neg, [vs])
         out += self._perform(neg)
@@ -1204,7 +1227,10 @@ class Peer:
         signed = None if msg is None else self._guarded(lambda: self._sign_body("attestation", msg))
         return [] if signed is None else [signed]
 
-    def _respond(self, neg: Negotiation, offer: VerifiedStatement) -> VerifiedStatement:
+    def _respond(self, neg: Negotiation, offer: VerifiedStatement) -> VerifiedStatement | None:
+        """Our strategy's answer to ``offer``, guarded; None when the guard holds it back until the escrow
+        of an earlier bonded offer of ours took the answer to it (:class:`EscrowNotShown`,
+        :meth:`answer_held`)."""
         rounds = sum(1 for h in neg.history if h[1] is _COUNTER_EVENT) + 1
         view = OfferView(neg.id, offer.issuer, _copy(proposal_of(offer)), rounds, offer.header.expires_at_ms)
         # Never ask the strategy about terms we will not sign, nor sign its counter with such terms:
@@ -1237,6 +1263,9 @@ class Peer:
             if signed is not None:
                 return signed
             refusal = self.guard_refusals[-1]
+            if isinstance(refusal, EscrowNotShown):
+                self._held_answers.add(neg.id)
+                return None  # held, not refused: answered once that escrow took the line (ESC-013)
             why = refusal.code if isinstance(refusal, CoopError) else str(refusal)
             reason = f"policy guard refused our {body}: {why}"
         # Rejecting commits nothing, so the guard allows it: the negotiation ends cleanly.
@@ -1251,7 +1280,7 @@ class Peer:
         """
         try:
             return decide()
-        except (CoopError, TrustRefused, KeyForked, TooLittleTimeToPerform) as exc:
+        except (CoopError, TrustRefused, KeyForked, TooLittleTimeToPerform, EscrowNotShown) as exc:
             self.guard_refusals.append(exc)
             return None
 
@@ -1323,6 +1352,54 @@ class Peer:
         why = time_to_perform_refusal(mine, proposal.terms, expires_at_ms, self.min_time_to_perform_ms)
         if why:
             raise TooLittleTimeToPerform(why)
+
+    def _escrow_not_shown(self, body: str, message: Any, negotiation_id: bytes) -> str:
+        """The guard's rule of ESC-013 for a Counter or Accept we are about to sign in ``negotiation_id``:
+        why its terms, naming an escrow, must wait for the escrow of a bonded offer of ours earlier in the
+        line, which names another and has not taken its answer -- or "". That escrow may hold an Accept of
+        our offer, which displaces what we sign now (NEG-017); the escrow our new terms name would not
+        know, bond the contract and uphold a claim under it. Shown the line, the earlier escrow takes the
+        answer (and no Accept of our offer after it, ESC-014) or reveals the Accept."""
+        if body not in ("counter", "accept") or not negotiation_id:
+            return ""
+        neg = self.verifier.negotiations.by_id.get(negotiation_id)
+        signed = self._proposal_signed(body, message)
+        if neg is None or signed is None or not signed[0].terms.escrow:
+            return ""
+        escrow = signed[0].terms.escrow
+        for offer in neg.exposed_offers(self.did):
+            named = proposal_of(offer).terms.escrow
+            if named != escrow:
+                return (
+                    f"our bonded offer {offer.digest.hex()[:16]} names escrow {named:.40}, which has not"
+                    f" taken its answer: terms naming {escrow:.40} wait until it has (ESC-013)"
+                )
+        return ""
+
+    def answer_held(self, negotiation_id: bytes) -> list[VerifiedStatement]:
+        """Our strategy's answer to the counterparty's outstanding offer in ``negotiation_id`` that the
+        guard held back (:class:`EscrowNotShown`), now that the earlier offer's escrow took the line --
+        signed and journaled before it is returned, for the caller to send to the counterparty; [] when
+        nothing is held or it is still held."""
+        with self.lock:
+            if negotiation_id not in self._held_answers:
+                return []
+            self._held_answers.discard(negotiation_id)
+            neg = self.verifier.negotiations.by_id.get(negotiation_id)
+            if neg is None or neg.state not in BARGAINING_STATES or neg.contract is not None:
+                return []
+            offer = neg.outstanding  # still theirs: neither our Counter, Accept nor Reject answered it
+            if offer.issuer == self.did or offer.header.audience != self.did:
+                return []
+            answer = self._respond(neg, offer)
+            out = [] if answer is None else [answer]
+            self._persist(None, out)
+            return out
+
+    def holds_answer(self, negotiation_id: bytes) -> bool:
+        """Whether our answer in ``negotiation_id`` is held back (:meth:`answer_held`)."""
+        with self.lock:
+            return negotiation_id in self._held_answers
 
     def _contract_view(self, neg: Negotiation) -> ContractView | None:
         c = neg.contract
@@ -1516,6 +1593,9 @@ class Peer:
         self.verifier.check(cand, now, ours=True)
         self._check_trust(body, message, audience)
         self._check_time_to_perform(body, message, cand.header.expires_at_ms)
+        why = self._escrow_not_shown(body, message, negotiation_id)
+        if why:
+            raise EscrowNotShown(why)
         vs = sign_candidate(cand, self.key)
         self.verifier.record(vs)
         self.writer.advance(vs)

@@ -204,6 +204,11 @@ def ask_escrow_about_offer(
             ours += _relay(peer, counterparty, mandate, news)
             for vs in [*ours, *peer.perform(neg.id)]:
                 drive(peer, counterparty.exchange, vs)
+        else:
+            # Our answer to a Counter naming another escrow, which the guard held back until this escrow
+            # took it (EscrowNotShown, ESC-013): signed now, and the trade goes on.
+            for vs in peer.answer_held(neg.id):
+                drive(peer, counterparty.exchange, vs)
         return False
     witnessed = [vs.envelope for vs in ours if vs.body == "delivery"]
     stamps = escrow.submit(witnessed) if witnessed else []
@@ -304,6 +309,9 @@ def carry_trade(
     c = neg.contract
     if c is None or not c.escrow or escrow is None:
         return neg
+    dialled = proposal_of(offer).terms.escrow
+    if dialled and c.escrow != dialled:
+        return neg  # a Counter's contract under another escrow: not the one ``escrow`` reaches
     answers = escrow.submit(contract_evidence(peer, neg))
     relay_escrow_answers(peer, counterparty, answers)
     return _perform_and_settle(peer, counterparty, escrow, neg)
