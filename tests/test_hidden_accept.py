@@ -649,7 +649,13 @@ class CountersWithItsBond(HonestStrategy):
 
 def _served_bob_who_counters(tmp_path: Path) -> tuple[Market, PeerNode]:
     m = Market()
-    node = PeerNode.open(
+    return m, _open_countering_bob(m, tmp_path)
+
+
+def _open_countering_bob(m: Market, tmp_path: Path) -> PeerNode:
+    """Bob serving on his journal in ``tmp_path``, countering with his bond, with an escrow witness;
+    opened again after a restart."""
+    return PeerNode.open(
         m.bob.agent.key,
         m.bob.mandate_vs.envelope,
         tmp_path / "bob.db",
@@ -658,7 +664,6 @@ def _served_bob_who_counters(tmp_path: Path) -> tuple[Market, PeerNode]:
         strategy=CountersWithItsBond(escrow=m.escrow.did),
         witness=EscrowWitness(m.escrow, m.escrow.did),
     )
-    return m, node
 
 
 def _countered_and_hidden(
@@ -1151,15 +1156,7 @@ def test_a_served_peer_restarted_before_asking_asks_about_the_rejected_counter(t
     node.close()
     assert witness is not None
     witness.close()
-    node = PeerNode.open(
-        m.bob.agent.key,
-        m.bob.mandate_vs.envelope,
-        tmp_path / "bob.db",
-        context=[m.escrow.mandate],
-        clock=lambda: m.clock.now_ms,
-        strategy=CountersWithItsBond(escrow=m.escrow.did),
-        witness=EscrowWitness(m.escrow, m.escrow.did),
-    )
+    node = _open_countering_bob(m, tmp_path)
     try:
         node.witness_owed()
         assert node.witness is not None
