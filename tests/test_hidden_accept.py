@@ -24,6 +24,7 @@ from peers import make_peer
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, control_pb2, trade_pb2
 from a2a_coop.cli.demo import provision
 from a2a_coop.protocol.errors import CoopError, LimitExceeded
+from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
@@ -1483,3 +1484,84 @@ def test_a_served_peer_answers_a_counter_at_another_escrow_after_its_escrow_took
         assert e2.get_balance(m.bob.did)[:2] == ((FUNDS, 0) if hide else (FUNDS - BOND, BOND))
     finally:
         node.close()
+
+
+class JournaledEscrow:
+    """The escrow as a process with its journal (EscrowNode), with LocalEscrow's face, restartable."""
+
+    def __init__(self, party: Party, path: Path, funds: dict[str, int]) -> None:
+        self.party, self.path = party, path
+        self.node = self._open()
+        for did, amount in funds.items():
+            self.node.deposit(did, amount)
+
+    def _open(self) -> EscrowNode:
+        clock = self.party.clock
+        return EscrowNode(
+            self.party.agent.key, self.party.mandate_vs.envelope, self.path, clock=lambda: clock.now_ms
+        )
+
+    @property
+    def did(self) -> str:
+        return self.party.did
+
+    @property
+    def mandate(self) -> bytes:
+        return self.party.mandate_vs.envelope
+
+    @property
+    def escrow(self) -> Escrow:
+        return self.node.escrow
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        return self.node.submit(envelopes)
+
+    def tick(self) -> list[bytes]:
+        return [vs.envelope for vs in self.node.tick()]
+
+    def get_balance(self, party: str) -> tuple[int, int, str, int]:
+        return self.node.get_balance(party)
+
+    def restart(self) -> None:
+        self.node.close()
+        self.node = self._open()
+
+
+@pytest.mark.req("ESC-015")
+def test_an_escrow_restarted_after_it_was_shown_the_fork_still_takes_no_claim(tmp_path: Path) -> None:
+    """ESC-015 at an escrow process: Bob shows it the Reject Mallory forked at her Accept's seq; the
+    escrow restarts (its memory of the fork with it) before her claim. The fork is kept in its journal,
+    so her claim is still refused and the bonds lapse back. Before, the restarted escrow took the claim
+    and upheld it."""
+    m = Market()
+    escrow = JournaledEscrow(
+        Party("escrow", m.clock), tmp_path / "escrow.db", {m.mallory.did: FUNDS, m.bob.did: FUNDS}
+    )
+    m.escrow = escrow  # type: ignore[assignment]
+    m.b = make_peer(m.bob, m.clock, context=[escrow.mandate])
+    try:
+        mallorys = ForksAtTheAccept(m, "reject")
+        offer = m.b.propose(m.mallory.did, m.proposal())
+        with pytest.raises(CoopError):
+            carry_trade(m.b, mallorys, offer, escrow=escrow)  # type: ignore[arg-type]
+        assert mallorys.accept is not None and mallorys.accept.digest in escrow.escrow.forked_accepts
+        escrow.restart()
+        assert mallorys.accept.digest in escrow.escrow.forked_accepts, "the restart forgot the fork"
+        mallorys.claim_on_the_escrows_branch()
+        m.clock.advance(DAY_MS)
+        claim = m.mallory.sign(
+            "breach_claim",
+            commitment_pb2.BreachClaim(
+                contract=mallorys.accept.digest, item_index=0, reason="never delivered"
+            ),
+            audience=m.bob.did,
+            negotiation_id=offer.negotiation_id,
+        )
+        with pytest.raises(CoopError) as dismissed:
+            escrow.submit([claim.envelope])
+        assert dismissed.value.requirement == "ESC-015"
+        m.clock.advance(CLAIM_WINDOW_MS + 3 * DAY_MS)
+        escrow.tick()
+        assert escrow.get_balance(m.bob.did)[:2] == (FUNDS, 0)
+    finally:
+        escrow.node.close()

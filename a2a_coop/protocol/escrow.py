@@ -187,7 +187,7 @@ class Escrow:
         self._named: set[bytes] = set()
         # ESC-015: digests of Accepts we witnessed that their issuer's chain forks at (a Submit showed us
         # another statement of that issuer at the Accept's seq, or one that breaks the chain beside it).
-        self._forked_accepts: set[bytes] = set()
+        self.forked_accepts: set[bytes] = set()
         for data in setup:
             vs = verify_statement(data)
             if vs.issuer == self.did and vs.header.seq != len(self._ledger):
@@ -512,7 +512,7 @@ class Escrow:
                 continue
             neg = self.verifier.negotiations.by_id.get(held.header.negotiation_id)
             if neg is not None and neg.contract is not None and neg.contract.accept.digest == digest:
-                self._forked_accepts.add(digest)
+                self.forked_accepts.add(digest)
 
     def _receive(self, vs: VerifiedStatement, now_ms: int) -> VerifiedStatement:
         """Accept one verified evidence statement as its witness."""
@@ -581,7 +581,7 @@ class Escrow:
                     requirement="NEG-010",
                 )
             return
-        if c.accept.digest in self._forked_accepts and vs.issuer == c.accept.issuer:
+        if c.accept.digest in self.forked_accepts and vs.issuer == c.accept.issuer:
             raise IllegalTransition(
                 "the claimant's chain forks at its Accept of this contract: it answered the offer "
                 "otherwise to the offerer, who could not take the contract",

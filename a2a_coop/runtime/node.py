@@ -806,6 +806,9 @@ class PeerNode:
 # --- a serving escrow ----------------------------------------------------------------------
 
 SUBMIT_ANSWER_PREFIX = "submit-answer/"
+# The Accepts whose issuer forked its chain against them (ESC-015): no claim of that issuer under that
+# contract is taken, also after a restart (the fork's other statement may never be shown again).
+META_FORKED_ACCEPTS = "escrow/forked-accepts"
 
 
 def _replay(key: Keypair, mandate: bytes, journal: Journal, context: Sequence[bytes], **kw: Any) -> Peer:
@@ -862,6 +865,7 @@ class EscrowNode:
         history = [env for _, _, env in self.journal.statements() if env != mandate]
         self.signer = KeySigner(key, head=self.journal.chain_head(key.did), clock=clock)
         self.escrow = Escrow(self.signer, mandate_vs.digest, setup=[mandate, *history])
+        self.escrow.forked_accepts.update(self.journal.get_meta(META_FORKED_ACCEPTS, []))
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
 
@@ -896,6 +900,7 @@ class EscrowNode:
                     return [self.mandate, *self.escrow.answer_again(earlier, digests)]
             meta: dict[str, Any] | None = None
             ticket = None
+            forks = len(self.escrow.forked_accepts)
             try:
                 self._pour(envelopes)  # test-only; its Deposits are ledger entries, not part of the answer
                 signed = self.escrow.submit(envelopes, self.clock())
@@ -907,7 +912,11 @@ class EscrowNode:
                 # Evidence accepted before a refusal stays accepted (and stamped): journal it either way,
                 # with what we signed, before any answer leaves (write-ahead). Staged under the lock (in
                 # ledger order), waited for outside it: concurrent Submits share one fsync.
+                if len(self.escrow.forked_accepts) != forks:  # also when the Submit is refused (ESC-015)
+                    meta = {**(meta or {}), META_FORKED_ACCEPTS: sorted(self.escrow.forked_accepts)}
                 ticket = self._stage(meta)
+                if ticket is None and meta is not None:  # nothing taken: the record alone
+                    ticket = self.journal.stage_batch([], at_ms=self.clock(), meta=meta)
                 self.lock.release()
                 try:
                     if ticket is not None:
