@@ -1565,3 +1565,31 @@ def test_an_escrow_restarted_after_it_was_shown_the_fork_still_takes_no_claim(tm
         assert escrow.get_balance(m.bob.did)[:2] == (FUNDS, 0)
     finally:
         escrow.node.close()
+
+
+@pytest.mark.req("MND-010", "NEG-017")
+def test_a_guard_with_a_short_skew_counts_its_rejected_bonded_offer_to_the_bonding_cutoff() -> None:
+    """A guard that receives with a skew of 5 s (another implementation's choice; TIM-004 allows 0 to
+    300 s) still counts its rejected bonded offer, whose Reject its escrow never took, until the offer's
+    bonding cutoff (expires + 30 s): the escrow may stamp an Accept of it until then. With the skew as
+    its grace, it freed the offer 5 s after expiry, and a witnessed Accept stamped 10 s after expiry
+    bound it past its cap."""
+    m = Market()
+    m.bob = Party("bob", m.clock, mandate_caps={"max_outstanding": 10_000})
+    v = Verifier(me=m.bob.did, skew_ms=5_000)
+    for env in [*m.bob.setup, *m.mallory.setup, *m.escrow.party.setup]:
+        v.accept(env)
+    big = _big(m)
+    offer = m.bob.offer(m.mallory, big, ttl_ms=60_000)
+    v.accept(offer.envelope, ours=True)
+    v.accept(m.mallory.reject(offer, "no").envelope, m.clock.now_ms)
+    carol = Party("carol", m.clock)
+    for after_expiry_ms, counted in ((10_000, True), (30_001, False)):
+        m.clock.now_ms = offer.header.expires_at_ms + after_expiry_ms
+        second = m.bob.offer(carol, big)
+        if counted:
+            with pytest.raises(CoopError) as refused:
+                v.check(second, m.clock.now_ms, ours=True)
+            assert refused.value.code == "MANDATE_VIOLATION"
+        else:
+            v.check(second, m.clock.now_ms, ours=True)

@@ -393,8 +393,10 @@ class Verifier:
 
         A statement of our own is being checked by our policy guard (MND-011): it counts our offers
         as live for ``skew_ms`` after they expire, since an Accept issued at expiry may reach us that
-        much later and will still be taken. Everyone else's statements are judged by the rule as
-        written (grace 0), so every verifier computes the same numbers.
+        much later and will still be taken -- and at least until their bonding cutoff (expires + 30 s),
+        until which an escrow may stamp an Accept that binds us however late we learn of it. Everyone
+        else's statements are judged by the rule as written (grace 0), so every verifier computes the
+        same numbers.
         """
         if event not in _VALUE_EVENTS:
             return
@@ -403,7 +405,9 @@ class Verifier:
             return
         if event is not _OFFER and event is not _COUNTER and self._witnessed_before(vs):
             return  # NEG-019: its escrow checked these caps in its view, which is what bonds it
-        grace = self.skew_ms if self.me is not None and vs.issuer == self.me else 0
+        # Ours: counted for the skew past expiry, and at least to a bonding cutoff (expires + 30 s), until
+        # which an escrow may still stamp an Accept of the offer (NEG-017, section 4.5).
+        grace = max(self.skew_ms, CLOCK_TOLERANCE_MS) if self.me is not None and vs.issuer == self.me else 0
         self.exposure.check(vs, record.mandate, value, self._held_in(vs, value), grace_ms=grace)
 
     def _witnessed_before(self, accept: VerifiedStatement) -> bool:
