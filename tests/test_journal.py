@@ -691,8 +691,18 @@ def test_journal_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Cap
     out = capsys.readouterr().out.rstrip("\n").splitlines()
     summary = json.loads(out[-1])
     assert summary["benchmark"] == "journal"
-    for key in ("journal_vs_sqlite", "journal_appends_per_s", "sqlite_inserts_per_s"):
+    for key in (
+        "journal_vs_sqlite",
+        "journal_appends_per_s",
+        "sqlite_inserts_per_s",
+        "schema_inserts_per_s",
+        "schema_vs_sqlite",
+        "journal_vs_schema",
+    ):
         assert isinstance(summary[key], float) and summary[key] > 0, key  # figures only, no targets
+    # The three ratios are one arithmetic per round: journal/raw is schema/raw times journal/schema.
+    assert summary["target_within_schema_reach"] is (summary["schema_vs_sqlite"] >= 0.8)
+    assert any(line.startswith("Schema floor:") for line in out[:-1])
     assert isinstance(summary["rounds"], int) and isinstance(summary["ops"], int)
     assert 500 <= summary["envelope_bytes"] <= 700
     assert summary["env"]["journal_mode"] == "wal" and summary["env"]["synchronous"] == 2
