@@ -98,9 +98,12 @@ class Verifier:
         # Our guard's (``me``): answers to our bonded offers that their escrow has not taken, each with
         # (escrow, mandate digest, offer digest, negotiation id) of the offer still counted (_still_exposed).
         self._exposed_answers: dict[bytes, tuple[str, bytes, bytes, bytes]] = {}
-        # Off while a peer replays its journal: statements it signed before this stricter guard rule
-        # were checked without it, and replay must take them again.
+        # Off only to stand for the guard of an earlier version (tests): on, the holding is kept.
         self.hold_exposed = True
+        # On while a peer replays its journal: its own statements are taken as they were signed, with no
+        # MND-009/010 check -- an earlier version's guard signed some without the holding (section 4.5),
+        # which replay must still take -- while the holding itself is rebuilt as it was before the restart.
+        self.as_signed = False
 
         def mandate_of(digest: bytes) -> identity_pb2.Mandate | None:
             record = self.mandates.get(digest)
@@ -398,7 +401,7 @@ class Verifier:
         else's statements are judged by the rule as written (grace 0), so every verifier computes the
         same numbers.
         """
-        if event not in _VALUE_EVENTS:
+        if event not in _VALUE_EVENTS or (self.as_signed and self.me is not None and vs.issuer == self.me):
             return
         value = committed_value(vs, self._accepted_proposal(vs))
         if value is None:

@@ -1650,7 +1650,7 @@ class Peer:
         if archive is not None:
             self.verifier.use_archive(archive, replay=False)  # every statement is in it: no replay reads
         self._replaying = True  # negotiations end here before the journal's end: see _left_dealings
-        self.verifier.hold_exposed = False  # as signed: an older run's guard did not hold them
+        self.verifier.as_signed = True  # our own statements as signed; what the guard holds, rebuilt
         try:
             for rowid, _direction, envelope in journal.statements():
                 vs = verify_statement(envelope)
@@ -1666,7 +1666,7 @@ class Peer:
                     self._finished.clear()
         finally:
             self._replaying = False
-            self.verifier.hold_exposed = True
+            self.verifier.as_signed = False
         if isinstance(journal, Archive):
             self.verifier.use_archive(journal)
         self._open_with, self._open_total = {}, 0
