@@ -6,17 +6,21 @@ Each test names the attack in its docstring; Mallory is the attacker, Bob the ho
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from peers import make_peer
 from test_hidden_accept import Market, _big
 
+from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.peer import Peer
-from a2a_coop.runtime.trade import ask_escrow_alone
-from a2a_coop.testing import FixedClock, Party, derive
+from a2a_coop.runtime.trade import ask_escrow_alone, carry_trade
+from a2a_coop.testing import DAY_MS, FixedClock, Party, derive
 
 
 def _restarted(party: Party, clock: FixedClock, **kw: object) -> Peer:
@@ -57,3 +61,85 @@ def test_a_restart_keeps_counting_a_rejected_bonded_offer_the_escrow_did_not_tak
         neg = again.negotiation(offer.negotiation_id)
         assert neg.contract is not None and neg.contract.id == accept.digest
         assert again.verifier.exposure.exposure(offer.mandate_digest).outstanding(m.clock.now_ms) <= 10_000
+
+
+class RevokesBehindTheAccept:
+    """Mallory's server: it shows the escrow an Accept of Bob's bonded offer, and answers Bob with her
+    key's own KeyRevocation, effective from the Accept's time (KEY-004: a key may revoke itself, from any
+    time it names) -- or with a KeyRotation she signed just before the Accept (KEY-005: her chain ends
+    there in Bob's view). Bob's verifier then refuses the Accept the escrow reveals (KEY_REVOKED); the
+    escrow, never shown the revocation or the rotation, took her claim with the same key."""
+
+    def __init__(self, market: Market, how: str) -> None:
+        self.m, self.how = market, how
+        self.accept: VerifiedStatement | None = None
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        vs = verify_statement(envelope)
+        if vs.body != "offer":
+            return []
+        mallory = self.m.mallory
+        if self.how == "rotation":
+            ended = mallory.sign(
+                "key_rotation", identity_pb2.KeyRotation(new_key=Party("mallory2", self.m.clock).did)
+            )
+            self.accept = self.m.hide_accept(vs)
+        else:
+            self.accept = self.m.hide_accept(vs)
+            ended = mallory.sign(
+                "key_revocation",
+                identity_pb2.KeyRevocation(key=mallory.did, effective_ms=self.accept.issued_at_ms),
+            )
+        return [*mallory.setup, ended.envelope]
+
+
+@pytest.mark.req("ESC-013", "KEY-004", "KEY-005")
+@pytest.mark.parametrize("how", ["revocation", "rotation"])
+def test_a_key_revoked_behind_a_witnessed_accept_wins_no_claim(how: str) -> None:
+    """Mallory accepts Bob's bonded offer at the escrow alone and shows Bob only a revocation of her own
+    key dated back to her Accept (or its rotation, signed before the Accept). Bob, asking the escrow
+    (ESC-013), is shown the Accept and refuses it (KEY_REVOKED): he cannot perform. Before, her claim,
+    signed by the same key, took his bond at the escrow, which never saw what ended her key. Now Bob
+    shows the escrow what his verifier refused the Accept for, and the escrow refuses her claim."""
+    m = Market()
+    mallorys = RevokesBehindTheAccept(m, how)
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    with pytest.raises(CoopError) as refused:
+        carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    assert refused.value.code == "KEY_REVOKED"
+    assert mallorys.accept is not None
+    ended = m.escrow.escrow.verifier.revoked if how == "revocation" else m.escrow.escrow.verifier.rotated
+    assert m.mallory.did in ended
+    m.bob_loses_nothing(offer.negotiation_id, mallorys.accept.digest)
+
+
+class AnswersWithTheAcceptsNonce:
+    """Mallory's server: it shows the escrow an Accept of Bob's bonded offer and answers Bob with a
+    Reject signed with the Accept's nonce (its next seq, its chain intact). Bob's verifier remembers the
+    Reject's (issuer, nonce) (RPL-001) and so would refuse the Accept the escrow reveals: NONCE_REUSED."""
+
+    def __init__(self, market: Market) -> None:
+        self.m = market
+        self.accept: VerifiedStatement | None = None
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        vs = verify_statement(envelope)
+        if vs.body != "offer":
+            return []
+        self.accept = self.m.hide_accept(vs)
+        reject = self.m.mallory.reject(vs, "no", nonce=self.accept.header.nonce, ttl_ms=DAY_MS)
+        return [*self.m.mallory.setup, reject.envelope]
+
+
+@pytest.mark.req("ESC-013", "RPL-001", "NEG-017")
+def test_an_answer_reusing_the_accepts_nonce_takes_no_bond() -> None:
+    """Mallory accepts Bob's bonded offer at the escrow alone and answers Bob with a Reject reusing the
+    Accept's nonce. Bob, asking the escrow (ESC-013), is shown the Accept: it must still bind and be
+    performed, and her claim must not take Bob's bond."""
+    m = Market()
+    mallorys = AnswersWithTheAcceptsNonce(m)
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    with contextlib.suppress(CoopError):
+        carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    assert mallorys.accept is not None
+    m.bob_loses_nothing(offer.negotiation_id, mallorys.accept.digest)

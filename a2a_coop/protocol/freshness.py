@@ -83,6 +83,10 @@ class ReplayCache:
         if seen is not None and seen != digest:
             raise NonceReused(requirement="RPL-001")
 
+    def holder(self, header: Header) -> bytes | None:
+        """The digest of the statement remembered with ``header``'s (issuer, nonce), in memory."""
+        return self._nonces.get((header.issuer, header.nonce))
+
     def add(self, header: Header, digest: bytes) -> None:
         self._digests.add(digest)
         issuer, nonce = header.issuer, header.nonce
