@@ -14,8 +14,9 @@ import pytest
 from peers import make_peer
 from test_hidden_accept import Market, _big
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.negotiation import proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.peer import Peer
@@ -84,6 +85,13 @@ class RevokesBehindTheAccept:
                 "key_rotation", identity_pb2.KeyRotation(new_key=Party("mallory2", self.m.clock).did)
             )
             self.accept = self.m.hide_accept(vs)
+        elif self.how == "principal":  # her principal disowns every statement of its key from then on
+            self.accept = self.m.hide_accept(vs)
+            principal = mallory.principal
+            ended = principal.sign(
+                "key_revocation",
+                identity_pb2.KeyRevocation(key=principal.did, effective_ms=self.accept.issued_at_ms),
+            )
         else:
             self.accept = self.m.hide_accept(vs)
             ended = mallory.sign(
@@ -94,7 +102,7 @@ class RevokesBehindTheAccept:
 
 
 @pytest.mark.req("ESC-013", "KEY-004", "KEY-005")
-@pytest.mark.parametrize("how", ["revocation", "rotation"])
+@pytest.mark.parametrize("how", ["revocation", "principal", "rotation"])
 def test_a_key_revoked_behind_a_witnessed_accept_wins_no_claim(how: str) -> None:
     """Mallory accepts Bob's bonded offer at the escrow alone and shows Bob only a revocation of her own
     key dated back to her Accept (or its rotation, signed before the Accept). Bob, asking the escrow
@@ -108,8 +116,13 @@ def test_a_key_revoked_behind_a_witnessed_accept_wins_no_claim(how: str) -> None
         carry_trade(m.b, mallorys, offer, escrow=m.escrow)
     assert refused.value.code == "KEY_REVOKED"
     assert mallorys.accept is not None
-    ended = m.escrow.escrow.verifier.revoked if how == "revocation" else m.escrow.escrow.verifier.rotated
-    assert m.mallory.did in ended
+    held = m.escrow.escrow.verifier
+    ended = {
+        "revocation": (held.revoked, m.mallory.did),
+        "principal": (held.revoked, m.mallory.principal.did),
+    }
+    where, key = ended.get(how, (held.rotated, m.mallory.did))
+    assert key in where
     m.bob_loses_nothing(offer.negotiation_id, mallorys.accept.digest)
 
 
@@ -143,3 +156,50 @@ def test_an_answer_reusing_the_accepts_nonce_takes_no_bond() -> None:
         carry_trade(m.b, mallorys, offer, escrow=m.escrow)
     assert mallorys.accept is not None
     m.bob_loses_nothing(offer.negotiation_id, mallorys.accept.digest)
+
+
+class CountersAndKeepsTheStamps:
+    """Mallory's server: it answers Bob's bonded offer with a bonded Counter at the same escrow, which
+    Bob's strategy accepts; she shows the escrow the line with his Accept herself, and hands Bob the
+    locks alone -- not the escrow's Stamp of her Counter, which his delivery gate waits for (ESC-013):
+    before it, he delivers nothing under the contract, and her claim after his deadline would take his
+    bond."""
+
+    def __init__(self, market: Market) -> None:
+        self.m = market
+        self.offer: VerifiedStatement | None = None
+        self.counter: VerifiedStatement | None = None
+        self.received: list[VerifiedStatement] = []
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        vs = verify_statement(envelope)
+        self.received.append(vs)
+        mallory = self.m.mallory
+        if vs.body == "offer":
+            self.offer = vs
+            offered = proposal_of(vs)
+            counter = trade_pb2.Offer(gives=offered.wants, wants=offered.gives)  # her side: she gives
+            counter.terms.CopyFrom(offered.terms)
+            self.counter = mallory.counter(vs, counter)
+            return [*mallory.setup, self.counter.envelope]
+        if vs.body == "accept" and self.offer is not None and self.counter is not None:
+            line = [*mallory.setup, *self.m.bob.setup, self.offer.envelope, self.counter.envelope]
+            signed = self.m.escrow.submit([*line, vs.envelope])
+            return [env for env in signed if verify_statement(env).body == "bond_lock"]
+        return []
+
+
+@pytest.mark.req("ESC-013", "NEG-017")
+def test_a_counterparty_keeping_the_escrows_stamp_does_not_stall_the_gate() -> None:
+    """Mallory answers Bob's bonded offer with a bonded Counter at the same escrow, which Bob accepts;
+    she relays the locks but keeps the Stamp of her Counter from him. Bob, whose gate waits for that
+    Stamp, asks the escrow himself and delivers in time; her claim is dismissed."""
+    m = Market()
+    mallorys = CountersAndKeepsTheStamps(m)
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    neg = carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    assert neg.contract is not None and mallorys.counter is not None
+    assert neg.contract.offer.digest == mallorys.counter.digest
+    delivered = [vs for vs in mallorys.received if vs.body == "delivery"]
+    assert [vs.statement.delivery.contract for vs in delivered] == [neg.contract.id]
+    m.bob_loses_nothing(neg.id, neg.contract.id)
