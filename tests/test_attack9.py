@@ -14,7 +14,7 @@ import pytest
 from peers import make_peer
 from test_hidden_accept import Market, _big
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
@@ -131,8 +131,8 @@ class AnswersWithTheAcceptsNonce:
     Reject signed with the Accept's nonce (its next seq, its chain intact). Bob's verifier remembers the
     Reject's (issuer, nonce) (RPL-001) and so would refuse the Accept the escrow reveals: NONCE_REUSED."""
 
-    def __init__(self, market: Market) -> None:
-        self.m = market
+    def __init__(self, market: Market, answer: str) -> None:
+        self.m, self.answer = market, answer
         self.accept: VerifiedStatement | None = None
 
     def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
@@ -140,17 +140,25 @@ class AnswersWithTheAcceptsNonce:
         if vs.body != "offer":
             return []
         self.accept = self.m.hide_accept(vs)
-        reject = self.m.mallory.reject(vs, "no", nonce=self.accept.header.nonce, ttl_ms=DAY_MS)
-        return [*self.m.mallory.setup, reject.envelope]
+        mallory, nonce = self.m.mallory, self.accept.header.nonce
+        if self.answer == "reject":
+            other = mallory.reject(vs, "no", nonce=nonce, ttl_ms=DAY_MS)
+        else:  # an Ack only: not in the line Bob shows the escrow
+            ack = commitment_pb2.Ack(statement=vs.digest)
+            other = mallory.sign("ack", ack, audience=self.m.bob.did, nonce=nonce, ttl_ms=DAY_MS)
+        return [*mallory.setup, other.envelope]
 
 
-@pytest.mark.req("ESC-013", "RPL-001", "NEG-017")
-def test_an_answer_reusing_the_accepts_nonce_takes_no_bond() -> None:
-    """Mallory accepts Bob's bonded offer at the escrow alone and answers Bob with a Reject reusing the
-    Accept's nonce. Bob, asking the escrow (ESC-013), is shown the Accept: it must still bind and be
-    performed, and her claim must not take Bob's bond."""
+@pytest.mark.req("ESC-015", "RPL-001", "NEG-017")
+@pytest.mark.parametrize("answer", ["reject", "ack"])
+def test_an_answer_reusing_the_accepts_nonce_takes_no_bond(answer: str) -> None:
+    """Mallory accepts Bob's bonded offer at the escrow alone and answers Bob with a Reject (or an Ack
+    only) reusing the Accept's nonce. Bob, asking the escrow (ESC-013), is shown the Accept and refuses it
+    (NONCE_REUSED): he cannot perform. Before, her claim took his bond; now the escrow, shown the
+    statement with the Accept's nonce (in Bob's line, or the pair his verifier refused it for), takes no
+    claim of hers under that contract (ESC-015), and the bonds lapse back."""
     m = Market()
-    mallorys = AnswersWithTheAcceptsNonce(m)
+    mallorys = AnswersWithTheAcceptsNonce(m, answer)
     offer = m.b.propose(m.mallory.did, m.proposal())
     with contextlib.suppress(CoopError):
         carry_trade(m.b, mallorys, offer, escrow=m.escrow)
