@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from peers import make_peer
-from test_hidden_accept import Market, _big
+from test_hidden_accept import CountersWithItsBond, Market, _big, _served_bob_at_two_escrows
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError
@@ -211,3 +211,36 @@ def test_a_counterparty_keeping_the_escrows_stamp_does_not_stall_the_gate() -> N
     delivered = [vs for vs in mallorys.received if vs.body == "delivery"]
     assert [vs.statement.delivery.contract for vs in delivered] == [neg.contract.id]
     m.bob_loses_nothing(neg.id, neg.contract.id)
+
+
+@pytest.mark.req("ESC-013", "NEG-012")
+def test_a_served_peer_delivers_on_the_locks_of_its_escrow_without_its_stamp(tmp_path: Path) -> None:
+    """Served Bob (his escrow witness at E1) trusts E2 too, and counters Mallory's offer bonded at E2;
+    she counters at E2, his strategy accepts, and she has E2 lock both bonds -- relaying Bob the locks
+    alone, not E2's Stamp of her Counter. His delivery gate waited for that Stamp (his bonded Counter is
+    earlier in the line), his witness cannot ask E2, and her claim after his deadline took his bond at
+    E2. The locks are proof enough: E2 took the Accept of her Counter only after taking her Counter, the
+    answer to his (and then no Accept of his Counter, ESC-014)."""
+    m, e2, node = _served_bob_at_two_escrows(tmp_path)
+    node.peer.strategy = CountersWithItsBond(escrow=e2.did)
+    try:
+        mallory, terms = m.mallory, m.proposal()
+        opening = mallory.offer(m.bob, mallory.proposal(gives=terms.wants, wants=terms.gives))
+        answers = [verify_statement(e) for e in node.exchange(opening.envelope, mallory.setup)]
+        bobs = next(vs for vs in answers if vs.body == "counter")
+        assert proposal_of(bobs).terms.escrow == e2.did
+        counter = trade_pb2.Offer(gives=proposal_of(bobs).wants, wants=proposal_of(bobs).gives)
+        counter.terms.CopyFrom(proposal_of(bobs).terms)
+        hers = mallory.counter(bobs, counter)
+        replies = [verify_statement(e) for e in node.exchange(hers.envelope, mallory.setup)]
+        accept = next(vs for vs in replies if vs.body == "accept")
+        shown = [*mallory.setup, *m.bob.setup, opening.envelope, bobs.envelope, hers.envelope]
+        locks = [e for e in e2.submit([*shown, accept.envelope]) if verify_statement(e).body == "bond_lock"]
+        assert len(locks) == 2
+        replies = [verify_statement(e) for e in node.exchange(locks[-1], [*mallory.setup, *locks[:-1]])]
+        assert [vs.statement.delivery.contract for vs in replies if vs.body == "delivery"] == [accept.digest]
+        e2.submit([vs.envelope for vs in replies if vs.body == "delivery"])
+        m.escrow = e2  # Mallory claims where the contract is bonded
+        m.bob_loses_nothing(accept.negotiation_id, accept.digest)
+    finally:
+        node.close()
