@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 
+import grpc
 import pytest
 from peers import make_peer
 from test_hidden_accept import CountersWithItsBond, Market, _big, _served_bob_at_two_escrows
@@ -19,9 +20,11 @@ from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.node import EscrowWitness, PeerNode
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.trade import ask_escrow_alone, carry_trade
 from a2a_coop.testing import DAY_MS, FixedClock, Party, derive
+from a2a_coop.transport import TransportError
 
 
 def _restarted(party: Party, clock: FixedClock, **kw: object) -> Peer:
@@ -213,34 +216,73 @@ def test_a_counterparty_keeping_the_escrows_stamp_does_not_stall_the_gate() -> N
     m.bob_loses_nothing(neg.id, neg.contract.id)
 
 
+class Unreachable:
+    """An escrow Bob's witness cannot reach (a partition between them; Mallory reaches it)."""
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        raise TransportError(grpc.StatusCode.UNAVAILABLE, "escrow unreachable from here")
+
+
 @pytest.mark.req("ESC-013", "NEG-012")
 def test_a_served_peer_delivers_on_the_locks_of_its_escrow_without_its_stamp(tmp_path: Path) -> None:
-    """Served Bob (his escrow witness at E1) trusts E2 too, and counters Mallory's offer bonded at E2;
-    she counters at E2, his strategy accepts, and she has E2 lock both bonds -- relaying Bob the locks
-    alone, not E2's Stamp of her Counter. His delivery gate waited for that Stamp (his bonded Counter is
-    earlier in the line), his witness cannot ask E2, and her claim after his deadline took his bond at
-    E2. The locks are proof enough: E2 took the Accept of her Counter only after taking her Counter, the
-    answer to his (and then no Accept of his Counter, ESC-014)."""
-    m, e2, node = _served_bob_at_two_escrows(tmp_path)
-    node.peer.strategy = CountersWithItsBond(escrow=e2.did)
+    """Served Bob counters Mallory's offer bonded at his witness's escrow E, which his witness cannot
+    reach; she counters at E, his strategy accepts, and she has E lock both bonds -- relaying Bob the
+    locks alone, not E's Stamp of her Counter. His delivery gate waited for that Stamp (his bonded
+    Counter is earlier in the line), his witness could not fetch it, and her claim after his deadline
+    took his bond. The locks are proof enough: E took the Accept of her Counter only after taking her
+    Counter, the answer to his (and then no Accept of his Counter, ESC-014)."""
+    m = Market()
+    node = PeerNode.open(
+        m.bob.agent.key,
+        m.bob.mandate_vs.envelope,
+        tmp_path / "bob.db",
+        context=[m.escrow.mandate],
+        clock=lambda: m.clock.now_ms,
+        strategy=CountersWithItsBond(escrow=m.escrow.did),
+        witness=EscrowWitness(Unreachable(), m.escrow.did),
+    )
     try:
         mallory, terms = m.mallory, m.proposal()
         opening = mallory.offer(m.bob, mallory.proposal(gives=terms.wants, wants=terms.gives))
         answers = [verify_statement(e) for e in node.exchange(opening.envelope, mallory.setup)]
         bobs = next(vs for vs in answers if vs.body == "counter")
-        assert proposal_of(bobs).terms.escrow == e2.did
         counter = trade_pb2.Offer(gives=proposal_of(bobs).wants, wants=proposal_of(bobs).gives)
         counter.terms.CopyFrom(proposal_of(bobs).terms)
         hers = mallory.counter(bobs, counter)
         replies = [verify_statement(e) for e in node.exchange(hers.envelope, mallory.setup)]
         accept = next(vs for vs in replies if vs.body == "accept")
         shown = [*mallory.setup, *m.bob.setup, opening.envelope, bobs.envelope, hers.envelope]
-        locks = [e for e in e2.submit([*shown, accept.envelope]) if verify_statement(e).body == "bond_lock"]
+        locks = [
+            e for e in m.escrow.submit([*shown, accept.envelope]) if verify_statement(e).body == "bond_lock"
+        ]
         assert len(locks) == 2
         replies = [verify_statement(e) for e in node.exchange(locks[-1], [*mallory.setup, *locks[:-1]])]
-        assert [vs.statement.delivery.contract for vs in replies if vs.body == "delivery"] == [accept.digest]
-        e2.submit([vs.envelope for vs in replies if vs.body == "delivery"])
-        m.escrow = e2  # Mallory claims where the contract is bonded
+        delivered = [vs for vs in replies if vs.body == "delivery"]
+        assert [vs.statement.delivery.contract for vs in delivered] == [accept.digest]
+        m.escrow.submit([vs.envelope for vs in delivered])  # Mallory, holding it, cannot say otherwise
         m.bob_loses_nothing(accept.negotiation_id, accept.digest)
+    finally:
+        node.close()
+
+
+@pytest.mark.req("ESC-013", "NEG-017")
+def test_a_served_peers_bonded_counter_at_an_escrow_without_its_witness(tmp_path: Path) -> None:
+    """Served Bob (his escrow witness at E1) trusts E2 too, and his strategy counters Mallory's offer
+    bonded at E2. Before, he signed that Counter; she showed E2 an Accept of it and answered Bob with a
+    Reject, nothing of Bob's asked E2 about his Counter (his witness is E1's), and her claim took his
+    bond there. Now a served peer makes bonded offers only at its witness's escrow: the Counter becomes
+    a Reject that says why, and nothing of his can be accepted at E2."""
+    m, e2, node = _served_bob_at_two_escrows(tmp_path)
+    node.peer.strategy = CountersWithItsBond(escrow=e2.did)
+    try:
+        mallory, terms = m.mallory, m.proposal()
+        opening = mallory.offer(m.bob, mallory.proposal(gives=terms.wants, wants=terms.gives))
+        answers = [verify_statement(e) for e in node.exchange(opening.envelope, mallory.setup)]
+        assert [vs.body for vs in answers if vs.body != "mandate"] == ["reject"]
+        assert "ESC-013" in answers[-1].statement.reject.reason
+        with pytest.raises(ValueError, match="ESC-013"):
+            at_e2 = m.proposal()
+            at_e2.terms.escrow = e2.did
+            node.peer.propose(mallory.did, at_e2)
     finally:
         node.close()

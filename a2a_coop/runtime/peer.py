@@ -393,6 +393,9 @@ class Peer:
             self._hold(env, durable=False)  # given again at every start
         given = (self.verifier.statements[statement_digest(decode_envelope(env).payload)] for env in context)
         self.trusted_escrows = frozenset(vs.statement.mandate.agent for vs in given if vs.body == "mandate")
+        # The escrows our runtime asks about our own bonded offers (ESC-013): a bonded Offer or Counter of
+        # ours names one of them. None: any escrow we trust (a run that asks its offer's escrow itself).
+        self.offer_escrows: frozenset[str] | None = None
         self.trust, self.attest = trust, attest
         self.reputation = reputation or Reputation(
             lambda: self.verifier,
@@ -832,7 +835,7 @@ class Peer:
                 after the bonding cutoff (``min_time_to_perform_ms``).
             KeyForked: a fork proof against our own key is held (ATT-017).
         """
-        untrusted = self._unsignable_terms(proposal)
+        untrusted = self._unsignable_terms(proposal) or self._unasked(proposal)
         if untrusted:
             raise ValueError(untrusted)
         with self.lock:
@@ -1242,6 +1245,8 @@ class Peer:
         if isinstance(decision, Counter) and (untrusted := self._unsignable_terms(decision.proposal)):
             decision = Reject(untrusted)
         decision = self._demand_bond(decision, offer)
+        if isinstance(decision, Counter) and (unasked := self._unasked(decision.proposal)):
+            decision = Reject(unasked)
         reply_to: dict[str, Any] = {
             "audience": offer.issuer,
             "negotiation_id": neg.id,
@@ -1283,6 +1288,20 @@ class Peer:
         except (CoopError, TrustRefused, KeyForked, TooLittleTimeToPerform, EscrowNotShown) as exc:
             self.guard_refusals.append(exc)
             return None
+
+    def _unasked(self, proposal: trade_pb2.Offer) -> str:
+        """Why we will not make an Offer or Counter of ours with these terms, or "": bonded at an escrow
+        our runtime does not ask about our bonded offers (``offer_escrows``). An Accept of it shown to
+        that escrow alone would bind us unseen (ESC-013)."""
+        terms = proposal.terms
+        if self.offer_escrows is None or not (terms.issuer_bond or terms.audience_bond):
+            return ""
+        if terms.escrow in self.offer_escrows:
+            return ""
+        return (
+            f"escrow {terms.escrow:.40} is not one we ask about our bonded offers (ESC-013): an Accept of"
+            " it shown to that escrow alone would bind us unseen"
+        )
 
     def _refused(self, counterparty: str) -> str:
         """Why our trust policy refuses ``counterparty`` outright, or "" (ATT-016)."""
