@@ -430,8 +430,10 @@ class Verifier:
         else's statements are judged by the rule as written (grace 0), so every verifier computes the
         same numbers.
         """
-        if event not in _VALUE_EVENTS or (self.as_signed and self.me is not None and vs.issuer == self.me):
+        if event not in _VALUE_EVENTS:
             return
+        if self.as_signed and self.me is not None and vs.issuer == self.me:
+            return  # replaying our journal: what we signed, as it was signed (section 4.5)
         value = committed_value(vs, self._accepted_proposal(vs))
         if value is None:
             return
