@@ -13,7 +13,7 @@ from pathlib import Path
 import grpc
 import pytest
 from peers import make_peer
-from test_hidden_accept import CountersWithItsBond, Market, _big, _served_bob_at_two_escrows
+from test_hidden_accept import FUNDS, CountersWithItsBond, Market, _big, _served_bob_at_two_escrows
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError
@@ -23,7 +23,7 @@ from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowWitness, PeerNode
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.trade import ask_escrow_alone, carry_trade
-from a2a_coop.testing import DAY_MS, FixedClock, Party, derive
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, derive
 from a2a_coop.transport import TransportError
 
 
@@ -286,3 +286,29 @@ def test_a_served_peers_bonded_counter_at_an_escrow_without_its_witness(tmp_path
             node.peer.propose(mallory.did, at_e2)
     finally:
         node.close()
+
+
+@pytest.mark.req("ESC-013")
+def test_an_answer_held_for_the_first_escrow_is_still_held_after_a_restart(tmp_path: Path) -> None:
+    """Bob's offer is bonded at E1; Mallory counters at E2 (both trusted). Bob's guard holds his
+    strategy's Accept until E1 took her Counter (EscrowNotShown). Bob restarts before E1 could be asked.
+    Before, the held answer lived in memory only: the restarted Bob never answered her Counter at all.
+    Now the replay finds it held again, and answers once E1 took the Counter."""
+    m = Market()
+    e2 = LocalEscrow(Party("escrow-2", m.clock), funds={m.mallory.did: FUNDS, m.bob.did: FUNDS})
+    context = [m.escrow.mandate, e2.mandate]
+    m.b = make_peer(m.bob, m.clock, context=context, journal=Journal.open(tmp_path / "b.db"))
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    terms = trade_pb2.Offer(gives=proposal_of(offer).wants, wants=proposal_of(offer).gives)
+    terms.terms.CopyFrom(proposal_of(offer).terms)
+    terms.terms.escrow = e2.did
+    counter = m.mallory.counter(offer, terms)
+    assert [vs.body for vs in m.b.on_replies([*m.mallory.setup, counter.envelope])] == []
+    assert m.b.holds_answer(offer.negotiation_id)
+    m.b.journal.close()  # type: ignore[union-attr]
+    with Journal.open(tmp_path / "b.db") as journal:
+        again = _restarted(m.bob, m.clock, context=context, journal=journal)
+        assert again.holds_answer(offer.negotiation_id)
+        ask_escrow_alone(again, m.escrow, again.negotiation(offer.negotiation_id))
+        answer = again.answer_held(offer.negotiation_id)
+        assert [(vs.body, vs.statement.accept.offer) for vs in answer] == [("accept", counter.digest)]

@@ -367,7 +367,7 @@ class Peer:
             CoopError | TrustRefused | KeyForked | TooLittleTimeToPerform | EscrowNotShown
         ] = []
         # Negotiations whose counterparty's outstanding offer our guard held our answer to
-        # (EscrowNotShown), until :meth:`answer_held`; in memory only.
+        # (EscrowNotShown), until :meth:`answer_held`; found again by a journal replay.
         self._held_answers: set[bytes] = set()
         # Set once a fork proof convicts our own key (ATT-017, a2a_coop.runtime.alarm); while set, the
         # guard signs no new commitment. Only a misbehaving implementation (reference_agents.unsafe)
@@ -1701,6 +1701,17 @@ class Peer:
                 # (perform_deferred; held back again, it is deferred again with its hint).
                 if neg.contract is not None and self._due(neg):
                     self._deferred[neg.id] = min(now, self._deferred.get(neg.id, now))
+                # Our answer the guard held back (EscrowNotShown) lived in memory only: their live offer,
+                # unanswered, after a bonded offer of ours whose escrow has not taken its answer.
+                theirs = neg.outstanding
+                if (
+                    neg.state in BARGAINING_STATES
+                    and theirs.issuer != self.did
+                    and theirs.header.audience == self.did
+                    and theirs.header.expires_at_ms >= now
+                    and neg.exposed_offer(self.did) is not None
+                ):
+                    self._held_answers.add(neg.id)
         for spared in sorted(self.verifier.spared - {self.did}):
             if not self.deals_with(spared):  # its negotiation ended, and we stopped before we counted it
                 self._left_dealings(spared)
