@@ -312,3 +312,32 @@ def test_an_answer_held_for_the_first_escrow_is_still_held_after_a_restart(tmp_p
         ask_escrow_alone(again, m.escrow, again.negotiation(offer.negotiation_id))
         answer = again.answer_held(offer.negotiation_id)
         assert [(vs.body, vs.statement.accept.offer) for vs in answer] == [("accept", counter.digest)]
+
+
+@pytest.mark.req("ESC-015", "RPL-001")
+def test_a_nonce_reused_before_the_accept_at_an_escrow_that_forgot_it_takes_no_bond() -> None:
+    """Mallory's Ack of Bob's offer reaches the escrow first; the escrow forgets its nonce once it
+    expired (RPL-001 keeps a nonce only to its statement's expiry plus the skew), then takes her Accept
+    of the offer signed with the same nonce and locks both bonds. Bob, who holds the Ack, refuses the
+    Accept the escrow reveals (NONCE_REUSED) and submits the pair; both are held there already, and the
+    escrow must still see the fork (ESC-015): her claim takes nothing."""
+    m = Market()
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    mallory = m.mallory
+    ack = mallory.sign(
+        "ack",
+        commitment_pb2.Ack(statement=offer.digest),
+        audience=m.bob.did,
+        ttl_ms=1_000,
+    )
+    m.b.on_replies([*mallory.setup, ack.envelope])
+    m.escrow.submit([*mallory.setup, *m.bob.setup, offer.envelope, ack.envelope])
+    m.clock.advance(60_000)
+    m.escrow.escrow.verifier.replay.evict(m.clock.now_ms)
+    accept = mallory.accept(offer, nonce=ack.header.nonce)
+    locks = [verify_statement(e).body for e in m.escrow.submit([accept.envelope])]
+    assert locks.count("bond_lock") == 2
+    with pytest.raises(CoopError) as refused:
+        ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))
+    assert refused.value.code == "NONCE_REUSED"
+    m.bob_loses_nothing(offer.negotiation_id, accept.digest)

@@ -354,6 +354,7 @@ class Escrow:
                     self._note_fork_by_nonce(vs)
                 if isinstance(vs, bytes):
                     held = self.verifier.statements[vs]
+                    self._note_fork_by_nonce(held)  # held before the Accept with its nonce came (ESC-015)
                     stamp = self.verifier.witness.stamp_of(self.did, vs)
                     if stamp is not None and held.header.negotiation_id:  # not for mandates: no news
                         earlier.add(self.verifier.statements[stamp].header.seq)
