@@ -70,6 +70,7 @@ from a2a_coop.protocol.errors import (
     IllegalTransition,
     IssuedInFuture,
     LimitExceeded,
+    NonceReused,
     Unwitnessed,
     WrongParty,
 )
@@ -183,6 +184,9 @@ class Escrow:
         # Digest of an accepted Offer or Counter naming us -> its Accept's (ESC-012): the offerer that was
         # never sent the Accept learns of its contract by submitting its offer.
         self._accept_of: dict[bytes, bytes] = {}
+        # (issuer, nonce) -> the Accept of a contract we bond that carries it: another statement with that
+        # nonce makes the offerer's verifier refuse the Accept (RPL-001), a fork for ESC-015.
+        self._accept_nonces: dict[tuple[str, bytes], bytes] = {}
         # ESC-011: negotiations an Offer or Counter of which names this escrow.
         self._named: set[bytes] = set()
         # ESC-015: digests of Accepts we witnessed that their issuer's chain forks at (a Submit showed us
@@ -344,11 +348,13 @@ class Escrow:
                 else:
                     try:
                         vs = self._receive(item, now_ms)
-                    except (Equivocation, ChainBroken) as fork:
+                    except (Equivocation, ChainBroken, NonceReused) as fork:
                         self._note_fork(item, fork)
                         raise
+                    self._note_fork_by_nonce(vs)
                 if isinstance(vs, bytes):
                     held = self.verifier.statements[vs]
+                    self._note_fork_by_nonce(held)  # held before the Accept with its nonce came (ESC-015)
                     stamp = self.verifier.witness.stamp_of(self.did, vs)
                     if stamp is not None and held.header.negotiation_id:  # not for mandates: no news
                         earlier.add(self.verifier.statements[stamp].header.seq)
@@ -494,7 +500,11 @@ class Escrow:
         statement at the Accept's seq, or one whose link with it breaks: ``fork``'s evidence, or the
         chain check run here for a statement we do not take), remember that Accept. Its issuer answered
         the offer one way at the escrow and another way to the offerer, whose verifier then refuses the
-        Accept we reveal (CHN-004, CHN-003) and cannot perform."""
+        Accept we reveal (CHN-004, CHN-003) and cannot perform. Likewise a statement reusing the Accept's
+        nonce, which the offerer's verifier refuses the Accept for, or it for the Accept (RPL-001)."""
+        reused = self._accept_nonces.get((vs.issuer, vs.header.nonce))
+        if reused is not None and reused != vs.digest:
+            self._forked(reused, vs.issuer)
         view = self.verifier.chains.get(vs.issuer) if fork is None else None
         if view is not None:
             try:
@@ -506,13 +516,24 @@ class Escrow:
         if fork is None:
             return
         for envelope in fork.evidence or ():
-            digest = statement_digest(decode_envelope(envelope).payload)
-            held = self.verifier.statements.get(digest)
-            if held is None or held.body != "accept" or held.issuer != vs.issuer:
-                continue
-            neg = self.verifier.negotiations.by_id.get(held.header.negotiation_id)
-            if neg is not None and neg.contract is not None and neg.contract.accept.digest == digest:
-                self.forked_accepts.add(digest)
+            self._forked(statement_digest(decode_envelope(envelope).payload), vs.issuer)
+
+    def _forked(self, digest: bytes, issuer: str) -> None:
+        """Remember ``digest`` as forked against (ESC-015) if it is ``issuer``'s Accept of a contract we
+        hold as formed by it."""
+        held = self.verifier.statements.get(digest)
+        if held is None or held.body != "accept" or held.issuer != issuer:
+            return
+        neg = self.verifier.negotiations.by_id.get(held.header.negotiation_id)
+        if neg is not None and neg.contract is not None and neg.contract.accept.digest == digest:
+            self.forked_accepts.add(digest)
+
+    def _note_fork_by_nonce(self, vs: VerifiedStatement) -> None:
+        """ESC-015 for a statement we took that reuses the nonce of an Accept we bond (our replay
+        memory of that Accept's nonce may have lapsed: RPL-001 keeps it only to its expiry)."""
+        reused = self._accept_nonces.get((vs.issuer, vs.header.nonce)) if self._accept_nonces else None
+        if reused is not None and reused != vs.digest:
+            self._forked(reused, vs.issuer)
 
     def _receive(self, vs: VerifiedStatement, now_ms: int) -> VerifiedStatement:
         """Accept one verified evidence statement as its witness."""
@@ -651,6 +672,7 @@ class Escrow:
         c = neg.contract
         if c is not None and c.escrow == self.did and c.accept.digest == vs.digest:
             self._accept_of[c.offer.digest] = vs.digest
+            self._accept_nonces[(vs.issuer, vs.header.nonce)] = vs.digest
         if c is None or c.escrow != self.did or neg.id in self._contracts:
             return
         # A contract opens here when it forms, and again when a claim on an obligation a Revoke left

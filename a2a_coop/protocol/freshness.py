@@ -83,6 +83,15 @@ class ReplayCache:
         if seen is not None and seen != digest:
             raise NonceReused(requirement="RPL-001")
 
+    def holder(self, header: Header) -> bytes | None:
+        """The digest of the statement remembered with ``header``'s (issuer, nonce), in memory or in the
+        archive."""
+        issuer, nonce = header.issuer, header.nonce
+        seen = self._nonces.get((issuer, nonce))
+        if seen is None and self.archive is not None:
+            seen = self.archive.by_nonce(issuer, nonce)
+        return seen
+
     def add(self, header: Header, digest: bytes) -> None:
         self._digests.add(digest)
         issuer, nonce = header.issuer, header.nonce

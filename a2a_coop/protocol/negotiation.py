@@ -660,21 +660,29 @@ class Negotiation:
     def exposed_offer(self, party: str) -> VerifiedStatement | None:
         """``party``'s earliest Offer or Counter in the line that carries a bond and names an escrow, and
         whose answer (the next Counter, or the Reject, Withdraw or Accept that closed the line) that escrow
-        has not taken -- no Stamp of it held -- or None. An Accept of it that escrow witnessed may still
-        take precedence (NEG-017) and bind ``party`` to it, displacing what followed. Not the contract's
-        own offer: its bonds lock only once its escrow took its Accept (NEG-012)."""
+        has not taken -- no Stamp of it held, nor a BondLock of the contract by that escrow -- or None. An
+        Accept of it that escrow witnessed may still take precedence (NEG-017) and bind ``party`` to it,
+        displacing what followed. Not the contract's own offer: its bonds lock only once its escrow took
+        its Accept (NEG-012)."""
         return next(iter(self.exposed_offers(party)), None)
 
     def exposed_offers(self, party: str) -> list[VerifiedStatement]:
         """Every offer :meth:`exposed_offer` could return, in the line's order: each of them an escrow
         may still bind ``party`` to, displacing what followed it."""
         offers = self.offers
-        last = len(offers) - 1 if self.contract is not None else len(offers)
+        c = self.contract
+        last = len(offers) - 1 if c is not None else len(offers)
+        # A lock of the contract by the escrow an earlier offer names proves that escrow took the whole
+        # line up to the contract's Accept -- the answer to that offer too, and then no Accept of it
+        # (ESC-014) -- whether or not its Stamp of the answer reached us.
+        taken_by = c.escrow if c is not None and c.locked else ""
         out = []
         for i in range(last):
             offer = offers[i]
             terms = proposal_of(offer).terms
             if offer.issuer != party or not terms.escrow or not (terms.issuer_bond or terms.audience_bond):
+                continue
+            if terms.escrow == taken_by:
                 continue
             answer = offers[i + 1].digest if i + 1 < len(offers) else self.closed_by
             if not answer or self._stamps(terms.escrow, answer) is None:

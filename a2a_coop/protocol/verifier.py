@@ -28,6 +28,7 @@ from a2a_coop.protocol.errors import (
     IssuedInPast,
     KeyRevoked,
     MandateUnknown,
+    NonceReused,
     RevocationUnauthorized,
     WrongAudience,
 )
@@ -90,6 +91,10 @@ class Verifier:
         self.accepted = 0  # statements accepted or recorded, ever (memory may hold fewer)
         self.mandates: dict[bytes, _MandateRecord] = {}
         self.revoked: dict[str, int] = {}  # key -> effective_ms
+        # key -> the envelope of the KeyRevocation that set its effective_ms: the evidence a KEY_REVOKED
+        # refusal carries, for a party to show an escrow that never saw it (ESC-013).
+        self.revocations: dict[str, bytes] = {}
+        self.rotations: dict[str, bytes] = {}  # old key -> the envelope of its KeyRotation, likewise
         self.rotated: dict[str, int] = {}  # old key -> seq of its KeyRotation
         self.chains: dict[str, ChainView] = {}
         self.replay = ReplayCache(skew_ms)
@@ -98,9 +103,12 @@ class Verifier:
         # Our guard's (``me``): answers to our bonded offers that their escrow has not taken, each with
         # (escrow, mandate digest, offer digest, negotiation id) of the offer still counted (_still_exposed).
         self._exposed_answers: dict[bytes, tuple[str, bytes, bytes, bytes]] = {}
-        # Off while a peer replays its journal: statements it signed before this stricter guard rule
-        # were checked without it, and replay must take them again.
+        # Off only to stand for the guard of an earlier version (tests): on, the holding is kept.
         self.hold_exposed = True
+        # On while a peer replays its journal: its own statements are taken as they were signed, with no
+        # MND-009/010 check -- an earlier version's guard signed some without the holding (section 4.5),
+        # which replay must still take -- while the holding itself is rebuilt as it was before the restart.
+        self.as_signed = False
 
         def mandate_of(digest: bytes) -> identity_pb2.Mandate | None:
             record = self.mandates.get(digest)
@@ -231,7 +239,15 @@ class Verifier:
                     requirement="TIM-008",
                 )
             self._check_not_dated_back(vs, live_at)
-        self.replay.check(h, vs.digest)
+        try:
+            self.replay.check(h, vs.digest)
+        except NonceReused as reused:
+            # The statement that holds the nonce, when still in memory: evidence for a party to show an
+            # escrow that bonded the other one (ESC-015).
+            held = self.statements.get(self.replay.holder(h) or b"")
+            if held is None:
+                raise
+            raise NonceReused(requirement=reused.requirement, evidence=(held.envelope, vs.envelope)) from None
         view = self._chain(issuer)
         view.check(vs)
         nid = vs.negotiation_id
@@ -358,14 +374,26 @@ class Verifier:
             return neg.contract.escrow
         return proposal_of(neg.outstanding).terms.escrow
 
+    def _revocation(self, key: str) -> tuple[bytes, ...]:
+        """The KeyRevocation that set ``key``'s effective_ms, as evidence (empty if not held)."""
+        envelope = self.revocations.get(key)
+        return () if envelope is None else (envelope,)
+
     def _check_key(self, key: str, issued_at_ms: int, seq: int | None = None) -> None:
         """KEY-004, KEY-005."""
         effective = self.revoked.get(key)
         if effective is not None and issued_at_ms >= effective:
-            raise KeyRevoked(f"revoked from {effective}", requirement="KEY-004")
+            raise KeyRevoked(
+                f"revoked from {effective}", requirement="KEY-004", evidence=self._revocation(key)
+            )
         rotated = self.rotated.get(key)
         if seq is not None and rotated is not None and seq > rotated:
-            raise KeyRevoked("key was rotated out; its chain has ended", requirement="KEY-005")
+            rotation = self.rotations.get(key)
+            raise KeyRevoked(
+                "key was rotated out; its chain has ended",
+                requirement="KEY-005",
+                evidence=() if rotation is None else (rotation,),
+            )
 
     def _check_mandate(self, vs: VerifiedStatement) -> _MandateRecord | None:
         """MND-002, MND-012, then the stateless content checks MND-003..MND-008."""
@@ -377,7 +405,11 @@ class Verifier:
             raise MandateUnknown("the verifier does not hold the referenced mandate", requirement="MND-002")
         effective = self.revoked.get(record.principal)
         if effective is not None and vs.issued_at_ms >= effective:
-            raise KeyRevoked("the mandate's principal key was revoked", requirement="MND-012")
+            raise KeyRevoked(
+                "the mandate's principal key was revoked",
+                requirement="MND-012",
+                evidence=self._revocation(record.principal),
+            )
         accepted = self._accepted_proposal(vs) if vs.body == "accept" else None
         check_against_mandate(vs, record.mandate, accepted)
         return record
@@ -400,6 +432,8 @@ class Verifier:
         """
         if event not in _VALUE_EVENTS:
             return
+        if self.as_signed and self.me is not None and vs.issuer == self.me:
+            return  # replaying our journal: what we signed, as it was signed (section 4.5)
         value = committed_value(vs, self._accepted_proposal(vs))
         if value is None:
             return
@@ -505,9 +539,12 @@ class Verifier:
             self.mandates[vs.digest] = _MandateRecord(issuer, m, vs.issued_at_ms, m.agent)
         elif body == "key_revocation":
             r = vs.statement.key_revocation
-            self.revoked[r.key] = min(r.effective_ms, self.revoked.get(r.key, r.effective_ms))
+            if r.key not in self.revoked or r.effective_ms < self.revoked[r.key]:
+                self.revoked[r.key] = r.effective_ms
+                self.revocations[r.key] = vs.envelope
         elif body == "key_rotation":
             self.rotated[issuer] = vs.seq
+            self.rotations[issuer] = vs.envelope
         elif body == "attestation":
             self._attested.add((issuer, vs.statement.attestation.accept))
         elif body == "ack":

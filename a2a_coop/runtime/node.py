@@ -433,6 +433,9 @@ class PeerNode:
         # Per-issuer back-pressure (RPC-012), before the peer's lock: nothing of a refused request is
         # recorded, and a peer already over its limit is refused before its signature check (RPC-013).
         self.limiter = IssuerLimiter(limits, peer.clock) if limits and limits.active else None
+        if witness is not None and peer.offer_escrows is None:
+            # Our bonded offers only at the witness's escrow: no one asks another about them (ESC-013).
+            peer.offer_escrows = frozenset({witness.did})
         if peer.fork_alarm is not None:  # held from before: the operator sees it again at every start
             peer.fork_alarm.sound(peer.clock(), force=True)
         if witness is not None:

@@ -367,7 +367,7 @@ class Peer:
             CoopError | TrustRefused | KeyForked | TooLittleTimeToPerform | EscrowNotShown
         ] = []
         # Negotiations whose counterparty's outstanding offer our guard held our answer to
-        # (EscrowNotShown), until :meth:`answer_held`; in memory only.
+        # (EscrowNotShown), until :meth:`answer_held`; found again by a journal replay.
         self._held_answers: set[bytes] = set()
         # Set once a fork proof convicts our own key (ATT-017, a2a_coop.runtime.alarm); while set, the
         # guard signs no new commitment. Only a misbehaving implementation (reference_agents.unsafe)
@@ -393,6 +393,9 @@ class Peer:
             self._hold(env, durable=False)  # given again at every start
         given = (self.verifier.statements[statement_digest(decode_envelope(env).payload)] for env in context)
         self.trusted_escrows = frozenset(vs.statement.mandate.agent for vs in given if vs.body == "mandate")
+        # The escrows our runtime asks about our own bonded offers (ESC-013): a bonded Offer or Counter of
+        # ours names one of them. None: any escrow we trust (a run that asks its offer's escrow itself).
+        self.offer_escrows: frozenset[str] | None = None
         self.trust, self.attest = trust, attest
         self.reputation = reputation or Reputation(
             lambda: self.verifier,
@@ -832,7 +835,7 @@ class Peer:
                 after the bonding cutoff (``min_time_to_perform_ms``).
             KeyForked: a fork proof against our own key is held (ATT-017).
         """
-        untrusted = self._unsignable_terms(proposal)
+        untrusted = self._unsignable_terms(proposal) or self._unasked(proposal)
         if untrusted:
             raise ValueError(untrusted)
         with self.lock:
@@ -1242,6 +1245,8 @@ class Peer:
         if isinstance(decision, Counter) and (untrusted := self._unsignable_terms(decision.proposal)):
             decision = Reject(untrusted)
         decision = self._demand_bond(decision, offer)
+        if isinstance(decision, Counter) and (unasked := self._unasked(decision.proposal)):
+            decision = Reject(unasked)
         reply_to: dict[str, Any] = {
             "audience": offer.issuer,
             "negotiation_id": neg.id,
@@ -1283,6 +1288,20 @@ class Peer:
         except (CoopError, TrustRefused, KeyForked, TooLittleTimeToPerform, EscrowNotShown) as exc:
             self.guard_refusals.append(exc)
             return None
+
+    def _unasked(self, proposal: trade_pb2.Offer) -> str:
+        """Why we will not make an Offer or Counter of ours with these terms, or "": bonded at an escrow
+        our runtime does not ask about our bonded offers (``offer_escrows``). An Accept of it shown to
+        that escrow alone would bind us unseen (ESC-013)."""
+        terms = proposal.terms
+        if self.offer_escrows is None or not (terms.issuer_bond or terms.audience_bond):
+            return ""
+        if terms.escrow in self.offer_escrows:
+            return ""
+        return (
+            f"escrow {terms.escrow:.40} is not one we ask about our bonded offers (ESC-013): an Accept of"
+            " it shown to that escrow alone would bind us unseen"
+        )
 
     def _refused(self, counterparty: str) -> str:
         """Why our trust policy refuses ``counterparty`` outright, or "" (ATT-016)."""
@@ -1650,7 +1669,7 @@ class Peer:
         if archive is not None:
             self.verifier.use_archive(archive, replay=False)  # every statement is in it: no replay reads
         self._replaying = True  # negotiations end here before the journal's end: see _left_dealings
-        self.verifier.hold_exposed = False  # as signed: an older run's guard did not hold them
+        self.verifier.as_signed = True  # our own statements as signed; what the guard holds, rebuilt
         try:
             for rowid, _direction, envelope in journal.statements():
                 vs = verify_statement(envelope)
@@ -1666,7 +1685,7 @@ class Peer:
                     self._finished.clear()
         finally:
             self._replaying = False
-            self.verifier.hold_exposed = True
+            self.verifier.as_signed = False
         if isinstance(journal, Archive):
             self.verifier.use_archive(journal)
         self._open_with, self._open_total = {}, 0
@@ -1682,6 +1701,17 @@ class Peer:
                 # (perform_deferred; held back again, it is deferred again with its hint).
                 if neg.contract is not None and self._due(neg):
                     self._deferred[neg.id] = min(now, self._deferred.get(neg.id, now))
+                # Our answer the guard held back (EscrowNotShown) lived in memory only: their live offer,
+                # unanswered, after a bonded offer of ours whose escrow has not taken its answer.
+                theirs = neg.outstanding
+                if (
+                    neg.state in BARGAINING_STATES
+                    and theirs.issuer != self.did
+                    and theirs.header.audience == self.did
+                    and theirs.header.expires_at_ms >= now
+                    and neg.exposed_offer(self.did) is not None
+                ):
+                    self._held_answers.add(neg.id)
         for spared in sorted(self.verifier.spared - {self.did}):
             if not self.deals_with(spared):  # its negotiation ended, and we stopped before we counted it
                 self._left_dealings(spared)

@@ -18,7 +18,15 @@ from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, decode_envelope, statement_digest
-from a2a_coop.protocol.errors import ChainBroken, CoopError, Equivocation, MandateUnknown, Origin
+from a2a_coop.protocol.errors import (
+    ChainBroken,
+    CoopError,
+    Equivocation,
+    KeyRevoked,
+    MandateUnknown,
+    NonceReused,
+    Origin,
+)
 from a2a_coop.protocol.negotiation import (
     BARGAINING_STATES,
     BOND_GRACE_MS,
@@ -439,10 +447,14 @@ def _take_escrow_news(
     split = max((i + 1 for i, (env, _) in enumerate(news) if _issuer(env) != escrow_did), default=0)
     try:
         peer.hold([env for env, _ in news[:split]])
-    except (Equivocation, ChainBroken) as fork:
-        if escrow is not None and fork.evidence:
+    except (Equivocation, ChainBroken, NonceReused, KeyRevoked) as refused:
+        if escrow is not None and refused.evidence:
+            # A fork, or another statement with the Accept's nonce: refused there too or taken, it keeps
+            # the proof (ESC-015). A revocation of the Accept's issuer
+            # (or of its principal) from before the Accept: taken there, it refuses that key's claims
+            # (KEY-004, KEY-005, ESC-013).
             with contextlib.suppress(CoopError, TransportError):
-                escrow.submit(list(fork.evidence))  # refused there too (the fork): it keeps the proof
+                escrow.submit(list(refused.evidence))
         raise
     return peer.on_replies([env for env, _ in news[split:]])
 
