@@ -13,7 +13,14 @@ from pathlib import Path
 import grpc
 import pytest
 from peers import make_peer
-from test_hidden_accept import FUNDS, CountersWithItsBond, Market, _big, _served_bob_at_two_escrows
+from test_hidden_accept import (
+    FUNDS,
+    CountersWithItsBond,
+    MallorysServer,
+    Market,
+    _big,
+    _served_bob_at_two_escrows,
+)
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError
@@ -67,21 +74,14 @@ def test_a_restart_keeps_counting_a_rejected_bonded_offer_the_escrow_did_not_tak
         assert again.verifier.exposure.exposure(offer.mandate_digest).outstanding(m.clock.now_ms) <= 10_000
 
 
-class RevokesBehindTheAccept:
+class RevokesBehindTheAccept(MallorysServer):
     """Mallory's server: it shows the escrow an Accept of Bob's bonded offer, and answers Bob with her
     key's own KeyRevocation, effective from the Accept's time (KEY-004: a key may revoke itself, from any
     time it names) -- or with a KeyRotation she signed just before the Accept (KEY-005: her chain ends
     there in Bob's view). Bob's verifier then refuses the Accept the escrow reveals (KEY_REVOKED); the
     escrow, never shown the revocation or the rotation, took her claim with the same key."""
 
-    def __init__(self, market: Market, how: str) -> None:
-        self.m, self.how = market, how
-        self.accept: VerifiedStatement | None = None
-
-    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
-        vs = verify_statement(envelope)
-        if vs.body != "offer":
-            return []
+    def respond(self, vs: VerifiedStatement) -> list[bytes]:
         mallory = self.m.mallory
         if self.how == "rotation":
             ended = mallory.sign(
@@ -129,22 +129,15 @@ def test_a_key_revoked_behind_a_witnessed_accept_wins_no_claim(how: str) -> None
     m.bob_loses_nothing(offer.negotiation_id, mallorys.accept.digest)
 
 
-class AnswersWithTheAcceptsNonce:
+class AnswersWithTheAcceptsNonce(MallorysServer):
     """Mallory's server: it shows the escrow an Accept of Bob's bonded offer and answers Bob with a
     Reject signed with the Accept's nonce (its next seq, its chain intact). Bob's verifier remembers the
     Reject's (issuer, nonce) (RPL-001) and so would refuse the Accept the escrow reveals: NONCE_REUSED."""
 
-    def __init__(self, market: Market, answer: str) -> None:
-        self.m, self.answer = market, answer
-        self.accept: VerifiedStatement | None = None
-
-    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
-        vs = verify_statement(envelope)
-        if vs.body != "offer":
-            return []
+    def respond(self, vs: VerifiedStatement) -> list[bytes]:
         self.accept = self.m.hide_accept(vs)
         mallory, nonce = self.m.mallory, self.accept.header.nonce
-        if self.answer == "reject":
+        if self.how == "reject":
             other = mallory.reject(vs, "no", nonce=nonce, ttl_ms=DAY_MS)
         else:  # an Ack only: not in the line Bob shows the escrow
             ack = commitment_pb2.Ack(statement=vs.digest)

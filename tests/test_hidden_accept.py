@@ -102,6 +102,22 @@ class Market:
         return self.escrow.escrow.verifier.negotiations.get(neg_id).state
 
 
+class MallorysServer:
+    """Mallory's server, answering Bob's Offer with what :meth:`respond` signs (``how``: which variant of
+    the attack) and anything else with nothing. ``accept``: the Accept she showed the escrow, if any."""
+
+    def __init__(self, market: Market, how: str = "") -> None:
+        self.m, self.how = market, how
+        self.accept: VerifiedStatement | None = None
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        vs = verify_statement(envelope)
+        return self.respond(vs) if vs.body == "offer" else []
+
+    def respond(self, offer: VerifiedStatement) -> list[bytes]:
+        raise NotImplementedError
+
+
 class AcksOnly:
     """Mallory's server: it answers Bob's offer with an Ack only, and hides its Accept (``hide``)."""
 
@@ -395,24 +411,18 @@ def test_offer_waits_past_the_cutoff_and_performs_the_contract_the_escrow_reveal
         escrow.close()
 
 
-class AnswersTwice:
+class AnswersTwice(MallorysServer):
     """Mallory's server: it shows the escrow an Accept of Bob's offer, then answers Bob with another
-    answer of the same offer -- a Reject, a Counter, or a second Accept (a contract of its own)."""
+    answer of the same offer (``how``) -- a Reject, a Counter, or a second Accept (a contract of its own)."""
 
-    def __init__(self, market: Market, answer: str) -> None:
-        self.m, self.answer = market, answer
-        self.accept: VerifiedStatement | None = None
-        self.sent: VerifiedStatement | None = None
+    sent: VerifiedStatement | None = None
 
-    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
-        vs = verify_statement(envelope)
-        if vs.body != "offer":
-            return []
+    def respond(self, vs: VerifiedStatement) -> list[bytes]:
         self.accept = self.m.hide_accept(vs)
         mallory = self.m.mallory
-        if self.answer == "reject":
+        if self.how == "reject":
             self.sent = mallory.reject(vs, "not interested")
-        elif self.answer == "counter":
+        elif self.how == "counter":
             terms = proposal_of(vs)
             counter = trade_pb2.Offer()
             counter.CopyFrom(terms)
@@ -1215,24 +1225,17 @@ def test_the_escrow_still_refuses_an_accept_whose_exclusive_key_it_saw_committed
     assert refused.value.code == "EXCLUSIVE_CONFLICT"
 
 
-class ForksAtTheAccept:
+class ForksAtTheAccept(MallorysServer):
     """Mallory's server: it shows the escrow an Accept of Bob's offer at some seq of her chain, then signs
     ``answer`` -- a Reject of the offer, or an Ack -- at the same seq (a fork: two statements at one
     position) and sends Bob that. Bob's verifier, holding it, refuses the Accept the escrow reveals
     (CHN-004) and cannot perform; the escrow never saw the other statement."""
 
-    def __init__(self, market: Market, answer: str) -> None:
-        self.m, self.answer = market, answer
-        self.accept: VerifiedStatement | None = None
-
-    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
-        vs = verify_statement(envelope)
-        if vs.body != "offer":
-            return []
+    def respond(self, vs: VerifiedStatement) -> list[bytes]:
         mallory = self.m.mallory
         writer = mallory.agent.writer
         seq, prev = writer.next_seq, writer.prev
-        if self.answer == "dated-back":  # next in her chain, dated before the Accept it follows
+        if self.how == "dated-back":  # next in her chain, dated before the Accept it follows
             self.m.clock.advance(5_000)
             self.accept = self.m.hide_accept(vs)
             other = mallory.reject(vs, "no", issued_at_ms=vs.issued_at_ms + 1_000)
@@ -1240,7 +1243,7 @@ class ForksAtTheAccept:
             return [*mallory.setup, other.envelope]
         self.accept = self.m.hide_accept(vs)
         writer.next_seq, writer.prev = seq, prev  # the same position again
-        if self.answer == "reject":
+        if self.how == "reject":
             other = mallory.reject(vs, "no")
         else:
             other = mallory.sign("ack", commitment_pb2.Ack(statement=vs.digest), audience=self.m.bob.did)
