@@ -330,7 +330,7 @@ def make_floor_verify(public_keys: dict[str, bytes]) -> Callable[[bytes], tuple[
 # getattr), the cheapest way Python reads a upb field.
 
 
-def _read_header(h: Any) -> tuple[Any, ...]:
+def read_header(h: Any) -> tuple[Any, ...]:
     """STM-003..STM-013 and MND-001 constrain all twelve header fields."""
     return (
         h.version,
@@ -453,7 +453,7 @@ def make_rules_floor_verify(
         if stmt.SerializeToString(deterministic=True) != payload:
             raise ValueError("non-canonical payload")
         body = stmt.WhichOneof("body")
-        reads = (env.payload_type, _read_header(stmt.header), body_reads[body](getattr(stmt, body)))
+        reads = (env.payload_type, read_header(stmt.header), body_reads[body](getattr(stmt, body)))
         return digest, stmt, reads
 
     return rules_floor_verify

@@ -166,8 +166,18 @@ def test_population_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.
     assert set(summary["met"]) == set(POPULATION_FIGURES)
     assert summary["targets_met"] == all(summary["met"].values())
     baselines = summary["baselines"]
-    for key in ("axelrod_match_turns_per_s", "raw_sign_verify_per_s", "floor_turns_per_s", "moran_axelrod_s"):
+    for key in (
+        "axelrod_match_turns_per_s",
+        "raw_sign_verify_per_s",
+        "floor_turns_per_s",
+        "rules_floor_turns_per_s",
+        "moran_axelrod_s",
+    ):
         assert baselines[key] > 0, key
+    # (a)'s rules floor decides whether its target is within reach of any implementation of the rules
+    within_reach = baselines["rules_floor_vs_axelrod_match"] >= 0.5
+    assert summary["model_target_within_rules_floor_reach"] == within_reach
+    assert "rules floor (+ one read of each ruled field)" in "\n".join(out[:-1])
     sizes = summary["sizes"]
     assert (
         baselines["population_trades"] == sizes["agents"] // 2 * sizes["rounds"]
