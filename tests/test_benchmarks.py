@@ -171,6 +171,7 @@ def test_population_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.
         "raw_sign_verify_per_s",
         "floor_turns_per_s",
         "rules_floor_turns_per_s",
+        "crypto_rules_floor_per_s",
         "moran_axelrod_s",
     ):
         assert baselines[key] > 0, key
@@ -178,6 +179,8 @@ def test_population_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.
     within_reach = baselines["rules_floor_vs_axelrod_match"] >= 0.5
     assert summary["model_target_within_rules_floor_reach"] == within_reach
     assert "rules floor (+ one read of each ruled field)" in "\n".join(out[:-1])
+    within_reach = baselines["crypto_rules_floor_vs_floor"] >= 0.6
+    assert summary["crypto_target_within_rules_floor_reach"] == within_reach
     sizes = summary["sizes"]
     assert (
         baselines["population_trades"] == sizes["agents"] // 2 * sizes["rounds"]
