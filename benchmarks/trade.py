@@ -1017,14 +1017,25 @@ class EchoSeries:
 
 def cpu_seconds(servers: Servers) -> list[float] | None:
     """CPU seconds used so far by this process (Alice's) and by each of ``servers``' processes (user +
-    system, every thread), in that order; None without ``/proc``."""
+    system, every thread), in that order, then the machine's idle CPU seconds (every CPU, from
+    ``/proc/stat``: what other jobs left unused); None without ``/proc``."""
     parts = [time.process_time()]
     for process in servers.processes:
         used = process_cpu_seconds(process.pid)
         if used is None:
             return None
         parts.append(used)
-    return parts
+    idle = machine_idle_seconds()
+    return None if idle is None else [*parts, idle]
+
+
+def machine_idle_seconds() -> float | None:
+    """Idle (and I/O wait) CPU seconds of the whole machine so far, every CPU; None without ``/proc``."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    return (int(fields[4]) + int(fields[5])) / CLOCK_TICKS  # "cpu user nice system idle iowait ..."
 
 
 def process_cpu_seconds(pid: int) -> float | None:
@@ -1045,7 +1056,7 @@ def process_cpu_seconds(pid: int) -> float | None:
 
 
 def cpu_used(before: list[float] | None, after: list[float] | None) -> list[float] | None:
-    """Per process, the CPU seconds between two :func:`cpu_seconds`."""
+    """Per process (and the machine's idle time, last), the CPU seconds between two :func:`cpu_seconds`."""
     if before is None or after is None:
         return None
     return [b - a for a, b in zip(before, after, strict=True)]
@@ -1148,6 +1159,9 @@ def run(
     cpu: dict[str, list[float]] = {f"{s}_{m}": [] for m in MODES for s in SERIES}  # ms per trade
     # the same by process (Alice's, then each serving one's): where a series' CPU goes
     cpu_parts: dict[str, list[list[float]]] = {key: [] for key in cpu}
+    # CPUs the machine left idle while each series ran (other jobs take the rest): at 32 in flight a
+    # trade is CPU-bound, so its rate follows the CPU it gets, and a run on a busy machine scales less
+    idle_cpus: dict[str, list[float]] = {key: [] for key in cpu}
     cpu_ratios: dict[str, list[float]] = {
         k: []
         for k in (
@@ -1222,8 +1236,11 @@ def run(
             if all(v is not None for v in used.values()):
                 for key, seconds_per_trade in used.items():
                     assert seconds_per_trade is not None
-                    cpu[key].append(1000 * sum(seconds_per_trade))
-                    cpu_parts[key].append([1000 * p for p in seconds_per_trade])
+                    *per_process, idle = seconds_per_trade
+                    cpu[key].append(1000 * sum(per_process))
+                    cpu_parts[key].append([1000 * p for p in per_process])
+                    n = trades if key.endswith("_seq") else conc_trades
+                    idle_cpus[key].append(idle * n / elapsed[key])
                 cpu_ratios["trade_vs_floor_cpu"].append(cpu["floor_seq"][-1] / cpu["trade_seq"][-1])
                 cpu_ratios["trade_vs_floor_cpu_conc32"].append(
                     cpu["floor_conc32"][-1] / cpu["trade_conc32"][-1]
@@ -1315,6 +1332,9 @@ def run(
         }
         if cpu["trade_seq"]
         else None,
+        "idle_cpus": {k: round(statistics.median(v), 2) for k, v in idle_cpus.items()}
+        if cpu["trade_seq"]
+        else None,
         **{k: round(statistics.median(v), 4) if v else None for k, v in cpu_ratios.items()},
         "detail": detail,
         "rpc_plan": [[r.target, r.request_bytes, r.response_bytes] for r in profile.rpcs],
@@ -1327,6 +1347,14 @@ def run(
             "gc": "enabled",
         },
     }
+    if cpu["trade_seq"] and os.cpu_count():
+        # At 32 in flight a trade is CPU-bound (three processes on the machine's CPUs): the most it can
+        # come to is every CPU over its CPU a trade -- and so conc32_vs_seq over this run's sequential rate.
+        most = 1000 * (os.cpu_count() or 1) / result["cpu_ms_per_trade"]["trade_conc32"]
+        result["cpu_bound"] = {
+            "trades_per_s_conc32": round(most, 1),
+            "conc32_vs_seq": round(most / result["trades_per_s"], 3),
+        }
     result["targets_met"] = {k: result[k] >= v for k, v in TARGET_RATIOS.items()}
     result["targets_within_floor_reach"] = {
         k: result["floor_ceilings"][k] >= v for k, v in TARGET_RATIOS.items()
@@ -1412,7 +1440,7 @@ def table(result: dict[str, Any]) -> str:
     ]
     for label, key, fmt in rows:
         lines.append(row(label, d[key], fmt))
-    if result["cpu_ms_per_trade"] is not None:
+    if result["cpu_ms_per_trade"] is not None and "cpu_bound" in result:
         lines += ["", "CPU per trade, all three processes (ms):"]
         for name in SERIES:
             for mode in MODES:
@@ -1421,8 +1449,10 @@ def table(result: dict[str, Any]) -> str:
                 by_party = ", ".join(
                     f"{k} {v:.2f}" for k, v in result["cpu_ms_per_trade_by_party"][key].items()
                 )
+                idle = result["idle_cpus"][key]
                 lines.append(
-                    row(f"  {name.replace('_', ' ')}, {how}", d[f"cpu_ms_{key}"], ",.2f") + f"  ({by_party})"
+                    row(f"  {name.replace('_', ' ')}, {how}", d[f"cpu_ms_{key}"], ",.2f")
+                    + f"  ({by_party}; machine idle {idle:.2f} CPUs)"
                 )
         lines.append(row("  floor CPU / trade CPU, sequential", d["trade_vs_floor_cpu"], ".3f"))
         lines.append(
@@ -1430,6 +1460,17 @@ def table(result: dict[str, Any]) -> str:
         )
         lines.append(row("  rules floor CPU / trade CPU, sequential", d["trade_vs_rules_floor_cpu"], ".3f"))
         lines.append(row("  floor CPU / rules floor CPU, sequential", d["rules_floor_vs_floor_cpu"], ".3f"))
+        used = {
+            mode: d[f"trade_{mode}"]["median"] * result["cpu_ms_per_trade"][f"trade_{mode}"] / 1000
+            for mode in MODES
+        }
+        bound, idle, cpus = result["cpu_bound"], result["idle_cpus"]["trade_conc32"], result["env"]["cpus"]
+        lines.append(
+            f"  the trade kept {used['seq']:.2f} CPUs busy sequentially and {used['conc32']:.2f} at "
+            f"{IN_FLIGHT} in flight (rate x CPU a trade; the machine idle {idle:.2f} CPUs meanwhile): all "
+            f"{cpus} CPUs would carry {bound['trades_per_s_conc32']:.0f} trades/s at {IN_FLIGHT} in flight, "
+            f"conc32_vs_seq {bound['conc32_vs_seq']:.2f}"
+        )
     by_round = ", ".join(f"{v:.1f}" for v in d["trade_seq_by_round"])
 
     def verdict(key: str, target: float) -> str:
