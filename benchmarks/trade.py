@@ -1015,17 +1015,57 @@ class EchoSeries:
             ch.close()
 
 
-def cpu_seconds(servers: Servers) -> float | None:
-    """CPU seconds used so far by this process and by ``servers``' processes (user + system, every
-    thread); None without ``/proc``."""
-    total = time.process_time()
+def cpu_seconds(servers: Servers) -> list[float] | None:
+    """CPU seconds used so far by this process (Alice's) and by each of ``servers``' processes (user +
+    system, every thread), in that order, then the machine's idle CPU seconds (every CPU, from
+    ``/proc/stat``: what other jobs left unused); None without ``/proc``."""
+    parts = [time.process_time()]
     for process in servers.processes:
-        try:
-            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+        used = process_cpu_seconds(process.pid)
+        if used is None:
             return None
-        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14 and 15)
-    return total
+        parts.append(used)
+    idle = machine_idle_seconds()
+    return None if idle is None else [*parts, idle]
+
+
+def machine_idle_seconds() -> float | None:
+    """Idle (and I/O wait) CPU seconds of the whole machine so far, every CPU; None without ``/proc``."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    return (int(fields[4]) + int(fields[5])) / CLOCK_TICKS  # "cpu user nice system idle iowait ..."
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds process ``pid`` used so far, every thread: the sum of its threads' run times in
+    nanoseconds (``/proc/PID/task/*/schedstat``; a server's threads live as long as it does), else
+    ``/proc/PID/stat``'s user + system time in clock ticks (10 ms: coarse for a turn of a few trades);
+    None without ``/proc``."""
+    task = Path(f"/proc/{pid}/task")
+    try:
+        return sum(int((t / "schedstat").read_text().split()[0]) for t in task.iterdir()) / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14 and 15)
+
+
+def cpu_used(before: list[float] | None, after: list[float] | None) -> list[float] | None:
+    """Per process (and the machine's idle time, last), the CPU seconds between two :func:`cpu_seconds`."""
+    if before is None or after is None:
+        return None
+    return [b - a for a, b in zip(before, after, strict=True)]
+
+
+def party_names(servers: Servers) -> list[str]:
+    """Who runs in each process :func:`cpu_seconds` reads: Alice here, then each serving process."""
+    names = {"peer": "bob", "escrow": "escrow"}
+    return ["alice", *("+".join(names[t] for t in p.ports) for p in servers.processes)]
 
 
 def run_sequential(one: Callable[[], None], trades: int) -> float:
@@ -1036,24 +1076,24 @@ def run_sequential(one: Callable[[], None], trades: int) -> float:
 
 
 def run_in_turns(
-    ones: dict[str, Callable[[], None]], trades: int, cpu_now: Callable[[str], float | None]
-) -> tuple[dict[str, float], dict[str, float | None]]:
+    ones: dict[str, Callable[[], None]], trades: int, cpu_now: Callable[[str], list[float] | None]
+) -> tuple[dict[str, float], dict[str, list[float] | None]]:
     """``trades`` sequential trades of each series, :data:`SEQ_TURN` at a time: the series take turns, in
     the order of ``ones``, reversed at each turn, so drift and bursts of load from other processes fall
-    on all of them alike. Returns each series' seconds, and its CPU seconds by ``cpu_now`` (taken around
-    each turn; None when ``cpu_now`` has none)."""
+    on all of them alike. Returns each series' seconds, and its CPU seconds per process by ``cpu_now``
+    (taken around each turn; None when ``cpu_now`` has none)."""
     order = list(ones)
     elapsed = dict.fromkeys(order, 0.0)
-    used: dict[str, float | None] = dict.fromkeys(order, 0.0)
+    used: dict[str, list[float] | None] = {}
     for turn, start in enumerate(range(0, trades, SEQ_TURN)):
         n = min(SEQ_TURN, trades - start)
         for name in order if turn % 2 == 0 else order[::-1]:
             before = cpu_now(name)
             elapsed[name] += run_sequential(ones[name], n)
-            after = cpu_now(name)
-            so_far = used[name]
+            took = cpu_used(before, cpu_now(name))
+            so_far = used.get(name, [0.0] * len(took) if took is not None else None)
             used[name] = (
-                None if so_far is None or before is None or after is None else so_far + after - before
+                None if so_far is None or took is None else [a + b for a, b in zip(so_far, took, strict=True)]
             )
     return elapsed, used
 
@@ -1117,6 +1157,11 @@ def run(
         )
     }
     cpu: dict[str, list[float]] = {f"{s}_{m}": [] for m in MODES for s in SERIES}  # ms per trade
+    # the same by process (Alice's, then each serving one's): where a series' CPU goes
+    cpu_parts: dict[str, list[list[float]]] = {key: [] for key in cpu}
+    # CPUs the machine left idle while each series ran (other jobs take the rest): at 32 in flight a
+    # trade is CPU-bound, so its rate follows the CPU it gets, and a run on a busy machine scales less
+    idle_cpus: dict[str, list[float]] = {key: [] for key in cpu}
     cpu_ratios: dict[str, list[float]] = {
         k: []
         for k in (
@@ -1167,7 +1212,7 @@ def run(
         }
         for r in range(rounds):
             elapsed: dict[str, float] = {}
-            used: dict[str, float | None] = {}
+            used: dict[str, list[float] | None] = {}
             modes = MODES if r % 2 == 0 else MODES[::-1]
             order = orders[r % len(orders)]
             for mode in modes:
@@ -1179,19 +1224,23 @@ def run(
                     )
                     for name in order:
                         elapsed[f"{name}_seq"] = took[name]
-                        used[f"{name}_seq"] = None if cpu_took[name] is None else cpu_took[name] / trades
+                        parts = cpu_took[name]
+                        used[f"{name}_seq"] = None if parts is None else [p / trades for p in parts]
                     continue
                 for name in order:
                     before = cpu_seconds(servers[name])
                     elapsed[f"{name}_conc32"] = run_concurrent(pool, series[name].one, conc_trades)
-                    after = cpu_seconds(servers[name])
-                    used[f"{name}_conc32"] = (
-                        None if before is None or after is None else (after - before) / conc_trades
-                    )
+                    parts = cpu_used(before, cpu_seconds(servers[name]))
+                    used[f"{name}_conc32"] = None if parts is None else [p / conc_trades for p in parts]
             timed_trades += trades + conc_trades
             if all(v is not None for v in used.values()):
                 for key, seconds_per_trade in used.items():
-                    cpu[key].append(1000 * (seconds_per_trade or 0.0))
+                    assert seconds_per_trade is not None
+                    *per_process, idle = seconds_per_trade
+                    cpu[key].append(1000 * sum(per_process))
+                    cpu_parts[key].append([1000 * p for p in per_process])
+                    n = trades if key.endswith("_seq") else conc_trades
+                    idle_cpus[key].append(idle * n / elapsed[key])
                 cpu_ratios["trade_vs_floor_cpu"].append(cpu["floor_seq"][-1] / cpu["trade_seq"][-1])
                 cpu_ratios["trade_vs_floor_cpu_conc32"].append(
                     cpu["floor_conc32"][-1] / cpu["trade_conc32"][-1]
@@ -1216,6 +1265,7 @@ def run(
                 ratios[f"rules_floor_vs_floor{sfx}"].append(
                     elapsed[f"floor_{mode}"] / elapsed[f"rules_floor_{mode}"]
                 )
+        parties = party_names(trade_server)
         swaps = log.gossip_calls() - first_gossip - 1
         rpcs_made = log.calls() - first_call - 1 - swaps
         minutes = (time.perf_counter() - started) / 60
@@ -1269,6 +1319,22 @@ def run(
         "cpu_ms_per_trade": {k: round(statistics.median(v), 2) for k, v in cpu.items()}
         if cpu["trade_seq"]
         else None,
+        # per process, the median over rounds of each one's CPU a trade (so they need not add up exactly)
+        "cpu_ms_per_trade_by_party": {
+            k: dict(
+                zip(
+                    parties,
+                    (round(statistics.median(p[i] for p in v), 2) for i in range(len(parties))),
+                    strict=True,
+                )
+            )
+            for k, v in cpu_parts.items()
+        }
+        if cpu["trade_seq"]
+        else None,
+        "idle_cpus": {k: round(statistics.median(v), 2) for k, v in idle_cpus.items()}
+        if cpu["trade_seq"]
+        else None,
         **{k: round(statistics.median(v), 4) if v else None for k, v in cpu_ratios.items()},
         "detail": detail,
         "rpc_plan": [[r.target, r.request_bytes, r.response_bytes] for r in profile.rpcs],
@@ -1281,6 +1347,14 @@ def run(
             "gc": "enabled",
         },
     }
+    if cpu["trade_seq"] and os.cpu_count():
+        # At 32 in flight a trade is CPU-bound (three processes on the machine's CPUs): the most it can
+        # come to is every CPU over its CPU a trade -- and so conc32_vs_seq over this run's sequential rate.
+        most = 1000 * (os.cpu_count() or 1) / result["cpu_ms_per_trade"]["trade_conc32"]
+        result["cpu_bound"] = {
+            "trades_per_s_conc32": round(most, 1),
+            "conc32_vs_seq": round(most / result["trades_per_s"], 3),
+        }
     result["targets_met"] = {k: result[k] >= v for k, v in TARGET_RATIOS.items()}
     result["targets_within_floor_reach"] = {
         k: result["floor_ceilings"][k] >= v for k, v in TARGET_RATIOS.items()
@@ -1366,18 +1440,37 @@ def table(result: dict[str, Any]) -> str:
     ]
     for label, key, fmt in rows:
         lines.append(row(label, d[key], fmt))
-    if result["cpu_ms_per_trade"] is not None:
+    if result["cpu_ms_per_trade"] is not None and "cpu_bound" in result:
         lines += ["", "CPU per trade, all three processes (ms):"]
         for name in SERIES:
             for mode in MODES:
                 how = "sequential" if mode == "seq" else f"{IN_FLIGHT} in flight"
-                lines.append(row(f"  {name.replace('_', ' ')}, {how}", d[f"cpu_ms_{name}_{mode}"], ",.2f"))
+                key = f"{name}_{mode}"
+                by_party = ", ".join(
+                    f"{k} {v:.2f}" for k, v in result["cpu_ms_per_trade_by_party"][key].items()
+                )
+                idle = result["idle_cpus"][key]
+                lines.append(
+                    row(f"  {name.replace('_', ' ')}, {how}", d[f"cpu_ms_{key}"], ",.2f")
+                    + f"  ({by_party}; machine idle {idle:.2f} CPUs)"
+                )
         lines.append(row("  floor CPU / trade CPU, sequential", d["trade_vs_floor_cpu"], ".3f"))
         lines.append(
             row(f"  floor CPU / trade CPU, {IN_FLIGHT} in flight", d["trade_vs_floor_cpu_conc32"], ".3f")
         )
         lines.append(row("  rules floor CPU / trade CPU, sequential", d["trade_vs_rules_floor_cpu"], ".3f"))
         lines.append(row("  floor CPU / rules floor CPU, sequential", d["rules_floor_vs_floor_cpu"], ".3f"))
+        used = {
+            mode: d[f"trade_{mode}"]["median"] * result["cpu_ms_per_trade"][f"trade_{mode}"] / 1000
+            for mode in MODES
+        }
+        bound, idle, cpus = result["cpu_bound"], result["idle_cpus"]["trade_conc32"], result["env"]["cpus"]
+        lines.append(
+            f"  the trade kept {used['seq']:.2f} CPUs busy sequentially and {used['conc32']:.2f} at "
+            f"{IN_FLIGHT} in flight (rate x CPU a trade; the machine idle {idle:.2f} CPUs meanwhile): all "
+            f"{cpus} CPUs would carry {bound['trades_per_s_conc32']:.0f} trades/s at {IN_FLIGHT} in flight, "
+            f"conc32_vs_seq {bound['conc32_vs_seq']:.2f}"
+        )
     by_round = ", ".join(f"{v:.1f}" for v in d["trade_seq_by_round"])
 
     def verdict(key: str, target: float) -> str:

@@ -76,6 +76,14 @@ def test_trade_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Captu
     assert cpu["trade_conc32"] > 0 and cpu["floor_conc32"] > 0  # 32 trades: more than a clock tick
     assert result["trade_vs_floor_cpu_conc32"] == result["detail"]["trade_vs_floor_cpu_conc32"]["median"] > 0
     assert any("CPU per trade" in line for line in table)
+    # ... and per process: Alice's here, Bob's and the escrow's each in its own (the default layout);
+    # with the CPUs the machine left idle, and the rate all of them would carry at 32 in flight.
+    by_party = result["cpu_ms_per_trade_by_party"]
+    assert set(by_party) == set(cpu) and all(set(v) == {"alice", "bob", "escrow"} for v in by_party.values())
+    assert all(v >= 0 for parts in by_party.values() for v in parts.values())
+    assert set(result["idle_cpus"]) == set(cpu) and all(v >= 0 for v in result["idle_cpus"].values())
+    bound = result["cpu_bound"]
+    assert bound["trades_per_s_conc32"] > 0 and bound["conc32_vs_seq"] > 0
 
 
 def test_trade_benchmark_quick_run_measures_a_rules_floor_beside_the_floor(
@@ -165,12 +173,13 @@ def test_the_trade_benchmark_runs_sequential_trades_in_turns_of_every_series() -
     ran: list[str] = []
     ones = {name: (lambda name=name: ran.append(name)) for name in ("a", "b", "c")}
     cpu = iter(range(1000))
-    elapsed, used = run_in_turns(ones, 2 * SEQ_TURN + 1, lambda name: next(cpu))
+    elapsed, used = run_in_turns(ones, 2 * SEQ_TURN + 1, lambda name: [next(cpu), 10.0 * next(cpu)])
     turns = [ran[i : i + SEQ_TURN] for i in range(0, 6 * SEQ_TURN, SEQ_TURN)]
     assert [t[0] for t in turns] == ["a", "b", "c", "c", "b", "a"] and all(len(set(t)) == 1 for t in turns)
     assert ran[6 * SEQ_TURN :] == ["a", "b", "c"]  # the last turn: one trade each
     assert set(elapsed) == set(used) == set(ones) and all(v >= 0 for v in elapsed.values())
-    assert used == {"a": 3.0, "b": 3.0, "c": 3.0}  # one CPU reading after another: 1 a turn, 3 turns
+    # one reading after another (two numbers each, per process): 2 and 20 a turn, 3 turns
+    assert used == {"a": [6.0, 60.0], "b": [6.0, 60.0], "c": [6.0, 60.0]}
     assert run_in_turns(ones, 1, lambda name: None)[1] == {"a": None, "b": None, "c": None}
 
 

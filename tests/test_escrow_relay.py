@@ -369,6 +369,67 @@ def test_a_repeated_submit_also_brings_the_locks_signed_since(tmp_path: Path) ->
         node.close()
 
 
+def test_a_durable_submit_answer_does_not_queue_for_the_escrow_lock_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The served escrow stages a Submit's records under its lock and waits for their fsync outside it
+    (group commit). Here another thread takes the lock the moment that fsync completes (another Submit
+    being checked) and holds it. Expect the answer to leave all the same -- it is built from what this
+    Submit signed and needs the lock no more -- and, write-ahead, every statement in it already in the
+    journal."""
+    clock = FixedClock()
+    alice, escrow_party = Party("alice", clock), Party("escrow", clock)
+    node = EscrowNode(
+        escrow_party.agent.key,
+        escrow_party.mandate_vs.envelope,
+        tmp_path / "e.db",
+        clock=lambda: clock.now_ms,
+    )
+    release = threading.Event()
+    answers: list[list[bytes]] = []
+    worker = threading.Thread(target=lambda: answers.append(node.submit(evidence)), daemon=True)
+    try:
+        node.deposit(alice.did, 1_000)
+        bob = make_peer(_bob(clock), clock, context=[node.mandate])
+        node.deposit(bob.did, 1_000)
+        offer = alice.sign(
+            "offer",
+            alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow_party.did),
+            audience=bob.did,
+        )
+        bob_mandate, accept = bob.exchange(offer.envelope, alice.setup)
+        evidence = [*alice.setup, bob_mandate, offer.envelope, accept]
+        wait = node.journal.wait
+
+        def durable_then_contended(ticket: object) -> None:
+            wait(ticket)  # type: ignore[arg-type]
+            held = threading.Event()
+
+            def hold() -> None:
+                with node.lock:
+                    held.set()
+                    release.wait(10)
+
+            threading.Thread(target=hold, daemon=True).start()
+            assert held.wait(10)
+
+        monkeypatch.setattr(node.journal, "wait", durable_then_contended)
+        worker.start()
+        worker.join(5)
+        assert answers, "the durable answer queued for the escrow's lock"
+        assert [verify_statement(e).body for e in answers[0]] == [
+            "mandate",
+            "stamp",
+            "bond_lock",
+            "bond_lock",
+        ]
+        assert all(node.journal.by_digest(verify_statement(e).digest) for e in answers[0][1:])
+    finally:
+        release.set()
+        worker.join(10)
+        node.close()
+
+
 @pytest.mark.req("ESC-009")
 def test_replaying_the_offer_arms_no_second_lock_watch(tmp_path: Path) -> None:
     """Alice, having formed one bonded contract with served Bob, sends her Offer again and again: each

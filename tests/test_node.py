@@ -342,6 +342,41 @@ def test_an_answer_leaves_only_once_durable_and_other_trades_go_on_during_the_fs
         assert journal.replies_for(offer.digest) == answers[name][1:]  # after the mandate
 
 
+def test_an_offer_is_returned_only_once_durable_and_its_fsync_holds_no_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alice (a Peer with a journal) opens a trade while her journal's commit is held on its way to the
+    disk. Expect ``propose`` not to return the offer meanwhile (write-ahead: it is sent once returned),
+    her lock free during that fsync (her other trades' answers are taken meanwhile, as during an
+    answer's), and the offer, once the disk is let go, returned and in the journal."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    journal = Journal.open(tmp_path / "alice.db")
+    pa = Peer(alice.agent.key, alice.mandate_vs.envelope, journal=journal, clock=lambda: clock.now_ms)
+    entered, release = threading.Event(), threading.Event()
+    transaction = journal._transaction
+
+    def held(fn: Any) -> None:
+        entered.set()
+        assert release.wait(10)
+        transaction(fn)
+
+    monkeypatch.setattr(journal, "_transaction", held)
+    offers: list[VerifiedStatement] = []
+    worker = threading.Thread(target=lambda: offers.append(pa.propose(bob.did, alice.proposal())))
+    worker.start()
+    try:
+        assert entered.wait(10)
+        assert pa.lock.acquire(timeout=5), "the offer's fsync held Alice's lock"
+        pa.lock.release()
+        assert offers == []
+    finally:
+        release.set()
+        worker.join(10)
+    assert len(offers) == 1 and journal.by_digest(offers[0].digest) == offers[0].envelope
+    journal.close()
+
+
 @pytest.mark.req("RPC-012", "ERR-003")
 def test_a_peer_over_its_rate_is_refused_with_a_retry_hint_and_nothing_recorded(
     traded: tuple[Party, Party, Peer, PeerNode, FixedClock],

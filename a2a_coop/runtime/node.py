@@ -895,7 +895,9 @@ class EscrowNode:
         for it. A client whose first answer was lost just submits again.
         """
         key, digests = _submit_key(envelopes)
-        with self.lock:
+        self.lock.acquire()
+        locked = True
+        try:
             if key is not None and all(d in self.escrow.verifier.statements for d in digests):
                 # Only a Submit of statements all held can repeat one answered before.
                 earlier = self._answered(key)
@@ -914,19 +916,22 @@ class EscrowNode:
             finally:
                 # Evidence accepted before a refusal stays accepted (and stamped): journal it either way,
                 # with what we signed, before any answer leaves (write-ahead). Staged under the lock (in
-                # ledger order), waited for outside it: concurrent Submits share one fsync.
+                # ledger order), waited for outside it: concurrent Submits share one fsync. The lock is
+                # not taken again once the write is durable: the answer is built from what this Submit
+                # signed, so a durable answer never queues behind the next Submit's checks.
                 if len(self.escrow.forked_accepts) != forks:  # also when the Submit is refused (ESC-015)
                     meta = {**(meta or {}), META_FORKED_ACCEPTS: sorted(self.escrow.forked_accepts)}
                 ticket = self._stage(meta)
                 if ticket is None and meta is not None:  # nothing taken: the record alone
                     ticket = self.journal.stage_batch([], at_ms=self.clock(), meta=meta)
+                locked = False
                 self.lock.release()
-                try:
-                    if ticket is not None:
-                        self.journal.wait(ticket)
-                finally:
-                    self.lock.acquire()
+                if ticket is not None:
+                    self.journal.wait(ticket)
             return [self.mandate, *(vs.envelope for vs in signed)]
+        finally:
+            if locked:
+                self.lock.release()
 
     def _pour(self, envelopes: Sequence[bytes]) -> None:
         """The test-only faucet (``faucet`` > 0, ``escrow serve --conformance-faucet``): a Deposit of

@@ -839,12 +839,13 @@ class Peer:
         if untrusted:
             raise ValueError(untrusted)
         with self.lock:
-            return self.sign(
-                "offer",
-                proposal,
-                audience=counterparty,
-                ttl_ms=ttl_ms,  # id derives from the nonce
-            )
+            # The negotiation id derives from the offer's nonce (NEG-013).
+            offer = self._sign_body("offer", proposal, audience=counterparty, ttl_ms=ttl_ms)
+            # Staged under the lock (chain order), waited for outside it, as an answer is: other trades go
+            # on during the fsync, and the offer is returned (to be sent) only once durable (write-ahead).
+            ticket = self._stage([(None, [offer], False)], self.clock())
+        self._durable(b"", ticket)
+        return offer
 
     def perform(self, negotiation_id: bytes) -> list[VerifiedStatement]:
         """Sign now, under the contract of ``negotiation_id``, the Receipts our strategy gives of the
