@@ -97,7 +97,6 @@ _KEPT_READS: Final = (
     "expires_at_ms",
     "mandate_digest",
     "nonce",
-    "not_before_ms",
 )
 
 
@@ -190,10 +189,11 @@ class VerifiedStatement(_StatementFields):
         """The header's nonce."""
         return self.statement.header.nonce
 
-    @_KeptRead
+    @property
     def not_before_ms(self) -> int:
-        """The header's not_before_ms (0 when unset)."""
-        return self.statement.header.not_before_ms
+        """The header's not_before_ms (0 when unset). Not kept: rarely set, and a kept dict of more than
+        ten entries doubles in size (the reads above, and an offer's terms, are ten)."""
+        return self.header.not_before_ms
 
     @_KeptRead
     def mandate_digest(self) -> bytes:
@@ -380,7 +380,6 @@ def check_header_kept(stmt: statement_pb2.Statement, signer: str) -> tuple[str, 
         "expires_at_ms": expires,
         "mandate_digest": mandate,
         "nonce": nonce,
-        "not_before_ms": not_before,
     }
 
 
@@ -448,9 +447,7 @@ def sign_candidate(cand: VerifiedStatement, key: Keypair) -> VerifiedStatement:
     # One statement (the same message): the same reads and whatever else was read from it and kept on
     # the candidate (an offer's terms, a2a_coop.protocol.mandate), but not the payload bytes (the
     # envelope has them).
-    reads = dict(kept)
-    reads.pop(_PAYLOAD, None)
-    vs.__dict__ = reads
+    vs.__dict__ = {name: value for name, value in kept.items() if name != _PAYLOAD}
     return vs
 
 
