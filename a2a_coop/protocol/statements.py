@@ -331,8 +331,8 @@ def check_header_kept(stmt: statement_pb2.Statement, signer: str) -> tuple[str, 
     issuer = _intern(issuer)
     audience = h.audience
     if audience:
-        audience = _intern(audience)
         public_key_from_did(audience)  # raises KeyInvalid & co (STM-005)
+        audience = _intern(audience)
     if (len(prev) != DIGEST_BYTES) if seq else prev:
         raise HeaderInvalid("prev must be empty at seq 0 and a 32-byte digest after", requirement="STM-006")
     nonce = h.nonce
