@@ -398,3 +398,25 @@ def test_guard_signs_no_bonded_terms_that_leave_too_little_time_after_the_bondin
     with pytest.raises(TooLittleTimeToPerform, match="our item 0"):
         careful.propose(bob.did, terms(6 * 60_000, bond=10), ttl_ms=5 * 60_000)
     assert careful.writer.next_seq == 0
+
+
+def test_the_mandate_opening_each_answer_is_parsed_once_not_per_trade(
+    clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alice trades with Bob three times; each of Bob's answers to an Offer starts with his mandate,
+    which she holds after the first; expect her to parse those bytes once more (to learn she holds
+    them), not once per trade, and every trade to complete."""
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    pa, pb = make_peer(alice, clock), make_peer(bob, clock)
+    parsed: list[bytes] = []
+
+    def counting(envelope: bytes) -> ParsedEnvelope:
+        parsed.append(envelope)
+        return parse_envelope(envelope)
+
+    monkeypatch.setattr(peer_module, "parse_envelope", counting)
+    for _ in range(3):
+        offer = pa.propose(pb.did, alice.proposal())
+        drive(pa, pb.exchange, offer)
+        assert pa.negotiation(offer.header.negotiation_id).state is State.FULFILLED
+    assert parsed.count(pb.mandate_vs.envelope) == 2  # taken (parsed, verified), then known as held

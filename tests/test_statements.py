@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -28,7 +29,9 @@ from a2a_coop.protocol.errors import (
     UnsupportedVersion,
 )
 from a2a_coop.protocol.identity import Keypair, did_from_public_key
+from a2a_coop.protocol.mandate import committed_value
 from a2a_coop.protocol.statements import (
+    _KEPT_READS,
     KNOWN_BODIES,
     NEGOTIATION_BODIES,
     PRINCIPAL_BODIES,
@@ -536,18 +539,28 @@ def test_a_candidate_is_signed_as_it_was_checked(alice: Party) -> None:
 
 
 def test_verified_statement_reads_stay_those_of_its_statement(alice: Party, bob: Party) -> None:
-    """Statements made every way the core makes them (verified, a candidate, signed, built by hand);
-    expect header, issuer, issued_at_ms and negotiation_id to be their statement's, read once and kept
-    (the same header object each read)."""
+    """Statements made every way the core makes them (verified, a candidate, signed from a candidate,
+    built by hand); expect every header read a VerifiedStatement keeps to be its statement's, read once
+    and kept (the same object each read), and the DIDs to be interned (one string per key)."""
     offer = alice.offer(bob)
     made = [verify_statement(offer.envelope), offer, VerifiedStatement(*offer)]
     stmt = Statement.FromString(encode_statement(offer.statement))
-    made.append(candidate(stmt, alice.did))
+    cand = candidate(stmt, alice.did)
+    made += [cand, sign_candidate(cand, alice.agent.key)]
+    field_of = {"mandate_digest": "mandate"}  # the other reads are named as their header field
     for vs in made:
         assert vs.issuer == alice.did == vs.statement.header.issuer
         assert vs.header == vs.statement.header
-        assert vs.header is vs.header
         assert vs.issued_at_ms == vs.statement.header.issued_at_ms > 0
         assert (
             vs.negotiation_id == vs.statement.header.negotiation_id == offer.statement.header.negotiation_id
         )
+        for name in _KEPT_READS:
+            assert getattr(vs, name) is getattr(vs, name), name
+            if name != "header":
+                assert getattr(vs, name) == getattr(vs.statement.header, field_of.get(name, name)), name
+    for vs in made[:1] + made[3:]:  # through the header rules: their DIDs are interned
+        assert vs.issuer is sys.intern(alice.did) and vs.audience is sys.intern(bob.did)
+    for vs in (made[0], made[4]):  # held for good, each an offer whose terms the mandate checks keep
+        committed_value(vs)
+        assert len(vs.__dict__) <= 10  # an 11th entry doubles the dict (272 to 464 bytes a statement)

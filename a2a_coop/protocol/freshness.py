@@ -9,7 +9,7 @@ The clock is an argument: nothing here reads it.
 from __future__ import annotations
 
 import heapq
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 from a2a_coop.protocol.errors import (
     Expired,
@@ -19,7 +19,6 @@ from a2a_coop.protocol.errors import (
     NotYetValid,
     Replayed,
 )
-from a2a_coop.protocol.statements import Header
 
 if TYPE_CHECKING:
     from a2a_coop.protocol.archive import Archive
@@ -28,7 +27,23 @@ DEFAULT_SKEW_MS: Final = 30_000
 MAX_SKEW_MS: Final = 300_000
 
 
-def check_time_window(header: Header, now_ms: int, skew_ms: int = DEFAULT_SKEW_MS) -> None:
+class HeaderFields(Protocol):
+    """The header fields these checks read: a ``Header``, or a VerifiedStatement, which keeps them
+    read once (each read of a protobuf field makes a new object; a verifier reads these per statement)."""
+
+    @property
+    def issuer(self) -> str: ...
+    @property
+    def nonce(self) -> bytes: ...
+    @property
+    def issued_at_ms(self) -> int: ...
+    @property
+    def not_before_ms(self) -> int: ...
+    @property
+    def expires_at_ms(self) -> int: ...
+
+
+def check_time_window(header: HeaderFields, now_ms: int, skew_ms: int = DEFAULT_SKEW_MS) -> None:
     """Raise unless ``now_ms`` is inside the statement's validity window, give or take skew.
 
     Boundaries (TIM-001): a statement is still valid at exactly
@@ -36,14 +51,13 @@ def check_time_window(header: Header, now_ms: int, skew_ms: int = DEFAULT_SKEW_M
     """
     if not 0 <= skew_ms <= MAX_SKEW_MS:
         raise ValueError(f"skew must be within 0..{MAX_SKEW_MS} ms (TIM-004)")
-    if header.issued_at_ms > now_ms + skew_ms:
-        raise IssuedInFuture(
-            f"issued {header.issued_at_ms - now_ms} ms ahead of our clock", requirement="TIM-003"
-        )
-    if header.not_before_ms and header.not_before_ms > now_ms + skew_ms:
-        raise NotYetValid(f"valid from {header.not_before_ms}, now {now_ms}", requirement="TIM-002")
-    if now_ms > header.expires_at_ms + skew_ms:
-        raise Expired(f"expired at {header.expires_at_ms}, now {now_ms}", requirement="TIM-001")
+    issued, not_before, expires = header.issued_at_ms, header.not_before_ms, header.expires_at_ms
+    if issued > now_ms + skew_ms:
+        raise IssuedInFuture(f"issued {issued - now_ms} ms ahead of our clock", requirement="TIM-003")
+    if not_before and not_before > now_ms + skew_ms:
+        raise NotYetValid(f"valid from {not_before}, now {now_ms}", requirement="TIM-002")
+    if now_ms > expires + skew_ms:
+        raise Expired(f"expired at {expires}, now {now_ms}", requirement="TIM-001")
 
 
 class ReplayCache:
@@ -67,10 +81,10 @@ class ReplayCache:
     def __len__(self) -> int:
         return len(self._digests)
 
-    def check(self, header: Header, digest: bytes) -> None:
+    def check(self, header: HeaderFields, digest: bytes) -> None:
         if digest in self._digests:
             raise Replayed(requirement="RPL-002")
-        issuer, nonce = header.issuer, header.nonce  # each protobuf read makes a new object: once
+        issuer, nonce = header.issuer, header.nonce
         if len(nonce) != 16:  # pragma: no cover - verify_statement enforces STM-007 first
             raise HeaderInvalid("nonce", requirement="STM-007")
         seen = self._nonces.get((issuer, nonce))
@@ -83,7 +97,7 @@ class ReplayCache:
         if seen is not None and seen != digest:
             raise NonceReused(requirement="RPL-001")
 
-    def holder(self, header: Header) -> bytes | None:
+    def holder(self, header: HeaderFields) -> bytes | None:
         """The digest of the statement remembered with ``header``'s (issuer, nonce), in memory or in the
         archive."""
         issuer, nonce = header.issuer, header.nonce
@@ -92,7 +106,7 @@ class ReplayCache:
             seen = self.archive.by_nonce(issuer, nonce)
         return seen
 
-    def add(self, header: Header, digest: bytes) -> None:
+    def add(self, header: HeaderFields, digest: bytes) -> None:
         self._digests.add(digest)
         issuer, nonce = header.issuer, header.nonce
         self._nonces[(issuer, nonce)] = digest
@@ -100,7 +114,7 @@ class ReplayCache:
             return
         heapq.heappush(self._expiry, (header.expires_at_ms + self.skew_ms, digest, issuer, nonce))
 
-    def forget(self, header: Header, digest: bytes) -> None:
+    def forget(self, header: HeaderFields, digest: bytes) -> None:
         """Drop one entry from memory (only with an archive that holds the statement)."""
         self._digests.discard(digest)
         if self._nonces.get((header.issuer, header.nonce)) == digest:

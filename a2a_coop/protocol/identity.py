@@ -17,6 +17,7 @@ is cached; signing and verifying go through libsodium.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -165,7 +166,8 @@ class Keypair:
         public_key, secret = nacl.bindings.crypto_sign_seed_keypair(self.seed)
         object.__setattr__(self, "public_key", public_key)
         object.__setattr__(self, "_secret", secret)
-        object.__setattr__(self, "did", did_from_public_key(public_key))
+        # Interned, as the DIDs statements carry are once checked (a2a_coop.protocol.statements).
+        object.__setattr__(self, "did", sys.intern(did_from_public_key(public_key)))
 
     @classmethod
     def from_seed(cls, seed: bytes) -> Keypair:

@@ -435,12 +435,7 @@ class Negotiation:
     """
 
     def __init__(self, first: VerifiedStatement, stamps: StampLookup = _no_stamps) -> None:
-        if first.body != "offer":
-            raise UnknownNegotiation(
-                f"a negotiation starts with an offer, not a {first.body}", requirement="NEG-002"
-            )
-        if not first.audience or first.audience == first.issuer:
-            raise WrongParty("an offer is addressed to one other party", requirement="NEG-003")
+        self.check_opening(first)
         self.first: VerifiedStatement = first  # the opening Offer (its id derives from it, NEG-013)
         self.id: bytes = first.negotiation_id
         self.initiator: str = first.issuer
@@ -458,6 +453,16 @@ class Negotiation:
         # answers its escrow never took, what followed them, and the contract they formed, if any.
         self.superseded: AbstractSet[bytes] = _NONE_SUPERSEDED  # a set of its own once one is
         self.replaced: Contract | None = None  # the contract the last witnessed Accept displaced
+
+    @staticmethod
+    def check_opening(first: VerifiedStatement) -> None:
+        """Raise the error opening a negotiation with ``first`` would (NEG-002, NEG-003); change nothing."""
+        if first.body != "offer":
+            raise UnknownNegotiation(
+                f"a negotiation starts with an offer, not a {first.body}", requirement="NEG-002"
+            )
+        if not first.audience or first.audience == first.issuer:
+            raise WrongParty("an offer is addressed to one other party", requirement="NEG-003")
 
     # -- queries ------------------------------------------------------------------
 
@@ -983,7 +988,7 @@ class Negotiations:
         """What applying ``vs`` would do, without doing it."""
         nid = vs.negotiation_id
         if not self._held(nid):
-            Negotiation(vs)  # validates an opening offer; raises otherwise
+            Negotiation.check_opening(vs)
             return _OFFER
         neg = self.by_id[nid]
         event = neg.check(vs)

@@ -19,6 +19,7 @@ live in :mod:`a2a_coop.protocol.verifier`.
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Generic, NamedTuple, TypeVar, overload
 
@@ -95,10 +96,12 @@ _KEPT_READS: Final = (
     "audience",
     "expires_at_ms",
     "mandate_digest",
+    "nonce",
 )
 
 
 _T = TypeVar("_T")
+_intern: Final = sys.intern
 
 
 class _KeptRead(Generic[_T]):
@@ -180,6 +183,17 @@ class VerifiedStatement(_StatementFields):
     def expires_at_ms(self) -> int:
         """The header's expires_at_ms."""
         return self.statement.header.expires_at_ms
+
+    @_KeptRead
+    def nonce(self) -> bytes:
+        """The header's nonce."""
+        return self.statement.header.nonce
+
+    @property
+    def not_before_ms(self) -> int:
+        """The header's not_before_ms (0 when unset). Not kept: rarely set, and a kept dict of more than
+        ten entries doubles in size (the reads above, and an offer's terms, are ten)."""
+        return self.header.not_before_ms
 
     @_KeptRead
     def mandate_digest(self) -> bytes:
@@ -312,9 +326,13 @@ def check_header_kept(stmt: statement_pb2.Statement, signer: str) -> tuple[str, 
     issuer = h.issuer
     if issuer != signer:
         raise KeyIdMismatch(f"signed by {signer:.64}, header issuer {issuer:.64}", requirement="STM-004")
+    # The DIDs kept are interned: one string per key, not two per statement held (a peer holds many
+    # statements of few keys), and DIDs compared with each other are mostly the same object.
+    issuer = _intern(issuer)
     audience = h.audience
     if audience:
         public_key_from_did(audience)  # raises KeyInvalid & co (STM-005)
+        audience = _intern(audience)
     if (len(prev) != DIGEST_BYTES) if seq else prev:
         raise HeaderInvalid("prev must be empty at seq 0 and a 32-byte digest after", requirement="STM-006")
     nonce = h.nonce
@@ -361,6 +379,7 @@ def check_header_kept(stmt: statement_pb2.Statement, signer: str) -> tuple[str, 
         "audience": audience,
         "expires_at_ms": expires,
         "mandate_digest": mandate,
+        "nonce": nonce,
     }
 
 
@@ -425,9 +444,10 @@ def sign_candidate(cand: VerifiedStatement, key: Keypair) -> VerifiedStatement:
     if len(envelope) > MAX_ENVELOPE_BYTES:
         raise EnvelopeTooLarge(f"{len(envelope)} bytes > limit {MAX_ENVELOPE_BYTES}", requirement="ENV-008")
     vs = _new_verified_statement(VerifiedStatement, (envelope, digest, cand.statement, cand.body))
-    reads = vs.__dict__  # one statement: the same reads (not the payload bytes: the envelope has them)
-    for name in _KEPT_READS:
-        reads[name] = getattr(cand, name)
+    # One statement (the same message): the same reads and whatever else was read from it and kept on
+    # the candidate (an offer's terms, a2a_coop.protocol.mandate), but not the payload bytes (the
+    # envelope has them).
+    vs.__dict__ = {name: value for name, value in kept.items() if name != _PAYLOAD}
     return vs
 
 

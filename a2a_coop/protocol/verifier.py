@@ -221,7 +221,6 @@ class Verifier:
         ``received_ms``: ``vs`` came live as context, at this clock (TIM-008, TIM-006 only).
         """
         self._checked = None
-        h = vs.header
         me = self.me
         issuer, audience = vs.issuer, vs.audience
         if me is not None and audience and audience != me and not (ours and issuer == me):
@@ -229,7 +228,7 @@ class Verifier:
         self._check_key(issuer, vs.issued_at_ms, vs.seq)
         record = self._check_mandate(vs)
         if now_ms is not None:
-            check_time_window(h, now_ms, self.skew_ms)
+            check_time_window(vs, now_ms, self.skew_ms)
         live_at = now_ms if now_ms is not None else received_ms
         if live_at is not None and me is not None and audience == me and not ours:
             if now_ms is None and vs.issued_at_ms > live_at + self.skew_ms:
@@ -240,11 +239,11 @@ class Verifier:
                 )
             self._check_not_dated_back(vs, live_at)
         try:
-            self.replay.check(h, vs.digest)
+            self.replay.check(vs, vs.digest)
         except NonceReused as reused:
             # The statement that holds the nonce, when still in memory: evidence for a party to show an
             # escrow that bonded the other one (ESC-015).
-            held = self.statements.get(self.replay.holder(h) or b"")
+            held = self.statements.get(self.replay.holder(vs) or b"")
             if held is None:
                 raise
             raise NonceReused(requirement=reused.requirement, evidence=(held.envelope, vs.envelope)) from None
@@ -300,7 +299,7 @@ class Verifier:
         self._checked = None
         vs = dict.pop(self.statements, digest, None)
         if vs is not None:
-            self.replay.forget(vs.header, digest)
+            self.replay.forget(vs, digest)
         return vs
 
     def _restore(self, negotiation_id: bytes) -> Negotiation | None:
@@ -519,7 +518,7 @@ class Verifier:
         issuer = vs.issuer
         self.statements[vs.digest] = vs
         self.accepted += 1
-        self.replay.add(h, vs.digest)
+        self.replay.add(vs, vs.digest)  # its header fields, as vs keeps them read
         view = self.chains.get(issuer)
         if view is None:
             view = self.chains[issuer] = checked_view if checked_view is not None else self._chain(issuer)

@@ -1176,8 +1176,14 @@ class Peer:
         :meth:`accept` would (the same first checks, ENV-004/008/009). A statement only the archive
         holds takes the full path, which refuses it as Replayed: no journal read for every new
         statement."""
+        digest = self._context_digests.get(envelope)
+        if digest is not None and dict.__contains__(self.verifier.statements, digest):
+            return None  # context we took, sent again: the mandate that opens each answer to an Offer
         parsed = parse_envelope(envelope)
-        if dict.__contains__(self.verifier.statements, parsed.digest):
+        held = dict.get(self.verifier.statements, parsed.digest)
+        if held is not None:
+            if held.body == "mandate":  # it will come again, with each answer to an Offer of ours
+                self._remember_context(envelope, parsed.digest)
             return None
         return self.verifier.verify(envelope, parsed)  # parsed and hashed once
 
