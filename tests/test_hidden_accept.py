@@ -1186,8 +1186,10 @@ def test_a_witnessed_accept_of_an_offer_whose_exclusive_key_went_elsewhere_is_ta
     Mallory's Accept: before, Bob's verifier refused it EXCLUSIVE_CONFLICT (NEG-009 applied to it in the
     ordinary way, the offer being still outstanding), so he never performed and her claim took his bond.
     NEG-009 does not apply to a witnessed Accept (NEG-017: he committed the key when he signed the
-    offer, and the escrow, which checked the key in its view, bonds it): Bob performs it."""
+    offer, and the escrow, which checked the key in its view, bonds it): Bob performs it. (Bob's guard now
+    refuses the offer to Carol, NEG-020: a guard without that rule signs it here.)"""
     m = Market()
+    m.b.verifier.hold_exposed = False  # a guard without NEG-020
     terms = m.proposal()
     terms.exclusive_key = b"the-car"
     offer = m.b.propose(m.mallory.did, terms)
@@ -1210,8 +1212,10 @@ def test_a_witnessed_accept_of_an_offer_whose_exclusive_key_went_elsewhere_is_ta
 @pytest.mark.req("NEG-009", "ESC-014")
 def test_the_escrow_still_refuses_an_accept_whose_exclusive_key_it_saw_committed() -> None:
     """The escrow takes Bob's contract with Carol under the key first; Mallory's Accept of Bob's earlier
-    offer with the same key is refused there (NEG-009 in the escrow's view): nothing is witnessed."""
+    offer with the same key is refused there (NEG-009 in the escrow's view): nothing is witnessed. (Bob's
+    guard now refuses the offer to Carol, NEG-020: a guard without that rule signs it here.)"""
     m = Market()
+    m.b.verifier.hold_exposed = False  # a guard without NEG-020
     terms = m.proposal()
     terms.exclusive_key = b"the-car"
     offer = m.b.propose(m.mallory.did, terms)

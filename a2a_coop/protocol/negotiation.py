@@ -1052,6 +1052,10 @@ class Negotiations:
             else:
                 self._exclusive.setdefault(key, neg.id)
 
+    def exclusive_holder(self, issuer: str, key: bytes) -> bytes | None:
+        """The negotiation whose live contract holds ``issuer``'s exclusive ``key`` (NEG-009), if any."""
+        return self._exclusive.get((issuer, key))
+
     def _witnessed_before(self, neg: Negotiation, accept: VerifiedStatement) -> bool:
         """NEG-019: NEG-009 does not apply to an Accept of the outstanding offer its escrow witnessed (a
         Stamp of it by the bonding cutoff, held before it came): the offer's issuer committed the key when

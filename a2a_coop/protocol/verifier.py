@@ -24,6 +24,7 @@ from a2a_coop.protocol.errors import (
     AttestationInadmissible,
     BodyInvalid,
     CoopError,
+    ExclusiveConflict,
     IssuedInFuture,
     IssuedInPast,
     KeyRevoked,
@@ -103,7 +104,11 @@ class Verifier:
         # Our guard's (``me``): answers to our bonded offers that their escrow has not taken, each with
         # (escrow, mandate digest, offer digest, negotiation id) of the offer still counted (_still_exposed).
         self._exposed_answers: dict[bytes, tuple[str, bytes, bytes, bytes]] = {}
-        # Off only to stand for the guard of an earlier version (tests): on, the holding is kept.
+        # Our guard's (``me``): our Offers and Counters carrying an exclusive_key, by key, each with
+        # (negotiation id, escrow named, expires_at_ms), counted until their bonding cutoff (NEG-020).
+        self._own_exclusive: dict[bytes, dict[bytes, tuple[bytes, str, int]]] = {}
+        # Off only to stand for the guard of an earlier version (tests): on, the holding is kept (of the
+        # value, section 4.5, and of the exclusive_key, NEG-020).
         self.hold_exposed = True
         # On while a peer replays its journal: its own statements are taken as they were signed, with no
         # MND-009/010 check -- an earlier version's guard signed some without the holding (section 4.5),
@@ -254,6 +259,8 @@ class Verifier:
         neg_event = self.negotiations.check(vs) if nid else None
         if record is not None:
             self._check_exposure(vs, record, neg_event)
+        if ours and issuer == me and (neg_event is _OFFER or neg_event is _COUNTER) and not self.as_signed:
+            self._check_exclusive_held(vs)
         body = vs.body
         if body == "reveal":
             self._check_reveal(vs)
@@ -443,6 +450,66 @@ class Verifier:
         # which an escrow may still stamp an Accept of the offer (NEG-017, section 4.5).
         grace = max(self.skew_ms, CLOCK_TOLERANCE_MS) if self.me is not None and vs.issuer == self.me else 0
         self.exposure.check(vs, record.mandate, value, self._held_in(vs, value), grace_ms=grace)
+
+    def _check_exclusive_held(self, vs: VerifiedStatement) -> None:
+        """NEG-020, our guard only: ``vs``, an Offer or Counter of ours carrying an exclusive_key, is
+        refused while that key may still bind us in another negotiation through an escrow -- an offer of
+        ours with the key naming an escrow that has not taken its answer (an Accept of it the escrow
+        witnesses binds us whatever NEG-009 says in our view, NEG-019), or, when ``vs`` names an escrow,
+        any offer of ours with the key still acceptable or a live contract holding it (an Accept of
+        ``vs`` that escrow witnesses binds us beside it). Until the offer's bonding cutoff, as the value
+        it gives (section 4.5); offers naming no escrow may run side by side (NEG-009 in our view)."""
+        proposal = proposal_of(vs)
+        key = proposal.exclusive_key
+        if not key or not self.hold_exposed:
+            return
+        nid, escrow = vs.negotiation_id, proposal.terms.escrow
+        holder = self.negotiations.exclusive_holder(vs.issuer, key)
+        if escrow and holder is not None and holder != nid:
+            raise ExclusiveConflict(
+                f"a live contract of ours holds this exclusive_key: an Accept escrow {escrow:.40} witnessed"
+                " would bind us beside it (NEG-019)",
+                requirement="NEG-020",
+            )
+        held = self._own_exclusive.get(key)
+        if held is None:
+            return
+        cutoff = vs.issued_at_ms - max(self.skew_ms, CLOCK_TOLERANCE_MS)
+        for digest, (of_nid, of_escrow, expires) in list(held.items()):
+            if expires < cutoff:
+                del held[digest]  # past its bonding cutoff: no escrow binds us to it any more
+            elif of_nid != nid and (escrow or of_escrow) and self._may_still_bind(digest, of_nid, of_escrow):
+                raise ExclusiveConflict(
+                    f"our offer {digest.hex()[:16]} carries this exclusive_key and may still bind us: "
+                    + (
+                        f"escrow {of_escrow:.40} has not taken its answer (NEG-017)"
+                        if of_escrow
+                        else "it is still outstanding"
+                    ),
+                    requirement="NEG-020",
+                )
+        if not held:
+            del self._own_exclusive[key]
+
+    def _may_still_bind(self, digest: bytes, negotiation_id: bytes, escrow: str) -> bool:
+        """Whether our offer ``digest`` in ``negotiation_id`` may still form a contract binding us: naming
+        ``escrow``, while that escrow has not taken its answer (no Stamp of it held, nor a lock of the
+        contract by that escrow, which took the whole line first, ESC-014); naming none, while it is
+        outstanding. A negotiation we no longer hold (forgotten, no archive): until the cutoff."""
+        neg = self.negotiations.find(negotiation_id)
+        if neg is None:
+            return True
+        line = neg.offers
+        i = next((k for k, o in enumerate(line) if o.digest == digest), -1)
+        if i < 0:
+            return False  # cut off by a witnessed Accept of an earlier offer (NEG-018)
+        if not escrow:
+            return neg.state in BARGAINING_STATES and neg.outstanding.digest == digest
+        c = neg.contract
+        if c is not None and c.escrow == escrow and c.locked:
+            return False
+        answer = line[i + 1].digest if i + 1 < len(line) else neg.closed_by
+        return not answer or self.witness.stamp_time(escrow, answer) is None
 
     def _witnessed_before(self, accept: VerifiedStatement) -> bool:
         """Whether we held, before ``accept`` came, a Stamp of it by its offer's escrow by the bonding
@@ -639,6 +706,9 @@ class Verifier:
             value = committed_value(vs)
             assert value is not None
             book.offer_live(vs.mandate_digest, vs.digest, value, vs.issued_at_ms, vs.expires_at_ms)
+            if vs.issuer == self.me and (key := proposal_of(vs).exclusive_key):  # held (NEG-020)
+                held = (vs.negotiation_id, proposal_of(vs).terms.escrow, vs.expires_at_ms)
+                self._own_exclusive.setdefault(key, {})[vs.digest] = held
         c = neg.contract
         if c is None:
             return

@@ -1,0 +1,192 @@
+"""Attacker's pass (tenth): who chose the value a rule relies on, and what they gain by lying (SPEC 8.6,
+8.9, 9.2, 16.14).
+
+Each test names the attack in its docstring; Mallory is the attacker, Bob the honest reference peer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from peers import make_peer
+from test_attack9 import _restarted
+from test_hidden_accept import FUNDS, Market
+
+from a2a_coop._proto.a2acoop.v1 import trade_pb2
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy
+from a2a_coop.runtime.trade import ask_escrow_alone, contract_evidence
+from a2a_coop.testing import LocalEscrow, Party, service
+
+CAR = b"the-car"
+
+
+@dataclass
+class OneCar(HonestStrategy):
+    """Bob's deciding layer: he owns one car (the item of category ``the-car``) and hands it over once,
+    under the first contract he is asked to perform that gives it; everything else as HonestStrategy."""
+
+    sold_to: bytes = b""
+    withheld: list[bytes] = field(default_factory=list)
+
+    def perform(self, contract: ContractView) -> Sequence[Deliver]:
+        gives_car = any(item.category == "the-car" for item in contract.my_items)
+        if gives_car and self.sold_to and self.sold_to != contract.contract_id:
+            self.withheld.append(contract.contract_id)
+            return []
+        if gives_car:
+            self.sold_to = contract.contract_id
+        return super().perform(contract)
+
+
+def _car(m: Market, escrow: str, *, bond: int) -> trade_pb2.Offer:
+    """Bob's terms giving the car under ``exclusive_key`` CAR, at ``escrow`` with ``bond`` each side."""
+    deadline = m.clock.now_ms + 3_600_000
+    return m.bob.proposal(
+        issuer_bond=bond,
+        audience_bond=bond,
+        escrow=escrow,
+        gives=[service("the-car", value=500, deadline_ms=deadline)],
+        wants=[service("copy-editing", value=450, deadline_ms=deadline)],
+        exclusive_key=CAR,
+    )
+
+
+def _car_market() -> tuple[Market, LocalEscrow, Party, OneCar]:
+    """Bob trusts E1 (``m.escrow``) and E2; Mallory and Carol (Mallory's other key, or an honest buyer)
+    are funded at both."""
+    m = Market()
+    carol = Party("carol", m.clock)
+    funds = {m.mallory.did: FUNDS, m.bob.did: FUNDS, carol.did: FUNDS}
+    e2 = LocalEscrow(Party("escrow-2", m.clock), funds=funds)
+    m.escrow.escrow.deposit(carol.did, FUNDS, "credit", "test funding", m.clock.now_ms)
+    strategy = OneCar()
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate, e2.mandate], strategy=strategy)
+    return m, e2, carol, strategy
+
+
+def _sell_to_carol(m: Market, e2: LocalEscrow, carol: Party, where: str) -> VerifiedStatement | None:
+    """Bob offers the car again to Carol -- bonded at E2, or with no escrow -- and she accepts; the
+    contract is bonded at E2 and Bob performs it (the car goes to Carol). None if his guard refused."""
+    escrow = e2.did if where == "other-escrow" else ""
+    try:
+        to_carol = m.b.propose(carol.did, _car(m, escrow, bond=100 if escrow else 0))
+    except CoopError as refused:
+        assert refused.code == "EXCLUSIVE_CONFLICT", refused
+        return None
+    carols = carol.accept(to_carol)
+    ours = [vs for vs in m.b.on_replies([*carol.setup, carols.envelope]) if vs.body == "delivery"]
+    neg = m.b.negotiation(to_carol.negotiation_id)
+    assert neg.contract is not None
+    if escrow:
+        m.b.hold(e2.submit(contract_evidence(m.b, neg)))
+    ours += m.b.perform(neg.id)
+    assert [vs.body for vs in ours] == ["delivery"]
+    if escrow:
+        e2.submit([vs.envelope for vs in ours])
+    return carols
+
+
+@pytest.mark.req("NEG-020", "NEG-017", "NEG-019", "NEG-009")
+@pytest.mark.parametrize("where", ["other-escrow", "no-escrow"])
+def test_an_exclusive_key_rejected_beside_a_hidden_accept_is_not_sold_twice(where: str) -> None:
+    """Bob offers Mallory his one car (exclusive_key), bonded at E1. She shows E1 an Accept of it and
+    answers Bob with a Reject. Bob's guard took the key as free at the Reject, so he offered the car to
+    Carol -- at E2, or with no escrow -- who accepted, and he handed it over. E1 then revealed Mallory's
+    Accept, which binds him whatever NEG-009 says (NEG-019): bound twice for one car, he could not
+    perform hers, and her claim took his bond at E1. Now the guard counts the key as held by his
+    offer until E1 took its answer or its bonding cutoff passed (NEG-020): the second sale is refused
+    EXCLUSIVE_CONFLICT, and Bob performs the contract E1 reveals."""
+    m, e2, carol, strategy = _car_market()
+    offer = m.b.propose(m.mallory.did, _car(m, m.escrow.did, bond=100))
+    accept = m.hide_accept(offer)
+    m.b.on_replies([*m.mallory.setup, m.mallory.reject(offer, "no").envelope])
+    sold = _sell_to_carol(m, e2, carol, where)
+    ours = ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))
+    neg = m.b.negotiation(offer.negotiation_id)
+    assert neg.contract is not None and neg.contract.id == accept.digest
+    m.escrow.submit([vs.envelope for vs in ours or ()])
+    m.bob_loses_nothing(neg.id, accept.digest)
+    assert sold is None and strategy.sold_to == accept.digest and not strategy.withheld
+
+
+@pytest.mark.req("NEG-020")
+@pytest.mark.parametrize("where", ["other-escrow", "no-escrow"])
+def test_an_exclusive_key_is_offered_again_once_its_escrow_took_the_reject(where: str) -> None:
+    """No hidden Accept: once E1 stamped Mallory's Reject (Bob shows it, ESC-013), no Accept of the offer
+    can bind any more (ESC-014), and the car may be offered elsewhere at once."""
+    m, e2, carol, _ = _car_market()
+    offer = m.b.propose(m.mallory.did, _car(m, m.escrow.did, bond=100))
+    m.b.on_replies([*m.mallory.setup, m.mallory.reject(offer, "no").envelope])
+    with pytest.raises(CoopError):
+        m.b.propose(carol.did, _car(m, e2.did, bond=100))
+    ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))
+    assert _sell_to_carol(m, e2, carol, where) is not None
+
+
+@pytest.mark.req("NEG-020")
+def test_an_exclusive_key_is_offered_again_after_the_bonding_cutoff() -> None:
+    """Nobody asked E1: the key stays held until the first offer's bonding cutoff (expires + 30 s, or the
+    guard's skew if longer), after which E1 bonds no contract of it (ESC-010, WIT-004)."""
+    m, e2, carol, _ = _car_market()
+    offer = m.b.propose(m.mallory.did, _car(m, m.escrow.did, bond=100), ttl_ms=60_000)
+    m.b.on_replies([*m.mallory.setup, m.mallory.reject(offer, "no").envelope])
+    m.clock.now_ms = offer.header.expires_at_ms + 30_000
+    with pytest.raises(CoopError):
+        m.b.propose(carol.did, _car(m, e2.did, bond=100))
+    m.clock.now_ms += 1
+    assert m.b.propose(carol.did, _car(m, e2.did, bond=100)).body == "offer"
+
+
+@pytest.mark.req("NEG-020", "NEG-009")
+@pytest.mark.parametrize("first", ["outstanding", "contract"])
+def test_an_exclusive_key_that_may_bind_at_one_escrow_is_not_offered_at_another(first: str) -> None:
+    """Bob's car is in a bonded offer at E1 still outstanding (Mallory may hold an Accept of it E1
+    witnessed), or in a live contract of his: an offer of it naming E2 could be accepted at E2 alone and
+    bind him there whatever NEG-009 says in his view (NEG-019). Refused; an offer naming no escrow only
+    while the one at E1 may still bind (a contract he holds keeps the key by NEG-009 in his own view)."""
+    m, e2, carol, _ = _car_market()
+    offer = m.b.propose(m.mallory.did, _car(m, m.escrow.did, bond=100))
+    if first == "contract":
+        m.b.on_replies([*m.mallory.setup, m.mallory.accept(offer).envelope])
+        m.b.hold(m.escrow.submit(contract_evidence(m.b, m.b.negotiation(offer.negotiation_id))))
+    for escrow, refused in ((e2.did, True), ("", first == "outstanding")):
+        try:
+            m.b.propose(carol.did, _car(m, escrow, bond=100 if escrow else 0))
+        except CoopError as exc:
+            assert refused and exc.code == "EXCLUSIVE_CONFLICT"
+        else:
+            assert not refused
+
+
+@pytest.mark.req("NEG-020")
+def test_offers_of_one_exclusive_key_naming_no_escrow_may_still_run_side_by_side() -> None:
+    """Without an escrow nothing can bind Bob behind his back: NEG-009 in his own view refuses the second
+    Accept. Several live offers of one key stay signable, as before (SPEC 8.6)."""
+    m, _, carol, _ = _car_market()
+    m.b.propose(m.mallory.did, _car(m, "", bond=0))
+    assert m.b.propose(carol.did, _car(m, "", bond=0)).body == "offer"
+
+
+@pytest.mark.req("NEG-020")
+def test_a_restart_keeps_the_exclusive_key_held(tmp_path: Path) -> None:
+    """Bob, journaled, is answered with a Reject beside a hidden Accept and restarts before showing E1
+    the Reject: the key stays held after the restart (rebuilt from the journal), as the value does."""
+    m, e2, carol, _ = _car_market()
+    m.b = make_peer(
+        m.bob, m.clock, context=[m.escrow.mandate, e2.mandate], journal=Journal.open(tmp_path / "b.db")
+    )
+    offer = m.b.propose(m.mallory.did, _car(m, m.escrow.did, bond=100))
+    m.hide_accept(offer)
+    m.b.on_replies([*m.mallory.setup, m.mallory.reject(offer, "no").envelope])
+    m.b.journal.close()  # type: ignore[union-attr]
+    with Journal.open(tmp_path / "b.db") as journal:
+        again = _restarted(m.bob, m.clock, context=[m.escrow.mandate, e2.mandate], journal=journal)
+        with pytest.raises(CoopError) as refused:
+            again.propose(carol.did, _car(m, e2.did, bond=100))
+        assert refused.value.code == "EXCLUSIVE_CONFLICT"
