@@ -6,6 +6,7 @@ Each test names the attack in its docstring; Mallory is the attacker, Bob the ho
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,8 @@ from test_hidden_accept import FUNDS, Market
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.escrow_audit import audit_ledger
+from a2a_coop.protocol.negotiation import Negotiation
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy
@@ -190,3 +193,40 @@ def test_a_restart_keeps_the_exclusive_key_held(tmp_path: Path) -> None:
         with pytest.raises(CoopError) as refused:
             again.propose(carol.did, _car(m, e2.did, bond=100))
         assert refused.value.code == "EXCLUSIVE_CONFLICT"
+
+
+def _any_witnessed_accept(self: Negotiation, accept: VerifiedStatement, ref: bytes) -> bool:
+    """NEG-017 without "unless the escrow stamped the answer": an escrow with it takes an Accept of an
+    offer after another answer it took (test_conformance_escrow's fault)."""
+    offer = next((o for o in self.offers if o.digest == ref), None)
+    return offer is not None and self.contract is None and self.witnessed(accept, offer)
+
+
+@pytest.mark.req("AUD-003", "ESC-014")
+@pytest.mark.parametrize("honest", [True, False], ids=["honest", "faulty"])
+@pytest.mark.parametrize("order", ["reject-first", "accept-first"])
+def test_the_audit_names_an_escrow_that_took_two_answers_to_one_offer(
+    order: str, honest: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An escrow that stamps two answers to one offer -- a Reject and then an Accept, or an Accept and
+    then the Reject it supersedes -- lets the acceptor choose again which one binds (ESC-014). The audit
+    showed it only as the second answer refused in the auditor's view (ILLEGAL_TRANSITION) and what
+    followed from it; it now has a finding of its own, ANSWER_TAKEN_TWICE, naming both answers, the
+    second first. An honest escrow, shown the same two answers, takes one: no such finding."""
+    m = Market()
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    accept, reject = m.mallory.accept(offer), m.mallory.reject(offer, "no")
+    first, second = (reject, accept) if order == "reject-first" else (accept, reject)
+    m.escrow.submit([*m.mallory.setup, *m.bob.setup, offer.envelope, first.envelope])
+    if not honest and order == "reject-first":
+        monkeypatch.setattr(Negotiation, "_takes_precedence", _any_witnessed_accept)
+    elif not honest:  # it stamps the Reject beside the Accept it witnessed
+        monkeypatch.setattr(m.escrow.escrow, "_superseded_by", lambda vs, cut_off: None)
+        monkeypatch.setattr(Negotiation, "_answers_superseded", lambda self, vs, ref, **kw: True)
+    with contextlib.suppress(CoopError):  # an honest escrow refuses the Accept (or skips the Reject)
+        m.escrow.submit([second.envelope])
+    monkeypatch.undo()
+    transcript = m.escrow.escrow.transcript()
+    assert (second.envelope in transcript) is not honest
+    twice = [f.digests for f in audit_ledger(transcript).findings if f.code == "ANSWER_TAKEN_TWICE"]
+    assert twice == ([] if honest else [(second.digest, first.digest)])

@@ -13,6 +13,8 @@ audit says "ok" only when it could check everything:
   digest a Stamp names, and every contract a ledger entry names, is in the
   transcript (``EVIDENCE_MISSING``: a ledger shown without its evidence proves
   nothing, so it is never "ok");
+* the escrow took one answer to each offer (``ANSWER_TAKEN_TWICE``, ESC-014: a
+  second would let the acceptor choose again which one binds);
 * balances replay without a lock above the funds available, a double lock or
   settlement, a mismatched amount or a negative balance (the replay moves every
   amount from one balance to another, so funds are conserved by construction:
@@ -38,12 +40,13 @@ from a2a_coop.protocol.chain import ChainView
 from a2a_coop.protocol.errors import ChainError, ChainGap, CoopError, Equivocation, UnknownNegotiation
 from a2a_coop.protocol.escrow import due_action, open_bonds_of, revoke_releases, revoke_until, ruling_for
 from a2a_coop.protocol.ledger import LEDGER_BODIES, MONEY_BODIES, Book, Finding
-from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Contract, Negotiation, State
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Contract, Negotiation, State, cited
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 
 _CONTRACT_BODIES = LEDGER_BODIES - {"deposit", "stamp"}
+_ANSWERS = frozenset({"counter", "accept", "reject", "withdraw"})  # what answers an offer
 
 
 @dataclass
@@ -127,6 +130,7 @@ class _Replay:
         self.digest_of = {vs.envelope: vs.digest for vs in statements}
         self.held = {vs.digest for vs in statements}
         self.contracts: dict[bytes, Negotiation] = {}  # contracts naming the escrow, by negotiation id
+        self.answers: dict[bytes, bytes] = {}  # offer -> the first answer to it the escrow took (ESC-014)
         self.last_ms = 0
 
     def run(self) -> None:
@@ -244,6 +248,15 @@ class _Replay:
         own_mandate = vs.body == "mandate" and vs.statement.mandate.agent == self.escrow
         if not own_mandate and self.verifier.witness.stamp_time(self.escrow, vs.digest) is None:
             self._find("UNSTAMPED_EVIDENCE", f"{vs.body} is not named by a stamp before it", vs)
+        if vs.body in _ANSWERS:  # ESC-014: one answer to an offer, and the escrow's order decides which
+            first = self.answers.setdefault(cited(vs), vs.digest)
+            if first != vs.digest:
+                self._find(
+                    "ANSWER_TAKEN_TWICE",
+                    f"the escrow took a {vs.body} of an offer it took an answer to",
+                    vs,
+                    first,
+                )
         if self._accept(vs, own=False) and vs.body == "accept":
             neg = self.verifier.negotiations.get(vs.header.negotiation_id)
             c = neg.contract
