@@ -666,9 +666,10 @@ class Negotiation:
         its Accept (NEG-012)."""
         return next(iter(self.exposed_offers(party)), None)
 
-    def exposed_offers(self, party: str) -> list[VerifiedStatement]:
+    def exposed_offers(self, party: str, *, bonded: bool = True) -> list[VerifiedStatement]:
         """Every offer :meth:`exposed_offer` could return, in the line's order: each of them an escrow
-        may still bind ``party`` to, displacing what followed it."""
+        may still bind ``party`` to, displacing what followed it. ``bonded=False``: also those that carry
+        no bond (an Accept of one its escrow witnessed binds no bond, but its claim ends BREACHED)."""
         offers = self.offers
         c = self.contract
         last = len(offers) - 1 if c is not None else len(offers)
@@ -680,7 +681,9 @@ class Negotiation:
         for i in range(last):
             offer = offers[i]
             terms = proposal_of(offer).terms
-            if offer.issuer != party or not terms.escrow or not (terms.issuer_bond or terms.audience_bond):
+            if offer.issuer != party or not terms.escrow:
+                continue
+            if bonded and not (terms.issuer_bond or terms.audience_bond):
                 continue
             if terms.escrow == taken_by:
                 continue

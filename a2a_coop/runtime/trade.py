@@ -121,6 +121,15 @@ def bonded_offer_to_show(peer: Peer, neg: Negotiation) -> VerifiedStatement | No
     return neg.exposed_offer(peer.did)
 
 
+def offer_to_show(peer: Peer, neg: Negotiation) -> VerifiedStatement | None:
+    """:func:`bonded_offer_to_show`, or our earliest Offer or Counter in ``neg`` naming an escrow with no
+    bond whose answer that escrow has not taken: an Accept of it the escrow witnessed first takes
+    precedence too (NEG-017) and binds no bond, but a claim under it ends BREACHED. A run that reaches
+    the escrow shows it that line as well, and performs what it reveals; nothing waits for it (no
+    Delivery is held back under an unbonded contract), so a peer that never asks is never stalled."""
+    return next(iter(neg.exposed_offers(peer.did, bonded=False)), None)
+
+
 def forgotten_to_show(
     peer: Peer, journaled: Iterable[tuple[int, str, bytes]], now_ms: int
 ) -> list[Negotiation]:
@@ -180,19 +189,21 @@ def hidden_accept_check_ms(peer: Peer, neg: Negotiation) -> int | None:
 def ask_escrow_about_offer(
     peer: Peer, counterparty: CooperationClient, escrow: EscrowClient, neg: Negotiation
 ) -> bool:
-    """ESC-012, ESC-013: submit our unanswered bonded offer in ``neg`` (after the Mandates and the
-    bargaining it answers) to the escrow, which answers with the Accept it holds of it, if any, the Stamp
-    that witnessed it and every statement it signed about that contract (its locks). Taken as a relay
-    (SPEC 13.2): the contract forms in our view, and what the locks make due -- our Deliveries -- goes to
-    the escrow first (WIT-007), whatever the counterparty that hid its Accept does with them, then to the
-    counterparty with the escrow's statements. Returns whether a contract was revealed.
+    """ESC-012, ESC-013: submit our offer in ``neg`` whose answer the escrow has not taken
+    (:func:`offer_to_show`: bonded, or naming it with no bond; after the Mandates and the bargaining it
+    answers, with its answer if any) to the escrow, which answers with the Accept it holds of it, if
+    any, the Stamp that witnessed it and every statement it signed about that contract (its locks).
+    Taken as a relay (SPEC 13.2): the contract forms in our view, and what the locks make due -- our
+    Deliveries -- goes to the escrow first (WIT-007), whatever the counterparty that hid its Accept does
+    with them, then to the counterparty with the escrow's statements. Returns whether a contract was
+    revealed.
 
     Raises:
         MandateUnknown: the escrow's answer is empty (see :func:`split_escrow_answer`).
         CoopError, TransportError: from the escrow, or from the counterparty after the escrow has what
             we signed.
     """
-    offer = bonded_offer_to_show(peer, neg)
+    offer = offer_to_show(peer, neg)
     if offer is None:
         return False
     before = _contract_id(peer, neg.id)
