@@ -14,17 +14,18 @@ from pathlib import Path
 import pytest
 from peers import make_peer
 from test_attack9 import _restarted
-from test_hidden_accept import FUNDS, Market
+from test_hidden_accept import FUNDS, AnswersTwice, DownOnce, Market
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.escrow_audit import audit_ledger
-from a2a_coop.protocol.negotiation import Negotiation
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Negotiation
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy
-from a2a_coop.runtime.trade import ask_escrow_alone, contract_evidence
+from a2a_coop.runtime.trade import ask_escrow_alone, carry_trade, contract_evidence
 from a2a_coop.testing import LocalEscrow, Party, service
+from a2a_coop.transport import TransportError
 
 CAR = b"the-car"
 
@@ -132,14 +133,57 @@ def test_an_exclusive_key_is_offered_again_once_its_escrow_took_the_reject(where
     assert _sell_to_carol(m, e2, carol, where) is not None
 
 
-@pytest.mark.req("NEG-020")
-def test_an_exclusive_key_is_offered_again_after_the_bonding_cutoff() -> None:
-    """Nobody asked E1: the key stays held until the first offer's bonding cutoff (expires + 30 s, or the
-    guard's skew if longer), after which E1 bonds no contract of it (ESC-010, WIT-004)."""
+@pytest.mark.req("NEG-020", "NEG-017", "ESC-013")
+@pytest.mark.parametrize("where", ["other-escrow", "no-escrow"])
+def test_an_exclusive_key_stays_held_past_the_cutoff_until_the_escrow_is_asked(where: str) -> None:
+    """Mallory shows E1 an Accept of Bob's offer of the car and rejects it; E1 is down when Bob's run
+    asks, so the run ends with an error. The bonding cutoff passes: from then on E1 stamps no Accept of
+    the offer, but the one it stamped before still binds. Before, Bob's guard freed the key at the
+    cutoff, he sold the car to Carol, and `resume` then revealed Mallory's contract: bound twice, his bond
+    at E1 went to her claim. Now the key stays held past the cutoff until E1 took the answer or was asked
+    after the cutoff (or, nobody asking, until a contract of the offer could no longer be claimed)."""
+    m, e2, carol, strategy = _car_market()
+    mallorys = AnswersTwice(m, "reject")
+    offer = m.b.propose(m.mallory.did, _car(m, m.escrow.did, bond=100), ttl_ms=60_000)
+    with pytest.raises(TransportError):
+        carry_trade(m.b, mallorys, offer, escrow=DownOnce(m.escrow))  # type: ignore[arg-type]
+    assert mallorys.accept is not None
+    m.clock.now_ms = offer.header.expires_at_ms + 30_001  # past the cutoff, and the skew
+    sold = _sell_to_carol(m, e2, carol, where)
+    m.clock.now_ms = offer.header.expires_at_ms + 60_001  # when `resume` asks again (ESC-013)
+    ours = ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))
+    m.escrow.submit([vs.envelope for vs in ours or ()])
+    neg = m.b.negotiation(offer.negotiation_id)
+    assert neg.contract is not None and neg.contract.id == mallorys.accept.digest
+    m.bob_loses_nothing(neg.id, mallorys.accept.digest)
+    assert sold is None and strategy.sold_to == mallorys.accept.digest
+
+
+@pytest.mark.req("NEG-020", "ESC-013")
+@pytest.mark.parametrize("answer", ["none", "reject"])
+def test_an_exclusive_key_is_offered_again_once_the_escrow_was_asked_after_the_cutoff(answer: str) -> None:
+    """No hidden Accept: Bob's offer of the car goes unanswered (or its Reject is not shown). Past the
+    cutoff the key stays held until Bob asks E1 (ESC-013), which reveals nothing -- after the cutoff none
+    can come -- or takes the Reject; the car is then offered at E2."""
     m, e2, carol, _ = _car_market()
     offer = m.b.propose(m.mallory.did, _car(m, m.escrow.did, bond=100), ttl_ms=60_000)
-    m.b.on_replies([*m.mallory.setup, m.mallory.reject(offer, "no").envelope])
-    m.clock.now_ms = offer.header.expires_at_ms + 30_000
+    if answer == "reject":
+        m.b.on_replies([*m.mallory.setup, m.mallory.reject(offer, "no").envelope])
+    m.clock.now_ms = offer.header.expires_at_ms + 60_001
+    with pytest.raises(CoopError):
+        m.b.propose(carol.did, _car(m, e2.did, bond=100))
+    assert ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id)) == []
+    assert m.b.propose(carol.did, _car(m, e2.did, bond=100)).body == "offer"
+
+
+@pytest.mark.req("NEG-020")
+def test_an_exclusive_key_nobody_asked_about_is_free_once_no_claim_can_come() -> None:
+    """Nobody asks E1 (a bare Peer): the key stays held until a contract of the offer could no longer be
+    claimed under (its last deadline + the claim window), then frees itself."""
+    m, e2, carol, _ = _car_market()
+    offer = m.b.propose(m.mallory.did, _car(m, m.escrow.did, bond=100), ttl_ms=60_000)
+    last = max(i.deadline_ms for i in (*offer.statement.offer.gives, *offer.statement.offer.wants))
+    m.clock.now_ms = last + CLAIM_WINDOW_MS
     with pytest.raises(CoopError):
         m.b.propose(carol.did, _car(m, e2.did, bond=100))
     m.clock.now_ms += 1

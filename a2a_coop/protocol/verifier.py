@@ -37,6 +37,8 @@ from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS, MAX_SKEW_MS, ReplayCach
 from a2a_coop.protocol.mandate import ExposureBook, check_against_mandate, committed_value
 from a2a_coop.protocol.negotiation import (
     BARGAINING_STATES,
+    BOND_GRACE_MS,
+    CLAIM_WINDOW_MS,
     Contract,
     Event,
     Negotiation,
@@ -105,8 +107,8 @@ class Verifier:
         # (escrow, mandate digest, offer digest, negotiation id) of the offer still counted (_still_exposed).
         self._exposed_answers: dict[bytes, tuple[str, bytes, bytes, bytes]] = {}
         # Our guard's (``me``): our Offers and Counters carrying an exclusive_key, by key, each with
-        # (negotiation id, escrow named, expires_at_ms), counted until their bonding cutoff (NEG-020).
-        self._own_exclusive: dict[bytes, dict[bytes, tuple[bytes, str, int]]] = {}
+        # (negotiation id, escrow named, expires_at_ms, held until), held as NEG-020 says.
+        self._own_exclusive: dict[bytes, dict[bytes, tuple[bytes, str, int, int]]] = {}
         # Off only to stand for the guard of an earlier version (tests): on, the holding is kept (of the
         # value, section 4.5, and of the exclusive_key, NEG-020).
         self.hold_exposed = True
@@ -457,8 +459,11 @@ class Verifier:
         ours with the key naming an escrow that has not taken its answer (an Accept of it the escrow
         witnesses binds us whatever NEG-009 says in our view, NEG-019), or, when ``vs`` names an escrow,
         any offer of ours with the key still acceptable or a live contract holding it (an Accept of
-        ``vs`` that escrow witnesses binds us beside it). Until the offer's bonding cutoff, as the value
-        it gives (section 4.5); offers naming no escrow may run side by side (NEG-009 in our view)."""
+        ``vs`` that escrow witnesses binds us beside it). An offer naming an escrow holds the key past its
+        bonding cutoff -- an Accept stamped before it still binds -- until we asked that escrow after the
+        cutoff (:meth:`asked_escrow`), or, nobody asking, until a contract of it could no longer be
+        claimed under; one naming none, until it expires (plus our skew). Offers naming no escrow may run
+        side by side (NEG-009 in our view)."""
         proposal = proposal_of(vs)
         key = proposal.exclusive_key
         if not key or not self.hold_exposed:
@@ -474,10 +479,9 @@ class Verifier:
         held = self._own_exclusive.get(key)
         if held is None:
             return
-        cutoff = vs.issued_at_ms - max(self.skew_ms, CLOCK_TOLERANCE_MS)
-        for digest, (of_nid, of_escrow, expires) in list(held.items()):
-            if expires < cutoff:
-                del held[digest]  # past its bonding cutoff: no escrow binds us to it any more
+        for digest, (of_nid, of_escrow, _, until) in list(held.items()):
+            if until < vs.issued_at_ms:
+                del held[digest]  # nothing can bind us to it any more, or no claim come of it
             elif of_nid != nid and (escrow or of_escrow) and self._may_still_bind(digest, of_nid, of_escrow):
                 raise ExclusiveConflict(
                     f"our offer {digest.hex()[:16]} carries this exclusive_key and may still bind us: "
@@ -490,6 +494,18 @@ class Verifier:
                 )
         if not held:
             del self._own_exclusive[key]
+
+    def asked_escrow(self, negotiation_id: bytes, now_ms: int) -> None:
+        """Our runtime showed the escrows of our offers in ``negotiation_id`` their line at ``now_ms`` and
+        took the answer (ESC-013): an offer of ours whose bonding cutoff plus the clock tolerance was
+        before ``now_ms`` binds us only through the contract that answer revealed, if any, which holds its
+        exclusive_key as any contract does (NEG-009); the hold of NEG-020 ends for it."""
+        for key, held in list(self._own_exclusive.items()):
+            for digest, (of_nid, _, expires, _) in list(held.items()):
+                if of_nid == negotiation_id and expires + BOND_GRACE_MS + CLOCK_TOLERANCE_MS < now_ms:
+                    del held[digest]
+            if not held:
+                del self._own_exclusive[key]
 
     def _may_still_bind(self, digest: bytes, negotiation_id: bytes, escrow: str) -> bool:
         """Whether our offer ``digest`` in ``negotiation_id`` may still form a contract binding us: naming
@@ -635,6 +651,21 @@ class Verifier:
             neg = self.negotiations.apply(vs, checked=checked, event=event)
             self._track_exposure(vs, neg, before)
 
+    def _hold_exclusive(self, vs: VerifiedStatement, key: bytes) -> None:
+        """Our Offer or Counter ``vs`` carries exclusive_key ``key``: held (NEG-020) -- naming an escrow,
+        at most until its last item deadline plus the claim window (a contract of it counts until then,
+        MND-010, and lapses, CMT-006); naming none, until it expires plus our skew."""
+        proposal = proposal_of(vs)
+        escrow = proposal.terms.escrow
+        if escrow:
+            until = (
+                max((i.deadline_ms for i in (*proposal.gives, *proposal.wants)), default=0) + CLAIM_WINDOW_MS
+            )
+        else:
+            until = vs.expires_at_ms + max(self.skew_ms, CLOCK_TOLERANCE_MS)
+        held = (vs.negotiation_id, escrow, vs.expires_at_ms, max(until, vs.expires_at_ms))
+        self._own_exclusive.setdefault(key, {})[vs.digest] = held
+
     def _still_exposed(self, offer: VerifiedStatement, answer: VerifiedStatement, neg: Negotiation) -> bool:
         """Our guard's view only (``me``): whether our bonded ``offer`` naming an escrow, just answered by
         ``answer`` (a Counter, Reject or Withdraw), stays counted (MND-009, MND-010) -- the escrow has
@@ -707,8 +738,7 @@ class Verifier:
             assert value is not None
             book.offer_live(vs.mandate_digest, vs.digest, value, vs.issued_at_ms, vs.expires_at_ms)
             if vs.issuer == self.me and (key := proposal_of(vs).exclusive_key):  # held (NEG-020)
-                held = (vs.negotiation_id, proposal_of(vs).terms.escrow, vs.expires_at_ms)
-                self._own_exclusive.setdefault(key, {})[vs.digest] = held
+                self._hold_exclusive(vs, key)
         c = neg.contract
         if c is None:
             return

@@ -1395,6 +1395,13 @@ class Peer:
                 )
         return ""
 
+    def asked_escrow(self, negotiation_id: bytes) -> None:
+        """Our runtime took the answer of the escrows of our offers in ``negotiation_id`` to a Submit of
+        their line, now: what it did not reveal past an offer's bonding cutoff binds us no more
+        (NEG-020, :meth:`Verifier.asked_escrow`)."""
+        with self.lock:
+            self.verifier.asked_escrow(negotiation_id, self.clock())
+
     def answer_held(self, negotiation_id: bytes) -> list[VerifiedStatement]:
         """Our strategy's answer to the counterparty's outstanding offer in ``negotiation_id`` that the
         guard held back (:class:`EscrowNotShown`), now that the earlier offer's escrow took the line --

@@ -214,6 +214,7 @@ def ask_escrow_about_offer(
     peer.hold([mandate])
     news = _news(peer, statements)
     ours = _take_escrow_news(peer, news, proposal_of(offer).terms.escrow, escrow)
+    peer.asked_escrow(neg.id)
     if _contract_id(peer, neg.id) == before:
         # Nothing revealed: the escrow took the answers (its Stamps), so a contract formed after them
         # binds, and what we held back under it (Peer's gate, NEG-017) is due now.
@@ -257,6 +258,7 @@ def ask_escrow_alone(peer: Peer, escrow: Submitter, neg: Negotiation) -> list[Ve
     mandate, statements = split_escrow_answer(escrow.submit([vs.envelope for vs in _line(peer, neg)]))
     peer.hold([mandate])
     ours = _take_escrow_news(peer, _news(peer, statements), proposal_of(offer).terms.escrow, escrow)
+    peer.asked_escrow(neg.id)
     return [*ours, *peer.perform(neg.id)] if _contract_id(peer, neg.id) is not None else ours
 
 
