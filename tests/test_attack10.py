@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from peers import make_peer
 from test_attack9 import _restarted
-from test_hidden_accept import FUNDS, AnswersTwice, DownOnce, Market
+from test_hidden_accept import FUNDS, AcksOnly, AnswersTwice, DownOnce, Market, _big
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.protocol.errors import CoopError
@@ -274,3 +274,31 @@ def test_the_audit_names_an_escrow_that_took_two_answers_to_one_offer(
     assert (second.envelope in transcript) is not honest
     twice = [f.digests for f in audit_ledger(transcript).findings if f.code == "ANSWER_TAKEN_TWICE"]
     assert twice == ([] if honest else [(second.digest, first.digest)])
+
+
+@pytest.mark.req("MND-010", "NEG-017", "ESC-013")
+@pytest.mark.parametrize("answer", ["reject", "none"])
+def test_a_bonded_offers_value_stays_counted_past_the_cutoff_until_the_escrow_is_asked(answer: str) -> None:
+    """Bob's cap is 10 000; he offers Mallory 6 000, bonded at E1. She shows E1 an Accept of it and answers
+    Bob with a Reject (or nothing); E1 is down when Bob's run asks. Before, his guard freed the offer's
+    value once the bonding cutoff passed (expires + 30 s) -- but the Accept E1 stamped before the cutoff
+    binds however late it is revealed: Bob offered Carol 6 000 more, and asking E1 again then bound him
+    past his principal's cap. Now the value stays counted past the cutoff until E1, asked after it, has
+    answered (ESC-013), as the exclusive_key does (NEG-020)."""
+    m = Market()
+    m.bob = Party("bob", m.clock, mandate_caps={"max_outstanding": 10_000})
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate])
+    mallorys = AnswersTwice(m, "reject") if answer == "reject" else AcksOnly(m, hide=True)
+    offer = m.b.propose(m.mallory.did, _big(m), ttl_ms=60_000)
+    with pytest.raises(TransportError):
+        carry_trade(m.b, mallorys, offer, escrow=DownOnce(m.escrow))  # type: ignore[arg-type]
+    assert mallorys.accept is not None
+    m.clock.now_ms = offer.header.expires_at_ms + 30_001
+    with pytest.raises(CoopError) as refused:
+        m.b.propose(Party("carol", m.clock).did, _big(m))
+    assert refused.value.code == "MANDATE_VIOLATION"
+    m.clock.now_ms = offer.header.expires_at_ms + 60_001
+    ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))
+    neg = m.b.negotiation(offer.negotiation_id)
+    assert neg.contract is not None and neg.contract.id == mallorys.accept.digest
+    assert m.b.verifier.exposure.exposure(offer.mandate_digest).outstanding(m.clock.now_ms) <= 10_000

@@ -300,7 +300,7 @@ class Verifier:
             digests.update(c.deliveries, c.pending, c.claims)
         dropped = [vs for d in digests if (vs := self.forget_statement(d)) is not None]
         for d in digests if self._exposed_answers else ():
-            self._exposed_answers.pop(d, None)  # its offer counts until it expires (the book's sweep)
+            self._exposed_answers.pop(d, None)  # its offer counts until asked_escrow or its bound
         self.witness.forget(digests, neg.parties)
         return dropped
 
@@ -499,7 +499,20 @@ class Verifier:
         """Our runtime showed the escrows of our offers in ``negotiation_id`` their line at ``now_ms`` and
         took the answer (ESC-013): an offer of ours whose bonding cutoff plus the clock tolerance was
         before ``now_ms`` binds us only through the contract that answer revealed, if any, which holds its
-        exclusive_key as any contract does (NEG-009); the hold of NEG-020 ends for it."""
+        exclusive_key as any contract does (NEG-009), and counts as any contract does (MND-010): the hold
+        of NEG-020 ends for it, and so does that of section 4.5 -- for it, and for any of our offers there
+        whose answer the escrow took (its Stamp held now: the negotiation may have been forgotten before)."""
+        me = self.me
+        neg = self.negotiations.find(negotiation_id) if me is not None else None
+        if me is not None and neg is not None:
+            exposed = {o.digest for o in neg.exposed_offers(me)}
+            formed = neg.contract.offer.digest if neg.contract is not None else b""
+            for offer in neg.offers:
+                if offer.issuer != me or offer.digest == formed or self._bound_until(offer) is None:
+                    continue
+                past = offer.expires_at_ms + BOND_GRACE_MS + CLOCK_TOLERANCE_MS < now_ms
+                if past or offer.digest not in exposed:
+                    self.exposure.offer_dead(offer.mandate_digest, offer.digest)
         for key, held in list(self._own_exclusive.items()):
             for digest, (of_nid, _, expires, _) in list(held.items()):
                 if of_nid == negotiation_id and expires + BOND_GRACE_MS + CLOCK_TOLERANCE_MS < now_ms:
@@ -651,6 +664,17 @@ class Verifier:
             neg = self.negotiations.apply(vs, checked=checked, event=event)
             self._track_exposure(vs, neg, before)
 
+    def _bound_until(self, vs: VerifiedStatement) -> int | None:
+        """Our guard's: how long our Offer or Counter ``vs`` counts (MND-009, MND-010) when it carries a
+        bond and names an escrow -- until its last item deadline plus the claim window, as a contract of
+        it would (MND-010), unless its escrow took its answer or was asked after its cutoff; else None
+        (until it expires)."""
+        terms = proposal_of(vs).terms
+        if not self.hold_exposed or not terms.escrow or not (terms.issuer_bond or terms.audience_bond):
+            return None
+        proposal = proposal_of(vs)
+        return max((i.deadline_ms for i in (*proposal.gives, *proposal.wants)), default=0) + CLAIM_WINDOW_MS
+
     def _hold_exclusive(self, vs: VerifiedStatement, key: bytes) -> None:
         """Our Offer or Counter ``vs`` carries exclusive_key ``key``: held (NEG-020) -- naming an escrow,
         at most until its last item deadline plus the claim window (a contract of it counts until then,
@@ -736,7 +760,12 @@ class Verifier:
         if vs.body in ("offer", "counter"):
             value = committed_value(vs)
             assert value is not None
-            book.offer_live(vs.mandate_digest, vs.digest, value, vs.issued_at_ms, vs.expires_at_ms)
+            # Ours, bonded at an escrow: an Accept it stamped by the cutoff binds however late we learn
+            # of it, so the cutoff alone frees nothing (section 4.5, asked_escrow).
+            until = self._bound_until(vs) if vs.issuer == self.me else None
+            book.offer_live(
+                vs.mandate_digest, vs.digest, value, vs.issued_at_ms, vs.expires_at_ms, until=until
+            )
             if vs.issuer == self.me and (key := proposal_of(vs).exclusive_key):  # held (NEG-020)
                 self._hold_exclusive(vs, key)
         c = neg.contract
