@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from peers import make_peer
 from test_attack9 import _restarted
-from test_hidden_accept import FUNDS, AcksOnly, AnswersTwice, DownOnce, Market, _big
+from test_hidden_accept import FUNDS, AcksOnly, AnswersTwice, DownOnce, Market, _big, _open_countering_bob
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.escrow_audit import audit_ledger
-from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Negotiation
-from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Negotiation, proposal_of
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy
 from a2a_coop.runtime.trade import ask_escrow_alone, carry_trade, contract_evidence
@@ -302,3 +302,25 @@ def test_a_bonded_offers_value_stays_counted_past_the_cutoff_until_the_escrow_is
     neg = m.b.negotiation(offer.negotiation_id)
     assert neg.contract is not None and neg.contract.id == mallorys.accept.digest
     assert m.b.verifier.exposure.exposure(offer.mandate_digest).outstanding(m.clock.now_ms) <= 10_000
+
+
+@pytest.mark.req("MND-010", "ESC-013")
+def test_a_served_peers_unanswered_bonded_counter_is_freed_by_its_ask_past_the_cutoff(tmp_path: Path) -> None:
+    """No hidden Accept: served Bob's bonded Counter goes unanswered. Its value counts past the bonding
+    cutoff, until the watch the node set for then (expires + 60 s) asks the escrow, which reveals
+    nothing: then it is free (not a day later)."""
+    m = Market()
+    node = _open_countering_bob(m, tmp_path)
+    try:
+        mallory, terms = m.mallory, m.proposal()
+        opening = mallory.offer(m.bob, mallory.proposal(gives=terms.wants, wants=terms.gives))
+        answers = [verify_statement(e) for e in node.exchange(opening.envelope, mallory.setup)]
+        counter = next(vs for vs in answers if vs.body == "counter")
+        exposure = node.peer.verifier.exposure.exposure(counter.mandate_digest)
+        m.clock.now_ms = counter.header.expires_at_ms + 60_000
+        assert exposure.outstanding(m.clock.now_ms) >= proposal_of(counter).gives[0].value
+        assert node.ask_about_offer(opening.negotiation_id)
+        assert node.peer.negotiation(opening.negotiation_id).contract is None
+        assert exposure.outstanding(m.clock.now_ms) == 0
+    finally:
+        node.close()
