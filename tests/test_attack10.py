@@ -324,3 +324,49 @@ def test_a_served_peers_unanswered_bonded_counter_is_freed_by_its_ask_past_the_c
         assert exposure.outstanding(m.clock.now_ms) == 0
     finally:
         node.close()
+
+
+@pytest.mark.req("MND-010", "MND-011", "TIM-006")
+def test_a_chain_dated_ahead_does_not_shorten_the_guards_grace() -> None:
+    """Bob's cap is 10 000; he offers Mallory 6 000 (no escrow), expiring at X. An Accept issued at X may
+    reach him up to the skew later and is still taken (TIM-006), so his guard counts the offer until
+    X + skew -- measured from the time of the statement it checks. Mallory's other key sends Bob, 5 s after
+    X, an Offer dated 29 s ahead (within the skew); his answer to it is dated as far ahead (NEG-014), and
+    so is everything he signs next (CHN-005). Before, his guard then judged his offer of 6 000 to Carol at
+    X + 34 s and let it through; Mallory's Accept, issued at X, arrived a second later and bound him past
+    his cap. Now the grace also covers how far the statement is dated ahead of the guard's clock."""
+    m = Market()
+    m.bob = Party("bob", m.clock, mandate_caps={"max_outstanding": 10_000})
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate])
+    big = _big(m)
+    big.terms.escrow, big.terms.issuer_bond, big.terms.audience_bond = "", 0, 0
+    offer = m.b.propose(m.mallory.did, big, ttl_ms=60_000)
+    accept = m.mallory.accept(offer, issued_at_ms=offer.header.expires_at_ms)
+    m.clock.now_ms = offer.header.expires_at_ms + 5_000
+    dave = Party("dave", m.clock)
+    ahead = dave.offer(m.bob, dave.proposal(), issued_at_ms=m.clock.now_ms + 29_000)
+    m.b.exchange(ahead.envelope, dave.setup)  # answered, dated 29 s ahead
+    with pytest.raises(CoopError) as refused:
+        m.b.propose(Party("carol", m.clock).did, big)
+    assert refused.value.code == "MANDATE_VIOLATION"
+    m.clock.now_ms += 1_000
+    m.b.on_replies([*m.mallory.setup, accept.envelope])
+    assert m.b.negotiation(offer.negotiation_id).contract is not None
+    assert m.b.verifier.exposure.exposure(offer.mandate_digest).outstanding(m.clock.now_ms) <= 10_000
+
+
+@pytest.mark.req("NEG-020", "TIM-006")
+def test_a_chain_dated_ahead_does_not_free_an_exclusive_key_early() -> None:
+    """The same for the key: Bob's offer of the car naming no escrow may still be accepted until its
+    expiry plus the skew, by his clock; with his chain pushed 29 s ahead his guard still refuses to offer
+    the car at E2 5 s after that expiry."""
+    m, e2, carol, _ = _car_market()
+    offer = m.b.propose(m.mallory.did, _car(m, "", bond=0), ttl_ms=60_000)
+    m.clock.now_ms = offer.header.expires_at_ms + 5_000
+    dave = Party("dave", m.clock)
+    m.b.exchange(
+        dave.offer(m.bob, dave.proposal(), issued_at_ms=m.clock.now_ms + 29_000).envelope, dave.setup
+    )
+    with pytest.raises(CoopError) as refused:
+        m.b.propose(carol.did, _car(m, e2.did, bond=100))
+    assert refused.value.code == "EXCLUSIVE_CONFLICT"

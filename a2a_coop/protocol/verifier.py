@@ -260,9 +260,9 @@ class Verifier:
         nid = vs.negotiation_id
         neg_event = self.negotiations.check(vs) if nid else None
         if record is not None:
-            self._check_exposure(vs, record, neg_event)
+            self._check_exposure(vs, record, neg_event, now_ms)
         if ours and issuer == me and (neg_event is _OFFER or neg_event is _COUNTER) and not self.as_signed:
-            self._check_exclusive_held(vs)
+            self._check_exclusive_held(vs, now_ms)
         body = vs.body
         if body == "reveal":
             self._check_reveal(vs)
@@ -429,7 +429,9 @@ class Verifier:
         offer = self.statements.get(vs.statement.accept.offer)
         return proposal_of(offer) if offer is not None and offer.body in ("offer", "counter") else None
 
-    def _check_exposure(self, vs: VerifiedStatement, record: _MandateRecord, event: Event | None) -> None:
+    def _check_exposure(
+        self, vs: VerifiedStatement, record: _MandateRecord, event: Event | None, now_ms: int | None = None
+    ) -> None:
         """MND-009, MND-010 for statements that commit value.
 
         A statement of our own is being checked by our policy guard (MND-011): it counts our offers
@@ -449,11 +451,16 @@ class Verifier:
         if event is not _OFFER and event is not _COUNTER and self._witnessed_before(vs):
             return  # NEG-019: its escrow checked these caps in its view, which is what bonds it
         # Ours: counted for the skew past expiry, and at least to a bonding cutoff (expires + 30 s), until
-        # which an escrow may still stamp an Accept of the offer (NEG-017, section 4.5).
-        grace = max(self.skew_ms, CLOCK_TOLERANCE_MS) if self.me is not None and vs.issuer == self.me else 0
+        # which an escrow may still stamp an Accept of the offer (NEG-017, section 4.5) -- both by our
+        # clock: a statement dated ahead of it (our chain set to a counterparty's pace, NEG-014, CHN-005)
+        # shortens neither.
+        grace = 0
+        if self.me is not None and vs.issuer == self.me:
+            ahead = vs.issued_at_ms - now_ms if now_ms is not None and vs.issued_at_ms > now_ms else 0
+            grace = max(self.skew_ms, CLOCK_TOLERANCE_MS) + ahead
         self.exposure.check(vs, record.mandate, value, self._held_in(vs, value), grace_ms=grace)
 
-    def _check_exclusive_held(self, vs: VerifiedStatement) -> None:
+    def _check_exclusive_held(self, vs: VerifiedStatement, now_ms: int | None = None) -> None:
         """NEG-020, our guard only: ``vs``, an Offer or Counter of ours carrying an exclusive_key, is
         refused while that key may still bind us in another negotiation through an escrow -- an offer of
         ours with the key naming an escrow that has not taken its answer (an Accept of it the escrow
@@ -479,8 +486,9 @@ class Verifier:
         held = self._own_exclusive.get(key)
         if held is None:
             return
+        at = vs.issued_at_ms if now_ms is None else min(vs.issued_at_ms, now_ms)  # by our clock
         for digest, (of_nid, of_escrow, _, until) in list(held.items()):
-            if until < vs.issued_at_ms:
+            if until < at:
                 del held[digest]  # nothing can bind us to it any more, or no claim come of it
             elif of_nid != nid and (escrow or of_escrow) and self._may_still_bind(digest, of_nid, of_escrow):
                 raise ExclusiveConflict(
