@@ -370,3 +370,32 @@ def test_a_chain_dated_ahead_does_not_free_an_exclusive_key_early() -> None:
     with pytest.raises(CoopError) as refused:
         m.b.propose(carol.did, _car(m, e2.did, bond=100))
     assert refused.value.code == "EXCLUSIVE_CONFLICT"
+
+
+@pytest.mark.req("AUD-003", "ESC-014", "NEG-017")
+def test_the_audit_does_not_blame_an_escrow_for_answers_to_an_offer_naming_another() -> None:
+    """Mallory's Counter C of Bob's offer names E2. E1 (Bob's offer's escrow) is shown Bob's Counter D of
+    C, and later Bob's Accept of C with E2's Stamp of it: witnessed by C's own escrow, that Accept takes
+    precedence over D in every view (NEG-017), E1's included, so E1 takes it. E1 took two answers to C,
+    but C's escrow is E2, whose order decides (ESC-014 is about offers naming the escrow): no finding."""
+    m = Market()
+    e2 = LocalEscrow(Party("escrow-2", m.clock), funds={m.mallory.did: FUNDS, m.bob.did: FUNDS})
+    bob, mallory = m.bob, m.mallory
+    offer = bob.offer(mallory, m.proposal())
+    theirs = trade_pb2.Offer(gives=proposal_of(offer).wants, wants=proposal_of(offer).gives)
+    theirs.terms.CopyFrom(proposal_of(offer).terms)
+    theirs.terms.escrow = e2.did
+    counter = mallory.counter(offer, theirs)
+    again = trade_pb2.Offer()
+    again.CopyFrom(proposal_of(offer))
+    again.wants[0].value = 400
+    recounter = bob.counter(counter, again)
+    accept = bob.accept(counter)
+    setup = [*mallory.setup, *bob.setup]
+    m.escrow.submit([*setup, offer.envelope, counter.envelope, recounter.envelope])
+    witnessed = e2.submit([*setup, offer.envelope, counter.envelope, accept.envelope])
+    stamps = [e for e in witnessed if verify_statement(e).body == "stamp"]
+    m.escrow.submit([*e2.party.setup, *stamps, accept.envelope])
+    transcript = m.escrow.escrow.transcript()
+    assert accept.envelope in transcript and recounter.envelope in transcript
+    assert [f for f in audit_ledger(transcript).findings if f.code == "ANSWER_TAKEN_TWICE"] == []
