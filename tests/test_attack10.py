@@ -399,3 +399,20 @@ def test_the_audit_does_not_blame_an_escrow_for_answers_to_an_offer_naming_anoth
     transcript = m.escrow.escrow.transcript()
     assert accept.envelope in transcript and recounter.envelope in transcript
     assert [f for f in audit_ledger(transcript).findings if f.code == "ANSWER_TAKEN_TWICE"] == []
+
+
+@pytest.mark.req("NEG-020", "MND-010")
+def test_only_the_escrow_an_offer_names_frees_it_past_the_cutoff() -> None:
+    """An answer from E1 says nothing of what E2 witnessed: Bob's offer of the car bonded at E2 stays held
+    (its value and its key) after his runtime asked E1 about that negotiation, until E2 is asked."""
+    m, e2, carol, _ = _car_market()
+    offer = m.b.propose(m.mallory.did, _car(m, e2.did, bond=100), ttl_ms=60_000)
+    exposure = m.b.verifier.exposure.exposure(offer.mandate_digest)
+    m.clock.now_ms = offer.header.expires_at_ms + 60_000
+    m.b.asked_escrow(offer.negotiation_id, m.escrow.did)
+    assert exposure.outstanding(m.clock.now_ms) > 0
+    with pytest.raises(CoopError):
+        m.b.propose(carol.did, _car(m, m.escrow.did, bond=100))
+    m.b.asked_escrow(offer.negotiation_id, e2.did)
+    assert exposure.outstanding(m.clock.now_ms) == 0
+    assert m.b.propose(carol.did, _car(m, m.escrow.did, bond=100)).body == "offer"

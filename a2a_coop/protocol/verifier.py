@@ -503,13 +503,13 @@ class Verifier:
         if not held:
             del self._own_exclusive[key]
 
-    def asked_escrow(self, negotiation_id: bytes, now_ms: int) -> None:
-        """Our runtime showed the escrows of our offers in ``negotiation_id`` their line at ``now_ms`` and
-        took the answer (ESC-013): an offer of ours whose bonding cutoff plus the clock tolerance was
-        not after ``now_ms`` binds us only through the contract that answer revealed, if any, which holds its
-        exclusive_key as any contract does (NEG-009), and counts as any contract does (MND-010): the hold
+    def asked_escrow(self, negotiation_id: bytes, now_ms: int, escrow: str) -> None:
+        """Our runtime showed ``escrow`` the line of our offers in ``negotiation_id`` at ``now_ms`` and
+        took its answer (ESC-013): an offer of ours naming it whose bonding cutoff plus the clock
+        tolerance was not after ``now_ms`` binds us only through the contract that answer revealed, if
+        any, which holds its exclusive_key (NEG-009) and counts (MND-010) as any contract does: the hold
         of NEG-020 ends for it, and so does that of section 4.5 -- for it, and for any of our offers there
-        whose answer the escrow took (its Stamp held now: the negotiation may have been forgotten before)."""
+        whose answer the escrow took (its Stamp held now: the negotiation may have been forgotten)."""
         me = self.me
         neg = self.negotiations.find(negotiation_id) if me is not None else None
         if me is not None and neg is not None:
@@ -519,11 +519,12 @@ class Verifier:
                 if offer.issuer != me or offer.digest == formed or self._bound_until(offer) is None:
                     continue
                 past = offer.expires_at_ms + BOND_GRACE_MS + CLOCK_TOLERANCE_MS <= now_ms
-                if past or offer.digest not in exposed:
+                if (past and proposal_of(offer).terms.escrow == escrow) or offer.digest not in exposed:
                     self.exposure.offer_dead(offer.mandate_digest, offer.digest)
         for key, held in list(self._own_exclusive.items()):
-            for digest, (of_nid, _, expires, _) in list(held.items()):
-                if of_nid == negotiation_id and expires + BOND_GRACE_MS + CLOCK_TOLERANCE_MS <= now_ms:
+            for digest, (of_nid, of_escrow, expires, _) in list(held.items()):
+                past = expires + BOND_GRACE_MS + CLOCK_TOLERANCE_MS <= now_ms
+                if of_nid == negotiation_id and of_escrow == escrow and past:
                     del held[digest]
             if not held:
                 del self._own_exclusive[key]

@@ -1395,12 +1395,12 @@ class Peer:
                 )
         return ""
 
-    def asked_escrow(self, negotiation_id: bytes) -> None:
-        """Our runtime took the answer of the escrows of our offers in ``negotiation_id`` to a Submit of
-        their line, now: what it did not reveal past an offer's bonding cutoff binds us no more
-        (NEG-020, :meth:`Verifier.asked_escrow`)."""
+    def asked_escrow(self, negotiation_id: bytes, escrow: str) -> None:
+        """Our runtime took the answer of ``escrow`` to a Submit of the line of our offers naming it in
+        ``negotiation_id``, now: what it did not reveal past an offer's bonding cutoff binds us no more
+        (NEG-020, section 4.5, :meth:`Verifier.asked_escrow`)."""
         with self.lock:
-            self.verifier.asked_escrow(negotiation_id, self.clock())
+            self.verifier.asked_escrow(negotiation_id, self.clock(), escrow)
 
     def answer_held(self, negotiation_id: bytes) -> list[VerifiedStatement]:
         """Our strategy's answer to the counterparty's outstanding offer in ``negotiation_id`` that the

@@ -214,7 +214,7 @@ def ask_escrow_about_offer(
     peer.hold([mandate])
     news = _news(peer, statements)
     ours = _take_escrow_news(peer, news, proposal_of(offer).terms.escrow, escrow)
-    peer.asked_escrow(neg.id)
+    _asked(peer, neg.id, mandate, proposal_of(offer).terms.escrow)
     if _contract_id(peer, neg.id) == before:
         # Nothing revealed: the escrow took the answers (its Stamps), so a contract formed after them
         # binds, and what we held back under it (Peer's gate, NEG-017) is due now.
@@ -240,6 +240,15 @@ def ask_escrow_about_offer(
     return True
 
 
+def _asked(peer: Peer, negotiation_id: bytes, mandate: bytes, escrow_did: str) -> None:
+    """The escrow our offer names answered our Submit of its line (its Mandate first, ESC-002): past the
+    offer's bonding cutoff, nothing it did not reveal binds us (:meth:`Peer.asked_escrow`). Not when the
+    answer came from another key's escrow (a misdialled one knows nothing of ours)."""
+    with contextlib.suppress(CoopError):
+        if verify_statement(mandate).statement.mandate.agent == escrow_did:
+            peer.asked_escrow(negotiation_id, escrow_did)
+
+
 def ask_escrow_alone(peer: Peer, escrow: Submitter, neg: Negotiation) -> list[VerifiedStatement] | None:
     """:func:`ask_escrow_about_offer` for a peer with no channel to its counterparty (a served node):
     show the escrow the line of our bonded offer in ``neg`` whose answer it has not taken
@@ -258,7 +267,7 @@ def ask_escrow_alone(peer: Peer, escrow: Submitter, neg: Negotiation) -> list[Ve
     mandate, statements = split_escrow_answer(escrow.submit([vs.envelope for vs in _line(peer, neg)]))
     peer.hold([mandate])
     ours = _take_escrow_news(peer, _news(peer, statements), proposal_of(offer).terms.escrow, escrow)
-    peer.asked_escrow(neg.id)
+    _asked(peer, neg.id, mandate, proposal_of(offer).terms.escrow)
     return [*ours, *peer.perform(neg.id)] if _contract_id(peer, neg.id) is not None else ours
 
 
