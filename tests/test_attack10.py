@@ -14,7 +14,16 @@ from pathlib import Path
 import pytest
 from peers import make_peer
 from test_attack9 import _restarted
-from test_hidden_accept import FUNDS, AcksOnly, AnswersTwice, DownOnce, Market, _big, _open_countering_bob
+from test_hidden_accept import (
+    FUNDS,
+    AcksOnly,
+    AnswersTwice,
+    DownOnce,
+    Market,
+    _big,
+    _countered_and_hidden,
+    _open_countering_bob,
+)
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.protocol.errors import CoopError
@@ -416,3 +425,30 @@ def test_only_the_escrow_an_offer_names_frees_it_past_the_cutoff() -> None:
     m.b.asked_escrow(offer.negotiation_id, e2.did)
     assert exposure.outstanding(m.clock.now_ms) == 0
     assert m.b.propose(carol.did, _car(m, m.escrow.did, bond=100)).body == "offer"
+
+
+@pytest.mark.req("ESC-013", "NEG-017")
+def test_a_node_restarted_after_the_check_time_still_asks_about_its_unanswered_bonded_counter(
+    tmp_path: Path,
+) -> None:
+    """Served Bob's bonded Counter goes unanswered; Mallory shows the escrow an Accept of it alone. The
+    node's watch for past the cutoff (expires + 60 s) died with the process, which was down then. Before,
+    the restarted node took a check time already past as "asked past the cutoff already" and never asked:
+    Bob never learnt of the witnessed contract, and her claim took his bond. Now it asks at once."""
+    m = Market()
+    node = _open_countering_bob(m, tmp_path)
+    try:
+        opening, counter, accept = _countered_and_hidden(m, node)
+    finally:
+        node.close()
+    m.clock.now_ms = counter.header.expires_at_ms + 90_000  # back up after the check time
+    node = _open_countering_bob(m, tmp_path)
+    try:
+        node.witness_owed()
+        assert node.witness is not None
+        node.witness.flush()
+        neg = node.peer.negotiation(opening.negotiation_id)
+        assert neg.contract is not None and neg.contract.id == accept.digest
+        m.bob_loses_nothing(neg.id, accept.digest)
+    finally:
+        node.close()
