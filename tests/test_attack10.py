@@ -452,3 +452,24 @@ def test_a_node_restarted_after_the_check_time_still_asks_about_its_unanswered_b
         m.bob_loses_nothing(neg.id, accept.digest)
     finally:
         node.close()
+
+
+@pytest.mark.req("MND-010", "NEG-020", "ESC-013")
+def test_what_the_escrow_answered_past_the_cutoff_is_kept_across_a_restart(tmp_path: Path) -> None:
+    """Liveness of the holding: Bob's bonded offer of 6 000 (and of the car) went unanswered, and his run
+    asked the escrow past the cutoff, which revealed nothing: freed. A restart rebuilds the holding from
+    the journal, where nothing says the escrow was asked; it must not hold the value and the key again
+    until the offer's last deadline plus the claim window."""
+    m = Market()
+    m.bob = Party("bob", m.clock, mandate_caps={"max_outstanding": 10_000})
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate], journal=Journal.open(tmp_path / "b.db"))
+    big = _big(m)
+    big.exclusive_key = CAR
+    offer = m.b.propose(m.mallory.did, big, ttl_ms=60_000)
+    m.clock.now_ms = offer.header.expires_at_ms + 60_000
+    assert ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id)) == []
+    m.b.journal.close()  # type: ignore[union-attr]
+    with Journal.open(tmp_path / "b.db") as journal:
+        again = _restarted(m.bob, m.clock, context=[m.escrow.mandate], journal=journal)
+        assert again.verifier.exposure.exposure(offer.mandate_digest).outstanding(m.clock.now_ms) == 0
+        assert again.propose(Party("carol", m.clock).did, big).body == "offer"

@@ -503,13 +503,17 @@ class Verifier:
         if not held:
             del self._own_exclusive[key]
 
-    def asked_escrow(self, negotiation_id: bytes, now_ms: int, escrow: str) -> None:
+    def asked_escrow(self, negotiation_id: bytes, now_ms: int, escrow: str) -> int | None:
         """Our runtime showed ``escrow`` the line of our offers in ``negotiation_id`` at ``now_ms`` and
         took its answer (ESC-013): an offer of ours naming it whose bonding cutoff plus the clock
         tolerance was not after ``now_ms`` binds us only through the contract that answer revealed, if
         any, which holds its exclusive_key (NEG-009) and counts (MND-010) as any contract does: the hold
         of NEG-020 ends for it, and so does that of section 4.5 -- for it, and for any of our offers there
-        whose answer the escrow took (its Stamp held now: the negotiation may have been forgotten)."""
+        whose answer the escrow took (its Stamp held now: the negotiation may have been forgotten).
+        Returns, when it freed an offer for its cutoff alone (nothing in our statements says so), until
+        when that holding would have lasted -- for a runtime to keep the fact across a restart -- else
+        None."""
+        freed: int | None = None
         me = self.me
         neg = self.negotiations.find(negotiation_id) if me is not None else None
         if me is not None and neg is not None:
@@ -521,13 +525,16 @@ class Verifier:
                 past = offer.expires_at_ms + BOND_GRACE_MS + CLOCK_TOLERANCE_MS <= now_ms
                 if (past and proposal_of(offer).terms.escrow == escrow) or offer.digest not in exposed:
                     self.exposure.offer_dead(offer.mandate_digest, offer.digest)
+                    if offer.digest in exposed:
+                        freed = max(freed or 0, self._bound_until(offer) or 0)
         for key, held in list(self._own_exclusive.items()):
             for digest, (of_nid, of_escrow, expires, _) in list(held.items()):
                 past = expires + BOND_GRACE_MS + CLOCK_TOLERANCE_MS <= now_ms
                 if of_nid == negotiation_id and of_escrow == escrow and past:
-                    del held[digest]
+                    freed = max(freed or 0, held.pop(digest)[3])
             if not held:
                 del self._own_exclusive[key]
+        return freed
 
     def _may_still_bind(self, digest: bytes, negotiation_id: bytes, escrow: str) -> bool:
         """Whether our offer ``digest`` in ``negotiation_id`` may still form a contract binding us: naming
