@@ -28,10 +28,13 @@ from test_hidden_accept import (
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.escrow_audit import audit_ledger
-from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Negotiation, proposal_of
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Negotiation, State, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.journal import Journal
-from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy
+from a2a_coop.runtime.node import EscrowWitness, PeerNode
+from a2a_coop.runtime.strategy import Accept as StrategyAccept
+from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, OfferView, Reply
+from a2a_coop.runtime.strategy import Counter as StrategyCounter
 from a2a_coop.runtime.trade import ask_escrow_alone, carry_trade, contract_evidence
 from a2a_coop.testing import LocalEscrow, Party, service
 from a2a_coop.transport import TransportError
@@ -473,3 +476,54 @@ def test_what_the_escrow_answered_past_the_cutoff_is_kept_across_a_restart(tmp_p
         again = _restarted(m.bob, m.clock, context=[m.escrow.mandate], journal=journal)
         assert again.verifier.exposure.exposure(offer.mandate_digest).outstanding(m.clock.now_ms) == 0
         assert again.propose(Party("carol", m.clock).did, big).body == "offer"
+
+
+@dataclass
+class CountersUnbonded(HonestStrategy):
+    """Bob's strategy as a served node: it answers an offer with a Counter of its own naming ``escrow``
+    as arbiter of claims only (no bond), and accepts a Counter of that."""
+
+    escrow: str = ""
+
+    def respond(self, offer: OfferView) -> Reply:
+        if offer.round > 1:
+            return StrategyAccept()
+        mine = trade_pb2.Offer(gives=offer.proposal.wants, wants=offer.proposal.gives)  # his side
+        mine.terms.currency, mine.terms.escrow = offer.proposal.terms.currency, self.escrow
+        return StrategyCounter(mine)
+
+
+@pytest.mark.req("NEG-017", "ESC-013")
+def test_a_served_peers_unbonded_counter_accepted_beside_a_hidden_accept_is_performed(tmp_path: Path) -> None:
+    """The served form of the closed xfail: Bob's node answers Mallory with an unbonded Counter naming
+    its escrow; she shows the escrow an Accept of it alone and answers Bob with a Counter naming no
+    escrow, which his strategy accepts and performs at once. Nothing asked the escrow about an unbonded
+    offer, and her claim under the witnessed contract ended BREACHED. Now the node shows the escrow that
+    line too (through its witness) and performs the contract it reveals."""
+    m = Market()
+    node = PeerNode.open(
+        m.bob.agent.key,
+        m.bob.mandate_vs.envelope,
+        tmp_path / "bob.db",
+        context=[m.escrow.mandate],
+        clock=lambda: m.clock.now_ms,
+        strategy=CountersUnbonded(escrow=m.escrow.did),
+        witness=EscrowWitness(m.escrow, m.escrow.did),
+    )
+    try:
+        mallory, terms = m.mallory, m.proposal()
+        opening = mallory.offer(m.bob, mallory.proposal(gives=terms.wants, wants=terms.gives))
+        answers = [verify_statement(e) for e in node.exchange(opening.envelope, mallory.setup)]
+        bobs = next(vs for vs in answers if vs.body == "counter")
+        accept = mallory.accept(bobs)
+        m.escrow.submit([*mallory.setup, *m.bob.setup, opening.envelope, bobs.envelope, accept.envelope])
+        theirs = trade_pb2.Offer(gives=proposal_of(bobs).wants, wants=proposal_of(bobs).gives)
+        theirs.terms.currency = proposal_of(bobs).terms.currency
+        node.exchange(mallory.counter(bobs, theirs).envelope, mallory.setup)
+        assert node.witness is not None
+        node.witness.flush()
+        neg = node.peer.negotiation(opening.negotiation_id)
+        assert neg.contract is not None and neg.contract.id == accept.digest, neg.state
+        assert m.mallory_claims(neg.id, accept.digest) is not State.BREACHED
+    finally:
+        node.close()

@@ -75,6 +75,7 @@ from a2a_coop.runtime.trade import (
     contract_evidence,
     forgotten_to_show,
     hidden_accept_check_ms,
+    offer_to_show,
     unfinished,
 )
 from a2a_coop.transport.limits import IssuerLimiter, PeerLimits, claimed
@@ -585,7 +586,7 @@ class PeerNode:
         with self.peer.lock:
             # Ended (a Reject, our Withdraw), it was forgotten once journaled: read back from the journal.
             neg = self.peer.verifier.negotiations.find(negotiation_id)
-            offer = None if neg is None else bonded_offer_to_show(self.peer, neg)
+            offer = None if neg is None else offer_to_show(self.peer, neg)  # unbonded too (NEG-017)
             if neg is None or offer is None or proposal_of(offer).terms.escrow != self.witness.did:
                 return
             now = self.peer.clock()

@@ -251,17 +251,17 @@ def _asked(peer: Peer, negotiation_id: bytes, mandate: bytes, escrow_did: str) -
 
 def ask_escrow_alone(peer: Peer, escrow: Submitter, neg: Negotiation) -> list[VerifiedStatement] | None:
     """:func:`ask_escrow_about_offer` for a peer with no channel to its counterparty (a served node):
-    show the escrow the line of our bonded offer in ``neg`` whose answer it has not taken
-    (:func:`bonded_offer_to_show`), take its answer -- the Stamps of the answers, or an Accept it
-    witnessed first, which takes precedence (NEG-017), with its locks -- and return what that makes us
-    sign (journaled): our Deliveries, for the caller to give the escrow (WIT-007). None when there was
-    nothing to show.
+    show the escrow the line of our offer in ``neg`` whose answer it has not taken
+    (:func:`offer_to_show`: bonded, or naming it with no bond), take its answer -- the Stamps of the
+    answers, or an Accept it witnessed first, which takes precedence (NEG-017), with its locks -- and
+    return what that makes us sign (journaled): our Deliveries, for the caller to give the escrow
+    (WIT-007). None when there was nothing to show.
 
     Raises:
         MandateUnknown: the escrow's answer is empty (see :func:`split_escrow_answer`).
         CoopError, TransportError: from the escrow.
     """
-    offer = bonded_offer_to_show(peer, neg)
+    offer = offer_to_show(peer, neg)
     if offer is None:
         return None
     mandate, statements = split_escrow_answer(escrow.submit([vs.envelope for vs in _line(peer, neg)]))
