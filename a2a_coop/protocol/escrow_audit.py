@@ -13,6 +13,8 @@ audit says "ok" only when it could check everything:
   digest a Stamp names, and every contract a ledger entry names, is in the
   transcript (``EVIDENCE_MISSING``: a ledger shown without its evidence proves
   nothing, so it is never "ok");
+* the escrow took one answer to each offer naming it (``ANSWER_TAKEN_TWICE``,
+  ESC-014: a second would let the acceptor choose again which one binds);
 * balances replay without a lock above the funds available, a double lock or
   settlement, a mismatched amount or a negative balance (the replay moves every
   amount from one balance to another, so funds are conserved by construction:
@@ -38,12 +40,13 @@ from a2a_coop.protocol.chain import ChainView
 from a2a_coop.protocol.errors import ChainError, ChainGap, CoopError, Equivocation, UnknownNegotiation
 from a2a_coop.protocol.escrow import due_action, open_bonds_of, revoke_releases, revoke_until, ruling_for
 from a2a_coop.protocol.ledger import LEDGER_BODIES, MONEY_BODIES, Book, Finding
-from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Contract, Negotiation, State
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Contract, Negotiation, State, cited, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 
 _CONTRACT_BODIES = LEDGER_BODIES - {"deposit", "stamp"}
+_ANSWERS = frozenset({"counter", "accept", "reject", "withdraw"})  # what answers an offer
 
 
 @dataclass
@@ -127,6 +130,7 @@ class _Replay:
         self.digest_of = {vs.envelope: vs.digest for vs in statements}
         self.held = {vs.digest for vs in statements}
         self.contracts: dict[bytes, Negotiation] = {}  # contracts naming the escrow, by negotiation id
+        self.answers: dict[bytes, bytes] = {}  # offer -> the first answer to it the escrow took (ESC-014)
         self.last_ms = 0
 
     def run(self) -> None:
@@ -244,6 +248,17 @@ class _Replay:
         own_mandate = vs.body == "mandate" and vs.statement.mandate.agent == self.escrow
         if not own_mandate and self.verifier.witness.stamp_time(self.escrow, vs.digest) is None:
             self._find("UNSTAMPED_EVIDENCE", f"{vs.body} is not named by a stamp before it", vs)
+        if vs.body in _ANSWERS and self._names_us(cited(vs)):
+            # ESC-014: one answer to an offer naming us, our order deciding which (not to another
+            # escrow's offer: its escrow's order decides there, NEG-017, and we follow it)
+            first = self.answers.setdefault(cited(vs), vs.digest)
+            if first != vs.digest:
+                self._find(
+                    "ANSWER_TAKEN_TWICE",
+                    f"the escrow took another answer ({vs.body}) to an offer naming it",
+                    vs,
+                    first,
+                )
         if self._accept(vs, own=False) and vs.body == "accept":
             neg = self.verifier.negotiations.get(vs.header.negotiation_id)
             c = neg.contract
@@ -252,6 +267,15 @@ class _Replay:
                 stamped = self.verifier.witness.witnessed_ms(c.accept, self.escrow)
                 if stamped is None or stamped > c.offer.header.expires_at_ms + CLOCK_TOLERANCE_MS:
                     self._find("UNWITNESSED", "the escrow recognised an Accept not witnessed in time", vs)
+
+    def _names_us(self, offer: bytes) -> bool:
+        """Whether ``offer`` is an Offer or Counter the transcript holds whose terms name this escrow."""
+        held = self.verifier.statements.get(offer)
+        return (
+            held is not None
+            and held.body in ("offer", "counter")
+            and proposal_of(held).terms.escrow == self.escrow
+        )
 
     def _accept(self, vs: VerifiedStatement, *, own: bool) -> bool:
         try:

@@ -348,12 +348,17 @@ class Exposure:
 
     # -- recording ---------------------------------------------------------------------
 
-    def offer_live(self, digest: bytes, value: int, issued: int, expires: int) -> None:
+    def offer_live(
+        self, digest: bytes, value: int, issued: int, expires: int, *, until: int | None = None
+    ) -> None:
+        """``until``: count it (in every period it overlaps) until then rather than ``expires`` -- a
+        guard's own offer an escrow may bind it to after its expiry (section 4.5); :meth:`offer_dead`
+        ends it sooner."""
         # A zero-value offer reserves nothing; skipping it also spares walking the periods of a
         # long-lived one, which MND-013 allows only when there is no budget to reserve.
         periods = tuple(self.periods_between(issued, expires)) if value else ()
         self.live_offers[digest] = (value, issued, expires)
-        self._offers.add(digest, value, expires, periods)
+        self._offers.add(digest, value, expires if until is None else max(until, expires), periods)
 
     def offer_dead(self, digest: bytes) -> None:
         if self.live_offers.pop(digest, None) is not None:
@@ -485,9 +490,16 @@ class ExposureBook:
     # -- recording (called once a statement is accepted) ---------------------------
 
     def offer_live(
-        self, mandate_digest: bytes, offer_digest: bytes, value: int, issued: int, expires: int
+        self,
+        mandate_digest: bytes,
+        offer_digest: bytes,
+        value: int,
+        issued: int,
+        expires: int,
+        *,
+        until: int | None = None,
     ) -> None:
-        self.exposure(mandate_digest).offer_live(offer_digest, value, issued, expires)
+        self.exposure(mandate_digest).offer_live(offer_digest, value, issued, expires, until=until)
 
     def offer_dead(self, mandate_digest: bytes, offer_digest: bytes) -> None:
         exp = self.by_mandate.get(mandate_digest)

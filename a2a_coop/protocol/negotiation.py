@@ -671,9 +671,10 @@ class Negotiation:
         its Accept (NEG-012)."""
         return next(iter(self.exposed_offers(party)), None)
 
-    def exposed_offers(self, party: str) -> list[VerifiedStatement]:
+    def exposed_offers(self, party: str, *, bonded: bool = True) -> list[VerifiedStatement]:
         """Every offer :meth:`exposed_offer` could return, in the line's order: each of them an escrow
-        may still bind ``party`` to, displacing what followed it."""
+        may still bind ``party`` to, displacing what followed it. ``bonded=False``: also those that carry
+        no bond (an Accept of one its escrow witnessed binds no bond, but its claim ends BREACHED)."""
         offers = self.offers
         c = self.contract
         last = len(offers) - 1 if c is not None else len(offers)
@@ -685,7 +686,9 @@ class Negotiation:
         for i in range(last):
             offer = offers[i]
             terms = proposal_of(offer).terms
-            if offer.issuer != party or not terms.escrow or not (terms.issuer_bond or terms.audience_bond):
+            if offer.issuer != party or not terms.escrow:
+                continue
+            if bonded and not (terms.issuer_bond or terms.audience_bond):
                 continue
             if terms.escrow == taken_by:
                 continue
@@ -1056,6 +1059,10 @@ class Negotiations:
                     del self._exclusive[key]
             else:
                 self._exclusive.setdefault(key, neg.id)
+
+    def exclusive_holder(self, issuer: str, key: bytes) -> bytes | None:
+        """The negotiation whose live contract holds ``issuer``'s exclusive ``key`` (NEG-009), if any."""
+        return self._exclusive.get((issuer, key))
 
     def _witnessed_before(self, neg: Negotiation, accept: VerifiedStatement) -> bool:
         """NEG-019: NEG-009 does not apply to an Accept of the outstanding offer its escrow witnessed (a

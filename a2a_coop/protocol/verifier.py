@@ -24,6 +24,7 @@ from a2a_coop.protocol.errors import (
     AttestationInadmissible,
     BodyInvalid,
     CoopError,
+    ExclusiveConflict,
     IssuedInFuture,
     IssuedInPast,
     KeyRevoked,
@@ -36,6 +37,8 @@ from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS, MAX_SKEW_MS, ReplayCach
 from a2a_coop.protocol.mandate import ExposureBook, check_against_mandate, committed_value
 from a2a_coop.protocol.negotiation import (
     BARGAINING_STATES,
+    BOND_GRACE_MS,
+    CLAIM_WINDOW_MS,
     Contract,
     Event,
     Negotiation,
@@ -103,7 +106,11 @@ class Verifier:
         # Our guard's (``me``): answers to our bonded offers that their escrow has not taken, each with
         # (escrow, mandate digest, offer digest, negotiation id) of the offer still counted (_still_exposed).
         self._exposed_answers: dict[bytes, tuple[str, bytes, bytes, bytes]] = {}
-        # Off only to stand for the guard of an earlier version (tests): on, the holding is kept.
+        # Our guard's (``me``): our Offers and Counters carrying an exclusive_key, by key, each with
+        # (negotiation id, escrow named, expires_at_ms, held until), held as NEG-020 says.
+        self._own_exclusive: dict[bytes, dict[bytes, tuple[bytes, str, int, int]]] = {}
+        # Off only to stand for the guard of an earlier version (tests): on, the holding is kept (of the
+        # value, section 4.5, and of the exclusive_key, NEG-020).
         self.hold_exposed = True
         # On while a peer replays its journal: its own statements are taken as they were signed, with no
         # MND-009/010 check -- an earlier version's guard signed some without the holding (section 4.5),
@@ -252,7 +259,9 @@ class Verifier:
         nid = vs.negotiation_id
         neg_event = self.negotiations.check(vs) if nid else None
         if record is not None:
-            self._check_exposure(vs, record, neg_event)
+            self._check_exposure(vs, record, neg_event, now_ms)
+        if ours and issuer == me and (neg_event is _OFFER or neg_event is _COUNTER) and not self.as_signed:
+            self._check_exclusive_held(vs, now_ms)
         body = vs.body
         if body == "reveal":
             self._check_reveal(vs)
@@ -290,7 +299,7 @@ class Verifier:
             digests.update(c.deliveries, c.pending, c.claims)
         dropped = [vs for d in digests if (vs := self.forget_statement(d)) is not None]
         for d in digests if self._exposed_answers else ():
-            self._exposed_answers.pop(d, None)  # its offer counts until it expires (the book's sweep)
+            self._exposed_answers.pop(d, None)  # its offer counts until asked_escrow or its bound
         self.witness.forget(digests, neg.parties)
         return dropped
 
@@ -419,7 +428,9 @@ class Verifier:
         offer = self.statements.get(vs.statement.accept.offer)
         return proposal_of(offer) if offer is not None and offer.body in ("offer", "counter") else None
 
-    def _check_exposure(self, vs: VerifiedStatement, record: _MandateRecord, event: Event | None) -> None:
+    def _check_exposure(
+        self, vs: VerifiedStatement, record: _MandateRecord, event: Event | None, now_ms: int | None = None
+    ) -> None:
         """MND-009, MND-010 for statements that commit value.
 
         A statement of our own is being checked by our policy guard (MND-011): it counts our offers
@@ -439,9 +450,110 @@ class Verifier:
         if event is not _OFFER and event is not _COUNTER and self._witnessed_before(vs):
             return  # NEG-019: its escrow checked these caps in its view, which is what bonds it
         # Ours: counted for the skew past expiry, and at least to a bonding cutoff (expires + 30 s), until
-        # which an escrow may still stamp an Accept of the offer (NEG-017, section 4.5).
-        grace = max(self.skew_ms, CLOCK_TOLERANCE_MS) if self.me is not None and vs.issuer == self.me else 0
+        # which an escrow may still stamp an Accept of the offer (NEG-017, section 4.5) -- both by our
+        # clock: a statement dated ahead of it (our chain set to a counterparty's pace, NEG-014, CHN-005)
+        # shortens neither.
+        grace = 0
+        if self.me is not None and vs.issuer == self.me:
+            ahead = vs.issued_at_ms - now_ms if now_ms is not None and vs.issued_at_ms > now_ms else 0
+            grace = max(self.skew_ms, CLOCK_TOLERANCE_MS) + ahead
         self.exposure.check(vs, record.mandate, value, self._held_in(vs, value), grace_ms=grace)
+
+    def _check_exclusive_held(self, vs: VerifiedStatement, now_ms: int | None = None) -> None:
+        """NEG-020, our guard only: ``vs``, an Offer or Counter of ours carrying an exclusive_key, is
+        refused while that key may still bind us in another negotiation through an escrow -- an offer of
+        ours with the key naming an escrow that has not taken its answer (an Accept of it the escrow
+        witnesses binds us whatever NEG-009 says in our view, NEG-019), or, when ``vs`` names an escrow,
+        any offer of ours with the key still acceptable or a live contract holding it (an Accept of
+        ``vs`` that escrow witnesses binds us beside it). An offer naming an escrow holds the key past its
+        bonding cutoff -- an Accept stamped before it still binds -- until we asked that escrow after the
+        cutoff (:meth:`asked_escrow`), or, nobody asking, until a contract of it could no longer be
+        claimed under; one naming none, until it expires (plus our skew). Offers naming no escrow may run
+        side by side (NEG-009 in our view)."""
+        proposal = proposal_of(vs)
+        key = proposal.exclusive_key
+        if not key or not self.hold_exposed:
+            return
+        nid, escrow = vs.negotiation_id, proposal.terms.escrow
+        holder = self.negotiations.exclusive_holder(vs.issuer, key)
+        if escrow and holder is not None and holder != nid:
+            raise ExclusiveConflict(
+                f"a live contract of ours holds this exclusive_key: an Accept escrow {escrow:.40} witnessed"
+                " would bind us beside it (NEG-019)",
+                requirement="NEG-020",
+            )
+        held = self._own_exclusive.get(key)
+        if held is None:
+            return
+        at = vs.issued_at_ms if now_ms is None else min(vs.issued_at_ms, now_ms)  # by our clock
+        for digest, (of_nid, of_escrow, _, until) in list(held.items()):
+            if until < at:
+                del held[digest]  # nothing can bind us to it any more, or no claim come of it
+            elif of_nid != nid and (escrow or of_escrow) and self._may_still_bind(digest, of_nid, of_escrow):
+                raise ExclusiveConflict(
+                    f"our offer {digest.hex()[:16]} carries this exclusive_key and may still bind us: "
+                    + (
+                        f"escrow {of_escrow:.40} has not taken its answer (NEG-017)"
+                        if of_escrow
+                        else "it is still outstanding"
+                    ),
+                    requirement="NEG-020",
+                )
+        if not held:
+            del self._own_exclusive[key]
+
+    def asked_escrow(self, negotiation_id: bytes, now_ms: int, escrow: str) -> int | None:
+        """Our runtime showed ``escrow`` the line of our offers in ``negotiation_id`` at ``now_ms`` and
+        took its answer (ESC-013): an offer of ours naming it whose bonding cutoff plus the clock
+        tolerance was not after ``now_ms`` binds us only through the contract that answer revealed, if
+        any, which holds its exclusive_key (NEG-009) and counts (MND-010) as any contract does: the hold
+        of NEG-020 ends for it, and so does that of section 4.5 -- for it, and for any of our offers there
+        whose answer the escrow took (its Stamp held now: the negotiation may have been forgotten).
+        Returns, when it freed an offer for its cutoff alone (nothing in our statements says so), until
+        when that holding would have lasted -- for a runtime to keep the fact across a restart -- else
+        None."""
+        freed: int | None = None
+        me = self.me
+        neg = self.negotiations.find(negotiation_id) if me is not None else None
+        if me is not None and neg is not None:
+            exposed = {o.digest for o in neg.exposed_offers(me)}
+            formed = neg.contract.offer.digest if neg.contract is not None else b""
+            for offer in neg.offers:
+                if offer.issuer != me or offer.digest == formed or self._bound_until(offer) is None:
+                    continue
+                past = offer.expires_at_ms + BOND_GRACE_MS + CLOCK_TOLERANCE_MS <= now_ms
+                if (past and proposal_of(offer).terms.escrow == escrow) or offer.digest not in exposed:
+                    self.exposure.offer_dead(offer.mandate_digest, offer.digest)
+                    if offer.digest in exposed:
+                        freed = max(freed or 0, self._bound_until(offer) or 0)
+        for key, held in list(self._own_exclusive.items()):
+            for digest, (of_nid, of_escrow, expires, _) in list(held.items()):
+                past = expires + BOND_GRACE_MS + CLOCK_TOLERANCE_MS <= now_ms
+                if of_nid == negotiation_id and of_escrow == escrow and past:
+                    freed = max(freed or 0, held.pop(digest)[3])
+            if not held:
+                del self._own_exclusive[key]
+        return freed
+
+    def _may_still_bind(self, digest: bytes, negotiation_id: bytes, escrow: str) -> bool:
+        """Whether our offer ``digest`` in ``negotiation_id`` may still form a contract binding us: naming
+        ``escrow``, while that escrow has not taken its answer (no Stamp of it held, nor a lock of the
+        contract by that escrow, which took the whole line first, ESC-014); naming none, while it is
+        outstanding. A negotiation we no longer hold (forgotten, no archive): until the cutoff."""
+        neg = self.negotiations.find(negotiation_id)
+        if neg is None:
+            return True
+        line = neg.offers
+        i = next((k for k, o in enumerate(line) if o.digest == digest), -1)
+        if i < 0:
+            return False  # cut off by a witnessed Accept of an earlier offer (NEG-018)
+        if not escrow:
+            return neg.state in BARGAINING_STATES and neg.outstanding.digest == digest
+        c = neg.contract
+        if c is not None and c.escrow == escrow and c.locked:
+            return False
+        answer = line[i + 1].digest if i + 1 < len(line) else neg.closed_by
+        return not answer or self.witness.stamp_time(escrow, answer) is None
 
     def _witnessed_before(self, accept: VerifiedStatement) -> bool:
         """Whether we held, before ``accept`` came, a Stamp of it by its offer's escrow by the bonding
@@ -567,6 +679,32 @@ class Verifier:
             neg = self.negotiations.apply(vs, checked=checked, event=event)
             self._track_exposure(vs, neg, before)
 
+    def _bound_until(self, vs: VerifiedStatement) -> int | None:
+        """Our guard's: how long our Offer or Counter ``vs`` counts (MND-009, MND-010) when it carries a
+        bond and names an escrow -- until its last item deadline plus the claim window, as a contract of
+        it would (MND-010), unless its escrow took its answer or was asked after its cutoff; else None
+        (until it expires)."""
+        terms = proposal_of(vs).terms
+        if not self.hold_exposed or not terms.escrow or not (terms.issuer_bond or terms.audience_bond):
+            return None
+        proposal = proposal_of(vs)
+        return max((i.deadline_ms for i in (*proposal.gives, *proposal.wants)), default=0) + CLAIM_WINDOW_MS
+
+    def _hold_exclusive(self, vs: VerifiedStatement, key: bytes) -> None:
+        """Our Offer or Counter ``vs`` carries exclusive_key ``key``: held (NEG-020) -- naming an escrow,
+        at most until its last item deadline plus the claim window (a contract of it counts until then,
+        MND-010, and lapses, CMT-006); naming none, until it expires plus our skew."""
+        proposal = proposal_of(vs)
+        escrow = proposal.terms.escrow
+        if escrow:
+            until = (
+                max((i.deadline_ms for i in (*proposal.gives, *proposal.wants)), default=0) + CLAIM_WINDOW_MS
+            )
+        else:
+            until = vs.expires_at_ms + max(self.skew_ms, CLOCK_TOLERANCE_MS)
+        held = (vs.negotiation_id, escrow, vs.expires_at_ms, max(until, vs.expires_at_ms))
+        self._own_exclusive.setdefault(key, {})[vs.digest] = held
+
     def _still_exposed(self, offer: VerifiedStatement, answer: VerifiedStatement, neg: Negotiation) -> bool:
         """Our guard's view only (``me``): whether our bonded ``offer`` naming an escrow, just answered by
         ``answer`` (a Counter, Reject or Withdraw), stays counted (MND-009, MND-010) -- the escrow has
@@ -637,7 +775,14 @@ class Verifier:
         if vs.body in ("offer", "counter"):
             value = committed_value(vs)
             assert value is not None
-            book.offer_live(vs.mandate_digest, vs.digest, value, vs.issued_at_ms, vs.expires_at_ms)
+            # Ours, bonded at an escrow: an Accept it stamped by the cutoff binds however late we learn
+            # of it, so the cutoff alone frees nothing (section 4.5, asked_escrow).
+            until = self._bound_until(vs) if vs.issuer == self.me else None
+            book.offer_live(
+                vs.mandate_digest, vs.digest, value, vs.issued_at_ms, vs.expires_at_ms, until=until
+            )
+            if vs.issuer == self.me and (key := proposal_of(vs).exclusive_key):  # held (NEG-020)
+                self._hold_exclusive(vs, key)
         c = neg.contract
         if c is None:
             return

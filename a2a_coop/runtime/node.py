@@ -43,7 +43,13 @@ from a2a_coop.protocol.errors import CoopError, MalformedEnvelope, Origin, RateL
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
-from a2a_coop.protocol.negotiation import BARGAINING_STATES, BOND_GRACE_MS, State, proposal_of
+from a2a_coop.protocol.negotiation import (
+    BARGAINING_STATES,
+    BOND_GRACE_MS,
+    CLAIM_WINDOW_MS,
+    State,
+    proposal_of,
+)
 from a2a_coop.protocol.reputation import attestation_evidence
 from a2a_coop.protocol.statements import (
     VerifiedStatement,
@@ -68,6 +74,8 @@ from a2a_coop.runtime.trade import (
     bonded_offer_to_show,
     contract_evidence,
     forgotten_to_show,
+    hidden_accept_check_ms,
+    offer_to_show,
     unfinished,
 )
 from a2a_coop.transport.limits import IssuerLimiter, PeerLimits, claimed
@@ -426,6 +434,9 @@ class PeerNode:
         self._deferred_watch: int | None = None
         # Negotiation id -> when (peer clock) the escrow is asked about our bonded offer there (ESC-013).
         self._exposed_watches: dict[bytes, int] = {}
+        # Negotiation ids whose unanswered bonded offer this process asked the escrow about past its
+        # cutoff: not asked again (a watch set before a restart died with the process, and is redone).
+        self._asked_past_cutoff: set[bytes] = set()
         if peer.max_open_per_counterparty is None:  # served: cap what one counterparty keeps open
             peer.max_open_per_counterparty = DEFAULT_MAX_OPEN_PER_COUNTERPARTY
         if peer.max_open_total is None:  # ... and what all of them do
@@ -575,14 +586,22 @@ class PeerNode:
         with self.peer.lock:
             # Ended (a Reject, our Withdraw), it was forgotten once journaled: read back from the journal.
             neg = self.peer.verifier.negotiations.find(negotiation_id)
-            offer = None if neg is None else bonded_offer_to_show(self.peer, neg)
+            offer = None if neg is None else offer_to_show(self.peer, neg)  # unbonded too (NEG-017)
             if neg is None or offer is None or proposal_of(offer).terms.escrow != self.witness.did:
                 return
             now = self.peer.clock()
             unanswered = neg.contract is None and neg.state in BARGAINING_STATES and offer is neg.outstanding
             at = offer.header.expires_at_ms + BOND_GRACE_MS + CLOCK_TOLERANCE_MS if unanswered else now
-            if at < now or self._exposed_watches.get(negotiation_id, at + 1) <= at:
-                return  # asked past the cutoff already, or an earlier watch is pending
+            if at < now:
+                # Past the check time: asked then by this process, or its watch died with an earlier one
+                # (a restart) -- then asked now, while a contract of the offer can still be claimed under.
+                terms = proposal_of(offer)
+                last = max((i.deadline_ms for i in (*terms.gives, *terms.wants)), default=0)
+                if negotiation_id in self._asked_past_cutoff or last + CLAIM_WINDOW_MS < now:
+                    return
+                at = now
+            if self._exposed_watches.get(negotiation_id, at + 1) <= at:
+                return  # an earlier watch is pending
             self._exposed_watches[negotiation_id] = at
         # Not bounded by the witness's queue: one per negotiation of ours, which the open caps bound
         # (RPC-012) while the offer is outstanding; an answered one runs at once.
@@ -615,6 +634,7 @@ class PeerNode:
             neg = self.peer.verifier.negotiations.find(negotiation_id)
         if neg is None:
             return False
+        asked_at = self.peer.clock()
         try:
             ours = ask_escrow_alone(self.peer, self.witness.escrow, neg)
         except Exception as exc:  # best effort, as the witness's submissions: asked again below
@@ -625,6 +645,9 @@ class PeerNode:
             return False
         if ours is None:
             return False
+        unanswered = hidden_accept_check_ms(self.peer, neg)
+        if unanswered is not None and unanswered <= asked_at:
+            self._asked_past_cutoff.add(negotiation_id)
         for owed in self._to_witness([vs.envelope for vs in ours], self.witness.did):
             self.witness.submit(owed)
         self._watch_deferred()

@@ -136,6 +136,11 @@ _ACCEPTED, _FULFILLED, _REVOKED, _COUNTER_EVENT = (
 # [first, second], or [first, second, 1] while spared the bound (its key in our dealings, ATT-018);
 # journals before 0.2 kept them all as one list under META_FORKS, still read (counted toward the bound).
 META_FORKS = "a2a-coop/fork-proofs"
+# Journal meta: what an escrow answered, past the bonding cutoff, about a bonded offer of ours nothing
+# answered (Verifier.asked_escrow), one key per negotiation and escrow (META_ASKED/<id hex>/<escrow>), as
+# [asked at, until when the holding it ended would have lasted]: our statements do not say it, and a
+# restart would hold that offer's value and exclusive_key again. Dropped once that time has passed.
+META_ASKED = "a2a-coop/asked-escrow"
 
 
 class JournalLike(Protocol):
@@ -1402,6 +1407,16 @@ class Peer:
                 )
         return ""
 
+    def asked_escrow(self, negotiation_id: bytes, escrow: str) -> None:
+        """Our runtime took the answer of ``escrow`` to a Submit of the line of our offers naming it in
+        ``negotiation_id``, now: what it did not reveal past an offer's bonding cutoff binds us no more
+        (NEG-020, section 4.5, :meth:`Verifier.asked_escrow`)."""
+        with self.lock:
+            now = self.clock()
+            until = self.verifier.asked_escrow(negotiation_id, now, escrow)
+            if until is not None and self.journal is not None:
+                self.journal.put_meta(f"{META_ASKED}/{negotiation_id.hex()}/{escrow}", [now, until])
+
     def answer_held(self, negotiation_id: bytes) -> list[VerifiedStatement]:
         """Our strategy's answer to the counterparty's outstanding offer in ``negotiation_id`` that the
         guard held back (:class:`EscrowNotShown`), now that the earlier offer's escrow took the line --
@@ -1695,6 +1710,13 @@ class Peer:
             self.verifier.as_signed = False
         if isinstance(journal, Archive):
             self.verifier.use_archive(journal)
+        now = self.clock()
+        for key, (at, until) in journal.meta_under(META_ASKED + "/"):
+            _, nid, escrow = key.rsplit("/", 2)
+            if until < now:
+                journal.delete_meta(key)
+            else:
+                self.verifier.asked_escrow(bytes.fromhex(nid), at, escrow)
         self._open_with, self._open_total = {}, 0
         self._dormant_at, self._dormant_due, self._dormant = [], {}, set()
         self._dormant_sweep_at = DORMANT_HEAP_SLACK

@@ -121,6 +121,15 @@ def bonded_offer_to_show(peer: Peer, neg: Negotiation) -> VerifiedStatement | No
     return neg.exposed_offer(peer.did)
 
 
+def offer_to_show(peer: Peer, neg: Negotiation) -> VerifiedStatement | None:
+    """:func:`bonded_offer_to_show`, or our earliest Offer or Counter in ``neg`` naming an escrow with no
+    bond whose answer that escrow has not taken: an Accept of it the escrow witnessed first takes
+    precedence too (NEG-017) and binds no bond, but a claim under it ends BREACHED. A run that reaches
+    the escrow shows it that line as well, and performs what it reveals; nothing waits for it (no
+    Delivery is held back under an unbonded contract), so a peer that never asks is never stalled."""
+    return next(iter(neg.exposed_offers(peer.did, bonded=False)), None)
+
+
 def forgotten_to_show(
     peer: Peer, journaled: Iterable[tuple[int, str, bytes]], now_ms: int
 ) -> list[Negotiation]:
@@ -180,19 +189,21 @@ def hidden_accept_check_ms(peer: Peer, neg: Negotiation) -> int | None:
 def ask_escrow_about_offer(
     peer: Peer, counterparty: CooperationClient, escrow: EscrowClient, neg: Negotiation
 ) -> bool:
-    """ESC-012, ESC-013: submit our unanswered bonded offer in ``neg`` (after the Mandates and the
-    bargaining it answers) to the escrow, which answers with the Accept it holds of it, if any, the Stamp
-    that witnessed it and every statement it signed about that contract (its locks). Taken as a relay
-    (SPEC 13.2): the contract forms in our view, and what the locks make due -- our Deliveries -- goes to
-    the escrow first (WIT-007), whatever the counterparty that hid its Accept does with them, then to the
-    counterparty with the escrow's statements. Returns whether a contract was revealed.
+    """ESC-012, ESC-013: submit our offer in ``neg`` whose answer the escrow has not taken
+    (:func:`offer_to_show`: bonded, or naming it with no bond; after the Mandates and the bargaining it
+    answers, with its answer if any) to the escrow, which answers with the Accept it holds of it, if
+    any, the Stamp that witnessed it and every statement it signed about that contract (its locks).
+    Taken as a relay (SPEC 13.2): the contract forms in our view, and what the locks make due -- our
+    Deliveries -- goes to the escrow first (WIT-007), whatever the counterparty that hid its Accept does
+    with them, then to the counterparty with the escrow's statements. Returns whether a contract was
+    revealed.
 
     Raises:
         MandateUnknown: the escrow's answer is empty (see :func:`split_escrow_answer`).
         CoopError, TransportError: from the escrow, or from the counterparty after the escrow has what
             we signed.
     """
-    offer = bonded_offer_to_show(peer, neg)
+    offer = offer_to_show(peer, neg)
     if offer is None:
         return False
     before = _contract_id(peer, neg.id)
@@ -203,6 +214,7 @@ def ask_escrow_about_offer(
     peer.hold([mandate])
     news = _news(peer, statements)
     ours = _take_escrow_news(peer, news, proposal_of(offer).terms.escrow, escrow)
+    _asked(peer, neg.id, mandate, proposal_of(offer).terms.escrow)
     if _contract_id(peer, neg.id) == before:
         # Nothing revealed: the escrow took the answers (its Stamps), so a contract formed after them
         # binds, and what we held back under it (Peer's gate, NEG-017) is due now.
@@ -228,24 +240,34 @@ def ask_escrow_about_offer(
     return True
 
 
+def _asked(peer: Peer, negotiation_id: bytes, mandate: bytes, escrow_did: str) -> None:
+    """The escrow our offer names answered our Submit of its line (its Mandate first, ESC-002): past the
+    offer's bonding cutoff, nothing it did not reveal binds us (:meth:`Peer.asked_escrow`). Not when the
+    answer came from another key's escrow (a misdialled one knows nothing of ours)."""
+    with contextlib.suppress(CoopError):
+        if verify_statement(mandate).statement.mandate.agent == escrow_did:
+            peer.asked_escrow(negotiation_id, escrow_did)
+
+
 def ask_escrow_alone(peer: Peer, escrow: Submitter, neg: Negotiation) -> list[VerifiedStatement] | None:
     """:func:`ask_escrow_about_offer` for a peer with no channel to its counterparty (a served node):
-    show the escrow the line of our bonded offer in ``neg`` whose answer it has not taken
-    (:func:`bonded_offer_to_show`), take its answer -- the Stamps of the answers, or an Accept it
-    witnessed first, which takes precedence (NEG-017), with its locks -- and return what that makes us
-    sign (journaled): our Deliveries, for the caller to give the escrow (WIT-007). None when there was
-    nothing to show.
+    show the escrow the line of our offer in ``neg`` whose answer it has not taken
+    (:func:`offer_to_show`: bonded, or naming it with no bond), take its answer -- the Stamps of the
+    answers, or an Accept it witnessed first, which takes precedence (NEG-017), with its locks -- and
+    return what that makes us sign (journaled): our Deliveries, for the caller to give the escrow
+    (WIT-007). None when there was nothing to show.
 
     Raises:
         MandateUnknown: the escrow's answer is empty (see :func:`split_escrow_answer`).
         CoopError, TransportError: from the escrow.
     """
-    offer = bonded_offer_to_show(peer, neg)
+    offer = offer_to_show(peer, neg)
     if offer is None:
         return None
     mandate, statements = split_escrow_answer(escrow.submit([vs.envelope for vs in _line(peer, neg)]))
     peer.hold([mandate])
     ours = _take_escrow_news(peer, _news(peer, statements), proposal_of(offer).terms.escrow, escrow)
+    _asked(peer, neg.id, mandate, proposal_of(offer).terms.escrow)
     return [*ours, *peer.perform(neg.id)] if _contract_id(peer, neg.id) is not None else ours
 
 

@@ -67,6 +67,14 @@ not_observable(
     "NEG-019",
 )
 not_observable(
+    "neg.exclusive-key-held-by-escrow-offer",
+    "A guard signs no offer of an exclusive_key an escrow may still bind elsewhere",
+    "the rule bites only where an offer of the key names an escrow: "
+    + _ESCROW
+    + "; tests/test_attack10.py performs the attack against the reference peer",
+    "NEG-020",
+)
+not_observable(
     "esc.order-independence",
     "One final state whatever the order statements arrive in",
     _ESCROW + "; the precedence of section 8.9 is pinned by tests/test_confluence.py",
