@@ -1711,10 +1711,10 @@ class Peer:
         if isinstance(journal, Archive):
             self.verifier.use_archive(journal)
         now = self.clock()
-        for key, (at, until) in journal.meta_under(META_ASKED + "/"):
-            _, nid, escrow = key.rsplit("/", 2)
+        for meta_key, (at, until) in journal.meta_under(META_ASKED + "/"):
+            _, nid, escrow = meta_key.rsplit("/", 2)
             if until < now:
-                journal.delete_meta(key)
+                journal.delete_meta(meta_key)
             else:
                 self.verifier.asked_escrow(bytes.fromhex(nid), at, escrow)
         self._open_with, self._open_total = {}, 0
