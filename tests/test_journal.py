@@ -823,3 +823,33 @@ def test_concurrent_writers_share_commits_and_lose_nothing(tmp_path: Path, alice
         chain = [verify_statement(e) for e in journal.log_range(alice.did, 0, 10_000)]
     assert [vs.header.seq for vs in chain] == list(range(len(requests)))
     assert stored_rows(path) == 2 * len(requests)
+
+
+def test_close_waits_for_a_transaction_another_thread_has_under_way(tmp_path: Path) -> None:
+    """A served node's witness thread may still be writing (asking its escrow late, say) when the node
+    closes its journal. Expect close to wait for that transaction -- closing a connection SQLite is
+    still using from another thread crashes the process -- the write to land, and a write after close
+    to fail with a JournalError."""
+    journal = Journal.open(tmp_path / "j.db")
+    inside, release = threading.Event(), threading.Event()
+
+    def slow(cur: sqlite3.Cursor) -> None:
+        inside.set()
+        assert release.wait(10)
+        cur.execute("INSERT INTO meta (key, value) VALUES (?, ?)", ("late", b"\xc3"))
+
+    writer = threading.Thread(target=lambda: journal.wait(journal.stage(slow)))
+    writer.start()
+    assert inside.wait(10)
+    closer = threading.Thread(target=journal.close)
+    closer.start()
+    closer.join(0.2)
+    assert closer.is_alive(), "closed the connection under a transaction another thread had under way"
+    release.set()
+    writer.join(10)
+    closer.join(10)
+    assert not closer.is_alive() and not writer.is_alive()
+    with pytest.raises(JournalError):
+        journal.put_meta("after", 1)
+    with Journal.open(tmp_path / "j.db") as reopened:
+        assert reopened.get_meta("late") is True

@@ -434,12 +434,17 @@ class Journal:
         return cls(conn, path, durability, lock_fd)
 
     def close(self) -> None:
-        """Close the connection and release the lock. Everything recorded is already on disk."""
+        """Close the connection and release the lock. Everything recorded is already on disk.
+
+        Waits for a transaction under way in another thread (a witness's late job, say): closing a
+        connection SQLite is still using from another thread crashes the process. A write after this
+        fails with JournalError (the connection is closed)."""
         with self._read_lock:
             if self._reader is not None:
                 self._reader.close()
                 self._reader = None
-        self._conn.close()
+        with self._io:
+            self._conn.close()
         if self._lock_fd is not None:  # after the connection: no second writer while this one is open
             fd, self._lock_fd = self._lock_fd, None
             _unlock(self.path, fd)
