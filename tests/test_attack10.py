@@ -31,7 +31,6 @@ from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Negotiation, State, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.journal import Journal
-from a2a_coop.runtime.node import EscrowWitness, PeerNode
 from a2a_coop.runtime.strategy import Accept as StrategyAccept
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, OfferView, Reply
 from a2a_coop.runtime.strategy import Counter as StrategyCounter
@@ -320,7 +319,7 @@ def test_a_bonded_offers_value_stays_counted_past_the_cutoff_until_the_escrow_is
 def test_a_served_peers_unanswered_bonded_counter_is_freed_by_its_ask_past_the_cutoff(tmp_path: Path) -> None:
     """No hidden Accept: served Bob's bonded Counter goes unanswered. Its value counts past the bonding
     cutoff, until the watch the node set for then (expires + 60 s) asks the escrow, which reveals
-    nothing: then it is free (not a day later)."""
+    nothing: then it is free (not a day later), and that ask sets no other."""
     m = Market()
     node = _open_countering_bob(m, tmp_path)
     try:
@@ -334,6 +333,8 @@ def test_a_served_peers_unanswered_bonded_counter_is_freed_by_its_ask_past_the_c
         assert node.ask_about_offer(opening.negotiation_id)
         assert node.peer.negotiation(opening.negotiation_id).contract is None
         assert exposure.outstanding(m.clock.now_ms) == 0
+        # Asked at the check time itself: not asked again (a clock standing still would ask forever).
+        assert opening.negotiation_id not in node._exposed_watches
     finally:
         node.close()
 
@@ -448,10 +449,7 @@ def test_a_node_restarted_after_the_check_time_still_asks_about_its_unanswered_b
     node = _open_countering_bob(m, tmp_path)
     try:
         node.witness_owed()
-        assert node.witness is not None
-        node.witness.flush()
-        neg = node.peer.negotiation(opening.negotiation_id)
-        assert neg.contract is not None and neg.contract.id == accept.digest
+        neg = m.witnessed_contract(node, opening.negotiation_id, accept)
         m.bob_loses_nothing(neg.id, accept.digest)
     finally:
         node.close()
@@ -501,15 +499,7 @@ def test_a_served_peers_unbonded_counter_accepted_beside_a_hidden_accept_is_perf
     offer, and her claim under the witnessed contract ended BREACHED. Now the node shows the escrow that
     line too (through its witness) and performs the contract it reveals."""
     m = Market()
-    node = PeerNode.open(
-        m.bob.agent.key,
-        m.bob.mandate_vs.envelope,
-        tmp_path / "bob.db",
-        context=[m.escrow.mandate],
-        clock=lambda: m.clock.now_ms,
-        strategy=CountersUnbonded(escrow=m.escrow.did),
-        witness=EscrowWitness(m.escrow, m.escrow.did),
-    )
+    node = m.bob_node(tmp_path, CountersUnbonded(escrow=m.escrow.did))
     try:
         mallory, terms = m.mallory, m.proposal()
         opening = mallory.offer(m.bob, mallory.proposal(gives=terms.wants, wants=terms.gives))
@@ -520,10 +510,7 @@ def test_a_served_peers_unbonded_counter_accepted_beside_a_hidden_accept_is_perf
         theirs = trade_pb2.Offer(gives=proposal_of(bobs).wants, wants=proposal_of(bobs).gives)
         theirs.terms.currency = proposal_of(bobs).terms.currency
         node.exchange(mallory.counter(bobs, theirs).envelope, mallory.setup)
-        assert node.witness is not None
-        node.witness.flush()
-        neg = node.peer.negotiation(opening.negotiation_id)
-        assert neg.contract is not None and neg.contract.id == accept.digest, neg.state
+        neg = m.witnessed_contract(node, opening.negotiation_id, accept)
         assert m.mallory_claims(neg.id, accept.digest) is not State.BREACHED
     finally:
         node.close()

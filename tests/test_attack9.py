@@ -27,7 +27,7 @@ from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.journal import Journal
-from a2a_coop.runtime.node import EscrowWitness, PeerNode
+from a2a_coop.runtime.node import EscrowWitness
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.trade import ask_escrow_alone, carry_trade
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, derive
@@ -225,14 +225,8 @@ def test_a_served_peer_delivers_on_the_locks_of_its_escrow_without_its_stamp(tmp
     took his bond. The locks are proof enough: E took the Accept of her Counter only after taking her
     Counter, the answer to his (and then no Accept of his Counter, ESC-014)."""
     m = Market()
-    node = PeerNode.open(
-        m.bob.agent.key,
-        m.bob.mandate_vs.envelope,
-        tmp_path / "bob.db",
-        context=[m.escrow.mandate],
-        clock=lambda: m.clock.now_ms,
-        strategy=CountersWithItsBond(escrow=m.escrow.did),
-        witness=EscrowWitness(Unreachable(), m.escrow.did),
+    node = m.bob_node(
+        tmp_path, CountersWithItsBond(escrow=m.escrow.did), witness=EscrowWitness(Unreachable(), m.escrow.did)
     )
     try:
         mallory, terms = m.mallory, m.proposal()

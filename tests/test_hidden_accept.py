@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -25,7 +26,7 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2, control_pb2, trade_pb2
 from a2a_coop.cli.demo import provision
 from a2a_coop.protocol.errors import CoopError, LimitExceeded
 from a2a_coop.protocol.escrow import Escrow
-from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State, proposal_of
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Negotiation, State, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime import trade as trade_module
@@ -79,6 +80,31 @@ class Market:
         bonded = proposal_of(offer).terms.issuer_bond > 0
         assert [verify_statement(e).body for e in locks].count("bond_lock") == (2 if bonded else 0)
         return accept
+
+    def bob_node(
+        self, tmp_path: Path, strategy: Any, *, witness: Any = None, context: Sequence[bytes] = ()
+    ) -> PeerNode:
+        """Bob serving ``strategy`` on his journal in ``tmp_path`` (opened again after a restart), holding
+        ``context`` (the escrow's mandate by default), with a witness at the escrow unless given one."""
+        return PeerNode.open(
+            self.bob.agent.key,
+            self.bob.mandate_vs.envelope,
+            tmp_path / "bob.db",
+            context=list(context) or [self.escrow.mandate],
+            clock=lambda: self.clock.now_ms,
+            strategy=strategy,
+            witness=witness or EscrowWitness(self.escrow, self.escrow.did),
+        )
+
+    def witnessed_contract(
+        self, node: PeerNode, negotiation_id: bytes, accept: VerifiedStatement
+    ) -> Negotiation:
+        """Bob's node, its witness flushed, holds the contract of the Accept the escrow witnessed."""
+        assert node.witness is not None
+        node.witness.flush()
+        neg = node.peer.negotiation(negotiation_id)
+        assert neg.contract is not None and neg.contract.id == accept.digest, neg.state
+        return neg
 
     def bob_loses_nothing(self, neg_id: bytes, contract: bytes) -> None:
         """Mallory claims Bob's item after its deadline; the escrow rules once the windows are over."""
@@ -666,15 +692,7 @@ def _served_bob_who_counters(tmp_path: Path) -> tuple[Market, PeerNode]:
 def _open_countering_bob(m: Market, tmp_path: Path) -> PeerNode:
     """Bob serving on his journal in ``tmp_path``, countering with his bond, with an escrow witness;
     opened again after a restart."""
-    return PeerNode.open(
-        m.bob.agent.key,
-        m.bob.mandate_vs.envelope,
-        tmp_path / "bob.db",
-        context=[m.escrow.mandate],
-        clock=lambda: m.clock.now_ms,
-        strategy=CountersWithItsBond(escrow=m.escrow.did),
-        witness=EscrowWitness(m.escrow, m.escrow.did),
-    )
+    return m.bob_node(tmp_path, CountersWithItsBond(escrow=m.escrow.did))
 
 
 def _countered_and_hidden(
@@ -715,10 +733,7 @@ def test_a_served_peers_bonded_counter_answered_beside_a_hidden_accept_is_perfor
             terms.terms.currency = proposal_of(bobs).terms.currency
             other = mallory.counter(bobs, terms)
         node.exchange(other.envelope, mallory.setup)
-        assert node.witness is not None
-        node.witness.flush()
-        neg = node.peer.negotiation(opening.negotiation_id)
-        assert neg.contract is not None and neg.contract.id == accept.digest, neg.state
+        neg = m.witnessed_contract(node, opening.negotiation_id, accept)
         mine = [vs for vs in node.peer.verifier.statements.values() if vs.body == "delivery"]
         assert [vs.statement.delivery.contract for vs in mine] == [accept.digest]
         assert m.escrow.escrow.verifier.witness.stamp_time(m.escrow.did, mine[0].digest) is not None
@@ -942,10 +957,7 @@ def test_a_served_peers_unanswered_bonded_counter_is_asked_about_past_its_cutoff
         assert node._exposed_watches == {opening.negotiation_id: cutoff}
         m.clock.now_ms = cutoff
         assert node.ask_about_offer(opening.negotiation_id)
-        assert node.witness is not None
-        node.witness.flush()
-        neg = node.peer.negotiation(opening.negotiation_id)
-        assert neg.contract is not None and neg.contract.id == accept.digest
+        neg = m.witnessed_contract(node, opening.negotiation_id, accept)
         m.bob_loses_nothing(neg.id, accept.digest)
     finally:
         node.close()
@@ -1168,10 +1180,7 @@ def test_a_served_peer_restarted_before_asking_asks_about_the_rejected_counter(t
     node = _open_countering_bob(m, tmp_path)
     try:
         node.witness_owed()
-        assert node.witness is not None
-        node.witness.flush()
-        neg = node.peer.negotiation(opening.negotiation_id)
-        assert neg.contract is not None and neg.contract.id == accept.digest, neg.state
+        neg = m.witnessed_contract(node, opening.negotiation_id, accept)
         m.bob_loses_nothing(neg.id, accept.digest)
     finally:
         node.close()
@@ -1433,14 +1442,8 @@ def test_the_guard_refuses_an_accept_of_a_counter_at_another_escrow_until_the_fi
 
 def _served_bob_at_two_escrows(tmp_path: Path) -> tuple[Market, LocalEscrow, PeerNode]:
     m, e2 = _two_escrows()
-    node = PeerNode.open(
-        m.bob.agent.key,
-        m.bob.mandate_vs.envelope,
-        tmp_path / "bob.db",
-        context=[m.escrow.mandate, e2.mandate],
-        clock=lambda: m.clock.now_ms,
-        strategy=CountersWithItsBond(escrow=m.escrow.did),
-        witness=EscrowWitness(m.escrow, m.escrow.did),
+    node = m.bob_node(
+        tmp_path, CountersWithItsBond(escrow=m.escrow.did), context=[m.escrow.mandate, e2.mandate]
     )
     return m, e2, node
 

@@ -592,9 +592,11 @@ class PeerNode:
             now = self.peer.clock()
             unanswered = neg.contract is None and neg.state in BARGAINING_STATES and offer is neg.outstanding
             at = offer.header.expires_at_ms + BOND_GRACE_MS + CLOCK_TOLERANCE_MS if unanswered else now
-            if at < now:
-                # Past the check time: asked then by this process, or its watch died with an earlier one
-                # (a restart) -- then asked now, while a contract of the offer can still be claimed under.
+            if at <= now:
+                # At or past the check time: asked then by this process (the ask at the check time itself
+                # counts, else a clock standing still asks again and again), or its watch died with an
+                # earlier one (a restart) -- then asked now, while a contract of the offer can still be
+                # claimed under.
                 terms = proposal_of(offer)
                 last = max((i.deadline_ms for i in (*terms.gives, *terms.wants)), default=0)
                 if negotiation_id in self._asked_past_cutoff or last + CLAIM_WINDOW_MS < now:
