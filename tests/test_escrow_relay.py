@@ -333,12 +333,8 @@ def test_a_responder_whose_locks_are_relayed_asks_the_escrow_nothing_more(tmp_pa
 
 
 @pytest.mark.req("ESC-008", "ESC-007", "ESC-005")
-def test_a_repeated_submit_also_brings_the_locks_signed_since(tmp_path: Path) -> None:
-    """The served escrow (its answers journaled, ESC-007). Alice submits the contract while Bob's bond
-    is not covered: the answer locks hers only. Bob's funds arrive and the escrow locks his bond.
-    Bob then submits the very same statements: the repeat signs nothing, and its answer is the first
-    one followed by the lock signed since (ESC-008) -- the first answer alone would keep Bob in
-    ACCEPTED. Relayed into Bob's peer, it makes him BONDED."""
+def _served_escrow(tmp_path: Path) -> tuple[FixedClock, Party, Party, EscrowNode]:
+    """A served escrow on its journal in ``tmp_path``, and Alice, on one fixed clock."""
     clock = FixedClock()
     alice, escrow_party = Party("alice", clock), Party("escrow", clock)
     node = EscrowNode(
@@ -347,6 +343,16 @@ def test_a_repeated_submit_also_brings_the_locks_signed_since(tmp_path: Path) ->
         tmp_path / "e.db",
         clock=lambda: clock.now_ms,
     )
+    return clock, alice, escrow_party, node
+
+
+def test_a_repeated_submit_also_brings_the_locks_signed_since(tmp_path: Path) -> None:
+    """The served escrow (its answers journaled, ESC-007). Alice submits the contract while Bob's bond
+    is not covered: the answer locks hers only. Bob's funds arrive and the escrow locks his bond.
+    Bob then submits the very same statements: the repeat signs nothing, and its answer is the first
+    one followed by the lock signed since (ESC-008) -- the first answer alone would keep Bob in
+    ACCEPTED. Relayed into Bob's peer, it makes him BONDED."""
+    clock, alice, escrow_party, node = _served_escrow(tmp_path)
     try:
         node.deposit(alice.did, 1_000)
         bob = make_peer(_bob(clock), clock, context=[node.mandate])
@@ -377,14 +383,7 @@ def test_a_durable_submit_answer_does_not_queue_for_the_escrow_lock_again(
     being checked) and holds it. Expect the answer to leave all the same -- it is built from what this
     Submit signed and needs the lock no more -- and, write-ahead, every statement in it already in the
     journal."""
-    clock = FixedClock()
-    alice, escrow_party = Party("alice", clock), Party("escrow", clock)
-    node = EscrowNode(
-        escrow_party.agent.key,
-        escrow_party.mandate_vs.envelope,
-        tmp_path / "e.db",
-        clock=lambda: clock.now_ms,
-    )
+    clock, alice, escrow_party, node = _served_escrow(tmp_path)
     release = threading.Event()
     answers: list[list[bytes]] = []
     worker = threading.Thread(target=lambda: answers.append(node.submit(evidence)), daemon=True)

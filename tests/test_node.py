@@ -300,15 +300,11 @@ def test_the_witness_gives_up_after_its_last_attempt(caplog: pytest.LogCaptureFi
     assert f"failed {MAX_SUBMIT_ATTEMPTS} times, given up" in caplog.text
 
 
-def test_an_answer_leaves_only_once_durable_and_other_trades_go_on_during_the_fsync(
-    traded: tuple[Party, Party, Peer, PeerNode, FixedClock], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Group commit: Bob's commit of his answer to one offer is held on its way to the disk. Expect that
-    exchange not to return meanwhile (write-ahead), a second offer answered in memory and staged while
-    the first commit is held (his lock is not held across the fsync), and both answers, once the disk
-    is let go, durable and returned, the second's in the next group."""
-    alice, _, pa, node, _ = traded
-    journal = node.journal
+def _hold_commits(
+    monkeypatch: pytest.MonkeyPatch, journal: Journal
+) -> tuple[threading.Event, threading.Event]:
+    """Hold ``journal``'s commits on their way to the disk: the first sets ``entered`` and waits for
+    ``release``."""
     entered, release = threading.Event(), threading.Event()
     transaction = journal._transaction
 
@@ -318,6 +314,19 @@ def test_an_answer_leaves_only_once_durable_and_other_trades_go_on_during_the_fs
         transaction(fn)
 
     monkeypatch.setattr(journal, "_transaction", held)
+    return entered, release
+
+
+def test_an_answer_leaves_only_once_durable_and_other_trades_go_on_during_the_fsync(
+    traded: tuple[Party, Party, Peer, PeerNode, FixedClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Group commit: Bob's commit of his answer to one offer is held on its way to the disk. Expect that
+    exchange not to return meanwhile (write-ahead), a second offer answered in memory and staged while
+    the first commit is held (his lock is not held across the fsync), and both answers, once the disk
+    is let go, durable and returned, the second's in the next group."""
+    alice, _, pa, node, _ = traded
+    journal = node.journal
+    entered, release = _hold_commits(monkeypatch, journal)
     first, second = (pa.propose(node.peer.did, alice.proposal()) for _ in range(2))
     answers: dict[str, list[bytes]] = {}
 
@@ -353,15 +362,7 @@ def test_an_offer_is_returned_only_once_durable_and_its_fsync_holds_no_lock(
     alice, bob = Party("alice", clock), Party("bob", clock)
     journal = Journal.open(tmp_path / "alice.db")
     pa = Peer(alice.agent.key, alice.mandate_vs.envelope, journal=journal, clock=lambda: clock.now_ms)
-    entered, release = threading.Event(), threading.Event()
-    transaction = journal._transaction
-
-    def held(fn: Any) -> None:
-        entered.set()
-        assert release.wait(10)
-        transaction(fn)
-
-    monkeypatch.setattr(journal, "_transaction", held)
+    entered, release = _hold_commits(monkeypatch, journal)
     offers: list[VerifiedStatement] = []
     worker = threading.Thread(target=lambda: offers.append(pa.propose(bob.did, alice.proposal())))
     worker.start()
