@@ -23,6 +23,7 @@ from test_hidden_accept import (
     _big,
     _countered_and_hidden,
     _open_countering_bob,
+    _restarted_bob_performs,
 )
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
@@ -446,13 +447,7 @@ def test_a_node_restarted_after_the_check_time_still_asks_about_its_unanswered_b
     finally:
         node.close()
     m.clock.now_ms = counter.header.expires_at_ms + 90_000  # back up after the check time
-    node = _open_countering_bob(m, tmp_path)
-    try:
-        node.witness_owed()
-        neg = m.witnessed_contract(node, opening.negotiation_id, accept)
-        m.bob_loses_nothing(neg.id, accept.digest)
-    finally:
-        node.close()
+    _restarted_bob_performs(m, tmp_path, opening, accept)
 
 
 @pytest.mark.req("MND-010", "NEG-020", "ESC-013")

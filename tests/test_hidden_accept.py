@@ -695,6 +695,20 @@ def _open_countering_bob(m: Market, tmp_path: Path) -> PeerNode:
     return m.bob_node(tmp_path, CountersWithItsBond(escrow=m.escrow.did))
 
 
+def _restarted_bob_performs(
+    m: Market, tmp_path: Path, opening: VerifiedStatement, accept: VerifiedStatement
+) -> None:
+    """Bob's countering node, opened again on its journal, gives its witness what it owes: it learns the
+    contract of the Accept the escrow witnessed, performs it, and loses nothing to Mallory's claim."""
+    node = _open_countering_bob(m, tmp_path)
+    try:
+        node.witness_owed()
+        neg = m.witnessed_contract(node, opening.negotiation_id, accept)
+        m.bob_loses_nothing(neg.id, accept.digest)
+    finally:
+        node.close()
+
+
 def _countered_and_hidden(
     m: Market, node: PeerNode
 ) -> tuple[VerifiedStatement, VerifiedStatement, VerifiedStatement]:
@@ -1177,13 +1191,7 @@ def test_a_served_peer_restarted_before_asking_asks_about_the_rejected_counter(t
     node.close()
     assert witness is not None
     witness.close()
-    node = _open_countering_bob(m, tmp_path)
-    try:
-        node.witness_owed()
-        neg = m.witnessed_contract(node, opening.negotiation_id, accept)
-        m.bob_loses_nothing(neg.id, accept.digest)
-    finally:
-        node.close()
+    _restarted_bob_performs(m, tmp_path, opening, accept)
 
 
 @pytest.mark.req("NEG-017", "NEG-019", "NEG-009")
