@@ -51,7 +51,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.errors import CoopError, IllegalTransition
 from a2a_coop.protocol.forks import fork_proof_from
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, Negotiation
 from a2a_coop.protocol.reputation import attestation_evidence, principals_of
@@ -350,9 +350,17 @@ class Population:
                     victim.peer, victim.peer.negotiation(neg.id), missing[0], "never delivered"
                 )
                 drive(victim.peer, breacher.wire.exchange, claim)
-                settle_with_escrow(
-                    victim.peer, breacher.wire, _client(self.escrow), victim.peer.negotiation(neg.id)
-                )
+                try:
+                    settle_with_escrow(
+                        victim.peer, breacher.wire, _client(self.escrow), victim.peer.negotiation(neg.id)
+                    )
+                except IllegalTransition as exc:
+                    # ESC-015: the equivocator answered the offer one way at the escrow and another to
+                    # the offerer, whose verifier refused the Accept; the escrow, shown the fork, takes
+                    # no claim of its under that contract, and the bonds lapse back. An outcome of the
+                    # double sale, not a fault of the run.
+                    if exc.requirement != "ESC-015" or not isinstance(victim.wire, ForkingPeer):
+                        raise
 
     def _score(self, a: Individual, b: Individual, neg: Negotiation | None) -> TradeRecord:
         # A double sale refused mid-trade is scored as the buyer saw it (what it delivered is gone).

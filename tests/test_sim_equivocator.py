@@ -102,3 +102,23 @@ def test_the_equivocator_is_a_deceptive_population_type_with_its_plan_listed(
     assert "equivocator" not in TABLE_TYPES
     with pytest.raises(SimError, match="types must be among"):
         payoff_table("cheap-talk", ["honest", "equivocator"], seed=0)
+
+
+def test_an_equivocators_claim_the_escrow_refuses_for_its_fork_ends_the_trade_not_the_run() -> None:
+    """Seed 3 of the README's sweep (verifiable world, Moran, 100 steps): the equivocator double-sells,
+    the buyer's verifier refuses the Accept, and the equivocator then claims under the contract the escrow
+    bonded. The escrow, shown the fork, takes no claim of its (ESC-015) -- an outcome of the double sale,
+    which ended the whole run with a traceback before (and the sweep with it)."""
+    from reference_agents import evolve
+
+    result = evolve.run("verifiable", 3, steps=100)
+    assert result.generations > 0 and abs(sum(result.shares.values()) - 1) < 1e-9
+
+
+@pytest.mark.slow  # ten runs of the README's sweep, about 15 s
+@pytest.mark.parametrize("world", ["verifiable", "cheap-talk"])
+def test_every_seed_of_the_readmes_moran_sweep_runs(world: str) -> None:
+    from reference_agents import evolve
+
+    for seed in range(10):
+        assert evolve.run(world, seed, steps=100).generations > 0
