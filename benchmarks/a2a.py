@@ -145,7 +145,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         import a2a  # noqa: F401  # the extra is needed
     except ImportError:
-        print('the a2a benchmark needs the a2a extra: pip install "a2a-coop[a2a]"')
+        print("the a2a benchmark needs the a2a extra: pip install -e '.[a2a]' in the a2a-coop checkout")
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         result = asyncio.run(run(args, Path(tmp)))

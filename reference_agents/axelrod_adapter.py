@@ -55,7 +55,7 @@ def axelrod_module() -> Any:
         return importlib.import_module("axelrod")
     except ImportError:
         raise AxelrodUnavailable(
-            "axelrod strategies need the optional extra: pip install 'a2a-coop[sim]'"
+            "axelrod strategies need the optional extra: pip install -e '.[sim]' in the a2a-coop checkout"
         ) from None
 
 

@@ -10,7 +10,7 @@ SAO mechanism, on the same domain, reservation values and number of steps. It pr
 agreement utility in both, the deltas, and the welfare metrics of our deals
 (:mod:`reference_agents.welfare`); last, one JSON line. Exit status 0 when every delta is within
 ``--tolerance`` (0.05), 1 when one is not, 2 for a usage error or when NegMAS is not installed
-(``pip install 'a2a-coop[parity]'``).
+(``pip install -e '.[parity]'`` in the checkout).
 
 Exponents are ours (GENIUS convention: below 1 Boulware); NegMAS is given ``1 / e`` (see
 :mod:`reference_agents.multi_issue`).
@@ -292,7 +292,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         ok = run(args, sys.stdout)
     except ModuleNotFoundError as exc:
-        print(f"parity needs NegMAS ({exc}): pip install 'a2a-coop[parity]'", file=sys.stderr)
+        print(
+            f"parity needs NegMAS ({exc}): pip install -e '.[parity]' in the a2a-coop checkout",
+            file=sys.stderr,
+        )
         return 2
     except ValueError as exc:
         print(f"parity: {exc}", file=sys.stderr)

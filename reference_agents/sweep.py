@@ -7,7 +7,7 @@ a Ray cluster: results come back in the specs' order, whatever order the workers
 Local processes use the ``spawn`` start method (a clean interpreter per worker: no state forked
 from a parent that has imported gRPC); a program that calls :func:`sweep` with ``processes > 1``
 must guard its entry point with ``if __name__ == "__main__":``, as the ``a2a-coop`` command does.
-Ray is an optional extra (``pip install 'a2a-coop[ray]'``), imported only when ``ray_address`` is
+Ray is an optional extra (``pip install -e '.[ray]'`` in the checkout), imported only when ``ray_address`` is
 given; the cluster's workers need this package installed too.
 """
 
@@ -143,7 +143,7 @@ def _on_ray(specs: Sequence[RunSpec], address: str, done: OnDone) -> list[dict[s
     try:
         import ray
     except ImportError:
-        raise SimError("--ray needs Ray: pip install 'a2a-coop[ray]'") from None
+        raise SimError("--ray needs Ray: pip install -e '.[ray]' in the a2a-coop checkout") from None
     started = not ray.is_initialized()
     if started:
         ray.init(

@@ -170,7 +170,9 @@ def test_axelrod_strategy_without_axelrod_is_a_one_line_usage_error(
     monkeypatch.setitem(sys.modules, "axelrod", None)  # import axelrod raises ImportError
     axelrod_adapter.axelrod_module.cache_clear()
     try:
-        with pytest.raises(reference_agents.UnknownAgent, match=r"pip install 'a2a-coop\[sim\]'"):
+        with pytest.raises(
+            reference_agents.UnknownAgent, match=r"pip install -e '\.\[sim\]' in the a2a-coop checkout"
+        ):
             reference_agents.build("axelrod:TitForTat")
         files = ["--key", "k", "--mandate", "m", "--journal", "j"]
         assert main(["agent", "run", "--strategy", "axelrod:TitForTat", *files]) == 2

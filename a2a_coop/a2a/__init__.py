@@ -1,6 +1,6 @@
 """The A2A binding (SPEC.md section 14): an a2a-coop peer as an A2A agent.
 
-Needs the optional ``a2a`` extra (``pip install "a2a-coop[a2a]"``, which brings
+Needs the optional ``a2a`` extra (``pip install -e '.[a2a]'`` in the checkout, which brings
 a2a-sdk); the core never imports this module. A2A's own types and its
 ``lf.a2a.v1.A2AService`` come from a2a-sdk, never redefined here.
 
@@ -45,7 +45,9 @@ servicer and :func:`serve_a2a`) and :mod:`.client` (:func:`drive_a2a`).
 try:
     import a2a.types  # noqa: F401  # a2a-sdk, the optional extra
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError('a2a_coop.a2a needs the a2a extra: pip install "a2a-coop[a2a]"') from exc
+    raise ImportError(
+        "a2a_coop.a2a needs the a2a extra: pip install -e '.[a2a]' in the a2a-coop checkout"
+    ) from exc
 
 from a2a_coop.a2a.card import AGENT_CARD_PATH, agent_card, card_dict, card_json
 from a2a_coop.a2a.client import drive_a2a

@@ -94,7 +94,9 @@ def cmd_sim_parity(args: argparse.Namespace, out: TextIO) -> int:
     try:
         ok = parity.run(args, out)
     except ModuleNotFoundError as exc:
-        raise UsageError(f"sim parity needs NegMAS ({exc}): pip install 'a2a-coop[parity]'") from None
+        raise UsageError(
+            f"sim parity needs NegMAS ({exc}): pip install -e '.[parity]' in the a2a-coop checkout"
+        ) from None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return EXIT_OK if ok else EXIT_INVALID

@@ -245,7 +245,9 @@ def _serve_a2a_until_stopped(
     try:
         from a2a_coop.a2a import AGENT_CARD_PATH, serve_a2a
     except ImportError:
-        raise UsageError('--a2a needs the a2a extra: pip install "a2a-coop[a2a]"') from None
+        raise UsageError(
+            "--a2a needs the a2a extra: pip install -e '.[a2a]' in the a2a-coop checkout"
+        ) from None
     public_url = _public_url(args.public_url, tls)
     if public_url is None and args.host in ("0.0.0.0", "::", ""):
         raise UsageError(
