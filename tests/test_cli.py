@@ -600,3 +600,24 @@ def test_every_command_says_what_it_does_in_its_help() -> None:
         " ".join(path) for path, p in _commands(build_parser()) if not p.description and path != ("version",)
     ]
     assert not bare, f"commands without a description: {bare}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("serve", "--port", "99999"), "is not a port number"),
+        (("demo", "--trades", "0"), "is not a positive integer"),
+        (("escrow", "serve", "--fund", "DID=-5"), "is not DID=AMOUNT"),
+        (("verify", "--no-such-flag", "x"), "unrecognized arguments"),
+    ],
+)
+def test_a_bad_flag_or_value_is_one_line(
+    capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], message: str
+) -> None:
+    """A bad flag or flag value: exit 2 and one line naming the error and where the help is -- not the
+    command's whole usage block first (up to 16 lines for serve)."""
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and out == ""
+    assert (
+        message in err and len(err.strip().splitlines()) == 1 and "--help" in err and "Traceback" not in err
+    )

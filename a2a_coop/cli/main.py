@@ -22,7 +22,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from a2a_coop import __version__
 from a2a_coop.cli._common import (
@@ -585,8 +585,16 @@ def _add_runtime_parsers(sub: Any) -> None:
     p.set_defaults(func=_Command("peer", "cmd_export"))
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad flag or value reported on one line (the error, and where the help is) instead
+    of the whole usage block first: a user mistake gets a one-line message."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="a2a-coop",
         description="Keys, offline verification and inspection of a2a-coop signed statements; "
         "peers and escrows over gRPC.",
