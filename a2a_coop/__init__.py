@@ -32,7 +32,7 @@ from a2a_coop.runtime.strategy import (
     Strategy,
 )
 
-__version__ = "0.1.0.dev0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "PROTOCOL_VERSION",
