@@ -112,6 +112,11 @@ def test_key_file_must_match_its_did() -> None:
     for bad in bad_docs:
         with pytest.raises(KeyFileError):
             parse_key_file(bad)
+    # What is wrong with the seed, in words (not base64's "Incorrect padding")
+    with pytest.raises(KeyFileError, match="no seed in it"):
+        parse_key_file({"type": KEY_FILE_TYPE, "did": a.did})
+    with pytest.raises(KeyFileError, match="seed is not base64"):
+        parse_key_file({"type": KEY_FILE_TYPE, "did": a.did, "seed": "abc"})
 
 
 # --- verify: input forms -------------------------------------------------------------------------

@@ -45,8 +45,10 @@ def parse_key_file(doc: Any) -> Keypair:
         raise KeyFileError(f"not an a2a-coop key file (type must be {KEY_FILE_TYPE!r})")
     try:
         seed = base64.b64decode(doc["seed"], validate=True)
-    except (KeyError, TypeError, binascii.Error) as exc:
-        raise KeyFileError(f"bad or missing seed: {exc}") from None
+    except KeyError:
+        raise KeyFileError("no seed in it") from None
+    except (TypeError, binascii.Error):
+        raise KeyFileError(f"its seed is not base64 (of the {SEED_BYTES}-byte secret seed)") from None
     if len(seed) != SEED_BYTES:
         raise KeyFileError(f"seed must be {SEED_BYTES} bytes, got {len(seed)}")
     key = Keypair.from_seed(seed)
