@@ -368,6 +368,34 @@ def test_the_escrow_checks_each_of_its_statements_once_in_context_on_the_bytes_i
     assert (story.escrow.agent.writer.next_seq, story.desk.ledger_size) == (head, size)
 
 
+@pytest.mark.req("RPL-002", "ESC-001")
+def test_a_submit_prechecked_before_another_took_its_statements_takes_nothing_twice(story: Story) -> None:
+    """A served escrow runs a Submit's stateless checks (:meth:`Escrow.precheck`) before it takes its
+    lock, so another Submit of the same statements may be taken in between. Expect the Submit, with
+    its precheck gone stale, to take nothing twice: its statements held, nothing signed for it, and its
+    answer the Stamp that first named them with the locks signed about the contract (ESC-008), as a
+    Submit prechecked under the lock gets; and a refusal the precheck found raised all the same, after
+    the envelopes before it."""
+    envelopes = [story.offer.envelope, story.accept.envelope]
+    stale = story.desk.precheck(envelopes)
+    assert [item.digest for item in stale.items if not isinstance(item, bytes)] == [
+        story.offer.digest,
+        story.accept.digest,
+    ]
+    story.bonded()  # another Submit, taken first
+    size, transcript = story.desk.ledger_size, story.desk.transcript()
+    answer = story.desk.submit(envelopes, story.clock.now_ms, prechecked=stale)
+    assert story.desk.ledger_size == size and story.desk.transcript() == transcript
+    assert answer == story.signed[-3:] == story.desk.submit(envelopes, story.clock.now_ms)
+    mandate = Party("carol", story.clock).setup[0]  # new here, its signature's last byte flipped
+    bad = mandate[:-1] + bytes([mandate[-1] ^ 1])
+    refused = story.desk.precheck([*envelopes, bad])
+    assert isinstance(refused.refused, CoopError) and len(refused.items) == 2
+    with pytest.raises(CoopError) as err:
+        story.desk.submit([*envelopes, bad], story.clock.now_ms, prechecked=refused)
+    assert err.value is refused.refused and story.desk.ledger_size == size
+
+
 @pytest.mark.req("WIT-001")
 def test_each_submit_is_stamped_once_before_the_evidence_it_names(
     story: Story, alice: Party, bob: Party

@@ -18,6 +18,7 @@ import pytest
 from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+from a2a_coop.protocol.envelope import decode_envelope
 from a2a_coop.protocol.errors import IllegalTransition, IssuedInFuture, WrongParty
 from a2a_coop.protocol.negotiation import BOND_GRACE_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
@@ -426,6 +427,117 @@ def test_a_durable_submit_answer_does_not_queue_for_the_escrow_lock_again(
     finally:
         release.set()
         worker.join(10)
+        node.close()
+
+
+def _served_escrow(tmp_path: Path, clock: FixedClock) -> tuple[EscrowNode, list[bytes]]:
+    """A served escrow with Alice and Bob funded, and the evidence of a bonded contract between them
+    it has not seen: Alice's setup, Bob's Mandate, the Offer and Bob's Accept."""
+    alice, escrow_party = Party("alice", clock), Party("escrow", clock)
+    node = EscrowNode(
+        escrow_party.agent.key,
+        escrow_party.mandate_vs.envelope,
+        tmp_path / "e.db",
+        clock=lambda: clock.now_ms,
+    )
+    bob = make_peer(_bob(clock), clock, context=[node.mandate])
+    for did in (alice.did, bob.did):
+        node.deposit(did, 1_000)
+    terms = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow_party.did)
+    offer = alice.sign("offer", terms, audience=bob.did)
+    bob_mandate, accept = bob.exchange(offer.envelope, alice.setup)
+    return node, [*alice.setup, bob_mandate, offer.envelope, accept]
+
+
+def test_a_submits_signatures_are_checked_outside_the_escrow_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The served escrow checks what needs no state of it -- each envelope's signature, encoding,
+    header and body -- before it takes its lock, as a peer does: another Submit being taken meanwhile
+    does not hold them up. Here the lock is held by another thread while a Submit of a new contract
+    arrives. Expect every signature of its evidence checked while the lock is still held, and once it
+    is released, the Submit taken and answered as ever (Stamp, both locks)."""
+    import nacl.bindings
+
+    clock = FixedClock()
+    node, evidence = _served_escrow(tmp_path, clock)
+    checked: list[bool] = []  # whether the escrow's lock was held by someone at each check
+    all_checked = threading.Event()
+    sign_open = nacl.bindings.crypto_sign_open
+
+    def counting(signed: bytes, public_key: bytes) -> bytes:
+        checked.append(node.lock.locked())
+        if len(checked) == len(evidence):
+            all_checked.set()
+        return sign_open(signed, public_key)
+
+    monkeypatch.setattr(nacl.bindings, "crypto_sign_open", counting)
+    answers: list[list[bytes]] = []
+    worker = threading.Thread(target=lambda: answers.append(node.submit(evidence)), daemon=True)
+    try:
+        with node.lock:  # another Submit being taken
+            worker.start()
+            checked_meanwhile = all_checked.wait(5)
+        worker.join(10)
+        monkeypatch.undo()
+        assert checked_meanwhile, "the Submit's signatures waited for the escrow's lock"
+        assert checked == [True] * len(evidence)
+        assert [verify_statement(e).body for e in answers[0]] == [
+            "mandate",
+            "stamp",
+            "bond_lock",
+            "bond_lock",
+        ]
+    finally:
+        worker.join(10)
+        node.close()
+
+
+def test_a_served_submit_parses_each_envelope_once_and_verifies_no_held_statement_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The served escrow derives a Submit's answer key (ESC-007) and its checks from one parse of each
+    envelope. Expect one parse per envelope for a new contract, with each signature checked once; then,
+    submitted again with one statement more (so not a repeat: it is taken, and stamped alone), one parse
+    per envelope and that statement's signature checked alone -- a statement the escrow holds is not
+    verified again -- and the answer: the earlier one (ESC-008), then the Stamp of the new statement."""
+    import nacl.bindings
+
+    import a2a_coop.protocol.envelope as envelope_module
+
+    clock = FixedClock()
+    node, evidence = _served_escrow(tmp_path, clock)
+    parsed: list[bytes] = []
+    checks: list[bytes] = []
+    parse, sign_open = envelope_module._parse_envelope, nacl.bindings.crypto_sign_open
+
+    def counting_parse(data: bytes) -> object:
+        parsed.append(data)
+        return parse(data)
+
+    def counting_open(signed: bytes, public_key: bytes) -> bytes:
+        checks.append(signed)
+        return sign_open(signed, public_key)
+
+    monkeypatch.setattr(envelope_module, "_parse_envelope", counting_parse)
+    monkeypatch.setattr(nacl.bindings, "crypto_sign_open", counting_open)
+    try:
+        first = node.submit(evidence)
+        assert sorted(parsed) == sorted(evidence) and len(checks) == len(evidence)
+        carol = Party("carol", clock)  # one statement more: her Mandate, which no negotiation names
+        more = [*evidence, *carol.setup]
+        parsed.clear(), checks.clear()
+        second = node.submit(more)
+        assert sorted(parsed) == sorted(more)
+        assert [c[:64] for c in checks] == [decode_envelope(e).signatures[0].sig for e in carol.setup]
+        monkeypatch.undo()
+        assert [verify_statement(e).body for e in first[1:]] == ["stamp", "bond_lock", "bond_lock"]
+        # What the held Accept is answered with (ESC-008), then the Stamp of her Mandate alone.
+        assert second[:-1] == first and verify_statement(second[-1]).statement.stamp.statements == [
+            verify_statement(carol.setup[0]).digest
+        ]
+    finally:
+        monkeypatch.undo()
         node.close()
 
 

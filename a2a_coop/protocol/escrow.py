@@ -57,11 +57,11 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol.bodies import MAX_STAMP_DIGESTS
-from a2a_coop.protocol.envelope import decode_envelope, statement_digest
+from a2a_coop.protocol.envelope import decode_envelope, parse_envelope, statement_digest
 from a2a_coop.protocol.errors import (
     ChainBroken,
     ChainGap,
@@ -102,6 +102,13 @@ _LAPSE: Final = commitment_pb2.RULING_DECISION_LAPSE
 # contract has an outcome, whatever a party's own view says.
 _CLAIMABLE: Final = frozenset({State.ACCEPTED, State.BONDED, State.PERFORMING, State.DISPUTED})
 _REVOCABLE: Final = frozenset({State.ACCEPTED, State.BONDED, State.PERFORMING})
+
+
+class Prechecked(NamedTuple):
+    """A Submit's envelopes through the checks that need no state (:meth:`Escrow.precheck`)."""
+
+    items: list[VerifiedStatement | bytes]  # each statement verified on its own, or its digest if held
+    refused: CoopError | None  # why the envelope after the last item fails them; None if none does
 
 
 class EscrowSigner(Protocol):
@@ -288,7 +295,9 @@ class Escrow:
             self._evaluate(nid, now_ms)
         return vs
 
-    def submit(self, envelopes: Sequence[bytes], now_ms: int) -> list[VerifiedStatement]:
+    def submit(
+        self, envelopes: Sequence[bytes], now_ms: int, *, prechecked: Prechecked | None = None
+    ) -> list[VerifiedStatement]:
         """Take evidence, stamp it, then do whatever the rules make due for the contracts it concerns.
 
         Envelopes are accepted in order, so dependencies come first (mandates,
@@ -304,6 +313,10 @@ class Escrow:
         contract (ESC-012): an offerer the acceptor never sent its Accept learns of it.
         Evidence is verified as offline evidence, without freshness (TIM-005),
         except that a statement issued after ``now_ms`` plus skew is refused (TIM-003).
+
+        Args:
+            prechecked: :meth:`precheck` of ``envelopes``, when the caller ran it already -- outside
+                its lock, as :class:`~a2a_coop.runtime.node.EscrowNode` does: not checked again.
 
         Returns:
             The earlier Stamps of evidence already held and what was signed about the
@@ -323,7 +336,7 @@ class Escrow:
         held_digests: list[bytes] = []  # evidence already held, for ESC-008 and ESC-012
         before = len(self._ledger)
         marks = len(self._transcript), len(self._unsaved)
-        verified, refused = self._verify(envelopes)
+        verified, refused = self.precheck(envelopes) if prechecked is None else prechecked
         try:
             self._check_ours(verified)
         except WrongParty:
@@ -445,20 +458,26 @@ class Escrow:
 
     # -- evidence -----------------------------------------------------------------
 
-    def _verify(self, envelopes: Sequence[bytes]) -> tuple[list[VerifiedStatement | bytes], CoopError | None]:
-        """Each envelope verified on its own (signature, header, body) up to the first that fails:
-        the statement, or its digest if already held; and that failure, raised once the envelopes
-        before it are taken (ESC-001)."""
+    def precheck(self, envelopes: Sequence[bytes]) -> Prechecked:
+        """Each envelope verified on its own (signature, encoding, header, body) up to the first that
+        fails: the statement, or its digest if already held; and that failure, raised by :meth:`submit`
+        once the envelopes before it are taken (ESC-001).
+
+        Each envelope is parsed and hashed once. Nothing is read but whether a statement is held --
+        a set that only grows, and a held digest means these payload bytes were verified before -- so a
+        caller may run this outside its lock, while other Submits are taken, and hand the result to
+        :meth:`submit` (``prechecked``)."""
         out: list[VerifiedStatement | bytes] = []
         held = self.verifier.statements
         for data in envelopes:
             try:
+                parsed = parse_envelope(data)
+                digest = parsed.digest
                 # Held digest = these payload bytes were verified before: skip the signature check.
-                digest = statement_digest(decode_envelope(data).payload)
-                out.append(digest if digest in held else verify_statement(data))
+                out.append(digest if digest in held else verify_statement(data, parsed=parsed))
             except CoopError as err:
-                return out, err
-        return out, None
+                return Prechecked(out, err)
+        return Prechecked(out, None)
 
     def _check_ours(self, verified: Sequence[VerifiedStatement | bytes]) -> None:
         """ESC-011, for a whole Submit before any of it is taken: every statement of a negotiation

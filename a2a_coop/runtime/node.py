@@ -40,7 +40,7 @@ from a2a_coop.protocol.envelope import (
     statement_digest,
 )
 from a2a_coop.protocol.errors import CoopError, MalformedEnvelope, Origin, RateLimited, RequestInvalid
-from a2a_coop.protocol.escrow import Escrow
+from a2a_coop.protocol.escrow import Escrow, Prechecked
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import (
@@ -856,19 +856,14 @@ def _unknown_page_token(page_token: str) -> RequestInvalid:
     )
 
 
-def _submit_key(envelopes: Sequence[bytes]) -> tuple[str | None, list[bytes]]:
+def _submit_key(prechecked: Prechecked) -> tuple[str | None, list[bytes]]:
     """The journal key of a Submit's answer: SHA-256 over its statements' digests, in order (the same
     statements in other envelope bytes are the same Submit), and those digests; None for an empty
-    Submit (it only fetches the mandate) or one with an envelope that does not decode (it is refused,
-    never answered)."""
-    if not envelopes:
+    Submit (it only fetches the mandate) or one with an envelope that does not verify on its own (it is
+    refused, never answered)."""
+    if not prechecked.items or prechecked.refused is not None:
         return None, []
-    digests = []
-    for envelope in envelopes:
-        try:
-            digests.append(statement_digest(decode_envelope(envelope).payload))
-        except CoopError:
-            return None, []
+    digests = [item if isinstance(item, bytes) else item.digest for item in prechecked.items]
     return SUBMIT_ANSWER_PREFIX + hashlib.sha256(b"".join(digests)).hexdigest(), digests
 
 
@@ -919,7 +914,10 @@ class EscrowNode:
         before gets the very same answer, from the journal, also after a restart; nothing is signed
         for it. A client whose first answer was lost just submits again.
         """
-        key, digests = _submit_key(envelopes)
+        # The checks that need no state first (signature, encoding, header, body), outside the lock, as a
+        # peer's are: other Submits are taken meanwhile. Each envelope is parsed and hashed once.
+        prechecked = self.escrow.precheck(envelopes)
+        key, digests = _submit_key(prechecked)
         self.lock.acquire()
         locked = True
         try:
@@ -933,7 +931,7 @@ class EscrowNode:
             forks = len(self.escrow.forked_accepts)
             try:
                 self._pour(envelopes)  # test-only; its Deposits are ledger entries, not part of the answer
-                signed = self.escrow.submit(envelopes, self.clock())
+                signed = self.escrow.submit(envelopes, self.clock(), prechecked=prechecked)
                 if key is not None and signed:
                     # Written with what was signed now, in one transaction; when nothing new was signed
                     # nothing is written, and the answer (earlier Stamps, WIT-006) comes out the same again.
