@@ -334,9 +334,11 @@ def test_a_responder_whose_locks_are_relayed_asks_the_escrow_nothing_more(tmp_pa
 
 
 @pytest.mark.req("ESC-008", "ESC-007", "ESC-005")
-def _served_escrow(tmp_path: Path) -> tuple[FixedClock, Party, Party, EscrowNode]:
-    """A served escrow on its journal in ``tmp_path``, and Alice, on one fixed clock."""
-    clock = FixedClock()
+def _served_escrow(
+    tmp_path: Path, clock: FixedClock | None = None
+) -> tuple[FixedClock, Party, Party, EscrowNode]:
+    """A served escrow on its journal in ``tmp_path``, and Alice, on one fixed clock (``clock``, or new)."""
+    clock = clock or FixedClock()
     alice, escrow_party = Party("alice", clock), Party("escrow", clock)
     node = EscrowNode(
         escrow_party.agent.key,
@@ -430,16 +432,10 @@ def test_a_durable_submit_answer_does_not_queue_for_the_escrow_lock_again(
         node.close()
 
 
-def _served_escrow(tmp_path: Path, clock: FixedClock) -> tuple[EscrowNode, list[bytes]]:
+def _escrow_and_unseen_contract(tmp_path: Path, clock: FixedClock) -> tuple[EscrowNode, list[bytes]]:
     """A served escrow with Alice and Bob funded, and the evidence of a bonded contract between them
     it has not seen: Alice's setup, Bob's Mandate, the Offer and Bob's Accept."""
-    alice, escrow_party = Party("alice", clock), Party("escrow", clock)
-    node = EscrowNode(
-        escrow_party.agent.key,
-        escrow_party.mandate_vs.envelope,
-        tmp_path / "e.db",
-        clock=lambda: clock.now_ms,
-    )
+    _, alice, escrow_party, node = _served_escrow(tmp_path, clock)
     bob = make_peer(_bob(clock), clock, context=[node.mandate])
     for did in (alice.did, bob.did):
         node.deposit(did, 1_000)
@@ -460,7 +456,7 @@ def test_a_submits_signatures_are_checked_outside_the_escrow_lock(
     import nacl.bindings
 
     clock = FixedClock()
-    node, evidence = _served_escrow(tmp_path, clock)
+    node, evidence = _escrow_and_unseen_contract(tmp_path, clock)
     checked: list[bool] = []  # whether the escrow's lock was held by someone at each check
     all_checked = threading.Event()
     sign_open = nacl.bindings.crypto_sign_open
@@ -506,7 +502,7 @@ def test_a_served_submit_parses_each_envelope_once_and_verifies_no_held_statemen
     import a2a_coop.protocol.envelope as envelope_module
 
     clock = FixedClock()
-    node, evidence = _served_escrow(tmp_path, clock)
+    node, evidence = _escrow_and_unseen_contract(tmp_path, clock)
     parsed: list[bytes] = []
     checks: list[bytes] = []
     parse, sign_open = envelope_module._parse_envelope, nacl.bindings.crypto_sign_open
