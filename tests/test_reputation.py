@@ -627,7 +627,8 @@ def test_cli_reputation_prints_score_uncertainty_evidence_and_the_attestations_b
     from a2a_coop.cli.main import main
     from a2a_coop.runtime.journal import Journal
     from a2a_coop.runtime.keyfile import write_key_file
-    from a2a_coop.runtime.node import META_CONTEXT, META_MANDATE
+    from a2a_coop.runtime.node import META_CONTEXT
+    from a2a_coop.runtime.peer import META_MANDATE
     from a2a_coop.testing import LocalEscrow
 
     clock = FixedClock()

@@ -37,8 +37,8 @@ from a2a_coop.protocol.statements import decode_statement, verify_statement
 from a2a_coop.runtime.alarm import REMEDY, KeyForked
 from a2a_coop.runtime.journal import Journal, JournalError
 from a2a_coop.runtime.keyfile import KEY_FILE_TYPE, KeyFileError, parse_key_file
-from a2a_coop.runtime.node import META_CONTEXT, META_MANDATE, EscrowNode, PeerNode
-from a2a_coop.runtime.peer import Peer
+from a2a_coop.runtime.node import META_CONTEXT, EscrowNode, PeerNode
+from a2a_coop.runtime.peer import META_MANDATE, Peer
 from a2a_coop.transport import TlsConfig, TransportError, serve
 
 log = logging.getLogger("a2a_coop.serve")
@@ -164,17 +164,37 @@ def open_peer(
         peer = Peer(key, mandate, journal=journal, context=[*context, *earlier], **kw)
     except ValueError as exc:
         raise UsageError(f"{journal.path}: {exc}") from None
-    except MandateUnknown as exc:  # it traded under an escrow whose mandate this run lacks
-        raise UsageError(
-            f"journal {journal.path} does not replay: {exc}; it holds statements made under an escrow "
-            "whose mandate it does not record: serve it once with --escrow HOST:PORT or --context "
-            "ESCROW.mandate.json, and the journal remembers that mandate"
-        ) from None
+    except MandateUnknown as exc:  # its evidence: the journal's statement that cites it (Peer._replay)
+        raise UsageError(unrecorded_mandate(journal.path, key.did, exc)) from None
     except CoopError as exc:  # our own journal, not anything a counterparty sent now
         raise UsageError(f"journal {journal.path} does not replay: {exc}") from None
     given = (verify_statement(env) for env in context)
     peer.trusted_escrows = frozenset(vs.statement.mandate.agent for vs in given if vs.body == "mandate")
+    peer.trusted_escrows -= {key.did}  # an earlier mandate of ours is no escrow's
     return peer
+
+
+def unrecorded_mandate(path: Path, did: str, exc: MandateUnknown) -> str:
+    """What to do about a journal that does not replay for want of a Mandate: which one it lacks, whose
+    it is, and what to pass once (the journal then keeps it)."""
+    if not exc.evidence:
+        return f"journal {path} does not replay: {exc}"
+    vs = verify_statement(exc.evidence[0])
+    said = (
+        f"journal {path} does not replay ({exc.code} [{exc.requirement}]): its {vs.body} seq "
+        f"{vs.header.seq} cites mandate {vs.header.mandate.hex()}"
+    )
+    if vs.issuer == did:  # ours, from before the journal kept our mandates (MND-017)
+        return (
+            f"{said}, an earlier mandate of this key ({did}) that it does not record: pass that mandate "
+            "file once, `a2a-coop serve --context OLD.mandate.json ...` (`a2a-coop inspect FILE` prints a "
+            "file's digest), and the journal keeps it; never start a new journal for a key that has signed"
+        )
+    return (
+        f"{said} of {vs.issuer}, which it does not record -- an escrow's, if that key is one: serve it "
+        "once with --escrow HOST:PORT or --context ESCROW.mandate.json, and the journal remembers that "
+        "mandate"
+    )
 
 
 def peer_from_journal(args: argparse.Namespace) -> tuple[Peer, Journal]:
@@ -257,7 +277,8 @@ def _starts_with(path: Path, prefix: bytes) -> bool:
 def check_output(path: Path) -> None:
     """Refuse an ``--out`` that holds what no command output may replace: a key file (often the only
     copy of a secret) or a journal (a chain whose loss makes its owner sign a used seq again). Other
-    files, an earlier mandate or evidence file among them, are replaced as asked.
+    files are replaced as asked (``mandate`` and ``export`` keep an existing one unless --force:
+    :func:`check_new_output`).
 
     A journal's side files count as the journal: its write-ahead log holds the commits not yet
     checkpointed into it (the last statements signed), and SQLite drops a log it cannot read."""
@@ -285,6 +306,14 @@ def check_output(path: Path) -> None:
         return
     if isinstance(doc, dict) and doc.get("type") == KEY_FILE_TYPE:
         raise UsageError(f"{path} is a key file; refusing to write over it")
+
+
+def check_new_output(path: Path, force: bool, what: str) -> None:
+    """:func:`check_output`, and, unless ``force``, refuse an ``--out`` that exists: ``what`` it holds
+    (a mandate file, evidence) may be the only copy."""
+    check_output(path)
+    if not force and (path.exists() or path.is_symlink()):
+        raise UsageError(f"{path} exists; refusing to overwrite {what} (--force replaces it)")
 
 
 def write_transcript(path: Path, envelopes: Sequence[bytes], **extra: Any) -> None:

@@ -28,7 +28,8 @@ from a2a_coop.cli._runtime import (
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
-from a2a_coop.runtime.node import META_MANDATE, EscrowNode, remember_run
+from a2a_coop.runtime.node import EscrowNode, remember_run
+from a2a_coop.runtime.peer import META_MANDATE
 from a2a_coop.runtime.trade import fetch_ledger, fetch_transcript
 from a2a_coop.transport import EscrowClient
 

@@ -318,7 +318,13 @@ def _add_runtime_parsers(sub: Any) -> None:
     )
     p.add_argument("--principal", type=Path, required=True, help="the principal's key file")
     p.add_argument("--agent", required=True, help="the agent's did:key (or its key file)")
-    p.add_argument("--out", type=Path, required=True, help="write the mandate (DSSE JSON) here")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="write the mandate (DSSE JSON) here (a new file, unless --force)",
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.add_argument(
         "--journal", type=Path, help="the principal's journal (default: the key file's name with .db)"
     )
@@ -581,7 +587,13 @@ def _add_runtime_parsers(sub: Any) -> None:
     _add_reader(p)
     p.add_argument("--mandate", type=Path, help="default: the mandate recorded in the journal")
     p.add_argument("--negotiation", required=True, metavar="HEX", help=_NEGOTIATION_HELP)
-    p.add_argument("--out", type=Path, required=True, help="write the evidence (a JSON transcript) here")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="write the evidence (a JSON transcript) here (a new file, unless --force)",
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.set_defaults(func=_Command("peer", "cmd_export"))
 
 

@@ -23,7 +23,7 @@ from a2a_coop._proto.a2acoop.v1 import reputation_pb2, trade_pb2
 from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, EXIT_UNFINISHED, Invalid, UsageError, iso
 from a2a_coop.cli._runtime import (
     LoggedPeer,
-    check_output,
+    check_new_output,
     configure_logging,
     dial_tls,
     first_contact,
@@ -93,7 +93,10 @@ def cmd_mandate(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("the principal's journal cannot be its key file; pass --journal")
     if args.out.resolve() == journal_path.resolve():  # a new journal passes check_output, then is lost
         raise UsageError(f"--out {args.out} is the principal's journal; write the mandate elsewhere")
-    check_output(args.out)  # before signing: a refused --out must not cost the principal a seq
+    # Before signing: a refused --out must not cost the principal a seq. An existing mandate file is
+    # kept unless --force: a renewal written over it would leave an older journal only this file to
+    # replay with (journals now keep their mandates, MND-017; those from before did not).
+    check_new_output(args.out, args.force, "a mandate file")
     caps: dict[str, Any] = {
         "max_per_deal": args.max_per_deal,
         "budget_per_period": args.budget,
@@ -105,7 +108,12 @@ def cmd_mandate(args: argparse.Namespace, out: TextIO) -> int:
     with open_journal(journal_path) as journal:
         vs = sign_mandate(principal, journal, agent, now_ms=wall_clock_ms(), days=args.days, **caps)
     try:
-        args.out.write_text(json.dumps(envelope_to_json(vs.envelope), indent=2) + "\n")
+        with args.out.open("w" if args.force else "x") as f:  # "x": created meanwhile, it is kept too
+            f.write(json.dumps(envelope_to_json(vs.envelope), indent=2) + "\n")
+    except FileExistsError:
+        raise UsageError(
+            f"{args.out} exists; refusing to overwrite a mandate file (--force replaces it)"
+        ) from None
     except OSError as exc:
         raise UsageError(f"cannot write {args.out}: {exc.strerror or exc}") from None
     out.write(
@@ -878,7 +886,7 @@ def find_negotiation(peer: Peer, prefix: str) -> Negotiation:
 
 @runtime_command
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
-    check_output(args.out)
+    check_new_output(args.out, args.force, "evidence")
     peer, journal = peer_from_journal(args)
     try:
         neg = find_negotiation(peer, args.negotiation)

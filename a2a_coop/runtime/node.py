@@ -64,6 +64,7 @@ from a2a_coop.runtime.journal import Journal, JournalCorrupt, Ticket
 from a2a_coop.runtime.peer import (
     DEFAULT_MAX_OPEN_PER_COUNTERPARTY,
     DEFAULT_MAX_OPEN_TOTAL,
+    META_MANDATE,
     Peer,
     wall_clock_ms,
 )
@@ -83,9 +84,9 @@ from a2a_coop.transport.limits import IssuerLimiter, PeerLimits, claimed
 DAY_MS = 86_400_000
 DEFAULT_PAGE_ENTRIES = 1024  # GetAttestations bundles per page when the caller names no limit
 DEFAULT_PAGE_BYTES = 4 * 1024 * 1024
-# A journal remembers the mandate its peer ran with and every context envelope (an escrow's mandate)
-# any run held, so it replays -- and `a2a-coop status`/`export` read it -- without them being passed.
-META_MANDATE: Final = "a2a-coop/mandate"
+# A journal remembers the mandate its peer ran with (META_MANDATE, from a2a_coop.runtime.peer, which also
+# keeps every earlier one of its key) and every context envelope (an escrow's mandate) any run held, so
+# it replays -- and `a2a-coop status`/`export` read it -- without them being passed.
 META_CONTEXT: Final = "a2a-coop/context"
 # A responder asks the escrow for its contract's locks at most this many times (ESC-009), at doubling
 # delays from EscrowWitness.lock_wait_s: enough for a Deposit that funds a bond late to be seen.
@@ -846,6 +847,7 @@ def _replay(key: Keypair, mandate: bytes, journal: Journal, context: Sequence[by
     peer = Peer(key, mandate, journal=journal, context=[*context, *earlier], **kw)
     given = (verify_statement(env) for env in context)
     peer.trusted_escrows = frozenset(vs.statement.mandate.agent for vs in given if vs.body == "mandate")
+    peer.trusted_escrows -= {key.did}  # an earlier mandate of ours is no escrow's
     return peer
 
 

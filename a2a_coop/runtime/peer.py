@@ -37,6 +37,7 @@ from a2a_coop.protocol.envelope import ParsedEnvelope, decode_envelope, parse_en
 from a2a_coop.protocol.errors import (
     CoopError,
     IssuedInFuture,
+    MandateUnknown,
     Origin,
     RateLimited,
     Replayed,
@@ -141,6 +142,13 @@ META_FORKS = "a2a-coop/fork-proofs"
 # [asked at, until when the holding it ended would have lasted]: our statements do not say it, and a
 # restart would hold that offer's value and exclusive_key again. Dropped once that time has passed.
 META_ASKED = "a2a-coop/asked-escrow"
+# Journal meta: the Mandates our key was given, every one a run of the journal started with (envelopes, in
+# that order). Our statements cite them and are never journaled with them, so a replay holds these first:
+# a renewed mandate (a new Mandate for the same key, SPEC 4.7) leaves what we signed under the old one
+# verifiable (MND-017). META_MANDATE (the mandate the journal's last run started with, written by
+# a2a_coop.runtime.node.remember_run) is held too: journals from before this list kept only that one.
+META_OWN_MANDATES = "a2a-coop/own-mandates"
+META_MANDATE = "a2a-coop/mandate"
 
 
 class JournalLike(Protocol):
@@ -398,6 +406,7 @@ class Peer:
             self._hold(env, durable=False)  # given again at every start
         given = (self.verifier.statements[statement_digest(decode_envelope(env).payload)] for env in context)
         self.trusted_escrows = frozenset(vs.statement.mandate.agent for vs in given if vs.body == "mandate")
+        self.trusted_escrows -= {self.did}  # an earlier mandate of ours makes us no escrow
         # The escrows our runtime asks about our own bonded offers (ESC-013): a bonded Offer or Counter of
         # ours names one of them. None: any escrow we trust (a run that asks its offer's escrow itself).
         self.offer_escrows: frozenset[str] | None = None
@@ -416,6 +425,7 @@ class Peer:
         self._last_signed: tuple[bytes, int] = (b"", 0)
         if journal is not None:
             self._replay(journal)
+            self._keep_mandates(journal)
 
     # -- serving side -------------------------------------------------------------
 
@@ -1693,12 +1703,23 @@ class Peer:
         self._replaying = True  # negotiations end here before the journal's end: see _left_dealings
         self.verifier.as_signed = True  # our own statements as signed; what the guard holds, rebuilt
         try:
+            for vs in self._own_mandates(journal):  # first: our statements cite them (MND-017)
+                if not dict.__contains__(self.verifier.statements, vs.digest):
+                    self.verifier.accept_statement(vs)
             for rowid, _direction, envelope in journal.statements():
                 vs = verify_statement(envelope)
                 try:
                     self.verifier.accept_statement(vs, ours=vs.issuer == self.did)
                 except Replayed:
                     continue
+                except MandateUnknown as exc:  # its evidence: the statement, for who it is and what it cites
+                    raise MandateUnknown(
+                        f"its {vs.body} seq {vs.header.seq} of {vs.issuer} cites mandate "
+                        f"{vs.header.mandate.hex()}: {exc.detail}",
+                        requirement=exc.requirement,
+                        origin=exc.origin,
+                        evidence=(vs.envelope,),
+                    ) from None
                 if archive is not None:
                     archive.upto = rowid
                     self._note_finished(vs)
@@ -1746,6 +1767,25 @@ class Peer:
                 self._left_dealings(spared)
         next_seq, prev = journal.chain_head(self.did)
         self.writer = ChainWriter(self.key, next_seq=next_seq, prev=prev)
+
+    def _own_mandates(self, journal: JournalLike) -> list[VerifiedStatement]:
+        """The Mandates for our key the journal keeps: those runs started with (META_OWN_MANDATES) and
+        the last run's (META_MANDATE); the others (a journal shared with another key) are left out."""
+        kept = [*(journal.get_meta(META_OWN_MANDATES, []) or []), journal.get_meta(META_MANDATE)]
+        mandates = (verify_statement(env) for env in dict.fromkeys(kept) if env is not None)
+        return [vs for vs in mandates if vs.body == "mandate" and vs.statement.mandate.agent == self.did]
+
+    def _keep_mandates(self, journal: JournalLike) -> None:
+        """Journal the Mandates we hold for our key -- the one we run with, any earlier one the journal
+        named -- before we sign under them (MND-017): a replay holds them first, so that a new
+        Mandate (a renewal) leaves what we signed under the old one verifiable without its file."""
+        kept = list(journal.get_meta(META_OWN_MANDATES, []) or [])
+        given = (verify_statement(env) for env in self.context[1:])  # an old one of ours passed as context
+        held = [*self._own_mandates(journal), *(vs for vs in given if vs.body == "mandate")]
+        mine = [vs.envelope for vs in held if vs.statement.mandate.agent == self.did]
+        ours = [env for env in dict.fromkeys([*mine, self.mandate_vs.envelope]) if env not in kept]
+        if ours:
+            journal.put_meta(META_OWN_MANDATES, [*kept, *ours])
 
     def _reload(self) -> None:
         """Drop memory state and rebuild it from the journal (after a failed write)."""
