@@ -214,3 +214,28 @@ def test_a_journal_without_an_old_mandate_of_its_key_names_it(
         f"an earlier mandate of this key ({alice.did})",
         "--context OLD.mandate.json",
     )
+
+
+def test_an_escrow_restarts_on_its_journal_under_a_renewed_mandate(tmp_path: Path) -> None:
+    """The escrow's ledger cites its mandate as a peer's statements do: renewed, an escrow could not
+    start again on its journal (MANDATE_UNKNOWN). Expect it to replay under the new mandate with the
+    ledger as it was, sign under the new one from then on, and start again without the old file."""
+    from a2a_coop.runtime.node import EscrowNode
+
+    clock = FixedClock()
+    escrow, alice = Party("escrow", clock), Party("alice", clock)
+    node = EscrowNode(
+        escrow.agent.key, escrow.mandate_vs.envelope, tmp_path / "e.db", clock=lambda: clock.now_ms
+    )
+    try:
+        assert node.deposit(alice.did, 1_000).header.mandate == escrow.mandate_vs.digest
+    finally:
+        node.close()
+    renewed = _renew(escrow, clock)
+    for _ in range(2):  # the first start after the renewal, and one more
+        node = EscrowNode(escrow.agent.key, renewed.envelope, tmp_path / "e.db", clock=lambda: clock.now_ms)
+        try:
+            assert node.get_balance(alice.did)[0] >= 1_000
+            assert node.deposit(alice.did, 1).header.mandate == renewed.digest
+        finally:
+            node.close()

@@ -838,6 +838,8 @@ SUBMIT_ANSWER_PREFIX = "submit-answer/"
 # The Accepts whose issuer forked its chain against them (ESC-015): no claim of that issuer under that
 # contract is taken, also after a restart (the fork's other statement may never be shown again).
 META_FORKED_ACCEPTS = "escrow/forked-accepts"
+# The escrow's own Mandates, every one a run of its journal started with (envelopes, in that order).
+META_ESCROW_MANDATES = "escrow/own-mandates"
 
 
 def _replay(key: Keypair, mandate: bytes, journal: Journal, context: Sequence[bytes], **kw: Any) -> Peer:
@@ -869,6 +871,11 @@ def _submit_key(prechecked: Prechecked) -> tuple[str | None, list[bytes]]:
     return SUBMIT_ANSWER_PREFIX + hashlib.sha256(b"".join(digests)).hexdigest(), digests
 
 
+def _mandate_of(envelope: bytes, agent: str) -> bool:
+    vs = verify_statement(envelope)
+    return vs.body == "mandate" and vs.statement.mandate.agent == agent
+
+
 class EscrowNode:
     """An :class:`Escrow` with a journal, as an EscrowHandler; ``start_ticking`` runs its clock rules."""
 
@@ -887,9 +894,15 @@ class EscrowNode:
         self.mandate = mandate
         self.lock = threading.Lock()
         mandate_vs = verify_statement(mandate)
-        history = [env for _, _, env in self.journal.statements() if env != mandate]
+        # Our statements cite our Mandate and are journaled without it: keep every one we ran under, so
+        # a renewed mandate (SPEC 4.7) leaves the ledger signed under the old one replayable (MND-017).
+        kept = [env for env in self.journal.get_meta(META_ESCROW_MANDATES, []) if _mandate_of(env, key.did)]
+        if mandate not in kept:
+            self.journal.put_meta(META_ESCROW_MANDATES, [*kept, mandate])
+        earlier = [env for env in kept if env != mandate]
+        history = [env for _, _, env in self.journal.statements() if env != mandate and env not in kept]
         self.signer = KeySigner(key, head=self.journal.chain_head(key.did), clock=clock)
-        self.escrow = Escrow(self.signer, mandate_vs.digest, setup=[mandate, *history])
+        self.escrow = Escrow(self.signer, mandate_vs.digest, setup=[*earlier, mandate, *history])
         self.escrow.forked_accepts.update(self.journal.get_meta(META_FORKED_ACCEPTS, []))
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
