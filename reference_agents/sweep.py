@@ -101,6 +101,19 @@ def run_spec(spec: RunSpec) -> dict[str, Any]:
     return {"spec": asdict(spec), **result.details()}
 
 
+class SweepIncomplete(Exception):
+    """Some runs failed (a simulator bug: a run's result depends on its seed alone, so it fails again).
+    ``results``: the runs that completed, in the order of their specs; ``failures``: (spec, error)."""
+
+    def __init__(self, results: list[dict[str, Any]], failures: list[tuple[RunSpec, str]]) -> None:
+        super().__init__(f"{len(failures)} of {len(results) + len(failures)} runs failed")
+        self.results, self.failures = results, failures
+
+
+def _failure(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
 def sweep(
     specs: Sequence[RunSpec],
     *,
@@ -117,6 +130,7 @@ def sweep(
 
     Raises:
         SimError: ``processes`` below 1, or Ray asked for but not installed.
+        SweepIncomplete: a run failed; the others still ran (their results are on the exception).
     """
     if processes < 1:
         raise SimError("processes must be at least 1")
@@ -124,9 +138,14 @@ def sweep(
     if ray_address is not None:
         return _on_ray(specs, ray_address, done)
     results: list[dict[str, Any] | None] = [None] * len(specs)
+    failures: list[tuple[RunSpec, str]] = []
     if processes == 1 or len(specs) <= 1:
         for i, spec in enumerate(specs):
-            results[i] = result = run_spec(spec)
+            try:
+                results[i] = result = run_spec(spec)
+            except Exception as exc:  # one run's bug loses no other run
+                failures.append((spec, _failure(exc)))
+                continue
             done(i + 1, len(specs), spec, result)
     else:
         context = multiprocessing.get_context("spawn")
@@ -134,9 +153,16 @@ def sweep(
             futures = {pool.submit(run_spec, spec): i for i, spec in enumerate(specs)}
             for n, future in enumerate(concurrent.futures.as_completed(futures), 1):
                 i = futures[future]
-                results[i] = result = future.result()
+                try:
+                    results[i] = result = future.result()
+                except Exception as exc:
+                    failures.append((specs[i], _failure(exc)))
+                    continue
                 done(n, len(specs), specs[i], result)
-    return [r for r in results if r is not None]
+    completed = [r for r in results if r is not None]
+    if failures:
+        raise SweepIncomplete(completed, failures)
+    return completed
 
 
 def _on_ray(specs: Sequence[RunSpec], address: str, done: OnDone) -> list[dict[str, Any]]:

@@ -221,3 +221,34 @@ def test_a_feint_after_a_clean_record_is_forgiven_twice() -> None:
         scores.append(round(h.peer.reputation.score(f.did).score, 3))
     assert states == ["FULFILLED"] * 3 + ["BREACHED"] * 3
     assert scores[3] > scores[4] >= 0.5 > scores[5]
+
+
+def test_a_failed_run_loses_no_other_run_of_the_sweep(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One run's bug (here, seed 1 made to fail) ended a whole sweep with a traceback, with no
+    results.json and no report. Expect the other runs to complete, the report written for them, one line
+    naming the failed run and its error, and exit 1."""
+    from a2a_coop.cli import main
+
+    real = sweep.run_spec
+
+    def failing(spec: sweep.RunSpec) -> dict[str, object]:
+        if spec.seed == 1:
+            raise RuntimeError("a simulator bug")
+        return real(spec)
+
+    monkeypatch.setattr(sweep, "run_spec", failing)
+    with pytest.raises(sweep.SweepIncomplete) as caught:
+        sweep.sweep(_specs(), processes=1)
+    assert [r["seed"] for r in caught.value.results] == [0, 0]
+    assert [(spec.seed, error) for spec, error in caught.value.failures] == [
+        (1, "RuntimeError: a simulator bug")
+    ] * 2
+    sw = ["sim", "sweep", "--seeds", "0-1", "--dynamics", "moran", "--population", "6", "--steps", "6"]
+    argv = [*sw, "--types", ",".join(SMALL), "--worlds", "verifiable", "--report-dir", str(tmp_path / "r")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "run verifiable moran N=6 steps=6 seed=1 failed: RuntimeError: a simulator bug" in err
+    assert "Traceback" not in err
+    assert [r["seed"] for r in json.loads((tmp_path / "r" / "results.json").read_text())["runs"]] == [0]

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from a2a_coop.cli._common import EXIT_OK, UsageError, non_negative, positive
+from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError, non_negative, positive
 
 WORLDS = ("verifiable", "cheap-talk")
 DYNAMICS = ("moran", "replicator")
@@ -234,14 +234,21 @@ def cmd_sim_sweep(args: argparse.Namespace, out: TextIO) -> int:
                 journal.write(json.dumps(result, sort_keys=True) + "\n")
                 journal.flush()
 
+        failures: list[tuple[Any, str]] = []
         with Progress("runs", len(specs)) as bar:
             try:
                 results = sweep.sweep(specs, processes=args.processes, ray_address=args.ray, on_done=done)
+            except sweep.SweepIncomplete as exc:
+                results, failures = exc.results, exc.failures
             finally:
                 if journal is not None:
                     journal.close()
     except sim.SimError as exc:
         raise UsageError(str(exc)) from None
+    for spec, error in failures:  # a simulator bug: the run fails again with the same seed
+        print(f"a2a-coop sim sweep: run {spec.label()} failed: {error}", file=sys.stderr)
+    if not results:
+        return EXIT_INVALID
     summary = sweep.summarize(results)
     for s in summary:
         print(
@@ -257,7 +264,7 @@ def cmd_sim_sweep(args: argparse.Namespace, out: TextIO) -> int:
         paths = report.write(args.report_dir, results, summary)
         print(f"report: {paths[1]} (data: {paths[0]})", file=sys.stderr)
     out.write(json.dumps({"summary": summary}, sort_keys=True) + "\n")
-    return EXIT_OK
+    return EXIT_INVALID if failures else EXIT_OK
 
 
 def cmd_sim_report(args: argparse.Namespace, out: TextIO) -> int:
