@@ -210,7 +210,7 @@ def test_the_bond_decides_what_a_breach_pays_the_breacher() -> None:
 
 
 def test_a_feint_after_a_clean_record_is_forgiven_twice() -> None:
-    """The README's point 4: the feinter fulfils three contracts with the honest agent, then withholds.
+    """The README's point 5: the feinter fulfils three contracts with the honest agent, then withholds.
     Expect the honest agent's view of it to stay at or above 0.5 through two breaches (it keeps
     trading) and to fall below at the third (ATT-008 counts the net record)."""
     pop = Population("verifiable", seed=7)
