@@ -196,6 +196,8 @@ def test_sim_report_merges_results_files(tmp_path: Path, capsys: pytest.CaptureF
     (tmp_path / "bad.json").write_text("[]")
     assert main(["sim", "report", str(tmp_path / "bad.json"), "--out", str(tmp_path / "x")]) == 2
     assert "not a results.json" in capsys.readouterr().err
+    assert main(["sim", "report", str(tmp_path / "absent.json"), "--out", str(tmp_path / "x")]) == 2
+    assert "cannot read" in capsys.readouterr().err
 
 
 def test_the_bond_decides_what_a_breach_pays_the_breacher() -> None:

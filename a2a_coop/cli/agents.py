@@ -108,6 +108,7 @@ def cmd_sim_axelrod_check(args: argparse.Namespace, out: TextIO) -> int:
 
     names = None if args.names is None else [n for n in args.names.split(",") if n]
     try:
+        axelrod_adapter.axelrod_module()  # the missing extra, before anything is printed
         for name in names or []:
             axelrod_adapter.player_class(name.removeprefix(axelrod_adapter.PREFIX))
         if names is not None:

@@ -272,9 +272,13 @@ def cmd_sim_report(args: argparse.Namespace, out: TextIO) -> int:
     runs: list[dict[str, Any]] = []
     for path in args.results:
         try:
-            doc = json.loads(path.read_text())
+            text = path.read_text()
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+        try:
+            doc = json.loads(text)
             runs += doc["runs"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             raise UsageError(f"{path}: not a results.json of sim evolve or sim sweep ({exc})") from None
     summary = sweep.summarize(runs)
     paths = report.write(args.out, runs, summary)
