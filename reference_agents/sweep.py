@@ -180,14 +180,22 @@ def _on_ray(specs: Sequence[RunSpec], address: str, done: OnDone) -> list[dict[s
         refs = [remote.remote(spec) for spec in specs]
         index = {ref: i for i, ref in enumerate(refs)}
         results: list[dict[str, Any] | None] = [None] * len(specs)
+        failures: list[tuple[RunSpec, str]] = []
         pending, n = list(refs), 0
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             i = index[ready[0]]
-            results[i] = result = ray.get(ready[0])
             n += 1
+            try:
+                results[i] = result = ray.get(ready[0])
+            except Exception as exc:  # a RayTaskError: the run's own error is its cause
+                failures.append((specs[i], _failure(getattr(exc, "cause", None) or exc)))
+                continue
             done(n, len(specs), specs[i], result)
-        return [r for r in results if r is not None]
+        completed = [r for r in results if r is not None]
+        if failures:
+            raise SweepIncomplete(completed, failures)
+        return completed
     finally:
         if started:
             ray.shutdown()
