@@ -181,6 +181,12 @@ def _add_reader(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key", type=Path, required=True, help="the peer's key file (a2a-coop keygen)")
 
 
+def _add_new_file_out(p: argparse.ArgumentParser, what: str) -> None:
+    """--out FILE, which must not exist, and --force, which lets it replace one."""
+    p.add_argument("--out", type=Path, required=True, help=f"write {what} here (a new file, unless --force)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
+
+
 def _add_to(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--to", type=address, required=True, metavar="HOST:PORT", help="the counterparty's address"
@@ -318,13 +324,7 @@ def _add_runtime_parsers(sub: Any) -> None:
     )
     p.add_argument("--principal", type=Path, required=True, help="the principal's key file")
     p.add_argument("--agent", required=True, help="the agent's did:key (or its key file)")
-    p.add_argument(
-        "--out",
-        type=Path,
-        required=True,
-        help="write the mandate (DSSE JSON) here (a new file, unless --force)",
-    )
-    p.add_argument("--force", action="store_true", help="replace an existing --out file")
+    _add_new_file_out(p, "the mandate (DSSE JSON)")
     p.add_argument(
         "--journal", type=Path, help="the principal's journal (default: the key file's name with .db)"
     )
@@ -587,13 +587,7 @@ def _add_runtime_parsers(sub: Any) -> None:
     _add_reader(p)
     p.add_argument("--mandate", type=Path, help="default: the mandate recorded in the journal")
     p.add_argument("--negotiation", required=True, metavar="HEX", help=_NEGOTIATION_HELP)
-    p.add_argument(
-        "--out",
-        type=Path,
-        required=True,
-        help="write the evidence (a JSON transcript) here (a new file, unless --force)",
-    )
-    p.add_argument("--force", action="store_true", help="replace an existing --out file")
+    _add_new_file_out(p, "the evidence (a JSON transcript)")
     p.set_defaults(func=_Command("peer", "cmd_export"))
 
 
