@@ -1,0 +1,83 @@
+"""Attacker's pass (eleventh): the hold of NEG-020 and section 4.5 (until the escrow was asked), mandate
+renewal (MND-017), the escrow's precheck outside its lock (SPEC 16.14).
+
+Each test names the attack in its docstring; Mallory is the attacker, Bob the honest reference peer.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import pytest
+from test_attack10 import _car, _car_market
+from test_hidden_accept import Market
+
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.runtime.trade import ask_escrow_alone
+
+
+@pytest.mark.req("NEG-020", "ESC-013")
+def test_a_reject_forked_at_the_escrow_does_not_keep_the_key_held() -> None:
+    """Mallory answers Bob's bonded offer of his car (exclusive_key, at E1) with a Reject, after showing
+    E1 another statement of hers at the Reject's seq (her own offer to Carol naming E1). Every Submit of
+    Bob's line is refused at the Reject (EQUIVOCATION: E1 holds the other statement), so Bob's runtime
+    never took an answer of E1 and never recorded the ask past the cutoff: his car stayed held until his
+    offer's last deadline + the claim window (a day and more) for the price of one fork, and his bonded
+    value with it. E1 took his Offer before the Reject it refused, and holds no Accept of it: asked again
+    with the line up to his offer, it says so, and the key is free."""
+    m, e2, carol, _ = _car_market()
+    offer = m.b.propose(m.mallory.did, _car(m, m.escrow.did, bond=100), ttl_ms=60_000)
+    writer = copy.deepcopy(m.mallory.agent.writer)
+    reject = m.mallory.reject(offer, "no")
+    m.mallory.agent.writer = writer  # the same seq again: a fork of her chain
+    other = m.mallory.offer(carol, m.mallory.proposal(escrow=m.escrow.did))
+    assert other.header.seq == reject.header.seq
+    m.escrow.submit([*m.mallory.setup, other.envelope])
+    m.b.on_replies([*m.mallory.setup, reject.envelope])
+    m.clock.now_ms = offer.header.expires_at_ms + 60_001  # past the cutoff and the tolerance: ask (ESC-013)
+    try:
+        ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))
+    except CoopError as refused:
+        assert refused.code == "EQUIVOCATION", refused
+    assert m.b.propose(carol.did, _car(m, e2.did, bond=100)).body == "offer"
+
+
+class SlowAnswer:
+    """E1 takes Bob's Submit at once, but its answer reaches him only past the offer's cutoff plus the
+    clock tolerance (a slow network, a loaded escrow); meanwhile Mallory has E1 stamp her Accept, still
+    before the cutoff."""
+
+    def __init__(self, m: Market, offer: VerifiedStatement) -> None:
+        self.m, self.offer = m, offer
+        self.accept: VerifiedStatement | None = None
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        answer = self.m.escrow.submit(envelopes)
+        self.m.clock.now_ms = self.offer.header.expires_at_ms + 29_000  # E1 still stamps an Accept
+        self.accept = self.m.hide_accept(self.offer, held_ms=30_000)  # signed before the expiry
+        self.m.clock.now_ms = self.offer.header.expires_at_ms + 60_001  # the answer arrives
+        return answer
+
+
+@pytest.mark.req("NEG-020", "ESC-013")
+def test_an_answer_arriving_past_the_cutoff_to_an_ask_sent_before_it_frees_nothing() -> None:
+    """Bob asks E1 about his unanswered bonded offer of the car just before its bonding cutoff; E1 takes
+    the Submit at once and holds no Accept then, but the answer reaches Bob only past the cutoff plus the
+    clock tolerance. Bob's runtime recorded the ask at the answer's arrival, as past the cutoff, and freed
+    the key -- while Mallory had E1 stamp an Accept after it took Bob's Submit, before the cutoff. He sold
+    the car again; the Accept, revealed later, bound him twice. An ask counts as past the cutoff by the
+    time it was sent."""
+    m, e2, carol, _ = _car_market()
+    offer = m.b.propose(m.mallory.did, _car(m, m.escrow.did, bond=100), ttl_ms=60_000)
+    m.clock.now_ms = offer.header.expires_at_ms + 20_000
+    slow = SlowAnswer(m, offer)
+    assert ask_escrow_alone(m.b, slow, m.b.negotiation(offer.negotiation_id)) == []
+    assert slow.accept is not None
+    with pytest.raises(CoopError) as refused:
+        m.b.propose(carol.did, _car(m, e2.did, bond=100))
+    assert refused.value.code == "EXCLUSIVE_CONFLICT"
+    ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))  # asked again: revealed
+    neg = m.b.negotiation(offer.negotiation_id)
+    assert neg.contract is not None and neg.contract.id == slow.accept.digest
