@@ -6,15 +6,21 @@ Each test names the attack in its docstring; Mallory is the attacker, Bob the ho
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pytest
-from test_attack10 import _car, _car_market
+from peers import make_peer
+from test_attack10 import OneCar, _car, _car_market
 from test_hidden_accept import Market
 
+from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.runtime.strategy import Counter as StrategyCounter
+from a2a_coop.runtime.strategy import OfferView, Reply
 from a2a_coop.runtime.trade import ask_escrow_alone
 
 
@@ -81,3 +87,37 @@ def test_an_answer_arriving_past_the_cutoff_to_an_ask_sent_before_it_frees_nothi
     ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))  # asked again: revealed
     neg = m.b.negotiation(offer.negotiation_id)
     assert neg.contract is not None and neg.contract.id == slow.accept.digest
+
+
+@dataclass
+class CountersWithTheCar(OneCar):
+    """Bob answers a Counter with a Counter of his own offering the car (exclusive_key) at E1."""
+
+    car: trade_pb2.Offer | None = None
+
+    def respond(self, offer: OfferView) -> Reply:
+        assert self.car is not None
+        return StrategyCounter(self.car)
+
+
+@pytest.mark.req("NEG-020", "ESC-013")
+def test_a_fork_in_the_middle_of_the_line_does_not_keep_the_later_counter_held() -> None:
+    """As the forked Reject, one step further: Mallory answers Bob's offer of the car with a Counter
+    forked at E1, and Bob counters with the car again at E1. E1 refuses every Submit of the line at her
+    Counter; asked again up to his first offer, it answers for that one, but his Counter stays held."""
+    m, e2, carol, _ = _car_market()
+    strategy = CountersWithTheCar(car=_car(m, m.escrow.did, bond=100))
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate, e2.mandate], strategy=strategy)
+    offer = m.b.propose(m.mallory.did, _car(m, m.escrow.did, bond=100), ttl_ms=60_000)
+    writer = copy.deepcopy(m.mallory.agent.writer)
+    hers = m.mallory.proposal(escrow=m.escrow.did, issuer_bond=100, audience_bond=100)
+    counter = m.mallory.counter(offer, hers, ttl_ms=60_000)
+    m.mallory.agent.writer = writer
+    other = m.mallory.offer(carol, m.mallory.proposal(escrow=m.escrow.did))
+    m.escrow.submit([*m.mallory.setup, other.envelope])
+    ours = m.b.on_replies([*m.mallory.setup, counter.envelope])
+    assert [vs.body for vs in ours] == ["counter"]
+    m.clock.now_ms = ours[0].header.expires_at_ms + 60_001
+    with contextlib.suppress(CoopError):
+        ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))
+    assert m.b.propose(carol.did, _car(m, e2.did, bond=100)).body == "offer"

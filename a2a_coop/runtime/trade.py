@@ -263,13 +263,35 @@ def _submit_line(
     except TransportError:
         raise
     except CoopError as refused:
+        forked = _forked_at(peer, line, refused)
         ours = [i for i, vs in enumerate(line) if vs.issuer == peer.did and vs.body in ("offer", "counter")]
         for end in reversed(ours):
             if end + 1 >= len(line):
                 continue  # the whole line: refused already
             with contextlib.suppress(CoopError):
-                return escrow.submit(envelopes[: end + 1]), end == ours[-1]
+                answer = escrow.submit(envelopes[: end + 1])
+                # Our offers after a statement the escrow holds a fork of follow it in the line, which the
+                # escrow never takes: no Accept of them can bind us there.
+                later = [i for i in ours if i > end]
+                return answer, all(forked is not None and end < forked < i for i in later)
         raise refused from None
+
+
+def _forked_at(peer: Peer, line: Sequence[VerifiedStatement], refused: CoopError) -> int | None:
+    """The index in ``line`` of the counterparty's statement the escrow refused for another statement
+    of its issuer it holds at the same seq (EQUIVOCATION, its evidence: that statement, then ours) -- for
+    good: it takes no statement after it in the line either -- or None."""
+    if refused.code != "EQUIVOCATION" or len(refused.evidence) != 2:
+        return None
+    try:
+        held, shown = (verify_statement(env) for env in refused.evidence)
+    except CoopError:
+        return None
+    if held.issuer != shown.issuer or held.header.seq != shown.header.seq or held.digest == shown.digest:
+        return None
+    if shown.issuer == peer.did:
+        return None
+    return next((i for i, vs in enumerate(line) if vs.digest == shown.digest), None)
 
 
 def _asked(peer: Peer, negotiation_id: bytes, mandate: bytes, escrow_did: str, sent_at: int) -> None:
