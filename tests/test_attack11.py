@@ -8,20 +8,25 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 from peers import make_peer
 from test_attack10 import OneCar, _car, _car_market
-from test_hidden_accept import Market
+from test_hidden_accept import FUNDS, Market
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.protocol.errors import CoopError
-from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.runtime.strategy import Counter as StrategyCounter
 from a2a_coop.runtime.strategy import OfferView, Reply
 from a2a_coop.runtime.trade import ask_escrow_alone
+from a2a_coop.testing import Party
 
 
 @pytest.mark.req("NEG-020", "ESC-013")
@@ -121,3 +126,57 @@ def test_a_fork_in_the_middle_of_the_line_does_not_keep_the_later_counter_held()
     with contextlib.suppress(CoopError):
         ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))
     assert m.b.propose(carol.did, _car(m, e2.did, bond=100)).body == "offer"
+
+
+@pytest.mark.req("ESC-007", "ESC-012")
+def test_a_repeated_submit_answers_nothing_the_journal_does_not_hold_yet(tmp_path: Path) -> None:
+    """The escrow journals what a Submit took with the lock released (group commit), and answers it
+    once durable. Bob's repeated Submit of his Offer (ESC-007), taken meanwhile, was answered from memory
+    at once -- with Mallory's Accept and the locks another Submit had just signed, not yet on disk. A crash
+    then, and the escrow, restarted, signs other statements at those ledger seqs: Bob holds two of its
+    statements at one seq, an escrow fork (CHN-004), and locks it forgot. A repeat now waits, as a first
+    answer does, until what was staged before it is durable."""
+    m = Market()
+    escrow_party = Party("escrow", m.clock)
+    key, mandate = escrow_party.agent.key, escrow_party.mandate_vs.envelope
+    node = EscrowNode(key, mandate, tmp_path / "e.db", clock=lambda: m.clock.now_ms)
+    try:
+        for party in (m.mallory, m.bob):
+            node.deposit(party.did, FUNDS)
+        b = make_peer(m.bob, m.clock, context=[node.mandate])
+        proposal = m.proposal()
+        proposal.terms.escrow = node.escrow.did
+        offer = b.propose(m.mallory.did, proposal)
+        submitted = [*b.send_context(), offer.envelope]
+        node.submit(submitted)
+        accept = m.mallory.accept(offer)
+        real = node.journal._transaction
+        entered, release, durable = threading.Event(), threading.Event(), []
+
+        def slow(fn: Any) -> None:
+            entered.set()
+            release.wait(10)
+            real(fn)
+            durable.append(True)
+
+        node.journal._transaction = slow  # type: ignore[method-assign]
+        seen: list[tuple[list[str], bool]] = []
+        hers = threading.Thread(target=node.submit, args=([*m.mallory.setup, accept.envelope],))
+        hers.start()
+        assert entered.wait(10)
+        his = threading.Thread(
+            target=lambda: seen.append(
+                ([verify_statement(e).body for e in node.submit(submitted)], bool(durable))
+            )
+        )
+        his.start()
+        his.join(0.5)
+        release.set()
+        hers.join(10)
+        his.join(10)
+        node.journal._transaction = real  # type: ignore[method-assign]
+        ((bodies, was_durable),) = seen
+        assert "accept" in bodies
+        assert was_durable, "the repeat answered with statements the journal did not hold yet"
+    finally:
+        node.close()
