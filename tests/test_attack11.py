@@ -30,7 +30,8 @@ from a2a_coop.testing import Party
 
 
 @pytest.mark.req("NEG-020", "ESC-013")
-def test_a_reject_forked_at_the_escrow_does_not_keep_the_key_held() -> None:
+@pytest.mark.parametrize("fork", ["seq", "nonce"])
+def test_a_reject_forked_at_the_escrow_does_not_keep_the_key_held(fork: str) -> None:
     """Mallory answers Bob's bonded offer of his car (exclusive_key, at E1) with a Reject, after showing
     E1 another statement of hers at the Reject's seq (her own offer to Carol naming E1). Every Submit of
     Bob's line is refused at the Reject (EQUIVOCATION: E1 holds the other statement), so Bob's runtime
@@ -40,18 +41,22 @@ def test_a_reject_forked_at_the_escrow_does_not_keep_the_key_held() -> None:
     with the line up to his offer, it says so, and the key is free."""
     m, e2, carol, _ = _car_market()
     offer = m.b.propose(m.mallory.did, _car(m, m.escrow.did, bond=100), ttl_ms=60_000)
-    writer = copy.deepcopy(m.mallory.agent.writer)
-    reject = m.mallory.reject(offer, "no")
-    m.mallory.agent.writer = writer  # the same seq again: a fork of her chain
-    other = m.mallory.offer(carol, m.mallory.proposal(escrow=m.escrow.did))
-    assert other.header.seq == reject.header.seq
+    if fork == "seq":
+        writer = copy.deepcopy(m.mallory.agent.writer)
+        reject = m.mallory.reject(offer, "no")
+        m.mallory.agent.writer = writer  # the same seq again: a fork of her chain
+        other = m.mallory.offer(carol, m.mallory.proposal(escrow=m.escrow.did))
+        assert other.header.seq == reject.header.seq
+    else:  # the next seq, with the nonce of the statement before it (RPL-001)
+        other = m.mallory.offer(carol, m.mallory.proposal(escrow=m.escrow.did))
+        reject = m.mallory.reject(offer, "no", nonce=other.header.nonce)
     m.escrow.submit([*m.mallory.setup, other.envelope])
     m.b.on_replies([*m.mallory.setup, reject.envelope])
     m.clock.now_ms = offer.header.expires_at_ms + 60_001  # past the cutoff and the tolerance: ask (ESC-013)
-    try:
-        ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))
-    except CoopError as refused:
-        assert refused.code == "EQUIVOCATION", refused
+    with pytest.raises(CoopError) as refused:  # the line, as Bob's runtime submitted it before
+        m.escrow.submit([*m.bob.setup, *m.mallory.setup, offer.envelope, reject.envelope])
+    assert refused.value.code == ("EQUIVOCATION" if fork == "seq" else "NONCE_REUSED")
+    assert ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id)) == []
     assert m.b.propose(carol.did, _car(m, e2.did, bond=100)).body == "offer"
 
 
