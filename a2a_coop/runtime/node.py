@@ -906,6 +906,10 @@ class EscrowNode:
         self.escrow.forked_accepts.update(self.journal.get_meta(META_FORKED_ACCEPTS, []))
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
+        # The last journal write a Submit staged (under the lock): what the escrow holds in memory is
+        # durable once it is. Answers read from memory wait for it (write-ahead): a crash before it loses
+        # those statements, and the escrow, restarted, would sign others at their ledger seqs (a fork).
+        self._last_ticket: Ticket | None = None
 
     def _persist(self, meta: dict[str, Any] | None = None) -> None:
         """Journal what the escrow took since the last call -- its Stamps, the evidence they name and
@@ -940,7 +944,12 @@ class EscrowNode:
                 # Only a Submit of statements all held can repeat one answered before.
                 earlier = self._answered(key)
                 if earlier is not None:  # and what was signed about its contract since (ESC-008)
-                    return [self.mandate, *self.escrow.answer_again(earlier, digests)]
+                    again = [self.mandate, *self.escrow.answer_again(earlier, digests)]
+                    pending = self._last_ticket
+                    locked = False
+                    self.lock.release()
+                    self._durable(pending)  # another Submit's statements among them may be on their way
+                    return again
             meta: dict[str, Any] | None = None
             ticket = None
             forks = len(self.escrow.forked_accepts)
@@ -962,6 +971,8 @@ class EscrowNode:
                 ticket = self._stage(meta)
                 if ticket is None and meta is not None:  # nothing taken: the record alone
                     ticket = self.journal.stage_batch([], at_ms=self.clock(), meta=meta)
+                if ticket is not None:
+                    self._last_ticket = ticket
                 locked = False
                 self.lock.release()
                 if ticket is not None:
@@ -1007,14 +1018,26 @@ class EscrowNode:
                 raise JournalCorrupt(f"statement {digest.hex()} of an earlier Submit answer is missing")
         return digests
 
+    def _durable(self, ticket: Ticket | None) -> None:
+        """Return once ``ticket`` -- the last journal write a Submit staged, read under the lock -- and so
+        every write staged before it is durable (called without the lock: writes commit in order)."""
+        if ticket is not None:
+            self.journal.wait(ticket)
+
     def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         with self.lock:
-            return self.escrow.ledger(from_seq, limit), max(self.escrow.ledger_size - 1, 0)
+            page = self.escrow.ledger(from_seq, limit), max(self.escrow.ledger_size - 1, 0)
+            pending = self._last_ticket
+        self._durable(pending)  # what a Submit just signed leaves only once journaled (write-ahead)
+        return page
 
     def get_transcript(self, from_seq: int, limit: int, max_bytes: int) -> tuple[list[bytes], int, int]:
         with self.lock:
             envelopes, next_seq = self.escrow.transcript_page(from_seq, limit, max_bytes)
-            return envelopes, max(self.escrow.ledger_size - 1, 0), next_seq
+            page = envelopes, max(self.escrow.ledger_size - 1, 0), next_seq
+            pending = self._last_ticket
+        self._durable(pending)
+        return page
 
     def get_balance(self, party: str) -> tuple[int, int, str, int]:
         with self.lock:

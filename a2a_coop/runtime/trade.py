@@ -207,14 +207,16 @@ def ask_escrow_about_offer(
     if offer is None:
         return False
     before = _contract_id(peer, neg.id)
-    evidence = _line(peer, neg)
-    mandate, statements = split_escrow_answer(escrow.submit([vs.envelope for vs in evidence]))
+    sent = peer.clock()
+    answer, whole = _submit_line(peer, escrow, _line(peer, neg))
+    mandate, statements = split_escrow_answer(answer)
     if _contract_id(peer, neg.id) != before:  # an Accept reached us meanwhile: carried as any other
         return False
     peer.hold([mandate])
     news = _news(peer, statements)
     ours = _take_escrow_news(peer, news, proposal_of(offer).terms.escrow, escrow)
-    _asked(peer, neg.id, mandate, proposal_of(offer).terms.escrow)
+    if whole:
+        _asked(peer, neg.id, mandate, proposal_of(offer).terms.escrow, sent)
     if _contract_id(peer, neg.id) == before:
         # Nothing revealed: the escrow took the answers (its Stamps), so a contract formed after them
         # binds, and what we held back under it (Peer's gate, NEG-017) is due now.
@@ -240,13 +242,66 @@ def ask_escrow_about_offer(
     return True
 
 
-def _asked(peer: Peer, negotiation_id: bytes, mandate: bytes, escrow_did: str) -> None:
-    """The escrow our offer names answered our Submit of its line (its Mandate first, ESC-002): past the
-    offer's bonding cutoff, nothing it did not reveal binds us (:meth:`Peer.asked_escrow`). Not when the
-    answer came from another key's escrow (a misdialled one knows nothing of ours)."""
+def _submit_line(
+    peer: Peer, escrow: Submitter, line: Sequence[VerifiedStatement]
+) -> tuple[list[bytes], bool]:
+    """Submit ``line`` (:func:`_line`) to ``escrow``; returns its answer, and whether that answer covers
+    every offer of ours in the line. When the escrow refuses a statement of the line -- one of the
+    counterparty's that forks its chain against what it showed the escrow, say -- it took those before it
+    (ESC-001): we ask again with the line up to our last offer before it, which the escrow then holds and
+    answers with any Accept of it it witnessed (ESC-012). Else a counterparty could keep the escrow from
+    ever answering us, and our offer's value and exclusive_key held (section 4.5, NEG-020) until its last
+    deadline + the claim window, for the price of one fork. That answer covers the whole line (frees its
+    offers past the cutoff, :func:`_asked`) only when no offer of ours comes after the prefix.
+
+    Raises:
+        CoopError: the escrow refused every prefix (the first refusal); TransportError as its submit.
+    """
+    envelopes = [vs.envelope for vs in line]
+    try:
+        return escrow.submit(envelopes), True
+    except TransportError:
+        raise
+    except CoopError as refused:
+        forked = _forked_at(peer, line, refused)
+        ours = [i for i, vs in enumerate(line) if vs.issuer == peer.did and vs.body in ("offer", "counter")]
+        for end in reversed(ours):
+            if end + 1 >= len(line):
+                continue  # the whole line: refused already
+            with contextlib.suppress(CoopError):
+                answer = escrow.submit(envelopes[: end + 1])
+                # Our offers after a statement the escrow holds a fork of follow it in the line, which the
+                # escrow never takes: no Accept of them can bind us there.
+                later = [i for i in ours if i > end]
+                return answer, all(forked is not None and end < forked < i for i in later)
+        raise refused from None
+
+
+def _forked_at(peer: Peer, line: Sequence[VerifiedStatement], refused: CoopError) -> int | None:
+    """The index in ``line`` of the counterparty's statement the escrow refused for another statement
+    of its issuer it holds at the same seq (EQUIVOCATION, its evidence: that statement, then ours) -- for
+    good: it takes no statement after it in the line either -- or None."""
+    if refused.code != "EQUIVOCATION" or len(refused.evidence) != 2:
+        return None
+    try:
+        held, shown = (verify_statement(env) for env in refused.evidence)
+    except CoopError:
+        return None
+    if held.issuer != shown.issuer or held.header.seq != shown.header.seq or held.digest == shown.digest:
+        return None
+    if shown.issuer == peer.did:
+        return None
+    return next((i for i, vs in enumerate(line) if vs.digest == shown.digest), None)
+
+
+def _asked(peer: Peer, negotiation_id: bytes, mandate: bytes, escrow_did: str, sent_at: int) -> None:
+    """The escrow our offer names answered our Submit of its line (its Mandate first, ESC-002), sent at
+    ``sent_at`` by our clock: past the offer's bonding cutoff then, nothing it did not reveal binds us
+    (:meth:`Peer.asked_escrow`). Not when the answer came from another key's escrow (a misdialled one
+    knows nothing of ours)."""
     with contextlib.suppress(CoopError):
         if verify_statement(mandate).statement.mandate.agent == escrow_did:
-            peer.asked_escrow(negotiation_id, escrow_did)
+            peer.asked_escrow(negotiation_id, escrow_did, sent_at=sent_at)
 
 
 def ask_escrow_alone(peer: Peer, escrow: Submitter, neg: Negotiation) -> list[VerifiedStatement] | None:
@@ -264,10 +319,13 @@ def ask_escrow_alone(peer: Peer, escrow: Submitter, neg: Negotiation) -> list[Ve
     offer = offer_to_show(peer, neg)
     if offer is None:
         return None
-    mandate, statements = split_escrow_answer(escrow.submit([vs.envelope for vs in _line(peer, neg)]))
+    sent = peer.clock()
+    answer, whole = _submit_line(peer, escrow, _line(peer, neg))
+    mandate, statements = split_escrow_answer(answer)
     peer.hold([mandate])
     ours = _take_escrow_news(peer, _news(peer, statements), proposal_of(offer).terms.escrow, escrow)
-    _asked(peer, neg.id, mandate, proposal_of(offer).terms.escrow)
+    if whole:
+        _asked(peer, neg.id, mandate, proposal_of(offer).terms.escrow, sent)
     return [*ours, *peer.perform(neg.id)] if _contract_id(peer, neg.id) is not None else ours
 
 
