@@ -15,7 +15,7 @@ import nacl.bindings
 import pytest
 from peers import make_peer
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol import errors, merkle
 from a2a_coop.protocol.envelope import ParsedEnvelope
 from a2a_coop.protocol.forks import ForkProof
@@ -497,3 +497,33 @@ def test_a_clock_stepped_back_between_mandates_does_not_run_the_principals_chain
     assert second.issued_at_ms >= first.issued_at_ms
     report = verify_transcript([first.envelope, second.envelope])
     assert report.error is None, report.error
+
+
+def test_a_statement_signed_on_our_own_initiative_waits_for_its_fsync_outside_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Peer.sign`` (a Withdraw here; claims, revokes and checkpoints go the same way, and ``perform``'s
+    held-back Deliveries and ``answer_held``'s answers too) journaled under Alice's lock, one fsync each,
+    so her other trades waited for her disk. Expect it, as ``propose``, returned only once durable and her
+    lock free during the fsync."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    journal = Journal.open(tmp_path / "alice.db")
+    pa = Peer(alice.agent.key, alice.mandate_vs.envelope, journal=journal, clock=lambda: clock.now_ms)
+    offer = pa.propose(bob.did, alice.proposal())
+    entered, release = _hold_commits(monkeypatch, journal)
+    signed: list[VerifiedStatement] = []
+    withdraw = trade_pb2.Withdraw(offer=offer.digest, reason="changed my mind")
+    header = {"audience": bob.did, "negotiation_id": offer.negotiation_id}
+    worker = threading.Thread(target=lambda: signed.append(pa.sign("withdraw", withdraw, **header)))
+    worker.start()
+    try:
+        assert entered.wait(10)
+        assert pa.lock.acquire(timeout=5), "the Withdraw's fsync held Alice's lock"
+        pa.lock.release()
+        assert signed == []
+    finally:
+        release.set()
+        worker.join(10)
+    assert len(signed) == 1 and journal.by_digest(signed[0].digest) == signed[0].envelope
+    journal.close()

@@ -856,9 +856,7 @@ class Peer:
         with self.lock:
             # The negotiation id derives from the offer's nonce (NEG-013).
             offer = self._sign_body("offer", proposal, audience=counterparty, ttl_ms=ttl_ms)
-            # Staged under the lock (chain order), waited for outside it, as an answer is: other trades go
-            # on during the fsync, and the offer is returned (to be sent) only once durable (write-ahead).
-            ticket = self._stage([(None, [offer], False)], self.clock())
+            ticket = self._stage_ours([offer])
         self._durable(b"", ticket)
         return offer
 
@@ -872,8 +870,9 @@ class Peer:
             self._deferred.pop(negotiation_id, None)
             neg = self.verifier.negotiations.by_id.get(negotiation_id)
             out = [] if neg is None else self._receipts(neg, self._unreceipted(neg)) + self._perform(neg)
-            self._persist(None, out)  # held back again: deferred again
-            return out
+            ticket = self._stage_ours(out)  # held back again: deferred again
+        self._durable(b"", ticket)
+        return out
 
     def deferred_until(self, negotiation_id: bytes | None = None) -> int | None:
         """When (our clock) the hint of a Delivery or Receipt TIM-009 held back passes: the earliest, or
@@ -888,10 +887,11 @@ class Peer:
         """:meth:`perform` every contract whose held-back Delivery's hint has passed by our clock."""
         with self.lock:
             now = self.clock()
-            out: list[VerifiedStatement] = []
-            for nid in [nid for nid, at in self._deferred.items() if at <= now]:
-                out += self.perform(nid)
-            return out
+            due = [nid for nid, at in self._deferred.items() if at <= now]
+        out: list[VerifiedStatement] = []
+        for nid in due:  # each under the lock, its fsync outside it; one performed meanwhile signs nothing
+            out += self.perform(nid)
+        return out
 
     def send_context(self) -> list[bytes]:
         """Envelopes a counterparty needs before our statements (our mandate, escrow mandates)."""
@@ -1446,8 +1446,9 @@ class Peer:
                 return []
             answer = self._respond(neg, offer)
             out = [] if answer is None else [answer]
-            self._persist(None, out)
-            return out
+            ticket = self._stage_ours(out)
+        self._durable(b"", ticket)
+        return out
 
     def holds_answer(self, negotiation_id: bytes) -> bool:
         """Whether our answer in ``negotiation_id`` is held back (:meth:`answer_held`)."""
@@ -1683,18 +1684,15 @@ class Peer:
         """
         with self.lock:
             vs = self._sign_body(body, message, **header)
-            self._persist(None, [vs])
-            return vs
+            ticket = self._stage_ours([vs])
+        self._durable(b"", ticket)
+        return vs
 
-    def _persist(self, incoming: VerifiedStatement | None, replies: Sequence[VerifiedStatement]) -> None:
-        if self.journal is None:
-            return
-        now = self.clock()
-        if incoming is None:
-            for vs in replies:
-                self.journal.record_outgoing(vs, at_ms=now)
-        else:
-            self.journal.record_incoming(incoming, replies, at_ms=now)
+    def _stage_ours(self, signed: Sequence[VerifiedStatement]) -> Any:
+        """Stage statements we signed on our own initiative, under the lock (chain order), for the caller
+        to wait for outside it (:meth:`_durable`), as an answer's are: our other trades go on during the
+        fsync, and nothing is returned (to be sent) before it is durable (write-ahead)."""
+        return self._stage([(None, list(signed), False)], self.clock()) if signed else None
 
     def _replay(self, journal: JournalLike) -> None:
         """Rebuild memory from the journal: every statement, in journal order, offline (TIM-005),
