@@ -317,6 +317,32 @@ def _hold_commits(
     return entered, release
 
 
+def _returned_once_durable_with_the_lock_free(
+    monkeypatch: pytest.MonkeyPatch,
+    peer: Peer,
+    journal: Journal,
+    sign: Callable[[], VerifiedStatement],
+    what: str,
+) -> None:
+    """``sign()``, run while ``journal``'s commit is held on its way to the disk: expect nothing returned
+    meanwhile (write-ahead), ``peer``'s lock free during the fsync, and, the disk let go, the statement
+    returned and in the journal (which this closes)."""
+    entered, release = _hold_commits(monkeypatch, journal)
+    signed: list[VerifiedStatement] = []
+    worker = threading.Thread(target=lambda: signed.append(sign()))
+    worker.start()
+    try:
+        assert entered.wait(10)
+        assert peer.lock.acquire(timeout=5), f"the {what}'s fsync held the peer's lock"
+        peer.lock.release()
+        assert signed == []
+    finally:
+        release.set()
+        worker.join(10)
+    assert len(signed) == 1 and journal.by_digest(signed[0].digest) == signed[0].envelope
+    journal.close()
+
+
 def test_an_answer_leaves_only_once_durable_and_other_trades_go_on_during_the_fsync(
     traded: tuple[Party, Party, Peer, PeerNode, FixedClock], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -362,20 +388,9 @@ def test_an_offer_is_returned_only_once_durable_and_its_fsync_holds_no_lock(
     alice, bob = Party("alice", clock), Party("bob", clock)
     journal = Journal.open(tmp_path / "alice.db")
     pa = Peer(alice.agent.key, alice.mandate_vs.envelope, journal=journal, clock=lambda: clock.now_ms)
-    entered, release = _hold_commits(monkeypatch, journal)
-    offers: list[VerifiedStatement] = []
-    worker = threading.Thread(target=lambda: offers.append(pa.propose(bob.did, alice.proposal())))
-    worker.start()
-    try:
-        assert entered.wait(10)
-        assert pa.lock.acquire(timeout=5), "the offer's fsync held Alice's lock"
-        pa.lock.release()
-        assert offers == []
-    finally:
-        release.set()
-        worker.join(10)
-    assert len(offers) == 1 and journal.by_digest(offers[0].digest) == offers[0].envelope
-    journal.close()
+    _returned_once_durable_with_the_lock_free(
+        monkeypatch, pa, journal, lambda: pa.propose(bob.did, alice.proposal()), "offer"
+    )
 
 
 @pytest.mark.req("RPC-012", "ERR-003")
@@ -511,19 +526,8 @@ def test_a_statement_signed_on_our_own_initiative_waits_for_its_fsync_outside_th
     journal = Journal.open(tmp_path / "alice.db")
     pa = Peer(alice.agent.key, alice.mandate_vs.envelope, journal=journal, clock=lambda: clock.now_ms)
     offer = pa.propose(bob.did, alice.proposal())
-    entered, release = _hold_commits(monkeypatch, journal)
-    signed: list[VerifiedStatement] = []
     withdraw = trade_pb2.Withdraw(offer=offer.digest, reason="changed my mind")
     header = {"audience": bob.did, "negotiation_id": offer.negotiation_id}
-    worker = threading.Thread(target=lambda: signed.append(pa.sign("withdraw", withdraw, **header)))
-    worker.start()
-    try:
-        assert entered.wait(10)
-        assert pa.lock.acquire(timeout=5), "the Withdraw's fsync held Alice's lock"
-        pa.lock.release()
-        assert signed == []
-    finally:
-        release.set()
-        worker.join(10)
-    assert len(signed) == 1 and journal.by_digest(signed[0].digest) == signed[0].envelope
-    journal.close()
+    _returned_once_durable_with_the_lock_free(
+        monkeypatch, pa, journal, lambda: pa.sign("withdraw", withdraw, **header), "Withdraw"
+    )
