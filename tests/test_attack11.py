@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from peers import make_peer
 from test_attack10 import OneCar, _car, _car_market
-from test_hidden_accept import FUNDS, Market
+from test_hidden_accept import Market, bobs_offer_at_a_served_escrow
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.protocol.errors import CoopError
@@ -146,13 +146,7 @@ def test_a_repeated_submit_answers_nothing_the_journal_does_not_hold_yet(tmp_pat
     key, mandate = escrow_party.agent.key, escrow_party.mandate_vs.envelope
     node = EscrowNode(key, mandate, tmp_path / "e.db", clock=lambda: m.clock.now_ms)
     try:
-        for party in (m.mallory, m.bob):
-            node.deposit(party.did, FUNDS)
-        b = make_peer(m.bob, m.clock, context=[node.mandate])
-        proposal = m.proposal()
-        proposal.terms.escrow = node.escrow.did
-        offer = b.propose(m.mallory.did, proposal)
-        submitted = [*b.send_context(), offer.envelope]
+        offer, submitted = bobs_offer_at_a_served_escrow(m, node)
         node.submit(submitted)
         accept = m.mallory.accept(offer)
         real = node.journal._transaction

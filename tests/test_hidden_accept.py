@@ -213,6 +213,18 @@ def test_an_unaccepted_offer_is_answered_with_its_stamp_alone() -> None:
     assert again == ["mandate", "stamp"]  # its Stamp again (WIT-006), no contract
 
 
+def bobs_offer_at_a_served_escrow(m: Market, node: EscrowNode) -> tuple[VerifiedStatement, list[bytes]]:
+    """Mallory and Bob funded at the served escrow ``node``; Bob's bonded Offer to Mallory naming it, and
+    what he submits of it (his context and the Offer)."""
+    for party in (m.mallory, m.bob):
+        node.deposit(party.did, FUNDS)
+    b = make_peer(m.bob, m.clock, context=[node.mandate])
+    proposal = m.proposal()
+    proposal.terms.escrow = node.escrow.did
+    offer = b.propose(m.mallory.did, proposal)
+    return offer, [*b.send_context(), offer.envelope]
+
+
 @pytest.mark.req("ESC-012", "ESC-007")
 def test_a_repeated_submit_of_the_offer_reveals_an_accept_taken_since(tmp_path: Path) -> None:
     """The escrow process (journaled, ESC-007): Bob submits his Offer at once (no Accept yet), Mallory
@@ -227,13 +239,7 @@ def test_a_repeated_submit_of_the_offer_reveals_an_accept_taken_since(tmp_path: 
 
     node = open_escrow()
     try:
-        for party in (m.mallory, m.bob):
-            node.deposit(party.did, FUNDS)
-        b = make_peer(m.bob, m.clock, context=[node.mandate])
-        proposal = m.proposal()
-        proposal.terms.escrow = node.escrow.did
-        offer = b.propose(m.mallory.did, proposal)
-        submitted = [*b.send_context(), offer.envelope]
+        offer, submitted = bobs_offer_at_a_served_escrow(m, node)
         first = node.submit(submitted)
         assert [verify_statement(e).body for e in first] == ["mandate", "stamp"]
         accept = m.mallory.accept(offer)
