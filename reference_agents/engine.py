@@ -4,7 +4,10 @@ process, in one of two modes that produce the same trades.
 * **crypto** -- every statement is signed (Ed25519) by its issuer and verified by its receiver, as
   between peers on a network: the stateless checks (:func:`~a2a_coop.protocol.statements.verify_statement`:
   signature, canonical encoding, header and body rules), then the contextual ones (chain, mandate,
-  negotiation state machine, exposure).
+  negotiation state machine, exposure). The agents' Mandates, signed by their principals when the
+  engine is built, are verified then, once each (:class:`SetupVerifier`): the same bytes verify the same
+  way for every peer, and a population of N agents would otherwise check each one again at every first
+  meeting, up to N - 1 times. Every peer still runs every contextual check on them.
 * **model** -- the same peers, policy guard, negotiation state machine and mandate checks, with the
   cryptography taken out: statements are not signed (a :class:`NullSigner` writes 64 zero bytes where
   the signature goes) and not signature-checked or re-decoded on receipt (a :class:`TrustingVerifier`
@@ -29,7 +32,7 @@ from typing import Final
 
 from a2a_coop.protocol.envelope import ParsedEnvelope, decode_envelope, statement_digest
 from a2a_coop.protocol.identity import SIGNATURE_BYTES, Keypair
-from a2a_coop.protocol.statements import VerifiedStatement, check_header, decode_statement
+from a2a_coop.protocol.statements import VerifiedStatement, check_header, decode_statement, verify_statement
 from a2a_coop.runtime.peer import Peer, PeerVerifier, drive
 from a2a_coop.runtime.strategy import Strategy
 from a2a_coop.testing import DAY_MS, FixedClock, Party, derive, service
@@ -98,6 +101,33 @@ class TrustingVerifier(PeerVerifier):
         self.wire.sent[vs.envelope] = vs
 
 
+class SetupVerifier(PeerVerifier):
+    """Crypto mode only: a peer's verifier that takes the population's Mandates as the engine verified
+    them at setup (``setup``: envelope -> statement, each checked by
+    :func:`~a2a_coop.protocol.statements.verify_statement` once); any other bytes, in full."""
+
+    def __init__(self, *, me: str, setup: dict[bytes, VerifiedStatement]) -> None:
+        super().__init__(me=me)
+        self.setup = setup
+
+    def verify(self, data: bytes, parsed: ParsedEnvelope | None = None) -> VerifiedStatement:
+        vs = self.setup.get(data)
+        return vs if vs is not None else verify_statement(data, parsed=parsed)
+
+
+class CryptoPeer(Peer):
+    """Crypto mode: a Peer whose verifier takes the Mandates verified at setup (:class:`SetupVerifier`)."""
+
+    def __init__(self, *args: object, setup: dict[bytes, VerifiedStatement], **kw: object) -> None:
+        self.setup = setup
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+
+    def _new_verifier(self) -> PeerVerifier:
+        verifier = SetupVerifier(me=self.key.did, setup=self.setup)
+        verifier.on_fork = self._fork_seen
+        return verifier
+
+
 class ModelPeer(Peer):
     """Model mode only: a Peer whose verifier trusts the :class:`ModelWire` (see the module docstring)."""
 
@@ -141,6 +171,7 @@ class Engine:
         self.mode, self.seed = mode, seed
         self.clock = FixedClock()
         self.wire = ModelWire()
+        self.setup: dict[bytes, VerifiedStatement] = {}  # crypto mode: the Mandates, verified once
         self.agents = [self._agent(f"{tag}/{seed}/{i}", s) for i, s in enumerate(strategies)]
         self.trades = 0
 
@@ -158,7 +189,9 @@ class Engine:
             key = NullSigner(party.agent.key.seed)
             peer = ModelPeer(key, party.mandate_vs.envelope, wire=self.wire, **common)
         else:
-            peer = Peer(party.agent.key, party.mandate_vs.envelope, **common)  # type: ignore[arg-type]
+            mandate = party.mandate_vs.envelope
+            self.setup[mandate] = verify_statement(mandate)
+            peer = CryptoPeer(party.agent.key, mandate, setup=self.setup, **common)
         return Agent(name, party, peer)
 
     def trade(self, i: int, j: int) -> Outcome:

@@ -191,3 +191,36 @@ def test_agent_list_describes_the_hosted_axelrod_family(capsys: pytest.CaptureFi
     assert main(["agent", "list"]) == 0
     out = capsys.readouterr().out
     assert "axelrod:NAME" in out and "deliver = cooperate" in out
+
+
+def test_crypto_mode_verifies_each_trade_statement_at_its_receiver_and_each_mandate_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every statement a trade signs is verified in full by the peer it is sent to; the agents' Mandates
+    are verified once, when the engine is built, not again at each first meeting (SetupVerifier)."""
+    import a2a_coop.runtime.peer as peer_module
+    import reference_agents.engine as engine_module
+
+    verified: list[bytes] = []
+
+    def counting(data: bytes, **kw: object) -> object:
+        verified.append(data)
+        return verify_statement(data, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine_module, "verify_statement", counting)
+    monkeypatch.setattr(peer_module, "verify_statement", counting)
+    strategies = [build(kind) for kind in MIX]
+    engine = Engine(strategies, mode="crypto", seed=5)
+    mandates = {a.party.mandate_vs.envelope for a in engine.agents}
+    assert sorted(verified) == sorted(mandates)  # at setup: each Mandate, once
+    verified.clear()
+    for i, j in _schedule(len(strategies), 30, 5):  # every agent meets several others for the first time
+        engine.trade(i, j)
+    signed = {
+        vs.envelope
+        for a in engine.agents
+        for vs in a.peer.verifier.statements.values()
+        if vs.issuer == a.peer.did
+    }
+    assert signed and not mandates & set(verified)
+    assert sorted(verified) == sorted(signed)  # each trade statement, once, by its receiver
