@@ -68,7 +68,7 @@ def verifier_state(v: Verifier) -> dict[str, object]:
         "mandates": sorted(v.mandates),
         "revoked": dict(v.revoked),
         "rotated": dict(v.rotated),
-        "replay": (sorted(v.replay._digests), sorted(v.replay._nonces.items()), sorted(v.replay._expiry)),
+        "replay": (sorted(v.replay._digests), sorted(v.replay._nonces.items())),
         "chains": {i: sorted((s, link.digest) for s, link in c.links.items()) for i, c in v.chains.items()},
         "negotiations": {
             nid: (n.state, list(n.history), n.outstanding.digest, contract(n.contract))

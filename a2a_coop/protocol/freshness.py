@@ -8,7 +8,6 @@ The clock is an argument: nothing here reads it.
 
 from __future__ import annotations
 
-import heapq
 from typing import TYPE_CHECKING, Final, Protocol
 
 from a2a_coop.protocol.errors import (
@@ -61,22 +60,21 @@ def check_time_window(header: HeaderFields, now_ms: int, skew_ms: int = DEFAULT_
 
 
 class ReplayCache:
-    """Remembers accepted statements until they could no longer pass the time window.
+    """Remembers accepted statements, at least until they could no longer pass the time window (RPL-001).
 
     ``check`` raises REPLAYED for a digest seen before and NONCE_REUSED for a
     seen (issuer, nonce) with a different digest; ``add`` records an accepted
-    statement; ``evict`` forgets entries past ``expires_at_ms + skew``
-    (RPL-001: only then can the time window reject a replay on its own).
+    statement. Entries leave memory only with the statement (``forget``, once an archive holds it, where
+    they are looked up): a verifier without an archive holds every statement it accepted, so dropping
+    their entries alone at ``expires_at_ms + skew`` would save little and cost a queue entry each.
     """
 
-    def __init__(self, skew_ms: int = DEFAULT_SKEW_MS) -> None:
-        self.skew_ms = skew_ms
+    def __init__(self) -> None:
         # With an archive (see a2a_coop.protocol.archive), what is not in memory is looked up there,
-        # so entries may be forgotten before their expiry and no expiry queue is kept.
+        # so entries may be forgotten before their expiry.
         self.archive: Archive | None = None
         self._digests: set[bytes] = set()
         self._nonces: dict[tuple[str, bytes], bytes] = {}
-        self._expiry: list[tuple[int, bytes, str, bytes]] = []  # (forget_at, digest, issuer, nonce)
 
     def __len__(self) -> int:
         return len(self._digests)
@@ -108,25 +106,10 @@ class ReplayCache:
 
     def add(self, header: HeaderFields, digest: bytes) -> None:
         self._digests.add(digest)
-        issuer, nonce = header.issuer, header.nonce
-        self._nonces[(issuer, nonce)] = digest
-        if self.archive is not None:
-            return
-        heapq.heappush(self._expiry, (header.expires_at_ms + self.skew_ms, digest, issuer, nonce))
+        self._nonces[(header.issuer, header.nonce)] = digest
 
     def forget(self, header: HeaderFields, digest: bytes) -> None:
         """Drop one entry from memory (only with an archive that holds the statement)."""
         self._digests.discard(digest)
         if self._nonces.get((header.issuer, header.nonce)) == digest:
             del self._nonces[(header.issuer, header.nonce)]
-
-    def evict(self, now_ms: int) -> int:
-        """Forget entries that have expired beyond the skew; returns how many."""
-        n = 0
-        while self._expiry and self._expiry[0][0] < now_ms:
-            _, digest, issuer, nonce = heapq.heappop(self._expiry)
-            self._digests.discard(digest)
-            if self._nonces.get((issuer, nonce)) == digest:
-                del self._nonces[(issuer, nonce)]
-            n += 1
-        return n

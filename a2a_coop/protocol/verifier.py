@@ -100,7 +100,7 @@ class Verifier:
         self.rotations: dict[str, bytes] = {}  # old key -> the envelope of its KeyRotation, likewise
         self.rotated: dict[str, int] = {}  # old key -> seq of its KeyRotation
         self.chains: dict[str, ChainView] = {}
-        self.replay = ReplayCache(skew_ms)
+        self.replay = ReplayCache()
         self.witness = WitnessIndex()
         self.negotiations = Negotiations(self.witness.stamp_time, self.witness.recorded_stamp_time)
         # Our guard's (``me``): answers to our bonded offers that their escrow has not taken, each with
