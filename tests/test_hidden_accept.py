@@ -29,6 +29,7 @@ from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Negotiation, State, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.runtime import node as node_module
 from a2a_coop.runtime import trade as trade_module
 from a2a_coop.runtime.control import ControlServicer
 from a2a_coop.runtime.journal import Journal
@@ -979,6 +980,85 @@ def test_a_served_peers_unanswered_bonded_counter_is_asked_about_past_its_cutoff
         assert node.ask_about_offer(opening.negotiation_id)
         neg = m.witnessed_contract(node, opening.negotiation_id, accept)
         m.bob_loses_nothing(neg.id, accept.digest)
+    finally:
+        node.close()
+
+
+class DownUntilUp:
+    """The escrow, unreachable (UNAVAILABLE) until ``up`` is set; counts the Submits it refused."""
+
+    def __init__(self, escrow: LocalEscrow) -> None:
+        self.escrow, self.up, self.refused = escrow, False, 0
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        if not self.up:
+            self.refused += 1
+            raise TransportError(grpc.StatusCode.UNAVAILABLE, "escrow down")
+        return self.escrow.submit(envelopes)
+
+
+@pytest.mark.req("ESC-013")
+def test_a_served_peer_keeps_asking_an_escrow_down_for_longer_than_its_doubling_retries(
+    tmp_path: Path,
+) -> None:
+    """Served Bob's bonded Counter is accepted behind his back (the Accept shown to the escrow alone), and
+    the escrow is down when his node asks past the cutoff, and for more asks than the doubling retries
+    (MAX_LOCK_FETCHES). Before, the node then stopped asking: the Counter's value and exclusive_key stayed
+    held, and the witnessed contract unknown to him, until its claim window had passed. Now it asks on,
+    at most ESCROW_ASK_CAP_S apart, while that hold lasts: once the escrow is back, he learns the
+    contract and performs it."""
+    m = Market()
+    down = DownUntilUp(m.escrow)
+    node = m.bob_node(
+        tmp_path,
+        CountersWithItsBond(escrow=m.escrow.did),
+        witness=EscrowWitness(down, m.escrow.did, lock_wait_s=0.005),
+    )
+    try:
+        opening, _counter, accept = _countered_and_hidden(m, node)
+        m.clock.now_ms = hidden_accept_check_ms(node.peer, node.peer.negotiation(opening.negotiation_id))
+        assert not node.ask_about_offer(opening.negotiation_id)
+        deadline = time.monotonic() + 10
+        while down.refused <= node_module.MAX_LOCK_FETCHES + 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert down.refused > node_module.MAX_LOCK_FETCHES + 1  # asked on past the doubling retries
+        down.up = True
+        while node.peer.negotiation(opening.negotiation_id).contract is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        neg = m.witnessed_contract(node, opening.negotiation_id, accept)
+        m.bob_loses_nothing(neg.id, accept.digest)
+    finally:
+        node.close()
+
+
+@pytest.mark.req("ESC-013")
+def test_a_served_peer_stops_asking_a_down_escrow_once_the_hold_would_have_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The asks of an escrow that stays down are bounded: once the Counter's last deadline plus the claim
+    window has passed, what an answer would free is free anyway, and the node stops asking."""
+    monkeypatch.setattr(node_module, "ESCROW_ASK_CAP_S", 0.02)
+    m = Market()
+    down = DownUntilUp(m.escrow)
+    node = m.bob_node(
+        tmp_path,
+        CountersWithItsBond(escrow=m.escrow.did),
+        witness=EscrowWitness(down, m.escrow.did, lock_wait_s=0.005),
+    )
+    try:
+        opening, counter, _accept = _countered_and_hidden(m, node)
+        m.clock.now_ms = hidden_accept_check_ms(node.peer, node.peer.negotiation(opening.negotiation_id))
+        assert not node.ask_about_offer(opening.negotiation_id)
+        deadline = time.monotonic() + 10
+        while down.refused <= node_module.MAX_LOCK_FETCHES + 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        terms = proposal_of(counter)
+        m.clock.now_ms = max(i.deadline_ms for i in (*terms.gives, *terms.wants)) + CLAIM_WINDOW_MS + 1
+        at_end = down.refused
+        before, after = -1, down.refused
+        while before != after and time.monotonic() < deadline:  # stable over 15 asks' time at the cap
+            before, _, after = after, time.sleep(0.3), down.refused
+        assert before == after <= at_end + 1  # at most the ask under way when the hold ended
     finally:
         node.close()
 

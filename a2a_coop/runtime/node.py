@@ -92,6 +92,9 @@ META_CONTEXT: Final = "a2a-coop/context"
 # delays from EscrowWitness.lock_wait_s: enough for a Deposit that funds a bond late to be seen.
 MAX_LOCK_FETCHES: Final = 6
 DEFAULT_LOCK_WAIT_MS: Final = 2_000
+# An escrow that could not be asked about a bonded offer of ours (ESC-013) is asked again at the same
+# doubling delays, then at most this far apart, until what its answer would free is freed anyway.
+ESCROW_ASK_CAP_S: Final = 300.0
 # A submission the escrow did not take (unreachable, rate limited) is tried this many times in all, at
 # doubling delays from EscrowWitness.retry_s, each at most RETRY_CAP_S: about a minute with the defaults.
 # It matters: a Delivery is timely only once witnessed by its deadline + 30 s (WIT-003), and the
@@ -233,6 +236,13 @@ def sign_mandate(
 
 
 # --- a serving peer ------------------------------------------------------------------------
+
+
+def _hold_ends_ms(offer: VerifiedStatement) -> int:
+    """When a bonded offer's value and exclusive_key stop being held whether or not its escrow was asked
+    (SPEC 4.5): a contract of it can be claimed under until its last deadline plus the claim window."""
+    terms = proposal_of(offer)
+    return max((i.deadline_ms for i in (*terms.gives, *terms.wants)), default=0) + CLAIM_WINDOW_MS
 
 
 class EscrowWitness:
@@ -598,9 +608,7 @@ class PeerNode:
                 # counts, else a clock standing still asks again and again), or its watch died with an
                 # earlier one (a restart) -- then asked now, while a contract of the offer can still be
                 # claimed under.
-                terms = proposal_of(offer)
-                last = max((i.deadline_ms for i in (*terms.gives, *terms.wants)), default=0)
-                if negotiation_id in self._asked_past_cutoff or last + CLAIM_WINDOW_MS < now:
+                if negotiation_id in self._asked_past_cutoff or _hold_ends_ms(offer) < now:
                     return
                 at = now
             if self._exposed_watches.get(negotiation_id, at + 1) <= at:
@@ -641,10 +649,20 @@ class PeerNode:
         try:
             ours = ask_escrow_alone(self.peer, self.witness.escrow, neg)
         except Exception as exc:  # best effort, as the witness's submissions: asked again below
-            log.warning("escrow witness: asking about our bonded offer failed: %s", exc)
-            if attempt < MAX_LOCK_FETCHES - 1:
+            (log.warning if attempt < MAX_LOCK_FETCHES else log.debug)(
+                "escrow witness: asking about our bonded offer failed (attempt %d): %s", attempt + 1, exc
+            )
+            # Asked again for as long as what the answer would free stays held: the offer's value and
+            # exclusive_key are held until the escrow, asked, has answered, or else until its last
+            # deadline plus the claim window (SPEC 4.5). Giving up sooner would hold them that long
+            # after an escrow that was down for some minutes came back.
+            with self.peer.lock:
+                offer = offer_to_show(self.peer, neg)
+                held = offer is not None and _hold_ends_ms(offer) >= self.peer.clock()
+            if held:
                 again = functools.partial(self.ask_about_offer, negotiation_id, attempt + 1)
-                self.witness.watch(self.witness.lock_wait_s * 2**attempt, again, bounded=False)
+                delay_s = min(self.witness.lock_wait_s * 2 ** min(attempt, 32), ESCROW_ASK_CAP_S)
+                self.witness.watch(delay_s, again, bounded=False)
             return False
         if ours is None:
             return False
