@@ -146,7 +146,7 @@ class NonceReuseAccepted(PeerVerifier):
 
     def __init__(self, *, me: str) -> None:
         super().__init__(me=me)
-        self.replay = _NonceBlindReplay(self.skew_ms)
+        self.replay = _NonceBlindReplay()
 
 
 class _EquivocationBlindView(ChainView):
