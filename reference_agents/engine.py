@@ -122,10 +122,8 @@ class CryptoPeer(Peer):
         self.setup = setup
         super().__init__(*args, **kw)  # type: ignore[arg-type]
 
-    def _new_verifier(self) -> PeerVerifier:
-        verifier = SetupVerifier(me=self.key.did, setup=self.setup)
-        verifier.on_fork = self._fork_seen
-        return verifier
+    def _make_verifier(self) -> PeerVerifier:
+        return SetupVerifier(me=self.key.did, setup=self.setup)
 
 
 class ModelPeer(Peer):
@@ -135,10 +133,8 @@ class ModelPeer(Peer):
         self.wire = wire
         super().__init__(*args, **kw)  # type: ignore[arg-type]
 
-    def _new_verifier(self) -> PeerVerifier:
-        verifier = TrustingVerifier(me=self.key.did, wire=self.wire)
-        verifier.on_fork = self._fork_seen
-        return verifier
+    def _make_verifier(self) -> PeerVerifier:
+        return TrustingVerifier(me=self.key.did, wire=self.wire)
 
 
 @dataclass

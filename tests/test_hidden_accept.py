@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -997,38 +997,48 @@ class DownUntilUp:
         return self.escrow.submit(envelopes)
 
 
+@contextlib.contextmanager
+def _asked_past_its_doubling_retries(
+    tmp_path: Path,
+) -> Iterator[tuple[Market, PeerNode, DownUntilUp, VerifiedStatement, VerifiedStatement, VerifiedStatement]]:
+    """Served Bob's bonded Counter accepted behind his back (the Accept shown to the escrow alone), the
+    escrow down when his node asks past the cutoff and for more asks than the doubling retries
+    (MAX_LOCK_FETCHES). Yields the market, Bob's node, the escrow as Bob reaches it, Mallory's Offer, his
+    Counter and her Accept."""
+    m = Market()
+    down = DownUntilUp(m.escrow)
+    witness = EscrowWitness(down, m.escrow.did, lock_wait_s=0.005)
+    node = m.bob_node(tmp_path, CountersWithItsBond(escrow=m.escrow.did), witness=witness)
+    try:
+        opening, counter, accept = _countered_and_hidden(m, node)
+        m.clock.now_ms = hidden_accept_check_ms(node.peer, node.peer.negotiation(opening.negotiation_id))
+        assert not node.ask_about_offer(opening.negotiation_id)
+        _within(10, lambda: down.refused > node_module.MAX_LOCK_FETCHES + 1)  # asked on past them
+        yield m, node, down, opening, counter, accept
+    finally:
+        node.close()
+
+
+def _within(seconds: float, done: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, "not within the time given"
+        time.sleep(0.01)
+
+
 @pytest.mark.req("ESC-013")
 def test_a_served_peer_keeps_asking_an_escrow_down_for_longer_than_its_doubling_retries(
     tmp_path: Path,
 ) -> None:
-    """Served Bob's bonded Counter is accepted behind his back (the Accept shown to the escrow alone), and
-    the escrow is down when his node asks past the cutoff, and for more asks than the doubling retries
-    (MAX_LOCK_FETCHES). Before, the node then stopped asking: the Counter's value and exclusive_key stayed
-    held, and the witnessed contract unknown to him, until its claim window had passed. Now it asks on,
-    at most ESCROW_ASK_CAP_S apart, while that hold lasts: once the escrow is back, he learns the
-    contract and performs it."""
-    m = Market()
-    down = DownUntilUp(m.escrow)
-    node = m.bob_node(
-        tmp_path,
-        CountersWithItsBond(escrow=m.escrow.did),
-        witness=EscrowWitness(down, m.escrow.did, lock_wait_s=0.005),
-    )
-    try:
-        opening, _counter, accept = _countered_and_hidden(m, node)
-        m.clock.now_ms = hidden_accept_check_ms(node.peer, node.peer.negotiation(opening.negotiation_id))
-        assert not node.ask_about_offer(opening.negotiation_id)
-        deadline = time.monotonic() + 10
-        while down.refused <= node_module.MAX_LOCK_FETCHES + 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert down.refused > node_module.MAX_LOCK_FETCHES + 1  # asked on past the doubling retries
+    """Before, the node stopped asking after the doubling retries: the Counter's value and exclusive_key
+    stayed held, and the witnessed contract unknown to Bob, until its claim window had passed. Now it
+    asks on, at most ESCROW_ASK_CAP_S apart, while that hold lasts: once the escrow is back, he learns
+    the contract and performs it."""
+    with _asked_past_its_doubling_retries(tmp_path) as (m, node, down, opening, _counter, accept):
         down.up = True
-        while node.peer.negotiation(opening.negotiation_id).contract is None and time.monotonic() < deadline:
-            time.sleep(0.01)
+        _within(10, lambda: node.peer.negotiation(opening.negotiation_id).contract is not None)
         neg = m.witnessed_contract(node, opening.negotiation_id, accept)
         m.bob_loses_nothing(neg.id, accept.digest)
-    finally:
-        node.close()
 
 
 @pytest.mark.req("ESC-013")
@@ -1038,29 +1048,14 @@ def test_a_served_peer_stops_asking_a_down_escrow_once_the_hold_would_have_ended
     """The asks of an escrow that stays down are bounded: once the Counter's last deadline plus the claim
     window has passed, what an answer would free is free anyway, and the node stops asking."""
     monkeypatch.setattr(node_module, "ESCROW_ASK_CAP_S", 0.02)
-    m = Market()
-    down = DownUntilUp(m.escrow)
-    node = m.bob_node(
-        tmp_path,
-        CountersWithItsBond(escrow=m.escrow.did),
-        witness=EscrowWitness(down, m.escrow.did, lock_wait_s=0.005),
-    )
-    try:
-        opening, counter, _accept = _countered_and_hidden(m, node)
-        m.clock.now_ms = hidden_accept_check_ms(node.peer, node.peer.negotiation(opening.negotiation_id))
-        assert not node.ask_about_offer(opening.negotiation_id)
-        deadline = time.monotonic() + 10
-        while down.refused <= node_module.MAX_LOCK_FETCHES + 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
+    with _asked_past_its_doubling_retries(tmp_path) as (m, _node, down, _opening, counter, _accept):
         terms = proposal_of(counter)
         m.clock.now_ms = max(i.deadline_ms for i in (*terms.gives, *terms.wants)) + CLAIM_WINDOW_MS + 1
-        at_end = down.refused
-        before, after = -1, down.refused
+        at_end, before, after = down.refused, -1, down.refused
+        deadline = time.monotonic() + 10
         while before != after and time.monotonic() < deadline:  # stable over 15 asks' time at the cap
             before, _, after = after, time.sleep(0.3), down.refused
         assert before == after <= at_end + 1  # at most the ask under way when the hold ended
-    finally:
-        node.close()
 
 
 @pytest.mark.req("NEG-017", "ESC-013")

@@ -1798,7 +1798,7 @@ class Peer:
         self._replay(self.journal)
 
     def _new_verifier(self) -> PeerVerifier:
-        verifier = self.verifier_class(me=self.key.did)
+        verifier = self._make_verifier()
         if self.journal is not None:
             kept = [
                 *(self.journal.get_meta(META_FORKS, []) or []),
@@ -1812,6 +1812,11 @@ class Peer:
         if own is not None and self.fork_alarm is None and self.alarm_on_own_fork:
             self.fork_alarm = ForkAlarm.restore(self.key.did, own, self.clock(), self.journal)
         return verifier
+
+    def _make_verifier(self) -> PeerVerifier:
+        """A fresh verifier of :attr:`verifier_class`, before :meth:`_new_verifier` wires it to us (a
+        simulation's engine makes its own here: reference_agents.engine)."""
+        return self.verifier_class(me=self.key.did)
 
     def _fork_seen(self, issuer: str, proof: ForkProof) -> None:
         """A fork proof is evidence forever (ATT-012): keep it across restarts; one against our own key
