@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
-from a2a_coop.protocol.chain import ChainWriter
+from a2a_coop.protocol.chain import ChainSigner
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
-from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate
+from a2a_coop.protocol.statements import VerifiedStatement
 
 EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: a fixed, readable start for test clocks
 DAY_MS = 86_400_000
@@ -49,58 +49,19 @@ def derive(label: str, n: int = 32) -> bytes:
     return hashlib.sha256(b"a2a-coop testing\x00" + label.encode()).digest()[:n]
 
 
-class Signer:
+class Signer(ChainSigner):
     """A key with its chain, its clock and a deterministic nonce counter."""
 
     def __init__(self, name: str, clock: FixedClock) -> None:
         self.name = name
-        self.key = Keypair.from_seed(derive(f"key/{name}"))
-        self.writer = ChainWriter(self.key)
         self.clock = clock
         self._nonce_counter = 0
-
-    @property
-    def did(self) -> str:
-        return self.key.did
+        key = Keypair.from_seed(derive(f"key/{name}"))
+        super().__init__(key, clock=lambda: clock.now_ms, nonce=self.next_nonce, ttl_ms=DEFAULT_TTL_MS)
 
     def next_nonce(self) -> bytes:
         self._nonce_counter += 1
         return derive(f"nonce/{self.name}/{self._nonce_counter}", 16)
-
-    def candidate(
-        self,
-        body: str,
-        message: Any,
-        *,
-        audience: str = "",
-        negotiation_id: bytes = b"",
-        mandate: bytes = b"",
-        ttl_ms: int = DEFAULT_TTL_MS,
-        refs: Sequence[bytes] = (),
-        issued_at_ms: int | None = None,
-        nonce: bytes | None = None,
-    ) -> VerifiedStatement:
-        """The next statement of this chain, unsigned; nothing advances until :meth:`sign_candidate`."""
-        when = self.clock.now_ms if issued_at_ms is None else issued_at_ms
-        stmt = new_statement(
-            body,
-            message,
-            issued_at_ms=when,
-            ttl_ms=ttl_ms,
-            audience=audience,
-            negotiation_id=negotiation_id,
-            mandate=mandate,
-            refs=refs,
-        )
-        return self.writer.stamp(stmt, nonce=self.next_nonce() if nonce is None else nonce)
-
-    def sign_candidate(self, cand: VerifiedStatement) -> VerifiedStatement:
-        vs = sign_candidate(cand, self.key)
-        self.writer.advance(vs)
-        return vs
-
-    def sign(self, body: str, message: Any, **kw: Any) -> VerifiedStatement:
-        return self.sign_candidate(self.candidate(body, message, **kw))
 
 
 def service(

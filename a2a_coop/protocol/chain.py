@@ -58,9 +58,9 @@ the issuer, and no single chain can contain both.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from a2a_coop.protocol import merkle
 from a2a_coop.protocol.errors import ChainBroken, ChainGap, Equivocation, LogRootMismatch
@@ -71,12 +71,17 @@ from a2a_coop.protocol.statements import (
     VerifiedStatement,
     candidate,
     negotiation_id_for,
+    new_statement,
     sign_candidate,
     verify_statement,
 )
 
 if TYPE_CHECKING:
     from a2a_coop.protocol.archive import Archive, Nearest
+
+# What a ChainSigner's statements live for unless told otherwise: a year, as an escrow's ledger entries
+# and a principal's Mandates do (an old Stamp or Forfeit is still relayed live).
+DEFAULT_SIGNER_TTL_MS = 365 * 86_400_000
 
 
 class _Link(NamedTuple):
@@ -355,3 +360,69 @@ class ChainWriter:
         vs = sign_candidate(self.stamp(stmt, nonce=nonce), self.key)
         self.advance(vs)
         return vs
+
+
+class ChainSigner:
+    """A key signing the statements of its chain, one after another: each built with the given header
+    fields, stamped with the chain's next seq and prev (:class:`ChainWriter`), checked unsigned (header
+    and body rules), and only then signed (:meth:`sign_candidate`), which advances the chain. Sans-IO:
+    the time and the nonces come from ``clock`` and ``nonce``.
+
+    Implements :class:`~a2a_coop.protocol.escrow.EscrowSigner`; the caller journals what it signed
+    before it leaves the process (write-ahead, see :class:`ChainWriter`).
+    """
+
+    def __init__(
+        self,
+        key: Keypair,
+        *,
+        clock: Callable[[], int],
+        nonce: Callable[[], bytes],
+        head: tuple[int, bytes] = (0, b""),
+        ttl_ms: int = DEFAULT_SIGNER_TTL_MS,
+    ) -> None:
+        self.key = key
+        self.writer = ChainWriter(key, next_seq=head[0], prev=head[1])
+        self.now, self.new_nonce, self.ttl_ms = clock, nonce, ttl_ms
+
+    @property
+    def did(self) -> str:
+        return self.key.did
+
+    def candidate(
+        self,
+        body: str,
+        message: Any,
+        *,
+        audience: str = "",
+        negotiation_id: bytes = b"",
+        mandate: bytes = b"",
+        issued_at_ms: int | None = None,
+        ttl_ms: int | None = None,
+        refs: Sequence[bytes] = (),
+        nonce: bytes | None = None,
+    ) -> VerifiedStatement:
+        """The next statement of the chain, checked and unsigned; nothing advances until
+        :meth:`sign_candidate` signs it. ``issued_at_ms``, ``ttl_ms`` and ``nonce`` default to the
+        clock's time, the signer's lifetime and a fresh nonce."""
+        stmt = new_statement(
+            body,
+            message,
+            issued_at_ms=self.now() if issued_at_ms is None else issued_at_ms,
+            ttl_ms=self.ttl_ms if ttl_ms is None else ttl_ms,
+            audience=audience,
+            negotiation_id=negotiation_id,
+            mandate=mandate,
+            refs=refs,
+        )
+        return self.writer.stamp(stmt, nonce=self.new_nonce() if nonce is None else nonce)
+
+    def sign_candidate(self, cand: VerifiedStatement) -> VerifiedStatement:
+        """Sign a :meth:`candidate` and advance the chain past it."""
+        vs = sign_candidate(cand, self.key)
+        self.writer.advance(vs)
+        return vs
+
+    def sign(self, body: str, message: Any, **kw: Any) -> VerifiedStatement:
+        """:meth:`candidate` and :meth:`sign_candidate` in one step (for callers with no guard)."""
+        return self.sign_candidate(self.candidate(body, message, **kw))

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
-from a2a_coop.protocol.chain import ChainWriter
+from a2a_coop.protocol.chain import ChainSigner
 from a2a_coop.protocol.envelope import (
     decode_envelope,
     envelope_from_json,
@@ -54,8 +54,6 @@ from a2a_coop.protocol.reputation import attestation_evidence
 from a2a_coop.protocol.statements import (
     VerifiedStatement,
     decode_statement,
-    new_statement,
-    sign_candidate,
     verify_statement,
 )
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
@@ -128,7 +126,7 @@ def write_envelope_file(path: Path, envelope: bytes) -> None:
     path.write_text(json.dumps(envelope_to_json(envelope), indent=2) + "\n")
 
 
-class KeySigner:
+class KeySigner(ChainSigner):
     """A production chain signer: a key, its chain head, the wall clock and OS randomness.
 
     Implements :class:`~a2a_coop.protocol.escrow.EscrowSigner`. Statements are checked
@@ -144,73 +142,7 @@ class KeySigner:
         clock: Callable[[], int] = wall_clock_ms,
         nonce: Callable[[], bytes] = lambda: os.urandom(16),
     ) -> None:
-        self.key = key
-        self.writer = ChainWriter(key, next_seq=head[0], prev=head[1])
-        self.clock = clock
-        self.nonce = nonce
-
-    @property
-    def did(self) -> str:
-        return self.key.did
-
-    def candidate(
-        self,
-        body: str,
-        message: Any,
-        *,
-        audience: str = "",
-        negotiation_id: bytes = b"",
-        mandate: bytes = b"",
-        issued_at_ms: int | None = None,
-        ttl_ms: int = 365 * DAY_MS,
-        refs: Sequence[bytes] = (),
-    ) -> VerifiedStatement:
-        """The next statement of our chain, checked (header and body rules) and unsigned; nothing
-        advances until :meth:`sign_candidate` signs it."""
-        when = self.clock() if issued_at_ms is None else issued_at_ms
-        stmt = new_statement(
-            body,
-            message,
-            issued_at_ms=when,
-            ttl_ms=ttl_ms,
-            audience=audience,
-            negotiation_id=negotiation_id,
-            mandate=mandate,
-            refs=refs,
-        )
-        return self.writer.stamp(stmt, nonce=self.nonce())
-
-    def sign_candidate(self, cand: VerifiedStatement) -> VerifiedStatement:
-        """Sign a :meth:`candidate` and advance the chain past it."""
-        vs = sign_candidate(cand, self.key)
-        self.writer.advance(vs)
-        return vs
-
-    def sign(
-        self,
-        body: str,
-        message: Any,
-        *,
-        audience: str = "",
-        negotiation_id: bytes = b"",
-        mandate: bytes = b"",
-        issued_at_ms: int | None = None,
-        ttl_ms: int = 365 * DAY_MS,
-        refs: Sequence[bytes] = (),
-    ) -> VerifiedStatement:
-        """:meth:`candidate` and :meth:`sign_candidate` in one step (for callers with no guard)."""
-        return self.sign_candidate(
-            self.candidate(
-                body,
-                message,
-                audience=audience,
-                negotiation_id=negotiation_id,
-                mandate=mandate,
-                issued_at_ms=issued_at_ms,
-                ttl_ms=ttl_ms,
-                refs=refs,
-            )
-        )
+        super().__init__(key, clock=clock, nonce=nonce, head=head)
 
 
 def sign_mandate(
