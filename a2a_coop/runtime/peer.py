@@ -444,11 +444,7 @@ class Peer:
             CoopError: the statement (or its context) is refused; nothing was recorded.
         """
         request = verified if verified is not None else self._request(envelope)
-        audience = request.header.audience
-        if audience and audience != self.did:
-            # Step 21, the first contextual check (ERR-002), before its context is held or journaled:
-            # a statement for someone else costs us no lock, no write, whatever it carries.
-            raise WrongAudience(requirement="STM-005")
+        self._refuse_other_audience(request)
         # Whoever opens a negotiation with us needs our mandate to check our answers.
         prefix = [self.mandate_vs.envelope] if request.body == "offer" else []
         earlier = self._answered(request)
@@ -1812,6 +1808,13 @@ class Peer:
         if own is not None and self.fork_alarm is None and self.alarm_on_own_fork:
             self.fork_alarm = ForkAlarm.restore(self.key.did, own, self.clock(), self.journal)
         return verifier
+
+    def _refuse_other_audience(self, request: VerifiedStatement) -> None:
+        """Step 21, the first contextual check (ERR-002), before a request's context is held or
+        journaled: a statement for someone else costs us no lock, no write, whatever it carries."""
+        audience = request.header.audience
+        if audience and audience != self.did:
+            raise WrongAudience(requirement="STM-005")
 
     def _make_verifier(self) -> PeerVerifier:
         """A fresh verifier of :attr:`verifier_class`, before :meth:`_new_verifier` wires it to us (a

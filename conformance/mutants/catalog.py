@@ -128,7 +128,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "takes a statement addressed to another key as if it were public",
         "an Offer addressed to a third key gets an empty answer instead of WRONG_AUDIENCE",
         probe="wrong-audience",
-        verifier_class=faults.AudienceUnchecked,
+        peer_class=faults.AudienceUncheckedPeer,
     ),
     Mutant(
         "revocation-ignored",

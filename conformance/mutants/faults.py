@@ -24,6 +24,7 @@ link (CHN-001). The reference peer refuses both twice over, in its policy guard 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable, Sequence
 from types import ModuleType
@@ -40,7 +41,6 @@ from a2a_coop.protocol.envelope import VerifiedEnvelope, decode_envelope, pae
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS, ReplayCache
 from a2a_coop.protocol.identity import GROUP_ORDER, Keypair
-from a2a_coop.protocol.mandate import committed_value
 from a2a_coop.protocol.negotiation import Event
 from a2a_coop.protocol.statements import KNOWN_BODIES, Header, Statement, VerifiedStatement
 from a2a_coop.protocol.verifier import _MandateRecord
@@ -69,6 +69,17 @@ class AudienceUnchecked(PeerVerifier):
                 self.me = me
             return
         super().check(vs, now_ms, **kw)
+
+
+class AudienceUncheckedPeer(Peer):
+    """STM-005: a statement addressed to another key is taken as if it were public -- by the peer's own
+    early check (step 21, before the request's context is held) and by its verifier's
+    (:class:`AudienceUnchecked`)."""
+
+    verifier_class = AudienceUnchecked
+
+    def _refuse_other_audience(self, request: VerifiedStatement) -> None:
+        return
 
 
 class RevocationIgnored(PeerVerifier):
@@ -103,15 +114,16 @@ class _CapLifted(PeerVerifier):
 
     lifted: str = ""
 
-    def _check_exposure(self, vs: VerifiedStatement, record: _MandateRecord, event: Event | None) -> None:
-        value = committed_value(vs, self._accepted_proposal(vs))
-        if value is None or event not in (Event.OFFER, Event.COUNTER, Event.ACCEPT):
-            return
+    def _check_exposure(
+        self, vs: VerifiedStatement, record: _MandateRecord, event: Event | None, now_ms: int | None = None
+    ) -> None:
+        # The real check on a copy of the mandate with the cap lifted: what the check does otherwise
+        # stays the reference's (a copy of its code here fell behind it once, and crashed the server).
         mandate = identity_pb2.Mandate()
         mandate.CopyFrom(record.mandate)
         setattr(mandate, self.lifted, MAX_INT)
-        grace = self.skew_ms if vs.issuer == self.me else 0
-        self.exposure.check(vs, mandate, value, grace_ms=grace)
+        lifted = dataclasses.replace(record, mandate=mandate)
+        super()._check_exposure(vs, lifted, event, now_ms)
 
 
 class BudgetIgnored(_CapLifted):
@@ -405,6 +417,7 @@ def reduce_high_s() -> None:
             sig = env.signatures[0].sig
             s = int.from_bytes(sig[32:], "little") % GROUP_ORDER
             env.signatures[0].sig = sig[:32] + s.to_bytes(32, "little")
+            kw.pop("parsed", None)  # the caller's parse holds the signature as sent
             return real(env.SerializeToString(deterministic=True), **kw)
 
     _replace(statements, "verify_envelope", verify_envelope)
