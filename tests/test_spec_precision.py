@@ -1,0 +1,198 @@
+"""What an implementer reading SPEC.md alone could read two ways, pinned where the SPEC now says which
+(sections 11.2, 13.2, 13.5, ESC-011), and two holes found on the way, as strict xfails: the reference
+peer refuses a witnessed Accept its escrow reveals once the line moved to an offer naming no escrow
+(TIM-006 asks the wrong escrow), and verifiers disagree when an escrow stamped two answers to one offer
+(NEG-015).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+
+import pytest
+from peers import make_peer
+from test_hidden_accept import OFFER_TTL_MS, Market
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, envelope_pb2, identity_pb2, trade_pb2
+from a2a_coop.protocol.envelope import sign_payload
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.negotiation import proposal_of
+from a2a_coop.protocol.statements import VerifiedStatement, encode_statement, new_statement, verify_statement
+from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.runtime.trade import carry_trade
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party
+
+
+def _code(call: object) -> str:
+    try:
+        call()  # type: ignore[operator]
+    except CoopError as err:
+        return err.code
+    return "OK"
+
+
+def _mandate_ending_before_it_starts(party: Party, clock: FixedClock) -> bytes:
+    """A Mandate of ``party``'s principal that breaks BDY-010, signed as is (no guard)."""
+    msg = identity_pb2.Mandate(
+        agent=party.did, valid_from_ms=clock.now_ms, valid_until_ms=clock.now_ms - 1, currency="credit"
+    )
+    stmt = new_statement("mandate", msg, issued_at_ms=clock.now_ms, ttl_ms=DAY_MS)
+    principal = party.principal
+    h = stmt.header
+    h.version, h.issuer, h.seq, h.prev = 1, principal.did, principal.writer.next_seq, principal.writer.prev
+    h.nonce = principal.next_nonce()
+    return sign_payload(encode_statement(stmt), principal.key)
+
+
+@pytest.mark.req("ERR-002", "RPC-015", "STM-005")
+def test_an_exchange_checks_its_request_through_step_21_then_its_context_then_the_rest() -> None:
+    """SPEC 13.2: steps 1-21 of the request first (a refusal there wins, whatever the context); then the
+    context it depends on (the first refused fails the request with its code); context it does not
+    depend on is not taken, so not refused either."""
+    clock = FixedClock()
+    alice, bob, carol, dave = (Party(n, clock) for n in ("alice", "bob", "carol", "dave"))
+    b = make_peer(bob, clock)
+    bad_context = _mandate_ending_before_it_starts(alice, clock)
+    offer = alice.offer(bob)
+    env = envelope_pb2.Envelope.FromString(offer.envelope)
+    env.signatures[0].sig = bytes([env.signatures[0].sig[0] ^ 1]) + env.signatures[0].sig[1:]
+    assert _code(lambda: b.exchange(env.SerializeToString(), [bad_context])) == "SIGNATURE_INVALID"
+    assert _code(lambda: b.exchange(alice.offer(carol).envelope, [bad_context])) == "WRONG_AUDIENCE"
+    assert _code(lambda: b.exchange(offer.envelope, [bad_context])) == "BODY_INVALID"
+    unrelated = _mandate_ending_before_it_starts(dave, clock)
+    assert _code(lambda: b.exchange(offer.envelope, [*alice.setup, unrelated])) == "OK"
+
+
+@pytest.mark.req("MND-013", "ERR-002")
+def test_mnd_013_is_checked_with_the_mandate_content_at_step_24() -> None:
+    """An Offer to its own issuer (WRONG_PARTY at step 28) that outlives a budget period: MND-013 is
+    reported, since section 11 checks it at step 24."""
+    clock = FixedClock()
+    alice = Party("alice", clock)
+    offer = alice.sign("offer", alice.proposal(), audience=alice.did, ttl_ms=31 * DAY_MS)
+    v = Verifier()
+    v.accept(alice.setup[0])
+    with pytest.raises(CoopError) as refused:
+        v.accept(offer.envelope)
+    assert (refused.value.code, refused.value.requirement) == ("MANDATE_VIOLATION", "MND-013")
+
+
+@pytest.mark.req("ESC-006")
+def test_an_empty_ledger_has_head_seq_0_and_its_transcript_next_seq_0() -> None:
+    """SPEC 13.5: head_seq is 0 for an empty ledger too; only next_seq (0, not head_seq + 1) tells it
+    from a ledger of one entry."""
+    clock = FixedClock()
+    escrow = LocalEscrow(Party("escrow", clock))
+    envelopes, head, next_seq = escrow.get_transcript(0, 100)
+    assert (len(envelopes), head, next_seq) == (1, 0, 0)  # the Mandate alone
+    assert escrow.get_ledger(0, 10) == ([], 0)
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    escrow.submit([*alice.setup, offer.envelope])
+    envelopes, head, next_seq = escrow.get_transcript(0, 100)
+    assert (head, next_seq) == (0, 1)
+
+
+@pytest.mark.req("ESC-011", "ESC-001")
+def test_an_offer_after_the_first_bad_envelope_of_a_submit_names_nothing() -> None:
+    """ESC-011: the Offer that names the escrow counts only among the envelopes the escrow checks,
+    those before the first that does not verify on its own."""
+    clock = FixedClock()
+    escrow = LocalEscrow(Party("escrow", clock))
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    accept = bob.accept(offer)
+    setup = [*alice.setup, *bob.setup]
+    assert _code(lambda: escrow.submit([*setup, accept.envelope, b"junk", offer.envelope])) == "WRONG_PARTY"
+    assert _code(lambda: escrow.submit([*setup, accept.envelope, offer.envelope, b"junk"])) == (
+        "UNKNOWN_NEGOTIATION"
+    )
+
+
+class _LateUnbondedCounter:
+    """Mallory's server: she accepts Bob's bonded offer at the escrow alone at once, waits ``wait_ms``,
+    then answers Bob with a Counter naming no escrow and no bond."""
+
+    def __init__(self, market: Market, wait_ms: int) -> None:
+        self.m, self.wait_ms = market, wait_ms
+        self.accept: VerifiedStatement | None = None
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        vs = verify_statement(envelope)
+        if vs.body != "offer":
+            return []
+        self.accept = self.m.hide_accept(vs)
+        self.m.clock.advance(self.wait_ms)
+        offered = proposal_of(vs)
+        counter = trade_pb2.Offer(gives=offered.wants, wants=offered.gives)
+        counter.terms.currency = offered.terms.currency
+        return [*self.m.mallory.setup, self.m.mallory.counter(vs, counter).envelope]
+
+
+@pytest.mark.req("TIM-006", "NEG-017", "ESC-013")
+@pytest.mark.parametrize(
+    "wait_ms",
+    [
+        1_000,
+        pytest.param(
+            60_000,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="TIM-006 looks for the Stamp of the outstanding Counter's escrow (none), not of the "
+                "accepted offer's: the witnessed Accept, older than the skew, is refused ISSUED_IN_PAST",
+            ),
+        ),
+    ],
+)
+def test_a_witnessed_accept_revealed_after_a_late_counter_is_taken(wait_ms: int) -> None:
+    """Mallory shows the escrow an Accept of Bob's bonded offer and answers Bob, ``wait_ms`` later, with
+    an unbonded Counter naming no escrow. Bob shows the escrow the line (ESC-013) and it reveals the
+    Accept (ESC-014, ESC-012). TIM-006 takes an Accept 'its contract's escrow' stamped by the offer's
+    expiry + 30 s, however old -- the escrow the accepted offer names. The reference asks the escrow of
+    the negotiation's outstanding offer (the Counter: none), refuses the Accept once it is older than the
+    skew, never performs, and Mallory's claim takes Bob's bond."""
+    m = Market()
+    mallorys = _LateUnbondedCounter(m, wait_ms)
+    offer = m.b.propose(m.mallory.did, m.proposal(), ttl_ms=OFFER_TTL_MS)
+    with contextlib.suppress(CoopError):  # the refusal of the revealed Accept, on the reference
+        carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    assert mallorys.accept is not None
+    neg = m.b.negotiation(offer.negotiation_id)
+    assert neg.contract is not None and neg.contract.id == mallorys.accept.digest
+    m.bob_loses_nothing(offer.negotiation_id, mallorys.accept.digest)
+
+
+@pytest.mark.req("NEG-015", "NEG-017", "NEG-018")
+@pytest.mark.xfail(
+    strict=True,
+    reason="NEG-017's 'unless E stamped the answer to O' is read at arrival: a verifier that took the "
+    "witnessed Accept before the Stamp of the other answer keeps the contract; one holding both first "
+    "refuses the Accept. SPEC 8.9 wants verifiers to agree even when the escrow misbehaves.",
+)
+def test_verifiers_agree_when_an_escrow_stamped_two_answers_to_one_offer() -> None:
+    """An escrow at fault stamps Mallory's Reject and then her Accept of Bob's offer (ESC-014 forbids
+    the second; the audit reports ANSWER_TAKEN_TWICE). Verifiers holding the same statements must still
+    reach one state, whatever the order they arrive in."""
+    clock = FixedClock()
+    bob, mallory, escrow = Party("bob", clock), Party("mallory", clock), Party("escrow", clock)
+    offer = bob.offer(mallory, bob.proposal(escrow=escrow.did))
+    clock.advance(1_000)
+    accept, reject = mallory.accept(offer), mallory.reject(offer, "no")
+    clock.advance(1_000)
+    stamp_reject = escrow.sign("stamp", commitment_pb2.Stamp(statements=[reject.digest]))
+    clock.advance(1_000)
+    stamp_accept = escrow.sign("stamp", commitment_pb2.Stamp(statements=[accept.digest]))
+    setup = [*bob.setup, *mallory.setup, *escrow.setup, offer.envelope]
+    states = set()
+    for order in (
+        [reject, stamp_reject, stamp_accept, accept],
+        [stamp_accept, accept, reject, stamp_reject],
+    ):
+        v = Verifier()
+        for envelope in [*setup, *(vs.envelope for vs in order)]:
+            with contextlib.suppress(CoopError):  # refused as it decides: what counts is where it ends
+                v.accept(envelope)
+        neg = v.negotiations.get(offer.negotiation_id)
+        states.add((neg.state, neg.contract is not None))
+    assert len(states) == 1, states
