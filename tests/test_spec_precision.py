@@ -110,6 +110,20 @@ def test_an_offer_after_the_first_bad_envelope_of_a_submit_names_nothing() -> No
     )
 
 
+@pytest.mark.req("ESC-002", "WIT-006")
+def test_a_resubmitted_mandate_brings_no_stamp_and_a_resubmitted_offer_its_stamp() -> None:
+    """ESC-002: the earlier Stamps in a Submit's answer are those of the negotiation statements the
+    escrow held already (WIT-006); a Mandate it holds brings none."""
+    clock = FixedClock()
+    escrow = LocalEscrow(Party("escrow", clock))
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    first = escrow.submit([*alice.setup, offer.envelope])
+    assert [verify_statement(e).body for e in first] == ["mandate", "stamp"]
+    assert [verify_statement(e).body for e in escrow.submit(alice.setup)] == ["mandate"]
+    assert escrow.submit([offer.envelope]) == first
+
+
 class _LateUnbondedCounter:
     """Mallory's server: she accepts Bob's bonded offer at the escrow alone at once, waits ``wait_ms``,
     then answers Bob with a Counter naming no escrow and no bond."""
