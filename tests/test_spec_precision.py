@@ -8,11 +8,14 @@ peer refuses a witnessed Accept its escrow reveals once the line moved to an off
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from peers import make_peer
 from test_hidden_accept import OFFER_TTL_MS, Market
+from test_mandate_renewal import _renew
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, envelope_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.envelope import sign_payload
@@ -20,8 +23,10 @@ from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, encode_statement, new_statement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.trade import carry_trade
-from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, derive
 
 
 def _code(call: object) -> str:
@@ -210,3 +215,43 @@ def test_verifiers_agree_when_an_escrow_stamped_two_answers_to_one_offer() -> No
         neg = v.negotiations.get(offer.negotiation_id)
         states.add((neg.state, neg.contract is not None))
     assert len(states) == 1, states
+
+
+@pytest.mark.req("MND-017", "RPC-002", "MND-002")
+@pytest.mark.xfail(
+    strict=True,
+    reason="an answer carries its signer's Mandate only when the request is an Offer (RPC-002): after a "
+    "renewal mid-contract the counterparty refuses every answer MANDATE_UNKNOWN",
+)
+def test_answers_signed_under_a_mandate_renewed_mid_contract_verify_at_the_counterparty(
+    tmp_path: Path,
+) -> None:
+    """SPEC 4.7: after a renewal the agent's later statements cite the new Mandate. Bob accepts Alice's
+    offer and delivers; his principal renews his mandate and his node restarts on its journal under it;
+    Alice's Delivery and Receipt are answered with a Receipt and an Ack citing the new Mandate, which
+    nothing has shown her: she refuses them, and the contract never reaches FULFILLED in her view."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    a = make_peer(alice, clock)
+    counter = itertools.count()
+
+    def bobs_node(mandate: bytes) -> Peer:
+        return Peer(
+            bob.agent.key,
+            mandate,
+            clock=lambda: clock.now_ms,
+            nonce=lambda: derive(f"nonce/bob/{next(counter)}", 16),
+            journal=Journal.open(tmp_path / "bob.db"),
+        )
+
+    offer = a.propose(bob.did, alice.proposal())
+    first = bobs_node(bob.mandate_vs.envelope)
+    owed = a.on_replies(first.exchange(offer.envelope, a.send_context()))
+    assert first.journal is not None
+    first.journal.close()  # his node stops ...
+    assert [vs.body for vs in owed] == ["delivery", "receipt"]
+    clock.advance(1_000)
+    renewed = bobs_node(_renew(bob, clock).envelope)  # ... and starts again under the renewed mandate
+    for vs in owed:
+        a.on_replies(renewed.exchange(vs.envelope, a.send_context()))
+    assert a.negotiation(offer.negotiation_id).state.value == "FULFILLED"
