@@ -7,7 +7,9 @@ peer refuses a witnessed Accept its escrow reveals once the line moved to an off
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,15 +20,51 @@ from test_hidden_accept import OFFER_TTL_MS, Market
 from test_mandate_renewal import _renew
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, envelope_pb2, identity_pb2, trade_pb2
-from a2a_coop.protocol.envelope import sign_payload
+from a2a_coop.protocol.claims import commit
+from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE, pae, sign_payload
 from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.identity import Keypair, did_from_public_key
+from a2a_coop.protocol.merkle import root
 from a2a_coop.protocol.negotiation import proposal_of
-from a2a_coop.protocol.statements import VerifiedStatement, encode_statement, new_statement, verify_statement
+from a2a_coop.protocol.statements import (
+    VerifiedStatement,
+    encode_statement,
+    negotiation_id_for,
+    new_statement,
+    verify_statement,
+)
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.trade import carry_trade
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, derive
+
+SPEC = Path(__file__).resolve().parent.parent / "SPEC.md"
+
+
+@pytest.mark.req("KEY-001", "ENV-002", "STM-012", "BDY-007", "CHN-007", "NEG-013")
+def test_the_worked_examples_of_the_spec_are_what_the_reference_computes() -> None:
+    """Sections 3.1, 5.4, 5.5, 6.9, 7.5 and 8.5 give worked values an implementer checks its code
+    against: each, as printed in SPEC.md, is what the reference computes."""
+
+    text = SPEC.read_text(encoding="utf-8")
+    key = Keypair.from_seed(bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"))
+    did = did_from_public_key(key.public_key)
+    message = pae(STATEMENT_PAYLOAD_TYPE, bytes.fromhex("0a020801"))
+    signature = key.sign(message)
+    d = [hashlib.sha256(bytes([i])).digest() for i in range(3)]
+    worked = [
+        f"| did:key (56 characters) | `{did}` |",
+        f"| digest `SHA256(PAE)` | `{hashlib.sha256(message).hexdigest()}` |",
+        f"`{signature.hex()}`",
+        f'"sig": "{base64.b64encode(signature).decode()}"',
+        f"the commitment is\n`{commit(1000, bytes(range(32))).hex()}`",
+        f"| `MTH([d0, d1, d2])` (root at seq 3) | `{root(d).hex()}` |",
+        f"the negotiation_id is `{negotiation_id_for(did, bytes(range(16))).hex()}`",
+    ]
+    assert len(message) == 62
+    for value in worked:
+        assert value in text, value
 
 
 def _code(call: object) -> str:
