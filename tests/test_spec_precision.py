@@ -293,3 +293,35 @@ def test_answers_signed_under_a_mandate_renewed_mid_contract_verify_at_the_count
     for vs in owed:
         a.on_replies(renewed.exchange(vs.envelope, a.send_context()))
     assert a.negotiation(offer.negotiation_id).state.value == "FULFILLED"
+
+
+@pytest.mark.req("ESC-006", "AUD-001", "MND-017")
+@pytest.mark.xfail(
+    strict=True,
+    reason="GetTranscript starts with the escrow's current Mandate only (ESC-006: 'its Mandate'): after a "
+    "renewal the ledger entries signed before it cite a Mandate the transcript never carries",
+)
+def test_an_escrows_transcript_audits_clean_after_it_renewed_its_mandate(tmp_path: Path) -> None:
+    """SPEC 4.7 lets a principal renew its escrow's mandate as any agent's; MND-017 keeps the old one.
+    The escrow's transcript must still let anyone audit its ledger from seq 0 (ESC-006, AUD-001): the
+    deposit signed before the renewal cites the old Mandate, so the transcript has to carry it."""
+    from a2a_coop.protocol.escrow_audit import audit_ledger
+    from a2a_coop.runtime.node import EscrowNode
+
+    clock = FixedClock()
+    escrow, alice = Party("escrow", clock), Party("alice", clock)
+    node = EscrowNode(
+        escrow.agent.key, escrow.mandate_vs.envelope, tmp_path / "e.db", clock=lambda: clock.now_ms
+    )
+    node.deposit(alice.did, 1_000)
+    node.close()
+    renewed = _renew(escrow, clock)
+    node = EscrowNode(escrow.agent.key, renewed.envelope, tmp_path / "e.db", clock=lambda: clock.now_ms)
+    try:
+        node.deposit(alice.did, 1)
+        envelopes, head, next_seq = node.get_transcript(0, 100, 1 << 22)
+        assert (head, next_seq) == (1, 2)
+        report = audit_ledger(envelopes, escrow=escrow.did)
+        assert report.ok, [(f.code, f.message) for f in report.findings]
+    finally:
+        node.close()
