@@ -196,8 +196,8 @@ class _LateUnbondedCounter:
             60_000,
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="TIM-006 looks for the Stamp of the outstanding Counter's escrow (none), not of the "
-                "accepted offer's: the witnessed Accept, older than the skew, is refused ISSUED_IN_PAST",
+                reason="TIM-006 asks the escrow of the negotiation's contract or outstanding offer (the "
+                "Counter's: none), not the accepted offer's: the old Accept is ISSUED_IN_PAST",
             ),
         ),
     ],
@@ -207,8 +207,9 @@ def test_a_witnessed_accept_revealed_after_a_late_counter_is_taken(wait_ms: int)
     an unbonded Counter naming no escrow. Bob shows the escrow the line (ESC-013) and it reveals the
     Accept (ESC-014, ESC-012). TIM-006 takes an Accept 'its contract's escrow' stamped by the offer's
     expiry + 30 s, however old -- the escrow the accepted offer names. The reference asks the escrow of
-    the negotiation's outstanding offer (the Counter: none), refuses the Accept once it is older than the
-    skew, never performs, and Mallory's claim takes Bob's bond."""
+    the negotiation's contract or outstanding offer (Verifier._escrow_of: here the Counter's, none),
+    refuses the Accept once it is older than the skew, never performs, and Mallory's claim takes Bob's
+    bond."""
     m = Market()
     mallorys = _LateUnbondedCounter(m, wait_ms)
     offer = m.b.propose(m.mallory.did, m.proposal(), ttl_ms=OFFER_TTL_MS)
