@@ -326,3 +326,23 @@ def test_an_escrows_transcript_audits_clean_after_it_renewed_its_mandate(tmp_pat
         assert report.ok, [(f.code, f.message) for f in report.findings]
     finally:
         node.close()
+
+
+@pytest.mark.req("ENV-010")
+def test_a_json_envelope_with_an_unpaired_surrogate_or_an_escaped_duplicate_name_is_malformed() -> None:
+    """SPEC 5.5: strings must be Unicode (an escaped unpaired surrogate is refused, whatever member holds
+    it) and names are compared decoded (an escaped second ``payload`` is a repeated name)."""
+    from a2a_coop.protocol.envelope import envelope_from_json
+
+    text = (
+        '{"payload": "CgIIAQ==", "payloadType": "application/vnd.a2acoop.statement.v1+protobuf", '
+        '"signatures": [{"keyid": "did:key:z6MktwupdmLXVVqTzCw4i46r4uGyosGXRnR3XjN4Zq7oMMsw", '
+        '"sig": "90Uth5xGm/fpox8SS5uqx2iOjtJDIoAA4btMbsw+I8NpVrF0zRkLl6kLTB5jVArKghwe7HKQmi+rnZjT4BjIDg=="}]}'
+    )
+    assert envelope_from_json(text)
+    for bad in (
+        text.replace('protobuf"', 'protobuf\\ud800"'),
+        text.replace('"did:key', '"\\udc00did:key'),
+        text.replace('"payload": "CgIIAQ==",', '"payload": "CgIIAQ==", "p\\u0061yload": "CgIIAQ==",'),
+    ):
+        assert _code(lambda bad=bad: envelope_from_json(bad)) == "MALFORMED_ENVELOPE", bad
