@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -100,6 +101,17 @@ def test_list_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["conformance", "--explain", "chn.equivocation"]) == 0
     explained = capsys.readouterr().out
     assert "CHN-004 (MUST" in explained and "EQUIVOCATION" in explained
+
+
+def test_python_dash_m_conformance_is_the_suite_command() -> None:
+    """``python -m conformance`` (the package alone, what a user tries first) runs the same command
+    as ``a2a-coop conformance``; it said 'No module named conformance.__main__'."""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance", "--list"], capture_output=True, text=True, cwd=root, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith(f"{len(load_cases())} cases\n")
 
 
 # --- usage and connection errors: exit 2, one line, no traceback ------------------------------
@@ -276,7 +288,10 @@ def test_expected_failures_turn_the_run_green_and_report_unexpected_passes(
     out = capsys.readouterr().out
     assert "FAIL (expected) env.signature-flipped" in out
     assert "expected to fail but PASS: env.garbage" in out
-    assert "OK: every MUST case passed, no hard audit proof; 1 expected failure passed" in out
+    assert (
+        "OK: no MUST case failed but 2 expected failures (--expected-failures), no hard audit proof; "
+        "1 expected failure passed" in out
+    )
 
 
 def test_strict_fails_the_run_when_an_expected_failure_passes(

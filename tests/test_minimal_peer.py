@@ -135,6 +135,23 @@ def test_the_conformance_suite_runs_against_it(minimal_peer: ServerProcess, tmp_
     # ... and finds what it leaves out (its README: no exposure caps), so the run fails (exit 1).
     assert levels["mnd.budget"] == "FAIL"
     assert done.returncode == 1, done.stderr
+    # Its README's expected-failures file lists exactly what it fails: with it, under --strict, exit 0.
+    listed = ROOT / "examples" / "minimal_peer" / "expected-failures.txt"
+    ids = {line.split()[0] for line in listed.read_text().splitlines() if line.strip() and line[0] != "#"}
+    assert ids == {case for case, level in levels.items() if level == "FAIL"}
+    again = subprocess.run(
+        [
+            *(sys.executable, "-m", "a2a_coop.cli", "conformance", "--target", minimal_peer.target),
+            *("--expected-failures", str(listed), "--strict"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
+    assert again.returncode == 0, again.stdout[-2000:]
+    assert f"but {len(ids)} expected failures" in again.stdout
 
 
 def test_it_exits_2_when_it_cannot_listen() -> None:

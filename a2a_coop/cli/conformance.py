@@ -401,7 +401,15 @@ def _summary(result: Any, out: TextIO) -> None:
         why += [f"{_count(passed, 'expected failure')} passed (--strict)"] if result.strict and passed else []
         out.write(f"FAILED: {'; '.join(why)}\n")
     else:
-        verdict = "every MUST case passed, no hard audit proof" if ran else "no MUST case failed (none ran)"
+        known = sum(1 for r in result.results if r.expected_failure and r.level.value == "FAIL")
+        verdict = (
+            "no MUST case failed (none ran)"
+            if not ran
+            else f"no MUST case failed but {_count(known, 'expected failure')} (--expected-failures), "
+            "no hard audit proof"
+            if known
+            else "every MUST case passed, no hard audit proof"
+        )
         stale = (
             f"; {_count(passed, 'expected failure')} passed: update the expected-failures file "
             "(--strict fails on it)"

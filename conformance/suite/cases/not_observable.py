@@ -57,7 +57,7 @@ not_observable(
 not_observable(
     "neg.witnessed-accept-precedence",
     "An Accept the offer's escrow witnessed takes precedence over an answer it never took",
-    "what a target's verifier makes of an Accept its escrow reveals shows only in what it signs next, under "
+    "what a target's verifier makes of an Accept its escrow reveals shows only in what it signs next, which "
     + _ESCROW
     + "; the vectors (chains.json, NEG-017) pin the precedence and what it supersedes, esc.superseded-answer-"
     "not-taken and esc.answer-taken-closes-offer the escrow's side, and tests/test_hidden_accept.py the "
