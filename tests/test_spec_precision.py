@@ -1,8 +1,8 @@
 """What an implementer reading SPEC.md alone could read two ways, pinned where the SPEC now says which
-(sections 11.2, 13.2, 13.5, ESC-011), and two holes found on the way, as strict xfails: the reference
-peer refuses a witnessed Accept its escrow reveals once the line moved to an offer naming no escrow
-(TIM-006 asks the wrong escrow), and verifiers disagree when an escrow stamped two answers to one offer
-(NEG-015).
+(sections 11.2, 13.2, 13.5, ESC-011), and the holes found on the way: the reference peer refused a
+witnessed Accept its escrow revealed once the line had moved to an offer naming no escrow (TIM-006
+asked the wrong escrow: fixed), and, as strict xfails until decided, verifiers disagree when an escrow
+stamped two answers to one offer (NEG-015) and a renewed Mandate does not travel with what cites it.
 """
 
 from __future__ import annotations
@@ -188,28 +188,15 @@ class _LateUnbondedCounter:
 
 
 @pytest.mark.req("TIM-006", "NEG-017", "ESC-013")
-@pytest.mark.parametrize(
-    "wait_ms",
-    [
-        1_000,
-        pytest.param(
-            60_000,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="TIM-006 asks the escrow of the negotiation's contract or outstanding offer (the "
-                "Counter's: none), not the accepted offer's: the old Accept is ISSUED_IN_PAST",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("wait_ms", [1_000, 60_000])
 def test_a_witnessed_accept_revealed_after_a_late_counter_is_taken(wait_ms: int) -> None:
     """Mallory shows the escrow an Accept of Bob's bonded offer and answers Bob, ``wait_ms`` later, with
     an unbonded Counter naming no escrow. Bob shows the escrow the line (ESC-013) and it reveals the
     Accept (ESC-014, ESC-012). TIM-006 takes an Accept 'its contract's escrow' stamped by the offer's
-    expiry + 30 s, however old -- the escrow the accepted offer names. The reference asks the escrow of
+    expiry + 30 s, however old -- the escrow the accepted offer names. The reference asked the escrow of
     the negotiation's contract or outstanding offer (Verifier._escrow_of: here the Counter's, none),
-    refuses the Accept once it is older than the skew, never performs, and Mallory's claim takes Bob's
-    bond."""
+    refused the Accept once it was older than the skew, never performed, and Mallory's claim took Bob's
+    bond. Now it asks the accepted offer's escrow."""
     m = Market()
     mallorys = _LateUnbondedCounter(m, wait_ms)
     offer = m.b.propose(m.mallory.did, m.proposal(), ttl_ms=OFFER_TTL_MS)

@@ -374,7 +374,13 @@ class Verifier:
         return c.items(delivery.issuer)[index].deadline_ms
 
     def _escrow_of(self, vs: VerifiedStatement) -> str:
-        """The escrow of the contract ``vs`` belongs to (or would form, for an Accept), if any."""
+        """The escrow of the contract ``vs`` belongs to, if any: for an Accept, the escrow the Offer or
+        Counter it accepts names -- the contract it forms is that one's, whatever the negotiation moved
+        on to since (a later Counter naming no escrow must not decide whose Stamp witnessed it)."""
+        if vs.body == "accept":
+            accepted = self.statements.get(vs.statement.accept.offer)
+            if accepted is not None and accepted.body in ("offer", "counter"):
+                return proposal_of(accepted).terms.escrow
         neg = self.negotiations.find(vs.negotiation_id)
         if neg is None:
             return ""
