@@ -14,6 +14,7 @@ import re
 import signal
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -383,6 +384,90 @@ def test_mandate_command_keeps_the_principal_chain(
     )
     assert code == 2
     one_line_error(err, "did:key:zNope")
+
+
+def _journal_files(journal: Path) -> list[str]:
+    """The journal at ``journal`` and its side files (-wal, -shm, -journal, -lock), as they are."""
+    return sorted(p.name for p in journal.parent.iterdir() if p.name.startswith(journal.name))
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A loopback port something already listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield s.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "offer: no peer",
+        "serve: no escrow",
+        "serve: port in use",
+        "agent run: port in use",
+        "escrow serve: port in use",
+        "mandate: refused by our own checks",
+    ],
+)
+def test_a_command_that_fails_leaves_no_new_journal_behind(
+    tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str], busy_port: int, case: str
+) -> None:
+    """A command given a journal path that does not exist yet, failing after it created the journal
+    there (an unreachable peer or escrow, a port in use, a refused mandate), removes it again with its
+    -wal, -shm and lock files: it held no statement. It left an empty SQLite journal behind."""
+    journal = tmp_path / "new.db"
+    nobody = f"127.0.0.1:{_free_port()}"
+    files: list[str | Path] = ["--key", bob.key_path, "--mandate", bob.mandate_path, "--journal", journal]
+    argv: list[str | Path] = {
+        "offer: no peer": ["offer", *files, "--to", nobody, "--give", "a:1", "--want", "b:1"],
+        "serve: no escrow": ["serve", *files, "--escrow", nobody],
+        "serve: port in use": ["serve", *files, "--port", str(busy_port)],
+        "agent run: port in use": ["agent", "run", "--strategy", "honest", *files, "--port", str(busy_port)],
+        "escrow serve: port in use": ["escrow", "serve", *files, "--port", str(busy_port)],
+        "mandate: refused by our own checks": [
+            "mandate",
+            "--principal",
+            bob.key_path,
+            "--agent",
+            bob.did,
+            "--journal",
+            journal,
+            "--out",
+            tmp_path / "m.json",
+            "--days",
+            "999999999",  # expires past 2^53 - 1 ms (STM-013)
+        ],
+    }[case]
+    code, _, err = run_cli(capsys, *argv)
+    assert code in (1, 2)
+    one_line_error(err)
+    assert _journal_files(journal) == []
+
+
+def test_a_failed_command_keeps_a_journal_that_existed_or_holds_a_statement(
+    tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only what the failing command created and left empty goes: a journal that was there before it
+    (even one with no statement) stays, and so does a new one it signed into before failing (a
+    principal's mandate signed, then its --out not writable: the principal's seq 0 is used)."""
+    before = tmp_path / "before.db"
+    Journal.open(before).close()
+    argv = ["offer", "--key", bob.key_path, "--mandate", bob.mandate_path, "--journal", before]
+    code, _, err = run_cli(
+        capsys, *argv, "--to", f"127.0.0.1:{_free_port()}", "--give", "a:1", "--want", "b:1"
+    )
+    assert code == 2 and "cannot reach the peer" in err
+    assert _journal_files(before) == ["before.db"]
+    principal = tmp_path / "p.key"
+    assert run_cli(capsys, "keygen", "--out", principal)[0] == 0
+    out = tmp_path / "no-such-dir" / "m.json"
+    code, _, err = run_cli(capsys, "mandate", "--principal", principal, "--agent", bob.did, "--out", out)
+    assert code == 2
+    one_line_error(err, "cannot write")
+    with Journal.open(tmp_path / "p.db") as journal:
+        assert len(list(journal.statements())) == 1  # the mandate it signed
 
 
 def test_parse_duration() -> None:

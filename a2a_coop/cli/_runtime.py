@@ -23,12 +23,21 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Final, TextIO, TypeVar
 
 import grpc
 
-from a2a_coop.cli._common import EXIT_INTERRUPTED, EXIT_INVALID, SQLITE_HEADER, Invalid, UsageError, short
+from a2a_coop.cli._common import (
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    SQLITE_HEADER,
+    Invalid,
+    UsageError,
+    short,
+)
 from a2a_coop.protocol.envelope import decode_envelope, envelope_from_json, envelope_to_json
 from a2a_coop.protocol.errors import CoopError, MandateUnknown
 from a2a_coop.protocol.forks import ForkProof
@@ -137,14 +146,26 @@ def resolve_did(text: str) -> str:
     return text
 
 
+# The journals the running command created (paths that did not exist before it opened them): if it
+# fails, each is deleted again when it holds no statement (runtime_command, discard_new_journal).
+_NEW_JOURNALS: ContextVar[list[Path] | None] = ContextVar("new_journals", default=None)
+
+
 def open_journal(path: Path, *, must_exist: bool = False, lock: bool = True) -> Journal:
-    """The journal at ``path``, locked for this process unless ``lock`` is False (readers only)."""
+    """The journal at ``path``, locked for this process unless ``lock`` is False (readers only).
+
+    A journal it creates is remembered: a command that then fails leaves no empty journal behind."""
     if must_exist and not path.is_file():
         raise UsageError(f"no journal at {path}")
     if not path.parent.is_dir():
         raise UsageError(f"cannot create journal {path}: no directory {path.parent}")
+    new = lock and not (path.exists() or path.is_symlink())
     try:
-        return Journal.open(path, lock=lock)
+        journal = Journal.open(path, lock=lock)
+        created = _NEW_JOURNALS.get()
+        if new and created is not None:
+            created.append(path)
+        return journal
     except JournalError as exc:
         text = str(exc)  # most name the path already: say it once
         raise UsageError(
@@ -345,38 +366,64 @@ def first_contact(option: str, address: str, what: str, call: Callable[[], T]) -
 # --- running -------------------------------------------------------------------------------
 
 
+def discard_new_journal(path: Path) -> None:
+    """Delete the journal a failed command created at ``path``, and its side files, if it holds no
+    statement (:meth:`Journal.discard_if_empty`, under its lock). One another process holds now, or
+    that cannot be opened, is left as it is."""
+    try:
+        journal = Journal.open(path)
+    except JournalError:
+        return
+    journal.discard_if_empty()
+
+
 def runtime_command(command: Command) -> Command:
-    """Run ``command``, turning the failures a user can cause into exit codes and one line."""
+    """Run ``command``, turning the failures a user can cause into exit codes and one line. A command
+    that fails (any exit but 0, or an exception) leaves none of the journals it created behind that
+    hold no statement: a bad key file, option or address costs no stray ``.db`` file."""
 
     @functools.wraps(command)
     def run(args: argparse.Namespace, out: TextIO) -> int:
+        created: list[Path] = []
+        token = _NEW_JOURNALS.set(created)
+        code: int | None = None
         try:
-            return command(args, out)
-        except Invalid as exc:
-            print(f"a2a-coop: {exc}", file=sys.stderr)
-            return EXIT_INVALID
-        except KeyForked as exc:
-            print(f"a2a-coop: {exc}; to go on, {REMEDY}", file=sys.stderr)
-            return EXIT_INVALID
-        except CoopError as exc:
-            # The transport's clients raise a peer's refusal from its RpcError; anything else is ours.
-            who = (
-                "by the other side" if isinstance(exc.__cause__, grpc.RpcError) else "here, by our own checks"
-            )
-            print(f"a2a-coop: refused {who}: {exc}", file=sys.stderr)
-            return EXIT_INVALID
-        except TransportError as exc:
-            hint = ""
-            if exc.code is grpc.StatusCode.UNIMPLEMENTED:  # --to and --escrow swapped, or another server
-                hint = " (the server there does not serve the a2a-coop call this command makes)"
-            raise UsageError(f"network: {exc}{hint}") from None
-        except JournalError as exc:
-            raise UsageError(f"journal: {exc}") from None
-        except KeyboardInterrupt:
-            print("a2a-coop: interrupted", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            code = _run_checked(command, args, out)
+            return code
+        finally:
+            _NEW_JOURNALS.reset(token)
+            if code != EXIT_OK:
+                for path in created:
+                    discard_new_journal(path)
 
     return run
+
+
+def _run_checked(command: Command, args: argparse.Namespace, out: TextIO) -> int:
+    """:func:`runtime_command`'s error handling."""
+    try:
+        return command(args, out)
+    except Invalid as exc:
+        print(f"a2a-coop: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyForked as exc:
+        print(f"a2a-coop: {exc}; to go on, {REMEDY}", file=sys.stderr)
+        return EXIT_INVALID
+    except CoopError as exc:
+        # The transport's clients raise a peer's refusal from its RpcError; anything else is ours.
+        who = "by the other side" if isinstance(exc.__cause__, grpc.RpcError) else "here, by our own checks"
+        print(f"a2a-coop: refused {who}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except TransportError as exc:
+        hint = ""
+        if exc.code is grpc.StatusCode.UNIMPLEMENTED:  # --to and --escrow swapped, or another server
+            hint = " (the server there does not serve the a2a-coop call this command makes)"
+        raise UsageError(f"network: {exc}{hint}") from None
+    except JournalError as exc:
+        raise UsageError(f"journal: {exc}") from None
+    except KeyboardInterrupt:
+        print("a2a-coop: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 @contextmanager
