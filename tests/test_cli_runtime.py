@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +30,8 @@ from a2a_coop.cli._runtime import open_peer, runtime_command
 from a2a_coop.cli.demo import (
     MARKER,
     Identity,
+    child_env,
+    cli_command,
     prepare_directory,
     provision,
     start_server,
@@ -43,6 +47,8 @@ from a2a_coop.runtime.node import PeerNode, remember_run
 from a2a_coop.runtime.peer import drive
 from a2a_coop.runtime.trade import contract_evidence, relay_escrow_answers
 from a2a_coop.testing import FixedClock, LocalEscrow, Party
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _free_port() -> int:
@@ -468,6 +474,60 @@ def test_a_failed_command_keeps_a_journal_that_existed_or_holds_a_statement(
     one_line_error(err, "cannot write")
     with Journal.open(tmp_path / "p.db") as journal:
         assert len(list(journal.statements())) == 1  # the mandate it signed
+
+
+def _to_a_closed_pipe(*argv: str | Path, stream: str = "stdout") -> subprocess.CompletedProcess[str]:
+    """``a2a-coop ARGV...`` in its own process, its ``stream`` (stdout or stderr) the write end of a
+    pipe whose read end is already closed (`| head -1` once head has left), the other captured."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        captured = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, stream: write_end}
+        return subprocess.run(
+            cli_command(*map(str, argv)),
+            **captured,
+            text=True,
+            timeout=60,
+            env=child_env(),
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["agent", "list"],
+        ["version"],
+        ["--help"],
+        ["verify", "conformance/vectors/canaries.json"],
+        ["status"],
+        ["sim", "evolve", "--world", "cheap-talk", "--population", "11", "--steps", "1"],
+    ],
+    ids=" ".join,
+)
+def test_output_to_a_closed_pipe_exits_141_quietly(bob: Identity, argv: list[str]) -> None:
+    """`a2a-coop agent list | head -1`: every command whose reader has left stops with exit 141 (128 +
+    SIGPIPE, as a shell reports a program that signal killed) and says nothing: no BrokenPipeError
+    traceback, no "Exception ignored" at exit. It exited 1 (the code for "invalid"), or 0 for --help."""
+    if argv == ["status"]:  # a journal that records its mandate, as every served one does
+        with Journal.open(bob.journal_path) as journal:
+            remember_run(journal, bob.mandate, [])
+        argv = ["status", "--journal", str(bob.journal_path), "--key", str(bob.key_path)]
+    argv = [str(ROOT / a) if a.startswith("conformance/") else a for a in argv]
+    result = _to_a_closed_pipe(*argv)
+    assert result.returncode == 141, result.stderr
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+    assert "BrokenPipe" not in result.stderr
+
+
+def test_an_error_to_a_closed_stderr_exits_141_quietly(tmp_path: Path) -> None:
+    """`a2a-coop status --key missing.key 2>&1 | head -0`: its one-line error has nowhere to go either."""
+    result = _to_a_closed_pipe(
+        "status", "--journal", tmp_path / "j.db", "--key", tmp_path / "missing.key", stream="stderr"
+    )
+    assert result.returncode == 141 and result.stdout == ""
 
 
 def test_parse_duration() -> None:

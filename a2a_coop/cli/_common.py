@@ -2,7 +2,8 @@
 
 Exit codes (SPEC.md, CLI): 0 everything valid or done, 1 something invalid or
 refused, 2 usage, I/O or network errors, 3 a trade did not finish (its state is
-printed; ``resume`` carries it on), 130 interrupted. A user mistake is
+printed; ``resume`` carries it on), 130 interrupted, 141 output to a closed pipe (``| head``: the
+reader left; 128 + SIGPIPE, as a shell reports a program that signal killed). A user mistake is
 one line on stderr, never a traceback.
 """
 
@@ -20,6 +21,7 @@ EXIT_INVALID: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_UNFINISHED: Final = 3
 EXIT_INTERRUPTED: Final = 130
+EXIT_BROKEN_PIPE: Final = 141
 SQLITE_HEADER: Final = b"SQLite format 3\x00"  # the first bytes of a journal (an SQLite database)
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 

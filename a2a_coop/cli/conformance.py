@@ -337,6 +337,8 @@ def _run_one(
                 raise UsageError(
                     f"the {exc.endpoint} at {exc.address} stopped answering: {exc.detail}"
                 ) from None
+            except BrokenPipeError:  # a ConnectionError too, but our stdout's: its reader left (`| head`)
+                raise  # main() exits 141 quietly; the suite's own connections fail as EndpointError
             except ConnectionError as exc:
                 raise UsageError(f"the target at {target} stopped answering: {exc}") from None
     finally:

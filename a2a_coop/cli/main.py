@@ -22,11 +22,11 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from a2a_coop import __version__
 from a2a_coop.cli._common import (
-    EXIT_INVALID,
+    EXIT_BROKEN_PIPE,
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
@@ -44,6 +44,9 @@ from a2a_coop.cli._common import (
 )
 from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE
 from a2a_coop.protocol.statements import PROTOCOL_VERSION
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 
 class _Command:
@@ -598,6 +601,13 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        """As argparse's, but a closed pipe is not ignored: `a2a-coop --help | head -1` exits as
+        every command does when its reader leaves (:func:`main`)."""
+        file = file or sys.stderr
+        if message and file is not None:  # None: no console at all (pythonw)
+            file.write(message)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
@@ -605,7 +615,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keys, offline verification and inspection of a2a-coop signed statements; "
         "peers and escrows over gRPC.",
         epilog="Exit codes: 0 valid or done, 1 invalid, rejected or refused, 2 usage, I/O or network "
-        "error, 3 a trade did not finish (offer, resume). 'a2a-coop COMMAND --help' describes a command.",
+        "error, 3 a trade did not finish (offer, resume), 130 interrupted, 141 output to a closed pipe (the "
+        "reader left, as in '| head'). 'a2a-coop COMMAND --help' describes a command.",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -758,7 +769,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (argparse's usage errors included)."""
+    """Run the CLI; returns the exit code (argparse's usage errors included).
+
+    Output to a closed pipe (``a2a-coop agent list | head -1``: the reader left) ends any command
+    quietly, with no traceback and no "Exception ignored" at exit, and exit code 141 (128 + SIGPIPE,
+    what a shell reports for a program SIGPIPE killed: the output stopped short, whatever the command
+    would have exited with). Python ignores SIGPIPE, so a write raises BrokenPipeError instead; it is
+    caught here, once for every command (see the Python docs, "Note on SIGPIPE")."""
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # what is still buffered: a closed pipe fails here, not at exit
+        sys.stderr.flush()
+    except BrokenPipeError:
+        _quiet_closed_pipes()
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _quiet_closed_pipes() -> None:
+    """Point stdout and stderr, whichever no longer takes output, at /dev/null, so that the
+    interpreter's own flush at exit raises no second BrokenPipeError (what is buffered is dropped)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:
+            try:
+                fd = stream.fileno()
+            except (OSError, ValueError):  # not a real file (a test's capture): nothing flushes it at exit
+                continue
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -771,11 +815,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         code: int = args.func(args, sys.stdout)
-        sys.stdout.flush()
     except UsageError as exc:
         print(f"a2a-coop: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except BrokenPipeError:  # e.g. `a2a-coop inspect big.json | head`: the reader left; so do we
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_INVALID
     return code
