@@ -43,7 +43,7 @@ from a2a_coop.protocol.envelope import envelope_from_json
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.keyfile import write_key_file
-from a2a_coop.runtime.node import PeerNode, remember_run
+from a2a_coop.runtime.node import EscrowNode, PeerNode, remember_run
 from a2a_coop.runtime.peer import drive
 from a2a_coop.runtime.trade import contract_evidence, relay_escrow_answers
 from a2a_coop.testing import FixedClock, LocalEscrow, Party
@@ -528,6 +528,52 @@ def test_an_error_to_a_closed_stderr_exits_141_quietly(tmp_path: Path) -> None:
         "status", "--journal", tmp_path / "j.db", "--key", tmp_path / "missing.key", stream="stderr"
     )
     assert result.returncode == 141 and result.stdout == ""
+
+
+def test_escrow_fund_credits_parties_in_a_stopped_escrows_journal(
+    tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`escrow serve --fund` credits only a new journal; `escrow fund DID=AMOUNT...` signs Deposits into
+    an existing escrow's journal (a party named by did:key or key file, with the rail's reference) and
+    prints each balance; the escrow started again holds them. Refused, each in one line with nothing
+    signed: a running escrow's journal (in use), a journal no escrow of this key served on, a missing
+    one (not created), a party that is neither a did:key nor a key file."""
+    escrow = provision(tmp_path, "escrow")
+    carol = provision(tmp_path, "carol")
+    EscrowNode(escrow.key, escrow.mandate, escrow.journal_path).close()  # as `escrow serve` leaves it
+    files = ["--key", escrow.key_path, "--mandate", escrow.mandate_path, "--journal", escrow.journal_path]
+    code, out, err = run_cli(
+        capsys, "escrow", "fund", f"{carol.did}=500", f"{bob.key_path}=300", *files, "--reference", "wire 7"
+    )
+    assert code == 0, err
+    assert out.splitlines() == [
+        f"deposit 500 for {carol.did} (ledger seq 0): 500 credit available, 0 locked",
+        f"deposit 300 for {bob.did} (ledger seq 1): 300 credit available, 0 locked",
+    ]
+    node = EscrowNode(escrow.key, escrow.mandate, escrow.journal_path)
+    try:
+        assert node.get_balance(carol.did)[:2] == (500, 0) and node.get_balance(bob.did)[:2] == (300, 0)
+        deposit = verify_statement(node.journal.at_seq(escrow.did, 0) or b"").statement.deposit
+        assert deposit.reference == "wire 7"
+        code, _, err = run_cli(capsys, "escrow", "fund", f"{carol.did}=1", *files)  # the escrow runs
+        assert code == 2
+        one_line_error(err, "is in use by process", "stop the escrow first")
+    finally:
+        node.close()
+    with Journal.open(bob.journal_path) as journal:  # a peer's journal
+        remember_run(journal, bob.mandate, [])
+    elsewhere = {"peer's": bob.journal_path, "missing": tmp_path / "none.db"}
+    for what, journal_path in elsewhere.items():
+        argv = ["escrow", "fund", f"{carol.did}=1", *files[:4], "--journal", journal_path]
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 2, what
+        one_line_error(err, "is not the journal of the escrow" if what == "peer's" else "no journal at")
+    assert not (tmp_path / "none.db").exists()
+    code, _, err = run_cli(capsys, "escrow", "fund", f"{carol.did}=1", "nobody=1", *files)
+    assert code == 2
+    one_line_error(err, "'nobody' is neither a did:key nor a key file")
+    with Journal.open(escrow.journal_path) as journal:
+        assert journal.chain_head(escrow.did)[0] == 2  # next seq: the two deposits, nothing more
 
 
 def test_parse_duration() -> None:

@@ -44,7 +44,7 @@ from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair, public_key_from_did
 from a2a_coop.protocol.statements import decode_statement, verify_statement
 from a2a_coop.runtime.alarm import REMEDY, KeyForked
-from a2a_coop.runtime.journal import Journal, JournalError
+from a2a_coop.runtime.journal import Journal, JournalError, JournalLocked
 from a2a_coop.runtime.keyfile import KEY_FILE_TYPE, KeyFileError, parse_key_file
 from a2a_coop.runtime.node import META_CONTEXT, EscrowNode, PeerNode
 from a2a_coop.runtime.peer import META_MANDATE, Peer
@@ -151,8 +151,9 @@ def resolve_did(text: str) -> str:
 _NEW_JOURNALS: ContextVar[list[Path] | None] = ContextVar("new_journals", default=None)
 
 
-def open_journal(path: Path, *, must_exist: bool = False, lock: bool = True) -> Journal:
-    """The journal at ``path``, locked for this process unless ``lock`` is False (readers only).
+def open_journal(path: Path, *, must_exist: bool = False, lock: bool = True, in_use: str = "") -> Journal:
+    """The journal at ``path``, locked for this process unless ``lock`` is False (readers only);
+    ``in_use``: what to do when another process holds it, said after the refusal.
 
     A journal it creates is remembered: a command that then fails leaves no empty journal behind."""
     if must_exist and not path.is_file():
@@ -168,6 +169,8 @@ def open_journal(path: Path, *, must_exist: bool = False, lock: bool = True) -> 
         return journal
     except JournalError as exc:
         text = str(exc)  # most name the path already: say it once
+        if in_use and isinstance(exc, JournalLocked):
+            text += f"; {in_use}"
         raise UsageError(
             f"journal {text}" if text.startswith(str(path)) else f"journal {path}: {text}"
         ) from None

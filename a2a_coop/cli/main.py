@@ -6,7 +6,7 @@ so ``a2a-coop verify`` never pays for the gRPC transport. The command groups:
 * :mod:`.offline` -- ``keygen``, ``verify``, ``inspect`` (no network);
 * :mod:`.peer` -- ``mandate``, ``serve``, ``offer``, ``resume``, ``claim``, ``revoke``, ``status``,
   ``export``;
-* :mod:`.escrow` -- ``escrow serve|ledger|export|audit``;
+* :mod:`.escrow` -- ``escrow serve|fund|ledger|export|audit``;
 * :mod:`.demo` -- ``demo`` (processes on loopback, or ``--offline`` in one process);
 * :mod:`.conformance` -- ``conformance`` (the live conformance suite against a target).
 
@@ -370,7 +370,7 @@ def _add_runtime_parsers(sub: Any) -> None:
 
     p = sub.add_parser(
         "escrow",
-        help="run an escrow, fetch its ledger, audit a ledger",
+        help="run an escrow, fund parties in it, fetch its ledger, audit a ledger",
         description="The escrow: the witness, arbiter and bond holder both parties of a contract named "
         "(SPEC 9). 'a2a-coop escrow ACTION --help' describes an action.",
     )
@@ -388,7 +388,7 @@ def _add_runtime_parsers(sub: Any) -> None:
         action="append",
         default=[],
         metavar="DID=AMOUNT",
-        help="deposit for a party when the journal is new (repeatable)",
+        help="deposit for a party when the journal is new (repeatable; later: escrow fund)",
     )
     e.add_argument(
         "--tick-ms",
@@ -406,6 +406,32 @@ def _add_runtime_parsers(sub: Any) -> None:
         "an escrow that holds real value)",
     )
     e.set_defaults(func=_Command("escrow", "cmd_escrow_serve"))
+    e = esub.add_parser(
+        "fund",
+        help="credit parties in a stopped escrow's journal (signs a Deposit for each)",
+        description="Sign a Deposit (SPEC 7.7) for each DID=AMOUNT into the escrow's journal, as "
+        "'escrow serve --fund' does for a new one, and print each party's balance; a contract waiting "
+        "for these funds gets its bond locks at once. The escrow must be stopped (one process writes a "
+        "journal); start it again afterwards, on the same journal.",
+    )
+    e.add_argument(
+        "funding",
+        nargs="+",
+        type=funding,
+        metavar="DID=AMOUNT",
+        help="the party (a did:key or a key file) and the amount to credit it",
+    )
+    e.add_argument("--key", type=Path, required=True, help="the escrow's key file")
+    e.add_argument("--mandate", type=Path, required=True, help="its mandate")
+    e.add_argument(
+        "--journal", type=Path, required=True, help="its journal (must exist: the one it serves on)"
+    )
+    e.add_argument(
+        "--reference",
+        default="a2a-coop escrow fund",
+        help="the payment rail's reference for the transfer, kept in the Deposit (free text)",
+    )
+    e.set_defaults(func=_Command("escrow", "cmd_escrow_fund"))
     e = esub.add_parser(
         "ledger",
         help="fetch an escrow's ledger as a JSON transcript",
