@@ -277,6 +277,44 @@ def test_bad_option_values_are_usage_errors(
     assert value in err and "Traceback" not in err
 
 
+BIG = "99999999999999999999"  # past 2^64: protobuf raised ValueError on it, a traceback
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["offer", "--give", f"a:{BIG}"],
+        ["offer", "--give", "a:9007199254740992"],  # 2^53: one past what a statement holds
+        ["offer", "--bond", BIG],
+        ["offer", "--deadline", f"{BIG}d"],
+        ["mandate", "--budget", BIG],
+        ["mandate", "--max-per-deal", BIG],
+        ["escrow fund", f"did:key:z6Mk={BIG}"],
+    ],
+    ids=" ".join,
+)
+def test_integers_past_what_a_statement_holds_are_usage_errors(
+    tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """An amount, value or duration past 2^53 - 1 is refused as the option's value (exit 2, argparse's
+    one line naming it) before anything is opened or signed; past 2^64 it was a ValueError traceback."""
+    command, *rest = argv
+    if command == "offer":
+        extra = ["--to", "127.0.0.1:1", "--escrow", "127.0.0.1:2", "--want", "b:1"]
+        if rest[0] != "--give":
+            extra += ["--give", "a:1"]
+        argv = ["offer", *bob.files(), *extra, *rest]
+    elif command == "mandate":
+        argv = ["mandate", "--principal", str(bob.key_path), "--agent", bob.did, "--out", "m.json", *rest]
+    else:
+        argv = ["escrow", "fund", *rest, *bob.files()]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2, err
+    assert "Traceback" not in err and "the largest integer a statement holds" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not bob.journal_path.exists() and not (tmp_path / "bob.db").exists()
+
+
 def test_escrow_fund_must_be_did_equals_amount(bob: Identity, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys, "escrow", "serve", *bob.files(), "--fund", f"{bob.did}=0")
     assert code == 2 and "DID=AMOUNT" in err

@@ -73,16 +73,29 @@ def quiet_grpc() -> None:
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
 
+MAX_INTEGER: Final = 2**53 - 1  # the largest integer a statement holds (STM-013, BDY-015)
+
+
+def _at_most_max(text: str, value: int) -> int:
+    """``value``, unless it is beyond what a statement holds: a protobuf field past 2^64 raised
+    ValueError (a traceback), and one past 2^53 - 1 is refused by our own checks later anyway."""
+    if value > MAX_INTEGER:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is more than 2^53 - 1 ({MAX_INTEGER}), the largest integer a statement holds"
+        )
+    return value
+
+
 def positive(text: str) -> int:
     if not text.isdecimal() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
-    return int(text)
+    return _at_most_max(text, int(text))
 
 
 def non_negative(text: str) -> int:
     if not text.isdecimal():
         raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer")
-    return int(text)
+    return _at_most_max(text, int(text))
 
 
 def trust_score(text: str) -> float:
@@ -132,21 +145,21 @@ def parse_duration(text: str) -> int:
     m = re.fullmatch(r"(\d+)(ms|s|m|h|d)?", text.strip())
     if m is None or int(m[1]) == 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30s, 5m, 1h or 2d")
-    return int(m[1]) * _UNITS_MS[m[2] or "s"]
+    return _at_most_max(text, int(m[1]) * _UNITS_MS[m[2] or "s"])
 
 
 def item_spec(text: str) -> tuple[str, int]:
     category, sep, value = text.rpartition(":")
     if not sep or not category or not value.isdecimal():
         raise argparse.ArgumentTypeError(f"{text!r} is not CATEGORY:VALUE (e.g. code-review:500)")
-    return category, int(value)
+    return category, _at_most_max(text, int(value))
 
 
 def funding(text: str) -> tuple[str, int]:
     did, sep, amount = text.rpartition("=")
     if not sep or not did or not amount.isdecimal() or int(amount) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not DID=AMOUNT with a positive amount")
-    return did, int(amount)
+    return did, _at_most_max(text, int(amount))
 
 
 def strategy_spec(text: str) -> str:
