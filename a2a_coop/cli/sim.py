@@ -171,7 +171,7 @@ def _evolve_table(sim: Any, args: argparse.Namespace, types: tuple[str, ...]) ->
     for t, row in table.items():
         print(f"  {t:<12} " + " ".join(f"{row[u]:6.2f}" for u in types), file=sys.stderr)
     if args.dynamics == "replicator":
-        result = sim.replicator(table, steps=args.steps, world=args.world, seed=args.seed)
+        result = sim.replicator(table, steps=args.steps, dt=args.dt, world=args.world, seed=args.seed)
     else:
         result = sim.moran(
             table, population=args.population, steps=args.steps, seed=args.seed, world=args.world
