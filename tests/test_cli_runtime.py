@@ -614,6 +614,35 @@ def test_escrow_fund_credits_parties_in_a_stopped_escrows_journal(
         assert journal.chain_head(escrow.did)[0] == 2  # next seq: the two deposits, nothing more
 
 
+def test_escrow_export_refuses_a_peers_journal(
+    tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`escrow export --journal bob.db` took the peer's own mandate for an escrow's and wrote a
+    "ledger" of everything bob held, which `escrow audit` then reported hundreds of findings in. A
+    journal no escrow served on, or a --mandate of another key than its escrow's, is refused (exit 2,
+    one line, nothing written); the escrow's own journal exports as before."""
+    escrow = provision(tmp_path, "escrow")
+    node = EscrowNode(escrow.key, escrow.mandate, escrow.journal_path)
+    node.deposit(bob.did, 10)
+    remember_run(node.journal, escrow.mandate, [])  # as `escrow serve` does
+    node.close()
+    with Journal.open(bob.journal_path) as journal:
+        remember_run(journal, bob.mandate, [])
+    out = tmp_path / "t.json"
+    code, _, err = run_cli(capsys, "escrow", "export", "--journal", bob.journal_path, "--out", out)
+    assert code == 2
+    one_line_error(err, "bob.db is not an escrow's journal", "a2a-coop export")
+    argv = ["escrow", "export", "--journal", escrow.journal_path, "--out", out]
+    code, _, err = run_cli(capsys, *argv, "--mandate", bob.mandate_path)
+    assert code == 2
+    one_line_error(err, "not that of the escrow")
+    assert not out.exists()
+    code, printed, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    assert f"2 statements (ledger and evidence) of {escrow.did}" in printed
+    assert run_cli(capsys, "escrow", "audit", out)[0] == 0
+
+
 def test_parse_duration() -> None:
     assert [parse_duration(t) for t in ("500ms", "30s", "5m", "1h", "2d", "7")] == [
         500,

@@ -119,9 +119,17 @@ def cmd_escrow_ledger(args: argparse.Namespace, out: TextIO) -> int:
 def escrow_transcript(journal: Journal, mandate: bytes | None = None) -> list[bytes]:
     """An escrow's transcript from its journal: its mandate, then every statement it accepted or
     signed in the order it did (evidence before the decisions taken on it), as audit_ledger reads it."""
+    escrows = {_agent(env) for env in journal.get_meta(META_ESCROW_MANDATES, [])}
+    if not escrows:  # a peer's journal: its own mandate taken for an escrow's made a bogus ledger
+        raise UsageError(
+            f"{journal.path} is not an escrow's journal (no escrow served on it); a peer's evidence is "
+            "written by `a2a-coop export --negotiation ID`"
+        )
     mandate = mandate or journal.get_meta(META_MANDATE)
     if mandate is None:
         raise UsageError(f"{journal.path} records no mandate; pass --mandate")
+    if _agent(mandate) not in escrows:
+        raise UsageError(f"the mandate given is not that of the escrow whose journal {journal.path} is")
     return [mandate, *(env for _, _, env in journal.statements() if env != mandate)]
 
 
