@@ -208,7 +208,8 @@ def test_sim_evolve_and_sweep_print_one_json_line_last(
     assert main([*sw, "--types", ",".join(SMALL), "--worlds", "verifiable"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [s["runs"] for s in out["summary"]] == [2]
-    for bad in (["--seeds", "x"], ["--seeds", "3-1"], ["--worlds", "utopia"], ["--processes", "0"]):
+    huge = ["--seeds", "0-99999999999999999999"]  # an OverflowError traceback, once
+    for bad in (["--seeds", "x"], ["--seeds", "3-1"], huge, ["--worlds", "utopia"], ["--processes", "0"]):
         assert main([*sw, *bad]) == 2, bad
         assert capsys.readouterr().err.strip(), bad
 

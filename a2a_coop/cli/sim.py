@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError, non_negative, positive
 
@@ -180,6 +180,9 @@ def _evolve_table(sim: Any, args: argparse.Namespace, types: tuple[str, ...]) ->
     return doc
 
 
+MAX_VALUES: Final = 100_000  # of one --seeds, --population or --steps list: each is a run or more
+
+
 def parse_ints(text: str, option: str) -> list[int]:
     """``0-9``, ``1,4,7`` or a mix (``0-2,5``) as a list of non-negative integers, in order."""
     out: list[int] = []
@@ -189,6 +192,8 @@ def parse_ints(text: str, option: str) -> list[int]:
             first, last = (int(lo), int(hi)) if sep else (int(part), int(part))
             if first < 0 or last < first:
                 raise ValueError(part)
+            if len(out) + last - first + 1 > MAX_VALUES:  # 0-99999999999999999999: an OverflowError
+                raise UsageError(f"{option} {text!r} names more than {MAX_VALUES:,} values")
             out += range(first, last + 1)
     except ValueError:
         raise UsageError(
