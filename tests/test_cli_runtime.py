@@ -643,6 +643,40 @@ def test_escrow_export_refuses_a_peers_journal(
     assert run_cli(capsys, "escrow", "audit", out)[0] == 0
 
 
+NOT_UTF8 = "\udcff"  # how Python hands over a command-line byte that is not UTF-8 (0xff)
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "value"),
+    [
+        ("offer", "--give", f"{NOT_UTF8}:5"),
+        ("mandate", "--category", NOT_UTF8),
+        ("claim", "--reason", NOT_UTF8),
+        ("escrow fund", "--reference", NOT_UTF8),
+        ("serve", "--host", NOT_UTF8),
+        ("offer", "--tls-server-name", NOT_UTF8),
+    ],
+)
+def test_text_that_is_not_utf8_is_a_usage_error(
+    bob: Identity, capsys: pytest.CaptureFixture[str], command: str, option: str, value: str
+) -> None:
+    """A byte of the command line that is not UTF-8 (`--category $'\\xff'`) reached protobuf or gRPC as
+    a lone surrogate and ended in a UnicodeEncodeError traceback. Text options refuse it (exit 2, one
+    line naming the option); file names keep such bytes."""
+    files = bob.files()
+    argv = {
+        "offer": ["offer", *files, "--to", "127.0.0.1:1", "--give", "a:1", "--want", "b:1"],
+        "mandate": ["mandate", "--principal", bob.key_path, "--agent", bob.did, "--out", "m.json"],
+        "claim": ["claim", *files, "--to", "127.0.0.1:1", "--negotiation", "ab"],
+        "escrow fund": ["escrow", "fund", f"{bob.did}=5", *files],
+        "serve": ["serve", *files],
+    }[command]
+    code, _, err = run_cli(capsys, *argv, option, value)
+    assert code == 2
+    assert "Traceback" not in err and f"argument {option}" in err and "is not UTF-8 text" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_parse_duration() -> None:
     assert [parse_duration(t) for t in ("500ms", "30s", "5m", "1h", "2d", "7")] == [
         500,

@@ -148,8 +148,20 @@ def parse_duration(text: str) -> int:
     return _at_most_max(text, int(m[1]) * _UNITS_MS[m[2] or "s"])
 
 
+def utf8_text(text: str) -> str:
+    """Free text that goes into a statement or onto the wire (a category, a reason, a host name).
+    Bytes of the command line that are not UTF-8 arrive as lone surrogates, which protobuf and
+    gRPC cannot encode: refused here, in one line, instead of a UnicodeEncodeError traceback later
+    (file names are not text: they keep such bytes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not UTF-8 text") from None
+    return text
+
+
 def item_spec(text: str) -> tuple[str, int]:
-    category, sep, value = text.rpartition(":")
+    category, sep, value = utf8_text(text).rpartition(":")
     if not sep or not category or not value.isdecimal():
         raise argparse.ArgumentTypeError(f"{text!r} is not CATEGORY:VALUE (e.g. code-review:500)")
     return category, _at_most_max(text, int(value))

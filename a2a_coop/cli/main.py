@@ -41,6 +41,7 @@ from a2a_coop.cli._common import (
     quiet_grpc,
     strategy_spec,
     trust_score,
+    utf8_text,
 )
 from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE
 from a2a_coop.protocol.statements import PROTOCOL_VERSION
@@ -125,7 +126,7 @@ def _add_min_time_to_perform(p: argparse.ArgumentParser) -> None:
 
 
 def _add_listen(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--host", type=utf8_text, default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=port_number, default=0, help="port to bind (default 0: any free port)")
     g = p.add_argument_group(
         "TLS (default: plaintext)",
@@ -168,6 +169,7 @@ def _add_dial_tls(p: argparse.ArgumentParser, prefix: str = "") -> None:
     )
     g.add_argument(
         f"--{prefix}tls-server-name",
+        type=utf8_text,
         metavar="NAME",
         help="check the servers' certificates for NAME instead of the host dialled",
     )
@@ -251,12 +253,14 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--public-url",
+        type=utf8_text,
         metavar="URL",
         help="with --a2a: the HTTP base URL the AgentCard advertises (e.g. https://agent.example.com; "
         "default: the address bound; needed with a wildcard --host)",
     )
     p.add_argument(
         "--public-grpc",
+        type=utf8_text,
         metavar="HOST:PORT",
         help="with --a2a: the gRPC address the AgentCard advertises (default: --public-url's host "
         "with the bound port)",
@@ -348,7 +352,9 @@ def _add_runtime_parsers(sub: Any) -> None:
         "(default 5000)",
     )
     p.add_argument("--days", type=positive, default=30, help="validity in days (default 30)")
-    p.add_argument("--category", nargs="+", action="extend", default=[], help="allowed categories")
+    p.add_argument(
+        "--category", type=utf8_text, nargs="+", action="extend", default=[], help="allowed categories"
+    )
     p.add_argument("--counterparty", nargs="+", action="extend", default=[], help="allowed did:keys")
     p.set_defaults(func=_Command("peer", "cmd_mandate"))
 
@@ -428,6 +434,7 @@ def _add_runtime_parsers(sub: Any) -> None:
     )
     e.add_argument(
         "--reference",
+        type=utf8_text,
         default="a2a-coop escrow fund",
         help="the payment rail's reference for the transfer, kept in the Deposit (free text)",
     )
@@ -534,7 +541,7 @@ def _add_runtime_parsers(sub: Any) -> None:
     )
     _add_counterparty(p)
     p.add_argument("--item", type=non_negative, default=0, help="the counterparty's item index (default 0)")
-    p.add_argument("--reason", default="", help="why (free text)")
+    p.add_argument("--reason", type=utf8_text, default="", help="why (free text)")
     p.add_argument(
         "--wait",
         type=parse_duration,
@@ -568,7 +575,7 @@ def _add_runtime_parsers(sub: Any) -> None:
         "and the escrow, relay the escrow's answers, and print the state and balances.",
     )
     _add_counterparty(p)
-    p.add_argument("--reason", default="", help="why (free text)")
+    p.add_argument("--reason", type=utf8_text, default="", help="why (free text)")
     p.set_defaults(func=_Command("peer", "cmd_revoke"))
 
     p = sub.add_parser(
