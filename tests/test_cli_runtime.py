@@ -25,8 +25,8 @@ import pytest
 from cli_run import cli_process, one_line_error, run_cli
 from peers import make_peer
 
-from a2a_coop.cli._common import parse_duration
-from a2a_coop.cli._runtime import open_peer, runtime_command
+from a2a_coop.cli._common import UsageError, parse_duration
+from a2a_coop.cli._runtime import open_journal, open_peer, runtime_command
 from a2a_coop.cli.demo import (
     MARKER,
     Identity,
@@ -488,6 +488,33 @@ def test_a_command_that_fails_leaves_no_new_journal_behind(
     assert code in (1, 2)
     one_line_error(err)
     assert _journal_files(journal) == []
+
+
+@pytest.mark.parametrize(
+    ("meta", "kept"),
+    [
+        ("a2a-coop/mandate", False),
+        ("a2a-coop/fork-proofs/did:key:z6Mk", True),
+        ("a2a-coop/own-key-forked", True),
+    ],
+)
+def test_a_failed_commands_new_journal_with_fork_evidence_is_kept(
+    tmp_path: Path, meta: str, kept: bool
+) -> None:
+    """A new journal that holds no statement but a fork proof a counterparty gossiped, or our own key's
+    fork alarm, stays after a failure: the user must see it (`status` shows the ALARM). Other meta goes
+    with the journal."""
+    journal_path = tmp_path / "new.db"
+
+    @runtime_command
+    def failing(args: argparse.Namespace, out: TextIO) -> int:
+        with open_journal(journal_path) as journal:
+            journal.put_meta(meta, ["evidence"])
+        raise UsageError("failed after the first contact")
+
+    with pytest.raises(UsageError):
+        failing(argparse.Namespace(), sys.stdout)
+    assert journal_path.exists() is kept
 
 
 def test_a_failed_command_keeps_a_journal_that_existed_or_holds_a_statement(

@@ -43,11 +43,11 @@ from a2a_coop.protocol.errors import CoopError, MandateUnknown
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair, public_key_from_did
 from a2a_coop.protocol.statements import decode_statement, verify_statement
-from a2a_coop.runtime.alarm import REMEDY, KeyForked
+from a2a_coop.runtime.alarm import META_KEY_FORKED, REMEDY, KeyForked
 from a2a_coop.runtime.journal import Journal, JournalError, JournalLocked
 from a2a_coop.runtime.keyfile import KEY_FILE_TYPE, KeyFileError, parse_key_file
 from a2a_coop.runtime.node import META_CONTEXT, EscrowNode, PeerNode
-from a2a_coop.runtime.peer import META_MANDATE, Peer
+from a2a_coop.runtime.peer import META_FORKS, META_MANDATE, Peer
 from a2a_coop.transport import TlsConfig, TransportError, serve
 
 log = logging.getLogger("a2a_coop.serve")
@@ -371,11 +371,15 @@ def first_contact(option: str, address: str, what: str, call: Callable[[], T]) -
 
 def discard_new_journal(path: Path) -> None:
     """Delete the journal a failed command created at ``path``, and its side files, if it holds no
-    statement (:meth:`Journal.discard_if_empty`, under its lock). One another process holds now, or
-    that cannot be opened, is left as it is."""
+    statement (:meth:`Journal.discard_if_empty`, under its lock) and no evidence of a fork (a proof
+    a counterparty gossiped, our own key's alarm: the user must see those). One another process
+    holds now, or that cannot be opened, is left as it is."""
     try:
         journal = Journal.open(path)
     except JournalError:
+        return
+    if journal.get_meta(META_KEY_FORKED) is not None or journal.meta_under(META_FORKS + "/"):
+        journal.close()
         return
     journal.discard_if_empty()
 
