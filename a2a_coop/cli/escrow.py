@@ -86,7 +86,7 @@ def cmd_escrow_fund(args: argparse.Namespace, out: TextIO) -> int:
             "with this key (a new escrow is funded with `escrow serve --fund`)"
         )
     in_use = "stop the escrow first (escrow fund writes its journal), then start it again"
-    open_journal(args.journal, in_use=in_use).close()  # a running escrow holds it: said in those terms
+    open_journal(args.journal, must_exist=True, in_use=in_use).close()  # a running escrow holds it
     node = EscrowNode(key, mandate, args.journal)
     try:
         for did, amount in funding:
