@@ -119,7 +119,8 @@ def test_a_replicator_step_that_is_no_positive_number_is_a_usage_error(
 
 
 def test_the_table_models_replicator_takes_its_time_step(capsys: pytest.CaptureFixture[str]) -> None:
-    """`sim evolve --model table --dynamics replicator --dt X` ran with dt 0.1 whatever X was."""
+    """`sim evolve --model table --dynamics replicator --dt X` ran with dt 0.1 whatever X was; and
+    `--model table --bond B` ran with the table's bond (the trade's value) whatever B was: refused."""
     from a2a_coop.cli import main
 
     argv = ["sim", "evolve", "--world", "cheap-talk", "--model", "table", "--dynamics", "replicator"]
@@ -129,6 +130,8 @@ def test_the_table_models_replicator_takes_its_time_step(capsys: pytest.CaptureF
         assert main([*argv, "--dt", dt]) == 0
         shares.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["shares"])
     assert shares[0] != shares[1]
+    assert main([*argv, "--bond", "2"]) == 2
+    assert "--bond applies to --model population" in capsys.readouterr().err
 
 
 def _specs() -> list[sweep.RunSpec]:

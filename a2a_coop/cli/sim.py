@@ -46,8 +46,7 @@ def add_parsers(ssub: Any, command: Any) -> None:
     s.add_argument(
         "--bond",
         type=float,
-        default=1.0,
-        help="each side's bond over the trade's value, verifiable (default 1)",
+        help="each side's bond over the trade's value, verifiable, --model population only (default 1)",
     )
     s.add_argument("--dt", type=float, default=0.1, help="the replicator's time step (default 0.1)")
     s.add_argument("--report-dir", type=Path, metavar="DIR", help="also write results.json and report.html")
@@ -118,6 +117,10 @@ def cmd_sim_evolve(args: argparse.Namespace, out: TextIO) -> int:
     sim, evolve, sweep, report, Progress = _reference()
     table = args.model == "table"
     types = _types(args.types, sim.TABLE_TYPES if table else sim.SIM_TYPES)
+    if table and args.bond is not None:  # it was taken, and ignored: the pair games bond the value
+        raise UsageError("--bond applies to --model population (a table's pair games bond the trade's value)")
+    if args.bond is None:
+        args.bond = 1.0
     try:
         sim.check(args.world, types, sim.TABLE_TYPES if table else sim.SIM_TYPES)
         if args.population < max(2, len(types)):
