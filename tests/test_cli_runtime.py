@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -328,7 +329,7 @@ def test_offer_with_a_bond_needs_an_escrow(bob: Identity, capsys: pytest.Capture
 
 
 def test_serve_escrow_options_are_checked_before_serving(
-    bob: Identity, capsys: pytest.CaptureFixture[str]
+    bob: Identity, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`serve` with a bad --escrow-tls-ca, with --escrow-tls-* but no --escrow, with an --escrow
     where nothing listens (its mandate is fetched before serving), with --lock-wait-ms but no
@@ -339,9 +340,10 @@ def test_serve_escrow_options_are_checked_before_serving(
     code, _, err = run_cli(capsys, "serve", *bob.files(), "--escrow-tls-server-name", "x")
     assert code == 2
     one_line_error(err, "need --escrow HOST:PORT")
+    monkeypatch.setattr("a2a_coop.cli.peer.ESCROW_START_WAIT_S", 0.3)  # it waits for one starting
     code, _, err = run_cli(capsys, "serve", *bob.files(), "--escrow", f"127.0.0.1:{_free_port()}")
     assert code == 2
-    one_line_error(err, "cannot reach the escrow", "(--escrow)")
+    one_line_error(err, "cannot reach the escrow", "(--escrow) (waited 0.3 s)")
     code, _, err = run_cli(capsys, "serve", *bob.files(), "--lock-wait-ms", "500")
     assert code == 2
     one_line_error(err, "--lock-wait-ms needs --escrow HOST:PORT")
@@ -436,6 +438,12 @@ def _journal_files(journal: Path) -> list[str]:
 
 
 @pytest.fixture
+def no_escrow_start_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`serve --escrow` where nothing listens fails at once (it waits for an escrow starting)."""
+    monkeypatch.setattr("a2a_coop.cli.peer.ESCROW_START_WAIT_S", 0.0)
+
+
+@pytest.fixture
 def busy_port() -> Iterator[int]:
     """A loopback port something already listens on."""
     with socket.socket() as s:
@@ -455,6 +463,7 @@ def busy_port() -> Iterator[int]:
         "mandate: refused by our own checks",
     ],
 )
+@pytest.mark.usefixtures("no_escrow_start_wait")
 def test_a_command_that_fails_leaves_no_new_journal_behind(
     tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str], busy_port: int, case: str
 ) -> None:
@@ -702,6 +711,32 @@ def test_text_that_is_not_utf8_is_a_usage_error(
     assert code == 2
     assert "Traceback" not in err and f"argument {option}" in err and "is not UTF-8 text" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_serve_started_before_its_escrow_waits_for_it(tmp_path: Path, bob: Identity) -> None:
+    """`escrow serve ... & serve --escrow ... &` (README's walk-through, a service manager starting
+    both): the escrow needs about a second to listen, and `serve` asked it for its mandate at once,
+    found nothing and exited (`cannot reach the escrow`). It now waits for it (ESCROW_START_WAIT_S)."""
+    escrow = provision(tmp_path, "escrow")
+    escrow_server = None
+    with socket.socket() as nothing:  # a port that takes bob's connection and drops it: no escrow yet
+        nothing.bind(("127.0.0.1", 0))
+        nothing.listen()
+        nothing.settimeout(30)
+        port = nothing.getsockname()[1]
+        argv = ["serve", *bob.files(), "--escrow", f"127.0.0.1:{port}"]
+        peer = start_server("bob", argv, tmp_path / "bob.log")
+        nothing.accept()[0].close()  # bob has asked, and nothing answered
+    try:
+        time.sleep(1.0)
+        assert peer.popen.poll() is None, peer.log_tail()  # it exited: cannot reach the escrow
+        escrow_argv = ["escrow", "serve", *escrow.files(), "--port", str(port)]
+        escrow_server = wait_listening(start_server("escrow", escrow_argv, tmp_path / "escrow.log"))
+        wait_listening(peer, timeout_s=20)
+    finally:
+        for server in (peer, escrow_server):
+            if server is not None:
+                stop_process(server.popen)
 
 
 def test_parse_duration() -> None:

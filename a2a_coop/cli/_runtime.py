@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Final, TextIO, TypeVar
+from typing import Any, Final, NoReturn, TextIO, TypeVar
 
 import grpc
 
@@ -349,21 +349,43 @@ def write_transcript(path: Path, envelopes: Sequence[bytes], **extra: Any) -> No
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def first_contact(option: str, address: str, what: str, call: Callable[[], T]) -> T:
+def first_contact(option: str, address: str, what: str, call: Callable[[], T], *, wait_s: float = 0.0) -> T:
     """``call``, the first request to the ``what`` ("peer" or "escrow") at ``address``, given as
     ``option``: its failure said in terms of that option -- nothing answering there, or a server that
     is not an a2a-coop ``what`` (a peer's address given as --escrow is the usual slip) -- rather than
-    as a bare gRPC status naming no option."""
-    try:
-        return call()
-    except TransportError as exc:
-        if exc.code is grpc.StatusCode.UNIMPLEMENTED:
-            raise UsageError(
-                f"{option} {address} is not an a2a-coop {what}: it does not serve {_SERVICES[what]}"
-            ) from None
-        if exc.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-            raise UsageError(f"cannot reach the {what} at {address} ({option}): {exc}") from None
-        raise UsageError(f"the {what} at {address} ({option}): {exc}") from None
+    as a bare gRPC status naming no option. With ``wait_s``, nothing answering (UNAVAILABLE) is asked
+    again until that long has passed (said once on a terminal's stderr; the failure stays one line):
+    a server started beside its escrow waits for it to listen."""
+    give_up = time.monotonic() + wait_s
+    told = not sys.stderr.isatty()
+    while True:
+        try:
+            return call()
+        except TransportError as exc:
+            if exc.code is not grpc.StatusCode.UNAVAILABLE or time.monotonic() >= give_up:
+                _first_contact_failed(option, address, what, exc, wait_s)
+            if not told:
+                print(
+                    f"a2a-coop: nothing answers at {address} ({option}) yet: waiting up to {wait_s:g} s "
+                    f"for the {what} to start",
+                    file=sys.stderr,
+                )
+                told = True
+            time.sleep(0.2)
+
+
+def _first_contact_failed(
+    option: str, address: str, what: str, exc: TransportError, waited_s: float
+) -> NoReturn:
+    """:func:`first_contact`'s failure, in terms of ``option``."""
+    if exc.code is grpc.StatusCode.UNIMPLEMENTED:
+        raise UsageError(
+            f"{option} {address} is not an a2a-coop {what}: it does not serve {_SERVICES[what]}"
+        ) from None
+    if exc.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        waited = f" (waited {waited_s:g} s)" if waited_s else ""
+        raise UsageError(f"cannot reach the {what} at {address} ({option}){waited}: {exc}") from None
+    raise UsageError(f"the {what} at {address} ({option}): {exc}") from None
 
 
 # --- running -------------------------------------------------------------------------------
