@@ -231,8 +231,8 @@ def replicator(
     progress: Progress = _noop,
 ) -> EvolveResult:
     """Replicator dynamics over a trading population, ``steps`` generations (see the module docstring)."""
-    if steps < 0 or dt <= 0:
-        raise SimError("steps must be >= 0 and dt > 0")
+    if steps < 0 or not 0 < dt < math.inf:  # NaN too: it compares false to everything
+        raise SimError("steps must be >= 0 and dt a finite number > 0")
     pop, rec = _start(world, seed, types, population, bond)
     rng = random.Random(f"replicator/{world}/{seed}")
     x = {t: c / population for t, c in pop.counts().items()}

@@ -290,8 +290,8 @@ def replicator(
     with ``f_i`` type i's expected payoff against the population (an infinite population: no drift,
     no randomness). A type whose share reaches 0.99 counts as fixated."""
     types = list(table)
-    if steps < 0 or dt <= 0:
-        raise SimError("steps must be >= 0 and dt > 0")
+    if steps < 0 or not 0 < dt < math.inf:  # NaN too: it compares false to everything
+        raise SimError("steps must be >= 0 and dt a finite number > 0")
     x = {t: 1 / len(types) for t in types}
     for _ in range(steps):
         f = {t: sum(table[t][u] * x[u] for u in types) for t in types}

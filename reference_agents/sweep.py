@@ -14,6 +14,7 @@ given; the cluster's workers need this package installed too.
 from __future__ import annotations
 
 import concurrent.futures
+import math
 import multiprocessing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -71,8 +72,8 @@ def grid(
         raise SimError("seeds must be a non-empty list of non-negative integers")
     if any(n < max(2, len(types)) for n in populations) or any(s < 0 for s in steps):
         raise SimError(f"populations must be at least {max(2, len(types))} (the number of types); steps >= 0")
-    if dt <= 0:
-        raise SimError("dt must be > 0")
+    if not 0 < dt < math.inf:  # NaN too: it compares false to everything
+        raise SimError("dt must be a finite number > 0")
     if any(not 0 <= b <= 100 for b in bonds):
         raise SimError("bonds must be between 0 and 100 times the trade's value")
     return [

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import signal
 import socket
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -22,11 +26,13 @@ import pytest
 from cli_run import cli_process, one_line_error, run_cli
 from peers import make_peer
 
-from a2a_coop.cli._common import parse_duration
-from a2a_coop.cli._runtime import open_peer, runtime_command
+from a2a_coop.cli._common import UsageError, parse_duration
+from a2a_coop.cli._runtime import open_journal, open_peer, runtime_command
 from a2a_coop.cli.demo import (
     MARKER,
     Identity,
+    child_env,
+    cli_command,
     prepare_directory,
     provision,
     start_server,
@@ -38,10 +44,12 @@ from a2a_coop.protocol.envelope import envelope_from_json
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.keyfile import write_key_file
-from a2a_coop.runtime.node import PeerNode, remember_run
+from a2a_coop.runtime.node import EscrowNode, PeerNode, remember_run
 from a2a_coop.runtime.peer import drive
 from a2a_coop.runtime.trade import contract_evidence, relay_escrow_answers
 from a2a_coop.testing import FixedClock, LocalEscrow, Party
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _free_port() -> int:
@@ -270,6 +278,44 @@ def test_bad_option_values_are_usage_errors(
     assert value in err and "Traceback" not in err
 
 
+BIG = "99999999999999999999"  # past 2^64: protobuf raised ValueError on it, a traceback
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["offer", "--give", f"a:{BIG}"],
+        ["offer", "--give", "a:9007199254740992"],  # 2^53: one past what a statement holds
+        ["offer", "--bond", BIG],
+        ["offer", "--deadline", f"{BIG}d"],
+        ["mandate", "--budget", BIG],
+        ["mandate", "--max-per-deal", BIG],
+        ["escrow fund", f"did:key:z6Mk={BIG}"],
+    ],
+    ids=" ".join,
+)
+def test_integers_past_what_a_statement_holds_are_usage_errors(
+    tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """An amount, value or duration past 2^53 - 1 is refused as the option's value (exit 2, argparse's
+    one line naming it) before anything is opened or signed; past 2^64 it was a ValueError traceback."""
+    command, *rest = argv
+    if command == "offer":
+        extra = ["--to", "127.0.0.1:1", "--escrow", "127.0.0.1:2", "--want", "b:1"]
+        if rest[0] != "--give":
+            extra += ["--give", "a:1"]
+        argv = ["offer", *bob.files(), *extra, *rest]
+    elif command == "mandate":
+        argv = ["mandate", "--principal", str(bob.key_path), "--agent", bob.did, "--out", "m.json", *rest]
+    else:
+        argv = ["escrow", "fund", *rest, *bob.files()]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2, err
+    assert "Traceback" not in err and "the largest integer a statement holds" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not bob.journal_path.exists() and not (tmp_path / "bob.db").exists()
+
+
 def test_escrow_fund_must_be_did_equals_amount(bob: Identity, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys, "escrow", "serve", *bob.files(), "--fund", f"{bob.did}=0")
     assert code == 2 and "DID=AMOUNT" in err
@@ -283,7 +329,7 @@ def test_offer_with_a_bond_needs_an_escrow(bob: Identity, capsys: pytest.Capture
 
 
 def test_serve_escrow_options_are_checked_before_serving(
-    bob: Identity, capsys: pytest.CaptureFixture[str]
+    bob: Identity, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`serve` with a bad --escrow-tls-ca, with --escrow-tls-* but no --escrow, with an --escrow
     where nothing listens (its mandate is fetched before serving), with --lock-wait-ms but no
@@ -294,9 +340,10 @@ def test_serve_escrow_options_are_checked_before_serving(
     code, _, err = run_cli(capsys, "serve", *bob.files(), "--escrow-tls-server-name", "x")
     assert code == 2
     one_line_error(err, "need --escrow HOST:PORT")
+    monkeypatch.setattr("a2a_coop.cli.peer.ESCROW_START_WAIT_S", 0.3)  # it waits for one starting
     code, _, err = run_cli(capsys, "serve", *bob.files(), "--escrow", f"127.0.0.1:{_free_port()}")
     assert code == 2
-    one_line_error(err, "cannot reach the escrow", "(--escrow)")
+    one_line_error(err, "cannot reach the escrow", "(--escrow) (waited 0.3 s)")
     code, _, err = run_cli(capsys, "serve", *bob.files(), "--lock-wait-ms", "500")
     assert code == 2
     one_line_error(err, "--lock-wait-ms needs --escrow HOST:PORT")
@@ -383,6 +430,313 @@ def test_mandate_command_keeps_the_principal_chain(
     )
     assert code == 2
     one_line_error(err, "did:key:zNope")
+
+
+def _journal_files(journal: Path) -> list[str]:
+    """The journal at ``journal`` and its side files (-wal, -shm, -journal, -lock), as they are."""
+    return sorted(p.name for p in journal.parent.iterdir() if p.name.startswith(journal.name))
+
+
+@pytest.fixture
+def no_escrow_start_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`serve --escrow` where nothing listens fails at once (it waits for an escrow starting)."""
+    monkeypatch.setattr("a2a_coop.cli.peer.ESCROW_START_WAIT_S", 0.0)
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A loopback port something already listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield s.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "offer: no peer",
+        "serve: no escrow",
+        "serve: port in use",
+        "agent run: port in use",
+        "escrow serve: port in use",
+        "mandate: refused by our own checks",
+    ],
+)
+@pytest.mark.usefixtures("no_escrow_start_wait")
+def test_a_command_that_fails_leaves_no_new_journal_behind(
+    tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str], busy_port: int, case: str
+) -> None:
+    """A command given a journal path that does not exist yet, failing after it created the journal
+    there (an unreachable peer or escrow, a port in use, a refused mandate), removes it again with its
+    -wal, -shm and lock files: it held no statement. It left an empty SQLite journal behind."""
+    journal = tmp_path / "new.db"
+    nobody = f"127.0.0.1:{_free_port()}"
+    files: list[str | Path] = ["--key", bob.key_path, "--mandate", bob.mandate_path, "--journal", journal]
+    argv: list[str | Path] = {
+        "offer: no peer": ["offer", *files, "--to", nobody, "--give", "a:1", "--want", "b:1"],
+        "serve: no escrow": ["serve", *files, "--escrow", nobody],
+        "serve: port in use": ["serve", *files, "--port", str(busy_port)],
+        "agent run: port in use": ["agent", "run", "--strategy", "honest", *files, "--port", str(busy_port)],
+        "escrow serve: port in use": ["escrow", "serve", *files, "--port", str(busy_port)],
+        "mandate: refused by our own checks": [
+            "mandate",
+            "--principal",
+            bob.key_path,
+            "--agent",
+            bob.did,
+            "--journal",
+            journal,
+            "--out",
+            tmp_path / "m.json",
+            "--days",
+            "999999999",  # expires past 2^53 - 1 ms (STM-013)
+        ],
+    }[case]
+    code, _, err = run_cli(capsys, *argv)
+    assert code in (1, 2)
+    one_line_error(err)
+    assert _journal_files(journal) == []
+
+
+@pytest.mark.parametrize(
+    ("meta", "kept"),
+    [
+        ("a2a-coop/mandate", False),
+        ("a2a-coop/fork-proofs/did:key:z6Mk", True),
+        ("a2a-coop/own-key-forked", True),
+    ],
+)
+def test_a_failed_commands_new_journal_with_fork_evidence_is_kept(
+    tmp_path: Path, meta: str, kept: bool
+) -> None:
+    """A new journal that holds no statement but a fork proof a counterparty gossiped, or our own key's
+    fork alarm, stays after a failure: the user must see it (`status` shows the ALARM). Other meta goes
+    with the journal."""
+    journal_path = tmp_path / "new.db"
+
+    @runtime_command
+    def failing(args: argparse.Namespace, out: TextIO) -> int:
+        with open_journal(journal_path) as journal:
+            journal.put_meta(meta, ["evidence"])
+        raise UsageError("failed after the first contact")
+
+    with pytest.raises(UsageError):
+        failing(argparse.Namespace(), sys.stdout)
+    assert journal_path.exists() is kept
+
+
+def test_a_failed_command_keeps_a_journal_that_existed_or_holds_a_statement(
+    tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only what the failing command created and left empty goes: a journal that was there before it
+    (even one with no statement) stays, and so does a new one it signed into before failing (a
+    principal's mandate signed, then its --out not writable: the principal's seq 0 is used)."""
+    before = tmp_path / "before.db"
+    Journal.open(before).close()
+    argv = ["offer", "--key", bob.key_path, "--mandate", bob.mandate_path, "--journal", before]
+    code, _, err = run_cli(
+        capsys, *argv, "--to", f"127.0.0.1:{_free_port()}", "--give", "a:1", "--want", "b:1"
+    )
+    assert code == 2 and "cannot reach the peer" in err
+    assert _journal_files(before) == ["before.db"]
+    principal = tmp_path / "p.key"
+    assert run_cli(capsys, "keygen", "--out", principal)[0] == 0
+    out = tmp_path / "no-such-dir" / "m.json"
+    code, _, err = run_cli(capsys, "mandate", "--principal", principal, "--agent", bob.did, "--out", out)
+    assert code == 2
+    one_line_error(err, "cannot write")
+    with Journal.open(tmp_path / "p.db") as journal:
+        assert len(list(journal.statements())) == 1  # the mandate it signed
+
+
+def _to_a_closed_pipe(*argv: str | Path, stream: str = "stdout") -> subprocess.CompletedProcess[str]:
+    """``a2a-coop ARGV...`` in its own process, its ``stream`` (stdout or stderr) the write end of a
+    pipe whose read end is already closed (`| head -1` once head has left), the other captured."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        captured = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, stream: write_end}
+        return subprocess.run(
+            cli_command(*map(str, argv)),
+            **captured,
+            text=True,
+            timeout=60,
+            env=child_env(),
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["agent", "list"],
+        ["version"],
+        ["--help"],
+        ["verify", "conformance/vectors/canaries.json"],
+        ["status"],
+        ["sim", "evolve", "--world", "cheap-talk", "--population", "11", "--steps", "1"],
+    ],
+    ids=" ".join,
+)
+def test_output_to_a_closed_pipe_exits_141_quietly(bob: Identity, argv: list[str]) -> None:
+    """`a2a-coop agent list | head -1`: every command whose reader has left stops with exit 141 (128 +
+    SIGPIPE, as a shell reports a program that signal killed) and says nothing: no BrokenPipeError
+    traceback, no "Exception ignored" at exit. It exited 1 (the code for "invalid"), or 0 for --help."""
+    if argv == ["status"]:  # a journal that records its mandate, as every served one does
+        with Journal.open(bob.journal_path) as journal:
+            remember_run(journal, bob.mandate, [])
+        argv = ["status", "--journal", str(bob.journal_path), "--key", str(bob.key_path)]
+    argv = [str(ROOT / a) if a.startswith("conformance/") else a for a in argv]
+    result = _to_a_closed_pipe(*argv)
+    assert result.returncode == 141, result.stderr
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+    assert "BrokenPipe" not in result.stderr
+
+
+def test_an_error_to_a_closed_stderr_exits_141_quietly(tmp_path: Path) -> None:
+    """`a2a-coop status --key missing.key 2>&1 | head -0`: its one-line error has nowhere to go either."""
+    result = _to_a_closed_pipe(
+        "status", "--journal", tmp_path / "j.db", "--key", tmp_path / "missing.key", stream="stderr"
+    )
+    assert result.returncode == 141 and result.stdout == ""
+
+
+def test_escrow_fund_credits_parties_in_a_stopped_escrows_journal(
+    tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`escrow serve --fund` credits only a new journal; `escrow fund DID=AMOUNT...` signs Deposits into
+    an existing escrow's journal (a party named by did:key or key file, with the rail's reference) and
+    prints each balance; the escrow started again holds them. Refused, each in one line with nothing
+    signed: a running escrow's journal (in use), a journal no escrow of this key served on, a missing
+    one (not created), a party that is neither a did:key nor a key file."""
+    escrow = provision(tmp_path, "escrow")
+    carol = provision(tmp_path, "carol")
+    EscrowNode(escrow.key, escrow.mandate, escrow.journal_path).close()  # as `escrow serve` leaves it
+    files = ["--key", escrow.key_path, "--mandate", escrow.mandate_path, "--journal", escrow.journal_path]
+    code, out, err = run_cli(
+        capsys, "escrow", "fund", f"{carol.did}=500", f"{bob.key_path}=300", *files, "--reference", "wire 7"
+    )
+    assert code == 0, err
+    assert out.splitlines() == [
+        f"deposit 500 for {carol.did} (ledger seq 0): 500 credit available, 0 locked",
+        f"deposit 300 for {bob.did} (ledger seq 1): 300 credit available, 0 locked",
+    ]
+    node = EscrowNode(escrow.key, escrow.mandate, escrow.journal_path)
+    try:
+        assert node.get_balance(carol.did)[:2] == (500, 0) and node.get_balance(bob.did)[:2] == (300, 0)
+        deposit = verify_statement(node.journal.at_seq(escrow.did, 0) or b"").statement.deposit
+        assert deposit.reference == "wire 7"
+        code, _, err = run_cli(capsys, "escrow", "fund", f"{carol.did}=1", *files)  # the escrow runs
+        assert code == 2
+        one_line_error(err, "is in use by process", "stop the escrow first")
+    finally:
+        node.close()
+    with Journal.open(bob.journal_path) as journal:  # a peer's journal
+        remember_run(journal, bob.mandate, [])
+    elsewhere = {"peer's": bob.journal_path, "missing": tmp_path / "none.db"}
+    for what, journal_path in elsewhere.items():
+        argv = ["escrow", "fund", f"{carol.did}=1", *files[:4], "--journal", journal_path]
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 2, what
+        one_line_error(err, "is not the journal of the escrow" if what == "peer's" else "no journal at")
+    assert not (tmp_path / "none.db").exists()
+    code, _, err = run_cli(capsys, "escrow", "fund", f"{carol.did}=1", "nobody=1", *files)
+    assert code == 2
+    one_line_error(err, "'nobody' is neither a did:key nor a key file")
+    with Journal.open(escrow.journal_path) as journal:
+        assert journal.chain_head(escrow.did)[0] == 2  # next seq: the two deposits, nothing more
+
+
+def test_escrow_export_refuses_a_peers_journal(
+    tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`escrow export --journal bob.db` took the peer's own mandate for an escrow's and wrote a
+    "ledger" of everything bob held, which `escrow audit` then reported hundreds of findings in. A
+    journal no escrow served on, or a --mandate of another key than its escrow's, is refused (exit 2,
+    one line, nothing written); the escrow's own journal exports as before."""
+    escrow = provision(tmp_path, "escrow")
+    node = EscrowNode(escrow.key, escrow.mandate, escrow.journal_path)
+    node.deposit(bob.did, 10)
+    remember_run(node.journal, escrow.mandate, [])  # as `escrow serve` does
+    node.close()
+    with Journal.open(bob.journal_path) as journal:
+        remember_run(journal, bob.mandate, [])
+    out = tmp_path / "t.json"
+    code, _, err = run_cli(capsys, "escrow", "export", "--journal", bob.journal_path, "--out", out)
+    assert code == 2
+    one_line_error(err, "bob.db is not an escrow's journal", "a2a-coop export")
+    argv = ["escrow", "export", "--journal", escrow.journal_path, "--out", out]
+    code, _, err = run_cli(capsys, *argv, "--mandate", bob.mandate_path)
+    assert code == 2
+    one_line_error(err, "not that of the escrow")
+    assert not out.exists()
+    code, printed, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    assert f"2 statements (ledger and evidence) of {escrow.did}" in printed
+    assert run_cli(capsys, "escrow", "audit", out)[0] == 0
+
+
+NOT_UTF8 = "\udcff"  # how Python hands over a command-line byte that is not UTF-8 (0xff)
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "value"),
+    [
+        ("offer", "--give", f"{NOT_UTF8}:5"),
+        ("mandate", "--category", NOT_UTF8),
+        ("claim", "--reason", NOT_UTF8),
+        ("escrow fund", "--reference", NOT_UTF8),
+        ("serve", "--host", NOT_UTF8),
+        ("offer", "--tls-server-name", NOT_UTF8),
+    ],
+)
+def test_text_that_is_not_utf8_is_a_usage_error(
+    bob: Identity, capsys: pytest.CaptureFixture[str], command: str, option: str, value: str
+) -> None:
+    """A byte of the command line that is not UTF-8 (`--category $'\\xff'`) reached protobuf or gRPC as
+    a lone surrogate and ended in a UnicodeEncodeError traceback. Text options refuse it (exit 2, one
+    line naming the option); file names keep such bytes."""
+    files = bob.files()
+    argv = {
+        "offer": ["offer", *files, "--to", "127.0.0.1:1", "--give", "a:1", "--want", "b:1"],
+        "mandate": ["mandate", "--principal", bob.key_path, "--agent", bob.did, "--out", "m.json"],
+        "claim": ["claim", *files, "--to", "127.0.0.1:1", "--negotiation", "ab"],
+        "escrow fund": ["escrow", "fund", f"{bob.did}=5", *files],
+        "serve": ["serve", *files],
+    }[command]
+    code, _, err = run_cli(capsys, *argv, option, value)
+    assert code == 2
+    assert "Traceback" not in err and f"argument {option}" in err and "is not UTF-8 text" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_serve_started_before_its_escrow_waits_for_it(tmp_path: Path, bob: Identity) -> None:
+    """`escrow serve ... & serve --escrow ... &` (README's walk-through, a service manager starting
+    both): the escrow needs about a second to listen, and `serve` asked it for its mandate at once,
+    found nothing and exited (`cannot reach the escrow`). It now waits for it (ESCROW_START_WAIT_S)."""
+    escrow = provision(tmp_path, "escrow")
+    escrow_server = None
+    with socket.socket() as nothing:  # a port that takes bob's connection and drops it: no escrow yet
+        nothing.bind(("127.0.0.1", 0))
+        nothing.listen()
+        nothing.settimeout(30)
+        port = nothing.getsockname()[1]
+        argv = ["serve", *bob.files(), "--escrow", f"127.0.0.1:{port}"]
+        peer = start_server("bob", argv, tmp_path / "bob.log")
+        nothing.accept()[0].close()  # bob has asked, and nothing answered
+    try:
+        time.sleep(1.0)
+        assert peer.popen.poll() is None, peer.log_tail()  # it exited: cannot reach the escrow
+        escrow_argv = ["escrow", "serve", *escrow.files(), "--port", str(port)]
+        escrow_server = wait_listening(start_server("escrow", escrow_argv, tmp_path / "escrow.log"))
+        wait_listening(peer, timeout_s=20)
+    finally:
+        for server in (peer, escrow_server):
+            if server is not None:
+                stop_process(server.popen)
 
 
 def test_parse_duration() -> None:

@@ -215,6 +215,31 @@ def test_one_case_replays_with_its_seed(reference_peer: tuple[ServerProcess, Ide
     assert "1 cases, seed abc123" in run.stdout and "1 PASS" in run.stdout
 
 
+def test_a_reader_that_leaves_mid_run_is_no_target_that_stopped_answering(
+    reference_peer: tuple[ServerProcess, Identity], tmp_path: Path
+) -> None:
+    """`a2a-coop conformance ... | head -2`: the write after head left raised BrokenPipeError, a
+    ConnectionError, which the run reported as `the target ... stopped answering: [Errno 32] Broken
+    pipe` (exit 2, blaming the target). It exits 141 quietly, as every command whose reader left."""
+    server, _ = reference_peer
+    argv = ["conformance", "--target", server.target, "--report-dir", str(tmp_path)]
+    with subprocess.Popen(
+        cli_command(*argv),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**child_env(), "CI": "true"},
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline().startswith("target ")
+        assert proc.stdout.readline().startswith("[1/")  # the first case's result: then head leaves
+        proc.stdout.close()
+        err = proc.stderr.read()
+        code = proc.wait(timeout=RUN_TIMEOUT_S)
+    assert code == 141, err
+    assert "stopped answering" not in err and "Traceback" not in err
+
+
 # --- a target that breaks one MUST: exit 1 ----------------------------------------------------
 
 

@@ -271,6 +271,41 @@ def test_a_second_writer_is_refused_at_open_and_readers_are_not(
         assert again.chain_head(alice.did) == (1, first.digest)
 
 
+def test_a_refused_second_writer_opens_no_connection(tmp_path: Path) -> None:
+    """The lock comes before the connection: a writer refused because the lock is held creates no
+    database file, so the holder may delete the files it created knowing no writer has them open
+    (discard_if_empty). Opening the connection first created the file, then refused."""
+    path = tmp_path / "peer.db"
+    fd = journal_module._lock(path)  # held, as by a writer that has not created the file yet
+    try:
+        with pytest.raises(JournalLocked):
+            Journal.open(path)
+        assert not path.exists() and not path.with_name("peer.db-wal").exists()
+    finally:
+        journal_module._unlock(path, fd)
+
+
+def test_discard_if_empty_deletes_a_journal_with_no_statement_and_keeps_any_other(
+    tmp_path: Path, alice: Party, bob: Party
+) -> None:
+    """A journal holding meta alone is deleted with every side file (-wal, -shm, -lock); one holding
+    a statement is only closed, and so is a reader's (it holds no lock)."""
+    path = tmp_path / "peer.db"
+    journal = Journal.open(path)
+    journal.put_meta("mandate", b"remembered, no more")
+    assert journal.discard_if_empty()
+    assert list(tmp_path.iterdir()) == []
+    offer = alice.offer(bob)
+    journal = Journal.open(path)
+    journal.record_outgoing(offer, at_ms=1)
+    assert not journal.discard_if_empty()
+    Journal.open(path).close()  # the lock was released
+    reader = Journal.open(path, lock=False)
+    assert not reader.discard_if_empty()
+    with Journal.open(path) as again:
+        assert list(again.statements()) == [(1, OUT, offer.envelope)]
+
+
 def test_a_batch_is_all_or_nothing(journal: Journal, alice: Party, bob: Party) -> None:
     good = offers(alice, bob, 2)
     alice.agent.writer = ChainWriter(alice.agent.key, next_seq=1, prev=good[0].digest)

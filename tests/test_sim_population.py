@@ -101,6 +101,40 @@ def test_bad_sizes_are_sim_errors() -> None:
         sweep.sweep([], processes=0)
 
 
+@pytest.mark.parametrize("dt", ["nan", "inf", "-1", "0"])
+def test_a_replicator_step_that_is_no_positive_number_is_a_usage_error(
+    dt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sim evolve --dynamics replicator --dt nan` (or inf) passed the `dt <= 0` check, then ended in a
+    ZeroDivisionError or ValueError traceback; `sim sweep --dt nan` likewise. Now one line, exit 2."""
+    from a2a_coop.cli import main
+
+    evolve_argv = ["sim", "evolve", "--world", "cheap-talk", "--types", ",".join(SMALL), "--population", "6"]
+    sweep_argv = ["sim", "sweep", "--worlds", "cheap-talk", "--seeds", "0", "--types", ",".join(SMALL)]
+    for argv in (evolve_argv, sweep_argv):
+        assert main([*argv, "--dynamics", "replicator", "--steps", "2", "--dt", dt]) == 2
+        err = capsys.readouterr().err
+        assert "dt a finite number > 0" in err or "dt must be a finite number > 0" in err, err
+    with pytest.raises(SimError):
+        evolve.run("verifiable", 0, types=SMALL, population=6, dynamics="replicator", dt=float("nan"))
+
+
+def test_the_table_models_replicator_takes_its_time_step(capsys: pytest.CaptureFixture[str]) -> None:
+    """`sim evolve --model table --dynamics replicator --dt X` ran with dt 0.1 whatever X was; and
+    `--model table --bond B` ran with the table's bond (the trade's value) whatever B was: refused."""
+    from a2a_coop.cli import main
+
+    argv = ["sim", "evolve", "--world", "cheap-talk", "--model", "table", "--dynamics", "replicator"]
+    argv += ["--types", ",".join(SMALL), "--rounds", "2", "--steps", "3"]
+    shares = []
+    for dt in ("0.1", "0.9"):
+        assert main([*argv, "--dt", dt]) == 0
+        shares.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["shares"])
+    assert shares[0] != shares[1]
+    assert main([*argv, "--bond", "2"]) == 2
+    assert "--bond applies to --model population" in capsys.readouterr().err
+
+
 def _specs() -> list[sweep.RunSpec]:
     return sweep.grid(seeds=[0, 1], dynamics=["moran"], populations=[6], steps=[6], types=SMALL)
 
@@ -197,7 +231,8 @@ def test_sim_evolve_and_sweep_print_one_json_line_last(
     assert main([*sw, "--types", ",".join(SMALL), "--worlds", "verifiable"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [s["runs"] for s in out["summary"]] == [2]
-    for bad in (["--seeds", "x"], ["--seeds", "3-1"], ["--worlds", "utopia"], ["--processes", "0"]):
+    huge = ["--seeds", "0-99999999999999999999"]  # an OverflowError traceback, once
+    for bad in (["--seeds", "x"], ["--seeds", "3-1"], huge, ["--worlds", "utopia"], ["--processes", "0"]):
         assert main([*sw, *bad]) == 2, bad
         assert capsys.readouterr().err.strip(), bad
 

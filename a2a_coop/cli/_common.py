@@ -2,7 +2,8 @@
 
 Exit codes (SPEC.md, CLI): 0 everything valid or done, 1 something invalid or
 refused, 2 usage, I/O or network errors, 3 a trade did not finish (its state is
-printed; ``resume`` carries it on), 130 interrupted. A user mistake is
+printed; ``resume`` carries it on), 130 interrupted, 141 output to a closed pipe (``| head``: the
+reader left; 128 + SIGPIPE, as a shell reports a program that signal killed). A user mistake is
 one line on stderr, never a traceback.
 """
 
@@ -20,6 +21,7 @@ EXIT_INVALID: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_UNFINISHED: Final = 3
 EXIT_INTERRUPTED: Final = 130
+EXIT_BROKEN_PIPE: Final = 141
 SQLITE_HEADER: Final = b"SQLite format 3\x00"  # the first bytes of a journal (an SQLite database)
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -71,16 +73,29 @@ def quiet_grpc() -> None:
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
 
+MAX_INTEGER: Final = 2**53 - 1  # the largest integer a statement holds (STM-013, BDY-015)
+
+
+def _at_most_max(text: str, value: int) -> int:
+    """``value``, unless it is beyond what a statement holds: a protobuf field past 2^64 raised
+    ValueError (a traceback), and one past 2^53 - 1 is refused by our own checks later anyway."""
+    if value > MAX_INTEGER:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is more than 2^53 - 1 ({MAX_INTEGER}), the largest integer a statement holds"
+        )
+    return value
+
+
 def positive(text: str) -> int:
     if not text.isdecimal() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
-    return int(text)
+    return _at_most_max(text, int(text))
 
 
 def non_negative(text: str) -> int:
     if not text.isdecimal():
         raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer")
-    return int(text)
+    return _at_most_max(text, int(text))
 
 
 def trust_score(text: str) -> float:
@@ -130,21 +145,33 @@ def parse_duration(text: str) -> int:
     m = re.fullmatch(r"(\d+)(ms|s|m|h|d)?", text.strip())
     if m is None or int(m[1]) == 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30s, 5m, 1h or 2d")
-    return int(m[1]) * _UNITS_MS[m[2] or "s"]
+    return _at_most_max(text, int(m[1]) * _UNITS_MS[m[2] or "s"])
+
+
+def utf8_text(text: str) -> str:
+    """Free text that goes into a statement or onto the wire (a category, a reason, a host name).
+    Bytes of the command line that are not UTF-8 arrive as lone surrogates, which protobuf and
+    gRPC cannot encode: refused here, in one line, instead of a UnicodeEncodeError traceback later
+    (file names are not text: they keep such bytes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not UTF-8 text") from None
+    return text
 
 
 def item_spec(text: str) -> tuple[str, int]:
-    category, sep, value = text.rpartition(":")
+    category, sep, value = utf8_text(text).rpartition(":")
     if not sep or not category or not value.isdecimal():
         raise argparse.ArgumentTypeError(f"{text!r} is not CATEGORY:VALUE (e.g. code-review:500)")
-    return category, int(value)
+    return category, _at_most_max(text, int(value))
 
 
 def funding(text: str) -> tuple[str, int]:
     did, sep, amount = text.rpartition("=")
     if not sep or not did or not amount.isdecimal() or int(amount) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not DID=AMOUNT with a positive amount")
-    return did, int(amount)
+    return did, _at_most_max(text, int(amount))
 
 
 def strategy_spec(text: str) -> str:

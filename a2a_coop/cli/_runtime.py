@@ -23,22 +23,31 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Final, TextIO, TypeVar
+from typing import Any, Final, NoReturn, TextIO, TypeVar
 
 import grpc
 
-from a2a_coop.cli._common import EXIT_INTERRUPTED, EXIT_INVALID, SQLITE_HEADER, Invalid, UsageError, short
+from a2a_coop.cli._common import (
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    SQLITE_HEADER,
+    Invalid,
+    UsageError,
+    short,
+)
 from a2a_coop.protocol.envelope import decode_envelope, envelope_from_json, envelope_to_json
 from a2a_coop.protocol.errors import CoopError, MandateUnknown
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair, public_key_from_did
 from a2a_coop.protocol.statements import decode_statement, verify_statement
-from a2a_coop.runtime.alarm import REMEDY, KeyForked
-from a2a_coop.runtime.journal import Journal, JournalError
+from a2a_coop.runtime.alarm import META_KEY_FORKED, REMEDY, KeyForked
+from a2a_coop.runtime.journal import Journal, JournalError, JournalLocked
 from a2a_coop.runtime.keyfile import KEY_FILE_TYPE, KeyFileError, parse_key_file
 from a2a_coop.runtime.node import META_CONTEXT, EscrowNode, PeerNode
-from a2a_coop.runtime.peer import META_MANDATE, Peer
+from a2a_coop.runtime.peer import META_FORKS, META_MANDATE, Peer
 from a2a_coop.transport import TlsConfig, TransportError, serve
 
 log = logging.getLogger("a2a_coop.serve")
@@ -137,16 +146,31 @@ def resolve_did(text: str) -> str:
     return text
 
 
-def open_journal(path: Path, *, must_exist: bool = False, lock: bool = True) -> Journal:
-    """The journal at ``path``, locked for this process unless ``lock`` is False (readers only)."""
+# The journals the running command created (paths that did not exist before it opened them): if it
+# fails, each is deleted again when it holds no statement (runtime_command, discard_new_journal).
+_NEW_JOURNALS: ContextVar[list[Path] | None] = ContextVar("new_journals", default=None)
+
+
+def open_journal(path: Path, *, must_exist: bool = False, lock: bool = True, in_use: str = "") -> Journal:
+    """The journal at ``path``, locked for this process unless ``lock`` is False (readers only);
+    ``in_use``: what to do when another process holds it, said after the refusal.
+
+    A journal it creates is remembered: a command that then fails leaves no empty journal behind."""
     if must_exist and not path.is_file():
         raise UsageError(f"no journal at {path}")
     if not path.parent.is_dir():
         raise UsageError(f"cannot create journal {path}: no directory {path.parent}")
+    new = lock and not (path.exists() or path.is_symlink())
     try:
-        return Journal.open(path, lock=lock)
+        journal = Journal.open(path, lock=lock)
+        created = _NEW_JOURNALS.get()
+        if new and created is not None:
+            created.append(path)
+        return journal
     except JournalError as exc:
         text = str(exc)  # most name the path already: say it once
+        if in_use and isinstance(exc, JournalLocked):
+            text += f"; {in_use}"
         raise UsageError(
             f"journal {text}" if text.startswith(str(path)) else f"journal {path}: {text}"
         ) from None
@@ -325,58 +349,110 @@ def write_transcript(path: Path, envelopes: Sequence[bytes], **extra: Any) -> No
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def first_contact(option: str, address: str, what: str, call: Callable[[], T]) -> T:
+def first_contact(option: str, address: str, what: str, call: Callable[[], T], *, wait_s: float = 0.0) -> T:
     """``call``, the first request to the ``what`` ("peer" or "escrow") at ``address``, given as
     ``option``: its failure said in terms of that option -- nothing answering there, or a server that
     is not an a2a-coop ``what`` (a peer's address given as --escrow is the usual slip) -- rather than
-    as a bare gRPC status naming no option."""
-    try:
-        return call()
-    except TransportError as exc:
-        if exc.code is grpc.StatusCode.UNIMPLEMENTED:
-            raise UsageError(
-                f"{option} {address} is not an a2a-coop {what}: it does not serve {_SERVICES[what]}"
-            ) from None
-        if exc.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-            raise UsageError(f"cannot reach the {what} at {address} ({option}): {exc}") from None
-        raise UsageError(f"the {what} at {address} ({option}): {exc}") from None
+    as a bare gRPC status naming no option. With ``wait_s``, nothing answering (UNAVAILABLE) is asked
+    again until that long has passed (said once on a terminal's stderr; the failure stays one line):
+    a server started beside its escrow waits for it to listen."""
+    give_up = time.monotonic() + wait_s
+    told = not sys.stderr.isatty()
+    while True:
+        try:
+            return call()
+        except TransportError as exc:
+            if exc.code is not grpc.StatusCode.UNAVAILABLE or time.monotonic() >= give_up:
+                _first_contact_failed(option, address, what, exc, wait_s)
+            if not told:
+                print(
+                    f"a2a-coop: nothing answers at {address} ({option}) yet: waiting up to {wait_s:g} s "
+                    f"for the {what} to start",
+                    file=sys.stderr,
+                )
+                told = True
+            time.sleep(0.2)
+
+
+def _first_contact_failed(
+    option: str, address: str, what: str, exc: TransportError, waited_s: float
+) -> NoReturn:
+    """:func:`first_contact`'s failure, in terms of ``option``."""
+    if exc.code is grpc.StatusCode.UNIMPLEMENTED:
+        raise UsageError(
+            f"{option} {address} is not an a2a-coop {what}: it does not serve {_SERVICES[what]}"
+        ) from None
+    if exc.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        waited = f" (waited {waited_s:g} s)" if waited_s else ""
+        raise UsageError(f"cannot reach the {what} at {address} ({option}){waited}: {exc}") from None
+    raise UsageError(f"the {what} at {address} ({option}): {exc}") from None
 
 
 # --- running -------------------------------------------------------------------------------
 
 
+def discard_new_journal(path: Path) -> None:
+    """Delete the journal a failed command created at ``path``, and its side files, if it holds no
+    statement (:meth:`Journal.discard_if_empty`, under its lock) and no evidence of a fork (a proof
+    a counterparty gossiped, our own key's alarm: the user must see those). One another process
+    holds now, or that cannot be opened, is left as it is."""
+    try:
+        journal = Journal.open(path)
+    except JournalError:
+        return
+    if journal.get_meta(META_KEY_FORKED) is not None or journal.meta_under(META_FORKS + "/"):
+        journal.close()
+        return
+    journal.discard_if_empty()
+
+
 def runtime_command(command: Command) -> Command:
-    """Run ``command``, turning the failures a user can cause into exit codes and one line."""
+    """Run ``command``, turning the failures a user can cause into exit codes and one line. A command
+    that fails (any exit but 0, or an exception) leaves none of the journals it created behind that
+    hold no statement: a bad key file, option or address costs no stray ``.db`` file."""
 
     @functools.wraps(command)
     def run(args: argparse.Namespace, out: TextIO) -> int:
+        created: list[Path] = []
+        token = _NEW_JOURNALS.set(created)
+        code: int | None = None
         try:
-            return command(args, out)
-        except Invalid as exc:
-            print(f"a2a-coop: {exc}", file=sys.stderr)
-            return EXIT_INVALID
-        except KeyForked as exc:
-            print(f"a2a-coop: {exc}; to go on, {REMEDY}", file=sys.stderr)
-            return EXIT_INVALID
-        except CoopError as exc:
-            # The transport's clients raise a peer's refusal from its RpcError; anything else is ours.
-            who = (
-                "by the other side" if isinstance(exc.__cause__, grpc.RpcError) else "here, by our own checks"
-            )
-            print(f"a2a-coop: refused {who}: {exc}", file=sys.stderr)
-            return EXIT_INVALID
-        except TransportError as exc:
-            hint = ""
-            if exc.code is grpc.StatusCode.UNIMPLEMENTED:  # --to and --escrow swapped, or another server
-                hint = " (the server there does not serve the a2a-coop call this command makes)"
-            raise UsageError(f"network: {exc}{hint}") from None
-        except JournalError as exc:
-            raise UsageError(f"journal: {exc}") from None
-        except KeyboardInterrupt:
-            print("a2a-coop: interrupted", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            code = _run_checked(command, args, out)
+            return code
+        finally:
+            _NEW_JOURNALS.reset(token)
+            if code != EXIT_OK:
+                for path in created:
+                    discard_new_journal(path)
 
     return run
+
+
+def _run_checked(command: Command, args: argparse.Namespace, out: TextIO) -> int:
+    """:func:`runtime_command`'s error handling."""
+    try:
+        return command(args, out)
+    except Invalid as exc:
+        print(f"a2a-coop: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyForked as exc:
+        print(f"a2a-coop: {exc}; to go on, {REMEDY}", file=sys.stderr)
+        return EXIT_INVALID
+    except CoopError as exc:
+        # The transport's clients raise a peer's refusal from its RpcError; anything else is ours.
+        who = "by the other side" if isinstance(exc.__cause__, grpc.RpcError) else "here, by our own checks"
+        print(f"a2a-coop: refused {who}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except TransportError as exc:
+        hint = ""
+        if exc.code is grpc.StatusCode.UNIMPLEMENTED:  # --to and --escrow swapped, or another server
+            hint = " (the server there does not serve the a2a-coop call this command makes)"
+        raise UsageError(f"network: {exc}{hint}") from None
+    except JournalError as exc:
+        raise UsageError(f"journal: {exc}") from None
+    except KeyboardInterrupt:
+        print("a2a-coop: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError, address
+from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError, address, utf8_text
 
 EPILOG = """\
 levels: PASS; FAIL (a MUST broken); NON-STRICT (a SHOULD not met); SKIP (an optional capability
@@ -94,11 +94,13 @@ def add_parser(sub: Any, add_dial_tls: Any) -> None:
     )
     p.add_argument(
         "--seed",
+        type=utf8_text,
         metavar="HEX",
         help="derive the suite's identities from this (default: random; every replay command names it)",
     )
     p.add_argument(
         "--a2a-url",
+        type=utf8_text,
         metavar="URL",
         help="the target's A2A HTTP base URL (AgentCard); without it the A2A cases SKIP",
     )
@@ -337,6 +339,8 @@ def _run_one(
                 raise UsageError(
                     f"the {exc.endpoint} at {exc.address} stopped answering: {exc.detail}"
                 ) from None
+            except BrokenPipeError:  # a ConnectionError too, but our stdout's: its reader left (`| head`)
+                raise  # main() exits 141 quietly; the suite's own connections fail as EndpointError
             except ConnectionError as exc:
                 raise UsageError(f"the target at {target} stopped answering: {exc}") from None
     finally:

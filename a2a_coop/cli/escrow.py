@@ -1,4 +1,5 @@
-"""The escrow commands: ``escrow serve``, ``escrow ledger``, ``escrow export`` and ``escrow audit``."""
+"""The escrow commands: ``escrow serve``, ``escrow fund``, ``escrow ledger``, ``escrow export`` and
+``escrow audit``."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from a2a_coop.cli._runtime import (
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
-from a2a_coop.runtime.node import EscrowNode, remember_run
+from a2a_coop.runtime.node import META_ESCROW_MANDATES, EscrowNode, remember_run
 from a2a_coop.runtime.peer import META_MANDATE
 from a2a_coop.runtime.trade import fetch_ledger, fetch_transcript
 from a2a_coop.transport import EscrowClient
@@ -56,7 +57,10 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
                 args.conformance_faucet,
             )
         if funding and node.escrow.ledger_size:
-            log.warning("the journal already holds a ledger: --fund applies only to a new escrow; ignored")
+            log.warning(
+                "the journal already holds a ledger: --fund applies only to a new escrow; ignored "
+                "(to credit a party now, stop the escrow and run `a2a-coop escrow fund DID=AMOUNT ...`)"
+            )
         elif funding:
             for did, amount in funding:
                 node.deposit(did, amount)
@@ -67,6 +71,38 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
     finally:
         node.close()
     return EXIT_OK
+
+
+@runtime_command
+def cmd_escrow_fund(args: argparse.Namespace, out: TextIO) -> int:
+    key = load_key(args.key)
+    mandate = load_mandate(args.mandate, key)
+    funding = [(resolve_did(did), amount) for did, amount in args.funding]  # all checked before any deposit
+    with open_journal(args.journal, must_exist=True, lock=False) as journal:  # whose, even if in use
+        ours = [env for env in journal.get_meta(META_ESCROW_MANDATES, []) if _agent(env) == key.did]
+    if not ours:  # a peer's journal, or another escrow's: deposits there would fund nobody
+        raise UsageError(
+            f"{args.journal} is not the journal of the escrow {key.did}: no `escrow serve` ran on it "
+            "with this key (a new escrow is funded with `escrow serve --fund`)"
+        )
+    in_use = "stop the escrow first (escrow fund writes its journal), then start it again"
+    open_journal(args.journal, must_exist=True, in_use=in_use).close()  # a running escrow holds it
+    node = EscrowNode(key, mandate, args.journal)
+    try:
+        for did, amount in funding:
+            vs = node.deposit(did, amount, args.reference)
+            available, locked, currency, _ = node.get_balance(did)
+            out.write(
+                f"deposit {amount} for {did} (ledger seq {vs.header.seq}): {available} {currency} "
+                f"available, {locked} locked\n"
+            )
+    finally:
+        node.close()
+    return EXIT_OK
+
+
+def _agent(mandate: bytes) -> str:
+    return verify_statement(mandate).statement.mandate.agent
 
 
 @runtime_command
@@ -83,9 +119,17 @@ def cmd_escrow_ledger(args: argparse.Namespace, out: TextIO) -> int:
 def escrow_transcript(journal: Journal, mandate: bytes | None = None) -> list[bytes]:
     """An escrow's transcript from its journal: its mandate, then every statement it accepted or
     signed in the order it did (evidence before the decisions taken on it), as audit_ledger reads it."""
+    escrows = {_agent(env) for env in journal.get_meta(META_ESCROW_MANDATES, [])}
+    if not escrows:  # a peer's journal: its own mandate taken for an escrow's made a bogus ledger
+        raise UsageError(
+            f"{journal.path} is not an escrow's journal (no escrow served on it); a peer's evidence is "
+            "written by `a2a-coop export --negotiation ID`"
+        )
     mandate = mandate or journal.get_meta(META_MANDATE)
     if mandate is None:
         raise UsageError(f"{journal.path} records no mandate; pass --mandate")
+    if _agent(mandate) not in escrows:
+        raise UsageError(f"the mandate given is not that of the escrow whose journal {journal.path} is")
     return [mandate, *(env for _, _, env in journal.statements() if env != mandate)]
 
 

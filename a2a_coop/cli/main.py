@@ -6,7 +6,7 @@ so ``a2a-coop verify`` never pays for the gRPC transport. The command groups:
 * :mod:`.offline` -- ``keygen``, ``verify``, ``inspect`` (no network);
 * :mod:`.peer` -- ``mandate``, ``serve``, ``offer``, ``resume``, ``claim``, ``revoke``, ``status``,
   ``export``;
-* :mod:`.escrow` -- ``escrow serve|ledger|export|audit``;
+* :mod:`.escrow` -- ``escrow serve|fund|ledger|export|audit``;
 * :mod:`.demo` -- ``demo`` (processes on loopback, or ``--offline`` in one process);
 * :mod:`.conformance` -- ``conformance`` (the live conformance suite against a target).
 
@@ -22,11 +22,11 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from a2a_coop import __version__
 from a2a_coop.cli._common import (
-    EXIT_INVALID,
+    EXIT_BROKEN_PIPE,
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
@@ -41,9 +41,13 @@ from a2a_coop.cli._common import (
     quiet_grpc,
     strategy_spec,
     trust_score,
+    utf8_text,
 )
 from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE
 from a2a_coop.protocol.statements import PROTOCOL_VERSION
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 
 class _Command:
@@ -122,7 +126,7 @@ def _add_min_time_to_perform(p: argparse.ArgumentParser) -> None:
 
 
 def _add_listen(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--host", type=utf8_text, default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=port_number, default=0, help="port to bind (default 0: any free port)")
     g = p.add_argument_group(
         "TLS (default: plaintext)",
@@ -165,6 +169,7 @@ def _add_dial_tls(p: argparse.ArgumentParser, prefix: str = "") -> None:
     )
     g.add_argument(
         f"--{prefix}tls-server-name",
+        type=utf8_text,
         metavar="NAME",
         help="check the servers' certificates for NAME instead of the host dialled",
     )
@@ -248,12 +253,14 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--public-url",
+        type=utf8_text,
         metavar="URL",
         help="with --a2a: the HTTP base URL the AgentCard advertises (e.g. https://agent.example.com; "
         "default: the address bound; needed with a wildcard --host)",
     )
     p.add_argument(
         "--public-grpc",
+        type=utf8_text,
         metavar="HOST:PORT",
         help="with --a2a: the gRPC address the AgentCard advertises (default: --public-url's host "
         "with the bound port)",
@@ -345,7 +352,9 @@ def _add_runtime_parsers(sub: Any) -> None:
         "(default 5000)",
     )
     p.add_argument("--days", type=positive, default=30, help="validity in days (default 30)")
-    p.add_argument("--category", nargs="+", action="extend", default=[], help="allowed categories")
+    p.add_argument(
+        "--category", type=utf8_text, nargs="+", action="extend", default=[], help="allowed categories"
+    )
     p.add_argument("--counterparty", nargs="+", action="extend", default=[], help="allowed did:keys")
     p.set_defaults(func=_Command("peer", "cmd_mandate"))
 
@@ -367,7 +376,7 @@ def _add_runtime_parsers(sub: Any) -> None:
 
     p = sub.add_parser(
         "escrow",
-        help="run an escrow, fetch its ledger, audit a ledger",
+        help="run an escrow, fund parties in it, fetch its ledger, audit a ledger",
         description="The escrow: the witness, arbiter and bond holder both parties of a contract named "
         "(SPEC 9). 'a2a-coop escrow ACTION --help' describes an action.",
     )
@@ -385,7 +394,7 @@ def _add_runtime_parsers(sub: Any) -> None:
         action="append",
         default=[],
         metavar="DID=AMOUNT",
-        help="deposit for a party when the journal is new (repeatable)",
+        help="deposit for a party when the journal is new (repeatable; later: escrow fund)",
     )
     e.add_argument(
         "--tick-ms",
@@ -403,6 +412,33 @@ def _add_runtime_parsers(sub: Any) -> None:
         "an escrow that holds real value)",
     )
     e.set_defaults(func=_Command("escrow", "cmd_escrow_serve"))
+    e = esub.add_parser(
+        "fund",
+        help="credit parties in a stopped escrow's journal (signs a Deposit for each)",
+        description="Sign a Deposit (SPEC 7.7) for each DID=AMOUNT into the escrow's journal, as "
+        "'escrow serve --fund' does for a new one, and print each party's balance; a contract waiting "
+        "for these funds gets its bond locks at once. The escrow must be stopped (one process writes a "
+        "journal); start it again afterwards, on the same journal.",
+    )
+    e.add_argument(
+        "funding",
+        nargs="+",
+        type=funding,
+        metavar="DID=AMOUNT",
+        help="the party (a did:key or a key file) and the amount to credit it",
+    )
+    e.add_argument("--key", type=Path, required=True, help="the escrow's key file")
+    e.add_argument("--mandate", type=Path, required=True, help="its mandate")
+    e.add_argument(
+        "--journal", type=Path, required=True, help="its journal (must exist: the one it serves on)"
+    )
+    e.add_argument(
+        "--reference",
+        type=utf8_text,
+        default="a2a-coop escrow fund",
+        help="the payment rail's reference for the transfer, kept in the Deposit (free text)",
+    )
+    e.set_defaults(func=_Command("escrow", "cmd_escrow_fund"))
     e = esub.add_parser(
         "ledger",
         help="fetch an escrow's ledger as a JSON transcript",
@@ -505,7 +541,7 @@ def _add_runtime_parsers(sub: Any) -> None:
     )
     _add_counterparty(p)
     p.add_argument("--item", type=non_negative, default=0, help="the counterparty's item index (default 0)")
-    p.add_argument("--reason", default="", help="why (free text)")
+    p.add_argument("--reason", type=utf8_text, default="", help="why (free text)")
     p.add_argument(
         "--wait",
         type=parse_duration,
@@ -539,7 +575,7 @@ def _add_runtime_parsers(sub: Any) -> None:
         "and the escrow, relay the escrow's answers, and print the state and balances.",
     )
     _add_counterparty(p)
-    p.add_argument("--reason", default="", help="why (free text)")
+    p.add_argument("--reason", type=utf8_text, default="", help="why (free text)")
     p.set_defaults(func=_Command("peer", "cmd_revoke"))
 
     p = sub.add_parser(
@@ -598,6 +634,13 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        """As argparse's, but a closed pipe is not ignored: `a2a-coop --help | head -1` exits as
+        every command does when its reader leaves (:func:`main`)."""
+        file = file or sys.stderr
+        if message and file is not None:  # None: no console at all (pythonw)
+            file.write(message)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
@@ -605,7 +648,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keys, offline verification and inspection of a2a-coop signed statements; "
         "peers and escrows over gRPC.",
         epilog="Exit codes: 0 valid or done, 1 invalid, rejected or refused, 2 usage, I/O or network "
-        "error, 3 a trade did not finish (offer, resume). 'a2a-coop COMMAND --help' describes a command.",
+        "error, 3 a trade did not finish (offer, resume), 130 interrupted, 141 output to a closed pipe (the "
+        "reader left, as in '| head'). 'a2a-coop COMMAND --help' describes a command.",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -758,7 +802,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (argparse's usage errors included)."""
+    """Run the CLI; returns the exit code (argparse's usage errors included).
+
+    Output to a closed pipe (``a2a-coop agent list | head -1``: the reader left) ends any command
+    quietly, with no traceback and no "Exception ignored" at exit, and exit code 141 (128 + SIGPIPE,
+    what a shell reports for a program SIGPIPE killed: the output stopped short, whatever the command
+    would have exited with). Python ignores SIGPIPE, so a write raises BrokenPipeError instead; it is
+    caught here, once for every command (see the Python docs, "Note on SIGPIPE")."""
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # what is still buffered: a closed pipe fails here, not at exit
+        sys.stderr.flush()
+    except BrokenPipeError:
+        _quiet_closed_pipes()
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _quiet_closed_pipes() -> None:
+    """Point stdout and stderr, whichever no longer takes output, at /dev/null, so that the
+    interpreter's own flush at exit raises no second BrokenPipeError (what is buffered is dropped)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:
+            try:
+                fd = stream.fileno()
+            except (OSError, ValueError):  # not a real file (a test's capture): nothing flushes it at exit
+                continue
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -771,11 +848,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         code: int = args.func(args, sys.stdout)
-        sys.stdout.flush()
     except UsageError as exc:
         print(f"a2a-coop: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except BrokenPipeError:  # e.g. `a2a-coop inspect big.json | head`: the reader left; so do we
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_INVALID
     return code

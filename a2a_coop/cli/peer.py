@@ -167,6 +167,11 @@ def trust_policy(args: argparse.Namespace) -> TrustPolicy | None:
         raise UsageError(str(exc)) from None
 
 
+# How long `serve --escrow` waits at start for an escrow nothing answers at yet: one started at the
+# same moment needs about a second to listen.
+ESCROW_START_WAIT_S = 10.0
+
+
 @runtime_command
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     tls = server_tls(args)
@@ -187,7 +192,11 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         if args.escrow is not None:
             escrow = stack.enter_context(EscrowClient(args.escrow, tls=escrow_tls))
             escrow_mandate = first_contact(
-                "--escrow", args.escrow, "escrow", lambda: fetch_escrow_mandate(escrow)
+                "--escrow",
+                args.escrow,
+                "escrow",
+                lambda: fetch_escrow_mandate(escrow),
+                wait_s=ESCROW_START_WAIT_S,  # started with its escrow (a script, a service manager)
             )
             vs = verify_statement(escrow_mandate)
             context = list(dict.fromkeys([*context, escrow_mandate]))  # held, so the escrow is trusted

@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError, non_negative, positive
 
@@ -46,8 +46,7 @@ def add_parsers(ssub: Any, command: Any) -> None:
     s.add_argument(
         "--bond",
         type=float,
-        default=1.0,
-        help="each side's bond over the trade's value, verifiable (default 1)",
+        help="each side's bond over the trade's value, verifiable, --model population only (default 1)",
     )
     s.add_argument("--dt", type=float, default=0.1, help="the replicator's time step (default 0.1)")
     s.add_argument("--report-dir", type=Path, metavar="DIR", help="also write results.json and report.html")
@@ -118,6 +117,10 @@ def cmd_sim_evolve(args: argparse.Namespace, out: TextIO) -> int:
     sim, evolve, sweep, report, Progress = _reference()
     table = args.model == "table"
     types = _types(args.types, sim.TABLE_TYPES if table else sim.SIM_TYPES)
+    if table and args.bond is not None:  # it was taken, and ignored: the pair games bond the value
+        raise UsageError("--bond applies to --model population (a table's pair games bond the trade's value)")
+    if args.bond is None:
+        args.bond = 1.0
     try:
         sim.check(args.world, types, sim.TABLE_TYPES if table else sim.SIM_TYPES)
         if args.population < max(2, len(types)):
@@ -171,13 +174,16 @@ def _evolve_table(sim: Any, args: argparse.Namespace, types: tuple[str, ...]) ->
     for t, row in table.items():
         print(f"  {t:<12} " + " ".join(f"{row[u]:6.2f}" for u in types), file=sys.stderr)
     if args.dynamics == "replicator":
-        result = sim.replicator(table, steps=args.steps, world=args.world, seed=args.seed)
+        result = sim.replicator(table, steps=args.steps, dt=args.dt, world=args.world, seed=args.seed)
     else:
         result = sim.moran(
             table, population=args.population, steps=args.steps, seed=args.seed, world=args.world
         )
     doc: dict[str, Any] = result.as_json()
     return doc
+
+
+MAX_VALUES: Final = 100_000  # of one --seeds, --population or --steps list: each is a run or more
 
 
 def parse_ints(text: str, option: str) -> list[int]:
@@ -189,6 +195,8 @@ def parse_ints(text: str, option: str) -> list[int]:
             first, last = (int(lo), int(hi)) if sep else (int(part), int(part))
             if first < 0 or last < first:
                 raise ValueError(part)
+            if len(out) + last - first + 1 > MAX_VALUES:  # 0-99999999999999999999: an OverflowError
+                raise UsageError(f"{option} {text!r} names more than {MAX_VALUES:,} values")
             out += range(first, last + 1)
     except ValueError:
         raise UsageError(

@@ -59,8 +59,10 @@ file ``<journal>-lock`` and holds it until :meth:`Journal.close`, which removes 
 drops the lock when the process dies, even by ``kill -9``; the file left behind then locks
 nothing). A second peer on the same journal would sign from the same head as the first; the
 unique index would refuse its statements, but only after it had answered, so it is refused at
-open instead (:class:`JournalLocked`). Readers of a journal another process writes (``status``,
-``export``, audits) open it with ``lock=False``.
+open instead (:class:`JournalLocked`). The lock is taken before the database is opened, so a
+writer that holds it knows no other writer has the file open: :meth:`Journal.discard_if_empty`
+deletes a journal that never held a statement (a command that failed after creating it). Readers
+of a journal another process writes (``status``, ``export``, audits) open it with ``lock=False``.
 
 Group commit and threading. Every write is *staged* (:meth:`Journal.stage`) in
 the order callers stage them, and commits when a thread waits for it
@@ -98,6 +100,7 @@ about; the right reaction is to stop signing, not to answer with an error code.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
@@ -412,15 +415,20 @@ class Journal:
         """
         if durability not in _SYNCHRONOUS:
             raise ValueError(f"durability must be 'full' or 'normal', not {durability!r}")
+        if str(path) in ("", ":memory:"):  # SQLite's names for a database in memory (or a temp file)
+            raise JournalError(f"a journal needs a file: SQLite keeps {str(path)!r} in memory, without WAL")
         path = Path(path)
+        # The lock first, then the connection: a writer's connection is only ever opened under the lock,
+        # so one that holds it knows no other writer has the file open (discard_if_empty relies on it).
+        lock_fd = _lock(path) if lock else None
         try:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
+            if lock_fd is not None:
+                _unlock(path, lock_fd)
             raise JournalError(f"cannot open {path}: {exc}") from exc
-        lock_fd = None
         try:
-            _configure(conn, durability)  # first: it refuses ":memory:", which has no place for a lock
-            lock_fd = _lock(path) if lock else None
+            _configure(conn, durability)
             _ensure_schema(conn, path)
         except BaseException as exc:
             conn.close()
@@ -448,6 +456,37 @@ class Journal:
         if self._lock_fd is not None:  # after the connection: no second writer while this one is open
             fd, self._lock_fd = self._lock_fd, None
             _unlock(self.path, fd)
+
+    def discard_if_empty(self) -> bool:
+        """Close this journal and, if it holds no statement, delete it: the database, its ``-wal``,
+        ``-shm`` and ``-journal`` files, then its lock file. Returns whether it was deleted.
+
+        For a journal this process just created and then had no use for (a command that failed before
+        it signed or took anything): meta alone (a remembered mandate) is not worth a file. A journal
+        that holds a statement is only closed: its chain must outlive the process that wrote it. Only a
+        writer (``lock=True``) may discard: the files go while it still holds the lock, and no other
+        writer has them open (:meth:`open` connects only under the lock).
+        """
+        with self._io:
+            held = "SELECT 1 FROM statements UNION ALL SELECT 1 FROM answers LIMIT 1"
+            empty = self._cur.execute(held).fetchone() is None
+        if not empty or self._lock_fd is None:
+            self.close()
+            return False
+        with self._read_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+        with self._io:
+            self._conn.close()
+        fd, self._lock_fd = self._lock_fd, None
+        try:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path.with_name(self.path.name + suffix))
+        finally:
+            _unlock(self.path, fd)
+        return True
 
     def __enter__(self) -> Journal:
         return self
@@ -1046,7 +1085,10 @@ def _lock(path: Path) -> int:
     """
     lock_path = _lock_path(path)
     while True:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:  # no such directory, no permission: SQLite could not open the file either
+            raise JournalError(f"cannot open {path}: {exc.strerror or exc}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

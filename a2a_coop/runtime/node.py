@@ -841,6 +841,14 @@ class EscrowNode:
         self.clock = clock
         self.faucet = faucet
         self.journal = Journal.open(journal_path)
+        try:
+            self._start(key, mandate, clock)
+        except BaseException:
+            self.journal.close()  # a node that never started holds no lock on its journal
+            raise
+
+    def _start(self, key: Keypair, mandate: bytes, clock: Callable[[], int]) -> None:
+        """Replay the journal's ledger into a new :class:`Escrow` (the rest of ``__init__``)."""
         self.mandate = mandate
         self.lock = threading.Lock()
         mandate_vs = verify_statement(mandate)
