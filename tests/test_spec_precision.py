@@ -1,8 +1,9 @@
 """What an implementer reading SPEC.md alone could read two ways, pinned where the SPEC now says which
 (sections 11.2, 13.2, 13.5, ESC-011), and the holes found on the way: the reference peer refused a
 witnessed Accept its escrow revealed once the line had moved to an offer naming no escrow (TIM-006
-asked the wrong escrow: fixed), and, as strict xfails until decided, verifiers disagree when an escrow
-stamped two answers to one offer (NEG-015) and a renewed Mandate does not travel with what cites it.
+asked the wrong escrow: fixed), a renewed Mandate did not travel with the answers and the transcript
+that cite it (fixed), and, as a strict xfail until decided, verifiers disagree when an escrow stamped
+two answers to one offer (NEG-015).
 """
 
 from __future__ import annotations
@@ -244,18 +245,14 @@ def test_verifiers_agree_when_an_escrow_stamped_two_answers_to_one_offer() -> No
 
 
 @pytest.mark.req("MND-017", "RPC-002", "MND-002")
-@pytest.mark.xfail(
-    strict=True,
-    reason="an answer carries its signer's Mandate only when the request is an Offer (RPC-002): after a "
-    "renewal mid-contract the counterparty refuses every answer MANDATE_UNKNOWN",
-)
 def test_answers_signed_under_a_mandate_renewed_mid_contract_verify_at_the_counterparty(
     tmp_path: Path,
 ) -> None:
     """SPEC 4.7: after a renewal the agent's later statements cite the new Mandate. Bob accepts Alice's
     offer and delivers; his principal renews his mandate and his node restarts on its journal under it;
     Alice's Delivery and Receipt are answered with a Receipt and an Ack citing the new Mandate, which
-    nothing has shown her: she refuses them, and the contract never reaches FULFILLED in her view."""
+    nothing had shown her: she refused them, and the contract never reached FULFILLED in her view. Now
+    a renewed peer's answers carry the Mandates they cite (RPC-002)."""
     clock = FixedClock()
     alice, bob = Party("alice", clock), Party("bob", clock)
     a = make_peer(alice, clock)
@@ -284,15 +281,11 @@ def test_answers_signed_under_a_mandate_renewed_mid_contract_verify_at_the_count
 
 
 @pytest.mark.req("ESC-006", "AUD-001", "MND-017")
-@pytest.mark.xfail(
-    strict=True,
-    reason="GetTranscript starts with the escrow's current Mandate only (ESC-006: 'its Mandate'): after a "
-    "renewal the ledger entries signed before it cite a Mandate the transcript never carries",
-)
 def test_an_escrows_transcript_audits_clean_after_it_renewed_its_mandate(tmp_path: Path) -> None:
     """SPEC 4.7 lets a principal renew its escrow's mandate as any agent's; MND-017 keeps the old one.
     The escrow's transcript must still let anyone audit its ledger from seq 0 (ESC-006, AUD-001): the
-    deposit signed before the renewal cites the old Mandate, so the transcript has to carry it."""
+    deposit signed before the renewal cites the old Mandate, so the transcript has to carry it (it
+    carried the current one only)."""
     from a2a_coop.protocol.escrow_audit import audit_ledger
     from a2a_coop.runtime.node import EscrowNode
 

@@ -212,6 +212,17 @@ class Escrow:
         self._unsaved.clear()
         for neg in list(self._contracts.values()):  # rebuild the open set, timers and funding index
             self._schedule(neg)
+        # The Mandates our key was given, oldest first, ours last: a transcript opens with all of them,
+        # since ledger entries signed before a renewal (SPEC 4.7) cite an older one (ESC-006, MND-017).
+        own = [
+            vs
+            for vs in self.verifier.statements.values()
+            if vs.body == "mandate" and vs.statement.mandate.agent == self.did and vs.digest != mandate_digest
+        ]
+        own.sort(key=lambda vs: vs.issued_at_ms)
+        self._mandate_envelopes = [vs.envelope for vs in own]
+        if mandate_digest in self.verifier.statements:
+            self._mandate_envelopes.append(self.verifier.statements[mandate_digest].envelope)
 
     # -- queries ------------------------------------------------------------------
 
@@ -238,12 +249,13 @@ class Escrow:
         self, from_seq: int, limit: int, max_bytes: int | None = None
     ) -> tuple[list[bytes], int]:
         """The transcript of ledger entries ``from_seq`` .. at most ``from_seq + limit - 1``: each entry,
-        each Stamp followed by the evidence it names (as received), the Mandate first from seq 0.
+        each Stamp followed by the evidence it names (as received), our Mandates first from seq 0 (every
+        one our key was given, oldest first: entries signed before a renewal cite an older one).
 
         Entries are whole (a Stamp never leaves without its evidence); past the first, none is added
         that would take the page over ``max_bytes``. Returns the envelopes and the next seq to ask for.
         """
-        out = [self.verifier.statements[self.mandate_digest].envelope] if from_seq == 0 else []
+        out = list(self._mandate_envelopes) if from_seq == 0 else []
         size, seq = sum(map(len, out)), from_seq
         for vs in self._ledger[from_seq : from_seq + max(limit, 0)]:
             unit = [vs.envelope]

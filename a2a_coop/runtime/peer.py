@@ -60,6 +60,7 @@ from a2a_coop.protocol.reputation import attestation_due
 from a2a_coop.protocol.statements import (
     PRINCIPAL_BODIES,
     VerifiedStatement,
+    decode_statement,
     new_statement,
     sign_candidate,
     verify_statement,
@@ -426,6 +427,17 @@ class Peer:
         if journal is not None:
             self._replay(journal)
             self._keep_mandates(journal)
+        # Every Mandate our key holds, oldest first, when it holds more than the one we run with (a
+        # renewal, SPEC 4.7): what we signed cites one of them, and a counterparty that was shown only
+        # the one an earlier answer carried could not verify the rest (RPC-002, MND-017). Empty while
+        # there is only the one: nothing changes for a key never renewed.
+        own = [vs for vs in self.verifier.statements.values() if vs.body == "mandate"]
+        own = sorted(
+            (vs for vs in own if vs.statement.mandate.agent == self.did), key=lambda vs: vs.issued_at_ms
+        )
+        self.renewed: dict[bytes, bytes] = {vs.digest: vs.envelope for vs in own} if len(own) > 1 else {}
+        # Our requests carry the older ones too (a statement re-sent after the renewal may cite one).
+        self._older_mandates = [env for env in self.renewed.values() if env != mandate]
 
     # -- serving side -------------------------------------------------------------
 
@@ -445,11 +457,12 @@ class Peer:
         """
         request = verified if verified is not None else self._request(envelope)
         self._refuse_other_audience(request)
-        # Whoever opens a negotiation with us needs our mandate to check our answers.
+        # Whoever opens a negotiation with us needs our mandate to check our answers; after a renewal,
+        # every answer carries the Mandates its statements cite (RPC-002).
         prefix = [self.mandate_vs.envelope] if request.body == "offer" else []
         earlier = self._answered(request)
         if earlier is not None:
-            return prefix + earlier  # a retried request, its answer durable: read without our lock
+            return self._with_mandates(prefix, earlier)  # a retried request, durable: read without our lock
         with self.lock:
             self._check_open(request.body, request.negotiation_id, request.issuer)
             staged = self._staged.get(request.digest)
@@ -457,8 +470,8 @@ class Peer:
             if staged is None and self.journal is not None and held:
                 # Only a statement we hold can have been answered: no journal read for a new one.
                 earlier = self.journal.replies_for(request.digest)
-                if earlier is not None:
-                    return prefix + earlier  # a retried request: same answers, nothing redone (RPL-002)
+                if earlier is not None:  # a retried request: same answers, nothing redone (RPL-002)
+                    return self._with_mandates(prefix, earlier)
             if staged is None:
                 now = self.clock()
                 if request.negotiation_id and request.body in PACE_SETTING:  # our answers follow it
@@ -476,7 +489,7 @@ class Peer:
                     )
                     if earlier is None:
                         raise
-                    return prefix + earlier
+                    return self._with_mandates(prefix, earlier)
                 except BaseException:
                     self._record_context(taken, now)
                     raise
@@ -495,7 +508,19 @@ class Peer:
         # Outside the lock, so that other exchanges go on meanwhile and share the fsync (group commit);
         # a retry of a request still on its way to the disk waits for the same commit (RPL-002).
         self._durable(request.digest, staged[1])
-        return prefix + [r.envelope for r in staged[0]]
+        return self._with_mandates(prefix, [r.envelope for r in staged[0]])
+
+    def _with_mandates(self, prefix: list[bytes], answers: list[bytes]) -> list[bytes]:
+        """``prefix`` (our Mandate, for an answer to an Offer) and ``answers``; after a renewal, first
+        every Mandate of ours the answers cite, oldest first (RPC-002): a counterparty shown our old
+        Mandate with our answer to its Offer holds no newer one, and one that never was shown the old one
+        (a retried request answered from the journal) needs it."""
+        if not self.renewed:
+            return prefix + answers
+        cited = {decode_statement(decode_envelope(env).payload).header.mandate for env in answers}
+        if prefix:
+            cited.add(self.mandate_vs.digest)
+        return [env for digest, env in self.renewed.items() if digest in cited] + answers
 
     def _stage(self, items: Sequence[_Record], now: int) -> Any:
         """Stage ``items`` for the journal's next group commit; a ticket for :meth:`_durable`, or None
@@ -890,8 +915,8 @@ class Peer:
         return out
 
     def send_context(self) -> list[bytes]:
-        """Envelopes a counterparty needs before our statements (our mandate, escrow mandates)."""
-        return list(self.context)
+        """Envelopes a counterparty needs before our statements (our mandates, escrow mandates)."""
+        return [*self._older_mandates, *self.context]
 
     def on_replies(self, envelopes: Sequence[bytes]) -> list[VerifiedStatement]:
         """Take a counterparty's answers to something we sent; return what we must send next.
