@@ -176,6 +176,100 @@ def open_journal(path: Path, *, must_exist: bool = False, lock: bool = True, in_
         ) from None
 
 
+# Beside a key file, ``KEY.chain``: the journal its key's chain lives in (claim_chain).
+CHAIN_HOME_TYPE: Final = "a2a-coop/chain-home"
+# The chain homes the running command wrote, with what they held before: undone if the journal they
+# name is discarded (a failed command's empty journal, runtime_command).
+_NEW_CHAIN_HOMES: ContextVar[list[tuple[Path, str | None, Path]] | None] = ContextVar(
+    "new_chain_homes", default=None
+)
+
+
+def chain_home(key_path: Path) -> Path:
+    return key_path.with_name(key_path.name + ".chain")
+
+
+def claim_chain(key_path: Path, key: Keypair, journal_path: Path) -> None:
+    """Before ``key`` signs in the journal at ``journal_path``: refuse if its chain lives in another
+    journal, and remember this one beside the key file (``KEY.chain``) otherwise.
+
+    A key's statements form one chain (CHN-001), numbered by the journal that keeps it. A new journal
+    for a key that already signed elsewhere -- a mistyped ``--journal`` -- would start it again at seq 0,
+    a fork that every counterparty holding both can prove, and that burns the key (ATT-013, ATT-017).
+    The journal of the chain home, moved or copied, is taken wherever it now is once it holds the
+    key's chain."""
+    home, here = chain_home(key_path), journal_path.resolve()
+    try:
+        previous: str | None = home.read_text()
+    except FileNotFoundError:
+        previous = None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {home} (where key {key.did} signs): {exc}") from None
+    there: Path | None = None
+    if previous is not None:
+        try:
+            doc = json.loads(previous)
+            ok = doc.get("type") == CHAIN_HOME_TYPE and isinstance(doc.get("journal"), str)
+        except (ValueError, AttributeError):
+            ok = False
+        if not ok:
+            raise UsageError(f"{home} is not an a2a-coop chain home; delete it if you made it")
+        if doc.get("did") == key.did:
+            there = Path(doc["journal"])
+    if there is not None and there != here and not _signed_in(journal_path, key.did):
+        if there.exists():
+            raise UsageError(
+                f"key {key.did} signs in {there} ({home}); signing in {journal_path} would start its "
+                f"chain again at seq 0, a fork that burns the key: use --journal {there}"
+            )
+        raise UsageError(
+            f"key {key.did} signed in {there}, which is gone ({home}): a new chain in {journal_path} "
+            f"would fork the old one if any of its statements ever left; if none did, delete {home}"
+        )
+    if there == here:
+        return
+    text = json.dumps({"type": CHAIN_HOME_TYPE, "did": key.did, "journal": str(here)}, indent=2) + "\n"
+    try:
+        staged = home.with_name(home.name + ".tmp")
+        staged.write_text(text)
+        staged.replace(home)
+    except OSError as exc:
+        print(
+            f"a2a-coop: note: cannot write {home} ({exc.strerror}): nothing will stop this key "
+            "signing in another journal by mistake",
+            file=sys.stderr,
+        )
+        return
+    written = _NEW_CHAIN_HOMES.get()
+    if written is not None:
+        written.append((home, previous, journal_path))
+
+
+def _signed_in(journal_path: Path, did: str) -> bool:
+    """Whether the journal at ``journal_path`` holds a statement ``did`` signed (read, not locked)."""
+    if not journal_path.exists():
+        return False
+    try:
+        with Journal.open(journal_path, lock=False) as journal:
+            return journal.chain_head(did) != (0, b"")
+    except JournalError as exc:
+        raise UsageError(f"journal {journal_path}: {exc}") from None
+
+
+def _undo_chain_homes(written: Sequence[tuple[Path, str | None, Path]]) -> None:
+    """A failed command's chain homes, back to what they were where the journal they name is gone."""
+    for home, previous, journal_path in reversed(written):
+        if journal_path.exists():
+            continue
+        try:
+            if previous is None:
+                home.unlink(missing_ok=True)
+            else:
+                home.write_text(previous)
+        except OSError:
+            pass
+
+
 def open_peer(
     key: Keypair, mandate: bytes, journal: Journal, context: Sequence[bytes] = (), **kw: Any
 ) -> Peer:
@@ -414,16 +508,19 @@ def runtime_command(command: Command) -> Command:
     @functools.wraps(command)
     def run(args: argparse.Namespace, out: TextIO) -> int:
         created: list[Path] = []
-        token = _NEW_JOURNALS.set(created)
+        homes: list[tuple[Path, str | None, Path]] = []
+        token, homes_token = _NEW_JOURNALS.set(created), _NEW_CHAIN_HOMES.set(homes)
         code: int | None = None
         try:
             code = _run_checked(command, args, out)
             return code
         finally:
             _NEW_JOURNALS.reset(token)
+            _NEW_CHAIN_HOMES.reset(homes_token)
             if code != EXIT_OK:
                 for path in created:
                     discard_new_journal(path)
+                _undo_chain_homes(homes)
 
     return run
 

@@ -12,6 +12,7 @@ from a2a_coop.cli._inputs import load
 from a2a_coop.cli._runtime import (
     LoggedEscrow,
     check_output,
+    claim_chain,
     configure_logging,
     dial_tls,
     first_contact,
@@ -47,6 +48,7 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
     funding = [(resolve_did(did), amount) for did, amount in args.fund]  # all checked before any deposit
+    claim_chain(args.key, key, args.journal)
     open_journal(args.journal).close()  # the usage checks (a missing directory, a journal in use) first
     node = EscrowNode(key, mandate, args.journal, faucet=args.conformance_faucet)
     try:

@@ -24,6 +24,7 @@ from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, EXIT_UNFINISHED, Invalid
 from a2a_coop.cli._runtime import (
     LoggedPeer,
     check_new_output,
+    claim_chain,
     configure_logging,
     dial_tls,
     first_contact,
@@ -105,6 +106,7 @@ def cmd_mandate(args: argparse.Namespace, out: TextIO) -> int:
         "allowed_categories": args.category,
         "allowed_counterparties": counterparties,
     }
+    claim_chain(args.principal, principal, journal_path)
     with open_journal(journal_path) as journal:
         vs = sign_mandate(principal, journal, agent, now_ms=wall_clock_ms(), days=args.days, **caps)
     try:
@@ -185,6 +187,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     context = [load_envelope(p, "context envelope") for p in args.context]
     # `agent run` hands over a reference agent it built (a2a_coop.cli.agents); serve builds its own.
     strategy = getattr(args, "strategy_object", None) or build_strategy(args.strategy)
+    claim_chain(args.key, key, args.journal)
     with ExitStack() as stack:
         journal = open_journal(args.journal)  # locked until the node closes it: one server per journal
         stack.callback(journal.close)
@@ -343,6 +346,7 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
     tls = dial_tls(args)
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
+    claim_chain(args.key, key, args.journal)
     with ExitStack() as stack:
         journal = stack.enter_context(open_journal(args.journal))
         client = stack.enter_context(CooperationClient(args.to, tls=tls))
@@ -543,6 +547,7 @@ class _Contract:
         self.tls = dial_tls(args)
         key = load_key(args.key)
         mandate = load_mandate(args.mandate, key)
+        claim_chain(args.key, key, args.journal)
         journal = stack.enter_context(open_journal(args.journal, must_exist=True))
         # Earlier runs' escrows are held (replay needs their mandates), none trusted: the one this run
         # settles with is the contract's, checked when it is dialled (:meth:`dial`).
@@ -624,6 +629,7 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
     tls = dial_tls(args)
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
+    claim_chain(args.key, key, args.journal)
     with ExitStack() as stack:
         journal = stack.enter_context(open_journal(args.journal, must_exist=True))
         peer = open_peer(key, mandate, journal)  # earlier runs' escrows held, none trusted: see below
