@@ -15,7 +15,7 @@ import nacl.bindings
 import pytest
 from peers import make_peer
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, service_pb2, trade_pb2
 from a2a_coop.protocol import errors, merkle
 from a2a_coop.protocol.envelope import ParsedEnvelope
 from a2a_coop.protocol.forks import ForkProof
@@ -99,6 +99,27 @@ def test_log_serves_public_statements_only(traded: tuple[Party, Party, Peer, Pee
     envelopes, head = node.get_log(0, 100)
     assert [verify_statement(e).body for e in envelopes] == ["checkpoint"]
     assert head == node.peer.writer.next_seq - 1
+
+
+def test_a_log_page_of_private_statements_says_where_to_read_on(
+    traded: tuple[Party, Party, Peer, PeerNode, FixedClock],
+) -> None:
+    """Bob's chain: his Accept, Delivery and Receipt to Alice (private), then a Checkpoint (public). A
+    page of 2 seqs from 0 holds nothing a stranger may see, though the Checkpoint remains: a client that
+    paged on from the last seq returned + 1 stopped there. Over gRPC the page now says where the next
+    one starts (next_seq, SPEC 13.5), and CooperationClient.read_log reads the whole public log."""
+    _, _, _, node, _ = traded
+    checkpoint = node.get_checkpoint()
+    seq = verify_statement(checkpoint).header.seq
+    assert seq >= 3
+    with serve(node, None) as server, CooperationClient(server.target, timeout_s=10) as client:
+        first = client.stub.GetLog(service_pb2.GetLogRequest(from_seq=0, limit=2))
+        assert (list(first.envelopes), first.head_seq, first.next_seq) == ([], seq, 2)
+        last = client.stub.GetLog(service_pb2.GetLogRequest(from_seq=seq, limit=2))
+        assert (list(last.envelopes), last.next_seq) == ([checkpoint], seq + 1)
+        past = client.stub.GetLog(service_pb2.GetLogRequest(from_seq=seq + 5, limit=2))
+        assert (list(past.envelopes), past.next_seq) == ([], seq + 5)
+        assert client.read_log() == [checkpoint]
 
 
 def test_log_from_a_seq_past_sqlite_integers_is_empty_not_an_overflow(

@@ -23,7 +23,9 @@ from typing import Any, TypeVar
 import grpc
 
 from a2a_coop._proto.a2acoop.v1 import service_pb2, service_pb2_grpc
+from a2a_coop.protocol.envelope import decode_envelope
 from a2a_coop.protocol.forks import ForkProof
+from a2a_coop.protocol.statements import decode_statement
 from a2a_coop.transport.errors import from_rpc_error
 from a2a_coop.transport.limits import DEFAULT_TIMEOUT_S, MAX_RESPONSE_BYTES
 from a2a_coop.transport.tls import TlsConfig
@@ -126,6 +128,26 @@ class CooperationClient(_Client):
         server's page size), ascending, and the seq of its head."""
         resp = self._unary(self.stub.GetLog, service_pb2.GetLogRequest(from_seq=from_seq, limit=limit))
         return list(resp.envelopes), resp.head_seq
+
+    def read_log(self, from_seq: int = 0, *, max_pages: int = 100_000) -> list[bytes]:
+        """Every statement of the peer's chain from ``from_seq`` to its head that it lets us see, page by
+        page (at most ``max_pages``), each page asked from the one before's ``next_seq``: a page covers
+        the seqs it read, so it may hold none while more remain (statements we may not see). A server
+        that does not set ``next_seq`` is read on from the last seq it returned."""
+        out: list[bytes] = []
+        for _ in range(max_pages):
+            request = service_pb2.GetLogRequest(from_seq=from_seq, limit=0)
+            resp = self._unary(self.stub.GetLog, request)
+            out += resp.envelopes
+            if resp.next_seq > from_seq:
+                from_seq = resp.next_seq
+            elif resp.envelopes:  # a server before 0.2: no next_seq
+                from_seq = int(decode_statement(decode_envelope(resp.envelopes[-1]).payload).header.seq) + 1
+            else:
+                return out
+            if from_seq > resp.head_seq:
+                return out
+        return out
 
     def get_checkpoint(self) -> bytes:
         """Envelope bytes of the peer's latest Checkpoint."""

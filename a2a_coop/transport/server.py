@@ -35,10 +35,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from a2a_coop._proto.a2acoop.v1 import service_pb2
-from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES
+from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, decode_envelope
 from a2a_coop.protocol.errors import CoopError, EnvelopeTooLarge, Origin, RequestInvalid, RequestMalformed
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import public_key_from_did
+from a2a_coop.protocol.statements import decode_statement
 from a2a_coop.transport.errors import TransportError, status_for
 from a2a_coop.transport.handlers import CooperationHandler, EscrowHandler
 from a2a_coop.transport.limits import (
@@ -301,6 +302,25 @@ def _page(envelopes: Sequence[bytes]) -> list[bytes]:
     return out
 
 
+def _log_next_seq(from_seq: int, limit: int, head: int, page: Sequence[bytes], read: Sequence[bytes]) -> int:
+    """GetLog's ``next_seq``: a handler reads ``limit`` seqs of its chain from ``from_seq`` and returns
+    the statements among them the caller may see, so the page covers those seqs (up to the head); one cut
+    short by the byte bound ends before the first statement it left out. Never before the seq after the
+    last one returned: a handler that read further is not read again."""
+    covered = max(from_seq, min(from_seq + limit, head + 1))
+    if len(page) < len(read):
+        return _seq_of(read[len(page)], covered)
+    return max(covered, _seq_of(page[-1], -1) + 1) if page else covered
+
+
+def _seq_of(envelope: bytes, default: int) -> int:
+    """The seq of a statement a handler returned (``default`` if it is no statement: not ours to judge)."""
+    try:
+        return int(decode_statement(decode_envelope(envelope).payload).header.seq)
+    except (CoopError, DecodeError, ValueError):
+        return default
+
+
 def _from_seq(from_seq: int) -> int:
     """RPC-011: a position no chain or ledger can hold is refused before any handler sees it."""
     if from_seq > MAX_FROM_SEQ:
@@ -349,10 +369,12 @@ def _cooperation_handlers(handler: CooperationHandler) -> grpc.GenericRpcHandler
 
     def get_log(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetLogResponse:
         req = _parse(service_pb2.GetLogRequest, data, context)
-        envelopes, head = _invoke(
-            context, "GetLog", lambda: handler.get_log(_from_seq(req.from_seq), _limit(req.limit))
+        limit = _limit(req.limit)
+        envelopes, head = _invoke(context, "GetLog", lambda: handler.get_log(_from_seq(req.from_seq), limit))
+        page = _page(envelopes)
+        return service_pb2.GetLogResponse(
+            envelopes=page, head_seq=head, next_seq=_log_next_seq(req.from_seq, limit, head, page, envelopes)
         )
-        return service_pb2.GetLogResponse(envelopes=_page(envelopes), head_seq=head)
 
     def get_checkpoint(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetCheckpointResponse:
         _parse(service_pb2.GetCheckpointRequest, data, context)

@@ -43,12 +43,14 @@ class GetLogRequest(_message.Message):
     def __init__(self, from_seq: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class GetLogResponse(_message.Message):
-    __slots__ = ("envelopes", "head_seq")
+    __slots__ = ("envelopes", "head_seq", "next_seq")
     ENVELOPES_FIELD_NUMBER: _ClassVar[int]
     HEAD_SEQ_FIELD_NUMBER: _ClassVar[int]
+    NEXT_SEQ_FIELD_NUMBER: _ClassVar[int]
     envelopes: _containers.RepeatedScalarFieldContainer[bytes]
     head_seq: int
-    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ..., head_seq: _Optional[int] = ...) -> None: ...
+    next_seq: int
+    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ..., head_seq: _Optional[int] = ..., next_seq: _Optional[int] = ...) -> None: ...
 
 class GetCheckpointRequest(_message.Message):
     __slots__ = ()
