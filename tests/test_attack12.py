@@ -1,0 +1,98 @@
+"""Attacker's pass (twelfth): who chose the value a rule relies on -- the response window, the escrow's
+order of rulings and evidence, the A2A caller -- and what they gain by lying (SPEC 9.2, 9.5, 14.5, 16.14).
+
+Each test names the attack in its docstring; Mallory is the attacker, Bob the honest reference peer.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from peers import make_peer
+from test_escrow_relay import _SharedEscrow, _wait_for
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+from a2a_coop.protocol.negotiation import State
+from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.node import MAX_LOCK_FETCHES, EscrowWitness, PeerNode
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, service
+
+FUNDS, BOND = 1_000, 100
+UPHOLD = commitment_pb2.RULING_DECISION_UPHOLD
+DISMISS = commitment_pb2.RULING_DECISION_DISMISS
+
+
+def _rulings(escrow: LocalEscrow) -> list[int]:
+    return [
+        vs.statement.ruling.decision
+        for e in escrow.escrow.ledger()
+        if (vs := verify_statement(e)).body == "ruling"
+    ]
+
+
+@pytest.mark.req("ESC-009", "ESC-010", "CMT-009", "NEG-012", "CMT-002")
+def test_a_responders_lock_watch_outlasts_an_initiator_that_funds_late(tmp_path: Path) -> None:
+    """Bob serves with a channel to the escrow (``serve --escrow``), so an initiator that withholds the
+    locks should not keep him from delivering (ESC-009). Mallory offers him a bonded trade that stays
+    open an hour (its bonding cutoff an hour and 30 s away), his item due in two. She submits the
+    contract with her own bond unfunded: Bob's bond is locked, hers is not, so the contract stays
+    ACCEPTED, and each time Bob's lock watch asks, the escrow has no lock of hers to show. The watch
+    gave up after six asks (two minutes with the defaults); ten minutes later Mallory funds, the escrow
+    locks her bond -- before the cutoff, long before Bob's deadline, so CMT-009 lets her claim -- and she
+    relays nothing. Bob never learnt the contract was BONDED and never delivered; after his deadline her
+    claim was upheld and his bond forfeited to her. Expect Bob's watch to keep asking while a lock can
+    still come (up to the bonding cutoff and the clock tolerance) and his deadline is ahead: he learns of
+    her lock, delivers, and her claim is dismissed."""
+    clock = FixedClock()
+    mallory, bob_party = Party("mallory", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={bob_party.did: FUNDS})
+    shared = _SharedEscrow(escrow)
+    journal = Journal.open(tmp_path / "bob.db")
+    peer = make_peer(bob_party, clock, context=[escrow.mandate], journal=journal)
+    bob = PeerNode(peer, journal, witness=EscrowWitness(shared, escrow.did, lock_wait_s=0.01))
+    deadline = clock.now_ms + 2 * 3_600_000
+    terms = mallory.proposal(
+        gives=[service("code-review", value=500, deadline_ms=deadline)],
+        wants=[service("copy-editing", value=450, deadline_ms=deadline)],
+        issuer_bond=BOND,
+        audience_bond=BOND,
+        escrow=escrow.did,
+    )
+    offer = mallory.sign("offer", terms, audience=bob_party.did, ttl_ms=3_600_000)
+    nid = offer.header.negotiation_id
+    try:
+        bob_mandate, accept = bob.exchange(offer.envelope, mallory.setup)
+        answer = escrow.submit([*mallory.setup, bob_mandate, offer.envelope, accept])[1:]
+        assert [verify_statement(e).body for e in answer] == ["stamp", "bond_lock"]  # Bob's only
+        shared.opened.set()  # Bob's watch asks: nothing more to show, every time
+        _wait_for(lambda: len(shared.by_witness) >= MAX_LOCK_FETCHES)
+        assert bob.peer.negotiation(nid).state is State.ACCEPTED
+        clock.advance(10 * 60_000)  # well before the cutoff (an hour and 30 s) and Bob's deadline
+        with shared._lock:
+            escrow.escrow.deposit(mallory.did, FUNDS, "credit", "funded last", clock.now_ms)
+        assert [verify_statement(e).body for e in escrow.escrow.ledger()].count("bond_lock") == 2
+        give_up = time.monotonic() + 10
+        while bob.peer.negotiation(nid).state is State.ACCEPTED and time.monotonic() < give_up:
+            time.sleep(0.01)
+        assert bob.peer.negotiation(nid).state is State.PERFORMING, "Bob never learnt of her lock"
+        bob.witness.flush()  # type: ignore[union-attr]
+    finally:
+        bob.close()
+    clock.now_ms = deadline + 1
+    claim = mallory.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=verify_statement(accept).digest, item_index=0),
+        audience=bob_party.did,
+        negotiation_id=nid,
+    )
+    escrow.submit([claim.envelope])
+    clock.advance(3_600_000 + 1_000)
+    escrow.tick()
+    assert _rulings(escrow) == [DISMISS]
+    clock.advance(DAY_MS)
+    escrow.tick()
+    assert not [e for e in escrow.escrow.ledger() if verify_statement(e).body == "forfeit"]
+    assert escrow.get_balance(bob_party.did)[:2] == (FUNDS, 0)  # refunded at the lapse (she never delivered)
