@@ -6,20 +6,24 @@ Each test names the attack in its docstring; Mallory is the attacker, Bob the ho
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from cli_run import run_cli
 from peers import make_peer
 from test_escrow_relay import _SharedEscrow, _wait_for
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+from a2a_coop.cli.demo import provision
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
-from a2a_coop.runtime.node import MAX_LOCK_FETCHES, EscrowWitness, PeerNode
+from a2a_coop.runtime.node import MAX_LOCK_FETCHES, EscrowNode, EscrowWitness, PeerNode
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, service
+from a2a_coop.transport import serve
 
 FUNDS, BOND = 1_000, 100
 UPHOLD = commitment_pb2.RULING_DECISION_UPHOLD
@@ -171,3 +175,51 @@ def test_a_responders_lock_watch_outlasts_an_initiator_that_funds_late(tmp_path:
     escrow.tick()
     assert not [e for e in escrow.escrow.ledger() if verify_statement(e).body == "forfeit"]
     assert escrow.get_balance(bob_party.did)[:2] == (FUNDS, 0)  # refunded at the lapse (she never delivered)
+
+
+@pytest.mark.req("ESC-010", "ESC-008", "ESC-004", "NEG-012", "CMT-009")
+def test_offer_asks_for_the_counterpartys_lock_until_the_bonding_cutoff(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`a2a-coop offer --bond 5`: Mallory's server accepts, but she has not funded her bond, so the escrow
+    locks Bob's alone and the contract waits in ACCEPTED. `offer` returned at once, saying the escrow
+    "locks nothing after" the bonding cutoff, "when the contract lapses unbonded" -- and Mallory funds
+    before that cutoff, once Bob's run is over: the escrow locks her bond (BONDED), and she relays
+    nothing. Bob, never told, never delivers; after his deadline her claim takes his bond (CMT-009 lets
+    it: every bond was locked by then). The counterparty that funds last chose when the contract bound
+    Bob, and that he would not learn it. Expect `offer` to ask the escrow again until the cutoff, say so
+    in one line, learn of her lock and deliver -- to the escrow first (WIT-007)."""
+    bob, mallory, esc = (provision(tmp_path, name) for name in ("bob", "mallory", "escrow"))
+    escrow = EscrowNode(esc.key, esc.mandate, tmp_path / "escrow.db")
+    escrow.deposit(bob.key.did, FUNDS)
+    node = PeerNode.open(mallory.key, mallory.mandate, tmp_path / "mallory.db", context=[escrow.mandate])
+    real_sleep, waits = time.sleep, []
+
+    def sleep(seconds: float) -> None:
+        if seconds < 1 or threading.current_thread() is not threading.main_thread():
+            return real_sleep(seconds)
+        waits.append(seconds)
+        if len(waits) == 1:
+            escrow.deposit(mallory.key.did, FUNDS)  # she funds while Bob waits, before the cutoff
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    try:
+        with serve(None, escrow) as escrow_server, serve(node, None) as mallory_server:
+            argv = [*bob.files(), "--to", mallory_server.target, "--escrow", escrow_server.target]
+            trade = ["--give", "code-review:20", "--want", "copy-editing:20", "--bond", "5"]
+            code, out, err = run_cli(capsys, "offer", *argv, *trade)
+        if not waits:  # `offer` did not wait: she funds once it is over, before the cutoff all the same
+            escrow.deposit(mallory.key.did, FUNDS)
+        locks = [vs for e in escrow.escrow.ledger() if (vs := verify_statement(e)).body == "bond_lock"]
+        assert {vs.statement.bond_lock.party for vs in locks} == {bob.key.did, mallory.key.did}
+        with Journal.open(bob.journal_path) as journal:
+            ours = [verify_statement(env) for _, _, env in journal.statements()]
+        delivered = [vs for vs in ours if vs.body == "delivery" and vs.issuer == bob.key.did]
+        assert delivered, f"the contract bound Bob's bond and he never delivered: {code} {out} {err}"
+        assert escrow.escrow.verifier.witness.stamp_time(escrow.escrow.did, delivered[0].digest) is not None
+        assert "ACCEPTED" not in out and code == 0, (code, out, err)
+        waiting = [line for line in err.splitlines() if "asking the escrow again until" in line]
+        assert len(waiting) == 1 and "bonding cutoff" in waiting[0] and "a2a-coop resume" in waiting[0]
+    finally:
+        node.close()
+        escrow.close()

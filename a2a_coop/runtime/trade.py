@@ -14,7 +14,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Concatenate, Final, ParamSpec, Protocol, TypeVar
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, decode_envelope, statement_digest
@@ -32,6 +32,7 @@ from a2a_coop.protocol.negotiation import (
     BOND_GRACE_MS,
     CLAIM_WINDOW_MS,
     Negotiation,
+    State,
     proposal_of,
 )
 from a2a_coop.protocol.statements import VerifiedStatement, decode_statement, verify_statement
@@ -41,6 +42,9 @@ from a2a_coop.runtime.peer import MAX_HINTED_WAIT_MS, Peer, drive
 from a2a_coop.transport import CooperationClient, EscrowClient, TransportError
 
 log = logging.getLogger(__name__)
+# The first wait before asking the escrow again for a counterparty's lock (:func:`await_locks`), as a
+# served node's lock watch waits (ESC-009); then doubling, each at most a quarter of the time left.
+LOCK_POLL_MS: Final = 2_000
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -416,6 +420,70 @@ def carry_after_cutoff(
     if ask_escrow_about_offer(peer, counterparty, escrow, neg):
         return _perform_and_settle(peer, counterparty, escrow, peer.negotiation(neg.id))
     return neg
+
+
+def _first_deadline(peer: Peer, neg: Negotiation) -> int:
+    c = neg.contract
+    assert c is not None
+    return min((it.deadline_ms for it in c.gives(peer.did)), default=c.last_deadline_ms)
+
+
+def awaits_their_lock(peer: Peer, neg: Negotiation) -> bool:
+    """Whether ``neg`` is a contract still ACCEPTED in which the escrow locked our bond and not yet the
+    counterparty's, while it may still lock it: until the bonding cutoff (ESC-010), whenever the
+    counterparty pays in -- BONDED then, the contract binds our bond to items we must deliver by their
+    deadlines, though no statement tells us (the counterparty need not relay the lock, ESC-004)."""
+    c = neg.contract
+    if c is None or neg.state is not State.ACCEPTED or not c.escrow or peer.did not in c.locked:
+        return False
+    if all(p in c.locked for p in c.bonds_required):
+        return False
+    now = peer.clock()
+    return now <= c.bond_cutoff_ms + CLOCK_TOLERANCE_MS and now < _first_deadline(peer, neg)
+
+
+@_keeps_fork_proofs
+def await_locks(
+    peer: Peer,
+    counterparty: CooperationClient,
+    escrow: EscrowClient,
+    negs: Sequence[Negotiation],
+    *,
+    sleep: Callable[[float], None] | None = None,
+) -> list[Negotiation]:
+    """Ask the escrow again about contracts :func:`awaits_their_lock` (ESC-008: it answers with the locks
+    it signed), at doubling delays from :data:`LOCK_POLL_MS`, each at most a quarter of the time left to
+    our first deadline in it -- a lock that comes just after an ask leaves us three quarters of what was
+    left -- until an ask made past the bonding cutoff plus the clock tolerance (no lock can come later)
+    or our deadline; each contract that got bonded is performed and settled as :func:`carry_trade` does.
+    ``sleep`` waits (default :func:`time.sleep`). Returns the negotiations, read again, in the order
+    given."""
+    sleep = sleep or time.sleep
+    due: dict[bytes, tuple[int, int]] = {}
+    for neg in negs:
+        left = _first_deadline(peer, neg) - peer.clock()
+        due[neg.id] = (peer.clock() + max(1, min(LOCK_POLL_MS, left // 4)), 0)
+    while due:
+        nid, (at, attempt) = min(due.items(), key=lambda kv: kv[1][0])
+        wait_ms = at - peer.clock()
+        if wait_ms > 0:
+            sleep(wait_ms / 1000)
+        asked = peer.clock()
+        neg = peer.negotiation(nid)
+        relay_escrow_answers(peer, counterparty, escrow.submit(contract_evidence(peer, neg)))
+        neg = peer.negotiation(nid)
+        if neg.state is not State.ACCEPTED:
+            _perform_and_settle(peer, counterparty, escrow, neg)
+            del due[nid]
+            continue
+        c, first = neg.contract, _first_deadline(peer, neg)
+        assert c is not None
+        if asked > c.bond_cutoff_ms + CLOCK_TOLERANCE_MS or asked >= first:
+            del due[nid]  # no lock can come any more (ESC-010), or none would leave us time to deliver
+            continue
+        delay = min(LOCK_POLL_MS * 2 ** (attempt + 1), (first - asked) // 4)
+        due[nid] = (asked + max(1, delay), attempt + 1)
+    return [peer.negotiation(neg.id) for neg in negs]
 
 
 def _perform_and_settle(
