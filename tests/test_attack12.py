@@ -8,22 +8,27 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
+import grpc
 import pytest
 from cli_run import run_cli
 from peers import make_peer
 from test_escrow_relay import _SharedEscrow, _wait_for
+from test_hidden_accept import Market
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.cli.demo import provision
+from a2a_coop.protocol.errors import CoopError, LimitExceeded
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import MAX_LOCK_FETCHES, EscrowNode, EscrowWitness, PeerNode
+from a2a_coop.runtime.trade import carry_trade
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, service
-from a2a_coop.transport import serve
+from a2a_coop.transport import TransportError, serve
 
 FUNDS, BOND = 1_000, 100
 UPHOLD = commitment_pb2.RULING_DECISION_UPHOLD
@@ -112,6 +117,21 @@ def test_a_response_window_shorter_than_the_clock_tolerance_does_not_cut_it_shor
     assert not forfeits and escrow.get_balance(bob.did)[:2] == (FUNDS - BOND, BOND)  # his, still locked
 
 
+class _AsksAfterSixWait(_SharedEscrow):
+    """The escrow as Bob's witness reaches it: a seventh ask waits until Mallory has funded (the test's
+    clock does not move, and a watch doubling its waits on a loaded machine would outrun the test)."""
+
+    def __init__(self, escrow: LocalEscrow) -> None:
+        super().__init__(escrow)
+        self.funded = threading.Event()
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        seventh = len(self.by_witness) >= MAX_LOCK_FETCHES
+        if seventh and threading.current_thread() is not threading.main_thread():
+            assert self.funded.wait(10)
+        return super().submit(envelopes)
+
+
 @pytest.mark.req("ESC-009", "ESC-010", "CMT-009", "NEG-012", "CMT-002")
 def test_a_responders_lock_watch_outlasts_an_initiator_that_funds_late(tmp_path: Path) -> None:
     """Bob serves with a channel to the escrow (``serve --escrow``), so an initiator that withholds the
@@ -128,7 +148,7 @@ def test_a_responders_lock_watch_outlasts_an_initiator_that_funds_late(tmp_path:
     clock = FixedClock()
     mallory, bob_party = Party("mallory", clock), Party("bob", clock)
     escrow = LocalEscrow(Party("escrow", clock), funds={bob_party.did: FUNDS})
-    shared = _SharedEscrow(escrow)
+    shared = _AsksAfterSixWait(escrow)
     journal = Journal.open(tmp_path / "bob.db")
     peer = make_peer(bob_party, clock, context=[escrow.mandate], journal=journal)
     bob = PeerNode(peer, journal, witness=EscrowWitness(shared, escrow.did, lock_wait_s=0.01))
@@ -152,6 +172,7 @@ def test_a_responders_lock_watch_outlasts_an_initiator_that_funds_late(tmp_path:
         clock.advance(10 * 60_000)  # well before the cutoff (an hour and 30 s) and Bob's deadline
         with shared._lock:
             escrow.escrow.deposit(mallory.did, FUNDS, "credit", "funded last", clock.now_ms)
+        shared.funded.set()  # a seventh ask of Bob's watch, if any, goes through now
         assert [verify_statement(e).body for e in escrow.escrow.ledger()].count("bond_lock") == 2
         give_up = time.monotonic() + 10
         while bob.peer.negotiation(nid).state is State.ACCEPTED and time.monotonic() < give_up:
@@ -223,3 +244,58 @@ def test_offer_asks_for_the_counterpartys_lock_until_the_bonding_cutoff(
     finally:
         node.close()
         escrow.close()
+
+
+class AcceptsThenFails:
+    """Mallory's server: it accepts Bob's bonded offer, and fails every later request of his -- the relay
+    of the escrow's locks, his Delivery -- with ``failure`` (a dropped connection, an error refusal)."""
+
+    def __init__(self, m: Market, failure: Exception) -> None:
+        self.m, self.failure = m, failure
+        self.received: list[str] = []
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        vs = verify_statement(envelope)
+        self.received.append(vs.body)
+        if vs.body != "offer":
+            raise self.failure
+        return [*self.m.mallory.setup, self.m.mallory.accept(vs).envelope]
+
+
+@pytest.mark.req("WIT-007", "WIT-003", "CMT-002")
+@pytest.mark.parametrize(
+    "failure",
+    [
+        TransportError(grpc.StatusCode.UNAVAILABLE, "connection reset"),
+        LimitExceeded("busy", requirement="RPC-012"),
+    ],
+    ids=["dropped", "refused"],
+)
+def test_a_counterparty_failing_the_lock_relay_does_not_keep_the_delivery_from_the_escrow(
+    failure: Exception,
+) -> None:
+    """Mallory accepts Bob's bonded offer; Bob submits the contract, the escrow locks both bonds, and Bob
+    signs his Delivery at once. His run then relays the locks to Mallory and sends her the Delivery, and
+    only after that gives his Deliveries to the escrow (WIT-007) -- but her server fails the relay (drops
+    the connection, or refuses it), so the run stops there: the Delivery, signed and journaled, reached
+    neither her nor the escrow. She withholds everything, claims after Bob's deadline, and the escrow,
+    holding no Delivery of his, upholds the claim: his bond is hers, unless his operator ran `resume` in
+    time. Expect the Delivery at the escrow, stamped before the deadline, whatever the counterparty does
+    with what it is sent, and her claim dismissed."""
+    m = Market()
+    mallorys = AcceptsThenFails(m, failure)
+    with pytest.raises((TransportError, CoopError)):
+        carry_trade(m.b, mallorys, m.b.propose(m.mallory.did, m.proposal()), escrow=m.escrow)
+    assert mallorys.received[0] == "offer" and len(mallorys.received) == 2  # the relay of the locks failed
+    neg = next(iter(m.b.verifier.negotiations.by_id.values()))
+    assert neg.state is State.PERFORMING  # bonded, and Bob delivered (in his view)
+    delivery = next(vs for vs in m.b.verifier.statements.values() if vs.body == "delivery")
+    assert m.escrow.escrow.verifier.witness.stamp_time(m.escrow.did, delivery.digest) is not None, (
+        "Bob's Delivery never reached the escrow"
+    )
+    assert m.mallory_claims(neg.id, neg.contract.id) is not State.BREACHED
+    assert [
+        vs.statement.forfeit.party
+        for e in m.escrow.escrow.ledger()
+        if (vs := verify_statement(e)).body == "forfeit"
+    ] != [m.bob.did]

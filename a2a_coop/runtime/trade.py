@@ -405,7 +405,7 @@ def carry_trade(
     if dialled and c.escrow != dialled:
         return neg  # a Counter's contract under another escrow: not the one ``escrow`` reaches
     answers = escrow.submit(contract_evidence(peer, neg))
-    relay_escrow_answers(peer, counterparty, answers)
+    relay_escrow_answers(peer, counterparty, answers, escrow=escrow)
     return _perform_and_settle(peer, counterparty, escrow, neg)
 
 
@@ -470,7 +470,8 @@ def await_locks(
             sleep(wait_ms / 1000)
         asked = peer.clock()
         neg = peer.negotiation(nid)
-        relay_escrow_answers(peer, counterparty, escrow.submit(contract_evidence(peer, neg)))
+        answers = escrow.submit(contract_evidence(peer, neg))
+        relay_escrow_answers(peer, counterparty, answers, escrow=escrow)
         neg = peer.negotiation(nid)
         if neg.state is not State.ACCEPTED:
             _perform_and_settle(peer, counterparty, escrow, neg)
@@ -551,8 +552,19 @@ def unfinished(neg: Negotiation) -> str:
     return why
 
 
-def relay_escrow_answers(peer: Peer, counterparty: CooperationClient, answers: Sequence[bytes]) -> None:
+def relay_escrow_answers(
+    peer: Peer,
+    counterparty: CooperationClient,
+    answers: Sequence[bytes],
+    *,
+    escrow: Submitter | None = None,
+) -> None:
     """Take the escrow's statements, pass them on to the counterparty, and perform what follows.
+
+    With ``escrow`` (the one that answered), the Deliveries that makes us sign go to it first (WIT-007),
+    before anything goes to the counterparty: a counterparty that fails the relay of the locks, or our
+    Delivery, would otherwise stop the run with the Delivery given to nobody, and its claim after the
+    deadline would find none at the escrow.
 
     Raises:
         MandateUnknown: the answer is empty (see :func:`split_escrow_answer`).
@@ -563,9 +575,24 @@ def relay_escrow_answers(peer: Peer, counterparty: CooperationClient, answers: S
     news = _news(peer, statements)
     escrow_did = decode_statement(decode_envelope(mandate).payload).mandate.agent  # held: verified
     ours = _take_escrow_news(peer, news, escrow_did)
-    ours += _relay(peer, counterparty, mandate, news)
-    for vs in ours:
+    _witness_first(escrow, ours)
+    more = _relay(peer, counterparty, mandate, news)
+    _witness_first(escrow, more)
+    for vs in [*ours, *more]:
         drive(peer, counterparty.exchange, vs)
+
+
+def _witness_first(escrow: Submitter | None, ours: Sequence[VerifiedStatement]) -> None:
+    """Give our Deliveries among ``ours`` to ``escrow`` (WIT-007) before they go to the counterparty.
+    Best effort: the caller settles with the escrow afterwards (:func:`settle_with_escrow`), which gives
+    them again -- answered then with these Stamps (WIT-006), which it relays."""
+    deliveries = [vs.envelope for vs in ours if vs.body == "delivery"]
+    if escrow is None or not deliveries:
+        return
+    try:
+        escrow.submit(deliveries)
+    except (CoopError, TransportError) as exc:
+        log.warning("our %d deliveries not given to the escrow yet: %s", len(deliveries), exc)
 
 
 def _news(peer: Peer, statements: Sequence[bytes]) -> list[tuple[bytes, bytes]]:
@@ -675,7 +702,7 @@ def settle_with_escrow(
         if vs.issuer != escrow_did and witness.stamp_time(escrow_did, vs.digest) is None
     ]
     answers = escrow.submit(list(dict.fromkeys(vs.envelope for vs in evidence)))
-    relay_escrow_answers(peer, counterparty, answers)
+    relay_escrow_answers(peer, counterparty, answers, escrow=escrow)
     return answers[1:]
 
 
@@ -785,7 +812,7 @@ def sync_with_escrow(
         if (vs := verify_statement(env)).header.negotiation_id == neg.id and vs.digest not in held
     ]
     if new:
-        relay_escrow_answers(peer, counterparty, [mandate, *new])
+        relay_escrow_answers(peer, counterparty, [mandate, *new], escrow=escrow)
 
 
 def claim_breach(peer: Peer, neg: Negotiation, item_index: int, reason: str) -> VerifiedStatement:
