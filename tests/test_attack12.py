@@ -26,7 +26,7 @@ from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import MAX_LOCK_FETCHES, EscrowNode, EscrowWitness, PeerNode
-from a2a_coop.runtime.trade import carry_trade
+from a2a_coop.runtime.trade import carry_trade, resume_trade
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, service
 from a2a_coop.transport import TransportError, serve
 
@@ -299,3 +299,45 @@ def test_a_counterparty_failing_the_lock_relay_does_not_keep_the_delivery_from_t
         for e in m.escrow.escrow.ledger()
         if (vs := verify_statement(e)).body == "forfeit"
     ] != [m.bob.did]
+
+
+class RelaysLocksThenFails:
+    """Mallory's server, to Bob's resumed run: the re-sent Offer is answered with the escrow's locks
+    (which make Bob's Delivery due), and everything after -- the Delivery -- fails (a dropped connection)."""
+
+    def __init__(self, locks: list[bytes]) -> None:
+        self.locks = locks
+        self.received: list[str] = []
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        self.received.append(verify_statement(envelope).body)
+        if len(self.received) > 1:
+            raise TransportError(grpc.StatusCode.UNAVAILABLE, "connection reset")
+        return self.locks
+
+
+@pytest.mark.req("WIT-007", "WIT-003", "CMT-002")
+def test_a_counterparty_failing_a_resumed_run_does_not_keep_the_delivery_from_the_escrow() -> None:
+    """Bob's run stopped (a crash) after Mallory's Accept of his bonded offer reached him and before he
+    submitted the contract; she had the escrow lock both bonds. He resumes: his statements go to her again
+    first (step 1 of ``resume_trade``); she answers the re-sent Offer with the escrow's locks, which make
+    his Delivery due, and fails the Delivery. The run raised there, before settling with the escrow (step
+    2): the Delivery, signed and journaled, reached nobody, and her claim after the deadline took his bond.
+    Expect the escrow to get it, and her claim dismissed."""
+    m = Market()
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    accept = m.mallory.accept(offer)
+    locks = m.escrow.submit([*m.mallory.setup, *m.bob.setup, offer.envelope, accept.envelope])
+    assert [verify_statement(e).body for e in locks].count("bond_lock") == 2
+    m.b.on_replies([*m.mallory.setup, accept.envelope])
+    neg = m.b.negotiation(offer.negotiation_id)
+    assert neg.state is State.ACCEPTED
+    mallorys = RelaysLocksThenFails(locks)
+    with pytest.raises(TransportError):
+        resume_trade(m.b, mallorys, neg, escrow=m.escrow)
+    assert mallorys.received[:2] == ["offer", "delivery"]
+    delivery = next(vs for vs in m.b.verifier.statements.values() if vs.body == "delivery")
+    assert m.escrow.escrow.verifier.witness.stamp_time(m.escrow.did, delivery.digest) is not None, (
+        "Bob's Delivery never reached the escrow"
+    )
+    assert m.mallory_claims(neg.id, neg.contract.id) is not State.BREACHED

@@ -760,7 +760,13 @@ def resume_trade(
             break
         ours += peer.on_replies(answers)
     for vs in ours:
-        drive(peer, counterparty.exchange, vs)
+        try:
+            drive(peer, counterparty.exchange, vs)
+        except (CoopError, TransportError) as exc:
+            # What its answers made due -- a Delivery, when they carried the escrow's locks -- still goes
+            # to the escrow below (WIT-007): a counterparty that fails it must not keep it from there.
+            refused = refused or exc
+            break
     # What is due and not delivered: held back by TIM-009 (nothing performs it again on its own), or
     # never signed before the crash. To the escrow first (the settling below), then the counterparty.
     if escrow is not None:
