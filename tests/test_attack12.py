@@ -15,15 +15,16 @@ import grpc
 import pytest
 from cli_run import run_cli
 from peers import make_peer
+from test_attack9 import CountersAndKeepsTheStamps
 from test_escrow_relay import _SharedEscrow, _wait_for
 from test_hidden_accept import Market
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.cli.demo import provision
 from a2a_coop.protocol.errors import CoopError, LimitExceeded
 from a2a_coop.protocol.escrow_audit import audit_ledger
-from a2a_coop.protocol.negotiation import State
-from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.negotiation import State, proposal_of
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import MAX_LOCK_FETCHES, EscrowNode, EscrowWitness, PeerNode
 from a2a_coop.runtime.trade import carry_trade, resume_trade
@@ -339,5 +340,90 @@ def test_a_counterparty_failing_a_resumed_run_does_not_keep_the_delivery_from_th
     delivery = next(vs for vs in m.b.verifier.statements.values() if vs.body == "delivery")
     assert m.escrow.escrow.verifier.witness.stamp_time(m.escrow.did, delivery.digest) is not None, (
         "Bob's Delivery never reached the escrow"
+    )
+    assert m.mallory_claims(neg.id, neg.contract.id) is not State.BREACHED
+
+
+class CountersThenFails(CountersAndKeepsTheStamps):
+    """Mallory counters Bob's bonded offer at the same escrow, shows the escrow the line with his Accept
+    and hands him the locks (as attack9's, which keeps the escrow's Stamps from him); then she fails
+    everything else he sends her -- his Delivery first (a dropped connection)."""
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        if verify_statement(envelope).body not in ("offer", "accept"):
+            self.received.append(verify_statement(envelope))
+            raise TransportError(grpc.StatusCode.UNAVAILABLE, "connection reset")
+        return super().exchange(envelope, context)
+
+
+@pytest.mark.req("WIT-007", "CMT-002")
+def test_a_counterparty_failing_the_delivery_does_not_keep_it_from_the_escrow() -> None:
+    """Mallory answers Bob's bonded offer with a bonded Counter, which he accepts; her answer to his
+    Accept carries the escrow's locks, so his next request is his Delivery -- which she fails. The run
+    asked the escrow about its offer (ESC-013) and stopped, its Delivery given to nobody: the escrow got
+    our Deliveries only in the settling that comes after a trade that went through. Her claim after his
+    deadline took his bond. Expect the Delivery at the escrow, and her claim dismissed."""
+    m = Market()
+    mallorys = CountersThenFails(m)
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    with pytest.raises(TransportError):
+        carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    assert [vs.body for vs in mallorys.received] == ["offer", "accept", "delivery"]
+    neg = m.b.negotiation(offer.negotiation_id)
+    assert neg.contract is not None and mallorys.counter is not None
+    assert neg.contract.offer.digest == mallorys.counter.digest
+    delivered = [vs for vs in m.b.verifier.statements.values() if vs.body == "delivery"]
+    assert m.escrow.escrow.verifier.witness.stamp_time(m.escrow.did, delivered[0].digest) is not None, (
+        "Bob's Delivery never reached the escrow"
+    )
+    assert m.mallory_claims(neg.id, neg.contract.id) is not State.BREACHED
+
+
+class CountersUnbondedThenFails:
+    """Mallory answers Bob's bonded offer with a Counter naming the same escrow with no bond, which Bob's
+    strategy accepts; his delivery gate holds his Delivery until that escrow took her Counter (ESC-013).
+    She answers his Accept with nothing, and fails everything after (a dropped connection)."""
+
+    def __init__(self, m: Market) -> None:
+        self.m = m
+        self.counter: VerifiedStatement | None = None
+        self.received: list[str] = []
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        vs = verify_statement(envelope)
+        self.received.append(vs.body)
+        if vs.body == "offer":
+            offered = proposal_of(vs)
+            counter = trade_pb2.Offer(gives=offered.wants, wants=offered.gives)
+            counter.terms.CopyFrom(offered.terms)
+            counter.terms.issuer_bond = counter.terms.audience_bond = 0
+            self.counter = self.m.mallory.counter(vs, counter)
+            return [*self.m.mallory.setup, self.counter.envelope]
+        if vs.body == "accept":
+            return []
+        raise TransportError(grpc.StatusCode.UNAVAILABLE, "connection reset")
+
+
+@pytest.mark.req("WIT-007", "ESC-013", "CMT-005")
+def test_a_counterparty_failing_the_stamps_relay_does_not_keep_the_gated_delivery_from_the_escrow() -> None:
+    """Bob's gate held his Delivery under the contract of Mallory's unbonded Counter (naming the escrow as
+    arbiter) until the escrow took her Counter. His run asked the escrow, which did; it relayed the
+    escrow's Stamps to her, and only then signed the Delivery the gate had held and sent it to her, the
+    escrow getting it in the settling after. She failed the relay: the Delivery reached nobody, and her
+    claim after his deadline made the contract BREACHED (no bond at stake, a breach on his record).
+    Expect the Delivery at the escrow first, and her claim dismissed."""
+    m = Market()
+    mallorys = CountersUnbondedThenFails(m)
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    with pytest.raises(TransportError):
+        carry_trade(m.b, mallorys, offer, escrow=m.escrow)
+    neg = m.b.negotiation(offer.negotiation_id)
+    assert neg.contract is not None and mallorys.counter is not None
+    assert neg.contract.offer.digest == mallorys.counter.digest
+    delivered = [vs for vs in m.b.verifier.statements.values() if vs.body == "delivery"]
+    assert delivered, ("Bob never signed his Delivery", mallorys.received)
+    assert m.escrow.escrow.verifier.witness.stamp_time(m.escrow.did, delivered[0].digest) is not None, (
+        "Bob's Delivery never reached the escrow",
+        mallorys.received,
     )
     assert m.mallory_claims(neg.id, neg.contract.id) is not State.BREACHED

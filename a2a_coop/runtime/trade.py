@@ -227,8 +227,13 @@ def ask_escrow_about_offer(
         # The escrow's Stamps go to the counterparty first: it holds that gate too for a bonded offer of
         # its own earlier in the line, and opens it on them.
         if before is not None:
-            ours += _relay(peer, counterparty, mandate, news)
-            for vs in [*ours, *peer.perform(neg.id)]:
+            # What the gate held, signed now, goes to the escrow before anything goes to the counterparty
+            # (WIT-007): one that fails the relay of the Stamps must not keep it from there.
+            ours += peer.perform(neg.id)
+            _witness_first(escrow, ours)
+            more = _relay(peer, counterparty, mandate, news)
+            _witness_first(escrow, more)
+            for vs in [*ours, *more]:
                 drive(peer, counterparty.exchange, vs)
         else:
             # Our answer to a Counter naming another escrow, which the guard held back until this escrow
@@ -387,6 +392,9 @@ def carry_trade(
         # The answer lost, or the offer refused: its receiver holds it all the same, and may have shown
         # the escrow an Accept of it (ESC-012).
         if escrow is not None:
+            # A Delivery the counterparty's answers made due and then failed reached nobody: to the escrow
+            # (WIT-007), or the counterparty's claim after the deadline would find none there.
+            _deliveries_to_escrow(peer, escrow, neg, proposal_of(offer).terms.escrow)
             ask_escrow_about_offer(peer, counterparty, escrow, neg)
         raise
     if escrow is not None:
@@ -407,6 +415,28 @@ def carry_trade(
     answers = escrow.submit(contract_evidence(peer, neg))
     relay_escrow_answers(peer, counterparty, answers, escrow=escrow)
     return _perform_and_settle(peer, counterparty, escrow, neg)
+
+
+def _deliveries_to_escrow(peer: Peer, escrow: Submitter, neg: Negotiation, escrow_did: str) -> None:
+    """Give the escrow ``escrow_did`` (the one ``escrow`` reaches) our Deliveries under ``neg``'s contract
+    that it has not stamped, after the contract (WIT-007). Best effort: a run that goes on settles with it
+    (:func:`settle_with_escrow`)."""
+    neg = peer.verifier.negotiations.find(neg.id) or neg
+    c = neg.contract
+    if c is None or not escrow_did or c.escrow != escrow_did:
+        return
+    held, witness = peer.verifier.statements, peer.verifier.witness
+    ours = [
+        held[d].envelope
+        for d, (by, _) in c.deliveries.items()
+        if by == peer.did and d in held and witness.stamp_time(escrow_did, d) is None
+    ]
+    if not ours:
+        return
+    try:
+        escrow.submit([*contract_evidence(peer, neg), *ours])
+    except (CoopError, TransportError) as exc:
+        log.warning("our %d deliveries not given to the escrow yet: %s", len(ours), exc)
 
 
 @_keeps_fork_proofs
