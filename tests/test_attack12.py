@@ -176,7 +176,7 @@ def test_a_responders_lock_watch_outlasts_an_initiator_that_funds_late(tmp_path:
         shared.funded.set()  # a seventh ask of Bob's watch, if any, goes through now
         assert [verify_statement(e).body for e in escrow.escrow.ledger()].count("bond_lock") == 2
         give_up = time.monotonic() + 10
-        while bob.peer.negotiation(nid).state is State.ACCEPTED and time.monotonic() < give_up:
+        while bob.peer.negotiation(nid).state is not State.PERFORMING and time.monotonic() < give_up:
             time.sleep(0.01)
         assert bob.peer.negotiation(nid).state is State.PERFORMING, "Bob never learnt of her lock"
         bob.witness.flush()  # type: ignore[union-attr]
