@@ -427,3 +427,50 @@ def test_a_counterparty_failing_the_stamps_relay_does_not_keep_the_gated_deliver
         mallorys.received,
     )
     assert m.mallory_claims(neg.id, neg.contract.id) is not State.BREACHED
+
+
+@pytest.mark.req("ESC-010", "ESC-008", "NEG-012")
+def test_resume_asks_for_the_counterpartys_lock_until_the_bonding_cutoff(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, with Bob's operator pressing Ctrl-C while `offer` waits for Mallory's lock (it says that
+    is safe: run `a2a-coop resume`). `resume` settled with the escrow once, found the contract still
+    ACCEPTED and returned; Mallory funded just after, before the cutoff, and claimed after his deadline.
+    Expect `resume` to ask again until the cutoff, as `offer` does, and Bob to deliver."""
+    bob, mallory, esc = (provision(tmp_path, name) for name in ("bob", "mallory", "escrow"))
+    escrow = EscrowNode(esc.key, esc.mandate, tmp_path / "escrow.db")
+    escrow.deposit(bob.key.did, FUNDS)
+    node = PeerNode.open(mallory.key, mallory.mandate, tmp_path / "mallory.db", context=[escrow.mandate])
+    real_sleep, waits = time.sleep, []
+
+    def interrupted(seconds: float) -> None:
+        if seconds < 1 or threading.current_thread() is not threading.main_thread():
+            return real_sleep(seconds)
+        raise KeyboardInterrupt  # Bob's operator, tired of waiting
+
+    def funds_late(seconds: float) -> None:
+        if seconds < 1 or threading.current_thread() is not threading.main_thread():
+            return real_sleep(seconds)
+        waits.append(seconds)
+        if len(waits) == 1:
+            escrow.deposit(mallory.key.did, FUNDS)  # before the cutoff
+
+    try:
+        with serve(None, escrow) as escrow_server, serve(node, None) as mallory_server:
+            argv = [*bob.files(), "--to", mallory_server.target, "--escrow", escrow_server.target]
+            trade = ["--give", "code-review:20", "--want", "copy-editing:20", "--bond", "5"]
+            monkeypatch.setattr(time, "sleep", interrupted)
+            run_cli(capsys, "offer", *argv, *trade)
+            monkeypatch.setattr(time, "sleep", funds_late)
+            code, out, err = run_cli(capsys, "resume", *argv)
+        if not waits:  # `resume` did not wait: she funds once it is over, before the cutoff all the same
+            escrow.deposit(mallory.key.did, FUNDS)
+        with Journal.open(bob.journal_path) as journal:
+            ours = [verify_statement(env) for _, _, env in journal.statements()]
+        delivered = [vs for vs in ours if vs.body == "delivery" and vs.issuer == bob.key.did]
+        assert delivered, f"the contract bound Bob's bond and he never delivered: {code} {out} {err}"
+        assert escrow.escrow.verifier.witness.stamp_time(escrow.escrow.did, delivered[0].digest) is not None
+        assert "ACCEPTED" not in out, (code, out, err)
+    finally:
+        node.close()
+        escrow.close()
