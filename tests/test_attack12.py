@@ -6,6 +6,7 @@ Each test names the attack in its docstring; Mallory is the attacker, Bob the ho
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Sequence
@@ -29,14 +30,14 @@ from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import MAX_LOCK_FETCHES, EscrowNode, EscrowWitness, PeerNode
 from a2a_coop.runtime.trade import carry_trade, resume_trade
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, service
-from a2a_coop.transport import TransportError, serve
+from a2a_coop.transport import EscrowClient, TransportError, serve
 
 FUNDS, BOND = 1_000, 100
 UPHOLD = commitment_pb2.RULING_DECISION_UPHOLD
 DISMISS = commitment_pb2.RULING_DECISION_DISMISS
 
 
-def _rulings(escrow: LocalEscrow) -> list[int]:
+def _rulings(escrow: LocalEscrow | EscrowNode) -> list[int]:
     return [
         vs.statement.ruling.decision
         for e in escrow.escrow.ledger()
@@ -474,3 +475,79 @@ def test_resume_asks_for_the_counterpartys_lock_until_the_bonding_cutoff(
     finally:
         node.close()
         escrow.close()
+
+
+class AcceptsWithABigMandate:
+    """Mallory's server: it accepts Bob's offer, under a Mandate of hers padded to nearly 64 KiB (long
+    allowed_categories, the two she trades among them: any Mandate may be that big, ENV-008)."""
+
+    def __init__(self, mallory: Party) -> None:
+        self.mallory = mallory
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        vs = verify_statement(envelope)
+        return [*self.mallory.setup, self.mallory.accept(vs).envelope] if vs.body == "offer" else []
+
+
+def _padded_mandate_caps(room: int) -> dict[str, object]:
+    categories = ["code-review", "copy-editing"]
+    categories += [f"padding-{i:05d}-" + "x" * 80 for i in range(room // 100)]
+    return {"allowed_categories": categories}
+
+
+@pytest.mark.req("RPC-008", "ESC-001", "ESC-004", "WIT-007", "CMT-002")
+def test_a_counterpartys_big_mandate_does_not_keep_our_contract_from_the_escrow(tmp_path: Path) -> None:
+    """Every Submit of Bob's contract carries its evidence: both Mandates, his offer, Mallory's Accept
+    (ESC-004). Mallory's Mandate is hers to size: padded to nearly 64 KiB (a valid envelope, ENV-008), it
+    makes every such Submit larger than the escrow's receive limit (65536 + 1024 bytes, the least RPC-008
+    allows and the reference's), refused RESOURCE_EXHAUSTED before the escrow reads it. Bob's run could
+    never submit his contract, nor his Deliveries (WIT-007) -- nor could `resume`, for good. Mallory
+    submits it herself in two Submits, the escrow locks both bonds, she relays nothing, and her claim
+    after his deadline takes his bond. Expect a Submit too large for one request to go as consecutive
+    Submits in the same order (ESC-001 takes them as one): Bob's contract bonded, his Delivery stamped,
+    her claim dismissed."""
+    clock = FixedClock()
+    mallory = Party("mallory", clock, mandate_caps=_padded_mandate_caps(67_800))
+    assert 65_000 < len(mallory.mandate_vs.envelope) <= 65_536
+    bob_party = Party("bob", clock)
+    esc = Party("escrow", clock)
+    node = EscrowNode(
+        esc.agent.key, esc.mandate_vs.envelope, tmp_path / "escrow.db", clock=lambda: clock.now_ms
+    )
+    node.deposit(mallory.did, FUNDS)
+    node.deposit(bob_party.did, FUNDS)
+    bob = make_peer(bob_party, clock, context=[node.mandate])
+    deadline = clock.now_ms + 3_600_000
+    terms = bob_party.proposal(
+        gives=[service("code-review", value=500, deadline_ms=deadline)],
+        wants=[service("copy-editing", value=450, deadline_ms=deadline)],
+        issuer_bond=BOND,
+        audience_bond=BOND,
+        escrow=esc.did,
+    )
+    try:
+        with serve(None, node) as server, EscrowClient(server.target) as escrow:
+            offer = bob.propose(mallory.did, terms)
+            with contextlib.suppress(TransportError):  # before: RESOURCE_EXHAUSTED, every time
+                carry_trade(bob, AcceptsWithABigMandate(mallory), offer, escrow=escrow)
+            neg = bob.negotiation(offer.negotiation_id)
+            assert neg.contract is not None
+            if node.escrow.verifier.negotiations.find(neg.id) is None:  # Bob's Submits never got there
+                node.submit(mallory.setup)
+                node.submit([*bob_party.setup, offer.envelope, neg.contract.accept.envelope])
+            delivered = [vs for vs in bob.verifier.statements.values() if vs.body == "delivery"]
+            assert delivered, "Bob never learnt that his contract was bonded"
+            assert node.escrow.verifier.witness.stamp_time(esc.did, delivered[0].digest) is not None
+        clock.now_ms = deadline + 1
+        claim = mallory.sign(
+            "breach_claim",
+            commitment_pb2.BreachClaim(contract=neg.contract.id, item_index=0),
+            audience=bob_party.did,
+            negotiation_id=neg.id,
+        )
+        node.submit([claim.envelope])
+        clock.advance(3_600_000 + 1_000)
+        node.tick()
+        assert _rulings(node) == [DISMISS]
+    finally:
+        node.close()
