@@ -310,7 +310,9 @@ def test_complete_bonded_trade_between_processes(
     fetched = cli("escrow", "ledger", "--escrow", net.escrow_server.target, "--out", ledger)
     assert fetched.returncode == 0, fetched.stderr
     # One Stamp per Submit, before what the escrow did on the evidence it names (WIT-001): the
-    # contract, then the deliveries and receipts.
+    # contract; alice's delivery, given to the escrow as soon as the locks made it due, before anything
+    # went to bob (WIT-007: a bob that failed the relay of the locks would otherwise keep it from the
+    # escrow); then bob's delivery and the receipts.
     assert _bodies(ledger) == [
         "mandate",
         "deposit",
@@ -319,6 +321,7 @@ def test_complete_bonded_trade_between_processes(
         "bond_lock",
         "bond_lock",
         "stamp",
+        "stamp",
         "release",
         "release",
     ]
@@ -326,7 +329,8 @@ def test_complete_bonded_trade_between_processes(
     stamps = [vs.statement.stamp.statements for vs in _statements(ledger) if vs.body == "stamp"]
     assert [sorted(held.get(d, "?") for d in s) for s in stamps] == [
         ["accept", "mandate", "mandate", "offer"],
-        ["delivery", "delivery", "receipt", "receipt"],
+        ["delivery"],
+        ["delivery", "receipt", "receipt"],
     ]
     capsys.readouterr()
     assert main(["escrow", "audit", "--json", str(ledger)]) == 1  # a bare ledger proves nothing (AUD-001)

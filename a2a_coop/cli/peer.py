@@ -64,6 +64,8 @@ from a2a_coop.runtime.perform_time import TooLittleTimeToPerform
 from a2a_coop.runtime.reputation import TrustPolicy
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, Strategy, WithholdingStrategy
 from a2a_coop.runtime.trade import (
+    await_locks,
+    awaits_their_lock,
     bonded_offer_to_show,
     carry_after_cutoff,
     carry_trade,
@@ -367,6 +369,7 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
         # until its bonding cutoff, binding our bond there (SPEC 16.14). Asked once every offer is out,
         # after one wait for the last cutoff, so that --count N waits once, not N times (ESC-013).
         unanswered: list[tuple[int, Negotiation, float, int]] = []
+        unlocked: list[tuple[int, Negotiation, float]] = []  # ours locked, the counterparty's not yet
         for i in range(args.count):
             deadline = wall_clock_ms() + args.deadline
             offer = proposal(
@@ -404,7 +407,22 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
             if check_at is not None and escrow_client is not None:
                 unanswered.append((i, neg, started, check_at))
                 continue
+            if escrow_client is not None and awaits_their_lock(peer, neg):
+                unlocked.append((i, neg, started))
+                continue
             tally.finished(i, neg, started, peer, escrow_client)
+        if unlocked and escrow_client is not None:
+            # Our bond is locked and the counterparty's not yet: it chooses when to pay in, up to the
+            # bonding cutoff (ESC-010), and need not relay the lock; ended here, the contract would bind
+            # our bond (BONDED at the escrow) with nobody delivering, and its claim would take it.
+            _say_awaiting_locks(peer, [neg for _, neg, _ in unlocked])
+            try:
+                bonded = await_locks(peer, client, escrow_client, [neg for _, neg, _ in unlocked])
+            except (CoopError, TransportError) as exc:
+                i, neg, started = unlocked[0]
+                return tally.stopped(i, peer.negotiation(neg.id), started, exc)
+            for (i, _, started), neg in zip(unlocked, bonded, strict=True):
+                tally.finished(i, neg, started, peer, escrow_client)
         if unanswered and escrow_client is not None:
             _wait_for_cutoff(peer, [neg for _, neg, _, _ in unanswered], max(at for *_, at in unanswered))
             for i, waited, started, _ in unanswered:
@@ -489,6 +507,20 @@ def _wait_for_cutoff(peer: Peer, negs: Sequence[Negotiation], check_at: int) -> 
         flush=True,
     )
     time.sleep(wait_ms / 1000)
+
+
+def _say_awaiting_locks(peer: Peer, negs: Sequence[Negotiation]) -> None:
+    """One line: which contracts wait for the counterparty's bond, and until when we ask (ESC-010)."""
+    which = ", ".join(neg.id.hex()[:12] for neg in negs)
+    until = max(neg.contract.bond_cutoff_ms for neg in negs if neg.contract is not None)
+    print(
+        f"a2a-coop: {'trade' if len(negs) == 1 else 'trades'} {which}: our bond is locked and the "
+        f"counterparty's not yet; asking the escrow again until {iso(until)} (the bonding cutoff), so "
+        "that a bond locked then is performed in time; Ctrl-C is safe: run `a2a-coop resume` before "
+        "the deadline",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _resume_hint(neg: Negotiation) -> str:
@@ -688,6 +720,16 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
                         file=sys.stderr,
                     )
                 continue
+            if escrow is not None and awaits_their_lock(peer, neg):  # as `offer` does
+                _say_awaiting_locks(peer, [neg])
+                try:
+                    (neg,) = await_locks(peer, client, escrow, [neg])
+                except (CoopError, TransportError) as exc:
+                    neg = peer.negotiation(asked.id)
+                    out.write(f"{short_id}  {neg.state.value}\n")
+                    not_done += 1
+                    print(f"a2a-coop: {short_id} stopped in {unfinished(neg)}: {exc}", file=sys.stderr)
+                    continue
             # Its escrow asked past the bonding cutoff, and no contract there: none can form any more.
             at = hidden_accept_check_ms(peer, neg)
             lapsed = escrow is not None and at is not None and at <= peer.clock()

@@ -86,8 +86,10 @@ DEFAULT_PAGE_BYTES = 4 * 1024 * 1024
 # keeps every earlier one of its key) and every context envelope (an escrow's mandate) any run held, so
 # it replays -- and `a2a-coop status`/`export` read it -- without them being passed.
 META_CONTEXT: Final = "a2a-coop/context"
-# A responder asks the escrow for its contract's locks at most this many times (ESC-009), at doubling
-# delays from EscrowWitness.lock_wait_s: enough for a Deposit that funds a bond late to be seen.
+# A responder asks the escrow for its contract's locks at doubling delays from EscrowWitness.lock_wait_s
+# (ESC-009), at least this many times, and on while a lock can still come -- until an ask sent past the
+# contract's bonding cutoff plus the clock tolerance (ESC-010) -- and its first deadline is ahead: the
+# counterparty that funds last chooses when its bond is locked, up to that cutoff.
 MAX_LOCK_FETCHES: Final = 6
 DEFAULT_LOCK_WAIT_MS: Final = 2_000
 # An escrow that could not be asked about a bonded offer of ours (ESC-013) is asked again at the same
@@ -700,7 +702,9 @@ class PeerNode:
         locks and whatever else the escrow signed about it (ESC-008) -- exactly as a relay (SPEC 13.2). Our
         Deliveries that the locks let us sign go to the escrow (WIT-007), so a claim on them fails.
         Still ACCEPTED afterwards (the bonds not funded yet, the escrow unreachable): tried again, at
-        doubling delays, while our first deadline is ahead. Returns whether it asked the escrow.
+        doubling delays, while our first deadline is ahead -- :data:`MAX_LOCK_FETCHES` times, and on
+        while the escrow may still lock a bond (up to the bonding cutoff plus the clock tolerance): the
+        party that funds last chooses when. Returns whether it asked the escrow.
 
         Runs on the witness's thread; the answer goes through :meth:`Peer.exchange`, under its lock.
         """
@@ -711,6 +715,9 @@ class PeerNode:
             if neg is None or neg.contract is None or neg.state is not State.ACCEPTED:
                 return False
             evidence = contract_evidence(self.peer, neg)
+            # Asked up to here, a lock may still come later: the escrow locks a bond until the bonding
+            # cutoff (ESC-010), whenever the party that funds last pays in -- after six asks, too.
+            may_still_lock = self.peer.clock() <= neg.contract.bond_cutoff_ms + CLOCK_TOLERANCE_MS
         try:
             mandate, *answer = self.witness.escrow.submit(evidence)  # its Mandate first (ESC-002)
             if answer:
@@ -720,7 +727,11 @@ class PeerNode:
                 self._watch_deferred()
         finally:
             with self.peer.lock:
-                if neg.state is State.ACCEPTED and neg.contract and attempt < MAX_LOCK_FETCHES - 1:
+                if (
+                    neg.state is State.ACCEPTED
+                    and neg.contract
+                    and (attempt < MAX_LOCK_FETCHES - 1 or may_still_lock)
+                ):
                     self._watch_locks(neg.contract.accept, attempt + 1)
         return True
 

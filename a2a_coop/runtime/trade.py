@@ -14,7 +14,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Concatenate, Final, ParamSpec, Protocol, TypeVar
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, decode_envelope, statement_digest
@@ -32,6 +32,7 @@ from a2a_coop.protocol.negotiation import (
     BOND_GRACE_MS,
     CLAIM_WINDOW_MS,
     Negotiation,
+    State,
     proposal_of,
 )
 from a2a_coop.protocol.statements import VerifiedStatement, decode_statement, verify_statement
@@ -41,6 +42,9 @@ from a2a_coop.runtime.peer import MAX_HINTED_WAIT_MS, Peer, drive
 from a2a_coop.transport import CooperationClient, EscrowClient, TransportError
 
 log = logging.getLogger(__name__)
+# The first wait before asking the escrow again for a counterparty's lock (:func:`await_locks`), as a
+# served node's lock watch waits (ESC-009); then doubling, each at most a quarter of the time left.
+LOCK_POLL_MS: Final = 2_000
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -223,8 +227,13 @@ def ask_escrow_about_offer(
         # The escrow's Stamps go to the counterparty first: it holds that gate too for a bonded offer of
         # its own earlier in the line, and opens it on them.
         if before is not None:
-            ours += _relay(peer, counterparty, mandate, news)
-            for vs in [*ours, *peer.perform(neg.id)]:
+            # What the gate held, signed now, goes to the escrow before anything goes to the counterparty
+            # (WIT-007): one that fails the relay of the Stamps must not keep it from there.
+            ours += peer.perform(neg.id)
+            _witness_first(escrow, ours)
+            more = _relay(peer, counterparty, mandate, news)
+            _witness_first(escrow, more)
+            for vs in [*ours, *more]:
                 drive(peer, counterparty.exchange, vs)
         else:
             # Our answer to a Counter naming another escrow, which the guard held back until this escrow
@@ -383,6 +392,9 @@ def carry_trade(
         # The answer lost, or the offer refused: its receiver holds it all the same, and may have shown
         # the escrow an Accept of it (ESC-012).
         if escrow is not None:
+            # A Delivery the counterparty's answers made due and then failed reached nobody: to the escrow
+            # (WIT-007), or the counterparty's claim after the deadline would find none there.
+            _deliveries_to_escrow(peer, escrow, neg, proposal_of(offer).terms.escrow)
             ask_escrow_about_offer(peer, counterparty, escrow, neg)
         raise
     if escrow is not None:
@@ -401,8 +413,30 @@ def carry_trade(
     if dialled and c.escrow != dialled:
         return neg  # a Counter's contract under another escrow: not the one ``escrow`` reaches
     answers = escrow.submit(contract_evidence(peer, neg))
-    relay_escrow_answers(peer, counterparty, answers)
+    relay_escrow_answers(peer, counterparty, answers, escrow=escrow)
     return _perform_and_settle(peer, counterparty, escrow, neg)
+
+
+def _deliveries_to_escrow(peer: Peer, escrow: Submitter, neg: Negotiation, escrow_did: str) -> None:
+    """Give the escrow ``escrow_did`` (the one ``escrow`` reaches) our Deliveries under ``neg``'s contract
+    that it has not stamped, after the contract (WIT-007). Best effort: a run that goes on settles with it
+    (:func:`settle_with_escrow`)."""
+    neg = peer.verifier.negotiations.find(neg.id) or neg
+    c = neg.contract
+    if c is None or not escrow_did or c.escrow != escrow_did:
+        return
+    held, witness = peer.verifier.statements, peer.verifier.witness
+    ours = [
+        held[d].envelope
+        for d, (by, _) in c.deliveries.items()
+        if by == peer.did and d in held and witness.stamp_time(escrow_did, d) is None
+    ]
+    if not ours:
+        return
+    try:
+        escrow.submit([*contract_evidence(peer, neg), *ours])
+    except (CoopError, TransportError) as exc:
+        log.warning("our %d deliveries not given to the escrow yet: %s", len(ours), exc)
 
 
 @_keeps_fork_proofs
@@ -416,6 +450,71 @@ def carry_after_cutoff(
     if ask_escrow_about_offer(peer, counterparty, escrow, neg):
         return _perform_and_settle(peer, counterparty, escrow, peer.negotiation(neg.id))
     return neg
+
+
+def _first_deadline(peer: Peer, neg: Negotiation) -> int:
+    c = neg.contract
+    assert c is not None
+    return min((it.deadline_ms for it in c.gives(peer.did)), default=c.last_deadline_ms)
+
+
+def awaits_their_lock(peer: Peer, neg: Negotiation) -> bool:
+    """Whether ``neg`` is a contract still ACCEPTED in which the escrow locked our bond and not yet the
+    counterparty's, while it may still lock it: until the bonding cutoff (ESC-010), whenever the
+    counterparty pays in -- BONDED then, the contract binds our bond to items we must deliver by their
+    deadlines, though no statement tells us (the counterparty need not relay the lock, ESC-004)."""
+    c = neg.contract
+    if c is None or neg.state is not State.ACCEPTED or not c.escrow or peer.did not in c.locked:
+        return False
+    if all(p in c.locked for p in c.bonds_required):
+        return False
+    now = peer.clock()
+    return now <= c.bond_cutoff_ms + CLOCK_TOLERANCE_MS and now < _first_deadline(peer, neg)
+
+
+@_keeps_fork_proofs
+def await_locks(
+    peer: Peer,
+    counterparty: CooperationClient,
+    escrow: EscrowClient,
+    negs: Sequence[Negotiation],
+    *,
+    sleep: Callable[[float], None] | None = None,
+) -> list[Negotiation]:
+    """Ask the escrow again about contracts :func:`awaits_their_lock` (ESC-008: it answers with the locks
+    it signed), at doubling delays from :data:`LOCK_POLL_MS`, each at most a quarter of the time left to
+    our first deadline in it -- a lock that comes just after an ask leaves us three quarters of what was
+    left -- until an ask made past the bonding cutoff plus the clock tolerance (no lock can come later)
+    or our deadline; each contract that got bonded is performed and settled as :func:`carry_trade` does.
+    ``sleep`` waits (default :func:`time.sleep`). Returns the negotiations, read again, in the order
+    given."""
+    sleep = sleep or time.sleep
+    due: dict[bytes, tuple[int, int]] = {}
+    for neg in negs:
+        left = _first_deadline(peer, neg) - peer.clock()
+        due[neg.id] = (peer.clock() + max(1, min(LOCK_POLL_MS, left // 4)), 0)
+    while due:
+        nid, (at, attempt) = min(due.items(), key=lambda kv: kv[1][0])
+        wait_ms = at - peer.clock()
+        if wait_ms > 0:
+            sleep(wait_ms / 1000)
+        asked = peer.clock()
+        neg = peer.negotiation(nid)
+        answers = escrow.submit(contract_evidence(peer, neg))
+        relay_escrow_answers(peer, counterparty, answers, escrow=escrow)
+        neg = peer.negotiation(nid)
+        if neg.state is not State.ACCEPTED:
+            _perform_and_settle(peer, counterparty, escrow, neg)
+            del due[nid]
+            continue
+        c, first = neg.contract, _first_deadline(peer, neg)
+        assert c is not None
+        if asked > c.bond_cutoff_ms + CLOCK_TOLERANCE_MS or asked >= first:
+            del due[nid]  # no lock can come any more (ESC-010), or none would leave us time to deliver
+            continue
+        delay = min(LOCK_POLL_MS * 2 ** (attempt + 1), (first - asked) // 4)
+        due[nid] = (asked + max(1, delay), attempt + 1)
+    return [peer.negotiation(neg.id) for neg in negs]
 
 
 def _perform_and_settle(
@@ -483,8 +582,19 @@ def unfinished(neg: Negotiation) -> str:
     return why
 
 
-def relay_escrow_answers(peer: Peer, counterparty: CooperationClient, answers: Sequence[bytes]) -> None:
+def relay_escrow_answers(
+    peer: Peer,
+    counterparty: CooperationClient,
+    answers: Sequence[bytes],
+    *,
+    escrow: Submitter | None = None,
+) -> None:
     """Take the escrow's statements, pass them on to the counterparty, and perform what follows.
+
+    With ``escrow`` (the one that answered), the Deliveries that makes us sign go to it first (WIT-007),
+    before anything goes to the counterparty: a counterparty that fails the relay of the locks, or our
+    Delivery, would otherwise stop the run with the Delivery given to nobody, and its claim after the
+    deadline would find none at the escrow.
 
     Raises:
         MandateUnknown: the answer is empty (see :func:`split_escrow_answer`).
@@ -495,9 +605,24 @@ def relay_escrow_answers(peer: Peer, counterparty: CooperationClient, answers: S
     news = _news(peer, statements)
     escrow_did = decode_statement(decode_envelope(mandate).payload).mandate.agent  # held: verified
     ours = _take_escrow_news(peer, news, escrow_did)
-    ours += _relay(peer, counterparty, mandate, news)
-    for vs in ours:
+    _witness_first(escrow, ours)
+    more = _relay(peer, counterparty, mandate, news)
+    _witness_first(escrow, more)
+    for vs in [*ours, *more]:
         drive(peer, counterparty.exchange, vs)
+
+
+def _witness_first(escrow: Submitter | None, ours: Sequence[VerifiedStatement]) -> None:
+    """Give our Deliveries among ``ours`` to ``escrow`` (WIT-007) before they go to the counterparty.
+    Best effort: the caller settles with the escrow afterwards (:func:`settle_with_escrow`), which gives
+    them again -- answered then with these Stamps (WIT-006), which it relays."""
+    deliveries = [vs.envelope for vs in ours if vs.body == "delivery"]
+    if escrow is None or not deliveries:
+        return
+    try:
+        escrow.submit(deliveries)
+    except (CoopError, TransportError) as exc:
+        log.warning("our %d deliveries not given to the escrow yet: %s", len(deliveries), exc)
 
 
 def _news(peer: Peer, statements: Sequence[bytes]) -> list[tuple[bytes, bytes]]:
@@ -607,7 +732,7 @@ def settle_with_escrow(
         if vs.issuer != escrow_did and witness.stamp_time(escrow_did, vs.digest) is None
     ]
     answers = escrow.submit(list(dict.fromkeys(vs.envelope for vs in evidence)))
-    relay_escrow_answers(peer, counterparty, answers)
+    relay_escrow_answers(peer, counterparty, answers, escrow=escrow)
     return answers[1:]
 
 
@@ -665,7 +790,13 @@ def resume_trade(
             break
         ours += peer.on_replies(answers)
     for vs in ours:
-        drive(peer, counterparty.exchange, vs)
+        try:
+            drive(peer, counterparty.exchange, vs)
+        except (CoopError, TransportError) as exc:
+            # What its answers made due -- a Delivery, when they carried the escrow's locks -- still goes
+            # to the escrow below (WIT-007): a counterparty that fails it must not keep it from there.
+            refused = refused or exc
+            break
     # What is due and not delivered: held back by TIM-009 (nothing performs it again on its own), or
     # never signed before the crash. To the escrow first (the settling below), then the counterparty.
     if escrow is not None:
@@ -717,7 +848,7 @@ def sync_with_escrow(
         if (vs := verify_statement(env)).header.negotiation_id == neg.id and vs.digest not in held
     ]
     if new:
-        relay_escrow_answers(peer, counterparty, [mandate, *new])
+        relay_escrow_answers(peer, counterparty, [mandate, *new], escrow=escrow)
 
 
 def claim_breach(peer: Peer, neg: Negotiation, item_index: int, reason: str) -> VerifiedStatement:
