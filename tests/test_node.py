@@ -23,6 +23,7 @@ from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
+from a2a_coop.runtime import node as node_module
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import MAX_SUBMIT_ATTEMPTS, EscrowWitness, PeerNode, sign_mandate
 from a2a_coop.runtime.peer import Peer, drive
@@ -319,6 +320,30 @@ def test_the_witness_gives_up_after_its_last_attempt(caplog: pytest.LogCaptureFi
     finally:
         witness.close()
     assert f"failed {MAX_SUBMIT_ATTEMPTS} times, given up" in caplog.text
+
+
+def test_the_witness_tries_a_delivery_until_its_deadline_would_no_longer_be_met(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Delivery's Stamp makes it timely up to its deadline + 30 s (WIT-003): the witness gave up after
+    about a minute of an escrow's outage (MAX_SUBMIT_ATTEMPTS) though the deadline was hours away, and a
+    counterparty withholding its Ack then had Bob's Delivery unwitnessed and its claim upheld. Now, given
+    until when, it tries on past its last doubling attempt (at most RETRY_CAP_S apart), and stops then."""
+    monkeypatch.setattr(node_module, "RETRY_CAP_S", 0.005)
+    clock = FixedClock()
+    escrow = Flaky(1_000, TransportError(grpc.StatusCode.UNAVAILABLE, "escrow down"))
+    witness = EscrowWitness(escrow, "did:key:escrow", retry_s=0.001, clock=lambda: clock.now_ms)
+    try:
+        witness.submit([b"delivery"], until_ms=clock.now_ms + 1)
+        assert _calls_after(escrow, 3 * MAX_SUBMIT_ATTEMPTS) >= 3 * MAX_SUBMIT_ATTEMPTS  # on and on
+        clock.advance(2)  # past its deadline + 30 s: its Stamp would no longer make it timely
+        before, after = -1, len(escrow.calls)
+        give_up = time.monotonic() + 10
+        while before != after and time.monotonic() < give_up:
+            before, _, after = after, time.sleep(0.1), len(escrow.calls)
+        assert before == after  # stopped
+    finally:
+        witness.close()
 
 
 def _hold_commits(

@@ -47,6 +47,7 @@ from a2a_coop.protocol.negotiation import (
     BARGAINING_STATES,
     BOND_GRACE_MS,
     CLAIM_WINDOW_MS,
+    Contract,
     State,
     proposal_of,
 )
@@ -95,10 +96,11 @@ DEFAULT_LOCK_WAIT_MS: Final = 2_000
 # An escrow that could not be asked about a bonded offer of ours (ESC-013) is asked again at the same
 # doubling delays, then at most this far apart, until what its answer would free is freed anyway.
 ESCROW_ASK_CAP_S: Final = 300.0
-# A submission the escrow did not take (unreachable, rate limited) is tried this many times in all, at
-# doubling delays from EscrowWitness.retry_s, each at most RETRY_CAP_S: about a minute with the defaults.
-# It matters: a Delivery is timely only once witnessed by its deadline + 30 s (WIT-003), and the
-# escrow's Stamp is the witness a responder gets without the counterparty's help.
+# A submission the escrow did not take (unreachable, rate limited) is tried this many times at doubling
+# delays from EscrowWitness.retry_s, each at most RETRY_CAP_S (about a minute with the defaults); one
+# carrying Deliveries on, RETRY_CAP_S apart, until its contract's last deadline + 30 s. It matters: a
+# Delivery is timely only once witnessed by its deadline + 30 s (WIT-003), and the escrow's Stamp is the
+# witness a responder gets without the counterparty's help.
 MAX_SUBMIT_ATTEMPTS: Final = 8
 RETRY_CAP_S: Final = 30.0
 log = logging.getLogger(__name__)
@@ -172,6 +174,12 @@ def sign_mandate(
 # --- a serving peer ------------------------------------------------------------------------
 
 
+def _witness_until(c: Contract) -> int:
+    """Until when the witness tries to get a contract's Deliveries to its escrow: a Stamp makes a
+    Delivery timely up to its deadline + 30 s (WIT-003), and none of the contract's is due later."""
+    return c.last_deadline_ms + CLOCK_TOLERANCE_MS
+
+
 def _hold_ends_ms(offer: VerifiedStatement) -> int:
     """When a bonded offer's value and exclusive_key stop being held whether or not its escrow was asked
     (SPEC 4.5): a contract of it can be claimed under until its last deadline plus the claim window."""
@@ -203,6 +211,7 @@ class EscrowWitness:
             before it submits the contract itself (at most a quarter of the time left to its first
             deadline); see :meth:`PeerNode.fetch_locks`.
         retry_s: the delay before the first retry of a submission the escrow did not take.
+        clock: Unix ms, for how long a Delivery's submission is tried (:meth:`submit`).
     """
 
     def __init__(
@@ -213,13 +222,15 @@ class EscrowWitness:
         max_pending: int = 1_000,
         lock_wait_s: float = DEFAULT_LOCK_WAIT_MS / 1000,
         retry_s: float = 0.5,
+        clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
         self.escrow = escrow
         self.did = did
+        self.clock = clock
         self.lock_wait_s = lock_wait_s
         self.retry_s = retry_s
         self.max_pending = max_pending
-        self._queue: queue.Queue[list[bytes] | None] = queue.Queue(max_pending)
+        self._queue: queue.Queue[tuple[list[bytes], int | None] | None] = queue.Queue(max_pending)
         self._watches: list[tuple[float, int, Callable[[], object]]] = []  # (due, order, job), a heap
         self._watch_order = itertools.count()
         self._watch_lock = threading.Lock()
@@ -228,10 +239,12 @@ class EscrowWitness:
         self._thread = threading.Thread(target=self._run, name="escrow-witness", daemon=True)
         self._thread.start()
 
-    def submit(self, envelopes: list[bytes]) -> None:
-        """Queue ``envelopes`` (dependencies first) for the escrow; never blocks."""
+    def submit(self, envelopes: list[bytes], *, until_ms: int | None = None) -> None:
+        """Queue ``envelopes`` (dependencies first) for the escrow; never blocks. ``until_ms``: past the
+        doubling retries, try again (at most :data:`RETRY_CAP_S` apart) until then, by ``clock`` -- a
+        Delivery's Stamp makes it timely up to its deadline + 30 s (WIT-003), whenever the escrow is back."""
         try:
-            self._queue.put_nowait(envelopes)
+            self._queue.put_nowait((envelopes, until_ms))
         except queue.Full:
             log.warning("escrow witness: queue full, %d envelopes not submitted", len(envelopes))
 
@@ -247,7 +260,7 @@ class EscrowWitness:
             wake, self._wake_queued = not self._wake_queued, True
         if wake:  # the thread recomputes how long to sleep; more wake-ups would crowd out submissions
             try:
-                self._queue.put_nowait([])
+                self._queue.put_nowait(([], None))
             except queue.Full:  # the thread has submissions to make: it looks at the watches after each
                 with self._watch_lock:
                     self._wake_queued = False
@@ -281,9 +294,9 @@ class EscrowWitness:
             return
         self._thread.join(max(0.0, give_up - time.monotonic()))
 
-    def _submit(self, envelopes: list[bytes], attempt: int) -> None:
+    def _submit(self, envelopes: list[bytes], attempt: int, until_ms: int | None = None) -> None:
         """Submit ``envelopes``; if the escrow did not take them, try again later (see the class
-        docstring), a refusal aside: the same evidence would be refused again."""
+        docstring and :meth:`submit`), a refusal aside: the same evidence would be refused again."""
         delay = self.retry_s * 2 ** (attempt - 1)
         failure: Exception
         try:
@@ -297,21 +310,20 @@ class EscrowWitness:
         except Exception as exc:  # transport failures: best effort, see the class docstring
             failure = exc
         n = len(envelopes)
-        if attempt >= MAX_SUBMIT_ATTEMPTS:
+        if attempt >= MAX_SUBMIT_ATTEMPTS and (until_ms is None or self.clock() >= until_ms):
             log.warning(
                 "escrow witness: submit of %d envelopes failed %d times, given up: %s", n, attempt, failure
             )
             return
         delay = min(delay, RETRY_CAP_S)
-        log.warning(
-            "escrow witness: submit of %d envelopes failed (attempt %d of %d), again in %.1f s: %s",
+        (log.warning if attempt < MAX_SUBMIT_ATTEMPTS else log.debug)(
+            "escrow witness: submit of %d envelopes failed (attempt %d), again in %.1f s: %s",
             n,
             attempt,
-            MAX_SUBMIT_ATTEMPTS,
             delay,
             failure,
         )
-        self.watch(delay, lambda: self._submit(envelopes, attempt + 1))
+        self.watch(delay, lambda: self._submit(envelopes, attempt + 1, until_ms))
 
     def _due_job(self) -> tuple[Callable[[], object] | None, float | None]:
         """The next watch due now, if any, else how long until one is (None: no watch pending)."""
@@ -343,8 +355,8 @@ class EscrowWitness:
             try:
                 if envelopes is None:
                     return
-                if envelopes:
-                    self._submit(envelopes, 1)
+                if envelopes[0]:
+                    self._submit(envelopes[0], 1, envelopes[1])
                 else:  # [] only wakes the thread (watch): it looks at the watches next
                     with self._watch_lock:
                         self._wake_queued = False
@@ -372,6 +384,8 @@ class PeerNode:
         self.peer = peer
         self.journal = journal
         self.witness = witness
+        if witness is not None:
+            witness.clock = peer.clock  # the deadlines it tries a Delivery until are by our clock
         # Negotiation ids with a lock watch pending: one per contract, however often the answer that
         # formed it is repeated (a retried request gets our Accept again, RPL-002).
         self._lock_watches: set[bytes] = set()
@@ -443,8 +457,8 @@ class PeerNode:
                 self.limiter.release(request.issuer)
         if self.witness is not None:
             answers = [*answers, *self._answer_held(envelope)]
-            for evidence in self._to_witness(answers, self.witness.did):
-                self.witness.submit(evidence)
+            for evidence, until in self._to_witness(answers, self.witness.did):
+                self.witness.submit(evidence, until_ms=until)
             self._watch_context_accepts(context)
             self._watch_deferred()
             said = claimed(envelope)
@@ -514,8 +528,10 @@ class PeerNode:
         with self.peer.lock:
             self._deferred_watch = None
             performed = self.peer.perform_deferred()
-        for evidence in self._to_witness([vs.envelope for vs in performed], self.witness.did, receipts=True):
-            self.witness.submit(evidence)
+        for evidence, until in self._to_witness(
+            [vs.envelope for vs in performed], self.witness.did, receipts=True
+        ):
+            self.witness.submit(evidence, until_ms=until)
         self._watch_deferred()  # held back again, or another one later
 
     def watch_exposed(self, negotiation_id: bytes) -> None:
@@ -603,8 +619,8 @@ class PeerNode:
         unanswered = hidden_accept_check_ms(self.peer, neg)
         if unanswered is not None and unanswered <= asked_at:
             self._asked_past_cutoff.add(negotiation_id)
-        for owed in self._to_witness([vs.envelope for vs in ours], self.witness.did):
-            self.witness.submit(owed)
+        for owed, until in self._to_witness([vs.envelope for vs in ours], self.witness.did):
+            self.witness.submit(owed, until_ms=until)
         self._watch_deferred()
         self.watch_exposed(negotiation_id)  # still unanswered, before its cutoff: asked again after it
         return True
@@ -631,7 +647,9 @@ class PeerNode:
                 ours = [held[d] for d, (by, _) in c.deliveries.items() if by == self.peer.did and d in held]
                 acks = [self.peer.verifier.ack_of(c.other(self.peer.did), vs.digest) for vs in ours]
                 evidence = [*contract_evidence(self.peer, neg), *(vs.envelope for vs in ours)]
-                self.witness.submit([*evidence, *(a.envelope for a in acks if a is not None)])
+                self.witness.submit(
+                    [*evidence, *(a.envelope for a in acks if a is not None)], until_ms=_witness_until(c)
+                )
                 queued += 1
             # Ended and dropped from memory before the witness asked (the process stopped first).
             for neg in forgotten_to_show(self.peer, self.journal.statements(), self.peer.clock()):
@@ -640,14 +658,14 @@ class PeerNode:
 
     def _to_witness(
         self, answers: Sequence[bytes], escrow: str, *, receipts: bool = False
-    ) -> list[list[bytes]]:
+    ) -> list[tuple[list[bytes], int]]:
         """Per contract naming ``escrow``: its evidence, then the Deliveries of ours among ``answers``
         (and with ``receipts`` our Receipts, each after the Delivery it names: signed on our own, they
         reach the counterparty in no answer, and the escrow releases the bonds only once it holds every
-        one, CMT-001)."""
+        one, CMT-001); and until when the witness tries to get it there (:func:`_witness_until`)."""
         with self.peer.lock:
             held, negotiations = self.peer.verifier.statements, self.peer.verifier.negotiations.by_id
-            out: dict[bytes, list[bytes]] = {}
+            out: dict[bytes, tuple[list[bytes], int]] = {}
             for env in answers:
                 # Our own answers, verified when signed: the digest finds them.
                 vs = held.get(statement_digest(decode_envelope(env).payload))
@@ -659,7 +677,9 @@ class PeerNode:
                     continue
                 neg = negotiations.get(vs.header.negotiation_id)
                 if neg is not None and neg.contract is not None and neg.contract.escrow == escrow:
-                    evidence = out.setdefault(neg.id, contract_evidence(self.peer, neg))
+                    evidence, _ = out.setdefault(
+                        neg.id, (contract_evidence(self.peer, neg), _witness_until(neg.contract))
+                    )
                     named = held.get(vs.statement.receipt.delivery) if vs.body == "receipt" else None
                     evidence += [env] if named is None else [named.envelope, env]
             return list(out.values())
@@ -722,8 +742,8 @@ class PeerNode:
             mandate, *answer = self.witness.escrow.submit(evidence)  # its Mandate first (ESC-002)
             if answer:
                 replies = self.peer.exchange(answer[-1], [mandate, *answer[:-1]])
-                for owed in self._to_witness(replies, self.witness.did):
-                    self.witness.submit(owed)
+                for owed, until in self._to_witness(replies, self.witness.did):
+                    self.witness.submit(owed, until_ms=until)
                 self._watch_deferred()
         finally:
             with self.peer.lock:
