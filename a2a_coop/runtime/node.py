@@ -60,7 +60,7 @@ from a2a_coop.protocol.statements import (
 )
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 from a2a_coop.runtime import gossip
-from a2a_coop.runtime.journal import Journal, JournalCorrupt, Ticket
+from a2a_coop.runtime.journal import Durability, Journal, JournalCorrupt, Ticket
 from a2a_coop.runtime.peer import (
     DEFAULT_MAX_OPEN_PER_COUNTERPARTY,
     DEFAULT_MAX_OPEN_TOTAL,
@@ -895,7 +895,11 @@ def _mandate_of(envelope: bytes, agent: str) -> bool:
 
 
 class EscrowNode:
-    """An :class:`Escrow` with a journal, as an EscrowHandler; ``start_ticking`` runs its clock rules."""
+    """An :class:`Escrow` with a journal, as an EscrowHandler; ``start_ticking`` runs its clock rules.
+
+    ``durability`` is the journal's (:meth:`Journal.open`): ``"full"``, the default, for any live
+    escrow; ``"normal"`` only for tests and benchmarks.
+    """
 
     def __init__(
         self,
@@ -905,10 +909,11 @@ class EscrowNode:
         *,
         clock: Callable[[], int] = wall_clock_ms,
         faucet: int = 0,
+        durability: Durability = "full",
     ) -> None:
         self.clock = clock
         self.faucet = faucet
-        self.journal = Journal.open(journal_path)
+        self.journal = Journal.open(journal_path, durability=durability)
         self.mandate = mandate
         self.lock = threading.Lock()
         mandate_vs = verify_statement(mandate)
