@@ -320,6 +320,7 @@ def escrow_settled_child(directory: Path, points: Sequence[int]) -> dict[str, An
         "cpu_seconds": cpu,
         "held_statements": len(escrow.verifier.statements),
         "held_negotiations": len(escrow.verifier.negotiations.by_id),
+        "forgotten": escrow.forgotten,
         "ledger_size": escrow.ledger_size,
         "journal_bytes": sum(p.stat().st_size for p in directory.glob("escrow.db*")),
     }
@@ -349,6 +350,7 @@ def run_escrow_settled(directory: Path, points: Sequence[int]) -> dict[str, Any]
             "escrow_settled_cpu_ms_per_trade": round(1000 * raw["cpu_seconds"] / raw["settled"], 3),
             "escrow_settled_held_statements": raw["held_statements"],
             "escrow_settled_held_negotiations": raw["held_negotiations"],
+            "escrow_settled_forgotten_contracts": raw["forgotten"],
             "escrow_settled_ledger_size": raw["ledger_size"],
             "escrow_journal_bytes_per_trade": round(raw["journal_bytes"] / raw["settled"]),
         }
@@ -471,7 +473,8 @@ def table(result: dict[str, Any]) -> str:
             f"{result['escrow_settled_trades_per_s']:.0f} trades/s "
             f"({result['escrow_settled_cpu_ms_per_trade']:.2f} ms CPU each); held at the end: "
             f"{result['escrow_settled_held_statements']:,} statements, "
-            f"{result['escrow_settled_held_negotiations']:,} negotiations; journal "
+            f"{result['escrow_settled_held_negotiations']:,} negotiations "
+            f"({result['escrow_settled_forgotten_contracts']:,} contracts forgotten); journal "
             f"{result['escrow_journal_bytes_per_trade']:,} B per trade",
         ]
     idle = "met" if result["idle_target_met"] else "NOT met"

@@ -207,6 +207,8 @@ def test_memory_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Capt
     assert isinstance(result["escrow_settled_bytes_per_trade"], int)
     # two Deposits and the Stamp of the two Mandates; per trade a Stamp, two locks, a Stamp, two releases
     assert result["escrow_settled_ledger_size"] == 3 + 1000 * 6
+    assert result["escrow_settled_held_negotiations"] == 0  # each forgotten once over for good
+    assert result["escrow_settled_forgotten_contracts"] == 1000
     assert any("escrow_settled_1k_vs_200" in line for line in table)
 
 
