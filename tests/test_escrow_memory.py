@@ -216,21 +216,34 @@ def test_a_forgotten_contract_is_answered_as_one_held(
     assert probes() == first
 
 
-@pytest.mark.req("RPL-001", "ESC-015")
+@pytest.mark.req("RPL-001", "ESC-015", "ESC-011", "ESC-014")
+@pytest.mark.parametrize("carrier", ["ack", "superseded-reject", "foreign-negotiation"])
 def test_a_nonce_reused_against_a_forgotten_accept_is_a_fork(
-    twins: Twins, parties: tuple[Party, Party, Party]
+    twins: Twins, parties: tuple[Party, Party, Party], carrier: str
 ) -> None:
-    """Bob signs an Ack (no negotiation) carrying his forgotten Accept's nonce: both twins refuse it
-    NONCE_REUSED with the Accept as evidence, and both record the fork against the Accept (ESC-015)."""
+    """Bob signs another statement carrying his forgotten Accept's nonce: an Ack (no negotiation), which
+    both twins refuse NONCE_REUSED with the Accept as evidence; a Reject of the accepted offer, which the
+    Accept superseded (not taken, answered as the offer, ESC-014); or a statement of a negotiation that
+    names no escrow (the whole Submit refused WRONG_PARTY, ESC-011). Either way both twins record the
+    fork against the Accept (ESC-015), and answer the same."""
     alice, bob, escrow = parties
     offer, accept, _ = _fulfilled(twins, alice, bob, escrow)
     assert not twins.held(accept)
-    reused = bob.sign(
-        "ack", commitment_pb2.Ack(statement=offer.digest), audience=alice.did, nonce=accept.header.nonce
-    )
+    nonce = accept.header.nonce
+    if carrier == "ack":
+        reused = bob.sign("ack", commitment_pb2.Ack(statement=offer.digest), audience=alice.did, nonce=nonce)
+    elif carrier == "superseded-reject":
+        reused = bob.reject(offer, "no", nonce=nonce)
+    else:
+        reused = bob.offer(alice, bob.proposal(), nonce=nonce)  # no escrow named
     outcome = twins.submit(reused)
-    assert outcome[:3] == ("refused", "NonceReused", "RPL-001")
-    assert accept.envelope in outcome[3]
+    if carrier == "ack":
+        assert outcome[:3] == ("refused", "NonceReused", "RPL-001")
+        assert accept.envelope in outcome[3]
+    elif carrier == "superseded-reject":
+        assert outcome[0] == "answered"
+    else:
+        assert outcome[:3] == ("refused", "WrongParty", "ESC-011")
     assert accept.digest in twins.forgetting.escrow.forked_accepts
 
 

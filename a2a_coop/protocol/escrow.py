@@ -119,6 +119,12 @@ class EscrowArchive(Archive, Protocol):
 
     def statements(self) -> Iterator[tuple[int, str, bytes]]: ...
 
+    def recorded_before(self, issuer: str, digest: bytes) -> bytes | None:
+        """The envelope of ``issuer``'s statement recorded last before the statement ``digest`` (for
+        evidence the escrow took, the Stamp that named it: each Stamp is recorded right before what it
+        names), or None."""
+        ...
+
 
 class _UpTo:
     """An escrow archive while memory is rebuilt from it: a forgotten negotiation comes back with the
@@ -251,12 +257,16 @@ class Escrow:
         self._linger_due: dict[bytes, int] = {}
         self._stale_timers = 0  # heap entries of settled contracts, skipped when popped
         self.forgotten = 0
+        # Forgotten negotiations read back while a Submit is taken, and the stamps put back in the
+        # witness index for them (dropped again after the Submit unless the negotiation stayed).
+        self._rewitnessed: dict[bytes, list[bytes]] = {}
         self._setup = frozenset(setup)
         for data in setup:
             self._restore(verify_statement(data), data)
         if archive is not None:
             replaying = _UpTo(archive)
             self.verifier.use_archive(replaying, replay=False)  # every statement is in it: no replay reads
+            self.verifier.negotiations.restore = self._bring_back
             for position, _, data in archive.statements():
                 if data in self._setup:
                     continue
@@ -273,7 +283,9 @@ class Escrow:
                     self._close(neg)  # as _schedule does at the end
                 for settled in self.drain_settled():  # all of it is in the archive
                     self.forget_contract(settled, vs.header.issued_at_ms)
+            self._drop_rewitnessed()
             self.verifier.use_archive(archive)
+            self.verifier.negotiations.restore = self._bring_back
         self._unsaved.clear()
         for neg in list(self._contracts.values()):  # rebuild the open set, timers and funding index
             self._schedule(neg)
@@ -479,7 +491,7 @@ class Escrow:
                 if isinstance(vs, bytes):
                     held = self.verifier.statements[vs]
                     self._note_fork_by_nonce(held)  # held before the Accept with its nonce came (ESC-015)
-                    stamp = self.verifier.witness.stamp_of(self.did, vs)
+                    stamp = self._stamp_of(vs)
                     if stamp is not None and held.header.negotiation_id:  # not for mandates: no news
                         earlier.add(self.verifier.statements[stamp].header.seq)
                     held_digests.append(vs)
@@ -499,6 +511,7 @@ class Escrow:
                     if not isinstance(item, bytes) and item.header.negotiation_id:
                         self._note_if_settled(item.header.negotiation_id)
         seqs, shown = self._contract_news(held_digests)
+        self._drop_rewitnessed()
         # What this Submit made us sign (an Accept of a held Offer taken now, its locks) comes once, after.
         earlier.update(seq for seq in seqs if seq < before)
         return self._in_ledger_order(earlier, shown) + self._entries(before, self._ledger_size)
@@ -518,6 +531,7 @@ class Escrow:
         seqs, shown = self._contract_news(d for d in submitted if d in held)
         seen = {vs.digest for vs in answered}
         since = [vs for vs in self._in_ledger_order(seqs, shown) if vs.digest not in seen]
+        self._drop_rewitnessed()
         return [vs.envelope for vs in [*answered, *since]]
 
     def _contract_news(self, digests: Iterable[bytes]) -> tuple[set[int], dict[int, list[VerifiedStatement]]]:
@@ -538,11 +552,11 @@ class Escrow:
         submitted = set(digests)
         for digest in digests:
             vs = held[digest]
-            accept = vs if vs.body == "accept" else held.get(self._accept_of.get(digest, b""))
+            accept = vs if vs.body == "accept" else held.get(self._accept_of_offer(vs))
             if accept is None:
                 continue
-            seqs.update(self._signed_about.get(accept.header.negotiation_id, ()))
-            stamp = self.verifier.witness.stamp_of(self.did, accept.digest)
+            seqs.update(self._signed_about_contract(accept.header.negotiation_id))
+            stamp = self._stamp_of(accept.digest)
             if accept.digest not in submitted and stamp is not None and stamp in held:
                 at = held[stamp].header.seq
                 seqs.add(at)
@@ -617,7 +631,7 @@ class Escrow:
             if isinstance(vs, bytes):
                 continue
             nid = vs.header.negotiation_id
-            if nid and nid not in named and nid not in self._named:
+            if nid and nid not in named and nid not in self._named and not self._named_in_archive(nid):
                 raise WrongParty(
                     f"statement {vs.digest.hex()[:16]}: no Offer or Counter of its negotiation names this "
                     "escrow, which takes no evidence of it",
@@ -642,7 +656,7 @@ class Escrow:
         the offer one way at the escrow and another way to the offerer, whose verifier then refuses the
         Accept we reveal (CHN-004, CHN-003) and cannot perform. Likewise a statement reusing the Accept's
         nonce, which the offerer's verifier refuses the Accept for, or it for the Accept (RPL-001)."""
-        reused = self._accept_nonces.get((vs.issuer, vs.header.nonce))
+        reused = self._accept_with_nonce(vs.issuer, vs.header.nonce)
         if reused is not None and reused != vs.digest:
             self._forked(reused, vs.issuer)
         view = self.verifier.chains.get(vs.issuer) if fork is None else None
@@ -671,7 +685,9 @@ class Escrow:
     def _note_fork_by_nonce(self, vs: VerifiedStatement) -> None:
         """ESC-015 for a statement we took that reuses the nonce of an Accept we bond (our replay
         memory of that Accept's nonce may have lapsed: RPL-001 keeps it only to its expiry)."""
-        reused = self._accept_nonces.get((vs.issuer, vs.header.nonce)) if self._accept_nonces else None
+        if not self._accept_nonces and self._archive is None:
+            return
+        reused = self._accept_with_nonce(vs.issuer, vs.header.nonce)
         if reused is not None and reused != vs.digest:
             self._forked(reused, vs.issuer)
 
@@ -805,8 +821,12 @@ class Escrow:
             self._ledger_size += 1
             self._head = vs.digest
             self._book.apply(vs)
-            if vs.header.negotiation_id:
-                self._signed_about.setdefault(vs.header.negotiation_id, []).append(vs.header.seq)
+            nid = vs.header.negotiation_id
+            if nid:
+                signed = self._signed_about.get(nid)
+                if signed is None:  # what we signed about it before it was forgotten, if it was
+                    signed = self._signed_about[nid] = self._signed_about_contract(nid)
+                signed.append(vs.header.seq)
             return
         body = vs.body
         if body in ("offer", "counter"):
@@ -900,8 +920,11 @@ class Escrow:
         once that window closed). Its negotiation and statements leave the verifier (read back on
         demand: replay memory RPL-001/RPL-002, chain links, the negotiation rebuilt from its
         statements in the order they were taken), with our ledger entries about it and the Stamps
-        that named nothing else still held. What answers a Submit about it -- the seqs signed about it
-        (ESC-008), its Accept (ESC-012, ESC-015), the Stamps' index (WIT-006) -- stays in memory.
+        that named nothing else still held, our stamps of its evidence in the witness index, our Book's
+        record of its bonds, and what answers a Submit about it: the seqs signed about it (ESC-008),
+        its Accept by offer and by nonce (ESC-012, ESC-015), that it names us (ESC-011). Each of them is
+        read back from the archive when asked for (a Stamp is recorded right before what it names), and
+        a negotiation read back has its stamps put back first, so it is rebuilt as it was taken.
 
         Only what the archive holds durably may be forgotten (the caller's write-ahead). Returns
         whether the contract was forgotten now.
@@ -922,13 +945,14 @@ class Escrow:
         for p in c.parties:  # settled: its bonds move no balance any more
             self._book.bonds.pop((c.id, p), None)
         verifier = self.verifier
-        held = verifier.statements
+        held, witness = verifier.statements, verifier.witness
         dropped = verifier.forget_negotiation(negotiation_id)
-        for seq in self._signed_about.get(negotiation_id, ()):
+        for seq in self._signed_about.pop(negotiation_id, ()):
             ours = self._ledger.pop(seq, None)
             if ours is not None and verifier.forget_statement(ours.digest) is not None:
                 dropped.append(ours)
-        stamps = {verifier.witness.stamp_of(self.did, vs.digest) for vs in dropped}
+        evidence = [vs.digest for vs in dropped if vs.issuer != self.did]
+        stamps = {witness.stamp_of(self.did, digest) for digest in evidence}
         for digest in stamps:
             stamp = dict.get(held, digest) if digest is not None else None
             if stamp is None or stamp.issuer != self.did or stamp.body != "stamp":
@@ -936,8 +960,130 @@ class Escrow:
             if not any(dict.__contains__(held, d) for d in stamp.statement.stamp.statements):
                 verifier.forget_statement(stamp.digest)
                 self._ledger.pop(stamp.header.seq, None)
+        # What answers a Submit about it is read back from the archive from now on (_stamp_of,
+        # _signed_about_contract, _accept_of_offer, _accept_with_nonce, _named_in_archive).
+        witness.forget_stamps(self.did, evidence)
+        self._rewitnessed.pop(negotiation_id, None)
+        self._named.discard(negotiation_id)
+        accept = c.accept
+        if self._accept_of.get(c.offer.digest) == accept.digest:
+            del self._accept_of[c.offer.digest]
+        if self._accept_nonces.get((accept.issuer, accept.header.nonce)) == accept.digest:
+            del self._accept_nonces[(accept.issuer, accept.header.nonce)]
         self.forgotten += 1
         return True
+
+    # -- what a forgotten contract is answered with, read back from the archive -------
+
+    def _forgotten(self, digest: bytes) -> bool:
+        """Whether ``digest`` is a statement we took and forgot (the archive holds it, memory not)."""
+        return (
+            self._archive is not None
+            and not dict.__contains__(self.verifier.statements, digest)
+            and digest in self.verifier.statements
+        )
+
+    def _archived_stamp(self, digest: bytes) -> VerifiedStatement | None:
+        """Our Stamp that named the evidence ``digest``, from the archive (recorded right before it)."""
+        envelope = self._archive.recorded_before(self.did, digest) if self._archive is not None else None
+        stamp = verify_statement(envelope) if envelope is not None else None
+        if stamp is None or stamp.body != "stamp" or digest not in stamp.statement.stamp.statements:
+            return None
+        return stamp
+
+    def _stamp_of(self, digest: bytes) -> bytes | None:
+        """The digest of our Stamp that named ``digest`` (WIT-006), forgotten or not."""
+        stamp = self.verifier.witness.stamp_of(self.did, digest)
+        if stamp is not None or not self._forgotten(digest):
+            return stamp
+        found = self._archived_stamp(digest)
+        return None if found is None else found.digest
+
+    def _bring_back(self, negotiation_id: bytes) -> Negotiation | None:
+        """A forgotten negotiation, rebuilt as the verifier does (``Verifier._restore``) once our
+        stamps of its statements are back in the witness index: it is rebuilt as it was taken."""
+        verifier = self.verifier
+        archive = verifier.archive
+        if archive is None:
+            return None
+        back: list[bytes] = []
+        for envelope in archive.negotiation(negotiation_id):
+            vs = verify_statement(envelope)
+            if vs.issuer == self.did or verifier.witness.recorded_stamp_time(self.did, vs.digest) is not None:
+                continue
+            stamp = self._archived_stamp(vs.digest)
+            if stamp is not None:
+                verifier.witness.record_stamp(self.did, vs.digest, stamp.header.issued_at_ms, stamp.digest)
+                back.append(vs.digest)
+        if back:
+            self._rewitnessed.setdefault(negotiation_id, []).extend(back)
+        return verifier._restore(negotiation_id)
+
+    def _drop_rewitnessed(self) -> None:
+        """Drop the stamps :meth:`_bring_back` put back for negotiations that did not stay in memory."""
+        if not self._rewitnessed:
+            return
+        by_id = self.verifier.negotiations.by_id
+        for nid, digests in self._rewitnessed.items():
+            if nid not in by_id:
+                self.verifier.witness.forget_stamps(self.did, digests)
+        self._rewitnessed = {nid: d for nid, d in self._rewitnessed.items() if nid in by_id}
+
+    def _signed_about_contract(self, negotiation_id: bytes) -> list[int]:
+        """The ledger seqs of what we signed about a negotiation's contract (ESC-008), forgotten or not."""
+        signed = self._signed_about.get(negotiation_id)
+        if signed is not None:
+            return signed
+        archive = self.verifier.archive
+        if self._archive is None or archive is None:
+            return []
+        return [
+            vs.header.seq
+            for vs in map(verify_statement, archive.negotiation(negotiation_id))
+            if vs.issuer == self.did
+        ]
+
+    def _accept_of_offer(self, offer: VerifiedStatement) -> bytes:
+        """The digest of the Accept of the held Offer or Counter ``offer`` that formed a contract naming
+        us (ESC-012), forgotten or not; b"" if none."""
+        accept = self._accept_of.get(offer.digest)
+        if accept is not None:
+            return accept
+        if offer.body not in ("offer", "counter") or not self._forgotten(offer.digest):
+            return b""
+        neg = self.verifier.negotiations.find(offer.header.negotiation_id)
+        c = neg.contract if neg is not None else None
+        if c is None or c.escrow != self.did or c.offer.digest != offer.digest:
+            return b""
+        return c.accept.digest
+
+    def _accept_with_nonce(self, issuer: str, nonce: bytes) -> bytes | None:
+        """The digest of ``issuer``'s Accept of a contract we bond carrying ``nonce`` (ESC-015),
+        forgotten or not; None if none."""
+        accept = self._accept_nonces.get((issuer, nonce))
+        archive = self.verifier.archive
+        if accept is not None or self._archive is None or archive is None:
+            return accept
+        digest = archive.by_nonce(issuer, nonce)
+        if digest is None or not self._forgotten(digest):
+            return None
+        vs = self.verifier.statements.get(digest)
+        if vs is None or vs.body != "accept":
+            return None
+        neg = self.verifier.negotiations.find(vs.header.negotiation_id)
+        c = neg.contract if neg is not None else None
+        return digest if c is not None and c.escrow == self.did and c.accept.digest == digest else None
+
+    def _named_in_archive(self, negotiation_id: bytes) -> bool:
+        """ESC-011 for a forgotten negotiation: whether an Offer or Counter of it we took names us."""
+        archive = self.verifier.archive
+        if self._archive is None or archive is None:
+            return False
+        for envelope in archive.negotiation(negotiation_id):
+            vs = verify_statement(envelope)
+            if vs.body in ("offer", "counter") and proposal_of(vs).terms.escrow == self.did:
+                return True
+        return False
 
     def _next_action(self, neg: Negotiation, now_ms: int) -> tuple[str, Any] | None:
         return due_action(neg, now_ms, self.verifier, self._book.available, self.currency)
