@@ -88,6 +88,7 @@ from a2a_coop.protocol.negotiation import (
 )
 from a2a_coop.protocol.statements import (
     VerifiedStatement,
+    decode_statement,
     verify_statement,
 )
 from a2a_coop.protocol.verifier import Verifier
@@ -963,7 +964,7 @@ class Escrow:
         # What answers a Submit about it is read back from the archive from now on (_stamp_of,
         # _signed_about_contract, _accept_of_offer, _accept_with_nonce, _named_in_archive).
         witness.forget_stamps(self.did, evidence)
-        self._rewitnessed.pop(negotiation_id, None)
+        witness.forget_stamps(self.did, self._rewitnessed.pop(negotiation_id, ()))  # read back for it
         self._named.discard(negotiation_id)
         accept = c.accept
         if self._accept_of.get(c.offer.digest) == accept.digest:
@@ -1037,11 +1038,11 @@ class Escrow:
         archive = self.verifier.archive
         if self._archive is None or archive is None:
             return []
-        return [
-            vs.header.seq
-            for vs in map(verify_statement, archive.negotiation(negotiation_id))
-            if vs.issuer == self.did
-        ]
+        headers = (
+            decode_statement(decode_envelope(env).payload).header
+            for env in archive.negotiation(negotiation_id)
+        )
+        return [header.seq for header in headers if header.issuer == self.did]  # verified when taken
 
     def _accept_of_offer(self, offer: VerifiedStatement) -> bytes:
         """The digest of the Accept of the held Offer or Counter ``offer`` that formed a contract naming
