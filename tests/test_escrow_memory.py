@@ -331,3 +331,70 @@ def test_a_revoked_contract_stays_until_no_claim_can_come(
     assert nid not in forgetting.verifier.negotiations.by_id and forgetting.forgotten == 1
     twins.submit(offer, accept)
     twins.submit(revoke)
+
+
+@pytest.mark.req("ESC-013", "ESC-014", "WIT-004", "ESC-007", "WIT-006")
+def test_an_offer_shown_and_rejected_leaves_once_no_accept_can_be_recognised(
+    twins: Twins, parties: tuple[Party, Party, Party], clock: FixedClock
+) -> None:
+    """Alice shows the escrow her bonded offer and Bob's Reject (ESC-013). No contract: the forgetting
+    twin keeps the negotiation until no Accept of the offer could be recognised by its clock (the offer's
+    bonding cutoff plus the tolerance), then forgets it. Bob's Accept of the offer after that (dated in
+    time) and the showing again get the same answers from both twins, before and after a restart."""
+    alice, bob, escrow = parties
+    offer = alice.offer(bob, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    clock.advance(1_000)
+    late_accept = bob.accept(offer)  # signed in time, shown after the Reject was taken
+    reject = bob.reject(offer, "not now")
+    twins.submit(offer, reject)
+    nid = offer.header.negotiation_id
+    forgetting = twins.forgetting.escrow
+    clock.now_ms = offer.header.expires_at_ms + 60_000  # the cutoff plus the tolerance: the last instant
+    twins.tick()
+    assert nid in forgetting.verifier.negotiations.by_id
+    clock.advance(1)
+    twins.tick()
+    twins.tick()
+    assert nid not in forgetting.verifier.negotiations.by_id and not twins.held(offer)
+
+    def probes() -> list[Any]:
+        return [twins.submit(offer, reject), twins.submit(offer), twins.submit(late_accept), twins.tick()]
+
+    first = probes()
+    assert first[2][:3] == ("refused", "Unwitnessed", "WIT-004")
+    twins.restart()
+    assert nid not in twins.forgetting.escrow.verifier.negotiations.by_id
+    assert probes() == first
+
+
+@pytest.mark.req("WIT-004", "WIT-002", "ESC-012", "ESC-010")
+def test_an_accept_the_offerer_acked_in_time_binds_after_the_offer_was_forgotten(
+    twins: Twins, parties: tuple[Party, Party, Party], clock: FixedClock
+) -> None:
+    """Alice shows the escrow her unanswered bonded offer, and -- before it expires -- her Ack of Bob's
+    Accept (the Accept itself not shown). Past the cutoff the forgetting twin forgets the negotiation;
+    then Bob shows the Accept: the Ack witnessed it in time (WIT-004), so both twins recognise the
+    contract, reading the negotiation back as it was taken -- and, past its bonding cutoff with no bond
+    locked, rule it LAPSE at once (ESC-010). Then it is settled, and forgotten again."""
+    alice, bob, escrow = parties
+    offer = alice.offer(bob, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    ack = alice.sign("ack", commitment_pb2.Ack(statement=accept.digest), audience=bob.did)
+    twins.submit(offer)
+    twins.submit(ack)
+    nid = offer.header.negotiation_id
+    clock.now_ms = offer.header.expires_at_ms + 60_001
+    twins.tick()
+    twins.tick()
+    forgetting = twins.forgetting.escrow
+    assert nid not in forgetting.verifier.negotiations.by_id and forgetting.forgotten == 1
+    answer = twins.submit(accept)
+    assert answer[0] == "answered" and len(answer[1]) == 3  # the Mandate, the Stamp, the Ruling
+    neg = forgetting.verifier.negotiations.get(nid)
+    assert neg.contract is not None and neg.state is State.EXPIRED
+    twins.tick()
+    assert nid not in forgetting.verifier.negotiations.by_id and forgetting.forgotten == 2
+    twins.submit(offer)  # ESC-012: the Accept and what was signed about it
+    twins.restart()
+    twins.submit(offer, accept)

@@ -78,6 +78,7 @@ from a2a_coop.protocol.errors import (
 from a2a_coop.protocol.ledger import Book
 from a2a_coop.protocol.negotiation import (
     ARBITRATED_BODIES,
+    BOND_GRACE_MS,
     CLAIM_WINDOW_MS,
     TERMINAL_STATES,
     Contract,
@@ -198,6 +199,8 @@ class Escrow:
             memory only until it is over for good (:meth:`forget_contract`); what it forgot is read
             back from the archive whenever anything needs it, with the same answers. Without one,
             the escrow holds everything it ever took.
+        now_ms: the escrow's clock, with an archive: what is over for good by then is forgotten as the
+            archive is replayed (without it, by the time of the statement replayed).
 
     Raises:
         CoopError: a setup envelope does not verify.
@@ -212,6 +215,7 @@ class Escrow:
         currency: str = "credit",
         max_open_contracts: int = MAX_OPEN_CONTRACTS,
         archive: EscrowArchive | None = None,
+        now_ms: int | None = None,
     ) -> None:
         self.signer = signer
         self.did = signer.did
@@ -283,7 +287,7 @@ class Escrow:
                 elif _settled(neg):
                     self._close(neg)  # as _schedule does at the end
                 for settled in self.drain_settled():  # all of it is in the archive
-                    self.forget_contract(settled, vs.header.issued_at_ms)
+                    self.forget_contract(settled, vs.header.issued_at_ms if now_ms is None else now_ms)
             self._drop_rewitnessed()
             self.verifier.use_archive(archive)
             self.verifier.negotiations.restore = self._bring_back
@@ -716,7 +720,7 @@ class Escrow:
 
     def _check_recognition(self, accept: VerifiedStatement, now_ms: int) -> None:
         """WIT-004 and the per-party limit, for an Accept of a contract that names this escrow."""
-        neg = self.verifier.negotiations.by_id.get(accept.header.negotiation_id)  # forgotten: has a contract
+        neg = self.verifier.negotiations.find(accept.header.negotiation_id)  # forgotten: read back
         if neg is None or neg.contract is not None or neg.outstanding.digest != accept.statement.accept.offer:
             return  # the verifier reports what is wrong with it
         offer = neg.outstanding
@@ -899,10 +903,13 @@ class Escrow:
             self._settled.append(nid)
 
     def _note_if_settled(self, nid: bytes) -> None:
-        """A negotiation a Submit named, back in memory from the archive (checking a statement of it
-        brings it back) though its contract is settled: to be forgotten again."""
+        """A negotiation a Submit named that may be over for good (:meth:`forget_contract` decides): a
+        contract settled -- back in memory from the archive, checking a statement of it brought it back
+        -- or a negotiation naming us with no contract (an offer shown under ESC-013, answered or not)."""
         neg = self.verifier.negotiations.by_id.get(nid)
-        if neg is not None and nid not in self._contracts and neg.contract is not None and _settled(neg):
+        if neg is None or nid in self._contracts:
+            return
+        if neg.contract is None or _settled(neg):
             self._settled.append(nid)
 
     def drain_settled(self) -> list[bytes]:
@@ -918,7 +925,10 @@ class Escrow:
         Over for good: its bonds settled and no claim pending (it left the open set), and, after a
         Revoke, its clock past the claim window of every obligation the Revoke left owed (until then
         a claim may still be taken and reopen it, CMT-003: it stays, and :meth:`tick` hands it back
-        once that window closed). Its negotiation and statements leave the verifier (read back on
+        once that window closed). A negotiation naming us with no contract (offers shown under ESC-013)
+        is over once no Accept of its offers can be recognised by our clock any more: past the latest
+        offer's bonding cutoff plus the tolerance (WIT-004, ESC-010; until then it stays likewise).
+        Its negotiation and statements leave the verifier (read back on
         demand: replay memory RPL-001/RPL-002, chain links, the negotiation rebuilt from its
         statements in the order they were taken), with our ledger entries about it and the Stamps
         that named nothing else still held, our stamps of its evidence in the witness index, our Book's
@@ -934,17 +944,23 @@ class Escrow:
         if self._archive is None or neg is None or negotiation_id in self._contracts:
             return False
         c = neg.contract
-        if c is None or c.escrow != self.did or not _settled(neg):
+        if c is None:  # an offer naming us shown under ESC-013, answered or not: no Accept recognised once
+            if negotiation_id not in self._named and not self._named_in_archive(negotiation_id):
+                return False
+            until: int | None = _recognisable_until(neg)
+        elif c.escrow != self.did or not _settled(neg):
             return False
-        until = _claims_close(neg)
+        else:
+            until = _claims_close(neg)
         if until is not None and now_ms <= until:
             if until < self._linger_due.get(negotiation_id, until + 1):
                 self._linger_due[negotiation_id] = until
                 heapq.heappush(self._linger, (until, negotiation_id))
             return False
         self._linger_due.pop(negotiation_id, None)
-        for p in c.parties:  # settled: its bonds move no balance any more
-            self._book.bonds.pop((c.id, p), None)
+        if c is not None:  # settled: its bonds move no balance any more
+            for p in c.parties:
+                self._book.bonds.pop((c.id, p), None)
         verifier = self.verifier
         held, witness = verifier.statements, verifier.witness
         dropped = verifier.forget_negotiation(negotiation_id)
@@ -966,11 +982,12 @@ class Escrow:
         witness.forget_stamps(self.did, evidence)
         witness.forget_stamps(self.did, self._rewitnessed.pop(negotiation_id, ()))  # read back for it
         self._named.discard(negotiation_id)
-        accept = c.accept
-        if self._accept_of.get(c.offer.digest) == accept.digest:
-            del self._accept_of[c.offer.digest]
-        if self._accept_nonces.get((accept.issuer, accept.header.nonce)) == accept.digest:
-            del self._accept_nonces[(accept.issuer, accept.header.nonce)]
+        if c is not None:
+            accept = c.accept
+            if self._accept_of.get(c.offer.digest) == accept.digest:
+                del self._accept_of[c.offer.digest]
+            if self._accept_nonces.get((accept.issuer, accept.header.nonce)) == accept.digest:
+                del self._accept_nonces[(accept.issuer, accept.header.nonce)]
         self.forgotten += 1
         return True
 
@@ -1149,6 +1166,14 @@ def _settled(neg: Negotiation) -> bool:
     c = neg.contract
     assert c is not None
     return neg.state in TERMINAL_STATES and not open_bonds_of(c) and not c.pending_claims
+
+
+def _recognisable_until(neg: Negotiation) -> int:
+    """Until when an Accept of an offer in a negotiation with no contract may still be recognised by
+    our own clock (WIT-004: witnessed by the offer's expiry plus the tolerance) and bonded (ESC-010:
+    the bonding cutoff): the latest offer's cutoff plus the tolerance. An Accept an offerer's Ack
+    witnessed in time is still recognised later; it is read back then."""
+    return max(o.header.expires_at_ms for o in neg.offers) + BOND_GRACE_MS + CLOCK_TOLERANCE_MS
 
 
 def _claims_close(neg: Negotiation) -> int | None:
