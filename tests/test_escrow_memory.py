@@ -215,6 +215,7 @@ def test_a_forgotten_contract_is_answered_as_one_held(
     twins.restart()
     forgetting = twins.forgetting.escrow
     assert nid not in forgetting.verifier.negotiations.by_id  # forgotten as the journal is replayed
+    assert nid in twins.holding.escrow.verifier.negotiations.by_id  # the other holds it all again
     assert len(forgetting.verifier.statements) == held_after_settling
     assert probes() == first
 
@@ -364,6 +365,7 @@ def test_an_offer_shown_and_rejected_leaves_once_no_accept_can_be_recognised(
     assert first[2][:3] == ("refused", "Unwitnessed", "WIT-004")
     twins.restart()
     assert nid not in twins.forgetting.escrow.verifier.negotiations.by_id
+    assert nid in twins.holding.escrow.verifier.negotiations.by_id
     assert probes() == first
 
 

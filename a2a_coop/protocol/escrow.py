@@ -201,6 +201,8 @@ class Escrow:
             the escrow holds everything it ever took.
         now_ms: the escrow's clock, with an archive: what is over for good by then is forgotten as the
             archive is replayed (without it, by the time of the statement replayed).
+        forget: with an archive, forget what is over for good (the default); off, hold everything,
+            the archive serving only the restart and the ledger (tests compare the two).
 
     Raises:
         CoopError: a setup envelope does not verify.
@@ -216,8 +218,10 @@ class Escrow:
         max_open_contracts: int = MAX_OPEN_CONTRACTS,
         archive: EscrowArchive | None = None,
         now_ms: int | None = None,
+        forget: bool = True,
     ) -> None:
         self.signer = signer
+        self.forget = forget
         self.did = signer.did
         self.mandate_digest = mandate_digest
         self.currency = currency
@@ -941,7 +945,7 @@ class Escrow:
         whether the contract was forgotten now.
         """
         neg = self.verifier.negotiations.by_id.get(negotiation_id)
-        if self._archive is None or neg is None or negotiation_id in self._contracts:
+        if self._archive is None or not self.forget or neg is None or negotiation_id in self._contracts:
             return False
         c = neg.contract
         if c is None:  # an offer naming us shown under ESC-013, answered or not: no Accept recognised once

@@ -931,7 +931,12 @@ class EscrowNode:
         # The journal is the escrow's archive: it restarts from it, and a contract over for good leaves
         # memory once the journal holds it durably (_forget_durable), read back from there on demand.
         self.escrow = Escrow(
-            self.signer, mandate_vs.digest, setup=[*earlier, mandate], archive=self.journal, now_ms=clock()
+            self.signer,
+            mandate_vs.digest,
+            setup=[*earlier, mandate],
+            archive=self.journal,
+            now_ms=clock(),
+            forget=forget,
         )
         self._forgettable: list[tuple[list[bytes], Ticket | None]] = []
         self.escrow.forked_accepts.update(self.journal.get_meta(META_FORKED_ACCEPTS, []))
