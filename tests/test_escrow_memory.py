@@ -13,6 +13,7 @@ it left owed, which keeps the contract in memory until its claim window closed (
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -400,3 +401,42 @@ def test_an_accept_the_offerer_acked_in_time_binds_after_the_offer_was_forgotten
     twins.submit(offer)  # ESC-012: the Accept and what was signed about it
     twins.restart()
     twins.submit(offer, accept)
+
+
+@pytest.mark.req("RPC-004")
+def test_a_contract_is_forgotten_only_once_what_settled_it_is_durable(
+    twins: Twins, parties: tuple[Party, Party, Party], clock: FixedClock
+) -> None:
+    """Write-ahead: the Submit that settles a contract is held at its journal commit (another thread);
+    meanwhile the escrow's clock ticks, and the contract -- its Releases not yet durable, so not yet
+    in the journal it would be read back from -- stays in memory. Once the commit is through, the next
+    tick forgets it."""
+    alice, bob, escrow = parties
+    node = twins.forgetting
+    offer = alice.offer(bob, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    accept = bob.accept(offer)
+    node.submit([offer.envelope, accept.envelope])
+    d_alice, d_bob = alice.deliver(accept, bob), bob.deliver(accept, alice)
+    performed = [d_alice, d_bob, bob.receipt(d_alice), alice.receipt(d_bob)]
+    journal = node.journal
+    commit, held_back, entered = journal._commit, threading.Event(), threading.Event()
+
+    def slow_commit(batch: Any) -> None:
+        entered.set()
+        held_back.wait(10)
+        commit(batch)
+
+    journal._commit = slow_commit  # type: ignore[method-assign]
+    worker = threading.Thread(target=node.submit, args=([vs.envelope for vs in performed],))
+    worker.start()
+    assert entered.wait(10)
+    nid = offer.header.negotiation_id
+    try:
+        node.tick()
+        assert nid in node.escrow.verifier.negotiations.by_id and node.escrow.forgotten == 0
+    finally:
+        held_back.set()
+        worker.join(10)
+        journal._commit = commit  # type: ignore[method-assign]
+    node.tick()
+    assert nid not in node.escrow.verifier.negotiations.by_id and node.escrow.forgotten == 1
