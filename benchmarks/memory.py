@@ -33,8 +33,17 @@ and has them settle trades one after another *in-process* -- Alice proposes, Bob
 (no escrow) and ends FULFILLED, so each peer forgets it once durable (a2a_coop.protocol.archive). The
 child reads its RSS after each checkpoint (``--settled 10000,100000`` by default). Those journals use
 ``durability="normal"`` (fsync'd at checkpoints, not at each commit): what is measured is memory, and
-a fsync per commit would make 100k trades take hours on a shared machine. The last line printed is
-one JSON object.
+a fsync per commit would make 100k trades take hours on a shared machine.
+
+And an escrow over a long life (``escrow_rss_after_10k_settled_mb``, ``escrow_rss_after_100k_settled_mb``,
+their ratio against the same 1.2 target, and ``escrow_settled_bytes_per_trade``): a third fresh child
+runs an :class:`~a2a_coop.runtime.node.EscrowNode` (its journal ``durability="normal"``, as above) and
+has two parties (:class:`a2a_coop.testing.Party`, plain signers on a fixed clock that moves 3 s per
+trade) settle bonded trades through it *in-process*, as the gRPC service would call it: each trade is
+two Submits -- the Offer and its Accept (Stamp, two BondLocks), then both Deliveries and both Receipts
+(Stamp, two Releases) -- and a tick. The child reads its RSS after each checkpoint
+(``--escrow-settled 10000,100000`` by default; ``--quick``: 200,1000). The last line printed is one
+JSON object.
 """
 
 from __future__ import annotations
@@ -63,6 +72,9 @@ PER_TARGET: Final = 10_000  # rss_10k_delta_mb is for this many negotiations
 SETTLED_POINTS: Final = (10_000, 100_000)
 QUICK_SETTLED_POINTS: Final = (20, 60)
 SETTLED_RATIO_TARGET: Final = 1.2
+ESCROW_SETTLED_POINTS: Final = (10_000, 100_000)
+QUICK_ESCROW_SETTLED_POINTS: Final = (200, 1_000)
+ESCROW_BOND: Final = 100
 OFFER_TTL_MS: Final = 3_600_000
 ROOT: Final = Path(__file__).resolve().parent.parent
 RECORD: Final = struct.Struct("<I")
@@ -256,6 +268,96 @@ def run_settled(directory: Path, points: Sequence[int]) -> dict[str, Any]:
     return out
 
 
+def escrow_settled_child(directory: Path, points: Sequence[int]) -> dict[str, Any]:
+    """An EscrowNode (journal ``durability="normal"``) witnesses and settles bonded trades between two
+    parties, submitted in-process; RSS (bytes) after each count in ``points``."""
+    from a2a_coop.runtime.node import EscrowNode
+    from a2a_coop.testing import FixedClock, Party
+
+    clock = FixedClock()
+    caps = {"budget_per_period": 10**15, "max_outstanding": 10**12}
+    alice, bob = Party("alice", clock, caps), Party("bob", clock, caps)
+    agent = Party("escrow", clock)
+    node = EscrowNode(
+        agent.agent.key,
+        agent.mandate_vs.envelope,
+        directory / "escrow.db",
+        clock=lambda: clock.now_ms,
+        durability="normal",
+    )
+    escrow = node.escrow
+    for party in (alice, bob):
+        node.deposit(party.did, 10**15)
+    node.submit([*alice.setup, *bob.setup])
+    rss: dict[str, int] = {"start": settled_rss()}
+    settled, start = 0, time.perf_counter()
+    cpu = time.process_time()
+    for point in sorted(points):
+        while settled < point:
+            proposal = alice.proposal(issuer_bond=ESCROW_BOND, audience_bond=ESCROW_BOND, escrow=agent.did)
+            offer = alice.offer(bob, proposal)
+            clock.advance(1_000)
+            accept = bob.accept(offer)
+            locked = node.submit([offer.envelope, accept.envelope])
+            clock.advance(1_000)
+            d_alice, d_bob = alice.deliver(accept, bob), bob.deliver(accept, alice)
+            r_bob, r_alice = bob.receipt(d_alice), alice.receipt(d_bob)
+            released = node.submit([d_alice.envelope, d_bob.envelope, r_bob.envelope, r_alice.envelope])
+            clock.advance(1_000)
+            node.tick()
+            # The Mandate, the Stamp, then two BondLocks; then two Releases: the trade is settled.
+            if len(locked) != 4 or len(released) != 4:
+                raise RuntimeError(f"trade {settled}: {len(locked)} and {len(released)} envelopes answered")
+            settled += 1
+        rss[str(point)] = settled_rss()
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    if escrow.open_contracts:
+        raise RuntimeError(f"{escrow.open_contracts} contracts still open at the escrow")
+    out = {
+        "rss": rss,
+        "settled": settled,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "held_statements": len(escrow.verifier.statements),
+        "held_negotiations": len(escrow.verifier.negotiations.by_id),
+        "forgotten": escrow.forgotten,
+        "ledger_size": escrow.ledger_size,
+        "journal_bytes": sum(p.stat().st_size for p in directory.glob("escrow.db*")),
+    }
+    node.close()
+    return out
+
+
+def run_escrow_settled(directory: Path, points: Sequence[int]) -> dict[str, Any]:
+    """The escrow's long-life figures, from a fresh child."""
+    directory.mkdir(parents=True, exist_ok=True)
+    raw = run_child(directory, "--escrow-settled-child", ",".join(str(p) for p in points))
+    rss = raw["rss"]
+    lo, hi = min(points), max(points)
+    out: dict[str, Any] = {
+        f"escrow_rss_after_{_k(p)}_settled_mb": round(rss[str(p)] / MB, 1) for p in sorted(points)
+    }
+    ratio = rss[str(hi)] / rss[str(lo)]
+    out.update(
+        {
+            "escrow_settled_points": sorted(points),
+            f"escrow_settled_{_k(hi)}_vs_{_k(lo)}": round(ratio, 3),
+            "escrow_settled_ratio_target": SETTLED_RATIO_TARGET,
+            "escrow_settled_ratio_target_met": ratio <= SETTLED_RATIO_TARGET,
+            "escrow_settled_bytes_per_trade": round((rss[str(hi)] - rss[str(lo)]) / (hi - lo)),
+            "escrow_rss_start_mb": round(rss["start"] / MB, 1),
+            "escrow_settled_trades_per_s": round(raw["settled"] / raw["seconds"], 1),
+            "escrow_settled_cpu_ms_per_trade": round(1000 * raw["cpu_seconds"] / raw["settled"], 3),
+            "escrow_settled_held_statements": raw["held_statements"],
+            "escrow_settled_held_negotiations": raw["held_negotiations"],
+            "escrow_settled_forgotten_contracts": raw["forgotten"],
+            "escrow_settled_ledger_size": raw["ledger_size"],
+            "escrow_journal_bytes_per_trade": round(raw["journal_bytes"] / raw["settled"]),
+        }
+    )
+    return out
+
+
 def _k(n: int) -> str:
     return f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
@@ -354,6 +456,27 @@ def table(result: dict[str, Any]) -> str:
             f"{result['settled_trades_per_s']:.0f} trades/s; statements held at the end: "
             f"{result['settled_held_statements']}",
         ]
+    escrow_points = result.get("escrow_settled_points")
+    if escrow_points:
+        lo = escrow_points[0]
+        lines += [
+            "",
+            "an escrow over a long life (an EscrowNode settles bonded trades submitted in-process):",
+            f"  RSS at start (journal open, parties funded)  {result['escrow_rss_start_mb']:>9.1f} MB",
+        ]
+        lines += [
+            f"  RSS after {p:>7,} settled  {result[f'escrow_rss_after_{_k(p)}_settled_mb']:>9.1f} MB"
+            for p in escrow_points
+        ]
+        lines += [
+            f"  per settled trade beyond {lo:,}: {result['escrow_settled_bytes_per_trade']:,} B; "
+            f"{result['escrow_settled_trades_per_s']:.0f} trades/s "
+            f"({result['escrow_settled_cpu_ms_per_trade']:.2f} ms CPU each); held at the end: "
+            f"{result['escrow_settled_held_statements']:,} statements, "
+            f"{result['escrow_settled_held_negotiations']:,} negotiations "
+            f"({result['escrow_settled_forgotten_contracts']:,} contracts forgotten); journal "
+            f"{result['escrow_journal_bytes_per_trade']:,} B per trade",
+        ]
     idle = "met" if result["idle_target_met"] else "NOT met"
     delta = "met" if result["delta_target_met"] else "NOT met"
     lines += [
@@ -365,7 +488,26 @@ def table(result: dict[str, Any]) -> str:
         key = f"settled_{_k(points[-1])}_vs_{_k(points[0])}"
         met = "met" if result["settled_ratio_target_met"] else "NOT met"
         lines.append(f"HEADLINE {key} {result[key]:.3f} (target <= {SETTLED_RATIO_TARGET}: {met})")
+    if escrow_points:
+        key = f"escrow_settled_{_k(escrow_points[-1])}_vs_{_k(escrow_points[0])}"
+        met = "met" if result["escrow_settled_ratio_target_met"] else "NOT met"
+        lines.append(f"HEADLINE {key} {result[key]:.3f} (target <= {SETTLED_RATIO_TARGET}: {met})")
     return "\n".join(lines)
+
+
+def _points(
+    parser: argparse.ArgumentParser, flag: str, given: str | None, default: Sequence[int]
+) -> list[int]:
+    """The counts of a ``--settled``-like option: two or more positive ones, or none for "0"."""
+    try:
+        points = [int(p) for p in given.split(",") if p.strip()] if given is not None else list(default)
+    except ValueError:
+        parser.error(f"{flag} takes counts separated by commas, e.g. 10000,100000")
+    if points == [0]:
+        return []
+    if len(points) < 2 or min(points) < 1:
+        parser.error(f"{flag} needs two or more positive counts")
+    return points
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -395,8 +537,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="settled-trade counts at which to read RSS, comma separated (default 10000,100000; "
         "--quick: 20,60); 0 skips the long-life part",
     )
+    parser.add_argument(
+        "--escrow-settled",
+        default=None,
+        help="settled bonded-trade counts at which to read the escrow's RSS, comma separated (default "
+        "10000,100000; --quick: 20,60); 0 skips the escrow part",
+    )
     parser.add_argument("--child", metavar="DIR", help=argparse.SUPPRESS)
     parser.add_argument("--settled-child", nargs=2, metavar=("POINTS", "DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--escrow-settled-child", nargs=2, metavar=("POINTS", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.child:
         print(json.dumps(child(Path(args.child))))
@@ -405,18 +554,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         points_arg, directory = args.settled_child
         print(json.dumps(settled_child(Path(directory), [int(p) for p in points_arg.split(",")])))
         return 0
-    try:
-        points = (
-            [int(p) for p in args.settled.split(",") if p.strip()]
-            if args.settled is not None
-            else list(QUICK_SETTLED_POINTS if args.quick else SETTLED_POINTS)
-        )
-    except ValueError:
-        parser.error("--settled takes counts separated by commas, e.g. 10000,100000")
-    if points == [0]:
-        points = []
-    if points and (len(points) < 2 or min(points) < 1):
-        parser.error("--settled needs two or more positive counts")
+    if args.escrow_settled_child:
+        points_arg, directory = args.escrow_settled_child
+        print(json.dumps(escrow_settled_child(Path(directory), [int(p) for p in points_arg.split(",")])))
+        return 0
+    settled_default = QUICK_SETTLED_POINTS if args.quick else SETTLED_POINTS
+    points = _points(parser, "--settled", args.settled, settled_default)
+    escrow_points = _points(
+        parser,
+        "--escrow-settled",
+        args.escrow_settled,
+        QUICK_ESCROW_SETTLED_POINTS if args.quick else ESCROW_SETTLED_POINTS,
+    )
     n = (
         args.negotiations
         if args.negotiations is not None
@@ -428,6 +577,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = run(n, Path(tmp) / "open")
         if points:
             result.update(run_settled(Path(tmp) / "settled", points))
+        if escrow_points:
+            result.update(run_escrow_settled(Path(tmp) / "escrow-settled", escrow_points))
     print(table(result))
     print(json.dumps(result, separators=(",", ":")))
     return 0

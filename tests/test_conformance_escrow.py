@@ -145,7 +145,7 @@ def test_an_escrow_that_does_not_stamp_fails(
 
 class _Forgetful(dict[bytes, object]):
     """An escrow's record (of what it signed about each contract, of each offer's Accept) that it never
-    reads back."""
+    reads back (nor, for a contract it forgot, reads from its journal: patched beside it)."""
 
     def get(self, key: bytes, default: object = None) -> object:  # type: ignore[override]
         return default
@@ -157,6 +157,7 @@ def test_an_escrow_that_answers_a_held_accept_without_its_locks_fails(
     """The escrow of before ESC-008: a responder that submits its contract again gets the Stamp, not
     the locks, and stays where its initiator's silence keeps it."""
     monkeypatch.setattr(escrow_node.escrow, "_signed_about", _Forgetful())
+    monkeypatch.setattr(escrow_node.escrow, "_signed_about_contract", lambda negotiation_id: [])
     code, levels = _run_cases(
         escrow_node, tmp_path / "r", "esc.resubmitted-contract-brings-locks", "esc.idempotent-submit"
     )
@@ -173,6 +174,7 @@ def test_an_escrow_that_answers_an_accepted_offer_without_its_accept_fails(
     """The escrow of before ESC-012: an offerer that submits its Offer gets its Stamp, never the Accept
     its acceptor showed the escrow alone, and never learns of the contract that binds its bond."""
     monkeypatch.setattr(escrow_node.escrow, "_accept_of", _Forgetful())
+    monkeypatch.setattr(escrow_node.escrow, "_accept_of_offer", lambda offer: b"")
     code, levels = _run_cases(
         escrow_node, tmp_path / "r", "esc.hidden-accept-revealed", "esc.resubmitted-contract-brings-locks"
     )

@@ -56,10 +56,11 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, NamedTuple, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+from a2a_coop.protocol.archive import Archive, Nearest
 from a2a_coop.protocol.bodies import MAX_STAMP_DIGESTS
 from a2a_coop.protocol.envelope import decode_envelope, parse_envelope, statement_digest
 from a2a_coop.protocol.errors import (
@@ -77,6 +78,7 @@ from a2a_coop.protocol.errors import (
 from a2a_coop.protocol.ledger import Book
 from a2a_coop.protocol.negotiation import (
     ARBITRATED_BODIES,
+    BOND_GRACE_MS,
     CLAIM_WINDOW_MS,
     TERMINAL_STATES,
     Contract,
@@ -87,6 +89,7 @@ from a2a_coop.protocol.negotiation import (
 )
 from a2a_coop.protocol.statements import (
     VerifiedStatement,
+    decode_statement,
     verify_statement,
 )
 from a2a_coop.protocol.verifier import Verifier
@@ -109,6 +112,41 @@ class Prechecked(NamedTuple):
 
     items: list[VerifiedStatement | bytes]  # each statement verified on its own, or its digest if held
     refused: CoopError | None  # why the envelope after the last item fails them; None if none does
+
+
+class EscrowArchive(Archive, Protocol):
+    """Where an escrow's statements are recorded (its journal: a2a_coop.runtime.journal.Journal):
+    an :class:`~a2a_coop.protocol.archive.Archive` that also lists every statement in the order it was
+    recorded, ``(position, direction, envelope)``, which is the escrow's transcript order."""
+
+    def statements(self) -> Iterator[tuple[int, str, bytes]]: ...
+
+    def recorded_before(self, issuer: str, digest: bytes) -> bytes | None:
+        """The envelope of ``issuer``'s statement recorded last before the statement ``digest`` (for
+        evidence the escrow took, the Stamp that named it: each Stamp is recorded right before what it
+        names), or None."""
+        ...
+
+
+class _UpTo:
+    """An escrow archive while memory is rebuilt from it: a forgotten negotiation comes back with the
+    statements replayed so far only (``upto``, a position), not the later ones."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self.upto = 0
+
+    def by_digest(self, digest: bytes) -> bytes | None:
+        return self.archive.by_digest(digest)
+
+    def by_nonce(self, issuer: str, nonce: bytes) -> bytes | None:
+        return self.archive.by_nonce(issuer, nonce)
+
+    def at_seq(self, issuer: str, seq: int, *, nearest: Nearest = "at") -> bytes | None:
+        return self.archive.at_seq(issuer, seq, nearest=nearest)
+
+    def negotiation(self, negotiation_id: bytes, *, upto: int | None = None) -> list[bytes]:
+        return self.archive.negotiation(negotiation_id, upto=self.upto)
 
 
 class EscrowSigner(Protocol):
@@ -155,6 +193,16 @@ class Escrow:
         currency: the one currency this escrow keeps balances in. Contracts in
             another currency get no locks.
         max_open_contracts: how many open contracts one party may hold here.
+        archive: where everything the escrow takes and signs is recorded (its journal), once the
+            caller made it durable there: the escrow then restarts from it (after ``setup``, which
+            holds only what the archive does not: the escrow's Mandates) and keeps a contract in
+            memory only until it is over for good (:meth:`forget_contract`); what it forgot is read
+            back from the archive whenever anything needs it, with the same answers. Without one,
+            the escrow holds everything it ever took.
+        now_ms: the escrow's clock, with an archive: what is over for good by then is forgotten as the
+            archive is replayed (without it, by the time of the statement replayed).
+        forget: with an archive, forget what is over for good (the default); off, hold everything,
+            the archive serving only the restart and the ledger (tests compare the two).
 
     Raises:
         CoopError: a setup envelope does not verify.
@@ -168,15 +216,26 @@ class Escrow:
         setup: Sequence[bytes] = (),
         currency: str = "credit",
         max_open_contracts: int = MAX_OPEN_CONTRACTS,
+        archive: EscrowArchive | None = None,
+        now_ms: int | None = None,
+        forget: bool = True,
     ) -> None:
         self.signer = signer
+        self.forget = forget
         self.did = signer.did
         self.mandate_digest = mandate_digest
         self.currency = currency
         self.max_open_contracts = max_open_contracts
         self.verifier = Verifier()
-        self._ledger: list[VerifiedStatement] = []
+        self._archive = archive
+        # The ledger entries held in memory, by seq (with an archive, those of forgotten contracts are
+        # read back from it), how many there are, and the digest of the last.
+        self._ledger: dict[int, VerifiedStatement] = {}
+        self._ledger_size = 0
+        self._head = b""
         self._book = Book()
+        # Every envelope held, in transcript order; with an archive, only ``setup`` (the archive lists
+        # the rest).
         self._transcript: list[bytes] = []
         self._unsaved: list[VerifiedStatement] = []
         # Contracts naming this escrow that may still need an action, by negotiation id.
@@ -199,16 +258,43 @@ class Escrow:
         # ESC-015: digests of Accepts we witnessed that their issuer's chain forks at (a Submit showed us
         # another statement of that issuer at the Accept's seq, or one that breaks the chain beside it).
         self.forked_accepts: set[bytes] = set()
+        # Bounded memory (with an archive): contracts just settled, for the caller to forget once what
+        # settled them is durable (drain_settled, forget_contract); settled ones a claim may still come
+        # for, until when (a heap, and each one's time); how many contracts were forgotten.
+        self._settled: list[bytes] = []
+        self._linger: list[tuple[int, bytes]] = []
+        self._linger_due: dict[bytes, int] = {}
+        self._stale_timers = 0  # heap entries of settled contracts, skipped when popped
+        self.forgotten = 0
+        # Forgotten negotiations read back while a Submit is taken, and the stamps put back in the
+        # witness index for them (dropped again after the Submit unless the negotiation stayed).
+        self._rewitnessed: dict[bytes, list[bytes]] = {}
+        self._setup = frozenset(setup)
         for data in setup:
-            vs = verify_statement(data)
-            if vs.issuer == self.did and vs.header.seq != len(self._ledger):
-                raise ChainGap(
-                    f"restored ledger jumps to seq {vs.header.seq}, expected {len(self._ledger)}",
-                    requirement="CHN-002",
-                )
-            self.verifier.accept_statement(vs)
-            self._transcript.append(data)
-            self._take(vs)
+            self._restore(verify_statement(data), data)
+        if archive is not None:
+            replaying = _UpTo(archive)
+            self.verifier.use_archive(replaying, replay=False)  # every statement is in it: no replay reads
+            self.verifier.negotiations.restore = self._bring_back
+            for position, _, data in archive.statements():
+                if data in self._setup:
+                    continue
+                vs = verify_statement(data)
+                self._restore(vs, data)
+                replaying.upto = position
+                nid = vs.header.negotiation_id
+                if not nid:
+                    continue
+                neg = self._contracts.get(nid)
+                if neg is None:
+                    self._note_if_settled(nid)  # one forgotten, brought back by this statement
+                elif _settled(neg):
+                    self._close(neg)  # as _schedule does at the end
+                for settled in self.drain_settled():  # all of it is in the archive
+                    self.forget_contract(settled, vs.header.issued_at_ms if now_ms is None else now_ms)
+            self._drop_rewitnessed()
+            self.verifier.use_archive(archive)
+            self.verifier.negotiations.restore = self._bring_back
         self._unsaved.clear()
         for neg in list(self._contracts.values()):  # rebuild the open set, timers and funding index
             self._schedule(neg)
@@ -222,7 +308,19 @@ class Escrow:
         own.sort(key=lambda vs: vs.issued_at_ms)
         self._mandate_envelopes = [vs.envelope for vs in own]
         if mandate_digest in self.verifier.statements:
-            self._mandate_envelopes.append(self.verifier.statements[mandate_digest].envelope)
+            self._mandate_envelopes.append(self._envelope_of(mandate_digest))
+
+    def _restore(self, vs: VerifiedStatement, data: bytes) -> None:
+        """Hold one statement of a restart, as it was taken: no rules applied."""
+        if vs.issuer == self.did and vs.header.seq != self._ledger_size:
+            raise ChainGap(
+                f"restored ledger jumps to seq {vs.header.seq}, expected {self._ledger_size}",
+                requirement="CHN-002",
+            )
+        self.verifier.accept_statement(vs)
+        if self._archive is None or data in self._setup:
+            self._transcript.append(data)
+        self._take(vs)
 
     # -- queries ------------------------------------------------------------------
 
@@ -232,13 +330,43 @@ class Escrow:
 
     def ledger(self, from_seq: int = 0, limit: int | None = None) -> list[bytes]:
         """The escrow's chain: envelopes of its own statements, in seq order, from ``from_seq``."""
-        end = None if limit is None else from_seq + limit
-        return [vs.envelope for vs in self._ledger[from_seq:end]]
+        end = self._ledger_size if limit is None else from_seq + limit
+        return [self._envelope_at(seq) for seq in range(max(from_seq, 0), min(end, self._ledger_size))]
 
     @property
     def ledger_size(self) -> int:
         """How many statements the ledger holds (its head seq + 1)."""
-        return len(self._ledger)
+        return self._ledger_size
+
+    def _entry(self, seq: int) -> VerifiedStatement:
+        """The ledger entry at ``seq``, from memory or, forgotten, from the archive."""
+        vs = self._ledger.get(seq)
+        if vs is not None:
+            return vs
+        envelope = self._archive.at_seq(self.did, seq) if self._archive is not None and seq >= 0 else None
+        if envelope is None:
+            raise KeyError(seq)
+        return verify_statement(envelope)
+
+    def _entries(self, start: int, stop: int) -> list[VerifiedStatement]:
+        """The ledger entries at ``start`` .. ``stop - 1`` that exist (as a slice of a list would be)."""
+        return [self._entry(seq) for seq in range(max(start, 0), min(stop, self._ledger_size))]
+
+    def _envelope_at(self, seq: int) -> bytes:
+        vs = self._ledger.get(seq)
+        if vs is not None:
+            return vs.envelope
+        return self._entry(seq).envelope
+
+    def _envelope_of(self, digest: bytes) -> bytes:
+        """The envelope of a statement held, in memory or, forgotten, in the archive (KeyError if not)."""
+        vs = dict.get(self.verifier.statements, digest)
+        if vs is not None:
+            return vs.envelope
+        envelope = self._archive.by_digest(digest) if self._archive is not None else None
+        if envelope is None:
+            raise KeyError(digest)
+        return envelope
 
     @property
     def open_contracts(self) -> int:
@@ -257,10 +385,10 @@ class Escrow:
         """
         out = list(self._mandate_envelopes) if from_seq == 0 else []
         size, seq = sum(map(len, out)), from_seq
-        for vs in self._ledger[from_seq : from_seq + max(limit, 0)]:
+        for vs in self._entries(from_seq, from_seq + max(limit, 0)):
             unit = [vs.envelope]
             if vs.body == "stamp":
-                unit += [self.verifier.statements[d].envelope for d in vs.statement.stamp.statements]
+                unit += [self._envelope_of(d) for d in vs.statement.stamp.statements]
             grown = size + sum(map(len, unit))
             if max_bytes is not None and seq > from_seq and grown > max_bytes:
                 break
@@ -274,9 +402,13 @@ class Escrow:
         Each Stamp comes before the evidence it names, the evidence before the
         decisions taken on it: :func:`~a2a_coop.protocol.escrow_audit.audit_ledger`
         re-checks every decision from this, and ``Escrow(..., setup=transcript())``
-        restores the escrow after a restart.
+        restores the escrow after a restart. With an archive, what it holds: ``setup``, then the
+        archive's statements (what the caller made durable there).
         """
-        return list(self._transcript)
+        if self._archive is None:
+            return list(self._transcript)
+        setup = self._setup
+        return [*self._transcript, *(env for _, _, env in self._archive.statements() if env not in setup)]
 
     def drain_unsaved(self) -> list[VerifiedStatement]:
         """Statements (evidence and our own) taken since the last call, in transcript order: what a
@@ -346,7 +478,7 @@ class Escrow:
         accepted: list[VerifiedStatement] = []
         earlier: set[int] = set()  # ledger seqs of the Stamps of evidence already held
         held_digests: list[bytes] = []  # evidence already held, for ESC-008 and ESC-012
-        before = len(self._ledger)
+        before = self._ledger_size
         marks = len(self._transcript), len(self._unsaved)
         verified, refused = self.precheck(envelopes) if prechecked is None else prechecked
         try:
@@ -380,7 +512,7 @@ class Escrow:
                 if isinstance(vs, bytes):
                     held = self.verifier.statements[vs]
                     self._note_fork_by_nonce(held)  # held before the Accept with its nonce came (ESC-015)
-                    stamp = self.verifier.witness.stamp_of(self.did, vs)
+                    stamp = self._stamp_of(vs)
                     if stamp is not None and held.header.negotiation_id:  # not for mandates: no news
                         earlier.add(self.verifier.statements[stamp].header.seq)
                     held_digests.append(vs)
@@ -395,10 +527,15 @@ class Escrow:
             # made due -- a release after the last receipt -- would wait for the contract's lapse.
             for nid in dict.fromkeys(vs.header.negotiation_id for vs in accepted if vs.header.negotiation_id):
                 self._evaluate(nid, now_ms)
+            if self._archive is not None:  # what checking this Submit brought back from the archive
+                for item in verified:
+                    if not isinstance(item, bytes) and item.header.negotiation_id:
+                        self._note_if_settled(item.header.negotiation_id)
         seqs, shown = self._contract_news(held_digests)
+        self._drop_rewitnessed()
         # What this Submit made us sign (an Accept of a held Offer taken now, its locks) comes once, after.
         earlier.update(seq for seq in seqs if seq < before)
-        return self._in_ledger_order(earlier, shown) + self._ledger[before:]
+        return self._in_ledger_order(earlier, shown) + self._entries(before, self._ledger_size)
 
     def answer_again(self, first: Sequence[bytes], submitted: Sequence[bytes]) -> list[bytes]:
         """The answer to a repeated Submit (ESC-007), signing nothing: ``first``, the digests of what
@@ -415,6 +552,7 @@ class Escrow:
         seqs, shown = self._contract_news(d for d in submitted if d in held)
         seen = {vs.digest for vs in answered}
         since = [vs for vs in self._in_ledger_order(seqs, shown) if vs.digest not in seen]
+        self._drop_rewitnessed()
         return [vs.envelope for vs in [*answered, *since]]
 
     def _contract_news(self, digests: Iterable[bytes]) -> tuple[set[int], dict[int, list[VerifiedStatement]]]:
@@ -435,11 +573,11 @@ class Escrow:
         submitted = set(digests)
         for digest in digests:
             vs = held[digest]
-            accept = vs if vs.body == "accept" else held.get(self._accept_of.get(digest, b""))
+            accept = vs if vs.body == "accept" else held.get(self._accept_of_offer(vs))
             if accept is None:
                 continue
-            seqs.update(self._signed_about.get(accept.header.negotiation_id, ()))
-            stamp = self.verifier.witness.stamp_of(self.did, accept.digest)
+            seqs.update(self._signed_about_contract(accept.header.negotiation_id))
+            stamp = self._stamp_of(accept.digest)
             if accept.digest not in submitted and stamp is not None and stamp in held:
                 at = held[stamp].header.seq
                 seqs.add(at)
@@ -451,7 +589,7 @@ class Escrow:
         self, seqs: Iterable[int], shown: Mapping[int, Sequence[VerifiedStatement]]
     ) -> list[VerifiedStatement]:
         """The ledger statements at ``seqs`` in order, each followed by the evidence ``shown`` after it."""
-        return [vs for seq in sorted(seqs) for vs in (self._ledger[seq], *shown.get(seq, ()))]
+        return [vs for seq in sorted(seqs) for vs in (self._entry(seq), *shown.get(seq, ()))]
 
     def tick(self, now_ms: int) -> list[VerifiedStatement]:
         """Do whatever time alone makes due: rulings whose response window ended (CMT-002),
@@ -460,13 +598,19 @@ class Escrow:
         Returns:
             The statements the escrow signed, in ledger order.
         """
-        before = len(self._ledger)
+        before = self._ledger_size
         while self._timers and self._timers[0][0] <= now_ms:
             due, nid = heapq.heappop(self._timers)
             if self._due.get(nid) == due:
                 del self._due[nid]
                 self._evaluate(nid, now_ms)
-        return self._ledger[before:]
+            else:
+                self._stale_timers = max(self._stale_timers - 1, 0)
+        while self._linger and self._linger[0][0] < now_ms:  # no claim can come for it any more
+            _, nid = heapq.heappop(self._linger)
+            if self._linger_due.pop(nid, None) is not None:
+                self._settled.append(nid)
+        return self._entries(before, self._ledger_size)
 
     # -- evidence -----------------------------------------------------------------
 
@@ -508,7 +652,7 @@ class Escrow:
             if isinstance(vs, bytes):
                 continue
             nid = vs.header.negotiation_id
-            if nid and nid not in named and nid not in self._named:
+            if nid and nid not in named and nid not in self._named and not self._named_in_archive(nid):
                 raise WrongParty(
                     f"statement {vs.digest.hex()[:16]}: no Offer or Counter of its negotiation names this "
                     "escrow, which takes no evidence of it",
@@ -533,7 +677,7 @@ class Escrow:
         the offer one way at the escrow and another way to the offerer, whose verifier then refuses the
         Accept we reveal (CHN-004, CHN-003) and cannot perform. Likewise a statement reusing the Accept's
         nonce, which the offerer's verifier refuses the Accept for, or it for the Accept (RPL-001)."""
-        reused = self._accept_nonces.get((vs.issuer, vs.header.nonce))
+        reused = self._accept_with_nonce(vs.issuer, vs.header.nonce)
         if reused is not None and reused != vs.digest:
             self._forked(reused, vs.issuer)
         view = self.verifier.chains.get(vs.issuer) if fork is None else None
@@ -555,14 +699,16 @@ class Escrow:
         held = self.verifier.statements.get(digest)
         if held is None or held.body != "accept" or held.issuer != issuer:
             return
-        neg = self.verifier.negotiations.by_id.get(held.header.negotiation_id)
+        neg = self.verifier.negotiations.find(held.header.negotiation_id)  # forgotten: read back
         if neg is not None and neg.contract is not None and neg.contract.accept.digest == digest:
             self.forked_accepts.add(digest)
 
     def _note_fork_by_nonce(self, vs: VerifiedStatement) -> None:
         """ESC-015 for a statement we took that reuses the nonce of an Accept we bond (our replay
         memory of that Accept's nonce may have lapsed: RPL-001 keeps it only to its expiry)."""
-        reused = self._accept_nonces.get((vs.issuer, vs.header.nonce)) if self._accept_nonces else None
+        if not self._accept_nonces and self._archive is None:
+            return
+        reused = self._accept_with_nonce(vs.issuer, vs.header.nonce)
         if reused is not None and reused != vs.digest:
             self._forked(reused, vs.issuer)
 
@@ -574,7 +720,7 @@ class Escrow:
             self.verifier.check(vs)  # EQUIVOCATION, with proof, for a used seq
             raise ChainGap(
                 f"escrow statement at seq {vs.header.seq} is not in this escrow's ledger "
-                f"(head {len(self._ledger) - 1}); restore a saved ledger through setup",
+                f"(head {self._ledger_size - 1}); restore a saved ledger through setup",
                 requirement="CHN-002",
             )
         if vs.body == "accept":
@@ -582,14 +728,15 @@ class Escrow:
         elif vs.body in ARBITRATED_BODIES:
             self._check_arbitrable(vs, now_ms)
         self.verifier.accept_as_witness(vs, self.did, now_ms)
-        self._transcript.append(vs.envelope)
+        if self._archive is None:
+            self._transcript.append(vs.envelope)
         self._unsaved.append(vs)
         self._take(vs)
         return vs
 
     def _check_recognition(self, accept: VerifiedStatement, now_ms: int) -> None:
         """WIT-004 and the per-party limit, for an Accept of a contract that names this escrow."""
-        neg = self.verifier.negotiations.by_id.get(accept.header.negotiation_id)
+        neg = self.verifier.negotiations.find(accept.header.negotiation_id)  # forgotten: read back
         if neg is None or neg.contract is not None or neg.outstanding.digest != accept.statement.accept.offer:
             return  # the verifier reports what is wrong with it
         offer = neg.outstanding
@@ -620,7 +767,7 @@ class Escrow:
         """
         # The verifier's view, not the open set: a settled contract is no longer open here, and must
         # not be reopened by a claim or revoke that no ruling would ever end.
-        neg = self.verifier.negotiations.by_id.get(vs.header.negotiation_id)
+        neg = self.verifier.negotiations.find(vs.header.negotiation_id)  # forgotten: read back
         if neg is None or neg.contract is None or neg.contract.escrow != self.did:
             return  # not one of ours
         c = neg.contract
@@ -677,9 +824,13 @@ class Escrow:
         if not n:
             return
         # _sign appended each Stamp last: move each before the first statement of its chunk.
-        del self._transcript[-n:], self._unsaved[-n:]
+        keep_transcript = self._archive is None
+        if keep_transcript:
+            del self._transcript[-n:]
+        del self._unsaved[-n:]
         for k in reversed(range(n)):
-            self._transcript.insert(mark + k * MAX_STAMP_DIGESTS, stamps[k].envelope)
+            if keep_transcript:
+                self._transcript.insert(mark + k * MAX_STAMP_DIGESTS, stamps[k].envelope)
             self._unsaved.insert(unsaved_mark + k * MAX_STAMP_DIGESTS, stamps[k])
 
     # -- rules --------------------------------------------------------------------
@@ -687,10 +838,16 @@ class Escrow:
     def _take(self, vs: VerifiedStatement) -> None:
         """Book a statement the verifier just accepted."""
         if vs.issuer == self.did:
-            self._ledger.append(vs)
+            self._ledger[self._ledger_size] = vs
+            self._ledger_size += 1
+            self._head = vs.digest
             self._book.apply(vs)
-            if vs.header.negotiation_id:
-                self._signed_about.setdefault(vs.header.negotiation_id, []).append(vs.header.seq)
+            nid = vs.header.negotiation_id
+            if nid:
+                signed = self._signed_about.get(nid)
+                if signed is None:  # what we signed about it before it was forgotten, if it was
+                    signed = self._signed_about[nid] = self._signed_about_contract(nid)
+                signed.append(vs.header.seq)
             return
         body = vs.body
         if body in ("offer", "counter"):
@@ -727,10 +884,8 @@ class Escrow:
         more due -- its next deadline (the timer heap) and its unfunded bonds (the funding index)."""
         nid, c = neg.id, neg.contract
         assert c is not None
-        if neg.state in TERMINAL_STATES and not open_bonds_of(c) and not c.pending_claims:
-            del self._contracts[neg.id]
-            for p in c.parties:
-                self._open_by_party[p] -= 1
+        if _settled(neg):
+            self._close(neg)
             return
         if neg.state is State.ACCEPTED:
             for p in c.parties:  # an unfunded bond: its party's next Deposit re-evaluates the contract
@@ -740,6 +895,229 @@ class Escrow:
         if due is not None and due < self._due.get(nid, due + 1):
             self._due[nid] = due
             heapq.heappush(self._timers, (due, nid))
+
+    def _close(self, neg: Negotiation) -> None:
+        """A contract settled (:func:`_settled`): it leaves the open set, its timer and the funding
+        index (nothing there can make anything due for it: :meth:`_evaluate` skips what is not open)."""
+        nid, c = neg.id, neg.contract
+        assert c is not None
+        del self._contracts[nid]
+        for p in c.parties:
+            self._open_by_party[p] -= 1
+            waiting = self._waiting_funds.get(p)
+            if waiting is not None:
+                waiting.discard(nid)
+                if not waiting:
+                    del self._waiting_funds[p]
+        if self._due.pop(nid, None) is not None:  # its heap entry stays, skipped when popped
+            self._stale_timers += 1
+            if self._stale_timers > len(self._due) + 1024:
+                self._timers = [(due, n) for n, due in self._due.items()]
+                heapq.heapify(self._timers)
+                self._stale_timers = 0
+        if self._archive is not None:
+            self._settled.append(nid)
+
+    def _note_if_settled(self, nid: bytes) -> None:
+        """A negotiation a Submit named that may be over for good (:meth:`forget_contract` decides): a
+        contract settled -- back in memory from the archive, checking a statement of it brought it back
+        -- or a negotiation naming us with no contract (an offer shown under ESC-013, answered or not)."""
+        neg = self.verifier.negotiations.by_id.get(nid)
+        if neg is None or nid in self._contracts:
+            return
+        if neg.contract is None or _settled(neg):
+            self._settled.append(nid)
+
+    def drain_settled(self) -> list[bytes]:
+        """The negotiation ids of contracts settled (or brought back from the archive, settled) since
+        the last call, with an archive: the caller passes each to :meth:`forget_contract` once every
+        statement it took and signed so far is durable in the archive (write-ahead)."""
+        out, self._settled = self._settled, []
+        return out
+
+    def forget_contract(self, negotiation_id: bytes, now_ms: int) -> bool:
+        """Let a contract that is over for good leave memory; the archive answers for it from then on.
+
+        Over for good: its bonds settled and no claim pending (it left the open set), and, after a
+        Revoke, its clock past the claim window of every obligation the Revoke left owed (until then
+        a claim may still be taken and reopen it, CMT-003: it stays, and :meth:`tick` hands it back
+        once that window closed). A negotiation naming us with no contract (offers shown under ESC-013)
+        is over once no Accept of its offers can be recognised by our clock any more: past the latest
+        offer's bonding cutoff plus the tolerance (WIT-004, ESC-010; until then it stays likewise).
+        Its negotiation and statements leave the verifier (read back on
+        demand: replay memory RPL-001/RPL-002, chain links, the negotiation rebuilt from its
+        statements in the order they were taken), with our ledger entries about it and the Stamps
+        that named nothing else still held, our stamps of its evidence in the witness index, our Book's
+        record of its bonds, and what answers a Submit about it: the seqs signed about it (ESC-008),
+        its Accept by offer and by nonce (ESC-012, ESC-015), that it names us (ESC-011). Each of them is
+        read back from the archive when asked for (a Stamp is recorded right before what it names), and
+        a negotiation read back has its stamps put back first, so it is rebuilt as it was taken.
+
+        Only what the archive holds durably may be forgotten (the caller's write-ahead). Returns
+        whether the contract was forgotten now.
+        """
+        neg = self.verifier.negotiations.by_id.get(negotiation_id)
+        if self._archive is None or not self.forget or neg is None or negotiation_id in self._contracts:
+            return False
+        c = neg.contract
+        if c is None:  # an offer naming us shown under ESC-013, answered or not: no Accept recognised once
+            if negotiation_id not in self._named and not self._named_in_archive(negotiation_id):
+                return False
+            until: int | None = _recognisable_until(neg)
+        elif c.escrow != self.did or not _settled(neg):
+            return False
+        else:
+            until = _claims_close(neg)
+        if until is not None and now_ms <= until:
+            if until < self._linger_due.get(negotiation_id, until + 1):
+                self._linger_due[negotiation_id] = until
+                heapq.heappush(self._linger, (until, negotiation_id))
+            return False
+        self._linger_due.pop(negotiation_id, None)
+        if c is not None:  # settled: its bonds move no balance any more
+            for p in c.parties:
+                self._book.bonds.pop((c.id, p), None)
+        verifier = self.verifier
+        held, witness = verifier.statements, verifier.witness
+        dropped = verifier.forget_negotiation(negotiation_id)
+        for seq in self._signed_about.pop(negotiation_id, ()):
+            ours = self._ledger.pop(seq, None)
+            if ours is not None and verifier.forget_statement(ours.digest) is not None:
+                dropped.append(ours)
+        evidence = [vs.digest for vs in dropped if vs.issuer != self.did]
+        stamps = {witness.stamp_of(self.did, digest) for digest in evidence}
+        for digest in stamps:
+            stamp = dict.get(held, digest) if digest is not None else None
+            if stamp is None or stamp.issuer != self.did or stamp.body != "stamp":
+                continue
+            if not any(dict.__contains__(held, d) for d in stamp.statement.stamp.statements):
+                verifier.forget_statement(stamp.digest)
+                self._ledger.pop(stamp.header.seq, None)
+        # What answers a Submit about it is read back from the archive from now on (_stamp_of,
+        # _signed_about_contract, _accept_of_offer, _accept_with_nonce, _named_in_archive).
+        witness.forget_stamps(self.did, evidence)
+        witness.forget_stamps(self.did, self._rewitnessed.pop(negotiation_id, ()))  # read back for it
+        self._named.discard(negotiation_id)
+        if c is not None:
+            accept = c.accept
+            if self._accept_of.get(c.offer.digest) == accept.digest:
+                del self._accept_of[c.offer.digest]
+            if self._accept_nonces.get((accept.issuer, accept.header.nonce)) == accept.digest:
+                del self._accept_nonces[(accept.issuer, accept.header.nonce)]
+        self.forgotten += 1
+        return True
+
+    # -- what a forgotten contract is answered with, read back from the archive -------
+
+    def _forgotten(self, digest: bytes) -> bool:
+        """Whether ``digest`` is a statement we took and forgot (the archive holds it, memory not)."""
+        return (
+            self._archive is not None
+            and not dict.__contains__(self.verifier.statements, digest)
+            and digest in self.verifier.statements
+        )
+
+    def _archived_stamp(self, digest: bytes) -> VerifiedStatement | None:
+        """Our Stamp that named the evidence ``digest``, from the archive (recorded right before it)."""
+        envelope = self._archive.recorded_before(self.did, digest) if self._archive is not None else None
+        stamp = verify_statement(envelope) if envelope is not None else None
+        if stamp is None or stamp.body != "stamp" or digest not in stamp.statement.stamp.statements:
+            return None
+        return stamp
+
+    def _stamp_of(self, digest: bytes) -> bytes | None:
+        """The digest of our Stamp that named ``digest`` (WIT-006), forgotten or not."""
+        stamp = self.verifier.witness.stamp_of(self.did, digest)
+        if stamp is not None or not self._forgotten(digest):
+            return stamp
+        found = self._archived_stamp(digest)
+        return None if found is None else found.digest
+
+    def _bring_back(self, negotiation_id: bytes) -> Negotiation | None:
+        """A forgotten negotiation, rebuilt as the verifier does (``Verifier._restore``) once our
+        stamps of its statements are back in the witness index: it is rebuilt as it was taken."""
+        verifier = self.verifier
+        archive = verifier.archive
+        if archive is None:
+            return None
+        back: list[bytes] = []
+        for envelope in archive.negotiation(negotiation_id):
+            vs = verify_statement(envelope)
+            if vs.issuer == self.did or verifier.witness.recorded_stamp_time(self.did, vs.digest) is not None:
+                continue
+            stamp = self._archived_stamp(vs.digest)
+            if stamp is not None:
+                verifier.witness.record_stamp(self.did, vs.digest, stamp.header.issued_at_ms, stamp.digest)
+                back.append(vs.digest)
+        if back:
+            self._rewitnessed.setdefault(negotiation_id, []).extend(back)
+        return verifier._restore(negotiation_id)
+
+    def _drop_rewitnessed(self) -> None:
+        """Drop the stamps :meth:`_bring_back` put back for negotiations that did not stay in memory."""
+        if not self._rewitnessed:
+            return
+        by_id = self.verifier.negotiations.by_id
+        for nid, digests in self._rewitnessed.items():
+            if nid not in by_id:
+                self.verifier.witness.forget_stamps(self.did, digests)
+        self._rewitnessed = {nid: d for nid, d in self._rewitnessed.items() if nid in by_id}
+
+    def _signed_about_contract(self, negotiation_id: bytes) -> list[int]:
+        """The ledger seqs of what we signed about a negotiation's contract (ESC-008), forgotten or not."""
+        signed = self._signed_about.get(negotiation_id)
+        if signed is not None:
+            return signed
+        archive = self.verifier.archive
+        if self._archive is None or archive is None:
+            return []
+        headers = (
+            decode_statement(decode_envelope(env).payload).header
+            for env in archive.negotiation(negotiation_id)
+        )
+        return [header.seq for header in headers if header.issuer == self.did]  # verified when taken
+
+    def _accept_of_offer(self, offer: VerifiedStatement) -> bytes:
+        """The digest of the Accept of the held Offer or Counter ``offer`` that formed a contract naming
+        us (ESC-012), forgotten or not; b"" if none."""
+        accept = self._accept_of.get(offer.digest)
+        if accept is not None:
+            return accept
+        if offer.body not in ("offer", "counter") or not self._forgotten(offer.digest):
+            return b""
+        neg = self.verifier.negotiations.find(offer.header.negotiation_id)
+        c = neg.contract if neg is not None else None
+        if c is None or c.escrow != self.did or c.offer.digest != offer.digest:
+            return b""
+        return c.accept.digest
+
+    def _accept_with_nonce(self, issuer: str, nonce: bytes) -> bytes | None:
+        """The digest of ``issuer``'s Accept of a contract we bond carrying ``nonce`` (ESC-015),
+        forgotten or not; None if none."""
+        accept = self._accept_nonces.get((issuer, nonce))
+        archive = self.verifier.archive
+        if accept is not None or self._archive is None or archive is None:
+            return accept
+        digest = archive.by_nonce(issuer, nonce)
+        if digest is None or not self._forgotten(digest):
+            return None
+        vs = self.verifier.statements.get(digest)
+        if vs is None or vs.body != "accept":
+            return None
+        neg = self.verifier.negotiations.find(vs.header.negotiation_id)
+        c = neg.contract if neg is not None else None
+        return digest if c is not None and c.escrow == self.did and c.accept.digest == digest else None
+
+    def _named_in_archive(self, negotiation_id: bytes) -> bool:
+        """ESC-011 for a forgotten negotiation: whether an Offer or Counter of it we took names us."""
+        archive = self.verifier.archive
+        if self._archive is None or archive is None:
+            return False
+        for envelope in archive.negotiation(negotiation_id):
+            vs = verify_statement(envelope)
+            if vs.body in ("offer", "counter") and proposal_of(vs).terms.escrow == self.did:
+                return True
+        return False
 
     def _next_action(self, neg: Negotiation, now_ms: int) -> tuple[str, Any] | None:
         return due_action(neg, now_ms, self.verifier, self._book.available, self.currency)
@@ -776,7 +1154,7 @@ class Escrow:
             mandate=self.mandate_digest,
             issued_at_ms=now_ms,
         )
-        seq, prev = len(self._ledger), self._ledger[-1].digest if self._ledger else b""
+        seq, prev = self._ledger_size, self._head
         if (cand.issuer, cand.header.seq, cand.header.prev) != (self.did, seq, prev):
             raise RuntimeError(
                 f"the signer's chain is not this escrow's ledger (its next seq {cand.header.seq}, "
@@ -788,13 +1166,45 @@ class Escrow:
         self.verifier.check(cand)
         vs = self.signer.sign_candidate(cand)
         self.verifier.record(vs)
-        self._transcript.append(vs.envelope)
+        if self._archive is None:
+            self._transcript.append(vs.envelope)
         self._unsaved.append(vs)
         self._take(vs)
         return vs
 
 
 # -- the rules, as pure functions (the audit runs the same ones) --------------------------
+
+
+def _settled(neg: Negotiation) -> bool:
+    """Whether nothing is left for the escrow to do about a contract: it ended, each locked bond was
+    settled, and no claim waits for its ruling."""
+    c = neg.contract
+    assert c is not None
+    return neg.state in TERMINAL_STATES and not open_bonds_of(c) and not c.pending_claims
+
+
+def _recognisable_until(neg: Negotiation) -> int:
+    """Until when an Accept of an offer in a negotiation with no contract may still be recognised by
+    our own clock (WIT-004: witnessed by the offer's expiry plus the tolerance) and bonded (ESC-010:
+    the bonding cutoff): the latest offer's cutoff plus the tolerance. An Accept an offerer's Ack
+    witnessed in time is still recognised later; it is read back then."""
+    return max(o.header.expires_at_ms for o in neg.offers) + BOND_GRACE_MS + CLOCK_TOLERANCE_MS
+
+
+def _claims_close(neg: Negotiation) -> int | None:
+    """Until when a claim may still be taken under a settled contract (CMT-005): after a Revoke, the
+    end of the claim window of the last obligation it left owed; otherwise (FULFILLED, BREACHED,
+    EXPIRED: no claim is taken in those states) None."""
+    c = neg.contract
+    assert c is not None
+    if neg.state is not State.REVOKED:
+        return None
+    until = revoke_until(c)
+    if until is None:
+        return None
+    owed = [item.deadline_ms for p in c.parties for item in c.gives(p) if item.deadline_ms < until]
+    return max(owed) + CLAIM_WINDOW_MS if owed else None
 
 
 def due_action(

@@ -25,6 +25,7 @@ It is pure bookkeeping: which statements a stamp names may not be held yet
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 from a2a_coop.protocol.negotiation import Contract
@@ -83,6 +84,13 @@ class WitnessIndex:
         for party in by:
             for digest in digests:
                 self._acked.pop((party, digest), None)
+
+    def forget_stamps(self, escrow: str, digests: Iterable[bytes]) -> None:
+        """Drop ``escrow``'s stamps of ``digests`` (an escrow forgetting its own: bounded memory, its
+        archive answers for them)."""
+        for digest in digests:
+            self._stamped.pop((escrow, digest), None)
+            self._stamp_of.pop((escrow, digest), None)
 
     def set_provisional(self, escrow: str, digest: bytes, at_ms: int) -> None:
         """The escrow itself is checking a statement it is about to stamp at ``at_ms``: let the check

@@ -985,6 +985,21 @@ class Journal:
         )
         return None if row is None else row[0]
 
+    def recorded_before(self, issuer: str, digest: bytes, *, within: int = 257) -> bytes | None:
+        """The envelope of ``issuer``'s statement recorded last before the statement ``digest``, at most
+        ``within`` rows before it, or None. An escrow records each of its Stamps right before the
+        evidence it names (at most 256 statements): for a piece of evidence, its Stamp."""
+        row = self._read("SELECT id FROM statements WHERE digest = ?", (digest,))
+        iid = self._committed_issuer_id(issuer)
+        if row is None or iid is None:
+            return None
+        found = self._read(  # +issuer: walk back from the row by rowid, not through an index on issuer
+            "SELECT envelope FROM statements WHERE id < ? AND id >= ? AND +issuer = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (row[0], row[0] - within, iid),
+        )
+        return None if found is None else found[0]
+
     def negotiation(self, negotiation_id: bytes, *, upto: int | None = None) -> list[bytes]:
         """The envelopes of one negotiation's statements, in journal order (empty if none); ``upto``:
         only rows up to that rowid."""

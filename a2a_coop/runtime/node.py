@@ -59,7 +59,7 @@ from a2a_coop.protocol.statements import (
 )
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 from a2a_coop.runtime import gossip
-from a2a_coop.runtime.journal import Journal, JournalCorrupt, Ticket
+from a2a_coop.runtime.journal import Durability, Journal, JournalCorrupt, Ticket
 from a2a_coop.runtime.peer import (
     DEFAULT_MAX_OPEN_PER_COUNTERPARTY,
     DEFAULT_MAX_OPEN_TOTAL,
@@ -858,7 +858,13 @@ def _mandate_of(envelope: bytes, agent: str) -> bool:
 
 
 class EscrowNode:
-    """An :class:`Escrow` with a journal, as an EscrowHandler; ``start_ticking`` runs its clock rules."""
+    """An :class:`Escrow` with a journal, as an EscrowHandler; ``start_ticking`` runs its clock rules.
+
+    ``durability`` is the journal's (:meth:`Journal.open`): ``"full"``, the default, for any live
+    escrow; ``"normal"`` only for tests and benchmarks. ``forget`` (the default): a contract over for
+    good leaves memory once durable, the journal answering for it (:meth:`Escrow.forget_contract`);
+    off, the escrow holds every contract (tests compare the two).
+    """
 
     def __init__(
         self,
@@ -868,17 +874,20 @@ class EscrowNode:
         *,
         clock: Callable[[], int] = wall_clock_ms,
         faucet: int = 0,
+        durability: Durability = "full",
+        forget: bool = True,
     ) -> None:
         self.clock = clock
         self.faucet = faucet
-        self.journal = Journal.open(journal_path)
+        self.forget = forget
+        self.journal = Journal.open(journal_path, durability=durability)
         try:
-            self._start(key, mandate, clock)
+            self._start(key, mandate, clock, forget)
         except BaseException:
             self.journal.close()  # a node that never started holds no lock on its journal
             raise
 
-    def _start(self, key: Keypair, mandate: bytes, clock: Callable[[], int]) -> None:
+    def _start(self, key: Keypair, mandate: bytes, clock: Callable[[], int], forget: bool) -> None:
         """Replay the journal's ledger into a new :class:`Escrow` (the rest of ``__init__``)."""
         self.mandate = mandate
         self.lock = threading.Lock()
@@ -889,9 +898,18 @@ class EscrowNode:
         if mandate not in kept:
             self.journal.put_meta(META_ESCROW_MANDATES, [*kept, mandate])
         earlier = [env for env in kept if env != mandate]
-        history = [env for _, _, env in self.journal.statements() if env != mandate and env not in kept]
         self.signer = KeySigner(key, head=self.journal.chain_head(key.did), clock=clock)
-        self.escrow = Escrow(self.signer, mandate_vs.digest, setup=[*earlier, mandate, *history])
+        # The journal is the escrow's archive: it restarts from it, and a contract over for good leaves
+        # memory once the journal holds it durably (_forget_durable), read back from there on demand.
+        self.escrow = Escrow(
+            self.signer,
+            mandate_vs.digest,
+            setup=[*earlier, mandate],
+            archive=self.journal,
+            now_ms=clock(),
+            forget=forget,
+        )
+        self._forgettable: list[tuple[list[bytes], Ticket | None]] = []
         self.escrow.forked_accepts.update(self.journal.get_meta(META_FORKED_ACCEPTS, []))
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
@@ -907,6 +925,30 @@ class EscrowNode:
         if taken:
             items = [(None, [vs], False) if vs.issuer == self.escrow.did else (vs, [], False) for vs in taken]
             self.journal.record_batch(items, at_ms=self.clock(), meta=meta)
+        self._note_settled(None)  # written and waited for: durable
+        self._forget_durable()
+
+    def _note_settled(self, ticket: Ticket | None) -> None:
+        """Under the lock: contracts the escrow just settled are forgotten once ``ticket`` -- the write
+        holding what settled them -- is durable (None: already durable)."""
+        settled = self.escrow.drain_settled()
+        if settled and self.forget:
+            self._forgettable.append((settled, ticket))
+
+    def _forget_durable(self) -> None:
+        """Under the lock: forget the settled contracts whose journal write is durable (bounded memory;
+        the journal answers for them from then on)."""
+        if not self._forgettable:
+            return
+        keep: list[tuple[list[bytes], Ticket | None]] = []
+        now = self.clock()
+        for settled, ticket in self._forgettable:
+            if ticket is not None and not ticket.done:
+                keep.append((settled, ticket))
+            elif ticket is None or ticket.error is None:
+                for nid in settled:
+                    self.escrow.forget_contract(nid, now)
+        self._forgettable = keep
 
     def deposit(self, party: str, amount: int, reference: str = "demo funding") -> VerifiedStatement:
         with self.lock:
@@ -929,6 +971,7 @@ class EscrowNode:
         self.lock.acquire()
         locked = True
         try:
+            self._forget_durable()
             if key is not None and all(d in self.escrow.verifier.statements for d in digests):
                 # Only a Submit of statements all held can repeat one answered before.
                 earlier = self._answered(key)
@@ -962,6 +1005,9 @@ class EscrowNode:
                     ticket = self.journal.stage_batch([], at_ms=self.clock(), meta=meta)
                 if ticket is not None:
                     self._last_ticket = ticket
+                # What this Submit settled (or brought back from the journal, settled) is forgotten once
+                # the last write staged, which holds everything taken so far, is durable.
+                self._note_settled(self._last_ticket)
                 locked = False
                 self.lock.release()
                 if ticket is not None:
