@@ -383,7 +383,7 @@ class ChainSigner:
     ) -> None:
         self.key = key
         self.writer = ChainWriter(key, next_seq=head[0], prev=head[1])
-        self.now, self.new_nonce, self.ttl_ms = clock, nonce, ttl_ms
+        self.now, self.nonce, self.ttl_ms = clock, nonce, ttl_ms
 
     @property
     def did(self) -> str:
@@ -415,7 +415,7 @@ class ChainSigner:
             mandate=mandate,
             refs=refs,
         )
-        return self.writer.stamp(stmt, nonce=self.new_nonce() if nonce is None else nonce)
+        return self.writer.stamp(stmt, nonce=self.nonce() if nonce is None else nonce)
 
     def sign_candidate(self, cand: VerifiedStatement) -> VerifiedStatement:
         """Sign a :meth:`candidate` and advance the chain past it."""
