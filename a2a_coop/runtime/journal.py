@@ -447,15 +447,19 @@ class Journal:
         Waits for a transaction under way in another thread (a witness's late job, say): closing a
         connection SQLite is still using from another thread crashes the process. A write after this
         fails with JournalError (the connection is closed)."""
+        self._close_connections()
+        if self._lock_fd is not None:  # after the connection: no second writer while this one is open
+            fd, self._lock_fd = self._lock_fd, None
+            _unlock(self.path, fd)
+
+    def _close_connections(self) -> None:
+        """Close the reading connection and the writing one (waiting for a transaction under way)."""
         with self._read_lock:
             if self._reader is not None:
                 self._reader.close()
                 self._reader = None
         with self._io:
             self._conn.close()
-        if self._lock_fd is not None:  # after the connection: no second writer while this one is open
-            fd, self._lock_fd = self._lock_fd, None
-            _unlock(self.path, fd)
 
     def discard_if_empty(self) -> bool:
         """Close this journal and, if it holds no statement, delete it: the database, its ``-wal``,
@@ -473,12 +477,7 @@ class Journal:
         if not empty or self._lock_fd is None:
             self.close()
             return False
-        with self._read_lock:
-            if self._reader is not None:
-                self._reader.close()
-                self._reader = None
-        with self._io:
-            self._conn.close()
+        self._close_connections()
         fd, self._lock_fd = self._lock_fd, None
         try:
             for suffix in ("", "-wal", "-shm", "-journal"):
