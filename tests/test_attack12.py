@@ -21,7 +21,7 @@ from test_escrow_relay import _SharedEscrow, _wait_for
 from test_hidden_accept import Market
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
-from a2a_coop.cli.demo import provision
+from a2a_coop.cli.demo import Identity, provision
 from a2a_coop.protocol.errors import CoopError, LimitExceeded
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import State, proposal_of
@@ -200,6 +200,16 @@ def test_a_responders_lock_watch_outlasts_an_initiator_that_funds_late(tmp_path:
     assert escrow.get_balance(bob_party.did)[:2] == (FUNDS, 0)  # refunded at the lapse (she never delivered)
 
 
+def _mallory_funds_last(tmp_path: Path) -> tuple[Identity, Identity, EscrowNode, PeerNode]:
+    """Bob, Mallory and an escrow provisioned in ``tmp_path``; the escrow funds Bob alone, and Mallory
+    serves (her node holds the escrow's Mandate). Returns Bob, Mallory, the escrow and Mallory's node."""
+    bob, mallory, esc = (provision(tmp_path, name) for name in ("bob", "mallory", "escrow"))
+    escrow = EscrowNode(esc.key, esc.mandate, tmp_path / "escrow.db")
+    escrow.deposit(bob.key.did, FUNDS)
+    node = PeerNode.open(mallory.key, mallory.mandate, tmp_path / "mallory.db", context=[escrow.mandate])
+    return bob, mallory, escrow, node
+
+
 @pytest.mark.req("ESC-010", "ESC-008", "ESC-004", "NEG-012", "CMT-009")
 def test_offer_asks_for_the_counterpartys_lock_until_the_bonding_cutoff(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
@@ -212,10 +222,7 @@ def test_offer_asks_for_the_counterpartys_lock_until_the_bonding_cutoff(
     it: every bond was locked by then). The counterparty that funds last chose when the contract bound
     Bob, and that he would not learn it. Expect `offer` to ask the escrow again until the cutoff, say so
     in one line, learn of her lock and deliver -- to the escrow first (WIT-007)."""
-    bob, mallory, esc = (provision(tmp_path, name) for name in ("bob", "mallory", "escrow"))
-    escrow = EscrowNode(esc.key, esc.mandate, tmp_path / "escrow.db")
-    escrow.deposit(bob.key.did, FUNDS)
-    node = PeerNode.open(mallory.key, mallory.mandate, tmp_path / "mallory.db", context=[escrow.mandate])
+    bob, mallory, escrow, node = _mallory_funds_last(tmp_path)
     real_sleep, waits = time.sleep, []
 
     def sleep(seconds: float) -> None:
@@ -438,10 +445,7 @@ def test_resume_asks_for_the_counterpartys_lock_until_the_bonding_cutoff(
     is safe: run `a2a-coop resume`). `resume` settled with the escrow once, found the contract still
     ACCEPTED and returned; Mallory funded just after, before the cutoff, and claimed after his deadline.
     Expect `resume` to ask again until the cutoff, as `offer` does, and Bob to deliver."""
-    bob, mallory, esc = (provision(tmp_path, name) for name in ("bob", "mallory", "escrow"))
-    escrow = EscrowNode(esc.key, esc.mandate, tmp_path / "escrow.db")
-    escrow.deposit(bob.key.did, FUNDS)
-    node = PeerNode.open(mallory.key, mallory.mandate, tmp_path / "mallory.db", context=[escrow.mandate])
+    bob, mallory, escrow, node = _mallory_funds_last(tmp_path)
     real_sleep, waits = time.sleep, []
 
     def interrupted(seconds: float) -> None:
