@@ -197,6 +197,7 @@ def start_network(
     bob_server = procs.start(
         "bob",
         *["serve", *bob.files(), "--strategy", bob_strategy, "--context", str(escrow.mandate_path)],
+        *["--min-response-window", "0"],  # this file's short response window (RESPONSE_WINDOW_MS)
         *bob_options,
     )
     return Network(
@@ -224,6 +225,7 @@ class Initiator:
             journal=self.journal,
             context=[self.escrow_mandate],
             strategy=strategy,
+            min_response_window_ms=0,  # this file's short response window (RESPONSE_WINDOW_MS)
         )
 
     def trade(self, *, deadline_ms: int, revocation: trade_pb2.Revocation | None = None) -> Negotiation:
@@ -870,13 +872,20 @@ def test_a_served_responder_fetches_the_locks_an_initiator_withholds(
     fund = ["--fund", f"{alice.did}={FUNDS}", "--fund", f"{bob.did}={FUNDS}"]
     escrow_server = procs.serve("escrow", "escrow", "serve", *escrow.files(), *fund, "--tick-ms", "100")
     bob_server = procs.serve(
-        "bob", "serve", *bob.files(), "--escrow", escrow_server.target, "--lock-wait-ms", "200"
+        "bob",
+        "serve",
+        *bob.files(),
+        "--escrow",
+        escrow_server.target,
+        "--lock-wait-ms",
+        "200",
+        *["--min-response-window", "0"],
     )
     with (
         CooperationClient(bob_server.target, timeout_s=RPC_TIMEOUT_S) as client,
         EscrowClient(escrow_server.target, timeout_s=RPC_TIMEOUT_S) as escrow_client,
     ):
-        peer = Peer(alice.key, alice.mandate, context=[escrow.mandate])
+        peer = Peer(alice.key, alice.mandate, context=[escrow.mandate], min_response_window_ms=0)
         deadline = wall_clock_ms() + 4_000  # bob delivers within his wait (200 ms) and a few RPCs
         terms = proposal(
             peer,

@@ -292,8 +292,16 @@ def _play(run: _Run, client: CooperationClient, escrow: EscrowClient, trades: in
     """Alice's side of the story, the same online and offline: trade, claim, fetch the ledger."""
     with Journal.open(run.alice.journal_path) as journal:
         escrow_mandate = escrow.submit([])[0]  # an escrow answers every Submit with its mandate
+        # The demo's response window (RESPONSE_WINDOW_MS) is shorter than the clock tolerance, so that
+        # it shows a ruling within seconds: both sides' guards are told to sign it (never do this with
+        # value at stake: a Delivery stamped within the tolerance could come after the ruling).
         peer = Peer(
-            run.alice.key, run.alice.mandate, journal=journal, context=[escrow_mandate], clock=run.clock
+            run.alice.key,
+            run.alice.mandate,
+            journal=journal,
+            context=[escrow_mandate],
+            clock=run.clock,
+            min_response_window_ms=0,
         )
         remember_run(journal, run.alice.mandate, [escrow_mandate])
         ok = _trade(run, _Alice(peer, client, escrow, escrow_mandate), trades)
@@ -315,7 +323,7 @@ def run_process_demo(directory: Path, *, trades: int, out: TextIO) -> int:
     escrow_argv += ["--tick-ms", str(TICK_MS)]
     # Bob trades only under escrows he was given (their mandates); the escrow's is on disk already.
     bob_argv = ["serve", *bob.files(), "--strategy", f"withhold-every-Nth:{every}"]
-    bob_argv += ["--context", str(escrow.mandate_path)]
+    bob_argv += ["--context", str(escrow.mandate_path), "--min-response-window", "0"]
     servers: list[ServerProcess] = []
     try:
         servers.append(start_server("escrow", escrow_argv, directory / "escrow.log"))
@@ -381,6 +389,7 @@ def run_offline_demo(directory: Path, *, trades: int, out: TextIO) -> int:
         bob_node = PeerNode.open(
             bob.key, bob.mandate, bob.journal_path, strategy=strategy, context=context, clock=clock
         )
+        bob_node.peer.min_response_window_ms = 0  # as `serve --min-response-window 0` (see _play)
         stack.callback(bob_node.close)
 
         def sleep(seconds: float) -> None:  # time passes only when someone waits; the escrow's rules follow

@@ -281,6 +281,11 @@ def deliveries_by_stake(ctx: Context) -> Outcome:
             bodies = ", ".join(a.body for a in answers)
             why = next((f": {a.statement.reject.reason}" for a in answers if a.body == "reject"), "")
             hint = " (was it started to trust --escrow?)" if esc is not None and i == 0 else ""
+            if esc is not None and "response_window" in why:  # a guard that refuses windows below 30 s
+                hint = (
+                    " (this case's 1 ms response window makes rulings come at once: start the target"
+                    " to sign it, the reference with --min-response-window 0)"
+                )
             return Outcome.info(
                 f"the target did not accept contract {i + 1} (gives {stake}; answered {bodies}{why}){hint}"
             )
