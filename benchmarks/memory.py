@@ -241,25 +241,30 @@ def settled_child(directory: Path, points: Sequence[int]) -> dict[str, Any]:
     return {"rss": rss, "settled": settled, "seconds": seconds, "held": held, "forgotten": forgotten}
 
 
+def _long_life(prefix: str, rss: dict[str, int], points: Sequence[int]) -> dict[str, Any]:
+    """The RSS after each checkpoint, the last over the first against the target, and the bytes a trade
+    beyond the first, under keys that start with ``prefix`` (the peers' none, the escrow's ``escrow_``)."""
+    lo, hi = min(points), max(points)
+    ratio = rss[str(hi)] / rss[str(lo)]
+    return {
+        **{f"{prefix}rss_after_{_k(p)}_settled_mb": round(rss[str(p)] / MB, 1) for p in sorted(points)},
+        f"{prefix}settled_points": sorted(points),
+        f"{prefix}settled_{_k(hi)}_vs_{_k(lo)}": round(ratio, 3),
+        f"{prefix}settled_ratio_target": SETTLED_RATIO_TARGET,
+        f"{prefix}settled_ratio_target_met": ratio <= SETTLED_RATIO_TARGET,
+        f"{prefix}settled_bytes_per_trade": round((rss[str(hi)] - rss[str(lo)]) / (hi - lo)),
+    }
+
+
 def run_settled(directory: Path, points: Sequence[int]) -> dict[str, Any]:
     """The long-life figures, from a fresh child."""
     from benchmarks.trade import make_setup
 
     make_setup(directory / "keys").save(directory / "setup.json")
     raw = run_child(directory, "--settled-child", ",".join(str(p) for p in points))
-    rss = raw["rss"]
-    lo, hi = min(points), max(points)
-    out: dict[str, Any] = {
-        f"rss_after_{_k(p)}_settled_mb": round(rss[str(p)] / MB, 1) for p in sorted(points)
-    }
-    ratio = rss[str(hi)] / rss[str(lo)]
+    out = _long_life("", raw["rss"], points)
     out.update(
         {
-            "settled_points": sorted(points),
-            f"settled_{_k(hi)}_vs_{_k(lo)}": round(ratio, 3),
-            "settled_ratio_target": SETTLED_RATIO_TARGET,
-            "settled_ratio_target_met": ratio <= SETTLED_RATIO_TARGET,
-            "settled_bytes_per_trade": round((rss[str(hi)] - rss[str(lo)]) / (hi - lo)),
             "settled_trades_per_s": round(raw["settled"] / raw["seconds"], 1),
             "settled_held_statements": raw["held"],
             "settled_forgotten_negotiations": raw["forgotten"],
@@ -333,18 +338,9 @@ def run_escrow_settled(directory: Path, points: Sequence[int]) -> dict[str, Any]
     directory.mkdir(parents=True, exist_ok=True)
     raw = run_child(directory, "--escrow-settled-child", ",".join(str(p) for p in points))
     rss = raw["rss"]
-    lo, hi = min(points), max(points)
-    out: dict[str, Any] = {
-        f"escrow_rss_after_{_k(p)}_settled_mb": round(rss[str(p)] / MB, 1) for p in sorted(points)
-    }
-    ratio = rss[str(hi)] / rss[str(lo)]
+    out = _long_life("escrow_", rss, points)
     out.update(
         {
-            "escrow_settled_points": sorted(points),
-            f"escrow_settled_{_k(hi)}_vs_{_k(lo)}": round(ratio, 3),
-            "escrow_settled_ratio_target": SETTLED_RATIO_TARGET,
-            "escrow_settled_ratio_target_met": ratio <= SETTLED_RATIO_TARGET,
-            "escrow_settled_bytes_per_trade": round((rss[str(hi)] - rss[str(lo)]) / (hi - lo)),
             "escrow_rss_start_mb": round(rss["start"] / MB, 1),
             "escrow_settled_trades_per_s": round(raw["settled"] / raw["seconds"], 1),
             "escrow_settled_cpu_ms_per_trade": round(1000 * raw["cpu_seconds"] / raw["settled"], 3),
