@@ -79,13 +79,7 @@ def test_a_response_window_shorter_than_the_clock_tolerance_does_not_cut_it_shor
     bob = make_peer(bob_party, clock, context=[escrow.mandate])
     bob.min_response_window_ms = 0  # a peer without the reference guard's floor (see the test below)
     deadline = clock.now_ms + 60_000
-    terms = mallory.proposal(
-        gives=[service("code-review", value=500, deadline_ms=deadline)],
-        wants=[service("copy-editing", value=450, deadline_ms=deadline)],
-        issuer_bond=BOND,
-        audience_bond=BOND,
-        escrow=escrow.did,
-    )
+    terms = _bonded(mallory, escrow.did, deadline)
     terms.terms.response_window_ms = window
     offer = mallory.sign("offer", terms, audience=bob.did)
     bob_mandate, accept = bob.exchange(offer.envelope, mallory.setup)
@@ -190,13 +184,7 @@ def test_a_responders_lock_watch_outlasts_an_initiator_that_funds_late(tmp_path:
     peer = make_peer(bob_party, clock, context=[escrow.mandate], journal=journal)
     bob = PeerNode(peer, journal, witness=EscrowWitness(shared, escrow.did, lock_wait_s=0.01))
     deadline = clock.now_ms + 2 * 3_600_000
-    terms = mallory.proposal(
-        gives=[service("code-review", value=500, deadline_ms=deadline)],
-        wants=[service("copy-editing", value=450, deadline_ms=deadline)],
-        issuer_bond=BOND,
-        audience_bond=BOND,
-        escrow=escrow.did,
-    )
+    terms = _bonded(mallory, escrow.did, deadline)
     offer = mallory.sign("offer", terms, audience=bob_party.did, ttl_ms=3_600_000)
     nid = offer.header.negotiation_id
     try:
@@ -233,6 +221,17 @@ def test_a_responders_lock_watch_outlasts_an_initiator_that_funds_late(tmp_path:
     escrow.tick()
     assert not [e for e in escrow.escrow.ledger() if verify_statement(e).body == "forfeit"]
     assert escrow.get_balance(bob_party.did)[:2] == (FUNDS, 0)  # refunded at the lapse (she never delivered)
+
+
+def _bonded(party: Party, escrow: str, deadline: int) -> trade_pb2.Offer:
+    """``party``'s bonded terms at ``escrow``: code review for copy editing, both due at ``deadline``."""
+    return party.proposal(
+        gives=[service("code-review", value=500, deadline_ms=deadline)],
+        wants=[service("copy-editing", value=450, deadline_ms=deadline)],
+        issuer_bond=BOND,
+        audience_bond=BOND,
+        escrow=escrow,
+    )
 
 
 def _mallory_funds_last(tmp_path: Path) -> tuple[Identity, Identity, EscrowNode, PeerNode]:
@@ -557,13 +556,7 @@ def test_a_counterpartys_big_mandate_does_not_keep_our_contract_from_the_escrow(
     node.deposit(bob_party.did, FUNDS)
     bob = make_peer(bob_party, clock, context=[node.mandate])
     deadline = clock.now_ms + 3_600_000
-    terms = bob_party.proposal(
-        gives=[service("code-review", value=500, deadline_ms=deadline)],
-        wants=[service("copy-editing", value=450, deadline_ms=deadline)],
-        issuer_bond=BOND,
-        audience_bond=BOND,
-        escrow=esc.did,
-    )
+    terms = _bonded(bob_party, esc.did, deadline)
     try:
         with serve(None, node) as server, EscrowClient(server.target) as escrow:
             offer = bob.propose(mallory.did, terms)
