@@ -239,3 +239,57 @@ def test_an_escrow_restarts_on_its_journal_under_a_renewed_mandate(tmp_path: Pat
             assert node.deposit(alice.did, 1).header.mandate == renewed.digest
         finally:
             node.close()
+
+
+@pytest.mark.req("MND-017", "RPC-002", "RPC-015")
+def test_a_mandate_a_counterparty_hands_over_for_our_key_is_never_one_we_answer_with(tmp_path: Path) -> None:
+    """After a renewal a peer's answers carry its Mandates (RPC-002). Mallory hands Bob, as the context of
+    an Offer, Mandates of her own principals naming Bob's key (taken: they name the request's audience,
+    RPC-015). Bob, restarted on his journal, must not count them as his: they are hers, and carried in
+    every answer they would bloat each past what a peer takes."""
+    clock = FixedClock()
+    bob, mallory = Party("bob", clock), Party("mallory", clock)
+    fakes = []
+    for i in range(3):
+        fake = identity_pb2.Mandate()
+        fake.CopyFrom(bob.mandate_vs.statement.mandate)
+        principal = Party(f"mallory-principal-{i}", clock).principal
+        fakes.append(principal.sign("mandate", fake, ttl_ms=30 * DAY_MS).envelope)
+    with Journal.open(tmp_path / "bob.db") as journal:
+        b = Peer(bob.agent.key, bob.mandate_vs.envelope, journal=journal, clock=lambda: clock.now_ms)
+        b.exchange(mallory.offer(bob).envelope, [*mallory.setup, *fakes])
+        assert all(verify_statement(f).digest in b.verifier.statements for f in fakes)  # held (RPC-015)
+    with Journal.open(tmp_path / "bob.db") as journal:
+        again = Peer(bob.agent.key, bob.mandate_vs.envelope, journal=journal, clock=lambda: clock.now_ms)
+        assert again.renewed == {} and again.send_context() == again.context
+        answer = again.exchange(mallory.offer(bob).envelope, mallory.setup)
+        assert [verify_statement(e).body for e in answer][:2] == ["mandate", "accept"]
+        assert answer[0] == bob.mandate_vs.envelope
+
+
+@pytest.mark.req("ESC-006", "MND-017")
+def test_an_escrows_transcript_opens_with_its_own_mandates_only(tmp_path: Path) -> None:
+    """A Submit may carry a Mandate naming the escrow's key, by any principal (taken as context);
+    restarted, the escrow opens its transcript with its own Mandate alone, not with that one."""
+    from a2a_coop.runtime.node import EscrowNode
+
+    clock = FixedClock()
+    escrow, mallory, bob = Party("escrow", clock), Party("mallory", clock), Party("bob", clock)
+    path = tmp_path / "e.db"
+    fake = identity_pb2.Mandate()
+    fake.CopyFrom(escrow.mandate_vs.statement.mandate)
+    forged = mallory.principal.sign("mandate", fake, ttl_ms=30 * DAY_MS)
+    offer = mallory.offer(bob, mallory.proposal(escrow=escrow.did))
+    node = EscrowNode(escrow.agent.key, escrow.mandate_vs.envelope, path, clock=lambda: clock.now_ms)
+    try:
+        node.submit([*mallory.setup, forged.envelope, offer.envelope])
+    finally:
+        node.close()
+    node = EscrowNode(escrow.agent.key, escrow.mandate_vs.envelope, path, clock=lambda: clock.now_ms)
+    try:
+        assert forged.digest in node.escrow.verifier.statements  # held, as evidence
+        envelopes, _, _ = node.get_transcript(0, 100, 1 << 22)
+        assert envelopes[0] == escrow.mandate_vs.envelope
+        assert forged.envelope not in envelopes[:1] and verify_statement(envelopes[1]).body != "mandate"
+    finally:
+        node.close()

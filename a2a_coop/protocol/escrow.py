@@ -300,14 +300,13 @@ class Escrow:
             self._schedule(neg)
         # The Mandates our key was given, oldest first, ours last: a transcript opens with all of them,
         # since ledger entries signed before a renewal (SPEC 4.7) cite an older one (ESC-006, MND-017).
-        own = [
-            vs
-            for vs in self.verifier.statements.values()
-            if vs.body == "mandate" and vs.statement.mandate.agent == self.did and vs.digest != mandate_digest
-        ]
-        own.sort(key=lambda vs: vs.issued_at_ms)
+        # Only those of our setup (our operator's): a Mandate naming our key that a Submit carried, by
+        # any principal, is evidence, not ours to open our transcript with.
+        own = [verify_statement(data) for data in setup]
+        own = [vs for vs in own if vs.body == "mandate" and vs.statement.mandate.agent == self.did]
+        own.sort(key=lambda vs: (vs.digest == mandate_digest, vs.issued_at_ms))
         self._mandate_envelopes = [vs.envelope for vs in own]
-        if mandate_digest in self.verifier.statements:
+        if mandate_digest not in {vs.digest for vs in own} and mandate_digest in self.verifier.statements:
             self._mandate_envelopes.append(self._envelope_of(mandate_digest))
 
     def _restore(self, vs: VerifiedStatement, data: bytes) -> None:

@@ -446,11 +446,18 @@ class Peer:
         # renewal, SPEC 4.7): what we signed cites one of them, and a counterparty that was shown only
         # the one an earlier answer carried could not verify the rest (RPC-002, MND-017). Empty while
         # there is only the one: nothing changes for a key never renewed.
-        own = [vs for vs in self.verifier.statements.values() if vs.body == "mandate"]
-        own = sorted(
-            (vs for vs in own if vs.statement.mandate.agent == self.did), key=lambda vs: vs.issued_at_ms
+        # Only our operator's: those our runs started with (the journal keeps them, MND-017) and those
+        # given as context now -- a Mandate naming our key that a counterparty handed over, by any
+        # principal, is theirs, never one we answer with.
+        kept = (journal.get_meta(META_OWN_MANDATES, []) or []) if journal is not None else []
+        operators = [mandate, *context, *kept]
+        held = [self.verifier.statements.get(statement_digest(decode_envelope(e).payload)) for e in operators]
+        mine = {vs.digest: vs for vs in held if vs is not None and vs.body == "mandate"}
+        ours = sorted(
+            (vs for vs in mine.values() if vs.statement.mandate.agent == self.did),
+            key=lambda vs: vs.issued_at_ms,
         )
-        self.renewed: dict[bytes, bytes] = {vs.digest: vs.envelope for vs in own} if len(own) > 1 else {}
+        self.renewed: dict[bytes, bytes] = {vs.digest: vs.envelope for vs in ours} if len(ours) > 1 else {}
         # Our requests carry the older ones too (a statement re-sent after the renewal may cite one).
         self._older_mandates = [env for env in self.renewed.values() if env != mandate]
 
