@@ -23,7 +23,7 @@ from a2a_coop.cli.demo import START_TIMEOUT_S, ServerProcess, start_server, stop
 from a2a_coop.protocol.envelope import envelope_from_json
 from a2a_coop.protocol.errors import MandateViolation
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
-from a2a_coop.protocol.verifier import verify_transcript
+from a2a_coop.protocol.verifier import Verifier, verify_transcript
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.keyfile import write_key_file
 from a2a_coop.runtime.peer import META_MANDATE, META_OWN_MANDATES, Peer, drive
@@ -293,3 +293,34 @@ def test_an_escrows_transcript_opens_with_its_own_mandates_only(tmp_path: Path) 
         assert forged.envelope not in envelopes[:1] and verify_statement(envelopes[1]).body != "mandate"
     finally:
         node.close()
+
+
+@pytest.mark.req("ESC-002", "ESC-007", "MND-017")
+def test_a_renewed_escrow_answers_a_repeated_submit_with_the_mandate_it_signed_under(tmp_path: Path) -> None:
+    """An escrow signs a Submit's answer under its Mandate, renews it, and restarts: the same Submit again
+    gets the same statements (ESC-007), which cite the old Mandate. The answer opens with the current
+    one, as ever, then carries the old one before them: a caller holding neither verifies it all."""
+    from a2a_coop.runtime.node import EscrowNode
+
+    clock = FixedClock()
+    escrow, alice, bob = Party("escrow", clock), Party("alice", clock), Party("bob", clock)
+    path = tmp_path / "e.db"
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    submit = [*alice.setup, offer.envelope]
+    node = EscrowNode(escrow.agent.key, escrow.mandate_vs.envelope, path, clock=lambda: clock.now_ms)
+    try:
+        first = node.submit(submit)
+    finally:
+        node.close()
+    clock.advance(1_000)
+    renewed = _renew(escrow, clock)
+    node = EscrowNode(escrow.agent.key, renewed.envelope, path, clock=lambda: clock.now_ms)
+    try:
+        again = node.submit(submit)
+    finally:
+        node.close()
+    assert [verify_statement(e).body for e in first] == ["mandate", "stamp"]
+    assert again == [renewed.envelope, escrow.mandate_vs.envelope, *first[1:]]
+    caller = Verifier()
+    for envelope in [*escrow.setup[1:], *alice.setup, *again]:  # the escrow's principal, then the answer
+        caller.accept(envelope)

@@ -357,6 +357,20 @@ class Escrow:
             return vs.envelope
         return self._entry(seq).envelope
 
+    def with_mandates(self, mandate: bytes, answer: list[bytes]) -> list[bytes]:
+        """A Submit's answer (ESC-002): ``mandate``, ours, first; then, after a renewal (SPEC 4.7), every
+        older Mandate of ours a statement of ``answer`` cites (a repeated Submit is answered with what we
+        signed before it, under the Mandate then), oldest first; then ``answer``."""
+        if len(self._mandate_envelopes) < 2:
+            return [mandate, *answer]
+        cited = {decode_statement(decode_envelope(env).payload).header.mandate for env in answer}
+        older = [
+            env
+            for env in self._mandate_envelopes
+            if env != mandate and statement_digest(decode_envelope(env).payload) in cited
+        ]
+        return [mandate, *older, *answer]
+
     def _envelope_of(self, digest: bytes) -> bytes:
         """The envelope of a statement held, in memory or, forgotten, in the archive (KeyError if not)."""
         vs = dict.get(self.verifier.statements, digest)

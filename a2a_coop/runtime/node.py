@@ -976,7 +976,9 @@ class EscrowNode:
                 # Only a Submit of statements all held can repeat one answered before.
                 earlier = self._answered(key)
                 if earlier is not None:  # and what was signed about its contract since (ESC-008)
-                    again = [self.mandate, *self.escrow.answer_again(earlier, digests)]
+                    again = self.escrow.with_mandates(
+                        self.mandate, self.escrow.answer_again(earlier, digests)
+                    )
                     pending = self._last_ticket
                     locked = False
                     self.lock.release()
@@ -1012,7 +1014,7 @@ class EscrowNode:
                 self.lock.release()
                 if ticket is not None:
                     self.journal.wait(ticket)
-            return [self.mandate, *(vs.envelope for vs in signed)]
+            return self.escrow.with_mandates(self.mandate, [vs.envelope for vs in signed])
         finally:
             if locked:
                 self.lock.release()
