@@ -194,7 +194,7 @@ def round_robin(
         servers.append(start("escrow", escrow_argv, directory / "escrow.log"))
         for t in types:
             params = [f"--param={k}={','.join(sorted(v))}" for k, v in _params(t, ids).items()]
-            argv = ["agent", "run", "--strategy", t, *params, *ids[t][0].files, "--min-response-window", "0"]
+            argv = ["agent", "run", "--strategy", t, *params, *ids[t][0].files]
             argv += ["--context", str(escrow_id.mandate_path)]
             servers.append(start(t, argv, directory / f"{t}.log"))
         for s in servers:  # many processes start at once: give each its time on a loaded machine
@@ -210,7 +210,6 @@ def round_robin(
                     ids[t][1].mandate,
                     strategy=build(t, **_params(t, ids)),
                     context=[escrow_id.mandate],
-                    min_response_window_ms=0,  # the simulation's short window (RESPONSE_WINDOW_MS)
                 )
                 for t in types
             }

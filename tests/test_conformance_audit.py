@@ -118,7 +118,6 @@ def _serving(agent: str, tmp_path: Path, escrow: str | None = None) -> Iterator[
             node.close()
         return
     argv = ["agent", "run", "--strategy", agent, *EXPECTED[agent].params, *who.files()]
-    argv += ["--min-response-window", "0"]  # the case's 1 ms response window: rulings at once
     if escrow is not None:
         argv += ["--escrow", escrow]
     process = wait_listening(start_server(agent, argv, tmp_path / f"{agent}.log"))

@@ -134,6 +134,23 @@ def test_an_escrow_that_upholds_every_claim_fails(
     assert levels == {"esc.ruling-dismiss": "FAIL", "esc.ruling-uphold": "PASS"}
 
 
+def test_an_escrow_that_rules_while_a_timely_delivery_can_still_come_fails(
+    escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The escrow of before this rule: it ruled once the claim's stamp plus the response window had
+    passed, though a Delivery stamped up to the clock tolerance after the deadline is timely (WIT-003):
+    under a 1 ms window it upholds the claim before Bob's timely Delivery reaches it."""
+    from a2a_coop.protocol.negotiation import Contract
+
+    def at_stamp_plus_window(self: Contract, claim: bytes) -> int:
+        return self.stamped_ms[claim] + self.response_window_ms
+
+    monkeypatch.setattr(Contract, "ruling_due_ms", at_stamp_plus_window)
+    code, levels = _run_cases(escrow_node, tmp_path / "r", "esc.ruling-dismiss")
+    assert code == 1
+    assert levels == {"esc.ruling-dismiss": "FAIL"}
+
+
 def test_an_escrow_that_does_not_stamp_fails(
     escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,6 +23,7 @@ from a2a_coop.protocol.negotiation import (
     BARGAINING_STATES,
     BOND_GRACE_MS,
     CLAIM_WINDOW_MS,
+    CLOCK_TOLERANCE_MS,
     DEFAULT_RESPONSE_WINDOW_MS,
     INITIAL_STATE,
     TERMINAL_STATES,
@@ -720,6 +721,33 @@ def test_breach_claim_upheld_forfeits_the_accused_bond(
     assert deal.state is State.BREACHED
     auditor.accept(_escrow_says(escrow, "release", deal.accept, alice).envelope)
     assert deal.state is State.BREACHED
+
+
+@pytest.mark.req("CMT-002", "WIT-003")
+def test_a_ruling_while_a_delivery_could_still_be_timely_is_refused(
+    clock: FixedClock, auditor: Verifier, alice: Party, bob: Party, escrow: Party
+) -> None:
+    """Terms with a 1 ms response window, chosen by the offerer. Alice claims 1 ms after Bob's deadline
+    and the escrow stamps it at once: stamp + window passes 1 ms later, but a Delivery by Bob stamped
+    up to the clock tolerance after his deadline is still timely (WIT-003). A Ruling dated at the
+    deadline + the tolerance is refused (CMT-002); one a millisecond later is taken."""
+    proposal = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+    proposal.terms.response_window_ms = 1
+    offer = alice.offer(bob, proposal)
+    accept = bob.accept(offer)
+    _run(auditor, offer, accept)
+    for p in (alice, bob):
+        auditor.accept(_escrow_says(escrow, "bond_lock", accept, p).envelope)
+    deadline = offer.statement.offer.wants[0].deadline_ms
+    clock.now_ms = deadline + 1
+    claim = _breach_claim(alice, accept, bob)
+    auditor.accept(claim.envelope)
+    auditor.accept(_stamp(escrow, claim).envelope)
+    clock.now_ms = deadline + CLOCK_TOLERANCE_MS
+    _refused(auditor, _ruling(escrow, accept, claim, UPHOLD), IllegalTransition, "CMT-002")
+    clock.advance(1)
+    auditor.accept(_ruling(escrow, accept, claim, UPHOLD).envelope)
+    assert _state(auditor, offer) is State.BREACHED
 
 
 @pytest.mark.req("CMT-002")

@@ -148,11 +148,6 @@ def parse_duration(text: str) -> int:
     return _at_most_max(text, int(m[1]) * _UNITS_MS[m[2] or "s"])
 
 
-def duration_or_zero(text: str) -> int:
-    """:func:`parse_duration`, or ``0`` (a check turned off)."""
-    return 0 if text.strip() == "0" else parse_duration(text)
-
-
 def utf8_text(text: str) -> str:
     """Free text that goes into a statement or onto the wire (a category, a reason, a host name).
     Bytes of the command line that are not UTF-8 arrive as lone surrogates, which protobuf and

@@ -6,8 +6,9 @@ strategy that withholds on exactly one contract of the batch) as
 subprocesses, and acts as alice itself, an initiating peer with its own
 journal: a batch of bonded trades with deadlines seconds away. Once the
 withheld trade's deadline passes, alice files a BreachClaim, the escrow
-forfeits bob's bond to her after its (shortened) response window, and alice
-relays the escrow's decision to bob. Then it exports the evidence of every
+forfeits bob's bond to her once the item's deadline plus the 30 s clock
+tolerance has passed (a delivery stamped within it would still be on time),
+and alice relays the escrow's decision to bob. Then it exports the evidence of every
 trade, verifies it offline, audits the escrow's ledger, prints a summary, and
 stops the processes whatever happened.
 
@@ -43,7 +44,7 @@ from a2a_coop.cli.escrow import escrow_transcript
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.identity import Keypair
-from a2a_coop.protocol.negotiation import Negotiation, State
+from a2a_coop.protocol.negotiation import CLOCK_TOLERANCE_MS, Negotiation, State
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.runtime.journal import Journal
@@ -68,7 +69,7 @@ MARKER: Final = ".a2a-coop-demo"
 FUNDS: Final = 1_000
 BOND: Final = 100
 DEADLINE_MS: Final = 2_000  # short, so the breached trade's deadline passes within the demo
-RESPONSE_WINDOW_MS: Final = 500
+RESPONSE_WINDOW_MS: Final = 500  # short: the escrow rules at the deadline + the clock tolerance (CMT-002)
 TICK_MS: Final = 100
 START_TIMEOUT_S: Final = 30.0
 DECISION_TIMEOUT_S: Final = 15.0
@@ -292,16 +293,12 @@ def _play(run: _Run, client: CooperationClient, escrow: EscrowClient, trades: in
     """Alice's side of the story, the same online and offline: trade, claim, fetch the ledger."""
     with Journal.open(run.alice.journal_path) as journal:
         escrow_mandate = escrow.submit([])[0]  # an escrow answers every Submit with its mandate
-        # The demo's response window (RESPONSE_WINDOW_MS) is shorter than the clock tolerance, so that
-        # it shows a ruling within seconds: both sides' guards are told to sign it (never do this with
-        # value at stake: a Delivery stamped within the tolerance could come after the ruling).
         peer = Peer(
             run.alice.key,
             run.alice.mandate,
             journal=journal,
             context=[escrow_mandate],
             clock=run.clock,
-            min_response_window_ms=0,
         )
         remember_run(journal, run.alice.mandate, [escrow_mandate])
         ok = _trade(run, _Alice(peer, client, escrow, escrow_mandate), trades)
@@ -323,7 +320,7 @@ def run_process_demo(directory: Path, *, trades: int, out: TextIO) -> int:
     escrow_argv += ["--tick-ms", str(TICK_MS)]
     # Bob trades only under escrows he was given (their mandates); the escrow's is on disk already.
     bob_argv = ["serve", *bob.files(), "--strategy", f"withhold-every-Nth:{every}"]
-    bob_argv += ["--context", str(escrow.mandate_path), "--min-response-window", "0"]
+    bob_argv += ["--context", str(escrow.mandate_path)]
     servers: list[ServerProcess] = []
     try:
         servers.append(start_server("escrow", escrow_argv, directory / "escrow.log"))
@@ -389,7 +386,6 @@ def run_offline_demo(directory: Path, *, trades: int, out: TextIO) -> int:
         bob_node = PeerNode.open(
             bob.key, bob.mandate, bob.journal_path, strategy=strategy, context=context, clock=clock
         )
-        bob_node.peer.min_response_window_ms = 0  # as `serve --min-response-window 0` (see _play)
         stack.callback(bob_node.close)
 
         def sleep(seconds: float) -> None:  # time passes only when someone waits; the escrow's rules follow
@@ -463,11 +459,16 @@ def _claim(run: _Run, alice: _Alice, trade: Trade) -> None:
     # Bob holds the claim without effect until the escrow's stamp, relayed next, arrives (WIT-005).
     alice.peer.on_replies(alice.client.exchange(claim.envelope, alice.peer.send_context()))
     settle_with_escrow(alice.peer, alice.client, alice.escrow, neg)
+    rules_at = trade.deadline_ms + CLOCK_TOLERANCE_MS + TICK_MS
     run.say(
         f"trade {trade.number}: alice claims a breach (bob's copy-editing is past its deadline); the escrow "
-        f"stamps the claim and upholds it once the {RESPONSE_WINDOW_MS} ms response window passes without "
-        "a timely delivery"
+        f"stamps the claim and upholds it unless a timely delivery reaches it: one issued by the deadline "
+        f"and stamped within the {CLOCK_TOLERANCE_MS // 1000} s clock tolerance after it still counts, so "
+        f"it rules no earlier than that (SPEC CMT-002) ..."
     )
+    if (wait_s := (rules_at - run.clock()) / 1000) > 0:
+        run.say(f"waiting {wait_s:.0f} s for the escrow's ruling ...")
+        run.sleep(wait_s)
     await_escrow(
         alice.peer,
         alice.client,

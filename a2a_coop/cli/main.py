@@ -31,7 +31,6 @@ from a2a_coop.cli._common import (
     EXIT_USAGE,
     UsageError,
     address,
-    duration_or_zero,
     funding,
     item_spec,
     non_negative,
@@ -229,15 +228,6 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
         "first deadline), so that an initiator that withholds them cannot win our bond",
     )
     _add_min_time_to_perform(p)
-    p.add_argument(
-        "--min-response-window",
-        type=duration_or_zero,
-        default=None,
-        metavar="DURATION",
-        help="sign no terms naming an escrow whose response window is shorter than this (default 30s, "
-        "the clock tolerance: a shorter window lets the escrow uphold a claim before a Delivery stamped "
-        f"within it, which is timely, reaches the escrow; 0: no such check, for demonstrations); {_DURATION}",
-    )
     p.add_argument(
         "--context",
         type=Path,
@@ -535,8 +525,8 @@ def _add_runtime_parsers(sub: Any) -> None:
         default=0,
         metavar="DURATION",
         help="how long, after the escrow stamps a breach claim, the accused may still show a timely "
-        "delivery before the escrow rules (default 1h, at most 1d; below 30s, the clock tolerance, "
-        "only when asked for here: our guard also signs counters with such a window then)",
+        "delivery before the escrow rules (default 1h, at most 1d; whatever it is, the escrow rules no "
+        "earlier than the item's deadline + 30s, the clock tolerance)",
     )
     _add_dial_tls(p)
     p.set_defaults(func=_Command("peer", "cmd_offer"))

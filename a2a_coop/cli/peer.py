@@ -59,7 +59,7 @@ from a2a_coop.runtime.node import (
     remember_run,
     sign_mandate,
 )
-from a2a_coop.runtime.peer import MIN_RESPONSE_WINDOW_MS, Peer, drive, wall_clock_ms
+from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
 from a2a_coop.runtime.perform_time import TooLittleTimeToPerform
 from a2a_coop.runtime.reputation import TrustPolicy
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, Strategy, WithholdingStrategy
@@ -217,7 +217,6 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
                 strategy=strategy,
                 trust=trust_policy(args),
                 min_time_to_perform_ms=args.min_time_to_perform,
-                min_response_window_ms=args.min_response_window,
             ),
             journal,
             witness=witness,
@@ -363,16 +362,12 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
             )
             context = [escrow_mandate]
             escrow_did = verify_statement(escrow_mandate).statement.mandate.agent
-        # A response window the user asks for is one our guard signs (a shorter one than the default
-        # minimum, the clock tolerance, included: their choice, said in --response-window's help).
-        shortest = min(MIN_RESPONSE_WINDOW_MS, args.response_window or MIN_RESPONSE_WINDOW_MS)
         peer = open_peer(
             key,
             mandate,
             journal,
             context,
             min_time_to_perform_ms=args.min_time_to_perform,
-            min_response_window_ms=shortest,
         )
         remember_run(journal, mandate, context)
         tally = _Tally(out, args.count)
@@ -815,7 +810,7 @@ def _await_ruling(ctx: _Contract, claim: VerifiedStatement, wait_ms: int) -> Non
             if stamped is None:
                 rules = "the escrow has not stamped the claim yet"
             else:
-                due = stamped + c.response_window_ms
+                due = c.ruling_due_ms(claim.digest)
                 rules = f"it rules after {iso(due)}, in {max(0, due - wall_clock_ms()) / 1000:.0f} s"
             print(
                 f"a2a-coop: waiting for the escrow ({ctx.neg.state.value}; {rules}); "

@@ -1139,7 +1139,7 @@ class Escrow:
         """The next time at which time alone can make something due for this contract."""
         c = neg.contract
         assert c is not None
-        times = [c.stamped_ms[d] + c.response_window_ms for d in c.pending_claims]
+        times = [c.ruling_due_ms(d) for d in c.pending_claims]
         if neg.state in (State.ACCEPTED, State.BONDED, State.PERFORMING):
             times.append(c.last_deadline_ms + CLAIM_WINDOW_MS + 1)
         if neg.state is State.ACCEPTED and c.bonds_required:  # not bonded yet: lapses past its cutoff
@@ -1236,7 +1236,7 @@ def due_action(
     assert c is not None
     state = neg.state
     for claim, (accused, item) in c.pending_claims.items():  # CMT-002
-        if now_ms >= c.stamped_ms[claim] + c.response_window_ms:
+        if now_ms >= c.ruling_due_ms(claim):
             return "ruling", ruling_for(c, claim, accused, item, verifier)
     # NEG-012, until the bonding cutoff (ESC-010): funds that arrive later lock nothing.
     if state is State.ACCEPTED and c.proposal.terms.currency == currency and now_ms <= c.bond_cutoff_ms:

@@ -76,6 +76,10 @@ DEFAULT_RESPONSE_WINDOW_MS: Final = 3_600_000
 # at the last moment can still be bonded then, and no later. Both parties signed expires_at_ms, so
 # both know when bonding ends: the party that funds last cannot choose it.
 BOND_GRACE_MS: Final = 30_000
+# How far two honest clocks may disagree when a deadline is judged on a witness's clock (WIT-003,
+# WIT-004). The same value as the default receive skew (TIM-004), fixed so that every verifier reaches
+# one verdict.
+CLOCK_TOLERANCE_MS: Final = 30_000
 
 # A lookup of witness stamps: (escrow did, statement digest) -> the earliest stamp time, or None.
 StampLookup = Callable[[str, bytes], int | None]
@@ -368,6 +372,17 @@ class Contract:
     @property
     def response_window_ms(self) -> int:
         return self.proposal.terms.response_window_ms or DEFAULT_RESPONSE_WINDOW_MS
+
+    def ruling_due_ms(self, claim: bytes) -> int:
+        """The first time the escrow may rule on the effective ``claim`` (CMT-002): its stamp plus the
+        response window, and never before its item's deadline plus the clock tolerance has passed.
+
+        Until then the escrow may still stamp a Delivery of the item that is timely (WIT-003). The
+        response window is the offerer's choice, so without the second bound a window of 1 ms would let
+        a claimant stamped just after the deadline win a bond the accused delivered in time."""
+        accused, item = self.claims[claim]
+        deadline = self.items(accused)[item].deadline_ms
+        return max(self.stamped_ms[claim] + self.response_window_ms, deadline + CLOCK_TOLERANCE_MS + 1)
 
     @property
     def bond_cutoff_ms(self) -> int:
@@ -851,8 +866,12 @@ class Negotiation:
             )
         if r.claim in c.rulings:
             raise BodyInvalid("the claim was already ruled on", requirement="CMT-002")
-        if when < c.stamped_ms[r.claim] + c.response_window_ms:
-            raise IllegalTransition("ruled before the claim's response window ended", requirement="CMT-002")
+        if when < c.ruling_due_ms(r.claim):
+            raise IllegalTransition(
+                "ruled before the claim's response window ended, or while a Delivery of its item could "
+                "still be timely",
+                requirement="CMT-002",
+            )
         if r.decision == _UPHOLD:
             return E.UPHOLD
         # Whether r.evidence is a timely Delivery is for the audit (AUD-004), as whether an UPHOLD

@@ -26,14 +26,11 @@ It is pure bookkeeping: which statements a stamp names may not be held yet
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
 
-from a2a_coop.protocol.negotiation import Contract
+from a2a_coop.protocol.negotiation import CLOCK_TOLERANCE_MS, Contract
 from a2a_coop.protocol.statements import VerifiedStatement
 
-# How far two honest clocks may disagree when a deadline is judged on a witness's clock. The same
-# value as the default receive skew (TIM-004), fixed so that every verifier reaches one verdict.
-CLOCK_TOLERANCE_MS: Final = 30_000
+__all__ = ["CLOCK_TOLERANCE_MS", "WitnessIndex"]
 
 
 class WitnessIndex:

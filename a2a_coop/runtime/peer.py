@@ -65,7 +65,6 @@ from a2a_coop.protocol.statements import (
     sign_candidate,
     verify_statement,
 )
-from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.alarm import ForkAlarm, KeyForked
 from a2a_coop.runtime.evidence import EvidenceVerifier
@@ -135,10 +134,6 @@ _ACCEPTED, _FULFILLED, _REVOKED, _COUNTER_EVENT = (
     State.REVOKED,
     Event.COUNTER,
 )
-# The shortest response window (Terms.response_window_ms) the guard signs by default: the clock tolerance
-# within which a Delivery stamped after its deadline is still timely (WIT-003); the escrow rules on a claim
-# once the window after its Stamp has passed, so a shorter one would cut that tolerance short.
-MIN_RESPONSE_WINDOW_MS = CLOCK_TOLERANCE_MS
 # Journal meta: the fork proofs we hold, one key per forked issuer (META_FORKS + "/" + did), each
 # [first, second], or [first, second, 1] while spared the bound (its key in our dealings, ATT-018);
 # journals before 0.2 kept them all as one list under META_FORKS, still read (counted toward the bound).
@@ -311,12 +306,6 @@ class Peer:
             one of our items is due less than this long after the bonding cutoff (the accepted offer's
             expiry + 30 s, ESC-010): the most a counterparty that funds its bond last can take from our
             time to perform. None: no such check.
-        min_response_window_ms: refuse to sign terms naming an escrow whose response window
-            (Terms.response_window_ms, when set) is shorter than this: the escrow rules on a claim once
-            the window after its Stamp has passed, and one shorter than the clock tolerance lets it
-            uphold a claim before a Delivery stamped within that tolerance -- timely (WIT-003) -- has
-            reached it. Default :data:`MIN_RESPONSE_WINDOW_MS`, the tolerance; 0: no such check (a
-            demonstration's fast rulings).
     """
 
     # The verifier every check runs on; a subclass may name its own (the fault-injected servers of
@@ -340,7 +329,6 @@ class Peer:
         max_open_per_counterparty: int | None = None,
         max_open_total: int | None = None,
         min_time_to_perform_ms: int | None = None,
-        min_response_window_ms: int | None = None,
     ) -> None:
         self.key = key
         self.did: str = key.did  # read on every statement handled: an attribute, not a property
@@ -348,9 +336,6 @@ class Peer:
         self.max_open_per_counterparty = max_open_per_counterparty
         self.max_open_total = max_open_total
         self.min_time_to_perform_ms = min_time_to_perform_ms
-        self.min_response_window_ms = (
-            MIN_RESPONSE_WINDOW_MS if min_response_window_ms is None else min_response_window_ms
-        )
         # Negotiations not ended, by counterparty, and their number: kept as statements are handled
         # (RPC-012 refusals); and the counterparties we settled a contract with (FULFILLED).
         self._open_with: dict[str, set[bytes]] = {}
@@ -1063,12 +1048,6 @@ class Peer:
             return (
                 f"terms.response_window_ms {terms.response_window_ms} is above {MAX_RESPONSE_WINDOW_MS}: "
                 "one claim would keep the accused's bond locked that long (BDY-003, MND-016)"
-            )
-        if terms.escrow and 0 < terms.response_window_ms < self.min_response_window_ms:
-            return (
-                f"terms.response_window_ms {terms.response_window_ms} is below "
-                f"{self.min_response_window_ms}: the escrow could uphold a claim before a Delivery "
-                "stamped within the 30 s clock tolerance, timely by WIT-003, reached it"
             )
         return ""
 

@@ -215,13 +215,14 @@ def wait_for(
     what: str,
     from_seq: int = 0,
     esc: EscrowTarget | None = None,
+    wait_s: float = DUE_WAIT_S,
 ) -> VerifiedStatement:
     """Poll the ledger until an entry satisfies ``found`` (what the escrow's clock makes due).
 
     Raises:
-        CaseFailed: none within :data:`DUE_WAIT_S`.
+        CaseFailed: none within ``wait_s`` (default :data:`DUE_WAIT_S`).
     """
-    deadline = time.monotonic() + DUE_WAIT_S
+    deadline = time.monotonic() + wait_s
     while True:
         entries = ledger(ctx, from_seq, esc=esc)
         for i, vs in enumerate(entries):
@@ -232,7 +233,7 @@ def wait_for(
                 earlier = [e.envelope for e in entries[:i] if nid and e.header.negotiation_id == nid]
                 return ctx.verify_signed([*earlier, vs.envelope], what=what)[-1]
         if time.monotonic() > deadline:
-            raise CaseFailed(f"the escrow did not sign {what} within {DUE_WAIT_S:.0f} s")
+            raise CaseFailed(f"the escrow did not sign {what} within {wait_s:.0f} s")
         time.sleep(0.05)
 
 

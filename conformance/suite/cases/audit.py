@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.audit import RATIO_SUBJECT, Finding, audit
 from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.negotiation import CLOCK_TOLERANCE_MS
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.testing import DAY_MS, Party, service
 from conformance.suite import escrow
@@ -265,7 +266,8 @@ def deliveries_by_stake(ctx: Context) -> Outcome:
         if esc is not None:
             proposal.terms.escrow = esc.did
             proposal.terms.issuer_bond = proposal.terms.audience_bond = bond
-            proposal.terms.response_window_ms = 1  # the escrow rules at its next tick after a claim
+            # The escrow rules at its first tick past the deadline + the clock tolerance (CMT-002).
+            proposal.terms.response_window_ms = 1
         offer = alice.offer(target(ctx), proposal)
         answers = ctx.send(
             offer, alice.setup if i == 0 else (), note=f"contract {i + 1}: the target gives {stake}"
@@ -281,11 +283,8 @@ def deliveries_by_stake(ctx: Context) -> Outcome:
             bodies = ", ".join(a.body for a in answers)
             why = next((f": {a.statement.reject.reason}" for a in answers if a.body == "reject"), "")
             hint = " (was it started to trust --escrow?)" if esc is not None and i == 0 else ""
-            if esc is not None and "response_window" in why:  # a guard that refuses windows below 30 s
-                hint = (
-                    " (this case's 1 ms response window makes rulings come at once: start the target"
-                    " to sign it, the reference with --min-response-window 0)"
-                )
+            if esc is not None and "response_window" in why:  # a guard that refuses short windows
+                hint = " (this case's terms carry a 1 ms response window, which CMT-002 makes safe)"
             return Outcome.info(
                 f"the target did not accept contract {i + 1} (gives {stake}; answered {bodies}{why}){hint}"
             )
@@ -406,7 +405,13 @@ def _claim_withheld(
         _relay(ctx, esc, [claim, *stamps])
     upheld = 0
     for claim in claims:
-        ruling = escrow.wait_for(ctx, _ruling_on(claim.digest), what="a Ruling on our claim", esc=esc)
+        ruling = escrow.wait_for(
+            ctx,
+            _ruling_on(claim.digest),
+            what="a Ruling on our claim",
+            esc=esc,
+            wait_s=(CLOCK_TOLERANCE_MS + 1_000) / 1000 + escrow.DUE_WAIT_S,  # due past deadline + 30 s
+        )
         if ruling.statement.ruling.decision != commitment_pb2.RULING_DECISION_UPHOLD:
             continue
         upheld += 1

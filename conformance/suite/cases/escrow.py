@@ -19,7 +19,7 @@ import grpc
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, service_pb2, trade_pb2
 from a2a_coop.protocol.envelope import decode_envelope, statement_digest
-from a2a_coop.protocol.negotiation import BOND_GRACE_MS
+from a2a_coop.protocol.negotiation import BOND_GRACE_MS, CLOCK_TOLERANCE_MS
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.testing import DAY_MS
 from conformance.suite import escrow as esc_target
@@ -281,16 +281,22 @@ def evidence_of_other_contracts(ctx: Context) -> Outcome:
 
 # A bonded case's deadline, from now: its bonds lock before it, its claim follows it (CMT-009).
 CLAIMABLE_AFTER_MS = 1_500
+# How long past a deadline the escrow may rule on a claim on it (CMT-002: while a Delivery of the item
+# could still be stamped in time, WIT-003, it must not), with a second for the two clocks.
+RULABLE_AFTER_MS = CLOCK_TOLERANCE_MS + 1_000
+# How long a case waits for a ruling that falls due that long after the deadline (CMT-002).
+RULING_WAIT_S = RULABLE_AFTER_MS / 1000 + esc_target.DUE_WAIT_S
 
 
 def _past_due(ctx: Context, **kw: object) -> esc_target.Deal:
-    """A contract whose items fell due a second ago, formed before that."""
+    """A contract whose items fell due more than the clock tolerance ago, formed before that: a claim
+    on them may be ruled on as soon as its response window allows (CMT-002)."""
     now = ctx.clock.now_ms
     return esc_target.deal(
         ctx,
-        deadline_ms=now - 1_000,
-        offer_at_ms=now - 5_000,
-        accept_at_ms=now - 4_000,
+        deadline_ms=now - RULABLE_AFTER_MS,
+        offer_at_ms=now - RULABLE_AFTER_MS - 4_000,
+        accept_at_ms=now - RULABLE_AFTER_MS - 3_000,
         **kw,  # type: ignore[arg-type]
     )
 
@@ -351,30 +357,46 @@ def ruling_uphold(ctx: Context) -> Outcome:
 
 @_escrow_case(
     "esc.ruling-dismiss",
-    "A claim answered by a timely Delivery is dismissed, naming that Delivery",
+    "A claim is not ruled on while a timely Delivery can still come: one stamped within the clock "
+    "tolerance after the claim dismisses it, naming that Delivery",
     "CMT-002",
     "WIT-003",
 )
 def ruling_dismiss(ctx: Context) -> Outcome:
-    """Bob delivered before the deadline and the Delivery reaches the escrow within the tolerance;
-    Alice claims anyway: the Ruling must be DISMISS with Bob's Delivery as its evidence."""
+    """Bob delivered a second before the deadline; Alice claims, under a 1 ms response window, as soon
+    as it has passed, and only then does Bob's Delivery reach the escrow, within the clock tolerance:
+    it is timely (WIT-003), so the escrow must not have ruled yet, and must then DISMISS the claim with
+    the Delivery as its evidence, dated after the deadline plus the tolerance (CMT-002). An escrow
+    that rules once the claim's stamp plus the window has passed upholds it: the offerer's choice of
+    window would take a bond delivered in time. The case waits out the tolerance (about 30 s)."""
     now = ctx.clock.now_ms
-    d = esc_target.deal(ctx, deadline_ms=now - 1_000, offer_at_ms=now - 5_000, accept_at_ms=now - 4_000)
+    deadline = now - 1_000
+    d = esc_target.deal(ctx, deadline_ms=deadline, offer_at_ms=now - 5_000, accept_at_ms=now - 4_000)
     delivery = esc_target.deliver(d, d.bob, issued_at_ms=now - 2_000)
-    esc_target.take(ctx, [delivery], note="Bob's Delivery, before the deadline")
     c = esc_target.claim(d, d.alice)
-    esc_target.take(ctx, [c], note="Alice's claim anyway")
+    esc_target.take(ctx, [c], note="Alice's claim, a second after the deadline")
+    time.sleep(0.5)  # past the window: an escrow ruling at stamp + window has ruled by now
+    esc_target.take(ctx, [delivery], note="Bob's Delivery, dated before the deadline, late by 1.5 s")
     ruling = esc_target.wait_for(
         ctx,
         lambda vs: vs.body == "ruling" and vs.statement.ruling.claim == c.digest,
         what="a ruling on the claim",
+        wait_s=RULING_WAIT_S,
     )
     r = ruling.statement.ruling
-    ctx.must(r.decision == _DISMISS, "a claim answered by a timely Delivery was upheld (CMT-002, WIT-003)")
+    ctx.must(
+        r.decision == _DISMISS,
+        "a claim answered by a Delivery stamped within the clock tolerance was upheld: the escrow ruled "
+        "while a timely Delivery could still come (CMT-002, WIT-003)",
+    )
     ctx.must(
         r.evidence == delivery.digest, "the DISMISS does not name the timely Delivery as evidence (CMT-002)"
     )
-    return Outcome.passed("dismissed, naming the Delivery")
+    ctx.must(
+        ruling.header.issued_at_ms > deadline + CLOCK_TOLERANCE_MS,
+        "the ruling is dated before the item's deadline plus the clock tolerance (CMT-002)",
+    )
+    return Outcome.passed("not ruled within the tolerance; dismissed, naming the Delivery")
 
 
 @_escrow_case(
@@ -846,7 +868,8 @@ def forfeit_after_uphold(ctx: Context) -> Outcome:
     """A bonded contract past due: Alice delivered in time, Bob did not; Alice claims: the escrow
     must UPHOLD, Forfeit Bob's bond to Alice with the claim as cause, and Release Alice's bond. The
     bonds are locked before the deadline (a claim on an item due before that is refused, CMT-009), so
-    the case waits for the deadline to pass on the escrow's clock."""
+    the case waits for the deadline to pass on the escrow's clock, and the ruling for the clock
+    tolerance after it (CMT-002: about 30 s)."""
     deadline = ctx.clock.now_ms + CLAIMABLE_AFTER_MS
     d = esc_target.deal(ctx, bond=BOND, deadline_ms=deadline)
     ok = esc_target.deliver(d, d.alice)
@@ -858,6 +881,7 @@ def forfeit_after_uphold(ctx: Context) -> Outcome:
         ctx,
         lambda vs: vs.body == "forfeit" and vs.header.negotiation_id == d.nid,
         what="the Forfeit of Bob's bond",
+        wait_s=RULING_WAIT_S,  # the ruling falls due once the deadline + the clock tolerance has passed
     ).statement.forfeit
     ctx.must(
         (forfeit.party, forfeit.beneficiary, forfeit.amount, forfeit.cause)
