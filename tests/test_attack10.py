@@ -252,10 +252,12 @@ def test_a_restart_keeps_the_exclusive_key_held(tmp_path: Path) -> None:
 
 
 def _any_witnessed_accept(self: Negotiation, accept: VerifiedStatement, ref: bytes) -> bool:
-    """NEG-017 without "unless the escrow stamped the answer": an escrow with it takes an Accept of an
-    offer after another answer it took (test_conformance_escrow's fault)."""
+    """An escrow that counts the Stamp it is giving an Accept as witnessing it (SPEC 8.9: it must not)
+    takes an Accept of an offer after another answer it took (test_conformance_escrow's fault)."""
     offer = next((o for o in self.offers if o.digest == ref), None)
-    return offer is not None and self.contract is None and self.witnessed(accept, offer)
+    if offer is None or self.contract is not None:
+        return False
+    return self._stamps(proposal_of(offer).terms.escrow, accept.digest) is not None
 
 
 @pytest.mark.req("AUD-003", "ESC-014")

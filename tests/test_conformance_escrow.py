@@ -14,7 +14,6 @@ from a2a_coop.cli import main
 from a2a_coop.cli.demo import provision, start_server, stop_process, wait_listening
 from a2a_coop.protocol import escrow as escrow_rules
 from a2a_coop.protocol.negotiation import Contract, Negotiation
-from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.transport import serve
 from conformance.suite.model import Role
@@ -214,14 +213,12 @@ def _takes_answers_beside_a_witnessed_accept(
 def _takes_an_accept_after_the_answer_it_took(
     escrow_node: EscrowNode, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An escrow whose NEG-017 forgets that an answer it stamped closed the offer: an acceptor that
-    rejected, and was shown to have, can still bind the offerer's bond until the cutoff."""
+    """An escrow that counts the Stamp it is giving an Accept as witnessing it, and so forgets that an
+    answer it stamped closed the offer: an acceptor that rejected, and was shown to have, can still
+    bind the offerer's bond until the cutoff."""
+    from test_attack10 import _any_witnessed_accept
 
-    def any_witnessed_accept(self: Negotiation, accept: VerifiedStatement, ref: bytes) -> bool:
-        offer = next((o for o in self.offers if o.digest == ref), None)
-        return offer is not None and self.contract is None and self.witnessed(accept, offer)
-
-    monkeypatch.setattr(Negotiation, "_takes_precedence", any_witnessed_accept)
+    monkeypatch.setattr(Negotiation, "_takes_precedence", _any_witnessed_accept)
 
 
 @pytest.mark.parametrize(

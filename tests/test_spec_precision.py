@@ -2,8 +2,8 @@
 (sections 11.2, 13.2, 13.5, ESC-011), and the holes found on the way: the reference peer refused a
 witnessed Accept its escrow revealed once the line had moved to an offer naming no escrow (TIM-006
 asked the wrong escrow: fixed), a renewed Mandate did not travel with the answers and the transcript
-that cite it (fixed), and, as a strict xfail until decided, verifiers disagree when an escrow stamped
-two answers to one offer (NEG-015).
+that cite it (fixed), and verifiers disagreed when an escrow stamped two answers to one offer (NEG-015:
+decided, a witnessed Accept binds whether or not its escrow stamped the other answer too).
 """
 
 from __future__ import annotations
@@ -210,12 +210,6 @@ def test_a_witnessed_accept_revealed_after_a_late_counter_is_taken(wait_ms: int)
 
 
 @pytest.mark.req("NEG-015", "NEG-017", "NEG-018")
-@pytest.mark.xfail(
-    strict=True,
-    reason="NEG-017's 'unless E stamped the answer to O' is read at arrival: a verifier that took the "
-    "witnessed Accept before the Stamp of the other answer keeps the contract; one holding both first "
-    "refuses the Accept. SPEC 8.9 wants verifiers to agree even when the escrow misbehaves.",
-)
 def test_verifiers_agree_when_an_escrow_stamped_two_answers_to_one_offer() -> None:
     """An escrow at fault stamps Mallory's Reject and then her Accept of Bob's offer (ESC-014 forbids
     the second; the audit reports ANSWER_TAKEN_TWICE). Verifiers holding the same statements must still
@@ -242,6 +236,37 @@ def test_verifiers_agree_when_an_escrow_stamped_two_answers_to_one_offer() -> No
         neg = v.negotiations.get(offer.negotiation_id)
         states.add((neg.state, neg.contract is not None))
     assert len(states) == 1, states
+
+
+@pytest.mark.req("NEG-015", "NEG-017", "NEG-006")
+@pytest.mark.parametrize("same_time", [False, True], ids=["stamped-apart", "stamped-at-once"])
+def test_verifiers_agree_on_the_contract_when_an_escrow_stamped_two_accepts_of_one_offer(
+    same_time: bool,
+) -> None:
+    """An escrow at fault stamps two Accepts by Mallory of Bob's offer. Whichever a verifier meets
+    first, every verifier ends with one contract, the same: the Accept stamped first (at one time, the
+    smaller digest), the other superseded."""
+    clock = FixedClock()
+    bob, mallory, escrow = Party("bob", clock), Party("mallory", clock), Party("escrow", clock)
+    offer = bob.offer(mallory, bob.proposal(escrow=escrow.did))
+    clock.advance(1_000)
+    first, second = mallory.accept(offer), mallory.accept(offer)
+    stamps = []
+    for accept in (second, first):  # the second Accept is stamped first
+        if not same_time:
+            clock.advance(1_000)
+        stamps.append(escrow.sign("stamp", commitment_pb2.Stamp(statements=[accept.digest])))
+    setup = [*bob.setup, *mallory.setup, *escrow.setup, offer.envelope]
+    contracts = set()
+    for order in ([first, second], [second, first]):
+        v = Verifier()
+        for envelope in [*setup, *(vs.envelope for vs in stamps), *(vs.envelope for vs in order)]:
+            v.accept(envelope)
+        neg = v.negotiations.by_id[offer.negotiation_id]
+        assert neg.contract is not None
+        contracts.add(neg.contract.id)
+    expected = min(second.digest, first.digest) if same_time else second.digest
+    assert contracts == {expected}
 
 
 @pytest.mark.req("MND-017", "RPC-002", "MND-002")

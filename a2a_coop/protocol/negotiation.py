@@ -30,9 +30,10 @@ DISMISS_COMPLETE) so the table stays literal.
 
 Before the contract, one exception to the table (SPEC 8.9, NEG-017): an acceptor can sign two answers
 to one offer, an Accept shown to the offer's escrow alone and another answer sent to the offerer. The
-escrow's order decides: an Accept that escrow stamped by the bonding cutoff takes precedence over the
-answer it never took, from whatever state (WITNESSED_ACCEPT); the line of offers is cut back to the one
-it accepts, and what the cut-off branch held is *superseded*: taken, with no effect (SUPERSEDED).
+escrow's Stamp decides: an Accept that escrow stamped by the bonding cutoff takes precedence over the
+other answer (which an honest escrow never takes too, ESC-014), from whatever state (WITNESSED_ACCEPT);
+the line of offers is cut back to the one it accepts, and what the cut-off branch held is
+*superseded*: taken, with no effect (SUPERSEDED).
 
 A BreachClaim or Revoke is *arbitrated*: it takes effect only when the
 contract's escrow has stamped it (WIT-005), at the stamp's time, never the
@@ -449,7 +450,9 @@ class Negotiation:
             verifier that owns this negotiation passes its index.
     """
 
-    def __init__(self, first: VerifiedStatement, stamps: StampLookup = _no_stamps) -> None:
+    def __init__(
+        self, first: VerifiedStatement, stamps: StampLookup = _no_stamps, recorded: StampLookup | None = None
+    ) -> None:
         self.check_opening(first)
         self.first: VerifiedStatement = first  # the opening Offer (its id derives from it, NEG-013)
         self.id: bytes = first.negotiation_id
@@ -460,6 +463,8 @@ class Negotiation:
         self.contract: Contract | None = None
         self.history: list[tuple[State, Event, State, bytes]] = []  # (from, event, to, digest)
         self._stamps = stamps
+        # The stamps held, leaving out the one an escrow is giving now (WitnessIndex.set_provisional).
+        self._recorded = stamps if recorded is None else recorded
         # The bargaining, in order: the opening Offer and each Counter (a negotiation is one line, each
         # Counter answering the offer before it), and the Reject, Withdraw or Accept that closed it.
         self.offers: list[VerifiedStatement] = [first]
@@ -587,10 +592,10 @@ class Negotiation:
             ref = getattr(vs.statement, body).offer
             bargaining = state in BARGAINING_STATES
             if not bargaining or ref != self.outstanding.digest:
-                if self._answers_superseded(vs, ref):
-                    return _SUPERSEDED
                 if body == "accept" and self._takes_precedence(vs, ref):
                     return _WITNESSED_ACCEPT
+                if self._answers_superseded(vs, ref):
+                    return _SUPERSEDED
             if bargaining:
                 outstanding = self.outstanding
                 if ref != outstanding.digest:
@@ -670,11 +675,13 @@ class Negotiation:
 
     def witnessed(self, accept: VerifiedStatement, offer: VerifiedStatement) -> bool:
         """Whether the escrow ``offer`` names stamped ``accept`` by the offer's bonding cutoff (its
-        expires_at_ms + 30 s, WIT-004): that escrow recognised the contract and bonds it."""
+        expires_at_ms + 30 s, WIT-004): that escrow recognised the contract and bonds it. Not by the
+        Stamp an escrow is giving it now (SPEC 8.9): that escrow checks the Accept as any verifier does,
+        so one that took another answer to the offer first takes no Accept of it (ESC-014)."""
         escrow = proposal_of(offer).terms.escrow
         if not escrow:
             return False
-        at = self._stamps(escrow, accept.digest)
+        at = self._recorded(escrow, accept.digest)
         return at is not None and at <= offer.expires_at_ms + BOND_GRACE_MS
 
     def exposed_offer(self, party: str) -> VerifiedStatement | None:
@@ -717,26 +724,24 @@ class Negotiation:
         stamp of ``vs`` itself: an escrow asks before it takes (and so stamps) a statement."""
         ref = cited(vs)
         if vs.body in _TRADE_EVENTS:
-            return self._answers_superseded(vs, ref, stamped_counts=False)
+            return self._answers_superseded(vs, ref)
         return ref in self.superseded
 
-    def _answers_superseded(self, vs: VerifiedStatement, ref: bytes, *, stamped_counts: bool = True) -> bool:
-        """``vs`` answers an offer of a branch a witnessed Accept cut off, or the witnessed contract's
-        offer without having been taken by its escrow (``stamped_counts``: whether to ask)."""
+    def _answers_superseded(self, vs: VerifiedStatement, ref: bytes) -> bool:
+        """``vs`` answers an offer of a branch a witnessed Accept cut off, or is another answer to the
+        witnessed contract's offer (stamped by its escrow or not: NEG-018)."""
         if ref in self.superseded:
             return True
         c = self.contract
         if c is None or ref != c.offer.digest or vs.digest == c.accept.digest:
             return False
-        if not self.witnessed(c.accept, c.offer):
-            return False
-        return not stamped_counts or self._stamps(c.escrow, vs.digest) is None
+        return self.witnessed(c.accept, c.offer)
 
     def _takes_precedence(self, accept: VerifiedStatement, ref: bytes) -> bool:
         """NEG-017: ``accept`` accepts an earlier offer of this negotiation (or the last one, beside
         another Accept), its issuer being that offer's audience, issued between the offer and its
-        expiry; the offer's escrow witnessed it in time and took no other answer to the offer; and no
-        contract witnessed by its escrow answers that offer or one before it."""
+        expiry; the offer's escrow witnessed it in time; and no contract witnessed by its escrow answers
+        that offer or one before it, nor (two witnessed Accepts of one offer) was stamped first."""
         offers = self.offers
         i = next((k for k, o in enumerate(offers) if o.digest == ref), -1)
         if i < 0:
@@ -748,9 +753,9 @@ class Negotiation:
             return False
         if not self.witnessed(accept, offer):
             return False
-        answer = offers[i + 1].digest if i + 1 < len(offers) else self.closed_by
-        if answer and self._stamps(proposal_of(offer).terms.escrow, answer) is not None:
-            return False  # the escrow took that answer first: it recognises no Accept of the offer
+        # A verifier does not ask whether the escrow that stamped the Accept stamped another answer too:
+        # an honest one never does (ESC-014), and for one that did, the order in which its Stamps reached
+        # the verifier would decide (NEG-015). The audit reports that escrow (ANSWER_TAKEN_TWICE).
         c = self.contract
         if c is None:
             return True
@@ -758,8 +763,14 @@ class Negotiation:
             return False
         if not self.witnessed(c.accept, c.offer):
             return True  # an Accept no escrow witnessed gives way
-        # Both witnessed, by two escrows: the earlier offer's wins (the contract's is the line's last).
-        return i < len(offers) - 1
+        # Both witnessed: the earlier offer's wins (the contract's is the line's last) ...
+        if i < len(offers) - 1:
+            return True
+        # ... and of two Accepts of one offer, both stamped by its escrow (at fault, ESC-014), the one it
+        # stamped first, at one time the smaller digest: whichever a verifier met first (NEG-015).
+        escrow = c.escrow
+        mine = (self._recorded(escrow, accept.digest) or 0, accept.digest)
+        return mine < (self._recorded(escrow, c.accept.digest) or 0, c.accept.digest)
 
     def _adopt(self, accept: VerifiedStatement) -> None:
         """Apply a witnessed Accept that takes precedence: the line is cut back to its offer, and what
@@ -1028,7 +1039,8 @@ class Negotiations:
         """
         nid = vs.negotiation_id
         if not self._held(nid):
-            neg = Negotiation(vs, self._stamps)  # raises UnknownNegotiation unless vs is an opening Offer
+            # Raises UnknownNegotiation unless vs is an opening Offer.
+            neg = Negotiation(vs, self._stamps, self._recorded)
             self.by_id[nid] = neg
             return neg
         neg = self.by_id[nid]

@@ -16,7 +16,12 @@ from typing import Any
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.claims import commit
-from a2a_coop.protocol.negotiation import BOND_GRACE_MS, CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS
+from a2a_coop.protocol.negotiation import (
+    BOND_GRACE_MS,
+    CLAIM_WINDOW_MS,
+    CLOCK_TOLERANCE_MS,
+    DEFAULT_RESPONSE_WINDOW_MS,
+)
 from a2a_coop.protocol.statements import Statement, VerifiedStatement
 from a2a_coop.testing import DAY_MS, FixedClock, Party, derive, service
 from conformance.generate_vectors._common import (
@@ -668,11 +673,14 @@ class Deal:
     party's chain unless they return an unsigned :class:`Statement`.
     """
 
-    def __init__(self, bond: int = 100, *, locked: bool = True, **terms: Any) -> None:
+    def __init__(
+        self, bond: int = 100, *, locked: bool = True, response_window_ms: int = 0, **terms: Any
+    ) -> None:
         self.clock = clock = FixedClock()
         self.alice, self.bob = Party("alice", clock), Party("bob", clock)
         self.escrow, self.carol = Party("escrow", clock), Party("carol", clock)
         proposal = self.alice.proposal(issuer_bond=bond, audience_bond=bond, escrow=self.escrow.did, **terms)
+        proposal.terms.response_window_ms = response_window_ms
         self.offer = self.alice.offer(self.bob, proposal)
         clock.advance(1_000)
         self.accept = self.bob.accept(self.offer)
@@ -891,6 +899,34 @@ def arbitration() -> Group:
         "the escrow stamps Alice's claim as the claim window closes: the claim takes effect",
         ["CMT-005", "WIT-005"],
         stamped_at(CLAIM_WINDOW_MS),
+        None,
+        "Boundary",
+    )
+
+    def ruled_at(after_deadline: int) -> list[bytes]:
+        """Under a 1 ms response window, Alice's claim stamped 1 ms after Bob's deadline, then an UPHOLD
+        dated ``after_deadline`` ms after the deadline."""
+        d = Deal(response_window_ms=1)
+        d.clock.now_ms = d.deadline + 1
+        claim = d.claim(d.alice)
+        witness = stamp(d.escrow, claim, at=d.deadline + 1)
+        decided = d.ruling(claim, UPHOLD, issued_at_ms=d.deadline + after_deadline)
+        return [*d.base, *d.locks, claim.envelope, witness.envelope, d.sign(decided)]
+
+    g.add(
+        "under a 1 ms response window, an UPHOLD dated at Bob's deadline + 30000 (the clock tolerance): a "
+        "Delivery of his stamped then would still be timely (WIT-003), so the ruling is early",
+        ["CMT-002", "WIT-003"],
+        ruled_at(CLOCK_TOLERANCE_MS),
+        "ILLEGAL_TRANSITION",
+        "IllegalTransition",
+        "Boundary",
+        twin=ruled_at(CLOCK_TOLERANCE_MS + 1),
+    )
+    g.add(
+        "under a 1 ms response window, an UPHOLD dated 1 ms after Bob's deadline + 30000: taken",
+        ["CMT-002"],
+        ruled_at(CLOCK_TOLERANCE_MS + 1),
         None,
         "Boundary",
     )
@@ -1418,24 +1454,22 @@ def witnessed_accept() -> Group:
         "WitnessedAccept",
     )  # fmt: skip
 
-    # 4. When the Accept is not witnessed, or E took the other answer first, it is refused as before.
-    def stamps_first(named: str) -> list[bytes]:
-        """E stamps ``named`` (the Reject, or the offer: the twin), then Mallory's Reject, E's Stamp of her
-        Accept and the Accept."""
+    # 4. When the Accept is not witnessed it is refused as before; that E took the other answer first
+    # (E's fault) changes nothing (NEG-015: a verifier that met the Accept first could not undo it).
+    def stamps_first() -> list[bytes]:
+        """E stamps Mallory's Reject, then the Reject, E's Stamp of her Accept and the Accept."""
         b = Bargain()
         reject = b.other("Reject")
-        first = b.stamp(reject if named == "reject" else b.offer)
+        first = b.stamp(reject)
         return [*b.base, first, reject.envelope, b.stamp(b.accept), b.accept.envelope]
 
     g.add(
-        "E stamped Mallory's Reject first, then her Accept (E's fault): the Reject closed the offer at E, "
-        "so the Accept takes no precedence and is refused in the REJECTED negotiation",
-        ["NEG-017", "NEG-001"],
-        stamps_first("reject"),
-        "ILLEGAL_TRANSITION",
+        "E stamped Mallory's Reject first, then her Accept (E's fault, which the audit shows): the witnessed "
+        "Accept takes precedence all the same, as at a verifier that met it before the Reject's Stamp",
+        ["NEG-017", "NEG-015"],
+        stamps_first(),
+        None,
         "WitnessedAccept",
-        "IllegalTransition",
-        twin=stamps_first("offer"),
     )
 
     def stamped_at(after_cutoff: int, by: str = "escrow") -> list[bytes]:
@@ -1498,47 +1532,43 @@ def witnessed_accept() -> Group:
         twin=accepted_at(0),
     )
 
-    def stamps_both(second_named: str) -> list[bytes]:
-        """E stamps Mallory's Accept, which forms the contract; then E stamps her second Accept (or the
-        offer: the twin, where the unstamped second Accept is superseded), then the second Accept."""
+    def stamps_both() -> list[bytes]:
+        """E stamps Mallory's Accept, which forms the contract; then, a second later, E stamps her second
+        Accept, then the second Accept."""
         b = Bargain()
         first = b.stamp(b.accept)
         second = b.other("Accept")
-        again = b.stamp(second if second_named == "accept" else b.offer)
+        again = b.stamp(second, at=b.clock.now_ms + 1_000)
         return [*b.base, first, b.accept.envelope, again, second.envelope]
 
     g.add(
-        "E stamps Mallory's Accept (the contract), then a second Accept of hers of the same offer (E's "
-        "fault): the second is not superseded (E took it) and takes no precedence (E took the first "
-        "answer): a second Accept, refused",
-        ["NEG-017", "NEG-006"],
-        stamps_both("accept"),
-        "ILLEGAL_TRANSITION",
+        "E stamps Mallory's Accept (the contract), then, later, a second Accept of hers of the same offer "
+        "(E's fault): the Accept E stamped first stays the contract and the second is superseded, taken "
+        "with no effect (NEG-018)",
+        ["NEG-017", "NEG-018", "NEG-006"],
+        stamps_both(),
+        None,
         "WitnessedAccept",
-        "IllegalTransition",
-        twin=stamps_both("offer"),
     )
 
-    def stamps_both_after_counter(second_named: str) -> list[bytes]:
+    def stamps_both_after_counter() -> list[bytes]:
         """As :func:`stamps_both`, Mallory's Counter first: her witnessed Accept cuts the line back to
         Bob's offer, so the answer E took to it is the first Accept, not the Counter."""
         b = Bargain()
         counter = b.counter()
         first = b.stamp(b.accept)
         second = b.other("Accept")
-        again = b.stamp(second if second_named == "accept" else b.offer)
+        again = b.stamp(second, at=b.clock.now_ms + 1_000)
         return [*b.base, counter.envelope, first, b.accept.envelope, again, second.envelope]
 
     g.add(
         "Mallory's Counter, then E's Stamp of her Accept of Bob's offer and the Accept (it takes precedence "
-        "over the Counter), then E stamps a second Accept of hers of the offer (E's fault) and it arrives: "
-        "refused, as without the Counter (the Counter no longer answers the offer)",
-        ["NEG-017", "NEG-006"],
-        stamps_both_after_counter("accept"),
-        "ILLEGAL_TRANSITION",
+        "over the Counter), then, later, E stamps a second Accept of hers of the offer (E's fault) and it "
+        "arrives: superseded, as without the Counter (the Counter no longer answers the offer)",
+        ["NEG-017", "NEG-018", "NEG-006"],
+        stamps_both_after_counter(),
+        None,
         "WitnessedAccept",
-        "IllegalTransition",
-        twin=stamps_both_after_counter("offer"),
     )
 
     # 5. The witnessed Accept is not checked against its issuer's caps (MND-009, MND-010): E checked them
