@@ -1,0 +1,179 @@
+"""Attacker's pass (thirteenth): holes earlier passes left open -- who may make an A2A agent withdraw,
+a second escrow's bonded offers, lowered caps on renewal, refused requests' context (SPEC 14.5, 9.4,
+4.7, 16.14).
+
+Each test names the attack in its docstring; Mallory is the attacker, Bob the honest reference peer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("a2a")
+pytest.importorskip("httpx")
+
+import grpc
+import httpx
+from a2a.types import a2a_pb2
+from google.rpc import error_details_pb2  # type: ignore[import-untyped]  # no py.typed
+from grpc_status import rpc_status
+from peers import make_peer
+from test_a2a import Countering, offer_through_a2a
+
+from a2a_coop import a2a
+from a2a_coop.protocol.negotiation import State
+from a2a_coop.runtime.node import PeerNode
+from a2a_coop.testing import FixedClock, Party
+
+# --- 1. A2A CancelTask from a stranger ---------------------------------------------------------------
+
+
+def _local_address() -> str | None:
+    """An address of this host that is not loopback (the one it would reach the world from), or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1: nothing is sent, the route picks the address
+            ip = str(s.getsockname()[0])
+        except OSError:
+            return None
+    return None if ip.startswith("127.") or ip == "0.0.0.0" else ip
+
+
+@pytest.fixture
+def countering_bob(tmp_path: Path) -> Iterator[tuple[PeerNode, Party, FixedClock]]:
+    clock = FixedClock()
+    bob = Party("bob", clock)
+    node = PeerNode.open(
+        bob.agent.key,
+        bob.mandate_vs.envelope,
+        tmp_path / "bob.db",
+        clock=lambda: clock.now_ms,
+        strategy=Countering(),
+    )
+    try:
+        yield node, bob, clock
+    finally:
+        node.close()
+
+
+def _cancel(binding: str, http_url: str, grpc_target: str, task_id: str) -> tuple[str, dict[str, str]]:
+    """CancelTask over one binding: the A2A error reason and its ErrorInfo metadata ("" if it succeeded)."""
+    headers = {"A2A-Version": "1.0"}
+    if binding == "jsonrpc":
+        body = {"jsonrpc": "2.0", "id": 1, "method": "CancelTask", "params": {"id": task_id}}
+        got = httpx.post(http_url + "/", json=body, headers=headers, timeout=10).json()
+        if "error" not in got:
+            return "", {}
+        assert got["error"]["code"] == -32002, got
+        (info,) = got["error"]["data"]
+        return str(info["reason"]), dict(info.get("metadata", {}))
+    if binding == "rest":
+        resp = httpx.post(f"{http_url}/a2a/rest/tasks/{task_id}:cancel", json={}, headers=headers, timeout=10)
+        if resp.status_code == 200:
+            return "", {}
+        assert resp.status_code == 409, resp.text
+        (info,) = resp.json()["error"]["details"]
+        return str(info["reason"]), dict(info.get("metadata", {}))
+    with grpc.insecure_channel(grpc_target) as ch:
+        call = ch.unary_unary("/lf.a2a.v1.A2AService/CancelTask")
+        try:
+            call(a2a_pb2.CancelTaskRequest(id=task_id).SerializeToString(), metadata=[("a2a-version", "1.0")])
+        except grpc.RpcError as err:
+            assert err.code() == grpc.StatusCode.FAILED_PRECONDITION, err
+            status = rpc_status.from_call(err)  # type: ignore[arg-type]
+            assert status is not None
+            for detail in status.details:
+                info = error_details_pb2.ErrorInfo()
+                if detail.Unpack(info) and info.domain == "a2a-protocol.org":
+                    return str(info.reason), dict(info.metadata)
+            raise AssertionError("no a2a-protocol.org ErrorInfo") from None
+    return "", {}
+
+
+@pytest.mark.req("A2A-018", "A2A-022", "A2A-019")
+@pytest.mark.parametrize("binding", ["jsonrpc", "rest", "grpc"])
+def test_a_stranger_cannot_make_the_agent_withdraw_its_offer(
+    countering_bob: tuple[PeerNode, Party, FixedClock], binding: str
+) -> None:
+    """Bob serves A2A on all interfaces; his strategy counters Alice's Offer, and the negotiation id --
+    the Task id -- is no secret (it is in every statement of the negotiation, and in the escrow's
+    transcript once bonded). Mallory, calling from another host, sends CancelTask of that Task: before,
+    Bob signed a Withdraw of his Counter for her, ending a trade Alice and Bob were in the middle of
+    (griefing, at no cost: CancelTask carries no signature). Expect TASK_NOT_CANCELABLE (A2A's typed
+    error on each binding) naming why, Bob's Counter still open -- and Bob's operator, calling from the
+    host itself, still withdraws it."""
+    far = _local_address()
+    if far is None:
+        pytest.skip("this host has no non-loopback address to call from")
+    node, _bob, clock = countering_bob
+    alice = Party("alice", clock)
+    with a2a.serve_a2a(node, host="0.0.0.0", name="bob") as srv:
+        port, grpc_port = srv.http.port, srv.grpc.port
+        near_http, near_grpc = f"http://127.0.0.1:{port}", f"127.0.0.1:{grpc_port}"
+        far_http, far_grpc = f"http://{far}:{port}", f"{far}:{grpc_port}"
+        task = offer_through_a2a(srv, make_peer(alice, clock), node.peer.did, alice, feed=False)
+        nid = bytes.fromhex(task.id)
+        assert node.peer.negotiation(nid).state is State.COUNTERED
+        reason, meta = _cancel(binding, far_http, far_grpc, task.id)
+        assert node.peer.negotiation(nid).state is State.COUNTERED, "a stranger made Bob withdraw"
+        assert (reason, meta.get("a2aCoopRefusal")) == ("TASK_NOT_CANCELABLE", "NOT_OPERATOR")
+        assert _cancel(binding, near_http, near_grpc, task.id) == ("", {})
+        assert node.peer.negotiation(nid).state is State.WITHDRAWN
+
+
+@pytest.mark.req("A2A-022")
+def test_cancel_task_over_http_from_a_remote_address_is_refused_without_a_network(
+    countering_bob: tuple[PeerNode, Party, FixedClock],
+) -> None:
+    """The same as above on the HTTP bindings, the caller's address set by the ASGI transport (no second
+    interface needed): a caller at 203.0.113.9 is refused, one at 127.0.0.1 withdraws."""
+    node, _bob, clock = countering_bob
+    alice = Party("alice", clock)
+    with a2a.serve_a2a(node, name="bob") as srv:
+        task = offer_through_a2a(srv, make_peer(alice, clock), node.peer.did, alice, feed=False)
+    nid = bytes.fromhex(task.id)
+    app = a2a.http_app(a2a.CoopRequestHandler(node, srv.card), srv.card)
+    headers = {"A2A-Version": "1.0"}
+    body: dict[str, Any] = {"jsonrpc": "2.0", "id": 1, "method": "CancelTask", "params": {"id": task.id}}
+
+    async def call(host: str, path: str, payload: Any) -> httpx.Response:
+        transport = httpx.ASGITransport(app, client=(host, 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://bob") as client:
+            return await client.post(path, json=payload, headers=headers)
+
+    got = asyncio.run(call("203.0.113.9", "/", body)).json()
+    assert got["error"]["code"] == -32002, got
+    assert got["error"]["data"][0]["metadata"] == {"a2aCoopRefusal": "NOT_OPERATOR"}
+    resp = asyncio.run(call("203.0.113.9", f"/a2a/rest/tasks/{task.id}:cancel", {}))
+    assert resp.status_code == 409, resp.text
+    assert node.peer.negotiation(nid).state is State.COUNTERED
+    assert "result" in asyncio.run(call("127.0.0.1", "/", body)).json()
+    assert node.peer.negotiation(nid).state is State.WITHDRAWN
+
+
+@pytest.mark.req("A2A-022")
+def test_the_operator_is_a_caller_on_this_host() -> None:
+    """gRPC peer strings and HTTP client addresses: loopback (IPv4, IPv6, IPv4-mapped) and Unix sockets
+    are local; any other address, and an unknown caller, is not."""
+    from a2a.server.context import ServerCallContext
+
+    from a2a_coop.a2a.handler import CALLER_STATE_KEY, caller_of, local_caller
+
+    assert caller_of("ipv4:127.0.0.1:5000") == "127.0.0.1"
+    assert caller_of("ipv6:[::1]:5000") == caller_of("ipv6:%5B::1%5D:5000") == "::1"
+    assert caller_of("unix:/tmp/sock") == "unix"
+    assert caller_of("") == caller_of("ipv6:::1") == ""
+
+    def local(caller: str | None) -> bool:
+        state = {} if caller is None else {CALLER_STATE_KEY: caller}
+        return local_caller(ServerCallContext(state=state))
+
+    assert all(map(local, ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1", "unix"]))
+    strangers = [None, "", "testclient", "192.0.2.2", "::ffff:192.0.2.2", "fd00::2", "0.0.0.0"]
+    assert not any(map(local, strangers))
