@@ -8,6 +8,7 @@ Each test names the attack in its docstring; Mallory is the attacker, Bob the ho
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,11 +26,16 @@ from google.rpc import error_details_pb2  # type: ignore[import-untyped]  # no p
 from grpc_status import rpc_status
 from peers import make_peer
 from test_a2a import Countering, offer_through_a2a
+from test_hidden_accept import FUNDS, _two_escrows
 
 from a2a_coop import a2a
-from a2a_coop.protocol.negotiation import State
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State, proposal_of
+from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.node import PeerNode
-from a2a_coop.testing import FixedClock, Party
+from a2a_coop.runtime.strategy import HonestStrategy
+from a2a_coop.testing import DAY_MS, FixedClock, Party
 
 # --- 1. A2A CancelTask from a stranger ---------------------------------------------------------------
 
@@ -177,3 +183,57 @@ def test_the_operator_is_a_caller_on_this_host() -> None:
     assert all(map(local, ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1", "unix"]))
     strangers = [None, "", "testclient", "192.0.2.2", "::ffff:192.0.2.2", "fd00::2", "0.0.0.0"]
     assert not any(map(local, strangers))
+
+
+# --- 2. a bonded offer at a second escrow a served node trusts ---------------------------------------
+
+
+@pytest.mark.req("ESC-009", "WIT-007", "NEG-012", "MND-015")
+def test_a_served_node_takes_no_bonded_contract_at_an_escrow_its_witness_does_not_reach(
+    tmp_path: Path,
+) -> None:
+    """Served Bob (``serve --escrow E1``) trusts a second escrow E2 too (its Mandate given as context: its
+    locks count for his trust policy). Mallory offers him a fair bonded trade at E2. Before, his strategy
+    accepted; she submitted the contract to E2, which locked both bonds, and relayed Bob nothing. Bob's
+    lock watch (ESC-009) and his Delivery witness (WIT-007) run only at E1, his node's one channel, so
+    nothing fetched the locks: he stayed ACCEPTED, never delivered (NEG-012), and her claim after his
+    deadline took his bond at E2. Expect Bob to answer with a Reject saying why (no lock watch at that
+    escrow), and nothing of his bonded at E2."""
+    m, e2 = _two_escrows()
+    node = m.bob_node(tmp_path, HonestStrategy(), context=[m.escrow.mandate, e2.mandate])
+    try:
+        terms = m.proposal()
+        at_e2 = m.mallory.proposal(
+            gives=terms.wants, wants=terms.gives
+        )  # fair: what Bob's would be, mirrored
+        at_e2.terms.CopyFrom(terms.terms)
+        at_e2.terms.escrow = e2.did
+        offer = m.mallory.offer(m.bob, at_e2)
+        answers = [verify_statement(e) for e in node.exchange(offer.envelope, m.mallory.setup)]
+        accepts = [vs for vs in answers if vs.body == "accept"]
+        if accepts:  # the attack: Mallory has E2 lock both bonds and relays Bob nothing
+            shown = [*m.mallory.setup, *m.bob.setup, offer.envelope, accepts[0].envelope]
+            assert [verify_statement(e).body for e in e2.submit(shown)].count("bond_lock") == 2
+            assert node.witness is not None
+            node.witness.flush()
+            assert node.peer.negotiation(offer.negotiation_id).state.value == "ACCEPTED"  # no watch at E2
+            m.clock.advance(DAY_MS)
+            claim = m.mallory.sign(
+                "breach_claim",
+                commitment_pb2.BreachClaim(
+                    contract=accepts[0].digest, item_index=0, reason="never delivered"
+                ),
+                audience=m.bob.did,
+                negotiation_id=offer.negotiation_id,
+            )
+            with contextlib.suppress(CoopError):
+                e2.submit([claim.envelope])
+            m.clock.advance(CLAIM_WINDOW_MS + 3 * DAY_MS)
+            e2.tick()
+        assert e2.get_balance(m.bob.did)[:2] == (FUNDS, 0), "Bob's bond at E2 was forfeited"
+        assert [vs.body for vs in answers if vs.body != "mandate"] == ["reject"]
+        reason = answers[-1].statement.reject.reason
+        assert "ESC-009" in reason and e2.did[:40] in reason, reason
+        assert proposal_of(offer).terms.escrow == e2.did
+    finally:
+        node.close()

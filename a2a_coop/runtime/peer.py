@@ -408,8 +408,11 @@ class Peer:
         given = (self.verifier.statements[statement_digest(decode_envelope(env).payload)] for env in context)
         self.trusted_escrows = frozenset(vs.statement.mandate.agent for vs in given if vs.body == "mandate")
         self.trusted_escrows -= {self.did}  # an earlier mandate of ours makes us no escrow
-        # The escrows our runtime asks about our own bonded offers (ESC-013): a bonded Offer or Counter of
-        # ours names one of them. None: any escrow we trust (a run that asks its offer's escrow itself).
+        # The escrows our runtime reaches (a served node's escrow witness): it asks them about our own
+        # bonded offers (ESC-013), fetches a bonded contract's locks there (ESC-009) and has our
+        # Deliveries witnessed there (WIT-007). A bonded Offer or Counter of ours names one of them, and
+        # we take bonded terms from a counterparty only there. None: any escrow we trust (a run that
+        # reaches its trade's escrow itself).
         self.offer_escrows: frozenset[str] | None = None
         self.trust, self.attest = trust, attest
         self.reputation = reputation or Reputation(
@@ -878,7 +881,7 @@ class Peer:
                 after the bonding cutoff (``min_time_to_perform_ms``).
             KeyForked: a fork proof against our own key is held (ATT-017).
         """
-        untrusted = self._unsignable_terms(proposal) or self._unasked(proposal)
+        untrusted = self._unsignable_terms(proposal) or self._unreached(proposal, ours=True)
         if untrusted:
             raise ValueError(untrusted)
         with self.lock:
@@ -1290,12 +1293,16 @@ class Peer:
         # an escrow we do not trust could be the counterparty's own key, locking no money (MND-015),
         # and a response window above a day (BDY-003) would let one claim lock our bond for long. Nor
         # about a counterparty our trust policy refuses (ATT-016).
-        untrusted = self._unsignable_terms(proposal_of(offer)) or self._refused(offer.issuer)
+        untrusted = (
+            self._unsignable_terms(proposal_of(offer))
+            or self._unreached(proposal_of(offer), ours=False)
+            or self._refused(offer.issuer)
+        )
         decision = Reject(untrusted) if untrusted else self.strategy.respond(view)
         if isinstance(decision, Counter) and (untrusted := self._unsignable_terms(decision.proposal)):
             decision = Reject(untrusted)
         decision = self._demand_bond(decision, offer)
-        if isinstance(decision, Counter) and (unasked := self._unasked(decision.proposal)):
+        if isinstance(decision, Counter) and (unasked := self._unreached(decision.proposal, ours=True)):
             decision = Reject(unasked)
         reply_to: dict[str, Any] = {
             "audience": offer.issuer,
@@ -1339,18 +1346,26 @@ class Peer:
             self.guard_refusals.append(exc)
             return None
 
-    def _unasked(self, proposal: trade_pb2.Offer) -> str:
-        """Why we will not make an Offer or Counter of ours with these terms, or "": bonded at an escrow
-        our runtime does not ask about our bonded offers (``offer_escrows``). An Accept of it shown to
-        that escrow alone would bind us unseen (ESC-013)."""
+    def _unreached(self, proposal: trade_pb2.Offer, *, ours: bool) -> str:
+        """Why we will not sign, or take, these terms, or "": bonded at an escrow our runtime does not
+        reach (``offer_escrows``). ``ours``: an Offer or Counter of ours -- an Accept of it shown to that
+        escrow alone would bind us unseen (ESC-013). Else the counterparty's terms: no lock watch there
+        (ESC-009) -- it could have both bonds locked and relay nothing, so we never deliver (NEG-012)
+        and its claim takes our bond -- and no Delivery of ours witnessed there (WIT-007)."""
         terms = proposal.terms
         if self.offer_escrows is None or not (terms.issuer_bond or terms.audience_bond):
             return ""
         if terms.escrow in self.offer_escrows:
             return ""
+        if ours:
+            return (
+                f"escrow {terms.escrow:.40} is not one we ask about our bonded offers (ESC-013): an Accept"
+                " of it shown to that escrow alone would bind us unseen"
+            )
         return (
-            f"escrow {terms.escrow:.40} is not one we ask about our bonded offers (ESC-013): an Accept of"
-            " it shown to that escrow alone would bind us unseen"
+            f"escrow {terms.escrow:.40} is trusted here but not reached: no lock watch there (ESC-009) and "
+            "no Delivery witnessed there (WIT-007); bonded terms only at "
+            + ", ".join(sorted(e[:40] for e in self.offer_escrows))
         )
 
     def _refused(self, counterparty: str) -> str:
