@@ -29,13 +29,16 @@ from test_a2a import Countering, offer_through_a2a
 from test_hidden_accept import FUNDS, _two_escrows
 
 from a2a_coop import a2a
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2
-from a2a_coop.protocol.errors import CoopError
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop.protocol.errors import CoopError, MandateViolation
+from a2a_coop.protocol.mandate import ExposureBook
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State, proposal_of
 from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import PeerNode
+from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.strategy import HonestStrategy
-from a2a_coop.testing import DAY_MS, FixedClock, Party
+from a2a_coop.testing import DAY_MS, FixedClock, Party, service
 
 # --- 1. A2A CancelTask from a stranger ---------------------------------------------------------------
 
@@ -237,3 +240,60 @@ def test_a_served_node_takes_no_bonded_contract_at_an_escrow_its_witness_does_no
         assert proposal_of(offer).terms.escrow == e2.did
     finally:
         node.close()
+
+
+# --- 3. a renewal with lower caps -------------------------------------------------------------------
+
+
+def _renewed(party: Party, clock: FixedClock, **caps: int) -> bytes:
+    """A new Mandate from ``party``'s principal for the same agent key, with ``caps`` changed."""
+    from test_mandate_renewal import _renew
+
+    return _renew(party, clock, **caps).envelope
+
+
+@pytest.mark.req("MND-018", "MND-010", "MND-009", "MND-011")
+@pytest.mark.parametrize(
+    ("caps", "rule"),
+    [({"max_outstanding": 600}, "MND-010"), ({"budget_per_period": 700}, "MND-009")],
+    ids=["outstanding", "budget"],
+)
+def test_a_renewal_with_lower_caps_bounds_what_the_old_mandate_still_has_at_stake(
+    tmp_path: Path, caps: dict[str, int], rule: str
+) -> None:
+    """Alice's principal lowers her caps by renewing her Mandate (SPEC 4.7): max_outstanding 50000 to
+    600, or budget_per_period 100000 to 700. Her offer of 500 to Bob, made under the old Mandate, is
+    still live: Bob may accept it whenever he likes, and it binds her (it cites the old Mandate, which
+    the renewal did not end). Before, her guard judged her next offer under the new Mandate alone,
+    whose exposure was empty: a second offer of 500, to Carol, was signed, and with both accepted her
+    principal was committed to 1000, over the caps it had just set -- through the old Mandate, by its
+    own agent. Expect her guard to count what her older Mandates of the same principal still have at
+    stake against the current one's caps: the offer to Carol refused, one of 100 signed; and once the
+    old offer is rejected, 500 fits again."""
+    clock = FixedClock()
+    alice, bob, carol = Party("alice", clock), Party("bob", clock), Party("carol", clock)
+    with Journal.open(tmp_path / "alice.db") as journal:
+        before = make_peer(alice, clock, journal=journal)
+        assert type(before.verifier.exposure) is ExposureBook  # a key never renewed: the plain book
+        first = before.propose(bob.did, alice.proposal())  # gives 500
+    renewed = _renewed(alice, clock, **caps)
+    with Journal.open(tmp_path / "alice.db") as journal:
+        pa = Peer(alice.agent.key, renewed, journal=journal, clock=lambda: clock.now_ms)
+        assert pa.negotiation(first.negotiation_id).outstanding.digest == first.digest
+        with pytest.raises(MandateViolation) as refused:
+            pa.propose(carol.did, alice.proposal())  # 500 more: 1000 at stake
+        assert refused.value.requirement == rule
+        due = clock.now_ms + DAY_MS
+        small = pa.propose(
+            carol.did, alice.proposal(gives=[service("proofreading", value=100, deadline_ms=due)])
+        )
+        assert small.header.mandate == verify_statement(renewed).digest
+        reject = bob.sign(
+            "reject",
+            trade_pb2.Reject(offer=first.digest, reason="no"),
+            audience=alice.did,
+            negotiation_id=first.negotiation_id,
+        )
+        pa.exchange(reject.envelope, bob.setup)
+        assert pa.negotiation(first.negotiation_id).state is State.REJECTED
+        assert pa.propose(carol.did, alice.proposal()).body == "offer"  # 100 + 500: within the new caps

@@ -69,6 +69,7 @@ from a2a_coop.runtime import gossip
 from a2a_coop.runtime.alarm import ForkAlarm, KeyForked
 from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.runtime.perform_time import TooLittleTimeToPerform, time_to_perform_refusal
+from a2a_coop.runtime.renewal import RenewedExposureBook
 from a2a_coop.runtime.reputation import (
     Reputation,
     TrustPolicy,
@@ -430,6 +431,8 @@ class Peer:
         if journal is not None:
             self._replay(journal)
             self._keep_mandates(journal)
+        else:
+            self._join_renewals(())
         # Every Mandate our key holds, oldest first, when it holds more than the one we run with (a
         # renewal, SPEC 4.7): what we signed cites one of them, and a counterparty that was shown only
         # the one an earlier answer carried could not verify the rest (RPC-002, MND-017). Empty while
@@ -1746,9 +1749,11 @@ class Peer:
         self._replaying = True  # negotiations end here before the journal's end: see _left_dealings
         self.verifier.as_signed = True  # our own statements as signed; what the guard holds, rebuilt
         try:
-            for vs in self._own_mandates(journal):  # first: our statements cite them (MND-017)
+            own = self._own_mandates(journal)
+            for vs in own:  # first: our statements cite them (MND-017)
                 if not dict.__contains__(self.verifier.statements, vs.digest):
                     self.verifier.accept_statement(vs)
+            self._join_renewals(own)  # before what they have at stake is recorded (MND-018)
             for rowid, _direction, envelope in journal.statements():
                 vs = verify_statement(envelope)
                 try:
@@ -1810,6 +1815,26 @@ class Peer:
                 self._left_dealings(spared)
         next_seq, prev = journal.chain_head(self.did)
         self.writer = ChainWriter(self.key, next_seq=next_seq, prev=prev)
+
+    def _join_renewals(self, mandates: Sequence[VerifiedStatement]) -> None:
+        """MND-018: our guard counts what our other Mandates from the principal of the one we sign under
+        (a renewal, section 4.7) still have at stake against that one's caps -- a principal that renews
+        with lower caps lowers what we may commit in all, not only under the new Mandate. Given as
+        context too (an old one of ours passed again)."""
+        given = (verify_statement(env) for env in self.context[1:])
+        current = self.mandate_vs
+        older = {
+            vs.digest
+            for vs in (*mandates, *(g for g in given if g.body == "mandate"))
+            if vs.statement.mandate.agent == self.did
+            and vs.issuer == current.issuer
+            and vs.digest != current.digest
+        }
+        book = self.verifier.exposure
+        if older and not isinstance(book, RenewedExposureBook):
+            self.verifier.exposure = RenewedExposureBook(
+                book, current.digest, current.statement.mandate, sorted(older)
+            )
 
     def _own_mandates(self, journal: JournalLike) -> list[VerifiedStatement]:
         """The Mandates for our key the journal keeps: those runs started with (META_OWN_MANDATES) and

@@ -206,3 +206,11 @@ not_observable(
     "address on every binding",
     "A2A-022",
 )
+not_observable(
+    "mnd.renewal-sums-exposure",
+    "After a renewal the guard counts the older Mandates' exposure against the new caps",
+    "needs the target's principal to renew its Mandate with lower caps while the target runs (a restart "
+    "with the new Mandate), which the suite cannot ask for; tests/test_attack13.py checks the reference "
+    "guard",
+    "MND-018",
+)
