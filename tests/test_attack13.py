@@ -29,7 +29,7 @@ from test_a2a import Countering, offer_through_a2a
 from test_hidden_accept import FUNDS, _two_escrows
 
 from a2a_coop import a2a
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError, MandateViolation
 from a2a_coop.protocol.mandate import ExposureBook
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State, proposal_of
@@ -297,3 +297,80 @@ def test_a_renewal_with_lower_caps_bounds_what_the_old_mandate_still_has_at_stak
         pa.exchange(reject.envelope, bob.setup)
         assert pa.negotiation(first.negotiation_id).state is State.REJECTED
         assert pa.propose(carol.did, alice.proposal()).body == "offer"  # 100 + 500: within the new caps
+
+
+# --- 4. a refused request's context --------------------------------------------------------------------
+
+
+def _journaled(journal: Journal) -> int:
+    return sum(1 for _ in journal.statements())
+
+
+@pytest.mark.req("RPC-015", "RPC-005", "ERR-003")
+@pytest.mark.parametrize("extra", ["alone", "with-a-bad-statement"])
+def test_a_refused_requests_own_mandate_is_neither_kept_nor_journaled(tmp_path: Path, extra: str) -> None:
+    """Fifty fresh keys (Mallory's, each under a principal of its own, or all under one) each send Bob
+    a Delivery naming a negotiation he does not know, with the key's own Mandate as context -- the one
+    context the request depends on (RPC-015), so Bob took it before checking the request, kept it in
+    memory and journaled it for good: about 1 kB of Bob's disk a refused request, as long as Mallory
+    likes. Also with a second such Delivery after the Mandate in the context, addressed to Bob (taken
+    as context, and refused UNKNOWN_NEGOTIATION): the Mandate, taken before it, stayed. Expect every
+    request refused and nothing of it kept or journaled: the Mandate is held provisionally, for the
+    statement after it that needs it, and dropped with it. Carol's Offer with her Mandate is
+    answered, and her Mandate kept and journaled (and held again after a restart)."""
+    from a2a_coop.protocol.errors import UnknownNegotiation
+    from a2a_coop.testing import Signer, derive
+
+    clock = FixedClock()
+    bob = Party("bob", clock)
+    path = tmp_path / "bob.db"
+    with Journal.open(path) as journal:
+        b = make_peer(bob, clock, journal=journal)
+        start = _journaled(journal)
+        principal = Signer("mallory-principal", clock)
+        mandates = []
+        for i in range(50):
+            key = Signer(f"mallory/{i}", clock)
+            boss = principal if i % 2 else Signer(f"mallory-principal/{i}", clock)
+            caps = identity_pb2.Mandate(
+                agent=key.did,
+                valid_from_ms=clock.now_ms,
+                valid_until_ms=clock.now_ms + DAY_MS,
+                currency="credit",
+                period_ms=DAY_MS,
+            )
+            mandate = boss.sign("mandate", caps, ttl_ms=DAY_MS)
+            mandates.append(mandate)
+            unknown = derive(f"no-such-negotiation/{i}", 16)
+            request = key.sign(
+                "delivery",
+                commitment_pb2.Delivery(contract=derive(f"no-such-contract/{i}"), item_index=0),
+                audience=bob.did,
+                negotiation_id=unknown,
+                mandate=mandate.digest,
+            )
+            context = [mandate.envelope]
+            if extra != "alone":
+                other = key.sign(
+                    "delivery",
+                    commitment_pb2.Delivery(contract=derive(f"other-contract/{i}"), item_index=0),
+                    audience=bob.did,
+                    negotiation_id=derive(f"other/{i}", 16),
+                    mandate=mandate.digest,
+                )
+                context.append(other.envelope)  # addressed to Bob: taken, and refused
+            with pytest.raises(CoopError) as refused:
+                b.exchange(request.envelope, context)
+            assert extra != "alone" or isinstance(refused.value, UnknownNegotiation)
+        kept = [vs for vs in mandates if vs.digest in b.verifier.statements]
+        assert not kept, f"{len(kept)} of {len(mandates)} refused requests' Mandates kept"
+        assert _journaled(journal) == start, "refused requests' context journaled"
+        carol = Party("carol", clock)
+        answers = b.exchange(carol.offer(bob).envelope, carol.setup)
+        assert [verify_statement(e).body for e in answers][:2] == ["mandate", "accept"]
+        assert carol.mandate_vs.digest in b.verifier.statements
+        assert _journaled(journal) > start
+    with Journal.open(path) as journal:  # and a restart replays what was kept
+        again = make_peer(bob, clock, journal=journal)
+        assert carol.mandate_vs.digest in again.verifier.statements
+        assert not [vs for vs in mandates if vs.digest in again.verifier.statements]

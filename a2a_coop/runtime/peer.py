@@ -25,7 +25,8 @@ import heapq
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from typing import Any, Protocol
 
@@ -65,6 +66,7 @@ from a2a_coop.protocol.statements import (
     sign_candidate,
     verify_statement,
 )
+from a2a_coop.protocol.verifier import _MandateRecord
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.alarm import ForkAlarm, KeyForked
 from a2a_coop.runtime.evidence import EvidenceVerifier
@@ -220,6 +222,24 @@ class PeerVerifier(EvidenceVerifier):
                     dropped.append(forgotten)
         return dropped
 
+    @contextmanager
+    def provisionally(self, mandates: Sequence[VerifiedStatement]) -> Iterator[None]:
+        """Check statements as if ``mandates`` -- Mandates that passed :meth:`check` -- were held, with
+        nothing of them recorded: their records are there for the block only (RPC-015: a server takes
+        a request's Mandates only once something that needs them passed its checks)."""
+        added = []
+        for vs in mandates:
+            if vs.digest not in self.mandates:
+                m = vs.statement.mandate
+                self.mandates[vs.digest] = _MandateRecord(vs.issuer, m, vs.issued_at_ms, m.agent)
+                added.append(vs.digest)
+        try:
+            yield
+        finally:
+            for digest in added:
+                del self.mandates[digest]
+            self._checked = None  # checked beside records that are gone: never committed as checked
+
     def forget_statement(self, digest: bytes) -> VerifiedStatement | None:
         vs = super().forget_statement(digest)
         if vs is not None and vs.body == "ack":
@@ -270,6 +290,49 @@ class PeerVerifier(EvidenceVerifier):
 
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+class _Provisional:
+    """RPC-015, a request's context: the Mandates in it, held provisionally. A Mandate is checked
+    (:meth:`defer`) but not taken; the first statement after it -- another context envelope, or the
+    request -- is checked beside the Mandates held so (:meth:`check`), and only if it passes are they
+    taken (:meth:`take`), before it, in their order, and journaled with it. A refused request, or
+    context envelope, leaves none of them in memory or the journal: fresh keys each sending a request
+    we refuse, their Mandate as its context, would otherwise grow our journal by a Mandate apiece."""
+
+    def __init__(self, peer: Peer, now: int) -> None:
+        self.peer = peer
+        self.now = now
+        self.taken: list[VerifiedStatement] = []  # the context taken, in order (journaled by the caller)
+        self.mandates: list[VerifiedStatement] = []  # held provisionally, not taken yet
+
+    def defer(self, vs: VerifiedStatement) -> bool:
+        """``vs``, a context envelope verified and not held: a Mandate is checked and held here (True);
+        anything else is checked beside the Mandates held here, which are then taken (False: the
+        caller takes ``vs`` next). Raises the refusal of either."""
+        verifier = self.peer.verifier
+        if vs.body == "mandate":
+            verifier.check(vs, received_ms=self.now)
+            self.mandates.append(vs)
+            return True
+        if self.mandates:
+            self.check(vs, received_ms=self.now)
+            self.take()
+        return False
+
+    def check(
+        self, vs: VerifiedStatement, *, now_ms: int | None = None, received_ms: int | None = None
+    ) -> None:
+        with self.peer.verifier.provisionally(self.mandates):
+            self.peer.verifier.check(vs, now_ms, received_ms=received_ms)
+
+    def take(self) -> None:
+        """Take the Mandates held here, in order (into :attr:`taken`)."""
+        mandates, self.mandates = self.mandates, []
+        for vs in mandates:
+            self.peer.verifier.accept_statement(vs, received_ms=self.now)
+            self.peer._remember_context(vs.envelope, vs.digest)
+            self.taken.append(vs)
 
 
 class Peer:
@@ -490,9 +553,14 @@ class Peer:
                 if request.negotiation_id and request.body in PACE_SETTING:  # our answers follow it
                     self._refuse_dated_after_owed(request.issued_at_ms, now)  # TIM-009, nothing held yet
                 # Context first, in order (SPEC 13.2), only what the request depends on (RPC-015);
-                # journaled in the request's own commit below.
-                taken = self._hold_context(self._needed_context(request, context), now)
+                # journaled in the request's own commit below. Its Mandates are held provisionally
+                # until something that needs them passes: a refused request leaves none of them.
+                provisional = _Provisional(self, now)
+                taken = self._hold_context(self._needed_context(request, context), provisional)
                 try:
+                    if provisional.mandates:
+                        provisional.check(request, now_ms=now)
+                        provisional.take()
                     self.verifier.accept_statement(request, now)
                 except Replayed:
                     self._record_context(taken, now)
@@ -1073,19 +1141,21 @@ class Peer:
 
     # -- internals ----------------------------------------------------------------
 
-    def _hold_context(self, context: Sequence[bytes], now: int) -> list[VerifiedStatement]:
+    def _hold_context(self, context: Sequence[bytes], provisional: _Provisional) -> list[VerifiedStatement]:
         """Accept the context envelopes of a request that we lack, in order; return those taken now,
         which the caller journals with the request, in one commit (so that a relay of several of an
-        escrow's statements, the last as the request, costs one fsync). If one is refused, those taken
-        before it are journaled at once, and the refusal raised."""
-        taken: list[VerifiedStatement] = []
+        escrow's statements, the last as the request, costs one fsync). Mandates are held in
+        ``provisional`` until a statement after them passes its checks (:class:`_Provisional`). If one
+        is refused, those taken before it are journaled at once, and the refusal raised (the
+        provisional Mandates are dropped)."""
+        taken = provisional.taken
         try:
             for env in context:
-                vs = self._hold(env, durable=False, received_ms=now)
+                vs = self._hold(env, durable=False, received_ms=provisional.now, provisional=provisional)
                 if vs is not None:
                     taken.append(vs)
         except BaseException:
-            self._record_context(taken, now)
+            self._record_context(taken, provisional.now)
             raise
         return taken
 
@@ -1168,10 +1238,17 @@ class Peer:
             self.journal.record_batch([(vs, [], False) for vs in taken], at_ms=now)
 
     def _hold(
-        self, envelope: bytes, *, durable: bool = True, received_ms: int | None = None
+        self,
+        envelope: bytes,
+        *,
+        durable: bool = True,
+        received_ms: int | None = None,
+        provisional: _Provisional | None = None,
     ) -> VerifiedStatement | None:
         """Accept a context envelope unless we hold it; return it if taken now. ``durable``: journal it
-        at once (else the caller does)."""
+        at once (else the caller does). ``provisional``: a request's context -- a Mandate is checked and
+        held there, not taken (None returned); another statement is checked beside those first, and
+        they are taken before it (:class:`_Provisional`)."""
         # The same context (a counterparty's mandate, an escrow's) comes with every request: its digest
         # is remembered by its bytes, so neither the parse nor the hash is redone while it is held.
         digest = self._context_digests.get(envelope)
@@ -1188,6 +1265,8 @@ class Peer:
         # live must not be dated back unwitnessed (TIM-006), or context would smuggle what a request can't.
         try:
             vs = self.verifier.verify(envelope, parsed)
+            if provisional is not None and provisional.defer(vs):
+                return None
             self.verifier.accept_statement(vs, received_ms=received_ms)
         except CoopError:
             # Held in the journal only (forgotten since: it is refused, Replayed or older than a check
