@@ -137,6 +137,50 @@ def test_a_stranger_cannot_make_the_agent_withdraw_its_offer(
 
 
 @pytest.mark.req("A2A-022")
+@pytest.mark.parametrize("mutual", [True, False], ids=["mutual-tls", "tls"])
+def test_behind_mutual_tls_every_caller_is_the_operators(
+    countering_bob: tuple[PeerNode, Party, FixedClock], tmp_path: Path, mutual: bool
+) -> None:
+    """An agent that requires client certificates signed by its CA (mutual TLS) has authenticated every
+    caller as one its operator admitted, as for the control service (CTL-001): CancelTask from another
+    host withdraws. With TLS alone (no client certificates asked), a caller from another host is still
+    a stranger."""
+    import ssl
+
+    from pki import Pki
+
+    far = _local_address()
+    if far is None:
+        pytest.skip("this host has no non-loopback address to call from")
+    node, _bob, clock = countering_bob
+    alice = Party("alice", clock)
+    pki = Pki(tmp_path)
+    context = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    context.check_hostname = False  # the test certificate names 127.0.0.1; we call another address
+    context.load_cert_chain(tmp_path / "client.pem", tmp_path / "client.key")
+    with a2a.serve_a2a(node, host="0.0.0.0", name="bob", tls=pki.server(mutual=mutual)) as srv:
+        pa = make_peer(alice, clock)
+        offer = pa.propose(node.peer.did, alice.proposal())
+        node.exchange(offer.envelope, pa.send_context())  # Bob counters
+        task = offer.negotiation_id.hex()
+        assert node.peer.negotiation(offer.negotiation_id).state is State.COUNTERED
+        resp = httpx.post(
+            f"https://{far}:{srv.http.port}/a2a/rest/tasks/{task}:cancel",
+            json={},
+            headers={"A2A-Version": "1.0"},
+            verify=context,
+            timeout=10,
+        )
+        state = node.peer.negotiation(offer.negotiation_id).state
+    if mutual:
+        assert resp.status_code == 200, resp.text
+        assert state is State.WITHDRAWN
+    else:
+        assert resp.status_code == 409, resp.text
+        assert state is State.COUNTERED
+
+
+@pytest.mark.req("A2A-022")
 def test_cancel_task_over_http_from_a_remote_address_is_refused_without_a_network(
     countering_bob: tuple[PeerNode, Party, FixedClock],
 ) -> None:
