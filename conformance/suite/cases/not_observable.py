@@ -202,7 +202,7 @@ not_observable(
     "CancelTask withdraws only for the agent's operator",
     "who the target takes for its operator is its own configuration (the reference: a caller on its host, "
     "or any caller behind mutual TLS), and a suite on the target's host is one; a2a.cancel accepts the "
-    "refusal a suite on another host gets, and tests/test_attack13.py calls the reference from another "
+    "refusal a suite on another host gets, and tests/test_trust_gaps.py calls the reference from another "
     "address on every binding",
     "A2A-022",
 )
@@ -210,7 +210,7 @@ not_observable(
     "mnd.renewal-sums-exposure",
     "After a renewal the guard counts the older Mandates' exposure against the new caps",
     "needs the target's principal to renew its Mandate with lower caps while the target runs (a restart "
-    "with the new Mandate), which the suite cannot ask for; tests/test_attack13.py checks the reference "
+    "with the new Mandate), which the suite cannot ask for; tests/test_trust_gaps.py checks the reference "
     "guard",
     "MND-018",
 )
