@@ -1,4 +1,4 @@
-"""Attacker's pass (thirteenth): holes earlier passes left open -- who may make an A2A agent withdraw,
+"""Known trust gaps closed (eleventh session): holes earlier passes left open -- who may make an A2A agent withdraw,
 a second escrow's bonded offers, lowered caps on renewal, refused requests' context (SPEC 14.5, 9.4,
 4.7, 16.14).
 
