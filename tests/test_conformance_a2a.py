@@ -171,3 +171,28 @@ def test_cancel_task_withdraws_a_counter_of_the_targets(
     level, reason = _levels(tmp_path / "r")["a2a.cancel"]
     assert (code, level) == (0, "PASS"), reason
     assert "withdrawn" in reason
+
+
+def test_cancel_task_refused_to_a_suite_that_is_not_the_operator_passes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A target that takes the suite for a stranger (A2A-022) refuses to withdraw its Counter with
+    TASK_NOT_CANCELABLE and ``a2aCoopRefusal`` NOT_OPERATOR: a2a.cancel passes, saying the withdraw half
+    went untested; the Counter stays open."""
+    from a2a_coop.a2a import serve_a2a
+    from a2a_coop.protocol.negotiation import State
+    from a2a_coop.runtime.node import PeerNode
+
+    who = provision(tmp_path, "haggler")
+    node = PeerNode.open(who.key, who.mandate, tmp_path / "haggler.db", strategy=_CountersFirst())
+    server = serve_a2a(node, operator=lambda context: False)
+    try:
+        argv = ["conformance", "--target", server.target, "--a2a-url", server.card_url]
+        code = main([*argv, "--case", "a2a.cancel", "--report-dir", str(tmp_path / "r")])
+        countered = [n for n in node.peer.verifier.negotiations.by_id.values() if n.state is State.COUNTERED]
+    finally:
+        server.stop()
+        node.close()
+    level, reason = _levels(tmp_path / "r")["a2a.cancel"]
+    assert (code, level) == (0, "PASS"), reason
+    assert "not withdrawn" in reason and countered

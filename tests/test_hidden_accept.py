@@ -1542,16 +1542,19 @@ def _served_bob_at_two_escrows(tmp_path: Path) -> tuple[Market, LocalEscrow, Pee
     return m, e2, node
 
 
-@pytest.mark.req("ESC-013", "NEG-017")
+@pytest.mark.req("ESC-013", "NEG-017", "ESC-009")
+@pytest.mark.parametrize("bonded", [False, True], ids=["arbiter", "bonded"])
 @pytest.mark.parametrize("hide", [True, False], ids=["hidden-accept", "honest"])
 def test_a_served_peer_answers_a_counter_at_another_escrow_after_its_escrow_took_it(
-    hide: bool, tmp_path: Path
+    hide: bool, bonded: bool, tmp_path: Path
 ) -> None:
     """Served Bob answers Mallory's offer with a Counter bonded at E1 (his witness's escrow); Mallory
-    answers with a bonded Counter naming E2, which his strategy accepts. Bob's node shows E1 the line
-    before it answers: with an Accept of his Counter hidden at E1, E1 reveals it and Bob's Deliveries
-    under it are the answer -- no Accept that E2 could bond; without one, E1 takes her Counter and Bob's
-    Accept of it is the answer, which E2 bonds."""
+    answers with a Counter naming E2 (which Bob trusts too) as arbiter only, which his strategy accepts.
+    Bob's node shows E1 the line before it answers: with an Accept of his Counter hidden at E1, E1
+    reveals it and Bob's Deliveries under it are the answer -- no Accept that E2 could bond; without
+    one, E1 takes her Counter and Bob's Accept of it is the answer. Her Counter ``bonded`` at E2, which
+    Bob's node does not reach (no lock watch there, ESC-009), is rejected, saying why: E2 bonds nothing
+    of his, and a hidden Accept at E1 is still revealed (the Reject shown to E1) and performed."""
     m, e2, node = _served_bob_at_two_escrows(tmp_path)
     try:
         mallory, terms = m.mallory, m.proposal()
@@ -1565,25 +1568,37 @@ def test_a_served_peer_answers_a_counter_at_another_escrow_after_its_escrow_took
         counter = trade_pb2.Offer(gives=proposal_of(bobs).wants, wants=proposal_of(bobs).gives)
         counter.terms.CopyFrom(proposal_of(bobs).terms)
         counter.terms.escrow = e2.did
+        if not bonded:
+            counter.terms.issuer_bond = counter.terms.audience_bond = 0
         hers = mallory.counter(bobs, counter)
         replies = [verify_statement(e) for e in node.exchange(hers.envelope, mallory.setup)]
         accepts = [vs for vs in replies if vs.body == "accept"]
         neg = node.peer.negotiation(opening.negotiation_id)
-        if hidden is not None:
+        assert node.witness is not None
+        if bonded:
+            assert accepts == [] and [vs.body for vs in replies] == ["reject"]
+            assert "ESC-009" in replies[0].statement.reject.reason
+            node.witness.flush()  # the Reject shown to E1 (ESC-013)
+            neg = node.peer.negotiation(opening.negotiation_id)
+            if hidden is not None:
+                assert neg.contract is not None and neg.contract.id == hidden.digest, neg.state
+                node.witness.flush()
+                m.bob_loses_nothing(neg.id, hidden.digest)
+            else:
+                assert neg.contract is None
+        elif hidden is not None:
             assert accepts == [], "Bob accepted a Counter E1 had not taken"
             assert neg.contract is not None and neg.contract.id == hidden.digest
             assert [vs.statement.delivery.contract for vs in replies if vs.body == "delivery"] == [
                 hidden.digest
             ]
-            assert node.witness is not None
             node.witness.flush()
             m.bob_loses_nothing(neg.id, hidden.digest)
         else:
             assert [vs.statement.accept.offer for vs in accepts] == [hers.digest]
             shown = [*mallory.setup, *m.bob.setup, opening.envelope, bobs.envelope, hers.envelope]
-            locks = e2.submit([*shown, accepts[0].envelope])
-            assert [verify_statement(e).body for e in locks].count("bond_lock") == 2
-        assert e2.get_balance(m.bob.did)[:2] == ((FUNDS, 0) if hide else (FUNDS - BOND, BOND))
+            e2.submit([*shown, accepts[0].envelope])
+        assert e2.get_balance(m.bob.did)[:2] == (FUNDS, 0)
     finally:
         node.close()
 

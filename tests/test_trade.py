@@ -148,10 +148,12 @@ def test_a_relay_the_counterparty_refuses_as_a_batch_goes_one_statement_at_a_tim
     assert neg.state is State.FULFILLED and bob.negotiation(neg.id).state is State.FULFILLED
 
 
-def test_context_of_a_refused_request_is_journaled_all_the_same(tmp_path: Path) -> None:
-    """Context Bob took for a request he then refuses stays taken, and durable before the refusal
-    leaves (as context always was): reopened, his journal holds it. Context the request does not
-    depend on (a Stamp of another negotiation) is not taken at all (RPC-015)."""
+@pytest.mark.req("RPC-015", "ERR-003")
+def test_context_of_a_refused_request_is_neither_held_nor_journaled(tmp_path: Path) -> None:
+    """The Mandate Bob was handed for a request he then refuses (here on its freshness) is held only
+    provisionally and dropped with the refusal: neither in his memory nor, reopened, in his journal
+    (memory and journal agree, as when context was taken and journaled all the same). Context the
+    request does not depend on (a Stamp of another negotiation) is not taken at all (RPC-015)."""
     escrow, alice, bob, journal, neg = _bonded_offer(tmp_path)
     stamp = escrow.submit(contract_evidence(alice, neg))[1]
     stale = FixedClock()
@@ -161,9 +163,10 @@ def test_context_of_a_refused_request_is_journaled_all_the_same(tmp_path: Path) 
     with pytest.raises(CoopError) as refused:
         bob.exchange(offer.envelope, [carol.mandate_vs.envelope, stamp])
     assert refused.value.code == "EXPIRED"
+    assert carol.mandate_vs.digest not in bob.verifier.statements
     journal.close()
     with Journal.open(tmp_path / "bob.db", lock=False) as reopened:
-        assert reopened.by_digest(carol.mandate_vs.digest) == carol.mandate_vs.envelope
+        assert reopened.by_digest(carol.mandate_vs.digest) is None
         assert reopened.by_digest(verify_statement(stamp).digest) is None
         assert reopened.by_digest(offer.digest) is None
 

@@ -14,7 +14,8 @@ semantics (transport equivalence). What each operation means for a negotiation:
   (through any binding or CooperationService) and an artifact-update for every new bundle, until
   the negotiation is terminal (A2A-015).
 * ``GetTask`` (strict ids, A2A-013), ``ListTasks`` (one context's tasks, paged, A2A-014),
-  ``CancelTask`` (a signed Withdraw of our outstanding offer, else TaskNotCancelable, A2A-016).
+  ``CancelTask`` (a signed Withdraw of our outstanding offer, else TaskNotCancelable, A2A-018), for
+  the operator's callers only (:func:`local_caller`, or every caller behind mutual TLS, A2A-022).
 * Push notifications are not offered: PushNotificationNotSupported.
 
 Every method checks ``A2A-Version`` (Major.Minor, A2A-004) and the request's required fields first.
@@ -24,12 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import logging
 import re
 import threading
 import uuid
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from typing import Any, Final
+from urllib.parse import unquote
 
 from a2a.server.context import ServerCallContext
 from a2a.server.request_handlers.request_handler import RequestHandler
@@ -74,6 +77,8 @@ TASK_STATES: Final[dict[State, int]] = {
 }
 
 CONTEXTS_META_KEY: Final = "a2a.contexts"  # journal meta: negotiation id (hex) -> A2A context id
+CALLER_STATE_KEY: Final = "a2a_coop.caller"  # ServerCallContext.state: the caller's address (see caller_of)
+NOT_OPERATOR: Final = "NOT_OPERATOR"  # ErrorInfo metadata a2aCoopRefusal of a CancelTask refused (A2A-022)
 DEFAULT_PAGE_SIZE: Final = 50
 MAX_PAGE_SIZE: Final = 100
 _TASK_ID: Final = re.compile(r"\A(?:[0-9a-f]{2})+\Z")
@@ -151,6 +156,8 @@ class CoopRequestHandler(RequestHandler):
         exchange: how a statement reaches the peer (default ``node.exchange``; the CLI passes its
             logging wrapper).
         events: the change notifier shared with CooperationService.
+        operator: whether a call is the operator's, the only caller ``CancelTask`` makes the peer sign
+            a Withdraw for (A2A-022; default :func:`local_caller`).
     """
 
     def __init__(
@@ -160,9 +167,11 @@ class CoopRequestHandler(RequestHandler):
         *,
         exchange: Callable[[bytes, Sequence[bytes]], list[bytes]] | None = None,
         events: TaskEvents | None = None,
+        operator: Callable[[ServerCallContext], bool] | None = None,
     ) -> None:
         self.node = node
         self._card = card
+        self._operator = operator or local_caller
         self._exchange = exchange or node.exchange
         self.events = events or TaskEvents()
         self._lock = threading.Lock()
@@ -321,6 +330,14 @@ class CoopRequestHandler(RequestHandler):
     ) -> a2a_pb2.Task:
         _check(params, context)
         neg = self._negotiation(params.id)
+        # A2A-022: CancelTask carries no signature, and the Task id is no secret (it is in every
+        # statement of the negotiation, and in an escrow's transcript): anyone could have us withdraw.
+        if not self._operator(context):
+            raise a2a_errors.TaskNotCancelableError(
+                "only this agent's operator may have it withdraw its offer (a caller on this host, or one "
+                "authenticated by mutual TLS); the counterparty ends the offer with a signed Reject",
+                data={"a2aCoopRefusal": NOT_OPERATOR},
+            )
         peer = self.node.peer
 
         def withdraw() -> VerifiedStatement:
@@ -498,6 +515,34 @@ def check_version(context: ServerCallContext) -> None:
         raise a2a_errors.VersionNotSupportedError(
             f"A2A version {version!r} is not supported; this agent speaks {A2A_PROTOCOL_VERSION}"
         )
+
+
+def caller_of(peer: str) -> str:
+    """The caller's address from a gRPC peer string (``ipv4:127.0.0.1:5000``, ``ipv6:[::1]:5000``,
+    URL-encoded or not, ``unix:/path``): the IP address, ``unix`` for a Unix socket, else ""."""
+    kind, _, rest = unquote(peer).partition(":")
+    if kind in ("unix", "unix-abstract"):
+        return "unix"
+    if kind == "ipv4":
+        return rest.rpartition(":")[0]
+    if kind == "ipv6" and rest.startswith("["):
+        return rest[1:].partition("]")[0]
+    return ""
+
+
+def local_caller(context: ServerCallContext) -> bool:
+    """Whether a call came from this host: its address (``state[CALLER_STATE_KEY]``, which each binding
+    sets) is a loopback address, or it came over a Unix socket. Unknown callers are not local."""
+    caller = context.state.get(CALLER_STATE_KEY) or ""
+    if caller == "unix":
+        return True
+    try:
+        address = ipaddress.ip_address(caller.partition("%")[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 def _check_message(params: a2a_pb2.SendMessageRequest) -> None:

@@ -45,7 +45,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from a2a_coop.a2a.card import AGENT_CARD_PATH, card_json
-from a2a_coop.a2a.handler import CoopRequestHandler
+from a2a_coop.a2a.handler import CALLER_STATE_KEY, CoopRequestHandler
 from a2a_coop.transport.tls import TlsConfig
 
 log = logging.getLogger("a2a_coop.a2a")
@@ -102,6 +102,9 @@ class _ContextBuilder(DefaultServerCallContextBuilder):
 
     def build(self, request: Request) -> ServerCallContext:
         ctx = super().build(request)
+        # The caller's address, for the operations only the operator may call (A2A-022). uvicorn takes
+        # it from X-Forwarded-For only when a proxy on loopback sent the request (forwarded_allow_ips).
+        ctx.state[CALLER_STATE_KEY] = request.client.host if request.client is not None else ""
         request.scope[_CONTEXT_KEY] = ctx
         return ctx
 

@@ -31,11 +31,14 @@ from grpc_status import rpc_status
 
 from a2a_coop.a2a.card import DEFAULT_DESCRIPTION, agent_card
 from a2a_coop.a2a.handler import (
+    CALLER_STATE_KEY,
     TASK_STATES,
     CoopRequestHandler,
     NotifyingNode,
     TaskEvents,
+    caller_of,
     coop_cause,
+    local_caller,
     negotiation_artifacts,
 )
 from a2a_coop.a2a.http import GRPC_STATUS, JSONRPC_PATH, REST_PATH, HttpServer, http_app
@@ -236,7 +239,8 @@ def _parse(cls: Any, data: bytes) -> Any:
 
 
 def call_context(context: grpc.ServicerContext) -> ServerCallContext:
-    """A ServerCallContext from gRPC metadata: lower-case header names, requested extensions."""
+    """A ServerCallContext from gRPC metadata: lower-case header names, requested extensions, and the
+    caller's address (A2A-022)."""
     headers: dict[str, str] = {}
     requested: set[str] = set()
     for key, value in context.invocation_metadata() or ():
@@ -244,7 +248,8 @@ def call_context(context: grpc.ServicerContext) -> ServerCallContext:
         headers.setdefault(key.lower(), text)
         if key.lower() in EXTENSION_HEADERS:
             requested.update(e.strip() for e in text.split(",") if e.strip())
-    return ServerCallContext(state={"headers": headers}, requested_extensions=requested)
+    state = {"headers": headers, CALLER_STATE_KEY: caller_of(context.peer() or "")}
+    return ServerCallContext(state=state, requested_extensions=requested)
 
 
 def _echo(context: grpc.ServicerContext, ctx: ServerCallContext) -> None:
@@ -292,6 +297,10 @@ class A2AServer:
         self.stop()
 
 
+def _anyone(context: ServerCallContext) -> bool:
+    return True
+
+
 def serve_a2a(
     node: PeerNode,
     *,
@@ -306,6 +315,7 @@ def serve_a2a(
     public_grpc: str | None = None,
     exchange: Callable[[bytes, Sequence[bytes]], list[bytes]] | None = None,
     cooperation: Any = None,
+    operator: Callable[[ServerCallContext], bool] | None = None,
 ) -> A2AServer:
     """Serve ``node`` over CooperationService and A2A's three bindings: gRPC (A2AService, on the gRPC
     server with CooperationService, at ``host:port``), JSON-RPC 2.0 and HTTP+JSON (on uvicorn at
@@ -316,7 +326,13 @@ def serve_a2a(
     bound port, else the bound address). ``exchange`` and ``cooperation``: what handles statements
     from A2A and from CooperationService (default: the node; the CLI passes its logging wrapper).
     ``max_message_bytes`` defaults to room for a statement and a few context envelopes.
+    ``operator``: whether a call is the operator's, the only caller ``CancelTask`` withdraws an offer
+    for (A2A-022); default: a caller on this host (loopback), or every caller when ``tls`` requires
+    client certificates signed by its CA (mutual TLS, as for the control service, CTL-001).
     """
+    if operator is None:
+        mutual = tls is not None and tls.trusted_ca is not None and tls.require_client_auth
+        operator = _anyone if mutual else local_caller
     events = TaskEvents()
     endpoints: dict[str, str] = {}
 
@@ -336,7 +352,7 @@ def serve_a2a(
             description=description,
         )
 
-    handler = CoopRequestHandler(node, card, exchange=exchange, events=events)
+    handler = CoopRequestHandler(node, card, exchange=exchange, events=events, operator=operator)
     http = HttpServer(http_app(handler, card), host, http_port, tls=tls)
     events.loop = http.loop
     try:

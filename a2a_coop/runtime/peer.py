@@ -25,7 +25,8 @@ import heapq
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from typing import Any, Protocol
 
@@ -65,10 +66,12 @@ from a2a_coop.protocol.statements import (
     sign_candidate,
     verify_statement,
 )
+from a2a_coop.protocol.verifier import _MandateRecord
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.alarm import ForkAlarm, KeyForked
 from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.runtime.perform_time import TooLittleTimeToPerform, time_to_perform_refusal
+from a2a_coop.runtime.renewal import RenewedExposureBook
 from a2a_coop.runtime.reputation import (
     Reputation,
     TrustPolicy,
@@ -219,6 +222,24 @@ class PeerVerifier(EvidenceVerifier):
                     dropped.append(forgotten)
         return dropped
 
+    @contextmanager
+    def provisionally(self, mandates: Sequence[VerifiedStatement]) -> Iterator[None]:
+        """Check statements as if ``mandates`` -- Mandates that passed :meth:`check` -- were held, with
+        nothing of them recorded: their records are there for the block only (RPC-015: a server takes
+        a request's Mandates only once something that needs them passed its checks)."""
+        added = []
+        for vs in mandates:
+            if vs.digest not in self.mandates:
+                m = vs.statement.mandate
+                self.mandates[vs.digest] = _MandateRecord(vs.issuer, m, vs.issued_at_ms, m.agent)
+                added.append(vs.digest)
+        try:
+            yield
+        finally:
+            for digest in added:
+                del self.mandates[digest]
+            self._checked = None  # checked beside records that are gone: never committed as checked
+
     def forget_statement(self, digest: bytes) -> VerifiedStatement | None:
         vs = super().forget_statement(digest)
         if vs is not None and vs.body == "ack":
@@ -269,6 +290,49 @@ class PeerVerifier(EvidenceVerifier):
 
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+class _Provisional:
+    """RPC-015, a request's context: the Mandates in it, held provisionally. A Mandate is checked
+    (:meth:`defer`) but not taken; the first statement after it -- another context envelope, or the
+    request -- is checked beside the Mandates held so (:meth:`check`), and only if it passes are they
+    taken (:meth:`take`), before it, in their order, and journaled with it. A refused request, or
+    context envelope, leaves none of them in memory or the journal: fresh keys each sending a request
+    we refuse, their Mandate as its context, would otherwise grow our journal by a Mandate apiece."""
+
+    def __init__(self, peer: Peer, now: int) -> None:
+        self.peer = peer
+        self.now = now
+        self.taken: list[VerifiedStatement] = []  # the context taken, in order (journaled by the caller)
+        self.mandates: list[VerifiedStatement] = []  # held provisionally, not taken yet
+
+    def defer(self, vs: VerifiedStatement) -> bool:
+        """``vs``, a context envelope verified and not held: a Mandate is checked and held here (True);
+        anything else is checked beside the Mandates held here, which are then taken (False: the
+        caller takes ``vs`` next). Raises the refusal of either."""
+        verifier = self.peer.verifier
+        if vs.body == "mandate":
+            verifier.check(vs, received_ms=self.now)
+            self.mandates.append(vs)
+            return True
+        if self.mandates:
+            self.check(vs, received_ms=self.now)
+            self.take()
+        return False
+
+    def check(
+        self, vs: VerifiedStatement, *, now_ms: int | None = None, received_ms: int | None = None
+    ) -> None:
+        with self.peer.verifier.provisionally(self.mandates):
+            self.peer.verifier.check(vs, now_ms, received_ms=received_ms)
+
+    def take(self) -> None:
+        """Take the Mandates held here, in order (into :attr:`taken`)."""
+        mandates, self.mandates = self.mandates, []
+        for vs in mandates:
+            self.peer.verifier.accept_statement(vs, received_ms=self.now)
+            self.peer._remember_context(vs.envelope, vs.digest)
+            self.taken.append(vs)
 
 
 class Peer:
@@ -408,8 +472,11 @@ class Peer:
         given = (self.verifier.statements[statement_digest(decode_envelope(env).payload)] for env in context)
         self.trusted_escrows = frozenset(vs.statement.mandate.agent for vs in given if vs.body == "mandate")
         self.trusted_escrows -= {self.did}  # an earlier mandate of ours makes us no escrow
-        # The escrows our runtime asks about our own bonded offers (ESC-013): a bonded Offer or Counter of
-        # ours names one of them. None: any escrow we trust (a run that asks its offer's escrow itself).
+        # The escrows our runtime reaches (a served node's escrow witness): it asks them about our own
+        # bonded offers (ESC-013), fetches a bonded contract's locks there (ESC-009) and has our
+        # Deliveries witnessed there (WIT-007). A bonded Offer or Counter of ours names one of them, and
+        # we take bonded terms from a counterparty only there. None: any escrow we trust (a run that
+        # reaches its trade's escrow itself).
         self.offer_escrows: frozenset[str] | None = None
         self.trust, self.attest = trust, attest
         self.reputation = reputation or Reputation(
@@ -427,6 +494,8 @@ class Peer:
         if journal is not None:
             self._replay(journal)
             self._keep_mandates(journal)
+        else:
+            self._join_renewals(())
         # Every Mandate our key holds, oldest first, when it holds more than the one we run with (a
         # renewal, SPEC 4.7): what we signed cites one of them, and a counterparty that was shown only
         # the one an earlier answer carried could not verify the rest (RPC-002, MND-017). Empty while
@@ -484,9 +553,14 @@ class Peer:
                 if request.negotiation_id and request.body in PACE_SETTING:  # our answers follow it
                     self._refuse_dated_after_owed(request.issued_at_ms, now)  # TIM-009, nothing held yet
                 # Context first, in order (SPEC 13.2), only what the request depends on (RPC-015);
-                # journaled in the request's own commit below.
-                taken = self._hold_context(self._needed_context(request, context), now)
+                # journaled in the request's own commit below. Its Mandates are held provisionally
+                # until something that needs them passes: a refused request leaves none of them.
+                provisional = _Provisional(self, now)
+                taken = self._hold_context(self._needed_context(request, context), provisional)
                 try:
+                    if provisional.mandates:
+                        provisional.check(request, now_ms=now)
+                        provisional.take()
                     self.verifier.accept_statement(request, now)
                 except Replayed:
                     self._record_context(taken, now)
@@ -878,7 +952,7 @@ class Peer:
                 after the bonding cutoff (``min_time_to_perform_ms``).
             KeyForked: a fork proof against our own key is held (ATT-017).
         """
-        untrusted = self._unsignable_terms(proposal) or self._unasked(proposal)
+        untrusted = self._unsignable_terms(proposal) or self._unreached(proposal, ours=True)
         if untrusted:
             raise ValueError(untrusted)
         with self.lock:
@@ -1067,19 +1141,21 @@ class Peer:
 
     # -- internals ----------------------------------------------------------------
 
-    def _hold_context(self, context: Sequence[bytes], now: int) -> list[VerifiedStatement]:
+    def _hold_context(self, context: Sequence[bytes], provisional: _Provisional) -> list[VerifiedStatement]:
         """Accept the context envelopes of a request that we lack, in order; return those taken now,
         which the caller journals with the request, in one commit (so that a relay of several of an
-        escrow's statements, the last as the request, costs one fsync). If one is refused, those taken
-        before it are journaled at once, and the refusal raised."""
-        taken: list[VerifiedStatement] = []
+        escrow's statements, the last as the request, costs one fsync). Mandates are held in
+        ``provisional`` until a statement after them passes its checks (:class:`_Provisional`). If one
+        is refused, those taken before it are journaled at once, and the refusal raised (the
+        provisional Mandates are dropped)."""
+        taken = provisional.taken
         try:
             for env in context:
-                vs = self._hold(env, durable=False, received_ms=now)
+                vs = self._hold(env, durable=False, received_ms=provisional.now, provisional=provisional)
                 if vs is not None:
                     taken.append(vs)
         except BaseException:
-            self._record_context(taken, now)
+            self._record_context(taken, provisional.now)
             raise
         return taken
 
@@ -1162,10 +1238,17 @@ class Peer:
             self.journal.record_batch([(vs, [], False) for vs in taken], at_ms=now)
 
     def _hold(
-        self, envelope: bytes, *, durable: bool = True, received_ms: int | None = None
+        self,
+        envelope: bytes,
+        *,
+        durable: bool = True,
+        received_ms: int | None = None,
+        provisional: _Provisional | None = None,
     ) -> VerifiedStatement | None:
         """Accept a context envelope unless we hold it; return it if taken now. ``durable``: journal it
-        at once (else the caller does)."""
+        at once (else the caller does). ``provisional``: a request's context -- a Mandate is checked and
+        held there, not taken (None returned); another statement is checked beside those first, and
+        they are taken before it (:class:`_Provisional`)."""
         # The same context (a counterparty's mandate, an escrow's) comes with every request: its digest
         # is remembered by its bytes, so neither the parse nor the hash is redone while it is held.
         digest = self._context_digests.get(envelope)
@@ -1182,6 +1265,8 @@ class Peer:
         # live must not be dated back unwitnessed (TIM-006), or context would smuggle what a request can't.
         try:
             vs = self.verifier.verify(envelope, parsed)
+            if provisional is not None and provisional.defer(vs):
+                return None
             self.verifier.accept_statement(vs, received_ms=received_ms)
         except CoopError:
             # Held in the journal only (forgotten since: it is refused, Replayed or older than a check
@@ -1290,12 +1375,16 @@ class Peer:
         # an escrow we do not trust could be the counterparty's own key, locking no money (MND-015),
         # and a response window above a day (BDY-003) would let one claim lock our bond for long. Nor
         # about a counterparty our trust policy refuses (ATT-016).
-        untrusted = self._unsignable_terms(proposal_of(offer)) or self._refused(offer.issuer)
+        untrusted = (
+            self._unsignable_terms(proposal_of(offer))
+            or self._unreached(proposal_of(offer), ours=False)
+            or self._refused(offer.issuer)
+        )
         decision = Reject(untrusted) if untrusted else self.strategy.respond(view)
         if isinstance(decision, Counter) and (untrusted := self._unsignable_terms(decision.proposal)):
             decision = Reject(untrusted)
         decision = self._demand_bond(decision, offer)
-        if isinstance(decision, Counter) and (unasked := self._unasked(decision.proposal)):
+        if isinstance(decision, Counter) and (unasked := self._unreached(decision.proposal, ours=True)):
             decision = Reject(unasked)
         reply_to: dict[str, Any] = {
             "audience": offer.issuer,
@@ -1339,18 +1428,26 @@ class Peer:
             self.guard_refusals.append(exc)
             return None
 
-    def _unasked(self, proposal: trade_pb2.Offer) -> str:
-        """Why we will not make an Offer or Counter of ours with these terms, or "": bonded at an escrow
-        our runtime does not ask about our bonded offers (``offer_escrows``). An Accept of it shown to
-        that escrow alone would bind us unseen (ESC-013)."""
+    def _unreached(self, proposal: trade_pb2.Offer, *, ours: bool) -> str:
+        """Why we will not sign, or take, these terms, or "": bonded at an escrow our runtime does not
+        reach (``offer_escrows``). ``ours``: an Offer or Counter of ours -- an Accept of it shown to that
+        escrow alone would bind us unseen (ESC-013). Else the counterparty's terms: no lock watch there
+        (ESC-009) -- it could have both bonds locked and relay nothing, so we never deliver (NEG-012)
+        and its claim takes our bond -- and no Delivery of ours witnessed there (WIT-007)."""
         terms = proposal.terms
         if self.offer_escrows is None or not (terms.issuer_bond or terms.audience_bond):
             return ""
         if terms.escrow in self.offer_escrows:
             return ""
+        if ours:
+            return (
+                f"escrow {terms.escrow:.40} is not one we ask about our bonded offers (ESC-013): an Accept"
+                " of it shown to that escrow alone would bind us unseen"
+            )
         return (
-            f"escrow {terms.escrow:.40} is not one we ask about our bonded offers (ESC-013): an Accept of"
-            " it shown to that escrow alone would bind us unseen"
+            f"escrow {terms.escrow:.40} is trusted here but not reached: no lock watch there (ESC-009) and "
+            "no Delivery witnessed there (WIT-007); bonded terms only at "
+            + ", ".join(sorted(e[:40] for e in self.offer_escrows))
         )
 
     def _refused(self, counterparty: str) -> str:
@@ -1731,9 +1828,11 @@ class Peer:
         self._replaying = True  # negotiations end here before the journal's end: see _left_dealings
         self.verifier.as_signed = True  # our own statements as signed; what the guard holds, rebuilt
         try:
-            for vs in self._own_mandates(journal):  # first: our statements cite them (MND-017)
+            own = self._own_mandates(journal)
+            for vs in own:  # first: our statements cite them (MND-017)
                 if not dict.__contains__(self.verifier.statements, vs.digest):
                     self.verifier.accept_statement(vs)
+            self._join_renewals(own)  # before what they have at stake is recorded (MND-018)
             for rowid, _direction, envelope in journal.statements():
                 vs = verify_statement(envelope)
                 try:
@@ -1795,6 +1894,26 @@ class Peer:
                 self._left_dealings(spared)
         next_seq, prev = journal.chain_head(self.did)
         self.writer = ChainWriter(self.key, next_seq=next_seq, prev=prev)
+
+    def _join_renewals(self, mandates: Sequence[VerifiedStatement]) -> None:
+        """MND-018: our guard counts what our other Mandates from the principal of the one we sign under
+        (a renewal, section 4.7) still have at stake against that one's caps -- a principal that renews
+        with lower caps lowers what we may commit in all, not only under the new Mandate. Given as
+        context too (an old one of ours passed again)."""
+        given = (verify_statement(env) for env in self.context[1:])
+        current = self.mandate_vs
+        older = {
+            vs.digest
+            for vs in (*mandates, *(g for g in given if g.body == "mandate"))
+            if vs.statement.mandate.agent == self.did
+            and vs.issuer == current.issuer
+            and vs.digest != current.digest
+        }
+        book = self.verifier.exposure
+        if older and not isinstance(book, RenewedExposureBook):
+            self.verifier.exposure = RenewedExposureBook(
+                book, current.digest, current.statement.mandate, sorted(older)
+            )
 
     def _own_mandates(self, journal: JournalLike) -> list[VerifiedStatement]:
         """The Mandates for our key the journal keeps: those runs started with (META_OWN_MANDATES) and

@@ -566,7 +566,8 @@ def cancel(ctx: Context) -> Outcome:
     """CancelTask of a formed contract must be TASK_NOT_CANCELABLE (-32002). Then an unfair Offer:
     if the target counters (the open offer is its own), CancelTask must answer the Task CANCELED with
     its signed Withdraw as the status message; if the open offer is ours or the negotiation ended,
-    TASK_NOT_CANCELABLE. (The withdraw half needs a target that counters.)"""
+    TASK_NOT_CANCELABLE. (The withdraw half needs a target that counters, and that takes the suite for
+    its operator -- on its host, A2A-022; else TASK_NOT_CANCELABLE with ``a2aCoopRefusal`` NOT_OPERATOR.)"""
     a2a = _client(ctx)
     if isinstance(a2a, Outcome):
         return a2a
@@ -591,6 +592,14 @@ def cancel(ctx: Context) -> Outcome:
         )
         return Outcome.passed(
             f"TASK_NOT_CANCELABLE for a contract and in {state} (the target did not counter)"
+        )
+    if reply.error is not None and reply.metadata.get("a2aCoopRefusal") == "NOT_OPERATOR":
+        # A2A-022: the target withdraws only for its operator, and the suite is not it (it calls from
+        # another host); the withdraw half needs a suite the target trusts (on its host, or mutual TLS).
+        expect_error(reply, "TASK_NOT_CANCELABLE", TASK_NOT_CANCELABLE, what="CancelTask by a non-operator")
+        return Outcome.passed(
+            "contract not cancelable; the target's own Counter not withdrawn for the suite, which is not "
+            "its operator (A2A-022: the withdraw half needs the suite on the target's host)"
         )
     if reply.error is not None or not isinstance(reply.result, dict):
         raise CaseFailed(f"CancelTask of the target's own Counter was refused: {reply.summary()} (A2A-018)")

@@ -197,3 +197,20 @@ not_observable(
     "tests/test_attack6.py check the reference peer",
     "TIM-009",
 )
+not_observable(
+    "ctl.cancel-task-operator-only",
+    "CancelTask withdraws only for the agent's operator",
+    "who the target takes for its operator is its own configuration (the reference: a caller on its host, "
+    "or any caller behind mutual TLS), and a suite on the target's host is one; a2a.cancel accepts the "
+    "refusal a suite on another host gets, and tests/test_trust_gaps.py calls the reference from another "
+    "address on every binding",
+    "A2A-022",
+)
+not_observable(
+    "mnd.renewal-sums-exposure",
+    "After a renewal the guard counts the older Mandates' exposure against the new caps",
+    "needs the target's principal to renew its Mandate with lower caps while the target runs (a restart "
+    "with the new Mandate), which the suite cannot ask for; tests/test_trust_gaps.py checks the reference "
+    "guard",
+    "MND-018",
+)
