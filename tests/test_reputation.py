@@ -398,6 +398,27 @@ def test_the_policy_refuses_low_scorers_and_demands_a_bond_whatever_the_strategy
         TrustPolicy(bond_below=0.5)
 
 
+@pytest.mark.req("ATT-016", "ESC-013")
+def test_a_bond_is_demanded_at_the_escrow_the_node_reaches() -> None:
+    """V serves with a witness at its escrow and trusts a second one, whose did sorts first. Offered
+    W's unbonded deal, V's policy demands a bond: under its witness's escrow, where its Counter is one
+    it signs. It once picked the first trusted escrow by name, and so answered with a Reject (a bond
+    of its own at an escrow it does not reach is one it does not offer, ESC-013)."""
+    s = Society()
+    s.join("v"), s.join("w", withholds=True)
+    s.breach("v", "w")
+    v, w = s.agents["v"].peer, s.agents["w"]
+    other = next(p for p in (Party(f"escrow-{k}", s.clock) for k in range(64)) if p.did < s.escrow.did)
+    v.trusted_escrows |= {other.did}
+    v.offer_escrows = frozenset({s.escrow.did})
+    v.trust, v.strategy = TrustPolicy(bond_below=0.6, min_bond=500), AcceptAnything()
+    offer = w.peer.propose(v.did, w.party.proposal())
+    [answer] = _trade_answers(v.exchange(offer.envelope, w.peer.send_context()))
+    assert answer.body == "counter", answer.statement
+    terms = answer.statement.counter.proposal.terms
+    assert (terms.escrow, terms.audience_bond) == (s.escrow.did, 500)
+
+
 @pytest.mark.req("ATT-016")
 def test_a_record_on_small_bonds_buys_small_unbonded_deals_only() -> None:
     """W fulfils three trades with V at a bond of 1: W scores above V's bond_below (0.6), and its

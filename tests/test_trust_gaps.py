@@ -1,9 +1,6 @@
-"""Known trust gaps closed (eleventh session): holes earlier passes left open -- who may make an A2A agent withdraw,
-a second escrow's bonded offers, lowered caps on renewal, refused requests' context (SPEC 14.5, 9.4,
-4.7, 16.14).
-
-Each test names the attack in its docstring; Mallory is the attacker, Bob the honest reference peer.
-"""
+"""Known trust gaps closed (eleventh session): holes earlier passes left open -- who may make an A2A
+agent withdraw, a second escrow's bonded offers, lowered caps on renewal, refused requests' context
+(SPEC 14.5, 9.4, 4.7, 16.14)."""
 
 from __future__ import annotations
 

@@ -1468,7 +1468,10 @@ class Peer:
         required = self.trust.required_bond(self.reputation.score(offer.issuer), value_at_risk(body, ours))
         if counterparty_bond(body, ours) >= required:
             return decision
-        escrow = ours.terms.escrow or min(self.trusted_escrows, default="")
+        # An escrow our runtime reaches, when it reaches any (a served node's witness): a bond demanded
+        # at another would make our own Counter one we refuse to sign (ESC-013).
+        reached = self.trusted_escrows if self.offer_escrows is None else self.offer_escrows
+        escrow = ours.terms.escrow or min(reached, default="")
         if not escrow:
             return Reject(f"trust policy: a bond of {required} is required and no escrow is trusted here")
         if isinstance(decision, Accept):
