@@ -73,6 +73,7 @@ RESPONSE_WINDOW_MS: Final = 500  # short: the escrow rules at the deadline + the
 TICK_MS: Final = 100
 START_TIMEOUT_S: Final = 30.0
 DECISION_TIMEOUT_S: Final = 15.0
+PROGRESS_EVERY_S: Final = 10.0  # a line while the demo waits for the ruling, so it does not look hung
 DEFAULT_CAPS: Final[dict[str, Any]] = {
     "max_per_deal": 1_000,
     "budget_per_period": 100_000,
@@ -468,7 +469,10 @@ def _claim(run: _Run, alice: _Alice, trade: Trade) -> None:
     )
     if (wait_s := (rules_at - run.clock()) / 1000) > 0:
         run.say(f"waiting {wait_s:.0f} s for the escrow's ruling ...")
-        run.sleep(wait_s)
+        while (left_s := (rules_at - run.clock()) / 1000) > 0:
+            run.sleep(min(PROGRESS_EVERY_S, left_s))
+            if (left_s := (rules_at - run.clock()) / 1000) > 0:
+                run.say(f"  ... {left_s:.0f} s")
     await_escrow(
         alice.peer,
         alice.client,
