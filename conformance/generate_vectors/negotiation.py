@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, reputation_pb2, trade_pb2
 from a2a_coop.protocol.claims import commit
 from a2a_coop.protocol.negotiation import (
     BOND_GRACE_MS,
@@ -615,6 +615,13 @@ def attestation() -> Group:
         "ATTESTATION_INADMISSIBLE",
         "Attestation",
         twin=[*contract, lone.envelope, att.envelope],
+    )
+    later = alice.attest(offer, accept, bob.did, reputation_pb2.OUTCOME_PARTIAL)
+    g.add(
+        "Alice's two attestations of one contract heard later one first: the one she signed first "
+        "is admitted after it, and counts instead",
+        ["ATT-002"],
+        [*contract, later.envelope, att.envelope],
     )
     return g
 

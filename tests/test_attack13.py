@@ -1,0 +1,219 @@
+"""Attacker's pass (thirteenth): who chose the value a reputation rule relies on -- the outcome an
+honest peer attests, the order in which a viewer hears an attester, the key revocation a principal
+signs -- and what the liar gains (SPEC 7.6, 9.3, 10.1-10.3, 16.14).
+
+Each test names the attack in its docstring; Mallory is the attacker, Bob the honest reference peer.
+A test marked ``xfail(strict=True)`` is a hole this version still has: the attack succeeds, and the
+reason says what would close it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import pytest
+from peers import make_peer
+
+from a2a_coop._proto.a2acoop.v1 import identity_pb2, reputation_pb2, trade_pb2
+from a2a_coop.protocol.errors import AttestationInadmissible, CoopError
+from a2a_coop.protocol.negotiation import State
+from a2a_coop.protocol.reputation import rate
+from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.runtime.evidence import EvidenceVerifier
+from a2a_coop.runtime.peer import Peer
+from a2a_coop.runtime.reputation import Reputation
+from a2a_coop.runtime.strategy import WithholdingStrategy
+from a2a_coop.runtime.trade import revoke, run_trade, settle_with_escrow
+from a2a_coop.testing import FixedClock, LocalEscrow, Party, bonded_trade
+
+FUNDS, BOND = 1_000, 100
+
+
+def _market(**mallory_kw: Any) -> tuple[FixedClock, Party, Party, LocalEscrow, Peer, Peer]:
+    clock = FixedClock()
+    mallory, bob = Party("mallory", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={mallory.did: FUNDS, bob.did: FUNDS})
+    m = make_peer(mallory, clock, context=[escrow.mandate], **mallory_kw)
+    b = make_peer(bob, clock, context=[escrow.mandate])
+    return clock, mallory, bob, escrow, m, b
+
+
+# --- 1: a free exit rated FULFILLED -----------------------------------------------------------------
+
+
+@pytest.mark.req("ATT-015", "ATT-005", "CMT-003")
+def test_a_revoke_that_discharged_everything_is_not_attested_fulfilled() -> None:
+    """Mallory offers Bob revocable terms without forfeit and a one-minute notice, both bonded; Bob
+    accepts and delivers at once. Mallory delivers nothing and revokes at once: every item she gives
+    falls due after the notice and is discharged (CMT-003), so the escrow releases her bond. Bob's
+    reference peer then attested her over "the items she owed" -- none -- as FULFILLED: a good outcome
+    from an honest rater, at her bond as stake, for a contract in which she performed nothing, which
+    raised her score in every view that hears Bob (and her vouched stake, ATT-016), one free exit per
+    honest counterparty. Expect the honest peer to attest a counterparty whose own Revoke ended the
+    contract REVOKED, which a released bond makes neither good nor bad (ATT-005): no score above the
+    prior for leaving."""
+    _, mallory, _, escrow, m, b = _market(strategy=WithholdingStrategy(every=1))
+    terms = trade_pb2.Revocation(allowed=True, notice_ms=60_000)
+    proposal = mallory.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did, revocation=terms)
+    neg = run_trade(m, b, b.did, proposal, escrow=escrow)
+    mneg = m.negotiation(neg.id)
+    assert {who for who, _ in mneg.contract.deliveries.values()} == {b.did}  # Bob performed, she did not
+    exit_ = revoke(m, mneg, "changed my mind")
+    b.exchange(exit_.envelope)
+    settle_with_escrow(m, b, escrow, mneg)
+    bneg = b.negotiation(neg.id)
+    assert bneg.state is State.REVOKED and set(bneg.contract.settled) == {m.did, b.did}
+    (about_mallory,) = [
+        vs for d in b.verifier.attestations if (vs := b.verifier.statements[d]).issuer == b.did
+    ]
+    assert about_mallory.statement.attestation.outcome == reputation_pb2.OUTCOME_REVOKED
+    rating = rate(b.verifier, about_mallory, {escrow.did})
+    assert rating.stake == BOND and rating.score == 0.5  # released: floored to neither good nor bad
+    assert b.reputation.score(m.did).score <= 0.5
+
+
+# --- 2: two attestations of one contract, heard in two orders ---------------------------------------
+
+
+def _observe(envelopes: list[bytes]) -> Verifier:
+    """A third party's verifier fed ``envelopes`` in order, skipping what it refuses (as an observer
+    collecting evidence bundles does, tests/society.py)."""
+    v = Verifier()
+    for e in envelopes:
+        try:
+            v.accept(e)
+        except CoopError:
+            continue
+    return v
+
+
+def _ratings(v: Verifier, escrow: str) -> list[tuple[str, str, int, float]]:
+    out = []
+    for vs in v.statements.values():
+        if vs.body == "attestation":
+            with contextlib.suppress(KeyError):
+                r = rate(v, vs, {escrow})
+                out.append((r.rater, r.subject, r.stake, r.score))
+    return sorted(out)
+
+
+def test_two_attestations_of_one_contract_weigh_the_same_in_either_order() -> None:
+    """Mallory and Bob fulfil a bonded contract and the escrow releases both bonds. Mallory signs two
+    attestations of Bob for it: FULFILLED, then PARTIAL (each valid alone). ATT-002 admits "at most one
+    per (issuer, contract)" and refuses "a later one": later in the order a verifier happens to hear
+    them. Mallory hands Bob the first (his GetAttestations serves it) and serves the second herself;
+    an observer that asks Bob first counts Bob FULFILLED, one that asks Mallory first counts him
+    PARTIAL -- holding the very same statements. Expect two verifiers holding the same evidence to
+    weigh it the same, whichever order it came in."""
+    clock = FixedClock()
+    mallory, bob, escrow = Party("mallory", clock), Party("bob", clock), Party("escrow", clock)
+    log = bonded_trade(mallory, bob, escrow, clock)
+    offer, accept, first = log[0], log[1], log[-1]
+    assert first.statement.attestation.outcome == reputation_pb2.OUTCOME_FULFILLED
+    second = mallory.attest(offer, accept, bob.did, outcome=reputation_pb2.OUTCOME_PARTIAL)
+    base = [*mallory.setup, *bob.setup, *escrow.setup, *(vs.envelope for vs in log[:-1])]
+    heard_bob_first = _observe([*base, first.envelope, second.envelope])
+    heard_mallory_first = _observe([*base, second.envelope, first.envelope])
+    assert _ratings(heard_bob_first, escrow.did) == _ratings(heard_mallory_first, escrow.did)
+
+
+# --- 3: a breach record revoked away ----------------------------------------------------------------
+
+
+@pytest.mark.req("KEY-004", "ATT-004", "ATT-005")
+@pytest.mark.xfail(
+    strict=True,
+    reason="SPEC decision: KEY-004 lets a key (or its principal) disown statements back to any "
+    "effective_ms, and section 16.14 puts a principal escaping its agent's commitments out of scope "
+    "because 'the evidence stays visible' -- but a view that holds the revocation first refuses the "
+    "contract and weighs its attestation 0. Options: (a) for reputation, admit a contract's statements "
+    "that a trusted escrow stamped before the KeyRevocation's issued_at_ms (a thief's escrowed breaches "
+    "then count against the principal it stole from); (b) make a revocation dated back over "
+    "escrow-witnessed statements a reputation event of its own (e.g. the key's principal scores as its "
+    "worst settled contract under that key); (c) state the erasure as accepted and order-dependent",
+)
+def test_a_key_revoked_back_to_before_its_breach_does_not_erase_the_breach_from_a_view() -> None:
+    """Mallory's agent key breaches a bonded contract with Bob: the escrow upholds Bob's claim and
+    forfeits her bond to him, and Bob attests her BREACHED. Then Mallory's key revokes itself with
+    effective_ms just before its Accept (KEY-004: the key itself may; effective_ms may lie in the past,
+    section 3.4), and her principal goes on trading with a new key. A viewer that hears the revocation
+    before Bob's evidence bundle refuses her Accept (KEY_REVOKED), so Bob's attestation has no contract
+    and weighs nothing: the upheld breach is gone from that view, while one that heard Bob first keeps
+    it. Expect a viewer to weigh an escrow-settled breach the same whether or not the breacher's key
+    later disowned it."""
+    clock = FixedClock()
+    bob, mallory, escrow = Party("bob", clock), Party("mallory", clock), Party("escrow", clock)
+    log = bonded_trade(bob, mallory, escrow, clock, breach=True)  # Mallory never delivers
+    accept, attestation = log[1], log[-1]
+    assert attestation.statement.attestation.outcome == reputation_pb2.OUTCOME_BREACHED
+    clock.advance(60_000)
+    disown = mallory.agent.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=mallory.did, effective_ms=accept.issued_at_ms, reason="lost"),
+    )
+    evidence = [*bob.setup, *mallory.setup, *escrow.setup, *(vs.envelope for vs in log)]
+    heard_bob_first = _observe([*evidence, disown.envelope])
+    heard_mallory_first = _observe([disown.envelope, *evidence])
+    assert _ratings(heard_bob_first, escrow.did) == [(_principal(bob), _principal(mallory), BOND, 0.0)]
+    assert _ratings(heard_mallory_first, escrow.did) == _ratings(heard_bob_first, escrow.did)
+
+
+def _principal(party: Party) -> str:
+    return party.principal.did
+
+
+# --- 4: a free exit after the honest side performed -------------------------------------------------
+
+
+@pytest.mark.req("CMT-003")
+@pytest.mark.xfail(
+    strict=True,
+    reason="SPEC/reference decision: terms that let the counterparty revoke without forfeit_bond and "
+    "with a notice shorter than the time to its own deadlines let it keep what the reference peer "
+    "delivered early and take its bond back. Options: (a) the reference guard refuses such terms unless "
+    "told (as --min-response-window); (b) under revocable terms the reference peer holds each Delivery "
+    "back until the counterparty's Revoke could no longer discharge what it owes in return (its "
+    "items due before now + notice_ms), or until its own deadline; (c) document it as the price the "
+    "terms state and leave it to strategies",
+)
+def test_a_counterparty_cannot_revoke_for_free_after_taking_the_honest_delivery() -> None:
+    """Mallory offers Bob revocable terms, no forfeit_bond and a one-minute notice, her item and his
+    both due in a day. Bob's reference peer accepts and delivers at once; Mallory receipts nothing,
+    delivers nothing, revokes, and the escrow releases both bonds (everything she owed falls due after
+    the notice, CMT-003). Mallory keeps Bob's work and her bond. Expect an honest reference peer not to
+    hand over what it owes while the counterparty can still leave owing nothing for it."""
+    _, mallory, _, escrow, m, b = _market(strategy=WithholdingStrategy(every=1))
+    terms = trade_pb2.Revocation(allowed=True, notice_ms=60_000)
+    proposal = mallory.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did, revocation=terms)
+    neg = run_trade(m, b, b.did, proposal, escrow=escrow)
+    mneg = m.negotiation(neg.id)
+    given = {who for who, _ in mneg.contract.deliveries.values()} if mneg.contract else set()
+    exit_ = revoke(m, mneg, "changed my mind")
+    b.exchange(exit_.envelope)
+    settle_with_escrow(m, b, escrow, mneg)
+    assert escrow.get_balance(m.did)[:2] == (FUNDS, 0)  # her bond is back
+    assert b.did not in given  # ...and she holds nothing of Bob's for it
+
+
+@pytest.mark.req("ATT-002")
+def test_a_peers_view_drops_a_settled_rating_an_earlier_attestation_displaces() -> None:
+    """The same two attestations reaching a peer's reputation view later one first: the view rated
+    the later one (settled, so it kept the rating, runtime/reputation.py) and must drop it for the
+    first one Mallory signed once that arrives."""
+    clock = FixedClock()
+    mallory, bob, escrow = Party("mallory", clock), Party("bob", clock), Party("escrow", clock)
+    log = bonded_trade(mallory, bob, escrow, clock)
+    offer, accept, first = log[0], log[1], log[-1]
+    second = mallory.attest(offer, accept, bob.did, outcome=reputation_pb2.OUTCOME_PARTIAL)
+    v = EvidenceVerifier()
+    for e in [*mallory.setup, *bob.setup, *escrow.setup, *(vs.envelope for vs in log[:-1]), second.envelope]:
+        v.accept(e)
+    view = Reputation(lambda: v, seeds=[], escrows={escrow.did}, clock=lambda: clock.now_ms)
+    assert [(r.attestation, r.score) for r in view.ratings()] == [(second.digest, 0.5)]
+    v.accept(first.envelope)
+    assert [(r.attestation, r.score) for r in view.ratings()] == [(first.digest, 1.0)]
+    third = mallory.attest(offer, accept, bob.did, outcome=reputation_pb2.OUTCOME_BREACHED)
+    with pytest.raises(AttestationInadmissible):  # and a still later one changes nothing
+        v.accept(third.envelope)
+    assert [r.attestation for r in view.ratings()] == [first.digest]
