@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 from peers import make_peer
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2, reputation_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.protocol.errors import AttestationInadmissible, CoopError
+from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.reputation import rate
+from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.runtime.peer import Peer
@@ -217,3 +219,38 @@ def test_a_peers_view_drops_a_settled_rating_an_earlier_attestation_displaces() 
     with pytest.raises(AttestationInadmissible):  # and a still later one changes nothing
         v.accept(third.envelope)
     assert [r.attestation for r in view.ratings()] == [first.digest]
+
+
+# --- 5: an escrow's audit over a lock in a currency it does not keep --------------------------------
+
+
+@pytest.mark.req("AUD-002", "ESC-005")
+def test_the_audit_reports_a_bond_locked_from_funds_in_another_currency() -> None:
+    """Alice and Bob sign a contract in "usd", bond 100 each, at an escrow whose ledger keeps "credit"
+    (section 9.4: one currency per escrow; the reference escrow locks nothing for it). Its operator
+    locks both bonds by hand anyway, from the parties' credit, and later forfeits Bob's to Alice on an
+    upheld claim: Bob, shown "100 locked", thought 100 usd stood behind Alice's promise and 100 usd of
+    his behind his own. Expect the audit to report a lock of a bond in a currency the ledger's funds
+    are not in: those funds are not available for it (ESC-005)."""
+    clock = FixedClock()
+    caps = {"currency": "usd"}
+    alice, bob = Party("alice", clock, mandate_caps=caps), Party("bob", clock, mandate_caps=caps)
+    operator = Party("escrow", clock)
+    escrow = LocalEscrow(operator, funds={alice.did: FUNDS, bob.did: FUNDS})
+    proposal = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+    proposal.terms.currency = "usd"
+    offer = alice.offer(bob, proposal)
+    accept = bob.accept(offer)
+    answers = escrow.submit([*alice.setup, *bob.setup, offer.envelope, accept.envelope])
+    assert [verify_statement(e).body for e in answers] == ["mandate", "stamp"]  # no lock: not its currency
+    locks = [
+        operator.sign(
+            "bond_lock",
+            commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND),
+            negotiation_id=offer.header.negotiation_id,
+        )
+        for p in (alice, bob)
+    ]
+    report = audit_ledger([*escrow.escrow.transcript(), *(vs.envelope for vs in locks)])
+    assert report.balances[bob.did] == (FUNDS - BOND, BOND)
+    assert not report.ok

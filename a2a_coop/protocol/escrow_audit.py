@@ -15,8 +15,9 @@ audit says "ok" only when it could check everything:
   nothing, so it is never "ok");
 * the escrow took one answer to each offer naming it (``ANSWER_TAKEN_TWICE``,
   ESC-014: a second would let the acceptor choose again which one binds);
-* balances replay without a lock above the funds available, a double lock or
-  settlement, a mismatched amount or a negative balance (the replay moves every
+* balances replay without a lock above the funds available (or of a bond in another
+  currency than the ledger's), a double lock or settlement, a mismatched amount or a
+  negative balance (the replay moves every
   amount from one balance to another, so funds are conserved by construction:
   these findings are how a ledger could break it);
 * every Ruling is the one the rules give on the evidence stamped before it
@@ -197,6 +198,19 @@ class _Replay:
                 c, msg.evidence, accused, item
             ):
                 self._find("RULING_WRONG", "the dismissal cites no timely Delivery of the claimed item", vs)
+        elif (
+            vs.body == "bond_lock"
+            and self.book.currency is not None
+            and _currency(neg) != self.book.currency[0]
+        ):
+            # ESC-005: funds deposited in the ledger's currency are not available for a bond in another;
+            # shown "100 locked", a party would read it in the contract's currency.
+            self._find(
+                "MIXED_CURRENCY",
+                f"a lock of a bond in {_currency(neg)!r} on a ledger kept in {self.book.currency[0]!r}",
+                vs,
+                self.book.currency[1],
+            )
         elif vs.body == "refund" and neg.state is not State.EXPIRED:
             self._find("REFUND_NOT_DUE", f"refund while the contract is {neg.state.value}, not lapsed", vs)
         elif vs.body == "release" and not self._release_due(neg, msg.party, at):
