@@ -9,13 +9,17 @@ reason says what would close it.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
+from a2a_coop.cli.main import main
 from a2a_coop.protocol.errors import AttestationInadmissible, CoopError
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import State
@@ -254,3 +258,59 @@ def test_the_audit_reports_a_bond_locked_from_funds_in_another_currency() -> Non
     report = audit_ledger([*escrow.escrow.transcript(), *(vs.envelope for vs in locks)])
     assert report.balances[bob.did] == (FUNDS - BOND, BOND)
     assert not report.ok
+
+
+@pytest.mark.req("AUD-001", "AUD-004")
+def test_a_sock_puppet_stamp_at_the_head_does_not_make_the_audit_judge_another_escrow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An escrow operator releases a revoker's bond it had to forfeit (the audit reports that,
+    tests/test_redteam.py). To have its exported transcript pass anyway, it puts at its head the
+    Mandate of a key of its own and one Stamp by that key naming every statement that follows:
+    `escrow audit FILE`, told no escrow, audits "the issuer of the first ledger entry" -- the puppet,
+    whose one-entry ledger is sound -- and reads the real escrow's statements as evidence the puppet
+    stamped. Expect an audit not told which escrow it judges to refuse to pick one among several
+    issuers of ledger statements (or to judge the one whose statements move the money)."""
+    clock = FixedClock()
+    alice, bob, operator = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    escrow = LocalEscrow(operator, funds={alice.did: FUNDS, bob.did: FUNDS})
+    terms = trade_pb2.Revocation(allowed=True, forfeit_bond=True)
+    proposal = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did, revocation=terms)
+    offer = alice.offer(bob, proposal)
+    accept = bob.accept(offer)
+    escrow.submit([*alice.setup, *bob.setup, offer.envelope, accept.envelope])
+    clock.advance(1_000)
+    nid = offer.header.negotiation_id
+    out = bob.sign(
+        "revoke", commitment_pb2.Revoke(contract=accept.digest), audience=alice.did, negotiation_id=nid
+    )
+    stamp = operator.sign("stamp", commitment_pb2.Stamp(statements=[out.digest]))
+    releases = [
+        operator.sign(
+            "release",
+            commitment_pb2.Release(contract=accept.digest, party=p.did, amount=BOND),
+            negotiation_id=nid,
+        )
+        for p in (alice, bob)
+    ]
+    honest = [*escrow.escrow.transcript(), stamp.envelope, out.envelope, *(r.envelope for r in releases)]
+    assert not audit_ledger(honest).ok  # RELEASE_NOT_DUE, as in test_redteam
+    puppet = Party("puppet", clock)
+    digests = list(dict.fromkeys(verify_statement(e).digest for e in honest))
+    heads = [
+        puppet.agent.sign(
+            "stamp", commitment_pb2.Stamp(statements=digests[i : i + 256]), mandate=puppet.mandate_vs.digest
+        )
+        for i in range(0, len(digests), 256)
+    ]
+    crafted = [*puppet.setup, *(h.envelope for h in heads), *honest]
+    report = audit_ledger(crafted)
+    assert not report.ok, f"audited {report.escrow == puppet.did and 'the puppet'}: {report.findings}"
+    assert [f.code for f in report.findings] == ["ESCROW_AMBIGUOUS"]
+    # The CLI says so, and judges the escrow it is told to judge.
+    path = tmp_path / "transcript.json"
+    path.write_text(json.dumps({"envelopes": [base64.b64encode(e).decode() for e in crafted]}))
+    assert main(["escrow", "audit", str(path)]) == 1
+    assert "ESCROW_AMBIGUOUS" in capsys.readouterr().out
+    assert main(["escrow", "audit", str(path), "--escrow-did", escrow.did]) == 1
+    assert "RELEASE_NOT_DUE" in capsys.readouterr().out

@@ -79,7 +79,8 @@ def audit_ledger(envelopes: Sequence[bytes], *, escrow: str | None = None) -> Au
         envelopes: the escrow's Mandate statement, its complete chain from seq 0
             and the evidence it acted on, in transcript order (each Stamp before
             the evidence it names, evidence before the decisions taken on it).
-        escrow: the escrow's did:key; by default the issuer of the first ledger entry.
+        escrow: the escrow's did:key; by default the one key that issued ledger entries (several:
+            finding ``ESCROW_AMBIGUOUS``, nothing audited).
 
     Returns:
         The report; protocol failures are findings, never raised.
@@ -87,7 +88,20 @@ def audit_ledger(envelopes: Sequence[bytes], *, escrow: str | None = None) -> Au
     verified = _decode(envelopes)
     findings = verified.findings
     if escrow is None:
-        escrow = next((vs.issuer for vs in verified.statements if vs.body in LEDGER_BODIES), None)
+        issuers = list(dict.fromkeys(vs.issuer for vs in verified.statements if vs.body in LEDGER_BODIES))
+        if len(issuers) > 1:
+            # AUD-001: which escrow is judged is the auditor's to say. Picked by position, a key the
+            # transcript's author put first -- a one-Stamp ledger naming everything after it -- would be
+            # judged sound, and the real escrow's statements read as evidence it took.
+            findings.append(
+                Finding(
+                    "ESCROW_AMBIGUOUS",
+                    f"ledger statements by {len(issuers)} keys: name the escrow to audit",
+                    (),
+                )
+            )
+            return AuditReport(None, findings=findings)
+        escrow = issuers[0] if issuers else None
     report = AuditReport(escrow, findings=findings)
     if escrow is None:
         findings.append(Finding("EVIDENCE_MISSING", "no ledger statement found: nothing was audited", ()))
