@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,13 @@ from a2a_coop.protocol.reputation import rate
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.evidence import EvidenceVerifier
+from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.reputation import Reputation
 from a2a_coop.runtime.strategy import WithholdingStrategy
-from a2a_coop.runtime.trade import revoke, run_trade, settle_with_escrow
-from a2a_coop.testing import FixedClock, LocalEscrow, Party, bonded_trade
+from a2a_coop.runtime.trade import carry_trade, revoke, run_trade, settle_with_escrow
+from a2a_coop.testing import FixedClock, LocalEscrow, Party, bonded_trade, service
+from a2a_coop.transport import EscrowClient, TransportError, serve
 
 FUNDS, BOND = 1_000, 100
 
@@ -314,3 +317,92 @@ def test_a_sock_puppet_stamp_at_the_head_does_not_make_the_audit_judge_another_e
     assert "ESCROW_AMBIGUOUS" in capsys.readouterr().out
     assert main(["escrow", "audit", str(path), "--escrow-did", escrow.did]) == 1
     assert "RELEASE_NOT_DUE" in capsys.readouterr().out
+
+
+# --- 6: a split Submit that parts an Offer from the Counter naming the escrow -------------------------
+
+
+class CountersWithABigMandate:
+    """Mallory's server: it answers Bob's offer (which names no escrow) with a bonded Counter naming
+    the escrow, under a Mandate of hers padded so that Bob's contract evidence splits right after his
+    Offer (the Counter, which names the escrow, starts the next Submit)."""
+
+    def __init__(self, mallory: Party, escrow: str) -> None:
+        self.mallory, self.escrow = mallory, escrow
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        vs = verify_statement(envelope)
+        if vs.body != "offer":
+            return []
+        mine = vs.statement.offer
+        terms = trade_pb2.Terms(currency="credit", escrow=self.escrow, issuer_bond=BOND, audience_bond=BOND)
+        proposal = trade_pb2.Offer(gives=mine.wants, wants=mine.gives, terms=terms)
+        return [*self.mallory.setup, self.mallory.counter(vs, proposal).envelope]
+
+
+@pytest.mark.req("ESC-001", "ESC-011", "ESC-004", "CMT-002")
+def test_a_split_submit_does_not_part_an_offer_from_the_counter_that_names_the_escrow(
+    tmp_path: Path,
+) -> None:
+    """Bob offers with no escrow; Mallory counters naming the escrow, both bonded, and Bob accepts.
+    Bob's contract evidence -- both Mandates, his Offer, her Counter, his Accept -- is too large for
+    one request (her Mandate is hers to pad), so his client sends it as consecutive Submits (attack12's
+    fix). She sized her Mandate so the first ends with his Offer: that Submit carries a statement of a
+    negotiation no Offer or Counter among its envelopes names the escrow of, and ESC-011 refuses it
+    whole (WRONG_PARTY), every time. She submits the contract herself in Submits that keep her Counter
+    with his Offer, the escrow locks both bonds, she relays nothing, Bob never delivers, and her claim
+    after his deadline takes his bond. Expect a split Submit to keep a negotiation's statements with
+    the Offer or Counter that names the escrow: Bob's contract bonded, his Delivery stamped, her claim
+    dismissed."""
+    clock = FixedClock()
+    bob_party, esc = Party("bob", clock), Party("escrow", clock)
+    node = EscrowNode(
+        esc.agent.key, esc.mandate_vs.envelope, tmp_path / "escrow.db", clock=lambda: clock.now_ms
+    )
+    bob = make_peer(bob_party, clock, context=[node.mandate])
+    deadline = clock.now_ms + 3_600_000
+    unbonded = bob_party.proposal(
+        gives=[service("code-review", value=500, deadline_ms=deadline)],
+        wants=[service("copy-editing", value=450, deadline_ms=deadline)],
+    )
+    offer = bob.propose(Party("mallory", clock).did, unbonded)
+    room = 65_536 - len(bob_party.mandate_vs.envelope) - len(offer.envelope) - 3 * 8 - 400
+    mallory = _padded_party("mallory", clock, room)
+    node.deposit(mallory.did, FUNDS)
+    node.deposit(bob_party.did, FUNDS)
+    try:
+        with serve(None, node) as server, EscrowClient(server.target) as escrow:
+            with contextlib.suppress(TransportError, CoopError):  # before: WRONG_PARTY, every time
+                carry_trade(bob, CountersWithABigMandate(mallory, esc.did), offer, escrow=escrow)
+            neg = bob.negotiation(offer.negotiation_id)
+            assert neg.contract is not None and neg.contract.escrow == esc.did
+            if node.escrow.verifier.negotiations.find(neg.id) is None:  # Bob's Submits never got there
+                node.submit([*bob_party.setup, *mallory.setup])
+                node.submit([offer.envelope, neg.contract.offer.envelope, neg.contract.accept.envelope])
+            assert set(node.escrow.verifier.negotiations.get(neg.id).contract.locked) == {
+                bob.did,
+                mallory.did,
+            }
+            delivered = [vs for vs in bob.verifier.statements.values() if vs.body == "delivery"]
+            assert delivered, "Bob never learnt that his contract was bonded"
+            assert node.escrow.verifier.witness.stamp_time(esc.did, delivered[0].digest) is not None
+    finally:
+        node.close()
+
+
+def _padded_party(name: str, clock: FixedClock, room: int) -> Party:
+    """``name``'s Party with a Mandate envelope padded to between ``room`` - 200 and ``room`` bytes."""
+    pad = room
+    while True:
+        party = Party(name, clock, mandate_caps=_padded_caps(pad))
+        size = len(party.mandate_vs.envelope)
+        if room - 200 <= size <= room:
+            return party
+        pad += (room - 100 - size) // 2 or -1
+
+
+def _padded_caps(size: int) -> dict[str, object]:
+    """Mandate caps padding it to about ``size`` bytes (allowed_categories; the two traded first)."""
+    categories = ["code-review", "copy-editing"]
+    categories += [f"padding-{i:05d}-" + "x" * 80 for i in range(size // 100)]
+    return {"allowed_categories": categories}
