@@ -406,3 +406,47 @@ def _padded_caps(size: int) -> dict[str, object]:
     categories = ["code-review", "copy-editing"]
     categories += [f"padding-{i:05d}-" + "x" * 80 for i in range(size // 100)]
     return {"allowed_categories": categories}
+
+
+# --- 7: two rulings on one claim, heard in two orders -----------------------------------------------
+
+
+@pytest.mark.req("CMT-002", "NEG-015")
+def test_an_escrow_ruling_twice_on_one_claim_leaves_verifiers_agreeing() -> None:
+    """Bob never delivers; Alice claims, and the escrow upholds her claim and forfeits Bob's bond to
+    her -- and also signs a DISMISS of the same claim, which it shows Bob. Section 8.9 says that where
+    the escrow misbehaves ("two rulings for one claim") verifiers still agree: but a verifier refused
+    whichever ruling came second, so one shown the DISMISS first stayed PERFORMING and refused the
+    Forfeit, while one shown the UPHOLD first was BREACHED -- holding the same statements. Expect both
+    orders to end in one state and one settlement (a Ruling UPHOLD held makes the contract BREACHED,
+    row 2 of the precedence; the audit names the wrong ruling)."""
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    log = bonded_trade(alice, bob, escrow, clock, breach=True)
+    offer, accept, claim, upheld, forfeit, release = log[0], log[1], log[6], log[7], log[8], log[9]
+    assert (claim.body, upheld.body, forfeit.body) == ("breach_claim", "ruling", "forfeit")
+    dismissed = escrow.sign(
+        "ruling",
+        commitment_pb2.Ruling(
+            contract=accept.digest,
+            claim=claim.digest,
+            decision=commitment_pb2.RULING_DECISION_DISMISS,
+            evidence=log[4].digest,
+        ),
+        negotiation_id=offer.header.negotiation_id,
+    )
+    base = [*alice.setup, *bob.setup, *escrow.setup, *(vs.envelope for vs in log[:7])]
+    views = [
+        _observe([*base, *order])
+        for order in (
+            [upheld.envelope, forfeit.envelope, release.envelope, dismissed.envelope],
+            [dismissed.envelope, upheld.envelope, forfeit.envelope, release.envelope],
+        )
+    ]
+    ends = [
+        (neg.state, dict(neg.contract.locked), sorted(neg.contract.settled), neg.contract.rulings)
+        for neg in (v.negotiations.get(offer.header.negotiation_id) for v in views)
+    ]
+    assert ends[0][0] is State.BREACHED
+    assert ends[1] == ends[0]
+    assert all(forfeit.digest in v.statements for v in views)
