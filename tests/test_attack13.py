@@ -450,3 +450,99 @@ def test_an_escrow_ruling_twice_on_one_claim_leaves_verifiers_agreeing() -> None
     assert ends[0][0] is State.BREACHED
     assert ends[1] == ends[0]
     assert all(forfeit.digest in v.statements for v in views)
+
+
+@pytest.mark.req("NEG-012", "ATT-005")
+@pytest.mark.xfail(
+    strict=True,
+    reason="SPEC decision: NEG-012 takes one settlement per bond and refuses the second in arrival "
+    "order, so a faulty escrow that signs both a Forfeit and a Release of one bond (the audit reports "
+    "DOUBLE_SETTLEMENT) has two verifiers holding both weigh the subject's attestation 0 or 1/2. "
+    "Options: (a) the settlement at the lower ledger seq counts (a verifier replaces a held one by an "
+    "earlier one of the same escrow's chain, as ATT-002 now does for attestations); (b) a Forfeit "
+    "prevails over a Release or Refund of the same bond, as an UPHOLD over a DISMISS (section 8.9); "
+    "(c) a doubly settled bond weighs nothing (ATT-004 stake 0)",
+)
+def test_an_escrow_settling_one_bond_twice_leaves_ratings_agreeing() -> None:
+    """The escrow upholds Alice's claim and forfeits Bob's bond to her, and also signs a Release of
+    the same bond that it shows Bob's friends. A view that took the Forfeit first scores Alice's
+    attestation of Bob 0; one that took the Release first floors it at 1/2 -- the same statements."""
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    log = bonded_trade(alice, bob, escrow, clock, breach=True)
+    offer, accept, forfeit, attestation = log[0], log[1], log[8], log[-1]
+    released = escrow.sign(
+        "release",
+        commitment_pb2.Release(contract=accept.digest, party=bob.did, amount=BOND),
+        negotiation_id=offer.header.negotiation_id,
+    )
+    base = [*alice.setup, *bob.setup, *escrow.setup, *(vs.envelope for vs in log[:8])]
+    rest = [log[9].envelope, attestation.envelope]
+    forfeit_first = _observe([*base, forfeit.envelope, released.envelope, *rest])
+    release_first = _observe([*base, released.envelope, forfeit.envelope, *rest])
+    assert _ratings(forfeit_first, escrow.did) == _ratings(release_first, escrow.did)
+
+
+# --- 8: `verify` given a counterparty's "evidence" shaped as a vector file ---------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="CLI decision: `verify` tells a file's kind by its content, which whoever wrote the file "
+    "chooses, and exits 0 when a vector file's vectors come out as expected -- also for a forged "
+    "transcript wrapped as a vector that expects its own refusal. `export`'s help sends the reader to "
+    "`verify FILE` 'with no trust in the peer that wrote it'. Options: (a) a flag (or a separate "
+    "command) that judges evidence only and refuses vector files and proofs as a usage error, and "
+    "`export`'s help naming it; (b) run vector files only when asked (`--vectors`), which changes how "
+    "the conformance checks call it; (c) keep it, and say in the help that exit 0 means 'as the file "
+    "itself expects' for vector files",
+)
+def test_verify_does_not_pass_a_forged_transcript_wrapped_as_a_vector_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Mallory hands Bob's tooling the "evidence" of a contract to check with `a2a-coop verify FILE`
+    (what `export` writes and says to check "with no trust in the peer that wrote it"). Her Accept's
+    signature is forged; she wraps the transcript as a vector file whose one vector expects exactly
+    that refusal. `verify` runs it as a vector, prints "1/1 vectors as expected" and exits 0 ("valid"
+    in --json). Expect a forged transcript not to pass `verify` whatever shape its file has."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    offer = alice.offer(bob)
+    accept = bytearray(bob.accept(offer).envelope)
+    accept[-5] ^= 1  # inside the signature
+    envelopes = [*alice.setup, *bob.setup, offer.envelope, bytes(accept)]
+    verifier, failed = Verifier(), None
+    for i, e in enumerate(envelopes):
+        try:
+            verifier.accept(e)
+        except CoopError as exc:
+            failed = (i, exc.code)
+            break
+    assert failed is not None
+    doc = {
+        "schema": "a2a-coop-vectors/1",
+        "testGroups": [
+            {
+                "type": "Evidence",
+                "mode": "sparse",
+                "tests": [
+                    {
+                        "tcId": 1,
+                        "comment": "the contract",
+                        "flags": [],
+                        "requirements": [],
+                        "now_ms": None,
+                        "envelopes": [base64.b64encode(e).decode() for e in envelopes],
+                        "result": "invalid",
+                        "error": failed[1],
+                        "failedIndex": failed[0],
+                    }
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "evidence.json"
+    path.write_text(json.dumps(doc))
+    code = main(["verify", str(path)])
+    out = capsys.readouterr().out
+    assert code != 0, out
