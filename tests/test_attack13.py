@@ -21,7 +21,7 @@ from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.cli.main import main
-from a2a_coop.protocol.errors import AttestationInadmissible, CoopError
+from a2a_coop.protocol.errors import AttestationInadmissible, CoopError, LimitExceeded
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.reputation import rate
@@ -546,3 +546,50 @@ def test_verify_does_not_pass_a_forged_transcript_wrapped_as_a_vector_file(
     code = main(["verify", str(path)])
     out = capsys.readouterr().out
     assert code != 0, out
+
+
+# --- 9: filling the victim's quota of open contracts at its escrow ----------------------------------
+
+
+@pytest.mark.req("CMT-008")
+@pytest.mark.xfail(
+    strict=True,
+    reason="SPEC decision: CMT-008 bounds the open contracts per party, and counts every contract the "
+    "party is in, so fresh keys, each with a zero-value contract naming the escrow as arbiter only (one "
+    "Offer the reference strategy accepts, its item due in a year), fill the victim's quota and the "
+    "escrow refuses every honest bonded contract of the victim's (LIMIT_EXCEEDED) for as long as they "
+    "stay open. Options: (a) count toward a party's cap only contracts with a bond locked (junk "
+    "unbonded ones then need another bound, e.g. per key that brought them, which keys make free); "
+    "(b) when a party is at its cap, refuse only a contract whose other party has nothing at stake "
+    "there (no bond, no funds), never one that bonds; (c) a reference guard that accepts no offer "
+    "naming an escrow from a counterparty without a record unless it carries a bond",
+)
+def test_fresh_keys_cannot_fill_an_honest_partys_quota_of_open_contracts_at_its_escrow() -> None:
+    """The reference escrow allows 1000 open contracts per party (CMT-008; 3 here). Mallory's fresh
+    keys each offer Bob a zero-value trade naming the escrow, no bond, due in 300 days; Bob's reference
+    peer accepts each, and each is submitted: Bob holds 3 open contracts there until they lapse. Carol
+    then offers Bob an honest bonded trade at the same escrow: the escrow refuses its Accept, Bob's
+    bond is never locked, and the trade cannot run. Expect an honest bonded contract to be taken."""
+    clock = FixedClock()
+    bob_party, carol_party = Party("bob", clock), Party("carol", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={bob_party.did: FUNDS, carol_party.did: FUNDS})
+    escrow.escrow.max_open_contracts = 3
+    b = make_peer(bob_party, clock, context=[escrow.mandate])
+    far = clock.now_ms + 300 * 86_400_000
+    for i in range(3):
+        sybil = Party(f"sybil-{i}", clock)
+        s = make_peer(sybil, clock, context=[escrow.mandate], strategy=WithholdingStrategy(every=1))
+        junk = sybil.proposal(
+            gives=[service("code-review", value=0, deadline_ms=far)],
+            wants=[service("copy-editing", value=0, deadline_ms=far)],
+            escrow=escrow.did,
+        )
+        neg = run_trade(s, b, b.did, junk, escrow=escrow)
+        assert neg.contract is not None
+    carol = make_peer(carol_party, clock, context=[escrow.mandate])
+    honest = carol_party.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+    with contextlib.suppress(LimitExceeded):  # before: the escrow refused the contract's Accept
+        run_trade(carol, b, b.did, honest, escrow=escrow)
+    assert escrow.get_balance(bob_party.did)[:2] in ((FUNDS - BOND, BOND), (FUNDS, 0))
+    neg = next(n for n in carol.verifier.negotiations.by_id.values() if n.contract is not None)
+    assert neg.contract.locked, "the escrow refused Bob's honest bonded contract"
