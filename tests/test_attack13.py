@@ -593,3 +593,43 @@ def test_fresh_keys_cannot_fill_an_honest_partys_quota_of_open_contracts_at_its_
     assert escrow.get_balance(bob_party.did)[:2] in ((FUNDS - BOND, BOND), (FUNDS, 0))
     neg = next(n for n in carol.verifier.negotiations.by_id.values() if n.contract is not None)
     assert neg.contract.locked, "the escrow refused Bob's honest bonded contract"
+
+
+# --- 10: a principal's revocation heard before its key's first statement -----------------------------
+
+
+@pytest.mark.req("KEY-004", "KEY-007")
+@pytest.mark.xfail(
+    strict=True,
+    reason="SPEC decision: KEY-004 refuses a principal's KeyRevocation of a key not yet bound to it in "
+    "the verifier's view (REVOCATION_UNAUTHORIZED, nothing recorded), so a verifier that hears the "
+    "revocation before any statement of the key drops it for good and takes every later statement of "
+    "the key, while one that heard a statement first refuses them: the same statements, two verdicts. "
+    "Options: (a) hold such a revocation pending and make it effective once the key binds to its "
+    "issuer (bounded per issuer: strangers' revocations of keys that never bind to them would "
+    "otherwise fill memory); (b) a KeyRevocation by a principal travels with a statement binding the "
+    "key (its Checkpoint under the Mandate) and a verifier takes the two as one; (c) accept the order "
+    "dependence and say that a revocation must be re-sent after the key's statements",
+)
+def test_a_principals_revocation_heard_before_its_keys_statements_still_counts() -> None:
+    """Alice's key is stolen; her principal revokes it from just after her Offer. A verifier that
+    holds her Offer first takes the revocation and refuses the thief's later Delivery (KEY_REVOKED);
+    one that hears the revocation first refuses it -- the key is bound to no principal in its view yet
+    (KEY-007) -- and then takes the Offer, Bob's Accept and the thief's Delivery. Expect both to
+    refuse the Delivery."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    offer = alice.offer(bob)
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    clock.advance(1_000)
+    theft = alice.deliver(accept, bob)
+    revocation = alice.principal.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=alice.did, effective_ms=offer.issued_at_ms + 500, reason="stolen"),
+    )
+    base = [*alice.setup, *bob.setup]
+    statement_first = _observe([*base, offer.envelope, revocation.envelope, accept.envelope, theft.envelope])
+    revocation_first = _observe([*base, revocation.envelope, offer.envelope, accept.envelope, theft.envelope])
+    assert theft.digest not in statement_first.statements
+    assert theft.digest not in revocation_first.statements
