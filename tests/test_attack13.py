@@ -30,7 +30,7 @@ from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.runtime.peer import Peer
-from a2a_coop.runtime.reputation import Reputation
+from a2a_coop.runtime.reputation import Reputation, TrustPolicy
 from a2a_coop.runtime.strategy import WithholdingStrategy
 from a2a_coop.runtime.trade import carry_trade, revoke, run_trade, settle_with_escrow
 from a2a_coop.testing import FixedClock, LocalEscrow, Party, bonded_trade, service
@@ -633,3 +633,34 @@ def test_a_principals_revocation_heard_before_its_keys_statements_still_counts()
     revocation_first = _observe([*base, revocation.envelope, offer.envelope, accept.envelope, theft.envelope])
     assert theft.digest not in statement_first.statements
     assert theft.digest not in revocation_first.statements
+
+
+# --- 11: vouched stake bought with a free exit --------------------------------------------------------
+
+
+@pytest.mark.req("ATT-016", "ATT-005", "CMT-003")
+def test_a_free_exit_vouches_for_no_unbonded_deal() -> None:
+    """Bob's policy demands a bond of whoever scores below the prior (0.5), and of anyone whose record's
+    vouched stake is below what he gives them (ATT-016): a newcomer is asked for a bond. Mallory offers
+    him revocable terms without forfeit, her bond 2,000, and revokes at once: her bond comes back, and
+    Bob's attestation of her (REVOKED, floored to 1/2 by the release, ATT-005) credited half a good
+    outcome at 2,000 -- a vouched stake of 1,000, with her score still the prior. Her next offer, an
+    unbonded deal in which Bob gives 1,000, then passed his policy, and she never delivers. Expect a
+    record of exits (neither good nor bad) to vouch for nothing: Bob demands the bond."""
+    clock = FixedClock()
+    mallory, bob = Party("mallory", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={mallory.did: 10 * FUNDS, bob.did: 10 * FUNDS})
+    m = make_peer(mallory, clock, context=[escrow.mandate], strategy=WithholdingStrategy(every=1))
+    policy = TrustPolicy(bond_below=0.5, min_bond=5 * BOND)
+    b = make_peer(bob, clock, context=[escrow.mandate], trust=policy)
+    assert policy.required_bond(b.reputation.score(m.did), 1_000) == 5 * BOND  # a newcomer bonds
+    terms = trade_pb2.Revocation(allowed=True, notice_ms=60_000)
+    exit_terms = mallory.proposal(issuer_bond=2_000, audience_bond=BOND, escrow=escrow.did, revocation=terms)
+    neg = run_trade(m, b, b.did, exit_terms, escrow=escrow)
+    mneg = m.negotiation(neg.id)
+    b.exchange(revoke(m, mneg, "changed my mind").envelope)
+    settle_with_escrow(m, b, escrow, mneg)
+    assert escrow.get_balance(m.did)[:2] == (10 * FUNDS, 0)  # her bond is back
+    score = b.reputation.score(m.did)
+    assert score.score == 0.5
+    assert policy.required_bond(score, 1_000) == 5 * BOND, f"vouched stake {score.vouched_stake}"
