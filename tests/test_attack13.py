@@ -21,6 +21,7 @@ from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.cli.main import main
+from a2a_coop.protocol.audit import audit
 from a2a_coop.protocol.errors import AttestationInadmissible, CoopError, LimitExceeded
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import State
@@ -664,3 +665,55 @@ def test_a_free_exit_vouches_for_no_unbonded_deal() -> None:
     score = b.reputation.score(m.did)
     assert score.score == 0.5
     assert policy.required_bond(score, 1_000) == 5 * BOND, f"vouched stake {score.vouched_stake}"
+
+
+# --- 12: a false over-commitment proof from a counterparty's second answer ----------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Decision (section 19.2): the over-commitment proof counts an offer as provably outstanding "
+    "when its audience answered it with a Counter or Accept dated after the subject's next commitment "
+    "-- a time the audience chooses, and an audience may answer twice (a Reject to the subject, an "
+    "Accept to the auditor). Options: (a) also require a statement of the subject's own in that "
+    "negotiation after the commitment (tried: sound, but the reference over-committer of "
+    "conformance/audit_eval.py, which never acts after its burst, is then not flagged, and 19.4's "
+    "figures move); (b) downgrade that case to a soft screen; (c) state that the proof trusts the "
+    "audience's answers and is sound only when they are honest",
+)
+def test_a_counterpartys_second_answer_makes_no_over_commitment_proof_against_an_honest_peer() -> None:
+    """Bob's Mandate allows 1,000 outstanding. He offers Mallory 600; she answers with a Reject, which
+    frees the offer in his guard, and he offers Carol 600 -- within his caps. Mallory then signs an
+    Accept of his first offer dated after the second (each of her answers valid alone) and hands the
+    auditor his two offers and her Accept. The misrepresentation audit reports a hard proof
+    (confidence 1) that Bob broke MND-010, "an honest subject never triggers it": the audience's
+    answer, and its date, are hers. Expect no hard proof against a peer whose guard signed everything."""
+    clock = FixedClock()
+    bob = Party("bob", clock, mandate_caps={"max_outstanding": 1_000, "max_per_deal": 1_000})
+    mallory, carol = Party("mallory", clock), Party("carol", clock)
+    b = make_peer(bob, clock, context=[mallory.mandate_vs.envelope, carol.mandate_vs.envelope])
+    due = clock.now_ms + 86_400_000
+
+    def worth_600() -> trade_pb2.Offer:
+        return bob.proposal(
+            gives=[service("code-review", value=600, deadline_ms=due)],
+            wants=[service("copy-editing", value=1, deadline_ms=due)],
+        )
+
+    first = b.propose(mallory.did, worth_600())
+    clock.advance(1_000)
+    b.exchange(mallory.reject(first, "no").envelope, mallory.setup)
+    clock.advance(1_000)
+    second = b.propose(carol.did, worth_600())  # his guard signs it: the first is no longer outstanding
+    clock.advance(1_000)
+    late_accept = mallory.accept(first)
+    evidence = [
+        *bob.setup,
+        *mallory.setup,
+        *carol.setup,
+        first.envelope,
+        second.envelope,
+        late_accept.envelope,
+    ]
+    hard = [f for f in audit(evidence, subject=bob.did, screens=False) if f.confidence == 1.0]
+    assert hard == [], [(f.kind, f.requirement) for f in hard]
