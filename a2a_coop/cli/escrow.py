@@ -168,9 +168,7 @@ def cmd_escrow_audit(args: argparse.Namespace, out: TextIO) -> int:
         }
         out.write(json.dumps(doc, indent=2) + "\n")
         return EXIT_OK if report.ok else EXIT_INVALID
-    out.write(
-        f"escrow {report.escrow or '(no ledger statement found)'}: {len(report.statements)} statements\n"
-    )
+    out.write(f"escrow {report.escrow or '(none audited)'}: {len(report.statements)} statements\n")
     for party, (available, locked) in report.balances.items():
         out.write(f"  {party}: {available} available, {locked} locked\n")
     for f in report.findings:

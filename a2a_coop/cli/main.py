@@ -472,7 +472,10 @@ def _add_runtime_parsers(sub: Any) -> None:
         "re-derived; a ledger alone ('escrow ledger') proves nothing and is reported EVIDENCE_MISSING.",
     )
     e.add_argument("files", nargs="+", metavar="FILE")
-    e.add_argument("--escrow-did", help="the escrow audited (default: issuer of the first ledger entry)")
+    e.add_argument(
+        "--escrow-did",
+        help="the escrow audited (default: the one key that issued ledger entries; needed when several did)",
+    )
     e.add_argument("--json", action="store_true", help="print one JSON report")
     e.set_defaults(func=_Command("escrow", "cmd_escrow_audit"))
 

@@ -15,8 +15,9 @@ audit says "ok" only when it could check everything:
   nothing, so it is never "ok");
 * the escrow took one answer to each offer naming it (``ANSWER_TAKEN_TWICE``,
   ESC-014: a second would let the acceptor choose again which one binds);
-* balances replay without a lock above the funds available, a double lock or
-  settlement, a mismatched amount or a negative balance (the replay moves every
+* balances replay without a lock above the funds available (or of a bond in another
+  currency than the ledger's), a double lock or settlement, a mismatched amount or a
+  negative balance (the replay moves every
   amount from one balance to another, so funds are conserved by construction:
   these findings are how a ledger could break it);
 * every Ruling is the one the rules give on the evidence stamped before it
@@ -78,7 +79,8 @@ def audit_ledger(envelopes: Sequence[bytes], *, escrow: str | None = None) -> Au
         envelopes: the escrow's Mandate statement, its complete chain from seq 0
             and the evidence it acted on, in transcript order (each Stamp before
             the evidence it names, evidence before the decisions taken on it).
-        escrow: the escrow's did:key; by default the issuer of the first ledger entry.
+        escrow: the escrow's did:key; by default the one key that issued ledger entries (several:
+            finding ``ESCROW_AMBIGUOUS``, nothing audited).
 
     Returns:
         The report; protocol failures are findings, never raised.
@@ -86,7 +88,20 @@ def audit_ledger(envelopes: Sequence[bytes], *, escrow: str | None = None) -> Au
     verified = _decode(envelopes)
     findings = verified.findings
     if escrow is None:
-        escrow = next((vs.issuer for vs in verified.statements if vs.body in LEDGER_BODIES), None)
+        issuers = list(dict.fromkeys(vs.issuer for vs in verified.statements if vs.body in LEDGER_BODIES))
+        if len(issuers) > 1:
+            # AUD-001: which escrow is judged is the auditor's to say. Picked by position, a key the
+            # transcript's author put first -- a one-Stamp ledger naming everything after it -- would be
+            # judged sound, and the real escrow's statements read as evidence it took.
+            findings.append(
+                Finding(
+                    "ESCROW_AMBIGUOUS",
+                    f"ledger statements by {len(issuers)} keys: name the escrow to audit",
+                    (),
+                )
+            )
+            return AuditReport(None, findings=findings)
+        escrow = issuers[0] if issuers else None
     report = AuditReport(escrow, findings=findings)
     if escrow is None:
         findings.append(Finding("EVIDENCE_MISSING", "no ledger statement found: nothing was audited", ()))
@@ -197,6 +212,19 @@ class _Replay:
                 c, msg.evidence, accused, item
             ):
                 self._find("RULING_WRONG", "the dismissal cites no timely Delivery of the claimed item", vs)
+        elif (
+            vs.body == "bond_lock"
+            and self.book.currency is not None
+            and _currency(neg) != self.book.currency[0]
+        ):
+            # ESC-005: funds deposited in the ledger's currency are not available for a bond in another;
+            # shown "100 locked", a party would read it in the contract's currency.
+            self._find(
+                "MIXED_CURRENCY",
+                f"a lock of a bond in {_currency(neg)!r} on a ledger kept in {self.book.currency[0]!r}",
+                vs,
+                self.book.currency[1],
+            )
         elif vs.body == "refund" and neg.state is not State.EXPIRED:
             self._find("REFUND_NOT_DUE", f"refund while the contract is {neg.state.value}, not lapsed", vs)
         elif vs.body == "release" and not self._release_due(neg, msg.party, at):

@@ -191,6 +191,7 @@ TRANSITIONS: Final[dict[State, dict[Event, State]]] = {
         E.RECEIPT_COMPLETE: S.FULFILLED,
         E.BREACH_CLAIM: S.DISPUTED,
         E.REVOKE: S.REVOKED,
+        E.UPHOLD: S.BREACHED,  # of a claim a faulty escrow dismissed first (section 8.9)
         E.LAPSE: S.EXPIRED,
         **_stay(S.PERFORMING, *_MONEY),
     },
@@ -206,6 +207,7 @@ TRANSITIONS: Final[dict[State, dict[Event, State]]] = {
         **_stay(S.FULFILLED, E.DELIVERY, E.RECEIPT, E.RECEIPT_COMPLETE, *_MONEY),
         E.BREACH_CLAIM: S.DISPUTED,  # stamped before the last receipt reached the escrow
         E.REVOKE: S.REVOKED,
+        E.UPHOLD: S.BREACHED,  # of a claim a faulty escrow dismissed first (section 8.9)
         E.LAPSE: S.EXPIRED,
     },
     S.BREACHED: {
@@ -875,7 +877,10 @@ class Negotiation:
             raise StaleReference(
                 "the ruling names no effective claim of this contract", requirement="CMT-002"
             )
-        if r.claim in c.rulings:
+        if r.claim in c.rulings and (r.decision != _UPHOLD or c.rulings[r.claim] == _UPHOLD):
+            # A second ruling on one claim is the escrow's fault (AUD-004) -- save an UPHOLD after a
+            # DISMISS: a Ruling UPHOLD held makes the contract BREACHED (section 8.9, row 2) whatever
+            # else is held, so that two verifiers shown both rulings, in either order, agree.
             raise BodyInvalid("the claim was already ruled on", requirement="CMT-002")
         if when < c.ruling_due_ms(r.claim):
             raise IllegalTransition(

@@ -130,9 +130,13 @@ def rate(verifier: Verifier, attestation: VerifiedStatement, trusted_escrows: Co
             never something a bundle brought along: a key the parties control locks no money).
 
     Raises:
-        KeyError: ``verifier`` does not hold the attestation's contract or its mandates.
+        KeyError: ``verifier`` does not hold the attestation's contract or its mandates, or holds
+            another attestation of the contract by the same issuer at a lower seq, which counts
+            instead (ATT-002).
     """
     a = attestation.statement.attestation
+    if not verifier.attestation_counts(attestation):
+        raise KeyError("another attestation of this contract by its issuer counts instead (ATT-002)")
     neg, c = contract_of(verifier, attestation)
     rater_vs, subject_vs = (c.offer, c.accept) if attestation.issuer == c.proposer else (c.accept, c.offer)
     rater, subject = principal_of(verifier, rater_vs), principal_of(verifier, subject_vs)
@@ -267,9 +271,12 @@ def attestation_due(verifier: Verifier, neg: Negotiation, me: str) -> reputation
 
     The outcome follows what the escrow and the witnesses established, not the attester's mood:
     REVOKED or BREACHED when the escrow forfeited the subject's bond for its Revoke or an upheld
-    claim; otherwise, over the items the subject still owed (all of them, or after an effective
-    Revoke those due before its stamp plus notice), BREACHED when none was delivered, PARTIAL when
-    some were, LATE when one was not timely by witnessed time (WIT-003), FULFILLED otherwise.
+    claim; REVOKED when the subject's own Revoke took effect and its bond was not forfeited (a
+    revoke is no fulfilment: ATT-005 reads it as neither good nor bad once the bond is released);
+    otherwise, over the items the subject still owed (all of them, or after the other party's
+    effective Revoke those due before its stamp plus notice), BREACHED when none was delivered,
+    PARTIAL when some were, LATE when one was not timely by witnessed time (WIT-003), FULFILLED
+    otherwise.
     """
     c = neg.contract
     if c is None or me not in c.parties or not neg.is_terminal or verifier.attested(me, c.id):
@@ -283,10 +290,17 @@ def attestation_due(verifier: Verifier, neg: Negotiation, me: str) -> reputation
     settled = settlement_of(verifier, neg, subject)
     evidence = [] if settled is None else [settled.digest]
     outcome: reputation_pb2.Outcome
+    revoked = [d for d, revoker in c.revokes.items() if revoker == subject]
     if settled is not None and settled.body == "forfeit":
         cause = settled.statement.forfeit.cause
         outcome = reputation_pb2.OUTCOME_REVOKED if cause in c.revokes else reputation_pb2.OUTCOME_BREACHED
         evidence.append(cause)
+    elif revoked:
+        # The subject left under the terms' exit (no forfeit_bond): whatever it delivered of what stayed
+        # owed, it did not perform the contract -- rated FULFILLED, a revoke made before anything of its
+        # fell due would be a good outcome from an honest rater for performing nothing.
+        outcome = reputation_pb2.OUTCOME_REVOKED
+        evidence.append(revoked[0])
     else:
         outcome = _performance(verifier, c, subject)
     receipts = [

@@ -189,8 +189,9 @@ class Score:
         evidence: attestations about it that carry stake.
         faulty: a fork proof against it is held: trust, score and uncertainty are 0.
         vouched_stake: the stake its good outcomes rest on, as far as the view credits them
-            (``sum_R k_RS * G_RS * W_RS / (G_RS + B_RS)``: each credited good outcome at its pair's mean
-            stake). The score ignores stake; this does not, so a record built on bonds of 1 credit
+            (``sum_R k_RS * max(0, G_RS - B_RS) * W_RS / (G_RS + B_RS)``: each credited good outcome
+            beyond the bad ones at its pair's mean stake; one floored at one half vouches for
+            nothing). The score ignores stake; this does not, so a record built on bonds of 1 credit
             vouches for 1 credit an outcome, not for a deal of any size (ATT-016).
     """
 
@@ -346,9 +347,13 @@ def aggregate(
     alpha = _floats(1.0 + np.bincount(pair_subject, weights=weight * G, minlength=n))
     beta = _floats(1.0 + np.bincount(pair_subject, weights=weight * B, minlength=n))
     evidence = np.bincount(subject, minlength=n).astype(np.int64)
-    # Each credited good outcome at its pair's mean stake W / (G + B): what the record vouches for.
+    # Each credited good outcome beyond the bad ones (G - B, as local trust reads a pair, step 2) at its
+    # pair's mean stake W / (G + B): what the record vouches for. An outcome ATT-005 floors at one half
+    # (a bond released after a revoke, refunded after a lapse) is neither good nor bad and vouches for
+    # nothing: counted at G it bought a free exit half its bond of vouched stake.
     mean_stake = W / np.maximum(G + B, 1e-300)
-    vouched = _floats(np.bincount(pair_subject, weights=weight * G * mean_stake, minlength=n))
+    net = np.maximum(0.0, G - B)
+    vouched = _floats(np.bincount(pair_subject, weights=weight * net * mean_stake, minlength=n))
     return TrustView(
         principals,
         trust=t,

@@ -124,7 +124,8 @@ class Verifier:
         # The book lays out each agent's budget periods by the mandate its statements name.
         self.exposure = ExposureBook(mandate_of)
         self.bound: dict[str, set[str]] = {}  # key -> principals it accepted a mandate from (KEY-007)
-        self._attested: set[tuple[str, bytes]] = set()
+        # (issuer, contract) -> (seq, digest) of the attestation that counts: the lowest seq held (ATT-002).
+        self._attested: dict[tuple[str, bytes], tuple[int, bytes]] = {}
         # The statement the last successful check passed, the negotiation event it found, the
         # negotiation's progress it found it at (see _commit_checked), and the issuer's chain view it
         # checked against (a new, empty one when none was held: the commit then keeps that one).
@@ -326,6 +327,14 @@ class Verifier:
     def attested(self, issuer: str, contract: bytes) -> bool:
         """Whether ``issuer``'s attestation of ``contract`` (an Accept's digest) is held (ATT-002)."""
         return (issuer, contract) in self._attested
+
+    def attestation_counts(self, attestation: VerifiedStatement) -> bool:
+        """Whether ``attestation``, held, is the one of its issuer for its contract that counts: the one
+        at the lowest seq held (ATT-002). Another one at a lower seq, heard later, displaces it, so that
+        verifiers holding the same attestations weigh the same one, whatever order they came in."""
+        key = (attestation.issuer, attestation.statement.attestation.accept)
+        held = self._attested.get(key)
+        return held is not None and held[1] == attestation.digest
 
     # -- steps ----------------------------------------------------------------------
 
@@ -616,8 +625,13 @@ class Verifier:
             raise AttestationInadmissible(
                 "only a contract party may attest, about the other", requirement="ATT-001"
             )
-        if (vs.issuer, accept.digest) in self._attested:
-            raise AttestationInadmissible("one attestation per party per contract", requirement="ATT-002")
+        held = self._attested.get((vs.issuer, accept.digest))
+        if held is not None and held[0] <= vs.seq:
+            # One at a lower seq displaces the one held instead (_commit): the issuer's own order of
+            # the two decides which counts, not the order a verifier happened to hear them in.
+            raise AttestationInadmissible(
+                "one attestation per party per contract (the first its issuer signed)", requirement="ATT-002"
+            )
 
     # -- commit -------------------------------------------------------------------
 
@@ -663,7 +677,10 @@ class Verifier:
             self.rotated[issuer] = vs.seq
             self.rotations[issuer] = vs.envelope
         elif body == "attestation":
-            self._attested.add((issuer, vs.statement.attestation.accept))
+            key = (issuer, vs.statement.attestation.accept)
+            held = self._attested.get(key)
+            if held is None or vs.seq < held[0]:  # ATT-002: the lowest seq counts
+                self._attested[key] = (vs.seq, vs.digest)
         elif body == "ack":
             self.witness.record_ack(issuer, vs.statement.ack.statement, vs.issued_at_ms)
         elif body == "receipt":

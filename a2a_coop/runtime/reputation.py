@@ -190,6 +190,10 @@ class Reputation:
         out = []
         for digest in v.attestations:
             r = self._settled.get(digest)
+            if r is not None and not v.attestation_counts(v.statements[digest]):
+                # ATT-002: one of the same issuer and contract at a lower seq came later and counts.
+                del self._settled[digest]
+                continue
             if r is None:
                 try:
                     r = rate(v, v.statements[digest], escrows)

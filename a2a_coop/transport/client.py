@@ -24,6 +24,7 @@ import grpc
 
 from a2a_coop._proto.a2acoop.v1 import service_pb2, service_pb2_grpc
 from a2a_coop.protocol.envelope import decode_envelope
+from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.statements import decode_statement
 from a2a_coop.transport.errors import from_rpc_error
@@ -191,24 +192,73 @@ class CooperationClient(_Client):
 _ENVELOPE_FIELD_BYTES = 8
 
 
-def _submit_batches(envelopes: Sequence[bytes]) -> list[Sequence[bytes]]:
+def _submit_batches(envelopes: Sequence[bytes], escrow: str = "") -> list[Sequence[bytes]]:
     """``envelopes`` in one batch when they fit one request at the least receive limit (RPC-008), else
-    in consecutive batches that each do (one envelope alone always does, ENV-008)."""
+    in consecutive batches that each do (one envelope alone always does, ENV-008) -- except that a
+    statement of a negotiation stays in the batch of the first Offer or Counter of that negotiation
+    among ``envelopes`` whose terms name ``escrow`` (the escrow's did:key), and so does everything
+    between them: ESC-011 refuses a whole Submit that carries a statement of a negotiation none of its
+    envelopes (and nothing the escrow holds) shows naming the escrow, and the counterparty, who sizes
+    its own statements, could otherwise have the split fall between our Offer and its Counter that
+    names the escrow, every time."""
     room = MAX_REQUEST_BYTES - FRAMING_BYTES
-    if sum(len(e) + _ENVELOPE_FIELD_BYTES for e in envelopes) <= room:
+    sizes = [len(e) + _ENVELOPE_FIELD_BYTES for e in envelopes]
+    if sum(sizes) <= room:
         return [envelopes]
+    units = _glued(envelopes, escrow)  # (start, end): envelopes[start:end] go in one batch
     batches: list[Sequence[bytes]] = []
     batch: list[bytes] = []
     size = 0
-    for envelope in envelopes:
-        n = len(envelope) + _ENVELOPE_FIELD_BYTES
+    for start, end in units:
+        n = sum(sizes[start:end])
         if batch and size + n > room:
             batches.append(batch)
             batch, size = [], 0
-        batch.append(envelope)
+        batch += envelopes[start:end]
         size += n
     batches.append(batch)
     return batches
+
+
+def _glued(envelopes: Sequence[bytes], escrow: str) -> list[tuple[int, int]]:
+    """``envelopes`` as consecutive ranges, each envelope alone but for those of a negotiation up to the
+    first Offer or Counter of it that names ``escrow``, which share one range (with all between)."""
+    names: dict[bytes, int] = {}  # negotiation id -> index of its first Offer or Counter naming escrow
+    first: dict[bytes, int] = {}  # negotiation id -> index of its first statement here
+    for i, envelope in enumerate(envelopes):
+        try:
+            stmt = decode_statement(decode_envelope(envelope).payload)
+        except CoopError:  # the escrow refuses it with its code; it glues nothing
+            continue
+        nid = stmt.header.negotiation_id
+        if not nid:
+            continue
+        first.setdefault(nid, i)
+        body = stmt.WhichOneof("body")
+        terms = (
+            stmt.offer.terms
+            if body == "offer"
+            else stmt.counter.proposal.terms
+            if body == "counter"
+            else None
+        )
+        if escrow and terms is not None and terms.escrow == escrow:
+            names.setdefault(nid, i)
+    ends = list(range(1, len(envelopes) + 1))  # the end of the range starting at each index
+    for nid, at in names.items():
+        for i in range(first[nid], at):
+            ends[i] = max(ends[i], at + 1)
+    units: list[tuple[int, int]] = []
+    i = 0
+    while i < len(envelopes):
+        end = ends[i]
+        j = i + 1
+        while j < end:  # a range started inside this one may reach further
+            end = max(end, ends[j])
+            j += 1
+        units.append((i, end))
+        i = end
+    return units
 
 
 class EscrowClient(_Client):
@@ -217,6 +267,7 @@ class EscrowClient(_Client):
     def __init__(self, target: str, *, tls: TlsConfig | None = None, timeout_s: float = DEFAULT_TIMEOUT_S):
         super().__init__(target, tls=tls, timeout_s=timeout_s)
         self.stub = service_pb2_grpc.EscrowServiceStub(self.channel)
+        self._did: str | None = None  # the escrow's did:key, once asked (a split Submit needs it)
 
     def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
         """Submit evidence (dependencies first); return the escrow's resulting statements.
@@ -228,10 +279,22 @@ class EscrowClient(_Client):
         Mandate, its offers: each up to 65536 bytes, ENV-008), and in one request they would keep every
         Submit of our contract and of our Deliveries from the escrow, for good."""
         answer: list[bytes] = []
-        for batch in _submit_batches(envelopes):
+        batches = _submit_batches(envelopes)
+        if len(batches) > 1:  # split: keep each negotiation's statements with what names the escrow
+            batches = _submit_batches(envelopes, self._escrow_did())
+        for batch in batches:
             resp = self._unary(self.stub.Submit, service_pb2.SubmitRequest(envelopes=batch))
             answer += list(resp.envelopes)[1 if answer else 0 :]
         return answer
+
+    def _escrow_did(self) -> str:
+        """The escrow's did:key: the agent of the Mandate a Submit of no envelopes is answered with
+        (ESC-002), asked once."""
+        if self._did is None:
+            resp = self._unary(self.stub.Submit, service_pb2.SubmitRequest(envelopes=[]))
+            mandate = decode_statement(decode_envelope(resp.envelopes[0]).payload) if resp.envelopes else None
+            self._did = mandate.mandate.agent if mandate is not None else ""
+        return self._did
 
     def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         """Ledger envelopes from ``from_seq`` (paged as :meth:`CooperationClient.get_log`) and its head."""

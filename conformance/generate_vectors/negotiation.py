@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, reputation_pb2, trade_pb2
 from a2a_coop.protocol.claims import commit
 from a2a_coop.protocol.negotiation import (
     BOND_GRACE_MS,
@@ -616,6 +616,13 @@ def attestation() -> Group:
         "Attestation",
         twin=[*contract, lone.envelope, att.envelope],
     )
+    later = alice.attest(offer, accept, bob.did, reputation_pb2.OUTCOME_PARTIAL)
+    g.add(
+        "Alice's two attestations of one contract heard later one first: the one she signed first "
+        "is admitted after it, and counts instead",
+        ["ATT-002"],
+        [*contract, later.envelope, att.envelope],
+    )
     return g
 
 
@@ -1015,6 +1022,33 @@ def arbitration() -> Group:
         "BODY_INVALID",
         "Unwitnessed",
         twin=[*d.base, *d.locks, revoke.envelope, witness.envelope, forfeit],
+    )
+
+    # An escrow at fault rules twice on one claim, DISMISS then UPHOLD: a Ruling UPHOLD held makes the
+    # contract BREACHED (section 8.9, row 2), so a verifier shown the DISMISS first still takes the
+    # UPHOLD, and one shown the UPHOLD first refuses the DISMISS: both end BREACHED (the audit names
+    # the wrong one, AUD-004).
+    d = Deal()
+    pre = [*d.base, *d.locks, d.deliver(d.alice).envelope]
+    d.clock.now_ms = d.deadline + 1
+    claim = d.claim(d.alice)
+    claimed = [*pre, claim.envelope, stamp(d.escrow, claim).envelope]
+    d.clock.advance(w)
+    dismissed = chain_sign(d.escrow.agent, d.ruling(claim, DISMISS, evidence=d.accept.digest))
+    upheld_too = chain_sign(d.escrow.agent, d.ruling(claim, UPHOLD))
+    g.add(
+        "the escrow upholds a claim it dismissed: the UPHOLD is taken (a Ruling UPHOLD held makes the "
+        "contract BREACHED, section 8.9), so verifiers shown both rulings in either order agree",
+        ["CMT-002", "NEG-015"],
+        [*claimed, dismissed.envelope, upheld_too.envelope],
+    )
+    g.add(
+        "the escrow's dismissal of a claim it upheld, shown after the UPHOLD: a second ruling",
+        ["CMT-002", "NEG-015"],
+        [*claimed, upheld_too.envelope, dismissed.envelope],
+        "BODY_INVALID",
+        "Ruling",
+        no_twin="the defect is a second ruling: without the first it is a valid one",
     )
     return g
 
