@@ -353,12 +353,12 @@ def test_verify_vector_file_with_a_wrong_expectation(
     doc["numberOfTests"] = 2
     path = tmp_path / "vectors.json"
     path.write_text(json.dumps(doc))
-    code, out, _ = run_cli(capsys, "verify", str(path))
+    code, out, _ = run_cli(capsys, "verify", "--vectors", str(path))
     assert code == 1
     assert f"{path}: 1/2 vectors as expected" in out
     assert "FAIL statements-9999-" not in out and "FAIL vectors-9999-" in out
     assert "expected REPLAYED at" in out
-    code, out, _ = run_cli(capsys, "verify", "--json", str(path))
+    code, out, _ = run_cli(capsys, "verify", "--vectors", "--json", str(path))
     assert json.loads(out)["vectors"][0]["failures"][0]["tcId"] == 9999
 
 

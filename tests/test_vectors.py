@@ -260,9 +260,13 @@ def test_generator_one_rule_check_finds_a_second_broken_rule() -> None:
 
 @pytest.mark.req("ERR-001")
 def test_console_script_runs_every_vector_file() -> None:
-    """`a2a-coop verify conformance/vectors/*.json` (the README's example); expect exit 0, full counts."""
+    """`a2a-coop verify --vectors conformance/vectors/*.json` (the README's example); expect exit 0,
+    full counts. Without --vectors, a vector file is a usage error (exit 2): it states its own expected
+    results, so it must not pass as evidence."""
     files = [str(p.relative_to(ROOT)) for p in sorted(VECTOR_DIR.glob("*.json"))]
-    result = _run("verify", *files)
+    refused = _run("verify", *files)
+    assert refused.returncode == 2 and "--vectors" in refused.stderr, refused.stderr
+    result = _run("verify", "--vectors", *files)
     assert result.returncode == 0, result.stdout + result.stderr
     for path in VECTOR_FILES:
         n = len(load_vector_file(path))

@@ -669,9 +669,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "verify",
-        help="verify envelopes, transcripts, vector files or equivocation proofs",
+        help="verify envelopes, transcripts or equivocation proofs (vector files with --vectors)",
         description="Verify envelopes (binary or DSSE JSON) and transcripts as one transcript, in order; "
-        "run vector files; check equivocation proofs.",
+        "check equivocation proofs; with --vectors, run vector files. Exit 0 only when all is valid.",
     )
     p.add_argument(
         "files",
@@ -691,6 +691,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="treat each issuer's statements as its complete log from seq 0, so a missing seq is an "
         "error (CHAIN_GAP); by default a transcript may hold only some of them (sparse)",
+    )
+    p.add_argument(
+        "--vectors",
+        action="store_true",
+        help="also run test vector files (conformance/vectors/), exit 0 when each vector gives the result "
+        "it expects: a vector file states its own expected results, so without this flag one is refused "
+        "-- evidence handed to you must not choose its own verdict",
     )
     p.add_argument("--json", action="store_true", help="print one JSON report")
     p.set_defaults(func=_offline("cmd_verify"))

@@ -145,6 +145,14 @@ def _proof_report(path: str, doc: Any) -> dict[str, Any]:
 
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     inputs = load(args.files)
+    if inputs.vector_files and not args.vectors:
+        # A vector file states the result each of its vectors expects, and whoever wrote it chose that:
+        # run as evidence, a forged transcript wrapped as a vector expecting its own refusal would pass.
+        path = inputs.vector_files[0][0]
+        raise UsageError(
+            f"{path} is a test vector file, which states its own expected results: run it with "
+            "`a2a-coop verify --vectors`; evidence (what `export` writes) verifies without it"
+        )
     now_ms: int | None = args.at if args.at is not None else next(iter(inputs.now_ms), None)
     vectors = [_vector_report(path, run_vectors(vs)) for path, vs in inputs.vector_files]
     proofs = [_proof_report(path, doc) for path, doc in inputs.proofs]

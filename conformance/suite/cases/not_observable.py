@@ -9,7 +9,8 @@ from conformance.suite.model import not_observable
 _ESCROW = (
     "needs the target to trade under an escrow the suite plays; a target trusts only escrows its operator "
     "configured (MND-015), and the suite does not yet provision one into the target. Covered offline by "
-    "the vectors (a2a-coop verify conformance/vectors) and tests/test_escrow.py for the reference escrow"
+    "the vectors (a2a-coop verify --vectors conformance/vectors) and tests/test_escrow.py for the "
+    "reference escrow"
 )
 _REPUTATION = (
     "a reputation view is the target's internal computation; the protocol exposes no RPC that returns "
