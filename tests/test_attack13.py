@@ -546,18 +546,6 @@ def test_verify_does_not_pass_a_forged_transcript_wrapped_as_a_vector_file(
 
 
 @pytest.mark.req("CMT-008")
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC decision: CMT-008 bounds the open contracts per party, and counts every contract the "
-    "party is in, so fresh keys, each with a zero-value contract naming the escrow as arbiter only (one "
-    "Offer the reference strategy accepts, its item due in a year), fill the victim's quota and the "
-    "escrow refuses every honest bonded contract of the victim's (LIMIT_EXCEEDED) for as long as they "
-    "stay open. Options: (a) count toward a party's cap only contracts with a bond locked (junk "
-    "unbonded ones then need another bound, e.g. per key that brought them, which keys make free); "
-    "(b) when a party is at its cap, refuse only a contract whose other party has nothing at stake "
-    "there (no bond, no funds), never one that bonds; (c) a reference guard that accepts no offer "
-    "naming an escrow from a counterparty without a record unless it carries a bond",
-)
 def test_fresh_keys_cannot_fill_an_honest_partys_quota_of_open_contracts_at_its_escrow() -> None:
     """The reference escrow allows 1000 open contracts per party (CMT-008; 3 here). Mallory's fresh
     keys each offer Bob a zero-value trade naming the escrow, no bond, due in 300 days; Bob's reference

@@ -575,7 +575,7 @@ def _to_a_closed_pipe(*argv: str | Path, stream: str = "stdout") -> subprocess.C
         ["agent", "list"],
         ["version"],
         ["--help"],
-        ["verify", "conformance/vectors/canaries.json"],
+        ["verify", "--vectors", "conformance/vectors/canaries.json"],
         ["status"],
         ["sim", "evolve", "--world", "cheap-talk", "--population", "11", "--steps", "1"],
     ],

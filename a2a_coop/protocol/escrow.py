@@ -95,8 +95,11 @@ from a2a_coop.protocol.statements import (
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 
-# A party's open contracts at one escrow (contracts formed, not yet settled) are bounded, so that
-# junk contracts from a mandate anyone can mint cannot grow the escrow's work without limit.
+# A party's open contracts at one escrow (contracts formed, not yet settled) whose terms require no bond
+# are bounded, so that junk contracts from a mandate anyone can mint cannot grow the escrow's work without
+# limit (CMT-008). One whose terms require a bond does not count: it is bounded by the funds it locks,
+# or, unfunded, lapses at its bonding cutoff (ESC-010); counted, fresh keys' free unbonded contracts
+# with a party would fill its quota and keep its bonded trades out.
 MAX_OPEN_CONTRACTS: Final = 1_000
 _UPHOLD: Final = commitment_pb2.RULING_DECISION_UPHOLD
 _DISMISS: Final = commitment_pb2.RULING_DECISION_DISMISS
@@ -763,10 +766,13 @@ class Escrow:
                 f"received {witnessed - offer.header.expires_at_ms} ms after",
                 requirement="WIT-004",
             )
+        terms = proposal_of(offer).terms
+        if terms.issuer_bond or terms.audience_bond:
+            return  # bounded by the funds it locks, or lapsing at its bonding cutoff (CMT-008)
         for party in (offer.issuer, accept.issuer):
             if self._open_by_party[party] >= self.max_open_contracts:
                 raise LimitExceeded(
-                    f"{party:.40} already has {self.max_open_contracts} open contracts here",
+                    f"{party:.40} already has {self.max_open_contracts} open contracts without a bond here",
                     requirement="CMT-008",
                 )
 
@@ -880,8 +886,9 @@ class Escrow:
         # owed arrives after its bonds were settled: that claim still needs its ruling (CMT-002).
         if vs.body == "accept" or vs.digest in c.pending_claims:
             self._contracts[neg.id] = neg
-            for p in c.parties:
-                self._open_by_party[p] += 1
+            if not c.bonds_required:  # CMT-008 counts only these
+                for p in c.parties:
+                    self._open_by_party[p] += 1
 
     def _evaluate(self, nid: bytes, now_ms: int) -> None:
         """Sign whatever the rules make due for one contract now, then schedule its next deadline."""
@@ -916,7 +923,8 @@ class Escrow:
         assert c is not None
         del self._contracts[nid]
         for p in c.parties:
-            self._open_by_party[p] -= 1
+            if not c.bonds_required:
+                self._open_by_party[p] -= 1
             waiting = self._waiting_funds.get(p)
             if waiting is not None:
                 waiting.discard(nid)
