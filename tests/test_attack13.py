@@ -454,16 +454,6 @@ def test_an_escrow_ruling_twice_on_one_claim_leaves_verifiers_agreeing() -> None
 
 
 @pytest.mark.req("NEG-012", "ATT-005")
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC decision: NEG-012 takes one settlement per bond and refuses the second in arrival "
-    "order, so a faulty escrow that signs both a Forfeit and a Release of one bond (the audit reports "
-    "DOUBLE_SETTLEMENT) has two verifiers holding both weigh the subject's attestation 0 or 1/2. "
-    "Options: (a) the settlement at the lower ledger seq counts (a verifier replaces a held one by an "
-    "earlier one of the same escrow's chain, as ATT-002 now does for attestations); (b) a Forfeit "
-    "prevails over a Release or Refund of the same bond, as an UPHOLD over a DISMISS (section 8.9); "
-    "(c) a doubly settled bond weighs nothing (ATT-004 stake 0)",
-)
 def test_an_escrow_settling_one_bond_twice_leaves_ratings_agreeing() -> None:
     """The escrow upholds Alice's claim and forfeits Bob's bond to her, and also signs a Release of
     the same bond that it shows Bob's friends. A view that took the Forfeit first scores Alice's

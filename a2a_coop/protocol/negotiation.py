@@ -282,6 +282,10 @@ class Contract:
     locked: dict[str, int] = field(default_factory=dict)  # party -> bond amount held by escrow
     locked_ms: dict[str, int] = field(default_factory=dict)  # party -> its BondLock's time (escrow's clock)
     settled: set[str] = field(default_factory=set)  # parties whose bond was released/forfeited/refunded
+    # Parties whose bond was forfeited. A Forfeit of a bond already released or refunded -- an escrow at
+    # fault signed both (the audit's DOUBLE_SETTLEMENT) -- is taken and prevails, as an UPHOLD over a
+    # DISMISS (section 8.9), so that views holding both agree whichever came first (NEG-012).
+    forfeited: frozenset[str] = frozenset()
     deliveries: dict[bytes, tuple[str, int]] = field(default_factory=dict)  # delivery digest -> (by, item)
     receipted: set[tuple[str, int]] = field(default_factory=set)  # (deliverer, item_index)
     first_delivered_ms: dict[tuple[str, int], int] = field(default_factory=dict)  # (by, item) -> issued_at
@@ -850,7 +854,11 @@ class Negotiation:
             after = {**c.locked, msg.party: msg.amount}
             complete = all(p in after and p not in c.settled for p in c._bonds_required)
             return E.BOND_COMPLETE if complete else E.BOND_LOCK
-        if msg.party not in c.locked or msg.party in c.settled or msg.amount != c.locked[msg.party]:
+        if (
+            msg.party not in c.locked
+            or msg.amount != c.locked[msg.party]
+            or (msg.party in c.settled and (body != "forfeit" or msg.party in c.forfeited))
+        ):
             raise BodyInvalid(f"{body} must settle a locked bond once, in full", requirement="NEG-012")
         if body == "forfeit":
             self._check_forfeit_cause(msg.party, msg.beneficiary, msg.cause, c)
@@ -934,6 +942,8 @@ class Negotiation:
                 c.locked_ms[msg.party] = vs.issued_at_ms
             elif body in ("release", "forfeit", "refund"):
                 c.settled.add(msg.party)
+                if body == "forfeit":
+                    c.forfeited = c.forfeited | {msg.party}
             elif body == "delivery":
                 c.deliveries[vs.digest] = (vs.issuer, msg.item_index)
                 key, at = (vs.issuer, msg.item_index), vs.issued_at_ms

@@ -111,13 +111,17 @@ def principal_of(verifier: Verifier, vs: VerifiedStatement) -> str:
 
 
 def settlement_of(verifier: Verifier, neg: Negotiation, party: str) -> VerifiedStatement | None:
-    """The escrow's Release, Forfeit or Refund of ``party``'s bond in ``neg``, if held (NEG-012: one)."""
+    """The escrow's Release, Forfeit or Refund of ``party``'s bond in ``neg``, if held: a Forfeit when one
+    is held (NEG-012: it prevails over a Release or Refund an escrow at fault signed too)."""
+    found = None
     for _, event, _, digest in neg.history:
         if event in SETTLEMENT_EVENTS:
             vs = verifier.statements[digest]
             if getattr(vs.statement, vs.body).party == party:
-                return vs
-    return None
+                if vs.body == "forfeit":
+                    return vs
+                found = found or vs
+    return found
 
 
 def rate(verifier: Verifier, attestation: VerifiedStatement, trusted_escrows: Collection[str]) -> Rating:

@@ -1744,6 +1744,25 @@ def bookkeeping() -> Group:
         "ContractRule",
         no_twin="the defect is settling the bond a second time: without the Forfeit the Release is valid",
     )
+    # The other order: a Forfeit of a bond the escrow released is taken and prevails (an escrow at fault
+    # signed both; views holding both agree whichever came first, as an UPHOLD over a DISMISS).
+    t = Trade(100, 100, revocation=trade_pb2.Revocation(allowed=True, forfeit_bond=True))
+    revoke = t.revoke(t.bob)
+    witness = t.stamp(revoke)
+    released_bob = chain_sign(t.escrow.agent, t.money("release", t.bob))
+    g.add(
+        "the escrow releases Bob's bond, then forfeits it for his stamped Revoke (its fault: the audit's "
+        "DOUBLE_SETTLEMENT): the Forfeit is taken and prevails",
+        ["NEG-012", "NEG-015"],
+        [
+            *t.base,
+            *t.locks,
+            revoke.envelope,
+            witness.envelope,
+            released_bob.envelope,
+            seal(t.escrow.agent.key, t.forfeit(t.bob, revoke)),
+        ],
+    )
 
     # MND-013 for an Offer (the ExposureRules group has the Counter and the Accept).
     def offer_living(ttl: int) -> list[bytes]:
