@@ -200,7 +200,7 @@ class Engine:
         drive(a, b.exchange, offer)
         self.clock.advance(TRADE_MS)
         self.trades += 1
-        c = a.negotiation(offer.header.negotiation_id).contract
+        c = a.negotiation(offer.negotiation_id).contract
         if c is None:
             return Outcome(False, (False, False))
         done = tuple(all((p.did, k) in c.delivered for k in range(len(c.items(p.did)))) for p in (a, b))

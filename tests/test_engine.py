@@ -102,6 +102,25 @@ def test_a_trade_makes_no_reference_cycle() -> None:
     assert _cyclic_garbage(lambda: (loop := [held]).append(loop)) == ["list"]
 
 
+def test_the_statements_a_trade_leaves_held_cost_the_collector_no_header_and_no_dict() -> None:
+    """Every statement a peer holds after trades in crypto mode, its own and its counterparties'; expect
+    none to keep its Header message (the checks and the runtime read the header fields kept), and each
+    one's kept reads to be no object the cyclic collector tracks, but an Offer's or Counter's (its terms,
+    kept for the mandate checks, hold the proposal): every full collection walks what a long-lived peer
+    holds, and these were two tracked objects a statement held."""
+    strategies = [build(kind) for kind in MIX] + [WithholdingStrategy(every=3)]
+    engine = Engine(strategies, mode="crypto", seed=5)
+    for i, j in _schedule(len(strategies), 30, 5):
+        engine.trade(i, j)
+    held = [vs for agent in engine.agents for vs in agent.peer.verifier.statements.values()]
+    bodies = {vs.body for vs in held}
+    assert {"offer", "accept", "delivery", "receipt", "mandate"} <= bodies
+    for vs in held:
+        assert "header" not in vs.__dict__, vs.body
+        assert gc.is_tracked(vs.__dict__) == (vs.body in ("offer", "counter")), vs.body
+    assert vs.header == vs.statement.header and "header" in vs.__dict__  # kept once something reads it
+
+
 def test_a_different_seed_changes_the_trades() -> None:
     assert _run("model", 0)[0] != _run("model", 1)[0]
 

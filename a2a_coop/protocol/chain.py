@@ -158,7 +158,7 @@ class ChainView:
             before, after = self._link(seq - 1), self._link(seq + 1)
         else:
             before, after = links.get(seq - 1), links.get(seq + 1)
-        if before is not None and vs.header.prev != before.digest:
+        if before is not None and vs.prev != before.digest:
             raise ChainBroken(
                 f"prev at seq {seq} does not match seq {seq - 1}",
                 requirement="CHN-003",
@@ -226,7 +226,7 @@ class ChainView:
         if envelope is None:
             return None
         vs = verify_statement(envelope)
-        return _Link(vs.digest, vs.header.prev, vs.issued_at_ms, envelope)
+        return _Link(vs.digest, vs.prev, vs.issued_at_ms, envelope)
 
     def _digests_below(self, seq: int) -> list[bytes]:
         """The digests at seqs 0..seq-1, every one held (in memory or the archive)."""
@@ -267,7 +267,7 @@ class ChainView:
                 self._seqs.append(seq)  # the common case: the chain grows at its head
             else:
                 insort(self._seqs, seq)  # filling a gap of a sparse view: an O(n) memory move
-        self.links[seq] = _new_link(_Link, (vs.digest, vs.header.prev, vs.issued_at_ms, vs.envelope))
+        self.links[seq] = _new_link(_Link, (vs.digest, vs.prev, vs.issued_at_ms, vs.envelope))
         if self.head is None or seq > self.head:
             self.head = seq
         if held is not None and held.digest != vs.digest and seq < len(self._prefix):
@@ -350,8 +350,8 @@ class ChainWriter:
 
     def advance(self, vs: VerifiedStatement) -> None:
         """Move the head past ``vs``, once it is persisted (see the class docstring)."""
-        if vs.header.seq != self.next_seq or vs.header.prev != self.prev:
-            raise ValueError(f"{vs.header.seq} is not the next link of this chain ({self.next_seq})")
+        if vs.seq != self.next_seq or vs.prev != self.prev:
+            raise ValueError(f"{vs.seq} is not the next link of this chain ({self.next_seq})")
         self.next_seq += 1
         self.prev = vs.digest
 

@@ -395,7 +395,7 @@ class Contract:
     def bond_cutoff_ms(self) -> int:
         """The last time the escrow may lock a bond of this contract (ESC-010, CMT-010): the accepted
         offer's expires_at_ms plus :data:`BOND_GRACE_MS`, a time both parties signed."""
-        return self.offer.header.expires_at_ms + BOND_GRACE_MS
+        return self.offer.expires_at_ms + BOND_GRACE_MS
 
     def unbonded_at_cutoff(self, now_ms: int) -> bool:
         """Whether the terms require a bond, ``now_ms`` is past the bonding cutoff and some required

@@ -86,9 +86,9 @@ STATEMENT_SPEC: Final = decoding.message_spec(Statement.DESCRIPTOR)
 _NEGATIVE_INT32_TAIL: Final = b"\xff\xff\xff\xff\x01"
 # Where a candidate keeps the payload bytes it was checked as (see candidate, sign_candidate).
 _PAYLOAD: Final = "_payload"
-# The header reads a VerifiedStatement keeps from the start (the header rules make them all).
+# The header reads a VerifiedStatement keeps from the start (the header rules make them all); the
+# header message itself is kept once read (VerifiedStatement.header).
 _KEPT_READS: Final = (
-    "header",
     "issuer",
     "issued_at_ms",
     "negotiation_id",
@@ -144,10 +144,14 @@ class VerifiedStatement(_StatementFields):
         body: the name of the body field that is set (e.g. ``"offer"``).
     """
 
-    # No __slots__: each instance gets a __dict__, where ``header``, ``issuer`` and the header fields
-    # below are kept once read. Every check reads them (the time and the negotiation some ten times
-    # each per verifier), and each read through protobuf looks the field up by name and makes a new
-    # Python object.
+    # No __slots__: each instance gets a __dict__, where ``issuer`` and the header fields below are kept
+    # once read. Every check reads them (the time and the negotiation some ten times each per verifier),
+    # and each read through protobuf looks the field up by name and makes a new Python object. The
+    # header message itself is kept only once something reads it (the checks and the runtime's hot
+    # paths read the fields kept instead): until then the dict of a statement held holds only bytes, str
+    # and int, so the cyclic garbage collector does not track it, and no Header wrapper (one more tracked
+    # object) lives as long as the statement -- every full collection walks a long-lived verifier's
+    # statements, two tracked objects fewer each.
 
     @_KeptRead
     def header(self) -> statement_pb2.Header:
@@ -190,10 +194,16 @@ class VerifiedStatement(_StatementFields):
         return self.statement.header.nonce
 
     @property
+    def prev(self) -> bytes:
+        """The header's prev (empty at seq 0). Not kept, as ``not_before_ms``: an offer's kept reads and
+        terms, and its header once read, are ten entries already."""
+        return self.statement.header.prev
+
+    @property
     def not_before_ms(self) -> int:
         """The header's not_before_ms (0 when unset). Not kept: rarely set, and a kept dict of more than
-        ten entries doubles in size (the reads above, and an offer's terms, are ten)."""
-        return self.header.not_before_ms
+        ten entries doubles in size (the reads kept, an offer's terms and its header once read are ten)."""
+        return self.statement.header.not_before_ms
 
     @_KeptRead
     def mandate_digest(self) -> bytes:
@@ -371,7 +381,6 @@ def check_header_kept(stmt: statement_pb2.Statement, signer: str) -> tuple[str, 
         raise HeaderInvalid(f"{body} needs the digest of its issuer's mandate", requirement="MND-001")
     check_body(stmt, body)
     return body, {  # the names of _KEPT_READS
-        "header": h,
         "issuer": issuer,
         "issued_at_ms": issued,
         "negotiation_id": negotiation_id,
@@ -420,9 +429,8 @@ def candidate(stmt: statement_pb2.Statement, issuer: str) -> VerifiedStatement:
     payload = encode_statement(stmt)
     # Keep a private copy of exactly what will be signed (the caller may reuse stmt), and those very
     # bytes: sign_candidate signs them, so what is signed is what the checks saw. The values the
-    # checks read are those of the copy; the header must be the copy's.
+    # checks read (bytes, str, int: kept, whatever happens to stmt) are those of the copy.
     copy = Statement.FromString(payload)
-    kept["header"] = copy.header
     kept[_PAYLOAD] = payload
     return _verified(b"", statement_digest(payload), copy, body, kept)
 

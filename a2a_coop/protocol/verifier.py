@@ -366,7 +366,7 @@ class Verifier:
             # our bond whatever we say: its acceptor may have held it back to keep us from performing
             # (ESC-012), and refusing it now would only finish that.
             offer = self.statements.get(vs.statement.accept.offer) if vs.body == "accept" else None
-            if offer is not None and stamped <= offer.header.expires_at_ms + CLOCK_TOLERANCE_MS:
+            if offer is not None and stamped <= offer.expires_at_ms + CLOCK_TOLERANCE_MS:
                 return
         raise IssuedInPast(
             f"issued {now_ms - issued} ms before our clock (skew {self.skew_ms}) and not witnessed then",
@@ -646,7 +646,6 @@ class Verifier:
         """Record ``vs``. ``checked``: :meth:`check` just returned ``event`` for it, having checked it
         against ``checked_view``, the issuer's chain view (held, or new and empty: kept now)."""
         self._checked = None
-        h = vs.header
         issuer = vs.issuer
         self.statements[vs.digest] = vs
         self.accepted += 1
@@ -687,12 +686,12 @@ class Verifier:
             self.witness.record_ack(issuer, vs.statement.receipt.delivery, vs.issued_at_ms)
         elif body == "stamp":
             for digest in vs.statement.stamp.statements:
-                self.witness.record_stamp(issuer, digest, h.issued_at_ms, vs.digest)
+                self.witness.record_stamp(issuer, digest, vs.issued_at_ms, vs.digest)
                 exposed = self._exposed_answers.get(digest) if self._exposed_answers else None
                 if exposed is not None and exposed[0] == issuer:  # the escrow took the answer: freed
                     del self._exposed_answers[digest]
                     self.exposure.offer_dead(exposed[1], exposed[2])
-                neg = self.negotiations.activate(issuer, digest, h.issued_at_ms)
+                neg = self.negotiations.activate(issuer, digest, vs.issued_at_ms)
                 if neg is not None:
                     self._track_activation(neg)
         nid = vs.negotiation_id

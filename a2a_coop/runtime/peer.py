@@ -747,7 +747,7 @@ class Peer:
         escrow signs later (rulings, settlements) still moves it, but opens nothing: it needs no slot."""
         c = neg.contract
         if c is None:
-            return neg.outstanding.header.expires_at_ms + self.verifier.skew_ms
+            return neg.outstanding.expires_at_ms + self.verifier.skew_ms
         return c.last_deadline_ms + CLAIM_WINDOW_MS
 
     def _release_dormant(self, now: int) -> None:
@@ -869,7 +869,7 @@ class Peer:
             return (
                 not neg.is_terminal
                 and out.digest == source
-                and now <= out.header.expires_at_ms + self.verifier.skew_ms
+                and now <= out.expires_at_ms + self.verifier.skew_ms
             )
         if c.id != source or (self.did, item_index) in c.delivered:
             return False
@@ -1195,8 +1195,8 @@ class Peer:
         held = self.verifier.statements
         if nid:  # what we hold of the request's negotiation, which a relayed Stamp may name
             ours.update(d for d in _stamped_candidates(fresh) if _of(held, d) == nid)
-        mandates = {request.header.mandate}
-        keys = {request.issuer, request.header.audience}
+        mandates = {request.mandate_digest}
+        keys = {request.issuer, request.audience}
         if request.body in ("offer", "counter"):
             keys.add(proposal_of(request).terms.escrow)
         for i, _, stmt in fresh:
@@ -1319,7 +1319,7 @@ class Peer:
         """Our statements in answer to ``vs`` (already accepted): the strategy's, guarded."""
         replies = self._react_in_negotiation(vs)
         # Ack what was addressed to us (never an Ack: no ack loops); relayed public statements need none.
-        if ack and not replies and vs.body != "ack" and vs.header.audience == self.did:
+        if ack and not replies and vs.body != "ack" and vs.audience == self.did:
             replies = [self._sign_body("ack", commitment_pb2.Ack(statement=vs.digest), audience=vs.issuer)]
         self._note_finished(vs)
         return replies
@@ -1330,10 +1330,10 @@ class Peer:
             return []
         neg = self.verifier.negotiations.get(nid)
         out: list[VerifiedStatement] = []
-        if vs.body in ("offer", "counter") and vs.header.audience == self.did and not neg.is_terminal:
+        if vs.body in ("offer", "counter") and vs.audience == self.did and not neg.is_terminal:
             answer = self._respond(neg, vs)
             out += [] if answer is None else [answer]
-        elif vs.body == "delivery" and vs.header.audience == self.did:
+        elif vs.body == "delivery" and vs.audience == self.did:
             out += self._receipts(neg, [vs])
         out += self._perform(neg)
         out += self._attest(neg)
@@ -1370,7 +1370,7 @@ class Peer:
         of an earlier bonded offer of ours took the answer to it (:class:`EscrowNotShown`,
         :meth:`answer_held`)."""
         rounds = sum(1 for h in neg.history if h[1] is _COUNTER_EVENT) + 1
-        view = OfferView(neg.id, offer.issuer, _copy(proposal_of(offer)), rounds, offer.header.expires_at_ms)
+        view = OfferView(neg.id, offer.issuer, _copy(proposal_of(offer)), rounds, offer.expires_at_ms)
         # Never ask the strategy about terms we will not sign, nor sign its counter with such terms:
         # an escrow we do not trust could be the counterparty's own key, locking no money (MND-015),
         # and a response window above a day (BDY-003) would let one claim lock our bond for long. Nor
@@ -1774,7 +1774,7 @@ class Peer:
         cand = self.writer.stamp(stmt, nonce=self.nonce())
         self.verifier.check(cand, now, ours=True)
         self._check_trust(body, message, audience)
-        self._check_time_to_perform(body, message, cand.header.expires_at_ms)
+        self._check_time_to_perform(body, message, cand.expires_at_ms)
         why = self._escrow_not_shown(body, message, negotiation_id)
         if why:
             raise EscrowNotShown(why)
@@ -1966,7 +1966,7 @@ class Peer:
     def _refuse_other_audience(self, request: VerifiedStatement) -> None:
         """Step 21, the first contextual check (ERR-002), before a request's context is held or
         journaled: a statement for someone else costs us no lock, no write, whatever it carries."""
-        audience = request.header.audience
+        audience = request.audience
         if audience and audience != self.did:
             raise WrongAudience(requirement="STM-005")
 
