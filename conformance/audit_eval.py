@@ -255,7 +255,9 @@ class Market:
 
     def _overcommit(self) -> None:
         """The over-committer signs, unguarded, a burst of offers whose total is ``excess`` times its
-        max_outstanding; each target answers a second later (one alone may be within the caps)."""
+        max_outstanding; each target answers a second later (one alone may be within the caps), and
+        a minute later it accepts each Counter and delivers under each contract formed (the first
+        item it gives), as an implementation that over-commits does business under its deals."""
         me = self.members["over-committer"]
         total = round(self.setting.excess * OVER_CAPS["max_outstanding"])
         victims = self._victims(3)
@@ -274,10 +276,18 @@ class Market:
         envs = self.over.offers(targets)
         self.sent += envs
         self.clock.advance(1_000)
+        answers: list[bytes] = []
         for v, env in zip(victims, envs, strict=True):
             with contextlib.suppress(CoopError):  # a cap it breaks alone is visible to its target: refused
-                v.peer.exchange(env, me.party.setup)
+                answers += v.peer.exchange(env, me.party.setup)
         self.clock.advance(60_000)
+        # It does business under what its burst formed: it accepts each Counter, then delivers the
+        # first item it gives under each contract.
+        victim = {v.peer.did: v for v in victims}
+        for env in self.over.perform(answers):
+            self.sent.append(env)
+            with contextlib.suppress(CoopError):
+                victim[verify_statement(env).header.audience].peer.exchange(env, me.party.setup)
 
     # -- evidence and ground truth ---------------------------------------------------------------
 

@@ -15,11 +15,11 @@ adversarial reference agents and their tests use it too.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from a2a_coop._proto.a2acoop.v1 import trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.errors import MandateViolation
 from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate, verify_statement
@@ -98,14 +98,20 @@ class OverCommitter:
     """Commits beyond its principal's means: signs Offers with no mandate check, so that their
     values exceed ``max_per_deal`` or together ``max_outstanding`` (MND-009, MND-010).
 
-    Ground truth: ``overcommit`` acts. Detection: a counterparty's verifier refuses the Offer that
-    breaks a cap it can see (MANDATE_VIOLATION); an audit that merges the counterparties' transcripts
-    (``verify_transcript``) refuses the first Offer that crosses max_outstanding.
+    Like any implementation that over-commits, it then does business under the contracts its
+    offers formed: :meth:`perform` delivers under each Accept of them (its first item).
+
+    Ground truth: ``overcommit`` acts (one per Offer). Detection: a counterparty's verifier refuses
+    the Offer that breaks a cap it can see (MANDATE_VIOLATION); an audit that merges the
+    counterparties' transcripts (``verify_transcript``) refuses the first Offer that crosses
+    max_outstanding; the misrepresentation audit proves it from its Offers and its later Deliveries
+    under the contracts they formed (section 19.2).
     """
 
     def __init__(self, peer: Peer) -> None:
         self.signer = UnsafeSigner(peer)
         self.truth = self.signer.truth
+        self._offers: dict[bytes, VerifiedStatement] = {}  # its unguarded offers, by digest
 
     def offers(self, targets: Sequence[tuple[str, trade_pb2.Offer]]) -> list[bytes]:
         """One Offer per (counterparty, proposal), unguarded, on the peer's chain."""
@@ -113,7 +119,46 @@ class OverCommitter:
         for counterparty, proposal in targets:
             vs = self.signer.sign_next("offer", proposal, audience=counterparty)
             self.truth.append(Act("overcommit", vs.header.negotiation_id.hex(), f"to {counterparty}"))
+            self._offers[vs.digest] = vs
             out.append(vs.envelope)
+        return out
+
+    def perform(self, answers: Iterable[bytes]) -> list[bytes]:
+        """What it signs, unguarded, on the peer's chain, in answer to ``answers`` to its offers:
+        an Accept of each Counter of one of them, then a Delivery of the first item it gives under
+        each contract formed (an Accept of one of its offers, or its own Accept of a Counter).
+        Other answers (a Reject) end the negotiation."""
+        accepts: list[tuple[VerifiedStatement, VerifiedStatement]] = []  # (contract's Accept, its offer)
+        out = []
+        for env in answers:
+            vs = verify_statement(env)
+            body = vs.statement.counter if vs.body == "counter" else vs.statement.accept
+            offer = self._offers.get(body.offer) if vs.body in ("counter", "accept") else None
+            if offer is None or vs.issuer != offer.header.audience:
+                continue
+            if vs.body == "accept":
+                accepts.append((vs, offer))
+                continue
+            accept = self.signer.sign_next(
+                "accept",
+                trade_pb2.Accept(offer=vs.digest),
+                audience=vs.issuer,
+                negotiation_id=vs.header.negotiation_id,
+                refs=[vs.digest],
+            )
+            accepts.append((accept, vs))
+            out.append(accept.envelope)
+        for accept, offer in accepts:
+            delivery = commitment_pb2.Delivery(contract=accept.digest, item_index=0)
+            out.append(
+                self.signer.sign_next(
+                    "delivery",
+                    delivery,
+                    audience=offer.issuer if accept.issuer == self.signer.peer.did else accept.issuer,
+                    negotiation_id=accept.header.negotiation_id,
+                    refs=[accept.digest],
+                ).envelope
+            )
         return out
 
 

@@ -641,17 +641,6 @@ def test_a_free_exit_vouches_for_no_unbonded_deal() -> None:
 # --- 12: a false over-commitment proof from a counterparty's second answer ----------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Decision (section 19.2): the over-commitment proof counts an offer as provably outstanding "
-    "when its audience answered it with a Counter or Accept dated after the subject's next commitment "
-    "-- a time the audience chooses, and an audience may answer twice (a Reject to the subject, an "
-    "Accept to the auditor). Options: (a) also require a statement of the subject's own in that "
-    "negotiation after the commitment (tried: sound, but the reference over-committer of "
-    "conformance/audit_eval.py, which never acts after its burst, is then not flagged, and 19.4's "
-    "figures move); (b) downgrade that case to a soft screen; (c) state that the proof trusts the "
-    "audience's answers and is sound only when they are honest",
-)
 def test_a_counterpartys_second_answer_makes_no_over_commitment_proof_against_an_honest_peer() -> None:
     """Bob's Mandate allows 1,000 outstanding. He offers Mallory 600; she answers with a Reject, which
     frees the offer in his guard, and he offers Carol 600 -- within his caps. Mallory then signs an

@@ -155,13 +155,29 @@ def test_commitments_above_the_mandate_are_over_commitment() -> None:
     big = over.offer(a, _even(over, 1200))
     [f] = _hard([over.mandate_vs, big])
     assert (f.kind, f.requirement, f.subject) == ("over-commitment", "MND-004", over.did)
-    # Two offers of 800 at once, each answered later: 1600 outstanding > 1500.
+    # Two offers of 800 at once, each accepted, and it then delivers under the first contract: it
+    # held that contract when it signed the second offer, 1600 outstanding > 1500.
     o1, o2 = over.offer(a, _even(over, 800)), over.offer(b, _even(over, 800))
     clock.advance(1000)
     acc1, acc2 = a.accept(o1), b.accept(o2)
-    [g] = _hard([over.mandate_vs, o1, o2, acc1, acc2])
+    # The audience's answers alone, dated later, prove nothing: they are the audience's to choose.
+    assert _hard([over.mandate_vs, o1, o2, acc1, acc2]) == []
+    d1 = over.deliver(acc1, a)
+    [g] = _hard([over.mandate_vs, o1, o2, acc1, acc2, d1])
     assert (g.requirement, g.subject) == ("MND-010", over.did)
-    assert {o1.digest, o2.digest, acc1.digest} <= set(g.digests)
+    assert {o1.digest, o2.digest, acc1.digest, d1.digest} <= set(g.digests)
+    # A Delivery under another contract of that negotiation is not one under the offer: A counters
+    # the first offer before the second is signed (the subject's guard frees it), the subject takes
+    # the Counter later and delivers under that contract, and A also signs an Accept of the offer
+    # for the auditor. No proof: the offer's contract is one the subject never held.
+    o5 = over.offer(a, _even(over, 800))
+    c5 = a.counter(o5, _even(a, 800))
+    clock.advance(1000)
+    o6 = over.offer(b, _even(over, 800))
+    clock.advance(1000)
+    took = over.accept(c5)
+    second = a.accept(o5)
+    assert _hard([over.mandate_vs, o5, c5, o6, took, over.deliver(took, a), second, b.accept(o6)]) == []
     # Unanswered, or answered before the second was signed: not provably outstanding together.
     assert _hard([over.mandate_vs, o1, o2]) == []
     o3 = over.offer(a, _even(over, 800))

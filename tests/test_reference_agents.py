@@ -13,8 +13,10 @@ from society import Society
 
 import reference_agents
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
+from a2a_coop.protocol.audit import audit
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, Negotiation, State
+from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.runtime.peer import drive
 from a2a_coop.runtime.strategy import opening
@@ -196,10 +198,21 @@ def test_the_over_committers_unguarded_offers_are_refused_by_counterparties_and_
         a.exchange(big, party.setup)
     assert err.value.code == "MANDATE_VIOLATION"
     to_a, to_b = over.offers([(a.did, proposal(1000)), (b.did, proposal(1000))])
-    a.exchange(to_a, party.setup), b.exchange(to_b, party.setup)
+    answers = [*a.exchange(to_a, party.setup), *b.exchange(to_b, party.setup)]
     report = verify_transcript([*party.setup, to_a, to_b], now_ms=arena.clock.now_ms)
     assert report.error is not None and report.error.code == "MANDATE_VIOLATION" and report.failed_index == 2
     assert [t.kind for t in over.truth] == ["overcommit"] * 3
+    # The counterparties' Accepts alone prove nothing against it (section 19.2); once it does
+    # business under the contracts formed -- a Delivery under each -- the audit proves MND-010.
+    held = [*party.setup, to_a, to_b, *answers]
+    assert [f for f in audit(held, subject=party.did, screens=False) if f.hard] == []
+    arena.clock.advance(60_000)
+    deliveries = over.perform(answers)
+    assert [verify_statement(d).body for d in deliveries] == ["delivery", "delivery"]
+    for d, peer in zip(deliveries, (a, b), strict=True):
+        peer.exchange(d, party.setup)
+    found = [f for f in audit([*held, *deliveries], subject=party.did, screens=False) if f.hard]
+    assert [(f.kind, f.requirement) for f in found] == [("over-commitment", "MND-010")]
     honest = make_peer(Party("guarded", arena.clock, mandate_caps={"max_per_deal": 1000}), arena.clock)
     with pytest.raises(CoopError):
         honest.propose(a.did, proposal(2000))

@@ -7,7 +7,9 @@ misrepresentation:
 
 * **Hard proofs** (confidence 1): statements the subject signed that no honest run of the protocol
   produces. Each rests on the subject's own signatures, plus, where named, its Mandate, the
-  counterparty's answers that date its offers, the escrow's ruling, or facts an attester gives.
+  counterparty's Accept that formed a contract the subject then delivered under, the escrow's
+  ruling, or facts an attester gives (never on a counterparty's answer or its date alone: an
+  audience may answer one offer twice).
   They are built to be *sound*: on any set of statements an honest implementation and its honest
   counterparties signed, they find nothing, however partial the auditor's view (a missing
   statement can hide a proof, never make one).
@@ -414,63 +416,56 @@ def _outstanding_at(
     """The subject's commitments in other negotiations that were provably outstanding when it
     signed ``new`` (at most one per negotiation: its latest commitment there before ``new``, in
     chain order), each with the statements that prove it outstanding. Provably, because what the
-    evidence lacks could only have ended them sooner:
+    evidence lacks could only have ended them sooner: an Accept of the subject's, or an Offer or
+    Counter of the subject's that an Accept took, in a negotiation where the subject signed a
+    Delivery after ``new`` and whose last deadline plus the claim window is not before ``new``: the
+    offer was live or the contract open in the subject's own view then (a negotiation never
+    reopens). For an offer of its own, it must also have been unexpired then, or the subject must
+    have delivered under it before ``new`` (until the Accept reaches it, its guard counts the offer
+    only while live).
 
-    * an Offer or Counter (not withdrawn before ``new``, not expired at its time) that its audience
-      answered with a Counter or an Accept issued strictly later than ``new``: it was live then
-      (an honest audience answers an offer once, and not after ending the negotiation); or
-    * an Accept of the subject's, or an Offer or Counter of the subject's that an Accept took,
-      in a negotiation where the subject signed a Delivery after ``new`` and whose last deadline
-      plus the claim window is not before ``new``: the offer was live or the contract open in the
-      subject's own view then (a negotiation never reopens). For an offer of its own, it must also
-      have been unexpired then, or the subject must have delivered under it before ``new`` (until
-      the Accept reaches it, its guard counts the offer only while live).
+    The audience's answers alone never make an offer provably outstanding: an audience chooses
+    its answer and its date, and may answer twice (a Reject to the subject, then an Accept, dated
+    after ``new``, for the auditor), so a proof resting on them could be made against an honest
+    subject. The subject's own later Delivery is what shows that it held the contract.
     """
     t, seq = new.statement.header.issued_at_ms, new.statement.header.seq
     nid = new.statement.header.negotiation_id
     own = ev.by_issuer.get(issuer, [])
-    later_delivery: dict[bytes, VerifiedStatement] = {}
+    later_delivery: dict[bytes, VerifiedStatement] = {}  # by the contract (its Accept's digest)
+    earlier_delivery: set[bytes] = set()
     for vs in own:
-        if vs.body == "delivery" and vs.header.seq > seq:
-            later_delivery.setdefault(vs.header.negotiation_id, vs)
-    earlier_delivery = {
-        vs.header.negotiation_id for vs in own if vs.body == "delivery" and vs.header.seq < seq
-    }
-    withdrawn_before = {
-        vs.statement.withdraw.offer for vs in own if vs.body == "withdraw" and vs.header.seq < seq
-    }
+        if vs.body == "delivery":
+            if vs.header.seq > seq:
+                later_delivery.setdefault(vs.statement.delivery.contract, vs)
+            elif vs.header.seq < seq:
+                earlier_delivery.add(vs.statement.delivery.contract)
     latest: dict[bytes, _Commitment] = {}
     for c in mine:  # in seq order: the last one before ``new`` per negotiation wins
         h = c.statement.header
         if h.seq < seq and h.negotiation_id != nid and c.mandate == new.mandate:
             latest[h.negotiation_id] = c
     out: list[tuple[_Commitment, list[VerifiedStatement]]] = []
-    for n, c in latest.items():
+    for c in latest.values():
         vs = c.statement
-        answers = [a for a in ev.answers.get(vs.digest, []) if a.issuer != issuer]
         if vs.body == "accept":
             proposal = proposal_of(ev.by_digest[vs.statement.accept.offer])
-            contract = True
+            accepts = [vs]
         else:
             proposal = proposal_of(vs)
-            contract = any(a.body == "accept" for a in answers)
-        answered_later = bool(answers) and all(
-            a.body in ("counter", "accept") and a.header.issued_at_ms > t for a in answers
-        )
-        if (
-            answered_later
-            and vs.body != "accept"
-            and vs.digest not in withdrawn_before
-            and vs.header.expires_at_ms >= t
-        ):
-            out.append((c, answers[:1]))
-            continue
+            accepts = [a for a in ev.answers.get(vs.digest, []) if a.issuer != issuer and a.body == "accept"]
         last_deadline = max((i.deadline_ms for i in (*proposal.gives, *proposal.wants)), default=0)
-        # Proposer: until the Accept reaches it, its guard counts the offer only while unexpired.
-        known = vs.body == "accept" or vs.header.expires_at_ms >= t or n in earlier_delivery
-        if contract and known and n in later_delivery and t <= last_deadline + CLAIM_WINDOW_MS:
-            accepts = [a for a in answers if a.body == "accept"]
-            out.append((c, [*accepts[:1], later_delivery[n]]))
+        if t > last_deadline + CLAIM_WINDOW_MS:
+            continue
+        # The contract the subject itself delivered under after ``new`` (an audience that answered
+        # the offer twice cannot substitute an Accept of its choosing for it).
+        for a in accepts:
+            delivery = later_delivery.get(a.digest)
+            # Proposer: until the Accept reaches it, its guard counts the offer only while unexpired.
+            known = vs.body == "accept" or vs.header.expires_at_ms >= t or a.digest in earlier_delivery
+            if delivery is not None and known:
+                out.append((c, [delivery] if a is vs else [a, delivery]))
+                break
     return out
 
 
