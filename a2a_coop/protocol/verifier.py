@@ -92,6 +92,9 @@ class Verifier:
         self.statements = HeldStatements()
         self.archive: Archive | None = None
         self.accepted = 0  # statements accepted or recorded, ever (memory may hold fewer)
+        # Forfeits accepted, ever: a Forfeit may override a Release or Refund of the same bond an escrow at
+        # fault signed too (NEG-012), so a rating kept as settled on one of those is stale once one comes.
+        self.forfeits = 0
         self.mandates: dict[bytes, _MandateRecord] = {}
         self.revoked: dict[str, int] = {}  # key -> effective_ms
         # key -> the envelope of the KeyRevocation that set its effective_ms: the evidence a KEY_REVOKED
@@ -682,6 +685,8 @@ class Verifier:
                 self._attested[key] = (vs.seq, vs.digest)
         elif body == "ack":
             self.witness.record_ack(issuer, vs.statement.ack.statement, vs.issued_at_ms)
+        elif body == "forfeit":
+            self.forfeits += 1
         elif body == "receipt":
             self.witness.record_ack(issuer, vs.statement.receipt.delivery, vs.issued_at_ms)
         elif body == "stamp":

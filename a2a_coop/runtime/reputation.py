@@ -174,6 +174,9 @@ class Reputation:
         self.params = params or TrustParams()
         self._settled: dict[bytes, Rating] = {}  # ratings that can no longer change (stake counted)
         self._settled_under: frozenset[str] = frozenset()  # the escrows those ratings were made under
+        # The verifier and its Forfeit count when the ratings kept on a Release or Refund were made: a
+        # Forfeit of the same bond (an escrow at fault signed both) prevails over either (NEG-012).
+        self._forfeits_seen: tuple[int, int] = (0, 0)
         self._key: tuple[int, ...] | None = None
         self._view: TrustView | None = None
 
@@ -187,6 +190,12 @@ class Reputation:
         v, escrows = self.evidence(), self.escrows
         if escrows != self._settled_under:
             self._settled, self._settled_under = {}, escrows
+        forfeits = (id(v), v.forfeits)
+        if forfeits != self._forfeits_seen:
+            # Only a rating on a Forfeit can no longer change: a second settlement of a forfeited bond
+            # is refused, while a Forfeit after a Release or Refund is taken and prevails (NEG-012).
+            self._settled = {d: r for d, r in self._settled.items() if r.stake and r.score == 0.0}
+            self._forfeits_seen = forfeits
         out = []
         for digest in v.attestations:
             r = self._settled.get(digest)
@@ -199,7 +208,7 @@ class Reputation:
                     r = rate(v, v.statements[digest], escrows)
                 except KeyError:
                     continue
-                if r.stake:  # settled under a trusted escrow: nothing later changes it (NEG-012)
+                if r.stake:  # settled under a trusted escrow: only a Forfeit changes it later (NEG-012)
                     self._settled[digest] = r
             out.append(r)
         return out
