@@ -9,16 +9,19 @@ row for each hole found.
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import pytest
+from peers import make_peer
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
-from a2a_coop.protocol.errors import CoopError
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
+from a2a_coop.protocol.errors import CoopError, UnknownNegotiation
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State, proposal_of
 from a2a_coop.protocol.reputation import rate
 from a2a_coop.runtime.evidence import EvidenceVerifier
+from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.reputation import Reputation
-from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, bonded_trade
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, Signer, bonded_trade, derive
 
 BOND = 100
 
@@ -199,3 +202,84 @@ def test_bonds_locked_for_a_displaced_contract_come_back() -> None:
     _, e, p1, p2, _ = _displaced_at(bonded=True)
     assert e.get_balance(p1.did)[:2] == (1_000, 0)
     assert e.get_balance(p2.did)[:2] == (1_000, 0)
+
+
+# --- 4: RPC-015's provisional Mandate, taken once any context statement after it passes ---------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="SPEC/reference decision (RPC-015, section 13.2): the context a refused request brings is "
+    "still kept when a context statement after its Mandate passes -- only Mandates are held "
+    "provisionally, and a statement addressed to us is context the request 'depends on'. Options: take "
+    "a request's context only once the request passed its checks (a provisional overlay for every "
+    "context statement, not Mandates alone); keep only context the request itself cites (its "
+    "negotiation's statements, the Mandates and key statements it names); or bound what unknown "
+    "principals' context may add to the journal (a newcomer quota, as RPC-012 does for negotiations)",
+)
+@pytest.mark.req("RPC-015")
+def test_a_refused_requests_mandate_is_not_kept_behind_an_ack_addressed_to_us(tmp_path: Path) -> None:
+    """The merged fix holds a request's context Mandate provisionally until the statement after it passes
+    its checks. Twenty fresh keys each send Bob a Delivery naming no negotiation of his (refused), with
+    context [their Mandate, an Ack addressed to Bob under it]: the Ack passes, so the Mandate and the Ack
+    are taken and journaled -- two statements of Bob's disk a refused request, as before the fix."""
+    clock = FixedClock()
+    bob = Party("bob", clock)
+    with Journal.open(tmp_path / "bob.db") as journal:
+        b = make_peer(bob, clock, journal=journal)
+        start = sum(1 for _ in journal.statements())
+        mandates = []
+        for i in range(20):
+            key, boss = Signer(f"mallory/{i}", clock), Signer(f"mallory-principal/{i}", clock)
+            caps = identity_pb2.Mandate(
+                agent=key.did,
+                valid_from_ms=clock.now_ms,
+                valid_until_ms=clock.now_ms + DAY_MS,
+                currency="credit",
+                period_ms=DAY_MS,
+            )
+            mandate = boss.sign("mandate", caps, ttl_ms=DAY_MS)
+            mandates.append(mandate)
+            request = key.sign(
+                "delivery",
+                commitment_pb2.Delivery(contract=derive(f"no-such-contract/{i}"), item_index=0),
+                audience=bob.did,
+                negotiation_id=derive(f"no-such-negotiation/{i}", 16),
+                mandate=mandate.digest,
+            )
+            ack = key.sign(
+                "ack",
+                commitment_pb2.Ack(statement=derive(f"anything/{i}")),
+                audience=bob.did,
+                mandate=mandate.digest,
+            )
+            with pytest.raises(UnknownNegotiation):
+                b.exchange(request.envelope, [mandate.envelope, ack.envelope])
+        assert not [vs for vs in mandates if vs.digest in b.verifier.statements]
+        assert sum(1 for _ in journal.statements()) == start
+
+
+# --- held: CMT-008 no longer counts bonded contracts; unfunded ones still leave at the cutoff ---------
+
+
+@pytest.mark.req("CMT-008", "ESC-010")
+def test_unfunded_bonded_junk_beyond_the_cap_lapses_at_its_cutoff_and_leaves_the_escrow() -> None:
+    """Two of Mallory's keys open more bonded contracts at an escrow than its per-party cap (here 2), and
+    fund none: CMT-008 no longer counts them, so each is taken -- and each lapses at its bonding cutoff
+    (ESC-010), leaving the escrow's open set: the junk costs the escrow until a time both keys signed,
+    as an unbonded contract does until its last deadline plus the claim window."""
+    clock = FixedClock()
+    p1, p2 = Party("p1", clock), Party("p2", clock)
+    e = LocalEscrow(Party("escrow", clock))
+    e.escrow.max_open_contracts = 2
+    nids = []
+    for _ in range(5):
+        offer = p1.offer(p2, p1.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=e.did))
+        accept = p2.accept(offer)
+        e.submit([*p1.setup, *p2.setup, offer.envelope, accept.envelope])
+        nids.append(offer.header.negotiation_id)
+    assert e.escrow.open_contracts == 5
+    clock.advance(DAY_MS)
+    e.tick()
+    assert e.escrow.open_contracts == 0
+    assert {e.escrow.verifier.negotiations.get(n).state for n in nids} == {State.EXPIRED}
