@@ -877,6 +877,11 @@ class Escrow:
             return
         neg = self.verifier.negotiations.get(vs.header.negotiation_id)
         c = neg.contract
+        if neg.id in self._contracts and neg.replaced is not None and (c is None or c.escrow != self.did):
+            # An Accept another escrow witnessed took precedence over the contract we held (NEG-017). We
+            # sign nothing about a contract naming another escrow (checking our own statement against it
+            # raised WRONG_PARTY in every Submit naming it and in the tick, killing the ticker thread).
+            self._drop_displaced(neg, neg.replaced)
         if c is not None and c.escrow == self.did and c.accept.digest == vs.digest:
             self._accept_of[c.offer.digest] = vs.digest
             self._accept_nonces[(vs.issuer, vs.header.nonce)] = vs.digest
@@ -889,6 +894,22 @@ class Escrow:
             if not c.bonds_required:  # CMT-008 counts only these
                 for p in c.parties:
                     self._open_by_party[p] += 1
+
+    def _drop_displaced(self, neg: Negotiation, old: Contract) -> None:
+        """The contract ``old`` we held in ``neg`` was displaced by a witnessed Accept of an offer naming
+        another escrow (NEG-017): it leaves the open set, its timer and the funding index, as it counted.
+        What we locked for it stays locked (a decision: tests/test_attack14.py)."""
+        del self._contracts[neg.id]
+        for p in old.parties:
+            if not old.bonds_required:
+                self._open_by_party[p] -= 1
+            waiting = self._waiting_funds.get(p)
+            if waiting is not None:
+                waiting.discard(neg.id)
+                if not waiting:
+                    del self._waiting_funds[p]
+        if self._due.pop(neg.id, None) is not None:  # its heap entry stays, skipped when popped
+            self._stale_timers += 1
 
     def _evaluate(self, nid: bytes, now_ms: int) -> None:
         """Sign whatever the rules make due for one contract now, then schedule its next deadline."""

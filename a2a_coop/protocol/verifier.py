@@ -14,6 +14,7 @@ statement it is about to send (the policy guard, MND-011).
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
@@ -52,6 +53,9 @@ from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS, WitnessIndex
 
 # The negotiation events that commit value (MND-009, MND-010), and a state read per commit: read once,
 # as an Enum class's attribute reads are slow on Python 3.11 (see a2a_coop.protocol.negotiation).
+# How many of the last Forfeits' contracts a verifier names (Verifier.forfeited_contracts): a reader
+# further behind than that drops whatever it kept on a Release or Refund.
+FORFEITS_KEPT = 1024
 _VALUE_EVENTS = (Event.OFFER, Event.COUNTER, Event.ACCEPT, Event.WITNESSED_ACCEPT)
 _ACCEPTED = State.ACCEPTED
 _OFFER, _COUNTER = Event.OFFER, Event.COUNTER
@@ -92,6 +96,11 @@ class Verifier:
         self.statements = HeldStatements()
         self.archive: Archive | None = None
         self.accepted = 0  # statements accepted or recorded, ever (memory may hold fewer)
+        # Forfeits accepted, ever, and the contracts of the last FORFEITS_KEPT: a Forfeit may override a
+        # Release or Refund of the same bond an escrow at fault signed too (NEG-012), so a rating kept as
+        # settled on one of those is stale once one of its contract comes (runtime.reputation).
+        self.forfeits = 0
+        self.forfeited_contracts: deque[bytes] = deque(maxlen=FORFEITS_KEPT)
         self.mandates: dict[bytes, _MandateRecord] = {}
         self.revoked: dict[str, int] = {}  # key -> effective_ms
         # key -> the envelope of the KeyRevocation that set its effective_ms: the evidence a KEY_REVOKED
@@ -682,6 +691,9 @@ class Verifier:
                 self._attested[key] = (vs.seq, vs.digest)
         elif body == "ack":
             self.witness.record_ack(issuer, vs.statement.ack.statement, vs.issued_at_ms)
+        elif body == "forfeit":
+            self.forfeits += 1
+            self.forfeited_contracts.append(vs.statement.forfeit.contract)
         elif body == "receipt":
             self.witness.record_ack(issuer, vs.statement.receipt.delivery, vs.issued_at_ms)
         elif body == "stamp":

@@ -18,6 +18,7 @@ a Counter that demands it (:func:`demand_bond`).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Final
@@ -174,6 +175,10 @@ class Reputation:
         self.params = params or TrustParams()
         self._settled: dict[bytes, Rating] = {}  # ratings that can no longer change (stake counted)
         self._settled_under: frozenset[str] = frozenset()  # the escrows those ratings were made under
+        # The verifier and its Forfeit count when the ratings kept on a Release or Refund were made: a
+        # Forfeit of the same bond (an escrow at fault signed both) prevails over either (NEG-012).
+        self._forfeits_seen: tuple[int, int] = (0, 0)
+        self._settled_contract: dict[bytes, bytes] = {}  # kept rating -> its attestation's contract
         self._key: tuple[int, ...] | None = None
         self._view: TrustView | None = None
 
@@ -186,21 +191,38 @@ class Reputation:
         """A Rating for every attestation held, in the order they arrived."""
         v, escrows = self.evidence(), self.escrows
         if escrows != self._settled_under:
-            self._settled, self._settled_under = {}, escrows
+            self._settled, self._settled_under, self._settled_contract = {}, escrows, {}
+        seen_v, seen = self._forfeits_seen
+        if (seen_v, seen) != (id(v), v.forfeits):
+            # A rating kept on a Release or Refund is stale once a Forfeit of its contract came: a Forfeit
+            # after either is taken and prevails (NEG-012). One kept on a Forfeit stays (a second
+            # settlement of a forfeited bond is refused).
+            new = v.forfeits - seen if seen_v == id(v) else -1
+            recent = v.forfeited_contracts
+            if 0 <= new <= len(recent):
+                hit = set(itertools.islice(reversed(recent), new))
+                stale = [d for d, c in self._settled_contract.items() if c in hit]
+            else:  # too far behind to tell which: drop every rating a Forfeit could still change
+                stale = [d for d, r in self._settled.items() if r.score != 0.0]
+            for d in stale:
+                if self._settled[d].score != 0.0:
+                    del self._settled[d], self._settled_contract[d]
+            self._forfeits_seen = (id(v), v.forfeits)
         out = []
         for digest in v.attestations:
             r = self._settled.get(digest)
             if r is not None and not v.attestation_counts(v.statements[digest]):
                 # ATT-002: one of the same issuer and contract at a lower seq came later and counts.
-                del self._settled[digest]
+                del self._settled[digest], self._settled_contract[digest]
                 continue
             if r is None:
                 try:
                     r = rate(v, v.statements[digest], escrows)
                 except KeyError:
                     continue
-                if r.stake:  # settled under a trusted escrow: nothing later changes it (NEG-012)
+                if r.stake:  # settled under a trusted escrow: only a Forfeit changes it later (NEG-012)
                     self._settled[digest] = r
+                    self._settled_contract[digest] = v.statements[digest].statement.attestation.accept
             out.append(r)
         return out
 

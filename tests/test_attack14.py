@@ -1,0 +1,285 @@
+"""Attacker's pass 14: the rules changed in the eleventh session (CMT-002's ruling bound, NEG-017/NEG-018's
+witnessed Accepts, NEG-012's Forfeit after a settlement, CMT-008's count of unbonded contracts, and the
+holes merged: A2A-022, ESC-009 for a served node, MND-018, RPC-015, ``verify --vectors``).
+
+Each test performs an attack through the public API and asserts the safe behaviour; SPEC 16.14 has a
+row for each hole found.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+from peers import make_peer
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
+from a2a_coop.protocol.errors import CoopError, UnknownNegotiation
+from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State, proposal_of
+from a2a_coop.protocol.reputation import rate
+from a2a_coop.runtime.evidence import EvidenceVerifier
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.reputation import Reputation
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, Signer, bonded_trade, derive
+
+BOND = 100
+
+
+# --- 1: a peer's reputation view cached a Release that a later Forfeit overrides (NEG-012) -----------
+
+
+@pytest.mark.req("NEG-012", "ATT-005")
+def test_a_peers_view_takes_a_forfeit_that_arrives_after_the_release_it_rated() -> None:
+    """The escrow (at fault) upholds Alice's claim against Bob, forfeits his bond to her and also signs a
+    Release of the same bond. NEG-012 now takes the Forfeit after the Release and lets it prevail, so a
+    verifier holding both rates Alice's attestation of Bob 0 whichever came first. A peer's reputation
+    view that rated the attestation while it held only the Release kept that rating as settled
+    (runtime/reputation.py: "nothing later changes it") and went on scoring it 1/2 after the Forfeit
+    arrived: two views holding the same statements disagreed by arrival order."""
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    log = bonded_trade(alice, bob, escrow, clock, breach=True)
+    offer, forfeit, attestation = log[0], log[8], log[-1]
+    assert forfeit.body == "forfeit" and attestation.body == "attestation"
+    released = escrow.sign(
+        "release",
+        commitment_pb2.Release(contract=log[1].digest, party=bob.did, amount=BOND),
+        negotiation_id=offer.header.negotiation_id,
+    )
+    setup = [*alice.setup, *bob.setup, *escrow.setup]
+    v = EvidenceVerifier()
+    for e in [
+        *setup,
+        *(vs.envelope for vs in log[:8]),
+        released.envelope,
+        log[9].envelope,
+        attestation.envelope,
+    ]:
+        v.accept(e)
+    view = Reputation(lambda: v, seeds=[], escrows={escrow.did}, clock=lambda: clock.now_ms)
+    assert [r.score for r in view.ratings()] == [0.5]  # rated on the Release
+    v.accept(forfeit.envelope)  # taken: it prevails (NEG-012)
+    assert rate(v, attestation, {escrow.did}).score == 0.0
+    assert [r.score for r in view.ratings()] == [0.0]
+
+
+# --- 2: the stamp CMT-002's ruling bound reads, when a faulty escrow stamped a claim twice -----------
+
+
+def _observe(envelopes: list[bytes]) -> EvidenceVerifier:
+    """A third party's verifier fed ``envelopes`` in order, skipping what it refuses."""
+    v = EvidenceVerifier()
+    for e in envelopes:
+        with contextlib.suppress(CoopError):
+            v.accept(e)
+    return v
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="SPEC decision (CMT-002, WIT-005, NEG-015): which of two Stamps of one claim by its escrow "
+    "makes it effective. A verifier takes the first it hears (Contract.stamped_ms is set once, at "
+    "activation), so ruling_due_ms differs by arrival order and one view takes the Ruling, the other "
+    "refuses it for good. Options: the earliest held, re-evaluated when an earlier Stamp arrives (as "
+    "WitnessIndex already keeps it); or a verifier refuses a second Stamp naming a digest the same "
+    "escrow stamped (order-dependent too); the audit names the escrow either way (WIT-006)",
+)
+@pytest.mark.req("CMT-002", "WIT-005", "WIT-006")
+def test_a_claim_stamped_twice_leaves_verifiers_agreeing_on_its_ruling() -> None:
+    """Bob never delivers; Alice claims and the escrow stamps the claim at t1 and -- at fault, WIT-006
+    says it answers a resubmission with its first Stamp -- again at t1 + 10 min, and shows Bob's friends
+    the second Stamp first. It upholds at t1 + the response window, when the ruling is due by the first
+    Stamp and not by the second: views holding the same statements end BREACHED and DISPUTED."""
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    offer = alice.offer(bob, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    nid = offer.header.negotiation_id
+    locks = [
+        escrow.sign(
+            "bond_lock",
+            commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND),
+            audience=p.did,
+            negotiation_id=nid,
+        )
+        for p in (alice, bob)
+    ]
+    clock.advance(DAY_MS + 1_000)
+    claim = alice.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never arrived"),
+        audience=bob.did,
+        negotiation_id=nid,
+    )
+    first = escrow.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
+    clock.advance(600_000)
+    second = escrow.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
+    clock.advance(DEFAULT_RESPONSE_WINDOW_MS - 600_000)
+    ruling = escrow.sign(
+        "ruling",
+        commitment_pb2.Ruling(
+            contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
+        ),
+        negotiation_id=nid,
+    )
+    base = [*alice.setup, *bob.setup, *escrow.setup, *(vs.envelope for vs in (offer, accept, *locks))]
+    # Each view gets the escrow's chain whole (its statements in seq order), the claim before them.
+    in_order = _observe([*base, claim.envelope, first.envelope, second.envelope, ruling.envelope])
+    second_first = _observe([*base, claim.envelope, second.envelope, first.envelope, ruling.envelope])
+    states = [v.negotiations.get(nid).state for v in (in_order, second_first)]
+    assert states[0] is State.BREACHED
+    assert states[0] is states[1]
+
+
+# --- 3: a witnessed Accept at another escrow displacing the contract an honest escrow holds ----------
+
+
+def _displaced_at(bonded: bool) -> tuple[FixedClock, LocalEscrow, Party, Party, bytes]:
+    """Two of Mallory's keys, P1 and P2: P1 offers P2 terms naming a third key of hers, K, as escrow;
+    P2 answers with a Counter naming the honest escrow E, which P1 accepts; E takes the line, witnesses
+    the Accept (and locks both bonds if ``bonded``). Then K stamps an Accept of the first offer by P2,
+    which K witnessed by its cutoff: it takes precedence (NEG-017) and E, shown it with K's Stamp, takes
+    it too (ESC-014 leaves an offer naming another escrow to that escrow). Returns the negotiation id."""
+    clock = FixedClock()
+    p1, p2, k = Party("p1", clock), Party("p2", clock), Party("k", clock)
+    bond = BOND if bonded else 0
+    e = LocalEscrow(Party("escrow", clock), funds={p1.did: 1_000, p2.did: 1_000})
+    o1 = p1.offer(p2, p1.proposal(issuer_bond=bond, audience_bond=bond, escrow=k.did))
+    clock.advance(1_000)
+    mine = proposal_of(o1)
+    theirs = trade_pb2.Offer(gives=mine.wants, wants=mine.gives)
+    theirs.terms.CopyFrom(mine.terms)
+    theirs.terms.escrow = e.did
+    c2 = p2.counter(o1, theirs)
+    clock.advance(1_000)
+    a2 = p1.accept(c2)
+    e.submit([*p1.setup, *p2.setup, o1.envelope, c2.envelope, a2.envelope])
+    nid = o1.header.negotiation_id
+    assert e.escrow.verifier.negotiations.get(nid).contract.id == a2.digest
+    clock.advance(1_000)
+    a0 = p2.accept(o1)
+    stamp = k.sign("stamp", commitment_pb2.Stamp(statements=[a0.digest]))
+    e.submit([*k.setup, stamp.envelope, a0.envelope])  # raised WRONG_PARTY from the escrow's own check
+    neg = e.escrow.verifier.negotiations.get(nid)
+    assert neg.contract is not None and neg.contract.id == a0.digest and neg.contract.escrow == k.did
+    return clock, e, p1, p2, nid
+
+
+@pytest.mark.req("NEG-017", "ESC-014")
+def test_a_contract_displaced_by_another_escrows_witnessed_accept_does_not_stop_the_escrow() -> None:
+    """The escrow went on evaluating the negotiation it held, now a contract naming K: each statement it
+    then made due (a lock, a lapse) failed its own check (NEG-008: only the contract's escrow issues it),
+    raising out of that Submit and, at the displaced contract's timer, out of ``tick`` -- which ends an
+    escrow node's ticker thread (EscrowNode.start_ticking), so no contract there was ruled on, lapsed or
+    refunded again. Three fresh keys and no funds did it. Now the displaced contract leaves the open set
+    and the escrow signs nothing about it; an honest unbonded contract there still lapses."""
+    clock, e, _, _, _ = _displaced_at(bonded=False)
+    assert e.escrow.open_contracts == 0  # the displaced one is not ours to evaluate
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    offer = alice.offer(bob, alice.proposal(escrow=e.did))
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    e.submit([*alice.setup, *bob.setup, offer.envelope, accept.envelope])
+    clock.advance(3 * DAY_MS)
+    e.tick()  # raised
+    assert e.escrow.verifier.negotiations.get(offer.header.negotiation_id).state is State.EXPIRED
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="SPEC decision (NEG-017, ESC-014, ESC-010, AUD-004): what an escrow does with the bonds it "
+    "locked for a contract another escrow's witnessed Accept displaced. They now stay locked for good "
+    "(nobody can perform that contract; every verifier holding the Accept calls the escrow's statements "
+    "about it superseded). Options: refund them at once, ordered after the Stamp of the Accept, with the "
+    "audit taking such a Refund as due (REFUND_NOT_DUE today); or refuse (not take) an Accept that "
+    "displaces a contract it bonds, keeping its own view and ruling it as if never shown (its rulings "
+    "then move money under a contract the parties' verifiers call superseded)",
+)
+@pytest.mark.req("NEG-017", "ESC-014", "ESC-010")
+def test_bonds_locked_for_a_displaced_contract_come_back() -> None:
+    _, e, p1, p2, _ = _displaced_at(bonded=True)
+    assert e.get_balance(p1.did)[:2] == (1_000, 0)
+    assert e.get_balance(p2.did)[:2] == (1_000, 0)
+
+
+# --- 4: RPC-015's provisional Mandate, taken once any context statement after it passes ---------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="SPEC/reference decision (RPC-015, section 13.2): the context a refused request brings is "
+    "still kept when a context statement after its Mandate passes -- only Mandates are held "
+    "provisionally, and a statement addressed to us is context the request 'depends on'. Options: take "
+    "a request's context only once the request passed its checks (a provisional overlay for every "
+    "context statement, not Mandates alone); keep only context the request itself cites (its "
+    "negotiation's statements, the Mandates and key statements it names); or bound what unknown "
+    "principals' context may add to the journal (a newcomer quota, as RPC-012 does for negotiations)",
+)
+@pytest.mark.req("RPC-015")
+def test_a_refused_requests_mandate_is_not_kept_behind_an_ack_addressed_to_us(tmp_path: Path) -> None:
+    """The merged fix holds a request's context Mandate provisionally until the statement after it passes
+    its checks. Twenty fresh keys each send Bob a Delivery naming no negotiation of his (refused), with
+    context [their Mandate, an Ack addressed to Bob under it]: the Ack passes, so the Mandate and the Ack
+    are taken and journaled -- two statements of Bob's disk a refused request, as before the fix."""
+    clock = FixedClock()
+    bob = Party("bob", clock)
+    with Journal.open(tmp_path / "bob.db") as journal:
+        b = make_peer(bob, clock, journal=journal)
+        start = sum(1 for _ in journal.statements())
+        mandates = []
+        for i in range(20):
+            key, boss = Signer(f"mallory/{i}", clock), Signer(f"mallory-principal/{i}", clock)
+            caps = identity_pb2.Mandate(
+                agent=key.did,
+                valid_from_ms=clock.now_ms,
+                valid_until_ms=clock.now_ms + DAY_MS,
+                currency="credit",
+                period_ms=DAY_MS,
+            )
+            mandate = boss.sign("mandate", caps, ttl_ms=DAY_MS)
+            mandates.append(mandate)
+            request = key.sign(
+                "delivery",
+                commitment_pb2.Delivery(contract=derive(f"no-such-contract/{i}"), item_index=0),
+                audience=bob.did,
+                negotiation_id=derive(f"no-such-negotiation/{i}", 16),
+                mandate=mandate.digest,
+            )
+            ack = key.sign(
+                "ack",
+                commitment_pb2.Ack(statement=derive(f"anything/{i}")),
+                audience=bob.did,
+                mandate=mandate.digest,
+            )
+            with pytest.raises(UnknownNegotiation):
+                b.exchange(request.envelope, [mandate.envelope, ack.envelope])
+        assert not [vs for vs in mandates if vs.digest in b.verifier.statements]
+        assert sum(1 for _ in journal.statements()) == start
+
+
+# --- held: CMT-008 no longer counts bonded contracts; unfunded ones still leave at the cutoff ---------
+
+
+@pytest.mark.req("CMT-008", "ESC-010")
+def test_unfunded_bonded_junk_beyond_the_cap_lapses_at_its_cutoff_and_leaves_the_escrow() -> None:
+    """Two of Mallory's keys open more bonded contracts at an escrow than its per-party cap (here 2), and
+    fund none: CMT-008 no longer counts them, so each is taken -- and each lapses at its bonding cutoff
+    (ESC-010), leaving the escrow's open set: the junk costs the escrow until a time both keys signed,
+    as an unbonded contract does until its last deadline plus the claim window."""
+    clock = FixedClock()
+    p1, p2 = Party("p1", clock), Party("p2", clock)
+    e = LocalEscrow(Party("escrow", clock))
+    e.escrow.max_open_contracts = 2
+    nids = []
+    for _ in range(5):
+        offer = p1.offer(p2, p1.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=e.did))
+        accept = p2.accept(offer)
+        e.submit([*p1.setup, *p2.setup, offer.envelope, accept.envelope])
+        nids.append(offer.header.negotiation_id)
+    assert e.escrow.open_contracts == 5
+    clock.advance(DAY_MS)
+    e.tick()
+    assert e.escrow.open_contracts == 0
+    assert {e.escrow.verifier.negotiations.get(n).state for n in nids} == {State.EXPIRED}
