@@ -1091,7 +1091,12 @@ class EscrowNode:
     def start_ticking(self, every_s: float = 0.5) -> threading.Thread:
         def loop() -> None:
             while not self._stop.wait(every_s):
-                self.tick()
+                try:
+                    self.tick()
+                except Exception:  # a bug, not an input: said, and the next tick tries again
+                    # A ticker that died here would leave the process serving Submits with no ruling,
+                    # lapse or refund ever signed again, and say nothing.
+                    log.exception("escrow: a tick failed; ticking on")
 
         thread = threading.Thread(target=loop, name="escrow-tick", daemon=True)
         thread.start()
