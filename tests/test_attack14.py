@@ -207,22 +207,14 @@ def test_bonds_locked_for_a_displaced_contract_come_back() -> None:
 # --- 4: RPC-015's provisional Mandate, taken once any context statement after it passes ---------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC/reference decision (RPC-015, section 13.2): the context a refused request brings is "
-    "still kept when a context statement after its Mandate passes -- only Mandates are held "
-    "provisionally, and a statement addressed to us is context the request 'depends on'. Options: take "
-    "a request's context only once the request passed its checks (a provisional overlay for every "
-    "context statement, not Mandates alone); keep only context the request itself cites (its "
-    "negotiation's statements, the Mandates and key statements it names); or bound what unknown "
-    "principals' context may add to the journal (a newcomer quota, as RPC-012 does for negotiations)",
-)
 @pytest.mark.req("RPC-015")
 def test_a_refused_requests_mandate_is_not_kept_behind_an_ack_addressed_to_us(tmp_path: Path) -> None:
     """The merged fix holds a request's context Mandate provisionally until the statement after it passes
     its checks. Twenty fresh keys each send Bob a Delivery naming no negotiation of his (refused), with
-    context [their Mandate, an Ack addressed to Bob under it]: the Ack passes, so the Mandate and the Ack
-    are taken and journaled -- two statements of Bob's disk a refused request, as before the fix."""
+    context [their Mandate, an Ack addressed to Bob under it]: the Ack passed, so the Mandate and the Ack
+    were taken and journaled -- two statements of Bob's disk a refused request, as before the fix.
+    Closed: a context statement addressed to us from another negotiation (and what only it needs) is
+    taken only once the request passed its checks (RPC-015); here nothing is kept or journaled."""
     clock = FixedClock()
     bob = Party("bob", clock)
     with Journal.open(tmp_path / "bob.db") as journal:
@@ -257,6 +249,39 @@ def test_a_refused_requests_mandate_is_not_kept_behind_an_ack_addressed_to_us(tm
                 b.exchange(request.envelope, [mandate.envelope, ack.envelope])
         assert not [vs for vs in mandates if vs.digest in b.verifier.statements]
         assert sum(1 for _ in journal.statements()) == start
+
+
+@pytest.mark.req("RPC-015")
+def test_a_context_ack_of_another_negotiation_is_taken_when_the_request_passes(tmp_path: Path) -> None:
+    """The other side of the fix above: Alice opens a negotiation with Bob, her Offer's context her setup
+    and an Ack addressed to Bob naming a statement of another negotiation. The Offer passes, so the Ack
+    (addressed to Bob, no statement of the Offer's negotiation) is taken too, after the request's own
+    context, and journaled in the same commit; the same Ack beside a Delivery Bob refuses is not."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    with Journal.open(tmp_path / "bob.db") as journal:
+        b = make_peer(bob, clock, journal=journal)
+        refused_ack = alice.sign("ack", commitment_pb2.Ack(statement=derive("elsewhere/0")), audience=bob.did)
+        delivery = alice.sign(
+            "delivery",
+            commitment_pb2.Delivery(contract=derive("no-such-contract"), item_index=0),
+            audience=bob.did,
+            negotiation_id=derive("no-such-negotiation", 16),
+        )
+        start = sum(1 for _ in journal.statements())
+        with pytest.raises(UnknownNegotiation):
+            b.exchange(delivery.envelope, [*alice.setup, refused_ack.envelope])
+        assert refused_ack.digest not in b.verifier.statements
+        assert sum(1 for _ in journal.statements()) == start
+        ack = alice.sign("ack", commitment_pb2.Ack(statement=derive("elsewhere/1")), audience=bob.did)
+        offer = alice.offer(bob, alice.proposal())
+        answers = b.exchange(offer.envelope, [*alice.setup, ack.envelope])
+        assert answers, "the Offer is answered"
+        assert b.negotiation(offer.negotiation_id) is not None
+        assert ack.digest in b.verifier.statements
+        journaled = [envelope for _, _, envelope in journal.statements()]
+        assert ack.envelope in journaled and offer.envelope in journaled
+        assert journaled.index(ack.envelope) < journaled.index(offer.envelope)  # taken before the request
 
 
 # --- held: CMT-008 no longer counts bonded contracts; unfunded ones still leave at the cutoff ---------

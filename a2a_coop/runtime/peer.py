@@ -556,7 +556,19 @@ class Peer:
                 # journaled in the request's own commit below. Its Mandates are held provisionally
                 # until something that needs them passes: a refused request leaves none of them.
                 provisional = _Provisional(self, now)
-                taken = self._hold_context(self._needed_context(request, context), provisional)
+                needed, addressed = self._needed_context(request, context)
+                taken = self._hold_context(needed, provisional)
+                if addressed:
+                    # The other statements addressed to us (other negotiations) and what only they
+                    # need: taken once the request passed its checks, before it, in their order; a
+                    # refused request leaves none of them (RPC-015).
+                    passed = True
+                    try:
+                        provisional.check(request, now_ms=now)
+                    except Exception:  # refused: checked again, and refused so, below
+                        passed = False
+                    if passed:
+                        self._hold_context(addressed, provisional)
                 try:
                     if provisional.mandates:
                         provisional.check(request, now_ms=now)
@@ -1159,16 +1171,25 @@ class Peer:
             raise
         return taken
 
-    def _needed_context(self, request: VerifiedStatement, context: Sequence[bytes]) -> list[bytes]:
-        """RPC-015: the context envelopes ``request`` depends on, in their order; the others are not
-        taken. Keys cost nothing, so a request we then refuse would otherwise make us keep and journal,
-        for good, whatever strangers' statements it carried. Depended on: the statements of the
-        request's negotiation (an escrow's relayed answer among them), the Stamps naming one of those or
-        the request (or a statement of its negotiation we hold), the statements addressed to us
-        (refused as requests are if dated back or ahead, TIM-008), the Mandates any of these cite or that
-        name as agent a key they name (issuer, audience, an offer's escrow), and the key statements of
-        those keys and of their principals. An envelope that does not decode
-        is kept, so that holding it raises its typed error. Only context we do not hold is decoded."""
+    def _needed_context(
+        self, request: VerifiedStatement, context: Sequence[bytes]
+    ) -> tuple[list[bytes], list[bytes]]:
+        """RPC-015: the context envelopes ``request`` depends on, in their order, in two parts; the
+        others are not taken. Keys cost nothing, so a request we then refuse would otherwise make us
+        keep and journal, for good, whatever strangers' statements it carried.
+
+        First, what the request's own checks can depend on, taken before it is checked: the statements
+        of the request's negotiation (an escrow's relayed answer among them), the Stamps naming one of
+        those or the request (or a statement of its negotiation we hold), the Mandates any of these cite
+        or that name as agent a key they name (issuer, audience, an offer's escrow), and the key
+        statements of those keys and of their principals. An envelope that does not decode is kept
+        here, so that holding it raises its typed error.
+
+        Second, the other statements addressed to us (other negotiations: an Accept of our offer handed
+        over with an Ack; refused as requests are if dated back or ahead, TIM-008), the Stamps naming
+        those, and the Mandates and key statements only they need, by the same rules: taken only once
+        the request passed its checks (:meth:`exchange`), so that a refused request leaves none of them.
+        Only context we do not hold is decoded."""
         remembered = self._context_digests
         fresh: list[tuple[int, bytes, statement_pb2.Statement | None]] = []
         for i, env in enumerate(context):
@@ -1181,17 +1202,10 @@ class Peer:
             except Exception:  # malformed: _hold raises its typed error (ENV-004, ENV-008, ...)
                 fresh.append((i, b"", None))
         if not fresh:
-            return []
+            return [], []
         nid, me = request.negotiation_id, self.did
-        keep = {
-            i
-            for i, _, stmt in fresh
-            if stmt is None
-            or (nid and stmt.header.negotiation_id == nid)
-            # statements addressed to us: checked as requests are (TIM-006, TIM-008)
-            or stmt.header.audience == me
-        }
-        ours = {request.digest} | {digest for i, digest, _ in fresh if i in keep}
+        first = {i for i, _, stmt in fresh if stmt is None or (nid and stmt.header.negotiation_id == nid)}
+        ours = {request.digest} | {digest for i, digest, _ in fresh if i in first}
         held = self.verifier.statements
         if nid:  # what we hold of the request's negotiation, which a relayed Stamp may name
             ours.update(d for d in _stamped_candidates(fresh) if _of(held, d) == nid)
@@ -1199,10 +1213,35 @@ class Peer:
         keys = {request.issuer, request.audience}
         if request.body in ("offer", "counter"):
             keys.add(proposal_of(request).terms.escrow)
+        self._context_needs(fresh, first, ours, mandates, keys, taken=set())
+        # statements addressed to us: checked as requests are (TIM-006, TIM-008)
+        second = {
+            i for i, _, stmt in fresh if i not in first and stmt is not None and stmt.header.audience == me
+        }
+        addressed = {digest for i, digest, _ in fresh if i in second}
+        self._context_needs(fresh, second, addressed, set(), set(), taken=first)
+        return [context[i] for i in sorted(first)], [context[i] for i in sorted(second)]
+
+    def _context_needs(
+        self,
+        fresh: Sequence[tuple[int, bytes, statement_pb2.Statement | None]],
+        keep: set[int],
+        named: set[bytes],
+        mandates: set[bytes],
+        keys: set[str],
+        *,
+        taken: set[int],
+    ) -> None:
+        """Add to ``keep`` (indices of ``fresh``) the Stamps naming a digest in ``named``, then the
+        Mandates that ``keep``'s statements cite (or ``mandates`` holds) or whose agent is a key they
+        name (or ``keys`` holds), then the key statements of those keys and of their principals
+        (:meth:`_needed_context`); none of ``taken``, which another part keeps."""
         for i, _, stmt in fresh:
-            if stmt is None:
+            if stmt is None or i in taken:
                 continue
-            if i in keep or (stmt.WhichOneof("body") == "stamp" and ours.intersection(stmt.stamp.statements)):
+            if i in keep or (
+                stmt.WhichOneof("body") == "stamp" and named.intersection(stmt.stamp.statements)
+            ):
                 keep.add(i)
                 mandates.add(stmt.header.mandate)
                 keys.add(stmt.header.issuer)
@@ -1212,6 +1251,7 @@ class Peer:
         for i, digest, stmt in fresh:
             if (
                 i not in keep
+                and i not in taken
                 and stmt is not None
                 and stmt.HasField("mandate")
                 and (stmt.mandate.agent in keys or digest in mandates)
@@ -1223,14 +1263,13 @@ class Peer:
             if record is not None:
                 keys.add(record.principal)
         for i, _, stmt in fresh:
-            if i in keep or stmt is None:
+            if i in keep or i in taken or stmt is None:
                 continue
             body = stmt.WhichOneof("body")
             if body in PRINCIPAL_BODIES and (
                 stmt.header.issuer in keys or (body == "key_revocation" and stmt.key_revocation.key in keys)
             ):
                 keep.add(i)
-        return [context[i] for i in sorted(keep)]
 
     def _record_context(self, taken: Sequence[VerifiedStatement], now: int) -> None:
         """Journal context we hold, without its request (which was refused): durable before we answer."""
