@@ -12,16 +12,16 @@ import contextlib
 from pathlib import Path
 
 import pytest
-from peers import make_peer
+from peers import fresh_key, make_peer
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError, UnknownNegotiation
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State, proposal_of
 from a2a_coop.protocol.reputation import rate
 from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.reputation import Reputation
-from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, Signer, bonded_trade, derive
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, bonded_trade, derive
 
 BOND = 100
 
@@ -222,15 +222,7 @@ def test_a_refused_requests_mandate_is_not_kept_behind_an_ack_addressed_to_us(tm
         start = sum(1 for _ in journal.statements())
         mandates = []
         for i in range(20):
-            key, boss = Signer(f"mallory/{i}", clock), Signer(f"mallory-principal/{i}", clock)
-            caps = identity_pb2.Mandate(
-                agent=key.did,
-                valid_from_ms=clock.now_ms,
-                valid_until_ms=clock.now_ms + DAY_MS,
-                currency="credit",
-                period_ms=DAY_MS,
-            )
-            mandate = boss.sign("mandate", caps, ttl_ms=DAY_MS)
+            key, mandate = fresh_key(i, clock)
             mandates.append(mandate)
             request = key.sign(
                 "delivery",

@@ -21,12 +21,12 @@ import httpx
 from a2a.types import a2a_pb2
 from google.rpc import error_details_pb2  # type: ignore[import-untyped]  # no py.typed
 from grpc_status import rpc_status
-from peers import make_peer
+from peers import fresh_key, make_peer
 from test_a2a import Countering, offer_through_a2a
 from test_hidden_accept import FUNDS, _two_escrows
 
 from a2a_coop import a2a
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError, MandateViolation
 from a2a_coop.protocol.mandate import ExposureBook
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, State, proposal_of
@@ -371,16 +371,7 @@ def test_a_refused_requests_own_mandate_is_neither_kept_nor_journaled(tmp_path: 
         principal = Signer("mallory-principal", clock)
         mandates = []
         for i in range(50):
-            key = Signer(f"mallory/{i}", clock)
-            boss = principal if i % 2 else Signer(f"mallory-principal/{i}", clock)
-            caps = identity_pb2.Mandate(
-                agent=key.did,
-                valid_from_ms=clock.now_ms,
-                valid_until_ms=clock.now_ms + DAY_MS,
-                currency="credit",
-                period_ms=DAY_MS,
-            )
-            mandate = boss.sign("mandate", caps, ttl_ms=DAY_MS)
+            key, mandate = fresh_key(i, clock, principal if i % 2 else None)
             mandates.append(mandate)
             unknown = derive(f"no-such-negotiation/{i}", 16)
             request = key.sign(
