@@ -244,6 +244,50 @@ def test_a_refused_requests_mandate_is_not_kept_behind_an_ack_addressed_to_us(tm
 
 
 @pytest.mark.req("RPC-015")
+@pytest.mark.xfail(
+    strict=True,
+    reason="SPEC/reference decision (RPC-015, TIM-006): a Stamp naming the request is context the "
+    "request's own checks may depend on (it may witness a request dated back), so it is taken before the "
+    "request, with the Mandate it cites, even when the request is then refused -- and any fresh key can "
+    "sign one naming its own request. Options: take such a Stamp only when its issuer is the escrow of "
+    "the request's contract or outstanding offer (known only once the request's negotiation is held); "
+    "take it provisionally, as Mandates are, and keep it only if the request passes; or bound what "
+    "unknown principals' context may add to the journal (a newcomer quota, as RPC-012)",
+)
+def test_a_refused_requests_mandate_is_not_kept_behind_a_stamp_of_the_request(tmp_path: Path) -> None:
+    """The variant of the attack above the RPC-015 fix leaves open: twenty fresh keys each send Bob a
+    Delivery naming no negotiation of his (refused), with context [their Mandate, a Stamp by the same key,
+    addressed to Bob, naming the Delivery]. The Stamp passes its checks and names the request, so it and
+    the Mandate are taken and journaled: two statements of Bob's disk a refused request. Expect none."""
+    clock = FixedClock()
+    bob = Party("bob", clock)
+    with Journal.open(tmp_path / "bob.db") as journal:
+        b = make_peer(bob, clock, journal=journal)
+        start = sum(1 for _ in journal.statements())
+        mandates = []
+        for i in range(20):
+            key, mandate = fresh_key(i, clock)
+            mandates.append(mandate)
+            request = key.sign(
+                "delivery",
+                commitment_pb2.Delivery(contract=derive(f"no-such-contract/{i}"), item_index=0),
+                audience=bob.did,
+                negotiation_id=derive(f"no-such-negotiation/{i}", 16),
+                mandate=mandate.digest,
+            )
+            stamp = key.sign(
+                "stamp",
+                commitment_pb2.Stamp(statements=[request.digest]),
+                audience=bob.did,
+                mandate=mandate.digest,
+            )
+            with contextlib.suppress(CoopError):  # refused: its negotiation is unknown
+                b.exchange(request.envelope, [mandate.envelope, stamp.envelope])
+        assert not [vs for vs in mandates if vs.digest in b.verifier.statements]
+        assert sum(1 for _ in journal.statements()) == start
+
+
+@pytest.mark.req("RPC-015")
 def test_a_context_ack_of_another_negotiation_is_taken_when_the_request_passes(tmp_path: Path) -> None:
     """The other side of the fix above: Alice opens a negotiation with Bob, her Offer's context her setup
     and an Ack addressed to Bob naming a statement of another negotiation. The Offer passes, so the Ack
