@@ -9,6 +9,7 @@ row for each hole found.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,10 +19,11 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError, UnknownNegotiation
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State, proposal_of
 from a2a_coop.protocol.reputation import rate
+from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.reputation import Reputation
-from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, bonded_trade, derive
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, Signer, bonded_trade, derive
 
 BOND = 100
 
@@ -207,14 +209,13 @@ def test_bonds_locked_for_a_displaced_contract_come_back() -> None:
 # --- 4: RPC-015's provisional Mandate, taken once any context statement after it passes ---------------
 
 
-@pytest.mark.req("RPC-015")
-def test_a_refused_requests_mandate_is_not_kept_behind_an_ack_addressed_to_us(tmp_path: Path) -> None:
-    """The merged fix holds a request's context Mandate provisionally until the statement after it passes
-    its checks. Twenty fresh keys each send Bob a Delivery naming no negotiation of his (refused), with
-    context [their Mandate, an Ack addressed to Bob under it]: the Ack passed, so the Mandate and the Ack
-    were taken and journaled -- two statements of Bob's disk a refused request, as before the fix.
-    Closed: a context statement addressed to us from another negotiation (and what only it needs) is
-    taken only once the request passed its checks (RPC-015); here nothing is kept or journaled."""
+def _twenty_refused_requests_keep_nothing(
+    tmp_path: Path,
+    beside: Callable[[Signer, VerifiedStatement, VerifiedStatement, int], VerifiedStatement],
+) -> None:
+    """Twenty fresh keys each send Bob a Delivery naming no negotiation of his (refused,
+    UNKNOWN_NEGOTIATION), with context [their Mandate, ``beside(key, mandate, request, i)``]: expect
+    none of the Mandates kept, and Bob's journal no longer for it."""
     clock = FixedClock()
     bob = Party("bob", clock)
     with Journal.open(tmp_path / "bob.db") as journal:
@@ -231,16 +232,26 @@ def test_a_refused_requests_mandate_is_not_kept_behind_an_ack_addressed_to_us(tm
                 negotiation_id=derive(f"no-such-negotiation/{i}", 16),
                 mandate=mandate.digest,
             )
-            ack = key.sign(
-                "ack",
-                commitment_pb2.Ack(statement=derive(f"anything/{i}")),
-                audience=bob.did,
-                mandate=mandate.digest,
-            )
             with pytest.raises(UnknownNegotiation):
-                b.exchange(request.envelope, [mandate.envelope, ack.envelope])
+                b.exchange(request.envelope, [mandate.envelope, beside(key, mandate, request, i).envelope])
         assert not [vs for vs in mandates if vs.digest in b.verifier.statements]
         assert sum(1 for _ in journal.statements()) == start
+
+
+@pytest.mark.req("RPC-015")
+def test_a_refused_requests_mandate_is_not_kept_behind_an_ack_addressed_to_us(tmp_path: Path) -> None:
+    """The merged fix holds a request's context Mandate provisionally until the statement after it passes
+    its checks. Twenty fresh keys each send Bob a Delivery naming no negotiation of his (refused), with
+    context [their Mandate, an Ack addressed to Bob under it]: the Ack passed, so the Mandate and the Ack
+    were taken and journaled -- two statements of Bob's disk a refused request, as before the fix.
+    Closed: a context statement addressed to us from another negotiation (and what only it needs) is
+    taken only once the request passed its checks (RPC-015); here nothing is kept or journaled."""
+
+    def ack(key: Signer, mandate: VerifiedStatement, request: VerifiedStatement, i: int) -> VerifiedStatement:
+        msg = commitment_pb2.Ack(statement=derive(f"anything/{i}"))
+        return key.sign("ack", msg, audience=request.audience, mandate=mandate.digest)
+
+    _twenty_refused_requests_keep_nothing(tmp_path, ack)
 
 
 @pytest.mark.req("RPC-015")
@@ -259,32 +270,14 @@ def test_a_refused_requests_mandate_is_not_kept_behind_a_stamp_of_the_request(tm
     Delivery naming no negotiation of his (refused), with context [their Mandate, a Stamp by the same key,
     addressed to Bob, naming the Delivery]. The Stamp passes its checks and names the request, so it and
     the Mandate are taken and journaled: two statements of Bob's disk a refused request. Expect none."""
-    clock = FixedClock()
-    bob = Party("bob", clock)
-    with Journal.open(tmp_path / "bob.db") as journal:
-        b = make_peer(bob, clock, journal=journal)
-        start = sum(1 for _ in journal.statements())
-        mandates = []
-        for i in range(20):
-            key, mandate = fresh_key(i, clock)
-            mandates.append(mandate)
-            request = key.sign(
-                "delivery",
-                commitment_pb2.Delivery(contract=derive(f"no-such-contract/{i}"), item_index=0),
-                audience=bob.did,
-                negotiation_id=derive(f"no-such-negotiation/{i}", 16),
-                mandate=mandate.digest,
-            )
-            stamp = key.sign(
-                "stamp",
-                commitment_pb2.Stamp(statements=[request.digest]),
-                audience=bob.did,
-                mandate=mandate.digest,
-            )
-            with contextlib.suppress(CoopError):  # refused: its negotiation is unknown
-                b.exchange(request.envelope, [mandate.envelope, stamp.envelope])
-        assert not [vs for vs in mandates if vs.digest in b.verifier.statements]
-        assert sum(1 for _ in journal.statements()) == start
+
+    def stamp(
+        key: Signer, mandate: VerifiedStatement, request: VerifiedStatement, i: int
+    ) -> VerifiedStatement:
+        msg = commitment_pb2.Stamp(statements=[request.digest])
+        return key.sign("stamp", msg, audience=request.audience, mandate=mandate.digest)
+
+    _twenty_refused_requests_keep_nothing(tmp_path, stamp)
 
 
 @pytest.mark.req("RPC-015")
