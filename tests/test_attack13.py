@@ -22,8 +22,15 @@ from peers import make_peer
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.cli.main import main
 from a2a_coop.protocol.audit import audit
-from a2a_coop.protocol.errors import AttestationInadmissible, CoopError, LimitExceeded
+from a2a_coop.protocol.errors import (
+    AttestationInadmissible,
+    CoopError,
+    KeyRevoked,
+    LimitExceeded,
+    RevocationUnauthorized,
+)
 from a2a_coop.protocol.escrow_audit import audit_ledger
+from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.reputation import rate
 from a2a_coop.protocol.statements import verify_statement
@@ -570,27 +577,18 @@ def test_fresh_keys_cannot_fill_an_honest_partys_quota_of_open_contracts_at_its_
 # --- 10: a principal's revocation heard before its key's first statement -----------------------------
 
 
-@pytest.mark.req("KEY-004", "KEY-007")
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC decision: KEY-004 refuses a principal's KeyRevocation of a key not yet bound to it in "
-    "the verifier's view (REVOCATION_UNAUTHORIZED, nothing recorded), so a verifier that hears the "
-    "revocation before any statement of the key drops it for good and takes every later statement of "
-    "the key, while one that heard a statement first refuses them: the same statements, two verdicts. "
-    "Options: (a) hold such a revocation pending and make it effective once the key binds to its "
-    "issuer (bounded per issuer: strangers' revocations of keys that never bind to them would "
-    "otherwise fill memory); (b) a KeyRevocation by a principal travels with a statement binding the "
-    "key (its Checkpoint under the Mandate) and a verifier takes the two as one; (c) accept the order "
-    "dependence and say that a revocation must be re-sent after the key's statements",
-)
+@pytest.mark.req("KEY-004", "KEY-007", "KEY-008")
 def test_a_principals_revocation_heard_before_its_keys_statements_still_counts() -> None:
     """Alice's key is stolen; her principal revokes it from just after her Offer. A verifier that
-    holds her Offer first takes the revocation and refuses the thief's later Delivery (KEY_REVOKED);
-    one that hears the revocation first refuses it -- the key is bound to no principal in its view yet
-    (KEY-007) -- and then takes the Offer, Bob's Accept and the thief's Delivery. Expect both to
-    refuse the Delivery."""
+    holds her Offer first takes the revocation and refuses the thief's later Delivery (KEY_REVOKED).
+    Decided (KEY-008): a principal's revocation travels with a statement binding the key to it (the
+    key's public Checkpoint under the Mandate); a verifier that hears the two before anything else of
+    the key refuses the Delivery too. A bare revocation heard first is refused REVOCATION_UNAUTHORIZED
+    and recorded nowhere -- the code tells its sender to send it again with its binding -- and once sent
+    so, it counts there as well."""
     clock = FixedClock()
     alice, bob = Party("alice", clock), Party("bob", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
     offer = alice.offer(bob)
     clock.advance(1_000)
     accept = bob.accept(offer)
@@ -601,10 +599,51 @@ def test_a_principals_revocation_heard_before_its_keys_statements_still_counts()
         identity_pb2.KeyRevocation(key=alice.did, effective_ms=offer.issued_at_ms + 500, reason="stolen"),
     )
     base = [*alice.setup, *bob.setup]
-    statement_first = _observe([*base, offer.envelope, revocation.envelope, accept.envelope, theft.envelope])
-    revocation_first = _observe([*base, revocation.envelope, offer.envelope, accept.envelope, theft.envelope])
+    later = [offer.envelope, accept.envelope, theft.envelope]
+    statement_first = _observe([*base, binding.envelope, offer.envelope, revocation.envelope, *later[1:]])
+    revocation_first = _observe([*base, binding.envelope, revocation.envelope, *later])
     assert theft.digest not in statement_first.statements
     assert theft.digest not in revocation_first.statements
+    assert offer.digest in revocation_first.statements  # dated before effective_ms: still Alice's
+
+    bare = Verifier()
+    for env in base:
+        bare.accept(env)
+    with pytest.raises(RevocationUnauthorized):
+        bare.accept(revocation.envelope)
+    bare.accept(binding.envelope)
+    bare.accept(revocation.envelope)  # sent again with its binding: taken
+    for env in later[:2]:
+        bare.accept(env)
+    with pytest.raises(KeyRevoked):
+        bare.accept(theft.envelope)
+
+
+@pytest.mark.req("KEY-008", "RPC-015")
+def test_a_peer_takes_a_principals_revocation_with_its_binding_as_context() -> None:
+    """Carol's peer has never heard of Alice's key. Her principal's revocation alone is refused
+    REVOCATION_UNAUTHORIZED and leaves nothing; sent with the key's public Checkpoint under the Mandate
+    as context (KEY-008), the peer takes both, and refuses the key's statements from effective_ms on.
+    A statement of the key addressed to someone else, which the peer cannot take, is passed over."""
+    clock = FixedClock()
+    alice, bob, carol = Party("alice", clock), Party("bob", clock), Party("carol", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    clock.advance(1_000)
+    revocation = alice.principal.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms - 500, reason="stolen"),
+    )
+    c = make_peer(carol, clock)
+    held = len(c.verifier.statements)
+    with pytest.raises(RevocationUnauthorized):
+        c.exchange(revocation.envelope)
+    assert len(c.verifier.statements) == held
+    elsewhere = alice.offer(bob)  # addressed to Bob: a peer cannot take it (STM-005), so it is passed over
+    c.exchange(revocation.envelope, context=[*alice.setup, elsewhere.envelope, binding.envelope])
+    assert {binding.digest, revocation.digest} <= set(c.verifier.statements)
+    assert elsewhere.digest not in c.verifier.statements
+    with pytest.raises(KeyRevoked):
+        c.exchange(alice.offer(carol).envelope)
 
 
 # --- 11: vouched stake bought with a free exit --------------------------------------------------------

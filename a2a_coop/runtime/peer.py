@@ -1205,6 +1205,8 @@ class Peer:
             return [], []
         nid, me = request.negotiation_id, self.did
         first = {i for i, _, stmt in fresh if stmt is None or (nid and stmt.header.negotiation_id == nid)}
+        if request.body == "key_revocation":
+            first.update(_binding_of(fresh, request, me))
         ours = {request.digest} | {digest for i, digest, _ in fresh if i in first}
         held = self.verifier.statements
         if nid:  # what we hold of the request's negotiation, which a relayed Stamp may name
@@ -2124,6 +2126,27 @@ def _stamped_candidates(fresh: Sequence[tuple[int, bytes, statement_pb2.Statemen
         if stmt is not None and stmt.HasField("stamp")
         for d in stmt.stamp.statements
     }
+
+
+def _binding_of(
+    fresh: Sequence[tuple[int, bytes, statement_pb2.Statement | None]], revocation: VerifiedStatement, me: str
+) -> set[int]:
+    """KEY-008: of a principal's KeyRevocation's context, the first statement of the revoked key under a
+    Mandate that we can take (a public one, its Checkpoint, or one addressed to us: STM-005) -- it binds
+    the key to the revocation's issuer (KEY-007) when that Mandate is the issuer's, and the revocation's
+    authority depends on it. One at most: another binds nothing more."""
+    key = revocation.statement.key_revocation.key
+    if key == revocation.issuer:
+        return set()
+    for i, _, stmt in fresh:
+        if (
+            stmt is not None
+            and stmt.header.issuer == key
+            and stmt.header.mandate
+            and (stmt.WhichOneof("body") in PRINCIPAL_BODIES or stmt.header.audience == me)
+        ):
+            return {i}
+    return set()
 
 
 def _of(held: Any, digest: bytes) -> bytes | None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.identity import did_from_public_key
+from a2a_coop.protocol.merkle import root as merkle_root
 from conformance.suite.context import Context
 from conformance.suite.flows import fair_proposal, open_negotiation, refuses, target, with_signature
-from conformance.suite.model import Outcome, case
+from conformance.suite.model import CaseFailed, Level, Outcome, case
 
 # y = p = 2^255 - 19: not a canonical encoding (y must be below p).
 NONCANONICAL_KEY = (2**255 - 19).to_bytes(32, "little")
@@ -91,6 +92,47 @@ def principal_revoked(ctx: Context) -> Outcome:
             what="an offer under a revoked principal's mandate",
             context=[*alice.setup, revocation.envelope],
         )
+    )
+
+
+@case(
+    "key.revocation-with-binding",
+    "A principal's KeyRevocation sent with the key's binding Checkpoint as context is taken; "
+    "the key's later statements are refused KEY_REVOKED",
+    "KEY-008",
+    "KEY-004",
+    "KEY-007",
+)
+def revocation_with_binding(ctx: Context) -> Outcome:
+    """Alice's key signs a public Checkpoint under her principal's Mandate and nothing else the target
+    hears; her principal revokes the key as of a second ago, sending the Checkpoint (and the Mandate) as
+    the revocation's context (KEY-008). The target must take the two as one -- the Checkpoint binds the
+    key to the principal (KEY-007), which authorises the revocation (KEY-004) -- and then refuse Alice's
+    next Offer with KEY_REVOKED. A target that drops the context refuses the revocation
+    REVOCATION_UNAUTHORIZED: it misses the SHOULD."""
+    alice = ctx.party()
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    now = ctx.clock.now_ms
+    revocation = alice.principal.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=alice.did, effective_ms=now - 1000, reason="test"),
+    )
+    reply = ctx.exchange(
+        revocation.envelope,
+        [*alice.setup, binding.envelope],
+        note="a principal's revocation with its key's binding Checkpoint as context (KEY-008)",
+    )
+    if reply.error is not None:
+        code = reply.error.reason or reply.error.status.name
+        raise CaseFailed(
+            f"refused the revocation sent with its binding ({code}): the context binding the key to its "
+            "principal was not taken first (KEY-008)",
+            Level.NON_STRICT,
+        )
+    offer = alice.offer(target(ctx), fair_proposal(alice))
+    return Outcome.passed(
+        refuses(ctx, offer.envelope, "KEY_REVOKED", what="an offer by the key its principal revoked")
+        + ", after taking the principal's revocation with the key's binding Checkpoint as its context"
     )
 
 
