@@ -145,8 +145,11 @@ def test_two_attestations_of_one_contract_weigh_the_same_in_either_order() -> No
     "effective_ms, and section 16.14 puts a principal escaping its agent's commitments out of scope "
     "because 'the evidence stays visible' -- but a view that holds the revocation first refuses the "
     "contract and weighs its attestation 0. Options: (a) for reputation, admit a contract's statements "
-    "that a trusted escrow stamped before the KeyRevocation's issued_at_ms (a thief's escrowed breaches "
-    "then count against the principal it stole from); (b) make a revocation dated back over "
+    "that a trusted escrow stamped before the KeyRevocation was issued (a thief's escrowed breaches then "
+    "count against the principal it stole from) -- timed by the escrow's Stamp of the revocation, not "
+    "its issued_at_ms: the revoker chooses that, and CHN-005 lets a key date its revocation just after "
+    "its Accept, before the escrow's Stamp of it; so it reaches only views holding that Stamp; (b) make "
+    "a revocation dated back over "
     "escrow-witnessed statements a reputation event of its own (e.g. the key's principal scores as its "
     "worst settled contract under that key); (c) state the erasure as accepted and order-dependent",
 )
