@@ -90,7 +90,7 @@ def test_a_stolen_key_signing_at_our_seq_raises_the_alarm_and_stops_our_commitme
     me, other, peer, ours, theirs = f.me, f.other, f.peer, f.ours, f.theirs
     [line] = _alarms(caplog)
     assert "OWN KEY FORKED" in line and ours.digest.hex() in line and theirs.digest.hex() in line
-    assert "KeyRevocation" in line and "a2a-coop keygen" in line
+    assert "a2a-coop revoke-key" in line and "a2a-coop keygen" in line
     report = peer.status()["key_forked"]
     assert report is not None and report["key"] == me.did
     assert set(report["statements"]) == {ours.digest.hex(), theirs.digest.hex()}
@@ -244,7 +244,7 @@ def test_status_shows_the_alarm_and_a_refused_commitment_is_one_line(
 
     assert refused(None, None) == 1  # type: ignore[arg-type]
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "forked" in err and "KeyRevocation" in err
+    assert len(err.splitlines()) == 1 and "forked" in err and "a2a-coop revoke-key" in err
 
 
 def _offer_at_a_stolen_seq() -> tuple[Peer, Peer, VerifiedStatement, VerifiedStatement]:

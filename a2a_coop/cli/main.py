@@ -6,6 +6,7 @@ so ``a2a-coop verify`` never pays for the gRPC transport. The command groups:
 * :mod:`.offline` -- ``keygen``, ``verify``, ``inspect`` (no network);
 * :mod:`.peer` -- ``mandate``, ``serve``, ``offer``, ``resume``, ``claim``, ``revoke``, ``status``,
   ``export``;
+* :mod:`.keys` -- ``revoke-key`` (a principal withdraws its agent's key);
 * :mod:`.escrow` -- ``escrow serve|fund|ledger|export|audit``;
 * :mod:`.demo` -- ``demo`` (processes on loopback, or ``--offline`` in one process);
 * :mod:`.conformance` -- ``conformance`` (the live conformance suite against a target).
@@ -357,6 +358,72 @@ def _add_runtime_parsers(sub: Any) -> None:
     )
     p.add_argument("--counterparty", nargs="+", action="extend", default=[], help="allowed did:keys")
     p.set_defaults(func=_Command("peer", "cmd_mandate"))
+
+    p = sub.add_parser(
+        "revoke-key",
+        help="withdraw an agent key (as its principal) and send the revocation to peers and escrows",
+        description="The principal signs a KeyRevocation of its agent's key, from --effective on (it may "
+        "lie in the past: statements the key signed from then on are refused everywhere the revocation "
+        "is held, KEY-004), and sends it with its Mandate for the key and a statement binding the key "
+        "to it (--binding, --binding-from): a verifier that has heard nothing of the key takes the "
+        "revocation only with that binding (KEY-007, KEY-008). Run it again to resend: the revocation "
+        "kept in --out is sent, not signed again. Stop every process still using the key first. "
+        "(`revoke` is another thing: it revokes a contract under its terms.)",
+    )
+    p.add_argument(
+        "--principal",
+        type=Path,
+        required=True,
+        help="the principal's key file (or the agent's own, for a key revoking itself)",
+    )
+    p.add_argument("--agent", required=True, help="the did:key to revoke (or its key file)")
+    p.add_argument(
+        "--effective",
+        type=parse_time,
+        metavar="TIME",
+        help="revoke from this time on: now, Unix ms or ISO 8601 (default: now; earlier disowns what the "
+        "key signed since)",
+    )
+    p.add_argument(
+        "--reason", type=utf8_text, default="key compromised", help="why (default: key compromised)"
+    )
+    p.add_argument(
+        "--out", type=Path, required=True, help="keep the revocation here (read again when it exists)"
+    )
+    p.add_argument("--force", action="store_true", help="sign a new revocation over an existing --out file")
+    p.add_argument(
+        "--journal", type=Path, help="the principal's journal (default: the key file's name with .db)"
+    )
+    p.add_argument(
+        "--mandate", type=Path, help="the principal's Mandate for the key (default: found in its journal)"
+    )
+    p.add_argument(
+        "--binding",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a statement of the key under the Mandate, e.g. its Checkpoint (repeatable)",
+    )
+    p.add_argument(
+        "--binding-from",
+        type=address,
+        metavar="HOST:PORT",
+        help="fetch the key's Checkpoint from the peer serving it there (GetCheckpoint)",
+    )
+    p.add_argument(
+        "--send", type=address, action="append", default=[], metavar="HOST:PORT", help="a peer to send it to"
+    )
+    p.add_argument(
+        "--escrow",
+        type=address,
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="an escrow to submit it to (it then refuses the key's later claims, KEY-004)",
+    )
+    _add_dial_tls(p)
+    p.set_defaults(func=_Command("keys", "cmd_revoke_key"))
 
     p = sub.add_parser(
         "serve",

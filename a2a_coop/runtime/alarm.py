@@ -29,8 +29,8 @@ they conflict. A forged signature, two statements that fit one chain, or a proof
 against another key changes nothing here.
 
 The operator's way out is a new key: stop every process using the old one, have
-the principal revoke it (a KeyRevocation, SPEC 3.4, KEY-004) with ``effective_ms``
-no later than the earlier of the two statements, and serve a new key (``a2a-coop
+the principal revoke it (a KeyRevocation, SPEC 3.4, KEY-004: ``a2a-coop revoke-key``)
+with ``effective_ms`` no later than the earlier of the two statements, and serve a new key (``a2a-coop
 keygen``) under a new Mandate (``a2a-coop mandate``) with a new journal. The old
 key stays refused: a proof against it is valid forever.
 """
@@ -51,7 +51,7 @@ ALARM_EVERY_MS: Final = 600_000  # the CRITICAL line repeats at most this often
 COMMITMENTS: Final = frozenset({"offer", "counter", "accept"})  # what a forked key no longer signs
 META_KEY_FORKED: Final = "a2a-coop/own-key-forked"  # journal meta: {first, second, raised_ms}
 REMEDY: Final = (
-    "stop every process using this key; have its principal revoke it (a KeyRevocation, SPEC 3.4, "
+    "stop every process using this key; have its principal revoke it (a2a-coop revoke-key, SPEC 3.4, "
     "effective no later than the earlier statement) and serve a new key (a2a-coop keygen) under a "
     "new mandate (a2a-coop mandate) with a new journal"
 )

@@ -160,15 +160,48 @@ def sign_mandate(
         "currency": "credit",
     }
     fields.update(caps)
-    head = journal.chain_head(principal.did)
-    # Never date a statement before the principal's previous one (CHN-005): a wall clock stepped back
-    # between two runs would otherwise sign a chain running backwards, a fork proof against the principal.
-    previous = journal.by_digest(head[1]) if head[1] else None
-    issued = max(now_ms, verify_statement(previous).issued_at_ms) if previous is not None else now_ms
-    signer = KeySigner(principal, head=head)
+    signer, issued = _continue_chain(principal, journal, now_ms)
     vs = signer.sign("mandate", identity_pb2.Mandate(**fields), ttl_ms=days * DAY_MS, issued_at_ms=issued)
     journal.record_outgoing(vs, at_ms=now_ms)
     return vs
+
+
+def _continue_chain(key: Keypair, journal: Journal, now_ms: int) -> tuple[KeySigner, int]:
+    """A signer continuing ``key``'s chain in ``journal``, and the time to date its next statement:
+    never before the previous one (CHN-005) -- a wall clock stepped back between two runs would
+    otherwise sign a chain running backwards, a fork proof against the key."""
+    head = journal.chain_head(key.did)
+    previous = journal.by_digest(head[1]) if head[1] else None
+    issued = max(now_ms, verify_statement(previous).issued_at_ms) if previous is not None else now_ms
+    return KeySigner(key, head=head), issued
+
+
+# A revocation is re-sent to whoever refused it before its binding reached them (KEY-008): keep it
+# live that long. TIM-007 obliges every live receiver to take a lifetime up to 400 days.
+REVOCATION_TTL_MS: Final = 400 * DAY_MS
+
+
+def sign_key_revocation(
+    signer: Keypair, journal: Journal, key: str, *, effective_ms: int, reason: str, now_ms: int
+) -> VerifiedStatement:
+    """``signer`` -- the key itself, or the principal it signed under (KEY-004) -- revokes ``key``
+    from ``effective_ms`` on; the signer's chain lives in ``journal`` (no reused seq), as for
+    :func:`sign_mandate`."""
+    chain, issued = _continue_chain(signer, journal, now_ms)
+    body = identity_pb2.KeyRevocation(key=key, effective_ms=effective_ms, reason=reason)
+    vs = chain.sign("key_revocation", body, ttl_ms=REVOCATION_TTL_MS, issued_at_ms=issued)
+    journal.record_outgoing(vs, at_ms=now_ms)
+    return vs
+
+
+def mandates_for(journal: Journal, principal: str, agent: str) -> list[bytes]:
+    """The Mandates ``principal`` signed for ``agent`` that ``journal`` holds (its chain), oldest first."""
+    found = []
+    for envelope in journal.log_range(principal, 0, journal.chain_head(principal)[0]):
+        vs = verify_statement(envelope)
+        if vs.body == "mandate" and vs.statement.mandate.agent == agent:
+            found.append(envelope)
+    return found
 
 
 # --- a serving peer ------------------------------------------------------------------------

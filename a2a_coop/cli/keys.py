@@ -1,0 +1,198 @@
+"""``revoke-key``: a principal withdraws its agent's key (SPEC 3.4), and sends the revocation where it
+must count.
+
+A principal's KeyRevocation is authorised only by a statement binding the key to it (KEY-007): a
+verifier that has heard nothing of the key refuses it (``REVOCATION_UNAUTHORIZED``) and records
+nothing. So the revocation travels with the principal's Mandate for the key and a statement of the key
+under it -- its Checkpoint, given as a file or fetched from the agent's own peer -- as context
+(KEY-008), and a target that refused it is sent it again by running the command again: the revocation
+kept in ``--out`` is sent, not signed anew.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from a2a_coop.cli._common import EXIT_OK, EXIT_UNFINISHED, UsageError, iso, short
+from a2a_coop.cli._runtime import (
+    check_new_output,
+    claim_chain,
+    dial_tls,
+    first_contact,
+    load_envelope,
+    load_key,
+    open_journal,
+    resolve_did,
+)
+from a2a_coop.protocol.envelope import envelope_to_json
+from a2a_coop.protocol.errors import CoopError, RevocationUnauthorized
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.runtime.node import mandates_for, sign_key_revocation
+from a2a_coop.runtime.peer import wall_clock_ms
+from a2a_coop.transport import CooperationClient, EscrowClient, TlsConfig, TransportError
+
+
+def cmd_revoke_key(args: argparse.Namespace, out: TextIO) -> int:
+    signer = load_key(args.principal)
+    key = resolve_did(args.agent)
+    journal_path: Path = args.journal or args.principal.with_suffix(".db")
+    if journal_path.resolve() == args.principal.resolve():
+        raise UsageError("the principal's journal cannot be its key file; pass --journal")
+    if args.out.resolve() == journal_path.resolve():
+        raise UsageError(f"--out {args.out} is the principal's journal; write the revocation elsewhere")
+    own = key == signer.did  # a key revoking itself needs no binding (KEY-004)
+    kept = None if args.force else _kept_revocation(args.out, signer.did, key, args.effective)
+    context: list[bytes] = []
+    if not own:
+        context = _mandates(args, journal_path, signer.did, key)
+        context += _bindings(args, key, [verify_statement(m).digest for m in context])
+    if kept is None:
+        check_new_output(args.out, args.force, "a revocation file")
+        effective = wall_clock_ms() if args.effective is None else args.effective
+        claim_chain(args.principal, signer, journal_path)
+        with open_journal(journal_path) as journal:
+            revocation = sign_key_revocation(
+                signer, journal, key, effective_ms=effective, reason=args.reason, now_ms=wall_clock_ms()
+            )
+        _write(args.out, revocation.envelope, args.force)
+        out.write(
+            f"key revocation {revocation.digest.hex()[:16]} of {key} from {iso(effective)} signed "
+            f"(seq {revocation.header.seq}), written to {args.out}\n"
+        )
+    else:
+        revocation = kept
+        since = iso(revocation.statement.key_revocation.effective_ms)
+        out.write(
+            f"key revocation {revocation.digest.hex()[:16]} of {key} from {since} read from {args.out} "
+            "(not signed again)\n"
+        )
+    if not args.send and not args.escrow:
+        out.write("sent nowhere (--send HOST:PORT, --escrow HOST:PORT): publish the file yourself\n")
+        return EXIT_OK
+    tls = dial_tls(args)
+    refused = sum(not _send_to_peer(a, revocation, context, tls, out, own=own) for a in args.send)
+    refused += sum(not _submit_to_escrow(a, revocation, context, tls, out) for a in args.escrow)
+    if refused:
+        out.write(
+            f"{refused} of {len(args.send) + len(args.escrow)} did not take it: run this again to resend\n"
+        )
+        return EXIT_UNFINISHED
+    return EXIT_OK
+
+
+def _kept_revocation(path: Path, signer: str, key: str, effective: int | None) -> VerifiedStatement | None:
+    """The revocation of ``key`` by ``signer`` that an earlier run wrote to ``path`` (sent again, not
+    signed again); None when there is no file. Another file there is the user's: not replaced."""
+    if not path.exists():
+        return None
+    vs = verify_statement(load_envelope(path, "revocation file"))
+    if vs.body != "key_revocation" or vs.issuer != signer or vs.statement.key_revocation.key != key:
+        raise UsageError(
+            f"{path} exists and is not a revocation of {short(key)} by this principal (--force replaces it)"
+        )
+    if effective is not None and effective != vs.statement.key_revocation.effective_ms:
+        raise UsageError(
+            f"{path} revokes {short(key)} from {iso(vs.statement.key_revocation.effective_ms)}, not "
+            f"{iso(effective)}: --force signs a new revocation (verifiers apply the earliest they hold)"
+        )
+    return vs
+
+
+def _mandates(args: argparse.Namespace, journal_path: Path, principal: str, key: str) -> list[bytes]:
+    """The principal's Mandates for ``key``: from --mandate, else from the principal's journal."""
+    if args.mandate is not None:
+        envelope = load_envelope(args.mandate, "mandate")
+        vs = verify_statement(envelope)
+        if vs.body != "mandate" or vs.issuer != principal or vs.statement.mandate.agent != key:
+            raise UsageError(f"{args.mandate} is not a Mandate of this principal for {short(key)}")
+        return [envelope]
+    found: list[bytes] = []
+    if journal_path.exists():
+        with open_journal(journal_path, must_exist=True) as journal:
+            found = mandates_for(journal, principal, key)
+    if not found:
+        raise UsageError(
+            f"the principal's journal {journal_path} holds no Mandate for {short(key)}: only the key itself "
+            "or a principal it signed under may revoke it (KEY-004); pass --mandate FILE if it was signed "
+            "elsewhere"
+        )
+    return found
+
+
+def _bindings(args: argparse.Namespace, key: str, mandates: Sequence[bytes]) -> list[bytes]:
+    """Statements of ``key`` under one of ``mandates`` (digests): --binding files, and the head
+    Checkpoint of the peer at --binding-from. Each binds the key to the principal (KEY-007)."""
+    found = [(str(path), load_envelope(path, "binding statement")) for path in args.binding]
+    if args.binding_from is not None:
+        address = args.binding_from
+        with CooperationClient(address, tls=dial_tls(args)) as client:
+            checkpoint = first_contact("--binding-from", address, "peer", client.get_checkpoint)
+        found.append((f"the Checkpoint of the peer at {address}", checkpoint))
+    for what, envelope in found:
+        vs = verify_statement(envelope)
+        if vs.issuer != key or vs.header.mandate not in mandates:
+            raise UsageError(
+                f"{what} is by {short(vs.issuer)} under {'no' if not vs.header.mandate else 'another'} "
+                f"Mandate: a binding is a statement of {short(key)} under this principal's Mandate"
+            )
+    return [envelope for _, envelope in found]
+
+
+def _send_to_peer(
+    address: str,
+    revocation: VerifiedStatement,
+    context: list[bytes],
+    tls: TlsConfig | None,
+    out: TextIO,
+    *,
+    own: bool,
+) -> bool:
+    try:
+        with CooperationClient(address, tls=tls) as client:
+            first_contact("--send", address, "peer", lambda: client.exchange(revocation.envelope, context))
+    except RevocationUnauthorized:
+        hint = (
+            "" if own or len(context) > 1 else ": pass --binding FILE or --binding-from HOST:PORT (KEY-008)"
+        )
+        out.write(
+            f"peer {address}: refused REVOCATION_UNAUTHORIZED, it holds nothing binding the key to us{hint}\n"
+        )
+        return False
+    except (CoopError, UsageError, TransportError) as exc:
+        out.write(f"peer {address}: not taken: {_one_line(exc)}\n")
+        return False
+    out.write(f"peer {address}: taken\n")
+    return True
+
+
+def _submit_to_escrow(
+    address: str, revocation: VerifiedStatement, context: list[bytes], tls: TlsConfig | None, out: TextIO
+) -> bool:
+    try:
+        with EscrowClient(address, tls=tls) as client:
+            first_contact(
+                "--escrow", address, "escrow", lambda: client.submit([*context, revocation.envelope])
+            )
+    except (CoopError, UsageError, TransportError) as exc:
+        out.write(f"escrow {address}: not taken: {_one_line(exc)}\n")
+        return False
+    out.write(f"escrow {address}: taken\n")
+    return True
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _write(path: Path, envelope: bytes, force: bool) -> None:
+    try:
+        with path.open("w" if force else "x") as f:
+            f.write(json.dumps(envelope_to_json(envelope), indent=2) + "\n")
+    except FileExistsError:
+        raise UsageError(f"{path} exists; refusing to overwrite it (--force replaces it)") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
