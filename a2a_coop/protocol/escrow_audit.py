@@ -23,8 +23,11 @@ audit says "ok" only when it could check everything:
 * every Ruling is the one the rules give on the evidence stamped before it
   (``RULING_WRONG``), every BondLock rests on a recognised contract, every
   Release and Refund was due when it was signed (``RELEASE_NOT_DUE``,
-  ``REFUND_NOT_DUE``), and nothing the rules made due by the ledger's last time
-  was left undone (``ACTION_MISSING``: a ruling, a lapse, a settlement).
+  ``REFUND_NOT_DUE``; of a contract another escrow's witnessed Accept displaced,
+  only the Refunds of its locked bonds, once the escrow took that Accept, ESC-016),
+  and nothing the rules made due by the ledger's last time was left undone
+  (``ACTION_MISSING``: a ruling, a lapse, a settlement; nothing under the other
+  escrow's contract).
 
 The audit runs the escrow's own rule functions
 (:func:`~a2a_coop.protocol.escrow.due_action`), so the escrow and its auditor
