@@ -9,19 +9,23 @@ row for each hole found.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, NamedTuple, Protocol
 
 import pytest
 from peers import fresh_key, make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
-from a2a_coop.protocol.errors import CoopError, UnknownNegotiation
+from a2a_coop.protocol.errors import CoopError, IllegalTransition, UnknownNegotiation
+from a2a_coop.protocol.escrow import Escrow
+from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State, proposal_of
 from a2a_coop.protocol.reputation import rate
-from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.runtime.reputation import Reputation
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, Signer, bonded_trade, derive
 
@@ -138,22 +142,47 @@ def test_a_claim_stamped_twice_leaves_verifiers_agreeing_on_its_ruling() -> None
 # --- 3: a witnessed Accept at another escrow displacing the contract an honest escrow holds ----------
 
 
-def _displaced_at(bonded: bool) -> tuple[FixedClock, LocalEscrow, Party, Party, bytes]:
+class _Escrow(Protocol):
+    """What the displacement scenario needs of an escrow: a LocalEscrow, or an EscrowNode (journaled)."""
+
+    escrow: Escrow
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]: ...
+
+
+class _Displaced(NamedTuple):
+    clock: FixedClock
+    e: Any  # the honest escrow E: a LocalEscrow unless the caller gave one
+    p1: Party
+    p2: Party
+    nid: bytes
+    stamp: VerifiedStatement  # K's Stamp of the displacing Accept
+    a0: VerifiedStatement  # the displacing Accept, of the first offer, which K witnessed
+    answer: list[bytes]  # E's answer to the Submit of K's Stamp and that Accept
+
+
+def _displaced_at(
+    bonded: bool, escrow_at: Callable[[FixedClock, Party, dict[str, int]], _Escrow] | None = None
+) -> _Displaced:
     """Two of Mallory's keys, P1 and P2: P1 offers P2 terms naming a third key of hers, K, as escrow;
     P2 answers with a Counter naming the honest escrow E, which P1 accepts; E takes the line, witnesses
     the Accept (and locks both bonds if ``bonded``). Then K stamps an Accept of the first offer by P2,
     which K witnessed by its cutoff: it takes precedence (NEG-017) and E, shown it with K's Stamp, takes
-    it too (ESC-014 leaves an offer naming another escrow to that escrow). Returns the negotiation id."""
+    it too (ESC-014 leaves an offer naming another escrow to that escrow). ``escrow_at(clock, E's
+    party, funds)`` builds E (default a LocalEscrow)."""
     clock = FixedClock()
     p1, p2, k = Party("p1", clock), Party("p2", clock), Party("k", clock)
     bond = BOND if bonded else 0
-    e = LocalEscrow(Party("escrow", clock), funds={p1.did: 1_000, p2.did: 1_000})
+    funds = {p1.did: 1_000, p2.did: 1_000}
+    party = Party("escrow", clock)
+    e = LocalEscrow(party, funds=funds) if escrow_at is None else escrow_at(clock, party, funds)
+    did = e.escrow.did
     o1 = p1.offer(p2, p1.proposal(issuer_bond=bond, audience_bond=bond, escrow=k.did))
     clock.advance(1_000)
     mine = proposal_of(o1)
     theirs = trade_pb2.Offer(gives=mine.wants, wants=mine.gives)
     theirs.terms.CopyFrom(mine.terms)
-    theirs.terms.escrow = e.did
+    theirs.terms.escrow = did
     c2 = p2.counter(o1, theirs)
     clock.advance(1_000)
     a2 = p1.accept(c2)
@@ -163,10 +192,10 @@ def _displaced_at(bonded: bool) -> tuple[FixedClock, LocalEscrow, Party, Party, 
     clock.advance(1_000)
     a0 = p2.accept(o1)
     stamp = k.sign("stamp", commitment_pb2.Stamp(statements=[a0.digest]))
-    e.submit([*k.setup, stamp.envelope, a0.envelope])  # raised WRONG_PARTY from the escrow's own check
+    answer = e.submit([*k.setup, stamp.envelope, a0.envelope])  # raised WRONG_PARTY from E's own check
     neg = e.escrow.verifier.negotiations.get(nid)
     assert neg.contract is not None and neg.contract.id == a0.digest and neg.contract.escrow == k.did
-    return clock, e, p1, p2, nid
+    return _Displaced(clock, e, p1, p2, nid, stamp, a0, answer)
 
 
 @pytest.mark.req("NEG-017", "ESC-014")
@@ -177,7 +206,7 @@ def test_a_contract_displaced_by_another_escrows_witnessed_accept_does_not_stop_
     escrow node's ticker thread (EscrowNode.start_ticking), so no contract there was ruled on, lapsed or
     refunded again. Three fresh keys and no funds did it. Now the displaced contract leaves the open set
     and the escrow signs nothing about it; an honest unbonded contract there still lapses."""
-    clock, e, _, _, _ = _displaced_at(bonded=False)
+    clock, e, *_ = _displaced_at(bonded=False)
     assert e.escrow.open_contracts == 0  # the displaced one is not ours to evaluate
     alice, bob = Party("alice", clock), Party("bob", clock)
     offer = alice.offer(bob, alice.proposal(escrow=e.did))
@@ -187,23 +216,160 @@ def test_a_contract_displaced_by_another_escrows_witnessed_accept_does_not_stop_
     clock.advance(3 * DAY_MS)
     e.tick()  # raised
     assert e.escrow.verifier.negotiations.get(offer.header.negotiation_id).state is State.EXPIRED
+    # The audit took the LAPSE of K's contract -- unbonded at its cutoff in E's view, which never holds
+    # K's locks -- as due from E (ACTION_MISSING) once E's ledger moved past that time: nothing is.
+    report = audit_ledger(e.escrow.transcript(), escrow=e.did)
+    assert report.ok, report.findings
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC decision (NEG-017, ESC-014, ESC-010, AUD-004): what an escrow does with the bonds it "
-    "locked for a contract another escrow's witnessed Accept displaced. They now stay locked for good "
-    "(nobody can perform that contract; every verifier holding the Accept calls the escrow's statements "
-    "about it superseded). Options: refund them at once, ordered after the Stamp of the Accept, with the "
-    "audit taking such a Refund as due (REFUND_NOT_DUE today); or refuse (not take) an Accept that "
-    "displaces a contract it bonds, keeping its own view and ruling it as if never shown (its rulings "
-    "then move money under a contract the parties' verifiers call superseded)",
-)
-@pytest.mark.req("NEG-017", "ESC-014", "ESC-010")
+@pytest.mark.req("ESC-016", "NEG-017", "NEG-018", "AUD-004")
 def test_bonds_locked_for_a_displaced_contract_come_back() -> None:
-    _, e, p1, p2, _ = _displaced_at(bonded=True)
-    assert e.get_balance(p1.did)[:2] == (1_000, 0)
-    assert e.get_balance(p2.did)[:2] == (1_000, 0)
+    """The bonds E locked for the displaced contract stayed locked for good: nobody can perform that
+    contract, and every verifier holding K's witnessed Accept takes E's statements about it as superseded.
+    Closed (ESC-016): E refunds both in the Submit that brought the Accept, after its own Stamp of it;
+    a third party's verifier fed E's transcript takes the Refunds, and the audit finds them due."""
+    d = _displaced_at(bonded=True)
+    e, contract = d.e, d.e.escrow.verifier.negotiations.get(d.nid).replaced.id
+    for p in (d.p1, d.p2):
+        assert e.get_balance(p.did)[:2] == (1_000, 0)
+    answer = [verify_statement(env) for env in d.answer[1:]]
+    assert [vs.body for vs in answer] == ["stamp", "refund", "refund"]
+    assert d.a0.digest in answer[0].statement.stamp.statements  # ordered after the Stamp of the Accept
+    refunds = {(r.contract, r.party, r.amount) for r in (vs.statement.refund for vs in answer[1:])}
+    assert refunds == {(contract, d.p1.did, BOND), (contract, d.p2.did, BOND)}
+    transcript = e.escrow.transcript()
+    report = audit_ledger(transcript, escrow=e.did)
+    assert report.ok, report.findings
+    third = EvidenceVerifier()  # a third party's: every statement of E's transcript taken, none refused
+    for envelope in transcript:
+        third.accept(envelope)
+    assert all(vs.digest in third.statements for vs in answer)
+    assert third.negotiations.get(d.nid).contract.id == d.a0.digest
+
+
+@pytest.mark.req("ESC-016", "AUD-004")
+def test_the_audit_reports_bonds_a_displaced_contract_left_locked_or_forfeited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The audit's side of ESC-016: an escrow that keeps the bonds of a contract another escrow's
+    witnessed Accept displaced is reported (ACTION_MISSING: the Refund was due at once), and one that
+    pays a bond of it to the other party instead -- which every verifier holding the Accept takes as
+    superseded, checking no cause -- too (FORFEIT_WITHOUT_CAUSE)."""
+    monkeypatch.setattr(Escrow, "_refund_displaced", lambda self, now_ms: None)
+    d = _displaced_at(bonded=True)
+    escrow = d.e.escrow
+    contract = escrow.verifier.negotiations.get(d.nid).replaced.id
+    report = audit_ledger(escrow.transcript(), escrow=escrow.did)
+    assert [(f.code, f.digests) for f in report.findings] == [("ACTION_MISSING", (contract,))]
+    forfeit = commitment_pb2.Forfeit(
+        contract=contract, party=d.p1.did, amount=BOND, beneficiary=d.p2.did, cause=d.a0.digest
+    )
+    signed = escrow._sign("forfeit", forfeit, d.nid, d.clock.now_ms)  # a faulty escrow's
+    codes = [f.code for f in audit_ledger(escrow.transcript(), escrow=escrow.did).findings]
+    assert codes == ["FORFEIT_WITHOUT_CAUSE", "ACTION_MISSING"]  # p2's bond is still locked
+    assert signed.body == "forfeit"
+
+
+@pytest.mark.req("ESC-016")
+def test_a_displaced_contracts_bonds_are_refunded_once_across_restarts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """E, a journaled escrow node, takes K's Stamp and the displacing Accept and dies before it refunds
+    (the Accept journaled, no Refund). Restarted, it refunds both bonds at its first tick; restarted again,
+    it signs nothing more: the Refunds are in its journal, and its ledger says the bonds are settled."""
+    path = tmp_path / "escrow.db"
+    parties: list[Party] = []
+
+    def node(clock: FixedClock, party: Party, funds: dict[str, int] | None = None) -> EscrowNode:
+        parties.append(party)
+        n = EscrowNode(
+            party.agent.key, party.mandate_vs.envelope, path, clock=lambda: clock.now_ms, durability="normal"
+        )
+        for did, amount in (funds or {}).items():
+            n.deposit(did, amount)
+        return n
+
+    with monkeypatch.context() as crash:
+        crash.setattr(Escrow, "_refund_displaced", lambda self, now_ms: None)
+        d = _displaced_at(bonded=True, escrow_at=node)
+    party = parties[0]
+    d.e.close()
+    assert [verify_statement(env).body for env in d.answer[1:]] == ["stamp"]
+    again = node(d.clock, party)
+    assert [again.escrow.balance(p.did) for p in (d.p1, d.p2)] == [(900, 100)] * 2
+    d.clock.advance(1_000)
+    assert [vs.body for vs in again.tick()] == ["refund", "refund"]
+    assert [again.escrow.balance(p.did) for p in (d.p1, d.p2)] == [(1_000, 0)] * 2
+    size = again.escrow.ledger_size
+    again.close()
+    third = node(d.clock, party)
+    try:
+        d.clock.advance(1_000)
+        assert third.tick() == []
+        third.submit([d.stamp.envelope, d.a0.envelope])  # shown the Accept again: nothing new
+        assert third.escrow.ledger_size == size
+        assert [third.escrow.balance(p.did) for p in (d.p1, d.p2)] == [(1_000, 0)] * 2
+        report = audit_ledger(third.escrow.transcript(), escrow=third.escrow.did)
+        assert report.ok, report.findings
+    finally:
+        third.close()
+
+
+@pytest.mark.req("NEG-017", "ESC-016")
+@pytest.mark.parametrize("whose_offer", ["mallory's own", "alice's, naming E"])
+def test_a_party_cannot_mint_an_escrow_to_displace_its_bonded_contract(whose_offer: str) -> None:
+    """Could Mallory, bonded with honest Alice at E, mint an escrow key K, have it witness an Accept of an
+    earlier offer of the line, displace the contract (NEG-017) and have E refund her bond (ESC-016) before
+    her deadline? A displacing Accept counts only if it is signed by that offer's audience and stamped by
+    the escrow *that offer's terms name* -- chosen by the offer's issuer. So Mallory needs an offer of
+    Alice's, to her, naming K: Alice's choice. She tries the two lines she can make: (1) her own Offer
+    naming K, which Alice countered at E, and an "Accept" of it signed by herself, its issuer; (2) Alice's
+    Offer naming E, which Mallory countered naming K before Alice countered again at E, and Mallory's
+    Accept of Alice's Offer, which K (not E) stamps. E refuses both (ILLEGAL_TRANSITION, as does Alice's
+    verifier), and both bonds stay locked for the contract that binds."""
+    clock = FixedClock()
+    alice, mallory, k = Party("alice", clock), Party("mallory", clock), Party("k", clock)
+    e = LocalEscrow(Party("escrow", clock), funds={alice.did: 1_000, mallory.did: 1_000})
+    bonded = {"issuer_bond": BOND, "audience_bond": BOND}
+    if whose_offer == "mallory's own":
+        first = mallory.offer(alice, mallory.proposal(**bonded, escrow=k.did))
+        line = [first, alice.counter(first, _flipped(first, e.did))]
+    else:
+        first = alice.offer(mallory, alice.proposal(**bonded, escrow=e.did))
+        c1 = mallory.counter(first, _flipped(first, k.did))
+        line = [first, c1, alice.counter(c1, _flipped(c1, e.did))]
+    clock.advance(1_000)
+    accept = mallory.accept(line[-1])
+    e.submit([*alice.setup, *mallory.setup, *(vs.envelope for vs in line), accept.envelope])
+    assert [e.get_balance(p.did)[:2] for p in (alice, mallory)] == [(900, 100)] * 2
+    clock.advance(1_000)
+    nid = first.header.negotiation_id
+    forged = mallory.sign(
+        "accept", trade_pb2.Accept(offer=first.digest), audience=alice.did, negotiation_id=nid
+    )
+    stamp = k.sign("stamp", commitment_pb2.Stamp(statements=[forged.digest]))
+    head = e.escrow.ledger_size
+    with pytest.raises(IllegalTransition):
+        e.submit([*k.setup, stamp.envelope, forged.envelope])
+    assert [e.get_balance(p.did)[:2] for p in (alice, mallory)] == [(900, 100)] * 2
+    assert [verify_statement(env).body for env in e.escrow.ledger(head)] == ["stamp"]  # K's Stamp, no Refund
+    assert e.escrow.verifier.negotiations.get(nid).contract.accept.digest == accept.digest
+    view = EvidenceVerifier()  # Alice's, say
+    for env in [*alice.setup, *mallory.setup, *(vs.envelope for vs in line), accept.envelope]:
+        view.accept(env)
+    for env in [e.mandate, *e.escrow.ledger(), *k.setup, stamp.envelope]:
+        view.accept(env)
+    with pytest.raises(IllegalTransition):
+        view.accept(forged.envelope)
+
+
+def _flipped(offer: VerifiedStatement, escrow: str) -> trade_pb2.Offer:
+    """The terms of ``offer`` from the other side, naming ``escrow``: a Counter's proposal."""
+    mine = proposal_of(offer)
+    theirs = trade_pb2.Offer(gives=mine.wants, wants=mine.gives)
+    theirs.terms.CopyFrom(mine.terms)
+    theirs.terms.escrow = escrow
+    return theirs
 
 
 # --- 4: RPC-015's provisional Mandate, taken once any context statement after it passes ---------------

@@ -29,6 +29,7 @@ BONDED = {
     "esc.superseded-answer-not-taken",
     "esc.answer-taken-closes-offer",
     "esc.forked-accept-claims-nothing",
+    "esc.displaced-bonds-refunded",
     "esc.forfeit-after-uphold",
     "esc.refund-after-lapse",
     "esc.revoke-forfeit",
@@ -263,6 +264,17 @@ def test_an_escrow_that_takes_claims_of_a_forked_acceptor_fails(
     code, levels = _run_cases(escrow_node, tmp_path / "r", "esc.forked-accept-claims-nothing")
     assert code == 1
     assert levels == {"esc.forked-accept-claims-nothing": "FAIL"}
+
+
+def test_an_escrow_that_keeps_a_displaced_contracts_bonds_fails(
+    escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The escrow of before ESC-016: shown an Accept another escrow witnessed that displaces a contract it
+    bonds, it lets the contract go and keeps both bonds locked for good."""
+    monkeypatch.setattr(escrow_node.escrow, "_refund_displaced", lambda now_ms: None)
+    code, levels = _run_cases(escrow_node, tmp_path / "r", "esc.displaced-bonds-refunded")
+    assert code == 1
+    assert levels == {"esc.displaced-bonds-refunded": "FAIL"}
 
 
 def test_an_escrow_that_locks_whenever_funds_arrive_fails(

@@ -35,6 +35,8 @@ BREACHED                       Forfeit the bond of each party a claim was upheld
 REVOKED                        Forfeit the revoker's bond under forfeit_bond terms; Release the
                                others once their notice obligations are receipted or lapsed
 EXPIRED (lapsed)               Refund every locked bond
+displaced (NEG-017)            Refund every bond locked for it, after the Stamp of the Accept of
+                               an offer naming another escrow that displaced it (ESC-016)
 =============================  ===============================================================
 
 The rules are *level-triggered* -- they look at a contract's state, not at what
@@ -247,6 +249,11 @@ class Escrow:
         self._timers: list[tuple[int, bytes]] = []  # (due_ms, negotiation id), a heap
         self._due: dict[bytes, int] = {}  # negotiation id -> earliest timer pending for it
         self._waiting_funds: dict[str, set[bytes]] = {}  # party -> contracts waiting for its funds
+        # ESC-016: contracts naming us that a witnessed Accept of an offer naming another escrow displaced
+        # (NEG-017), contract id -> (negotiation id, contract), until the bonds we locked for them are
+        # refunded -- after the Stamp of that Accept (the Submit's Stamp comes first), or at the first
+        # tick or Submit after a restart that replayed the Accept but not its Refunds.
+        self._displaced: dict[bytes, tuple[bytes, Contract]] = {}
         # Negotiation id -> ledger seqs of what we signed about its contract (ESC-008): a resubmitted
         # Accept is answered with them, so a responder the initiator keeps in the dark learns its locks.
         self._signed_about: dict[bytes, list[int]] = {}
@@ -538,6 +545,7 @@ class Escrow:
                 raise refused
         finally:
             self._stamp(accepted, now_ms, *marks)
+            self._refund_displaced(now_ms)  # after the Stamp of the displacing Accept (ESC-016)
             # Also when an envelope was refused: nothing else would bring these contracts back (they
             # are neither dirty at the next Submit nor due on a timer), so what the accepted evidence
             # made due -- a release after the last receipt -- would wait for the contract's lapse.
@@ -615,6 +623,7 @@ class Escrow:
             The statements the escrow signed, in ledger order.
         """
         before = self._ledger_size
+        self._refund_displaced(now_ms)  # what a restart replayed a displacing Accept without (ESC-016)
         while self._timers and self._timers[0][0] <= now_ms:
             due, nid = heapq.heappop(self._timers)
             if self._due.get(nid) == due:
@@ -897,9 +906,10 @@ class Escrow:
 
     def _drop_displaced(self, neg: Negotiation, old: Contract) -> None:
         """The contract ``old`` we held in ``neg`` was displaced by a witnessed Accept of an offer naming
-        another escrow (NEG-017): it leaves the open set, its timer and the funding index, as it counted.
-        What we locked for it stays locked (a decision: tests/test_attack14.py)."""
+        another escrow (NEG-017): it leaves the open set, its timer and the funding index, as it counted,
+        and what we locked for it is refunded once that Accept is stamped (:meth:`_refund_displaced`)."""
         del self._contracts[neg.id]
+        self._displaced[old.id] = (neg.id, old)
         for p in old.parties:
             if not old.bonds_required:
                 self._open_by_party[p] -= 1
@@ -910,6 +920,23 @@ class Escrow:
                     del self._waiting_funds[p]
         if self._due.pop(neg.id, None) is not None:  # its heap entry stays, skipped when popped
             self._stale_timers += 1
+
+    def _refund_displaced(self, now_ms: int) -> None:
+        """ESC-016: Refund, in full, each bond we locked and have not settled for a contract another
+        escrow's witnessed Accept displaced. Nobody can perform that contract any more, and every
+        verifier holding the Accept takes our statements about it as superseded (NEG-018): locked, the
+        bonds would stay locked for good. Called after the Stamp of the Accept (a Submit stamps its
+        evidence first), so the Refund follows it in our ledger and transcript. What is still locked is
+        our Book's, replayed from our own chain: a Refund journaled is never signed again after a restart,
+        and one the restart finds missing is signed then."""
+        while self._displaced:
+            cid, (nid, old) = next(iter(self._displaced.items()))
+            for party in old.parties:
+                bond = self._book.bonds.get((cid, party))
+                if bond is not None and bond.settled_by is None:
+                    msg = commitment_pb2.Refund(contract=cid, party=party, amount=bond.amount)
+                    self._sign("refund", msg, nid, now_ms)
+            del self._displaced[cid]
 
     def _evaluate(self, nid: bytes, now_ms: int) -> None:
         """Sign whatever the rules make due for one contract now, then schedule its next deadline."""

@@ -23,8 +23,11 @@ audit says "ok" only when it could check everything:
 * every Ruling is the one the rules give on the evidence stamped before it
   (``RULING_WRONG``), every BondLock rests on a recognised contract, every
   Release and Refund was due when it was signed (``RELEASE_NOT_DUE``,
-  ``REFUND_NOT_DUE``), and nothing the rules made due by the ledger's last time
-  was left undone (``ACTION_MISSING``: a ruling, a lapse, a settlement).
+  ``REFUND_NOT_DUE``; of a contract another escrow's witnessed Accept displaced,
+  only the Refunds of its locked bonds, once the escrow took that Accept, ESC-016),
+  and nothing the rules made due by the ledger's last time was left undone
+  (``ACTION_MISSING``: a ruling, a lapse, a settlement; nothing under the other
+  escrow's contract).
 
 The audit runs the escrow's own rule functions
 (:func:`~a2a_coop.protocol.escrow.due_action`), so the escrow and its auditor
@@ -146,6 +149,10 @@ class _Replay:
         self.held = {vs.digest for vs in statements}
         self.contracts: dict[bytes, Negotiation] = {}  # contracts naming the escrow, by negotiation id
         self.answers: dict[bytes, bytes] = {}  # offer -> the first answer to it the escrow took (ESC-014)
+        # Contracts naming the escrow that a witnessed Accept of an offer naming another escrow displaced
+        # (NEG-017), by id, from the moment that Accept is replayed: their locked bonds are refunded then
+        # (ESC-016), and nothing else the escrow signs about them is due.
+        self.displaced: dict[bytes, Contract] = {}
         self.last_ms = 0
 
     def run(self) -> None:
@@ -190,7 +197,9 @@ class _Replay:
         assert c is not None
         at = vs.header.issued_at_ms
         msg = vs.body_message
-        if vs.body == "ruling" and msg.decision == commitment_pb2.RULING_DECISION_LAPSE:
+        if msg.contract in self.displaced and msg.contract != c.id:
+            self._judge_displaced(vs)
+        elif vs.body == "ruling" and msg.decision == commitment_pb2.RULING_DECISION_LAPSE:
             if c.pending_claims:  # CMT-006: a claim pending is ruled on, never lapsed over
                 self._find("RULING_WRONG", "a lapse while a stamped claim awaits its ruling", vs)
             elif (
@@ -229,6 +238,17 @@ class _Replay:
             self._find("REFUND_NOT_DUE", f"refund while the contract is {neg.state.value}, not lapsed", vs)
         elif vs.body == "release" and not self._release_due(neg, msg.party, at):
             self._find("RELEASE_NOT_DUE", f"release while the contract is {neg.state.value}", vs)
+
+    def _judge_displaced(self, vs: VerifiedStatement) -> None:
+        """ESC-016: after the Accept that displaced a contract of the escrow's is replayed (its Stamp, and
+        so the escrow's taking it, before this statement), a Refund of a bond locked for that contract is
+        due -- the Book reports one never locked, settled twice or of another amount -- and nothing else:
+        every verifier holding the Accept takes it as superseded (NEG-018), with no check of its cause."""
+        if vs.body == "refund":
+            return
+        code = {"ruling": "RULING_WRONG", "release": "RELEASE_NOT_DUE", "forfeit": "FORFEIT_WITHOUT_CAUSE"}
+        if vs.body in code:
+            self._find(code[vs.body], f"{vs.body} under a contract a witnessed Accept displaced", vs)
 
     def _timely(self, c: Contract, evidence: bytes, accused: str, item: int) -> bool:
         """The statement a dismissal cites is a Delivery of the claimed item, timely (WIT-003)."""
@@ -290,6 +310,9 @@ class _Replay:
         if self._accept(vs, own=False) and vs.body == "accept":
             neg = self.verifier.negotiations.get(vs.header.negotiation_id)
             c = neg.contract
+            old = neg.replaced
+            if c is not None and old is not None and old.escrow == self.escrow != c.escrow:
+                self.displaced.setdefault(old.id, old)  # its bonds are refunded at once (ESC-016)
             if c is not None and c.escrow == self.escrow:
                 self.contracts[neg.id] = neg
                 stamped = self.verifier.witness.witnessed_ms(c.accept, self.escrow)
@@ -327,7 +350,21 @@ class _Replay:
 
     def _undone(self) -> None:
         """ACTION_MISSING: what the rules made due by the ledger's last time and the escrow never did."""
+        for cid, old in self.displaced.items():  # ESC-016
+            bonds = [self.book.bonds.get((cid, p)) for p in old.parties]
+            locked = [bond for bond in bonds if bond is not None and bond.settled_by is None]
+            if locked:
+                self.findings.append(
+                    Finding(
+                        "ACTION_MISSING",
+                        f"refund was due for a contract a witnessed Accept displaced ({len(locked)} bonds "
+                        "still locked)",
+                        (cid,),
+                    )
+                )
         for neg in self.contracts.values():
+            if neg.contract is not None and neg.contract.escrow != self.escrow:
+                continue  # displaced by another escrow's witnessed Accept: nothing of ours is due for it
             action = due_action(neg, self.last_ms, self.verifier, self.book.available, _currency(neg))
             if action is not None and action[0] != "bond_lock":  # locks wait for deposits, not time
                 c = neg.contract

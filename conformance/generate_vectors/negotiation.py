@@ -1709,4 +1709,42 @@ def witnessed_accept() -> Group:
         "Exposure",
         twin=handed(stamped=True),
     )
+
+    # 6. ESC-016: Mallory counters Bob's offer with bonds at another escrow E2, Bob accepts there and E2
+    # locks both bonds; E's Stamp of her Accept of Bob's offer, and the Accept, displace that contract.
+    # E2, shown them, stamps them and refunds both bonds at once: a verifier holding the Accept takes the
+    # Refunds as superseded (NEG-018: no effect; one without NEG-018 for escrow statements refuses them,
+    # STALE_REFERENCE). Whether a Refund was due is the audit's (AUD-004): a verifier takes one in any
+    # state of the contract, so one signed before the Accept reached E2 is valid here too.
+    def refunded() -> list[bytes]:
+        """The line at E2, its BondLocks, E's Stamp of Mallory's Accept, the Accept and E2's Stamp of
+        both; then E2's Refund of Bob's bond."""
+        b = Bargain()
+        e2 = Party("escrow-2", b.clock)
+        counter = b.mallory.counter(
+            b.offer, b.mallory.proposal(issuer_bond=100, audience_bond=100, escrow=e2.did)
+        )
+        b.clock.advance(1_000)
+        accepted = b.bob.accept(counter)
+        out = [*b.base, *ctx(e2), counter.envelope, accepted.envelope]
+        for p in (b.bob, b.mallory):
+            msg = commitment_pb2.BondLock(contract=accepted.digest, party=p.did, amount=100)
+            out.append(
+                chain_sign(e2.agent, escrow_draft(e2, "bond_lock", msg, accepted, audience=p.did)).envelope
+            )
+        b.clock.advance(1_000)
+        witness = stamp(b.escrow, b.accept)
+        out += [witness.envelope, b.accept.envelope, stamp(e2, witness, b.accept).envelope]
+        msg = commitment_pb2.Refund(contract=accepted.digest, party=b.bob.did, amount=100)
+        return [*out, chain_sign(e2.agent, escrow_draft(e2, "refund", msg, accepted)).envelope]
+
+    g.add(
+        "Mallory counters Bob's offer at another escrow E2, Bob accepts, E2 locks both bonds; E's Stamp of "
+        "her Accept of Bob's offer and the Accept displace that contract; E2 stamps them and refunds Bob's "
+        "bond: taken, superseded (no effect)",
+        ["ESC-016", "NEG-018", "NEG-017"],
+        refunded(),
+        None,
+        "WitnessedAccept",
+    )
     return g

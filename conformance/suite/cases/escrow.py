@@ -1014,3 +1014,67 @@ def audits_clean(ctx: Context) -> Outcome:
         + "; ".join(f"{f.code}: {f.message}" for f in report.findings[:5]),
     )
     return Outcome.passed(f"{len(report.statements)} statements audited, no findings")
+
+
+@_escrow_case(
+    "esc.displaced-bonds-refunded",
+    "Bonds locked for a contract another escrow's witnessed Accept displaced are refunded at once",
+    "ESC-016",
+    "NEG-017",
+    "NEG-018",
+)
+def displaced_bonds_refunded(ctx: Context) -> Outcome:
+    """Alice offers Bob bonded terms naming another escrow K (a key the suite plays); Bob counters at the
+    target, Alice accepts, and the target locks both bonds. Then Bob's Accept of Alice's first Offer,
+    stamped by K in time, is shown to the target: it takes precedence (NEG-017), and the contract the
+    target bonds is superseded for every verifier holding it. The target must refund both bonds in full,
+    after its Stamp of that Accept (the shadow verifier, holding the Accept, takes the Refunds), and sign
+    nothing else: left locked, they would stay locked for good (ESC-016)."""
+    esc = esc_target.escrow_of(ctx)
+    alice, bob, k = ctx.party("alice"), ctx.party("bob"), ctx.party("k")
+    esc_target.take(ctx, [], context=[*alice.setup, *bob.setup], note="the parties' Mandates")
+    before = {p.did: esc_target.balance(ctx, p.did) for p in (alice, bob)}
+    if min(available for available, _ in before.values()) < BOND:
+        return Outcome.skipped(
+            "the escrow gives the suite's parties no funds (reference: --conformance-faucet)"
+        )
+    d = esc_target.deal(ctx, bond=BOND, escrow=k.did, submit_now=False)
+    first = d.offer
+    mine = first.statement.offer
+    theirs = trade_pb2.Offer(gives=mine.wants, wants=mine.gives)
+    theirs.terms.CopyFrom(mine.terms)
+    theirs.terms.escrow = esc.did
+    counter = bob.counter(first, theirs)
+    accept = alice.accept(counter)
+    signed = esc_target.take(ctx, [first, counter, accept], note="the line, accepted at the target")
+    locks = _locks(signed)
+    ctx.must(
+        locks == {alice.did: BOND, bob.did: BOND}, f"the escrow locked {locks}, not both bonds (NEG-012)"
+    )
+    displacing = bob.accept(first)
+    stamp = k.sign("stamp", commitment_pb2.Stamp(statements=[displacing.digest]))
+    answer = esc_target.take(
+        ctx, [stamp, displacing], context=k.setup, note="K's Stamp of Bob's Accept of the first Offer"
+    )
+    ours = next((i for i, vs in enumerate(answer) if vs.body == "stamp"), None)
+    ctx.must(
+        ours is not None and displacing.digest in answer[ours].statement.stamp.statements,
+        "the escrow did not stamp the displacing Accept (WIT-001)",
+    )
+    assert ours is not None
+    refunds = [vs for vs in answer[ours + 1 :] if vs.body == "refund"]
+    got = {
+        (r.statement.refund.contract, r.statement.refund.party, r.statement.refund.amount) for r in refunds
+    }
+    want = {(accept.digest, alice.did, BOND), (accept.digest, bob.did, BOND)}
+    ctx.must(
+        got == want,
+        "the escrow did not refund both bonds of the displaced contract after its Stamp (ESC-016)",
+    )
+    others = [vs.body for vs in answer[ours + 1 :] if vs.body != "refund"]
+    ctx.must(not others, f"the escrow signed {others} about a displaced contract (ESC-016)")
+    for p in (alice, bob):
+        ctx.must(
+            esc_target.balance(ctx, p.did) == before[p.did], "a displaced contract's bond is still locked"
+        )
+    return Outcome.passed("both bonds refunded after the Stamp of the displacing Accept")
