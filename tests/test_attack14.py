@@ -247,6 +247,36 @@ def test_bonds_locked_for_a_displaced_contract_come_back() -> None:
     assert third.negotiations.get(d.nid).contract.id == d.a0.digest
 
 
+@pytest.mark.req("ESC-016", "ESC-008", "NEG-017")
+def test_a_party_resubmitting_its_displaced_contract_learns_what_displaced_it() -> None:
+    """P1 holds the contract E bonded (the line, E's Stamp and locks), not the Accept that displaced it.
+    It resubmits its Accept to E (ESC-008) and got the Refunds alone: its view kept the displaced
+    contract as binding, bonds refunded, and it would go on performing under it while bound, without
+    knowing, under K's. Now the answer carries, after E's Stamp of the displacing Accept, K's Mandate and
+    Stamp and the Accept with its Mandate: P1's view moves to the contract that binds (NEG-017)."""
+    d = _displaced_at(bonded=True)
+    e = d.e.escrow
+    neg = e.verifier.negotiations.get(d.nid)
+    assert neg.replaced is not None
+    displaced = neg.replaced.accept
+    line = [*d.p1.setup, *d.p2.setup, neg.replaced.offer.envelope, displaced.envelope]
+    first = e.verifier.negotiations.get(d.nid).offers[0]
+    p1_view = EvidenceVerifier()
+    for envelope in [*d.p1.setup, *d.p2.setup, first.envelope]:
+        p1_view.accept(envelope)
+    for envelope in line[2:]:
+        p1_view.accept(envelope)
+    assert p1_view.negotiations.get(d.nid).contract.id == displaced.digest
+    answer = d.e.submit([displaced.envelope])
+    for envelope in answer:
+        with contextlib.suppress(CoopError):  # what the view holds already
+            p1_view.accept(envelope)
+    assert d.a0.digest in p1_view.statements
+    assert p1_view.negotiations.get(d.nid).contract.id == d.a0.digest
+    bodies = [verify_statement(env).body for env in answer]
+    assert bodies[-2:] == ["refund", "refund"]
+
+
 @pytest.mark.req("ESC-016", "AUD-004")
 def test_the_audit_reports_bonds_a_displaced_contract_left_locked_or_forfeited(
     monkeypatch: pytest.MonkeyPatch,

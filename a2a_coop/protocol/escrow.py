@@ -607,7 +607,40 @@ class Escrow:
                 seqs.add(at)
                 mandate = held.get(accept.header.mandate)
                 shown[at] = [*([mandate] if mandate is not None else []), accept]
+            self._show_displacing(accept, submitted, seqs, shown)
         return seqs, shown
+
+    def _show_displacing(
+        self,
+        accept: VerifiedStatement,
+        submitted: set[bytes],
+        seqs: set[int],
+        shown: dict[int, list[VerifiedStatement]],
+    ) -> None:
+        """ESC-016: when another escrow's witnessed Accept displaced the contract ``accept`` formed, that
+        Accept goes with the Refunds, after our Stamp of it: its witness's Mandate and Stamp, then the
+        Mandate it cites and the Accept. A party whose bonds came back learns why, and under which
+        contract it is bound now -- else it would go on performing one nobody can claim under."""
+        held = self.verifier.statements
+        neg = self.verifier.negotiations.by_id.get(accept.header.negotiation_id)
+        current = neg.contract if neg is not None else None
+        if current is None or current.escrow == self.did or current.accept.digest in submitted:
+            return
+        if neg is None or neg.replaced is None or neg.replaced.accept.digest != accept.digest:
+            return
+        ours = self._stamp_of(current.accept.digest)
+        theirs = self.verifier.witness.stamp_of(current.escrow, current.accept.digest)
+        if ours is None or ours not in held or theirs is None or theirs not in held:
+            return
+        at = held[ours].header.seq
+        seqs.add(at)
+        evidence = [
+            held.get(held[theirs].header.mandate),
+            held[theirs],
+            held.get(current.accept.header.mandate),
+            current.accept,
+        ]
+        shown.setdefault(at, []).extend(vs for vs in evidence if vs is not None)
 
     def _in_ledger_order(
         self, seqs: Iterable[int], shown: Mapping[int, Sequence[VerifiedStatement]]

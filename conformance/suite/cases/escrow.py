@@ -1029,7 +1029,8 @@ def displaced_bonds_refunded(ctx: Context) -> Outcome:
     stamped by K in time, is shown to the target: it takes precedence (NEG-017), and the contract the
     target bonds is superseded for every verifier holding it. The target must refund both bonds in full,
     after its Stamp of that Accept (the shadow verifier, holding the Accept, takes the Refunds), and sign
-    nothing else: left locked, they would stay locked for good (ESC-016)."""
+    nothing else: left locked, they would stay locked for good (ESC-016). Alice then resubmits her Accept
+    of the displaced contract: the answer must show the Accept that displaced it, with K's Stamp."""
     esc = esc_target.escrow_of(ctx)
     alice, bob, k = ctx.party("alice"), ctx.party("bob"), ctx.party("k")
     esc_target.take(ctx, [], context=[*alice.setup, *bob.setup], note="the parties' Mandates")
@@ -1077,4 +1078,16 @@ def displaced_bonds_refunded(ctx: Context) -> Outcome:
         ctx.must(
             esc_target.balance(ctx, p.did) == before[p.did], "a displaced contract's bond is still locked"
         )
-    return Outcome.passed("both bonds refunded after the Stamp of the displacing Accept")
+    again = esc_target.take(
+        ctx, [accept], note="Alice resubmits the Accept of the displaced contract (ESC-008)"
+    )
+    digests = [vs.digest for vs in again]
+    ctx.must(
+        stamp.digest in digests and displacing.digest in digests,
+        "the answer to the displaced contract's Accept does not show the Accept that displaced it, with its "
+        "witness's Stamp (ESC-016): its parties are left performing a contract nobody can claim under",
+    )
+    return Outcome.passed(
+        "both bonds refunded after the Stamp of the displacing Accept, which the answer to the displaced "
+        "contract's Accept shows"
+    )
