@@ -345,6 +345,41 @@ def test_a_displaced_contracts_bonds_are_refunded_once_across_restarts(
         third.close()
 
 
+@pytest.mark.req("ESC-016", "ESC-014", "WIT-004")
+def test_a_displaced_contract_leaves_the_escrows_memory_once_refunded_and_past_its_cutoff(
+    tmp_path: Path,
+) -> None:
+    """A contract another escrow's Accept displaced was kept in E's memory for good (its contract names
+    K: never settled in E's view). Once its bonds are refunded and no Accept of the first offer can be
+    recognised any more, E, a journaled node, forgets the negotiation; shown the Accept again afterwards,
+    it answers as before (nothing new signed) and its audit holds."""
+    path = tmp_path / "escrow.db"
+
+    def node(clock: FixedClock, party: Party, funds: dict[str, int]) -> EscrowNode:
+        n = EscrowNode(
+            party.agent.key, party.mandate_vs.envelope, path, clock=lambda: clock.now_ms, durability="normal"
+        )
+        for did, amount in funds.items():
+            n.deposit(did, amount)
+        return n
+
+    d = _displaced_at(bonded=True, escrow_at=node)
+    try:
+        escrow = d.e.escrow
+        neg = escrow.verifier.negotiations.get(d.nid)
+        d.clock.now_ms = max(o.header.expires_at_ms for o in neg.offers) + 60_001
+        d.e.tick()
+        d.e.tick()
+        assert d.nid not in escrow.verifier.negotiations.by_id
+        size = escrow.ledger_size
+        d.e.submit([d.stamp.envelope, d.a0.envelope])
+        assert escrow.ledger_size == size
+        assert [escrow.balance(p.did) for p in (d.p1, d.p2)] == [(1_000, 0)] * 2
+        assert audit_ledger(escrow.transcript(), escrow=escrow.did).ok
+    finally:
+        d.e.close()
+
+
 @pytest.mark.req("NEG-017", "ESC-016")
 @pytest.mark.parametrize("whose_offer", ["mallory's own", "alice's, naming E"])
 def test_a_party_cannot_mint_an_escrow_to_displace_its_bonded_contract(whose_offer: str) -> None:

@@ -440,3 +440,47 @@ def test_a_contract_is_forgotten_only_once_what_settled_it_is_durable(
         journal._commit = commit  # type: ignore[method-assign]
     node.tick()
     assert nid not in node.escrow.verifier.negotiations.by_id and node.escrow.forgotten == 1
+
+
+@pytest.mark.req("ESC-011", "ESC-014", "WIT-004", "ESC-007")
+def test_a_line_that_moved_to_another_escrow_leaves_once_no_accept_can_be_recognised(
+    twins: Twins, parties: tuple[Party, Party, Party], clock: FixedClock
+) -> None:
+    """Alice offers Bob bonded terms naming the escrow; Bob counters naming another escrow K, and Alice
+    accepts the Counter: the contract is K's. Shown the line (ESC-013), the escrow took it and kept it
+    for good -- fresh keys, which cost nothing, showing it such lines grew its memory without bound. Now
+    the forgetting twin lets it go once no Accept of the offer naming it could be recognised (its cutoff
+    plus the tolerance), and both twins answer alike before and after a restart: the line shown again, a
+    late Accept of the first offer, signed in time."""
+    alice, bob, escrow = parties
+    k = Party("k", clock)
+    offer = alice.offer(bob, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    clock.advance(1_000)
+    late_accept = bob.accept(offer)  # signed in time, shown after the Counter was taken
+    mine = offer.statement.offer
+    theirs = trade_pb2.Offer(gives=mine.wants, wants=mine.gives)
+    theirs.terms.CopyFrom(mine.terms)
+    theirs.terms.escrow = k.did
+    counter = bob.counter(offer, theirs)
+    clock.advance(1_000)
+    accept = alice.accept(counter)
+    twins.submit(offer, counter, accept)
+    nid = offer.header.negotiation_id
+    forgetting = twins.forgetting.escrow
+    assert forgetting.verifier.negotiations.get(nid).contract.escrow == k.did
+    clock.now_ms = offer.header.expires_at_ms + 60_000
+    twins.tick()
+    assert nid in forgetting.verifier.negotiations.by_id
+    clock.now_ms = max(offer.header.expires_at_ms, counter.header.expires_at_ms) + 60_001
+    twins.tick()
+    twins.tick()
+    assert nid not in forgetting.verifier.negotiations.by_id and not twins.held(accept)
+
+    def probes() -> list[Any]:
+        return [twins.submit(offer, counter, accept), twins.submit(late_accept), twins.tick()]
+
+    first = probes()
+    assert first[1][0] == "refused"
+    twins.restart()
+    assert nid not in twins.forgetting.escrow.verifier.negotiations.by_id
+    assert probes() == first

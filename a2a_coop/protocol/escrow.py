@@ -1027,7 +1027,7 @@ class Escrow:
         neg = self.verifier.negotiations.by_id.get(nid)
         if neg is None or nid in self._contracts:
             return
-        if neg.contract is None or _settled(neg):
+        if neg.contract is None or neg.contract.escrow != self.did or _settled(neg):
             self._settled.append(nid)
 
     def drain_settled(self) -> list[bytes]:
@@ -1062,11 +1062,18 @@ class Escrow:
         if self._archive is None or not self.forget or neg is None or negotiation_id in self._contracts:
             return False
         c = neg.contract
-        if c is None:  # an offer naming us shown under ESC-013, answered or not: no Accept recognised once
+        if c is None or c.escrow != self.did:
+            # An offer naming us shown under ESC-013, answered or not, or a line that went on to a contract
+            # naming another escrow (a Counter naming it accepted, or an Accept it witnessed displacing
+            # ours, once the bonds we locked for ours are refunded, ESC-016): nothing for us to do but
+            # recognise no Accept of our offer after the answer we took (ESC-014) -- none is, once past
+            # its cutoff. Kept for good, fresh keys showing us such lines would grow our memory for free.
             if negotiation_id not in self._named and not self._named_in_archive(negotiation_id):
                 return False
+            if neg.replaced is not None and neg.replaced.id in self._displaced:
+                return False
             until: int | None = _recognisable_until(neg)
-        elif c.escrow != self.did or not _settled(neg):
+        elif not _settled(neg):
             return False
         else:
             until = _claims_close(neg)
@@ -1076,9 +1083,10 @@ class Escrow:
                 heapq.heappush(self._linger, (until, negotiation_id))
             return False
         self._linger_due.pop(negotiation_id, None)
-        if c is not None:  # settled: its bonds move no balance any more
-            for p in c.parties:
-                self._book.bonds.pop((c.id, p), None)
+        for ended in (c, neg.replaced):  # settled, or refunded (ESC-016): its bonds move no balance any more
+            if ended is not None and ended.escrow == self.did:
+                for p in ended.parties:
+                    self._book.bonds.pop((ended.id, p), None)
         verifier = self.verifier
         held, witness = verifier.statements, verifier.witness
         dropped = verifier.forget_negotiation(negotiation_id)
