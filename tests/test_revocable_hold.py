@@ -12,6 +12,7 @@ hold applies only where a Revoke could cost us.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -102,14 +103,20 @@ _MINUTE = 60_000
     ],
 )
 def test_the_hold_applies_only_where_a_revoke_could_discharge_what_the_counterparty_owes(
-    name: str, revocation: trade_pb2.Revocation | None, alice_bond: int, held_until: str | None
+    name: str,
+    revocation: trade_pb2.Revocation | None,
+    alice_bond: int,
+    held_until: str | None,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Alice (withholding) owes code review in an hour, Bob copy editing in a day. Expect Bob to deliver
     at once unless her Revoke could leave her owing nothing: terms without revocation, a notice that
     reaches past her deadline, or a forfeit_bond at least the 450 he gives, need no hold. Otherwise he
     holds until her item is due before a Revoke sent then could take effect (its deadline - notice +
     the clock tolerance, the escrow's clock possibly behind his) -- with no notice that is after her
-    deadline (and his own deadline, less the margin, would bound it if it came first)."""
+    deadline (and his own deadline, less the margin, would bound it if it came first). A held
+    Delivery is logged once, for the operator of a served peer."""
+    caplog.set_level(logging.INFO, logger="a2a_coop.runtime.peer")
     clock, alice, _, escrow, a, b = _market(alice_withholds=True)
     alice_due, bob_due = clock.now_ms + HOUR_MS, clock.now_ms + DAY_MS
     proposal = _terms(
@@ -119,10 +126,13 @@ def test_the_hold_applies_only_where_a_revoke_could_discharge_what_the_counterpa
     if held_until is None:
         assert _delivered_by(b, neg.id) == {b.did}
         assert _held_under_revocable_terms(b, b.negotiation(neg.id)) is None
+        assert "holding our delivery" not in caplog.text
         assert b.deferred_until(neg.id) is None
         return
     assert _delivered_by(b, neg.id) == set()
     assert b.negotiation(neg.id).state is State.BONDED
+    held = [r.getMessage() for r in caplog.records if "holding our delivery" in r.getMessage()]
+    assert len(held) == 1 and neg.id.hex()[:12] in held[0] and "CMT-012" in held[0]
     expected = alice_due - proposal.terms.revocation.notice_ms + CLOCK_TOLERANCE_MS + 1
     assert b.deferred_until(neg.id) == expected
     clock.now_ms = expected - 1

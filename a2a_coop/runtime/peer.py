@@ -22,6 +22,7 @@ call to one thread), and it is the only place where a statement gets signed:
 from __future__ import annotations
 
 import heapq
+import logging
 import os
 import threading
 import time
@@ -111,6 +112,9 @@ DEFAULT_MAX_OPEN_TOTAL = 10_000
 NEWCOMER_SHARE = 0.75
 OPEN_REFUSAL_RETRY_MS = 1_000
 DEFAULT_REPLY_TTL_MS = 24 * 3600_000
+
+log = logging.getLogger(__name__)
+
 PERFORMING_STATES = frozenset({State.BONDED, State.PERFORMING, State.DISPUTED})
 # Negotiations in these states are over for good, whatever arrives later (SPEC 8.9: no escrow-ordered
 # fact moves them): a peer with a journal forgets them (bounded memory, a2a_coop.protocol.archive).
@@ -1662,7 +1666,15 @@ class Peer:
                 # A Revoke already effective (owed is not None) fixed what is owed: nothing to hold.
                 at = revocable_hold_until(c, self.did, d.item_index)
                 if at > now:
-                    self._deferred[neg.id] = min(at, self._deferred.get(neg.id, at))
+                    was = self._deferred.get(neg.id)
+                    self._deferred[neg.id] = min(at, at if was is None else was)
+                    if was is None and not self._replaying:  # an operator reads why nothing went out
+                        log.info(
+                            "holding our delivery in negotiation %s for %d s: under revocable terms the "
+                            "counterparty could revoke until then and keep it (CMT-012)",
+                            neg.id.hex()[:12],
+                            (at - now) // 1000,
+                        )
                     continue
             msg = commitment_pb2.Delivery(
                 contract=c.id, item_index=d.item_index, artifact_digest=d.artifact_digest, uri=d.uri
