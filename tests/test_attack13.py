@@ -62,8 +62,9 @@ def _market(**mallory_kw: Any) -> tuple[FixedClock, Party, Party, LocalEscrow, P
 @pytest.mark.req("ATT-015", "ATT-005", "CMT-003")
 def test_a_revoke_that_discharged_everything_is_not_attested_fulfilled() -> None:
     """Mallory offers Bob revocable terms without forfeit and a one-minute notice, both bonded; Bob
-    accepts and delivers at once. Mallory delivers nothing and revokes at once: every item she gives
-    falls due after the notice and is discharged (CMT-003), so the escrow releases her bond. Bob's
+    accepts (and, before CMT-012, delivered at once). Mallory delivers nothing and revokes at once:
+    every item she gives falls due after the notice and is discharged (CMT-003), so the escrow
+    releases her bond. Bob's
     reference peer then attested her over "the items she owed" -- none -- as FULFILLED: a good outcome
     from an honest rater, at her bond as stake, for a contract in which she performed nothing, which
     raised her score in every view that hears Bob (and her vouched stake, ATT-016), one free exit per
@@ -75,7 +76,9 @@ def test_a_revoke_that_discharged_everything_is_not_attested_fulfilled() -> None
     proposal = mallory.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did, revocation=terms)
     neg = run_trade(m, b, b.did, proposal, escrow=escrow)
     mneg = m.negotiation(neg.id)
-    assert {who for who, _ in mneg.contract.deliveries.values()} == {b.did}  # Bob performed, she did not
+    # Neither delivered: she withholds, and Bob holds his Delivery back while her Revoke could still
+    # discharge everything she owes (CMT-012; before it, Bob delivered at once and she kept it).
+    assert not mneg.contract.deliveries
     exit_ = revoke(m, mneg, "changed my mind")
     b.exchange(exit_.envelope)
     settle_with_escrow(m, b, escrow, mneg)
@@ -186,23 +189,16 @@ def _principal(party: Party) -> str:
 # --- 4: a free exit after the honest side performed -------------------------------------------------
 
 
-@pytest.mark.req("CMT-003")
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC/reference decision: terms that let the counterparty revoke without forfeit_bond and "
-    "with a notice shorter than the time to its own deadlines let it keep what the reference peer "
-    "delivered early and take its bond back. Options: (a) the reference guard refuses such terms unless "
-    "told (as --min-response-window); (b) under revocable terms the reference peer holds each Delivery "
-    "back until the counterparty's Revoke could no longer discharge what it owes in return (its "
-    "items due before now + notice_ms), or until its own deadline; (c) document it as the price the "
-    "terms state and leave it to strategies",
-)
+@pytest.mark.req("CMT-012", "CMT-003")
 def test_a_counterparty_cannot_revoke_for_free_after_taking_the_honest_delivery() -> None:
     """Mallory offers Bob revocable terms, no forfeit_bond and a one-minute notice, her item and his
-    both due in a day. Bob's reference peer accepts and delivers at once; Mallory receipts nothing,
-    delivers nothing, revokes, and the escrow releases both bonds (everything she owed falls due after
-    the notice, CMT-003). Mallory keeps Bob's work and her bond. Expect an honest reference peer not to
-    hand over what it owes while the counterparty can still leave owing nothing for it."""
+    both due in a day. Bob's reference peer accepted and delivered at once; Mallory receipted nothing,
+    delivered nothing, revoked, and the escrow released both bonds (everything she owed falls due after
+    the notice, CMT-003): she kept Bob's work and her bond. Expect an honest reference peer not to
+    hand over what it owes while the counterparty can still leave owing nothing for it. Closed by the
+    reference peer's perform-time policy (CMT-012): it holds its Delivery until her items are delivered
+    or due before a Revoke sent then could take effect, or until a clock tolerance before its own
+    deadline (tests/test_revocable_hold.py)."""
     _, mallory, _, escrow, m, b = _market(strategy=WithholdingStrategy(every=1))
     terms = trade_pb2.Revocation(allowed=True, notice_ms=60_000)
     proposal = mallory.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did, revocation=terms)

@@ -440,15 +440,16 @@ def test_breach_is_claimed_and_the_escrow_forfeits_the_bond(procs: Processes, tm
 
 @pytest.mark.req("NEG-010", "CMT-003", "WIT-005")
 def test_revocation_forfeits_the_revokers_bond(procs: Processes, tmp_path: Path) -> None:
-    """The terms allow revocation at the price of the bond. Bob delivers; alice (withholding) revokes
-    instead, telling bob and the escrow. Expect REVOKED on both sides, alice's bond forfeited to bob
+    """The terms allow revocation at the price of the bond. Bob holds his Delivery back (CMT-012: alice's
+    bond, 100, is less than the 450 he gives, and she could leave owing nothing); alice (withholding)
+    revokes, telling bob and the escrow. Expect REVOKED on both sides, alice's bond forfeited to bob
     and bob's released as soon as the escrow stamps the revoke (he owes nothing due before it), and
     a transcript the audit finds clean."""
     net = start_network(procs, tmp_path)
     terms = trade_pb2.Revocation(allowed=True, forfeit_bond=True, notice_ms=0)
     with Initiator(net, strategy=WithholdingStrategy(every=1)) as alice:
         neg = alice.trade(deadline_ms=wall_clock_ms() + HOUR_MS, revocation=terms)
-        assert neg.state is State.PERFORMING  # bob delivered, alice did not
+        assert neg.state is State.BONDED  # bob held his Delivery back (CMT-012), alice withheld hers
         notice = revoke(alice.peer, neg, "cannot do the review after all")
         alice.tell_bob(notice)
         settle_with_escrow(alice.peer, alice.client, alice.escrow, neg)
@@ -724,9 +725,11 @@ def test_a_second_process_on_a_journal_in_use_is_refused_in_one_line(
 def test_revoke_command_follows_the_revocation_terms(
     procs: Processes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Bob withholds, so each contract stays PERFORMING. `a2a-coop revoke` of a contract offered
-    without --revocable is refused (exit 1, REVOCATION_NOT_ALLOWED); of one offered with --revocable
-    --forfeit-bond it goes through: REVOKED on both sides, alice's bond forfeited to bob, his released."""
+    """Bob withholds, so each contract stays PERFORMING (alice delivered) -- or BONDED under revocable
+    terms, where alice holds her Delivery back while bob could revoke and keep it (CMT-012). `a2a-coop
+    revoke` of a contract offered without --revocable is refused (exit 1, REVOCATION_NOT_ALLOWED); of
+    one offered with --revocable --forfeit-bond it goes through: REVOKED on both sides, alice's bond
+    forfeited to bob, his released."""
     capsys.readouterr()
     offer = ["offer", "--key", "k", "--mandate", "m", "--journal", "j", "--to", "x:1"]
     assert main([*offer, "--give", "a:1", "--want", "b:1", "--forfeit-bond"]) == 2
@@ -739,7 +742,7 @@ def test_revoke_command_follows_the_revocation_terms(
     assert_refused(cli_act(net, "revoke", fixed), "REVOCATION_NOT_ALLOWED")
 
     revocable, state = cli_offer(net, "--revocable", "--forfeit-bond")
-    assert state == "PERFORMING"
+    assert state == "BONDED"  # her Delivery held back: his bond (100) is less than her item (500)
     result = cli_act(net, "revoke", revocable, "--reason", "changed my mind")
     assert result.returncode == 0, result.stderr
     assert f"negotiation {revocable}  REVOKED" in result.stdout

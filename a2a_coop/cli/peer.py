@@ -60,7 +60,7 @@ from a2a_coop.runtime.node import (
     sign_mandate,
 )
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
-from a2a_coop.runtime.perform_time import TooLittleTimeToPerform
+from a2a_coop.runtime.perform_time import TooLittleTimeToPerform, revocable_hold_until
 from a2a_coop.runtime.reputation import TrustPolicy
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, Strategy, WithholdingStrategy
 from a2a_coop.runtime.trade import (
@@ -496,6 +496,9 @@ class _Tally:
                 f"a2a-coop: trade {i + 1} ({neg.id.hex()[:12]}) did not finish: {why}; " + _resume_hint(neg),
                 file=sys.stderr,
             )
+            held = _held_under_revocable_terms(peer, neg)
+            if held is not None:
+                print(f"a2a-coop: trade {i + 1} {held}", file=sys.stderr)
 
 
 def _wait_for_cutoff(peer: Peer, negs: Sequence[Negotiation], check_at: int) -> None:
@@ -526,6 +529,32 @@ def _say_awaiting_locks(peer: Peer, negs: Sequence[Negotiation]) -> None:
         "the deadline",
         file=sys.stderr,
         flush=True,
+    )
+
+
+def _held_under_revocable_terms(peer: Peer, neg: Negotiation) -> str | None:
+    """Why our Delivery under ``neg`` waits, when the hold under revocable terms keeps it (CMT-012), and
+    when to carry it on; None otherwise."""
+    c = neg.contract
+    if (
+        c is None
+        or peer.did not in c.parties
+        or neg.state not in (State.ACCEPTED, State.BONDED, State.PERFORMING)
+    ):
+        return None
+    now = peer.clock()
+    held = [
+        (at, item.deadline_ms)
+        for i, item in enumerate(c.items(peer.did))
+        if (peer.did, i) not in c.delivered and (at := revocable_hold_until(c, peer.did, i)) > now
+    ]
+    if not held:
+        return None
+    at, deadline = min(held)
+    return (
+        f"holds our delivery back until {iso(at)}: under its revocable terms the counterparty could "
+        f"revoke until then and keep it, owing nothing in return (CMT-012); run `a2a-coop resume` "
+        f"after that time and before {iso(deadline)}, or we breach"
     )
 
 

@@ -422,8 +422,17 @@ class PeerNode:
         # Negotiation ids with a lock watch pending: one per contract, however often the answer that
         # formed it is repeated (a retried request gets our Accept again, RPL-002).
         self._lock_watches: set[bytes] = set()
-        # When the watch that performs the Deliveries TIM-009 held back is due (peer clock), if one is.
+        # When the watch that performs the Deliveries TIM-009 (or the hold under revocable terms,
+        # CMT-012) held back is due (peer clock), if one is.
         self._deferred_watch: int | None = None
+        # The Deliveries that watch signed, by negotiation id, as (audience, envelope): they went to the
+        # escrow (WIT-007), and we know no address of the counterparty's, so each goes with our answer to
+        # its next request in that negotiation (prepended): otherwise a counterparty that holds its own
+        # Delivery under revocable terms until ours arrives, and sends us its own later, would hold the
+        # contract PERFORMING with our item unseen, and never receipt it. Memory only, best effort: the
+        # escrow's Stamp makes the Delivery timely whatever the counterparty learns. Dropped once the
+        # negotiation leaves memory (finished for good).
+        self._unsent: dict[bytes, list[tuple[str, bytes]]] = {}
         # Negotiation id -> when (peer clock) the escrow is asked about our bonded offer there (ESC-013).
         self._exposed_watches: dict[bytes, int] = {}
         # Negotiation ids whose unanswered bonded offer this process asked the escrow about past its
@@ -497,7 +506,21 @@ class PeerNode:
             said = claimed(envelope)
             if said is not None and said.negotiation_id:
                 self.watch_exposed(said.negotiation_id)
+                answers = self._with_unsent(said.negotiation_id, said.issuer, answers)
         return answers
+
+    def _with_unsent(self, negotiation_id: bytes, issuer: str, answers: list[bytes]) -> list[bytes]:
+        """``answers`` (to a request of ``issuer``'s that the peer took) after the Deliveries our watch
+        signed in ``negotiation_id`` for ``issuer`` and nobody gave it yet (see ``_unsent``)."""
+        with self.peer.lock:
+            waiting = self._unsent.get(negotiation_id)
+            if not waiting:
+                return answers
+            theirs = [env for audience, env in waiting if audience == issuer]
+            if not theirs:
+                return answers
+            del self._unsent[negotiation_id]
+        return [*theirs, *answers]  # signed before the answers: the chain's order
 
     def _answer_held(self, envelope: bytes) -> list[bytes]:
         """ESC-013 for a served peer: our answer to a Counter naming another escrow than a bonded offer of
@@ -561,6 +584,12 @@ class PeerNode:
         with self.peer.lock:
             self._deferred_watch = None
             performed = self.peer.perform_deferred()
+            for vs in performed:
+                if vs.body == "delivery":
+                    self._unsent.setdefault(vs.negotiation_id, []).append((vs.audience, vs.envelope))
+            live = self.peer.verifier.negotiations.by_id
+            for nid in [nid for nid in self._unsent if nid not in live]:
+                del self._unsent[nid]  # finished for good, and forgotten
         for evidence, until in self._to_witness(
             [vs.envelope for vs in performed], self.witness.did, receipts=True
         ):

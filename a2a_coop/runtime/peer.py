@@ -22,6 +22,7 @@ call to one thread), and it is the only place where a statement gets signed:
 from __future__ import annotations
 
 import heapq
+import logging
 import os
 import threading
 import time
@@ -70,7 +71,11 @@ from a2a_coop.protocol.verifier import _MandateRecord
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.alarm import ForkAlarm, KeyForked
 from a2a_coop.runtime.evidence import EvidenceVerifier
-from a2a_coop.runtime.perform_time import TooLittleTimeToPerform, time_to_perform_refusal
+from a2a_coop.runtime.perform_time import (
+    TooLittleTimeToPerform,
+    revocable_hold_until,
+    time_to_perform_refusal,
+)
 from a2a_coop.runtime.renewal import RenewedExposureBook
 from a2a_coop.runtime.reputation import (
     Reputation,
@@ -107,6 +112,9 @@ DEFAULT_MAX_OPEN_TOTAL = 10_000
 NEWCOMER_SHARE = 0.75
 OPEN_REFUSAL_RETRY_MS = 1_000
 DEFAULT_REPLY_TTL_MS = 24 * 3600_000
+
+log = logging.getLogger(__name__)
+
 PERFORMING_STATES = frozenset({State.BONDED, State.PERFORMING, State.DISPUTED})
 # Negotiations in these states are over for good, whatever arrives later (SPEC 8.9: no escrow-ordered
 # fact moves them): a peer with a journal forgets them (bounded memory, a2a_coop.protocol.archive).
@@ -426,9 +434,11 @@ class Peer:
         self._owed_rebuild_at = OWED_HEAP_SLACK  # its size at which the dead entries are swept out
         # Negotiations whose Delivery or Receipt TIM-009 held back, and when (our clock) its hint passes:
         # nothing else would perform them again, since the counterparty that dated the contract ahead
-        # may send nothing more in it (see perform_deferred). One entry per contract at most. Memory
-        # only: a peer rebuilt from its journal derives it again -- every contract where something is
-        # due that we have not signed is due at once (_replay, _due).
+        # may send nothing more in it (see perform_deferred); and those whose Delivery we hold back under
+        # revocable terms (CMT-012, runtime.perform_time.revocable_hold_until), until the hold ends. One
+        # entry per contract at most, the earliest. Memory only: a peer rebuilt from its journal derives
+        # it again -- every contract where something is due that we have not signed is due at once
+        # (_replay, _due), and held back again, it is deferred again.
         self._deferred: dict[bytes, int] = {}
         # The parties, escrows and principals of our contracts, ever, each with the order it came in
         # (gossip's tie-break, ATT-011): with the counterparties of our negotiations not ended, the keys
@@ -989,8 +999,9 @@ class Peer:
         return out
 
     def deferred_until(self, negotiation_id: bytes | None = None) -> int | None:
-        """When (our clock) the hint of a Delivery or Receipt TIM-009 held back passes: the earliest, or
-        that of ``negotiation_id``'s; None if nothing is held back. After a restart, every contract where
+        """When (our clock) the hint of a Delivery or Receipt TIM-009 held back passes, or the hold of a
+        Delivery under revocable terms ends (CMT-012): the earliest, or that of ``negotiation_id``'s; None
+        if nothing is held back. After a restart, every contract where
         one is due and not signed counts, due at once: which of them TIM-009 held back is not kept."""
         with self.lock:
             if negotiation_id is not None:
@@ -998,7 +1009,8 @@ class Peer:
             return min(self._deferred.values(), default=None)
 
     def perform_deferred(self) -> list[VerifiedStatement]:
-        """:meth:`perform` every contract whose held-back Delivery's hint has passed by our clock."""
+        """:meth:`perform` every contract whose held-back Delivery's hint (or revocable hold, CMT-012)
+        has passed by our clock."""
         with self.lock:
             now = self.clock()
             due = [nid for nid, at in self._deferred.items() if at <= now]
@@ -1642,11 +1654,28 @@ class Peer:
         view = self._contract_view(neg)
         assert view is not None
         out = []
+        now = self.clock()
         for d in self.strategy.perform(view):
             if not isinstance(d, Deliver) or d.item_index in view.delivered_by_me:
                 continue
             if owed is not None and d.item_index not in owed:
                 continue  # discharged by the Revoke: nothing is owed there
+            if owed is None and 0 <= d.item_index < len(view.my_items):
+                # Revocable terms (CMT-012): held while the counterparty could revoke and keep it, owing
+                # nothing in return; the watch on _deferred performs it then (perform_deferred).
+                # A Revoke already effective (owed is not None) fixed what is owed: nothing to hold.
+                at = revocable_hold_until(c, self.did, d.item_index)
+                if at > now:
+                    was = self._deferred.get(neg.id)
+                    self._deferred[neg.id] = min(at, at if was is None else was)
+                    if was is None and not self._replaying:  # an operator reads why nothing went out
+                        log.info(
+                            "holding our delivery in negotiation %s for %d s: under revocable terms the "
+                            "counterparty could revoke until then and keep it (CMT-012)",
+                            neg.id.hex()[:12],
+                            (at - now) // 1000,
+                        )
+                    continue
             msg = commitment_pb2.Delivery(
                 contract=c.id, item_index=d.item_index, artifact_digest=d.artifact_digest, uri=d.uri
             )

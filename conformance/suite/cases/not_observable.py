@@ -215,3 +215,11 @@ not_observable(
     "guard",
     "MND-018",
 )
+not_observable(
+    "cmt.revocable-delivery-held",
+    "Under revocable terms a Delivery is held while the counterparty could revoke and keep it",
+    "needs the target to trade under revocable terms at an escrow the suite plays, which it trusts only if "
+    "its operator configured it (MND-015), and to be watched until close to a deadline; "
+    "tests/test_revocable_hold.py and tests/test_attack13.py check the reference peer",
+    "CMT-012",
+)
