@@ -703,7 +703,7 @@ class Verifier:
                 if exposed is not None and exposed[0] == issuer:  # the escrow took the answer: freed
                     del self._exposed_answers[digest]
                     self.exposure.offer_dead(exposed[1], exposed[2])
-                neg = self.negotiations.activate(issuer, digest, vs.issued_at_ms)
+                neg = self.negotiations.activate(issuer, digest)
                 if neg is not None:
                     self._track_activation(neg)
         nid = vs.negotiation_id
