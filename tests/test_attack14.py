@@ -17,8 +17,8 @@ from typing import Any, NamedTuple, Protocol
 import pytest
 from peers import fresh_key, make_peer
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
-from a2a_coop.protocol.errors import CoopError, IllegalTransition, UnknownNegotiation
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
+from a2a_coop.protocol.errors import CoopError, IllegalTransition, IssuedInPast, UnknownNegotiation
 from a2a_coop.protocol.escrow import Escrow, revoke_until
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State, proposal_of
@@ -592,21 +592,14 @@ def test_a_refused_requests_mandate_is_not_kept_behind_an_ack_addressed_to_us(tm
 
 
 @pytest.mark.req("RPC-015")
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC/reference decision (RPC-015, TIM-006): a Stamp naming the request is context the "
-    "request's own checks may depend on (it may witness a request dated back), so it is taken before the "
-    "request, with the Mandate it cites, even when the request is then refused -- and any fresh key can "
-    "sign one naming its own request. Options: take such a Stamp only when its issuer is the escrow of "
-    "the request's contract or outstanding offer (known only once the request's negotiation is held); "
-    "take it provisionally, as Mandates are, and keep it only if the request passes; or bound what "
-    "unknown principals' context may add to the journal (a newcomer quota, as RPC-012)",
-)
+@pytest.mark.req("RPC-015")
 def test_a_refused_requests_mandate_is_not_kept_behind_a_stamp_of_the_request(tmp_path: Path) -> None:
     """The variant of the attack above the RPC-015 fix leaves open: twenty fresh keys each send Bob a
     Delivery naming no negotiation of his (refused), with context [their Mandate, a Stamp by the same key,
-    addressed to Bob, naming the Delivery]. The Stamp passes its checks and names the request, so it and
-    the Mandate are taken and journaled: two statements of Bob's disk a refused request. Expect none."""
+    addressed to Bob, naming the Delivery]. The Stamp passed its checks and names the request, so it and
+    the Mandate were taken and journaled: two statements of Bob's disk a refused request. Closed: a
+    context Stamp naming the request (or a statement held provisionally) is held provisionally, as the
+    Mandates are, and taken only once the request passed its checks beside it (RPC-015)."""
 
     def stamp(
         key: Signer, mandate: VerifiedStatement, request: VerifiedStatement, i: int
@@ -615,6 +608,34 @@ def test_a_refused_requests_mandate_is_not_kept_behind_a_stamp_of_the_request(tm
         return key.sign("stamp", msg, audience=request.audience, mandate=mandate.digest)
 
     _twenty_refused_requests_keep_nothing(tmp_path, stamp)
+
+
+@pytest.mark.req("RPC-015")
+@pytest.mark.xfail(
+    strict=True,
+    reason="SPEC/reference decision (RPC-015, KEY-004): a key statement of the request's issuer (a "
+    "Checkpoint, a KeyRotation) is context the request's own checks may depend on, taken before the request "
+    "is checked, and it passes its checks whatever the request is -- so it is kept, and the Mandate held "
+    "provisionally before it is taken with it, even when the request is then refused. Options: hold such "
+    "key statements provisionally too (a Checkpoint or KeyRotation of a key checked beside the request, "
+    "taken only if it passes); take a request's first-part context only once the request passed, save "
+    "what its checks need recorded (a KeyRevocation); or bound what unknown principals' context may add to "
+    "the journal (a newcomer quota, as RPC-012)",
+)
+def test_a_refused_requests_mandate_is_not_kept_behind_a_checkpoint_of_its_key(tmp_path: Path) -> None:
+    """Found while closing the Stamp variant: twenty fresh keys each send Bob a Delivery naming no
+    negotiation of his (refused), with context [their Mandate, a Checkpoint their key signed after the
+    Delivery]. The Checkpoint is a key statement of the request's issuer (first-part context, RPC-015) and
+    passes its checks (its log_root is not checked: Bob holds none of the key's statements before it), so
+    the Mandate is taken before it and both are journaled: two statements of Bob's disk a refused
+    request. Expect none."""
+
+    def checkpoint(
+        key: Signer, mandate: VerifiedStatement, request: VerifiedStatement, i: int
+    ) -> VerifiedStatement:
+        return key.sign("checkpoint", identity_pb2.Checkpoint(log_root=derive(f"root/{i}")))
+
+    _twenty_refused_requests_keep_nothing(tmp_path, checkpoint)
 
 
 @pytest.mark.req("RPC-015")
@@ -648,6 +669,35 @@ def test_a_context_ack_of_another_negotiation_is_taken_when_the_request_passes(t
         journaled = [envelope for _, _, envelope in journal.statements()]
         assert ack.envelope in journaled and offer.envelope in journaled
         assert journaled.index(ack.envelope) < journaled.index(offer.envelope)  # taken before the request
+
+
+@pytest.mark.req("RPC-015", "TIM-006", "WIT-002")
+def test_a_context_stamp_dating_the_request_back_is_taken_with_it_when_it_passes(tmp_path: Path) -> None:
+    """The honest side of the Stamp fix: Bob offers Alice terms naming his escrow; her Accept reaches him
+    two minutes late, dated back (TIM-006) and so refused alone, then with the escrow's Stamp of it (and
+    the escrow's Mandate, which Bob holds already) as context. The Stamp, held provisionally, is in view
+    when the Accept is checked, so the Accept is taken -- the contract forms, and Bob performs -- and the
+    Stamp is taken before it and journaled in the same commit."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    e = LocalEscrow(Party("escrow", clock))
+    with Journal.open(tmp_path / "bob.db") as journal:
+        b = make_peer(bob, clock, context=[e.mandate], journal=journal)
+        offer = b.propose(alice.did, bob.proposal(escrow=e.did))
+        clock.advance(1_000)
+        accept = alice.accept(offer)
+        stamp = e.submit([*alice.setup, *bob.setup, offer.envelope, accept.envelope])[1]
+        assert verify_statement(stamp).body == "stamp"
+        clock.advance(120_000)
+        with pytest.raises(IssuedInPast):
+            b.exchange(accept.envelope, alice.setup)
+        assert not dict.__contains__(b.verifier.statements, verify_statement(stamp).digest)
+        b.exchange(accept.envelope, [*alice.setup, e.mandate, stamp])
+        contract = b.negotiation(offer.negotiation_id).contract  # formed (Bob then performs at once)
+        assert contract is not None and contract.accept.digest == accept.digest
+        journaled = [envelope for _, _, envelope in journal.statements()]
+        assert stamp in journaled and accept.envelope in journaled
+        assert journaled.index(stamp) < journaled.index(accept.envelope)  # taken before the request
 
 
 # --- held: CMT-008 no longer counts bonded contracts; unfunded ones still leave at the cutoff ---------

@@ -26,7 +26,8 @@ It is pure bookkeeping: which statements a stamp names may not be held yet
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from a2a_coop.protocol.negotiation import CLOCK_TOLERANCE_MS, Contract
 from a2a_coop.protocol.statements import VerifiedStatement
@@ -117,6 +118,36 @@ class WitnessIndex:
             self._stamped.pop((escrow, digest), None)
             self._stamp_of.pop((escrow, digest), None)
             self._later.pop((escrow, digest), None)
+
+    @contextmanager
+    def stamps_held(self, stamps: Iterable[tuple[str, bytes, int]]) -> Iterator[None]:
+        """Lookups see ``stamps`` -- (escrow, digest, time) -- as recorded, for the block only: what they
+        changed is put back afterwards (a server checks a request beside the Stamps of its context
+        before it takes them, RPC-015)."""
+        saved: dict[tuple[str, bytes], tuple[int | None, bytes | None, list[int] | None]] = {}
+        for escrow, digest, at_ms in stamps:
+            key = (escrow, digest)
+            if key not in saved:
+                later = self._later.get(key)
+                saved[key] = (
+                    self._stamped.get(key),
+                    self._stamp_of.get(key),
+                    None if later is None else [*later],
+                )
+            self.record_stamp(escrow, digest, at_ms)
+        try:
+            yield
+        finally:
+            for key, (at, stamp, later) in saved.items():
+                self._stamped.pop(key, None)
+                self._stamp_of.pop(key, None)
+                self._later.pop(key, None)
+                if at is not None:
+                    self._stamped[key] = at
+                if stamp is not None:
+                    self._stamp_of[key] = stamp
+                if later is not None:
+                    self._later[key] = later
 
     def set_provisional(self, escrow: str, digest: bytes, at_ms: int) -> None:
         """The escrow itself is checking a statement it is about to stamp at ``at_ms``: let the check
