@@ -700,6 +700,28 @@ def test_a_context_stamp_dating_the_request_back_is_taken_with_it_when_it_passes
         assert journaled.index(stamp) < journaled.index(accept.envelope)  # taken before the request
 
 
+@pytest.mark.req("RPC-015")
+def test_context_that_repeats_a_mandate_or_a_stamp_held_provisionally_is_taken_once() -> None:
+    """A request whose context carries the same Mandate (or the same Stamp of the request) twice: the
+    copy of one held provisionally is held already, not a second statement to take (taking it twice was
+    REPLAYED, failing the request), as a copy of one taken always was."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    e = LocalEscrow(Party("escrow", clock))
+    b = make_peer(bob, clock, context=[e.mandate])
+    offer = alice.offer(bob, alice.proposal())
+    assert b.exchange(offer.envelope, [*alice.setup, *alice.setup])
+    assert alice.mandate_vs.digest in b.verifier.statements
+    offer = b.propose(alice.did, bob.proposal(escrow=e.did))
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    stamp = e.submit([*alice.setup, *bob.setup, offer.envelope, accept.envelope])[1]
+    clock.advance(120_000)  # dated back: taken with its Stamp only (TIM-006)
+    b.exchange(accept.envelope, [stamp, stamp])
+    contract = b.negotiation(offer.negotiation_id).contract
+    assert contract is not None and contract.accept.digest == accept.digest
+
+
 # --- held: CMT-008 no longer counts bonded contracts; unfunded ones still leave at the cutoff ---------
 
 

@@ -303,6 +303,8 @@ class _Provisional:
         statement held here, is checked and held here (True); anything else is checked beside what is
         held here, which is then taken (False: the caller takes ``vs`` next). Raises the refusal of
         either."""
+        if vs.digest in self._named and vs.digest != self.request:
+            return True  # held here already: context may carry an envelope twice (taken once, as a held one)
         if vs.body == "mandate":
             self.peer.verifier.check(vs, received_ms=self.now)
         elif vs.body == "stamp" and self._named.intersection(vs.statement.stamp.statements):
