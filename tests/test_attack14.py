@@ -9,6 +9,7 @@ row for each hole found.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -16,9 +17,9 @@ from typing import Any, NamedTuple, Protocol
 import pytest
 from peers import fresh_key, make_peer
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
-from a2a_coop.protocol.errors import CoopError, IllegalTransition, UnknownNegotiation
-from a2a_coop.protocol.escrow import Escrow
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
+from a2a_coop.protocol.errors import CoopError, IllegalTransition, IssuedInPast, UnknownNegotiation
+from a2a_coop.protocol.escrow import Escrow, revoke_until
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State, proposal_of
 from a2a_coop.protocol.reputation import rate
@@ -82,24 +83,36 @@ def _observe(envelopes: list[bytes]) -> EvidenceVerifier:
     return v
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC decision (CMT-002, WIT-005, NEG-015): which of two Stamps of one claim by its escrow "
-    "makes it effective. A verifier takes the first it hears (Contract.stamped_ms is set once, at "
-    "activation), so ruling_due_ms differs by arrival order and one view takes the Ruling, the other "
-    "refuses it for good. Options: the earliest held, re-evaluated when an earlier Stamp arrives (as "
-    "WitnessIndex already keeps it); or a verifier refuses a second Stamp naming a digest the same "
-    "escrow stamped (order-dependent too); the audit names the escrow either way (WIT-006)",
-)
-@pytest.mark.req("CMT-002", "WIT-005", "WIT-006")
-def test_a_claim_stamped_twice_leaves_verifiers_agreeing_on_its_ruling() -> None:
-    """Bob never delivers; Alice claims and the escrow stamps the claim at t1 and -- at fault, WIT-006
-    says it answers a resubmission with its first Stamp -- again at t1 + 10 min, and shows Bob's friends
-    the second Stamp first. It upholds at t1 + the response window, when the ruling is due by the first
-    Stamp and not by the second: views holding the same statements end BREACHED and DISPUTED."""
+class _Twice(NamedTuple):
+    """A bonded contract Bob never performs, Alice's claim on his item, and two Stamps of it by the
+    escrow (at fault: WIT-006 says it answers a resubmission with its first Stamp)."""
+
+    clock: FixedClock
+    escrow: Party
+    nid: bytes
+    accept: VerifiedStatement
+    base: list[bytes]  # setup, the Offer, the Accept and both BondLocks
+    claim: VerifiedStatement
+    stamps: tuple[VerifiedStatement, VerifiedStatement]  # in the escrow's order (seq)
+
+    def ruling(self, at_ms: int) -> VerifiedStatement:
+        """The escrow's UPHOLD of the claim, signed at ``at_ms``."""
+        self.clock.now_ms = at_ms
+        msg = commitment_pb2.Ruling(
+            contract=self.accept.digest,
+            claim=self.claim.digest,
+            decision=commitment_pb2.RULING_DECISION_UPHOLD,
+        )
+        return self.escrow.sign("ruling", msg, negotiation_id=self.nid)
+
+
+def _stamped_twice(first_ms: int, second_ms: int) -> _Twice:
+    """:class:`_Twice`, the claim issued 2 s after the item's deadline and stamped at the deadline plus
+    ``first_ms``, then plus ``second_ms``."""
     clock = FixedClock()
     alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
     offer = alice.offer(bob, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    deadline = proposal_of(offer).gives[0].deadline_ms
     clock.advance(1_000)
     accept = bob.accept(offer)
     nid = offer.header.negotiation_id
@@ -112,31 +125,124 @@ def test_a_claim_stamped_twice_leaves_verifiers_agreeing_on_its_ruling() -> None
         )
         for p in (alice, bob)
     ]
-    clock.advance(DAY_MS + 1_000)
+    clock.now_ms = deadline + 2_000
     claim = alice.sign(
         "breach_claim",
         commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never arrived"),
         audience=bob.did,
         negotiation_id=nid,
     )
-    first = escrow.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
-    clock.advance(600_000)
-    second = escrow.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
-    clock.advance(DEFAULT_RESPONSE_WINDOW_MS - 600_000)
-    ruling = escrow.sign(
-        "ruling",
-        commitment_pb2.Ruling(
-            contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
-        ),
-        negotiation_id=nid,
-    )
+    stamps = []
+    for at in (first_ms, second_ms):
+        clock.now_ms = deadline + at
+        stamps.append(escrow.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest])))
     base = [*alice.setup, *bob.setup, *escrow.setup, *(vs.envelope for vs in (offer, accept, *locks))]
+    return _Twice(clock, escrow, nid, accept, base, claim, (stamps[0], stamps[1]))
+
+
+@pytest.mark.req("CMT-002", "WIT-005", "WIT-006", "NEG-015")
+def test_a_claim_stamped_twice_leaves_verifiers_agreeing_on_its_ruling() -> None:
+    """Bob never delivers; Alice claims and the escrow stamps the claim at t1 and -- at fault, WIT-006
+    says it answers a resubmission with its first Stamp -- again at t1 + 10 min, and shows Bob's friends
+    the second Stamp first. It upholds at t1 + the response window, when the ruling is due by the first
+    Stamp and not by the second: views holding the same statements ended BREACHED and DISPUTED (the claim
+    took effect at the Stamp a view heard first). Closed: a claim's stamp time is its earliest Stamp by
+    the escrow held (WIT-005), lowered when an earlier one arrives."""
+    t = _stamped_twice(2_000, 602_000)
+    first, second = t.stamps
+    ruling = t.ruling(first.issued_at_ms + DEFAULT_RESPONSE_WINDOW_MS)
     # Each view gets the escrow's chain whole (its statements in seq order), the claim before them.
-    in_order = _observe([*base, claim.envelope, first.envelope, second.envelope, ruling.envelope])
-    second_first = _observe([*base, claim.envelope, second.envelope, first.envelope, ruling.envelope])
-    states = [v.negotiations.get(nid).state for v in (in_order, second_first)]
+    in_order = _observe([*t.base, t.claim.envelope, first.envelope, second.envelope, ruling.envelope])
+    second_first = _observe([*t.base, t.claim.envelope, second.envelope, first.envelope, ruling.envelope])
+    states = [v.negotiations.get(t.nid).state for v in (in_order, second_first)]
     assert states[0] is State.BREACHED
     assert states[0] is states[1]
+
+
+@pytest.mark.req("WIT-005", "NEG-015", "CMT-002")
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_a_claim_stamped_twice_takes_its_earliest_stamp_in_every_order(order: tuple[int, ...]) -> None:
+    """The claim and its two Stamps in every order (the claim after both, between them, before them;
+    the later Stamp first or not), then the Ruling due by the earlier Stamp: every view takes it, and
+    holds the earlier Stamp's time as the claim's."""
+    t = _stamped_twice(2_000, 602_000)
+    first = t.stamps[0]
+    ruling = t.ruling(first.issued_at_ms + DEFAULT_RESPONSE_WINDOW_MS)
+    pieces = [t.claim.envelope, *(vs.envelope for vs in t.stamps)]
+    v = _observe([*t.base, *(pieces[i] for i in order), ruling.envelope])
+    neg = v.negotiations.get(t.nid)
+    assert neg.contract is not None and neg.contract.stamped_ms == {t.claim.digest: first.issued_at_ms}
+    assert neg.state is State.BREACHED
+
+
+@pytest.mark.req("WIT-005", "CMT-002")
+def test_a_ruling_refused_as_early_is_taken_once_the_earlier_stamp_arrives() -> None:
+    """A view holding only the later Stamp refuses the Ruling due by the earlier one (early, CMT-002);
+    once the earlier Stamp arrives the claim's stamp time is lowered, and the same Ruling is taken."""
+    t = _stamped_twice(2_000, 602_000)
+    first, second = t.stamps
+    ruling = t.ruling(first.issued_at_ms + DEFAULT_RESPONSE_WINDOW_MS)
+    v = _observe([*t.base, t.claim.envelope, second.envelope])
+    with pytest.raises(IllegalTransition):
+        v.accept(ruling.envelope)
+    v.accept(first.envelope)
+    v.accept(ruling.envelope)
+    assert v.negotiations.get(t.nid).state is State.BREACHED
+
+
+@pytest.mark.req("WIT-005", "CMT-005", "NEG-015")
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_a_claim_stamped_before_its_deadline_and_again_in_its_window_takes_the_stamp_in_it(
+    order: tuple[int, ...],
+) -> None:
+    """The escrow stamps the claim at its item's deadline -- outside the claim window (CMT-005: after
+    the deadline), earlier than the claim's own date -- and again 10 min after it, in the window. In
+    every order the claim takes effect at the Stamp in the window: a view that held the early Stamp
+    before the claim (the earliest Stamp held) left it pending for good, one that held the other first
+    made it effective. A Ruling due only by the early Stamp is refused; one due by the other is taken."""
+    t = _stamped_twice(0, 600_000)
+    late = t.stamps[1]
+    early_ruling = t.ruling(t.stamps[0].issued_at_ms + DEFAULT_RESPONSE_WINDOW_MS)
+    ruling = t.ruling(late.issued_at_ms + DEFAULT_RESPONSE_WINDOW_MS)
+    pieces = [t.claim.envelope, *(vs.envelope for vs in t.stamps)]
+    v = _observe([*t.base, *(pieces[i] for i in order)])
+    neg = v.negotiations.get(t.nid)
+    assert neg.state is State.DISPUTED
+    assert neg.contract is not None and neg.contract.stamped_ms == {t.claim.digest: late.issued_at_ms}
+    with pytest.raises(IllegalTransition):
+        v.check(early_ruling)
+    v.accept(ruling.envelope)
+    assert neg.state is State.BREACHED
+
+
+@pytest.mark.req("WIT-005", "CMT-003", "NEG-015")
+def test_a_revoke_stamped_twice_takes_its_earliest_stamp_in_either_order() -> None:
+    """A Revoke stamped twice by the escrow (at fault) takes effect at its earlier Stamp whichever a view
+    heard first, so its notice ends at one time in every view (CMT-003)."""
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    terms = alice.proposal(escrow=escrow.did, revocation=trade_pb2.Revocation(allowed=True, notice_ms=60_000))
+    offer = alice.offer(bob, terms)
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    nid = offer.header.negotiation_id
+    clock.advance(1_000)
+    revoke = bob.sign(
+        "revoke", commitment_pb2.Revoke(contract=accept.digest), audience=alice.did, negotiation_id=nid
+    )
+    first = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revoke.digest]))
+    clock.advance(600_000)
+    second = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revoke.digest]))
+    base = [*alice.setup, *bob.setup, *escrow.setup, offer.envelope, accept.envelope]
+    for stamps in ((first, second), (second, first)):
+        for before in (True, False):  # the Revoke before its Stamps, or after them
+            tail = [*(vs.envelope for vs in stamps)]
+            tail = [revoke.envelope, *tail] if before else [*tail, revoke.envelope]
+            neg = _observe([*base, *tail]).negotiations.get(nid)
+            assert neg.state is State.REVOKED
+            assert neg.contract is not None
+            assert neg.contract.stamped_ms == {revoke.digest: first.issued_at_ms}
+            assert revoke_until(neg.contract) == first.issued_at_ms + 60_000
 
 
 # --- 3: a witnessed Accept at another escrow displacing the contract an honest escrow holds ----------
@@ -486,21 +592,14 @@ def test_a_refused_requests_mandate_is_not_kept_behind_an_ack_addressed_to_us(tm
 
 
 @pytest.mark.req("RPC-015")
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC/reference decision (RPC-015, TIM-006): a Stamp naming the request is context the "
-    "request's own checks may depend on (it may witness a request dated back), so it is taken before the "
-    "request, with the Mandate it cites, even when the request is then refused -- and any fresh key can "
-    "sign one naming its own request. Options: take such a Stamp only when its issuer is the escrow of "
-    "the request's contract or outstanding offer (known only once the request's negotiation is held); "
-    "take it provisionally, as Mandates are, and keep it only if the request passes; or bound what "
-    "unknown principals' context may add to the journal (a newcomer quota, as RPC-012)",
-)
+@pytest.mark.req("RPC-015")
 def test_a_refused_requests_mandate_is_not_kept_behind_a_stamp_of_the_request(tmp_path: Path) -> None:
     """The variant of the attack above the RPC-015 fix leaves open: twenty fresh keys each send Bob a
     Delivery naming no negotiation of his (refused), with context [their Mandate, a Stamp by the same key,
-    addressed to Bob, naming the Delivery]. The Stamp passes its checks and names the request, so it and
-    the Mandate are taken and journaled: two statements of Bob's disk a refused request. Expect none."""
+    addressed to Bob, naming the Delivery]. The Stamp passed its checks and names the request, so it and
+    the Mandate were taken and journaled: two statements of Bob's disk a refused request. Closed: a
+    context Stamp naming the request (or a statement held provisionally) is held provisionally, as the
+    Mandates are, and taken only once the request passed its checks beside it (RPC-015)."""
 
     def stamp(
         key: Signer, mandate: VerifiedStatement, request: VerifiedStatement, i: int
@@ -509,6 +608,34 @@ def test_a_refused_requests_mandate_is_not_kept_behind_a_stamp_of_the_request(tm
         return key.sign("stamp", msg, audience=request.audience, mandate=mandate.digest)
 
     _twenty_refused_requests_keep_nothing(tmp_path, stamp)
+
+
+@pytest.mark.req("RPC-015")
+@pytest.mark.xfail(
+    strict=True,
+    reason="SPEC/reference decision (RPC-015, KEY-004): a key statement of the request's issuer (a "
+    "Checkpoint, a KeyRotation) is context the request's own checks may depend on, taken before the request "
+    "is checked, and it passes its checks whatever the request is -- so it is kept, and the Mandate held "
+    "provisionally before it is taken with it, even when the request is then refused. Options: hold such "
+    "key statements provisionally too (a Checkpoint or KeyRotation of a key checked beside the request, "
+    "taken only if it passes); take a request's first-part context only once the request passed, save "
+    "what its checks need recorded (a KeyRevocation); or bound what unknown principals' context may add to "
+    "the journal (a newcomer quota, as RPC-012)",
+)
+def test_a_refused_requests_mandate_is_not_kept_behind_a_checkpoint_of_its_key(tmp_path: Path) -> None:
+    """Found while closing the Stamp variant: twenty fresh keys each send Bob a Delivery naming no
+    negotiation of his (refused), with context [their Mandate, a Checkpoint their key signed after the
+    Delivery]. The Checkpoint is a key statement of the request's issuer (first-part context, RPC-015) and
+    passes its checks (its log_root is not checked: Bob holds none of the key's statements before it), so
+    the Mandate is taken before it and both are journaled: two statements of Bob's disk a refused
+    request. Expect none."""
+
+    def checkpoint(
+        key: Signer, mandate: VerifiedStatement, request: VerifiedStatement, i: int
+    ) -> VerifiedStatement:
+        return key.sign("checkpoint", identity_pb2.Checkpoint(log_root=derive(f"root/{i}")))
+
+    _twenty_refused_requests_keep_nothing(tmp_path, checkpoint)
 
 
 @pytest.mark.req("RPC-015")
@@ -542,6 +669,57 @@ def test_a_context_ack_of_another_negotiation_is_taken_when_the_request_passes(t
         journaled = [envelope for _, _, envelope in journal.statements()]
         assert ack.envelope in journaled and offer.envelope in journaled
         assert journaled.index(ack.envelope) < journaled.index(offer.envelope)  # taken before the request
+
+
+@pytest.mark.req("RPC-015", "TIM-006", "WIT-002")
+def test_a_context_stamp_dating_the_request_back_is_taken_with_it_when_it_passes(tmp_path: Path) -> None:
+    """The honest side of the Stamp fix: Bob offers Alice terms naming his escrow; her Accept reaches him
+    two minutes late, dated back (TIM-006) and so refused alone, then with the escrow's Stamp of it (and
+    the escrow's Mandate, which Bob holds already) as context. The Stamp, held provisionally, is in view
+    when the Accept is checked, so the Accept is taken -- the contract forms, and Bob performs -- and the
+    Stamp is taken before it and journaled in the same commit."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    e = LocalEscrow(Party("escrow", clock))
+    with Journal.open(tmp_path / "bob.db") as journal:
+        b = make_peer(bob, clock, context=[e.mandate], journal=journal)
+        offer = b.propose(alice.did, bob.proposal(escrow=e.did))
+        clock.advance(1_000)
+        accept = alice.accept(offer)
+        stamp = e.submit([*alice.setup, *bob.setup, offer.envelope, accept.envelope])[1]
+        assert verify_statement(stamp).body == "stamp"
+        clock.advance(120_000)
+        with pytest.raises(IssuedInPast):
+            b.exchange(accept.envelope, alice.setup)
+        assert not dict.__contains__(b.verifier.statements, verify_statement(stamp).digest)
+        b.exchange(accept.envelope, [*alice.setup, e.mandate, stamp])
+        contract = b.negotiation(offer.negotiation_id).contract  # formed (Bob then performs at once)
+        assert contract is not None and contract.accept.digest == accept.digest
+        journaled = [envelope for _, _, envelope in journal.statements()]
+        assert stamp in journaled and accept.envelope in journaled
+        assert journaled.index(stamp) < journaled.index(accept.envelope)  # taken before the request
+
+
+@pytest.mark.req("RPC-015")
+def test_context_that_repeats_a_mandate_or_a_stamp_held_provisionally_is_taken_once() -> None:
+    """A request whose context carries the same Mandate (or the same Stamp of the request) twice: the
+    copy of one held provisionally is held already, not a second statement to take (taking it twice was
+    REPLAYED, failing the request), as a copy of one taken always was."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    e = LocalEscrow(Party("escrow", clock))
+    b = make_peer(bob, clock, context=[e.mandate])
+    offer = alice.offer(bob, alice.proposal())
+    assert b.exchange(offer.envelope, [*alice.setup, *alice.setup])
+    assert alice.mandate_vs.digest in b.verifier.statements
+    offer = b.propose(alice.did, bob.proposal(escrow=e.did))
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    stamp = e.submit([*alice.setup, *bob.setup, offer.envelope, accept.envelope])[1]
+    clock.advance(120_000)  # dated back: taken with its Stamp only (TIM-006)
+    b.exchange(accept.envelope, [stamp, stamp])
+    contract = b.negotiation(offer.negotiation_id).contract
+    assert contract is not None and contract.accept.digest == accept.digest
 
 
 # --- held: CMT-008 no longer counts bonded contracts; unfunded ones still leave at the cutoff ---------

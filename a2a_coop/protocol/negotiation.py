@@ -52,7 +52,7 @@ from collections.abc import Callable, Iterable, KeysView
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Final
+from typing import Final, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.errors import (
@@ -82,11 +82,15 @@ BOND_GRACE_MS: Final = 30_000
 # one verdict.
 CLOCK_TOLERANCE_MS: Final = 30_000
 
-# A lookup of witness stamps: (escrow did, statement digest) -> the earliest stamp time, or None.
-StampLookup = Callable[[str, bytes], int | None]
+
+class StampLookup(Protocol):
+    """A lookup of witness stamps: the earliest time the escrow ``escrow`` stamped ``digest`` -- the
+    earliest later than ``after_ms``, when given -- or None."""
+
+    def __call__(self, escrow: str, digest: bytes, after_ms: int | None = None, /) -> int | None: ...
 
 
-def _no_stamps(escrow: str, digest: bytes) -> int | None:
+def _no_stamps(escrow: str, digest: bytes, after_ms: int | None = None) -> int | None:
     return None
 
 
@@ -292,7 +296,9 @@ class Contract:
     # Arbitrated statements (BreachClaim, Revoke) held but not yet stamped by the escrow: digest -> stmt.
     pending: dict[bytes, VerifiedStatement] = field(default_factory=dict)
     claims: dict[bytes, tuple[str, int]] = field(default_factory=dict)  # effective claim -> (accused, item)
-    stamped_ms: dict[bytes, int] = field(default_factory=dict)  # effective claim/revoke -> stamp time
+    # Effective claim/revoke -> its stamp time: the earliest Stamp of it by the escrow held that counts
+    # (WIT-005), lowered when an earlier one arrives.
+    stamped_ms: dict[bytes, int] = field(default_factory=dict)
     revokes: dict[bytes, str] = field(default_factory=dict)  # effective Revoke digest -> revoker
     rulings: dict[bytes, int] = field(default_factory=dict)  # claim digest -> RulingDecision
     # Effective claims not ruled on yet, kept as they change so no ruling rescans every claim.
@@ -411,6 +417,11 @@ class Contract:
     def all_receipted(self, extra: tuple[str, int] | None = None) -> bool:
         done = self.receipted if extra is None else self.receipted | {extra}
         return self._owed <= done
+
+
+def _arbitrated(c: Contract) -> list[bytes]:
+    """The BreachClaims and Revokes of ``c`` held, pending or effective."""
+    return [*c.pending, *c.stamped_ms]
 
 
 def cited(vs: VerifiedStatement) -> bytes:
@@ -546,24 +557,42 @@ class Negotiation:
             self._move(event, vs.digest)
         return self.state
 
-    def activate(self, digest: bytes, stamped_ms: int) -> State | None:
-        """The escrow's stamp of a held, pending BreachClaim or Revoke arrived: it takes effect now.
+    def activate(self, digest: bytes) -> State | None:
+        """A Stamp by the escrow of the held BreachClaim or Revoke ``digest`` arrived (it is in the stamp
+        lookup now). Pending, it takes effect now if that Stamp counts (WIT-005; for a claim, one within
+        its claim window, CMT-005; else it stays pending: an earlier Stamp may still come). Effective
+        already, its stamp time is lowered to the new Stamp's if that is earlier and counts: its effective
+        time is its earliest Stamp that counts, whatever order they came in (NEG-015). Lowering it moves
+        no state, and leaves a Ruling taken valid: the ruling bound (CMT-002) only comes earlier.
 
-        Returns the new state, or None when ``digest`` is no pending arbitrated statement of this
-        negotiation, or its stamp falls outside the claim window (it then never takes effect).
+        Returns the new state, or None when ``digest`` took no effect now.
         """
         c = self.contract
-        vs = c.pending.get(digest) if c is not None else None
-        if c is None or vs is None:
+        if c is None:
             return None
+        vs = c.pending.get(digest)
+        if vs is None:
+            self._restamp(c, digest)
+            return None
+        stamped = self._effective_ms(vs, c)
+        if stamped is None:
+            return None  # outside its claim window (CMT-005): held, an earlier Stamp may still come
         del c.pending[digest]
-        if not self._stamp_in_time(vs, c, stamped_ms):
-            return None
         event = self._effective(vs)
         self._check_row(vs, self.state, event)  # every post-contract row takes them (SPEC 8.9)
-        self._record_effective(vs, c, stamped_ms)
+        self._record_effective(vs, c, stamped)
         self._move(event, digest)
         return self.state
+
+    def _restamp(self, c: Contract, digest: bytes) -> None:
+        """The effective claim or revoke ``digest`` takes the earliest Stamp of it that counts (WIT-005)."""
+        at = c.stamped_ms.get(digest)
+        if at is None:
+            return
+        claim = c.claims.get(digest)
+        earliest = self._stamps(c.escrow, digest) if claim is None else self._claim_stamp(c, digest, claim)
+        if earliest is not None and earliest < at:
+            c.stamped_ms[digest] = earliest
 
     def expire_due(self, now_ms: int) -> bool:
         """Apply EXPIRE if the outstanding offer has lapsed by ``now_ms`` (a runtime's clock)."""
@@ -670,11 +699,10 @@ class Negotiation:
                 raise RevocationNotAllowed(requirement="NEG-010")
         else:
             raise IllegalTransition(f"{body} is not a negotiation statement", requirement="NEG-001")
-        stamped = self._stamps(c.escrow, vs.digest)
-        if stamped is None:
-            return None  # held; takes effect when the escrow's stamp arrives (WIT-005)
-        if not self._stamp_in_time(vs, c, stamped):
-            return None  # the escrow stamped it too late: it never takes effect
+        if self._effective_ms(vs, c) is None:
+            # held; takes effect when a Stamp of it by the escrow that counts arrives (WIT-005) -- never,
+            # when the escrow stamped it only outside its claim window (CMT-005)
+            return None
         return self._effective(vs)
 
     # -- the witnessed Accept (SPEC 8.9, NEG-017) ---------------------------------------
@@ -806,13 +834,20 @@ class Negotiation:
         assert isinstance(self.superseded, set)
         self.superseded.update(digests)
 
-    @staticmethod
-    def _stamp_in_time(vs: VerifiedStatement, c: Contract, stamped_ms: int) -> bool:
-        """CMT-005: a claim counts only if stamped after the item's deadline and within the claim window."""
+    def _effective_ms(self, vs: VerifiedStatement, c: Contract) -> int | None:
+        """The effective time of the held BreachClaim or Revoke ``vs`` (WIT-005): the earliest Stamp of it
+        by the contract's escrow held -- for a claim, the earliest within its item's claim window (after
+        the deadline, by it plus :data:`CLAIM_WINDOW_MS`, CMT-005) -- or None: not effective (yet)."""
         if vs.body != "breach_claim":
-            return True
-        deadline = c.items(c.other(vs.issuer))[vs.statement.breach_claim.item_index].deadline_ms
-        return deadline < stamped_ms <= deadline + CLAIM_WINDOW_MS
+            return self._stamps(c.escrow, vs.digest)
+        return self._claim_stamp(c, vs.digest, (c.other(vs.issuer), vs.statement.breach_claim.item_index))
+
+    def _claim_stamp(self, c: Contract, digest: bytes, claim: tuple[str, int]) -> int | None:
+        """The earliest Stamp of the claim ``digest`` on ``claim`` (accused, item index) held within the
+        item's claim window, or None."""
+        deadline = c.items(claim[0])[claim[1]].deadline_ms
+        at = self._stamps(c.escrow, digest, deadline)
+        return at if at is not None and at <= deadline + CLAIM_WINDOW_MS else None
 
     @staticmethod
     def _effective(vs: VerifiedStatement) -> Event:
@@ -951,8 +986,8 @@ class Negotiation:
             elif body == "receipt":
                 c.receipted.add(c.deliveries[msg.delivery])
             elif body in ARBITRATED_BODIES:
-                stamped = self._stamps(c.escrow, vs.digest)
-                if event is None or stamped is None:
+                stamped = self._effective_ms(vs, c)  # None exactly when the check found no event
+                if stamped is None:
                     c.pending[vs.digest] = vs
                 else:
                     self._record_effective(vs, c, stamped)
@@ -988,7 +1023,9 @@ class Negotiations:
         # The stamps held before the statement being checked (not one an escrow is giving it now).
         self._recorded = stamps if recorded is None else recorded
         self._exclusive: dict[tuple[str, bytes], bytes] = {}  # (issuer, key) -> negotiation id
-        self._pending: dict[bytes, bytes] = {}  # pending arbitrated statement digest -> negotiation id
+        # Held arbitrated statement (pending or effective) digest -> negotiation id: a Stamp of one makes
+        # it effective, or, effective, may lower its stamp time (WIT-005).
+        self._arbitrated: dict[bytes, bytes] = {}
         # Where a forgotten negotiation comes back from (a2a_coop.protocol.archive), if anywhere.
         self.restore: Callable[[bytes], Negotiation | None] | None = None
 
@@ -1014,8 +1051,8 @@ class Negotiations:
             key = (c.proposer, c.proposal.exclusive_key)
             if c.proposal.exclusive_key and self._exclusive.get(key) == negotiation_id:
                 del self._exclusive[key]
-            for digest in c.pending:
-                self._pending.pop(digest, None)
+            for digest in _arbitrated(c):
+                self._arbitrated.pop(digest, None)
         return neg
 
     def _held(self, negotiation_id: bytes) -> bool:
@@ -1027,8 +1064,8 @@ class Negotiations:
             return False
         self.by_id[negotiation_id] = neg
         c = neg.contract
-        for digest in c.pending if c is not None else ():
-            self._pending[digest] = negotiation_id
+        for digest in _arbitrated(c) if c is not None else ():
+            self._arbitrated[digest] = negotiation_id
         self._index_exclusive(neg)
         return True
 
@@ -1065,8 +1102,8 @@ class Negotiations:
                 self._check_exclusive(neg)
         neg.apply_checked(vs, event)
         c = neg.contract
-        if c is not None and vs.digest in c.pending:
-            self._pending[vs.digest] = nid
+        if c is not None and (vs.digest in c.pending or vs.digest in c.stamped_ms):
+            self._arbitrated[vs.digest] = nid
         if event is _WITNESSED_ACCEPT and neg.replaced is not None:
             self._drop_displaced(neg, neg.replaced)
         self._index_exclusive(neg)
@@ -1075,24 +1112,25 @@ class Negotiations:
     def _drop_displaced(self, neg: Negotiation, old: Contract) -> None:
         """A witnessed Accept displaced ``old`` (NEG-017): its held claims and revokes can no longer take
         effect, and the exclusive_key it held is free (NEG-009 counts live contracts)."""
-        for digest in old.pending:
-            self._pending.pop(digest, None)
+        for digest in _arbitrated(old):
+            self._arbitrated.pop(digest, None)
         key = (old.proposer, old.exclusive_key)
         if old.exclusive_key and self._exclusive.get(key) == neg.id:
             del self._exclusive[key]
 
-    def activate(self, escrow: str, digest: bytes, stamped_ms: int) -> Negotiation | None:
-        """``escrow`` stamped ``digest``: apply it if it is a pending BreachClaim or Revoke of a
-        contract that names that escrow (WIT-005)."""
-        nid = self._pending.get(digest)
+    def activate(self, escrow: str, digest: bytes) -> Negotiation | None:
+        """``escrow`` stamped ``digest`` (the stamp lookup holds it now): apply it if it is a held
+        BreachClaim or Revoke of a contract that names that escrow and the Stamp counts, or lower its
+        stamp time if it is effective already and the Stamp is earlier (WIT-005). Returns the
+        negotiation, or None when ``digest`` is no such statement."""
+        nid = self._arbitrated.get(digest)
         if nid is None:
             return None
         neg = self.by_id[nid]
         c = neg.contract
         if c is None or c.escrow != escrow:
             return None  # another key's stamp witnesses nothing for this contract
-        del self._pending[digest]
-        neg.activate(digest, stamped_ms)
+        neg.activate(digest)
         self._index_exclusive(neg)
         return neg
 

@@ -15,6 +15,8 @@ statement it is about to send (the policy guard, MND-011).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
@@ -194,6 +196,29 @@ class Verifier:
         finally:
             self.witness.clear_provisional()
         return vs
+
+    @contextmanager
+    def provisionally(self, statements: Sequence[VerifiedStatement]) -> Iterator[None]:
+        """Check statements as if ``statements`` -- Mandates and Stamps that passed :meth:`check` -- were
+        held, with nothing of them recorded: a Mandate's delegation and a Stamp's witness times are there
+        for the block only (RPC-015: a server takes a request's context Mandates, and the Stamps naming
+        the request, only once something that needs them passed its checks)."""
+        added = []
+        stamps = []
+        for vs in statements:
+            if vs.body == "mandate" and vs.digest not in self.mandates:
+                m = vs.statement.mandate
+                self.mandates[vs.digest] = _MandateRecord(vs.issuer, m, vs.issued_at_ms, m.agent)
+                added.append(vs.digest)
+            elif vs.body == "stamp":
+                stamps += [(vs.issuer, digest, vs.issued_at_ms) for digest in vs.statement.stamp.statements]
+        try:
+            with self.witness.stamps_held(stamps):
+                yield
+        finally:
+            for digest in added:
+                del self.mandates[digest]
+            self._checked = None  # checked beside records that are gone: never committed as checked
 
     def record(self, vs: VerifiedStatement) -> None:
         """Record a statement that already passed :meth:`check` (our own, just signed).
@@ -703,7 +728,7 @@ class Verifier:
                 if exposed is not None and exposed[0] == issuer:  # the escrow took the answer: freed
                     del self._exposed_answers[digest]
                     self.exposure.offer_dead(exposed[1], exposed[2])
-                neg = self.negotiations.activate(issuer, digest, vs.issued_at_ms)
+                neg = self.negotiations.activate(issuer, digest)
                 if neg is not None:
                     self._track_activation(neg)
         nid = vs.negotiation_id

@@ -25,7 +25,9 @@ It is pure bookkeeping: which statements a stamp names may not be held yet
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import insort
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from a2a_coop.protocol.negotiation import CLOCK_TOLERANCE_MS, Contract
 from a2a_coop.protocol.statements import VerifiedStatement
@@ -39,19 +41,37 @@ class WitnessIndex:
     def __init__(self) -> None:
         self._stamped: dict[tuple[str, bytes], int] = {}  # (escrow, digest) -> earliest stamp time
         self._stamp_of: dict[tuple[str, bytes], bytes] = {}  # (escrow, digest) -> that Stamp's digest
+        # (escrow, digest) -> its later stamp times, ascending, when the escrow stamped it more than once
+        # (at fault, WIT-006): a claim takes effect at its earliest Stamp within the claim window (WIT-005),
+        # which need not be the earliest Stamp.
+        self._later: dict[tuple[str, bytes], list[int]] = {}
         self._acked: dict[tuple[str, bytes], int] = {}  # (acknowledger, digest) -> earliest time
         self._provisional: tuple[str, bytes, int] | None = None
 
-    def stamp_time(self, escrow: str, digest: bytes) -> int | None:
-        """When ``escrow`` first stamped ``digest`` (WIT-001), or None."""
+    def stamp_time(self, escrow: str, digest: bytes, after_ms: int | None = None) -> int | None:
+        """When ``escrow`` first stamped ``digest`` (WIT-001) -- first after ``after_ms``, when given -- or
+        None."""
         p = self._provisional
         if p is not None and p[0] == escrow and p[1] == digest:
-            return p[2]
-        return self._stamped.get((escrow, digest))
+            return self._with_provisional(p[2], escrow, digest, after_ms)
+        if after_ms is None:
+            return self._stamped.get((escrow, digest))
+        return self.recorded_stamp_time(escrow, digest, after_ms)
 
-    def recorded_stamp_time(self, escrow: str, digest: bytes) -> int | None:
+    def _with_provisional(self, at_ms: int, escrow: str, digest: bytes, after_ms: int | None) -> int | None:
+        """:meth:`stamp_time` counting the stamp ``escrow`` is giving ``digest`` now, at ``at_ms``."""
+        at = self.recorded_stamp_time(escrow, digest, after_ms)
+        if after_ms is not None and at_ms <= after_ms:
+            return at
+        return at_ms if at is None else min(at, at_ms)
+
+    def recorded_stamp_time(self, escrow: str, digest: bytes, after_ms: int | None = None) -> int | None:
         """:meth:`stamp_time`, leaving out the stamp an escrow is giving now (:meth:`set_provisional`)."""
-        return self._stamped.get((escrow, digest))
+        key = (escrow, digest)
+        at = self._stamped.get(key)
+        if at is None or after_ms is None or at > after_ms:
+            return at
+        return next((t for t in self._later.get(key, ()) if t > after_ms), None)
 
     def ack_time(self, by: str, digest: bytes) -> int | None:
         """When ``by`` first acknowledged (Ack or Receipt) ``digest``, or None."""
@@ -68,9 +88,18 @@ class WitnessIndex:
             self._stamped[key] = at_ms
             if stamp:
                 self._stamp_of[key] = stamp
+            if earlier is not None:
+                self._later_stamp(key, earlier)
         elif at_ms == earlier and stamp:
             # The escrow records its stamp time when it accepts evidence and signs the Stamp after.
             self._stamp_of.setdefault(key, stamp)
+        elif at_ms > earlier:
+            self._later_stamp(key, at_ms)
+
+    def _later_stamp(self, key: tuple[str, bytes], at_ms: int) -> None:
+        later = self._later.setdefault(key, [])
+        if at_ms not in later:
+            insort(later, at_ms)
 
     def record_ack(self, by: str, digest: bytes, at_ms: int) -> None:
         key = (by, digest)
@@ -88,6 +117,37 @@ class WitnessIndex:
         for digest in digests:
             self._stamped.pop((escrow, digest), None)
             self._stamp_of.pop((escrow, digest), None)
+            self._later.pop((escrow, digest), None)
+
+    @contextmanager
+    def stamps_held(self, stamps: Iterable[tuple[str, bytes, int]]) -> Iterator[None]:
+        """Lookups see ``stamps`` -- (escrow, digest, time) -- as recorded, for the block only: what they
+        changed is put back afterwards (a server checks a request beside the Stamps of its context
+        before it takes them, RPC-015)."""
+        saved: dict[tuple[str, bytes], tuple[int | None, bytes | None, list[int] | None]] = {}
+        for escrow, digest, at_ms in stamps:
+            key = (escrow, digest)
+            if key not in saved:
+                later = self._later.get(key)
+                saved[key] = (
+                    self._stamped.get(key),
+                    self._stamp_of.get(key),
+                    None if later is None else [*later],
+                )
+            self.record_stamp(escrow, digest, at_ms)
+        try:
+            yield
+        finally:
+            for key, (at, stamp, later) in saved.items():
+                self._stamped.pop(key, None)
+                self._stamp_of.pop(key, None)
+                self._later.pop(key, None)
+                if at is not None:
+                    self._stamped[key] = at
+                if stamp is not None:
+                    self._stamp_of[key] = stamp
+                if later is not None:
+                    self._later[key] = later
 
     def set_provisional(self, escrow: str, digest: bytes, at_ms: int) -> None:
         """The escrow itself is checking a statement it is about to stamp at ``at_ms``: let the check

@@ -26,8 +26,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Protocol
 
@@ -67,7 +66,6 @@ from a2a_coop.protocol.statements import (
     sign_candidate,
     verify_statement,
 )
-from a2a_coop.protocol.verifier import _MandateRecord
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.alarm import ForkAlarm, KeyForked
 from a2a_coop.runtime.evidence import EvidenceVerifier
@@ -230,24 +228,6 @@ class PeerVerifier(EvidenceVerifier):
                     dropped.append(forgotten)
         return dropped
 
-    @contextmanager
-    def provisionally(self, mandates: Sequence[VerifiedStatement]) -> Iterator[None]:
-        """Check statements as if ``mandates`` -- Mandates that passed :meth:`check` -- were held, with
-        nothing of them recorded: their records are there for the block only (RPC-015: a server takes
-        a request's Mandates only once something that needs them passed its checks)."""
-        added = []
-        for vs in mandates:
-            if vs.digest not in self.mandates:
-                m = vs.statement.mandate
-                self.mandates[vs.digest] = _MandateRecord(vs.issuer, m, vs.issued_at_ms, m.agent)
-                added.append(vs.digest)
-        try:
-            yield
-        finally:
-            for digest in added:
-                del self.mandates[digest]
-            self._checked = None  # checked beside records that are gone: never committed as checked
-
     def forget_statement(self, digest: bytes) -> VerifiedStatement | None:
         vs = super().forget_statement(digest)
         if vs is not None and vs.body == "ack":
@@ -301,43 +281,53 @@ def wall_clock_ms() -> int:
 
 
 class _Provisional:
-    """RPC-015, a request's context: the Mandates in it, held provisionally. A Mandate is checked
-    (:meth:`defer`) but not taken; the first statement after it -- another context envelope, or the
-    request -- is checked beside the Mandates held so (:meth:`check`), and only if it passes are they
-    taken (:meth:`take`), before it, in their order, and journaled with it. A refused request, or
-    context envelope, leaves none of them in memory or the journal: fresh keys each sending a request
-    we refuse, their Mandate as its context, would otherwise grow our journal by a Mandate apiece."""
+    """RPC-015, a request's context: the Mandates in it, and the Stamps naming the request or a statement
+    held here, held provisionally. Such a statement is checked (:meth:`defer`, a Stamp beside what is
+    held here: it may cite a Mandate held here) but not taken; the first statement after it -- another
+    context envelope, or the request -- is checked beside what is held so (:meth:`check`: a Stamp may
+    witness a request dated back, TIM-006), and only if it passes is that taken (:meth:`take`), before
+    it, in its order, and journaled with it. A refused request, or context envelope, leaves none of
+    them in memory or the journal: fresh keys each sending a request we refuse, their Mandate (and a
+    Stamp they signed of the request) as its context, would otherwise grow our journal apiece."""
 
-    def __init__(self, peer: Peer, now: int) -> None:
+    def __init__(self, peer: Peer, now: int, request: bytes) -> None:
         self.peer = peer
         self.now = now
+        self.request = request
         self.taken: list[VerifiedStatement] = []  # the context taken, in order (journaled by the caller)
-        self.mandates: list[VerifiedStatement] = []  # held provisionally, not taken yet
+        self.held: list[VerifiedStatement] = []  # held provisionally, not taken yet, in order
+        self._named = {request}  # what a Stamp names to be held here: the request, and what is held here
 
     def defer(self, vs: VerifiedStatement) -> bool:
-        """``vs``, a context envelope verified and not held: a Mandate is checked and held here (True);
-        anything else is checked beside the Mandates held here, which are then taken (False: the
-        caller takes ``vs`` next). Raises the refusal of either."""
-        verifier = self.peer.verifier
+        """``vs``, a context envelope verified and not held: a Mandate, or a Stamp naming the request or a
+        statement held here, is checked and held here (True); anything else is checked beside what is
+        held here, which is then taken (False: the caller takes ``vs`` next). Raises the refusal of
+        either."""
+        if vs.digest in self._named and vs.digest != self.request:
+            return True  # held here already: context may carry an envelope twice (taken once, as a held one)
         if vs.body == "mandate":
-            verifier.check(vs, received_ms=self.now)
-            self.mandates.append(vs)
-            return True
-        if self.mandates:
+            self.peer.verifier.check(vs, received_ms=self.now)
+        elif vs.body == "stamp" and self._named.intersection(vs.statement.stamp.statements):
             self.check(vs, received_ms=self.now)
-            self.take()
-        return False
+        else:
+            if self.held:
+                self.check(vs, received_ms=self.now)
+                self.take()
+            return False
+        self.held.append(vs)
+        self._named.add(vs.digest)
+        return True
 
     def check(
         self, vs: VerifiedStatement, *, now_ms: int | None = None, received_ms: int | None = None
     ) -> None:
-        with self.peer.verifier.provisionally(self.mandates):
+        with self.peer.verifier.provisionally(self.held):
             self.peer.verifier.check(vs, now_ms, received_ms=received_ms)
 
     def take(self) -> None:
-        """Take the Mandates held here, in order (into :attr:`taken`)."""
-        mandates, self.mandates = self.mandates, []
-        for vs in mandates:
+        """Take what is held here, in order (into :attr:`taken`)."""
+        held, self.held, self._named = self.held, [], {self.request}
+        for vs in held:
             self.peer.verifier.accept_statement(vs, received_ms=self.now)
             self.peer._remember_context(vs.envelope, vs.digest)
             self.taken.append(vs)
@@ -563,9 +553,10 @@ class Peer:
                 if request.negotiation_id and request.body in PACE_SETTING:  # our answers follow it
                     self._refuse_dated_after_owed(request.issued_at_ms, now)  # TIM-009, nothing held yet
                 # Context first, in order (SPEC 13.2), only what the request depends on (RPC-015);
-                # journaled in the request's own commit below. Its Mandates are held provisionally
-                # until something that needs them passes: a refused request leaves none of them.
-                provisional = _Provisional(self, now)
+                # journaled in the request's own commit below. Its Mandates, and the Stamps naming the
+                # request, are held provisionally until something that needs them passes: a refused
+                # request leaves none of them.
+                provisional = _Provisional(self, now, request.digest)
                 needed, addressed = self._needed_context(request, context)
                 taken = self._hold_context(needed, provisional)
                 if addressed:
@@ -580,7 +571,7 @@ class Peer:
                     if passed:
                         self._hold_context(addressed, provisional)
                 try:
-                    if provisional.mandates:
+                    if provisional.held:
                         provisional.check(request, now_ms=now)
                         provisional.take()
                     self.verifier.accept_statement(request, now)
@@ -1168,10 +1159,10 @@ class Peer:
     def _hold_context(self, context: Sequence[bytes], provisional: _Provisional) -> list[VerifiedStatement]:
         """Accept the context envelopes of a request that we lack, in order; return those taken now,
         which the caller journals with the request, in one commit (so that a relay of several of an
-        escrow's statements, the last as the request, costs one fsync). Mandates are held in
-        ``provisional`` until a statement after them passes its checks (:class:`_Provisional`). If one
-        is refused, those taken before it are journaled at once, and the refusal raised (the
-        provisional Mandates are dropped)."""
+        escrow's statements, the last as the request, costs one fsync). Mandates, and Stamps naming the
+        request, are held in ``provisional`` until a statement after them passes its checks
+        (:class:`_Provisional`). If one is refused, those taken before it are journaled at once, and the
+        refusal raised (what is held provisionally is dropped)."""
         taken = provisional.taken
         try:
             for env in context:
@@ -1299,9 +1290,9 @@ class Peer:
         provisional: _Provisional | None = None,
     ) -> VerifiedStatement | None:
         """Accept a context envelope unless we hold it; return it if taken now. ``durable``: journal it
-        at once (else the caller does). ``provisional``: a request's context -- a Mandate is checked and
-        held there, not taken (None returned); another statement is checked beside those first, and
-        they are taken before it (:class:`_Provisional`)."""
+        at once (else the caller does). ``provisional``: a request's context -- a Mandate, or a Stamp naming
+        the request, is checked and held there, not taken (None returned); another statement is checked
+        beside those first, and they are taken before it (:class:`_Provisional`)."""
         # The same context (a counterparty's mandate, an escrow's) comes with every request: its digest
         # is remembered by its bytes, so neither the parse nor the hash is redone while it is held.
         digest = self._context_digests.get(envelope)

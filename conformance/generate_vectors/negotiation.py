@@ -1172,6 +1172,87 @@ def confluence() -> Group:
         None,
         "Confluence",
     )
+
+    def stamped_twice(
+        first: int, second: int, *, claim_last: bool, ruled: int, later_first: bool = True
+    ) -> list[bytes]:
+        """Alice's claim, 1 ms after Bob's deadline, stamped by the escrow (at fault, WIT-006) at the
+        deadline + ``first`` and again at the deadline + ``second``, the later Stamp first unless not
+        ``later_first`` (and the claim after both, if ``claim_last``), then an UPHOLD dated ``ruled`` ms
+        after the earlier Stamp in the claim window plus the response window."""
+        d = Deal()
+        d.clock.now_ms = d.deadline + 1
+        claim = d.claim(d.alice)
+        early, late = (stamp(d.escrow, claim, at=d.deadline + at) for at in (first, second))
+        due = d.deadline + (first if first > 0 else second) + DEFAULT_RESPONSE_WINDOW_MS
+        decided = d.sign(d.ruling(claim, UPHOLD, issued_at_ms=due + ruled))
+        stamps = [late.envelope, early.envelope] if later_first else [early.envelope, late.envelope]
+        held = [*stamps, claim.envelope] if claim_last else [claim.envelope, *stamps]
+        return [*d.base, *d.locks, *held, decided]
+
+    g.add(
+        "the escrow stamps Alice's claim twice, 10 min apart, and the later Stamp arrives first: the claim's "
+        "stamp time is its earliest Stamp held, so an UPHOLD due by the earlier Stamp is valid",
+        ["WIT-005", "NEG-015", "CMT-002"],
+        stamped_twice(1, 600_001, claim_last=False, ruled=0),
+        None,
+        "Confluence",
+    )
+    g.add(
+        "the same, the UPHOLD 1 ms before the earlier Stamp plus the response window",
+        ["WIT-005", "CMT-002"],
+        stamped_twice(1, 600_001, claim_last=False, ruled=-1),
+        "ILLEGAL_TRANSITION",
+        "Ruling",
+        "Boundary",
+        twin=stamped_twice(1, 600_001, claim_last=False, ruled=0),
+    )
+    g.add(
+        "the escrow stamps Alice's claim at Bob's deadline (outside the claim window) and again 10 min "
+        "later, both before the claim arrives: it takes effect at the Stamp in the window, and an UPHOLD "
+        "due by that Stamp is valid",
+        ["WIT-005", "CMT-005", "NEG-015", "CMT-002"],
+        stamped_twice(0, 600_000, claim_last=True, ruled=0),
+        None,
+        "Confluence",
+    )
+    g.add(
+        "the same, the Stamp at the deadline arriving first: it takes effect at the Stamp in the window",
+        ["WIT-005", "CMT-005", "NEG-015"],
+        stamped_twice(0, 600_000, claim_last=True, ruled=0, later_first=False),
+        None,
+        "Confluence",
+    )
+    g.add(
+        "the same, the claim first, then the Stamp in the window (it takes effect), then the one at the "
+        "deadline, which is earlier but outside the window: the claim's stamp time stays, and an UPHOLD due "
+        "by the Stamp at the deadline only is early",
+        ["WIT-005", "CMT-005", "CMT-002"],
+        stamped_twice(0, 600_000, claim_last=False, ruled=-600_000),
+        "ILLEGAL_TRANSITION",
+        "Ruling",
+        twin=stamped_twice(0, 600_000, claim_last=False, ruled=0),
+    )
+    g.add(
+        "the escrow stamps Alice's claim 1 ms before Bob's deadline and again at it: no Stamp of it is in "
+        "the claim window (after the deadline), so it never takes effect (a ruling citing it names no "
+        "effective claim)",
+        ["WIT-005", "CMT-005", "CMT-002"],
+        stamped_twice(-1, 0, claim_last=True, ruled=0),
+        "STALE_REFERENCE",
+        "Unwitnessed",
+        "Boundary",
+        twin=stamped_twice(-1, 1, claim_last=True, ruled=0),
+    )
+    g.add(
+        "the same, the UPHOLD due by the Stamp outside the claim window only (at it plus the response "
+        "window): early",
+        ["WIT-005", "CMT-005", "CMT-002"],
+        stamped_twice(0, 600_000, claim_last=True, ruled=-600_000),
+        "ILLEGAL_TRANSITION",
+        "Ruling",
+        twin=stamped_twice(0, 600_000, claim_last=True, ruled=0),
+    )
     return g
 
 
