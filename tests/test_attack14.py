@@ -175,6 +175,34 @@ def test_a_claim_stamped_twice_takes_its_earliest_stamp_in_every_order(order: tu
     assert neg.state is State.BREACHED
 
 
+@pytest.mark.req("AUD-003", "WIT-006")
+@pytest.mark.parametrize("honest", [True, False])
+def test_the_audit_names_an_escrow_that_stamped_a_statement_twice(honest: bool) -> None:
+    """The audit did not name an escrow that stamped one statement twice (a claim stamped again ten
+    minutes later, shown first to some views, moved the time it took effect there until WIT-005 took the
+    earliest). Now STAMPED_TWICE names both Stamps, the later first. An honest escrow answers the
+    resubmission with its first Stamp (WIT-006): no finding."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    e = LocalEscrow(Party("escrow", clock), funds={alice.did: 1_000, bob.did: 1_000})
+    offer = alice.offer(bob, alice.proposal(escrow=e.did))
+    e.submit([*alice.setup, *bob.setup, offer.envelope])
+    escrow = e.escrow
+    first = escrow.verifier.witness.stamp_of(escrow.did, offer.digest)
+    clock.advance(600_000)
+    if honest:
+        e.submit([offer.envelope])
+    else:  # at fault: stamps it again
+        held = escrow.verifier.statements[offer.digest]
+        escrow._stamp([held], clock.now_ms, len(escrow._transcript), len(escrow._unsaved))
+    twice = [f.digests for f in audit_ledger(escrow.transcript()).findings if f.code == "STAMPED_TWICE"]
+    if honest:
+        assert twice == []
+    else:
+        second = escrow.ledger()[-1]
+        assert twice == [(verify_statement(second).digest, first)]
+
+
 @pytest.mark.req("WIT-005", "CMT-002")
 def test_a_ruling_refused_as_early_is_taken_once_the_earlier_stamp_arrives() -> None:
     """A view holding only the later Stamp refuses the Ruling due by the earlier one (early, CMT-002);

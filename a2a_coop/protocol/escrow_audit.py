@@ -14,7 +14,10 @@ audit says "ok" only when it could check everything:
   transcript (``EVIDENCE_MISSING``: a ledger shown without its evidence proves
   nothing, so it is never "ok");
 * the escrow took one answer to each offer naming it (``ANSWER_TAKEN_TWICE``,
-  ESC-014: a second would let the acceptor choose again which one binds);
+  ESC-014: a second would let the acceptor choose again which one binds), and
+  stamped each statement once (``STAMPED_TWICE``, WIT-006: a later Stamp shown
+  first would move the time a claim took effect, for a view that never met the
+  earlier one);
 * balances replay without a lock above the funds available (or of a bond in another
   currency than the ledger's), a double lock or settlement, a mismatched amount or a
   negative balance (the replay moves every
@@ -146,9 +149,10 @@ class _Replay:
         self.view = ChainView(escrow, complete=True)
         self.book = Book()
         self.digest_of = {vs.envelope: vs.digest for vs in statements}
-        self.held = {vs.digest for vs in statements}
+        self.held = {vs.digest: vs for vs in statements}
         self.contracts: dict[bytes, Negotiation] = {}  # contracts naming the escrow, by negotiation id
         self.answers: dict[bytes, bytes] = {}  # offer -> the first answer to it the escrow took (ESC-014)
+        self.stamps: dict[bytes, bytes] = {}  # statement -> the escrow's first Stamp naming it (WIT-006)
         # Contracts naming the escrow that a witnessed Accept of an offer naming another escrow displaced
         # (NEG-017), by id, from the moment that Accept is replayed: their locked bonds are refunded then
         # (ESC-016), and nothing else the escrow signs about them is due.
@@ -179,6 +183,15 @@ class _Replay:
             else:
                 self._judge(vs, neg)
         if vs.body == "stamp":
+            for named in vs.statement.stamp.statements:
+                evidence = self.held.get(named)
+                if evidence is None or not evidence.header.negotiation_id:
+                    continue  # a Mandate or key statement shown again: its time moves nothing
+                first = self.stamps.setdefault(named, vs.digest)
+                if first != vs.digest:  # WIT-006: a resubmission is answered with the first Stamp
+                    self._find(
+                        "STAMPED_TWICE", "the escrow stamped a statement it had stamped already", vs, first
+                    )
             missing = [d for d in vs.statement.stamp.statements if d not in self.held]
             if missing:
                 self._find(
