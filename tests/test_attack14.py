@@ -648,7 +648,10 @@ def test_a_refused_requests_mandate_is_not_kept_behind_a_stamp_of_the_request(tm
     "key statements provisionally too (a Checkpoint or KeyRotation of a key checked beside the request, "
     "taken only if it passes); take a request's first-part context only once the request passed, save "
     "what its checks need recorded (a KeyRevocation); or bound what unknown principals' context may add to "
-    "the journal (a newcomer quota, as RPC-012)",
+    "the journal (a newcomer quota, as RPC-012). Mind that the first two alone gain nothing while the same "
+    "Mandate and Checkpoint sent as a request of their own are taken and journaled "
+    "(test_strangers_public_statements_do_not_grow_a_peers_journal_without_bound): the bound belongs on "
+    "strangers' public statements, a quota",
 )
 def test_a_refused_requests_mandate_is_not_kept_behind_a_checkpoint_of_its_key(tmp_path: Path) -> None:
     """Found while closing the Stamp variant: twenty fresh keys each send Bob a Delivery naming no
@@ -664,6 +667,35 @@ def test_a_refused_requests_mandate_is_not_kept_behind_a_checkpoint_of_its_key(t
         return key.sign("checkpoint", identity_pb2.Checkpoint(log_root=derive(f"root/{i}")))
 
     _twenty_refused_requests_keep_nothing(tmp_path, checkpoint)
+
+
+@pytest.mark.req("RPC-015", "RPC-012")
+@pytest.mark.xfail(
+    strict=True,
+    reason="SPEC/reference decision (RPC-012, RPC-015): a peer takes and journals the public statements "
+    "(a Mandate and its agent's Checkpoint) of any key that sends them, as a request or as gossip: fresh "
+    "keys, which cost nothing, grow its journal two statements at a time, without bound, and RPC-015's care "
+    "for what a refused request keeps cannot help while this stands. Options: a newcomer quota on the "
+    "public statements a peer keeps of keys outside its dealings (the first N per period, RPC-012's "
+    "NEWCOMER_SHARE for statements), KeyRevocations of keys it holds statements of always taken; or take "
+    "a stranger's Checkpoint only as context of a request that passes (a negotiation opened, counted by "
+    "RPC-012's caps), answering a bare one with an Ack and keeping nothing",
+)
+def test_strangers_public_statements_do_not_grow_a_peers_journal_without_bound(tmp_path: Path) -> None:
+    """Two hundred fresh keys each send Bob their Mandate and a Checkpoint under it, and nothing else:
+    all four hundred statements are journaled. Expect a bound independent of the number of keys."""
+    clock = FixedClock()
+    bob = Party("bob", clock)
+    with Journal.open(tmp_path / "bob.db") as journal:
+        b = make_peer(bob, clock, journal=journal)
+        start = sum(1 for _ in journal.statements())
+        for i in range(200):
+            key, mandate = fresh_key(i, clock)
+            checkpoint = key.sign(
+                "checkpoint", identity_pb2.Checkpoint(log_root=derive(f"root/{i}")), mandate=mandate.digest
+            )
+            b.exchange(checkpoint.envelope, [mandate.envelope])
+        assert sum(1 for _ in journal.statements()) - start <= 100
 
 
 @pytest.mark.req("RPC-015")
