@@ -223,19 +223,35 @@ class PeerVerifier(EvidenceVerifier):
         return dropped
 
     @contextmanager
-    def provisionally(self, mandates: Sequence[VerifiedStatement]) -> Iterator[None]:
+    def provisionally(
+        self, mandates: Sequence[VerifiedStatement], binding: VerifiedStatement | None = None
+    ) -> Iterator[None]:
         """Check statements as if ``mandates`` -- Mandates that passed :meth:`check` -- were held, with
         nothing of them recorded: their records are there for the block only (RPC-015: a server takes
-        a request's Mandates only once something that needs them passed its checks)."""
+        a request's Mandates only once something that needs them passed its checks). ``binding``: a
+        statement that passed its check beside them, binding its issuer to its Mandate's principal
+        (KEY-007) for the block only (KEY-008: taken only if the revocation it authorises passes)."""
         added = []
         for vs in mandates:
             if vs.digest not in self.mandates:
                 m = vs.statement.mandate
                 self.mandates[vs.digest] = _MandateRecord(vs.issuer, m, vs.issued_at_ms, m.agent)
                 added.append(vs.digest)
+        bound: tuple[str, str] | None = None
+        record = None if binding is None else self.mandates.get(binding.mandate_digest)
+        if binding is not None and record is not None and record.agent == binding.issuer:
+            principals = self.bound.setdefault(binding.issuer, set())
+            if record.principal not in principals:
+                principals.add(record.principal)
+                bound = (binding.issuer, record.principal)
         try:
             yield
         finally:
+            if bound is not None:
+                principals = self.bound[bound[0]]
+                principals.discard(bound[1])
+                if not principals:
+                    del self.bound[bound[0]]
             for digest in added:
                 del self.mandates[digest]
             self._checked = None  # checked beside records that are gone: never committed as checked
@@ -305,31 +321,50 @@ class _Provisional:
         self.now = now
         self.taken: list[VerifiedStatement] = []  # the context taken, in order (journaled by the caller)
         self.mandates: list[VerifiedStatement] = []  # held provisionally, not taken yet
+        # KEY-008: the digest of a KeyRevocation request's binding statement (:func:`_binding_of`), and
+        # that statement once checked: held as the Mandates are, taken only if the revocation passes.
+        self.binding_digest: bytes | None = None
+        self.binding: VerifiedStatement | None = None
 
     def defer(self, vs: VerifiedStatement) -> bool:
-        """``vs``, a context envelope verified and not held: a Mandate is checked and held here (True);
-        anything else is checked beside the Mandates held here, which are then taken (False: the
-        caller takes ``vs`` next). Raises the refusal of either."""
+        """``vs``, a context envelope verified and not held: a Mandate is checked and held here (True),
+        and so is a revocation's binding statement, beside the Mandates held (True: the Mandates stay
+        held for it); anything else is checked beside the Mandates held here, which are then taken
+        (False: the caller takes ``vs`` next). Raises the refusal of either."""
         verifier = self.peer.verifier
         if vs.body == "mandate":
             verifier.check(vs, received_ms=self.now)
             self.mandates.append(vs)
             return True
+        if vs.digest == self.binding_digest:
+            self.check(vs, received_ms=self.now)
+            self.binding = vs
+            return True
         if self.mandates:
             self.check(vs, received_ms=self.now)
-            self.take()
+            self.take(binding=False)
         return False
+
+    @property
+    def pending(self) -> bool:
+        """Whether anything is held here, not taken yet."""
+        return bool(self.mandates) or self.binding is not None
 
     def check(
         self, vs: VerifiedStatement, *, now_ms: int | None = None, received_ms: int | None = None
     ) -> None:
-        with self.peer.verifier.provisionally(self.mandates):
+        binding = None if vs is self.binding else self.binding
+        with self.peer.verifier.provisionally(self.mandates, binding):
             self.peer.verifier.check(vs, now_ms, received_ms=received_ms)
 
-    def take(self) -> None:
-        """Take the Mandates held here, in order (into :attr:`taken`)."""
+    def take(self, *, binding: bool = True) -> None:
+        """Take the Mandates held here, in order (into :attr:`taken`), then the binding statement held
+        (unless ``binding`` is False: a context statement passed, not the revocation)."""
         mandates, self.mandates = self.mandates, []
-        for vs in mandates:
+        held = [self.binding] if binding and self.binding is not None else []
+        if held:
+            self.binding = None
+        for vs in [*mandates, *held]:
             self.peer.verifier.accept_statement(vs, received_ms=self.now)
             self.peer._remember_context(vs.envelope, vs.digest)
             self.taken.append(vs)
@@ -556,7 +591,7 @@ class Peer:
                 # journaled in the request's own commit below. Its Mandates are held provisionally
                 # until something that needs them passes: a refused request leaves none of them.
                 provisional = _Provisional(self, now)
-                needed, addressed = self._needed_context(request, context)
+                needed, addressed = self._needed_context(request, context, provisional)
                 taken = self._hold_context(needed, provisional)
                 if addressed:
                     # The other statements addressed to us (other negotiations) and what only they
@@ -570,7 +605,7 @@ class Peer:
                     if passed:
                         self._hold_context(addressed, provisional)
                 try:
-                    if provisional.mandates:
+                    if provisional.pending:
                         provisional.check(request, now_ms=now)
                         provisional.take()
                     self.verifier.accept_statement(request, now)
@@ -1172,7 +1207,7 @@ class Peer:
         return taken
 
     def _needed_context(
-        self, request: VerifiedStatement, context: Sequence[bytes]
+        self, request: VerifiedStatement, context: Sequence[bytes], provisional: _Provisional | None = None
     ) -> tuple[list[bytes], list[bytes]]:
         """RPC-015: the context envelopes ``request`` depends on, in their order, in two parts; the
         others are not taken. Keys cost nothing, so a request we then refuse would otherwise make us
@@ -1189,7 +1224,8 @@ class Peer:
         over with an Ack; refused as requests are if dated back or ahead, TIM-008), the Stamps naming
         those, and the Mandates and key statements only they need, by the same rules: taken only once
         the request passed its checks (:meth:`exchange`), so that a refused request leaves none of them.
-        Only context we do not hold is decoded."""
+        Only context we do not hold is decoded. ``provisional`` is told which statement is a
+        KeyRevocation's binding (KEY-008), held there until the revocation passes."""
         remembered = self._context_digests
         fresh: list[tuple[int, bytes, statement_pb2.Statement | None]] = []
         for i, env in enumerate(context):
@@ -1206,7 +1242,11 @@ class Peer:
         nid, me = request.negotiation_id, self.did
         first = {i for i, _, stmt in fresh if stmt is None or (nid and stmt.header.negotiation_id == nid)}
         if request.body == "key_revocation":
-            first.update(_binding_of(fresh, request, me))
+            binding = _binding_of(fresh, request, me, self.verifier)
+            if binding is not None:
+                first.add(binding[0])
+                if provisional is not None:
+                    provisional.binding_digest = binding[1]
         ours = {request.digest} | {digest for i, digest, _ in fresh if i in first}
         held = self.verifier.statements
         if nid:  # what we hold of the request's negotiation, which a relayed Stamp may name
@@ -2129,24 +2169,46 @@ def _stamped_candidates(fresh: Sequence[tuple[int, bytes, statement_pb2.Statemen
 
 
 def _binding_of(
-    fresh: Sequence[tuple[int, bytes, statement_pb2.Statement | None]], revocation: VerifiedStatement, me: str
-) -> set[int]:
+    fresh: Sequence[tuple[int, bytes, statement_pb2.Statement | None]],
+    revocation: VerifiedStatement,
+    me: str,
+    verifier: PeerVerifier,
+) -> tuple[int, bytes] | None:
     """KEY-008: of a principal's KeyRevocation's context, the first statement of the revoked key under a
-    Mandate that we can take (a public one, its Checkpoint, or one addressed to us: STM-005) -- it binds
-    the key to the revocation's issuer (KEY-007) when that Mandate is the issuer's, and the revocation's
-    authority depends on it. One at most: another binds nothing more."""
-    key = revocation.statement.key_revocation.key
-    if key == revocation.issuer:
-        return set()
-    for i, _, stmt in fresh:
+    Mandate the revocation's issuer granted that key (in the context, or held) that we can take (a
+    public one, its Checkpoint, or one addressed to us: STM-005) -- it binds the key to the issuer
+    (KEY-007), and the revocation's authority depends on it: its index in the context and its digest,
+    held as the request's Mandates are (:class:`_Provisional`), taken only if the revocation passes
+    beside it. None when the key revokes itself or is
+    bound to the issuer here already: the revocation then needs nothing more, and a statement of the key
+    we would refuse (dated after an effective revocation we hold, or equivocating with one we hold)
+    would fail it. Another one binds nothing more; one under someone else's Mandate authorises nothing
+    (the revocation is refused), so it is not taken: a refused request keeps none of its context."""
+    key, issuer = revocation.statement.key_revocation.key, revocation.issuer
+    if key == issuer or issuer in verifier.bound.get(key, ()):
+        return None
+    granted = {
+        digest
+        for _, digest, stmt in fresh
+        if stmt is not None
+        and stmt.WhichOneof("body") == "mandate"
+        and stmt.header.issuer == issuer
+        and stmt.mandate.agent == key
+    }
+    for i, digest, stmt in fresh:
         if (
             stmt is not None
             and stmt.header.issuer == key
             and stmt.header.mandate
             and (stmt.WhichOneof("body") in PRINCIPAL_BODIES or stmt.header.audience == me)
         ):
-            return {i}
-    return set()
+            mandate = stmt.header.mandate
+            record = verifier.mandates.get(mandate)
+            if mandate in granted or (
+                record is not None and (record.principal, record.agent) == (issuer, key)
+            ):
+                return i, digest
+    return None
 
 
 def _of(held: Any, digest: bytes) -> bytes | None:
