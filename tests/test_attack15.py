@@ -225,7 +225,51 @@ def test_a_thief_cannot_keep_a_principals_revocation_out_by_forking_the_binding(
         c.exchange(offer.envelope, alice.setup)
 
 
-# --- 3: ESC-016, money out twice ---------------------------------------------------------------------
+# --- 3: opening Offers as context, past RPC-012's caps ------------------------------------------------
+
+
+@pytest.mark.req("RPC-012", "RPC-015", "KEY-008")
+def test_offers_in_the_context_open_no_negotiation_past_the_caps() -> None:
+    """Bob takes at most 2 negotiations not ended from one key, 4 in all. Mallory sends him, six times, a
+    Delivery of a negotiation he does not hold (refused), her opening Offer of that negotiation as its
+    context: RPC-015 takes a statement of the request's negotiation before the request, and keeps it
+    when the request is refused, and the caps were checked for a request only -- six negotiations open
+    with her, each costing Bob memory until it is released. Then six fresh principals each revoke their
+    key (effective far ahead), the binding KEY-008 takes being the key's Offer addressed to Bob: each
+    opened a negotiation too, past the total. Fixed: an opening Offer addressed to the server among the
+    context counts toward the caps as a request does; one over them refuses the request RATE_LIMITED."""
+    clock = FixedClock()
+    bob, mallory = Party("bob", clock), Party("mallory", clock)
+    b = make_peer(bob, clock, max_open_per_counterparty=2, max_open_total=4)
+    kept = []
+    for _ in range(6):
+        offer = mallory.offer(bob)
+        delivery = mallory.sign(
+            "delivery",
+            commitment_pb2.Delivery(contract=offer.digest, item_index=0),
+            audience=bob.did,
+            negotiation_id=offer.header.negotiation_id,
+        )
+        with pytest.raises(CoopError) as refused:
+            b.exchange(delivery.envelope, [*mallory.setup, offer.envelope])
+        kept.append((refused.value.code, offer.digest in b.verifier.statements))
+    assert kept == [("ILLEGAL_TRANSITION", True)] * 2 + [("RATE_LIMITED", False)] * 4
+    assert b.status()["negotiations"]["PROPOSED"] == 2
+    codes = []
+    for i in range(6):
+        key = Party(f"fresh/{i}", clock)
+        revocation = _revocation(key.principal, key.did, clock.now_ms + DAY_MS)
+        try:
+            b.exchange(revocation.envelope, [*key.setup, key.offer(bob).envelope])
+            codes.append("taken")
+        except CoopError as exc:
+            codes.append(exc.code)
+    opened = b.status()["negotiations"]["PROPOSED"]
+    assert opened <= 4, (opened, codes)
+    assert "RATE_LIMITED" in codes
+
+
+# --- 4: ESC-016, money out twice ---------------------------------------------------------------------
 
 
 def _displacement(

@@ -366,7 +366,7 @@ class _Provisional:
             self.binding = None
         for vs in [*mandates, *held]:
             self.peer.verifier.accept_statement(vs, received_ms=self.now)
-            self.peer._remember_context(vs.envelope, vs.digest)
+            self.peer._context_taken(vs)
             self.taken.append(vs)
 
 
@@ -1313,6 +1313,17 @@ class Peer:
             ):
                 keep.add(i)
 
+    def _context_taken(self, vs: VerifiedStatement) -> None:
+        """``vs``, a context envelope just taken: its digest remembered by its bytes, and the negotiation of
+        ours it moved, if any, tracked."""
+        self._remember_context(vs.envelope, vs.digest)
+        nid = vs.negotiation_id
+        neg = self.verifier.negotiations.by_id.get(nid) if nid else None
+        if neg is not None and self.did in neg.parties:
+            # Taken without a reaction (context, gossip), it may still have moved a negotiation of ours
+            # -- an Accept of our offer forms a contract: count it, and enter what we owe (TIM-009).
+            self._track_open(neg)
+
     def _record_context(self, taken: Sequence[VerifiedStatement], now: int) -> None:
         """Journal context we hold, without its request (which was refused): durable before we answer."""
         if taken and self.journal is not None:
@@ -1346,6 +1357,11 @@ class Peer:
         # live must not be dated back unwitnessed (TIM-006), or context would smuggle what a request can't.
         try:
             vs = self.verifier.verify(envelope, parsed)
+            if vs.body == "offer" and vs.audience == self.did:
+                # RPC-012 as for a request: an Offer handed over as context opens a negotiation just the
+                # same, and would otherwise get past the caps -- a refused request of its negotiation kept
+                # it, one apiece (tests/test_attack15.py).
+                self._check_open(vs.body, vs.negotiation_id, vs.issuer)
             if provisional is not None and provisional.defer(vs):
                 return None
             self.verifier.accept_statement(vs, received_ms=received_ms)
@@ -1361,13 +1377,7 @@ class Peer:
             # Journaled so that a restart can still verify what depends on it (a counterparty's or an
             # escrow's mandate); held, not answered, so it gets no idempotency entry.
             self.journal.record_incoming(vs, [], at_ms=self.clock(), answered=False)
-        self._remember_context(envelope, digest)
-        nid = vs.negotiation_id
-        neg = self.verifier.negotiations.by_id.get(nid) if nid else None
-        if neg is not None and self.did in neg.parties:
-            # Taken without a reaction (context, gossip), it may still have moved a negotiation of ours
-            # -- an Accept of our offer forms a contract: count it, and enter what we owe (TIM-009).
-            self._track_open(neg)
+        self._context_taken(vs)
         return vs
 
     def _remember_context(self, envelope: bytes, digest: bytes) -> None:
