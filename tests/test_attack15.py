@@ -175,6 +175,12 @@ def test_revoke_key_gets_the_revocation_to_an_escrow_past_a_binding_it_refuses(t
     assert said.startswith(f"escrow {server.target}: taken") and "EQUIVOCATION" in said, said
     assert revocation.digest in escrow.escrow.verifier.statements
     assert binding.digest not in escrow.escrow.verifier.statements
+    # An escrow that holds nothing of the key, sent the revocation with the Mandate alone, says what to
+    # add, as a peer does (it said "not taken: REVOCATION_UNAUTHORIZED ..." with no hint).
+    other, out = LocalEscrow(Party("other-escrow", clock)), io.StringIO()
+    with serve(None, other) as server:
+        assert not _submit_to_escrow(server.target, revocation, alice.setup, None, out)
+    assert "refused REVOCATION_UNAUTHORIZED" in out.getvalue() and "--binding-from" in out.getvalue()
 
 
 @pytest.mark.req("KEY-008", "KEY-004", "KEY-007")

@@ -186,6 +186,13 @@ def _submit_to_escrow(
                 except CoopError as exc:
                     unbound = f" (its binding was not taken: {_one_line(exc)})"
             first_contact("--escrow", address, "escrow", lambda: client.submit([revocation.envelope]))
+    except RevocationUnauthorized:
+        hint = "" if len(context) > 1 else ": pass --binding FILE or --binding-from HOST:PORT (KEY-008)"
+        out.write(
+            f"escrow {address}: refused REVOCATION_UNAUTHORIZED, it holds nothing binding the key to us"
+            f"{unbound}{hint}\n"
+        )
+        return False
     except (CoopError, UsageError, TransportError) as exc:
         out.write(f"escrow {address}: not taken: {_one_line(exc)}{unbound}\n")
         return False
