@@ -31,6 +31,7 @@ from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, Signer
 from a2a_coop.transport import serve
 
@@ -361,3 +362,55 @@ def test_a_replayed_displacement_refunds_nothing_more() -> None:
     assert {verify_statement(env).body for env in e.escrow.ledger(size)} <= {"stamp"}
     assert [e.get_balance(p.did)[:2] for p in (p1, p2)] == [(1_000, 0)] * 2
     assert audit_ledger(e.escrow.transcript(), escrow=e.did).ok
+
+
+@pytest.mark.req("ESC-016", "ESC-001")
+def test_a_displacement_in_a_refused_submit_is_refunded_once_across_a_restart(tmp_path: Path) -> None:
+    """The displacing Accept comes in a Submit the escrow then refuses (an envelope after it does not
+    verify): what came before it stays taken and stamped (ESC-001), so the Refunds are due all the same.
+    Could the refusal leave them unsigned, or signed and not journaled, to be signed again after a
+    restart (money out twice)? Held: refunded in that Submit, journaled with it; the restarted node
+    signs nothing more, and the audit of its journal is sound."""
+    path = tmp_path / "escrow.db"
+    clock = FixedClock()
+    p1, p2, k, party = Party("p1", clock), Party("p2", clock), Party("k", clock), Party("escrow", clock)
+
+    def node() -> EscrowNode:
+        return EscrowNode(
+            party.agent.key, party.mandate_vs.envelope, path, clock=lambda: clock.now_ms, durability="normal"
+        )
+
+    e = node()
+    for who in (p1, p2):
+        e.deposit(who.did, 1_000)
+    o1 = p1.offer(p2, p1.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=k.did))
+    clock.advance(1_000)
+    mine = proposal_of(o1)
+    theirs = trade_pb2.Offer(gives=mine.wants, wants=mine.gives)
+    theirs.terms.CopyFrom(mine.terms)
+    theirs.terms.escrow = party.did
+    c2 = p2.counter(o1, theirs)
+    clock.advance(1_000)
+    a2 = p1.accept(c2)
+    e.submit([*p1.setup, *p2.setup, o1.envelope, c2.envelope, a2.envelope])
+    clock.advance(1_000)
+    a0 = p2.accept(o1)
+    stamp = k.sign("stamp", commitment_pb2.Stamp(statements=[a0.digest]))
+    garbage = bytearray(p2.deliver(a0, p1).envelope)
+    garbage[-1] ^= 1  # its signature broken
+    head = e.escrow.ledger_size
+    with pytest.raises(CoopError):
+        e.submit([*k.setup, stamp.envelope, a0.envelope, bytes(garbage)])
+    assert [verify_statement(env).body for env in e.escrow.ledger(head)] == ["stamp", "refund", "refund"]
+    size = e.escrow.ledger_size
+    e.close()
+    again = node()
+    try:
+        clock.advance(1_000)
+        assert again.tick() == []
+        assert again.escrow.ledger_size == size
+        assert [again.escrow.balance(p.did) for p in (p1, p2)] == [(1_000, 0)] * 2
+        report = audit_ledger(again.escrow.transcript(), escrow=party.did)
+        assert report.ok, report.findings
+    finally:
+        again.close()
