@@ -120,6 +120,32 @@ def test_a_refused_revocation_keeps_none_of_its_binding(
             b.exchange(key.sign("checkpoint", identity_pb2.Checkpoint(log_root=b"\0" * 32)).envelope)
 
 
+@pytest.mark.req("KEY-008", "KEY-007", "KEY-004")
+def test_a_minted_mandate_and_the_victims_own_binding_revoke_nothing() -> None:
+    """Mallory mints a Mandate naming Alice's key and revokes the key, sending as context her Mandate
+    and Alice's real, public Checkpoint (under Alice's principal's Mandate) -- and a Checkpoint of the
+    key under her own Mandate, which only the key can sign, is out of her reach. Held: the binding binds
+    the key to Alice's principal only, Mallory's revocation is refused REVOCATION_UNAUTHORIZED, nothing of
+    its context is kept, and Alice's next Offer is taken."""
+    clock = FixedClock()
+    alice, carol = Party("alice", clock), Party("carol", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    mallory = Signer("mallory-principal", clock)
+    caps = identity_pb2.Mandate(
+        agent=alice.did, valid_from_ms=clock.now_ms, valid_until_ms=clock.now_ms + DAY_MS, currency="credit"
+    )
+    minted = mallory.sign("mandate", caps, ttl_ms=DAY_MS)
+    c = make_peer(carol, clock)
+    held = len(c.verifier.statements)
+    with pytest.raises(RevocationUnauthorized):
+        c.exchange(
+            _revocation(mallory, alice.did, clock.now_ms).envelope,
+            [minted.envelope, *alice.setup, binding.envelope],
+        )
+    assert len(c.verifier.statements) == held
+    c.exchange(alice.offer(carol).envelope, alice.setup)
+
+
 # --- 2: a thief's equivocation with the binding keeps the revocation out ------------------------------
 
 
