@@ -78,14 +78,19 @@ def _dated_ahead(i: int, clock: FixedClock, key: Any, mandate: VerifiedStatement
 
 @pytest.mark.req("KEY-008", "RPC-015", "KEY-004")
 @pytest.mark.parametrize(
-    ("revocation", "refusal"),
-    [(_stranger, RevocationUnauthorized), (_dated_ahead, IssuedInFuture)],
-    ids=["by-a-stranger", "dated-ahead"],
+    ("revocation", "refusal", "stamped"),
+    [
+        (_stranger, RevocationUnauthorized, False),
+        (_dated_ahead, IssuedInFuture, False),
+        (_dated_ahead, IssuedInFuture, True),
+    ],
+    ids=["by-a-stranger", "dated-ahead", "dated-ahead-its-binding-stamped"],
 )
 def test_a_refused_revocation_keeps_none_of_its_binding(
     tmp_path: Path,
     revocation: Callable[[int, FixedClock, Any, VerifiedStatement], VerifiedStatement],
     refusal: type[CoopError],
+    stamped: bool,
 ) -> None:
     """KEY-008 made a KeyRevocation's context take, before the revocation is checked, the first statement
     of the revoked key under a Mandate -- anyone's, and kept whatever became of the revocation. Twenty
@@ -94,7 +99,10 @@ def test_a_refused_revocation_keeps_none_of_its_binding(
     ISSUED_IN_FUTURE), with [Mandate, Checkpoint] as context: Bob kept and journaled both, two statements
     of his disk a refused request -- the hole RPC-015 closed for Acks, reopened. Fixed: the binding is
     taken only under a Mandate the revoker granted the key, and held as the request's Mandates are, taken
-    only once the revocation passes its checks beside it."""
+    only once the revocation passes its checks beside it. A Stamp of the binding by the key itself, after
+    it in the context, was taken as context the request needs (a Stamp naming one of its statements),
+    with the Mandate, once the binding was held so: it is not needed (a Checkpoint is public), and is
+    not taken."""
     clock = FixedClock()
     bob = Party("bob", clock)
     with Journal.open(tmp_path / "bob.db") as journal:
@@ -103,8 +111,12 @@ def test_a_refused_revocation_keeps_none_of_its_binding(
         for i in range(20):
             key, mandate = fresh_key(i, clock)
             binding = _checkpoint(key, mandate)
+            context = [mandate.envelope, binding.envelope]
+            if stamped:
+                msg = commitment_pb2.Stamp(statements=[binding.digest])
+                context.append(key.sign("stamp", msg, mandate=mandate.digest).envelope)
             with pytest.raises(refusal):
-                b.exchange(revocation(i, clock, key, mandate).envelope, [mandate.envelope, binding.envelope])
+                b.exchange(revocation(i, clock, key, mandate).envelope, context)
             assert binding.digest not in b.verifier.statements and mandate.digest not in b.verifier.statements
         assert len(b.verifier.statements) == held
         assert sum(1 for _ in journal.statements()) == start

@@ -1241,13 +1241,16 @@ class Peer:
             return [], []
         nid, me = request.negotiation_id, self.did
         first = {i for i, _, stmt in fresh if stmt is None or (nid and stmt.header.negotiation_id == nid)}
+        ours = {request.digest} | {digest for i, digest, _ in fresh if i in first}
         if request.body == "key_revocation":
+            # Not among ``ours``: a Stamp naming the binding is not needed (KEY-008's binding is the key's
+            # public Checkpoint, which no Stamp need witness, TIM-006), and any key can sign one, which
+            # would be taken, with its Mandate, before a revocation we then refuse (RPC-015).
             binding = _binding_of(fresh, request, me, self.verifier)
             if binding is not None:
                 first.add(binding[0])
                 if provisional is not None:
                     provisional.binding_digest = binding[1]
-        ours = {request.digest} | {digest for i, digest, _ in fresh if i in first}
         held = self.verifier.statements
         if nid:  # what we hold of the request's negotiation, which a relayed Stamp may name
             ours.update(d for d in _stamped_candidates(fresh) if _of(held, d) == nid)
