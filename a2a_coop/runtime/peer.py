@@ -1311,7 +1311,10 @@ class Peer:
             if i in keep or i in taken or stmt is None:
                 continue
             body = stmt.WhichOneof("body")
-            if body in PRINCIPAL_BODIES and (
+            # The key statements a check can depend on: what ends a key (KEY-004, KEY-005). Not its
+            # Checkpoints (no check reads one; KEY-008's binding is chosen apart, _binding_of), nor other
+            # Mandates it issued: a fresh key's request we refuse kept its every Checkpoint, journaled.
+            if body in _KEY_ENDINGS and (
                 stmt.header.issuer in keys or (body == "key_revocation" and stmt.key_revocation.key in keys)
             ):
                 keep.add(i)
@@ -2179,6 +2182,10 @@ def _stamped_candidates(fresh: Sequence[tuple[int, bytes, statement_pb2.Statemen
         if stmt is not None and stmt.HasField("stamp")
         for d in stmt.stamp.statements
     }
+
+
+# Key statements that end a key from some point (KEY-004, KEY-005): context a request's checks read.
+_KEY_ENDINGS: frozenset[str] = frozenset({"key_rotation", "key_revocation"})
 
 
 def _binding_of(
