@@ -25,6 +25,7 @@ from a2a_coop.protocol.errors import (
     IssuedInFuture,
     KeyRevoked,
     RevocationUnauthorized,
+    UnknownNegotiation,
 )
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.merkle import root as merkle_root
@@ -32,7 +33,7 @@ from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, proposal_o
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowNode
-from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, Signer
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, Signer, derive
 from a2a_coop.transport import serve
 
 BOND = 100
@@ -156,6 +157,73 @@ def test_a_minted_mandate_and_the_victims_own_binding_revoke_nothing() -> None:
         )
     assert len(c.verifier.statements) == held
     c.exchange(alice.offer(carol).envelope, alice.setup)
+
+
+def _checkpoints(
+    key: Any, mandate: VerifiedStatement, clock: FixedClock, request: VerifiedStatement
+) -> list[VerifiedStatement]:
+    """Twenty Checkpoints of ``key``'s chain after ``request``, each over the statements before it."""
+    chain: list[VerifiedStatement] = [request]
+    for _ in range(20):
+        root = merkle_root([vs.digest for vs in chain])
+        chain.append(key.sign("checkpoint", identity_pb2.Checkpoint(log_root=root), mandate=mandate.digest))
+    return chain[1:]
+
+
+def _mandates_then_rotation(
+    key: Any, mandate: VerifiedStatement, clock: FixedClock, request: VerifiedStatement
+) -> list[VerifiedStatement]:
+    """Twenty fresh principals' Mandates naming ``key``, then the key's KeyRotation (which passes)."""
+    caps = identity_pb2.Mandate(
+        agent=key.did, valid_from_ms=clock.now_ms, valid_until_ms=clock.now_ms + DAY_MS, currency="credit"
+    )
+    others = [Signer(f"principal/{key.did[-8:]}/{i}", clock).sign("mandate", caps) for i in range(20)]
+    rotation = key.sign(
+        "key_rotation",
+        identity_pb2.KeyRotation(new_key=Signer("successor", clock).did),
+        mandate=mandate.digest,
+    )
+    return [*others, rotation]
+
+
+@pytest.mark.req("RPC-015")
+@pytest.mark.parametrize(
+    ("beside", "kept"),
+    [(_checkpoints, 0), (_mandates_then_rotation, 2)],
+    ids=["its-checkpoints", "mandates-naming-it-before-its-rotation"],
+)
+def test_a_refused_request_keeps_no_pile_of_its_issuers_key_statements(
+    tmp_path: Path,
+    beside: Callable[[Any, VerifiedStatement, FixedClock, VerifiedStatement], list[VerifiedStatement]],
+    kept: int,
+) -> None:
+    """Twenty fresh keys each send Bob a Delivery of no negotiation of his (refused UNKNOWN_NEGOTIATION),
+    with context [their Mandate, ...]: (1) twenty Checkpoints of their own chain -- RPC-015 took "the key
+    statements" of the request's issuer before the request, Checkpoints among them, and kept them when
+    it was refused: 21 statements of Bob's journal a refused request; (2) twenty fresh principals'
+    Mandates naming the key as agent, then the key's KeyRotation -- the Mandates, held provisionally,
+    were all taken once the rotation passed: 22 a refused request. Fixed: the key statements taken
+    before a request are those that end a key (KeyRotation, KeyRevocation: its checks read them), and a
+    context statement that passes takes the Mandate it cites, not every Mandate held. What is left is
+    the key's own Mandate and KeyRotation (one per key, as the open Stamp variant of RPC-015)."""
+    clock = FixedClock()
+    bob = Party("bob", clock)
+    with Journal.open(tmp_path / "bob.db") as journal:
+        b = make_peer(bob, clock, journal=journal)
+        start = sum(1 for _ in journal.statements())
+        for i in range(20):
+            key, mandate = fresh_key(i, clock)
+            request = key.sign(
+                "delivery",
+                commitment_pb2.Delivery(contract=derive(f"no-such-contract/{i}"), item_index=0),
+                audience=bob.did,
+                negotiation_id=derive(f"no-such-negotiation/{i}", 16),
+                mandate=mandate.digest,
+            )
+            context = [mandate, *beside(key, mandate, clock, request)]
+            with pytest.raises(UnknownNegotiation):
+                b.exchange(request.envelope, [vs.envelope for vs in context])
+        assert sum(1 for _ in journal.statements()) - start == 20 * kept
 
 
 # --- 2: a thief's equivocation with the binding keeps the revocation out ------------------------------

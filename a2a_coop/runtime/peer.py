@@ -310,9 +310,10 @@ def wall_clock_ms() -> int:
 
 class _Provisional:
     """RPC-015, a request's context: the Mandates in it, held provisionally. A Mandate is checked
-    (:meth:`defer`) but not taken; the first statement after it -- another context envelope, or the
-    request -- is checked beside the Mandates held so (:meth:`check`), and only if it passes are they
-    taken (:meth:`take`), before it, in their order, and journaled with it. A refused request, or
+    (:meth:`defer`) but not taken; each statement after it -- another context envelope, or the
+    request -- is checked beside the Mandates held so (:meth:`check`), and if it passes, the Mandate it
+    cites (a context envelope), or every one still held (the request), is taken (:meth:`take`), before
+    it, in their order, and journaled with it. A refused request, or
     context envelope, leaves none of them in memory or the journal: fresh keys each sending a request
     we refuse, their Mandate as its context, would otherwise grow our journal by a Mandate apiece."""
 
@@ -342,7 +343,7 @@ class _Provisional:
             return True
         if self.mandates:
             self.check(vs, received_ms=self.now)
-            self.take(binding=False)
+            self.take(binding=False, cited=vs.mandate_digest)
         return False
 
     @property
@@ -357,10 +358,17 @@ class _Provisional:
         with self.peer.verifier.provisionally(self.mandates, binding):
             self.peer.verifier.check(vs, now_ms, received_ms=received_ms)
 
-    def take(self, *, binding: bool = True) -> None:
+    def take(self, *, binding: bool = True, cited: bytes | None = None) -> None:
         """Take the Mandates held here, in order (into :attr:`taken`), then the binding statement held
-        (unless ``binding`` is False: a context statement passed, not the revocation)."""
-        mandates, self.mandates = self.mandates, []
+        (unless ``binding`` is False: a context statement passed, not the revocation). ``cited``: a
+        context statement citing that Mandate passed: only it is taken, the others held on for what
+        needs them (else a statement passing after any number of Mandates naming its issuer took them
+        all, kept though the request was then refused)."""
+        if cited is not None:
+            mandates = [vs for vs in self.mandates if vs.digest == cited]
+            self.mandates = [vs for vs in self.mandates if vs.digest != cited]
+        else:
+            mandates, self.mandates = self.mandates, []
         held = [self.binding] if binding and self.binding is not None else []
         if held:
             self.binding = None
@@ -1217,8 +1225,8 @@ class Peer:
         of the request's negotiation (an escrow's relayed answer among them), the Stamps naming one of
         those or the request (or a statement of its negotiation we hold), the Mandates any of these cite
         or that name as agent a key they name (issuer, audience, an offer's escrow), and the key
-        statements of those keys and of their principals. An envelope that does not decode is kept
-        here, so that holding it raises its typed error.
+        statements that end those keys or their principals (KeyRotation, KeyRevocation). An envelope
+        that does not decode is kept here, so that holding it raises its typed error.
 
         Second, the other statements addressed to us (other negotiations: an Accept of our offer handed
         over with an Ack; refused as requests are if dated back or ahead, TIM-008), the Stamps naming
@@ -1279,7 +1287,7 @@ class Peer:
     ) -> None:
         """Add to ``keep`` (indices of ``fresh``) the Stamps naming a digest in ``named``, then the
         Mandates that ``keep``'s statements cite (or ``mandates`` holds) or whose agent is a key they
-        name (or ``keys`` holds), then the key statements of those keys and of their principals
+        name (or ``keys`` holds), then the statements ending those keys or their principals
         (:meth:`_needed_context`); none of ``taken``, which another part keeps."""
         for i, _, stmt in fresh:
             if stmt is None or i in taken:
