@@ -639,27 +639,15 @@ def test_a_refused_requests_mandate_is_not_kept_behind_a_stamp_of_the_request(tm
 
 
 @pytest.mark.req("RPC-015")
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC/reference decision (RPC-015, KEY-004): a key statement of the request's issuer (a "
-    "Checkpoint, a KeyRotation) is context the request's own checks may depend on, taken before the request "
-    "is checked, and it passes its checks whatever the request is -- so it is kept, and the Mandate held "
-    "provisionally before it is taken with it, even when the request is then refused. Options: hold such "
-    "key statements provisionally too (a Checkpoint or KeyRotation of a key checked beside the request, "
-    "taken only if it passes); take a request's first-part context only once the request passed, save "
-    "what its checks need recorded (a KeyRevocation); or bound what unknown principals' context may add to "
-    "the journal (a newcomer quota, as RPC-012). Mind that the first two alone gain nothing while the same "
-    "Mandate and Checkpoint sent as a request of their own are taken and journaled "
-    "(test_strangers_public_statements_do_not_grow_a_peers_journal_without_bound): the bound belongs on "
-    "strangers' public statements, a quota",
-)
 def test_a_refused_requests_mandate_is_not_kept_behind_a_checkpoint_of_its_key(tmp_path: Path) -> None:
     """Found while closing the Stamp variant: twenty fresh keys each send Bob a Delivery naming no
     negotiation of his (refused), with context [their Mandate, a Checkpoint their key signed after the
     Delivery]. The Checkpoint is a key statement of the request's issuer (first-part context, RPC-015) and
     passes its checks (its log_root is not checked: Bob holds none of the key's statements before it), so
     the Mandate is taken before it and both are journaled: two statements of Bob's disk a refused
-    request. Expect none."""
+    request. Expect none. Fixed (RPC-015): the key statements taken before a request are those that end
+    a key (KeyRotation, KeyRevocation), not its Checkpoints, which no check reads
+    (tests/test_attack15.py::test_a_refused_request_keeps_no_pile_of_its_issuers_key_statements)."""
 
     def checkpoint(
         key: Signer, mandate: VerifiedStatement, request: VerifiedStatement, i: int

@@ -172,15 +172,31 @@ def _send_to_peer(
 def _submit_to_escrow(
     address: str, revocation: VerifiedStatement, context: list[bytes], tls: TlsConfig | None, out: TextIO
 ) -> bool:
+    """The Mandates and bindings in one Submit, then the revocation in another: an escrow takes a Submit's
+    envelopes in order and stops at the first it refuses, and a binding it refuses -- a statement of a
+    leaked key at a seq the thief also signed at there (EQUIVOCATION), or dated after a revocation of the
+    key it holds (KEY_REVOKED) -- would otherwise keep out a revocation that what it holds already
+    authorises (the thief's own statements under our Mandate bind the key to us, KEY-007)."""
+    unbound = ""
     try:
         with EscrowClient(address, tls=tls) as client:
-            first_contact(
-                "--escrow", address, "escrow", lambda: client.submit([*context, revocation.envelope])
-            )
-    except (CoopError, UsageError, TransportError) as exc:
-        out.write(f"escrow {address}: not taken: {_one_line(exc)}\n")
+            if context:
+                try:
+                    first_contact("--escrow", address, "escrow", lambda: client.submit(context))
+                except CoopError as exc:
+                    unbound = f" (its binding was not taken: {_one_line(exc)})"
+            first_contact("--escrow", address, "escrow", lambda: client.submit([revocation.envelope]))
+    except RevocationUnauthorized:
+        hint = "" if len(context) > 1 else ": pass --binding FILE or --binding-from HOST:PORT (KEY-008)"
+        out.write(
+            f"escrow {address}: refused REVOCATION_UNAUTHORIZED, it holds nothing binding the key to us"
+            f"{unbound}{hint}\n"
+        )
         return False
-    out.write(f"escrow {address}: taken\n")
+    except (CoopError, UsageError, TransportError) as exc:
+        out.write(f"escrow {address}: not taken: {_one_line(exc)}{unbound}\n")
+        return False
+    out.write(f"escrow {address}: taken{unbound}\n")
     return True
 
 

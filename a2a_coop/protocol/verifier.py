@@ -198,11 +198,15 @@ class Verifier:
         return vs
 
     @contextmanager
-    def provisionally(self, statements: Sequence[VerifiedStatement]) -> Iterator[None]:
+    def provisionally(
+        self, statements: Sequence[VerifiedStatement], binding: VerifiedStatement | None = None
+    ) -> Iterator[None]:
         """Check statements as if ``statements`` -- Mandates and Stamps that passed :meth:`check` -- were
         held, with nothing of them recorded: a Mandate's delegation and a Stamp's witness times are there
         for the block only (RPC-015: a server takes a request's context Mandates, and the Stamps naming
-        the request, only once something that needs them passed its checks)."""
+        the request, only once something that needs them passed its checks). ``binding``: a statement
+        that passed its check beside them, binding its issuer to its Mandate's principal (KEY-007) for
+        the block only (KEY-008: taken only if the revocation it authorises passes)."""
         added = []
         stamps = []
         for vs in statements:
@@ -212,10 +216,22 @@ class Verifier:
                 added.append(vs.digest)
             elif vs.body == "stamp":
                 stamps += [(vs.issuer, digest, vs.issued_at_ms) for digest in vs.statement.stamp.statements]
+        bound: tuple[str, str] | None = None
+        record = None if binding is None else self.mandates.get(binding.mandate_digest)
+        if binding is not None and record is not None and record.agent == binding.issuer:
+            principals = self.bound.setdefault(binding.issuer, set())
+            if record.principal not in principals:
+                principals.add(record.principal)
+                bound = (binding.issuer, record.principal)
         try:
             with self.witness.stamps_held(stamps):
                 yield
         finally:
+            if bound is not None:
+                principals = self.bound[bound[0]]
+                principals.discard(bound[1])
+                if not principals:
+                    del self.bound[bound[0]]
             for digest in added:
                 del self.mandates[digest]
             self._checked = None  # checked beside records that are gone: never committed as checked

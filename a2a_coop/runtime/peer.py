@@ -282,54 +282,95 @@ def wall_clock_ms() -> int:
 
 class _Provisional:
     """RPC-015, a request's context: the Mandates in it, and the Stamps naming the request or a statement
-    held here, held provisionally. Such a statement is checked (:meth:`defer`, a Stamp beside what is
-    held here: it may cite a Mandate held here) but not taken; the first statement after it -- another
-    context envelope, or the request -- is checked beside what is held so (:meth:`check`: a Stamp may
-    witness a request dated back, TIM-006), and only if it passes is that taken (:meth:`take`), before
-    it, in its order, and journaled with it. A refused request, or context envelope, leaves none of
-    them in memory or the journal: fresh keys each sending a request we refuse, their Mandate (and a
-    Stamp they signed of the request) as its context, would otherwise grow our journal apiece."""
+    held here, held provisionally, and a KeyRevocation's binding statement (KEY-008). Such a statement
+    is checked (:meth:`defer`, a Stamp or the binding beside what is held here: it may cite a Mandate
+    held here) but not taken; each statement after it -- another context envelope, or the request --
+    is checked beside what is held so (:meth:`check`: a Stamp may witness a request dated back,
+    TIM-006; the binding binds the revoked key to the revoker, KEY-007), and if it passes, what it
+    depends on is taken (:meth:`take`), before it, in order, and journaled with it: for a context
+    envelope the Mandate it cites and the Stamps held naming it, for the request all that is held. A
+    refused request, or context envelope, leaves none of the rest in memory or the journal: fresh keys
+    each sending a request we refuse, their Mandate (and a Stamp they signed of the request) as its
+    context, would otherwise grow our journal apiece; and a statement passing after any number of
+    Mandates naming its issuer would take them all, kept though the request was then refused."""
 
     def __init__(self, peer: Peer, now: int, request: bytes) -> None:
         self.peer = peer
         self.now = now
         self.request = request
         self.taken: list[VerifiedStatement] = []  # the context taken, in order (journaled by the caller)
-        self.held: list[VerifiedStatement] = []  # held provisionally, not taken yet, in order
+        self.held: list[
+            VerifiedStatement
+        ] = []  # Mandates and Stamps held provisionally, not taken yet, in order
         self._named = {request}  # what a Stamp names to be held here: the request, and what is held here
+        # KEY-008: the digest of a KeyRevocation request's binding statement (:func:`_binding_of`), and
+        # that statement once checked: held as the Mandates are, taken only if the revocation passes.
+        self.binding_digest: bytes | None = None
+        self.binding: VerifiedStatement | None = None
 
     def defer(self, vs: VerifiedStatement) -> bool:
-        """``vs``, a context envelope verified and not held: a Mandate, or a Stamp naming the request or a
-        statement held here, is checked and held here (True); anything else is checked beside what is
-        held here, which is then taken (False: the caller takes ``vs`` next). Raises the refusal of
-        either."""
+        """``vs``, a context envelope verified and not held: a Mandate, a revocation's binding statement,
+        or a Stamp naming the request or a statement held here, is checked and held here (True);
+        anything else is checked beside what is held here, and what it depends on is then taken (False:
+        the caller takes ``vs`` next). Raises the refusal of either."""
         if vs.digest in self._named and vs.digest != self.request:
             return True  # held here already: context may carry an envelope twice (taken once, as a held one)
         if vs.body == "mandate":
             self.peer.verifier.check(vs, received_ms=self.now)
+        elif vs.digest == self.binding_digest:
+            self.check(vs, received_ms=self.now)
+            self.binding = vs
+            self._named.add(vs.digest)
+            return True
         elif vs.body == "stamp" and self._named.intersection(vs.statement.stamp.statements):
             self.check(vs, received_ms=self.now)
         else:
             if self.held:
                 self.check(vs, received_ms=self.now)
-                self.take()
+                self.take(passed=vs)
             return False
         self.held.append(vs)
         self._named.add(vs.digest)
         return True
 
+    @property
+    def pending(self) -> bool:
+        """Whether anything is held here, not taken yet."""
+        return bool(self.held) or self.binding is not None
+
     def check(
         self, vs: VerifiedStatement, *, now_ms: int | None = None, received_ms: int | None = None
     ) -> None:
-        with self.peer.verifier.provisionally(self.held):
+        binding = None if vs is self.binding else self.binding
+        with self.peer.verifier.provisionally(self.held, binding):
             self.peer.verifier.check(vs, now_ms, received_ms=received_ms)
 
-    def take(self) -> None:
-        """Take what is held here, in order (into :attr:`taken`)."""
-        held, self.held, self._named = self.held, [], {self.request}
-        for vs in held:
+    def take(self, *, passed: VerifiedStatement | None = None) -> None:
+        """Take what is held here, in order (into :attr:`taken`), then the binding statement held: the
+        request passed. ``passed``: a context statement passed instead: only what it depends on is
+        taken -- the Mandate it cites, and the Stamps held naming it (they may witness it, TIM-006) with
+        the Mandates they cite -- the rest held on for what needs it (not the binding: the revocation
+        has not passed)."""
+        if passed is None:
+            chosen, self.held = self.held, []
+            if self.binding is not None:
+                chosen.append(self.binding)
+                self.binding = None
+        else:
+            stamps = {
+                vs.digest
+                for vs in self.held
+                if vs.body == "stamp" and passed.digest in vs.statement.stamp.statements
+            }
+            cited = {passed.mandate_digest} | {vs.mandate_digest for vs in self.held if vs.digest in stamps}
+            chosen = [vs for vs in self.held if vs.digest in stamps or vs.digest in cited]
+            self.held = [vs for vs in self.held if vs.digest not in stamps and vs.digest not in cited]
+        self._named = {self.request, *(vs.digest for vs in self.held)}
+        if self.binding is not None:
+            self._named.add(self.binding.digest)
+        for vs in chosen:
             self.peer.verifier.accept_statement(vs, received_ms=self.now)
-            self.peer._remember_context(vs.envelope, vs.digest)
+            self.peer._context_taken(vs)
             self.taken.append(vs)
 
 
@@ -553,11 +594,11 @@ class Peer:
                 if request.negotiation_id and request.body in PACE_SETTING:  # our answers follow it
                     self._refuse_dated_after_owed(request.issued_at_ms, now)  # TIM-009, nothing held yet
                 # Context first, in order (SPEC 13.2), only what the request depends on (RPC-015);
-                # journaled in the request's own commit below. Its Mandates, and the Stamps naming the
-                # request, are held provisionally until something that needs them passes: a refused
-                # request leaves none of them.
+                # journaled in the request's own commit below. Its Mandates, the Stamps naming the request,
+                # and a KeyRevocation's binding (KEY-008) are held provisionally until something that
+                # needs them passes: a refused request leaves none of them.
                 provisional = _Provisional(self, now, request.digest)
-                needed, addressed = self._needed_context(request, context)
+                needed, addressed = self._needed_context(request, context, provisional)
                 taken = self._hold_context(needed, provisional)
                 if addressed:
                     # The other statements addressed to us (other negotiations) and what only they
@@ -571,7 +612,7 @@ class Peer:
                     if passed:
                         self._hold_context(addressed, provisional)
                 try:
-                    if provisional.held:
+                    if provisional.pending:
                         provisional.check(request, now_ms=now)
                         provisional.take()
                     self.verifier.accept_statement(request, now)
@@ -1159,10 +1200,10 @@ class Peer:
     def _hold_context(self, context: Sequence[bytes], provisional: _Provisional) -> list[VerifiedStatement]:
         """Accept the context envelopes of a request that we lack, in order; return those taken now,
         which the caller journals with the request, in one commit (so that a relay of several of an
-        escrow's statements, the last as the request, costs one fsync). Mandates, and Stamps naming the
-        request, are held in ``provisional`` until a statement after them passes its checks
-        (:class:`_Provisional`). If one is refused, those taken before it are journaled at once, and the
-        refusal raised (what is held provisionally is dropped)."""
+        escrow's statements, the last as the request, costs one fsync). Mandates, Stamps naming the
+        request, and a revocation's binding are held in ``provisional`` until a statement after them
+        that needs them passes its checks (:class:`_Provisional`). If one is refused, those taken before
+        it are journaled at once, and the refusal raised (what is held provisionally is dropped)."""
         taken = provisional.taken
         try:
             for env in context:
@@ -1175,7 +1216,7 @@ class Peer:
         return taken
 
     def _needed_context(
-        self, request: VerifiedStatement, context: Sequence[bytes]
+        self, request: VerifiedStatement, context: Sequence[bytes], provisional: _Provisional | None = None
     ) -> tuple[list[bytes], list[bytes]]:
         """RPC-015: the context envelopes ``request`` depends on, in their order, in two parts; the
         others are not taken. Keys cost nothing, so a request we then refuse would otherwise make us
@@ -1185,14 +1226,15 @@ class Peer:
         of the request's negotiation (an escrow's relayed answer among them), the Stamps naming one of
         those or the request (or a statement of its negotiation we hold), the Mandates any of these cite
         or that name as agent a key they name (issuer, audience, an offer's escrow), and the key
-        statements of those keys and of their principals. An envelope that does not decode is kept
-        here, so that holding it raises its typed error.
+        statements that end those keys or their principals (KeyRotation, KeyRevocation). An envelope
+        that does not decode is kept here, so that holding it raises its typed error.
 
         Second, the other statements addressed to us (other negotiations: an Accept of our offer handed
         over with an Ack; refused as requests are if dated back or ahead, TIM-008), the Stamps naming
         those, and the Mandates and key statements only they need, by the same rules: taken only once
         the request passed its checks (:meth:`exchange`), so that a refused request leaves none of them.
-        Only context we do not hold is decoded."""
+        Only context we do not hold is decoded. ``provisional`` is told which statement is a
+        KeyRevocation's binding (KEY-008), held there until the revocation passes."""
         remembered = self._context_digests
         fresh: list[tuple[int, bytes, statement_pb2.Statement | None]] = []
         for i, env in enumerate(context):
@@ -1208,9 +1250,16 @@ class Peer:
             return [], []
         nid, me = request.negotiation_id, self.did
         first = {i for i, _, stmt in fresh if stmt is None or (nid and stmt.header.negotiation_id == nid)}
-        if request.body == "key_revocation":
-            first.update(_binding_of(fresh, request, me))
         ours = {request.digest} | {digest for i, digest, _ in fresh if i in first}
+        if request.body == "key_revocation":
+            # Not among ``ours``: a Stamp naming the binding is not needed (KEY-008's binding is the key's
+            # public Checkpoint, which no Stamp need witness, TIM-006), and any key can sign one, which
+            # would be taken, with its Mandate, before a revocation we then refuse (RPC-015).
+            binding = _binding_of(fresh, request, me, self.verifier)
+            if binding is not None:
+                first.add(binding[0])
+                if provisional is not None:
+                    provisional.binding_digest = binding[1]
         held = self.verifier.statements
         if nid:  # what we hold of the request's negotiation, which a relayed Stamp may name
             ours.update(d for d in _stamped_candidates(fresh) if _of(held, d) == nid)
@@ -1239,7 +1288,7 @@ class Peer:
     ) -> None:
         """Add to ``keep`` (indices of ``fresh``) the Stamps naming a digest in ``named``, then the
         Mandates that ``keep``'s statements cite (or ``mandates`` holds) or whose agent is a key they
-        name (or ``keys`` holds), then the key statements of those keys and of their principals
+        name (or ``keys`` holds), then the statements ending those keys or their principals
         (:meth:`_needed_context`); none of ``taken``, which another part keeps."""
         for i, _, stmt in fresh:
             if stmt is None or i in taken:
@@ -1271,10 +1320,24 @@ class Peer:
             if i in keep or i in taken or stmt is None:
                 continue
             body = stmt.WhichOneof("body")
-            if body in PRINCIPAL_BODIES and (
+            # The key statements a check can depend on: what ends a key (KEY-004, KEY-005). Not its
+            # Checkpoints (no check reads one; KEY-008's binding is chosen apart, _binding_of), nor other
+            # Mandates it issued: a fresh key's request we refuse kept its every Checkpoint, journaled.
+            if body in _KEY_ENDINGS and (
                 stmt.header.issuer in keys or (body == "key_revocation" and stmt.key_revocation.key in keys)
             ):
                 keep.add(i)
+
+    def _context_taken(self, vs: VerifiedStatement) -> None:
+        """``vs``, a context envelope just taken: its digest remembered by its bytes, and the negotiation of
+        ours it moved, if any, tracked."""
+        self._remember_context(vs.envelope, vs.digest)
+        nid = vs.negotiation_id
+        neg = self.verifier.negotiations.by_id.get(nid) if nid else None
+        if neg is not None and self.did in neg.parties:
+            # Taken without a reaction (context, gossip), it may still have moved a negotiation of ours
+            # -- an Accept of our offer forms a contract: count it, and enter what we owe (TIM-009).
+            self._track_open(neg)
 
     def _record_context(self, taken: Sequence[VerifiedStatement], now: int) -> None:
         """Journal context we hold, without its request (which was refused): durable before we answer."""
@@ -1290,9 +1353,10 @@ class Peer:
         provisional: _Provisional | None = None,
     ) -> VerifiedStatement | None:
         """Accept a context envelope unless we hold it; return it if taken now. ``durable``: journal it
-        at once (else the caller does). ``provisional``: a request's context -- a Mandate, or a Stamp naming
-        the request, is checked and held there, not taken (None returned); another statement is checked
-        beside those first, and they are taken before it (:class:`_Provisional`)."""
+        at once (else the caller does). ``provisional``: a request's context -- a Mandate, a Stamp naming
+        the request, or a revocation's binding, is checked and held there, not taken (None returned);
+        another statement is checked beside those first, and what it depends on is taken before it
+        (:class:`_Provisional`)."""
         # The same context (a counterparty's mandate, an escrow's) comes with every request: its digest
         # is remembered by its bytes, so neither the parse nor the hash is redone while it is held.
         digest = self._context_digests.get(envelope)
@@ -1309,6 +1373,11 @@ class Peer:
         # live must not be dated back unwitnessed (TIM-006), or context would smuggle what a request can't.
         try:
             vs = self.verifier.verify(envelope, parsed)
+            if vs.body == "offer" and vs.audience == self.did:
+                # RPC-012 as for a request: an Offer handed over as context opens a negotiation just the
+                # same, and would otherwise get past the caps -- a refused request of its negotiation kept
+                # it, one apiece (tests/test_attack15.py).
+                self._check_open(vs.body, vs.negotiation_id, vs.issuer)
             if provisional is not None and provisional.defer(vs):
                 return None
             self.verifier.accept_statement(vs, received_ms=received_ms)
@@ -1324,13 +1393,7 @@ class Peer:
             # Journaled so that a restart can still verify what depends on it (a counterparty's or an
             # escrow's mandate); held, not answered, so it gets no idempotency entry.
             self.journal.record_incoming(vs, [], at_ms=self.clock(), answered=False)
-        self._remember_context(envelope, digest)
-        nid = vs.negotiation_id
-        neg = self.verifier.negotiations.by_id.get(nid) if nid else None
-        if neg is not None and self.did in neg.parties:
-            # Taken without a reaction (context, gossip), it may still have moved a negotiation of ours
-            # -- an Accept of our offer forms a contract: count it, and enter what we owe (TIM-009).
-            self._track_open(neg)
+        self._context_taken(vs)
         return vs
 
     def _remember_context(self, envelope: bytes, digest: bytes) -> None:
@@ -2148,25 +2211,51 @@ def _stamped_candidates(fresh: Sequence[tuple[int, bytes, statement_pb2.Statemen
     }
 
 
+# Key statements that end a key from some point (KEY-004, KEY-005): context a request's checks read.
+_KEY_ENDINGS: frozenset[str] = frozenset({"key_rotation", "key_revocation"})
+
+
 def _binding_of(
-    fresh: Sequence[tuple[int, bytes, statement_pb2.Statement | None]], revocation: VerifiedStatement, me: str
-) -> set[int]:
+    fresh: Sequence[tuple[int, bytes, statement_pb2.Statement | None]],
+    revocation: VerifiedStatement,
+    me: str,
+    verifier: PeerVerifier,
+) -> tuple[int, bytes] | None:
     """KEY-008: of a principal's KeyRevocation's context, the first statement of the revoked key under a
-    Mandate that we can take (a public one, its Checkpoint, or one addressed to us: STM-005) -- it binds
-    the key to the revocation's issuer (KEY-007) when that Mandate is the issuer's, and the revocation's
-    authority depends on it. One at most: another binds nothing more."""
-    key = revocation.statement.key_revocation.key
-    if key == revocation.issuer:
-        return set()
-    for i, _, stmt in fresh:
+    Mandate the revocation's issuer granted that key (in the context, or held) that we can take (a
+    public one, its Checkpoint, or one addressed to us: STM-005) -- it binds the key to the issuer
+    (KEY-007), and the revocation's authority depends on it: its index in the context and its digest,
+    held as the request's Mandates are (:class:`_Provisional`), taken only if the revocation passes
+    beside it. None when the key revokes itself or is
+    bound to the issuer here already: the revocation then needs nothing more, and a statement of the key
+    we would refuse (dated after an effective revocation we hold, or equivocating with one we hold)
+    would fail it. Another one binds nothing more; one under someone else's Mandate authorises nothing
+    (the revocation is refused), so it is not taken: a refused request keeps none of its context."""
+    key, issuer = revocation.statement.key_revocation.key, revocation.issuer
+    if key == issuer or issuer in verifier.bound.get(key, ()):
+        return None
+    granted = {
+        digest
+        for _, digest, stmt in fresh
+        if stmt is not None
+        and stmt.WhichOneof("body") == "mandate"
+        and stmt.header.issuer == issuer
+        and stmt.mandate.agent == key
+    }
+    for i, digest, stmt in fresh:
         if (
             stmt is not None
             and stmt.header.issuer == key
             and stmt.header.mandate
             and (stmt.WhichOneof("body") in PRINCIPAL_BODIES or stmt.header.audience == me)
         ):
-            return {i}
-    return set()
+            mandate = stmt.header.mandate
+            record = verifier.mandates.get(mandate)
+            if mandate in granted or (
+                record is not None and (record.principal, record.agent) == (issuer, key)
+            ):
+                return i, digest
+    return None
 
 
 def _of(held: Any, digest: bytes) -> bytes | None:

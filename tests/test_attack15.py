@@ -1,0 +1,548 @@
+"""Attacker's pass 15: the rules this session added -- KEY-008 (a principal's KeyRevocation travels with
+its key's binding as the Exchange context, taken before the revocation is checked), ``a2a-coop
+revoke-key``, and ESC-016 (an escrow refunds the bonds of a contract another escrow's witnessed Accept
+displaced) -- asked who chose each value they rely on and what a liar gains (SPEC 3.4, 9.2, 16.14).
+
+Mallory is the attacker; a test marked ``xfail(strict=True)`` is a hole this version still has, its
+reason naming the options.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from peers import fresh_key, make_peer
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
+from a2a_coop.cli.keys import _submit_to_escrow
+from a2a_coop.protocol.errors import (
+    CoopError,
+    Equivocation,
+    IssuedInFuture,
+    KeyRevoked,
+    RevocationUnauthorized,
+    UnknownNegotiation,
+)
+from a2a_coop.protocol.escrow_audit import audit_ledger
+from a2a_coop.protocol.merkle import root as merkle_root
+from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, proposal_of
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.node import EscrowNode
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, Signer, derive
+from a2a_coop.transport import serve
+
+BOND = 100
+
+
+def _checkpoint(signer: Any, mandate: VerifiedStatement) -> VerifiedStatement:
+    """``signer``'s public Checkpoint under ``mandate``: the statement binding it (KEY-007)."""
+    return signer.sign(
+        "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])), mandate=mandate.digest
+    )
+
+
+def _revocation(by: Any, key: str, effective_ms: int) -> VerifiedStatement:
+    msg = identity_pb2.KeyRevocation(key=key, effective_ms=effective_ms, reason="stolen")
+    return by.sign("key_revocation", msg)
+
+
+def _thief(party: Party, clock: FixedClock) -> Signer:
+    """Whoever copied ``party``'s agent key: the same key, its own chain from seq 0 and its own nonces
+    (so what it signs at a seq the owner signed at too is an equivocation, not a nonce reuse)."""
+    thief = Signer(party.name, clock)
+    thief._nonce_counter = 1_000
+    return thief
+
+
+# --- 1: a refused revocation made the peer keep its binding ------------------------------------------
+
+
+def _stranger(i: int, clock: FixedClock, key: Any, mandate: VerifiedStatement) -> VerifiedStatement:
+    """A key's revocation by a third key it never signed under: REVOCATION_UNAUTHORIZED."""
+    return _revocation(Signer(f"stranger/{i}", clock), key.did, clock.now_ms)
+
+
+def _dated_ahead(i: int, clock: FixedClock, key: Any, mandate: VerifiedStatement) -> VerifiedStatement:
+    """The key's own principal's revocation, dated a day ahead: ISSUED_IN_FUTURE."""
+    boss = Signer(f"mallory-principal/{i}", clock)
+    clock.advance(DAY_MS)
+    try:
+        return _revocation(boss, key.did, clock.now_ms)
+    finally:
+        clock.advance(-DAY_MS)
+
+
+@pytest.mark.req("KEY-008", "RPC-015", "KEY-004")
+@pytest.mark.parametrize(
+    ("revocation", "refusal", "stamped"),
+    [
+        (_stranger, RevocationUnauthorized, False),
+        (_dated_ahead, IssuedInFuture, False),
+        (_dated_ahead, IssuedInFuture, True),
+    ],
+    ids=["by-a-stranger", "dated-ahead", "dated-ahead-its-binding-stamped"],
+)
+def test_a_refused_revocation_keeps_none_of_its_binding(
+    tmp_path: Path,
+    revocation: Callable[[int, FixedClock, Any, VerifiedStatement], VerifiedStatement],
+    refusal: type[CoopError],
+    stamped: bool,
+) -> None:
+    """KEY-008 made a KeyRevocation's context take, before the revocation is checked, the first statement
+    of the revoked key under a Mandate -- anyone's, and kept whatever became of the revocation. Twenty
+    fresh keys each minted a key, its Mandate and its Checkpoint, and sent Bob a revocation of it he
+    refuses (a stranger's: REVOCATION_UNAUTHORIZED; or the principal's own, dated a day ahead:
+    ISSUED_IN_FUTURE), with [Mandate, Checkpoint] as context: Bob kept and journaled both, two statements
+    of his disk a refused request -- the hole RPC-015 closed for Acks, reopened. Fixed: the binding is
+    taken only under a Mandate the revoker granted the key, and held as the request's Mandates are, taken
+    only once the revocation passes its checks beside it. A Stamp of the binding by the key itself, after
+    it in the context, was taken as context the request needs (a Stamp naming one of its statements),
+    with the Mandate, once the binding was held so: it is not needed (a Checkpoint is public), and is
+    not taken."""
+    clock = FixedClock()
+    bob = Party("bob", clock)
+    with Journal.open(tmp_path / "bob.db") as journal:
+        b = make_peer(bob, clock, journal=journal)
+        start, held = sum(1 for _ in journal.statements()), len(b.verifier.statements)
+        for i in range(20):
+            key, mandate = fresh_key(i, clock)
+            binding = _checkpoint(key, mandate)
+            context = [mandate.envelope, binding.envelope]
+            if stamped:
+                msg = commitment_pb2.Stamp(statements=[binding.digest])
+                context.append(key.sign("stamp", msg, mandate=mandate.digest).envelope)
+            with pytest.raises(refusal):
+                b.exchange(revocation(i, clock, key, mandate).envelope, context)
+            assert binding.digest not in b.verifier.statements and mandate.digest not in b.verifier.statements
+        assert len(b.verifier.statements) == held
+        assert sum(1 for _ in journal.statements()) == start
+        # and the principal's own revocation, on time, is taken with both, in one commit (KEY-008)
+        boss = Signer("mallory-principal/0", clock)
+        key, mandate = fresh_key(0, clock, principal=boss)
+        binding = _checkpoint(key, mandate)
+        revoked = _revocation(boss, key.did, clock.now_ms)
+        b.exchange(revoked.envelope, [mandate.envelope, binding.envelope])
+        journaled = [env for _, _, env in journal.statements()]
+        assert journaled[-3:] == [mandate.envelope, binding.envelope, revoked.envelope]
+        with pytest.raises(KeyRevoked):
+            b.exchange(key.sign("checkpoint", identity_pb2.Checkpoint(log_root=b"\0" * 32)).envelope)
+
+
+@pytest.mark.req("KEY-008", "KEY-007", "KEY-004")
+def test_a_minted_mandate_and_the_victims_own_binding_revoke_nothing() -> None:
+    """Mallory mints a Mandate naming Alice's key and revokes the key, sending as context her Mandate
+    and Alice's real, public Checkpoint (under Alice's principal's Mandate) -- and a Checkpoint of the
+    key under her own Mandate, which only the key can sign, is out of her reach. Held: the binding binds
+    the key to Alice's principal only, Mallory's revocation is refused REVOCATION_UNAUTHORIZED, nothing of
+    its context is kept, and Alice's next Offer is taken."""
+    clock = FixedClock()
+    alice, carol = Party("alice", clock), Party("carol", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    mallory = Signer("mallory-principal", clock)
+    caps = identity_pb2.Mandate(
+        agent=alice.did, valid_from_ms=clock.now_ms, valid_until_ms=clock.now_ms + DAY_MS, currency="credit"
+    )
+    minted = mallory.sign("mandate", caps, ttl_ms=DAY_MS)
+    c = make_peer(carol, clock)
+    held = len(c.verifier.statements)
+    with pytest.raises(RevocationUnauthorized):
+        c.exchange(
+            _revocation(mallory, alice.did, clock.now_ms).envelope,
+            [minted.envelope, *alice.setup, binding.envelope],
+        )
+    assert len(c.verifier.statements) == held
+    c.exchange(alice.offer(carol).envelope, alice.setup)
+
+
+def _checkpoints(
+    key: Any, mandate: VerifiedStatement, clock: FixedClock, request: VerifiedStatement
+) -> list[VerifiedStatement]:
+    """Twenty Checkpoints of ``key``'s chain after ``request``, each over the statements before it."""
+    chain: list[VerifiedStatement] = [request]
+    for _ in range(20):
+        root = merkle_root([vs.digest for vs in chain])
+        chain.append(key.sign("checkpoint", identity_pb2.Checkpoint(log_root=root), mandate=mandate.digest))
+    return chain[1:]
+
+
+def _mandates_then_rotation(
+    key: Any, mandate: VerifiedStatement, clock: FixedClock, request: VerifiedStatement
+) -> list[VerifiedStatement]:
+    """Twenty fresh principals' Mandates naming ``key``, then the key's KeyRotation (which passes)."""
+    caps = identity_pb2.Mandate(
+        agent=key.did, valid_from_ms=clock.now_ms, valid_until_ms=clock.now_ms + DAY_MS, currency="credit"
+    )
+    others = [Signer(f"principal/{key.did[-8:]}/{i}", clock).sign("mandate", caps) for i in range(20)]
+    rotation = key.sign(
+        "key_rotation",
+        identity_pb2.KeyRotation(new_key=Signer("successor", clock).did),
+        mandate=mandate.digest,
+    )
+    return [*others, rotation]
+
+
+@pytest.mark.req("RPC-015")
+@pytest.mark.parametrize(
+    ("beside", "kept"),
+    [(_checkpoints, 0), (_mandates_then_rotation, 2)],
+    ids=["its-checkpoints", "mandates-naming-it-before-its-rotation"],
+)
+def test_a_refused_request_keeps_no_pile_of_its_issuers_key_statements(
+    tmp_path: Path,
+    beside: Callable[[Any, VerifiedStatement, FixedClock, VerifiedStatement], list[VerifiedStatement]],
+    kept: int,
+) -> None:
+    """Twenty fresh keys each send Bob a Delivery of no negotiation of his (refused UNKNOWN_NEGOTIATION),
+    with context [their Mandate, ...]: (1) twenty Checkpoints of their own chain -- RPC-015 took "the key
+    statements" of the request's issuer before the request, Checkpoints among them, and kept them when
+    it was refused: 21 statements of Bob's journal a refused request; (2) twenty fresh principals'
+    Mandates naming the key as agent, then the key's KeyRotation -- the Mandates, held provisionally,
+    were all taken once the rotation passed: 22 a refused request. Fixed: the key statements taken
+    before a request are those that end a key (KeyRotation, KeyRevocation: its checks read them), and a
+    context statement that passes takes the Mandate it cites, not every Mandate held. What is left is
+    the key's own Mandate and KeyRotation (one per key)."""
+    clock = FixedClock()
+    bob = Party("bob", clock)
+    with Journal.open(tmp_path / "bob.db") as journal:
+        b = make_peer(bob, clock, journal=journal)
+        start = sum(1 for _ in journal.statements())
+        for i in range(20):
+            key, mandate = fresh_key(i, clock)
+            request = key.sign(
+                "delivery",
+                commitment_pb2.Delivery(contract=derive(f"no-such-contract/{i}"), item_index=0),
+                audience=bob.did,
+                negotiation_id=derive(f"no-such-negotiation/{i}", 16),
+                mandate=mandate.digest,
+            )
+            context = [mandate, *beside(key, mandate, clock, request)]
+            with pytest.raises(UnknownNegotiation):
+                b.exchange(request.envelope, [vs.envelope for vs in context])
+        assert sum(1 for _ in journal.statements()) - start == 20 * kept
+
+
+@pytest.mark.req("RPC-015", "TIM-006")
+def test_a_context_statement_passing_beside_a_held_stamp_takes_that_stamp_with_it() -> None:
+    """The two RPC-015 rules together (a Stamp naming the request held provisionally; a context statement
+    that passes takes the Mandate it cites, not all that is held): Bob offers Alice terms naming his
+    escrow; her Accept and Delivery reach him two minutes late, dated back (TIM-006), with the escrow's
+    one Stamp of both before the Accept in the context. The Stamp names the request, so it is held; the
+    Accept passes beside it -- and must take it too, not only Alice's Mandate: it is checked again as it
+    is taken, and without its Stamp it was dated back unwitnessed (ISSUED_IN_PAST, the Exchange failed)."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    e = LocalEscrow(Party("escrow", clock))
+    b = make_peer(bob, clock, context=[e.mandate])
+    offer = b.propose(alice.did, bob.proposal(escrow=e.did))
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    delivery = alice.deliver(accept, bob)
+    stamp = e.submit([*alice.setup, *bob.setup, offer.envelope, accept.envelope, delivery.envelope])[1]
+    named = verify_statement(stamp).statement.stamp.statements
+    assert accept.digest in named and delivery.digest in named
+    clock.advance(120_000)
+    b.exchange(delivery.envelope, [*alice.setup, stamp, accept.envelope])
+    contract = b.negotiation(offer.negotiation_id).contract
+    assert contract is not None and contract.accept.digest == accept.digest
+    assert delivery.digest in b.verifier.statements
+
+
+# --- 2: a thief's equivocation with the binding keeps the revocation out ------------------------------
+
+
+@pytest.mark.req("KEY-008", "KEY-004", "KEY-007")
+def test_a_thiefs_statement_at_the_bindings_seq_does_not_keep_the_revocation_out_of_a_peer() -> None:
+    """Alice's key leaks. The thief signs, at the seq of the key's binding Checkpoint, its own statement
+    under Alice's Mandate (the Mandate is public) and shows it to Carol first: the key is bound to Alice
+    there. Alice's principal sends the revocation with the binding as KEY-008 says: Carol's peer took the
+    binding first, refused it (EQUIVOCATION: two statements at one seq) and so the revocation with it, and
+    went on taking the thief's statements. Fixed: a revocation whose issuer the key is bound to already
+    takes no binding from its context -- it needs none."""
+    clock = FixedClock()
+    alice, carol = Party("alice", clock), Party("carol", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    clock.advance(1_000)
+    thief = _thief(alice, clock)
+    fork = _checkpoint(thief, alice.mandate_vs)
+    assert fork.header.seq == binding.header.seq and fork.digest != binding.digest
+    c = make_peer(carol, clock)
+    c.exchange(fork.envelope, alice.setup)
+    clock.advance(1_000)
+    revocation = _revocation(alice.principal, alice.did, clock.now_ms - 1_500)
+    c.exchange(revocation.envelope, [*alice.setup, binding.envelope])
+    assert revocation.digest in c.verifier.statements
+    with pytest.raises(KeyRevoked):
+        c.exchange(
+            thief.sign(
+                "offer", alice.proposal(), audience=carol.did, mandate=alice.mandate_vs.digest
+            ).envelope
+        )
+
+
+@pytest.mark.req("KEY-008", "KEY-004", "KEY-007")
+def test_revoke_key_gets_the_revocation_to_an_escrow_past_a_binding_it_refuses(tmp_path: Path) -> None:
+    """The same thief, at the escrow where it trades with Alice's key under her Mandate -- where the
+    revocation matters most (ESC-013: the escrow then refuses the thief's claims). ``revoke-key`` submitted
+    [Mandate, binding, revocation] in one Submit; the escrow takes a Submit's envelopes in order and stops
+    at the first it refuses -- the binding, EQUIVOCATION -- so the revocation was never taken, each run
+    again the same, though what the escrow held (the thief's statement under Alice's Mandate) binds the key
+    to her. Fixed: the revocation goes in a Submit of its own after its context's, and the user is told
+    the binding was refused."""
+    clock = FixedClock()
+    alice = Party("alice", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    clock.advance(1_000)
+    fork = _checkpoint(_thief(alice, clock), alice.mandate_vs)
+    escrow = LocalEscrow(Party("escrow", clock))
+    escrow.submit([*alice.setup, fork.envelope])
+    revocation = _revocation(alice.principal, alice.did, clock.now_ms - 500)
+    out = io.StringIO()
+    with serve(None, escrow) as server:
+        assert _submit_to_escrow(server.target, revocation, [*alice.setup, binding.envelope], None, out)
+    said = out.getvalue()
+    assert said.startswith(f"escrow {server.target}: taken") and "EQUIVOCATION" in said, said
+    assert revocation.digest in escrow.escrow.verifier.statements
+    assert binding.digest not in escrow.escrow.verifier.statements
+    # An escrow that holds nothing of the key, sent the revocation with the Mandate alone, says what to
+    # add, as a peer does (it said "not taken: REVOCATION_UNAUTHORIZED ..." with no hint).
+    other, out = LocalEscrow(Party("other-escrow", clock)), io.StringIO()
+    with serve(None, other) as server:
+        assert not _submit_to_escrow(server.target, revocation, alice.setup, None, out)
+    assert "refused REVOCATION_UNAUTHORIZED" in out.getvalue() and "--binding-from" in out.getvalue()
+
+
+@pytest.mark.req("KEY-008", "KEY-004", "KEY-007")
+@pytest.mark.xfail(
+    strict=True,
+    reason="SPEC decision (KEY-007, KEY-008): the thief of a key signs, at the seq of the key's binding "
+    "Checkpoint, a statement under a Mandate of its own and shows it to a verifier first: the key is bound "
+    "only to the thief's principal there, the principal's binding is refused (EQUIVOCATION) and so its "
+    "revocation (or, bare, REVOCATION_UNAUTHORIZED), and the thief's later statements under the principal's "
+    "Mandate are taken -- the hole KEY-008 closed, reopened by one forked statement. Options: (a) a "
+    "statement of K whose only fault is its chain (EQUIVOCATION, CHAIN_BROKEN) still binds K to its "
+    "Mandate's principal (KEY-007 widened to 'holds or is shown': its signature is K's all the same; a fork "
+    "is exactly when revocation is needed); (b) a server tries each statement of K under the revoker's "
+    "Mandate in the context (a bounded number), and revoke-key sends several (the thief can fork each seq "
+    "it knows of, so this only raises its cost); (c) a verifier holding a fork proof of K takes a "
+    "revocation of K by any principal holding a Mandate for K (a stranger can mint such a Mandate: it "
+    "needs a proof that K signed under it)",
+)
+def test_a_thief_cannot_keep_a_principals_revocation_out_by_forking_the_binding() -> None:
+    """The thief signs the fork under its own principal's Mandate: Carol's peer binds the key to the
+    thief's principal only, refuses Alice's binding as an equivocation and her revocation with it, then
+    takes the thief's Offer under Alice's Mandate. Expect that Offer refused KEY_REVOKED."""
+    clock = FixedClock()
+    alice, carol = Party("alice", clock), Party("carol", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    clock.advance(1_000)
+    thief = _thief(alice, clock)
+    boss = Signer("thief-principal", clock)
+    caps = identity_pb2.Mandate(
+        agent=thief.did,
+        valid_from_ms=clock.now_ms,
+        valid_until_ms=clock.now_ms + DAY_MS,
+        currency="credit",
+        period_ms=DAY_MS,
+    )
+    own = boss.sign("mandate", caps, ttl_ms=DAY_MS)
+    c = make_peer(carol, clock)
+    c.exchange(_checkpoint(thief, own).envelope, [own.envelope])
+    clock.advance(1_000)
+    revocation = _revocation(alice.principal, alice.did, clock.now_ms - 1_500)
+    with pytest.raises(Equivocation):
+        c.exchange(revocation.envelope, [*alice.setup, binding.envelope])
+    with pytest.raises(RevocationUnauthorized):
+        c.exchange(revocation.envelope)
+    clock.advance(1_000)
+    offer = thief.sign("offer", alice.proposal(), audience=carol.did, mandate=alice.mandate_vs.digest)
+    with pytest.raises(KeyRevoked):
+        c.exchange(offer.envelope, alice.setup)
+
+
+# --- 3: opening Offers as context, past RPC-012's caps ------------------------------------------------
+
+
+@pytest.mark.req("RPC-012", "RPC-015", "KEY-008")
+def test_offers_in_the_context_open_no_negotiation_past_the_caps() -> None:
+    """Bob takes at most 2 negotiations not ended from one key, 4 in all. Mallory sends him, six times, a
+    Delivery of a negotiation he does not hold (refused), her opening Offer of that negotiation as its
+    context: RPC-015 takes a statement of the request's negotiation before the request, and keeps it
+    when the request is refused, and the caps were checked for a request only -- six negotiations open
+    with her, each costing Bob memory until it is released. Then six fresh principals each revoke their
+    key (effective far ahead), the binding KEY-008 takes being the key's Offer addressed to Bob: each
+    opened a negotiation too, past the total. Fixed: an opening Offer addressed to the server among the
+    context counts toward the caps as a request does; one over them refuses the request RATE_LIMITED."""
+    clock = FixedClock()
+    bob, mallory = Party("bob", clock), Party("mallory", clock)
+    b = make_peer(bob, clock, max_open_per_counterparty=2, max_open_total=4)
+    kept = []
+    for _ in range(6):
+        offer = mallory.offer(bob)
+        delivery = mallory.sign(
+            "delivery",
+            commitment_pb2.Delivery(contract=offer.digest, item_index=0),
+            audience=bob.did,
+            negotiation_id=offer.header.negotiation_id,
+        )
+        with pytest.raises(CoopError) as refused:
+            b.exchange(delivery.envelope, [*mallory.setup, offer.envelope])
+        kept.append((refused.value.code, offer.digest in b.verifier.statements))
+    assert kept == [("ILLEGAL_TRANSITION", True)] * 2 + [("RATE_LIMITED", False)] * 4
+    assert b.status()["negotiations"]["PROPOSED"] == 2
+    codes = []
+    for i in range(6):
+        key = Party(f"fresh/{i}", clock)
+        revocation = _revocation(key.principal, key.did, clock.now_ms + DAY_MS)
+        try:
+            b.exchange(revocation.envelope, [*key.setup, key.offer(bob).envelope])
+            codes.append("taken")
+        except CoopError as exc:
+            codes.append(exc.code)
+    opened = b.status()["negotiations"]["PROPOSED"]
+    assert opened <= 4, (opened, codes)
+    assert "RATE_LIMITED" in codes
+
+
+# --- 4: ESC-016, money out twice ---------------------------------------------------------------------
+
+
+def _displacement(
+    clock: FixedClock,
+) -> tuple[LocalEscrow, Party, Party, bytes, VerifiedStatement, list[bytes]]:
+    """P1 offers P2 terms naming K; P2 counters naming the honest escrow E, which P1 accepts: E bonds the
+    contract. P2's Accept of the first offer, stamped by K by its cutoff, is signed at once and kept back:
+    (E, P1, P2, negotiation id, the contract's Accept, [K's Mandate, K's Stamp, the displacing Accept])."""
+    p1, p2, k = Party("p1", clock), Party("p2", clock), Party("k", clock)
+    e = LocalEscrow(Party("escrow", clock), funds={p1.did: 1_000, p2.did: 1_000})
+    o1 = p1.offer(p2, p1.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=k.did))
+    clock.advance(1_000)
+    mine = proposal_of(o1)
+    theirs = trade_pb2.Offer(gives=mine.wants, wants=mine.gives)
+    theirs.terms.CopyFrom(mine.terms)
+    theirs.terms.escrow = e.did
+    c2 = p2.counter(o1, theirs)
+    clock.advance(1_000)
+    a2 = p1.accept(c2)
+    e.submit([*p1.setup, *p2.setup, o1.envelope, c2.envelope, a2.envelope])
+    clock.advance(1_000)
+    a0 = p2.accept(o1)
+    stamp = k.sign("stamp", commitment_pb2.Stamp(statements=[a0.digest]))
+    return e, p1, p2, o1.header.negotiation_id, a2, [*k.setup, stamp.envelope, a0.envelope]
+
+
+@pytest.mark.req("ESC-016", "AUD-002", "AUD-004", "NEG-017")
+@pytest.mark.parametrize("shown", ["claim pending", "after the forfeit"])
+def test_a_displacement_shown_late_pays_no_bond_twice(shown: str) -> None:
+    """P2 keeps K's witnessed Accept back, lets P1 default under E's contract and claims; then shows E the
+    Accept -- while the claim awaits its ruling, or once E forfeited P1's bond to P2. Could E refund a bond
+    it also rules on or forfeited (money out twice)? Held: pending, both bonds come back and E signs no
+    ruling after; forfeited, the settled bonds are not refunded (ESC-016: only what is not settled);
+    balances sum to the deposits, and the audit finds nothing."""
+    clock = FixedClock()
+    e, p1, p2, nid, a2, displacing = _displacement(clock)
+    clock.advance(DAY_MS + 1_000)  # past P1's deadline: P2 claims
+    claim = p2.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=a2.digest, item_index=0, reason="never arrived"),
+        audience=p1.did,
+        negotiation_id=nid,
+    )
+    e.submit([claim.envelope])
+    if shown == "after the forfeit":
+        clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 60_000)
+        e.tick()
+    head = e.escrow.ledger_size
+    e.submit(displacing)
+    clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 3 * DAY_MS)
+    e.tick()
+    after = [verify_statement(env).body for env in e.escrow.ledger(head)]
+    balances = [e.get_balance(p.did)[:2] for p in (p1, p2)]
+    if shown == "claim pending":
+        assert after == ["stamp", "refund", "refund"]
+        assert balances == [(1_000, 0), (1_000, 0)]
+    else:
+        assert after == ["stamp"]
+        assert balances == [(1_000 - BOND, 0), (1_000 + BOND, 0)]
+    assert sum(free + locked for free, locked in balances) == 2_000
+    report = audit_ledger(e.escrow.transcript(), escrow=e.did)
+    assert report.ok, report.findings
+
+
+@pytest.mark.req("ESC-016", "NEG-017")
+def test_a_replayed_displacement_refunds_nothing_more() -> None:
+    """Shown the displacing Accept again, alone or with a later claim of the displaced contract, E
+    signs no second Refund (its Book says the bonds are settled), and the claim moves nothing."""
+    clock = FixedClock()
+    e, p1, p2, nid, a2, displacing = _displacement(clock)
+    e.submit(displacing)
+    size = e.escrow.ledger_size
+    clock.advance(DAY_MS + 1_000)
+    claim = p2.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=a2.digest, item_index=0, reason="never arrived"),
+        audience=p1.did,
+        negotiation_id=nid,
+    )
+    e.submit([*displacing, claim.envelope])
+    clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 3 * DAY_MS)
+    e.tick()
+    assert {verify_statement(env).body for env in e.escrow.ledger(size)} <= {"stamp"}
+    assert [e.get_balance(p.did)[:2] for p in (p1, p2)] == [(1_000, 0)] * 2
+    assert audit_ledger(e.escrow.transcript(), escrow=e.did).ok
+
+
+@pytest.mark.req("ESC-016", "ESC-001")
+def test_a_displacement_in_a_refused_submit_is_refunded_once_across_a_restart(tmp_path: Path) -> None:
+    """The displacing Accept comes in a Submit the escrow then refuses (an envelope after it does not
+    verify): what came before it stays taken and stamped (ESC-001), so the Refunds are due all the same.
+    Could the refusal leave them unsigned, or signed and not journaled, to be signed again after a
+    restart (money out twice)? Held: refunded in that Submit, journaled with it; the restarted node
+    signs nothing more, and the audit of its journal is sound."""
+    path = tmp_path / "escrow.db"
+    clock = FixedClock()
+    p1, p2, k, party = Party("p1", clock), Party("p2", clock), Party("k", clock), Party("escrow", clock)
+
+    def node() -> EscrowNode:
+        return EscrowNode(
+            party.agent.key, party.mandate_vs.envelope, path, clock=lambda: clock.now_ms, durability="normal"
+        )
+
+    e = node()
+    for who in (p1, p2):
+        e.deposit(who.did, 1_000)
+    o1 = p1.offer(p2, p1.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=k.did))
+    clock.advance(1_000)
+    mine = proposal_of(o1)
+    theirs = trade_pb2.Offer(gives=mine.wants, wants=mine.gives)
+    theirs.terms.CopyFrom(mine.terms)
+    theirs.terms.escrow = party.did
+    c2 = p2.counter(o1, theirs)
+    clock.advance(1_000)
+    a2 = p1.accept(c2)
+    e.submit([*p1.setup, *p2.setup, o1.envelope, c2.envelope, a2.envelope])
+    clock.advance(1_000)
+    a0 = p2.accept(o1)
+    stamp = k.sign("stamp", commitment_pb2.Stamp(statements=[a0.digest]))
+    garbage = bytearray(p2.deliver(a0, p1).envelope)
+    garbage[-1] ^= 1  # its signature broken
+    head = e.escrow.ledger_size
+    with pytest.raises(CoopError):
+        e.submit([*k.setup, stamp.envelope, a0.envelope, bytes(garbage)])
+    assert [verify_statement(env).body for env in e.escrow.ledger(head)] == ["stamp", "refund", "refund"]
+    size = e.escrow.ledger_size
+    e.close()
+    again = node()
+    try:
+        clock.advance(1_000)
+        assert again.tick() == []
+        assert again.escrow.ledger_size == size
+        assert [again.escrow.balance(p.did) for p in (p1, p2)] == [(1_000, 0)] * 2
+        report = audit_ledger(again.escrow.transcript(), escrow=party.did)
+        assert report.ok, report.findings
+    finally:
+        again.close()
