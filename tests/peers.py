@@ -6,7 +6,9 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
+from a2a_coop.protocol.negotiation import proposal_of
+from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive
 
@@ -36,3 +38,20 @@ def fresh_key(i: int, clock: FixedClock, principal: Any = None) -> tuple[Any, An
         period_ms=DAY_MS,
     )
     return key, boss.sign("mandate", caps, ttl_ms=DAY_MS)
+
+
+def line_moved_to(
+    clock: FixedClock, p1: Party, p2: Party, first_escrow: str, then_escrow: str, *, bond: int
+) -> tuple[VerifiedStatement, VerifiedStatement, VerifiedStatement]:
+    """P1 offers P2 terms naming ``first_escrow``, a second later P2 counters the same terms naming
+    ``then_escrow``, and a second later P1 accepts the Counter: (Offer, Counter, Accept). The line an
+    Accept of the first Offer, witnessed by ``first_escrow``, displaces (NEG-017)."""
+    o1 = p1.offer(p2, p1.proposal(issuer_bond=bond, audience_bond=bond, escrow=first_escrow))
+    clock.advance(1_000)
+    mine = proposal_of(o1)
+    theirs = trade_pb2.Offer(gives=mine.wants, wants=mine.gives)
+    theirs.terms.CopyFrom(mine.terms)
+    theirs.terms.escrow = then_escrow
+    c2 = p2.counter(o1, theirs)
+    clock.advance(1_000)
+    return o1, c2, p1.accept(c2)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 import pytest
-from peers import fresh_key, make_peer
+from peers import fresh_key, line_moved_to, make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError, IllegalTransition, IssuedInPast, UnknownNegotiation
@@ -310,16 +310,7 @@ def _displaced_at(
     funds = {p1.did: 1_000, p2.did: 1_000}
     party = Party("escrow", clock)
     e = LocalEscrow(party, funds=funds) if escrow_at is None else escrow_at(clock, party, funds)
-    did = e.escrow.did
-    o1 = p1.offer(p2, p1.proposal(issuer_bond=bond, audience_bond=bond, escrow=k.did))
-    clock.advance(1_000)
-    mine = proposal_of(o1)
-    theirs = trade_pb2.Offer(gives=mine.wants, wants=mine.gives)
-    theirs.terms.CopyFrom(mine.terms)
-    theirs.terms.escrow = did
-    c2 = p2.counter(o1, theirs)
-    clock.advance(1_000)
-    a2 = p1.accept(c2)
+    o1, c2, a2 = line_moved_to(clock, p1, p2, k.did, e.escrow.did, bond=bond)
     e.submit([*p1.setup, *p2.setup, o1.envelope, c2.envelope, a2.envelope])
     nid = o1.header.negotiation_id
     assert e.escrow.verifier.negotiations.get(nid).contract.id == a2.digest

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from peers import fresh_key, make_peer
+from peers import fresh_key, line_moved_to, make_peer
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.cli.keys import _submit_to_escrow
 from a2a_coop.protocol.errors import (
     CoopError,
@@ -29,7 +29,7 @@ from a2a_coop.protocol.errors import (
 )
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.merkle import root as merkle_root
-from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, proposal_of
+from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowNode
@@ -419,15 +419,7 @@ def _displacement(
     (E, P1, P2, negotiation id, the contract's Accept, [K's Mandate, K's Stamp, the displacing Accept])."""
     p1, p2, k = Party("p1", clock), Party("p2", clock), Party("k", clock)
     e = LocalEscrow(Party("escrow", clock), funds={p1.did: 1_000, p2.did: 1_000})
-    o1 = p1.offer(p2, p1.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=k.did))
-    clock.advance(1_000)
-    mine = proposal_of(o1)
-    theirs = trade_pb2.Offer(gives=mine.wants, wants=mine.gives)
-    theirs.terms.CopyFrom(mine.terms)
-    theirs.terms.escrow = e.did
-    c2 = p2.counter(o1, theirs)
-    clock.advance(1_000)
-    a2 = p1.accept(c2)
+    o1, c2, a2 = line_moved_to(clock, p1, p2, k.did, e.did, bond=BOND)
     e.submit([*p1.setup, *p2.setup, o1.envelope, c2.envelope, a2.envelope])
     clock.advance(1_000)
     a0 = p2.accept(o1)
@@ -515,15 +507,7 @@ def test_a_displacement_in_a_refused_submit_is_refunded_once_across_a_restart(tm
     e = node()
     for who in (p1, p2):
         e.deposit(who.did, 1_000)
-    o1 = p1.offer(p2, p1.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=k.did))
-    clock.advance(1_000)
-    mine = proposal_of(o1)
-    theirs = trade_pb2.Offer(gives=mine.wants, wants=mine.gives)
-    theirs.terms.CopyFrom(mine.terms)
-    theirs.terms.escrow = party.did
-    c2 = p2.counter(o1, theirs)
-    clock.advance(1_000)
-    a2 = p1.accept(c2)
+    o1, c2, a2 = line_moved_to(clock, p1, p2, k.did, party.did, bond=BOND)
     e.submit([*p1.setup, *p2.setup, o1.envelope, c2.envelope, a2.envelope])
     clock.advance(1_000)
     a0 = p2.accept(o1)

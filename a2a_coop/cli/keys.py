@@ -155,12 +155,7 @@ def _send_to_peer(
         with CooperationClient(address, tls=tls) as client:
             first_contact("--send", address, "peer", lambda: client.exchange(revocation.envelope, context))
     except RevocationUnauthorized:
-        hint = (
-            "" if own or len(context) > 1 else ": pass --binding FILE or --binding-from HOST:PORT (KEY-008)"
-        )
-        out.write(
-            f"peer {address}: refused REVOCATION_UNAUTHORIZED, it holds nothing binding the key to us{hint}\n"
-        )
+        out.write(_unauthorized("peer", address, bound=own or len(context) > 1))
         return False
     except (CoopError, UsageError, TransportError) as exc:
         out.write(f"peer {address}: not taken: {_one_line(exc)}\n")
@@ -187,17 +182,21 @@ def _submit_to_escrow(
                     unbound = f" (its binding was not taken: {_one_line(exc)})"
             first_contact("--escrow", address, "escrow", lambda: client.submit([revocation.envelope]))
     except RevocationUnauthorized:
-        hint = "" if len(context) > 1 else ": pass --binding FILE or --binding-from HOST:PORT (KEY-008)"
-        out.write(
-            f"escrow {address}: refused REVOCATION_UNAUTHORIZED, it holds nothing binding the key to us"
-            f"{unbound}{hint}\n"
-        )
+        out.write(_unauthorized("escrow", address, bound=len(context) > 1, unbound=unbound))
         return False
     except (CoopError, UsageError, TransportError) as exc:
         out.write(f"escrow {address}: not taken: {_one_line(exc)}{unbound}\n")
         return False
     out.write(f"escrow {address}: taken{unbound}\n")
     return True
+
+
+def _unauthorized(what: str, address: str, *, bound: bool, unbound: str = "") -> str:
+    """The line for a target that refused the revocation REVOCATION_UNAUTHORIZED: with what to add when
+    no binding was sent (KEY-008)."""
+    hint = "" if bound else ": pass --binding FILE or --binding-from HOST:PORT (KEY-008)"
+    refused = "refused REVOCATION_UNAUTHORIZED, it holds nothing binding the key to us"
+    return f"{what} {address}: {refused}{unbound}{hint}\n"
 
 
 def _one_line(exc: BaseException) -> str:
