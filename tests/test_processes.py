@@ -756,6 +756,35 @@ def test_revoke_command_follows_the_revocation_terms(
     assert audit.ok, audit.findings
 
 
+@pytest.mark.req("CMT-012")
+def test_offer_wait_hold_delivers_what_revocable_terms_held_back(
+    procs: Processes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under revocable terms without a covering forfeit, `offer` waits out a hold that ends within the
+    skew (30 s) by itself; a longer one ends the run BONDED (exit 3), asking for `resume` before the
+    deadline: a user who forgets breaches. With --wait-hold it waits, saying until when, for the hold to
+    end (30 s before the deadline: 31 s here), then delivers and finishes in the same run: FULFILLED,
+    exit 0, both bonds back. (About 35 s of the suite's time.)"""
+    capsys.readouterr()
+    offer = ["offer", "--key", "k", "--mandate", "m", "--journal", "j", "--to", "x:1"]
+    assert main([*offer, "--give", "a:1", "--want", "b:1", "--wait-hold"]) == 2
+    assert "--wait-hold needs --revocable" in capsys.readouterr().err
+    net = start_network(procs, tmp_path)
+    started = time.monotonic()
+    result = cli(
+        *["offer", *net.alice.files(), "--to", net.bob_server.target, "--escrow", net.escrow_server.target],
+        *["--give", "code-review:500", "--want", "copy-editing:450", "--bond", str(BOND)],
+        *["--revocable", "--deadline", "61s", "--wait-hold"],
+    )
+    assert result.returncode == 0, result.stderr
+    assert "waiting until" in result.stderr and "CMT-012" in result.stderr
+    assert result.stdout.split()[-2] == "FULFILLED", result.stdout
+    assert time.monotonic() - started >= 30  # it waited for the hold to end
+    assert status(net.alice)["negotiations"] == {"FULFILLED": 1}
+    assert balance(net.alice, net.escrow_server) == (FUNDS, 0)
+    assert audit_escrow(net).ok
+
+
 @pytest.mark.req("RPC-003", "RPC-004")
 @pytest.mark.req("RPL-002", "CHN-004")
 def test_crash_and_resume_keeps_answers_and_the_chain(procs: Processes, tmp_path: Path) -> None:

@@ -590,6 +590,13 @@ def _add_runtime_parsers(sub: Any) -> None:
         "--forfeit-bond", action="store_true", help="with --revocable: the revoker forfeits its bond"
     )
     p.add_argument(
+        "--wait-hold",
+        action="store_true",
+        help="with --revocable: wait in this run until our held Delivery may go (SPEC CMT-012: while the "
+        "counterparty could revoke for free and keep it, it is held, up to 30 s before our deadline), "
+        "then deliver and finish; without it, the run ends saying when to run `resume`",
+    )
+    p.add_argument(
         "--response-window",
         type=parse_duration,
         default=0,

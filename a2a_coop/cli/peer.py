@@ -333,6 +333,8 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("--bond needs --escrow HOST:PORT")
     if args.forfeit_bond and not args.revocable:
         raise UsageError("--forfeit-bond needs --revocable")
+    if args.wait_hold and not args.revocable:
+        raise UsageError("--wait-hold needs --revocable (only revocable terms hold a Delivery back)")
     if args.response_window > MAX_RESPONSE_WINDOW_MS:
         raise UsageError(
             f"--response-window is at most {MAX_RESPONSE_WINDOW_MS // 3_600_000}h (BDY-003): "
@@ -440,9 +442,42 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
                     tally.expired(i, neg, started)
                 else:
                     tally.finished(i, neg, started, peer, escrow_client)
+        if args.wait_hold and tally.held:
+            code = _finish_held(peer, client, escrow_client, tally)
+            if code is not None:
+                return code
     if tally.rejected or tally.unanswered:
         return EXIT_INVALID
     return EXIT_UNFINISHED if tally.not_done else EXIT_OK
+
+
+def _finish_held(
+    peer: Peer, client: CooperationClient, escrow: EscrowClient | None, tally: _Tally
+) -> int | None:
+    """``offer --wait-hold``: sleep until the last of our Deliveries the hold under revocable terms keeps
+    (CMT-012) may go, saying so in one line, then carry each such trade on as ``resume`` would; the exit
+    code of a trade that stopped, else None (the tally counts the rest)."""
+    held, tally.held = tally.held, []
+    ends = [hold[0] for _, neg, _ in held if (hold := _hold_of(peer, neg, last=True)) is not None]
+    until = max(ends, default=peer.clock())
+    wait_ms = until - peer.clock()
+    if wait_ms > 0:
+        print(
+            f"a2a-coop: waiting until {iso(until)} ({wait_ms / 1000:.0f}s) to deliver what the revocable "
+            "terms hold back (CMT-012); Ctrl-C is safe: run `a2a-coop resume` after that time and before "
+            "the deadline",
+            file=sys.stderr,
+            flush=True,
+        )
+        time.sleep(wait_ms / 1000 + 0.05)
+    for i, neg, started in held:
+        tally.not_done -= 1
+        try:
+            done = resume_trade(peer, client, peer.negotiation(neg.id), escrow=escrow)
+        except (CoopError, TransportError) as exc:
+            return tally.stopped(i, peer.negotiation(neg.id), started, exc)
+        tally.finished(i, done, started, peer, escrow)
+    return None
 
 
 class _Tally:
@@ -451,6 +486,7 @@ class _Tally:
     def __init__(self, out: TextIO, count: int) -> None:
         self.out, self.count = out, count
         self.rejected = self.not_done = self.unanswered = 0
+        self.held: list[tuple[int, Negotiation, float]] = []  # not done: our Delivery held (CMT-012)
 
     def _line(self, i: int, neg: Negotiation, state: str, started: float) -> None:
         took = time.perf_counter() - started
@@ -498,6 +534,7 @@ class _Tally:
             )
             held = _held_under_revocable_terms(peer, neg)
             if held is not None:
+                self.held.append((i, neg, started))
                 print(f"a2a-coop: trade {i + 1} {held}", file=sys.stderr)
 
 
@@ -532,9 +569,9 @@ def _say_awaiting_locks(peer: Peer, negs: Sequence[Negotiation]) -> None:
     )
 
 
-def _held_under_revocable_terms(peer: Peer, neg: Negotiation) -> str | None:
-    """Why our Delivery under ``neg`` waits, when the hold under revocable terms keeps it (CMT-012), and
-    when to carry it on; None otherwise."""
+def _hold_of(peer: Peer, neg: Negotiation, *, last: bool = False) -> tuple[int, int] | None:
+    """When the hold under revocable terms (CMT-012) lets our first held Delivery under ``neg`` go (with
+    ``last``, our last one), and that item's deadline; None when nothing of ours is held."""
     c = neg.contract
     if (
         c is None
@@ -550,7 +587,16 @@ def _held_under_revocable_terms(peer: Peer, neg: Negotiation) -> str | None:
     ]
     if not held:
         return None
-    at, deadline = min(held)
+    return max(held) if last else min(held)
+
+
+def _held_under_revocable_terms(peer: Peer, neg: Negotiation) -> str | None:
+    """Why our Delivery under ``neg`` waits, when the hold under revocable terms keeps it (CMT-012), and
+    when to carry it on; None otherwise."""
+    hold = _hold_of(peer, neg)
+    if hold is None:
+        return None
+    at, deadline = hold
     return (
         f"holds our delivery back until {iso(at)}: under its revocable terms the counterparty could "
         f"revoke until then and keep it, owing nothing in return (CMT-012); run `a2a-coop resume` "

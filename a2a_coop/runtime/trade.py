@@ -827,6 +827,13 @@ def resume_trade(
         sync_with_escrow(peer, counterparty, escrow, neg)
     for vs in performed if refused is None else ():
         drive(peer, counterparty.exchange, vs)
+    if performed and refused is None and escrow is not None and escrow_did:
+        # What the counterparty answered our Deliveries with -- its Receipts, its own Deliveries (a hold
+        # under revocable terms released, CMT-012) and our Receipts of them -- settles the bonds: the
+        # escrow releases them once it holds every Receipt, and nobody else would show it those.
+        for _ in range(_SETTLE_ROUNDS):
+            if not settle_with_escrow(peer, counterparty, escrow, neg):
+                break
     if refused is not None:
         raise refused
     return neg
