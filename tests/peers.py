@@ -9,6 +9,7 @@ from typing import Any
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
 from a2a_coop.protocol.negotiation import proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.runtime.node import EscrowWitness, PeerNode
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive
 
@@ -55,3 +56,16 @@ def line_moved_to(
     c2 = p2.counter(o1, theirs)
     clock.advance(1_000)
     return o1, c2, p1.accept(c2)
+
+
+def witnessed_node(party: Party, clock: FixedClock, escrow: Any, journal: Any) -> PeerNode:
+    """``party`` served as a PeerNode on the journal at ``journal``, trusting ``escrow`` (a LocalEscrow)
+    and asking it through an EscrowWitness, on ``clock``: what `serve --escrow` runs, in process."""
+    return PeerNode.open(
+        party.agent.key,
+        party.mandate_vs.envelope,
+        journal,
+        context=[escrow.mandate],
+        clock=lambda: clock.now_ms,
+        witness=EscrowWitness(escrow, escrow.did),
+    )

@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 import nacl.bindings
 import pytest
-from peers import make_peer
+from peers import make_peer, witnessed_node
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, service_pb2, trade_pb2
 from a2a_coop.protocol import errors, merkle
@@ -194,14 +194,7 @@ def test_escrow_witness_stamps_the_deliveries_the_initiator_never_submits(tmp_pa
     alice, bob = Party("alice", clock), Party("bob", clock)
     escrow = LocalEscrow(Party("escrow", clock), funds={alice.did: 1_000, bob.did: 1_000})
     pa = make_peer(alice, clock, context=[escrow.mandate], strategy=Receiptless(every=1))
-    node = PeerNode.open(
-        bob.agent.key,
-        bob.mandate_vs.envelope,
-        tmp_path / "bob.db",
-        context=[escrow.mandate],
-        clock=lambda: clock.now_ms,
-        witness=EscrowWitness(escrow, escrow.did),
-    )
+    node = witnessed_node(bob, clock, escrow, tmp_path / "bob.db")
     try:
         offer = pa.propose(bob.did, alice.proposal(issuer_bond=100, audience_bond=100, escrow=escrow.did))
         drive(pa, node.exchange, offer)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from peers import make_peer
+from peers import make_peer, witnessed_node
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.cli.demo import provision
@@ -271,14 +271,7 @@ def test_a_serving_node_delivers_what_it_held_when_the_hold_ends(tmp_path: Path)
     clock = FixedClock()
     alice, bob = Party("alice", clock), Party("bob", clock)
     escrow = LocalEscrow(Party("escrow", clock), funds={alice.did: FUNDS, bob.did: FUNDS})
-    node = PeerNode.open(
-        bob.agent.key,
-        bob.mandate_vs.envelope,
-        tmp_path / "bob.db",
-        context=[escrow.mandate],
-        clock=lambda: clock.now_ms,
-        witness=EscrowWitness(escrow, escrow.did),
-    )
+    node = witnessed_node(bob, clock, escrow, tmp_path / "bob.db")
     try:
         bob_due = clock.now_ms + REVOCABLE_HOLD_MARGIN_MS + 300
         proposal = _terms(
