@@ -591,10 +591,12 @@ def _add_runtime_parsers(sub: Any) -> None:
     )
     p.add_argument(
         "--wait-hold",
-        action="store_true",
-        help="with --revocable: wait in this run until our held Delivery may go (SPEC CMT-012: while the "
-        "counterparty could revoke for free and keep it, it is held, up to 30 s before our deadline), "
-        "then deliver and finish; without it, the run ends saying when to run `resume`",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="with --revocable: wait in this run until our held Delivery may go, then deliver and finish "
+        "(the default: SPEC CMT-012 holds it while the counterparty could revoke for free and keep it, up "
+        "to 30 s before our deadline); --no-wait-hold ends the run instead (exit 3), saying when to run "
+        "`resume` -- for a contract you may want to `revoke` meanwhile",
     )
     p.add_argument(
         "--response-window",

@@ -333,8 +333,9 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("--bond needs --escrow HOST:PORT")
     if args.forfeit_bond and not args.revocable:
         raise UsageError("--forfeit-bond needs --revocable")
-    if args.wait_hold and not args.revocable:
-        raise UsageError("--wait-hold needs --revocable (only revocable terms hold a Delivery back)")
+    if args.wait_hold is not None and not args.revocable:
+        flag = "--wait-hold" if args.wait_hold else "--no-wait-hold"
+        raise UsageError(f"{flag} needs --revocable (only revocable terms hold a Delivery back)")
     if args.response_window > MAX_RESPONSE_WINDOW_MS:
         raise UsageError(
             f"--response-window is at most {MAX_RESPONSE_WINDOW_MS // 3_600_000}h (BDY-003): "
@@ -372,7 +373,7 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
             min_time_to_perform_ms=args.min_time_to_perform,
         )
         remember_run(journal, mandate, context)
-        tally = _Tally(out, args.count)
+        tally = _Tally(out, args.count, wait_hold=args.wait_hold is not False)
         # Unanswered bonded offers (an Ack only, or an error): each may be accepted at the escrow alone
         # until its bonding cutoff, binding our bond there (SPEC 16.14). Asked once every offer is out,
         # after one wait for the last cutoff, so that --count N waits once, not N times (ESC-013).
@@ -442,7 +443,7 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
                     tally.expired(i, neg, started)
                 else:
                     tally.finished(i, neg, started, peer, escrow_client)
-        if args.wait_hold and tally.held:
+        if tally.wait_hold and tally.held:
             code = _finish_held(peer, client, escrow_client, tally)
             if code is not None:
                 return code
@@ -454,10 +455,10 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
 def _finish_held(
     peer: Peer, client: CooperationClient, escrow: EscrowClient | None, tally: _Tally
 ) -> int | None:
-    """``offer --wait-hold``: sleep until the last of our Deliveries the hold under revocable terms keeps
-    (CMT-012) may go, saying so in one line, then carry each such trade on as ``resume`` would; the exit
-    code of a trade that stopped, else None (the tally counts the rest)."""
-    held, tally.held = tally.held, []
+    """``offer`` (unless ``--no-wait-hold``): sleep until the last of our Deliveries the hold under
+    revocable terms keeps (CMT-012) may go, saying so in one line, then carry each such trade on as
+    ``resume`` would; the exit code of a trade that stopped, else None (the tally counts the rest)."""
+    held, tally.held, tally.wait_hold = tally.held, [], False  # still held after the wait: said
     ends = [hold[0] for _, neg, _ in held if (hold := _hold_of(peer, neg, last=True)) is not None]
     until = max(ends, default=peer.clock())
     wait_ms = until - peer.clock()
@@ -483,10 +484,13 @@ def _finish_held(
 class _Tally:
     """`offer`'s line per trade on stdout, why on stderr, and the counts its exit code is made of."""
 
-    def __init__(self, out: TextIO, count: int) -> None:
+    def __init__(self, out: TextIO, count: int, *, wait_hold: bool) -> None:
         self.out, self.count = out, count
         self.rejected = self.not_done = self.unanswered = 0
-        self.held: list[tuple[int, Negotiation, float]] = []  # not done: our Delivery held (CMT-012)
+        # Trades whose Delivery the hold under revocable terms keeps (CMT-012) and this run waits for
+        # (offer's default, unless --no-wait-hold): their line comes once they finish.
+        self.held: list[tuple[int, Negotiation, float]] = []
+        self.wait_hold = wait_hold
 
     def _line(self, i: int, neg: Negotiation, state: str, started: float) -> None:
         took = time.perf_counter() - started
@@ -517,6 +521,10 @@ class _Tally:
     def finished(
         self, i: int, neg: Negotiation, started: float, peer: Peer, escrow: EscrowClient | None
     ) -> None:
+        if self.wait_hold and _hold_of(peer, neg) is not None and unfinished(neg):
+            self.held.append((i, neg, started))  # finished (and its line written) after the wait
+            self.not_done += 1
+            return
         self._line(i, neg, neg.state.value, started)
         if neg.state is State.REJECTED:
             self.rejected += 1
@@ -534,7 +542,6 @@ class _Tally:
             )
             held = _held_under_revocable_terms(peer, neg)
             if held is not None:
-                self.held.append((i, neg, started))
                 print(f"a2a-coop: trade {i + 1} {held}", file=sys.stderr)
 
 
