@@ -818,3 +818,38 @@ def test_an_owed_deadline_refusal_carries_its_retry_hint_on_the_wire() -> None:
     assert details[0].Unpack(info) and details[1].Unpack(retry)
     assert (info.reason, info.metadata["retry_after_ms"]) == ("ISSUED_IN_FUTURE", "20001")
     assert (retry.retry_delay.seconds, retry.retry_delay.nanos) == (20, 1_000_000)
+
+
+class SizedEscrow(ScriptedEscrow):
+    """Answers a Submit with a stand-in for its Mandate and how many envelopes it carried."""
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        self.submitted.append(list(envelopes))
+        return [b"mandate", b"n=%d" % len(envelopes)] if envelopes else []
+
+
+@pytest.mark.req("RPC-008", "ESC-001")
+def test_trio_escrow_client_splits_evidence_as_the_blocking_one_does() -> None:
+    """Evidence too large for one request at the least receive limit goes as consecutive Submits, each
+    within it, and the answers are joined with the escrow's Mandate once -- from the trio client too,
+    which sent it as one request the escrow's transport may refuse (RESOURCE_EXHAUSTED), every time."""
+    evidence = [bytes([i]) * 30_000 for i in range(5)]  # 150 kB: more than twice the least limit
+    seen: dict[str, tuple[list[list[bytes]], list[bytes]]] = {}
+    for how in ("blocking", "trio"):
+        handler = SizedEscrow()
+        running = serve(None, handler)
+        try:
+            with EscrowClient(running.target, timeout_s=5) as client:
+                if how == "blocking":
+                    answer = client.submit(evidence)
+                else:
+                    answer = trio.run(TrioEscrowClient(client).submit, evidence)
+        finally:
+            running.stop(grace=0)
+        seen[how] = (handler.submitted, answer)
+    batches, answer = seen["trio"]
+    assert seen["blocking"] == seen["trio"]
+    sent = [b for b in batches if b]
+    assert len(sent) > 1 and [e for b in sent for e in b] == evidence
+    assert all(sum(len(e) for e in b) <= 65_536 for b in sent)
+    assert answer == [b"mandate", *(b"n=%d" % len(b) for b in sent)]

@@ -192,7 +192,13 @@ class CooperationClient(_Client):
 _ENVELOPE_FIELD_BYTES = 8
 
 
-def _submit_batches(envelopes: Sequence[bytes], escrow: str = "") -> list[Sequence[bytes]]:
+def escrow_did_of(answer: Sequence[bytes]) -> str:
+    """The escrow's did:key from its answer to a Submit of no envelopes (its Mandate, ESC-002); "" for
+    an empty answer."""
+    return decode_statement(decode_envelope(answer[0]).payload).mandate.agent if answer else ""
+
+
+def submit_batches(envelopes: Sequence[bytes], escrow: str = "") -> list[Sequence[bytes]]:
     """``envelopes`` in one batch when they fit one request at the least receive limit (RPC-008), else
     in consecutive batches that each do (one envelope alone always does, ENV-008) -- except that a
     statement of a negotiation stays in the batch of the first Offer or Counter of that negotiation
@@ -279,9 +285,9 @@ class EscrowClient(_Client):
         Mandate, its offers: each up to 65536 bytes, ENV-008), and in one request they would keep every
         Submit of our contract and of our Deliveries from the escrow, for good."""
         answer: list[bytes] = []
-        batches = _submit_batches(envelopes)
+        batches = submit_batches(envelopes)
         if len(batches) > 1:  # split: keep each negotiation's statements with what names the escrow
-            batches = _submit_batches(envelopes, self._escrow_did())
+            batches = submit_batches(envelopes, self._escrow_did())
         for batch in batches:
             resp = self._unary(self.stub.Submit, service_pb2.SubmitRequest(envelopes=batch))
             answer += list(resp.envelopes)[1 if answer else 0 :]
@@ -292,8 +298,7 @@ class EscrowClient(_Client):
         (ESC-002), asked once."""
         if self._did is None:
             resp = self._unary(self.stub.Submit, service_pb2.SubmitRequest(envelopes=[]))
-            mandate = decode_statement(decode_envelope(resp.envelopes[0]).payload) if resp.envelopes else None
-            self._did = mandate.mandate.agent if mandate is not None else ""
+            self._did = escrow_did_of(resp.envelopes)
         return self._did
 
     def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:

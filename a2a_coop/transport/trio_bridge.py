@@ -33,7 +33,7 @@ import trio
 
 from a2a_coop._proto.a2acoop.v1 import service_pb2
 from a2a_coop.protocol.forks import ForkProof
-from a2a_coop.transport.client import CooperationClient, EscrowClient
+from a2a_coop.transport.client import CooperationClient, EscrowClient, escrow_did_of, submit_batches
 from a2a_coop.transport.errors import TransportError, from_rpc_error
 from a2a_coop.transport.handlers import CooperationHandler, EscrowHandler
 
@@ -219,14 +219,32 @@ class TrioEscrowClient:
         self.client = client
         self._stub = client.stub
         self._timeout = client.timeout_s
+        self._did: str | None = None
 
     async def submit(self, envelopes: Sequence[bytes], *, cancellable: bool = False) -> list[bytes]:
-        """As :meth:`EscrowClient.submit`."""
+        """As :meth:`EscrowClient.submit`: evidence too large for one request goes as consecutive
+        Submits, split where the blocking client splits it, and the answers are joined."""
+        batches = submit_batches(envelopes)
+        if len(batches) > 1:
+            batches = submit_batches(envelopes, await self._escrow_did())
+        answer: list[bytes] = []
+        for batch in batches:
+            resp = await self._submit(batch, cancellable)
+            answer += list(resp.envelopes)[1 if answer else 0 :]  # the escrow's Mandate once
+        return answer
+
+    async def _submit(self, envelopes: Sequence[bytes], cancellable: bool) -> service_pb2.SubmitResponse:
         req = service_pb2.SubmitRequest(envelopes=envelopes)
-        resp = await call_in_trio(
+        return await call_in_trio(
             self._stub.Submit.future, req, timeout=self._timeout, cancellable=cancellable
         )
-        return list(resp.envelopes)
+
+    async def _escrow_did(self) -> str:
+        """As the blocking client's: the agent of the Mandate a Submit of nothing is answered with."""
+        if self._did is None:
+            resp = await self._submit([], cancellable=True)
+            self._did = escrow_did_of(resp.envelopes)
+        return self._did
 
     async def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         """As :meth:`EscrowClient.get_ledger`."""
