@@ -492,6 +492,42 @@ def test_a_thief_binding_the_key_to_its_own_principal_gains_no_more_than_the_key
             peer.exchange(alice.offer(party).envelope, alice.setup)
 
 
+@pytest.mark.req("KEY-008", "KEY-004", "KEY-007", "ESC-013")
+@pytest.mark.xfail(
+    strict=True,
+    reason="reference decision (KEY-007, KEY-008 at an escrow): a peer now takes a principal's revocation "
+    "beside a binding a thief forked under a Mandate of its own (shown, not held), but an escrow takes "
+    "evidence Submit by Submit, stopping at the first envelope it refuses, and restarts and is audited by "
+    "replaying its transcript: the forked binding is refused (EQUIVOCATION) in revoke-key's context Submit, "
+    "the revocation in its own Submit REVOCATION_UNAUTHORIZED (the key bound only to the thief's "
+    "principal there), and the thief's claims under the principal's Mandate are taken (ESC-013). "
+    "Needed: the escrow holds a refused-for-its-chain statement of K as a shown binding when a KeyRevocation "
+    "of K by its Mandate's principal follows in the same Submit (revoke-key then sends [Mandate, binding, "
+    "revocation] in one Submit as well), stamps it, and records it so that its restart (Escrow._restore), "
+    "its archive (not among the statements its seq and nonce indexes serve) and the audit's replay "
+    "(escrow_audit._Replay._accept: bind, no finding) take the revocation again",
+)
+def test_a_thief_cannot_keep_a_principals_revocation_out_of_an_escrow_by_forking_the_binding() -> None:
+    """The thief submits its Checkpoint under its own principal's Mandate to the escrow first; Alice's
+    principal runs revoke-key's escrow path with [Mandate, binding]. Expect the revocation taken and the
+    thief's statement under Alice's Mandate refused KEY_REVOKED."""
+    clock = FixedClock()
+    alice = Party("alice", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    clock.advance(1_000)
+    _, own = _own_principal(alice.agent, clock)
+    thief, fork = _fork("same-seq", alice, clock, own)
+    escrow = LocalEscrow(Party("escrow", clock))
+    escrow.submit([own.envelope, fork.envelope])
+    revocation = _revocation(alice.principal, alice.did, clock.now_ms - 500)
+    out = io.StringIO()
+    with serve(None, escrow) as server:
+        _submit_to_escrow(server.target, revocation, [*alice.setup, binding.envelope], None, out)
+    assert revocation.digest in escrow.escrow.verifier.statements, out.getvalue()
+    with pytest.raises(KeyRevoked):
+        escrow.submit([_checkpoint(thief, alice.mandate_vs).envelope])
+
+
 # --- 3: opening Offers as context, past RPC-012's caps ------------------------------------------------
 
 
