@@ -2258,11 +2258,12 @@ def _binding_of(
     public one, its Checkpoint, or one addressed to us: STM-005) -- it binds the key to the issuer
     (KEY-007), and the revocation's authority depends on it: its index in the context and its digest,
     held as the request's Mandates are (:class:`_Provisional`), taken only if the revocation passes
-    beside it. None when the key revokes itself or is
-    bound to the issuer here already: the revocation then needs nothing more, and a statement of the key
-    we would refuse (dated after an effective revocation we hold, or equivocating with one we hold)
-    would fail it. Another one binds nothing more; one under someone else's Mandate authorises nothing
-    (the revocation is refused), so it is not taken: a refused request keeps none of its context."""
+    beside it (one whose only fault is its chain or nonce -- a thief's fork -- is shown, not held, and binds
+    the key all the same: :meth:`_Provisional.defer`). None when the key revokes itself or is bound to the
+    issuer here already: the revocation then needs nothing more, and a statement of the key we would
+    refuse (dated after an effective revocation we hold) would fail it. Another one binds nothing more;
+    one under someone else's Mandate authorises nothing (the revocation is refused), so it is not taken:
+    a refused request keeps none of its context."""
     key, issuer = revocation.statement.key_revocation.key, revocation.issuer
     if key == issuer or issuer in verifier.bound.get(key, ()):
         return None
