@@ -21,7 +21,6 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.cli.keys import _submit_to_escrow
 from a2a_coop.protocol.errors import (
     CoopError,
-    Equivocation,
     IssuedInFuture,
     KeyRevoked,
     RevocationUnauthorized,
@@ -316,32 +315,11 @@ def test_revoke_key_gets_the_revocation_to_an_escrow_past_a_binding_it_refuses(t
     assert "refused REVOCATION_UNAUTHORIZED" in out.getvalue() and "--binding-from" in out.getvalue()
 
 
-@pytest.mark.req("KEY-008", "KEY-004", "KEY-007")
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC decision (KEY-007, KEY-008): the thief of a key signs, at the seq of the key's binding "
-    "Checkpoint, a statement under a Mandate of its own and shows it to a verifier first: the key is bound "
-    "only to the thief's principal there, the principal's binding is refused (EQUIVOCATION) and so its "
-    "revocation (or, bare, REVOCATION_UNAUTHORIZED), and the thief's later statements under the principal's "
-    "Mandate are taken -- the hole KEY-008 closed, reopened by one forked statement. Options: (a) a "
-    "statement of K whose only fault is its chain (EQUIVOCATION, CHAIN_BROKEN) still binds K to its "
-    "Mandate's principal (KEY-007 widened to 'holds or is shown': its signature is K's all the same; a fork "
-    "is exactly when revocation is needed); (b) a server tries each statement of K under the revoker's "
-    "Mandate in the context (a bounded number), and revoke-key sends several (the thief can fork each seq "
-    "it knows of, so this only raises its cost); (c) a verifier holding a fork proof of K takes a "
-    "revocation of K by any principal holding a Mandate for K (a stranger can mint such a Mandate: it "
-    "needs a proof that K signed under it)",
-)
-def test_a_thief_cannot_keep_a_principals_revocation_out_by_forking_the_binding() -> None:
-    """The thief signs the fork under its own principal's Mandate: Carol's peer binds the key to the
-    thief's principal only, refuses Alice's binding as an equivocation and her revocation with it, then
-    takes the thief's Offer under Alice's Mandate. Expect that Offer refused KEY_REVOKED."""
-    clock = FixedClock()
-    alice, carol = Party("alice", clock), Party("carol", clock)
-    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
-    clock.advance(1_000)
-    thief = _thief(alice, clock)
-    boss = Signer("thief-principal", clock)
+def _own_principal(
+    thief: Any, clock: FixedClock, name: str = "thief-principal"
+) -> tuple[Any, VerifiedStatement]:
+    """The thief's own principal and the Mandate it mints naming the stolen key, for a day."""
+    boss = Signer(name, clock)
     caps = identity_pb2.Mandate(
         agent=thief.did,
         valid_from_ms=clock.now_ms,
@@ -349,19 +327,205 @@ def test_a_thief_cannot_keep_a_principals_revocation_out_by_forking_the_binding(
         currency="credit",
         period_ms=DAY_MS,
     )
-    own = boss.sign("mandate", caps, ttl_ms=DAY_MS)
-    c = make_peer(carol, clock)
-    c.exchange(_checkpoint(thief, own).envelope, [own.envelope])
+    return boss, boss.sign("mandate", caps, ttl_ms=DAY_MS)
+
+
+def _fork(
+    kind: str, alice: Party, clock: FixedClock, own: VerifiedStatement
+) -> tuple[Any, VerifiedStatement]:
+    """The thief's statement under its own principal's Mandate ``own`` that makes Alice's binding
+    Checkpoint (her seq 0) fail its chain or nonce check where it is held: (thief, statement)."""
+    if kind == "same-nonce":  # at seq 0 with the binding's nonce: NONCE_REUSED (checked before the chain)
+        thief = Signer(alice.name, clock)
+        return thief, _checkpoint(thief, own)
+    thief = _thief(alice, clock)
+    first = _checkpoint(thief, own)
+    if kind == "same-seq":  # at seq 0: EQUIVOCATION
+        return thief, first
+    # its seq 1, its seq 0 never shown: seq 1's prev is not the binding's digest, CHAIN_BROKEN
+    return thief, thief.sign(
+        "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([first.digest])), mandate=own.digest
+    )
+
+
+@pytest.mark.req("KEY-008", "KEY-004", "KEY-007")
+@pytest.mark.parametrize(
+    ("kind", "refused"),
+    [("same-seq", "EQUIVOCATION"), ("same-nonce", "NONCE_REUSED"), ("prev-broken", "CHAIN_BROKEN")],
+)
+def test_a_thief_cannot_keep_a_principals_revocation_out_by_forking_the_binding(
+    tmp_path: Path, kind: str, refused: str
+) -> None:
+    """The thief signs the fork under its own principal's Mandate and shows it to Carol first: the key
+    was bound to the thief's principal only there, Alice's binding refused (EQUIVOCATION; or NONCE_REUSED,
+    CHAIN_BROKEN when the thief forks with the binding's nonce, or at the next seq) and so her revocation,
+    and the thief's Offer under Alice's Mandate was taken. Fixed (KEY-007, KEY-008): a revocation's
+    binding whose only faults are against other statements of its key -- its chain, its nonce -- is
+    shown, not held: it binds the key to the revoker all the same (its signature is the key's), the
+    revocation is taken, and the thief's Offer is refused KEY_REVOKED -- after a restart too (the
+    binding is kept with its Mandate in the journal's meta, not among its statements)."""
+    clock = FixedClock()
+    alice, carol = Party("alice", clock), Party("carol", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
     clock.advance(1_000)
-    revocation = _revocation(alice.principal, alice.did, clock.now_ms - 1_500)
-    with pytest.raises(Equivocation):
+    boss, own = _own_principal(alice.agent, clock)
+    thief, fork = _fork(kind, alice, clock, own)
+    with Journal.open(tmp_path / "carol.db") as journal:
+        c = make_peer(carol, clock, journal=journal)
+        c.exchange(fork.envelope, [own.envelope])
+        with pytest.raises(CoopError) as alone:  # the binding by itself: refused as before
+            c.exchange(binding.envelope, alice.setup)
+        assert alone.value.code == refused
+        assert c.verifier.bound[alice.did] == {boss.did}
+        clock.advance(1_000)
+        revocation = _revocation(alice.principal, alice.did, clock.now_ms - 1_500)
         c.exchange(revocation.envelope, [*alice.setup, binding.envelope])
-    with pytest.raises(RevocationUnauthorized):
-        c.exchange(revocation.envelope)
+        assert revocation.digest in c.verifier.statements and binding.digest not in c.verifier.statements
+        assert c.verifier.bound[alice.did] == {boss.did, alice.principal.did}
+        clock.advance(1_000)
+        offer = thief.sign("offer", alice.proposal(), audience=carol.did, mandate=alice.mandate_vs.digest)
+        with pytest.raises(KeyRevoked):
+            c.exchange(offer.envelope, alice.setup)
+        journaled = {env for _, _, env in journal.statements()}
+        assert binding.envelope not in journaled and revocation.envelope in journaled
+    with Journal.open(tmp_path / "carol.db") as journal:
+        again = make_peer(carol, clock, journal=journal)
+        assert again.verifier.revoked[alice.did] == revocation.statement.key_revocation.effective_ms
+        assert alice.principal.did in again.verifier.bound[alice.did]
+        with pytest.raises(KeyRevoked):
+            again.exchange(offer.envelope, alice.setup)
+
+
+@pytest.mark.req("KEY-008", "KEY-004", "KEY-007")
+def test_a_shown_binding_authorises_no_one_but_its_mandates_principal() -> None:
+    """Mallory, a stranger to Alice's key, takes the forked binding Carol refuses and sends her own
+    revocation of the key with it -- beside her own minted Mandate for the key, or beside Alice's: the
+    shown binding binds the key to Alice's principal only (the Mandate it cites), so Mallory's revocation
+    is refused REVOCATION_UNAUTHORIZED, nothing of its context is kept, and the key stays bound to the
+    thief's principal alone."""
+    clock = FixedClock()
+    alice, carol = Party("alice", clock), Party("carol", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
     clock.advance(1_000)
-    offer = thief.sign("offer", alice.proposal(), audience=carol.did, mandate=alice.mandate_vs.digest)
+    boss, own = _own_principal(alice.agent, clock)
+    _, fork = _fork("same-seq", alice, clock, own)
+    c = make_peer(carol, clock)
+    c.exchange(fork.envelope, [own.envelope])
+    mallory, minted = _own_principal(alice.agent, clock, "mallory-principal")
+    held = len(c.verifier.statements)
+    for context in ([minted.envelope, binding.envelope], [minted.envelope, *alice.setup, binding.envelope]):
+        with pytest.raises(RevocationUnauthorized):
+            c.exchange(_revocation(mallory, alice.did, clock.now_ms).envelope, context)
+        assert len(c.verifier.statements) == held and c.verifier.bound[alice.did] == {boss.did}
+
+
+@pytest.mark.req("KEY-008", "KEY-004", "KEY-007", "RPC-015")
+def test_a_shown_binding_is_refused_for_its_own_faults_and_kept_only_with_its_revocation(
+    tmp_path: Path,
+) -> None:
+    """Only what the key's other statements cause is forgiven a shown binding: (1) a forked binding
+    under Alice's principal's Mandate not yet in force when it was signed is refused MANDATE_VIOLATION
+    (MND-003), the revocation with it; (2) a good forked binding beside a revocation Carol refuses (dated
+    a day ahead, ISSUED_IN_FUTURE) binds nothing and is kept nowhere -- not in memory, the journal's
+    statements, nor its meta."""
+    clock = FixedClock()
+    alice, carol = Party("alice", clock), Party("carol", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    clock.advance(1_000)
+    boss, own = _own_principal(alice.agent, clock)
+    _, fork = _fork("same-seq", alice, clock, own)
+    caps = identity_pb2.Mandate(
+        agent=alice.did,
+        valid_from_ms=clock.now_ms + DAY_MS,
+        valid_until_ms=clock.now_ms + 2 * DAY_MS,
+        currency="credit",
+    )
+    later = alice.principal.sign("mandate", caps, ttl_ms=2 * DAY_MS)
+    early = Signer(alice.name, clock)
+    early._nonce_counter = 2_000
+    premature = _checkpoint(early, later)
+    with Journal.open(tmp_path / "carol.db") as journal:
+        c = make_peer(carol, clock, journal=journal)
+        c.exchange(fork.envelope, [own.envelope])
+        start, held = sum(1 for _ in journal.statements()), len(c.verifier.statements)
+        revocation = _revocation(alice.principal, alice.did, clock.now_ms)
+        with pytest.raises(CoopError) as refused:
+            c.exchange(revocation.envelope, [later.envelope, premature.envelope])
+        assert (refused.value.code, refused.value.requirement) == ("MANDATE_VIOLATION", "MND-003")
+        clock.advance(DAY_MS)
+        ahead = _revocation(alice.principal, alice.did, clock.now_ms)
+        clock.advance(-DAY_MS)
+        with pytest.raises(IssuedInFuture):
+            c.exchange(ahead.envelope, [*alice.setup, binding.envelope])
+        assert c.verifier.bound[alice.did] == {boss.did} and len(c.verifier.statements) == held
+        assert sum(1 for _ in journal.statements()) == start
+        assert not list(journal.meta_under("a2a-coop/shown-bindings/"))
+
+
+@pytest.mark.req("KEY-008", "KEY-004", "KEY-007")
+def test_a_thief_binding_the_key_to_its_own_principal_gains_no_more_than_the_keys_own_revocation() -> None:
+    """The other way round: Carol holds Alice's binding, and the thief's statement under its own
+    principal's Mandate at that seq is the fork. Shown with the thief's principal's revocation of the
+    key, it binds the key to that principal, and the revocation is taken -- as the key's own revocation,
+    which the thief signs with the stolen key and every verifier takes without any binding (KEY-004), is
+    at a second peer: both refuse Alice's next statement KEY_REVOKED from the same time. Whoever holds
+    the key's private key could always end it; a shown binding needs the key's signature, so it gives no
+    one else that power (Mallory's minted Mandate, above, binds nothing)."""
+    clock = FixedClock()
+    alice, carol, dave = Party("alice", clock), Party("carol", clock), Party("dave", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    clock.advance(1_000)
+    boss, own = _own_principal(alice.agent, clock)
+    _, fork = _fork("same-seq", alice, clock, own)
+    c, d = make_peer(carol, clock), make_peer(dave, clock)
+    for peer in (c, d):
+        peer.exchange(binding.envelope, alice.setup)
+    effective = clock.now_ms
+    clock.advance(1_000)
+    c.exchange(_revocation(boss, alice.did, effective).envelope, [own.envelope, fork.envelope])
+    assert c.verifier.bound[alice.did] == {alice.principal.did, boss.did}
+    # the key's own revocation, signed with the stolen key after the public binding (seq 1)
+    d.exchange(_revocation(alice.agent, alice.did, effective).envelope)
+    assert c.verifier.revoked[alice.did] == d.verifier.revoked[alice.did] == effective
+    for peer, party in ((c, carol), (d, dave)):
+        with pytest.raises(KeyRevoked):
+            peer.exchange(alice.offer(party).envelope, alice.setup)
+
+
+@pytest.mark.req("KEY-008", "KEY-004", "KEY-007", "ESC-013")
+@pytest.mark.xfail(
+    strict=True,
+    reason="reference decision (KEY-007, KEY-008 at an escrow): a peer now takes a principal's revocation "
+    "beside a binding a thief forked under a Mandate of its own (shown, not held), but an escrow takes "
+    "evidence Submit by Submit, stopping at the first envelope it refuses, and restarts and is audited by "
+    "replaying its transcript: the forked binding is refused (EQUIVOCATION) in revoke-key's context Submit, "
+    "the revocation in its own Submit REVOCATION_UNAUTHORIZED (the key bound only to the thief's "
+    "principal there), and the thief's claims under the principal's Mandate are taken (ESC-013). "
+    "Needed: the escrow holds a refused-for-its-chain statement of K as a shown binding when a KeyRevocation "
+    "of K by its Mandate's principal follows in the same Submit (revoke-key then sends [Mandate, binding, "
+    "revocation] in one Submit as well), stamps it, and records it so that its restart (Escrow._restore), "
+    "its archive (not among the statements its seq and nonce indexes serve) and the audit's replay "
+    "(escrow_audit._Replay._accept: bind, no finding) take the revocation again",
+)
+def test_a_thief_cannot_keep_a_principals_revocation_out_of_an_escrow_by_forking_the_binding() -> None:
+    """The thief submits its Checkpoint under its own principal's Mandate to the escrow first; Alice's
+    principal runs revoke-key's escrow path with [Mandate, binding]. Expect the revocation taken and the
+    thief's statement under Alice's Mandate refused KEY_REVOKED."""
+    clock = FixedClock()
+    alice = Party("alice", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    clock.advance(1_000)
+    _, own = _own_principal(alice.agent, clock)
+    thief, fork = _fork("same-seq", alice, clock, own)
+    escrow = LocalEscrow(Party("escrow", clock))
+    escrow.submit([own.envelope, fork.envelope])
+    revocation = _revocation(alice.principal, alice.did, clock.now_ms - 500)
+    out = io.StringIO()
+    with serve(None, escrow) as server:
+        _submit_to_escrow(server.target, revocation, [*alice.setup, binding.envelope], None, out)
+    assert revocation.digest in escrow.escrow.verifier.statements, out.getvalue()
     with pytest.raises(KeyRevoked):
-        c.exchange(offer.envelope, alice.setup)
+        escrow.submit([_checkpoint(thief, alice.mandate_vs).envelope])
 
 
 # --- 3: opening Offers as context, past RPC-012's caps ------------------------------------------------

@@ -26,11 +26,14 @@ from a2a_coop.protocol.claims import check_opening
 from a2a_coop.protocol.errors import (
     AttestationInadmissible,
     BodyInvalid,
+    ChainBroken,
     CoopError,
+    Equivocation,
     ExclusiveConflict,
     IssuedInFuture,
     IssuedInPast,
     KeyRevoked,
+    LogRootMismatch,
     MandateUnknown,
     NonceReused,
     RevocationUnauthorized,
@@ -271,12 +274,15 @@ class Verifier:
         *,
         ours: bool = False,
         received_ms: int | None = None,
+        alone: bool = False,
     ) -> None:
         """Run the contextual checks (steps 21-31) without changing anything.
 
         ``ours``: ``vs`` is our own statement, about to be signed (the policy guard)
         or replayed from our journal; it may be addressed to someone else.
         ``received_ms``: ``vs`` came live as context, at this clock (TIM-008, TIM-006 only).
+        ``alone``: leave out the checks against the other statements its issuer signed -- its nonce
+        (RPL-001) and its chain (CHN-*) -- for a statement shown as a binding (:meth:`check_binding`).
         """
         self._checked = None
         me = self.me
@@ -301,12 +307,16 @@ class Verifier:
         except NonceReused as reused:
             # The statement that holds the nonce, when still in memory: evidence for a party to show an
             # escrow that bonded the other one (ESC-015).
-            held = self.statements.get(self.replay.holder(vs) or b"")
-            if held is None:
+            held = None if alone else self.statements.get(self.replay.holder(vs) or b"")
+            if held is not None:
+                raise NonceReused(
+                    requirement=reused.requirement, evidence=(held.envelope, vs.envelope)
+                ) from None
+            if not alone:
                 raise
-            raise NonceReused(requirement=reused.requirement, evidence=(held.envelope, vs.envelope)) from None
         view = self._chain(issuer)
-        view.check(vs)
+        if not alone:
+            view.check(vs)
         nid = vs.negotiation_id
         neg_event = self.negotiations.check(vs) if nid else None
         if record is not None:
@@ -321,7 +331,59 @@ class Verifier:
         elif body == "key_revocation":
             self._check_revocation_authority(vs)
         # Kept for the commit of vs that follows (accept_statement, record): not classified twice.
-        self._checked = (vs, neg_event, self._progress(nid), view)
+        self._checked = None if alone else (vs, neg_event, self._progress(nid), view)
+
+    def check_binding(
+        self, vs: VerifiedStatement, now_ms: int | None = None, *, received_ms: int | None = None
+    ) -> bool:
+        """KEY-007, KEY-008: check ``vs``, a statement of a key K under a Mandate (held, or held
+        provisionally) that names K as agent, as the statement binding K to that Mandate's principal for a
+        KeyRevocation by that principal. Changes nothing.
+
+        Returns:
+            True if it passes every check (it can be taken as any statement); False if it fails only
+            against other statements K signed -- its chain (``EQUIVOCATION``, ``CHAIN_BROKEN``,
+            ``LOG_ROOT_MISMATCH``) or its nonce (``NONCE_REUSED``): it is shown, not held, and binds K all
+            the same (:meth:`bind`). Its signature is K's either way, and a holder of K's private key --
+            a thief -- makes those faults at will by signing at the binding's seq or with its nonce first:
+            a fork is exactly when the principal needs to revoke K.
+
+        Raises:
+            CoopError: any other refusal (the Mandate not in force, the key ended, a time check, ...).
+        """
+        try:
+            self.check(vs, now_ms, received_ms=received_ms)
+            return True
+        except (Equivocation, ChainBroken, LogRootMismatch, NonceReused):
+            self.check(vs, now_ms, received_ms=received_ms, alone=True)
+            return False
+
+    def bind(self, vs: VerifiedStatement, mandate: VerifiedStatement | None = None) -> str:
+        """KEY-007 widened: record that ``vs``'s issuer K is bound to the principal of the Mandate it
+        cites, ``vs`` being a statement :meth:`check_binding` found shown, not held (a KeyRevocation by
+        that principal passed beside it, KEY-008). ``mandate``: that Mandate, when it is not held (a
+        binding kept across a restart, restored before the journal is replayed). Nothing else of ``vs``
+        is recorded: it is in no chain, replay memory or negotiation. Returns the principal.
+
+        Raises:
+            ValueError: ``vs`` cites no Mandate naming its issuer as agent (``mandate`` is not it).
+        """
+        issuer, cited = vs.issuer, vs.mandate_digest
+        if mandate is not None:
+            if (
+                mandate.body != "mandate"
+                or mandate.digest != cited
+                or mandate.statement.mandate.agent != issuer
+            ):
+                raise ValueError("the Mandate given is not the one the binding cites for its issuer")
+            principal = mandate.issuer
+        else:
+            record = self.mandates.get(cited) if cited else None
+            if record is None or record.agent != issuer:
+                raise ValueError("the binding cites no Mandate held naming its issuer as agent")
+            principal = record.principal
+        self.bound.setdefault(issuer, set()).add(principal)
+        return principal
 
     # -- bounded memory (a2a_coop.protocol.archive) ----------------------------------
 

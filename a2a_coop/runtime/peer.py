@@ -147,6 +147,13 @@ _ACCEPTED, _FULFILLED, _REVOKED, _COUNTER_EVENT = (
 # [first, second], or [first, second, 1] while spared the bound (its key in our dealings, ATT-018);
 # journals before 0.2 kept them all as one list under META_FORKS, still read (counted toward the bound).
 META_FORKS = "a2a-coop/fork-proofs"
+# Journal meta: the bindings shown, not held (KEY-007, KEY-008), one key per key and principal
+# (META_BINDINGS + "/" + key did + "/" + principal did), each [binding envelope, its Mandate's envelope]:
+# a statement of a key whose only fault was its chain (a thief's fork at its seq) that a principal's
+# KeyRevocation was taken beside. It is in no chain, so not among the journal's statements (their seq and
+# nonce indexes serve the chain and replay checks); restored before the journal is replayed, so that the
+# revocation it authorised is taken again.
+META_BINDINGS = "a2a-coop/shown-bindings"
 # Journal meta: what an escrow answered, past the bonding cutoff, about a bonded offer of ours nothing
 # answered (Verifier.asked_escrow), one key per negotiation and escrow (META_ASKED/<id hex>/<escrow>), as
 # [asked at, until when the holding it ended would have lasted]: our statements do not say it, and a
@@ -307,6 +314,10 @@ class _Provisional:
         # that statement once checked: held as the Mandates are, taken only if the revocation passes.
         self.binding_digest: bytes | None = None
         self.binding: VerifiedStatement | None = None
+        # Whether that statement is shown, not held: its only faults are against other statements of its
+        # key (a thief's fork at its seq, or of its nonce): it binds all the same (KEY-007), and is never
+        # held itself (Verifier.check_binding).
+        self.binding_shown = False
 
     def defer(self, vs: VerifiedStatement) -> bool:
         """``vs``, a context envelope verified and not held: a Mandate, a revocation's binding statement,
@@ -318,7 +329,8 @@ class _Provisional:
         if vs.body == "mandate":
             self.peer.verifier.check(vs, received_ms=self.now)
         elif vs.digest == self.binding_digest:
-            self.check(vs, received_ms=self.now)
+            with self.peer.verifier.provisionally(self.held):
+                self.binding_shown = not self.peer.verifier.check_binding(vs, received_ms=self.now)
             self.binding = vs
             self._named.add(vs.digest)
             return True
@@ -351,11 +363,14 @@ class _Provisional:
         taken -- the Mandate it cites, and the Stamps held naming it (they may witness it, TIM-006) with
         the Mandates they cite -- the rest held on for what needs it (not the binding: the revocation
         has not passed)."""
+        shown = None
         if passed is None:
             chosen, self.held = self.held, []
-            if self.binding is not None:
+            if self.binding is not None and self.binding_shown:
+                shown = self.binding  # bound once its Mandate is held, below: never held itself
+            elif self.binding is not None:
                 chosen.append(self.binding)
-                self.binding = None
+            self.binding = None
         else:
             stamps = {
                 vs.digest
@@ -372,6 +387,8 @@ class _Provisional:
             self.peer.verifier.accept_statement(vs, received_ms=self.now)
             self.peer._context_taken(vs)
             self.taken.append(vs)
+        if shown is not None:
+            self.peer._bind_shown(shown)
 
 
 class Peer:
@@ -2080,6 +2097,8 @@ class Peer:
             ]
             for first, second, *spared in kept:  # ATT-013: kept across restarts, whatever the bound
                 verifier.restore_fork_proof(ForkProof(first, second), spared=bool(spared))
+            for _, (binding, mandate) in self.journal.meta_under(META_BINDINGS + "/"):
+                verifier.bind(verify_statement(binding), verify_statement(mandate))  # KEY-007, KEY-008
         verifier.on_fork = self._fork_seen
         verifier.deals_with = self.deals_with
         own = verifier.forks.get(self.key.did)
@@ -2098,6 +2117,19 @@ class Peer:
         """A fresh verifier of :attr:`verifier_class`, before :meth:`_new_verifier` wires it to us (a
         simulation's engine makes its own here: reference_agents.engine)."""
         return self.verifier_class(me=self.key.did)
+
+    def _bind_shown(self, binding: VerifiedStatement) -> None:
+        """KEY-007, KEY-008: ``binding``, a statement of a revoked key whose only fault is its chain, shown
+        with a principal's KeyRevocation that passed beside it: bind the key to that principal, and keep
+        the binding, with its Mandate, across restarts (the journal's replay takes the revocation again
+        only if the key is bound to its issuer). Kept before the revocation is journaled: a crash between
+        leaves a binding that the key's own signature justifies, and nothing it authorises."""
+        principal = self.verifier.bind(binding)
+        if self.journal is not None:
+            mandate = self.verifier.statements[binding.mandate_digest]
+            self.journal.put_meta(
+                f"{META_BINDINGS}/{binding.issuer}/{principal}", [binding.envelope, mandate.envelope]
+            )
 
     def _fork_seen(self, issuer: str, proof: ForkProof) -> None:
         """A fork proof is evidence forever (ATT-012): keep it across restarts; one against our own key
@@ -2226,11 +2258,12 @@ def _binding_of(
     public one, its Checkpoint, or one addressed to us: STM-005) -- it binds the key to the issuer
     (KEY-007), and the revocation's authority depends on it: its index in the context and its digest,
     held as the request's Mandates are (:class:`_Provisional`), taken only if the revocation passes
-    beside it. None when the key revokes itself or is
-    bound to the issuer here already: the revocation then needs nothing more, and a statement of the key
-    we would refuse (dated after an effective revocation we hold, or equivocating with one we hold)
-    would fail it. Another one binds nothing more; one under someone else's Mandate authorises nothing
-    (the revocation is refused), so it is not taken: a refused request keeps none of its context."""
+    beside it (one whose only fault is its chain or nonce -- a thief's fork -- is shown, not held, and binds
+    the key all the same: :meth:`_Provisional.defer`). None when the key revokes itself or is bound to the
+    issuer here already: the revocation then needs nothing more, and a statement of the key we would
+    refuse (dated after an effective revocation we hold) would fail it. Another one binds nothing more;
+    one under someone else's Mandate authorises nothing (the revocation is refused), so it is not taken:
+    a refused request keeps none of its context."""
     key, issuer = revocation.statement.key_revocation.key, revocation.issuer
     if key == issuer or issuer in verifier.bound.get(key, ()):
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.identity import did_from_public_key
 from a2a_coop.protocol.merkle import root as merkle_root
+from a2a_coop.testing import DAY_MS, Signer
 from conformance.suite.context import Context
 from conformance.suite.flows import fair_proposal, open_negotiation, refuses, target, with_signature
 from conformance.suite.model import CaseFailed, Level, Outcome, case
@@ -133,6 +134,69 @@ def revocation_with_binding(ctx: Context) -> Outcome:
     return Outcome.passed(
         refuses(ctx, offer.envelope, "KEY_REVOKED", what="an offer by the key its principal revoked")
         + ", after taking the principal's revocation with the key's binding Checkpoint as its context"
+    )
+
+
+@case(
+    "key.revocation-with-forked-binding",
+    "A principal's KeyRevocation is taken with a binding Checkpoint a thief of the key forked (the key "
+    "bound only to the thief's principal); the thief's later statements are refused KEY_REVOKED",
+    "KEY-007",
+    "KEY-008",
+    "KEY-004",
+)
+def revocation_with_forked_binding(ctx: Context) -> Outcome:
+    """Alice's key signs its binding Checkpoint (seq 0) under her principal's Mandate. A thief of the key
+    signs its own seq 0 under a Mandate its own principal minted for the key and shows it to the target
+    first: the key is bound to the thief's principal there, and Alice's binding now fails its chain
+    (EQUIVOCATION). Alice's principal revokes the key as of a second ago with [Mandate, binding] as
+    context (KEY-008): the binding's only fault is against another statement of the key, so it binds the
+    key to Alice's principal all the same (KEY-007) and the revocation is taken; the thief's next Offer,
+    under Alice's Mandate, must be refused KEY_REVOKED. A target that refuses the revocation (with the
+    binding, EQUIVOCATION) misses KEY-008's SHOULD; one that then takes the thief's Offer lets one forked
+    statement keep a principal's revocation out."""
+    alice = ctx.party()
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    thief = Signer(alice.name, ctx.clock)  # the same key, its own chain and nonces
+    thief._nonce_counter = 1_000
+    boss = Signer(f"{alice.name}/thief-principal", ctx.clock)
+    now = ctx.clock.now_ms
+    caps = identity_pb2.Mandate(
+        agent=alice.did, valid_from_ms=now - 60_000, valid_until_ms=now + DAY_MS, currency="credit"
+    )
+    own = boss.sign("mandate", caps, ttl_ms=DAY_MS)
+    fork = thief.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])), mandate=own.digest)
+    shown = ctx.exchange(fork.envelope, [own.envelope], note="the thief's Checkpoint under its own Mandate")
+    if shown.error is not None:
+        raise CaseFailed(
+            f"refused the thief's valid Checkpoint: {shown.error.reason or shown.error.status.name}"
+        )
+    revocation = alice.principal.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=alice.did, effective_ms=now - 1000, reason="test"),
+    )
+    reply = ctx.exchange(
+        revocation.envelope,
+        [*alice.setup, binding.envelope],
+        note="the principal's revocation with the key's binding Checkpoint, which the thief forked",
+    )
+    if reply.error is not None:
+        code = reply.error.reason or reply.error.status.name
+        raise CaseFailed(
+            f"refused the revocation sent with its binding ({code}): a binding whose only fault is its "
+            "chain -- a thief's fork -- binds the key all the same (KEY-007, KEY-008)",
+            Level.NON_STRICT,
+        )
+    offer = thief.sign("offer", fair_proposal(alice), audience=ctx.target, mandate=alice.mandate_vs.digest)
+    return Outcome.passed(
+        refuses(
+            ctx,
+            offer.envelope,
+            "KEY_REVOKED",
+            what="the thief's offer under the principal's Mandate",
+            context=alice.setup,
+        )
+        + ", after taking the principal's revocation with the binding the thief forked"
     )
 
 
