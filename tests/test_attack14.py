@@ -425,6 +425,59 @@ def test_the_audit_reports_bonds_a_displaced_contract_left_locked_or_forfeited(
     assert signed.body == "forfeit"
 
 
+def _displaced_with_one_bond_locked() -> tuple[_Displaced, bytes]:
+    """The displacement of :func:`_displaced_at`, bonded, with P2 holding no funds at E until after it:
+    E locked P1's bond only, refunded it when K's Accept displaced the contract (ESC-016), and then P2
+    deposits -- the funds E's lock of P2's bond had waited for. (The scenario, the displaced contract's
+    id.)"""
+    d = _displaced_at(
+        bonded=True,
+        escrow_at=lambda clock, party, funds: LocalEscrow(
+            party, funds={did: amount for did, amount in funds.items() if did != Party("p2", clock).did}
+        ),
+    )
+    escrow = d.e.escrow
+    contract = escrow.verifier.negotiations.get(d.nid).replaced.id
+    assert [verify_statement(env).body for env in d.answer[-1:]] == ["refund"]  # P1's, its only lock
+    d.clock.advance(1_000)
+    escrow.deposit(d.p2.did, 1_000, escrow.currency, "after the displacement", d.clock.now_ms)
+    return d, contract
+
+
+@pytest.mark.req("ESC-016", "AUD-004")
+def test_an_honest_escrow_locks_nothing_for_a_displaced_contract_when_funds_arrive() -> None:
+    """P2's deposit after the displacement would have completed the contract's bonding: the honest escrow
+    locks nothing for it (ESC-016: nothing but the Refunds), P2's funds stay available, and the audit of
+    its transcript finds nothing."""
+    d, _ = _displaced_with_one_bond_locked()
+    escrow = d.e.escrow
+    d.clock.advance(1_000)
+    d.e.tick()
+    assert [escrow.balance(p.did) for p in (d.p1, d.p2)] == [(1_000, 0)] * 2
+    report = audit_ledger(escrow.transcript(), escrow=escrow.did)
+    assert report.ok, report.findings
+
+
+@pytest.mark.req("ESC-016", "AUD-004")
+def test_the_audit_reports_a_bond_locked_for_a_contract_already_displaced() -> None:
+    """A faulty escrow locks P2's bond for the contract K's witnessed Accept displaced, once P2's funds
+    arrive, and refunds it later: no money moved in the end, and the audit found nothing -- but the escrow
+    acted on a contract it knew was dead (ESC-016: after it took the displacing Accept, it signs nothing
+    about that contract but the Refunds of the bonds it locked before). Expect LOCK_NOT_DUE, naming the
+    lock, and nothing about the Refund that followed it."""
+    d, contract = _displaced_with_one_bond_locked()
+    escrow = d.e.escrow
+    d.clock.advance(1_000)
+    bond = commitment_pb2.BondLock(contract=contract, party=d.p2.did, amount=BOND)
+    lock = escrow._sign("bond_lock", bond, d.nid, d.clock.now_ms)  # a faulty escrow's
+    d.clock.advance(1_000)
+    refund = commitment_pb2.Refund(contract=contract, party=d.p2.did, amount=BOND)
+    escrow._sign("refund", refund, d.nid, d.clock.now_ms)
+    assert [escrow.balance(p.did) for p in (d.p1, d.p2)] == [(1_000, 0)] * 2
+    report = audit_ledger(escrow.transcript(), escrow=escrow.did)
+    assert [(f.code, f.digests) for f in report.findings] == [("LOCK_NOT_DUE", (lock.digest,))]
+
+
 @pytest.mark.req("ESC-016")
 def test_a_displaced_contracts_bonds_are_refunded_once_across_restarts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

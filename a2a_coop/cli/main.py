@@ -409,7 +409,8 @@ def _add_runtime_parsers(sub: Any) -> None:
         "--binding-from",
         type=address,
         metavar="HOST:PORT",
-        help="fetch the key's Checkpoint from the peer serving it there (GetCheckpoint)",
+        help="read the key's first Checkpoint under this principal's Mandate from the log of the peer "
+        "serving it there (GetLog from seq 0, KEY-008; its latest, GetCheckpoint, when it gives none)",
     )
     p.add_argument(
         "--send", type=address, action="append", default=[], metavar="HOST:PORT", help="a peer to send it to"
