@@ -18,7 +18,13 @@ import pytest
 from peers import fresh_key, line_moved_to, make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
-from a2a_coop.protocol.errors import CoopError, IllegalTransition, IssuedInPast, UnknownNegotiation
+from a2a_coop.protocol.errors import (
+    CoopError,
+    IllegalTransition,
+    IssuedInPast,
+    RateLimited,
+    UnknownNegotiation,
+)
 from a2a_coop.protocol.escrow import Escrow, revoke_until
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State, proposal_of
@@ -28,6 +34,7 @@ from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.runtime.reputation import Reputation
+from a2a_coop.runtime.strangers import StrangerQuota
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, Signer, bonded_trade, derive
 
 BOND = 100
@@ -701,34 +708,40 @@ def test_a_refused_requests_mandate_is_not_kept_behind_a_checkpoint_of_its_key(t
     _twenty_refused_requests_keep_nothing(tmp_path, checkpoint)
 
 
-@pytest.mark.req("RPC-015", "RPC-012")
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC/reference decision (RPC-012, RPC-015): a peer takes and journals the public statements "
-    "(a Mandate and its agent's Checkpoint) of any key that sends them, as a request or as gossip: fresh "
-    "keys, which cost nothing, grow its journal two statements at a time, without bound, and RPC-015's care "
-    "for what a refused request keeps cannot help while this stands. Options: a newcomer quota on the "
-    "public statements a peer keeps of keys outside its dealings (the first N per period, RPC-012's "
-    "NEWCOMER_SHARE for statements), KeyRevocations of keys it holds statements of always taken; or take "
-    "a stranger's Checkpoint only as context of a request that passes (a negotiation opened, counted by "
-    "RPC-012's caps), answering a bare one with an Ack and keeping nothing. Tried (twelfth session): "
-    "keeping no stranger's bare Checkpoint or Mandate breaks RPC-002's one Ack and the conformance "
-    "probes that send a stranger's Mandates to see CHAIN_BROKEN, EQUIVOCATION and NONCE_REUSED (they "
-    "rely on a target keeping them): so a quota, with the probes' needs in mind",
-)
+@pytest.mark.req("RPC-016", "RPC-015", "RPC-012")
 def test_strangers_public_statements_do_not_grow_a_peers_journal_without_bound(tmp_path: Path) -> None:
     """Two hundred fresh keys each send Bob their Mandate and a Checkpoint under it, and nothing else:
-    all four hundred statements are journaled. Expect a bound independent of the number of keys."""
+    all four hundred statements were journaled, two rows a key, without bound (RPC-015's care for what a
+    refused request keeps could not help while this stood). Closed: a newcomer quota on the public
+    statements a peer keeps of keys outside its dealings (RPC-016) -- here 100 an hour, of which what
+    nobody in Bob's dealings asked for fills three quarters. Past it each key is refused
+    ``RATE_LIMITED``, retry at the next window, and nothing of it is journaled; the next window takes
+    the next keys again."""
     clock = FixedClock()
     bob = Party("bob", clock)
+    quota = StrangerQuota(per_period=100, period_ms=3_600_000)
     with Journal.open(tmp_path / "bob.db") as journal:
-        b = make_peer(bob, clock, journal=journal)
+        b = make_peer(bob, clock, journal=journal, stranger_quota=quota)
         start = sum(1 for _ in journal.statements())
+        refused = []
         for i in range(200):
             key, mandate = fresh_key(i, clock)
             checkpoint = key.sign("checkpoint", identity_pb2.Checkpoint(log_root=b""), mandate=mandate.digest)
-            b.exchange(checkpoint.envelope, [mandate.envelope])
-        assert sum(1 for _ in journal.statements()) - start <= 100
+            try:
+                assert b.exchange(checkpoint.envelope, [mandate.envelope]) == []  # public: no Ack
+            except RateLimited as err:
+                refused.append(err)
+        kept = sum(1 for _ in journal.statements()) - start
+        assert kept == 74  # 37 keys, two rows each: the 38th's would pass 75 (three quarters of 100)
+        assert len(refused) == 200 - 37
+        window_end = (clock.now_ms // 3_600_000 + 1) * 3_600_000
+        hints = {(e.requirement, e.retry_after_ms) for e in refused}
+        assert hints == {("RPC-016", window_end - clock.now_ms)}
+        clock.now_ms = window_end  # the next window
+        key, mandate = fresh_key(200, clock)
+        checkpoint = key.sign("checkpoint", identity_pb2.Checkpoint(log_root=b""), mandate=mandate.digest)
+        b.exchange(checkpoint.envelope, [mandate.envelope])
+        assert sum(1 for _ in journal.statements()) - start == kept + 2
 
 
 @pytest.mark.req("RPC-015")

@@ -46,6 +46,7 @@ from a2a_coop.cli._common import (
 )
 from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE
 from a2a_coop.protocol.statements import PROTOCOL_VERSION
+from a2a_coop.runtime.strangers import DEFAULT_STRANGER_STATEMENTS, DEFAULT_STRANGER_STATEMENTS_PER_KEY
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -311,6 +312,24 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
         default=0,
         metavar="N",
         help="handle at most N requests of any one peer at a time (default 0: no limit)",
+    )
+    p.add_argument(
+        "--stranger-statements",
+        type=non_negative,
+        default=DEFAULT_STRANGER_STATEMENTS,
+        metavar="N",
+        help="keep at most N public statements an hour (Mandates, Checkpoints) of keys outside our dealings, "
+        "sent as requests, context or gossip, three quarters of them for what we did not ask for; more "
+        "are refused RATE_LIMITED with a retry hint, or ignored as gossip "
+        f"(default {DEFAULT_STRANGER_STATEMENTS}; 0: no limit)",
+    )
+    p.add_argument(
+        "--stranger-statements-per-key",
+        type=non_negative,
+        default=DEFAULT_STRANGER_STATEMENTS_PER_KEY,
+        metavar="N",
+        help="... and at most N an hour of any one such key "
+        f"(default {DEFAULT_STRANGER_STATEMENTS_PER_KEY}; 0: no limit)",
     )
     p.add_argument(
         "--trust-seed",
