@@ -6,7 +6,8 @@ import grpc
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, service_pb2
 from a2a_coop.protocol.errors import registry
-from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.testing import Party
 from conformance.suite.context import Context
 from conformance.suite.flows import fair_proposal, form_contract, target
 from conformance.suite.model import CaseFailed, Level, Outcome, case
@@ -231,6 +232,14 @@ def context_offer_over_open_cap(ctx: Context) -> Outcome:
     Offer taken past the cap as context and the Delivery refused for its own fault (a server taking a
     request's negotiation before the request, RPC-015, kept one such Offer a refused request)."""
     party = ctx.party("mallory")
+    answers: list[list[VerifiedStatement]] = []  # each contract's answer: performed at the end
+    try:
+        return _over_open_cap(ctx, party, answers)
+    finally:
+        _perform(ctx, party, answers)
+
+
+def _over_open_cap(ctx: Context, party: Party, answers: list[list[VerifiedStatement]]) -> Outcome:
     opened = 0
     for opened in range(OPEN_CAP_PROBE):
         offer = party.offer(target(ctx), fair_proposal(party, value=1, ask=0))
@@ -240,7 +249,9 @@ def context_offer_over_open_cap(ctx: Context) -> Outcome:
                 break
             refused = reply.error.reason or reply.error.status.name
             return Outcome.info(f"the target refused opening offer {opened + 1} with {refused}")
-        if any(verify_statement(e).body == "reject" for e in reply.envelopes):
+        answer = [verify_statement(e) for e in reply.envelopes]
+        answers.append(answer)
+        if any(vs.body == "reject" for vs in answer):
             return Outcome.info(f"the target rejected opening offer {opened + 1}: it opens no negotiation")
     else:
         return Outcome.skipped(
@@ -262,3 +273,18 @@ def context_offer_over_open_cap(ctx: Context) -> Outcome:
     )
     ctx.must(err.metadata.get("retry_after_ms", "").isdigit(), "RATE_LIMITED without retry_after_ms")
     return Outcome.passed(f"capped at {opened} open negotiations; an Offer in the context counted")
+
+
+def _perform(ctx: Context, party: Party, answers: list[list[VerifiedStatement]]) -> None:
+    """Perform our side of each contract the probe formed -- a Receipt of each Delivery the target
+    answered with, then our own Delivery -- so that the run leaves none of them open in the target
+    (until their deadline plus the claim window, a day: a target a CI job probes again and again would
+    fill its caps on open negotiations with them). What the target answers is not judged here."""
+    for answer in answers:
+        accept = next((vs for vs in answer if vs.body == "accept"), None)
+        if accept is None:
+            continue
+        for vs in answer:
+            if vs.body == "delivery":
+                ctx.exchange(party.receipt(vs).envelope, note="closing the probe's contract: our receipt")
+        ctx.exchange(party.deliver(accept, target(ctx)).envelope, note="closing the probe's contract")
