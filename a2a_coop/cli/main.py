@@ -46,7 +46,11 @@ from a2a_coop.cli._common import (
 )
 from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE
 from a2a_coop.protocol.statements import PROTOCOL_VERSION
-from a2a_coop.runtime.strangers import DEFAULT_STRANGER_STATEMENTS, DEFAULT_STRANGER_STATEMENTS_PER_KEY
+from a2a_coop.runtime.strangers import (
+    DEFAULT_NEWCOMER_OFFERS,
+    DEFAULT_STRANGER_STATEMENTS,
+    DEFAULT_STRANGER_STATEMENTS_PER_KEY,
+)
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -330,6 +334,16 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="... and at most N an hour of any one such key "
         f"(default {DEFAULT_STRANGER_STATEMENTS_PER_KEY}; 0: no limit)",
+    )
+    p.add_argument(
+        "--newcomer-offers",
+        type=non_negative,
+        default=DEFAULT_NEWCOMER_OFFERS,
+        metavar="N",
+        help="take at most N opening Offers an hour from issuers outside our dealings (no negotiation "
+        "not ended, no contract with us), however each ends, a quarter of them kept for newcomers whose "
+        "principal is in our dealings; more are refused RATE_LIMITED with a retry hint "
+        f"(default {DEFAULT_NEWCOMER_OFFERS}; 0: no limit)",
     )
     p.add_argument(
         "--trust-seed",

@@ -457,7 +457,10 @@ class RateLimited(RequestError):
 
     code = "RATE_LIMITED"
     grpc_status = "RESOURCE_EXHAUSTED"
-    summary = "too many requests from this peer, or strangers' statements this period; retry later"
+    summary = (
+        "too many requests from this peer, or strangers' statements or newcomers' offers this period; "
+        "retry later"
+    )
 
     def __init__(self, detail: str = "", *, retry_after_ms: int = 0, **kwargs: Any) -> None:
         super().__init__(detail, **kwargs)

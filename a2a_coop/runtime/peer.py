@@ -83,7 +83,14 @@ from a2a_coop.runtime.reputation import (
     demand_bond,
     value_at_risk,
 )
-from a2a_coop.runtime.strangers import META_STRANGERS, StrangerCount, StrangerQuota, about
+from a2a_coop.runtime.strangers import (
+    META_NEWCOMER_OFFERS,
+    META_STRANGERS,
+    NewcomerOffers,
+    StrangerCount,
+    StrangerQuota,
+    about,
+)
 from a2a_coop.runtime.strategy import (
     Accept,
     ContractView,
@@ -464,6 +471,10 @@ class Peer:
             dealings, as requests, their context or gossip (RPC-016, :mod:`.strangers`); None: no limit
             (in process), and a PeerNode sets :class:`~a2a_coop.runtime.strangers.StrangerQuota`'s
             defaults when given None.
+        newcomer_offers: the budget of newcomers' negotiations: opening Offers addressed to us from
+            issuers outside our dealings that we take per period, however each ends (RPC-017,
+            :class:`~a2a_coop.runtime.strangers.NewcomerOffers`); None: no limit (in process), and a
+            PeerNode sets its defaults when given None.
     """
 
     # The verifier every check runs on; a subclass may name its own (the fault-injected servers of
@@ -488,6 +499,7 @@ class Peer:
         max_open_total: int | None = None,
         min_time_to_perform_ms: int | None = None,
         stranger_quota: StrangerQuota | None = None,
+        newcomer_offers: NewcomerOffers | None = None,
     ) -> None:
         self.key = key
         self.did: str = key.did  # read on every statement handled: an attribute, not a property
@@ -500,6 +512,10 @@ class Peer:
         self._open_with: dict[str, set[bytes]] = {}
         self._open_total = 0
         self._settled_with: set[str] = set()
+        # The opening Offers of newcomers we took this period (RPC-017); None: no budget (set, with what
+        # the journal counted, once it is replayed: a replay takes what was taken, whatever the budget).
+        self._newcomers: StrangerCount | None = None
+        self._newcomer_offers: NewcomerOffers | None = None
         # When each open negotiation goes dormant (nothing its counterparty signs can move it any more),
         # a heap of (time, id, counterparty); then it leaves the counts above (RPC-012), or fresh keys
         # could hold them for good with negotiations nothing ends. See _release_dormant.
@@ -597,6 +613,7 @@ class Peer:
         self._strangers: StrangerCount | None = None
         self._stranger_quota: StrangerQuota | None = None
         self.stranger_quota = stranger_quota
+        self.newcomer_offers = newcomer_offers
         # Every Mandate our key holds, oldest first, when it holds more than the one we run with (a
         # renewal, SPEC 4.7): what we signed cites one of them, and a counterparty that was shown only
         # the one an earlier answer carried could not verify the rest (RPC-002, MND-017). Empty while
@@ -686,10 +703,21 @@ class Peer:
                             keys = self._strangers_room(request, provisional.chosen(), provisional.count, now)
                         except RateLimited as over:  # its own refusal first, if it has one (ERR-002)
                             raise (over if pending else self._over_quota(request, over, now_ms=now)) from None
+                    try:  # RPC-017: a newcomer's opening Offer, within the period's budget
+                        newcomer = self._newcomer_room(request, provisional, now)
+                    except RateLimited as over:
+                        if not pending:
+                            raise self._over_quota(request, over, now_ms=now) from None
+                        earlier = None if self.journal is None else self.journal.replies_for(request.digest)
+                        if earlier is not None:  # a retry of one we answered (and forgot): RPC-003
+                            self._record_context(taken, now)
+                            return self._with_mandates(prefix, earlier)
+                        raise
                     if pending:
                         provisional.take()
                     self.verifier.accept_statement(request, now)
                     self._strangers_charge(keys, now)
+                    self._newcomer_charge(newcomer, now)
                 except Replayed:
                     self._record_context(taken, now)
                     # Held in the journal only (forgotten since): the same answers from there (RPC-003).
@@ -1322,8 +1350,77 @@ class Peer:
         return refusal
 
     def _quota_meta(self) -> dict[str, Any]:
-        """The newcomer quota's window and count, to journal in the commit that holds what it counted."""
-        return {} if self._strangers is None else self._strangers.meta()
+        """The newcomer quota's window and count (RPC-016), and the newcomers' negotiations' (RPC-017),
+        to journal in the commit that holds what they counted."""
+        meta = {} if self._strangers is None else self._strangers.meta()
+        if self._newcomers is not None:
+            meta.update(self._newcomers.meta())
+        return meta
+
+    @property
+    def newcomer_offers(self) -> NewcomerOffers | None:
+        """The budget of newcomers' negotiations (RPC-017) as configured (an inactive one is no limit),
+        or None: not configured (no limit)."""
+        return self._newcomer_offers
+
+    @newcomer_offers.setter
+    def newcomer_offers(self, budget: NewcomerOffers | None) -> None:
+        """Set (or lift) the budget; what the journal counted in the current window counts on."""
+        self._newcomer_offers = budget
+        if budget is None or not budget.active:
+            self._newcomers = None
+            return
+        stored = self.journal.get_meta(META_NEWCOMER_OFFERS) if self.journal is not None else None
+        if self._newcomers is not None:  # what this process counted (not journaled yet, perhaps)
+            stored = [self._newcomers.window, self._newcomers.count]
+        self._newcomers = StrangerCount(
+            budget.as_quota(),
+            stored,
+            self.clock(),
+            meta_key=META_NEWCOMER_OFFERS,
+            requirement="RPC-017",
+            what="opening Offers of issuers outside our dealings",
+        )
+
+    def _newcomer_room(self, vs: VerifiedStatement, provisional: _Provisional | None, now: int) -> str | None:
+        """RPC-017: ``vs``'s issuer if ``vs`` is a newcomer's opening Offer (else None), which the budget
+        of newcomers' negotiations counts once taken (:meth:`_newcomer_charge`): addressed to us, of a
+        negotiation we do not hold, by an issuer outside our dealings (no negotiation of ours not ended
+        with it, a dormant one released first; no contract of ours naming it, :meth:`deals_with`).
+        Raises the budget's RateLimited when it has no room for it now -- the share any newcomer may
+        fill, or, for one introduced by a principal in our dealings (:meth:`_introduced`), the whole
+        budget."""
+        newcomers = self._newcomers
+        if newcomers is None or vs.body != "offer" or vs.audience != self.did:
+            return None
+        if vs.negotiation_id in self.verifier.negotiations.by_id:
+            return None
+        issuer = vs.issuer
+        if issuer in self._open_with and issuer not in self._contracted_with:
+            with self.lock:  # a negotiation gone dormant is ended here too (RPC-014), or it would keep
+                self._release_dormant(now)  # its issuer in our dealings, uncounted, for as long as it liked
+        if self.deals_with(issuer):
+            return None
+        refusal = newcomers.refusal((issuer,), now, solicited=self._introduced(vs, provisional))
+        if refusal is not None:
+            raise refusal
+        return issuer
+
+    def _introduced(self, vs: VerifiedStatement, provisional: _Provisional | None) -> bool:
+        """Whether the Mandate ``vs`` cites was issued by our principal or by a key in our dealings: a
+        newcomer a principal we know vouches for (RPC-017's reserve), which fresh principals cannot be."""
+        mandate = dict.get(self.verifier.statements, vs.mandate_digest)
+        if mandate is None and provisional is not None:
+            mandate = next((m for m in provisional.held if m.digest == vs.mandate_digest), None)
+        if mandate is None or mandate.body != "mandate":
+            return False
+        principal = mandate.issuer
+        return principal == self.mandate_vs.issuer or self.deals_with(principal)
+
+    def _newcomer_charge(self, newcomer: str | None, now: int) -> None:
+        """Count a newcomer's opening Offer that :meth:`_newcomer_room` let in, now that it is taken."""
+        if newcomer and self._newcomers is not None:
+            self._newcomers.charge((newcomer,), now)
 
     def dealing_rank(self, key: str) -> tuple[int, int] | None:
         """Where gossip ranks a proof against ``key`` (ATT-011): None outside our dealings; else, lowest
@@ -1573,6 +1670,16 @@ class Peer:
                 # same, and would otherwise get past the caps -- a refused request of its negotiation kept
                 # it, one apiece (tests/test_attack15.py).
                 self._check_open(vs.body, vs.negotiation_id, vs.issuer)
+            newcomer = None
+            if self._newcomers is not None:  # RPC-017, before what it depends on is taken (defer)
+                at = self.clock() if received_ms is None else received_ms
+                try:
+                    newcomer = self._newcomer_room(vs, provisional, at)
+                except RateLimited as over:
+                    if provisional is not None and provisional.held:
+                        provisional.check(vs, received_ms=received_ms)  # its own refusal first (ERR-002)
+                        raise
+                    raise self._over_quota(vs, over, received_ms=received_ms) from None
             if provisional is not None:
                 if provisional.defer(vs):
                     return None
@@ -1587,6 +1694,8 @@ class Peer:
             self.verifier.accept_statement(vs, received_ms=received_ms)
             if keys is not None:
                 self._strangers_charge(keys, now)
+            if newcomer:
+                self._newcomer_charge(newcomer, at)
         except CoopError:
             # Held in the journal only (forgotten since: it is refused, Replayed or older than a check
             # allows): held all the same. Asked only now, so that a new statement, which the journal

@@ -54,6 +54,21 @@ UNSOLICITED_SHARE: Final = 0.75
 # commit that journals the statements it counts.
 META_STRANGERS: Final = "a2a-coop/stranger-statements"
 
+# RPC-017, the newcomers' negotiations: opening Offers addressed to us from issuers outside our dealings
+# that we take, per period, however each ends (accepted, countered or rejected). Each leaves at least
+# three rows for good (the issuer's Mandate, the Offer, our answer), and one we reject ends at once, so
+# RPC-012's caps on negotiations not ended never count it. A full conformance run (section 18) against a
+# served reference peer spends about 250 of them (most cases use fresh keys), the reliability campaigns
+# and benchmarks one a client key; 2,000 an hour is eight runs an hour, and 6,000 rows of journal an hour
+# (under 90 MB a day) at the most a flood of fresh keys can make.
+DEFAULT_NEWCOMER_OFFERS: Final = 2_000
+# The share of that budget any newcomer may fill; the rest is kept for newcomers introduced by a
+# principal in our dealings (the Mandate the Offer cites was issued by our principal or by a key in our
+# dealings), whom a flood of fresh principals cannot starve.
+NEWCOMER_OFFERS_SHARE: Final = 0.75
+# Journal meta: [window, count] of that budget, written in the commit that journals what it counts.
+META_NEWCOMER_OFFERS: Final = "a2a-coop/newcomer-offers"
+
 
 @dataclass(frozen=True)
 class StrangerQuota:
@@ -80,17 +95,60 @@ class StrangerQuota:
         return bool(self.per_period or self.per_key)
 
 
+@dataclass(frozen=True)
+class NewcomerOffers:
+    """How many opening Offers of issuers outside our dealings we take per period (RPC-017); 0: no limit.
+
+    Attributes:
+        per_period: Offers per period, all newcomers together.
+        period_ms: the period, on our clock.
+        share: the part of ``per_period`` any newcomer may fill; the rest is for introduced ones.
+    """
+
+    per_period: int = DEFAULT_NEWCOMER_OFFERS
+    period_ms: int = STRANGER_PERIOD_MS
+    share: float = NEWCOMER_OFFERS_SHARE
+
+    def __post_init__(self) -> None:
+        if self.per_period < 0 or self.period_ms <= 0 or not 0 < self.share <= 1:
+            raise ValueError(f"not a budget: {self}")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.per_period)
+
+    def as_quota(self) -> StrangerQuota:
+        """The same limits as a quota with no per-key bound, which :class:`StrangerCount` keeps."""
+        return StrangerQuota(
+            per_period=self.per_period, per_key=0, period_ms=self.period_ms, share=self.share
+        )
+
+
 class StrangerCount:
     """The quota's state: the current window, what it counted in all and per key.
 
     Args:
         quota: the limits.
-        stored: what the journal's :data:`META_STRANGERS` holds (None: nothing yet).
+        stored: what the journal's ``meta_key`` holds (None: nothing yet).
         now: our clock now.
+        meta_key: the journal meta it is kept under (:data:`META_STRANGERS`, RPC-016; or
+            :data:`META_NEWCOMER_OFFERS`, RPC-017).
+        requirement: what a refusal cites.
+        what: what it counts, as a refusal says it.
     """
 
-    def __init__(self, quota: StrangerQuota, stored: Any, now: int) -> None:
+    def __init__(
+        self,
+        quota: StrangerQuota,
+        stored: Any,
+        now: int,
+        *,
+        meta_key: str = META_STRANGERS,
+        requirement: str = "RPC-016",
+        what: str = "public statements of keys outside our dealings",
+    ) -> None:
         self.quota = quota
+        self.meta_key, self.requirement, self.what = meta_key, requirement, what
         self.window = now // quota.period_ms
         self.count = 0
         # A window journaled at or after ours (our clock went back) still counts: never a second quota.
@@ -119,7 +177,7 @@ class StrangerCount:
         limit = q.per_period if solicited else int(q.per_period * q.share)
         why = ""
         if q.per_period and self.count + n > limit:
-            why = f"we kept {self.count} public statements of keys outside our dealings this period"
+            why = f"we kept {self.count} {self.what} this period"
         elif q.per_key:
             over = next((k for k, m in wanted.items() if self.per_key[k] + m > q.per_key), None)
             if over is not None:
@@ -129,7 +187,7 @@ class StrangerCount:
         self.refused += n
         retry = max(1, (self.window + 1) * q.period_ms - now)
         return RateLimited(
-            f"{why}; retry later", retry_after_ms=retry, requirement="RPC-016", origin=Origin.REMOTE
+            f"{why}; retry later", retry_after_ms=retry, requirement=self.requirement, origin=Origin.REMOTE
         )
 
     def charge(self, keys: Iterable[str], now: int) -> None:
@@ -146,7 +204,7 @@ class StrangerCount:
         if not self.dirty:
             return {}
         self.dirty = False
-        return {META_STRANGERS: [self.window, self.count]}
+        return {self.meta_key: [self.window, self.count]}
 
 
 def about(body: str, issuer: str, statement: Any) -> str:

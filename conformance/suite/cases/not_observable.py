@@ -233,3 +233,13 @@ not_observable(
     "rpc.rate-limit checks the shape of a RATE_LIMITED refusal",
     "RPC-016",
 )
+not_observable(
+    "rpc.newcomer-offers",
+    "Newcomers' opening Offers are taken within a budget a period that never counts the dealings",
+    "the budget's size is the target's configuration (the reference: 2,000 an hour), and reaching it would "
+    "take the suite thousands of fresh keys' Offers and leave the target refusing the fresh identities "
+    "every later case, and every later run for the rest of the hour, trades under; "
+    "tests/test_newcomer_offers.py fills a small budget of the reference peer, in process and served "
+    "(`serve --newcomer-offers`), and rpc.rate-limit checks the shape of a RATE_LIMITED refusal",
+    "RPC-017",
+)
