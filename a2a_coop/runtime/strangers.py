@@ -21,6 +21,11 @@ signed it (or the key it is about), verified. A statement over the quota is refu
 the time to the next window as its retry hint (a request), or ignored (gossip), and nothing of it is
 kept.
 
+An escrow counts the same way what it takes through Submit (SPEC.md ESC-017,
+:meth:`a2a_coop.protocol.escrow.Escrow._newcomer`): the statements of no negotiation of keys outside its
+dealings (no funds credited there, no contract it witnessed, not a party's principal), against the whole
+``per_period`` (it starts no swaps), its refusals naming ESC-017.
+
 Across restarts: the window and its total are journaled in the same commit as the statements they
 count (:data:`META_STRANGERS`), so a restart -- or a crash an attacker provokes -- grants no second
 quota in the same window; the per-key counts are memory only (at most ``per_period`` of them) and start
@@ -87,10 +92,12 @@ class StrangerCount:
         quota: the limits.
         stored: what the journal's :data:`META_STRANGERS` holds (None: nothing yet).
         now: our clock now.
+        requirement: the requirement a refusal names (an escrow's quota is ESC-017's).
     """
 
-    def __init__(self, quota: StrangerQuota, stored: Any, now: int) -> None:
+    def __init__(self, quota: StrangerQuota, stored: Any, now: int, *, requirement: str = "RPC-016") -> None:
         self.quota = quota
+        self.requirement = requirement  # what a refusal names: RPC-016 (a peer), ESC-017 (an escrow)
         self.window = now // quota.period_ms
         self.count = 0
         # A window journaled at or after ours (our clock went back) still counts: never a second quota.
@@ -129,7 +136,7 @@ class StrangerCount:
         self.refused += n
         retry = max(1, (self.window + 1) * q.period_ms - now)
         return RateLimited(
-            f"{why}; retry later", retry_after_ms=retry, requirement="RPC-016", origin=Origin.REMOTE
+            f"{why}; retry later", retry_after_ms=retry, requirement=self.requirement, origin=Origin.REMOTE
         )
 
     def charge(self, keys: Iterable[str], now: int) -> None:
