@@ -233,3 +233,37 @@ def _now() -> int:
     import time
 
     return int(time.time() * 1000)
+
+
+def test_mandates_minted_naming_the_peer_or_a_counterparty_count() -> None:
+    """Anyone can sign a Mandate naming any key as its agent: fresh principals each minting one naming Bob
+    himself, or Carol, a party of a contract of Bob's, were never counted (a Mandate whose agent is in the
+    dealings was taken as the dealings'): fifty of them taken over a quota of 4. They count now, for
+    their agent; a Mandate Bob's own principal issues for him does not."""
+    clock = FixedClock()
+    bob, carol = Party("bob", clock), Party("carol", clock)
+    b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=4, per_key=0))
+    offer = carol.offer(bob, carol.proposal())
+    b.exchange(offer.envelope, carol.setup)  # Carol, and her principal, in Bob's dealings now
+
+    def minted(i: int, agent: str, boss: Signer | None = None) -> VerifiedStatement:
+        boss = boss if boss is not None else Signer(f"minting-principal/{i}", clock)
+        caps = identity_pb2.Mandate(
+            agent=agent,
+            valid_from_ms=clock.now_ms,
+            valid_until_ms=clock.now_ms + 3_600_000,
+            currency="credit",
+            period_ms=3_600_000,
+        )
+        return boss.sign("mandate", caps, ttl_ms=3_600_000)
+
+    refused = 0
+    for i in range(50):
+        try:
+            b.exchange(minted(i, bob.did if i % 2 else carol.did).envelope)
+        except RateLimited:
+            refused += 1
+    assert refused == 47  # three quarters of 4 taken: what nobody in Bob's dealings asked for
+    renewed = minted(100, bob.did, bob.principal)
+    b.exchange(renewed.envelope)
+    assert renewed.digest in b.verifier.statements

@@ -32,6 +32,7 @@ from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import META_ESCROW_MANDATES, EscrowNode, remember_run
 from a2a_coop.runtime.peer import META_MANDATE
+from a2a_coop.runtime.strangers import StrangerQuota
 from a2a_coop.runtime.trade import fetch_ledger, fetch_transcript
 from a2a_coop.transport import EscrowClient
 
@@ -50,7 +51,8 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
     funding = [(resolve_did(did), amount) for did, amount in args.fund]  # all checked before any deposit
     claim_chain(args.key, key, args.journal)
     open_journal(args.journal).close()  # the usage checks (a missing directory, a journal in use) first
-    node = EscrowNode(key, mandate, args.journal, faucet=args.conformance_faucet)
+    quota = StrangerQuota(per_period=args.stranger_statements, per_key=args.stranger_statements_per_key)
+    node = EscrowNode(key, mandate, args.journal, faucet=args.conformance_faucet, stranger_quota=quota)
     try:
         configure_logging()
         if args.conformance_faucet:

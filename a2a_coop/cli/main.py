@@ -512,6 +512,25 @@ def _add_runtime_parsers(sub: Any) -> None:
         "time, so the conformance suite's bonded escrow cases can run (anyone can mint funds: never on "
         "an escrow that holds real value)",
     )
+    e.add_argument(
+        "--stranger-statements",
+        type=non_negative,
+        default=DEFAULT_STRANGER_STATEMENTS,
+        metavar="N",
+        help="take at most N statements of no negotiation an hour (Mandates, Checkpoints, key statements, "
+        "Acks) of keys outside the escrow's dealings (no funds here, no contract naming it, not a "
+        "party's principal) that no statement of a negotiation in the same Submit needs; more are "
+        "refused RATE_LIMITED with a retry hint, nothing of them stamped "
+        f"(ESC-017; default {DEFAULT_STRANGER_STATEMENTS}; 0: no limit)",
+    )
+    e.add_argument(
+        "--stranger-statements-per-key",
+        type=non_negative,
+        default=DEFAULT_STRANGER_STATEMENTS_PER_KEY,
+        metavar="N",
+        help="... and at most N an hour of any one such key "
+        f"(default {DEFAULT_STRANGER_STATEMENTS_PER_KEY}; 0: no limit)",
+    )
     e.set_defaults(func=_Command("escrow", "cmd_escrow_serve"))
     e = esub.add_parser(
         "fund",

@@ -119,6 +119,19 @@ class Prechecked(NamedTuple):
     refused: CoopError | None  # why the envelope after the last item fails them; None if none does
 
 
+class NewcomerQuota(Protocol):
+    """How many public statements of keys outside its dealings an escrow takes per period of its clock
+    (SPEC ESC-017; the reference's is :class:`a2a_coop.runtime.strangers.StrangerCount`)."""
+
+    def refusal(self, keys: Iterable[str], now: int, *, solicited: bool = False) -> CoopError | None:
+        """The refusal of statements counting for ``keys`` (one entry a statement) now, or None."""
+        ...
+
+    def charge(self, keys: Iterable[str], now: int) -> None:
+        """Count statements for ``keys``, which :meth:`refusal` let in and the escrow took."""
+        ...
+
+
 class EscrowArchive(Archive, Protocol):
     """Where an escrow's statements are recorded (its journal: a2a_coop.runtime.journal.Journal):
     an :class:`~a2a_coop.protocol.archive.Archive` that also lists every statement in the order it was
@@ -208,6 +221,8 @@ class Escrow:
             archive is replayed (without it, by the time of the statement replayed).
         forget: with an archive, forget what is over for good (the default); off, hold everything,
             the archive serving only the restart and the ledger (tests compare the two).
+        quota: the newcomer quota on the statements of no negotiation it takes of keys outside its
+            dealings (ESC-017; :attr:`quota`, settable later); None: no limit.
 
     Raises:
         CoopError: a setup envelope does not verify.
@@ -224,8 +239,14 @@ class Escrow:
         archive: EscrowArchive | None = None,
         now_ms: int | None = None,
         forget: bool = True,
+        quota: NewcomerQuota | None = None,
     ) -> None:
         self.signer = signer
+        # ESC-017: the newcomer quota (None: no limit), and the keys in our dealings besides those with
+        # funds here (the Book's): the parties of the contracts naming us and their principals (the
+        # issuers of the Mandates the contract's offer and Accept cite), rebuilt as the archive replays.
+        self.quota = quota
+        self._dealings: set[str] = set()
         self.forget = forget
         self.did = signer.did
         self.mandate_digest = mandate_digest
@@ -512,6 +533,7 @@ class Escrow:
                     self._note_fork(item)
             raise
         cut_off: set[bytes] = set()  # statements of this Submit a witnessed Accept superseded (NEG-018)
+        needed = self._needed(verified) if self.quota is not None else frozenset()  # ESC-017
         try:
             for item in verified:
                 if isinstance(item, bytes):
@@ -527,7 +549,7 @@ class Escrow:
                     continue
                 else:
                     try:
-                        vs = self._receive(item, now_ms)
+                        vs = self._receive(item, now_ms, counted=self._newcomer(item, needed))
                     except (Equivocation, ChainBroken, NonceReused) as fork:
                         self._note_fork(item, fork)
                         raise
@@ -770,8 +792,11 @@ class Escrow:
         if reused is not None and reused != vs.digest:
             self._forked(reused, vs.issuer)
 
-    def _receive(self, vs: VerifiedStatement, now_ms: int) -> VerifiedStatement:
-        """Accept one verified evidence statement as its witness."""
+    def _receive(
+        self, vs: VerifiedStatement, now_ms: int, *, counted: list[str] | None = None
+    ) -> VerifiedStatement:
+        """Accept one verified evidence statement as its witness. ``counted``: the keys it counts for
+        under the newcomer quota (ESC-017, :meth:`_newcomer`); None: not counted."""
         if vs.header.issued_at_ms > now_ms + self.verifier.skew_ms:
             raise IssuedInFuture(f"issued at {vs.header.issued_at_ms}, now {now_ms}", requirement="TIM-003")
         if vs.issuer == self.did:
@@ -785,12 +810,97 @@ class Escrow:
             self._check_recognition(vs, now_ms)
         elif vs.body in ARBITRATED_BODIES:
             self._check_arbitrable(vs, now_ms)
+        quota = self.quota if counted else None
+        if quota is not None:
+            refusal = quota.refusal(counted or (), now_ms, solicited=True)
+            if refusal is not None:  # its own defect first (ERR-002), if it has one: a fork keeps its code
+                self.verifier.witness.set_provisional(self.did, vs.digest, now_ms)
+                try:
+                    self.verifier.check(vs)
+                finally:
+                    self.verifier.witness.clear_provisional()
+                raise refusal
         self.verifier.accept_as_witness(vs, self.did, now_ms)
+        if quota is not None:
+            quota.charge(counted or (), now_ms)
         if self._archive is None:
             self._transcript.append(vs.envelope)
         self._unsaved.append(vs)
         self._take(vs)
         return vs
+
+    # -- the newcomer quota (ESC-017) ----------------------------------------------
+
+    def deals_with(self, key: str) -> bool:
+        """ESC-017: whether ``key`` is in our dealings: ourselves, a key our ledger ever credited (a
+        Deposit: funds, which keys cannot mint), a party of a contract naming us or a principal of one."""
+        book = self._book
+        return key == self.did or key in self._dealings or key in book.available or key in book.locked
+
+    def _needed(self, verified: Sequence[VerifiedStatement | bytes]) -> frozenset[bytes]:
+        """ESC-017: the statements of no negotiation in a Submit that a statement of a negotiation in it,
+        new to us, depends on -- the Mandates those cite; a Stamp naming one by an escrow an Offer or
+        Counter of its negotiation names (the witness of a displacing Accept, NEG-017), an Ack naming one
+        by a party of its negotiation (the offerer's witness of an Accept, WIT-004); and the Mandates
+        these cite -- taken uncounted with it. A Stamp or Ack by any other key is no one's evidence."""
+        held = self.verifier.statements
+        new = [vs for vs in verified if not isinstance(vs, bytes) and vs.digest not in held]
+        ours = {vs.digest: vs for vs in new if vs.header.negotiation_id}
+        if not ours:
+            return frozenset()
+        parties: dict[bytes, set[str]] = {}
+        escrows: dict[bytes, set[str]] = {}
+        for vs in ours.values():
+            nid = vs.header.negotiation_id
+            if nid not in parties:
+                parties[nid], escrows[nid] = set(), set()
+                neg = self.verifier.negotiations.by_id.get(nid)
+                if neg is not None:
+                    parties[nid].update(neg.parties)
+                    escrows[nid].update(proposal_of(o).terms.escrow for o in neg.offers)
+            parties[nid].update(k for k in (vs.issuer, vs.audience) if k)
+            if vs.body in ("offer", "counter"):
+                escrows[nid].add(proposal_of(vs).terms.escrow)
+        cited = {vs.mandate_digest for vs in ours.values()}
+        needed: set[bytes] = set()
+        for vs in new:
+            if vs.body == "stamp":
+                named, who = list(vs.statement.stamp.statements), escrows
+            elif vs.body == "ack":
+                named, who = [vs.statement.ack.statement], parties
+            else:
+                continue
+            for digest in named:
+                dep = ours.get(digest)
+                if dep is not None and vs.issuer in who[dep.header.negotiation_id]:
+                    needed.add(vs.digest)
+                    cited.add(vs.mandate_digest)
+                    break
+        needed.update(vs.digest for vs in new if vs.body == "mandate" and vs.digest in cited)
+        return frozenset(needed)
+
+    def _newcomer(self, vs: VerifiedStatement, needed: frozenset[bytes]) -> list[str] | None:
+        """ESC-017: the key a statement counts for under the newcomer quota (a Mandate for its agent, a
+        KeyRevocation for the key it revokes, any other for its issuer), or None when it is not counted:
+        no quota; a statement of a negotiation (ESC-011 admits it; what it depends on is ``needed``); one
+        issued by a key in our dealings (a Mandate by a party's principal: naming a key in our dealings as
+        agent is no claim to them, anyone can sign that); or what ends a key we hold a statement of that
+        nothing we hold ended yet -- its first KeyRevocation, or its KeyRotation -- which a flood must
+        never keep out."""
+        if self.quota is None or vs.header.negotiation_id or vs.digest in needed:
+            return None
+        issuer, body = vs.issuer, vs.body
+        if self.deals_with(issuer):
+            return None
+        v = self.verifier
+        if body == "key_revocation":
+            key = vs.statement.key_revocation.key
+            if self.deals_with(key) or (key in v.chains and key not in v.revoked):
+                return None
+            return [key]
+        if body == "key_rotation" and issuer in v.chains and not (issuer in v.rotated or issuer in v.revoked):
+            return None
+        return [vs.statement.mandate.agent if body == "mandate" else issuer]
 
     def _check_recognition(self, accept: VerifiedStatement, now_ms: int) -> None:
         """WIT-004 and the per-party limit, for an Accept of a contract that names this escrow."""
@@ -927,6 +1037,11 @@ class Escrow:
         if c is not None and c.escrow == self.did and c.accept.digest == vs.digest:
             self._accept_of[c.offer.digest] = vs.digest
             self._accept_nonces[(vs.issuer, vs.header.nonce)] = vs.digest
+            self._dealings.update(c.parties)  # ESC-017: its parties and their principals
+            for answered in (c.offer, c.accept):
+                record = self.verifier.mandates.get(answered.mandate_digest)
+                if record is not None:
+                    self._dealings.add(record.principal)
         if c is None or c.escrow != self.did or neg.id in self._contracts:
             return
         # A contract opens here when it forms, and again when a claim on an obligation a Revoke left

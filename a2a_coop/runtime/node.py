@@ -67,7 +67,7 @@ from a2a_coop.runtime.peer import (
     Peer,
     wall_clock_ms,
 )
-from a2a_coop.runtime.strangers import NewcomerOffers, StrangerQuota
+from a2a_coop.runtime.strangers import META_STRANGERS, NewcomerOffers, StrangerCount, StrangerQuota
 from a2a_coop.runtime.strategy import Strategy
 from a2a_coop.runtime.trade import (
     Submitter,
@@ -930,7 +930,10 @@ class EscrowNode:
     ``durability`` is the journal's (:meth:`Journal.open`): ``"full"``, the default, for any live
     escrow; ``"normal"`` only for tests and benchmarks. ``forget`` (the default): a contract over for
     good leaves memory once durable, the journal answering for it (:meth:`Escrow.forget_contract`);
-    off, the escrow holds every contract (tests compare the two).
+    off, the escrow holds every contract (tests compare the two). ``stranger_quota``: the newcomer quota
+    on the statements of no negotiation it takes of keys outside its dealings (ESC-017; None: the
+    defaults of :class:`StrangerQuota`; one of zeros: no limit), counted on our clock and journaled with
+    what it counted, so a restart grants no second quota.
     """
 
     def __init__(
@@ -943,10 +946,12 @@ class EscrowNode:
         faucet: int = 0,
         durability: Durability = "full",
         forget: bool = True,
+        stranger_quota: StrangerQuota | None = None,
     ) -> None:
         self.clock = clock
         self.faucet = faucet
         self.forget = forget
+        self.stranger_quota = StrangerQuota() if stranger_quota is None else stranger_quota
         self.journal = Journal.open(journal_path, durability=durability)
         try:
             self._start(key, mandate, clock, forget)
@@ -978,6 +983,14 @@ class EscrowNode:
         )
         self._forgettable: list[tuple[list[bytes], Ticket | None]] = []
         self.escrow.forked_accepts.update(self.journal.get_meta(META_FORKED_ACCEPTS, []))
+        # ESC-017: what the journal counted in the current period counts on (never a second quota).
+        quota = self.stranger_quota
+        self.strangers = (
+            StrangerCount(quota, self.journal.get_meta(META_STRANGERS), clock(), requirement="ESC-017")
+            if quota.active
+            else None
+        )
+        self.escrow.quota = self.strangers
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         # The last journal write a Submit staged (under the lock): what the escrow holds in memory is
@@ -1069,6 +1082,9 @@ class EscrowNode:
                 # signed, so a durable answer never queues behind the next Submit's checks.
                 if len(self.escrow.forked_accepts) != forks:  # also when the Submit is refused (ESC-015)
                     meta = {**(meta or {}), META_FORKED_ACCEPTS: sorted(self.escrow.forked_accepts)}
+                counted = self.strangers.meta() if self.strangers is not None else {}
+                if counted:  # in the commit that holds what it counted (ESC-017)
+                    meta = {**(meta or {}), **counted}
                 ticket = self._stage(meta)
                 if ticket is None and meta is not None:  # nothing taken: the record alone
                     ticket = self.journal.stage_batch([], at_ms=self.clock(), meta=meta)

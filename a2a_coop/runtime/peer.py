@@ -1282,9 +1282,11 @@ class Peer:
         """RPC-016: whether ``vs`` is a statement of our dealings, which the newcomer quota does not
         count: ours or a key's in our dealings (or in ``chosen``, the counterparty of a swap we started);
         one of a negotiation we are party to, or an Offer addressed to us, which opens one (RPC-012's
-        caps count those); a Mandate for such a key; or what ends a key we hold a statement of that
-        nothing we hold ended yet (a KeyRevocation of it, its KeyRotation): always taken, once, so that
-        a flood of strangers never keeps out the revocation of a key a thief holds."""
+        caps count those); a Mandate our principal grants us, or one for the counterparty of a swap we
+        started (not one for a key in our dealings by another issuer: anyone can mint that); or what ends
+        a key we hold a statement of that nothing we hold ended yet (a KeyRevocation of it, its
+        KeyRotation): always taken, once, so that a flood of strangers never keeps out the revocation of
+        a key a thief holds."""
         issuer = vs.issuer
         if issuer == self.did or issuer in chosen or self.deals_with(issuer):
             return True
@@ -1296,8 +1298,11 @@ class Peer:
                 return True
             return body == "offer" and vs.audience == self.did
         if body == "mandate":
+            # Its issuer is not in our dealings (above): anyone can sign a Mandate naming any key as its
+            # agent, so one naming us or a key in our dealings is no claim to them, and counts -- but for
+            # our own principal's for us, and the Mandates of the counterparty of a swap we started.
             agent = vs.statement.mandate.agent
-            return agent == self.did or agent in chosen or self.deals_with(agent)
+            return (agent == self.did and issuer == self.mandate_vs.issuer) or agent in chosen
         v = self.verifier
         if body == "key_revocation":
             key = vs.statement.key_revocation.key

@@ -21,6 +21,11 @@ signed it (or the key it is about), verified. A statement over the quota is refu
 the time to the next window as its retry hint (a request), or ignored (gossip), and nothing of it is
 kept.
 
+An escrow counts the same way what it takes through Submit (SPEC.md ESC-017,
+:meth:`a2a_coop.protocol.escrow.Escrow._newcomer`): the statements of no negotiation of keys outside its
+dealings (no funds credited there, no contract it witnessed, not a party's principal), against the whole
+``per_period`` (it starts no swaps), its refusals naming ESC-017.
+
 Across restarts: the window and its total are journaled in the same commit as the statements they
 count (:data:`META_STRANGERS`), so a restart -- or a crash an attacker provokes -- grants no second
 quota in the same window; the per-key counts are memory only (at most ``per_period`` of them) and start

@@ -243,3 +243,15 @@ not_observable(
     "(`serve --newcomer-offers`), and rpc.rate-limit checks the shape of a RATE_LIMITED refusal",
     "RPC-017",
 )
+not_observable(
+    "esc.stranger-quota",
+    "An escrow takes strangers' statements of no negotiation within a newcomer quota that never counts "
+    "its dealings",
+    "the quota's size is the target escrow's configuration (the reference: 1,000 an hour), and reaching it "
+    "would take the suite a thousand fresh keys and leave the target refusing the fresh identities the "
+    "rest of the run submits (the escrow cases' parties have no funds or contract there before their "
+    "first Submit; a run of the escrow cases spends 28 of the reference's 1,000); "
+    "tests/test_escrow_stranger_quota.py fills a small quota of the reference escrow, over gRPC too, and "
+    "rpc.rate-limit checks the shape of a RATE_LIMITED refusal",
+    "ESC-017",
+)
