@@ -29,11 +29,22 @@ from a2a_coop.cli._runtime import (
     resolve_did,
 )
 from a2a_coop.protocol.envelope import envelope_to_json
-from a2a_coop.protocol.errors import CoopError, RevocationUnauthorized
+from a2a_coop.protocol.errors import (
+    ChainBroken,
+    CoopError,
+    Equivocation,
+    LogRootMismatch,
+    NonceReused,
+    RevocationUnauthorized,
+)
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.node import mandates_for, sign_key_revocation
 from a2a_coop.runtime.peer import wall_clock_ms
 from a2a_coop.transport import CooperationClient, EscrowClient, TlsConfig, TransportError
+
+# A binding refused for one of these alone -- faults against the key's other statements, which its
+# thief causes at will -- is shown with the revocation in one Submit (KEY-007, ESC-001).
+_AGAINST_OTHERS = (Equivocation, ChainBroken, LogRootMismatch, NonceReused)
 
 
 def cmd_revoke_key(args: argparse.Namespace, out: TextIO) -> int:
@@ -171,16 +182,23 @@ def _submit_to_escrow(
     envelopes in order and stops at the first it refuses, and a binding it refuses -- a statement of a
     leaked key at a seq the thief also signed at there (EQUIVOCATION), or dated after a revocation of the
     key it holds (KEY_REVOKED) -- would otherwise keep out a revocation that what it holds already
-    authorises (the thief's own statements under our Mandate bind the key to us, KEY-007)."""
+    authorises (the thief's own statements under our Mandate bind the key to us, KEY-007). A binding
+    refused only for its chain or nonce (a thief's fork at its seq, under a Mandate of the thief's own
+    principal) binds the key all the same when the revocation follows it in the same Submit (KEY-007,
+    ESC-001): the revocation then goes with the Mandates and bindings, in one Submit."""
     unbound = ""
+    with_context = False
     try:
         with EscrowClient(address, tls=tls) as client:
             if context:
                 try:
                     first_contact("--escrow", address, "escrow", lambda: client.submit(context))
                 except CoopError as exc:
-                    unbound = f" (its binding was not taken: {_one_line(exc)})"
-            first_contact("--escrow", address, "escrow", lambda: client.submit([revocation.envelope]))
+                    with_context = isinstance(exc, _AGAINST_OTHERS)
+                    said = "refused alone, shown with it" if with_context else "not taken"
+                    unbound = f" (its binding was {said}: {_one_line(exc)})"
+            evidence = [*context, revocation.envelope] if with_context else [revocation.envelope]
+            first_contact("--escrow", address, "escrow", lambda: client.submit(evidence))
     except RevocationUnauthorized:
         out.write(_unauthorized("escrow", address, bound=len(context) > 1, unbound=unbound))
         return False
