@@ -493,7 +493,7 @@ def test_a_thief_binding_the_key_to_its_own_principal_gains_no_more_than_the_key
             peer.exchange(alice.offer(party).envelope, alice.setup)
 
 
-@pytest.mark.req("KEY-008", "KEY-004", "KEY-007", "ESC-013", "ESC-001")
+@pytest.mark.req("ESC-017", "KEY-008", "KEY-004", "KEY-007", "ESC-013", "ESC-001")
 @pytest.mark.parametrize(
     ("kind", "refused"),
     [("same-seq", "EQUIVOCATION"), ("same-nonce", "NONCE_REUSED"), ("prev-broken", "CHAIN_BROKEN")],
@@ -527,6 +527,8 @@ def test_a_thief_cannot_keep_a_principals_revocation_out_of_an_escrow_by_forking
     assert said.startswith(f"escrow {server.target}: taken") and f"shown with it: {refused}" in said, said
     assert revocation.digest in escrow.escrow.verifier.statements, said
     assert binding.digest not in escrow.escrow.verifier.statements  # shown, not held: in no chain
+    report = audit_ledger(escrow.escrow.transcript(), escrow=escrow.did)  # binds it as the escrow did
+    assert report.ok, report.findings
     later = identity_pb2.Checkpoint(log_root=merkle_root([fork.digest]))  # its seq 1, under Alice's Mandate
     with pytest.raises(KeyRevoked):
         escrow.submit([thief.sign("checkpoint", later, mandate=alice.mandate_vs.digest).envelope])
@@ -542,7 +544,7 @@ def _pages(escrow: EscrowNode) -> list[bytes]:
     return out
 
 
-@pytest.mark.req("KEY-007", "KEY-008", "ESC-001", "ESC-006", "AUD-003", "WIT-001")
+@pytest.mark.req("ESC-017", "KEY-007", "KEY-008", "ESC-001", "ESC-006", "ESC-007", "AUD-003", "WIT-001")
 def test_a_shown_binding_at_an_escrow_survives_its_restart_and_passes_its_audit(tmp_path: Path) -> None:
     """The escrow took Alice's principal's revocation beside the binding the thief forked (shown, not
     held). Its journal keeps the binding apart from its statements -- whose seq and nonce indexes serve
@@ -611,7 +613,7 @@ def test_a_shown_binding_at_an_escrow_survives_its_restart_and_passes_its_audit(
     assert audit_ledger(restored.transcript(), escrow=party.did).ok
 
 
-@pytest.mark.req("KEY-007", "KEY-004", "ESC-001")
+@pytest.mark.req("ESC-017", "KEY-007", "KEY-004", "ESC-001")
 def test_an_escrow_shows_a_forked_binding_only_with_a_revocation_it_takes() -> None:
     """The shown-binding path at an escrow, as a stranger would use it: after the thief's fork, the
     escrow refuses Alice's binding, its Submit stopping there (EQUIVOCATION, ESC-001), and keeps nothing
@@ -662,7 +664,7 @@ def test_an_escrow_shows_a_forked_binding_only_with_a_revocation_it_takes() -> N
     assert audit_ledger(escrow.escrow.transcript(), escrow=party.did).ok
 
 
-@pytest.mark.req("KEY-007", "AUD-003")
+@pytest.mark.req("AUD-003", "ESC-017", "KEY-007")
 def test_the_audit_binds_nothing_for_a_refused_statement_without_its_revocation() -> None:
     """An escrow's transcript that shows the forked binding stamped without a revocation the binding
     authorises after it -- none, or one by another principal -- is not sound: the binding's refusal is a
