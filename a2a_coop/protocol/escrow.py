@@ -59,7 +59,6 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from itertools import islice
 from typing import Any, Final, NamedTuple, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
@@ -894,8 +893,8 @@ class Escrow:
             return None
         if principal in self.verifier.bound.get(vs.issuer, ()):
             return []
-        if held:  # a revocation by a principal held means the key was bound to it when it was taken
-            return None  # pragma: no cover - bindings are never dropped
+        if held:  # held, it passed beside another binding (kept: bindings are never dropped), or none
+            return None
         marks = len(self._transcript), len(self._unsaved)
         with self.verifier.provisionally((), binding=vs):
             try:
@@ -1429,7 +1428,8 @@ class Escrow:
 def next_evidence(statements: Sequence[VerifiedStatement], i: int, escrow: str) -> VerifiedStatement | None:
     """The statement after ``statements[i]`` in a transcript that is not a Stamp by ``escrow`` (a Submit's
     evidence runs on past the Stamp of its next 256 digests), or None."""
-    for vs in islice(statements, i + 1, None):
+    for j in range(i + 1, len(statements)):
+        vs = statements[j]
         if vs.issuer != escrow or vs.body != "stamp":
             return vs
     return None
