@@ -534,6 +534,43 @@ def test_a_thief_cannot_keep_a_principals_revocation_out_of_an_escrow_by_forking
         escrow.submit([thief.sign("checkpoint", later, mandate=alice.mandate_vs.digest).envelope])
 
 
+@pytest.mark.req("KEY-008", "ESC-017", "ESC-001")
+def test_revoke_key_shows_the_forked_binding_with_the_revocation_whatever_else_its_context_holds() -> None:
+    """revoke-key's context for the escrow holds, besides the binding the thief forked, (1) a second
+    statement of the key under Alice's Mandate after it (her seq 1, which the thief's fork breaks too), or
+    (2) three hundred renewals of her Mandate, more than one request carries (the client splits the
+    Submit, RPC-008). Sent as [context..., revocation], the revocation followed the second binding, not
+    the forked one, or came in another request than the binding: the escrow refused the Submit at the
+    binding. revoke-key sends, for each binding of the context, [its Mandate, it, the revocation]: taken."""
+    clock = FixedClock()
+    alice = Party("alice", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    second = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([binding.digest])))
+    renewals = []
+    for i in range(300):
+        caps = identity_pb2.Mandate(
+            agent=alice.did,
+            valid_from_ms=clock.now_ms + i,
+            valid_until_ms=clock.now_ms + DAY_MS,
+            currency="credit",
+        )
+        renewals.append(alice.principal.sign("mandate", caps, ttl_ms=DAY_MS).envelope)
+    clock.advance(1_000)
+    _, own = _own_principal(alice.agent, clock)
+    _, fork = _fork("same-seq", alice, clock, own)
+    revocation = _revocation(alice.principal, alice.did, clock.now_ms - 500)
+    for context in (
+        [*alice.setup, binding.envelope, second.envelope],
+        [*renewals, *alice.setup, binding.envelope],
+    ):
+        escrow = LocalEscrow(Party("escrow", clock))
+        escrow.submit([own.envelope, fork.envelope])
+        out = io.StringIO()
+        with serve(None, escrow) as server:
+            assert _submit_to_escrow(server.target, revocation, context, None, out), out.getvalue()
+        assert revocation.digest in escrow.escrow.verifier.statements
+
+
 def _pages(escrow: EscrowNode) -> list[bytes]:
     """An escrow's whole transcript as GetTranscript serves it, two ledger entries a page (ESC-006)."""
     out: list[bytes] = []

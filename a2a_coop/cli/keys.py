@@ -12,6 +12,7 @@ kept in ``--out`` is sent, not signed anew.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -185,20 +186,27 @@ def _submit_to_escrow(
     authorises (the thief's own statements under our Mandate bind the key to us, KEY-007). A binding
     refused only for its chain or nonce (a thief's fork at its seq, under a Mandate of the thief's own
     principal) binds the key all the same when the revocation follows it in the same Submit (KEY-007,
-    ESC-001): the revocation then goes with the Mandates and bindings, in one Submit."""
+    ESC-017): the revocation then goes right after each binding in turn, with the Mandate it cites
+    (:func:`_shown_with`), until the escrow takes it."""
     unbound = ""
-    with_context = False
+    shown = False
     try:
         with EscrowClient(address, tls=tls) as client:
             if context:
                 try:
                     first_contact("--escrow", address, "escrow", lambda: client.submit(context))
                 except CoopError as exc:
-                    with_context = isinstance(exc, _AGAINST_OTHERS)
-                    said = "refused alone, shown with it" if with_context else "not taken"
+                    shown = isinstance(exc, _AGAINST_OTHERS)
+                    said = "refused alone, shown with it" if shown else "not taken"
                     unbound = f" (its binding was {said}: {_one_line(exc)})"
-            evidence = [*context, revocation.envelope] if with_context else [revocation.envelope]
-            first_contact("--escrow", address, "escrow", lambda: client.submit(evidence))
+            tries = _shown_with(context, revocation) if shown else [[revocation.envelope]]
+            for i, evidence in enumerate(tries):
+                try:
+                    first_contact("--escrow", address, "escrow", functools.partial(client.submit, evidence))
+                    break
+                except (RevocationUnauthorized, *_AGAINST_OTHERS):
+                    if i == len(tries) - 1:
+                        raise  # each binding tried: the last refusal says why
     except RevocationUnauthorized:
         out.write(_unauthorized("escrow", address, bound=len(context) > 1, unbound=unbound))
         return False
@@ -207,6 +215,21 @@ def _submit_to_escrow(
         return False
     out.write(f"escrow {address}: taken{unbound}\n")
     return True
+
+
+def _shown_with(context: Sequence[bytes], revocation: VerifiedStatement) -> list[list[bytes]]:
+    """For each binding of ``context`` (a statement under one of its Mandates), in order: [the Mandate it
+    cites, it, ``revocation``] -- one Submit each, the revocation right after the binding, as the escrow
+    shows a binding refused only for its chain or nonce (ESC-017); the Mandate alone of the context's,
+    so that the Submit stays small enough to go as one request (a split would part the two)."""
+    verified = [verify_statement(env) for env in context]
+    mandates = {vs.digest: vs.envelope for vs in verified if vs.body == "mandate"}
+    tries = [
+        [mandates[vs.header.mandate], vs.envelope, revocation.envelope]
+        for vs in verified
+        if vs.body != "mandate" and vs.header.mandate in mandates
+    ]
+    return tries or [[revocation.envelope]]
 
 
 def _unauthorized(what: str, address: str, *, bound: bool, unbound: str = "") -> str:
