@@ -18,7 +18,13 @@ import pytest
 from peers import fresh_key, line_moved_to, make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
-from a2a_coop.protocol.errors import CoopError, IllegalTransition, IssuedInPast, UnknownNegotiation
+from a2a_coop.protocol.errors import (
+    CoopError,
+    IllegalTransition,
+    IssuedInPast,
+    RateLimited,
+    UnknownNegotiation,
+)
 from a2a_coop.protocol.escrow import Escrow, revoke_until
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State, proposal_of
@@ -28,6 +34,7 @@ from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.runtime.reputation import Reputation
+from a2a_coop.runtime.strangers import StrangerQuota
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, Signer, bonded_trade, derive
 
 BOND = 100
@@ -425,6 +432,59 @@ def test_the_audit_reports_bonds_a_displaced_contract_left_locked_or_forfeited(
     assert signed.body == "forfeit"
 
 
+def _displaced_with_one_bond_locked() -> tuple[_Displaced, bytes]:
+    """The displacement of :func:`_displaced_at`, bonded, with P2 holding no funds at E until after it:
+    E locked P1's bond only, refunded it when K's Accept displaced the contract (ESC-016), and then P2
+    deposits -- the funds E's lock of P2's bond had waited for. (The scenario, the displaced contract's
+    id.)"""
+    d = _displaced_at(
+        bonded=True,
+        escrow_at=lambda clock, party, funds: LocalEscrow(
+            party, funds={did: amount for did, amount in funds.items() if did != Party("p2", clock).did}
+        ),
+    )
+    escrow = d.e.escrow
+    contract = escrow.verifier.negotiations.get(d.nid).replaced.id
+    assert [verify_statement(env).body for env in d.answer[-1:]] == ["refund"]  # P1's, its only lock
+    d.clock.advance(1_000)
+    escrow.deposit(d.p2.did, 1_000, escrow.currency, "after the displacement", d.clock.now_ms)
+    return d, contract
+
+
+@pytest.mark.req("ESC-016", "AUD-004")
+def test_an_honest_escrow_locks_nothing_for_a_displaced_contract_when_funds_arrive() -> None:
+    """P2's deposit after the displacement would have completed the contract's bonding: the honest escrow
+    locks nothing for it (ESC-016: nothing but the Refunds), P2's funds stay available, and the audit of
+    its transcript finds nothing."""
+    d, _ = _displaced_with_one_bond_locked()
+    escrow = d.e.escrow
+    d.clock.advance(1_000)
+    d.e.tick()
+    assert [escrow.balance(p.did) for p in (d.p1, d.p2)] == [(1_000, 0)] * 2
+    report = audit_ledger(escrow.transcript(), escrow=escrow.did)
+    assert report.ok, report.findings
+
+
+@pytest.mark.req("ESC-016", "AUD-004")
+def test_the_audit_reports_a_bond_locked_for_a_contract_already_displaced() -> None:
+    """A faulty escrow locks P2's bond for the contract K's witnessed Accept displaced, once P2's funds
+    arrive, and refunds it later: no money moved in the end, and the audit found nothing -- but the escrow
+    acted on a contract it knew was dead (ESC-016: after it took the displacing Accept, it signs nothing
+    about that contract but the Refunds of the bonds it locked before). Expect LOCK_NOT_DUE, naming the
+    lock, and nothing about the Refund that followed it."""
+    d, contract = _displaced_with_one_bond_locked()
+    escrow = d.e.escrow
+    d.clock.advance(1_000)
+    bond = commitment_pb2.BondLock(contract=contract, party=d.p2.did, amount=BOND)
+    lock = escrow._sign("bond_lock", bond, d.nid, d.clock.now_ms)  # a faulty escrow's
+    d.clock.advance(1_000)
+    refund = commitment_pb2.Refund(contract=contract, party=d.p2.did, amount=BOND)
+    escrow._sign("refund", refund, d.nid, d.clock.now_ms)
+    assert [escrow.balance(p.did) for p in (d.p1, d.p2)] == [(1_000, 0)] * 2
+    report = audit_ledger(escrow.transcript(), escrow=escrow.did)
+    assert [(f.code, f.digests) for f in report.findings] == [("LOCK_NOT_DUE", (lock.digest,))]
+
+
 @pytest.mark.req("ESC-016")
 def test_a_displaced_contracts_bonds_are_refunded_once_across_restarts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -648,34 +708,40 @@ def test_a_refused_requests_mandate_is_not_kept_behind_a_checkpoint_of_its_key(t
     _twenty_refused_requests_keep_nothing(tmp_path, checkpoint)
 
 
-@pytest.mark.req("RPC-015", "RPC-012")
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC/reference decision (RPC-012, RPC-015): a peer takes and journals the public statements "
-    "(a Mandate and its agent's Checkpoint) of any key that sends them, as a request or as gossip: fresh "
-    "keys, which cost nothing, grow its journal two statements at a time, without bound, and RPC-015's care "
-    "for what a refused request keeps cannot help while this stands. Options: a newcomer quota on the "
-    "public statements a peer keeps of keys outside its dealings (the first N per period, RPC-012's "
-    "NEWCOMER_SHARE for statements), KeyRevocations of keys it holds statements of always taken; or take "
-    "a stranger's Checkpoint only as context of a request that passes (a negotiation opened, counted by "
-    "RPC-012's caps), answering a bare one with an Ack and keeping nothing. Tried (twelfth session): "
-    "keeping no stranger's bare Checkpoint or Mandate breaks RPC-002's one Ack and the conformance "
-    "probes that send a stranger's Mandates to see CHAIN_BROKEN, EQUIVOCATION and NONCE_REUSED (they "
-    "rely on a target keeping them): so a quota, with the probes' needs in mind",
-)
+@pytest.mark.req("RPC-016", "RPC-015", "RPC-012")
 def test_strangers_public_statements_do_not_grow_a_peers_journal_without_bound(tmp_path: Path) -> None:
     """Two hundred fresh keys each send Bob their Mandate and a Checkpoint under it, and nothing else:
-    all four hundred statements are journaled. Expect a bound independent of the number of keys."""
+    all four hundred statements were journaled, two rows a key, without bound (RPC-015's care for what a
+    refused request keeps could not help while this stood). Closed: a newcomer quota on the public
+    statements a peer keeps of keys outside its dealings (RPC-016) -- here 100 an hour, of which what
+    nobody in Bob's dealings asked for fills three quarters. Past it each key is refused
+    ``RATE_LIMITED``, retry at the next window, and nothing of it is journaled; the next window takes
+    the next keys again."""
     clock = FixedClock()
     bob = Party("bob", clock)
+    quota = StrangerQuota(per_period=100, period_ms=3_600_000)
     with Journal.open(tmp_path / "bob.db") as journal:
-        b = make_peer(bob, clock, journal=journal)
+        b = make_peer(bob, clock, journal=journal, stranger_quota=quota)
         start = sum(1 for _ in journal.statements())
+        refused = []
         for i in range(200):
             key, mandate = fresh_key(i, clock)
             checkpoint = key.sign("checkpoint", identity_pb2.Checkpoint(log_root=b""), mandate=mandate.digest)
-            b.exchange(checkpoint.envelope, [mandate.envelope])
-        assert sum(1 for _ in journal.statements()) - start <= 100
+            try:
+                assert b.exchange(checkpoint.envelope, [mandate.envelope]) == []  # public: no Ack
+            except RateLimited as err:
+                refused.append(err)
+        kept = sum(1 for _ in journal.statements()) - start
+        assert kept == 74  # 37 keys, two rows each: the 38th's would pass 75 (three quarters of 100)
+        assert len(refused) == 200 - 37
+        window_end = (clock.now_ms // 3_600_000 + 1) * 3_600_000
+        hints = {(e.requirement, e.retry_after_ms) for e in refused}
+        assert hints == {("RPC-016", window_end - clock.now_ms)}
+        clock.now_ms = window_end  # the next window
+        key, mandate = fresh_key(200, clock)
+        checkpoint = key.sign("checkpoint", identity_pb2.Checkpoint(log_root=b""), mandate=mandate.digest)
+        b.exchange(checkpoint.envelope, [mandate.envelope])
+        assert sum(1 for _ in journal.statements()) - start == kept + 2
 
 
 @pytest.mark.req("RPC-015")

@@ -458,3 +458,19 @@ def test_a_peer_answering_a_counterparty_ahead_of_its_clock_keeps_its_chain_in_t
     second = [verify_statement(e) for e in peer.exchange(carol.offer(bob).envelope, carol.setup)]
     assert [vs.body for vs in second] == ["mandate", "accept", "delivery"]
     assert second[1].header.issued_at_ms >= first[-1].header.issued_at_ms
+
+
+@pytest.mark.req("RPC-012")
+def test_the_open_cap_probe_leaves_no_contract_open_in_the_target(tmp_path: Path) -> None:
+    """`rpc.context-offer-over-open-cap` forms as many contracts as the target's cap on one key's open
+    negotiations (256 at the reference) to reach it; it then performs its side of each, so that the run
+    leaves none open in the target: they would stay open a day (deadline plus claim window), and a CI
+    job probing one long-running target some thirty times a day would fill its total caps with them."""
+    from tests.test_processes import status
+
+    for server, who in _serving(tmp_path, "bob", ["serve"]):
+        run = conformance("--target", server.target, "--case", "rpc.context-offer-over-open-cap")
+        assert run.returncode == 0 and "1 PASS" in run.stdout, run.stdout + run.stderr
+        negotiations = status(who)["negotiations"]
+        assert negotiations.get("FULFILLED", 0) >= 256, negotiations
+        assert set(negotiations) == {"FULFILLED"}, negotiations

@@ -3,18 +3,27 @@ count (SPEC 3.4, KEY-004, KEY-008), against real peer and escrow processes."""
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from cli_run import one_line_error, run_cli
 
+from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.cli._runtime import load_envelope
 from a2a_coop.cli.demo import Identity, provision, start_server, stop_process, wait_listening
+from a2a_coop.protocol.chain import ChainSigner
+from a2a_coop.protocol.errors import KeyRevoked
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.keyfile import generate_keypair, write_key_file
 from a2a_coop.runtime.node import write_envelope_file
+from a2a_coop.runtime.peer import wall_clock_ms
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
+from a2a_coop.transport import CooperationClient
 
 
 def _principal(who: Identity) -> list[str]:
@@ -69,6 +78,74 @@ def test_a_revocation_refused_without_its_binding_is_sent_again_with_it(
         with Journal.open(tmp_path / f"{name}.db", lock=False) as journal:
             assert journal.by_digest(revocation.digest) is not None, name
     assert revocation.statement.key_revocation.key == alice.did != carol.did
+
+
+@pytest.mark.req("KEY-008", "CHN-005")
+def test_binding_from_sends_the_keys_first_checkpoint_which_a_thiefs_later_statement_does_not_keep_out(
+    market: tuple[Identity, Identity, str, str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Alice's peer signs its first Checkpoint (seq 0), then a thief who copied her key shows Carol's
+    peer a Checkpoint of it at a seq ahead of her chain (100), under the thief's own principal's
+    Mandate: the key is bound to the thief's principal only there. Alice's peer goes on signing (an
+    answer to Dave's offer), so its head Checkpoint (GetCheckpoint) is issued after the thief's
+    statement at a lower seq, and Carol's peer refuses it CHAIN_BROKEN (CHN-005) -- and the revocation
+    with it, the key still the thief's there. --binding-from sends the key's first Checkpoint, read
+    from Alice's peer's log (KEY-008), signed before the thief's: taken, the revocation with it, and
+    the thief's next statement under Alice's Mandate is KEY_REVOKED. A peer that has no Checkpoint of
+    the key to give is said so in one line, and its head Checkpoint is what is checked (here another
+    key's: a usage error)."""
+    alice, carol, alice_at, carol_at, _ = market
+    with CooperationClient(alice_at) as client:
+        first = verify_statement(client.get_checkpoint())
+    assert (first.header.seq, first.issuer) == (0, alice.did)
+    time.sleep(0.01)
+    thief, boss = _thief(alice, seq=100), Signer("thief-principal", FixedClock(wall_clock_ms()))
+    caps = identity_pb2.Mandate(
+        agent=alice.did,
+        valid_from_ms=boss.clock.now_ms - 1_000,
+        valid_until_ms=boss.clock.now_ms + DAY_MS,
+        currency="credit",
+        period_ms=DAY_MS,
+    )
+    own = boss.sign("mandate", caps, ttl_ms=DAY_MS)
+    squat = thief.sign("checkpoint", identity_pb2.Checkpoint(log_root=os.urandom(32)), mandate=own.digest)
+    with CooperationClient(carol_at) as client:
+        client.exchange(squat.envelope, [own.envelope])
+    time.sleep(0.01)
+    dave = Party("dave", FixedClock(wall_clock_ms()))
+    with CooperationClient(alice_at) as client:  # Alice answers: her head moves past her first Checkpoint
+        assert client.exchange(dave.offer(SimpleNamespace(did=alice.did)).envelope, dave.setup)  # type: ignore[arg-type]
+        latest = verify_statement(client.get_checkpoint())
+    assert latest.header.seq > 1 and latest.header.issued_at_ms > squat.header.issued_at_ms
+
+    out = tmp_path / "revocation.json"
+    base = ["revoke-key", *_principal(alice), "--agent", alice.did, "--out", out]
+    code, stdout, err = run_cli(capsys, *base, "--binding-from", alice_at, "--send", carol_at)
+    assert code == 0, (stdout, err)
+    assert f"peer {carol_at}: taken" in stdout and "binding:" not in stdout
+    revocation = _revocation(out)
+    with Journal.open(tmp_path / "carol.db", lock=False) as journal:
+        assert journal.by_digest(first.digest) is not None
+        assert journal.by_digest(revocation.digest) is not None
+    time.sleep(0.01)
+    offer = thief.sign(
+        "offer", dave.proposal(), audience=carol.did, mandate=verify_statement(alice.mandate).digest
+    )
+    with CooperationClient(carol_at) as client, pytest.raises(KeyRevoked):
+        client.exchange(offer.envelope, [alice.mandate])
+
+    # a peer with no Checkpoint of the key in its log (Carol's): said in one line, then its head's
+    # Checkpoint refused as another key's
+    code, stdout, err = run_cli(capsys, *base, "--binding-from", carol_at)
+    assert code == 2
+    [said] = [line for line in stdout.splitlines() if line.startswith("binding:")]
+    assert carol_at in said and "first Checkpoint" in said and "KEY-008" in said
+    one_line_error(err, "a binding is a statement of")
+
+
+def _thief(who: Identity, *, seq: int) -> ChainSigner:
+    """Whoever copied ``who``'s agent key, signing from ``seq`` on (a seq ahead of the owner's chain)."""
+    return ChainSigner(who.key, clock=wall_clock_ms, nonce=lambda: os.urandom(16), head=(seq, os.urandom(32)))
 
 
 def _revocation(path: Path) -> VerifiedStatement:

@@ -4,9 +4,9 @@ must count.
 A principal's KeyRevocation is authorised only by a statement binding the key to it (KEY-007): a
 verifier that has heard nothing of the key refuses it (``REVOCATION_UNAUTHORIZED``) and records
 nothing. So the revocation travels with the principal's Mandate for the key and a statement of the key
-under it -- its Checkpoint, given as a file or fetched from the agent's own peer -- as context
-(KEY-008), and a target that refused it is sent it again by running the command again: the revocation
-kept in ``--out`` is sent, not signed anew.
+under it -- its first Checkpoint under the Mandate, given as a file or read from the agent's own
+peer's log -- as context (KEY-008), and a target that refused it is sent it again by running the
+command again: the revocation kept in ``--out`` is sent, not signed anew.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Final, TextIO
+
+import grpc
 
 from a2a_coop.cli._common import EXIT_OK, EXIT_UNFINISHED, UsageError, iso, short
 from a2a_coop.cli._runtime import (
@@ -61,7 +63,7 @@ def cmd_revoke_key(args: argparse.Namespace, out: TextIO) -> int:
     context: list[bytes] = []
     if not own:
         context = _mandates(args, journal_path, signer.did, key)
-        context += _bindings(args, key, [verify_statement(m).digest for m in context])
+        context += _bindings(args, key, [verify_statement(m).digest for m in context], out)
     if kept is None:
         check_new_output(args.out, args.force, "a revocation file")
         effective = wall_clock_ms() if args.effective is None else args.effective
@@ -135,15 +137,13 @@ def _mandates(args: argparse.Namespace, journal_path: Path, principal: str, key:
     return found
 
 
-def _bindings(args: argparse.Namespace, key: str, mandates: Sequence[bytes]) -> list[bytes]:
-    """Statements of ``key`` under one of ``mandates`` (digests): --binding files, and the head
-    Checkpoint of the peer at --binding-from. Each binds the key to the principal (KEY-007)."""
+def _bindings(args: argparse.Namespace, key: str, mandates: Sequence[bytes], out: TextIO) -> list[bytes]:
+    """Statements of ``key`` under one of ``mandates`` (digests): --binding files, and the key's first
+    Checkpoint under them that the peer at --binding-from serves. Each binds the key to the principal
+    (KEY-007)."""
     found = [(str(path), load_envelope(path, "binding statement")) for path in args.binding]
     if args.binding_from is not None:
-        address = args.binding_from
-        with CooperationClient(address, tls=dial_tls(args)) as client:
-            checkpoint = first_contact("--binding-from", address, "peer", client.get_checkpoint)
-        found.append((f"the Checkpoint of the peer at {address}", checkpoint))
+        found.append(_fetch_binding(args.binding_from, dial_tls(args), key, mandates, out))
     for what, envelope in found:
         vs = verify_statement(envelope)
         if vs.issuer != key or vs.header.mandate not in mandates:
@@ -152,6 +152,61 @@ def _bindings(args: argparse.Namespace, key: str, mandates: Sequence[bytes]) -> 
                 f"Mandate: a binding is a statement of {short(key)} under this principal's Mandate"
             )
     return [envelope for _, envelope in found]
+
+
+# The pages of the agent's log read for its first Checkpoint (KEY-008) before settling for its latest:
+# it is at seq 0 unless the key signed under another principal first.
+BINDING_PAGES = 8
+
+
+def _fetch_binding(
+    address: str, tls: TlsConfig | None, key: str, mandates: Sequence[bytes], out: TextIO
+) -> tuple[str, bytes]:
+    """The key's first Checkpoint under one of ``mandates``, read from the log of the peer at ``address``
+    (GetLog from seq 0), KEY-008's binding: a later one is refused where a statement of the key issued
+    before it at a higher seq is held (CHN-005) -- a thief's, say -- or where a revocation of the key
+    dated before it is held (KEY_REVOKED), and the revocation with it, while the first, signed before
+    either, is taken. When the peer gives none, its head Checkpoint (GetCheckpoint), said in one line."""
+    with CooperationClient(address, tls=tls) as client:
+
+        def first() -> tuple[bytes | None, str]:
+            try:
+                return _first_checkpoint(client, key, mandates), ""
+            except CoopError as exc:
+                return None, _one_line(exc)
+            except TransportError as exc:  # nothing answering, or no peer there: said as such
+                if exc.code in _NOT_A_PEER:
+                    raise
+                return None, _one_line(exc)
+
+        envelope, failed = first_contact("--binding-from", address, "peer", first)
+        if envelope is not None:
+            return f"the first Checkpoint in the log of the peer at {address}", envelope
+        why = failed or (
+            f"no Checkpoint of {short(key)} under this principal's Mandate in the part of its log it shows"
+        )
+        checkpoint = first_contact("--binding-from", address, "peer", client.get_checkpoint)
+        out.write(
+            f"binding: the peer at {address} gave not the key's first Checkpoint ({why}): sending its "
+            "latest, which a target holding a later statement of the key may refuse (KEY-008)\n"
+        )
+        return f"the Checkpoint of the peer at {address}", checkpoint
+
+
+_NOT_A_PEER: Final = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNIMPLEMENTED}
+)
+
+
+def _first_checkpoint(client: CooperationClient, key: str, mandates: Sequence[bytes]) -> bytes | None:
+    """The first Checkpoint of ``key`` under one of ``mandates`` in the public log ``client`` reads, in
+    its first :data:`BINDING_PAGES` pages; None if there is none there."""
+    for page in client.log_pages(0, max_pages=BINDING_PAGES):
+        for envelope in page:
+            vs = verify_statement(envelope)
+            if vs.issuer == key and vs.body == "checkpoint" and vs.header.mandate in mandates:
+                return envelope
+    return None
 
 
 def _send_to_peer(

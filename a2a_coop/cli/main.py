@@ -46,6 +46,11 @@ from a2a_coop.cli._common import (
 )
 from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE
 from a2a_coop.protocol.statements import PROTOCOL_VERSION
+from a2a_coop.runtime.strangers import (
+    DEFAULT_NEWCOMER_OFFERS,
+    DEFAULT_STRANGER_STATEMENTS,
+    DEFAULT_STRANGER_STATEMENTS_PER_KEY,
+)
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -313,6 +318,34 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
         help="handle at most N requests of any one peer at a time (default 0: no limit)",
     )
     p.add_argument(
+        "--stranger-statements",
+        type=non_negative,
+        default=DEFAULT_STRANGER_STATEMENTS,
+        metavar="N",
+        help="keep at most N public statements an hour (Mandates, Checkpoints) of keys outside our dealings, "
+        "sent as requests, context or gossip, three quarters of them for what we did not ask for; more "
+        "are refused RATE_LIMITED with a retry hint, or ignored as gossip "
+        f"(default {DEFAULT_STRANGER_STATEMENTS}; 0: no limit)",
+    )
+    p.add_argument(
+        "--stranger-statements-per-key",
+        type=non_negative,
+        default=DEFAULT_STRANGER_STATEMENTS_PER_KEY,
+        metavar="N",
+        help="... and at most N an hour of any one such key "
+        f"(default {DEFAULT_STRANGER_STATEMENTS_PER_KEY}; 0: no limit)",
+    )
+    p.add_argument(
+        "--newcomer-offers",
+        type=non_negative,
+        default=DEFAULT_NEWCOMER_OFFERS,
+        metavar="N",
+        help="take at most N opening Offers an hour from issuers outside our dealings (no negotiation "
+        "not ended, no contract with us), however each ends, a quarter of them kept for newcomers whose "
+        "principal is in our dealings; more are refused RATE_LIMITED with a retry hint "
+        f"(default {DEFAULT_NEWCOMER_OFFERS}; 0: no limit)",
+    )
+    p.add_argument(
         "--trust-seed",
         action="append",
         default=[],
@@ -409,7 +442,8 @@ def _add_runtime_parsers(sub: Any) -> None:
         "--binding-from",
         type=address,
         metavar="HOST:PORT",
-        help="fetch the key's Checkpoint from the peer serving it there (GetCheckpoint)",
+        help="read the key's first Checkpoint under this principal's Mandate from the log of the peer "
+        "serving it there (GetLog from seq 0, KEY-008; its latest, GetCheckpoint, when it gives none)",
     )
     p.add_argument(
         "--send", type=address, action="append", default=[], metavar="HOST:PORT", help="a peer to send it to"

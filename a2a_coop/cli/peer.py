@@ -62,6 +62,7 @@ from a2a_coop.runtime.node import (
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
 from a2a_coop.runtime.perform_time import TooLittleTimeToPerform, revocable_hold_until
 from a2a_coop.runtime.reputation import TrustPolicy
+from a2a_coop.runtime.strangers import NewcomerOffers, StrangerQuota
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, Strategy, WithholdingStrategy
 from a2a_coop.runtime.trade import (
     await_locks,
@@ -217,6 +218,10 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
                 strategy=strategy,
                 trust=trust_policy(args),
                 min_time_to_perform_ms=args.min_time_to_perform,
+                stranger_quota=StrangerQuota(
+                    per_period=args.stranger_statements, per_key=args.stranger_statements_per_key
+                ),
+                newcomer_offers=NewcomerOffers(per_period=args.newcomer_offers),
             ),
             journal,
             witness=witness,

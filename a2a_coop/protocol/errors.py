@@ -452,11 +452,15 @@ class RequestInvalid(RequestError):
 
 
 class RateLimited(RequestError):
-    """A peer sent more requests than the server takes from one peer (RPC-012); retry after the hint."""
+    """A peer sent more requests than the server takes from one peer (RPC-012), or more public statements
+    of keys outside the server's dealings than it keeps this period (RPC-016); retry after the hint."""
 
     code = "RATE_LIMITED"
     grpc_status = "RESOURCE_EXHAUSTED"
-    summary = "too many requests from this peer; retry later"
+    summary = (
+        "too many requests from this peer, or strangers' statements or newcomers' offers this period; "
+        "retry later"
+    )
 
     def __init__(self, detail: str = "", *, retry_after_ms: int = 0, **kwargs: Any) -> None:
         super().__init__(detail, **kwargs)

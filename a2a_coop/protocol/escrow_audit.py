@@ -27,7 +27,8 @@ audit says "ok" only when it could check everything:
   (``RULING_WRONG``), every BondLock rests on a recognised contract, every
   Release and Refund was due when it was signed (``RELEASE_NOT_DUE``,
   ``REFUND_NOT_DUE``; of a contract another escrow's witnessed Accept displaced,
-  only the Refunds of its locked bonds, once the escrow took that Accept, ESC-016),
+  only the Refunds of its locked bonds, once the escrow took that Accept, ESC-016:
+  a BondLock of it then is ``LOCK_NOT_DUE``, refunded later or not),
   and nothing the rules made due by the ledger's last time was left undone
   (``ACTION_MISSING``: a ruling, a lapse, a settlement; nothing under the other
   escrow's contract).
@@ -270,10 +271,17 @@ class _Replay:
         """ESC-016: after the Accept that displaced a contract of the escrow's is replayed (its Stamp, and
         so the escrow's taking it, before this statement), a Refund of a bond locked for that contract is
         due -- the Book reports one never locked, settled twice or of another amount -- and nothing else:
-        every verifier holding the Accept takes it as superseded (NEG-018), with no check of its cause."""
+        every verifier holding the Accept takes it as superseded (NEG-018), with no check of its cause. A
+        lock then is ``LOCK_NOT_DUE`` even when a Refund follows it and no money moved in the end: the
+        escrow acted on a contract it knew nobody can perform."""
         if vs.body == "refund":
             return
-        code = {"ruling": "RULING_WRONG", "release": "RELEASE_NOT_DUE", "forfeit": "FORFEIT_WITHOUT_CAUSE"}
+        code = {
+            "ruling": "RULING_WRONG",
+            "release": "RELEASE_NOT_DUE",
+            "forfeit": "FORFEIT_WITHOUT_CAUSE",
+            "bond_lock": "LOCK_NOT_DUE",
+        }
         if vs.body in code:
             self._find(code[vs.body], f"{vs.body} under a contract a witnessed Accept displaced", vs)
 

@@ -30,9 +30,9 @@ class Finding:
             ``DOUBLE_SETTLEMENT``, ``AMOUNT_MISMATCH``, ``NEGATIVE_BALANCE``,
             ``MIXED_CURRENCY``, ``EVIDENCE_MISSING``, ``RULING_WRONG``, ``RULING_EARLY``,
             ``LAPSE_EARLY``, ``RULING_MISSING``, ``UNSTAMPED_EVIDENCE``, ``RELEASE_NOT_DUE``,
-            ``REFUND_NOT_DUE``, ``FORFEIT_WITHOUT_CAUSE``, ``ANSWER_TAKEN_TWICE``, ``STAMPED_TWICE``,
-            ``ESCROW_AMBIGUOUS``, or the SPEC error code of a statement that fails verification
-            (``CHAIN_GAP``, ``EQUIVOCATION``, ...).
+            ``REFUND_NOT_DUE``, ``LOCK_NOT_DUE``, ``FORFEIT_WITHOUT_CAUSE``, ``ANSWER_TAKEN_TWICE``,
+            ``STAMPED_TWICE``, ``ESCROW_AMBIGUOUS``, or the SPEC error code of a statement that fails
+            verification (``CHAIN_GAP``, ``EQUIVOCATION``, ...).
         message: for humans.
         digests: the statements that prove it, oldest first.
     """

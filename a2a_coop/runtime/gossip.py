@@ -34,7 +34,6 @@ from typing import Any, Final, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.chain import ChainWriter
-from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.evidence import EvidenceVerifier
@@ -79,7 +78,7 @@ class Peer(Protocol):
     @property
     def did(self) -> str: ...
     def sign(self, body: str, message: Any, **header: Any) -> VerifiedStatement: ...
-    def hold(self, envelopes: Sequence[bytes]) -> None: ...
+    def take_gossip(self, envelopes: Sequence[bytes], *, started_with: str | None = None) -> None: ...
     def dealing_rank(self, key: str) -> tuple[int, int] | None: ...
 
 
@@ -182,11 +181,15 @@ def _proofs_to_pass_on(
             yield proof
 
 
-def take(peer: Peer, envelopes: Sequence[bytes], proofs: Sequence[ForkProof]) -> list[str]:
+def take(
+    peer: Peer, envelopes: Sequence[bytes], proofs: Sequence[ForkProof], *, started_with: str | None = None
+) -> list[str]:
     """Take a counterparty's gossip as evidence (no freshness: old Checkpoints still prove forks).
 
     Envelopes that do not verify are skipped one by one -- gossip is best effort, and a refused
-    Checkpoint that forks a chain we hold is exactly what we keep as a proof.
+    Checkpoint that forks a chain we hold is exactly what we keep as a proof -- and so are those of keys
+    outside our dealings over the newcomer quota (RPC-016). ``started_with``: the counterparty of a swap
+    we started (:func:`swap`); None for one we serve (:func:`answer`).
 
     Returns:
         The keys newly convicted of a fork.
@@ -195,14 +198,13 @@ def take(peer: Peer, envelopes: Sequence[bytes], proofs: Sequence[ForkProof]) ->
         before = set(peer.verifier.forks)
         for proof in proofs[:MAX_PROOFS]:
             peer.verifier.take_fork_proof(proof)
+        gossiped = []
         for env in envelopes[: 2 * (MAX_CHECKPOINTS + 1)]:
             said = claimed(env)
-            if said is None or said.body not in GOSSIPED_BODIES:
-                continue  # not gossip: an Accept or a BondLock taken here would move a trade unanswered
-            try:
-                peer.hold([env])
-            except CoopError:
-                continue
+            if said is not None and said.body in GOSSIPED_BODIES:
+                gossiped.append(env)
+            # else not gossip: an Accept or a BondLock taken here would move a trade unanswered
+        peer.take_gossip(gossiped, started_with=started_with)
         return sorted(set(peer.verifier.forks) - before)
 
 
@@ -255,4 +257,4 @@ def swap(peer: Peer, counterparty: Gossiper, counterparty_did: str = "") -> list
     """
     envelopes, proofs = outgoing(peer, exclude=counterparty_did)
     theirs, their_proofs = counterparty.gossip(envelopes, proofs)
-    return take(peer, theirs, their_proofs)
+    return take(peer, theirs, their_proofs, started_with=counterparty_did)

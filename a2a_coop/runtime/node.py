@@ -67,6 +67,7 @@ from a2a_coop.runtime.peer import (
     Peer,
     wall_clock_ms,
 )
+from a2a_coop.runtime.strangers import NewcomerOffers, StrangerQuota
 from a2a_coop.runtime.strategy import Strategy
 from a2a_coop.runtime.trade import (
     Submitter,
@@ -442,6 +443,10 @@ class PeerNode:
             peer.max_open_per_counterparty = DEFAULT_MAX_OPEN_PER_COUNTERPARTY
         if peer.max_open_total is None:  # ... and what all of them do
             peer.max_open_total = DEFAULT_MAX_OPEN_TOTAL
+        if peer.stranger_quota is None:  # ... and the public statements strangers make it keep (RPC-016)
+            peer.stranger_quota = StrangerQuota()
+        if peer.newcomer_offers is None:  # ... and the negotiations newcomers open with it (RPC-017)
+            peer.newcomer_offers = NewcomerOffers()
         # Per-issuer back-pressure (RPC-012), before the peer's lock: nothing of a refused request is
         # recorded, and a peer already over its limit is refused before its signature check (RPC-013).
         self.limiter = IssuerLimiter(limits, peer.clock) if limits and limits.active else None

@@ -83,6 +83,14 @@ from a2a_coop.runtime.reputation import (
     demand_bond,
     value_at_risk,
 )
+from a2a_coop.runtime.strangers import (
+    META_NEWCOMER_OFFERS,
+    META_STRANGERS,
+    NewcomerOffers,
+    StrangerCount,
+    StrangerQuota,
+    about,
+)
 from a2a_coop.runtime.strategy import (
     Accept,
     ContractView,
@@ -185,6 +193,7 @@ class JournalLike(Protocol):
         items: Sequence[tuple[VerifiedStatement | None, Sequence[VerifiedStatement], bool]],
         *,
         at_ms: int,
+        meta: Any = None,
     ) -> None: ...
     def replies_for(self, request_digest: bytes) -> list[bytes] | None: ...
     def wait(self, ticket: Any) -> None: ...
@@ -287,6 +296,28 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+class _Count:
+    """How the newcomer quota (RPC-016) counts what one exchange or gossip swap takes.
+
+    Attributes:
+        inside: what is taken now is what a statement of our dealings depends on (a request of our
+            dealings' own context, RPC-015): none of it counts.
+        solicited: taken from a swap we started ourselves (the whole quota, not only the newcomer share).
+        chosen: keys counted as in our dealings for this swap: the counterparty we chose to swap with.
+        charged: the digests counted already (a Mandate held provisionally, counted with what took it).
+    """
+
+    __slots__ = ("charged", "chosen", "inside", "solicited")
+
+    def __init__(
+        self, *, inside: bool = False, solicited: bool = False, chosen: frozenset[str] = frozenset()
+    ):
+        self.inside = inside
+        self.solicited = solicited
+        self.chosen = chosen
+        self.charged: set[bytes] = set()
+
+
 class _Provisional:
     """RPC-015, a request's context: the Mandates in it, and the Stamps naming the request or a statement
     held here, held provisionally, and a KeyRevocation's binding statement (KEY-008). Such a statement
@@ -301,10 +332,11 @@ class _Provisional:
     context, would otherwise grow our journal apiece; and a statement passing after any number of
     Mandates naming its issuer would take them all, kept though the request was then refused."""
 
-    def __init__(self, peer: Peer, now: int, request: bytes) -> None:
+    def __init__(self, peer: Peer, now: int, request: bytes, count: _Count | None = None) -> None:
         self.peer = peer
         self.now = now
         self.request = request
+        self.count = count if count is not None else _Count(inside=True)  # the newcomer quota (RPC-016)
         self.taken: list[VerifiedStatement] = []  # the context taken, in order (journaled by the caller)
         self.held: list[
             VerifiedStatement
@@ -339,7 +371,10 @@ class _Provisional:
         else:
             if self.held:
                 self.check(vs, received_ms=self.now)
+                chosen = self.chosen(passed=vs)
+                keys = self.peer._strangers_room(vs, chosen, self.count, self.now)  # RPC-016
                 self.take(passed=vs)
+                self.peer._strangers_charge(keys, self.now)
             return False
         self.held.append(vs)
         self._named.add(vs.digest)
@@ -357,29 +392,35 @@ class _Provisional:
         with self.peer.verifier.provisionally(self.held, binding):
             self.peer.verifier.check(vs, now_ms, received_ms=received_ms)
 
+    def chosen(self, *, passed: VerifiedStatement | None = None) -> list[VerifiedStatement]:
+        """What :meth:`take` takes, in order, without taking it."""
+        if passed is None:
+            # A shown binding is not taken as a statement: it binds its key (KEY-007), see take.
+            binding = [] if self.binding is None or self.binding_shown else [self.binding]
+            return [*self.held, *binding]
+        stamps = {
+            vs.digest
+            for vs in self.held
+            if vs.body == "stamp" and passed.digest in vs.statement.stamp.statements
+        }
+        cited = {passed.mandate_digest} | {vs.mandate_digest for vs in self.held if vs.digest in stamps}
+        return [vs for vs in self.held if vs.digest in stamps or vs.digest in cited]
+
     def take(self, *, passed: VerifiedStatement | None = None) -> None:
         """Take what is held here, in order (into :attr:`taken`), then the binding statement held: the
         request passed. ``passed``: a context statement passed instead: only what it depends on is
         taken -- the Mandate it cites, and the Stamps held naming it (they may witness it, TIM-006) with
         the Mandates they cite -- the rest held on for what needs it (not the binding: the revocation
         has not passed)."""
+        chosen = self.chosen(passed=passed)
         shown = None
         if passed is None:
-            chosen, self.held = self.held, []
             if self.binding is not None and self.binding_shown:
                 shown = self.binding  # bound once its Mandate is held, below: never held itself
-            elif self.binding is not None:
-                chosen.append(self.binding)
-            self.binding = None
+            self.held, self.binding = [], None
         else:
-            stamps = {
-                vs.digest
-                for vs in self.held
-                if vs.body == "stamp" and passed.digest in vs.statement.stamp.statements
-            }
-            cited = {passed.mandate_digest} | {vs.mandate_digest for vs in self.held if vs.digest in stamps}
-            chosen = [vs for vs in self.held if vs.digest in stamps or vs.digest in cited]
-            self.held = [vs for vs in self.held if vs.digest not in stamps and vs.digest not in cited]
+            taking = {vs.digest for vs in chosen}
+            self.held = [vs for vs in self.held if vs.digest not in taking]
         self._named = {self.request, *(vs.digest for vs in self.held)}
         if self.binding is not None:
             self._named.add(self.binding.digest)
@@ -426,6 +467,14 @@ class Peer:
             one of our items is due less than this long after the bonding cutoff (the accepted offer's
             expiry + 30 s, ESC-010): the most a counterparty that funds its bond last can take from our
             time to perform. None: no such check.
+        stranger_quota: the newcomer quota on the public statements we keep of keys outside our
+            dealings, as requests, their context or gossip (RPC-016, :mod:`.strangers`); None: no limit
+            (in process), and a PeerNode sets :class:`~a2a_coop.runtime.strangers.StrangerQuota`'s
+            defaults when given None.
+        newcomer_offers: the budget of newcomers' negotiations: opening Offers addressed to us from
+            issuers outside our dealings that we take per period, however each ends (RPC-017,
+            :class:`~a2a_coop.runtime.strangers.NewcomerOffers`); None: no limit (in process), and a
+            PeerNode sets its defaults when given None.
     """
 
     # The verifier every check runs on; a subclass may name its own (the fault-injected servers of
@@ -449,6 +498,8 @@ class Peer:
         max_open_per_counterparty: int | None = None,
         max_open_total: int | None = None,
         min_time_to_perform_ms: int | None = None,
+        stranger_quota: StrangerQuota | None = None,
+        newcomer_offers: NewcomerOffers | None = None,
     ) -> None:
         self.key = key
         self.did: str = key.did  # read on every statement handled: an attribute, not a property
@@ -461,6 +512,10 @@ class Peer:
         self._open_with: dict[str, set[bytes]] = {}
         self._open_total = 0
         self._settled_with: set[str] = set()
+        # The opening Offers of newcomers we took this period (RPC-017); None: no budget (set, with what
+        # the journal counted, once it is replayed: a replay takes what was taken, whatever the budget).
+        self._newcomers: StrangerCount | None = None
+        self._newcomer_offers: NewcomerOffers | None = None
         # When each open negotiation goes dormant (nothing its counterparty signs can move it any more),
         # a heap of (time, id, counterparty); then it leaves the counts above (RPC-012), or fresh keys
         # could hold them for good with negotiations nothing ends. See _release_dormant.
@@ -554,6 +609,11 @@ class Peer:
             self._keep_mandates(journal)
         else:
             self._join_renewals(())
+        # What we kept of strangers' public statements this period (RPC-016); None: no quota.
+        self._strangers: StrangerCount | None = None
+        self._stranger_quota: StrangerQuota | None = None
+        self.stranger_quota = stranger_quota
+        self.newcomer_offers = newcomer_offers
         # Every Mandate our key holds, oldest first, when it holds more than the one we run with (a
         # renewal, SPEC 4.7): what we signed cites one of them, and a counterparty that was shown only
         # the one an earlier answer carried could not verify the rest (RPC-002, MND-017). Empty while
@@ -614,7 +674,10 @@ class Peer:
                 # journaled in the request's own commit below. Its Mandates, the Stamps naming the request,
                 # and a KeyRevocation's binding (KEY-008) are held provisionally until something that
                 # needs them passes: a refused request leaves none of them.
-                provisional = _Provisional(self, now, request.digest)
+                # The newcomer quota (RPC-016): a request outside our dealings counts, with what it
+                # takes; one in our dealings does not, nor does what it depends on.
+                inside = self._strangers is None or self._inside(request)
+                provisional = _Provisional(self, now, request.digest, _Count(inside=inside))
                 needed, addressed = self._needed_context(request, context, provisional)
                 taken = self._hold_context(needed, provisional)
                 if addressed:
@@ -627,12 +690,34 @@ class Peer:
                     except Exception:  # refused: checked again, and refused so, below
                         passed = False
                     if passed:
+                        provisional.count.inside = False  # each counts as what it is (RPC-016)
                         self._hold_context(addressed, provisional)
+                        provisional.count.inside = inside
                 try:
-                    if provisional.pending:
+                    pending = provisional.pending
+                    if pending:
                         provisional.check(request, now_ms=now)
+                    keys = None
+                    if not inside:
+                        try:
+                            keys = self._strangers_room(request, provisional.chosen(), provisional.count, now)
+                        except RateLimited as over:  # its own refusal first, if it has one (ERR-002)
+                            raise (over if pending else self._over_quota(request, over, now_ms=now)) from None
+                    try:  # RPC-017: a newcomer's opening Offer, within the period's budget
+                        newcomer = self._newcomer_room(request, provisional, now)
+                    except RateLimited as over:
+                        if not pending:
+                            raise self._over_quota(request, over, now_ms=now) from None
+                        earlier = None if self.journal is None else self.journal.replies_for(request.digest)
+                        if earlier is not None:  # a retry of one we answered (and forgot): RPC-003
+                            self._record_context(taken, now)
+                            return self._with_mandates(prefix, earlier)
+                        raise
+                    if pending:
                         provisional.take()
                     self.verifier.accept_statement(request, now)
+                    self._strangers_charge(keys, now)
+                    self._newcomer_charge(newcomer, now)
                 except Replayed:
                     self._record_context(taken, now)
                     # Held in the journal only (forgotten since): the same answers from there (RPC-003).
@@ -679,11 +764,12 @@ class Peer:
         without a journal (or with one that writes at once)."""
         if self.journal is None:
             return None
+        meta = self._quota_meta() or None  # in the same commit as what the quota counted (RPC-016)
         stage = getattr(self.journal, "stage_batch", None)
         if stage is None:
-            self.journal.record_batch(items, at_ms=now)
+            self.journal.record_batch(items, at_ms=now, meta=meta)
             return None
-        return stage(items, at_ms=now)
+        return stage(items, at_ms=now, meta=meta)
 
     def _durable(self, key: bytes, ticket: Any) -> None:
         """Wait until what ``ticket`` staged is on disk. If the write failed, memory ran ahead of the
@@ -1119,6 +1205,28 @@ class Peer:
             for env in envelopes:
                 self._hold(env, received_ms=now)
 
+    def take_gossip(self, envelopes: Sequence[bytes], *, started_with: str | None = None) -> None:
+        """Take a swap's Checkpoints and the Mandates they name (:func:`gossip.take` kept only those,
+        ATT-019), each as evidence, and journal them in one commit; one refused -- a fork of a chain we
+        hold (kept as a fork proof), or over the newcomer quota (RPC-016) -- is skipped. ``started_with``:
+        a swap we started, with that counterparty (its own statements taken as our dealings', the rest
+        counted against the whole quota, not only the newcomer share); None for a swap we serve."""
+        with self.lock:
+            now = self.clock()
+            count = _Count(
+                solicited=started_with is not None,
+                chosen=frozenset({started_with}) if started_with else frozenset(),
+            )
+            taken = []
+            for env in envelopes:
+                try:
+                    vs = self._hold(env, durable=False, received_ms=now, count=count)
+                except CoopError:
+                    continue
+                if vs is not None:
+                    taken.append(vs)
+            self._record_context(taken, now)
+
     def gossip(
         self, envelopes: Sequence[bytes], proofs: Sequence[ForkProof]
     ) -> tuple[list[bytes], list[ForkProof]]:
@@ -1151,6 +1259,168 @@ class Peer:
         flood of fresh keys cannot get here without our consent (a contract) or an open negotiation
         with us (bounded, RPC-012; and a proof spared for it is dropped once the negotiation ends)."""
         return key in self._open_with or key in self._contracted_with
+
+    @property
+    def stranger_quota(self) -> StrangerQuota | None:
+        """The newcomer quota on strangers' public statements (RPC-016) as configured (an inactive one,
+        all zeros, is no limit, and a PeerNode leaves it so), or None: not configured (no limit)."""
+        return self._stranger_quota
+
+    @stranger_quota.setter
+    def stranger_quota(self, quota: StrangerQuota | None) -> None:
+        """Set (or lift) the quota; what the journal counted in the current window counts on."""
+        self._stranger_quota = quota
+        if quota is None or not quota.active:
+            self._strangers = None
+            return
+        stored = self.journal.get_meta(META_STRANGERS) if self.journal is not None else None
+        if self._strangers is not None:  # what this process counted (not journaled yet, perhaps)
+            stored = [self._strangers.window, self._strangers.count]
+        self._strangers = StrangerCount(quota, stored, self.clock())
+
+    def _inside(self, vs: VerifiedStatement, chosen: frozenset[str] = frozenset()) -> bool:
+        """RPC-016: whether ``vs`` is a statement of our dealings, which the newcomer quota does not
+        count: ours or a key's in our dealings (or in ``chosen``, the counterparty of a swap we started);
+        one of a negotiation we are party to, or an Offer addressed to us, which opens one (RPC-012's
+        caps count those); a Mandate for such a key; or what ends a key we hold a statement of that
+        nothing we hold ended yet (a KeyRevocation of it, its KeyRotation): always taken, once, so that
+        a flood of strangers never keeps out the revocation of a key a thief holds."""
+        issuer = vs.issuer
+        if issuer == self.did or issuer in chosen or self.deals_with(issuer):
+            return True
+        nid = vs.negotiation_id
+        body = vs.body
+        if nid:
+            neg = self.verifier.negotiations.by_id.get(nid)
+            if neg is not None and self.did in neg.parties:
+                return True
+            return body == "offer" and vs.audience == self.did
+        if body == "mandate":
+            agent = vs.statement.mandate.agent
+            return agent == self.did or agent in chosen or self.deals_with(agent)
+        v = self.verifier
+        if body == "key_revocation":
+            key = vs.statement.key_revocation.key
+            return key in chosen or self.deals_with(key) or (key in v.chains and key not in v.revoked)
+        if body == "key_rotation":
+            return issuer in v.chains and issuer not in v.rotated and issuer not in v.revoked
+        return False
+
+    def _strangers_room(
+        self,
+        anchor: VerifiedStatement,
+        along: Sequence[VerifiedStatement],
+        count: _Count,
+        now: int,
+    ) -> list[str] | None:
+        """The keys that ``anchor`` and what it takes ``along`` (its Mandate, the Stamps naming it) count
+        for under the newcomer quota (RPC-016), one entry a statement, for :meth:`_strangers_charge`:
+        None when they do not count -- the quota is off, ``anchor`` is in our dealings (:meth:`_inside`),
+        or what is taken is what such a statement depends on (``count.inside``). Raises the quota's
+        RateLimited when it has no room for them now."""
+        strangers = self._strangers
+        if strangers is None or count.inside or self._inside(anchor, count.chosen):
+            return None
+        todo = [vs for vs in (*along, anchor) if vs.digest not in count.charged]
+        if not todo:
+            return None
+        keys = [about(vs.body, vs.issuer, vs.statement) for vs in todo]
+        refusal = strangers.refusal(keys, now, solicited=count.solicited)
+        if refusal is not None:
+            raise refusal
+        count.charged.update(vs.digest for vs in todo)
+        return keys
+
+    def _strangers_charge(self, keys: list[str] | None, now: int) -> None:
+        """Count what :meth:`_strangers_room` let in, now that it is taken."""
+        if keys and self._strangers is not None:
+            self._strangers.charge(keys, now)
+
+    def _over_quota(self, vs: VerifiedStatement, refusal: CoopError, **check: Any) -> CoopError:
+        """The refusal of ``vs``, over the newcomer quota: its own, if its checks refuse it (a defect's code
+        first, ERR-002; a statement forking a chain we hold still leaves its fork proof, ATT-011), else
+        ``refusal``."""
+        try:
+            self.verifier.check(vs, **check)
+        except CoopError as own:
+            proof = fork_proof_from(own)
+            if proof is not None:
+                self.verifier.take_fork_proof(proof)
+            return own
+        return refusal
+
+    def _quota_meta(self) -> dict[str, Any]:
+        """The newcomer quota's window and count (RPC-016), and the newcomers' negotiations' (RPC-017),
+        to journal in the commit that holds what they counted."""
+        meta = {} if self._strangers is None else self._strangers.meta()
+        if self._newcomers is not None:
+            meta.update(self._newcomers.meta())
+        return meta
+
+    @property
+    def newcomer_offers(self) -> NewcomerOffers | None:
+        """The budget of newcomers' negotiations (RPC-017) as configured (an inactive one is no limit),
+        or None: not configured (no limit)."""
+        return self._newcomer_offers
+
+    @newcomer_offers.setter
+    def newcomer_offers(self, budget: NewcomerOffers | None) -> None:
+        """Set (or lift) the budget; what the journal counted in the current window counts on."""
+        self._newcomer_offers = budget
+        if budget is None or not budget.active:
+            self._newcomers = None
+            return
+        stored = self.journal.get_meta(META_NEWCOMER_OFFERS) if self.journal is not None else None
+        if self._newcomers is not None:  # what this process counted (not journaled yet, perhaps)
+            stored = [self._newcomers.window, self._newcomers.count]
+        self._newcomers = StrangerCount(
+            budget.as_quota(),
+            stored,
+            self.clock(),
+            meta_key=META_NEWCOMER_OFFERS,
+            requirement="RPC-017",
+            what="opening Offers of issuers outside our dealings",
+        )
+
+    def _newcomer_room(self, vs: VerifiedStatement, provisional: _Provisional | None, now: int) -> str | None:
+        """RPC-017: ``vs``'s issuer if ``vs`` is a newcomer's opening Offer (else None), which the budget
+        of newcomers' negotiations counts once taken (:meth:`_newcomer_charge`): addressed to us, of a
+        negotiation we do not hold, by an issuer outside our dealings (no negotiation of ours not ended
+        with it, a dormant one released first; no contract of ours naming it, :meth:`deals_with`).
+        Raises the budget's RateLimited when it has no room for it now -- the share any newcomer may
+        fill, or, for one introduced by a principal in our dealings (:meth:`_introduced`), the whole
+        budget."""
+        newcomers = self._newcomers
+        if newcomers is None or vs.body != "offer" or vs.audience != self.did:
+            return None
+        if vs.negotiation_id in self.verifier.negotiations.by_id:
+            return None
+        issuer = vs.issuer
+        if issuer in self._open_with and issuer not in self._contracted_with:
+            with self.lock:  # a negotiation gone dormant is ended here too (RPC-014), or it would keep
+                self._release_dormant(now)  # its issuer in our dealings, uncounted, for as long as it liked
+        if self.deals_with(issuer):
+            return None
+        refusal = newcomers.refusal((issuer,), now, solicited=self._introduced(vs, provisional))
+        if refusal is not None:
+            raise refusal
+        return issuer
+
+    def _introduced(self, vs: VerifiedStatement, provisional: _Provisional | None) -> bool:
+        """Whether the Mandate ``vs`` cites was issued by our principal or by a key in our dealings: a
+        newcomer a principal we know vouches for (RPC-017's reserve), which fresh principals cannot be."""
+        mandate = dict.get(self.verifier.statements, vs.mandate_digest)
+        if mandate is None and provisional is not None:
+            mandate = next((m for m in provisional.held if m.digest == vs.mandate_digest), None)
+        if mandate is None or mandate.body != "mandate":
+            return False
+        principal = mandate.issuer
+        return principal == self.mandate_vs.issuer or self.deals_with(principal)
+
+    def _newcomer_charge(self, newcomer: str | None, now: int) -> None:
+        """Count a newcomer's opening Offer that :meth:`_newcomer_room` let in, now that it is taken."""
+        if newcomer and self._newcomers is not None:
+            self._newcomers.charge((newcomer,), now)
 
     def dealing_rank(self, key: str) -> tuple[int, int] | None:
         """Where gossip ranks a proof against ``key`` (ATT-011): None outside our dealings; else, lowest
@@ -1358,8 +1628,11 @@ class Peer:
 
     def _record_context(self, taken: Sequence[VerifiedStatement], now: int) -> None:
         """Journal context we hold, without its request (which was refused): durable before we answer."""
-        if taken and self.journal is not None:
-            self.journal.record_batch([(vs, [], False) for vs in taken], at_ms=now)
+        if self.journal is None:
+            return
+        meta = self._quota_meta()
+        if taken or meta:
+            self.journal.record_batch([(vs, [], False) for vs in taken], at_ms=now, meta=meta or None)
 
     def _hold(
         self,
@@ -1368,12 +1641,14 @@ class Peer:
         durable: bool = True,
         received_ms: int | None = None,
         provisional: _Provisional | None = None,
+        count: _Count | None = None,
     ) -> VerifiedStatement | None:
         """Accept a context envelope unless we hold it; return it if taken now. ``durable``: journal it
         at once (else the caller does). ``provisional``: a request's context -- a Mandate, a Stamp naming
         the request, or a revocation's binding, is checked and held there, not taken (None returned);
         another statement is checked beside those first, and what it depends on is taken before it
-        (:class:`_Provisional`)."""
+        (:class:`_Provisional`). ``count``: how the newcomer quota counts it (RPC-016; a request's
+        context: its ``provisional``'s); None: not at all (what our operator gave us)."""
         # The same context (a counterparty's mandate, an escrow's) comes with every request: its digest
         # is remembered by its bytes, so neither the parse nor the hash is redone while it is held.
         digest = self._context_digests.get(envelope)
@@ -1395,9 +1670,32 @@ class Peer:
                 # same, and would otherwise get past the caps -- a refused request of its negotiation kept
                 # it, one apiece (tests/test_attack15.py).
                 self._check_open(vs.body, vs.negotiation_id, vs.issuer)
-            if provisional is not None and provisional.defer(vs):
-                return None
+            newcomer = None
+            if self._newcomers is not None:  # RPC-017, before what it depends on is taken (defer)
+                at = self.clock() if received_ms is None else received_ms
+                try:
+                    newcomer = self._newcomer_room(vs, provisional, at)
+                except RateLimited as over:
+                    if provisional is not None and provisional.held:
+                        provisional.check(vs, received_ms=received_ms)  # its own refusal first (ERR-002)
+                        raise
+                    raise self._over_quota(vs, over, received_ms=received_ms) from None
+            if provisional is not None:
+                if provisional.defer(vs):
+                    return None
+                count = provisional.count
+            keys = None
+            if count is not None and self._strangers is not None:
+                now = self.clock() if received_ms is None else received_ms
+                try:
+                    keys = self._strangers_room(vs, (), count, now)
+                except RateLimited as over:
+                    raise self._over_quota(vs, over, received_ms=received_ms) from None
             self.verifier.accept_statement(vs, received_ms=received_ms)
+            if keys is not None:
+                self._strangers_charge(keys, now)
+            if newcomer:
+                self._newcomer_charge(newcomer, at)
         except CoopError:
             # Held in the journal only (forgotten since: it is refused, Replayed or older than a check
             # allows): held all the same. Asked only now, so that a new statement, which the journal

@@ -132,23 +132,27 @@ class CooperationClient(_Client):
 
     def read_log(self, from_seq: int = 0, *, max_pages: int = 100_000) -> list[bytes]:
         """Every statement of the peer's chain from ``from_seq`` to its head that it lets us see, page by
-        page (at most ``max_pages``), each page asked from the one before's ``next_seq``: a page covers
-        the seqs it read, so it may hold none while more remain (statements we may not see). A server
-        that does not set ``next_seq`` is read on from the last seq it returned."""
-        out: list[bytes] = []
+        page (at most ``max_pages``, :meth:`log_pages`)."""
+        return [envelope for page in self.log_pages(from_seq, max_pages=max_pages) for envelope in page]
+
+    def log_pages(self, from_seq: int = 0, *, max_pages: int = 100_000) -> Iterator[list[bytes]]:
+        """The pages of the peer's chain from ``from_seq`` to its head, each the statements it lets us see
+        (at most ``max_pages``), each page asked from the one before's ``next_seq``: a page covers the
+        seqs it read, so it may hold none while more remain (statements we may not see). A server that
+        does not set ``next_seq`` is read on from the last seq it returned. A caller that found what it
+        looked for stops early: no page after is asked."""
         for _ in range(max_pages):
             request = service_pb2.GetLogRequest(from_seq=from_seq, limit=0)
             resp = self._unary(self.stub.GetLog, request)
-            out += resp.envelopes
+            yield list(resp.envelopes)
             if resp.next_seq > from_seq:
                 from_seq = resp.next_seq
             elif resp.envelopes:  # a server before 0.2: no next_seq
                 from_seq = int(decode_statement(decode_envelope(resp.envelopes[-1]).payload).header.seq) + 1
             else:
-                return out
+                return
             if from_seq > resp.head_seq:
-                return out
-        return out
+                return
 
     def get_checkpoint(self) -> bytes:
         """Envelope bytes of the peer's latest Checkpoint."""

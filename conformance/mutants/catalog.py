@@ -287,6 +287,17 @@ MUTANTS: tuple[Mutant, ...] = (
         probe="offer-answer",
         peer_class=faults.MandateOmittedPeer,
     ),
+    # -- limits (RPC-012) --------------------------------------------------------------------------
+    Mutant(
+        "context-offers-uncounted",
+        ("RPC-012",),
+        "counts only an Offer sent as the request toward its cap on one issuer's open negotiations, "
+        "not one among the request's context",
+        "once one key is at the cap, a Delivery with its negotiation's opening Offer as context is "
+        "refused for its own fault (ILLEGAL_TRANSITION), the Offer taken, instead of RATE_LIMITED",
+        probe="context-offer-over-cap",
+        peer_class=faults.ContextOffersUncountedPeer,
+    ),
     # -- the error model (RPC-005, ERR-001) --------------------------------------------------------
     Mutant(
         "no-error-info",

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import threading
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any, Final
@@ -233,6 +234,25 @@ class MandateOmittedPeer(Peer):
         if answers and answers[0] == self.mandate_vs.envelope:
             return answers[1:]
         return answers
+
+
+class ContextOffersUncountedPeer(Peer):
+    """RPC-012: an opening Offer handed over among a request's context is taken whatever the caps on
+    open negotiations say (only an Offer sent as the request is counted), so a refused request apiece
+    opens negotiations past them."""
+
+    _context = threading.local()
+
+    def _hold(self, envelope: bytes, **kw: Any) -> VerifiedStatement | None:
+        self._context.on = True
+        try:
+            return super()._hold(envelope, **kw)
+        finally:
+            self._context.on = False
+
+    def _check_open(self, body: str, negotiation_id: bytes, issuer: str) -> None:
+        if not getattr(self._context, "on", False):
+            super()._check_open(body, negotiation_id, issuer)
 
 
 # --- journal seam ----------------------------------------------------------------------------

@@ -577,6 +577,41 @@ def probe_gossip_moves_no_trade(t: Target) -> None:
         raise ProbeFailed(f"the Delivery sent after the swap got {answered}: the swap moved the trade")
 
 
+OPEN_CAP_PROBE: Final = 320  # the reference peer caps one key's open negotiations at 256
+
+
+def probe_context_offer_over_cap(t: Target) -> None:
+    """RPC-012: one key opens negotiations (Offers accepted, the target giving nothing of value) until
+    it is refused RATE_LIMITED; then a Delivery of a new negotiation with that negotiation's opening
+    Offer as context is RATE_LIMITED too: the Offer would open one more. A target that caps none
+    within reach passes (a limit is a MAY)."""
+    s = Session(t, "open-cap")
+
+    def gift() -> VerifiedStatement:
+        deadline = s.now() + DAY_MS
+        proposal = s.party.proposal(
+            gives=[service("code-review", value=1, deadline_ms=deadline)],
+            wants=[service("copy-editing", value=0, deadline_ms=deadline)],
+        )
+        return s.party.sign("offer", proposal, audience=t.did)
+
+    for opened in range(OPEN_CAP_PROBE):
+        got = t.exchange(gift().envelope, s.setup)
+        if isinstance(got, Rejection):
+            check_rejection(got, "RATE_LIMITED", f"opening offer {opened + 1}")
+            break
+    else:
+        return  # no cap within reach: nothing to show (the limit is a MAY)
+    offer = gift()
+    delivery = s.party.sign(
+        "delivery",
+        commitment_pb2.Delivery(contract=offer.digest, item_index=0),
+        audience=t.did,
+        negotiation_id=offer.header.negotiation_id,
+    )
+    s.refuse(delivery, "RATE_LIMITED", context=[*s.setup, offer.envelope])
+
+
 PROBES: Final[dict[str, Callable[[Target], None]]] = {
     "checkpoint-root": probe_checkpoint_root,
     "own-chain": probe_own_chain,
@@ -607,6 +642,7 @@ PROBES: Final[dict[str, Callable[[Target], None]]] = {
     "gossip-moves-no-trade": probe_gossip_moves_no_trade,
     "getlog-range": probe_getlog_range,
     "malformed-request": probe_malformed_request,
+    "context-offer-over-cap": probe_context_offer_over_cap,
 }
 
 

@@ -223,3 +223,23 @@ not_observable(
     "tests/test_revocable_hold.py and tests/test_attack13.py check the reference peer",
     "CMT-012",
 )
+not_observable(
+    "rpc.stranger-quota",
+    "Strangers' public statements are kept within a newcomer quota that never counts the dealings",
+    "the quota's size is the target's configuration (the reference: 1,000 an hour), and reaching it would "
+    "take the suite a thousand fresh keys and leave the target refusing the fresh identities the rest of "
+    "the run needs (its clock-sync statements are strangers' public statements too); "
+    "tests/test_stranger_quota.py and tests/test_attack14.py fill a small quota of the reference peer, and "
+    "rpc.rate-limit checks the shape of a RATE_LIMITED refusal",
+    "RPC-016",
+)
+not_observable(
+    "rpc.newcomer-offers",
+    "Newcomers' opening Offers are taken within a budget a period that never counts the dealings",
+    "the budget's size is the target's configuration (the reference: 2,000 an hour), and reaching it would "
+    "take the suite thousands of fresh keys' Offers and leave the target refusing the fresh identities "
+    "every later case, and every later run for the rest of the hour, trades under; "
+    "tests/test_newcomer_offers.py fills a small budget of the reference peer, in process and served "
+    "(`serve --newcomer-offers`), and rpc.rate-limit checks the shape of a RATE_LIMITED refusal",
+    "RPC-017",
+)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import grpc
 
-from a2a_coop._proto.a2acoop.v1 import service_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, service_pb2
 from a2a_coop.protocol.errors import registry
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.testing import Party
 from conformance.suite.context import Context
 from conformance.suite.flows import fair_proposal, form_contract, target
 from conformance.suite.model import CaseFailed, Level, Outcome, case
 
 MAX_INT = 2**53 - 1
+# How many negotiations rpc.context-offer-over-open-cap opens from one key looking for the target's cap
+# on them (RPC-012; the reference peer's is 256): none by then, SKIP.
+OPEN_CAP_PROBE = 320
 
 
 @case(
@@ -211,3 +216,75 @@ def rate_limit(ctx: Context) -> Outcome:
     return Outcome.skipped(
         "no RATE_LIMITED in a burst of 40 reads (the target limits nothing, or only signed requests)"
     )
+
+
+@case(
+    "rpc.context-offer-over-open-cap",
+    "An opening Offer among a request's context counts toward the cap on one issuer's open negotiations",
+    "RPC-012",
+)
+def context_offer_over_open_cap(ctx: Context) -> Outcome:
+    """One key opens negotiations with the target -- Offers it accepts, in which it gives nothing of
+    value, so each stays a contract not ended -- until an opening Offer is refused RATE_LIMITED (none
+    within 320: SKIP, the limit is a MAY). Then it sends a Delivery of a new negotiation, that
+    negotiation's opening Offer (addressed to the target) as its context: the Offer would open one more
+    negotiation, so the request must be refused RATE_LIMITED with retry_after_ms (RPC-012), not the
+    Offer taken past the cap as context and the Delivery refused for its own fault (a server taking a
+    request's negotiation before the request, RPC-015, kept one such Offer a refused request)."""
+    party = ctx.party("mallory")
+    answers: list[list[VerifiedStatement]] = []  # each contract's answer: performed at the end
+    try:
+        return _over_open_cap(ctx, party, answers)
+    finally:
+        _perform(ctx, party, answers)
+
+
+def _over_open_cap(ctx: Context, party: Party, answers: list[list[VerifiedStatement]]) -> Outcome:
+    opened = 0
+    for opened in range(OPEN_CAP_PROBE):
+        offer = party.offer(target(ctx), fair_proposal(party, value=1, ask=0))
+        reply = ctx.exchange(offer.envelope, party.setup, note=f"opening offer {opened + 1}")
+        if reply.error is not None:
+            if reply.error.reason == "RATE_LIMITED":
+                break
+            refused = reply.error.reason or reply.error.status.name
+            return Outcome.info(f"the target refused opening offer {opened + 1} with {refused}")
+        answer = [verify_statement(e) for e in reply.envelopes]
+        answers.append(answer)
+        if any(vs.body == "reject" for vs in answer):
+            return Outcome.info(f"the target rejected opening offer {opened + 1}: it opens no negotiation")
+    else:
+        return Outcome.skipped(
+            f"no RATE_LIMITED in {OPEN_CAP_PROBE} negotiations opened by one key (the target caps none, "
+            "or higher)"
+        )
+    offer = party.offer(target(ctx), fair_proposal(party, value=1, ask=0))
+    delivery = party.sign(
+        "delivery",
+        commitment_pb2.Delivery(contract=offer.digest, item_index=0),
+        audience=ctx.target,
+        negotiation_id=offer.header.negotiation_id,
+    )
+    reply = ctx.exchange(
+        delivery.envelope, [*party.setup, offer.envelope], note="a Delivery, its opening Offer as context"
+    )
+    err = ctx.expect_rejection(
+        reply, "RATE_LIMITED", what=f"a request with an opening Offer as context, past a cap of {opened}"
+    )
+    ctx.must(err.metadata.get("retry_after_ms", "").isdigit(), "RATE_LIMITED without retry_after_ms")
+    return Outcome.passed(f"capped at {opened} open negotiations; an Offer in the context counted")
+
+
+def _perform(ctx: Context, party: Party, answers: list[list[VerifiedStatement]]) -> None:
+    """Perform our side of each contract the probe formed -- a Receipt of each Delivery the target
+    answered with, then our own Delivery -- so that the run leaves none of them open in the target
+    (until their deadline plus the claim window, a day: a target a CI job probes again and again would
+    fill its caps on open negotiations with them). What the target answers is not judged here."""
+    for answer in answers:
+        accept = next((vs for vs in answer if vs.body == "accept"), None)
+        if accept is None:
+            continue
+        for vs in answer:
+            if vs.body == "delivery":
+                ctx.exchange(party.receipt(vs).envelope, note="closing the probe's contract: our receipt")
+        ctx.exchange(party.deliver(accept, target(ctx)).envelope, note="closing the probe's contract")
