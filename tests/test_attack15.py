@@ -26,12 +26,13 @@ from a2a_coop.protocol.errors import (
     RevocationUnauthorized,
     UnknownNegotiation,
 )
+from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.journal import Journal
-from a2a_coop.runtime.node import EscrowNode
+from a2a_coop.runtime.node import META_SHOWN_BINDINGS, EscrowNode
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, Signer, derive
 from a2a_coop.transport import serve
 
@@ -492,40 +493,241 @@ def test_a_thief_binding_the_key_to_its_own_principal_gains_no_more_than_the_key
             peer.exchange(alice.offer(party).envelope, alice.setup)
 
 
-@pytest.mark.req("KEY-008", "KEY-004", "KEY-007", "ESC-013")
-@pytest.mark.xfail(
-    strict=True,
-    reason="reference decision (KEY-007, KEY-008 at an escrow): a peer now takes a principal's revocation "
-    "beside a binding a thief forked under a Mandate of its own (shown, not held), but an escrow takes "
-    "evidence Submit by Submit, stopping at the first envelope it refuses, and restarts and is audited by "
-    "replaying its transcript: the forked binding is refused (EQUIVOCATION) in revoke-key's context Submit, "
-    "the revocation in its own Submit REVOCATION_UNAUTHORIZED (the key bound only to the thief's "
-    "principal there), and the thief's claims under the principal's Mandate are taken (ESC-013). "
-    "Needed: the escrow holds a refused-for-its-chain statement of K as a shown binding when a KeyRevocation "
-    "of K by its Mandate's principal follows in the same Submit (revoke-key then sends [Mandate, binding, "
-    "revocation] in one Submit as well), stamps it, and records it so that its restart (Escrow._restore), "
-    "its archive (not among the statements its seq and nonce indexes serve) and the audit's replay "
-    "(escrow_audit._Replay._accept: bind, no finding) take the revocation again",
+@pytest.mark.req("ESC-018", "KEY-008", "KEY-004", "KEY-007", "ESC-013", "ESC-001")
+@pytest.mark.parametrize(
+    ("kind", "refused"),
+    [("same-seq", "EQUIVOCATION"), ("same-nonce", "NONCE_REUSED"), ("prev-broken", "CHAIN_BROKEN")],
 )
-def test_a_thief_cannot_keep_a_principals_revocation_out_of_an_escrow_by_forking_the_binding() -> None:
+def test_a_thief_cannot_keep_a_principals_revocation_out_of_an_escrow_by_forking_the_binding(
+    kind: str, refused: str
+) -> None:
     """The thief submits its Checkpoint under its own principal's Mandate to the escrow first; Alice's
-    principal runs revoke-key's escrow path with [Mandate, binding]. Expect the revocation taken and the
-    thief's statement under Alice's Mandate refused KEY_REVOKED."""
+    principal runs revoke-key's escrow path with [Mandate, binding]. The escrow takes evidence Submit by
+    Submit, stopping at the first envelope it refuses (ESC-001): the forked binding was refused
+    (EQUIVOCATION; or NONCE_REUSED, CHAIN_BROKEN) in the context Submit, the revocation in its own
+    Submit REVOCATION_UNAUTHORIZED (the key bound only to the thief's principal there), and the thief's
+    claims under Alice's Mandate were taken (ESC-013). Fixed (KEY-007, ESC-001): a statement refused
+    only for its chain or nonce, followed in the same Submit by a KeyRevocation of its key by its
+    Mandate's principal that passes beside it, binds the key -- shown, not held, and stamped -- and
+    revoke-key sends [Mandate, binding, revocation] in one Submit once the binding alone was refused so:
+    the revocation is taken, and the thief's statement under Alice's Mandate is refused KEY_REVOKED."""
     clock = FixedClock()
     alice = Party("alice", clock)
     binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
     clock.advance(1_000)
     _, own = _own_principal(alice.agent, clock)
-    thief, fork = _fork("same-seq", alice, clock, own)
+    thief, fork = _fork(kind, alice, clock, own)
     escrow = LocalEscrow(Party("escrow", clock))
     escrow.submit([own.envelope, fork.envelope])
     revocation = _revocation(alice.principal, alice.did, clock.now_ms - 500)
     out = io.StringIO()
     with serve(None, escrow) as server:
-        _submit_to_escrow(server.target, revocation, [*alice.setup, binding.envelope], None, out)
-    assert revocation.digest in escrow.escrow.verifier.statements, out.getvalue()
+        assert _submit_to_escrow(server.target, revocation, [*alice.setup, binding.envelope], None, out)
+    said = out.getvalue()
+    assert said.startswith(f"escrow {server.target}: taken") and f"shown with it: {refused}" in said, said
+    assert revocation.digest in escrow.escrow.verifier.statements, said
+    assert binding.digest not in escrow.escrow.verifier.statements  # shown, not held: in no chain
+    report = audit_ledger(escrow.escrow.transcript(), escrow=escrow.did)  # binds it as the escrow did
+    assert report.ok, report.findings
+    later = identity_pb2.Checkpoint(log_root=merkle_root([fork.digest]))  # its seq 1, under Alice's Mandate
     with pytest.raises(KeyRevoked):
-        escrow.submit([_checkpoint(thief, alice.mandate_vs).envelope])
+        escrow.submit([thief.sign("checkpoint", later, mandate=alice.mandate_vs.digest).envelope])
+
+
+@pytest.mark.req("KEY-008", "ESC-018", "ESC-001")
+def test_revoke_key_shows_the_forked_binding_with_the_revocation_whatever_else_its_context_holds() -> None:
+    """revoke-key's context for the escrow holds, besides the binding the thief forked, (1) a second
+    statement of the key under Alice's Mandate after it (her seq 1, which the thief's fork breaks too), or
+    (2) three hundred renewals of her Mandate, more than one request carries (the client splits the
+    Submit, RPC-008). Sent as [context..., revocation], the revocation followed the second binding, not
+    the forked one, or came in another request than the binding: the escrow refused the Submit at the
+    binding. revoke-key sends, for each binding of the context, [its Mandate, it, the revocation]: taken."""
+    clock = FixedClock()
+    alice = Party("alice", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    second = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([binding.digest])))
+    renewals = []
+    for i in range(300):
+        caps = identity_pb2.Mandate(
+            agent=alice.did,
+            valid_from_ms=clock.now_ms + i,
+            valid_until_ms=clock.now_ms + DAY_MS,
+            currency="credit",
+        )
+        renewals.append(alice.principal.sign("mandate", caps, ttl_ms=DAY_MS).envelope)
+    clock.advance(1_000)
+    _, own = _own_principal(alice.agent, clock)
+    _, fork = _fork("same-seq", alice, clock, own)
+    revocation = _revocation(alice.principal, alice.did, clock.now_ms - 500)
+    for context in (
+        [*alice.setup, binding.envelope, second.envelope],
+        [*renewals, *alice.setup, binding.envelope],
+    ):
+        escrow = LocalEscrow(Party("escrow", clock))
+        escrow.submit([own.envelope, fork.envelope])
+        out = io.StringIO()
+        with serve(None, escrow) as server:
+            assert _submit_to_escrow(server.target, revocation, context, None, out), out.getvalue()
+        assert revocation.digest in escrow.escrow.verifier.statements
+
+
+def _pages(escrow: EscrowNode) -> list[bytes]:
+    """An escrow's whole transcript as GetTranscript serves it, two ledger entries a page (ESC-006)."""
+    out: list[bytes] = []
+    seq = 0
+    while seq < escrow.escrow.ledger_size:
+        page, _, seq = escrow.get_transcript(seq, 2, 1 << 20)
+        out += page
+    return out
+
+
+@pytest.mark.req("ESC-018", "KEY-007", "KEY-008", "ESC-001", "ESC-006", "ESC-007", "AUD-003", "WIT-001")
+def test_a_shown_binding_at_an_escrow_survives_its_restart_and_passes_its_audit(tmp_path: Path) -> None:
+    """The escrow took Alice's principal's revocation beside the binding the thief forked (shown, not
+    held). Its journal keeps the binding apart from its statements -- whose seq and nonce indexes serve
+    the chain and replay checks: there, at the key's seq 0, is the thief's fork alone -- and places it,
+    stamped, right before the revocation in its transcript. Restarted from the journal, the escrow takes
+    the revocation again (the thief's next statement is refused KEY_REVOKED, the transcript is the same);
+    an Escrow restored from that transcript (setup) does too; the audit of the transcript, whole or
+    paged, binds the key as the escrow did and finds nothing; the same Submit again is answered as the
+    first time (ESC-007); and revoke-key run again is answered (taken), the escrow keeping no second
+    shown binding."""
+    clock = FixedClock()
+    alice, party = Party("alice", clock), Party("escrow", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    clock.advance(1_000)
+    _, own = _own_principal(alice.agent, clock)
+    thief, fork = _fork("same-seq", alice, clock, own)
+    path = tmp_path / "escrow.db"
+
+    def node() -> EscrowNode:
+        return EscrowNode(
+            party.agent.key, party.mandate_vs.envelope, path, clock=lambda: clock.now_ms, durability="normal"
+        )
+
+    later = identity_pb2.Checkpoint(log_root=merkle_root([fork.digest]))
+    theft = thief.sign("checkpoint", later, mandate=alice.mandate_vs.digest)  # after the revocation's time
+    e = node()
+    try:
+        e.submit([own.envelope, fork.envelope])
+        revocation = _revocation(alice.principal, alice.did, clock.now_ms - 500)
+        submitted = [*alice.setup, binding.envelope, revocation.envelope]
+        first = e.submit(submitted)
+        stamp = next(vs for vs in map(verify_statement, first) if vs.body == "stamp")
+        assert list(stamp.statement.stamp.statements)[-2:] == [binding.digest, revocation.digest]
+        with pytest.raises(KeyRevoked):
+            e.submit([theft.envelope])
+        transcript = e.escrow.transcript()
+        assert transcript.index(binding.envelope) + 1 == transcript.index(revocation.envelope)
+        assert e.journal.by_digest(binding.digest) is None
+        assert e.journal.at_seq(alice.did, 0) == fork.envelope
+        report = audit_ledger(transcript, escrow=party.did)
+        assert report.ok, report.findings
+        paged = _pages(e)
+        assert binding.envelope in paged and audit_ledger(paged, escrow=party.did).ok
+    finally:
+        e.close()
+    again = node()
+    try:
+        assert again.escrow.verifier.revoked[alice.did] == revocation.statement.key_revocation.effective_ms
+        assert again.escrow.transcript() == transcript
+        assert again.submit(submitted) == first  # ESC-007: the same answer, nothing signed
+        with pytest.raises(KeyRevoked):
+            again.submit([theft.envelope])
+        out = io.StringIO()
+        with serve(None, again) as server:
+            assert _submit_to_escrow(server.target, revocation, [*alice.setup, binding.envelope], None, out)
+        assert out.getvalue().startswith(f"escrow {server.target}: taken"), out.getvalue()
+        assert again.escrow.transcript() == transcript
+        assert len(again.journal.meta_under(META_SHOWN_BINDINGS + "/")) == 1
+    finally:
+        again.close()
+    restored = Escrow(party.agent, party.mandate_vs.digest, setup=transcript)
+    assert restored.verifier.revoked[alice.did] == revocation.statement.key_revocation.effective_ms
+    assert restored.transcript() == transcript
+    with pytest.raises(KeyRevoked):
+        restored.submit([theft.envelope], clock.now_ms)
+    assert audit_ledger(restored.transcript(), escrow=party.did).ok
+
+
+@pytest.mark.req("ESC-018", "KEY-007", "KEY-004", "ESC-001")
+def test_an_escrow_shows_a_forked_binding_only_with_a_revocation_it_takes() -> None:
+    """The shown-binding path at an escrow, as a stranger would use it: after the thief's fork, the
+    escrow refuses Alice's binding, its Submit stopping there (EQUIVOCATION, ESC-001), and keeps nothing
+    of it -- not stamped, not in its transcript -- when what follows it is (1) Mallory's revocation of the
+    key beside her own minted Mandate, or (2) beside Alice's (a shown binding authorises its own Mandate's
+    principal only), (3) Alice's principal's revocation dated a day ahead (ISSUED_IN_FUTURE), (4) nothing.
+    A forked statement of a negotiation -- an Offer naming the escrow under Alice's Mandate -- is never a
+    shown binding (a Stamp of it would date it for anyone shown the Stamp): (5) refused too. The key stays
+    bound to the thief's principal alone, and the revocation goes in afterwards with the binding."""
+    clock = FixedClock()
+    alice, bob, party = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    clock.advance(1_000)
+    boss, own = _own_principal(alice.agent, clock)
+    _, fork = _fork("same-seq", alice, clock, own)
+    escrow = LocalEscrow(party)
+    escrow.submit([own.envelope, fork.envelope])
+    mallory, minted = _own_principal(alice.agent, clock, "mallory-principal")
+    clock.advance(DAY_MS)
+    ahead = _revocation(alice.principal, alice.did, clock.now_ms)
+    clock.advance(-DAY_MS)
+    proposal = alice.proposal()
+    proposal.terms.escrow = party.did
+    offer = alice.agent.sign("offer", proposal, audience=bob.did, mandate=alice.mandate_vs.digest)
+    revocation = _revocation(alice.principal, alice.did, clock.now_ms)
+    attempts = [
+        [
+            *alice.setup,
+            minted.envelope,
+            binding.envelope,
+            _revocation(mallory, alice.did, clock.now_ms).envelope,
+        ],
+        [*alice.setup, binding.envelope, _revocation(mallory, alice.did, clock.now_ms).envelope],
+        [*alice.setup, binding.envelope, ahead.envelope],
+        [*alice.setup, binding.envelope],
+        [*alice.setup, offer.envelope, revocation.envelope],
+    ]
+    for evidence in attempts:
+        with pytest.raises(CoopError) as refused:
+            escrow.submit(evidence)
+        # the Offer, Alice's seq 1, links to her binding, not to the thief's seq 0 held
+        assert refused.value.code == ("CHAIN_BROKEN" if offer.envelope in evidence else "EQUIVOCATION")
+        assert escrow.escrow.verifier.bound[alice.did] == {boss.did}
+        assert not any(map(escrow.escrow.took, (binding.digest, offer.digest, ahead.digest)))
+        assert binding.envelope not in escrow.escrow.transcript()
+    escrow.submit([*alice.setup, binding.envelope, revocation.envelope])
+    assert escrow.escrow.verifier.bound[alice.did] == {boss.did, alice.principal.did}
+    assert audit_ledger(escrow.escrow.transcript(), escrow=party.did).ok
+
+
+@pytest.mark.req("AUD-003", "ESC-018", "KEY-007")
+def test_the_audit_binds_nothing_for_a_refused_statement_without_its_revocation() -> None:
+    """An escrow's transcript that shows the forked binding stamped without a revocation the binding
+    authorises after it -- none, or one by another principal -- is not sound: the binding's refusal is a
+    finding (EQUIVOCATION), as before."""
+    clock = FixedClock()
+    alice = Party("alice", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    clock.advance(1_000)
+    _, own = _own_principal(alice.agent, clock)
+    _, fork = _fork("same-seq", alice, clock, own)
+    escrow = LocalEscrow(Party("escrow", clock))
+    escrow.submit([own.envelope, fork.envelope])
+    revocation = _revocation(alice.principal, alice.did, clock.now_ms - 500)
+    escrow.submit([*alice.setup, binding.envelope, revocation.envelope])
+    good = escrow.escrow.transcript()
+    assert audit_ledger(good, escrow=escrow.did).ok
+    mallory, _ = _own_principal(alice.agent, clock, "mallory-principal")
+    for forged in (
+        [env for env in good if env != revocation.envelope],
+        [
+            _revocation(mallory, alice.did, clock.now_ms).envelope if env == revocation.envelope else env
+            for env in good
+        ],
+    ):
+        codes = {f.code for f in audit_ledger(forged, escrow=escrow.did).findings}
+        assert "EQUIVOCATION" in codes, codes
 
 
 # --- 3: opening Offers as context, past RPC-012's caps ------------------------------------------------

@@ -296,3 +296,22 @@ def test_the_faucet_is_refused_off_loopback(tmp_path: Path, capsys: pytest.Captu
     assert code == 2
     err = capsys.readouterr().err
     assert "--conformance-faucet lets any caller mint funds" in err and "Traceback" not in err
+
+
+@pytest.mark.req("ESC-018")
+def test_an_escrow_that_does_not_show_a_forked_binding_misses_a_should(
+    escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The escrow of before ESC-018: a binding a thief of the key forked is refused, the Submit stopping
+    there, and the principal's revocation after it is never read: NON-STRICT (a SHOULD missed); the
+    reference escrow passes, and its transcript, holding the shown binding, audits clean."""
+    code, levels = _run_cases(
+        escrow_node, tmp_path / "ok", "esc.revocation-with-forked-binding", "esc.ledger-audits-clean"
+    )
+    assert (code, levels) == (
+        0,
+        {"esc.revocation-with-forked-binding": "PASS", "esc.ledger-audits-clean": "PASS"},
+    )
+    monkeypatch.setattr(escrow_node.escrow, "_show_binding", lambda *a: None)
+    code, levels = _run_cases(escrow_node, tmp_path / "r", "esc.revocation-with-forked-binding")
+    assert levels == {"esc.revocation-with-forked-binding": "NON-STRICT"}

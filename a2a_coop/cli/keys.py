@@ -12,6 +12,7 @@ command again: the revocation kept in ``--out`` is sent, not signed anew.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,11 +32,22 @@ from a2a_coop.cli._runtime import (
     resolve_did,
 )
 from a2a_coop.protocol.envelope import envelope_to_json
-from a2a_coop.protocol.errors import CoopError, RevocationUnauthorized
+from a2a_coop.protocol.errors import (
+    ChainBroken,
+    CoopError,
+    Equivocation,
+    LogRootMismatch,
+    NonceReused,
+    RevocationUnauthorized,
+)
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.node import mandates_for, sign_key_revocation
 from a2a_coop.runtime.peer import wall_clock_ms
 from a2a_coop.transport import CooperationClient, EscrowClient, TlsConfig, TransportError
+
+# A binding refused for one of these alone -- faults against the key's other statements, which its
+# thief causes at will -- is shown with the revocation in one Submit (KEY-007, ESC-001).
+_AGAINST_OTHERS = (Equivocation, ChainBroken, LogRootMismatch, NonceReused)
 
 
 def cmd_revoke_key(args: argparse.Namespace, out: TextIO) -> int:
@@ -226,16 +238,30 @@ def _submit_to_escrow(
     envelopes in order and stops at the first it refuses, and a binding it refuses -- a statement of a
     leaked key at a seq the thief also signed at there (EQUIVOCATION), or dated after a revocation of the
     key it holds (KEY_REVOKED) -- would otherwise keep out a revocation that what it holds already
-    authorises (the thief's own statements under our Mandate bind the key to us, KEY-007)."""
+    authorises (the thief's own statements under our Mandate bind the key to us, KEY-007). A binding
+    refused only for its chain or nonce (a thief's fork at its seq, under a Mandate of the thief's own
+    principal) binds the key all the same when the revocation follows it in the same Submit (KEY-007,
+    ESC-018): the revocation then goes right after each binding in turn, with the Mandate it cites
+    (:func:`_shown_with`), until the escrow takes it."""
     unbound = ""
+    shown = False
     try:
         with EscrowClient(address, tls=tls) as client:
             if context:
                 try:
                     first_contact("--escrow", address, "escrow", lambda: client.submit(context))
                 except CoopError as exc:
-                    unbound = f" (its binding was not taken: {_one_line(exc)})"
-            first_contact("--escrow", address, "escrow", lambda: client.submit([revocation.envelope]))
+                    shown = isinstance(exc, _AGAINST_OTHERS)
+                    said = "refused alone, shown with it" if shown else "not taken"
+                    unbound = f" (its binding was {said}: {_one_line(exc)})"
+            tries = _shown_with(context, revocation) if shown else [[revocation.envelope]]
+            for i, evidence in enumerate(tries):
+                try:
+                    first_contact("--escrow", address, "escrow", functools.partial(client.submit, evidence))
+                    break
+                except (RevocationUnauthorized, *_AGAINST_OTHERS):
+                    if i == len(tries) - 1:
+                        raise  # each binding tried: the last refusal says why
     except RevocationUnauthorized:
         out.write(_unauthorized("escrow", address, bound=len(context) > 1, unbound=unbound))
         return False
@@ -244,6 +270,21 @@ def _submit_to_escrow(
         return False
     out.write(f"escrow {address}: taken{unbound}\n")
     return True
+
+
+def _shown_with(context: Sequence[bytes], revocation: VerifiedStatement) -> list[list[bytes]]:
+    """For each binding of ``context`` (a statement under one of its Mandates), in order: [the Mandate it
+    cites, it, ``revocation``] -- one Submit each, the revocation right after the binding, as the escrow
+    shows a binding refused only for its chain or nonce (ESC-018); the Mandate alone of the context's,
+    so that the Submit stays small enough to go as one request (a split would part the two)."""
+    verified = [verify_statement(env) for env in context]
+    mandates = {vs.digest: vs.envelope for vs in verified if vs.body == "mandate"}
+    tries = [
+        [mandates[vs.header.mandate], vs.envelope, revocation.envelope]
+        for vs in verified
+        if vs.body != "mandate" and vs.header.mandate in mandates
+    ]
+    return tries or [[revocation.envelope]]
 
 
 def _unauthorized(what: str, address: str, *, bound: bool, unbound: str = "") -> str:

@@ -73,6 +73,7 @@ from a2a_coop.protocol.errors import (
     IllegalTransition,
     IssuedInFuture,
     LimitExceeded,
+    LogRootMismatch,
     NonceReused,
     Unwitnessed,
     WrongParty,
@@ -110,6 +111,25 @@ _LAPSE: Final = commitment_pb2.RULING_DECISION_LAPSE
 # contract has an outcome, whatever a party's own view says.
 _CLAIMABLE: Final = frozenset({State.ACCEPTED, State.BONDED, State.PERFORMING, State.DISPUTED})
 _REVOCABLE: Final = frozenset({State.ACCEPTED, State.BONDED, State.PERFORMING})
+
+
+# What refuses a statement only against the other statements its issuer signed -- its chain and its nonce
+# (KEY-007): a KeyRevocation's binding refused for one of them alone is shown, not held (ESC-001).
+_AGAINST_OTHERS: Final = (Equivocation, ChainBroken, LogRootMismatch, NonceReused)
+
+
+class ShownBinding(NamedTuple):
+    """A binding shown, not held (KEY-007, KEY-008): a statement of ``key`` refused only for its chain or
+    nonce that a KeyRevocation of ``key`` by ``principal`` -- the statement after it in the Submit,
+    ``revocation`` its digest -- was taken beside. ``binding`` and ``mandate`` (the Mandate it cites) are
+    envelopes. The escrow keeps one per key and principal (once bound, the key needs no other), outside
+    the statements its archive's seq and nonce indexes serve: it is in no chain."""
+
+    key: str
+    principal: str
+    binding: bytes
+    mandate: bytes
+    revocation: bytes
 
 
 class Prechecked(NamedTuple):
@@ -223,6 +243,10 @@ class Escrow:
             the archive serving only the restart and the ledger (tests compare the two).
         quota: the newcomer quota on the statements of no negotiation it takes of keys outside its
             dealings (ESC-017; :attr:`quota`, settable later); None: no limit.
+        shown: with an archive, the bindings shown, not held, that the escrow recorded beside it
+            (:meth:`shown_binding`: KEY-007, KEY-008), restored before the archive is replayed, so that
+            the revocations they authorised are taken again. In a ``setup`` transcript they are in
+            place, each before its revocation, and need not be given.
 
     Raises:
         CoopError: a setup envelope does not verify.
@@ -240,6 +264,7 @@ class Escrow:
         now_ms: int | None = None,
         forget: bool = True,
         quota: NewcomerQuota | None = None,
+        shown: Iterable[ShownBinding] = (),
     ) -> None:
         self.signer = signer
         # ESC-017: the newcomer quota (None: no limit), and the keys in our dealings besides those with
@@ -300,9 +325,21 @@ class Escrow:
         # Forgotten negotiations read back while a Submit is taken, and the stamps put back in the
         # witness index for them (dropped again after the Submit unless the negotiation stayed).
         self._rewitnessed: dict[bytes, list[bytes]] = {}
+        # KEY-007, KEY-008: the bindings shown, not held, by digest, one per key and principal (never
+        # forgotten, as Mandates are not); and, with an archive, the envelope of the revocation each
+        # authorised -> the binding's, placed right before it in the transcript (the archive's
+        # statements do not hold it: it is in no chain).
+        self._shown: dict[bytes, ShownBinding] = {}
+        self._shown_before: dict[bytes, bytes] = {}
         self._setup = frozenset(setup)
-        for data in setup:
-            self._restore(verify_statement(data), data)
+        self._restore_setup(setup)
+        shown = list(shown)
+        if shown and archive is None:
+            raise ValueError("shown bindings are restored beside an archive; a setup transcript holds them")
+        for binding in shown:
+            bound = verify_statement(binding.binding)
+            self.verifier.bind(bound, verify_statement(binding.mandate))
+            self._shown[bound.digest] = binding
         if archive is not None:
             replaying = _UpTo(archive)
             self.verifier.use_archive(replaying, replay=False)  # every statement is in it: no replay reads
@@ -326,6 +363,8 @@ class Escrow:
             self._drop_rewitnessed()
             self.verifier.use_archive(archive)
             self.verifier.negotiations.restore = self._bring_back
+            for binding in self._shown.values():
+                self._shown_before[self._envelope_of(binding.revocation)] = binding.binding
         self._unsaved.clear()
         for neg in list(self._contracts.values()):  # rebuild the open set, timers and funding index
             self._schedule(neg)
@@ -339,6 +378,23 @@ class Escrow:
         self._mandate_envelopes = [vs.envelope for vs in own]
         if mandate_digest not in {vs.digest for vs in own} and mandate_digest in self.verifier.statements:
             self._mandate_envelopes.append(self._envelope_of(mandate_digest))
+
+    def _restore_setup(self, setup: Sequence[bytes]) -> None:
+        """Hold ``setup``'s statements in order (:meth:`_restore`). A statement refused only for its
+        chain or nonce whose next evidence is a KeyRevocation it authorises (a binding the escrow showed,
+        KEY-007) binds its key, as when it was taken; any other refusal is raised."""
+        verified = [verify_statement(data) for data in setup]
+        for i, vs in enumerate(verified):
+            try:
+                self._restore(vs, vs.envelope)
+            except _AGAINST_OTHERS:
+                following = next_evidence(verified, i, self.did)
+                if vs.issuer == self.did or following is None:
+                    raise
+                if self.verifier.shows_binding(vs, following) is None:
+                    raise
+                self._keep_shown(vs, following)
+                self._transcript.append(vs.envelope)
 
     def _restore(self, vs: VerifiedStatement, data: bytes) -> None:
         """Hold one statement of a restart, as it was taken: no rules applied."""
@@ -403,10 +459,14 @@ class Escrow:
         return [mandate, *older, *answer]
 
     def _envelope_of(self, digest: bytes) -> bytes:
-        """The envelope of a statement held, in memory or, forgotten, in the archive (KeyError if not)."""
+        """The envelope of a statement held, in memory or, forgotten, in the archive, or of a binding
+        shown (KeyError if none)."""
         vs = dict.get(self.verifier.statements, digest)
         if vs is not None:
             return vs.envelope
+        shown = self._shown.get(digest)
+        if shown is not None:
+            return shown.binding
         envelope = self._archive.by_digest(digest) if self._archive is not None else None
         if envelope is None:
             raise KeyError(digest)
@@ -451,12 +511,21 @@ class Escrow:
         """
         if self._archive is None:
             return list(self._transcript)
-        setup = self._setup
-        return [*self._transcript, *(env for _, _, env in self._archive.statements() if env not in setup)]
+        setup, before = self._setup, self._shown_before
+        out = list(self._transcript)
+        for _, _, env in self._archive.statements():
+            if env in setup:
+                continue
+            shown = before.get(env) if before else None
+            if shown is not None:  # a binding shown beside this revocation (KEY-007): not in the archive
+                out.append(shown)
+            out.append(env)
+        return out
 
     def drain_unsaved(self) -> list[VerifiedStatement]:
         """Statements (evidence and our own) taken since the last call, in transcript order: what a
-        journal must make durable before any answer leaves the process."""
+        journal must make durable before any answer leaves the process -- a binding shown among them
+        (:meth:`shown_binding`) apart from the archive's statements."""
         out, self._unsaved = self._unsaved, []
         return out
 
@@ -534,8 +603,11 @@ class Escrow:
             raise
         cut_off: set[bytes] = set()  # statements of this Submit a witnessed Accept superseded (NEG-018)
         needed = self._needed(verified) if self.quota is not None else frozenset()  # ESC-017
+        taken_with: int | None = None  # a revocation taken beside the binding shown before it (KEY-007)
         try:
-            for item in verified:
+            for i, item in enumerate(verified):
+                if i == taken_with:
+                    continue
                 if isinstance(item, bytes):
                     vs: VerifiedStatement | bytes = item
                 elif item.digest in self.verifier.statements:
@@ -550,9 +622,17 @@ class Escrow:
                 else:
                     try:
                         vs = self._receive(item, now_ms, counted=self._newcomer(item, needed))
-                    except (Equivocation, ChainBroken, NonceReused) as fork:
-                        self._note_fork(item, fork)
-                        raise
+                    except _AGAINST_OTHERS as fork:
+                        if not isinstance(fork, LogRootMismatch):
+                            self._note_fork(item, fork)
+                        following = verified[i + 1] if i + 1 < len(verified) else None
+                        pair = self._show_binding(item, following, now_ms)
+                        if pair is None:
+                            raise
+                        if pair:  # stamped and kept beside the revocation taken after it
+                            accepted += pair
+                            taken_with = i + 1
+                        continue  # not needed (the key bound to the revoker already): passed over
                     self._note_fork_by_nonce(vs)
                 if isinstance(vs, bytes):
                     held = self.verifier.statements[vs]
@@ -901,6 +981,67 @@ class Escrow:
         if body == "key_rotation" and issuer in v.chains and not (issuer in v.rotated or issuer in v.revoked):
             return None
         return [vs.statement.mandate.agent if body == "mandate" else issuer]
+
+    def _show_binding(
+        self, vs: VerifiedStatement, following: VerifiedStatement | bytes | None, now_ms: int
+    ) -> list[VerifiedStatement] | None:
+        """KEY-007, KEY-008 at an escrow (ESC-001): ``vs``, refused only for its chain or nonce (a thief of
+        its key forked it), followed in the Submit by ``following``, a KeyRevocation of its key by the
+        principal of the Mandate it cites. Key bound to that principal already: ``[]`` -- ``vs`` is not
+        needed and is passed over, kept nowhere, and the revocation is taken (or answered) as any
+        statement next. Otherwise the revocation is taken with the key bound to that principal for its
+        check, and if it passes, ``vs`` binds the key -- shown, not held: it joins no chain, replay
+        memory or negotiation -- and is stamped and recorded before it (:meth:`shown_binding`):
+        ``[vs, revocation]``. None when ``vs`` is no such binding, or the revocation is refused: the
+        Submit stops at ``vs``, with its own refusal (nothing of either is kept)."""
+        if following is None:
+            return None
+        held = isinstance(following, bytes)
+        revocation = self.verifier.statements[following] if isinstance(following, bytes) else following
+        principal = self.verifier.shows_binding(vs, revocation)
+        if principal is None:
+            return None
+        if principal in self.verifier.bound.get(vs.issuer, ()):
+            return []
+        if held:  # held, it passed beside another binding (kept: bindings are never dropped), or none
+            return None
+        marks = len(self._transcript), len(self._unsaved)
+        with self.verifier.provisionally((), binding=vs):
+            try:
+                # Counted as any revocation (ESC-017): a thief's key, bound to principals it mints, one
+                # shown binding each, is revoked uncounted once only.
+                taken = self._receive(revocation, now_ms, counted=self._newcomer(revocation, frozenset()))
+            except CoopError:
+                return None
+        self._note_fork_by_nonce(taken)
+        self._keep_shown(vs, taken)
+        if self._archive is None:
+            self._transcript.insert(marks[0], vs.envelope)
+        else:
+            self._shown_before[taken.envelope] = vs.envelope
+        self._unsaved.insert(marks[1], vs)
+        return [vs, taken]
+
+    def _keep_shown(self, vs: VerifiedStatement, revocation: VerifiedStatement) -> None:
+        """Bind ``vs``'s key to the principal of the Mandate it cites (a binding shown, not held, beside
+        ``revocation``, which that principal issued), and keep it, once per key and principal."""
+        principal = self.verifier.bind(vs)
+        if vs.digest not in self._shown:
+            mandate = self._envelope_of(vs.mandate_digest)
+            self._shown[vs.digest] = ShownBinding(
+                vs.issuer, principal, vs.envelope, mandate, revocation.digest
+            )
+
+    def took(self, digest: bytes) -> bool:
+        """Whether the escrow took the statement ``digest``: holds it, or showed it as a binding."""
+        return digest in self._shown or digest in self.verifier.statements
+
+    def shown_binding(self, digest: bytes) -> ShownBinding | None:
+        """The binding shown, not held (KEY-007), with digest ``digest``, or None: among the statements
+        :meth:`drain_unsaved` returns, one its caller records apart from the archive's statements -- in
+        no chain, so not among those the archive's seq and nonce indexes serve -- and gives back to the
+        restarted escrow (``shown``)."""
+        return self._shown.get(digest)
 
     def _check_recognition(self, accept: VerifiedStatement, now_ms: int) -> None:
         """WIT-004 and the per-party limit, for an Accept of a contract that names this escrow."""
@@ -1399,6 +1540,16 @@ class Escrow:
 
 
 # -- the rules, as pure functions (the audit runs the same ones) --------------------------
+
+
+def next_evidence(statements: Sequence[VerifiedStatement], i: int, escrow: str) -> VerifiedStatement | None:
+    """The statement after ``statements[i]`` in a transcript that is not a Stamp by ``escrow`` (a Submit's
+    evidence runs on past the Stamp of its next 256 digests), or None."""
+    for j in range(i + 1, len(statements)):
+        vs = statements[j]
+        if vs.issuer != escrow or vs.body != "stamp":
+            return vs
+    return None
 
 
 def _settled(neg: Negotiation) -> bool:

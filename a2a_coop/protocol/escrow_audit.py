@@ -45,8 +45,22 @@ from dataclasses import dataclass, field
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol.chain import ChainView
-from a2a_coop.protocol.errors import ChainError, ChainGap, CoopError, Equivocation, UnknownNegotiation
-from a2a_coop.protocol.escrow import due_action, open_bonds_of, revoke_releases, revoke_until, ruling_for
+from a2a_coop.protocol.errors import (
+    ChainError,
+    ChainGap,
+    CoopError,
+    Equivocation,
+    NonceReused,
+    UnknownNegotiation,
+)
+from a2a_coop.protocol.escrow import (
+    due_action,
+    next_evidence,
+    open_bonds_of,
+    revoke_releases,
+    revoke_until,
+    ruling_for,
+)
 from a2a_coop.protocol.ledger import LEDGER_BODIES, MONEY_BODIES, Book, Finding
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Contract, Negotiation, State, cited, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
@@ -161,11 +175,11 @@ class _Replay:
         self.last_ms = 0
 
     def run(self) -> None:
-        for vs in self.statements:
+        for i, vs in enumerate(self.statements):
             if vs.issuer == self.escrow:
                 self._own(vs)
             else:
-                self._evidence(vs)
+                self._evidence(vs, i)
         self._undone()
         self.report.balances = self.book.parties()
 
@@ -313,7 +327,7 @@ class _Replay:
 
     # -- evidence -------------------------------------------------------------------
 
-    def _evidence(self, vs: VerifiedStatement) -> None:
+    def _evidence(self, vs: VerifiedStatement, i: int) -> None:
         own_mandate = vs.body == "mandate" and vs.statement.mandate.agent == self.escrow
         if not own_mandate and self.verifier.witness.stamp_time(self.escrow, vs.digest) is None:
             self._find("UNSTAMPED_EVIDENCE", f"{vs.body} is not named by a stamp before it", vs)
@@ -328,7 +342,7 @@ class _Replay:
                     vs,
                     first,
                 )
-        if self._accept(vs, own=False) and vs.body == "accept":
+        if self._accept(vs, own=False, at=i) and vs.body == "accept":
             neg = self.verifier.negotiations.get(vs.header.negotiation_id)
             c = neg.contract
             old = neg.replaced
@@ -349,7 +363,7 @@ class _Replay:
             and proposal_of(held).terms.escrow == self.escrow
         )
 
-    def _accept(self, vs: VerifiedStatement, *, own: bool) -> bool:
+    def _accept(self, vs: VerifiedStatement, *, own: bool, at: int | None = None) -> bool:
         try:
             self.verifier.accept(vs.envelope)
             return True
@@ -357,15 +371,28 @@ class _Replay:
             if not (own and vs.body in _CONTRACT_BODIES):  # those were reported as EVIDENCE_MISSING
                 self.findings.append(Finding(exc.code, f"{vs.body} refused: {exc}", (vs.digest,)))
         except ChainError as exc:
-            if not own:  # the escrow's chain faults were reported by the complete check
+            if not own and not self._shown(vs, at):  # the escrow's own: reported by the complete check
                 self.findings.append(Finding(exc.code, f"{vs.body} refused: {exc}", self._proof(exc, vs)))
         except CoopError as exc:
+            if not own and isinstance(exc, NonceReused) and self._shown(vs, at):
+                return False
             code = exc.code
             if vs.body == "forfeit" and exc.requirement in ("CMT-002", "CMT-003"):
                 code = "FORFEIT_WITHOUT_CAUSE"
             who = "escrow" if own else "evidence"
             self.findings.append(Finding(code, f"{who} {vs.body} refused: {exc}", (vs.digest,)))
         return False
+
+    def _shown(self, vs: VerifiedStatement, at: int | None) -> bool:
+        """KEY-007 as the escrow took it (ESC-001): ``vs``, evidence at ``at`` refused only for its chain or
+        nonce, is a binding shown, not held, beside the next evidence -- a KeyRevocation of its key by its
+        Mandate's principal that passes with the key bound so: the key is bound to that principal, as it
+        was at the escrow, and the revocation is taken next. No finding: the escrow stamped it rightly."""
+        following = None if at is None else next_evidence(self.statements, at, self.escrow)
+        if following is None or self.verifier.shows_binding(vs, following) is None:
+            return False
+        self.verifier.bind(vs)
+        return True
 
     # -- at the end -----------------------------------------------------------------
 

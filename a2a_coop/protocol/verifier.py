@@ -358,6 +358,41 @@ class Verifier:
             self.check(vs, now_ms, received_ms=received_ms, alone=True)
             return False
 
+    def shows_binding(self, vs: VerifiedStatement, revocation: VerifiedStatement) -> str | None:
+        """KEY-007, KEY-008 for evidence taken in order (an escrow's Submit, ESC-001; the replay of its
+        transcript, AUD-003): whether ``vs``, a statement just refused, is a binding shown, not held,
+        for ``revocation``, the statement after it -- a statement of no negotiation by a key K, under a
+        Mandate held naming K, refused only for its chain or nonce (:meth:`check_binding`), and
+        ``revocation`` a KeyRevocation of K by that Mandate's principal that passes its checks (offline)
+        with K bound to that principal for the check alone. Changes nothing.
+
+        Returns:
+            The principal, when it is one (bind it with :meth:`bind` once ``revocation`` is taken);
+            the principal too when K is bound to it already (the binding is not needed, and nothing of
+            it need be kept); else None.
+        """
+        cited = vs.mandate_digest
+        record = self.mandates.get(cited) if cited else None
+        if (
+            vs.negotiation_id
+            or record is None
+            or record.agent != vs.issuer
+            or revocation.body != "key_revocation"
+            or revocation.issuer != record.principal
+            or revocation.statement.key_revocation.key != vs.issuer
+        ):
+            return None
+        if record.principal in self.bound.get(vs.issuer, ()):
+            return record.principal
+        try:
+            if self.check_binding(vs):
+                return None  # it passes: taken as any statement, not shown
+            with self.provisionally((), binding=vs):
+                self.check(revocation)
+        except CoopError:
+            return None
+        return record.principal
+
     def bind(self, vs: VerifiedStatement, mandate: VerifiedStatement | None = None) -> str:
         """KEY-007 widened: record that ``vs``'s issuer K is bound to the principal of the Mandate it
         cites, ``vs`` being a statement :meth:`check_binding` found shown, not held (a KeyRevocation by

@@ -40,7 +40,7 @@ from a2a_coop.protocol.envelope import (
     statement_digest,
 )
 from a2a_coop.protocol.errors import CoopError, MalformedEnvelope, Origin, RateLimited, RequestInvalid
-from a2a_coop.protocol.escrow import Escrow, Prechecked
+from a2a_coop.protocol.escrow import Escrow, Prechecked, ShownBinding
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import (
@@ -888,6 +888,13 @@ SUBMIT_ANSWER_PREFIX = "submit-answer/"
 META_FORKED_ACCEPTS = "escrow/forked-accepts"
 # The escrow's own Mandates, every one a run of its journal started with (envelopes, in that order).
 META_ESCROW_MANDATES = "escrow/own-mandates"
+# The bindings shown, not held (KEY-007, KEY-008; Escrow.shown_binding), one key per key and principal
+# (META_SHOWN_BINDINGS + "/" + key did + "/" + principal did), each a ShownBinding as a list: a statement
+# of a key refused only for its chain or nonce (a thief's fork) that a principal's KeyRevocation was taken
+# beside. In no chain, it is not among the journal's statements (their seq and nonce indexes serve the
+# chain and replay checks); given back to the escrow before the journal is replayed, so that the
+# revocation it authorised is taken again, and placed before that revocation in the transcript.
+META_SHOWN_BINDINGS = "escrow/shown-bindings"
 
 
 def _replay(key: Keypair, mandate: bytes, journal: Journal, context: Sequence[bytes], **kw: Any) -> Peer:
@@ -980,6 +987,7 @@ class EscrowNode:
             archive=self.journal,
             now_ms=clock(),
             forget=forget,
+            shown=[ShownBinding(*value) for _, value in self.journal.meta_under(META_SHOWN_BINDINGS + "/")],
         )
         self._forgettable: list[tuple[list[bytes], Ticket | None]] = []
         self.escrow.forked_accepts.update(self.journal.get_meta(META_FORKED_ACCEPTS, []))
@@ -1003,7 +1011,7 @@ class EscrowNode:
         its decisions, in transcript order -- and ``meta``, in one transaction, before any answer leaves."""
         taken = self.escrow.drain_unsaved()
         if taken:
-            items = [(None, [vs], False) if vs.issuer == self.escrow.did else (vs, [], False) for vs in taken]
+            items, meta = self._journaled(taken, meta)
             self.journal.record_batch(items, at_ms=self.clock(), meta=meta)
         self._note_settled(None)  # written and waited for: durable
         self._forget_durable()
@@ -1052,8 +1060,9 @@ class EscrowNode:
         locked = True
         try:
             self._forget_durable()
-            if key is not None and all(d in self.escrow.verifier.statements for d in digests):
-                # Only a Submit of statements all held can repeat one answered before.
+            if key is not None and all(map(self.escrow.took, digests)):
+                # Only a Submit of statements all taken (held, or a binding shown) can repeat one answered
+                # before.
                 earlier = self._answered(key)
                 if earlier is not None:  # and what was signed about its contract since (ESC-008)
                     again = self.escrow.with_mandates(
@@ -1125,8 +1134,26 @@ class EscrowNode:
         taken = self.escrow.drain_unsaved()
         if not taken:
             return None
-        items = [(None, [vs], False) if vs.issuer == self.escrow.did else (vs, [], False) for vs in taken]
+        items, meta = self._journaled(taken, meta)
         return self.journal.stage_batch(items, at_ms=self.clock(), meta=meta)
+
+    def _journaled(
+        self, taken: Sequence[VerifiedStatement], meta: dict[str, Any] | None
+    ) -> tuple[list[tuple[VerifiedStatement | None, list[VerifiedStatement], bool]], dict[str, Any] | None]:
+        """What the escrow took, as journal rows -- our statements, then evidence -- and ``meta`` with each
+        binding shown among them (KEY-007, KEY-008) under META_SHOWN_BINDINGS: in no chain, it is kept
+        out of the journal's statements (their seq and nonce indexes serve the chain and replay checks),
+        in the same transaction as the revocation it authorised."""
+        items: list[tuple[VerifiedStatement | None, list[VerifiedStatement], bool]] = []
+        for vs in taken:
+            shown = self.escrow.shown_binding(vs.digest)
+            if shown is not None:
+                meta = {**(meta or {}), f"{META_SHOWN_BINDINGS}/{shown.key}/{shown.principal}": list(shown)}
+            elif vs.issuer == self.escrow.did:
+                items.append((None, [vs], False))
+            else:
+                items.append((vs, [], False))
+        return items, meta
 
     def _answered(self, key: str) -> list[bytes] | None:
         """The digests of an earlier answer to the Submit ``key`` names, from the journal."""

@@ -17,15 +17,16 @@ from collections.abc import Callable, Sequence
 
 import grpc
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, service_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, service_pb2, trade_pb2
 from a2a_coop.protocol.envelope import decode_envelope, statement_digest
+from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.negotiation import BOND_GRACE_MS, CLOCK_TOLERANCE_MS
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
-from a2a_coop.testing import DAY_MS
+from a2a_coop.testing import DAY_MS, Signer
 from conformance.suite import escrow as esc_target
 from conformance.suite.context import Context
 from conformance.suite.flows import with_signature
-from conformance.suite.model import Capability, Outcome, Role, Runner, case
+from conformance.suite.model import Capability, CaseFailed, Level, Outcome, Role, Runner, case
 
 _UPHOLD = commitment_pb2.RULING_DECISION_UPHOLD
 _DISMISS = commitment_pb2.RULING_DECISION_DISMISS
@@ -737,6 +738,93 @@ def forked_accept_claims_nothing(ctx: Context) -> Outcome:
         what="a claim by an acceptor whose chain forks at its Accept",
     )
     return Outcome.passed("the forking acceptor's claim was refused")
+
+
+@_escrow_case(
+    "esc.revocation-with-forked-binding",
+    "A principal's KeyRevocation is taken after its key's binding Checkpoint a thief forked, in one "
+    "Submit: the binding stamped and served before it; the thief's later statements refused KEY_REVOKED",
+    "ESC-018",
+    "ESC-001",
+    "KEY-007",
+    "KEY-004",
+)
+def revocation_with_forked_binding(ctx: Context) -> Outcome:
+    """Alice's key signs its binding Checkpoint (seq 0) under her principal's Mandate. A thief of the key
+    submits its own seq 0 under a Mandate its own principal minted for the key: the key is bound to the
+    thief's principal at the escrow, and Alice's binding now fails its chain there (EQUIVOCATION) -- alone,
+    it must still be refused (ESC-001). Alice's principal submits [Mandate, binding, its revocation of the
+    key as of a second ago] in one Submit: the binding's only fault is against another statement of the
+    key, so it binds the key to Alice's principal (KEY-007), and the escrow should take the revocation,
+    naming the binding right before it in the Submit's Stamp (ESC-018) and serving it there in its
+    transcript (ESC-006). The thief's next statement under Alice's Mandate must then be refused
+    KEY_REVOKED. An escrow that refuses the Submit (EQUIVOCATION) misses ESC-018's SHOULD."""
+    alice = ctx.party("alice")
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    thief = Signer(alice.name, ctx.clock)  # the same key, its own chain and nonces
+    thief._nonce_counter = 1_000
+    boss = Signer(f"{alice.name}/thief-principal", ctx.clock)
+    now = ctx.clock.now_ms
+    caps = identity_pb2.Mandate(
+        agent=alice.did, valid_from_ms=now - _MIN, valid_until_ms=now + DAY_MS, currency="credit"
+    )
+    own = boss.sign("mandate", caps, ttl_ms=DAY_MS)
+    fork = thief.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])), mandate=own.digest)
+    shown = esc_target.submit(
+        ctx, [own.envelope, fork.envelope], note="the thief's Checkpoint, its own Mandate"
+    )
+    ctx.must(shown.ok, "the escrow refused the thief's valid Checkpoint under its own principal's Mandate")
+    ctx.expect_rejection(
+        esc_target.submit(ctx, [*alice.setup, binding.envelope], note="Alice's binding alone"),
+        "EQUIVOCATION",
+        what="the key's binding Checkpoint alone, at the seq the thief signed at first",
+    )
+    revocation = alice.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=now - 1000, reason="test")
+    )
+    reply = esc_target.submit(
+        ctx,
+        [*alice.setup, binding.envelope, revocation.envelope],
+        note="the principal's Mandate, the binding the thief forked, and the revocation, in one Submit",
+    )
+    if reply.error is not None:
+        raise CaseFailed(
+            f"refused the revocation after its binding ({reply.error.reason or reply.error.status.name}): a "
+            "binding whose only fault is its chain -- a thief's fork -- binds the key all the same (KEY-007, "
+            "ESC-018)",
+            Level.NON_STRICT,
+        )
+    stamps = [vs for vs in map(verify_statement, reply.envelopes[1:]) if vs.body == "stamp"]
+    named = [bytes(d) for s in stamps for d in s.statement.stamp.statements]
+    ctx.must(
+        binding.digest in named and revocation.digest in named,
+        "the escrow took the revocation without naming the binding shown before it in its Stamp (ESC-018)",
+    )
+    at = named.index(binding.digest)
+    ctx.must(
+        named[at + 1] == revocation.digest, "the Stamp does not name the binding right before the revocation"
+    )
+    stamp = next(s for s in stamps if binding.digest in s.statement.stamp.statements)
+    page = esc_target.read(
+        ctx,
+        "GetTranscript",
+        service_pb2.GetTranscriptRequest(from_seq=stamp.header.seq, limit=1),
+        note="the Stamp naming the shown binding",
+    )
+    ctx.must(
+        page.ok and binding.envelope in page.envelopes,
+        "the transcript does not serve the binding the escrow's Stamp names (ESC-006, ESC-018)",
+    )
+    later = identity_pb2.Checkpoint(log_root=merkle_root([fork.digest]))
+    theft = thief.sign("checkpoint", later, mandate=alice.mandate_vs.digest)
+    ctx.expect_rejection(
+        esc_target.submit(ctx, [theft.envelope], note="the thief's next Checkpoint, under Alice's Mandate"),
+        "KEY_REVOKED",
+        what="the thief's statement under the principal's Mandate, after the revocation",
+    )
+    return Outcome.passed(
+        "took the revocation after the forked binding, stamped it; the thief's next: KEY_REVOKED"
+    )
 
 
 @_escrow_case(
