@@ -10,6 +10,8 @@ import pytest
 
 from a2a_coop.protocol.errors import KeyInvalid, KeyNonCanonical, KeySmallOrder
 from a2a_coop.protocol.identity import (
+    _D,
+    _SQRT_M1,
     DID_KEY_PREFIX,
     ED25519_MULTICODEC,
     Keypair,
@@ -200,3 +202,26 @@ def test_generated_keys_come_from_the_csprng_and_are_stored_owner_only(tmp_path:
     assert read_key_file(path).did == first.did
     with pytest.raises(FileExistsError):
         write_key_file(path, second)  # a key file is never overwritten
+
+
+def test_point_decoding_inverts_by_euclid_as_fermat_does() -> None:
+    """_recover_x divides by v with pow(v, -1, p) (extended Euclid): the same x as RFC 8032's v^(p-2),
+    for every sign, on and off the curve, and at the edges (y = 0, 1, p - 1)."""
+
+    def rfc8032(y: int, sign: int) -> int | None:
+        u, v = (y * y - 1) % _P, (_D * y * y + 1) % _P
+        x2 = u * pow(v, _P - 2, _P) % _P
+        if x2 == 0:
+            return 0
+        x = pow(x2, (_P + 3) // 8, _P)
+        if (x * x - x2) % _P != 0:
+            x = x * _SQRT_M1 % _P
+        if (x * x - x2) % _P != 0:
+            return None
+        return _P - x if x & 1 != sign else x
+
+    ys = [0, 1, 2, _P - 1] + [int.from_bytes(derive(f"y/{i}"), "little") % _P for i in range(200)]
+    assert any(rfc8032(y, 0) is None for y in ys) and any(rfc8032(y, 0) for y in ys)
+    for y in ys:
+        for sign in (0, 1):
+            assert _recover_x(y, sign) == rfc8032(y, sign)

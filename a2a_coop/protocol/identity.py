@@ -124,7 +124,9 @@ def _recover_x(y: int, sign: int) -> int | None:
     """RFC 8032 section 5.1.3 point decoding, steps 2-4."""
     u = (y * y - 1) % _P
     v = (_D * y * y + 1) % _P
-    x2 = u * pow(v, _P - 2, _P) % _P
+    # u / v: v is never 0 (d is not a square mod p, so d * y^2 != -1); pow(v, -1, p) is the inverse
+    # pow(v, p - 2, p) gives, by extended Euclid rather than a 255-bit exponentiation.
+    x2 = u * (pow(v, -1, _P) if v else 0) % _P
     if x2 == 0:
         return 0
     x = pow(x2, (_P + 3) // 8, _P)
