@@ -227,7 +227,10 @@ class Verifier:
                 principals.add(record.principal)
                 bound = (binding.issuer, record.principal)
         try:
-            with self.witness.stamps_held(stamps):
+            if stamps:
+                with self.witness.stamps_held(stamps):
+                    yield
+            else:  # nothing for the witness index to hold (a request's Mandates alone, the usual case)
                 yield
         finally:
             if bound is not None:

@@ -34,7 +34,13 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2, statement_pb2, trade_pb2
 from a2a_coop.protocol.archive import Archive, Nearest
 from a2a_coop.protocol.bodies import MAX_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.chain import ChainWriter
-from a2a_coop.protocol.envelope import ParsedEnvelope, decode_envelope, parse_envelope, statement_digest
+from a2a_coop.protocol.envelope import (
+    STATEMENT_PAYLOAD_TYPE,
+    ParsedEnvelope,
+    decode_envelope,
+    parse_envelope,
+    statement_digest,
+)
 from a2a_coop.protocol.errors import (
     CoopError,
     IssuedInFuture,
@@ -350,6 +356,9 @@ class _Provisional:
         # key (a thief's fork at its seq, or of its nonce): it binds all the same (KEY-007), and is never
         # held itself (Verifier.check_binding).
         self.binding_shown = False
+        # The request's context envelopes as Peer._needed_context parsed them (parse_envelope: a function
+        # of the bytes alone), for Peer._hold: parsed and hashed once.
+        self.parsed: dict[bytes, ParsedEnvelope] = {}
 
     def defer(self, vs: VerifiedStatement) -> bool:
         """``vs``, a context envelope verified and not held: a Mandate, a revocation's binding statement,
@@ -1534,8 +1543,13 @@ class Peer:
             if digest is not None and dict.__contains__(self.verifier.statements, digest):
                 continue  # held already: _hold skips it
             try:
-                payload = decode_envelope(env).payload
-                fresh.append((i, statement_digest(payload), statement_pb2.Statement.FromString(payload)))
+                parsed = parse_envelope(env)  # decode_envelope, and the digest under its payload type
+                payload = parsed.envelope.payload
+                is_statement = parsed.envelope.payload_type == STATEMENT_PAYLOAD_TYPE
+                digest = parsed.digest if is_statement else statement_digest(payload)
+                fresh.append((i, digest, statement_pb2.Statement.FromString(payload)))
+                if provisional is not None:
+                    provisional.parsed[env] = parsed  # _hold parses these same bytes: not again
             except Exception:  # malformed: _hold raises its typed error (ENV-004, ENV-008, ...)
                 fresh.append((i, b"", None))
         if not fresh:
@@ -1659,7 +1673,9 @@ class Peer:
         digest = self._context_digests.get(envelope)
         if digest is not None and dict.__contains__(self.verifier.statements, digest):
             return None
-        parsed = parse_envelope(envelope)
+        parsed = provisional.parsed.get(envelope) if provisional is not None else None
+        if parsed is None:
+            parsed = parse_envelope(envelope)
         digest = parsed.digest
         held = self.verifier.statements
         # A held digest means these exact payload bytes were verified before: skip the signature check.
