@@ -163,6 +163,12 @@ def rate(verifier: Verifier, attestation: VerifiedStatement, trusted_escrows: Co
         note = "its escrow is not one this view trusts"
     elif settled is None:
         note = "the escrow has not settled the subject's bond"
+    elif verifier.revoked and any(
+        verifier.disowned(vs) for vs in attestation_evidence(verifier, attestation)
+    ):
+        # KEY-009, ATT-020: a view that took the revocation first refused it; one that took it later
+        # weighs it as that one does, whatever the order it heard them in.
+        note = "a key revocation disowns a statement it rests on, not stamped by the escrow before it"
     return Rating(
         attestation=attestation.digest,
         rater=rater,
@@ -246,7 +252,15 @@ def attestation_evidence(verifier: Verifier, attestation: VerifiedStatement) -> 
         if vs.body == "forfeit":
             escrow += _forfeit_cause(verifier, neg, vs.statement.forfeit.cause)
         escrow.append(vs)
-    statements = [*bargaining, c.accept, *escrow, attestation]
+    # The escrow's Stamps of the contract's statements, before them: a verifier that holds a revocation
+    # of a party's key takes one of its statements stamped before the revocation was (KEY-009).
+    stamps = []
+    for vs in (*bargaining, c.accept):
+        escrow_did = verifier.witnessing_escrow(vs)
+        stamp = verifier.witness.stamp_of(escrow_did, vs.digest) if escrow_did else None
+        if stamp is not None and stamp in held:
+            stamps.append(held[stamp])
+    statements = [*stamps, *bargaining, c.accept, *escrow, attestation]
     mandates = [held[vs.header.mandate] for vs in statements if vs.header.mandate in held]
     return list({vs.digest: vs for vs in (*mandates, *statements)}.values())
 
