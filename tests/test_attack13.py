@@ -274,8 +274,9 @@ def test_a_revocation_with_a_later_effective_ms_stamped_first_does_not_shelter_a
 @pytest.mark.req("KEY-009", "KEY-004")
 def test_a_live_receiver_still_refuses_a_revoked_keys_statement_its_escrow_stamped_first() -> None:
     """KEY-009 is for views of evidence (offline verifiers, section 11.4): a live receiver holding the
-    revocation refuses Mallory's Accept, Stamp or no Stamp -- it trades with no key its principal
-    disowned, and a thief's key cannot get past a revocation by having an escrow stamp what it signs."""
+    revocation refuses Mallory's Accept, Stamp or no Stamp, and so does an escrow taking evidence --
+    both trade with no key its principal disowned, and a thief's key cannot get past a revocation by
+    having an escrow (one it minted, or one never shown the revocation) stamp what it signs."""
     clock = FixedClock()
     bob, mallory, escrow, log, disown = _revoked_back_after_a_breach(clock)
     stamp, offer, accept = log[:3]
@@ -285,6 +286,11 @@ def test_a_live_receiver_still_refuses_a_revoked_keys_statement_its_escrow_stamp
     v.accept(offer.envelope, ours=True)
     with pytest.raises(KeyRevoked):
         v.accept(accept.envelope)
+    as_escrow = Verifier(evidence_view=False)  # an escrow taking evidence trades on it: refused too
+    for e in [*bob.setup, *mallory.setup, *escrow.setup, disown.envelope, stamp.envelope, offer.envelope]:
+        as_escrow.accept(e)
+    with pytest.raises(KeyRevoked):
+        as_escrow.accept(accept.envelope)
     observer = Verifier()
     for e in [*bob.setup, *mallory.setup, *escrow.setup, disown.envelope, stamp.envelope, offer.envelope]:
         observer.accept(e)

@@ -163,9 +163,9 @@ def rate(verifier: Verifier, attestation: VerifiedStatement, trusted_escrows: Co
         note = "its escrow is not one this view trusts"
     elif settled is None:
         note = "the escrow has not settled the subject's bond"
-    elif verifier.revoked and any(
-        verifier.disowned(vs) for vs in attestation_evidence(verifier, attestation)
-    ):
+    elif _revokes_any(
+        verifier, (c.offer.issuer, c.accept.issuer, attestation.issuer, rater, subject, c.escrow)
+    ) and any(verifier.disowned(vs) for vs in attestation_evidence(verifier, attestation)):
         # KEY-009, ATT-020: a view that took the revocation first refused it; one that took it later
         # weighs it as that one does, whatever the order it heard them in.
         note = "a key revocation disowns a statement it rests on, not stamped by the escrow before it"
@@ -182,6 +182,13 @@ def rate(verifier: Verifier, attestation: VerifiedStatement, trusted_escrows: Co
         settled_ms=settled_ms,
         note=note,
     )
+
+
+def _revokes_any(verifier: Verifier, keys: Iterable[str]) -> bool:
+    """Whether ``verifier`` holds a revocation of one of ``keys`` (the signers of what a rating rests
+    on): only then can one of those statements be disowned (KEY-009)."""
+    revoked = verifier.revoked
+    return bool(revoked) and any(key in revoked for key in keys)
 
 
 def ratings(

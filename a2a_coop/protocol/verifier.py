@@ -85,17 +85,26 @@ class Verifier:
         complete_chains: verify each issuer's statements as a complete log
             segment (gaps are CHAIN_GAP, CHN-002) rather than a sparse view.
         skew_ms: clock skew allowance for freshness (TIM-004).
+        evidence_view: take, as a view of evidence, a revoked key's statement its escrow stamped before
+            any revocation covering it (KEY-009); default: when ``me`` is None (an auditor, an observer,
+            a reputation system). An escrow taking evidence passes False: it trades on what it takes.
 
     Raises:
         ValueError: skew_ms is outside 0..300000 (TIM-004).
     """
 
     def __init__(
-        self, *, me: str | None = None, complete_chains: bool = False, skew_ms: int = DEFAULT_SKEW_MS
+        self,
+        *,
+        me: str | None = None,
+        complete_chains: bool = False,
+        skew_ms: int = DEFAULT_SKEW_MS,
+        evidence_view: bool | None = None,
     ) -> None:
         if not 0 <= skew_ms <= MAX_SKEW_MS:
             raise ValueError(f"skew must be within 0..{MAX_SKEW_MS} ms (TIM-004)")
         self.me = me
+        self.evidence_view = me is None if evidence_view is None else evidence_view
         self.complete_chains = complete_chains
         self.skew_ms = skew_ms
         self.statements = HeldStatements()
@@ -576,10 +585,11 @@ class Verifier:
         return False
 
     def _kept_as_evidence(self, vs: VerifiedStatement | None, key: str) -> bool:
-        """KEY-009: an offline verifier (no ``me``, section 11.4) takes ``vs``, which a held revocation of
-        ``key`` would refuse, when ``vs``'s escrow stamped it before it stamped any revocation of ``key``
-        covering it. A live receiver refuses it (KEY-004): it trades with no key its principal revoked."""
-        return vs is not None and self.me is None and self._stamped_first(vs, key)
+        """KEY-009: a view of evidence (``evidence_view``: an auditor, an observer, section 11.4) takes
+        ``vs``, which a held revocation of ``key`` would refuse, when ``vs``'s escrow stamped it before it
+        stamped any revocation of ``key`` covering it. A live receiver and an escrow taking evidence
+        refuse it (KEY-004): they trade with no key its principal revoked."""
+        return vs is not None and self.evidence_view and self._stamped_first(vs, key)
 
     def _stamped_first(self, vs: VerifiedStatement, key: str) -> bool:
         """Whether the escrow of ``vs`` (:meth:`witnessing_escrow`) stamped it -- a Stamp held, not one it is
