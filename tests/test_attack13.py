@@ -209,6 +209,33 @@ def test_a_breach_stamped_before_the_escrow_stamped_the_revocation_counts_in_eve
             assert _ratings(heard, escrow.did) == expected, (at, stamp_first)
 
 
+@pytest.mark.req("KEY-009", "ATT-020", "KEY-008")
+def test_a_thiefs_escrowed_breach_counts_against_the_principal_that_bound_the_key() -> None:
+    """Mallory's agent key bound itself to her principal with a public Checkpoint; then a thief took
+    it, accepted Bob's bonded offer at the escrow and never delivered: the escrow forfeited the key's
+    bond to Bob. Only then does the principal notice and revoke the key back to the theft, sending the
+    revocation with the binding (KEY-008) -- to the viewers, not to the escrow. The escrow took the
+    thief's Accept before any revocation reached it, so the breach counts against the principal in
+    every view, in whatever order: it chose and bound the key, and showing its revocation to the
+    escrows at once is its remedy (a revocation the escrow stamped first would disown what follows)."""
+    clock = FixedClock()
+    bob, mallory, escrow = Party("bob", clock), Party("mallory", clock), Party("escrow", clock)
+    binding = mallory.sign("checkpoint", identity_pb2.Checkpoint())
+    clock.advance(60_000)
+    stolen_at = clock.now_ms
+    log = bonded_trade(bob, mallory, escrow, clock, breach=True, witnessed=True)
+    clock.advance(60_000)
+    revocation = mallory.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=mallory.did, effective_ms=stolen_at, reason="stolen")
+    )
+    evidence = [*bob.setup, *mallory.setup, *escrow.setup, *(vs.envelope for vs in log)]
+    expected = [(_principal(bob), _principal(mallory), BOND, 0.0)]
+    for at in range(len(bob.setup) + len(mallory.setup), len(evidence) + 1):  # after the Mandate it names
+        heard = _observe([*evidence[:at], binding.envelope, revocation.envelope, *evidence[at:]])
+        assert revocation.digest in heard.statements, at
+        assert _ratings(heard, escrow.did) == expected, at
+
+
 @pytest.mark.req("KEY-009", "ATT-020")
 def test_a_contract_stamped_after_the_escrow_stamped_its_revocation_weighs_nothing_in_any_order() -> None:
     """An escrow at fault stamps Mallory's revocation first and her Accept after it (an honest one
@@ -269,6 +296,35 @@ def test_a_revocation_with_a_later_effective_ms_stamped_first_does_not_shelter_a
     for at in range(len(evidence) + 1):
         heard = _observe([*evidence[:at], disown.envelope, *evidence[at:]])
         assert _ratings(heard, escrow.did) == expected, at
+
+
+@pytest.mark.req("ATT-020")
+def test_a_peers_view_drops_a_kept_rating_a_later_revocation_disowns() -> None:
+    """A reputation view rated Bob's attestation of Mallory's breach (settled under a trusted escrow,
+    so it kept the rating, runtime/reputation.py). Then come a Stamp by the escrow naming Mallory's
+    revocation before her Accept, and the revocation: the Accept is disowned (ATT-020), as a view that
+    heard them first finds, and the kept rating must go to stake 0 too."""
+    clock = FixedClock()
+    bob, mallory, escrow = Party("bob", clock), Party("mallory", clock), Party("escrow", clock)
+    offer = bob.offer(mallory, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    clock.advance(1_000)
+    accept = mallory.accept(offer)
+    clock.advance(1_000)
+    disown = mallory.agent.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=mallory.did, effective_ms=accept.issued_at_ms, reason="lost"),
+    )
+    named = [disown.digest, offer.digest, accept.digest]
+    first = escrow.sign("stamp", commitment_pb2.Stamp(statements=named))
+    log = _settled_breach(bob, mallory, escrow, clock, offer=offer, accept=accept)
+    v = EvidenceVerifier()
+    for e in [*bob.setup, *mallory.setup, *escrow.setup, *(vs.envelope for vs in log)]:
+        v.accept(e)
+    view = Reputation(lambda: v, seeds=[], escrows={escrow.did}, clock=lambda: clock.now_ms)
+    assert [r.stake for r in view.ratings()] == [BOND]
+    v.accept(first.envelope)
+    v.accept(disown.envelope)
+    assert [r.stake for r in view.ratings()] == [0]
 
 
 @pytest.mark.req("KEY-009", "KEY-004")

@@ -3,12 +3,13 @@
 Chain: linking, order, equivocation and checkpoints in a sparse view (CHN-001, CHN-003..007); the
 equivocation it builds is also written as equivocation-proof.json. CompleteLog: complete segments,
 where a missing seq is an error (CHN-002). KeyLifecycle: revocation and rotation of agent and
-principal keys (KEY-004, KEY-005, MND-012).
+principal keys (KEY-004, KEY-005, MND-012), and a revoked key's statements its escrow stamped first
+(KEY-009).
 """
 
 from __future__ import annotations
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.chain import ChainWriter, EquivocationProof
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive
@@ -242,6 +243,87 @@ def key_lifecycle() -> Group:
         "KEY_REVOKED",
         "RevokedKey",
         twin=[*alice.setup, prev.envelope, before.envelope],
+    )
+    return g
+
+
+def witnessed_before_revocation() -> Group:
+    """KEY-009: an offline verifier takes a revoked key's statement that its escrow stamped before it
+    stamped any revocation covering it, ordered by the escrow's Stamps (time, then chain, then place in
+    one Stamp), never by the revocation's own times."""
+    g = Group("WitnessedBeforeRevocation", "sparse")
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    clock.advance(1_000)
+    stamped = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest]))
+    clock.advance(1_000)
+    disown = alice.agent.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=offer.header.issued_at_ms)
+    )
+    clock.advance(1_000)
+    # The escrow names the revocation first, the Offer after it, in one Stamp (as one that took the
+    # Offer after the revocation, at fault, would).
+    both = escrow.sign("stamp", commitment_pb2.Stamp(statements=[disown.digest, offer.digest]))
+    setup = [*alice.setup, *escrow.setup, disown.envelope]
+    g.add(
+        "Alice's key revoked itself back to its Offer; the Offer's escrow stamped the Offer before any "
+        "Stamp of the revocation held (its earliest Stamp counts): an offline verifier takes it",
+        ["KEY-009", "KEY-004"],
+        [*setup, stamped.envelope, both.envelope, offer.envelope],
+        None,
+        "WitnessedBeforeRevocation",
+    )
+    g.add(
+        "the same, holding only the escrow's Stamp that names the revocation before the Offer",
+        ["KEY-009", "KEY-004"],
+        [*setup, both.envelope, offer.envelope],
+        "KEY_REVOKED",
+        "WitnessedBeforeRevocation",
+        "RevokedKey",
+        twin=[*setup, stamped.envelope, offer.envelope],
+    )
+    clock.advance(1_000)
+    offer_first = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, disown.digest]))
+    g.add(
+        "the same, holding only an escrow's Stamp that names the Offer before the revocation (one Submit "
+        "carried both, in that order): taken -- an earlier place in one Stamp is earlier",
+        ["KEY-009", "KEY-004"],
+        [*setup, offer_first.envelope, offer.envelope],
+        None,
+        "WitnessedBeforeRevocation",
+    )
+    g.add(
+        "the same, the Offer's Stamp held only after the Offer: nothing witnessed it when it came",
+        ["KEY-009", "KEY-004"],
+        [*setup, offer.envelope, stamped.envelope],
+        "KEY_REVOKED",
+        "WitnessedBeforeRevocation",
+        "RevokedKey",
+        failed_index=len(setup),
+        twin=[*setup, stamped.envelope, offer.envelope],
+    )
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    clock.advance(500)
+    disown = alice.agent.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=offer.header.issued_at_ms)
+    )
+    clock.advance(500)
+    revocation_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[disown.digest]))
+    clock.advance(1_000)
+    offer_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest]))
+    setup = [*alice.setup, *escrow.setup, disown.envelope]
+    g.add(
+        "the escrow stamped the revocation a second before the Offer: refused; without that Stamp (a "
+        "revocation the escrow never stamped proves nothing came after it) the Offer is taken",
+        ["KEY-009", "KEY-004"],
+        [*setup, revocation_stamp.envelope, offer_stamp.envelope, offer.envelope],
+        "KEY_REVOKED",
+        "WitnessedBeforeRevocation",
+        "RevokedKey",
+        twin=[*setup, offer_stamp.envelope, offer.envelope],
     )
     return g
 
