@@ -616,7 +616,7 @@ class Verifier:
             return None
         stamp_digest = self.witness.stamp_of(escrow, digest)
         stamp = self.statements.get(stamp_digest) if stamp_digest else None
-        if stamp is None or stamp.body != "stamp" or stamp.issued_at_ms != at:
+        if stamp is None or stamp.issued_at_ms != at:  # one the escrow itself recorded, or memory forgot
             return (at,)
         return (at, stamp.seq, list(stamp.statement.stamp.statements).index(digest))
 
@@ -626,7 +626,7 @@ class Verifier:
         for a statement of no negotiation."""
         if vs.body in ("offer", "counter"):
             return proposal_of(vs).terms.escrow
-        return self._escrow_of(vs) if vs.negotiation_id else ""
+        return self._escrow_of(vs)
 
     def _check_key(
         self, key: str, issued_at_ms: int, seq: int | None = None, vs: VerifiedStatement | None = None
@@ -926,7 +926,8 @@ class Verifier:
             for digest in vs.statement.stamp.statements:
                 self.witness.record_stamp(issuer, digest, vs.issued_at_ms, vs.digest)
                 if digest in self._revocation_digests:
-                    self.disowning += 1  # a statement this escrow stamped after it may be disowned now
+                    # A statement this escrow stamped after the revocation may be disowned now.
+                    self.disowning += 1
                 exposed = self._exposed_answers.get(digest) if self._exposed_answers else None
                 if exposed is not None and exposed[0] == issuer:  # the escrow took the answer: freed
                     del self._exposed_answers[digest]

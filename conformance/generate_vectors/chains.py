@@ -325,7 +325,121 @@ def witnessed_before_revocation() -> Group:
         "RevokedKey",
         twin=[*setup, offer_stamp.envelope, offer.envelope],
     )
+    _witnessed_accept_and_counter(g)
+    _witnessed_under_a_revoked_principal(g)
     return g
+
+
+def _witnessed_accept_and_counter(g: Group) -> None:
+    """KEY-009 for an Accept (its witness: the escrow of the offer it accepts) and for a Counter (the
+    escrow its own terms name, not the one of the offer it answers), of a key revoked back over them."""
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+    offer = bob.offer(alice, bob.proposal(escrow=escrow.did))
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    clock.advance(1_000)
+    disown = alice.agent.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=accept.header.issued_at_ms)
+    )
+    clock.advance(1_000)
+    revocation_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[disown.digest]))
+    clock.advance(1_000)
+    contract_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest]))
+    setup = [*alice.setup, *bob.setup, *escrow.setup, disown.envelope]
+    g.add(
+        "Alice's key revoked itself back to its Accept of Bob's offer; the offer's escrow stamped the "
+        "Accept, and the revocation a second earlier: refused; without the revocation's Stamp, taken",
+        ["KEY-009", "KEY-004"],
+        [*setup, revocation_stamp.envelope, contract_stamp.envelope, offer.envelope, accept.envelope],
+        "KEY_REVOKED",
+        "WitnessedBeforeRevocation",
+        "RevokedKey",
+        twin=[*setup, contract_stamp.envelope, offer.envelope, accept.envelope],
+    )
+    clock, alice, bob = world()
+    first, second = Party("escrow", clock), Party("escrow-2", clock)
+    offer = bob.offer(alice, bob.proposal(escrow=first.did))
+    clock.advance(1_000)
+    counter = alice.counter(offer, alice.proposal(escrow=second.did))
+    clock.advance(1_000)
+    disown = alice.agent.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=counter.header.issued_at_ms)
+    )
+    clock.advance(1_000)
+    by_second = second.sign("stamp", commitment_pb2.Stamp(statements=[counter.digest]))
+    by_first = first.sign("stamp", commitment_pb2.Stamp(statements=[counter.digest]))
+    setup = [*alice.setup, *bob.setup, *first.setup, *second.setup, disown.envelope, offer.envelope]
+    g.add(
+        "Alice's key revoked itself back to its Counter naming a second escrow, which stamped it (the "
+        "first escrow, of the offer it answers, never saw the revocation either): taken by its own",
+        ["KEY-009", "KEY-004"],
+        [*setup, by_second.envelope, counter.envelope],
+        None,
+        "WitnessedBeforeRevocation",
+    )
+    g.add(
+        "the same Counter stamped only by the escrow of the offer it answers: not its witness, refused",
+        ["KEY-009", "KEY-004"],
+        [*setup, by_first.envelope, counter.envelope],
+        "KEY_REVOKED",
+        "WitnessedBeforeRevocation",
+        "RevokedKey",
+        twin=[*setup, by_second.envelope, counter.envelope],
+    )
+
+
+def _witnessed_under_a_revoked_principal(g: Group) -> None:
+    """KEY-009 for MND-012 (the Mandate's principal revoked its own key back over the statement), and
+    for a key with two revocations, one not covering the statement held first."""
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    clock.advance(1_000)
+    own = alice.principal.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=alice.principal.did, effective_ms=offer.header.issued_at_ms),
+    )
+    clock.advance(1_000)
+    revocation_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[own.digest]))
+    clock.advance(1_000)
+    offer_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest]))
+    setup = [*alice.setup, *escrow.setup, own.envelope]
+    g.add(
+        "Alice's principal revoked its own key back over her Offer (MND-012); the Offer's escrow stamped "
+        "the revocation first: refused; without that Stamp, taken",
+        ["KEY-009", "MND-012"],
+        [*setup, revocation_stamp.envelope, offer_stamp.envelope, offer.envelope],
+        "KEY_REVOKED",
+        "WitnessedBeforeRevocation",
+        "RevokedKey",
+        twin=[*setup, offer_stamp.envelope, offer.envelope],
+    )
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    clock.advance(1_000)
+    back = alice.agent.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=offer.header.issued_at_ms)
+    )
+    later = alice.agent.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms + DAY_MS)
+    )
+    clock.advance(1_000)
+    back_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[back.digest]))
+    clock.advance(1_000)
+    offer_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest]))
+    setup = [*alice.setup, *escrow.setup, later.envelope, back.envelope]
+    g.add(
+        "Alice's key holds two revocations, the first held effective after her Offer (it covers nothing "
+        "of it), the second back over it and stamped before the Offer: refused by the second",
+        ["KEY-009", "KEY-004"],
+        [*setup, back_stamp.envelope, offer_stamp.envelope, offer.envelope],
+        "KEY_REVOKED",
+        "WitnessedBeforeRevocation",
+        "RevokedKey",
+        twin=[*setup, offer_stamp.envelope, offer.envelope],
+    )
 
 
 # --- SPEC 0.2: time across gaps, checkpoint roots, key authority -------------------------------------
