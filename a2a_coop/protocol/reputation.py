@@ -46,7 +46,7 @@ from typing import Final
 
 from a2a_coop._proto.a2acoop.v1 import reputation_pb2
 from a2a_coop.protocol.escrow import revoke_until
-from a2a_coop.protocol.negotiation import Contract, Event, Negotiation
+from a2a_coop.protocol.negotiation import Contract, Event, Negotiation, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier
 
@@ -169,8 +169,10 @@ def rate(verifier: Verifier, attestation: VerifiedStatement, trusted_escrows: Co
         note = "its escrow is not one this view trusts"
     elif settled is None:
         note = "the escrow has not settled the subject's bond"
-    elif _revokes_signer(verifier, attestation, c, (rater, subject)) and any(
-        verifier.disowned(vs) for vs in attestation_evidence(verifier, attestation)
+    elif (
+        verifier.revoked
+        and _revokes_signer(verifier, attestation, c, (rater, subject))
+        and any(verifier.disowned(vs) for vs in attestation_evidence(verifier, attestation))
     ):
         # KEY-009, ATT-020: a view that took the revocation first refused it; one that took it later
         # weighs it as that one does, whatever the order it heard them in.
@@ -275,10 +277,11 @@ def attestation_evidence(verifier: Verifier, attestation: VerifiedStatement) -> 
         escrow.append(vs)
     # The escrow's Stamps of the contract's statements, before them: a verifier that holds a revocation
     # of a party's key takes one of its statements stamped before the revocation was (KEY-009).
+    # Each one's witnessing escrow (Verifier.witnessing_escrow): an offer's own, the Accept's the contract's.
+    stamp_of = verifier.witness.stamp_of
     stamps = []
-    for vs in (*bargaining, c.accept):
-        escrow_did = verifier.witnessing_escrow(vs)
-        stamp = verifier.witness.stamp_of(escrow_did, vs.digest) if escrow_did else None
+    for vs, escrow_did in (*((p, proposal_of(p).terms.escrow) for p in bargaining), (c.accept, c.escrow)):
+        stamp = stamp_of(escrow_did, vs.digest) if escrow_did else None
         if stamp is not None and stamp in held:
             stamps.append(held[stamp])
     statements = [*stamps, *bargaining, c.accept, *escrow, attestation]

@@ -407,6 +407,14 @@ def _witnessed_under_a_revoked_principal(g: Group) -> None:
     setup = [*alice.setup, *escrow.setup, own.envelope]
     g.add(
         "Alice's principal revoked its own key back over her Offer (MND-012); the Offer's escrow stamped "
+        "the Offer and never the revocation: taken",
+        ["KEY-009", "MND-012"],
+        [*setup, offer_stamp.envelope, offer.envelope],
+        None,
+        "WitnessedBeforeRevocation",
+    )
+    g.add(
+        "Alice's principal revoked its own key back over her Offer (MND-012); the Offer's escrow stamped "
         "the revocation first: refused; without that Stamp, taken",
         ["KEY-009", "MND-012"],
         [*setup, revocation_stamp.envelope, offer_stamp.envelope, offer.envelope],
