@@ -240,10 +240,19 @@ def full_trade(clock: FixedClock | None = None) -> tuple[Party, Party, list[Veri
 
 
 def bonded_trade(
-    alice: Party, bob: Party, escrow: Party, clock: FixedClock, *, breach: bool = False
+    alice: Party,
+    bob: Party,
+    escrow: Party,
+    clock: FixedClock,
+    *,
+    breach: bool = False,
+    witnessed: bool = False,
 ) -> list[VerifiedStatement]:
     """One complete bonded trade, in order: offer, accept, both bond locks, both deliveries and
     receipts, both releases, and Alice's attestation of Bob.
+
+    With ``witnessed`` the escrow also stamps the offer and the Accept before it locks the bonds
+    (WIT-001), and the log opens with that Stamp (evidence order: a Stamp before what it names).
 
     With ``breach`` Bob never delivers: a day after the deadline Alice claims, the escrow forfeits
     Bob's bond to her and releases hers, and Alice attests the breach. The escrow here is a plain
@@ -254,6 +263,8 @@ def bonded_trade(
     clock.advance(1_000)
     accept = bob.accept(offer)
     nid = offer.header.negotiation_id
+    if witnessed:
+        log.append(escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest])))
     locks = [
         escrow.sign(
             "bond_lock",

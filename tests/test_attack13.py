@@ -33,7 +33,7 @@ from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.reputation import rate
-from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.runtime.node import EscrowNode
@@ -45,6 +45,7 @@ from a2a_coop.testing import FixedClock, LocalEscrow, Party, bonded_trade, servi
 from a2a_coop.transport import EscrowClient, TransportError, serve
 
 FUNDS, BOND = 1_000, 100
+YEAR_MS = 365 * 86_400_000
 
 
 def _market(**mallory_kw: Any) -> tuple[FixedClock, Party, Party, LocalEscrow, Peer, Peer]:
@@ -141,45 +142,272 @@ def test_two_attestations_of_one_contract_weigh_the_same_in_either_order() -> No
 # --- 3: a breach record revoked away ----------------------------------------------------------------
 
 
-@pytest.mark.req("KEY-004", "ATT-004", "ATT-005")
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC decision: KEY-004 lets a key (or its principal) disown statements back to any "
-    "effective_ms, and section 16.14 puts a principal escaping its agent's commitments out of scope "
-    "because 'the evidence stays visible' -- but a view that holds the revocation first refuses the "
-    "contract and weighs its attestation 0. Options: (a) for reputation, admit a contract's statements "
-    "that a trusted escrow stamped before the KeyRevocation was issued (a thief's escrowed breaches then "
-    "count against the principal it stole from) -- timed by the escrow's Stamp of the revocation, not "
-    "its issued_at_ms: the revoker chooses that, and CHN-005 lets a key date its revocation just after "
-    "its Accept, before the escrow's Stamp of it; so it reaches only views holding that Stamp; (b) make "
-    "a revocation dated back over "
-    "escrow-witnessed statements a reputation event of its own (e.g. the key's principal scores as its "
-    "worst settled contract under that key); (c) state the erasure as accepted and order-dependent",
-)
-def test_a_key_revoked_back_to_before_its_breach_does_not_erase_the_breach_from_a_view() -> None:
-    """Mallory's agent key breaches a bonded contract with Bob: the escrow upholds Bob's claim and
-    forfeits her bond to him, and Bob attests her BREACHED. Then Mallory's key revokes itself with
-    effective_ms just before its Accept (KEY-004: the key itself may; effective_ms may lie in the past,
-    section 3.4), and her principal goes on trading with a new key. A viewer that hears the revocation
-    before Bob's evidence bundle refuses her Accept (KEY_REVOKED), so Bob's attestation has no contract
-    and weighs nothing: the upheld breach is gone from that view, while one that heard Bob first keeps
-    it. Expect a viewer to weigh an escrow-settled breach the same whether or not the breacher's key
-    later disowned it."""
-    clock = FixedClock()
+def _revoked_back_after_a_breach(
+    clock: FixedClock,
+) -> tuple[Party, Party, Party, list[VerifiedStatement], VerifiedStatement]:
+    """Mallory's agent key accepts Bob's bonded offer at the escrow, which stamps the offer and the
+    Accept (WIT-001) and locks both bonds; she never delivers, the escrow upholds Bob's claim and
+    forfeits her bond to him, Bob attests her BREACHED. A minute later her key revokes itself with
+    effective_ms at its Accept. Returns Bob, Mallory, the escrow, the trade's log (its Stamp first)
+    and the revocation."""
     bob, mallory, escrow = Party("bob", clock), Party("mallory", clock), Party("escrow", clock)
-    log = bonded_trade(bob, mallory, escrow, clock, breach=True)  # Mallory never delivers
-    accept, attestation = log[1], log[-1]
+    log = bonded_trade(bob, mallory, escrow, clock, breach=True, witnessed=True)  # Mallory never delivers
+    accept, attestation = log[2], log[-1]
+    assert accept.body == "accept" and accept.issuer == mallory.did
     assert attestation.statement.attestation.outcome == reputation_pb2.OUTCOME_BREACHED
     clock.advance(60_000)
     disown = mallory.agent.sign(
         "key_revocation",
         identity_pb2.KeyRevocation(key=mallory.did, effective_ms=accept.issued_at_ms, reason="lost"),
     )
+    return bob, mallory, escrow, log, disown
+
+
+def _weighed(v: Verifier, escrow: str) -> list[tuple[str, str, int, float]]:
+    """The ratings that weigh something (ATT-004: one of stake 0 changes nothing in a view)."""
+    return [r for r in _ratings(v, escrow) if r[2]]
+
+
+@pytest.mark.req("KEY-009", "ATT-020", "KEY-004", "ATT-004", "ATT-005")
+def test_a_key_revoked_back_to_before_its_breach_does_not_erase_the_breach_from_a_view() -> None:
+    """Mallory's agent key breaches a bonded contract with Bob: the escrow upholds Bob's claim and
+    forfeits her bond to him, and Bob attests her BREACHED. Then Mallory's key revokes itself with
+    effective_ms just before its Accept (KEY-004: the key itself may; effective_ms may lie in the past,
+    section 3.4), and her principal goes on trading with a new key. A viewer that heard the revocation
+    before Bob's evidence bundle refused her Accept (KEY_REVOKED), so Bob's attestation had no contract
+    and weighed nothing: the upheld breach was gone from that view, while one that heard Bob first kept
+    it. Expect a viewer to weigh an escrow-settled breach the same whether or not the breacher's key
+    later disowned it. Closed by KEY-009 and ATT-020: an offline verifier takes a statement of a revoked
+    key that the contract's escrow stamped before it stamped any revocation covering it -- here the
+    escrow never saw the revocation at all (Mallory showed it to the viewers only), so nothing proves
+    it came first -- and every view weighs the attestation by that same rule, in whatever order it
+    heard the statements: at every place the revocation can take in the bundle."""
+    clock = FixedClock()
+    bob, mallory, escrow, log, disown = _revoked_back_after_a_breach(clock)
     evidence = [*bob.setup, *mallory.setup, *escrow.setup, *(vs.envelope for vs in log)]
-    heard_bob_first = _observe([*evidence, disown.envelope])
-    heard_mallory_first = _observe([disown.envelope, *evidence])
-    assert _ratings(heard_bob_first, escrow.did) == [(_principal(bob), _principal(mallory), BOND, 0.0)]
-    assert _ratings(heard_mallory_first, escrow.did) == _ratings(heard_bob_first, escrow.did)
+    expected = [(_principal(bob), _principal(mallory), BOND, 0.0)]
+    for at in range(len(evidence) + 1):
+        heard = _observe([*evidence[:at], disown.envelope, *evidence[at:]])
+        assert disown.digest in heard.statements
+        assert _ratings(heard, escrow.did) == expected, at
+
+
+@pytest.mark.req("KEY-009", "ATT-020")
+def test_a_breach_stamped_before_the_escrow_stamped_the_revocation_counts_in_every_order() -> None:
+    """The same, but the revocation reached the escrow too (Mallory, or Bob, showed it there), which
+    stamped it after the contract's Stamp: the escrow acted on her Accept before it knew of the
+    revocation, so the breach stands in every view, whichever order it heard the Stamps in."""
+    clock = FixedClock()
+    bob, mallory, escrow, log, disown = _revoked_back_after_a_breach(clock)
+    later = escrow.sign("stamp", commitment_pb2.Stamp(statements=[disown.digest]))
+    evidence = [*bob.setup, *mallory.setup, *escrow.setup, *(vs.envelope for vs in log)]
+    expected = [(_principal(bob), _principal(mallory), BOND, 0.0)]
+    for at in range(len(evidence) + 1):
+        for stamp_first in (True, False):
+            added = [later.envelope, disown.envelope] if stamp_first else [disown.envelope, later.envelope]
+            heard = _observe([*evidence[:at], *added, *evidence[at:]])
+            assert _ratings(heard, escrow.did) == expected, (at, stamp_first)
+
+
+@pytest.mark.req("KEY-009", "ATT-020", "KEY-008")
+def test_a_thiefs_escrowed_breach_counts_against_the_principal_that_bound_the_key() -> None:
+    """Mallory's agent key bound itself to her principal with a public Checkpoint; then a thief took
+    it, accepted Bob's bonded offer at the escrow and never delivered: the escrow forfeited the key's
+    bond to Bob. Only then does the principal notice and revoke the key back to the theft, sending the
+    revocation with the binding (KEY-008) -- to the viewers, not to the escrow. The escrow took the
+    thief's Accept before any revocation reached it, so the breach counts against the principal in
+    every view, in whatever order: it chose and bound the key, and showing its revocation to the
+    escrows at once is its remedy (a revocation the escrow stamped first would disown what follows)."""
+    clock = FixedClock()
+    bob, mallory, escrow = Party("bob", clock), Party("mallory", clock), Party("escrow", clock)
+    binding = mallory.sign("checkpoint", identity_pb2.Checkpoint())
+    clock.advance(60_000)
+    stolen_at = clock.now_ms
+    log = bonded_trade(bob, mallory, escrow, clock, breach=True, witnessed=True)
+    clock.advance(60_000)
+    revocation = mallory.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=mallory.did, effective_ms=stolen_at, reason="stolen")
+    )
+    evidence = [*bob.setup, *mallory.setup, *escrow.setup, *(vs.envelope for vs in log)]
+    expected = [(_principal(bob), _principal(mallory), BOND, 0.0)]
+    for at in range(len(bob.setup) + len(mallory.setup), len(evidence) + 1):  # after the Mandate it names
+        heard = _observe([*evidence[:at], binding.envelope, revocation.envelope, *evidence[at:]])
+        assert revocation.digest in heard.statements, at
+        assert _ratings(heard, escrow.did) == expected, at
+
+
+@pytest.mark.req("KEY-009", "ATT-020")
+def test_a_contract_stamped_after_the_escrow_stamped_its_revocation_weighs_nothing_in_any_order() -> None:
+    """An escrow at fault stamps Mallory's revocation first and her Accept after it (an honest one
+    refuses the Accept then, KEY-004, and locks nothing): nothing it did after it knew of the
+    revocation is hers, so every view weighs the attestation 0 -- the one that heard the revocation
+    first refuses her Accept, the one that heard it last takes it and weighs it nothing -- and a
+    second revocation stamped earlier, with an effective_ms after the Accept, changes nothing of that
+    either way: only a revocation that covers the statement is asked about."""
+    clock = FixedClock()
+    bob, mallory, escrow = Party("bob", clock), Party("mallory", clock), Party("escrow", clock)
+    offer = bob.offer(mallory, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    clock.advance(1_000)
+    accept = mallory.accept(offer)
+    clock.advance(1_000)
+    disown = mallory.agent.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=mallory.did, effective_ms=accept.issued_at_ms, reason="lost"),
+    )
+    first = escrow.sign(
+        "stamp", commitment_pb2.Stamp(statements=[disown.digest, offer.digest, accept.digest])
+    )
+    log = _settled_breach(bob, mallory, escrow, clock, offer=offer, accept=accept)
+    evidence = [*bob.setup, *mallory.setup, *escrow.setup, first.envelope, *(vs.envelope for vs in log)]
+    for at in range(len(evidence) + 1):
+        heard = _observe([*evidence[:at], disown.envelope, *evidence[at:]])
+        assert _weighed(heard, escrow.did) == [], at
+    without = _observe(evidence)  # no revocation held: the breach counts as before
+    assert _weighed(without, escrow.did) == [(_principal(bob), _principal(mallory), BOND, 0.0)]
+
+
+@pytest.mark.req("KEY-009")
+def test_a_revocation_with_a_later_effective_ms_stamped_first_does_not_shelter_a_later_one() -> None:
+    """Mallory shows the escrow a revocation of her key effective a year on (it covers nothing yet, so
+    the escrow stamps it and still takes her Accept), then, after the breach, revokes the key back to
+    its Accept and shows that one to the viewers alone. The escrow's Stamp of the first one is before
+    the contract's, but it covers no statement of the contract: the breach counts in every order."""
+    clock = FixedClock()
+    bob, mallory, escrow = Party("bob", clock), Party("mallory", clock), Party("escrow", clock)
+    early = mallory.agent.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=mallory.did, effective_ms=clock.now_ms + YEAR_MS, reason="retire"),
+    )
+    early_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[early.digest]))
+    clock.advance(1_000)
+    offer = bob.offer(mallory, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    clock.advance(1_000)
+    accept = mallory.accept(offer)
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest]))
+    log = _settled_breach(bob, mallory, escrow, clock, offer=offer, accept=accept)
+    clock.advance(60_000)
+    disown = mallory.agent.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=mallory.did, effective_ms=accept.issued_at_ms, reason="lost"),
+    )
+    base = [*bob.setup, *mallory.setup, *escrow.setup, early_stamp.envelope, early.envelope, stamp.envelope]
+    evidence = [*base, *(vs.envelope for vs in log)]
+    expected = [(_principal(bob), _principal(mallory), BOND, 0.0)]
+    for at in range(len(evidence) + 1):
+        heard = _observe([*evidence[:at], disown.envelope, *evidence[at:]])
+        assert _ratings(heard, escrow.did) == expected, at
+
+
+@pytest.mark.req("ATT-020")
+def test_a_peers_view_drops_a_kept_rating_a_later_revocation_disowns() -> None:
+    """A reputation view rated Bob's attestation of Mallory's breach (settled under a trusted escrow,
+    so it kept the rating, runtime/reputation.py). Then come a Stamp by the escrow naming Mallory's
+    revocation before her Accept, and the revocation: the Accept is disowned (ATT-020), as a view that
+    heard them first finds, and the kept rating must go to stake 0 too."""
+    clock = FixedClock()
+    bob, mallory, escrow = Party("bob", clock), Party("mallory", clock), Party("escrow", clock)
+    offer = bob.offer(mallory, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    clock.advance(1_000)
+    accept = mallory.accept(offer)
+    clock.advance(1_000)
+    disown = mallory.agent.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=mallory.did, effective_ms=accept.issued_at_ms, reason="lost"),
+    )
+    named = [disown.digest, offer.digest, accept.digest]
+    first = escrow.sign("stamp", commitment_pb2.Stamp(statements=named))
+    log = _settled_breach(bob, mallory, escrow, clock, offer=offer, accept=accept)
+    v = EvidenceVerifier()
+    for e in [*bob.setup, *mallory.setup, *escrow.setup, *(vs.envelope for vs in log)]:
+        v.accept(e)
+    view = Reputation(lambda: v, seeds=[], escrows={escrow.did}, clock=lambda: clock.now_ms)
+    assert [r.stake for r in view.ratings()] == [BOND]
+    v.accept(first.envelope)
+    v.accept(disown.envelope)
+    assert [r.stake for r in view.ratings()] == [0]
+
+
+@pytest.mark.req("KEY-009", "KEY-004")
+def test_a_live_receiver_still_refuses_a_revoked_keys_statement_its_escrow_stamped_first() -> None:
+    """KEY-009 is for views of evidence (offline verifiers, section 11.4): a live receiver holding the
+    revocation refuses Mallory's Accept, Stamp or no Stamp, and so does an escrow taking evidence --
+    both trade with no key its principal disowned, and a thief's key cannot get past a revocation by
+    having an escrow (one it minted, or one never shown the revocation) stamp what it signs."""
+    clock = FixedClock()
+    bob, mallory, escrow, log, disown = _revoked_back_after_a_breach(clock)
+    stamp, offer, accept = log[:3]
+    v = Verifier(me=bob.did)
+    for e in [*bob.setup, *mallory.setup, *escrow.setup, disown.envelope, stamp.envelope]:
+        v.accept(e)
+    v.accept(offer.envelope, ours=True)
+    with pytest.raises(KeyRevoked):
+        v.accept(accept.envelope)
+    as_escrow = Verifier(evidence_view=False)  # an escrow taking evidence trades on it: refused too
+    for e in [*bob.setup, *mallory.setup, *escrow.setup, disown.envelope, stamp.envelope, offer.envelope]:
+        as_escrow.accept(e)
+    with pytest.raises(KeyRevoked):
+        as_escrow.accept(accept.envelope)
+    observer = Verifier()
+    for e in [*bob.setup, *mallory.setup, *escrow.setup, disown.envelope, stamp.envelope, offer.envelope]:
+        observer.accept(e)
+    assert observer.accept(accept.envelope).digest == accept.digest  # KEY-009: a view of evidence takes it
+    assert observer.disowned(accept) is False
+
+
+def _settled_breach(
+    bob: Party,
+    mallory: Party,
+    escrow: Party,
+    clock: FixedClock,
+    *,
+    offer: VerifiedStatement,
+    accept: VerifiedStatement,
+) -> list[VerifiedStatement]:
+    """Bob's offer and Mallory's Accept, then: the escrow locks both bonds, Bob delivers, Mallory does
+    not, Bob's claim is stamped and upheld, her bond forfeit to him, his released, and Bob attests the
+    breach (:func:`a2a_coop.testing.bonded_trade`'s breach, after a contract formed elsewhere)."""
+    nid = offer.header.negotiation_id
+    locks = [
+        escrow.sign(
+            "bond_lock",
+            commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND),
+            audience=p.did,
+            negotiation_id=nid,
+        )
+        for p in (bob, mallory)
+    ]
+    clock.advance(86_400_000 + 10_000)
+    claim = bob.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never arrived"),
+        audience=mallory.did,
+        negotiation_id=nid,
+    )
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
+    clock.advance(3_600_000)
+    ruling = escrow.sign(
+        "ruling",
+        commitment_pb2.Ruling(
+            contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
+        ),
+        negotiation_id=nid,
+    )
+    forfeit = escrow.sign(
+        "forfeit",
+        commitment_pb2.Forfeit(
+            contract=accept.digest, party=mallory.did, amount=BOND, beneficiary=bob.did, cause=claim.digest
+        ),
+        audience=mallory.did,
+        negotiation_id=nid,
+    )
+    release = escrow.sign(
+        "release",
+        commitment_pb2.Release(contract=accept.digest, party=bob.did, amount=BOND),
+        audience=bob.did,
+        negotiation_id=nid,
+    )
+    attestation = bob.attest(offer, accept, mallory.did, outcome=reputation_pb2.OUTCOME_BREACHED)
+    return [offer, accept, *locks, stamp, claim, ruling, forfeit, release, attestation]
 
 
 def _principal(party: Party) -> str:

@@ -16,7 +16,7 @@ from society import Society, names
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.protocol.errors import RequestInvalid
 from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
-from a2a_coop.protocol.reputation import Rating, rate
+from a2a_coop.protocol.reputation import Rating, attestation_evidence, rate
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.trust import DAY_MS, RatingTable, TrustParams, aggregate
 from a2a_coop.protocol.verifier import verify_transcript
@@ -177,6 +177,41 @@ def test_a_breach_the_escrow_upheld_counts_as_failure_and_agents_of_one_principa
     assert boss.did in raters and not {s.agents["a1"].peer.did, s.agents["a2"].peer.did} & raters
     view = s.view([boss.did], table)
     assert view.alpha[view.index[s.agents["subject"].principal]] <= 1 + TrustParams().pair_cap + 1e-9
+
+
+@pytest.mark.req("KEY-009", "ATT-020", "ATT-014")
+def test_real_peers_breach_stays_in_every_view_after_the_breachers_key_revokes_itself_back() -> None:
+    """Real peers: V's claim against W is upheld and W's bond forfeited. Then W's peer revokes its own
+    key back to its Accept and shows the revocation to V and to a fresh observer, never to the escrow.
+    Expect V's own view (it took W's Accept live, with the escrow's Stamp of it, before the revocation)
+    to keep the breach, and the observer -- which holds the revocation first and then takes V's
+    evidence bundle, now carrying the escrow's Stamps of the contract (ATT-014) -- to weigh it as V
+    does (KEY-009): before KEY-009 it refused W's Accept and the breach was gone from its view."""
+    s = Society()
+    s.join("v"), s.join("w", withholds=True)
+    s.breach("v", "w", bond=250)
+    v, w = s.agents["v"].peer, s.agents["w"].peer
+    [neg] = [n for n in v.verifier.negotiations.by_id.values() if n.contract is not None]
+    accept = neg.contract.accept
+    assert accept.issuer == w.did
+    before = v.reputation.score(s.agents["w"].principal)
+    revocation = w.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=w.did, effective_ms=accept.issued_at_ms)
+    )
+    v.exchange(revocation.envelope)
+    assert w.did in v.verifier.revoked
+    assert v.reputation.score(s.agents["w"].principal) == before
+    observer = EvidenceVerifier()
+    for e in (s.escrow.mandate, s.agents["w"].party.mandate_vs.envelope, revocation.envelope):
+        observer.accept(e)
+    [attestation] = [d for d in v.verifier.attestations if v.verifier.statements[d].issuer == v.did]
+    for vs in attestation_evidence(v.verifier, v.verifier.statements[attestation]):
+        if vs.digest not in observer.statements:
+            observer.accept(vs.envelope)
+    r = rate(observer, observer.statements[attestation], {s.escrow.did})
+    assert (r.subject, r.stake, r.score) == (s.agents["w"].principal, 250, 0.0)
+    mine = rate(v.verifier, v.verifier.statements[attestation], {s.escrow.did})
+    assert (mine.subject, mine.stake, mine.score) == (r.subject, r.stake, r.score)
 
 
 # --- fork proofs travel by gossip --------------------------------------------------------------------

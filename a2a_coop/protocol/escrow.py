@@ -277,7 +277,8 @@ class Escrow:
         self.mandate_digest = mandate_digest
         self.currency = currency
         self.max_open_contracts = max_open_contracts
-        self.verifier = Verifier()
+        # It trades on what it takes: a revoked key's statement is refused here, stamped or not (KEY-009).
+        self.verifier = Verifier(evidence_view=False)
         self._archive = archive
         # The ledger entries held in memory, by seq (with an archive, those of forgotten contracts are
         # read back from it), how many there are, and the digest of the last.

@@ -25,6 +25,12 @@ it alone:
 * **time**: an attestation's own ``issued_at_ms`` is the attester's, who could
   date it ahead to escape decay; its age runs from the escrow's settlement
   statement instead (ATT-006).
+* **revocation**: a KeyRevocation's ``effective_ms`` is its revoker's, who could
+  date it back past a breach of its own. A statement it covers still counts
+  when the contract's escrow stamped it before it stamped any revocation
+  covering it (KEY-009: an offline view takes it then); one it disowns weighs
+  nothing in every view, whether the view took it before the revocation or not,
+  so the order a view heard them in decides nothing (ATT-020).
 
 :func:`rate` reduces one held attestation to a :class:`Rating`, the only input
 aggregation (:mod:`.trust`) reads. :func:`attestation_evidence` lists what a third
@@ -40,7 +46,7 @@ from typing import Final
 
 from a2a_coop._proto.a2acoop.v1 import reputation_pb2
 from a2a_coop.protocol.escrow import revoke_until
-from a2a_coop.protocol.negotiation import Contract, Event, Negotiation
+from a2a_coop.protocol.negotiation import Contract, Event, Negotiation, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier
 
@@ -163,6 +169,14 @@ def rate(verifier: Verifier, attestation: VerifiedStatement, trusted_escrows: Co
         note = "its escrow is not one this view trusts"
     elif settled is None:
         note = "the escrow has not settled the subject's bond"
+    elif (
+        verifier.revoked
+        and _revokes_signer(verifier, attestation, c, (rater, subject))
+        and any(verifier.disowned(vs) for vs in attestation_evidence(verifier, attestation))
+    ):
+        # KEY-009, ATT-020: a view that took the revocation first refused it; one that took it later
+        # weighs it as that one does, whatever the order it heard them in.
+        note = "a key revocation disowns a statement it rests on, not stamped by the escrow before it"
     return Rating(
         attestation=attestation.digest,
         rater=rater,
@@ -176,6 +190,19 @@ def rate(verifier: Verifier, attestation: VerifiedStatement, trusted_escrows: Co
         settled_ms=settled_ms,
         note=note,
     )
+
+
+def _revokes_signer(
+    verifier: Verifier, attestation: VerifiedStatement, c: Contract, principals: Iterable[str]
+) -> bool:
+    """Whether ``verifier`` holds a revocation of a key that signed what the attestation's rating rests
+    on, or granted the Mandate it was signed under -- the parties, the attester, their principals, the
+    escrow and its principals: only then can one of those statements be disowned (KEY-009, ATT-020)."""
+    revoked = verifier.revoked
+    if not revoked:
+        return False
+    keys = (c.offer.issuer, c.accept.issuer, attestation.issuer, c.escrow, *principals)
+    return any(key in revoked for key in keys) or any(p in revoked for p in verifier.bound.get(c.escrow, ()))
 
 
 def ratings(
@@ -216,10 +243,12 @@ def principals_of(verifier: Verifier, key: str) -> set[str]:
 
 def attestation_evidence(verifier: Verifier, attestation: VerifiedStatement) -> list[VerifiedStatement]:
     """What a third party needs to check an attestation held by ``verifier`` and recompute its
-    Rating offline, dependencies first (ATT-014): the mandates, the negotiation up to the accepted
-    offer, the Accept, the escrow's BondLocks (every party's: ATT-004 asks whether all were locked)
-    and its settlement of the subject's bond -- with the Stamp, claim or Revoke and Ruling a Forfeit
-    rests on --, then the attestation. What the verifier does not hold is left out (the receiver then
+    Rating offline, dependencies first (ATT-014): the mandates, the escrow's Stamps of the negotiation
+    up to the accepted offer and of the Accept (a view holding a revocation of a party's key takes
+    them by those, KEY-009), the negotiation up to the accepted offer, the Accept, the escrow's
+    BondLocks (every party's: ATT-004 asks whether all were locked) and its settlement of the
+    subject's bond -- with the Stamp, claim or Revoke and Ruling a Forfeit rests on --, then the
+    attestation. What the verifier does not hold is left out (the receiver then
     counts no stake).
 
     Raises:
@@ -246,7 +275,16 @@ def attestation_evidence(verifier: Verifier, attestation: VerifiedStatement) -> 
         if vs.body == "forfeit":
             escrow += _forfeit_cause(verifier, neg, vs.statement.forfeit.cause)
         escrow.append(vs)
-    statements = [*bargaining, c.accept, *escrow, attestation]
+    # The escrow's Stamps of the contract's statements, before them: a verifier that holds a revocation
+    # of a party's key takes one of its statements stamped before the revocation was (KEY-009).
+    # Each one's witnessing escrow (Verifier.witnessing_escrow): an offer's own, the Accept's the contract's.
+    stamp_of = verifier.witness.stamp_of
+    stamps = []
+    for vs, escrow_did in (*((p, proposal_of(p).terms.escrow) for p in bargaining), (c.accept, c.escrow)):
+        stamp = stamp_of(escrow_did, vs.digest) if escrow_did else None
+        if stamp is not None and stamp in held:
+            stamps.append(held[stamp])
+    statements = [*stamps, *bargaining, c.accept, *escrow, attestation]
     mandates = [held[vs.header.mandate] for vs in statements if vs.header.mandate in held]
     return list({vs.digest: vs for vs in (*mandates, *statements)}.values())
 

@@ -85,17 +85,26 @@ class Verifier:
         complete_chains: verify each issuer's statements as a complete log
             segment (gaps are CHAIN_GAP, CHN-002) rather than a sparse view.
         skew_ms: clock skew allowance for freshness (TIM-004).
+        evidence_view: take, as a view of evidence, a revoked key's statement its escrow stamped before
+            any revocation covering it (KEY-009); default: when ``me`` is None (an auditor, an observer,
+            a reputation system). An escrow taking evidence passes False: it trades on what it takes.
 
     Raises:
         ValueError: skew_ms is outside 0..300000 (TIM-004).
     """
 
     def __init__(
-        self, *, me: str | None = None, complete_chains: bool = False, skew_ms: int = DEFAULT_SKEW_MS
+        self,
+        *,
+        me: str | None = None,
+        complete_chains: bool = False,
+        skew_ms: int = DEFAULT_SKEW_MS,
+        evidence_view: bool | None = None,
     ) -> None:
         if not 0 <= skew_ms <= MAX_SKEW_MS:
             raise ValueError(f"skew must be within 0..{MAX_SKEW_MS} ms (TIM-004)")
         self.me = me
+        self.evidence_view = me is None if evidence_view is None else evidence_view
         self.complete_chains = complete_chains
         self.skew_ms = skew_ms
         self.statements = HeldStatements()
@@ -111,6 +120,14 @@ class Verifier:
         # key -> the envelope of the KeyRevocation that set its effective_ms: the evidence a KEY_REVOKED
         # refusal carries, for a party to show an escrow that never saw it (ESC-013).
         self.revocations: dict[str, bytes] = {}
+        # key -> (effective_ms, digest) of every KeyRevocation of it held: whether an escrow stamped a
+        # statement before it stamped any revocation covering it (KEY-009) asks of each, not only of the
+        # one that set effective_ms.
+        self.revocations_of: dict[str, list[tuple[int, bytes]]] = {}
+        self._revocation_digests: set[bytes] = set()
+        # KeyRevocations, and Stamps naming one, taken so far: what :meth:`disowned` says of a held
+        # statement changes only with them, so a view that kept a rating checks it again when this moves.
+        self.disowning = 0
         self.rotations: dict[str, bytes] = {}  # old key -> the envelope of its KeyRotation, likewise
         self.rotated: dict[str, int] = {}  # old key -> seq of its KeyRotation
         self.chains: dict[str, ChainView] = {}
@@ -292,7 +309,7 @@ class Verifier:
         issuer, audience = vs.issuer, vs.audience
         if me is not None and audience and audience != me and not (ours and issuer == me):
             raise WrongAudience(requirement="STM-005")
-        self._check_key(issuer, vs.issued_at_ms, vs.seq)
+        self._check_key(issuer, vs.issued_at_ms, vs.seq, vs)
         record = self._check_mandate(vs)
         if now_ms is not None:
             check_time_window(vs, now_ms, self.skew_ms)
@@ -552,10 +569,74 @@ class Verifier:
         envelope = self.revocations.get(key)
         return () if envelope is None else (envelope,)
 
-    def _check_key(self, key: str, issued_at_ms: int, seq: int | None = None) -> None:
-        """KEY-004, KEY-005."""
+    def disowned(self, vs: VerifiedStatement) -> bool:
+        """Whether ``vs`` is one a KeyRevocation held disowns (KEY-009): issued by a key, or under a
+        Mandate of a principal whose key, a revocation held withdraws from at or before its
+        issued_at_ms (KEY-004, MND-012), and not witnessed by its escrow before that escrow witnessed
+        every such revocation. A view weighs an attestation resting on one as nothing (ATT-020), whether
+        it took the statement before the revocation or not: the order it heard them in decides nothing."""
+        if not self.revoked:
+            return False
+        keys = [vs.issuer]
+        record = self.mandates.get(vs.mandate_digest) if vs.mandate_digest else None
+        if record is not None:
+            keys.append(record.principal)
+        for key in keys:
+            effective = self.revoked.get(key)
+            if effective is not None and vs.issued_at_ms >= effective and not self._stamped_first(vs, key):
+                return True
+        return False
+
+    def _kept_as_evidence(self, vs: VerifiedStatement | None, key: str) -> bool:
+        """KEY-009: a view of evidence (``evidence_view``: an auditor, an observer, section 11.4) takes
+        ``vs``, which a held revocation of ``key`` would refuse, when ``vs``'s escrow stamped it before it
+        stamped any revocation of ``key`` covering it. A live receiver and an escrow taking evidence
+        refuse it (KEY-004): they trade with no key its principal revoked."""
+        return vs is not None and self.evidence_view and self._stamped_first(vs, key)
+
+    def _stamped_first(self, vs: VerifiedStatement, key: str) -> bool:
+        """Whether the escrow of ``vs`` (:meth:`witnessing_escrow`) stamped it -- a Stamp held, not one it is
+        giving now -- before every Stamp of its naming a revocation of ``key`` held whose effective_ms is
+        at or before ``vs``'s issued_at_ms (KEY-009). The escrow's Stamps decide, never the revocation's
+        times: its revoker chose those."""
+        escrow = self.witnessing_escrow(vs)
+        first = self._stamp_place(escrow, vs.digest) if escrow else None
+        if first is None:
+            return False
+        for effective, revocation in self.revocations_of.get(key, ()):
+            if effective > vs.issued_at_ms:
+                continue
+            place = self._stamp_place(escrow, revocation)
+            if place is not None and not _before(first, place):
+                return False
+        return True
+
+    def _stamp_place(self, escrow: str, digest: bytes) -> tuple[int, int, int] | tuple[int] | None:
+        """Where ``escrow`` first stamped ``digest`` (a Stamp held): (time, the Stamp's seq, the digest's
+        place in it), or (time,) when that Stamp is not at hand; None when unstamped."""
+        at = self.witness.recorded_stamp_time(escrow, digest)
+        if at is None:
+            return None
+        stamp_digest = self.witness.stamp_of(escrow, digest)
+        stamp = self.statements.get(stamp_digest) if stamp_digest else None
+        if stamp is None or stamp.issued_at_ms != at:  # one the escrow itself recorded, or memory forgot
+            return (at,)
+        return (at, stamp.seq, list(stamp.statement.stamp.statements).index(digest))
+
+    def witnessing_escrow(self, vs: VerifiedStatement) -> str:
+        """The escrow whose Stamp witnesses ``vs`` for KEY-009: an Offer's or Counter's own (a contract
+        of it names that one), otherwise that of the contract ``vs`` belongs to (:meth:`_escrow_of`); ""
+        for a statement of no negotiation."""
+        if vs.body in ("offer", "counter"):
+            return proposal_of(vs).terms.escrow
+        return self._escrow_of(vs)
+
+    def _check_key(
+        self, key: str, issued_at_ms: int, seq: int | None = None, vs: VerifiedStatement | None = None
+    ) -> None:
+        """KEY-004 (with KEY-009's exception for ``vs``), KEY-005."""
         effective = self.revoked.get(key)
-        if effective is not None and issued_at_ms >= effective:
+        if effective is not None and issued_at_ms >= effective and not self._kept_as_evidence(vs, key):
             raise KeyRevoked(
                 f"revoked from {effective}", requirement="KEY-004", evidence=self._revocation(key)
             )
@@ -577,7 +658,11 @@ class Verifier:
         if record is None:
             raise MandateUnknown("the verifier does not hold the referenced mandate", requirement="MND-002")
         effective = self.revoked.get(record.principal)
-        if effective is not None and vs.issued_at_ms >= effective:
+        if (
+            effective is not None
+            and vs.issued_at_ms >= effective
+            and not self._kept_as_evidence(vs, record.principal)
+        ):
             raise KeyRevoked(
                 "the mandate's principal key was revoked",
                 requirement="MND-012",
@@ -822,6 +907,9 @@ class Verifier:
             if r.key not in self.revoked or r.effective_ms < self.revoked[r.key]:
                 self.revoked[r.key] = r.effective_ms
                 self.revocations[r.key] = vs.envelope
+            self.revocations_of.setdefault(r.key, []).append((r.effective_ms, vs.digest))
+            self._revocation_digests.add(vs.digest)
+            self.disowning += 1
         elif body == "key_rotation":
             self.rotated[issuer] = vs.seq
             self.rotations[issuer] = vs.envelope
@@ -840,6 +928,9 @@ class Verifier:
         elif body == "stamp":
             for digest in vs.statement.stamp.statements:
                 self.witness.record_stamp(issuer, digest, vs.issued_at_ms, vs.digest)
+                if digest in self._revocation_digests:
+                    # A statement this escrow stamped after the revocation may be disowned now.
+                    self.disowning += 1
                 exposed = self._exposed_answers.get(digest) if self._exposed_answers else None
                 if exposed is not None and exposed[0] == issuer:  # the escrow took the answer: freed
                     del self._exposed_answers[digest]
@@ -974,6 +1065,15 @@ class Verifier:
         elif neg.is_terminal:
             for party_vs in (c.offer, c.accept):
                 book.contract_ended(party_vs.mandate_digest, c.id)
+
+
+def _before(first: tuple[int, ...], then: tuple[int, ...]) -> bool:
+    """Whether the stamp place ``first`` is provably before ``then`` (:meth:`Verifier._stamp_place`):
+    an earlier time, or in the same ms an earlier Stamp of the escrow's chain, or an earlier place in
+    one Stamp; a tie that the Stamps held cannot order is not before."""
+    if first[0] != then[0]:
+        return first[0] < then[0]
+    return len(first) == len(then) == 3 and first[1:] < then[1:]
 
 
 @dataclass

@@ -178,6 +178,9 @@ class Reputation:
         # The verifier and its Forfeit count when the ratings kept on a Release or Refund were made: a
         # Forfeit of the same bond (an escrow at fault signed both) prevails over either (NEG-012).
         self._forfeits_seen: tuple[int, int] = (0, 0)
+        # The verifier and its count of revocations and Stamps of them when the ratings were kept: a
+        # revocation, or an escrow's Stamp of one, can disown a statement a kept rating rests on (KEY-009).
+        self._disowning_seen: tuple[int, int] = (0, 0)
         self._settled_contract: dict[bytes, bytes] = {}  # kept rating -> its attestation's contract
         self._key: tuple[int, ...] | None = None
         self._view: TrustView | None = None
@@ -192,6 +195,10 @@ class Reputation:
         v, escrows = self.evidence(), self.escrows
         if escrows != self._settled_under:
             self._settled, self._settled_under, self._settled_contract = {}, escrows, {}
+        if self._disowning_seen != (id(v), v.disowning):
+            if self._disowning_seen[0] != id(v) or v.revoked:
+                self._settled, self._settled_contract = {}, {}
+            self._disowning_seen = (id(v), v.disowning)
         seen_v, seen = self._forfeits_seen
         if (seen_v, seen) != (id(v), v.forfeits):
             # A rating kept on a Release or Refund is stale once a Forfeit of its contract came: a Forfeit

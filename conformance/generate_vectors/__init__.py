@@ -150,6 +150,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         attacks.attacks(),
         precision.precision(),
         negotiation.witnessed_accept(),
+        chains.witnessed_before_revocation(),
     ]
     return groups, proof
 

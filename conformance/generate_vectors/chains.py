@@ -3,12 +3,13 @@
 Chain: linking, order, equivocation and checkpoints in a sparse view (CHN-001, CHN-003..007); the
 equivocation it builds is also written as equivocation-proof.json. CompleteLog: complete segments,
 where a missing seq is an error (CHN-002). KeyLifecycle: revocation and rotation of agent and
-principal keys (KEY-004, KEY-005, MND-012).
+principal keys (KEY-004, KEY-005, MND-012), and a revoked key's statements its escrow stamped first
+(KEY-009).
 """
 
 from __future__ import annotations
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.chain import ChainWriter, EquivocationProof
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive
@@ -244,6 +245,209 @@ def key_lifecycle() -> Group:
         twin=[*alice.setup, prev.envelope, before.envelope],
     )
     return g
+
+
+def witnessed_before_revocation() -> Group:
+    """KEY-009: an offline verifier takes a revoked key's statement that its escrow stamped before it
+    stamped any revocation covering it, ordered by the escrow's Stamps (time, then chain, then place in
+    one Stamp), never by the revocation's own times."""
+    g = Group("WitnessedBeforeRevocation", "sparse")
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    clock.advance(1_000)
+    stamped = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest]))
+    clock.advance(1_000)
+    disown = alice.agent.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=offer.header.issued_at_ms)
+    )
+    clock.advance(1_000)
+    # The escrow names the revocation first, the Offer after it, in one Stamp (as one that took the
+    # Offer after the revocation, at fault, would).
+    both = escrow.sign("stamp", commitment_pb2.Stamp(statements=[disown.digest, offer.digest]))
+    setup = [*alice.setup, *escrow.setup, disown.envelope]
+    g.add(
+        "Alice's key revoked itself back to its Offer; the Offer's escrow stamped the Offer before any "
+        "Stamp of the revocation held (its earliest Stamp counts): an offline verifier takes it",
+        ["KEY-009", "KEY-004"],
+        [*setup, stamped.envelope, both.envelope, offer.envelope],
+        None,
+        "WitnessedBeforeRevocation",
+    )
+    g.add(
+        "the same, holding only the escrow's Stamp that names the revocation before the Offer",
+        ["KEY-009", "KEY-004"],
+        [*setup, both.envelope, offer.envelope],
+        "KEY_REVOKED",
+        "WitnessedBeforeRevocation",
+        "RevokedKey",
+        twin=[*setup, stamped.envelope, offer.envelope],
+    )
+    clock.advance(1_000)
+    offer_first = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, disown.digest]))
+    g.add(
+        "the same, holding only an escrow's Stamp that names the Offer before the revocation (one Submit "
+        "carried both, in that order): taken -- an earlier place in one Stamp is earlier",
+        ["KEY-009", "KEY-004"],
+        [*setup, offer_first.envelope, offer.envelope],
+        None,
+        "WitnessedBeforeRevocation",
+    )
+    g.add(
+        "the same, the Offer's Stamp held only after the Offer: nothing witnessed it when it came",
+        ["KEY-009", "KEY-004"],
+        [*setup, offer.envelope, stamped.envelope],
+        "KEY_REVOKED",
+        "WitnessedBeforeRevocation",
+        "RevokedKey",
+        failed_index=len(setup),
+        twin=[*setup, stamped.envelope, offer.envelope],
+    )
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    clock.advance(500)
+    disown = alice.agent.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=offer.header.issued_at_ms)
+    )
+    clock.advance(500)
+    revocation_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[disown.digest]))
+    clock.advance(1_000)
+    offer_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest]))
+    setup = [*alice.setup, *escrow.setup, disown.envelope]
+    g.add(
+        "the escrow stamped the revocation a second before the Offer: refused; without that Stamp (a "
+        "revocation the escrow never stamped proves nothing came after it) the Offer is taken",
+        ["KEY-009", "KEY-004"],
+        [*setup, revocation_stamp.envelope, offer_stamp.envelope, offer.envelope],
+        "KEY_REVOKED",
+        "WitnessedBeforeRevocation",
+        "RevokedKey",
+        twin=[*setup, offer_stamp.envelope, offer.envelope],
+    )
+    _witnessed_accept_and_counter(g)
+    _witnessed_under_a_revoked_principal(g)
+    return g
+
+
+def _witnessed_accept_and_counter(g: Group) -> None:
+    """KEY-009 for an Accept (its witness: the escrow of the offer it accepts) and for a Counter (the
+    escrow its own terms name, not the one of the offer it answers), of a key revoked back over them."""
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+    offer = bob.offer(alice, bob.proposal(escrow=escrow.did))
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    clock.advance(1_000)
+    disown = alice.agent.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=accept.header.issued_at_ms)
+    )
+    clock.advance(1_000)
+    revocation_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[disown.digest]))
+    clock.advance(1_000)
+    contract_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest]))
+    setup = [*alice.setup, *bob.setup, *escrow.setup, disown.envelope]
+    g.add(
+        "Alice's key revoked itself back to its Accept of Bob's offer; the offer's escrow stamped the "
+        "Accept, and the revocation a second earlier: refused; without the revocation's Stamp, taken",
+        ["KEY-009", "KEY-004"],
+        [*setup, revocation_stamp.envelope, contract_stamp.envelope, offer.envelope, accept.envelope],
+        "KEY_REVOKED",
+        "WitnessedBeforeRevocation",
+        "RevokedKey",
+        twin=[*setup, contract_stamp.envelope, offer.envelope, accept.envelope],
+    )
+    clock, alice, bob = world()
+    first, second = Party("escrow", clock), Party("escrow-2", clock)
+    offer = bob.offer(alice, bob.proposal(escrow=first.did))
+    clock.advance(1_000)
+    counter = alice.counter(offer, alice.proposal(escrow=second.did))
+    clock.advance(1_000)
+    disown = alice.agent.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=counter.header.issued_at_ms)
+    )
+    clock.advance(1_000)
+    by_second = second.sign("stamp", commitment_pb2.Stamp(statements=[counter.digest]))
+    by_first = first.sign("stamp", commitment_pb2.Stamp(statements=[counter.digest]))
+    setup = [*alice.setup, *bob.setup, *first.setup, *second.setup, disown.envelope, offer.envelope]
+    g.add(
+        "Alice's key revoked itself back to its Counter naming a second escrow, which stamped it (the "
+        "first escrow, of the offer it answers, never saw the revocation either): taken by its own",
+        ["KEY-009", "KEY-004"],
+        [*setup, by_second.envelope, counter.envelope],
+        None,
+        "WitnessedBeforeRevocation",
+    )
+    g.add(
+        "the same Counter stamped only by the escrow of the offer it answers: not its witness, refused",
+        ["KEY-009", "KEY-004"],
+        [*setup, by_first.envelope, counter.envelope],
+        "KEY_REVOKED",
+        "WitnessedBeforeRevocation",
+        "RevokedKey",
+        twin=[*setup, by_second.envelope, counter.envelope],
+    )
+
+
+def _witnessed_under_a_revoked_principal(g: Group) -> None:
+    """KEY-009 for MND-012 (the Mandate's principal revoked its own key back over the statement), and
+    for a key with two revocations, one not covering the statement held first."""
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    clock.advance(1_000)
+    own = alice.principal.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=alice.principal.did, effective_ms=offer.header.issued_at_ms),
+    )
+    clock.advance(1_000)
+    revocation_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[own.digest]))
+    clock.advance(1_000)
+    offer_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest]))
+    setup = [*alice.setup, *escrow.setup, own.envelope]
+    g.add(
+        "Alice's principal revoked its own key back over her Offer (MND-012); the Offer's escrow stamped "
+        "the Offer and never the revocation: taken",
+        ["KEY-009", "MND-012"],
+        [*setup, offer_stamp.envelope, offer.envelope],
+        None,
+        "WitnessedBeforeRevocation",
+    )
+    g.add(
+        "Alice's principal revoked its own key back over her Offer (MND-012); the Offer's escrow stamped "
+        "the revocation first: refused; without that Stamp, taken",
+        ["KEY-009", "MND-012"],
+        [*setup, revocation_stamp.envelope, offer_stamp.envelope, offer.envelope],
+        "KEY_REVOKED",
+        "WitnessedBeforeRevocation",
+        "RevokedKey",
+        twin=[*setup, offer_stamp.envelope, offer.envelope],
+    )
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    clock.advance(1_000)
+    back = alice.agent.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=offer.header.issued_at_ms)
+    )
+    later = alice.agent.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms + DAY_MS)
+    )
+    clock.advance(1_000)
+    back_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[back.digest]))
+    clock.advance(1_000)
+    offer_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest]))
+    setup = [*alice.setup, *escrow.setup, later.envelope, back.envelope]
+    g.add(
+        "Alice's key holds two revocations, the first held effective after her Offer (it covers nothing "
+        "of it), the second back over it and stamped before the Offer: refused by the second",
+        ["KEY-009", "KEY-004"],
+        [*setup, back_stamp.envelope, offer_stamp.envelope, offer.envelope],
+        "KEY_REVOKED",
+        "WitnessedBeforeRevocation",
+        "RevokedKey",
+        twin=[*setup, offer_stamp.envelope, offer.envelope],
+    )
 
 
 # --- SPEC 0.2: time across gaps, checkpoint roots, key authority -------------------------------------

@@ -277,6 +277,14 @@ NOTES: Final[dict[str, tuple[str, str, str]]] = {
         "An attack of the v0.1 security review (SPEC 16.14), as the statements an attacker sends.",
         "The attack succeeds against a verifier that gets this vector wrong.",
     ),
+    "WitnessedBeforeRevocation": (
+        "STATE",
+        "A statement a held KeyRevocation covers, beside its escrow's Stamps of it and of the revocation, "
+        "verified offline: taken when the escrow stamped it before any Stamp of the revocation held (or "
+        "none), refused KEY_REVOKED otherwise (KEY-009).",
+        "Refusing it lets a key revoked back past a breach erase the breach from every view that hears the "
+        "revocation first; taking it after the escrow stamped the revocation lets the key trade past it.",
+    ),
     "WitnessedAccept": (
         "STATE",
         "An Accept of an offer naming an escrow, stamped by that escrow by the offer's bonding cutoff, "

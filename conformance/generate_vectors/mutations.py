@@ -227,7 +227,29 @@ def prefixes(files: Sequence[tuple[str, Sequence[Group]]]) -> list[Prefix]:
         for n in range(1, min(len(envs), MAX_PREFIX) + 1):
             seen.setdefault((mode, now_ms, envs[:n]), source)
     out = [_prefix(mode, now_ms, envs, source) for (mode, now_ms, envs), source in seen.items()]
+    out = [p for p in out if not _taken_by_its_stamp(p)]
     return sorted(out, key=lambda p: (len(p.envelopes), sum(map(len, p.envelopes))))
+
+
+def _taken_by_its_stamp(p: Prefix) -> bool:
+    """Whether the prefix's last statement is one a KeyRevocation before it covers -- of its issuer, or of
+    its Mandate's principal, effective at or before its issued_at_ms -- taken only because its escrow's
+    Stamp names its digest (KEY-009). Any change that re-signs it gives it another digest, which no Stamp
+    names, and step 22 refuses it KEY_REVOKED before the step the grammar derives: such a prefix is no
+    mutation source."""
+    last = p.statements[p.last]
+    effective: dict[str, int] = {}
+    for s in p.statements[: p.last]:
+        if s.WhichOneof("body") == "key_revocation":
+            r = s.key_revocation
+            effective[r.key] = min(r.effective_ms, effective.get(r.key, r.effective_ms))
+    if not effective:
+        return False
+    keys = {last.header.issuer}
+    for i, s in enumerate(p.statements[: p.last]):
+        if p.digests[i] == last.header.mandate and s.WhichOneof("body") == "mandate":
+            keys.add(s.header.issuer)
+    return any(k in effective and last.header.issued_at_ms >= effective[k] for k in keys)
 
 
 # --- mutants ----------------------------------------------------------------------------------------

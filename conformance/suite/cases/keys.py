@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.identity import did_from_public_key
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.testing import DAY_MS, Signer
@@ -92,6 +92,38 @@ def principal_revoked(ctx: Context) -> Outcome:
             "KEY_REVOKED",
             what="an offer under a revoked principal's mandate",
             context=[*alice.setup, revocation.envelope],
+        )
+    )
+
+
+@case(
+    "key.revoked-despite-escrow-stamp",
+    "A live receiver refuses KEY_REVOKED a revoked key's statement even beside its escrow's Stamp of it, "
+    "made before any Stamp of the revocation",
+    "KEY-009",
+    "KEY-004",
+)
+def revoked_despite_escrow_stamp(ctx: Context) -> Outcome:
+    """Alice's key signs an Offer naming an escrow the suite plays, which stamps it; then the key revokes
+    itself back to the Offer's time. The Offer comes to the target as a request, with the revocation and
+    the escrow's Stamp (the escrow never stamped the revocation) as context: witnessed before its
+    revocation, a view of evidence would take it (KEY-009), but a live receiver trades with no revoked
+    key, whatever stamped it -- else a thief of a key would trade past its revocation through an escrow
+    it minted."""
+    alice, escrow = ctx.party(), ctx.party("escrow")
+    offer = alice.offer(target(ctx), fair_proposal(alice, escrow=escrow.did))
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest]))
+    revocation = alice.agent.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=alice.did, effective_ms=offer.header.issued_at_ms, reason="test"),
+    )
+    return Outcome.passed(
+        refuses(
+            ctx,
+            offer.envelope,
+            "KEY_REVOKED",
+            what="an offer of a revoked key its escrow stamped first",
+            context=[*alice.setup, *escrow.setup, revocation.envelope, stamp.envelope],
         )
     )
 

@@ -108,6 +108,7 @@ not_observable(
     "ATT-009",
     "ATT-010",
     "ATT-013",
+    "ATT-020",
 )
 not_observable(
     "att.trust-policy",
