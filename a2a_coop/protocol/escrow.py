@@ -880,8 +880,8 @@ class Escrow:
         return frozenset(needed)
 
     def _newcomer(self, vs: VerifiedStatement, needed: frozenset[bytes]) -> list[str] | None:
-        """ESC-017: the key a statement counts for under the newcomer quota (a Mandate for its agent, a
-        KeyRevocation for the key it revokes, any other for its issuer), or None when it is not counted:
+        """ESC-017: the key a statement counts for under the newcomer quota (a KeyRevocation for the key it
+        revokes, any other -- a Mandate too, which anyone can sign naming any key -- for its issuer), or None when it is not counted:
         no quota; a statement of a negotiation (ESC-011 admits it; what it depends on is ``needed``); one
         issued by a key in our dealings (a Mandate by a party's principal: naming a key in our dealings as
         agent is no claim to them, anyone can sign that); or what ends a key we hold a statement of that
@@ -900,7 +900,7 @@ class Escrow:
             return [key]
         if body == "key_rotation" and issuer in v.chains and not (issuer in v.rotated or issuer in v.revoked):
             return None
-        return [vs.statement.mandate.agent if body == "mandate" else issuer]
+        return [issuer]
 
     def _check_recognition(self, accept: VerifiedStatement, now_ms: int) -> None:
         """WIT-004 and the per-party limit, for an Accept of a contract that names this escrow."""
