@@ -881,12 +881,12 @@ class Escrow:
 
     def _newcomer(self, vs: VerifiedStatement, needed: frozenset[bytes]) -> list[str] | None:
         """ESC-017: the key a statement counts for under the newcomer quota (a KeyRevocation for the key it
-        revokes, any other -- a Mandate too, which anyone can sign naming any key -- for its issuer), or None when it is not counted:
-        no quota; a statement of a negotiation (ESC-011 admits it; what it depends on is ``needed``); one
-        issued by a key in our dealings (a Mandate by a party's principal: naming a key in our dealings as
-        agent is no claim to them, anyone can sign that); or what ends a key we hold a statement of that
-        nothing we hold ended yet -- its first KeyRevocation, or its KeyRotation -- which a flood must
-        never keep out."""
+        revokes, any other -- a Mandate too, which anyone can sign naming any key -- for its issuer), or
+        None when it is not counted: no quota; a statement of a negotiation (ESC-011 admits it; what it
+        depends on is ``needed``); one issued by a key in our dealings (a Mandate by a party's principal:
+        naming a key in our dealings as agent is no claim to them, anyone can sign that); or what ends a
+        key we hold a statement of that nothing we hold ended yet -- its first KeyRevocation, or its
+        KeyRotation -- which a flood must never keep out."""
         if self.quota is None or vs.header.negotiation_id or vs.digest in needed:
             return None
         issuer, body = vs.issuer, vs.body
