@@ -23,7 +23,7 @@ from a2a_coop.protocol.errors import RateLimited
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.runtime.strangers import StrangerQuota
-from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, service
 
 
 def _checkpoint(key: Signer, mandate: VerifiedStatement) -> VerifiedStatement:
@@ -103,5 +103,139 @@ def test_mandates_minted_naming_a_key_do_not_keep_its_revocation_out_of_an_escro
         revocation = _revocation(boss, k.did, clock)
         node.submit([revocation.envelope])
         assert k.did in node.escrow.verifier.revoked
+    finally:
+        node.close()
+
+
+# --- 2: RPC-016 / RPC-017, one contract with Bob makes Mallory's principal "in the dealings" for good ------
+
+
+def _under(principal: Signer, name: str, clock: FixedClock) -> Party:
+    """A fresh agent ``name`` whose Mandate ``principal`` signs (instead of a principal of its own)."""
+    p = Party(name, clock)
+    caps = identity_pb2.Mandate()
+    caps.CopyFrom(p.mandate_vs.statement.mandate)
+    p.principal = principal
+    p.mandate_vs = principal.sign("mandate", caps, ttl_ms=DAY_MS)
+    p.setup = [p.mandate_vs.envelope]
+    return p
+
+
+def _low(p: Party, to: Party) -> VerifiedStatement:
+    """An Offer from ``p`` to ``to`` that an honest peer rejects (it gives almost nothing)."""
+    return p.offer(to, p.proposal(gives=[service("x", value=1, deadline_ms=p.clock.now_ms + DAY_MS)]))
+
+
+def _contract_with(b: Any, bob: Party, mallory: Party) -> None:
+    """Mallory's one contract with Bob: an Offer his strategy accepts, no bonds (Bob's consent, once)."""
+    answers = b.exchange(mallory.offer(bob, mallory.proposal()).envelope, mallory.setup)
+    assert "accept" in [verify_statement(a).body for a in answers]
+
+
+@pytest.mark.req("RPC-016", "ATT-018")
+def test_one_contract_does_not_let_its_principal_mint_mandates_uncounted() -> None:
+    """Attack: Mallory makes one contract with Bob (no bonds; he accepts it, as an honest peer does good
+    terms), which puts its principal P in Bob's dealings for good (ATT-018: a party's principal). P then
+    signs Mandates naming fresh keys and sends each to Bob alone, as a request: each issued by a key in
+    Bob's dealings, so never counted -- fifty kept over a quota of four, without bound. Defence: a Mandate
+    of a key in the dealings for an agent outside them counts (anyone in the dealings can mint one naming
+    any key, which is no claim on them); one for an agent in them (a renewal) does not, and a newcomer's
+    Offer carrying its Mandate as context still takes it uncounted (RPC-016 (b))."""
+    clock = FixedClock()
+    bob, mallory = Party("bob", clock), Party("mallory", clock)
+    b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=4, per_key=0))
+    _contract_with(b, bob, mallory)
+    assert b.deals_with(mallory.principal.did)
+    kept = 0
+    for i in range(50):
+        minted = fresh_key(i, clock, mallory.principal)[1]
+        try:
+            b.exchange(minted.envelope)
+            kept += 1
+        except RateLimited:
+            pass
+    assert kept <= 3
+    # Not counted: the renewal of Mallory's own Mandate (an agent in the dealings), and a newcomer under
+    # P opening a negotiation with its Mandate as context.
+    renewed = mallory.principal.sign("mandate", mallory.mandate_vs.statement.mandate, ttl_ms=DAY_MS)
+    b.exchange(renewed.envelope)
+    dan = _under(mallory.principal, "dan", clock)
+    b.exchange(dan.offer(bob, dan.proposal()).envelope, dan.setup)
+    assert dan.mandate_vs.digest in b.verifier.statements
+
+
+@pytest.mark.req("RPC-017", "ATT-018")
+@pytest.mark.xfail(
+    strict=True,
+    reason="RPC-017's vouched reserve is any principal in the peer's dealings, and one contract without "
+    "bonds (the peer's consent, once, to terms it likes) puts Mallory's principal there for good "
+    "(_contracted_with, ATT-018): its fresh agents' Offers draw on the whole budget, reserve included, and "
+    "an honest newcomer vouched for by a real counterparty's principal is refused until the next period. "
+    "Options: (a) cap what any one vouching principal may take of the reserve per period (a per-principal "
+    "count in Peer._newcomer_room, memory only as RPC-016's per-key counts), so that a contract buys a few "
+    "vouched newcomers, not the reserve -- several contracts still buy several shares; (b) vouch only by "
+    "our own principal and by principals of contracts whose bonds an escrow locked (value at risk, as "
+    "dealing_rank ranks gossip, ATT-011), which keys cannot mint; (c) both",
+)
+def test_one_contract_does_not_let_its_principal_drain_the_vouched_reserve() -> None:
+    """Attack: Bob takes 8 newcomers' Offers an hour, 6 from anyone and 2 kept for newcomers vouched for by
+    a principal in his dealings. Mallory makes one contract with Bob (its principal P is then in his
+    dealings), and P signs Mandates for fresh agents, whose Offers Bob rejects: each is "vouched", so they
+    take the whole budget, reserve included. Dan, whose Mandate Alice's principal signed (Alice holds a
+    real contract with Bob), is refused. Defence: the reserve still has room for Dan."""
+    clock = FixedClock()
+    bob, alice, mallory = Party("bob", clock), Party("alice", clock), Party("mallory", clock)
+    from a2a_coop.runtime.strangers import NewcomerOffers
+
+    clock.now_ms -= clock.now_ms % 3_600_000  # the start of a window
+    b = make_peer(bob, clock, newcomer_offers=NewcomerOffers(per_period=8))
+    _contract_with(b, bob, alice)
+    _contract_with(b, bob, mallory)
+    for i in range(10):
+        sybil = _under(mallory.principal, f"sybil{i}", clock)
+        try:
+            b.exchange(_low(sybil, bob).envelope, sybil.setup)
+        except RateLimited:
+            pass
+    dan = _under(alice.principal, "dan", clock)
+    answers = b.exchange(_low(dan, bob).envelope, dan.setup)  # the hole: RATE_LIMITED
+    assert verify_statement(answers[-1]).body == "reject"
+
+
+@pytest.mark.req("ESC-017")
+def test_a_partys_principal_cannot_mint_mandates_an_escrow_stamps_uncounted(tmp_path: Path) -> None:
+    """Attack 2 at an escrow, where no consent is needed: Alice and Mallory, fresh keys with no funds,
+    submit a contract naming the escrow as arbiter (no bonds; CMT-008 bounds the open ones per key), which
+    makes Mallory's principal P a party's principal, in the escrow's dealings. P then submits Mandates
+    naming fresh keys, each alone: issued by a key in the dealings, none was counted, each stamped -- the
+    escrow's ledger and every auditor's download growing without bound. Defence: a Mandate by a key in
+    the dealings for a key outside them counts (a renewal of a party's Mandate does not, nor does the
+    Mandate a contract's evidence cites)."""
+    clock = FixedClock()
+    escrow, alice, mallory = Party("escrow", clock), Party("alice", clock), Party("mallory", clock)
+    node = EscrowNode(
+        escrow.agent.key,
+        escrow.mandate_vs.envelope,
+        tmp_path / "e.db",
+        clock=lambda: clock.now_ms,
+        durability="normal",
+        stranger_quota=StrangerQuota(per_period=4, per_key=0),
+    )
+    try:
+        offer = mallory.offer(alice, mallory.proposal(escrow=escrow.did))
+        accept = alice.accept(offer)
+        node.submit([*alice.setup, *mallory.setup, offer.envelope, accept.envelope])
+        assert node.escrow.deals_with(mallory.principal.did)
+        kept = 0
+        for i in range(20):
+            try:
+                node.submit([fresh_key(i, clock, mallory.principal)[1].envelope])
+                kept += 1
+            except RateLimited:
+                pass
+        assert kept <= 4
+        renewed = mallory.principal.sign("mandate", mallory.mandate_vs.statement.mandate, ttl_ms=DAY_MS)
+        node.submit([renewed.envelope])
+        assert renewed.digest in node.escrow.verifier.statements
     finally:
         node.close()

@@ -1288,21 +1288,29 @@ class Peer:
         KeyRotation): always taken, once, so that a flood of strangers never keeps out the revocation of
         a key a thief holds."""
         issuer = vs.issuer
+        body = vs.body
+        if body == "mandate" and issuer != self.did:
+            # Anyone can sign a Mandate naming any key as its agent, so one naming us or a key in our
+            # dealings is no claim to them; and a key in our dealings (one contract makes a principal so
+            # for good, ATT-018) minting Mandates for keys outside them is no more (tests/test_attack16.py:
+            # fifty kept over a quota of four). Not counted: our own principal's for us, one for the
+            # counterparty of a swap we started, and one by a key in our dealings (or that counterparty)
+            # for a key in our dealings -- a renewal. A newcomer's Offer carrying its Mandate as context
+            # takes it as what the Offer depends on (count.inside), uncounted all the same.
+            agent = vs.statement.mandate.agent
+            if agent == self.did:
+                return issuer == self.mandate_vs.issuer
+            return agent in chosen or (
+                (issuer in chosen or self.deals_with(issuer)) and self.deals_with(agent)
+            )
         if issuer == self.did or issuer in chosen or self.deals_with(issuer):
             return True
         nid = vs.negotiation_id
-        body = vs.body
         if nid:
             neg = self.verifier.negotiations.by_id.get(nid)
             if neg is not None and self.did in neg.parties:
                 return True
             return body == "offer" and vs.audience == self.did
-        if body == "mandate":
-            # Its issuer is not in our dealings (above): anyone can sign a Mandate naming any key as its
-            # agent, so one naming us or a key in our dealings is no claim to them, and counts -- but for
-            # our own principal's for us, and the Mandates of the counterparty of a swap we started.
-            agent = vs.statement.mandate.agent
-            return (agent == self.did and issuer == self.mandate_vs.issuer) or agent in chosen
         v = self.verifier
         if body == "key_revocation":
             key = vs.statement.key_revocation.key
