@@ -11,6 +11,7 @@ reason naming the options.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -193,10 +194,8 @@ def test_one_contract_does_not_let_its_principal_drain_the_vouched_reserve() -> 
     _contract_with(b, bob, mallory)
     for i in range(10):
         sybil = _under(mallory.principal, f"sybil{i}", clock)
-        try:
+        with contextlib.suppress(RateLimited):
             b.exchange(_low(sybil, bob).envelope, sybil.setup)
-        except RateLimited:
-            pass
     dan = _under(alice.principal, "dan", clock)
     answers = b.exchange(_low(dan, bob).envelope, dan.setup)  # the hole: RATE_LIMITED
     assert verify_statement(answers[-1]).body == "reject"
@@ -239,3 +238,102 @@ def test_a_partys_principal_cannot_mint_mandates_an_escrow_stamps_uncounted(tmp_
         assert renewed.digest in node.escrow.verifier.statements
     finally:
         node.close()
+
+
+# --- 3: revoke-key --binding-from, a thief answering GetLog ------------------------------------------------
+
+
+class _ThiefsPeer:
+    """The agent's own peer as a thief who took it over answers it (the key was stolen from there): its
+    log's first page holds ``log``, its head Checkpoint is ``head``; counts the pages asked."""
+
+    def __init__(self, log: list[bytes], head: bytes, *, endless: bool = False) -> None:
+        self.log, self.head, self.endless, self.pages = log, head, endless, 0
+
+    def __call__(self, address: str, *, tls: Any = None) -> _ThiefsPeer:
+        return self
+
+    def __enter__(self) -> _ThiefsPeer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def log_pages(self, from_seq: int = 0, *, max_pages: int = 100_000) -> Any:
+        for _ in range(max_pages):  # the client's own bound: the real log_pages's loop
+            self.pages += 1
+            yield list(self.log) if self.pages == 1 or not self.endless else []
+            if not self.endless:
+                return
+
+    def get_checkpoint(self) -> bytes:
+        return self.head
+
+
+@pytest.mark.req("KEY-008")
+def test_revoke_key_does_not_send_a_binding_every_verifier_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Attack: the thief who took the agent's key took its peer too, and answers revoke-key's GetLog (and
+    GetCheckpoint) with a Checkpoint of the key under the principal's Mandate, at seq 0 -- signed with the
+    stolen key and dated before the Mandate's validity. revoke-key checked only its signer and Mandate and
+    sent it as the revocation's binding: every target refuses it ``MANDATE_VIOLATION`` (MND-003), and the
+    revocation with it (KEY-008: what the revocation depends on is checked first), while the principal is
+    told only that the targets refused. Defence: revoke-key sends no binding that a verifier holding only
+    the Mandate refuses -- it skips it in the log, and a usage error says why when nothing usable is left
+    (the principal then gives --binding FILE)."""
+    import io
+
+    from a2a_coop.cli import keys
+    from a2a_coop.cli._common import UsageError
+    from a2a_coop.protocol.verifier import Verifier
+
+    clock = FixedClock()
+    boss = Signer("k-principal", clock)
+    k, mandate = fresh_key(0, clock, boss)
+    back = FixedClock(clock.now_ms - 3 * DAY_MS)
+    thief = Signer("mallory/0", back)  # the same key (derived from the name), dated before the Mandate
+    assert thief.did == k.did
+    forged = thief.sign(
+        "checkpoint", identity_pb2.Checkpoint(log_root=merkle.root([])), mandate=mandate.digest
+    )
+    monkeypatch.setattr(keys, "CooperationClient", _ThiefsPeer([forged.envelope], forged.envelope))
+    monkeypatch.setattr(keys, "wall_clock_ms", lambda: clock.now_ms)
+    out = io.StringIO()
+    try:
+        [envelope] = keys._bindings(SimpleArgs(binding=[], binding_from="thief:1"), k.did, [mandate], out)
+    except UsageError as err:
+        assert "MND-003" in str(err) and "refused by every target" in str(err)  # the defence: not sent
+        return
+    v = Verifier()
+    v.accept_statement(mandate, received_ms=clock.now_ms)
+    v.check(verify_statement(envelope), received_ms=clock.now_ms)  # the hole: MANDATE_VIOLATION
+
+
+@pytest.mark.req("KEY-008")
+def test_a_getlog_that_never_ends_is_read_for_a_bounded_number_of_pages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Attack: the thief's peer answers each GetLog page with nothing and a next_seq always ahead, so that
+    revoke-key reads for ever. Defence: at most BINDING_PAGES pages are read (CooperationClient.log_pages's
+    max_pages, each call with the client's deadline), then the head Checkpoint is checked as a binding."""
+    import io
+
+    from a2a_coop.cli import keys
+    from a2a_coop.cli._common import UsageError
+
+    clock = FixedClock()
+    k, mandate = fresh_key(0, clock)
+    other = Signer("someone-else", clock).sign("checkpoint", identity_pb2.Checkpoint(log_root=b""))
+    peer = _ThiefsPeer([], other.envelope, endless=True)
+    monkeypatch.setattr(keys, "CooperationClient", peer)
+    with pytest.raises(UsageError):
+        keys._bindings(SimpleArgs(binding=[], binding_from="thief:1"), k.did, [mandate], io.StringIO())
+    assert peer.pages == keys.BINDING_PAGES
+
+
+class SimpleArgs:
+    """The options of revoke-key that ``keys._bindings`` reads."""
+
+    def __init__(self, **kw: Any) -> None:
+        self.__dict__.update(
+            {"tls_ca": None, "tls_cert": None, "tls_key": None, "tls_server_name": None, **kw}
+        )
