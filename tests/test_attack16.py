@@ -337,3 +337,97 @@ class SimpleArgs:
         self.__dict__.update(
             {"tls_ca": None, "tls_cert": None, "tls_key": None, "tls_server_name": None, **kw}
         )
+
+
+# --- 4: RPC-016's count, whose values it relies on ---------------------------------------------------------
+
+
+def _unsigned(vs: VerifiedStatement) -> bytes:
+    """``vs``'s envelope with its signature broken: a statement claiming ``vs``'s issuer that its key
+    never signed (what Mallory can make of any key)."""
+    from a2a_coop._proto.a2acoop.v1 import envelope_pb2
+
+    env = envelope_pb2.Envelope()
+    env.ParseFromString(vs.envelope)
+    sig = bytearray(env.signatures[0].sig)
+    sig[0] ^= 1
+    env.signatures[0].sig = bytes(sig)
+    return env.SerializeToString(deterministic=True)
+
+
+@pytest.mark.req("RPC-016")
+def test_forged_statements_of_a_key_spend_none_of_its_count() -> None:
+    """Attack: Mallory sends Bob statements claiming K as their issuer -- K's Checkpoints, her own bytes
+    with a signature K never made -- to spend K's per-key count (2 here) before K's own Mandate and
+    Checkpoint arrive. Defence: a statement counts only once its signature is verified (verify_statement
+    comes first): each forgery is refused ``SIGNATURE_INVALID``, and K's own are taken."""
+    from a2a_coop.protocol.errors import SignatureError
+
+    clock = FixedClock()
+    b = make_peer(Party("bob", clock), clock, stranger_quota=StrangerQuota(per_period=100, per_key=2))
+    k, mandate = fresh_key(0, clock)
+    real = _checkpoint(k, mandate)
+    for i in range(3):
+        fake = k.sign("checkpoint", identity_pb2.Checkpoint(log_root=bytes([i]) * 32), mandate=mandate.digest)
+        with pytest.raises(SignatureError):
+            b.exchange(_unsigned(fake), [mandate.envelope])
+    k.writer.next_seq, k.writer.prev = 1, real.digest  # K's own chain goes on after its real Checkpoint
+    b.exchange(real.envelope, [mandate.envelope])
+    assert real.digest in b.verifier.statements
+
+
+@pytest.mark.req("RPC-016", "ATT-019")
+def test_a_statement_dated_ahead_does_not_move_the_quota_window() -> None:
+    """Attack: with Bob's quota used up this hour, Mallory gossips him fresh keys' Mandates and Checkpoints
+    dated 20 s ahead -- in the next hour, within the clock skew a verifier allows (TIM-003) -- hoping the
+    count is read on the statements' date: a window of their own, with a fresh quota. Defence: the window
+    is read on Bob's clock: none of them is kept, the window is still this hour's, and Bob's next hour
+    takes keys again."""
+    clock = FixedClock()
+    clock.now_ms += 3_600_000 - clock.now_ms % 3_600_000 - 10_000  # 10 s before Bob's next window
+    b = make_peer(Party("bob", clock), clock, stranger_quota=StrangerQuota(per_period=4, per_key=0))
+    for i in range(3):  # 3 of the 3 unsolicited
+        b.exchange(fresh_key(i, clock)[1].envelope)
+    ahead = FixedClock(clock.now_ms + 20_000)  # in the next window, within the skew (TIM-003)
+    flood = []
+    for i in range(10, 14):
+        key, mandate = fresh_key(i, ahead)
+        flood += [mandate.envelope, _checkpoint(key, mandate).envelope]
+    b.gossip(flood, [])
+    assert not any(verify_statement(e).digest in b.verifier.statements for e in flood)
+    assert b._strangers is not None and b._strangers.window == clock.now_ms // 3_600_000
+    clock.advance(10_000)
+    b.exchange(fresh_key(20, clock)[1].envelope)
+
+
+# --- 6: LOCK_NOT_DUE on an honest escrow's log -----------------------------------------------------------
+
+
+@pytest.mark.req("AUD-004", "ESC-016")
+def test_an_honest_escrow_that_takes_a_line_and_its_displacement_in_one_submit_audits_clean() -> None:
+    """Attack (on the auditor's side): the audit's new finding, a BondLock of a contract another escrow's
+    witnessed Accept displaced, must not fire on an honest escrow's log. Mallory's P1 and P2 submit in
+    one Submit the line naming E (Offer, Counter, Accept: its bonds funded) and then K's Stamp and the
+    Accept of the first Offer that displaces it: if E locked the bonds while taking the line and stamped
+    the whole Submit after, the lock would follow... nothing: E must lock nothing for a contract displaced
+    before it acts, and its audit must find nothing."""
+    from peers import line_moved_to
+
+    from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+    from a2a_coop.protocol.escrow_audit import audit_ledger
+    from a2a_coop.testing import LocalEscrow
+
+    clock = FixedClock()
+    p1, p2, k = Party("p1", clock), Party("p2", clock), Party("k", clock)
+    e = LocalEscrow(Party("escrow", clock), funds={p1.did: 1_000, p2.did: 1_000})
+    o1, c2, a2 = line_moved_to(clock, p1, p2, k.did, e.escrow.did, bond=100)
+    clock.advance(1_000)
+    a0 = p2.accept(o1)
+    stamp = k.sign("stamp", commitment_pb2.Stamp(statements=[a0.digest]))
+    line = [*p1.setup, *p2.setup, o1.envelope, c2.envelope, a2.envelope]
+    e.submit([*line, *k.setup, stamp.envelope, a0.envelope])
+    clock.advance(1_000)
+    e.tick()
+    assert [e.escrow.balance(p.did) for p in (p1, p2)] == [(1_000, 0)] * 2
+    report = audit_ledger(e.escrow.transcript(), escrow=e.did)
+    assert report.ok, report.findings
