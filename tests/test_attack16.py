@@ -431,3 +431,85 @@ def test_an_honest_escrow_that_takes_a_line_and_its_displacement_in_one_submit_a
     assert [e.escrow.balance(p.did) for p in (p1, p2)] == [(1_000, 0)] * 2
     report = audit_ledger(e.escrow.transcript(), escrow=e.did)
     assert report.ok, report.findings
+
+
+@pytest.mark.req("RPC-016", "ATT-018")
+@pytest.mark.xfail(
+    strict=True,
+    reason="RPC-016 never counts a statement issued by a key in the peer's dealings, and one contract "
+    "without bonds (the peer's consent, once) keeps a party and its principal there for good "
+    "(_contracted_with, ATT-018): the party's own public statements -- a Checkpoint at each next seq of "
+    "its chain, its principal's KeyRotations of other keys, Acks, Attestations -- are journaled without "
+    "bound, RPC-012's per-issuer limits (serve --max-rate) being off by default. Options: (a) a per-key "
+    "count for keys in the dealings too, larger than a stranger's (e.g. 16x per_key), so an honest "
+    "counterparty's gossip never meets it; (b) keep only a key's latest public Checkpoint beyond its first "
+    "(CHN-007 needs the chain's statements, not every Checkpoint of it) -- storage, not admission; (c) let "
+    "the dealings of a contract without bonds end with the contract (ATT-018 keeps them for fork proofs)",
+)
+def test_a_party_of_one_contract_cannot_grow_the_journal_without_bound() -> None:
+    """Attack: Mallory makes one contract with Bob (no bonds), then sends him Checkpoints of her own chain,
+    one at each next seq, as requests: each is a statement of his dealings, never counted. Defence: no
+    more than a quota's worth of them a period is kept (here 4)."""
+    clock = FixedClock()
+    bob, mallory = Party("bob", clock), Party("mallory", clock)
+    b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=4, per_key=4))
+    _contract_with(b, bob, mallory)
+    signed = [vs.digest for vs in b.verifier.statements.values() if vs.issuer == mallory.did]
+    kept = 0
+    for _ in range(50):
+        cp = mallory.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle.root(signed)))
+        clock.advance(10)
+        try:
+            b.exchange(cp.envelope)
+        except RateLimited:
+            continue
+        signed.append(cp.digest)
+        kept += 1
+    assert kept <= 4
+
+
+# --- 3b: ESC-017, what rides uncounted beside an Offer naming the escrow ------------------------------------
+
+
+@pytest.mark.req("ESC-017", "ESC-011")
+def test_acks_beside_one_offer_naming_the_escrow_are_counted(tmp_path: Path) -> None:
+    """Attack (measuring the row ESC-017 leaves open: statements beside an Offer naming the escrow): two
+    fresh keys, M1 offering M2 terms naming the escrow, submit the Offer with thirty Acks of it signed by
+    M2 -- each "an Ack naming a statement of the Submit's negotiation by a party of it", so none was
+    counted: one Submit, 34 statements stamped into the transcript every auditor downloads, over a quota
+    of four, and as many as a Submit holds. Defence: what a statement of a negotiation depends on is the
+    witness of an Accept (WIT-004's offerer's Ack, NEG-017's other escrow's Stamp), one per key and
+    Accept: Acks of an Offer count, and the Submit is refused ``RATE_LIMITED`` once past the quota (the
+    Offer and Mandates before them stay taken, ESC-001). One Ack of an Accept by its offerer still rides
+    uncounted with its contract's evidence."""
+    from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+
+    clock = FixedClock()
+    escrow = Party("escrow", clock)
+    node = EscrowNode(
+        escrow.agent.key,
+        escrow.mandate_vs.envelope,
+        tmp_path / "e.db",
+        clock=lambda: clock.now_ms,
+        durability="normal",
+        stranger_quota=StrangerQuota(per_period=4, per_key=0),
+    )
+    try:
+        m1, m2 = Party("m1", clock), Party("m2", clock)
+        offer = m1.offer(m2, m1.proposal(escrow=escrow.did))
+        acks = [
+            m2.sign("ack", commitment_pb2.Ack(statement=offer.digest), audience=m1.did) for _ in range(30)
+        ]
+        with pytest.raises(RateLimited):
+            node.submit([*m1.setup, *m2.setup, offer.envelope, *[a.envelope for a in acks]])
+        assert sum(a.digest in node.escrow.verifier.statements for a in acks) <= 4
+        # A contract's evidence with the offerer's Ack of the Accept (its witness, WIT-004): taken whole.
+        alice, bob = Party("alice", clock), Party("bob", clock)
+        o = alice.offer(bob, alice.proposal(escrow=escrow.did))
+        clock.advance(1_000)
+        accept = bob.accept(o)
+        ack = alice.sign("ack", commitment_pb2.Ack(statement=accept.digest), audience=bob.did)
+        node.submit([*alice.setup, *bob.setup, o.envelope, accept.envelope, ack.envelope])
+        assert ack.digest in node.escrow.verifier.statements
+    finally:
+        node.close()

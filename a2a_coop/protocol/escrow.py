@@ -839,10 +839,11 @@ class Escrow:
 
     def _needed(self, verified: Sequence[VerifiedStatement | bytes]) -> frozenset[bytes]:
         """ESC-017: the statements of no negotiation in a Submit that a statement of a negotiation in it,
-        new to us, depends on -- the Mandates those cite; a Stamp naming one by an escrow an Offer or
-        Counter of its negotiation names (the witness of a displacing Accept, NEG-017), an Ack naming one
-        by a party of its negotiation (the offerer's witness of an Accept, WIT-004); and the Mandates
-        these cite -- taken uncounted with it. A Stamp or Ack by any other key is no one's evidence."""
+        new to us, depends on -- the Mandates those cite; a Stamp naming an Accept by an escrow an Offer
+        or Counter of its negotiation names (the witness of a displacing Accept, NEG-017), an Ack naming an
+        Accept by a party of its negotiation (the offerer's witness of an Accept, WIT-004), the first of
+        each key for each Accept; and the Mandates these cite -- taken uncounted with it. A Stamp or Ack
+        by any other key, of another statement, or a second one, is no one's evidence."""
         held = self.verifier.statements
         new = [vs for vs in verified if not isinstance(vs, bytes) and vs.digest not in held]
         ours = {vs.digest: vs for vs in new if vs.header.negotiation_id}
@@ -863,6 +864,10 @@ class Escrow:
                 escrows[nid].add(proposal_of(vs).terms.escrow)
         cited = {vs.mandate_digest for vs in ours.values()}
         needed: set[bytes] = set()
+        # One witness per key and Accept: what WIT-004 and NEG-017 read is the earliest, and any number
+        # of Acks (or Stamps) one party signs of one statement rode uncounted beside a single Offer naming
+        # us, each stamped (tests/test_attack16.py: thirty beside one Offer over a quota of four).
+        witnessed: set[tuple[str, bytes]] = set()
         for vs in new:
             if vs.body == "stamp":
                 named, who = list(vs.statement.stamp.statements), escrows
@@ -872,7 +877,13 @@ class Escrow:
                 continue
             for digest in named:
                 dep = ours.get(digest)
-                if dep is not None and vs.issuer in who[dep.header.negotiation_id]:
+                if (
+                    dep is not None
+                    and dep.body == "accept"
+                    and vs.issuer in who[dep.header.negotiation_id]
+                    and (vs.issuer, digest) not in witnessed
+                ):
+                    witnessed.add((vs.issuer, digest))
                     needed.add(vs.digest)
                     cited.add(vs.mandate_digest)
                     break
