@@ -516,26 +516,13 @@ def test_acks_beside_one_offer_naming_the_escrow_are_counted(tmp_path: Path) -> 
 
 
 @pytest.mark.req("RPC-017", "RPC-016", "RPC-015")
-@pytest.mark.xfail(
-    strict=True,
-    reason="RPC-017 counts a newcomer's opening Offer once and says it leaves three rows (its Mandate, the "
-    "Offer, the answer), but RPC-016 counts nothing of a request of the dealings' context, and an Offer "
-    "addressed to the peer is one: the Mandates naming its issuer (by any principal) and the Stamps naming "
-    "it (by any key, with their Mandates) that RPC-015 takes ride in uncounted -- thirty minted Mandates "
-    "beside one rejected Offer, 33 rows for one unit of the budget, as many as a request's context holds "
-    "(RPC-008). Options: (a) for a newcomer's opening Offer (the issuer outside the dealings), count its "
-    "context under RPC-016 but for the Mandate the Offer cites (Peer.exchange: _Count(inside=False) for "
-    "the context, _strangers_room charging `along` when the anchor is such an Offer); (b) take as its "
-    "context only the Mandate it cites, the Stamps of an escrow its terms name and the key statements "
-    "ending its keys (RPC-015 narrowed: a Mandate naming the issuer by another principal authorises "
-    "nothing of this request); (c) count the context rows in RPC-017's budget (an Offer costing 1 + its "
-    "context's statements)",
-)
 def test_a_newcomers_offer_carries_no_uncounted_flood_in_its_context(tmp_path: Path) -> None:
     """Attack: Mallory, a newcomer, sends Bob one opening Offer he rejects (one unit of RPC-017's budget)
     with, as its context, her Mandate and thirty more Mandates naming her key as agent, each signed by a
     fresh principal (RPC-015 takes a Mandate naming a key the request names: its principal may revoke
-    it). Defence: no more than RPC-017's three rows and RPC-016's quota (4) are kept."""
+    it). Defence: what such an Offer's context brings beside the Mandate it cites counts under RPC-016
+    (here 4, 3 of them for what nobody asked for): over it the Offer is refused ``RATE_LIMITED`` and
+    nothing is kept; within it, the minted Mandates are counted."""
     from a2a_coop.runtime.journal import Journal
     from a2a_coop.runtime.strangers import NewcomerOffers
 
@@ -551,6 +538,14 @@ def test_a_newcomers_offer_carries_no_uncounted_flood_in_its_context(tmp_path: P
         )
         start = sum(1 for _ in journal.statements())
         minted = [_minted_for(m.did, i, clock).envelope for i in range(30)]
-        answers = b.exchange(_low(m, bob).envelope, [*m.setup, *minted])
+        with pytest.raises(RateLimited, match="RPC-016"):  # its context over the quota: nothing kept
+            b.exchange(_low(m, bob).envelope, [*m.setup, *minted])
+        assert sum(1 for _ in journal.statements()) - start == 0
+        # Within the quota, three minted Mandates ride in counted; alone, the Offer's own Mandate is
+        # what it depends on, never counted.
+        answers = b.exchange(_low(m, bob).envelope, [*m.setup, *minted[:3]])
         assert verify_statement(answers[-1]).body == "reject"
-        assert sum(1 for _ in journal.statements()) - start <= 3 + 4
+        dan = Party("dan", clock)
+        assert verify_statement(b.exchange(_low(dan, bob).envelope, dan.setup)[-1]).body == "reject"
+        assert sum(1 for _ in journal.statements()) - start == 3 + 3 + 3
+        assert b._strangers is not None and b._strangers.count == 3
