@@ -103,11 +103,13 @@ def test_a_served_escrow_has_the_quota_unless_told_otherwise(tmp_path: Path) -> 
 
 
 def test_one_key_takes_no_more_than_its_share(tmp_path: Path) -> None:
-    """A key whose Checkpoints keep coming is held to the per-key count (its Mandate counts for it)."""
+    """A key whose Checkpoints keep coming is held to the per-key count (its Mandate counts for its
+    principal, who signed it, not for it: anyone can mint one naming it, tests/test_attack16.py)."""
     clock = FixedClock()
     node = _node(tmp_path / "e.db", Party("escrow", clock), clock, StrangerQuota(per_period=100, per_key=3))
     try:
         key, mandate = _public(node, 0, clock)
+        node.submit([_checkpoint(key, mandate).envelope])
         node.submit([_checkpoint(key, mandate).envelope])
         with pytest.raises(RateLimited, match="of " + key.did):
             node.submit([_checkpoint(key, mandate).envelope])

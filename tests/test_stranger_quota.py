@@ -144,11 +144,13 @@ def test_a_fork_refused_over_the_quota_still_leaves_its_proof() -> None:
 
 
 def test_one_key_takes_no_more_than_its_share() -> None:
-    """A key whose Checkpoints keep coming is held to the quota's per-key count (its Mandate counts for it
-    too); another key still gets in."""
+    """A key whose Checkpoints keep coming is held to the quota's per-key count (its Mandate counts for its
+    principal, who signed it, not for it: anyone can mint one naming it, tests/test_attack16.py); another
+    key still gets in."""
     clock = FixedClock()
     b = make_peer(Party("bob", clock), clock, stranger_quota=StrangerQuota(per_period=100, per_key=3))
     k, mandate = _public(b, 0, clock)
+    b.exchange(_checkpoint(k, mandate).envelope)
     b.exchange(_checkpoint(k, mandate).envelope)
     with pytest.raises(RateLimited, match="of " + k.did):
         b.exchange(_checkpoint(k, mandate).envelope)

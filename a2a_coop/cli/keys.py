@@ -12,6 +12,7 @@ command again: the revocation kept in ``--out`` is sent, not signed anew.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 from collections.abc import Sequence
@@ -41,6 +42,7 @@ from a2a_coop.protocol.errors import (
     RevocationUnauthorized,
 )
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.node import mandates_for, sign_key_revocation
 from a2a_coop.runtime.peer import wall_clock_ms
 from a2a_coop.transport import CooperationClient, EscrowClient, TlsConfig, TransportError
@@ -63,7 +65,7 @@ def cmd_revoke_key(args: argparse.Namespace, out: TextIO) -> int:
     context: list[bytes] = []
     if not own:
         context = _mandates(args, journal_path, signer.did, key)
-        context += _bindings(args, key, [verify_statement(m).digest for m in context], out)
+        context += _bindings(args, key, [verify_statement(m) for m in context], out)
     if kept is None:
         check_new_output(args.out, args.force, "a revocation file")
         effective = wall_clock_ms() if args.effective is None else args.effective
@@ -137,19 +139,30 @@ def _mandates(args: argparse.Namespace, journal_path: Path, principal: str, key:
     return found
 
 
-def _bindings(args: argparse.Namespace, key: str, mandates: Sequence[bytes], out: TextIO) -> list[bytes]:
-    """Statements of ``key`` under one of ``mandates`` (digests): --binding files, and the key's first
-    Checkpoint under them that the peer at --binding-from serves. Each binds the key to the principal
-    (KEY-007)."""
+def _bindings(
+    args: argparse.Namespace, key: str, mandates: Sequence[VerifiedStatement], out: TextIO
+) -> list[bytes]:
+    """Statements of ``key`` under one of ``mandates``: --binding files, and the key's first Checkpoint
+    under them that the peer at --binding-from serves. Each binds the key to the principal (KEY-007); one
+    that a verifier holding only the Mandates refuses is a usage error, never sent: every target would
+    refuse it, and the revocation with it (KEY-008) -- a thief who took the agent's peer with its key
+    answers --binding-from as it likes (tests/test_attack16.py)."""
     found = [(str(path), load_envelope(path, "binding statement")) for path in args.binding]
     if args.binding_from is not None:
         found.append(_fetch_binding(args.binding_from, dial_tls(args), key, mandates, out))
+    digests = {m.digest for m in mandates}
     for what, envelope in found:
         vs = verify_statement(envelope)
-        if vs.issuer != key or vs.header.mandate not in mandates:
+        if vs.issuer != key or vs.header.mandate not in digests:
             raise UsageError(
                 f"{what} is by {short(vs.issuer)} under {'no' if not vs.header.mandate else 'another'} "
                 f"Mandate: a binding is a statement of {short(key)} under this principal's Mandate"
+            )
+        why = _binding_refusal(vs, mandates)
+        if why is not None:
+            raise UsageError(
+                f"{what} would be refused by every target ({why}), and the revocation with it (KEY-008): "
+                f"give a Checkpoint of {short(key)} you trust with --binding FILE"
             )
     return [envelope for _, envelope in found]
 
@@ -160,7 +173,7 @@ BINDING_PAGES = 8
 
 
 def _fetch_binding(
-    address: str, tls: TlsConfig | None, key: str, mandates: Sequence[bytes], out: TextIO
+    address: str, tls: TlsConfig | None, key: str, mandates: Sequence[VerifiedStatement], out: TextIO
 ) -> tuple[str, bytes]:
     """The key's first Checkpoint under one of ``mandates``, read from the log of the peer at ``address``
     (GetLog from seq 0), KEY-008's binding: a later one is refused where a statement of the key issued
@@ -198,14 +211,37 @@ _NOT_A_PEER: Final = frozenset(
 )
 
 
-def _first_checkpoint(client: CooperationClient, key: str, mandates: Sequence[bytes]) -> bytes | None:
+def _first_checkpoint(
+    client: CooperationClient, key: str, mandates: Sequence[VerifiedStatement]
+) -> bytes | None:
     """The first Checkpoint of ``key`` under one of ``mandates`` in the public log ``client`` reads, in
-    its first :data:`BINDING_PAGES` pages; None if there is none there."""
+    its first :data:`BINDING_PAGES` pages, that a verifier holding only the Mandates takes
+    (:func:`_binding_refusal`: one it refuses is skipped); None if there is none there."""
+    digests = {m.digest for m in mandates}
     for page in client.log_pages(0, max_pages=BINDING_PAGES):
         for envelope in page:
             vs = verify_statement(envelope)
-            if vs.issuer == key and vs.body == "checkpoint" and vs.header.mandate in mandates:
+            ours = vs.issuer == key and vs.body == "checkpoint" and vs.header.mandate in digests
+            if ours and _binding_refusal(vs, mandates) is None:
                 return envelope
+    return None
+
+
+def _binding_refusal(vs: VerifiedStatement, mandates: Sequence[VerifiedStatement]) -> str | None:
+    """Why a verifier holding only ``mandates`` refuses ``vs`` as a key's binding (KEY-008), in one line;
+    None if it takes it. Checked alone -- not against the other statements of the key, which only a
+    target holds, and whose forks only show a binding, never refuse it (KEY-007) -- and so what every
+    target refuses: a date outside the Mandate's validity (MND-003), a scope it does not grant."""
+    now = wall_clock_ms()
+    verifier = Verifier()
+    for mandate in mandates:
+        # One refused is checked below as a target would: a binding under it is refused for it.
+        with contextlib.suppress(CoopError):
+            verifier.accept_statement(mandate, received_ms=now)
+    try:
+        verifier.check(vs, received_ms=now, alone=True)
+    except CoopError as exc:
+        return _one_line(exc)
     return None
 
 

@@ -920,10 +920,11 @@ class Escrow:
 
     def _needed(self, verified: Sequence[VerifiedStatement | bytes]) -> frozenset[bytes]:
         """ESC-017: the statements of no negotiation in a Submit that a statement of a negotiation in it,
-        new to us, depends on -- the Mandates those cite; a Stamp naming one by an escrow an Offer or
-        Counter of its negotiation names (the witness of a displacing Accept, NEG-017), an Ack naming one
-        by a party of its negotiation (the offerer's witness of an Accept, WIT-004); and the Mandates
-        these cite -- taken uncounted with it. A Stamp or Ack by any other key is no one's evidence."""
+        new to us, depends on -- the Mandates those cite; a Stamp naming an Accept by an escrow an Offer
+        or Counter of its negotiation names (the witness of a displacing Accept, NEG-017), an Ack naming an
+        Accept by a party of its negotiation (the offerer's witness of an Accept, WIT-004), the first of
+        each key for each Accept; and the Mandates these cite -- taken uncounted with it. A Stamp or Ack
+        by any other key, of another statement, or a second one, is no one's evidence."""
         held = self.verifier.statements
         new = [vs for vs in verified if not isinstance(vs, bytes) and vs.digest not in held]
         ours = {vs.digest: vs for vs in new if vs.header.negotiation_id}
@@ -944,6 +945,10 @@ class Escrow:
                 escrows[nid].add(proposal_of(vs).terms.escrow)
         cited = {vs.mandate_digest for vs in ours.values()}
         needed: set[bytes] = set()
+        # One witness per key and Accept: what WIT-004 and NEG-017 read is the earliest, and any number
+        # of Acks (or Stamps) one party signs of one statement rode uncounted beside a single Offer naming
+        # us, each stamped (tests/test_attack16.py: thirty beside one Offer over a quota of four).
+        witnessed: set[tuple[str, bytes]] = set()
         for vs in new:
             if vs.body == "stamp":
                 named, who = list(vs.statement.stamp.statements), escrows
@@ -953,7 +958,13 @@ class Escrow:
                 continue
             for digest in named:
                 dep = ours.get(digest)
-                if dep is not None and vs.issuer in who[dep.header.negotiation_id]:
+                if (
+                    dep is not None
+                    and dep.body == "accept"
+                    and vs.issuer in who[dep.header.negotiation_id]
+                    and (vs.issuer, digest) not in witnessed
+                ):
+                    witnessed.add((vs.issuer, digest))
                     needed.add(vs.digest)
                     cited.add(vs.mandate_digest)
                     break
@@ -961,17 +972,20 @@ class Escrow:
         return frozenset(needed)
 
     def _newcomer(self, vs: VerifiedStatement, needed: frozenset[bytes]) -> list[str] | None:
-        """ESC-017: the key a statement counts for under the newcomer quota (a Mandate for its agent, a
-        KeyRevocation for the key it revokes, any other for its issuer), or None when it is not counted:
-        no quota; a statement of a negotiation (ESC-011 admits it; what it depends on is ``needed``); one
-        issued by a key in our dealings (a Mandate by a party's principal: naming a key in our dealings as
-        agent is no claim to them, anyone can sign that); or what ends a key we hold a statement of that
-        nothing we hold ended yet -- its first KeyRevocation, or its KeyRotation -- which a flood must
-        never keep out."""
+        """ESC-017: the key a statement counts for under the newcomer quota (a KeyRevocation for the key it
+        revokes, any other -- a Mandate too, which anyone can sign naming any key -- for its issuer), or
+        None when it is not counted: no quota; a statement of a negotiation (ESC-011 admits it; what it
+        depends on is ``needed``); one issued by a key in our dealings (a Mandate by a party's principal:
+        naming a key in our dealings as agent is no claim to them, anyone can sign that); or what ends a
+        key we hold a statement of that nothing we hold ended yet -- its first KeyRevocation, or its
+        KeyRotation -- which a flood must never keep out."""
         if self.quota is None or vs.header.negotiation_id or vs.digest in needed:
             return None
         issuer, body = vs.issuer, vs.body
-        if self.deals_with(issuer):
+        if self.deals_with(issuer) and (body != "mandate" or self.deals_with(vs.statement.mandate.agent)):
+            # A Mandate by a key in our dealings for a key outside them counts: a party's principal (a
+            # contract between fresh keys naming us as arbiter makes one) could mint them without bound,
+            # each stamped (tests/test_attack16.py); its renewal of a party's Mandate does not.
             return None
         v = self.verifier
         if body == "key_revocation":
@@ -981,7 +995,7 @@ class Escrow:
             return [key]
         if body == "key_rotation" and issuer in v.chains and not (issuer in v.rotated or issuer in v.revoked):
             return None
-        return [vs.statement.mandate.agent if body == "mandate" else issuer]
+        return [issuer]
 
     def _show_binding(
         self, vs: VerifiedStatement, following: VerifiedStatement | bytes | None, now_ms: int

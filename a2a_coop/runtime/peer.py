@@ -313,15 +313,23 @@ class _Count:
         charged: the digests counted already (a Mandate held provisionally, counted with what took it).
     """
 
-    __slots__ = ("charged", "chosen", "inside", "solicited")
+    __slots__ = ("charged", "chosen", "inside", "newcomer", "solicited")
 
     def __init__(
-        self, *, inside: bool = False, solicited: bool = False, chosen: frozenset[str] = frozenset()
+        self,
+        *,
+        inside: bool = False,
+        solicited: bool = False,
+        chosen: frozenset[str] = frozenset(),
+        newcomer: VerifiedStatement | None = None,
     ):
         self.inside = inside
         self.solicited = solicited
         self.chosen = chosen
         self.charged: set[bytes] = set()
+        # A newcomer's opening Offer whose context this counts: not the Offer (RPC-017 counts it), nor
+        # the Mandate it cites, but the rest it takes (RPC-016).
+        self.newcomer = newcomer
 
 
 class _Provisional:
@@ -686,7 +694,21 @@ class Peer:
                 # The newcomer quota (RPC-016): a request outside our dealings counts, with what it
                 # takes; one in our dealings does not, nor does what it depends on.
                 inside = self._strangers is None or self._inside(request)
-                provisional = _Provisional(self, now, request.digest, _Count(inside=inside))
+                count = _Count(inside=inside)
+                if not inside or self._strangers is None:
+                    pass
+                elif (
+                    request.body == "offer"
+                    and request.audience == self.did
+                    and request.negotiation_id not in self.verifier.negotiations.by_id
+                    and not self.deals_with(request.issuer)
+                ):
+                    # A newcomer's opening Offer (RPC-017 counts it): what its context brings beside the
+                    # Mandate it cites counts (tests/test_attack16.py: thirty Mandates naming its issuer,
+                    # minted by fresh principals, rode in uncounted with one rejected Offer).
+                    inside = False
+                    count = _Count(newcomer=request)
+                provisional = _Provisional(self, now, request.digest, count)
                 needed, addressed = self._needed_context(request, context, provisional)
                 taken = self._hold_context(needed, provisional)
                 if addressed:
@@ -1297,21 +1319,29 @@ class Peer:
         KeyRotation): always taken, once, so that a flood of strangers never keeps out the revocation of
         a key a thief holds."""
         issuer = vs.issuer
+        body = vs.body
+        if body == "mandate" and issuer != self.did:
+            # Anyone can sign a Mandate naming any key as its agent, so one naming us or a key in our
+            # dealings is no claim to them; and a key in our dealings (one contract makes a principal so
+            # for good, ATT-018) minting Mandates for keys outside them is no more (tests/test_attack16.py:
+            # fifty kept over a quota of four). Not counted: our own principal's for us, one for the
+            # counterparty of a swap we started, and one by a key in our dealings (or that counterparty)
+            # for a key in our dealings -- a renewal. A newcomer's Offer carrying its Mandate as context
+            # takes it as what the Offer depends on (count.inside), uncounted all the same.
+            agent = vs.statement.mandate.agent
+            if agent == self.did:
+                return issuer == self.mandate_vs.issuer
+            return agent in chosen or (
+                (issuer in chosen or self.deals_with(issuer)) and self.deals_with(agent)
+            )
         if issuer == self.did or issuer in chosen or self.deals_with(issuer):
             return True
         nid = vs.negotiation_id
-        body = vs.body
         if nid:
             neg = self.verifier.negotiations.by_id.get(nid)
             if neg is not None and self.did in neg.parties:
                 return True
             return body == "offer" and vs.audience == self.did
-        if body == "mandate":
-            # Its issuer is not in our dealings (above): anyone can sign a Mandate naming any key as its
-            # agent, so one naming us or a key in our dealings is no claim to them, and counts -- but for
-            # our own principal's for us, and the Mandates of the counterparty of a swap we started.
-            agent = vs.statement.mandate.agent
-            return (agent == self.did and issuer == self.mandate_vs.issuer) or agent in chosen
         v = self.verifier
         if body == "key_revocation":
             key = vs.statement.key_revocation.key
@@ -1333,9 +1363,22 @@ class Peer:
         or what is taken is what such a statement depends on (``count.inside``). Raises the quota's
         RateLimited when it has no room for them now."""
         strangers = self._strangers
-        if strangers is None or count.inside or self._inside(anchor, count.chosen):
+        if strangers is None or count.inside:
             return None
-        todo = [vs for vs in (*along, anchor) if vs.digest not in count.charged]
+        if anchor is count.newcomer:
+            # RPC-017 counts the Offer; its own Mandate is what it depends on; the rest of what it
+            # takes counts as what it is.
+            todo = [
+                vs
+                for vs in along
+                if vs.digest not in count.charged
+                and vs.digest != anchor.mandate_digest
+                and not self._inside(vs, count.chosen)
+            ]
+        elif self._inside(anchor, count.chosen):
+            return None
+        else:
+            todo = [vs for vs in (*along, anchor) if vs.digest not in count.charged]
         if not todo:
             return None
         keys = [about(vs.body, vs.issuer, vs.statement) for vs in todo]

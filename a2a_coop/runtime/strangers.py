@@ -11,9 +11,9 @@ depend on are not counted; every other statement it takes is, against:
   dealings asked for (a stranger's request, a Gossip call served), the rest kept for the swaps we make
   ourselves with a counterparty we chose (ATT-011), so that a flood of strangers cannot keep out the
   gossip of the peers we trade with;
-* ``per_key`` statements of any one key in that period (a Mandate counts for its agent, a
-  KeyRevocation for the key it revokes), so that no one key, honest and chatty or not, takes the whole
-  quota.
+* ``per_key`` statements of any one key in that period (a KeyRevocation counts for the key it revokes,
+  any other statement -- a Mandate too -- for its issuer: only what the key, or a principal it is bound
+  to, signed spends its count), so that no one key, honest and chatty or not, takes the whole quota.
 
 Who chose each value: the counts and the period are the operator's; the window is read on our own clock
 (never a statement's ``issued_at_ms``, which its signer chooses); a statement counts for the key that
@@ -213,9 +213,9 @@ class StrangerCount:
 
 
 def about(body: str, issuer: str, statement: Any) -> str:
-    """The key a statement counts for: a Mandate's agent, a KeyRevocation's key, else its issuer."""
-    if body == "mandate":
-        return str(statement.mandate.agent)
+    """The key a statement counts for: a KeyRevocation's key, else its issuer -- a Mandate's too, never
+    its agent: anyone can sign a Mandate naming any key, and one counted for its agent let a stranger spend
+    that key's count (and keep out its principal's revocation of it, tests/test_attack16.py)."""
     if body == "key_revocation":
         return str(statement.key_revocation.key)
     return issuer
