@@ -51,6 +51,29 @@ def test_catalogue_names_real_requirements_probes_and_one_seam_each() -> None:
         assert m.deviation and m.expect
 
 
+def test_every_mutant_override_keeps_the_signature_it_overrides() -> None:
+    """A mutant's fault overrides a method of the reference's Peer or verifier; when the reference
+    changes that method's parameters, the mutant crashes at start-up instead of deviating (a verifier's
+    ``_check_key`` gained one, and only ``-m slow``, where that mutant runs, found it). Checked here in
+    the default run, for every mutant, without starting one."""
+    import inspect
+
+    for m in MUTANTS:
+        for cls in (m.peer_class, m.verifier_class):
+            if cls is None:
+                continue
+            for name, member in vars(cls).items():
+                base = next((getattr(b, name) for b in cls.__mro__[1:] if name in vars(b)), None)
+                if not callable(member) or base is None or name.startswith("__"):
+                    continue
+                params = inspect.signature(member).parameters
+                ours = [p for p, v in params.items() if v.kind is not v.VAR_KEYWORD]
+                theirs = list(inspect.signature(base).parameters)
+                passes_on = len(ours) < len(params)  # **kw: what it does not name goes through
+                ok = ours == theirs[: len(ours)] if passes_on else ours == theirs
+                assert ok, f"{m.name}: {cls.__name__}.{name}{ours} overrides {theirs}"
+
+
 def test_reference_passes_every_probe(reference: MutantProcess) -> None:
     results = run_probes(reference.target)
     assert results == dict.fromkeys(PROBES, ""), {k: v for k, v in results.items() if v}

@@ -86,7 +86,9 @@ class AudienceUncheckedPeer(Peer):
 class RevocationIgnored(PeerVerifier):
     """KEY-004: key revocations are recorded but never consulted (rotation still is, KEY-005)."""
 
-    def _check_key(self, key: str, issued_at_ms: int, seq: int | None = None) -> None:
+    def _check_key(
+        self, key: str, issued_at_ms: int, seq: int | None = None, vs: VerifiedStatement | None = None
+    ) -> None:
         rotated = self.rotated.get(key)
         if seq is not None and rotated is not None and seq > rotated:
             raise errors.KeyRevoked("key was rotated out; its chain has ended", requirement="KEY-005")
@@ -229,8 +231,10 @@ class AckWrongDigestPeer(Peer):
 class MandateOmittedPeer(Peer):
     """RPC-002: the answer to an Offer leaves out our Mandate, so the caller cannot verify the rest."""
 
-    def exchange(self, envelope: bytes, context: Sequence[bytes] = ()) -> list[bytes]:
-        answers = super().exchange(envelope, context)
+    def exchange(
+        self, envelope: bytes, context: Sequence[bytes] = (), *, verified: VerifiedStatement | None = None
+    ) -> list[bytes]:
+        answers = super().exchange(envelope, context, verified=verified)
         if answers and answers[0] == self.mandate_vs.envelope:
             return answers[1:]
         return answers
