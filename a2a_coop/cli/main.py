@@ -120,6 +120,26 @@ def _add_identity(p: argparse.ArgumentParser, *, journal_must_exist: bool = Fals
     )
 
 
+def _add_stranger_quota(p: argparse.ArgumentParser, what: str) -> None:
+    """A newcomer quota's two options (RPC-016 for a peer, ESC-017 for an escrow); ``what`` says what
+    ``--stranger-statements`` keeps, ending in an open parenthesis naming the requirement."""
+    p.add_argument(
+        "--stranger-statements",
+        type=non_negative,
+        default=DEFAULT_STRANGER_STATEMENTS,
+        metavar="N",
+        help=f"{what}; default {DEFAULT_STRANGER_STATEMENTS}; 0: no limit)",
+    )
+    p.add_argument(
+        "--stranger-statements-per-key",
+        type=non_negative,
+        default=DEFAULT_STRANGER_STATEMENTS_PER_KEY,
+        metavar="N",
+        help="... and at most N an hour of any one such key "
+        f"(default {DEFAULT_STRANGER_STATEMENTS_PER_KEY}; 0: no limit)",
+    )
+
+
 def _add_min_time_to_perform(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--min-time-to-perform",
@@ -317,23 +337,11 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="handle at most N requests of any one peer at a time (default 0: no limit)",
     )
-    p.add_argument(
-        "--stranger-statements",
-        type=non_negative,
-        default=DEFAULT_STRANGER_STATEMENTS,
-        metavar="N",
-        help="keep at most N public statements an hour (Mandates, Checkpoints) of keys outside our dealings, "
+    _add_stranger_quota(
+        p,
+        "keep at most N public statements an hour (Mandates, Checkpoints) of keys outside our dealings, "
         "sent as requests, context or gossip, three quarters of them for what we did not ask for; more "
-        "are refused RATE_LIMITED with a retry hint, or ignored as gossip "
-        f"(default {DEFAULT_STRANGER_STATEMENTS}; 0: no limit)",
-    )
-    p.add_argument(
-        "--stranger-statements-per-key",
-        type=non_negative,
-        default=DEFAULT_STRANGER_STATEMENTS_PER_KEY,
-        metavar="N",
-        help="... and at most N an hour of any one such key "
-        f"(default {DEFAULT_STRANGER_STATEMENTS_PER_KEY}; 0: no limit)",
+        "are refused RATE_LIMITED with a retry hint, or ignored as gossip (RPC-016",
     )
     p.add_argument(
         "--newcomer-offers",
@@ -512,24 +520,12 @@ def _add_runtime_parsers(sub: Any) -> None:
         "time, so the conformance suite's bonded escrow cases can run (anyone can mint funds: never on "
         "an escrow that holds real value)",
     )
-    e.add_argument(
-        "--stranger-statements",
-        type=non_negative,
-        default=DEFAULT_STRANGER_STATEMENTS,
-        metavar="N",
-        help="take at most N statements of no negotiation an hour (Mandates, Checkpoints, key statements, "
+    _add_stranger_quota(
+        e,
+        "take at most N statements of no negotiation an hour (Mandates, Checkpoints, key statements, "
         "Acks) of keys outside the escrow's dealings (no funds here, no contract naming it, not a "
         "party's principal) that no statement of a negotiation in the same Submit needs; more are "
-        "refused RATE_LIMITED with a retry hint, nothing of them stamped "
-        f"(ESC-017; default {DEFAULT_STRANGER_STATEMENTS}; 0: no limit)",
-    )
-    e.add_argument(
-        "--stranger-statements-per-key",
-        type=non_negative,
-        default=DEFAULT_STRANGER_STATEMENTS_PER_KEY,
-        metavar="N",
-        help="... and at most N an hour of any one such key "
-        f"(default {DEFAULT_STRANGER_STATEMENTS_PER_KEY}; 0: no limit)",
+        "refused RATE_LIMITED with a retry hint, nothing of them stamped (ESC-017",
     )
     e.set_defaults(func=_Command("escrow", "cmd_escrow_serve"))
     e = esub.add_parser(

@@ -5,7 +5,8 @@ from __future__ import annotations
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.identity import did_from_public_key
 from a2a_coop.protocol.merkle import root as merkle_root
-from a2a_coop.testing import DAY_MS, Signer
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.testing import DAY_MS, Party, Signer
 from conformance.suite.context import Context
 from conformance.suite.flows import fair_proposal, open_negotiation, refuses, target, with_signature
 from conformance.suite.model import CaseFailed, Level, Outcome, case
@@ -145,23 +146,13 @@ def revocation_with_binding(ctx: Context) -> Outcome:
     REVOCATION_UNAUTHORIZED: it misses the SHOULD."""
     alice = ctx.party()
     binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
-    now = ctx.clock.now_ms
-    revocation = alice.principal.sign(
-        "key_revocation",
-        identity_pb2.KeyRevocation(key=alice.did, effective_ms=now - 1000, reason="test"),
-    )
-    reply = ctx.exchange(
-        revocation.envelope,
-        [*alice.setup, binding.envelope],
+    _revoke_with_binding(
+        ctx,
+        alice,
+        binding,
         note="a principal's revocation with its key's binding Checkpoint as context (KEY-008)",
+        why="the context binding the key to its principal was not taken first (KEY-008)",
     )
-    if reply.error is not None:
-        code = reply.error.reason or reply.error.status.name
-        raise CaseFailed(
-            f"refused the revocation sent with its binding ({code}): the context binding the key to its "
-            "principal was not taken first (KEY-008)",
-            Level.NON_STRICT,
-        )
     offer = alice.offer(target(ctx), fair_proposal(alice))
     return Outcome.passed(
         refuses(ctx, offer.envelope, "KEY_REVOKED", what="an offer by the key its principal revoked")
@@ -203,22 +194,14 @@ def revocation_with_forked_binding(ctx: Context) -> Outcome:
         raise CaseFailed(
             f"refused the thief's valid Checkpoint: {shown.error.reason or shown.error.status.name}"
         )
-    revocation = alice.principal.sign(
-        "key_revocation",
-        identity_pb2.KeyRevocation(key=alice.did, effective_ms=now - 1000, reason="test"),
-    )
-    reply = ctx.exchange(
-        revocation.envelope,
-        [*alice.setup, binding.envelope],
+    _revoke_with_binding(
+        ctx,
+        alice,
+        binding,
         note="the principal's revocation with the key's binding Checkpoint, which the thief forked",
+        why="a binding whose only fault is its chain -- a thief's fork -- binds the key all the same "
+        "(KEY-007, KEY-008)",
     )
-    if reply.error is not None:
-        code = reply.error.reason or reply.error.status.name
-        raise CaseFailed(
-            f"refused the revocation sent with its binding ({code}): a binding whose only fault is its "
-            "chain -- a thief's fork -- binds the key all the same (KEY-007, KEY-008)",
-            Level.NON_STRICT,
-        )
     offer = thief.sign("offer", fair_proposal(alice), audience=ctx.target, mandate=alice.mandate_vs.digest)
     return Outcome.passed(
         refuses(
@@ -254,3 +237,18 @@ def rotated_out(ctx: Context) -> Outcome:
             context=[rotation.envelope],
         )
     )
+
+
+def _revoke_with_binding(
+    ctx: Context, alice: Party, binding: VerifiedStatement, *, note: str, why: str
+) -> None:
+    """Alice's principal revokes her key as of a second ago, [her Mandate, ``binding``] as the context
+    (KEY-008). Raises CaseFailed (NON_STRICT: KEY-008 is a SHOULD) saying ``why`` when it is refused."""
+    revocation = alice.principal.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=alice.did, effective_ms=ctx.clock.now_ms - 1000, reason="test"),
+    )
+    reply = ctx.exchange(revocation.envelope, [*alice.setup, binding.envelope], note=note)
+    if reply.error is not None:
+        code = reply.error.reason or reply.error.status.name
+        raise CaseFailed(f"refused the revocation sent with its binding ({code}): {why}", Level.NON_STRICT)
