@@ -63,9 +63,9 @@ META_STRANGERS: Final = "a2a-coop/stranger-statements"
 # that we take, per period, however each ends (accepted, countered or rejected). Each leaves at least
 # three rows for good (the issuer's Mandate, the Offer, our answer), and one we reject ends at once, so
 # RPC-012's caps on negotiations not ended never count it. A full conformance run (section 18) against a
-# served reference peer spends about 250 of them (most cases use fresh keys), the reliability campaigns
-# and benchmarks one a client key; 2,000 an hour is eight runs an hour, and 6,000 rows of journal an hour
-# (under 90 MB a day) at the most a flood of fresh keys can make.
+# served reference peer spends about 80 of them (measured: 78), the reliability campaigns and benchmarks
+# one a client key; 2,000 an hour is some 19 runs an hour within the 1,500 any newcomer may use, and
+# 6,000 rows of journal an hour (under 90 MB a day) at the most a flood of fresh keys can make.
 DEFAULT_NEWCOMER_OFFERS: Final = 2_000
 # The share of that budget any newcomer may fill; the rest is kept for newcomers introduced by a
 # principal in our dealings (the Mandate the Offer cites was issued by our principal or by a key in our
