@@ -444,6 +444,9 @@ def test_a_party_of_one_contract_cannot_grow_the_journal_without_bound() -> None
         signed.append(cp.digest)
         kept += 1
     assert kept == 4 * 16
+    # Still not counted: what opens or moves a negotiation with Bob (RPC-012 bounds those).
+    answers = b.exchange(mallory.offer(bob, mallory.proposal()).envelope, mallory.setup)
+    assert "accept" in [verify_statement(a).body for a in answers]
 
 
 # --- 3b: ESC-017, what rides uncounted beside an Offer naming the escrow ------------------------------------
