@@ -302,12 +302,6 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class _Dealing(str):
-    """A key counted under RPC-016's per-key limit of keys in our dealings (not the strangers' quota)."""
-
-    __slots__ = ()
-
-
 class _Count:
     """How the newcomer quota (RPC-016) counts what one exchange or gossip swap takes.
 
@@ -634,8 +628,6 @@ class Peer:
             self._join_renewals(())
         # What we kept of strangers' public statements this period (RPC-016); None: no quota.
         self._strangers: StrangerCount | None = None
-        # RPC-016's per-key count of keys in our dealings (memory only), with the quota.
-        self._dealings: StrangerCount | None = None
         self._stranger_quota: StrangerQuota | None = None
         self.stranger_quota = stranger_quota
         self.newcomer_offers = newcomer_offers
@@ -737,13 +729,11 @@ class Peer:
                     if pending:
                         provisional.check(request, now_ms=now)
                     keys = None
-                    try:
-                        if not inside:
+                    if not inside:
+                        try:
                             keys = self._strangers_room(request, provisional.chosen(), provisional.count, now)
-                        elif self._strangers is not None:
-                            keys = self._dealings_room(request, provisional.count.chosen, now)
-                    except RateLimited as over:  # its own refusal first, if it has one (ERR-002)
-                        raise (over if pending else self._over_quota(request, over, now_ms=now)) from None
+                        except RateLimited as over:  # its own refusal first, if it has one (ERR-002)
+                            raise (over if pending else self._over_quota(request, over, now_ms=now)) from None
                     try:  # RPC-017: a newcomer's opening Offer, within the period's budget
                         newcomer = self._newcomer_room(request, provisional, now)
                     except RateLimited as over:
@@ -1312,16 +1302,8 @@ class Peer:
         """Set (or lift) the quota; what the journal counted in the current window counts on."""
         self._stranger_quota = quota
         if quota is None or not quota.active:
-            self._strangers = self._dealings = None
+            self._strangers = None
             return
-        self._dealings = None
-        if quota.dealings_per_key:
-            self._dealings = StrangerCount(
-                StrangerQuota(per_period=0, per_key=quota.dealings_per_key, period_ms=quota.period_ms),
-                None,
-                self.clock(),
-                what="public statements of keys in our dealings",
-            )
         stored = self.journal.get_meta(META_STRANGERS) if self.journal is not None else None
         if self._strangers is not None:  # what this process counted (not journaled yet, perhaps)
             stored = [self._strangers.window, self._strangers.count]
@@ -1394,7 +1376,7 @@ class Peer:
                 and not self._inside(vs, count.chosen)
             ]
         elif self._inside(anchor, count.chosen):
-            return self._dealings_room(anchor, count.chosen, now)
+            return None
         else:
             todo = [vs for vs in (*along, anchor) if vs.digest not in count.charged]
         if not todo:
@@ -1406,43 +1388,9 @@ class Peer:
         count.charged.update(vs.digest for vs in todo)
         return keys
 
-    def _dealings_room(self, vs: VerifiedStatement, chosen: frozenset[str], now: int) -> list[str] | None:
-        """RPC-016 for a statement of our dealings (:meth:`_inside`): the key it counts for under the
-        per-key limit of keys in our dealings (:attr:`StrangerQuota.dealings_per_key`), as a
-        :class:`_Dealing` entry for :meth:`_strangers_charge`, or None when it does not count: ours, one
-        of the counterparty of a swap we started (``chosen``), one of a negotiation we are party to or an
-        Offer addressed to us (RPC-012 counts those), what ends a key (a KeyRevocation, a KeyRotation:
-        always taken, once), or a statement of a key outside our dealings that :meth:`_inside` let in.
-        One contract without bonds keeps a party and its principal in our dealings for good (ATT-018),
-        and their own public statements -- a Checkpoint at each next seq of a chain -- were journaled
-        without bound (tests/test_attack16.py). Raises RateLimited when the key has no room now."""
-        dealings = self._dealings
-        issuer = vs.issuer
-        if dealings is None or issuer == self.did or issuer in chosen or not self.deals_with(issuer):
-            return None
-        if vs.body in ("key_revocation", "key_rotation"):
-            return None
-        nid = vs.negotiation_id
-        if nid:
-            neg = self.verifier.negotiations.by_id.get(nid)
-            if (neg is not None and self.did in neg.parties) or (
-                vs.body == "offer" and vs.audience == self.did
-            ):
-                return None
-        key = about(vs.body, issuer, vs.statement)
-        refusal = dealings.refusal((key,), now)
-        if refusal is not None:
-            raise refusal
-        return [_Dealing(key)]
-
     def _strangers_charge(self, keys: list[str] | None, now: int) -> None:
-        """Count what :meth:`_strangers_room` (or :meth:`_dealings_room`) let in, now that it is taken."""
-        if not keys:
-            return
-        if isinstance(keys[0], _Dealing):
-            if self._dealings is not None:
-                self._dealings.charge(keys, now)
-        elif self._strangers is not None:
+        """Count what :meth:`_strangers_room` let in, now that it is taken."""
+        if keys and self._strangers is not None:
             self._strangers.charge(keys, now)
 
     def _over_quota(self, vs: VerifiedStatement, refusal: CoopError, **check: Any) -> CoopError:
@@ -1491,20 +1439,14 @@ class Peer:
             what="opening Offers of issuers outside our dealings",
         )
 
-    def _newcomer_room(
-        self, vs: VerifiedStatement, provisional: _Provisional | None, now: int
-    ) -> tuple[str, str | None] | None:
+    def _newcomer_room(self, vs: VerifiedStatement, provisional: _Provisional | None, now: int) -> str | None:
         """RPC-017: ``vs``'s issuer if ``vs`` is a newcomer's opening Offer (else None), which the budget
         of newcomers' negotiations counts once taken (:meth:`_newcomer_charge`): addressed to us, of a
         negotiation we do not hold, by an issuer outside our dealings (no negotiation of ours not ended
         with it, a dormant one released first; no contract of ours naming it, :meth:`deals_with`).
         Raises the budget's RateLimited when it has no room for it now -- the share any newcomer may
-        fill, or, for one introduced by a principal in our dealings (:meth:`_introducer`), the whole
-        budget: by our own principal, always; by another, while it took less than its part of the
-        reserve this period (:attr:`NewcomerOffers.voucher_cap`; one contract with us puts a principal
-        in our dealings for good, ATT-018, and its fresh agents drew on the whole reserve,
-        tests/test_attack16.py). Returns the issuer and, if the Offer draws on the reserve, the
-        vouching principal it counts for."""
+        fill, or, for one introduced by a principal in our dealings (:meth:`_introduced`), the whole
+        budget."""
         newcomers = self._newcomers
         if newcomers is None or vs.body != "offer" or vs.audience != self.did:
             return None
@@ -1516,38 +1458,26 @@ class Peer:
                 self._release_dormant(now)  # its issuer in our dealings, uncounted, for as long as it liked
         if self.deals_with(issuer):
             return None
-        newcomers.roll(now)
-        voucher = self._introducer(vs, provisional)
-        ours = voucher == self.mandate_vs.issuer
-        budget = self._newcomer_offers
-        solicited = voucher is not None and (
-            ours or budget is None or newcomers.vouched[voucher] < budget.voucher_cap
-        )
-        refusal = newcomers.refusal((issuer,), now, solicited=solicited)
+        refusal = newcomers.refusal((issuer,), now, solicited=self._introduced(vs, provisional))
         if refusal is not None:
             raise refusal
-        draws = solicited and not ours and budget is not None and newcomers.count >= budget.open_share
-        return issuer, (voucher if draws else None)
+        return issuer
 
-    def _introducer(self, vs: VerifiedStatement, provisional: _Provisional | None) -> str | None:
-        """The issuer of the Mandate ``vs`` cites if it is our principal or a key in our dealings: a
-        newcomer a principal we know vouches for (RPC-017's reserve), which fresh principals cannot be;
-        else None."""
+    def _introduced(self, vs: VerifiedStatement, provisional: _Provisional | None) -> bool:
+        """Whether the Mandate ``vs`` cites was issued by our principal or by a key in our dealings: a
+        newcomer a principal we know vouches for (RPC-017's reserve), which fresh principals cannot be."""
         mandate = dict.get(self.verifier.statements, vs.mandate_digest)
         if mandate is None and provisional is not None:
             mandate = next((m for m in provisional.held if m.digest == vs.mandate_digest), None)
         if mandate is None or mandate.body != "mandate":
-            return None
+            return False
         principal = mandate.issuer
-        return principal if principal == self.mandate_vs.issuer or self.deals_with(principal) else None
+        return principal == self.mandate_vs.issuer or self.deals_with(principal)
 
-    def _newcomer_charge(self, newcomer: tuple[str, str | None] | None, now: int) -> None:
+    def _newcomer_charge(self, newcomer: str | None, now: int) -> None:
         """Count a newcomer's opening Offer that :meth:`_newcomer_room` let in, now that it is taken."""
         if newcomer and self._newcomers is not None:
-            issuer, voucher = newcomer
-            self._newcomers.charge((issuer,), now)
-            if voucher is not None:
-                self._newcomers.vouched[voucher] += 1
+            self._newcomers.charge((newcomer,), now)
 
     def dealing_rank(self, key: str) -> tuple[int, int] | None:
         """Where gossip ranks a proof against ``key`` (ATT-011): None outside our dealings; else, lowest

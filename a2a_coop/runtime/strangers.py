@@ -71,18 +71,6 @@ DEFAULT_NEWCOMER_OFFERS: Final = 2_000
 # principal in our dealings (the Mandate the Offer cites was issued by our principal or by a key in our
 # dealings), whom a flood of fresh principals cannot starve.
 NEWCOMER_OFFERS_SHARE: Final = 0.75
-# The part of that reserve any one vouching principal other than our own may take per period (at least
-# one Offer): one contract with us puts a principal in our dealings (ATT-018), and without this its fresh
-# agents' Offers drew on the whole reserve and kept out the newcomers real counterparties vouch for
-# (tests/test_attack16.py). Several contracts still buy several parts.
-NEWCOMER_OFFERS_PER_VOUCHER: Final = 0.25
-# RPC-016 for keys in our dealings: their public statements outside our negotiations (a Checkpoint at
-# each next seq of a chain, a principal's Mandates, Acks, Attestations) count against a per-key limit
-# too, this multiple of ``per_key`` (memory only, never against the strangers' total): one contract
-# without bonds keeps a party in our dealings for good (ATT-018), and its own statements were journaled
-# without bound (tests/test_attack16.py). An honest counterparty gossips at most one head Checkpoint a
-# minute to us (ATT-011): 60 an hour, under the default 16 x 16.
-DEALINGS_PER_KEY_FACTOR: Final = 16
 # Journal meta: [window, count] of that budget, written in the commit that journals what it counts.
 META_NEWCOMER_OFFERS: Final = "a2a-coop/newcomer-offers"
 
@@ -96,30 +84,16 @@ class StrangerQuota:
         per_key: statements of any one key per period.
         period_ms: the period, on our clock.
         share: the part of ``per_period`` that unsolicited statements may fill.
-        dealings_factor: the per-key limit on public statements of a key in our dealings outside our
-            negotiations, as a multiple of ``per_key`` (0: none).
     """
 
     per_period: int = DEFAULT_STRANGER_STATEMENTS
     per_key: int = DEFAULT_STRANGER_STATEMENTS_PER_KEY
     period_ms: int = STRANGER_PERIOD_MS
     share: float = UNSOLICITED_SHARE
-    dealings_factor: int = DEALINGS_PER_KEY_FACTOR
 
     def __post_init__(self) -> None:
-        if (
-            self.per_period < 0
-            or self.per_key < 0
-            or self.period_ms <= 0
-            or not 0 < self.share <= 1
-            or self.dealings_factor < 0
-        ):
+        if self.per_period < 0 or self.per_key < 0 or self.period_ms <= 0 or not 0 < self.share <= 1:
             raise ValueError(f"not a quota: {self}")
-
-    @property
-    def dealings_per_key(self) -> int:
-        """The per-key limit on a key in our dealings (0: none)."""
-        return self.per_key * self.dealings_factor
 
     @property
     def active(self) -> bool:
@@ -134,32 +108,15 @@ class NewcomerOffers:
         per_period: Offers per period, all newcomers together.
         period_ms: the period, on our clock.
         share: the part of ``per_period`` any newcomer may fill; the rest is for introduced ones.
-        per_voucher: the part of that rest any one vouching principal other than our own may take.
     """
 
     per_period: int = DEFAULT_NEWCOMER_OFFERS
     period_ms: int = STRANGER_PERIOD_MS
     share: float = NEWCOMER_OFFERS_SHARE
-    per_voucher: float = NEWCOMER_OFFERS_PER_VOUCHER
 
     def __post_init__(self) -> None:
-        if (
-            self.per_period < 0
-            or self.period_ms <= 0
-            or not 0 < self.share <= 1
-            or not 0 < self.per_voucher <= 1
-        ):
+        if self.per_period < 0 or self.period_ms <= 0 or not 0 < self.share <= 1:
             raise ValueError(f"not a budget: {self}")
-
-    @property
-    def open_share(self) -> int:
-        """The Offers any newcomer may fill per period."""
-        return int(self.per_period * self.share)
-
-    @property
-    def voucher_cap(self) -> int:
-        """The Offers of the reserve any one vouching principal (not our own) may take per period."""
-        return max(1, int((self.per_period - self.open_share) * self.per_voucher))
 
     @property
     def active(self) -> bool:
@@ -206,20 +163,14 @@ class StrangerCount:
         if kept and stored[0] >= self.window:
             self.count = stored[1]
         self.per_key: Counter[str] = Counter()
-        # RPC-017: the reserve's Offers each vouching principal took this window (memory only).
-        self.vouched: Counter[str] = Counter()
         self.dirty = False
         self.refused = 0  # statements refused since start (status, tests)
 
     def _roll(self, now: int) -> None:
         window = now // self.quota.period_ms
         if window > self.window:
-            self.window, self.count, self.per_key, self.vouched = window, 0, Counter(), Counter()
+            self.window, self.count, self.per_key = window, 0, Counter()
             self.dirty = True
-
-    def roll(self, now: int) -> None:
-        """Start the window ``now`` falls in, if it is a later one."""
-        self._roll(now)
 
     def refusal(self, keys: Iterable[str], now: int, *, solicited: bool = False) -> RateLimited | None:
         """The refusal of statements counting for ``keys`` (one entry per statement), or None if the
