@@ -84,15 +84,7 @@ def test_mandates_minted_naming_a_key_do_not_keep_its_revocation_out_of_an_escro
     in a Submit of its own the revocation (KEY-008's advice to a client). Defence: as above -- none of
     Mallory's Mandates counts for K, and the binding and revocation are stamped."""
     clock = FixedClock()
-    escrow = Party("escrow", clock)
-    node = EscrowNode(
-        escrow.agent.key,
-        escrow.mandate_vs.envelope,
-        tmp_path / "e.db",
-        clock=lambda: clock.now_ms,
-        durability="normal",
-        stranger_quota=StrangerQuota(per_period=100, per_key=4),
-    )
+    _, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=100, per_key=4))
     try:
         boss = Signer("k-principal", clock)
         k, mandate = fresh_key(0, clock, boss)
@@ -211,15 +203,8 @@ def test_a_partys_principal_cannot_mint_mandates_an_escrow_stamps_uncounted(tmp_
     the dealings for a key outside them counts (a renewal of a party's Mandate does not, nor does the
     Mandate a contract's evidence cites)."""
     clock = FixedClock()
-    escrow, alice, mallory = Party("escrow", clock), Party("alice", clock), Party("mallory", clock)
-    node = EscrowNode(
-        escrow.agent.key,
-        escrow.mandate_vs.envelope,
-        tmp_path / "e.db",
-        clock=lambda: clock.now_ms,
-        durability="normal",
-        stranger_quota=StrangerQuota(per_period=4, per_key=0),
-    )
+    escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=4, per_key=0))
+    alice, mallory = Party("alice", clock), Party("mallory", clock)
     try:
         offer = mallory.offer(alice, mallory.proposal(escrow=escrow.did))
         accept = alice.accept(offer)
@@ -485,15 +470,7 @@ def test_acks_beside_one_offer_naming_the_escrow_are_counted(tmp_path: Path) -> 
     from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 
     clock = FixedClock()
-    escrow = Party("escrow", clock)
-    node = EscrowNode(
-        escrow.agent.key,
-        escrow.mandate_vs.envelope,
-        tmp_path / "e.db",
-        clock=lambda: clock.now_ms,
-        durability="normal",
-        stranger_quota=StrangerQuota(per_period=4, per_key=0),
-    )
+    escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=4, per_key=0))
     try:
         m1, m2 = Party("m1", clock), Party("m2", clock)
         offer = m1.offer(m2, m1.proposal(escrow=escrow.did))
@@ -549,3 +526,18 @@ def test_a_newcomers_offer_carries_no_uncounted_flood_in_its_context(tmp_path: P
         assert verify_statement(b.exchange(_low(dan, bob).envelope, dan.setup)[-1]).body == "reject"
         assert sum(1 for _ in journal.statements()) - start == 3 + 3 + 3
         assert b._strangers is not None and b._strangers.count == 3
+
+
+def _quota_escrow(tmp_path: Path, clock: FixedClock, quota: StrangerQuota) -> tuple[Party, EscrowNode]:
+    """The escrow's Party and an EscrowNode on a journal in ``tmp_path``, with newcomer quota ``quota``
+    (ESC-017), on ``clock``."""
+    escrow = Party("escrow", clock)
+    node = EscrowNode(
+        escrow.agent.key,
+        escrow.mandate_vs.envelope,
+        tmp_path / "e.db",
+        clock=lambda: clock.now_ms,
+        durability="normal",
+        stranger_quota=quota,
+    )
+    return escrow, node
