@@ -202,3 +202,53 @@ def test_a_vouching_principals_part_of_the_reserve_survives_a_restart(tmp_path: 
         assert verify_statement(answers[-1]).body == "reject"
     finally:
         node.close()
+
+
+@pytest.mark.req("RPC-016", "ESC-009")
+def test_the_escrows_lone_stamps_of_our_trades_are_never_refused() -> None:
+    """A relay sends an escrow's lone new Stamp as a request of its own (``trade._relay``), and a served
+    peer's lock fetch its escrow's last answer, often a Stamp, with the locks as its context (ESC-009):
+    statements of no negotiation by a key in the peer's dealings, which earn it nothing. With a count of
+    one a period and no credit, every Stamp the escrow made of ten trades' statements still gets in -- a
+    Stamp by the contract's escrow naming a statement of the trade is the trade's; one stamping
+    something else counts."""
+    from peers import fresh_key
+
+    from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+    from a2a_coop.testing import LocalEscrow
+
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={alice.did: FUNDS, bob.did: FUNDS})
+    a = make_peer(alice, clock, context=[escrow.mandate])
+    b = make_peer(bob, clock, context=[escrow.mandate])
+    stamps = []
+    for _ in range(10):
+        due = clock.now_ms + DAY_MS
+        proposal = alice.proposal(
+            gives=[service("a", value=10, deadline_ms=due)],
+            wants=[service("b", value=9, deadline_ms=due)],
+            issuer_bond=5,
+            audience_bond=5,
+            escrow=escrow.did,
+        )
+        neg = run_trade(a, b, b.did, proposal, escrow=escrow)
+        assert neg.contract is not None
+        # The escrow's Stamp of the trade's Accept, signed anew: one Bob does not hold.
+        stamp = commitment_pb2.Stamp(statements=[neg.contract.accept.digest])
+        stamps.append(escrow.escrow._sign("stamp", stamp, b"", clock.now_ms).envelope)
+        clock.advance(1_000)
+    b.stranger_quota = StrangerQuota(per_period=100, per_key=1, dealings_factor=1, dealings_credit=0)
+    for env in stamps:
+        b.exchange(env, [escrow.mandate])
+        assert verify_statement(env).digest in b.verifier.statements
+    # A Stamp of the escrow's that witnesses nothing of Bob's trades counts: one, then RATE_LIMITED.
+    other = [
+        e
+        for i in (8, 9)
+        for e in escrow.submit([fresh_key(i, clock)[1].envelope])
+        if verify_statement(e).body == "stamp"
+    ]
+    b.exchange(other[0], [escrow.mandate])
+    with pytest.raises(RateLimited):
+        b.exchange(other[1], [escrow.mandate])

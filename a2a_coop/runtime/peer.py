@@ -1438,7 +1438,8 @@ class Peer:
     def _dealings_room(self, vs: VerifiedStatement, chosen: frozenset[str], now: int) -> _Dealing | None:
         """RPC-016 for a statement of our dealings (:meth:`_inside`), for :meth:`_strangers_charge`: a
         public statement of a key in our dealings counts for it (:data:`~.strangers.META_DEALINGS`), and
-        a statement of a negotiation with us it issued (or an Offer to us) earns it credit; None when it
+        a statement of a negotiation with us it issued (or an Offer to us, or its Stamp as the escrow of
+        a contract of ours, :meth:`_witnesses_ours`) earns it credit; None when it
         does neither: ours or our principal's, one of the counterparty of a swap we started
         (``chosen``), what ends a key (a KeyRevocation, a KeyRotation: always taken, once), or one of a
         key outside our dealings that :meth:`_inside` let in. One contract without bonds keeps a party
@@ -1459,11 +1460,28 @@ class Peer:
                 vs.body == "offer" and vs.audience == self.did
             ):
                 return _Dealing(issuer, earns=True)
+        elif vs.body == "stamp" and self._witnesses_ours(vs):
+            return _Dealing(issuer, earns=True)
         key = about(vs.body, issuer, vs.statement)
         refusal = dealings.refusal(key, now)
         if refusal is not None:
             raise refusal
         return _Dealing(key, earns=False)
+
+    def _witnesses_ours(self, stamp: VerifiedStatement) -> bool:
+        """Whether ``stamp`` is the escrow's witness of a trade of ours: it names a statement (held in
+        memory) of a negotiation we are party to whose contract names the Stamp's issuer as its escrow.
+        A relay sends a lone new Stamp as a request of its own (trade._relay), as a served peer's lock
+        fetch does the escrow's last answer (ESC-009): statements of no negotiation, which a trade with
+        an escrow brings at every step."""
+        held, by_id = self.verifier.statements, self.verifier.negotiations.by_id
+        for digest in stamp.statement.stamp.statements:
+            named = dict.get(held, digest)
+            neg = by_id.get(named.negotiation_id) if named is not None and named.negotiation_id else None
+            c = None if neg is None or self.did not in neg.parties else neg.contract
+            if c is not None and c.escrow == stamp.issuer:
+                return True
+        return False
 
     def _strangers_charge(self, keys: list[str] | _Dealing | None, now: int) -> None:
         """Count what :meth:`_strangers_room` (or :meth:`_dealings_room`) let in, now that it is taken."""
