@@ -158,18 +158,6 @@ def test_one_contract_does_not_let_its_principal_mint_mandates_uncounted() -> No
 
 
 @pytest.mark.req("RPC-017", "ATT-018")
-@pytest.mark.xfail(
-    strict=True,
-    reason="RPC-017's vouched reserve is any principal in the peer's dealings, and one contract without "
-    "bonds (the peer's consent, once, to terms it likes) puts Mallory's principal there for good "
-    "(_contracted_with, ATT-018): its fresh agents' Offers draw on the whole budget, reserve included, and "
-    "an honest newcomer vouched for by a real counterparty's principal is refused until the next period. "
-    "Options: (a) cap what any one vouching principal may take of the reserve per period (a per-principal "
-    "count in Peer._newcomer_room, memory only as RPC-016's per-key counts), so that a contract buys a few "
-    "vouched newcomers, not the reserve -- several contracts still buy several shares; (b) vouch only by "
-    "our own principal and by principals of contracts whose bonds an escrow locked (value at risk, as "
-    "dealing_rank ranks gossip, ATT-011), which keys cannot mint; (c) both",
-)
 def test_one_contract_does_not_let_its_principal_drain_the_vouched_reserve() -> None:
     """Attack: Bob takes 8 newcomers' Offers an hour, 6 from anyone and 2 kept for newcomers vouched for by
     a principal in his dealings. Mallory makes one contract with Bob (its principal P is then in his
@@ -419,38 +407,41 @@ def test_an_honest_escrow_that_takes_a_line_and_its_displacement_in_one_submit_a
 
 
 @pytest.mark.req("RPC-016", "ATT-018")
-@pytest.mark.xfail(
-    strict=True,
-    reason="RPC-016 never counts a statement issued by a key in the peer's dealings, and one contract "
-    "without bonds (the peer's consent, once) keeps a party and its principal there for good "
-    "(_contracted_with, ATT-018): the party's own public statements -- a Checkpoint at each next seq of "
-    "its chain, its principal's KeyRotations of other keys, Acks, Attestations -- are journaled without "
-    "bound, RPC-012's per-issuer limits (serve --max-rate) being off by default. Options: (a) a per-key "
-    "count for keys in the dealings too, larger than a stranger's (e.g. 16x per_key), so an honest "
-    "counterparty's gossip never meets it; (b) keep only a key's latest public Checkpoint beyond its first "
-    "(CHN-007 needs the chain's statements, not every Checkpoint of it) -- storage, not admission; (c) let "
-    "the dealings of a contract without bonds end with the contract (ATT-018 keeps them for fork proofs)",
-)
 def test_a_party_of_one_contract_cannot_grow_the_journal_without_bound() -> None:
     """Attack: Mallory makes one contract with Bob (no bonds), then sends him Checkpoints of her own chain,
-    one at each next seq, as requests: each is a statement of his dealings, never counted. Defence: no
-    more than a quota's worth of them a period is kept (here 4)."""
+    one at each next seq, as requests: each is a statement of his dealings, never counted -- a hundred kept
+    in a second. Defence: a key in the dealings has a per-key count of its public statements too,
+    ``dealings_factor`` times a stranger's (here 16 x 4), plus one for each statement of a negotiation with
+    Bob it made this period while in his dealings: what its trades with him need rides on that credit."""
     clock = FixedClock()
     bob, mallory = Party("bob", clock), Party("mallory", clock)
     b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=4, per_key=4))
     _contract_with(b, bob, mallory)
     signed = [vs.digest for vs in b.verifier.statements.values() if vs.issuer == mallory.did]
     kept = 0
-    for _ in range(50):
+    for _ in range(100):
         cp = mallory.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle.root(signed)))
         clock.advance(10)
         try:
             b.exchange(cp.envelope)
-        except RateLimited:
+        except RateLimited as over:
+            assert over.requirement == "RPC-016" and over.retry_after_ms > 0
             continue
         signed.append(cp.digest)
         kept += 1
-    assert kept <= 4
+    assert kept == 4 * 16  # her opening Offer, made outside Bob's dealings, earned nothing
+    # Still not counted: what opens or moves a negotiation with Bob (RPC-012 bounds those) -- and each
+    # such statement of a key in his dealings earns it one more public statement, no more.
+    answers = b.exchange(mallory.offer(bob, mallory.proposal()).envelope, mallory.setup)
+    assert "accept" in [verify_statement(a).body for a in answers]
+    for more in (True, False):
+        cp = mallory.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle.root(signed)))
+        if more:
+            b.exchange(cp.envelope)
+            signed.append(cp.digest)
+        else:
+            with pytest.raises(RateLimited):
+                b.exchange(cp.envelope)
 
 
 # --- 3b: ESC-017, what rides uncounted beside an Offer naming the escrow ------------------------------------

@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, statement_pb2, trade_pb2
 from a2a_coop.protocol.archive import Archive, Nearest
@@ -90,8 +90,11 @@ from a2a_coop.runtime.reputation import (
     value_at_risk,
 )
 from a2a_coop.runtime.strangers import (
+    META_DEALINGS,
     META_NEWCOMER_OFFERS,
     META_STRANGERS,
+    META_VOUCHED,
+    KeyedCount,
     NewcomerOffers,
     StrangerCount,
     StrangerQuota,
@@ -300,6 +303,15 @@ class PeerVerifier(EvidenceVerifier):
 
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+class _Dealing(NamedTuple):
+    """How RPC-016 counts a statement of a key in our dealings (:meth:`Peer._dealings_room`): one public
+    statement of ``key`` counted, or (``earns``) one statement of a negotiation with us, which earns
+    ``key`` credit."""
+
+    key: str
+    earns: bool
 
 
 class _Count:
@@ -628,8 +640,12 @@ class Peer:
             self._join_renewals(())
         # What we kept of strangers' public statements this period (RPC-016); None: no quota.
         self._strangers: StrangerCount | None = None
+        # ... and of keys in our dealings, per key, with the credit their negotiations with us earned.
+        self._dealings: KeyedCount | None = None
         self._stranger_quota: StrangerQuota | None = None
         self.stranger_quota = stranger_quota
+        # RPC-017: what each vouching principal (not our own) took of the reserve this period.
+        self._vouched: KeyedCount | None = None
         self.newcomer_offers = newcomer_offers
         # Every Mandate our key holds, oldest first, when it holds more than the one we run with (a
         # renewal, SPEC 4.7): what we signed cites one of them, and a counterparty that was shown only
@@ -728,12 +744,14 @@ class Peer:
                     pending = provisional.pending
                     if pending:
                         provisional.check(request, now_ms=now)
-                    keys = None
-                    if not inside:
-                        try:
+                    keys: list[str] | _Dealing | None = None
+                    try:
+                        if not inside:
                             keys = self._strangers_room(request, provisional.chosen(), provisional.count, now)
-                        except RateLimited as over:  # its own refusal first, if it has one (ERR-002)
-                            raise (over if pending else self._over_quota(request, over, now_ms=now)) from None
+                        elif self._dealings is not None:
+                            keys = self._dealings_room(request, frozenset(), now)
+                    except RateLimited as over:  # its own refusal first, if it has one (ERR-002)
+                        raise (over if pending else self._over_quota(request, over, now_ms=now)) from None
                     try:  # RPC-017: a newcomer's opening Offer, within the period's budget
                         newcomer = self._newcomer_room(request, provisional, now)
                     except RateLimited as over:
@@ -1302,12 +1320,40 @@ class Peer:
         """Set (or lift) the quota; what the journal counted in the current window counts on."""
         self._stranger_quota = quota
         if quota is None or not quota.active:
-            self._strangers = None
+            self._strangers = self._dealings = None
             return
+        earlier, self._dealings = self._dealings, None
+        if quota.dealings_per_key:
+            self._dealings = self._keyed_count(
+                earlier,
+                META_DEALINGS,
+                quota.dealings_per_key,
+                quota.dealings_credit,
+                quota.period_ms,
+                requirement="RPC-016",
+                what="public statements outside our negotiations of",
+            )
         stored = self.journal.get_meta(META_STRANGERS) if self.journal is not None else None
         if self._strangers is not None:  # what this process counted (not journaled yet, perhaps)
             stored = [self._strangers.window, self._strangers.count]
         self._strangers = StrangerCount(quota, stored, self.clock())
+
+    def _keyed_count(
+        self,
+        earlier: KeyedCount | None,
+        prefix: str,
+        base: int,
+        per_credit: int,
+        period_ms: int,
+        **how: str,
+    ) -> KeyedCount:
+        """A per-key count (:class:`KeyedCount`) with what the journal counted in the current window, and
+        what ``earlier`` (this process's, not journaled yet perhaps) counted."""
+        stored = self.journal.meta_under(prefix + "/") if self.journal is not None else []
+        count = KeyedCount(base, per_credit, period_ms, stored, self.clock(), prefix=prefix, **how)
+        if earlier is not None and earlier.window >= count.window:
+            count.counted, count.credit, count.dirty = earlier.counted, earlier.credit, earlier.dirty
+        return count
 
     def _inside(self, vs: VerifiedStatement, chosen: frozenset[str] = frozenset()) -> bool:
         """RPC-016: whether ``vs`` is a statement of our dealings, which the newcomer quota does not
@@ -1356,11 +1402,12 @@ class Peer:
         along: Sequence[VerifiedStatement],
         count: _Count,
         now: int,
-    ) -> list[str] | None:
+    ) -> list[str] | _Dealing | None:
         """The keys that ``anchor`` and what it takes ``along`` (its Mandate, the Stamps naming it) count
         for under the newcomer quota (RPC-016), one entry a statement, for :meth:`_strangers_charge`:
-        None when they do not count -- the quota is off, ``anchor`` is in our dealings (:meth:`_inside`),
-        or what is taken is what such a statement depends on (``count.inside``). Raises the quota's
+        None when they do not count -- the quota is off, or what is taken is what a statement of our
+        dealings depends on (``count.inside``); if ``anchor`` is of our dealings (:meth:`_inside`), how
+        the count of keys in our dealings takes it (:meth:`_dealings_room`). Raises the quota's
         RateLimited when it has no room for them now."""
         strangers = self._strangers
         if strangers is None or count.inside:
@@ -1376,7 +1423,7 @@ class Peer:
                 and not self._inside(vs, count.chosen)
             ]
         elif self._inside(anchor, count.chosen):
-            return None
+            return self._dealings_room(anchor, count.chosen, now)
         else:
             todo = [vs for vs in (*along, anchor) if vs.digest not in count.charged]
         if not todo:
@@ -1388,9 +1435,60 @@ class Peer:
         count.charged.update(vs.digest for vs in todo)
         return keys
 
-    def _strangers_charge(self, keys: list[str] | None, now: int) -> None:
-        """Count what :meth:`_strangers_room` let in, now that it is taken."""
-        if keys and self._strangers is not None:
+    def _dealings_room(self, vs: VerifiedStatement, chosen: frozenset[str], now: int) -> _Dealing | None:
+        """RPC-016 for a statement of our dealings (:meth:`_inside`), for :meth:`_strangers_charge`: a
+        public statement of a key in our dealings counts for it (:data:`~.strangers.META_DEALINGS`), and
+        a statement of a negotiation with us it issued (or an Offer to us, or its Stamp as the escrow of
+        a contract of ours, :meth:`_witnesses_ours`) earns it credit; None when it
+        does neither: ours or our principal's, one of the counterparty of a swap we started
+        (``chosen``), what ends a key (a KeyRevocation, a KeyRotation: always taken, once), or one of a
+        key outside our dealings that :meth:`_inside` let in. One contract without bonds keeps a party
+        and its principal in our dealings for good (ATT-018), and their own public statements -- a
+        Checkpoint at each next seq of a chain -- were journaled without bound (tests/test_attack16.py);
+        a flat per-key limit refused an honest counterparty's Attestations (one a bonded trade) past the
+        256th trade of an hour. Raises RateLimited when the key has no room now."""
+        dealings = self._dealings
+        issuer = vs.issuer
+        if dealings is None or issuer in (self.did, self.mandate_vs.issuer) or issuer in chosen:
+            return None
+        if vs.body in ("key_revocation", "key_rotation") or not self.deals_with(issuer):
+            return None
+        nid = vs.negotiation_id
+        if nid:
+            neg = self.verifier.negotiations.by_id.get(nid)
+            if (neg is not None and self.did in neg.parties) or (
+                vs.body == "offer" and vs.audience == self.did
+            ):
+                return _Dealing(issuer, earns=True)
+        elif vs.body == "stamp" and self._witnesses_ours(vs):
+            return _Dealing(issuer, earns=True)
+        key = about(vs.body, issuer, vs.statement)
+        refusal = dealings.refusal(key, now)
+        if refusal is not None:
+            raise refusal
+        return _Dealing(key, earns=False)
+
+    def _witnesses_ours(self, stamp: VerifiedStatement) -> bool:
+        """Whether ``stamp`` is the escrow's witness of a trade of ours: it names a statement (held in
+        memory) of a negotiation we are party to whose contract names the Stamp's issuer as its escrow.
+        A relay sends a lone new Stamp as a request of its own (trade._relay), as a served peer's lock
+        fetch does the escrow's last answer (ESC-009): statements of no negotiation, which a trade with
+        an escrow brings at every step."""
+        held, by_id = self.verifier.statements, self.verifier.negotiations.by_id
+        for digest in stamp.statement.stamp.statements:
+            named = dict.get(held, digest)
+            neg = by_id.get(named.negotiation_id) if named is not None and named.negotiation_id else None
+            c = None if neg is None or self.did not in neg.parties else neg.contract
+            if c is not None and c.escrow == stamp.issuer:
+                return True
+        return False
+
+    def _strangers_charge(self, keys: list[str] | _Dealing | None, now: int) -> None:
+        """Count what :meth:`_strangers_room` (or :meth:`_dealings_room`) let in, now that it is taken."""
+        if isinstance(keys, _Dealing):
+            if self._dealings is not None:
+                (self._dealings.earn if keys.earns else self._dealings.charge)(keys.key, now)
+        elif keys and self._strangers is not None:
             self._strangers.charge(keys, now)
 
     def _over_quota(self, vs: VerifiedStatement, refusal: CoopError, **check: Any) -> CoopError:
@@ -1410,8 +1508,9 @@ class Peer:
         """The newcomer quota's window and count (RPC-016), and the newcomers' negotiations' (RPC-017),
         to journal in the commit that holds what they counted."""
         meta = {} if self._strangers is None else self._strangers.meta()
-        if self._newcomers is not None:
-            meta.update(self._newcomers.meta())
+        for count in (self._dealings, self._newcomers, self._vouched):
+            if count is not None:
+                meta.update(count.meta())
         return meta
 
     @property
@@ -1425,8 +1524,17 @@ class Peer:
         """Set (or lift) the budget; what the journal counted in the current window counts on."""
         self._newcomer_offers = budget
         if budget is None or not budget.active:
-            self._newcomers = None
+            self._newcomers = self._vouched = None
             return
+        self._vouched = self._keyed_count(
+            self._vouched,
+            META_VOUCHED,
+            budget.voucher_cap,
+            0,
+            budget.period_ms,
+            requirement="RPC-017",
+            what="opening Offers of the reserve vouched for by",
+        )
         stored = self.journal.get_meta(META_NEWCOMER_OFFERS) if self.journal is not None else None
         if self._newcomers is not None:  # what this process counted (not journaled yet, perhaps)
             stored = [self._newcomers.window, self._newcomers.count]
@@ -1439,14 +1547,20 @@ class Peer:
             what="opening Offers of issuers outside our dealings",
         )
 
-    def _newcomer_room(self, vs: VerifiedStatement, provisional: _Provisional | None, now: int) -> str | None:
+    def _newcomer_room(
+        self, vs: VerifiedStatement, provisional: _Provisional | None, now: int
+    ) -> tuple[str, str | None] | None:
         """RPC-017: ``vs``'s issuer if ``vs`` is a newcomer's opening Offer (else None), which the budget
         of newcomers' negotiations counts once taken (:meth:`_newcomer_charge`): addressed to us, of a
         negotiation we do not hold, by an issuer outside our dealings (no negotiation of ours not ended
         with it, a dormant one released first; no contract of ours naming it, :meth:`deals_with`).
         Raises the budget's RateLimited when it has no room for it now -- the share any newcomer may
-        fill, or, for one introduced by a principal in our dealings (:meth:`_introduced`), the whole
-        budget."""
+        fill, or, for one introduced by a principal in our dealings (:meth:`_introducer`), the whole
+        budget: by our own principal, always; by another, while it took less than its part of the
+        reserve this period (:attr:`NewcomerOffers.voucher_cap`, journaled per principal): one contract
+        with us puts a principal in our dealings for good (ATT-018), and its fresh agents drew on the
+        whole reserve (tests/test_attack16.py). Returns the issuer and, if the Offer draws on the
+        reserve, the vouching principal it counts for."""
         newcomers = self._newcomers
         if newcomers is None or vs.body != "offer" or vs.audience != self.did:
             return None
@@ -1458,26 +1572,38 @@ class Peer:
                 self._release_dormant(now)  # its issuer in our dealings, uncounted, for as long as it liked
         if self.deals_with(issuer):
             return None
-        refusal = newcomers.refusal((issuer,), now, solicited=self._introduced(vs, provisional))
+        voucher = self._introducer(vs, provisional)
+        ours = voucher == self.mandate_vs.issuer
+        vouched = self._vouched
+        solicited = voucher is not None and (ours or vouched is None or vouched.room(voucher, now) > 0)
+        refusal = newcomers.refusal((issuer,), now, solicited=solicited)
         if refusal is not None:
             raise refusal
-        return issuer
+        budget = self._newcomer_offers
+        open_share = budget.open_share if budget is not None else 0
+        draws = solicited and not ours and newcomers.count >= open_share
+        return issuer, (voucher if draws else None)
 
-    def _introduced(self, vs: VerifiedStatement, provisional: _Provisional | None) -> bool:
-        """Whether the Mandate ``vs`` cites was issued by our principal or by a key in our dealings: a
-        newcomer a principal we know vouches for (RPC-017's reserve), which fresh principals cannot be."""
+    def _introducer(self, vs: VerifiedStatement, provisional: _Provisional | None) -> str | None:
+        """The issuer of the Mandate ``vs`` cites if it is our principal or a key in our dealings: a
+        newcomer a principal we know vouches for (RPC-017's reserve), which fresh principals cannot be;
+        else None."""
         mandate = dict.get(self.verifier.statements, vs.mandate_digest)
         if mandate is None and provisional is not None:
             mandate = next((m for m in provisional.held if m.digest == vs.mandate_digest), None)
         if mandate is None or mandate.body != "mandate":
-            return False
+            return None
         principal = mandate.issuer
-        return principal == self.mandate_vs.issuer or self.deals_with(principal)
+        return principal if principal == self.mandate_vs.issuer or self.deals_with(principal) else None
 
-    def _newcomer_charge(self, newcomer: str | None, now: int) -> None:
-        """Count a newcomer's opening Offer that :meth:`_newcomer_room` let in, now that it is taken."""
+    def _newcomer_charge(self, newcomer: tuple[str, str | None] | None, now: int) -> None:
+        """Count a newcomer's opening Offer that :meth:`_newcomer_room` let in, now that it is taken, and
+        the reserve's Offer against its vouching principal."""
         if newcomer and self._newcomers is not None:
-            self._newcomers.charge((newcomer,), now)
+            issuer, voucher = newcomer
+            self._newcomers.charge((issuer,), now)
+            if voucher is not None and self._vouched is not None:
+                self._vouched.charge(voucher, now)
 
     def dealing_rank(self, key: str) -> tuple[int, int] | None:
         """Where gossip ranks a proof against ``key`` (ATT-011): None outside our dealings; else, lowest

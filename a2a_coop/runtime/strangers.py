@@ -26,10 +26,17 @@ An escrow counts the same way what it takes through Submit (SPEC.md ESC-017,
 dealings (no funds credited there, no contract it witnessed, not a party's principal), against the whole
 ``per_period`` (it starts no swaps), its refusals naming ESC-017.
 
+Keys in the peer's dealings are counted too, per key (:class:`KeyedCount`, :data:`META_DEALINGS`): their
+public statements outside our negotiations, against ``per_key * dealings_factor`` a period plus
+``dealings_credit`` for each statement of a negotiation with us the key made that period -- so that what
+no trade needs is bounded (one contract keeps a party in our dealings for good, ATT-018) while what the
+trades need (an Attestation a settled bonded trade, a head Checkpoint a minute) always has room.
+
 Across restarts: the window and its total are journaled in the same commit as the statements they
 count (:data:`META_STRANGERS`), so a restart -- or a crash an attacker provokes -- grants no second
-quota in the same window; the per-key counts are memory only (at most ``per_period`` of them) and start
-again empty after a restart, which the total still bounds.
+quota in the same window; the per-key counts of strangers are memory only (at most ``per_period`` of
+them) and start again empty after a restart, which the total still bounds. Those of keys in our dealings
+have no total to bound them, and are journaled per key (:data:`META_DEALINGS`).
 """
 
 from __future__ import annotations
@@ -73,6 +80,33 @@ DEFAULT_NEWCOMER_OFFERS: Final = 2_000
 NEWCOMER_OFFERS_SHARE: Final = 0.75
 # Journal meta: [window, count] of that budget, written in the commit that journals what it counts.
 META_NEWCOMER_OFFERS: Final = "a2a-coop/newcomer-offers"
+# The part of that reserve any one vouching principal other than our own may take per period (at least
+# one Offer): one contract with us puts a principal in our dealings for good (ATT-018), and without this
+# its fresh agents' Offers drew on the whole reserve and kept out the newcomers real counterparties vouch
+# for (tests/test_attack16.py). Several contracts still buy several parts.
+NEWCOMER_OFFERS_PER_VOUCHER: Final = 0.25
+# Journal meta rows ``META_VOUCHED/<principal>``: [window, Offers of the reserve it took].
+META_VOUCHED: Final = "a2a-coop/newcomer-offers-vouched"
+
+# RPC-016 for keys in our dealings. Their public statements outside our negotiations (a Checkpoint at
+# each next seq of a chain, an Attestation, a principal's renewed Mandate) count per key too: one
+# contract without bonds keeps a party and its principal in our dealings for good (ATT-018), and their
+# own statements were journaled without bound (tests/test_attack16.py). What no trade needs is bounded,
+# what trades need is not: each key may have ``DEALINGS_PER_KEY_FACTOR`` times a stranger's per-key count
+# a period (256 served: an honest counterparty gossips us at most one head Checkpoint a minute, ATT-011,
+# 60 an hour, and renews its Mandate now and then), plus ``DEALINGS_CREDIT`` for each statement of a
+# negotiation with us it made that period (its Offers, Accepts, Deliveries, Receipts, ...). A bonded
+# trade makes the peer journal one such public statement of its counterparty (the Attestation of the
+# settled contract, ATT-015) for at least three of its negotiation statements (Offer or Accept, Delivery,
+# Receipt): a flat per-key limit of 256 refused the 257th trade of an hour with one counterparty
+# (`python -m benchmarks trade`), the credit never does. A key earns credit only with statements of
+# negotiations with us, which RPC-012 bounds (and RPC-017 for a newcomer's first).
+DEALINGS_PER_KEY_FACTOR: Final = 16
+DEALINGS_CREDIT: Final = 1
+# Journal meta rows ``META_DEALINGS/<key>``: [window, counted, credit] of a key in our dealings, written
+# in the commit that journals what it counted. Credit earned since a key's last counted statement is
+# memory only: a restart loses it (less room, never a second quota).
+META_DEALINGS: Final = "a2a-coop/dealings-statements"
 
 
 @dataclass(frozen=True)
@@ -90,10 +124,25 @@ class StrangerQuota:
     per_key: int = DEFAULT_STRANGER_STATEMENTS_PER_KEY
     period_ms: int = STRANGER_PERIOD_MS
     share: float = UNSOLICITED_SHARE
+    dealings_factor: int = DEALINGS_PER_KEY_FACTOR
+    dealings_credit: int = DEALINGS_CREDIT
 
     def __post_init__(self) -> None:
-        if self.per_period < 0 or self.per_key < 0 or self.period_ms <= 0 or not 0 < self.share <= 1:
+        if (
+            self.per_period < 0
+            or self.per_key < 0
+            or self.period_ms <= 0
+            or not 0 < self.share <= 1
+            or self.dealings_factor < 0
+            or self.dealings_credit < 0
+        ):
             raise ValueError(f"not a quota: {self}")
+
+    @property
+    def dealings_per_key(self) -> int:
+        """The public statements of a key in our dealings counted per period before its credit (0: no
+        limit on keys in our dealings)."""
+        return self.per_key * self.dealings_factor
 
     @property
     def active(self) -> bool:
@@ -108,15 +157,32 @@ class NewcomerOffers:
         per_period: Offers per period, all newcomers together.
         period_ms: the period, on our clock.
         share: the part of ``per_period`` any newcomer may fill; the rest is for introduced ones.
+        per_voucher: the part of that rest any one vouching principal other than our own may take.
     """
 
     per_period: int = DEFAULT_NEWCOMER_OFFERS
     period_ms: int = STRANGER_PERIOD_MS
     share: float = NEWCOMER_OFFERS_SHARE
+    per_voucher: float = NEWCOMER_OFFERS_PER_VOUCHER
 
     def __post_init__(self) -> None:
-        if self.per_period < 0 or self.period_ms <= 0 or not 0 < self.share <= 1:
+        if (
+            self.per_period < 0
+            or self.period_ms <= 0
+            or not 0 < self.share <= 1
+            or not 0 < self.per_voucher <= 1
+        ):
             raise ValueError(f"not a budget: {self}")
+
+    @property
+    def open_share(self) -> int:
+        """The Offers any newcomer may fill per period."""
+        return int(self.per_period * self.share)
+
+    @property
+    def voucher_cap(self) -> int:
+        """The Offers of the reserve any one vouching principal (not our own) may take per period."""
+        return max(1, int((self.per_period - self.open_share) * self.per_voucher))
 
     @property
     def active(self) -> bool:
@@ -210,6 +276,100 @@ class StrangerCount:
             return {}
         self.dirty = False
         return {self.meta_key: [self.window, self.count]}
+
+
+class KeyedCount:
+    """Counts of one period per key, each key's journaled apart (meta row ``prefix/key``: [window, counted,
+    credit], in the commit that journals what it counted), so that a restart grants no key a second
+    count in the same window: RPC-016's count of keys in our dealings (:data:`META_DEALINGS`), RPC-017's
+    of vouching principals (:data:`META_VOUCHED`).
+
+    A key may have ``base`` counted a period, plus ``per_credit`` for each unit of credit it earned that
+    period (:meth:`earn`; memory only until its next counted statement journals it).
+
+    Args:
+        base: what a key may have counted per period before its credit.
+        per_credit: what a unit of credit adds.
+        period_ms: the period, on our clock.
+        stored: the journal's rows under ``prefix`` (``(row, value)`` pairs, Journal.meta_under).
+        now: our clock now.
+        prefix: the meta rows' prefix.
+        requirement: what a refusal cites.
+        what: what it counts, as a refusal says it.
+    """
+
+    def __init__(
+        self,
+        base: int,
+        per_credit: int,
+        period_ms: int,
+        stored: Iterable[tuple[str, Any]],
+        now: int,
+        *,
+        prefix: str,
+        requirement: str,
+        what: str,
+    ) -> None:
+        self.base, self.per_credit, self.period_ms = base, per_credit, period_ms
+        self.prefix, self.requirement, self.what = prefix, requirement, what
+        self.window = now // period_ms
+        self.counted: Counter[str] = Counter()
+        self.credit: Counter[str] = Counter()
+        for row, value in stored:
+            key = row[len(prefix) + 1 :]
+            kept = (
+                isinstance(value, list | tuple)
+                and len(value) == 3
+                and all(isinstance(x, int) for x in value)
+                and value[0] >= self.window  # a window journaled at or after ours still counts
+            )
+            if kept and key:
+                self.counted[key], self.credit[key] = value[1], value[2]
+        self.dirty: set[str] = set()
+        self.refused = 0  # statements refused since start (status, tests)
+
+    def _roll(self, now: int) -> None:
+        window = now // self.period_ms
+        if window > self.window:
+            self.window, self.counted, self.credit = window, Counter(), Counter()
+            self.dirty.clear()  # rows of an earlier window count for nothing (read again: ignored)
+
+    def room(self, key: str, now: int) -> int:
+        """What ``key`` may still have counted this period."""
+        self._roll(now)
+        return self.base + self.per_credit * self.credit[key] - self.counted[key]
+
+    def refusal(self, key: str, now: int) -> RateLimited | None:
+        """The refusal of one more counted for ``key``, or None if it has room now."""
+        if self.room(key, now) > 0:
+            return None
+        self.refused += 1
+        retry = max(1, (self.window + 1) * self.period_ms - now)
+        return RateLimited(
+            f"we kept {self.counted[key]} {self.what} {key} this period; retry later",
+            retry_after_ms=retry,
+            requirement=self.requirement,
+            origin=Origin.REMOTE,
+        )
+
+    def charge(self, key: str, now: int) -> None:
+        """Count one for ``key``, which :meth:`refusal` let in."""
+        self._roll(now)
+        self.counted[key] += 1
+        self.dirty.add(key)
+
+    def earn(self, key: str, now: int) -> None:
+        """A unit of credit for ``key`` this period (journaled with its next counted statement)."""
+        self._roll(now)
+        self.credit[key] += 1
+
+    def meta(self) -> dict[str, Any]:
+        """What to journal with the next commit: the rows of the keys counted since the last one."""
+        if not self.dirty:
+            return {}
+        rows = {f"{self.prefix}/{k}": [self.window, self.counted[k], self.credit[k]] for k in self.dirty}
+        self.dirty.clear()
+        return rows
 
 
 def about(body: str, issuer: str, statement: Any) -> str:
