@@ -269,3 +269,45 @@ def test_mandates_minted_naming_the_peer_or_a_counterparty_count() -> None:
     renewed = minted(100, bob.did, bob.principal)
     b.exchange(renewed.envelope)
     assert renewed.digest in b.verifier.statements
+
+
+def test_a_counterparty_whose_negotiation_went_dormant_counts_again() -> None:
+    """Mallory opens a negotiation Bob counters: while it is open she is in Bob's dealings and her
+    Checkpoints are not counted. Once it has gone dormant (its outstanding offer's expiry plus skew
+    passed: nothing she signs can move it, RPC-014) she is out of them, for RPC-016 as for RPC-017:
+    her next Checkpoints count, and the quota refuses them. Before, the negotiation left the dealings
+    only when something else swept the dormant ones out (an open cap reached, a newcomer's Offer), so
+    a key one countered Offer let in stayed uncounted for as long as nothing did."""
+    from a2a_coop.runtime.strategy import Counter, HonestStrategy, OfferView
+
+    clock = FixedClock()
+    bob = Party("bob", clock)
+
+    class Counters(HonestStrategy):
+        def respond(self, offer: OfferView) -> Counter:  # type: ignore[override]
+            return Counter(bob.proposal())
+
+    b = make_peer(bob, clock, strategy=Counters(), stranger_quota=StrangerQuota(per_period=100, per_key=2))
+    mallory = Party("mallory", clock)
+    offer = mallory.offer(bob, mallory.proposal(), ttl_ms=60_000)
+    assert [decode_body(e) for e in b.exchange(offer.envelope, mallory.setup)] == ["mandate", "counter"]
+    signed = [offer.digest]
+
+    def checkpoint() -> VerifiedStatement:
+        vs = mallory.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle.root(signed)))
+        signed.append(vs.digest)
+        return vs
+
+    for _ in range(3):  # in Bob's dealings: not counted (a per-key quota of 2)
+        b.exchange(checkpoint().envelope)
+    clock.advance(30 * 60_000)  # past the Counter's expiry and the skew: dormant
+    b.exchange(checkpoint().envelope)
+    b.exchange(checkpoint().envelope)
+    with pytest.raises(RateLimited, match="of " + mallory.did):
+        b.exchange(checkpoint().envelope)
+
+
+def decode_body(envelope: bytes) -> str:
+    from a2a_coop.protocol.statements import verify_statement
+
+    return verify_statement(envelope).body

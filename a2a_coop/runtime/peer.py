@@ -685,6 +685,10 @@ class Peer:
                     return self._with_mandates(prefix, earlier)
             if staged is None:
                 now = self.clock()
+                # Negotiations gone dormant leave our dealings now (RPC-014), before anything asks who is
+                # in them (RPC-016, RPC-017, ATT-018): else a key one countered Offer let in stayed
+                # uncounted until something else swept them out (an open cap reached).
+                self._release_dormant(now)
                 if request.negotiation_id and request.body in PACE_SETTING:  # our answers follow it
                     self._refuse_dated_after_owed(request.issued_at_ms, now)  # TIM-009, nothing held yet
                 # Context first, in order (SPEC 13.2), only what the request depends on (RPC-015);
@@ -1244,6 +1248,7 @@ class Peer:
         counted against the whole quota, not only the newcomer share); None for a swap we serve."""
         with self.lock:
             now = self.clock()
+            self._release_dormant(now)  # who is in our dealings, now (RPC-014, RPC-016)
             count = _Count(
                 solicited=started_with is not None,
                 chosen=frozenset({started_with}) if started_with else frozenset(),
