@@ -311,3 +311,35 @@ def decode_body(envelope: bytes) -> str:
     from a2a_coop.protocol.statements import verify_statement
 
     return verify_statement(envelope).body
+
+
+def test_one_contract_puts_only_its_counterpartys_principal_in_the_dealings() -> None:
+    """Mallory's key signs a Checkpoint under a Mandate of a principal P0 (bound to it, KEY-007), then
+    trades with Bob under her own principal's Mandate. The contract puts her key and the principal of
+    the Mandate her statement of it cites in Bob's dealings -- not P0: every principal her key was bound
+    to joined them for good, so a Checkpoint under each of n fresh principals' Mandates and one contract
+    made n principals whose statements Bob never counted (RPC-016) and who vouched for newcomers
+    (RPC-017's reserve)."""
+    from peers import DAY_MS
+
+    clock = FixedClock()
+    bob, mallory = Party("bob", clock), Party("mallory", clock)
+    b = make_peer(bob, clock)
+    p0 = Signer("p0", clock)
+    caps = identity_pb2.Mandate(
+        agent=mallory.did,
+        valid_from_ms=clock.now_ms,
+        valid_until_ms=clock.now_ms + DAY_MS,
+        currency="credit",
+        period_ms=DAY_MS,
+    )
+    m0 = p0.sign("mandate", caps, ttl_ms=DAY_MS)
+    b.exchange(
+        mallory.sign("checkpoint", identity_pb2.Checkpoint(log_root=b""), mandate=m0.digest).envelope,
+        [m0.envelope],
+    )
+    assert b.verifier.bound[mallory.did] == {p0.did}
+    offer = mallory.offer(bob, mallory.proposal())
+    assert "accept" in [decode_body(e) for e in b.exchange(offer.envelope, mallory.setup)]
+    assert b.deals_with(mallory.did) and b.deals_with(mallory.principal.did)
+    assert not b.deals_with(p0.did)

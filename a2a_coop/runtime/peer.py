@@ -971,10 +971,21 @@ class Peer:
         other = neg.other(self.did)
         c = neg.contract
         known = self._contracted_with
-        if c is not None and (other not in known or (c.escrow and c.escrow not in known)):
-            # Our consent made this contract: a flood of fresh keys cannot put itself here.
-            for key in sorted({other, c.escrow, *self.verifier.bound.get(other, ())} - {""}):
-                known.setdefault(key, len(known))
+        if c is not None:
+            # The counterparty's principal: the issuer of the Mandate its statement of the contract cites,
+            # not every principal its key is bound to -- a Checkpoint under each of n fresh principals'
+            # Mandates, then one contract, put all n in our dealings for good (ATT-018, RPC-016, RPC-017).
+            theirs = c.offer if c.proposer == other else c.accept
+            record = self.verifier.mandates.get(theirs.mandate_digest)
+            principal = "" if record is None else record.principal
+            if (
+                other not in known
+                or (c.escrow and c.escrow not in known)
+                or (principal and principal not in known)
+            ):
+                # Our consent made this contract: a flood of fresh keys cannot put itself here.
+                for key in sorted({other, c.escrow, principal} - {""}):
+                    known.setdefault(key, len(known))
         if not neg.is_terminal or neg.state is _REVOKED:  # a Revoke leaves owed what falls due first
             self._enter_owed(neg)
         if neg.is_terminal:
