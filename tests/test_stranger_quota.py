@@ -9,6 +9,7 @@ counterparty. The attack itself is in ``tests/test_attack14.py``
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -343,3 +344,33 @@ def test_one_contract_puts_only_its_counterpartys_principal_in_the_dealings() ->
     assert "accept" in [decode_body(e) for e in b.exchange(offer.envelope, mallory.setup)]
     assert b.deals_with(mallory.did) and b.deals_with(mallory.principal.did)
     assert not b.deals_with(p0.did)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="RPC-016 (c) exempts a revocation from the quota only once the peer holds a statement of the "
+    "revoked key: where it holds nothing of K, the principal's revocation with its binding counts (three "
+    "statements), and fresh keys filling the quota keep it out until the next period, while the thief's "
+    "Offer under K -- RPC-017's budget, not this quota -- is taken and may be accepted at once (the "
+    "principal's retry is taken uncounted only after that). Options: (a) a small share of the quota kept "
+    "for KeyRevocations with their binding (a flood of fresh keys revoking themselves fills only that); "
+    "(b) remember, for the period, the keys whose revocation was refused over the quota (bounded by the "
+    "quota's refusals) and refuse their statements until it is taken; (c) have revoke-key retry at once "
+    "whenever the refused target then holds a statement of K (it cannot tell)",
+)
+def test_a_flood_does_not_keep_out_a_revocation_of_a_key_we_hold_nothing_of() -> None:
+    """Strangers fill Bob's quota; K's principal sends Bob its revocation of K with K's binding
+    Checkpoint (KEY-008). Bob holds nothing of K, so the three statements count, and the revocation is
+    refused RATE_LIMITED until the next period -- meanwhile the thief holding K can trade with Bob (its
+    Offer counts under RPC-017, not here)."""
+    clock = FixedClock()
+    bob, k = Party("bob", clock), Party("k", clock)
+    b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=4))
+    binding = k.sign("checkpoint", identity_pb2.Checkpoint(log_root=b""))
+    _full(b, clock)
+    clock.advance(1_000)
+    msg = identity_pb2.KeyRevocation(key=k.did, effective_ms=clock.now_ms - 500, reason="stolen")
+    revocation = k.principal.sign("key_revocation", msg)
+    with contextlib.suppress(RateLimited):
+        b.exchange(revocation.envelope, [k.mandate_vs.envelope, binding.envelope])
+    assert k.did in b.verifier.revoked
