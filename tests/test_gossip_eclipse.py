@@ -381,3 +381,23 @@ def test_a_spared_proof_whose_key_left_our_dealings_before_a_crash_is_dropped_at
         peer = _restarted(me, clock, journal)
         assert set(peer.verifier.forks) == {counted.did}
         assert [key for key, _ in journal.meta_under(META_FORKS + "/")] == [f"{META_FORKS}/{counted.did}"]
+
+
+@pytest.mark.req("ATT-018", "RPC-014")
+def test_a_proof_gossiped_against_a_key_whose_negotiation_went_dormant_meets_the_bound() -> None:
+    """S opens a negotiation we counter, then says nothing: once its outstanding offer is past its expiry
+    plus skew (dormant, RPC-014) S is out of our dealings, and a proof against it gossiped to us at the
+    bound is not kept, as against any key outside them. It was kept, spared the bound: nothing swept the
+    dormant negotiation out of our dealings (no open cap was reached, no Offer of S's came)."""
+    clock = FixedClock()
+    me, s = Party("me", clock), Party("s", clock)
+    peer = make_peer(me, clock, strategy=_Haggler())
+    peer.verifier.max_foreign_forks = 1
+    peer.gossip([], [_fork(Party("filler", clock))])
+    offer = s.offer(me, ttl_ms=60_000)
+    counter = verify_statement(peer.exchange(offer.envelope, [s.mandate_vs.envelope])[-1])
+    assert counter.body == "counter" and peer.deals_with(s.did)
+    clock.advance(counter.header.expires_at_ms - clock.now_ms + peer.verifier.skew_ms + 1_000)
+    s.agent.writer.next_seq, s.agent.writer.prev = 0, b""
+    peer.gossip([], [_fork(s)])
+    assert s.did not in peer.verifier.forks and peer.verifier.foreign_forks == 1

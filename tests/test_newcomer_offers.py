@@ -203,3 +203,53 @@ def test_serve_takes_the_budget_from_its_options(tmp_path: Path) -> None:
         assert 0 < refused.value.retry_after_ms <= STRANGER_PERIOD_MS
     finally:
         stop_process(server.popen)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="RPC-017's vouched reserve takes any key in the peer's dealings as a voucher, and the "
+    "counterparty of a negotiation not ended is in them: a fresh key whose one opening Offer the peer "
+    "countered (itself counted against the newcomer share) vouches, until that negotiation ends or goes "
+    "dormant, for as many fresh agents as it mints Mandates for, and they draw on the reserve. Options: "
+    "vouch only by our own principal and by the counterparty's principal of a contract (ideally one whose "
+    "bonds an escrow locked), never by the counterparty of a negotiation alone (see also "
+    "tests/test_attack16.py::test_one_contract_does_not_let_its_principal_drain_the_vouched_reserve)",
+)
+def test_an_open_negotiation_does_not_let_its_counterparty_vouch_for_newcomers() -> None:
+    """Bob counters Mallory's opening Offer (one of the three newcomer Offers any newcomer may fill of a
+    budget of 4). While that negotiation is open, Mallory's key issues Mandates for fresh agents: their
+    Offers should count against the newcomer share, refused at 3, not draw on the reserve."""
+    from a2a_coop.runtime.strategy import Counter, HonestStrategy, OfferView
+
+    clock = FixedClock()
+    clock.now_ms -= clock.now_ms % STRANGER_PERIOD_MS  # the start of a window
+    bob = Party("bob", clock)
+
+    class Counters(HonestStrategy):
+        def respond(self, offer: OfferView) -> Counter:  # type: ignore[override]
+            return Counter(bob.proposal())
+
+    b = make_peer(bob, clock, strategy=Counters(), newcomer_offers=NewcomerOffers(per_period=4))
+    mallory = Party("mallory", clock)
+    b.exchange(mallory.offer(bob, mallory.proposal(), ttl_ms=600_000).envelope, mallory.setup)
+    taken = 1
+    for i in range(3):
+        agent = Party(f"mallory-agent{i}", clock)
+        caps = identity_pb2.Mandate(
+            agent=agent.did,
+            valid_from_ms=clock.now_ms - DAY_MS,
+            valid_until_ms=clock.now_ms + DAY_MS,
+            currency="credit",
+            max_per_deal=10_000,
+            budget_per_period=100_000,
+            period_ms=30 * DAY_MS,
+            max_outstanding=50_000,
+        )
+        agent.mandate_vs = mallory.agent.sign("mandate", caps, ttl_ms=DAY_MS)  # Mallory's key vouches
+        agent.setup = [agent.mandate_vs.envelope]
+        try:
+            b.exchange(agent.offer(bob, agent.proposal()).envelope, agent.setup)
+            taken += 1
+        except RateLimited:
+            break
+    assert taken == 3  # the newcomer share of 4; the reserve's one Offer left for a vouched newcomer

@@ -318,3 +318,23 @@ def test_no_merge_conflict_markers_are_left_in_the_documents_or_the_code() -> No
     texts = {f: (ROOT / f).read_text("utf-8", "replace") for f in files if (ROOT / f).is_file()}
     left = [f for f, text in texts.items() if marker.search(text)]
     assert not left, left
+
+
+def test_spec_lists_every_audit_finding_the_reference_reports() -> None:
+    """Section 9.6 names the audit findings (stable names, not section 12 codes); every finding name the
+    reference's audit emits (a string literal it passes as a finding's code) is among them, and each name
+    listed is one it emits or a section 12 code -- an implementer reading the SPEC alone gets the same
+    vocabulary (a docstring once listed three names the audit never emitted)."""
+    text = SPEC.read_text(encoding="utf-8")
+    start = text.index("Audit findings are not section 12 error codes")
+    listed = set(re.findall(r"`([A-Z][A-Z_]+)`", text[start : text.index("\n\n", start)]))
+    codes = {code for code in error_registry()}
+    emitted: set[str] = set()
+    for name in ("escrow_audit.py", "ledger.py"):
+        tree = ast.parse((ROOT / "a2a_coop" / "protocol" / name).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            value = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(value, str) and re.fullmatch(r"[A-Z][A-Z_]{4,}", value):
+                emitted.add(value)
+    assert emitted - codes <= listed, emitted - codes - listed
+    assert listed <= emitted | codes, listed - emitted - codes

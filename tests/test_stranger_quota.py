@@ -9,6 +9,7 @@ counterparty. The attack itself is in ``tests/test_attack14.py``
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -269,3 +270,107 @@ def test_mandates_minted_naming_the_peer_or_a_counterparty_count() -> None:
     renewed = minted(100, bob.did, bob.principal)
     b.exchange(renewed.envelope)
     assert renewed.digest in b.verifier.statements
+
+
+def test_a_counterparty_whose_negotiation_went_dormant_counts_again() -> None:
+    """Mallory opens a negotiation Bob counters: while it is open she is in Bob's dealings and her
+    Checkpoints are not counted. Once it has gone dormant (its outstanding offer's expiry plus skew
+    passed: nothing she signs can move it, RPC-014) she is out of them, for RPC-016 as for RPC-017:
+    her next Checkpoints count, and the quota refuses them. Before, the negotiation left the dealings
+    only when something else swept the dormant ones out (an open cap reached, a newcomer's Offer), so
+    a key one countered Offer let in stayed uncounted for as long as nothing did."""
+    from a2a_coop.runtime.strategy import Counter, HonestStrategy, OfferView
+
+    clock = FixedClock()
+    bob = Party("bob", clock)
+
+    class Counters(HonestStrategy):
+        def respond(self, offer: OfferView) -> Counter:  # type: ignore[override]
+            return Counter(bob.proposal())
+
+    b = make_peer(bob, clock, strategy=Counters(), stranger_quota=StrangerQuota(per_period=100, per_key=2))
+    mallory = Party("mallory", clock)
+    offer = mallory.offer(bob, mallory.proposal(), ttl_ms=60_000)
+    assert [decode_body(e) for e in b.exchange(offer.envelope, mallory.setup)] == ["mandate", "counter"]
+    signed = [offer.digest]
+
+    def checkpoint() -> VerifiedStatement:
+        vs = mallory.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle.root(signed)))
+        signed.append(vs.digest)
+        return vs
+
+    for _ in range(3):  # in Bob's dealings: not counted (a per-key quota of 2)
+        b.exchange(checkpoint().envelope)
+    clock.advance(30 * 60_000)  # past the Counter's expiry and the skew: dormant
+    b.exchange(checkpoint().envelope)
+    b.exchange(checkpoint().envelope)
+    with pytest.raises(RateLimited, match="of " + mallory.did):
+        b.exchange(checkpoint().envelope)
+
+
+def decode_body(envelope: bytes) -> str:
+    from a2a_coop.protocol.statements import verify_statement
+
+    return verify_statement(envelope).body
+
+
+def test_one_contract_puts_only_its_counterpartys_principal_in_the_dealings() -> None:
+    """Mallory's key signs a Checkpoint under a Mandate of a principal P0 (bound to it, KEY-007), then
+    trades with Bob under her own principal's Mandate. The contract puts her key and the principal of
+    the Mandate her statement of it cites in Bob's dealings -- not P0: every principal her key was bound
+    to joined them for good, so a Checkpoint under each of n fresh principals' Mandates and one contract
+    made n principals whose statements Bob never counted (RPC-016) and who vouched for newcomers
+    (RPC-017's reserve)."""
+    from peers import DAY_MS
+
+    clock = FixedClock()
+    bob, mallory = Party("bob", clock), Party("mallory", clock)
+    b = make_peer(bob, clock)
+    p0 = Signer("p0", clock)
+    caps = identity_pb2.Mandate(
+        agent=mallory.did,
+        valid_from_ms=clock.now_ms,
+        valid_until_ms=clock.now_ms + DAY_MS,
+        currency="credit",
+        period_ms=DAY_MS,
+    )
+    m0 = p0.sign("mandate", caps, ttl_ms=DAY_MS)
+    b.exchange(
+        mallory.sign("checkpoint", identity_pb2.Checkpoint(log_root=b""), mandate=m0.digest).envelope,
+        [m0.envelope],
+    )
+    assert b.verifier.bound[mallory.did] == {p0.did}
+    offer = mallory.offer(bob, mallory.proposal())
+    assert "accept" in [decode_body(e) for e in b.exchange(offer.envelope, mallory.setup)]
+    assert b.deals_with(mallory.did) and b.deals_with(mallory.principal.did)
+    assert not b.deals_with(p0.did)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="RPC-016 (c) exempts a revocation from the quota only once the peer holds a statement of the "
+    "revoked key: where it holds nothing of K, the principal's revocation with its binding counts (three "
+    "statements), and fresh keys filling the quota keep it out until the next period, while the thief's "
+    "Offer under K -- RPC-017's budget, not this quota -- is taken and may be accepted at once (the "
+    "principal's retry is taken uncounted only after that). Options: (a) a small share of the quota kept "
+    "for KeyRevocations with their binding (a flood of fresh keys revoking themselves fills only that); "
+    "(b) remember, for the period, the keys whose revocation was refused over the quota (bounded by the "
+    "quota's refusals) and refuse their statements until it is taken; (c) have revoke-key retry at once "
+    "whenever the refused target then holds a statement of K (it cannot tell)",
+)
+def test_a_flood_does_not_keep_out_a_revocation_of_a_key_we_hold_nothing_of() -> None:
+    """Strangers fill Bob's quota; K's principal sends Bob its revocation of K with K's binding
+    Checkpoint (KEY-008). Bob holds nothing of K, so the three statements count, and the revocation is
+    refused RATE_LIMITED until the next period -- meanwhile the thief holding K can trade with Bob (its
+    Offer counts under RPC-017, not here)."""
+    clock = FixedClock()
+    bob, k = Party("bob", clock), Party("k", clock)
+    b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=4))
+    binding = k.sign("checkpoint", identity_pb2.Checkpoint(log_root=b""))
+    _full(b, clock)
+    clock.advance(1_000)
+    msg = identity_pb2.KeyRevocation(key=k.did, effective_ms=clock.now_ms - 500, reason="stolen")
+    revocation = k.principal.sign("key_revocation", msg)
+    with contextlib.suppress(RateLimited):
+        b.exchange(revocation.envelope, [k.mandate_vs.envelope, binding.envelope])
+    assert k.did in b.verifier.revoked

@@ -26,13 +26,13 @@ class Finding:
     """One provable fault in an escrow ledger (or in the evidence shown with it).
 
     Attributes:
-        code: ``LOCK_EXCEEDS_AVAILABLE``, ``DOUBLE_LOCK``, ``SETTLEMENT_WITHOUT_LOCK``,
-            ``DOUBLE_SETTLEMENT``, ``AMOUNT_MISMATCH``, ``NEGATIVE_BALANCE``,
-            ``MIXED_CURRENCY``, ``EVIDENCE_MISSING``, ``RULING_WRONG``, ``RULING_EARLY``,
-            ``LAPSE_EARLY``, ``RULING_MISSING``, ``UNSTAMPED_EVIDENCE``, ``RELEASE_NOT_DUE``,
-            ``REFUND_NOT_DUE``, ``LOCK_NOT_DUE``, ``FORFEIT_WITHOUT_CAUSE``, ``ANSWER_TAKEN_TWICE``,
-            ``STAMPED_TWICE``, ``ESCROW_AMBIGUOUS``, or the SPEC error code of a statement that fails
-            verification (``CHAIN_GAP``, ``EQUIVOCATION``, ...).
+        code: the names SPEC.md section 9.6 lists -- ``LOCK_EXCEEDS_AVAILABLE``, ``DOUBLE_LOCK``,
+            ``SETTLEMENT_WITHOUT_LOCK``, ``DOUBLE_SETTLEMENT``, ``AMOUNT_MISMATCH``, ``NEGATIVE_BALANCE``,
+            ``MIXED_CURRENCY``, ``EVIDENCE_MISSING``, ``ESCROW_AMBIGUOUS``, ``UNSTAMPED_EVIDENCE``,
+            ``UNWITNESSED``, ``ANSWER_TAKEN_TWICE``, ``STAMPED_TWICE``, ``RULING_WRONG``,
+            ``RELEASE_NOT_DUE``, ``REFUND_NOT_DUE``, ``LOCK_NOT_DUE``, ``FORFEIT_WITHOUT_CAUSE``,
+            ``ACTION_MISSING`` -- or the SPEC error code of a statement that fails verification
+            (``CHAIN_GAP``, ``EQUIVOCATION``, ...).
         message: for humans.
         digests: the statements that prove it, oldest first.
     """

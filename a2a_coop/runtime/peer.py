@@ -701,6 +701,10 @@ class Peer:
                     return self._with_mandates(prefix, earlier)
             if staged is None:
                 now = self.clock()
+                # Negotiations gone dormant leave our dealings now (RPC-014), before anything asks who is
+                # in them (RPC-016, RPC-017, ATT-018): else a key one countered Offer let in stayed
+                # uncounted until something else swept them out (an open cap reached).
+                self._release_dormant(now)
                 if request.negotiation_id and request.body in PACE_SETTING:  # our answers follow it
                     self._refuse_dated_after_owed(request.issued_at_ms, now)  # TIM-009, nothing held yet
                 # Context first, in order (SPEC 13.2), only what the request depends on (RPC-015);
@@ -985,10 +989,21 @@ class Peer:
         other = neg.other(self.did)
         c = neg.contract
         known = self._contracted_with
-        if c is not None and (other not in known or (c.escrow and c.escrow not in known)):
-            # Our consent made this contract: a flood of fresh keys cannot put itself here.
-            for key in sorted({other, c.escrow, *self.verifier.bound.get(other, ())} - {""}):
-                known.setdefault(key, len(known))
+        if c is not None:
+            # The counterparty's principal: the issuer of the Mandate its statement of the contract cites,
+            # not every principal its key is bound to -- a Checkpoint under each of n fresh principals'
+            # Mandates, then one contract, put all n in our dealings for good (ATT-018, RPC-016, RPC-017).
+            theirs = c.offer if c.proposer == other else c.accept
+            record = self.verifier.mandates.get(theirs.mandate_digest)
+            principal = "" if record is None else record.principal
+            if (
+                other not in known
+                or (c.escrow and c.escrow not in known)
+                or (principal and principal not in known)
+            ):
+                # Our consent made this contract: a flood of fresh keys cannot put itself here.
+                for key in sorted({other, c.escrow, principal} - {""}):
+                    known.setdefault(key, len(known))
         if not neg.is_terminal or neg.state is _REVOKED:  # a Revoke leaves owed what falls due first
             self._enter_owed(neg)
         if neg.is_terminal:
@@ -1262,6 +1277,7 @@ class Peer:
         counted against the whole quota, not only the newcomer share); None for a swap we serve."""
         with self.lock:
             now = self.clock()
+            self._release_dormant(now)  # who is in our dealings, now (RPC-014, RPC-016)
             count = _Count(
                 solicited=started_with is not None,
                 chosen=frozenset({started_with}) if started_with else frozenset(),
