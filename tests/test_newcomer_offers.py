@@ -205,16 +205,6 @@ def test_serve_takes_the_budget_from_its_options(tmp_path: Path) -> None:
         stop_process(server.popen)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RPC-017's vouched reserve takes any key in the peer's dealings as a voucher, and the "
-    "counterparty of a negotiation not ended is in them: a fresh key whose one opening Offer the peer "
-    "countered (itself counted against the newcomer share) vouches, until that negotiation ends or goes "
-    "dormant, for as many fresh agents as it mints Mandates for, and they draw on the reserve. Options: "
-    "vouch only by our own principal and by the counterparty's principal of a contract (ideally one whose "
-    "bonds an escrow locked), never by the counterparty of a negotiation alone (see also "
-    "tests/test_attack16.py::test_one_contract_does_not_let_its_principal_drain_the_vouched_reserve)",
-)
 def test_an_open_negotiation_does_not_let_its_counterparty_vouch_for_newcomers() -> None:
     """Bob counters Mallory's opening Offer (one of the three newcomer Offers any newcomer may fill of a
     budget of 4). While that negotiation is open, Mallory's key issues Mandates for fresh agents: their

@@ -1601,16 +1601,19 @@ class Peer:
         return issuer, (voucher if draws else None)
 
     def _introducer(self, vs: VerifiedStatement, provisional: _Provisional | None) -> str | None:
-        """The issuer of the Mandate ``vs`` cites if it is our principal or a key in our dealings: a
-        newcomer a principal we know vouches for (RPC-017's reserve), which fresh principals cannot be;
-        else None."""
+        """The issuer of the Mandate ``vs`` cites if it is our principal or a key a contract of ours put in
+        our dealings: a newcomer a principal we know vouches for (RPC-017's reserve), which fresh
+        principals cannot be; else None. Never the counterparty of a negotiation alone: a fresh key whose
+        one Offer we countered vouched, while it stayed open, for as many fresh agents as it minted
+        Mandates for (tests/test_newcomer_offers.py)."""
         mandate = dict.get(self.verifier.statements, vs.mandate_digest)
         if mandate is None and provisional is not None:
             mandate = next((m for m in provisional.held if m.digest == vs.mandate_digest), None)
         if mandate is None or mandate.body != "mandate":
             return None
         principal = mandate.issuer
-        return principal if principal == self.mandate_vs.issuer or self.deals_with(principal) else None
+        known = principal == self.mandate_vs.issuer or principal in self._contracted_with
+        return principal if known else None
 
     def _newcomer_charge(self, newcomer: tuple[str, str | None] | None, now: int) -> None:
         """Count a newcomer's opening Offer that :meth:`_newcomer_room` let in, now that it is taken, and
