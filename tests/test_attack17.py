@@ -358,3 +358,54 @@ def test_the_escrow_of_a_contract_cannot_restamp_it_into_the_journal_without_bou
             b.exchange(stamp.envelope)
             kept += 1
     assert kept <= 1 + 16
+
+
+# --- 7: RPC-016, what a counterparty answers ------------------------------------------------------------
+
+
+class _Flooding:
+    """Mallory's served peer as Bob's client reaches it: its real answers, with ``flood`` put before the
+    last of each (fresh keys' Mandates and Checkpoints, which the answer's own statements do not need)."""
+
+    def __init__(self, peer: Any, flood: list[bytes]) -> None:
+        self.peer, self.flood = peer, flood
+
+    def exchange(self, envelope: bytes, context: Any = ()) -> list[bytes]:
+        answers = self.peer.exchange(envelope, list(context))
+        return [*answers[:-1], *self.flood, *answers[-1:]]
+
+    def gossip(self, envelopes: Any, proofs: Any) -> Any:
+        return self.peer.gossip(envelopes, proofs)
+
+
+@pytest.mark.req("RPC-016")
+@pytest.mark.xfail(
+    strict=True,
+    reason="RPC-016 counts what a server takes as a request, as context or from a swap, not what it "
+    "takes as the answer to a request of its own (Peer.on_replies accepts every statement that verifies): "
+    "a counterparty Bob opens a trade with answers with up to MAX_RESPONSE_BYTES (4 MB, some 7,000 "
+    "statements) of strangers' public statements, each request, all journaled uncounted. Options: take of "
+    "an answer only what it may carry (statements of our negotiations, the Mandates they cite, the Stamps "
+    "of their escrow naming them, Acks and Attestations of ours, the counterparty's renewed Mandate), "
+    "ignoring the rest as ATT-019 ignores what a swap may not carry; or count an answer's other "
+    "statements as a swap's we started (against the whole quota, the counterparty's own against its "
+    "dealings count, what the answer's own statements depend on uncounted) and skip, not refuse, those "
+    "over it -- refusing the answer would let a relayed flood stop a trade.",
+)
+def test_a_counterpartys_answers_carry_no_uncounted_flood() -> None:
+    """Attack: Bob opens a trade with Mallory (a served peer he found); Bob bounds strangers' statements
+    to four an hour. Mallory's server answers Bob's Offer honestly -- and puts fifty fresh keys'
+    Mandates and Checkpoints before its last answer: Bob took and journaled all hundred, uncounted,
+    and would with every request he sends her. Defence: what an answer carries beside what it needs is
+    bounded as a swap's is."""
+    clock = FixedClock()
+    bob, mallory = Party("bob", clock), Party("mallory", clock)
+    b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=4, per_key=1))
+    flood = []
+    for i in range(50):
+        k, mandate = fresh_key(i, clock)
+        flood += [mandate.envelope, _checkpoint(k, mandate).envelope]
+    neg = run_trade(b, _Flooding(make_peer(mallory, clock), flood), mallory.did, bob.proposal())
+    assert b.negotiation(neg.id).contract is not None  # the trade itself went through
+    strangers = {verify_statement(env).digest for env in flood}
+    assert len(strangers.intersection(b.verifier.statements)) <= 4  # the hole: all 100
