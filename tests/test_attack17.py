@@ -390,7 +390,9 @@ class _Flooding:
     "ignoring the rest as ATT-019 ignores what a swap may not carry; or count an answer's other "
     "statements as a swap's we started (against the whole quota, the counterparty's own against its "
     "dealings count, what the answer's own statements depend on uncounted) and skip, not refuse, those "
-    "over it -- refusing the answer would let a relayed flood stop a trade.",
+    "over it -- refusing the answer would let a relayed flood stop a trade, and an Ack of our Delivery "
+    "(WIT-002 evidence, sent to the escrow) or the escrow's Stamp of our bonded Offer must never be "
+    "among what is skipped, however much of its signer's count relays spent (attack 1).",
 )
 def test_a_counterpartys_answers_carry_no_uncounted_flood() -> None:
     """Attack: Bob opens a trade with Mallory (a served peer he found); Bob bounds strangers' statements
