@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from peers import fresh_key, make_peer
-from test_attack16 import _checkpoint, _contract_with, _low, _quota_escrow, _revocation
+from test_attack16 import _checkpoint, _contract_with, _low, _quota_escrow, _revocation, _under
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol import merkle
@@ -25,7 +25,7 @@ from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.node import EscrowNode, PeerNode
-from a2a_coop.runtime.strangers import STRANGER_PERIOD_MS, StrangerQuota
+from a2a_coop.runtime.strangers import STRANGER_PERIOD_MS, NewcomerOffers, StrangerQuota
 from a2a_coop.runtime.trade import run_trade
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, service
 
@@ -411,3 +411,30 @@ def test_a_counterpartys_answers_carry_no_uncounted_flood() -> None:
     assert b.negotiation(neg.id).contract is not None  # the trade itself went through
     strangers = {verify_statement(env).digest for env in flood}
     assert len(strangers.intersection(b.verifier.statements)) <= 4  # the hole: all 100
+
+
+# --- 8: RPC-017, one contract, two vouchers ----------------------------------------------------------------
+
+
+@pytest.mark.req("RPC-017", "ATT-018")
+def test_one_contract_gives_one_part_of_the_vouched_reserve() -> None:
+    """Attack: Bob takes 16 newcomers' Offers an hour, 12 from anyone and 4 kept for those a principal in
+    his dealings vouches for, any one such principal taking one of them. Mallory's one contract with Bob
+    puts two keys of hers in his dealings: her principal P and her agent key M, a party -- and M can sign
+    Mandates too. Once the open share is full, P's fresh agents take P's part, then M's fresh agents
+    took M's part: each contract bought two parts of the reserve. Defence: a party of a contract of ours
+    vouching for agents of its own takes from its principal's part (the principal it was bound to when
+    the contract was made)."""
+    clock = FixedClock()
+    clock.now_ms -= clock.now_ms % STRANGER_PERIOD_MS
+    bob, mallory = Party("bob", clock), Party("mallory", clock)
+    b = make_peer(bob, clock, newcomer_offers=NewcomerOffers(per_period=16))
+    _contract_with(b, bob, mallory)
+    taken = 0
+    for i in range(14):
+        for voucher in (mallory.principal, mallory.agent):
+            sybil = _under(voucher, f"sybil{i}-{voucher.did[-4:]}", clock)
+            with contextlib.suppress(RateLimited):
+                b.exchange(_low(sybil, bob).envelope, sybil.setup)
+                taken += 1
+    assert taken == 11 + 1  # the open share less her contract's Offer, and one part

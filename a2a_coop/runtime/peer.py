@@ -1613,14 +1613,23 @@ class Peer:
     def _introducer(self, vs: VerifiedStatement, provisional: _Provisional | None) -> str | None:
         """The issuer of the Mandate ``vs`` cites if it is our principal or a key in our dealings: a
         newcomer a principal we know vouches for (RPC-017's reserve), which fresh principals cannot be;
-        else None."""
+        for a key bound to a principal of our contracts (a party vouching for agents of its own), that
+        principal, whose part it takes; else None."""
         mandate = dict.get(self.verifier.statements, vs.mandate_digest)
         if mandate is None and provisional is not None:
             mandate = next((m for m in provisional.held if m.digest == vs.mandate_digest), None)
         if mandate is None or mandate.body != "mandate":
             return None
         principal = mandate.issuer
-        return principal if principal == self.mandate_vs.issuer or self.deals_with(principal) else None
+        if principal == self.mandate_vs.issuer:
+            return principal
+        if not self.deals_with(principal):
+            return None
+        # A party of a contract of ours vouching for agents of its own takes from its principal's part:
+        # one contract put both in our dealings, and gave two parts (tests/test_attack17.py).
+        ours, known = self.mandate_vs.issuer, self._contracted_with
+        over = sorted(p for p in self.verifier.bound.get(principal, ()) if p in known and p != ours)
+        return over[0] if over else principal
 
     def _newcomer_charge(self, newcomer: tuple[str, str | None] | None, now: int) -> None:
         """Count a newcomer's opening Offer that :meth:`_newcomer_room` let in, now that it is taken, and
