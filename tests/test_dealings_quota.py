@@ -52,9 +52,11 @@ def test_300_bonded_trades_with_one_counterparty_and_escrow_in_an_hour_are_never
     """Alice and Bob, each with the served defaults of RPC-016 and RPC-017 (Bob a PeerNode on a journal,
     as `a2a-coop serve` runs), carry 300 bonded trades through one escrow (an EscrowNode, with ESC-017's
     default quota) within one hour of their clock, Alice opening each, a gossip swap a minute (ATT-011).
-    None is refused, each ends FULFILLED; Bob counts more than 256 of Alice's public statements in the
-    hour (her Attestations, one a trade, and her head Checkpoints), which a flat per-key limit of 256
-    refused -- her trades' statements earn her the room."""
+    None is refused, each ends FULFILLED. Bob takes 300 Attestations of Alice in the hour (one a trade),
+    which a flat per-key limit of 256 refused: each is her first of a contract of his, the trade's, never
+    counted (tests/test_attack17.py: counted, anyone relaying her head Checkpoints spent the room for
+    them); what he counts of hers -- her head Checkpoints, one a swap -- stays under the base count, and
+    her trades' statements earn her more room besides."""
     clock = FixedClock()
     clock.now_ms -= clock.now_ms % STRANGER_PERIOD_MS  # the start of a window: all 300 in one
     alice, bob, e = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
@@ -82,7 +84,7 @@ def test_300_bonded_trades_with_one_counterparty_and_escrow_in_an_hour_are_never
         assert b.stranger_quota == StrangerQuota() and b.newcomer_offers == NewcomerOffers()  # served
         counted: Counter[tuple[str, str]] = Counter()
         _public_statements_of(b, alice.did, counted)
-        start = clock.now_ms
+        start, contracts = clock.now_ms, []
         for _ in range(TRADES):
             due = clock.now_ms + DAY_MS
             proposal = alice.proposal(
@@ -94,13 +96,15 @@ def test_300_bonded_trades_with_one_counterparty_and_escrow_in_an_hour_are_never
             )
             neg = run_trade(a, node, b.did, proposal, escrow=escrow)  # RATE_LIMITED would raise here
             assert a.negotiation(neg.id).state is State.FULFILLED
+            contracts.append(a.negotiation(neg.id).contract.accept.digest)  # type: ignore[union-attr]
             clock.advance(10_000)
         assert clock.now_ms - start < STRANGER_PERIOD_MS
         assert b._dealings is not None
         public = b._dealings.counted[alice.did]
-        assert public > 256  # what the reverted flat limit refused
-        assert counted[("attestation", "public")] == TRADES
-        assert sum(counted.values()) == public
+        assert counted[("attestation", "public")] == 0  # the trades', never counted
+        assert all(b.verifier.attested(alice.did, d) for d in contracts)  # each Attestation taken
+        assert sum(counted.values()) == public < 256
+        assert b._dealings.credit[alice.did] >= (TRADES - 1) * 3  # the first Offer: a newcomer's
     finally:
         node.close()
         escrow.close()

@@ -125,6 +125,10 @@ class Verifier:
         # one that set effective_ms.
         self.revocations_of: dict[str, list[tuple[int, bytes]]] = {}
         self._revocation_digests: set[bytes] = set()
+        # key -> the issuers of the KeyRevocations of it held: a runtime's newcomer quota takes the first
+        # of each revoker uncounted (RPC-016 (c)), not only the first of all, which the key's thief
+        # could sign itself, effective years ahead, to have its principal's counted.
+        self.revokers: dict[str, set[str]] = {}
         # KeyRevocations, and Stamps naming one, taken so far: what :meth:`disowned` says of a held
         # statement changes only with them, so a view that kept a rating checks it again when this moves.
         self.disowning = 0
@@ -908,6 +912,7 @@ class Verifier:
                 self.revoked[r.key] = r.effective_ms
                 self.revocations[r.key] = vs.envelope
             self.revocations_of.setdefault(r.key, []).append((r.effective_ms, vs.digest))
+            self.revokers.setdefault(r.key, set()).add(issuer)
             self._revocation_digests.add(vs.digest)
             self.disowning += 1
         elif body == "key_rotation":

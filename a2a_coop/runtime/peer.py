@@ -1377,9 +1377,10 @@ class Peer:
         one of a negotiation we are party to, or an Offer addressed to us, which opens one (RPC-012's
         caps count those); a Mandate our principal grants us, or one for the counterparty of a swap we
         started (not one for a key in our dealings by another issuer: anyone can mint that); or what ends
-        a key we hold a statement of that nothing we hold ended yet (a KeyRevocation of it, its
-        KeyRotation): always taken, once, so that a flood of strangers never keeps out the revocation of
-        a key a thief holds."""
+        a key we hold a statement of: its KeyRotation, while nothing we hold ended it, and the first
+        KeyRevocation of it by each revoker (the key itself, a principal it is bound to, KEY-004) --
+        always taken, once, so that a flood of strangers never keeps out the revocation of a key a thief
+        holds, nor does the thief's own revocation of it, effective years ahead."""
         issuer = vs.issuer
         body = vs.body
         if body == "mandate" and issuer != self.did:
@@ -1406,8 +1407,12 @@ class Peer:
             return body == "offer" and vs.audience == self.did
         v = self.verifier
         if body == "key_revocation":
+            # The first of each revoker (the key itself, a principal it is bound to, KEY-004): not the
+            # first of all, which a thief holding the key signed itself, effective years ahead, and then
+            # spent the key's count to keep its principal's out (tests/test_attack17.py).
             key = vs.statement.key_revocation.key
-            return key in chosen or self.deals_with(key) or (key in v.chains and key not in v.revoked)
+            first = issuer not in v.revokers.get(key, ())
+            return key in chosen or self.deals_with(key) or (first and key in v.chains)
         if body == "key_rotation":
             return issuer in v.chains and issuer not in v.rotated and issuer not in v.revoked
         return False
@@ -1457,8 +1462,10 @@ class Peer:
         a statement of a negotiation with us it issued (or an Offer to us, or its Stamp as the escrow of
         a contract of ours, :meth:`_witnesses_ours`) earns it credit; None when it
         does neither: ours or our principal's, one of the counterparty of a swap we started
-        (``chosen``), what ends a key (a KeyRevocation, a KeyRotation: always taken, once), or one of a
-        key outside our dealings that :meth:`_inside` let in. One contract without bonds keeps a party
+        (``chosen``), what ends a key (a KeyRotation, a revoker's first KeyRevocation of a key: always
+        taken, once; a later one counts for the key it revokes), its issuer's first Attestation of a
+        contract of ours (:meth:`_attests_ours`), or one of a key outside our dealings that
+        :meth:`_inside` let in. One contract without bonds keeps a party
         and its principal in our dealings for good (ATT-018), and their own public statements -- a
         Checkpoint at each next seq of a chain -- were journaled without bound (tests/test_attack16.py);
         a flat per-key limit refused an honest counterparty's Attestations (one a bonded trade) past the
@@ -1467,7 +1474,14 @@ class Peer:
         issuer = vs.issuer
         if dealings is None or issuer in (self.did, self.mandate_vs.issuer) or issuer in chosen:
             return None
-        if vs.body in ("key_revocation", "key_rotation") or not self.deals_with(issuer):
+        if vs.body == "key_rotation":
+            return None  # the last statement of its key's chain (KEY-005): one a key
+        if vs.body == "key_revocation":
+            if issuer not in self.verifier.revokers.get(vs.statement.key_revocation.key, ()):
+                return None  # the first of its revoker: always taken, once
+            # A later one counts for the key it revokes: a key in our dealings revoking itself, effective
+            # years ahead, again and again was journaled uncounted (tests/test_attack17.py).
+        elif not self.deals_with(issuer):
             return None
         nid = vs.negotiation_id
         if nid:
@@ -1478,6 +1492,8 @@ class Peer:
                 return _Dealing(issuer, earns=True)
         elif vs.body == "stamp" and self._witnesses_ours(vs):
             return _Dealing(issuer, earns=True)
+        elif vs.body == "attestation" and self._attests_ours(vs):
+            return None
         key = about(vs.body, issuer, vs.statement)
         refusal = dealings.refusal(key, now)
         if refusal is not None:
@@ -1498,6 +1514,16 @@ class Peer:
             if c is not None and c.escrow == stamp.issuer:
                 return True
         return False
+
+    def _attests_ours(self, attestation: VerifiedStatement) -> bool:
+        """Whether ``attestation`` is its issuer's first of a contract of ours (ATT-002: one counts per
+        party and contract), about us: what a trade with us makes its counterparty send (ATT-015). Counted
+        against its issuer's key, anyone holding that key's public statements -- its head Checkpoints,
+        which a Gossip call answers with -- could spend its count by relaying them, and get the
+        Attestation of a trade refused (tests/test_attack17.py). Its other checks (ATT-001: the contract
+        held, its issuer the other party) are the verifier's; one they refuse is kept nowhere."""
+        a = attestation.statement.attestation
+        return a.subject == self.did and not self.verifier.attested(attestation.issuer, a.accept)
 
     def _strangers_charge(self, keys: list[str] | _Dealing | None, now: int) -> None:
         """Count what :meth:`_strangers_room` (or :meth:`_dealings_room`) let in, now that it is taken."""
@@ -1603,17 +1629,25 @@ class Peer:
     def _introducer(self, vs: VerifiedStatement, provisional: _Provisional | None) -> str | None:
         """The issuer of the Mandate ``vs`` cites if it is our principal or a key a contract of ours put in
         our dealings: a newcomer a principal we know vouches for (RPC-017's reserve), which fresh
-        principals cannot be; else None. Never the counterparty of a negotiation alone: a fresh key whose
-        one Offer we countered vouched, while it stayed open, for as many fresh agents as it minted
-        Mandates for (tests/test_newcomer_offers.py)."""
+        principals cannot be; for a key bound to a principal of our contracts (a party vouching for agents
+        of its own), that principal, whose part it takes; else None. Never the counterparty of a
+        negotiation alone: a fresh key whose one Offer we countered vouched, while it stayed open, for as
+        many fresh agents as it minted Mandates for (tests/test_newcomer_offers.py)."""
         mandate = dict.get(self.verifier.statements, vs.mandate_digest)
         if mandate is None and provisional is not None:
             mandate = next((m for m in provisional.held if m.digest == vs.mandate_digest), None)
         if mandate is None or mandate.body != "mandate":
             return None
         principal = mandate.issuer
-        known = principal == self.mandate_vs.issuer or principal in self._contracted_with
-        return principal if known else None
+        ours, known = self.mandate_vs.issuer, self._contracted_with
+        if principal == ours:
+            return principal
+        if principal not in known:
+            return None
+        # A party of a contract of ours vouching for agents of its own takes from its principal's part:
+        # one contract put both in our dealings, and gave two parts (tests/test_attack17.py).
+        over = sorted(p for p in self.verifier.bound.get(principal, ()) if p in known and p != ours)
+        return over[0] if over else principal
 
     def _newcomer_charge(self, newcomer: tuple[str, str | None] | None, now: int) -> None:
         """Count a newcomer's opening Offer that :meth:`_newcomer_room` let in, now that it is taken, and
