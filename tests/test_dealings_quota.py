@@ -238,8 +238,12 @@ def test_the_escrows_lone_stamps_of_our_trades_are_never_refused() -> None:
         )
         neg = run_trade(a, b, b.did, proposal, escrow=escrow)
         assert neg.contract is not None
-        # The escrow's Stamp of the trade's Accept, signed anew: one Bob does not hold.
-        stamp = commitment_pb2.Stamp(statements=[neg.contract.accept.digest])
+        # The escrow's Stamp of a statement of the trade it has not stamped for Bob yet: the first one Bob
+        # sees (a re-stamp counts, WIT-006: tests/test_attack17.py).
+        unstamped = [
+            d for *_, d in neg.history if b.verifier.witness.recorded_stamp_time(escrow.did, d) is None
+        ]
+        stamp = commitment_pb2.Stamp(statements=[unstamped[0]])
         stamps.append(escrow.escrow._sign("stamp", stamp, b"", clock.now_ms).envelope)
         clock.advance(1_000)
     b.stranger_quota = StrangerQuota(per_period=100, per_key=1, dealings_factor=1, dealings_credit=0)

@@ -1505,13 +1505,17 @@ class Peer:
         memory) of a negotiation we are party to whose contract names the Stamp's issuer as its escrow.
         A relay sends a lone new Stamp as a request of its own (trade._relay), as a served peer's lock
         fetch does the escrow's last answer (ESC-009): statements of no negotiation, which a trade with
-        an escrow brings at every step."""
+        an escrow brings at every step. Only a Stamp naming such a statement the escrow had not stamped yet:
+        an escrow stamps each statement once (WIT-006), and one re-stamping a contract's Accept a hundred
+        times had each journaled uncounted, earning credit (tests/test_attack17.py); a re-stamp counts."""
         held, by_id = self.verifier.statements, self.verifier.negotiations.by_id
+        stamped = self.verifier.witness.recorded_stamp_time
+        escrow = stamp.issuer
         for digest in stamp.statement.stamp.statements:
             named = dict.get(held, digest)
             neg = by_id.get(named.negotiation_id) if named is not None and named.negotiation_id else None
             c = None if neg is None or self.did not in neg.parties else neg.contract
-            if c is not None and c.escrow == stamp.issuer:
+            if c is not None and c.escrow == escrow and stamped(escrow, digest) is None:
                 return True
         return False
 
