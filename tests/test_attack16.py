@@ -519,11 +519,6 @@ def test_a_newcomers_offer_carries_no_uncounted_flood_in_its_context(tmp_path: P
         assert b._strangers is not None and b._strangers.count == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ESC-017 counts nothing of an escrow's dealings: a key of one contract's public statements are "
-    "stamped without bound (options: RPC-016's per-key count with trade credit, KeyedCount)",
-)
 @pytest.mark.req("ESC-017", "ATT-018")
 def test_a_party_of_one_contract_cannot_grow_an_escrows_transcript_without_bound(tmp_path: Path) -> None:
     """Attack (RPC-016's hole of a party of one contract, at an escrow, where no consent is needed):
