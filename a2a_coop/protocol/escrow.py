@@ -1049,7 +1049,7 @@ class Escrow:
 
     def _dealing(self, vs: VerifiedStatement, key: str) -> _Dealing | None:
         """ESC-017 for a public statement counting for ``key``, a key in our dealings: counted for it
-        (:attr:`dealings`), unless a trade here needs it -- the witness of a statement of a trade here
+        (:attr:`dealings`), unless a trade here needs it -- a party's Ack of a statement of its contract
         that we hold, the first of its key (:meth:`_witnesses_a_trade`) -- or there is no such count.
         One contract, even one between fresh keys without funds, which needs nobody's consent, keeps its
         parties and their principals in our dealings for good, and their own public statements -- a
@@ -1060,41 +1060,26 @@ class Escrow:
         return _Dealing(key)
 
     def _witnesses_a_trade(self, vs: VerifiedStatement) -> bool:
-        """Whether ``vs`` is a trade's witness that we take uncounted, the first of its key of the
-        statement it names (we hold no Ack or Receipt of it by that key, no Stamp of it by that escrow:
-        what WIT-002 and NEG-017 read is the earliest, and any more are nobody's evidence): an Ack by a
-        party of a contract naming us of a statement of it we hold (a counterparty's Ack of a Delivery,
-        sent to settle, WIT-002), or a Stamp of the Accept of a negotiation we hold by an escrow an Offer
-        or Counter of it names (the witness of a displacing Accept, NEG-017). An Ack of an Offer that no
-        contract followed is no trade's: anyone can submit Offers naming us."""
-        if vs.body == "ack":
-            named: Iterable[bytes] = (vs.statement.ack.statement,)
-        elif vs.body == "stamp":
-            named = vs.statement.stamp.statements
-        else:
+        """Whether ``vs`` is a trade's witness that we take uncounted: an Ack by a party of a contract
+        naming us of a statement of it we hold (a counterparty's Ack of a Delivery, sent to settle,
+        WIT-002), the first of its key (we hold no Ack or Receipt of that statement by it: what WIT-002
+        reads is the earliest, and any more are nobody's evidence). An Ack of an Offer that no contract
+        followed is no trade's: anyone can submit Offers naming us. (A Stamp of another escrow is a
+        trade's witness only beside the Accept it names, new in the same Submit: :meth:`_needed`; we
+        never take that Accept without it, NEG-018.)"""
+        if vs.body != "ack":
             return False
         v = self.verifier
-        for digest in named:
-            stated = dict.get(v.statements, digest)
-            neg = v.negotiations.by_id.get(stated.header.negotiation_id) if stated is not None else None
-            if neg is None or stated is None:
-                continue
-            if vs.body == "ack":
-                c = neg.contract
-                if (
-                    c is not None
-                    and c.escrow == self.did
-                    and vs.issuer in c.parties
-                    and v.witness.ack_time(vs.issuer, digest) is None
-                ):
-                    return True
-            elif (
-                stated.body == "accept"
-                and vs.issuer in {proposal_of(o).terms.escrow for o in neg.offers}
-                and v.witness.stamp_of(vs.issuer, digest) is None
-            ):
-                return True
-        return False
+        digest = vs.statement.ack.statement
+        stated = dict.get(v.statements, digest)
+        neg = v.negotiations.by_id.get(stated.header.negotiation_id) if stated is not None else None
+        c = neg.contract if neg is not None else None
+        return (
+            c is not None
+            and c.escrow == self.did
+            and vs.issuer in c.parties
+            and v.witness.ack_time(vs.issuer, digest) is None
+        )
 
     def _earn(self, vs: VerifiedStatement, dealings: DealingsQuota, now_ms: int) -> None:
         """ESC-017: ``vs``, a statement of a negotiation we just took, earns its issuer a unit of credit
