@@ -519,6 +519,60 @@ def test_a_newcomers_offer_carries_no_uncounted_flood_in_its_context(tmp_path: P
         assert b._strangers is not None and b._strangers.count == 3
 
 
+@pytest.mark.req("ESC-017", "ATT-018")
+def test_a_party_of_one_contract_cannot_grow_an_escrows_transcript_without_bound(tmp_path: Path) -> None:
+    """Attack (RPC-016's hole of a party of one contract, at an escrow, where no consent is needed):
+    Alice and Mallory, fresh keys with no funds, submit a contract naming the escrow (no bonds), which puts
+    Mallory and her principal P in its dealings for good (ESC-017). Mallory then submits Checkpoints of
+    her own chain, one at each next seq, each alone, and P renewals of her Mandate: each issued by a key in
+    the dealings, never counted -- a hundred of each stamped into the transcript every auditor downloads,
+    without bound. Defence: a key in the dealings has a per-key count of its public statements too,
+    ``dealings_factor`` times a stranger's (here 16 x 4), plus one for each statement of a contract naming
+    the escrow it made this period: what its trades here need rides on that credit."""
+    from a2a_coop.runtime.strangers import STRANGER_PERIOD_MS
+
+    clock = FixedClock()
+    clock.now_ms -= clock.now_ms % STRANGER_PERIOD_MS  # the start of a window
+    escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=4, per_key=4))
+    alice, mallory = Party("alice", clock), Party("mallory", clock)
+    try:
+        offer = mallory.offer(alice, mallory.proposal(escrow=escrow.did))
+        accept = alice.accept(offer)
+        node.submit([*alice.setup, *mallory.setup, offer.envelope, accept.envelope])
+        assert node.escrow.deals_with(mallory.did) and node.escrow.deals_with(mallory.principal.did)
+        held = node.escrow.verifier.statements
+        signed = [offer.digest]
+
+        def checkpoint() -> bool:
+            cp = mallory.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle.root(signed)))
+            clock.advance(10)
+            try:
+                node.submit([cp.envelope])
+            except RateLimited as over:
+                assert over.requirement == "ESC-017" and over.retry_after_ms > 0
+                return False
+            signed.append(cp.digest)
+            return True
+
+        assert sum(checkpoint() for _ in range(100)) == 4 * 16  # her Offer, before the contract, earned none
+        renewals = 0
+        for _ in range(100):
+            renewed = mallory.principal.sign("mandate", mallory.mandate_vs.statement.mandate, ttl_ms=DAY_MS)
+            with contextlib.suppress(RateLimited):
+                node.submit([renewed.envelope])
+            renewals += renewed.digest in held
+        assert renewals == 4 * 16
+        # Still taken, never counted: a statement of the contract -- and each one earns its issuer one more
+        # public statement, no more.
+        delivery = mallory.deliver(accept, alice)
+        node.submit([delivery.envelope])
+        assert delivery.digest in held
+        signed = [d for d in held if held[d].issuer == mallory.did]
+        assert [checkpoint(), checkpoint()] == [True, False]
+    finally:
+        node.close()
+
+
 def _quota_escrow(tmp_path: Path, clock: FixedClock, quota: StrangerQuota) -> tuple[Party, EscrowNode]:
     """The escrow's Party and an EscrowNode on a journal in ``tmp_path``, with newcomer quota ``quota``
     (ESC-017), on ``clock``."""

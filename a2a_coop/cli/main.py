@@ -47,6 +47,7 @@ from a2a_coop.cli._common import (
 from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE
 from a2a_coop.protocol.statements import PROTOCOL_VERSION
 from a2a_coop.runtime.strangers import (
+    DEALINGS_PER_KEY_FACTOR,
     DEFAULT_NEWCOMER_OFFERS,
     DEFAULT_STRANGER_STATEMENTS,
     DEFAULT_STRANGER_STATEMENTS_PER_KEY,
@@ -135,8 +136,10 @@ def _add_stranger_quota(p: argparse.ArgumentParser, what: str) -> None:
         type=non_negative,
         default=DEFAULT_STRANGER_STATEMENTS_PER_KEY,
         metavar="N",
-        help="... and at most N an hour of any one such key "
-        f"(default {DEFAULT_STRANGER_STATEMENTS_PER_KEY}; 0: no limit)",
+        help="... and at most N an hour of any one such key; of any one key in our dealings, "
+        f"{DEALINGS_PER_KEY_FACTOR} N an hour of those its trades with us do not need, plus one for each "
+        f"statement of its trades that hour (default {DEFAULT_STRANGER_STATEMENTS_PER_KEY}; 0: no limit "
+        "on either)",
     )
 
 

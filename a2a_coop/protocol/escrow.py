@@ -152,6 +152,31 @@ class NewcomerQuota(Protocol):
         ...
 
 
+class DealingsQuota(Protocol):
+    """How many public statements of each key in its dealings an escrow takes per period of its clock,
+    beyond what its trades there need, with the credit those trades earn the key (SPEC ESC-017; the
+    reference's is :class:`a2a_coop.runtime.strangers.KeyedCount`)."""
+
+    def refusal(self, key: str, now: int) -> CoopError | None:
+        """The refusal of one more statement counted for ``key`` now, or None."""
+        ...
+
+    def charge(self, key: str, now: int) -> None:
+        """Count one statement for ``key``, which :meth:`refusal` let in and the escrow took."""
+        ...
+
+    def earn(self, key: str, now: int) -> None:
+        """A unit of credit for ``key``: a statement of a contract naming the escrow it issued, taken."""
+        ...
+
+
+class _Dealing(NamedTuple):
+    """A public statement that ESC-017 counts for ``key``, a key in the escrow's dealings
+    (:class:`DealingsQuota`), not against the newcomer quota."""
+
+    key: str
+
+
 class EscrowArchive(Archive, Protocol):
     """Where an escrow's statements are recorded (its journal: a2a_coop.runtime.journal.Journal):
     an :class:`~a2a_coop.protocol.archive.Archive` that also lists every statement in the order it was
@@ -243,6 +268,9 @@ class Escrow:
             the archive serving only the restart and the ledger (tests compare the two).
         quota: the newcomer quota on the statements of no negotiation it takes of keys outside its
             dealings (ESC-017; :attr:`quota`, settable later); None: no limit.
+        dealings: the count of the public statements of each key in its dealings that no trade here
+            needs, with the credit its trades here earn it (ESC-017; :attr:`dealings`, settable later);
+            None: no limit.
         shown: with an archive, the bindings shown, not held, that the escrow recorded beside it
             (:meth:`shown_binding`: KEY-007, KEY-008), restored before the archive is replayed, so that
             the revocations they authorised are taken again. In a ``setup`` transcript they are in
@@ -265,12 +293,15 @@ class Escrow:
         forget: bool = True,
         quota: NewcomerQuota | None = None,
         shown: Iterable[ShownBinding] = (),
+        dealings: DealingsQuota | None = None,
     ) -> None:
         self.signer = signer
         # ESC-017: the newcomer quota (None: no limit), and the keys in our dealings besides those with
         # funds here (the Book's): the parties of the contracts naming us and their principals (the
-        # issuers of the Mandates the contract's offer and Accept cite), rebuilt as the archive replays.
+        # issuers of the Mandates the contract's offer and Accept cite), rebuilt as the archive replays;
+        # and the per-key count of what those keys submit that no trade here needs (None: no limit).
         self.quota = quota
+        self.dealings = dealings
         self._dealings: set[str] = set()
         self.forget = forget
         self.did = signer.did
@@ -603,7 +634,8 @@ class Escrow:
                     self._note_fork(item)
             raise
         cut_off: set[bytes] = set()  # statements of this Submit a witnessed Accept superseded (NEG-018)
-        needed = self._needed(verified) if self.quota is not None else frozenset()  # ESC-017
+        counts = self.quota is not None or self.dealings is not None
+        needed = self._needed(verified) if counts else frozenset()  # ESC-017
         taken_with: int | None = None  # a revocation taken beside the binding shown before it (KEY-007)
         try:
             for i, item in enumerate(verified):
@@ -874,10 +906,12 @@ class Escrow:
             self._forked(reused, vs.issuer)
 
     def _receive(
-        self, vs: VerifiedStatement, now_ms: int, *, counted: list[str] | None = None
+        self, vs: VerifiedStatement, now_ms: int, *, counted: list[str] | _Dealing | None = None
     ) -> VerifiedStatement:
         """Accept one verified evidence statement as its witness. ``counted``: the keys it counts for
-        under the newcomer quota (ESC-017, :meth:`_newcomer`); None: not counted."""
+        under the newcomer quota, or the key in our dealings it counts for (ESC-017, :meth:`_newcomer`);
+        None: not counted. A statement of a contract naming us earns its issuer, in our dealings, credit
+        (:meth:`_earn`)."""
         if vs.header.issued_at_ms > now_ms + self.verifier.skew_ms:
             raise IssuedInFuture(f"issued at {vs.header.issued_at_ms}, now {now_ms}", requirement="TIM-003")
         if vs.issuer == self.did:
@@ -891,23 +925,32 @@ class Escrow:
             self._check_recognition(vs, now_ms)
         elif vs.body in ARBITRATED_BODIES:
             self._check_arbitrable(vs, now_ms)
-        quota = self.quota if counted else None
-        if quota is not None:
-            refusal = quota.refusal(counted or (), now_ms, solicited=True)
-            if refusal is not None:  # its own defect first (ERR-002), if it has one: a fork keeps its code
-                self.verifier.witness.set_provisional(self.did, vs.digest, now_ms)
-                try:
-                    self.verifier.check(vs)
-                finally:
-                    self.verifier.witness.clear_provisional()
-                raise refusal
+        quota, dealings = self.quota, self.dealings
+        if isinstance(counted, _Dealing):
+            refusal = dealings.refusal(counted.key, now_ms) if dealings is not None else None
+        else:
+            refusal = (
+                quota.refusal(counted, now_ms, solicited=True) if quota is not None and counted else None
+            )
+        if refusal is not None:  # its own defect first (ERR-002), if it has one: a fork keeps its code
+            self.verifier.witness.set_provisional(self.did, vs.digest, now_ms)
+            try:
+                self.verifier.check(vs)
+            finally:
+                self.verifier.witness.clear_provisional()
+            raise refusal
         self.verifier.accept_as_witness(vs, self.did, now_ms)
-        if quota is not None:
-            quota.charge(counted or (), now_ms)
+        if isinstance(counted, _Dealing):
+            if dealings is not None:
+                dealings.charge(counted.key, now_ms)
+        elif quota is not None and counted:
+            quota.charge(counted, now_ms)
         if self._archive is None:
             self._transcript.append(vs.envelope)
         self._unsaved.append(vs)
         self._take(vs)
+        if dealings is not None and vs.header.negotiation_id:
+            self._earn(vs, dealings, now_ms)
         return vs
 
     # -- the newcomer quota (ESC-017) ----------------------------------------------
@@ -971,31 +1014,83 @@ class Escrow:
         needed.update(vs.digest for vs in new if vs.body == "mandate" and vs.digest in cited)
         return frozenset(needed)
 
-    def _newcomer(self, vs: VerifiedStatement, needed: frozenset[bytes]) -> list[str] | None:
-        """ESC-017: the key a statement counts for under the newcomer quota (a KeyRevocation for the key it
-        revokes, any other -- a Mandate too, which anyone can sign naming any key -- for its issuer), or
-        None when it is not counted: no quota; a statement of a negotiation (ESC-011 admits it; what it
-        depends on is ``needed``); one issued by a key in our dealings (a Mandate by a party's principal:
-        naming a key in our dealings as agent is no claim to them, anyone can sign that); or what ends a
-        key we hold a statement of that nothing we hold ended yet -- its first KeyRevocation, or its
-        KeyRotation -- which a flood must never keep out."""
-        if self.quota is None or vs.header.negotiation_id or vs.digest in needed:
+    def _newcomer(self, vs: VerifiedStatement, needed: frozenset[bytes]) -> list[str] | _Dealing | None:
+        """ESC-017: how a statement counts -- for the key it counts for (a KeyRevocation for the key it
+        revokes, unless its issuer is in our dealings and that key is not; any other -- a Mandate too,
+        which anyone can sign naming any key -- for its issuer): that key in a list under the newcomer
+        quota, or, for a key in our dealings (a Mandate only for an agent in them too, a renewal: naming
+        a key in our dealings as agent is no claim to them, anyone can sign that), a :class:`_Dealing`
+        under its own count (:meth:`_dealing`); or None when it is not counted: no quota; a statement of
+        a negotiation (ESC-011 admits it; what it depends on is ``needed``); what ends a key we hold a
+        statement of that nothing we hold ended yet -- its first KeyRevocation, or its KeyRotation --
+        which a flood must never keep out; or what a trade here needs (:meth:`_dealing`)."""
+        if (self.quota is None and self.dealings is None) or vs.header.negotiation_id or vs.digest in needed:
             return None
         issuer, body = vs.issuer, vs.body
-        if self.deals_with(issuer) and (body != "mandate" or self.deals_with(vs.statement.mandate.agent)):
-            # A Mandate by a key in our dealings for a key outside them counts: a party's principal (a
-            # contract between fresh keys naming us as arbiter makes one) could mint them without bound,
-            # each stamped (tests/test_attack16.py); its renewal of a party's Mandate does not.
-            return None
         v = self.verifier
+        key = issuer
         if body == "key_revocation":
-            key = vs.statement.key_revocation.key
-            if self.deals_with(key) or (key in v.chains and key not in v.revoked):
+            revoked = vs.statement.key_revocation.key
+            if revoked in v.chains and revoked not in v.revoked:
                 return None
-            return [key]
-        if body == "key_rotation" and issuer in v.chains and not (issuer in v.rotated or issuer in v.revoked):
+            if self.deals_with(revoked) or not self.deals_with(issuer):
+                key = revoked  # else a key in our dealings revoking one outside: counted for the issuer
+        elif (
+            body == "key_rotation" and issuer in v.chains and not (issuer in v.rotated or issuer in v.revoked)
+        ):
             return None
-        return [issuer]
+        if self.deals_with(key) and (body != "mandate" or self.deals_with(vs.statement.mandate.agent)):
+            # A Mandate by a key in our dealings for a key outside them counts as a stranger's: a party's
+            # principal (a contract between fresh keys naming us as arbiter makes one) could mint them
+            # without bound, each stamped (tests/test_attack16.py); its renewal of a party's Mandate counts
+            # under its own count.
+            return self._dealing(vs, key)
+        return None if self.quota is None else [key]
+
+    def _dealing(self, vs: VerifiedStatement, key: str) -> _Dealing | None:
+        """ESC-017 for a public statement counting for ``key``, a key in our dealings: counted for it
+        (:attr:`dealings`), unless a trade here needs it -- a party's Ack of a statement of its contract
+        that we hold, the first of its key (:meth:`_witnesses_a_trade`) -- or there is no such count.
+        One contract, even one between fresh keys without funds, which needs nobody's consent, keeps its
+        parties and their principals in our dealings for good, and their own public statements -- a
+        Checkpoint at each next seq of a chain, a principal's renewal of a party's Mandate -- were
+        stamped without bound (tests/test_attack16.py)."""
+        if self.dealings is None or key == self.did or self._witnesses_a_trade(vs):
+            return None
+        return _Dealing(key)
+
+    def _witnesses_a_trade(self, vs: VerifiedStatement) -> bool:
+        """Whether ``vs`` is a trade's witness that we take uncounted: an Ack by a party of a contract
+        naming us of a statement of it we hold (a counterparty's Ack of a Delivery, sent to settle,
+        WIT-002), the first of its key (we hold no Ack or Receipt of that statement by it: what WIT-002
+        reads is the earliest, and any more are nobody's evidence). An Ack of an Offer that no contract
+        followed is no trade's: anyone can submit Offers naming us. (A Stamp of another escrow is a
+        trade's witness only beside the Accept it names, new in the same Submit: :meth:`_needed`; we
+        never take that Accept without it, NEG-018.)"""
+        if vs.body != "ack":
+            return False
+        v = self.verifier
+        digest = vs.statement.ack.statement
+        stated = dict.get(v.statements, digest)
+        neg = v.negotiations.by_id.get(stated.header.negotiation_id) if stated is not None else None
+        c = neg.contract if neg is not None else None
+        return (
+            c is not None
+            and c.escrow == self.did
+            and vs.issuer in c.parties
+            and v.witness.ack_time(vs.issuer, digest) is None
+        )
+
+    def _earn(self, vs: VerifiedStatement, dealings: DealingsQuota, now_ms: int) -> None:
+        """ESC-017: ``vs``, a statement of a negotiation we just took, earns its issuer a unit of credit
+        if it is a statement of a contract naming us (the Accept that forms it included) and its issuer
+        is in our dealings: what a key's trades here need besides -- an Ack of a counterparty's
+        Delivery, a renewed Mandate -- rides on it. An Offer no contract followed earns nothing: anyone
+        can submit Offers naming us."""
+        neg = self.verifier.negotiations.by_id.get(vs.header.negotiation_id)
+        c = neg.contract if neg is not None else None
+        if c is not None and c.escrow == self.did and self.deals_with(vs.issuer):
+            dealings.earn(vs.issuer, now_ms)
 
     def _show_binding(
         self, vs: VerifiedStatement, following: VerifiedStatement | bytes | None, now_ms: int

@@ -67,7 +67,14 @@ from a2a_coop.runtime.peer import (
     Peer,
     wall_clock_ms,
 )
-from a2a_coop.runtime.strangers import META_STRANGERS, NewcomerOffers, StrangerCount, StrangerQuota
+from a2a_coop.runtime.strangers import (
+    META_DEALINGS,
+    META_STRANGERS,
+    KeyedCount,
+    NewcomerOffers,
+    StrangerCount,
+    StrangerQuota,
+)
 from a2a_coop.runtime.strategy import Strategy
 from a2a_coop.runtime.trade import (
     Submitter,
@@ -939,8 +946,10 @@ class EscrowNode:
     good leaves memory once durable, the journal answering for it (:meth:`Escrow.forget_contract`);
     off, the escrow holds every contract (tests compare the two). ``stranger_quota``: the newcomer quota
     on the statements of no negotiation it takes of keys outside its dealings (ESC-017; None: the
-    defaults of :class:`StrangerQuota`; one of zeros: no limit), counted on our clock and journaled with
-    what it counted, so a restart grants no second quota.
+    defaults of :class:`StrangerQuota`; one of zeros: no limit), and, per key in its dealings, on those
+    no trade here needs (``dealings_factor`` times ``per_key`` a period, plus ``dealings_credit`` for
+    each statement of a contract naming us the key made that period; :class:`KeyedCount`), counted on
+    our clock and journaled with what they counted, so a restart grants no second quota.
     """
 
     def __init__(
@@ -999,6 +1008,23 @@ class EscrowNode:
             else None
         )
         self.escrow.quota = self.strangers
+        # ... and, per key in our dealings, what no trade here needs, with the credit their trades earn
+        # (journaled per key, META_DEALINGS/<key>, in the commit that holds what it counted).
+        self.dealings = (
+            KeyedCount(
+                quota.dealings_per_key,
+                quota.dealings_credit,
+                quota.period_ms,
+                self.journal.meta_under(META_DEALINGS + "/"),
+                clock(),
+                prefix=META_DEALINGS,
+                requirement="ESC-017",
+                what="public statements no trade here needed of",
+            )
+            if quota.active and quota.dealings_per_key
+            else None
+        )
+        self.escrow.dealings = self.dealings
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         # The last journal write a Submit staged (under the lock): what the escrow holds in memory is
@@ -1092,6 +1118,8 @@ class EscrowNode:
                 if len(self.escrow.forked_accepts) != forks:  # also when the Submit is refused (ESC-015)
                     meta = {**(meta or {}), META_FORKED_ACCEPTS: sorted(self.escrow.forked_accepts)}
                 counted = self.strangers.meta() if self.strangers is not None else {}
+                if self.dealings is not None:
+                    counted.update(self.dealings.meta())
                 if counted:  # in the commit that holds what it counted (ESC-017)
                     meta = {**(meta or {}), **counted}
                 ticket = self._stage(meta)

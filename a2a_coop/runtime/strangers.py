@@ -24,7 +24,9 @@ kept.
 An escrow counts the same way what it takes through Submit (SPEC.md ESC-017,
 :meth:`a2a_coop.protocol.escrow.Escrow._newcomer`): the statements of no negotiation of keys outside its
 dealings (no funds credited there, no contract it witnessed, not a party's principal), against the whole
-``per_period`` (it starts no swaps), its refusals naming ESC-017.
+``per_period`` (it starts no swaps), its refusals naming ESC-017; and per key in its dealings (a
+:class:`KeyedCount` too), those no trade there needs, with credit for each statement of a contract
+naming it the key made.
 
 Keys in the peer's dealings are counted too, per key (:class:`KeyedCount`, :data:`META_DEALINGS`): their
 public statements outside our negotiations, against ``per_key * dealings_factor`` a period plus
@@ -281,8 +283,8 @@ class StrangerCount:
 class KeyedCount:
     """Counts of one period per key, each key's journaled apart (meta row ``prefix/key``: [window, counted,
     credit], in the commit that journals what it counted), so that a restart grants no key a second
-    count in the same window: RPC-016's count of keys in our dealings (:data:`META_DEALINGS`), RPC-017's
-    of vouching principals (:data:`META_VOUCHED`).
+    count in the same window: RPC-016's count of keys in our dealings (:data:`META_DEALINGS`), ESC-017's
+    at an escrow (the same rows, in its journal), RPC-017's of vouching principals (:data:`META_VOUCHED`).
 
     A key may have ``base`` counted a period, plus ``per_credit`` for each unit of credit it earned that
     period (:meth:`earn`; memory only until its next counted statement journals it).

@@ -246,13 +246,15 @@ not_observable(
 )
 not_observable(
     "esc.stranger-quota",
-    "An escrow takes strangers' statements of no negotiation within a newcomer quota that never counts "
-    "its dealings",
+    "An escrow takes strangers' statements of no negotiation within a newcomer quota, and those of each "
+    "key in its dealings that no trade there needs within a per-key count its trades' statements raise",
     "the quota's size is the target escrow's configuration (the reference: 1,000 an hour), and reaching it "
     "would take the suite a thousand fresh keys and leave the target refusing the fresh identities the "
     "rest of the run submits (the escrow cases' parties have no funds or contract there before their "
     "first Submit; a run of the escrow cases spends 28 of the reference's 1,000); "
-    "tests/test_escrow_stranger_quota.py fills a small quota of the reference escrow, over gRPC too, and "
-    "rpc.rate-limit checks the shape of a RATE_LIMITED refusal",
+    "tests/test_escrow_stranger_quota.py fills a small quota of the reference escrow, over gRPC too, "
+    "tests/test_escrow_dealings_quota.py a small count of a key in its dealings (and 300 bonded trades "
+    "an hour with one counterparty under the served defaults, none refused), and rpc.rate-limit checks "
+    "the shape of a RATE_LIMITED refusal",
     "ESC-017",
 )
