@@ -197,16 +197,6 @@ def test_a_key_in_the_dealings_cannot_journal_its_own_revocations_uncounted() ->
 
 
 @pytest.mark.req("ESC-017", "KEY-004")
-@pytest.mark.xfail(
-    strict=True,
-    reason="ESC-017 (c) takes uncounted only a revocation of a key while the escrow holds none of it, so a "
-    "thief's own revocation of K, effective years ahead, makes the principal's a counted one, which K's "
-    "spent count refuses. Options: as RPC-016 (c) now does at a peer, take the first revocation of each "
-    "revoker (the key itself, a principal it is bound to; Verifier.revokers) uncounted in Escrow._newcomer "
-    "(a2a_coop/protocol/escrow.py, another helper's this session), a later one by the same revoker counted "
-    "for the key; or take uncounted a revocation whose effective_ms is earlier than the one held (it is "
-    "what the verifier acts on), bounded then by nothing but the key's seq, so per revoker is better.",
-)
 def test_a_thiefs_own_revocation_does_not_keep_the_principals_out_of_an_escrow(tmp_path: Path) -> None:
     """Attack 2 at an escrow: Mallory, holding K, submits K's Mandate and a Checkpoint, K's own revocation
     effective ten years ahead (the first: stamped uncounted), and Checkpoints of K until its per-key count

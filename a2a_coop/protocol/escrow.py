@@ -1022,8 +1022,8 @@ class Escrow:
         a key in our dealings as agent is no claim to them, anyone can sign that), a :class:`_Dealing`
         under its own count (:meth:`_dealing`); or None when it is not counted: no quota; a statement of
         a negotiation (ESC-011 admits it; what it depends on is ``needed``); what ends a key we hold a
-        statement of that nothing we hold ended yet -- its first KeyRevocation, or its KeyRotation --
-        which a flood must never keep out; or what a trade here needs (:meth:`_dealing`)."""
+        statement of -- each revoker's first KeyRevocation of it, or its KeyRotation while nothing we hold
+        ended it -- which a flood must never keep out; or what a trade here needs (:meth:`_dealing`)."""
         if (self.quota is None and self.dealings is None) or vs.header.negotiation_id or vs.digest in needed:
             return None
         issuer, body = vs.issuer, vs.body
@@ -1031,8 +1031,9 @@ class Escrow:
         key = issuer
         if body == "key_revocation":
             revoked = vs.statement.key_revocation.key
-            if revoked in v.chains and revoked not in v.revoked:
-                return None
+            if revoked in v.chains and issuer not in v.revokers.get(revoked, ()):
+                return None  # the first of its revoker: a thief's own, effective years ahead, kept the
+                # principal's out once it spent the key's count (tests/test_attack17.py); a later one counts
             if self.deals_with(revoked) or not self.deals_with(issuer):
                 key = revoked  # else a key in our dealings revoking one outside: counted for the issuer
         elif (
