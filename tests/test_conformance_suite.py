@@ -474,3 +474,24 @@ def test_the_open_cap_probe_leaves_no_contract_open_in_the_target(tmp_path: Path
         negotiations = status(who)["negotiations"]
         assert negotiations.get("FULFILLED", 0) >= 256, negotiations
         assert set(negotiations) == {"FULFILLED"}, negotiations
+
+
+@pytest.mark.req("RPC-012", "NEG-014")
+def test_the_open_cap_probe_closes_its_contracts_with_a_target_dating_ahead(tmp_path: Path) -> None:
+    """A target that took a statement dated ahead within the skew dates what it signs after it no
+    earlier (TIM-009): a run right after another (`tim.within-skew` sends such an Offer) finds it ahead
+    of the suite's clock. The probe's closing Receipts and Deliveries, dated by the suite's clock, were
+    all refused `ILLEGAL_TRANSITION` (issued before the contract was formed, NEG-014) and its 256
+    contracts stayed open a day: back-to-back runs against one served peer left 256 each, and from the
+    third the target's own outstanding cap refused the initiator cases (MANDATE_VIOLATION)."""
+    from tests.test_processes import status
+
+    for server, who in _serving(tmp_path, "bob", ["serve"]):
+        ahead = conformance("--target", server.target, "--case", "tim.within-skew")
+        assert ahead.returncode == 0 and "1 PASS" in ahead.stdout, ahead.stdout + ahead.stderr
+        before = status(who)["negotiations"]  # the skew case's own contracts
+        run = conformance("--target", server.target, "--case", "rpc.context-offer-over-open-cap")
+        assert run.returncode == 0 and "1 PASS" in run.stdout, run.stdout + run.stderr
+        negotiations = status(who)["negotiations"]
+        assert negotiations.get("FULFILLED", 0) - before.get("FULFILLED", 0) >= 256, negotiations
+        assert negotiations.get("PERFORMING", 0) == before.get("PERFORMING", 0), negotiations
