@@ -679,6 +679,46 @@ def test_escrow_export_refuses_a_peers_journal(
     assert run_cli(capsys, "escrow", "audit", out)[0] == 0
 
 
+def test_a_journal_of_the_other_kind_is_refused_and_left_as_it_was(
+    tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`escrow serve --journal bob.db` on a peer's journal (with the peer's own key: the one journal
+    of that key) marked it an escrow's journal, then failed with `MANDATE_UNKNOWN` (exit 1): from then
+    on `escrow export --journal bob.db` wrote a bogus "ledger" of the peer's statements, which its
+    check for a peer's journal had refused. The peer commands on an escrow's journal said it "does not
+    replay" (WRONG_AUDIENCE), as if it were damaged. Each is refused in one line naming the journal's
+    kind, exit 2, and the journal is left as it was."""
+    escrow = provision(tmp_path, "escrow")
+    node = EscrowNode(escrow.key, escrow.mandate, escrow.journal_path)
+    node.deposit(bob.did, 10)
+    remember_run(node.journal, escrow.mandate, [])  # as `escrow serve` does
+    node.close()
+    with Journal.open(bob.journal_path) as journal:  # as `serve` leaves it
+        open_peer(bob.key, bob.mandate, journal)
+        remember_run(journal, bob.mandate, [])
+        before = {k: journal.get_meta(k) for k in ("escrow/own-mandates", "a2a-coop/own-mandates")}
+    assert before["escrow/own-mandates"] is None and before["a2a-coop/own-mandates"] is not None
+    served = cli_process(
+        *["escrow", "serve", "--key", bob.key_path, "--mandate", bob.mandate_path],
+        *["--journal", bob.journal_path, "--port", "0"],
+        timeout_s=30,
+    )
+    assert served.returncode == 2 and served.stdout == "", served.stdout + served.stderr
+    one_line_error(served.stderr, "bob.db is a peer's journal", "not an escrow's")
+    with Journal.open(bob.journal_path) as journal:
+        assert {k: journal.get_meta(k) for k in before} == before
+    out = tmp_path / "t.json"
+    code, _, err = run_cli(capsys, "escrow", "export", "--journal", bob.journal_path, "--out", out)
+    assert code == 2 and not out.exists()
+    one_line_error(err, "bob.db is not an escrow's journal")
+    for command in (["status"], ["export", "--negotiation", "00", "--out", out]):
+        argv = [*command, "--journal", escrow.journal_path, "--key", escrow.key_path]
+        code, printed, err = run_cli(capsys, *argv)
+        assert code == 2 and printed == "", command
+        one_line_error(err, "escrow.db is an escrow's journal", "a2a-coop escrow export")
+    assert run_cli(capsys, "status", "--journal", bob.journal_path, "--key", bob.key_path)[0] == 0
+
+
 NOT_UTF8 = "\udcff"  # how Python hands over a command-line byte that is not UTF-8 (0xff)
 
 
