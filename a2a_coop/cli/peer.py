@@ -833,6 +833,8 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             elif why:
                 not_done += 1
                 print(f"a2a-coop: {short_id} did not finish: {why}", file=sys.stderr)
+                if (held := _held_under_revocable_terms(peer, neg)) is not None:  # as `offer` says it
+                    print(f"a2a-coop: {short_id} {held}", file=sys.stderr)
     return EXIT_UNFINISHED if not_done else EXIT_OK
 
 
