@@ -5,6 +5,7 @@ usage or connection error (2)."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -474,6 +475,29 @@ def test_the_open_cap_probe_leaves_no_contract_open_in_the_target(tmp_path: Path
         negotiations = status(who)["negotiations"]
         assert negotiations.get("FULFILLED", 0) >= 256, negotiations
         assert set(negotiations) == {"FULFILLED"}, negotiations
+
+
+def test_ctrl_c_mid_run_exits_130_in_one_line(tmp_path: Path) -> None:
+    """Ctrl-C during a run ended it in a KeyboardInterrupt traceback (the process killed by SIGINT):
+    the README promises exit 130 and one line from every command."""
+    for server, _ in _serving(tmp_path, "bob", ["serve"]):
+        run = subprocess.Popen(
+            cli_command("conformance", "--target", server.target),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**child_env(), "CI": "true"},
+        )
+        try:
+            assert run.stdout is not None
+            while not run.stdout.readline().startswith("[3/"):  # some cases ran: mid-run
+                assert run.poll() is None, "the run ended before its third case"
+            run.send_signal(signal.SIGINT)
+            _, err = run.communicate(timeout=30)
+        finally:
+            stop_process(run)
+        assert run.returncode == 130, err
+        assert err == "a2a-coop: interrupted\n"
 
 
 @pytest.mark.req("RPC-012", "NEG-014")

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 from a2a_coop import __version__
 from a2a_coop.cli._common import (
     EXIT_BROKEN_PIPE,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
@@ -987,4 +988,7 @@ def _run(argv: Sequence[str] | None) -> int:
     except UsageError as exc:
         print(f"a2a-coop: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # Ctrl-C in a command with no handling of its own (conformance, sim, ...)
+        print("a2a-coop: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return code
