@@ -656,7 +656,8 @@ def test_escrow_export_refuses_a_peers_journal(
     """`escrow export --journal bob.db` took the peer's own mandate for an escrow's and wrote a
     "ledger" of everything bob held, which `escrow audit` then reported hundreds of findings in. A
     journal no escrow served on, or a --mandate of another key than its escrow's, is refused (exit 2,
-    one line, nothing written); the escrow's own journal exports as before."""
+    one line, nothing written); the escrow's own journal exports as before. `escrow audit --escrow-did`
+    takes a did:key or a key file, and refuses anything else in one line (exit 2)."""
     escrow = provision(tmp_path, "escrow")
     node = EscrowNode(escrow.key, escrow.mandate, escrow.journal_path)
     node.deposit(bob.did, 10)
@@ -677,6 +678,11 @@ def test_escrow_export_refuses_a_peers_journal(
     assert code == 0, err
     assert f"2 statements (ledger and evidence) of {escrow.did}" in printed
     assert run_cli(capsys, "escrow", "audit", out)[0] == 0
+    assert run_cli(capsys, "escrow", "audit", out, "--escrow-did", escrow.key_path)[0] == 0
+    # A mistyped --escrow-did audited a "ledger" of nobody's and printed a finding per statement (exit 1).
+    code, printed, err = run_cli(capsys, "escrow", "audit", out, "--escrow-did", "did:key:z6Mktypo")
+    assert code == 2 and printed == ""
+    one_line_error(err, "did:key:z6Mktypo")
 
 
 def test_a_journal_of_the_other_kind_is_refused_and_left_as_it_was(

@@ -162,7 +162,8 @@ def cmd_escrow_export(args: argparse.Namespace, out: TextIO) -> int:
 @runtime_command
 def cmd_escrow_audit(args: argparse.Namespace, out: TextIO) -> int:
     inputs = load(args.files)
-    report = audit_ledger([item.data for item in inputs.items], escrow=args.escrow_did)
+    escrow = resolve_did(args.escrow_did) if args.escrow_did is not None else None  # a typo: no findings
+    report = audit_ledger([item.data for item in inputs.items], escrow=escrow)
     if args.json:
         doc = {
             "result": "ok" if report.ok else "findings",

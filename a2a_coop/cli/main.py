@@ -591,7 +591,8 @@ def _add_runtime_parsers(sub: Any) -> None:
     e.add_argument("files", nargs="+", metavar="FILE")
     e.add_argument(
         "--escrow-did",
-        help="the escrow audited (default: the one key that issued ledger entries; needed when several did)",
+        help="the escrow audited, a did:key or its key file (default: the one key that issued ledger "
+        "entries; needed when several did)",
     )
     e.add_argument("--json", action="store_true", help="print one JSON report")
     e.set_defaults(func=_Command("escrow", "cmd_escrow_audit"))
