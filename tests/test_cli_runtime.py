@@ -351,6 +351,15 @@ def test_serve_escrow_options_are_checked_before_serving(
     assert code == 2 and "--lock-wait-ms: '0' is not a positive integer" in err  # argparse's usage error
 
 
+def test_serve_burst_needs_a_rate(tmp_path: Path, bob: Identity) -> None:
+    """`serve --burst 5` without --max-rate served with no limit at all, the option silently ignored
+    (its help says "with --max-rate"): refused in one line, exit 2, before serving."""
+    served = cli_process("serve", *bob.files(), "--port", "0", "--burst", "5", timeout_s=20)
+    assert served.returncode == 2 and served.stdout == "", served.stdout + served.stderr
+    one_line_error(served.stderr, "--burst needs --max-rate")
+    assert not bob.journal_path.exists()
+
+
 def test_offer_to_nobody_is_a_network_error(bob: Identity, capsys: pytest.CaptureFixture[str]) -> None:
     """Nothing listens on the port: exit 2 with the transport's reason, quickly."""
     target = f"127.0.0.1:{_free_port()}"

@@ -185,6 +185,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("the --escrow-tls-* options need --escrow HOST:PORT")
     if args.lock_wait_ms is not None and args.escrow is None:
         raise UsageError("--lock-wait-ms needs --escrow HOST:PORT")
+    if args.burst and not args.max_rate:  # a bucket's size with no rate filling it would limit nothing
+        raise UsageError("--burst needs --max-rate N (the rate whose bursts it sizes)")
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
     context = [load_envelope(p, "context envelope") for p in args.context]
