@@ -477,6 +477,25 @@ def test_the_open_cap_probe_leaves_no_contract_open_in_the_target(tmp_path: Path
         assert set(negotiations) == {"FULFILLED"}, negotiations
 
 
+def test_a_run_leaves_the_contracts_its_cases_formed_closed_in_the_target(tmp_path: Path) -> None:
+    """Most cases form a contract without escrow with the target (a valid Offer it accepts, before or
+    after the defect they test) and left it PERFORMING, open until its deadline plus the claim window
+    (a day), holding part of the target's exposure cap: a reference peer served with `a2a-coop
+    mandate`'s defaults (5,000 outstanding) failed the `ini.*`, `mnd.budget` and `mnd.outstanding-cap`
+    cases `MANDATE_VIOLATION` from the third or fourth run of a day (some 1,800 outstanding a run).
+    The suite now performs its side of each once the case is over."""
+    from tests.test_processes import status
+
+    cases = ("bdy.item-kind", "neg.second-accept", "rpl.nonce-reused", "stm.no-body")
+    for server, who in _serving(tmp_path, "bob", ["serve"]):
+        run = conformance("--target", server.target, *(a for c in cases for a in ("--case", c)))
+        assert run.returncode == 0 and f"{len(cases)} PASS" in run.stdout, run.stdout + run.stderr
+        negotiations = status(who)["negotiations"]
+        assert negotiations.get("FULFILLED", 0) >= len(cases), negotiations
+        assert "PERFORMING" not in negotiations, negotiations
+        assert status(who)["outstanding_value"] == 0
+
+
 def test_ctrl_c_mid_run_exits_130_in_one_line(tmp_path: Path) -> None:
     """Ctrl-C during a run ended it in a KeyboardInterrupt traceback (the process killed by SIGINT):
     the README promises exit 130 and one line from every command."""
