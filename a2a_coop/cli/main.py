@@ -779,8 +779,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keys, offline verification and inspection of a2a-coop signed statements; "
         "peers and escrows over gRPC.",
         epilog="Exit codes: 0 valid or done, 1 invalid, rejected or refused, 2 usage, I/O or network "
-        "error, 3 a trade did not finish (offer, resume), 130 interrupted, 141 output to a closed pipe (the "
-        "reader left, as in '| head'). 'a2a-coop COMMAND --help' describes a command.",
+        "error, 3 a trade did not finish (offer, resume) or a target did not take a key revocation "
+        "(revoke-key), 130 interrupted, 141 output to a closed pipe (the reader left, as in '| head'). "
+        "'a2a-coop COMMAND --help' describes a command.",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
