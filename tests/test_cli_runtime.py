@@ -351,12 +351,23 @@ def test_serve_escrow_options_are_checked_before_serving(
     assert code == 2 and "--lock-wait-ms: '0' is not a positive integer" in err  # argparse's usage error
 
 
-def test_serve_burst_needs_a_rate(tmp_path: Path, bob: Identity) -> None:
-    """`serve --burst 5` without --max-rate served with no limit at all, the option silently ignored
-    (its help says "with --max-rate"): refused in one line, exit 2, before serving."""
-    served = cli_process("serve", *bob.files(), "--port", "0", "--burst", "5", timeout_s=20)
+@pytest.mark.parametrize(
+    ("option", "needs"),
+    [
+        (["--burst", "5"], "--burst needs --max-rate"),
+        (["--card-port", "8000"], "--card-port needs --a2a"),
+        (["--public-url", "https://agent.example.com"], "--public-url needs --a2a"),
+    ],
+)
+def test_serve_options_that_configure_another_are_refused_without_it(
+    bob: Identity, option: list[str], needs: str
+) -> None:
+    """`serve --burst 5` without --max-rate served with no limit at all, and `--card-port` or
+    `--public-url` without --a2a served no A2A binding, each option silently ignored (their help says
+    "with --max-rate", "with --a2a"): refused in one line, exit 2, before serving."""
+    served = cli_process("serve", *bob.files(), "--port", "0", *option, timeout_s=20)
     assert served.returncode == 2 and served.stdout == "", served.stdout + served.stderr
-    one_line_error(served.stderr, "--burst needs --max-rate")
+    one_line_error(served.stderr, needs)
     assert not bob.journal_path.exists()
 
 

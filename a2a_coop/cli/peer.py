@@ -187,6 +187,13 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("--lock-wait-ms needs --escrow HOST:PORT")
     if args.burst and not args.max_rate:  # a bucket's size with no rate filling it would limit nothing
         raise UsageError("--burst needs --max-rate N (the rate whose bursts it sizes)")
+    a2a_only = {
+        "--card-port": args.card_port,
+        "--public-url": args.public_url,
+        "--public-grpc": args.public_grpc,
+    }
+    if not args.a2a and (given := [option for option, value in a2a_only.items() if value]):
+        raise UsageError(f"{given[0]} needs --a2a (it configures the A2A binding, served only with it)")
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
     context = [load_envelope(p, "context envelope") for p in args.context]
