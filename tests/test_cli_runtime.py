@@ -351,6 +351,26 @@ def test_serve_escrow_options_are_checked_before_serving(
     assert code == 2 and "--lock-wait-ms: '0' is not a positive integer" in err  # argparse's usage error
 
 
+@pytest.mark.parametrize(
+    ("option", "needs"),
+    [
+        (["--burst", "5"], "--burst needs --max-rate"),
+        (["--card-port", "8000"], "--card-port needs --a2a"),
+        (["--public-url", "https://agent.example.com"], "--public-url needs --a2a"),
+    ],
+)
+def test_serve_options_that_configure_another_are_refused_without_it(
+    bob: Identity, option: list[str], needs: str
+) -> None:
+    """`serve --burst 5` without --max-rate served with no limit at all, and `--card-port` or
+    `--public-url` without --a2a served no A2A binding, each option silently ignored (their help says
+    "with --max-rate", "with --a2a"): refused in one line, exit 2, before serving."""
+    served = cli_process("serve", *bob.files(), "--port", "0", *option, timeout_s=20)
+    assert served.returncode == 2 and served.stdout == "", served.stdout + served.stderr
+    one_line_error(served.stderr, needs)
+    assert not bob.journal_path.exists()
+
+
 def test_offer_to_nobody_is_a_network_error(bob: Identity, capsys: pytest.CaptureFixture[str]) -> None:
     """Nothing listens on the port: exit 2 with the transport's reason, quickly."""
     target = f"127.0.0.1:{_free_port()}"
@@ -656,7 +676,8 @@ def test_escrow_export_refuses_a_peers_journal(
     """`escrow export --journal bob.db` took the peer's own mandate for an escrow's and wrote a
     "ledger" of everything bob held, which `escrow audit` then reported hundreds of findings in. A
     journal no escrow served on, or a --mandate of another key than its escrow's, is refused (exit 2,
-    one line, nothing written); the escrow's own journal exports as before."""
+    one line, nothing written); the escrow's own journal exports as before. `escrow audit --escrow-did`
+    takes a did:key or a key file, and refuses anything else in one line (exit 2)."""
     escrow = provision(tmp_path, "escrow")
     node = EscrowNode(escrow.key, escrow.mandate, escrow.journal_path)
     node.deposit(bob.did, 10)
@@ -677,6 +698,51 @@ def test_escrow_export_refuses_a_peers_journal(
     assert code == 0, err
     assert f"2 statements (ledger and evidence) of {escrow.did}" in printed
     assert run_cli(capsys, "escrow", "audit", out)[0] == 0
+    assert run_cli(capsys, "escrow", "audit", out, "--escrow-did", escrow.key_path)[0] == 0
+    # A mistyped --escrow-did audited a "ledger" of nobody's and printed a finding per statement (exit 1).
+    code, printed, err = run_cli(capsys, "escrow", "audit", out, "--escrow-did", "did:key:z6Mktypo")
+    assert code == 2 and printed == ""
+    one_line_error(err, "did:key:z6Mktypo")
+
+
+def test_a_journal_of_the_other_kind_is_refused_and_left_as_it_was(
+    tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`escrow serve --journal bob.db` on a peer's journal (with the peer's own key: the one journal
+    of that key) marked it an escrow's journal, then failed with `MANDATE_UNKNOWN` (exit 1): from then
+    on `escrow export --journal bob.db` wrote a bogus "ledger" of the peer's statements, which its
+    check for a peer's journal had refused. The peer commands on an escrow's journal said it "does not
+    replay" (WRONG_AUDIENCE), as if it were damaged. Each is refused in one line naming the journal's
+    kind, exit 2, and the journal is left as it was."""
+    escrow = provision(tmp_path, "escrow")
+    node = EscrowNode(escrow.key, escrow.mandate, escrow.journal_path)
+    node.deposit(bob.did, 10)
+    remember_run(node.journal, escrow.mandate, [])  # as `escrow serve` does
+    node.close()
+    with Journal.open(bob.journal_path) as journal:  # as `serve` leaves it
+        open_peer(bob.key, bob.mandate, journal)
+        remember_run(journal, bob.mandate, [])
+        before = {k: journal.get_meta(k) for k in ("escrow/own-mandates", "a2a-coop/own-mandates")}
+    assert before["escrow/own-mandates"] is None and before["a2a-coop/own-mandates"] is not None
+    served = cli_process(
+        *["escrow", "serve", "--key", bob.key_path, "--mandate", bob.mandate_path],
+        *["--journal", bob.journal_path, "--port", "0"],
+        timeout_s=30,
+    )
+    assert served.returncode == 2 and served.stdout == "", served.stdout + served.stderr
+    one_line_error(served.stderr, "bob.db is a peer's journal", "not an escrow's")
+    with Journal.open(bob.journal_path) as journal:
+        assert {k: journal.get_meta(k) for k in before} == before
+    out = tmp_path / "t.json"
+    code, _, err = run_cli(capsys, "escrow", "export", "--journal", bob.journal_path, "--out", out)
+    assert code == 2 and not out.exists()
+    one_line_error(err, "bob.db is not an escrow's journal")
+    for command in (["status"], ["export", "--negotiation", "00", "--out", out]):
+        argv = [*command, "--journal", escrow.journal_path, "--key", escrow.key_path]
+        code, printed, err = run_cli(capsys, *argv)
+        assert code == 2 and printed == "", command
+        one_line_error(err, "escrow.db is an escrow's journal", "a2a-coop escrow export")
+    assert run_cli(capsys, "status", "--journal", bob.journal_path, "--key", bob.key_path)[0] == 0
 
 
 NOT_UTF8 = "\udcff"  # how Python hands over a command-line byte that is not UTF-8 (0xff)

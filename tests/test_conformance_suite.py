@@ -5,6 +5,7 @@ usage or connection error (2)."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -474,3 +475,66 @@ def test_the_open_cap_probe_leaves_no_contract_open_in_the_target(tmp_path: Path
         negotiations = status(who)["negotiations"]
         assert negotiations.get("FULFILLED", 0) >= 256, negotiations
         assert set(negotiations) == {"FULFILLED"}, negotiations
+
+
+def test_a_run_leaves_the_contracts_its_cases_formed_closed_in_the_target(tmp_path: Path) -> None:
+    """Most cases form a contract without escrow with the target (a valid Offer it accepts, before or
+    after the defect they test) and left it PERFORMING, open until its deadline plus the claim window
+    (a day), holding part of the target's exposure cap: a reference peer served with `a2a-coop
+    mandate`'s defaults (5,000 outstanding) failed the `ini.*`, `mnd.budget` and `mnd.outstanding-cap`
+    cases `MANDATE_VIOLATION` from the third or fourth run of a day (some 1,800 outstanding a run).
+    The suite now performs its side of each once the case is over."""
+    from tests.test_processes import status
+
+    cases = ("bdy.item-kind", "neg.second-accept", "rpl.nonce-reused", "stm.no-body")
+    for server, who in _serving(tmp_path, "bob", ["serve"]):
+        run = conformance("--target", server.target, *(a for c in cases for a in ("--case", c)))
+        assert run.returncode == 0 and f"{len(cases)} PASS" in run.stdout, run.stdout + run.stderr
+        negotiations = status(who)["negotiations"]
+        assert negotiations.get("FULFILLED", 0) >= len(cases), negotiations
+        assert "PERFORMING" not in negotiations, negotiations
+        assert status(who)["outstanding_value"] == 0
+
+
+def test_ctrl_c_mid_run_exits_130_in_one_line(tmp_path: Path) -> None:
+    """Ctrl-C during a run ended it in a KeyboardInterrupt traceback (the process killed by SIGINT):
+    the README promises exit 130 and one line from every command."""
+    for server, _ in _serving(tmp_path, "bob", ["serve"]):
+        run = subprocess.Popen(
+            cli_command("conformance", "--target", server.target),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**child_env(), "CI": "true"},
+        )
+        try:
+            assert run.stdout is not None
+            while not run.stdout.readline().startswith("[3/"):  # some cases ran: mid-run
+                assert run.poll() is None, "the run ended before its third case"
+            run.send_signal(signal.SIGINT)
+            _, err = run.communicate(timeout=30)
+        finally:
+            stop_process(run)
+        assert run.returncode == 130, err
+        assert err == "a2a-coop: interrupted\n"
+
+
+@pytest.mark.req("RPC-012", "NEG-014")
+def test_the_open_cap_probe_closes_its_contracts_with_a_target_dating_ahead(tmp_path: Path) -> None:
+    """A target that took a statement dated ahead within the skew dates what it signs after it no
+    earlier (TIM-009): a run right after another (`tim.within-skew` sends such an Offer) finds it ahead
+    of the suite's clock. The probe's closing Receipts and Deliveries, dated by the suite's clock, were
+    all refused `ILLEGAL_TRANSITION` (issued before the contract was formed, NEG-014) and its 256
+    contracts stayed open a day: back-to-back runs against one served peer left 256 each, and from the
+    third the target's own outstanding cap refused the initiator cases (MANDATE_VIOLATION)."""
+    from tests.test_processes import status
+
+    for server, who in _serving(tmp_path, "bob", ["serve"]):
+        ahead = conformance("--target", server.target, "--case", "tim.within-skew")
+        assert ahead.returncode == 0 and "1 PASS" in ahead.stdout, ahead.stdout + ahead.stderr
+        before = status(who)["negotiations"]  # the skew case's own contracts
+        run = conformance("--target", server.target, "--case", "rpc.context-offer-over-open-cap")
+        assert run.returncode == 0 and "1 PASS" in run.stdout, run.stdout + run.stderr
+        negotiations = status(who)["negotiations"]
+        assert negotiations.get("FULFILLED", 0) - before.get("FULFILLED", 0) >= 256, negotiations
+        assert negotiations.get("PERFORMING", 0) == before.get("PERFORMING", 0), negotiations

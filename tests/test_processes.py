@@ -484,7 +484,7 @@ def cli_offer(net: Network, *extra: str) -> tuple[str, str]:
 
 
 def cli_act(net: Network, command: str, short_id: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    """`a2a-coop claim` or `a2a-coop revoke` by alice on negotiation ``short_id``."""
+    """`a2a-coop claim`, `revoke` or `resume` by alice on negotiation ``short_id``."""
     return cli(
         *[command, *net.alice.files(), "--negotiation", short_id, "--to", net.bob_server.target],
         *["--escrow", net.escrow_server.target, *extra],
@@ -745,6 +745,12 @@ def test_revoke_command_follows_the_revocation_terms(
     # 500), to revoke meanwhile; by default `offer` would wait the hold out (most of the hour here).
     revocable, state = cli_offer(net, "--revocable", "--forfeit-bond", "--no-wait-hold")
     assert state == "BONDED"
+    # `resume` before the hold ends carries nothing on and says why, and until when, as `offer` did: it
+    # said only "did not finish: BONDED, 200 credit in bonds still locked", which a rerun repeated.
+    early = cli_act(net, "resume", revocable)
+    assert early.returncode == 3 and early.stdout.split() == [revocable, "BONDED"], early.stdout
+    assert f"{revocable} holds our delivery back until " in early.stderr, early.stderr
+    assert "CMT-012" in early.stderr and "Traceback" not in early.stderr
     result = cli_act(net, "revoke", revocable, "--reason", "changed my mind")
     assert result.returncode == 0, result.stderr
     assert f"negotiation {revocable}  REVOKED" in result.stdout

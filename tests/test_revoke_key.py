@@ -152,6 +152,33 @@ def _revocation(path: Path) -> VerifiedStatement:
     return verify_statement(load_envelope(path, "revocation"))
 
 
+def test_revoke_key_refuses_what_does_not_verify_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A --binding or --mandate file that is no envelope, and a --reason too long for an envelope, ended
+    `revoke-key` in a traceback (`Invalid`, `EnvelopeTooLarge`): it was the one networked command not
+    run as the others are. Each is refused in one line, exit 1 (invalid), nothing signed or written."""
+    alice = provision(tmp_path, "alice")
+    out = tmp_path / "r.json"
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(b"garbage\n")
+    principal_db = alice.key_path.with_name("alice-principal.db")
+    with Journal.open(principal_db) as journal:
+        head = journal.chain_head(verify_statement(alice.mandate).issuer)
+    base = ["revoke-key", *_principal(alice), "--agent", alice.did, "--out", out]
+    for extra, needle in (
+        (["--binding", garbage], "binding statement"),
+        (["--mandate", garbage], "mandate"),
+        (["--reason", "x" * 100_000], "ENVELOPE_TOO_LARGE"),
+    ):
+        code, stdout, err = run_cli(capsys, *base, *map(str, extra))
+        assert code == 1 and stdout == "", extra[0]
+        one_line_error(err, needle)
+        assert not out.exists()
+    with Journal.open(principal_db) as journal:
+        assert journal.chain_head(verify_statement(alice.mandate).issuer) == head
+
+
 def test_revoke_key_usage_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     alice = provision(tmp_path, "alice")
     stranger = tmp_path / "stranger.key"

@@ -16,6 +16,7 @@ from a2a_coop.cli._runtime import (
     configure_logging,
     dial_tls,
     first_contact,
+    journal_kind,
     load_envelope,
     load_key,
     load_mandate,
@@ -50,7 +51,12 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
     mandate = load_mandate(args.mandate, key)
     funding = [(resolve_did(did), amount) for did, amount in args.fund]  # all checked before any deposit
     claim_chain(args.key, key, args.journal)
-    open_journal(args.journal).close()  # the usage checks (a missing directory, a journal in use) first
+    with open_journal(args.journal) as journal:  # usage checks first: a missing directory, a journal in use
+        if journal_kind(journal) == "peer":  # an escrow replaying it would mark it an escrow's and fail
+            raise UsageError(
+                f"{args.journal} is a peer's journal (`serve` or `offer` ran on it), not an escrow's: an "
+                "escrow serves on a journal of its own"
+            )
     quota = StrangerQuota(per_period=args.stranger_statements, per_key=args.stranger_statements_per_key)
     node = EscrowNode(key, mandate, args.journal, faucet=args.conformance_faucet, stranger_quota=quota)
     try:
@@ -156,7 +162,8 @@ def cmd_escrow_export(args: argparse.Namespace, out: TextIO) -> int:
 @runtime_command
 def cmd_escrow_audit(args: argparse.Namespace, out: TextIO) -> int:
     inputs = load(args.files)
-    report = audit_ledger([item.data for item in inputs.items], escrow=args.escrow_did)
+    escrow = resolve_did(args.escrow_did) if args.escrow_did is not None else None  # a typo: no findings
+    report = audit_ledger([item.data for item in inputs.items], escrow=escrow)
     if args.json:
         doc = {
             "result": "ok" if report.ok else "findings",

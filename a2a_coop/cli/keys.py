@@ -31,6 +31,7 @@ from a2a_coop.cli._runtime import (
     load_key,
     open_journal,
     resolve_did,
+    runtime_command,
 )
 from a2a_coop.protocol.envelope import envelope_to_json
 from a2a_coop.protocol.errors import (
@@ -52,6 +53,7 @@ from a2a_coop.transport import CooperationClient, EscrowClient, TlsConfig, Trans
 _AGAINST_OTHERS = (Equivocation, ChainBroken, LogRootMismatch, NonceReused)
 
 
+@runtime_command
 def cmd_revoke_key(args: argparse.Namespace, out: TextIO) -> int:
     signer = load_key(args.principal)
     key = resolve_did(args.agent)

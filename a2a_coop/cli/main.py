@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 from a2a_coop import __version__
 from a2a_coop.cli._common import (
     EXIT_BROKEN_PIPE,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
@@ -593,7 +594,8 @@ def _add_runtime_parsers(sub: Any) -> None:
     e.add_argument("files", nargs="+", metavar="FILE")
     e.add_argument(
         "--escrow-did",
-        help="the escrow audited (default: the one key that issued ledger entries; needed when several did)",
+        help="the escrow audited, a did:key or its key file (default: the one key that issued ledger "
+        "entries; needed when several did)",
     )
     e.add_argument("--json", action="store_true", help="print one JSON report")
     e.set_defaults(func=_Command("escrow", "cmd_escrow_audit"))
@@ -780,8 +782,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keys, offline verification and inspection of a2a-coop signed statements; "
         "peers and escrows over gRPC.",
         epilog="Exit codes: 0 valid or done, 1 invalid, rejected or refused, 2 usage, I/O or network "
-        "error, 3 a trade did not finish (offer, resume), 130 interrupted, 141 output to a closed pipe (the "
-        "reader left, as in '| head'). 'a2a-coop COMMAND --help' describes a command.",
+        "error, 3 a trade did not finish (offer, resume) or a target did not take a key revocation "
+        "(revoke-key), 130 interrupted, 141 output to a closed pipe (the reader left, as in '| head'). "
+        "'a2a-coop COMMAND --help' describes a command.",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -990,4 +993,7 @@ def _run(argv: Sequence[str] | None) -> int:
     except UsageError as exc:
         print(f"a2a-coop: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # Ctrl-C in a command with no handling of its own (conformance, sim, ...)
+        print("a2a-coop: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return code

@@ -185,6 +185,15 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("the --escrow-tls-* options need --escrow HOST:PORT")
     if args.lock_wait_ms is not None and args.escrow is None:
         raise UsageError("--lock-wait-ms needs --escrow HOST:PORT")
+    if args.burst and not args.max_rate:  # a bucket's size with no rate filling it would limit nothing
+        raise UsageError("--burst needs --max-rate N (the rate whose bursts it sizes)")
+    a2a_only = {
+        "--card-port": args.card_port,
+        "--public-url": args.public_url,
+        "--public-grpc": args.public_grpc,
+    }
+    if not args.a2a and (given := [option for option, value in a2a_only.items() if value]):
+        raise UsageError(f"{given[0]} needs --a2a (it configures the A2A binding, served only with it)")
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
     context = [load_envelope(p, "context envelope") for p in args.context]
@@ -833,6 +842,8 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             elif why:
                 not_done += 1
                 print(f"a2a-coop: {short_id} did not finish: {why}", file=sys.stderr)
+                if (held := _held_under_revocable_terms(peer, neg)) is not None:  # as `offer` says it
+                    print(f"a2a-coop: {short_id} {held}", file=sys.stderr)
     return EXIT_UNFINISHED if not_done else EXIT_OK
 
 

@@ -41,8 +41,10 @@ def counterparty(did: str) -> Party:
 
 def fair_proposal(party: Party, *, value: int = 20, ask: int = 10, **kw: Any) -> trade_pb2.Offer:
     """An offer any honest reference peer accepts: we give more than we ask, no escrow. The target
-    gives little (10), so the contracts a run leaves live use little of its mandate's exposure cap:
-    a run forms a few dozen, and they stay live until their deadline plus the claim window."""
+    gives little (10), so the contracts a run forms use little of its mandate's budget (a run forms
+    some seventy); the suite performs its side of each once the case is over
+    (:meth:`Context.close_contracts`), so that they do not stay open in the target, holding part of its
+    exposure cap, until their deadline plus the claim window."""
     deadline = party.clock.now_ms + DAY_MS
     return party.proposal(
         gives=[service("code-review", value=value, deadline_ms=deadline)],

@@ -135,7 +135,10 @@ def run_case(session: Session, case: Case) -> tuple[Outcome, Context]:
     if session.info.escrow_only and case.role is not Role.ESCROW:
         return Outcome.skipped("the target is an escrow: it does not serve CooperationService"), ctx
     try:
-        outcome = case.run(ctx)
+        try:
+            outcome = case.run(ctx)
+        finally:
+            ctx.close_contracts()
     except CaseFailed as exc:
         outcome = Outcome(exc.level, exc.reason)
     except ConnectionError:

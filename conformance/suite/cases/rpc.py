@@ -279,11 +279,16 @@ def _perform(ctx: Context, party: Party, answers: list[list[VerifiedStatement]])
     """Perform our side of each contract the probe formed -- a Receipt of each Delivery the target
     answered with, then our own Delivery -- so that the run leaves none of them open in the target
     (until their deadline plus the claim window, a day: a target a CI job probes again and again would
-    fill its caps on open negotiations with them). What the target answers is not judged here."""
+    fill its caps on open negotiations with them). What the target answers is not judged here. Our
+    statements are dated no earlier than the target's they answer (NEG-014): a target whose clock, or
+    the dates it took from an earlier run's statements (dated ahead within the skew, TIM-009), is ahead
+    of ours refused them all ``ILLEGAL_TRANSITION``, and every contract stayed open."""
     for answer in answers:
         accept = next((vs for vs in answer if vs.body == "accept"), None)
         if accept is None:
             continue
+        for vs in answer:
+            ctx.follow(vs)
         for vs in answer:
             if vs.body == "delivery":
                 ctx.exchange(party.receipt(vs).envelope, note="closing the probe's contract: our receipt")
