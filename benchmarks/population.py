@@ -28,11 +28,7 @@ Four figures, all measured in one run, each against its baseline measured in the
   crypto mode, setup included. A **round**: the agents are shuffled with the run's seeded RNG and
   paired off; each pair makes one trade, the first of the pair offering (so every agent is in exactly
   one trade per round: agents / 2 trades). The agents cycle through three reference agents that need
-  no escrow: honest, reciprocal (tit-for-tat with forgiveness) and reneger. Each round's trades run on
-  ``--workers`` (2) threads (:meth:`reference_agents.engine.Engine.round`: one thread's Ed25519 work,
-  done with the interpreter lock released, beside the other's Python; the same statements, bit for
-  bit, as one thread), rounds one after another; the CPU seconds are reported beside the wall time
-  (``population_workers``, ``population_cpu_s``). The cyclic garbage
+  no escrow: honest, reciprocal (tit-for-tat with forgiveness) and reneger. The cyclic garbage
   collector makes no pass during the run: a trade makes no reference cycle (tests/test_engine.py), so
   reference counting frees all it discards and a pass would free nothing, only walk the state again
   (which only grows). The run checks this itself: a collection after the timed section counts what a
@@ -87,7 +83,6 @@ MODEL_TARGET: Final = TARGETS["model_vs_axelrod_match"][1]
 CRYPTO_TARGET: Final = TARGETS["crypto_vs_floor"][1]
 POPULATION_TYPES: Final = ("honest", "reciprocal", "reneger")
 POPULATION_FLOOR_SAMPLE: Final = 20_000  # statements of (c) whose raw sign+verify is timed
-POPULATION_WORKERS: Final = 2  # threads each round of (c) runs its trades on
 
 
 def _progress(message: str) -> None:
@@ -195,13 +190,10 @@ def _crypto_rules_floor(statements: Sequence[VerifiedStatement], public_keys: di
         return time.perf_counter() - start
 
 
-def _population(
-    agents: int, rounds: int, seed: int, workers: int = POPULATION_WORKERS
-) -> tuple[float, float, float, int, Any]:
+def _population(agents: int, rounds: int, seed: int) -> tuple[float, float, float, int, Any]:
     """Wall seconds (setup included), setup seconds and CPU seconds of ``agents`` x ``rounds`` in crypto
-    mode, each round's trades on ``workers`` threads (CPU time too: on a shared machine it tells what
-    the wall time would be on an idle one, with one worker), and the number of objects a pass of the
-    cyclic collector finds unreachable after it.
+    mode (CPU time too: on a shared machine it tells what the wall time would be on an idle one), and
+    the number of objects a pass of the cyclic collector finds unreachable after it.
 
     Memory: every verifier keeps every statement it took (no journal to forget into), so the heap only
     grows, and each full pass of the cyclic garbage collector would walk all of it again. No pass runs
@@ -219,7 +211,6 @@ def _population(
             mode="crypto",
             seed=seed,
             tag="bench-population",
-            workers=workers,
         )
         setup = time.perf_counter() - start
         rng = random.Random(seed)
@@ -229,7 +220,8 @@ def _population(
                 elapsed = time.perf_counter() - start
                 _progress(f"(c) round {r}/{rounds}, {engine.trades} trades, {elapsed:.1f} s")
             rng.shuffle(order)
-            engine.round([(order[k], order[k + 1]) for k in range(0, agents - 1, 2)])
+            for k in range(0, agents - 1, 2):
+                engine.trade(order[k], order[k + 1])
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
         cyclic_garbage = gc.collect()  # what the passes left out would have freed: 0 if no trade made a cycle
     return wall, setup, cpu, cyclic_garbage, engine
@@ -253,9 +245,7 @@ def _moran(players: int, turns: int, steps: int, seed: int, strategies: int) -> 
     return {"types": types, "ours_s": ours_s, "axelrod_s": axl_s, "trades": ours.trades}
 
 
-def run(
-    sizes: dict[str, int], seed: int, *, quick: bool = False, workers: int = POPULATION_WORKERS
-) -> dict[str, Any]:
+def run(sizes: dict[str, int], seed: int, *, quick: bool = False) -> dict[str, Any]:
     from reference_agents import tournament
 
     names = tournament.pick(sizes["strategies"], seed)
@@ -276,9 +266,9 @@ def run(
     keys = {a.peer.did: a.party.agent.key.public_key for a in crypto_engine.agents}
     crypto_rules_s = _crypto_rules_floor(statements, keys)
 
-    _progress(f"(c) {sizes['agents']} agents x {sizes['rounds']} rounds, crypto mode, {workers} workers")
+    _progress(f"(c) {sizes['agents']} agents x {sizes['rounds']} rounds, crypto mode")
     pop_s, pop_setup_s, pop_cpu_s, pop_cyclic, pop_engine = _population(
-        sizes["agents"], sizes["rounds"], seed, workers
+        sizes["agents"], sizes["rounds"], seed
     )
     pop_trades = pop_engine.trades
     pop_signed = _signed(pop_engine)
@@ -324,7 +314,6 @@ def run(
             "crypto_rules_floor_vs_floor": round(raw_s / crypto_rules_s, 4),
             "model_vs_crypto": round(crypto_s / model_s, 3),
             "population_trades": pop_trades,
-            "population_workers": workers,
             "population_setup_s": round(pop_setup_s, 2),
             "population_cpu_s": round(pop_cpu_s, 2),
             "population_cyclic_garbage": pop_cyclic,
@@ -361,7 +350,7 @@ def table(r: dict[str, Any]) -> str:
         f"  {'    rules floor (+ decode, canonical, reads)':<46}{b['crypto_rules_floor_per_s']:>14,.0f}"
         f"{b['raw_sign_verify_per_s']:>14,.0f}{b['crypto_rules_floor_vs_floor']:>10.3f}",
         f"  {'(c) s, 1000 agents x 100 rounds (crypto)':<46}{r['s_1000x100']:>14.1f}"
-        f"{'':>14}{'':>10}  < 60  ({b['population_trades']} trades on {b['population_workers']} threads, "
+        f"{'':>14}{'':>10}  < 60  ({b['population_trades']} trades, "
         f"{b['population_trades_per_s']:,.0f}/s, setup {b['population_setup_s']} s, "
         f"CPU {b['population_cpu_s']} s)",
         f"  {'    floor: raw sign+verify of its statements':<46}{b['population_raw_crypto_s']:>14.1f}"
@@ -399,27 +388,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         parser.add_argument(flag, dest=key, type=int, default=None, help=f"(default {DEFAULTS[key]})")
     parser.add_argument("--seed", type=int, default=0, help="(default 0)")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=POPULATION_WORKERS,
-        help=f"threads each round of (c) runs its trades on (default {POPULATION_WORKERS})",
-    )
     parser.add_argument("--quick", action="store_true", help="smoke test: tiny sizes (figures meaningless)")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     base = QUICK if args.quick else DEFAULTS
     sizes = {k: (getattr(args, k) if getattr(args, k) is not None else v) for k, v in base.items()}
     if sizes["strategies"] < 2 or sizes["players"] < 2 or sizes["agents"] < 2 or min(sizes.values()) < 1:
         parser.error("sizes must be positive; --strategies, --agents and --moran-players at least 2")
-    if args.workers < 1:
-        parser.error("--workers must be at least 1")
     try:
         from reference_agents.axelrod_adapter import AxelrodUnavailable, axelrod_module
 
         axelrod_module()
     except AxelrodUnavailable as exc:
         parser.error(str(exc))
-    result = run(sizes, args.seed, quick=args.quick, workers=args.workers)
+    result = run(sizes, args.seed, quick=args.quick)
     print(table(result))
     print(json.dumps(result, separators=(",", ":")))
     return 0

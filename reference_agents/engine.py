@@ -21,21 +21,11 @@ A trade here is the one :func:`trade` makes: ``i`` offers ``j`` an even swap of 
 declared value ``VALUE`` each way, with no escrow and no bond, and both peers' strategies carry it as
 far as they go (accept or not, deliver or withhold, receipt). Its outcome is who delivered. Both
 modes give the same outcomes for the same strategies and seed (tests/test_engine.py).
-
-A **round** (:meth:`Engine.round`) is trades among distinct agents, each agent in at most one of them.
-In crypto mode its trades can run on ``workers`` threads: PyNaCl releases the interpreter lock while
-libsodium signs or verifies, so one thread's cryptography runs while another runs Python. The result is
-the sequential one bit for bit, whatever the number of workers: each trade reads the clock value it has
-in sequence (the round's start plus its index times ``TRADE_MS``, from a :class:`ThreadClock`), touches
-only its two agents' peers, parties and strategies, and the engine's own counters move once the round
-is done. What the agents share is read-only during trades: the setup Mandates (a statement's kept reads
-fill in the same values whoever reads first) and the did cache (``functools.lru_cache``).
 """
 
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -56,25 +46,7 @@ TRADE_MS: Final = 1_000  # the clock moves this much per trade
 
 
 class EngineError(ValueError):
-    """A bad engine parameter (unknown mode, too few agents) or a round with an agent in two trades."""
-
-
-class ThreadClock(FixedClock):
-    """A :class:`~a2a_coop.testing.FixedClock` with a reading per thread: an :class:`Engine` with workers
-    sets each trade's time on the thread that runs it. A thread reads only what it set (the building
-    thread starts at the epoch)."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-        self._local.now_ms = FixedClock.now_ms
-
-    @property
-    def now_ms(self) -> int:
-        return self._local.now_ms  # type: ignore[no-any-return]
-
-    @now_ms.setter
-    def now_ms(self, value: int) -> None:
-        self._local.now_ms = value
+    """A bad engine parameter (unknown mode, too few agents)."""
 
 
 class NullSigner(Keypair):
@@ -184,25 +156,16 @@ class Engine:
     """Agents with the given strategies, each a Peer on one shared fixed clock, in ``mode``.
 
     Keys, mandates and nonces derive from ``seed`` and each agent's index, so a run is reproducible bit
-    for bit (in crypto mode, down to the envelopes). ``workers`` (crypto mode only): the threads a
-    :meth:`round` runs its trades on; the same results for any number (see the module docstring).
+    for bit (in crypto mode, down to the envelopes).
     """
 
     def __init__(
-        self,
-        strategies: Sequence[Strategy],
-        *,
-        mode: str = "crypto",
-        seed: int = 0,
-        tag: str = "sim",
-        workers: int = 1,
+        self, strategies: Sequence[Strategy], *, mode: str = "crypto", seed: int = 0, tag: str = "sim"
     ) -> None:
         if mode not in MODES:
             raise EngineError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
-        if workers < 1 or (workers > 1 and mode != "crypto"):
-            raise EngineError(f"workers must be 1, or more in crypto mode (it is {workers} in {mode} mode)")
-        self.mode, self.seed, self.workers = mode, seed, workers
-        self.clock = FixedClock() if workers == 1 else ThreadClock()
+        self.mode, self.seed = mode, seed
+        self.clock = FixedClock()
         self.wire = ModelWire()
         self.setup: dict[bytes, VerifiedStatement] = {}  # crypto mode: the Mandates, verified once
         self.agents = [self._agent(f"{tag}/{seed}/{i}", s) for i, s in enumerate(strategies)]
@@ -229,44 +192,6 @@ class Engine:
 
     def trade(self, i: int, j: int) -> Outcome:
         """Agent ``i`` offers agent ``j`` an even swap (see the module docstring); both carry it out."""
-        outcome = self._trade(i, j)
-        self.trades += 1
-        return outcome
-
-    def round(self, pairs: Sequence[tuple[int, int]]) -> list[Outcome]:
-        """Each pair ``(i, j)`` trades as :meth:`trade` would, in order, on the engine's ``workers``
-        threads: the outcomes, in the order of ``pairs``. No agent may be in two pairs."""
-        agents = [k for pair in pairs for k in pair]
-        if len(set(agents)) != len(agents):
-            raise EngineError("a round's trades need distinct agents: an agent is in two of them")
-        n, workers = len(pairs), min(self.workers, len(pairs))
-        if workers <= 1:
-            return [self.trade(i, j) for i, j in pairs]
-        base = self.clock.now_ms
-        outcomes: list[Outcome | None] = [None] * n
-        failures: list[BaseException] = []
-
-        def run(first: int) -> None:
-            try:
-                for k in range(first, n, workers):  # trade k runs at the time it has in sequence
-                    self.clock.now_ms = base + k * TRADE_MS
-                    outcomes[k] = self._trade(*pairs[k])
-            except BaseException as exc:  # re-raised on the calling thread
-                failures.append(exc)
-
-        threads = [threading.Thread(target=run, args=(w,), name=f"engine-{w}") for w in range(1, workers)]
-        for t in threads:
-            t.start()
-        run(0)
-        for t in threads:
-            t.join()
-        self.clock.now_ms = base + n * TRADE_MS
-        if failures:
-            raise failures[0]
-        self.trades += n
-        return outcomes  # type: ignore[return-value]
-
-    def _trade(self, i: int, j: int) -> Outcome:
         a, b = self.agents[i].peer, self.agents[j].peer
         deadline = self.clock.now_ms + DAY_MS
         item = service("work", value=VALUE, deadline_ms=deadline)
@@ -274,6 +199,7 @@ class Engine:
         offer = a.propose(b.did, proposal)
         drive(a, b.exchange, offer)
         self.clock.advance(TRADE_MS)
+        self.trades += 1
         c = a.negotiation(offer.negotiation_id).contract
         if c is None:
             return Outcome(False, (False, False))

@@ -185,7 +185,6 @@ def test_population_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.
     assert (
         baselines["population_trades"] == sizes["agents"] // 2 * sizes["rounds"]
     )  # one trade per agent per round
-    assert baselines["population_workers"] == 2 and "on 2 threads" in "\n".join(out[:-1])
     assert sizes["statements"] > 0 and len(summary["strategies"]) == sizes["strategies"]
     # (c)'s own floor: raw Ed25519 over the statements it signed, printed beside its wall time
     assert baselines["population_statements"] > 0 and baselines["population_raw_crypto_s"] >= 0

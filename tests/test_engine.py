@@ -7,12 +7,10 @@ import gc
 import random
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
 from functools import partial
 from itertools import starmap
 from types import FrameType, FunctionType
-from typing import NamedTuple
 
 import pytest
 
@@ -20,19 +18,9 @@ from a2a_coop.protocol.errors import CoopError, SignatureInvalid
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.peer import Peer, PeerVerifier
 from a2a_coop.runtime.strategy import WithholdingStrategy
-from a2a_coop.testing import EPOCH_MS
 from benchmarks._heap import collector_paused
 from reference_agents import build
-from reference_agents.engine import (
-    MODES,
-    TRADE_MS,
-    Engine,
-    EngineError,
-    ModelPeer,
-    Outcome,
-    ThreadClock,
-    TrustingVerifier,
-)
+from reference_agents.engine import MODES, Engine, EngineError, ModelPeer, Outcome, TrustingVerifier
 
 MIX = ("honest", "reciprocal", "reneger", "honest", "reciprocal", "reneger")
 
@@ -255,80 +243,3 @@ def test_crypto_mode_verifies_each_trade_statement_at_its_receiver_and_each_mand
     }
     assert signed and not mandates & set(verified)
     assert sorted(verified) == sorted(signed)  # each trade statement, once, by its receiver
-
-
-class _Run(NamedTuple):
-    outcomes: list[Outcome]
-    held: list[list[tuple[bytes, bytes]]]  # each peer's statements: (digest, envelope), in its order
-    heads: list[tuple[int, bytes]]  # each peer's chain: next seq, prev digest
-    trades: int
-    now_ms: int
-
-
-def _rounds(workers: int, agents: int = 60, rounds: int = 5, seed: int = 4) -> tuple[_Run, set[str]]:
-    """``rounds`` rounds of ``agents`` shuffled and paired off (benchmarks/population.py's (c)) in crypto
-    mode on ``workers`` threads: what the run left, and the threads its trades ran on."""
-    strategies = [
-        build(kind, **({"seed": str(seed + i)} if kind == "reciprocal" else {}))
-        for i, kind in enumerate(MIX * (agents // len(MIX)))
-    ]
-    engine = Engine(strategies, mode="crypto", seed=seed, workers=workers)
-    ran_on: set[str] = set()
-    trade = engine._trade
-
-    def traced(i: int, j: int) -> Outcome:
-        ran_on.add(threading.current_thread().name)
-        return trade(i, j)
-
-    engine._trade = traced  # type: ignore[method-assign]
-    rng, order, outcomes = random.Random(seed), list(range(agents)), []
-    for _ in range(rounds):
-        rng.shuffle(order)
-        outcomes += engine.round([(order[k], order[k + 1]) for k in range(0, agents - 1, 2)])
-    held = [[(d, vs.envelope) for d, vs in a.peer.verifier.statements.items()] for a in engine.agents]
-    heads = [(a.peer.writer.next_seq, a.peer.writer.prev) for a in engine.agents]
-    return _Run(outcomes, held, heads, engine.trades, engine.clock.now_ms), ran_on
-
-
-def test_a_round_on_two_threads_signs_the_very_statements_one_thread_signs() -> None:
-    """Engine.round on 2 (or 3) workers: each trade at the clock time it has in sequence, on its own two
-    agents, the counters moved after the round -- the same outcomes and the same signed envelopes, in
-    the same order at every peer, as the sequential run (which is :meth:`Engine.trade`'s)."""
-    sequential, ran_on = _rounds(1)
-    assert ran_on == {threading.current_thread().name}
-    assert sequential.trades == 150 and sequential.now_ms == EPOCH_MS + 150 * TRADE_MS
-    sides = [d for o in sequential.outcomes for d in o.delivered]
-    assert True in sides and False in sides  # not vacuous: some delivered, some reneged
-    assert sum(map(len, sequential.held)) > 60 * 5 * 3  # every trade's statements, at both its peers
-    for workers in (2, 3):
-        threaded, ran_on = _rounds(workers)
-        assert len(ran_on) == workers  # the rounds did run on that many threads
-        assert threaded == sequential, workers
-
-
-def test_a_thread_clock_reads_what_its_own_thread_set() -> None:
-    clock = ThreadClock()
-    assert clock.now_ms == EPOCH_MS and clock.advance(5) == EPOCH_MS + 5
-    seen: list[int] = []
-
-    def other() -> None:
-        clock.now_ms = 7
-        seen.append(clock.advance(1))
-
-    thread = threading.Thread(target=other)
-    thread.start()
-    thread.join()
-    assert seen == [8] and clock.now_ms == EPOCH_MS + 5
-
-
-def test_a_round_refuses_an_agent_in_two_trades_and_workers_need_crypto_mode() -> None:
-    engine = Engine([build("honest") for _ in range(4)], mode="crypto", workers=2)
-    with pytest.raises(EngineError, match="distinct agents"):
-        engine.round([(0, 1), (1, 2)])
-    assert engine.trades == 0 and engine.clock.now_ms == EPOCH_MS  # nothing ran
-    assert [o.contract for o in engine.round([(0, 1), (3, 2)])] == [True, True]
-    assert engine.trades == 2 and engine.clock.now_ms == EPOCH_MS + 2 * TRADE_MS
-    with pytest.raises(EngineError, match="crypto mode"):
-        Engine([build("honest")] * 2, mode="model", workers=2)
-    with pytest.raises(EngineError, match="workers must be"):
-        Engine([build("honest")] * 2, workers=0)
