@@ -353,10 +353,8 @@ def test_closing_a_cases_contract_signs_nothing_dated_years_ahead() -> None:
 # --- 6: ESC-017 (c), a revoker's correction of its revocation -----------------------------------------------
 
 
-@pytest.mark.req("ESC-017", "KEY-004")
-@pytest.mark.xfail(
-    strict=True,
-    reason="ESC-017 (c) and RPC-016 (c) take each revoker's first KeyRevocation of a held key uncounted, a "
+_CORRECTION = (
+    "ESC-017 (c) and RPC-016 (c) take each revoker's first KeyRevocation of a held key uncounted, a "
     "later one by the same revoker counted for the key -- and the key's thief chooses what spends that "
     "count: statements it signs as the key, dated before the revocation's effective time (KEY-004 refuses "
     "only those dated after). A principal that revoked a stolen key effective when it noticed, and then "
@@ -365,10 +363,16 @@ def test_closing_a_cases_contract_signs_nothing_dated_years_ahead() -> None:
     "stand. Options: a revocation that moves the key's effective revocation earlier than any held "
     "uncounted too, at most one per revoker and period (alone, 'earlier' is no bound: a principal bound to "
     "a key of its own steps it back a millisecond at a time; the key itself cannot, its own statements "
-    "refused from its effective time on); or refusing for the "
-    "period, once a revocation of a key is held, the counted statements of that key dated after its "
-    "earliest revocation's issued_at (only its thief signs those), so that they cannot spend its count.",
+    "refused from its effective time on); or a later revocation by a principal counted for its issuer, "
+    "not for the key (the thief would then need as many of the principal's public statements the server "
+    "lacks -- Mandates for other agents, relayed -- instead of minting them as the key; a principal "
+    "revoking many keys at once is uncounted anyway, the first of each). Refusing the key's statements "
+    "dated after a held revocation's issued_at does not help: the thief backdates them."
 )
+
+
+@pytest.mark.req("ESC-017", "KEY-004")
+@pytest.mark.xfail(strict=True, reason=_CORRECTION)
 def test_a_thief_cannot_keep_out_a_principals_earlier_revocation_of_the_key(tmp_path: Path) -> None:
     """Attack: Mallory stole K at t0. K's principal notices at t1 and revokes K effective t1 (the first
     of its revoker: stamped uncounted). Mallory, holding K, signs Checkpoints as K dated just before t1
@@ -406,3 +410,38 @@ def test_a_thief_cannot_keep_out_a_principals_earlier_revocation_of_the_key(tmp_
         assert node.escrow.verifier.revoked[k.did] == theft
     finally:
         node.close()
+
+
+@pytest.mark.req("RPC-016", "KEY-004")
+@pytest.mark.xfail(strict=True, reason=_CORRECTION)
+def test_a_thief_cannot_keep_out_a_principals_earlier_revocation_of_the_key_at_a_peer() -> None:
+    """The same at a peer that holds K (RPC-016 (c)): the corrected revocation, counted for K, is refused
+    ``RATE_LIMITED`` once Mallory's backdated Checkpoints of K spent its count."""
+    clock = FixedClock()
+    b = make_peer(Party("bob", clock), clock, stranger_quota=StrangerQuota(per_period=100, per_key=4))
+    boss = Signer("k-principal", clock)
+    k, mandate = fresh_key(0, clock, boss)
+    b.exchange(_checkpoint(k, mandate).envelope, [mandate.envelope])
+    theft = clock.now_ms
+    clock.advance(60_000)
+    noticed = clock.now_ms
+    first = boss.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=k.did, effective_ms=noticed, reason="stolen")
+    )
+    b.exchange(first.envelope)
+    clock.advance(1_000)
+    for _ in range(5):
+        backdated = k.sign(
+            "checkpoint",
+            identity_pb2.Checkpoint(log_root=merkle.root(k.__dict__["signed_digests"])),
+            mandate=mandate.digest,
+            issued_at_ms=noticed - 1,
+        )
+        with contextlib.suppress(RateLimited):
+            b.exchange(backdated.envelope)
+            k.__dict__["signed_digests"].append(backdated.digest)
+    corrected = boss.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=k.did, effective_ms=theft, reason="stolen")
+    )
+    b.exchange(corrected.envelope)  # the hole: RATE_LIMITED
+    assert b.verifier.revoked[k.did] == theft
