@@ -489,12 +489,13 @@ class Context:
 
     def close_contracts(self) -> None:
         """Perform our side of each contract without escrow the case formed from an Offer of ours -- a
-        Receipt of each Delivery the target signed, our Delivery of each item we owe -- so that the run
-        leaves none of them open in the target. Open, they stayed until their deadline plus the claim
-        window (a day), each holding value of the target's mandate's exposure cap: a reference peer
-        probed with a mandate's defaults (`a2a-coop mandate`: 5,000 outstanding) refused the initiator
-        and mandate cases `MANDATE_VIOLATION` from the third or fourth run of a day. What the target
-        answers is not judged here (a case may have delivered, revoked or rotated the key already)."""
+        Receipt of each Delivery of it the target signed to us (dated within the skew of our clock), our
+        Delivery of each item we owe -- so that the run leaves none of them open in the target. Open,
+        they stayed until their deadline plus the claim window (a day), each holding value of the
+        target's mandate's exposure cap: a reference peer probed with a mandate's defaults (`a2a-coop
+        mandate`: 5,000 outstanding) refused the initiator and mandate cases `MANDATE_VIOLATION` from the
+        third or fourth run of a day. What the target answers is not judged here (a case may have
+        delivered, revoked or rotated the key already)."""
         for party, offer, accept, answers in self._formed:
             receipted: set[bytes] = set()
             try:
@@ -507,7 +508,19 @@ class Context:
                     if reply.ok:
                         todo += [verify_statement(e) for e in reply.envelopes]
                 for vs in todo:
-                    if vs.body == "delivery" and vs.issuer == self.target and vs.digest not in receipted:
+                    # Only the target's Deliveries of this contract to our party, dated within the skew
+                    # of our clock (TIM-003): a target answering with Deliveries of other contracts (to
+                    # others) had our party receipt them, a Receipt in a negotiation it is no party of,
+                    # and one dated a year ahead had it sign a Receipt dated a year ahead (follow), no
+                    # statement a verifier takes (tests/test_attack18.py).
+                    if (
+                        vs.body == "delivery"
+                        and vs.issuer == self.target
+                        and vs.audience == party.did
+                        and vs.statement.delivery.contract == accept.digest
+                        and vs.header.issued_at_ms <= self.clock.now_ms + self.shadow.skew_ms
+                        and vs.digest not in receipted
+                    ):
                         receipted.add(vs.digest)
                         self.follow(vs)
                         receipt = party.receipt(vs)
