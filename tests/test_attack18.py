@@ -372,7 +372,6 @@ _CORRECTION = (
 
 
 @pytest.mark.req("ESC-017", "KEY-004")
-@pytest.mark.xfail(strict=True, reason=_CORRECTION)
 def test_a_thief_cannot_keep_out_a_principals_earlier_revocation_of_the_key(tmp_path: Path) -> None:
     """Attack: Mallory stole K at t0. K's principal notices at t1 and revokes K effective t1 (the first
     of its revoker: stamped uncounted). Mallory, holding K, signs Checkpoints as K dated just before t1
@@ -413,7 +412,6 @@ def test_a_thief_cannot_keep_out_a_principals_earlier_revocation_of_the_key(tmp_
 
 
 @pytest.mark.req("RPC-016", "KEY-004")
-@pytest.mark.xfail(strict=True, reason=_CORRECTION)
 def test_a_thief_cannot_keep_out_a_principals_earlier_revocation_of_the_key_at_a_peer() -> None:
     """The same at a peer that holds K (RPC-016 (c)): the corrected revocation, counted for K, is refused
     ``RATE_LIMITED`` once Mallory's backdated Checkpoints of K spent its count."""

@@ -163,8 +163,8 @@ def test_a_trades_witnesses_and_what_ends_a_key_are_taken_uncounted_once(tmp_pat
     (sent to settle, WIT-002) is the trade's, taken uncounted; a second Ack of it by Alice is nobody's
     evidence and counts (one, then RATE_LIMITED), and so does her Ack of an Offer no contract followed.
     Mallory's principal's first KeyRevocation of her key is never counted either (ESC-017 (c)); the next
-    ones count for her key. Its revocations of a fresh agent of its count for it, the key of our
-    dealings that issued them."""
+    ones count for the principal, their revoker (a thief of her key spends her key's count). Its
+    revocations of a fresh agent of its count for it, the key of our dealings that issued them."""
     clock = _window(FixedClock())
     e, alice, mallory = Party("escrow", clock), Party("alice", clock), Party("mallory", clock)
     quota = StrangerQuota(per_period=100, per_key=1, dealings_factor=1, dealings_credit=0)
@@ -198,10 +198,12 @@ def test_a_trades_witnesses_and_what_ends_a_key_are_taken_uncounted_once(tmp_pat
             for i in range(3)
         ]
         node.submit([revocations[0].envelope])  # what ends her key: never counted
-        node.submit([revocations[1].envelope])  # counted for her key: her one
+        node.submit([revocations[1].envelope])  # a correction: counted for its revoker, the principal
         with pytest.raises(RateLimited, match="ESC-017"):
             node.submit([revocations[2].envelope])
-        assert node.dealings is not None and node.dealings.counted[mallory.did] == 1
+        assert node.dealings is not None and node.dealings.counted[mallory.principal.did] == 1
+        assert node.dealings.counted.get(mallory.did, 0) == 0  # her thief cannot spend it away
+        clock.advance(STRANGER_PERIOD_MS)  # a new period
         # Her principal's revocations of a fresh agent of its (bound: its Mandate and first Checkpoint
         # taken, each counted under the newcomer quota): the first never counted, the next ones counted
         # for the principal, the key in our dealings that issued them -- never under the newcomer quota

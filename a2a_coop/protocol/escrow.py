@@ -1034,7 +1034,10 @@ class Escrow:
             if revoked in v.chains and issuer not in v.revokers.get(revoked, ()):
                 return None  # the first of its revoker: a thief's own, effective years ahead, kept the
                 # principal's out once it spent the key's count (tests/test_attack17.py); a later one counts
-            if self.deals_with(revoked) or not self.deals_with(issuer):
+            if issuer in v.revokers.get(revoked, ()):
+                pass  # a correction by its revoker counts for the revoker: the key's thief spends the key's
+                # count, and kept the principal's earlier revocation out (tests/test_attack18.py)
+            elif self.deals_with(revoked) or not self.deals_with(issuer):
                 key = revoked  # else a key in our dealings revoking one outside: counted for the issuer
         elif (
             body == "key_rotation" and issuer in v.chains and not (issuer in v.rotated or issuer in v.revoked)

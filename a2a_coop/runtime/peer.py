@@ -1449,7 +1449,7 @@ class Peer:
             todo = [vs for vs in (*along, anchor) if vs.digest not in count.charged]
         if not todo:
             return None
-        keys = [about(vs.body, vs.issuer, vs.statement) for vs in todo]
+        keys = [self._counts_for(vs) for vs in todo]
         refusal = strangers.refusal(keys, now, solicited=count.solicited)
         if refusal is not None:
             raise refusal
@@ -1494,11 +1494,23 @@ class Peer:
             return _Dealing(issuer, earns=True)
         elif vs.body == "attestation" and self._attests_ours(vs):
             return None
-        key = about(vs.body, issuer, vs.statement)
+        key = self._counts_for(vs)
         refusal = dealings.refusal(key, now)
         if refusal is not None:
             raise refusal
         return _Dealing(key, earns=False)
+
+    def _counts_for(self, vs: VerifiedStatement) -> str:
+        """The key ``vs`` counts for under RPC-016 (:func:`~.strangers.about`), but a KeyRevocation by a
+        revoker that revoked its key before -- a correction, say an earlier effective time -- counts for
+        its revoker: counted for the key, the key's thief spent that count with statements of the key
+        dated before the first revocation, and kept the principal's corrected one out, every period
+        (tests/test_attack18.py)."""
+        if vs.body == "key_revocation" and vs.issuer in self.verifier.revokers.get(
+            vs.statement.key_revocation.key, ()
+        ):
+            return vs.issuer
+        return about(vs.body, vs.issuer, vs.statement)
 
     def _witnesses_ours(self, stamp: VerifiedStatement) -> bool:
         """Whether ``stamp`` is the escrow's witness of a trade of ours: it names a statement (held in
