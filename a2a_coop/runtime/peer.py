@@ -1243,18 +1243,18 @@ class Peer:
             now = self.clock()
             ticket = None
             changed = False  # a refusal before anything was accepted changed nothing (ERR-003)
-            carried, count = self._answer_count(verified, escrow, now)
+            counted = self._answer_count(verified, escrow, now)
             try:
                 for vs in verified:
                     if vs is None:
                         continue  # as a Replayed one is: e.g. their mandate, re-sent with every answer
                     keys: list[str] | _Dealing | None = None
-                    if carried is not None and vs.digest not in carried:
+                    if counted is not None and vs.digest not in counted[0]:
                         # Counted as a swap's statements are (RPC-016): one over the quota, or refused
                         # (kept as a fork proof if it forks a chain we hold), is skipped, no error.
                         try:
                             try:
-                                keys = self._strangers_room(vs, (), count, now)
+                                keys = self._strangers_room(vs, (), counted[1], now)
                             except RateLimited as over:
                                 raise self._over_quota(vs, over, now_ms=now) from None
                             self.verifier.accept_statement(vs, now)
@@ -1284,18 +1284,19 @@ class Peer:
 
     def _answer_count(
         self, verified: Sequence[VerifiedStatement | None], escrow: str, now: int
-    ) -> tuple[set[bytes] | None, _Count]:
+    ) -> tuple[set[bytes], _Count] | None:
         """For an answer to a request we sent, under the newcomer quota (RPC-016): what it carries
-        (:meth:`_answer_carries`), and how the rest counts -- as a swap we started: a stranger's
-        statement against the whole quota, a key in our dealings' own against its count, what ends a key
-        as RPC-016 (c) says. None, nothing counted, without the quota."""
-        count = _Count(solicited=True)
-        if self._strangers is None:
-            return None, count
+        (:meth:`_answer_carries`) when it brings anything else, and how that counts -- as a swap we
+        started does: a stranger's statement against the whole quota, a key in our dealings' own against
+        its count, what ends a key as RPC-016 (c) says. None: all of it is taken, nothing counted (no
+        quota, or nothing else)."""
+        if self._strangers is None or not verified:
+            return None
         carried = self._answer_carries(verified, escrow)
-        if len(carried) < len(verified):
-            self._release_dormant(now)  # who is in our dealings, now (RPC-014, RPC-016)
-        return carried, count
+        if carried is None:
+            return None
+        self._release_dormant(now)  # who is in our dealings, now (RPC-014, RPC-016)
+        return carried, _Count(solicited=True)
 
     def hold(self, envelopes: Sequence[bytes], *, answer_of: str | None = None) -> None:
         """Accept context envelopes (mandates, escrow statements) without reacting to them.
@@ -1310,15 +1311,15 @@ class Peer:
         verified = [self._verify_unless_held(env) for env in envelopes]
         with self.lock:
             now = self.clock()
-            carried, count = self._answer_count(verified, answer_of, now)
+            counted = self._answer_count(verified, answer_of, now)
             taken: list[VerifiedStatement] = []
             try:
                 for env, vs in zip(envelopes, verified, strict=True):
                     if vs is None:
                         continue
-                    if carried is not None and vs.digest not in carried:
+                    if counted is not None and vs.digest not in counted[0]:
                         try:  # over the quota, or refused: skipped, as in on_replies
-                            held = self._hold(env, durable=False, received_ms=now, count=count)
+                            held = self._hold(env, durable=False, received_ms=now, count=counted[1])
                         except CoopError as refused:
                             self._keep_fork_proof(refused)
                             continue
@@ -1477,11 +1478,13 @@ class Peer:
             return issuer in v.chains and issuer not in v.rotated and issuer not in v.revoked
         return False
 
-    def _answer_carries(self, answer: Sequence[VerifiedStatement | None], escrow: str = "") -> set[bytes]:
+    def _answer_carries(
+        self, answer: Sequence[VerifiedStatement | None], escrow: str = ""
+    ) -> set[bytes] | None:
         """RPC-016: the digests of the statements of ``answer`` -- a counterparty's or an escrow's answer to
         a request we sent (``escrow``: that escrow's, to our Submit) -- that are what an answer carries,
-        taken uncounted and never skipped; :meth:`on_replies` counts the rest as a swap we started. What
-        the reference's answers carry:
+        taken uncounted and never skipped (None: all of them, the usual answer); :meth:`on_replies`
+        counts the rest as a swap we started. What the reference's answers carry:
 
         - the statements of a negotiation (a peer holds only its own, STM-005: the counterparty's Accept,
           Delivery, Receipt; an escrow's locks, Releases, Rulings; the Accept of our offer it reveals,
@@ -1496,12 +1499,15 @@ class Peer:
           answer, any Stamp of its, and a Deposit it addresses to us;
         - the Mandates these cite (a counterparty's renewed Mandate, RPC-002), and those these cite.
         """
+        for vs in answer:
+            if vs is not None and not vs.negotiation_id:
+                break
+        else:
+            return None  # statements of negotiations only (or nothing new): the usual answer, all its own
         v, me = self.verifier, self.did
         held, by_id = v.statements, v.negotiations.by_id
         stmts = [vs for vs in answer if vs is not None]
         taken = {vs.digest: vs for vs in stmts if vs.negotiation_id}
-        if len(taken) == len(stmts):
-            return set(taken)  # statements of negotiations only: the usual answer
 
         def known(digest: bytes) -> VerifiedStatement | None:
             return dict.get(held, digest) or taken.get(digest)
@@ -1549,7 +1555,7 @@ class Peer:
             if mandate is not None and mandate.digest not in keep:
                 keep.add(mandate.digest)
                 todo.append(mandate.mandate_digest)
-        return keep
+        return None if all(vs.digest in keep for vs in stmts) else keep
 
     def _strangers_room(
         self,
