@@ -1302,6 +1302,8 @@ class Peer:
         """Accept context envelopes (mandates, escrow statements) without reacting to them.
         ``answer_of``: they are an answer to a request we sent, from that escrow (its key; "" for a
         counterparty): under the newcomer quota, counted as :meth:`on_replies` counts an answer."""
+        if not envelopes:
+            return
         if answer_of is None or self._strangers is None:
             with self.lock:
                 now = self.clock()
@@ -1328,7 +1330,8 @@ class Peer:
                     if held is not None:
                         taken.append(held)
             finally:
-                self._record_context(taken, now)
+                if taken:  # with what it counted (RPC-016)
+                    self._record_context(taken, now)
 
     def take_gossip(self, envelopes: Sequence[bytes], *, started_with: str | None = None) -> None:
         """Take a swap's Checkpoints and the Mandates they name (:func:`gossip.take` kept only those,
