@@ -1248,6 +1248,8 @@ class Peer:
                 for vs in verified:
                     if vs is None:
                         continue  # as a Replayed one is: e.g. their mandate, re-sent with every answer
+                    if self._opens(vs):
+                        continue  # an answer opens no negotiation (RPC-016): RPC-012, RPC-017 count those
                     keys: list[str] | _Dealing | None = None
                     if counted is not None and vs.digest not in counted[0]:
                         # Counted as a swap's statements are (RPC-016): one over the quota, or refused
@@ -1281,6 +1283,18 @@ class Peer:
             self._forget_after(ticket)
         self._durable(b"", ticket)  # before any of ``out`` can be sent (write-ahead)
         return out
+
+    def _opens(self, vs: VerifiedStatement) -> bool:
+        """Whether ``vs``, in an answer to a request we sent, is an Offer opening a negotiation we do not
+        hold (not ours): ignored there -- an answer opens no negotiation, or a counterparty's one answer
+        with fresh keys' Offers opened as many past RPC-012's caps and RPC-017's budget, each answered by
+        our strategy (tests/test_attack17.py). None of the reference's answers carries one: a
+        counterparty's counter-proposal is a Counter of the same negotiation."""
+        return (
+            vs.body == "offer"
+            and vs.issuer != self.did
+            and vs.negotiation_id not in self.verifier.negotiations.by_id
+        )
 
     def _answer_count(
         self, verified: Sequence[VerifiedStatement | None], escrow: str, now: int
@@ -1489,7 +1503,8 @@ class Peer:
         taken uncounted and never skipped (None: all of them, the usual answer); :meth:`on_replies`
         counts the rest as a swap we started. What the reference's answers carry:
 
-        - the statements of a negotiation (a peer holds only its own, STM-005: the counterparty's Accept,
+        - the statements of a negotiation but an Offer opening one (:meth:`_opens`, ignored) (a peer holds
+          only its own, STM-005: the counterparty's Accept,
           Delivery, Receipt; an escrow's locks, Releases, Rulings; the Accept of our offer it reveals,
           ESC-012);
         - an Ack of a statement we signed by its audience, or of a statement of a negotiation of ours by
@@ -1509,7 +1524,7 @@ class Peer:
             return None  # statements of negotiations only (or nothing new): the usual answer, all its own
         v, me = self.verifier, self.did
         held, by_id = v.statements, v.negotiations.by_id
-        stmts = [vs for vs in answer if vs is not None]
+        stmts = [vs for vs in answer if vs is not None and not self._opens(vs)]
         taken = {vs.digest: vs for vs in stmts if vs.negotiation_id}
 
         def known(digest: bytes) -> VerifiedStatement | None:
