@@ -26,6 +26,7 @@ from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.node import EscrowNode, PeerNode
 from a2a_coop.runtime.strangers import STRANGER_PERIOD_MS, NewcomerOffers, StrangerQuota
+from a2a_coop.runtime.strategy import DeliveryView, HonestStrategy
 from a2a_coop.runtime.trade import run_trade
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, service
 
@@ -357,27 +358,13 @@ class _Flooding:
 
 
 @pytest.mark.req("RPC-016")
-@pytest.mark.xfail(
-    strict=True,
-    reason="RPC-016 counts what a server takes as a request, as context or from a swap, not what it "
-    "takes as the answer to a request of its own (Peer.on_replies accepts every statement that verifies): "
-    "a counterparty Bob opens a trade with answers with up to MAX_RESPONSE_BYTES (4 MB, some 7,000 "
-    "statements) of strangers' public statements, each request, all journaled uncounted. Options: take of "
-    "an answer only what it may carry (statements of our negotiations, the Mandates they cite, the Stamps "
-    "of their escrow naming them, Acks and Attestations of ours, the counterparty's renewed Mandate), "
-    "ignoring the rest as ATT-019 ignores what a swap may not carry; or count an answer's other "
-    "statements as a swap's we started (against the whole quota, the counterparty's own against its "
-    "dealings count, what the answer's own statements depend on uncounted) and skip, not refuse, those "
-    "over it -- refusing the answer would let a relayed flood stop a trade, and an Ack of our Delivery "
-    "(WIT-002 evidence, sent to the escrow) or the escrow's Stamp of our bonded Offer must never be "
-    "among what is skipped, however much of its signer's count relays spent (attack 1).",
-)
 def test_a_counterpartys_answers_carry_no_uncounted_flood() -> None:
     """Attack: Bob opens a trade with Mallory (a served peer he found); Bob bounds strangers' statements
     to four an hour. Mallory's server answers Bob's Offer honestly -- and puts fifty fresh keys'
     Mandates and Checkpoints before its last answer: Bob took and journaled all hundred, uncounted,
-    and would with every request he sends her. Defence: what an answer carries beside what it needs is
-    bounded as a swap's is."""
+    and would with every request he sends her. Defence: what an answer carries beside what it needs (the
+    statements of his negotiation, the Mandates they cite) counts as a swap he started does, and what is
+    over the quota is skipped, never refused."""
     clock = FixedClock()
     bob, mallory = Party("bob", clock), Party("mallory", clock)
     b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=4, per_key=1))
@@ -389,6 +376,157 @@ def test_a_counterpartys_answers_carry_no_uncounted_flood() -> None:
     assert b.negotiation(neg.id).contract is not None  # the trade itself went through
     strangers = {verify_statement(env).digest for env in flood}
     assert len(strangers.intersection(b.verifier.statements)) <= 4  # the hole: all 100
+
+
+class _FloodingEscrow:
+    """An escrow Bob trusts as his client reaches it: its real answers to each Submit, with ``flood``
+    after its Mandate (fresh keys' Mandates and Checkpoints), where the evidence it shows goes (ESC-012)."""
+
+    def __init__(self, escrow: EscrowNode, flood: list[bytes]) -> None:
+        self.escrow, self.flood = escrow, flood
+
+    def submit(self, envelopes: Any) -> list[bytes]:
+        mandate, *answers = self.escrow.submit(list(envelopes))
+        return [mandate, *self.flood, *answers]
+
+    def get_ledger(self, seq: int, limit: int) -> Any:
+        return self.escrow.get_ledger(seq, limit)
+
+
+@pytest.mark.req("RPC-016")
+def test_an_escrows_answers_carry_no_uncounted_flood(tmp_path: Path) -> None:
+    """Attack: the escrow of Bob's bonded trade (trusted with the bonds, not with his disk) answers each
+    Submit with its real answers, fifty fresh keys' Mandates and Checkpoints after its Mandate: Bob took
+    the part up to the last statement not the escrow's as the evidence it shows (an Accept of his offer
+    and the Mandate it cites, ESC-012), held uncounted. Defence: as a counterparty's answer, what is not
+    an answer's own counts as a swap Bob started, and what is over the quota is skipped."""
+    clock = FixedClock()
+    clock.now_ms -= clock.now_ms % STRANGER_PERIOD_MS
+    alice, bob, e = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    escrow = EscrowNode(
+        e.agent.key, e.mandate_vs.envelope, tmp_path / "e.db", clock=lambda: clock.now_ms, durability="normal"
+    )
+    try:
+        for p in (alice, bob):
+            escrow.deposit(p.did, FUNDS)
+        b = make_peer(
+            bob, clock, context=[e.mandate_vs.envelope], stranger_quota=StrangerQuota(per_period=4, per_key=1)
+        )
+        a = make_peer(alice, clock, context=[e.mandate_vs.envelope])
+        flood = []
+        for i in range(50):
+            k, mandate = fresh_key(i, clock)
+            flood += [mandate.envelope, _checkpoint(k, mandate).envelope]
+        neg = run_trade(b, a, alice.did, _bonded(bob, e), escrow=_FloodingEscrow(escrow, flood))  # type: ignore[arg-type]
+        assert b.negotiation(neg.id).state is State.FULFILLED
+        strangers = {verify_statement(env).digest for env in flood}
+        assert len(strangers.intersection(b.verifier.statements)) <= 4
+    finally:
+        escrow.close()
+
+
+class _WithholdsReceipts(HonestStrategy):
+    """Honest in everything but receipts: each Delivery to it is answered with an Ack alone."""
+
+    def rate(self, delivery: DeliveryView) -> int | None:
+        return None
+
+
+def _bobs(b: Any, negotiation_id: bytes, body: str) -> VerifiedStatement:
+    """Bob's statement ``body`` in the negotiation, as his peer holds it."""
+    return next(
+        vs
+        for vs in b.verifier.statements.values()
+        if vs.negotiation_id == negotiation_id and vs.body == body and vs.issuer == b.did
+    )
+
+
+@pytest.mark.req("RPC-016", "WIT-002", "ATT-015")
+def test_what_an_answer_carries_is_never_skipped_whatever_its_signers_count(tmp_path: Path) -> None:
+    """Bob opens a bonded trade with Alice through an escrow; his newcomer quota is full, and Mallory
+    relayed him Alice's head Checkpoints and the escrow's Stamps of her own statements until the counts
+    of both keys of his dealings were spent (attack 1). What Alice's and the escrow's answers carry of his
+    trade is taken all the same: the trade settles, and Bob holds Alice's Ack of his Delivery (WIT-002
+    evidence he gives the escrow), the escrow's Stamps of his Offer and of that Ack, and Alice's
+    Attestation of the trade -- what an answer carries is counted against no key, so never skipped."""
+    clock = FixedClock()
+    clock.now_ms -= clock.now_ms % STRANGER_PERIOD_MS
+    alice, bob, e = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    mallory, m2 = Party("mallory", clock), Party("mallory2", clock)
+    escrow = EscrowNode(
+        e.agent.key, e.mandate_vs.envelope, tmp_path / "e.db", clock=lambda: clock.now_ms, durability="normal"
+    )
+    try:
+        for p in (alice, bob, m2):
+            escrow.deposit(p.did, FUNDS)
+        b = make_peer(
+            bob, clock, context=[e.mandate_vs.envelope], stranger_quota=StrangerQuota(per_period=8, per_key=1)
+        )
+        a = make_peer(alice, clock, context=[e.mandate_vs.envelope])
+        first = run_trade(b, a, alice.did, _bonded(bob, e), escrow=escrow)  # both in Bob's dealings now
+        assert b.negotiation(first.id).state is State.FULFILLED
+        # Mallory's stock: Alice's head Checkpoints, each a rejected Offer; the escrow's Stamps of her own.
+        checkpoints = []
+        for i in range(20):
+            a.exchange(_low(mallory, alice).envelope, mallory.setup if i == 0 else [])
+            checkpoints.append(gossip.head_checkpoint(a).envelope)
+            clock.advance(10)
+        stamps, signed = [], []
+        for i in range(20):
+            cp = m2.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle.root(signed)))
+            signed.append(cp.digest)
+            answers = escrow.submit([*(m2.setup if i == 0 else []), cp.envelope])
+            stamps += [env for env in answers[1:] if verify_statement(env).body == "stamp"]
+        assert b._dealings is not None
+        for stock, key, context in ((checkpoints, alice.did, []), (stamps, e.did, [e.mandate_vs.envelope])):
+            while stock and b._dealings.room(key, clock.now_ms) > 0:
+                b.exchange(stock.pop(0), context)
+            assert b._dealings.room(key, clock.now_ms) == 0 and stock
+        for i in range(8):  # and strangers' statements fill the quota (a swap Bob started takes the rest)
+            k, mandate = fresh_key(i, clock)
+            b.take_gossip([mandate.envelope, _checkpoint(k, mandate).envelope], started_with=alice.did)
+        assert b._strangers is not None and b._strangers.count == 8
+        clock.advance(60_000)
+        v = b.verifier
+        second = run_trade(b, a, alice.did, _bonded(bob, e), escrow=escrow)
+        neg = b.negotiation(second.id)
+        assert neg.state is State.FULFILLED and neg.contract is not None
+        assert v.witness.stamp_time(e.did, neg.first.digest) is not None  # the escrow's of Bob's Offer
+        receipt = _bobs(b, neg.id, "receipt")
+        assert v.ack_of(alice.did, receipt.digest) is not None
+        assert v.attested(alice.did, neg.contract.accept.digest)
+        a.strategy = _WithholdsReceipts()  # Alice acks Bob's Delivery, and receipts nothing
+        third = run_trade(b, a, alice.did, _bonded(bob, e), escrow=escrow)
+        ack = v.ack_of(alice.did, _bobs(b, third.id, "delivery").digest)
+        assert ack is not None and v.witness.stamp_time(e.did, ack.digest) is not None
+        assert b._dealings.room(alice.did, clock.now_ms) == 0 and b._dealings.room(e.did, clock.now_ms) == 0
+    finally:
+        escrow.close()
+
+
+@pytest.mark.req("RPC-016", "RPC-017", "RPC-012")
+def test_a_counterpartys_answer_opens_no_negotiations_past_the_budget() -> None:
+    """Attack: Bob offers Mallory; her answer rejects it and carries twenty fresh keys' opening Offers to
+    Bob, each with its Mandate. Bob takes each (an Offer addressed to him: of his dealings, RPC-016 (a)),
+    and his strategy accepts and delivers: forty statements signed for one answer, past his budget of
+    four newcomers' Offers an hour. Defence: an answer opens no negotiation (an Offer of a negotiation
+    Bob does not hold is ignored there); RPC-012 and RPC-017 count what opens one."""
+    clock = FixedClock()
+    clock.now_ms -= clock.now_ms % STRANGER_PERIOD_MS
+    bob, mallory = Party("bob", clock), Party("mallory", clock)
+    b = make_peer(
+        bob,
+        clock,
+        stranger_quota=StrangerQuota(per_period=4, per_key=1),
+        newcomer_offers=NewcomerOffers(per_period=4),
+    )
+    offer = b.propose(mallory.did, bob.proposal())
+    answer = [*mallory.setup, mallory.reject(offer, "no").envelope]
+    for i in range(20):
+        sybil = Party(f"sybil{i}", clock)
+        answer += [*sybil.setup, sybil.offer(bob, sybil.proposal()).envelope]
+    assert b.on_replies(answer) == []  # the hole: 40 statements signed, accepting and delivering
+    assert len(b.verifier.negotiations.by_id) == 1  # the hole: 21
 
 
 # --- 8: RPC-017, one contract, two vouchers ----------------------------------------------------------------

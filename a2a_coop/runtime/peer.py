@@ -1222,8 +1222,12 @@ class Peer:
         """Envelopes a counterparty needs before our statements (our mandates, escrow mandates)."""
         return [*self._older_mandates, *self.context]
 
-    def on_replies(self, envelopes: Sequence[bytes]) -> list[VerifiedStatement]:
+    def on_replies(self, envelopes: Sequence[bytes], *, escrow: str = "") -> list[VerifiedStatement]:
         """Take a counterparty's answers to something we sent; return what we must send next.
+
+        Under the newcomer quota (RPC-016), what is no answer's own (:meth:`_answer_carries`) counts as a
+        swap we started does, and is skipped, never refused, over it. ``escrow``: the answers are that
+        escrow's, to our Submit.
 
         Raises:
             CoopError: an answer is refused; nothing of this call is kept (the first refusal in order).
@@ -1239,15 +1243,33 @@ class Peer:
             now = self.clock()
             ticket = None
             changed = False  # a refusal before anything was accepted changed nothing (ERR-003)
+            counted = self._answer_count(verified, escrow, now)
             try:
                 for vs in verified:
                     if vs is None:
                         continue  # as a Replayed one is: e.g. their mandate, re-sent with every answer
-                    try:
-                        self.verifier.accept_statement(vs, now)
-                    except Replayed:
-                        continue  # we already hold it: answers to a retried request
+                    if self._opens(vs):
+                        continue  # an answer opens no negotiation (RPC-016): RPC-012, RPC-017 count those
+                    keys: list[str] | _Dealing | None = None
+                    if counted is not None and vs.digest not in counted[0]:
+                        # Counted as a swap's statements are (RPC-016): one over the quota, or refused
+                        # (kept as a fork proof if it forks a chain we hold), is skipped, no error.
+                        try:
+                            try:
+                                keys = self._strangers_room(vs, (), counted[1], now)
+                            except RateLimited as over:
+                                raise self._over_quota(vs, over, now_ms=now) from None
+                            self.verifier.accept_statement(vs, now)
+                        except CoopError as refused:
+                            self._keep_fork_proof(refused)
+                            continue
+                    else:
+                        try:
+                            self.verifier.accept_statement(vs, now)
+                        except Replayed:
+                            continue  # we already hold it: answers to a retried request
                     changed = True
+                    self._strangers_charge(keys, now)
                     ours = self._react(vs, ack=False)
                     records.append((vs, ours, False))  # answers, not requests: no idempotency entry
                     out += ours
@@ -1262,12 +1284,68 @@ class Peer:
         self._durable(b"", ticket)  # before any of ``out`` can be sent (write-ahead)
         return out
 
-    def hold(self, envelopes: Sequence[bytes]) -> None:
-        """Accept context envelopes (mandates, escrow statements) without reacting to them."""
+    def _opens(self, vs: VerifiedStatement) -> bool:
+        """Whether ``vs``, in an answer to a request we sent, is an Offer opening a negotiation we do not
+        hold (not ours): ignored there -- an answer opens no negotiation, or a counterparty's one answer
+        with fresh keys' Offers opened as many past RPC-012's caps and RPC-017's budget, each answered by
+        our strategy (tests/test_attack17.py). None of the reference's answers carries one: a
+        counterparty's counter-proposal is a Counter of the same negotiation."""
+        return (
+            vs.body == "offer"
+            and vs.issuer != self.did
+            and vs.negotiation_id not in self.verifier.negotiations.by_id
+        )
+
+    def _answer_count(
+        self, verified: Sequence[VerifiedStatement | None], escrow: str, now: int
+    ) -> tuple[set[bytes], _Count] | None:
+        """For an answer to a request we sent, under the newcomer quota (RPC-016): what it carries
+        (:meth:`_answer_carries`) when it brings anything else, and how that counts -- as a swap we
+        started does: a stranger's statement against the whole quota, a key in our dealings' own against
+        its count, what ends a key as RPC-016 (c) says. None: all of it is taken, nothing counted (no
+        quota, or nothing else)."""
+        if self._strangers is None or not verified:
+            return None
+        carried = self._answer_carries(verified, escrow)
+        if carried is None:
+            return None
+        self._release_dormant(now)  # who is in our dealings, now (RPC-014, RPC-016)
+        return carried, _Count(solicited=True)
+
+    def hold(self, envelopes: Sequence[bytes], *, answer_of: str | None = None) -> None:
+        """Accept context envelopes (mandates, escrow statements) without reacting to them.
+        ``answer_of``: they are an answer to a request we sent, from that escrow (its key; "" for a
+        counterparty): under the newcomer quota, counted as :meth:`on_replies` counts an answer."""
+        if not envelopes:
+            return
+        if answer_of is None or self._strangers is None:
+            with self.lock:
+                now = self.clock()
+                for env in envelopes:
+                    self._hold(env, received_ms=now)
+            return
+        verified = [self._verify_unless_held(env) for env in envelopes]
         with self.lock:
             now = self.clock()
-            for env in envelopes:
-                self._hold(env, received_ms=now)
+            counted = self._answer_count(verified, answer_of, now)
+            taken: list[VerifiedStatement] = []
+            try:
+                for env, vs in zip(envelopes, verified, strict=True):
+                    if vs is None:
+                        continue
+                    if counted is not None and vs.digest not in counted[0]:
+                        try:  # over the quota, or refused: skipped, as in on_replies
+                            held = self._hold(env, durable=False, received_ms=now, count=counted[1])
+                        except CoopError as refused:
+                            self._keep_fork_proof(refused)
+                            continue
+                    else:
+                        held = self._hold(env, durable=False, received_ms=now)
+                    if held is not None:
+                        taken.append(held)
+            finally:
+                if taken:  # with what it counted (RPC-016)
+                    self._record_context(taken, now)
 
     def take_gossip(self, envelopes: Sequence[bytes], *, started_with: str | None = None) -> None:
         """Take a swap's Checkpoints and the Mandates they name (:func:`gossip.take` kept only those,
@@ -1417,6 +1495,86 @@ class Peer:
             return issuer in v.chains and issuer not in v.rotated and issuer not in v.revoked
         return False
 
+    def _answer_carries(
+        self, answer: Sequence[VerifiedStatement | None], escrow: str = ""
+    ) -> set[bytes] | None:
+        """RPC-016: the digests of the statements of ``answer`` -- a counterparty's or an escrow's answer to
+        a request we sent (``escrow``: that escrow's, to our Submit) -- that are what an answer carries,
+        taken uncounted and never skipped (None: all of them, the usual answer); :meth:`on_replies`
+        counts the rest as a swap we started. What the reference's answers carry:
+
+        - the statements of a negotiation but an Offer opening one (:meth:`_opens`, ignored) (a peer holds
+          only its own, STM-005: the counterparty's Accept,
+          Delivery, Receipt; an escrow's locks, Releases, Rulings; the Accept of our offer it reveals,
+          ESC-012);
+        - an Ack of a statement we signed by its audience, or of a statement of a negotiation of ours by
+          one of its parties: its issuer's first of that statement (WIT-002: the Ack of our Delivery an
+          escrow needs);
+        - its issuer's first Attestation about us of a contract we hold (ATT-015);
+        - a Stamp by an escrow we trust naming a statement we hold in memory or take from this answer (its
+          Stamp of our bonded Offer, of the counterparty's Ack of our Delivery): an honest escrow stamps a
+          statement once, so these are as many as what we hold, whoever relays them; in that escrow's own
+          answer, any Stamp of its, and a Deposit it addresses to us;
+        - the Mandates these cite (a counterparty's renewed Mandate, RPC-002), and those these cite.
+        """
+        for vs in answer:
+            if vs is not None and not vs.negotiation_id:
+                break
+        else:
+            return None  # statements of negotiations only (or nothing new): the usual answer, all its own
+        v, me = self.verifier, self.did
+        held, by_id = v.statements, v.negotiations.by_id
+        stmts = [vs for vs in answer if vs is not None and not self._opens(vs)]
+        taken = {vs.digest: vs for vs in stmts if vs.negotiation_id}
+
+        def known(digest: bytes) -> VerifiedStatement | None:
+            return dict.get(held, digest) or taken.get(digest)
+
+        firsts: set[tuple[str, str, bytes]] = set()  # (body, issuer, what it is about): one of each here
+        trusted = self.trusted_escrows
+        for vs in stmts:
+            body, issuer = vs.body, vs.issuer
+            if body == "ack":
+                about = vs.statement.ack.statement
+                named = known(about)
+                if named is None or ("ack", issuer, about) in firsts or v.ack_of(issuer, about) is not None:
+                    continue
+                neg = by_id.get(named.negotiation_id) if named.negotiation_id else None
+                if (neg is not None and me in neg.parties and issuer in neg.parties) or (
+                    named.issuer == me and issuer == named.audience
+                ):
+                    firsts.add(("ack", issuer, about))
+                    taken[vs.digest] = vs
+            elif body == "attestation":
+                about = vs.statement.attestation.accept
+                if (
+                    vs.statement.attestation.subject == me
+                    and known(about) is not None
+                    and ("attestation", issuer, about) not in firsts
+                    and not v.attested(issuer, about)
+                ):
+                    firsts.add(("attestation", issuer, about))
+                    taken[vs.digest] = vs
+            elif escrow and issuer == escrow and escrow in trusted and body in ("stamp", "deposit"):
+                taken[vs.digest] = vs  # the escrow's own answer to our Submit (WIT-006, ESC-007, ESC-008)
+        for vs in stmts:
+            if (
+                vs.body == "stamp"
+                and vs.issuer in trusted
+                and vs.digest not in taken
+                and any(known(d) is not None for d in vs.statement.stamp.statements)
+            ):
+                taken[vs.digest] = vs
+        keep = set(taken)
+        mandates = {vs.digest: vs for vs in stmts if vs.body == "mandate"}
+        todo = [vs.mandate_digest for vs in taken.values()]
+        while todo:  # the Mandates they cite, and those these cite
+            mandate = mandates.get(todo.pop())
+            if mandate is not None and mandate.digest not in keep:
+                keep.add(mandate.digest)
+                todo.append(mandate.mandate_digest)
+        return None if all(vs.digest in keep for vs in stmts) else keep
+
     def _strangers_room(
         self,
         anchor: VerifiedStatement,
@@ -1548,6 +1706,12 @@ class Peer:
                 (self._dealings.earn if keys.earns else self._dealings.charge)(keys.key, now)
         elif keys and self._strangers is not None:
             self._strangers.charge(keys, now)
+
+    def _keep_fork_proof(self, refusal: CoopError) -> None:
+        """Keep the fork proof ``refusal`` of a statement we skip carries, if any (ATT-011)."""
+        proof = fork_proof_from(refusal)
+        if proof is not None:
+            self.verifier.take_fork_proof(proof)
 
     def _over_quota(self, vs: VerifiedStatement, refusal: CoopError, **check: Any) -> CoopError:
         """The refusal of ``vs``, over the newcomer quota: its own, if its checks refuse it (a defect's code

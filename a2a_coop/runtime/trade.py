@@ -651,7 +651,7 @@ def _take_escrow_news(
     under the contract, which we cannot perform. The refusal is raised all the same."""
     split = max((i + 1 for i, (env, _) in enumerate(news) if _issuer(env) != escrow_did), default=0)
     try:
-        peer.hold([env for env, _ in news[:split]])
+        peer.hold([env for env, _ in news[:split]], answer_of=escrow_did)
     except (Equivocation, ChainBroken, NonceReused, KeyRevoked) as refused:
         if escrow is not None and refused.evidence:
             # A fork, or another statement with the Accept's nonce: refused there too or taken, it keeps
@@ -661,7 +661,7 @@ def _take_escrow_news(
             with contextlib.suppress(CoopError, TransportError):
                 escrow.submit(list(refused.evidence))
         raise
-    return peer.on_replies([env for env, _ in news[split:]])
+    return peer.on_replies([env for env, _ in news[split:]], escrow=escrow_did)
 
 
 def _relay(
