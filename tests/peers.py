@@ -9,9 +9,9 @@ from typing import Any
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
 from a2a_coop.protocol.negotiation import proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement
-from a2a_coop.runtime.node import EscrowWitness, PeerNode
+from a2a_coop.runtime.node import EscrowNode, EscrowWitness, PeerNode
 from a2a_coop.runtime.peer import Peer
-from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive, service
 
 
 def make_peer(party: Party, clock: FixedClock, **kw: Any) -> Peer:
@@ -68,4 +68,30 @@ def witnessed_node(party: Party, clock: FixedClock, escrow: Any, journal: Any) -
         context=[escrow.mandate],
         clock=lambda: clock.now_ms,
         witness=EscrowWitness(escrow, escrow.did),
+    )
+
+
+def bonded_proposal(party: Party, escrow: str) -> Any:
+    """``party``'s code review for copy editing, both due in a day of its clock, each side bonding 50 at
+    ``escrow``: the bonded trade the quota tests run hundreds of."""
+    due = party.clock.now_ms + DAY_MS
+    return party.proposal(
+        gives=[service("code-review", value=100, deadline_ms=due)],
+        wants=[service("copy-editing", value=90, deadline_ms=due)],
+        issuer_bond=50,
+        audience_bond=50,
+        escrow=escrow,
+    )
+
+
+def escrow_node(party: Party, clock: FixedClock, journal: Any, **kw: Any) -> EscrowNode:
+    """``party``'s agent as an EscrowNode on ``journal`` and ``clock`` (durability "normal": tests
+    need no fsync; pass ``stranger_quota`` and the like as for EscrowNode)."""
+    return EscrowNode(
+        party.agent.key,
+        party.mandate_vs.envelope,
+        journal,
+        clock=lambda: clock.now_ms,
+        durability="normal",
+        **kw,
     )

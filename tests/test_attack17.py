@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from peers import fresh_key, make_peer
+from peers import bonded_proposal, escrow_node, fresh_key, make_peer
 from test_attack16 import _checkpoint, _contract_with, _low, _quota_escrow, _revocation, _under
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
@@ -28,21 +28,10 @@ from a2a_coop.runtime.node import EscrowNode, PeerNode
 from a2a_coop.runtime.strangers import STRANGER_PERIOD_MS, NewcomerOffers, StrangerQuota
 from a2a_coop.runtime.strategy import DeliveryView, HonestStrategy
 from a2a_coop.runtime.trade import run_trade
-from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, service
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
 
 FUNDS = 10**9
 YEAR_MS = 365 * DAY_MS
-
-
-def _bonded(alice: Party, e: Party) -> Any:
-    due = alice.clock.now_ms + DAY_MS
-    return alice.proposal(
-        gives=[service("code-review", value=100, deadline_ms=due)],
-        wants=[service("copy-editing", value=90, deadline_ms=due)],
-        issuer_bond=50,
-        audience_bond=50,
-        escrow=e.did,
-    )
 
 
 def _self_revocation(
@@ -79,9 +68,7 @@ def test_relayed_checkpoints_of_a_counterparty_do_not_get_its_attestation_of_our
     clock.now_ms -= clock.now_ms % STRANGER_PERIOD_MS
     alice, bob, e = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
     mallory, m2 = Party("mallory", clock), Party("mallory2", clock)
-    escrow = EscrowNode(
-        e.agent.key, e.mandate_vs.envelope, tmp_path / "e.db", clock=lambda: clock.now_ms, durability="normal"
-    )
+    escrow = escrow_node(e, clock, tmp_path / "e.db")
     node = PeerNode.open(
         bob.agent.key,
         bob.mandate_vs.envelope,
@@ -94,7 +81,7 @@ def test_relayed_checkpoints_of_a_counterparty_do_not_get_its_attestation_of_our
         for p in (alice, bob, m2):
             escrow.deposit(p.did, FUNDS)
         a, b = make_peer(alice, clock, context=[e.mandate_vs.envelope]), node.peer
-        first = run_trade(a, node, b.did, _bonded(alice, e), escrow=escrow)
+        first = run_trade(a, node, b.did, bonded_proposal(alice, e.did), escrow=escrow)
         assert a.negotiation(first.id).state is State.FULFILLED
         # Mallory's stock: Alice's head Checkpoints, one a rejected Offer; the escrow's Stamps of her own.
         checkpoints = []
@@ -128,7 +115,9 @@ def test_relayed_checkpoints_of_a_counterparty_do_not_get_its_attestation_of_our
         drain()
         assert b._dealings is not None and b._dealings.room(alice.did, clock.now_ms) == 0
         clock.advance(60_000)
-        second = run_trade(a, node, b.did, _bonded(alice, e), escrow=escrow)  # the hole: RATE_LIMITED
+        second = run_trade(
+            a, node, b.did, bonded_proposal(alice, e.did), escrow=escrow
+        )  # the hole: RATE_LIMITED
         assert a.negotiation(second.id).state is State.FULFILLED
         contract = a.negotiation(second.id).contract
         assert contract is not None and b.verifier.attested(alice.did, contract.accept.digest)
@@ -403,9 +392,7 @@ def test_an_escrows_answers_carry_no_uncounted_flood(tmp_path: Path) -> None:
     clock = FixedClock()
     clock.now_ms -= clock.now_ms % STRANGER_PERIOD_MS
     alice, bob, e = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-    escrow = EscrowNode(
-        e.agent.key, e.mandate_vs.envelope, tmp_path / "e.db", clock=lambda: clock.now_ms, durability="normal"
-    )
+    escrow = escrow_node(e, clock, tmp_path / "e.db")
     try:
         for p in (alice, bob):
             escrow.deposit(p.did, FUNDS)
@@ -417,7 +404,7 @@ def test_an_escrows_answers_carry_no_uncounted_flood(tmp_path: Path) -> None:
         for i in range(50):
             k, mandate = fresh_key(i, clock)
             flood += [mandate.envelope, _checkpoint(k, mandate).envelope]
-        neg = run_trade(b, a, alice.did, _bonded(bob, e), escrow=_FloodingEscrow(escrow, flood))  # type: ignore[arg-type]
+        neg = run_trade(b, a, alice.did, bonded_proposal(bob, e.did), escrow=_FloodingEscrow(escrow, flood))  # type: ignore[arg-type]
         assert b.negotiation(neg.id).state is State.FULFILLED
         strangers = {verify_statement(env).digest for env in flood}
         assert len(strangers.intersection(b.verifier.statements)) <= 4
@@ -453,9 +440,7 @@ def test_what_an_answer_carries_is_never_skipped_whatever_its_signers_count(tmp_
     clock.now_ms -= clock.now_ms % STRANGER_PERIOD_MS
     alice, bob, e = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
     mallory, m2 = Party("mallory", clock), Party("mallory2", clock)
-    escrow = EscrowNode(
-        e.agent.key, e.mandate_vs.envelope, tmp_path / "e.db", clock=lambda: clock.now_ms, durability="normal"
-    )
+    escrow = escrow_node(e, clock, tmp_path / "e.db")
     try:
         for p in (alice, bob, m2):
             escrow.deposit(p.did, FUNDS)
@@ -463,7 +448,9 @@ def test_what_an_answer_carries_is_never_skipped_whatever_its_signers_count(tmp_
             bob, clock, context=[e.mandate_vs.envelope], stranger_quota=StrangerQuota(per_period=8, per_key=1)
         )
         a = make_peer(alice, clock, context=[e.mandate_vs.envelope])
-        first = run_trade(b, a, alice.did, _bonded(bob, e), escrow=escrow)  # both in Bob's dealings now
+        first = run_trade(
+            b, a, alice.did, bonded_proposal(bob, e.did), escrow=escrow
+        )  # both in Bob's dealings now
         assert b.negotiation(first.id).state is State.FULFILLED
         # Mallory's stock: Alice's head Checkpoints, each a rejected Offer; the escrow's Stamps of her own.
         checkpoints = []
@@ -488,7 +475,7 @@ def test_what_an_answer_carries_is_never_skipped_whatever_its_signers_count(tmp_
         assert b._strangers is not None and b._strangers.count == 8
         clock.advance(60_000)
         v = b.verifier
-        second = run_trade(b, a, alice.did, _bonded(bob, e), escrow=escrow)
+        second = run_trade(b, a, alice.did, bonded_proposal(bob, e.did), escrow=escrow)
         neg = b.negotiation(second.id)
         assert neg.state is State.FULFILLED and neg.contract is not None
         assert v.witness.stamp_time(e.did, neg.first.digest) is not None  # the escrow's of Bob's Offer
@@ -496,7 +483,7 @@ def test_what_an_answer_carries_is_never_skipped_whatever_its_signers_count(tmp_
         assert v.ack_of(alice.did, receipt.digest) is not None
         assert v.attested(alice.did, neg.contract.accept.digest)
         a.strategy = _WithholdsReceipts()  # Alice acks Bob's Delivery, and receipts nothing
-        third = run_trade(b, a, alice.did, _bonded(bob, e), escrow=escrow)
+        third = run_trade(b, a, alice.did, bonded_proposal(bob, e.did), escrow=escrow)
         ack = v.ack_of(alice.did, _bobs(b, third.id, "delivery").digest)
         assert ack is not None and v.witness.stamp_time(e.did, ack.digest) is not None
         assert b._dealings.room(alice.did, clock.now_ms) == 0 and b._dealings.room(e.did, clock.now_ms) == 0

@@ -14,14 +14,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from peers import make_peer
+from peers import bonded_proposal, escrow_node, make_peer
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol import merkle
 from a2a_coop.protocol.errors import RateLimited
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import verify_statement
-from a2a_coop.runtime.node import EscrowNode, PeerNode
+from a2a_coop.runtime.node import PeerNode
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.strangers import STRANGER_PERIOD_MS, NewcomerOffers, StrangerQuota
 from a2a_coop.runtime.trade import run_trade
@@ -60,9 +60,7 @@ def test_300_bonded_trades_with_one_counterparty_and_escrow_in_an_hour_are_never
     clock = FixedClock()
     clock.now_ms -= clock.now_ms % STRANGER_PERIOD_MS  # the start of a window: all 300 in one
     alice, bob, e = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-    escrow = EscrowNode(
-        e.agent.key, e.mandate_vs.envelope, tmp_path / "e.db", clock=lambda: clock.now_ms, durability="normal"
-    )
+    escrow = escrow_node(e, clock, tmp_path / "e.db")
     node = PeerNode.open(
         bob.agent.key,
         bob.mandate_vs.envelope,
@@ -86,14 +84,7 @@ def test_300_bonded_trades_with_one_counterparty_and_escrow_in_an_hour_are_never
         _public_statements_of(b, alice.did, counted)
         start, contracts = clock.now_ms, []
         for _ in range(TRADES):
-            due = clock.now_ms + DAY_MS
-            proposal = alice.proposal(
-                gives=[service("code-review", value=100, deadline_ms=due)],
-                wants=[service("copy-editing", value=90, deadline_ms=due)],
-                issuer_bond=50,
-                audience_bond=50,
-                escrow=e.did,
-            )
+            proposal = bonded_proposal(alice, e.did)
             neg = run_trade(a, node, b.did, proposal, escrow=escrow)  # RATE_LIMITED would raise here
             assert a.negotiation(neg.id).state is State.FULFILLED
             contracts.append(a.negotiation(neg.id).contract.accept.digest)  # type: ignore[union-attr]

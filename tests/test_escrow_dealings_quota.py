@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from peers import fresh_key, make_peer
+from peers import bonded_proposal, fresh_key, make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol import merkle
@@ -24,7 +24,7 @@ from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.node import EscrowNode, EscrowWitness, PeerNode
 from a2a_coop.runtime.strangers import META_DEALINGS, STRANGER_PERIOD_MS, NewcomerOffers, StrangerQuota
 from a2a_coop.runtime.trade import run_trade, settle_with_escrow
-from a2a_coop.testing import DAY_MS, FixedClock, Party, service
+from a2a_coop.testing import FixedClock, Party
 
 pytestmark = pytest.mark.req("ESC-017")
 
@@ -83,14 +83,7 @@ def test_300_bonded_trades_with_one_counterparty_in_an_hour_are_never_refused(tm
         )
         start = clock.now_ms
         for _ in range(TRADES):
-            due = clock.now_ms + DAY_MS
-            proposal = alice.proposal(
-                gives=[service("code-review", value=100, deadline_ms=due)],
-                wants=[service("copy-editing", value=90, deadline_ms=due)],
-                issuer_bond=50,
-                audience_bond=50,
-                escrow=e.did,
-            )
+            proposal = bonded_proposal(alice, e.did)
             neg = run_trade(a, node, bob.did, proposal, escrow=escrow)  # RATE_LIMITED would raise here
             assert a.negotiation(neg.id).state is State.FULFILLED
             witness.flush()
