@@ -95,3 +95,11 @@ def escrow_node(party: Party, clock: FixedClock, journal: Any, **kw: Any) -> Esc
         durability="normal",
         **kw,
     )
+
+
+def peer_node(party: Party, clock: FixedClock, journal: Any, **kw: Any) -> PeerNode:
+    """``party``'s agent as a journaled PeerNode on ``journal`` and ``clock`` (pass ``context``,
+    ``witness`` and the like as for PeerNode.open)."""
+    return PeerNode.open(
+        party.agent.key, party.mandate_vs.envelope, journal, clock=lambda: clock.now_ms, **kw
+    )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from peers import bonded_proposal, escrow_node, fresh_key, make_peer
+from peers import bonded_proposal, escrow_node, fresh_key, make_peer, peer_node
 from test_attack16 import _checkpoint, _contract_with, _low, _quota_escrow, _revocation, _under
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
@@ -24,7 +24,7 @@ from a2a_coop.protocol.errors import RateLimited
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime import gossip
-from a2a_coop.runtime.node import EscrowNode, PeerNode
+from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.runtime.strangers import STRANGER_PERIOD_MS, NewcomerOffers, StrangerQuota
 from a2a_coop.runtime.strategy import DeliveryView, HonestStrategy
 from a2a_coop.runtime.trade import run_trade
@@ -69,13 +69,7 @@ def test_relayed_checkpoints_of_a_counterparty_do_not_get_its_attestation_of_our
     alice, bob, e = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
     mallory, m2 = Party("mallory", clock), Party("mallory2", clock)
     escrow = escrow_node(e, clock, tmp_path / "e.db")
-    node = PeerNode.open(
-        bob.agent.key,
-        bob.mandate_vs.envelope,
-        tmp_path / "bob.db",
-        context=[e.mandate_vs.envelope],
-        clock=lambda: clock.now_ms,
-    )
+    node = peer_node(bob, clock, tmp_path / "bob.db", context=[e.mandate_vs.envelope])
     try:
         node.peer.stranger_quota = StrangerQuota(per_period=1000, per_key=1)  # 16 a key in the dealings
         for p in (alice, bob, m2):

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from peers import bonded_proposal, escrow_node, make_peer
+from peers import bonded_proposal, escrow_node, make_peer, peer_node
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol import merkle
@@ -61,13 +61,7 @@ def test_300_bonded_trades_with_one_counterparty_and_escrow_in_an_hour_are_never
     clock.now_ms -= clock.now_ms % STRANGER_PERIOD_MS  # the start of a window: all 300 in one
     alice, bob, e = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
     escrow = escrow_node(e, clock, tmp_path / "e.db")
-    node = PeerNode.open(
-        bob.agent.key,
-        bob.mandate_vs.envelope,
-        tmp_path / "bob.db",
-        context=[e.mandate_vs.envelope],
-        clock=lambda: clock.now_ms,
-    )
+    node = peer_node(bob, clock, tmp_path / "bob.db", context=[e.mandate_vs.envelope])
     try:
         for party in (alice, bob):
             escrow.deposit(party.did, FUNDS)
@@ -134,9 +128,7 @@ def test_the_count_of_a_key_in_the_dealings_survives_a_restart(tmp_path: Path) -
     quota = StrangerQuota(per_period=100, per_key=2)
 
     def open_bob() -> PeerNode:
-        node = PeerNode.open(
-            bob.agent.key, bob.mandate_vs.envelope, tmp_path / "b.db", clock=lambda: clock.now_ms
-        )
+        node = peer_node(bob, clock, tmp_path / "b.db")
         node.peer.stranger_quota = quota
         return node
 
@@ -168,9 +160,7 @@ def test_a_vouching_principals_part_of_the_reserve_survives_a_restart(tmp_path: 
     bob, alice, mallory = Party("bob", clock), Party("alice", clock), Party("mallory", clock)
 
     def open_bob() -> PeerNode:
-        node = PeerNode.open(
-            bob.agent.key, bob.mandate_vs.envelope, tmp_path / "b.db", clock=lambda: clock.now_ms
-        )
+        node = peer_node(bob, clock, tmp_path / "b.db")
         node.peer.newcomer_offers = NewcomerOffers(per_period=16)  # 12 for anyone, 4 kept; 1 a voucher
         return node
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from peers import bonded_proposal, fresh_key, make_peer
+from peers import bonded_proposal, fresh_key, make_peer, peer_node
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol import merkle
 from a2a_coop.protocol.errors import RateLimited
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement
-from a2a_coop.runtime.node import EscrowNode, EscrowWitness, PeerNode
+from a2a_coop.runtime.node import EscrowNode, EscrowWitness
 from a2a_coop.runtime.strangers import META_DEALINGS, STRANGER_PERIOD_MS, NewcomerOffers, StrangerQuota
 from a2a_coop.runtime.trade import run_trade, settle_with_escrow
 from a2a_coop.testing import FixedClock, Party
@@ -62,14 +62,7 @@ def test_300_bonded_trades_with_one_counterparty_in_an_hour_are_never_refused(tm
     alice, bob, e = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
     escrow = _escrow(tmp_path, clock, e)
     witness = EscrowWitness(escrow, e.did, clock=lambda: clock.now_ms)
-    node = PeerNode.open(
-        bob.agent.key,
-        bob.mandate_vs.envelope,
-        tmp_path / "bob.db",
-        context=[e.mandate_vs.envelope],
-        clock=lambda: clock.now_ms,
-        witness=witness,
-    )
+    node = peer_node(bob, clock, tmp_path / "bob.db", context=[e.mandate_vs.envelope], witness=witness)
     try:
         assert escrow.stranger_quota == StrangerQuota() and escrow.dealings is not None  # served
         for party in (alice, bob):
