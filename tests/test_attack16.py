@@ -540,6 +540,9 @@ def test_a_party_of_one_contract_cannot_grow_an_escrows_transcript_without_bound
         accept = alice.accept(offer)
         node.submit([*alice.setup, *mallory.setup, offer.envelope, accept.envelope])
         assert node.escrow.deals_with(mallory.did) and node.escrow.deals_with(mallory.principal.did)
+        # Funded: the dealings' base count is for keys the ledger credited (tests/test_attack18.py).
+        for key in (mallory.did, mallory.principal.did):
+            node.deposit(key, 1)
         held = node.escrow.verifier.statements
         signed = [offer.digest]
 

@@ -42,21 +42,6 @@ def _window(clock: FixedClock) -> FixedClock:
 
 
 @pytest.mark.req("ESC-017", "CMT-008")
-@pytest.mark.xfail(
-    strict=True,
-    reason="ESC-017 gives every key in an escrow's dealings a base count of 16 x a stranger's per-key "
-    "count a period (256 an hour served) before its credit, and a contract without bonds between fresh "
-    "keys naming the escrow as arbiter -- nobody's consent but theirs, no funds -- puts both parties "
-    "and both principals in the dealings for good: each such contract (two statements of it, two "
-    "Mandates) buys four keys 256 statements of no negotiation an hour each, every hour, stamped into the "
-    "transcript every auditor downloads, outside the newcomer quota's total (CMT-008 bounds the contracts "
-    "open at once per key, and keys cost nothing). Options: the base count only for keys the escrow "
-    "has funds of (a Deposit) or a bonded contract of (its bonds locked), keys in the dealings by "
-    "contracts without bonds alone getting only the credit their contracts' statements earn (a "
-    "principal's renewal rides uncounted with the statement citing it, ESC-017 (b)); or the counted "
-    "statements of such keys also counted against the newcomer quota's total, all of them together; "
-    "or a total per period over all keys in the dealings without funds.",
-)
 def test_contracts_between_fresh_keys_buy_no_room_beyond_the_quota(tmp_path: Path) -> None:
     """Attack: the escrow takes 20 statements of no negotiation an hour of keys outside its dealings (one
     of any key; so 16 a key in its dealings). Mallory mints pairs of fresh keys; each pair makes one
@@ -139,6 +124,8 @@ def test_relayed_public_statements_of_a_party_keep_none_of_its_trade_out_of_the_
     alice, bob = Party("alice", clock), Party("bob", clock)
     try:
         accept = _contract(node, escrow, alice, bob)  # Bob's Offer, Alice's Accept
+        # Funded: the dealings' base count is for keys the ledger credited (tests/test_attack18.py).
+        node.deposit(alice.did, 1)
         assert _checkpoints(node, alice, 30) == 16 + 1  # Mallory's relays: the count and Alice's credit
         held = node.escrow.verifier.statements
         delivery = bob.deliver(accept, alice)

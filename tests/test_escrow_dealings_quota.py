@@ -130,6 +130,8 @@ def test_the_count_of_a_key_in_the_dealings_survives_a_restart(tmp_path: Path) -
     quota = StrangerQuota(per_period=100, per_key=2)
     node = _escrow(tmp_path, clock, e, quota)
     _contract(node, e, alice, mallory)
+    # Funded: the dealings' base count is for keys the ledger credited (tests/test_attack18.py).
+    node.deposit(mallory.did, 1)
     assert _checkpoints(node, mallory, 40) == 32
     assert node.journal.meta_under(META_DEALINGS + "/") == [
         (f"{META_DEALINGS}/{mallory.did}", [clock.now_ms // STRANGER_PERIOD_MS, 32, 0])
@@ -157,6 +159,9 @@ def test_a_trades_witnesses_and_what_ends_a_key_are_taken_uncounted_once(tmp_pat
     node = _escrow(tmp_path, clock, e, quota)
     try:
         accept = _contract(node, e, alice, mallory)
+        # Funded: the dealings' base count is for keys the ledger credited (tests/test_attack18.py).
+        for key in (alice.did, mallory.principal.did):
+            node.deposit(key, 1)
         delivery = mallory.deliver(accept, alice)
         node.submit([delivery.envelope])
         held = node.escrow.verifier.statements

@@ -157,8 +157,9 @@ class DealingsQuota(Protocol):
     beyond what its trades there need, with the credit those trades earn the key (SPEC ESC-017; the
     reference's is :class:`a2a_coop.runtime.strangers.KeyedCount`)."""
 
-    def refusal(self, key: str, now: int) -> CoopError | None:
-        """The refusal of one more statement counted for ``key`` now, or None."""
+    def refusal(self, key: str, now: int, *, credit_only: bool = False) -> CoopError | None:
+        """The refusal of one more statement counted for ``key`` now, or None (``credit_only``: against
+        the credit its trades here earned alone, without the base count)."""
         ...
 
     def charge(self, key: str, now: int) -> None:
@@ -927,7 +928,11 @@ class Escrow:
             self._check_arbitrable(vs, now_ms)
         quota, dealings = self.quota, self.dealings
         if isinstance(counted, _Dealing):
-            refusal = dealings.refusal(counted.key, now_ms) if dealings is not None else None
+            refusal = (
+                dealings.refusal(counted.key, now_ms, credit_only=not self._funded(counted.key))
+                if dealings is not None
+                else None
+            )
         else:
             refusal = (
                 quota.refusal(counted, now_ms, solicited=True) if quota is not None and counted else None
@@ -1062,6 +1067,15 @@ class Escrow:
         if self.dealings is None or key == self.did or self._witnesses_a_trade(vs):
             return None
         return _Dealing(key)
+
+    def _funded(self, key: str) -> bool:
+        """ESC-017: whether ``key`` has the dealings' base count here -- ours, or one our ledger ever
+        credited (a Deposit: funds, which keys cannot mint). A key in our dealings by contracts alone has
+        only the credit its contracts' statements earn: a contract without bonds between fresh keys
+        naming us needs nobody's consent but theirs, and gave its four keys the base count each, every
+        period, outside the quota's total (tests/test_attack18.py)."""
+        book = self._book
+        return key == self.did or key in book.available or key in book.locked
 
     def _witnesses_a_trade(self, vs: VerifiedStatement) -> bool:
         """Whether ``vs`` is a trade's witness that we take uncounted: an Ack by a party of a contract

@@ -336,14 +336,15 @@ class KeyedCount:
             self.window, self.counted, self.credit = window, Counter(), Counter()
             self.dirty.clear()  # rows of an earlier window count for nothing (read again: ignored)
 
-    def room(self, key: str, now: int) -> int:
-        """What ``key`` may still have counted this period."""
+    def room(self, key: str, now: int, *, credit_only: bool = False) -> int:
+        """What ``key`` may still have counted this period (``credit_only``: its credit alone, no base)."""
         self._roll(now)
-        return self.base + self.per_credit * self.credit[key] - self.counted[key]
+        base = 0 if credit_only else self.base
+        return base + self.per_credit * self.credit[key] - self.counted[key]
 
-    def refusal(self, key: str, now: int) -> RateLimited | None:
+    def refusal(self, key: str, now: int, *, credit_only: bool = False) -> RateLimited | None:
         """The refusal of one more counted for ``key``, or None if it has room now."""
-        if self.room(key, now) > 0:
+        if self.room(key, now, credit_only=credit_only) > 0:
             return None
         self.refused += 1
         retry = max(1, (self.window + 1) * self.period_ms - now)
