@@ -11,6 +11,7 @@ from a2a_coop.protocol.negotiation import proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.node import EscrowNode, EscrowWitness, PeerNode
 from a2a_coop.runtime.peer import Peer
+from a2a_coop.runtime.strangers import NewcomerOffers, StrangerQuota
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive, service
 
 
@@ -24,6 +25,11 @@ def make_peer(party: Party, clock: FixedClock, **kw: Any) -> Peer:
         nonce=lambda: derive(f"nonce/{party.name}/{next(counter)}", 16),
         **kw,
     )
+
+
+def served_peer(party: Party, clock: FixedClock, **kw: Any) -> Peer:
+    """:func:`make_peer` with the quotas `a2a-coop serve` runs with by default (RPC-016, RPC-017)."""
+    return make_peer(party, clock, stranger_quota=StrangerQuota(), newcomer_offers=NewcomerOffers(), **kw)
 
 
 def fresh_key(i: int, clock: FixedClock, principal: Any = None) -> tuple[Any, Any]:

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from peers import bonded_proposal, escrow_node, make_peer, peer_node
+from peers import bonded_proposal, escrow_node, make_peer, peer_node, served_peer
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol import merkle
@@ -65,13 +65,7 @@ def test_300_bonded_trades_with_one_counterparty_and_escrow_in_an_hour_are_never
     try:
         for party in (alice, bob):
             escrow.deposit(party.did, FUNDS)
-        a = make_peer(
-            alice,
-            clock,
-            context=[e.mandate_vs.envelope],
-            stranger_quota=StrangerQuota(),
-            newcomer_offers=NewcomerOffers(),
-        )
+        a = served_peer(alice, clock, context=[e.mandate_vs.envelope])
         b = node.peer
         assert b.stranger_quota == StrangerQuota() and b.newcomer_offers == NewcomerOffers()  # served
         counted: Counter[tuple[str, str]] = Counter()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from peers import bonded_proposal, fresh_key, make_peer, peer_node
+from peers import bonded_proposal, fresh_key, peer_node, served_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol import merkle
@@ -22,7 +22,7 @@ from a2a_coop.protocol.errors import RateLimited
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.node import EscrowNode, EscrowWitness
-from a2a_coop.runtime.strangers import META_DEALINGS, STRANGER_PERIOD_MS, NewcomerOffers, StrangerQuota
+from a2a_coop.runtime.strangers import META_DEALINGS, STRANGER_PERIOD_MS, StrangerQuota
 from a2a_coop.runtime.trade import run_trade, settle_with_escrow
 from a2a_coop.testing import FixedClock, Party
 
@@ -67,13 +67,7 @@ def test_300_bonded_trades_with_one_counterparty_in_an_hour_are_never_refused(tm
         assert escrow.stranger_quota == StrangerQuota() and escrow.dealings is not None  # served
         for party in (alice, bob):
             escrow.deposit(party.did, FUNDS)
-        a = make_peer(
-            alice,
-            clock,
-            context=[e.mandate_vs.envelope],
-            stranger_quota=StrangerQuota(),
-            newcomer_offers=NewcomerOffers(),
-        )
+        a = served_peer(alice, clock, context=[e.mandate_vs.envelope])
         start = clock.now_ms
         for _ in range(TRADES):
             proposal = bonded_proposal(alice, e.did)
