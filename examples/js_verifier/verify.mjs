@@ -1,0 +1,945 @@
+#!/usr/bin/env node
+// An offline verifier of the a2a-coop conformance vectors, written from SPEC.md and proto/*.proto
+// alone (no code of the Python reference was read while writing it). Node 20, no npm dependencies:
+// node:crypto gives SHA-256 and Ed25519, and the protobuf reader below is the decoding profile of
+// SPEC 6.2.1 written out.
+//
+//   node examples/js_verifier/verify.mjs conformance/vectors/*.json          # summary
+//   node examples/js_verifier/verify.mjs --json conformance/vectors/*.json   # machine-readable
+//   node examples/js_verifier/verify.mjs --verbose FILE                      # every disagreement
+//
+// What it implements is the list LAYERS below; see README.md next to this file.
+
+import { createHash, createPublicKey, verify as edVerify } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+
+// ---------------------------------------------------------------------------------------------
+// Constants (SPEC 0.5)
+
+const PAYLOAD_TYPE = "application/vnd.a2acoop.statement.v1+protobuf";
+const MAX_ENVELOPE = 65536;
+const MAX_INT = (1n << 53n) - 1n;
+const SKEW_MS = 30000n;
+const CLAIM_WINDOW = 86400000n;
+const U32 = 1n << 32n;
+const U64 = 1n << 64n;
+
+class Reject extends Error {
+  constructor(code, requirement, detail) {
+    super(`${code} (${requirement}): ${detail}`);
+    this.code = code;
+    this.requirement = requirement;
+    this.detail = detail;
+  }
+}
+const fail = (code, req, detail) => {
+  throw new Reject(code, req, detail);
+};
+
+const sha256 = (...parts) => {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p);
+  return h.digest();
+};
+const hex = (b) => Buffer.from(b).toString("hex");
+
+// ---------------------------------------------------------------------------------------------
+// Schema (proto/a2acoop/v1/*.proto). type: u32 u64 bool enum string bytes or a message name.
+
+const F = (n, name, type, opts = {}) => ({ n, name, type, ...opts });
+const SCHEMA = {
+  Envelope: [F(1, "payload", "bytes"), F(2, "payload_type", "string"), F(3, "signatures", "Signature", { rep: true })],
+  Signature: [F(1, "keyid", "string"), F(2, "sig", "bytes")],
+  Statement: [
+    F(1, "header", "Header"),
+    ...[
+      [10, "mandate", "Mandate"], [11, "key_rotation", "KeyRotation"], [12, "key_revocation", "KeyRevocation"],
+      [13, "checkpoint", "Checkpoint"], [20, "offer", "Offer"], [21, "counter", "Counter"], [22, "accept", "Accept"],
+      [23, "reject", "Reject"], [24, "withdraw", "Withdraw"], [30, "bond_lock", "BondLock"],
+      [31, "delivery", "Delivery"], [32, "receipt", "Receipt"], [33, "breach_claim", "BreachClaim"],
+      [34, "revoke", "Revoke"], [35, "release", "Release"], [36, "forfeit", "Forfeit"], [37, "refund", "Refund"],
+      [38, "reveal", "Reveal"], [39, "ruling", "Ruling"], [40, "attestation", "Attestation"], [41, "ack", "Ack"],
+      [42, "deposit", "Deposit"], [43, "stamp", "Stamp"],
+    ].map(([n, name, t]) => F(n, name, t, { oneof: "body" })),
+  ],
+  Header: [
+    F(1, "version", "u32"), F(2, "issuer", "string"), F(3, "audience", "string"), F(4, "seq", "u64"),
+    F(5, "prev", "bytes"), F(6, "issued_at_ms", "u64"), F(7, "not_before_ms", "u64"), F(8, "expires_at_ms", "u64"),
+    F(9, "nonce", "bytes"), F(10, "negotiation_id", "bytes"), F(11, "refs", "bytes", { rep: true }),
+    F(12, "mandate", "bytes"),
+  ],
+  Mandate: [
+    F(1, "agent", "string"), F(2, "valid_from_ms", "u64"), F(3, "valid_until_ms", "u64"), F(4, "currency", "string"),
+    F(5, "max_per_deal", "u64"), F(6, "min_per_deal", "u64"), F(7, "budget_per_period", "u64"),
+    F(8, "period_ms", "u64"), F(9, "max_outstanding", "u64"), F(10, "allowed_categories", "string", { rep: true }),
+    F(11, "allowed_counterparties", "string", { rep: true }), F(12, "execution_window_end_ms", "u64"),
+  ],
+  KeyRotation: [F(1, "new_key", "string")],
+  KeyRevocation: [F(1, "key", "string"), F(2, "effective_ms", "u64"), F(3, "reason", "string")],
+  Checkpoint: [F(1, "log_root", "bytes")],
+  Item: [
+    F(1, "kind", "enum"), F(2, "category", "string"), F(3, "description", "string"), F(4, "quantity", "u64"),
+    F(5, "unit", "string"), F(6, "value", "u64"), F(7, "deadline_ms", "u64"), F(8, "spec_digest", "bytes"),
+  ],
+  Revocation: [F(1, "allowed", "bool"), F(2, "forfeit_bond", "bool"), F(3, "notice_ms", "u64")],
+  Terms: [
+    F(1, "currency", "string"), F(2, "issuer_bond", "u64"), F(3, "audience_bond", "u64"), F(4, "escrow", "string"),
+    F(5, "revocation", "Revocation"), F(6, "response_window_ms", "u64"),
+  ],
+  Claim: [
+    F(1, "kind", "enum"), F(2, "subject", "string"), F(3, "amount", "u64", { oneof: "value" }),
+    F(4, "commitment", "bytes", { oneof: "value" }),
+  ],
+  Offer: [
+    F(1, "gives", "Item", { rep: true }), F(2, "wants", "Item", { rep: true }), F(3, "terms", "Terms"),
+    F(4, "exclusive_key", "bytes"), F(5, "claims", "Claim", { rep: true }),
+  ],
+  Counter: [F(1, "offer", "bytes"), F(2, "proposal", "Offer")],
+  Accept: [F(1, "offer", "bytes")],
+  Reject: [F(1, "offer", "bytes"), F(2, "reason", "string")],
+  Withdraw: [F(1, "offer", "bytes"), F(2, "reason", "string")],
+  BondLock: [F(1, "contract", "bytes"), F(2, "party", "string"), F(3, "amount", "u64")],
+  Delivery: [F(1, "contract", "bytes"), F(2, "item_index", "u32"), F(3, "artifact_digest", "bytes"), F(4, "uri", "string")],
+  Receipt: [F(1, "delivery", "bytes"), F(2, "rating", "u32")],
+  BreachClaim: [
+    F(1, "contract", "bytes"), F(2, "item_index", "u32"), F(3, "evidence", "bytes", { rep: true }), F(4, "reason", "string"),
+  ],
+  Revoke: [F(1, "contract", "bytes"), F(2, "reason", "string")],
+  Release: [F(1, "contract", "bytes"), F(2, "party", "string"), F(3, "amount", "u64")],
+  Forfeit: [
+    F(1, "contract", "bytes"), F(2, "party", "string"), F(3, "amount", "u64"), F(4, "beneficiary", "string"),
+    F(5, "cause", "bytes"),
+  ],
+  Ruling: [F(1, "contract", "bytes"), F(2, "claim", "bytes"), F(3, "decision", "enum"), F(4, "evidence", "bytes")],
+  Refund: [F(1, "contract", "bytes"), F(2, "party", "string"), F(3, "amount", "u64")],
+  Reveal: [F(1, "statement", "bytes"), F(2, "claim_index", "u32"), F(3, "salt", "bytes"), F(4, "amount", "u64")],
+  Ack: [F(1, "statement", "bytes")],
+  Stamp: [F(1, "statements", "bytes", { rep: true })],
+  Deposit: [F(1, "party", "string"), F(2, "amount", "u64"), F(3, "currency", "string"), F(4, "reference", "string")],
+  Attestation: [
+    F(1, "subject", "string"), F(2, "offer", "bytes"), F(3, "accept", "bytes"), F(4, "outcome", "enum"),
+    F(5, "evidence", "bytes", { rep: true }), F(6, "rating", "u32"),
+  ],
+};
+const MSG = {};
+for (const [name, fields] of Object.entries(SCHEMA)) {
+  const byNum = new Map(fields.map((f) => [f.n, f]));
+  MSG[name] = { name, fields, byNum, maxN: Math.max(...fields.map((f) => f.n)) };
+}
+const WIRE_OF = { u32: 0, u64: 0, bool: 0, enum: 0, string: 2, bytes: 2 };
+const wireOf = (t) => (t in WIRE_OF ? WIRE_OF[t] : 2);
+
+// ---------------------------------------------------------------------------------------------
+// The decoding profile (SPEC 6.2, 6.2.1): one scan that parses every field and records the first
+// canonical-form finding in byte order. Malformed (W1-W5, K1-K7, U1) throws at once; a
+// non-canonical finding is kept and reported only if the whole input parses (P1, STM-001).
+
+class Malformed extends Error {
+  constructor(rule, detail) {
+    super(`${rule}: ${detail}`);
+    this.rule = rule;
+  }
+}
+
+function utf8Valid(buf) {
+  try {
+    new TextDecoder("utf-8", { fatal: true }).decode(buf);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+class Scanner {
+  constructor(bytes, { allowUnknown }) {
+    this.b = bytes;
+    this.allowUnknown = allowUnknown;
+    this.finding = null; // {rule, at, detail}
+  }
+  note(rule, at, detail) {
+    if (this.finding === null || at < this.finding.at) this.finding = { rule, at, detail };
+  }
+  varint(pos, end, what) {
+    let v = 0n;
+    let shift = 0n;
+    for (let i = 0; ; i++) {
+      if (pos + i >= end) throw new Malformed("STM-014", `${what}: truncated varint (W1)`);
+      if (i >= 10) throw new Malformed("STM-014", `${what}: varint longer than 10 bytes (W2)`);
+      const byte = this.b[pos + i];
+      v |= BigInt(byte & 0x7f) << shift;
+      shift += 7n;
+      if ((byte & 0x80) === 0) {
+        if (i === 9 && byte > 1) throw new Malformed("STM-014", `${what}: varint >= 2^64 (W2)`);
+        return { v, next: pos + i + 1, padded: i > 0 && byte === 0 };
+      }
+    }
+  }
+  message(type, start, end) {
+    const m = MSG[type];
+    const out = {};
+    for (const f of m.fields) if (f.rep) out[f.name] = [];
+    const oneofSeen = {};
+    let prev = null; // {n, known, rep}
+    let pos = start;
+    while (pos < end) {
+      const tagAt = pos;
+      const tag = this.varint(pos, end, `${type} tag`);
+      if (tag.v >= U32) throw new Malformed("STM-014", `${type}: tag >= 2^32 (W3)`);
+      const num = Number(tag.v >> 3n);
+      const wt = Number(tag.v & 7n);
+      if (num === 0) throw new Malformed("STM-014", `${type}: field number 0 (W3)`);
+      if (![0, 1, 2, 5].includes(wt)) throw new Malformed("STM-014", `${type}: wire type ${wt} (W4)`);
+      pos = tag.next;
+      const f = m.byNum.get(num);
+      if (!f && num < m.maxN) throw new Malformed("STM-016", `${type}: field ${num} below the highest defined (U1)`);
+      if (!f && !this.allowUnknown) throw new Malformed("ENV-009", `${type}: unknown field ${num}`);
+      const known = !!f;
+      const rule = known ? "STM-002" : "STM-016";
+      if (tag.padded) this.note(rule, tagAt, `${type}.${num}: padded tag (W6)`);
+      if (prev) {
+        const outOfOrder = num < prev.n || (num === prev.n && known && !f.rep);
+        if (outOfOrder) this.note(known && prev.known ? "STM-002" : "STM-016", tagAt, `${type}.${num} after ${prev.n} (K8/U3)`);
+      }
+      if (known && wireOf(f.type) !== wt) throw new Malformed("STM-015", `${type}.${f.name}: wire type ${wt} (K1)`);
+      let value;
+      if (wt === 0) {
+        const r = this.varint(pos, end, `${type}.${num} value`);
+        if (r.padded) this.note(rule, pos, `${type}.${num}: padded value (W6)`);
+        pos = r.next;
+        value = r.v;
+      } else if (wt === 1 || wt === 5) {
+        const n = wt === 1 ? 8 : 4;
+        if (pos + n > end) throw new Malformed("STM-014", `${type}.${num}: fixed value cut short (W5)`);
+        pos += n;
+      } else {
+        const r = this.varint(pos, end, `${type}.${num} length`);
+        if (r.padded) this.note(rule, pos, `${type}.${num}: padded length (W6)`);
+        if (BigInt(r.next) + r.v > BigInt(end)) throw new Malformed("STM-014", `${type}.${num}: length past the end (W5)`);
+        const s = r.next;
+        const e = r.next + Number(r.v);
+        pos = e;
+        value = [s, e];
+      }
+      prev = { n: num, known, rep: known && f.rep };
+      if (!known) continue;
+      // Known field: type checks (K2-K7), presence (K10), decode.
+      let v;
+      const explicit = !!f.oneof || !(f.type in WIRE_OF);
+      switch (f.type) {
+        case "u32":
+          if (value >= U32) throw new Malformed("STM-015", `${type}.${f.name}: uint32 >= 2^32 (K2)`);
+          v = value;
+          break;
+        case "u64":
+          v = value;
+          break;
+        case "bool":
+          if (value > 1n) throw new Malformed("STM-015", `${type}.${f.name}: bool ${value} (K4)`);
+          v = value === 1n;
+          break;
+        case "enum":
+          if (value >= 1n << 31n) throw new Malformed("STM-015", `${type}.${f.name}: enum >= 2^31 (K5)`);
+          v = value;
+          break;
+        case "string": {
+          const buf = this.b.subarray(value[0], value[1]);
+          if (!utf8Valid(buf)) throw new Malformed("STM-015", `${type}.${f.name}: not UTF-8 (K7)`);
+          v = buf.toString("utf8");
+          break;
+        }
+        case "bytes":
+          v = Buffer.from(this.b.subarray(value[0], value[1]));
+          break;
+        default:
+          v = this.message(f.type, value[0], value[1]);
+      }
+      const isDefault = v === 0n || v === false || v === "" || (Buffer.isBuffer(v) && v.length === 0);
+      if (!explicit && !f.rep && isDefault) this.note("STM-002", tagAt, `${type}.${f.name} at its default (K10)`);
+      if (f.oneof) {
+        if (oneofSeen[f.oneof] && oneofSeen[f.oneof] !== f.name) this.note("STM-002", tagAt, `${type}: two members of oneof ${f.oneof} (K9)`);
+        oneofSeen[f.oneof] = f.name;
+        out[`$${f.oneof}`] = f.name;
+      }
+      if (f.rep) out[f.name].push(v);
+      else out[f.name] = v;
+    }
+    return out;
+  }
+}
+
+// Parse under the profile. Returns {msg} or {malformed: rule} or {noncanonical: rule}.
+function decode(type, bytes, opts) {
+  const s = new Scanner(bytes, opts);
+  let msg;
+  try {
+    msg = s.message(type, 0, bytes.length);
+  } catch (e) {
+    if (e instanceof Malformed) return { malformed: e.rule, detail: e.message };
+    throw e;
+  }
+  if (s.finding) return { noncanonical: s.finding.rule, detail: s.finding.detail, msg };
+  return { msg };
+}
+
+// Defaults for absent fields, so that later code can read every field.
+function get(msg, type, name) {
+  if (msg && name in msg) return msg[name];
+  const f = MSG[type].fields.find((x) => x.name === name);
+  if (f.rep) return [];
+  return { u32: 0n, u64: 0n, enum: 0n, bool: false, string: "", bytes: Buffer.alloc(0) }[f.type] ?? null;
+}
+// A view of a decoded message that fills in proto3 defaults.
+function view(msg, type) {
+  if (msg === null || msg === undefined) return null;
+  return new Proxy(msg, {
+    get(t, name) {
+      if (typeof name !== "string" || name.startsWith("$")) return t[name];
+      const f = MSG[type].byNum && MSG[type].fields.find((x) => x.name === name);
+      if (!f) return t[name];
+      const v = get(t, type, name);
+      if (!(f.type in WIRE_OF)) return f.rep ? v.map((x) => view(x, f.type)) : v === null ? null : view(v, f.type);
+      return v;
+    },
+    has(t, name) {
+      return name in t;
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// edwards25519 (RFC 8032 5.1) in BigInt: enough to validate keys (SPEC 3.2) and to test R for small
+// order (SPEC 5.3 step 3). The signature equation itself is node:crypto's (OpenSSL's, cofactorless).
+
+const P = (1n << 255n) - 19n;
+const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+const mod = (a) => ((a % P) + P) % P;
+const pow = (b, e) => {
+  let r = 1n;
+  b = mod(b);
+  while (e > 0n) {
+    if (e & 1n) r = (r * b) % P;
+    b = (b * b) % P;
+    e >>= 1n;
+  }
+  return r;
+};
+const inv = (a) => pow(a, P - 2n);
+const D = mod(-121665n * inv(121666n));
+const SQRT_M1 = pow(2n, (P - 1n) / 4n);
+const leInt = (b) => {
+  let v = 0n;
+  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+  return v;
+};
+
+// Returns {y, x} or a reason: "noncanonical-y", "not-on-curve", "x0-sign".
+function decodePoint(A, { reduceY = false } = {}) {
+  let y = leInt(A) & ((1n << 255n) - 1n);
+  const sign = (A[31] >> 7) & 1;
+  if (y >= P) {
+    if (!reduceY) return { err: "noncanonical-y" };
+    y -= P;
+  }
+  const u = mod(y * y - 1n);
+  const v = mod(D * y * y + 1n);
+  let x = mod(u * pow(v, 3n) * pow(u * pow(v, 7n), (P - 5n) / 8n));
+  const vx2 = mod(v * x * x);
+  if (vx2 === u) {
+    // root found
+  } else if (vx2 === mod(-u)) {
+    x = mod(x * SQRT_M1);
+  } else return { err: "not-on-curve" };
+  if (x === 0n && sign === 1) return { err: "x0-sign", x, y };
+  if (Number(x & 1n) !== sign) x = mod(-x);
+  return { x, y };
+}
+// Extended coordinates; only doubling is needed for [8]P.
+function isSmallOrder(x, y) {
+  let X = x, Y = y, Z = 1n, T = mod(x * y);
+  for (let i = 0; i < 3; i++) {
+    const A = mod(X * X), B = mod(Y * Y), C = mod(2n * Z * Z), Dd = mod(-A);
+    const E = mod((X + Y) * (X + Y) - A - B), G = mod(Dd + B), Fv = mod(G - C), H = mod(Dd - B);
+    X = mod(E * Fv); Y = mod(G * H); T = mod(E * H); Z = mod(Fv * G);
+  }
+  return X === 0n && Y === Z;
+}
+
+// ---------------------------------------------------------------------------------------------
+// did:key (SPEC 3.1, 3.2)
+
+const B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+function b58decode(s) {
+  let v = 0n;
+  for (const ch of s) {
+    const d = B58.indexOf(ch);
+    if (d < 0) return null;
+    v = v * 58n + BigInt(d);
+  }
+  const bytes = [];
+  while (v > 0n) {
+    bytes.unshift(Number(v & 0xffn));
+    v >>= 8n;
+  }
+  let zeros = 0;
+  while (zeros < s.length && s[zeros] === "1") zeros++;
+  return Buffer.from([...new Array(zeros).fill(0), ...bytes]);
+}
+function b58encode(buf) {
+  let v = leInt(Buffer.from(buf).reverse());
+  let s = "";
+  while (v > 0n) {
+    s = B58[Number(v % 58n)] + s;
+    v /= 58n;
+  }
+  for (const byte of buf) {
+    if (byte !== 0) break;
+    s = "1" + s;
+  }
+  return s;
+}
+
+const keyCache = new Map();
+// Returns the 32-byte key, or throws Reject with the KEY_* code of the first failed step.
+function validateDidKey(did, req) {
+  if (keyCache.has(did)) return keyCache.get(did);
+  const bad = (code, why) => fail(code, req, `${JSON.stringify(did).slice(0, 70)}: ${why}`);
+  if (typeof did !== "string" || !did.startsWith("did:key:z")) bad("KEY_INVALID", "not did:key:z…");
+  const raw = b58decode(did.slice(9));
+  if (!raw || raw.length !== 34 || raw[0] !== 0xed || raw[1] !== 0x01) bad("KEY_INVALID", "not 0xed01 || 32 bytes");
+  if (b58encode(raw) !== did.slice(9)) bad("KEY_INVALID", "base58 not canonical");
+  const A = raw.subarray(2);
+  const p = decodePoint(A);
+  if (p.err === "noncanonical-y") bad("KEY_NONCANONICAL", "y >= p");
+  if (p.err === "not-on-curve") bad("KEY_INVALID", "not on the curve");
+  if (p.err === "x0-sign") bad("KEY_NONCANONICAL", "x = 0 with the sign bit set");
+  if (isSmallOrder(p.x, p.y)) bad("KEY_SMALL_ORDER", "[8]A = identity");
+  keyCache.set(did, A);
+  return A;
+}
+const isValidDidKey = (did) => {
+  try {
+    validateDidKey(did, "");
+    return true;
+  } catch (e) {
+    if (e instanceof Reject) return false;
+    throw e;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Envelope, PAE, digest (SPEC 5, 6.3)
+
+const pae = (type, body) => {
+  const t = Buffer.from(type, "utf8");
+  return Buffer.concat([Buffer.from(`DSSEv1 ${t.length} `), t, Buffer.from(` ${body.length} `), body]);
+};
+const SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+
+function ed25519Verify(A, msg, sig) {
+  const R = sig.subarray(0, 32);
+  const r = decodePoint(R, { reduceY: true });
+  if (!r.err || r.err === "x0-sign") {
+    const x = r.err ? 0n : r.x;
+    if (isSmallOrder(x, r.y)) return false;
+  }
+  const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, A]), format: "der", type: "spki" });
+  return edVerify(null, msg, key, sig);
+}
+
+const NEGOTIATION_BODIES = new Set([
+  "offer", "counter", "accept", "reject", "withdraw", "bond_lock", "delivery", "receipt", "breach_claim",
+  "revoke", "release", "forfeit", "refund", "ruling",
+]);
+const PRINCIPAL_BODIES = new Set(["mandate", "key_rotation", "key_revocation", "checkpoint"]);
+const BODY_TYPE = Object.fromEntries(MSG.Statement.fields.filter((f) => f.oneof).map((f) => [f.name, f.type]));
+
+// Steps 1-20 of SPEC 11.1. Returns {st, body, bodyName, digest, env}.
+export function verifyStateless(envBytes) {
+  // 1. size
+  if (envBytes.length > MAX_ENVELOPE) fail("ENVELOPE_TOO_LARGE", "ENV-008", `${envBytes.length} bytes`);
+  // 2. envelope
+  const e = decode("Envelope", envBytes, { allowUnknown: false });
+  if (e.malformed || e.noncanonical) fail("MALFORMED_ENVELOPE", "ENV-009", e.detail);
+  const env = view(e.msg, "Envelope");
+  if (env.signatures.length !== 1) fail("MALFORMED_ENVELOPE", "ENV-004", `${env.signatures.length} signatures`);
+  if (env.payload.length === 0) fail("MALFORMED_ENVELOPE", "ENV-004", "empty payload");
+  // 3. payload type
+  if (env.payload_type !== PAYLOAD_TYPE) fail("UNSUPPORTED_PAYLOAD_TYPE", "ENV-003", env.payload_type);
+  const sig = env.signatures[0];
+  // 4. signing key
+  const A = validateDidKey(sig.keyid, "KEY-001");
+  // 5-7. signature
+  if (sig.sig.length !== 64) fail("SIGNATURE_INVALID", "ENV-006", `${sig.sig.length}-byte signature`);
+  if (leInt(sig.sig.subarray(32)) >= L) fail("SIGNATURE_NONCANONICAL", "ENV-007", "S >= L");
+  const signed = pae(env.payload_type, env.payload);
+  if (!ed25519Verify(A, signed, sig.sig)) fail("SIGNATURE_INVALID", "ENV-006", "does not verify");
+  const digest = sha256(signed);
+  // 8-9. statement parse, canonical form
+  const s = decode("Statement", env.payload, { allowUnknown: true });
+  if (s.malformed) fail("MALFORMED_STATEMENT", s.malformed, s.detail);
+  if (s.noncanonical) fail("NONCANONICAL_ENCODING", s.noncanonical, s.detail);
+  const st = view(s.msg, "Statement");
+  const h = st.header ?? view({}, "Header");
+  // 10. version
+  if (h.version !== 1n) fail("UNSUPPORTED_VERSION", "STM-003", `version ${h.version}`);
+  // 11. issuer
+  if (h.issuer !== sig.keyid) fail("KEYID_MISMATCH", "STM-004", "issuer is not the keyid");
+  // 12. audience form
+  if (h.audience !== "") validateDidKey(h.audience, "STM-005");
+  // 13. seq and prev
+  if ((h.seq === 0n) !== (h.prev.length === 0)) fail("HEADER_INVALID", "STM-006", "seq 0 iff prev empty");
+  if (h.seq > 0n && h.prev.length !== 32) fail("HEADER_INVALID", "STM-006", "prev not 32 bytes");
+  // 14. nonce
+  if (h.nonce.length !== 16) fail("HEADER_INVALID", "STM-007", "nonce not 16 bytes");
+  // 15. times (STM-008), then integers (STM-013)
+  if (h.issued_at_ms === 0n) fail("HEADER_INVALID", "STM-008", "issued_at_ms 0");
+  if (h.expires_at_ms <= h.issued_at_ms) fail("HEADER_INVALID", "STM-008", "expires_at_ms <= issued_at_ms");
+  if (h.not_before_ms !== 0n && h.not_before_ms >= h.expires_at_ms) fail("HEADER_INVALID", "STM-008", "not_before_ms >= expires_at_ms");
+  for (const k of ["seq", "issued_at_ms", "not_before_ms", "expires_at_ms"])
+    if (h[k] > MAX_INT) fail("HEADER_INVALID", "STM-013", `${k} > 2^53-1`);
+  // 16. body present
+  const bodyName = st.$body;
+  if (!bodyName) fail("BODY_MISSING", "STM-010", "no known body");
+  const body = st[bodyName];
+  // 17. negotiation_id
+  const nid = h.negotiation_id;
+  if (NEGOTIATION_BODIES.has(bodyName) ? nid.length !== 16 : nid.length !== 0)
+    fail("HEADER_INVALID", "STM-009", `negotiation_id of ${nid.length} bytes for ${bodyName}`);
+  if (bodyName === "offer") {
+    const want = sha256(Buffer.from("a2a-coop/v1/negotiation\0"), Buffer.from(h.issuer, "utf8"), Buffer.from([0]), h.nonce).subarray(0, 16);
+    if (!want.equals(nid)) fail("HEADER_INVALID", "NEG-013", "negotiation_id not derived");
+  }
+  // 18. refs
+  if (h.refs.length > 64 || h.refs.some((r) => r.length !== 32)) fail("HEADER_INVALID", "STM-011", "refs");
+  // 19. mandate field
+  if (PRINCIPAL_BODIES.has(bodyName)) {
+    if (h.mandate.length !== 0 && h.mandate.length !== 32) fail("HEADER_INVALID", "MND-001", "mandate not empty or 32 bytes");
+  } else if (h.mandate.length !== 32) fail("HEADER_INVALID", "MND-001", "mandate not 32 bytes");
+  // 20. body rules
+  checkBody(bodyName, body, h);
+  return { env, st, h, body, bodyName, digest, payloadType: env.payload_type };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Body rules (SPEC 7, BDY-001..BDY-017, context-free parts)
+
+const CATEGORY = /^[a-z0-9][a-z0-9.-]{0,63}$/;
+const CURRENCY = /^[a-z0-9][a-z0-9.-]{0,31}$/;
+function bodyRule(ok, req, detail) {
+  if (!ok) fail("BODY_INVALID", req, detail);
+}
+const is32 = (b) => b.length === 32;
+const int53 = (v, what) => bodyRule(v <= MAX_INT, "BDY-015", `${what} > 2^53-1`);
+
+function checkItem(it) {
+  bodyRule(it.kind !== 0n, "BDY-002", "item kind unspecified");
+  bodyRule(CATEGORY.test(it.category), "BDY-002", "item category");
+  bodyRule(it.quantity >= 1n, "BDY-002", "item quantity");
+  bodyRule(it.deadline_ms > 0n, "BDY-002", "item deadline");
+  bodyRule(it.spec_digest.length === 0 || is32(it.spec_digest), "BDY-002", "item spec_digest");
+  int53(it.quantity, "quantity");
+  int53(it.value, "value");
+  int53(it.deadline_ms, "deadline_ms");
+}
+function checkOffer(o) {
+  bodyRule(o.gives.length >= 1 && o.gives.length <= 32, "BDY-001", "gives count");
+  bodyRule(o.wants.length >= 1 && o.wants.length <= 32, "BDY-001", "wants count");
+  bodyRule(o.terms !== null, "BDY-001", "no terms");
+  for (const it of [...o.gives, ...o.wants]) checkItem(it);
+  const t = o.terms;
+  const r = t.revocation ?? view({}, "Revocation");
+  bodyRule(CURRENCY.test(t.currency), "BDY-003", "currency");
+  if (t.escrow !== "") bodyRule(isValidDidKey(t.escrow), "BDY-003", "escrow not a did:key");
+  if (t.issuer_bond > 0n || t.audience_bond > 0n || r.allowed) bodyRule(t.escrow !== "", "BDY-003", "escrow required");
+  if (r.forfeit_bond || r.notice_ms > 0n) bodyRule(r.allowed, "BDY-003", "revocation terms without allowed");
+  bodyRule(t.response_window_ms <= CLAIM_WINDOW, "BDY-003", "response window");
+  int53(t.issuer_bond, "issuer_bond");
+  int53(t.audience_bond, "audience_bond");
+  int53(r.notice_ms, "notice_ms");
+  bodyRule(o.exclusive_key.length <= 32, "BDY-005", "exclusive_key length");
+  bodyRule(o.claims.length <= 16, "BDY-006", "claims count");
+  for (const c of o.claims) {
+    bodyRule(c.kind !== 0n, "BDY-006", "claim kind");
+    bodyRule(c.subject !== "", "BDY-006", "claim subject");
+    bodyRule(c.$value !== undefined, "BDY-006", "claim without amount or commitment");
+    if (c.$value === "commitment") bodyRule(is32(c.commitment), "BDY-006", "commitment length");
+    if (c.$value === "amount") int53(c.amount, "claim amount");
+  }
+}
+function checkMoney(b, name) {
+  bodyRule(is32(b.contract), "BDY-004", "contract");
+  bodyRule(isValidDidKey(b.party), "BDY-008", "party");
+  bodyRule(b.amount > 0n, "BDY-008", "amount");
+  int53(b.amount, "amount");
+  if (name === "forfeit") {
+    bodyRule(isValidDidKey(b.beneficiary), "BDY-008", "beneficiary");
+    bodyRule(is32(b.cause), "BDY-004", "cause");
+  }
+}
+
+function checkBody(name, b, h) {
+  switch (name) {
+    case "mandate":
+      bodyRule(isValidDidKey(b.agent), "BDY-010", "agent");
+      bodyRule(b.valid_until_ms > b.valid_from_ms, "BDY-010", "validity");
+      bodyRule(CURRENCY.test(b.currency), "BDY-010", "currency");
+      bodyRule(b.min_per_deal <= b.max_per_deal, "BDY-010", "min > max");
+      if (b.budget_per_period > 0n) bodyRule(b.period_ms > 0n, "BDY-010", "period_ms");
+      for (const k of ["valid_from_ms", "valid_until_ms", "max_per_deal", "min_per_deal", "budget_per_period", "period_ms", "max_outstanding", "execution_window_end_ms"])
+        int53(b[k], k);
+      return;
+    case "key_rotation":
+      bodyRule(isValidDidKey(b.new_key), "BDY-012", "new_key");
+      bodyRule(b.new_key !== h.issuer, "BDY-012", "new_key is the issuer");
+      return;
+    case "key_revocation":
+      bodyRule(isValidDidKey(b.key), "BDY-012", "key");
+      int53(b.effective_ms, "effective_ms");
+      return;
+    case "checkpoint":
+      bodyRule(h.seq === 0n ? b.log_root.length === 0 : is32(b.log_root), "BDY-012", "log_root length");
+      return;
+    case "offer":
+      return checkOffer(b);
+    case "counter":
+      bodyRule(is32(b.offer), "BDY-004", "counter.offer");
+      bodyRule(b.proposal !== null, "BDY-001", "no proposal");
+      return checkOffer(b.proposal);
+    case "accept":
+    case "reject":
+    case "withdraw":
+      return bodyRule(is32(b.offer), "BDY-004", `${name}.offer`);
+    case "bond_lock":
+    case "release":
+    case "forfeit":
+    case "refund":
+      return checkMoney(b, name);
+    case "delivery":
+      bodyRule(is32(b.contract), "BDY-004", "contract");
+      return bodyRule(b.artifact_digest.length === 0 || is32(b.artifact_digest), "BDY-004", "artifact_digest");
+    case "receipt":
+      bodyRule(is32(b.delivery), "BDY-004", "delivery");
+      return bodyRule(b.rating <= 100n, "BDY-009", "rating");
+    case "breach_claim":
+      bodyRule(is32(b.contract), "BDY-004", "contract");
+      return bodyRule(b.evidence.every(is32), "BDY-004", "evidence");
+    case "revoke":
+      return bodyRule(is32(b.contract), "BDY-004", "contract");
+    case "reveal":
+      bodyRule(is32(b.statement), "BDY-004", "statement");
+      bodyRule(is32(b.salt), "BDY-007", "salt");
+      return int53(b.amount, "reveal amount");
+    case "ruling": {
+      bodyRule(is32(b.contract), "BDY-004", "contract");
+      if (b.claim.length) bodyRule(is32(b.claim), "BDY-004", "claim");
+      if (b.evidence.length) bodyRule(is32(b.evidence), "BDY-004", "evidence");
+      const d = b.decision;
+      bodyRule(d === 1n || d === 2n || d === 3n, "BDY-016", "decision");
+      if (d === 1n) bodyRule(b.claim.length > 0 && b.evidence.length === 0, "BDY-016", "uphold");
+      if (d === 2n) bodyRule(b.claim.length > 0 && b.evidence.length > 0, "BDY-016", "dismiss");
+      if (d === 3n) bodyRule(b.claim.length === 0 && b.evidence.length === 0, "BDY-016", "lapse");
+      return;
+    }
+    case "attestation":
+      bodyRule(isValidDidKey(b.subject), "BDY-011", "subject");
+      bodyRule(is32(b.offer) && is32(b.accept), "BDY-011", "offer/accept");
+      bodyRule(b.outcome !== 0n, "BDY-011", "outcome");
+      bodyRule(h.audience === "", "BDY-011", "not public");
+      bodyRule(b.evidence.every(is32), "BDY-004", "evidence");
+      return bodyRule(b.rating <= 100n, "BDY-009", "rating");
+    case "ack":
+      bodyRule(is32(b.statement), "BDY-013", "statement");
+      return bodyRule(h.audience !== "", "BDY-013", "ack without audience");
+    case "deposit":
+      bodyRule(isValidDidKey(b.party), "BDY-014", "party");
+      bodyRule(b.amount > 0n, "BDY-014", "amount");
+      bodyRule(CURRENCY.test(b.currency), "BDY-014", "currency");
+      return int53(b.amount, "amount");
+    case "stamp":
+      bodyRule(b.statements.length >= 1 && b.statements.length <= 256, "BDY-017", "statements count");
+      return bodyRule(b.statements.every(is32), "BDY-004", "statements");
+    default:
+      throw new Error(`unhandled body ${name}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Contextual steps (SPEC 11.2) this verifier implements: 23-24 (mandate binding and content), 25
+// (freshness), 26 (replay), 27 (chain). Steps 22, 28-31 are not implemented (see LAYERS).
+
+function merkleRoot(ds) {
+  if (ds.length === 1) return sha256(Buffer.from([0]), ds[0]);
+  let k = 1;
+  while (k * 2 < ds.length) k *= 2;
+  return sha256(Buffer.from([1]), merkleRoot(ds.slice(0, k)), merkleRoot(ds.slice(k)));
+}
+
+function offerValue(o, side) {
+  const items = side === "issuer" ? o.gives : o.wants;
+  const bond = side === "issuer" ? o.terms.issuer_bond : o.terms.audience_bond;
+  return items.reduce((a, it) => a + it.value, 0n) + bond;
+}
+
+export class Verifier {
+  constructor({ mode, nowMs }) {
+    this.mode = mode;
+    this.now = nowMs === null || nowMs === undefined ? null : BigInt(nowMs);
+    this.byDigest = new Map(); // hex digest -> accepted record
+    this.nonces = new Map(); // issuer \0 hex nonce -> hex digest
+    this.chains = new Map(); // issuer -> Map(seq bigint -> {digest, prev, t})
+  }
+
+  accept(envBytes) {
+    const r = verifyStateless(envBytes);
+    const { h, body, bodyName } = r;
+    const dhex = hex(r.digest);
+    // 23. mandate binding
+    let mandate = null;
+    if (h.mandate.length) {
+      const m = this.byDigest.get(hex(h.mandate));
+      if (!m || m.bodyName !== "mandate") fail("MANDATE_UNKNOWN", "MND-002", "mandate not held");
+      mandate = m.body;
+      if (mandate.agent !== h.issuer) fail("MANDATE_VIOLATION", "MND-002", "mandate's agent is not the issuer");
+    }
+    // 24. mandate content
+    if (mandate) this.checkMandateContent(mandate, h, body, bodyName);
+    // 25. freshness
+    if (this.now !== null) {
+      const now = this.now;
+      if (now + SKEW_MS < h.issued_at_ms) fail("ISSUED_IN_FUTURE", "TIM-003", "");
+      if (h.not_before_ms !== 0n && now + SKEW_MS < h.not_before_ms) fail("NOT_YET_VALID", "TIM-002", "");
+      if (now > h.expires_at_ms + SKEW_MS) fail("EXPIRED", "TIM-001", "");
+    }
+    // 26. replay
+    if (this.byDigest.has(dhex)) fail("REPLAYED", "RPL-002", "digest already accepted");
+    const nk = `${h.issuer}\0${hex(h.nonce)}`;
+    if (this.nonces.has(nk)) fail("NONCE_REUSED", "RPL-001", "nonce reused");
+    // 27. chain
+    const chain = this.chains.get(h.issuer) ?? new Map();
+    const held = chain.get(h.seq);
+    if (held && held.digest !== dhex) fail("EQUIVOCATION", "CHN-004", `seq ${h.seq}`);
+    const below = chain.get(h.seq - 1n);
+    if (below && below.digest !== hex(h.prev)) fail("CHAIN_BROKEN", "CHN-003", "prev does not link");
+    const above = chain.get(h.seq + 1n);
+    if (above && above.prev !== dhex) fail("CHAIN_BROKEN", "CHN-003", "next does not link");
+    let lo = null, hi = null;
+    for (const [s, v] of chain) {
+      if (s < h.seq && (lo === null || s > lo.s)) lo = { s, ...v };
+      if (s > h.seq && (hi === null || s < hi.s)) hi = { s, ...v };
+    }
+    if (lo && h.issued_at_ms < lo.t) fail("CHAIN_BROKEN", "CHN-005", "issued before its predecessor");
+    if (hi && h.issued_at_ms > hi.t) fail("CHAIN_BROKEN", "CHN-005", "issued after its successor");
+    if (this.mode === "complete" && chain.size > 0) {
+      const last = [...chain.keys()].reduce((a, b) => (b > a ? b : a));
+      if (h.seq !== last + 1n) fail("CHAIN_GAP", "CHN-002", `expected seq ${last + 1n}, got ${h.seq}`);
+    }
+    if (bodyName === "checkpoint" && h.seq > 0n) {
+      const ds = [];
+      for (let s = 0n; s < h.seq; s++) {
+        const c = chain.get(s);
+        if (!c) break;
+        ds.push(Buffer.from(c.digest, "hex"));
+      }
+      if (BigInt(ds.length) === h.seq && !merkleRoot(ds).equals(body.log_root))
+        fail("LOG_ROOT_MISMATCH", "CHN-007", "log_root");
+    }
+    // accepted: record
+    this.byDigest.set(dhex, { ...r });
+    this.nonces.set(nk, dhex);
+    chain.set(h.seq, { digest: dhex, prev: hex(h.prev), t: h.issued_at_ms });
+    this.chains.set(h.issuer, chain);
+    return r;
+  }
+
+  checkMandateContent(m, h, body, bodyName) {
+    const viol = (req, d) => fail("MANDATE_VIOLATION", req, d);
+    if (!(m.valid_from_ms <= h.issued_at_ms && h.issued_at_ms < m.valid_until_ms)) viol("MND-003", "outside validity");
+    if (m.allowed_counterparties.length && h.audience !== "" && !m.allowed_counterparties.includes(h.audience))
+      viol("MND-005", "counterparty not allowed");
+    let proposal = null, value = null;
+    if (bodyName === "offer") [proposal, value] = [body, offerValue(body, "issuer")];
+    if (bodyName === "counter") [proposal, value] = [body.proposal, offerValue(body.proposal, "issuer")];
+    if (bodyName === "accept") {
+      const o = this.byDigest.get(hex(body.offer));
+      if (o && (o.bodyName === "offer" || o.bodyName === "counter")) {
+        proposal = o.bodyName === "offer" ? o.body : o.body.proposal;
+        value = offerValue(proposal, "audience");
+      }
+    }
+    if (proposal) {
+      const items = [...proposal.gives, ...proposal.wants];
+      if (m.allowed_categories.length && !items.every((it) => m.allowed_categories.includes(it.category)))
+        viol("MND-006", "category not allowed");
+      if (proposal.terms.currency !== m.currency) viol("MND-007", "currency");
+      if (!(m.min_per_deal <= value && value <= m.max_per_deal)) viol("MND-004", "per-deal value");
+      const end = m.execution_window_end_ms !== 0n ? m.execution_window_end_ms : m.valid_until_ms;
+      if (!items.every((it) => it.deadline_ms <= end)) viol("MND-008", "deadline past the execution window");
+    }
+    if ((bodyName === "offer" || bodyName === "counter") && m.budget_per_period > 0n && m.period_ms > 0n)
+      if (h.expires_at_ms - h.issued_at_ms > m.period_ms) viol("MND-013", "offer lives longer than a period");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scope: which vectors this verifier decides. A vector is decided when it is valid, or its expected
+// code comes only from the steps implemented here and none of its requirement IDs is a check left out.
+// For every other vector only the prefix is compared: no envelope before failedIndex may be rejected.
+
+export const LAYERS = [
+  "steps 1-20 (SPEC 11.1): size, envelope profile, payload type, did:key, Ed25519 strict, statement profile, header, NEG-013, body rules",
+  "step 23-24: MND-002, MND-003..MND-008, MND-013",
+  "step 25: TIM-001..TIM-003 at now_ms (skew 30000)",
+  "step 26: RPL-002, RPL-001",
+  "step 27: CHN-004, CHN-003, CHN-005, CHN-002 (complete mode), CHN-007",
+];
+const DECIDED_CODES = new Set([
+  "ENVELOPE_TOO_LARGE", "MALFORMED_ENVELOPE", "UNSUPPORTED_PAYLOAD_TYPE", "KEY_INVALID", "KEY_NONCANONICAL",
+  "KEY_SMALL_ORDER", "SIGNATURE_INVALID", "SIGNATURE_NONCANONICAL", "MALFORMED_STATEMENT", "NONCANONICAL_ENCODING",
+  "UNSUPPORTED_VERSION", "KEYID_MISMATCH", "HEADER_INVALID", "BODY_MISSING", "BODY_INVALID", "MANDATE_UNKNOWN",
+  "MANDATE_VIOLATION", "ISSUED_IN_FUTURE", "NOT_YET_VALID", "EXPIRED", "REPLAYED", "NONCE_REUSED", "EQUIVOCATION",
+  "CHAIN_BROKEN", "CHAIN_GAP", "LOG_ROOT_MISMATCH",
+]);
+// Requirements whose checks are not implemented here (negotiation, exposure, revocation, witnesses,
+// reveals, attestations): a vector citing one of them is judged on its prefix only.
+const LEFT_OUT = /^(NEG|CMT|ATT|WIT|KEY-00[4-9]|MND-009|MND-010|MND-012|BDY-007|ESC|AUD)/;
+
+export function runVector(t, mode) {
+  const v = new Verifier({ mode, nowMs: t.now_ms });
+  let got = { result: "valid" };
+  for (let i = 0; i < t.envelopes.length; i++) {
+    try {
+      v.accept(Buffer.from(t.envelopes[i], "base64"));
+    } catch (e) {
+      if (!(e instanceof Reject)) throw e;
+      got = { result: "invalid", error: e.code, failedIndex: i, requirement: e.requirement, detail: e.detail };
+      break;
+    }
+  }
+  const decided =
+    t.result === "valid" ||
+    (DECIDED_CODES.has(t.error) && !t.requirements.some((r) => LEFT_OUT.test(r)));
+  let verdict;
+  if (decided) {
+    const same = got.result === t.result && (t.result === "valid" || (got.error === t.error && got.failedIndex === t.failedIndex));
+    verdict = same ? "agree" : "disagree";
+  } else {
+    // prefix: nothing before failedIndex rejected; at failedIndex, nothing but the expected code
+    const early = got.result === "invalid" && (got.failedIndex < t.failedIndex || (got.failedIndex === t.failedIndex && got.error !== t.error));
+    verdict = early ? "disagree" : got.result === "invalid" && got.failedIndex === t.failedIndex ? "agree" : "prefix";
+  }
+  return { verdict, decided, got };
+}
+
+// Equivocation proofs (SPEC 6.8) in DSSE JSON (SPEC 5.5).
+function envelopeFromJson(j) {
+  const keys = (o) => Object.keys(o).sort().join(",");
+  if (keys(j) !== "payload,payloadType,signatures" || j.signatures.length !== 1 || keys(j.signatures[0]) !== "keyid,sig")
+    fail("MALFORMED_ENVELOPE", "ENV-010", "JSON envelope members");
+  const b64 = (s) => {
+    const b = Buffer.from(s, "base64");
+    if (b.toString("base64") !== s) fail("MALFORMED_ENVELOPE", "ENV-010", "non-canonical base64");
+    return b;
+  };
+  // encode the binary Envelope canonically, then verify it like any other
+  const varint = (n) => {
+    const out = [];
+    let v = BigInt(n);
+    do {
+      let byte = Number(v & 0x7fn);
+      v >>= 7n;
+      if (v) byte |= 0x80;
+      out.push(byte);
+    } while (v);
+    return Buffer.from(out);
+  };
+  const fld = (num, bytes) => (bytes.length ? Buffer.concat([varint((num << 3) | 2), varint(bytes.length), bytes]) : Buffer.alloc(0));
+  const sig = Buffer.concat([fld(1, Buffer.from(j.signatures[0].keyid, "utf8")), fld(2, b64(j.signatures[0].sig))]);
+  return Buffer.concat([fld(1, b64(j.payload)), fld(2, Buffer.from(j.payloadType, "utf8")), Buffer.concat([varint((3 << 3) | 2), varint(sig.length), sig])]);
+}
+export function checkEquivocationProof(doc) {
+  const a = verifyStateless(envelopeFromJson(doc.first));
+  const b = verifyStateless(envelopeFromJson(doc.second));
+  if (a.h.issuer !== b.h.issuer || a.h.issuer !== doc.issuer) return "issuers differ";
+  if (a.digest.equals(b.digest)) return "same statement";
+  if (a.h.seq === b.h.seq) return null;
+  const [lo, hi] = a.h.seq < b.h.seq ? [a, b] : [b, a];
+  if (hi.h.seq === lo.h.seq + 1n && !hi.h.prev.equals(lo.digest)) return null;
+  return "neither one seq nor a broken link";
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLI
+
+function main(argv) {
+  const json = argv.includes("--json");
+  const verbose = argv.includes("--verbose");
+  const files = argv.filter((a) => !a.startsWith("--"));
+  if (!files.length) {
+    process.stderr.write("usage: node verify.mjs [--json] [--verbose] conformance/vectors/*.json\n");
+    return 2;
+  }
+  const report = { layers: LAYERS, files: {}, total: { vectors: 0, agree: 0, decided: 0, prefix: 0, disagree: 0 }, disagreements: [] };
+  for (const file of files) {
+    // now_ms can exceed 2^53 - 1 (an edge past a statement's expires_at_ms = 2^53 - 1 plus the skew), which
+    // JSON.parse would round: read it as a string, exactly (finding F1 of README.md).
+    const text = readFileSync(file, "utf8").replace(/"now_ms": (\d+)/g, '"now_ms": "$1"');
+    const doc = JSON.parse(text);
+    const stem = basename(file, ".json");
+    if (doc.schema === "a2a-coop-equivocation-proof/1") {
+      let why;
+      try {
+        why = checkEquivocationProof(doc);
+      } catch (e) {
+        if (!(e instanceof Reject)) throw e;
+        why = e.message;
+      }
+      const f = { vectors: 1, agree: why === null ? 1 : 0, decided: 1, prefix: 0, disagree: why === null ? 0 : 1, byKind: {} };
+      f.byKind.EquivocationProof = { vectors: 1, agree: f.agree, decided: 1, prefix: 0, disagree: f.disagree };
+      if (why !== null) report.disagreements.push({ id: stem, expected: "proof holds", got: why });
+      report.files[stem] = f;
+      for (const k of ["vectors", "agree", "decided", "prefix", "disagree"]) report.total[k] += f[k];
+      continue;
+    }
+    const f = { vectors: 0, agree: 0, decided: 0, prefix: 0, disagree: 0, byKind: {} };
+    for (const g of doc.testGroups) {
+      for (const t of g.tests) {
+        // the kind: the mutation op for mutations.json, the skipped check for canaries, else the group type
+        const kind = t.mutation ? `${t.mutation.op}` : t.canary ? `canary:${t.canary.skippedCheck}` : g.type;
+        const k = (f.byKind[kind] ??= { vectors: 0, agree: 0, decided: 0, prefix: 0, disagree: 0 });
+        const { verdict, decided, got } = runVector(t, g.mode);
+        for (const o of [f, k, report.total]) {
+          o.vectors++;
+          o[verdict]++;
+          if (decided) o.decided++;
+        }
+        if (verdict === "disagree")
+          report.disagreements.push({
+            id: `${stem}-${t.tcId}-${t.requirements[0] ?? ""}`,
+            group: g.type,
+            comment: t.comment,
+            expected: t.result === "valid" ? "valid" : `${t.error}@${t.failedIndex}`,
+            got: got.result === "valid" ? "valid" : `${got.error}@${got.failedIndex} (${got.requirement}: ${got.detail})`,
+          });
+      }
+    }
+    report.files[stem] = f;
+  }
+  if (json) {
+    process.stdout.write(JSON.stringify(report, null, 1) + "\n");
+  } else {
+    const line = (name, o) =>
+      `${name.padEnd(34)} ${String(o.agree).padStart(5)} agree / ${String(o.vectors).padStart(5)}  (decided ${o.decided}, prefix-only ${o.prefix}, disagree ${o.disagree})`;
+    for (const [name, f] of Object.entries(report.files)) {
+      console.log(line(name, f));
+      if (verbose) for (const [k, o] of Object.entries(f.byKind)) console.log(line(`  ${k}`, o));
+    }
+    console.log(line("TOTAL", report.total));
+    const show = verbose ? report.disagreements : report.disagreements.slice(0, 20);
+    for (const d of show) console.log(`DISAGREE ${d.id} [${d.group ?? ""}] expected ${d.expected}, got ${d.got}  -- ${d.comment ?? ""}`);
+    if (show.length < report.disagreements.length) console.log(`... ${report.disagreements.length - show.length} more (--verbose)`);
+  }
+  return report.disagreements.length ? 1 : 0;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) process.exit(main(process.argv.slice(2)));
