@@ -719,6 +719,7 @@ for (const row of ROWS.trim().split(/[|\n]/)) {
   const [from, ev, to] = row.trim().split(" ");
   TABLE.set(`${from} ${ev}`, to);
 }
+const ENDED_ONCE = (n) => n.endedOnce;
 const ENDED = new Set(["FULFILLED", "BREACHED", "REVOKED", "EXPIRED", "REJECTED", "WITHDRAWN"]);
 const TRADE = new Set(["offer", "counter", "accept", "reject", "withdraw"]);
 const ESCROW_BODIES = new Set(["bond_lock", "release", "forfeit", "refund", "ruling"]);
@@ -813,6 +814,7 @@ export class Verifier {
     this.negotiations = new Map(); // hex id -> Negotiation
     this.stamps = new Map(); // hex digest named -> [{escrow, t, seq, pos}]
     this.attested = new Map(); // issuer \0 contract -> seq
+    this.offersByMandate = new Map(); // mandate hex -> [offer records of its agent]
   }
 
   // KEY-009: S's witnessing escrow stamped S before it stamped every revocation in `revs` it stamped.
@@ -913,6 +915,8 @@ export class Verifier {
     }
     // 28. negotiation: returns a function that applies the transition once every check passed
     const apply = NEGOTIATION_BODIES.has(bodyName) ? this.checkNegotiation(rec) : null;
+    // 29. exposure (MND-009, MND-010)
+    if (mandate && (bodyName === "offer" || bodyName === "counter" || bodyName === "accept")) this.checkExposure(rec, mandate);
     // 30. reveal
     if (bodyName === "reveal") {
       const s = this.byDigest.get(hex(body.statement));
@@ -1009,7 +1013,10 @@ export class Verifier {
     if (!n) {
       if (bodyName !== "offer") fail("UNKNOWN_NEGOTIATION", "NEG-002", "no such negotiation");
       if (h.audience === "" || h.audience === h.issuer) fail("WRONG_PARTY", "NEG-003", "an Offer to nobody or to its issuer");
-      return () => this.negotiations.set(id, new Negotiation(rec));
+      return () => {
+        this.negotiations.set(id, new Negotiation(rec));
+        this.pushOffer(rec);
+      };
     }
     const inForce = n.stateAt(t);
     const table = (ev, req = "NEG-001") => {
@@ -1045,6 +1052,7 @@ export class Verifier {
         this.setState(n, to);
         if (bodyName === "counter") n.outstanding = rec;
         if (contract) n.contract = contract;
+        if (bodyName === "counter" && h.mandate.length) this.pushOffer(rec);
       };
     }
     const c = n.contract;
@@ -1167,6 +1175,62 @@ export class Verifier {
     this.makeEffective(n, c, rec, first.t);
   }
 
+  pushOffer(rec) {
+    const k = hex(rec.h.mandate);
+    const l = this.offersByMandate.get(k) ?? [];
+    l.push(rec);
+    this.offersByMandate.set(k, l);
+  }
+
+  // SPEC 4.5: the agent's live offers and contracts under one mandate, at t.
+  exposure(mhex, agent, t) {
+    const offers = [];
+    for (const o of this.offersByMandate.get(mhex) ?? []) {
+      const n = this.negotiations.get(hex(o.h.negotiation_id));
+      const answered = n.outstanding !== o || n.contract !== null || n.state === "REJECTED" || n.state === "WITHDRAWN";
+      if (!answered && o.h.expires_at_ms >= t) offers.push({ rec: o, value: offerValue(proposalOf(o), "issuer") });
+    }
+    const contracts = [];
+    for (const n of this.negotiations.values()) {
+      const c = n.contract;
+      if (!c) continue;
+      let value = null;
+      if (c.proposer === agent && hex(c.offerRec.h.mandate) === mhex) value = offerValue(c.proposal, "issuer");
+      if (c.acceptor === agent && hex(c.acceptRec.h.mandate) === mhex) value = offerValue(c.proposal, "audience");
+      if (value === null) continue;
+      const open = !ENDED_ONCE(n) && c.lastDeadline() + CLAIM_WINDOW >= t;
+      contracts.push({ n, c, value, open, formed: c.acceptRec.h.issued_at_ms });
+    }
+    return { offers, contracts };
+  }
+
+  checkExposure(rec, m) {
+    const { h, body, bodyName } = rec;
+    const t = h.issued_at_ms;
+    let v;
+    if (bodyName === "accept") {
+      const o = this.byDigest.get(hex(body.offer));
+      v = offerValue(proposalOf(o), "audience");
+    } else v = offerValue(bodyName === "offer" ? body : body.proposal, "issuer");
+    const { offers, contracts } = this.exposure(hex(h.mandate), h.issuer, t);
+    const sum = (xs) => xs.reduce((a, x) => a + x.value, 0n);
+    const outstanding = sum(offers) + sum(contracts.filter((x) => x.open));
+    if (outstanding + v > m.max_outstanding) fail("MANDATE_VIOLATION", "MND-010", `outstanding ${outstanding} + ${v} > ${m.max_outstanding}`);
+    // budget periods the statement charges
+    const P = m.period_ms;
+    const periodOf = (x) => (P === 0n ? 0n : (x - m.valid_from_ms) / P);
+    const bounds = (k) => (P === 0n ? [m.valid_from_ms, m.valid_until_ms] : [m.valid_from_ms + k * P, m.valid_from_ms + (k + 1n) * P]);
+    const ks = [];
+    if (bodyName === "accept") ks.push(periodOf(t));
+    else for (let k = periodOf(t); k <= periodOf(h.expires_at_ms); k++) ks.push(k);
+    for (const k of ks) {
+      const [a, b] = bounds(k);
+      const overlaps = (o) => o.rec.h.issued_at_ms < b && o.rec.h.expires_at_ms >= a;
+      const committed = sum(contracts.filter((x) => x.formed >= a && x.formed < b)) + sum(offers.filter(overlaps));
+      if (committed + v > m.budget_per_period) fail("MANDATE_VIOLATION", "MND-009", `period ${k}: ${committed} + ${v} > ${m.budget_per_period}`);
+    }
+  }
+
   checkMandateContent(m, h, body, bodyName) {
     const viol = (req, d) => fail("MANDATE_VIOLATION", req, d);
     if (!(m.valid_from_ms <= h.issued_at_ms && h.issued_at_ms < m.valid_until_ms)) viol("MND-003", "outside validity");
@@ -1214,7 +1278,7 @@ export const LAYERS = [
 // Requirements whose checks are not implemented here: the witnessed Accept (NEG-017..NEG-019) and the
 // exposure of SPEC 4.5 (MND-009, MND-010). A vector citing one is not decided: it is reported
 // ("agree" when the verdict matches all the same, else "uncovered"), never counted as a disagreement.
-const LEFT_OUT = /^(NEG-017|NEG-018|NEG-019|MND-009|MND-010)$/;
+const LEFT_OUT = /^(NEG-017|NEG-018|NEG-019)$/;
 
 export function runVector(t, mode) {
   const v = new Verifier({ mode, nowMs: t.now_ms });
