@@ -1515,7 +1515,32 @@ export function selfTest() {
 // ---------------------------------------------------------------------------------------------
 // CLI
 
+// SPEC 17.1: the offline adapter protocol, one JSON object per line on stdin and stdout.
+async function adapter() {
+  const { createInterface } = await import("node:readline");
+  const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
+  for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    if (!line.trim()) continue;
+    // now_ms may exceed 2^53 - 1: read it exactly (finding F1)
+    const req = JSON.parse(line.replace(/"now_ms":\s*(\d+)/, '"now_ms": "$1"'));
+    if (req.type === "hello") {
+      out({ type: "hello", protocol: "a2a-coop-offline/1", name: "a2a-coop js_verifier", version: "1", capabilities: { modes: ["sparse", "complete"], freshness: true, topics: "*" } });
+    } else if (req.type === "verify") {
+      if (req.skew_ms !== undefined && BigInt(req.skew_ms) !== SKEW_MS) {
+        out({ type: "result", id: req.id, result: "unsupported", detail: `skew_ms ${req.skew_ms}: only 30000` });
+        continue;
+      }
+      const t = { envelopes: req.envelopes, now_ms: req.now_ms, requirements: [], result: "valid" };
+      const { got } = runVector(t, req.mode);
+      out(got.result === "valid" ? { type: "result", id: req.id, result: "valid" }
+        : { type: "result", id: req.id, result: "invalid", error: got.error, failedIndex: got.failedIndex, requirement: got.requirement, detail: got.detail });
+    } else if (req.type === "bye") break;
+  }
+  return 0;
+}
+
 function main(argv) {
+  if (argv.includes("--adapter")) return adapter();
   if (argv.includes("--self-test")) {
     const bad = selfTest();
     for (const b of bad) console.log(`SELF-TEST FAIL ${b}`);
@@ -1592,4 +1617,4 @@ function main(argv) {
   return report.disagreements.length ? 1 : 0;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) process.exit(main(process.argv.slice(2)));
+if (import.meta.url === `file://${process.argv[1]}`) Promise.resolve(main(process.argv.slice(2))).then((code) => process.exit(code));
