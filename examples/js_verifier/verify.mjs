@@ -1037,26 +1037,27 @@ export class Verifier {
       if (!normal) {
         // SPEC 8.9 first: NEG-018 (superseded: no event), then NEG-017 (a witnessed Accept)
         const ref = hex(body.offer);
-        const wc = n.contract && n.contract.witnessed ? n.contract : null;
-        if (this.superseded.has(ref) || (wc && ref === wc.offerRec.dhex)) {
-          if (!(bodyName === "accept" && wc && ref === wc.offerRec.dhex && this.witnessOf(rec, wc.offerRec))) return this.supersede(rec);
-        }
+        // a contract is witnessed when its escrow's Stamp of its Accept is held now (finding F10)
+        const cw = n.contract ? this.witnessOf(n.contract.acceptRec, n.contract.offerRec) : null;
+        const wc = cw ? n.contract : null;
         const O = n.line.find((o) => o.dhex === ref);
-        const w = bodyName === "accept" && O ? this.witnessOf(rec, O) : null;
-        if (w) {
-          if (t < O.h.issued_at_ms) illegal("NEG-014", "issued before the offer it answers");
-          if (h.issuer !== O.h.audience) fail("WRONG_PARTY", "NEG-004", "not the offer's audience");
-          if (t > O.h.expires_at_ms) illegal("NEG-007", "after the offer's expiry");
-          if (wc && wc.offerRec === O) {
-            // two Accepts of one offer, both witnessed: the earlier first Stamp, then the smaller digest
-            const mine = w;
-            const theirs = wc.witness;
-            const first = cmpStamp(mine, theirs) < 0 || (cmpStamp(mine, theirs) === 0 && Buffer.compare(rec.digest, wc.acceptRec.digest) < 0);
-            if (!first) return this.supersede(rec);
-          }
+        // NEG-017's conditions: an Accept of an offer O of the line, by O's audience, issued between O and
+        // its expiry, witnessed by O's escrow; one that fails them is checked as any other (finding F8)
+        const w =
+          bodyName === "accept" && O && h.issuer === O.h.audience && O.h.issued_at_ms <= t && t <= O.h.expires_at_ms
+            ? this.witnessOf(rec, O)
+            : null;
+        let takes = w !== null && (!wc || wc.acceptRec.dhex !== rec.dhex);
+        if (takes && wc && wc.offerRec === O) {
+          // two Accepts of one offer, both witnessed: the earlier Stamp (issued_at_ms), then the smaller digest
+          takes = w.t < cw.t || (w.t === cw.t && Buffer.compare(rec.digest, wc.acceptRec.digest) < 0);
+        }
+        if (takes) {
           rec.witnessedAccept = true;
           return () => this.displace(n, O, rec, w);
         }
+        // NEG-018: an answer to a superseded offer, or to the offer of a witnessed contract
+        if (this.superseded.has(ref) || (wc && ref === wc.offerRec.dhex)) return this.supersede(rec);
       }
       if (inForce === "PROPOSED" || inForce === "COUNTERED") {
         if (!body.offer.equals(n.outstanding.digest)) fail("STALE_REFERENCE", "NEG-005", "not the outstanding offer");
