@@ -26,6 +26,7 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, service_pb2
 from a2a_coop.protocol import merkle
 from a2a_coop.protocol.errors import CoopError, RateLimited, Replayed
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.strangers import STRANGER_PERIOD_MS, StrangerQuota
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
 from conformance.suite.context import LiveClock
@@ -65,27 +66,14 @@ def test_contracts_between_fresh_keys_buy_no_room_beyond_the_quota(tmp_path: Pat
         node.close()
 
 
-@pytest.mark.req("ESC-017", "ESC-011")
-@pytest.mark.xfail(
-    strict=True,
-    reason="A party may deliver an item again (the earliest Delivery counts, first_delivered_ms), and an "
-    "escrow takes every Delivery of a contract naming it while the contract is open: one contract without "
-    "bonds between fresh keys (nobody's consent but theirs) carries any number of them, each stamped into "
-    "the transcript every auditor downloads, each earning its issuer one unit of ESC-017 credit (one more "
-    "Checkpoint), and each giving the counterparty one Ack taken uncounted as the trade's witness (the "
-    "first of its key of that statement) -- 300 Deliveries of one item, 300 Acks and 300 more Checkpoints "
-    "in an hour, without bound until the contract ends (its deadline plus the claim window, a day). "
-    "Options: an escrow takes, of each party's Deliveries of one item, the first only (what WIT-003 and "
-    "CMT-005 read is the earliest; a Receipt names the Delivery it receipts, which its issuer then "
-    "submits with it) or a few, refusing the rest ILLEGAL_TRANSITION; credit and the Ack exemption only "
-    "for the first Delivery of each item; or statements of contracts without bonds counted per key as "
-    "statements of no negotiation are.",
-)
+@pytest.mark.req("ESC-017", "ESC-011", "CMT-013")
 def test_one_contract_between_fresh_keys_carries_no_unbounded_deliveries(tmp_path: Path) -> None:
     """Attack: Mallory's two fresh keys make one contract naming the escrow as arbiter, without bonds,
     then one delivers its item again and again and the other Acks each Delivery: 300 of each stamped in
     an hour (over a quota of 100 and 16 a key), the Deliverer's credit letting as many Checkpoints in.
-    Defence wanted: one contract carries a bounded number of statements into the escrow's transcript."""
+    Defence: the escrow takes one Delivery of a party and item, and refuses the rest ILLEGAL_TRANSITION
+    (CMT-013; what WIT-003 and CMT-002 read is the earliest) -- the Ack beside each never read (ESC-001);
+    one contract carries a bounded number of statements into the escrow's transcript."""
     clock = _window(FixedClock())
     escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=100, per_key=1))
     alice, bob = Party("mallory-a", clock), Party("mallory-b", clock)
@@ -99,9 +87,96 @@ def test_one_contract_between_fresh_keys_carries_no_unbounded_deliveries(tmp_pat
             with contextlib.suppress(CoopError):
                 node.submit([delivery.envelope, ack.envelope])
                 taken += 1
-        assert taken <= 16  # the hole: 300 Deliveries and 300 Acks
+        assert taken == 1  # the hole was: 300 Deliveries and 300 Acks
     finally:
         node.close()
+
+
+@pytest.mark.req("CMT-013", "ESC-017", "WIT-006")
+def test_one_contract_carries_no_unbounded_receipts(tmp_path: Path) -> None:
+    """The same with Receipts: Bob delivers once, Alice receipts that Delivery again and again, and Bob
+    Acks each Receipt (the first Ack of his key of each, a trade's witness, uncounted) -- each Receipt a
+    statement of the contract, stamped, earning Alice credit. The escrow takes one Receipt of an item and
+    refuses the rest ILLEGAL_TRANSITION (CMT-013), the Ack beside each never read. The same Delivery and
+    Receipt submitted again -- a retry after a lost answer -- are no second ones: answered with the Stamp
+    that first named them (WIT-006), nothing refused."""
+    clock = _window(FixedClock())
+    escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=100, per_key=1))
+    alice, bob = Party("mallory-a", clock), Party("mallory-b", clock)
+    try:
+        accept = _contract(node, escrow, alice, bob)
+        delivery = bob.deliver(accept, alice)
+        node.submit([delivery.envelope])
+        taken, first = 0, None
+        for _ in range(300):
+            clock.advance(10)
+            receipt = alice.receipt(delivery)
+            ack = bob.sign("ack", commitment_pb2.Ack(statement=receipt.digest), audience=alice.did)
+            with contextlib.suppress(CoopError):
+                node.submit([receipt.envelope, ack.envelope])
+                first = first or receipt
+                taken += 1
+        assert taken == 1  # the hole was: 300 Receipts and 300 Acks
+        assert first is not None
+        held = node.escrow.verifier.statements
+        assert delivery.digest in held and first.digest in held
+        clock.advance(1_000)
+        again = node.submit([delivery.envelope, first.envelope])  # a retry: answered, never refused
+        assert [verify_statement(e).body for e in again][1:] == ["stamp", "stamp"]
+    finally:
+        node.close()
+
+
+@pytest.mark.req("CMT-013", "RPC-016")
+def test_a_peer_signs_nothing_for_a_second_delivery_or_receipt() -> None:
+    """At a peer: Mallory's one contract with Bob (no bonds; he accepts and delivers in his answer).
+    She delivers her item -- he receipts it -- then delivers it again and again: he signed a Receipt of
+    each, journaled with it, and each earned her a unit of RPC-016 credit. She receipts his Delivery,
+    then again and again: he signed an Ack of each. Now a second Delivery or Receipt of an item
+    addressed to him, received live, is refused ILLEGAL_TRANSITION (CMT-013): nothing taken, nothing
+    signed, no credit; the same Delivery resent is a replay. An offline verifier still takes a second
+    Delivery (NEG-015: views holding the same statements agree)."""
+    clock = FixedClock()
+    bob, mallory = Party("bob", clock), Party("mallory", clock)
+    b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=100, per_key=1))
+    offer = mallory.offer(bob, mallory.proposal())
+    answers = [verify_statement(a) for a in b.exchange(offer.envelope, mallory.setup)]
+    accept = next(a for a in answers if a.body == "accept")
+    his = next(a for a in answers if a.body == "delivery")
+    first = mallory.deliver(accept, bob)
+    assert [verify_statement(a).body for a in b.exchange(first.envelope)] == ["receipt"]
+    assert b._dealings is not None
+    credit = b._dealings.credit[mallory.did]
+
+    def signed_by_bob() -> int:
+        return sum(1 for vs in b.verifier.statements.values() if vs.issuer == bob.did)
+
+    ours = signed_by_bob()
+    again = []
+    for _ in range(5):
+        clock.advance(10)
+        again.append(mallory.deliver(accept, bob))
+        with pytest.raises(CoopError) as refused:
+            b.exchange(again[-1].envelope)
+        assert refused.value.code == "ILLEGAL_TRANSITION"
+    with pytest.raises(Replayed):
+        b.exchange(first.envelope)  # the same Delivery again: a replay, not a second one
+    receipt = mallory.receipt(his)
+    assert [verify_statement(a).body for a in b.exchange(receipt.envelope)] == ["ack"]
+    ours += 1
+    for _ in range(5):
+        clock.advance(10)
+        with pytest.raises(CoopError) as refused:
+            b.exchange(mallory.receipt(his).envelope)
+        assert refused.value.code == "ILLEGAL_TRANSITION"
+    assert signed_by_bob() == ours  # the hole was: a Receipt of each Delivery, an Ack of each Receipt
+    assert all(d.digest not in b.verifier.statements for d in again)
+    assert b._dealings.credit[mallory.did] == credit + 1  # her first Receipt's; none for the rest
+    offline = Verifier()
+    for envelope in (*mallory.setup, offer.envelope, *(a.envelope for a in answers), first.envelope):
+        offline.accept(envelope)
+    offline.accept(again[0].envelope)
+    assert again[0].digest in offline.statements
 
 
 # --- 2: ESC-017, a party's count spent by relaying its own public statements --------------------------------

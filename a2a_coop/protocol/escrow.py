@@ -927,7 +927,10 @@ class Escrow:
         elif vs.body in ARBITRATED_BODIES:
             self._check_arbitrable(vs, now_ms)
         quota, dealings = self.quota, self.dealings
-        if isinstance(counted, _Dealing):
+        refusal: CoopError | None
+        if vs.body in ("delivery", "receipt"):
+            refusal = self._repeated(vs)  # CMT-013: the first of a party and item only
+        elif isinstance(counted, _Dealing):
             refusal = (
                 dealings.refusal(counted.key, now_ms, credit_only=not self._funded(counted.key))
                 if dealings is not None
@@ -957,6 +960,20 @@ class Escrow:
         if dealings is not None and vs.header.negotiation_id:
             self._earn(vs, dealings, now_ms)
         return vs
+
+    def _repeated(self, vs: VerifiedStatement) -> CoopError | None:
+        """CMT-013: the refusal of a Delivery or Receipt of a contract naming us that repeats one we hold
+        -- a party's second Delivery of an item, a second Receipt of an item (:meth:`Contract.repeated`)
+        -- else None. We took every Delivery of an open contract: one contract between fresh keys
+        without bonds carried any number of one item, each stamped into the transcript every auditor
+        downloads, each earning its issuer ESC-017 credit and the counterparty an uncounted Ack
+        (tests/test_attack18.py). Only the party that signed the first can sign another: what we take
+        of an honest party, which signs one, is never refused so."""
+        neg = self.verifier.negotiations.find(vs.header.negotiation_id)  # forgotten: read back
+        c = neg.contract if neg is not None else None
+        if c is None or c.escrow != self.did:
+            return None
+        return c.repeated(vs)
 
     # -- the newcomer quota (ESC-017) ----------------------------------------------
 
