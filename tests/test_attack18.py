@@ -179,6 +179,79 @@ def test_a_peer_signs_nothing_for_a_second_delivery_or_receipt() -> None:
     assert again[0].digest in offline.statements
 
 
+def _bargain(node: Any, escrow: Party, a: Party, b: Party, n: int) -> tuple[int, list[VerifiedStatement]]:
+    """Two fresh keys open a negotiation naming the escrow and counter each other ``n`` times, each Counter
+    submitted; how many the escrow took, and the Counters."""
+    offer = a.offer(b, a.proposal(escrow=escrow.did))
+    node.submit([*a.setup, *b.setup, offer.envelope])
+    line, taken = [offer], 0
+    for i in range(n):
+        counter = (b, a)[i % 2].counter(line[-1], a.proposal(escrow=escrow.did))
+        with contextlib.suppress(CoopError):
+            node.submit([counter.envelope])
+            line.append(counter)
+            taken += 1
+    return taken, line
+
+
+@pytest.mark.req("ESC-017", "CMT-013")
+def test_acks_of_a_long_bargaining_line_ride_no_uncounted(tmp_path: Path) -> None:
+    """Attack: Mallory's two fresh keys counter each other 100 times (a negotiation naming the escrow,
+    each Counter taken: ESC-011 admits it), then one accepts: every Counter is now "a statement of a
+    contract naming the escrow", and the other party's first Ack of each rode uncounted as a trade's
+    witness -- 50 Acks stamped, and as many as the line is long. A trade's witness is an Ack of the
+    contract's Accept or of a statement naming the contract (CMT-013 and CMT-005 bound those by its
+    items), not of the bargaining before it: the Acks count, here against the credit the Accept earned."""
+    clock = _window(FixedClock())
+    escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=100, per_key=1))
+    a, b = Party("mallory-a", clock), Party("mallory-b", clock)
+    try:
+        _, line = _bargain(node, escrow, a, b, 100)
+        accept = (b, a)[100 % 2].accept(line[-1])
+        node.submit([accept.envelope])
+        acker = a if accept.issuer == a.did else b
+        acks = 0
+        for vs in line:
+            if vs.issuer != acker.did:
+                ack = acker.sign("ack", commitment_pb2.Ack(statement=vs.digest), audience=vs.issuer)
+                with contextlib.suppress(RateLimited):
+                    node.submit([ack.envelope])
+                    acks += 1
+        assert acks <= 1  # the Accept's credit; the hole was: one for each Counter of the other's, 50
+        clock.advance(10)
+        delivery = b.deliver(accept, a)
+        node.submit([delivery.envelope])
+        witness = a.sign("ack", commitment_pb2.Ack(statement=delivery.digest), audience=b.did)
+        node.submit([witness.envelope])  # an Ack of a Delivery: the trade's witness, taken uncounted
+        assert witness.digest in node.escrow.verifier.statements
+    finally:
+        node.close()
+
+
+@pytest.mark.req("ESC-011", "ESC-017")
+@pytest.mark.xfail(
+    strict=True,
+    reason="ESC-011 admits every statement of a negotiation an Offer or Counter of which names the escrow, "
+    "and ESC-017 counts only statements of no negotiation: two fresh keys (no funds, nobody's consent but "
+    "theirs) counter each other without end, each Counter stamped into the transcript every auditor "
+    "downloads -- 300 in an hour here, bounded only by the Counters' own sizes. Options: count the "
+    "bargaining statements of keys the escrow's ledger never credited (no Deposit) under the newcomer "
+    "quota, as statements of no negotiation are, the first Offer and Counter of a negotiation free; or "
+    "take a negotiation's Counters only once a contract of it is submitted with them (ESC-004 submits "
+    "the line with the Accept); or a cap on the Counters of one negotiation an escrow takes.",
+)
+def test_a_bargaining_line_between_fresh_keys_carries_no_unbounded_counters(tmp_path: Path) -> None:
+    """Attack: Mallory's two fresh keys open a negotiation naming the escrow as arbiter and counter each
+    other 300 times, each Counter submitted. Defence wanted: a bounded number stamped."""
+    clock = _window(FixedClock())
+    escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=100, per_key=1))
+    try:
+        taken, _ = _bargain(node, escrow, Party("mallory-a", clock), Party("mallory-b", clock), 300)
+        assert taken <= 100  # the hole: 300
+    finally:
+        node.close()
+
+
 # --- 2: ESC-017, a party's count spent by relaying its own public statements --------------------------------
 
 

@@ -83,6 +83,7 @@ from a2a_coop.protocol.negotiation import (
     ARBITRATED_BODIES,
     BOND_GRACE_MS,
     CLAIM_WINDOW_MS,
+    ESCROW_BODIES,
     TERMINAL_STATES,
     Contract,
     Negotiation,
@@ -111,6 +112,9 @@ _LAPSE: Final = commitment_pb2.RULING_DECISION_LAPSE
 # contract has an outcome, whatever a party's own view says.
 _CLAIMABLE: Final = frozenset({State.ACCEPTED, State.BONDED, State.PERFORMING, State.DISPUTED})
 _REVOCABLE: Final = frozenset({State.ACCEPTED, State.BONDED, State.PERFORMING})
+# The statements naming a contract (besides its Accept): a party's first Ack of one is a trade's witness
+# (ESC-017); CMT-013 and CMT-005 bound them by the contract's items, as nothing bounds a bargaining line.
+_CONTRACT_BODIES: Final = frozenset({"delivery", "receipt", "breach_claim", "revoke", *ESCROW_BODIES})
 
 
 # What refuses a statement only against the other statements its issuer signed -- its chain and its nonce
@@ -1101,18 +1105,24 @@ class Escrow:
         reads is the earliest, and any more are nobody's evidence). An Ack of an Offer that no contract
         followed is no trade's: anyone can submit Offers naming us. (A Stamp of another escrow is a
         trade's witness only beside the Accept it names, new in the same Submit: :meth:`_needed`; we
-        never take that Accept without it, NEG-018.)"""
+        never take that Accept without it, NEG-018.) Of the contract: its Accept, or a statement naming it
+        -- not the bargaining before it (an Offer, a Counter), whose line two fresh keys make as long as
+        they like: the Acks of each Counter rode uncounted once a contract followed (tests/test_attack18.py);
+        what CMT-013 and CMT-005 leave of a contract is bounded by its items."""
         if vs.body != "ack":
             return False
         v = self.verifier
         digest = vs.statement.ack.statement
         stated = dict.get(v.statements, digest)
-        neg = v.negotiations.by_id.get(stated.header.negotiation_id) if stated is not None else None
+        if stated is None:
+            return False
+        neg = v.negotiations.by_id.get(stated.header.negotiation_id)
         c = neg.contract if neg is not None else None
         return (
             c is not None
             and c.escrow == self.did
             and vs.issuer in c.parties
+            and (digest == c.accept.digest or stated.body in _CONTRACT_BODIES)
             and v.witness.ack_time(vs.issuer, digest) is None
         )
 
