@@ -83,6 +83,7 @@ from a2a_coop.protocol.negotiation import (
     ARBITRATED_BODIES,
     BOND_GRACE_MS,
     CLAIM_WINDOW_MS,
+    ESCROW_BODIES,
     TERMINAL_STATES,
     Contract,
     Negotiation,
@@ -111,6 +112,9 @@ _LAPSE: Final = commitment_pb2.RULING_DECISION_LAPSE
 # contract has an outcome, whatever a party's own view says.
 _CLAIMABLE: Final = frozenset({State.ACCEPTED, State.BONDED, State.PERFORMING, State.DISPUTED})
 _REVOCABLE: Final = frozenset({State.ACCEPTED, State.BONDED, State.PERFORMING})
+# The statements naming a contract (besides its Accept): a party's first Ack of one is a trade's witness
+# (ESC-017); CMT-013 and CMT-005 bound them by the contract's items, as nothing bounds a bargaining line.
+_CONTRACT_BODIES: Final = frozenset({"delivery", "receipt", "breach_claim", "revoke", *ESCROW_BODIES})
 
 
 # What refuses a statement only against the other statements its issuer signed -- its chain and its nonce
@@ -927,7 +931,10 @@ class Escrow:
         elif vs.body in ARBITRATED_BODIES:
             self._check_arbitrable(vs, now_ms)
         quota, dealings = self.quota, self.dealings
-        if isinstance(counted, _Dealing):
+        refusal: CoopError | None
+        if vs.body in ("delivery", "receipt"):
+            refusal = self._repeated(vs)  # CMT-013: the first of a party and item only
+        elif isinstance(counted, _Dealing):
             refusal = (
                 dealings.refusal(counted.key, now_ms, credit_only=not self._funded(counted.key))
                 if dealings is not None
@@ -957,6 +964,20 @@ class Escrow:
         if dealings is not None and vs.header.negotiation_id:
             self._earn(vs, dealings, now_ms)
         return vs
+
+    def _repeated(self, vs: VerifiedStatement) -> CoopError | None:
+        """CMT-013: the refusal of a Delivery or Receipt of a contract naming us that repeats one we hold
+        -- a party's second Delivery of an item, a second Receipt of an item (:meth:`Contract.repeated`)
+        -- else None. We took every Delivery of an open contract: one contract between fresh keys
+        without bonds carried any number of one item, each stamped into the transcript every auditor
+        downloads, each earning its issuer ESC-017 credit and the counterparty an uncounted Ack
+        (tests/test_attack18.py). Only the party that signed the first can sign another: what we take
+        of an honest party, which signs one, is never refused so."""
+        neg = self.verifier.negotiations.find(vs.header.negotiation_id)  # forgotten: read back
+        c = neg.contract if neg is not None else None
+        if c is None or c.escrow != self.did:
+            return None
+        return c.repeated(vs)
 
     # -- the newcomer quota (ESC-017) ----------------------------------------------
 
@@ -1084,18 +1105,24 @@ class Escrow:
         reads is the earliest, and any more are nobody's evidence). An Ack of an Offer that no contract
         followed is no trade's: anyone can submit Offers naming us. (A Stamp of another escrow is a
         trade's witness only beside the Accept it names, new in the same Submit: :meth:`_needed`; we
-        never take that Accept without it, NEG-018.)"""
+        never take that Accept without it, NEG-018.) Of the contract: its Accept, or a statement naming it
+        -- not the bargaining before it (an Offer, a Counter), whose line two fresh keys make as long as
+        they like: the Acks of each Counter rode uncounted once a contract followed (tests/test_attack18.py);
+        what CMT-013 and CMT-005 leave of a contract is bounded by its items."""
         if vs.body != "ack":
             return False
         v = self.verifier
         digest = vs.statement.ack.statement
         stated = dict.get(v.statements, digest)
-        neg = v.negotiations.by_id.get(stated.header.negotiation_id) if stated is not None else None
+        if stated is None:
+            return False
+        neg = v.negotiations.by_id.get(stated.header.negotiation_id)
         c = neg.contract if neg is not None else None
         return (
             c is not None
             and c.escrow == self.did
             and vs.issuer in c.parties
+            and (digest == c.accept.digest or stated.body in _CONTRACT_BODIES)
             and v.witness.ack_time(vs.issuer, digest) is None
         )
 

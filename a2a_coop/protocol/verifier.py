@@ -64,6 +64,7 @@ FORFEITS_KEPT = 1024
 _VALUE_EVENTS = (Event.OFFER, Event.COUNTER, Event.ACCEPT, Event.WITNESSED_ACCEPT)
 _ACCEPTED = State.ACCEPTED
 _OFFER, _COUNTER = Event.OFFER, Event.COUNTER
+_DELIVERY, _RECEIPT, _RECEIPT_COMPLETE = Event.DELIVERY, Event.RECEIPT, Event.RECEIPT_COMPLETE
 
 
 @dataclass(frozen=True)
@@ -343,6 +344,20 @@ class Verifier:
             view.check(vs)
         nid = vs.negotiation_id
         neg_event = self.negotiations.check(vs) if nid else None
+        if (
+            (neg_event is _DELIVERY or neg_event is _RECEIPT or neg_event is _RECEIPT_COMPLETE)
+            and live_at is not None
+            and me is not None
+            and audience == me
+            and not ours
+        ):
+            # CMT-013: received live, a second Delivery of an item, or Receipt of an item, addressed to
+            # us is refused -- each made us sign a Receipt or an Ack, journaled, and earned its issuer
+            # credit (tests/test_attack18.py). Not offline: views holding the same statements agree.
+            neg = self.negotiations.by_id.get(nid)
+            again = neg.contract.repeated(vs) if neg is not None and neg.contract is not None else None
+            if again is not None:
+                raise again
         if record is not None:
             self._check_exposure(vs, record, neg_event, now_ms)
         if ours and issuer == me and (neg_event is _OFFER or neg_event is _COUNTER) and not self.as_signed:
