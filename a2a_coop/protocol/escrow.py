@@ -318,6 +318,10 @@ class Escrow:
         self._ledger_size = 0
         self._head = b""
         self._book = Book()
+        # ESC-017: the keys a Deposit credited (funds came in for them), which alone have the dealings'
+        # base count; not a Forfeit's beneficiary: one unit deposited, handed on from key to key by
+        # forfeits, gave each key it passed through the base count for good (tests/test_attack19.py).
+        self._deposited: set[str] = set()
         # Every envelope held, in transcript order; with an archive, only ``setup`` (the archive lists
         # the rest).
         self._transcript: list[bytes] = []
@@ -1069,13 +1073,15 @@ class Escrow:
         return _Dealing(key)
 
     def _funded(self, key: str) -> bool:
-        """ESC-017: whether ``key`` has the dealings' base count here -- ours, or one our ledger ever
-        credited (a Deposit: funds, which keys cannot mint). A key in our dealings by contracts alone has
-        only the credit its contracts' statements earn: a contract without bonds between fresh keys
-        naming us needs nobody's consent but theirs, and gave its four keys the base count each, every
-        period, outside the quota's total (tests/test_attack18.py)."""
-        book = self._book
-        return key == self.did or key in book.available or key in book.locked
+        """ESC-017: whether ``key`` has the dealings' base count here -- ours, or one a Deposit of our
+        ledger credited (funds that came in for it, which keys cannot mint). A key in our dealings by
+        contracts alone has only the credit its contracts' statements earn: a contract without bonds
+        between fresh keys naming us needs nobody's consent but theirs, and gave its four keys the base
+        count each, every period, outside the quota's total (tests/test_attack18.py). Nor a Forfeit's
+        beneficiary alone: funds forfeited are handed on, not minted, and one unit deposited, forfeited
+        from key to key under revocable terms (a Revoke stamped, the revoker's bond forfeited at once),
+        gave each key it passed through the base count for good (tests/test_attack19.py)."""
+        return key == self.did or key in self._deposited
 
     def _witnesses_a_trade(self, vs: VerifiedStatement) -> bool:
         """Whether ``vs`` is a trade's witness that we take uncounted: an Ack by a party of a contract
@@ -1282,6 +1288,8 @@ class Escrow:
             self._ledger_size += 1
             self._head = vs.digest
             self._book.apply(vs)
+            if vs.body == "deposit":
+                self._deposited.add(vs.statement.deposit.party)
             nid = vs.header.negotiation_id
             if nid:
                 signed = self._signed_about.get(nid)

@@ -1,0 +1,146 @@
+"""Attacker's pass 19: the counting rules of RPC-016, RPC-017, ESC-017 and KEY-008 after the fourteenth
+session -- per-key counts of keys in the dealings with credit from statements of negotiations with us, the
+exemptions kept "first only" (a counterparty's first Attestation, an escrow's first Stamp of a statement of
+our contract, each revoker's first KeyRevocation of a key), the revoker's correction counted for its
+issuer, vouching only by our principal and keys a contract put in our dealings, and at an escrow the
+dealings' base count only for funded keys -- asked, for each, who chose the value it relies on (a time, a
+key, an id, a count, an order of arrival) and what a liar gains.
+
+Mallory is the attacker; a test marked ``xfail(strict=True)`` is a hole this version still has, its
+reason naming the options.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_attack16 import _quota_escrow
+from test_escrow_dealings_quota import _contract
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
+from a2a_coop.protocol import merkle
+from a2a_coop.protocol.errors import RateLimited
+from a2a_coop.runtime.strangers import STRANGER_PERIOD_MS, StrangerQuota
+from a2a_coop.testing import DAY_MS, FixedClock, Party
+
+YEAR_MS = 365 * DAY_MS
+
+
+def _window(clock: FixedClock) -> FixedClock:
+    clock.now_ms -= clock.now_ms % STRANGER_PERIOD_MS  # the start of a period
+    return clock
+
+
+# --- 1: ESC-017 (c), a party's principal correcting its revocation at the escrow ----------------------------
+
+
+@pytest.mark.req("ESC-017", "KEY-004")
+@pytest.mark.xfail(strict=True, reason="a party's principal, in the escrow's dealings unfunded, has no room")
+def test_a_partys_principal_can_correct_its_revocation_at_the_escrow(tmp_path: Path) -> None:
+    """Attack: Alice trades through the escrow (a contract naming it, her key funded there). Mallory
+    stole Alice's key at t0; Alice's principal notices at t1 and revokes the key effective t1 (the first
+    of its revoker: uncounted), then learns the theft was at t0 and sends the correction. A correction
+    counts for its revoker (tests/test_attack18.py) -- and a party's principal is in the escrow's
+    dealings (ESC-017) without funds of its own: its base count there is nothing, and it earns no credit
+    (a principal signs no statement of a contract). Its correction is refused RATE_LIMITED every
+    period, with no attacker needed, while what Mallory signed as the key between t0 and t1 stands."""
+    clock = _window(FixedClock())
+    escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=100, per_key=4))
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    try:
+        _contract(node, escrow, alice, bob)
+        node.deposit(alice.did, 100)
+        assert node.escrow.deals_with(alice.principal.did)
+        theft = clock.now_ms
+        clock.advance(60_000)
+        noticed = clock.now_ms
+        first = alice.principal.sign(
+            "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=noticed, reason="stolen")
+        )
+        node.submit([first.envelope])  # the first of its revoker: uncounted
+        clock.advance(1_000)
+        corrected = alice.principal.sign(
+            "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=theft, reason="stolen")
+        )
+        node.submit([corrected.envelope])
+        assert node.escrow.verifier.revoked[alice.did] == theft
+    finally:
+        node.close()
+
+
+# --- 2: ESC-017, the dealings' base count bought by moving one unit of funds from key to key ---------------
+
+
+def _cps(node: Any, party: Party, n: int, signed: list[bytes]) -> int:
+    """``party`` submits ``n`` Checkpoints, each at the next seq of its chain (``signed``: the digests of
+    what it signed before, in order); how many the escrow took."""
+    kept = 0
+    for _ in range(n):
+        cp = party.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle.root(signed)))
+        try:
+            node.submit([cp.envelope])
+        except RateLimited as over:
+            assert over.requirement == "ESC-017"
+            party.agent.writer.next_seq -= 1  # not taken: its chain goes on from the one before
+            party.agent.writer.prev = signed[-1]
+            continue
+        signed.append(cp.digest)
+        kept += 1
+    return kept
+
+
+def _hand_over(node: Any, escrow: Party, giver: Party, taker: Party, amount: int) -> list[bytes]:
+    """``giver`` (holding ``amount`` at the escrow) forfeits it to ``taker``: a contract naming the escrow
+    with revocable terms that forfeit the revoker's bond (``giver``'s bond ``amount``, ``taker``'s none),
+    ``taker``'s Accept, ``giver``'s Revoke -- stamped at once, its bond forfeited to ``taker`` (CMT-003).
+    Three statements of a negotiation and two Mandates; nobody's consent but Mallory's. The digests of
+    what each signed, in order."""
+    from a2a_coop._proto.a2acoop.v1 import trade_pb2
+
+    terms = trade_pb2.Revocation(allowed=True, forfeit_bond=True)
+    offer = giver.offer(taker, giver.proposal(issuer_bond=amount, escrow=escrow.did, revocation=terms))
+    accept = taker.accept(offer)
+    node.submit([*giver.setup, *taker.setup, offer.envelope, accept.envelope])
+    giver.clock.advance(10)
+    out = giver.sign(
+        "revoke",
+        commitment_pb2.Revoke(contract=accept.digest),
+        audience=taker.did,
+        negotiation_id=offer.header.negotiation_id,
+    )
+    node.submit([out.envelope])
+    return [offer.digest, accept.digest, out.digest]
+
+
+@pytest.mark.req("ESC-017", "CMT-003")
+def test_one_unit_of_funds_handed_on_buys_no_base_count_for_each_key(tmp_path: Path) -> None:
+    """Attack: at an escrow the dealings' base count (16 x a stranger's per-key count) is for keys its
+    ledger credited, "funds, which keys cannot mint" (tests/test_attack18.py) -- but the ledger credits a
+    Forfeit's beneficiary too, and funds a key forfeits are not minted, only handed on. Mallory deposits
+    ONE unit for her key M0, then, in seconds, hands it on: a contract M0 -> M1 naming the escrow, M0's
+    bond of one under revocable terms that forfeit the revoker's bond, M0's Revoke (stamped at once, the
+    bond forfeited to M1, CMT-003); M1 -> M2 the same, and so on. Every key the unit passed through is
+    "credited" for good (a balance of 0 stays in the book), each with the base count every period: ten
+    keys, some 160 Checkpoints an hour stamped over a quota of 20, one unit of funds -- and as many more
+    each hour and each hop. Defence: the base count only for keys a Deposit credited (ESC-017 says "a
+    Deposit"); a Forfeit's beneficiary has the credit its contracts' statements earn."""
+    clock = _window(FixedClock())
+    quota = StrangerQuota(per_period=20, per_key=1)
+    escrow, node = _quota_escrow(tmp_path, clock, quota)
+    try:
+        keys = [Party(f"mallory-{i}", clock) for i in range(10)]
+        signed: dict[str, list[bytes]] = {k.did: [] for k in keys}
+        node.deposit(keys[0].did, 1)
+        for giver, taker in itertools.pairwise(keys):
+            o, a, r = _hand_over(node, escrow, giver, taker, 1)
+            signed[giver.did] += [o, r]
+            signed[taker.did].append(a)
+            assert node.escrow.balance(taker.did) == (1, 0)
+        stamped = sum(_cps(node, k, 20, signed[k.did]) for k in keys[1:])
+        # Each hop's statements earn their issuers credit (an Accept, a Revoke: one Checkpoint each).
+        assert stamped <= 2 * len(keys), stamped
+    finally:
+        node.close()
