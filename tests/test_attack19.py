@@ -12,19 +12,21 @@ reason naming the options.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_attack16 import _quota_escrow
+from peers import fresh_key, make_peer
+from test_attack16 import _checkpoint, _quota_escrow
 from test_escrow_dealings_quota import _contract
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol import merkle
 from a2a_coop.protocol.errors import RateLimited
 from a2a_coop.runtime.strangers import STRANGER_PERIOD_MS, StrangerQuota
-from a2a_coop.testing import DAY_MS, FixedClock, Party
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
 
 YEAR_MS = 365 * DAY_MS
 
@@ -38,15 +40,18 @@ def _window(clock: FixedClock) -> FixedClock:
 
 
 @pytest.mark.req("ESC-017", "KEY-004")
-@pytest.mark.xfail(strict=True, reason="a party's principal, in the escrow's dealings unfunded, has no room")
 def test_a_partys_principal_can_correct_its_revocation_at_the_escrow(tmp_path: Path) -> None:
     """Attack: Alice trades through the escrow (a contract naming it, her key funded there). Mallory
     stole Alice's key at t0; Alice's principal notices at t1 and revokes the key effective t1 (the first
     of its revoker: uncounted), then learns the theft was at t0 and sends the correction. A correction
     counts for its revoker (tests/test_attack18.py) -- and a party's principal is in the escrow's
     dealings (ESC-017) without funds of its own: its base count there is nothing, and it earns no credit
-    (a principal signs no statement of a contract). Its correction is refused RATE_LIMITED every
-    period, with no attacker needed, while what Mallory signed as the key between t0 and t1 stands."""
+    (a principal signs no statement of a contract). Its correction was refused RATE_LIMITED every
+    period, with no attacker needed, while what Mallory signed as the key between t0 and t1 stood.
+    Defence: each revoker's one correction -- its second revocation of the key, moving the key's
+    effective revocation earlier than every one held -- is uncounted too; a later one, or one that
+    moves nothing earlier, counts for the revoker (a principal bound to a key of its own stepping it
+    back a millisecond at a time adds one statement, no more)."""
     clock = _window(FixedClock())
     escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=100, per_key=4))
     alice, bob = Party("alice", clock), Party("bob", clock)
@@ -65,10 +70,52 @@ def test_a_partys_principal_can_correct_its_revocation_at_the_escrow(tmp_path: P
         corrected = alice.principal.sign(
             "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=theft, reason="stolen")
         )
-        node.submit([corrected.envelope])
+        node.submit([corrected.envelope])  # its one correction: uncounted
         assert node.escrow.verifier.revoked[alice.did] == theft
+        for effective in (theft - 1, noticed):  # a second step back, or none: counted for the revoker
+            clock.advance(1_000)
+            again = alice.principal.sign(
+                "key_revocation",
+                identity_pb2.KeyRevocation(key=alice.did, effective_ms=effective, reason="stolen"),
+            )
+            with pytest.raises(RateLimited, match="ESC-017"):
+                node.submit([again.envelope])
     finally:
         node.close()
+
+
+@pytest.mark.req("RPC-016", "KEY-004")
+def test_relayed_mandates_of_a_principal_do_not_keep_out_its_corrected_revocation() -> None:
+    """Attack: at a peer that holds K but not K's principal P in its dealings, a revoker's later
+    revocation counts for the revoker (tests/test_attack18.py) -- against P's count as a stranger's key,
+    which a statement spends whoever sends it. P runs a fleet of agents, and each Mandate it grants is
+    public (every escrow transcript a trade of them reaches holds one): Mallory, who stole K, relays
+    sixteen of P's Mandates for its other agents to the peer, spending P's count, and P's corrected
+    revocation of K, effective at the theft, is refused RATE_LIMITED for the period. Defence: the
+    revoker's one correction is uncounted, whoever spent its count."""
+    clock = _window(FixedClock())
+    b = make_peer(Party("bob", clock), clock, stranger_quota=StrangerQuota(per_period=100, per_key=16))
+    boss = Signer("k-principal", clock)
+    k, mandate = fresh_key(0, clock, boss)
+    b.exchange(_checkpoint(k, mandate).envelope, [mandate.envelope])
+    theft = clock.now_ms
+    clock.advance(60_000)
+    first = boss.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=k.did, effective_ms=clock.now_ms, reason="stolen")
+    )
+    b.exchange(first.envelope)  # the first of its revoker: uncounted
+    relayed = 0
+    for i in range(1, 40):  # P's Mandates for its other agents, which Mallory found public
+        with contextlib.suppress(RateLimited):
+            b.exchange(fresh_key(i, clock, boss)[1].envelope)
+            relayed += 1
+    assert relayed < 16  # P's count spent (K's Mandate counted for it too)
+    clock.advance(1_000)
+    corrected = boss.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=k.did, effective_ms=theft, reason="stolen")
+    )
+    b.exchange(corrected.envelope)
+    assert b.verifier.revoked[k.did] == theft
 
 
 # --- 2: ESC-017, the dealings' base count bought by moving one unit of funds from key to key ---------------
@@ -144,3 +191,67 @@ def test_one_unit_of_funds_handed_on_buys_no_base_count_for_each_key(tmp_path: P
         assert stamped <= 2 * len(keys), stamped
     finally:
         node.close()
+
+
+# --- 3: RPC-016, a swap we started: what its counterparty answers -------------------------------------------
+
+
+@pytest.mark.req("RPC-016", "ATT-011", "ATT-019")
+@pytest.mark.xfail(strict=True, reason="a swap we started counts nothing of its counterparty")
+def test_a_chosen_swap_counterpartys_answer_carries_no_uncounted_mandates_naming_it() -> None:
+    """Attack: Bob swaps gossip once a minute with each counterparty he trades with (ATT-011), and counts
+    "that counterparty's own statements, and the Mandates naming it, as its dealings'" (RPC-016). A
+    Mandate counts for its issuer -- and a fresh principal's Mandate naming Mallory is let in as the
+    swap's (its agent is the chosen counterparty) and then, its issuer in nobody's dealings, counted for
+    no one. Mallory, with one contract with Bob, answers each of his swaps with as many fresh principals'
+    Mandates naming her as a swap takes (some 66), every minute: all journaled, uncounted, without
+    bound. Defence wanted: such a Mandate counts -- for its issuer under the quota, as any stranger's
+    (anyone can sign a Mandate naming any key; naming the counterparty is no claim to its dealings)."""
+    from test_attack16 import _contract_with, _minted_for
+
+    from a2a_coop.runtime import gossip
+
+    clock = _window(FixedClock())
+    bob, mallory = Party("bob", clock), Party("mallory", clock)
+    b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=40, per_key=1))
+    _contract_with(b, bob, mallory)
+    held = b.verifier.statements
+    before = len(held)
+    for minute in range(5):
+        clock.advance(60_000)
+        minted = [_minted_for(mallory.did, 100 * minute + i, clock).envelope for i in range(60)]
+        gossip.take(b, minted, [], started_with=mallory.did)
+    kept = len(held) - before
+    assert kept <= 40, kept  # the whole quota at most
+
+
+@pytest.mark.req("RPC-016", "ATT-011")
+@pytest.mark.xfail(strict=True, reason="a swap we started counts nothing of its counterparty")
+def test_a_chosen_swap_counterpartys_own_checkpoints_count_as_its_dealings(tmp_path: Path) -> None:
+    """Attack: the same swaps, answered with Mallory's own Checkpoints, one at each next seq of her chain
+    (some 66 a swap, a swap a minute): the counterparty of a swap we started is exempt from the count of
+    keys in our dealings altogether, so each is journaled uncounted -- some 4,000 an hour, without bound,
+    where any other key in our dealings has 16 x a stranger's per-key count and its credit. Defence
+    wanted: its own statements count as its dealings' (RPC-016: "counts that counterparty's own
+    statements ... as its dealings'"), per key, with the credit its negotiations with us earn."""
+    from test_attack16 import _contract_with
+
+    from a2a_coop.runtime import gossip
+
+    clock = _window(FixedClock())
+    bob, mallory = Party("bob", clock), Party("mallory", clock)
+    b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=40, per_key=1))
+    _contract_with(b, bob, mallory)
+    held = b.verifier.statements
+    signed = [d for d, vs in held.items() if vs.issuer == mallory.did]
+    before = len(held)
+    for _ in range(5):
+        clock.advance(60_000)
+        cps = []
+        for _ in range(60):
+            cp = mallory.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle.root(signed)))
+            signed.append(cp.digest)
+            cps.append(cp.envelope)
+        gossip.take(b, cps, [], started_with=mallory.did)
+    kept = len(held) - before
+    assert kept <= 16 + 4, kept  # her count, and the credit her contract's statements earned

@@ -1040,9 +1040,10 @@ class Escrow:
         key = issuer
         if body == "key_revocation":
             revoked = vs.statement.key_revocation.key
-            if revoked in v.chains and issuer not in v.revokers.get(revoked, ()):
+            if revoked in v.chains and v.revocation_uncounted(vs):
                 return None  # the first of its revoker: a thief's own, effective years ahead, kept the
-                # principal's out once it spent the key's count (tests/test_attack17.py); a later one counts
+                # principal's out once it spent the key's count (tests/test_attack17.py); or the
+                # revoker's one correction, earlier (tests/test_attack19.py); a later one counts
             if issuer in v.revokers.get(revoked, ()):
                 pass  # a correction by its revoker counts for the revoker: the key's thief spends the key's
                 # count, and kept the principal's earlier revocation out (tests/test_attack18.py)

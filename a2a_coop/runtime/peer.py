@@ -1489,8 +1489,7 @@ class Peer:
             # first of all, which a thief holding the key signed itself, effective years ahead, and then
             # spent the key's count to keep its principal's out (tests/test_attack17.py).
             key = vs.statement.key_revocation.key
-            first = issuer not in v.revokers.get(key, ())
-            return key in chosen or self.deals_with(key) or (first and key in v.chains)
+            return key in chosen or self.deals_with(key) or (key in v.chains and v.revocation_uncounted(vs))
         if body == "key_rotation":
             return issuer in v.chains and issuer not in v.rotated and issuer not in v.revoked
         return False
@@ -1635,8 +1634,8 @@ class Peer:
         if vs.body == "key_rotation":
             return None  # the last statement of its key's chain (KEY-005): one a key
         if vs.body == "key_revocation":
-            if issuer not in self.verifier.revokers.get(vs.statement.key_revocation.key, ()):
-                return None  # the first of its revoker: always taken, once
+            if self.verifier.revocation_uncounted(vs):
+                return None  # the first of its revoker, or its one correction: always taken, once
             # A later one counts for the key it revokes: a key in our dealings revoking itself, effective
             # years ahead, again and again was journaled uncounted (tests/test_attack17.py).
         elif not self.deals_with(issuer):
