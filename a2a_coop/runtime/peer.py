@@ -1468,7 +1468,10 @@ class Peer:
             # fifty kept over a quota of four). Not counted: our own principal's for us, one for the
             # counterparty of a swap we started, and one by a key in our dealings (or that counterparty)
             # for a key in our dealings -- a renewal. A newcomer's Offer carrying its Mandate as context
-            # takes it as what the Offer depends on (count.inside), uncounted all the same.
+            # takes it as what the Offer depends on (count.inside), uncounted all the same. One naming the
+            # swap's counterparty counts for it, whoever issued it (_dealings_room): that counterparty
+            # sent it, and a fresh principal's, counted for its issuer in nobody's dealings, was counted
+            # for no one -- some 60 a swap, a swap a minute (tests/test_attack19.py).
             agent = vs.statement.mandate.agent
             if agent == self.did:
                 return issuer == self.mandate_vs.issuer
@@ -1617,19 +1620,22 @@ class Peer:
         """RPC-016 for a statement of our dealings (:meth:`_inside`), for :meth:`_strangers_charge`: a
         public statement of a key in our dealings counts for it (:data:`~.strangers.META_DEALINGS`), and
         a statement of a negotiation with us it issued (or an Offer to us, or its Stamp as the escrow of
-        a contract of ours, :meth:`_witnesses_ours`) earns it credit; None when it
-        does neither: ours or our principal's, one of the counterparty of a swap we started
-        (``chosen``), what ends a key (a KeyRotation, a revoker's first KeyRevocation of a key: always
-        taken, once; a later one counts for the key it revokes), its issuer's first Attestation of a
-        contract of ours (:meth:`_attests_ours`), or one of a key outside our dealings that
-        :meth:`_inside` let in. One contract without bonds keeps a party
-        and its principal in our dealings for good (ATT-018), and their own public statements -- a
+        a contract of ours, :meth:`_witnesses_ours`) earns it credit; a public statement of the
+        counterparty of a swap we started (``chosen``) counts for it too, in our dealings or not, and so
+        does a Mandate naming it by a key outside our dealings (exempt, it answered each swap with some
+        60 Checkpoints of its own chain, or 60 fresh principals' Mandates naming it, a swap a minute,
+        tests/test_attack19.py); None
+        when it does neither: ours or our principal's, what ends a key (a KeyRotation, a revoker's first
+        KeyRevocation of a key or its one correction: always taken, once; a later one counts for its
+        revoker), its issuer's first Attestation of a contract of ours (:meth:`_attests_ours`), or one
+        of a key outside our dealings that :meth:`_inside` let in. One contract without bonds keeps a
+        party and its principal in our dealings for good (ATT-018), and their own public statements -- a
         Checkpoint at each next seq of a chain -- were journaled without bound (tests/test_attack16.py);
         a flat per-key limit refused an honest counterparty's Attestations (one a bonded trade) past the
         256th trade of an hour. Raises RateLimited when the key has no room now."""
         dealings = self._dealings
         issuer = vs.issuer
-        if dealings is None or issuer in (self.did, self.mandate_vs.issuer) or issuer in chosen:
+        if dealings is None or issuer in (self.did, self.mandate_vs.issuer):
             return None
         if vs.body == "key_rotation":
             return None  # the last statement of its key's chain (KEY-005): one a key
@@ -1638,8 +1644,8 @@ class Peer:
                 return None  # the first of its revoker, or its one correction: always taken, once
             # A later one counts for the key it revokes: a key in our dealings revoking itself, effective
             # years ahead, again and again was journaled uncounted (tests/test_attack17.py).
-        elif not self.deals_with(issuer):
-            return None
+        elif not self.deals_with(issuer) and issuer not in chosen and vs.body != "mandate":
+            return None  # one of a key outside our dealings that _inside let in (a Mandate: below)
         nid = vs.negotiation_id
         if nid:
             neg = self.verifier.negotiations.by_id.get(nid)
@@ -1652,6 +1658,10 @@ class Peer:
         elif vs.body == "attestation" and self._attests_ours(vs):
             return None
         key = self._counts_for(vs)
+        if vs.body == "mandate" and key not in chosen and not self.deals_with(key):
+            # Its issuer outside our dealings: _inside let it in as naming the swap's counterparty, which
+            # sent it -- counted for that counterparty (tests/test_attack19.py).
+            key = vs.statement.mandate.agent
         refusal = dealings.refusal(key, now)
         if refusal is not None:
             raise refusal
