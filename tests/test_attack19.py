@@ -24,7 +24,7 @@ from test_escrow_dealings_quota import _contract
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol import merkle
-from a2a_coop.protocol.errors import RateLimited
+from a2a_coop.protocol.errors import CoopError, RateLimited
 from a2a_coop.runtime.strangers import STRANGER_PERIOD_MS, StrangerQuota
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
 
@@ -254,3 +254,93 @@ def test_a_chosen_swap_counterpartys_own_checkpoints_count_as_its_dealings(tmp_p
         gossip.take(b, cps, [], started_with=mallory.did)
     kept = len(held) - before
     assert kept <= 16 + 4, kept  # her count, and the credit her contract's statements earned
+
+
+# --- 4: ESC-017, statements of one contract between fresh keys: Receipts of one Delivery --------------------
+
+
+@pytest.mark.req("ESC-017", "ESC-011")
+@pytest.mark.xfail(
+    strict=True,
+    reason="A party may receipt one Delivery again and again: each Receipt is a new statement of the "
+    "contract, which the escrow takes while the contract is open, stamps into the transcript every auditor "
+    "downloads and credits its issuer for (ESC-017: one more Checkpoint each), and the counterparty's first "
+    "Ack of each is a trade's witness, uncounted -- 100 Receipts and 100 Acks of one Delivery stamped in a "
+    "second, over a quota of 100 and 16 a key, without bound until the contract ends. The sibling of "
+    "tests/test_attack18.py's re-deliveries of one item (another pass closes those; whatever rule it takes "
+    "should take Receipts too). Options: the negotiation takes one Receipt of each Delivery by its audience "
+    "(a second ILLEGAL_TRANSITION, as NEG-014 refuses what comes after the end; what CMT-001 and WIT-003 "
+    "read is the first); or the escrow's credit and the Ack exemption only for the first Receipt of each "
+    "Delivery, the rest counted per key as statements of no negotiation are.",
+)
+def test_one_contract_carries_no_unbounded_receipts_of_one_delivery(tmp_path: Path) -> None:
+    """Attack (a sibling of tests/test_attack18.py's re-deliveries, which another pass closes): Mallory's
+    two fresh keys make one contract naming the escrow, without bonds; one delivers its item once, and
+    the other receipts that Delivery again and again, each Receipt a statement of the contract -- stamped,
+    earning its issuer ESC-017 credit (one more Checkpoint each), the counterparty's first Ack of each
+    the trade's witness, uncounted. Defence wanted: one contract carries a bounded number of statements
+    into the escrow's transcript (what WIT-003 and CMT-001 read is one Receipt of each Delivery)."""
+    clock = _window(FixedClock())
+    escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=100, per_key=1))
+    alice, bob = Party("mallory-a", clock), Party("mallory-b", clock)
+    try:
+        accept = _contract(node, escrow, alice, bob)
+        delivery = bob.deliver(accept, alice, 0)
+        node.submit([delivery.envelope])
+        taken = 0
+        for _ in range(100):
+            clock.advance(10)
+            receipt = alice.receipt(delivery)
+            ack = bob.sign("ack", commitment_pb2.Ack(statement=receipt.digest), audience=alice.did)
+            try:
+                node.submit([receipt.envelope, ack.envelope])
+                taken += 1
+            except CoopError:
+                pass
+        assert taken <= 16, taken
+    finally:
+        node.close()
+
+
+# --- 5: RPC-016, the counterparty's first Attestation: of which contract ------------------------------------
+
+
+@pytest.mark.req("RPC-016", "ATT-001", "ATT-002")
+def test_the_attestation_exemption_is_one_per_contract_of_ours() -> None:
+    """Attack: a counterparty's first Attestation about Bob of a contract of his is uncounted (its
+    trade's, ATT-015) -- and Mallory, in Bob's dealings by one contract, chooses what ``accept`` names:
+    her Attestations about Bob naming statements Bob holds that are no contract (her Offer, his Accept's
+    Offer, Mandates, Checkpoints) or contracts of others, each "a first" of its (issuer, accept), hoping
+    each is taken uncounted. None is: ATT-001 admits only an Attestation of a co-signed contract Bob holds
+    by one of its parties about the other (the rest refused ``ATTESTATION_INADMISSIBLE``, kept nowhere),
+    and ATT-002 one per party and contract -- a second, later in its issuer's chain, is refused (one at
+    a lower seq would displace the first, and count: not "the first" held)."""
+    from test_attack16 import _contract_with
+
+    from a2a_coop._proto.a2acoop.v1 import reputation_pb2
+
+    clock = _window(FixedClock())
+    bob, mallory = Party("bob", clock), Party("mallory", clock)
+    b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=40, per_key=1))
+    _contract_with(b, bob, mallory)
+    held = b.verifier.statements
+    accept = next(vs for vs in held.values() if vs.body == "accept")
+    offer = held[accept.statement.accept.offer]
+    refused, others = 0, [d for d in list(held) if d != accept.digest]
+    for digest in others:
+        msg = reputation_pb2.Attestation(
+            subject=bob.did, offer=offer.digest, accept=digest, outcome=reputation_pb2.OUTCOME_FULFILLED
+        )
+        try:
+            b.exchange(mallory.sign("attestation", msg).envelope)
+        except CoopError as exc:
+            assert exc.requirement == "ATT-001"
+            refused += 1
+    assert refused == len(others) >= 3
+    assert not any(vs.body == "attestation" for vs in held.values())
+    first = mallory.attest(offer, accept, bob.did)
+    b.exchange(first.envelope)  # the trade's: uncounted
+    assert b._dealings is not None and b._dealings.counted.get(mallory.did, 0) == 0
+    clock.advance(10)
+    with pytest.raises(CoopError, match="ATT-002"):  # a second, later in her chain: refused
+        b.exchange(mallory.attest(offer, accept, bob.did).envelope)
