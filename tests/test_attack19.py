@@ -344,3 +344,29 @@ def test_the_attestation_exemption_is_one_per_contract_of_ours() -> None:
     clock.advance(10)
     with pytest.raises(CoopError, match="ATT-002"):  # a second, later in her chain: refused
         b.exchange(mallory.attest(offer, accept, bob.did).envelope)
+
+
+# --- 6: RPC-016, what an escrow's own answer to our Submit carries -----------------------------------------
+
+
+@pytest.mark.req("RPC-016", "ESC-012")
+def test_an_escrows_own_answer_carries_no_unbounded_stamps_of_its_own() -> None:
+    """Attack: of the escrow's own answer to Bob's Submit, RPC-016 takes "any Stamp of the escrow's"
+    uncounted, never skipped -- and the escrow is trusted with the bonds, not with Bob's disk
+    (tests/test_attack17.py). Its answer carries, beside its real answer, a hundred Stamps of its own
+    naming statements Bob never saw (its ledger's, signed for the purpose, or other parties' trades): all
+    journaled uncounted, with every Submit Bob sends, up to the size of an answer. Defence wanted: of the
+    escrow's own Stamps, those naming a statement Bob holds or takes from the answer, or one he submitted
+    (the Submit's Stamp), ride uncounted; the rest counts as a swap he started, skipped over the quota."""
+    clock = _window(FixedClock())
+    bob, e = Party("bob", clock), Party("escrow", clock)
+    b = make_peer(
+        bob, clock, context=[e.mandate_vs.envelope], stranger_quota=StrangerQuota(per_period=8, per_key=1)
+    )
+    assert e.did in b.trusted_escrows
+    held = b.verifier.statements
+    before = len(held)
+    stamps = [e.sign("stamp", commitment_pb2.Stamp(statements=[bytes([i]) * 32])) for i in range(100)]
+    b.on_replies([e.mandate_vs.envelope, *(s.envelope for s in stamps)], escrow=e.did)
+    kept = len(held) - before
+    assert kept <= 8, kept

@@ -1516,7 +1516,9 @@ class Peer:
         - a Stamp by an escrow we trust naming a statement we hold in memory or take from this answer (its
           Stamp of our bonded Offer, of the counterparty's Ack of our Delivery): an honest escrow stamps a
           statement once, so these are as many as what we hold, whoever relays them; in that escrow's own
-          answer, any Stamp of its, and a Deposit it addresses to us;
+          answer, a Deposit it addresses to us -- not any Stamp of its: trusted with the bonds, not with
+          our disk, it answered a Submit with a hundred Stamps naming statements we never saw, all
+          journaled uncounted (tests/test_attack19.py);
         - the Mandates these cite (a counterparty's renewed Mandate, RPC-002), and those these cite.
         """
         for vs in answer:
@@ -1557,8 +1559,8 @@ class Peer:
                 ):
                     firsts.add(("attestation", issuer, about))
                     taken[vs.digest] = vs
-            elif escrow and issuer == escrow and escrow in trusted and body in ("stamp", "deposit"):
-                taken[vs.digest] = vs  # the escrow's own answer to our Submit (WIT-006, ESC-007, ESC-008)
+            elif escrow and issuer == escrow and escrow in trusted and body == "deposit":
+                taken[vs.digest] = vs  # the escrow's own answer to our Submit: a Deposit to us (BDY-014)
         for vs in stmts:
             if (
                 vs.body == "stamp"
