@@ -22,7 +22,7 @@ from peers import fresh_key, make_peer
 from test_attack16 import _checkpoint, _quota_escrow
 from test_escrow_dealings_quota import _contract
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol import merkle
 from a2a_coop.protocol.errors import CoopError, RateLimited
 from a2a_coop.runtime.strangers import STRANGER_PERIOD_MS, StrangerQuota
@@ -370,3 +370,77 @@ def test_an_escrows_own_answer_carries_no_unbounded_stamps_of_its_own() -> None:
     b.on_replies([e.mandate_vs.envelope, *(s.envelope for s in stamps)], escrow=e.did)
     kept = len(held) - before
     assert kept <= 8, kept
+
+
+# --- 7: ESC-017 (b), the parties of a Submit's negotiation, read before its statements are checked ----------
+
+
+@pytest.mark.req("ESC-017", "WIT-004", "ESC-001")
+def test_statements_refused_later_in_a_submit_make_no_parties_whose_acks_ride_uncounted(
+    tmp_path: Path,
+) -> None:
+    """Attack: beside an Accept new in a Submit, an Ack naming it by "a party of its negotiation" rides
+    uncounted (WIT-004's offerer's witness), the first of each key -- and the escrow reads a negotiation's
+    parties from the issuer and audience of every statement of it in the Submit, before any is checked.
+    Mallory's Submit: her two fresh keys' Offer naming the escrow and its Accept; then, for each of forty
+    fresh keys X, X's Mandate and X's Ack of the Accept; and last, forty Withdraws of the negotiation by
+    her offerer addressed to each X. The first Withdraw is refused (ESC-001 reads nothing after it), but
+    every X counted as a party: forty Acks and their Mandates stamped uncounted, over a quota of 10 -- each
+    Submit, without bound. Defence wanted: a party is one the negotiation's held and taken statements
+    make one (its Offer's issuer and audience), not a statement the escrow has not checked."""
+    clock = _window(FixedClock())
+    escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=10, per_key=1))
+    a, b = Party("mallory-a", clock), Party("mallory-b", clock)
+    try:
+        offer = a.offer(b, a.proposal(escrow=escrow.did))
+        accept = b.accept(offer)
+        middle, last = [], []
+        for i in range(40):
+            x, mandate = fresh_key(i, clock)
+            ack = x.sign(
+                "ack", commitment_pb2.Ack(statement=accept.digest), mandate=mandate.digest, audience=b.did
+            )
+            middle += [mandate.envelope, ack.envelope]
+            withdraw = a.sign(
+                "withdraw",
+                trade_pb2.Withdraw(offer=offer.digest, reason="x"),
+                audience=x.did,
+                negotiation_id=offer.header.negotiation_id,
+            )
+            last.append(withdraw.envelope)
+        with contextlib.suppress(CoopError):
+            node.submit([*a.setup, *b.setup, offer.envelope, accept.envelope, *middle, *last])
+        held = node.escrow.verifier.statements
+        acks = [vs for vs in held.values() if vs.body == "ack"]
+        assert len(acks) <= 10, len(acks)
+    finally:
+        node.close()
+
+
+@pytest.mark.req("ESC-017", "NEG-017", "ESC-016")
+def test_the_witness_of_a_displacing_accept_still_rides_uncounted_with_the_quota_full(tmp_path: Path) -> None:
+    """The defence above reads an Accept's witness from the offer it accepts: the Stamp of a displacing
+    Accept by the escrow that offer names (NEG-017) still rides uncounted, with the Mandate it cites, when
+    the newcomer quota is full -- a line naming the escrow, displaced by an Accept of its first Offer that
+    the other escrow K witnessed, all in one Submit."""
+    from peers import line_moved_to
+
+    clock = _window(FixedClock())
+    escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=2, per_key=1))
+    p1, p2, k = Party("p1", clock), Party("p2", clock), Party("k", clock)
+    try:
+        for i in range(3):  # strangers fill the quota
+            with contextlib.suppress(RateLimited):
+                node.submit([fresh_key(i, clock)[1].envelope])
+        with pytest.raises(RateLimited):
+            node.submit([fresh_key(9, clock)[1].envelope])
+        o1, c2, a2 = line_moved_to(clock, p1, p2, k.did, escrow.did, bond=0)
+        clock.advance(1_000)
+        a0 = p2.accept(o1)
+        stamp = k.sign("stamp", commitment_pb2.Stamp(statements=[a0.digest]))
+        line = [*p1.setup, *p2.setup, o1.envelope, c2.envelope, a2.envelope]
+        node.submit([*line, *k.setup, stamp.envelope, a0.envelope])
+        held = node.escrow.verifier.statements
+        assert {stamp.digest, a0.digest, k.mandate_vs.digest} <= set(held)
+    finally:
+        node.close()
