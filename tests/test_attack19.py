@@ -25,6 +25,7 @@ from test_escrow_dealings_quota import _contract
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol import merkle
 from a2a_coop.protocol.errors import CoopError, RateLimited
+from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.strangers import STRANGER_PERIOD_MS, StrangerQuota
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
 
@@ -444,3 +445,39 @@ def test_the_witness_of_a_displacing_accept_still_rides_uncounted_with_the_quota
         assert {stamp.digest, a0.digest, k.mandate_vs.digest} <= set(held)
     finally:
         node.close()
+
+
+# --- 8: RPC-015, RPC-016 (b), the context of a request of our dealings --------------------------------------
+
+
+@pytest.mark.req("RPC-015", "RPC-016")
+def test_a_request_of_our_dealings_carries_no_uncounted_mandates_naming_its_keys() -> None:
+    """Attack: RPC-015 takes, of a request's context, the Mandates "whose agent is a key it names" (its
+    issuer, its audience -- Bob himself --, an offer's escrow), and RPC-016 (b) counts nothing a request of
+    our dealings depends on. Anyone can sign a Mandate naming any key: Mallory, in Bob's dealings by an
+    open negotiation with him, sends her next statement of it with forty fresh principals' Mandates
+    naming Bob, or naming her, as context -- each "what the request depends on", held provisionally and
+    taken with the request, uncounted: forty journaled over a quota of 4, with every request. Defence
+    wanted: of the Mandates naming a key the request names, only those the request's checks can read
+    ride with it (the one its statements cite; a renewal by that key's principal); the rest count as what
+    they are, for their issuer."""
+    from test_attack16 import _minted_for
+
+    clock = _window(FixedClock())
+    bob, mallory = Party("bob", clock), Party("mallory", clock)
+    b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=4, per_key=1))
+    offer = mallory.offer(bob, mallory.proposal())
+    answers = [verify_statement(a) for a in b.exchange(offer.envelope, mallory.setup)]
+    bobs = next(vs for vs in answers if vs.body in ("counter", "accept", "reject"))
+    held = b.verifier.statements
+    before = len(held)
+    minted = [_minted_for(bob.did if i % 2 else mallory.did, 200 + i, clock).envelope for i in range(40)]
+    clock.advance(10)
+    if bobs.body == "accept":
+        nxt = mallory.deliver(bobs, bob)
+    else:
+        nxt = mallory.withdraw(offer) if bobs.body == "reject" else mallory.accept(bobs)
+    with contextlib.suppress(CoopError):
+        b.exchange(nxt.envelope, minted)
+    kept = [d for d in held if d in {verify_statement(m).digest for m in minted}]
+    assert len(held) - before <= 1 + 4 and len(kept) <= 4, (len(held) - before, len(kept))

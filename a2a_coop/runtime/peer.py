@@ -749,11 +749,14 @@ class Peer:
                     if pending:
                         provisional.check(request, now_ms=now)
                     keys: list[str] | _Dealing | None = None
+                    extra: list[str] = []
                     try:
                         if not inside:
                             keys = self._strangers_room(request, provisional.chosen(), provisional.count, now)
-                        elif self._dealings is not None:
-                            keys = self._dealings_room(request, frozenset(), now)
+                        else:
+                            extra = self._uncited_room(request, provisional, now)
+                            if self._dealings is not None:
+                                keys = self._dealings_room(request, frozenset(), now)
                     except RateLimited as over:  # its own refusal first, if it has one (ERR-002)
                         raise (over if pending else self._over_quota(request, over, now_ms=now)) from None
                     try:  # RPC-017: a newcomer's opening Offer, within the period's budget
@@ -770,6 +773,7 @@ class Peer:
                         provisional.take()
                     self.verifier.accept_statement(request, now)
                     self._strangers_charge(keys, now)
+                    self._strangers_charge(extra, now)
                     self._newcomer_charge(newcomer, now)
                 except Replayed:
                     self._record_context(taken, now)
@@ -1616,6 +1620,37 @@ class Peer:
         if refusal is not None:
             raise refusal
         count.charged.update(vs.digest for vs in todo)
+        return keys
+
+    def _uncited_room(self, request: VerifiedStatement, provisional: _Provisional, now: int) -> list[str]:
+        """RPC-016 for a request of our dealings: the keys that the Mandates held provisionally for it
+        (RPC-015: those whose agent is a key it names) count for, one entry a Mandate, when nothing taken
+        with it cites them and they are no statement of our dealings (:meth:`_inside`) -- counted for
+        their issuer as a stranger's request is, all or nothing with the request. Anyone can sign a
+        Mandate naming any key: forty fresh principals' Mandates naming us, or the request's issuer, rode
+        in uncounted as what a request of our dealings depends on, with every request
+        (tests/test_attack19.py). What the request's checks read is what it and the rest taken with it
+        cite (and a revocation's binding). Raises the quota's RateLimited when it has no room for them."""
+        strangers = self._strangers
+        if strangers is None or not provisional.held:
+            return []
+        taking = provisional.chosen()
+        cited = {request.mandate_digest, *(vs.mandate_digest for vs in taking)}
+        if provisional.binding is not None:
+            cited.add(provisional.binding.mandate_digest)
+        extra = [
+            vs
+            for vs in taking
+            if vs.body == "mandate"
+            and vs.digest not in cited
+            and not self._inside(vs, provisional.count.chosen)
+        ]
+        if not extra:
+            return []
+        keys = [self._counts_for(vs) for vs in extra]
+        refusal = strangers.refusal(keys, now)
+        if refusal is not None:
+            raise refusal
         return keys
 
     def _dealings_room(self, vs: VerifiedStatement, chosen: frozenset[str], now: int) -> _Dealing | None:
