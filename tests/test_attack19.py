@@ -481,3 +481,81 @@ def test_a_request_of_our_dealings_carries_no_uncounted_mandates_naming_its_keys
         b.exchange(nxt.envelope, minted)
     kept = [d for d in held if d in {verify_statement(m).digest for m in minted}]
     assert len(held) - before <= 1 + 4 and len(kept) <= 4, (len(held) - before, len(kept))
+
+
+@pytest.mark.req("RPC-016", "RPC-015", "NEG-008")
+@pytest.mark.xfail(
+    strict=True,
+    reason="The peer-side face of tests/test_attack18.py's re-deliveries (another pass closes those at the "
+    "escrow; if its rule is the negotiation's, this passes with it): a party may deliver an item again, "
+    "each Delivery a statement of a negotiation with us -- never counted (RPC-016 (a)), each earning its "
+    "issuer credit -- and a request's context carries any number of them (RPC-015 takes the statements of "
+    "the request's negotiation; RPC-012 counts requests, not their context): 200 Deliveries of one item "
+    "journaled from one request, up to the size of a request (some 7,000), with every request. Options: "
+    "the negotiation takes one Delivery of each item by its party (the earliest is what WIT-003 reads), or "
+    "a few; or a request's context carries at most a few statements of its negotiation.",
+)
+def test_one_request_carries_no_unbounded_redeliveries_of_one_item() -> None:
+    """Attack: Mallory, with one contract with Bob, sends her Delivery of her item with two hundred
+    Deliveries of the same item as its context: each taken and journaled, uncounted."""
+    clock = _window(FixedClock())
+    bob, mallory = Party("bob", clock), Party("mallory", clock)
+    b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=4, per_key=1))
+    answers = [verify_statement(a) for a in b.exchange(mallory.offer(bob).envelope, mallory.setup)]
+    accept = next(vs for vs in answers if vs.body == "accept")
+    before = len(b.verifier.statements)
+    context = []
+    for _ in range(200):
+        clock.advance(1)
+        context.append(mallory.deliver(accept, bob, 0).envelope)
+    clock.advance(1)
+    with contextlib.suppress(CoopError):
+        b.exchange(mallory.deliver(accept, bob, 0).envelope, context)
+    assert len(b.verifier.statements) - before <= 16
+
+
+# --- 9: RPC-016, the dealings' base count at a peer, bought with unbonded contracts ------------------------
+
+
+@pytest.mark.req("RPC-016", "RPC-017", "ATT-018")
+@pytest.mark.xfail(
+    strict=True,
+    reason="At a peer, every key in the dealings has the base count (16 x a stranger's per-key count, 256 "
+    "an hour served) each period, for good once a contract put it there -- and an unbonded contract needs "
+    "only the peer's strategy to accept an Offer good enough, which costs a fresh key nothing (it promises, "
+    "never delivers, no bond to lose): each newcomer Offer the budget takes (1,500 an hour served) buys its "
+    "key and its principal 256 an hour each, for good -- the peer's face of tests/test_attack18.py's "
+    "escrow hole, which ESC-017 closed with a base count for funded keys only. Options: the base count "
+    "only for counterparties of contracts whose bonds an escrow we trust locked, or that we settled "
+    "(FULFILLED: our consent includes our work), the rest with the credit their negotiations with us earn "
+    "(an honest unbonded counterparty's Attestation is exempt already, ATT-015); or one base count shared "
+    "by all keys in the dealings by unbonded, unsettled contracts.",
+)
+def test_unbonded_contracts_with_fresh_keys_buy_no_room_beyond_the_quota() -> None:
+    """Attack: Bob keeps 20 public statements an hour of keys outside his dealings (one of any key; so
+    16 a key in them). Ten fresh keys of Mallory's each offer Bob terms his strategy accepts, without
+    bonds (RPC-017's budget takes ten newcomer Offers), which puts each key and its principal in his
+    dealings for good; each key then sends Checkpoints, one at each next seq of its chain: 16 a key and
+    its credit, some 180 journaled in the hour over a quota of 20 -- and as many each hour, for good."""
+    from test_attack16 import _contract_with
+
+    clock = _window(FixedClock())
+    bob = Party("bob", clock)
+    b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=20, per_key=1))
+    held = b.verifier.statements
+    taken = 0
+    for i in range(10):
+        mallory = Party(f"mallory-{i}", clock)
+        _contract_with(b, bob, mallory)
+        signed = [d for d, vs in held.items() if vs.issuer == mallory.did]
+        for _ in range(20):
+            cp = mallory.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle.root(signed)))
+            try:
+                b.exchange(cp.envelope)
+            except RateLimited:
+                mallory.agent.writer.next_seq -= 1
+                mallory.agent.writer.prev = signed[-1]
+                continue
+            signed.append(cp.digest)
+            taken += 1
+    assert taken <= 20 + 10 * 2, taken
