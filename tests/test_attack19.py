@@ -559,3 +559,34 @@ def test_unbonded_contracts_with_fresh_keys_buy_no_room_beyond_the_quota() -> No
             signed.append(cp.digest)
             taken += 1
     assert taken <= 20 + 10 * 2, taken
+
+
+@pytest.mark.req("RPC-015", "RPC-017")
+def test_a_request_of_our_dealings_opens_no_negotiations_past_the_budget_in_its_context() -> None:
+    """Attack: RPC-015 takes, once a request passes, the other statements of its context addressed to us
+    (an Accept of our offer handed over with an Ack) -- an opening Offer addressed to Bob is one. Mallory,
+    in Bob's dealings by a contract, sends her Delivery with twenty fresh keys' opening Offers to Bob as
+    its context, hoping a request of the dealings carries them past RPC-017's budget (4 here). It does
+    not: an opening Offer among a request's context counts as one given as the request, and past the
+    budget the exchange is refused ``RATE_LIMITED``."""
+    from a2a_coop.runtime.strangers import NewcomerOffers
+
+    clock = _window(FixedClock())
+    bob, mallory = Party("bob", clock), Party("mallory", clock)
+    b = make_peer(
+        bob,
+        clock,
+        stranger_quota=StrangerQuota(per_period=8, per_key=1),
+        newcomer_offers=NewcomerOffers(per_period=4),
+    )
+    answers = [verify_statement(a) for a in b.exchange(mallory.offer(bob).envelope, mallory.setup)]
+    accept = next(vs for vs in answers if vs.body == "accept")
+    before = len(b.verifier.negotiations.by_id)
+    context = []
+    for i in range(20):
+        fresh = Party(f"fresh-{i}", clock)
+        context += [*fresh.setup, fresh.offer(bob, fresh.proposal()).envelope]
+    clock.advance(1)
+    with pytest.raises(RateLimited, match="opening Offers"):
+        b.exchange(mallory.deliver(accept, bob, 0).envelope, context)
+    assert len(b.verifier.negotiations.by_id) - before <= 3
