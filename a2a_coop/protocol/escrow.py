@@ -322,6 +322,10 @@ class Escrow:
         self._ledger_size = 0
         self._head = b""
         self._book = Book()
+        # ESC-017: the keys a Deposit credited (funds came in for them), which alone have the dealings'
+        # base count; not a Forfeit's beneficiary: one unit deposited, handed on from key to key by
+        # forfeits, gave each key it passed through the base count for good (tests/test_attack19.py).
+        self._deposited: set[str] = set()
         # Every envelope held, in transcript order; with an archive, only ``setup`` (the archive lists
         # the rest).
         self._transcript: list[bytes] = []
@@ -989,56 +993,66 @@ class Escrow:
 
     def _needed(self, verified: Sequence[VerifiedStatement | bytes]) -> frozenset[bytes]:
         """ESC-017: the statements of no negotiation in a Submit that a statement of a negotiation in it,
-        new to us, depends on -- the Mandates those cite; a Stamp naming an Accept by an escrow an Offer
-        or Counter of its negotiation names (the witness of a displacing Accept, NEG-017), an Ack naming an
-        Accept by a party of its negotiation (the offerer's witness of an Accept, WIT-004), the first of
-        each key for each Accept; and the Mandates these cite -- taken uncounted with it. A Stamp or Ack
-        by any other key, of another statement, or a second one, is no one's evidence."""
+        new to us, depends on -- the Mandates those cite; a Stamp naming an Accept by the escrow the offer
+        it accepts names (the witness of a displacing Accept, NEG-017), an Ack naming an Accept by its
+        audience (the offerer's witness of an Accept, WIT-004), the first of each key for each Accept
+        (:meth:`_witness_of`); and the Mandates these cite -- taken uncounted with it. A Stamp or Ack by
+        any other key, of another statement, or a second one, is no one's evidence."""
         held = self.verifier.statements
         new = [vs for vs in verified if not isinstance(vs, bytes) and vs.digest not in held]
         ours = {vs.digest: vs for vs in new if vs.header.negotiation_id}
         if not ours:
             return frozenset()
-        parties: dict[bytes, set[str]] = {}
-        escrows: dict[bytes, set[str]] = {}
-        for vs in ours.values():
-            nid = vs.header.negotiation_id
-            if nid not in parties:
-                parties[nid], escrows[nid] = set(), set()
-                neg = self.verifier.negotiations.by_id.get(nid)
-                if neg is not None:
-                    parties[nid].update(neg.parties)
-                    escrows[nid].update(proposal_of(o).terms.escrow for o in neg.offers)
-            parties[nid].update(k for k in (vs.issuer, vs.audience) if k)
-            if vs.body in ("offer", "counter"):
-                escrows[nid].add(proposal_of(vs).terms.escrow)
         cited = {vs.mandate_digest for vs in ours.values()}
         needed: set[bytes] = set()
         # One witness per key and Accept: what WIT-004 and NEG-017 read is the earliest, and any number
         # of Acks (or Stamps) one party signs of one statement rode uncounted beside a single Offer naming
-        # us, each stamped (tests/test_attack16.py: thirty beside one Offer over a quota of four).
+        # us, each stamped (tests/test_attack16.py: thirty beside one Offer over a quota of four). And
+        # only the witness the Accept has, read from the Accept and the offer it accepts -- never from
+        # the Submit's other statements, which we have not checked yet: Withdraws of the negotiation
+        # addressed to forty fresh keys, at the Submit's end (the first refused, ESC-001), made each a
+        # "party" whose Ack of the Accept rode uncounted with its Mandate (tests/test_attack19.py).
         witnessed: set[tuple[str, bytes]] = set()
         for vs in new:
             if vs.body == "stamp":
-                named, who = list(vs.statement.stamp.statements), escrows
+                named = list(vs.statement.stamp.statements)
             elif vs.body == "ack":
-                named, who = [vs.statement.ack.statement], parties
+                named = [vs.statement.ack.statement]
             else:
                 continue
             for digest in named:
                 dep = ours.get(digest)
-                if (
-                    dep is not None
-                    and dep.body == "accept"
-                    and vs.issuer in who[dep.header.negotiation_id]
-                    and (vs.issuer, digest) not in witnessed
-                ):
-                    witnessed.add((vs.issuer, digest))
-                    needed.add(vs.digest)
-                    cited.add(vs.mandate_digest)
-                    break
+                if dep is None or dep.body != "accept" or (vs.issuer, digest) in witnessed:
+                    continue
+                if vs.issuer != self._witness_of(dep, ours, stamp=vs.body == "stamp"):
+                    continue
+                witnessed.add((vs.issuer, digest))
+                needed.add(vs.digest)
+                cited.add(vs.mandate_digest)
+                break
         needed.update(vs.digest for vs in new if vs.body == "mandate" and vs.digest in cited)
         return frozenset(needed)
+
+    def _witness_of(
+        self, accept: VerifiedStatement, ours: Mapping[bytes, VerifiedStatement], *, stamp: bool
+    ) -> str:
+        """ESC-017 (b): the key whose witness of ``accept`` (new in a Submit; ``ours``, the Submit's new
+        statements of negotiations) rides uncounted beside it: for an Ack, the Accept's audience -- the
+        offerer, whose Ack is the Accept's witness (WIT-002, WIT-004); for a Stamp, the escrow the offer
+        it accepts names (NEG-017: the witness of a displacing Accept), that offer held or in the Submit.
+        "" when there is none."""
+        if not stamp:
+            return accept.header.audience
+        offer_digest = accept.statement.accept.offer
+        offer = ours.get(offer_digest)
+        if offer is None:
+            neg = self.verifier.negotiations.by_id.get(accept.header.negotiation_id)
+            offer = (
+                next((o for o in neg.offers if o.digest == offer_digest), None) if neg is not None else None
+            )
+        if offer is None or offer.body not in ("offer", "counter"):
+            return ""
+        return proposal_of(offer).terms.escrow
 
     def _newcomer(self, vs: VerifiedStatement, needed: frozenset[bytes]) -> list[str] | _Dealing | None:
         """ESC-017: how a statement counts -- for the key it counts for (a KeyRevocation for the key it
@@ -1057,9 +1071,10 @@ class Escrow:
         key = issuer
         if body == "key_revocation":
             revoked = vs.statement.key_revocation.key
-            if revoked in v.chains and issuer not in v.revokers.get(revoked, ()):
+            if revoked in v.chains and v.revocation_uncounted(vs):
                 return None  # the first of its revoker: a thief's own, effective years ahead, kept the
-                # principal's out once it spent the key's count (tests/test_attack17.py); a later one counts
+                # principal's out once it spent the key's count (tests/test_attack17.py); or the
+                # revoker's one correction, earlier (tests/test_attack19.py); a later one counts
             if issuer in v.revokers.get(revoked, ()):
                 pass  # a correction by its revoker counts for the revoker: the key's thief spends the key's
                 # count, and kept the principal's earlier revocation out (tests/test_attack18.py)
@@ -1090,13 +1105,15 @@ class Escrow:
         return _Dealing(key)
 
     def _funded(self, key: str) -> bool:
-        """ESC-017: whether ``key`` has the dealings' base count here -- ours, or one our ledger ever
-        credited (a Deposit: funds, which keys cannot mint). A key in our dealings by contracts alone has
-        only the credit its contracts' statements earn: a contract without bonds between fresh keys
-        naming us needs nobody's consent but theirs, and gave its four keys the base count each, every
-        period, outside the quota's total (tests/test_attack18.py)."""
-        book = self._book
-        return key == self.did or key in book.available or key in book.locked
+        """ESC-017: whether ``key`` has the dealings' base count here -- ours, or one a Deposit of our
+        ledger credited (funds that came in for it, which keys cannot mint). A key in our dealings by
+        contracts alone has only the credit its contracts' statements earn: a contract without bonds
+        between fresh keys naming us needs nobody's consent but theirs, and gave its four keys the base
+        count each, every period, outside the quota's total (tests/test_attack18.py). Nor a Forfeit's
+        beneficiary alone: funds forfeited are handed on, not minted, and one unit deposited, forfeited
+        from key to key under revocable terms (a Revoke stamped, the revoker's bond forfeited at once),
+        gave each key it passed through the base count for good (tests/test_attack19.py)."""
+        return key == self.did or key in self._deposited
 
     def _witnesses_a_trade(self, vs: VerifiedStatement) -> bool:
         """Whether ``vs`` is a trade's witness that we take uncounted: an Ack by a party of a contract
@@ -1309,6 +1326,8 @@ class Escrow:
             self._ledger_size += 1
             self._head = vs.digest
             self._book.apply(vs)
+            if vs.body == "deposit":
+                self._deposited.add(vs.statement.deposit.party)
             nid = vs.header.negotiation_id
             if nid:
                 signed = self._signed_about.get(nid)
