@@ -99,6 +99,7 @@ from a2a_coop.runtime.strangers import (
     StrangerCount,
     StrangerQuota,
     about,
+    open_part,
 )
 from a2a_coop.runtime.strategy import (
     Accept,
@@ -931,7 +932,7 @@ class Peer:
             )
         total = self.max_open_total
         if total:
-            limit = total if issuer in self._settled_with else int(total * NEWCOMER_SHARE)
+            limit = total if issuer in self._settled_with else open_part(total, NEWCOMER_SHARE)
             if self._open_total >= limit:
                 raise RateLimited(
                     f"we hold {self._open_total} negotiations not ended; retry later",
@@ -947,7 +948,7 @@ class Peer:
             return True
         if not total:
             return False
-        limit = total if issuer in self._settled_with else int(total * NEWCOMER_SHARE)
+        limit = total if issuer in self._settled_with else open_part(total, NEWCOMER_SHARE)
         return self._open_total >= limit
 
     def _dormant_from(self, neg: Negotiation) -> int:
