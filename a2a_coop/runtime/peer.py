@@ -75,6 +75,7 @@ from a2a_coop.protocol.statements import (
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.alarm import ForkAlarm, KeyForked
 from a2a_coop.runtime.evidence import EvidenceVerifier
+from a2a_coop.runtime.journal import PEER_MARK, check_journal_kind
 from a2a_coop.runtime.perform_time import (
     TooLittleTimeToPerform,
     revocable_hold_until,
@@ -182,7 +183,7 @@ META_ASKED = "a2a-coop/asked-escrow"
 # a renewed mandate (a new Mandate for the same key, SPEC 4.7) leaves what we signed under the old one
 # verifiable (MND-017). META_MANDATE (the mandate the journal's last run started with, written by
 # a2a_coop.runtime.node.remember_run) is held too: journals from before this list kept only that one.
-META_OWN_MANDATES = "a2a-coop/own-mandates"
+META_OWN_MANDATES = PEER_MARK  # "a2a-coop/own-mandates": also what marks a journal as a peer's
 META_MANDATE = "a2a-coop/mandate"
 
 
@@ -635,6 +636,7 @@ class Peer:
         # and a signature check at every trade's first answer.
         self._last_signed: tuple[bytes, int] = (b"", 0)
         if journal is not None:
+            check_journal_kind(journal, "peer")  # an escrow's: its statements were never addressed to us
             self._replay(journal)
             self._keep_mandates(journal)
         else:
