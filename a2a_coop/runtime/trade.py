@@ -670,12 +670,19 @@ def _relay(
     """Pass an escrow's new statements (``(envelope, digest)``, in its order) on to the counterparty;
     return what its answers make us send.
 
+    Only what a trade needs of them goes on (:func:`_relayed`): statements of a negotiation, the
+    escrow's Stamps, and the Mandates those cite -- not whatever else the answer carried (strangers'
+    Mandates and Checkpoints, which our own quota skips, RPC-016): an escrow flooding its answer had us
+    send the counterparty one Exchange per statement of it, up to some 7,000 an answer.
+
     In one Exchange when they are about one negotiation: the last as the request, the others before it
     as its context, which the counterparty takes first, in order, and journals with the request in one
-    commit (SPEC 13.2). One Exchange each otherwise, and when
-    the counterparty refuses the batch REPLAYED (one of them is held only in its journal), where a
-    REPLAYED refusal of one is fine: it holds that one.
+    commit (SPEC 13.2); past one envelope's size in all, in as few Exchanges of that size as they fit
+    (the escrow's Stamps of a flooded answer: bounded by its bytes, not by its count). One Exchange each
+    otherwise, and when the counterparty refuses a batch REPLAYED (one of them is held only in its
+    journal), where a REPLAYED refusal of one is fine: it holds that one.
     """
+    news = _relayed(peer, mandate, news)
     if not news:
         return []
     held = peer.verifier.statements
@@ -684,14 +691,23 @@ def _relay(
     # statements depend on that negotiation's state only, so it answers the batch as it would the last.
     negotiations = {held[d].header.negotiation_id if d in held else None for _, d in news} - {b""}
     one_negotiation = len(negotiations) <= 1 and None not in negotiations
-    # Within one envelope's size in all, framing aside: a request any server takes (RPC-008).
-    small = sum(map(len, [mandate, *envelopes])) <= MAX_ENVELOPE_BYTES
-    if len(news) > 1 and one_negotiation and small:
-        try:
-            return peer.on_replies(counterparty.exchange(envelopes[-1], [mandate, *envelopes[:-1]]))
-        except CoopError as exc:
-            if exc.code != "REPLAYED":
-                raise
+    if len(news) > 1 and one_negotiation:
+        ours: list[VerifiedStatement] = []
+        for batch in _batches(mandate, envelopes):
+            try:
+                ours += peer.on_replies(counterparty.exchange(batch[-1], [mandate, *batch[:-1]]))
+            except CoopError as exc:
+                if exc.code != "REPLAYED":
+                    raise
+                ours += _relay_each(peer, counterparty, mandate, batch)
+        return ours
+    return _relay_each(peer, counterparty, mandate, envelopes)
+
+
+def _relay_each(
+    peer: Peer, counterparty: CooperationClient, mandate: bytes, envelopes: Sequence[bytes]
+) -> list[VerifiedStatement]:
+    """One Exchange per envelope, a REPLAYED refusal skipped (the counterparty holds that one)."""
     ours: list[VerifiedStatement] = []
     for env in envelopes:
         try:
@@ -702,6 +718,44 @@ def _relay(
             continue
         ours += peer.on_replies(replies)
     return ours
+
+
+def _batches(mandate: bytes, envelopes: Sequence[bytes]) -> list[list[bytes]]:
+    """``envelopes`` in order, cut into runs each within one envelope's size with ``mandate``, framing
+    aside: a request any server takes (RPC-008). The last run holds the last envelope, the request the
+    counterparty answers the whole as it would (an envelope alone is always within it, ENV-008)."""
+    out: list[list[bytes]] = [[]]
+    size = len(mandate)
+    for env in envelopes:
+        if out[-1] and size + len(env) > MAX_ENVELOPE_BYTES:
+            out.append([])
+            size = len(mandate)
+        out[-1].append(env)
+        size += len(env)
+    return out
+
+
+def _relayed(peer: Peer, mandate: bytes, news: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """What of an escrow's new statements the counterparty's trade needs: the statements of a
+    negotiation (its contract's locks, rulings, the Accept the escrow reveals), the escrow's Stamps
+    (WIT-006: they witness the parties' statements), and the Mandates these cite (the escrow's renewed
+    one, RPC-002), in the escrow's order. Read from the envelopes (taken and verified before): a
+    negotiation finished for good may have left memory already."""
+    escrow = decode_statement(decode_envelope(mandate).payload).mandate.agent  # held: verified
+    decoded = [(env, d, decode_statement(decode_envelope(env).payload)) for env, d in news]
+    needed = {
+        d
+        for _, d, st in decoded
+        if st.header.negotiation_id or (st.header.issuer == escrow and st.WhichOneof("body") == "stamp")
+    }
+    mandates = {d: st for _, d, st in decoded if st.WhichOneof("body") == "mandate"}
+    todo = [st.header.mandate for _, d, st in decoded if d in needed]
+    while todo:  # the Mandates they cite, and those these cite
+        cited = todo.pop()
+        if cited in mandates and cited not in needed:
+            needed.add(cited)
+            todo.append(mandates[cited].header.mandate)
+    return [(env, d) for env, d, _ in decoded if d in needed]
 
 
 @_keeps_fork_proofs
