@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -538,3 +539,57 @@ def test_the_open_cap_probe_closes_its_contracts_with_a_target_dating_ahead(tmp_
         negotiations = status(who)["negotiations"]
         assert negotiations.get("FULFILLED", 0) - before.get("FULFILLED", 0) >= 256, negotiations
         assert negotiations.get("PERFORMING", 0) == before.get("PERFORMING", 0), negotiations
+
+
+class _DiesAtExchange:
+    """A real peer whose process dies at its ``n``-th Exchange: the server stops, no answer given."""
+
+    def __init__(self, node: PeerNode, n: int) -> None:
+        self.node, self.n, self.calls = node, n, 0
+        self.server: Any = None
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes] = ()) -> list[bytes]:
+        self.calls += 1
+        if self.calls >= self.n:
+            self.server.stop(grace=0)
+            raise TransportError(grpc.StatusCode.UNAVAILABLE, "gone")
+        return self.node.exchange(envelope, context)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.node, name)
+
+
+def test_a_target_that_dies_mid_run_is_named_with_its_case_and_the_reports_are_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A framework author's agent crashes on one case: the run said `the target ... stopped answering`
+    (exit 2) and wrote no report -- CI had no junit.xml, and nobody was told which case brought the
+    target down. Expect exit 2 all the same, the one line naming the case in flight and its replay
+    command, and the reports of the cases before it, the one in flight a JUnit error."""
+    who = provision(tmp_path, "fragile")
+    node = PeerNode.open(who.key, who.mandate, tmp_path / "fragile.db")
+    fragile = _DiesAtExchange(node, 4)
+    cases = sorted(c for c in load_cases() if c.startswith("env."))[:12]
+    out = tmp_path / "r"
+    try:
+        with serve(fragile, None) as server:
+            fragile.server = server
+            argv = ["conformance", "--target", server.target, "--report-dir", str(out), "--seed", "s1"]
+            code = main([*argv, *(f"--case={c}" for c in cases)])
+    finally:
+        node.close()
+    printed, err = capsys.readouterr()
+    assert code == 2
+    doc = _report(out)
+    lost = doc["interrupted"]
+    assert isinstance(lost, dict) and lost["case"] in cases
+    assert doc["exit_code"] == 2 and [c["id"] for c in doc["cases"]] == cases[: cases.index(lost["case"])]  # type: ignore[index]
+    line = err.strip()
+    assert "\n" not in line and "stopped answering" in line and f"during case {lost['case']}" in line
+    assert f"--seed s1 --case {lost['case']}" in line
+    junit = ET.parse(out / "junit.xml").getroot()
+    assert junit.get("errors") == "1"
+    errored = [tc.get("name") for tc in junit.iter("testcase") if tc.find("error") is not None]
+    assert errored == [lost["case"]]
+    assert "Interrupted" in (out / "report.html").read_text(encoding="utf-8")
+    assert f"reports written to {out}/" in printed

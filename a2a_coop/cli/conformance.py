@@ -209,10 +209,33 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
     tls = dial_tls(args)
     seed = args.seed or secrets.token_hex(6)
     runs = []
-    for t in args.target:
-        runs.append(
-            _run_one(args, target=t, tls=tls, seed=seed, selected=selected, expected=expected, out=out)
-        )
+    try:
+        for t in args.target:
+            runs.append(
+                _run_one(args, target=t, tls=tls, seed=seed, selected=selected, expected=expected, out=out)
+            )
+    except _Interrupted as exc:  # exit 2 all the same, with the reports of what ran (CI reads them)
+        if args.report_dir is not None:
+            _write_reports(args, [*runs, exc.run], out, matrix=False)
+        raise UsageError(str(exc)) from None
+    _write_reports(args, runs, out)
+    return EXIT_INVALID if any(r.fails for r in runs) else EXIT_OK
+
+
+class _Interrupted(Exception):
+    """A run the target stopped answering in (exit 2): the one line, and the run so far."""
+
+    def __init__(self, line: str, run: Any) -> None:
+        super().__init__(line)
+        self.run = run
+
+
+def _write_reports(
+    args: argparse.Namespace, runs: Sequence[Any], out: TextIO, *, matrix: bool = True
+) -> None:
+    """Each run's reports under --report-dir (if given), then the matrix of several."""
+    from conformance.suite import report
+
     if args.report_dir is not None:
         # One directory per target (numbered: the same address may be given twice), then the matrix.
         dirs = (
@@ -226,10 +249,9 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
             except OSError as exc:
                 raise UsageError(f"cannot write reports to {where}: {exc.strerror or exc}") from None
             out.write(f"reports written to {where}/ (report.json, junit.xml, report.html)\n")
-        if len(runs) > 1:
+        if len(runs) > 1 and matrix:
             path = report.write_matrix(dirs, args.report_dir)
             out.write(f"matrix written to {path}\n")
-    return EXIT_INVALID if any(r.fails for r in runs) else EXIT_OK
 
 
 def _check_a2a_url(url: str, timeout_s: float) -> None:
@@ -302,6 +324,7 @@ def _run_one(
 ) -> Any:
     from conformance.suite import progress, runner
     from conformance.suite.context import EndpointError, Session
+    from conformance.suite.runner import RunInterrupted
 
     session = Session(
         target,
@@ -335,14 +358,20 @@ def _run_one(
                     on_start=show.start,
                     on_result=show.done,
                 )
-            except EndpointError as exc:
-                raise UsageError(
-                    f"the {exc.endpoint} at {exc.address} stopped answering: {exc.detail}"
-                ) from None
             except BrokenPipeError:  # a ConnectionError too, but our stdout's: its reader left (`| head`)
                 raise  # main() exits 141 quietly; the suite's own connections fail as EndpointError
-            except ConnectionError as exc:
-                raise UsageError(f"the target at {target} stopped answering: {exc}") from None
+            except RunInterrupted as exc:
+                cause, lost = exc.cause, exc.run.interrupted or {}
+                where = (
+                    f"the {cause.endpoint} at {cause.address} stopped answering: {cause.detail}"
+                    if isinstance(cause, EndpointError)
+                    else f"the target at {target} stopped answering: {cause}"
+                )
+                # The run so far, for the reports; the one line names the case in flight.
+                raise _Interrupted(
+                    f"{where} (during case {lost.get('case', '?')}; replay: {lost.get('replay', '?')})",
+                    exc.run,
+                ) from None
     finally:
         session.close()
     _summary(result, out)

@@ -16,7 +16,9 @@ JSON schema ``a2a-coop-conformance/1``::
      "audit": null | [{"kind", "hard": bool, "confidence", "summary", "requirement", "subject",
                        "evidence": [digest hex],
                        "statements": [{"digest", "issuer", "body", "seq", "envelope": base64}]}],
-     "audit_note": "why the audit did not run, or empty"}
+     "audit_note": "why the audit did not run, or empty",
+     "interrupted": null | {"case", "detail", "replay"}}  # the target stopped answering in that case:
+                                                          # exit code 2, "cases" are those before it
 
 Fields are only ever added; a consumer ignores those it does not know.
 """
@@ -80,7 +82,7 @@ def to_json(run: Run) -> dict[str, Any]:
         "seed": run.seed,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(run.started_at)),
         "duration_s": round(run.duration_s, 3),
-        "exit_code": 1 if run.fails else 0,
+        "exit_code": run.exit_code,
         "strict": run.strict,
         "counts": run.counts(),
         "coverage": coverage(run.results),
@@ -105,6 +107,7 @@ def to_json(run: Run) -> dict[str, Any]:
         "signed": [base64.b64encode(e).decode() for e in run.signed],
         "audit": run.findings,
         "audit_note": run.audit_note,
+        "interrupted": run.interrupted,
     }
 
 
@@ -116,11 +119,13 @@ def to_junit(run: Run) -> bytes:
     (``audit.KIND``): it fails the run."""
     counts = run.counts()
     hard = run.hard_findings
+    lost = run.interrupted
     suite = ET.Element(
         "testsuite",
         name=f"a2a-coop conformance {run.target}",
-        tests=str(len(run.results) + len(hard)),
+        tests=str(len(run.results) + len(hard) + (lost is not None)),
         failures=str(sum(1 for r in run.results if _junit_failure(run, r)) + len(hard)),
+        errors=str(int(lost is not None)),
         skipped=str(counts["SKIP"] + counts["NOT-TESTED"]),
         time=f"{run.duration_s:.3f}",
     )
@@ -145,6 +150,13 @@ def to_junit(run: Run) -> bytes:
             ET.SubElement(tc, "skipped", message=f"{r.level.value}: {r.reason}"[:500])
         else:
             ET.SubElement(tc, "system-out").text = text
+    if lost is not None:  # the case in flight when the target stopped answering: an error, no verdict
+        family = lost["case"].split(".")[0]
+        tc = ET.SubElement(suite, "testcase", classname=f"conformance.{family}", name=lost["case"], time="0")
+        ET.SubElement(tc, "error", message=f"the target stopped answering: {lost['detail']}"[:500]).text = (
+            f"the target stopped answering during this case; the run ends here (exit code 2, no verdict)\n"
+            f"{lost['detail']}\nreplay: {lost['replay']}"
+        )
     for f in hard:
         tc = ET.SubElement(
             suite, "testcase", classname="conformance.audit", name=f"audit.{f['kind']}", time="0"
@@ -235,6 +247,14 @@ def to_html(doc: dict[str, Any]) -> str:
         f"{' and fail the run (--strict)' if doc.get('strict') else ''}: "
         f"{_e(', '.join(stale))}; remove them from the expected-failures file.</p>"
         if stale
+        else ""
+    )
+    lost = doc.get("interrupted")
+    stale_html += (
+        f"<p><b>Interrupted:</b> the target stopped answering during <code>{_e(lost['case'])}</code> "
+        f"({_e(lost['detail'])}); the cases after it did not run. "
+        f"Replay: <code>{_e(lost['replay'])}</code></p>"
+        if lost
         else ""
     )
     return f"""<!doctype html><html lang=en><meta charset=utf-8>
