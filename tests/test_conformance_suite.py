@@ -8,6 +8,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -593,3 +594,31 @@ def test_a_target_that_dies_mid_run_is_named_with_its_case_and_the_reports_are_w
     assert errored == [lost["case"]]
     assert "Interrupted" in (out / "report.html").read_text(encoding="utf-8")
     assert f"reports written to {out}/" in printed
+
+
+def test_a_target_that_takes_the_connection_and_never_answers_is_told_apart(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A hung agent (it takes the connection, never answers) was `cannot reach the target ...:
+    DEADLINE_EXCEEDED`, as if nothing listened there. Expect exit 2 and one line saying no answer came
+    within --timeout."""
+    from cli_run import one_line_error
+
+    release = threading.Event()
+
+    class _Hangs(grpc.GenericRpcHandler):
+        def service(self, details: Any) -> Any:
+            return grpc.unary_unary_rpc_method_handler(lambda request, context: release.wait(30))
+
+    hung = grpc.server(ThreadPoolExecutor(4))
+    hung.add_generic_rpc_handlers((_Hangs(),))
+    target = f"127.0.0.1:{hung.add_insecure_port('127.0.0.1:0')}"
+    hung.start()
+    try:
+        assert main(["conformance", "--target", target, "--timeout", "0.5", "--case", "env.garbage"]) == 2
+    finally:
+        release.set()
+        hung.stop(0)
+    one_line_error(
+        capsys.readouterr().err, f"no answer from the target at {target} (--target) within 0.5 s (--timeout)"
+    )

@@ -342,7 +342,7 @@ def _run_one(
                 session.check_control()
             escrow_did = session.check_escrow() if args.escrow is not None else ""
         except EndpointError as exc:
-            raise UsageError(_endpoint_error(exc)) from None
+            raise UsageError(_endpoint_error(exc, args.timeout)) from None
         out.write(f"target {target} is {did}; {len(selected)} cases, seed {seed}\n")
         if escrow_did:
             out.write(f"escrow {args.escrow} is {escrow_did} (the target must trust it: --escrow)\n")
@@ -381,12 +381,18 @@ def _run_one(
 _OPTION_OF = {"target": "--target", "control endpoint": "--control", "escrow": "--escrow"}
 
 
-def _endpoint_error(exc: Any) -> str:
+def _endpoint_error(exc: Any, timeout_s: float) -> str:
     """The one line for an endpoint found unusable before the run (a ``conformance.suite.context.
-    EndpointError``): nothing answering there, or something that is not what the option names."""
+    EndpointError``): nothing answering there, or something that is not what the option names; one
+    that took the connection but did not answer in time is told apart (it may be slow, or hung)."""
     where = f"the {exc.endpoint} at {exc.address} ({_OPTION_OF.get(exc.endpoint, exc.endpoint)})"
     if exc.answered:
         return f"{where} {exc.detail}"
+    if str(exc.detail).startswith("DEADLINE_EXCEEDED"):
+        return (
+            f"no answer from {where} within {timeout_s:g} s (--timeout): {exc.detail}; it took the "
+            "connection but did not answer: is it the service you mean, and is it stuck?"
+        )
     return f"cannot reach {where}: {exc.detail}"
 
 
