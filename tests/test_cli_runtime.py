@@ -132,8 +132,14 @@ def test_mandate_for_another_key_is_refused(
     ]
     code, _, err = run_cli(capsys, *argv)
     assert code == 2
-    one_line_error(err, "delegates to")
+    one_line_error(err, "delegates to", f"not to {alice.did} (the --key)", "give the agent's own --key")
     assert not alice.journal_path.exists()
+    # The principal's key given as --key (it sits beside the agent's, as NAME-principal.key): said so.
+    principal = bob.key_path.with_name("bob-principal.key")
+    argv = ["serve", "--key", principal, "--mandate", bob.mandate_path, "--journal", alice.journal_path]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2
+    one_line_error(err, "--key is the principal's key that signed it; give the agent's key file")
 
 
 def test_mandate_file_problems(tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str]) -> None:

@@ -128,7 +128,15 @@ def load_mandate(path: Path, key: Keypair) -> bytes:
     if vs.body != "mandate":
         raise Invalid(f"{path} holds a {vs.body}, not a mandate")
     if vs.statement.mandate.agent != key.did:
-        raise UsageError(f"the mandate in {path} delegates to {vs.statement.mandate.agent}, not to {key.did}")
+        whose = (
+            "--key is the principal's key that signed it; give the agent's key file"
+            if vs.issuer == key.did
+            else "give the agent's own --key and --mandate"
+        )
+        raise UsageError(
+            f"the mandate in {path} delegates to {vs.statement.mandate.agent}, not to {key.did} (the "
+            f"--key): {whose}"
+        )
     return data
 
 
