@@ -711,6 +711,37 @@ def test_escrow_export_refuses_a_peers_journal(
     one_line_error(err, "did:key:z6Mktypo")
 
 
+@pytest.mark.parametrize("command", ["offer", "serve"])
+def test_ctrl_c_in_a_trade_says_how_to_carry_it_on(
+    tmp_path: Path,
+    bob: Identity,
+    command: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Ctrl-C during `offer` said `a2a-coop: interrupted` (exit 130) and nothing more: a newcomer does
+    not know the trades can be carried on. Expect the hint to `resume` after the trade commands, and
+    the plain line elsewhere."""
+
+    def interrupt(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("a2a_coop.cli.peer.CooperationClient", interrupt)
+    monkeypatch.setattr("a2a_coop.cli.peer.PeerNode", interrupt)
+    argv = [command, *bob.files()]
+    if command != "serve":
+        argv += ["--to", "127.0.0.1:1"]
+    if command == "offer":
+        argv += ["--give", "x:1", "--want", "y:1"]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 130
+    if command == "serve":
+        one_line_error(err, "a2a-coop: interrupted")
+        assert "resume" not in err
+    else:
+        one_line_error(err, "a2a-coop: interrupted; what was signed is in the journal: `a2a-coop resume`")
+
+
 def test_a_journal_of_the_other_kind_is_refused_and_left_as_it_was(
     tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -820,6 +851,11 @@ def test_parse_duration() -> None:
         172_800_000,
         7_000,
     ]
+    # `--deadline 0s` said "'0s' is not a duration like 30s, ...": it is one, of nothing.
+    with pytest.raises(argparse.ArgumentTypeError, match="a duration must be more than 0"):
+        parse_duration("0s")
+    with pytest.raises(argparse.ArgumentTypeError, match="is not a duration like 30s"):
+        parse_duration("soon")
 
 
 # --- serving -----------------------------------------------------------------------------------

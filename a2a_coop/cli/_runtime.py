@@ -561,8 +561,17 @@ def _run_checked(command: Command, args: argparse.Namespace, out: TextIO) -> int
     except JournalError as exc:
         raise UsageError(f"journal: {exc}") from None
     except KeyboardInterrupt:
-        print("a2a-coop: interrupted", file=sys.stderr)
+        print(f"a2a-coop: interrupted{_INTERRUPTED_HINT.get(command.__name__, '')}", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+# What to do after Ctrl-C, for the commands that leave trades half done: everything signed was
+# journaled before it left, so `resume` carries them on (nothing is signed twice).
+_INTERRUPTED_HINT = {
+    name: "; what was signed is in the journal: `a2a-coop resume` with the same --key, --mandate, "
+    "--journal, --to and --escrow carries the unfinished trades on"
+    for name in ("cmd_offer", "cmd_resume", "cmd_claim", "cmd_revoke")
+}
 
 
 @contextmanager
