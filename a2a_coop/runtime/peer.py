@@ -2907,14 +2907,17 @@ def drive(
     first: VerifiedStatement,
     *,
     max_steps: int = 64,
+    take: Callable[[Sequence[bytes]], list[VerifiedStatement]] | None = None,
 ) -> list[VerifiedStatement]:
     """Send ``first`` and keep sending whatever our peer owes next until nothing is left.
 
     ``send(envelope, context) -> answers`` is the transport (a gRPC client's
     ``exchange`` or, in tests, the other Peer's ``exchange``). A statement refused
     with a TIM-009 retry hint is sent again after it (at most the skew in all).
+    ``take(answers)`` takes each answer (default: ``initiator.on_replies``).
     Returns every statement we sent, in order.
     """
+    take = initiator.on_replies if take is None else take
     queue = [first]
     sent: list[VerifiedStatement] = []
     for _ in range(max_steps):
@@ -2927,7 +2930,7 @@ def drive(
             initiator.take_refusal(refusal)
             raise
         sent.append(vs)
-        queue += initiator.on_replies(answers)
+        queue += take(answers)
     raise CoopError(f"negotiation did not settle within {max_steps} exchanges")
 
 

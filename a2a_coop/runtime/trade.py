@@ -22,6 +22,7 @@ from a2a_coop.protocol.errors import (
     ChainBroken,
     CoopError,
     Equivocation,
+    IssuedInPast,
     KeyRevoked,
     MandateUnknown,
     NonceReused,
@@ -231,7 +232,7 @@ def ask_escrow_about_offer(
             # (WIT-007): one that fails the relay of the Stamps must not keep it from there.
             ours += peer.perform(neg.id)
             _witness_first(escrow, ours)
-            more = _relay(peer, counterparty, mandate, news)
+            more = _relay(peer, counterparty, mandate, news, escrow)
             _witness_first(escrow, more)
             for vs in [*ours, *more]:
                 drive(peer, counterparty.exchange, vs)
@@ -243,7 +244,7 @@ def ask_escrow_about_offer(
         return False
     witnessed = [vs.envelope for vs in ours if vs.body == "delivery"]
     stamps = escrow.submit(witnessed) if witnessed else []
-    ours += _relay(peer, counterparty, mandate, news)
+    ours += _relay(peer, counterparty, mandate, news, escrow)
     for vs in ours:
         drive(peer, counterparty.exchange, vs)
     if stamps:
@@ -606,10 +607,21 @@ def relay_escrow_answers(
     escrow_did = decode_statement(decode_envelope(mandate).payload).mandate.agent  # held: verified
     ours = _take_escrow_news(peer, news, escrow_did)
     _witness_first(escrow, ours)
-    more = _relay(peer, counterparty, mandate, news)
+    more = _relay(peer, counterparty, mandate, news, escrow)
     _witness_first(escrow, more)
     for vs in [*ours, *more]:
-        drive(peer, counterparty.exchange, vs)
+        _drive(peer, counterparty, vs, escrow, escrow_did)
+
+
+def _drive(
+    peer: Peer,
+    counterparty: CooperationClient,
+    vs: VerifiedStatement,
+    escrow: Submitter | None,
+    escrow_did: str,
+) -> list[VerifiedStatement]:
+    """:func:`drive`, each answer taken as :func:`_take_answers` does."""
+    return drive(peer, counterparty.exchange, vs, take=lambda a: _take_answers(peer, a, escrow, escrow_did))
 
 
 def _witness_first(escrow: Submitter | None, ours: Sequence[VerifiedStatement]) -> None:
@@ -665,10 +677,15 @@ def _take_escrow_news(
 
 
 def _relay(
-    peer: Peer, counterparty: CooperationClient, mandate: bytes, news: Sequence[tuple[bytes, bytes]]
+    peer: Peer,
+    counterparty: CooperationClient,
+    mandate: bytes,
+    news: Sequence[tuple[bytes, bytes]],
+    escrow: Submitter | None = None,
 ) -> list[VerifiedStatement]:
     """Pass an escrow's new statements (``(envelope, digest)``, in its order) on to the counterparty;
-    return what its answers make us send.
+    return what its answers make us send (taken as :func:`_take_answers` does, ``escrow`` the client of
+    the escrow whose statements they are, if at hand).
 
     Only what a trade needs of them goes on (:func:`_relayed`): statements of a negotiation, the
     escrow's Stamps, and the Mandates those cite -- not whatever else the answer carried (strangers'
@@ -685,6 +702,7 @@ def _relay(
     news = _relayed(peer, mandate, news)
     if not news:
         return []
+    escrow_did = decode_statement(decode_envelope(mandate).payload).mandate.agent  # held: verified
     held = peer.verifier.statements
     envelopes = [env for env, _ in news]
     # About one negotiation (a Stamp names none of its own): the counterparty's reactions to escrow
@@ -695,19 +713,26 @@ def _relay(
         ours: list[VerifiedStatement] = []
         for batch in _batches(mandate, envelopes):
             try:
-                ours += peer.on_replies(counterparty.exchange(batch[-1], [mandate, *batch[:-1]]))
+                replies = counterparty.exchange(batch[-1], [mandate, *batch[:-1]])
             except CoopError as exc:
                 if exc.code != "REPLAYED":
                     raise
-                ours += _relay_each(peer, counterparty, mandate, batch)
+                ours += _relay_each(peer, counterparty, mandate, batch, escrow)
+                continue
+            ours += _take_answers(peer, replies, escrow, escrow_did)
         return ours
-    return _relay_each(peer, counterparty, mandate, envelopes)
+    return _relay_each(peer, counterparty, mandate, envelopes, escrow)
 
 
 def _relay_each(
-    peer: Peer, counterparty: CooperationClient, mandate: bytes, envelopes: Sequence[bytes]
+    peer: Peer,
+    counterparty: CooperationClient,
+    mandate: bytes,
+    envelopes: Sequence[bytes],
+    escrow: Submitter | None = None,
 ) -> list[VerifiedStatement]:
     """One Exchange per envelope, a REPLAYED refusal skipped (the counterparty holds that one)."""
+    escrow_did = decode_statement(decode_envelope(mandate).payload).mandate.agent  # held: verified
     ours: list[VerifiedStatement] = []
     for env in envelopes:
         try:
@@ -716,7 +741,7 @@ def _relay_each(
             if exc.code != "REPLAYED":
                 raise
             continue
-        ours += peer.on_replies(replies)
+        ours += _take_answers(peer, replies, escrow, escrow_did)
     return ours
 
 
@@ -842,10 +867,14 @@ def resume_trade(
             # a counterparty gone quiet must not keep us from learning what the escrow holds (ESC-012).
             refused = exc
             break
-        ours += peer.on_replies(answers)
+        try:
+            ours += _take_answers(peer, answers, escrow, escrow_did)
+        except CoopError as exc:  # what it answered, refused by our own checks: the escrow may still settle
+            refused = exc
+            break
     for vs in ours:
         try:
-            drive(peer, counterparty.exchange, vs)
+            _drive(peer, counterparty, vs, escrow, escrow_did)
         except (CoopError, TransportError) as exc:
             # What its answers made due -- a Delivery, when they carried the escrow's locks -- still goes
             # to the escrow below (WIT-007): a counterparty that fails it must not keep it from there.
@@ -880,7 +909,7 @@ def resume_trade(
                 break
         sync_with_escrow(peer, counterparty, escrow, neg)
     for vs in performed if refused is None else ():
-        drive(peer, counterparty.exchange, vs)
+        _drive(peer, counterparty, vs, escrow, escrow_did)
     if performed and refused is None and escrow is not None and escrow_did:
         # What the counterparty answered our Deliveries with -- its Receipts, its own Deliveries (a hold
         # under revocable terms released, CMT-012) and our Receipts of them -- settles the bonds: the
@@ -894,6 +923,31 @@ def resume_trade(
 
 
 _SETTLE_ROUNDS = 4
+
+
+def _take_answers(
+    peer: Peer, answers: Sequence[bytes], escrow: Submitter | None, escrow_did: str
+) -> list[VerifiedStatement]:
+    """:meth:`Peer.on_replies` of a counterparty's answers in a trade under ``escrow`` (its key
+    ``escrow_did``). One of them our verifier refuses as dated back (TIM-006, "not witnessed then") may
+    be a statement the escrow witnessed in time that only reaches us now -- the counterparty's
+    Delivery, signed on its own while we were stopped (Ctrl-C, a crash), sent with its next answer
+    after we resume -- and we do not hold that Stamp: the escrow gives it, answering a Submit of what it
+    stamped before with the same Stamps (WIT-006). Held, the answers are taken again; a statement the
+    escrow did not witness in time is refused as before, and so it is without an escrow at hand."""
+    try:
+        return peer.on_replies(answers)
+    except IssuedInPast as dated_back:
+        if escrow is None or not escrow_did:
+            raise
+        held = peer.verifier.statements
+        theirs = [env for env in answers if statement_digest(decode_envelope(env).payload) not in held]
+        try:
+            stamps = escrow.submit(theirs)
+        except (CoopError, TransportError):
+            raise dated_back from None  # the escrow's word, not ours: the refusal stands as it was
+        peer.hold(stamps, answer_of=escrow_did)
+        return peer.on_replies(answers)
 
 
 def sync_with_escrow(
