@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Concatenate, Final, ParamSpec, Protocol, TypeVar
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, statement_pb2, trade_pb2
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, decode_envelope, statement_digest
 from a2a_coop.protocol.errors import (
     ChainBroken,
@@ -760,6 +760,11 @@ def _batches(mandate: bytes, envelopes: Sequence[bytes]) -> list[list[bytes]]:
     return out
 
 
+def _statement_of(envelope: bytes) -> statement_pb2.Statement:
+    """The Statement in ``envelope`` (verified before, when it was taken)."""
+    return decode_statement(decode_envelope(envelope).payload)
+
+
 def _relayed(peer: Peer, mandate: bytes, news: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """What of an escrow's new statements the counterparty's trade needs: the statements of a
     negotiation (its contract's locks, rulings, the Accept the escrow reveals), the escrow's Stamps
@@ -767,7 +772,11 @@ def _relayed(peer: Peer, mandate: bytes, news: Sequence[tuple[bytes, bytes]]) ->
     one, RPC-002), in the escrow's order. Read from the envelopes (taken and verified before): a
     negotiation finished for good may have left memory already."""
     escrow = decode_statement(decode_envelope(mandate).payload).mandate.agent  # held: verified
-    decoded = [(env, d, decode_statement(decode_envelope(env).payload)) for env, d in news]
+    held = peer.verifier.statements
+    decoded = [
+        (env, d, vs.statement if (vs := dict.get(held, d)) is not None else _statement_of(env))
+        for env, d in news
+    ]
     needed = {
         d
         for _, d, st in decoded
