@@ -148,6 +148,11 @@ def test_usage_and_connection_errors_exit_2_with_one_line(
         (["--target", "127.0.0.1:1", "--timeout", "inf"], "--timeout must be a positive number of seconds"),
         (["--vectors", "nope.json"], "cannot read nope.json"),  # was "conformance.offline: ..."
         (["--matrix", ".", "--report-dir", "."], "--matrix: no report.json in . (give the --report-dir"),
+        # a file where the reports should go: "cannot write reports to out: File exists"
+        (
+            ["--target", "127.0.0.1:1", "--report-dir", "out.txt"],
+            "--report-dir out.txt is a file, not a directory",
+        ),
     ],
 )
 def test_a_newcomers_mistakes_are_said_plainly(
@@ -160,6 +165,7 @@ def test_a_newcomers_mistakes_are_said_plainly(
     from cli_run import one_line_error
 
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "out.txt").write_text("not a directory\n")
     assert main(["conformance", *argv]) == 2
     one_line_error(capsys.readouterr().err, message)
 

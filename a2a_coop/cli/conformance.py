@@ -204,6 +204,8 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
     if args.report_dir is not None:  # before the run, not after it: a typo costs no run
         try:
             args.report_dir.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise UsageError(f"--report-dir {args.report_dir} is a file, not a directory") from None
         except OSError as exc:
             raise UsageError(f"cannot write reports to {args.report_dir}: {exc.strerror or exc}") from None
     tls = dial_tls(args)
