@@ -26,7 +26,7 @@ import pytest
 from cli_run import cli_process, one_line_error, run_cli
 from peers import make_peer
 
-from a2a_coop.cli._common import UsageError, parse_duration
+from a2a_coop.cli._common import UsageError, iso, parse_duration
 from a2a_coop.cli._runtime import open_journal, open_peer, runtime_command
 from a2a_coop.cli.demo import (
     MARKER,
@@ -47,7 +47,7 @@ from a2a_coop.runtime.keyfile import write_key_file
 from a2a_coop.runtime.node import EscrowNode, PeerNode, remember_run
 from a2a_coop.runtime.peer import drive
 from a2a_coop.runtime.trade import contract_evidence, relay_escrow_answers
-from a2a_coop.testing import FixedClock, LocalEscrow, Party
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -218,6 +218,30 @@ def test_a_journal_replays_what_earlier_runs_held_but_trusts_only_this_runs_escr
         assert verify_statement(escrow.mandate).digest in second.verifier.statements
         assert second.trusted_escrows == frozenset() and not second.trusts_escrow(escrow.did)
         assert journal.get_meta("a2a-coop/context") == [escrow.mandate]
+
+
+def test_status_says_when_an_unanswered_offer_expires_or_expired(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An offer nobody answered stays PROPOSED in the journal for good (a peer applies no EXPIRE of its
+    own), and `status` listed it as PROPOSED days later as if it could still be accepted. Expect its
+    expiry beside it: "offer expired at ..." for one signed a day ago, "offer expires at ..." for one
+    signed now (status reads the wall clock)."""
+    clock = FixedClock(now_ms=int(time.time() * 1000) - DAY_MS)
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    journal_path = tmp_path / "alice.db"
+    node = PeerNode.open(alice.agent.key, alice.mandate_vs.envelope, journal_path, clock=lambda: clock.now_ms)
+    try:
+        old = node.peer.propose(bob.did, alice.proposal())  # signed and journaled; never sent
+        clock.advance(DAY_MS)
+        new = node.peer.propose(bob.did, alice.proposal())
+    finally:
+        node.close()
+    write_key_file(tmp_path / "alice.key", alice.agent.key)
+    code, out, _ = run_cli(capsys, "status", "--journal", journal_path, "--key", tmp_path / "alice.key")
+    assert code == 0
+    assert f"offer expired at {iso(old.expires_at_ms)}" in out, out
+    assert f"offer expires at {iso(new.expires_at_ms)}" in out, out
 
 
 def test_a_journal_the_library_wrote_under_an_escrow_is_read_by_status_without_options(
