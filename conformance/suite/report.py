@@ -112,21 +112,23 @@ def to_json(run: Run) -> dict[str, Any]:
 
 
 def to_junit(run: Run) -> bytes:
-    """JUnit XML: one testsuite per run, one testcase per case; FAIL is a failure (unless expected),
-    SKIP and NOT-TESTED are skipped with their reason; NON-STRICT and INFO pass with a system-out. An
+    """JUnit XML: one testsuite per run, one testcase per case; FAIL is a failure (unless expected:
+    then skipped, type ``EXPECTED-FAILURE``, as pytest reports an xfail, so that a CI dashboard shows the
+    gaps), SKIP and NOT-TESTED are skipped with their reason; NON-STRICT and INFO pass with a system-out. An
     expected failure that passed is a failure under ``--strict`` (type ``UNEXPECTED-PASS``), else a
     pass whose system-out says so. Each hard proof of the audit is one more failed testcase
     (``audit.KIND``): it fails the run."""
     counts = run.counts()
     hard = run.hard_findings
     lost = run.interrupted
+    expected_failed = [r for r in run.results if r.level is Level.FAIL and not r.breaks_must]
     suite = ET.Element(
         "testsuite",
         name=f"a2a-coop conformance {run.target}",
         tests=str(len(run.results) + len(hard) + (lost is not None)),
         failures=str(sum(1 for r in run.results if _junit_failure(run, r)) + len(hard)),
         errors=str(int(lost is not None)),
-        skipped=str(counts["SKIP"] + counts["NOT-TESTED"]),
+        skipped=str(counts["SKIP"] + counts["NOT-TESTED"] + len(expected_failed)),
         time=f"{run.duration_s:.3f}",
     )
     for r in run.results:
@@ -148,6 +150,10 @@ def to_junit(run: Run) -> bytes:
             ET.SubElement(tc, "failure", message=_UNEXPECTED_PASS, type="UNEXPECTED-PASS").text = text
         elif r.level in (Level.SKIP, Level.NOT_TESTED):
             ET.SubElement(tc, "skipped", message=f"{r.level.value}: {r.reason}"[:500])
+        elif r.level is Level.FAIL:  # an expected failure: skipped, as pytest reports an xfail
+            ET.SubElement(
+                tc, "skipped", type="EXPECTED-FAILURE", message=f"expected failure: {r.reason}"[:500]
+            ).text = text
         else:
             ET.SubElement(tc, "system-out").text = text
     if lost is not None:  # the case in flight when the target stopped answering: an error, no verdict
