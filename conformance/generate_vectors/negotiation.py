@@ -1545,6 +1545,37 @@ def witnessed_accept() -> Group:
         "WitnessedAccept",
     )
 
+    # Two live contracts then hold K (NEG-019 made the second): the key stays held until both ended. Carol's
+    # contract is fulfilled; Mallory's witnessed one is still live, so Bob's next offer under K, to Carol,
+    # cannot be accepted (an index that kept only the first holder would have freed K with Carol's).
+    def held_by_both(key: bytes) -> list[bytes]:
+        b = Bargain(exclusive_key=b"gpu-slot-7")
+        reject = b.other("Reject")
+        b.clock.advance(1_000)
+        to_carol = b.bob.offer(b.carol, b.bob.proposal(exclusive_key=b"gpu-slot-7"))
+        carols = b.carol.accept(to_carol)
+        witness = b.stamp(b.accept)
+        b.clock.advance(1_000)
+        db, dc = b.bob.deliver(carols, b.carol), b.carol.deliver(carols, b.bob)
+        done = [db.envelope, dc.envelope, b.carol.receipt(db).envelope, b.bob.receipt(dc).envelope]
+        again = b.bob.offer(b.carol, b.bob.proposal(exclusive_key=key))
+        return [
+            *b.base, reject.envelope, to_carol.envelope, carols.envelope, witness, b.accept.envelope, *done,
+            again.envelope, b.carol.accept(again).envelope,
+        ]  # fmt: skip
+
+    g.add(
+        "the same, then Bob's contract with Carol is fulfilled (every obligation receipted) while the "
+        "witnessed contract with Mallory is live; then Bob's new offer under K to Carol and her Accept: "
+        "refused, K is still held by the witnessed contract",
+        ["NEG-009", "NEG-019"],
+        held_by_both(b"gpu-slot-7"),
+        "EXCLUSIVE_CONFLICT",
+        "WitnessedAccept",
+        "ContractRule",
+        twin=held_by_both(b""),
+    )
+
     # A displaced contract frees the exclusive key it held: Mallory's Counter (no bonds) under her key K,
     # which Bob accepts, is displaced by her witnessed Accept of Bob's offer (no key); her later offer
     # under K to Carol can then be accepted.

@@ -1240,12 +1240,39 @@ def contract_state() -> Group:
     )
     t, events = dismissed(receipts=2, claims=2, rulings=1)
     case(
-        "two stamped claims, every obligation receipted, one claim dismissed: still DISPUTED, the key held",
+        "two stamped claims, every obligation receipted, one claim dismissed: still DISPUTED, but every "
+        "obligation was receipted, so the contract has ended: the key free (SPEC 8.1)",
         ["NEG-009", "CMT-002"],
         t,
         events,
-        True,
+        False,
     )
+    # The same statements in two orders (SPEC 8.1, NEG-015): every obligation receipted, then a stamped
+    # claim (FULFILLED, then DISPUTED), or the stamped claim before the last Receipt (DISPUTED throughout).
+    # The contract has ended in both: the key is free whichever order a verifier met them in.
+    for claim_first in (False, True):
+        t = keyed()
+        da, db = t.deliver(t.alice), t.deliver(t.bob)
+        rb, ra = t.bob.receipt(da), t.alice.receipt(db)
+        t.clock.now_ms = t.deadline(t.bob) + 1
+        claim = t.claim(t.alice)
+        stamp = t.stamp(claim)
+        stamped = [claim.envelope, stamp.envelope]
+        events = [da.envelope, db.envelope, rb.envelope]
+        events += [*stamped, ra.envelope] if claim_first else [ra.envelope, *stamped]
+        case(
+            "every obligation receipted and a stamped claim, "
+            + (
+                "the claim and its Stamp before the last Receipt (DISPUTED throughout)"
+                if claim_first
+                else "the claim and its Stamp after the last Receipt (FULFILLED, then DISPUTED)"
+            )
+            + ": the contract has ended either way, the key free",
+            ["NEG-009", "NEG-015", "WIT-005"],
+            t,
+            events,
+            False,
+        )
     t, events = dismissed(receipts=2, claims=2, rulings=2)
     case(
         "two stamped claims, every obligation receipted, both dismissed: FULFILLED, the key free",
@@ -1639,6 +1666,44 @@ def exposure_rules() -> Group:
         ["MND-010", "WIT-005"],
         revoked_or_claimed(500, claim=False),
     )
+
+    def fulfilled_and_claimed(cap: int, *, claim_first: bool) -> list[bytes]:
+        """Alice's contract of 500 (with an escrow): both deliver and receipt, and Alice's claim on Bob's
+        item is stamped -- before the last Receipt (``claim_first``: DISPUTED throughout) or after it
+        (FULFILLED, then DISPUTED); then her offer of 500 under max_outstanding ``cap``."""
+        clock, alice, bob = world(alice={"max_outstanding": cap})
+        escrow = Party("escrow", clock)
+        offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+        accept = bob.accept(offer)
+        da, db = alice.deliver(accept, bob), bob.deliver(accept, alice)
+        rb, ra = bob.receipt(da), alice.receipt(db)
+        clock.now_ms = offer.statement.offer.wants[0].deadline_ms + 1
+        msg = commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="late")
+        act = alice.sign("breach_claim", msg, audience=bob.did, negotiation_id=offer.header.negotiation_id)
+        stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[act.digest]))
+        stamped = [act.envelope, stamp.envelope]
+        return [
+            *ctx(alice, bob, escrow),
+            offer.envelope,
+            accept.envelope,
+            da.envelope,
+            db.envelope,
+            rb.envelope,
+            *([*stamped, ra.envelope] if claim_first else [ra.envelope, *stamped]),
+            alice.offer(bob).envelope,
+        ]
+
+    for claim_first in (False, True):
+        g.add(
+            "Alice's contract of 500, every obligation receipted and a stamped claim on it, "
+            + ("the claim before the last Receipt" if claim_first else "the claim after the last Receipt")
+            + ": the contract has ended (SPEC 4.5: the same statements in either order), so her next offer "
+            "of 500 fits max_outstanding 500",
+            ["MND-010", "NEG-015", "WIT-005"],
+            fulfilled_and_claimed(500, claim_first=claim_first),
+            None,
+            "Boundary",
+        )
     pair_at(
         "a stamped claim does not end Alice's contract of 500 (DISPUTED): with her next offer of 500, "
         "max_outstanding {cap}",
