@@ -304,6 +304,23 @@ def body_fields() -> Group:
     ]:
         case(comment, [req], alice.agent.key, att, edit, contract)
 
+    # Enums are open (section 6.2.1 K6): a value the enum does not name passes (BDY-006, BDY-011).
+    unnamed = trade_pb2.Claim(kind=2**31 - 1, subject="gpu-hours", amount=3)  # type: ignore[arg-type]
+    offer_case(
+        "a claim whose kind is 2^31 - 1, a value ClaimKind does not name (enums are open)",
+        ["BDY-006"],
+        alice.proposal(claims=[unnamed]),
+        None,
+        "Boundary",
+    )
+    g.add(
+        "an Attestation whose outcome is 2^31 - 1, a value Outcome does not name (enums are open)",
+        ["BDY-011"],
+        [*contract, seal(alice.agent.key, edited(att, _set("attestation.outcome", 2**31 - 1)))],
+        None,
+        "Boundary",
+    )
+
     # Deposits (BDY-014): the escrow's ledger credits a party.
     deposit = agent_draft(
         escrow,
@@ -330,6 +347,34 @@ def body_fields() -> Group:
         [seal(alice.principal.key, mandate)],
         None,
         "Boundary",
+    )
+    # BDY-010 checks no entry of a Mandate's lists: one that is no category token, or no did:key, is taken
+    # and matches nothing (MND-005, MND-006).
+    odd = identity_pb2.Mandate()
+    odd.CopyFrom(caps)
+    odd.allowed_categories[:] = ["Not A Category!"]
+    odd.allowed_counterparties[:] = ["nobody"]
+    g.add(
+        "a Mandate whose allowed_categories entry is no category token and whose allowed_counterparties "
+        "entry is no did:key (BDY-010 checks neither)",
+        ["BDY-010"],
+        [seal(alice.principal.key, draft(alice.principal, "mandate", odd))],
+        None,
+        "Boundary",
+    )
+
+    def under_lists(counterparties: list[str]) -> list[bytes]:
+        _, agent, to = world(alice={"allowed_counterparties": counterparties})
+        return [*ctx(agent, to), agent.offer(to).envelope]
+
+    g.add(
+        'an offer to Bob under a Mandate whose only allowed_counterparties entry is "nobody" (no did:key): '
+        "it matches no audience",
+        ["BDY-010", "MND-005"],
+        under_lists(["nobody"]),
+        "MANDATE_VIOLATION",
+        "MandateViolation",
+        twin=under_lists([]),
     )
     case(
         "a Mandate with min_per_deal = max_per_deal + 1",
@@ -1880,6 +1925,25 @@ def bookkeeping() -> Group:
         "Exposure",
         "Boundary",
         twin=off_grid(9 * HOUR_MS, HOUR_MS),
+    )
+
+    g.add(
+        "a mandate whose budget periods start at 08:00: Alice's contract of 500 formed at 06:00 and her "
+        "offer of 500 issued at 08:00 exactly, the next period's start (budget_per_period 500)",
+        ["MND-009"],
+        off_grid(8 * HOUR_MS, HOUR_MS),
+        None,
+        "Boundary",
+    )
+    g.add(
+        "the same offer issued 1 ms before 08:00 and living 1 ms: it overlaps the period of the contract "
+        "(budget_per_period 500)",
+        ["MND-009"],
+        off_grid(8 * HOUR_MS - 1, 1),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=off_grid(8 * HOUR_MS, HOUR_MS),
     )
 
     # MND-010 out of time order, at the boundary: Y is issued at the very expires_at_ms of X, after the
