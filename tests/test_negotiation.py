@@ -1022,19 +1022,20 @@ def test_a_ruling_with_a_decision_v1_does_not_name_is_refused_not_read_as_a_dism
     assert _state(auditor, ruling) is State.BREACHED
 
 
-# --- SPEC 4.5, 8.1: a contract has ended whatever order its statements came in ----------------------
+# --- SPEC 4.5, 8.1: a contract is finished whatever order its statements came in ----------------------
 
 
 @pytest.mark.req("NEG-009")
 @pytest.mark.req("MND-010")
-def test_a_fulfilled_contract_claimed_on_has_ended_in_every_arrival_order(
+def test_a_fulfilled_contract_claimed_on_is_finished_in_every_arrival_order(
     clock: FixedClock, alice: Party, bob: Party, escrow: Party
 ) -> None:
     """Alice's contract (exclusive key K, with an escrow): both deliver, both receipt, and Alice's claim
     on Bob's item is stamped. Every order of the last Receipt, the claim and its Stamp leaves the same
-    view: the contract has ended (every obligation receipted), so it neither holds K (NEG-009) nor counts
-    toward Alice's exposure (MND-010) -- the claim moves a FULFILLED contract to DISPUTED, it does not
-    revive it; and a contract holding a stamped claim before its last Receipt has ended all the same."""
+    view: the contract is finished (every obligation receipted), so it neither holds K (NEG-009) nor
+    counts toward Alice's exposure (MND-010) -- the claim moves a FULFILLED contract to DISPUTED, it does
+    not revive it; and a contract holding a stamped claim before its last Receipt is finished all the
+    same."""
     import itertools
 
     offer = alice.offer(bob, alice.proposal(escrow=escrow.did, exclusive_key=b"K"))
@@ -1057,7 +1058,7 @@ def test_a_fulfilled_contract_claimed_on_has_ended_in_every_arrival_order(
         for vs in (offer, accept, da, db, rb, *order):
             v.accept(vs.envelope)
         neg = v.negotiations.get(offer.header.negotiation_id)
-        assert neg.contract_ended
+        assert neg.contract_finished
         exposure = v.exposure.exposure(offer.mandate_digest)
         held = v.negotiations.exclusive_holder(alice.did, b"K")
         views.add((neg.state, tuple(exposure.open_contracts), held))

@@ -515,13 +515,14 @@ class Negotiation:
         return self.state in TERMINAL_STATES
 
     @property
-    def contract_ended(self) -> bool:
-        """Whether the statements held show this negotiation's contract ended (SPEC 4.5, 8.1): an ended
-        state, or every obligation of both sides receipted -- FULFILLED's fact, which a claim the escrow
-        stamps later moves to DISPUTED without undoing it. So it never turns false again as statements
+    def contract_finished(self) -> bool:
+        """Whether the statements held show this negotiation's contract finished (SPEC 4.5, 8.1): an
+        ended state, or every obligation of both sides receipted -- FULFILLED's fact, which a claim the
+        escrow stamps later moves to DISPUTED without undoing. So it never turns false again as statements
         are added (save a witnessed Accept forming another contract, NEG-017), and it is the same for
         every order the statements came in: a contract stops holding its exclusive_key (NEG-009) and
-        counting toward its parties' exposure (MND-009, MND-010) once it holds."""
+        counting toward its parties' outstanding value (MND-010) once it holds; MND-009 still charges
+        it to the period it was formed in."""
         c = self.contract
         return c is not None and (self.state in TERMINAL_STATES or c.all_receipted())
 
@@ -1145,13 +1146,13 @@ class Negotiations:
 
     def _index_exclusive(self, neg: Negotiation) -> None:
         """A contract holds its proposer's exclusive_key while it is live (NEG-009): from its Accept until
-        the statements held show it ended (:attr:`Negotiation.contract_ended`). Every live contract holding
+        it is finished (:attr:`Negotiation.contract_finished`). Every live contract holding
         the key is kept, not only the first: a witnessed Accept (NEG-019) forms one beside another, and
-        the key stays held until both ended, whichever was indexed first."""
+        the key stays held until both are finished, whichever was indexed first."""
         c = neg.contract
         if c is None or not c.exclusive_key:
             return
-        if neg.contract_ended:
+        if neg.contract_finished:
             self._unhold(c, neg.id)
             return
         key = (c.proposer, c.exclusive_key)

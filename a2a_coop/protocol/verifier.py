@@ -1011,10 +1011,10 @@ class Verifier:
 
     def _track_activation(self, neg: Negotiation) -> None:
         """An escrow's stamp made a claim or a revoke effective: a contract that ended stops counting
-        (MND-010: once the statements held show it ended, :attr:`Negotiation.contract_ended`; a claim that
+        (MND-010: once it is finished, :attr:`Negotiation.contract_finished`; a claim that
         moves a FULFILLED contract to DISPUTED does not make it count again)."""
         c = neg.contract
-        if c is not None and neg.contract_ended:
+        if c is not None and neg.contract_finished:
             for party_vs in (c.offer, c.accept):
                 self.exposure.contract_ended(party_vs.mandate_digest, c.id)
 
@@ -1067,7 +1067,7 @@ class Verifier:
                     from_offer=c.offer.digest,
                     last_deadline_ms=c.last_deadline_ms,  # counts until then + CLAIM_WINDOW_MS (MND-010)
                 )
-        elif neg.contract_ended:  # whatever order its statements came in (SPEC 4.5)
+        elif neg.contract_finished:  # whatever order its statements came in (SPEC 4.5)
             for party_vs in (c.offer, c.accept):
                 book.contract_ended(party_vs.mandate_digest, c.id)
 

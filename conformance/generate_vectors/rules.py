@@ -1150,11 +1150,11 @@ KEY: Final = b"gpu-slot-7"
 
 
 def contract_state() -> Group:
-    """Whether a contract has ended, seen through its exclusive key (NEG-009).
+    """Whether a contract is finished (SPEC 8.1), seen through its exclusive key (NEG-009).
 
     Alice's contract with Bob carries an exclusive key. After the events of each case, Alice offers
     Carol a proposal with the same key and Carol accepts: while the first contract is live the Accept is
-    refused (EXCLUSIVE_CONFLICT, its twin the same offer without the key), once it has ended (FULFILLED,
+    refused (EXCLUSIVE_CONFLICT, its twin the same offer without the key), once it is finished (FULFILLED,
     BREACHED, REVOKED, EXPIRED) it is accepted. So each case pins one transition of SPEC 8.4 that moves a
     contract into an ended state, or must not."""
     g = Group("ContractState", "sparse")
@@ -1286,7 +1286,7 @@ def contract_state() -> Group:
     t, events = dismissed(receipts=2, claims=2, rulings=1)
     case(
         "two stamped claims, every obligation receipted, one claim dismissed: still DISPUTED, but every "
-        "obligation was receipted, so the contract has ended: the key free (SPEC 8.1)",
+        "obligation was receipted, so the contract is finished: the key free (SPEC 8.1)",
         ["NEG-009", "CMT-002"],
         t,
         events,
@@ -1294,7 +1294,7 @@ def contract_state() -> Group:
     )
     # The same statements in two orders (SPEC 8.1, NEG-015): every obligation receipted, then a stamped
     # claim (FULFILLED, then DISPUTED), or the stamped claim before the last Receipt (DISPUTED throughout).
-    # The contract has ended in both: the key is free whichever order a verifier met them in.
+    # The contract is finished in both: the key is free whichever order a verifier met them in.
     for claim_first in (False, True):
         t = keyed()
         da, db = t.deliver(t.alice), t.deliver(t.bob)
@@ -1312,7 +1312,7 @@ def contract_state() -> Group:
                 if claim_first
                 else "the claim and its Stamp after the last Receipt (FULFILLED, then DISPUTED)"
             )
-            + ": the contract has ended either way, the key free",
+            + ": the contract is finished either way, the key free",
             ["NEG-009", "NEG-015", "WIT-005"],
             t,
             events,
@@ -1742,7 +1742,7 @@ def exposure_rules() -> Group:
         g.add(
             "Alice's contract of 500, every obligation receipted and a stamped claim on it, "
             + ("the claim before the last Receipt" if claim_first else "the claim after the last Receipt")
-            + ": the contract has ended (SPEC 4.5: the same statements in either order), so her next offer "
+            + ": the contract is finished (SPEC 4.5: the same statements in either order), so her next offer "
             "of 500 fits max_outstanding 500",
             ["MND-010", "NEG-015", "WIT-005"],
             fulfilled_and_claimed(500, claim_first=claim_first),

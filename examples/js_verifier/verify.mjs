@@ -721,7 +721,7 @@ for (const row of ROWS.trim().split(/[|\n]/)) {
 }
 const ENDED = new Set(["FULFILLED", "BREACHED", "REVOKED", "EXPIRED", "REJECTED", "WITHDRAWN"]);
 // SPEC 4.5, 8.1: a contract is live -- holds its exclusive_key (NEG-009), counts toward exposure
-// (MND-010) -- from its Accept until the statements held show it ended: an ended state, or every
+// (MND-010) -- from its Accept until it is finished: the statements held put it in an ended state, or show every
 // obligation of both sides receipted (a claim stamped later moves FULFILLED to DISPUTED, not back).
 const CONTRACT_LIVE = (n) => n.contract !== null && !ENDED.has(n.state) && n.contract.receipted.size !== n.contract.totalItems();
 const TRADE = new Set(["offer", "counter", "accept", "reject", "withdraw"]);
