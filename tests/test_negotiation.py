@@ -1020,3 +1020,46 @@ def test_a_ruling_with_a_decision_v1_does_not_name_is_refused_not_read_as_a_dism
     assert _state(auditor, ruling) is State.DISPUTED
     auditor.accept(ruling.envelope)
     assert _state(auditor, ruling) is State.BREACHED
+
+
+# --- SPEC 4.5, 8.1: a contract is finished whatever order its statements came in ----------------------
+
+
+@pytest.mark.req("NEG-009")
+@pytest.mark.req("MND-010")
+def test_a_fulfilled_contract_claimed_on_is_finished_in_every_arrival_order(
+    clock: FixedClock, alice: Party, bob: Party, escrow: Party
+) -> None:
+    """Alice's contract (exclusive key K, with an escrow): both deliver, both receipt, and Alice's claim
+    on Bob's item is stamped. Every order of the last Receipt, the claim and its Stamp leaves the same
+    view: the contract is finished (every obligation receipted), so it neither holds K (NEG-009) nor
+    counts toward Alice's exposure (MND-010) -- the claim moves a FULFILLED contract to DISPUTED, it does
+    not revive it; and a contract holding a stamped claim before its last Receipt is finished all the
+    same."""
+    import itertools
+
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did, exclusive_key=b"K"))
+    accept = bob.accept(offer)
+    da, db = alice.deliver(accept, bob), bob.deliver(accept, alice)
+    rb, ra = bob.receipt(da), alice.receipt(db)
+    clock.now_ms = offer.statement.offer.wants[0].deadline_ms + 1
+    claim = alice.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="late"),
+        audience=bob.did,
+        negotiation_id=offer.header.negotiation_id,
+    )
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
+    views = set()
+    for order in itertools.permutations((ra, claim, stamp)):
+        v = Verifier()
+        for env in (*alice.setup, *bob.setup, *escrow.setup):
+            v.accept(env)
+        for vs in (offer, accept, da, db, rb, *order):
+            v.accept(vs.envelope)
+        neg = v.negotiations.get(offer.header.negotiation_id)
+        assert neg.contract_finished
+        exposure = v.exposure.exposure(offer.mandate_digest)
+        held = v.negotiations.exclusive_holder(alice.did, b"K")
+        views.add((neg.state, tuple(exposure.open_contracts), held))
+    assert views == {(State.DISPUTED, (), None)}

@@ -542,6 +542,18 @@ class Negotiation:
     def is_terminal(self) -> bool:
         return self.state in TERMINAL_STATES
 
+    @property
+    def contract_finished(self) -> bool:
+        """Whether the statements held show this negotiation's contract finished (SPEC 4.5, 8.1): an
+        ended state, or every obligation of both sides receipted -- FULFILLED's fact, which a claim the
+        escrow stamps later moves to DISPUTED without undoing. So it never turns false again as statements
+        are added (save a witnessed Accept forming another contract, NEG-017), and it is the same for
+        every order the statements came in: a contract stops holding its exclusive_key (NEG-009) and
+        counting toward its parties' outstanding value (MND-010) once it holds; MND-009 still charges
+        it to the period it was formed in."""
+        c = self.contract
+        return c is not None and (self.state in TERMINAL_STATES or c.all_receipted())
+
     # -- driving ------------------------------------------------------------------
 
     def check(self, vs: VerifiedStatement) -> Event | None:
@@ -1050,7 +1062,9 @@ class Negotiations:
         self._stamps = stamps
         # The stamps held before the statement being checked (not one an escrow is giving it now).
         self._recorded = stamps if recorded is None else recorded
-        self._exclusive: dict[tuple[str, bytes], bytes] = {}  # (issuer, key) -> negotiation id
+        # (issuer, key) -> the negotiations whose live contract holds it (NEG-009): more than one when a
+        # witnessed Accept formed a contract beside one holding the key (NEG-019).
+        self._exclusive: dict[tuple[str, bytes], tuple[bytes, ...]] = {}
         # Held arbitrated statement (pending or effective) digest -> negotiation id: a Stamp of one makes
         # it effective, or, effective, may lower its stamp time (WIT-005).
         self._arbitrated: dict[bytes, bytes] = {}
@@ -1076,9 +1090,7 @@ class Negotiations:
         neg = self.by_id.pop(negotiation_id, None)
         c = neg.contract if neg is not None else None
         if c is not None:
-            key = (c.proposer, c.proposal.exclusive_key)
-            if c.proposal.exclusive_key and self._exclusive.get(key) == negotiation_id:
-                del self._exclusive[key]
+            self._unhold(c, negotiation_id)
             for digest in _arbitrated(c):
                 self._arbitrated.pop(digest, None)
         return neg
@@ -1142,9 +1154,7 @@ class Negotiations:
         effect, and the exclusive_key it held is free (NEG-009 counts live contracts)."""
         for digest in _arbitrated(old):
             self._arbitrated.pop(digest, None)
-        key = (old.proposer, old.exclusive_key)
-        if old.exclusive_key and self._exclusive.get(key) == neg.id:
-            del self._exclusive[key]
+        self._unhold(old, neg.id)
 
     def activate(self, escrow: str, digest: bytes) -> Negotiation | None:
         """``escrow`` stamped ``digest`` (the stamp lookup holds it now): apply it if it is a held
@@ -1163,18 +1173,38 @@ class Negotiations:
         return neg
 
     def _index_exclusive(self, neg: Negotiation) -> None:
+        """A contract holds its proposer's exclusive_key while it is live (NEG-009): from its Accept until
+        it is finished (:attr:`Negotiation.contract_finished`). Every live contract holding
+        the key is kept, not only the first: a witnessed Accept (NEG-019) forms one beside another, and
+        the key stays held until both are finished, whichever was indexed first."""
         c = neg.contract
-        if c is not None and c.exclusive_key:
-            key = (c.proposer, c.exclusive_key)
-            if neg.is_terminal:
-                if self._exclusive.get(key) == neg.id:  # an ended contract frees only a key it holds
-                    del self._exclusive[key]
-            else:
-                self._exclusive.setdefault(key, neg.id)
+        if c is None or not c.exclusive_key:
+            return
+        if neg.contract_finished:
+            self._unhold(c, neg.id)
+            return
+        key = (c.proposer, c.exclusive_key)
+        holders = self._exclusive.get(key, ())
+        if neg.id not in holders:
+            self._exclusive[key] = (*holders, neg.id)
 
-    def exclusive_holder(self, issuer: str, key: bytes) -> bytes | None:
-        """The negotiation whose live contract holds ``issuer``'s exclusive ``key`` (NEG-009), if any."""
-        return self._exclusive.get((issuer, key))
+    def _unhold(self, c: Contract, negotiation_id: bytes) -> None:
+        key = (c.proposer, c.exclusive_key)
+        holders = self._exclusive.get(key)
+        if c.exclusive_key and holders is not None and negotiation_id in holders:
+            left = tuple(h for h in holders if h != negotiation_id)
+            if left:
+                self._exclusive[key] = left
+            else:
+                del self._exclusive[key]
+
+    def exclusive_holder(self, issuer: str, key: bytes, other_than: bytes = b"") -> bytes | None:
+        """A negotiation other than ``other_than`` whose live contract holds ``issuer``'s exclusive
+        ``key`` (NEG-009), if any."""
+        for holder in self._exclusive.get((issuer, key), ()):
+            if holder != other_than:
+                return holder
+        return None
 
     def _witnessed_before(self, neg: Negotiation, accept: VerifiedStatement) -> bool:
         """NEG-019: NEG-009 does not apply to an Accept of the outstanding offer its escrow witnessed (a
@@ -1191,8 +1221,7 @@ class Negotiations:
         proposal = proposal_of(neg.outstanding)
         if not proposal.exclusive_key:
             return
-        holder = self._exclusive.get((neg.outstanding.issuer, proposal.exclusive_key))
-        if holder is not None and holder != neg.id:
+        if self.exclusive_holder(neg.outstanding.issuer, proposal.exclusive_key, neg.id) is not None:
             raise ExclusiveConflict(
                 f"{neg.outstanding.issuer:.40} already committed this exclusive_key in another contract",
                 requirement="NEG-009",

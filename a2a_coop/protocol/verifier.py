@@ -767,8 +767,7 @@ class Verifier:
         if not key or not self.hold_exposed:
             return
         nid, escrow = vs.negotiation_id, proposal.terms.escrow
-        holder = self.negotiations.exclusive_holder(vs.issuer, key)
-        if escrow and holder is not None and holder != nid:
+        if escrow and self.negotiations.exclusive_holder(vs.issuer, key, nid) is not None:
             raise ExclusiveConflict(
                 f"a live contract of ours holds this exclusive_key: an Accept escrow {escrow:.40} witnessed"
                 " would bind us beside it (NEG-019)",
@@ -1051,9 +1050,10 @@ class Verifier:
 
     def _track_activation(self, neg: Negotiation) -> None:
         """An escrow's stamp made a claim or a revoke effective: a contract that ended stops counting
-        (a contract counts until it first ends, MND-010)."""
+        (MND-010: once it is finished, :attr:`Negotiation.contract_finished`; a claim that
+        moves a FULFILLED contract to DISPUTED does not make it count again)."""
         c = neg.contract
-        if c is not None and neg.is_terminal:
+        if c is not None and neg.contract_finished:
             for party_vs in (c.offer, c.accept):
                 self.exposure.contract_ended(party_vs.mandate_digest, c.id)
 
@@ -1106,7 +1106,7 @@ class Verifier:
                     from_offer=c.offer.digest,
                     last_deadline_ms=c.last_deadline_ms,  # counts until then + CLAIM_WINDOW_MS (MND-010)
                 )
-        elif neg.is_terminal:
+        elif neg.contract_finished:  # whatever order its statements came in (SPEC 4.5)
             for party_vs in (c.offer, c.accept):
                 book.contract_ended(party_vs.mandate_digest, c.id)
 

@@ -1545,6 +1545,162 @@ def witnessed_accept() -> Group:
         "WitnessedAccept",
     )
 
+    # Two live contracts then hold K (NEG-019 made the second): the key stays held until both ended. Carol's
+    # contract is fulfilled; Mallory's witnessed one is still live, so Bob's next offer under K, to Carol,
+    # cannot be accepted (an index that kept only the first holder would have freed K with Carol's).
+    def held_by_both(key: bytes) -> list[bytes]:
+        b = Bargain(exclusive_key=b"gpu-slot-7")
+        reject = b.other("Reject")
+        b.clock.advance(1_000)
+        to_carol = b.bob.offer(b.carol, b.bob.proposal(exclusive_key=b"gpu-slot-7"))
+        carols = b.carol.accept(to_carol)
+        witness = b.stamp(b.accept)
+        b.clock.advance(1_000)
+        db, dc = b.bob.deliver(carols, b.carol), b.carol.deliver(carols, b.bob)
+        done = [db.envelope, dc.envelope, b.carol.receipt(db).envelope, b.bob.receipt(dc).envelope]
+        again = b.bob.offer(b.carol, b.bob.proposal(exclusive_key=key))
+        return [
+            *b.base, reject.envelope, to_carol.envelope, carols.envelope, witness, b.accept.envelope, *done,
+            again.envelope, b.carol.accept(again).envelope,
+        ]  # fmt: skip
+
+    g.add(
+        "the same, then Bob's contract with Carol is fulfilled (every obligation receipted) while the "
+        "witnessed contract with Mallory is live; then Bob's new offer under K to Carol and her Accept: "
+        "refused, K is still held by the witnessed contract",
+        ["NEG-009", "NEG-019"],
+        held_by_both(b"gpu-slot-7"),
+        "EXCLUSIVE_CONFLICT",
+        "WitnessedAccept",
+        "ContractRule",
+        twin=held_by_both(b""),
+    )
+
+    # NEG-009 does not apply to a witnessed Accept of the outstanding offer either (NEG-019: "whether its
+    # offer is still outstanding or the negotiation moved on"); without E's Stamp it is refused.
+    def outstanding_keyed(stamped: bool) -> list[bytes]:
+        b = Bargain(exclusive_key=b"gpu-slot-7")
+        to_carol = b.bob.offer(b.carol, b.bob.proposal(exclusive_key=b"gpu-slot-7"))
+        carols = b.carol.accept(to_carol)
+        witness = [b.stamp(b.accept)] if stamped else []
+        return [*b.base, to_carol.envelope, carols.envelope, *witness, b.accept.envelope]
+
+    g.add(
+        "Bob's offer to Mallory under exclusive key K is still outstanding; Bob's offer under K to Carol "
+        "and Carol's Accept (a live contract holding K); then E's Stamp of Mallory's Accept and the Accept: "
+        "NEG-009 does not apply to it",
+        ["NEG-009", "NEG-019"],
+        outstanding_keyed(stamped=True),
+        None,
+        "WitnessedAccept",
+    )
+    g.add(
+        "the same without E's Stamp: Mallory's Accept is refused, K is held by Carol's contract",
+        ["NEG-009", "NEG-019"],
+        outstanding_keyed(stamped=False),
+        "EXCLUSIVE_CONFLICT",
+        "WitnessedAccept",
+        "ContractRule",
+        twin=outstanding_keyed(stamped=True),
+    )
+
+    # SPEC 8.9: a contract is witnessed by a Stamp held now, whenever it came. Mallory's Accept arrives
+    # unstamped and forms the contract as any Accept; E's Stamp of it follows. Her Reject of the same
+    # offer is then an answer to the offer of a witnessed contract: superseded (NEG-018), taken with no
+    # event. Without the Stamp it is a Reject in ACCEPTED, ILLEGAL_TRANSITION.
+    def stamped_after(stamped: bool) -> list[bytes]:
+        b = Bargain()
+        reject = b.other("Reject")
+        witness = [b.stamp(b.accept)] if stamped else []
+        return [*b.base, b.accept.envelope, *witness, reject.envelope]
+
+    g.add(
+        "Mallory's Accept (unstamped, it forms the contract), then E's Stamp of it, then her Reject of the "
+        "same offer: the contract is witnessed by the Stamp held now, the Reject superseded (accepted, no "
+        "event)",
+        ["NEG-017", "NEG-018"],
+        stamped_after(stamped=True),
+        None,
+        "WitnessedAccept",
+    )
+    g.add(
+        "the same without E's Stamp: a Reject in ACCEPTED",
+        ["NEG-018", "NEG-001"],
+        stamped_after(stamped=False),
+        "ILLEGAL_TRANSITION",
+        "WitnessedAccept",
+        "IllegalTransition",
+        twin=stamped_after(stamped=True),
+    )
+
+    # NEG-017's issuer and time are conditions, not checks (SPEC 8.9): an Accept of an earlier offer of the
+    # line that fails one is not taken under NEG-017 and is checked as any other -- here, with Mallory's
+    # Counter outstanding, STALE_REFERENCE (NEG-005), not WRONG_PARTY or ILLEGAL_TRANSITION.
+    def not_o_audience(by_bob: bool) -> list[bytes]:
+        b = Bargain()
+        counter = b.counter()
+        own = answer(b.bob, "accept", trade_pb2.Accept(offer=b.offer.digest), b.offer)  # to Mallory
+        accept = chain_sign(b.bob.agent, own) if by_bob else b.accept
+        return [*b.base, counter.envelope, b.stamp(accept), accept.envelope]
+
+    g.add(
+        "Mallory's Counter outstanding; E's Stamp of an Accept of Bob's offer signed by Bob himself (not the "
+        "offer's audience), then that Accept: not taken under NEG-017 (a condition), checked as any "
+        "other Accept: it cites an offer that is not the outstanding one",
+        ["NEG-017", "NEG-005"],
+        not_o_audience(by_bob=True),
+        "STALE_REFERENCE",
+        "WitnessedAccept",
+        twin=not_o_audience(by_bob=False),
+    )
+
+    def accepted_after_expiry(after: int) -> list[bytes]:
+        b = Bargain()
+        counter = b.counter()
+        late = b.mallory.accept(b.offer, issued_at_ms=b.offer.header.expires_at_ms + after)
+        return [*b.base, counter.envelope, b.stamp(late, at=b.cutoff), late.envelope]
+
+    g.add(
+        "Mallory's Counter outstanding (not expired); E's Stamp (by the cutoff) of an Accept of Bob's offer "
+        "she dated 1 ms after that offer expired, then the Accept: not taken under NEG-017 (a condition), "
+        "checked as any other Accept: it cites an offer that is not the outstanding one",
+        ["NEG-017", "NEG-005", "NEG-007"],
+        accepted_after_expiry(1),
+        "STALE_REFERENCE",
+        "WitnessedAccept",
+        "Boundary",
+        twin=accepted_after_expiry(0),
+    )
+
+    # NEG-017's tie: two Accepts of Bob's offer by Mallory, both named by one Stamp of E's (E at fault,
+    # ESC-014): equal issued_at_ms, so the smaller digest prevails -- not the place in the Stamp, nor the
+    # order they arrived in. E's BondLocks of the other contract are then superseded, and Bob's Delivery
+    # under the prevailing one comes before its bonds are locked (ILLEGAL_TRANSITION, NEG-012).
+    def tie(larger_first: bool, lock_smaller: bool) -> list[bytes]:
+        b = Bargain()
+        second = b.other("Accept")
+        small, large = sorted((b.accept, second), key=lambda vs: vs.digest)
+        witness = b.stamp(large, small)  # the larger digest first in the Stamp
+        order = [large, small] if larger_first else [small, large]
+        locks = b.locks(small if lock_smaller else large)
+        b.clock.advance(1_000)
+        return [*b.base, witness, *(a.envelope for a in order), *locks, b.deliver(small).envelope]
+
+    for larger_first in (True, False):
+        g.add(
+            "one Stamp of E's names two Accepts of Bob's offer by Mallory, the larger digest first; the "
+            + ("larger" if larger_first else "smaller")
+            + " arrives first; E's BondLocks of the larger one's contract, then Bob's Delivery under the "
+            "smaller one's: at equal Stamp times the smaller digest prevails (NEG-017), so the locks are "
+            "superseded and the Delivery comes before its contract is bonded",
+            ["NEG-017", "NEG-018", "NEG-012"],
+            tie(larger_first, lock_smaller=False),
+            "ILLEGAL_TRANSITION",
+            "WitnessedAccept",
+            "IllegalTransition",
+            twin=tie(larger_first, lock_smaller=True),
+        )
+
     # A displaced contract frees the exclusive key it held: Mallory's Counter (no bonds) under her key K,
     # which Bob accepts, is displaced by her witnessed Accept of Bob's offer (no key); her later offer
     # under K to Carol can then be accepted.

@@ -304,6 +304,23 @@ def body_fields() -> Group:
     ]:
         case(comment, [req], alice.agent.key, att, edit, contract)
 
+    # Enums are open (section 6.2.1 K6): a value the enum does not name passes (BDY-006, BDY-011).
+    unnamed = trade_pb2.Claim(kind=2**31 - 1, subject="gpu-hours", amount=3)  # type: ignore[arg-type]
+    offer_case(
+        "a claim whose kind is 2^31 - 1, a value ClaimKind does not name (enums are open)",
+        ["BDY-006"],
+        alice.proposal(claims=[unnamed]),
+        None,
+        "Boundary",
+    )
+    g.add(
+        "an Attestation whose outcome is 2^31 - 1, a value Outcome does not name (enums are open)",
+        ["BDY-011"],
+        [*contract, seal(alice.agent.key, edited(att, _set("attestation.outcome", 2**31 - 1)))],
+        None,
+        "Boundary",
+    )
+
     # Deposits (BDY-014): the escrow's ledger credits a party.
     deposit = agent_draft(
         escrow,
@@ -330,6 +347,34 @@ def body_fields() -> Group:
         [seal(alice.principal.key, mandate)],
         None,
         "Boundary",
+    )
+    # BDY-010 checks no entry of a Mandate's lists: one that is no category token, or no did:key, is taken
+    # and matches nothing (MND-005, MND-006).
+    odd = identity_pb2.Mandate()
+    odd.CopyFrom(caps)
+    odd.allowed_categories[:] = ["Not A Category!"]
+    odd.allowed_counterparties[:] = ["nobody"]
+    g.add(
+        "a Mandate whose allowed_categories entry is no category token and whose allowed_counterparties "
+        "entry is no did:key (BDY-010 checks neither)",
+        ["BDY-010"],
+        [seal(alice.principal.key, draft(alice.principal, "mandate", odd))],
+        None,
+        "Boundary",
+    )
+
+    def under_lists(counterparties: list[str]) -> list[bytes]:
+        _, agent, to = world(alice={"allowed_counterparties": counterparties})
+        return [*ctx(agent, to), agent.offer(to).envelope]
+
+    g.add(
+        'an offer to Bob under a Mandate whose only allowed_counterparties entry is "nobody" (no did:key): '
+        "it matches no audience",
+        ["BDY-010", "MND-005"],
+        under_lists(["nobody"]),
+        "MANDATE_VIOLATION",
+        "MandateViolation",
+        twin=under_lists([]),
     )
     case(
         "a Mandate with min_per_deal = max_per_deal + 1",
@@ -1105,11 +1150,11 @@ KEY: Final = b"gpu-slot-7"
 
 
 def contract_state() -> Group:
-    """Whether a contract has ended, seen through its exclusive key (NEG-009).
+    """Whether a contract is finished (SPEC 8.1), seen through its exclusive key (NEG-009).
 
     Alice's contract with Bob carries an exclusive key. After the events of each case, Alice offers
     Carol a proposal with the same key and Carol accepts: while the first contract is live the Accept is
-    refused (EXCLUSIVE_CONFLICT, its twin the same offer without the key), once it has ended (FULFILLED,
+    refused (EXCLUSIVE_CONFLICT, its twin the same offer without the key), once it is finished (FULFILLED,
     BREACHED, REVOKED, EXPIRED) it is accepted. So each case pins one transition of SPEC 8.4 that moves a
     contract into an ended state, or must not."""
     g = Group("ContractState", "sparse")
@@ -1240,12 +1285,39 @@ def contract_state() -> Group:
     )
     t, events = dismissed(receipts=2, claims=2, rulings=1)
     case(
-        "two stamped claims, every obligation receipted, one claim dismissed: still DISPUTED, the key held",
+        "two stamped claims, every obligation receipted, one claim dismissed: still DISPUTED, but every "
+        "obligation was receipted, so the contract is finished: the key free (SPEC 8.1)",
         ["NEG-009", "CMT-002"],
         t,
         events,
-        True,
+        False,
     )
+    # The same statements in two orders (SPEC 8.1, NEG-015): every obligation receipted, then a stamped
+    # claim (FULFILLED, then DISPUTED), or the stamped claim before the last Receipt (DISPUTED throughout).
+    # The contract is finished in both: the key is free whichever order a verifier met them in.
+    for claim_first in (False, True):
+        t = keyed()
+        da, db = t.deliver(t.alice), t.deliver(t.bob)
+        rb, ra = t.bob.receipt(da), t.alice.receipt(db)
+        t.clock.now_ms = t.deadline(t.bob) + 1
+        claim = t.claim(t.alice)
+        stamp = t.stamp(claim)
+        stamped = [claim.envelope, stamp.envelope]
+        events = [da.envelope, db.envelope, rb.envelope]
+        events += [*stamped, ra.envelope] if claim_first else [ra.envelope, *stamped]
+        case(
+            "every obligation receipted and a stamped claim, "
+            + (
+                "the claim and its Stamp before the last Receipt (DISPUTED throughout)"
+                if claim_first
+                else "the claim and its Stamp after the last Receipt (FULFILLED, then DISPUTED)"
+            )
+            + ": the contract is finished either way, the key free",
+            ["NEG-009", "NEG-015", "WIT-005"],
+            t,
+            events,
+            False,
+        )
     t, events = dismissed(receipts=2, claims=2, rulings=2)
     case(
         "two stamped claims, every obligation receipted, both dismissed: FULFILLED, the key free",
@@ -1639,6 +1711,44 @@ def exposure_rules() -> Group:
         ["MND-010", "WIT-005"],
         revoked_or_claimed(500, claim=False),
     )
+
+    def fulfilled_and_claimed(cap: int, *, claim_first: bool) -> list[bytes]:
+        """Alice's contract of 500 (with an escrow): both deliver and receipt, and Alice's claim on Bob's
+        item is stamped -- before the last Receipt (``claim_first``: DISPUTED throughout) or after it
+        (FULFILLED, then DISPUTED); then her offer of 500 under max_outstanding ``cap``."""
+        clock, alice, bob = world(alice={"max_outstanding": cap})
+        escrow = Party("escrow", clock)
+        offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+        accept = bob.accept(offer)
+        da, db = alice.deliver(accept, bob), bob.deliver(accept, alice)
+        rb, ra = bob.receipt(da), alice.receipt(db)
+        clock.now_ms = offer.statement.offer.wants[0].deadline_ms + 1
+        msg = commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="late")
+        act = alice.sign("breach_claim", msg, audience=bob.did, negotiation_id=offer.header.negotiation_id)
+        stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[act.digest]))
+        stamped = [act.envelope, stamp.envelope]
+        return [
+            *ctx(alice, bob, escrow),
+            offer.envelope,
+            accept.envelope,
+            da.envelope,
+            db.envelope,
+            rb.envelope,
+            *([*stamped, ra.envelope] if claim_first else [ra.envelope, *stamped]),
+            alice.offer(bob).envelope,
+        ]
+
+    for claim_first in (False, True):
+        g.add(
+            "Alice's contract of 500, every obligation receipted and a stamped claim on it, "
+            + ("the claim before the last Receipt" if claim_first else "the claim after the last Receipt")
+            + ": the contract is finished (SPEC 4.5: the same statements in either order), so her next offer "
+            "of 500 fits max_outstanding 500",
+            ["MND-010", "NEG-015", "WIT-005"],
+            fulfilled_and_claimed(500, claim_first=claim_first),
+            None,
+            "Boundary",
+        )
     pair_at(
         "a stamped claim does not end Alice's contract of 500 (DISPUTED): with her next offer of 500, "
         "max_outstanding {cap}",
@@ -1815,6 +1925,25 @@ def bookkeeping() -> Group:
         "Exposure",
         "Boundary",
         twin=off_grid(9 * HOUR_MS, HOUR_MS),
+    )
+
+    g.add(
+        "a mandate whose budget periods start at 08:00: Alice's contract of 500 formed at 06:00 and her "
+        "offer of 500 issued at 08:00 exactly, the next period's start (budget_per_period 500)",
+        ["MND-009"],
+        off_grid(8 * HOUR_MS, HOUR_MS),
+        None,
+        "Boundary",
+    )
+    g.add(
+        "the same offer issued 1 ms before 08:00 and living 1 ms: it overlaps the period of the contract "
+        "(budget_per_period 500)",
+        ["MND-009"],
+        off_grid(8 * HOUR_MS - 1, 1),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=off_grid(8 * HOUR_MS, HOUR_MS),
     )
 
     # MND-010 out of time order, at the boundary: Y is issued at the very expires_at_ms of X, after the

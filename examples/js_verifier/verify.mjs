@@ -719,8 +719,11 @@ for (const row of ROWS.trim().split(/[|\n]/)) {
   const [from, ev, to] = row.trim().split(" ");
   TABLE.set(`${from} ${ev}`, to);
 }
-const ENDED_ONCE = (n) => n.endedOnce;
 const ENDED = new Set(["FULFILLED", "BREACHED", "REVOKED", "EXPIRED", "REJECTED", "WITHDRAWN"]);
+// SPEC 4.5, 8.1: a contract is live -- holds its exclusive_key (NEG-009), counts toward exposure
+// (MND-010) -- from its Accept until it is finished: the statements held put it in an ended state, or show every
+// obligation of both sides receipted (a claim stamped later moves FULFILLED to DISPUTED, not back).
+const CONTRACT_LIVE = (n) => n.contract !== null && !ENDED.has(n.state) && n.contract.receipted.size !== n.contract.totalItems();
 const TRADE = new Set(["offer", "counter", "accept", "reject", "withdraw"]);
 const ESCROW_BODIES = new Set(["bond_lock", "release", "forfeit", "refund", "ruling"]);
 const PARTY_BODIES = new Set(["delivery", "breach_claim", "revoke"]);
@@ -737,7 +740,6 @@ class Negotiation {
     this.line = [offerRec]; // the opening Offer and each Counter taken with an event (SPEC 8.9)
     this.closer = null; // the Accept, Reject or Withdraw that closed the line
     this.contract = null;
-    this.endedOnce = false;
   }
   other(k) {
     return k === this.initiator ? this.responder : this.initiator;
@@ -1001,7 +1003,6 @@ export class Verifier {
   }
   setState(n, to) {
     n.state = to;
-    if (ENDED.has(to)) n.endedOnce = true;
   }
   firstStamp(d, escrow) {
     const l = (this.stamps.get(d) ?? []).filter((s) => s.escrow === escrow);
@@ -1079,7 +1080,7 @@ export class Verifier {
         if (key.length && !w) {
           for (const m of this.negotiations.values()) {
             const c = m.contract;
-            if (m !== n && c && !ENDED.has(m.state) && c.proposer === contract.proposer && c.proposal.exclusive_key.equals(key))
+            if (m !== n && CONTRACT_LIVE(m) && c.proposer === contract.proposer && c.proposal.exclusive_key.equals(key))
               fail("EXCLUSIVE_CONFLICT", "NEG-009", "exclusive_key held by a live contract");
           }
         }
@@ -1271,7 +1272,7 @@ export class Verifier {
       if (c.proposer === agent && hex(c.offerRec.h.mandate) === mhex) value = offerValue(c.proposal, "issuer");
       if (c.acceptor === agent && hex(c.acceptRec.h.mandate) === mhex) value = offerValue(c.proposal, "audience");
       if (value === null) continue;
-      const open = !ENDED_ONCE(n) && c.lastDeadline() + CLAIM_WINDOW >= t;
+      const open = CONTRACT_LIVE(n) && c.lastDeadline() + CLAIM_WINDOW >= t;
       contracts.push({ n, c, value, open, formed: c.acceptRec.h.issued_at_ms });
     }
     return { offers, contracts };
