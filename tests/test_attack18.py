@@ -203,10 +203,13 @@ def test_acks_of_a_long_bargaining_line_ride_no_uncounted(tmp_path: Path) -> Non
     contract's Accept or of a statement naming the contract (CMT-013 and CMT-005 bound those by its
     items), not of the bargaining before it: the Acks count, here against the credit the Accept earned."""
     clock = _window(FixedClock())
-    escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=100, per_key=1))
+    # Room for the bargaining (ESC-017 counts a Counter past a negotiation's first, of keys no Deposit
+    # credited, under the quota: test_a_bargaining_line_between_fresh_keys_carries_no_unbounded_counters).
+    escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=200, per_key=60))
     a, b = Party("mallory-a", clock), Party("mallory-b", clock)
     try:
         _, line = _bargain(node, escrow, a, b, 100)
+        assert len(line) == 101
         accept = (b, a)[100 % 2].accept(line[-1])
         node.submit([accept.envelope])
         acker = a if accept.issuer == a.did else b
@@ -229,25 +232,23 @@ def test_acks_of_a_long_bargaining_line_ride_no_uncounted(tmp_path: Path) -> Non
 
 
 @pytest.mark.req("ESC-011", "ESC-017")
-@pytest.mark.xfail(
-    strict=True,
-    reason="ESC-011 admits every statement of a negotiation an Offer or Counter of which names the escrow, "
-    "and ESC-017 counts only statements of no negotiation: two fresh keys (no funds, nobody's consent but "
-    "theirs) counter each other without end, each Counter stamped into the transcript every auditor "
-    "downloads -- 300 in an hour here, bounded only by the Counters' own sizes. Options: count the "
-    "bargaining statements of keys the escrow's ledger never credited (no Deposit) under the newcomer "
-    "quota, as statements of no negotiation are, the first Offer and Counter of a negotiation free; or "
-    "take a negotiation's Counters only once a contract of it is submitted with them (ESC-004 submits "
-    "the line with the Accept); or a cap on the Counters of one negotiation an escrow takes.",
-)
 def test_a_bargaining_line_between_fresh_keys_carries_no_unbounded_counters(tmp_path: Path) -> None:
     """Attack: Mallory's two fresh keys open a negotiation naming the escrow as arbiter and counter each
-    other 300 times, each Counter submitted. Defence wanted: a bounded number stamped."""
+    other 300 times, each Counter submitted. Defence (ESC-017): of a negotiation the escrow holds no
+    contract of, a Counter past its first by a key its ledger never credited counts as a statement of
+    no negotiation does -- under the newcomer quota (here one a key), or a key in its dealings' count --
+    and past it is refused ``RATE_LIMITED``; a funded party's bargaining is never counted."""
     clock = _window(FixedClock())
     escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=100, per_key=1))
     try:
-        taken, _ = _bargain(node, escrow, Party("mallory-a", clock), Party("mallory-b", clock), 300)
-        assert taken <= 100  # the hole: 300
+        a, b = Party("mallory-a", clock), Party("mallory-b", clock)
+        taken, _ = _bargain(node, escrow, a, b, 300)
+        assert taken <= 1 + 2  # the first Counter, and one counted for each key
+        c, d = Party("alice", clock), Party("bob", clock)
+        node.deposit(c.did, 1)
+        node.deposit(d.did, 1)
+        taken, _ = _bargain(node, escrow, c, d, 40)
+        assert taken == 40  # funded: never counted
     finally:
         node.close()
 
