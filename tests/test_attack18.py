@@ -254,23 +254,11 @@ def test_a_bargaining_line_between_fresh_keys_carries_no_unbounded_counters(tmp_
 
 
 @pytest.mark.req("CMT-005", "RPC-016")
-@pytest.mark.xfail(
-    strict=True,
-    reason="A BreachClaim takes effect only by its escrow's Stamp (WIT-005); held without one it causes no "
-    "event, and a peer takes any number a counterparty sends it, pending: each journaled, each earning its "
-    "claimant RPC-016 credit, each answered with an Ack the peer signs. CMT-005 lets an escrow take one "
-    "claim of a claimant and item; a peer has no such bound, and a claimant whose first claim its escrow "
-    "refused (outside the window by its clock) may sign a second one, which the escrow stamps, so refusing "
-    "every second claim at a peer could keep out the one that took effect. Options: a live receiver takes, "
-    "of a claimant's claims on one item, one without a Stamp of it by the contract's escrow, and any other "
-    "only with that Stamp (which CMT-005 lets an escrow sign for one); or claims beyond the first of a "
-    "claimant and item count under RPC-016's dealings count and earn no credit; and the peer signs no Ack "
-    "of a claim (the escrow's Stamp is its witness).",
-)
 def test_a_counterparty_cannot_send_a_peer_unbounded_claims_of_one_item() -> None:
     """Attack: Mallory's one contract with Bob names an escrow he trusts (no bonds); past the deadline
     she sends him claims on his item, again and again, never stamped: each taken, each Acked by him, each
-    earning her credit. Defence wanted: one (unstamped) claim of a claimant and item taken."""
+    earning her credit. Defence (CMT-005 at a live receiver): of a claimant's claims on one item, one
+    without the escrow's Stamp of it is taken, any other only with that Stamp (``ILLEGAL_TRANSITION``)."""
     clock = FixedClock()
     bob, mallory, e = Party("bob", clock), Party("mallory", clock), Party("escrow", clock)
     b = make_peer(
@@ -291,7 +279,16 @@ def test_a_counterparty_cannot_send_a_peer_unbounded_claims_of_one_item() -> Non
         with contextlib.suppress(CoopError):
             b.exchange(claim.envelope)
             taken += 1
-    assert taken <= 1  # the hole: 20, each Acked by Bob
+    assert taken == 1  # the hole: 20, each Acked by Bob
+    # A second claim with the escrow's Stamp of it is taken: the escrow stamps one claim of a claimant
+    # and item (CMT-005) -- the one that takes effect, when it refused the first (outside the window by
+    # its clock, say).
+    clock.advance(10)
+    msg = commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="stamped")
+    claim = mallory.sign("breach_claim", msg, audience=bob.did, negotiation_id=accept.header.negotiation_id)
+    stamp = e.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
+    b.exchange(claim.envelope, [stamp.envelope])
+    assert claim.digest in b.verifier.statements
 
 
 # --- 2: ESC-017, a party's count spent by relaying its own public statements --------------------------------
