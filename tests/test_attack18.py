@@ -203,10 +203,13 @@ def test_acks_of_a_long_bargaining_line_ride_no_uncounted(tmp_path: Path) -> Non
     contract's Accept or of a statement naming the contract (CMT-013 and CMT-005 bound those by its
     items), not of the bargaining before it: the Acks count, here against the credit the Accept earned."""
     clock = _window(FixedClock())
-    escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=100, per_key=1))
+    # Room for the bargaining (ESC-017 counts a Counter past a negotiation's first, of keys no Deposit
+    # credited, under the quota: test_a_bargaining_line_between_fresh_keys_carries_no_unbounded_counters).
+    escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=200, per_key=60))
     a, b = Party("mallory-a", clock), Party("mallory-b", clock)
     try:
         _, line = _bargain(node, escrow, a, b, 100)
+        assert len(line) == 101
         accept = (b, a)[100 % 2].accept(line[-1])
         node.submit([accept.envelope])
         acker = a if accept.issuer == a.did else b
@@ -229,47 +232,33 @@ def test_acks_of_a_long_bargaining_line_ride_no_uncounted(tmp_path: Path) -> Non
 
 
 @pytest.mark.req("ESC-011", "ESC-017")
-@pytest.mark.xfail(
-    strict=True,
-    reason="ESC-011 admits every statement of a negotiation an Offer or Counter of which names the escrow, "
-    "and ESC-017 counts only statements of no negotiation: two fresh keys (no funds, nobody's consent but "
-    "theirs) counter each other without end, each Counter stamped into the transcript every auditor "
-    "downloads -- 300 in an hour here, bounded only by the Counters' own sizes. Options: count the "
-    "bargaining statements of keys the escrow's ledger never credited (no Deposit) under the newcomer "
-    "quota, as statements of no negotiation are, the first Offer and Counter of a negotiation free; or "
-    "take a negotiation's Counters only once a contract of it is submitted with them (ESC-004 submits "
-    "the line with the Accept); or a cap on the Counters of one negotiation an escrow takes.",
-)
 def test_a_bargaining_line_between_fresh_keys_carries_no_unbounded_counters(tmp_path: Path) -> None:
     """Attack: Mallory's two fresh keys open a negotiation naming the escrow as arbiter and counter each
-    other 300 times, each Counter submitted. Defence wanted: a bounded number stamped."""
+    other 300 times, each Counter submitted. Defence (ESC-017): of a negotiation the escrow holds no
+    contract of, a Counter past its first by a key its ledger never credited counts as a statement of
+    no negotiation does -- under the newcomer quota (here one a key), or a key in its dealings' count --
+    and past it is refused ``RATE_LIMITED``; a funded party's bargaining is never counted."""
     clock = _window(FixedClock())
     escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=100, per_key=1))
     try:
-        taken, _ = _bargain(node, escrow, Party("mallory-a", clock), Party("mallory-b", clock), 300)
-        assert taken <= 100  # the hole: 300
+        a, b = Party("mallory-a", clock), Party("mallory-b", clock)
+        taken, _ = _bargain(node, escrow, a, b, 300)
+        assert taken <= 1 + 2  # the first Counter, and one counted for each key
+        c, d = Party("alice", clock), Party("bob", clock)
+        node.deposit(c.did, 1)
+        node.deposit(d.did, 1)
+        taken, _ = _bargain(node, escrow, c, d, 40)
+        assert taken == 40  # funded: never counted
     finally:
         node.close()
 
 
 @pytest.mark.req("CMT-005", "RPC-016")
-@pytest.mark.xfail(
-    strict=True,
-    reason="A BreachClaim takes effect only by its escrow's Stamp (WIT-005); held without one it causes no "
-    "event, and a peer takes any number a counterparty sends it, pending: each journaled, each earning its "
-    "claimant RPC-016 credit, each answered with an Ack the peer signs. CMT-005 lets an escrow take one "
-    "claim of a claimant and item; a peer has no such bound, and a claimant whose first claim its escrow "
-    "refused (outside the window by its clock) may sign a second one, which the escrow stamps, so refusing "
-    "every second claim at a peer could keep out the one that took effect. Options: a live receiver takes, "
-    "of a claimant's claims on one item, one without a Stamp of it by the contract's escrow, and any other "
-    "only with that Stamp (which CMT-005 lets an escrow sign for one); or claims beyond the first of a "
-    "claimant and item count under RPC-016's dealings count and earn no credit; and the peer signs no Ack "
-    "of a claim (the escrow's Stamp is its witness).",
-)
 def test_a_counterparty_cannot_send_a_peer_unbounded_claims_of_one_item() -> None:
     """Attack: Mallory's one contract with Bob names an escrow he trusts (no bonds); past the deadline
     she sends him claims on his item, again and again, never stamped: each taken, each Acked by him, each
-    earning her credit. Defence wanted: one (unstamped) claim of a claimant and item taken."""
+    earning her credit. Defence (CMT-005 at a live receiver): of a claimant's claims on one item, one
+    without the escrow's Stamp of it is taken, any other only with that Stamp (``ILLEGAL_TRANSITION``)."""
     clock = FixedClock()
     bob, mallory, e = Party("bob", clock), Party("mallory", clock), Party("escrow", clock)
     b = make_peer(
@@ -290,7 +279,16 @@ def test_a_counterparty_cannot_send_a_peer_unbounded_claims_of_one_item() -> Non
         with contextlib.suppress(CoopError):
             b.exchange(claim.envelope)
             taken += 1
-    assert taken <= 1  # the hole: 20, each Acked by Bob
+    assert taken == 1  # the hole: 20, each Acked by Bob
+    # A second claim with the escrow's Stamp of it is taken: the escrow stamps one claim of a claimant
+    # and item (CMT-005) -- the one that takes effect, when it refused the first (outside the window by
+    # its clock, say).
+    clock.advance(10)
+    msg = commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="stamped")
+    claim = mallory.sign("breach_claim", msg, audience=bob.did, negotiation_id=accept.header.negotiation_id)
+    stamp = e.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
+    b.exchange(claim.envelope, [stamp.envelope])
+    assert claim.digest in b.verifier.statements
 
 
 # --- 2: ESC-017, a party's count spent by relaying its own public statements --------------------------------

@@ -494,19 +494,6 @@ def test_one_request_carries_no_unbounded_redeliveries_of_one_item() -> None:
 
 
 @pytest.mark.req("RPC-016", "RPC-017", "ATT-018")
-@pytest.mark.xfail(
-    strict=True,
-    reason="At a peer, every key in the dealings has the base count (16 x a stranger's per-key count, 256 "
-    "an hour served) each period, for good once a contract put it there -- and an unbonded contract needs "
-    "only the peer's strategy to accept an Offer good enough, which costs a fresh key nothing (it promises, "
-    "never delivers, no bond to lose): each newcomer Offer the budget takes (1,500 an hour served) buys its "
-    "key and its principal 256 an hour each, for good -- the peer's face of tests/test_attack18.py's "
-    "escrow hole, which ESC-017 closed with a base count for funded keys only. Options: the base count "
-    "only for counterparties of contracts whose bonds an escrow we trust locked, or that we settled "
-    "(FULFILLED: our consent includes our work), the rest with the credit their negotiations with us earn "
-    "(an honest unbonded counterparty's Attestation is exempt already, ATT-015); or one base count shared "
-    "by all keys in the dealings by unbonded, unsettled contracts.",
-)
 def test_unbonded_contracts_with_fresh_keys_buy_no_room_beyond_the_quota() -> None:
     """Attack: Bob keeps 20 public statements an hour of keys outside his dealings (one of any key; so
     16 a key in them). Ten fresh keys of Mallory's each offer Bob terms his strategy accepts, without

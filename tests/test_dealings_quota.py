@@ -110,36 +110,61 @@ def _checkpoints(b: Peer, mallory: Party, signed: list[bytes], n: int) -> int:
     return kept
 
 
+def _peer_checkpoints(b: Peer, a: Peer, n: int) -> int:
+    """``a`` sends ``b`` ``n`` Checkpoints of its chain, each at its next seq; how many ``b`` kept."""
+    kept = 0
+    for _ in range(n):
+        _, root = a.verifier.chains[a.did].prefix_root()
+        cp = a.sign("checkpoint", identity_pb2.Checkpoint(log_root=root))
+        try:
+            b.exchange(cp.envelope)
+        except RateLimited:
+            continue
+        kept += 1
+    return kept
+
+
 @pytest.mark.req("RPC-016")
 def test_the_count_of_a_key_in_the_dealings_survives_a_restart(tmp_path: Path) -> None:
-    """Mallory, in Bob's dealings by one contract, spends her count of public statements (here 16 x 2),
-    then provokes a restart: the count is journaled in the commits that hold what it counted, and the
+    """Mallory, in Bob's dealings by one bonded trade (an escrow he trusts locked her bond: the base
+    count, here 16 x 2, besides her trade's credit), spends her count of public statements, then
+    provokes a restart: the count is journaled in the commits that hold what it counted, and the
     restarted Bob keeps her out until his next period (her requests refused, her swaps' Checkpoints
     ignored), which takes her again."""
     clock = FixedClock()
     clock.now_ms -= clock.now_ms % STRANGER_PERIOD_MS
-    bob, mallory = Party("bob", clock), Party("mallory", clock)
+    bob, mallory, e = Party("bob", clock), Party("mallory", clock), Party("escrow", clock)
     quota = StrangerQuota(per_period=100, per_key=2)
+    escrow = escrow_node(e, clock, tmp_path / "e.db")
 
     def open_bob() -> PeerNode:
-        node = peer_node(bob, clock, tmp_path / "b.db")
+        node = peer_node(bob, clock, tmp_path / "b.db", context=[e.mandate_vs.envelope])
         node.peer.stranger_quota = quota
         return node
 
     node = open_bob()
-    signed = _mallory_in_the_dealings(node.peer, bob, mallory)
-    assert _checkpoints(node.peer, mallory, signed, 40) == 32
-    node.close()
-    node = open_bob()
     try:
-        assert _checkpoints(node.peer, mallory, signed, 5) == 0  # no second quota
-        cp = mallory.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle.root(signed)))
+        for party in (mallory, bob):
+            escrow.deposit(party.did, FUNDS)
+        a = make_peer(mallory, clock, context=[e.mandate_vs.envelope])
+        neg = run_trade(a, node, node.peer.did, bonded_proposal(mallory, e.did), escrow=escrow)
+        assert a.negotiation(neg.id).state is State.FULFILLED
+        assert node.peer._dealings is not None
+        room = node.peer._dealings.room(mallory.did, clock.now_ms)
+        assert room > 32  # the base count and the trade's credit
+        assert _peer_checkpoints(node.peer, a, room + 8) == room
+        node.close()
+        node = open_bob()
+        assert _peer_checkpoints(node.peer, a, 5) == 0  # no second quota
+        _, root = a.verifier.chains[a.did].prefix_root()
+        cp = a.sign("checkpoint", identity_pb2.Checkpoint(log_root=root))
         node.gossip([cp.envelope], [])  # a swap she calls: ignored, as a stranger's over the quota
         assert cp.digest not in node.peer.verifier.statements
         clock.advance(STRANGER_PERIOD_MS)
-        assert _checkpoints(node.peer, mallory, signed, 5) == 5
+        assert _peer_checkpoints(node.peer, a, 5) == 5
     finally:
         node.close()
+        escrow.close()
 
 
 @pytest.mark.req("RPC-017", "ATT-018")

@@ -293,8 +293,9 @@ def test_mandates_minted_naming_the_peer_or_a_counterparty_count() -> None:
 
 def test_a_counterparty_whose_negotiation_went_dormant_counts_again() -> None:
     """Mallory opens a negotiation Bob counters: while it is open she is in Bob's dealings and her
-    Checkpoints are not counted. Once it has gone dormant (its outstanding offer's expiry plus skew
-    passed: nothing she signs can move it, RPC-014) she is out of them, for RPC-016 as for RPC-017:
+    Checkpoints are not counted under the quota (only against her Offer's credit). Once it has gone
+    dormant (its outstanding offer's expiry plus skew passed: nothing she signs can move it, RPC-014)
+    she is out of them, for RPC-016 as for RPC-017:
     her next Checkpoints count, and the quota refuses them. Before, the negotiation left the dealings
     only when something else swept the dormant ones out (an open cap reached, a newcomer's Offer), so
     a key one countered Offer let in stayed uncounted for as long as nothing did."""
@@ -318,8 +319,12 @@ def test_a_counterparty_whose_negotiation_went_dormant_counts_again() -> None:
         signed.append(vs.digest)
         return vs
 
-    for _ in range(3):  # in Bob's dealings: not counted (a per-key quota of 2)
+    # In Bob's dealings: counted against her opening Offer's credit, not the quota (a per-key quota of
+    # 2); no base count, no bond locked (tests/test_attack19.py).
+    b.exchange(checkpoint().envelope)
+    with pytest.raises(RateLimited, match="outside our negotiations of " + mallory.did):
         b.exchange(checkpoint().envelope)
+    signed.pop()
     clock.advance(30 * 60_000)  # past the Counter's expiry and the skew: dormant
     b.exchange(checkpoint().envelope)
     b.exchange(checkpoint().envelope)

@@ -86,6 +86,7 @@ from a2a_coop.protocol.negotiation import (
     ESCROW_BODIES,
     TERMINAL_STATES,
     Contract,
+    Event,
     Negotiation,
     State,
     cited,
@@ -1064,7 +1065,9 @@ class Escrow:
         a negotiation (ESC-011 admits it; what it depends on is ``needed``); what ends a key we hold a
         statement of -- each revoker's first KeyRevocation of it, or its KeyRotation while nothing we hold
         ended it -- which a flood must never keep out; or what a trade here needs (:meth:`_dealing`)."""
-        if (self.quota is None and self.dealings is None) or vs.header.negotiation_id or vs.digest in needed:
+        if (self.quota is None and self.dealings is None) or vs.digest in needed:
+            return None
+        if vs.header.negotiation_id and not self._bargaining(vs):
             return None
         issuer, body = vs.issuer, vs.body
         v = self.verifier
@@ -1091,6 +1094,22 @@ class Escrow:
             # under its own count.
             return self._dealing(vs, key)
         return None if self.quota is None else [key]
+
+    def _bargaining(self, vs: VerifiedStatement) -> bool:
+        """ESC-017: whether ``vs``, a statement of a negotiation, counts as a statement of no negotiation
+        does: a Counter of a negotiation of which we hold no contract and a Counter already (the
+        negotiation's first Offer and first Counter are free), by a key our ledger never credited
+        (:meth:`_funded`). ESC-011 admits every statement of a negotiation naming us, and two fresh keys
+        (no funds, nobody's consent but theirs) countered each other without end, each Counter stamped
+        into the transcript every auditor downloads -- 300 in an hour (tests/test_attack18.py). An honest
+        line reaches us with its Accept (ESC-004), each Counter of it counted so (the first free); a
+        funded party's bargaining is never counted."""
+        if vs.body != "counter" or self._funded(vs.issuer):
+            return False
+        neg = self.verifier.negotiations.find(vs.header.negotiation_id)  # forgotten: read back
+        if neg is None or neg.contract is not None:
+            return False
+        return any(event is Event.COUNTER for _, event, _, _ in neg.history)
 
     def _dealing(self, vs: VerifiedStatement, key: str) -> _Dealing | None:
         """ESC-017 for a public statement counting for ``key``, a key in our dealings: counted for it

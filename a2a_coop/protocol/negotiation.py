@@ -442,6 +442,33 @@ class Contract:
                 )
         return None
 
+    def repeated_claim(self, vs: VerifiedStatement) -> IllegalTransition | None:
+        """CMT-005 at a live receiver: the refusal of ``vs``, a BreachClaim, if this contract holds another
+        claim by its issuer on the same item (pending or effective), else None -- the caller takes it
+        all the same when the escrow's Stamp of ``vs`` is held (an escrow stamps one claim of a claimant
+        and item, CMT-005: a claimant whose first claim it refused signs a second, which it stamps). A
+        claim held without its Stamp causes no event, and a peer took any number of one item, each
+        journaled, Acked and earning its claimant credit (tests/test_attack18.py). The same statement
+        again is no second one: a replay."""
+        msg = vs.statement.breach_claim
+        claimant, item = vs.issuer, msg.item_index
+        accused = self.other(claimant)
+        for digest, held in self.pending.items():
+            if (
+                digest != vs.digest
+                and held.body == "breach_claim"
+                and held.issuer == claimant
+                and held.statement.breach_claim.item_index == item
+            ):
+                break
+        else:
+            if not any(d != vs.digest and c == (accused, item) for d, c in self.claims.items()):
+                return None
+        return IllegalTransition(
+            f"a claim by {claimant} on item {item} is held already: a second only with the escrow's Stamp",
+            requirement="CMT-005",
+        )
+
     def all_receipted(self, extra: tuple[str, int] | None = None) -> bool:
         done = self.receipted if extra is None else self.receipted | {extra}
         return self._owed <= done

@@ -360,6 +360,16 @@ class Verifier:
             again = neg.contract.repeated(vs) if neg is not None and neg.contract is not None else None
             if again is not None:
                 raise again
+        live_to_me = live_at is not None and me is not None and audience == me and not ours
+        if vs.body == "breach_claim" and live_to_me:
+            # CMT-005: received live, a second claim of a claimant and item addressed to us is taken only
+            # with the escrow's Stamp of it (held, or in its context): held unstamped, each was journaled,
+            # Acked and earned its issuer credit (tests/test_attack18.py).
+            neg = self.negotiations.by_id.get(nid)
+            c = neg.contract if neg is not None else None
+            again = c.repeated_claim(vs) if c is not None else None
+            if again is not None and c is not None and self.witness.stamp_time(c.escrow, vs.digest) is None:
+                raise again
         if record is not None:
             self._check_exposure(vs, record, neg_event, now_ms)
         if ours and issuer == me and (neg_event is _OFFER or neg_event is _COUNTER) and not self.as_signed:

@@ -778,6 +778,13 @@ class Peer:
                     self._strangers_charge(keys, now)
                     self._strangers_charge(extra, now)
                     self._newcomer_charge(newcomer, now)
+                    if count.newcomer is request and self._dealings is not None:
+                        # A newcomer's opening Offer, a statement of a negotiation with us, earns its
+                        # issuer -- in our dealings now -- RPC-016 credit, as its later ones do (one a
+                        # unit of RPC-017's budget): a key in our dealings by a contract without bonds
+                        # has no base count (_based), and an honest newcomer's Checkpoint after its one
+                        # Offer was refused once a flood filled the quota (tests/test_stranger_quota.py).
+                        self._dealings.earn(request.issuer, now)
                 except Replayed:
                     self._record_context(taken, now)
                     # Held in the journal only (forgotten since): the same answers from there (RPC-003).
@@ -1685,6 +1692,8 @@ class Peer:
             # A later one counts for the key it revokes: a key in our dealings revoking itself, effective
             # years ahead, again and again was journaled uncounted (tests/test_attack17.py).
         elif not self.deals_with(issuer) and issuer not in chosen and vs.body != "mandate":
+            if vs.body == "offer" and vs.audience == self.did:
+                return _Dealing(issuer, earns=True)  # a newcomer's opening Offer, as a request's: credit
             return None  # one of a key outside our dealings that _inside let in (a Mandate: below)
         nid = vs.negotiation_id
         if nid:
@@ -1702,10 +1711,21 @@ class Peer:
             # Its issuer outside our dealings: _inside let it in as naming the swap's counterparty, which
             # sent it -- counted for that counterparty (tests/test_attack19.py).
             key = vs.statement.mandate.agent
-        refusal = dealings.refusal(key, now)
+        refusal = dealings.refusal(key, now, credit_only=not self._based(key, chosen))
         if refusal is not None:
             raise refusal
         return _Dealing(key, earns=False)
+
+    def _based(self, key: str, chosen: frozenset[str] = frozenset()) -> bool:
+        """RPC-016: whether ``key`` has the dealings' base count here -- a key an escrow we trust locked
+        a bond of, or for, in a contract of ours (``bonded_with``: the locking party, its principals, the
+        escrow; funds, which keys cannot mint), an escrow we trust (our choice), or the counterparty of a
+        swap we started (our choice too). Any other key of our dealings has only the credit its
+        negotiations with us earn: a contract without bonds needs only our strategy's consent to an Offer
+        good enough, which costs a fresh key nothing (it promises, never delivers), and each newcomer
+        Offer the budget took gave its key and its principal the base count for good, every period,
+        outside the quota's total (tests/test_attack19.py) -- ESC-017's funded keys at a peer."""
+        return self.verifier.bonded_with.get(key, 0) > 0 or key in self.trusted_escrows or key in chosen
 
     def _counts_for(self, vs: VerifiedStatement) -> str:
         """The key ``vs`` counts for under RPC-016 (:func:`~.strangers.about`), but a KeyRevocation by a
