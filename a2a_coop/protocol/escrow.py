@@ -555,6 +555,11 @@ class Escrow:
             out.append(env)
         return out
 
+    @property
+    def unsaved(self) -> bool:
+        """Whether the escrow took or signed anything :meth:`drain_unsaved` has not returned yet."""
+        return bool(self._unsaved)
+
     def drain_unsaved(self) -> list[VerifiedStatement]:
         """Statements (evidence and our own) taken since the last call, in transcript order: what a
         journal must make durable before any answer leaves the process -- a binding shown among them

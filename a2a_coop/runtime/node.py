@@ -1118,8 +1118,8 @@ class EscrowNode:
                 if len(self.escrow.forked_accepts) != forks:  # also when the Submit is refused (ESC-015)
                     meta = {**(meta or {}), META_FORKED_ACCEPTS: sorted(self.escrow.forked_accepts)}
                 counted = self.strangers.meta() if self.strangers is not None else {}
-                if self.dealings is not None:
-                    counted.update(self.dealings.meta())
+                if self.dealings is not None:  # past periods' rows pruned only in a write made anyway
+                    counted.update(self.dealings.meta(prune=bool(meta or counted or self.escrow.unsaved)))
                 if counted:  # in the commit that holds what it counted (ESC-017)
                     meta = {**(meta or {}), **counted}
                 ticket = self._stage(meta)
