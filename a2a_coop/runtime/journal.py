@@ -958,6 +958,20 @@ class Journal:
                 return
             last = rows[-1][0]
 
+    def last_position(self) -> tuple[int, bytes] | None:
+        """``(rowid, digest)`` of the statement recorded last (committed), or None if there is none."""
+        with self._io:
+            row = self._cur.execute("SELECT id, digest FROM statements ORDER BY id DESC LIMIT 1").fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def digest_at(self, rowid: int) -> bytes | None:
+        """The digest of the statement recorded at ``rowid``, or None."""
+        if not 0 <= rowid <= _MAX_SQLITE_INT:
+            return None
+        with self._io:
+            row = self._cur.execute("SELECT digest FROM statements WHERE id = ?", (rowid,)).fetchone()
+        return None if row is None else row[0]
+
     def by_digest(self, digest: bytes) -> bytes | None:
         """The envelope of a journaled statement (either direction), or None."""
         row = self._read("SELECT envelope FROM statements WHERE digest = ?", (digest,))
