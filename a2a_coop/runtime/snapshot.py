@@ -20,8 +20,9 @@ What is trusted, and how:
   whole journal replayed);
 * it names the position and the digest of the last statement it covers: a journal that does not hold
   that statement there (restored from an older copy, truncated) has it ignored;
-* it names a fingerprint of the code whose objects it holds (the sources of ``a2a_coop.protocol``): an
-  escrow of another build replays the whole journal instead of guessing at an older object layout;
+* it names a fingerprint of the code whose objects it holds (the release, the sources of
+  ``a2a_coop.protocol`` and of this module): an escrow of another build replays the whole journal
+  instead of guessing at an older object layout;
 * it names the Mandates the escrow ran under (its setup): a run under a renewed Mandate replays the whole
   journal;
 * after the replay of the rest, the ledger's size must be the journal's next seq for the escrow: if not,
@@ -44,6 +45,7 @@ from typing import Any, Final
 
 from google.protobuf import descriptor_pool, message, message_factory
 
+import a2a_coop
 import a2a_coop.protocol
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.identity import Keypair
@@ -63,10 +65,11 @@ _NONE: Final = "none"
 
 @cache
 def fingerprint() -> str:
-    """SHA-256 over the sources of a2a_coop.protocol, whose objects a snapshot holds (by file name)."""
-    h = hashlib.sha256()
+    """SHA-256 over the release and the sources of a2a_coop.protocol, whose objects a snapshot holds, and
+    of this module (by file name)."""
+    h = hashlib.sha256(a2a_coop.__version__.encode() + b"\0")
     root = Path(a2a_coop.protocol.__file__).parent
-    for path in sorted(root.glob("*.py")):
+    for path in [*sorted(root.glob("*.py")), Path(__file__)]:
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
