@@ -1001,6 +1001,7 @@ class EscrowNode:
         self._snapshot_at, self._snapshot_every = 0, self.snapshot_every
         self._diverged = False  # a journal write failed: memory may hold what the journal does not
         self.resumed_from: int | None = None  # the journal position of the snapshot this start resumed from
+        self._accepted_at = 0  # the verifier's count of statements taken at the last snapshot
         resumed = self._resume(clock(), shown) if forget and self.snapshot_every > 0 else None
         self.escrow = (
             resumed
@@ -1076,12 +1077,18 @@ class EscrowNode:
             log.warning("escrow: the ledger resumed from the snapshot is not the journal's: ignored")
             return None
         self._snapshot_at = self.resumed_from = position
+        last = self.journal.last_position()
+        self._accepted_at = escrow.verifier.accepted - (0 if last is None else last[0] - position)
         return escrow
 
     def _snapshot(self, *, force: bool = False) -> None:
         """Under the lock: journal a snapshot of the escrow's memory if enough statements were journaled
         since the last one (``force``: if any were), once everything it holds is durable."""
         if not self.forget or self._diverged or self.snapshot_every <= 0:
+            return
+        # The statements the verifier took since (one a journal row, or more: Mandates of the setup): a
+        # count in memory, so that a tick asks the journal nothing until a snapshot may be due.
+        if not force and self.escrow.verifier.accepted - self._accepted_at < self._snapshot_every:
             return
         last = self.journal.last_position()
         if last is None or last[0] == self._snapshot_at:
@@ -1108,7 +1115,7 @@ class EscrowNode:
             self._diverged = True
             return
         self.journal.record_batch([], at_ms=self.clock(), meta={snapshot.META_ESCROW_SNAPSHOT: value})
-        self._snapshot_at = last[0]
+        self._snapshot_at, self._accepted_at = last[0], escrow.verifier.accepted
         every = self.snapshot_every
         if every >= snapshot.EVERY_ROWS:  # a large memory is snapshot less often (below: tests)
             every = max(every, int(len(value[-1]) * snapshot.ROWS_PER_SNAPSHOT_BYTE))
