@@ -1078,7 +1078,13 @@ class EscrowNode:
             return None
         self._snapshot_at = self.resumed_from = position
         last = self.journal.last_position()
-        self._accepted_at = escrow.verifier.accepted - (0 if last is None else last[0] - position)
+        tail = 0 if last is None else last[0] - position
+        self._accepted_at = escrow.verifier.accepted - tail
+        log.info(
+            "escrow: resumed from its snapshot at journal row %d, %d statements after it replayed",
+            position,
+            tail,
+        )
         return escrow
 
     def _snapshot(self, *, force: bool = False) -> None:
