@@ -1325,10 +1325,11 @@ class EscrowNode:
     def tick(self) -> list[VerifiedStatement]:
         with self.lock:
             try:
-                return self.escrow.tick(self.clock())
+                ticked = self.escrow.tick(self.clock())
             finally:
                 self._persist()
-                self._snapshot()
+            self._snapshot()  # after a tick that went through only
+            return ticked
 
     def start_ticking(self, every_s: float = 0.5) -> threading.Thread:
         def loop() -> None:
