@@ -54,8 +54,8 @@ from a2a_coop.protocol.identity import Keypair
 META_ESCROW_SNAPSHOT: Final = "escrow/snapshot"
 FORMAT: Final = 1
 # The escrow journals a snapshot once this many statements were journaled since the last one (and at a
-# clean close): a restart replays at most about as many. The interval is also at least one statement
-# per 200 bytes of the last snapshot, so that writing one costs a small share of taking what came between.
+# clean close): a restart replays at most about as many. Also at least 1/200 statement per byte of the
+# last snapshot, so that writing one costs a small share of taking what came between.
 EVERY_ROWS: Final = 6_000
 ROWS_PER_SNAPSHOT_BYTE: Final = 1 / 200
 _ARCHIVE: Final = "archive"
