@@ -42,8 +42,17 @@ has two parties (:class:`a2a_coop.testing.Party`, plain signers on a fixed clock
 trade) settle bonded trades through it *in-process*, as the gRPC service would call it: each trade is
 two Submits -- the Offer and its Accept (Stamp, two BondLocks), then both Deliveries and both Receipts
 (Stamp, two Releases) -- and a tick. The child reads its RSS after each checkpoint
-(``--escrow-settled 10000,100000`` by default; ``--quick``: 200,1000). The last line printed is one
-JSON object.
+(``--escrow-settled 10000,100000`` by default; ``--quick``: 200,1000).
+
+And the restart after a long life (``restart_s_after_10k_settled``, ``restart_s_after_100k_settled``, and the
+escrow's ``escrow_restart_s_after_...``): at each checkpoint the settling child copies the journal (Bob's, the
+escrow's) aside with SQLite's backup API, and once it is done a fresh child per copy opens it as a served node
+would -- :meth:`PeerNode.open <a2a_coop.runtime.node.PeerNode.open>` (journal ``durability="full"``), an
+:class:`~a2a_coop.runtime.node.EscrowNode` on the settling clock's last reading -- and answers one status or
+balance query: the seconds (wall and CPU) from the call to the answer, and the journal rows the open read.
+The escrow's copy is opened twice: from its snapshot (a2a_coop.runtime.snapshot), and replaying it all as
+before snapshots (``escrow_restart_full_replay_...``, ``EscrowNode(snapshot_every=0)``).
+The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -232,6 +241,9 @@ def settled_child(directory: Path, points: Sequence[int]) -> dict[str, Any]:
                 raise RuntimeError(f"trade ended {neg.state}, not FULFILLED")
             settled += 1
         rss[str(point)] = settled_rss()
+        pause = time.perf_counter()
+        _snapshot(directory / "settled-bob.db", directory / f"restart-{point}" / "bob.db")
+        start += time.perf_counter() - pause  # the copy is not a trade's time
     seconds = time.perf_counter() - start
     held = {name: len(p.verifier.statements) for name, p in peers.items()}
     forgotten = {name: p.forgotten for name, p in peers.items()}
@@ -239,6 +251,88 @@ def settled_child(directory: Path, points: Sequence[int]) -> dict[str, Any]:
         assert p.journal is not None
         p.journal.close()  # type: ignore[attr-defined]
     return {"rss": rss, "settled": settled, "seconds": seconds, "held": held, "forgotten": forgotten}
+
+
+def _snapshot(source: Path, target: Path) -> None:
+    """A consistent copy of the journal at ``source`` (open and written by this process) at ``target``."""
+    import sqlite3
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    src = sqlite3.connect(source)
+    dst = sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
+def restart_child(role: str, directory: Path) -> dict[str, Any]:
+    """Open the journal copied to ``directory`` as a served node would (``role``: "peer", Bob's, or
+    "escrow"), and answer one query: the seconds from the call to the answer and the journal rows read."""
+    from a2a_coop.runtime import journal as journal_module
+
+    rows = {"n": 0}
+    statements = journal_module.Journal.statements
+
+    def counted(self: Any, **kw: Any) -> Iterator[tuple[int, str, bytes]]:
+        for row in statements(self, **kw):
+            rows["n"] += 1
+            yield row
+
+    journal_module.Journal.statements = counted  # type: ignore[method-assign]
+    if role == "peer":
+        from a2a_coop.runtime.node import PeerNode
+        from benchmarks.trade import Setup
+
+        setup = Setup.load(directory.parent / "setup.json")
+        key, mandate = setup.key("bob"), setup.mandates["bob"]
+        start, cpu = time.perf_counter(), time.process_time()
+        node = PeerNode.open(key, mandate, directory / "bob.db")
+        node.peer.status()
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        node.journal.close()
+    else:
+        from a2a_coop.runtime import snapshot as snapshot_module
+        from a2a_coop.runtime.node import EscrowNode
+        from a2a_coop.testing import FixedClock, Party
+
+        saved = json.loads((directory / "escrow.json").read_text())
+        clock = FixedClock(saved["now_ms"])
+        agent = Party("escrow", FixedClock())
+        if agent.mandate_vs.envelope.hex() != saved["mandate"]:
+            raise RuntimeError("the escrow's mandate is not the one its journal ran under")
+        alice = Party("alice", FixedClock())
+        start, cpu = time.perf_counter(), time.process_time()
+        # "escrow-full": as before snapshots (a2a_coop.runtime.snapshot), the whole journal replayed.
+        every = {"escrow-full": 0}.get(role, snapshot_module.EVERY_ROWS)
+        escrow = EscrowNode(
+            agent.agent.key,
+            agent.mandate_vs.envelope,
+            directory / "escrow.db",
+            clock=lambda: clock.now_ms,
+            durability="normal",
+            snapshot_every=every,
+        )
+        escrow.get_balance(alice.did)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        escrow.close()
+    return {"seconds": seconds, "cpu_seconds": cpu, "rows_read": rows["n"]}
+
+
+def run_restarts(directory: Path, role: str, points: Sequence[int], prefix: str) -> dict[str, Any]:
+    """The restart figures of the journals the settling child copied aside, each from a fresh child; for
+    the escrow, also with the whole journal replayed (``..._full_replay_...``: as before snapshots), from
+    the same copy, the same run."""
+    out: dict[str, Any] = {}
+    roles = {"": role, "full_replay_": "escrow-full"} if role == "escrow" else {"": role}
+    for point in sorted(points):
+        for kind, child_role in roles.items():
+            raw = run_child(directory / f"restart-{point}", "--restart-child", child_role)
+            out[f"{prefix}restart_{kind}s_after_{_k(point)}_settled"] = round(raw["seconds"], 3)
+            out[f"{prefix}restart_{kind}cpu_s_after_{_k(point)}_settled"] = round(raw["cpu_seconds"], 3)
+            out[f"{prefix}restart_{kind}rows_read_after_{_k(point)}_settled"] = raw["rows_read"]
+    return out
 
 
 def _long_life(prefix: str, rss: dict[str, int], points: Sequence[int]) -> dict[str, Any]:
@@ -270,6 +364,7 @@ def run_settled(directory: Path, points: Sequence[int]) -> dict[str, Any]:
             "settled_forgotten_negotiations": raw["forgotten"],
         }
     )
+    out.update(run_restarts(directory, "peer", points, ""))
     return out
 
 
@@ -315,6 +410,14 @@ def escrow_settled_child(directory: Path, points: Sequence[int]) -> dict[str, An
                 raise RuntimeError(f"trade {settled}: {len(locked)} and {len(released)} envelopes answered")
             settled += 1
         rss[str(point)] = settled_rss()
+        pause, paused_cpu = time.perf_counter(), time.process_time()
+        copy = directory / f"restart-{point}"
+        _snapshot(directory / "escrow.db", copy / "escrow.db")
+        (copy / "escrow.json").write_text(
+            json.dumps({"mandate": agent.mandate_vs.envelope.hex(), "now_ms": clock.now_ms})
+        )
+        start += time.perf_counter() - pause  # the copy is not a trade's time
+        cpu += time.process_time() - paused_cpu
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     if escrow.open_contracts:
         raise RuntimeError(f"{escrow.open_contracts} contracts still open at the escrow")
@@ -351,6 +454,7 @@ def run_escrow_settled(directory: Path, points: Sequence[int]) -> dict[str, Any]
             "escrow_journal_bytes_per_trade": round(raw["journal_bytes"] / raw["settled"]),
         }
     )
+    out.update(run_restarts(directory, "escrow", points, "escrow_"))
     return out
 
 
@@ -452,6 +556,13 @@ def table(result: dict[str, Any]) -> str:
             f"{result['settled_trades_per_s']:.0f} trades/s; statements held at the end: "
             f"{result['settled_held_statements']}",
         ]
+        lines += [
+            f"  restart (PeerNode.open of Bob's journal to its first status) after {p:>7,} settled  "
+            f"{result[f'restart_s_after_{_k(p)}_settled']:>8.3f} s "
+            f"({result[f'restart_cpu_s_after_{_k(p)}_settled']:.3f} s CPU, "
+            f"{result[f'restart_rows_read_after_{_k(p)}_settled']:,} journal rows replayed)"
+            for p in points
+        ]
     escrow_points = result.get("escrow_settled_points")
     if escrow_points:
         lo = escrow_points[0]
@@ -473,6 +584,14 @@ def table(result: dict[str, Any]) -> str:
             f"({result['escrow_settled_forgotten_contracts']:,} contracts forgotten); journal "
             f"{result['escrow_journal_bytes_per_trade']:,} B per trade",
         ]
+        for kind, how in (("", "from its snapshot"), ("full_replay_", "replaying it all")):
+            lines += [
+                f"  restart (EscrowNode open to its first balance, {how}) after {p:>7,} settled  "
+                f"{result[f'escrow_restart_{kind}s_after_{_k(p)}_settled']:>8.3f} s "
+                f"({result[f'escrow_restart_{kind}cpu_s_after_{_k(p)}_settled']:.3f} s CPU, "
+                f"{result[f'escrow_restart_{kind}rows_read_after_{_k(p)}_settled']:,} journal rows replayed)"
+                for p in escrow_points
+            ]
     idle = "met" if result["idle_target_met"] else "NOT met"
     delta = "met" if result["delta_target_met"] else "NOT met"
     lines += [
@@ -542,6 +661,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--child", metavar="DIR", help=argparse.SUPPRESS)
     parser.add_argument("--settled-child", nargs=2, metavar=("POINTS", "DIR"), help=argparse.SUPPRESS)
     parser.add_argument("--escrow-settled-child", nargs=2, metavar=("POINTS", "DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--restart-child", nargs=2, metavar=("ROLE", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.child:
         print(json.dumps(child(Path(args.child))))
@@ -549,6 +669,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.settled_child:
         points_arg, directory = args.settled_child
         print(json.dumps(settled_child(Path(directory), [int(p) for p in points_arg.split(",")])))
+        return 0
+    if args.restart_child:
+        role, directory = args.restart_child
+        print(json.dumps(restart_child(role, Path(directory))))
         return 0
     if args.escrow_settled_child:
         points_arg, directory = args.escrow_settled_child

@@ -1,14 +1,16 @@
 """An escrow's bounded memory: a contract over for good leaves memory, the journal answers for it.
 
-Every test runs two :class:`~a2a_coop.runtime.node.EscrowNode` twins on the same key, clock and
-nonces (so they sign the very same bytes): one forgets each contract once it is over for good, the
-other holds everything (``forget=False``). Each Submit goes to both, and both must answer it the same
--- the same envelopes, or the same refusal with the same evidence -- and end with the same ESC-015
-record, before and after a restart. What is probed is what can still arrive about a contract the
-escrow forgot: its statements again (RPL-002, ESC-007, ESC-008, ESC-012, WIT-006), a claim or a
-revoke (CMT-005, NEG-010), an answer its Accept superseded (NEG-018, ESC-014), a fork against its
-Accept by seq or by nonce (CHN-004, RPL-001, ESC-015); and after a Revoke, a claim on an obligation
-it left owed, which keeps the contract in memory until its claim window closed (CMT-003).
+Every test runs :class:`~a2a_coop.runtime.node.EscrowNode` twins on the same key, clock and nonces (so
+they sign the very same bytes): one forgets each contract once it is over for good and restarts by
+replaying its whole journal (no snapshot), another holds everything (``forget=False``), and a third
+forgets too, journals a snapshot of its memory at every tick, and restarts as after ``kill -9`` -- from
+its last snapshot and the statements journaled after it (a2a_coop.runtime.snapshot). Each Submit goes to
+all, and all must answer it the same -- the same envelopes, or the same refusal with the same evidence --
+and end with the same ESC-015 record, before and after a restart. What is probed is what can still
+arrive about a contract the escrow forgot: its statements again (RPL-002, ESC-007, ESC-008, ESC-012,
+WIT-006), a claim or a revoke (CMT-005, NEG-010), an answer its Accept superseded (NEG-018, ESC-014), a
+fork against its Accept by seq or by nonce (CHN-004, RPL-001, ESC-015); and after a Revoke, a claim on
+an obligation it left owed, which keeps the contract in memory until its claim window closed (CMT-003).
 """
 
 from __future__ import annotations
@@ -26,14 +28,17 @@ from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate
 from a2a_coop.runtime.node import EscrowNode
+from a2a_coop.runtime.snapshot import META_ESCROW_SNAPSHOT
 from a2a_coop.testing import DAY_MS, FixedClock, Party, derive, service
 
 HOUR_MS = 3_600_000
 BOND = 100
-TWINS = ("forgetting", "holding")
+TWINS = ("forgetting", "holding", "resumed")
 
 
-def _node(path: Path, escrow: Party, clock: FixedClock, *, forget: bool) -> EscrowNode:
+def _node(
+    path: Path, escrow: Party, clock: FixedClock, *, forget: bool, snapshot_every: int = 0
+) -> EscrowNode:
     node = EscrowNode(
         escrow.agent.key,
         escrow.mandate_vs.envelope,
@@ -41,6 +46,7 @@ def _node(path: Path, escrow: Party, clock: FixedClock, *, forget: bool) -> Escr
         clock=lambda: clock.now_ms,
         durability="normal",
         forget=forget,
+        snapshot_every=snapshot_every,
     )
     writer = node.signer.writer
     node.signer.nonce = lambda: derive(f"escrow nonce {writer.next_seq}", 16)  # the same bytes in both twins
@@ -48,17 +54,25 @@ def _node(path: Path, escrow: Party, clock: FixedClock, *, forget: bool) -> Escr
 
 
 class Twins:
-    """Two escrow nodes on one key: ``forgetting`` forgets what is over for good, ``holding`` does not."""
+    """Escrow nodes on one key: ``forgetting`` forgets what is over for good, ``holding`` does not,
+    ``resumed`` forgets and restarts from the snapshot its last tick journaled."""
 
     def __init__(self, directory: Path, clock: FixedClock, escrow: Party, alice: Party, bob: Party) -> None:
         self.directory, self.clock, self.escrow = directory, clock, escrow
         self.nodes = {name: self._open(name) for name in TWINS}
+        self.snapshots: list[Any] = []  # those the resumed twin journaled, oldest first
         for party in (alice, bob):
             self.each(lambda node, party=party: node.deposit(party.did, 10_000).envelope)
         self.submit(alice.mandate_vs, bob.mandate_vs)
 
     def _open(self, name: str) -> EscrowNode:
-        return _node(self.directory / f"{name}.db", self.escrow, self.clock, forget=name == "forgetting")
+        return _node(
+            self.directory / f"{name}.db",
+            self.escrow,
+            self.clock,
+            forget=name != "holding",
+            snapshot_every=1 if name == "resumed" else 0,
+        )
 
     @property
     def forgetting(self) -> EscrowNode:
@@ -72,9 +86,9 @@ class Twins:
         """``call(node)`` on both twins: the same outcome -- a value, or a refusal with its code and
         evidence -- and the same ESC-015 record afterwards. Returns the outcome."""
         outcomes = [_outcome(call, node) for node in self.nodes.values()]
-        assert outcomes[0] == outcomes[1]
+        assert all(outcome == outcomes[0] for outcome in outcomes)
         forked = [node.escrow.forked_accepts for node in self.nodes.values()]
-        assert forked[0] == forked[1]
+        assert all(f == forked[0] for f in forked)
         return outcomes[0]
 
     def submit(self, *statements: VerifiedStatement | bytes) -> Any:
@@ -82,12 +96,26 @@ class Twins:
         return self.each(lambda node: node.submit(envelopes))
 
     def tick(self) -> Any:
-        return self.each(lambda node: [vs.envelope for vs in node.tick()])
+        ticked = self.each(lambda node: [vs.envelope for vs in node.tick()])
+        taken = self.nodes["resumed"].journal.get_meta(META_ESCROW_SNAPSHOT)
+        if taken is not None and taken not in self.snapshots:
+            self.snapshots.append(taken)
+        return ticked
 
     def restart(self) -> None:
         for name, node in self.nodes.items():
-            node.close()
+            if name == "resumed" and self.snapshots:
+                # As after kill -9 (no snapshot at close), from the first snapshot it journaled: it goes on
+                # by replaying every statement journaled since.
+                node.journal.put_meta(META_ESCROW_SNAPSHOT, self.snapshots[0])
+                node.journal.close()
+            else:
+                node.close()
             self.nodes[name] = self._open(name)
+        if self.snapshots:
+            resumed = self.nodes["resumed"]
+            assert resumed.resumed_from == self.snapshots[0][1]  # from it, not the whole journal
+        assert self.forgetting.journal.get_meta(META_ESCROW_SNAPSHOT) is None
 
     def held(self, vs: VerifiedStatement) -> bool:
         """Whether the forgetting twin holds ``vs`` in memory (the holding twin always does)."""

@@ -429,6 +429,7 @@ def test_a_durable_submit_answer_does_not_queue_for_the_escrow_lock_again(
     finally:
         release.set()
         worker.join(10)
+        monkeypatch.undo()  # close journals a snapshot: its write is not the one contended here
         node.close()
 
 

@@ -57,9 +57,12 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
                 "escrow serves on a journal of its own"
             )
     quota = StrangerQuota(per_period=args.stranger_statements, per_key=args.stranger_statements_per_key)
-    node = EscrowNode(key, mandate, args.journal, faucet=args.conformance_faucet, stranger_quota=quota)
+    configure_logging()  # before the node: what its start says about its snapshot is logged
+    every = {} if args.snapshot_every is None else {"snapshot_every": args.snapshot_every}
+    node = EscrowNode(
+        key, mandate, args.journal, faucet=args.conformance_faucet, stranger_quota=quota, **every
+    )
     try:
-        configure_logging()
         if args.conformance_faucet:
             log.warning(
                 "TEST ONLY: --conformance-faucet credits %d to every new agent: never use it with real value",

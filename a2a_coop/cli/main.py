@@ -518,6 +518,15 @@ def _add_runtime_parsers(sub: Any) -> None:
         help="how often, in milliseconds, time-driven rules (rulings, lapses) run (default 500)",
     )
     e.add_argument(
+        "--snapshot-every",
+        type=non_negative,
+        default=None,
+        metavar="N",
+        help="journal a snapshot of the escrow's memory once N statements were journaled since the last "
+        "one, and at exit: a restart replays only what came after it (default 6,000, more for a large "
+        "memory; 0: none, a restart replays the whole journal)",
+    )
+    e.add_argument(
         "--conformance-faucet",
         type=positive,
         default=0,

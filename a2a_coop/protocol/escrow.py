@@ -188,7 +188,7 @@ class EscrowArchive(Archive, Protocol):
     an :class:`~a2a_coop.protocol.archive.Archive` that also lists every statement in the order it was
     recorded, ``(position, direction, envelope)``, which is the escrow's transcript order."""
 
-    def statements(self) -> Iterator[tuple[int, str, bytes]]: ...
+    def statements(self, *, since_rowid: int = 0) -> Iterator[tuple[int, str, bytes]]: ...
 
     def recorded_before(self, issuer: str, digest: bytes) -> bytes | None:
         """The envelope of ``issuer``'s statement recorded last before the statement ``digest`` (for
@@ -383,33 +383,8 @@ class Escrow:
             self.verifier.bind(bound, verify_statement(binding.mandate))
             self._shown[bound.digest] = binding
         if archive is not None:
-            replaying = _UpTo(archive)
-            self.verifier.use_archive(replaying, replay=False)  # every statement is in it: no replay reads
-            self.verifier.negotiations.restore = self._bring_back
-            for position, _, data in archive.statements():
-                if data in self._setup:
-                    continue
-                vs = verify_statement(data)
-                self._restore(vs, data)
-                replaying.upto = position
-                nid = vs.header.negotiation_id
-                if not nid:
-                    continue
-                neg = self._contracts.get(nid)
-                if neg is None:
-                    self._note_if_settled(nid)  # one forgotten, brought back by this statement
-                elif _settled(neg):
-                    self._close(neg)  # as _schedule does at the end
-                for settled in self.drain_settled():  # all of it is in the archive
-                    self.forget_contract(settled, vs.header.issued_at_ms if now_ms is None else now_ms)
-            self._drop_rewitnessed()
-            self.verifier.use_archive(archive)
-            self.verifier.negotiations.restore = self._bring_back
-            for binding in self._shown.values():
-                self._shown_before[self._envelope_of(binding.revocation)] = binding.binding
-        self._unsaved.clear()
-        for neg in list(self._contracts.values()):  # rebuild the open set, timers and funding index
-            self._schedule(neg)
+            self._replay(archive, archive.statements(), now_ms)
+        self._reschedule()
         # The Mandates our key was given, oldest first, ours last: a transcript opens with all of them,
         # since ledger entries signed before a renewal (SPEC 4.7) cite an older one (ESC-006, MND-017).
         # Only those of our setup (our operator's): a Mandate naming our key that a Submit carried, by
@@ -420,6 +395,66 @@ class Escrow:
         self._mandate_envelopes = [vs.envelope for vs in own]
         if mandate_digest not in {vs.digest for vs in own} and mandate_digest in self.verifier.statements:
             self._mandate_envelopes.append(self._envelope_of(mandate_digest))
+
+    def _replay(
+        self, archive: EscrowArchive, rows: Iterable[tuple[int, str, bytes]], now_ms: int | None
+    ) -> None:
+        """Hold ``rows`` of ``archive`` (its statements, in order), as they were taken, forgetting what is
+        over for good as it goes (by ``now_ms``; None: by the time of the statement replayed)."""
+        replaying = _UpTo(archive)
+        self.verifier.use_archive(replaying, replay=False)  # every statement is in it: no replay reads
+        self.verifier.negotiations.restore = self._bring_back
+        for position, _, data in rows:
+            if data in self._setup:
+                continue
+            vs = verify_statement(data)
+            self._restore(vs, data)
+            replaying.upto = position
+            nid = vs.header.negotiation_id
+            if not nid:
+                continue
+            neg = self._contracts.get(nid)
+            if neg is None:
+                self._note_if_settled(nid)  # one forgotten, brought back by this statement
+            elif _settled(neg):
+                self._close(neg)  # as _schedule does at the end
+            for settled in self.drain_settled():  # all of it is in the archive
+                self.forget_contract(settled, vs.header.issued_at_ms if now_ms is None else now_ms)
+        self._drop_rewitnessed()
+        self.verifier.use_archive(archive)
+        self.verifier.negotiations.restore = self._bring_back
+        for binding in self._shown.values():
+            self._shown_before[self._envelope_of(binding.revocation)] = binding.binding
+
+    def _reschedule(self) -> None:
+        """After a restart: nothing unsaved; the open set, timers and funding index rebuilt."""
+        self._unsaved.clear()
+        for neg in list(self._contracts.values()):
+            self._schedule(neg)
+
+    def resume(
+        self,
+        signer: EscrowSigner,
+        archive: EscrowArchive,
+        after: int,
+        *,
+        now_ms: int,
+        shown: Iterable[ShownBinding] = (),
+    ) -> None:
+        """Go on from a snapshot of this escrow (a2a_coop.runtime.snapshot: every attribute as it was once
+        ``archive`` held its statements up to the position ``after``, and nothing it had not), with
+        ``signer`` and ``archive`` attached again: hold the archive's statements after ``after`` as a
+        restart holds them all (:meth:`__init__`), and the bindings shown beside it since (``shown``)."""
+        self.signer = signer
+        self._archive = archive
+        self.verifier.use_archive(archive)
+        for binding in shown:
+            bound = verify_statement(binding.binding)
+            if bound.digest not in self._shown:
+                self.verifier.bind(bound, verify_statement(binding.mandate))
+                self._shown[bound.digest] = binding
+        self._replay(archive, archive.statements(since_rowid=after), now_ms)
+        self._reschedule()
 
     def _restore_setup(self, setup: Sequence[bytes]) -> None:
         """Hold ``setup``'s statements in order (:meth:`_restore`). A statement refused only for its
@@ -563,6 +598,17 @@ class Escrow:
                 out.append(shown)
             out.append(env)
         return out
+
+    @property
+    def at_rest(self) -> bool:
+        """Whether nothing of a Submit or a restart is under way: nothing settled waits for the caller
+        (:meth:`drain_settled`), no forgotten negotiation is back for a Submit (a snapshot is taken so)."""
+        return not self._settled and not self._rewitnessed
+
+    @property
+    def unsaved(self) -> bool:
+        """Whether the escrow took or signed anything :meth:`drain_unsaved` has not returned yet."""
+        return bool(self._unsaved)
 
     def drain_unsaved(self) -> list[VerifiedStatement]:
         """Statements (evidence and our own) taken since the last call, in transcript order: what a

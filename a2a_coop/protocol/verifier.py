@@ -155,12 +155,9 @@ class Verifier:
         # which replay must still take -- while the holding itself is rebuilt as it was before the restart.
         self.as_signed = False
 
-        def mandate_of(digest: bytes) -> identity_pb2.Mandate | None:
-            record = self.mandates.get(digest)
-            return None if record is None else record.mandate
-
-        # The book lays out each agent's budget periods by the mandate its statements name.
-        self.exposure = ExposureBook(mandate_of)
+        # The book lays out each agent's budget periods by the mandate its statements name (a method,
+        # not a closure: an escrow's state is pickled whole into its snapshot, a2a_coop.runtime.snapshot).
+        self.exposure = ExposureBook(self._mandate_of)
         self.bound: dict[str, set[str]] = {}  # key -> principals it accepted a mandate from (KEY-007)
         # (issuer, contract) -> (seq, digest) of the attestation that counts: the lowest seq held (ATT-002).
         self._attested: dict[tuple[str, bytes], tuple[int, bytes]] = {}
@@ -171,6 +168,10 @@ class Verifier:
             tuple[VerifiedStatement, Event | None, tuple[Negotiation, State, int] | None, ChainView] | None
         )
         self._checked = None
+
+    def _mandate_of(self, digest: bytes) -> identity_pb2.Mandate | None:
+        record = self.mandates.get(digest)
+        return None if record is None else record.mandate
 
     # -- public API ---------------------------------------------------------------
 

@@ -175,6 +175,7 @@ _INSERT: Final = (
 _UPSERT_META: Final = (
     "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
+_DELETE_META: Final = "DELETE FROM meta WHERE key = ?"
 _ISSUER_ID: Final = "SELECT id FROM issuers WHERE did = ?"
 _NEW_ISSUER: Final = "INSERT INTO issuers (did) VALUES (?)"
 _DIRECTION: Final = "SELECT direction FROM statements WHERE digest = ?"
@@ -263,6 +264,11 @@ def check_journal_kind(journal: Any, wanted: str) -> None:
 def _pack(value: Any) -> bytes:
     packed: bytes = msgpack.packb(value, use_bin_type=True)
     return packed
+
+
+def _pack_meta(meta: Mapping[str, Any] | None) -> list[tuple[str, bytes | None]]:
+    """A batch's meta values packed; None (a row to delete) stays None."""
+    return [(key, None if value is None else _pack(value)) for key, value in (meta or {}).items()]
 
 
 def _unpack(data: bytes) -> Any:
@@ -571,8 +577,7 @@ class Journal:
         Raises:
             TypeError: msgpack cannot encode a ``meta`` value (nothing is staged).
         """
-        packed = [(key, _pack(value)) for key, value in (meta or {}).items()]
-        return self.stage(partial(self._put_batch, items=items, at_ms=at_ms, packed_meta=packed))
+        return self.stage(partial(self._put_batch, items=items, at_ms=at_ms, packed_meta=_pack_meta(meta)))
 
     def wait(self, ticket: Ticket) -> None:
         """Return once ``ticket``'s write is durable; raise what it raised if it failed.
@@ -881,20 +886,20 @@ class Journal:
         Each item is ``(incoming, ours, answered)``: ``incoming`` as in
         :meth:`record_incoming` (None for statements of ours alone), ``ours`` the
         statements we signed after it, in order. ``meta``: values to :meth:`put_meta` in the same
-        transaction (an escrow's record of the answer it is about to give, say).
+        transaction (an escrow's record of the answer it is about to give, say); a value None
+        deletes the row (:meth:`delete_meta`), in that same transaction.
 
         Raises:
             TypeError: msgpack cannot encode a ``meta`` value (nothing is written).
         """
-        packed = [(key, _pack(value)) for key, value in (meta or {}).items()]
-        self._write(self._put_batch, items, at_ms, packed)
+        self._write(self._put_batch, items, at_ms, _pack_meta(meta))
 
     def _put_batch(
         self,
         cur: sqlite3.Cursor,
         items: Sequence[tuple[VerifiedStatement | None, Sequence[VerifiedStatement], bool]],
         at_ms: int,
-        packed_meta: Sequence[tuple[str, bytes]],
+        packed_meta: Sequence[tuple[str, bytes | None]],
     ) -> None:
         for incoming, ours, answered in items:
             if incoming is None:
@@ -903,7 +908,10 @@ class Journal:
             else:
                 self._put_incoming(cur, incoming, ours, at_ms, answered)
         for key, value in packed_meta:
-            cur.execute(_UPSERT_META, (key, value))
+            if value is None:
+                cur.execute(_DELETE_META, (key,))
+            else:
+                cur.execute(_UPSERT_META, (key, value))
 
     def put_meta(self, key: str, value: Any) -> None:
         """Store a msgpack-encodable value under ``key`` (replacing any old one), durably.
@@ -921,7 +929,7 @@ class Journal:
         Raises:
             JournalError: SQLite failed.
         """
-        self._write(lambda cur: cur.execute("DELETE FROM meta WHERE key = ?", (key,)))
+        self._write(lambda cur: cur.execute(_DELETE_META, (key,)))
 
     # -- reads --------------------------------------------------------------------
 
@@ -990,6 +998,20 @@ class Journal:
             if len(rows) < _PAGE:
                 return
             last = rows[-1][0]
+
+    def last_position(self) -> tuple[int, bytes] | None:
+        """``(rowid, digest)`` of the statement recorded last (committed), or None if there is none."""
+        with self._io:
+            row = self._cur.execute("SELECT id, digest FROM statements ORDER BY id DESC LIMIT 1").fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def digest_at(self, rowid: int) -> bytes | None:
+        """The digest of the statement recorded at ``rowid``, or None."""
+        if not 0 <= rowid <= _MAX_SQLITE_INT:
+            return None
+        with self._io:
+            row = self._cur.execute("SELECT digest FROM statements WHERE id = ?", (rowid,)).fetchone()
+        return None if row is None else row[0]
 
     def by_digest(self, digest: bytes) -> bytes | None:
         """The envelope of a journaled statement (either direction), or None."""

@@ -58,12 +58,13 @@ from a2a_coop.protocol.statements import (
     verify_statement,
 )
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
-from a2a_coop.runtime import gossip
+from a2a_coop.runtime import gossip, snapshot
 from a2a_coop.runtime.journal import (
     ESCROW_MARK,
     Durability,
     Journal,
     JournalCorrupt,
+    JournalError,
     Ticket,
     check_journal_kind,
 )
@@ -961,6 +962,9 @@ class EscrowNode:
     no trade here needs (``dealings_factor`` times ``per_key`` a period, plus ``dealings_credit`` for
     each statement of a contract naming us the key made that period; :class:`KeyedCount`), counted on
     our clock and journaled with what they counted, so a restart grants no second quota.
+    ``snapshot_every``: with ``forget``, a snapshot of the escrow's memory is journaled once that many
+    statements were journaled since the last one (and at :meth:`close`), and a restart replays only the
+    statements after it (a2a_coop.runtime.snapshot); 0: none, a restart replays the whole journal.
     """
 
     def __init__(
@@ -974,10 +978,12 @@ class EscrowNode:
         durability: Durability = "full",
         forget: bool = True,
         stranger_quota: StrangerQuota | None = None,
+        snapshot_every: int = snapshot.EVERY_ROWS,
     ) -> None:
         self.clock = clock
         self.faucet = faucet
         self.forget = forget
+        self.snapshot_every = snapshot_every
         self.stranger_quota = StrangerQuota() if stranger_quota is None else stranger_quota
         self.journal = Journal.open(journal_path, durability=durability)
         try:
@@ -999,16 +1005,29 @@ class EscrowNode:
             self.journal.put_meta(META_ESCROW_MANDATES, [*kept, mandate])
         earlier = [env for env in kept if env != mandate]
         self.signer = KeySigner(key, head=self.journal.chain_head(key.did), clock=clock)
-        # The journal is the escrow's archive: it restarts from it, and a contract over for good leaves
-        # memory once the journal holds it durably (_forget_durable), read back from there on demand.
-        self.escrow = Escrow(
-            self.signer,
-            mandate_vs.digest,
-            setup=[*earlier, mandate],
-            archive=self.journal,
-            now_ms=clock(),
-            forget=forget,
-            shown=[ShownBinding(*value) for _, value in self.journal.meta_under(META_SHOWN_BINDINGS + "/")],
+        self._key, self._setup = key, [*earlier, mandate]
+        shown = [ShownBinding(*value) for _, value in self.journal.meta_under(META_SHOWN_BINDINGS + "/")]
+        # The journal is the escrow's archive: it restarts from it -- from its last snapshot on, when it
+        # has one this escrow can use (a2a_coop.runtime.snapshot), else from its first statement -- and a
+        # contract over for good leaves memory once the journal holds it durably (_forget_durable), read
+        # back from there on demand.
+        self._snapshot_at, self._snapshot_every = 0, self.snapshot_every
+        self._diverged = False  # a journal write failed: memory may hold what the journal does not
+        self.resumed_from: int | None = None  # the journal position of the snapshot this start resumed from
+        self._accepted_at = 0  # the verifier's count of statements taken at the last snapshot
+        resumed = self._resume(clock(), shown) if forget and self.snapshot_every > 0 else None
+        self.escrow = (
+            resumed
+            if resumed is not None
+            else Escrow(
+                self.signer,
+                mandate_vs.digest,
+                setup=self._setup,
+                archive=self.journal,
+                now_ms=clock(),
+                forget=forget,
+                shown=shown,
+            )
         )
         self._forgettable: list[tuple[list[bytes], Ticket | None]] = []
         self.escrow.forked_accepts.update(self.journal.get_meta(META_FORKED_ACCEPTS, []))
@@ -1043,6 +1062,83 @@ class EscrowNode:
         # durable once it is. Answers read from memory wait for it (write-ahead): a crash before it loses
         # those statements, and the escrow, restarted, would sign others at their ledger seqs (a fork).
         self._last_ticket: Ticket | None = None
+        with self.lock:  # a long journal replayed whole (one of an earlier version): snapshot it now
+            self._snapshot()
+
+    def _resume(self, now_ms: int, shown: list[ShownBinding]) -> Escrow | None:
+        """The escrow from the journal's snapshot and the statements after it, or None: no snapshot, or
+        one this escrow cannot use (see a2a_coop.runtime.snapshot; the whole journal is replayed)."""
+        value = self.journal.get_meta(snapshot.META_ESCROW_SNAPSHOT)
+        if value is None:
+            return None
+        try:
+            loaded = snapshot.load(value, self.journal, self.signer, self._key, self._setup)
+            if loaded is None:
+                log.warning(
+                    "escrow: the journal's snapshot is not this escrow's, or of another build: ignored"
+                )
+                return None
+            escrow, position, digest = loaded
+            if self.journal.digest_at(position) != digest:
+                log.warning("escrow: the journal does not hold the statement its snapshot ends with: ignored")
+                return None
+            escrow.resume(self.signer, self.journal, position, now_ms=now_ms, shown=shown)
+        except Exception:  # an unusable snapshot is no reason not to start: replay the whole journal
+            log.warning("escrow: the journal's snapshot could not be used: ignored", exc_info=True)
+            return None
+        if escrow.ledger_size != self.journal.chain_head(self._key.did)[0]:
+            log.warning("escrow: the ledger resumed from the snapshot is not the journal's: ignored")
+            return None
+        self._snapshot_at = self.resumed_from = position
+        last = self.journal.last_position()
+        tail = 0 if last is None else last[0] - position
+        self._accepted_at = escrow.verifier.accepted - tail
+        log.info(
+            "escrow: resumed from its snapshot at journal row %d, %d statements after it replayed",
+            position,
+            tail,
+        )
+        return escrow
+
+    def _snapshot(self, *, force: bool = False) -> None:
+        """Under the lock: journal a snapshot of the escrow's memory if enough statements were journaled
+        since the last one (``force``: if any were), once everything it holds is durable."""
+        if not self.forget or self._diverged or self.snapshot_every <= 0:
+            return
+        # The statements the verifier took since (one a journal row, or more: Mandates of the setup): a
+        # count in memory, so that a tick asks the journal nothing until a snapshot may be due.
+        if not force and self.escrow.verifier.accepted - self._accepted_at < self._snapshot_every:
+            return
+        last = self.journal.last_position()
+        if last is None or last[0] == self._snapshot_at:
+            return
+        if not force and last[0] - self._snapshot_at < self._snapshot_every:
+            return
+        pending = self._last_ticket
+        if pending is not None and not pending.done:
+            self.journal.wait(pending)  # raises if it failed (then no snapshot, ever)
+        if pending is not None and pending.error is not None:
+            self._diverged = True
+            return
+        self._forget_durable()
+        escrow = self.escrow
+        if escrow.unsaved or self._forgettable or not escrow.at_rest:
+            return
+        last = self.journal.last_position()
+        if last is None or escrow.ledger_size != self.journal.chain_head(self._key.did)[0]:
+            return
+        try:
+            value = snapshot.dump(escrow, self.journal, self._key, self._setup, last)
+        except Exception:  # something it holds cannot be pickled: restarts replay more, that is all
+            log.warning("escrow: no snapshot of its memory could be made", exc_info=True)
+            self._diverged = True
+            return
+        self.journal.record_batch([], at_ms=self.clock(), meta={snapshot.META_ESCROW_SNAPSHOT: value})
+        self._snapshot_at, self._accepted_at = last[0], escrow.verifier.accepted
+        every = self.snapshot_every
+        if every >= snapshot.EVERY_ROWS:  # a large memory is snapshot less often (below: tests)
+            every = max(every, int(len(value[-1]) * snapshot.ROWS_PER_SNAPSHOT_BYTE))
+        self._snapshot_every = every
 
     def _persist(self, meta: dict[str, Any] | None = None) -> None:
         """Journal what the escrow took since the last call -- its Stamps, the evidence they name and
@@ -1050,7 +1146,11 @@ class EscrowNode:
         taken = self.escrow.drain_unsaved()
         if taken:
             items, meta = self._journaled(taken, meta)
-            self.journal.record_batch(items, at_ms=self.clock(), meta=meta)
+            try:
+                self.journal.record_batch(items, at_ms=self.clock(), meta=meta)
+            except BaseException:
+                self._diverged = True
+                raise
         self._note_settled(None)  # written and waited for: durable
         self._forget_durable()
 
@@ -1130,8 +1230,8 @@ class EscrowNode:
                 if len(self.escrow.forked_accepts) != forks:  # also when the Submit is refused (ESC-015)
                     meta = {**(meta or {}), META_FORKED_ACCEPTS: sorted(self.escrow.forked_accepts)}
                 counted = self.strangers.meta() if self.strangers is not None else {}
-                if self.dealings is not None:
-                    counted.update(self.dealings.meta())
+                if self.dealings is not None:  # past periods' rows pruned only in a write made anyway
+                    counted.update(self.dealings.meta(prune=bool(meta or counted or self.escrow.unsaved)))
                 if counted:  # in the commit that holds what it counted (ESC-017)
                     meta = {**(meta or {}), **counted}
                 ticket = self._stage(meta)
@@ -1145,7 +1245,11 @@ class EscrowNode:
                 locked = False
                 self.lock.release()
                 if ticket is not None:
-                    self.journal.wait(ticket)
+                    try:
+                        self.journal.wait(ticket)
+                    except BaseException:
+                        self._diverged = True  # memory holds what the journal may not: no snapshot of it
+                        raise
             return self.escrow.with_mandates(self.mandate, [vs.envelope for vs in signed])
         finally:
             if locked:
@@ -1234,9 +1338,11 @@ class EscrowNode:
     def tick(self) -> list[VerifiedStatement]:
         with self.lock:
             try:
-                return self.escrow.tick(self.clock())
+                ticked = self.escrow.tick(self.clock())
             finally:
                 self._persist()
+            self._snapshot()  # after a tick that went through only
+            return ticked
 
     def start_ticking(self, every_s: float = 0.5) -> threading.Thread:
         def loop() -> None:
@@ -1258,4 +1364,9 @@ class EscrowNode:
         if self._ticker is not None:
             self._ticker.join()  # a tick under way finishes before the journal closes
         with self.lock:
-            self.journal.close()
+            try:
+                self._snapshot(force=True)  # the next start replays nothing
+            except JournalError:  # a failed journal: the next start replays from the last snapshot
+                log.warning("escrow: no snapshot at close", exc_info=True)
+            finally:
+                self.journal.close()

@@ -1795,13 +1795,16 @@ class Peer:
             return own
         return refusal
 
-    def _quota_meta(self) -> dict[str, Any]:
+    def _quota_meta(self, *, prune: bool = True) -> dict[str, Any]:
         """The newcomer quota's window and count (RPC-016), and the newcomers' negotiations' (RPC-017),
-        to journal in the commit that holds what they counted."""
+        to journal in the commit that holds what they counted; with ``prune`` (a commit made anyway) or
+        any of those, some per-key rows of past periods to delete (None: KeyedCount.meta)."""
         meta = {} if self._strangers is None else self._strangers.meta()
-        for count in (self._dealings, self._newcomers, self._vouched):
+        if self._newcomers is not None:
+            meta.update(self._newcomers.meta())
+        for count in (self._dealings, self._vouched):
             if count is not None:
-                meta.update(count.meta())
+                meta.update(count.meta(prune=prune or bool(meta)))
         return meta
 
     @property
@@ -2120,7 +2123,7 @@ class Peer:
         """Journal context we hold, without its request (which was refused): durable before we answer."""
         if self.journal is None:
             return
-        meta = self._quota_meta()
+        meta = self._quota_meta(prune=bool(taken))
         if taken or meta:
             self.journal.record_batch([(vs, [], False) for vs in taken], at_ms=now, meta=meta or None)
 

@@ -109,6 +109,9 @@ DEALINGS_CREDIT: Final = 1
 # in the commit that journals what it counted. Credit earned since a key's last counted statement is
 # memory only: a restart loses it (less room, never a second quota).
 META_DEALINGS: Final = "a2a-coop/dealings-statements"
+# The rows of an earlier window a KeyedCount deletes per commit at most (:meth:`KeyedCount.meta`): bounded
+# work in any one commit, and every past row gone within a few commits of a new period.
+PRUNE_ROWS: Final = 64
 
 
 def open_part(total: int, share: float) -> int:
@@ -324,6 +327,10 @@ class KeyedCount:
         self.window = now // period_ms
         self.counted: Counter[str] = Counter()
         self.credit: Counter[str] = Counter()
+        # Rows of an earlier window count for nothing: they are deleted, PRUNE_ROWS a commit at most
+        # (:meth:`meta`), so that the rows stay those of the keys counted this period and the last, not
+        # of every key ever counted (read whole at every start).
+        self.stale: list[str] = []
         for row, value in stored:
             key = row[len(prefix) + 1 :]
             kept = (
@@ -334,12 +341,16 @@ class KeyedCount:
             )
             if kept and key:
                 self.counted[key], self.credit[key] = value[1], value[2]
+            else:
+                self.stale.append(row)
         self.dirty: set[str] = set()
         self.refused = 0  # statements refused since start (status, tests)
 
     def _roll(self, now: int) -> None:
         window = now // self.period_ms
         if window > self.window:
+            # The rows of the window that ends (journaled, or not yet: a delete of none is a no-op).
+            self.stale.extend(f"{self.prefix}/{k}" for k in self.counted)
             self.window, self.counted, self.credit = window, Counter(), Counter()
             self.dirty.clear()  # rows of an earlier window count for nothing (read again: ignored)
 
@@ -373,12 +384,20 @@ class KeyedCount:
         self._roll(now)
         self.credit[key] += 1
 
-    def meta(self) -> dict[str, Any]:
-        """What to journal with the next commit: the rows of the keys counted since the last one."""
-        if not self.dirty:
-            return {}
-        rows = {f"{self.prefix}/{k}": [self.window, self.counted[k], self.credit[k]] for k in self.dirty}
+    def meta(self, *, prune: bool = True) -> dict[str, Any]:
+        """What to journal with the next commit: the rows of the keys counted since the last one, and
+        (``prune``, or when there are such rows) None -- delete -- for at most :data:`PRUNE_ROWS` rows of
+        an earlier window. Never the row of a key counted this window: that one holds its count."""
+        rows: dict[str, Any] = {
+            f"{self.prefix}/{k}": [self.window, self.counted[k], self.credit[k]] for k in self.dirty
+        }
         self.dirty.clear()
+        if (prune or rows) and self.stale:
+            cut = len(self.prefix) + 1
+            while self.stale and len(rows) < PRUNE_ROWS:
+                row = self.stale.pop()
+                if not self.counted[row[cut:]]:  # counted again this window: its row is current
+                    rows[row] = None
         return rows
 
 
