@@ -172,9 +172,10 @@ def test_a_revocation_of_a_key_the_escrow_holds_statements_of_is_taken_once_over
     """K's Mandate and Checkpoint were taken while the quota had room; then strangers filled it. K's
     principal revokes K: taken -- a flood must never keep out the revocation of a key a thief holds. Once:
     a second revocation of K counts, and is refused; so is a revocation of a key the escrow holds nothing
-    of."""
+    of -- here with no revocations' reserve, which would take both (tests/test_revocation_reserve.py)."""
     clock = FixedClock()
-    node = _node(tmp_path / "e.db", Party("escrow", clock), clock, StrangerQuota(per_period=4, per_key=0))
+    quota = StrangerQuota(per_period=4, per_key=0, revocations=0)
+    node = _node(tmp_path / "e.db", Party("escrow", clock), clock, quota)
     try:
         boss = Signer("k-principal", clock)
         k, mandate = fresh_key(0, clock, boss)
