@@ -177,8 +177,14 @@ def test_pending_revocations_keep_every_mark_in_fixed_memory_for_the_period_and_
     assert pending.lapses("k", (5 + PENDING_PERIODS) * period + 999) is not None
     assert pending.lapses("k", (5 + PENDING_PERIODS + 1) * period) is None
     assert pending._marks is not None and len(pending._marks) == 1 << 12
+    back = PendingRevocations(period, slots=1 << 12)  # our clock set back a period: the mark holds
+    back.mark("k", 10_000)
+    assert back.lapses("k", 9_000) == (10 + PENDING_PERIODS + 1) * period
+    idle = PendingRevocations(period, periods=2, slots=1 << 12)  # 255 periods idle: no number comes round
+    idle.mark("k", 0)
+    assert idle.lapses("k", 255 * period) is None and idle.lapses("k", 3 * period) is None
     other = PendingRevocations(period, slots=1 << 12)
-    assert other._where("k") != pending._where("k")  # a secret hash key each (2**-36 to collide)
+    assert other._where("k") != pending._where("k")  # a secret hash key each (2**-48 to collide)
     assert PendingRevocations(period).lapses("k", 0) is None  # nothing allocated before the first mark
 
 

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -90,14 +89,15 @@ DEFAULT_REVOCATION_STATEMENTS: Final = 100
 # The marks of keys whose revocation passed its checks and was refused over the quota (reserve
 # included): their statements are refused (but a KeyRevocation, and a binding taken with one) until the
 # mark lapses, at the end of the period it was set in plus PENDING_PERIODS more (a day served), each
-# refusal of a revocation of the key setting it again. Kept in a fixed array of PENDING_SLOTS slots
-# (2 bytes each, 4 MiB, allocated at the first mark) that each key sets PENDING_HASHES of, chosen by a
-# keyed hash whose key is secret and drawn afresh at each start: a mark is never lost (no false
-# negative) whatever a flood marks; a flood marking n keys within a day makes another key look marked
-# with probability about (1 - exp(-3n / 2**21))**3 -- 0.2 % at 100,000 verified revocations a day -- and
-# no one can pick which (the hash key is secret), and keys in our dealings are never refused for a mark.
-PENDING_SLOTS: Final = 1 << 21
-PENDING_HASHES: Final = 3
+# refusal of a revocation of the key setting it again. Kept in a fixed array of PENDING_SLOTS one-byte
+# slots (8 MiB, allocated at the first mark) that each key sets PENDING_HASHES of, chosen by a keyed
+# hash whose key is secret and drawn afresh at each start: a mark is never lost (no false negative)
+# whatever a flood marks; a flood marking n keys within a day makes another key look marked with
+# probability about (1 - exp(-4n / 2**23))**4 -- under 0.001 % at 100,000 verified revocations a day,
+# 2 % at a million -- and no one can pick which (the hash key is secret); keys in our dealings are never
+# refused for a mark.
+PENDING_SLOTS: Final = 1 << 23
+PENDING_HASHES: Final = 4
 PENDING_PERIODS: Final = 24
 
 # RPC-017, the newcomers' negotiations: opening Offers addressed to us from issuers outside our dealings
@@ -235,23 +235,28 @@ class NewcomerOffers:
 
 class PendingRevocations:
     """The keys whose revocation passed its checks and was refused over the quota (RPC-016, ESC-017):
-    marked for the period and the ``periods`` after it, in fixed memory (:data:`PENDING_SLOTS`).
+    marked for the period and the ``periods`` after it, in fixed memory (:data:`PENDING_SLOTS` bytes).
 
-    Each slot holds the period (mod 65535, plus one; 0: never) it was last marked in; a key is marked while
-    its :data:`PENDING_HASHES` slots, chosen by a hash keyed with a secret drawn at start, all hold a period
-    not more than ``periods`` ago. A mark is never lost whatever else is marked; the more keys a flood
-    marks, the likelier another key looks marked (see :data:`PENDING_SLOTS`), and no one can choose which.
+    Each slot holds the period it was last marked in (mod 255, plus one; 0: none), and a key is marked
+    while its :data:`PENDING_HASHES` slots, chosen by a hash keyed with a secret drawn at start, all hold a
+    period not more than ``periods`` ago; at each new period the slots older than that are cleared, so
+    that a period number never comes round again. A mark is never lost whatever else is marked; the more
+    keys a flood marks, the likelier another key looks marked (see :data:`PENDING_SLOTS`), and no one can
+    choose which. Our clock never goes back here: a mark lasts at least as long whatever it does.
 
     Args:
         period_ms: the quota's period, on our clock.
-        periods: how many periods after the one it was set in a mark lasts.
+        periods: how many periods after the one it was set in a mark lasts (at most 253).
         slots: the size of the array.
     """
 
     def __init__(self, period_ms: int, *, periods: int = PENDING_PERIODS, slots: int = PENDING_SLOTS) -> None:
+        if not 0 <= periods < 254 or slots <= 0:
+            raise ValueError(f"not a memory of marks: {periods} periods, {slots} slots")
         self.period_ms, self.periods, self.slots = period_ms, periods, slots
         self._secret = os.urandom(16)
-        self._marks: array[int] | None = None  # allocated at the first mark: most servers never need it
+        self._marks: bytearray | None = None  # allocated at the first mark: most servers never need it
+        self._window = -1  # the latest period seen (cleared at)
         self.marked = 0  # marks set since start (status, tests)
 
     def _where(self, key: str) -> list[int]:
@@ -260,30 +265,43 @@ class PendingRevocations:
             int.from_bytes(digest[8 * i : 8 * i + 8], "little") % self.slots for i in range(PENDING_HASHES)
         ]
 
+    def _current(self, now: int) -> int:
+        """The current period (never earlier than one seen before), the slots marked more than ``periods``
+        before it cleared."""
+        window = max(now // self.period_ms, self._window)
+        marks = self._marks
+        if window != self._window and marks is not None:
+            if window - self._window > self.periods:
+                marks[:] = bytes(self.slots)  # every mark lapsed
+            else:
+                live = {(window - age) % 255 + 1 for age in range(self.periods + 1)}
+                marks[:] = marks.translate(bytes(c if c in live else 0 for c in range(256)))
+        self._window = window
+        return window
+
     def mark(self, key: str, now: int) -> None:
-        """Mark ``key`` from now to the end of the period after next ``periods``."""
+        """Mark ``key`` from now to the end of the period ``periods`` after this one."""
+        window = self._current(now)
         if self._marks is None:
-            self._marks = array("H", bytes(2 * self.slots))
-        code = (now // self.period_ms) % 65535 + 1
+            self._marks = bytearray(self.slots)
+        code = window % 255 + 1
         for i in self._where(key):
             self._marks[i] = code
         self.marked += 1
 
     def lapses(self, key: str, now: int) -> int | None:
         """When ``key``'s mark lapses (on our clock), or None if it is not marked now."""
-        marks = self._marks
-        if marks is None:
+        if self._marks is None:
             return None
-        window = now // self.period_ms
-        code = window % 65535 + 1
-        ages = []
+        window = self._current(now)
+        code = window % 255 + 1
+        oldest = 0
         for i in self._where(key):
-            stored = marks[i]
-            age = (code - stored) % 65535
-            if not stored or age > self.periods:
+            stored = self._marks[i]
+            if not stored:
                 return None
-            ages.append(age)
-        return (window - max(ages) + self.periods + 1) * self.period_ms
+            oldest = max(oldest, (code - stored) % 255)
+        return (window - oldest + self.periods + 1) * self.period_ms
 
 
 class StrangerCount:
