@@ -25,9 +25,11 @@ from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.cli.keys import _submit_to_escrow
 from a2a_coop.protocol.errors import KeyRevoked, RateLimited, RevocationUnauthorized
 from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.strangers import (
+    META_STRANGERS,
     PENDING_PERIODS,
     STRANGER_PERIOD_MS,
     NewcomerOffers,
@@ -105,29 +107,40 @@ def test_a_flood_of_revocations_that_fills_the_reserve_still_keeps_the_thief_out
         b.exchange(k.offer(bob, k.proposal()).envelope, k.setup)
 
 
-def test_the_reserve_takes_a_principals_revocation_and_its_binding_once_a_flood_filled_the_quota() -> None:
+def test_the_reserve_takes_a_principals_revocation_and_its_binding_once_a_flood_filled_the_quota(
+    tmp_path: Path,
+) -> None:
     """The reserve holds what it is sized for, per period: two revocations with their binding and
-    Mandate (three statements each) in a reserve of 6; a third is refused, and the journal's meta says
-    what the reserve took, which a restart counts on (never a second reserve in the same period)."""
+    Mandate (three statements each) in a reserve of 6, over a full quota; the journal holds what it took
+    with the quota's count, and a peer started again on it in the same period refuses a third (a crash
+    grants no second reserve); the next period takes it."""
     clock = FixedClock()
     bob = Party("bob", clock)
-    b = _flooded_peer(bob, clock, revocations=0)
-    b.stranger_quota = StrangerQuota(per_period=4, revocations=6)
-    for name in ("k1", "k2"):
-        k = Party(name, clock)
-        binding, revocation = _revocation(k, clock)
-        b.exchange(revocation.envelope, [k.mandate_vs.envelope, binding.envelope])
-        assert k.did in b.verifier.revoked
+    quota = StrangerQuota(per_period=4, revocations=6)
+    with Journal.open(tmp_path / "bob.db") as journal:
+        b = make_peer(bob, clock, journal=journal, stranger_quota=quota)
+        for i in range(3):
+            b.exchange(fresh_key(i, clock)[1].envelope)
+        with pytest.raises(RateLimited):
+            b.exchange(fresh_key(3, clock)[1].envelope)
+        for name in ("k1", "k2"):
+            k = Party(name, clock)
+            binding, revocation = _revocation(k, clock)
+            b.exchange(revocation.envelope, [k.mandate_vs.envelope, binding.envelope])
+            assert k.did in b.verifier.revoked
+        assert journal.get_meta(META_STRANGERS) == [clock.now_ms // STRANGER_PERIOD_MS, 3, 6]
     k3 = Party("k3", clock)
     binding, revocation = _revocation(k3, clock)
-    with pytest.raises(RateLimited, match="revocations over the quota"):
-        b.exchange(revocation.envelope, [k3.mandate_vs.envelope, binding.envelope])
-    assert b._strangers is not None
-    meta = b._strangers.meta() or {"": [b._strangers.window, b._strangers.count, b._strangers.reserved]}
-    stored = next(iter(meta.values()))
-    assert stored[1:] == [3, 6]
-    again = StrangerCount(StrangerQuota(per_period=4, revocations=6), stored, clock.now_ms)
-    assert again.reserve_refusal(["x"], clock.now_ms) is not None
+    with Journal.open(tmp_path / "bob.db") as journal:
+        again = make_peer(bob, clock, journal=journal, stranger_quota=quota)
+        with pytest.raises(RateLimited, match="revocations over the quota"):
+            again.exchange(revocation.envelope, [k3.mandate_vs.envelope, binding.envelope])
+        clock.now_ms = (clock.now_ms // STRANGER_PERIOD_MS + 1) * STRANGER_PERIOD_MS
+        msg = identity_pb2.KeyRevocation(key=k3.did, effective_ms=clock.now_ms - 500)
+        again.exchange(
+            k3.principal.sign("key_revocation", msg).envelope, [k3.mandate_vs.envelope, binding.envelope]
+        )
+        assert k3.did in again.verifier.revoked
 
 
 def test_only_a_revocation_that_passes_its_checks_marks_its_key() -> None:

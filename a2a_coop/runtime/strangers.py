@@ -305,7 +305,8 @@ class PendingRevocations:
 
 
 class StrangerCount:
-    """The quota's state: the current window, what it counted in all and per key.
+    """The quota's state: the current window, what it counted in all and per key, what its revocations'
+    reserve took (:meth:`reserve_refusal`), and the keys whose revocation it refused (:meth:`mark`).
 
     Args:
         quota: the limits.
