@@ -26,6 +26,7 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, service_pb2
 from a2a_coop.protocol import merkle
 from a2a_coop.protocol.errors import CoopError, RateLimited, Replayed
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.strangers import STRANGER_PERIOD_MS, StrangerQuota
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
 from conformance.suite.context import LiveClock
@@ -65,27 +66,14 @@ def test_contracts_between_fresh_keys_buy_no_room_beyond_the_quota(tmp_path: Pat
         node.close()
 
 
-@pytest.mark.req("ESC-017", "ESC-011")
-@pytest.mark.xfail(
-    strict=True,
-    reason="A party may deliver an item again (the earliest Delivery counts, first_delivered_ms), and an "
-    "escrow takes every Delivery of a contract naming it while the contract is open: one contract without "
-    "bonds between fresh keys (nobody's consent but theirs) carries any number of them, each stamped into "
-    "the transcript every auditor downloads, each earning its issuer one unit of ESC-017 credit (one more "
-    "Checkpoint), and each giving the counterparty one Ack taken uncounted as the trade's witness (the "
-    "first of its key of that statement) -- 300 Deliveries of one item, 300 Acks and 300 more Checkpoints "
-    "in an hour, without bound until the contract ends (its deadline plus the claim window, a day). "
-    "Options: an escrow takes, of each party's Deliveries of one item, the first only (what WIT-003 and "
-    "CMT-005 read is the earliest; a Receipt names the Delivery it receipts, which its issuer then "
-    "submits with it) or a few, refusing the rest ILLEGAL_TRANSITION; credit and the Ack exemption only "
-    "for the first Delivery of each item; or statements of contracts without bonds counted per key as "
-    "statements of no negotiation are.",
-)
+@pytest.mark.req("ESC-017", "ESC-011", "CMT-013")
 def test_one_contract_between_fresh_keys_carries_no_unbounded_deliveries(tmp_path: Path) -> None:
     """Attack: Mallory's two fresh keys make one contract naming the escrow as arbiter, without bonds,
     then one delivers its item again and again and the other Acks each Delivery: 300 of each stamped in
     an hour (over a quota of 100 and 16 a key), the Deliverer's credit letting as many Checkpoints in.
-    Defence wanted: one contract carries a bounded number of statements into the escrow's transcript."""
+    Defence: the escrow takes one Delivery of a party and item, and refuses the rest ILLEGAL_TRANSITION
+    (CMT-013; what WIT-003 and CMT-002 read is the earliest) -- the Ack beside each never read (ESC-001);
+    one contract carries a bounded number of statements into the escrow's transcript."""
     clock = _window(FixedClock())
     escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=100, per_key=1))
     alice, bob = Party("mallory-a", clock), Party("mallory-b", clock)
@@ -99,9 +87,210 @@ def test_one_contract_between_fresh_keys_carries_no_unbounded_deliveries(tmp_pat
             with contextlib.suppress(CoopError):
                 node.submit([delivery.envelope, ack.envelope])
                 taken += 1
-        assert taken <= 16  # the hole: 300 Deliveries and 300 Acks
+        assert taken == 1  # the hole was: 300 Deliveries and 300 Acks
     finally:
         node.close()
+
+
+@pytest.mark.req("CMT-013", "ESC-017", "WIT-006")
+def test_one_contract_carries_no_unbounded_receipts(tmp_path: Path) -> None:
+    """The same with Receipts: Bob delivers once, Alice receipts that Delivery again and again, and Bob
+    Acks each Receipt (the first Ack of his key of each, a trade's witness, uncounted) -- each Receipt a
+    statement of the contract, stamped, earning Alice credit. The escrow takes one Receipt of an item and
+    refuses the rest ILLEGAL_TRANSITION (CMT-013), the Ack beside each never read. The same Delivery and
+    Receipt submitted again -- a retry after a lost answer -- are no second ones: answered with the Stamp
+    that first named them (WIT-006), nothing refused."""
+    clock = _window(FixedClock())
+    escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=100, per_key=1))
+    alice, bob = Party("mallory-a", clock), Party("mallory-b", clock)
+    try:
+        accept = _contract(node, escrow, alice, bob)
+        delivery = bob.deliver(accept, alice)
+        node.submit([delivery.envelope])
+        taken, first = 0, None
+        for _ in range(300):
+            clock.advance(10)
+            receipt = alice.receipt(delivery)
+            ack = bob.sign("ack", commitment_pb2.Ack(statement=receipt.digest), audience=alice.did)
+            with contextlib.suppress(CoopError):
+                node.submit([receipt.envelope, ack.envelope])
+                first = first or receipt
+                taken += 1
+        assert taken == 1  # the hole was: 300 Receipts and 300 Acks
+        assert first is not None
+        held = node.escrow.verifier.statements
+        assert delivery.digest in held and first.digest in held
+        clock.advance(1_000)
+        again = node.submit([delivery.envelope, first.envelope])  # a retry: answered, never refused
+        assert [verify_statement(e).body for e in again][1:] == ["stamp", "stamp"]
+    finally:
+        node.close()
+
+
+@pytest.mark.req("CMT-013", "RPC-016")
+def test_a_peer_signs_nothing_for_a_second_delivery_or_receipt() -> None:
+    """At a peer: Mallory's one contract with Bob (no bonds; he accepts and delivers in his answer).
+    She delivers her item -- he receipts it -- then delivers it again and again: he signed a Receipt of
+    each, journaled with it, and each earned her a unit of RPC-016 credit. She receipts his Delivery,
+    then again and again: he signed an Ack of each. Now a second Delivery or Receipt of an item
+    addressed to him, received live, is refused ILLEGAL_TRANSITION (CMT-013): nothing taken, nothing
+    signed, no credit; the same Delivery resent is a replay. An offline verifier still takes a second
+    Delivery (NEG-015: views holding the same statements agree)."""
+    clock = FixedClock()
+    bob, mallory = Party("bob", clock), Party("mallory", clock)
+    b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=100, per_key=1))
+    offer = mallory.offer(bob, mallory.proposal())
+    answers = [verify_statement(a) for a in b.exchange(offer.envelope, mallory.setup)]
+    accept = next(a for a in answers if a.body == "accept")
+    his = next(a for a in answers if a.body == "delivery")
+    first = mallory.deliver(accept, bob)
+    assert [verify_statement(a).body for a in b.exchange(first.envelope)] == ["receipt"]
+    assert b._dealings is not None
+    credit = b._dealings.credit[mallory.did]
+
+    def signed_by_bob() -> int:
+        return sum(1 for vs in b.verifier.statements.values() if vs.issuer == bob.did)
+
+    ours = signed_by_bob()
+    again = []
+    for _ in range(5):
+        clock.advance(10)
+        again.append(mallory.deliver(accept, bob))
+        with pytest.raises(CoopError) as refused:
+            b.exchange(again[-1].envelope)
+        assert refused.value.code == "ILLEGAL_TRANSITION"
+    with pytest.raises(Replayed):
+        b.exchange(first.envelope)  # the same Delivery again: a replay, not a second one
+    receipt = mallory.receipt(his)
+    assert [verify_statement(a).body for a in b.exchange(receipt.envelope)] == ["ack"]
+    ours += 1
+    for _ in range(5):
+        clock.advance(10)
+        with pytest.raises(CoopError) as refused:
+            b.exchange(mallory.receipt(his).envelope)
+        assert refused.value.code == "ILLEGAL_TRANSITION"
+    assert signed_by_bob() == ours  # the hole was: a Receipt of each Delivery, an Ack of each Receipt
+    assert all(d.digest not in b.verifier.statements for d in again)
+    assert b._dealings.credit[mallory.did] == credit + 1  # her first Receipt's; none for the rest
+    offline = Verifier()
+    for envelope in (*mallory.setup, offer.envelope, *(a.envelope for a in answers), first.envelope):
+        offline.accept(envelope)
+    offline.accept(again[0].envelope)
+    assert again[0].digest in offline.statements
+
+
+def _bargain(node: Any, escrow: Party, a: Party, b: Party, n: int) -> tuple[int, list[VerifiedStatement]]:
+    """Two fresh keys open a negotiation naming the escrow and counter each other ``n`` times, each Counter
+    submitted; how many the escrow took, and the Counters."""
+    offer = a.offer(b, a.proposal(escrow=escrow.did))
+    node.submit([*a.setup, *b.setup, offer.envelope])
+    line, taken = [offer], 0
+    for i in range(n):
+        counter = (b, a)[i % 2].counter(line[-1], a.proposal(escrow=escrow.did))
+        with contextlib.suppress(CoopError):
+            node.submit([counter.envelope])
+            line.append(counter)
+            taken += 1
+    return taken, line
+
+
+@pytest.mark.req("ESC-017", "CMT-013")
+def test_acks_of_a_long_bargaining_line_ride_no_uncounted(tmp_path: Path) -> None:
+    """Attack: Mallory's two fresh keys counter each other 100 times (a negotiation naming the escrow,
+    each Counter taken: ESC-011 admits it), then one accepts: every Counter is now "a statement of a
+    contract naming the escrow", and the other party's first Ack of each rode uncounted as a trade's
+    witness -- 50 Acks stamped, and as many as the line is long. A trade's witness is an Ack of the
+    contract's Accept or of a statement naming the contract (CMT-013 and CMT-005 bound those by its
+    items), not of the bargaining before it: the Acks count, here against the credit the Accept earned."""
+    clock = _window(FixedClock())
+    escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=100, per_key=1))
+    a, b = Party("mallory-a", clock), Party("mallory-b", clock)
+    try:
+        _, line = _bargain(node, escrow, a, b, 100)
+        accept = (b, a)[100 % 2].accept(line[-1])
+        node.submit([accept.envelope])
+        acker = a if accept.issuer == a.did else b
+        acks = 0
+        for vs in line:
+            if vs.issuer != acker.did:
+                ack = acker.sign("ack", commitment_pb2.Ack(statement=vs.digest), audience=vs.issuer)
+                with contextlib.suppress(RateLimited):
+                    node.submit([ack.envelope])
+                    acks += 1
+        assert acks <= 1  # the Accept's credit; the hole was: one for each Counter of the other's, 50
+        clock.advance(10)
+        delivery = b.deliver(accept, a)
+        node.submit([delivery.envelope])
+        witness = a.sign("ack", commitment_pb2.Ack(statement=delivery.digest), audience=b.did)
+        node.submit([witness.envelope])  # an Ack of a Delivery: the trade's witness, taken uncounted
+        assert witness.digest in node.escrow.verifier.statements
+    finally:
+        node.close()
+
+
+@pytest.mark.req("ESC-011", "ESC-017")
+@pytest.mark.xfail(
+    strict=True,
+    reason="ESC-011 admits every statement of a negotiation an Offer or Counter of which names the escrow, "
+    "and ESC-017 counts only statements of no negotiation: two fresh keys (no funds, nobody's consent but "
+    "theirs) counter each other without end, each Counter stamped into the transcript every auditor "
+    "downloads -- 300 in an hour here, bounded only by the Counters' own sizes. Options: count the "
+    "bargaining statements of keys the escrow's ledger never credited (no Deposit) under the newcomer "
+    "quota, as statements of no negotiation are, the first Offer and Counter of a negotiation free; or "
+    "take a negotiation's Counters only once a contract of it is submitted with them (ESC-004 submits "
+    "the line with the Accept); or a cap on the Counters of one negotiation an escrow takes.",
+)
+def test_a_bargaining_line_between_fresh_keys_carries_no_unbounded_counters(tmp_path: Path) -> None:
+    """Attack: Mallory's two fresh keys open a negotiation naming the escrow as arbiter and counter each
+    other 300 times, each Counter submitted. Defence wanted: a bounded number stamped."""
+    clock = _window(FixedClock())
+    escrow, node = _quota_escrow(tmp_path, clock, StrangerQuota(per_period=100, per_key=1))
+    try:
+        taken, _ = _bargain(node, escrow, Party("mallory-a", clock), Party("mallory-b", clock), 300)
+        assert taken <= 100  # the hole: 300
+    finally:
+        node.close()
+
+
+@pytest.mark.req("CMT-005", "RPC-016")
+@pytest.mark.xfail(
+    strict=True,
+    reason="A BreachClaim takes effect only by its escrow's Stamp (WIT-005); held without one it causes no "
+    "event, and a peer takes any number a counterparty sends it, pending: each journaled, each earning its "
+    "claimant RPC-016 credit, each answered with an Ack the peer signs. CMT-005 lets an escrow take one "
+    "claim of a claimant and item; a peer has no such bound, and a claimant whose first claim its escrow "
+    "refused (outside the window by its clock) may sign a second one, which the escrow stamps, so refusing "
+    "every second claim at a peer could keep out the one that took effect. Options: a live receiver takes, "
+    "of a claimant's claims on one item, one without a Stamp of it by the contract's escrow, and any other "
+    "only with that Stamp (which CMT-005 lets an escrow sign for one); or claims beyond the first of a "
+    "claimant and item count under RPC-016's dealings count and earn no credit; and the peer signs no Ack "
+    "of a claim (the escrow's Stamp is its witness).",
+)
+def test_a_counterparty_cannot_send_a_peer_unbounded_claims_of_one_item() -> None:
+    """Attack: Mallory's one contract with Bob names an escrow he trusts (no bonds); past the deadline
+    she sends him claims on his item, again and again, never stamped: each taken, each Acked by him, each
+    earning her credit. Defence wanted: one (unstamped) claim of a claimant and item taken."""
+    clock = FixedClock()
+    bob, mallory, e = Party("bob", clock), Party("mallory", clock), Party("escrow", clock)
+    b = make_peer(
+        bob, clock, stranger_quota=StrangerQuota(per_period=100, per_key=1), context=[e.mandate_vs.envelope]
+    )
+    offer = mallory.offer(bob, mallory.proposal(escrow=e.did))
+    accept = next(
+        a for a in map(verify_statement, b.exchange(offer.envelope, mallory.setup)) if a.body == "accept"
+    )
+    clock.advance(DAY_MS + 1_000)
+    taken = 0
+    for _ in range(20):
+        clock.advance(10)
+        msg = commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never delivered")
+        claim = mallory.sign(
+            "breach_claim", msg, audience=bob.did, negotiation_id=accept.header.negotiation_id
+        )
+        with contextlib.suppress(CoopError):
+            b.exchange(claim.envelope)
+            taken += 1
+    assert taken <= 1  # the hole: 20, each Acked by Bob
 
 
 # --- 2: ESC-017, a party's count spent by relaying its own public statements --------------------------------

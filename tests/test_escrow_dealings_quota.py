@@ -144,9 +144,10 @@ def test_a_trades_witnesses_and_what_ends_a_key_are_taken_uncounted_once(tmp_pat
     """With a count of one a key and no credit: Alice's Ack of Mallory's Delivery under their contract
     (sent to settle, WIT-002) is the trade's, taken uncounted; a second Ack of it by Alice is nobody's
     evidence and counts (one, then RATE_LIMITED), and so does her Ack of an Offer no contract followed.
-    Mallory's principal's first KeyRevocation of her key is never counted either (ESC-017 (c)); the next
-    ones count for the principal, their revoker (a thief of her key spends her key's count). Its
-    revocations of a fresh agent of its count for it, the key of our dealings that issued them."""
+    Mallory's principal's first KeyRevocation of her key is never counted either (ESC-017 (c)), nor its
+    one correction (an earlier effective time, tests/test_attack19.py); the next ones count for the
+    principal, their revoker (a thief of her key spends her key's count). Its revocations of a fresh
+    agent of its count for it, the key of our dealings that issued them."""
     clock = _window(FixedClock())
     e, alice, mallory = Party("escrow", clock), Party("alice", clock), Party("mallory", clock)
     quota = StrangerQuota(per_period=100, per_key=1, dealings_factor=1, dealings_credit=0)
@@ -180,12 +181,13 @@ def test_a_trades_witnesses_and_what_ends_a_key_are_taken_uncounted_once(tmp_pat
                 "key_revocation",
                 identity_pb2.KeyRevocation(key=mallory.did, effective_ms=clock.now_ms - i, reason="stolen"),
             )
-            for i in range(3)
+            for i in range(4)
         ]
         node.submit([revocations[0].envelope])  # what ends her key: never counted
-        node.submit([revocations[1].envelope])  # a correction: counted for its revoker, the principal
+        node.submit([revocations[1].envelope])  # its revoker's one correction: never counted either
+        node.submit([revocations[2].envelope])  # another: counted for its revoker, the principal
         with pytest.raises(RateLimited, match="ESC-017"):
-            node.submit([revocations[2].envelope])
+            node.submit([revocations[3].envelope])
         assert node.dealings is not None and node.dealings.counted[mallory.principal.did] == 1
         assert node.dealings.counted.get(mallory.did, 0) == 0  # her thief cannot spend it away
         clock.advance(STRANGER_PERIOD_MS)  # a new period
@@ -204,12 +206,13 @@ def test_a_trades_witnesses_and_what_ends_a_key_are_taken_uncounted_once(tmp_pat
                 "key_revocation",
                 identity_pb2.KeyRevocation(key=agent.did, effective_ms=clock.now_ms - i, reason="stolen"),
             )
-            for i in range(3)
+            for i in range(4)
         ]
         node.submit([ends[0].envelope])
-        node.submit([ends[1].envelope])
+        node.submit([ends[1].envelope])  # the correction
+        node.submit([ends[2].envelope])
         with pytest.raises(RateLimited, match=mallory.principal.did):
-            node.submit([ends[2].envelope])
+            node.submit([ends[3].envelope])
         assert node.dealings.counted[mallory.principal.did] == 1
     finally:
         node.close()

@@ -170,9 +170,11 @@ def test_a_revocation_of_a_key_the_escrow_holds_statements_of_is_taken_once_over
     tmp_path: Path,
 ) -> None:
     """K's Mandate and Checkpoint were taken while the quota had room; then strangers filled it. K's
-    principal revokes K: taken -- a flood must never keep out the revocation of a key a thief holds. Once:
-    a second revocation of K counts, and is refused; so is a revocation of a key the escrow holds nothing
-    of -- here with no revocations' reserve, which would take both (tests/test_revocation_reserve.py)."""
+    principal revokes K: taken -- a flood must never keep out the revocation of a key a thief holds. Once,
+    and its one correction (an earlier effective time, tests/test_attack19.py): a third revocation of K
+    counts, and is refused, as does a second one that moves nothing earlier; so is a revocation of a key
+    the escrow holds nothing of -- here with no revocations' reserve, which would take them
+    (tests/test_revocation_reserve.py)."""
     clock = FixedClock()
     quota = StrangerQuota(per_period=4, per_key=0, revocations=0)
     node = _node(tmp_path / "e.db", Party("escrow", clock), clock, quota)
@@ -191,7 +193,10 @@ def test_a_revocation_of_a_key_the_escrow_holds_statements_of_is_taken_once_over
         node.submit([first.envelope])
         assert first.digest in node.escrow.verifier.statements and k.did in node.escrow.verifier.revoked
         with pytest.raises(RateLimited):
-            node.submit([revoke(k.did, 1_500).envelope])
+            node.submit([revoke(k.did, 500).envelope])  # later than the first: no correction
+        node.submit([revoke(k.did, 1_500).envelope])  # the correction
+        with pytest.raises(RateLimited):
+            node.submit([revoke(k.did, 1_600).envelope])
         # A key the escrow holds nothing of, revoking itself: counted, and refused. Revoked by a key
         # with no authority: refused with its own code first (ERR-002), as a defect is.
         stranger = Signer("nobody", clock)

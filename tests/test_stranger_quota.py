@@ -105,9 +105,10 @@ def test_a_counterparty_is_not_kept_out_by_a_flood_of_strangers() -> None:
 def test_a_revocation_of_a_key_we_hold_statements_of_is_taken_once_over_the_quota() -> None:
     """K's principal revokes K, whose Checkpoint Bob took while the quota had room: taken although the
     quota is used up -- a flood of strangers must never keep out the revocation of a key a thief holds.
-    Once: a second revocation of K (an earlier effective time) counts, and is refused; and so is a
-    revocation of a key Bob holds nothing of, with its binding as context (KEY-008) -- here with no
-    revocations' reserve, which would take both (``test_a_flood_does_not_keep_out_a_revocation_...``)."""
+    Once, and its one correction (an earlier effective time, tests/test_attack19.py): a third revocation
+    of K counts, and is refused, as does a second one that moves nothing earlier; and so is a revocation
+    of a key Bob holds nothing of, with its binding as context (KEY-008) -- here with no revocations'
+    reserve, which would take them (``test_a_flood_does_not_keep_out_a_revocation_...``)."""
     clock = FixedClock()
     bob = Party("bob", clock)
     b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=4, revocations=0))
@@ -126,7 +127,10 @@ def test_a_revocation_of_a_key_we_hold_statements_of_is_taken_once_over_the_quot
     b.exchange(first.envelope)
     assert b.verifier.revoked[k.did] == first.statement.key_revocation.effective_ms
     with pytest.raises(RateLimited):
-        b.exchange(revoke(k.did, 1_500).envelope)
+        b.exchange(revoke(k.did, 500).envelope)  # later than the first: no correction
+    b.exchange(revoke(k.did, 1_500).envelope)  # the correction
+    with pytest.raises(RateLimited):
+        b.exchange(revoke(k.did, 1_600).envelope)
     j, j_mandate = fresh_key(2, clock, boss)
     binding = _checkpoint(j, j_mandate)
     with pytest.raises(RateLimited):

@@ -84,6 +84,7 @@ from a2a_coop.protocol.negotiation import (
     ARBITRATED_BODIES,
     BOND_GRACE_MS,
     CLAIM_WINDOW_MS,
+    ESCROW_BODIES,
     TERMINAL_STATES,
     Contract,
     Negotiation,
@@ -112,6 +113,9 @@ _LAPSE: Final = commitment_pb2.RULING_DECISION_LAPSE
 # contract has an outcome, whatever a party's own view says.
 _CLAIMABLE: Final = frozenset({State.ACCEPTED, State.BONDED, State.PERFORMING, State.DISPUTED})
 _REVOCABLE: Final = frozenset({State.ACCEPTED, State.BONDED, State.PERFORMING})
+# The statements naming a contract (besides its Accept): a party's first Ack of one is a trade's witness
+# (ESC-017); CMT-013 and CMT-005 bound them by the contract's items, as nothing bounds a bargaining line.
+_CONTRACT_BODIES: Final = frozenset({"delivery", "receipt", "breach_claim", "revoke", *ESCROW_BODIES})
 
 
 # What refuses a statement only against the other statements its issuer signed -- its chain and its nonce
@@ -353,6 +357,10 @@ class Escrow:
         self._ledger_size = 0
         self._head = b""
         self._book = Book()
+        # ESC-017: the keys a Deposit credited (funds came in for them), which alone have the dealings'
+        # base count; not a Forfeit's beneficiary: one unit deposited, handed on from key to key by
+        # forfeits, gave each key it passed through the base count for good (tests/test_attack19.py).
+        self._deposited: set[str] = set()
         # Every envelope held, in transcript order; with an archive, only ``setup`` (the archive lists
         # the rest).
         self._transcript: list[bytes] = []
@@ -971,9 +979,11 @@ class Escrow:
             self._check_arbitrable(vs, now_ms)
         quota, dealings = self.quota, self.dealings
         reserved = False
-        refusal = self._refuse_marked(vs, counted, now_ms)
+        refusal: CoopError | None = self._refuse_marked(vs, counted, now_ms)
         if refusal is not None:
             pass
+        elif vs.body in ("delivery", "receipt"):
+            refusal = self._repeated(vs)  # CMT-013: the first of a party and item only
         elif isinstance(counted, _Dealing):
             refusal = (
                 dealings.refusal(counted.key, now_ms, credit_only=not self._funded(counted.key))
@@ -1015,6 +1025,20 @@ class Escrow:
             self._earn(vs, dealings, now_ms)
         return vs
 
+    def _repeated(self, vs: VerifiedStatement) -> CoopError | None:
+        """CMT-013: the refusal of a Delivery or Receipt of a contract naming us that repeats one we hold
+        -- a party's second Delivery of an item, a second Receipt of an item (:meth:`Contract.repeated`)
+        -- else None. We took every Delivery of an open contract: one contract between fresh keys
+        without bonds carried any number of one item, each stamped into the transcript every auditor
+        downloads, each earning its issuer ESC-017 credit and the counterparty an uncounted Ack
+        (tests/test_attack18.py). Only the party that signed the first can sign another: what we take
+        of an honest party, which signs one, is never refused so."""
+        neg = self.verifier.negotiations.find(vs.header.negotiation_id)  # forgotten: read back
+        c = neg.contract if neg is not None else None
+        if c is None or c.escrow != self.did:
+            return None
+        return c.repeated(vs)
+
     # -- the newcomer quota (ESC-017) ----------------------------------------------
 
     def deals_with(self, key: str) -> bool:
@@ -1025,56 +1049,66 @@ class Escrow:
 
     def _needed(self, verified: Sequence[VerifiedStatement | bytes]) -> frozenset[bytes]:
         """ESC-017: the statements of no negotiation in a Submit that a statement of a negotiation in it,
-        new to us, depends on -- the Mandates those cite; a Stamp naming an Accept by an escrow an Offer
-        or Counter of its negotiation names (the witness of a displacing Accept, NEG-017), an Ack naming an
-        Accept by a party of its negotiation (the offerer's witness of an Accept, WIT-004), the first of
-        each key for each Accept; and the Mandates these cite -- taken uncounted with it. A Stamp or Ack
-        by any other key, of another statement, or a second one, is no one's evidence."""
+        new to us, depends on -- the Mandates those cite; a Stamp naming an Accept by the escrow the offer
+        it accepts names (the witness of a displacing Accept, NEG-017), an Ack naming an Accept by its
+        audience (the offerer's witness of an Accept, WIT-004), the first of each key for each Accept
+        (:meth:`_witness_of`); and the Mandates these cite -- taken uncounted with it. A Stamp or Ack by
+        any other key, of another statement, or a second one, is no one's evidence."""
         held = self.verifier.statements
         new = [vs for vs in verified if not isinstance(vs, bytes) and vs.digest not in held]
         ours = {vs.digest: vs for vs in new if vs.header.negotiation_id}
         if not ours:
             return frozenset()
-        parties: dict[bytes, set[str]] = {}
-        escrows: dict[bytes, set[str]] = {}
-        for vs in ours.values():
-            nid = vs.header.negotiation_id
-            if nid not in parties:
-                parties[nid], escrows[nid] = set(), set()
-                neg = self.verifier.negotiations.by_id.get(nid)
-                if neg is not None:
-                    parties[nid].update(neg.parties)
-                    escrows[nid].update(proposal_of(o).terms.escrow for o in neg.offers)
-            parties[nid].update(k for k in (vs.issuer, vs.audience) if k)
-            if vs.body in ("offer", "counter"):
-                escrows[nid].add(proposal_of(vs).terms.escrow)
         cited = {vs.mandate_digest for vs in ours.values()}
         needed: set[bytes] = set()
         # One witness per key and Accept: what WIT-004 and NEG-017 read is the earliest, and any number
         # of Acks (or Stamps) one party signs of one statement rode uncounted beside a single Offer naming
-        # us, each stamped (tests/test_attack16.py: thirty beside one Offer over a quota of four).
+        # us, each stamped (tests/test_attack16.py: thirty beside one Offer over a quota of four). And
+        # only the witness the Accept has, read from the Accept and the offer it accepts -- never from
+        # the Submit's other statements, which we have not checked yet: Withdraws of the negotiation
+        # addressed to forty fresh keys, at the Submit's end (the first refused, ESC-001), made each a
+        # "party" whose Ack of the Accept rode uncounted with its Mandate (tests/test_attack19.py).
         witnessed: set[tuple[str, bytes]] = set()
         for vs in new:
             if vs.body == "stamp":
-                named, who = list(vs.statement.stamp.statements), escrows
+                named = list(vs.statement.stamp.statements)
             elif vs.body == "ack":
-                named, who = [vs.statement.ack.statement], parties
+                named = [vs.statement.ack.statement]
             else:
                 continue
             for digest in named:
                 dep = ours.get(digest)
-                if (
-                    dep is not None
-                    and dep.body == "accept"
-                    and vs.issuer in who[dep.header.negotiation_id]
-                    and (vs.issuer, digest) not in witnessed
-                ):
-                    witnessed.add((vs.issuer, digest))
-                    needed.add(vs.digest)
-                    cited.add(vs.mandate_digest)
-                    break
+                if dep is None or dep.body != "accept" or (vs.issuer, digest) in witnessed:
+                    continue
+                if vs.issuer != self._witness_of(dep, ours, stamp=vs.body == "stamp"):
+                    continue
+                witnessed.add((vs.issuer, digest))
+                needed.add(vs.digest)
+                cited.add(vs.mandate_digest)
+                break
         needed.update(vs.digest for vs in new if vs.body == "mandate" and vs.digest in cited)
         return frozenset(needed)
+
+    def _witness_of(
+        self, accept: VerifiedStatement, ours: Mapping[bytes, VerifiedStatement], *, stamp: bool
+    ) -> str:
+        """ESC-017 (b): the key whose witness of ``accept`` (new in a Submit; ``ours``, the Submit's new
+        statements of negotiations) rides uncounted beside it: for an Ack, the Accept's audience -- the
+        offerer, whose Ack is the Accept's witness (WIT-002, WIT-004); for a Stamp, the escrow the offer
+        it accepts names (NEG-017: the witness of a displacing Accept), that offer held or in the Submit.
+        "" when there is none."""
+        if not stamp:
+            return accept.header.audience
+        offer_digest = accept.statement.accept.offer
+        offer = ours.get(offer_digest)
+        if offer is None:
+            neg = self.verifier.negotiations.by_id.get(accept.header.negotiation_id)
+            offer = (
+                next((o for o in neg.offers if o.digest == offer_digest), None) if neg is not None else None
+            )
+        if offer is None or offer.body not in ("offer", "counter"):
+            return ""
+        return proposal_of(offer).terms.escrow
 
     def _newcomer(
         self,
@@ -1101,9 +1135,10 @@ class Escrow:
         key = issuer
         if body == "key_revocation":
             revoked = vs.statement.key_revocation.key
-            if revoked in v.chains and issuer not in v.revokers.get(revoked, ()):
+            if revoked in v.chains and v.revocation_uncounted(vs):
                 return None  # the first of its revoker: a thief's own, effective years ahead, kept the
-                # principal's out once it spent the key's count (tests/test_attack17.py); a later one counts
+                # principal's out once it spent the key's count (tests/test_attack17.py); or the
+                # revoker's one correction, earlier (tests/test_attack19.py); a later one counts
             if issuer in v.revokers.get(revoked, ()):
                 pass  # a correction by its revoker counts for the revoker: the key's thief spends the key's
                 # count, and kept the principal's earlier revocation out (tests/test_attack18.py)
@@ -1232,13 +1267,15 @@ class Escrow:
         return _Dealing(key)
 
     def _funded(self, key: str) -> bool:
-        """ESC-017: whether ``key`` has the dealings' base count here -- ours, or one our ledger ever
-        credited (a Deposit: funds, which keys cannot mint). A key in our dealings by contracts alone has
-        only the credit its contracts' statements earn: a contract without bonds between fresh keys
-        naming us needs nobody's consent but theirs, and gave its four keys the base count each, every
-        period, outside the quota's total (tests/test_attack18.py)."""
-        book = self._book
-        return key == self.did or key in book.available or key in book.locked
+        """ESC-017: whether ``key`` has the dealings' base count here -- ours, or one a Deposit of our
+        ledger credited (funds that came in for it, which keys cannot mint). A key in our dealings by
+        contracts alone has only the credit its contracts' statements earn: a contract without bonds
+        between fresh keys naming us needs nobody's consent but theirs, and gave its four keys the base
+        count each, every period, outside the quota's total (tests/test_attack18.py). Nor a Forfeit's
+        beneficiary alone: funds forfeited are handed on, not minted, and one unit deposited, forfeited
+        from key to key under revocable terms (a Revoke stamped, the revoker's bond forfeited at once),
+        gave each key it passed through the base count for good (tests/test_attack19.py)."""
+        return key == self.did or key in self._deposited
 
     def _witnesses_a_trade(self, vs: VerifiedStatement) -> bool:
         """Whether ``vs`` is a trade's witness that we take uncounted: an Ack by a party of a contract
@@ -1247,18 +1284,24 @@ class Escrow:
         reads is the earliest, and any more are nobody's evidence). An Ack of an Offer that no contract
         followed is no trade's: anyone can submit Offers naming us. (A Stamp of another escrow is a
         trade's witness only beside the Accept it names, new in the same Submit: :meth:`_needed`; we
-        never take that Accept without it, NEG-018.)"""
+        never take that Accept without it, NEG-018.) Of the contract: its Accept, or a statement naming it
+        -- not the bargaining before it (an Offer, a Counter), whose line two fresh keys make as long as
+        they like: the Acks of each Counter rode uncounted once a contract followed (tests/test_attack18.py);
+        what CMT-013 and CMT-005 leave of a contract is bounded by its items."""
         if vs.body != "ack":
             return False
         v = self.verifier
         digest = vs.statement.ack.statement
         stated = dict.get(v.statements, digest)
-        neg = v.negotiations.by_id.get(stated.header.negotiation_id) if stated is not None else None
+        if stated is None:
+            return False
+        neg = v.negotiations.by_id.get(stated.header.negotiation_id)
         c = neg.contract if neg is not None else None
         return (
             c is not None
             and c.escrow == self.did
             and vs.issuer in c.parties
+            and (digest == c.accept.digest or stated.body in _CONTRACT_BODIES)
             and v.witness.ack_time(vs.issuer, digest) is None
         )
 
@@ -1445,6 +1488,8 @@ class Escrow:
             self._ledger_size += 1
             self._head = vs.digest
             self._book.apply(vs)
+            if vs.body == "deposit":
+                self._deposited.add(vs.statement.deposit.party)
             nid = vs.header.negotiation_id
             if nid:
                 signed = self._signed_about.get(nid)

@@ -414,6 +414,34 @@ class Contract:
         ``at_ms`` (CMT-009); true for terms with no bond."""
         return all(self.locked_ms.get(p, at_ms + 1) <= at_ms for p in self._bonds_required)
 
+    def repeated(self, vs: VerifiedStatement) -> IllegalTransition | None:
+        """CMT-013: the refusal of ``vs`` if it is a party's second Delivery of an item of this contract
+        (another Delivery by its issuer of that item held; what WIT-003 and CMT-002 read is the earliest)
+        or a second Receipt of an item (one of that item held: one discharges it), else None -- for an
+        escrow taking evidence and for a live receiver, which take the first only. A party that signs
+        either twice gains nothing by it, and one contract between fresh keys carried any number, each
+        stamped, each earning ESC-017 credit and an uncounted Ack (tests/test_attack18.py). The same
+        statement again (its digest held) is no second one: it is a replay, answered as one."""
+        body = vs.body
+        if body == "delivery":
+            msg = vs.statement.delivery
+            if (
+                msg.contract == self.accept.digest
+                and vs.digest not in self.deliveries
+                and (vs.issuer, msg.item_index) in self.first_delivered_ms
+            ):
+                return IllegalTransition(
+                    f"item {msg.item_index} was delivered already: one Delivery a party and item",
+                    requirement="CMT-013",
+                )
+        elif body == "receipt":
+            item = self.deliveries.get(vs.statement.receipt.delivery)
+            if item is not None and item in self.receipted:
+                return IllegalTransition(
+                    f"item {item[1]} was receipted already: one Receipt an item", requirement="CMT-013"
+                )
+        return None
+
     def all_receipted(self, extra: tuple[str, int] | None = None) -> bool:
         done = self.receipted if extra is None else self.receipted | {extra}
         return self._owed <= done

@@ -64,6 +64,7 @@ FORFEITS_KEPT = 1024
 _VALUE_EVENTS = (Event.OFFER, Event.COUNTER, Event.ACCEPT, Event.WITNESSED_ACCEPT)
 _ACCEPTED = State.ACCEPTED
 _OFFER, _COUNTER = Event.OFFER, Event.COUNTER
+_DELIVERY, _RECEIPT, _RECEIPT_COMPLETE = Event.DELIVERY, Event.RECEIPT, Event.RECEIPT_COMPLETE
 
 
 @dataclass(frozen=True)
@@ -125,10 +126,11 @@ class Verifier:
         # one that set effective_ms.
         self.revocations_of: dict[str, list[tuple[int, bytes]]] = {}
         self._revocation_digests: set[bytes] = set()
-        # key -> the issuers of the KeyRevocations of it held: a runtime's newcomer quota takes the first
-        # of each revoker uncounted (RPC-016 (c)), not only the first of all, which the key's thief
-        # could sign itself, effective years ahead, to have its principal's counted.
-        self.revokers: dict[str, set[str]] = {}
+        # key -> the issuers of the KeyRevocations of it held, each with how many: a runtime's newcomer
+        # quota takes the first of each revoker uncounted (RPC-016 (c)), not only the first of all, which
+        # the key's thief could sign itself, effective years ahead, to have its principal's counted; and
+        # its one correction (:meth:`revocation_uncounted`).
+        self.revokers: dict[str, dict[str, int]] = {}
         # KeyRevocations, and Stamps naming one, taken so far: what :meth:`disowned` says of a held
         # statement changes only with them, so a view that kept a rating checks it again when this moves.
         self.disowning = 0
@@ -343,6 +345,20 @@ class Verifier:
             view.check(vs)
         nid = vs.negotiation_id
         neg_event = self.negotiations.check(vs) if nid else None
+        if (
+            (neg_event is _DELIVERY or neg_event is _RECEIPT or neg_event is _RECEIPT_COMPLETE)
+            and live_at is not None
+            and me is not None
+            and audience == me
+            and not ours
+        ):
+            # CMT-013: received live, a second Delivery of an item, or Receipt of an item, addressed to
+            # us is refused -- each made us sign a Receipt or an Ack, journaled, and earned its issuer
+            # credit (tests/test_attack18.py). Not offline: views holding the same statements agree.
+            neg = self.negotiations.by_id.get(nid)
+            again = neg.contract.repeated(vs) if neg is not None and neg.contract is not None else None
+            if again is not None:
+                raise again
         if record is not None:
             self._check_exposure(vs, record, neg_event, now_ms)
         if ours and issuer == me and (neg_event is _OFFER or neg_event is _COUNTER) and not self.as_signed:
@@ -494,6 +510,22 @@ class Verifier:
             else:
                 neg.apply(vs)
         return neg
+
+    def revocation_uncounted(self, vs: VerifiedStatement) -> bool:
+        """RPC-016 (c), ESC-017 (c): whether ``vs``, a KeyRevocation not held yet, is one a newcomer quota
+        takes uncounted (of a key it holds a statement of, its caller checks), whoever else spent a
+        count: the first of its revoker (the key itself or a principal it is bound to, KEY-004) or that
+        revoker's one correction -- its second, moving the key's effective revocation earlier than every
+        one held. A later one
+        counts for its revoker: counted for the key, the key's thief spent that count with statements of
+        the key dated before the first revocation (tests/test_attack18.py); counted for its revoker, a
+        party's principal at an escrow -- in its dealings, unfunded, no statement of a contract earning
+        it credit -- had no room at all, and its correction was refused every period
+        (tests/test_attack19.py). One correction a revoker and key bounds what a principal bound to a key
+        of its own can add by stepping the effective time back a millisecond at a time."""
+        r = vs.statement.key_revocation
+        n = self.revokers.get(r.key, {}).get(vs.issuer, 0)
+        return n == 0 or (n == 1 and r.key in self.revoked and r.effective_ms < self.revoked[r.key])
 
     def attested(self, issuer: str, contract: bytes) -> bool:
         """Whether ``issuer``'s attestation of ``contract`` (an Accept's digest) is held (ATT-002)."""
@@ -912,7 +944,8 @@ class Verifier:
                 self.revoked[r.key] = r.effective_ms
                 self.revocations[r.key] = vs.envelope
             self.revocations_of.setdefault(r.key, []).append((r.effective_ms, vs.digest))
-            self.revokers.setdefault(r.key, set()).add(issuer)
+            revokers = self.revokers.setdefault(r.key, {})
+            revokers[issuer] = revokers.get(issuer, 0) + 1
             self._revocation_digests.add(vs.digest)
             self.disowning += 1
         elif body == "key_rotation":

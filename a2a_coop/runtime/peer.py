@@ -759,12 +759,15 @@ class Peer:
                     if pending:
                         provisional.check(request, now_ms=now)
                     keys: list[str] | _Dealing | _Reserved | None = None
+                    extra: list[str] | _Reserved = []
                     try:
                         self._refuse_marked(request, now)  # a revocation of its key is pending here
                         if not inside:
                             keys = self._strangers_room(request, provisional.chosen(), provisional.count, now)
-                        elif self._dealings is not None:
-                            keys = self._dealings_room(request, frozenset(), now)
+                        else:
+                            extra = self._uncited_room(request, provisional, now)
+                            if self._dealings is not None:
+                                keys = self._dealings_room(request, frozenset(), now)
                     except RateLimited as over:  # its own refusal first, if it has one (ERR-002)
                         if pending:  # checked beside what is held (its binding): a revocation passed
                             self._mark_refused(request, now)
@@ -784,6 +787,7 @@ class Peer:
                         provisional.take()
                     self.verifier.accept_statement(request, now)
                     self._strangers_charge(keys, now)
+                    self._strangers_charge(extra, now)
                     self._newcomer_charge(newcomer, now)
                 except Replayed:
                     self._record_context(taken, now)
@@ -1486,7 +1490,10 @@ class Peer:
             # fifty kept over a quota of four). Not counted: our own principal's for us, one for the
             # counterparty of a swap we started, and one by a key in our dealings (or that counterparty)
             # for a key in our dealings -- a renewal. A newcomer's Offer carrying its Mandate as context
-            # takes it as what the Offer depends on (count.inside), uncounted all the same.
+            # takes it as what the Offer depends on (count.inside), uncounted all the same. One naming the
+            # swap's counterparty counts for it, whoever issued it (_dealings_room): that counterparty
+            # sent it, and a fresh principal's, counted for its issuer in nobody's dealings, was counted
+            # for no one -- some 60 a swap, a swap a minute (tests/test_attack19.py).
             agent = vs.statement.mandate.agent
             if agent == self.did:
                 return issuer == self.mandate_vs.issuer
@@ -1507,8 +1514,7 @@ class Peer:
             # first of all, which a thief holding the key signed itself, effective years ahead, and then
             # spent the key's count to keep its principal's out (tests/test_attack17.py).
             key = vs.statement.key_revocation.key
-            first = issuer not in v.revokers.get(key, ())
-            return key in chosen or self.deals_with(key) or (first and key in v.chains)
+            return key in chosen or self.deals_with(key) or (key in v.chains and v.revocation_uncounted(vs))
         if body == "key_rotation":
             return issuer in v.chains and issuer not in v.rotated and issuer not in v.revoked
         return False
@@ -1532,7 +1538,9 @@ class Peer:
         - a Stamp by an escrow we trust naming a statement we hold in memory or take from this answer (its
           Stamp of our bonded Offer, of the counterparty's Ack of our Delivery): an honest escrow stamps a
           statement once, so these are as many as what we hold, whoever relays them; in that escrow's own
-          answer, any Stamp of its, and a Deposit it addresses to us;
+          answer, a Deposit it addresses to us -- not any Stamp of its: trusted with the bonds, not with
+          our disk, it answered a Submit with a hundred Stamps naming statements we never saw, all
+          journaled uncounted (tests/test_attack19.py);
         - the Mandates these cite (a counterparty's renewed Mandate, RPC-002), and those these cite.
         """
         for vs in answer:
@@ -1573,8 +1581,8 @@ class Peer:
                 ):
                     firsts.add(("attestation", issuer, about))
                     taken[vs.digest] = vs
-            elif escrow and issuer == escrow and escrow in trusted and body in ("stamp", "deposit"):
-                taken[vs.digest] = vs  # the escrow's own answer to our Submit (WIT-006, ESC-007, ESC-008)
+            elif escrow and issuer == escrow and escrow in trusted and body == "deposit":
+                taken[vs.digest] = vs  # the escrow's own answer to our Submit: a Deposit to us (BDY-014)
         for vs in stmts:
             if (
                 vs.body == "stamp"
@@ -1682,33 +1690,77 @@ class Peer:
         if vs.body == "key_revocation" and self._strangers is not None:
             self._strangers.mark(vs.statement.key_revocation.key, now)
 
+    def _uncited_room(
+        self, request: VerifiedStatement, provisional: _Provisional, now: int
+    ) -> list[str] | _Reserved:
+        """RPC-016 for a request of our dealings: the keys that the Mandates held provisionally for it
+        (RPC-015: those whose agent is a key it names) count for, one entry a Mandate, when nothing taken
+        with it cites them and they are no statement of our dealings (:meth:`_inside`) -- counted for
+        their issuer as a stranger's request is, all or nothing with the request. Anyone can sign a
+        Mandate naming any key: forty fresh principals' Mandates naming us, or the request's issuer, rode
+        in uncounted as what a request of our dealings depends on, with every request
+        (tests/test_attack19.py). What the request's checks read is what it and the rest taken with it
+        cite (and a revocation's binding). A KeyRevocation's revoker's Mandates naming its key (renewals,
+        which ``a2a-coop revoke-key`` sends with the one its binding cites) go to the revocations' reserve
+        when the quota has no room for them (:class:`_Reserved`). Raises the quota's RateLimited (the
+        reserve's) when it has no room for them."""
+        strangers = self._strangers
+        if strangers is None or not provisional.held:
+            return []
+        taking = provisional.chosen()
+        cited = {request.mandate_digest, *(vs.mandate_digest for vs in taking)}
+        if provisional.binding is not None:
+            cited.add(provisional.binding.mandate_digest)
+        extra = [
+            vs
+            for vs in taking
+            if vs.body == "mandate"
+            and vs.digest not in cited
+            and not self._inside(vs, provisional.count.chosen)
+        ]
+        if not extra:
+            return []
+        keys = [self._counts_for(vs) for vs in extra]
+        refusal = strangers.refusal(keys, now)
+        if refusal is not None:
+            if not self._revocation_package(request, extra):
+                raise refusal
+            refusal = strangers.reserve_refusal(keys, now)
+            if refusal is not None:
+                raise refusal
+            return _Reserved(keys)
+        return keys
+
     def _dealings_room(self, vs: VerifiedStatement, chosen: frozenset[str], now: int) -> _Dealing | None:
         """RPC-016 for a statement of our dealings (:meth:`_inside`), for :meth:`_strangers_charge`: a
         public statement of a key in our dealings counts for it (:data:`~.strangers.META_DEALINGS`), and
         a statement of a negotiation with us it issued (or an Offer to us, or its Stamp as the escrow of
-        a contract of ours, :meth:`_witnesses_ours`) earns it credit; None when it
-        does neither: ours or our principal's, one of the counterparty of a swap we started
-        (``chosen``), what ends a key (a KeyRotation, a revoker's first KeyRevocation of a key: always
-        taken, once; a later one counts for the key it revokes), its issuer's first Attestation of a
-        contract of ours (:meth:`_attests_ours`), or one of a key outside our dealings that
-        :meth:`_inside` let in. One contract without bonds keeps a party
-        and its principal in our dealings for good (ATT-018), and their own public statements -- a
+        a contract of ours, :meth:`_witnesses_ours`) earns it credit; a public statement of the
+        counterparty of a swap we started (``chosen``) counts for it too, in our dealings or not, and so
+        does a Mandate naming it by a key outside our dealings (exempt, it answered each swap with some
+        60 Checkpoints of its own chain, or 60 fresh principals' Mandates naming it, a swap a minute,
+        tests/test_attack19.py); None
+        when it does neither: ours or our principal's, what ends a key (a KeyRotation, a revoker's first
+        KeyRevocation of a key or its one correction: always taken, once; a later one counts for its
+        revoker), its issuer's first Attestation of a contract of ours (:meth:`_attests_ours`), or one
+        of a key outside our dealings that :meth:`_inside` let in. One contract without bonds keeps a
+        party and its principal in our dealings for good (ATT-018), and their own public statements -- a
         Checkpoint at each next seq of a chain -- were journaled without bound (tests/test_attack16.py);
         a flat per-key limit refused an honest counterparty's Attestations (one a bonded trade) past the
         256th trade of an hour. Raises RateLimited when the key has no room now."""
         dealings = self._dealings
         issuer = vs.issuer
-        if dealings is None or issuer in (self.did, self.mandate_vs.issuer) or issuer in chosen:
+        if dealings is None or issuer in (self.did, self.mandate_vs.issuer):
             return None
         if vs.body == "key_rotation":
             return None  # the last statement of its key's chain (KEY-005): one a key
         if vs.body == "key_revocation":
-            if issuer not in self.verifier.revokers.get(vs.statement.key_revocation.key, ()):
-                return None  # the first of its revoker: always taken, once
+            if self.verifier.revocation_uncounted(vs):
+                return None  # the first of its revoker, or its one correction: always taken, once
             # A later one counts for the key it revokes: a key in our dealings revoking itself, effective
             # years ahead, again and again was journaled uncounted (tests/test_attack17.py).
-        elif not self.deals_with(issuer):
-            return None
+        elif not self.deals_with(issuer) and issuer not in chosen and vs.body != "mandate":
+            return None  # one of a key outside our dealings that _inside let in (a Mandate: below)
         nid = vs.negotiation_id
         if nid:
             neg = self.verifier.negotiations.by_id.get(nid)
@@ -1721,6 +1773,10 @@ class Peer:
         elif vs.body == "attestation" and self._attests_ours(vs):
             return None
         key = self._counts_for(vs)
+        if vs.body == "mandate" and key not in chosen and not self.deals_with(key):
+            # Its issuer outside our dealings: _inside let it in as naming the swap's counterparty, which
+            # sent it -- counted for that counterparty (tests/test_attack19.py).
+            key = vs.statement.mandate.agent
         refusal = dealings.refusal(key, now)
         if refusal is not None:
             raise refusal

@@ -490,6 +490,8 @@ class MinimalPeer:
                 raise Refused("ILLEGAL_TRANSITION", "delivered before the Accept", "NEG-014")
             if d.item_index >= len(_gives(neg, h.issuer)):
                 raise Refused("BODY_INVALID", "no such item", "NEG-008")
+            if (h.issuer, d.item_index) in neg.delivered:
+                raise Refused("ILLEGAL_TRANSITION", "this item was delivered already", "CMT-013")
             return
         if vs.body == "receipt":
             delivery = self.held.get(vs.stmt.receipt.delivery)
@@ -501,6 +503,8 @@ class MinimalPeer:
                 raise Refused("STALE_REFERENCE", "not a Delivery of this contract", "NEG-005")
             if h.issuer != delivery.header.audience:
                 raise Refused("WRONG_PARTY", "only the receiver receipts a Delivery", "NEG-008")
+            if (delivery.header.issuer, delivery.stmt.delivery.item_index) in neg.receipted:
+                raise Refused("ILLEGAL_TRANSITION", "this item was receipted already", "CMT-013")
             return
         raise Refused("ILLEGAL_TRANSITION", f"{vs.body} is not supported by this peer", "NEG-001")
 

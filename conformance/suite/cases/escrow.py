@@ -326,6 +326,35 @@ def claim_twice(ctx: Context) -> Outcome:
 
 
 @_escrow_case(
+    "esc.deliver-twice",
+    "A party's second Delivery of an item, or a second Receipt of an item, is not taken",
+    "CMT-013",
+)
+def deliver_twice(ctx: Context) -> Outcome:
+    """Bob delivers his item (the escrow must stamp it), then delivers it again -- a new statement: the
+    second is refused ILLEGAL_TRANSITION; Alice receipts the first (stamped) and receipts it again:
+    refused too. One contract between two keys would otherwise carry any number of them."""
+    d = esc_target.deal(ctx)
+    first = esc_target.deliver(d, d.bob)
+    signed = esc_target.take(ctx, [first], note="Bob's delivery")
+    ctx.must(
+        _stamp_names([s for s in signed if s.body == "stamp"], [first.digest]),
+        "the delivery was not stamped (WIT-001)",
+    )
+    reply = esc_target.submit(ctx, [esc_target.deliver(d, d.bob).envelope], note="a second delivery of it")
+    ctx.expect_rejection(reply, "ILLEGAL_TRANSITION", what="a second delivery of one item")
+    receipt = d.alice.receipt(first)
+    signed = esc_target.take(ctx, [receipt], note="Alice's receipt of it")
+    ctx.must(
+        _stamp_names([s for s in signed if s.body == "stamp"], [receipt.digest]),
+        "the receipt was not stamped (WIT-001)",
+    )
+    reply = esc_target.submit(ctx, [d.alice.receipt(first).envelope], note="a second receipt of it")
+    ctx.expect_rejection(reply, "ILLEGAL_TRANSITION", what="a second receipt of one item")
+    return Outcome.passed("stamped the first delivery and receipt, refused the second of each")
+
+
+@_escrow_case(
     "esc.ruling-uphold",
     "After the response window, a claim with no timely Delivery is upheld",
     "CMT-002",

@@ -211,6 +211,28 @@ def delivery_bad_item(ctx: Context) -> Outcome:
     return Outcome.passed(refuses(ctx, bad.envelope, "BODY_INVALID", what="a delivery of item 3 of 1"))
 
 
+@case(
+    "neg.deliver-twice",
+    "A second Delivery of an item, or Receipt of an item, sent live is refused ILLEGAL_TRANSITION",
+    "CMT-013",
+)
+def deliver_twice(ctx: Context) -> Outcome:
+    """Alice delivers her item, which the target takes, then delivers it again (a new statement, not the
+    same one resent): the second must be refused. If the target delivered in its answer, Alice receipts
+    its Delivery, then receipts it again: the second must be refused too."""
+    contract = form_contract(ctx)
+    alice = contract.party
+    ctx.send(alice.deliver(contract.accept, target(ctx)), note="our delivery")
+    again = alice.deliver(contract.accept, target(ctx))
+    done = refuses(ctx, again.envelope, "ILLEGAL_TRANSITION", what="a second delivery of our item")
+    if not contract.deliveries:
+        return Outcome.passed(f"{done} (the target delivered nothing in its answer: no receipt tried)")
+    theirs = contract.deliveries[0]
+    ctx.send(alice.receipt(theirs), note="our receipt of its delivery")
+    done2 = refuses(ctx, alice.receipt(theirs).envelope, "ILLEGAL_TRANSITION", what="a second receipt of it")
+    return Outcome.passed(f"{done}; {done2}")
+
+
 @case("neg.receipt-own-delivery", "Receipting one's own Delivery is refused WRONG_PARTY", "NEG-008")
 def receipt_own_delivery(ctx: Context) -> Outcome:
     """Alice delivers, then receipts her own Delivery."""

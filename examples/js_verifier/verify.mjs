@@ -1,0 +1,1621 @@
+#!/usr/bin/env node
+// An offline verifier of the a2a-coop conformance vectors, written from SPEC.md and proto/*.proto
+// alone (no code of the Python reference was read while writing it). Node 20, no npm dependencies:
+// node:crypto gives SHA-256 and Ed25519, and the protobuf reader below is the decoding profile of
+// SPEC 6.2.1 written out.
+//
+//   node examples/js_verifier/verify.mjs conformance/vectors/*.json          # summary
+//   node examples/js_verifier/verify.mjs --json conformance/vectors/*.json   # machine-readable
+//   node examples/js_verifier/verify.mjs --verbose FILE                      # every disagreement
+//
+// What it implements is the list LAYERS below; see README.md next to this file.
+
+import { createHash, createPublicKey, verify as edVerify } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+
+// ---------------------------------------------------------------------------------------------
+// Constants (SPEC 0.5)
+
+const PAYLOAD_TYPE = "application/vnd.a2acoop.statement.v1+protobuf";
+const MAX_ENVELOPE = 65536;
+const MAX_INT = (1n << 53n) - 1n;
+const SKEW_MS = 30000n;
+const CLAIM_WINDOW = 86400000n;
+const U32 = 1n << 32n;
+const U64 = 1n << 64n;
+
+class Reject extends Error {
+  constructor(code, requirement, detail) {
+    super(`${code} (${requirement}): ${detail}`);
+    this.code = code;
+    this.requirement = requirement;
+    this.detail = detail;
+  }
+}
+const fail = (code, req, detail) => {
+  throw new Reject(code, req, detail);
+};
+
+const sha256 = (...parts) => {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p);
+  return h.digest();
+};
+const hex = (b) => Buffer.from(b).toString("hex");
+
+// ---------------------------------------------------------------------------------------------
+// Schema (proto/a2acoop/v1/*.proto). type: u32 u64 bool enum string bytes or a message name.
+
+const F = (n, name, type, opts = {}) => ({ n, name, type, ...opts });
+const SCHEMA = {
+  Envelope: [F(1, "payload", "bytes"), F(2, "payload_type", "string"), F(3, "signatures", "Signature", { rep: true })],
+  Signature: [F(1, "keyid", "string"), F(2, "sig", "bytes")],
+  Statement: [
+    F(1, "header", "Header"),
+    ...[
+      [10, "mandate", "Mandate"], [11, "key_rotation", "KeyRotation"], [12, "key_revocation", "KeyRevocation"],
+      [13, "checkpoint", "Checkpoint"], [20, "offer", "Offer"], [21, "counter", "Counter"], [22, "accept", "Accept"],
+      [23, "reject", "Reject"], [24, "withdraw", "Withdraw"], [30, "bond_lock", "BondLock"],
+      [31, "delivery", "Delivery"], [32, "receipt", "Receipt"], [33, "breach_claim", "BreachClaim"],
+      [34, "revoke", "Revoke"], [35, "release", "Release"], [36, "forfeit", "Forfeit"], [37, "refund", "Refund"],
+      [38, "reveal", "Reveal"], [39, "ruling", "Ruling"], [40, "attestation", "Attestation"], [41, "ack", "Ack"],
+      [42, "deposit", "Deposit"], [43, "stamp", "Stamp"],
+    ].map(([n, name, t]) => F(n, name, t, { oneof: "body" })),
+  ],
+  Header: [
+    F(1, "version", "u32"), F(2, "issuer", "string"), F(3, "audience", "string"), F(4, "seq", "u64"),
+    F(5, "prev", "bytes"), F(6, "issued_at_ms", "u64"), F(7, "not_before_ms", "u64"), F(8, "expires_at_ms", "u64"),
+    F(9, "nonce", "bytes"), F(10, "negotiation_id", "bytes"), F(11, "refs", "bytes", { rep: true }),
+    F(12, "mandate", "bytes"),
+  ],
+  Mandate: [
+    F(1, "agent", "string"), F(2, "valid_from_ms", "u64"), F(3, "valid_until_ms", "u64"), F(4, "currency", "string"),
+    F(5, "max_per_deal", "u64"), F(6, "min_per_deal", "u64"), F(7, "budget_per_period", "u64"),
+    F(8, "period_ms", "u64"), F(9, "max_outstanding", "u64"), F(10, "allowed_categories", "string", { rep: true }),
+    F(11, "allowed_counterparties", "string", { rep: true }), F(12, "execution_window_end_ms", "u64"),
+  ],
+  KeyRotation: [F(1, "new_key", "string")],
+  KeyRevocation: [F(1, "key", "string"), F(2, "effective_ms", "u64"), F(3, "reason", "string")],
+  Checkpoint: [F(1, "log_root", "bytes")],
+  Item: [
+    F(1, "kind", "enum"), F(2, "category", "string"), F(3, "description", "string"), F(4, "quantity", "u64"),
+    F(5, "unit", "string"), F(6, "value", "u64"), F(7, "deadline_ms", "u64"), F(8, "spec_digest", "bytes"),
+  ],
+  Revocation: [F(1, "allowed", "bool"), F(2, "forfeit_bond", "bool"), F(3, "notice_ms", "u64")],
+  Terms: [
+    F(1, "currency", "string"), F(2, "issuer_bond", "u64"), F(3, "audience_bond", "u64"), F(4, "escrow", "string"),
+    F(5, "revocation", "Revocation"), F(6, "response_window_ms", "u64"),
+  ],
+  Claim: [
+    F(1, "kind", "enum"), F(2, "subject", "string"), F(3, "amount", "u64", { oneof: "value" }),
+    F(4, "commitment", "bytes", { oneof: "value" }),
+  ],
+  Offer: [
+    F(1, "gives", "Item", { rep: true }), F(2, "wants", "Item", { rep: true }), F(3, "terms", "Terms"),
+    F(4, "exclusive_key", "bytes"), F(5, "claims", "Claim", { rep: true }),
+  ],
+  Counter: [F(1, "offer", "bytes"), F(2, "proposal", "Offer")],
+  Accept: [F(1, "offer", "bytes")],
+  Reject: [F(1, "offer", "bytes"), F(2, "reason", "string")],
+  Withdraw: [F(1, "offer", "bytes"), F(2, "reason", "string")],
+  BondLock: [F(1, "contract", "bytes"), F(2, "party", "string"), F(3, "amount", "u64")],
+  Delivery: [F(1, "contract", "bytes"), F(2, "item_index", "u32"), F(3, "artifact_digest", "bytes"), F(4, "uri", "string")],
+  Receipt: [F(1, "delivery", "bytes"), F(2, "rating", "u32")],
+  BreachClaim: [
+    F(1, "contract", "bytes"), F(2, "item_index", "u32"), F(3, "evidence", "bytes", { rep: true }), F(4, "reason", "string"),
+  ],
+  Revoke: [F(1, "contract", "bytes"), F(2, "reason", "string")],
+  Release: [F(1, "contract", "bytes"), F(2, "party", "string"), F(3, "amount", "u64")],
+  Forfeit: [
+    F(1, "contract", "bytes"), F(2, "party", "string"), F(3, "amount", "u64"), F(4, "beneficiary", "string"),
+    F(5, "cause", "bytes"),
+  ],
+  Ruling: [F(1, "contract", "bytes"), F(2, "claim", "bytes"), F(3, "decision", "enum"), F(4, "evidence", "bytes")],
+  Refund: [F(1, "contract", "bytes"), F(2, "party", "string"), F(3, "amount", "u64")],
+  Reveal: [F(1, "statement", "bytes"), F(2, "claim_index", "u32"), F(3, "salt", "bytes"), F(4, "amount", "u64")],
+  Ack: [F(1, "statement", "bytes")],
+  Stamp: [F(1, "statements", "bytes", { rep: true })],
+  Deposit: [F(1, "party", "string"), F(2, "amount", "u64"), F(3, "currency", "string"), F(4, "reference", "string")],
+  Attestation: [
+    F(1, "subject", "string"), F(2, "offer", "bytes"), F(3, "accept", "bytes"), F(4, "outcome", "enum"),
+    F(5, "evidence", "bytes", { rep: true }), F(6, "rating", "u32"),
+  ],
+};
+const MSG = {};
+for (const [name, fields] of Object.entries(SCHEMA)) {
+  const byNum = new Map(fields.map((f) => [f.n, f]));
+  MSG[name] = { name, fields, byNum, maxN: Math.max(...fields.map((f) => f.n)) };
+}
+const WIRE_OF = { u32: 0, u64: 0, bool: 0, enum: 0, string: 2, bytes: 2 };
+const wireOf = (t) => (t in WIRE_OF ? WIRE_OF[t] : 2);
+
+// ---------------------------------------------------------------------------------------------
+// The decoding profile (SPEC 6.2, 6.2.1): one scan that parses every field and records the first
+// canonical-form finding in byte order. Malformed (W1-W5, K1-K7, U1) throws at once; a
+// non-canonical finding is kept and reported only if the whole input parses (P1, STM-001).
+
+class Malformed extends Error {
+  constructor(rule, detail) {
+    super(`${rule}: ${detail}`);
+    this.rule = rule;
+  }
+}
+
+function utf8Valid(buf) {
+  try {
+    new TextDecoder("utf-8", { fatal: true }).decode(buf);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+class Scanner {
+  constructor(bytes, { allowUnknown }) {
+    this.b = bytes;
+    this.allowUnknown = allowUnknown;
+    this.finding = null; // {rule, at, detail}
+  }
+  note(rule, at, detail) {
+    if (this.finding === null || at < this.finding.at) this.finding = { rule, at, detail };
+  }
+  varint(pos, end, what) {
+    let v = 0n;
+    let shift = 0n;
+    for (let i = 0; ; i++) {
+      if (pos + i >= end) throw new Malformed("STM-014", `${what}: truncated varint (W1)`);
+      if (i >= 10) throw new Malformed("STM-014", `${what}: varint longer than 10 bytes (W2)`);
+      const byte = this.b[pos + i];
+      v |= BigInt(byte & 0x7f) << shift;
+      shift += 7n;
+      if ((byte & 0x80) === 0) {
+        if (i === 9 && byte > 1) throw new Malformed("STM-014", `${what}: varint >= 2^64 (W2)`);
+        return { v, next: pos + i + 1, padded: i > 0 && byte === 0 };
+      }
+    }
+  }
+  message(type, start, end) {
+    const m = MSG[type];
+    const out = {};
+    for (const f of m.fields) if (f.rep) out[f.name] = [];
+    const oneofSeen = {};
+    let prev = null; // {n, known, rep}
+    let pos = start;
+    while (pos < end) {
+      const tagAt = pos;
+      const tag = this.varint(pos, end, `${type} tag`);
+      if (tag.v >= U32) throw new Malformed("STM-014", `${type}: tag >= 2^32 (W3)`);
+      const num = Number(tag.v >> 3n);
+      const wt = Number(tag.v & 7n);
+      if (num === 0) throw new Malformed("STM-014", `${type}: field number 0 (W3)`);
+      if (![0, 1, 2, 5].includes(wt)) throw new Malformed("STM-014", `${type}: wire type ${wt} (W4)`);
+      pos = tag.next;
+      const f = m.byNum.get(num);
+      if (!f && num < m.maxN) throw new Malformed("STM-016", `${type}: field ${num} below the highest defined (U1)`);
+      if (!f && !this.allowUnknown) throw new Malformed("ENV-009", `${type}: unknown field ${num}`);
+      const known = !!f;
+      const rule = known ? "STM-002" : "STM-016";
+      if (tag.padded) this.note(rule, tagAt, `${type}.${num}: padded tag (W6)`);
+      if (prev) {
+        const outOfOrder = num < prev.n || (num === prev.n && known && !f.rep);
+        if (outOfOrder) this.note(known && prev.known ? "STM-002" : "STM-016", tagAt, `${type}.${num} after ${prev.n} (K8/U3)`);
+      }
+      if (known && wireOf(f.type) !== wt) throw new Malformed("STM-015", `${type}.${f.name}: wire type ${wt} (K1)`);
+      let value;
+      if (wt === 0) {
+        const r = this.varint(pos, end, `${type}.${num} value`);
+        if (r.padded) this.note(rule, pos, `${type}.${num}: padded value (W6)`);
+        pos = r.next;
+        value = r.v;
+      } else if (wt === 1 || wt === 5) {
+        const n = wt === 1 ? 8 : 4;
+        if (pos + n > end) throw new Malformed("STM-014", `${type}.${num}: fixed value cut short (W5)`);
+        pos += n;
+      } else {
+        const r = this.varint(pos, end, `${type}.${num} length`);
+        if (r.padded) this.note(rule, pos, `${type}.${num}: padded length (W6)`);
+        if (BigInt(r.next) + r.v > BigInt(end)) throw new Malformed("STM-014", `${type}.${num}: length past the end (W5)`);
+        const s = r.next;
+        const e = r.next + Number(r.v);
+        pos = e;
+        value = [s, e];
+      }
+      prev = { n: num, known, rep: known && f.rep };
+      if (!known) continue;
+      // Known field: type checks (K2-K7), presence (K10), decode.
+      let v;
+      const explicit = !!f.oneof || !(f.type in WIRE_OF);
+      switch (f.type) {
+        case "u32":
+          if (value >= U32) throw new Malformed("STM-015", `${type}.${f.name}: uint32 >= 2^32 (K2)`);
+          v = value;
+          break;
+        case "u64":
+          v = value;
+          break;
+        case "bool":
+          if (value > 1n) throw new Malformed("STM-015", `${type}.${f.name}: bool ${value} (K4)`);
+          v = value === 1n;
+          break;
+        case "enum":
+          if (value >= 1n << 31n) throw new Malformed("STM-015", `${type}.${f.name}: enum >= 2^31 (K5)`);
+          v = value;
+          break;
+        case "string": {
+          const buf = this.b.subarray(value[0], value[1]);
+          if (!utf8Valid(buf)) throw new Malformed("STM-015", `${type}.${f.name}: not UTF-8 (K7)`);
+          v = buf.toString("utf8");
+          break;
+        }
+        case "bytes":
+          v = Buffer.from(this.b.subarray(value[0], value[1]));
+          break;
+        default:
+          v = this.message(f.type, value[0], value[1]);
+      }
+      const isDefault = v === 0n || v === false || v === "" || (Buffer.isBuffer(v) && v.length === 0);
+      if (!explicit && !f.rep && isDefault) this.note("STM-002", tagAt, `${type}.${f.name} at its default (K10)`);
+      if (f.oneof) {
+        if (oneofSeen[f.oneof] && oneofSeen[f.oneof] !== f.name) this.note("STM-002", tagAt, `${type}: two members of oneof ${f.oneof} (K9)`);
+        oneofSeen[f.oneof] = f.name;
+        out[`$${f.oneof}`] = f.name;
+      }
+      if (f.rep) out[f.name].push(v);
+      else out[f.name] = v;
+    }
+    return out;
+  }
+}
+
+// Parse under the profile. Returns {msg} or {malformed: rule} or {noncanonical: rule}.
+function decode(type, bytes, opts) {
+  const s = new Scanner(bytes, opts);
+  let msg;
+  try {
+    msg = s.message(type, 0, bytes.length);
+  } catch (e) {
+    if (e instanceof Malformed) return { malformed: e.rule, detail: e.message };
+    throw e;
+  }
+  if (s.finding) return { noncanonical: s.finding.rule, detail: s.finding.detail, msg };
+  return { msg };
+}
+
+// Defaults for absent fields, so that later code can read every field.
+function get(msg, type, name) {
+  if (msg && name in msg) return msg[name];
+  const f = MSG[type].fields.find((x) => x.name === name);
+  if (f.rep) return [];
+  return { u32: 0n, u64: 0n, enum: 0n, bool: false, string: "", bytes: Buffer.alloc(0) }[f.type] ?? null;
+}
+// A view of a decoded message that fills in proto3 defaults.
+function view(msg, type) {
+  if (msg === null || msg === undefined) return null;
+  return new Proxy(msg, {
+    get(t, name) {
+      if (typeof name !== "string" || name.startsWith("$")) return t[name];
+      const f = MSG[type].byNum && MSG[type].fields.find((x) => x.name === name);
+      if (!f) return t[name];
+      const v = get(t, type, name);
+      if (!(f.type in WIRE_OF)) return f.rep ? v.map((x) => view(x, f.type)) : v === null ? null : view(v, f.type);
+      return v;
+    },
+    has(t, name) {
+      return name in t;
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// edwards25519 (RFC 8032 5.1) in BigInt: enough to validate keys (SPEC 3.2) and to test R for small
+// order (SPEC 5.3 step 3). The signature equation itself is node:crypto's (OpenSSL's, cofactorless).
+
+const P = (1n << 255n) - 19n;
+const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+const mod = (a) => ((a % P) + P) % P;
+const pow = (b, e) => {
+  let r = 1n;
+  b = mod(b);
+  while (e > 0n) {
+    if (e & 1n) r = (r * b) % P;
+    b = (b * b) % P;
+    e >>= 1n;
+  }
+  return r;
+};
+const inv = (a) => pow(a, P - 2n);
+const D = mod(-121665n * inv(121666n));
+const SQRT_M1 = pow(2n, (P - 1n) / 4n);
+const leInt = (b) => {
+  let v = 0n;
+  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+  return v;
+};
+
+// Returns {y, x} or a reason: "noncanonical-y", "not-on-curve", "x0-sign".
+function decodePoint(A, { reduceY = false } = {}) {
+  let y = leInt(A) & ((1n << 255n) - 1n);
+  const sign = (A[31] >> 7) & 1;
+  if (y >= P) {
+    if (!reduceY) return { err: "noncanonical-y" };
+    y -= P;
+  }
+  const u = mod(y * y - 1n);
+  const v = mod(D * y * y + 1n);
+  let x = mod(u * pow(v, 3n) * pow(u * pow(v, 7n), (P - 5n) / 8n));
+  const vx2 = mod(v * x * x);
+  if (vx2 === u) {
+    // root found
+  } else if (vx2 === mod(-u)) {
+    x = mod(x * SQRT_M1);
+  } else return { err: "not-on-curve" };
+  if (x === 0n && sign === 1) return { err: "x0-sign", x, y };
+  if (Number(x & 1n) !== sign) x = mod(-x);
+  return { x, y };
+}
+// Extended coordinates; only doubling is needed for [8]P.
+function isSmallOrder(x, y) {
+  let X = x, Y = y, Z = 1n, T = mod(x * y);
+  for (let i = 0; i < 3; i++) {
+    const A = mod(X * X), B = mod(Y * Y), C = mod(2n * Z * Z), Dd = mod(-A);
+    const E = mod((X + Y) * (X + Y) - A - B), G = mod(Dd + B), Fv = mod(G - C), H = mod(Dd - B);
+    X = mod(E * Fv); Y = mod(G * H); T = mod(E * H); Z = mod(Fv * G);
+  }
+  return X === 0n && Y === Z;
+}
+
+// ---------------------------------------------------------------------------------------------
+// did:key (SPEC 3.1, 3.2)
+
+const B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+function b58decode(s) {
+  let v = 0n;
+  for (const ch of s) {
+    const d = B58.indexOf(ch);
+    if (d < 0) return null;
+    v = v * 58n + BigInt(d);
+  }
+  const bytes = [];
+  while (v > 0n) {
+    bytes.unshift(Number(v & 0xffn));
+    v >>= 8n;
+  }
+  let zeros = 0;
+  while (zeros < s.length && s[zeros] === "1") zeros++;
+  return Buffer.from([...new Array(zeros).fill(0), ...bytes]);
+}
+function b58encode(buf) {
+  let v = leInt(Buffer.from(buf).reverse());
+  let s = "";
+  while (v > 0n) {
+    s = B58[Number(v % 58n)] + s;
+    v /= 58n;
+  }
+  for (const byte of buf) {
+    if (byte !== 0) break;
+    s = "1" + s;
+  }
+  return s;
+}
+
+const keyCache = new Map();
+// Returns the 32-byte key, or throws Reject with the KEY_* code of the first failed step.
+function validateDidKey(did, req) {
+  if (keyCache.has(did)) return keyCache.get(did);
+  const bad = (code, why) => fail(code, req, `${JSON.stringify(did).slice(0, 70)}: ${why}`);
+  if (typeof did !== "string" || !did.startsWith("did:key:z")) bad("KEY_INVALID", "not did:key:z…");
+  const raw = b58decode(did.slice(9));
+  if (!raw || raw.length !== 34 || raw[0] !== 0xed || raw[1] !== 0x01) bad("KEY_INVALID", "not 0xed01 || 32 bytes");
+  if (b58encode(raw) !== did.slice(9)) bad("KEY_INVALID", "base58 not canonical");
+  const A = raw.subarray(2);
+  const p = decodePoint(A);
+  if (p.err === "noncanonical-y") bad("KEY_NONCANONICAL", "y >= p");
+  if (p.err === "not-on-curve") bad("KEY_INVALID", "not on the curve");
+  if (p.err === "x0-sign") bad("KEY_NONCANONICAL", "x = 0 with the sign bit set");
+  if (isSmallOrder(p.x, p.y)) bad("KEY_SMALL_ORDER", "[8]A = identity");
+  keyCache.set(did, A);
+  return A;
+}
+const isValidDidKey = (did) => {
+  try {
+    validateDidKey(did, "");
+    return true;
+  } catch (e) {
+    if (e instanceof Reject) return false;
+    throw e;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Envelope, PAE, digest (SPEC 5, 6.3)
+
+const pae = (type, body) => {
+  const t = Buffer.from(type, "utf8");
+  return Buffer.concat([Buffer.from(`DSSEv1 ${t.length} `), t, Buffer.from(` ${body.length} `), body]);
+};
+const SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+
+function ed25519Verify(A, msg, sig) {
+  const R = sig.subarray(0, 32);
+  const r = decodePoint(R, { reduceY: true });
+  if (!r.err || r.err === "x0-sign") {
+    const x = r.err ? 0n : r.x;
+    if (isSmallOrder(x, r.y)) return false;
+  }
+  const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, A]), format: "der", type: "spki" });
+  return edVerify(null, msg, key, sig);
+}
+
+const negotiationId = (issuer, nonce) =>
+  sha256(Buffer.from("a2a-coop/v1/negotiation\0"), Buffer.from(issuer, "utf8"), Buffer.from([0]), nonce).subarray(0, 16);
+const commitment = (salt, amount) => {
+  const a = Buffer.alloc(8);
+  a.writeBigUInt64BE(amount);
+  return sha256(Buffer.from("a2a-coop/v1/commitment\0"), salt, a);
+};
+
+const NEGOTIATION_BODIES = new Set([
+  "offer", "counter", "accept", "reject", "withdraw", "bond_lock", "delivery", "receipt", "breach_claim",
+  "revoke", "release", "forfeit", "refund", "ruling",
+]);
+const PRINCIPAL_BODIES = new Set(["mandate", "key_rotation", "key_revocation", "checkpoint"]);
+const BODY_TYPE = Object.fromEntries(MSG.Statement.fields.filter((f) => f.oneof).map((f) => [f.name, f.type]));
+
+// Steps 1-20 of SPEC 11.1. Returns {st, body, bodyName, digest, env}.
+export function verifyStateless(envBytes) {
+  // 1. size
+  if (envBytes.length > MAX_ENVELOPE) fail("ENVELOPE_TOO_LARGE", "ENV-008", `${envBytes.length} bytes`);
+  // 2. envelope
+  const e = decode("Envelope", envBytes, { allowUnknown: false });
+  if (e.malformed || e.noncanonical) fail("MALFORMED_ENVELOPE", "ENV-009", e.detail);
+  const env = view(e.msg, "Envelope");
+  if (env.signatures.length !== 1) fail("MALFORMED_ENVELOPE", "ENV-004", `${env.signatures.length} signatures`);
+  if (env.payload.length === 0) fail("MALFORMED_ENVELOPE", "ENV-004", "empty payload");
+  // 3. payload type
+  if (env.payload_type !== PAYLOAD_TYPE) fail("UNSUPPORTED_PAYLOAD_TYPE", "ENV-003", env.payload_type);
+  const sig = env.signatures[0];
+  // 4. signing key
+  const A = validateDidKey(sig.keyid, "KEY-001");
+  // 5-7. signature
+  if (sig.sig.length !== 64) fail("SIGNATURE_INVALID", "ENV-006", `${sig.sig.length}-byte signature`);
+  if (leInt(sig.sig.subarray(32)) >= L) fail("SIGNATURE_NONCANONICAL", "ENV-007", "S >= L");
+  const signed = pae(env.payload_type, env.payload);
+  if (!ed25519Verify(A, signed, sig.sig)) fail("SIGNATURE_INVALID", "ENV-006", "does not verify");
+  const digest = sha256(signed);
+  // 8-9. statement parse, canonical form
+  const s = decode("Statement", env.payload, { allowUnknown: true });
+  if (s.malformed) fail("MALFORMED_STATEMENT", s.malformed, s.detail);
+  if (s.noncanonical) fail("NONCANONICAL_ENCODING", s.noncanonical, s.detail);
+  const st = view(s.msg, "Statement");
+  const h = st.header ?? view({}, "Header");
+  // 10. version
+  if (h.version !== 1n) fail("UNSUPPORTED_VERSION", "STM-003", `version ${h.version}`);
+  // 11. issuer
+  if (h.issuer !== sig.keyid) fail("KEYID_MISMATCH", "STM-004", "issuer is not the keyid");
+  // 12. audience form
+  if (h.audience !== "") validateDidKey(h.audience, "STM-005");
+  // 13. seq and prev
+  if ((h.seq === 0n) !== (h.prev.length === 0)) fail("HEADER_INVALID", "STM-006", "seq 0 iff prev empty");
+  if (h.seq > 0n && h.prev.length !== 32) fail("HEADER_INVALID", "STM-006", "prev not 32 bytes");
+  // 14. nonce
+  if (h.nonce.length !== 16) fail("HEADER_INVALID", "STM-007", "nonce not 16 bytes");
+  // 15. times (STM-008), then integers (STM-013)
+  if (h.issued_at_ms === 0n) fail("HEADER_INVALID", "STM-008", "issued_at_ms 0");
+  if (h.expires_at_ms <= h.issued_at_ms) fail("HEADER_INVALID", "STM-008", "expires_at_ms <= issued_at_ms");
+  if (h.not_before_ms !== 0n && h.not_before_ms >= h.expires_at_ms) fail("HEADER_INVALID", "STM-008", "not_before_ms >= expires_at_ms");
+  for (const k of ["seq", "issued_at_ms", "not_before_ms", "expires_at_ms"])
+    if (h[k] > MAX_INT) fail("HEADER_INVALID", "STM-013", `${k} > 2^53-1`);
+  // 16. body present
+  const bodyName = st.$body;
+  if (!bodyName) fail("BODY_MISSING", "STM-010", "no known body");
+  const body = st[bodyName];
+  // 17. negotiation_id
+  const nid = h.negotiation_id;
+  if (NEGOTIATION_BODIES.has(bodyName) ? nid.length !== 16 : nid.length !== 0)
+    fail("HEADER_INVALID", "STM-009", `negotiation_id of ${nid.length} bytes for ${bodyName}`);
+  if (bodyName === "offer") {
+    if (!negotiationId(h.issuer, h.nonce).equals(nid)) fail("HEADER_INVALID", "NEG-013", "negotiation_id not derived");
+  }
+  // 18. refs
+  if (h.refs.length > 64 || h.refs.some((r) => r.length !== 32)) fail("HEADER_INVALID", "STM-011", "refs");
+  // 19. mandate field
+  if (PRINCIPAL_BODIES.has(bodyName)) {
+    if (h.mandate.length !== 0 && h.mandate.length !== 32) fail("HEADER_INVALID", "MND-001", "mandate not empty or 32 bytes");
+  } else if (h.mandate.length !== 32) fail("HEADER_INVALID", "MND-001", "mandate not 32 bytes");
+  // 20. body rules
+  checkBody(bodyName, body, h);
+  return { env, st, h, body, bodyName, digest, payloadType: env.payload_type };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Body rules (SPEC 7, BDY-001..BDY-017, context-free parts)
+
+const CATEGORY = /^[a-z0-9][a-z0-9.-]{0,63}$/;
+const CURRENCY = /^[a-z0-9][a-z0-9.-]{0,31}$/;
+function bodyRule(ok, req, detail) {
+  if (!ok) fail("BODY_INVALID", req, detail);
+}
+const is32 = (b) => b.length === 32;
+const int53 = (v, what) => bodyRule(v <= MAX_INT, "BDY-015", `${what} > 2^53-1`);
+
+function checkItem(it) {
+  bodyRule(it.kind !== 0n, "BDY-002", "item kind unspecified");
+  bodyRule(CATEGORY.test(it.category), "BDY-002", "item category");
+  bodyRule(it.quantity >= 1n, "BDY-002", "item quantity");
+  bodyRule(it.deadline_ms > 0n, "BDY-002", "item deadline");
+  bodyRule(it.spec_digest.length === 0 || is32(it.spec_digest), "BDY-002", "item spec_digest");
+  int53(it.quantity, "quantity");
+  int53(it.value, "value");
+  int53(it.deadline_ms, "deadline_ms");
+}
+function checkOffer(o) {
+  bodyRule(o.gives.length >= 1 && o.gives.length <= 32, "BDY-001", "gives count");
+  bodyRule(o.wants.length >= 1 && o.wants.length <= 32, "BDY-001", "wants count");
+  bodyRule(o.terms !== null, "BDY-001", "no terms");
+  for (const it of [...o.gives, ...o.wants]) checkItem(it);
+  const t = o.terms;
+  const r = t.revocation ?? view({}, "Revocation");
+  bodyRule(CURRENCY.test(t.currency), "BDY-003", "currency");
+  if (t.escrow !== "") bodyRule(isValidDidKey(t.escrow), "BDY-003", "escrow not a did:key");
+  if (t.issuer_bond > 0n || t.audience_bond > 0n || r.allowed) bodyRule(t.escrow !== "", "BDY-003", "escrow required");
+  if (r.forfeit_bond || r.notice_ms > 0n) bodyRule(r.allowed, "BDY-003", "revocation terms without allowed");
+  bodyRule(t.response_window_ms <= CLAIM_WINDOW, "BDY-003", "response window");
+  int53(t.issuer_bond, "issuer_bond");
+  int53(t.audience_bond, "audience_bond");
+  int53(r.notice_ms, "notice_ms");
+  bodyRule(o.exclusive_key.length <= 32, "BDY-005", "exclusive_key length");
+  bodyRule(o.claims.length <= 16, "BDY-006", "claims count");
+  for (const c of o.claims) {
+    bodyRule(c.kind !== 0n, "BDY-006", "claim kind");
+    bodyRule(c.subject !== "", "BDY-006", "claim subject");
+    bodyRule(c.$value !== undefined, "BDY-006", "claim without amount or commitment");
+    if (c.$value === "commitment") bodyRule(is32(c.commitment), "BDY-006", "commitment length");
+    if (c.$value === "amount") int53(c.amount, "claim amount");
+  }
+}
+function checkMoney(b, name) {
+  bodyRule(is32(b.contract), "BDY-004", "contract");
+  bodyRule(isValidDidKey(b.party), "BDY-008", "party");
+  bodyRule(b.amount > 0n, "BDY-008", "amount");
+  int53(b.amount, "amount");
+  if (name === "forfeit") {
+    bodyRule(isValidDidKey(b.beneficiary), "BDY-008", "beneficiary");
+    bodyRule(is32(b.cause), "BDY-004", "cause");
+  }
+}
+
+function checkBody(name, b, h) {
+  switch (name) {
+    case "mandate":
+      bodyRule(isValidDidKey(b.agent), "BDY-010", "agent");
+      bodyRule(b.valid_until_ms > b.valid_from_ms, "BDY-010", "validity");
+      bodyRule(CURRENCY.test(b.currency), "BDY-010", "currency");
+      bodyRule(b.min_per_deal <= b.max_per_deal, "BDY-010", "min > max");
+      if (b.budget_per_period > 0n) bodyRule(b.period_ms > 0n, "BDY-010", "period_ms");
+      for (const k of ["valid_from_ms", "valid_until_ms", "max_per_deal", "min_per_deal", "budget_per_period", "period_ms", "max_outstanding", "execution_window_end_ms"])
+        int53(b[k], k);
+      return;
+    case "key_rotation":
+      bodyRule(isValidDidKey(b.new_key), "BDY-012", "new_key");
+      bodyRule(b.new_key !== h.issuer, "BDY-012", "new_key is the issuer");
+      return;
+    case "key_revocation":
+      bodyRule(isValidDidKey(b.key), "BDY-012", "key");
+      int53(b.effective_ms, "effective_ms");
+      return;
+    case "checkpoint":
+      bodyRule(h.seq === 0n ? b.log_root.length === 0 : is32(b.log_root), "BDY-012", "log_root length");
+      return;
+    case "offer":
+      return checkOffer(b);
+    case "counter":
+      bodyRule(is32(b.offer), "BDY-004", "counter.offer");
+      bodyRule(b.proposal !== null, "BDY-001", "no proposal");
+      return checkOffer(b.proposal);
+    case "accept":
+    case "reject":
+    case "withdraw":
+      return bodyRule(is32(b.offer), "BDY-004", `${name}.offer`);
+    case "bond_lock":
+    case "release":
+    case "forfeit":
+    case "refund":
+      return checkMoney(b, name);
+    case "delivery":
+      bodyRule(is32(b.contract), "BDY-004", "contract");
+      return bodyRule(b.artifact_digest.length === 0 || is32(b.artifact_digest), "BDY-004", "artifact_digest");
+    case "receipt":
+      bodyRule(is32(b.delivery), "BDY-004", "delivery");
+      return bodyRule(b.rating <= 100n, "BDY-009", "rating");
+    case "breach_claim":
+      bodyRule(is32(b.contract), "BDY-004", "contract");
+      return bodyRule(b.evidence.every(is32), "BDY-004", "evidence");
+    case "revoke":
+      return bodyRule(is32(b.contract), "BDY-004", "contract");
+    case "reveal":
+      bodyRule(is32(b.statement), "BDY-004", "statement");
+      bodyRule(is32(b.salt), "BDY-007", "salt");
+      return int53(b.amount, "reveal amount");
+    case "ruling": {
+      bodyRule(is32(b.contract), "BDY-004", "contract");
+      if (b.claim.length) bodyRule(is32(b.claim), "BDY-004", "claim");
+      if (b.evidence.length) bodyRule(is32(b.evidence), "BDY-004", "evidence");
+      const d = b.decision;
+      bodyRule(d === 1n || d === 2n || d === 3n, "BDY-016", "decision");
+      if (d === 1n) bodyRule(b.claim.length > 0 && b.evidence.length === 0, "BDY-016", "uphold");
+      if (d === 2n) bodyRule(b.claim.length > 0 && b.evidence.length > 0, "BDY-016", "dismiss");
+      if (d === 3n) bodyRule(b.claim.length === 0 && b.evidence.length === 0, "BDY-016", "lapse");
+      return;
+    }
+    case "attestation":
+      bodyRule(isValidDidKey(b.subject), "BDY-011", "subject");
+      bodyRule(is32(b.offer) && is32(b.accept), "BDY-011", "offer/accept");
+      bodyRule(b.outcome !== 0n, "BDY-011", "outcome");
+      bodyRule(h.audience === "", "BDY-011", "not public");
+      bodyRule(b.evidence.every(is32), "BDY-004", "evidence");
+      return bodyRule(b.rating <= 100n, "BDY-009", "rating");
+    case "ack":
+      bodyRule(is32(b.statement), "BDY-013", "statement");
+      return bodyRule(h.audience !== "", "BDY-013", "ack without audience");
+    case "deposit":
+      bodyRule(isValidDidKey(b.party), "BDY-014", "party");
+      bodyRule(b.amount > 0n, "BDY-014", "amount");
+      bodyRule(CURRENCY.test(b.currency), "BDY-014", "currency");
+      return int53(b.amount, "amount");
+    case "stamp":
+      bodyRule(b.statements.length >= 1 && b.statements.length <= 256, "BDY-017", "statements count");
+      return bodyRule(b.statements.every(is32), "BDY-004", "statements");
+    default:
+      throw new Error(`unhandled body ${name}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Contextual steps (SPEC 11.2) this verifier implements: 23-24 (mandate binding and content), 25
+// (freshness), 26 (replay), 27 (chain). Steps 22, 28-31 are not implemented (see LAYERS).
+
+function merkleRoot(ds) {
+  if (ds.length === 1) return sha256(Buffer.from([0]), ds[0]);
+  let k = 1;
+  while (k * 2 < ds.length) k *= 2;
+  return sha256(Buffer.from([1]), merkleRoot(ds.slice(0, k)), merkleRoot(ds.slice(k)));
+}
+
+// Stamps of one escrow, earliest first: issued_at_ms, then the escrow's seq, then the place in the Stamp.
+const cmpStamp = (a, b) => (a.t !== b.t ? (a.t < b.t ? -1 : 1) : a.seq !== b.seq ? (a.seq < b.seq ? -1 : 1) : a.pos - b.pos);
+
+function offerValue(o, side) {
+  const items = side === "issuer" ? o.gives : o.wants;
+  const bond = side === "issuer" ? o.terms.issuer_bond : o.terms.audience_bond;
+  return items.reduce((a, it) => a + it.value, 0n) + bond;
+}
+
+// The transition table of SPEC 8.4 (rows after the opening Offer).
+const ROWS = `
+PROPOSED COUNTER COUNTERED|PROPOSED ACCEPT ACCEPTED|PROPOSED REJECT REJECTED|PROPOSED WITHDRAW WITHDRAWN|PROPOSED EXPIRE EXPIRED
+COUNTERED COUNTER COUNTERED|COUNTERED ACCEPT ACCEPTED|COUNTERED REJECT REJECTED|COUNTERED WITHDRAW WITHDRAWN|COUNTERED EXPIRE EXPIRED
+ACCEPTED BOND_LOCK ACCEPTED|ACCEPTED BOND_COMPLETE BONDED|ACCEPTED DELIVERY PERFORMING|ACCEPTED BREACH_CLAIM DISPUTED|ACCEPTED REVOKE REVOKED
+ACCEPTED LAPSE EXPIRED|ACCEPTED RELEASE ACCEPTED|ACCEPTED FORFEIT ACCEPTED|ACCEPTED REFUND ACCEPTED
+BONDED DELIVERY PERFORMING|BONDED BREACH_CLAIM DISPUTED|BONDED REVOKE REVOKED|BONDED LAPSE EXPIRED|BONDED RELEASE BONDED|BONDED FORFEIT BONDED|BONDED REFUND BONDED
+PERFORMING DELIVERY PERFORMING|PERFORMING RECEIPT PERFORMING|PERFORMING RECEIPT_COMPLETE FULFILLED|PERFORMING BREACH_CLAIM DISPUTED
+PERFORMING REVOKE REVOKED|PERFORMING UPHOLD BREACHED|PERFORMING LAPSE EXPIRED|PERFORMING RELEASE PERFORMING|PERFORMING FORFEIT PERFORMING|PERFORMING REFUND PERFORMING
+DISPUTED BOND_LOCK DISPUTED|DISPUTED BOND_COMPLETE DISPUTED|DISPUTED DELIVERY DISPUTED|DISPUTED RECEIPT DISPUTED|DISPUTED RECEIPT_COMPLETE DISPUTED
+DISPUTED RELEASE DISPUTED|DISPUTED FORFEIT DISPUTED|DISPUTED REFUND DISPUTED|DISPUTED BREACH_CLAIM DISPUTED|DISPUTED DISMISS_PENDING DISPUTED
+DISPUTED REVOKE REVOKED|DISPUTED UPHOLD BREACHED|DISPUTED DISMISS PERFORMING|DISPUTED DISMISS_COMPLETE FULFILLED|DISPUTED LAPSE EXPIRED
+FULFILLED DELIVERY FULFILLED|FULFILLED RECEIPT FULFILLED|FULFILLED RECEIPT_COMPLETE FULFILLED|FULFILLED RELEASE FULFILLED|FULFILLED FORFEIT FULFILLED
+FULFILLED REFUND FULFILLED|FULFILLED BREACH_CLAIM DISPUTED|FULFILLED REVOKE REVOKED|FULFILLED UPHOLD BREACHED|FULFILLED LAPSE EXPIRED
+BREACHED BOND_LOCK BREACHED|BREACHED BOND_COMPLETE BREACHED|BREACHED DELIVERY BREACHED|BREACHED RECEIPT BREACHED|BREACHED RECEIPT_COMPLETE BREACHED
+BREACHED RELEASE BREACHED|BREACHED FORFEIT BREACHED|BREACHED REFUND BREACHED|BREACHED BREACH_CLAIM BREACHED|BREACHED REVOKE BREACHED|BREACHED UPHOLD BREACHED
+BREACHED DISMISS BREACHED|BREACHED DISMISS_PENDING BREACHED|BREACHED DISMISS_COMPLETE BREACHED|BREACHED LAPSE EXPIRED
+REVOKED BOND_LOCK REVOKED|REVOKED BOND_COMPLETE REVOKED|REVOKED DELIVERY REVOKED|REVOKED RECEIPT REVOKED|REVOKED RECEIPT_COMPLETE REVOKED
+REVOKED RELEASE REVOKED|REVOKED FORFEIT REVOKED|REVOKED REFUND REVOKED|REVOKED BREACH_CLAIM REVOKED|REVOKED REVOKE REVOKED|REVOKED DISMISS REVOKED
+REVOKED DISMISS_PENDING REVOKED|REVOKED DISMISS_COMPLETE REVOKED|REVOKED UPHOLD BREACHED|REVOKED LAPSE EXPIRED
+EXPIRED BOND_LOCK EXPIRED|EXPIRED BOND_COMPLETE EXPIRED|EXPIRED DELIVERY EXPIRED|EXPIRED RECEIPT EXPIRED|EXPIRED RECEIPT_COMPLETE EXPIRED
+EXPIRED RELEASE EXPIRED|EXPIRED FORFEIT EXPIRED|EXPIRED REFUND EXPIRED|EXPIRED BREACH_CLAIM EXPIRED|EXPIRED REVOKE EXPIRED|EXPIRED UPHOLD EXPIRED
+EXPIRED DISMISS EXPIRED|EXPIRED DISMISS_PENDING EXPIRED|EXPIRED DISMISS_COMPLETE EXPIRED|EXPIRED LAPSE EXPIRED`;
+const TABLE = new Map();
+for (const row of ROWS.trim().split(/[|\n]/)) {
+  const [from, ev, to] = row.trim().split(" ");
+  TABLE.set(`${from} ${ev}`, to);
+}
+const ENDED_ONCE = (n) => n.endedOnce;
+const ENDED = new Set(["FULFILLED", "BREACHED", "REVOKED", "EXPIRED", "REJECTED", "WITHDRAWN"]);
+const TRADE = new Set(["offer", "counter", "accept", "reject", "withdraw"]);
+const ESCROW_BODIES = new Set(["bond_lock", "release", "forfeit", "refund", "ruling"]);
+const PARTY_BODIES = new Set(["delivery", "breach_claim", "revoke"]);
+const proposalOf = (rec) => (rec.bodyName === "offer" ? rec.body : rec.bodyName === "counter" ? rec.body.proposal : null);
+const escrowOf = (rec) => proposalOf(rec)?.terms?.escrow ?? "";
+
+class Negotiation {
+  constructor(offerRec) {
+    this.id = hex(offerRec.h.negotiation_id);
+    this.initiator = offerRec.h.issuer;
+    this.responder = offerRec.h.audience;
+    this.state = "PROPOSED";
+    this.outstanding = offerRec;
+    this.line = [offerRec]; // the opening Offer and each Counter taken with an event (SPEC 8.9)
+    this.closer = null; // the Accept, Reject or Withdraw that closed the line
+    this.contract = null;
+    this.endedOnce = false;
+  }
+  other(k) {
+    return k === this.initiator ? this.responder : this.initiator;
+  }
+  isParty(k) {
+    return k === this.initiator || k === this.responder;
+  }
+  stateAt(t) {
+    if ((this.state === "PROPOSED" || this.state === "COUNTERED") && t > this.outstanding.h.expires_at_ms) return "EXPIRED";
+    return this.state;
+  }
+}
+
+class Contract {
+  constructor(offerRec, acceptRec) {
+    this.offerRec = offerRec;
+    this.acceptRec = acceptRec;
+    this.digest = acceptRec.dhex;
+    this.proposal = proposalOf(offerRec);
+    this.terms = this.proposal.terms;
+    this.escrow = this.terms.escrow;
+    this.proposer = offerRec.h.issuer;
+    this.acceptor = acceptRec.h.issuer;
+    this.bond = new Map([
+      [this.proposer, this.terms.issuer_bond],
+      [this.acceptor, this.terms.audience_bond],
+    ]);
+    this.locked = new Map(); // party -> {amount, t}
+    this.settled = new Map(); // party -> kind
+    this.deliveries = new Map(); // digest -> rec
+    this.receipted = new Set(); // "party index"
+    this.claims = new Map(); // digest -> {rec, accused, item, effectiveAt: bigint|null, ruled: null|"uphold"|"dismiss"}
+    this.revokes = new Map(); // digest -> {rec, effectiveAt}
+    this.lapsed = false;
+    this.cutoff = offerRec.h.expires_at_ms + 30000n;
+  }
+  itemsOf(party) {
+    return party === this.proposer ? this.proposal.gives : this.proposal.wants;
+  }
+  other(k) {
+    return k === this.proposer ? this.acceptor : this.proposer;
+  }
+  isParty(k) {
+    return k === this.proposer || k === this.acceptor;
+  }
+  bondRequired() {
+    return this.terms.issuer_bond > 0n || this.terms.audience_bond > 0n;
+  }
+  requiredParties() {
+    return [...this.bond].filter(([, b]) => b > 0n).map(([p]) => p);
+  }
+  allLocked() {
+    return this.requiredParties().every((p) => this.locked.has(p));
+  }
+  lastDeadline() {
+    return [...this.proposal.gives, ...this.proposal.wants].reduce((a, it) => (it.deadline_ms > a ? it.deadline_ms : a), 0n);
+  }
+  totalItems() {
+    return this.proposal.gives.length + this.proposal.wants.length;
+  }
+  pendingClaims(except) {
+    return [...this.claims.entries()].filter(([d, c]) => d !== except && c.effectiveAt !== null && c.ruled === null);
+  }
+}
+
+export class Verifier {
+  constructor({ mode, nowMs }) {
+    this.mode = mode;
+    this.now = nowMs === null || nowMs === undefined ? null : BigInt(nowMs);
+    this.byDigest = new Map(); // hex digest -> accepted record
+    this.nonces = new Map(); // issuer \0 hex nonce -> hex digest
+    this.chains = new Map(); // issuer -> Map(seq bigint -> {digest, prev, t})
+    this.revocations = new Map(); // key -> [{eff, dhex}]
+    this.rotations = new Map(); // key -> seq
+    this.bindings = new Set(); // key \0 principal
+    this.negotiations = new Map(); // hex id -> Negotiation
+    this.stamps = new Map(); // hex digest named -> [{escrow, t, seq, pos}]
+    this.attested = new Map(); // issuer \0 contract -> seq
+    this.offersByMandate = new Map(); // mandate hex -> [offer records of its agent]
+    this.superseded = new Set(); // hex digests of superseded statements (NEG-017, NEG-018)
+  }
+
+  // KEY-009: S's witnessing escrow stamped S before it stamped every revocation in `revs` it stamped.
+  witnessedBefore(rec, revs) {
+    const e = this.witnessingEscrow(rec);
+    if (!e) return false;
+    const first = (d) => {
+      const l = (this.stamps.get(d) ?? []).filter((s) => s.escrow === e);
+      if (!l.length) return null;
+      return l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a));
+    };
+    const s = first(rec.dhex);
+    if (!s) return false;
+    for (const r of revs) {
+      const sr = first(r.dhex);
+      if (sr && !(cmpStamp(s, sr) < 0)) return false;
+    }
+    return true;
+  }
+  witnessingEscrow(rec) {
+    const { bodyName, body, h } = rec;
+    if (bodyName === "offer" || bodyName === "counter") return escrowOf(rec);
+    if (!NEGOTIATION_BODIES.has(bodyName)) return null;
+    if (bodyName === "accept") {
+      const o = this.byDigest.get(hex(body.offer));
+      return o ? escrowOf(o) || null : null;
+    }
+    const n = this.negotiations.get(hex(h.negotiation_id));
+    if (!n) return null;
+    if (n.contract) return n.contract.escrow || null;
+    return escrowOf(n.outstanding) || null;
+  }
+  revokedAt(key, t) {
+    return (this.revocations.get(key) ?? []).filter((r) => r.eff <= t);
+  }
+
+  accept(envBytes) {
+    const r = verifyStateless(envBytes);
+    const { h, body, bodyName } = r;
+    const rec = { ...r, dhex: hex(r.digest) };
+    const dhex = rec.dhex;
+    // 22. issuer key: KEY-004 (unless witnessed before its revocation, KEY-009), then KEY-005
+    const revs = this.revokedAt(h.issuer, h.issued_at_ms);
+    if (revs.length && !this.witnessedBefore(rec, revs)) fail("KEY_REVOKED", "KEY-004", "issuer revoked");
+    const rot = this.rotations.get(h.issuer);
+    if (rot !== undefined && h.seq > rot) fail("KEY_REVOKED", "KEY-005", "issuer rotated out");
+    // 23. mandate binding
+    let mandate = null;
+    if (h.mandate.length) {
+      const m = this.byDigest.get(hex(h.mandate));
+      if (!m || m.bodyName !== "mandate") fail("MANDATE_UNKNOWN", "MND-002", "mandate not held");
+      mandate = m.body;
+      rec.principal = m.h.issuer;
+      const prevs = this.revokedAt(m.h.issuer, h.issued_at_ms);
+      if (prevs.length && !this.witnessedBefore(rec, prevs)) fail("KEY_REVOKED", "MND-012", "principal revoked");
+      if (mandate.agent !== h.issuer) fail("MANDATE_VIOLATION", "MND-002", "mandate's agent is not the issuer");
+    }
+    // 24. mandate content
+    if (mandate) this.checkMandateContent(mandate, h, body, bodyName);
+    // 25. freshness
+    if (this.now !== null) {
+      const now = this.now;
+      if (now + SKEW_MS < h.issued_at_ms) fail("ISSUED_IN_FUTURE", "TIM-003", "");
+      if (h.not_before_ms !== 0n && now + SKEW_MS < h.not_before_ms) fail("NOT_YET_VALID", "TIM-002", "");
+      if (now > h.expires_at_ms + SKEW_MS) fail("EXPIRED", "TIM-001", "");
+    }
+    // 26. replay
+    if (this.byDigest.has(dhex)) fail("REPLAYED", "RPL-002", "digest already accepted");
+    const nk = `${h.issuer}\0${hex(h.nonce)}`;
+    if (this.nonces.has(nk)) fail("NONCE_REUSED", "RPL-001", "nonce reused");
+    // 27. chain
+    const chain = this.chains.get(h.issuer) ?? new Map();
+    const held = chain.get(h.seq);
+    if (held && held.digest !== dhex) fail("EQUIVOCATION", "CHN-004", `seq ${h.seq}`);
+    const below = chain.get(h.seq - 1n);
+    if (below && below.digest !== hex(h.prev)) fail("CHAIN_BROKEN", "CHN-003", "prev does not link");
+    const above = chain.get(h.seq + 1n);
+    if (above && above.prev !== dhex) fail("CHAIN_BROKEN", "CHN-003", "next does not link");
+    let lo = null, hi = null;
+    for (const [s, v] of chain) {
+      if (s < h.seq && (lo === null || s > lo.s)) lo = { s, ...v };
+      if (s > h.seq && (hi === null || s < hi.s)) hi = { s, ...v };
+    }
+    if (lo && h.issued_at_ms < lo.t) fail("CHAIN_BROKEN", "CHN-005", "issued before its predecessor");
+    if (hi && h.issued_at_ms > hi.t) fail("CHAIN_BROKEN", "CHN-005", "issued after its successor");
+    if (this.mode === "complete" && chain.size > 0) {
+      const last = [...chain.keys()].reduce((a, b) => (b > a ? b : a));
+      if (h.seq !== last + 1n) fail("CHAIN_GAP", "CHN-002", `expected seq ${last + 1n}, got ${h.seq}`);
+    }
+    if (bodyName === "checkpoint" && h.seq > 0n) {
+      const ds = [];
+      for (let s = 0n; s < h.seq; s++) {
+        const c = chain.get(s);
+        if (!c) break;
+        ds.push(Buffer.from(c.digest, "hex"));
+      }
+      if (BigInt(ds.length) === h.seq && !merkleRoot(ds).equals(body.log_root)) fail("LOG_ROOT_MISMATCH", "CHN-007", "log_root");
+    }
+    // 28. negotiation: returns a function that applies the transition once every check passed
+    const apply = NEGOTIATION_BODIES.has(bodyName) ? this.checkNegotiation(rec) : null;
+    // 29. exposure (MND-009, MND-010)
+    // not for a statement NEG-018 supersedes, nor for a witnessed Accept (NEG-019)
+    if (mandate && (bodyName === "offer" || bodyName === "counter" || bodyName === "accept") && !rec.superseded && !rec.witnessedAccept)
+      this.checkExposure(rec, mandate);
+    // 30. reveal
+    if (bodyName === "reveal") {
+      const s = this.byDigest.get(hex(body.statement));
+      const p = s && s.h.issuer === h.issuer ? proposalOf(s) : null;
+      if (!p) fail("BODY_INVALID", "BDY-007", "reveal names no Offer or Counter of its issuer");
+      const c = p.claims[Number(body.claim_index)];
+      if (body.claim_index >= BigInt(p.claims.length) || c.$value !== "commitment") fail("BODY_INVALID", "BDY-007", "no committed claim there");
+      if (!commitment(body.salt, body.amount).equals(c.commitment)) fail("COMMITMENT_MISMATCH", "BDY-007", "does not open");
+    }
+    // 31. attestation
+    let attKey = null;
+    if (bodyName === "attestation") {
+      const o = this.byDigest.get(hex(body.offer));
+      const a = this.byDigest.get(hex(body.accept));
+      const ok =
+        o && a && a.bodyName === "accept" && a.body.offer.equals(body.offer) && proposalOf(o) &&
+        ((h.issuer === o.h.issuer && body.subject === a.h.issuer) || (h.issuer === a.h.issuer && body.subject === o.h.issuer));
+      if (!ok) fail("ATTESTATION_INADMISSIBLE", "ATT-001", "no contract of the issuer with the subject");
+      attKey = `${h.issuer}\0${hex(body.accept)}`;
+      const seqHeld = this.attested.get(attKey);
+      if (seqHeld !== undefined && h.seq > seqHeld) fail("ATTESTATION_INADMISSIBLE", "ATT-002", "a second attestation of the contract");
+    }
+    // KEY-004: revocation authority
+    if (bodyName === "key_revocation") {
+      if (!(h.issuer === body.key || this.bindings.has(`${body.key}\0${h.issuer}`)))
+        fail("REVOCATION_UNAUTHORIZED", "KEY-004", "revoker is neither the key nor its principal");
+    }
+    // accepted: record (SPEC 11.3)
+    this.byDigest.set(dhex, rec);
+    this.nonces.set(nk, dhex);
+    chain.set(h.seq, { digest: dhex, prev: hex(h.prev), t: h.issued_at_ms });
+    this.chains.set(h.issuer, chain);
+    if (rec.principal) this.bindings.add(`${h.issuer}\0${rec.principal}`);
+    if (bodyName === "key_revocation") {
+      const l = this.revocations.get(body.key) ?? [];
+      l.push({ eff: body.effective_ms, dhex });
+      this.revocations.set(body.key, l);
+    }
+    if (bodyName === "key_rotation") this.rotations.set(h.issuer, h.seq);
+    if (attKey) this.attested.set(attKey, h.seq);
+    if (apply) apply();
+    if (bodyName === "stamp") this.recordStamp(rec);
+    return rec;
+  }
+
+  recordStamp(rec) {
+    rec.body.statements.forEach((d, pos) => {
+      const k = hex(d);
+      const l = this.stamps.get(k) ?? [];
+      l.push({ escrow: rec.h.issuer, t: rec.h.issued_at_ms, seq: rec.h.seq, pos });
+      this.stamps.set(k, l);
+      // an arbitrated statement held without effect takes effect now (WIT-005)
+      const s = this.byDigest.get(k);
+      if (s && (s.bodyName === "breach_claim" || s.bodyName === "revoke")) {
+        const n = this.negotiations.get(hex(s.h.negotiation_id));
+        const c = n?.contract;
+        if (c && c.digest === hex(s.body.contract) && c.escrow === rec.h.issuer) this.makeEffective(n, c, s, rec.h.issued_at_ms);
+      }
+    });
+  }
+  stampCounts(c, s, t) {
+    if (s.bodyName === "revoke") return true;
+    const it = c.itemsOf(c.other(s.h.issuer))[Number(s.body.item_index)];
+    return t > it.deadline_ms && t <= it.deadline_ms + CLAIM_WINDOW;
+  }
+  makeEffective(n, c, s, t) {
+    const entry = s.bodyName === "breach_claim" ? c.claims.get(s.dhex) : c.revokes.get(s.dhex);
+    if (!entry || !this.stampCounts(c, s, t)) return;
+    if (entry.effectiveAt !== null) {
+      if (t < entry.effectiveAt) entry.effectiveAt = t;
+      return;
+    }
+    entry.effectiveAt = t;
+    const ev = s.bodyName === "breach_claim" ? "BREACH_CLAIM" : "REVOKE";
+    const to = TABLE.get(`${n.state} ${ev}`);
+    if (to) this.setState(n, to);
+  }
+  setState(n, to) {
+    n.state = to;
+    if (ENDED.has(to)) n.endedOnce = true;
+  }
+  firstStamp(d, escrow) {
+    const l = (this.stamps.get(d) ?? []).filter((s) => s.escrow === escrow);
+    return l.length ? l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a)) : null;
+  }
+
+  // Step 28 (SPEC 8.8). Returns the closure that records the transition.
+  checkNegotiation(rec) {
+    const { h, body, bodyName } = rec;
+    const t = h.issued_at_ms;
+    const id = hex(h.negotiation_id);
+    const n = this.negotiations.get(id);
+    const illegal = (req, d) => fail("ILLEGAL_TRANSITION", req, d);
+    if (!n) {
+      if (bodyName !== "offer") fail("UNKNOWN_NEGOTIATION", "NEG-002", "no such negotiation");
+      if (h.audience === "" || h.audience === h.issuer) fail("WRONG_PARTY", "NEG-003", "an Offer to nobody or to its issuer");
+      return () => {
+        this.negotiations.set(id, new Negotiation(rec));
+        this.pushOffer(rec);
+      };
+    }
+    const inForce = n.stateAt(t);
+    const table = (ev, req = "NEG-001") => {
+      const to = TABLE.get(`${inForce} ${ev}`);
+      if (!to) illegal(req, `${ev} in ${inForce}`);
+      return to;
+    };
+    if (TRADE.has(bodyName)) {
+      if (!n.isParty(h.issuer) || h.audience !== n.other(h.issuer)) fail("WRONG_PARTY", "NEG-003", "not the parties");
+      if (bodyName === "offer") illegal("NEG-001", "an Offer in an open negotiation");
+      const ev = bodyName.toUpperCase();
+      const normal = (inForce === "PROPOSED" || inForce === "COUNTERED") && body.offer.equals(n.outstanding.digest);
+      if (!normal) {
+        // SPEC 8.9 first: NEG-018 (superseded: no event), then NEG-017 (a witnessed Accept)
+        const ref = hex(body.offer);
+        // a contract is witnessed when its escrow's Stamp of its Accept is held now (finding F10)
+        const cw = n.contract ? this.witnessOf(n.contract.acceptRec, n.contract.offerRec) : null;
+        const wc = cw ? n.contract : null;
+        const O = n.line.find((o) => o.dhex === ref);
+        // NEG-017's conditions: an Accept of an offer O of the line, by O's audience, issued between O and
+        // its expiry, witnessed by O's escrow; one that fails them is checked as any other (finding F8)
+        const w =
+          bodyName === "accept" && O && h.issuer === O.h.audience && O.h.issued_at_ms <= t && t <= O.h.expires_at_ms
+            ? this.witnessOf(rec, O)
+            : null;
+        let takes = w !== null && (!wc || wc.acceptRec.dhex !== rec.dhex);
+        if (takes && wc && wc.offerRec === O) {
+          // two Accepts of one offer, both witnessed: the earlier Stamp (issued_at_ms), then the smaller digest
+          takes = w.t < cw.t || (w.t === cw.t && Buffer.compare(rec.digest, wc.acceptRec.digest) < 0);
+        }
+        if (takes) {
+          rec.witnessedAccept = true;
+          return () => this.displace(n, O, rec, w);
+        }
+        // NEG-018: an answer to a superseded offer, or to the offer of a witnessed contract
+        if (this.superseded.has(ref) || (wc && ref === wc.offerRec.dhex)) return this.supersede(rec);
+      }
+      if (inForce === "PROPOSED" || inForce === "COUNTERED") {
+        if (!body.offer.equals(n.outstanding.digest)) fail("STALE_REFERENCE", "NEG-005", "not the outstanding offer");
+        if (t < n.outstanding.h.issued_at_ms) illegal("NEG-014", "issued before the offer it answers");
+        const byOfferer = h.issuer === n.outstanding.h.issuer;
+        if (bodyName === "withdraw" ? !byOfferer : byOfferer) fail("WRONG_PARTY", "NEG-004", "wrong side of the outstanding offer");
+      }
+      const to = table(ev, bodyName === "accept" ? (inForce === "ACCEPTED" || ENDED.has(inForce) && n.contract ? "NEG-006" : "NEG-007") : "NEG-001");
+      let contract = null;
+      if (bodyName === "accept") {
+        contract = new Contract(n.outstanding, rec);
+        const w = this.witnessOf(rec, n.outstanding);
+        if (w) {
+          contract.witnessed = true;
+          contract.witness = w;
+          rec.witnessedAccept = true;
+        }
+        const key = contract.proposal.exclusive_key;
+        if (key.length && !w) {
+          for (const m of this.negotiations.values()) {
+            const c = m.contract;
+            if (m !== n && c && !ENDED.has(m.state) && c.proposer === contract.proposer && c.proposal.exclusive_key.equals(key))
+              fail("EXCLUSIVE_CONFLICT", "NEG-009", "exclusive_key held by a live contract");
+          }
+        }
+      }
+      return () => {
+        if (inForce === "EXPIRED" && n.state !== "EXPIRED") this.setState(n, "EXPIRED");
+        this.setState(n, to);
+        if (bodyName === "counter") {
+          n.outstanding = rec;
+          n.line.push(rec);
+        } else n.closer = rec;
+        if (contract) n.contract = contract;
+        if (bodyName === "counter" && h.mandate.length) this.pushOffer(rec);
+      };
+    }
+    const c = n.contract;
+    // NEG-018: a statement naming a superseded contract, a Receipt of a superseded Delivery
+    if (bodyName === "receipt" ? this.superseded.has(hex(body.delivery)) : this.superseded.has(hex(body.contract))) return this.supersede(rec);
+    if (!c) illegal("NEG-001", "no contract");
+    if (bodyName === "receipt") {
+      const d = c.deliveries.get(hex(body.delivery));
+      if (!d) fail("STALE_REFERENCE", "NEG-005", "not a Delivery of the contract");
+      if (h.issuer !== c.other(d.h.issuer)) fail("WRONG_PARTY", "NEG-008", "not the receiving party");
+      if (t < c.acceptRec.h.issued_at_ms) illegal("NEG-014", "before the Accept");
+      const pair = `${d.h.issuer} ${d.body.item_index}`;
+      const after = new Set(c.receipted).add(pair);
+      const to = table(after.size === c.totalItems() ? "RECEIPT_COMPLETE" : "RECEIPT");
+      return () => {
+        c.receipted.add(pair);
+        this.setState(n, to);
+      };
+    }
+    if (hex(body.contract) !== c.digest) fail("STALE_REFERENCE", "NEG-005", "not the contract");
+    if (ESCROW_BODIES.has(bodyName)) {
+      if (h.issuer !== c.escrow) fail("WRONG_PARTY", "NEG-008", "not the contract's escrow");
+      if (bodyName === "ruling") {
+        const dec = body.decision;
+        if (dec === 3n) {
+          if (c.lapsed) fail("BODY_INVALID", "CMT-006", "a second LAPSE");
+          const due = t > c.lastDeadline() + CLAIM_WINDOW || (c.bondRequired() && t > c.cutoff);
+          if (!due) illegal("CMT-006", "LAPSE not due");
+          const to = table("LAPSE");
+          return () => {
+            c.lapsed = true;
+            this.setState(n, to);
+          };
+        }
+        const cl = c.claims.get(hex(body.claim));
+        if (!cl || cl.effectiveAt === null) fail("STALE_REFERENCE", "CMT-002", "not an effective claim of the contract");
+        if (cl.ruled === "uphold" || (cl.ruled === "dismiss" && dec === 2n)) fail("BODY_INVALID", "CMT-002", "claim ruled on before");
+        const window = c.terms.response_window_ms === 0n ? 3600000n : c.terms.response_window_ms;
+        const it = c.itemsOf(cl.accused)[Number(cl.rec.body.item_index)];
+        if (t < cl.effectiveAt + window || t <= it.deadline_ms + 30000n) illegal("CMT-002", "ruling before its time");
+        let ev;
+        if (dec === 1n) ev = "UPHOLD";
+        else if (c.pendingClaims(cl.rec.dhex).length) ev = "DISMISS_PENDING";
+        else ev = c.receipted.size === c.totalItems() ? "DISMISS_COMPLETE" : "DISMISS";
+        const to = table(ev);
+        return () => {
+          cl.ruled = dec === 1n ? "uphold" : "dismiss";
+          this.setState(n, to);
+        };
+      }
+      if (!c.isParty(body.party)) fail("BODY_INVALID", "NEG-008", "party not a contract party");
+      if (bodyName === "bond_lock") {
+        if (c.locked.has(body.party) || body.amount !== c.bond.get(body.party)) fail("BODY_INVALID", "NEG-012", "not the party's unlocked bond");
+        if (t > c.cutoff) illegal("CMT-010", "after the bonding cutoff");
+        // BOND_COMPLETE: every required bond locked and none settled (NEG-012; finding F3)
+        const complete = c.requiredParties().every((p) => (p === body.party || c.locked.has(p)) && !c.settled.has(p));
+        const to = table(complete ? "BOND_COMPLETE" : "BOND_LOCK");
+        return () => {
+          c.locked.set(body.party, { amount: body.amount, t });
+          this.setState(n, to);
+        };
+      }
+      const lock = c.locked.get(body.party);
+      const settled = c.settled.get(body.party);
+      const forfeitOverSettled = bodyName === "forfeit" && settled && settled !== "forfeit";
+      if (!lock || (settled && !forfeitOverSettled) || body.amount !== lock.amount) fail("BODY_INVALID", "NEG-012", "not a locked, unsettled bond in full");
+      if (bodyName === "forfeit") {
+        if (body.beneficiary !== c.other(body.party)) fail("BODY_INVALID", "NEG-008", "beneficiary not the other party");
+        const cause = hex(body.cause);
+        const rv = c.revokes.get(cause);
+        const cl = c.claims.get(cause);
+        const ok =
+          (rv && rv.effectiveAt !== null && rv.rec.h.issuer === body.party && c.terms.revocation?.forfeit_bond) ||
+          (cl && cl.effectiveAt !== null && cl.accused === body.party && cl.ruled === "uphold");
+        if (!ok) fail("BODY_INVALID", "CMT-002", "forfeit without cause");
+      }
+      const to = table(bodyName.toUpperCase());
+      return () => {
+        c.settled.set(body.party, bodyName);
+        this.setState(n, to);
+      };
+    }
+    // party bodies
+    if (!c.isParty(h.issuer)) fail("WRONG_PARTY", "NEG-008", "not a contract party");
+    if (t < c.acceptRec.h.issued_at_ms) illegal("NEG-014", "before the Accept");
+    if (bodyName === "delivery") {
+      if (h.audience !== c.other(h.issuer)) fail("WRONG_PARTY", "NEG-008", "not addressed to the other party");
+      if (body.item_index >= BigInt(c.itemsOf(h.issuer).length)) fail("BODY_INVALID", "NEG-008", "no such item");
+      if (inForce === "ACCEPTED" && (!c.allLocked() || c.requiredParties().some((p) => c.settled.has(p))))
+        illegal("NEG-012", "bonds not locked");
+      const to = table("DELIVERY");
+      return () => {
+        c.deliveries.set(rec.dhex, rec);
+        this.setState(n, to);
+      };
+    }
+    if (bodyName === "breach_claim") {
+      if (!c.escrow) illegal("CMT-005", "no escrow");
+      const accused = c.other(h.issuer);
+      const it = c.itemsOf(accused)[Number(body.item_index)];
+      if (body.item_index >= BigInt(c.itemsOf(accused).length)) fail("BODY_INVALID", "NEG-008", "no such item");
+      if (t <= it.deadline_ms) illegal("CMT-002", "claim at or before the deadline");
+      if (c.bondRequired() && !c.requiredParties().every((p) => c.locked.has(p) && c.locked.get(p).t <= it.deadline_ms))
+        illegal("CMT-009", "bonds not locked by the deadline");
+      if (c.acceptRec.h.issued_at_ms > it.deadline_ms) illegal("CMT-011", "item due before the Accept");
+      return () => {
+        c.claims.set(rec.dhex, { rec, accused, effectiveAt: null, ruled: null });
+        this.effectiveFromHeldStamps(n, c, rec);
+      };
+    }
+    // revoke
+    if (!c.terms.revocation?.allowed) fail("REVOCATION_NOT_ALLOWED", "NEG-010", "terms do not allow revocation");
+    return () => {
+      c.revokes.set(rec.dhex, { rec, effectiveAt: null });
+      this.effectiveFromHeldStamps(n, c, rec);
+    };
+  }
+  effectiveFromHeldStamps(n, c, rec) {
+    const l = (this.stamps.get(rec.dhex) ?? []).filter((s) => s.escrow === c.escrow && this.stampCounts(c, rec, s.t));
+    if (!l.length) return;
+    const first = l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a));
+    this.makeEffective(n, c, rec, first.t);
+  }
+
+  // NEG-017: the earliest Stamp held by O's escrow naming the Accept, at or before O's bonding cutoff.
+  witnessOf(acceptRec, O) {
+    const e = escrowOf(O);
+    if (!e) return null;
+    const s = this.firstStamp(acceptRec.dhex, e);
+    return s && s.t <= O.h.expires_at_ms + 30000n ? s : null;
+  }
+  // NEG-018: accepted with no event; what names it is superseded in turn.
+  supersede(rec) {
+    rec.superseded = true;
+    return () => this.superseded.add(rec.dhex);
+  }
+  // NEG-017: cut the line back to O; the witnessed Accept's contract replaces whatever followed O.
+  displace(n, O, acceptRec, w) {
+    const i = n.line.indexOf(O);
+    for (const later of n.line.slice(i + 1)) this.superseded.add(later.dhex);
+    if (n.closer) this.superseded.add(n.closer.dhex);
+    if (n.contract) {
+      this.superseded.add(n.contract.digest);
+      for (const d of n.contract.deliveries.keys()) this.superseded.add(d);
+    }
+    n.line = n.line.slice(0, i + 1);
+    n.outstanding = O;
+    n.closer = acceptRec;
+    const c = new Contract(O, acceptRec);
+    c.witnessed = true;
+    c.witness = w;
+    n.contract = c;
+    n.state = "ACCEPTED";
+  }
+
+  pushOffer(rec) {
+    const k = hex(rec.h.mandate);
+    const l = this.offersByMandate.get(k) ?? [];
+    l.push(rec);
+    this.offersByMandate.set(k, l);
+  }
+
+  // SPEC 4.5: the agent's live offers and contracts under one mandate, at t.
+  exposure(mhex, agent, t) {
+    const offers = [];
+    for (const o of this.offersByMandate.get(mhex) ?? []) {
+      const n = this.negotiations.get(hex(o.h.negotiation_id));
+      const answered = n.outstanding !== o || n.contract !== null || n.state === "REJECTED" || n.state === "WITHDRAWN";
+      if (!answered && o.h.expires_at_ms >= t) offers.push({ rec: o, value: offerValue(proposalOf(o), "issuer") });
+    }
+    const contracts = [];
+    for (const n of this.negotiations.values()) {
+      const c = n.contract;
+      if (!c) continue;
+      let value = null;
+      if (c.proposer === agent && hex(c.offerRec.h.mandate) === mhex) value = offerValue(c.proposal, "issuer");
+      if (c.acceptor === agent && hex(c.acceptRec.h.mandate) === mhex) value = offerValue(c.proposal, "audience");
+      if (value === null) continue;
+      const open = !ENDED_ONCE(n) && c.lastDeadline() + CLAIM_WINDOW >= t;
+      contracts.push({ n, c, value, open, formed: c.acceptRec.h.issued_at_ms });
+    }
+    return { offers, contracts };
+  }
+
+  checkExposure(rec, m) {
+    const { h, body, bodyName } = rec;
+    const t = h.issued_at_ms;
+    let v;
+    if (bodyName === "accept") {
+      const o = this.byDigest.get(hex(body.offer));
+      v = offerValue(proposalOf(o), "audience");
+    } else v = offerValue(bodyName === "offer" ? body : body.proposal, "issuer");
+    const { offers, contracts } = this.exposure(hex(h.mandate), h.issuer, t);
+    const sum = (xs) => xs.reduce((a, x) => a + x.value, 0n);
+    const outstanding = sum(offers) + sum(contracts.filter((x) => x.open));
+    if (outstanding + v > m.max_outstanding) fail("MANDATE_VIOLATION", "MND-010", `outstanding ${outstanding} + ${v} > ${m.max_outstanding}`);
+    // budget periods the statement charges
+    const P = m.period_ms;
+    const periodOf = (x) => (P === 0n ? 0n : (x - m.valid_from_ms) / P);
+    const bounds = (k) => (P === 0n ? [m.valid_from_ms, m.valid_until_ms] : [m.valid_from_ms + k * P, m.valid_from_ms + (k + 1n) * P]);
+    const ks = [];
+    if (bodyName === "accept") ks.push(periodOf(t));
+    else for (let k = periodOf(t); k <= periodOf(h.expires_at_ms); k++) ks.push(k);
+    for (const k of ks) {
+      const [a, b] = bounds(k);
+      const overlaps = (o) => o.rec.h.issued_at_ms < b && o.rec.h.expires_at_ms >= a;
+      const committed = sum(contracts.filter((x) => x.formed >= a && x.formed < b)) + sum(offers.filter(overlaps));
+      if (committed + v > m.budget_per_period) fail("MANDATE_VIOLATION", "MND-009", `period ${k}: ${committed} + ${v} > ${m.budget_per_period}`);
+    }
+  }
+
+  checkMandateContent(m, h, body, bodyName) {
+    const viol = (req, d) => fail("MANDATE_VIOLATION", req, d);
+    if (!(m.valid_from_ms <= h.issued_at_ms && h.issued_at_ms < m.valid_until_ms)) viol("MND-003", "outside validity");
+    if (m.allowed_counterparties.length && h.audience !== "" && !m.allowed_counterparties.includes(h.audience))
+      viol("MND-005", "counterparty not allowed");
+    let proposal = null, value = null;
+    if (bodyName === "offer") [proposal, value] = [body, offerValue(body, "issuer")];
+    if (bodyName === "counter") [proposal, value] = [body.proposal, offerValue(body.proposal, "issuer")];
+    if (bodyName === "accept") {
+      const o = this.byDigest.get(hex(body.offer));
+      if (o && (o.bodyName === "offer" || o.bodyName === "counter")) {
+        proposal = o.bodyName === "offer" ? o.body : o.body.proposal;
+        value = offerValue(proposal, "audience");
+      }
+    }
+    if (proposal) {
+      const items = [...proposal.gives, ...proposal.wants];
+      if (m.allowed_categories.length && !items.every((it) => m.allowed_categories.includes(it.category)))
+        viol("MND-006", "category not allowed");
+      if (proposal.terms.currency !== m.currency) viol("MND-007", "currency");
+      if (!(m.min_per_deal <= value && value <= m.max_per_deal)) viol("MND-004", "per-deal value");
+      const end = m.execution_window_end_ms !== 0n ? m.execution_window_end_ms : m.valid_until_ms;
+      if (!items.every((it) => it.deadline_ms <= end)) viol("MND-008", "deadline past the execution window");
+    }
+    if ((bodyName === "offer" || bodyName === "counter") && m.budget_per_period > 0n && m.period_ms > 0n)
+      if (h.expires_at_ms - h.issued_at_ms > m.period_ms) viol("MND-013", "offer lives longer than a period");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scope. LAYERS is what this verifier implements; LEFT_OUT the requirement IDs whose checks it leaves
+// out (none, now). A vector citing a left-out requirement is not decided: it is reported ("agree" when the
+// verdict matches all the same, else "uncovered"), never counted as a disagreement. Every other vector is
+// decided: its verdict must be the vector's, code and index.
+
+export const LAYERS = [
+  "steps 1-20 (SPEC 11.1): size, envelope profile (6.2.1), payload type, did:key (3.2), strict Ed25519 (5.3), statement profile, header, NEG-013, body rules",
+  "step 22: KEY-004 (with KEY-009: an auditor takes a statement witnessed before its revocation), KEY-005",
+  "steps 23-24: MND-002, MND-012, MND-003..MND-008, MND-013",
+  "step 25: TIM-001..TIM-003 at now_ms (skew 30000)",
+  "step 26: RPL-002, RPL-001",
+  "step 27: CHN-004, CHN-003, CHN-005, CHN-002 (complete mode), CHN-007",
+  "step 28: the state machine of SPEC 8 (8.4 table, 8.7 time, 8.8 order, 8.9 witnessed Accept: NEG-001..NEG-019, CMT-002/005/006/009/010/011, WIT-005)",
+  "step 29: exposure of SPEC 4.5 (MND-009, MND-010)",
+  "steps 30-31: BDY-007 reveal, ATT-001, ATT-002; KEY-004/KEY-007 revocation authority",
+  "equivocation proofs (6.8) from DSSE JSON (5.5)",
+];
+const LEFT_OUT = /^$/;
+
+export function runVector(t, mode) {
+  const v = new Verifier({ mode, nowMs: t.now_ms });
+  let got = { result: "valid" };
+  for (let i = 0; i < t.envelopes.length; i++) {
+    try {
+      v.accept(Buffer.from(t.envelopes[i], "base64"));
+    } catch (e) {
+      if (!(e instanceof Reject)) throw e;
+      got = { result: "invalid", error: e.code, failedIndex: i, requirement: e.requirement, detail: e.detail };
+      break;
+    }
+  }
+  const decided = !t.requirements.some((r) => LEFT_OUT.test(r));
+  const same = got.result === t.result && (t.result === "valid" || (got.error === t.error && got.failedIndex === t.failedIndex));
+  let verdict = same ? "agree" : decided ? "disagree" : "uncovered";
+  // wire.json: the decoder alone on the test's `wire` member
+  if (t.wire && verdict !== "disagree") {
+    const type = t.wire.message.replace(/^a2acoop\.v1\./, "");
+    const r = decode(type, Buffer.from(t.wire.hex, "hex"), { allowUnknown: type !== "Envelope" });
+    const failCode = type === "Envelope" ? "MALFORMED_ENVELOPE" : null;
+    const res = r.malformed ? failCode ?? "MALFORMED_STATEMENT" : r.noncanonical ? failCode ?? "NONCANONICAL_ENCODING" : "canonical";
+    if (res !== t.wire.result) {
+      verdict = "disagree";
+      got = { ...got, wire: res };
+    }
+  }
+  return { verdict, decided, got };
+}
+
+// Equivocation proofs (SPEC 6.8) in DSSE JSON (SPEC 5.5).
+function envelopeFromJson(j) {
+  const keys = (o) => Object.keys(o).sort().join(",");
+  if (keys(j) !== "payload,payloadType,signatures" || j.signatures.length !== 1 || keys(j.signatures[0]) !== "keyid,sig")
+    fail("MALFORMED_ENVELOPE", "ENV-010", "JSON envelope members");
+  const b64 = (s) => {
+    const b = Buffer.from(s, "base64");
+    if (b.toString("base64") !== s) fail("MALFORMED_ENVELOPE", "ENV-010", "non-canonical base64");
+    return b;
+  };
+  // encode the binary Envelope canonically, then verify it like any other
+  const varint = (n) => {
+    const out = [];
+    let v = BigInt(n);
+    do {
+      let byte = Number(v & 0x7fn);
+      v >>= 7n;
+      if (v) byte |= 0x80;
+      out.push(byte);
+    } while (v);
+    return Buffer.from(out);
+  };
+  const fld = (num, bytes) => (bytes.length ? Buffer.concat([varint((num << 3) | 2), varint(bytes.length), bytes]) : Buffer.alloc(0));
+  const sig = Buffer.concat([fld(1, Buffer.from(j.signatures[0].keyid, "utf8")), fld(2, b64(j.signatures[0].sig))]);
+  return Buffer.concat([fld(1, b64(j.payload)), fld(2, Buffer.from(j.payloadType, "utf8")), Buffer.concat([varint((3 << 3) | 2), varint(sig.length), sig])]);
+}
+export function checkEquivocationProof(doc) {
+  const a = verifyStateless(envelopeFromJson(doc.first));
+  const b = verifyStateless(envelopeFromJson(doc.second));
+  if (a.h.issuer !== b.h.issuer || a.h.issuer !== doc.issuer) return "issuers differ";
+  if (a.digest.equals(b.digest)) return "same statement";
+  if (a.h.seq === b.h.seq) return null;
+  const [lo, hi] = a.h.seq < b.h.seq ? [a, b] : [b, a];
+  if (hi.h.seq === lo.h.seq + 1n && !hi.h.prev.equals(lo.digest)) return null;
+  return "neither one seq nor a broken link";
+}
+
+// ---------------------------------------------------------------------------------------------
+// The SPEC's worked examples (sections 3.1, 3.2, 5.1, 5.4, 5.5, 6.2.1, 6.9, 7.5, NEG-013), checked
+// with the same code that runs the vectors. Returns a list of failures (empty: every example holds).
+
+export function selfTest() {
+  const bad = [];
+  const eq = (what, got, want) => {
+    if (got !== want) bad.push(`${what}: got ${got}, SPEC says ${want}`);
+  };
+  const codeOf = (fn) => {
+    try {
+      fn();
+      return "ok";
+    } catch (e) {
+      if (e instanceof Reject) return e.code;
+      throw e;
+    }
+  };
+  // 3.1
+  const A = Buffer.from("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", "hex");
+  const did = "did:key:z" + b58encode(Buffer.concat([Buffer.from([0xed, 0x01]), A]));
+  eq("3.1 did:key", did, "did:key:z6MktwupdmLXVVqTzCw4i46r4uGyosGXRnR3XjN4Zq7oMMsw");
+  eq("3.1 valid", codeOf(() => validateDidKey(did, "KEY-001")), "ok");
+  // 3.2
+  for (const [a, want] of [
+    ["0100000000000000000000000000000000000000000000000000000000000000", "KEY_SMALL_ORDER"],
+    ["ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", "KEY_SMALL_ORDER"],
+    ["0100000000000000000000000000000000000000000000000000000000000080", "KEY_NONCANONICAL"],
+    ["edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", "KEY_NONCANONICAL"],
+    ["0200000000000000000000000000000000000000000000000000000000000000", "KEY_INVALID"],
+  ]) {
+    const k = "did:key:z" + b58encode(Buffer.concat([Buffer.from([0xed, 0x01]), Buffer.from(a, "hex")]));
+    eq(`3.2 ${a.slice(0, 8)}…`, codeOf(() => validateDidKey(k, "KEY-001")), want);
+  }
+  // 5.4 and 5.5
+  const payload = Buffer.from("0a020801", "hex");
+  const signed = pae(PAYLOAD_TYPE, payload);
+  eq("5.4 PAE length", signed.length, 62);
+  eq("5.4 digest", hex(sha256(signed)), "bdab4118e76c86cce490f0c3a18510ea3c2e11dbc7e94cab582c9ce25e045f3a");
+  const json = {
+    payload: "CgIIAQ==",
+    payloadType: PAYLOAD_TYPE,
+    signatures: [{ keyid: did, sig: "90Uth5xGm/fpox8SS5uqx2iOjtJDIoAA4btMbsw+I8NpVrF0zRkLl6kLTB5jVArKghwe7HKQmi+rnZjT4BjIDg==" }],
+  };
+  eq("5.4 signature", hex(Buffer.from(json.signatures[0].sig, "base64")), "f7452d879c469bf7e9a31f124b9baac7688e8ed243228000e1bb4c6ecc3e23c36956b174cd190b97a90b4c1e63540aca821c1eec72909a2fab9d98d3e018c80e");
+  const envBytes = envelopeFromJson(json);
+  eq("5.4 envelope: passes steps 1-10, fails step 11", codeOf(() => verifyStateless(envBytes)), "KEYID_MISMATCH");
+  eq("5.5 pad bits set", codeOf(() => envelopeFromJson({ ...json, payload: "CgIIAR==" })), "MALFORMED_ENVELOPE");
+  // 5.1 envelope table
+  const P = Buffer.from(envBytes.subarray(2, 2 + envBytes[1]));
+  const T = Buffer.from(PAYLOAD_TYPE);
+  const S = envBytes.subarray(2 + P.length + 2 + T.length + 2);
+  const fld = (tag, b) => Buffer.concat([Buffer.from([tag, b.length]), b]);
+  const canon = Buffer.concat([fld(0x0a, P), fld(0x12, T), fld(0x1a, S)]);
+  eq("5.1 canonical", hex(canon), hex(envBytes));
+  const envCase = (what, bytes, want) => {
+    const r = decode("Envelope", bytes, { allowUnknown: false });
+    const one = r.msg && view(r.msg, "Envelope").signatures.length === 1;
+    eq(`5.1 ${what}`, r.malformed || r.noncanonical || !one ? "MALFORMED_ENVELOPE" : "canonical", want);
+  };
+  envCase("canonical", canon, "canonical");
+  envCase("unknown field 4", Buffer.concat([canon, Buffer.from("2001", "hex")]), "MALFORMED_ENVELOPE");
+  envCase("unknown field 3 in the Signature", Buffer.concat([fld(0x0a, P), fld(0x12, T), fld(0x1a, Buffer.concat([S, Buffer.from("1801", "hex")]))]), "MALFORMED_ENVELOPE");
+  envCase("payload type first", Buffer.concat([fld(0x12, T), fld(0x0a, P), fld(0x1a, S)]), "MALFORMED_ENVELOPE");
+  envCase("padded length", Buffer.concat([Buffer.from([0x0a, 0x84, 0x00]), P, fld(0x12, T), fld(0x1a, S)]), "MALFORMED_ENVELOPE");
+  envCase("payload twice", Buffer.concat([Buffer.from("0a0100", "hex"), canon]), "MALFORMED_ENVELOPE");
+  envCase("cut short", canon.subarray(0, 5), "MALFORMED_ENVELOPE");
+  // 6.2.1 payload table
+  for (const [h, want] of [
+    ["0a 02 08 01", "canonical"], ["0a 03 08 81 00", "NONCANONICAL_ENCODING"], ["0a 04 08 01 08 01", "NONCANONICAL_ENCODING"],
+    ["0a 02 08 00", "NONCANONICAL_ENCODING"], ["0a 02 08 01 6a 00 52 00", "NONCANONICAL_ENCODING"],
+    ["0a 02 08 01 c0 3e 01", "canonical"], ["c0 3e 01 0a 02 08 01", "NONCANONICAL_ENCODING"],
+    ["0a 02 08 01 c0 3e 81 00", "NONCANONICAL_ENCODING"], ["0a 04 12 02 ff fe", "MALFORMED_STATEMENT"],
+    ["0a 06 08 81 80 80 80 10", "MALFORMED_STATEMENT"], ["0a 02 08 01 08 01", "MALFORMED_STATEMENT"],
+    ["0a 02 08 01 28 01", "MALFORMED_STATEMENT"], ["0a 02 08 01 c3 3e c4 3e", "MALFORMED_STATEMENT"],
+    ["0a 03 08 81 00 0a", "MALFORMED_STATEMENT"],
+  ]) {
+    const r = decode("Statement", Buffer.from(h.replace(/ /g, ""), "hex"), { allowUnknown: true });
+    eq(`6.2.1 ${h}`, r.malformed ? "MALFORMED_STATEMENT" : r.noncanonical ? "NONCANONICAL_ENCODING" : "canonical", want);
+  }
+  const order = decode("Statement", Buffer.from("c03e010a020801", "hex"), { allowUnknown: true });
+  eq("6.2.1 unknown field, then the header: rule", order.noncanonical, "STM-016");
+  // 6.9
+  const ds = [0, 1, 2].map((i) => sha256(Buffer.from([i])));
+  eq("6.9 root at seq 1", hex(merkleRoot(ds.slice(0, 1))), "d9de27625445003d8a9739a851e3ff8d41c0683630b4d63a88327a6aaa37c409");
+  eq("6.9 root at seq 2", hex(merkleRoot(ds.slice(0, 2))), "604d540f09268b91672ab011394d5266ccd7d4484d0d109411a55848126a1b2c");
+  eq("6.9 root at seq 3", hex(merkleRoot(ds)), "d1f13800048f5909d4043fc0c152f6643280cba608b672715e56ce159a20629f");
+  // 7.5
+  eq("7.5 commitment", hex(commitment(Buffer.from([...Array(32).keys()]), 1000n)), "9fe7ebabc53d125e317fb7691fdfc48ff0f12114ab47b15375c5791eb7b1b5f0");
+  // NEG-013
+  eq("NEG-013", hex(negotiationId(did, Buffer.from("000102030405060708090a0b0c0d0e0f", "hex"))), "98a36cad7be451838ee2274bdc934957");
+  return bad;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLI
+
+// SPEC 17.1: the offline adapter protocol, one JSON object per line on stdin and stdout.
+async function adapter() {
+  const { createInterface } = await import("node:readline");
+  const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
+  for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    if (!line.trim()) continue;
+    // now_ms may exceed 2^53 - 1: read it exactly (finding F1)
+    const req = JSON.parse(line.replace(/"now_ms":\s*(\d+)/, '"now_ms": "$1"'));
+    if (req.type === "hello") {
+      out({ type: "hello", protocol: "a2a-coop-offline/1", name: "a2a-coop js_verifier", version: "1", capabilities: { modes: ["sparse", "complete"], freshness: true, topics: "*" } });
+    } else if (req.type === "verify") {
+      if (req.skew_ms !== undefined && BigInt(req.skew_ms) !== SKEW_MS) {
+        out({ type: "result", id: req.id, result: "unsupported", detail: `skew_ms ${req.skew_ms}: only 30000` });
+        continue;
+      }
+      const t = { envelopes: req.envelopes, now_ms: req.now_ms, requirements: [], result: "valid" };
+      const { got } = runVector(t, req.mode);
+      out(got.result === "valid" ? { type: "result", id: req.id, result: "valid" }
+        : { type: "result", id: req.id, result: "invalid", error: got.error, failedIndex: got.failedIndex, requirement: got.requirement, detail: got.detail });
+    } else if (req.type === "bye") break;
+  }
+  return 0;
+}
+
+function main(argv) {
+  if (argv.includes("--adapter")) return adapter();
+  if (argv.includes("--self-test")) {
+    const bad = selfTest();
+    for (const b of bad) console.log(`SELF-TEST FAIL ${b}`);
+    console.log(bad.length ? `${bad.length} worked examples disagree` : "every worked example of SPEC.md holds");
+    return bad.length ? 1 : 0;
+  }
+  const json = argv.includes("--json");
+  const verbose = argv.includes("--verbose");
+  const files = argv.filter((a) => !a.startsWith("--"));
+  if (!files.length) {
+    process.stderr.write("usage: node verify.mjs [--json] [--verbose] conformance/vectors/*.json\n");
+    return 2;
+  }
+  const report = { layers: LAYERS, files: {}, total: { vectors: 0, agree: 0, decided: 0, uncovered: 0, disagree: 0 }, disagreements: [] };
+  for (const file of files) {
+    // now_ms can exceed 2^53 - 1 (an edge past a statement's expires_at_ms = 2^53 - 1 plus the skew), which
+    // JSON.parse would round: read it as a string, exactly (finding F1 of README.md).
+    const text = readFileSync(file, "utf8").replace(/"now_ms": (\d+)/g, '"now_ms": "$1"');
+    const doc = JSON.parse(text);
+    const stem = basename(file, ".json");
+    if (doc.schema === "a2a-coop-equivocation-proof/1") {
+      let why;
+      try {
+        why = checkEquivocationProof(doc);
+      } catch (e) {
+        if (!(e instanceof Reject)) throw e;
+        why = e.message;
+      }
+      const f = { vectors: 1, agree: why === null ? 1 : 0, decided: 1, uncovered: 0, disagree: why === null ? 0 : 1, byKind: {} };
+      f.byKind.EquivocationProof = { vectors: 1, agree: f.agree, decided: 1, uncovered: 0, disagree: f.disagree };
+      if (why !== null) report.disagreements.push({ id: stem, expected: "proof holds", got: why });
+      report.files[stem] = f;
+      for (const k of ["vectors", "agree", "decided", "uncovered", "disagree"]) report.total[k] += f[k];
+      continue;
+    }
+    const f = { vectors: 0, agree: 0, decided: 0, uncovered: 0, disagree: 0, byKind: {} };
+    for (const g of doc.testGroups) {
+      for (const t of g.tests) {
+        // the kind: the mutation op for mutations.json, the skipped check for canaries, else the group type
+        const kind = t.mutation ? `${t.mutation.op}` : t.canary ? `canary:${t.canary.skippedCheck}` : g.type;
+        const k = (f.byKind[kind] ??= { vectors: 0, agree: 0, decided: 0, uncovered: 0, disagree: 0 });
+        const { verdict, decided, got } = runVector(t, g.mode);
+        for (const o of [f, k, report.total]) {
+          o.vectors++;
+          o[verdict]++;
+          if (decided) o.decided++;
+        }
+        if (verdict === "disagree")
+          report.disagreements.push({
+            id: `${stem}-${t.tcId}-${t.requirements[0] ?? ""}`,
+            group: g.type,
+            comment: t.comment,
+            expected: t.result === "valid" ? "valid" : `${t.error}@${t.failedIndex}`,
+            got: got.wire ? `wire member read as ${got.wire}` : got.result === "valid" ? "valid" : `${got.error}@${got.failedIndex} (${got.requirement}: ${got.detail})`,
+          });
+      }
+    }
+    report.files[stem] = f;
+  }
+  if (json) {
+    process.stdout.write(JSON.stringify(report, null, 1) + "\n");
+  } else {
+    const line = (name, o) =>
+      `${name.padEnd(34)} ${String(o.agree).padStart(5)} agree / ${String(o.vectors).padStart(5)}  (decided ${o.decided}, uncovered ${o.uncovered}, disagree ${o.disagree})`;
+    for (const [name, f] of Object.entries(report.files)) {
+      console.log(line(name, f));
+      if (verbose) for (const [k, o] of Object.entries(f.byKind)) console.log(line(`  ${k}`, o));
+    }
+    console.log(line("TOTAL", report.total));
+    const show = verbose ? report.disagreements : report.disagreements.slice(0, 20);
+    for (const d of show) console.log(`DISAGREE ${d.id} [${d.group ?? ""}] expected ${d.expected}, got ${d.got}  -- ${d.comment ?? ""}`);
+    if (show.length < report.disagreements.length) console.log(`... ${report.disagreements.length - show.length} more (--verbose)`);
+  }
+  return report.disagreements.length ? 1 : 0;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) Promise.resolve(main(process.argv.slice(2))).then((code) => process.exit(code));
