@@ -20,10 +20,11 @@ from test_attack16 import _checkpoint, _contract_with, _low, _quota_escrow, _rev
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol import merkle
+from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES
 from a2a_coop.protocol.errors import RateLimited
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
-from a2a_coop.runtime import gossip
+from a2a_coop.runtime import gossip, trade
 from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.runtime.strangers import STRANGER_PERIOD_MS, NewcomerOffers, StrangerQuota
 from a2a_coop.runtime.strategy import DeliveryView, HonestStrategy
@@ -404,6 +405,81 @@ def test_an_escrows_answers_carry_no_uncounted_flood(tmp_path: Path) -> None:
         assert len(strangers.intersection(b.verifier.statements)) <= 4
     finally:
         escrow.close()
+
+
+class _Counting:
+    """Alice's peer as Bob's client reaches it, counting the Exchanges Bob sends it."""
+
+    def __init__(self, peer: Any) -> None:
+        self.peer, self.calls = peer, 0
+
+    def exchange(self, envelope: bytes, context: Any = ()) -> list[bytes]:
+        self.calls += 1
+        return list(self.peer.exchange(envelope, list(context)))
+
+    def gossip(self, envelopes: Any, proofs: Any) -> Any:
+        return self.peer.gossip(envelopes, proofs)
+
+
+@pytest.mark.req("RPC-016")
+def test_an_escrows_flooded_answer_is_not_relayed_an_exchange_a_statement(tmp_path: Path) -> None:
+    """Attack: the escrow of Bob's bonded trade with Alice puts fifty fresh keys' Mandates and
+    Checkpoints in each answer to Bob's Submits. Bob's quota skipped them, and he relayed the answer to
+    Alice as one Exchange per statement, the skipped ones too: two Exchanges per flooded statement
+    (there are two Submits), 206 against the honest trade's 6 -- some 14,000 for a 4 MB answer. Expect
+    none of them relayed (the trade needs none of them) and the trade FULFILLED."""
+    counts = {}
+    for n in (0, 50):
+        clock = FixedClock()
+        clock.now_ms -= clock.now_ms % STRANGER_PERIOD_MS
+        alice, bob, e = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+        escrow = escrow_node(e, clock, tmp_path / f"e{n}.db")
+        try:
+            for p in (alice, bob):
+                escrow.deposit(p.did, FUNDS)
+            quota = StrangerQuota(per_period=4, per_key=1)
+            b = make_peer(bob, clock, context=[e.mandate_vs.envelope], stranger_quota=quota)
+            a = _Counting(make_peer(alice, clock, context=[e.mandate_vs.envelope]))
+            flood = []
+            for i in range(n):
+                k, mandate = fresh_key(i, clock)
+                flood += [mandate.envelope, _checkpoint(k, mandate).envelope]
+            flooding = _FloodingEscrow(escrow, flood)
+            neg = run_trade(b, a, alice.did, bonded_proposal(bob, e.did), escrow=flooding)  # type: ignore[arg-type]
+            assert b.negotiation(neg.id).state is State.FULFILLED
+            counts[n] = a.calls
+        finally:
+            escrow.close()
+    assert counts[50] == counts[0], counts
+
+
+def test_an_escrows_stamps_are_relayed_in_as_few_exchanges_as_their_bytes_fill() -> None:
+    """An escrow's answer with three hundred Stamps of its own (valid, taken: its own answer's Stamps,
+    RPC-016), some 180 kB: past one envelope's size, relayed one Exchange each (300). Expect them in
+    order, in Exchanges each within one envelope's size (RPC-008), as few as they fit; and no
+    stranger's statement beside them relayed."""
+    clock = FixedClock()
+    bob, e = Party("bob", clock), Party("escrow", clock)
+    b = make_peer(bob, clock, context=[e.mandate_vs.envelope])
+    digests = [bytes([i % 256, i // 256]) * 16 for i in range(300)]  # nobody signed these
+    stamps = [e.sign("stamp", commitment_pb2.Stamp(statements=[d])) for d in digests]
+    k, mandate = fresh_key(1, clock)
+    strangers = [mandate, _checkpoint(k, mandate)]
+    answer = [vs.envelope for vs in [*stamps[:150], *strangers, *stamps[150:]]]
+    b.on_replies(answer, escrow=e.did)
+    sent: list[list[bytes]] = []
+
+    class _Counterparty:
+        def exchange(self, envelope: bytes, context: Any = ()) -> list[bytes]:
+            sent.append([*list(context)[1:], envelope])  # the escrow's Mandate first, then the batch
+            assert sum(map(len, [*context, envelope])) <= MAX_ENVELOPE_BYTES
+            return []
+
+    news = [(vs.envelope, vs.digest) for vs in [*stamps[:150], *strangers, *stamps[150:]]]
+    assert trade._relay(b, _Counterparty(), e.mandate_vs.envelope, news) == []  # type: ignore[arg-type]
+    fill = MAX_ENVELOPE_BYTES - len(e.mandate_vs.envelope)
+    assert len(sent) <= -(-sum(len(vs.envelope) for vs in stamps) // fill) + 1 <= 5
+    assert [env for batch in sent for env in batch] == [vs.envelope for vs in stamps]
 
 
 class _WithholdsReceipts(HonestStrategy):

@@ -26,7 +26,7 @@ import pytest
 from cli_run import cli_process, one_line_error, run_cli
 from peers import make_peer
 
-from a2a_coop.cli._common import UsageError, parse_duration
+from a2a_coop.cli._common import UsageError, iso, parse_duration
 from a2a_coop.cli._runtime import open_journal, open_peer, runtime_command
 from a2a_coop.cli.demo import (
     MARKER,
@@ -47,7 +47,7 @@ from a2a_coop.runtime.keyfile import write_key_file
 from a2a_coop.runtime.node import EscrowNode, PeerNode, remember_run
 from a2a_coop.runtime.peer import drive
 from a2a_coop.runtime.trade import contract_evidence, relay_escrow_answers
-from a2a_coop.testing import FixedClock, LocalEscrow, Party
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -132,8 +132,14 @@ def test_mandate_for_another_key_is_refused(
     ]
     code, _, err = run_cli(capsys, *argv)
     assert code == 2
-    one_line_error(err, "delegates to")
+    one_line_error(err, "delegates to", f"not to {alice.did} (the --key)", "give the agent's own --key")
     assert not alice.journal_path.exists()
+    # The principal's key given as --key (it sits beside the agent's, as NAME-principal.key): said so.
+    principal = bob.key_path.with_name("bob-principal.key")
+    argv = ["serve", "--key", principal, "--mandate", bob.mandate_path, "--journal", alice.journal_path]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2
+    one_line_error(err, "--key is the principal's key that signed it; give the agent's key file")
 
 
 def test_mandate_file_problems(tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str]) -> None:
@@ -212,6 +218,30 @@ def test_a_journal_replays_what_earlier_runs_held_but_trusts_only_this_runs_escr
         assert verify_statement(escrow.mandate).digest in second.verifier.statements
         assert second.trusted_escrows == frozenset() and not second.trusts_escrow(escrow.did)
         assert journal.get_meta("a2a-coop/context") == [escrow.mandate]
+
+
+def test_status_says_when_an_unanswered_offer_expires_or_expired(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An offer nobody answered stays PROPOSED in the journal for good (a peer applies no EXPIRE of its
+    own), and `status` listed it as PROPOSED days later as if it could still be accepted. Expect its
+    expiry beside it: "offer expired at ..." for one signed a day ago, "offer expires at ..." for one
+    signed now (status reads the wall clock)."""
+    clock = FixedClock(now_ms=int(time.time() * 1000) - DAY_MS)
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    journal_path = tmp_path / "alice.db"
+    node = PeerNode.open(alice.agent.key, alice.mandate_vs.envelope, journal_path, clock=lambda: clock.now_ms)
+    try:
+        old = node.peer.propose(bob.did, alice.proposal())  # signed and journaled; never sent
+        clock.advance(DAY_MS)
+        new = node.peer.propose(bob.did, alice.proposal())
+    finally:
+        node.close()
+    write_key_file(tmp_path / "alice.key", alice.agent.key)
+    code, out, _ = run_cli(capsys, "status", "--journal", journal_path, "--key", tmp_path / "alice.key")
+    assert code == 0
+    assert f"offer expired at {iso(old.expires_at_ms)}" in out, out
+    assert f"offer expires at {iso(new.expires_at_ms)}" in out, out
 
 
 def test_a_journal_the_library_wrote_under_an_escrow_is_read_by_status_without_options(
@@ -705,6 +735,37 @@ def test_escrow_export_refuses_a_peers_journal(
     one_line_error(err, "did:key:z6Mktypo")
 
 
+@pytest.mark.parametrize("command", ["offer", "serve"])
+def test_ctrl_c_in_a_trade_says_how_to_carry_it_on(
+    tmp_path: Path,
+    bob: Identity,
+    command: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Ctrl-C during `offer` said `a2a-coop: interrupted` (exit 130) and nothing more: a newcomer does
+    not know the trades can be carried on. Expect the hint to `resume` after the trade commands, and
+    the plain line elsewhere."""
+
+    def interrupt(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("a2a_coop.cli.peer.CooperationClient", interrupt)
+    monkeypatch.setattr("a2a_coop.cli.peer.PeerNode", interrupt)
+    argv = [command, *bob.files()]
+    if command != "serve":
+        argv += ["--to", "127.0.0.1:1"]
+    if command == "offer":
+        argv += ["--give", "x:1", "--want", "y:1"]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 130
+    if command == "serve":
+        one_line_error(err, "a2a-coop: interrupted")
+        assert "resume" not in err
+    else:
+        one_line_error(err, "a2a-coop: interrupted; what was signed is in the journal: `a2a-coop resume`")
+
+
 def test_a_journal_of_the_other_kind_is_refused_and_left_as_it_was(
     tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -814,6 +875,11 @@ def test_parse_duration() -> None:
         172_800_000,
         7_000,
     ]
+    # `--deadline 0s` said "'0s' is not a duration like 30s, ...": it is one, of nothing.
+    with pytest.raises(argparse.ArgumentTypeError, match="a duration must be more than 0"):
+        parse_duration("0s")
+    with pytest.raises(argparse.ArgumentTypeError, match="is not a duration like 30s"):
+        parse_duration("soon")
 
 
 # --- serving -----------------------------------------------------------------------------------

@@ -8,10 +8,12 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -146,6 +148,11 @@ def test_usage_and_connection_errors_exit_2_with_one_line(
         (["--target", "127.0.0.1:1", "--timeout", "inf"], "--timeout must be a positive number of seconds"),
         (["--vectors", "nope.json"], "cannot read nope.json"),  # was "conformance.offline: ..."
         (["--matrix", ".", "--report-dir", "."], "--matrix: no report.json in . (give the --report-dir"),
+        # a file where the reports should go: "cannot write reports to out: File exists"
+        (
+            ["--target", "127.0.0.1:1", "--report-dir", "out.txt"],
+            "--report-dir out.txt is a file, not a directory",
+        ),
     ],
 )
 def test_a_newcomers_mistakes_are_said_plainly(
@@ -158,6 +165,7 @@ def test_a_newcomers_mistakes_are_said_plainly(
     from cli_run import one_line_error
 
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "out.txt").write_text("not a directory\n")
     assert main(["conformance", *argv]) == 2
     one_line_error(capsys.readouterr().err, message)
 
@@ -309,9 +317,18 @@ def test_expected_failures_turn_the_run_green_and_report_unexpected_passes(
         + "\nenv.garbage  # passes\n"
     )
     capsys.readouterr()
-    rerun = [*(f"--case={c}" for c in failed), "--case=env.garbage"]
+    rerun = [*(f"--case={c}" for c in failed), "--case=env.garbage", "--report-dir", str(tmp_path / "r")]
     assert main(["conformance", "--target", broken_target, "--expected-failures", str(listing), *rerun]) == 0
     out = capsys.readouterr().out
+    # In junit.xml an expected failure is skipped (as pytest reports an xfail), not a pass that only a
+    # system-out told apart: a CI dashboard shows the gaps.
+    junit = ET.parse(tmp_path / "r" / "junit.xml").getroot()
+    xfailed = [
+        tc.get("name")
+        for tc in junit.iter("testcase")
+        if tc.find("skipped[@type='EXPECTED-FAILURE']") is not None
+    ]
+    assert xfailed == failed and junit.get("failures") == "0" and junit.get("skipped") == "2"
     assert "FAIL (expected) env.signature-flipped" in out
     assert "expected to fail but PASS: env.garbage" in out
     assert (
@@ -538,3 +555,85 @@ def test_the_open_cap_probe_closes_its_contracts_with_a_target_dating_ahead(tmp_
         negotiations = status(who)["negotiations"]
         assert negotiations.get("FULFILLED", 0) - before.get("FULFILLED", 0) >= 256, negotiations
         assert negotiations.get("PERFORMING", 0) == before.get("PERFORMING", 0), negotiations
+
+
+class _DiesAtExchange:
+    """A real peer whose process dies at its ``n``-th Exchange: the server stops, no answer given."""
+
+    def __init__(self, node: PeerNode, n: int) -> None:
+        self.node, self.n, self.calls = node, n, 0
+        self.server: Any = None
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes] = ()) -> list[bytes]:
+        self.calls += 1
+        if self.calls >= self.n:
+            self.server.stop(grace=0)
+            raise TransportError(grpc.StatusCode.UNAVAILABLE, "gone")
+        return self.node.exchange(envelope, context)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.node, name)
+
+
+def test_a_target_that_dies_mid_run_is_named_with_its_case_and_the_reports_are_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A framework author's agent crashes on one case: the run said `the target ... stopped answering`
+    (exit 2) and wrote no report -- CI had no junit.xml, and nobody was told which case brought the
+    target down. Expect exit 2 all the same, the one line naming the case in flight and its replay
+    command, and the reports of the cases before it, the one in flight a JUnit error."""
+    who = provision(tmp_path, "fragile")
+    node = PeerNode.open(who.key, who.mandate, tmp_path / "fragile.db")
+    fragile = _DiesAtExchange(node, 4)
+    cases = sorted(c for c in load_cases() if c.startswith("env."))[:12]
+    out = tmp_path / "r"
+    try:
+        with serve(fragile, None) as server:
+            fragile.server = server
+            argv = ["conformance", "--target", server.target, "--report-dir", str(out), "--seed", "s1"]
+            code = main([*argv, *(f"--case={c}" for c in cases)])
+    finally:
+        node.close()
+    printed, err = capsys.readouterr()
+    assert code == 2
+    doc = _report(out)
+    lost = doc["interrupted"]
+    assert isinstance(lost, dict) and lost["case"] in cases
+    assert doc["exit_code"] == 2 and [c["id"] for c in doc["cases"]] == cases[: cases.index(lost["case"])]  # type: ignore[index]
+    line = err.strip()
+    assert "\n" not in line and "stopped answering" in line and f"during case {lost['case']}" in line
+    assert f"--seed s1 --case {lost['case']}" in line
+    junit = ET.parse(out / "junit.xml").getroot()
+    assert junit.get("errors") == "1"
+    errored = [tc.get("name") for tc in junit.iter("testcase") if tc.find("error") is not None]
+    assert errored == [lost["case"]]
+    assert "Interrupted" in (out / "report.html").read_text(encoding="utf-8")
+    assert f"reports written to {out}/" in printed
+
+
+def test_a_target_that_takes_the_connection_and_never_answers_is_told_apart(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A hung agent (it takes the connection, never answers) was `cannot reach the target ...:
+    DEADLINE_EXCEEDED`, as if nothing listened there. Expect exit 2 and one line saying no answer came
+    within --timeout."""
+    from cli_run import one_line_error
+
+    release = threading.Event()
+
+    class _Hangs(grpc.GenericRpcHandler):
+        def service(self, details: Any) -> Any:
+            return grpc.unary_unary_rpc_method_handler(lambda request, context: release.wait(30))
+
+    hung = grpc.server(ThreadPoolExecutor(4))
+    hung.add_generic_rpc_handlers((_Hangs(),))
+    target = f"127.0.0.1:{hung.add_insecure_port('127.0.0.1:0')}"
+    hung.start()
+    try:
+        assert main(["conformance", "--target", target, "--timeout", "0.5", "--case", "env.garbage"]) == 2
+    finally:
+        release.set()
+        hung.stop(0)
+    one_line_error(
+        capsys.readouterr().err, f"no answer from the target at {target} (--target) within 0.5 s (--timeout)"
+    )

@@ -105,3 +105,24 @@ def test_error_without_detail_uses_its_summary() -> None:
     assert str(err) == f"REPLAYED: {errors.Replayed.summary}"
     assert err.origin is Origin.UNKNOWN
     assert err.requirement == ""
+
+
+@pytest.mark.parametrize(
+    "ms",
+    [0, 1, 999, 86_399_999, 86_400_000, 951_782_400_000, 1_796_521_286_123, 4_107_542_399_999,
+     253_402_300_799_999, -1, -86_400_001, -62_135_596_800_000],
+)  # fmt: skip
+def test_utc_text_matches_the_calendar(ms: int) -> None:
+    """utc_text (the protocol core's, which imports no datetime) agrees with datetime on leap days,
+    century years and both ends of years 1..9999, ms kept."""
+    from datetime import UTC, datetime, timedelta
+
+    dt = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    want = dt.strftime("%Y-%m-%d %H:%M:%S.") + f"{ms % 1000:03d} UTC"
+    assert errors.utc_text(ms) == want.rjust(len(want) + 4 - len(f"{dt.year}"), "0")
+
+
+def test_utc_text_outside_the_calendar_falls_back_to_ms() -> None:
+    """A time past year 9999 (a statement may expire as late as 2^53 - 1 ms) is shown as its ms."""
+    assert errors.utc_text(2**53 - 1) == f"{2**53 - 1} ms after 1970"
+    assert errors.utc_text(-62_135_596_800_001) == "-62135596800001 ms after 1970"

@@ -81,6 +81,28 @@ def test_a_flood_of_fresh_keys_rejected_offers_is_bounded(tmp_path: Path) -> Non
         assert _flood(b, clock, 7, first=50) and _rows(journal) - start == 12 * 3
 
 
+@pytest.mark.parametrize(("per_period", "taken"), [(1, 1), (2, 1), (3, 2), (4, 3)])
+def test_a_budget_of_a_few_offers_takes_at_least_one(per_period: int, taken: int) -> None:
+    """`serve --newcomer-offers 1`: three quarters of 1 rounded down to 0, and no newcomer's Offer was
+    ever taken. The open part is at least one Offer (a budget that small keeps no reserve)."""
+    clock = FixedClock()
+    b = make_peer(Party("bob", clock), clock, newcomer_offers=NewcomerOffers(per_period=per_period))
+    refused = _flood(b, clock, 5)
+    assert len(refused) == 5 - taken
+
+
+def test_a_total_of_one_open_negotiation_takes_a_newcomers() -> None:
+    """RPC-012's total cap of 1 (``Peer(max_open_total=1)``): its newcomer share rounded down to 0 and
+    refused every counterparty never settled with; at least one is taken, then the cap holds."""
+    clock = FixedClock()
+    bob = Party("bob", clock)
+    b = make_peer(bob, clock, max_open_total=1)
+    carol, dave = Party("carol", clock), Party("dave", clock)
+    assert _bodies(b.exchange(carol.offer(bob).envelope, carol.setup))[:2] == ["mandate", "accept"]
+    with pytest.raises(RateLimited):
+        b.exchange(dave.offer(bob).envelope, dave.setup)
+
+
 def test_offers_we_counter_count_too_and_free_nothing_when_they_expire() -> None:
     """An opening Offer Bob counters counts as one he rejects: the newcomer's negotiation expires unanswered
     (RPC-014 frees its open slot) and leaves its rows; the budget still holds what it counted, and the

@@ -3,7 +3,9 @@ and its escrow witness."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -13,7 +15,7 @@ from typing import Any
 import grpc
 import nacl.bindings
 import pytest
-from peers import make_peer, witnessed_node
+from peers import escrow_node, make_peer, peer_node, witnessed_node
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, service_pb2, trade_pb2
 from a2a_coop.protocol import errors, merkle
@@ -24,7 +26,7 @@ from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.runtime import node as node_module
-from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.journal import Journal, JournalError, JournalKindMismatch
 from a2a_coop.runtime.node import MAX_SUBMIT_ATTEMPTS, EscrowWitness, PeerNode, sign_mandate
 from a2a_coop.runtime.peer import Peer, drive
 from a2a_coop.runtime.strategy import DeliveryView, WithholdingStrategy
@@ -570,3 +572,40 @@ def test_a_statement_signed_on_our_own_initiative_waits_for_its_fsync_outside_th
     _returned_once_durable_with_the_lock_free(
         monkeypatch, pa, journal, lambda: pa.sign("withdraw", withdraw, **header), "Withdraw"
     )
+
+
+def _journal_state(path: Path) -> tuple[list[Any], list[tuple[int, str, bytes]]]:
+    """Every meta row and every statement of the journal at ``path`` (opened and closed again: a node
+    refused at start must have released its lock)."""
+    with Journal.open(path) as journal:
+        statements = list(journal.statements())
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return db.execute("SELECT key, value FROM meta ORDER BY key").fetchall(), statements
+
+
+def test_a_journal_of_the_other_kind_is_refused_by_the_library_and_left_as_it_was(tmp_path: Path) -> None:
+    """The journal-kind guard lived only in the CLI: an EscrowNode opened in Python on a peer's journal
+    wrote its mark into it (and then failed to replay it), and a PeerNode on an escrow's journal wrote the
+    peer's. Both are refused with JournalKindMismatch, naming the journal and its kind, before anything
+    is written, and the journal's lock is released."""
+    clock = FixedClock()
+    bob, esc = Party("bob", clock), Party("escrow", clock)
+    peer_path, escrow_path = tmp_path / "bob.db", tmp_path / "escrow.db"
+    peer_node(bob, clock, peer_path).close()
+    escrow = escrow_node(esc, clock, escrow_path)
+    escrow.deposit(bob.did, 10)
+    escrow.close()
+    before = {path: _journal_state(path) for path in (peer_path, escrow_path)}
+
+    with pytest.raises(JournalKindMismatch) as refused:
+        escrow_node(esc, clock, peer_path)
+    assert (refused.value.found, refused.value.wanted, refused.value.path) == ("peer", "escrow", peer_path)
+    assert f"{peer_path} is a peer's journal" in str(refused.value)
+    with pytest.raises(JournalKindMismatch) as refused:
+        peer_node(bob, clock, escrow_path)
+    assert (refused.value.found, refused.value.wanted) == ("escrow", "peer")
+    assert f"{escrow_path} is an escrow's journal" in str(refused.value)
+    with Journal.open(escrow_path) as journal, pytest.raises(JournalKindMismatch):
+        Peer(bob.agent.key, bob.mandate_vs.envelope, journal=journal)
+    assert {path: _journal_state(path) for path in before} == before
+    assert isinstance(refused.value, JournalError)  # a local fault of the journal, as the others

@@ -82,6 +82,21 @@ def test_a_served_peer_bounds_strangers_statements_unless_told_otherwise(tmp_pat
             _public(node.peer, i, clock)  # never refused
 
 
+@pytest.mark.parametrize(("per_period", "kept"), [(1, 1), (2, 1), (3, 2), (4, 3)])
+def test_a_quota_of_a_few_statements_keeps_at_least_one(per_period: int, kept: int) -> None:
+    """`serve --stranger-statements 1`: three quarters of 1 rounded down to 0, and every unsolicited
+    statement was refused. The unsolicited part is at least one (a quota that small keeps no reserve)."""
+    clock = FixedClock()
+    b = make_peer(Party("bob", clock), clock, stranger_quota=StrangerQuota(per_period=per_period, per_key=0))
+    taken = 0
+    for i in range(5):
+        _, lone = fresh_key(200 + i, clock)  # a fresh key's Mandate alone: one public statement
+        with contextlib.suppress(RateLimited):
+            b.exchange(lone.envelope)
+            taken += 1
+    assert taken == kept
+
+
 def test_a_counterparty_is_not_kept_out_by_a_flood_of_strangers() -> None:
     """Strangers used up Bob's quota; Alice, new to Bob, opens a negotiation with her Mandate as context:
     an Offer addressed to Bob opens one (RPC-012's caps count it), and what it depends on is not counted.

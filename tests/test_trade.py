@@ -230,3 +230,55 @@ def test_resume_settles_with_the_escrow_what_the_counterparty_refuses_as_dated_b
     assert refused.value.code == "ISSUED_IN_PAST"
     assert unfinished(neg) == ""
     assert [escrow.get_balance(p.did)[:2] for p in (alice, bob)] == [(FUNDS, 0), (FUNDS, 0)]
+
+
+class _Gone:
+    """Alice's address as Bob reaches it after her process died: nothing answers."""
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes] = ()) -> list[bytes]:
+        raise ConnectionError("nothing answers")
+
+
+class _ServedBob:
+    """Bob as a served node reaches Alice: a Delivery it signed on its own (its witness fetched the
+    locks, ESC-009) and could send to nobody goes with its answer to her next request in that
+    negotiation (PeerNode._with_unsent)."""
+
+    def __init__(self, bob: Peer, unsent: list[bytes]) -> None:
+        self.bob, self.unsent = bob, unsent
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes] = ()) -> list[bytes]:
+        answers = self.bob.exchange(envelope, context)
+        unsent, self.unsent = self.unsent, []
+        return [*unsent, *answers]
+
+
+@pytest.mark.req("TIM-006", "WIT-002")
+def test_resume_takes_a_delivery_the_escrow_witnessed_in_time_however_late_it_reaches_us() -> None:
+    """Alice's `offer` was stopped (Ctrl-C, a crash) after Bob accepted and before his Delivery reached
+    her; Bob's node delivered on its own, through the escrow, which stamped it then. Resumed more than
+    the skew later, Bob answers her first request with that Delivery, and her own verifier refused it
+    ISSUED_IN_PAST (TIM-006: "not witnessed then") -- she held no Stamp of it: the resume raised before
+    it asked the escrow anything, and every later one stopped there, both bonds locked. Expect the
+    resume to ask the escrow for its Stamp of it (WIT-006) and the trade to finish: FULFILLED, both
+    bonds released."""
+    clock = FixedClock()
+    alice_party, bob_party = Party("alice", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={alice_party.did: FUNDS, bob_party.did: FUNDS})
+    alice = make_peer(alice_party, clock, context=[escrow.mandate])
+    bob = make_peer(bob_party, clock, context=[escrow.mandate])
+    terms = alice_party.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+    offer = alice.propose(bob.did, terms)
+    alice.on_replies(bob.exchange(offer.envelope, alice.send_context()))  # Bob's Accept: ACCEPTED
+    neg = alice.negotiation(offer.header.negotiation_id)
+    # Bob's node submits the contract itself (ESC-009); the locks make his Delivery due, which goes to
+    # the escrow first (WIT-007), then to Alice, who is gone.
+    with pytest.raises(ConnectionError):
+        relay_escrow_answers(
+            bob, _Gone(), escrow.submit(contract_evidence(bob, bob.negotiation(neg.id))), escrow=escrow
+        )  # type: ignore[arg-type]
+    delivery = next(vs for vs in bob.verifier.statements.values() if vs.body == "delivery")
+    clock.advance(60_000)
+    neg = resume_trade(alice, _ServedBob(bob, [delivery.envelope]), neg, escrow=escrow)  # type: ignore[arg-type]
+    assert (neg.state, unfinished(neg)) == (State.FULFILLED, "")
+    assert [escrow.get_balance(p.did)[:2] for p in (alice, bob)] == [(FUNDS, 0), (FUNDS, 0)]

@@ -421,6 +421,26 @@ def test_errors_without_a_known_code_become_transport_errors(
     assert (err.code, err.reason, err.details) == (grpc.StatusCode.ABORTED, reason, "from the peer")
 
 
+def test_key_revoked_carries_its_effective_time_for_machines_and_people() -> None:
+    """A KEY_REVOKED rejection carries the revocation's time in its ErrorInfo metadata (effective_ms,
+    decimal digits), which the client reads back; the detail shows it as a UTC time."""
+    sent = errors.KeyRevoked(
+        "revoked from 2026-12-06 01:41:26.123 UTC (effective_ms=1796521286123)",
+        requirement="KEY-004",
+        effective_ms=1_796_521_286_123,
+    )
+    status = status_for(sent)
+    trailers = dict(status.trailing_metadata)
+    info = error_details_pb2.ErrorInfo()
+    assert status_pb2.Status.FromString(trailers[STATUS_DETAILS_KEY]).details[0].Unpack(info)
+    assert info.metadata["effective_ms"] == "1796521286123"
+    got = from_rpc_error(
+        _FakeRpcError(status.code, status_pb2.Status.FromString(trailers[STATUS_DETAILS_KEY]))
+    )
+    assert isinstance(got, errors.KeyRevoked)
+    assert (got.effective_ms, got.detail) == (1_796_521_286_123, sent.detail)
+
+
 # --- limits and malformed input ------------------------------------------------------------
 
 

@@ -25,6 +25,7 @@ from a2a_coop.protocol.errors import (
     RevocationUnauthorized,
     WrongAudience,
     WrongParty,
+    utc_text,
 )
 from a2a_coop.protocol.statements import Statement, VerifiedStatement, encode_statement
 from a2a_coop.protocol.verifier import Verifier, verify_transcript
@@ -102,6 +103,10 @@ def test_key_revoked_by_itself_signs_nothing_from_the_effective_time(
     with pytest.raises(KeyRevoked) as err:
         v.accept(alice.offer(bob, issued_at_ms=t + 1000).envelope)
     assert err.value.requirement == "KEY-004"
+    # The time for people (UTC), the ms for machines: in the detail and as an attribute.
+    assert err.value.effective_ms == t + 1000
+    assert f"revoked from {utc_text(t + 1000)} (effective_ms={t + 1000})" in err.value.detail
+    assert utc_text(t + 1000).endswith(" UTC")
 
 
 @pytest.mark.req("KEY-004")

@@ -143,8 +143,10 @@ _UNITS_MS: Final = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_40
 def parse_duration(text: str) -> int:
     """``500ms``, ``30s``, ``5m``, ``1h``, ``2d`` (a bare number is seconds) -> milliseconds."""
     m = re.fullmatch(r"(\d+)(ms|s|m|h|d)?", text.strip())
-    if m is None or int(m[1]) == 0:
+    if m is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30s, 5m, 1h or 2d")
+    if int(m[1]) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a duration must be more than 0 (e.g. 500ms, 30s)")
     return _at_most_max(text, int(m[1]) * _UNITS_MS[m[2] or "s"])
 
 

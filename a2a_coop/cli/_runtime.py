@@ -44,10 +44,10 @@ from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair, public_key_from_did
 from a2a_coop.protocol.statements import decode_statement, verify_statement
 from a2a_coop.runtime.alarm import META_KEY_FORKED, REMEDY, KeyForked
-from a2a_coop.runtime.journal import Journal, JournalError, JournalLocked
+from a2a_coop.runtime.journal import Journal, JournalError, JournalLocked, journal_kind
 from a2a_coop.runtime.keyfile import KEY_FILE_TYPE, KeyFileError, parse_key_file
-from a2a_coop.runtime.node import META_CONTEXT, META_ESCROW_MANDATES, EscrowNode, PeerNode
-from a2a_coop.runtime.peer import META_FORKS, META_MANDATE, META_OWN_MANDATES, Peer
+from a2a_coop.runtime.node import META_CONTEXT, EscrowNode, PeerNode
+from a2a_coop.runtime.peer import META_FORKS, META_MANDATE, Peer
 from a2a_coop.transport import TlsConfig, TransportError, serve
 
 log = logging.getLogger("a2a_coop.serve")
@@ -128,7 +128,15 @@ def load_mandate(path: Path, key: Keypair) -> bytes:
     if vs.body != "mandate":
         raise Invalid(f"{path} holds a {vs.body}, not a mandate")
     if vs.statement.mandate.agent != key.did:
-        raise UsageError(f"the mandate in {path} delegates to {vs.statement.mandate.agent}, not to {key.did}")
+        whose = (
+            "--key is the principal's key that signed it; give the agent's key file"
+            if vs.issuer == key.did
+            else "give the agent's own --key and --mandate"
+        )
+        raise UsageError(
+            f"the mandate in {path} delegates to {vs.statement.mandate.agent}, not to {key.did} (the "
+            f"--key): {whose}"
+        )
     return data
 
 
@@ -295,15 +303,6 @@ def open_peer(
     peer.trusted_escrows = frozenset(vs.statement.mandate.agent for vs in given if vs.body == "mandate")
     peer.trusted_escrows -= {key.did}  # an earlier mandate of ours is no escrow's
     return peer
-
-
-def journal_kind(journal: Journal) -> str | None:
-    """``"peer"`` or ``"escrow"``: what ran on ``journal`` (a peer keeps its Mandates under
-    META_OWN_MANDATES, an escrow under META_ESCROW_MANDATES); None for a new journal, or one that holds
-    both marks (an older release's mistake)."""
-    peer = journal.get_meta(META_OWN_MANDATES) is not None
-    escrow = journal.get_meta(META_ESCROW_MANDATES) is not None
-    return None if peer == escrow else "peer" if peer else "escrow"
 
 
 def unrecorded_mandate(path: Path, did: str, exc: MandateUnknown) -> str:
@@ -562,8 +561,17 @@ def _run_checked(command: Command, args: argparse.Namespace, out: TextIO) -> int
     except JournalError as exc:
         raise UsageError(f"journal: {exc}") from None
     except KeyboardInterrupt:
-        print("a2a-coop: interrupted", file=sys.stderr)
+        print(f"a2a-coop: interrupted{_INTERRUPTED_HINT.get(command.__name__, '')}", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+# What to do after Ctrl-C, for the commands that leave trades half done: everything signed was
+# journaled before it left, so `resume` carries them on (nothing is signed twice).
+_INTERRUPTED_HINT = {
+    name: "; what was signed is in the journal: `a2a-coop resume` with the same --key, --mandate, "
+    "--journal, --to and --escrow carries the unfinished trades on"
+    for name in ("cmd_offer", "cmd_resume", "cmd_claim", "cmd_revoke")
+}
 
 
 @contextmanager

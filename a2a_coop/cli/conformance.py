@@ -204,15 +204,40 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
     if args.report_dir is not None:  # before the run, not after it: a typo costs no run
         try:
             args.report_dir.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise UsageError(f"--report-dir {args.report_dir} is a file, not a directory") from None
         except OSError as exc:
             raise UsageError(f"cannot write reports to {args.report_dir}: {exc.strerror or exc}") from None
     tls = dial_tls(args)
     seed = args.seed or secrets.token_hex(6)
     runs = []
-    for t in args.target:
-        runs.append(
-            _run_one(args, target=t, tls=tls, seed=seed, selected=selected, expected=expected, out=out)
-        )
+    try:
+        for t in args.target:
+            runs.append(
+                _run_one(args, target=t, tls=tls, seed=seed, selected=selected, expected=expected, out=out)
+            )
+    except _Interrupted as exc:  # exit 2 all the same, with the reports of what ran (CI reads them)
+        if args.report_dir is not None:
+            _write_reports(args, [*runs, exc.run], out, matrix=False)
+        raise UsageError(str(exc)) from None
+    _write_reports(args, runs, out)
+    return EXIT_INVALID if any(r.fails for r in runs) else EXIT_OK
+
+
+class _Interrupted(Exception):
+    """A run the target stopped answering in (exit 2): the one line, and the run so far."""
+
+    def __init__(self, line: str, run: Any) -> None:
+        super().__init__(line)
+        self.run = run
+
+
+def _write_reports(
+    args: argparse.Namespace, runs: Sequence[Any], out: TextIO, *, matrix: bool = True
+) -> None:
+    """Each run's reports under --report-dir (if given), then the matrix of several."""
+    from conformance.suite import report
+
     if args.report_dir is not None:
         # One directory per target (numbered: the same address may be given twice), then the matrix.
         dirs = (
@@ -226,10 +251,9 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
             except OSError as exc:
                 raise UsageError(f"cannot write reports to {where}: {exc.strerror or exc}") from None
             out.write(f"reports written to {where}/ (report.json, junit.xml, report.html)\n")
-        if len(runs) > 1:
+        if len(runs) > 1 and matrix:
             path = report.write_matrix(dirs, args.report_dir)
             out.write(f"matrix written to {path}\n")
-    return EXIT_INVALID if any(r.fails for r in runs) else EXIT_OK
 
 
 def _check_a2a_url(url: str, timeout_s: float) -> None:
@@ -302,6 +326,7 @@ def _run_one(
 ) -> Any:
     from conformance.suite import progress, runner
     from conformance.suite.context import EndpointError, Session
+    from conformance.suite.runner import RunInterrupted
 
     session = Session(
         target,
@@ -319,7 +344,7 @@ def _run_one(
                 session.check_control()
             escrow_did = session.check_escrow() if args.escrow is not None else ""
         except EndpointError as exc:
-            raise UsageError(_endpoint_error(exc)) from None
+            raise UsageError(_endpoint_error(exc, args.timeout)) from None
         out.write(f"target {target} is {did}; {len(selected)} cases, seed {seed}\n")
         if escrow_did:
             out.write(f"escrow {args.escrow} is {escrow_did} (the target must trust it: --escrow)\n")
@@ -335,14 +360,20 @@ def _run_one(
                     on_start=show.start,
                     on_result=show.done,
                 )
-            except EndpointError as exc:
-                raise UsageError(
-                    f"the {exc.endpoint} at {exc.address} stopped answering: {exc.detail}"
-                ) from None
             except BrokenPipeError:  # a ConnectionError too, but our stdout's: its reader left (`| head`)
                 raise  # main() exits 141 quietly; the suite's own connections fail as EndpointError
-            except ConnectionError as exc:
-                raise UsageError(f"the target at {target} stopped answering: {exc}") from None
+            except RunInterrupted as exc:
+                cause, lost = exc.cause, exc.run.interrupted or {}
+                where = (
+                    f"the {cause.endpoint} at {cause.address} stopped answering: {cause.detail}"
+                    if isinstance(cause, EndpointError)
+                    else f"the target at {target} stopped answering: {cause}"
+                )
+                # The run so far, for the reports; the one line names the case in flight.
+                raise _Interrupted(
+                    f"{where} (during case {lost.get('case', '?')}; replay: {lost.get('replay', '?')})",
+                    exc.run,
+                ) from None
     finally:
         session.close()
     _summary(result, out)
@@ -352,12 +383,18 @@ def _run_one(
 _OPTION_OF = {"target": "--target", "control endpoint": "--control", "escrow": "--escrow"}
 
 
-def _endpoint_error(exc: Any) -> str:
+def _endpoint_error(exc: Any, timeout_s: float) -> str:
     """The one line for an endpoint found unusable before the run (a ``conformance.suite.context.
-    EndpointError``): nothing answering there, or something that is not what the option names."""
+    EndpointError``): nothing answering there, or something that is not what the option names; one
+    that took the connection but did not answer in time is told apart (it may be slow, or hung)."""
     where = f"the {exc.endpoint} at {exc.address} ({_OPTION_OF.get(exc.endpoint, exc.endpoint)})"
     if exc.answered:
         return f"{where} {exc.detail}"
+    if str(exc.detail).startswith("DEADLINE_EXCEEDED"):
+        return (
+            f"no answer from {where} within {timeout_s:g} s (--timeout): {exc.detail}; it took the "
+            "connection but did not answer: is it the service you mean, and is it stuck?"
+        )
     return f"cannot reach {where}: {exc.detail}"
 
 

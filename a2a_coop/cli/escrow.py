@@ -16,7 +16,6 @@ from a2a_coop.cli._runtime import (
     configure_logging,
     dial_tls,
     first_contact,
-    journal_kind,
     load_envelope,
     load_key,
     load_mandate,
@@ -30,7 +29,7 @@ from a2a_coop.cli._runtime import (
 )
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.statements import verify_statement
-from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.journal import Journal, journal_kind
 from a2a_coop.runtime.node import META_ESCROW_MANDATES, EscrowNode, remember_run
 from a2a_coop.runtime.peer import META_MANDATE
 from a2a_coop.runtime.strangers import StrangerQuota

@@ -344,7 +344,8 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
     _add_stranger_quota(
         p,
         "keep at most N public statements an hour (Mandates, Checkpoints) of keys outside our dealings, "
-        "sent as requests, context or gossip, three quarters of them for what we did not ask for; more "
+        "sent as requests, context or gossip, three quarters of them (at least one) for what we did not "
+        "ask for; more "
         "are refused RATE_LIMITED with a retry hint, or ignored as gossip (RPC-016",
     )
     p.add_argument(
@@ -354,7 +355,8 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="take at most N opening Offers an hour from issuers outside our dealings (no negotiation "
         "not ended, no contract with us), however each ends, a quarter of them kept for newcomers whose "
-        "principal is in our dealings; more are refused RATE_LIMITED with a retry hint "
+        "principal is in our dealings (a budget of 1 keeps none: any newcomer may take that one); more "
+        "are refused RATE_LIMITED with a retry hint "
         f"(default {DEFAULT_NEWCOMER_OFFERS}; 0: no limit)",
     )
     p.add_argument(

@@ -960,7 +960,8 @@ def status_report(peer: Peer) -> dict[str, Any]:
     our own key raised (ATT-017), or None."""
     base = peer.status()
     now = peer.clock()
-    open_negs, closed = [], []
+    open_negs: list[dict[str, Any]] = []
+    closed: list[dict[str, Any]] = []
     for neg in peer.verifier.negotiations.by_id.values():
         if neg.is_terminal:
             closed.append({"id": neg.id.hex(), "state": neg.state.value, "counterparty": neg.other(peer.did)})
@@ -975,6 +976,10 @@ def status_report(peer: Peer) -> dict[str, Any]:
                 "bonds": dict(neg.contract.locked) if neg.contract is not None else {},
             }
         )
+        offer = neg.outstanding if neg.contract is None else None
+        if offer is not None:  # an offer nobody answered stays PROPOSED (a peer applies no EXPIRE itself)
+            open_negs[-1]["offer_expires"] = iso(offer.expires_at_ms)
+            open_negs[-1]["offer_expired"] = now > offer.expires_at_ms
     return {
         "did": peer.did,
         "seq": base["seq"],
@@ -1023,6 +1028,9 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"negotiations: {counts}{hint}\n" if counts else "negotiations: none\n")
     for neg in [*report["closed"], *report["open"]]:
         out.write(f"  {neg['id'][:12]}  {neg['state']:<10} with {neg['counterparty']}\n")
+        if "offer_expires" in neg:
+            when = "expired" if neg["offer_expired"] else "expires"
+            out.write(f"    offer {when} at {neg['offer_expires']}\n")
         for label, items in (("I owe", neg.get("i_owe", [])), ("they owe", neg.get("they_owe", []))):
             for it in items:
                 late = "  OVERDUE" if it["overdue"] else ""

@@ -205,11 +205,19 @@ class KeySmallOrder(IdentityError):
 
 
 class KeyRevoked(IdentityError):
-    """Signing key was revoked before the statement was issued."""
+    """Signing key was revoked before the statement was issued.
+
+    ``effective_ms``: the time the revocation held takes effect (Unix ms; 0 when unknown, as for a key
+    rotated out). The detail shows it as a UTC time for people, with the ms beside it; a server also
+    puts it in its ErrorInfo metadata as ``effective_ms`` (decimal digits), read back by the client."""
 
     code = "KEY_REVOKED"
     grpc_status = "PERMISSION_DENIED"
     summary = "signing key was revoked before the statement was issued"
+
+    def __init__(self, detail: str = "", *, effective_ms: int = 0, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.effective_ms = effective_ms
 
 
 class RevocationUnauthorized(IdentityError):
@@ -465,6 +473,27 @@ class RateLimited(RequestError):
     def __init__(self, detail: str = "", *, retry_after_ms: int = 0, **kwargs: Any) -> None:
         super().__init__(detail, **kwargs)
         self.retry_after_ms = retry_after_ms
+
+
+def utc_text(ms: int) -> str:
+    """Unix ms as a UTC time for messages, e.g. ``2026-01-01 00:00:00.000 UTC`` (pure arithmetic: the
+    protocol core reads no clock and imports no datetime); a time outside years 1..9999 as its ms."""
+    days, rest = divmod(ms, 86_400_000)
+    # days since 1970-01-01 to a civil date (proleptic Gregorian; H. Hinnant's civil_from_days)
+    z = days + 719_468
+    era, doe = divmod(z, 146_097)
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    year = yoe + era * 400 + (month <= 2)
+    if not 1 <= year <= 9999:
+        return f"{ms} ms after 1970"
+    hours, rest = divmod(rest, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    return f"{year:04d}-{month:02d}-{day:02d} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d} UTC"
 
 
 def registry() -> dict[str, type[CoopError]]:

@@ -38,6 +38,7 @@ from a2a_coop.protocol.errors import (
     NonceReused,
     RevocationUnauthorized,
     WrongAudience,
+    utc_text,
 )
 from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS, MAX_SKEW_MS, ReplayCache, check_time_window
 from a2a_coop.protocol.mandate import ExposureBook, check_against_mandate, committed_value
@@ -674,7 +675,10 @@ class Verifier:
         effective = self.revoked.get(key)
         if effective is not None and issued_at_ms >= effective and not self._kept_as_evidence(vs, key):
             raise KeyRevoked(
-                f"revoked from {effective}", requirement="KEY-004", evidence=self._revocation(key)
+                f"revoked from {utc_text(effective)} (effective_ms={effective})",
+                requirement="KEY-004",
+                evidence=self._revocation(key),
+                effective_ms=effective,
             )
         rotated = self.rotated.get(key)
         if seq is not None and rotated is not None and seq > rotated:
@@ -700,9 +704,11 @@ class Verifier:
             and not self._kept_as_evidence(vs, record.principal)
         ):
             raise KeyRevoked(
-                "the mandate's principal key was revoked",
+                f"the mandate's principal key was revoked from {utc_text(effective)} "
+                f"(effective_ms={effective})",
                 requirement="MND-012",
                 evidence=self._revocation(record.principal),
+                effective_ms=effective,
             )
         accepted = self._accepted_proposal(vs) if vs.body == "accept" else None
         check_against_mandate(vs, record.mandate, accepted)

@@ -219,6 +219,47 @@ class JournalSchemaUnknown(JournalError):
     """The journal's schema version is one this build does not know (written by a newer a2a-coop?)."""
 
 
+class JournalKindMismatch(JournalError):
+    """The journal is the other kind's: a peer's opened for an escrow, or an escrow's for a peer. Refused
+    before anything is written, so the journal is left as it was (each kind marks a journal as its own
+    with the Mandates it runs under, and a journal holding both marks is neither's).
+
+    Attributes:
+        path: the journal's file.
+        found: ``"peer"`` or ``"escrow"``: what ran on it.
+        wanted: what was opening it.
+    """
+
+    def __init__(self, path: Path | str, found: str, wanted: str) -> None:
+        self.path, self.found, self.wanted = Path(path), found, wanted
+        ran = "a peer (serve, offer, PeerNode)" if found == "peer" else "an escrow (escrow serve, EscrowNode)"
+        super().__init__(
+            f"{path} is {'a peer' if found == 'peer' else 'an escrow'}'s journal ({ran} ran on it), not "
+            f"{'a peer' if wanted == 'peer' else 'an escrow'}'s: each runs on a journal of its own"
+        )
+
+
+# The marks of a journal's kind: the meta rows where a peer (a2a_coop.runtime.peer.META_OWN_MANDATES) and
+# an escrow (a2a_coop.runtime.node.META_ESCROW_MANDATES) keep the Mandates their runs started with.
+PEER_MARK: Final = "a2a-coop/own-mandates"
+ESCROW_MARK: Final = "escrow/own-mandates"
+
+
+def journal_kind(journal: Any) -> str | None:
+    """``"peer"`` or ``"escrow"``: what ran on ``journal`` (anything with ``get_meta``); None for a new
+    journal, or one that holds both marks (an older release's mistake)."""
+    peer = journal.get_meta(PEER_MARK) is not None
+    escrow = journal.get_meta(ESCROW_MARK) is not None
+    return None if peer == escrow else "peer" if peer else "escrow"
+
+
+def check_journal_kind(journal: Any, wanted: str) -> None:
+    """Raise :class:`JournalKindMismatch` if ``journal`` is the other kind's than ``wanted``."""
+    found = journal_kind(journal)
+    if found is not None and found != wanted:
+        raise JournalKindMismatch(getattr(journal, "path", "the journal"), found, wanted)
+
+
 def _pack(value: Any) -> bytes:
     packed: bytes = msgpack.packb(value, use_bin_type=True)
     return packed

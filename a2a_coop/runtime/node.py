@@ -59,7 +59,14 @@ from a2a_coop.protocol.statements import (
 )
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 from a2a_coop.runtime import gossip
-from a2a_coop.runtime.journal import Durability, Journal, JournalCorrupt, Ticket
+from a2a_coop.runtime.journal import (
+    ESCROW_MARK,
+    Durability,
+    Journal,
+    JournalCorrupt,
+    Ticket,
+    check_journal_kind,
+)
 from a2a_coop.runtime.peer import (
     DEFAULT_MAX_OPEN_PER_COUNTERPARTY,
     DEFAULT_MAX_OPEN_TOTAL,
@@ -489,8 +496,12 @@ class PeerNode:
         this run's ``context`` are trusted (MND-015).
         """
         journal = Journal.open(journal_path)
-        peer = _replay(key, mandate, journal, context, strategy=strategy, clock=clock)
-        remember_run(journal, mandate, context)
+        try:
+            peer = _replay(key, mandate, journal, context, strategy=strategy, clock=clock)
+            remember_run(journal, mandate, context)
+        except BaseException:
+            journal.close()  # a node that never started holds no lock on its journal
+            raise
         return cls(peer, journal, witness=witness, limits=limits)
 
     def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
@@ -894,7 +905,7 @@ SUBMIT_ANSWER_PREFIX = "submit-answer/"
 # contract is taken, also after a restart (the fork's other statement may never be shown again).
 META_FORKED_ACCEPTS = "escrow/forked-accepts"
 # The escrow's own Mandates, every one a run of its journal started with (envelopes, in that order).
-META_ESCROW_MANDATES = "escrow/own-mandates"
+META_ESCROW_MANDATES = ESCROW_MARK  # "escrow/own-mandates": also what marks a journal as an escrow's
 # The bindings shown, not held (KEY-007, KEY-008; Escrow.shown_binding), one key per key and principal
 # (META_SHOWN_BINDINGS + "/" + key did + "/" + principal did), each a ShownBinding as a list: a statement
 # of a key refused only for its chain or nonce (a thief's fork) that a principal's KeyRevocation was taken
@@ -977,6 +988,7 @@ class EscrowNode:
 
     def _start(self, key: Keypair, mandate: bytes, clock: Callable[[], int], forget: bool) -> None:
         """Replay the journal's ledger into a new :class:`Escrow` (the rest of ``__init__``)."""
+        check_journal_kind(self.journal, "escrow")  # a peer's: replaying it as an escrow's fails, marked
         self.mandate = mandate
         self.lock = threading.Lock()
         mandate_vs = verify_statement(mandate)

@@ -75,6 +75,7 @@ from a2a_coop.protocol.statements import (
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.alarm import ForkAlarm, KeyForked
 from a2a_coop.runtime.evidence import EvidenceVerifier
+from a2a_coop.runtime.journal import PEER_MARK, check_journal_kind
 from a2a_coop.runtime.perform_time import (
     TooLittleTimeToPerform,
     revocable_hold_until,
@@ -99,6 +100,7 @@ from a2a_coop.runtime.strangers import (
     StrangerCount,
     StrangerQuota,
     about,
+    open_part,
 )
 from a2a_coop.runtime.strategy import (
     Accept,
@@ -181,7 +183,7 @@ META_ASKED = "a2a-coop/asked-escrow"
 # a renewed mandate (a new Mandate for the same key, SPEC 4.7) leaves what we signed under the old one
 # verifiable (MND-017). META_MANDATE (the mandate the journal's last run started with, written by
 # a2a_coop.runtime.node.remember_run) is held too: journals from before this list kept only that one.
-META_OWN_MANDATES = "a2a-coop/own-mandates"
+META_OWN_MANDATES = PEER_MARK  # "a2a-coop/own-mandates": also what marks a journal as a peer's
 META_MANDATE = "a2a-coop/mandate"
 
 
@@ -645,6 +647,7 @@ class Peer:
         # and a signature check at every trade's first answer.
         self._last_signed: tuple[bytes, int] = (b"", 0)
         if journal is not None:
+            check_journal_kind(journal, "peer")  # an escrow's: its statements were never addressed to us
             self._replay(journal)
             self._keep_mandates(journal)
         else:
@@ -949,7 +952,7 @@ class Peer:
             )
         total = self.max_open_total
         if total:
-            limit = total if issuer in self._settled_with else int(total * NEWCOMER_SHARE)
+            limit = total if issuer in self._settled_with else open_part(total, NEWCOMER_SHARE)
             if self._open_total >= limit:
                 raise RateLimited(
                     f"we hold {self._open_total} negotiations not ended; retry later",
@@ -965,7 +968,7 @@ class Peer:
             return True
         if not total:
             return False
-        limit = total if issuer in self._settled_with else int(total * NEWCOMER_SHARE)
+        limit = total if issuer in self._settled_with else open_part(total, NEWCOMER_SHARE)
         return self._open_total >= limit
 
     def _dormant_from(self, neg: Negotiation) -> int:
@@ -3041,14 +3044,17 @@ def drive(
     first: VerifiedStatement,
     *,
     max_steps: int = 64,
+    take: Callable[[Sequence[bytes]], list[VerifiedStatement]] | None = None,
 ) -> list[VerifiedStatement]:
     """Send ``first`` and keep sending whatever our peer owes next until nothing is left.
 
     ``send(envelope, context) -> answers`` is the transport (a gRPC client's
     ``exchange`` or, in tests, the other Peer's ``exchange``). A statement refused
     with a TIM-009 retry hint is sent again after it (at most the skew in all).
+    ``take(answers)`` takes each answer (default: ``initiator.on_replies``).
     Returns every statement we sent, in order.
     """
+    take = initiator.on_replies if take is None else take
     queue = [first]
     sent: list[VerifiedStatement] = []
     for _ in range(max_steps):
@@ -3061,7 +3067,7 @@ def drive(
             initiator.take_refusal(refusal)
             raise
         sent.append(vs)
-        queue += initiator.on_replies(answers)
+        queue += take(answers)
     raise CoopError(f"negotiation did not settle within {max_steps} exchanges")
 
 

@@ -143,6 +143,13 @@ DEALINGS_CREDIT: Final = 1
 META_DEALINGS: Final = "a2a-coop/dealings-statements"
 
 
+def open_part(total: int, share: float) -> int:
+    """The part of a limit of ``total`` (0: no limit) that newcomers may fill: ``share`` of it rounded
+    down, but at least one -- a limit of 1, 2 or 3 rounded three quarters of 1 down to 0 and let no
+    newcomer in at all (``serve --stranger-statements 1``). A limit that small keeps no reserve."""
+    return max(1, int(total * share)) if total > 0 else 0
+
+
 @dataclass(frozen=True)
 class StrangerQuota:
     """How many public statements of keys outside our dealings we keep (RPC-016); 0 means no limit.
@@ -215,7 +222,7 @@ class NewcomerOffers:
     @property
     def open_share(self) -> int:
         """The Offers any newcomer may fill per period."""
-        return int(self.per_period * self.share)
+        return open_part(self.per_period, self.share)
 
     @property
     def voucher_cap(self) -> int:
@@ -360,7 +367,7 @@ class StrangerCount:
         q = self.quota
         wanted = Counter(keys)
         n = sum(wanted.values())
-        limit = q.per_period if solicited else int(q.per_period * q.share)
+        limit = q.per_period if solicited else open_part(q.per_period, q.share)
         why = ""
         if q.per_period and self.count + n > limit:
             why = f"we kept {self.count} {self.what} this period"

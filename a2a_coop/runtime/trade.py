@@ -16,12 +16,13 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Concatenate, Final, ParamSpec, Protocol, TypeVar
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, statement_pb2, trade_pb2
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, decode_envelope, statement_digest
 from a2a_coop.protocol.errors import (
     ChainBroken,
     CoopError,
     Equivocation,
+    IssuedInPast,
     KeyRevoked,
     MandateUnknown,
     NonceReused,
@@ -231,7 +232,7 @@ def ask_escrow_about_offer(
             # (WIT-007): one that fails the relay of the Stamps must not keep it from there.
             ours += peer.perform(neg.id)
             _witness_first(escrow, ours)
-            more = _relay(peer, counterparty, mandate, news)
+            more = _relay(peer, counterparty, mandate, news, escrow)
             _witness_first(escrow, more)
             for vs in [*ours, *more]:
                 drive(peer, counterparty.exchange, vs)
@@ -243,7 +244,7 @@ def ask_escrow_about_offer(
         return False
     witnessed = [vs.envelope for vs in ours if vs.body == "delivery"]
     stamps = escrow.submit(witnessed) if witnessed else []
-    ours += _relay(peer, counterparty, mandate, news)
+    ours += _relay(peer, counterparty, mandate, news, escrow)
     for vs in ours:
         drive(peer, counterparty.exchange, vs)
     if stamps:
@@ -606,10 +607,21 @@ def relay_escrow_answers(
     escrow_did = decode_statement(decode_envelope(mandate).payload).mandate.agent  # held: verified
     ours = _take_escrow_news(peer, news, escrow_did)
     _witness_first(escrow, ours)
-    more = _relay(peer, counterparty, mandate, news)
+    more = _relay(peer, counterparty, mandate, news, escrow)
     _witness_first(escrow, more)
     for vs in [*ours, *more]:
-        drive(peer, counterparty.exchange, vs)
+        _drive(peer, counterparty, vs, escrow, escrow_did)
+
+
+def _drive(
+    peer: Peer,
+    counterparty: CooperationClient,
+    vs: VerifiedStatement,
+    escrow: Submitter | None,
+    escrow_did: str,
+) -> list[VerifiedStatement]:
+    """:func:`drive`, each answer taken as :func:`_take_answers` does."""
+    return drive(peer, counterparty.exchange, vs, take=lambda a: _take_answers(peer, a, escrow, escrow_did))
 
 
 def _witness_first(escrow: Submitter | None, ours: Sequence[VerifiedStatement]) -> None:
@@ -665,33 +677,62 @@ def _take_escrow_news(
 
 
 def _relay(
-    peer: Peer, counterparty: CooperationClient, mandate: bytes, news: Sequence[tuple[bytes, bytes]]
+    peer: Peer,
+    counterparty: CooperationClient,
+    mandate: bytes,
+    news: Sequence[tuple[bytes, bytes]],
+    escrow: Submitter | None = None,
 ) -> list[VerifiedStatement]:
     """Pass an escrow's new statements (``(envelope, digest)``, in its order) on to the counterparty;
-    return what its answers make us send.
+    return what its answers make us send (taken as :func:`_take_answers` does, ``escrow`` the client of
+    the escrow whose statements they are, if at hand).
+
+    Only what a trade needs of them goes on (:func:`_relayed`): statements of a negotiation, the
+    escrow's Stamps, and the Mandates those cite -- not whatever else the answer carried (strangers'
+    Mandates and Checkpoints, which our own quota skips, RPC-016): an escrow flooding its answer had us
+    send the counterparty one Exchange per statement of it, up to some 7,000 an answer.
 
     In one Exchange when they are about one negotiation: the last as the request, the others before it
     as its context, which the counterparty takes first, in order, and journals with the request in one
-    commit (SPEC 13.2). One Exchange each otherwise, and when
-    the counterparty refuses the batch REPLAYED (one of them is held only in its journal), where a
-    REPLAYED refusal of one is fine: it holds that one.
+    commit (SPEC 13.2); past one envelope's size in all, in as few Exchanges of that size as they fit
+    (the escrow's Stamps of a flooded answer: bounded by its bytes, not by its count). One Exchange each
+    otherwise, and when the counterparty refuses a batch REPLAYED (one of them is held only in its
+    journal), where a REPLAYED refusal of one is fine: it holds that one.
     """
+    news = _relayed(peer, mandate, news)
     if not news:
         return []
+    escrow_did = decode_statement(decode_envelope(mandate).payload).mandate.agent  # held: verified
     held = peer.verifier.statements
     envelopes = [env for env, _ in news]
     # About one negotiation (a Stamp names none of its own): the counterparty's reactions to escrow
     # statements depend on that negotiation's state only, so it answers the batch as it would the last.
     negotiations = {held[d].header.negotiation_id if d in held else None for _, d in news} - {b""}
     one_negotiation = len(negotiations) <= 1 and None not in negotiations
-    # Within one envelope's size in all, framing aside: a request any server takes (RPC-008).
-    small = sum(map(len, [mandate, *envelopes])) <= MAX_ENVELOPE_BYTES
-    if len(news) > 1 and one_negotiation and small:
-        try:
-            return peer.on_replies(counterparty.exchange(envelopes[-1], [mandate, *envelopes[:-1]]))
-        except CoopError as exc:
-            if exc.code != "REPLAYED":
-                raise
+    if len(news) > 1 and one_negotiation:
+        ours: list[VerifiedStatement] = []
+        for batch in _batches(mandate, envelopes):
+            try:
+                replies = counterparty.exchange(batch[-1], [mandate, *batch[:-1]])
+            except CoopError as exc:
+                if exc.code != "REPLAYED":
+                    raise
+                ours += _relay_each(peer, counterparty, mandate, batch, escrow)
+                continue
+            ours += _take_answers(peer, replies, escrow, escrow_did)
+        return ours
+    return _relay_each(peer, counterparty, mandate, envelopes, escrow)
+
+
+def _relay_each(
+    peer: Peer,
+    counterparty: CooperationClient,
+    mandate: bytes,
+    envelopes: Sequence[bytes],
+    escrow: Submitter | None = None,
+) -> list[VerifiedStatement]:
+    """One Exchange per envelope, a REPLAYED refusal skipped (the counterparty holds that one)."""
+    escrow_did = decode_statement(decode_envelope(mandate).payload).mandate.agent  # held: verified
     ours: list[VerifiedStatement] = []
     for env in envelopes:
         try:
@@ -700,8 +741,55 @@ def _relay(
             if exc.code != "REPLAYED":
                 raise
             continue
-        ours += peer.on_replies(replies)
+        ours += _take_answers(peer, replies, escrow, escrow_did)
     return ours
+
+
+def _batches(mandate: bytes, envelopes: Sequence[bytes]) -> list[list[bytes]]:
+    """``envelopes`` in order, cut into runs each within one envelope's size with ``mandate``, framing
+    aside: a request any server takes (RPC-008). The last run holds the last envelope, the request the
+    counterparty answers the whole as it would (an envelope alone is always within it, ENV-008)."""
+    out: list[list[bytes]] = [[]]
+    size = len(mandate)
+    for env in envelopes:
+        if out[-1] and size + len(env) > MAX_ENVELOPE_BYTES:
+            out.append([])
+            size = len(mandate)
+        out[-1].append(env)
+        size += len(env)
+    return out
+
+
+def _statement_of(envelope: bytes) -> statement_pb2.Statement:
+    """The Statement in ``envelope`` (verified before, when it was taken)."""
+    return decode_statement(decode_envelope(envelope).payload)
+
+
+def _relayed(peer: Peer, mandate: bytes, news: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """What of an escrow's new statements the counterparty's trade needs: the statements of a
+    negotiation (its contract's locks, rulings, the Accept the escrow reveals), the escrow's Stamps
+    (WIT-006: they witness the parties' statements), and the Mandates these cite (the escrow's renewed
+    one, RPC-002), in the escrow's order. Read from the envelopes (taken and verified before): a
+    negotiation finished for good may have left memory already."""
+    escrow = decode_statement(decode_envelope(mandate).payload).mandate.agent  # held: verified
+    held = peer.verifier.statements
+    decoded = [
+        (env, d, vs.statement if (vs := dict.get(held, d)) is not None else _statement_of(env))
+        for env, d in news
+    ]
+    needed = {
+        d
+        for _, d, st in decoded
+        if st.header.negotiation_id or (st.header.issuer == escrow and st.WhichOneof("body") == "stamp")
+    }
+    mandates = {d: st for _, d, st in decoded if st.WhichOneof("body") == "mandate"}
+    todo = [st.header.mandate for _, d, st in decoded if d in needed]
+    while todo:  # the Mandates they cite, and those these cite
+        cited = todo.pop()
+        if cited in mandates and cited not in needed:
+            needed.add(cited)
+            todo.append(mandates[cited].header.mandate)
+    return [(env, d) for env, d, _ in decoded if d in needed]
 
 
 @_keeps_fork_proofs
@@ -788,10 +876,14 @@ def resume_trade(
             # a counterparty gone quiet must not keep us from learning what the escrow holds (ESC-012).
             refused = exc
             break
-        ours += peer.on_replies(answers)
+        try:
+            ours += _take_answers(peer, answers, escrow, escrow_did)
+        except CoopError as exc:  # what it answered, refused by our own checks: the escrow may still settle
+            refused = exc
+            break
     for vs in ours:
         try:
-            drive(peer, counterparty.exchange, vs)
+            _drive(peer, counterparty, vs, escrow, escrow_did)
         except (CoopError, TransportError) as exc:
             # What its answers made due -- a Delivery, when they carried the escrow's locks -- still goes
             # to the escrow below (WIT-007): a counterparty that fails it must not keep it from there.
@@ -826,7 +918,7 @@ def resume_trade(
                 break
         sync_with_escrow(peer, counterparty, escrow, neg)
     for vs in performed if refused is None else ():
-        drive(peer, counterparty.exchange, vs)
+        _drive(peer, counterparty, vs, escrow, escrow_did)
     if performed and refused is None and escrow is not None and escrow_did:
         # What the counterparty answered our Deliveries with -- its Receipts, its own Deliveries (a hold
         # under revocable terms released, CMT-012) and our Receipts of them -- settles the bonds: the
@@ -840,6 +932,31 @@ def resume_trade(
 
 
 _SETTLE_ROUNDS = 4
+
+
+def _take_answers(
+    peer: Peer, answers: Sequence[bytes], escrow: Submitter | None, escrow_did: str
+) -> list[VerifiedStatement]:
+    """:meth:`Peer.on_replies` of a counterparty's answers in a trade under ``escrow`` (its key
+    ``escrow_did``). One of them our verifier refuses as dated back (TIM-006, "not witnessed then") may
+    be a statement the escrow witnessed in time that only reaches us now -- the counterparty's
+    Delivery, signed on its own while we were stopped (Ctrl-C, a crash), sent with its next answer
+    after we resume -- and we do not hold that Stamp: the escrow gives it, answering a Submit of what it
+    stamped before with the same Stamps (WIT-006). Held, the answers are taken again; a statement the
+    escrow did not witness in time is refused as before, and so it is without an escrow at hand."""
+    try:
+        return peer.on_replies(answers)
+    except IssuedInPast as dated_back:
+        if escrow is None or not escrow_did:
+            raise
+        held = peer.verifier.statements
+        theirs = [env for env in answers if statement_digest(decode_envelope(env).payload) not in held]
+        try:
+            stamps = escrow.submit(theirs)
+        except (CoopError, TransportError):
+            raise dated_back from None  # the escrow's word, not ours: the refusal stands as it was
+        peer.hold(stamps, answer_of=escrow_did)
+        return peer.on_replies(answers)
 
 
 def sync_with_escrow(

@@ -98,6 +98,9 @@ def status_for(err: CoopError) -> grpc.Status:
     retry_after_ms = getattr(err, "retry_after_ms", 0)
     if retry_after_ms:  # back-pressure (RPC-012): when to try again, in ErrorInfo and as RetryInfo
         metadata["retry_after_ms"] = str(retry_after_ms)
+    effective_ms = getattr(err, "effective_ms", 0)
+    if effective_ms:  # KEY_REVOKED: the revocation's time for machines (the detail shows it in UTC)
+        metadata["effective_ms"] = str(effective_ms)
     info = any_pb2.Any()
     info.Pack(error_details_pb2.ErrorInfo(reason=err.code, domain=DOMAIN, metadata=metadata))
     details = [info]
@@ -158,6 +161,9 @@ def from_rpc_error(err: grpc.RpcError) -> CoopError | TransportError:
         retry_after = info.metadata.get("retry_after_ms", "")
         if retry_after.isdigit() and hasattr(out, "retry_after_ms"):
             out.retry_after_ms = int(retry_after)
+        effective = info.metadata.get("effective_ms", "")
+        if effective.isdigit() and hasattr(out, "effective_ms"):
+            out.effective_ms = int(effective)
         return out
     return TransportError(code, message)
 

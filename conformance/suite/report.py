@@ -16,7 +16,9 @@ JSON schema ``a2a-coop-conformance/1``::
      "audit": null | [{"kind", "hard": bool, "confidence", "summary", "requirement", "subject",
                        "evidence": [digest hex],
                        "statements": [{"digest", "issuer", "body", "seq", "envelope": base64}]}],
-     "audit_note": "why the audit did not run, or empty"}
+     "audit_note": "why the audit did not run, or empty",
+     "interrupted": null | {"case", "detail", "replay"}}  # the target stopped answering in that case:
+                                                          # exit code 2, "cases" are those before it
 
 Fields are only ever added; a consumer ignores those it does not know.
 """
@@ -80,7 +82,7 @@ def to_json(run: Run) -> dict[str, Any]:
         "seed": run.seed,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(run.started_at)),
         "duration_s": round(run.duration_s, 3),
-        "exit_code": 1 if run.fails else 0,
+        "exit_code": run.exit_code,
         "strict": run.strict,
         "counts": run.counts(),
         "coverage": coverage(run.results),
@@ -105,23 +107,28 @@ def to_json(run: Run) -> dict[str, Any]:
         "signed": [base64.b64encode(e).decode() for e in run.signed],
         "audit": run.findings,
         "audit_note": run.audit_note,
+        "interrupted": run.interrupted,
     }
 
 
 def to_junit(run: Run) -> bytes:
-    """JUnit XML: one testsuite per run, one testcase per case; FAIL is a failure (unless expected),
-    SKIP and NOT-TESTED are skipped with their reason; NON-STRICT and INFO pass with a system-out. An
+    """JUnit XML: one testsuite per run, one testcase per case; FAIL is a failure (unless expected:
+    then skipped, type ``EXPECTED-FAILURE``, as pytest reports an xfail, so that a CI dashboard shows the
+    gaps), SKIP and NOT-TESTED are skipped with their reason; NON-STRICT and INFO pass with a system-out. An
     expected failure that passed is a failure under ``--strict`` (type ``UNEXPECTED-PASS``), else a
     pass whose system-out says so. Each hard proof of the audit is one more failed testcase
     (``audit.KIND``): it fails the run."""
     counts = run.counts()
     hard = run.hard_findings
+    lost = run.interrupted
+    expected_failed = [r for r in run.results if r.level is Level.FAIL and not r.breaks_must]
     suite = ET.Element(
         "testsuite",
         name=f"a2a-coop conformance {run.target}",
-        tests=str(len(run.results) + len(hard)),
+        tests=str(len(run.results) + len(hard) + (lost is not None)),
         failures=str(sum(1 for r in run.results if _junit_failure(run, r)) + len(hard)),
-        skipped=str(counts["SKIP"] + counts["NOT-TESTED"]),
+        errors=str(int(lost is not None)),
+        skipped=str(counts["SKIP"] + counts["NOT-TESTED"] + len(expected_failed)),
         time=f"{run.duration_s:.3f}",
     )
     for r in run.results:
@@ -143,8 +150,19 @@ def to_junit(run: Run) -> bytes:
             ET.SubElement(tc, "failure", message=_UNEXPECTED_PASS, type="UNEXPECTED-PASS").text = text
         elif r.level in (Level.SKIP, Level.NOT_TESTED):
             ET.SubElement(tc, "skipped", message=f"{r.level.value}: {r.reason}"[:500])
+        elif r.level is Level.FAIL:  # an expected failure: skipped, as pytest reports an xfail
+            ET.SubElement(
+                tc, "skipped", type="EXPECTED-FAILURE", message=f"expected failure: {r.reason}"[:500]
+            ).text = text
         else:
             ET.SubElement(tc, "system-out").text = text
+    if lost is not None:  # the case in flight when the target stopped answering: an error, no verdict
+        family = lost["case"].split(".")[0]
+        tc = ET.SubElement(suite, "testcase", classname=f"conformance.{family}", name=lost["case"], time="0")
+        ET.SubElement(tc, "error", message=f"the target stopped answering: {lost['detail']}"[:500]).text = (
+            f"the target stopped answering during this case; the run ends here (exit code 2, no verdict)\n"
+            f"{lost['detail']}\nreplay: {lost['replay']}"
+        )
     for f in hard:
         tc = ET.SubElement(
             suite, "testcase", classname="conformance.audit", name=f"audit.{f['kind']}", time="0"
@@ -235,6 +253,14 @@ def to_html(doc: dict[str, Any]) -> str:
         f"{' and fail the run (--strict)' if doc.get('strict') else ''}: "
         f"{_e(', '.join(stale))}; remove them from the expected-failures file.</p>"
         if stale
+        else ""
+    )
+    lost = doc.get("interrupted")
+    stale_html += (
+        f"<p><b>Interrupted:</b> the target stopped answering during <code>{_e(lost['case'])}</code> "
+        f"({_e(lost['detail'])}); the cases after it did not run. "
+        f"Replay: <code>{_e(lost['replay'])}</code></p>"
+        if lost
         else ""
     )
     return f"""<!doctype html><html lang=en><meta charset=utf-8>

@@ -93,6 +93,9 @@ class Run:
     findings: list[dict[str, object]] | None = None  # the misrepresentation audit's, if it ran
     audit_note: str = ""  # why the audit did not run, if it did not
     strict: bool = False  # --strict: an expected failure that passes fails the run
+    # The target stopped answering during a case (exit code 2, no verdict): {"case", "detail", "replay"}
+    # of the case in flight; ``results`` are the cases before it. None: the run went through.
+    interrupted: dict[str, str] | None = None
 
     @property
     def hard_findings(self) -> list[dict[str, object]]:
@@ -121,11 +124,27 @@ class Run:
         """Exit code 1: :attr:`breaks_must`, or, under ``strict``, an expected failure that passed."""
         return self.breaks_must or (self.strict and bool(self.unexpected_passes))
 
+    @property
+    def exit_code(self) -> int:
+        """2 when the run was interrupted (no verdict), else 1 when it :attr:`fails`, else 0."""
+        return 2 if self.interrupted is not None else 1 if self.fails else 0
+
     def counts(self) -> dict[str, int]:
         out = {level.value: 0 for level in Level}
         for r in self.results:
             out[r.level.value] += 1
         return out
+
+
+class RunInterrupted(ConnectionError):
+    """The target (or another endpoint of the run) stopped answering during a case: the run cannot give
+    a verdict (exit code 2). ``cause``: the connection error; ``run``: the results of the cases before
+    it, with :attr:`Run.interrupted` naming the case in flight and its replay command, for the reports
+    (a CI job still gets its JUnit file, and the case that brought the target down)."""
+
+    def __init__(self, cause: ConnectionError, run: Run) -> None:
+        super().__init__(str(cause))
+        self.cause, self.run = cause, run
 
 
 def run_case(session: Session, case: Case) -> tuple[Outcome, Context]:
@@ -167,7 +186,8 @@ def run(
     the expected failures, and ``strict`` makes one of them that passes fail the run.
 
     Raises:
-        ConnectionError: the target stopped answering (the run cannot give a verdict).
+        RunInterrupted: the target stopped answering (the run cannot give a verdict); it carries the
+            results so far and the case in flight.
     """
     expected = expected or {}
     evidence: dict[bytes, VerifiedStatement] = {}
@@ -177,14 +197,24 @@ def run(
         if on_start is not None:
             on_start(case)
         t0 = time.perf_counter()
-        outcome, ctx = run_case(session, case)
+        replay = shlex.join([*replay_base, "--seed", session.seed, "--case", case.id])
+        try:
+            outcome, ctx = run_case(session, case)
+        except BrokenPipeError:  # our stdout's reader left (`| head`): not the target's
+            raise
+        except ConnectionError as exc:
+            out.duration_s = time.perf_counter() - started
+            out.signed = list(session.signed.values())
+            out.interrupted = {"case": case.id, "detail": str(exc), "replay": replay}
+            out.audit_note = "the run was interrupted"
+            raise RunInterrupted(exc, out) from exc
         result = Result(
             case,
             outcome.level,
             outcome.reason,
             transcript=ctx.transcript,
             duration_s=time.perf_counter() - t0,
-            replay=shlex.join([*replay_base, "--seed", session.seed, "--case", case.id]),
+            replay=replay,
             expected_failure=case.id in expected,
         )
         out.results.append(result)
