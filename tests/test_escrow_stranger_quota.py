@@ -173,9 +173,11 @@ def test_a_revocation_of_a_key_the_escrow_holds_statements_of_is_taken_once_over
     principal revokes K: taken -- a flood must never keep out the revocation of a key a thief holds. Once,
     and its one correction (an earlier effective time, tests/test_attack19.py): a third revocation of K
     counts, and is refused, as does a second one that moves nothing earlier; so is a revocation of a key
-    the escrow holds nothing of."""
+    the escrow holds nothing of -- here with no revocations' reserve, which would take them
+    (tests/test_revocation_reserve.py)."""
     clock = FixedClock()
-    node = _node(tmp_path / "e.db", Party("escrow", clock), clock, StrangerQuota(per_period=4, per_key=0))
+    quota = StrangerQuota(per_period=4, per_key=0, revocations=0)
+    node = _node(tmp_path / "e.db", Party("escrow", clock), clock, quota)
     try:
         boss = Signer("k-principal", clock)
         k, mandate = fresh_key(0, clock, boss)

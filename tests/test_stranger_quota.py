@@ -122,10 +122,11 @@ def test_a_revocation_of_a_key_we_hold_statements_of_is_taken_once_over_the_quot
     quota is used up -- a flood of strangers must never keep out the revocation of a key a thief holds.
     Once, and its one correction (an earlier effective time, tests/test_attack19.py): a third revocation
     of K counts, and is refused, as does a second one that moves nothing earlier; and so is a revocation
-    of a key Bob holds nothing of, with its binding as context (KEY-008)."""
+    of a key Bob holds nothing of, with its binding as context (KEY-008) -- here with no revocations'
+    reserve, which would take them (``test_a_flood_does_not_keep_out_a_revocation_...``)."""
     clock = FixedClock()
     bob = Party("bob", clock)
-    b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=4))
+    b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=4, revocations=0))
     boss = Signer("k-principal", clock)
     k, mandate = fresh_key(0, clock, boss)
     b.exchange(_checkpoint(k, mandate).envelope, [mandate.envelope])
@@ -370,18 +371,6 @@ def test_one_contract_puts_only_its_counterpartys_principal_in_the_dealings() ->
     assert not b.deals_with(p0.did)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RPC-016 (c) exempts a revocation from the quota only once the peer holds a statement of the "
-    "revoked key: where it holds nothing of K, the principal's revocation with its binding counts (three "
-    "statements), and fresh keys filling the quota keep it out until the next period, while the thief's "
-    "Offer under K -- RPC-017's budget, not this quota -- is taken and may be accepted at once (the "
-    "principal's retry is taken uncounted only after that). Options: (a) a small share of the quota kept "
-    "for KeyRevocations with their binding (a flood of fresh keys revoking themselves fills only that); "
-    "(b) remember, for the period, the keys whose revocation was refused over the quota (bounded by the "
-    "quota's refusals) and refuse their statements until it is taken; (c) have revoke-key retry at once "
-    "whenever the refused target then holds a statement of K (it cannot tell)",
-)
 def test_a_flood_does_not_keep_out_a_revocation_of_a_key_we_hold_nothing_of() -> None:
     """Strangers fill Bob's quota; K's principal sends Bob its revocation of K with K's binding
     Checkpoint (KEY-008). Bob holds nothing of K, so the three statements count, and the revocation is

@@ -40,6 +40,7 @@ from a2a_coop.protocol.errors import (
     Equivocation,
     LogRootMismatch,
     NonceReused,
+    RateLimited,
     RevocationUnauthorized,
 )
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
@@ -280,9 +281,12 @@ def _submit_to_escrow(
     refused only for its chain or nonce (a thief's fork at its seq, under a Mandate of the thief's own
     principal) binds the key all the same when the revocation follows it in the same Submit (KEY-007,
     ESC-018): the revocation then goes right after each binding in turn, with the Mandate it cites
-    (:func:`_shown_with`), until the escrow takes it."""
+    (:func:`_shown_with`), until the escrow takes it. A context refused over the escrow's newcomer quota
+    (RATE_LIMITED): the revocation alone, then right after each binding with the Mandate it cites, one
+    Submit each -- a revocation and what its authority depends on, which the escrow's revocations'
+    reserve takes when its quota is full (ESC-017)."""
     unbound = ""
-    shown = False
+    shown = limited = False
     try:
         with EscrowClient(address, tls=tls) as client:
             if context:
@@ -290,9 +294,12 @@ def _submit_to_escrow(
                     first_contact("--escrow", address, "escrow", lambda: client.submit(context))
                 except CoopError as exc:
                     shown = isinstance(exc, _AGAINST_OTHERS)
+                    limited = isinstance(exc, RateLimited)
                     said = "refused alone, shown with it" if shown else "not taken"
                     unbound = f" (its binding was {said}: {_one_line(exc)})"
             tries = _shown_with(context, revocation) if shown else [[revocation.envelope]]
+            if limited:
+                tries += [t for t in _shown_with(context, revocation) if len(t) > 1]
             for i, evidence in enumerate(tries):
                 try:
                     first_contact("--escrow", address, "escrow", functools.partial(client.submit, evidence))

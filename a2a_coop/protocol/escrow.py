@@ -75,6 +75,7 @@ from a2a_coop.protocol.errors import (
     LimitExceeded,
     LogRootMismatch,
     NonceReused,
+    RateLimited,
     Unwitnessed,
     WrongParty,
 )
@@ -152,8 +153,24 @@ class NewcomerQuota(Protocol):
         """The refusal of statements counting for ``keys`` (one entry a statement) now, or None."""
         ...
 
-    def charge(self, keys: Iterable[str], now: int) -> None:
-        """Count statements for ``keys``, which :meth:`refusal` let in and the escrow took."""
+    def charge(self, keys: Iterable[str], now: int, *, reserved: bool = False) -> None:
+        """Count statements for ``keys``, which :meth:`refusal` (``reserved``: :meth:`reserve_refusal`)
+        let in and the escrow took."""
+        ...
+
+    def reserve_refusal(self, keys: Iterable[str], now: int) -> CoopError | None:
+        """The refusal now, by the revocations' reserve, of statements counting for ``keys`` -- a
+        KeyRevocation and what its authority depends on -- which :meth:`refusal` refused; or None."""
+        ...
+
+    def mark(self, key: str, now: int) -> None:
+        """A revocation of ``key`` passed its checks and was refused over the quota: refuse the key's
+        statements for a while (:meth:`marked`)."""
+        ...
+
+    def marked(self, key: str, now: int) -> CoopError | None:
+        """The refusal of a statement of ``key`` now, while a revocation of it is pending (:meth:`mark`),
+        or None."""
         ...
 
 
@@ -181,6 +198,24 @@ class _Dealing(NamedTuple):
     (:class:`DealingsQuota`), not against the newcomer quota."""
 
     key: str
+
+
+class _Package(NamedTuple):
+    """ESC-017: a KeyRevocation new in a Submit and what its authority depends on before it there (KEY-008):
+    the revoker's Mandates naming the revoked key, and the first statement of that key under one of
+    them or under one held (its binding; None if there is none)."""
+
+    revocation: VerifiedStatement
+    mandates: tuple[VerifiedStatement, ...]
+    binding: VerifiedStatement | None
+
+
+class _Revoking(NamedTuple):
+    """ESC-017: a statement counting for ``keys`` under the newcomer quota that is of a revocation's
+    ``package``: the revocations' reserve takes it when the quota has no room."""
+
+    keys: list[str]
+    package: _Package
 
 
 class EscrowArchive(Archive, Protocol):
@@ -692,6 +727,7 @@ class Escrow:
         cut_off: set[bytes] = set()  # statements of this Submit a witnessed Accept superseded (NEG-018)
         counts = self.quota is not None or self.dealings is not None
         needed = self._needed(verified) if counts else frozenset()  # ESC-017
+        packages = self._revocation_packages(verified) if self.quota is not None else {}
         taken_with: int | None = None  # a revocation taken beside the binding shown before it (KEY-007)
         try:
             for i, item in enumerate(verified):
@@ -710,7 +746,7 @@ class Escrow:
                     continue
                 else:
                     try:
-                        vs = self._receive(item, now_ms, counted=self._newcomer(item, needed))
+                        vs = self._receive(item, now_ms, counted=self._newcomer(item, needed, packages))
                     except _AGAINST_OTHERS as fork:
                         if not isinstance(fork, LogRootMismatch):
                             self._note_fork(item, fork)
@@ -962,12 +998,19 @@ class Escrow:
             self._forked(reused, vs.issuer)
 
     def _receive(
-        self, vs: VerifiedStatement, now_ms: int, *, counted: list[str] | _Dealing | None = None
+        self,
+        vs: VerifiedStatement,
+        now_ms: int,
+        *,
+        counted: list[str] | _Dealing | _Revoking | None = None,
     ) -> VerifiedStatement:
         """Accept one verified evidence statement as its witness. ``counted``: the keys it counts for
-        under the newcomer quota, or the key in our dealings it counts for (ESC-017, :meth:`_newcomer`);
-        None: not counted. A statement of a contract naming us earns its issuer, in our dealings, credit
-        (:meth:`_earn`)."""
+        under the newcomer quota (with the revocation it is of, which the revocations' reserve takes
+        when the quota has no room), or the key in our dealings it counts for (ESC-017,
+        :meth:`_newcomer`); None: not counted. A statement of a key whose revocation passed its checks
+        and was refused over the quota is refused while that is pending (:meth:`_refuse_marked`); a
+        KeyRevocation so refused, or a statement of its package, marks the key (:meth:`_mark_refused`).
+        A statement of a contract naming us earns its issuer, in our dealings, credit (:meth:`_earn`)."""
         if vs.header.issued_at_ms > now_ms + self.verifier.skew_ms:
             raise IssuedInFuture(f"issued at {vs.header.issued_at_ms}, now {now_ms}", requirement="TIM-003")
         if vs.issuer == self.did:
@@ -982,8 +1025,11 @@ class Escrow:
         elif vs.body in ARBITRATED_BODIES:
             self._check_arbitrable(vs, now_ms)
         quota, dealings = self.quota, self.dealings
-        refusal: CoopError | None
-        if vs.body in ("delivery", "receipt"):
+        reserved = False
+        refusal: CoopError | None = self._refuse_marked(vs, counted, now_ms)
+        if refusal is not None:
+            pass
+        elif vs.body in ("delivery", "receipt"):
             refusal = self._repeated(vs)  # CMT-013: the first of a party and item only
         elif isinstance(counted, _Dealing):
             refusal = (
@@ -991,6 +1037,11 @@ class Escrow:
                 if dealings is not None
                 else None
             )
+        elif isinstance(counted, _Revoking):
+            refusal = quota.refusal(counted.keys, now_ms, solicited=True) if quota is not None else None
+            if refusal is not None and quota is not None:  # the revocations' reserve (ESC-017)
+                refusal = quota.reserve_refusal(counted.keys, now_ms)
+                reserved = refusal is None
         else:
             refusal = (
                 quota.refusal(counted, now_ms, solicited=True) if quota is not None and counted else None
@@ -1001,11 +1052,16 @@ class Escrow:
                 self.verifier.check(vs)
             finally:
                 self.verifier.witness.clear_provisional()
+            if isinstance(refusal, RateLimited):
+                self._mark_refused(vs, counted, now_ms)
             raise refusal
         self.verifier.accept_as_witness(vs, self.did, now_ms)
         if isinstance(counted, _Dealing):
             if dealings is not None:
                 dealings.charge(counted.key, now_ms)
+        elif isinstance(counted, _Revoking):
+            if quota is not None:
+                quota.charge(counted.keys, now_ms, reserved=reserved)
         elif quota is not None and counted:
             quota.charge(counted, now_ms)
         if self._archive is None:
@@ -1101,7 +1157,12 @@ class Escrow:
             return ""
         return proposal_of(offer).terms.escrow
 
-    def _newcomer(self, vs: VerifiedStatement, needed: frozenset[bytes]) -> list[str] | _Dealing | None:
+    def _newcomer(
+        self,
+        vs: VerifiedStatement,
+        needed: frozenset[bytes],
+        packages: Mapping[bytes, _Package] | None = None,
+    ) -> list[str] | _Dealing | _Revoking | None:
         """ESC-017: how a statement counts -- for the key it counts for (a KeyRevocation for the key it
         revokes, unless its issuer is in our dealings and that key is not; any other -- a Mandate too,
         which anyone can sign naming any key -- for its issuer): that key in a list under the newcomer
@@ -1110,7 +1171,10 @@ class Escrow:
         under its own count (:meth:`_dealing`); or None when it is not counted: no quota; a statement of
         a negotiation (ESC-011 admits it; what it depends on is ``needed``); what ends a key we hold a
         statement of -- each revoker's first KeyRevocation of it, or its KeyRotation while nothing we hold
-        ended it -- which a flood must never keep out; or what a trade here needs (:meth:`_dealing`)."""
+        ended it -- which a flood must never keep out; or what a trade here needs (:meth:`_dealing`).
+        A statement of a revocation's package in the Submit (``packages``, :meth:`_revocation_packages`)
+        that the quota counts is a :class:`_Revoking`: the revocations' reserve takes it when the quota
+        has no room."""
         if (self.quota is None and self.dealings is None) or vs.digest in needed:
             return None
         if vs.header.negotiation_id and not self._bargaining(vs):
@@ -1139,7 +1203,105 @@ class Escrow:
             # without bound, each stamped (tests/test_attack16.py); its renewal of a party's Mandate counts
             # under its own count.
             return self._dealing(vs, key)
-        return None if self.quota is None else [key]
+        if self.quota is None:
+            return None
+        package = packages.get(vs.digest) if packages else None
+        return [key] if package is None else _Revoking([key], package)
+
+    def _revocation_packages(self, verified: Sequence[VerifiedStatement | bytes]) -> dict[bytes, _Package]:
+        """ESC-017's revocations' reserve: for each KeyRevocation new in a Submit, the statements new there
+        before it that its authority depends on (KEY-008) -- the revoker's Mandates naming the revoked key,
+        and the key's first statement of no negotiation under one of them or under one we hold (its
+        binding) -- by digest, each with its package (:class:`_Package`). A principal revoking a key we
+        hold nothing of submits the three together (``a2a-coop revoke-key`` does, once the quota refused
+        them apart)."""
+        packages: dict[bytes, _Package] = {}
+        if not any(not isinstance(vs, bytes) and vs.body == "key_revocation" for vs in verified):
+            return packages  # the usual Submit: nothing more to read
+        held = self.verifier.statements
+        new = [vs for vs in verified if not isinstance(vs, bytes) and vs.digest not in held]
+        for i, revocation in enumerate(new):
+            if revocation.body != "key_revocation":
+                continue
+            key, revoker = revocation.statement.key_revocation.key, revocation.issuer
+            before = new[:i]
+            mandates = tuple(
+                vs
+                for vs in before
+                if vs.body == "mandate" and vs.issuer == revoker and vs.statement.mandate.agent == key
+            )
+            granted = {vs.digest for vs in mandates}
+            binding = None
+            if revoker != key:
+                for stated in before:
+                    if stated.issuer != key or stated.header.negotiation_id or not stated.mandate_digest:
+                        continue
+                    record = self.verifier.mandates.get(stated.mandate_digest)
+                    if stated.mandate_digest in granted or (
+                        record is not None and record.principal == revoker and record.agent == key
+                    ):
+                        binding = stated
+                        break
+            package = _Package(revocation, mandates, binding)
+            for member in (*mandates, binding, revocation):
+                if member is not None:
+                    packages.setdefault(member.digest, package)
+        return packages
+
+    def _refuse_marked(
+        self, vs: VerifiedStatement, counted: list[str] | _Dealing | _Revoking | None, now_ms: int
+    ) -> CoopError | None:
+        """ESC-017: the refusal of ``vs`` while a revocation of its issuer's key that passed its checks here
+        was refused over the quota (:meth:`_mark_refused`) -- a statement of a negotiation too: the thief
+        holding a stolen key gets no contract of it witnessed here (KEY-009 times its revocation by our
+        Stamps) while a flood keeps its principal's revocation out; or None. Never a KeyRevocation or a
+        statement of a revocation's package (its binding), nor ours or one of a key in our dealings: a
+        mark is set only by a revocation the key or its principal signed, but another key may look
+        marked (the reference: :class:`a2a_coop.runtime.strangers.PendingRevocations`), and a flood must
+        never keep out a key with funds or contracts here."""
+        quota = self.quota
+        if quota is None or vs.body == "key_revocation" or isinstance(counted, _Revoking):
+            return None
+        if self.deals_with(vs.issuer):
+            return None
+        return quota.marked(vs.issuer, now_ms)
+
+    def _mark_refused(
+        self, vs: VerifiedStatement, counted: list[str] | _Dealing | _Revoking | None, now_ms: int
+    ) -> None:
+        """``vs``, which passed its checks, was refused over the quota (ESC-017): a KeyRevocation marks its
+        key; a statement of a revocation's package marks the key that revocation revokes if it passes its
+        checks beside the package (KEY-008: its binding binding the key for the check alone), so that a
+        flood that filled the reserve keeps the thief out (:meth:`_refuse_marked`). Only the key itself
+        or a principal it is bound to signs a revocation that passes (KEY-004)."""
+        quota = self.quota
+        if quota is None:
+            return
+        revocation = counted.package.revocation if isinstance(counted, _Revoking) else vs
+        if revocation.body != "key_revocation":
+            return
+        if revocation is not vs:
+            assert isinstance(counted, _Revoking)
+            if not self._passes_beside(counted.package, now_ms):
+                return
+        quota.mark(revocation.statement.key_revocation.key, now_ms)
+
+    def _passes_beside(self, package: _Package, now_ms: int) -> bool:
+        """Whether ``package``'s revocation passes its checks with its Mandates and binding held for the
+        check alone (the binding passing its own beside the Mandates, KEY-007); changes nothing."""
+        v = self.verifier
+        revocation = package.revocation
+        if revocation.header.issued_at_ms > now_ms + v.skew_ms:
+            return False
+        try:
+            with v.provisionally(package.mandates):
+                if package.binding is not None:
+                    v.check_binding(package.binding)
+                with v.provisionally((), binding=package.binding):
+                    v.check(revocation)
+        except CoopError:
+            return False
+        return True
 
     def _bargaining(self, vs: VerifiedStatement) -> bool:
         """ESC-017: whether ``vs``, a statement of a negotiation, counts as a statement of no negotiation

@@ -316,6 +316,14 @@ class _Dealing(NamedTuple):
     earns: bool
 
 
+class _Reserved(NamedTuple):
+    """RPC-016: statements counting for ``keys`` (one entry a statement) -- a KeyRevocation the quota
+    counts and what its authority depends on -- that the revocations' reserve takes, the quota having no
+    room for them (:meth:`Peer._strangers_room`)."""
+
+    keys: list[str]
+
+
 class _Count:
     """How the newcomer quota (RPC-016) counts what one exchange or gossip swap takes.
 
@@ -605,6 +613,9 @@ class Peer:
         self._forgettable: list[tuple[bool, bytes, Any]] = []
         self.forgotten = 0  # negotiations forgotten since start
         self._context_digests: dict[bytes, bytes] = {}  # context envelope -> its digest (see _hold)
+        # What we kept of strangers' public statements this period (RPC-016); None: no quota (set by the
+        # stranger_quota setter below; _hold reads it for the context given here).
+        self._strangers: StrangerCount | None = None
         self.verifier = self._new_verifier()
         self.mandate_vs = self.verifier.accept(mandate)
         if self.mandate_vs.body != "mandate" or self.mandate_vs.statement.mandate.agent != key.did:
@@ -641,9 +652,8 @@ class Peer:
             self._keep_mandates(journal)
         else:
             self._join_renewals(())
-        # What we kept of strangers' public statements this period (RPC-016); None: no quota.
-        self._strangers: StrangerCount | None = None
-        # ... and of keys in our dealings, per key, with the credit their negotiations with us earned.
+        # The count of keys in our dealings, per key, with the credit their negotiations with us earned
+        # (RPC-016; the strangers' count, self._strangers, is declared above).
         self._dealings: KeyedCount | None = None
         self._stranger_quota: StrangerQuota | None = None
         self.stranger_quota = stranger_quota
@@ -751,9 +761,10 @@ class Peer:
                     pending = provisional.pending
                     if pending:
                         provisional.check(request, now_ms=now)
-                    keys: list[str] | _Dealing | None = None
-                    extra: list[str] = []
+                    keys: list[str] | _Dealing | _Reserved | None = None
+                    extra: list[str] | _Reserved = []
                     try:
+                        self._refuse_marked(request, now)  # a revocation of its key is pending here
                         if not inside:
                             keys = self._strangers_room(request, provisional.chosen(), provisional.count, now)
                         else:
@@ -761,7 +772,10 @@ class Peer:
                             if self._dealings is not None:
                                 keys = self._dealings_room(request, frozenset(), now)
                     except RateLimited as over:  # its own refusal first, if it has one (ERR-002)
-                        raise (over if pending else self._over_quota(request, over, now_ms=now)) from None
+                        if pending:  # checked beside what is held (its binding): a revocation passed
+                            self._mark_refused(request, now)
+                            raise over from None
+                        raise self._over_quota(request, over, now_ms=now) from None
                     try:  # RPC-017: a newcomer's opening Offer, within the period's budget
                         newcomer = self._newcomer_room(request, provisional, now)
                     except RateLimited as over:
@@ -1264,12 +1278,13 @@ class Peer:
                         continue  # as a Replayed one is: e.g. their mandate, re-sent with every answer
                     if self._opens(vs):
                         continue  # an answer opens no negotiation (RPC-016): RPC-012, RPC-017 count those
-                    keys: list[str] | _Dealing | None = None
+                    keys: list[str] | _Dealing | _Reserved | None = None
                     if counted is not None and vs.digest not in counted[0]:
                         # Counted as a swap's statements are (RPC-016): one over the quota, or refused
                         # (kept as a fork proof if it forks a chain we hold), is skipped, no error.
                         try:
                             try:
+                                self._refuse_marked(vs, now)
                                 keys = self._strangers_room(vs, (), counted[1], now)
                             except RateLimited as over:
                                 raise self._over_quota(vs, over, now_ms=now) from None
@@ -1442,9 +1457,12 @@ class Peer:
                 what="public statements outside our negotiations of",
             )
         stored = self.journal.get_meta(META_STRANGERS) if self.journal is not None else None
-        if self._strangers is not None:  # what this process counted (not journaled yet, perhaps)
-            stored = [self._strangers.window, self._strangers.count]
+        earlier_count = self._strangers
+        if earlier_count is not None:  # what this process counted (not journaled yet, perhaps)
+            stored = [earlier_count.window, earlier_count.count, earlier_count.reserved]
         self._strangers = StrangerCount(quota, stored, self.clock())
+        if earlier_count is not None and earlier_count.quota.period_ms == quota.period_ms:
+            self._strangers.pending = earlier_count.pending  # the keys marked (RPC-016) stay so
 
     def _keyed_count(
         self,
@@ -1599,13 +1617,15 @@ class Peer:
         along: Sequence[VerifiedStatement],
         count: _Count,
         now: int,
-    ) -> list[str] | _Dealing | None:
+    ) -> list[str] | _Dealing | _Reserved | None:
         """The keys that ``anchor`` and what it takes ``along`` (its Mandate, the Stamps naming it) count
         for under the newcomer quota (RPC-016), one entry a statement, for :meth:`_strangers_charge`:
         None when they do not count -- the quota is off, or what is taken is what a statement of our
         dealings depends on (``count.inside``); if ``anchor`` is of our dealings (:meth:`_inside`), how
-        the count of keys in our dealings takes it (:meth:`_dealings_room`). Raises the quota's
-        RateLimited when it has no room for them now."""
+        the count of keys in our dealings takes it (:meth:`_dealings_room`); :class:`_Reserved` when
+        ``anchor`` is a KeyRevocation that, with what it takes (:meth:`_revocation_package`), the quota
+        has no room for and the revocations' reserve has. Raises the quota's RateLimited (the
+        reserve's, for such a revocation) when it has no room for them now."""
         strangers = self._strangers
         if strangers is None or count.inside:
             return None
@@ -1628,11 +1648,61 @@ class Peer:
         keys = [self._counts_for(vs) for vs in todo]
         refusal = strangers.refusal(keys, now, solicited=count.solicited)
         if refusal is not None:
-            raise refusal
+            if not self._revocation_package(anchor, todo):
+                raise refusal
+            # A revocation of a key a thief holds, which a flood of other statements filled the quota
+            # against: its reserve (tests/test_stranger_quota.py). Over that too, it is refused, and its
+            # key marked by the caller once it passed its checks (_mark_refused).
+            refusal = strangers.reserve_refusal(keys, now)
+            if refusal is not None:
+                raise refusal
+            count.charged.update(vs.digest for vs in todo)
+            return _Reserved(keys)
         count.charged.update(vs.digest for vs in todo)
         return keys
 
-    def _uncited_room(self, request: VerifiedStatement, provisional: _Provisional, now: int) -> list[str]:
+    def _revocation_package(self, anchor: VerifiedStatement, todo: Sequence[VerifiedStatement]) -> bool:
+        """RPC-016's revocations' reserve: whether ``todo``, the statements counted with ``anchor``, are a
+        KeyRevocation and what its authority depends on -- its binding (a statement of the revoked key)
+        and the revoker's Mandates naming that key (KEY-008) -- and nothing else."""
+        if anchor.body != "key_revocation":
+            return False
+        key, revoker = anchor.statement.key_revocation.key, anchor.issuer
+        return all(
+            vs is anchor
+            or vs.issuer == key
+            or (vs.body == "mandate" and vs.issuer == revoker and vs.statement.mandate.agent == key)
+            for vs in todo
+        )
+
+    def _refuse_marked(self, vs: VerifiedStatement, now: int) -> None:
+        """RPC-016: refuse ``vs`` (RateLimited) while a revocation of its issuer's key that passed its
+        checks here was refused over the quota (:meth:`_mark_refused`): the thief holding a stolen key
+        does not trade with us while a flood keeps its principal's revocation out. Never a KeyRevocation
+        (a binding taken with one never comes here), nor a statement of ours or of a key in our
+        dealings: a mark is set only by a revocation the key or its principal signed, but another key
+        may look marked (:class:`~.strangers.PendingRevocations`), and a flood must never keep out a
+        counterparty with real dealings."""
+        strangers = self._strangers
+        if strangers is None or vs.body == "key_revocation":
+            return
+        issuer = vs.issuer
+        if issuer == self.did or self.deals_with(issuer):
+            return
+        refusal = strangers.marked(issuer, now)
+        if refusal is not None:
+            raise refusal
+
+    def _mark_refused(self, vs: VerifiedStatement, now: int) -> None:
+        """``vs`` was refused over the quota (RPC-016) once it passed its checks: if it is a KeyRevocation,
+        mark its key (:meth:`_refuse_marked`). Only the key itself or a principal it is bound to signs
+        one that passes (KEY-004): whoever marks a key revoked it."""
+        if vs.body == "key_revocation" and self._strangers is not None:
+            self._strangers.mark(vs.statement.key_revocation.key, now)
+
+    def _uncited_room(
+        self, request: VerifiedStatement, provisional: _Provisional, now: int
+    ) -> list[str] | _Reserved:
         """RPC-016 for a request of our dealings: the keys that the Mandates held provisionally for it
         (RPC-015: those whose agent is a key it names) count for, one entry a Mandate, when nothing taken
         with it cites them and they are no statement of our dealings (:meth:`_inside`) -- counted for
@@ -1640,7 +1710,10 @@ class Peer:
         Mandate naming any key: forty fresh principals' Mandates naming us, or the request's issuer, rode
         in uncounted as what a request of our dealings depends on, with every request
         (tests/test_attack19.py). What the request's checks read is what it and the rest taken with it
-        cite (and a revocation's binding). Raises the quota's RateLimited when it has no room for them."""
+        cite (and a revocation's binding). A KeyRevocation's revoker's Mandates naming its key (renewals,
+        which ``a2a-coop revoke-key`` sends with the one its binding cites) go to the revocations' reserve
+        when the quota has no room for them (:class:`_Reserved`). Raises the quota's RateLimited (the
+        reserve's) when it has no room for them."""
         strangers = self._strangers
         if strangers is None or not provisional.held:
             return []
@@ -1660,7 +1733,12 @@ class Peer:
         keys = [self._counts_for(vs) for vs in extra]
         refusal = strangers.refusal(keys, now)
         if refusal is not None:
-            raise refusal
+            if not self._revocation_package(request, extra):
+                raise refusal
+            refusal = strangers.reserve_refusal(keys, now)
+            if refusal is not None:
+                raise refusal
+            return _Reserved(keys)
         return keys
 
     def _dealings_room(self, vs: VerifiedStatement, chosen: frozenset[str], now: int) -> _Dealing | None:
@@ -1768,11 +1846,14 @@ class Peer:
         a = attestation.statement.attestation
         return a.subject == self.did and not self.verifier.attested(attestation.issuer, a.accept)
 
-    def _strangers_charge(self, keys: list[str] | _Dealing | None, now: int) -> None:
+    def _strangers_charge(self, keys: list[str] | _Dealing | _Reserved | None, now: int) -> None:
         """Count what :meth:`_strangers_room` (or :meth:`_dealings_room`) let in, now that it is taken."""
         if isinstance(keys, _Dealing):
             if self._dealings is not None:
                 (self._dealings.earn if keys.earns else self._dealings.charge)(keys.key, now)
+        elif isinstance(keys, _Reserved):
+            if self._strangers is not None:
+                self._strangers.charge(keys.keys, now, reserved=True)
         elif keys and self._strangers is not None:
             self._strangers.charge(keys, now)
 
@@ -1785,7 +1866,7 @@ class Peer:
     def _over_quota(self, vs: VerifiedStatement, refusal: CoopError, **check: Any) -> CoopError:
         """The refusal of ``vs``, over the newcomer quota: its own, if its checks refuse it (a defect's code
         first, ERR-002; a statement forking a chain we hold still leaves its fork proof, ATT-011), else
-        ``refusal``."""
+        ``refusal`` -- and a KeyRevocation refused so marks its key (:meth:`_mark_refused`)."""
         try:
             self.verifier.check(vs, **check)
         except CoopError as own:
@@ -1793,6 +1874,8 @@ class Peer:
             if proof is not None:
                 self.verifier.take_fork_proof(proof)
             return own
+        if isinstance(refusal, RateLimited) and refusal.requirement == "RPC-016":
+            self._mark_refused(vs, self.clock())
         return refusal
 
     def _quota_meta(self, *, prune: bool = True) -> dict[str, Any]:
@@ -2160,6 +2243,14 @@ class Peer:
         # live must not be dated back unwitnessed (TIM-006), or context would smuggle what a request can't.
         try:
             vs = self.verifier.verify(envelope, parsed)
+            if self._strangers is not None and (
+                provisional is None or vs.digest != provisional.binding_digest
+            ):
+                at = self.clock() if received_ms is None else received_ms
+                try:
+                    self._refuse_marked(vs, at)  # a revocation of its key is pending here (RPC-016)
+                except RateLimited as marked:
+                    raise self._over_quota(vs, marked, received_ms=received_ms) from None
             if vs.body == "offer" and vs.audience == self.did:
                 # RPC-012 as for a request: an Offer handed over as context opens a negotiation just the
                 # same, and would otherwise get past the caps -- a refused request of its negotiation kept

@@ -15,6 +15,14 @@ depend on are not counted; every other statement it takes is, against:
   any other statement -- a Mandate too -- for its issuer: only what the key, or a principal it is bound
   to, signed spends its count), so that no one key, honest and chatty or not, takes the whole quota.
 
+A KeyRevocation the quota counts -- of a key we hold nothing of, which its thief may be about to trade
+with us under -- with what its authority depends on (its binding, the revoker's Mandates naming the
+key), counts against ``revocations`` statements a period of its own (the revocations' reserve,
+:meth:`StrangerCount.reserve_refusal`) once the quota has no room: a flood of other statements never
+keeps it out. One that passed its checks and was refused over both marks its key
+(:class:`PendingRevocations`), whose statements the server then refuses for a day: fresh keys revoking
+themselves fill the reserve too, and the thief must not trade meanwhile.
+
 Who chose each value: the counts and the period are the operator's; the window is read on our own clock
 (never a statement's ``issued_at_ms``, which its signer chooses); a statement counts for the key that
 signed it (or the key it is about), verified. A statement over the quota is refused ``RATE_LIMITED`` with
@@ -43,6 +51,8 @@ have no total to bound them, and are journaled per key (:data:`META_DEALINGS`).
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -64,9 +74,31 @@ DEFAULT_STRANGER_STATEMENTS_PER_KEY: Final = 16
 # The share of the quota that statements nobody in our dealings asked for may fill (RPC-012's newcomer
 # share, a2a_coop.runtime.peer.NEWCOMER_SHARE): the rest is kept for the swaps we start ourselves.
 UNSOLICITED_SHARE: Final = 0.75
-# Journal meta: [window, count] of the quota (the window is our clock // period_ms), written in the
-# commit that journals the statements it counts.
+# Journal meta: [window, count, reserved] of the quota (the window is our clock // period_ms; reserved:
+# what the revocations' reserve took), written in the commit that journals the statements it counts.
 META_STRANGERS: Final = "a2a-coop/stranger-statements"
+# RPC-016, ESC-017: the revocations' reserve. A KeyRevocation the quota counts -- of a key we hold nothing
+# of, which a thief holds and is about to use with us -- with what its authority depends on (its binding,
+# the revoker's Mandates naming the key, KEY-008), counts against these statements a period, outside the
+# quota's total, once the quota has no room for it: a flood of fresh keys' other statements never keeps
+# it out (tests/test_stranger_quota.py). A flood of fresh keys revoking themselves can fill it -- each a
+# real revocation, by the key or its principal -- and what then keeps the thief out is the mark below.
+# An honest principal revokes a stolen key now and then, with its binding and a Mandate or a few: 100
+# statements is some 30 revocations an hour, and 60 KB of journal an hour at the most a flood makes.
+DEFAULT_REVOCATION_STATEMENTS: Final = 100
+# The marks of keys whose revocation passed its checks and was refused over the quota (reserve
+# included): their statements are refused (but a KeyRevocation, and a binding taken with one) until the
+# mark lapses, at the end of the period it was set in plus PENDING_PERIODS more (a day served), each
+# refusal of a revocation of the key setting it again. Kept in a fixed array of PENDING_SLOTS one-byte
+# slots (8 MiB, allocated at the first mark) that each key sets PENDING_HASHES of, chosen by a keyed
+# hash whose key is secret and drawn afresh at each start: a mark is never lost (no false negative)
+# whatever a flood marks; a flood marking n keys within a day makes another key look marked with
+# probability about (1 - exp(-4n / 2**23))**4 -- under 0.001 % at 100,000 verified revocations a day,
+# 2 % at a million -- and no one can pick which (the hash key is secret); keys in our dealings are never
+# refused for a mark.
+PENDING_SLOTS: Final = 1 << 23
+PENDING_HASHES: Final = 4
+PENDING_PERIODS: Final = 24
 
 # RPC-017, the newcomers' negotiations: opening Offers addressed to us from issuers outside our dealings
 # that we take, per period, however each ends (accepted, countered or rejected). Each leaves at least
@@ -130,6 +162,8 @@ class StrangerQuota:
         per_key: statements of any one key per period.
         period_ms: the period, on our clock.
         share: the part of ``per_period`` that unsolicited statements may fill.
+        revocations: the revocations' reserve: statements per period, outside ``per_period``, of a
+            KeyRevocation counted and what its authority depends on, once the quota has no room for them.
     """
 
     per_period: int = DEFAULT_STRANGER_STATEMENTS
@@ -138,10 +172,12 @@ class StrangerQuota:
     share: float = UNSOLICITED_SHARE
     dealings_factor: int = DEALINGS_PER_KEY_FACTOR
     dealings_credit: int = DEALINGS_CREDIT
+    revocations: int = DEFAULT_REVOCATION_STATEMENTS
 
     def __post_init__(self) -> None:
         if (
-            self.per_period < 0
+            self.revocations < 0
+            or self.per_period < 0
             or self.per_key < 0
             or self.period_ms <= 0
             or not 0 < self.share <= 1
@@ -203,12 +239,84 @@ class NewcomerOffers:
     def as_quota(self) -> StrangerQuota:
         """The same limits as a quota with no per-key bound, which :class:`StrangerCount` keeps."""
         return StrangerQuota(
-            per_period=self.per_period, per_key=0, period_ms=self.period_ms, share=self.share
+            per_period=self.per_period, per_key=0, period_ms=self.period_ms, share=self.share, revocations=0
         )
 
 
+class PendingRevocations:
+    """The keys whose revocation passed its checks and was refused over the quota (RPC-016, ESC-017):
+    marked for the period and the ``periods`` after it, in fixed memory (:data:`PENDING_SLOTS` bytes).
+
+    Each slot holds the period it was last marked in (mod 255, plus one; 0: none), and a key is marked
+    while its :data:`PENDING_HASHES` slots, chosen by a hash keyed with a secret drawn at start, all hold a
+    period not more than ``periods`` ago; at each new period the slots older than that are cleared, so
+    that a period number never comes round again. A mark is never lost whatever else is marked; the more
+    keys a flood marks, the likelier another key looks marked (see :data:`PENDING_SLOTS`), and no one can
+    choose which. Our clock never goes back here: a mark lasts at least as long whatever it does.
+
+    Args:
+        period_ms: the quota's period, on our clock.
+        periods: how many periods after the one it was set in a mark lasts (at most 253).
+        slots: the size of the array.
+    """
+
+    def __init__(self, period_ms: int, *, periods: int = PENDING_PERIODS, slots: int = PENDING_SLOTS) -> None:
+        if not 0 <= periods < 254 or slots <= 0:
+            raise ValueError(f"not a memory of marks: {periods} periods, {slots} slots")
+        self.period_ms, self.periods, self.slots = period_ms, periods, slots
+        self._secret = os.urandom(16)
+        self._marks: bytearray | None = None  # allocated at the first mark: most servers never need it
+        self._window = -1  # the latest period seen (cleared at)
+        self.marked = 0  # marks set since start (status, tests)
+
+    def _where(self, key: str) -> list[int]:
+        digest = hashlib.blake2b(key.encode(), key=self._secret, digest_size=8 * PENDING_HASHES).digest()
+        return [
+            int.from_bytes(digest[8 * i : 8 * i + 8], "little") % self.slots for i in range(PENDING_HASHES)
+        ]
+
+    def _current(self, now: int) -> int:
+        """The current period (never earlier than one seen before), the slots marked more than ``periods``
+        before it cleared."""
+        window = max(now // self.period_ms, self._window)
+        marks = self._marks
+        if window != self._window and marks is not None:
+            if window - self._window > self.periods:
+                marks[:] = bytes(self.slots)  # every mark lapsed
+            else:
+                live = {(window - age) % 255 + 1 for age in range(self.periods + 1)}
+                marks[:] = marks.translate(bytes(c if c in live else 0 for c in range(256)))
+        self._window = window
+        return window
+
+    def mark(self, key: str, now: int) -> None:
+        """Mark ``key`` from now to the end of the period ``periods`` after this one."""
+        window = self._current(now)
+        if self._marks is None:
+            self._marks = bytearray(self.slots)
+        code = window % 255 + 1
+        for i in self._where(key):
+            self._marks[i] = code
+        self.marked += 1
+
+    def lapses(self, key: str, now: int) -> int | None:
+        """When ``key``'s mark lapses (on our clock), or None if it is not marked now."""
+        if self._marks is None:
+            return None
+        window = self._current(now)
+        code = window % 255 + 1
+        oldest = 0
+        for i in self._where(key):
+            stored = self._marks[i]
+            if not stored:
+                return None
+            oldest = max(oldest, (code - stored) % 255)
+        return (window - oldest + self.periods + 1) * self.period_ms
+
+
 class StrangerCount:
-    """The quota's state: the current window, what it counted in all and per key.
+    """The quota's state: the current window, what it counted in all and per key, what its revocations'
+    reserve took (:meth:`reserve_refusal`), and the keys whose revocation it refused (:meth:`mark`).
 
     Args:
         quota: the limits.
@@ -234,20 +342,25 @@ class StrangerCount:
         self.meta_key, self.requirement, self.what = meta_key, requirement, what
         self.window = now // quota.period_ms
         self.count = 0
+        self.reserved = 0  # what the revocations' reserve took this window
         # A window journaled at or after ours (our clock went back) still counts: never a second quota.
         kept = (
-            isinstance(stored, list | tuple) and len(stored) == 2 and all(isinstance(x, int) for x in stored)
+            isinstance(stored, list | tuple)
+            and len(stored) in (2, 3)
+            and all(isinstance(x, int) for x in stored)
         )
         if kept and stored[0] >= self.window:
             self.count = stored[1]
+            self.reserved = stored[2] if len(stored) == 3 else 0
         self.per_key: Counter[str] = Counter()
         self.dirty = False
         self.refused = 0  # statements refused since start (status, tests)
+        self.pending = PendingRevocations(quota.period_ms)
 
     def _roll(self, now: int) -> None:
         window = now // self.quota.period_ms
         if window > self.window:
-            self.window, self.count, self.per_key = window, 0, Counter()
+            self.window, self.count, self.reserved, self.per_key = window, 0, 0, Counter()
             self.dirty = True
 
     def refusal(self, keys: Iterable[str], now: int, *, solicited: bool = False) -> RateLimited | None:
@@ -273,20 +386,70 @@ class StrangerCount:
             f"{why}; retry later", retry_after_ms=retry, requirement=self.requirement, origin=Origin.REMOTE
         )
 
-    def charge(self, keys: Iterable[str], now: int) -> None:
-        """Count statements for ``keys`` (one entry per statement), which :meth:`refusal` let in."""
+    def reserve_refusal(self, keys: Iterable[str], now: int) -> RateLimited | None:
+        """The refusal of statements counting for ``keys`` -- a KeyRevocation the quota counts and what its
+        authority depends on, which :meth:`refusal` refused -- by the revocations' reserve, or None if it
+        has room for them all now (``per_key`` holds there too)."""
+        self._roll(now)
+        q = self.quota
+        wanted = Counter(keys)
+        n = sum(wanted.values())
+        why = ""
+        if self.reserved + n > q.revocations:
+            why = f"we kept {self.reserved} statements of revocations over the quota this period"
+        elif q.per_key:
+            over = next((k for k, m in wanted.items() if self.per_key[k] + m > q.per_key), None)
+            if over is not None:
+                why = f"we kept {self.per_key[over]} public statements of {over} this period"
+        if not why:
+            return None
+        retry = max(1, (self.window + 1) * q.period_ms - now)
+        return RateLimited(
+            f"{why}; retry later", retry_after_ms=retry, requirement=self.requirement, origin=Origin.REMOTE
+        )
+
+    def charge(self, keys: Iterable[str], now: int, *, reserved: bool = False) -> None:
+        """Count statements for ``keys`` (one entry per statement), which :meth:`refusal` let in
+        (``reserved``: :meth:`reserve_refusal`)."""
         self._roll(now)
         wanted = Counter(keys)
         if wanted:
             self.per_key.update(wanted)
-            self.count += sum(wanted.values())
+            if reserved:
+                self.reserved += sum(wanted.values())
+            else:
+                self.count += sum(wanted.values())
             self.dirty = True
 
+    def mark(self, key: str, now: int) -> None:
+        """``key``'s revocation passed its checks and was refused over the quota: refuse its statements
+        for the period and the next :data:`PENDING_PERIODS` (:meth:`marked`)."""
+        self.pending.mark(key, now)
+
+    def marked(self, key: str, now: int) -> RateLimited | None:
+        """The refusal of a statement of ``key`` while a revocation of it we refused over the quota is
+        pending (:meth:`mark`), or None. The caller spares keys in its dealings, KeyRevocations and a
+        binding taken with one."""
+        lapses = self.pending.lapses(key, now)
+        if lapses is None:
+            return None
+        self.refused += 1
+        return RateLimited(
+            f"a revocation of {key} passed its checks here and was refused over the quota: its statements "
+            "wait for it; retry later",
+            retry_after_ms=max(1, lapses - now),
+            requirement=self.requirement,
+            origin=Origin.REMOTE,
+        )
+
     def meta(self) -> dict[str, Any]:
-        """What to journal with the next commit: the window and its count, once they changed."""
+        """What to journal with the next commit: the window, its count and what the revocations' reserve
+        took, once they changed."""
         if not self.dirty:
             return {}
         self.dirty = False
+        if self.reserved:
+            return {self.meta_key: [self.window, self.count, self.reserved]}
         return {self.meta_key: [self.window, self.count]}
 
 

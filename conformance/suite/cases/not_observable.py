@@ -230,7 +230,8 @@ not_observable(
     "the quota's size is the target's configuration (the reference: 1,000 an hour), and reaching it would "
     "take the suite a thousand fresh keys and leave the target refusing the fresh identities the rest of "
     "the run needs (its clock-sync statements are strangers' public statements too); "
-    "tests/test_stranger_quota.py and tests/test_attack14.py fill a small quota of the reference peer, and "
+    "tests/test_stranger_quota.py and tests/test_attack14.py fill a small quota of the reference peer, "
+    "tests/test_revocation_reserve.py its revocations' reserve (and the keys it then refuses), and "
     "rpc.rate-limit checks the shape of a RATE_LIMITED refusal",
     "RPC-016",
 )
@@ -253,6 +254,7 @@ not_observable(
     "rest of the run submits (the escrow cases' parties have no funds or contract there before their "
     "first Submit; a run of the escrow cases spends 28 of the reference's 1,000); "
     "tests/test_escrow_stranger_quota.py fills a small quota of the reference escrow, over gRPC too, "
+    "tests/test_revocation_reserve.py its revocations' reserve (and the keys it then refuses), "
     "tests/test_escrow_dealings_quota.py a small count of a key in its dealings (and 300 bonded trades "
     "an hour with one counterparty under the served defaults, none refused), and rpc.rate-limit checks "
     "the shape of a RATE_LIMITED refusal",
