@@ -136,6 +136,7 @@ class Verifier:
         self.disowning = 0
         self.rotations: dict[str, bytes] = {}  # old key -> the envelope of its KeyRotation, likewise
         self.rotated: dict[str, int] = {}  # old key -> seq of its KeyRotation
+        self.rotation_digests: dict[str, bytes] = {}  # old key -> the digest of that KeyRotation
         self.chains: dict[str, ChainView] = {}
         self.replay = ReplayCache()
         self.witness = WitnessIndex()
@@ -611,6 +612,9 @@ class Verifier:
         issued_at_ms (KEY-004, MND-012), and not witnessed by its escrow before that escrow witnessed
         every such revocation. A view weighs an attestation resting on one as nothing (ATT-020), whether
         it took the statement before the revocation or not: the order it heard them in decides nothing."""
+        rotated = self.rotated.get(vs.issuer)
+        if rotated is not None and vs.seq > rotated and not self._stamped_before_rotation(vs):
+            return True  # KEY-005 ends the chain below it, and its escrow did not witness it first
         if not self.revoked:
             return False
         keys = [vs.issuer]
@@ -647,6 +651,19 @@ class Verifier:
                 return False
         return True
 
+    def _stamped_before_rotation(self, vs: VerifiedStatement) -> bool:
+        """Whether the escrow of ``vs`` stamped it before it stamped the KeyRotation of its issuer held
+        (KEY-005 as KEY-009 reads it): the rotation's seq and time are its signer's to choose, and a key
+        that signs one back into a gap of its chain below a statement its escrow witnessed must not
+        disown that statement for a view that heard the rotation first (tests/test_attack20.py)."""
+        escrow = self.witnessing_escrow(vs)
+        first = self._stamp_place(escrow, vs.digest) if escrow else None
+        if first is None:
+            return False
+        rotation = self.rotation_digests.get(vs.issuer)
+        place = self._stamp_place(escrow, rotation) if rotation is not None else None
+        return place is None or _before(first, place)
+
     def _stamp_place(self, escrow: str, digest: bytes) -> tuple[int, int, int] | tuple[int] | None:
         """Where ``escrow`` first stamped ``digest`` (a Stamp held): (time, the Stamp's seq, the digest's
         place in it), or (time,) when that Stamp is not at hand; None when unstamped."""
@@ -677,7 +694,12 @@ class Verifier:
                 f"revoked from {effective}", requirement="KEY-004", evidence=self._revocation(key)
             )
         rotated = self.rotated.get(key)
-        if seq is not None and rotated is not None and seq > rotated:
+        if (
+            seq is not None
+            and rotated is not None
+            and seq > rotated
+            and not (vs is not None and self.evidence_view and self._stamped_before_rotation(vs))
+        ):
             rotation = self.rotations.get(key)
             raise KeyRevoked(
                 "key was rotated out; its chain has ended",
@@ -949,8 +971,12 @@ class Verifier:
             self._revocation_digests.add(vs.digest)
             self.disowning += 1
         elif body == "key_rotation":
-            self.rotated[issuer] = vs.seq
-            self.rotations[issuer] = vs.envelope
+            if issuer not in self.rotated or vs.seq < self.rotated[issuer]:  # the lowest seq ends the chain
+                self.rotated[issuer] = vs.seq
+                self.rotations[issuer] = vs.envelope
+                self.rotation_digests[issuer] = vs.digest
+            self._revocation_digests.add(vs.digest)
+            self.disowning += 1
         elif body == "attestation":
             key = (issuer, vs.statement.attestation.accept)
             held = self._attested.get(key)

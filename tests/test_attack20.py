@@ -1,0 +1,137 @@
+"""Attacker's pass 20: the trust model's core again -- who may end a key (a KeyRevocation, a KeyRotation)
+and from when, which clock decides a deadline, which escrow's Stamp witnesses a statement, what a
+renewal or a second Accept changes mid-contract -- asked who chose each value a rule relies on (a time,
+a key, a seq, an id, an order) and what a liar gains: a bond stolen, locked or wrongly forfeited, a
+breach upheld or dismissed wrongly, an honest Delivery or Receipt that stops counting, an audit fooled
+into a clean verdict (SPEC 3.3, 3.4, 9.2, 9.5, 9.6, 16.14).
+
+Mallory is the attacker; a test marked ``xfail(strict=True)`` is a hole this version still has, its
+reason naming the options.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2
+from a2a_coop.protocol.chain import ChainWriter
+from a2a_coop.protocol.errors import CoopError, KeyRevoked
+from a2a_coop.protocol.reputation import rate
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.testing import FixedClock, Party, bonded_trade
+
+BOND = 100
+
+
+def _observe(envelopes: list[bytes]) -> Verifier:
+    """A third party's view fed ``envelopes`` in order, skipping what it refuses (an observer)."""
+    v = Verifier()
+    for e in envelopes:
+        with contextlib.suppress(CoopError):
+            v.accept(e)
+    return v
+
+
+def _ratings(v: Verifier, escrow: str) -> list[tuple[str, str, int, float]]:
+    out = []
+    for vs in v.statements.values():
+        if vs.body == "attestation":
+            with contextlib.suppress(KeyError):
+                r = rate(v, vs, {escrow})
+                out.append((r.rater, r.subject, r.stake, r.score))
+    return sorted(out)
+
+
+# --- 1: a KeyRotation slipped into a gap of the chain below a breached contract's Accept -----------------
+
+
+def _rotated_back_after_a_breach(
+    clock: FixedClock,
+) -> tuple[Party, Party, Party, list[VerifiedStatement], VerifiedStatement]:
+    """Mallory's key signs three statements (offers to Carol, seq 0 to 2: seq 1 and 2 no view of the
+    breach will hold -- or she skips them), then accepts Bob's bonded offer at the escrow (seq 3), which
+    stamps it and locks both bonds; she never delivers, the escrow upholds Bob's claim and forfeits her
+    bond, Bob attests her BREACHED. Then her key signs a KeyRotation at seq 1, dated between seq 0 and the
+    Accept, so that no chain check refuses it (CHN-003: seq 0 is its predecessor, seq 2 is held by
+    nobody but Carol; CHN-005: its time fits). KEY-005 makes a rotation at seq n refuse every statement
+    of the key above n."""
+    bob, mallory, carol = Party("bob", clock), Party("mallory", clock), Party("carol", clock)
+    escrow = Party("escrow", clock)
+    first = mallory.offer(carol)
+    for _ in range(2):  # seq 1 and 2: seen by Carol alone (or never signed: a seq skipped)
+        clock.advance(1_000)
+        mallory.offer(carol)
+    clock.advance(1_000)
+    log = bonded_trade(bob, mallory, escrow, clock, breach=True, witnessed=True)
+    accept, attestation = log[2], log[-1]
+    assert accept.body == "accept" and accept.issuer == mallory.did and accept.header.seq == 3
+    assert attestation.statement.attestation.outcome == reputation_pb2.OUTCOME_BREACHED
+    clock.advance(60_000)
+    mallory.agent.writer = ChainWriter(mallory.agent.key, next_seq=1, prev=first.digest)
+    rotation = mallory.sign(
+        "key_rotation",
+        identity_pb2.KeyRotation(new_key=Party("mallory-2", clock).did),
+        mandate=b"",
+        issued_at_ms=accept.issued_at_ms - 500,
+    )
+    assert rotation.header.seq == 1
+    return bob, mallory, escrow, [first, *log], rotation
+
+
+@pytest.mark.req("KEY-005", "KEY-009", "ATT-020")
+def test_a_rotation_signed_back_into_the_chain_does_not_erase_a_breach_from_a_view() -> None:
+    """Attack: as the revocation dated back to the Accept (tests/test_attack13.py), but with a KeyRotation
+    -- the key's own word, whose place in the chain (its seq) and time the key chose. A view that heard
+    the rotation before Bob's evidence refused her Accept (KEY_REVOKED, KEY-005: seq 2 > 1) and weighed
+    Bob's attestation nothing, while one that heard Bob first kept the breach: the breacher chooses, per
+    viewer, whether its breach exists. Defence wanted: the escrow's Stamps decide, as KEY-009 says for
+    revocations -- a view of evidence takes a statement its escrow stamped before it stamped any
+    rotation of its key that would end it (here the escrow never saw the rotation)."""
+    clock = FixedClock()
+    bob, mallory, escrow, log, rotation = _rotated_back_after_a_breach(clock)
+    evidence = [*bob.setup, *mallory.setup, *escrow.setup, *(vs.envelope for vs in log)]
+    expected = [(bob.principal.did, mallory.principal.did, BOND, 0.0)]
+    assert _ratings(_observe(evidence), escrow.did) == expected
+    for at in range(len(evidence) + 1):
+        heard = _observe([*evidence[:at], rotation.envelope, *evidence[at:]])
+        assert _ratings(heard, escrow.did) == expected, at
+
+
+@pytest.mark.req("KEY-005", "KEY-009", "ATT-020")
+def test_a_rotation_the_escrow_stamped_after_the_contract_leaves_the_breach_in_every_order() -> None:
+    """The same, with the rotation shown to the escrow too, which stamped it after the contract's Stamp:
+    the escrow acted on her Accept before it knew of the rotation, so the breach stands in every view,
+    whichever order it heard the rotation and its Stamp in."""
+    clock = FixedClock()
+    bob, mallory, escrow, log, rotation = _rotated_back_after_a_breach(clock)
+    later = escrow.sign("stamp", commitment_pb2.Stamp(statements=[rotation.digest]))
+    evidence = [*bob.setup, *mallory.setup, *escrow.setup, *(vs.envelope for vs in log)]
+    expected = [(bob.principal.did, mallory.principal.did, BOND, 0.0)]
+    for at in range(len(evidence) + 1):
+        for stamp_first in (True, False):
+            added = [later.envelope, rotation.envelope]
+            if not stamp_first:
+                added.reverse()
+            heard = _observe([*evidence[:at], *added, *evidence[at:]])
+            assert _ratings(heard, escrow.did) == expected, (at, stamp_first)
+
+
+@pytest.mark.req("KEY-005", "KEY-009")
+def test_a_live_receiver_still_refuses_a_statement_above_a_rotation() -> None:
+    """KEY-009's exception is for views of evidence only: a live receiver holding Mallory's rotation at
+    seq 1 refuses her Accept at seq 3 (KEY_REVOKED, KEY-005) even though the escrow stamped it first --
+    it trades with no key past its chain's end."""
+    clock = FixedClock()
+    bob, mallory, escrow, log, rotation = _rotated_back_after_a_breach(clock)
+    v = Verifier(evidence_view=False)
+    for e in [*bob.setup, *mallory.setup, *escrow.setup, log[0].envelope, rotation.envelope, log[1].envelope]:
+        v.accept(e)
+    stamp, offer, accept = log[1], log[2], log[3]
+    assert stamp.body == "stamp" and offer.body == "offer" and accept.body == "accept"
+    v.accept(offer.envelope)
+    with pytest.raises(KeyRevoked) as err:
+        v.accept(accept.envelope)
+    assert err.value.requirement == "KEY-005"
