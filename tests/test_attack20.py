@@ -15,13 +15,14 @@ import contextlib
 
 import pytest
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.errors import CoopError, KeyRevoked
+from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.reputation import rate
-from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
-from a2a_coop.testing import FixedClock, Party, bonded_trade
+from a2a_coop.testing import FixedClock, LocalEscrow, Party, bonded_trade
 
 BOND = 100
 
@@ -135,3 +136,120 @@ def test_a_live_receiver_still_refuses_a_statement_above_a_rotation() -> None:
     with pytest.raises(KeyRevoked) as err:
         v.accept(accept.envelope)
     assert err.value.requirement == "KEY-005"
+
+
+# --- 2: a thief's Revoke dated before the principal's revocation, submitted after it ------------------------
+
+FUNDS = 1_000
+
+
+def _revocable_contract(
+    clock: FixedClock,
+) -> tuple[Party, Party, LocalEscrow, VerifiedStatement, VerifiedStatement]:
+    """Bob offers Alice a bonded trade whose terms let a revoker leave at the price of its bond
+    (forfeit_bond); Alice accepts, the escrow locks both bonds, and Alice delivers (stamped)."""
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={alice.did: FUNDS, bob.did: FUNDS})
+    revocable = trade_pb2.Revocation(allowed=True, forfeit_bond=True)
+    offer = bob.offer(
+        alice, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did, revocation=revocable)
+    )
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    assert [
+        verify_statement(e).body
+        for e in escrow.submit([*alice.setup, *bob.setup, offer.envelope, accept.envelope])
+    ][-2:] == ["bond_lock", "bond_lock"]
+    clock.advance(1_000)
+    delivery = alice.deliver(accept, bob)
+    escrow.submit([delivery.envelope])
+    return alice, bob, escrow, offer, accept
+
+
+def _thief_races_the_principal(clock: FixedClock) -> tuple[Party, LocalEscrow, VerifiedStatement]:
+    """An hour after Alice delivered, her key is stolen; her principal notices at once and revokes it
+    from then (effective_ms = the theft), and the escrow takes the revocation. Five seconds later the
+    thief signs a Revoke of Alice's contract dated a millisecond after her Delivery -- before the
+    revocation's effective_ms, and after every statement of the key the escrow holds, so no chain check
+    refuses it. Returns Alice, the escrow and the thief's Revoke."""
+    alice, bob, escrow, offer, accept = _revocable_contract(clock)
+    delivery_at = clock.now_ms
+    clock.advance(3_600_000)
+    revocation = alice.principal.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms, reason="stolen"),
+    )
+    escrow.submit([revocation.envelope])
+    clock.advance(5_000)
+    thief_revoke = alice.sign(
+        "revoke",
+        commitment_pb2.Revoke(contract=accept.digest, reason="the thief's"),
+        audience=bob.did,
+        negotiation_id=offer.header.negotiation_id,
+        issued_at_ms=delivery_at + 1,
+    )
+    return alice, escrow, thief_revoke
+
+
+@pytest.mark.req("KEY-010", "KEY-004", "WIT-005", "CMT-003")
+def test_a_thiefs_revoke_dated_before_the_principals_revocation_forfeits_no_bond() -> None:
+    """Attack: the stolen key races its principal's revocation -- and wins while arriving second. KEY-004
+    compared the revocation's effective_ms with the Revoke's own issued_at_ms, which the thief chose: the
+    escrow took the Revoke (stamped after the revocation) and forfeited Alice's bond to Bob (900 / 1,100),
+    its audit clean. Defence: a Revoke (and a BreachClaim) takes effect at its escrow's Stamp (WIT-005),
+    so that Stamp's time is what KEY-010 compares: the escrow refuses it KEY_REVOKED, and no bond moves."""
+    clock = FixedClock()
+    alice, escrow, thief_revoke = _thief_races_the_principal(clock)
+    with pytest.raises(KeyRevoked) as err:
+        escrow.submit([thief_revoke.envelope])
+    assert err.value.requirement == "KEY-010"
+    clock.advance(60_000)
+    escrow.tick()
+    assert escrow.get_balance(alice.did)[:2] == (FUNDS - BOND, BOND)  # still locked, nothing forfeited
+    assert audit_ledger(escrow.escrow.transcript()).ok
+
+
+@pytest.mark.req("KEY-010", "AUD-003")
+def test_the_audit_names_an_escrow_that_took_a_revoke_after_its_keys_revocation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The audit's side: an escrow running the old rule (KEY-004 on the Revoke's own date) takes the
+    thief's Revoke and forfeits Alice's bond; the audit, replaying its evidence in its order by the
+    rules, refuses that Revoke (KEY_REVOKED) and reports the Forfeit resting on it."""
+    clock = FixedClock()
+    with monkeypatch.context() as m:
+        m.setattr(Verifier, "_check_revoked_at_stamp", lambda self, vs, record: None, raising=False)
+        alice, escrow, thief_revoke = _thief_races_the_principal(clock)
+        escrow.submit([thief_revoke.envelope])
+        clock.advance(60_000)
+        escrow.tick()
+    assert escrow.get_balance(alice.did)[0] == FUNDS - BOND  # the faulty escrow forfeited her bond
+    report = audit_ledger(escrow.escrow.transcript())
+    codes = {f.code for f in report.findings}
+    assert not report.ok and "KEY_REVOKED" in codes and "FORFEIT_WITHOUT_CAUSE" in codes, codes
+
+
+@pytest.mark.req("KEY-010", "KEY-004")
+def test_a_revoke_the_escrow_stamped_before_the_revocation_still_counts() -> None:
+    """The other side: Alice's own Revoke, stamped before her principal revokes her key (effective from
+    before the Revoke's date), stays effective -- the escrow acted on it before it knew -- and a later
+    revocation moves no bond back; nor does KEY-010 refuse a party's statement of no Stamp-timed effect
+    (her Receipt of Bob's Delivery, dated before the revocation and submitted after it)."""
+    clock = FixedClock()
+    alice, bob, escrow, offer, accept = _revocable_contract(clock)
+    clock.advance(1_000)
+    own = alice.sign(
+        "revoke",
+        commitment_pb2.Revoke(contract=accept.digest, reason="changed plans"),
+        audience=bob.did,
+        negotiation_id=offer.header.negotiation_id,
+    )
+    escrow.submit([own.envelope])
+    assert escrow.get_balance(alice.did)[:2] == (FUNDS - BOND, 0)  # forfeited to Bob (CMT-003)
+    clock.advance(1_000)
+    revocation = alice.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=own.issued_at_ms - 1)
+    )
+    escrow.submit([revocation.envelope])
+    assert escrow.get_balance(alice.did)[:2] == (FUNDS - BOND, 0)
+    assert audit_ledger(escrow.escrow.transcript()).ok

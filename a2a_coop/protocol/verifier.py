@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Final
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
 from a2a_coop.protocol.archive import Archive, HeldStatements
@@ -318,6 +319,8 @@ class Verifier:
             raise WrongAudience(requirement="STM-005")
         self._check_key(issuer, vs.issued_at_ms, vs.seq, vs)
         record = self._check_mandate(vs)
+        if vs.body in _TAKES_EFFECT_AT_STAMP and not self.evidence_view and self.revoked:
+            self._check_revoked_at_stamp(vs, record)
         if now_ms is not None:
             check_time_window(vs, now_ms, self.skew_ms)
         live_at = now_ms if now_ms is not None else received_ms
@@ -706,6 +709,27 @@ class Verifier:
                 requirement="KEY-005",
                 evidence=() if rotation is None else (rotation,),
             )
+
+    def _check_revoked_at_stamp(self, vs: VerifiedStatement, record: _MandateRecord | None) -> None:
+        """KEY-010: a BreachClaim or Revoke takes effect at its escrow's Stamp (WIT-005), not at the time
+        its signer wrote; a live receiver and an escrow taking evidence (and its audit) refuse one whose
+        earliest Stamp by its contract's escrow -- held, or the one the escrow is giving it now -- is at
+        or after the effective_ms of a KeyRevocation held of its issuer or of its Mandate's principal: it
+        would act after the key was withdrawn. Else a thief racing the principal dates its Revoke just
+        before the revocation's effective_ms and has the escrow forfeit the bond the principal's key put
+        up (tests/test_attack20.py)."""
+        escrow = self._escrow_of(vs)
+        at = self.witness.stamp_time(escrow, vs.digest) if escrow else None
+        if at is None or at <= vs.issued_at_ms:
+            return  # unstamped (no effect yet), or KEY-004 / MND-012 on its own time covered it already
+        for key, requirement in ((vs.issuer, "KEY-010"), (record.principal if record else "", "KEY-010")):
+            effective = self.revoked.get(key) if key else None
+            if effective is not None and at >= effective:
+                raise KeyRevoked(
+                    f"takes effect at its stamp ({at}), after its key was revoked from {effective}",
+                    requirement=requirement,
+                    evidence=self._revocation(key),
+                )
 
     def _check_mandate(self, vs: VerifiedStatement) -> _MandateRecord | None:
         """MND-002, MND-012, then the stateless content checks MND-003..MND-008."""
@@ -1129,6 +1153,10 @@ class Verifier:
         elif neg.is_terminal:
             for party_vs in (c.offer, c.accept):
                 book.contract_ended(party_vs.mandate_digest, c.id)
+
+
+# The statements whose effect starts at their escrow's Stamp, not at their issued_at_ms (WIT-005, KEY-010).
+_TAKES_EFFECT_AT_STAMP: Final = frozenset({"breach_claim", "revoke"})
 
 
 def _before(first: tuple[int, ...], then: tuple[int, ...]) -> bool:
