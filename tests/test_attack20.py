@@ -22,7 +22,7 @@ from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.reputation import rate
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
-from a2a_coop.testing import FixedClock, LocalEscrow, Party, bonded_trade
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, bonded_trade, service
 
 BOND = 100
 
@@ -253,3 +253,64 @@ def test_a_revoke_the_escrow_stamped_before_the_revocation_still_counts() -> Non
     escrow.submit([revocation.envelope])
     assert escrow.get_balance(alice.did)[:2] == (FUNDS - BOND, 0)
     assert audit_ledger(escrow.escrow.transcript()).ok
+
+
+# --- 3: a deadline inside the execution window, past the Mandate's validity ---------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="MND-008 lets an agent agree to deadlines up to its Mandate's execution_window_end_ms, which "
+    "may lie after valid_until_ms, while MND-003 refuses every statement issued at or after valid_until_ms "
+    "-- a Delivery, Receipt or BreachClaim of such a contract included. The counterparty chooses the "
+    "deadlines: with its own item due after the victim's valid_until_ms it can never be claimed against "
+    "under that Mandate. Options: MND-003 bounds commitments only (Offer, Counter, Accept, Revoke) and "
+    "lets a contract's performance statements (Delivery, Receipt, Ack, BreachClaim) of a contract the "
+    "Mandate authorised run to execution_window_end_ms plus the claim window (a verifier rule, vectors "
+    "and the JS verifier follow); or the guard (MND-011) refuses terms under which an item of either "
+    "side falls due, plus the claim window, after valid_until_ms unless it holds a renewal covering it; "
+    "or execution_window_end_ms is bounded by valid_until_ms (the field then says nothing).",
+)
+@pytest.mark.req("MND-003", "MND-008", "CMT-005")
+def test_a_deadline_past_the_victims_mandate_leaves_no_claim() -> None:
+    """Attack: Alice's principal gives her a Mandate valid for a day, with an execution window of a week
+    (MND-008: deadlines she may agree to). Mallory offers her a bonded trade whose items fall due in three
+    days -- inside the window. Alice accepts and delivers at once; Mallory never delivers. After the
+    deadline Alice's BreachClaim, signed under her only Mandate, is refused MANDATE_VIOLATION (MND-003:
+    issued after valid_until_ms), and the bonds go back to both at the end: Mallory kept the delivery and
+    her bond. Defence wanted: a contract the Mandate authorised stays claimable under it."""
+    clock = FixedClock()
+    t0 = clock.now_ms
+    alice = Party(
+        "alice",
+        clock,
+        mandate_caps={"valid_until_ms": t0 + DAY_MS, "execution_window_end_ms": t0 + 7 * DAY_MS},
+    )
+    mallory = Party("mallory", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={alice.did: FUNDS, mallory.did: FUNDS})
+    due = t0 + 3 * DAY_MS
+    proposal = mallory.proposal(
+        issuer_bond=BOND,
+        audience_bond=BOND,
+        escrow=escrow.did,
+        gives=[service("translation", value=500, deadline_ms=due)],
+        wants=[service("code-review", value=450, deadline_ms=due)],
+    )
+    offer = mallory.offer(alice, proposal)
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    escrow.submit([*alice.setup, *mallory.setup, offer.envelope, accept.envelope])
+    clock.advance(1_000)
+    escrow.submit([alice.deliver(accept, mallory).envelope])
+    clock.now_ms = due + 60_000
+    claim = alice.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never delivered"),
+        audience=mallory.did,
+        negotiation_id=offer.header.negotiation_id,
+    )
+    with contextlib.suppress(CoopError):
+        escrow.submit([claim.envelope])
+    clock.now_ms = due + 2 * DAY_MS
+    escrow.tick()
+    assert escrow.get_balance(alice.did)[0] == FUNDS + BOND  # Mallory's bond forfeited to Alice
