@@ -19,6 +19,7 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.errors import CoopError, KeyRevoked
 from a2a_coop.protocol.escrow_audit import audit_ledger
+from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.reputation import rate
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
@@ -314,3 +315,88 @@ def test_a_deadline_past_the_victims_mandate_leaves_no_claim() -> None:
     clock.now_ms = due + 2 * DAY_MS
     escrow.tick()
     assert escrow.get_balance(alice.did)[0] == FUNDS + BOND  # Mallory's bond forfeited to Alice
+
+
+# --- 4: defences that hold --------------------------------------------------------------------------------
+
+
+def _bonded_at_escrow(
+    clock: FixedClock,
+) -> tuple[Party, Party, LocalEscrow, VerifiedStatement, VerifiedStatement]:
+    """Alice offers Mallory a bonded trade at the escrow; Mallory accepts; both bonds are locked."""
+    alice, mallory = Party("alice", clock), Party("mallory", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={alice.did: FUNDS, mallory.did: FUNDS})
+    offer = alice.offer(mallory, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    clock.advance(1_000)
+    accept = mallory.accept(offer)
+    escrow.submit([*alice.setup, *mallory.setup, offer.envelope, accept.envelope])
+    return alice, mallory, escrow, offer, accept
+
+
+def _claim(
+    alice: Party, mallory: Party, escrow: LocalEscrow, offer: VerifiedStatement, accept: VerifiedStatement
+) -> None:
+    claim = alice.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never delivered"),
+        audience=mallory.did,
+        negotiation_id=offer.header.negotiation_id,
+    )
+    escrow.submit([claim.envelope])
+    escrow.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 1_000)
+    escrow.tick()
+
+
+@pytest.mark.req("KEY-004", "MND-012", "KEY-009", "CMT-002")
+@pytest.mark.parametrize("revoker", ["agent", "principal"])
+def test_a_breacher_revoking_its_key_back_before_its_accept_at_the_escrow_keeps_no_bond(revoker: str) -> None:
+    """Attack: both bonds locked, Alice delivered; Mallory never delivers and, before Alice's claim, shows
+    the escrow a KeyRevocation of her own key (or her principal's own, MND-012) effective before her
+    Accept, hoping the escrow disowns the contract and lapses both bonds back. Defence: the escrow took
+    the Accept (and acted on it) before the revocation; a revocation moves no bond back: Alice's claim
+    is upheld, Mallory's bond forfeited to her, the audit clean."""
+    clock = FixedClock()
+    alice, mallory, escrow, offer, accept = _bonded_at_escrow(clock)
+    clock.advance(1_000)
+    escrow.submit([alice.deliver(accept, mallory).envelope])
+    clock.advance(1_000)
+    signer, key = (
+        (mallory.agent, mallory.did) if revoker == "agent" else (mallory.principal, mallory.principal.did)
+    )
+    disown = signer.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=key, effective_ms=offer.issued_at_ms - 1)
+    )
+    escrow.submit([disown.envelope])
+    clock.advance(DAY_MS + 1_000)
+    _claim(alice, mallory, escrow, offer, accept)
+    assert (escrow.get_balance(alice.did)[0], escrow.get_balance(mallory.did)[0]) == (
+        FUNDS + BOND,
+        FUNDS - BOND,
+    )
+    assert audit_ledger(escrow.escrow.transcript()).ok
+
+
+@pytest.mark.req("WIT-002", "WIT-003", "AUD-001")
+def test_a_stamp_by_an_escrow_the_terms_do_not_name_makes_no_late_delivery_timely() -> None:
+    """Attack: Mallory delivers an hour late, dating her Delivery at the deadline, and has a key of her
+    own (an 'escrow' E2) sign a Stamp of it at the deadline; she submits both to the contract's escrow E1.
+    Defence: only Stamps by the contract's escrow witness its statements (WIT-002): E1 stamps the
+    Delivery an hour late, so it is no timely Delivery (WIT-003) and Alice's claim is upheld. E2's Stamp
+    in E1's transcript makes an audit told no escrow say ESCROW_AMBIGUOUS (AUD-001: it does not pick);
+    told E1, the audit is clean."""
+    clock = FixedClock()
+    alice, mallory, escrow, offer, accept = _bonded_at_escrow(clock)
+    e2 = Party("mallory-escrow", clock)
+    deadline = offer.statement.offer.wants[0].deadline_ms
+    clock.now_ms = deadline + 3_600_000
+    late = mallory.deliver(accept, alice, issued_at_ms=deadline)
+    fake = e2.sign("stamp", commitment_pb2.Stamp(statements=[late.digest]), issued_at_ms=deadline)
+    escrow.submit([*e2.setup, fake.envelope, late.envelope])
+    _claim(alice, mallory, escrow, offer, accept)
+    assert (escrow.get_balance(alice.did)[0], escrow.get_balance(mallory.did)[0]) == (
+        FUNDS + BOND,
+        FUNDS - BOND,
+    )
+    transcript = escrow.escrow.transcript()
+    assert {f.code for f in audit_ledger(transcript).findings} == {"ESCROW_AMBIGUOUS"}
+    assert audit_ledger(transcript, escrow=escrow.did).ok
