@@ -12,17 +12,21 @@ reason naming the options.
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import pytest
+from peers import escrow_node
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.errors import CoopError, KeyRevoked
+from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.reputation import rate
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, bonded_trade, service
 
 BOND = 100
@@ -400,3 +404,57 @@ def test_a_stamp_by_an_escrow_the_terms_do_not_name_makes_no_late_delivery_timel
     transcript = escrow.escrow.transcript()
     assert {f.code for f in audit_ledger(transcript).findings} == {"ESCROW_AMBIGUOUS"}
     assert audit_ledger(transcript, escrow=escrow.did).ok
+
+
+@pytest.mark.req("KEY-010", "ESC-007")
+def test_a_revoke_stamped_before_a_revocation_that_postdates_it_survives_a_restart(tmp_path: Path) -> None:
+    """KEY-010 reads the Revoke's Stamp against the revocations held: an escrow rebuilt from its journal,
+    or restored from its transcript, takes its statements again in their order, so the revocation taken
+    after the Revoke does not make the rebuilt escrow refuse the Revoke it took (its state and transcript
+    as before, a repeat of the Revoke answered, its audit clean)."""
+    clock = FixedClock()
+    alice, bob, party = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    path = tmp_path / "escrow.db"
+
+    def node() -> EscrowNode:
+        return escrow_node(party, clock, path)
+
+    revocable = trade_pb2.Revocation(allowed=True, forfeit_bond=True)
+    e = node()
+    try:
+        for p in (alice, bob):
+            e.deposit(p.did, FUNDS)
+        offer = bob.offer(
+            alice, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=party.did, revocation=revocable)
+        )
+        clock.advance(1_000)
+        accept = alice.accept(offer)
+        e.submit([*alice.setup, *bob.setup, offer.envelope, accept.envelope])
+        clock.advance(1_000)
+        own = alice.sign(
+            "revoke",
+            commitment_pb2.Revoke(contract=accept.digest, reason="changed plans"),
+            audience=bob.did,
+            negotiation_id=offer.header.negotiation_id,
+        )
+        e.submit([own.envelope])
+        clock.advance(1_000)
+        revocation = alice.principal.sign(
+            "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=own.issued_at_ms + 1)
+        )
+        e.submit([revocation.envelope])
+        transcript = e.escrow.transcript()
+        balances = (e.escrow.balance(alice.did), e.escrow.balance(bob.did))
+    finally:
+        e.close()
+    again = node()
+    try:
+        assert again.escrow.transcript() == transcript
+        assert (again.escrow.balance(alice.did), again.escrow.balance(bob.did)) == balances
+        assert again.escrow.verifier.revoked[alice.did] == own.issued_at_ms + 1
+        assert again.submit([own.envelope])  # ESC-007/WIT-006: answered, not refused
+    finally:
+        again.close()
+    restored = Escrow(party.agent, party.mandate_vs.digest, setup=transcript)
+    assert restored.transcript() == transcript
+    assert audit_ledger(transcript, escrow=party.did).ok
