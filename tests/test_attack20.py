@@ -458,3 +458,43 @@ def test_a_revoke_stamped_before_a_revocation_that_postdates_it_survives_a_resta
     restored = Escrow(party.agent, party.mandate_vs.digest, setup=transcript)
     assert restored.transcript() == transcript
     assert audit_ledger(transcript, escrow=party.did).ok
+
+
+@pytest.mark.req("KEY-010", "KEY-004", "WIT-004", "CMT-002")
+@pytest.mark.parametrize("thief_signs", ["accept", "offer"])
+def test_a_thiefs_commitment_dated_before_the_revocation_binds_no_bond(thief_signs: str) -> None:
+    """Attack: the same race, for a whole bond. Alice's key once traded at the escrow (its Checkpoint
+    there); it is stolen, and her principal revokes it from now; the escrow takes the revocation. A
+    minute later the thief and Mallory, an accomplice, make a bonded contract at the escrow: Mallory's
+    Offer to Alice's key and the thief's Accept (or the thief's Offer and Mallory's Accept), the thief's
+    statement dated a second before the revocation's effective_ms -- after the key's Checkpoint, so
+    no chain check refuses it. The escrow took the contract and locked Alice's funds, and a day later
+    upheld Mallory's claim: Alice's bond was Mallory's (900 / 1,100), the audit clean. Defence: an
+    Offer, Counter or Accept binds its issuer's bond when the escrow takes it (WIT-004), so KEY-010
+    compares that Stamp with the revocation: the escrow refuses the thief's statement, locks nothing."""
+    clock = FixedClock()
+    alice, mallory = Party("alice", clock), Party("mallory", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={alice.did: FUNDS, mallory.did: FUNDS})
+    escrow.submit([*alice.setup, alice.sign("checkpoint", identity_pb2.Checkpoint()).envelope])
+    clock.advance(3_600_000)
+    theft = clock.now_ms
+    revocation = alice.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=theft, reason="stolen")
+    )
+    escrow.submit([revocation.envelope])
+    clock.advance(60_000)
+    if thief_signs == "accept":
+        proposal = mallory.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+        offer = mallory.offer(alice, proposal, issued_at_ms=theft - 2_000)
+        accept = alice.accept(offer, issued_at_ms=theft - 1_000)
+    else:
+        proposal = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+        offer = alice.offer(mallory, proposal, issued_at_ms=theft - 1_000)
+        accept = mallory.accept(offer)
+    with pytest.raises(KeyRevoked) as err:
+        escrow.submit([*mallory.setup, offer.envelope, accept.envelope])
+    assert err.value.requirement == "KEY-010"
+    clock.advance(DAY_MS + 60_000)
+    escrow.tick()
+    assert escrow.get_balance(alice.did)[:2] == (FUNDS, 0)
+    assert audit_ledger(escrow.escrow.transcript()).ok

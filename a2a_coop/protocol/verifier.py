@@ -319,7 +319,11 @@ class Verifier:
             raise WrongAudience(requirement="STM-005")
         self._check_key(issuer, vs.issued_at_ms, vs.seq, vs)
         record = self._check_mandate(vs)
-        if vs.body in _TAKES_EFFECT_AT_STAMP and not self.evidence_view and self.revoked:
+        if (
+            self.revoked
+            and not self.evidence_view
+            and (vs.body in _TAKES_EFFECT_AT_STAMP or (me is None and vs.body in _BINDS_AT_STAMP))
+        ):
             self._check_revoked_at_stamp(vs, record)
         if now_ms is not None:
             check_time_window(vs, now_ms, self.skew_ms)
@@ -711,14 +715,16 @@ class Verifier:
             )
 
     def _check_revoked_at_stamp(self, vs: VerifiedStatement, record: _MandateRecord | None) -> None:
-        """KEY-010: a BreachClaim or Revoke takes effect at its escrow's Stamp (WIT-005), not at the time
-        its signer wrote; a live receiver and an escrow taking evidence (and its audit) refuse one whose
-        earliest Stamp by its contract's escrow -- held, or the one the escrow is giving it now -- is at
-        or after the effective_ms of a KeyRevocation held of its issuer or of its Mandate's principal: it
-        would act after the key was withdrawn. Else a thief racing the principal dates its Revoke just
-        before the revocation's effective_ms and has the escrow forfeit the bond the principal's key put
-        up (tests/test_attack20.py)."""
-        escrow = self._escrow_of(vs)
+        """KEY-010: a BreachClaim or Revoke takes effect at its escrow's Stamp (WIT-005), and an Offer,
+        Counter or Accept binds its issuer's bond at the escrow when the escrow takes it (WIT-004), not at
+        the time its signer wrote; a live receiver (a claim or Revoke) and an escrow taking evidence and
+        its audit (all five) refuse one whose earliest Stamp by its witnessing escrow -- held, or the one
+        the escrow is giving it now -- is at or after the effective_ms of a KeyRevocation held of its
+        issuer or of its Mandate's principal: it would act after the key was withdrawn. Else a thief
+        racing the principal dates its Revoke (or its Accept of an accomplice's bonded offer) just before
+        the revocation's effective_ms and has the escrow forfeit the bond the principal's key put up
+        (tests/test_attack20.py)."""
+        escrow = self.witnessing_escrow(vs)
         at = self.witness.stamp_time(escrow, vs.digest) if escrow else None
         if at is None or at <= vs.issued_at_ms:
             return  # unstamped (no effect yet), or KEY-004 / MND-012 on its own time covered it already
@@ -726,7 +732,7 @@ class Verifier:
             effective = self.revoked.get(key) if key else None
             if effective is not None and at >= effective:
                 raise KeyRevoked(
-                    f"takes effect at its stamp ({at}), after its key was revoked from {effective}",
+                    f"taken at its escrow's stamp ({at}), after its key was revoked from {effective}",
                     requirement=requirement,
                     evidence=self._revocation(key),
                 )
@@ -1157,6 +1163,9 @@ class Verifier:
 
 # The statements whose effect starts at their escrow's Stamp, not at their issued_at_ms (WIT-005, KEY-010).
 _TAKES_EFFECT_AT_STAMP: Final = frozenset({"breach_claim", "revoke"})
+# The statements that bind their issuer's bond when the escrow takes them (WIT-004), checked so by an
+# escrow and its audit (KEY-010); a live receiver bounds their dates by TIM-006 instead.
+_BINDS_AT_STAMP: Final = frozenset({"offer", "counter", "accept"})
 
 
 def _before(first: tuple[int, ...], then: tuple[int, ...]) -> bool:
