@@ -22,6 +22,7 @@ from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.errors import CoopError, KeyRevoked
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.escrow_audit import audit_ledger
+from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.reputation import rate
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
@@ -497,4 +498,33 @@ def test_a_thiefs_commitment_dated_before_the_revocation_binds_no_bond(thief_sig
     clock.advance(DAY_MS + 60_000)
     escrow.tick()
     assert escrow.get_balance(alice.did)[:2] == (FUNDS, 0)
+    assert audit_ledger(escrow.escrow.transcript()).ok
+
+
+@pytest.mark.req("KEY-010", "NEG-012", "ESC-005")
+def test_a_principal_revoking_its_key_after_its_accept_gains_no_more_than_an_unfunded_bond() -> None:
+    """The price KEY-010 sets, asked from the other side: Mallory's key accepts Bob's bonded offer; before
+    Bob submits the contract, her principal revokes the key from now and shows the escrow first. The
+    escrow refuses her Accept (KEY-010: taken after the revocation) and locks nothing -- the way out
+    Mallory already had by leaving her bond unfunded until the bonding cutoff (ESC-005, ESC-010). Bob
+    delivered nothing (NEG-012: no Delivery before both locks), and no bond moves."""
+    clock = FixedClock()
+    bob, mallory = Party("bob", clock), Party("mallory", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={bob.did: FUNDS, mallory.did: FUNDS})
+    offer = bob.offer(mallory, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    clock.advance(1_000)
+    accept = mallory.accept(offer)
+    clock.advance(1_000)
+    binding = mallory.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([accept.digest])))
+    escrow.submit([*mallory.setup, binding.envelope])
+    revocation = mallory.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=mallory.did, effective_ms=clock.now_ms)
+    )
+    escrow.submit([revocation.envelope])
+    clock.advance(1_000)
+    with pytest.raises(KeyRevoked):
+        escrow.submit([*bob.setup, offer.envelope, accept.envelope])
+    clock.advance(DAY_MS * 3)
+    escrow.tick()
+    assert escrow.get_balance(bob.did)[:2] == (FUNDS, 0) and escrow.get_balance(mallory.did)[:2] == (FUNDS, 0)
     assert audit_ledger(escrow.escrow.transcript()).ok
