@@ -170,7 +170,7 @@ def rate(verifier: Verifier, attestation: VerifiedStatement, trusted_escrows: Co
     elif settled is None:
         note = "the escrow has not settled the subject's bond"
     elif (
-        verifier.revoked
+        (verifier.revoked or verifier.rotated)
         and _revokes_signer(verifier, attestation, c, (rater, subject))
         and any(verifier.disowned(vs) for vs in attestation_evidence(verifier, attestation))
     ):
@@ -199,9 +199,11 @@ def _revokes_signer(
     on, or granted the Mandate it was signed under -- the parties, the attester, their principals, the
     escrow and its principals: only then can one of those statements be disowned (KEY-009, ATT-020)."""
     revoked = verifier.revoked
+    keys = (c.offer.issuer, c.accept.issuer, attestation.issuer, c.escrow, *principals)
+    if any(key in verifier.rotated for key in keys):  # a rotation ends a signer's chain (KEY-005)
+        return True
     if not revoked:
         return False
-    keys = (c.offer.issuer, c.accept.issuer, attestation.issuer, c.escrow, *principals)
     return any(key in revoked for key in keys) or any(p in revoked for p in verifier.bound.get(c.escrow, ()))
 
 

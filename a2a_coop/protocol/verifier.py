@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Final
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
 from a2a_coop.protocol.archive import Archive, HeldStatements
@@ -137,6 +138,7 @@ class Verifier:
         self.disowning = 0
         self.rotations: dict[str, bytes] = {}  # old key -> the envelope of its KeyRotation, likewise
         self.rotated: dict[str, int] = {}  # old key -> seq of its KeyRotation
+        self.rotation_digests: dict[str, bytes] = {}  # old key -> the digest of that KeyRotation
         self.chains: dict[str, ChainView] = {}
         self.replay = ReplayCache()
         self.witness = WitnessIndex()
@@ -319,6 +321,12 @@ class Verifier:
             raise WrongAudience(requirement="STM-005")
         self._check_key(issuer, vs.issued_at_ms, vs.seq, vs)
         record = self._check_mandate(vs)
+        if (
+            self.revoked
+            and not self.evidence_view
+            and (vs.body in _TAKES_EFFECT_AT_STAMP or (me is None and vs.body in _BINDS_AT_STAMP))
+        ):
+            self._check_revoked_at_stamp(vs, record)
         if now_ms is not None:
             check_time_window(vs, now_ms, self.skew_ms)
         live_at = now_ms if now_ms is not None else received_ms
@@ -623,6 +631,9 @@ class Verifier:
         issued_at_ms (KEY-004, MND-012), and not witnessed by its escrow before that escrow witnessed
         every such revocation. A view weighs an attestation resting on one as nothing (ATT-020), whether
         it took the statement before the revocation or not: the order it heard them in decides nothing."""
+        rotated = self.rotated.get(vs.issuer)
+        if rotated is not None and vs.seq > rotated and not self._stamped_before_rotation(vs):
+            return True  # KEY-005 ends the chain below it, and its escrow did not witness it first
         if not self.revoked:
             return False
         keys = [vs.issuer]
@@ -659,6 +670,19 @@ class Verifier:
                 return False
         return True
 
+    def _stamped_before_rotation(self, vs: VerifiedStatement) -> bool:
+        """Whether the escrow of ``vs`` stamped it before it stamped the KeyRotation of its issuer held
+        (KEY-005 as KEY-009 reads it): the rotation's seq and time are its signer's to choose, and a key
+        that signs one back into a gap of its chain below a statement its escrow witnessed must not
+        disown that statement for a view that heard the rotation first (tests/test_attack20.py)."""
+        escrow = self.witnessing_escrow(vs)
+        first = self._stamp_place(escrow, vs.digest) if escrow else None
+        if first is None:
+            return False
+        rotation = self.rotation_digests.get(vs.issuer)
+        place = self._stamp_place(escrow, rotation) if rotation is not None else None
+        return place is None or _before(first, place)
+
     def _stamp_place(self, escrow: str, digest: bytes) -> tuple[int, int, int] | tuple[int] | None:
         """Where ``escrow`` first stamped ``digest`` (a Stamp held): (time, the Stamp's seq, the digest's
         place in it), or (time,) when that Stamp is not at hand; None when unstamped."""
@@ -692,13 +716,41 @@ class Verifier:
                 effective_ms=effective,
             )
         rotated = self.rotated.get(key)
-        if seq is not None and rotated is not None and seq > rotated:
+        if (
+            seq is not None
+            and rotated is not None
+            and seq > rotated
+            and not (vs is not None and self.evidence_view and self._stamped_before_rotation(vs))
+        ):
             rotation = self.rotations.get(key)
             raise KeyRevoked(
                 "key was rotated out; its chain has ended",
                 requirement="KEY-005",
                 evidence=() if rotation is None else (rotation,),
             )
+
+    def _check_revoked_at_stamp(self, vs: VerifiedStatement, record: _MandateRecord | None) -> None:
+        """KEY-010: a BreachClaim or Revoke takes effect at its escrow's Stamp (WIT-005), and an Offer,
+        Counter or Accept binds its issuer's bond at the escrow when the escrow takes it (WIT-004), not at
+        the time its signer wrote; a live receiver (a claim or Revoke) and an escrow taking evidence and
+        its audit (all five) refuse one whose earliest Stamp by its witnessing escrow -- held, or the one
+        the escrow is giving it now -- is at or after the effective_ms of a KeyRevocation held of its
+        issuer or of its Mandate's principal: it would act after the key was withdrawn. Else a thief
+        racing the principal dates its Revoke (or its Accept of an accomplice's bonded offer) just before
+        the revocation's effective_ms and has the escrow forfeit the bond the principal's key put up
+        (tests/test_attack20.py)."""
+        escrow = self.witnessing_escrow(vs)
+        at = self.witness.stamp_time(escrow, vs.digest) if escrow else None
+        if at is None or at <= vs.issued_at_ms:
+            return  # unstamped (no effect yet), or KEY-004 / MND-012 on its own time covered it already
+        for key, requirement in ((vs.issuer, "KEY-010"), (record.principal if record else "", "KEY-010")):
+            effective = self.revoked.get(key) if key else None
+            if effective is not None and at >= effective:
+                raise KeyRevoked(
+                    f"taken at its escrow's stamp ({at}), after its key was revoked from {effective}",
+                    requirement=requirement,
+                    evidence=self._revocation(key),
+                )
 
     def _check_mandate(self, vs: VerifiedStatement) -> _MandateRecord | None:
         """MND-002, MND-012, then the stateless content checks MND-003..MND-008."""
@@ -965,8 +1017,12 @@ class Verifier:
             self._revocation_digests.add(vs.digest)
             self.disowning += 1
         elif body == "key_rotation":
-            self.rotated[issuer] = vs.seq
-            self.rotations[issuer] = vs.envelope
+            if issuer not in self.rotated or vs.seq < self.rotated[issuer]:  # the lowest seq ends the chain
+                self.rotated[issuer] = vs.seq
+                self.rotations[issuer] = vs.envelope
+                self.rotation_digests[issuer] = vs.digest
+            self._revocation_digests.add(vs.digest)
+            self.disowning += 1
         elif body == "attestation":
             key = (issuer, vs.statement.attestation.accept)
             held = self._attested.get(key)
@@ -1120,6 +1176,13 @@ class Verifier:
         elif neg.contract_finished:  # whatever order its statements came in (SPEC 4.5)
             for party_vs in (c.offer, c.accept):
                 book.contract_ended(party_vs.mandate_digest, c.id)
+
+
+# The statements whose effect starts at their escrow's Stamp, not at their issued_at_ms (WIT-005, KEY-010).
+_TAKES_EFFECT_AT_STAMP: Final = frozenset({"breach_claim", "revoke"})
+# The statements that bind their issuer's bond when the escrow takes them (WIT-004), checked so by an
+# escrow and its audit (KEY-010); a live receiver bounds their dates by TIM-006 instead.
+_BINDS_AT_STAMP: Final = frozenset({"offer", "counter", "accept"})
 
 
 def _before(first: tuple[int, ...], then: tuple[int, ...]) -> bool:

@@ -196,7 +196,7 @@ class Reputation:
         if escrows != self._settled_under:
             self._settled, self._settled_under, self._settled_contract = {}, escrows, {}
         if self._disowning_seen != (id(v), v.disowning):
-            if self._disowning_seen[0] != id(v) or v.revoked:
+            if self._disowning_seen[0] != id(v) or v.revoked or v.rotated:
                 self._settled, self._settled_contract = {}, {}
             self._disowning_seen = (id(v), v.disowning)
         seen_v, seen = self._forfeits_seen

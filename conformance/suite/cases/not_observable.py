@@ -260,3 +260,11 @@ not_observable(
     "the shape of a RATE_LIMITED refusal",
     "ESC-017",
 )
+not_observable(
+    "key.claim-or-revoke-after-revocation",
+    "A BreachClaim or Revoke stamped after its key's revocation is KEY_REVOKED, whatever its own date",
+    "the case would have the suite's principal revoke one of its party keys at the target escrow, which "
+    "every later escrow case trades with; tests/test_attack20.py performs the race (a thief's Revoke dated "
+    "before the principal's revocation, submitted after it) against the reference escrow and its audit",
+    "KEY-010",
+)
