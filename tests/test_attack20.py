@@ -264,27 +264,13 @@ def test_a_revoke_the_escrow_stamped_before_the_revocation_still_counts() -> Non
 # --- 3: a deadline inside the execution window, past the Mandate's validity ---------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MND-008 lets an agent agree to deadlines up to its Mandate's execution_window_end_ms, which "
-    "may lie after valid_until_ms, while MND-003 refuses every statement issued at or after valid_until_ms "
-    "-- a Delivery, Receipt or BreachClaim of such a contract included. The counterparty chooses the "
-    "deadlines: with its own item due after the victim's valid_until_ms it can never be claimed against "
-    "under that Mandate. Options: MND-003 bounds commitments only (Offer, Counter, Accept, Revoke) and "
-    "lets a contract's performance statements (Delivery, Receipt, Ack, BreachClaim) of a contract the "
-    "Mandate authorised run to execution_window_end_ms plus the claim window (a verifier rule, vectors "
-    "and the JS verifier follow); or the guard (MND-011) refuses terms under which an item of either "
-    "side falls due, plus the claim window, after valid_until_ms unless it holds a renewal covering it; "
-    "or execution_window_end_ms is bounded by valid_until_ms (the field then says nothing).",
-)
-@pytest.mark.req("MND-003", "MND-008", "CMT-005")
-def test_a_deadline_past_the_victims_mandate_leaves_no_claim() -> None:
-    """Attack: Alice's principal gives her a Mandate valid for a day, with an execution window of a week
-    (MND-008: deadlines she may agree to). Mallory offers her a bonded trade whose items fall due in three
-    days -- inside the window. Alice accepts and delivers at once; Mallory never delivers. After the
-    deadline Alice's BreachClaim, signed under her only Mandate, is refused MANDATE_VIOLATION (MND-003:
-    issued after valid_until_ms), and the bonds go back to both at the end: Mallory kept the delivery and
-    her bond. Defence wanted: a contract the Mandate authorised stays claimable under it."""
+def _long_trade(
+    due_in_days: int, renewal_until_days: int | None = None
+) -> tuple[Party, Party, LocalEscrow, VerifiedStatement, Verifier]:
+    """Alice's principal gives her a Mandate valid for a day with an execution window of a week (and, if
+    ``renewal_until_days``, a second Mandate valid from the first one's end to then); Mallory offers her
+    a bonded trade whose items all fall due ``due_in_days`` days on. Returns Alice's guard's view (the
+    Verifier her peer checks a candidate in, MND-011) holding the Mandates and the Offer."""
     clock = FixedClock()
     t0 = clock.now_ms
     alice = Party(
@@ -292,9 +278,14 @@ def test_a_deadline_past_the_victims_mandate_leaves_no_claim() -> None:
         clock,
         mandate_caps={"valid_until_ms": t0 + DAY_MS, "execution_window_end_ms": t0 + 7 * DAY_MS},
     )
+    if renewal_until_days is not None:
+        caps = {f.name: v for f, v in alice.mandate_vs.statement.mandate.ListFields()}
+        caps.update(valid_from_ms=t0 + DAY_MS, valid_until_ms=t0 + renewal_until_days * DAY_MS)
+        renewal = alice.principal.sign("mandate", identity_pb2.Mandate(**caps), ttl_ms=30 * DAY_MS)
+        alice.setup.append(renewal.envelope)
     mallory = Party("mallory", clock)
     escrow = LocalEscrow(Party("escrow", clock), funds={alice.did: FUNDS, mallory.did: FUNDS})
-    due = t0 + 3 * DAY_MS
+    due = t0 + due_in_days * DAY_MS
     proposal = mallory.proposal(
         issuer_bond=BOND,
         audience_bond=BOND,
@@ -304,10 +295,35 @@ def test_a_deadline_past_the_victims_mandate_leaves_no_claim() -> None:
     )
     offer = mallory.offer(alice, proposal)
     clock.advance(1_000)
-    accept = alice.accept(offer)
+    guard = Verifier(me=alice.did)
+    for env in [*alice.setup, *mallory.setup, *escrow.party.setup, offer.envelope]:
+        guard.accept(env, clock.now_ms)
+    return alice, mallory, escrow, offer, guard
+
+
+@pytest.mark.req("MND-019", "MND-003", "MND-008", "MND-011")
+def test_a_deadline_past_the_victims_mandate_is_refused_by_its_guard() -> None:
+    """Attack: Alice's principal gives her a Mandate valid for a day, with an execution window of a week
+    (MND-008: deadlines she may agree to). Mallory offers her a bonded trade whose items fall due in three
+    days -- inside the window. Had Alice accepted and delivered at once, and Mallory never delivered, her
+    BreachClaim after the deadline, signed under her only Mandate, would be refused MANDATE_VIOLATION
+    (MND-003: issued after valid_until_ms) -- shown below with the Accept signed past the guard -- and the
+    bonds would go back to both: Mallory keeps the delivery and her bond. Defence (MND-019): Alice's guard
+    signs no Offer, Counter or Accept under which an item of either side falls due, plus the claim window,
+    at or after the end of her Mandates' validity: the Accept is refused, nothing is signed."""
+    from a2a_coop.protocol.statements import candidate
+
+    alice, mallory, escrow, offer, guard = _long_trade(3)
+    clock = alice.clock
+    accept = alice.accept(offer)  # what the guard is asked to sign, signed here past it
+    with pytest.raises(CoopError) as refused:
+        guard.check(candidate(accept.statement, alice.did), clock.now_ms, ours=True)
+    assert (refused.value.code, refused.value.requirement) == ("MANDATE_VIOLATION", "MND-019")
+    # Signed all the same (no guard), the attack works: the claim is refused under MND-003.
     escrow.submit([*alice.setup, *mallory.setup, offer.envelope, accept.envelope])
     clock.advance(1_000)
     escrow.submit([alice.deliver(accept, mallory).envelope])
+    due = offer.statement.offer.wants[0].deadline_ms
     clock.now_ms = due + 60_000
     claim = alice.sign(
         "breach_claim",
@@ -315,11 +331,46 @@ def test_a_deadline_past_the_victims_mandate_leaves_no_claim() -> None:
         audience=mallory.did,
         negotiation_id=offer.header.negotiation_id,
     )
-    with contextlib.suppress(CoopError):
+    with pytest.raises(CoopError) as late:
         escrow.submit([claim.envelope])
-    clock.now_ms = due + 2 * DAY_MS
-    escrow.tick()
-    assert escrow.get_balance(alice.did)[0] == FUNDS + BOND  # Mallory's bond forfeited to Alice
+    assert late.value.requirement == "MND-003"
+
+
+@pytest.mark.req("MND-019", "MND-011")
+@pytest.mark.parametrize(
+    ("due_in_days", "renewal_until_days", "signs"),
+    [
+        (3, 5, True),  # a renewal joined to the first Mandate covers the deadline plus the claim window
+        (3, 4, False),  # it ends exactly at the claim window's end: the last claim instant is not in it
+        (3, None, False),
+    ],
+)
+def test_the_guard_signs_a_long_contract_a_renewal_covers(
+    due_in_days: int, renewal_until_days: int | None, signs: bool
+) -> None:
+    """Honest long contracts stay possible: the principal renews the Mandate (section 4.7) before the
+    agent agrees to deadlines past its validity, and the guard counts the renewal's validity when it
+    joins up with the one it signs under."""
+    from a2a_coop.protocol.statements import candidate
+
+    alice, _mallory, _escrow, offer, guard = _long_trade(due_in_days, renewal_until_days)
+    cand = candidate(alice.accept(offer).statement, alice.did)
+    if signs:
+        guard.check(cand, alice.clock.now_ms, ours=True)
+    else:
+        with pytest.raises(CoopError, match="claim window"):
+            guard.check(cand, alice.clock.now_ms, ours=True)
+
+
+@pytest.mark.req("MND-019")
+def test_the_claimable_check_is_the_guards_only() -> None:
+    """MND-019 binds the signer's guard: a verifier (Alice's own view of a statement received, not
+    signed by her) still takes the Accept -- it is inside MND-008's execution window."""
+    alice, mallory, _escrow, offer, _guard = _long_trade(3)
+    view = Verifier()
+    for env in [*alice.setup, *mallory.setup, offer.envelope]:
+        view.accept(env)
+    view.accept(alice.accept(offer).envelope)
 
 
 # --- 4: defences that hold --------------------------------------------------------------------------------

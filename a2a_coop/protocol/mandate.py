@@ -141,6 +141,17 @@ def _proposal_terms(proposal: trade_pb2.Offer, issuer_side: bool) -> tuple[int, 
     return value, proposal, t.currency, last
 
 
+def last_deadline(vs: VerifiedStatement, accepted: trade_pb2.Offer | None = None) -> int | None:
+    """The last Item.deadline_ms over both sides of an Offer's or Counter's proposal, or of the proposal
+    ``accepted`` an Accept accepts (0 when no item has one); None for any other statement, or an Accept
+    whose proposal is not held."""
+    if vs.body in ("offer", "counter"):
+        return _own_terms(vs)[3]
+    if vs.body == "accept" and accepted is not None:
+        return _proposal_terms(accepted, False)[3]
+    return None
+
+
 def check_against_mandate(
     vs: VerifiedStatement, mandate: identity_pb2.Mandate, accepted: trade_pb2.Offer | None = None
 ) -> None:

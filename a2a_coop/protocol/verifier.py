@@ -36,13 +36,14 @@ from a2a_coop.protocol.errors import (
     KeyRevoked,
     LogRootMismatch,
     MandateUnknown,
+    MandateViolation,
     NonceReused,
     RevocationUnauthorized,
     WrongAudience,
     utc_text,
 )
 from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS, MAX_SKEW_MS, ReplayCache, check_time_window
-from a2a_coop.protocol.mandate import ExposureBook, check_against_mandate, committed_value
+from a2a_coop.protocol.mandate import ExposureBook, check_against_mandate, committed_value, last_deadline
 from a2a_coop.protocol.negotiation import (
     BARGAINING_STATES,
     BOND_GRACE_MS,
@@ -383,6 +384,8 @@ class Verifier:
             self._check_exposure(vs, record, neg_event, now_ms)
         if ours and issuer == me and (neg_event is _OFFER or neg_event is _COUNTER) and not self.as_signed:
             self._check_exclusive_held(vs, now_ms)
+        if ours and issuer == me and record is not None and not self.as_signed:
+            self._check_claimable_under_mandate(vs, record)
         body = vs.body
         if body == "reveal":
             self._check_reveal(vs)
@@ -776,6 +779,37 @@ class Verifier:
         accepted = self._accepted_proposal(vs) if vs.body == "accept" else None
         check_against_mandate(vs, record.mandate, accepted)
         return record
+
+    def _check_claimable_under_mandate(self, vs: VerifiedStatement, record: _MandateRecord) -> None:
+        """MND-019, our guard only: an Offer, Counter or Accept of ours whose terms leave an item of either
+        side due so late that the claim window after it (CLAIM_WINDOW_MS) reaches past the validity of
+        the Mandates we hold from its principal is refused. MND-003 refuses every statement of ours
+        issued from valid_until_ms on -- our Delivery, Receipt or BreachClaim of that contract too -- so
+        the counterparty, who may have written the deadlines, could deliver nothing and keep its bond.
+        Held Mandates of the same principal for our key (a renewal, section 4.7) extend the validity
+        when their intervals join up with it."""
+        last = last_deadline(vs, self._accepted_proposal(vs))
+        if not last:
+            return
+        needed = last + CLAIM_WINDOW_MS
+        end = record.mandate.valid_until_ms
+        if needed < end:
+            return
+        renewals = sorted(
+            (r.mandate.valid_from_ms, r.mandate.valid_until_ms)
+            for r in self.mandates.values()
+            if r.principal == record.principal and r.agent == record.agent
+        )
+        for start, until in renewals:  # the stretch of validity joined up with the one we sign under
+            if start <= end < until:
+                end = until
+        if needed >= end:
+            raise MandateViolation(
+                f"an item falls due at {utc_text(last)}: its claim window ends at {utc_text(needed)}, "
+                f"past the validity of our Mandates ({utc_text(end)}), after which we could sign no "
+                "Delivery, Receipt or BreachClaim of the contract",
+                requirement="MND-019",
+            )
 
     def _accepted_proposal(self, vs: VerifiedStatement) -> trade_pb2.Offer | None:
         if vs.body != "accept":

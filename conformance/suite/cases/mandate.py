@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.testing import DAY_MS
 from conformance.suite.context import Context
@@ -189,6 +190,45 @@ def target_guard(ctx: Context) -> Outcome:
         raise CaseFailed(
             f"the target accepted a deal giving {mandate.max_per_deal + 1}, "
             f"over its max_per_deal {mandate.max_per_deal}"
+        )
+    return Outcome.passed("the target declined: " + ", ".join(a.body for a in answers))
+
+
+@case(
+    "mnd.deadline-past-validity",
+    "The target does not accept terms it could not claim under before its Mandate ends",
+    "MND-019",
+    "MND-011",
+)
+def deadline_past_validity(ctx: Context) -> Outcome:
+    """Learn the target's Mandate, then offer a fair deal whose items fall due at the latest time MND-008
+    lets it agree to that is not after its valid_until_ms: the claim window after that deadline ends after
+    valid_until_ms, from which on MND-003 refuses every statement it signs under that Mandate -- its
+    BreachClaim too -- so its guard must not sign an Accept (a Reject or a Counter passes). Its items
+    are of categories of their own (when the target's Mandate allows any), so that the audit's cartel
+    screen does not compare the refusal with the fair deals of the same kind the target took. A target
+    holding a renewal of its Mandate that covers the claim window may accept (MND-019): the suite sees
+    only the Mandate the target answers with, and names that in the failure."""
+    opened = open_negotiation(ctx)
+    mandate = _target_mandate(ctx, opened.answers)
+    due = min(mandate.execution_window_end_ms or mandate.valid_until_ms, mandate.valid_until_ms)
+    if due <= ctx.clock.now_ms + DAY_MS:
+        return Outcome.not_tested("the target's Mandate ends within a day: no deadline to place before it")
+    bob = ctx.party("bob", valid_until_ms=due + 2 * DAY_MS)
+    proposal = fair_proposal(bob)
+    for item in (*proposal.gives, *proposal.wants):
+        item.deadline_ms = due
+        if not mandate.allowed_categories:  # a kind of deal of its own: refusing it is no cartel sign
+            item.category = f"{item.category}-long-term"
+    proposal.terms.currency = mandate.currency or "credit"
+    answers = ctx.send(
+        bob.offer(target(ctx), proposal), bob.setup, note="an offer due in the target's last claim window"
+    )
+    if any(a.body == "accept" for a in answers):
+        raise CaseFailed(
+            f"the target accepted a contract due at {due}, whose claim window ends at "
+            f"{due + CLAIM_WINDOW_MS}, after its Mandate's valid_until_ms {mandate.valid_until_ms} "
+            "(unless it holds a renewal covering that, which the suite cannot see)"
         )
     return Outcome.passed("the target declined: " + ", ".join(a.body for a in answers))
 
