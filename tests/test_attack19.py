@@ -20,22 +20,15 @@ from typing import Any
 import pytest
 from peers import fresh_key, make_peer
 from test_attack16 import _checkpoint, _quota_escrow
+from test_attack18 import _window
 from test_escrow_dealings_quota import _contract
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol import merkle
 from a2a_coop.protocol.errors import CoopError, RateLimited
 from a2a_coop.protocol.statements import verify_statement
-from a2a_coop.runtime.strangers import STRANGER_PERIOD_MS, StrangerQuota
-from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
-
-YEAR_MS = 365 * DAY_MS
-
-
-def _window(clock: FixedClock) -> FixedClock:
-    clock.now_ms -= clock.now_ms % STRANGER_PERIOD_MS  # the start of a period
-    return clock
-
+from a2a_coop.runtime.strangers import StrangerQuota
+from a2a_coop.testing import FixedClock, Party, Signer
 
 # --- 1: ESC-017 (c), a party's principal correcting its revocation at the escrow ----------------------------
 

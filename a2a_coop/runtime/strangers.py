@@ -371,20 +371,14 @@ class StrangerCount:
         wanted = Counter(keys)
         n = sum(wanted.values())
         limit = q.per_period if solicited else open_part(q.per_period, q.share)
-        why = ""
         if q.per_period and self.count + n > limit:
             why = f"we kept {self.count} {self.what} this period"
-        elif q.per_key:
-            over = next((k for k, m in wanted.items() if self.per_key[k] + m > q.per_key), None)
-            if over is not None:
-                why = f"we kept {self.per_key[over]} public statements of {over} this period"
+        else:
+            why = self._over_per_key(wanted)
         if not why:
             return None
         self.refused += n
-        retry = max(1, (self.window + 1) * q.period_ms - now)
-        return RateLimited(
-            f"{why}; retry later", retry_after_ms=retry, requirement=self.requirement, origin=Origin.REMOTE
-        )
+        return self._rate_limited(why, now)
 
     def reserve_refusal(self, keys: Iterable[str], now: int) -> RateLimited | None:
         """The refusal of statements counting for ``keys`` -- a KeyRevocation the quota counts and what its
@@ -394,16 +388,22 @@ class StrangerCount:
         q = self.quota
         wanted = Counter(keys)
         n = sum(wanted.values())
-        why = ""
         if self.reserved + n > q.revocations:
             why = f"we kept {self.reserved} statements of revocations over the quota this period"
-        elif q.per_key:
-            over = next((k for k, m in wanted.items() if self.per_key[k] + m > q.per_key), None)
-            if over is not None:
-                why = f"we kept {self.per_key[over]} public statements of {over} this period"
-        if not why:
-            return None
-        retry = max(1, (self.window + 1) * q.period_ms - now)
+        else:
+            why = self._over_per_key(wanted)
+        return self._rate_limited(why, now) if why else None
+
+    def _over_per_key(self, wanted: Counter[str]) -> str:
+        """Why ``wanted`` (statements a key) would pass a key's count this period, or "" if none would."""
+        if not self.quota.per_key:
+            return ""
+        over = next((k for k, m in wanted.items() if self.per_key[k] + m > self.quota.per_key), None)
+        return "" if over is None else f"we kept {self.per_key[over]} public statements of {over} this period"
+
+    def _rate_limited(self, why: str, now: int) -> RateLimited:
+        """RATE_LIMITED for ``why``, its retry hint what is left of this period (section 1)."""
+        retry = max(1, (self.window + 1) * self.quota.period_ms - now)
         return RateLimited(
             f"{why}; retry later", retry_after_ms=retry, requirement=self.requirement, origin=Origin.REMOTE
         )
