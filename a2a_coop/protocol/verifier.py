@@ -807,7 +807,8 @@ class Verifier:
             raise MandateViolation(
                 f"an item falls due at {utc_text(last)}: its claim window ends at {utc_text(needed)}, "
                 f"past the validity of our Mandates ({utc_text(end)}), after which we could sign no "
-                "Delivery, Receipt or BreachClaim of the contract",
+                "Delivery, Receipt or BreachClaim of the contract; a renewed Mandate of the same principal "
+                "and agent whose validity joins ours and covers it lets us sign",
                 requirement="MND-019",
             )
 
