@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -177,6 +178,38 @@ def test_a_peer_signs_nothing_for_a_second_delivery_or_receipt() -> None:
         offline.accept(envelope)
     offline.accept(again[0].envelope)
     assert again[0].digest in offline.statements
+
+
+def _revoked_late_then_backdated(
+    send: Callable[[bytes], Any], clock: FixedClock, boss: Signer, k: Signer, mandate: VerifiedStatement
+) -> tuple[int, VerifiedStatement]:
+    """K is stolen now; a minute later its principal sends its revocation effective then (the first of its
+    revoker: uncounted); Mallory, holding K, sends five Checkpoints of K dated just before it, spending
+    K's count (those refused RATE_LIMITED are not in K's log). Returns the theft's time and the principal's
+    correction, effective at the theft, not yet sent."""
+    theft = clock.now_ms
+    clock.advance(60_000)
+    noticed = clock.now_ms
+    send(
+        boss.sign(
+            "key_revocation", identity_pb2.KeyRevocation(key=k.did, effective_ms=noticed, reason="stolen")
+        ).envelope
+    )
+    clock.advance(1_000)
+    for _ in range(5):
+        backdated = k.sign(
+            "checkpoint",
+            identity_pb2.Checkpoint(log_root=merkle.root(k.__dict__["signed_digests"])),
+            mandate=mandate.digest,
+            issued_at_ms=noticed - 1,
+        )
+        with contextlib.suppress(RateLimited):
+            send(backdated.envelope)
+            k.__dict__["signed_digests"].append(backdated.digest)
+    corrected = boss.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=k.did, effective_ms=theft, reason="stolen")
+    )
+    return theft, corrected
 
 
 def _bargain(node: Any, escrow: Party, a: Party, b: Party, n: int) -> tuple[int, list[VerifiedStatement]]:
@@ -558,27 +591,7 @@ def test_a_thief_cannot_keep_out_a_principals_earlier_revocation_of_the_key(tmp_
         boss = Signer("k-principal", clock)
         k, mandate = fresh_key(0, clock, boss)
         node.submit([mandate.envelope, _checkpoint(k, mandate).envelope])
-        theft = clock.now_ms
-        clock.advance(60_000)
-        noticed = clock.now_ms
-        first = boss.sign(
-            "key_revocation", identity_pb2.KeyRevocation(key=k.did, effective_ms=noticed, reason="stolen")
-        )
-        node.submit([first.envelope])  # the first of its revoker: uncounted
-        clock.advance(1_000)
-        for _ in range(5):
-            backdated = k.sign(
-                "checkpoint",
-                identity_pb2.Checkpoint(log_root=merkle.root(k.__dict__["signed_digests"])),
-                mandate=mandate.digest,
-                issued_at_ms=noticed - 1,
-            )
-            with contextlib.suppress(RateLimited):
-                node.submit([backdated.envelope])
-                k.__dict__["signed_digests"].append(backdated.digest)
-        corrected = boss.sign(
-            "key_revocation", identity_pb2.KeyRevocation(key=k.did, effective_ms=theft, reason="stolen")
-        )
+        theft, corrected = _revoked_late_then_backdated(lambda e: node.submit([e]), clock, boss, k, mandate)
         node.submit([corrected.envelope])  # the hole: RATE_LIMITED
         assert node.escrow.verifier.revoked[k.did] == theft
     finally:
@@ -594,26 +607,6 @@ def test_a_thief_cannot_keep_out_a_principals_earlier_revocation_of_the_key_at_a
     boss = Signer("k-principal", clock)
     k, mandate = fresh_key(0, clock, boss)
     b.exchange(_checkpoint(k, mandate).envelope, [mandate.envelope])
-    theft = clock.now_ms
-    clock.advance(60_000)
-    noticed = clock.now_ms
-    first = boss.sign(
-        "key_revocation", identity_pb2.KeyRevocation(key=k.did, effective_ms=noticed, reason="stolen")
-    )
-    b.exchange(first.envelope)
-    clock.advance(1_000)
-    for _ in range(5):
-        backdated = k.sign(
-            "checkpoint",
-            identity_pb2.Checkpoint(log_root=merkle.root(k.__dict__["signed_digests"])),
-            mandate=mandate.digest,
-            issued_at_ms=noticed - 1,
-        )
-        with contextlib.suppress(RateLimited):
-            b.exchange(backdated.envelope)
-            k.__dict__["signed_digests"].append(backdated.digest)
-    corrected = boss.sign(
-        "key_revocation", identity_pb2.KeyRevocation(key=k.did, effective_ms=theft, reason="stolen")
-    )
+    theft, corrected = _revoked_late_then_backdated(b.exchange, clock, boss, k, mandate)
     b.exchange(corrected.envelope)  # the hole: RATE_LIMITED
     assert b.verifier.revoked[k.did] == theft
