@@ -442,9 +442,46 @@ def rotation_in_a_view() -> Group:
         ["KEY-005", "KEY-009"],
         [*r2.setup, r2.rotation.envelope, accept_named_first.envelope, r2.offer.envelope, r2.accept.envelope],
     )
+    _same_millisecond(g)
     _two_rotations(g)
     _a_rotation_below_a_stamped_one(g)
     return g
+
+
+def _same_millisecond(g: Group) -> None:
+    """Two Stamps of the escrow in one millisecond are ordered by its chain's seq (KEY-009)."""
+    cases = []
+    for rotation_first in (True, False):
+        r = _rotated()
+        r.clock.advance(1_000)
+        at = r.clock.now_ms
+        named = [[r.rotation], [r.offer, r.accept]]
+        if not rotation_first:
+            named.reverse()
+        stamps = [
+            r.escrow.sign("stamp", commitment_pb2.Stamp(statements=[vs.digest for vs in n]), issued_at_ms=at)
+            for n in named
+        ]
+        cases.append((r, stamps))
+    (r, stamps), (r2, stamps2) = cases
+    g.add(
+        "the escrow stamped the rotation and then the contract in the same millisecond (the rotation's "
+        "Stamp at the lower seq of its chain): refused",
+        ["KEY-005", "KEY-009"],
+        [*r.setup, r.rotation.envelope, *(st.envelope for st in reversed(stamps)), r.offer.envelope,
+         r.accept.envelope],
+        "KEY_REVOKED",
+        "RotationWitnessed",
+        "RevokedKey",
+        twin=[*r2.setup, r2.rotation.envelope, *(st.envelope for st in stamps2), r2.offer.envelope,
+              r2.accept.envelope],
+    )  # fmt: skip
+    g.add(
+        "the same millisecond, the contract's Stamp at the lower seq: taken",
+        ["KEY-005", "KEY-009"],
+        [*r2.setup, r2.rotation.envelope, *(st.envelope for st in stamps2), r2.offer.envelope,
+         r2.accept.envelope],
+    )  # fmt: skip
 
 
 def _a_rotation_below_a_stamped_one(g: Group) -> None:
