@@ -1547,11 +1547,17 @@ class Peer:
         - its issuer's first Attestation about us of a contract we hold (ATT-015);
         - a Stamp by an escrow we trust naming a statement we hold in memory or take from this answer (its
           Stamp of our bonded Offer, of the counterparty's Ack of our Delivery): an honest escrow stamps a
-          statement once, so these are as many as what we hold, whoever relays them; in that escrow's own
-          answer, a Deposit it addresses to us -- not any Stamp of its: trusted with the bonds, not with
-          our disk, it answered a Submit with a hundred Stamps naming statements we never saw, all
+          statement once (WIT-006): its first Stamp of each such statement -- none held, none earlier in
+          the answer -- so that these are as many as what we hold, whoever relays them (the escrow chose
+          how many it signs: a hundred Stamps of one statement we hold were journaled uncounted,
+          tests/test_attack21.py); not any Stamp of its in its own answer: trusted with the bonds, not
+          with our disk, it answered a Submit with a hundred Stamps naming statements we never saw, all
           journaled uncounted (tests/test_attack19.py);
         - the Mandates these cite (a counterparty's renewed Mandate, RPC-002), and those these cite.
+
+        Each is what the request the answer answers could have caused. Not a Deposit: no Submit makes an
+        escrow sign one (funds come in through its payment rail; the reference's answers carry none), and
+        a hundred Deposits to us in one answer were journaled uncounted (tests/test_attack21.py).
         """
         for vs in answer:
             if vs is not None and not vs.negotiation_id:
@@ -1591,15 +1597,19 @@ class Peer:
                 ):
                     firsts.add(("attestation", issuer, about))
                     taken[vs.digest] = vs
-            elif escrow and issuer == escrow and escrow in trusted and body == "deposit":
-                taken[vs.digest] = vs  # the escrow's own answer to our Submit: a Deposit to us (BDY-014)
+        stamped = v.witness.recorded_stamp_time
         for vs in stmts:
-            if (
-                vs.body == "stamp"
-                and vs.issuer in trusted
-                and vs.digest not in taken
-                and any(known(d) is not None for d in vs.statement.stamp.statements)
-            ):
+            if vs.body != "stamp" or vs.issuer not in trusted or vs.digest in taken:
+                continue
+            firsts_of = [
+                ("stamp", vs.issuer, d)
+                for d in vs.statement.stamp.statements
+                if known(d) is not None
+                and ("stamp", vs.issuer, d) not in firsts
+                and stamped(vs.issuer, d) is None
+            ]
+            if firsts_of:  # the escrow's first Stamp of a statement we hold or take (WIT-006)
+                firsts.update(firsts_of)
                 taken[vs.digest] = vs
         keep = set(taken)
         mandates = {vs.digest: vs for vs in stmts if vs.body == "mandate"}
