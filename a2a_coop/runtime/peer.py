@@ -93,6 +93,7 @@ from a2a_coop.runtime.reputation import (
 from a2a_coop.runtime.strangers import (
     META_DEALINGS,
     META_NEWCOMER_OFFERS,
+    META_REVOCATION_MARKS,
     META_STRANGERS,
     META_VOUCHED,
     KeyedCount,
@@ -1460,9 +1461,11 @@ class Peer:
         earlier_count = self._strangers
         if earlier_count is not None:  # what this process counted (not journaled yet, perhaps)
             stored = [earlier_count.window, earlier_count.count, earlier_count.reserved]
-        self._strangers = StrangerCount(quota, stored, self.clock())
+        # The keys marked (RPC-016) stay so: this process's, or what the journal kept of them.
+        marks = self.journal.get_meta(META_REVOCATION_MARKS) if self.journal is not None else None
+        self._strangers = StrangerCount(quota, stored, self.clock(), marks=marks)
         if earlier_count is not None and earlier_count.quota.period_ms == quota.period_ms:
-            self._strangers.pending = earlier_count.pending  # the keys marked (RPC-016) stay so
+            self._strangers.pending = earlier_count.pending
 
     def _keyed_count(
         self,
@@ -1709,6 +1712,17 @@ class Peer:
         one that passes (KEY-004): whoever marks a key revoked it."""
         if vs.body == "key_revocation" and self._strangers is not None:
             self._strangers.mark(vs.statement.key_revocation.key, now)
+            if self.journal is not None and self._strangers.pending.due(now):
+                # Journaled at once (at most once a minute, MARKS_SAVE_MS): a refusal writes nothing else,
+                # and a restart must not forget the mark (tests/test_revocation_reserve.py).
+                self.journal.put_meta(META_REVOCATION_MARKS, self._strangers.pending.dump(now))
+
+    def save_marks(self) -> None:
+        """Journal the revocation marks (RPC-016) set since they last were: at a clean close."""
+        strangers = self._strangers
+        if strangers is not None and strangers.pending.dirty and self.journal is not None:
+            with self.lock:
+                self.journal.put_meta(META_REVOCATION_MARKS, strangers.pending.dump(self.clock()))
 
     def _uncited_room(
         self, request: VerifiedStatement, provisional: _Provisional, now: int
@@ -1892,7 +1906,7 @@ class Peer:
         """The newcomer quota's window and count (RPC-016), and the newcomers' negotiations' (RPC-017),
         to journal in the commit that holds what they counted; with ``prune`` (a commit made anyway) or
         any of those, some per-key rows of past periods to delete (None: KeyedCount.meta)."""
-        meta = {} if self._strangers is None else self._strangers.meta()
+        meta = {} if self._strangers is None else self._strangers.meta(self.clock())
         if self._newcomers is not None:
             meta.update(self._newcomers.meta())
         for count in (self._dealings, self._vouched):
