@@ -132,3 +132,33 @@ def test_a_principal_without_funds_can_renew_its_agents_mandate_at_the_escrow(tm
         assert lone.digest in held and offer.digest in held
     finally:
         node.close()
+
+
+# --- 3: RPC-016, the Mandate an escrow's answer starts with -----------------------------------------------
+
+
+@pytest.mark.req("RPC-016", "ESC-002")
+def test_an_escrows_answer_starts_with_no_uncounted_mandate_of_anyones() -> None:
+    """Attack: an escrow answers every Submit with its Mandate first (ESC-002), and the peer held that
+    first envelope as given context -- uncounted, journaled -- whatever it was: whoever answers at the
+    escrow's address (the statements are signed, the channel need not be) put a fresh principal's Mandate
+    first in each answer, one row for good per Submit the peer sends, every trade step. Who chose it: the
+    answerer. Defence: held as given only when it is a Mandate of an escrow we trust by the principal that
+    granted the one we were given (its renewal, which its statements may cite); anything else counts as an
+    answer's other statements (skipped over the quota, never refused)."""
+    from a2a_coop.runtime.trade import relay_escrow_answers
+
+    clock = _window(FixedClock())
+    bob, e = Party("bob", clock), Party("escrow", clock)
+    b = make_peer(
+        bob, clock, context=[e.mandate_vs.envelope], stranger_quota=StrangerQuota(per_period=8, per_key=1)
+    )
+    held = b.verifier.statements
+    before = len(held)
+    for i in range(30):
+        relay_escrow_answers(b, None, [fresh_key(i, clock)[1].envelope])  # type: ignore[arg-type]
+    assert len(held) - before <= 8, len(held) - before
+    # The escrow's own renewal is held with the quota full: its statements may cite it.
+    renewed = e.principal.sign("mandate", e.mandate_vs.statement.mandate, ttl_ms=DAY_MS)
+    relay_escrow_answers(b, None, [renewed.envelope])  # type: ignore[arg-type]
+    assert renewed.digest in held

@@ -626,8 +626,11 @@ class Peer:
         for env in context:
             self._hold(env, durable=False)  # given again at every start
         given = (self.verifier.statements[statement_digest(decode_envelope(env).payload)] for env in context)
-        self.trusted_escrows = frozenset(vs.statement.mandate.agent for vs in given if vs.body == "mandate")
-        self.trusted_escrows -= {self.did}  # an earlier mandate of ours makes us no escrow
+        granted = [vs for vs in given if vs.body == "mandate" and vs.statement.mandate.agent != self.did]
+        self.trusted_escrows = frozenset(vs.statement.mandate.agent for vs in granted)
+        # (escrow, its principal) of each Mandate given (an earlier mandate of ours makes us no escrow):
+        # what an escrow's answer may start with held as given (hold_escrow_mandate).
+        self._escrow_grants = frozenset((vs.statement.mandate.agent, vs.issuer) for vs in granted)
         # The escrows our runtime reaches (a served node's escrow witness): it asks them about our own
         # bonded offers (ESC-013), fetches a bonded contract's locks there (ESC-009) and has our
         # Deliveries witnessed there (WIT-007). A bonded Offer or Counter of ours names one of them, and
@@ -1376,6 +1379,21 @@ class Peer:
             finally:
                 if taken:  # with what it counted (RPC-016)
                     self._record_context(taken, now)
+
+    def hold_escrow_mandate(self, envelope: bytes) -> None:
+        """Take the envelope an escrow's answer starts with (ESC-002: its Mandate). Held as given context
+        when it is a Mandate of an escrow we trust by the principal that granted the one we were given
+        (that escrow's renewal, which its statements may cite); anything else is counted as an answer's
+        other statements (RPC-016: skipped over the quota, never refused). Held as given whatever it was,
+        whoever answered at the escrow's address put a fresh principal's Mandate first in each answer,
+        one row for good per Submit we sent (tests/test_attack21.py)."""
+        vs = self._verify_unless_held(envelope)
+        if vs is None:
+            return
+        if vs.body == "mandate" and (vs.statement.mandate.agent, vs.issuer) in self._escrow_grants:
+            self.hold([envelope])
+        else:
+            self.hold([envelope], answer_of="")
 
     def take_gossip(self, envelopes: Sequence[bytes], *, started_with: str | None = None) -> None:
         """Take a swap's Checkpoints and the Mandates they name (:func:`gossip.take` kept only those,
