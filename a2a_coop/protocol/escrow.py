@@ -1043,7 +1043,7 @@ class Escrow:
             )
             # A renewal by a principal without funds here, which signs no statement of a contract and so
             # earns no credit: its count had no room at all, and a renewal it sent alone was refused where
-            # a stranger's Mandate was taken (tests/test_attack21.py). As a stranger's, then: from the
+            # a stranger's Mandate was taken (tests/test_holes21.py). As a stranger's, then: from the
             # newcomer quota, which a stranger has anyway -- no room beyond it.
             if (
                 refusal is not None

@@ -1386,7 +1386,7 @@ class Peer:
         (that escrow's renewal, which its statements may cite); anything else is counted as an answer's
         other statements (RPC-016: skipped over the quota, never refused). Held as given whatever it was,
         whoever answered at the escrow's address put a fresh principal's Mandate first in each answer,
-        one row for good per Submit we sent (tests/test_attack21.py)."""
+        one row for good per Submit we sent (tests/test_holes21.py)."""
         vs = self._verify_unless_held(envelope)
         if vs is None:
             return
@@ -1571,14 +1571,14 @@ class Peer:
           statement once (WIT-006): its first Stamp of each such statement -- none held, none earlier in
           the answer -- so that these are as many as what we hold, whoever relays them (the escrow chose
           how many it signs: a hundred Stamps of one statement we hold were journaled uncounted,
-          tests/test_attack21.py); not any Stamp of its in its own answer: trusted with the bonds, not
+          tests/test_holes21.py); not any Stamp of its in its own answer: trusted with the bonds, not
           with our disk, it answered a Submit with a hundred Stamps naming statements we never saw, all
           journaled uncounted (tests/test_attack19.py);
         - the Mandates these cite (a counterparty's renewed Mandate, RPC-002), and those these cite.
 
         Each is what the request the answer answers could have caused. Not a Deposit: no Submit makes an
         escrow sign one (funds come in through its payment rail; the reference's answers carry none), and
-        a hundred Deposits to us in one answer were journaled uncounted (tests/test_attack21.py).
+        a hundred Deposits to us in one answer were journaled uncounted (tests/test_holes21.py).
         """
         for vs in answer:
             if vs is not None and not vs.negotiation_id:

@@ -1,4 +1,4 @@
-"""Attacker's pass 21: what a peer takes from an answer, and what an escrow's quotas leave an honest user.
+"""Holes of pass 21: what a peer takes from an answer, and what an escrow's quotas leave an honest user.
 
 For every value asked: who chose it, and what they gain by lying. Mallory is the attacker (here a trusted
 escrow, or whoever answers in its place: the statements are signed, the channel need not be).
