@@ -1254,12 +1254,11 @@ class Peer:
         """Envelopes a counterparty needs before our statements (our mandates, escrow mandates)."""
         return [*self._older_mandates, *self.context]
 
-    def on_replies(self, envelopes: Sequence[bytes], *, escrow: str = "") -> list[VerifiedStatement]:
+    def on_replies(self, envelopes: Sequence[bytes]) -> list[VerifiedStatement]:
         """Take a counterparty's answers to something we sent; return what we must send next.
 
         Under the newcomer quota (RPC-016), what is no answer's own (:meth:`_answer_carries`) counts as a
-        swap we started does, and is skipped, never refused, over it. ``escrow``: the answers are that
-        escrow's, to our Submit.
+        swap we started does, and is skipped, never refused, over it.
 
         Raises:
             CoopError: an answer is refused; nothing of this call is kept (the first refusal in order).
@@ -1275,7 +1274,7 @@ class Peer:
             now = self.clock()
             ticket = None
             changed = False  # a refusal before anything was accepted changed nothing (ERR-003)
-            counted = self._answer_count(verified, escrow, now)
+            counted = self._answer_count(verified, now)
             try:
                 for vs in verified:
                     if vs is None:
@@ -1330,7 +1329,7 @@ class Peer:
         )
 
     def _answer_count(
-        self, verified: Sequence[VerifiedStatement | None], escrow: str, now: int
+        self, verified: Sequence[VerifiedStatement | None], now: int
     ) -> tuple[set[bytes], _Count] | None:
         """For an answer to a request we sent, under the newcomer quota (RPC-016): what it carries
         (:meth:`_answer_carries`) when it brings anything else, and how that counts -- as a swap we
@@ -1339,7 +1338,7 @@ class Peer:
         quota, or nothing else)."""
         if self._strangers is None or not verified:
             return None
-        carried = self._answer_carries(verified, escrow)
+        carried = self._answer_carries(verified)
         if carried is None:
             return None
         self._release_dormant(now)  # who is in our dealings, now (RPC-014, RPC-016)
@@ -1360,7 +1359,7 @@ class Peer:
         verified = [self._verify_unless_held(env) for env in envelopes]
         with self.lock:
             now = self.clock()
-            counted = self._answer_count(verified, answer_of, now)
+            counted = self._answer_count(verified, now)
             taken: list[VerifiedStatement] = []
             try:
                 for env, vs in zip(envelopes, verified, strict=True):
@@ -1550,11 +1549,9 @@ class Peer:
             return issuer in v.chains and issuer not in v.rotated and issuer not in v.revoked
         return False
 
-    def _answer_carries(
-        self, answer: Sequence[VerifiedStatement | None], escrow: str = ""
-    ) -> set[bytes] | None:
+    def _answer_carries(self, answer: Sequence[VerifiedStatement | None]) -> set[bytes] | None:
         """RPC-016: the digests of the statements of ``answer`` -- a counterparty's or an escrow's answer to
-        a request we sent (``escrow``: that escrow's, to our Submit) -- that are what an answer carries,
+        a request we sent -- that are what an answer carries,
         taken uncounted and never skipped (None: all of them, the usual answer); :meth:`on_replies`
         counts the rest as a swap we started. What the reference's answers carry:
 

@@ -673,7 +673,7 @@ def _take_escrow_news(
             with contextlib.suppress(CoopError, TransportError):
                 escrow.submit(list(refused.evidence))
         raise
-    return peer.on_replies([env for env, _ in news[split:]], escrow=escrow_did)
+    return peer.on_replies([env for env, _ in news[split:]])
 
 
 def _relay(
