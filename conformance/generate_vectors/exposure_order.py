@@ -16,11 +16,11 @@ Alice's Mandate allows max_outstanding 500; her contract with Bob gives 500, and
 from __future__ import annotations
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
-from a2a_coop.protocol.negotiation import BOND_GRACE_MS
+from a2a_coop.protocol.negotiation import BOND_GRACE_MS, DEFAULT_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.testing import Party
 from conformance.generate_vectors._common import Group, world
-from conformance.generate_vectors.negotiation import LAPSE, ctx, ruling, stamp
+from conformance.generate_vectors.negotiation import LAPSE, UPHOLD, ctx, ruling, stamp
 
 GAP_MS = 1_000  # between the contract's performance and Alice's next offer
 
@@ -33,6 +33,7 @@ def exposure_order() -> Group:
     _delivery_after_the_offer(g)
     _revoke_stamped_after_the_offer(g)
     _lapse_ruled_after_the_offer(g)
+    _claim_upheld_after_the_offer(g)
     _exclusive_key_freed_after_the_accept(g)
     return g
 
@@ -218,6 +219,39 @@ def _lapse_ruled_after_the_offer(g: Group) -> None:
         "1 ms after her next offer of 500, the Ruling shown first: the contract is not finished before the "
         "offer, which exceeds max_outstanding 600",
         ["MND-010", "CMT-006"],
+        build(+1),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=build(-1),
+    )
+
+
+def _claim_upheld_after_the_offer(g: Group) -> None:
+    """Bob never delivers; Alice's claim is stamped after his deadline and upheld (BREACHED) after her next
+    offer."""
+
+    def build(ruling_at: int) -> list[bytes]:
+        clock, alice, bob = world(alice={"max_outstanding": 500})
+        escrow = Party("escrow", clock)
+        offer, accept = _performed(alice, bob, alice.proposal(escrow=escrow.did))
+        nid = offer.header.negotiation_id
+        clock.now_ms = offer.statement.offer.wants[0].deadline_ms + 1
+        msg = commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never arrived")
+        claim = alice.sign("breach_claim", msg, audience=bob.did, negotiation_id=nid)
+        stamped = stamp(escrow, claim)
+        t = clock.advance(DEFAULT_RESPONSE_WINDOW_MS + GAP_MS)
+        new = alice.offer(bob)
+        decided = ruling(accept, claim.digest, UPHOLD, b"")
+        upheld = escrow.sign("ruling", decided, negotiation_id=nid, issued_at_ms=t + ruling_at)
+        head = [*ctx(alice, bob, escrow), offer.envelope, accept.envelope, claim.envelope, stamped.envelope]
+        return [*head, upheld.envelope, new.envelope]
+
+    g.add(
+        "Alice's stamped claim on her contract of 500 (DISPUTED) is upheld by its escrow 1 ms after her next "
+        "offer of 500, the Ruling shown first: the contract is not finished (BREACHED) before the offer, "
+        "which exceeds max_outstanding 500",
+        ["MND-010", "CMT-002"],
         build(+1),
         "MANDATE_VIOLATION",
         "Exposure",
