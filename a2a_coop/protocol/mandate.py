@@ -59,6 +59,7 @@ Theory of operation of the exposure book. Time is always ``t``, the
 
 from __future__ import annotations
 
+from bisect import insort
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from heapq import heapify, heappop, heappush
@@ -205,9 +206,18 @@ def check_against_mandate(
             )
 
 
-# Thresholds beyond any uint64 time, for entries that never stop counting and for "no sweep yet".
+# A threshold before any uint64 time, for "no sweep yet".
 _FAR_PAST: Final = -(1 << 65)
-_FAR_FUTURE: Final = 1 << 65
+# Contracts count at a statement's place, (issued_at_ms, seq), not its time alone (SPEC 4.5: an ending
+# counts for a statement only if it is before it): a place is the threshold ``ms * _SPAN + seq + 1``,
+# every seq (a uint64) + 1 below _SPAN - 1; ``ms * _SPAN + _SPAN - 1`` is after every place in that ms.
+_SPAN: Final = 1 << 65
+_NEVER_ENDS: Final = 1 << 140  # beyond every place
+
+
+def _place(ms: int, seq: int | None) -> int:
+    """The contracts' threshold of a statement at ``ms`` with ``seq``; None: after every one in ``ms``."""
+    return ms * _SPAN + (_SPAN - 1 if seq is None else seq + 1)
 
 
 @dataclass(slots=True)
@@ -243,11 +253,12 @@ class _Expiring:
 
     def add(self, key: bytes, value: int, until: int, buckets: tuple[int, ...] = ()) -> None:
         self.remove(key)
-        if until < self._tau:
-            self._move_to(until)  # rare: an entry already past the last threshold (time went back)
         self._serial += 1
         entry = _Entry(value, until, buckets, self._serial)
         self.items[key] = entry
+        if until < self._tau:  # already past the last threshold: behind it, in until order, uncounted
+            insort(self._behind, (until, entry.serial, key))
+            return
         heappush(self._ahead, (until, entry.serial, key))
         self._count(entry, 1)
 
@@ -320,10 +331,12 @@ class Exposure:
     Attributes:
         live_offers: digest -> ``(value, issued_at, expires_at)`` of each of the agent's offers that
             is still its negotiation's outstanding offer (whether or not expired at a given time).
-        open_contracts: contract id -> ``(value, formed_at)`` of each contract not yet terminal
-            (whether or not past its last deadline + CLAIM_WINDOW_MS at a given time). An ended
-            contract leaves it but still counts for the period it was formed in (:meth:`formed_in`:
-            one sum per period, not an entry per contract, so a long-lived peer's memory stays bounded).
+        open_contracts: contract id -> ``(value, formed_at)`` of each contract not yet finished
+            (whether or not past its last deadline + CLAIM_WINDOW_MS at a given time). A finished
+            contract moves to ``finished_contracts``, where it still counts toward outstanding for
+            statements issued up to its ending (SPEC 4.5), until its negotiation is forgotten; either
+            way it still counts for the period it was formed in (:meth:`formed_in`: one sum per period,
+            not an entry per contract, so a long-lived peer's memory stays bounded).
     """
 
     def __init__(self, period_origin_ms: int = 0, period_ms: int = 0) -> None:
@@ -331,6 +344,7 @@ class Exposure:
         self.period_ms = period_ms
         self.live_offers: dict[bytes, tuple[int, int, int]] = {}
         self.open_contracts: dict[bytes, tuple[int, int]] = {}
+        self.finished_contracts: dict[bytes, tuple[int, int]] = {}  # the same, of finished ones still counted
         self._offers = _Expiring()  # until expires_at; charged to every period the offer overlaps
         self._contracts = _Expiring()  # until last deadline + CLAIM_WINDOW_MS (MND-010)
         self._formed: dict[int, int] = {}  # period -> value of contracts formed in it, open or ended
@@ -343,10 +357,12 @@ class Exposure:
         """The budget periods that ``[start_ms, end_ms]`` overlaps."""
         return range(self.period_of(start_ms), self.period_of(end_ms) + 1)
 
-    def outstanding(self, now_ms: int, grace_ms: int = 0) -> int:
+    def outstanding(self, now_ms: int, grace_ms: int = 0, seq: int | None = None) -> int:
         """MND-010's outstanding value at ``now_ms``: offers live then (``expires_at + grace_ms >=
-        now_ms``) plus contracts open then (not terminal, ``now_ms <= last deadline + CLAIM_WINDOW_MS``)."""
-        return self._offers.total(now_ms - grace_ms) + self._contracts.total(now_ms)
+        now_ms``) plus contracts open then (not finished before it, ``now_ms <= last deadline +
+        CLAIM_WINDOW_MS``). ``seq``: the checked statement's, which a contract finished in ``now_ms`` by
+        its issuer's own statement above it in its chain still counts for; None: after all of ``now_ms``."""
+        return self._offers.total(now_ms - grace_ms) + self._contracts.total(_place(now_ms, seq))
 
     def committed(self, period: int, now_ms: int, grace_ms: int = 0) -> int:
         """MND-009's committed value of ``period`` at ``now_ms``: contracts formed in it (open or
@@ -380,17 +396,36 @@ class Exposure:
     ) -> None:
         """Record a contract; ``counts_until`` is its last deadline + CLAIM_WINDOW_MS (None: until
         it ends). The offer it came from must be ended with :meth:`offer_dead` (value moves)."""
-        if contract in self.open_contracts:
+        if contract in self.open_contracts or contract in self.finished_contracts:
             return  # formed once (NEG-006); a repeat must not charge its period twice
         self.open_contracts[contract] = (value, formed_at)
         period = self.period_of(formed_at)
         self._formed[period] = self._formed.get(period, 0) + value
-        self._contracts.add(contract, value, _FAR_FUTURE if counts_until is None else counts_until)
+        until = _NEVER_ENDS if counts_until is None else _place(counts_until, None)
+        self._contracts.add(contract, value, until)
 
-    def contract_ended(self, contract: bytes) -> None:
-        ended = self.open_contracts.pop(contract, None)
-        if ended is not None:
-            self._contracts.remove(contract)  # its value stays in _formed: MND-009 counts it still
+    def contract_ended(self, contract: bytes, at: tuple[int, int] | None = None) -> None:
+        """The contract is finished by statements at ``at`` (``(time, seq)``, Contract.finished_at for
+        this exposure's agent; SPEC 4.5): it counts toward outstanding for a statement at ``(t, s)``
+        (and in its claim window) only while ``(t, s) <= at`` -- an ending dated after a statement, or
+        its issuer's own statement above it in its chain in the same ms, does not free it for that
+        statement, whatever order the two came in. Called again as the ending comes earlier. ``at``
+        None: it counts no more at all (its negotiation is forgotten). Its value stays in
+        :meth:`formed_in` either way."""
+        if at is None:
+            open_row = self.open_contracts.pop(contract, None)
+            if self.finished_contracts.pop(contract, None) is not None or open_row is not None:
+                self._contracts.remove(contract)
+            return
+        entry = self._contracts.items.get(contract)
+        if entry is None:
+            return
+        row = self.open_contracts.pop(contract, None)
+        if row is not None:
+            self.finished_contracts[contract] = row
+        until = at[0] * _SPAN + at[1] + 1
+        if until < entry.until:
+            self._contracts.add(contract, entry.value, until)
 
     def contract_superseded(self, contract: bytes, value: int, formed_at: int) -> None:
         """A witnessed Accept displaced ``contract`` (NEG-019): it counts nowhere, not even in the
@@ -478,7 +513,7 @@ class ExposureBook:
             v, issued, expires = exp.live_offers[replaces]
             if expires + grace_ms >= t:  # only an offer that still counts frees anything
                 freed, freed_periods = v, exp.periods_between(issued, expires)
-        outstanding = exp.outstanding(t, grace_ms) - freed + value
+        outstanding = exp.outstanding(t, grace_ms, vs.seq) - freed + value
         if outstanding > mandate.max_outstanding:
             raise _violation(
                 "MND-010", f"outstanding value would be {outstanding} > cap {mandate.max_outstanding}"
@@ -535,10 +570,13 @@ class ExposureBook:
         until = None if last_deadline_ms is None else last_deadline_ms + CLAIM_WINDOW_MS
         exp.contract_formed(contract, value, formed_at, until)
 
-    def contract_ended(self, mandate_digest: bytes, contract: bytes) -> None:
+    def contract_ended(
+        self, mandate_digest: bytes, contract: bytes, at: tuple[int, int] | None = None
+    ) -> None:
+        """See :meth:`Exposure.contract_ended`: finished at ``at``, or (None) forgotten."""
         exp = self.by_mandate.get(mandate_digest)
         if exp is not None:
-            exp.contract_ended(contract)
+            exp.contract_ended(contract, at)
 
     def contract_superseded(self, mandate_digest: bytes, contract: bytes, value: int, formed_at: int) -> None:
         exp = self.by_mandate.get(mandate_digest)

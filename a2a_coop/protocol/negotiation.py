@@ -272,6 +272,9 @@ PRECEDENCE: Final = (
 )
 
 
+Place = tuple[int, str, int]  # a statement's (issued_at_ms, issuer, seq)
+
+
 @dataclass
 class Contract:
     """The co-signed contract: the accepted offer plus the Accept (NEG-011), and its facts.
@@ -293,6 +296,17 @@ class Contract:
     deliveries: dict[bytes, tuple[str, int]] = field(default_factory=dict)  # delivery digest -> (by, item)
     receipted: set[tuple[str, int]] = field(default_factory=set)  # (deliverer, item_index)
     first_delivered_ms: dict[tuple[str, int], int] = field(default_factory=dict)  # (by, item) -> issued_at
+    # SPEC 4.5, 8.1: a contract's ending is dated by the statements that make it (Contract.finished_at).
+    # Each as its Place: (issued_at_ms, issuer, seq).
+    delivered_at: dict[bytes, Place] = field(default_factory=dict)  # delivery digest -> its place
+    # (deliverer, item_index) -> the first Receipt of it taken and the Delivery that Receipt names.
+    receipted_by: dict[tuple[str, int], tuple[Place, Place]] = field(default_factory=dict)
+    # The statements that put it in an ended state: a Ruling UPHOLD or LAPSE, an effective Revoke (which
+    # takes effect at its earliest Stamp, :attr:`stamped_ms`).
+    ending_by: dict[bytes, Place] = field(default_factory=dict)
+    # finished_at by party, until one of the four above (or stamped_ms) changes: _record, _restamp and
+    # _record_effective clear it.
+    finished_memo: dict[str, tuple[int, int] | None] = field(default_factory=dict, repr=False)
     # Arbitrated statements (BreachClaim, Revoke) held but not yet stamped by the escrow: digest -> stmt.
     pending: dict[bytes, VerifiedStatement] = field(default_factory=dict)
     claims: dict[bytes, tuple[str, int]] = field(default_factory=dict)  # effective claim -> (accused, item)
@@ -473,6 +487,48 @@ class Contract:
         done = self.receipted if extra is None else self.receipted | {extra}
         return self._owed <= done
 
+    def finished_at(self, party: str = "") -> tuple[int, int] | None:
+        """When the statements held finish this contract (SPEC 4.5, 8.1), as seen by a statement of
+        ``party``, or None while they do not: ``(time, seq)``, the earliest over the ways it finishes of
+        the latest statement each needs -- every obligation receipted (its Accept, and each obligation's
+        Receipt and the Delivery it names), a Ruling UPHOLD or LAPSE, an effective Revoke (and its
+        earliest Stamp, WIT-005) -- where ``seq`` is the highest seq of ``party``'s own statements at
+        that time among them (-1 if none). A statement of ``party`` issued at ``t`` with seq ``s``
+        finds the contract finished iff this is before ``(t, s)``: an ending dated after it, or its
+        own statement after it in its chain in the same ms, does not reach back to free it.
+
+        Each time is of a statement held, not of when it came, so this is one value for every order
+        the statements came in, and it only comes earlier as statements are added."""
+        memo = self.finished_memo
+        if party in memo:
+            return memo[party]
+        best: tuple[int, int] | None = None
+        if self._owed <= self.receipted:
+            a = self.accept
+            places = [(a.issued_at_ms, a.issuer, a.seq)]
+            for receipt, delivery in self.receipted_by.values():
+                places += (receipt, delivery)
+            best = _latest(places, party)
+        for digest, place in self.ending_by.items():
+            stamped = self.stamped_ms.get(digest)
+            mark = _latest([place] if stamped is None else [place, (stamped, self.escrow, -1)], party)
+            if best is None or mark < best:
+                best = mark
+        memo[party] = best
+        return best
+
+    def finished_ms(self) -> int | None:
+        """The time of :meth:`finished_at`: statements issued after it find the contract finished."""
+        at = self.finished_at()
+        return None if at is None else at[0]
+
+
+def _latest(places: list[Place], party: str) -> tuple[int, int]:
+    """``(time, seq)``: the latest time of ``places``, and the highest seq of ``party``'s among those at
+    that time (-1 if none)."""
+    at = max(p[0] for p in places)
+    return at, max((p[2] for p in places if p[0] == at and p[1] == party), default=-1)
+
 
 def _arbitrated(c: Contract) -> list[bytes]:
     """The BreachClaims and Revokes of ``c`` held, pending or effective."""
@@ -581,6 +637,19 @@ class Negotiation:
         c = self.contract
         return c is not None and (self.state in TERMINAL_STATES or c.all_receipted())
 
+    @property
+    def contract_finished_ms(self) -> int | None:
+        """When the statements held finished this negotiation's contract (:meth:`Contract.finished_ms`),
+        None while it is live: a statement checked at ``t`` still counts it (MND-010) and meets its
+        exclusive_key held (NEG-009) unless this is before ``t`` -- an ending dated at or after the
+        statement does not reach back to free it, whatever order the two came in."""
+        c = self.contract
+        if c is None or not (self.state in TERMINAL_STATES or c.all_receipted()):
+            return None
+        at = c.finished_ms()
+        assert at is not None, "an ended contract has a statement that ended it"
+        return at
+
     # -- driving ------------------------------------------------------------------
 
     def check(self, vs: VerifiedStatement) -> Event | None:
@@ -660,6 +729,7 @@ class Negotiation:
         earliest = self._stamps(c.escrow, digest) if claim is None else self._claim_stamp(c, digest, claim)
         if earliest is not None and earliest < at:
             c.stamped_ms[digest] = earliest
+            c.finished_memo.clear()
 
     def expire_due(self, now_ms: int) -> bool:
         """Apply EXPIRE if the outstanding offer has lapsed by ``now_ms`` (a runtime's clock)."""
@@ -1038,6 +1108,7 @@ class Negotiation:
             self.closed_by = vs.digest
         elif self.contract is not None and body not in _TRADE_EVENTS:
             c = self.contract
+            c.finished_memo.clear()
             msg = getattr(vs.statement, body)
             if body == "bond_lock":
                 c.locked[msg.party] = msg.amount
@@ -1050,8 +1121,14 @@ class Negotiation:
                 c.deliveries[vs.digest] = (vs.issuer, msg.item_index)
                 key, at = (vs.issuer, msg.item_index), vs.issued_at_ms
                 c.first_delivered_ms[key] = min(at, c.first_delivered_ms.get(key, at))
+                c.delivered_at[vs.digest] = (at, vs.issuer, vs.seq)
             elif body == "receipt":
-                c.receipted.add(c.deliveries[msg.delivery])
+                item = c.deliveries[msg.delivery]
+                c.receipted.add(item)
+                pair = ((vs.issued_at_ms, vs.issuer, vs.seq), c.delivered_at[msg.delivery])
+                held = c.receipted_by.get(item)  # one Receipt an item (CMT-013); offline, the earliest
+                if held is None or max(pair)[0] < max(held)[0]:
+                    c.receipted_by[item] = pair
             elif body in ARBITRATED_BODIES:
                 stamped = self._effective_ms(vs, c)  # None exactly when the check found no event
                 if stamped is None:
@@ -1059,6 +1136,8 @@ class Negotiation:
                 else:
                     self._record_effective(vs, c, stamped)
             elif body == "ruling":
+                if msg.decision in (_LAPSE, _UPHOLD):
+                    c.ending_by[vs.digest] = (vs.issued_at_ms, vs.issuer, vs.seq)  # EXPIRED or BREACHED
                 if msg.decision == _LAPSE:
                     c.lapsed = True
                 else:
@@ -1067,12 +1146,17 @@ class Negotiation:
 
     @staticmethod
     def _record_effective(vs: VerifiedStatement, c: Contract, stamped_ms: int) -> None:
+        c.finished_memo.clear()
         c.stamped_ms[vs.digest] = stamped_ms
         if vs.body == "breach_claim":
             claim = (c.other(vs.issuer), vs.statement.breach_claim.item_index)
             c.claims[vs.digest] = c.pending_claims[vs.digest] = claim
         else:
             c.revokes[vs.digest] = vs.issuer
+            c.ending_by[vs.digest] = (vs.issued_at_ms, vs.issuer, vs.seq)  # REVOKED, from its earliest Stamp
+
+
+_NEVER: Final = -(1 << 65)  # before any uint64 time
 
 
 class Negotiations:
@@ -1092,6 +1176,11 @@ class Negotiations:
         # (issuer, key) -> the negotiations whose live contract holds it (NEG-009): more than one when a
         # witnessed Accept formed a contract beside one holding the key (NEG-019).
         self._exclusive: dict[tuple[str, bytes], tuple[bytes, ...]] = {}
+        # (issuer, key) -> the latest finish of a contract in its holders, or more (it never falls): an
+        # Accept issued after it meets no finished holder, so none is looked at.
+        self._latest_finish: dict[tuple[str, bytes], int] = {}
+        # (issuer, key) -> {negotiation id: its contract's finish time} of finished contracts holding it.
+        self._finished_holders: dict[tuple[str, bytes], dict[bytes, int]] = {}
         # Held arbitrated statement (pending or effective) digest -> negotiation id: a Stamp of one makes
         # it effective, or, effective, may lower its stamp time (WIT-005).
         self._arbitrated: dict[bytes, bytes] = {}
@@ -1117,7 +1206,7 @@ class Negotiations:
         neg = self.by_id.pop(negotiation_id, None)
         c = neg.contract if neg is not None else None
         if c is not None:
-            self._unhold(c, negotiation_id)
+            self._unhold(c, negotiation_id, forget=True)
             for digest in _arbitrated(c):
                 self._arbitrated.pop(digest, None)
         return neg
@@ -1145,7 +1234,7 @@ class Negotiations:
         neg = self.by_id[nid]
         event = neg.check(vs)
         if event is _ACCEPT and not self._witnessed_before(neg, vs):
-            self._check_exclusive(neg)
+            self._check_exclusive(neg, vs)
         return event
 
     def apply(
@@ -1166,7 +1255,7 @@ class Negotiations:
         if not checked:
             event = neg.check(vs)
             if event is _ACCEPT and not self._witnessed_before(neg, vs):
-                self._check_exclusive(neg)
+                self._check_exclusive(neg, vs)
         neg.apply_checked(vs, event)
         c = neg.contract
         if c is not None and (vs.digest in c.pending or vs.digest in c.stamped_ms):
@@ -1181,7 +1270,7 @@ class Negotiations:
         effect, and the exclusive_key it held is free (NEG-009 counts live contracts)."""
         for digest in _arbitrated(old):
             self._arbitrated.pop(digest, None)
-        self._unhold(old, neg.id)
+        self._unhold(old, neg.id, forget=True)
 
     def activate(self, escrow: str, digest: bytes) -> Negotiation | None:
         """``escrow`` stamped ``digest`` (the stamp lookup holds it now): apply it if it is a held
@@ -1200,22 +1289,28 @@ class Negotiations:
         return neg
 
     def _index_exclusive(self, neg: Negotiation) -> None:
-        """A contract holds its proposer's exclusive_key while it is live (NEG-009): from its Accept until
-        it is finished (:attr:`Negotiation.contract_finished`). Every live contract holding
-        the key is kept, not only the first: a witnessed Accept (NEG-019) forms one beside another, and
-        the key stays held until both are finished, whichever was indexed first."""
+        """A contract holds its proposer's exclusive_key (NEG-009) from its Accept until it is finished
+        (:attr:`Negotiation.contract_finished_ms`), and, finished, still for an Accept issued at or before
+        its ending (SPEC 8.6: an ending dated after a statement does not reach back to free the key for
+        it). Every live contract holding the key is kept, not only the first: a witnessed Accept (NEG-019)
+        forms one beside another, and the key stays held until both are finished, whichever was indexed
+        first. A finished one is kept, with its ending's time, until its negotiation is forgotten."""
         c = neg.contract
         if c is None or not c.exclusive_key:
             return
-        if neg.contract_finished:
-            self._unhold(c, neg.id)
-            return
         key = (c.proposer, c.exclusive_key)
-        holders = self._exclusive.get(key, ())
-        if neg.id not in holders:
-            self._exclusive[key] = (*holders, neg.id)
+        finished = neg.contract_finished_ms
+        if finished is None:
+            holders = self._exclusive.get(key, ())
+            if neg.id not in holders:
+                self._exclusive[key] = (*holders, neg.id)
+            return
+        self._unhold(c, neg.id)
+        self._finished_holders.setdefault(key, {})[neg.id] = finished
+        if finished > self._latest_finish.get(key, _NEVER):
+            self._latest_finish[key] = finished
 
-    def _unhold(self, c: Contract, negotiation_id: bytes) -> None:
+    def _unhold(self, c: Contract, negotiation_id: bytes, *, forget: bool = False) -> None:
         key = (c.proposer, c.exclusive_key)
         holders = self._exclusive.get(key)
         if c.exclusive_key and holders is not None and negotiation_id in holders:
@@ -1224,12 +1319,29 @@ class Negotiations:
                 self._exclusive[key] = left
             else:
                 del self._exclusive[key]
+        finished = self._finished_holders.get(key) if forget else None
+        if finished is not None and finished.pop(negotiation_id, None) is not None and not finished:
+            del self._finished_holders[key]
+            self._latest_finish.pop(key, None)
 
-    def exclusive_holder(self, issuer: str, key: bytes, other_than: bytes = b"") -> bytes | None:
-        """A negotiation other than ``other_than`` whose live contract holds ``issuer``'s exclusive
-        ``key`` (NEG-009), if any."""
-        for holder in self._exclusive.get((issuer, key), ()):
+    def exclusive_holder(
+        self, issuer: str, key: bytes, other_than: bytes = b"", at: VerifiedStatement | None = None
+    ) -> bytes | None:
+        """A negotiation other than ``other_than`` whose contract holds ``issuer``'s exclusive ``key``
+        (NEG-009) for the statement ``at``: one not finished, or one whose ending is not before ``at``
+        (:meth:`Contract.finished_at` for ``at``'s issuer, against ``at``'s time and seq); with ``at``
+        None, only one not finished. None if there is none."""
+        index = (issuer, key)
+        for holder in self._exclusive.get(index, ()):
             if holder != other_than:
+                return holder
+        if at is None or at.issued_at_ms > self._latest_finish.get(index, _NEVER):
+            return None  # no finished holder ended at or after its time
+        place = (at.issued_at_ms, at.seq)
+        for holder in self._finished_holders.get(index, {}):
+            c = self.by_id[holder].contract
+            finished = c.finished_at(at.issuer) if c is not None else None
+            if holder != other_than and finished is not None and place <= finished:
                 return holder
         return None
 
@@ -1244,11 +1356,11 @@ class Negotiations:
         at = self._recorded(escrow, accept.digest) if escrow else None
         return at is not None and at <= offer.expires_at_ms + BOND_GRACE_MS
 
-    def _check_exclusive(self, neg: Negotiation) -> None:
+    def _check_exclusive(self, neg: Negotiation, accept: VerifiedStatement) -> None:
         proposal = proposal_of(neg.outstanding)
         if not proposal.exclusive_key:
             return
-        if self.exclusive_holder(neg.outstanding.issuer, proposal.exclusive_key, neg.id) is not None:
+        if self.exclusive_holder(neg.outstanding.issuer, proposal.exclusive_key, neg.id, accept) is not None:
             raise ExclusiveConflict(
                 f"{neg.outstanding.issuer:.40} already committed this exclusive_key in another contract",
                 requirement="NEG-009",

@@ -506,6 +506,10 @@ class Verifier:
         neg = self.negotiations.forget(negotiation_id)
         if neg is None:
             return []
+        c = neg.contract
+        if c is not None and neg.contract_finished:
+            for party_vs in (c.offer, c.accept):  # a finished contract, kept for earlier statements
+                self.exposure.contract_ended(party_vs.mandate_digest, c.id)
         digests = {neg.first.digest, *(d for *_, d in neg.history if d), *neg.superseded}
         c = neg.contract
         if c is not None:
@@ -871,7 +875,7 @@ class Verifier:
         if not key or not self.hold_exposed:
             return
         nid, escrow = vs.negotiation_id, proposal.terms.escrow
-        if escrow and self.negotiations.exclusive_holder(vs.issuer, key, nid) is not None:
+        if escrow and self.negotiations.exclusive_holder(vs.issuer, key, nid, vs) is not None:
             raise ExclusiveConflict(
                 f"a live contract of ours holds this exclusive_key: an Accept escrow {escrow:.40} witnessed"
                 " would bind us beside it (NEG-019)",
@@ -1163,7 +1167,7 @@ class Verifier:
         c = neg.contract
         if c is not None and neg.contract_finished:
             for party_vs in (c.offer, c.accept):
-                self.exposure.contract_ended(party_vs.mandate_digest, c.id)
+                self.exposure.contract_ended(party_vs.mandate_digest, c.id, c.finished_at(party_vs.issuer))
 
     def _track_exposure(
         self,
@@ -1214,9 +1218,11 @@ class Verifier:
                     from_offer=c.offer.digest,
                     last_deadline_ms=c.last_deadline_ms,  # counts until then + CLAIM_WINDOW_MS (MND-010)
                 )
-        elif neg.contract_finished:  # whatever order its statements came in (SPEC 4.5)
+        elif neg.contract_finished:
+            # Dated: it counts still for a statement its ending is not before, whatever order its
+            # statements and that one came in (SPEC 4.5).
             for party_vs in (c.offer, c.accept):
-                book.contract_ended(party_vs.mandate_digest, c.id)
+                book.contract_ended(party_vs.mandate_digest, c.id, c.finished_at(party_vs.issuer))
 
 
 # The statements whose effect starts at their escrow's Stamp, not at their issued_at_ms (WIT-005, KEY-010).

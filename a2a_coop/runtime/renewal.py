@@ -89,10 +89,12 @@ class RenewedExposureBook(ExposureBook):
                 mandate_digest, contract, value, formed_at, from_offer, last_deadline_ms=last_deadline_ms
             )
 
-    def contract_ended(self, mandate_digest: bytes, contract: bytes) -> None:
-        super().contract_ended(mandate_digest, contract)
+    def contract_ended(
+        self, mandate_digest: bytes, contract: bytes, at: tuple[int, int] | None = None
+    ) -> None:
+        super().contract_ended(mandate_digest, contract, at)
         if self._joins(mandate_digest):
-            self.together.contract_ended(mandate_digest, contract)
+            self.together.contract_ended(mandate_digest, contract, at)
 
     def contract_superseded(self, mandate_digest: bytes, contract: bytes, value: int, formed_at: int) -> None:
         super().contract_superseded(mandate_digest, contract, value, formed_at)

@@ -42,6 +42,8 @@ builds one test group (one ``testGroups`` entry, named by its ``type``):
     negotiation  Negotiation, Settlement, Attestation, Commitment; Arbitration,
                  Causality, Confluence (SPEC 0.2); WitnessedAccept (NEG-017), after
                  precision's group
+    exposure_order  ExposureOrder: a contract's ending is dated (MND-010, NEG-009), last in
+                 chains.json
     attacks      Attack: SPEC 16.14 attacks an offline auditor can judge
     precision    Precision: where two readers of SPEC 0.1 disagreed, the answer 0.2 states
     decoding     DecodingProfile, EnvelopeEncoding: wire.json, whose tests also carry
@@ -87,6 +89,7 @@ from conformance.generate_vectors import (
     chains,
     decoding,
     envelopes,
+    exposure_order,
     freshness,
     key_time,
     keys,
@@ -156,6 +159,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         precision.precision(),
         negotiation.witnessed_accept(),
         chains.witnessed_before_revocation(),
+        exposure_order.exposure_order(),
     ]
     return groups, proof
 

@@ -722,8 +722,45 @@ for (const row of ROWS.trim().split(/[|\n]/)) {
 const ENDED = new Set(["FULFILLED", "BREACHED", "REVOKED", "EXPIRED", "REJECTED", "WITHDRAWN"]);
 // SPEC 4.5, 8.1: a contract is live -- holds its exclusive_key (NEG-009), counts toward exposure
 // (MND-010) -- from its Accept until it is finished: the statements held put it in an ended state, or show every
-// obligation of both sides receipted (a claim stamped later moves FULFILLED to DISPUTED, not back).
-const CONTRACT_LIVE = (n) => n.contract !== null && !ENDED.has(n.state) && n.contract.receipted.size !== n.contract.totalItems();
+// obligation of both sides receipted (a claim stamped later moves FULFILLED to DISPUTED, not back). The
+// ending is dated: it frees the contract only for a statement it is before (contractLiveFor).
+//
+// finishedAt(n, party): [time, seq] or null -- over the ways the contract finishes (every obligation
+// receipted: the Accept, each Receipt and the Delivery it names; a Ruling UPHOLD or LAPSE; an effective
+// Revoke and its earliest Stamp), the earliest of the latest statement each needs; seq is the highest seq
+// among party's own statements at that time (-1 if none).
+function finishedAt(n, party) {
+  const c = n.contract;
+  if (!c) return null;
+  const place = (rec) => ({ t: rec.h.issued_at_ms, issuer: rec.h.issuer, seq: rec.h.seq });
+  const latest = (places) => {
+    const at = places.reduce((a, p) => (p.t > a ? p.t : a), places[0].t);
+    let seq = -1n;
+    for (const p of places) if (p.t === at && p.issuer === party && p.seq > seq) seq = p.seq;
+    return [at, seq];
+  };
+  let best = null;
+  const consider = (m) => {
+    if (best === null || m[0] < best[0] || (m[0] === best[0] && m[1] < best[1])) best = m;
+  };
+  if (c.receipted.size === c.totalItems()) {
+    const places = [place(c.acceptRec)];
+    for (const { r, d } of c.receiptOf.values()) places.push(place(r), place(d));
+    consider(latest(places));
+  }
+  for (const r of c.endings) consider(latest([place(r)]));
+  for (const rv of c.revokes.values())
+    if (rv.effectiveAt !== null) consider(latest([place(rv.rec), { t: rv.effectiveAt, issuer: c.escrow, seq: -1n }]));
+  return best;
+}
+// Live for the statement rec: a contract, not finished before rec's (issued_at_ms, seq).
+function contractLiveFor(n, rec) {
+  if (n.contract === null) return false;
+  const f = finishedAt(n, rec.h.issuer);
+  if (f === null) return true;
+  const t = rec.h.issued_at_ms;
+  return !(f[0] < t || (f[0] === t && f[1] < rec.h.seq));
+}
 const TRADE = new Set(["offer", "counter", "accept", "reject", "withdraw"]);
 const ESCROW_BODIES = new Set(["bond_lock", "release", "forfeit", "refund", "ruling"]);
 const PARTY_BODIES = new Set(["delivery", "breach_claim", "revoke"]);
@@ -773,6 +810,8 @@ class Contract {
     this.settled = new Map(); // party -> kind
     this.deliveries = new Map(); // digest -> rec
     this.receipted = new Set(); // "party index"
+    this.receiptOf = new Map(); // "party index" -> {r: Receipt rec, d: the Delivery rec it names}, the earliest
+    this.endings = []; // Ruling recs UPHOLD or LAPSE (finishedAt)
     this.claims = new Map(); // digest -> {rec, accused, item, effectiveAt: bigint|null, ruled: null|"uphold"|"dismiss"}
     this.revokes = new Map(); // digest -> {rec, effectiveAt}
     this.lapsed = false;
@@ -1109,7 +1148,7 @@ export class Verifier {
         if (key.length && !w) {
           for (const m of this.negotiations.values()) {
             const c = m.contract;
-            if (m !== n && CONTRACT_LIVE(m) && c.proposer === contract.proposer && c.proposal.exclusive_key.equals(key))
+            if (m !== n && contractLiveFor(m, rec) && c.proposer === contract.proposer && c.proposal.exclusive_key.equals(key))
               fail("EXCLUSIVE_CONFLICT", "NEG-009", "exclusive_key held by a live contract");
           }
         }
@@ -1139,6 +1178,9 @@ export class Verifier {
       const to = table(after.size === c.totalItems() ? "RECEIPT_COMPLETE" : "RECEIPT");
       return () => {
         c.receipted.add(pair);
+        const held = c.receiptOf.get(pair);
+        const late = (x) => (x.r.h.issued_at_ms > x.d.h.issued_at_ms ? x.r.h.issued_at_ms : x.d.h.issued_at_ms);
+        if (!held || late({ r: rec, d }) < late(held)) c.receiptOf.set(pair, { r: rec, d });
         this.setState(n, to);
       };
     }
@@ -1154,6 +1196,7 @@ export class Verifier {
           const to = table("LAPSE");
           return () => {
             c.lapsed = true;
+            c.endings.push(rec);
             this.setState(n, to);
           };
         }
@@ -1170,6 +1213,7 @@ export class Verifier {
         const to = table(ev);
         return () => {
           cl.ruled = dec === 1n ? "uphold" : "dismiss";
+          if (dec === 1n) c.endings.push(rec);
           this.setState(n, to);
         };
       }
@@ -1286,7 +1330,8 @@ export class Verifier {
   }
 
   // SPEC 4.5: the agent's live offers and contracts under one mandate, at t.
-  exposure(mhex, agent, t) {
+  exposure(mhex, agent, rec) {
+    const t = rec.h.issued_at_ms;
     const offers = [];
     for (const o of this.offersByMandate.get(mhex) ?? []) {
       const n = this.negotiations.get(hex(o.h.negotiation_id));
@@ -1301,7 +1346,7 @@ export class Verifier {
       if (c.proposer === agent && hex(c.offerRec.h.mandate) === mhex) value = offerValue(c.proposal, "issuer");
       if (c.acceptor === agent && hex(c.acceptRec.h.mandate) === mhex) value = offerValue(c.proposal, "audience");
       if (value === null) continue;
-      const open = CONTRACT_LIVE(n) && c.lastDeadline() + CLAIM_WINDOW >= t;
+      const open = contractLiveFor(n, rec) && c.lastDeadline() + CLAIM_WINDOW >= t;
       contracts.push({ n, c, value, open, formed: c.acceptRec.h.issued_at_ms });
     }
     return { offers, contracts };
@@ -1315,7 +1360,7 @@ export class Verifier {
       const o = this.byDigest.get(hex(body.offer));
       v = offerValue(proposalOf(o), "audience");
     } else v = offerValue(bodyName === "offer" ? body : body.proposal, "issuer");
-    const { offers, contracts } = this.exposure(hex(h.mandate), h.issuer, t);
+    const { offers, contracts } = this.exposure(hex(h.mandate), h.issuer, rec);
     const sum = (xs) => xs.reduce((a, x) => a + x.value, 0n);
     const outstanding = sum(offers) + sum(contracts.filter((x) => x.open));
     if (outstanding + v > m.max_outstanding) fail("MANDATE_VIOLATION", "MND-010", `outstanding ${outstanding} + ${v} > ${m.max_outstanding}`);

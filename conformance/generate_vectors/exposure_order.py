@@ -1,0 +1,302 @@
+"""ExposureOrder: a contract's ending is dated (SPEC 4.5, 8.1, MND-010, NEG-009).
+
+A contract counts toward its parties' outstanding value, and holds its exclusive_key, for a statement
+checked at ``t`` unless the statements that finish it -- every obligation receipted (each Receipt and
+the Delivery it names), a Ruling UPHOLD or LAPSE, an effective Revoke at its escrow's Stamp -- are
+all before that statement: issued before ``t``, or at ``t`` by another key, or by the statement's own
+issuer below it in its chain. An ending dated after the statement never frees it, whatever order the
+two came in, so a relay or an auditor that shows a later fact first gets the verdict of a verifier
+that met them in their order. Each case is a pair: the ending after the statement (refused), and its
+twin with the ending before it (valid); the "other order" cases show one verdict for both orders.
+
+Alice's Mandate allows max_outstanding 500; her contract with Bob gives 500, and her next offer gives
+500 more, so it fits only once that contract is finished before it.
+"""
+
+from __future__ import annotations
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop.protocol.negotiation import BOND_GRACE_MS, DEFAULT_RESPONSE_WINDOW_MS
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.testing import Party
+from conformance.generate_vectors._common import Group, world
+from conformance.generate_vectors.negotiation import LAPSE, UPHOLD, ctx, ruling, stamp
+
+GAP_MS = 1_000  # between the contract's performance and Alice's next offer
+
+
+def exposure_order() -> Group:
+    """The group, appended to chains.json."""
+    g = Group("ExposureOrder", "sparse")
+    _receipt_after_the_offer(g)
+    _own_receipt_after_the_offer_in_its_ms(g)
+    _delivery_after_the_offer(g)
+    _revoke_stamped_after_the_offer(g)
+    _lapse_ruled_after_the_offer(g)
+    _claim_upheld_after_the_offer(g)
+    _exclusive_key_freed_after_the_accept(g)
+    return g
+
+
+def _performed(
+    alice: Party, bob: Party, proposal: trade_pb2.Offer | None = None
+) -> tuple[VerifiedStatement, VerifiedStatement]:
+    """Alice's offer of 500 to Bob and his Accept (the contract), at the clock's time."""
+    offer = alice.offer(bob, proposal)
+    return offer, bob.accept(offer)
+
+
+def _receipt_after_the_offer(g: Group) -> None:
+    """Bob's Receipt of Alice's Delivery is the last of the contract; Alice's next offer comes at T."""
+
+    def build(receipt_at: int, receipt_first: bool = True) -> tuple[list[bytes], int]:
+        clock, alice, bob = world(alice={"max_outstanding": 500})
+        offer, accept = _performed(alice, bob)
+        da, db = alice.deliver(accept, bob), bob.deliver(accept, alice)
+        ra = alice.receipt(db)
+        t = clock.advance(GAP_MS)
+        new = alice.offer(bob)
+        rb = bob.receipt(da, issued_at_ms=t + receipt_at)
+        head = [*ctx(alice, bob), offer.envelope, accept.envelope, da.envelope, db.envelope, ra.envelope]
+        tail = [rb.envelope, new.envelope] if receipt_first else [new.envelope, rb.envelope]
+        return [*head, *tail], len(head) + (1 if receipt_first else 0)
+
+    later, _ = build(+1)
+    g.add(
+        "the last Receipt of Alice's contract of 500 (Bob's) is dated 1 ms after her next offer of 500 "
+        "and shown before it: the contract is not finished before the offer, which exceeds "
+        "max_outstanding 500",
+        ["MND-010"],
+        later,
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=build(-1)[0],
+    )
+    other_order, at = build(+1, receipt_first=False)
+    g.add(
+        "the same statements in the other order (the offer, then the later Receipt): the same verdict",
+        ["MND-010"],
+        other_order,
+        "MANDATE_VIOLATION",
+        "Exposure",
+        failed_index=at,
+        no_twin="the other arrival order of the case before, whose twin is valid: one verdict for both",
+    )
+    g.add(
+        "Bob's last Receipt dated 1 ms before Alice's next offer: the contract is finished, the offer fits "
+        "max_outstanding 500",
+        ["MND-010"],
+        build(-1)[0],
+        None,
+        "Boundary",
+    )
+    g.add(
+        "Bob's last Receipt dated in the very ms of Alice's next offer (another key's statement at t is "
+        "not after it): the contract is finished, the offer fits max_outstanding 500",
+        ["MND-010"],
+        build(0)[0],
+        None,
+        "Boundary",
+    )
+
+
+def _own_receipt_after_the_offer_in_its_ms(g: Group) -> None:
+    """Alice's own Receipt is the last of the contract, in the ms of her next offer: before it or after
+    it in her chain."""
+
+    def build(receipt_before_offer: bool) -> list[bytes]:
+        clock, alice, bob = world(alice={"max_outstanding": 500})
+        offer, accept = _performed(alice, bob)
+        da, db = alice.deliver(accept, bob), bob.deliver(accept, alice)
+        rb = bob.receipt(da)
+        clock.advance(GAP_MS)
+        if receipt_before_offer:
+            ra = alice.receipt(db)
+            new = alice.offer(bob)
+        else:
+            new = alice.offer(bob)
+            ra = alice.receipt(db)  # above the offer in her chain, in the same ms
+        head = [*ctx(alice, bob), offer.envelope, accept.envelope, da.envelope, db.envelope, rb.envelope]
+        return [*head, ra.envelope, new.envelope]
+
+    g.add(
+        "Alice's own Receipt finishes her contract of 500 in the ms of her next offer of 500 but above it in "
+        "her chain, shown first (sparse): it is not before the offer, which exceeds max_outstanding 500",
+        ["MND-010", "CHN-006"],
+        build(receipt_before_offer=False),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=build(receipt_before_offer=True),
+    )
+
+
+def _delivery_after_the_offer(g: Group) -> None:
+    """Bob's Receipt is dated before Alice's next offer, but the Delivery it names after it."""
+
+    def build(delivered_first: bool) -> list[bytes]:
+        clock, alice, bob = world(alice={"max_outstanding": 500})
+        offer, accept = _performed(alice, bob)
+        db = bob.deliver(accept, alice)
+        ra = alice.receipt(db)
+        t0 = clock.now_ms
+        t = clock.advance(GAP_MS)
+        if delivered_first:
+            da = alice.deliver(accept, bob, issued_at_ms=t0)
+            new = alice.offer(bob)
+        else:
+            new = alice.offer(bob)
+            da = alice.deliver(accept, bob, issued_at_ms=t + 1)
+        rb = bob.receipt(da, issued_at_ms=t - 1)
+        head = [*ctx(alice, bob), offer.envelope, accept.envelope, db.envelope, ra.envelope]
+        return [*head, da.envelope, rb.envelope, new.envelope]
+
+    g.add(
+        "Bob's last Receipt is dated before Alice's next offer of 500 but names her Delivery dated after it: "
+        "an obligation is receipted at the later of the two, after the offer, which exceeds "
+        "max_outstanding 500",
+        ["MND-010"],
+        build(delivered_first=False),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        twin=build(delivered_first=True),
+    )
+
+
+def _revoke_stamped_after_the_offer(g: Group) -> None:
+    """Bob revokes the contract before Alice's next offer; the escrow stamps the Revoke after it."""
+
+    def build(stamp_at: int) -> list[bytes]:
+        clock, alice, bob = world(alice={"max_outstanding": 500})
+        escrow = Party("escrow", clock)
+        revocable = alice.proposal(escrow=escrow.did, revocation=trade_pb2.Revocation(allowed=True))
+        offer, accept = _performed(alice, bob, revocable)
+        revoke = bob.sign(
+            "revoke",
+            commitment_pb2.Revoke(contract=accept.digest, reason="changed plans"),
+            audience=alice.did,
+            negotiation_id=offer.header.negotiation_id,
+        )
+        t = clock.advance(GAP_MS)
+        new = alice.offer(bob)
+        stamped = stamp(escrow, revoke, at=t + stamp_at)
+        head = [*ctx(alice, bob, escrow), offer.envelope, accept.envelope]
+        return [*head, revoke.envelope, stamped.envelope, new.envelope]
+
+    g.add(
+        "Bob's Revoke of Alice's contract of 500 is dated before her next offer of 500, but its escrow's "
+        "Stamp 1 ms after it: the Revoke takes effect at its Stamp (WIT-005), after the offer, which "
+        "exceeds max_outstanding 500",
+        ["MND-010", "WIT-005"],
+        build(+1),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=build(-1),
+    )
+
+
+def _lapse_ruled_after_the_offer(g: Group) -> None:
+    """Alice's bonded contract (500 and her bond of 100) is never bonded; its escrow rules it lapsed after
+    the bonding cutoff (CMT-006), after Alice's next offer."""
+
+    def build(ruling_at: int) -> list[bytes]:
+        clock, alice, bob = world(alice={"max_outstanding": 600})
+        escrow = Party("escrow", clock)
+        bonded = alice.proposal(issuer_bond=100, audience_bond=100, escrow=escrow.did)
+        offer, accept = _performed(alice, bob, bonded)
+        t = clock.now_ms = offer.header.expires_at_ms + BOND_GRACE_MS + GAP_MS
+        new = alice.offer(bob)
+        msg = ruling(accept, b"", LAPSE, b"")
+        lapse = escrow.sign(
+            "ruling", msg, negotiation_id=offer.header.negotiation_id, issued_at_ms=t + ruling_at
+        )
+        return [*ctx(alice, bob, escrow), offer.envelope, accept.envelope, lapse.envelope, new.envelope]
+
+    g.add(
+        "Alice's contract giving 600 (500 and her bond of 100), never bonded, is ruled lapsed by its escrow "
+        "1 ms after her next offer of 500, the Ruling shown first: the contract is not finished before the "
+        "offer, which exceeds max_outstanding 600",
+        ["MND-010", "CMT-006"],
+        build(+1),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=build(-1),
+    )
+
+
+def _claim_upheld_after_the_offer(g: Group) -> None:
+    """Bob never delivers; Alice's claim is stamped after his deadline and upheld (BREACHED) after her next
+    offer."""
+
+    def build(ruling_at: int) -> list[bytes]:
+        clock, alice, bob = world(alice={"max_outstanding": 500})
+        escrow = Party("escrow", clock)
+        offer, accept = _performed(alice, bob, alice.proposal(escrow=escrow.did))
+        nid = offer.header.negotiation_id
+        clock.now_ms = offer.statement.offer.wants[0].deadline_ms + 1
+        msg = commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never arrived")
+        claim = alice.sign("breach_claim", msg, audience=bob.did, negotiation_id=nid)
+        stamped = stamp(escrow, claim)
+        t = clock.advance(DEFAULT_RESPONSE_WINDOW_MS + GAP_MS)
+        new = alice.offer(bob)
+        decided = ruling(accept, claim.digest, UPHOLD, b"")
+        upheld = escrow.sign("ruling", decided, negotiation_id=nid, issued_at_ms=t + ruling_at)
+        head = [*ctx(alice, bob, escrow), offer.envelope, accept.envelope, claim.envelope, stamped.envelope]
+        return [*head, upheld.envelope, new.envelope]
+
+    g.add(
+        "Alice's stamped claim on her contract of 500 (DISPUTED) is upheld by its escrow 1 ms after her next "
+        "offer of 500, the Ruling shown first: the contract is not finished (BREACHED) before the offer, "
+        "which exceeds max_outstanding 500",
+        ["MND-010", "CMT-002"],
+        build(+1),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=build(-1),
+    )
+
+
+def _exclusive_key_freed_after_the_accept(g: Group) -> None:
+    """Alice's contract under exclusive_key K with Bob; Carol accepts Alice's next offer under K."""
+
+    def build(receipt_at: int, receipt_first: bool = True) -> tuple[list[bytes], int]:
+        clock, alice, bob = world()
+        carol = Party("carol", clock)
+        keyed = alice.proposal(exclusive_key=b"gpu-slot-7")
+        o1 = alice.offer(bob, keyed)
+        a1 = bob.accept(o1)
+        da, db = alice.deliver(a1, bob), bob.deliver(a1, alice)
+        ra = alice.receipt(db)
+        o2 = alice.offer(carol, keyed)
+        t = clock.advance(GAP_MS)
+        a2 = carol.accept(o2)
+        rb = bob.receipt(da, issued_at_ms=t + receipt_at)
+        head = [*ctx(alice, bob, carol), o1.envelope, a1.envelope, da.envelope, db.envelope, ra.envelope]
+        head.append(o2.envelope)
+        tail = [rb.envelope, a2.envelope] if receipt_first else [a2.envelope, rb.envelope]
+        return [*head, *tail], len(head) + (1 if receipt_first else 0)
+
+    g.add(
+        "Alice's contract under exclusive_key K is finished by Bob's Receipt dated 1 ms after Carol's Accept "
+        "of Alice's next offer under K, shown before it: K is still held for that Accept",
+        ["NEG-009"],
+        build(+1)[0],
+        "EXCLUSIVE_CONFLICT",
+        "ContractRule",
+        "Boundary",
+        twin=build(-1)[0],
+    )
+    other_order, at = build(+1, receipt_first=False)
+    g.add(
+        "the same statements in the other order (Carol's Accept, then the later Receipt): the same verdict",
+        ["NEG-009"],
+        other_order,
+        "EXCLUSIVE_CONFLICT",
+        "ContractRule",
+        failed_index=at,
+        no_twin="the other arrival order of the case before, whose twin is valid: one verdict for both",
+    )

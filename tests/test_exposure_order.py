@@ -1,0 +1,243 @@
+"""A contract's ending is dated (SPEC 4.5, 8.1, MND-010, NEG-009).
+
+A contract counts toward its parties' exposure, and holds its exclusive_key, for a statement unless the
+statements that finish it are all before that statement: an ending dated after it -- a Receipt, a
+Ruling, the Stamp that puts a Revoke in effect, or the agent's own statement above it in its chain --
+does not free the contract for it, whatever order the two came in. Before this, a verifier that
+received a later Receipt before an earlier Offer judged the Offer against the contract freed, and one
+that received them in their order refused it: the relay (or an auditor replaying out of order) chose
+the verdict. The offline vectors are chains.json's ExposureOrder group.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop.protocol.errors import ExclusiveConflict, MandateViolation
+from a2a_coop.protocol.mandate import Exposure
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.testing import FixedClock, Party
+
+GAP_MS = 1_000
+
+
+def _verifier(*parties: Party) -> Verifier:
+    v = Verifier()
+    for p in parties:
+        for env in p.setup:
+            v.accept(env)
+    return v
+
+
+def _verdict(v: Verifier, vs: VerifiedStatement) -> str:
+    try:
+        v.accept(vs.envelope)
+    except (MandateViolation, ExclusiveConflict) as err:
+        return err.code
+    return "valid"
+
+
+def _performed(clock: FixedClock, proposal: Any = None) -> tuple[Party, Party, list[VerifiedStatement]]:
+    """Alice (max_outstanding 500) and Bob in a contract where Alice gives 500: the offer, the Accept,
+    both Deliveries and Alice's Receipt of Bob's (Bob's Receipt of hers, the last, is left to the test)."""
+    alice, bob = Party("alice", clock, {"max_outstanding": 500}), Party("bob", clock)
+    offer = alice.offer(bob, proposal(alice) if proposal else None)
+    accept = bob.accept(offer)
+    return alice, bob, [offer, accept]
+
+
+@pytest.mark.req("MND-010")
+@pytest.mark.parametrize("receipt_after_ms", [1, 0, -1])
+def test_a_receipt_dated_after_an_offer_does_not_free_the_contract_for_it_in_either_order(
+    clock: FixedClock, receipt_after_ms: int
+) -> None:
+    """Bob's Receipt, the last of Alice's contract of 500, is dated ``receipt_after_ms`` after her next
+    offer of 500 (max_outstanding 500). Dated after it, the offer is refused in both arrival orders;
+    dated in its ms or before, the offer is valid once the Receipt is held (a Receipt of another key in
+    the very ms is not after it)."""
+    alice, bob, (offer, accept) = _performed(clock)
+    da, db = alice.deliver(accept, bob), bob.deliver(accept, alice)
+    ra = alice.receipt(db)
+    t = clock.advance(GAP_MS)
+    new = alice.offer(bob)
+    rb = bob.receipt(da, issued_at_ms=t + receipt_after_ms)
+    verdicts = set()
+    for order in ((rb, new), (new, rb)):
+        v = _verifier(alice, bob)
+        for vs in (offer, accept, da, db, ra):
+            v.accept(vs.envelope)
+        got = [_verdict(v, vs) for vs in order]
+        verdicts.add(got[order.index(new)])
+    if receipt_after_ms > 0:
+        assert verdicts == {"MANDATE_VIOLATION"}  # one verdict for both orders
+    else:
+        assert "valid" in verdicts  # the Receipt held first frees the contract (held after, it cannot)
+
+
+@pytest.mark.req("MND-010")
+def test_the_agents_own_receipt_above_the_offer_in_its_chain_does_not_free_it(clock: FixedClock) -> None:
+    """Alice's own Receipt is the last of the contract, signed in the ms of her next offer: above the
+    offer in her chain it does not free the contract for the offer, even shown first (sparse); below it,
+    it does."""
+    for receipt_first in (False, True):
+        c = FixedClock()
+        alice, bob, (offer, accept) = _performed(c)
+        da, db = alice.deliver(accept, bob), bob.deliver(accept, alice)
+        rb = bob.receipt(da)
+        c.advance(GAP_MS)
+        if receipt_first:
+            ra, new = alice.receipt(db), alice.offer(bob)
+        else:
+            new, ra = alice.offer(bob), alice.receipt(db)
+        assert ra.header.issued_at_ms == new.header.issued_at_ms
+        v = _verifier(alice, bob)
+        for vs in (offer, accept, da, db, rb, ra):
+            v.accept(vs.envelope)
+        assert _verdict(v, new) == ("valid" if receipt_first else "MANDATE_VIOLATION")
+
+
+@pytest.mark.req("MND-010")
+def test_a_receipt_counts_from_the_delivery_it_names(clock: FixedClock) -> None:
+    """Bob's Receipt is dated before Alice's next offer, but her Delivery it names after it: the obligation
+    is receipted at the later of the two, so the contract still counts for the offer."""
+    alice, bob, (offer, accept) = _performed(clock)
+    db = bob.deliver(accept, alice)
+    ra = alice.receipt(db)
+    t = clock.advance(GAP_MS)
+    new = alice.offer(bob)
+    da = alice.deliver(accept, bob, issued_at_ms=t + 1)
+    rb = bob.receipt(da, issued_at_ms=t - 1)
+    v = _verifier(alice, bob)
+    for vs in (offer, accept, db, ra, da, rb):
+        v.accept(vs.envelope)
+    assert _verdict(v, new) == "MANDATE_VIOLATION"
+
+
+@pytest.mark.req("MND-010")
+@pytest.mark.req("WIT-005")
+def test_a_revoke_frees_the_contract_from_its_stamp_not_its_own_date(
+    clock: FixedClock, escrow: Party
+) -> None:
+    """Bob's Revoke is dated before Alice's next offer; the escrow's Stamp that puts it in effect is
+    dated after it: the contract still counts for the offer, in every order of the three."""
+
+    def revocable(alice: Party) -> trade_pb2.Offer:
+        return alice.proposal(escrow=escrow.did, revocation=trade_pb2.Revocation(allowed=True))
+
+    alice, bob, (offer, accept) = _performed(clock, revocable)
+    revoke = bob.sign(
+        "revoke",
+        commitment_pb2.Revoke(contract=accept.digest, reason="changed plans"),
+        audience=alice.did,
+        negotiation_id=offer.header.negotiation_id,
+    )
+    t = clock.advance(GAP_MS)
+    new = alice.offer(bob)
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revoke.digest]), issued_at_ms=t + 1)
+    for order in itertools.permutations((revoke, stamp, new)):
+        v = _verifier(alice, bob, escrow)
+        for vs in (offer, accept):
+            v.accept(vs.envelope)
+        got = {vs.digest: _verdict(v, vs) for vs in order}
+        assert got[new.digest] == "MANDATE_VIOLATION", order
+
+
+@pytest.mark.req("NEG-009")
+@pytest.mark.parametrize("receipt_after_ms", [1, -1])
+def test_an_exclusive_key_is_held_for_an_accept_before_the_contracts_ending(
+    clock: FixedClock, receipt_after_ms: int
+) -> None:
+    """Alice's contract under key K with Bob is finished by Bob's Receipt; Carol accepts Alice's next
+    offer under K. A Receipt dated after Carol's Accept leaves K held for it in both orders
+    (EXCLUSIVE_CONFLICT); dated before it and held first, K is free."""
+    alice, bob, carol = Party("alice", clock), Party("bob", clock), Party("carol", clock)
+    keyed = alice.proposal(exclusive_key=b"K")
+    o1 = alice.offer(bob, keyed)
+    a1 = bob.accept(o1)
+    da, db = alice.deliver(a1, bob), bob.deliver(a1, alice)
+    ra = alice.receipt(db)
+    o2 = alice.offer(carol, keyed)
+    t = clock.advance(GAP_MS)
+    a2 = carol.accept(o2)
+    rb = bob.receipt(da, issued_at_ms=t + receipt_after_ms)
+    verdicts = []
+    for order in ((rb, a2), (a2, rb)):
+        v = _verifier(alice, bob, carol)
+        for vs in (o1, a1, da, db, ra, o2):
+            v.accept(vs.envelope)
+        got = {vs.digest: _verdict(v, vs) for vs in order}
+        verdicts.append(got[a2.digest])
+        held = v.negotiations.exclusive_holder(alice.did, b"K", a2.header.negotiation_id)
+        assert held is None  # for a statement after every one held, K is free once rb is held
+    assert verdicts == (
+        ["EXCLUSIVE_CONFLICT", "EXCLUSIVE_CONFLICT"]
+        if receipt_after_ms > 0
+        else ["valid", "EXCLUSIVE_CONFLICT"]
+    )
+
+
+@pytest.mark.req("MND-011")
+@pytest.mark.req("MND-010")
+def test_the_guard_frees_a_contract_once_its_clock_passes_a_receipt_dated_ahead(clock: FixedClock) -> None:
+    """Bob's clock runs ahead: his last Receipt reaches Alice dated 20 s past her clock. Her guard, which
+    counts as verifiers do, refuses her next offer of 500 until her clock passes that Receipt, and signs it
+    then (a verifier would refuse what it signed earlier: the contract is not finished before it)."""
+    alice, bob, (offer, accept) = _performed(clock)
+    da, db = alice.deliver(accept, bob), bob.deliver(accept, alice)
+    ra = alice.receipt(db)
+    ahead = clock.now_ms + 20_000
+    rb = bob.receipt(da, issued_at_ms=ahead)
+    guard = _verifier(alice, bob)
+    for vs in (offer, accept, da, db, ra, rb):
+        guard.accept(vs.envelope)
+    early = alice.agent.candidate(
+        "offer", alice.proposal(), audience=bob.did, mandate=alice.mandate_vs.digest
+    )
+    with pytest.raises(MandateViolation):
+        guard.check(early, ours=True)
+    clock.now_ms = ahead + 1
+    later = alice.agent.candidate(
+        "offer", alice.proposal(), audience=bob.did, mandate=alice.mandate_vs.digest
+    )
+    guard.check(later, ours=True)
+
+
+@pytest.mark.req("MND-010")
+def test_a_finished_contract_is_kept_for_earlier_statements_until_its_negotiation_is_forgotten(
+    clock: FixedClock,
+) -> None:
+    """Memory: a finished contract stays in the exposure (for a statement dated before its ending) only
+    while its negotiation is in memory; forgetting the negotiation drops it, and the key index's entry."""
+    alice, bob, (offer, accept) = _performed(clock, lambda a: a.proposal(exclusive_key=b"K"))
+    da, db = alice.deliver(accept, bob), bob.deliver(accept, alice)
+    v = _verifier(alice, bob)
+    for vs in (offer, accept, da, db, bob.receipt(da), alice.receipt(db)):
+        v.accept(vs.envelope)
+    exposure = v.exposure.exposure(offer.mandate_digest)
+    assert accept.digest in exposure.finished_contracts and not exposure.open_contracts
+    t = clock.now_ms
+    assert exposure.outstanding(t - 1) == 500 and exposure.outstanding(t) == 0
+    v.forget_negotiation(offer.header.negotiation_id)
+    assert not exposure.finished_contracts and exposure.outstanding(t - 1) == 0
+    assert not v.negotiations._finished_holders and not v.negotiations._latest_finish
+
+
+def test_an_ending_comes_earlier_as_statements_are_added() -> None:
+    """Exposure.contract_ended with a later ending keeps the earlier one; with an earlier one, lowers it;
+    an entry added behind the sweep is counted once the sweep comes back to it."""
+    exp = Exposure()
+    exp.contract_formed(b"c", 500, 1_000, counts_until=10_000)
+    assert exp.outstanding(5_000) == 500
+    exp.contract_ended(b"c", (4_000, -1))
+    assert exp.outstanding(5_000) == 0 and exp.outstanding(4_000, seq=0) == 0  # another key's, at 4000
+    assert exp.outstanding(3_999) == 500
+    exp.contract_ended(b"c", (4_500, -1))  # later: no change
+    assert exp.outstanding(4_200) == 0 and exp.outstanding(3_999) == 500
+    exp.contract_ended(b"c", (3_000, 7))  # the agent's own statement at seq 7 in ms 3000
+    assert exp.outstanding(3_000, seq=7) == 500 and exp.outstanding(3_000, seq=8) == 0
+    assert exp.outstanding(3_100) == 0 and exp.outstanding(2_999) == 500
