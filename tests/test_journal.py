@@ -442,6 +442,54 @@ def test_the_filter_grows_a_page_of_rows_per_commit_and_misses_no_row_meanwhile(
             assert reopened.by_nonce(vs.issuer, vs.statement.header.nonce) == vs.digest
 
 
+def test_a_journaled_filter_is_loaded_at_open_and_only_the_rows_after_it_scanned(
+    tmp_path: Path, alice: Party, bob: Party, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The filter a node journals with its snapshot (``filter_meta``) is loaded at the next open, which
+    scans only the rows written after it -- not every row the journal ever held -- and still finds every
+    row by (issuer, nonce) and by negotiation, and answers what it does not hold without a query (the
+    same hash key: the journal's). A filter naming a row the journal does not hold there (an older copy,
+    a truncated file) is ignored: every row scanned, as before."""
+    scanned: list[int] = [0]
+    add_row = journal_module._Holds.add_row
+
+    def counting_add_row(holds: object, issuer: str, nonce: bytes, nid: bytes) -> None:
+        scanned[0] += 1
+        add_row(holds, issuer, nonce, nid)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(journal_module._Holds, "add_row", counting_add_row)
+    path = tmp_path / "peer.db"
+    before, after = offers(alice, bob, 150), offers(alice, bob, 7)
+    absent = [alice.offer(bob) for _ in range(100)]  # signed, never journaled
+    with Journal.open(path) as j:
+        j.record_outgoing_many(before, at_ms=1)
+        j.record_batch([], at_ms=2, meta=j.filter_meta())  # as a node's snapshot does
+        j.record_outgoing_many(after, at_ms=3)
+        stored = j.get_meta(journal_module.META_FILTER)
+    scanned[0] = 0
+    with Journal.open(path) as j:
+        assert scanned[0] == len(after)  # not 157
+        queries: list[str] = []
+        j.by_digest(before[0].digest)
+        assert j._reader is not None
+        j._reader.set_trace_callback(queries.append)
+        for vs in absent:
+            assert j.by_nonce(vs.issuer, vs.statement.header.nonce) is None
+            assert j.negotiation(vs.negotiation_id) == []
+        j._reader.set_trace_callback(None)
+        assert len(queries) < 10, queries  # of 200 lookups
+        for vs in (*before, *after):
+            assert j.by_nonce(vs.issuer, vs.statement.header.nonce) == vs.digest
+            assert j.negotiation(vs.negotiation_id) == [vs.envelope]
+        misplaced = [stored[0], stored[1], after[0].digest, *stored[3:]]
+        j.put_meta(journal_module.META_FILTER, misplaced)
+    scanned[0] = 0
+    with Journal.open(path) as j:
+        assert scanned[0] == len(before) + len(after)
+        for vs in (*before, *after):
+            assert j.by_nonce(vs.issuer, vs.statement.header.nonce) == vs.digest
+
+
 def test_an_unsigned_candidate_is_refused(journal: Journal, alice: Party, bob: Party) -> None:
     unsigned = alice.offer(bob)._replace(envelope=b"")
     with pytest.raises(ValueError, match="unsigned"):

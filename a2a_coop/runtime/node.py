@@ -1146,7 +1146,11 @@ class EscrowNode:
             log.warning("escrow: no snapshot of its memory could be made", exc_info=True)
             self._diverged = True
             return
-        self.journal.record_batch([], at_ms=self.clock(), meta={snapshot.META_ESCROW_SNAPSHOT: value})
+        meta = {
+            snapshot.META_ESCROW_SNAPSHOT: value,
+            **self.journal.filter_meta(),
+        }  # the next open scans less
+        self.journal.record_batch([], at_ms=self.clock(), meta=meta)
         cadence.written(last[0], escrow.verifier.accepted, value)
 
     def _persist(self, meta: dict[str, Any] | None = None) -> None:

@@ -3086,7 +3086,8 @@ class Peer:
                 log.warning("peer: no snapshot of its memory could be made", exc_info=True)
                 cadence.every = 0
                 return False
-            journal.record_batch([], at_ms=self.clock(), meta={snapshot.META_PEER_SNAPSHOT: value})
+            meta = {snapshot.META_PEER_SNAPSHOT: value, **journal.filter_meta()}  # the next open scans less
+            journal.record_batch([], at_ms=self.clock(), meta=meta)
             cadence.written(last[0], verifier.accepted, value)
             return True
 
