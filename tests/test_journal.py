@@ -392,16 +392,9 @@ def test_reads_of_what_is_not_held_skip_the_query_and_never_miss_a_row(
         assert reader.by_nonce(alice.did, absent[1].statement.header.nonce) is None
 
 
-def test_the_filter_grows_a_page_of_rows_per_commit_and_misses_no_row_meanwhile(
-    tmp_path: Path, alice: Party, bob: Party, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A full filter grows without rescanning the journal inside one commit (a million rows stalled a
-    commit for about a second): each commit scans at most a page of older rows into the larger filter,
-    whatever it writes itself, and every row written before, during and after the growth is found all
-    along, also by a reopen."""
-    monkeypatch.setattr(journal_module, "_HOLDS_MIN_BITS_LOG2", 8)  # full at 16 keys: several doublings
-    monkeypatch.setattr(journal_module, "_HOLDS_MAX_BITS_LOG2", 12)
-    monkeypatch.setattr(journal_module, "_HOLDS_GROW_ROWS", 4, raising=False)
+@pytest.fixture
+def rows_filtered(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many rows were added to a filter (by scan, growth or write), counted."""
     added: list[int] = [0]
     add_row = journal_module._Holds.add_row
 
@@ -410,6 +403,20 @@ def test_the_filter_grows_a_page_of_rows_per_commit_and_misses_no_row_meanwhile(
         add_row(holds, issuer, nonce, nid)  # type: ignore[arg-type]
 
     monkeypatch.setattr(journal_module._Holds, "add_row", counting_add_row)
+    return added
+
+
+def test_the_filter_grows_a_page_of_rows_per_commit_and_misses_no_row_meanwhile(
+    tmp_path: Path, alice: Party, bob: Party, monkeypatch: pytest.MonkeyPatch, rows_filtered: list[int]
+) -> None:
+    """A full filter grows without rescanning the journal inside one commit (a million rows stalled a
+    commit for about a second): each commit scans at most a page of older rows into the larger filter,
+    whatever it writes itself, and every row written before, during and after the growth is found all
+    along, also by a reopen."""
+    monkeypatch.setattr(journal_module, "_HOLDS_MIN_BITS_LOG2", 8)  # full at 16 keys: several doublings
+    monkeypatch.setattr(journal_module, "_HOLDS_MAX_BITS_LOG2", 12)
+    monkeypatch.setattr(journal_module, "_HOLDS_GROW_ROWS", 4, raising=False)
+    added = rows_filtered
     mine = offers(alice, bob, 198)
     # One row, then ten, in turn: growths happen during both kinds of commit.
     writes = [part for i in range(0, 198, 11) for part in (mine[i : i + 1], mine[i + 1 : i + 11])]
@@ -443,21 +450,14 @@ def test_the_filter_grows_a_page_of_rows_per_commit_and_misses_no_row_meanwhile(
 
 
 def test_a_journaled_filter_is_loaded_at_open_and_only_the_rows_after_it_scanned(
-    tmp_path: Path, alice: Party, bob: Party, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, alice: Party, bob: Party, rows_filtered: list[int]
 ) -> None:
     """The filter a node journals with its snapshot (``filter_meta``) is loaded at the next open, which
     scans only the rows written after it -- not every row the journal ever held -- and still finds every
     row by (issuer, nonce) and by negotiation, and answers what it does not hold without a query (the
     same hash key: the journal's). A filter naming a row the journal does not hold there (an older copy,
     a truncated file) is ignored: every row scanned, as before."""
-    scanned: list[int] = [0]
-    add_row = journal_module._Holds.add_row
-
-    def counting_add_row(holds: object, issuer: str, nonce: bytes, nid: bytes) -> None:
-        scanned[0] += 1
-        add_row(holds, issuer, nonce, nid)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(journal_module._Holds, "add_row", counting_add_row)
+    scanned = rows_filtered
     path = tmp_path / "peer.db"
     before, after = offers(alice, bob, 150), offers(alice, bob, 7)
     absent = [alice.offer(bob) for _ in range(100)]  # signed, never journaled

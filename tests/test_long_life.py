@@ -347,6 +347,21 @@ def test_an_escrow_resumed_from_its_snapshot_refuses_what_a_full_replay_refuses(
         replayed.close()
 
 
+def _spoiled(good: list[Any]) -> list[list[Any]]:
+    """A snapshot's meta value altered (a bit of its pickle), misplaced (naming the row before its
+    own), and of another build (its fingerprint)."""
+    return [
+        [*good[:6], good[6][:-1] + bytes([good[6][-1] ^ 1])],
+        [good[0], good[1] - 1, *good[2:]],
+        [good[0], good[1], good[2], "0" * 64, *good[4:]],
+    ]
+
+
+def _put_meta(path: Path, key: str, value: Any) -> None:
+    with Journal.open(path, durability="normal") as journal:
+        journal.put_meta(key, value)
+
+
 def test_a_snapshot_not_this_escrows_is_never_unpickled(tmp_path: Path) -> None:
     """A snapshot whose MAC does not check (altered, or written under another key), one whose journal
     no longer holds the statement it ends with, or one of another build: ignored, the whole journal
@@ -362,17 +377,12 @@ def test_a_snapshot_not_this_escrows_is_never_unpickled(tmp_path: Path) -> None:
     with Journal.open(path, durability="normal") as journal:
         good = journal.get_meta(META_ESCROW_SNAPSHOT)
     assert good is not None
-    bad_data = [*good[:6], good[6][:-1] + bytes([good[6][-1] ^ 1])]
-    bad_position = [good[0], good[1] - 1, *good[2:]]
-    other_build = [good[0], good[1], good[2], "0" * 64, *good[4:]]
-    for bad in (bad_data, bad_position, other_build):
-        with Journal.open(path, durability="normal") as journal:
-            journal.put_meta(META_ESCROW_SNAPSHOT, bad)
+    for bad in _spoiled(good):
+        _put_meta(path, META_ESCROW_SNAPSHOT, bad)
         node = escrow_node(parties[2], clock, path, snapshot_every=0)
         assert node.resumed_from is None and node.escrow.ledger_size == ledger
         node.journal.close()
-    with Journal.open(path, durability="normal") as journal:
-        journal.put_meta(META_ESCROW_SNAPSHOT, good)
+    _put_meta(path, META_ESCROW_SNAPSHOT, good)
     node = escrow_node(parties[2], clock, path)
     assert node.resumed_from == good[1] and node.escrow.ledger_size == ledger
     node.close()
@@ -613,18 +623,13 @@ def test_a_snapshot_not_this_peers_is_never_unpickled(tmp_path: Path) -> None:
     whole = peer_node(bob, clock, path, snapshot_every=0)
     expected = _memory(whole.peer)
     whole.journal.close()
-    bad_data = [*good[:6], good[6][:-1] + bytes([good[6][-1] ^ 1])]
-    bad_position = [good[0], good[1] - 1, *good[2:]]
-    other_build = [good[0], good[1], good[2], "0" * 64, *good[4:]]
-    for bad in (bad_data, bad_position, other_build):
-        with Journal.open(path, durability="normal") as journal:
-            journal.put_meta(META_PEER_SNAPSHOT, bad)
+    for bad in _spoiled(good):
+        _put_meta(path, META_PEER_SNAPSHOT, bad)
         node = peer_node(bob, clock, path, snapshot_every=0)
         assert node.peer.resumed_from is None
         _same(node.peer, expected)
         node.journal.close()
-    with Journal.open(path, durability="normal") as journal:
-        journal.put_meta(META_PEER_SNAPSHOT, good)
+    _put_meta(path, META_PEER_SNAPSHOT, good)
     node = peer_node(bob, clock, path)
     assert node.peer.resumed_from == good[1]
     _same(node.peer, expected)
