@@ -607,10 +607,13 @@ def test_a_peer_resumed_from_its_snapshot_holds_what_a_full_replay_holds(
     again.journal.close()
 
 
-def test_a_snapshot_not_this_peers_is_never_unpickled(tmp_path: Path) -> None:
+def test_a_snapshot_not_this_peers_is_never_unpickled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A peer's snapshot whose MAC does not check (altered, or written under another key), one whose
     journal no longer holds the statement it ends with, one of another build, or one taken under
-    another setup (another context): ignored, the whole journal replayed, the same memory."""
+    another setup (another context): ignored, the whole journal replayed, the same memory. One whose
+    chain, resumed, does not end where the journal's does: the whole journal replayed, the same memory."""
     clock = FixedClock()
     alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
     path = tmp_path / "bob.db"
@@ -632,6 +635,12 @@ def test_a_snapshot_not_this_peers_is_never_unpickled(tmp_path: Path) -> None:
     _put_meta(path, META_PEER_SNAPSHOT, good)
     node = peer_node(bob, clock, path)
     assert node.peer.resumed_from == good[1]
+    _same(node.peer, expected)
+    node.journal.close()
+    with monkeypatch.context() as patched:
+        patched.setattr(Peer, "_resumed_as_journaled", lambda self, journal: False)
+        node = peer_node(bob, clock, path)
+    assert node.peer.resumed_from is None
     _same(node.peer, expected)
     node.journal.close()
     node = peer_node(bob, clock, path, context=[escrow.mandate_vs.envelope])  # another setup

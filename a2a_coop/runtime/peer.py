@@ -634,7 +634,12 @@ class Peer:
         # Snapshots of what memory holds (a2a_coop.runtime.snapshot): when the next is due, the journal
         # position of the one this start resumed from, and the last write staged (a snapshot is taken
         # only once it is durable: memory then holds exactly what the journal does).
-        self._cadence = snapshot.Cadence(snapshot_every if forget and isinstance(journal, Journal) else 0)
+        # Only a peer that forgets (a reader holding everything replays all) on a Journal, whose verifier
+        # is ours (a simulation's engine makes its own: reference_agents.engine).
+        own_verifier = type(self)._make_verifier is Peer._make_verifier
+        self._cadence = snapshot.Cadence(
+            snapshot_every if forget and isinstance(journal, Journal) and own_verifier else 0
+        )
         self.resumed_from: int | None = None
         self._last_ticket: Any = None
         resumed = self._snapshot_held(journal, mandate, context) if self._cadence.every else None
@@ -3001,6 +3006,7 @@ class Peer:
         held = list(self.context)
         if self.resumed_from is not None:  # what the snapshot held goes too: rebuilt from the journal
             self._contracted_with, self._settled_with, self.resumed_from = {}, set(), None
+            self._deferred, self._held_answers = {}, set()
         self.verifier = self._new_verifier()
         for env in held:
             self.verifier.accept(env)
@@ -3017,7 +3023,7 @@ class Peer:
         """What the journal's snapshot holds, if it has one this start can use (a2a_coop.runtime.snapshot:
         ours, of this build and setup, ending with the statement the journal holds where it says); else
         None, and the whole journal is replayed."""
-        if not isinstance(journal, Journal) or type(self)._make_verifier is not Peer._make_verifier:
+        if not isinstance(journal, Journal):
             return None
         loaded = snapshot.read(
             journal,
