@@ -50,8 +50,11 @@ escrow's) aside with SQLite's backup API, and once it is done a fresh child per 
 would -- :meth:`PeerNode.open <a2a_coop.runtime.node.PeerNode.open>` (journal ``durability="full"``), an
 :class:`~a2a_coop.runtime.node.EscrowNode` on the settling clock's last reading -- and answers one status or
 balance query: the seconds (wall and CPU) from the call to the answer, and the journal rows the open read.
-The escrow's copy is opened twice: from its snapshot (a2a_coop.runtime.snapshot), and replaying it all as
-before snapshots (``escrow_restart_full_replay_...``, ``EscrowNode(snapshot_every=0)``).
+Each copy is opened twice: from its snapshot (a2a_coop.runtime.snapshot), and replaying it all as before
+snapshots (``restart_full_replay_...``, ``PeerNode.open(snapshot_every=0)``;
+``escrow_restart_full_replay_...``, ``EscrowNode(snapshot_every=0)``). The settling child's Bob journals
+snapshots as a served peer does (every 6,000 statements): a copy taken between two, as a kill -9 leaves
+a journal, replays the statements after the last.
 The last line printed is one JSON object.
 """
 
@@ -281,14 +284,17 @@ def restart_child(role: str, directory: Path) -> dict[str, Any]:
             yield row
 
     journal_module.Journal.statements = counted  # type: ignore[method-assign]
-    if role == "peer":
+    if role in ("peer", "peer-full"):
+        from a2a_coop.runtime import snapshot as snapshot_module
         from a2a_coop.runtime.node import PeerNode
         from benchmarks.trade import Setup
 
         setup = Setup.load(directory.parent / "setup.json")
         key, mandate = setup.key("bob"), setup.mandates["bob"]
+        # "peer-full": as before snapshots (a2a_coop.runtime.snapshot), the whole journal replayed.
+        every = 0 if role == "peer-full" else snapshot_module.EVERY_ROWS
         start, cpu = time.perf_counter(), time.process_time()
-        node = PeerNode.open(key, mandate, directory / "bob.db")
+        node = PeerNode.open(key, mandate, directory / "bob.db", snapshot_every=every)
         node.peer.status()
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         node.journal.close()
@@ -321,11 +327,11 @@ def restart_child(role: str, directory: Path) -> dict[str, Any]:
 
 
 def run_restarts(directory: Path, role: str, points: Sequence[int], prefix: str) -> dict[str, Any]:
-    """The restart figures of the journals the settling child copied aside, each from a fresh child; for
-    the escrow, also with the whole journal replayed (``..._full_replay_...``: as before snapshots), from
-    the same copy, the same run."""
+    """The restart figures of the journals the settling child copied aside, each from a fresh child; also
+    with the whole journal replayed (``..._full_replay_...``: as before snapshots), from the same copy,
+    the same run."""
     out: dict[str, Any] = {}
-    roles = {"": role, "full_replay_": "escrow-full"} if role == "escrow" else {"": role}
+    roles = {"": role, "full_replay_": f"{role}-full"}
     for point in sorted(points):
         for kind, child_role in roles.items():
             raw = run_child(directory / f"restart-{point}", "--restart-child", child_role)
@@ -556,13 +562,7 @@ def table(result: dict[str, Any]) -> str:
             f"{result['settled_trades_per_s']:.0f} trades/s; statements held at the end: "
             f"{result['settled_held_statements']}",
         ]
-        lines += [
-            f"  restart (PeerNode.open of Bob's journal to its first status) after {p:>7,} settled  "
-            f"{result[f'restart_s_after_{_k(p)}_settled']:>8.3f} s "
-            f"({result[f'restart_cpu_s_after_{_k(p)}_settled']:.3f} s CPU, "
-            f"{result[f'restart_rows_read_after_{_k(p)}_settled']:,} journal rows replayed)"
-            for p in points
-        ]
+        lines += _restart_lines(result, "", "PeerNode.open of Bob's journal to its first status", points)
     escrow_points = result.get("escrow_settled_points")
     if escrow_points:
         lo = escrow_points[0]
@@ -584,14 +584,7 @@ def table(result: dict[str, Any]) -> str:
             f"({result['escrow_settled_forgotten_contracts']:,} contracts forgotten); journal "
             f"{result['escrow_journal_bytes_per_trade']:,} B per trade",
         ]
-        for kind, how in (("", "from its snapshot"), ("full_replay_", "replaying it all")):
-            lines += [
-                f"  restart (EscrowNode open to its first balance, {how}) after {p:>7,} settled  "
-                f"{result[f'escrow_restart_{kind}s_after_{_k(p)}_settled']:>8.3f} s "
-                f"({result[f'escrow_restart_{kind}cpu_s_after_{_k(p)}_settled']:.3f} s CPU, "
-                f"{result[f'escrow_restart_{kind}rows_read_after_{_k(p)}_settled']:,} journal rows replayed)"
-                for p in escrow_points
-            ]
+        lines += _restart_lines(result, "escrow_", "EscrowNode open to its first balance", escrow_points)
     idle = "met" if result["idle_target_met"] else "NOT met"
     delta = "met" if result["delta_target_met"] else "NOT met"
     lines += [
@@ -608,6 +601,20 @@ def table(result: dict[str, Any]) -> str:
         met = "met" if result["escrow_settled_ratio_target_met"] else "NOT met"
         lines.append(f"HEADLINE {key} {result[key]:.3f} (target <= {SETTLED_RATIO_TARGET}: {met})")
     return "\n".join(lines)
+
+
+def _restart_lines(result: dict[str, Any], prefix: str, what: str, points: Sequence[int]) -> list[str]:
+    """The restart figures under keys that start with ``prefix``: from the snapshot, then replaying all."""
+    lines = []
+    for kind, how in (("", "from its snapshot"), ("full_replay_", "replaying it all")):
+        lines += [
+            f"  restart ({what}, {how}) after {p:>7,} settled  "
+            f"{result[f'{prefix}restart_{kind}s_after_{_k(p)}_settled']:>8.3f} s "
+            f"({result[f'{prefix}restart_{kind}cpu_s_after_{_k(p)}_settled']:.3f} s CPU, "
+            f"{result[f'{prefix}restart_{kind}rows_read_after_{_k(p)}_settled']:,} journal rows replayed)"
+            for p in points
+        ]
+    return lines
 
 
 def _points(

@@ -96,11 +96,12 @@ class Cluster:
         if name == "escrow":
             fund = [f"--fund={who.did}={FUNDS}" for who in (self.alice, self.bob)]
             argv = ["escrow", "serve", *self.escrow.files(), "--port", str(self.escrow_port), *fund]
-            # A snapshot of its memory every 40 statements (a few trades; served: 6,000): most of its
-            # restarts resume from one and replay what came after it (a2a_coop.runtime.snapshot).
-            argv += ["--tick-ms", "200", "--snapshot-every", "40"]
+            argv += ["--tick-ms", "200"]
         else:
             argv = ["serve", *self.bob.files(), "--port", str(self.bob_port), "--escrow", self.escrow_target]
+        # A snapshot of its memory every 40 statements (a few trades; served: 6,000): most of its
+        # restarts resume from one and replay what came after it (a2a_coop.runtime.snapshot).
+        argv += ["--snapshot-every", "40"]
         for attempt in range(20):  # the port may linger a moment after a kill
             server = start_server(name, argv, log)
             try:
@@ -126,6 +127,16 @@ class Cluster:
             argv += ["--give", "code-review:500", "--want", "copy-editing:450", "--bond", str(BOND)]
             argv += ["--count", str(TRADES_PER_RUN)]
         return argv
+
+    def resumed_from_snapshots(self) -> dict[str, int]:
+        """How many starts of each server resumed from a snapshot, as their logs say."""
+        said = {"escrow": "escrow: resumed from its snapshot", "bob": "peer: resumed from its snapshot"}
+        return {
+            name: sum(
+                log.read_text(errors="replace").count(line) for log in self.directory.glob(f"{name}-*.log")
+            )
+            for name, line in said.items()
+        }
 
     def kill(self, name: str) -> None:
         server = self.servers.pop(name)
@@ -290,6 +301,7 @@ def run(kills: int, seed: int, directory: Path) -> dict[str, Any]:
         **counts,
         "victims": dict(victims),
         "resumes": resumes,
+        "resumed_from_snapshots": cluster.resumed_from_snapshots(),
         "settle_seconds": round(settle_s, 1),
         "settle_resumes": settle_resumes,
         "last_resume_said": last_said,
@@ -306,6 +318,8 @@ def render(summary: dict[str, Any]) -> str:
         f"crash campaign: {summary['kills']} SIGKILLs (seed {summary['seed']}; {victims}), "
         f"{summary['resumes']} resumes, {summary['seconds']} s; escrow, bob and alice's client as "
         "processes on 127.0.0.1",
+        "server starts resumed from a snapshot: "
+        + ", ".join(f"{name} {n}" for name, n in summary["resumed_from_snapshots"].items()),
         "",
     ]
     lines += [f"  {k:<20} {summary[k]:>6}" for k in ("kills", "trades", *keys)]

@@ -392,16 +392,9 @@ def test_reads_of_what_is_not_held_skip_the_query_and_never_miss_a_row(
         assert reader.by_nonce(alice.did, absent[1].statement.header.nonce) is None
 
 
-def test_the_filter_grows_a_page_of_rows_per_commit_and_misses_no_row_meanwhile(
-    tmp_path: Path, alice: Party, bob: Party, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A full filter grows without rescanning the journal inside one commit (a million rows stalled a
-    commit for about a second): each commit scans at most a page of older rows into the larger filter,
-    whatever it writes itself, and every row written before, during and after the growth is found all
-    along, also by a reopen."""
-    monkeypatch.setattr(journal_module, "_HOLDS_MIN_BITS_LOG2", 8)  # full at 16 keys: several doublings
-    monkeypatch.setattr(journal_module, "_HOLDS_MAX_BITS_LOG2", 12)
-    monkeypatch.setattr(journal_module, "_HOLDS_GROW_ROWS", 4, raising=False)
+@pytest.fixture
+def rows_filtered(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many rows were added to a filter (by scan, growth or write), counted."""
     added: list[int] = [0]
     add_row = journal_module._Holds.add_row
 
@@ -410,6 +403,20 @@ def test_the_filter_grows_a_page_of_rows_per_commit_and_misses_no_row_meanwhile(
         add_row(holds, issuer, nonce, nid)  # type: ignore[arg-type]
 
     monkeypatch.setattr(journal_module._Holds, "add_row", counting_add_row)
+    return added
+
+
+def test_the_filter_grows_a_page_of_rows_per_commit_and_misses_no_row_meanwhile(
+    tmp_path: Path, alice: Party, bob: Party, monkeypatch: pytest.MonkeyPatch, rows_filtered: list[int]
+) -> None:
+    """A full filter grows without rescanning the journal inside one commit (a million rows stalled a
+    commit for about a second): each commit scans at most a page of older rows into the larger filter,
+    whatever it writes itself, and every row written before, during and after the growth is found all
+    along, also by a reopen."""
+    monkeypatch.setattr(journal_module, "_HOLDS_MIN_BITS_LOG2", 8)  # full at 16 keys: several doublings
+    monkeypatch.setattr(journal_module, "_HOLDS_MAX_BITS_LOG2", 12)
+    monkeypatch.setattr(journal_module, "_HOLDS_GROW_ROWS", 4, raising=False)
+    added = rows_filtered
     mine = offers(alice, bob, 198)
     # One row, then ten, in turn: growths happen during both kinds of commit.
     writes = [part for i in range(0, 198, 11) for part in (mine[i : i + 1], mine[i + 1 : i + 11])]
@@ -440,6 +447,47 @@ def test_the_filter_grows_a_page_of_rows_per_commit_and_misses_no_row_meanwhile(
     with Journal.open(tmp_path / "peer.db") as reopened:
         for vs in mine:
             assert reopened.by_nonce(vs.issuer, vs.statement.header.nonce) == vs.digest
+
+
+def test_a_journaled_filter_is_loaded_at_open_and_only_the_rows_after_it_scanned(
+    tmp_path: Path, alice: Party, bob: Party, rows_filtered: list[int]
+) -> None:
+    """The filter a node journals with its snapshot (``filter_meta``) is loaded at the next open, which
+    scans only the rows written after it -- not every row the journal ever held -- and still finds every
+    row by (issuer, nonce) and by negotiation, and answers what it does not hold without a query (the
+    same hash key: the journal's). A filter naming a row the journal does not hold there (an older copy,
+    a truncated file) is ignored: every row scanned, as before."""
+    scanned = rows_filtered
+    path = tmp_path / "peer.db"
+    before, after = offers(alice, bob, 150), offers(alice, bob, 7)
+    absent = [alice.offer(bob) for _ in range(100)]  # signed, never journaled
+    with Journal.open(path) as j:
+        j.record_outgoing_many(before, at_ms=1)
+        j.record_batch([], at_ms=2, meta=j.filter_meta())  # as a node's snapshot does
+        j.record_outgoing_many(after, at_ms=3)
+        stored = j.get_meta(journal_module.META_FILTER)
+    scanned[0] = 0
+    with Journal.open(path) as j:
+        assert scanned[0] == len(after)  # not 157
+        queries: list[str] = []
+        j.by_digest(before[0].digest)
+        assert j._reader is not None
+        j._reader.set_trace_callback(queries.append)
+        for vs in absent:
+            assert j.by_nonce(vs.issuer, vs.statement.header.nonce) is None
+            assert j.negotiation(vs.negotiation_id) == []
+        j._reader.set_trace_callback(None)
+        assert len(queries) < 10, queries  # of 200 lookups
+        for vs in (*before, *after):
+            assert j.by_nonce(vs.issuer, vs.statement.header.nonce) == vs.digest
+            assert j.negotiation(vs.negotiation_id) == [vs.envelope]
+        misplaced = [stored[0], stored[1], after[0].digest, *stored[3:]]
+        j.put_meta(journal_module.META_FILTER, misplaced)
+    scanned[0] = 0
+    with Journal.open(path) as j:
+        assert scanned[0] == len(before) + len(after)
+        for vs in (*before, *after):
+            assert j.by_nonce(vs.issuer, vs.statement.header.nonce) == vs.digest
 
 
 def test_an_unsigned_candidate_is_refused(journal: Journal, alice: Party, bob: Party) -> None:

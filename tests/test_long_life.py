@@ -9,22 +9,29 @@ not grant again)."""
 
 from __future__ import annotations
 
+import inspect
+import itertools
 import shutil
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import pytest
+from google.protobuf import message
 from peers import escrow_node, make_peer, peer_node
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.mandate import _Expiring
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate
 from a2a_coop.runtime.journal import Journal
-from a2a_coop.runtime.node import EscrowNode
-from a2a_coop.runtime.snapshot import META_ESCROW_SNAPSHOT
+from a2a_coop.runtime.node import EscrowNode, EscrowWitness, PeerNode
+from a2a_coop.runtime.peer import Peer
+from a2a_coop.runtime.snapshot import META_ESCROW_SNAPSHOT, META_PEER_SNAPSHOT
 from a2a_coop.runtime.strangers import (
     META_DEALINGS,
     META_VOUCHED,
@@ -34,7 +41,7 @@ from a2a_coop.runtime.strangers import (
     StrangerQuota,
 )
 from a2a_coop.runtime.trade import run_trade
-from a2a_coop.testing import FixedClock, Party, derive
+from a2a_coop.testing import FixedClock, LocalEscrow, Party, derive
 
 PERIOD = STRANGER_PERIOD_MS
 
@@ -340,6 +347,21 @@ def test_an_escrow_resumed_from_its_snapshot_refuses_what_a_full_replay_refuses(
         replayed.close()
 
 
+def _spoiled(good: list[Any]) -> list[list[Any]]:
+    """A snapshot's meta value altered (a bit of its pickle), misplaced (naming the row before its
+    own), and of another build (its fingerprint)."""
+    return [
+        [*good[:6], good[6][:-1] + bytes([good[6][-1] ^ 1])],
+        [good[0], good[1] - 1, *good[2:]],
+        [good[0], good[1], good[2], "0" * 64, *good[4:]],
+    ]
+
+
+def _put_meta(path: Path, key: str, value: Any) -> None:
+    with Journal.open(path, durability="normal") as journal:
+        journal.put_meta(key, value)
+
+
 def test_a_snapshot_not_this_escrows_is_never_unpickled(tmp_path: Path) -> None:
     """A snapshot whose MAC does not check (altered, or written under another key), one whose journal
     no longer holds the statement it ends with, or one of another build: ignored, the whole journal
@@ -355,17 +377,12 @@ def test_a_snapshot_not_this_escrows_is_never_unpickled(tmp_path: Path) -> None:
     with Journal.open(path, durability="normal") as journal:
         good = journal.get_meta(META_ESCROW_SNAPSHOT)
     assert good is not None
-    bad_data = [*good[:6], good[6][:-1] + bytes([good[6][-1] ^ 1])]
-    bad_position = [good[0], good[1] - 1, *good[2:]]
-    other_build = [good[0], good[1], good[2], "0" * 64, *good[4:]]
-    for bad in (bad_data, bad_position, other_build):
-        with Journal.open(path, durability="normal") as journal:
-            journal.put_meta(META_ESCROW_SNAPSHOT, bad)
+    for bad in _spoiled(good):
+        _put_meta(path, META_ESCROW_SNAPSHOT, bad)
         node = escrow_node(parties[2], clock, path, snapshot_every=0)
         assert node.resumed_from is None and node.escrow.ledger_size == ledger
         node.journal.close()
-    with Journal.open(path, durability="normal") as journal:
-        journal.put_meta(META_ESCROW_SNAPSHOT, good)
+    _put_meta(path, META_ESCROW_SNAPSHOT, good)
     node = escrow_node(parties[2], clock, path)
     assert node.resumed_from == good[1] and node.escrow.ledger_size == ledger
     node.close()
@@ -392,3 +409,240 @@ def test_a_journal_of_the_previous_version_opens_and_gets_a_snapshot(tmp_path: P
     node = escrow_node(parties[2], clock, path)
     assert node.resumed_from is not None and node.escrow.ledger_size == ledger
     node.close()
+
+
+# --- a peer's restart, likewise ------------------------------------------------------------------------
+
+
+def _norm(obj: Any, seen: set[int]) -> Any:
+    """``obj`` as plain data, to compare two memories: statements by digest, protobuf messages by their
+    bytes, functions by name, objects by type and attributes (dicts and lists in their order, sets
+    sorted); the journal and the clock left out (a restart attaches them again). ``seen``: the objects
+    being normalised further up (a cycle back to one is named, not followed)."""
+    if obj is None or isinstance(obj, (bool, int, float, str, bytes, Enum)):
+        return obj
+    if isinstance(obj, VerifiedStatement):
+        return ("statement", obj.digest)
+    if isinstance(obj, message.Message):
+        return (type(obj).__name__, obj.SerializeToString(deterministic=True))
+    if isinstance(obj, (Journal, FixedClock)) or (callable(obj) and not hasattr(obj, "__dict__")):
+        return ("live", getattr(obj, "__qualname__", type(obj).__name__))
+    if inspect.ismethod(obj) or inspect.isfunction(obj):
+        return ("function", obj.__qualname__)
+    if id(obj) in seen:
+        return ("cycle", type(obj).__name__)
+    seen.add(id(obj))
+    try:
+        return _norm_within(obj, seen)
+    finally:
+        seen.discard(id(obj))
+
+
+def _norm_within(obj: Any, seen: set[int]) -> Any:
+    if isinstance(obj, _Expiring):  # what it holds; where its sums stand (the last time asked) is a cache
+        return ("expiring", [(k, e.value, e.until, e.buckets) for k, e in sorted(obj.items.items())])
+    if isinstance(obj, (set, frozenset)):
+        return ("set", sorted((_norm(x, seen) for x in obj), key=repr))
+    if isinstance(obj, (list, tuple, deque)):
+        return ("sequence", [_norm(x, seen) for x in obj])
+    state: dict[str, Any] = {}
+    if isinstance(obj, dict):
+        state["items"] = [(_norm(k, seen), _norm(v, seen)) for k, v in obj.items()]
+    attrs = dict(getattr(obj, "__dict__", {}))
+    for cls in type(obj).__mro__:
+        for name in getattr(cls, "__slots__", ()):
+            if hasattr(obj, name):
+                attrs[name] = getattr(obj, name)
+    for name, value in attrs.items():
+        if name not in _LIVE:
+            state[name] = _norm(value, seen)
+    return (type(obj).__name__, state)
+
+
+# What a start attaches again, and what counts work rather than holds knowledge.
+_LIVE = {
+    "journal", "archive", "clock", "nonce", "lock", "strategy", "reputation", "on_fork", "deals_with",
+    "_checked", "resumed_from", "_cadence", "_last_ticket", "forgotten", "_context_digests", "restore",
+    "_secret",  # a hash key, random at every start
+}  # fmt: skip
+
+
+def _memory(peer: Peer) -> Any:
+    return _norm(peer, set())
+
+
+def _differences(a: Any, b: Any, path: str = "") -> list[str]:
+    """Where two normalised memories differ (the first few)."""
+    if type(a) is not type(b) or not isinstance(a, (tuple, list, dict)):
+        return [] if a == b else [f"{path}: {a!r:.120} != {b!r:.120}"]
+    if isinstance(a, dict):
+        out = [f"{path}.{k}: only one has it" for k in set(a) ^ set(b)]
+        for k in a.keys() & b.keys():
+            out += _differences(a[k], b[k], f"{path}.{k}")
+        return out[:20]
+    if len(a) != len(b):
+        return [f"{path}: {len(a)} != {len(b)} entries"]
+    out = []
+    for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        out += _differences(x, y, f"{path}[{i}]")
+    return out[:20]
+
+
+def _same(peer: Peer, other: Peer | Any) -> None:
+    """``peer`` holds what ``other`` (a peer, or what :func:`_memory` made of one) does; else where not."""
+    found = _differences(_memory(peer), other if isinstance(other, tuple) else _memory(other))
+    assert not found, "\n".join(found)
+
+
+def _peer_crash(node: PeerNode) -> None:
+    """As kill -9 leaves a peer: the journal as it is, no snapshot at close."""
+    node.journal.close()
+
+
+def _alice(path: Path, clock: FixedClock, alice: Party, **kw: Any) -> Peer:
+    """Alice on her journal at ``path`` (random nonces: two of her can go on from one journal)."""
+    journal = Journal.open(path, durability="normal")
+    return Peer(alice.agent.key, alice.mandate_vs.envelope, journal=journal, clock=lambda: clock.now_ms, **kw)
+
+
+def _nonces(name: str) -> Callable[[], bytes]:
+    """Nonces of their own, the same for two peers given the same ``name`` (two runs sign alike)."""
+    counter = itertools.count()
+    return lambda: derive(f"nonce/{name}/{next(counter)}", 16)
+
+
+def _trading(path: Path, clock: FixedClock, alice: Party, bob: Party, **kw: Any) -> tuple[Peer, PeerNode]:
+    a = _alice(path.with_name("alice.db"), clock, alice, context=kw.get("context", []))
+    return a, peer_node(bob, clock, path, **kw)
+
+
+def _settled(a: Peer, node: PeerNode, alice: Party, bob: Party, *, n: int) -> None:
+    for _ in range(n):
+        neg = run_trade(a, node, bob.did, alice.proposal())
+        assert a.negotiation(neg.id).state is State.FULFILLED
+        alice.clock.advance(1_000)
+
+
+def _bonded(a: Peer, node: PeerNode, alice: Party, bob: Party, escrow: LocalEscrow, *, n: int) -> None:
+    """``n`` trades bonded at ``escrow`` (its Stamps, BondLocks and Releases relayed), settled."""
+    for _ in range(n):
+        terms = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+        neg = run_trade(a, node, bob.did, terms, escrow=escrow)  # type: ignore[arg-type]
+        assert a.negotiation(neg.id).state is State.FULFILLED
+        alice.clock.advance(1_000)
+        escrow.tick()
+
+
+def _left_open(a: Peer, node: PeerNode, alice: Party, bob: Party) -> None:
+    """An Offer Bob accepts, whose trade Alice carries no further: open at Bob's."""
+    first = a.propose(bob.did, alice.proposal())
+    a.on_replies(node.exchange(first.envelope, a.send_context()))
+    alice.clock.advance(1_000)
+
+
+@pytest.mark.req("CHN-002", "RPL-001")
+def test_a_peer_resumed_from_its_snapshot_holds_what_a_full_replay_holds(
+    tmp_path: Path, rows_replayed: dict[str, int]
+) -> None:
+    """Bob, served with an escrow witness, journals a snapshot every 40 rows over 16 settled trades (2
+    with Carol, first; 3 bonded at the escrow, its statements relayed) and two left open, then is
+    killed; restarted, he
+    resumes from his last snapshot and replays at most the rows after it, where a copy of the same
+    journal replayed whole reads them all -- and both hold the same memory, attribute for attribute.
+    Both trade on with Alice: Bob's chain goes on at the seq the journal ends at (Alice, who holds it,
+    takes his next statements: nothing signed twice), and they still hold the same. Closed cleanly, the
+    next start replays nothing."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={alice.did: 10**6, bob.did: 10**6})
+    path = tmp_path / "bob.db"
+    context = [escrow.mandate]
+    witness = EscrowWitness(escrow, escrow.did)  # type: ignore[arg-type]
+    a, node = _trading(path, clock, alice, bob, snapshot_every=40, context=context, witness=witness)
+    carol = Party("carol", clock)  # settles with Bob before any snapshot, then trades no more
+    _settled(make_peer(carol, clock), node, carol, bob, n=2)
+    _settled(a, node, alice, bob, n=8)
+    _bonded(a, node, alice, bob, escrow, n=3)
+    _left_open(a, node, alice, bob)
+    _settled(a, node, alice, bob, n=3)
+    _left_open(a, node, alice, bob)
+    assert node.journal.get_meta(META_PEER_SNAPSHOT) is not None
+    while (rows := node.journal.last_position()) is not None and rows[0] == node.peer._cadence.at:
+        _settled(a, node, alice, bob, n=1)  # statements after the last snapshot: a crash loses it
+    assert rows is not None
+    head = node.journal.chain_head(bob.did)
+    witness.close()
+    _peer_crash(node)
+    whole = tmp_path / "whole.db"
+    _copy(path, whole)
+    assert a.journal is not None
+    a.journal.close()  # type: ignore[attr-defined]
+    _copy(tmp_path / "alice.db", tmp_path / "twin.db")
+
+    rows_replayed["rows"] = 0
+    resumed = peer_node(bob, clock, path, snapshot_every=40, context=context)
+    assert resumed.peer.resumed_from is not None and 0 < rows_replayed["rows"] <= 40 + 7
+    rows_replayed["rows"] = 0
+    replayed = peer_node(bob, clock, whole, snapshot_every=0, context=context)
+    assert replayed.peer.resumed_from is None and rows_replayed["rows"] == rows[0]
+    try:
+        _same(resumed.peer, replayed.peer)
+        assert (resumed.peer.writer.next_seq, resumed.peer.writer.prev) == head
+        # Trading on, each with its own Alice holding Bob's chain so far: his next statements follow it.
+        a, twin = (_alice(tmp_path / name, clock, alice, context=context) for name in ("alice.db", "twin.db"))
+        a.nonce, twin.nonce = _nonces("alice-after"), _nonces("alice-after")
+        resumed.peer.nonce, replayed.peer.nonce = _nonces("bob-after"), _nonces("bob-after")
+        now = clock.now_ms
+        _settled(a, resumed, alice, bob, n=2)
+        clock.now_ms = now
+        _settled(twin, replayed, alice, bob, n=2)
+        assert resumed.peer.writer.next_seq == replayed.peer.writer.next_seq > head[0]
+        _same(resumed.peer, replayed.peer)
+    finally:
+        resumed.close()  # a snapshot at close
+        replayed.journal.close()
+    rows_replayed["rows"] = 0
+    again = peer_node(bob, clock, path, context=context)
+    assert again.peer.resumed_from is not None and rows_replayed["rows"] == 0
+    again.journal.close()
+
+
+def test_a_snapshot_not_this_peers_is_never_unpickled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A peer's snapshot whose MAC does not check (altered, or written under another key), one whose
+    journal no longer holds the statement it ends with, one of another build, or one taken under
+    another setup (another context): ignored, the whole journal replayed, the same memory. One whose
+    chain, resumed, does not end where the journal's does: the whole journal replayed, the same memory."""
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    path = tmp_path / "bob.db"
+    a, node = _trading(path, clock, alice, bob)
+    _settled(a, node, alice, bob, n=4)
+    node.close()
+    with Journal.open(path, durability="normal") as journal:
+        good = journal.get_meta(META_PEER_SNAPSHOT)
+    assert good is not None
+    whole = peer_node(bob, clock, path, snapshot_every=0)
+    expected = _memory(whole.peer)
+    whole.journal.close()
+    for bad in _spoiled(good):
+        _put_meta(path, META_PEER_SNAPSHOT, bad)
+        node = peer_node(bob, clock, path, snapshot_every=0)
+        assert node.peer.resumed_from is None
+        _same(node.peer, expected)
+        node.journal.close()
+    _put_meta(path, META_PEER_SNAPSHOT, good)
+    node = peer_node(bob, clock, path)
+    assert node.peer.resumed_from == good[1]
+    _same(node.peer, expected)
+    node.journal.close()
+    with monkeypatch.context() as patched:
+        patched.setattr(Peer, "_resumed_as_journaled", lambda self, journal: False)
+        node = peer_node(bob, clock, path)
+    assert node.peer.resumed_from is None
+    _same(node.peer, expected)
+    node.journal.close()
+    node = peer_node(bob, clock, path, context=[escrow.mandate_vs.envelope])  # another setup
+    assert node.peer.resumed_from is None
+    node.journal.close()

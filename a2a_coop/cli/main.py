@@ -377,7 +377,20 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
         metavar="DID",
         help="a principal our reputation view pre-trusts besides our own (repeatable)",
     )
+    _add_snapshot_every(p, "peer's")
     _add_dial_tls(p, "escrow-")
+
+
+def _add_snapshot_every(p: argparse.ArgumentParser, whose: str) -> None:
+    p.add_argument(
+        "--snapshot-every",
+        type=non_negative,
+        default=None,
+        metavar="N",
+        help=f"journal a snapshot of the {whose} memory once N statements were journaled since the last "
+        "one, and at exit: a restart replays only what came after it (default 6,000, more for a large "
+        "memory; 0: none, a restart replays the whole journal)",
+    )
 
 
 def _add_runtime_parsers(sub: Any) -> None:
@@ -528,15 +541,7 @@ def _add_runtime_parsers(sub: Any) -> None:
         default=500,
         help="how often, in milliseconds, time-driven rules (rulings, lapses) run (default 500)",
     )
-    e.add_argument(
-        "--snapshot-every",
-        type=non_negative,
-        default=None,
-        metavar="N",
-        help="journal a snapshot of the escrow's memory once N statements were journaled since the last "
-        "one, and at exit: a restart replays only what came after it (default 6,000, more for a large "
-        "memory; 0: none, a restart replays the whole journal)",
-    )
+    _add_snapshot_every(e, "escrow's")
     e.add_argument(
         "--conformance-faucet",
         type=positive,

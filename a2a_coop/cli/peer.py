@@ -218,6 +218,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             wait_ms = DEFAULT_LOCK_WAIT_MS if args.lock_wait_ms is None else args.lock_wait_ms
             witness = EscrowWitness(escrow, vs.statement.mandate.agent, lock_wait_s=wait_ms / 1000)
         limits = PeerLimits(rate_per_s=args.max_rate, burst=args.burst, in_flight=args.max_in_flight)
+        configure_logging()  # before the peer: what its start says about its snapshot is logged
         node = PeerNode(
             open_peer(
                 key,
@@ -233,6 +234,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
                     revocations=args.revocation_statements,
                 ),
                 newcomer_offers=NewcomerOffers(per_period=args.newcomer_offers),
+                **({} if args.snapshot_every is None else {"snapshot_every": args.snapshot_every}),
             ),
             journal,
             witness=witness,
@@ -240,7 +242,6 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         )
         stack.callback(node.close)  # before the escrow's channel closes: the witness drains first
         remember_run(journal, mandate, context)
-        configure_logging()
         if owed := node.witness_owed():  # what a crash may have kept from the escrow
             log.info("resubmitting %d unfinished contracts and our deliveries to the escrow", owed)
         extra = _conformance_control(node, args, tls)

@@ -161,7 +161,7 @@ class Verifier:
         self.as_signed = False
 
         # The book lays out each agent's budget periods by the mandate its statements name (a method,
-        # not a closure: an escrow's state is pickled whole into its snapshot, a2a_coop.runtime.snapshot).
+        # not a closure: a node pickles its verifier whole into its snapshot, a2a_coop.runtime.snapshot).
         self.exposure = ExposureBook(self._mandate_of)
         self.bound: dict[str, set[str]] = {}  # key -> principals it accepted a mandate from (KEY-007)
         # (issuer, contract) -> (seq, digest) of the attestation that counts: the lowest seq held (ATT-002).

@@ -82,8 +82,12 @@ negotiation whether it holds its statements -- and for a new one the answer is a
 journal keeps a Bloom filter (:class:`_Holds`) over the (issuer, nonce) pairs and negotiation ids of its
 rows, fed as rows are inserted and built from the file at open: "not held" is then certain without a
 query (a filter has no false negatives for rows this journal wrote or found at open, and one writer per
-file means there are no others), and only a "maybe" reads SQLite. Its hash is Python's own, keyed per
-process, so no peer can aim statements at chosen bits; it doubles as rows accumulate, keeping false
+file means there are no others), and only a "maybe" reads SQLite. Its hash is BLAKE2b under a random
+key of the journal's own (kept in its meta), so no peer can aim statements at chosen bits. A node
+journals the filter with each snapshot of its memory (:meth:`Journal.filter_meta`: its bits, and the
+position and digest of the last row they hold), and the next open scans only the rows after that
+position -- if the journal holds that row there; else every row, as before -- so an open does not grow
+with the journal's life. It doubles as rows accumulate, keeping false
 positives -- which cost a query, never a wrong answer -- near 1%, for three or four bytes of memory per
 row, up to 2 MiB (about a million keys). It grows without a stall: the full filter keeps answering
 while one twice its size is filled beside it from the file, a page of rows per commit (no commit
@@ -102,6 +106,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import sqlite3
 import threading
@@ -302,24 +307,33 @@ _HOLDS_GROW_SCAN: Final = (
     "SELECT s.id, i.did, s.nonce, s.negotiation_id FROM statements s JOIN issuers i ON i.id = s.issuer "
     "WHERE s.id > ? AND s.id <= ? ORDER BY s.id LIMIT ?"
 )
-_HASH_BITS: Final = (1 << 64) - 1
+# Journal meta: the filter's hash key (16 random bytes), and the filter as a node last journaled it:
+# [format, position of the last row it holds, that row's digest, log2 of its bits, keys, its bits].
+META_FILTER_KEY: Final = "journal/filter-key"
+META_FILTER: Final = "journal/filter"
+_FILTER_FORMAT: Final = 1
+_HOLDS_SCAN_AFTER: Final = _HOLDS_SCAN + " WHERE s.id > ?"
 
 
 class _Holds:
     """A Bloom filter over the journal's (issuer, nonce) pairs and negotiation ids (see the module
     docstring): :meth:`may_hold` False means certainly not held.
 
-    Two probes, the halves of Python's own hash of the key: SipHash, keyed per process (unless
-    PYTHONHASHSEED pins it), so nobody outside can aim statements at chosen bits, and run in C: the
-    filter costs less than one query per statement. Thread-safe enough for its use: a reader racing an
-    insert sees the row's bits either set (a query follows) or not yet set, when the row is not
-    committed either."""
+    Two probes, the halves of a 64-bit BLAKE2b of the key under the journal's secret ``hash_key``
+    (:data:`META_FILTER_KEY`), so nobody outside can aim statements at chosen bits, and the same in every
+    process, so the filter can be journaled and loaded again (:meth:`state`, :meth:`from_state`); in C:
+    the filter costs far less than one query per statement. Thread-safe enough for its use: a reader
+    racing an insert sees the row's bits either set (a query follows) or not yet set, when the row is
+    not committed either."""
 
-    __slots__ = ("_bits", "_capacity", "_last_negotiation", "_mask", "keys")
+    __slots__ = ("_bits", "_capacity", "_hash_key", "_last_negotiation", "_log2", "_mask", "keys")
 
-    def __init__(self, expected_keys: int) -> None:
-        log2 = max(_HOLDS_MIN_BITS_LOG2, (expected_keys * 2 * _HOLDS_BITS_PER_KEY).bit_length())
-        log2 = min(log2, _HOLDS_MAX_BITS_LOG2)
+    def __init__(self, expected_keys: int, hash_key: bytes, *, log2: int | None = None) -> None:
+        if log2 is None:
+            log2 = max(_HOLDS_MIN_BITS_LOG2, (expected_keys * 2 * _HOLDS_BITS_PER_KEY).bit_length())
+            log2 = min(log2, _HOLDS_MAX_BITS_LOG2)
+        self._log2 = log2
+        self._hash_key = hash_key
         self._mask = (1 << log2) - 1
         self._bits = bytearray(1 << (log2 - 3))
         # Keys it takes before it doubles; at its largest size it never does, and fills instead.
@@ -332,8 +346,36 @@ class _Holds:
     def full(self) -> bool:
         return 0 <= self._capacity < self.keys
 
+    def state(self) -> list[Any]:
+        """What :meth:`from_state` makes the same filter of: log2 of its size, its keys, its bits (not
+        copied: a copy of up to 2 MiB at each snapshot left the heap about 4.5 MB larger; bits set
+        meanwhile are rows after the position journaled with it, false positives at worst)."""
+        return [self._log2, self.keys, self._bits]
+
+    @classmethod
+    def from_state(cls, state: Any, hash_key: bytes) -> _Holds | None:
+        """The filter :meth:`state` described, or None if ``state`` describes none."""
+        if not isinstance(state, list) or len(state) != 3:
+            return None
+        log2, keys, bits = state
+        if not (isinstance(log2, int) and isinstance(keys, int) and isinstance(bits, bytes)):
+            return None
+        if not 3 <= log2 <= _HOLDS_MAX_BITS_LOG2 or len(bits) != 1 << (log2 - 3) or keys < 0:
+            return None
+        holds = cls(0, hash_key, log2=log2)
+        holds._bits[:] = bits
+        holds.keys = keys
+        return holds
+
+    def _hash(self, key: object) -> int:
+        if isinstance(key, tuple):  # (issuer, nonce)
+            data = key[0].encode() + b"\0" + key[1]
+        else:  # a negotiation id
+            data = b"\1" + key  # type: ignore[operator]
+        return int.from_bytes(hashlib.blake2b(data, digest_size=8, key=self._hash_key).digest(), "little")
+
     def add(self, key: object) -> None:
-        h = hash(key) & _HASH_BITS
+        h = self._hash(key)
         bits, mask = self._bits, self._mask
         a, b = h & mask, (h >> 32) & mask
         bit_a, bit_b = 1 << (a & 7), 1 << (b & 7)
@@ -343,7 +385,7 @@ class _Holds:
             self.keys += 1
 
     def may_hold(self, key: object) -> bool:
-        h = hash(key) & _HASH_BITS
+        h = self._hash(key)
         bits, mask = self._bits, self._mask
         a, b = h & mask, (h >> 32) & mask
         return bool(bits[a >> 3] & (1 << (a & 7)) and bits[b >> 3] & (1 << (b & 7)))
@@ -355,10 +397,21 @@ class _Holds:
             self._last_negotiation = negotiation_id
 
     @classmethod
-    def scan(cls, cur: sqlite3.Cursor, keys: int) -> _Holds:
-        """A filter over every row of the file, with room for twice ``keys`` keys (at open)."""
-        holds = cls(keys)
-        for issuer, nonce, negotiation_id in cur.execute(_HOLDS_SCAN):
+    def scan(cls, cur: sqlite3.Cursor, keys: int, hash_key: bytes) -> _Holds:
+        """A filter over every row of the file, with room for twice ``keys`` keys (at open), or, when the
+        journal's meta holds one (:data:`META_FILTER`) over its rows up to a position that holds the row
+        it names there, that one and the rows after it."""
+        stored = _unpack_meta(cur, META_FILTER)
+        after, holds = 0, None
+        if isinstance(stored, list) and len(stored) == 6 and stored[0] == _FILTER_FORMAT:
+            _, position, digest, *state = stored
+            row = cur.execute("SELECT digest FROM statements WHERE id = ?", (position,)).fetchone()
+            if isinstance(position, int) and row is not None and row[0] == digest:
+                holds = cls.from_state(state, hash_key)
+                after = position
+        if holds is None:
+            after, holds = 0, cls(keys, hash_key)
+        for issuer, nonce, negotiation_id in cur.execute(_HOLDS_SCAN_AFTER, (after,)):
             holds.add_row(issuer, nonce, negotiation_id)
         return holds
 
@@ -371,8 +424,8 @@ class _Growth:
 
     __slots__ = ("after", "holds", "upto")
 
-    def __init__(self, keys: int, upto: int) -> None:
-        self.holds = _Holds(keys)
+    def __init__(self, keys: int, upto: int, hash_key: bytes) -> None:
+        self.holds = _Holds(keys, hash_key)
         self.after = 0  # rows up to this id are in
         self.upto = upto
 
@@ -406,9 +459,12 @@ class Journal:
         # What the file holds, for reads of what is not there (the writer only: see the module docstring).
         self._holds: _Holds | None = None
         self._growth: _Growth | None = None  # the larger filter being filled, once this one is full
+        stored_key = _unpack_meta(self._cur, META_FILTER_KEY)
+        # The filter's hash key: the journal's, or a new one, journaled with the filter (filter_meta).
+        self._hash_key = stored_key if isinstance(stored_key, bytes) else os.urandom(16)
         if lock_fd is not None:
             rows = self._cur.execute("SELECT count(*) FROM statements").fetchone()[0]
-            self._holds = _Holds.scan(self._cur, rows)
+            self._holds = _Holds.scan(self._cur, rows, self._hash_key)
         self.path = path
         self.durability = durability
         self._failed: BaseException | None = None
@@ -739,7 +795,7 @@ class Journal:
                 return
             # Every row there is now is scanned; every row from this one on is added directly.
             upto = cur.execute("SELECT max(id) FROM statements").fetchone()[0] or 0
-            growth = self._growth = _Growth(holds.keys, upto)
+            growth = self._growth = _Growth(holds.keys, upto, self._hash_key)
         growth.holds.add_row(issuer, nonce, nid)
 
     def _grow(self, cur: sqlite3.Cursor) -> None:
@@ -751,6 +807,21 @@ class Journal:
         growth = self._growth
         if growth is not None and growth.step(cur):
             self._holds, self._growth = growth.holds, None
+
+    def filter_meta(self) -> dict[str, Any]:
+        """The filter as meta rows to journal (with a node's snapshot, in its commit): what the next open
+        loads instead of scanning the rows it holds (see the module docstring); none when there is no
+        filter, or one growing."""
+        with self._io:
+            holds = self._holds
+            if holds is None or self._growth is not None:
+                return {}
+            row = self._cur.execute("SELECT id, digest FROM statements ORDER BY id DESC LIMIT 1").fetchone()
+            if row is None:
+                return {}
+            # Every committed row up to here is in the filter (rows reach it before their insert).
+            filtered = [_FILTER_FORMAT, row[0], row[1], *holds.state()]
+        return {META_FILTER_KEY: self._hash_key, META_FILTER: filtered}
 
     def _maybe_held(self, key: object) -> bool:
         """False if the journal certainly holds no row with ``key``; True if it may."""
@@ -1198,6 +1269,11 @@ def _unlock(path: Path, fd: int) -> None:
         os.unlink(_lock_path(path))
     finally:
         os.close(fd)
+
+
+def _unpack_meta(cur: sqlite3.Cursor, key: str) -> Any:
+    row = cur.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else _unpack(row[0])
 
 
 def _configure(conn: sqlite3.Connection, durability: Durability) -> None:

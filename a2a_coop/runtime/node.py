@@ -489,6 +489,7 @@ class PeerNode:
         clock: Callable[[], int] = wall_clock_ms,
         witness: EscrowWitness | None = None,
         limits: PeerLimits | None = None,
+        snapshot_every: int = snapshot.EVERY_ROWS,
     ) -> PeerNode:
         """A node on the journal at ``journal_path`` (created if missing), replayed.
 
@@ -499,7 +500,9 @@ class PeerNode:
         """
         journal = Journal.open(journal_path)
         try:
-            peer = _replay(key, mandate, journal, context, strategy=strategy, clock=clock)
+            peer = _replay(
+                key, mandate, journal, context, strategy=strategy, clock=clock, snapshot_every=snapshot_every
+            )
             remember_run(journal, mandate, context)
         except BaseException:
             journal.close()  # a node that never started holds no lock on its journal
@@ -901,7 +904,12 @@ class PeerNode:
             self.peer.save_marks()  # RPC-016's revocation marks: a restart keeps them
         except JournalError:
             log.warning("peer: revocation marks not saved at close", exc_info=True)
-        self.journal.close()
+        try:
+            self.peer.save_snapshot()  # the next start replays nothing
+        except JournalError:  # a failed journal: the next start replays from the last snapshot
+            log.warning("peer: no snapshot at close", exc_info=True)
+        finally:
+            self.journal.close()
 
 
 # --- a serving escrow ----------------------------------------------------------------------
@@ -1016,10 +1024,9 @@ class EscrowNode:
         # has one this escrow can use (a2a_coop.runtime.snapshot), else from its first statement -- and a
         # contract over for good leaves memory once the journal holds it durably (_forget_durable), read
         # back from there on demand.
-        self._snapshot_at, self._snapshot_every = 0, self.snapshot_every
+        self._cadence = snapshot.Cadence(self.snapshot_every)
         self._diverged = False  # a journal write failed: memory may hold what the journal does not
         self.resumed_from: int | None = None  # the journal position of the snapshot this start resumed from
-        self._accepted_at = 0  # the verifier's count of statements taken at the last snapshot
         resumed = self._resume(clock(), shown) if forget and self.snapshot_every > 0 else None
         self.escrow = (
             resumed
@@ -1079,20 +1086,21 @@ class EscrowNode:
     def _resume(self, now_ms: int, shown: list[ShownBinding]) -> Escrow | None:
         """The escrow from the journal's snapshot and the statements after it, or None: no snapshot, or
         one this escrow cannot use (see a2a_coop.runtime.snapshot; the whole journal is replayed)."""
-        value = self.journal.get_meta(snapshot.META_ESCROW_SNAPSHOT)
-        if value is None:
+        live = {"archive": self.journal, "signer": self.signer}
+        loaded = snapshot.read(
+            self.journal,
+            snapshot.META_ESCROW_SNAPSHOT,
+            kind="escrow",
+            key=self._key,
+            setup=self._setup,
+            live=live,
+            expect=Escrow,
+        )
+        if loaded is None:
             return None
+        escrow: Escrow = loaded[0]
+        position = loaded[1]
         try:
-            loaded = snapshot.load(value, self.journal, self.signer, self._key, self._setup)
-            if loaded is None:
-                log.warning(
-                    "escrow: the journal's snapshot is not this escrow's, or of another build: ignored"
-                )
-                return None
-            escrow, position, digest = loaded
-            if self.journal.digest_at(position) != digest:
-                log.warning("escrow: the journal does not hold the statement its snapshot ends with: ignored")
-                return None
             escrow.resume(self.signer, self.journal, position, now_ms=now_ms, shown=shown)
         except Exception:  # an unusable snapshot is no reason not to start: replay the whole journal
             log.warning("escrow: the journal's snapshot could not be used: ignored", exc_info=True)
@@ -1100,10 +1108,8 @@ class EscrowNode:
         if escrow.ledger_size != self.journal.chain_head(self._key.did)[0]:
             log.warning("escrow: the ledger resumed from the snapshot is not the journal's: ignored")
             return None
-        self._snapshot_at = self.resumed_from = position
-        last = self.journal.last_position()
-        tail = 0 if last is None else last[0] - position
-        self._accepted_at = escrow.verifier.accepted - tail
+        self.resumed_from = position
+        tail = self._cadence.resumed(position, escrow.verifier.accepted, self.journal)
         log.info(
             "escrow: resumed from its snapshot at journal row %d, %d statements after it replayed",
             position,
@@ -1114,16 +1120,14 @@ class EscrowNode:
     def _snapshot(self, *, force: bool = False) -> None:
         """Under the lock: journal a snapshot of the escrow's memory if enough statements were journaled
         since the last one (``force``: if any were), once everything it holds is durable."""
-        if not self.forget or self._diverged or self.snapshot_every <= 0:
+        cadence = self._cadence
+        if (
+            not self.forget
+            or self._diverged
+            or not cadence.may_be_due(self.escrow.verifier.accepted, force=force)
+        ):
             return
-        # The statements the verifier took since (one a journal row, or more: Mandates of the setup): a
-        # count in memory, so that a tick asks the journal nothing until a snapshot may be due.
-        if not force and self.escrow.verifier.accepted - self._accepted_at < self._snapshot_every:
-            return
-        last = self.journal.last_position()
-        if last is None or last[0] == self._snapshot_at:
-            return
-        if not force and last[0] - self._snapshot_at < self._snapshot_every:
+        if not cadence.due(self.journal.last_position(), force=force):
             return
         pending = self._last_ticket
         if pending is not None and not pending.done:
@@ -1138,18 +1142,27 @@ class EscrowNode:
         last = self.journal.last_position()
         if last is None or escrow.ledger_size != self.journal.chain_head(self._key.did)[0]:
             return
+        escrow.verifier._checked = None  # a cache of the last check, of no use after a restart
         try:
-            value = snapshot.dump(escrow, self.journal, self._key, self._setup, last)
+            value = snapshot.dump(
+                escrow,
+                kind="escrow",
+                key=self._key,
+                setup=self._setup,
+                last=last,
+                live={"archive": self.journal, "signer": escrow.signer},
+                dropped=(escrow.quota, escrow.dealings),
+            )
         except Exception:  # something it holds cannot be pickled: restarts replay more, that is all
             log.warning("escrow: no snapshot of its memory could be made", exc_info=True)
             self._diverged = True
             return
-        self.journal.record_batch([], at_ms=self.clock(), meta={snapshot.META_ESCROW_SNAPSHOT: value})
-        self._snapshot_at, self._accepted_at = last[0], escrow.verifier.accepted
-        every = self.snapshot_every
-        if every >= snapshot.EVERY_ROWS:  # a large memory is snapshot less often (below: tests)
-            every = max(every, int(len(value[-1]) * snapshot.ROWS_PER_SNAPSHOT_BYTE))
-        self._snapshot_every = every
+        meta = {
+            snapshot.META_ESCROW_SNAPSHOT: value,
+            **self.journal.filter_meta(),
+        }  # the next open scans less
+        self.journal.record_batch([], at_ms=self.clock(), meta=meta)
+        cadence.written(last[0], escrow.verifier.accepted, value)
 
     def _persist(self, meta: dict[str, Any] | None = None) -> None:
         """Journal what the escrow took since the last call -- its Stamps, the evidence they name and

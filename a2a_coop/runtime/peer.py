@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, cast
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, statement_pb2, trade_pb2
 from a2a_coop.protocol.archive import Archive, Nearest
@@ -72,10 +72,10 @@ from a2a_coop.protocol.statements import (
     sign_candidate,
     verify_statement,
 )
-from a2a_coop.runtime import gossip
+from a2a_coop.runtime import gossip, snapshot
 from a2a_coop.runtime.alarm import ForkAlarm, KeyForked
 from a2a_coop.runtime.evidence import EvidenceVerifier
-from a2a_coop.runtime.journal import PEER_MARK, check_journal_kind
+from a2a_coop.runtime.journal import PEER_MARK, Journal, check_journal_kind
 from a2a_coop.runtime.perform_time import (
     TooLittleTimeToPerform,
     revocable_hold_until,
@@ -472,6 +472,15 @@ class _Provisional:
             self.peer._bind_shown(shown)
 
 
+class _Remembered(NamedTuple):
+    """What a peer's snapshot holds (a2a_coop.runtime.snapshot): all that a replay of its journal builds
+    and a start does not derive again from what remains in memory or from the journal's meta rows."""
+
+    verifier: PeerVerifier
+    contracted_with: dict[str, int]
+    settled_with: set[str]
+
+
 class Peer:
     """One agent key acting under one mandate.
 
@@ -515,6 +524,11 @@ class Peer:
             issuers outside our dealings that we take per period, however each ends (RPC-017,
             :class:`~a2a_coop.runtime.strangers.NewcomerOffers`); None: no limit (in process), and a
             PeerNode sets its defaults when given None.
+        snapshot_every: with ``forget`` and a :class:`~a2a_coop.runtime.journal.Journal`, a snapshot of
+            what memory holds is journaled once that many statements were journaled since the last one
+            (and at :meth:`save_snapshot`, which a PeerNode calls at close), and a start replays only
+            the statements after it (a2a_coop.runtime.snapshot); 0: none, a start replays the whole
+            journal.
     """
 
     # The verifier every check runs on; a subclass may name its own (the fault-injected servers of
@@ -540,6 +554,7 @@ class Peer:
         min_time_to_perform_ms: int | None = None,
         stranger_quota: StrangerQuota | None = None,
         newcomer_offers: NewcomerOffers | None = None,
+        snapshot_every: int = snapshot.EVERY_ROWS,
     ) -> None:
         self.key = key
         self.did: str = key.did  # read on every statement handled: an attribute, not a property
@@ -617,8 +632,23 @@ class Peer:
         # What we kept of strangers' public statements this period (RPC-016); None: no quota (set by the
         # stranger_quota setter below; _hold reads it for the context given here).
         self._strangers: StrangerCount | None = None
-        self.verifier = self._new_verifier()
-        self.mandate_vs = self.verifier.accept(mandate)
+        # Snapshots of what memory holds (a2a_coop.runtime.snapshot): when the next is due, the journal
+        # position of the one this start resumed from, and the last write staged (a snapshot is taken
+        # only once it is durable: memory then holds exactly what the journal does).
+        # Only a peer that forgets (a reader holding everything replays all) on a Journal, whose verifier
+        # is ours (a simulation's engine makes its own: reference_agents.engine).
+        own_verifier = type(self)._make_verifier is Peer._make_verifier
+        self._cadence = snapshot.Cadence(
+            snapshot_every if forget and isinstance(journal, Journal) and own_verifier else 0
+        )
+        self.resumed_from: int | None = None
+        self._last_ticket: Any = None
+        resumed = self._snapshot_held(journal, mandate, context) if self._cadence.every else None
+        if resumed is not None:
+            self._contracted_with, self._settled_with = resumed.contracted_with, resumed.settled_with
+        self.verifier = self._new_verifier(None if resumed is None else resumed.verifier)
+        had = dict.get(self.verifier.statements, statement_digest(decode_envelope(mandate).payload))
+        self.mandate_vs = had if resumed is not None and had is not None else self.verifier.accept(mandate)
         if self.mandate_vs.body != "mandate" or self.mandate_vs.statement.mandate.agent != key.did:
             raise ValueError("the mandate does not delegate to this key")
         # What we attach to our requests: our mandate and any escrow mandates we were given.
@@ -652,7 +682,9 @@ class Peer:
         self._last_signed: tuple[bytes, int] = (b"", 0)
         if journal is not None:
             check_journal_kind(journal, "peer")  # an escrow's: its statements were never addressed to us
-            self._replay(journal)
+            self._replay(journal, after=0 if resumed is None else self.resumed_from or 0)
+            if resumed is not None and not self._resumed_as_journaled(journal):
+                self._reload()  # the whole journal, as before snapshots
             self._keep_mandates(journal)
         else:
             self._join_renewals(())
@@ -682,6 +714,7 @@ class Peer:
         self.renewed: dict[bytes, bytes] = {vs.digest: vs.envelope for vs in ours} if len(ours) > 1 else {}
         # Our requests carry the older ones too (a statement re-sent after the renewal may cite one).
         self._older_mandates = [env for env in self.renewed.values() if env != mandate]
+        self.save_snapshot(force=False)  # a long journal replayed whole (an earlier version's): one now
 
     # -- serving side -------------------------------------------------------------
 
@@ -854,7 +887,8 @@ class Peer:
         if stage is None:
             self.journal.record_batch(items, at_ms=now, meta=meta)
             return None
-        return stage(items, at_ms=now, meta=meta)
+        self._last_ticket = stage(items, at_ms=now, meta=meta)
+        return self._last_ticket
 
     def _durable(self, key: bytes, ticket: Any) -> None:
         """Wait until what ``ticket`` staged is on disk. If the write failed, memory ran ahead of the
@@ -872,6 +906,7 @@ class Peer:
         with self.lock:
             self._staged.pop(key, None)
             self._forget_durable()
+            self.save_snapshot(force=False)
 
     def _forget_after(self, ticket: Any) -> None:
         """What handling this request finished is forgotten once ``ticket`` is durable."""
@@ -2886,10 +2921,11 @@ class Peer:
         fsync, and nothing is returned (to be sent) before it is durable (write-ahead)."""
         return self._stage([(None, list(signed), False)], self.clock()) if signed else None
 
-    def _replay(self, journal: JournalLike) -> None:
-        """Rebuild memory from the journal: every statement, in journal order, offline (TIM-005),
-        forgetting what is finished for good as it goes (bounded memory at start too)."""
-        archive = _ReplayArchive(journal) if isinstance(journal, Archive) else None
+    def _replay(self, journal: JournalLike, *, after: int = 0) -> None:
+        """Rebuild memory from the journal: every statement after the position ``after`` (0: all; else
+        memory holds those up to it, from a snapshot), in journal order, offline (TIM-005), forgetting
+        what is finished for good as it goes (bounded memory at start too)."""
+        archive = _ReplayArchive(journal, after) if isinstance(journal, Archive) else None
         if archive is not None:
             self.verifier.use_archive(archive, replay=False)  # every statement is in it: no replay reads
         self._replaying = True  # negotiations end here before the journal's end: see _left_dealings
@@ -2900,7 +2936,7 @@ class Peer:
                 if not dict.__contains__(self.verifier.statements, vs.digest):
                     self.verifier.accept_statement(vs)
             self._join_renewals(own)  # before what they have at stake is recorded (MND-018)
-            for rowid, _direction, envelope in journal.statements():
+            for rowid, _direction, envelope in journal.statements(since_rowid=after):
                 vs = verify_statement(envelope)
                 try:
                     self.verifier.accept_statement(vs, ours=vs.issuer == self.did)
@@ -3002,17 +3038,108 @@ class Peer:
             journal.put_meta(META_OWN_MANDATES, [*kept, *ours])
 
     def _reload(self) -> None:
-        """Drop memory state and rebuild it from the journal (after a failed write)."""
+        """Drop memory state and rebuild it from the whole journal (after a failed write, or a snapshot
+        that did not hold what the journal does)."""
         if self.journal is None:
             return
         held = list(self.context)
+        if self.resumed_from is not None:  # what the snapshot held goes too: rebuilt from the journal
+            self._contracted_with, self._settled_with, self.resumed_from = {}, set(), None
+            self._deferred, self._held_answers = {}, set()
         self.verifier = self._new_verifier()
         for env in held:
             self.verifier.accept(env)
         self._replay(self.journal)
 
-    def _new_verifier(self) -> PeerVerifier:
-        verifier = self._make_verifier()
+    def _snapshot_setup(self, journal: JournalLike, mandate: bytes, context: Sequence[bytes]) -> list[bytes]:
+        """What a start holds before its journal (a snapshot is of one start's setup): our Mandate, the
+        context given, and the earlier Mandates of ours the journal keeps."""
+        return [mandate, *context, *(vs.envelope for vs in self._own_mandates(journal))]
+
+    def _snapshot_held(
+        self, journal: JournalLike | None, mandate: bytes, context: Sequence[bytes]
+    ) -> _Remembered | None:
+        """What the journal's snapshot holds, if it has one this start can use (a2a_coop.runtime.snapshot:
+        ours, of this build and setup, ending with the statement the journal holds where it says); else
+        None, and the whole journal is replayed."""
+        if not isinstance(journal, Journal):
+            return None
+        loaded = snapshot.read(
+            journal,
+            snapshot.META_PEER_SNAPSHOT,
+            kind="peer",
+            key=self.key,
+            setup=self._snapshot_setup(journal, mandate, context),
+            live={"archive": journal},
+            expect=_Remembered,
+        )
+        if loaded is None or type(loaded[0].verifier) is not self.verifier_class:
+            return None
+        self.resumed_from = loaded[1]
+        return cast(_Remembered, loaded[0])
+
+    def _resumed_as_journaled(self, journal: JournalLike) -> bool:
+        """After a start from a snapshot and the statements after it: whether our chain as memory holds
+        it ends where the journal's does (else the whole journal is replayed)."""
+        assert isinstance(journal, Journal) and self.resumed_from is not None
+        view = self.verifier.chains.get(self.did)
+        next_seq, prev = journal.chain_head(self.did)
+        held = 0 if view is None or view.head is None else view.head + 1
+        if held != next_seq or (prev and not self.verifier.statements.get(prev)):
+            log.warning("peer: the chain resumed from the snapshot is not the journal's: ignored")
+            return False
+        tail = self._cadence.resumed(self.resumed_from, self.verifier.accepted, journal)
+        log.info(
+            "peer: resumed from its snapshot at journal row %d, %d statements after it replayed",
+            self.resumed_from,
+            tail,
+        )
+        return True
+
+    def save_snapshot(self, *, force: bool = True) -> bool:
+        """Journal a snapshot of what memory holds (a2a_coop.runtime.snapshot), if one is due -- ``force``:
+        if anything was journaled since the last one (at close) -- and memory holds exactly what the
+        journal does: nothing staged that is not durable yet, nothing left to forget. Whether one was
+        written. Under our lock."""
+        cadence = self._cadence
+        journal = self.journal
+        with self.lock:
+            if not cadence.may_be_due(self.verifier.accepted, force=force) or self._replaying:
+                return False
+            if self._staged or self._forgettable or self._finished or not isinstance(journal, Journal):
+                return False
+            ticket = self._last_ticket
+            if ticket is not None and (not ticket.done or ticket.error is not None):
+                return False
+            last = journal.last_position()
+            if not cadence.due(last, force=force) or last is None:
+                return False
+            verifier = self.verifier
+            verifier._checked = None  # a cache of the last check, of no use after a restart
+            memory = _Remembered(verifier, self._contracted_with, self._settled_with)
+            try:
+                value = snapshot.dump(
+                    memory,
+                    kind="peer",
+                    key=self.key,
+                    setup=self._snapshot_setup(journal, self.context[0], self.context[1:]),
+                    last=last,
+                    live={"archive": journal},
+                    dropped=(verifier.on_fork, verifier.deals_with),
+                )
+            except Exception:  # something it holds cannot be pickled: restarts replay more, that is all
+                log.warning("peer: no snapshot of its memory could be made", exc_info=True)
+                cadence.every = 0
+                return False
+            meta = {snapshot.META_PEER_SNAPSHOT: value, **journal.filter_meta()}  # the next open scans less
+            journal.record_batch([], at_ms=self.clock(), meta=meta)
+            cadence.written(last[0], verifier.accepted, value)
+            return True
+
+    def _new_verifier(self, verifier: PeerVerifier | None = None) -> PeerVerifier:
+        """A fresh verifier (or ``verifier``, a snapshot's), wired to us, holding the fork proofs and
+        bindings the journal kept (restored once: a snapshot's holds those it kept then)."""
+        verifier = self._make_verifier() if verifier is None else verifier
         if self.journal is not None:
             kept = [
                 *(self.journal.get_meta(META_FORKS, []) or []),
@@ -3077,9 +3204,9 @@ class _ReplayArchive:
     """The journal as an archive while memory is rebuilt from it: a forgotten negotiation comes back
     with the statements replayed so far only (``upto``, a journal rowid), not the later ones."""
 
-    def __init__(self, journal: Archive) -> None:
+    def __init__(self, journal: Archive, upto: int = 0) -> None:
         self.journal = journal
-        self.upto = 0
+        self.upto = upto
 
     def by_digest(self, digest: bytes) -> bytes | None:
         return self.journal.by_digest(digest)

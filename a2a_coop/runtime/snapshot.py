@@ -1,32 +1,34 @@
-"""An escrow's snapshot: its whole memory at one point of its journal, so a restart replays only the rest.
+"""A node's snapshot: its whole memory at one point of its journal, so a restart replays only the rest.
 
-An escrow restarts from its journal (a2a_coop.runtime.node.EscrowNode). Replaying every statement it ever
-took -- each verified again, each contract rebuilt and forgotten again -- made a restart grow with its
-life: about 1.5 s per 1,000 settled trades. What the replay rebuilds is bounded (memory holds the open
-contracts, each party's balance and recent chain links, the Mandates; what is over for good is read back
-from the journal when asked for: a2a_coop.protocol.archive), so the node journals that memory now and
-then -- the :class:`~a2a_coop.protocol.escrow.Escrow` object, pickled whole, at a moment when everything it
-holds is durable in the journal and nothing else is, with the position of the journal's last statement
-then -- and a restart loads it and replays only the statements after that position, exactly as a full
-replay would hold them (:meth:`Escrow.resume`). Nothing a restarted escrow checks or refuses changes: the
-snapshot is the very memory that checked and refused before, and the statements after it are replayed
-and verified as before.
+A peer (a2a_coop.runtime.peer.Peer) and an escrow (a2a_coop.runtime.node.EscrowNode) restart from their
+journal. Replaying every statement ever taken -- each verified again, each negotiation rebuilt and
+forgotten again -- made a restart grow with the node's life: about 1.5 s per 1,000 settled trades at an
+escrow, 1.1 s at a peer. What the replay rebuilds is bounded (memory holds the open negotiations and
+contracts, balances, recent chain links, the Mandates; what is over for good is read back from the
+journal when asked for: a2a_coop.protocol.archive), so the node journals that memory now and then --
+pickled whole (an :class:`~a2a_coop.protocol.escrow.Escrow`; a peer's verifier and the dealings it
+keeps), at a moment when everything it holds is durable in the journal and nothing else is, with the
+position of the journal's last statement then -- and a restart loads it and replays only the statements
+after that position, exactly as a full replay would hold them. Nothing a restarted node checks or
+refuses changes: the snapshot is the very memory that checked and refused before, and the statements
+after it are replayed and verified as before.
 
 What is trusted, and how:
 
 * the snapshot is a meta row of the journal, as trusted as the journal it sits in; still, it is
-  unpickled only once an HMAC-SHA256 under a key derived from the escrow's own signing key checks (a
-  file anyone else wrote, or a journal moved to another key, is never unpickled: it is ignored, and the
-  whole journal replayed);
+  unpickled only once an HMAC-SHA256 under a key derived from the node's own signing key (and its kind,
+  peer or escrow) checks (a file anyone else wrote, or a journal moved to another key, is never
+  unpickled: it is ignored, and the whole journal replayed);
 * it names the position and the digest of the last statement it covers: a journal that does not hold
   that statement there (restored from an older copy, truncated) has it ignored;
 * it names a fingerprint of the code whose objects it holds (the release, the sources of
-  ``a2a_coop.protocol`` and of this module): an escrow of another build replays the whole journal
-  instead of guessing at an older object layout;
-* it names the Mandates the escrow ran under (its setup): a run under a renewed Mandate replays the whole
-  journal;
-* after the replay of the rest, the ledger's size must be the journal's next seq for the escrow: if not,
-  the whole journal is replayed.
+  ``a2a_coop.protocol``, of ``a2a_coop.runtime`` for a peer, and of this module): a node of another
+  build replays the whole journal instead of guessing at an older object layout;
+* it names what the node held before its journal (its setup: an escrow's Mandates; a peer's Mandate,
+  context and earlier Mandates): a run under another setup replays the whole journal;
+* the node checks what it can after the replay of the rest (an escrow: the ledger's size must be the
+  journal's next seq for it; a peer: its chain's head the journal's): if not, the whole journal is
+  replayed.
 
 Any doubt means the full replay, as before snapshots: slower, never different. A journal of an earlier
 version has no snapshot: it opens as before, and gets one.
@@ -37,8 +39,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import logging
 import pickle
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
@@ -47,35 +50,38 @@ from google.protobuf import descriptor_pool, message, message_factory
 
 import a2a_coop
 import a2a_coop.protocol
-from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.identity import Keypair
+from a2a_coop.runtime.journal import Journal
 
 # Journal meta: [format, position, digest at position, fingerprint, setup digests, mac, pickle].
 META_ESCROW_SNAPSHOT: Final = "escrow/snapshot"
+META_PEER_SNAPSHOT: Final = "a2a-coop/snapshot"
 FORMAT: Final = 1
-# The escrow journals a snapshot once this many statements were journaled since the last one (and at a
+# A node journals a snapshot once this many statements were journaled since the last one (and at a
 # clean close): a restart replays at most about as many. Also at least 1/200 statement per byte of the
 # last snapshot, so that writing one costs a small share of taking what came between.
 EVERY_ROWS: Final = 6_000
 ROWS_PER_SNAPSHOT_BYTE: Final = 1 / 200
-_ARCHIVE: Final = "archive"
-_SIGNER: Final = "signer"
 _NONE: Final = "none"
+log = logging.getLogger(__name__)
 
 
 @cache
-def fingerprint() -> str:
-    """SHA-256 over the release and the sources of a2a_coop.protocol, whose objects a snapshot holds, and
-    of this module (by file name)."""
-    h = hashlib.sha256(a2a_coop.__version__.encode() + b"\0")
+def fingerprint(kind: str) -> str:
+    """SHA-256 over the release and the sources of the modules whose objects a snapshot of ``kind``
+    ("escrow": a2a_coop.protocol; "peer": also a2a_coop.runtime) holds, and of this module (by name)."""
+    h = hashlib.sha256(a2a_coop.__version__.encode() + b"\0" + kind.encode() + b"\0")
     root = Path(a2a_coop.protocol.__file__).parent
-    for path in [*sorted(root.glob("*.py")), Path(__file__)]:
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    paths = [*sorted(root.glob("*.py"))]
+    if kind != "escrow":
+        paths += sorted(Path(__file__).parent.glob("*.py"))
+    for path in dict.fromkeys([*paths, Path(__file__)]):
+        h.update(path.parent.name.encode() + b"/" + path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
 
-def _mac_key(key: Keypair) -> bytes:
-    return hashlib.sha256(b"a2a-coop escrow snapshot\0" + key.seed).digest()
+def _mac_key(key: Keypair, kind: str) -> bytes:
+    return hashlib.sha256(f"a2a-coop {kind} snapshot\0".encode() + key.seed).digest()
 
 
 def _message(name: str, data: bytes) -> message.Message:
@@ -86,14 +92,15 @@ def _message(name: str, data: bytes) -> message.Message:
 
 
 class _Pickler(pickle.Pickler):
-    """The escrow's memory, without what a restart attaches again: its journal, its signer, its quotas."""
+    """A node's memory, without what a restart attaches again (``live``: its journal, its signer, by
+    name) or sets again (``dropped``: its quotas, its callbacks, held as None)."""
 
-    def __init__(self, file: io.BytesIO, escrow: Escrow, archive: object) -> None:
+    def __init__(self, file: io.BytesIO, live: Mapping[str, object], dropped: Sequence[object]) -> None:
         super().__init__(file, protocol=5)
-        self._live = {id(archive): _ARCHIVE, id(escrow.signer): _SIGNER}
-        for attached in (escrow.quota, escrow.dealings):
-            if attached is not None:
-                self._live[id(attached)] = _NONE
+        self._live = {id(obj): name for name, obj in live.items()}
+        for obj in dropped:
+            if obj is not None:
+                self._live[id(obj)] = _NONE
 
     def persistent_id(self, obj: Any) -> str | None:
         return None if obj is None else self._live.get(id(obj))
@@ -105,9 +112,9 @@ class _Pickler(pickle.Pickler):
 
 
 class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, archive: object, signer: object) -> None:
+    def __init__(self, file: io.BytesIO, live: Mapping[str, object]) -> None:
         super().__init__(file)
-        self._live = {_ARCHIVE: archive, _SIGNER: signer, _NONE: None}
+        self._live = {**live, _NONE: None}
 
     def persistent_load(self, pid: Any) -> Any:
         return self._live[pid]
@@ -117,8 +124,8 @@ def _setup_digests(setup: Sequence[bytes]) -> list[bytes]:
     return [hashlib.sha256(env).digest() for env in setup]
 
 
-def _signed(key: Keypair, fields: Sequence[Any]) -> bytes:
-    mac = hmac.new(_mac_key(key), digestmod=hashlib.sha256)
+def _signed(key: Keypair, kind: str, fields: Sequence[Any]) -> bytes:
+    mac = hmac.new(_mac_key(key, kind), digestmod=hashlib.sha256)
     for f in fields:
         data = f if isinstance(f, bytes) else repr(f).encode()
         mac.update(len(data).to_bytes(8, "big") + data)
@@ -126,39 +133,113 @@ def _signed(key: Keypair, fields: Sequence[Any]) -> bytes:
 
 
 def dump(
-    escrow: Escrow, archive: object, key: Keypair, setup: Sequence[bytes], last: tuple[int, bytes]
+    memory: object,
+    *,
+    kind: str,
+    key: Keypair,
+    setup: Sequence[bytes],
+    last: tuple[int, bytes],
+    live: Mapping[str, object],
+    dropped: Sequence[object] = (),
 ) -> list[Any]:
-    """The snapshot of ``escrow`` -- whose memory holds exactly the statements ``archive`` holds up to
-    the position ``last[0]``, the last of them of digest ``last[1]`` -- as a journal meta value.
+    """The snapshot of ``memory`` -- a node's of ``kind``, holding exactly the statements its journal
+    holds up to the position ``last[0]``, the last of them of digest ``last[1]`` -- as a journal meta
+    value; ``live`` and ``dropped`` as :class:`_Pickler` takes them.
 
     Raises:
         pickle.PicklingError, TypeError, AttributeError: something it holds cannot be pickled.
     """
-    escrow.verifier._checked = None  # a cache of the last check, of no use after a restart
     buf = io.BytesIO()
-    _Pickler(buf, escrow, archive).dump(escrow)
+    _Pickler(buf, live, dropped).dump(memory)
     data = buf.getvalue()
     position, digest = last
-    fields = [FORMAT, position, digest, fingerprint(), _setup_digests(setup), data]
-    return [*fields[:5], _signed(key, fields), data]
+    fields = [FORMAT, position, digest, fingerprint(kind), _setup_digests(setup), data]
+    return [*fields[:5], _signed(key, kind, fields), data]
 
 
 def load(
-    value: Any, archive: object, signer: object, key: Keypair, setup: Sequence[bytes]
-) -> tuple[Escrow, int, bytes] | None:
-    """The escrow a snapshot holds (its signer and archive attached again, its quotas None), the position
-    it covers and the digest of the statement there; None if it is not one this escrow wrote for this
+    value: Any, *, kind: str, key: Keypair, setup: Sequence[bytes], live: Mapping[str, object]
+) -> tuple[Any, int, bytes] | None:
+    """The memory a snapshot holds (``live`` attached again, what was dropped None), the position it
+    covers and the digest of the statement there; None if it is not one this node wrote for this
     build and setup (see the module docstring)."""
     if not isinstance(value, list) or len(value) != 7 or value[0] != FORMAT:
         return None
     _, position, digest, built, digests, mac, data = value
     if not (isinstance(position, int) and isinstance(digest, bytes) and isinstance(mac, bytes)):
         return None
-    if not isinstance(data, bytes) or built != fingerprint() or digests != _setup_digests(setup):
+    if not isinstance(data, bytes) or built != fingerprint(kind) or digests != _setup_digests(setup):
         return None
-    if not hmac.compare_digest(mac, _signed(key, [FORMAT, position, digest, built, digests, data])):
+    if not hmac.compare_digest(mac, _signed(key, kind, [FORMAT, position, digest, built, digests, data])):
         return None
-    escrow = _Unpickler(io.BytesIO(data), archive, signer).load()
-    if not isinstance(escrow, Escrow):
+    return _Unpickler(io.BytesIO(data), live).load(), position, digest
+
+
+def read(
+    journal: Journal,
+    meta_key: str,
+    *,
+    kind: str,
+    key: Keypair,
+    setup: Sequence[bytes],
+    live: Mapping[str, object],
+    expect: type,
+) -> tuple[Any, int] | None:
+    """The memory the snapshot in ``journal``'s meta row ``meta_key`` holds, of type ``expect``, and the
+    journal position it covers; None (said in the log) when there is none, or one this node cannot use:
+    not its own, of another build or setup, or ending with a statement the journal does not hold there."""
+    value = journal.get_meta(meta_key)
+    if value is None:
         return None
-    return escrow, position, digest
+    try:
+        loaded = load(value, kind=kind, key=key, setup=setup, live=live)
+    except Exception:  # an unusable snapshot is no reason not to start: replay the whole journal
+        log.warning("%s: the journal's snapshot could not be used: ignored", kind, exc_info=True)
+        return None
+    if loaded is None or not isinstance(loaded[0], expect):
+        log.warning("%s: the journal's snapshot is not this %s's, or of another build: ignored", kind, kind)
+        return None
+    memory, position, digest = loaded
+    if journal.digest_at(position) != digest:
+        log.warning("%s: the journal does not hold the statement its snapshot ends with: ignored", kind)
+        return None
+    return memory, position
+
+
+class Cadence:
+    """When a node journals its next snapshot: once ``every`` statements (0: never) were journaled since
+    the last one -- more for a large memory (:data:`ROWS_PER_SNAPSHOT_BYTE`) -- or, ``force``d (at close),
+    once any were. Counted in memory first (statements the verifier took), so that a node asks its
+    journal nothing until one may be due."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self._every = every
+        self.at = 0  # the journal position of the last snapshot, written or resumed from
+        self._accepted_at = 0  # the verifier's count of statements taken then
+
+    def may_be_due(self, accepted: int, *, force: bool = False) -> bool:
+        """Whether a snapshot may be due, the verifier having taken ``accepted`` statements ever."""
+        return self.every > 0 and (force or accepted - self._accepted_at >= self._every)
+
+    def due(self, last: tuple[int, bytes] | None, *, force: bool = False) -> bool:
+        """Whether one is due, ``last`` being the journal's last position."""
+        if last is None or last[0] == self.at:
+            return False
+        return force or last[0] - self.at >= self._every
+
+    def resumed(self, position: int, accepted: int, journal: Journal) -> int:
+        """A start resumed from the snapshot at ``position``, the verifier having taken ``accepted``
+        statements since: the number of journal rows replayed after it."""
+        last = journal.last_position()
+        tail = 0 if last is None else last[0] - position
+        self.at, self._accepted_at = position, accepted - tail
+        return tail
+
+    def written(self, position: int, accepted: int, value: list[Any]) -> None:
+        """A snapshot ``value`` written at ``position``, the verifier having taken ``accepted``."""
+        self.at, self._accepted_at = position, accepted
+        every = self.every
+        if every >= EVERY_ROWS:  # a large memory is snapshot less often (below: tests)
+            every = max(every, int(len(value[-1]) * ROWS_PER_SNAPSHOT_BYTE))
+        self._every = every
