@@ -33,6 +33,7 @@ from a2a_coop.protocol.errors import CoopError
 from a2a_coop.runtime.node import PeerNode
 from a2a_coop.transport import TransportError, serve
 from conformance.registry import read_registry
+from conformance.suite import report
 from conformance.suite.model import CATALOGUE, Level
 from conformance.suite.runner import load_cases
 
@@ -329,6 +330,12 @@ def test_expected_failures_turn_the_run_green_and_report_unexpected_passes(
         if tc.find("skipped[@type='EXPECTED-FAILURE']") is not None
     ]
     assert xfailed == failed and junit.get("failures") == "0" and junit.get("skipped") == "2"
+    # report.html says the same (it showed a red FAIL badge, newuser16): EXPECTED-FAILURE, no FAIL.
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert ">EXPECTED-FAILURE</span> 2" in page and ">FAIL<" not in page
+    assert f'<tr id=\'{failed[0]}\'><td><span class="lvl" style="background:#bc4c00">EXPECTED-FAILURE' in page
+    matrix = report.write_matrix([tmp_path / "r"], tmp_path / "m").read_text()
+    assert ">EXPECTED-FAILURE<" in matrix and ">FAIL<" not in matrix
     assert "FAIL (expected) env.signature-flipped" in out
     assert "expected to fail but PASS: env.garbage" in out
     assert (

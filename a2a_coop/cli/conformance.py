@@ -297,6 +297,10 @@ def _offline(args: argparse.Namespace, out: TextIO) -> int:
         argv += ["--case", case_id]
     if args.report_dir is not None:
         argv += ["--report-dir", str(args.report_dir)]
+    if args.expected_failures is not None:  # vector ids, in the live suite's format
+        argv += ["--expected-failures", str(args.expected_failures)]
+    if args.strict:
+        argv.append("--strict")
     out.flush()
     return offline.main(argv, prog="a2a-coop")
 

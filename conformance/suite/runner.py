@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from a2a_coop.protocol.statements import VerifiedStatement
+from conformance import reporting
 from conformance.suite.context import Context, Session
 from conformance.suite.model import CATALOGUE, Case, CaseFailed, Level, Outcome, Result, Role
 
@@ -57,25 +58,13 @@ def select(cases: dict[str, Case], *, ids: Sequence[str] = (), role: str = "both
 
 
 def read_expected_failures(path: Path) -> dict[str, str]:
-    """An expected-failures file: one case ID per line, optionally followed by a reason after
-    whitespace or ``#``; blank lines and lines starting with ``#`` are ignored.
+    """An expected-failures file (:func:`conformance.reporting.read_expected_failures`) of case IDs.
 
     Raises:
         OSError: the file cannot be read.
         ValueError: a line names no known case.
     """
-    cases = load_cases()
-    out: dict[str, str] = {}
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        case_id, _, reason = line.partition(" ")
-        case_id = case_id.split("#", 1)[0]
-        if case_id not in cases:
-            raise ValueError(f"{path}:{number}: no case {case_id!r}")
-        out[case_id] = reason.strip().lstrip("#").strip()
-    return out
+    return reporting.read_expected_failures(path, load_cases())
 
 
 @dataclass
