@@ -188,7 +188,7 @@ def open_journal(path: Path, *, must_exist: bool = False, lock: bool = True, in_
 CHAIN_HOME_TYPE: Final = "a2a-coop/chain-home"
 # The chain homes the running command wrote, with what they held before: undone if the journal they
 # name is discarded (a failed command's empty journal, runtime_command).
-_NEW_CHAIN_HOMES: ContextVar[list[tuple[Path, str | None, Path]] | None] = ContextVar(
+_NEW_CHAIN_HOMES: ContextVar[list[tuple[Path, str | None, Path, str]] | None] = ContextVar(
     "new_chain_homes", default=None
 )
 
@@ -250,7 +250,7 @@ def claim_chain(key_path: Path, key: Keypair, journal_path: Path) -> None:
         return
     written = _NEW_CHAIN_HOMES.get()
     if written is not None:
-        written.append((home, previous, journal_path))
+        written.append((home, previous, journal_path, key.did))
 
 
 def _signed_in(journal_path: Path, did: str) -> bool:
@@ -264,11 +264,18 @@ def _signed_in(journal_path: Path, did: str) -> bool:
         raise UsageError(f"journal {journal_path}: {exc}") from None
 
 
-def _undo_chain_homes(written: Sequence[tuple[Path, str | None, Path]]) -> None:
-    """A failed command's chain homes, back to what they were where the journal they name is gone."""
-    for home, previous, journal_path in reversed(written):
-        if journal_path.exists():
-            continue
+def _undo_chain_homes(written: Sequence[tuple[Path, str | None, Path, str]]) -> None:
+    """A failed command's chain homes, back to what they were where the key signed nothing in the
+    journal they name: it is gone (a new journal discarded), or it is another's that the command never
+    got to write (in use by another process, of the wrong kind: newuser16 found `serve --journal bob.db`
+    refused as in use by bob's process, yet the key's home moved to bob.db, and every later command
+    on the key's own journal was refused as a fork)."""
+    for home, previous, journal_path, did in reversed(written):
+        try:
+            if _signed_in(journal_path, did):
+                continue
+        except UsageError:  # unreadable as a journal: nothing of the key's is in it
+            pass
         try:
             if previous is None:
                 home.unlink(missing_ok=True)
@@ -521,7 +528,7 @@ def runtime_command(command: Command) -> Command:
     @functools.wraps(command)
     def run(args: argparse.Namespace, out: TextIO) -> int:
         created: list[Path] = []
-        homes: list[tuple[Path, str | None, Path]] = []
+        homes: list[tuple[Path, str | None, Path, str]] = []
         token, homes_token = _NEW_JOURNALS.set(created), _NEW_CHAIN_HOMES.set(homes)
         code: int | None = None
         try:
