@@ -1028,3 +1028,18 @@ def test_a_flood_of_refusals_is_logged_a_line_a_second(caplog: pytest.LogCapture
     assert lines[0].startswith("refused offer from ") and "RATE_LIMITED" in lines[0]
     assert "more refused" not in lines[1]
     assert lines[2].endswith("(and 4 more refused since the last line)")
+
+
+def test_status_with_another_keys_journal_names_whose_journal_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`status --journal bob.db --key alice.key` said only "bob.db: the mandate does not delegate to this
+    key" (newuser16). Expect one line naming the journal's key and the key given."""
+    clock = FixedClock(now_ms=int(time.time() * 1000))
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    journal_path = tmp_path / "bob.db"
+    PeerNode.open(bob.agent.key, bob.mandate_vs.envelope, journal_path, clock=lambda: clock.now_ms).close()
+    write_key_file(tmp_path / "alice.key", alice.agent.key)
+    code, _, err = run_cli(capsys, "status", "--journal", journal_path, "--key", tmp_path / "alice.key")
+    assert code == 2
+    one_line_error(err, f"{journal_path} is the journal of {bob.did}, not of {alice.did}", "own --journal")

@@ -347,11 +347,28 @@ def peer_from_journal(args: argparse.Namespace) -> tuple[Peer, Journal]:
             mandate = journal.get_meta(META_MANDATE)
             if mandate is None:
                 raise UsageError(f"{args.journal} records no mandate; pass --mandate")
+            _check_journal_key(args.journal, args.key, key.did, mandate)
         # Every negotiation in memory: status and export list the finished ones too.
         return open_peer(key, mandate, journal, journal.get_meta(META_CONTEXT, []), forget=False), journal
     except BaseException:
         journal.close()
         raise
+
+
+def _check_journal_key(journal_path: Path, key_path: Path, did: str, mandate: bytes) -> None:
+    """Refuse a ``--key`` that is not the key of the journal whose recorded mandate is ``mandate``,
+    naming both (`status --journal bob.db --key alice.key` said only "the mandate does not delegate to
+    this key")."""
+    try:
+        vs = verify_statement(mandate)
+    except CoopError:
+        return  # open_peer says what is wrong with it
+    agent = vs.statement.mandate.agent if vs.body == "mandate" else ""
+    if agent and agent != did:
+        raise UsageError(
+            f"{journal_path} is the journal of {agent}, not of {did} ({key_path}): give that key's file "
+            "as --key, or this key's own --journal"
+        )
 
 
 def _pem(path: Path | None, option: str) -> bytes | None:
