@@ -27,7 +27,7 @@ from cli_run import cli_process, one_line_error, run_cli
 from peers import make_peer
 
 from a2a_coop.cli._common import UsageError, iso, parse_duration
-from a2a_coop.cli._runtime import open_journal, open_peer, runtime_command
+from a2a_coop.cli._runtime import first_contact, open_journal, open_peer, runtime_command
 from a2a_coop.cli.demo import (
     MARKER,
     Identity,
@@ -48,6 +48,7 @@ from a2a_coop.runtime.node import EscrowNode, PeerNode, remember_run
 from a2a_coop.runtime.peer import drive
 from a2a_coop.runtime.trade import contract_evidence, relay_escrow_answers
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party
+from a2a_coop.transport import TransportError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -1043,3 +1044,33 @@ def test_status_with_another_keys_journal_names_whose_journal_it_is(
     code, _, err = run_cli(capsys, "status", "--journal", journal_path, "--key", tmp_path / "alice.key")
     assert code == 2
     one_line_error(err, f"{journal_path} is the journal of {bob.did}, not of {alice.did}", "own --journal")
+
+
+@pytest.mark.parametrize(
+    ("code", "details", "said"),
+    [
+        (grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded", "took the connection but did not answer"),
+        (
+            grpc.StatusCode.UNAVAILABLE,
+            "failed to connect to all addresses; last error: UNAVAILABLE: ipv4:127.0.0.1:8000: Failed "
+            "parsing "
+            "HTTP/2 (Expected SETTINGS frame as the first frame, got frame type 79)",
+            "--to 127.0.0.1:8000 does not speak gRPC (HTTP/2): is it a web server",
+        ),
+        (grpc.StatusCode.UNAVAILABLE, "Connection refused", "cannot reach the peer at 127.0.0.1:8000 (--to)"),
+    ],
+)
+def test_a_first_contact_that_hangs_or_is_no_grpc_server_says_so(
+    code: grpc.StatusCode, details: str, said: str
+) -> None:
+    """`offer --to` a port that takes connections and never answers said "cannot reach the peer ...:
+    Deadline Exceeded", and one given a web server's port quoted gRPC's HTTP/2 frame parse error
+    (newuser16). Expect, as `conformance` says of a target, that it took the connection and did not
+    answer; and that the other end does not speak gRPC."""
+
+    def call() -> None:
+        raise TransportError(code, details)
+
+    with pytest.raises(UsageError) as refused:
+        first_contact("--to", "127.0.0.1:8000", "peer", call)
+    assert said in str(refused.value)

@@ -513,7 +513,17 @@ def _first_contact_failed(
         raise UsageError(
             f"{option} {address} is not an a2a-coop {what}: it does not serve {_SERVICES[what]}"
         ) from None
-    if exc.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+    if exc.code is grpc.StatusCode.DEADLINE_EXCEEDED:  # as `conformance` says it of a target
+        raise UsageError(
+            f"no answer from the {what} at {address} ({option}): {exc}; it took the connection but did "
+            "not answer: is it the service you mean, and is it stuck?"
+        ) from None
+    if exc.code is grpc.StatusCode.UNAVAILABLE and "Failed parsing HTTP/2" in str(exc):
+        raise UsageError(
+            f"{option} {address} does not speak gRPC (HTTP/2): is it a web server, or a peer's A2A "
+            f"HTTP port? ({exc})"
+        ) from None
+    if exc.code is grpc.StatusCode.UNAVAILABLE:
         waited = f" (waited {waited_s:g} s)" if waited_s else ""
         raise UsageError(f"cannot reach the {what} at {address} ({option}){waited}: {exc}") from None
     raise UsageError(f"the {what} at {address} ({option}): {exc}") from None
