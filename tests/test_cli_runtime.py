@@ -40,7 +40,7 @@ from a2a_coop.cli.demo import (
     wait_listening,
 )
 from a2a_coop.protocol import errors
-from a2a_coop.protocol.envelope import envelope_from_json
+from a2a_coop.protocol.envelope import envelope_from_json, envelope_to_json
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.keyfile import write_key_file
@@ -1074,3 +1074,28 @@ def test_a_first_contact_that_hangs_or_is_no_grpc_server_says_so(
     with pytest.raises(UsageError) as refused:
         first_contact("--to", "127.0.0.1:8000", "peer", call)
     assert said in str(refused.value)
+
+
+def test_escrow_audit_of_part_of_a_ledger_says_what_to_audit_instead(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`escrow audit evidence.json` (a trade's export: a few of the escrow's statements) printed eleven
+    findings, LOCK_EXCEEDS_AVAILABLE and NEGATIVE_BALANCE among them, with nothing saying the input was
+    the wrong file (newuser16). The findings stand (exit 1); a note says what to audit instead."""
+    escrow, bob = provision(tmp_path, "escrow"), provision(tmp_path, "bob")
+    node = EscrowNode(escrow.key, escrow.mandate, escrow.journal_path)
+    node.deposit(bob.did, 10)
+    node.deposit(bob.did, 5)
+    ledger = node.escrow.transcript()
+    node.close()
+    part = [
+        e for e in ledger if verify_statement(e).header.seq != 0 or verify_statement(e).issuer != escrow.did
+    ]
+    path = tmp_path / "part.json"
+    path.write_text(json.dumps({"envelopes": [envelope_to_json(e) for e in part]}))
+    code, printed, _ = run_cli(capsys, "escrow", "audit", path)
+    assert code == 1
+    assert (
+        "the ledger starts at seq 1" in printed
+        and "`a2a-coop escrow export` writes the transcript" in printed
+    )
