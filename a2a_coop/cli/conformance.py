@@ -220,6 +220,15 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
         if args.report_dir is not None:
             _write_reports(args, [*runs, exc.run], out, matrix=False)
         raise UsageError(str(exc)) from None
+    except runner.RunCancelled as exc:  # Ctrl-C: exit 130 all the same, with the reports of what ran
+        lost = exc.run.interrupted or {}
+        out.write(
+            f"interrupted during case {lost.get('case', '?')} after {len(exc.run.results)} cases "
+            f"(replay: {lost.get('replay', '?')})\n"
+        )
+        if args.report_dir is not None:
+            _write_reports(args, [*runs, exc.run], out, matrix=False)
+        raise KeyboardInterrupt from None
     _write_reports(args, runs, out)
     return EXIT_INVALID if any(r.fails for r in runs) else EXIT_OK
 

@@ -17,8 +17,9 @@ JSON schema ``a2a-coop-conformance/1``::
                        "evidence": [digest hex],
                        "statements": [{"digest", "issuer", "body", "seq", "envelope": base64}]}],
      "audit_note": "why the audit did not run, or empty",
-     "interrupted": null | {"case", "detail", "replay"}}  # the target stopped answering in that case:
+     "interrupted": null | {"case", "detail", "replay"},  # the target stopped answering in that case:
                                                           # exit code 2, "cases" are those before it
+     "cancelled": bool}                                   # interrupted by the user (Ctrl-C): exit 130
 
 Fields are only ever added; a consumer ignores those it does not know.
 """
@@ -103,6 +104,7 @@ def to_json(run: Run) -> dict[str, Any]:
         "audit": run.findings,
         "audit_note": run.audit_note,
         "interrupted": run.interrupted,
+        "cancelled": run.cancelled,
     }
 
 
@@ -151,8 +153,10 @@ def to_junit(run: Run) -> bytes:
     if lost is not None:  # the case in flight when the target stopped answering: an error, no verdict
         family = lost["case"].split(".")[0]
         tc = ET.SubElement(suite, "testcase", classname=f"conformance.{family}", name=lost["case"], time="0")
-        ET.SubElement(tc, "error", message=f"the target stopped answering: {lost['detail']}"[:500]).text = (
-            f"the target stopped answering during this case; the run ends here (exit code 2, no verdict)\n"
+        why = "the user interrupted the run" if run.cancelled else "the target stopped answering"
+        code = run.exit_code
+        ET.SubElement(tc, "error", message=f"{why}: {lost['detail']}"[:500]).text = (
+            f"{why} during this case; the run ends here (exit code {code}, no verdict)\n"
             f"{lost['detail']}\nreplay: {lost['replay']}"
         )
     for f in hard:
@@ -226,8 +230,9 @@ def to_html(doc: dict[str, Any]) -> str:
         else ""
     )
     lost = doc.get("interrupted")
+    who = "the user interrupted the run" if doc.get("cancelled") else "the target stopped answering"
     stale_html += (
-        f"<p><b>Interrupted:</b> the target stopped answering during <code>{_e(lost['case'])}</code> "
+        f"<p><b>Interrupted:</b> {who} during <code>{_e(lost['case'])}</code> "
         f"({_e(lost['detail'])}); the cases after it did not run. "
         f"Replay: <code>{_e(lost['replay'])}</code></p>"
         if lost
