@@ -12,7 +12,8 @@ freshness the adapter's ``hello`` does not declare are reported SKIP, not FAIL.
 
 Exit status: 0 every vector that ran passed, 1 a vector failed, 2 usage, I/O or adapter error (the
 adapter did not start, died, printed something that is not the protocol, or answered too late: one
-line on stderr says which).
+line on stderr says which), 130 interrupted (Ctrl-C: what was judged before it is printed, and with
+``--report-dir`` reported, ``cancelled`` in offline-report.json).
 
 :func:`run` is the function API (``a2a-coop conformance --vectors`` calls it); it raises
 :class:`AdapterError` or :class:`OfflineUsageError` instead of exiting.
@@ -52,11 +53,20 @@ STARTUP_TIMEOUT_S: Final = 30.0  # for the hello: an adapter may start a runtime
 MAX_LINE_BYTES: Final = 1 << 20
 WINDOW: Final = 32  # requests written ahead of their answers
 VECTOR_DIR: Final = Path(__file__).resolve().parent / "vectors"
-EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class OfflineUsageError(Exception):
     """A bad command line or vector file (exit 2)."""
+
+
+class OfflineCancelled(KeyboardInterrupt):
+    """The user interrupted the run (Ctrl-C): ``report`` holds what was judged before (its
+    ``cancelled`` set), ``total`` how many vectors the run had."""
+
+    def __init__(self, report: OfflineReport, total: int) -> None:
+        super().__init__()
+        self.report, self.total = report, total
 
 
 class AdapterError(Exception):
@@ -398,6 +408,7 @@ class OfflineReport:
     files: list[FileResult]
     seconds: float
     strict: bool = False  # --strict: an expected failure that passes fails the run
+    cancelled: bool = False  # interrupted by the user (Ctrl-C): what ran, exit code 130
 
     def count(self, status: str) -> int:
         return sum(f.count(status) for f in self.files)
@@ -423,6 +434,8 @@ class OfflineReport:
 
     @property
     def exit_code(self) -> int:
+        if self.cancelled:
+            return EXIT_INTERRUPTED
         return EXIT_OK if self.ok else EXIT_FAILED
 
     def to_json(self) -> dict[str, Any]:
@@ -438,6 +451,7 @@ class OfflineReport:
             },
             "exit_code": self.exit_code,
             "strict": self.strict,
+            "cancelled": self.cancelled,
             "unexpected_passes": [r.vector.name for r in self.unexpected_passes],
             "files": [
                 {
@@ -572,20 +586,27 @@ def run(
     out: list[FileResult] = []
     with Adapter(adapter_argv, timeout_s=timeout_s) as adapter:
         info = adapter.hello()
-        for path, vectors in files:
-            fr = FileResult(path)
-            runnable = [v for v in vectors if not info.skip_reason(v)]
-            answers = zip(runnable, adapter.verify_many(runnable), strict=False)
-            judged = {
-                id(v): judge(v, answer, expected_failure=not expected.keys().isdisjoint(_ids(v)))
-                for v, answer in answers
-            }
-            for v in vectors:
-                fr.results.append(judged.get(id(v)) or CaseResult(v, "SKIP", detail=info.skip_reason(v)))
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-            out.append(fr)
+        judged: dict[int, CaseResult] = {}
+        try:
+            for path, vectors in files:
+                fr = FileResult(path)
+                runnable = [v for v in vectors if not info.skip_reason(v)]
+                judged = {}
+                for v, answer in zip(runnable, adapter.verify_many(runnable), strict=False):
+                    judged[id(v)] = judge(v, answer, expected_failure=not expected.keys().isdisjoint(_ids(v)))
+                for v in vectors:
+                    fr.results.append(judged.get(id(v)) or CaseResult(v, "SKIP", detail=info.skip_reason(v)))
+                    done += 1
+                    if progress is not None:
+                        progress(done, total)
+                out.append(fr)
+        except KeyboardInterrupt:  # Ctrl-C: what was judged so far, for the reports (exit 130)
+            if len(out) < len(files):
+                path, vectors = files[len(out)]
+                out.append(FileResult(path, [judged[id(v)] for v in vectors if id(v) in judged]))
+            partial = OfflineReport(info, list(adapter_argv), out, time.monotonic() - started, strict=strict)
+            partial.cancelled = True
+            raise OfflineCancelled(partial, total) from None
     return OfflineReport(info, list(adapter_argv), out, time.monotonic() - started, strict=strict)
 
 
@@ -826,6 +847,18 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "conformance.offline"
         )
         if args.report_dir is not None:
             write_reports(report, args.report_dir)
+    except OfflineCancelled as exc:  # the vectors judged before Ctrl-C: printed, and their reports
+        write_text(exc.report, sys.stdout)
+        print(f"interrupted after {len(exc.report.results)} of {exc.total} vectors")
+        if args.report_dir is not None:
+            with contextlib.suppress(OSError):
+                write_reports(exc.report, args.report_dir)
+                print(f"reports written to {args.report_dir}/ (offline-report.json, junit.xml, report.html)")
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (OfflineUsageError, ValueError) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_ERROR

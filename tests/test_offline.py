@@ -7,9 +7,11 @@ reference adapter is ``python -m conformance.adapter``.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -409,3 +411,35 @@ def test_a2a_coop_conformance_vectors_takes_expected_failures_and_strict(
     assert main(argv) == 0
     assert main([*argv, "--strict"]) == 1
     assert "FAILED: 1 expected failure passed (--strict)" in capsys.readouterr().out
+
+
+def test_ctrl_c_reports_what_was_judged_and_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    """`python -m conformance.offline` interrupted by Ctrl-C ended in a KeyboardInterrupt traceback
+    (newuser16). Expect one line, exit 130, and the vectors judged before it printed and reported."""
+    started = tmp_path / "answered"
+    adapter = _fake(
+        tmp_path,
+        f"open({str(started)!r}, 'a').close()\ntime.sleep(0.02)\n"
+        'send({"type": "result", "id": req["id"], "result": "valid"})',
+    )
+    out = tmp_path / "r"
+    argv = ["--adapter", " ".join(adapter), "--report-dir", str(out)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "conformance.offline", *argv],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not started.exists() and time.monotonic() < deadline:  # the run is under way
+        time.sleep(0.05)
+    time.sleep(0.2)  # and a few vectors answered (each in 20 ms)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stdout + stderr
+    assert stderr.strip() == "conformance.offline: interrupted" and "Traceback" not in stderr
+    assert "interrupted after " in stdout
+    doc = json.loads((out / "offline-report.json").read_text())
+    assert doc["cancelled"] is True and doc["exit_code"] == 130
+    assert (out / "junit.xml").exists() and (out / "report.html").exists()
