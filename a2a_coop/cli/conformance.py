@@ -36,6 +36,7 @@ expected-failures file: one case ID per line, optionally followed by a reason; '
 comment. A listed case that fails does not fail the run. One that passes is reported in the
 summary and the reports (remove it from the file); with --strict it fails the run (exit 1), so
 the file cannot go stale. A listed case that reaches no verdict (SKIP, NOT-TESTED) is noted only.
+With --vectors the file lists vector ids (statements-42 or statements-42-ENV-007), the same way.
 
 Examples:
   a2a-coop conformance --list
