@@ -4,10 +4,10 @@ A vector file is Wycheproof-shaped (conformance/vectors/README.md describes
 it): groups of tests, each test an ordered list of envelopes with the expected
 outcome. A test is run by feeding every envelope, in order, to one fresh
 :class:`~a2a_coop.protocol.verifier.Verifier` (complete chains iff the group's mode is
-``"complete"``), at the test's reference time ``now_ms`` (freshness is skipped
-when it is null, TIM-005). The outcome matches when the transcript is valid
-and the test says ``"valid"``, or when the first failure has the expected SPEC
-code at the expected envelope index.
+``"complete"``; a view of evidence unless the group's ``role`` is ``"escrow"``), at the test's
+reference time ``now_ms`` (freshness is skipped when it is null, TIM-005). The outcome matches
+when the transcript is valid and the test says ``"valid"``, or when the first failure has the
+expected SPEC code at the expected envelope index.
 
 This module parses and runs; it prints nothing and exits nothing (the CLI
 does that). :func:`load_vector_file` is the only function that touches disk.
@@ -28,6 +28,10 @@ from a2a_coop.protocol.verifier import Verifier
 
 SCHEMA: Final = "a2a-coop-vectors/1"
 MODES: Final = ("sparse", "complete")
+# The verifier a group runs (its optional ``role``, SPEC 17): an auditor -- a view of evidence, which takes
+# a statement witnessed before its revocation (KEY-009) -- by default; or an escrow taking evidence, and
+# its audit (AUD-003), which refuses it and applies KEY-010 to every statement it names.
+ROLES: Final = ("auditor", "escrow")
 RESULTS: Final = ("valid", "invalid")
 
 
@@ -52,6 +56,8 @@ class Vector:
         result: ``"valid"`` or ``"invalid"``.
         error: the expected SPEC error code of an invalid test.
         failed_index: index of the envelope expected to fail.
+        role: ``"auditor"`` (a view of evidence, the default) or ``"escrow"`` (an escrow taking
+            evidence and its audit: no KEY-009 exception, KEY-010 on all five statements).
     """
 
     source: str
@@ -66,6 +72,7 @@ class Vector:
     result: str
     error: str | None
     failed_index: int | None
+    role: str = "auditor"
 
     @property
     def name(self) -> str:
@@ -112,7 +119,7 @@ class VectorOutcome:
 
 def run_vector(vector: Vector) -> VectorOutcome:
     """Feed a vector's envelopes to one fresh Verifier and report the first failure."""
-    verifier = Verifier(complete_chains=vector.mode == "complete")
+    verifier = Verifier(complete_chains=vector.mode == "complete", evidence_view=vector.role == "auditor")
     for i, data in enumerate(vector.envelopes):
         try:
             verifier.accept(data, vector.now_ms)
@@ -148,8 +155,13 @@ def parse_vector_file(doc: Any, source: str = "vectors") -> list[Vector]:
         mode = group.get("mode")
         if mode not in MODES:
             raise VectorFormatError(f"{where}: mode must be one of {MODES}")
+        role = group.get("role", "auditor")
+        if role not in ROLES:
+            raise VectorFormatError(f"{where}: role must be one of {ROLES}")
         for t, test in enumerate(group["tests"]):
-            out.append(_parse_test(test, f"{where}.tests[{t}]", source, str(group.get("type", "")), mode))
+            out.append(
+                _parse_test(test, f"{where}.tests[{t}]", source, str(group.get("type", "")), mode, role=role)
+            )
     ids = [v.tc_id for v in out]
     if len(set(ids)) != len(ids):
         raise VectorFormatError("tcId values must be unique within a file")
@@ -168,7 +180,7 @@ def load_vector_file(path: Path) -> list[Vector]:
     return parse_vector_file(doc, path.stem)
 
 
-def _parse_test(test: Any, where: str, source: str, group_type: str, mode: str) -> Vector:
+def _parse_test(test: Any, where: str, source: str, group_type: str, mode: str, *, role: str) -> Vector:
     if not isinstance(test, Mapping):
         raise VectorFormatError(f"{where}: a test is a JSON object")
     try:
@@ -207,4 +219,5 @@ def _parse_test(test: Any, where: str, source: str, group_type: str, mode: str) 
         result=result,
         error=error,
         failed_index=failed,
+        role=role,
     )

@@ -8,7 +8,7 @@ The suite (:mod:`conformance.offline`) starts an adapter as a subprocess and tal
 JSON with it: one ``hello`` each way, then one ``verify`` request per vector, each answered by one
 ``result`` line, until ``bye`` or end of input. This adapter is what an implementer writes for their
 own library, in any language: read a line, decode the base64 envelopes, feed them in order to one fresh
-verifier in the requested chain mode at ``now_ms`` (no freshness when null), answer with the first
+verifier in the requested chain mode and role at ``now_ms`` (no freshness when null), answer with the first
 rejection's SPEC code and index. Everything it prints on stdout is protocol; diagnostics go to stderr.
 
 ``--skip CHECK`` runs the same verifier with exactly one check left out (:mod:`conformance.lazy`):
@@ -28,6 +28,7 @@ from typing import IO, Any
 from a2a_coop import __version__
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.vectors import ROLES
 from conformance import lazy
 from conformance.offline import MODES, PROTOCOL
 
@@ -38,7 +39,12 @@ def verify(request: dict[str, Any]) -> dict[str, Any]:
     try:
         mode, now_ms, skew_ms = request["mode"], request["now_ms"], request.get("skew_ms", 30_000)
         envelopes = [base64.b64decode(e, validate=True) for e in request["envelopes"]]
-        verifier = Verifier(complete_chains=mode == "complete", skew_ms=skew_ms)
+        role = request.get("role", "auditor")
+        if role not in ROLES:
+            raise ValueError(f"role {role!r:.20} is none of {ROLES}")
+        verifier = Verifier(
+            complete_chains=mode == "complete", skew_ms=skew_ms, evidence_view=role == "auditor"
+        )
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         return {**answer, "result": "unsupported", "detail": f"bad request: {exc}"}
     for i, data in enumerate(envelopes):
@@ -63,7 +69,7 @@ def hello(skip: str | None) -> dict[str, Any]:
         "protocol": PROTOCOL,
         "name": name,
         "version": __version__,
-        "capabilities": {"modes": list(MODES), "freshness": True, "topics": "*"},
+        "capabilities": {"modes": list(MODES), "freshness": True, "topics": "*", "roles": list(ROLES)},
     }
 
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 from xml.etree import ElementTree as ET
 
-from a2a_coop.vectors import SCHEMA, Vector, VectorFormatError, load_vector_file
+from a2a_coop.vectors import ROLES, SCHEMA, Vector, VectorFormatError, load_vector_file
 from conformance import reporting
 
 PROTOCOL: Final = "a2a-coop-offline/1"
@@ -97,6 +97,7 @@ class AdapterInfo:
     modes: tuple[str, ...]
     freshness: bool
     topics: tuple[str, ...] | None  # None: every topic ("*")
+    roles: tuple[str, ...] = ("auditor",)  # the verifier roles it runs (a group's role, SPEC 17)
 
     def skip_reason(self, vector: Vector) -> str:
         """Why the adapter cannot run ``vector`` by its own declaration, or "" when it can."""
@@ -104,6 +105,8 @@ class AdapterInfo:
             return f"topic {vector.group_type} not declared by the adapter"
         if vector.mode not in self.modes:
             return f"{vector.mode} chain mode not declared by the adapter"
+        if vector.role not in self.roles:
+            return f"{vector.role} role not declared by the adapter"
         if vector.now_ms is not None and not self.freshness:
             return "freshness (now_ms) not declared by the adapter"
         return ""
@@ -117,6 +120,7 @@ class AdapterInfo:
                 "modes": list(self.modes),
                 "freshness": self.freshness,
                 "topics": "*" if self.topics is None else list(self.topics),
+                "roles": list(self.roles),
             },
         }
 
@@ -129,10 +133,11 @@ def _hello_info(msg: dict[str, Any]) -> AdapterInfo:
     caps = msg.get("capabilities", {})
     if not isinstance(caps, dict):
         raise AdapterProtocolError("hello: capabilities must be an object")
-    modes, topics, fresh = (
+    modes, topics, fresh, roles = (
         caps.get("modes", list(MODES)),
         caps.get("topics", "*"),
         caps.get("freshness", True),
+        caps.get("roles", ["auditor"]),
     )
     if not (isinstance(modes, list) and set(modes) <= set(MODES)):
         raise AdapterProtocolError(f"hello: modes must be a list drawn from {list(MODES)}")
@@ -140,12 +145,15 @@ def _hello_info(msg: dict[str, Any]) -> AdapterInfo:
         raise AdapterProtocolError('hello: topics must be "*" or a list of group types')
     if not isinstance(fresh, bool):
         raise AdapterProtocolError("hello: freshness must be true or false")
+    if not (isinstance(roles, list) and set(roles) <= set(ROLES)):
+        raise AdapterProtocolError(f"hello: roles must be a list drawn from {list(ROLES)}")
     return AdapterInfo(
         name=str(msg.get("name", "?")),
         version=str(msg.get("version", "?")),
         modes=tuple(modes),
         freshness=fresh,
         topics=None if topics == "*" else tuple(topics),
+        roles=tuple(roles),
     )
 
 
@@ -162,6 +170,7 @@ def _request(rid: int, vector: Vector) -> dict[str, Any]:
         "tcId": vector.tc_id,
         "topic": vector.group_type,
         "mode": vector.mode,
+        "role": vector.role,
         "now_ms": vector.now_ms,
         "skew_ms": SKEW_MS,
         "envelopes": [base64.b64encode(e).decode() for e in vector.envelopes],

@@ -466,7 +466,7 @@ def test_an_escrows_stamps_are_relayed_in_as_few_exchanges_as_their_bytes_fill()
     k, mandate = fresh_key(1, clock)
     strangers = [mandate, _checkpoint(k, mandate)]
     answer = [vs.envelope for vs in [*stamps[:150], *strangers, *stamps[150:]]]
-    b.on_replies(answer, escrow=e.did)
+    b.on_replies(answer)
     sent: list[list[bytes]] = []
 
     class _Counterparty:

@@ -348,7 +348,7 @@ def test_an_escrows_own_answer_carries_no_unbounded_stamps_of_its_own() -> None:
     held = b.verifier.statements
     before = len(held)
     stamps = [e.sign("stamp", commitment_pb2.Stamp(statements=[bytes([i]) * 32])) for i in range(100)]
-    b.on_replies([e.mandate_vs.envelope, *(s.envelope for s in stamps)], escrow=e.did)
+    b.on_replies([e.mandate_vs.envelope, *(s.envelope for s in stamps)])
     kept = len(held) - before
     assert kept <= 8, kept
 

@@ -31,6 +31,7 @@ COVERED = {
     "rules": 167,
     "mutations": 1859,
     "canaries": 66,
+    "keytime": 30,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
 }

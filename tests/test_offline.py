@@ -75,6 +75,7 @@ def test_reference_adapter_handshake_declares_everything() -> None:
     assert info.name == "a2a-coop-python"
     assert info.modes == ("sparse", "complete")
     assert info.freshness and info.topics is None
+    assert info.roles == ("auditor", "escrow")
 
 
 def test_reference_adapter_answers_a_vector_with_code_and_index() -> None:
@@ -166,6 +167,21 @@ def test_undeclared_topics_modes_and_freshness_are_skipped(tmp_path: Path) -> No
     assert "complete chain mode not declared by the adapter" in reasons
     assert "freshness (now_ms) not declared by the adapter" in reasons
     assert report.ok  # nothing failed: a SKIP is honest, not a pass and not a failure
+
+
+def test_an_adapter_that_declares_no_roles_skips_the_escrows_groups(tmp_path: Path) -> None:
+    """An adapter written before roles (SPEC 17.1: roles default to the auditor's) is not failed on a
+    group of role escrow: it is skipped, and told nothing it would misread."""
+    answer_valid = 'send({"type": "result", "id": req["id"], "result": "valid"})'
+    report = offline.run(_fake(tmp_path, answer_valid), [VECTORS / "keytime.json"])
+    skipped = {r.detail for r in report.files[0].results if r.status == "SKIP"}
+    assert skipped == {"escrow role not declared by the adapter"}
+    assert report.count("SKIP") == sum(
+        1
+        for g in json.loads((VECTORS / "keytime.json").read_text())["testGroups"]
+        if g.get("role") == "escrow"
+        for _ in g["tests"]
+    )
 
 
 # --- the runner end to end ----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ revocation of K, with its binding and Mandate, counts. Two parts close it:
 
 from __future__ import annotations
 
+import contextlib
 import io
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.strangers import (
+    MARKS_SAVE_MS,
     META_STRANGERS,
     PENDING_PERIODS,
     STRANGER_PERIOD_MS,
@@ -347,3 +349,117 @@ def test_a_held_keys_revocation_with_its_principals_renewals_is_taken_over_a_ful
         boss.sign("key_revocation", msg).envelope, [first.envelope, renewal.envelope, binding.envelope]
     )
     assert b.verifier.revoked[k.did] == msg.effective_ms and renewal.digest in b.verifier.mandates
+
+
+# -- across a restart, and the reserve's size on the command line -------------------------------------------
+
+
+def _marked_over_a_full_reserve(b: Peer, k: Party, clock: FixedClock) -> None:
+    """K's principal's revocation of K with its binding, refused over Bob's full quota and reserve: K
+    marked (the thief's Offer under K refused)."""
+    binding, revocation = _revocation(k, clock)
+    with pytest.raises(RateLimited):
+        b.exchange(revocation.envelope, [k.mandate_vs.envelope, binding.envelope])
+    with pytest.raises(RateLimited, match="revocation of " + k.did):
+        b.exchange(k.offer(Party("bob", clock), k.proposal()).envelope, k.setup)
+
+
+def test_a_restart_keeps_the_keys_marked(tmp_path: Path) -> None:
+    """The marks were memory only: a restart -- a deploy, or a crash -- forgot them, and the thief
+    traded under K from then on, the flooder starting again from a clean slate. They are journaled (the
+    array, compressed, with its hash key): the first mark at once, later ones at most once a minute and
+    at a clean close. A peer started again on the journal refuses the thief's Offer under K still (a
+    mark set at once, and one saved at close), and lets an honest newcomer in."""
+    clock = FixedClock()
+    bob, k1, k2, carol = Party("bob", clock), Party("k1", clock), Party("k2", clock), Party("carol", clock)
+    quota = StrangerQuota(per_period=4, revocations=0)
+    with Journal.open(tmp_path / "bob.db") as journal:
+        b = make_peer(bob, clock, journal=journal, stranger_quota=quota, newcomer_offers=NewcomerOffers())
+        for i in range(3):
+            b.exchange(fresh_key(i, clock)[1].envelope)
+        _marked_over_a_full_reserve(b, k1, clock)  # the first mark: journaled at once (a crash keeps it)
+        _marked_over_a_full_reserve(b, k2, clock)  # within the minute: journaled at close
+        b.save_marks()  # what PeerNode.close does
+    with Journal.open(tmp_path / "bob.db") as journal:
+        again = make_peer(bob, clock, journal=journal, stranger_quota=quota, newcomer_offers=NewcomerOffers())
+        for k in (k1, k2):
+            with pytest.raises(RateLimited, match="revocation of " + k.did):
+                again.exchange(k.offer(bob, k.proposal()).envelope, k.setup)
+        assert again.exchange(carol.offer(bob, carol.proposal()).envelope, carol.setup)
+
+
+def test_marks_are_journaled_at_most_once_a_minute_and_read_back_whole() -> None:
+    """A flood marking keys without end costs one write of the marks a minute (MARKS_SAVE_MS); what was
+    written reads back the same marks (the hash key with them), and anything else -- another size, a
+    damaged blob -- is no marks at all, never an error."""
+    period = 1_000
+    pending = PendingRevocations(period, slots=1 << 12)
+    assert not pending.due(0)
+    pending.mark("k", 5_500)
+    assert pending.due(5_500)
+    stored = pending.dump(5_500)
+    pending.mark("flood/1", 5_600)
+    assert not pending.due(5_500 + MARKS_SAVE_MS - 1) and pending.due(5_500 + MARKS_SAVE_MS)
+    back = PendingRevocations(period, slots=1 << 12, stored=stored)
+    assert back.lapses("k", 5_600) == pending.lapses("k", 5_600) is not None
+    assert back.lapses("flood/1", 5_600) is None  # marked after the dump
+    for bad in (None, [5, b"x" * 16, b"not zlib"], stored[:2], PendingRevocations(period, slots=8).dump(0)):
+        assert PendingRevocations(period, slots=1 << 12, stored=bad).lapses("k", 5_600) is None
+
+
+def test_an_escrow_restarted_keeps_the_keys_marked(tmp_path: Path) -> None:
+    """The escrow's marks too survive a restart (journaled with a Submit's write, and at close)."""
+    clock = FixedClock()
+    escrow, k, bob = Party("escrow", clock), Party("k", clock), Party("bob", clock)
+    node = _escrow(tmp_path / "e.db", escrow, clock, revocations=0)
+    try:
+        binding, revocation = _revocation(k, clock)
+        with pytest.raises(RateLimited):
+            node.submit([k.mandate_vs.envelope, binding.envelope, revocation.envelope])
+    finally:
+        node.close()
+    quota = StrangerQuota(per_period=4, per_key=0, revocations=0)
+    node = EscrowNode(
+        escrow.agent.key,
+        escrow.mandate_vs.envelope,
+        tmp_path / "e.db",
+        clock=lambda: clock.now_ms,
+        durability="normal",
+        stranger_quota=quota,
+    )
+    try:
+        with pytest.raises(RateLimited, match="revocation of " + k.did):
+            node.submit([*k.setup, k.offer(bob, k.proposal(escrow=escrow.did)).envelope])
+    finally:
+        node.close()
+
+
+class _Built(Exception):
+    """The quota a command built: enough seen."""
+
+
+@pytest.mark.parametrize("command", [["serve"], ["escrow", "serve"]])
+def test_serve_takes_the_reserves_size_from_its_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """`serve` and `escrow serve --revocation-statements N` size the revocations' reserve; a bad value is
+    one line of error."""
+    from a2a_coop.cli.demo import provision
+    from a2a_coop.cli.main import main
+
+    seen: list[StrangerQuota] = []
+
+    def built(**kw: int) -> StrangerQuota:
+        seen.append(StrangerQuota(**kw))
+        raise _Built
+
+    module = "a2a_coop.cli.peer" if command == ["serve"] else "a2a_coop.cli.escrow"
+    monkeypatch.setattr(f"{module}.StrangerQuota", built)
+    who = provision(tmp_path, "x")
+    with contextlib.suppress(_Built):
+        main([*command, *who.files(), "--revocation-statements", "7"])
+    assert seen and seen[0].revocations == 7
+    capsys.readouterr()
+    assert main([*command, *who.files(), "--revocation-statements", "-1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--revocation-statements" in err, err

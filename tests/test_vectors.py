@@ -42,10 +42,10 @@ VECTORS: list[Vector] = [v for path in VECTOR_FILES for v in load_vector_file(pa
 REQ_ID = re.compile(r"[A-Z]{2,4}-\d{3}")
 
 
-def _params() -> list[Any]:
+def _params(role: str | None = None) -> list[Any]:
     # mutations.json's generated vectors (about 1,800) run in bulk instead, one test for the file
     # (tests/test_mutation_vectors.py), to keep the suite fast.
-    per_vector = [v for v in VECTORS if v.source != "mutations"]
+    per_vector = [v for v in VECTORS if v.source != "mutations" and role in (None, v.role)]
     return [pytest.param(v, id=v.name, marks=pytest.mark.req(*v.requirements)) for v in per_vector]
 
 
@@ -134,6 +134,7 @@ def test_malformed_vector_documents_are_refused() -> None:
         {**good, "schema": "other/1"},
         {**good, "numberOfTests": 1},
         {**good, "testGroups": [{"type": "x", "mode": "lazy", "tests": []}]},
+        {**good, "testGroups": [{"type": "x", "mode": "sparse", "role": "live", "tests": []}]},
         doc_with(result="maybe"),
         doc_with(result="invalid", error="EXPIRED", failedIndex=99),
         doc_with(envelopes=["not base64!"]),
@@ -156,6 +157,22 @@ def test_vector_library(vector: Vector) -> None:
     assert outcome.passed, f"{vector.comment}: expected {vector.expected}, got {got}"
 
 
+@pytest.mark.req("KEY-010", "KEY-009")
+def test_a_groups_role_decides_which_verifier_runs_it() -> None:
+    """keytime.json's escrow groups run an escrow's verifier (SPEC 17): the thief's Revoke stamped after
+    the revocation is refused there (KEY-010) and taken by an auditor, a view of evidence; and a file's
+    groups without a role run the auditor's, as before roles."""
+    from dataclasses import replace
+
+    vectors = load_vector_file(VECTOR_DIR / "keytime.json")
+    escrow = [v for v in vectors if v.role == "escrow" and v.result == "invalid"]
+    assert escrow and all(run_vector(v).passed for v in escrow)
+    assert {
+        run_vector(replace(v, role="auditor")).actual for v in escrow if v.requirements[0] == "KEY-010"
+    } == {"valid"}
+    assert all(v.role == "auditor" for v in VECTORS if v.source != "keytime")
+
+
 @pytest.mark.req("ERR-002")
 def test_a_wrong_expectation_is_reported_as_a_failure() -> None:
     """The runner must be able to fail: flip one vector's expectation and expect passed == False."""
@@ -172,7 +189,9 @@ def test_a_wrong_expectation_is_reported_as_a_failure() -> None:
 # --- through the CLI, in process --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("vector", _params())
+# `a2a-coop verify` of a transcript is an auditor's (a view of evidence): a group of role escrow runs
+# through the vector file (test_console_script_runs_every_vector_file), not as a bare transcript.
+@pytest.mark.parametrize("vector", _params("auditor"))
 def test_vector_cli(vector: Vector, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Write the vector as a transcript file and `a2a-coop verify` it; expect exit 0, or 1 with its code."""
     path = tmp_path / "transcript.json"

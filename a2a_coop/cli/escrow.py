@@ -56,7 +56,11 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
                 f"{args.journal} is a peer's journal (`serve` or `offer` ran on it), not an escrow's: an "
                 "escrow serves on a journal of its own"
             )
-    quota = StrangerQuota(per_period=args.stranger_statements, per_key=args.stranger_statements_per_key)
+    quota = StrangerQuota(
+        per_period=args.stranger_statements,
+        per_key=args.stranger_statements_per_key,
+        revocations=args.revocation_statements,
+    )
     configure_logging()  # before the node: what its start says about its snapshot is logged
     every = {} if args.snapshot_every is None else {"snapshot_every": args.snapshot_every}
     node = EscrowNode(

@@ -50,6 +50,7 @@ from a2a_coop.protocol.statements import PROTOCOL_VERSION
 from a2a_coop.runtime.strangers import (
     DEALINGS_PER_KEY_FACTOR,
     DEFAULT_NEWCOMER_OFFERS,
+    DEFAULT_REVOCATION_STATEMENTS,
     DEFAULT_STRANGER_STATEMENTS,
     DEFAULT_STRANGER_STATEMENTS_PER_KEY,
 )
@@ -141,6 +142,16 @@ def _add_stranger_quota(p: argparse.ArgumentParser, what: str) -> None:
         f"{DEALINGS_PER_KEY_FACTOR} N an hour of those its trades with us do not need, plus one for each "
         f"statement of its trades that hour (default {DEFAULT_STRANGER_STATEMENTS_PER_KEY}; 0: no limit "
         "on either)",
+    )
+    p.add_argument(
+        "--revocation-statements",
+        type=non_negative,
+        default=DEFAULT_REVOCATION_STATEMENTS,
+        metavar="N",
+        help="the revocations' reserve: once that bound is full, still take N statements an hour of key "
+        "revocations of keys we hold nothing of, with the binding and Mandates each depends on; a "
+        "revocation refused over both makes us refuse its key's statements for a day (default "
+        f"{DEFAULT_REVOCATION_STATEMENTS}; 0: no reserve)",
     )
 
 

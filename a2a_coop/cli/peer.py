@@ -228,7 +228,9 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
                 trust=trust_policy(args),
                 min_time_to_perform_ms=args.min_time_to_perform,
                 stranger_quota=StrangerQuota(
-                    per_period=args.stranger_statements, per_key=args.stranger_statements_per_key
+                    per_period=args.stranger_statements,
+                    per_key=args.stranger_statements_per_key,
+                    revocations=args.revocation_statements,
                 ),
                 newcomer_offers=NewcomerOffers(per_period=args.newcomer_offers),
             ),

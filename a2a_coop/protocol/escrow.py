@@ -195,9 +195,12 @@ class DealingsQuota(Protocol):
 
 class _Dealing(NamedTuple):
     """A public statement that ESC-017 counts for ``key``, a key in the escrow's dealings
-    (:class:`DealingsQuota`), not against the newcomer quota."""
+    (:class:`DealingsQuota`), not against the newcomer quota -- but ``renewal``, a Mandate ``key`` issued
+    for an agent in the dealings too, which, when ``key`` has no funds here and its count no room, counts
+    under the newcomer quota as a stranger's Mandate would (:meth:`Escrow._receive`)."""
 
     key: str
+    renewal: bool = False
 
 
 class _Package(NamedTuple):
@@ -1032,11 +1035,24 @@ class Escrow:
         elif vs.body in ("delivery", "receipt"):
             refusal = self._repeated(vs)  # CMT-013: the first of a party and item only
         elif isinstance(counted, _Dealing):
+            funded = self._funded(counted.key)
             refusal = (
-                dealings.refusal(counted.key, now_ms, credit_only=not self._funded(counted.key))
+                dealings.refusal(counted.key, now_ms, credit_only=not funded)
                 if dealings is not None
                 else None
             )
+            # A renewal by a principal without funds here, which signs no statement of a contract and so
+            # earns no credit: its count had no room at all, and a renewal it sent alone was refused where
+            # a stranger's Mandate was taken (tests/test_holes21.py). As a stranger's, then: from the
+            # newcomer quota, which a stranger has anyway -- no room beyond it.
+            if (
+                refusal is not None
+                and counted.renewal
+                and not funded
+                and quota is not None
+                and quota.refusal([counted.key], now_ms, solicited=True) is None
+            ):
+                refusal, counted = None, [counted.key]
         elif isinstance(counted, _Revoking):
             refusal = quota.refusal(counted.keys, now_ms, solicited=True) if quota is not None else None
             if refusal is not None and quota is not None:  # the revocations' reserve (ESC-017)
@@ -1202,7 +1218,7 @@ class Escrow:
             # principal (a contract between fresh keys naming us as arbiter makes one) could mint them
             # without bound, each stamped (tests/test_attack16.py); its renewal of a party's Mandate counts
             # under its own count.
-            return self._dealing(vs, key)
+            return self._dealing(vs, key, renewal=body == "mandate")
         if self.quota is None:
             return None
         package = packages.get(vs.digest) if packages else None
@@ -1319,7 +1335,7 @@ class Escrow:
             return False
         return any(event is Event.COUNTER for _, event, _, _ in neg.history)
 
-    def _dealing(self, vs: VerifiedStatement, key: str) -> _Dealing | None:
+    def _dealing(self, vs: VerifiedStatement, key: str, *, renewal: bool = False) -> _Dealing | None:
         """ESC-017 for a public statement counting for ``key``, a key in our dealings: counted for it
         (:attr:`dealings`), unless a trade here needs it -- a party's Ack of a statement of its contract
         that we hold, the first of its key (:meth:`_witnesses_a_trade`) -- or there is no such count.
@@ -1329,7 +1345,7 @@ class Escrow:
         stamped without bound (tests/test_attack16.py)."""
         if self.dealings is None or key == self.did or self._witnesses_a_trade(vs):
             return None
-        return _Dealing(key)
+        return _Dealing(key, renewal)
 
     def _funded(self, key: str) -> bool:
         """ESC-017: whether ``key`` has the dealings' base count here -- ours, or one a Deposit of our

@@ -139,7 +139,9 @@ class Verifier:
         self.disowning = 0
         self.rotations: dict[str, bytes] = {}  # old key -> the envelope of its KeyRotation, likewise
         self.rotated: dict[str, int] = {}  # old key -> seq of its KeyRotation
-        self.rotation_digests: dict[str, bytes] = {}  # old key -> the digest of that KeyRotation
+        # old key -> (seq, digest) of every KeyRotation of it held: KEY-009 asks whether the escrow stamped
+        # a statement before each rotation below it, not only before the lowest, which ends the chain.
+        self.rotations_of: dict[str, list[tuple[int, bytes]]] = {}
         self.chains: dict[str, ChainView] = {}
         self.replay = ReplayCache()
         self.witness = WitnessIndex()
@@ -674,17 +676,21 @@ class Verifier:
         return True
 
     def _stamped_before_rotation(self, vs: VerifiedStatement) -> bool:
-        """Whether the escrow of ``vs`` stamped it before it stamped the KeyRotation of its issuer held
-        (KEY-005 as KEY-009 reads it): the rotation's seq and time are its signer's to choose, and a key
-        that signs one back into a gap of its chain below a statement its escrow witnessed must not
-        disown that statement for a view that heard the rotation first (tests/test_attack20.py)."""
+        """Whether the escrow of ``vs`` stamped it before it stamped each KeyRotation of its issuer held
+        at a seq below ``vs``'s (KEY-005 as KEY-009 reads it): the rotation's seq and time are its
+        signer's to choose, and a key that signs one back into a gap of its chain below a statement its
+        escrow witnessed must not disown that statement for a view that heard the rotation first
+        (tests/test_attack20.py) -- nor, by signing one below a rotation the escrow stamped before the
+        statement, keep a statement the escrow took past its chain's end (keytime.json)."""
         escrow = self.witnessing_escrow(vs)
         first = self._stamp_place(escrow, vs.digest) if escrow else None
         if first is None:
             return False
-        rotation = self.rotation_digests.get(vs.issuer)
-        place = self._stamp_place(escrow, rotation) if rotation is not None else None
-        return place is None or _before(first, place)
+        for seq, rotation in self.rotations_of.get(vs.issuer, ()):
+            place = self._stamp_place(escrow, rotation) if seq < vs.seq else None
+            if place is not None and not _before(first, place):
+                return False
+        return True
 
     def _stamp_place(self, escrow: str, digest: bytes) -> tuple[int, int, int] | tuple[int] | None:
         """Where ``escrow`` first stamped ``digest`` (a Stamp held): (time, the Stamp's seq, the digest's
@@ -1055,7 +1061,7 @@ class Verifier:
             if issuer not in self.rotated or vs.seq < self.rotated[issuer]:  # the lowest seq ends the chain
                 self.rotated[issuer] = vs.seq
                 self.rotations[issuer] = vs.envelope
-                self.rotation_digests[issuer] = vs.digest
+            self.rotations_of.setdefault(issuer, []).append((vs.seq, vs.digest))
             self._revocation_digests.add(vs.digest)
             self.disowning += 1
         elif body == "attestation":

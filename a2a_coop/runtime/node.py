@@ -77,6 +77,7 @@ from a2a_coop.runtime.peer import (
 )
 from a2a_coop.runtime.strangers import (
     META_DEALINGS,
+    META_REVOCATION_MARKS,
     META_STRANGERS,
     KeyedCount,
     NewcomerOffers,
@@ -896,6 +897,10 @@ class PeerNode:
     def close(self) -> None:
         if self.witness is not None:
             self.witness.close()
+        try:
+            self.peer.save_marks()  # RPC-016's revocation marks: a restart keeps them
+        except JournalError:
+            log.warning("peer: revocation marks not saved at close", exc_info=True)
         self.journal.close()
 
 
@@ -1034,7 +1039,13 @@ class EscrowNode:
         # ESC-017: what the journal counted in the current period counts on (never a second quota).
         quota = self.stranger_quota
         self.strangers = (
-            StrangerCount(quota, self.journal.get_meta(META_STRANGERS), clock(), requirement="ESC-017")
+            StrangerCount(
+                quota,
+                self.journal.get_meta(META_STRANGERS),
+                clock(),
+                requirement="ESC-017",
+                marks=self.journal.get_meta(META_REVOCATION_MARKS),  # the keys marked stay so (ESC-017)
+            )
             if quota.active
             else None
         )
@@ -1229,7 +1240,7 @@ class EscrowNode:
                 # signed, so a durable answer never queues behind the next Submit's checks.
                 if len(self.escrow.forked_accepts) != forks:  # also when the Submit is refused (ESC-015)
                     meta = {**(meta or {}), META_FORKED_ACCEPTS: sorted(self.escrow.forked_accepts)}
-                counted = self.strangers.meta() if self.strangers is not None else {}
+                counted = self.strangers.meta(self.clock()) if self.strangers is not None else {}
                 if self.dealings is not None:  # past periods' rows pruned only in a write made anyway
                     counted.update(self.dealings.meta(prune=bool(meta or counted or self.escrow.unsaved)))
                 if counted:  # in the commit that holds what it counted (ESC-017)
@@ -1365,6 +1376,8 @@ class EscrowNode:
             self._ticker.join()  # a tick under way finishes before the journal closes
         with self.lock:
             try:
+                if self.strangers is not None and self.strangers.pending.dirty:  # ESC-017's marks, kept
+                    self.journal.put_meta(META_REVOCATION_MARKS, self.strangers.pending.dump(self.clock()))
                 self._snapshot(force=True)  # the next start replays nothing
             except JournalError:  # a failed journal: the next start replays from the last snapshot
                 log.warning("escrow: no snapshot at close", exc_info=True)

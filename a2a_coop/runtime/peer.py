@@ -93,6 +93,7 @@ from a2a_coop.runtime.reputation import (
 from a2a_coop.runtime.strangers import (
     META_DEALINGS,
     META_NEWCOMER_OFFERS,
+    META_REVOCATION_MARKS,
     META_STRANGERS,
     META_VOUCHED,
     KeyedCount,
@@ -625,8 +626,11 @@ class Peer:
         for env in context:
             self._hold(env, durable=False)  # given again at every start
         given = (self.verifier.statements[statement_digest(decode_envelope(env).payload)] for env in context)
-        self.trusted_escrows = frozenset(vs.statement.mandate.agent for vs in given if vs.body == "mandate")
-        self.trusted_escrows -= {self.did}  # an earlier mandate of ours makes us no escrow
+        granted = [vs for vs in given if vs.body == "mandate" and vs.statement.mandate.agent != self.did]
+        self.trusted_escrows = frozenset(vs.statement.mandate.agent for vs in granted)
+        # (escrow, its principal) of each Mandate given (an earlier mandate of ours makes us no escrow):
+        # what an escrow's answer may start with held as given (hold_escrow_mandate).
+        self._escrow_grants = frozenset((vs.statement.mandate.agent, vs.issuer) for vs in granted)
         # The escrows our runtime reaches (a served node's escrow witness): it asks them about our own
         # bonded offers (ESC-013), fetches a bonded contract's locks there (ESC-009) and has our
         # Deliveries witnessed there (WIT-007). A bonded Offer or Counter of ours names one of them, and
@@ -1250,12 +1254,11 @@ class Peer:
         """Envelopes a counterparty needs before our statements (our mandates, escrow mandates)."""
         return [*self._older_mandates, *self.context]
 
-    def on_replies(self, envelopes: Sequence[bytes], *, escrow: str = "") -> list[VerifiedStatement]:
+    def on_replies(self, envelopes: Sequence[bytes]) -> list[VerifiedStatement]:
         """Take a counterparty's answers to something we sent; return what we must send next.
 
         Under the newcomer quota (RPC-016), what is no answer's own (:meth:`_answer_carries`) counts as a
-        swap we started does, and is skipped, never refused, over it. ``escrow``: the answers are that
-        escrow's, to our Submit.
+        swap we started does, and is skipped, never refused, over it.
 
         Raises:
             CoopError: an answer is refused; nothing of this call is kept (the first refusal in order).
@@ -1271,7 +1274,7 @@ class Peer:
             now = self.clock()
             ticket = None
             changed = False  # a refusal before anything was accepted changed nothing (ERR-003)
-            counted = self._answer_count(verified, escrow, now)
+            counted = self._answer_count(verified, now)
             try:
                 for vs in verified:
                     if vs is None:
@@ -1326,7 +1329,7 @@ class Peer:
         )
 
     def _answer_count(
-        self, verified: Sequence[VerifiedStatement | None], escrow: str, now: int
+        self, verified: Sequence[VerifiedStatement | None], now: int
     ) -> tuple[set[bytes], _Count] | None:
         """For an answer to a request we sent, under the newcomer quota (RPC-016): what it carries
         (:meth:`_answer_carries`) when it brings anything else, and how that counts -- as a swap we
@@ -1335,7 +1338,7 @@ class Peer:
         quota, or nothing else)."""
         if self._strangers is None or not verified:
             return None
-        carried = self._answer_carries(verified, escrow)
+        carried = self._answer_carries(verified)
         if carried is None:
             return None
         self._release_dormant(now)  # who is in our dealings, now (RPC-014, RPC-016)
@@ -1356,7 +1359,7 @@ class Peer:
         verified = [self._verify_unless_held(env) for env in envelopes]
         with self.lock:
             now = self.clock()
-            counted = self._answer_count(verified, answer_of, now)
+            counted = self._answer_count(verified, now)
             taken: list[VerifiedStatement] = []
             try:
                 for env, vs in zip(envelopes, verified, strict=True):
@@ -1375,6 +1378,21 @@ class Peer:
             finally:
                 if taken:  # with what it counted (RPC-016)
                     self._record_context(taken, now)
+
+    def hold_escrow_mandate(self, envelope: bytes) -> None:
+        """Take the envelope an escrow's answer starts with (ESC-002: its Mandate). Held as given context
+        when it is a Mandate of an escrow we trust by the principal that granted the one we were given
+        (that escrow's renewal, which its statements may cite); anything else is counted as an answer's
+        other statements (RPC-016: skipped over the quota, never refused). Held as given whatever it was,
+        whoever answered at the escrow's address put a fresh principal's Mandate first in each answer,
+        one row for good per Submit we sent (tests/test_holes21.py)."""
+        vs = self._verify_unless_held(envelope)
+        if vs is None:
+            return
+        if vs.body == "mandate" and (vs.statement.mandate.agent, vs.issuer) in self._escrow_grants:
+            self.hold([envelope])
+        else:
+            self.hold([envelope], answer_of="")
 
     def take_gossip(self, envelopes: Sequence[bytes], *, started_with: str | None = None) -> None:
         """Take a swap's Checkpoints and the Mandates they name (:func:`gossip.take` kept only those,
@@ -1460,9 +1478,11 @@ class Peer:
         earlier_count = self._strangers
         if earlier_count is not None:  # what this process counted (not journaled yet, perhaps)
             stored = [earlier_count.window, earlier_count.count, earlier_count.reserved]
-        self._strangers = StrangerCount(quota, stored, self.clock())
+        # The keys marked (RPC-016) stay so: this process's, or what the journal kept of them.
+        marks = self.journal.get_meta(META_REVOCATION_MARKS) if self.journal is not None else None
+        self._strangers = StrangerCount(quota, stored, self.clock(), marks=marks)
         if earlier_count is not None and earlier_count.quota.period_ms == quota.period_ms:
-            self._strangers.pending = earlier_count.pending  # the keys marked (RPC-016) stay so
+            self._strangers.pending = earlier_count.pending
 
     def _keyed_count(
         self,
@@ -1529,11 +1549,9 @@ class Peer:
             return issuer in v.chains and issuer not in v.rotated and issuer not in v.revoked
         return False
 
-    def _answer_carries(
-        self, answer: Sequence[VerifiedStatement | None], escrow: str = ""
-    ) -> set[bytes] | None:
+    def _answer_carries(self, answer: Sequence[VerifiedStatement | None]) -> set[bytes] | None:
         """RPC-016: the digests of the statements of ``answer`` -- a counterparty's or an escrow's answer to
-        a request we sent (``escrow``: that escrow's, to our Submit) -- that are what an answer carries,
+        a request we sent -- that are what an answer carries,
         taken uncounted and never skipped (None: all of them, the usual answer); :meth:`on_replies`
         counts the rest as a swap we started. What the reference's answers carry:
 
@@ -1547,11 +1565,17 @@ class Peer:
         - its issuer's first Attestation about us of a contract we hold (ATT-015);
         - a Stamp by an escrow we trust naming a statement we hold in memory or take from this answer (its
           Stamp of our bonded Offer, of the counterparty's Ack of our Delivery): an honest escrow stamps a
-          statement once, so these are as many as what we hold, whoever relays them; in that escrow's own
-          answer, a Deposit it addresses to us -- not any Stamp of its: trusted with the bonds, not with
-          our disk, it answered a Submit with a hundred Stamps naming statements we never saw, all
+          statement once (WIT-006): its first Stamp of each such statement -- none held, none earlier in
+          the answer -- so that these are as many as what we hold, whoever relays them (the escrow chose
+          how many it signs: a hundred Stamps of one statement we hold were journaled uncounted,
+          tests/test_holes21.py); not any Stamp of its in its own answer: trusted with the bonds, not
+          with our disk, it answered a Submit with a hundred Stamps naming statements we never saw, all
           journaled uncounted (tests/test_attack19.py);
         - the Mandates these cite (a counterparty's renewed Mandate, RPC-002), and those these cite.
+
+        Each is what the request the answer answers could have caused. Not a Deposit: no Submit makes an
+        escrow sign one (funds come in through its payment rail; the reference's answers carry none), and
+        a hundred Deposits to us in one answer were journaled uncounted (tests/test_holes21.py).
         """
         for vs in answer:
             if vs is not None and not vs.negotiation_id:
@@ -1591,15 +1615,19 @@ class Peer:
                 ):
                     firsts.add(("attestation", issuer, about))
                     taken[vs.digest] = vs
-            elif escrow and issuer == escrow and escrow in trusted and body == "deposit":
-                taken[vs.digest] = vs  # the escrow's own answer to our Submit: a Deposit to us (BDY-014)
+        stamped = v.witness.recorded_stamp_time
         for vs in stmts:
-            if (
-                vs.body == "stamp"
-                and vs.issuer in trusted
-                and vs.digest not in taken
-                and any(known(d) is not None for d in vs.statement.stamp.statements)
-            ):
+            if vs.body != "stamp" or vs.issuer not in trusted or vs.digest in taken:
+                continue
+            firsts_of = [
+                ("stamp", vs.issuer, d)
+                for d in vs.statement.stamp.statements
+                if known(d) is not None
+                and ("stamp", vs.issuer, d) not in firsts
+                and stamped(vs.issuer, d) is None
+            ]
+            if firsts_of:  # the escrow's first Stamp of a statement we hold or take (WIT-006)
+                firsts.update(firsts_of)
                 taken[vs.digest] = vs
         keep = set(taken)
         mandates = {vs.digest: vs for vs in stmts if vs.body == "mandate"}
@@ -1699,6 +1727,17 @@ class Peer:
         one that passes (KEY-004): whoever marks a key revoked it."""
         if vs.body == "key_revocation" and self._strangers is not None:
             self._strangers.mark(vs.statement.key_revocation.key, now)
+            if self.journal is not None and self._strangers.pending.due(now):
+                # Journaled at once (at most once a minute, MARKS_SAVE_MS): a refusal writes nothing else,
+                # and a restart must not forget the mark (tests/test_revocation_reserve.py).
+                self.journal.put_meta(META_REVOCATION_MARKS, self._strangers.pending.dump(now))
+
+    def save_marks(self) -> None:
+        """Journal the revocation marks (RPC-016) set since they last were: at a clean close."""
+        strangers = self._strangers
+        if strangers is not None and strangers.pending.dirty and self.journal is not None:
+            with self.lock:
+                self.journal.put_meta(META_REVOCATION_MARKS, strangers.pending.dump(self.clock()))
 
     def _uncited_room(
         self, request: VerifiedStatement, provisional: _Provisional, now: int
@@ -1882,7 +1921,7 @@ class Peer:
         """The newcomer quota's window and count (RPC-016), and the newcomers' negotiations' (RPC-017),
         to journal in the commit that holds what they counted; with ``prune`` (a commit made anyway) or
         any of those, some per-key rows of past periods to delete (None: KeyedCount.meta)."""
-        meta = {} if self._strangers is None else self._strangers.meta()
+        meta = {} if self._strangers is None else self._strangers.meta(self.clock())
         if self._newcomers is not None:
             meta.update(self._newcomers.meta())
         for count in (self._dealings, self._vouched):

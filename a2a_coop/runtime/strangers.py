@@ -21,7 +21,8 @@ key), counts against ``revocations`` statements a period of its own (the revocat
 :meth:`StrangerCount.reserve_refusal`) once the quota has no room: a flood of other statements never
 keeps it out. One that passed its checks and was refused over both marks its key
 (:class:`PendingRevocations`), whose statements the server then refuses for a day: fresh keys revoking
-themselves fill the reserve too, and the thief must not trade meanwhile.
+themselves fill the reserve too, and the thief must not trade meanwhile. The marks are journaled
+(:data:`META_REVOCATION_MARKS`, at most once a minute and at a clean close): a restart keeps them.
 
 Who chose each value: the counts and the period are the operator's; the window is read on our own clock
 (never a statement's ``issued_at_ms``, which its signer chooses); a statement counts for the key that
@@ -53,6 +54,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -84,7 +86,8 @@ META_STRANGERS: Final = "a2a-coop/stranger-statements"
 # it out (tests/test_stranger_quota.py). A flood of fresh keys revoking themselves can fill it -- each a
 # real revocation, by the key or its principal -- and what then keeps the thief out is the mark below.
 # An honest principal revokes a stolen key now and then, with its binding and a Mandate or a few: 100
-# statements is some 30 revocations an hour, and 60 KB of journal an hour at the most a flood makes.
+# statements is some 30 revocations an hour, and 60 KB of journal an hour at the most a flood makes
+# (`serve`, `escrow serve --revocation-statements N`).
 DEFAULT_REVOCATION_STATEMENTS: Final = 100
 # The marks of keys whose revocation passed its checks and was refused over the quota (reserve
 # included): their statements are refused (but a KeyRevocation, and a binding taken with one) until the
@@ -99,6 +102,14 @@ DEFAULT_REVOCATION_STATEMENTS: Final = 100
 PENDING_SLOTS: Final = 1 << 23
 PENDING_HASHES: Final = 4
 PENDING_PERIODS: Final = 24
+# Journal meta: the marks above ([the latest period seen, the hash key, the slots zlib-compressed];
+# PendingRevocations.dump), so that a restart does not forget them: forgotten, a flood that filled the
+# reserve let the thief trade from the restart on, and each restart gave the flooder a clean slate. Written
+# in the next write of the journal at least MARKS_SAVE_MS (our clock) after the last, and at a clean close:
+# at most one write of it a minute however many marks a flood sets (compressed, a few KB for the marks an
+# honest server sets, the whole array's 8 MiB at the very most); a crash forgets the marks set since.
+META_REVOCATION_MARKS: Final = "a2a-coop/revocation-marks"
+MARKS_SAVE_MS: Final = 60_000
 
 # RPC-017, the newcomers' negotiations: opening Offers addressed to us from issuers outside our dealings
 # that we take, per period, however each ends (accepted, countered or rejected). Each leaves at least
@@ -260,7 +271,14 @@ class PendingRevocations:
         slots: the size of the array.
     """
 
-    def __init__(self, period_ms: int, *, periods: int = PENDING_PERIODS, slots: int = PENDING_SLOTS) -> None:
+    def __init__(
+        self,
+        period_ms: int,
+        *,
+        periods: int = PENDING_PERIODS,
+        slots: int = PENDING_SLOTS,
+        stored: Any = None,
+    ) -> None:
         if not 0 <= periods < 254 or slots <= 0:
             raise ValueError(f"not a memory of marks: {periods} periods, {slots} slots")
         self.period_ms, self.periods, self.slots = period_ms, periods, slots
@@ -268,6 +286,41 @@ class PendingRevocations:
         self._marks: bytearray | None = None  # allocated at the first mark: most servers never need it
         self._window = -1  # the latest period seen (cleared at)
         self.marked = 0  # marks set since start (status, tests)
+        self.dirty = False  # marked since the last dump
+        self.saved_at: int | None = None  # our clock at the last dump (None: none since start)
+        self._restore(stored)
+
+    def _restore(self, stored: Any) -> None:
+        """Take the marks :meth:`dump` wrote (our own journal's), if they are whole and of this size;
+        else start with none."""
+        if not (
+            isinstance(stored, list | tuple)
+            and len(stored) == 3
+            and isinstance(stored[0], int)
+            and isinstance(stored[1], bytes)
+            and len(stored[1]) == 16
+            and isinstance(stored[2], bytes)
+        ):
+            return
+        try:
+            marks = zlib.decompress(stored[2])
+        except zlib.error:
+            return
+        if len(marks) == self.slots:
+            self._window, self._secret, self._marks = stored[0], stored[1], bytearray(marks)
+
+    def dump(self, now: int) -> list[Any]:
+        """What to journal (:data:`META_REVOCATION_MARKS`) so that a restart keeps the marks: the latest
+        period seen, the hash key and the slots, compressed; clean from now."""
+        self._current(now)
+        self.dirty, self.saved_at = False, now
+        marks = bytes(self._marks) if self._marks is not None else bytes(self.slots)
+        return [self._window, self._secret, zlib.compress(marks, 1)]
+
+    def due(self, now: int) -> bool:
+        """Whether marks set since the last dump should be journaled now: at least :data:`MARKS_SAVE_MS`
+        after the last (a flood marking keys without end costs one write a minute)."""
+        return self.dirty and (self.saved_at is None or now - self.saved_at >= MARKS_SAVE_MS)
 
     def _where(self, key: str) -> list[int]:
         digest = hashlib.blake2b(key.encode(), key=self._secret, digest_size=8 * PENDING_HASHES).digest()
@@ -298,6 +351,7 @@ class PendingRevocations:
         for i in self._where(key):
             self._marks[i] = code
         self.marked += 1
+        self.dirty = True
 
     def lapses(self, key: str, now: int) -> int | None:
         """When ``key``'s mark lapses (on our clock), or None if it is not marked now."""
@@ -337,6 +391,7 @@ class StrangerCount:
         meta_key: str = META_STRANGERS,
         requirement: str = "RPC-016",
         what: str = "public statements of keys outside our dealings",
+        marks: Any = None,
     ) -> None:
         self.quota = quota
         self.meta_key, self.requirement, self.what = meta_key, requirement, what
@@ -355,7 +410,7 @@ class StrangerCount:
         self.per_key: Counter[str] = Counter()
         self.dirty = False
         self.refused = 0  # statements refused since start (status, tests)
-        self.pending = PendingRevocations(quota.period_ms)
+        self.pending = PendingRevocations(quota.period_ms, stored=marks)
 
     def _roll(self, now: int) -> None:
         window = now // self.quota.period_ms
@@ -442,15 +497,22 @@ class StrangerCount:
             origin=Origin.REMOTE,
         )
 
-    def meta(self) -> dict[str, Any]:
+    def meta(self, now: int | None = None, *, flush: bool = False) -> dict[str, Any]:
         """What to journal with the next commit: the window, its count and what the revocations' reserve
-        took, once they changed."""
+        took, once they changed; with ``now``, the revocation marks too once due
+        (:meth:`PendingRevocations.due`; ``flush``: whenever they changed, at a clean close)."""
+        out: dict[str, Any] = {}
+        pending = self.pending
+        if now is not None and (pending.due(now) or (flush and pending.dirty)):
+            out[META_REVOCATION_MARKS] = pending.dump(now)
         if not self.dirty:
-            return {}
+            return out
         self.dirty = False
         if self.reserved:
-            return {self.meta_key: [self.window, self.count, self.reserved]}
-        return {self.meta_key: [self.window, self.count]}
+            out[self.meta_key] = [self.window, self.count, self.reserved]
+        else:
+            out[self.meta_key] = [self.window, self.count]
+        return out
 
 
 class KeyedCount:

@@ -217,7 +217,7 @@ def ask_escrow_about_offer(
     mandate, statements = split_escrow_answer(answer)
     if _contract_id(peer, neg.id) != before:  # an Accept reached us meanwhile: carried as any other
         return False
-    peer.hold([mandate])
+    peer.hold_escrow_mandate(mandate)
     news = _news(peer, statements)
     ours = _take_escrow_news(peer, news, proposal_of(offer).terms.escrow, escrow)
     if whole:
@@ -332,7 +332,7 @@ def ask_escrow_alone(peer: Peer, escrow: Submitter, neg: Negotiation) -> list[Ve
     sent = peer.clock()
     answer, whole = _submit_line(peer, escrow, _line(peer, neg))
     mandate, statements = split_escrow_answer(answer)
-    peer.hold([mandate])
+    peer.hold_escrow_mandate(mandate)
     ours = _take_escrow_news(peer, _news(peer, statements), proposal_of(offer).terms.escrow, escrow)
     if whole:
         _asked(peer, neg.id, mandate, proposal_of(offer).terms.escrow, sent)
@@ -601,7 +601,7 @@ def relay_escrow_answers(
         MandateUnknown: the answer is empty (see :func:`split_escrow_answer`).
     """
     mandate, statements = split_escrow_answer(answers)
-    peer.hold([mandate])
+    peer.hold_escrow_mandate(mandate)
     # What we held already (an earlier Stamp answered again) reached the counterparty when we got it.
     news = _news(peer, statements)
     escrow_did = decode_statement(decode_envelope(mandate).payload).mandate.agent  # held: verified
@@ -673,7 +673,7 @@ def _take_escrow_news(
             with contextlib.suppress(CoopError, TransportError):
                 escrow.submit(list(refused.evidence))
         raise
-    return peer.on_replies([env for env, _ in news[split:]], escrow=escrow_did)
+    return peer.on_replies([env for env, _ in news[split:]])
 
 
 def _relay(

@@ -51,6 +51,10 @@ builds one test group (one ``testGroups`` entry, named by its ``type``):
                  checks mutation testing found unpinned (conformance.mutation)
     mutations    MutationFlip .. MutationSplice: mutations.json, a typed mutation grammar
                  over every valid transcript (and twin) of the three files above
+    key_time     StampTimedRevocation, StampTimedRevocationView, RotationWitnessed,
+                 RotationAtTheEscrow: keytime.json, which time a revocation or rotation is
+                 compared with (KEY-010, KEY-005 read as KEY-009); its escrow groups carry
+                 role "escrow" (SPEC 17). Not a source of mutations or canaries.
     canaries     Canary: canaries.json, per check a verifier might skip (conformance.lazy),
                  the vectors of all the other files such a verifier accepts
 
@@ -84,6 +88,7 @@ from conformance.generate_vectors import (
     decoding,
     envelopes,
     freshness,
+    key_time,
     keys,
     mandates,
     mutations,
@@ -202,6 +207,10 @@ def render() -> dict[str, str]:
         )
     docs[decoding.FILE] = wire_doc
     docs.update(rules_files(rule_groups))
+    key_time_groups = key_time.groups()
+    key_time_doc = document(key_time_groups)
+    self_check("keytime", key_time_doc, key_time_groups)
+    docs[key_time.FILE] = key_time_doc
     sources = [("statements", statement_groups), ("chains", chain_groups), ("rules", rule_groups)]
     mutation_doc, mutation_groups = mutations.mutations_file(sources, keys)
     self_check("mutations", mutation_doc, mutation_groups)
@@ -236,6 +245,7 @@ def _print_twinless() -> None:
         ("chains", chains_groups()[0]),
         ("wire", decoding.wire_groups()[0]),
         ("rules", rules.groups()),
+        ("keytime", key_time.groups()),
     ):
         for tc_id, case in twinless(groups):
             why = case.no_twin or "VerificationOrder: breaks several rules on purpose"

@@ -64,9 +64,13 @@ class Case:
 
 @dataclass
 class Group:
+    """One ``testGroups`` entry. ``role``: the verifier that runs it (SPEC 17) -- ``"auditor"``, a view
+    of evidence (KEY-009's exception), or ``"escrow"``, an escrow taking evidence and its audit."""
+
     type: str
     mode: str
     cases: list[Case] = field(default_factory=list)
+    role: str = "auditor"
 
     def add(
         self,

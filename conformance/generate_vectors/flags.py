@@ -285,6 +285,24 @@ NOTES: Final[dict[str, tuple[str, str, str]]] = {
         "Refusing it lets a key revoked back past a breach erase the breach from every view that hears the "
         "revocation first; taking it after the escrow stamped the revocation lets the key trade past it.",
     ),
+    "StampTimedRevocation": (
+        "STATE",
+        "A BreachClaim, Revoke, Offer, Counter or Accept dated before a held KeyRevocation's effective_ms "
+        "and stamped by its escrow at or after it, checked by an escrow taking evidence or its audit "
+        "(group role escrow): refused KEY_REVOKED, the Stamp's time compared, not the signer's (KEY-010); "
+        "in a view of evidence, taken (KEY-009 times a revocation by the escrow's Stamps alone).",
+        "A thief of the key dates its Revoke, or its Accept of an accomplice's bonded offer, a moment "
+        "before the principal's revocation and has the escrow forfeit the bond the principal's key put up.",
+    ),
+    "RotationWitnessed": (
+        "STATE",
+        "A statement above a held KeyRotation of its key (KEY-005), beside its escrow's Stamps of it and "
+        "of the rotation: a view of evidence takes it when the escrow stamped it before any Stamp of the "
+        "rotation held, or none (KEY-009); of two rotations held the lower seq ends the chain; an escrow "
+        "taking evidence refuses it.",
+        "A key that signs a rotation back into a gap of its chain below a breached contract erases the "
+        "breach from every view that hears the rotation first.",
+    ),
     "WitnessedAccept": (
         "STATE",
         "An Accept of an offer naming an escrow, stamped by that escrow by the offer's bonding cutoff, "

@@ -727,6 +727,8 @@ const CONTRACT_LIVE = (n) => n.contract !== null && !ENDED.has(n.state) && n.con
 const TRADE = new Set(["offer", "counter", "accept", "reject", "withdraw"]);
 const ESCROW_BODIES = new Set(["bond_lock", "release", "forfeit", "refund", "ruling"]);
 const PARTY_BODIES = new Set(["delivery", "breach_claim", "revoke"]);
+// KEY-010: the statements whose effect (WIT-005) or bond (WIT-004) starts at their escrow's Stamp
+const STAMP_TIMED = new Set(["breach_claim", "revoke", "offer", "counter", "accept"]);
 const proposalOf = (rec) => (rec.bodyName === "offer" ? rec.body : rec.bodyName === "counter" ? rec.body.proposal : null);
 const escrowOf = (rec) => proposalOf(rec)?.terms?.escrow ?? "";
 
@@ -806,14 +808,17 @@ class Contract {
 }
 
 export class Verifier {
-  constructor({ mode, nowMs }) {
+  constructor({ mode, nowMs, role = "auditor" }) {
     this.mode = mode;
+    // SPEC 17 (a group's role), 11.4: an auditor is a view of evidence (KEY-009's exception); an escrow
+    // taking evidence, and its audit (AUD-003), refuses what KEY-004/KEY-005/MND-012 say and applies KEY-010.
+    this.evidenceView = role !== "escrow";
     this.now = nowMs === null || nowMs === undefined ? null : BigInt(nowMs);
     this.byDigest = new Map(); // hex digest -> accepted record
     this.nonces = new Map(); // issuer \0 hex nonce -> hex digest
     this.chains = new Map(); // issuer -> Map(seq bigint -> {digest, prev, t})
     this.revocations = new Map(); // key -> [{eff, dhex}]
-    this.rotations = new Map(); // key -> seq
+    this.rotations = new Map(); // key -> [{seq, dhex}] of every KeyRotation held (KEY-005, KEY-009)
     this.bindings = new Set(); // key \0 principal
     this.negotiations = new Map(); // hex id -> Negotiation
     this.stamps = new Map(); // hex digest named -> [{escrow, t, seq, pos}]
@@ -855,6 +860,28 @@ export class Verifier {
   revokedAt(key, t) {
     return (this.revocations.get(key) ?? []).filter((r) => r.eff <= t);
   }
+  // KEY-005: the rotations of `key` held at a seq below `seq` (the lowest ends the chain; KEY-009 asks of each)
+  rotatedBelow(key, seq) {
+    return (this.rotations.get(key) ?? []).filter((r) => r.seq < seq);
+  }
+  // KEY-009: only a view of evidence takes a statement witnessed before the revocations or rotations that would reject it
+  keptAsEvidence(rec, ends) {
+    return this.evidenceView && this.witnessedBefore(rec, ends);
+  }
+  // KEY-010: a BreachClaim or Revoke takes effect at its escrow's Stamp, an Offer, Counter or Accept binds a
+  // bond when the escrow takes it: an escrow (and its audit) refuses one whose earliest Stamp held by its
+  // witnessing escrow is at or after the effective_ms of a revocation held of its issuer or of its Mandate's
+  // principal, whatever the statement's own date.
+  checkRevokedAtStamp(rec) {
+    if (!STAMP_TIMED.has(rec.bodyName)) return;
+    const e = this.witnessingEscrow(rec);
+    const l = e ? (this.stamps.get(rec.dhex) ?? []).filter((s) => s.escrow === e) : [];
+    if (!l.length) return;
+    const t = l.reduce((a, b) => (b.t < a.t ? b : a)).t;
+    for (const key of [rec.h.issuer, rec.principal]) {
+      if (key && this.revokedAt(key, t).length) fail("KEY_REVOKED", "KEY-010", `taken at its escrow's Stamp (${t}), after the key's revocation`);
+    }
+  }
 
   accept(envBytes) {
     const r = verifyStateless(envBytes);
@@ -863,9 +890,9 @@ export class Verifier {
     const dhex = rec.dhex;
     // 22. issuer key: KEY-004 (unless witnessed before its revocation, KEY-009), then KEY-005
     const revs = this.revokedAt(h.issuer, h.issued_at_ms);
-    if (revs.length && !this.witnessedBefore(rec, revs)) fail("KEY_REVOKED", "KEY-004", "issuer revoked");
-    const rot = this.rotations.get(h.issuer);
-    if (rot !== undefined && h.seq > rot) fail("KEY_REVOKED", "KEY-005", "issuer rotated out");
+    if (revs.length && !this.keptAsEvidence(rec, revs)) fail("KEY_REVOKED", "KEY-004", "issuer revoked");
+    const rots = this.rotatedBelow(h.issuer, h.seq);
+    if (rots.length && !this.keptAsEvidence(rec, rots)) fail("KEY_REVOKED", "KEY-005", "issuer rotated out");
     // 23. mandate binding
     let mandate = null;
     if (h.mandate.length) {
@@ -874,11 +901,13 @@ export class Verifier {
       mandate = m.body;
       rec.principal = m.h.issuer;
       const prevs = this.revokedAt(m.h.issuer, h.issued_at_ms);
-      if (prevs.length && !this.witnessedBefore(rec, prevs)) fail("KEY_REVOKED", "MND-012", "principal revoked");
+      if (prevs.length && !this.keptAsEvidence(rec, prevs)) fail("KEY_REVOKED", "MND-012", "principal revoked");
       if (mandate.agent !== h.issuer) fail("MANDATE_VIOLATION", "MND-002", "mandate's agent is not the issuer");
     }
     // 24. mandate content
     if (mandate) this.checkMandateContent(mandate, h, body, bodyName);
+    // KEY-010, at an escrow and its audit: the time compared is the escrow's Stamp, not the signer's
+    if (!this.evidenceView) this.checkRevokedAtStamp(rec);
     // 25. freshness
     if (this.now !== null) {
       const now = this.now;
@@ -962,7 +991,7 @@ export class Verifier {
       l.push({ eff: body.effective_ms, dhex });
       this.revocations.set(body.key, l);
     }
-    if (bodyName === "key_rotation") this.rotations.set(h.issuer, h.seq);
+    if (bodyName === "key_rotation") this.rotations.set(h.issuer, [...(this.rotations.get(h.issuer) ?? []), { seq: h.seq, dhex }]);
     if (attKey) this.attested.set(attKey, h.seq);
     if (apply) apply();
     if (bodyName === "stamp") this.recordStamp(rec);
@@ -1342,7 +1371,8 @@ export class Verifier {
 
 export const LAYERS = [
   "steps 1-20 (SPEC 11.1): size, envelope profile (6.2.1), payload type, did:key (3.2), strict Ed25519 (5.3), statement profile, header, NEG-013, body rules",
-  "step 22: KEY-004 (with KEY-009: an auditor takes a statement witnessed before its revocation), KEY-005",
+  "step 22: KEY-004, KEY-005 (with KEY-009: an auditor takes a statement witnessed before its revocation or rotation; an escrow's audit does not)",
+  "KEY-010 after step 24, for an escrow's audit (group role escrow): the escrow's Stamp compared with a revocation's effective_ms",
   "steps 23-24: MND-002, MND-012, MND-003..MND-008, MND-013",
   "step 25: TIM-001..TIM-003 at now_ms (skew 30000)",
   "step 26: RPL-002, RPL-001",
@@ -1353,9 +1383,10 @@ export const LAYERS = [
   "equivocation proofs (6.8) from DSSE JSON (5.5)",
 ];
 const LEFT_OUT = /^$/;
+const ROLES = ["auditor", "escrow"]; // SPEC 17: the verifier a group runs
 
-export function runVector(t, mode) {
-  const v = new Verifier({ mode, nowMs: t.now_ms });
+export function runVector(t, mode, role = "auditor") {
+  const v = new Verifier({ mode, nowMs: t.now_ms, role });
   let got = { result: "valid" };
   for (let i = 0; i < t.envelopes.length; i++) {
     try {
@@ -1526,14 +1557,18 @@ async function adapter() {
     // now_ms may exceed 2^53 - 1: read it exactly (finding F1)
     const req = JSON.parse(line.replace(/"now_ms":\s*(\d+)/, '"now_ms": "$1"'));
     if (req.type === "hello") {
-      out({ type: "hello", protocol: "a2a-coop-offline/1", name: "a2a-coop js_verifier", version: "1", capabilities: { modes: ["sparse", "complete"], freshness: true, topics: "*" } });
+      out({ type: "hello", protocol: "a2a-coop-offline/1", name: "a2a-coop js_verifier", version: "1", capabilities: { modes: ["sparse", "complete"], freshness: true, topics: "*", roles: ROLES } });
     } else if (req.type === "verify") {
       if (req.skew_ms !== undefined && BigInt(req.skew_ms) !== SKEW_MS) {
         out({ type: "result", id: req.id, result: "unsupported", detail: `skew_ms ${req.skew_ms}: only 30000` });
         continue;
       }
       const t = { envelopes: req.envelopes, now_ms: req.now_ms, requirements: [], result: "valid" };
-      const { got } = runVector(t, req.mode);
+      if (req.role !== undefined && !ROLES.includes(req.role)) {
+        out({ type: "result", id: req.id, result: "unsupported", detail: `role ${req.role}` });
+        continue;
+      }
+      const { got } = runVector(t, req.mode, req.role ?? "auditor");
       out(got.result === "valid" ? { type: "result", id: req.id, result: "valid" }
         : { type: "result", id: req.id, result: "invalid", error: got.error, failedIndex: got.failedIndex, requirement: got.requirement, detail: got.detail });
     } else if (req.type === "bye") break;
@@ -1584,7 +1619,7 @@ function main(argv) {
         // the kind: the mutation op for mutations.json, the skipped check for canaries, else the group type
         const kind = t.mutation ? `${t.mutation.op}` : t.canary ? `canary:${t.canary.skippedCheck}` : g.type;
         const k = (f.byKind[kind] ??= { vectors: 0, agree: 0, decided: 0, uncovered: 0, disagree: 0 });
-        const { verdict, decided, got } = runVector(t, g.mode);
+        const { verdict, decided, got } = runVector(t, g.mode, g.role ?? "auditor");
         for (const o of [f, k, report.total]) {
           o.vectors++;
           o[verdict]++;

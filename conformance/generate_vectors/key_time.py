@@ -1,0 +1,585 @@
+"""keytime.json: which time a revocation or a rotation of a key is compared with, offline.
+
+KEY-010: a BreachClaim or Revoke takes effect at its escrow's Stamp, an Offer, Counter or Accept binds a
+bond when its escrow takes it, so an escrow taking evidence -- and its audit (AUD-003), which replays the
+escrow's transcript, each Stamp before what it names -- compares the Stamp's time, not the signer's own
+date, with a KeyRevocation's effective_ms. A view of evidence does not (the revocation's times are its
+revoker's to choose, KEY-009): it times a revocation by the escrow's Stamps alone.
+
+KEY-005 read as KEY-009: a view of evidence takes a statement above a KeyRotation of its key when its
+witnessing escrow stamped the statement before any Stamp of the rotation held (or stamped no rotation);
+of two rotations held, the lower seq ends the chain. An escrow and its audit refuse it all the same.
+
+Groups whose ``role`` is ``"escrow"`` run the escrow's verifier (SPEC 17); the others the auditor's.
+Every statement is built by its rightful signer; the escrow here is a plain signer following the rules
+by hand, its Stamps in its own chain's order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
+from a2a_coop.protocol.chain import ChainWriter
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.testing import DAY_MS, FixedClock, Party
+from conformance.generate_vectors._common import Group
+
+__all__ = ["FILE", "groups"]
+
+FILE = "keytime.json"
+HOUR_MS = 3_600_000
+BOND = 100
+
+
+def groups() -> list[Group]:
+    """The test groups of keytime.json, in file order (tcIds follow it)."""
+    return [
+        stamp_timed_at_the_escrow(),
+        stamp_timed_in_a_view(),
+        rotation_in_a_view(),
+        rotation_at_the_escrow(),
+    ]
+
+
+# --- KEY-010: a thief's statement dated before the revocation, stamped after it -----------------------
+
+
+@dataclass
+class _Race:
+    """A bonded, revocable contract between Bob (offerer) and Alice, its Stamp and BondLocks, Alice's
+    Delivery; then Alice's key (or her principal's) revoked at ``effective``, and the thief's statement
+    dated a millisecond after Alice's Delivery -- after every statement of the key the escrow holds,
+    before the revocation's effective_ms."""
+
+    context: list[bytes]  # Mandates, the contract and its Stamp, BondLocks, Alice's Delivery
+    revocation: VerifiedStatement
+    effective: int
+    thief: VerifiedStatement  # the statement under test, dated before ``effective``
+    escrow: Party
+    clock: FixedClock
+
+    def stamp(self, at: int, *before: VerifiedStatement) -> VerifiedStatement:
+        """The escrow's Stamp of the thief's statement (after ``before`` in the same Stamp), at ``at``."""
+        return self.escrow.sign(
+            "stamp",
+            commitment_pb2.Stamp(statements=[*(vs.digest for vs in before), self.thief.digest]),
+            issued_at_ms=at,
+        )
+
+
+def _race(body: str, *, principal: bool = False) -> _Race:
+    """The race of KEY-010 (tests/test_attack20.py), the thief signing ``body``: "revoke" (Alice's
+    contract, under forfeit_bond terms), "breach_claim" (of Bob's item, past its deadline), "accept"
+    or "counter" (of Carol's bonded offer to Alice), "offer" (a bonded Offer of Alice's to Carol,
+    naming the escrow), "delivery" (Bob's, his key revoked: of no Stamp-timed effect). With
+    ``principal`` her principal revokes its own key rather than hers (MND-012's key)."""
+    clock = FixedClock()
+    alice, bob, carol = Party("alice", clock), Party("bob", clock), Party("carol", clock)
+    escrow = Party("escrow", clock)
+    revocable = trade_pb2.Revocation(allowed=True, forfeit_bond=True)
+    offer = bob.offer(
+        alice, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did, revocation=revocable)
+    )
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    nid = offer.header.negotiation_id
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest]))
+    locks = [
+        escrow.sign(
+            "bond_lock",
+            commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND),
+            audience=p.did,
+            negotiation_id=nid,
+        )
+        for p in (bob, alice)
+    ]
+    clock.advance(1_000)
+    delivery = alice.deliver(accept, bob)
+    context = [*alice.setup, *bob.setup, *escrow.setup, stamp.envelope, offer.envelope, accept.envelope]
+    context += [lock.envelope for lock in locks] + [delivery.envelope]
+    carols: list[VerifiedStatement] = []
+    if body == "breach_claim":  # past the deadline of Bob's item, within its claim window
+        clock.advance(DAY_MS)
+    if body in ("accept", "counter"):  # Carol's bonded offer to Alice, made before the theft
+        clock.advance(1_000)
+        carols.append(
+            carol.offer(alice, carol.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+        )
+        context = [*context[:2], *carol.setup, *context[2:], carols[0].envelope]
+    dated = clock.now_ms + 1
+    clock.advance(HOUR_MS)
+    effective = clock.now_ms
+    revoker = alice.principal
+    revoked = revoker.did if principal else alice.did
+    revocation = revoker.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=revoked, effective_ms=effective, reason="stolen")
+    )
+    if body == "revoke":
+        thief = alice.sign(
+            "revoke",
+            commitment_pb2.Revoke(contract=accept.digest, reason="the thief's"),
+            audience=bob.did,
+            negotiation_id=nid,
+            issued_at_ms=dated,
+        )
+    elif body == "breach_claim":
+        thief = alice.sign(
+            "breach_claim",
+            commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="the thief's"),
+            audience=bob.did,
+            negotiation_id=nid,
+            issued_at_ms=dated,
+        )
+    elif body == "accept":
+        thief = alice.accept(carols[0], issued_at_ms=dated)
+    elif body == "counter":
+        counter = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+        thief = alice.counter(carols[0], counter, issued_at_ms=dated)
+    elif body == "offer":
+        thief = alice.offer(
+            carol, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did), issued_at_ms=dated
+        )
+    else:
+        thief = bob.deliver(accept, alice, issued_at_ms=dated)
+        revocation = bob.principal.sign(
+            "key_revocation", identity_pb2.KeyRevocation(key=bob.did, effective_ms=effective, reason="stolen")
+        )
+    return _Race(context, revocation, effective, thief, escrow, clock)
+
+
+def stamp_timed_at_the_escrow() -> Group:
+    """KEY-010 for an escrow taking evidence and its audit: the Stamp's time, not the statement's own."""
+    g = Group("StampTimedRevocation", "sparse", role="escrow")
+    for body, what in (
+        ("revoke", "a Revoke of Alice's contract (forfeit_bond terms: her bond goes to Bob)"),
+        ("breach_claim", "a BreachClaim of Bob's item under Alice's contract, past its deadline"),
+        ("accept", "an Accept of Carol's bonded offer to Alice"),
+        ("counter", "a bonded Counter of Carol's offer to Alice, naming the escrow"),
+        ("offer", "a bonded Offer of Alice's to Carol"),
+    ):
+        race = _race(body)
+        before = _race(body)
+        early = before.stamp(before.effective - 1)
+        race.clock.advance(5_000)
+        late = race.stamp(race.clock.now_ms)
+        g.add(
+            f"Alice's principal revoked her key from the theft; the thief then signed {what}, dated before "
+            "the revocation's effective_ms (after every statement of the key held), and the escrow stamped "
+            "it 5 s after that effective_ms: refused, the Stamp's time decides",
+            ["KEY-010", "KEY-004"],
+            [*race.context, race.revocation.envelope, late.envelope, race.thief.envelope],
+            "KEY_REVOKED",
+            "StampTimedRevocation",
+            "RevokedKey",
+            twin=[*before.context, before.revocation.envelope, early.envelope, before.thief.envelope],
+        )
+        g.add(
+            f"the same {body}, stamped by the escrow 1 ms before the revocation's effective_ms (the escrow "
+            "took it before the key was withdrawn): it stands",
+            ["KEY-010", "KEY-004"],
+            [*before.context, before.revocation.envelope, early.envelope, before.thief.envelope],
+        )
+    race, at = _race("revoke"), _race("revoke")
+    exact = race.stamp(race.effective)
+    g.add(
+        "the thief's Revoke stamped exactly at the revocation's effective_ms: refused (the key is withdrawn "
+        "from effective_ms on)",
+        ["KEY-010", "KEY-004"],
+        [*race.context, race.revocation.envelope, exact.envelope, race.thief.envelope],
+        "KEY_REVOKED",
+        "StampTimedRevocation",
+        "RevokedKey",
+        twin=[*at.context, at.revocation.envelope, at.stamp(at.effective - 1).envelope, at.thief.envelope],
+    )
+    race, twin = _race("revoke", principal=True), _race("revoke", principal=True)
+    race.clock.advance(5_000)
+    g.add(
+        "Alice's principal revoked its own key (the Mandate's principal, MND-012) from the theft; the "
+        "thief's Revoke under that Mandate, dated before, stamped after: refused",
+        ["KEY-010", "MND-012"],
+        [
+            *race.context,
+            race.revocation.envelope,
+            race.stamp(race.clock.now_ms).envelope,
+            race.thief.envelope,
+        ],
+        "KEY_REVOKED",
+        "StampTimedRevocation",
+        "RevokedKey",
+        twin=[
+            *twin.context,
+            twin.revocation.envelope,
+            twin.stamp(twin.effective - 1).envelope,
+            twin.thief.envelope,
+        ],
+    )
+    race = _race("revoke")
+    race.clock.advance(1_000)
+    both = race.escrow.sign("stamp", commitment_pb2.Stamp(statements=[race.revocation.digest]))
+    race.clock.advance(4_000)
+    g.add(
+        "the thief's Revoke, the escrow's Stamp of the revocation held too (stamped before the Revoke's): "
+        "refused",
+        ["KEY-010", "KEY-004"],
+        [*race.context, race.revocation.envelope, both.envelope, race.stamp(race.clock.now_ms).envelope,
+         race.thief.envelope],
+        "KEY_REVOKED",
+        "StampTimedRevocation",
+        "RevokedKey",
+        twin=[*race.context, race.revocation.envelope, both.envelope, race.thief.envelope],
+    )  # fmt: skip
+    race = _race("revoke")
+    race.clock.advance(5_000)
+    other = Party("escrow-2", race.clock)
+    elsewhere = other.sign("stamp", commitment_pb2.Stamp(statements=[race.thief.digest]))
+    g.add(
+        "the thief's Revoke stamped 5 s after the revocation's effective_ms by an escrow its contract does "
+        "not name (not its witnessing escrow, KEY-009): that Stamp times nothing, the Revoke is taken "
+        "(held without effect, WIT-005)",
+        ["KEY-010", "KEY-009"],
+        [*race.context, *other.setup, race.revocation.envelope, elsewhere.envelope, race.thief.envelope],
+    )
+    race = _race("delivery")
+    race.clock.advance(5_000)
+    g.add(
+        "KEY-010 names the five statements whose effect is timed by their escrow (BreachClaim, Revoke, "
+        "Offer, Counter, Accept): a Delivery dated before its issuer's revocation and stamped after it "
+        "stands",
+        ["KEY-010", "KEY-004"],
+        [
+            *race.context,
+            race.revocation.envelope,
+            race.stamp(race.clock.now_ms).envelope,
+            race.thief.envelope,
+        ],
+    )
+    _witnessed_first_at_the_escrow(g)
+    return g
+
+
+def _witnessed_first_at_the_escrow(g: Group) -> None:
+    """KEY-009's exception is a view's: an escrow and its audit refuse a statement a held revocation
+    covers by its own date, stamped before the revocation or not."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    escrow = Party("escrow", clock)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    clock.advance(1_000)
+    stamped = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest]))
+    clock.advance(1_000)
+    disown = alice.agent.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=offer.header.issued_at_ms)
+    )
+    after = alice.agent.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms + DAY_MS)
+    )
+    setup = [*alice.setup, *bob.setup, *escrow.setup]
+    g.add(
+        "Alice's key revoked itself back to its Offer, which the escrow stamped before (and never stamped "
+        "the revocation): a view takes it (KEY-009, chains.json), an escrow and its audit refuse it",
+        ["KEY-004", "KEY-009"],
+        [*setup, disown.envelope, stamped.envelope, offer.envelope],
+        "KEY_REVOKED",
+        "StampTimedRevocation",
+        "RevokedKey",
+        twin=[*setup, after.envelope, stamped.envelope, offer.envelope],
+    )
+
+
+def stamp_timed_in_a_view() -> Group:
+    """A view of evidence times a revocation by the escrow's Stamps alone (KEY-009), never by comparing
+    a Stamp's time with the effective_ms its revoker chose."""
+    g = Group("StampTimedRevocationView", "sparse")
+    race = _race("revoke")
+    race.clock.advance(5_000)
+    g.add(
+        "the thief's Revoke of StampTimedRevocation (dated before the revocation's effective_ms, stamped "
+        "5 s after it), in a view of evidence: taken -- the revocation does not cover it by its own date, "
+        "and a view compares no Stamp's time with an effective_ms (the escrow that stamped it is at fault, "
+        "which its audit shows)",
+        ["KEY-010", "KEY-009"],
+        [
+            *race.context,
+            race.revocation.envelope,
+            race.stamp(race.clock.now_ms).envelope,
+            race.thief.envelope,
+        ],
+    )
+    # An honest Accept, stamped a second after its date; the key revoked later from between the two.
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    offer = bob.offer(alice, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    clock.advance(1_000)
+    contract = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest]))
+    clock.advance(DAY_MS)
+    back = alice.agent.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=accept.issued_at_ms + 1)
+    )
+    clock.advance(1_000)
+    revocation_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[back.digest]))
+    g.add(
+        "Alice accepted Bob's bonded offer and the escrow stamped it a second later; a day on, her key "
+        "revoked itself from 1 ms after the Accept's date (before its Stamp) and the escrow stamped the "
+        "revocation: a view takes the Accept -- comparing its Stamp's time with that effective_ms would let "
+        "a revoker erase a contract the escrow bonded",
+        ["KEY-010", "KEY-009"],
+        [*alice.setup, *bob.setup, *escrow.setup, back.envelope, revocation_stamp.envelope, contract.envelope,
+         offer.envelope, accept.envelope],
+    )  # fmt: skip
+    return g
+
+
+# --- KEY-005 read as KEY-009: a rotation signed back into a gap of the chain --------------------------
+
+
+@dataclass
+class _Rotated:
+    """Mallory's key: an Offer to Carol at seq 0 (seq 1 and 2 held by nobody here), her Accept of Bob's
+    bonded offer at seq 3, and a KeyRotation she signs afterwards at seq 1, dated between seq 0 and the
+    Accept, so that no chain check refuses it (tests/test_attack20.py)."""
+
+    setup: list[bytes]
+    first: VerifiedStatement
+    offer: VerifiedStatement
+    accept: VerifiedStatement
+    rotation: VerifiedStatement
+    escrow: Party
+    clock: FixedClock
+
+    def stamp(self, *named: VerifiedStatement) -> VerifiedStatement:
+        self.clock.advance(1_000)
+        return self.escrow.sign("stamp", commitment_pb2.Stamp(statements=[vs.digest for vs in named]))
+
+
+def _rotated() -> _Rotated:
+    clock = FixedClock()
+    bob, mallory, carol = Party("bob", clock), Party("mallory", clock), Party("carol", clock)
+    escrow = Party("escrow", clock)
+    first = mallory.offer(carol)
+    for _ in range(2):  # seq 1 and 2: seen by Carol alone
+        clock.advance(1_000)
+        mallory.offer(carol)
+    clock.advance(1_000)
+    offer = bob.offer(mallory, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    clock.advance(1_000)
+    accept = mallory.accept(offer)
+    assert accept.header.seq == 3
+    clock.advance(60_000)
+    mallory.agent.writer = ChainWriter(mallory.agent.key, next_seq=1, prev=first.digest)
+    rotation = mallory.sign(
+        "key_rotation",
+        identity_pb2.KeyRotation(new_key=Party("mallory-2", clock).did),
+        mandate=b"",
+        issued_at_ms=accept.issued_at_ms - 500,
+    )
+    assert rotation.header.seq == 1
+    setup = [*bob.setup, *mallory.setup, *carol.setup, *escrow.setup, first.envelope]
+    return _Rotated(setup, first, offer, accept, rotation, escrow, clock)
+
+
+def rotation_in_a_view() -> Group:
+    """KEY-005 as KEY-009 reads it, in a view of evidence."""
+    g = Group("RotationWitnessed", "sparse")
+    r = _rotated()
+    contract = r.stamp(r.offer, r.accept)
+    rotation_after = r.stamp(r.rotation)
+    g.add(
+        "Mallory's key signed a KeyRotation back into a gap of its chain (seq 1) below its Accept (seq 3) of "
+        "Bob's bonded offer, which the escrow stamped; the escrow never stamped the rotation: a view takes "
+        "the Accept",
+        ["KEY-005", "KEY-009"],
+        [*r.setup, r.rotation.envelope, contract.envelope, r.offer.envelope, r.accept.envelope],
+    )
+    g.add(
+        "the same, the escrow's Stamp of the rotation held too, after its Stamp of the contract: taken",
+        ["KEY-005", "KEY-009"],
+        [*r.setup, r.rotation.envelope, contract.envelope, rotation_after.envelope, r.offer.envelope,
+         r.accept.envelope],
+    )  # fmt: skip
+    g.add(
+        "the same Accept, the escrow's Stamp of the contract never held: nothing witnessed it, refused",
+        ["KEY-005", "KEY-009"],
+        [*r.setup, r.rotation.envelope, r.offer.envelope, r.accept.envelope],
+        "KEY_REVOKED",
+        "RotationWitnessed",
+        "RevokedKey",
+        twin=[*r.setup, r.rotation.envelope, contract.envelope, r.offer.envelope, r.accept.envelope],
+    )
+    r = _rotated()
+    rotation_first = r.stamp(r.rotation)
+    contract = r.stamp(r.offer, r.accept)
+    g.add(
+        "the escrow stamped the rotation a second before it stamped the contract: refused (the escrow knew "
+        "the chain had ended); without the rotation's Stamp, taken",
+        ["KEY-005", "KEY-009"],
+        [*r.setup, r.rotation.envelope, rotation_first.envelope, contract.envelope, r.offer.envelope,
+         r.accept.envelope],
+        "KEY_REVOKED",
+        "RotationWitnessed",
+        "RevokedKey",
+        twin=[*r.setup, r.rotation.envelope, contract.envelope, r.offer.envelope, r.accept.envelope],
+    )  # fmt: skip
+    r = _rotated()
+    rotation_named_first = r.stamp(r.rotation, r.offer, r.accept)
+    r2 = _rotated()
+    accept_named_first = r2.stamp(r2.offer, r2.accept, r2.rotation)
+    g.add(
+        "one Stamp names the rotation before the Offer and the Accept: refused (an earlier place in one "
+        "Stamp is earlier)",
+        ["KEY-005", "KEY-009"],
+        [*r.setup, r.rotation.envelope, rotation_named_first.envelope, r.offer.envelope, r.accept.envelope],
+        "KEY_REVOKED",
+        "RotationWitnessed",
+        "RevokedKey",
+        twin=[*r2.setup, r2.rotation.envelope, accept_named_first.envelope, r2.offer.envelope,
+              r2.accept.envelope],
+    )  # fmt: skip
+    g.add(
+        "one Stamp names the Offer and the Accept before the rotation: taken",
+        ["KEY-005", "KEY-009"],
+        [*r2.setup, r2.rotation.envelope, accept_named_first.envelope, r2.offer.envelope, r2.accept.envelope],
+    )
+    _same_millisecond(g)
+    _two_rotations(g)
+    _a_rotation_below_a_stamped_one(g)
+    return g
+
+
+def _same_millisecond(g: Group) -> None:
+    """Two Stamps of the escrow in one millisecond are ordered by its chain's seq (KEY-009)."""
+    cases = []
+    for rotation_first in (True, False):
+        r = _rotated()
+        r.clock.advance(1_000)
+        at = r.clock.now_ms
+        named = [[r.rotation], [r.offer, r.accept]]
+        if not rotation_first:
+            named.reverse()
+        stamps = [
+            r.escrow.sign("stamp", commitment_pb2.Stamp(statements=[vs.digest for vs in n]), issued_at_ms=at)
+            for n in named
+        ]
+        cases.append((r, stamps))
+    (r, stamps), (r2, stamps2) = cases
+    g.add(
+        "the escrow stamped the rotation and then the contract in the same millisecond (the rotation's "
+        "Stamp at the lower seq of its chain): refused",
+        ["KEY-005", "KEY-009"],
+        [*r.setup, r.rotation.envelope, *(st.envelope for st in reversed(stamps)), r.offer.envelope,
+         r.accept.envelope],
+        "KEY_REVOKED",
+        "RotationWitnessed",
+        "RevokedKey",
+        twin=[*r2.setup, r2.rotation.envelope, *(st.envelope for st in stamps2), r2.offer.envelope,
+              r2.accept.envelope],
+    )  # fmt: skip
+    g.add(
+        "the same millisecond, the contract's Stamp at the lower seq: taken",
+        ["KEY-005", "KEY-009"],
+        [*r2.setup, r2.rotation.envelope, *(st.envelope for st in stamps2), r2.offer.envelope,
+         r2.accept.envelope],
+    )  # fmt: skip
+
+
+def _a_rotation_below_a_stamped_one(g: Group) -> None:
+    """KEY-009 asks of each rotation held below the statement, not only of the lowest (which ends the
+    chain): a key cannot sign a rotation back into a gap below the one its escrow stamped first, to
+    keep a statement the escrow took past its chain's end."""
+    clock = FixedClock()
+    bob, mallory, carol = Party("bob", clock), Party("mallory", clock), Party("carol", clock)
+    escrow = Party("escrow", clock)
+    first = mallory.offer(carol)
+    for _ in range(2):  # seq 1 and 2: seen by Carol alone
+        clock.advance(1_000)
+        mallory.offer(carol)
+    clock.advance(1_000)
+    offer = bob.offer(mallory, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    clock.advance(1_000)
+    high = mallory.sign(
+        "key_rotation", identity_pb2.KeyRotation(new_key=Party("m-2", clock).did), mandate=b""
+    )
+    clock.advance(1_000)
+    high_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[high.digest]))
+    clock.advance(1_000)
+    accept = mallory.accept(offer)
+    clock.advance(1_000)
+    contract = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest]))
+    clock.advance(60_000)
+    mallory.agent.writer = ChainWriter(mallory.agent.key, next_seq=1, prev=first.digest)
+    low = mallory.sign(
+        "key_rotation",
+        identity_pb2.KeyRotation(new_key=Party("m-3", clock).did),
+        mandate=b"",
+        issued_at_ms=first.issued_at_ms + 500,
+    )
+    assert (high.header.seq, accept.header.seq, low.header.seq) == (3, 4, 1)
+    setup = [*bob.setup, *mallory.setup, *carol.setup, *escrow.setup, first.envelope, high.envelope]
+    tail = [contract.envelope, offer.envelope, accept.envelope]
+    g.add(
+        "Mallory's key rotated at seq 3 and the escrow stamped the rotation; its Accept at seq 4, which the "
+        "escrow (at fault) stamped after, is refused -- and still refused once the key signs a second "
+        "rotation back at seq 1 that the escrow never stamped: each rotation below the Accept is asked",
+        ["KEY-005", "KEY-009"],
+        [*setup, low.envelope, high_stamp.envelope, *tail],
+        "KEY_REVOKED",
+        "RotationWitnessed",
+        "RevokedKey",
+        twin=[*setup, low.envelope, *tail],
+    )
+
+
+def _two_rotations(g: Group) -> None:
+    """Of two rotations of a key held, the lower seq ends the chain (KEY-005)."""
+    clock = FixedClock()
+    mallory, carol = Party("mallory", clock), Party("carol", clock)
+    first = mallory.offer(carol)
+    clock.advance(1_000)
+    low = mallory.sign("key_rotation", identity_pb2.KeyRotation(new_key=Party("m-2", clock).did), mandate=b"")
+    clock.advance(1_000)
+    between = mallory.offer(carol)
+    clock.advance(1_000)
+    high = mallory.sign(
+        "key_rotation", identity_pb2.KeyRotation(new_key=Party("m-3", clock).did), mandate=b""
+    )
+    setup = [*mallory.setup, *carol.setup, first.envelope]
+    g.add(
+        "Mallory's key holds a rotation at seq 3, then one signed at seq 1 (both dated in chain order): "
+        "the lower ends the chain, so her Offer at seq 2 (of no escrow: unwitnessed) is refused",
+        ["KEY-005"],
+        [*setup, high.envelope, low.envelope, between.envelope],
+        "KEY_REVOKED",
+        "RotationWitnessed",
+        "RevokedKey",
+        twin=[*setup, high.envelope, between.envelope],
+    )
+    g.add(
+        "the rotation at seq 1 held first: the one at seq 3 is past the chain's end, refused",
+        ["KEY-005"],
+        [*setup, low.envelope, high.envelope],
+        "KEY_REVOKED",
+        "RotationWitnessed",
+        "RevokedKey",
+        twin=[*setup, high.envelope],
+    )
+
+
+def rotation_at_the_escrow() -> Group:
+    """KEY-005 at an escrow taking evidence and its audit: the chain ends at the rotation, whatever the
+    escrow stamped first."""
+    g = Group("RotationAtTheEscrow", "sparse", role="escrow")
+    r = _rotated()
+    contract = r.stamp(r.offer, r.accept)
+    g.add(
+        "RotationWitnessed's first case (the rotation at seq 1 never stamped, the Accept at seq 3 stamped) "
+        "at an escrow or its audit: refused -- KEY-009's exception is a view's",
+        ["KEY-005", "KEY-009"],
+        [*r.setup, r.rotation.envelope, contract.envelope, r.offer.envelope, r.accept.envelope],
+        "KEY_REVOKED",
+        "RotationWitnessed",
+        "RevokedKey",
+        twin=[*r.setup, contract.envelope, r.offer.envelope, r.accept.envelope],
+    )
+    return g
