@@ -12,7 +12,8 @@ freshness the adapter's ``hello`` does not declare are reported SKIP, not FAIL.
 
 Exit status: 0 every vector that ran passed, 1 a vector failed, 2 usage, I/O or adapter error (the
 adapter did not start, died, printed something that is not the protocol, or answered too late: one
-line on stderr says which).
+line on stderr says which), 130 interrupted (Ctrl-C: what was judged before it is printed, and with
+``--report-dir`` reported, ``cancelled`` in offline-report.json).
 
 :func:`run` is the function API (``a2a-coop conformance --vectors`` calls it); it raises
 :class:`AdapterError` or :class:`OfflineUsageError` instead of exiting.
@@ -38,8 +39,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
+from xml.etree import ElementTree as ET
 
 from a2a_coop.vectors import ROLES, SCHEMA, Vector, VectorFormatError, load_vector_file
+from conformance import reporting
 
 PROTOCOL: Final = "a2a-coop-offline/1"
 REPORT_SCHEMA: Final = "a2a-coop-offline-report/1"
@@ -50,11 +53,20 @@ STARTUP_TIMEOUT_S: Final = 30.0  # for the hello: an adapter may start a runtime
 MAX_LINE_BYTES: Final = 1 << 20
 WINDOW: Final = 32  # requests written ahead of their answers
 VECTOR_DIR: Final = Path(__file__).resolve().parent / "vectors"
-EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class OfflineUsageError(Exception):
     """A bad command line or vector file (exit 2)."""
+
+
+class OfflineCancelled(KeyboardInterrupt):
+    """The user interrupted the run (Ctrl-C): ``report`` holds what was judged before (its
+    ``cancelled`` set), ``total`` how many vectors the run had."""
+
+    def __init__(self, report: OfflineReport, total: int) -> None:
+        super().__init__()
+        self.report, self.total = report, total
 
 
 class AdapterError(Exception):
@@ -357,6 +369,17 @@ class CaseResult:
     got: str = ""
     requirement: str = ""
     detail: str = ""
+    expected_failure: bool = False  # listed in --expected-failures
+
+    @property
+    def breaks(self) -> bool:
+        """A FAIL not listed in --expected-failures: it fails the run."""
+        return self.status == "FAIL" and not self.expected_failure
+
+    @property
+    def unexpected_pass(self) -> bool:
+        """Listed in --expected-failures, yet it passed: the file needs updating."""
+        return self.expected_failure and self.status == "PASS"
 
     def to_json(self) -> dict[str, Any]:
         v = self.vector
@@ -371,6 +394,8 @@ class CaseResult:
             "got": self.got,
             "requirement": self.requirement,
             "detail": self.detail,
+            "expected_failure": self.expected_failure,
+            "unexpected_pass": self.unexpected_pass,
         }
 
 
@@ -391,13 +416,36 @@ class OfflineReport:
     argv: list[str]
     files: list[FileResult]
     seconds: float
+    strict: bool = False  # --strict: an expected failure that passes fails the run
+    cancelled: bool = False  # interrupted by the user (Ctrl-C): what ran, exit code 130
 
     def count(self, status: str) -> int:
         return sum(f.count(status) for f in self.files)
 
     @property
+    def results(self) -> list[CaseResult]:
+        return [r for f in self.files for r in f.results]
+
+    @property
+    def expected_failed(self) -> list[CaseResult]:
+        """FAILs listed in --expected-failures (they do not fail the run)."""
+        return [r for r in self.results if r.status == "FAIL" and r.expected_failure]
+
+    @property
+    def unexpected_passes(self) -> list[CaseResult]:
+        return [r for r in self.results if r.unexpected_pass]
+
+    @property
     def ok(self) -> bool:
-        return self.count("FAIL") == 0
+        """No vector failed but those listed in --expected-failures, and, under ``strict``, none of
+        those passed."""
+        return not any(r.breaks for r in self.results) and not (self.strict and self.unexpected_passes)
+
+    @property
+    def exit_code(self) -> int:
+        if self.cancelled:
+            return EXIT_INTERRUPTED
+        return EXIT_OK if self.ok else EXIT_FAILED
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -405,17 +453,22 @@ class OfflineReport:
             "adapter": {**self.adapter.to_json(), "argv": self.argv},
             "summary": {
                 "passed": self.count("PASS"),
-                "failed": self.count("FAIL"),
+                "failed": self.count("FAIL"),  # expected failures included, as the live report counts
                 "skipped": self.count("SKIP"),
+                "expected_failures": len(self.expected_failed),
                 "seconds": round(self.seconds, 3),
             },
+            "exit_code": self.exit_code,
+            "strict": self.strict,
+            "cancelled": self.cancelled,
+            "unexpected_passes": [r.vector.name for r in self.unexpected_passes],
             "files": [
                 {
                     "file": f.path,
                     "passed": f.count("PASS"),
                     "failed": f.count("FAIL"),
                     "skipped": f.count("SKIP"),
-                    "results": [r.to_json() for r in f.results if r.status != "PASS"],
+                    "results": [r.to_json() for r in f.results if r.status != "PASS" or r.unexpected_pass],
                 }
                 for f in self.files
             ],
@@ -446,6 +499,11 @@ def _vector_paths(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
+def _ids(vector: Vector) -> tuple[str, str]:
+    """The two ids a vector answers to: ``file-tcId-REQ`` (its name) and ``file-tcId``."""
+    return vector.name, f"{vector.source}-{vector.tc_id}"
+
+
 def load(paths: Iterable[Path], cases: Sequence[str] = ()) -> list[tuple[str, list[Vector]]]:
     """(file, vectors) for each file, keeping only ``cases`` (ids ``file-tcId`` or ``file-tcId-REQ``)."""
     files = []
@@ -456,25 +514,49 @@ def load(paths: Iterable[Path], cases: Sequence[str] = ()) -> list[tuple[str, li
             raise OfflineUsageError(f"cannot read {path}: {exc.strerror or exc}") from None
         except VectorFormatError as exc:
             raise OfflineUsageError(f"{path}: {exc}") from None
+    return select(files, cases)
+
+
+def select(files: list[tuple[str, list[Vector]]], cases: Sequence[str]) -> list[tuple[str, list[Vector]]]:
+    """``files`` keeping only the vectors ``cases`` name (all when it is empty)."""
     if not cases:
         return files
     wanted = set(cases)
     kept = [(p, [v for v in vs if v.name in wanted or f"{v.source}-{v.tc_id}" in wanted]) for p, vs in files]
-    found = {n for _, vs in kept for v in vs for n in (v.name, f"{v.source}-{v.tc_id}")}
+    found = {n for _, vs in kept for v in vs for n in _ids(v)}
     if missing := sorted(wanted - found):
         raise OfflineUsageError(f"no such case: {', '.join(missing)} (ids look like statements-42)")
     return [(p, vs) for p, vs in kept if vs]
 
 
-def judge(vector: Vector, answer: dict[str, Any]) -> CaseResult:
+def judge(vector: Vector, answer: dict[str, Any], *, expected_failure: bool = False) -> CaseResult:
     """Compare the adapter's answer with the vector's expected result."""
     result = answer["result"]
     detail = str(answer.get("detail", ""))[:300]
     if result == "unsupported":
-        return CaseResult(vector, "SKIP", "unsupported", detail=detail or "the adapter declined it")
+        return CaseResult(
+            vector, "SKIP", "unsupported", detail=detail or "the adapter declined it", expected_failure=False
+        )
     got = "valid" if result == "valid" else f"{answer['error']} at {answer['failedIndex']}"
     requirement = str(answer.get("requirement", ""))
-    return CaseResult(vector, "PASS" if got == vector.expected else "FAIL", got, requirement, detail)
+    status = "PASS" if got == vector.expected else "FAIL"
+    return CaseResult(vector, status, got, requirement, detail, expected_failure=expected_failure)
+
+
+def read_expected_failures(path: Path, files: list[tuple[str, list[Vector]]]) -> dict[str, str]:
+    """An expected-failures file of vector ids (``file-tcId`` or ``file-tcId-REQ``), in the live
+    suite's format (:func:`conformance.reporting.read_expected_failures`): {id: reason}.
+
+    Raises:
+        OfflineUsageError: the file cannot be read, or names a vector none of ``files`` holds.
+    """
+    known = {n for _, vs in files for v in vs for n in _ids(v)}
+    try:
+        return reporting.read_expected_failures(path, known, what="vector")
+    except OSError as exc:
+        raise OfflineUsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise OfflineUsageError(f"{exc} in the vector files run (ids look like statements-42)") from None
 
 
 def run(
@@ -484,6 +566,8 @@ def run(
     cases: Sequence[str] = (),
     timeout_s: float = DEFAULT_TIMEOUT_S,
     progress: Callable[[int, int], None] | None = None,
+    expected_failures: Path | None = None,
+    strict: bool = False,
 ) -> OfflineReport:
     """Run vector files through an adapter.
 
@@ -493,30 +577,46 @@ def run(
         cases: only these vector ids (``statements-42`` or ``statements-42-ENV-007``).
         timeout_s: the time limit for each answer.
         progress: called with (done, total) after each vector.
+        expected_failures: a file of vector ids known to fail (the live suite's format): a listed
+            vector that fails does not fail the run.
+        strict: a listed vector that passes fails the run (pytest's ``xfail_strict``).
 
     Raises:
-        OfflineUsageError: a file cannot be read or is not a vector file; a case id matches nothing.
+        OfflineUsageError: a file cannot be read or is not a vector file; a case id matches nothing;
+            the expected-failures file names a vector the files do not hold.
         AdapterError: the adapter did not start, died, broke the protocol or timed out.
     """
-    files = load(default_vector_files() if paths is None else paths, cases)
+    every = load(default_vector_files() if paths is None else paths)
+    expected = {} if expected_failures is None else read_expected_failures(expected_failures, every)
+    files = select(every, cases)
     total = sum(len(vs) for _, vs in files)
     started = time.monotonic()
     done = 0
     out: list[FileResult] = []
     with Adapter(adapter_argv, timeout_s=timeout_s) as adapter:
         info = adapter.hello()
-        for path, vectors in files:
-            fr = FileResult(path)
-            runnable = [v for v in vectors if not info.skip_reason(v)]
-            answers = zip(runnable, adapter.verify_many(runnable), strict=False)
-            judged = {id(v): judge(v, answer) for v, answer in answers}
-            for v in vectors:
-                fr.results.append(judged.get(id(v)) or CaseResult(v, "SKIP", detail=info.skip_reason(v)))
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-            out.append(fr)
-    return OfflineReport(info, list(adapter_argv), out, time.monotonic() - started)
+        judged: dict[int, CaseResult] = {}
+        try:
+            for path, vectors in files:
+                fr = FileResult(path)
+                runnable = [v for v in vectors if not info.skip_reason(v)]
+                judged = {}
+                for v, answer in zip(runnable, adapter.verify_many(runnable), strict=False):
+                    judged[id(v)] = judge(v, answer, expected_failure=not expected.keys().isdisjoint(_ids(v)))
+                for v in vectors:
+                    fr.results.append(judged.get(id(v)) or CaseResult(v, "SKIP", detail=info.skip_reason(v)))
+                    done += 1
+                    if progress is not None:
+                        progress(done, total)
+                out.append(fr)
+        except KeyboardInterrupt:  # Ctrl-C: what was judged so far, for the reports (exit 130)
+            if len(out) < len(files):
+                path, vectors = files[len(out)]
+                out.append(FileResult(path, [judged[id(v)] for v in vectors if id(v) in judged]))
+            partial = OfflineReport(info, list(adapter_argv), out, time.monotonic() - started, strict=strict)
+            partial.cancelled = True
+            raise OfflineCancelled(partial, total) from None
+    return OfflineReport(info, list(adapter_argv), out, time.monotonic() - started, strict=strict)
 
 
 # --- the command ----------------------------------------------------------------------------------
@@ -534,26 +634,175 @@ def write_text(report: OfflineReport, out: IO[str]) -> None:
                 continue
             v = r.vector
             req = f" [{r.requirement}]" if r.requirement else ""
+            tag = " (expected)" if r.expected_failure else ""
             out.write(
-                f"  FAIL {v.name} ({v.comment}): expected {v.expected}, got {r.got}{req}; "
+                f"  FAIL{tag} {v.name} ({v.comment}): expected {v.expected}, got {r.got}{req}; "
                 f"requirements {', '.join(v.requirements) or '-'}\n"
             )
         reasons = Counter(r.detail for r in f.results if r.status == "SKIP")
         for reason, n in sorted(reasons.items()):
             out.write(f"  SKIP {n}: {reason}\n")
-    passed, failed, skipped = report.count("PASS"), report.count("FAIL"), report.count("SKIP")
-    if failed:
-        # One missing check fails hundreds of derived vectors; this line says which rules they share.
-        by_rule = Counter(
-            req
-            for f in report.files
-            for r in f.results
-            if r.status == "FAIL"
-            for req in r.vector.requirements
+    for r in report.unexpected_passes:
+        strict = ", fails the run: --strict" if report.strict else ""
+        out.write(
+            f"  expected to fail but PASS: {r.vector.name} "
+            f"(remove it from the expected-failures file{strict})\n"
         )
+    passed, failed, skipped = report.count("PASS"), report.count("FAIL"), report.count("SKIP")
+    if any(r.breaks for r in report.results):
+        # One missing check fails hundreds of derived vectors; this line says which rules they share.
+        by_rule = Counter(req for r in report.results if r.breaks for req in r.vector.requirements)
         rules = ", ".join(f"{req} {n}" for req, n in by_rule.most_common())
         out.write(f"failed vectors by requirement: {rules}\n")
-    out.write(f"total: {passed} passed, {failed} failed, {skipped} skipped in {report.seconds:.2f} s\n")
+    known = len(report.expected_failed)
+    of_them = f" ({known} expected: --expected-failures)" if known else ""
+    out.write(
+        f"total: {passed} passed, {failed} failed{of_them}, {skipped} skipped in {report.seconds:.2f} s\n"
+    )
+    if report.strict and report.unexpected_passes:
+        out.write(f"FAILED: {_count(len(report.unexpected_passes), 'expected failure')} passed (--strict)\n")
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}" + ("" if n == 1 else "s")
+
+
+# --- the reports (--report-dir): the live suite's conventions (conformance.reporting) ---------------
+
+
+def _replay(report: OfflineReport, path: str, r: CaseResult) -> str:
+    """The command that runs this one vector again through the same adapter."""
+    argv = ["python", "-m", "conformance.offline", "--adapter", shlex.join(report.argv)]
+    return shlex.join([*argv, "--vectors", path, "--case", r.vector.name])
+
+
+def to_junit(report: OfflineReport) -> bytes:
+    """JUnit XML: one testsuite per vector file, one testcase per vector. A FAIL is a failure (type
+    VERDICT), unless listed in --expected-failures: then skipped, type EXPECTED-FAILURE, as the live
+    suite's junit.xml and pytest's xfail; a listed vector that passed is a failure of type
+    UNEXPECTED-PASS under --strict; a SKIP is skipped with its reason."""
+    root = ET.Element(
+        "testsuites",
+        name=f"a2a-coop offline conformance {report.adapter.name} {report.adapter.version}",
+        tests=str(len(report.results)),
+        failures=str(sum(r.breaks or (report.strict and r.unexpected_pass) for r in report.results)),
+        errors="0",
+        skipped=str(report.count("SKIP") + len(report.expected_failed)),
+        time=f"{report.seconds:.3f}",
+    )
+    for f in report.files:
+        name = Path(f.path).stem
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=f"offline.{name}",
+            tests=str(len(f.results)),
+            failures=str(sum(r.breaks or (report.strict and r.unexpected_pass) for r in f.results)),
+            errors="0",
+            skipped=str(f.count("SKIP") + sum(r.status == "FAIL" and r.expected_failure for r in f.results)),
+        )
+        for r in f.results:
+            v = r.vector
+            tc = ET.SubElement(suite, "testcase", classname=f"offline.{name}", name=v.name, time="0")
+            plain_pass = r.status == "PASS" and not r.unexpected_pass
+            text = "" if plain_pass else _case_text(report, f.path, r)
+            reporting.junit_outcome(
+                tc,
+                failed=r.status == "FAIL",
+                expected_failure=r.expected_failure,
+                unexpected_pass=r.unexpected_pass,
+                strict=report.strict,
+                skipped=f"SKIP: {r.detail}" if r.status == "SKIP" else None,
+                message=f"expected {v.expected}, got {r.got}",
+                text=text,
+                failure_type="VERDICT",
+            )
+    out: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return out
+
+
+def _case_text(report: OfflineReport, path: str, r: CaseResult) -> str:
+    v = r.vector
+    said = f" [{r.requirement}]" if r.requirement else ""
+    detail = f"\ndetail: {r.detail}" if r.detail else ""
+    return (
+        f"{r.status}: {v.comment}\nexpected {v.expected}, got {r.got or '-'}{said}{detail}\n"
+        f"requirements: {', '.join(v.requirements) or '-'}\nreplay: {_replay(report, path, r)}"
+    )
+
+
+def to_html(report: OfflineReport) -> str:
+    """One self-contained page (no scripts, no external resources), in the live report's style: the
+    counts, each file's, then every vector that did not simply pass."""
+    e, badge = reporting.esc, reporting.badge
+    a = report.adapter
+    shown = reporting.shown_counts([(r.status, r.expected_failure) for r in report.results])
+    counts = " ".join(f"{badge(k)} {n}" for k, n in shown.items())
+    stale = report.unexpected_passes
+    stale_html = (
+        f"<p><b>{_count(len(stale), 'expected failure')} passed</b>"
+        f"{' and fail the run (--strict)' if report.strict else ''}: "
+        f"{e(', '.join(r.vector.name for r in stale))}; remove them from the expected-failures file.</p>"
+        if stale
+        else ""
+    )
+    file_rows = "".join(
+        f"<tr><td><code>{e(Path(f.path).name)}</code></td><td>{f.count('PASS')}</td>"
+        f"<td>{sum(r.breaks for r in f.results)}</td>"
+        f"<td>{sum(r.status == 'FAIL' and r.expected_failure for r in f.results)}</td>"
+        f"<td>{f.count('SKIP')}</td></tr>"
+        for f in report.files
+    )
+    rows = []
+    for path, r in ((f.path, r) for f in report.files for r in f.results):
+        if r.status == "PASS" and not r.unexpected_pass:
+            continue
+        v = r.vector
+        note = (
+            " (expected to fail, but passed: remove it from the expected-failures file)"
+            if r.unexpected_pass
+            else ""
+        )
+        said = f" [{r.requirement}]" if r.requirement else ""
+        detail = f"; {r.detail}" if r.detail else ""
+        level = reporting.shown_level(r.status, r.expected_failure)
+        rows.append(
+            f"<tr id='{e(v.name)}'><td>{badge(level)}{e(note)}</td>"
+            f"<td><code>{e(v.name)}</code><br>{e(v.comment)}<br>"
+            f"<span class=muted>expected {e(v.expected)}, got {e(r.got or '-')}{e(said)}{e(detail)}</span>"
+            f"<details><summary>replay</summary><pre>{e(_replay(report, path, r))}</pre></details></td>"
+            f"<td>{'<br>'.join(e(q) for q in v.requirements)}</td></tr>"
+        )
+    table = (
+        "<table><tr><th>Level</th><th>Vector</th><th>Requirements</th></tr>" + "".join(rows) + "</table>"
+        if rows
+        else "<p>Every vector that ran passed, none of them listed as an expected failure.</p>"
+    )
+    return f"""<!doctype html><html lang=en><meta charset=utf-8>
+<title>a2a-coop offline conformance: {e(a.name)} {e(a.version)}</title><style>{reporting.STYLE}</style>
+<h1>a2a-coop offline conformance report</h1>
+<p>Adapter <code>{e(shlex.join(report.argv))}</code> ({e(a.name)} {e(a.version)}, {PROTOCOL}),
+{len(report.results)} vectors, {report.seconds:.1f} s. Exit code <b>{report.exit_code}</b>.</p>
+<p>{counts}</p>{stale_html}
+<h2>Files</h2><table><tr><th>File</th><th>Passed</th><th>Failed</th><th>Expected failures</th>
+<th>Skipped</th></tr>{file_rows}</table>
+<h2>Vectors failed, skipped or listed as expected failures</h2>{table}
+</html>
+"""
+
+
+def write_reports(report: OfflineReport, directory: Path) -> dict[str, Path]:
+    """Write offline-report.json, junit.xml and report.html to ``directory`` (created)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "json": directory / "offline-report.json",
+        "junit": directory / "junit.xml",
+        "html": directory / "report.html",
+    }
+    paths["json"].write_text(json.dumps(report.to_json(), indent=1) + "\n", encoding="utf-8")
+    paths["junit"].write_bytes(to_junit(report))
+    paths["html"].write_text(to_html(report), encoding="utf-8")
+    return paths
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str = "conformance.offline") -> int:
@@ -571,18 +820,54 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "conformance.offline"
     parser.add_argument(
         "--case", action="append", default=[], metavar="ID", help="run only this vector (repeatable)"
     )
-    parser.add_argument("--report-dir", type=Path, metavar="DIR", help="write DIR/offline-report.json")
+    parser.add_argument(
+        "--report-dir",
+        type=Path,
+        metavar="DIR",
+        help="write offline-report.json, junit.xml and report.html here (as the live suite does)",
+    )
+    parser.add_argument(
+        "--expected-failures",
+        type=Path,
+        metavar="FILE",
+        help="vectors known to fail, one id per line (the live suite's format): a listed vector that "
+        "fails does not fail the run",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="a listed vector that passes fails the run (exit 1), so the file cannot go stale",
+    )
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S", help="per answer")
     args = parser.parse_args(argv)
     try:
         adapter_argv = shlex.split(args.adapter)
         if not (args.timeout > 0 and math.isfinite(args.timeout)):
             raise OfflineUsageError("--timeout must be a positive number of seconds")
-        report = run(adapter_argv, args.vectors, cases=args.case, timeout_s=args.timeout)
+        if args.report_dir is not None and args.report_dir.exists() and not args.report_dir.is_dir():
+            raise OfflineUsageError(f"--report-dir {args.report_dir} is a file, not a directory")
+        report = run(
+            adapter_argv,
+            args.vectors,
+            cases=args.case,
+            timeout_s=args.timeout,
+            expected_failures=args.expected_failures,
+            strict=args.strict,
+        )
         if args.report_dir is not None:
-            args.report_dir.mkdir(parents=True, exist_ok=True)
-            path = args.report_dir / "offline-report.json"
-            path.write_text(json.dumps(report.to_json(), indent=1) + "\n", encoding="utf-8")
+            write_reports(report, args.report_dir)
+    except OfflineCancelled as exc:  # the vectors judged before Ctrl-C: printed, and their reports
+        write_text(exc.report, sys.stdout)
+        print(f"interrupted after {len(exc.report.results)} of {exc.total} vectors")
+        if args.report_dir is not None:
+            with contextlib.suppress(OSError):
+                write_reports(exc.report, args.report_dir)
+                print(f"reports written to {args.report_dir}/ (offline-report.json, junit.xml, report.html)")
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (OfflineUsageError, ValueError) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -594,8 +879,8 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "conformance.offline"
         return EXIT_ERROR
     write_text(report, sys.stdout)
     if args.report_dir is not None:
-        print(f"report: {args.report_dir / 'offline-report.json'}")
-    return EXIT_OK if report.ok else EXIT_FAILED
+        print(f"reports written to {args.report_dir}/ (offline-report.json, junit.xml, report.html)")
+    return report.exit_code
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ extra ``sim``; :data:`AXELROD` describes the family); axelrod is imported only t
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -188,20 +189,31 @@ _KINDS: Final = {bool: "true or false", int: "an integer", float: "a number"}
 def _convert(name: str, value: Any, default: Any) -> Any:
     if not isinstance(value, str):
         return value
+    if isinstance(default, frozenset):
+        return frozenset(v for v in value.split(",") if v)
+    if not isinstance(default, bool | int | float):
+        return value
     try:
         if isinstance(default, bool):
             if value.lower() not in ("true", "false", "1", "0"):
                 raise ValueError(value)
             return value.lower() in ("true", "1")
-        if isinstance(default, int):
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
-        if isinstance(default, frozenset):
-            return frozenset(v for v in value.split(",") if v)
+        number = int(value) if isinstance(default, int) else float(value)
     except ValueError:
         raise BadParameter(f"{name}: {value!r} is not {_KINDS.get(type(default), 'valid')}") from None
-    return value
+    _check_number(name, number)
+    return number
+
+
+def _check_number(name: str, number: float) -> None:
+    """A numeric parameter given on a command line: finite, not negative (a count, a rate, a ratio or
+    a threshold; only a ``seed`` may be any integer), and a ``rating`` at most 100 (BDY-009)."""
+    if not math.isfinite(number):
+        raise BadParameter(f"{name}: {number!r} is not a finite number")
+    if number < 0 and name != "seed":
+        raise BadParameter(f"{name}: {number!r} is negative")
+    if name == "rating" and number > 100:
+        raise BadParameter(f"{name}: {number!r} is above 100, the highest rating (SPEC BDY-009)")
 
 
 def build(name: str, **params: Any) -> Strategy:

@@ -622,3 +622,32 @@ def test_a_rotation_signed_below_one_its_escrow_stamped_keeps_nothing_past_the_c
         v.accept(accept.envelope)
     assert err.value.requirement == "KEY-005"
     assert v.disowned(verify_statement(accept.envelope))
+
+
+@pytest.mark.req("WIT-002", "WIT-003")
+def test_a_delivery_nobody_witnessed_has_no_witnessed_time_and_is_not_timely() -> None:
+    """WIT-002 as worded since newuser16: a statement with no Stamp by its contract's escrow and no Ack
+    or Receipt by its audience has no witnessed time, and counts as not witnessed by any bound -- never
+    as witnessed at its own issued_at_ms. A Delivery dated before its deadline is not timely (WIT-003)
+    until its audience's Ack of it is held."""
+    clock = FixedClock()
+    alice, mallory, esc = Party("alice", clock), Party("mallory", clock), Party("escrow", clock)
+    offer = alice.offer(mallory, alice.proposal(escrow=esc.did))
+    clock.advance(1_000)
+    accept = mallory.accept(offer)
+    clock.now_ms = offer.statement.offer.wants[0].deadline_ms - 1_000
+    delivery = mallory.deliver(accept, alice)
+    v = Verifier()
+    for env in [*alice.setup, *mallory.setup, *esc.setup, offer.envelope, accept.envelope, delivery.envelope]:
+        v.accept(env)
+    contract = v.negotiations.get(offer.header.negotiation_id).contract
+    assert v.witness.witnessed_ms(delivery, esc.did) is None
+    assert not v.witness.delivery_timely(contract, delivery)
+    ack = alice.sign(
+        "ack",
+        commitment_pb2.Ack(statement=delivery.digest),
+        audience=mallory.did,
+    )
+    v.accept(ack.envelope)
+    assert v.witness.witnessed_ms(delivery, esc.did) == ack.header.issued_at_ms
+    assert v.witness.delivery_timely(contract, delivery)

@@ -93,3 +93,20 @@ def test_a_failed_first_run_leaves_no_home_behind(
     one_line_error(err, "no directory")
     assert not chain_home(principal).exists()
     assert _mandate(capsys, principal, tmp_path / "second.db", tmp_path / "m.json")[0] == 0
+
+
+def test_a_journal_refused_as_in_use_does_not_become_the_home(
+    tmp_path: Path, principal: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """newuser16: `serve --key dave.key --journal bob.db` while bob serves on bob.db is refused (in use),
+    but dave.key.chain was left naming bob.db, and every later command on dave's own journal was then
+    refused as a fork ("signs in bob.db ... use --journal bob.db"). A failed command now undoes a home
+    naming a journal the key signed nothing in, whether or not that journal exists."""
+    other = tmp_path / "bob.db"
+    with Journal.open(other):  # another process's journal, held (its lock taken)
+        code, err = _mandate(capsys, principal, other, tmp_path / "m0.json")
+        assert code == 2
+        one_line_error(err, "in use")
+    assert not chain_home(principal).exists()
+    assert _mandate(capsys, principal, tmp_path / "p.db", tmp_path / "m.json")[0] == 0
+    assert json.loads(chain_home(principal).read_text())["journal"] == str((tmp_path / "p.db").resolve())

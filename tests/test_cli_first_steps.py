@@ -197,6 +197,19 @@ def test_an_agent_parameter_of_the_wrong_type_says_which_type() -> None:
         build("reneger", act_rate="x")
 
 
+def test_an_agent_parameter_out_of_range_is_refused() -> None:
+    """`agent run --strategy reneger --param after=-1` served a reneger (newuser16): a count, rate,
+    ratio or threshold below 0, a NaN or a rating above 100 (BDY-009) is a usage error; a seed may be
+    any integer."""
+    with pytest.raises(BadParameter, match="after: -1 is negative"):
+        build("reneger", after="-1")
+    with pytest.raises(BadParameter, match="min_ratio: nan is not a finite number"):
+        build("honest", min_ratio="nan")
+    with pytest.raises(BadParameter, match="rating: 500 is above 100"):
+        build("honest", rating="500")
+    assert build("reneger", seed="-3", after="0") is not None
+
+
 def test_no_out_writes_over_a_key_file_or_a_journal(
     tmp_path: Path, alice: Identity, capsys: pytest.CaptureFixture[str]
 ) -> None:

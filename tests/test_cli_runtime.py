@@ -27,7 +27,7 @@ from cli_run import cli_process, one_line_error, run_cli
 from peers import make_peer
 
 from a2a_coop.cli._common import UsageError, iso, parse_duration
-from a2a_coop.cli._runtime import open_journal, open_peer, runtime_command
+from a2a_coop.cli._runtime import first_contact, open_journal, open_peer, runtime_command
 from a2a_coop.cli.demo import (
     MARKER,
     Identity,
@@ -40,7 +40,7 @@ from a2a_coop.cli.demo import (
     wait_listening,
 )
 from a2a_coop.protocol import errors
-from a2a_coop.protocol.envelope import envelope_from_json
+from a2a_coop.protocol.envelope import envelope_from_json, envelope_to_json
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.keyfile import write_key_file
@@ -48,6 +48,7 @@ from a2a_coop.runtime.node import EscrowNode, PeerNode, remember_run
 from a2a_coop.runtime.peer import drive
 from a2a_coop.runtime.trade import contract_evidence, relay_escrow_answers
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party
+from a2a_coop.transport import TransportError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -1028,3 +1029,73 @@ def test_a_flood_of_refusals_is_logged_a_line_a_second(caplog: pytest.LogCapture
     assert lines[0].startswith("refused offer from ") and "RATE_LIMITED" in lines[0]
     assert "more refused" not in lines[1]
     assert lines[2].endswith("(and 4 more refused since the last line)")
+
+
+def test_status_with_another_keys_journal_names_whose_journal_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`status --journal bob.db --key alice.key` said only "bob.db: the mandate does not delegate to this
+    key" (newuser16). Expect one line naming the journal's key and the key given."""
+    clock = FixedClock(now_ms=int(time.time() * 1000))
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    journal_path = tmp_path / "bob.db"
+    PeerNode.open(bob.agent.key, bob.mandate_vs.envelope, journal_path, clock=lambda: clock.now_ms).close()
+    write_key_file(tmp_path / "alice.key", alice.agent.key)
+    code, _, err = run_cli(capsys, "status", "--journal", journal_path, "--key", tmp_path / "alice.key")
+    assert code == 2
+    one_line_error(err, f"{journal_path} is the journal of {bob.did}, not of {alice.did}", "own --journal")
+
+
+@pytest.mark.parametrize(
+    ("code", "details", "said"),
+    [
+        (grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded", "took the connection but did not answer"),
+        (
+            grpc.StatusCode.UNAVAILABLE,
+            "failed to connect to all addresses; last error: UNAVAILABLE: ipv4:127.0.0.1:8000: Failed "
+            "parsing "
+            "HTTP/2 (Expected SETTINGS frame as the first frame, got frame type 79)",
+            "--to 127.0.0.1:8000 does not speak gRPC (HTTP/2): is it a web server",
+        ),
+        (grpc.StatusCode.UNAVAILABLE, "Connection refused", "cannot reach the peer at 127.0.0.1:8000 (--to)"),
+    ],
+)
+def test_a_first_contact_that_hangs_or_is_no_grpc_server_says_so(
+    code: grpc.StatusCode, details: str, said: str
+) -> None:
+    """`offer --to` a port that takes connections and never answers said "cannot reach the peer ...:
+    Deadline Exceeded", and one given a web server's port quoted gRPC's HTTP/2 frame parse error
+    (newuser16). Expect, as `conformance` says of a target, that it took the connection and did not
+    answer; and that the other end does not speak gRPC."""
+
+    def call() -> None:
+        raise TransportError(code, details)
+
+    with pytest.raises(UsageError) as refused:
+        first_contact("--to", "127.0.0.1:8000", "peer", call)
+    assert said in str(refused.value)
+
+
+def test_escrow_audit_of_part_of_a_ledger_says_what_to_audit_instead(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`escrow audit evidence.json` (a trade's export: a few of the escrow's statements) printed eleven
+    findings, LOCK_EXCEEDS_AVAILABLE and NEGATIVE_BALANCE among them, with nothing saying the input was
+    the wrong file (newuser16). The findings stand (exit 1); a note says what to audit instead."""
+    escrow, bob = provision(tmp_path, "escrow"), provision(tmp_path, "bob")
+    node = EscrowNode(escrow.key, escrow.mandate, escrow.journal_path)
+    node.deposit(bob.did, 10)
+    node.deposit(bob.did, 5)
+    ledger = node.escrow.transcript()
+    node.close()
+    part = [
+        e for e in ledger if verify_statement(e).header.seq != 0 or verify_statement(e).issuer != escrow.did
+    ]
+    path = tmp_path / "part.json"
+    path.write_text(json.dumps({"envelopes": [envelope_to_json(e) for e in part]}))
+    code, printed, _ = run_cli(capsys, "escrow", "audit", path)
+    assert code == 1
+    assert (
+        "the ledger starts at seq 1" in printed
+        and "`a2a-coop escrow export` writes the transcript" in printed
+    )

@@ -33,6 +33,7 @@ from a2a_coop.protocol.errors import CoopError
 from a2a_coop.runtime.node import PeerNode
 from a2a_coop.transport import TransportError, serve
 from conformance.registry import read_registry
+from conformance.suite import report
 from conformance.suite.model import CATALOGUE, Level
 from conformance.suite.runner import load_cases
 
@@ -329,6 +330,12 @@ def test_expected_failures_turn_the_run_green_and_report_unexpected_passes(
         if tc.find("skipped[@type='EXPECTED-FAILURE']") is not None
     ]
     assert xfailed == failed and junit.get("failures") == "0" and junit.get("skipped") == "2"
+    # report.html says the same (it showed a red FAIL badge, newuser16): EXPECTED-FAILURE, no FAIL.
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert ">EXPECTED-FAILURE</span> 2" in page and ">FAIL<" not in page
+    assert f'<tr id=\'{failed[0]}\'><td><span class="lvl" style="background:#bc4c00">EXPECTED-FAILURE' in page
+    matrix = report.write_matrix([tmp_path / "r"], tmp_path / "m").read_text()
+    assert ">EXPECTED-FAILURE<" in matrix and ">FAIL<" not in matrix
     assert "FAIL (expected) env.signature-flipped" in out
     assert "expected to fail but PASS: env.garbage" in out
     assert (
@@ -639,3 +646,38 @@ def test_a_target_that_takes_the_connection_and_never_answers_is_told_apart(
     one_line_error(
         capsys.readouterr().err, f"no answer from the target at {target} (--target) within 0.5 s (--timeout)"
     )
+
+
+def test_ctrl_c_mid_run_writes_the_reports_of_the_cases_that_ran(
+    broken_target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during a run printed "a2a-coop: interrupted" and wrote no report at all, where a target
+    that stops answering gets the reports of the cases before it (newuser16). Expect exit 130 all the
+    same, the case in flight named with its replay command, and the reports of the cases before it
+    (report.json `cancelled`, exit_code 130; the case in flight a JUnit error saying who stopped it)."""
+    from conformance.suite import runner
+
+    real, calls = runner.run_case, []
+
+    def interrupted_third(session: Any, case: Any) -> Any:
+        calls.append(case.id)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(session, case)
+
+    monkeypatch.setattr(runner, "run_case", interrupted_third)
+    cases = sorted(c for c in load_cases() if c.startswith("env."))[:5]
+    out = tmp_path / "r"
+    code = main(
+        ["conformance", "--target", broken_target, "--report-dir", str(out), *(f"--case={c}" for c in cases)]
+    )
+    printed, err = capsys.readouterr()
+    assert code == 130 and err.strip() == "a2a-coop: interrupted"
+    assert f"interrupted during case {cases[2]} after 2 cases" in printed and f"--case {cases[2]}" in printed
+    doc = _report(out)
+    assert doc["cancelled"] is True and doc["exit_code"] == 130
+    assert [c["id"] for c in doc["cases"]] == cases[:2]  # type: ignore[index]
+    junit = ET.parse(out / "junit.xml").getroot()
+    error = junit.find(f".//testcase[@name='{cases[2]}']/error")
+    assert error is not None and error.get("message", "").startswith("the user interrupted the run")
+    assert "the user interrupted the run during" in (out / "report.html").read_text(encoding="utf-8")

@@ -7,9 +7,12 @@ reference adapter is ``python -m conformance.adapter``.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import textwrap
+import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -319,3 +322,140 @@ def test_a2a_coop_conformance_vectors_refuses_a_target(capsys: pytest.CaptureFix
 
     assert main(["conformance", "--vectors", "--target", "127.0.0.1:1"]) == 2
     assert "drop --target" in capsys.readouterr().err
+
+
+def test_report_dir_writes_junit_and_html_with_expected_failures_as_the_live_suite(tmp_path: Path) -> None:
+    """`--report-dir` wrote offline-report.json only (the live suite writes junit.xml and report.html
+    too), and there was no --expected-failures (newuser16). Now a listed vector that fails is, as in
+    the live reports, a JUnit skip of type EXPECTED-FAILURE and an EXPECTED-FAILURE badge, and fails
+    nothing; a listed one that passes is named everywhere and fails the run under --strict."""
+    lazy = f"{sys.executable} -m conformance.adapter --skip signature"
+    canaries = str(VECTORS / "canaries.json")
+    probe = _cli("--adapter", lazy, "--vectors", canaries)
+    failing = [ln.split()[1] for ln in probe.stdout.splitlines() if ln.startswith("  FAIL ")]
+    assert probe.returncode == 1 and len(failing) >= 2
+    listing = tmp_path / "expected.txt"
+    listing.write_text("# known gaps\n" + "\n".join(f"{v}  no signature check" for v in failing) + "\n")
+    out = tmp_path / "r"
+    result = _cli(
+        "--adapter",
+        lazy,
+        "--vectors",
+        canaries,
+        "--report-dir",
+        str(out),
+        "--expected-failures",
+        str(listing),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"FAIL (expected) {failing[0]} " in result.stdout
+    assert f"{len(failing)} failed ({len(failing)} expected: --expected-failures)" in result.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["junit.xml", "offline-report.json", "report.html"]
+    junit = ET.parse(out / "junit.xml").getroot()
+    xfailed = [
+        tc.get("name")
+        for tc in junit.iter("testcase")
+        if tc.find("skipped[@type='EXPECTED-FAILURE']") is not None
+    ]
+    assert xfailed == failing and junit.get("failures") == "0" and junit.get("skipped") == str(len(failing))
+    assert int(junit.get("tests", "0")) == sum(1 for _ in junit.iter("testcase")) > len(failing)
+    page = (out / "report.html").read_text()
+    assert f">EXPECTED-FAILURE</span> {len(failing)}" in page and ">FAIL<" not in page
+    doc = json.loads((out / "offline-report.json").read_text())
+    assert doc["exit_code"] == 0 and doc["summary"]["expected_failures"] == len(failing)
+
+    # A valid twin listed as well: it passes; named, and under --strict it fails the run.
+    listing.write_text(listing.read_text() + "canaries-2\n")
+    for strict, code in ((False, 0), (True, 1)):
+        where = tmp_path / f"strict-{strict}"
+        argv = [
+            "--adapter",
+            lazy,
+            "--vectors",
+            canaries,
+            "--report-dir",
+            str(where),
+            "--expected-failures",
+            str(listing),
+        ]
+        result = _cli(*argv, *(["--strict"] if strict else []))
+        assert result.returncode == code, result.stdout + result.stderr
+        assert "expected to fail but PASS: canaries-2-" in result.stdout
+        junit = ET.parse(where / "junit.xml").getroot()
+        assert (
+            len(junit.findall(".//failure[@type='UNEXPECTED-PASS']"))
+            == int(junit.get("failures", "0"))
+            == code
+        )
+        assert "1 expected failure passed" in (where / "report.html").read_text()
+        assert json.loads((where / "offline-report.json").read_text())["unexpected_passes"][0].startswith(
+            "canaries-2-"
+        )
+
+
+def test_an_expected_failures_file_naming_no_vector_is_a_usage_error(tmp_path: Path) -> None:
+    listing = tmp_path / "expected.txt"
+    listing.write_text("canaries-1\nstatements-99999\n")
+    argv = [
+        "--adapter",
+        f"{sys.executable} -m conformance.adapter",
+        "--vectors",
+        str(VECTORS / "canaries.json"),
+    ]
+    for extra, message in (
+        (["--expected-failures", str(listing)], f"{listing}:2: no vector 'statements-99999'"),
+        (["--expected-failures", str(tmp_path / "nope.txt")], "cannot read"),
+        (["--report-dir", str(listing)], "is a file, not a directory"),
+    ):
+        result = _cli(*argv, *extra)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+        assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+
+
+def test_a2a_coop_conformance_vectors_takes_expected_failures_and_strict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`a2a-coop conformance --vectors --expected-failures FILE` ignored the file (newuser16)."""
+    from a2a_coop.cli import main
+
+    listing = tmp_path / "expected.txt"
+    listing.write_text("statements-99999\n")
+    argv = ["conformance", "--vectors", str(VECTORS / "canaries.json"), "--expected-failures", str(listing)]
+    assert main(argv) == 2
+    assert "no vector 'statements-99999'" in capsys.readouterr().err
+    listing.write_text("canaries-2\n")  # the reference adapter passes it
+    assert main(argv) == 0
+    assert main([*argv, "--strict"]) == 1
+    assert "FAILED: 1 expected failure passed (--strict)" in capsys.readouterr().out
+
+
+def test_ctrl_c_reports_what_was_judged_and_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    """`python -m conformance.offline` interrupted by Ctrl-C ended in a KeyboardInterrupt traceback
+    (newuser16). Expect one line, exit 130, and the vectors judged before it printed and reported."""
+    started = tmp_path / "answered"
+    adapter = _fake(
+        tmp_path,
+        f"open({str(started)!r}, 'a').close()\ntime.sleep(0.02)\n"
+        'send({"type": "result", "id": req["id"], "result": "valid"})',
+    )
+    out = tmp_path / "r"
+    argv = ["--adapter", " ".join(adapter), "--report-dir", str(out)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "conformance.offline", *argv],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not started.exists() and time.monotonic() < deadline:  # the run is under way
+        time.sleep(0.05)
+    time.sleep(0.2)  # and a few vectors answered (each in 20 ms)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stdout + stderr
+    assert stderr.strip() == "conformance.offline: interrupted" and "Traceback" not in stderr
+    assert "interrupted after " in stdout
+    doc = json.loads((out / "offline-report.json").read_text())
+    assert doc["cancelled"] is True and doc["exit_code"] == 130
+    assert (out / "junit.xml").exists() and (out / "report.html").exists()

@@ -515,6 +515,7 @@ def test_claim_command_after_a_withheld_deadline(procs: Processes, tmp_path: Pat
     assert state == "PERFORMING"  # both bonds locked, alice delivered, bob did not
     early = cli_act(net, "claim", pending, "--reason", "too soon")
     assert_refused(early, "ILLEGAL_TRANSITION")
+    assert " is due at 20" in early.stderr and "after it" in early.stderr  # when it may be (newuser16)
     assert status(net.alice)["negotiations"] == {"PERFORMING": 1}
 
     short_id, state = cli_offer(net, "--deadline", "1s")

@@ -152,14 +152,15 @@ def test_hostile_kinds_are_checked() -> None:
 def test_hostile_hog_burns_the_share_it_is_given() -> None:
     """The floor's hog can fail to burn what it is asked: half a core for a second must use at most about
     half a second of CPU (it sleeps while ahead; a loaded machine may give it less, never more), and an
-    idle one next to none."""
+    idle one next to none. The lower bound is only "it burns something": in a fresh-clone CI run beside
+    other work (newuser16) the machine gave it 0.06 s of the 0.5 s, and `>= 0.1` failed."""
 
     def burnt(share: float, seconds: float) -> float:
         started = time.process_time()
         assert hostile.hog_main(share, seconds) == 0
         return time.process_time() - started
 
-    assert 0.1 <= burnt(0.5, 1.0) <= 0.7
+    assert 0.0 < burnt(0.5, 1.0) <= 0.7
     assert burnt(0.0, 0.3) < 0.1
 
 

@@ -188,7 +188,7 @@ def open_journal(path: Path, *, must_exist: bool = False, lock: bool = True, in_
 CHAIN_HOME_TYPE: Final = "a2a-coop/chain-home"
 # The chain homes the running command wrote, with what they held before: undone if the journal they
 # name is discarded (a failed command's empty journal, runtime_command).
-_NEW_CHAIN_HOMES: ContextVar[list[tuple[Path, str | None, Path]] | None] = ContextVar(
+_NEW_CHAIN_HOMES: ContextVar[list[tuple[Path, str | None, Path, str]] | None] = ContextVar(
     "new_chain_homes", default=None
 )
 
@@ -250,7 +250,7 @@ def claim_chain(key_path: Path, key: Keypair, journal_path: Path) -> None:
         return
     written = _NEW_CHAIN_HOMES.get()
     if written is not None:
-        written.append((home, previous, journal_path))
+        written.append((home, previous, journal_path, key.did))
 
 
 def _signed_in(journal_path: Path, did: str) -> bool:
@@ -264,11 +264,18 @@ def _signed_in(journal_path: Path, did: str) -> bool:
         raise UsageError(f"journal {journal_path}: {exc}") from None
 
 
-def _undo_chain_homes(written: Sequence[tuple[Path, str | None, Path]]) -> None:
-    """A failed command's chain homes, back to what they were where the journal they name is gone."""
-    for home, previous, journal_path in reversed(written):
-        if journal_path.exists():
-            continue
+def _undo_chain_homes(written: Sequence[tuple[Path, str | None, Path, str]]) -> None:
+    """A failed command's chain homes, back to what they were where the key signed nothing in the
+    journal they name: it is gone (a new journal discarded), or it is another's that the command never
+    got to write (in use by another process, of the wrong kind: newuser16 found `serve --journal bob.db`
+    refused as in use by bob's process, yet the key's home moved to bob.db, and every later command
+    on the key's own journal was refused as a fork)."""
+    for home, previous, journal_path, did in reversed(written):
+        try:
+            if _signed_in(journal_path, did):
+                continue
+        except UsageError:  # unreadable as a journal: nothing of the key's is in it
+            pass
         try:
             if previous is None:
                 home.unlink(missing_ok=True)
@@ -340,11 +347,28 @@ def peer_from_journal(args: argparse.Namespace) -> tuple[Peer, Journal]:
             mandate = journal.get_meta(META_MANDATE)
             if mandate is None:
                 raise UsageError(f"{args.journal} records no mandate; pass --mandate")
+            _check_journal_key(args.journal, args.key, key.did, mandate)
         # Every negotiation in memory: status and export list the finished ones too.
         return open_peer(key, mandate, journal, journal.get_meta(META_CONTEXT, []), forget=False), journal
     except BaseException:
         journal.close()
         raise
+
+
+def _check_journal_key(journal_path: Path, key_path: Path, did: str, mandate: bytes) -> None:
+    """Refuse a ``--key`` that is not the key of the journal whose recorded mandate is ``mandate``,
+    naming both (`status --journal bob.db --key alice.key` said only "the mandate does not delegate to
+    this key")."""
+    try:
+        vs = verify_statement(mandate)
+    except CoopError:
+        return  # open_peer says what is wrong with it
+    agent = vs.statement.mandate.agent if vs.body == "mandate" else ""
+    if agent and agent != did:
+        raise UsageError(
+            f"{journal_path} is the journal of {agent}, not of {did} ({key_path}): give that key's file "
+            "as --key, or this key's own --journal"
+        )
 
 
 def _pem(path: Path | None, option: str) -> bytes | None:
@@ -489,7 +513,17 @@ def _first_contact_failed(
         raise UsageError(
             f"{option} {address} is not an a2a-coop {what}: it does not serve {_SERVICES[what]}"
         ) from None
-    if exc.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+    if exc.code is grpc.StatusCode.DEADLINE_EXCEEDED:  # as `conformance` says it of a target
+        raise UsageError(
+            f"no answer from the {what} at {address} ({option}): {exc}; it took the connection but did "
+            "not answer: is it the service you mean, and is it stuck?"
+        ) from None
+    if exc.code is grpc.StatusCode.UNAVAILABLE and "Failed parsing HTTP/2" in str(exc):
+        raise UsageError(
+            f"{option} {address} does not speak gRPC (HTTP/2): is it a web server, or a peer's A2A "
+            f"HTTP port? ({exc})"
+        ) from None
+    if exc.code is grpc.StatusCode.UNAVAILABLE:
         waited = f" (waited {waited_s:g} s)" if waited_s else ""
         raise UsageError(f"cannot reach the {what} at {address} ({option}){waited}: {exc}") from None
     raise UsageError(f"the {what} at {address} ({option}): {exc}") from None
@@ -521,7 +555,7 @@ def runtime_command(command: Command) -> Command:
     @functools.wraps(command)
     def run(args: argparse.Namespace, out: TextIO) -> int:
         created: list[Path] = []
-        homes: list[tuple[Path, str | None, Path]] = []
+        homes: list[tuple[Path, str | None, Path, str]] = []
         token, homes_token = _NEW_JOURNALS.set(created), _NEW_CHAIN_HOMES.set(homes)
         code: int | None = None
         try:

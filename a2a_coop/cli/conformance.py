@@ -36,6 +36,7 @@ expected-failures file: one case ID per line, optionally followed by a reason; '
 comment. A listed case that fails does not fail the run. One that passes is reported in the
 summary and the reports (remove it from the file); with --strict it fails the run (exit 1), so
 the file cannot go stale. A listed case that reaches no verdict (SKIP, NOT-TESTED) is noted only.
+With --vectors the file lists vector ids (statements-42 or statements-42-ENV-007), the same way.
 
 Examples:
   a2a-coop conformance --list
@@ -220,6 +221,15 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
         if args.report_dir is not None:
             _write_reports(args, [*runs, exc.run], out, matrix=False)
         raise UsageError(str(exc)) from None
+    except runner.RunCancelled as exc:  # Ctrl-C: exit 130 all the same, with the reports of what ran
+        lost = exc.run.interrupted or {}
+        out.write(
+            f"interrupted during case {lost.get('case', '?')} after {len(exc.run.results)} cases "
+            f"(replay: {lost.get('replay', '?')})\n"
+        )
+        if args.report_dir is not None:
+            _write_reports(args, [*runs, exc.run], out, matrix=False)
+        raise KeyboardInterrupt from None
     _write_reports(args, runs, out)
     return EXIT_INVALID if any(r.fails for r in runs) else EXIT_OK
 
@@ -297,6 +307,10 @@ def _offline(args: argparse.Namespace, out: TextIO) -> int:
         argv += ["--case", case_id]
     if args.report_dir is not None:
         argv += ["--report-dir", str(args.report_dir)]
+    if args.expected_failures is not None:  # vector ids, in the live suite's format
+        argv += ["--expected-failures", str(args.expected_failures)]
+    if args.strict:
+        argv.append("--strict")
     out.flush()
     return offline.main(argv, prog="a2a-coop")
 

@@ -190,4 +190,11 @@ def cmd_escrow_audit(args: argparse.Namespace, out: TextIO) -> int:
         digests = ", ".join(d.hex()[:16] for d in f.digests)
         out.write(f"FINDING {f.code}: {f.message}" + (f" ({digests})" if digests else "") + "\n")
     out.write("ledger ok: no findings\n" if report.ok else f"{len(report.findings)} findings\n")
+    if any(f.code == "CHAIN_GAP" and "the ledger starts at seq" in f.message for f in report.findings):
+        # A trade's evidence (`export`) holds a few of the escrow's statements, not its ledger from seq 0:
+        # every finding after that one is what the missing part would explain.
+        out.write(
+            "note: this is not an escrow's whole ledger: `a2a-coop escrow export` writes the transcript to "
+            "audit; a trade's evidence (`a2a-coop export`) is checked with `a2a-coop verify`\n"
+        )
     return EXIT_OK if report.ok else EXIT_INVALID

@@ -894,6 +894,14 @@ def _check_claimable(ctx: _Contract, item: int) -> None:
         )
     if (ctx.other, item) in c.delivered:
         raise Invalid(f"the counterparty delivered item {item} of {short_id}: nothing to claim")
+    due = owed[item].deadline_ms
+    if (now := wall_clock_ms()) <= due:  # the guard refuses it too, without saying when it may be filed
+        raise IllegalTransition(
+            f"the counterparty's item {item} of {short_id} is due at {iso(due)}, in "
+            f"{(due - now) / 1000:.0f} s: a breach claim must follow its deadline (run `claim` after it; "
+            "--wait waits for a ruling, not for the deadline)",
+            requirement="CMT-002",
+        )
 
 
 PROGRESS_EVERY_S = 10.0

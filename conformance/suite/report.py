@@ -17,8 +17,9 @@ JSON schema ``a2a-coop-conformance/1``::
                        "evidence": [digest hex],
                        "statements": [{"digest", "issuer", "body", "seq", "envelope": base64}]}],
      "audit_note": "why the audit did not run, or empty",
-     "interrupted": null | {"case", "detail", "replay"}}  # the target stopped answering in that case:
+     "interrupted": null | {"case", "detail", "replay"},  # the target stopped answering in that case:
                                                           # exit code 2, "cases" are those before it
+     "cancelled": bool}                                   # interrupted by the user (Ctrl-C): exit 130
 
 Fields are only ever added; a consumer ignores those it does not know.
 """
@@ -26,7 +27,6 @@ Fields are only ever added; a consumer ignores those it does not know.
 from __future__ import annotations
 
 import base64
-import html
 import json
 import time
 from collections.abc import Sequence
@@ -36,18 +36,14 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from conformance.registry import read_registry
+from conformance.reporting import STYLE as _STYLE
+from conformance.reporting import badge as _badge
+from conformance.reporting import esc as _e
+from conformance.reporting import junit_outcome, shown_counts, shown_level
 from conformance.suite.model import Level, Result
 from conformance.suite.runner import Run
 
 SCHEMA = "a2a-coop-conformance/1"
-_COLOURS = {
-    "PASS": "#1a7f37",
-    "FAIL": "#cf222e",
-    "NON-STRICT": "#9a6700",
-    "SKIP": "#6e7781",
-    "INFO": "#0969da",
-    "NOT-TESTED": "#8250df",
-}
 
 
 def coverage(results: Sequence[Result]) -> dict[str, Any]:
@@ -108,6 +104,7 @@ def to_json(run: Run) -> dict[str, Any]:
         "audit": run.findings,
         "audit_note": run.audit_note,
         "interrupted": run.interrupted,
+        "cancelled": run.cancelled,
     }
 
 
@@ -142,25 +139,24 @@ def to_junit(run: Run) -> bytes:
         text = (
             f"{r.level.value}: {r.reason}\nrequirements: {', '.join(r.case.requirements)}\nreplay: {r.replay}"
         )
-        if r.unexpected_pass:
-            text = f"{_UNEXPECTED_PASS}\n{text}"
-        if r.breaks_must:
-            ET.SubElement(tc, "failure", message=r.reason[:500], type="MUST").text = text
-        elif _junit_failure(run, r):
-            ET.SubElement(tc, "failure", message=_UNEXPECTED_PASS, type="UNEXPECTED-PASS").text = text
-        elif r.level in (Level.SKIP, Level.NOT_TESTED):
-            ET.SubElement(tc, "skipped", message=f"{r.level.value}: {r.reason}"[:500])
-        elif r.level is Level.FAIL:  # an expected failure: skipped, as pytest reports an xfail
-            ET.SubElement(
-                tc, "skipped", type="EXPECTED-FAILURE", message=f"expected failure: {r.reason}"[:500]
-            ).text = text
-        else:
-            ET.SubElement(tc, "system-out").text = text
+        junit_outcome(
+            tc,
+            failed=r.level is Level.FAIL,
+            expected_failure=r.expected_failure,
+            unexpected_pass=r.unexpected_pass,
+            strict=run.strict,
+            skipped=f"{r.level.value}: {r.reason}" if r.level in (Level.SKIP, Level.NOT_TESTED) else None,
+            message=r.reason,
+            text=text,
+            failure_type="MUST",
+        )
     if lost is not None:  # the case in flight when the target stopped answering: an error, no verdict
         family = lost["case"].split(".")[0]
         tc = ET.SubElement(suite, "testcase", classname=f"conformance.{family}", name=lost["case"], time="0")
-        ET.SubElement(tc, "error", message=f"the target stopped answering: {lost['detail']}"[:500]).text = (
-            f"the target stopped answering during this case; the run ends here (exit code 2, no verdict)\n"
+        why = "the user interrupted the run" if run.cancelled else "the target stopped answering"
+        code = run.exit_code
+        ET.SubElement(tc, "error", message=f"{why}: {lost['detail']}"[:500]).text = (
+            f"{why} during this case; the run ends here (exit code {code}, no verdict)\n"
             f"{lost['detail']}\nreplay: {lost['replay']}"
         )
     for f in hard:
@@ -175,37 +171,16 @@ def to_junit(run: Run) -> bytes:
     return out
 
 
-_UNEXPECTED_PASS = "expected to fail (--expected-failures) but passed: remove it from the file"
-
-
 def _junit_failure(run: Run, r: Result) -> bool:
     return r.breaks_must or (run.strict and r.unexpected_pass)
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-_STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#1f2328;max-width:1200px}
-table{border-collapse:collapse;width:100%}
-td,th{border-bottom:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
-.lvl{font-weight:600;color:#fff;border-radius:4px;padding:1px 6px;font-size:12px;white-space:nowrap}
-details{margin:2px 0}
-pre{background:#f6f8fa;padding:8px;overflow-x:auto;font-size:12px;white-space:pre-wrap;word-break:break-all}
-code{font-size:12px}.muted{color:#656d76}
-"""
-
-
-def _badge(level: str) -> str:
-    return f'<span class="lvl" style="background:{_COLOURS.get(level, "#444")}">{_e(level)}</span>'
 
 
 def to_html(doc: dict[str, Any]) -> str:
     """One self-contained page (no scripts, no external resources) from the JSON report."""
     reqs = {r.id: r for r in read_registry()}
     cov = doc["coverage"]
-    counts = " ".join(f"{_badge(k)} {v}" for k, v in doc["counts"].items() if v)
+    shown = shown_counts([(c["level"], c["expected_failure"]) for c in doc["cases"]])
+    counts = " ".join(f"{_badge(k)} {v}" for k, v in shown.items())
     rows = []
     for c in doc["cases"]:
         req_html = "<br>".join(
@@ -215,12 +190,11 @@ def to_html(doc: dict[str, Any]) -> str:
         expected = (
             " (expected to fail, but passed: remove it from the expected-failures file)"
             if c.get("unexpected_pass")
-            else " (expected failure)"
-            if c["expected_failure"]
             else ""
         )
         rows.append(
-            f"<tr id='{_e(c['id'])}'><td>{_badge(c['level'])}{_e(expected)}</td>"
+            f"<tr id='{_e(c['id'])}'><td>{_badge(shown_level(c['level'], c['expected_failure']))}"
+            f"{_e(expected)}</td>"
             f"<td><code>{_e(c['id'])}</code><br>"
             f"{_e(c['title'])}<br><span class=muted>{_e(c['reason'])}</span>"
             f"<details><summary>wire transcript ({len(c['transcript'])} calls) and replay</summary>"
@@ -256,8 +230,9 @@ def to_html(doc: dict[str, Any]) -> str:
         else ""
     )
     lost = doc.get("interrupted")
+    who = "the user interrupted the run" if doc.get("cancelled") else "the target stopped answering"
     stale_html += (
-        f"<p><b>Interrupted:</b> the target stopped answering during <code>{_e(lost['case'])}</code> "
+        f"<p><b>Interrupted:</b> {who} during <code>{_e(lost['case'])}</code> "
         f"({_e(lost['detail'])}); the cases after it did not run. "
         f"Replay: <code>{_e(lost['replay'])}</code></p>"
         if lost
@@ -347,7 +322,8 @@ def write_matrix(directories: Sequence[Path], out_dir: Path) -> Path:
     rows = []
     for case_id in ids:
         cells = "".join(
-            f"<td title='{_e(lv[case_id]['reason'])}'>{_badge(lv[case_id]['level'])}</td>"
+            f"<td title='{_e(lv[case_id]['reason'])}'>"
+            f"{_badge(shown_level(lv[case_id]['level'], lv[case_id].get('expected_failure', False)))}</td>"
             if case_id in lv
             else "<td>-</td>"
             for lv in levels

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from a2a_coop.protocol.statements import VerifiedStatement
+from conformance import reporting
 from conformance.suite.context import Context, Session
 from conformance.suite.model import CATALOGUE, Case, CaseFailed, Level, Outcome, Result, Role
 
@@ -57,25 +58,13 @@ def select(cases: dict[str, Case], *, ids: Sequence[str] = (), role: str = "both
 
 
 def read_expected_failures(path: Path) -> dict[str, str]:
-    """An expected-failures file: one case ID per line, optionally followed by a reason after
-    whitespace or ``#``; blank lines and lines starting with ``#`` are ignored.
+    """An expected-failures file (:func:`conformance.reporting.read_expected_failures`) of case IDs.
 
     Raises:
         OSError: the file cannot be read.
         ValueError: a line names no known case.
     """
-    cases = load_cases()
-    out: dict[str, str] = {}
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        case_id, _, reason = line.partition(" ")
-        case_id = case_id.split("#", 1)[0]
-        if case_id not in cases:
-            raise ValueError(f"{path}:{number}: no case {case_id!r}")
-        out[case_id] = reason.strip().lstrip("#").strip()
-    return out
+    return reporting.read_expected_failures(path, load_cases())
 
 
 @dataclass
@@ -96,6 +85,7 @@ class Run:
     # The target stopped answering during a case (exit code 2, no verdict): {"case", "detail", "replay"}
     # of the case in flight; ``results`` are the cases before it. None: the run went through.
     interrupted: dict[str, str] | None = None
+    cancelled: bool = False  # interrupted by the user (Ctrl-C, SIGINT): exit code 130, not 2
 
     @property
     def hard_findings(self) -> list[dict[str, object]]:
@@ -126,14 +116,26 @@ class Run:
 
     @property
     def exit_code(self) -> int:
-        """2 when the run was interrupted (no verdict), else 1 when it :attr:`fails`, else 0."""
-        return 2 if self.interrupted is not None else 1 if self.fails else 0
+        """130 when the user interrupted it, 2 when the target did (no verdict either way), else 1 when
+        it :attr:`fails`, else 0."""
+        if self.interrupted is not None:
+            return 130 if self.cancelled else 2
+        return 1 if self.fails else 0
 
     def counts(self) -> dict[str, int]:
         out = {level.value: 0 for level in Level}
         for r in self.results:
             out[r.level.value] += 1
         return out
+
+
+class RunCancelled(KeyboardInterrupt):
+    """The user interrupted the run (Ctrl-C): ``run`` holds the results of the cases before the one in
+    flight, which :attr:`Run.interrupted` names, so that the reports of what ran can still be written."""
+
+    def __init__(self, run: Run) -> None:
+        super().__init__()
+        self.run = run
 
 
 class RunInterrupted(ConnectionError):
@@ -193,35 +195,45 @@ def run(
     evidence: dict[bytes, VerifiedStatement] = {}
     out = Run(session.target, session.seed, list(replay_base), target_did=session.info.did, strict=strict)
     started = time.perf_counter()
-    for case in cases:
-        if on_start is not None:
-            on_start(case)
-        t0 = time.perf_counter()
-        replay = shlex.join([*replay_base, "--seed", session.seed, "--case", case.id])
-        try:
-            outcome, ctx = run_case(session, case)
-        except BrokenPipeError:  # our stdout's reader left (`| head`): not the target's
-            raise
-        except ConnectionError as exc:
-            out.duration_s = time.perf_counter() - started
-            out.signed = list(session.signed.values())
-            out.interrupted = {"case": case.id, "detail": str(exc), "replay": replay}
-            out.audit_note = "the run was interrupted"
-            raise RunInterrupted(exc, out) from exc
-        result = Result(
-            case,
-            outcome.level,
-            outcome.reason,
-            transcript=ctx.transcript,
-            duration_s=time.perf_counter() - t0,
-            replay=replay,
-            expected_failure=case.id in expected,
-        )
-        out.results.append(result)
-        for vs in ctx.shadow.statements.values():  # the whole conversation, both sides: audit context
-            evidence.setdefault(vs.digest, vs)
-        if on_result is not None:
-            on_result(result)
+    case_id, replay = "", ""
+    try:
+        for case in cases:
+            case_id = case.id
+            if on_start is not None:
+                on_start(case)
+            t0 = time.perf_counter()
+            replay = shlex.join([*replay_base, "--seed", session.seed, "--case", case.id])
+            try:
+                outcome, ctx = run_case(session, case)
+            except BrokenPipeError:  # our stdout's reader left (`| head`): not the target's
+                raise
+            except ConnectionError as exc:
+                out.duration_s = time.perf_counter() - started
+                out.signed = list(session.signed.values())
+                out.interrupted = {"case": case.id, "detail": str(exc), "replay": replay}
+                out.audit_note = "the run was interrupted"
+                raise RunInterrupted(exc, out) from exc
+            result = Result(
+                case,
+                outcome.level,
+                outcome.reason,
+                transcript=ctx.transcript,
+                duration_s=time.perf_counter() - t0,
+                replay=replay,
+                expected_failure=case.id in expected,
+            )
+            out.results.append(result)
+            for vs in ctx.shadow.statements.values():  # the whole conversation, both sides: audit context
+                evidence.setdefault(vs.digest, vs)
+            if on_result is not None:
+                on_result(result)
+    except KeyboardInterrupt:  # Ctrl-C: the cases that ran still get their reports (exit 130)
+        out.duration_s = time.perf_counter() - started
+        out.signed = list(session.signed.values())
+        out.interrupted = {"case": case_id, "detail": "interrupted by the user (Ctrl-C)", "replay": replay}
+        out.cancelled = True
+        out.audit_note = "the run was interrupted"
+        raise RunCancelled(out) from None
     out.duration_s = time.perf_counter() - started
     out.signed = list(session.signed.values())
     # The raw envelopes too: what the target signed and the shadow refused (a forked answer) is proof.
