@@ -360,7 +360,7 @@ def test_offer_with_a_bond_needs_an_escrow(bob: Identity, capsys: pytest.Capture
 
 
 def test_serve_escrow_options_are_checked_before_serving(
-    bob: Identity, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    bob: Identity, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`serve` with a bad --escrow-tls-ca, with --escrow-tls-* but no --escrow, with an --escrow
     where nothing listens (its mandate is fetched before serving), with --lock-wait-ms but no
@@ -371,10 +371,13 @@ def test_serve_escrow_options_are_checked_before_serving(
     code, _, err = run_cli(capsys, "serve", *bob.files(), "--escrow-tls-server-name", "x")
     assert code == 2
     one_line_error(err, "need --escrow HOST:PORT")
-    monkeypatch.setattr("a2a_coop.cli.peer.ESCROW_START_WAIT_S", 0.3)  # it waits for one starting
-    code, _, err = run_cli(capsys, "serve", *bob.files(), "--escrow", f"127.0.0.1:{_free_port()}")
+    nobody = f"127.0.0.1:{_free_port()}"
+    code, _, err = run_cli(capsys, "serve", *bob.files(), "--escrow", nobody, "--escrow-wait", "300ms")
     assert code == 2
-    one_line_error(err, "cannot reach the escrow", "(--escrow) (waited 0.3 s)")
+    one_line_error(err, "cannot reach the escrow", "(--escrow) (waited 0.3 s)")  # it waits for one starting
+    code, _, err = run_cli(capsys, "serve", *bob.files(), "--escrow-wait", "2m")
+    assert code == 2
+    one_line_error(err, "--escrow-wait needs --escrow HOST:PORT")
     code, _, err = run_cli(capsys, "serve", *bob.files(), "--lock-wait-ms", "500")
     assert code == 2
     one_line_error(err, "--lock-wait-ms needs --escrow HOST:PORT")
@@ -489,12 +492,6 @@ def _journal_files(journal: Path) -> list[str]:
 
 
 @pytest.fixture
-def no_escrow_start_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`serve --escrow` where nothing listens fails at once (it waits for an escrow starting)."""
-    monkeypatch.setattr("a2a_coop.cli.peer.ESCROW_START_WAIT_S", 0.0)
-
-
-@pytest.fixture
 def busy_port() -> Iterator[int]:
     """A loopback port something already listens on."""
     with socket.socket() as s:
@@ -514,7 +511,6 @@ def busy_port() -> Iterator[int]:
         "mandate: refused by our own checks",
     ],
 )
-@pytest.mark.usefixtures("no_escrow_start_wait")
 def test_a_command_that_fails_leaves_no_new_journal_behind(
     tmp_path: Path, bob: Identity, capsys: pytest.CaptureFixture[str], busy_port: int, case: str
 ) -> None:
@@ -526,7 +522,7 @@ def test_a_command_that_fails_leaves_no_new_journal_behind(
     files: list[str | Path] = ["--key", bob.key_path, "--mandate", bob.mandate_path, "--journal", journal]
     argv: list[str | Path] = {
         "offer: no peer": ["offer", *files, "--to", nobody, "--give", "a:1", "--want", "b:1"],
-        "serve: no escrow": ["serve", *files, "--escrow", nobody],
+        "serve: no escrow": ["serve", *files, "--escrow", nobody, "--escrow-wait", "1ms"],
         "serve: port in use": ["serve", *files, "--port", str(busy_port)],
         "agent run: port in use": ["agent", "run", "--strategy", "honest", *files, "--port", str(busy_port)],
         "escrow serve: port in use": ["escrow", "serve", *files, "--port", str(busy_port)],
@@ -844,7 +840,8 @@ def test_text_that_is_not_utf8_is_a_usage_error(
 def test_serve_started_before_its_escrow_waits_for_it(tmp_path: Path, bob: Identity) -> None:
     """`escrow serve ... & serve --escrow ... &` (README's walk-through, a service manager starting
     both): the escrow needs about a second to listen, and `serve` asked it for its mandate at once,
-    found nothing and exited (`cannot reach the escrow`). It now waits for it (ESCROW_START_WAIT_S)."""
+    found nothing and exited (`cannot reach the escrow`). It now waits for it (--escrow-wait: 10 s by
+    default; two minutes here, as a service manager on a loaded machine might need)."""
     escrow = provision(tmp_path, "escrow")
     escrow_server = None
     with socket.socket() as nothing:  # a port that takes bob's connection and drops it: no escrow yet
@@ -852,7 +849,7 @@ def test_serve_started_before_its_escrow_waits_for_it(tmp_path: Path, bob: Ident
         nothing.listen()
         nothing.settimeout(30)
         port = nothing.getsockname()[1]
-        argv = ["serve", *bob.files(), "--escrow", f"127.0.0.1:{port}"]
+        argv = ["serve", *bob.files(), "--escrow", f"127.0.0.1:{port}", "--escrow-wait", "2m"]
         peer = start_server("bob", argv, tmp_path / "bob.log")
         nothing.accept()[0].close()  # bob has asked, and nothing answered
     try:

@@ -22,6 +22,9 @@ EXIT_USAGE: Final = 2
 EXIT_UNFINISHED: Final = 3
 EXIT_INTERRUPTED: Final = 130
 EXIT_BROKEN_PIPE: Final = 141
+# How long `serve --escrow` waits at start for an escrow nothing answers at yet (--escrow-wait): one
+# started at the same moment needs about a second to listen, more on a loaded machine.
+ESCROW_START_WAIT_MS: Final = 10_000
 SQLITE_HEADER: Final = b"SQLite format 3\x00"  # the first bytes of a journal (an SQLite database)
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from a2a_coop import __version__
 from a2a_coop.cli._common import (
+    ESCROW_START_WAIT_MS,
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -267,6 +268,14 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
         help="with --escrow: how long to wait for the initiator to relay a bonded contract's locks "
         "before asking the escrow for them (default 2000; at most a quarter of the time left to our "
         "first deadline), so that an initiator that withholds them cannot win our bond",
+    )
+    p.add_argument(
+        "--escrow-wait",
+        type=parse_duration,
+        default=ESCROW_START_WAIT_MS,
+        metavar="DURATION",
+        help="with --escrow: how long to wait at start for an escrow that does not answer yet, started "
+        "with this peer by a script or a service manager (default 10s; e.g. 2m)",
     )
     _add_min_time_to_perform(p)
     p.add_argument(

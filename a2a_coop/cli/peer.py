@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from a2a_coop._proto.a2acoop.v1 import reputation_pb2, trade_pb2
-from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, EXIT_UNFINISHED, Invalid, UsageError, iso
+from a2a_coop.cli._common import (
+    ESCROW_START_WAIT_MS,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_UNFINISHED,
+    Invalid,
+    UsageError,
+    iso,
+)
 from a2a_coop.cli._runtime import (
     LoggedPeer,
     check_new_output,
@@ -172,11 +180,6 @@ def trust_policy(args: argparse.Namespace) -> TrustPolicy | None:
         raise UsageError(str(exc)) from None
 
 
-# How long `serve --escrow` waits at start for an escrow nothing answers at yet: one started at the
-# same moment needs about a second to listen.
-ESCROW_START_WAIT_S = 10.0
-
-
 @runtime_command
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     tls = server_tls(args)
@@ -185,6 +188,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("the --escrow-tls-* options need --escrow HOST:PORT")
     if args.lock_wait_ms is not None and args.escrow is None:
         raise UsageError("--lock-wait-ms needs --escrow HOST:PORT")
+    if args.escrow_wait != ESCROW_START_WAIT_MS and args.escrow is None:
+        raise UsageError("--escrow-wait needs --escrow HOST:PORT")
     if args.burst and not args.max_rate:  # a bucket's size with no rate filling it would limit nothing
         raise UsageError("--burst needs --max-rate N (the rate whose bursts it sizes)")
     a2a_only = {
@@ -211,7 +216,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
                 args.escrow,
                 "escrow",
                 lambda: fetch_escrow_mandate(escrow),
-                wait_s=ESCROW_START_WAIT_S,  # started with its escrow (a script, a service manager)
+                wait_s=args.escrow_wait / 1000,  # started with its escrow (a script, a service manager)
             )
             vs = verify_statement(escrow_mandate)
             context = list(dict.fromkeys([*context, escrow_mandate]))  # held, so the escrow is trusted
