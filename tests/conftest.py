@@ -7,6 +7,8 @@ same test builds byte-identical envelopes on every run.
 from __future__ import annotations
 
 import copy
+import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +16,20 @@ import pytest
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.testing import FixedClock, Party
 from benchmarks._heap import fresh_heap
+
+# The suite starts hundreds of Python processes (servers, CLI runs, benchmark children) and four
+# workers. With PYTHONDONTWRITEBYTECODE set (as on the shared machines and some CI images), each of
+# them compiled every module it imported from source again: about a third of a server's start-up
+# CPU, and most of a worker's collection (its test modules' assertion rewriting). Those processes,
+# all started after this runs (xdist starts its workers after the conftest is loaded), keep their
+# bytecode under a temporary directory instead -- nothing is written in the checkout, and Python
+# checks each cached file against its source's mtime and size as it does __pycache__'s. An explicit
+# PYTHONPYCACHEPREFIX is left alone.
+if os.environ.get("PYTHONDONTWRITEBYTECODE") and "PYTHONPYCACHEPREFIX" not in os.environ:
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+    os.environ["PYTHONPYCACHEPREFIX"] = os.path.join(
+        tempfile.gettempdir(), f"a2a-coop-tests-pycache-{os.getuid()}"
+    )
 
 
 @pytest.fixture

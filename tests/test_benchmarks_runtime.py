@@ -5,6 +5,8 @@ Figures only: the targets are the benchmarks' business, never the test suite's.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import sys
 from pathlib import Path
@@ -27,8 +29,22 @@ def summary(name: str, capsys: pytest.CaptureFixture[str]) -> tuple[list[str], d
     return out[:-1], result
 
 
-def test_trade_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
-    table, result = summary("trade", capsys)
+@pytest.fixture(scope="module")
+def trade_quick() -> tuple[list[str], dict[str, Any]]:
+    """One ``trade --quick`` run (three processes, every series), read by each test of its summary."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["trade", "--quick"]) == 0
+    lines = out.getvalue().rstrip("\n").splitlines()
+    result: dict[str, Any] = json.loads(lines[-1])
+    assert result["benchmark"] == "trade"
+    return lines[:-1], result
+
+
+def test_trade_benchmark_quick_run_ends_with_a_json_summary(
+    trade_quick: tuple[list[str], dict[str, Any]],
+) -> None:
+    table, result = trade_quick
     for key in (
         "trade_vs_echo",
         "trades_per_s",
@@ -87,12 +103,12 @@ def test_trade_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Captu
 
 
 def test_trade_benchmark_quick_run_measures_a_rules_floor_beside_the_floor(
-    capsys: pytest.CaptureFixture[str],
+    trade_quick: tuple[list[str], dict[str, Any]],
 ) -> None:
     """The rules floor runs beside the floor in the same run: its rates, its ratios to the floor and to the
     trade, and whether trade_vs_floor's target is within its reach, in the table and the JSON line; it
     handles as many statements as the trade checks and signs."""
-    table, result = summary("trade", capsys)
+    table, result = trade_quick
     detail = result["detail"]
     for key in ("rules_floor_trades_per_s", "rules_floor_trades_per_s_conc32"):
         assert isinstance(result[key], float) and result[key] > 0, key

@@ -12,6 +12,7 @@ ran or in what order.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 from pathlib import Path
@@ -68,6 +69,7 @@ def _ids_named_in(source: str) -> set[str]:
     return found
 
 
+@functools.cache  # the same files for each test that asks (every test module parsed: ~1 s a time)
 def _marker_ids() -> dict[str, set[str]]:
     """ID -> test modules whose markers name it."""
     out: dict[str, set[str]] = {}
@@ -77,6 +79,7 @@ def _marker_ids() -> dict[str, set[str]]:
     return out
 
 
+@functools.cache
 def _vector_ids() -> dict[str, set[str]]:
     """ID -> vector files whose tests list it under ``requirements``."""
     out: dict[str, set[str]] = {}
