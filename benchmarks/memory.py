@@ -632,6 +632,11 @@ def _points(
     return points
 
 
+def _csv(points: tuple[int, ...]) -> str:
+    """Points as the options take them: 10000,100000."""
+    return ",".join(map(str, points))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks memory",
@@ -656,14 +661,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--settled",
         default=None,
-        help="settled-trade counts at which to read RSS, comma separated (default 10000,100000; "
-        "--quick: 20,60); 0 skips the long-life part",
+        help=f"settled-trade counts at which to read RSS, comma separated (default {_csv(SETTLED_POINTS)}; "
+        f"--quick: {_csv(QUICK_SETTLED_POINTS)}); 0 skips the long-life part",
     )
     parser.add_argument(
         "--escrow-settled",
         default=None,
         help="settled bonded-trade counts at which to read the escrow's RSS, comma separated (default "
-        "10000,100000; --quick: 20,60); 0 skips the escrow part",
+        f"{_csv(ESCROW_SETTLED_POINTS)}; --quick: {_csv(QUICK_ESCROW_SETTLED_POINTS)}); 0 skips the escrow "
+        "part",
     )
     parser.add_argument("--child", metavar="DIR", help=argparse.SUPPRESS)
     parser.add_argument("--settled-child", nargs=2, metavar=("POINTS", "DIR"), help=argparse.SUPPRESS)
