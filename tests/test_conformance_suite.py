@@ -522,25 +522,40 @@ def test_a_run_leaves_the_contracts_its_cases_formed_closed_in_the_target(tmp_pa
 
 def test_ctrl_c_mid_run_exits_130_in_one_line(tmp_path: Path) -> None:
     """Ctrl-C during a run ended it in a KeyboardInterrupt traceback (the process killed by SIGINT):
-    the README promises exit 130 and one line from every command."""
-    for server, _ in _serving(tmp_path, "bob", ["serve"]):
-        run = subprocess.Popen(
-            cli_command("conformance", "--target", server.target),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**child_env(), "CI": "true"},
-        )
-        try:
-            assert run.stdout is not None
-            while not run.stdout.readline().startswith("[3/"):  # some cases ran: mid-run
-                assert run.poll() is None, "the run ended before its third case"
-            run.send_signal(signal.SIGINT)
-            _, err = run.communicate(timeout=30)
-        finally:
-            stop_process(run)
-        assert run.returncode == 130, err
-        assert err == "a2a-coop: interrupted\n"
+    the README promises exit 130 and one line from every command. The target stalls at its 4th
+    Exchange until the test is done, so the signal lands mid-run however slow the machine (sent on the
+    third case's progress line, a loaded machine's run had finished before it landed)."""
+    who = provision(tmp_path, "stalling")
+    node = PeerNode.open(who.key, who.mandate, tmp_path / "stalling.db")
+    stalling = _DiesAtExchange(node, 4, stall=True)
+    cases = sorted(c for c in load_cases() if c.startswith("env."))[:12]
+    try:
+        with serve(stalling, None) as server:
+            run = subprocess.Popen(
+                cli_command(
+                    "conformance",
+                    "--target",
+                    server.target,
+                    "--timeout",
+                    "120",
+                    *(f"--case={c}" for c in cases),
+                ),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**child_env(), "CI": "true"},
+            )
+            try:
+                assert stalling.stalled.wait(120), "the run never reached the target's 4th Exchange"
+                run.send_signal(signal.SIGINT)
+                _, err = run.communicate(timeout=60)
+            finally:
+                stalling.release.set()
+                stop_process(run)
+    finally:
+        node.close()
+    assert run.returncode == 130, err
+    assert err == "a2a-coop: interrupted\n"
 
 
 @pytest.mark.req("RPC-012", "NEG-014")
@@ -565,16 +580,22 @@ def test_the_open_cap_probe_closes_its_contracts_with_a_target_dating_ahead(tmp_
 
 
 class _DiesAtExchange:
-    """A real peer whose process dies at its ``n``-th Exchange: the server stops, no answer given."""
+    """A real peer whose process dies at its ``n``-th Exchange: the server stops, no answer given.
+    ``stall``: it first stops answering there until ``release`` is set (``stalled`` says it got there)."""
 
-    def __init__(self, node: PeerNode, n: int) -> None:
-        self.node, self.n, self.calls = node, n, 0
+    def __init__(self, node: PeerNode, n: int, *, stall: bool = False) -> None:
+        self.node, self.n, self.calls, self.stall = node, n, 0, stall
         self.server: Any = None
+        self.stalled, self.release = threading.Event(), threading.Event()
 
     def exchange(self, envelope: bytes, context: Sequence[bytes] = ()) -> list[bytes]:
         self.calls += 1
         if self.calls >= self.n:
-            self.server.stop(grace=0)
+            if self.stall:
+                self.stalled.set()
+                self.release.wait(180)
+            if self.server is not None:
+                self.server.stop(grace=0)
             raise TransportError(grpc.StatusCode.UNAVAILABLE, "gone")
         return self.node.exchange(envelope, context)
 
