@@ -5,6 +5,12 @@ and level::
 
     - **ENV-004** (MUST) An envelope MUST carry exactly one signature ...
 
+A long requirement goes on in sub-items indented under that line (section 0.3 of
+SPEC.md): lettered sub-rules ``(a)``, ``(b)``, ..., definitions and notes, which
+belong to its text, and ``Reference:``, ``Left open:`` and ``Why`` items (the
+reference implementation's defaults, what the rule leaves open, the attacks
+behind it), which are not normative and stay out of it.
+
 This module reads those lines (outside fenced code blocks), notes the heading
 each one sits under, and writes them sorted by ID to
 ``conformance/requirements.json``, so tests, vectors and reports can name
@@ -42,6 +48,9 @@ FENCE_RE: Final = re.compile(r"^\s*(```|~~~)")
 DRAFT_ROW_RE: Final = re.compile(r"^\|\s*(\d+(?:\.\d+)*)\b[^|]*\|\s*\**Draft\**\s*\|")
 SECTION_NUMBER_RE: Final = re.compile(r"^(\d+(?:\.\d+)*)\b")
 LEVELS: Final = ("MUST", "SHOULD", "MAY")
+SUBITEM_RE: Final = re.compile(r"^(\s+)- (.*)$")
+# Sub-items that say what the reference does, what the rule leaves open, or why it is there: not normative.
+INFORMATIVE_SUBITEM_RE: Final = re.compile(r"^(Reference:|Left open:|Why\b)")
 
 
 @dataclass(frozen=True, order=True)
@@ -52,7 +61,7 @@ class Requirement:
         id: e.g. ``"ENV-004"``.
         level: ``"MUST"``, ``"SHOULD"`` or ``"MAY"`` (MUST NOT counts as MUST, SHOULD NOT as SHOULD).
         section: the text of the nearest heading above the requirement.
-        text: the requirement sentence after the level.
+        text: the requirement's text after the level, followed by its normative sub-items (one line).
     """
 
     id: str
@@ -68,13 +77,12 @@ def parse(lines: Iterable[str]) -> list[Requirement]:
         ValueError: an ID is stated twice, a requirement sits above every heading, or in a section
             marked Draft (see the module docstring).
     """
-    lines = list(lines)
+    lines = [raw.rstrip("\r\n") for raw in lines]
     drafts = _draft_sections(lines)
     found: dict[str, Requirement] = {}
     section = ""
     in_fence = False
-    for number, raw in enumerate(lines, 1):
-        line = raw.rstrip("\r\n")
+    for number, line in enumerate(lines, 1):
         if FENCE_RE.match(line):
             in_fence = not in_fence
             continue
@@ -97,8 +105,35 @@ def parse(lines: Iterable[str]) -> list[Requirement]:
                 f"line {number}: {rid} sits in section {section!r}, marked Draft: a requirement ID is "
                 "normative (the suite tests every MUST); drop the Draft marker or write it without an ID"
             )
-        found[rid] = Requirement(rid, level, section, text.strip())
+        parts = [text.strip(), *_normative_subitems(lines, number)]
+        found[rid] = Requirement(rid, level, section, " ".join(p for p in parts if p))
     return sorted(found.values())
+
+
+def _normative_subitems(lines: Sequence[str], number: int) -> list[str]:
+    """The texts of the sub-items indented under the requirement on line ``number`` (1-based), in
+    order, but those under a ``Reference:``, ``Left open:`` or ``Why`` item (that item's own nested
+    items included). The sub-items end at the first line that is not indented."""
+    out: list[str] = []
+    skip_deeper_than: int | None = None
+    for line in lines[number:]:
+        m = SUBITEM_RE.match(line)
+        if m is None:
+            if line[:1].isspace() and line.strip() and out and skip_deeper_than is None:
+                out[-1] += " " + line.strip()  # a sub-item wrapped over several lines
+                continue
+            if line[:1].isspace() and line.strip():
+                continue
+            break
+        depth, body = len(m.group(1)), m.group(2).strip()
+        if skip_deeper_than is not None and depth > skip_deeper_than:
+            continue
+        skip_deeper_than = None
+        if INFORMATIVE_SUBITEM_RE.match(body):
+            skip_deeper_than = depth
+            continue
+        out.append(body)
+    return out
 
 
 def _draft_sections(lines: Sequence[str]) -> set[str]:

@@ -280,6 +280,40 @@ def test_registry_parses_ids_levels_sections_and_skips_examples() -> None:
     assert reqs[1].text == "A verifier MUST reject non-canonical keys → `KEY_NONCANONICAL`."
 
 
+def test_registry_reads_a_requirements_normative_sub_items_into_its_text() -> None:
+    """SPEC 0.3: a long requirement goes on in sub-items indented under its line. Its lettered
+    sub-rules, definitions and notes (and their nested items) belong to its text; its Reference:,
+    Left open: and Why items (and theirs) do not; the sub-items end at the next unindented line."""
+    spec = """## 13. Transport
+
+- **RPC-016** (MUST) A server MAY keep a quota; one that does MUST refuse over it as (b) says.
+  - Definitions. The **dealings** are itself.
+  - (a) It MUST NOT count what an answer carries:
+    - the statements of a negotiation;
+    - the Mandates these cite.
+  - (b) Over the quota it MUST refuse
+    with `RATE_LIMITED`.
+  - Reference: `serve` keeps 1,000 an hour.
+  - Left open: a flood can take the rest.
+  - Why: keys cost nothing:
+    - (a) `tests/test_attack17.py::test_x`.
+  - Note: what the reference does is no rule.
+- **RPC-017** (MAY) A server MAY bound newcomers.
+  - Why: fresh keys.
+
+Prose after the list.
+"""
+    reqs = {r.id: r for r in registry.parse(spec.splitlines())}
+    assert reqs["RPC-016"].level == "MUST"
+    assert reqs["RPC-016"].text == (
+        "A server MAY keep a quota; one that does MUST refuse over it as (b) says. "
+        "Definitions. The **dealings** are itself. (a) It MUST NOT count what an answer carries: "
+        "the statements of a negotiation; the Mandates these cite. "
+        "(b) Over the quota it MUST refuse with `RATE_LIMITED`. Note: what the reference does is no rule."
+    )
+    assert reqs["RPC-017"].text == "A server MAY bound newcomers."
+
+
 def test_registry_refuses_duplicates_and_orphans() -> None:
     """An ID stated twice, or a requirement above every heading, is a SPEC error."""
     with pytest.raises(ValueError, match="twice"):
