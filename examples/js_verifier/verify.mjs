@@ -753,6 +753,12 @@ function finishedAt(n, party) {
     if (rv.effectiveAt !== null) consider(latest([place(rv.rec), { t: rv.effectiveAt, issuer: c.escrow, seq: -1n }]));
   return best;
 }
+// SPEC 4.5: statement a is before rec -- issued earlier, in its ms by another key, or lower in rec's chain.
+function isBefore(a, rec) {
+  const t = rec.h.issued_at_ms;
+  const at = a.h.issued_at_ms;
+  return at < t || (at === t && (a.h.issuer !== rec.h.issuer || a.h.seq < rec.h.seq));
+}
 // Live for the statement rec: a contract, not finished before rec's (issued_at_ms, seq).
 function contractLiveFor(n, rec) {
   if (n.contract === null) return false;
@@ -1335,8 +1341,15 @@ export class Verifier {
     const offers = [];
     for (const o of this.offersByMandate.get(mhex) ?? []) {
       const n = this.negotiations.get(hex(o.h.negotiation_id));
-      const answered = n.outstanding !== o || n.contract !== null || n.state === "REJECTED" || n.state === "WITHDRAWN";
-      if (!answered && o.h.expires_at_ms >= t) offers.push({ rec: o, value: offerValue(proposalOf(o), "issuer") });
+      if (o.h.expires_at_ms < t) continue;
+      // Its answer: the next offer of the line (a Counter) or the statement that closed it. An Accept moves
+      // the value to the contract; an offer a witnessed Accept cut off the line counts nowhere (NEG-017).
+      // A Counter, Reject or Withdraw is dated: it frees the offer only for a statement it is before.
+      const i = n.line.indexOf(o);
+      if (i < 0) continue;
+      const answer = i + 1 < n.line.length ? n.line[i + 1] : n.closer;
+      if (answer !== null && (answer.bodyName === "accept" || isBefore(answer, rec))) continue;
+      offers.push({ rec: o, value: offerValue(proposalOf(o), "issuer") });
     }
     const contracts = [];
     for (const n of this.negotiations.values()) {
