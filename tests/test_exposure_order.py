@@ -356,3 +356,30 @@ def test_an_answered_offer_is_kept_for_earlier_statements_until_its_negotiation_
     assert exposure.outstanding(t - 1) == 500 and exposure.outstanding(t) == 0
     v.forget_negotiation(first.header.negotiation_id)
     assert not exposure.answered_offers and exposure.outstanding(t - 1) == 0
+
+
+@pytest.mark.req("MND-009")
+@pytest.mark.parametrize("accept_first", [False, True])
+def test_an_accept_dated_after_an_offer_keeps_the_accepted_offers_other_period_for_it(
+    clock: FixedClock, accept_first: bool
+) -> None:
+    """Alice (budget_per_period 500, periods of an hour) offers 500 across a period boundary: it reserves
+    both periods. Her next offer of 500, 2 ms before the boundary and expiring before it, charges period 0;
+    Bob's Accept of the first is dated in period 1, after it. The first offer still reserves period 0 for
+    the next offer in both arrival orders -- before, the Accept shown first moved the value to period 1
+    alone (its contract's), and the next offer fit."""
+    hour = 3_600_000
+    alice = Party("alice", clock, {"budget_per_period": 500, "period_ms": hour})
+    bob = Party("bob", clock)
+    boundary = alice.mandate_vs.statement.mandate.valid_from_ms + 25 * hour
+    clock.now_ms = boundary - 60_000
+    first = alice.offer(bob, ttl_ms=120_000)
+    clock.now_ms = boundary - 2
+    new = alice.offer(bob, ttl_ms=1)
+    accept = bob.accept(first, issued_at_ms=boundary)
+    v = _verifier(alice, bob)
+    v.accept(first.envelope)
+    order = (accept, new) if accept_first else (new, accept)
+    got = {vs.digest: _verdict(v, vs) for vs in order}
+    assert got[new.digest] == "MANDATE_VIOLATION"
+    assert got[accept.digest] == "valid"

@@ -350,6 +350,9 @@ class Exposure:
         self.answered_offers: dict[bytes, tuple[int, int, int]] = {}
         self._offers = _Expiring()  # until expires_at; charged to every period the offer overlaps
         self._answered = _Expiring()  # answered offers, until the answer's place (no grace: its own date)
+        # Accepted offers, in the periods they charged other than their Accept's (asked per period only:
+        # in total, and in that period, their contract counts the same value), until the Accept's place.
+        self._accepted = _Expiring()
         self._contracts = _Expiring()  # until last deadline + CLAIM_WINDOW_MS (MND-010)
         self._formed: dict[int, int] = {}  # period -> value of contracts formed in it, open or ended
 
@@ -377,6 +380,8 @@ class Exposure:
         live = self._offers.bucket(period, now_ms - grace_ms)
         if self._answered.items:  # answered after the statement at ``now_ms`` (as in outstanding)
             live += self._answered.bucket(period, _place(now_ms, seq))
+        if self._accepted.items:  # accepted after it, in another period than the Accept's
+            live += self._accepted.bucket(period, _place(now_ms, seq))
         return self.formed_in(period) + live
 
     def formed_in(self, period: int) -> int:
@@ -426,6 +431,23 @@ class Exposure:
         """Its negotiation is forgotten: an answered offer counts no more (a live one stays)."""
         if self.answered_offers.pop(digest, None) is not None:
             self._answered.remove(digest)
+        self._accepted.remove(digest)
+
+    def offer_accepted(self, digest: bytes, at: tuple[int, int], accepted_ms: int) -> None:
+        """The offer was accepted by a statement at ``at`` (as in :meth:`offer_answered`) issued at
+        ``accepted_ms``: its value moves to the contract, which counts it in total and in the Accept's
+        period from then on; in each other period it charged, the offer still counts for a statement
+        the Accept is not before (SPEC 4.5) -- an Accept dated after a statement, held first, does not
+        take the offer's reservation out of a period for it. Call before :meth:`contract_formed`."""
+        row = self.live_offers.get(digest) or self.answered_offers.get(digest)
+        entry = self._offers.items.get(digest) or self._answered.items.get(digest)
+        self.offer_dead(digest)
+        if row is None or entry is None or not entry.value:
+            return
+        formed = self.period_of(accepted_ms)
+        others = tuple(p for p in entry.buckets if p != formed)
+        if others:
+            self._accepted.add(digest, entry.value, at[0] * _SPAN + at[1] + 1, others)
 
     def contract_formed(
         self, contract: bytes, value: int, formed_at: int, counts_until: int | None = None
@@ -594,6 +616,14 @@ class ExposureBook:
         exp = self.by_mandate.get(mandate_digest)
         if exp is not None:
             exp.offer_answered(offer_digest, at)
+
+    def offer_accepted(
+        self, mandate_digest: bytes, offer_digest: bytes, at: tuple[int, int], accepted_ms: int
+    ) -> None:
+        """See :meth:`Exposure.offer_accepted`."""
+        exp = self.by_mandate.get(mandate_digest)
+        if exp is not None:
+            exp.offer_accepted(offer_digest, at, accepted_ms)
 
     def answer_forgotten(self, mandate_digest: bytes, offer_digest: bytes) -> None:
         exp = self.by_mandate.get(mandate_digest)

@@ -76,6 +76,13 @@ class RenewedExposureBook(ExposureBook):
         if self._joins(mandate_digest):
             self.together.offer_answered(mandate_digest, offer_digest, at)
 
+    def offer_accepted(
+        self, mandate_digest: bytes, offer_digest: bytes, at: tuple[int, int], accepted_ms: int
+    ) -> None:
+        super().offer_accepted(mandate_digest, offer_digest, at, accepted_ms)
+        if self._joins(mandate_digest):
+            self.together.offer_accepted(mandate_digest, offer_digest, at, accepted_ms)
+
     def answer_forgotten(self, mandate_digest: bytes, offer_digest: bytes) -> None:
         super().answer_forgotten(mandate_digest, offer_digest)
         if self._joins(mandate_digest):
