@@ -41,6 +41,7 @@ def exposure_order() -> Group:
     _offer_rejected_after_the_offer(g)
     _own_withdraw_after_the_offer_in_its_ms(g)
     _offer_countered_after_the_offer_budget(g)
+    _offer_accepted_after_the_offer_budget(g)
     return g
 
 
@@ -398,4 +399,48 @@ def _offer_countered_after_the_offer_budget(g: Group) -> None:
         "Exposure",
         "Boundary",
         twin=_answered("counter", "budget_per_period", -1)[0],
+    )
+
+
+def _offer_accepted_after_the_offer_budget(g: Group) -> None:
+    """Alice (budget_per_period 500, periods of an hour) offers 500 across a period boundary; her next offer
+    of 500 charges period 0 alone; Bob's Accept of the first is dated in period 1, after it."""
+
+    def build(accept_first: bool) -> tuple[list[bytes], int]:
+        hour = 3_600_000
+        clock, alice, bob = world(alice={"budget_per_period": 500, "period_ms": hour})
+        boundary = alice.mandate_vs.statement.mandate.valid_from_ms + 25 * hour
+        clock.now_ms = boundary - 60_000
+        first = alice.offer(bob, ttl_ms=120_000)
+        clock.now_ms = boundary - 2
+        new = alice.offer(bob, ttl_ms=1)
+        accept = bob.accept(first, issued_at_ms=boundary)
+        head = [*ctx(alice, bob), first.envelope]
+        tail = [accept.envelope, new.envelope] if accept_first else [new.envelope, accept.envelope]
+        return [*head, *tail], len(head) + (1 if accept_first else 0)
+
+    no_twin = (
+        "an Accept in period 1 cannot be dated before an offer in period 0, and one in period 0 charges it: "
+        "the valid side is an auditor counting the first offer in period 0 whichever came first"
+    )
+    g.add(
+        "Alice's offer of 500 across a period boundary reserves both periods (budget_per_period 500); Bob's "
+        "Accept of it, dated in period 1 after her next offer of 500 in period 0, is shown first: for the "
+        "next offer the first still reserves period 0, which it exceeds",
+        ["MND-009"],
+        build(accept_first=True)[0],
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        no_twin=no_twin,
+    )
+    other_order, at = build(accept_first=False)
+    g.add(
+        "the same statements in the other order (the next offer, then the later Accept): the same verdict",
+        ["MND-009"],
+        other_order,
+        "MANDATE_VIOLATION",
+        "Exposure",
+        failed_index=at,
+        no_twin="the other arrival order of the case before: one verdict for both",
     )

@@ -1342,14 +1342,17 @@ export class Verifier {
     for (const o of this.offersByMandate.get(mhex) ?? []) {
       const n = this.negotiations.get(hex(o.h.negotiation_id));
       if (o.h.expires_at_ms < t) continue;
-      // Its answer: the next offer of the line (a Counter) or the statement that closed it. An Accept moves
-      // the value to the contract; an offer a witnessed Accept cut off the line counts nowhere (NEG-017).
-      // A Counter, Reject or Withdraw is dated: it frees the offer only for a statement it is before.
+      // Its answer: the next offer of the line (a Counter) or the statement that closed it; an offer a
+      // witnessed Accept cut off the line counts nowhere (NEG-017). The answer is dated: it frees the offer
+      // only for a statement it is before. An Accept moves the value to the contract, which counts it in
+      // total and in the Accept's period; for a statement before the Accept, the offer still counts in
+      // the other periods it charged (acceptedAt).
       const i = n.line.indexOf(o);
       if (i < 0) continue;
       const answer = i + 1 < n.line.length ? n.line[i + 1] : n.closer;
-      if (answer !== null && (answer.bodyName === "accept" || isBefore(answer, rec))) continue;
-      offers.push({ rec: o, value: offerValue(proposalOf(o), "issuer") });
+      if (answer !== null && isBefore(answer, rec)) continue;
+      const acceptedAt = answer !== null && answer.bodyName === "accept" ? answer.h.issued_at_ms : null;
+      offers.push({ rec: o, value: offerValue(proposalOf(o), "issuer"), acceptedAt });
     }
     const contracts = [];
     for (const n of this.negotiations.values()) {
@@ -1375,7 +1378,7 @@ export class Verifier {
     } else v = offerValue(bodyName === "offer" ? body : body.proposal, "issuer");
     const { offers, contracts } = this.exposure(hex(h.mandate), h.issuer, rec);
     const sum = (xs) => xs.reduce((a, x) => a + x.value, 0n);
-    const outstanding = sum(offers) + sum(contracts.filter((x) => x.open));
+    const outstanding = sum(offers.filter((o) => o.acceptedAt === null)) + sum(contracts.filter((x) => x.open));
     if (outstanding + v > m.max_outstanding) fail("MANDATE_VIOLATION", "MND-010", `outstanding ${outstanding} + ${v} > ${m.max_outstanding}`);
     // budget periods the statement charges
     const P = m.period_ms;
@@ -1386,7 +1389,8 @@ export class Verifier {
     else for (let k = periodOf(t); k <= periodOf(h.expires_at_ms); k++) ks.push(k);
     for (const k of ks) {
       const [a, b] = bounds(k);
-      const overlaps = (o) => o.rec.h.issued_at_ms < b && o.rec.h.expires_at_ms >= a;
+      const overlaps = (o) =>
+        o.rec.h.issued_at_ms < b && o.rec.h.expires_at_ms >= a && (o.acceptedAt === null || periodOf(o.acceptedAt) !== k);
       const committed = sum(contracts.filter((x) => x.formed >= a && x.formed < b)) + sum(offers.filter(overlaps));
       if (committed + v > m.budget_per_period) fail("MANDATE_VIOLATION", "MND-009", `period ${k}: ${committed} + ${v} > ${m.budget_per_period}`);
     }
