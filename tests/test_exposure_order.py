@@ -383,3 +383,27 @@ def test_an_accept_dated_after_an_offer_keeps_the_accepted_offers_other_period_f
     got = {vs.digest: _verdict(v, vs) for vs in order}
     assert got[new.digest] == "MANDATE_VIOLATION"
     assert got[accept.digest] == "valid"
+
+
+@pytest.mark.req("MND-010")
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (CHANGELOG): an offer counts from no start, so one the agent issued after a statement, "
+    "held first in a sparse view of its chain, counts for it",
+)
+def test_an_offer_the_agent_issued_after_a_statement_does_not_count_for_it_in_either_order(
+    clock: FixedClock,
+) -> None:
+    """Alice (max_outstanding 500) offers 500, withdraws it, and offers 500 again. A verifier holding the
+    last offer before the first two (a sparse view of her chain) counts it for the first offer, issued
+    before it, and refuses that; one that met them in their order takes all three."""
+    alice, bob = Party("alice", clock, {"max_outstanding": 500}), Party("bob", clock)
+    first = alice.offer(bob)
+    clock.advance(GAP_MS)
+    withdraw = alice.withdraw(first)
+    later = alice.offer(bob)
+    in_order = _verifier(alice, bob)
+    assert [_verdict(in_order, vs) for vs in (first, withdraw, later)] == ["valid"] * 3
+    sparse = _verifier(alice, bob)
+    sparse.accept(later.envelope)
+    assert _verdict(sparse, first) == "valid"  # refused MANDATE_VIOLATION: ``later`` counted for it
