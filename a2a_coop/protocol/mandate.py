@@ -345,7 +345,14 @@ class Exposure:
         self.live_offers: dict[bytes, tuple[int, int, int]] = {}
         self.open_contracts: dict[bytes, tuple[int, int]] = {}
         self.finished_contracts: dict[bytes, tuple[int, int]] = {}  # the same, of finished ones still counted
+        # The same as live_offers, of offers answered (a Counter, Reject or Withdraw) that still count for
+        # a statement the answer is not before (SPEC 4.5), until their negotiation is forgotten.
+        self.answered_offers: dict[bytes, tuple[int, int, int]] = {}
         self._offers = _Expiring()  # until expires_at; charged to every period the offer overlaps
+        self._answered = _Expiring()  # answered offers, until the answer's place (no grace: its own date)
+        # Accepted offers, in the periods they charged other than their Accept's (asked per period only:
+        # in total, and in that period, their contract counts the same value), until the Accept's place.
+        self._accepted = _Expiring()
         self._contracts = _Expiring()  # until last deadline + CLAIM_WINDOW_MS (MND-010)
         self._formed: dict[int, int] = {}  # period -> value of contracts formed in it, open or ended
 
@@ -362,12 +369,20 @@ class Exposure:
         now_ms``) plus contracts open then (not finished before it, ``now_ms <= last deadline +
         CLAIM_WINDOW_MS``). ``seq``: the checked statement's, which a contract finished in ``now_ms`` by
         its issuer's own statement above it in its chain still counts for; None: after all of ``now_ms``."""
-        return self._offers.total(now_ms - grace_ms) + self._contracts.total(_place(now_ms, seq))
+        place = _place(now_ms, seq)
+        answered = self._answered.total(place) if self._answered.items else 0
+        return self._offers.total(now_ms - grace_ms) + answered + self._contracts.total(place)
 
-    def committed(self, period: int, now_ms: int, grace_ms: int = 0) -> int:
+    def committed(self, period: int, now_ms: int, grace_ms: int = 0, seq: int | None = None) -> int:
         """MND-009's committed value of ``period`` at ``now_ms``: contracts formed in it (open or
-        ended) plus offers live at ``now_ms`` (as in :meth:`outstanding`) whose interval overlaps it."""
-        return self.formed_in(period) + self._offers.bucket(period, now_ms - grace_ms)
+        ended) plus offers live at ``now_ms`` (as in :meth:`outstanding`, ``seq`` too) whose interval
+        overlaps it."""
+        live = self._offers.bucket(period, now_ms - grace_ms)
+        if self._answered.items:  # answered after the statement at ``now_ms`` (as in outstanding)
+            live += self._answered.bucket(period, _place(now_ms, seq))
+        if self._accepted.items:  # accepted after it, in another period than the Accept's
+            live += self._accepted.bucket(period, _place(now_ms, seq))
+        return self.formed_in(period) + live
 
     def formed_in(self, period: int) -> int:
         """Value of the contracts formed in ``period``, open or ended."""
@@ -388,8 +403,51 @@ class Exposure:
         self._offers.add(digest, value, expires if until is None else max(until, expires), periods)
 
     def offer_dead(self, digest: bytes) -> None:
+        """The offer counts no more, for any statement (an Accept moved its value to the contract, or
+        its negotiation is forgotten)."""
         if self.live_offers.pop(digest, None) is not None:
             self._offers.remove(digest)
+        if self.answered_offers.pop(digest, None) is not None:
+            self._answered.remove(digest)
+
+    def offer_answered(self, digest: bytes, at: tuple[int, int]) -> None:
+        """The offer was answered (a Counter, Reject or Withdraw) by a statement at ``at``: ``(time,
+        seq)``, the seq the answer's when the agent signed it, else -1 (SPEC 4.5). It still counts, in
+        total and in each period it charges, for a statement at ``(t, s)`` while ``(t, s) <= at`` -- an
+        answer dated after a statement, or the agent's own above it in its chain in the same ms, does
+        not free it for that statement, whatever order the two came in. No grace: the answer's date is
+        its signer's, and a taken answer is dated no later than the offer's expires_at (section 8.7), so
+        an offer counts for a statement before its answer by the rule as written."""
+        row = self.live_offers.pop(digest, None)
+        if row is None:
+            return
+        entry = self._offers.items[digest]
+        self._offers.remove(digest)
+        until = min(at[0] * _SPAN + at[1] + 1, _place(entry.until, None))
+        self.answered_offers[digest] = row
+        self._answered.add(digest, entry.value, until, entry.buckets)
+
+    def answer_forgotten(self, digest: bytes) -> None:
+        """Its negotiation is forgotten: an answered offer counts no more (a live one stays)."""
+        if self.answered_offers.pop(digest, None) is not None:
+            self._answered.remove(digest)
+        self._accepted.remove(digest)
+
+    def offer_accepted(self, digest: bytes, at: tuple[int, int], accepted_ms: int) -> None:
+        """The offer was accepted by a statement at ``at`` (as in :meth:`offer_answered`) issued at
+        ``accepted_ms``: its value moves to the contract, which counts it in total and in the Accept's
+        period from then on; in each other period it charged, the offer still counts for a statement
+        the Accept is not before (SPEC 4.5) -- an Accept dated after a statement, held first, does not
+        take the offer's reservation out of a period for it. Call before :meth:`contract_formed`."""
+        row = self.live_offers.get(digest) or self.answered_offers.get(digest)
+        entry = self._offers.items.get(digest) or self._answered.items.get(digest)
+        self.offer_dead(digest)
+        if row is None or entry is None or not entry.value:
+            return
+        formed = self.period_of(accepted_ms)
+        others = tuple(p for p in entry.buckets if p != formed)
+        if others:
+            self._accepted.add(digest, entry.value, at[0] * _SPAN + at[1] + 1, others)
 
     def contract_formed(
         self, contract: bytes, value: int, formed_at: int, counts_until: int | None = None
@@ -529,7 +587,8 @@ class ExposureBook:
             # many periods.
             raise _violation("MND-013", "the offer outlives a budget period")
         for period in charged:
-            used = exp.committed(period, t, grace_ms) - (freed if period in freed_periods else 0) + value
+            held = exp.committed(period, t, grace_ms, vs.seq)
+            used = held - (freed if period in freed_periods else 0) + value
             if used > budget:
                 raise _violation("MND-009", f"period {period} budget would be {used} > {budget}")
 
@@ -551,6 +610,25 @@ class ExposureBook:
         exp = self.by_mandate.get(mandate_digest)
         if exp is not None:
             exp.offer_dead(offer_digest)
+
+    def offer_answered(self, mandate_digest: bytes, offer_digest: bytes, at: tuple[int, int]) -> None:
+        """See :meth:`Exposure.offer_answered`."""
+        exp = self.by_mandate.get(mandate_digest)
+        if exp is not None:
+            exp.offer_answered(offer_digest, at)
+
+    def offer_accepted(
+        self, mandate_digest: bytes, offer_digest: bytes, at: tuple[int, int], accepted_ms: int
+    ) -> None:
+        """See :meth:`Exposure.offer_accepted`."""
+        exp = self.by_mandate.get(mandate_digest)
+        if exp is not None:
+            exp.offer_accepted(offer_digest, at, accepted_ms)
+
+    def answer_forgotten(self, mandate_digest: bytes, offer_digest: bytes) -> None:
+        exp = self.by_mandate.get(mandate_digest)
+        if exp is not None:
+            exp.answer_forgotten(offer_digest)
 
     def contract_formed(
         self,

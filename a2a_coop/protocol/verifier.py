@@ -510,6 +510,8 @@ class Verifier:
         if c is not None and neg.contract_finished:
             for party_vs in (c.offer, c.accept):  # a finished contract, kept for earlier statements
                 self.exposure.contract_ended(party_vs.mandate_digest, c.id)
+        for offer in neg.offers:  # an answered offer, kept for statements before its answer
+            self.exposure.answer_forgotten(offer.mandate_digest, offer.digest)
         digests = {neg.first.digest, *(d for *_, d in neg.history if d), *neg.superseded}
         c = neg.contract
         if c is not None:
@@ -1189,11 +1191,27 @@ class Verifier:
         if before is not None and before[0] in BARGAINING_STATES:
             old = before[1]
             moved = neg.state is _ACCEPTED or neg.outstanding.digest != old.digest or neg.is_terminal
-            if moved and not self._still_exposed(old, vs, neg):
-                book.offer_dead(old.mandate_digest, old.digest)
+            c = neg.contract
+            accepted = c is not None and vs.digest == c.accept.digest and c.offer.digest == old.digest
+            if moved and not accepted and not self._still_exposed(old, vs, neg):
+                if vs.body in _ANSWERS and cited(vs) == old.digest:
+                    # Dated: it counts still for a statement its answer is not before, whatever order
+                    # the two came in (SPEC 4.5); the guard's grace is for its expiry alone.
+                    at = (vs.issued_at_ms, vs.seq if vs.issuer == old.issuer else -1)
+                    book.offer_answered(old.mandate_digest, old.digest, at)
+                else:
+                    book.offer_dead(old.mandate_digest, old.digest)
         if vs.body == "accept" and neg.contract is not None and vs.digest == neg.contract.accept.digest:
-            # A witnessed Accept of an offer of ours kept live above (or any Accept): its value moves.
-            book.offer_dead(neg.contract.offer.mandate_digest, neg.contract.offer.digest)
+            # A witnessed Accept of an offer of ours kept live above (or any Accept): its value moves, in
+            # the periods other than the Accept's from the Accept's date (SPEC 4.5).
+            offer = neg.contract.offer
+            at = (vs.issued_at_ms, vs.seq if vs.issuer == offer.issuer else -1)
+            book.offer_accepted(offer.mandate_digest, offer.digest, at, vs.issued_at_ms)
+            for digest in neg.superseded:  # a witnessed Accept cut the line: its later offers count nowhere
+                cut = self.statements.get(digest)
+                if cut is not None and cut.body in ("offer", "counter"):
+                    book.offer_dead(cut.mandate_digest, digest)
+                    book.answer_forgotten(cut.mandate_digest, digest)
         if vs.body in ("offer", "counter"):
             value = committed_value(vs)
             assert value is not None
@@ -1225,6 +1243,8 @@ class Verifier:
                 book.contract_ended(party_vs.mandate_digest, c.id, c.finished_at(party_vs.issuer))
 
 
+# The answers that end an offer without forming a contract; each frees it from its own date (SPEC 4.5).
+_ANSWERS: Final = frozenset({"counter", "reject", "withdraw"})
 # The statements whose effect starts at their escrow's Stamp, not at their issued_at_ms (WIT-005, KEY-010).
 _TAKES_EFFECT_AT_STAMP: Final = frozenset({"breach_claim", "revoke"})
 # The statements that bind their issuer's bond when the escrow takes them (WIT-004), checked so by an

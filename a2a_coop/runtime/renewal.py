@@ -71,6 +71,23 @@ class RenewedExposureBook(ExposureBook):
         if self._joins(mandate_digest):
             self.together.offer_dead(mandate_digest, offer_digest)
 
+    def offer_answered(self, mandate_digest: bytes, offer_digest: bytes, at: tuple[int, int]) -> None:
+        super().offer_answered(mandate_digest, offer_digest, at)
+        if self._joins(mandate_digest):
+            self.together.offer_answered(mandate_digest, offer_digest, at)
+
+    def offer_accepted(
+        self, mandate_digest: bytes, offer_digest: bytes, at: tuple[int, int], accepted_ms: int
+    ) -> None:
+        super().offer_accepted(mandate_digest, offer_digest, at, accepted_ms)
+        if self._joins(mandate_digest):
+            self.together.offer_accepted(mandate_digest, offer_digest, at, accepted_ms)
+
+    def answer_forgotten(self, mandate_digest: bytes, offer_digest: bytes) -> None:
+        super().answer_forgotten(mandate_digest, offer_digest)
+        if self._joins(mandate_digest):
+            self.together.answer_forgotten(mandate_digest, offer_digest)
+
     def contract_formed(
         self,
         mandate_digest: bytes,

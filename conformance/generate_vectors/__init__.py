@@ -42,7 +42,8 @@ builds one test group (one ``testGroups`` entry, named by its ``type``):
     negotiation  Negotiation, Settlement, Attestation, Commitment; Arbitration,
                  Causality, Confluence (SPEC 0.2); WitnessedAccept (NEG-017), after
                  precision's group
-    exposure_order  ExposureOrder: a contract's ending is dated (MND-010, NEG-009), last in
+    exposure_order  ExposureOrder: a contract's ending and an offer's answer are dated
+                 (MND-009, MND-010, NEG-009), last in
                  chains.json
     attacks      Attack: SPEC 16.14 attacks an offline auditor can judge
     precision    Precision: where two readers of SPEC 0.1 disagreed, the answer 0.2 states

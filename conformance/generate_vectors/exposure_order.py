@@ -11,6 +11,9 @@ twin with the ending before it (valid); the "other order" cases show one verdict
 
 Alice's Mandate allows max_outstanding 500; her contract with Bob gives 500, and her next offer gives
 500 more, so it fits only once that contract is finished before it.
+
+An offer's answer is dated the same way: a Counter, Reject or Withdraw frees the answered offer (its
+value, in outstanding and in each budget period it charges) only for a statement the answer is before.
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ def exposure_order() -> Group:
     _lapse_ruled_after_the_offer(g)
     _claim_upheld_after_the_offer(g)
     _exclusive_key_freed_after_the_accept(g)
+    _offer_rejected_after_the_offer(g)
+    _own_withdraw_after_the_offer_in_its_ms(g)
+    _offer_countered_after_the_offer_budget(g)
+    _offer_accepted_after_the_offer_budget(g)
     return g
 
 
@@ -299,4 +306,141 @@ def _exclusive_key_freed_after_the_accept(g: Group) -> None:
         "ContractRule",
         failed_index=at,
         no_twin="the other arrival order of the case before, whose twin is valid: one verdict for both",
+    )
+
+
+def _answered(body: str, cap: str, answer_at: int, answer_first: bool = True) -> tuple[list[bytes], int]:
+    """Alice's offer of 500 to Bob, her next offer of 500 at T, Bob's ``body`` (a Reject or a Counter) of
+    the first dated ``answer_at`` after T; ``cap`` (max_outstanding or budget_per_period) 500."""
+    clock, alice, bob = world(alice={cap: 500})
+    first = alice.offer(bob)
+    t = clock.advance(GAP_MS)
+    new = alice.offer(bob)
+    at = t + answer_at
+    if body == "reject":
+        answer = bob.reject(first, "no", issued_at_ms=at)
+    else:
+        answer = bob.counter(first, bob.proposal(), issued_at_ms=at)
+    head = [*ctx(alice, bob), first.envelope]
+    tail = [answer.envelope, new.envelope] if answer_first else [new.envelope, answer.envelope]
+    return [*head, *tail], len(head) + (1 if answer_first else 0)
+
+
+def _offer_rejected_after_the_offer(g: Group) -> None:
+    """Bob rejects Alice's offer of 500 around her next offer of 500 (max_outstanding 500)."""
+    g.add(
+        "Bob's Reject of Alice's offer of 500 is dated 1 ms after her next offer of 500 and shown before it: "
+        "the first offer is live for the next (its answer is not before it), which exceeds max_outstanding "
+        "500",
+        ["MND-010"],
+        _answered("reject", "max_outstanding", +1)[0],
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=_answered("reject", "max_outstanding", -1)[0],
+    )
+    other_order, at = _answered("reject", "max_outstanding", +1, answer_first=False)
+    g.add(
+        "the same statements in the other order (the next offer, then the later Reject): the same verdict",
+        ["MND-010"],
+        other_order,
+        "MANDATE_VIOLATION",
+        "Exposure",
+        failed_index=at,
+        no_twin="the other arrival order of the case before, whose twin is valid: one verdict for both",
+    )
+    g.add(
+        "Bob's Counter of Alice's offer of 500 dated in the very ms of her next offer of 500 (another key's "
+        "statement at t is not after it): the first offer is answered before it, the next fits "
+        "max_outstanding 500",
+        ["MND-010"],
+        _answered("counter", "max_outstanding", 0)[0],
+        None,
+        "Boundary",
+    )
+
+
+def _own_withdraw_after_the_offer_in_its_ms(g: Group) -> None:
+    """Alice withdraws her offer of 500 in the ms of her next offer of 500: below it or above it in her
+    chain."""
+
+    def build(withdraw_first: bool) -> list[bytes]:
+        clock, alice, bob = world(alice={"max_outstanding": 500})
+        first = alice.offer(bob)
+        clock.advance(GAP_MS)
+        if withdraw_first:
+            withdraw = alice.withdraw(first)
+            new = alice.offer(bob)
+        else:
+            new = alice.offer(bob)
+            withdraw = alice.withdraw(first)  # above the next offer in her chain, in the same ms
+        return [*ctx(alice, bob), first.envelope, withdraw.envelope, new.envelope]
+
+    g.add(
+        "Alice withdraws her offer of 500 in the ms of her next offer of 500 but above it in her chain, the "
+        "Withdraw shown first (sparse): it is not before the next offer, which exceeds max_outstanding 500",
+        ["MND-010", "CHN-006"],
+        build(withdraw_first=False),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=build(withdraw_first=True),
+    )
+
+
+def _offer_countered_after_the_offer_budget(g: Group) -> None:
+    """Bob counters Alice's offer of 500 after her next offer of 500 (budget_per_period 500)."""
+    g.add(
+        "Bob's Counter of Alice's offer of 500 is dated 1 ms after her next offer of 500 and shown before "
+        "it: the first offer still reserves its period for the next, which exceeds budget_per_period 500",
+        ["MND-009"],
+        _answered("counter", "budget_per_period", +1)[0],
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=_answered("counter", "budget_per_period", -1)[0],
+    )
+
+
+def _offer_accepted_after_the_offer_budget(g: Group) -> None:
+    """Alice (budget_per_period 500, periods of an hour) offers 500 across a period boundary; her next offer
+    of 500 charges period 0 alone; Bob's Accept of the first is dated in period 1, after it."""
+
+    def build(accept_first: bool) -> tuple[list[bytes], int]:
+        hour = 3_600_000
+        clock, alice, bob = world(alice={"budget_per_period": 500, "period_ms": hour})
+        boundary = alice.mandate_vs.statement.mandate.valid_from_ms + 25 * hour
+        clock.now_ms = boundary - 60_000
+        first = alice.offer(bob, ttl_ms=120_000)
+        clock.now_ms = boundary - 2
+        new = alice.offer(bob, ttl_ms=1)
+        accept = bob.accept(first, issued_at_ms=boundary)
+        head = [*ctx(alice, bob), first.envelope]
+        tail = [accept.envelope, new.envelope] if accept_first else [new.envelope, accept.envelope]
+        return [*head, *tail], len(head) + (1 if accept_first else 0)
+
+    no_twin = (
+        "an Accept in period 1 cannot be dated before an offer in period 0, and one in period 0 charges it: "
+        "the valid side is an auditor counting the first offer in period 0 whichever came first"
+    )
+    g.add(
+        "Alice's offer of 500 across a period boundary reserves both periods (budget_per_period 500); Bob's "
+        "Accept of it, dated in period 1 after her next offer of 500 in period 0, is shown first: for the "
+        "next offer the first still reserves period 0, which it exceeds",
+        ["MND-009"],
+        build(accept_first=True)[0],
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        no_twin=no_twin,
+    )
+    other_order, at = build(accept_first=False)
+    g.add(
+        "the same statements in the other order (the next offer, then the later Accept): the same verdict",
+        ["MND-009"],
+        other_order,
+        "MANDATE_VIOLATION",
+        "Exposure",
+        failed_index=at,
+        no_twin="the other arrival order of the case before: one verdict for both",
     )

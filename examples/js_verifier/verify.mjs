@@ -753,6 +753,12 @@ function finishedAt(n, party) {
     if (rv.effectiveAt !== null) consider(latest([place(rv.rec), { t: rv.effectiveAt, issuer: c.escrow, seq: -1n }]));
   return best;
 }
+// SPEC 4.5: statement a is before rec -- issued earlier, in its ms by another key, or lower in rec's chain.
+function isBefore(a, rec) {
+  const t = rec.h.issued_at_ms;
+  const at = a.h.issued_at_ms;
+  return at < t || (at === t && (a.h.issuer !== rec.h.issuer || a.h.seq < rec.h.seq));
+}
 // Live for the statement rec: a contract, not finished before rec's (issued_at_ms, seq).
 function contractLiveFor(n, rec) {
   if (n.contract === null) return false;
@@ -1335,8 +1341,18 @@ export class Verifier {
     const offers = [];
     for (const o of this.offersByMandate.get(mhex) ?? []) {
       const n = this.negotiations.get(hex(o.h.negotiation_id));
-      const answered = n.outstanding !== o || n.contract !== null || n.state === "REJECTED" || n.state === "WITHDRAWN";
-      if (!answered && o.h.expires_at_ms >= t) offers.push({ rec: o, value: offerValue(proposalOf(o), "issuer") });
+      if (o.h.expires_at_ms < t) continue;
+      // Its answer: the next offer of the line (a Counter) or the statement that closed it; an offer a
+      // witnessed Accept cut off the line counts nowhere (NEG-017). The answer is dated: it frees the offer
+      // only for a statement it is before. An Accept moves the value to the contract, which counts it in
+      // total and in the Accept's period; for a statement before the Accept, the offer still counts in
+      // the other periods it charged (acceptedAt).
+      const i = n.line.indexOf(o);
+      if (i < 0) continue;
+      const answer = i + 1 < n.line.length ? n.line[i + 1] : n.closer;
+      if (answer !== null && isBefore(answer, rec)) continue;
+      const acceptedAt = answer !== null && answer.bodyName === "accept" ? answer.h.issued_at_ms : null;
+      offers.push({ rec: o, value: offerValue(proposalOf(o), "issuer"), acceptedAt });
     }
     const contracts = [];
     for (const n of this.negotiations.values()) {
@@ -1362,7 +1378,7 @@ export class Verifier {
     } else v = offerValue(bodyName === "offer" ? body : body.proposal, "issuer");
     const { offers, contracts } = this.exposure(hex(h.mandate), h.issuer, rec);
     const sum = (xs) => xs.reduce((a, x) => a + x.value, 0n);
-    const outstanding = sum(offers) + sum(contracts.filter((x) => x.open));
+    const outstanding = sum(offers.filter((o) => o.acceptedAt === null)) + sum(contracts.filter((x) => x.open));
     if (outstanding + v > m.max_outstanding) fail("MANDATE_VIOLATION", "MND-010", `outstanding ${outstanding} + ${v} > ${m.max_outstanding}`);
     // budget periods the statement charges
     const P = m.period_ms;
@@ -1373,7 +1389,8 @@ export class Verifier {
     else for (let k = periodOf(t); k <= periodOf(h.expires_at_ms); k++) ks.push(k);
     for (const k of ks) {
       const [a, b] = bounds(k);
-      const overlaps = (o) => o.rec.h.issued_at_ms < b && o.rec.h.expires_at_ms >= a;
+      const overlaps = (o) =>
+        o.rec.h.issued_at_ms < b && o.rec.h.expires_at_ms >= a && (o.acceptedAt === null || periodOf(o.acceptedAt) !== k);
       const committed = sum(contracts.filter((x) => x.formed >= a && x.formed < b)) + sum(offers.filter(overlaps));
       if (committed + v > m.budget_per_period) fail("MANDATE_VIOLATION", "MND-009", `period ${k}: ${committed} + ${v} > ${m.budget_per_period}`);
     }
