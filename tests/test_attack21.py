@@ -359,3 +359,73 @@ def test_a_renewal_beside_its_contract_is_not_counted_against_its_unfunded_princ
         assert [verify_statement(x).body for x in answer][-2:] == ["bond_lock", "bond_lock"]
     finally:
         escrow.close()
+
+
+# --- 4: a thief's Receipt dated before the principal's revocation (KEY-010) ---------------------------------
+
+
+def _thiefs_receipt(
+    clock: FixedClock,
+) -> tuple[Party, Party, LocalEscrow, VerifiedStatement, VerifiedStatement]:
+    """Alice and Mallory bonded at the escrow, Alice delivered (stamped); an hour later her key is stolen,
+    her principal revokes it from then and the escrow takes the revocation. A minute later Mallory, the
+    thief's accomplice, signs a worthless Delivery of her item (taken: Mallory's key is good) and the thief
+    a Receipt of it, both dated just after Alice's Delivery -- before the revocation's effective_ms, and
+    after every statement of Alice's key the escrow holds, so no chain check refuses it. Returns Alice,
+    Mallory, the escrow, Alice's Delivery and the thief's Receipt (not yet submitted)."""
+    alice, mallory = Party("alice", clock), Party("mallory", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={alice.did: FUNDS, mallory.did: FUNDS})
+    offer = mallory.offer(alice, mallory.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    escrow.submit([*alice.setup, *mallory.setup, offer.envelope, accept.envelope])
+    clock.advance(1_000)
+    hers = alice.deliver(accept, mallory)
+    escrow.submit([hers.envelope])
+    delivered_at = clock.now_ms
+    clock.advance(3_600_000)
+    revocation = alice.principal.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms, reason="stolen"),
+    )
+    escrow.submit([revocation.envelope])
+    clock.advance(60_000)
+    worthless = mallory.deliver(accept, alice, issued_at_ms=delivered_at + 10)
+    escrow.submit([worthless.envelope])
+    return alice, mallory, escrow, hers, alice.receipt(worthless, issued_at_ms=delivered_at + 20)
+
+
+@pytest.mark.req("KEY-010", "KEY-004", "CMT-001")
+def test_a_thiefs_receipt_dated_before_the_revocation_discharges_nothing() -> None:
+    """Attack (KEY-010's race, for a Receipt): the thief's Receipt of Mallory's worthless Delivery,
+    dated before the principal's revocation and submitted after it (:func:`_thiefs_receipt`). The escrow
+    took it: every obligation receipted once Mallory receipted Alice's Delivery, both bonds released, the
+    audit clean -- the bond Alice could have claimed was Mallory's again. Defence (KEY-010): a Receipt
+    discharges an obligation at the escrow when the escrow takes it, so its Stamp's time, not the
+    signer's, is compared with the revocation: KEY_REVOKED, nothing released."""
+    clock = FixedClock()
+    _alice, mallory, escrow, hers, thiefs = _thiefs_receipt(clock)
+    with pytest.raises(CoopError) as refused:
+        escrow.submit([thiefs.envelope])
+    assert (refused.value.code, refused.value.requirement) == ("KEY_REVOKED", "KEY-010")
+    escrow.submit([mallory.receipt(hers).envelope])
+    assert escrow.get_balance(mallory.did)[:2] == (FUNDS - BOND, BOND)  # nothing released
+    assert audit_ledger(escrow.escrow.transcript()).ok
+
+
+@pytest.mark.req("KEY-010", "AUD-003")
+def test_the_audit_names_an_escrow_that_took_a_receipt_after_its_keys_revocation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same race at an escrow that compares the Receipt's own date (KEY-004 alone): it releases both
+    bonds, and its audit, replaying KEY-010 on its Stamps, names the Receipt it took."""
+    from a2a_coop.protocol import verifier as verifier_module
+
+    clock = FixedClock()
+    with monkeypatch.context() as before:
+        before.setattr(verifier_module, "_BINDS_AT_STAMP", frozenset({"offer", "counter", "accept"}))
+        _alice, mallory, escrow, hers, thiefs = _thiefs_receipt(clock)
+        escrow.submit([thiefs.envelope, mallory.receipt(hers).envelope])
+        assert escrow.get_balance(mallory.did)[:2] == (FUNDS, 0)  # released: the attack, on that escrow
+    report = audit_ledger(escrow.escrow.transcript())
+    assert "KEY_REVOKED" in [f.code for f in report.findings]

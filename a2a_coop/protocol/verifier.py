@@ -745,15 +745,17 @@ class Verifier:
             )
 
     def _check_revoked_at_stamp(self, vs: VerifiedStatement, record: _MandateRecord | None) -> None:
-        """KEY-010: a BreachClaim or Revoke takes effect at its escrow's Stamp (WIT-005), and an Offer,
-        Counter or Accept binds its issuer's bond at the escrow when the escrow takes it (WIT-004), not at
-        the time its signer wrote; a live receiver (a claim or Revoke) and an escrow taking evidence and
-        its audit (all five) refuse one whose earliest Stamp by its witnessing escrow -- held, or the one
-        the escrow is giving it now -- is at or after the effective_ms of a KeyRevocation held of its
-        issuer or of its Mandate's principal: it would act after the key was withdrawn. Else a thief
-        racing the principal dates its Revoke (or its Accept of an accomplice's bonded offer) just before
-        the revocation's effective_ms and has the escrow forfeit the bond the principal's key put up
-        (tests/test_attack20.py)."""
+        """KEY-010: a BreachClaim or Revoke takes effect at its escrow's Stamp (WIT-005), an Offer,
+        Counter or Accept binds its issuer's bond at the escrow when the escrow takes it (WIT-004), and a
+        Receipt discharges an obligation there then (CMT-001), not at the time its signer wrote; a live
+        receiver (a claim or Revoke) and an escrow taking evidence and its audit (all six) refuse one
+        whose earliest Stamp by its witnessing escrow -- held, or the one the escrow is giving it now --
+        is at or after the effective_ms of a KeyRevocation held of its issuer or of its Mandate's
+        principal: it would act after the key was withdrawn. Else a thief racing the principal dates its
+        Revoke (or its Accept of an accomplice's bonded offer) just before the revocation's effective_ms
+        and has the escrow forfeit the bond the principal's key put up (tests/test_attack20.py), or its
+        Receipt of an accomplice's worthless Delivery and has the escrow release the accomplice's bond
+        the principal could have claimed (tests/test_attack21.py)."""
         escrow = self.witnessing_escrow(vs)
         at = self.witness.stamp_time(escrow, vs.digest) if escrow else None
         if at is None or at <= vs.issued_at_ms:
@@ -1312,9 +1314,14 @@ class Verifier:
 _ANSWERS: Final = frozenset({"counter", "reject", "withdraw"})
 # The statements whose effect starts at their escrow's Stamp, not at their issued_at_ms (WIT-005, KEY-010).
 _TAKES_EFFECT_AT_STAMP: Final = frozenset({"breach_claim", "revoke"})
-# The statements that bind their issuer's bond when the escrow takes them (WIT-004), checked so by an
-# escrow and its audit (KEY-010); a live receiver bounds their dates by TIM-006 instead.
-_BINDS_AT_STAMP: Final = frozenset({"offer", "counter", "accept"})
+# The statements that bind their issuer's bond when the escrow takes them (WIT-004), and the Receipt,
+# which discharges an obligation there when the escrow takes it (CMT-001), checked so by an escrow and its
+# audit (KEY-010); a live receiver bounds their dates by TIM-006 instead. A thief's Receipt dated before
+# the principal's revocation released the accomplice's bond the party could have claimed
+# (tests/test_attack21.py). Not a Delivery: refused, one its honest issuer signed in time and shown after
+# a revocation would let a claim against it be upheld, while a thief's backdated Delivery only defends the
+# key's own principal against a claim.
+_BINDS_AT_STAMP: Final = frozenset({"offer", "counter", "accept", "receipt"})
 
 
 def _before(first: tuple[int, ...], then: tuple[int, ...]) -> bool:
