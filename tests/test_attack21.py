@@ -319,24 +319,32 @@ def test_the_reference_peer_submits_the_renewal_its_guard_counted() -> None:
 
 
 @pytest.mark.req("ESC-019", "ESC-017")
-def test_a_renewal_beside_its_contract_is_not_counted_against_its_unfunded_principal(tmp_path: Path) -> None:
+def test_a_renewal_beside_its_contract_rides_uncounted_over_a_full_quota(tmp_path: Path) -> None:
     """ESC-017 must not turn ESC-019 against an honest party: Alice's principal, in the escrow's dealings
-    since an earlier contract and without funds there (its count has no room), renews her Mandate; the
-    renewal travels beside the long contract it covers, cited by nothing in the Submit. Counted, it was
-    refused RATE_LIMITED and the Submit stopped before the Accept; read by ESC-019 for the Accept, it rides
-    uncounted and the contract is bonded. (At most RENEWALS_READ of them a party ride so.)"""
+    since an earlier contract and without funds there, renews her Mandate; a flood of strangers has
+    filled the escrow's newcomer quota. The renewal travels beside the long contract it covers, cited by
+    nothing in the Submit: counted (as a stranger's Mandate, its principal's own count having no room),
+    it was refused RATE_LIMITED and the Submit stopped before the Accept; read by ESC-019 for the Accept,
+    it rides uncounted and the contract is bonded. (At most RENEWALS_READ of them a party ride so.)"""
+    from peers import fresh_key
+
+    from a2a_coop.protocol.errors import RateLimited
     from a2a_coop.runtime.node import EscrowNode
+    from a2a_coop.runtime.strangers import STRANGER_PERIOD_MS, StrangerQuota
 
     clock = FixedClock()
+    clock.now_ms -= clock.now_ms % STRANGER_PERIOD_MS  # the start of a quota period
     t0 = clock.now_ms
     caps = {"valid_until_ms": t0 + 2 * DAY_MS, "execution_window_end_ms": t0 + 7 * DAY_MS}
-    alice, mallory, e = (
-        Party("alice", clock, mandate_caps=caps),
-        Party("mallory", clock),
-        Party("escrow", clock),
-    )
+    alice, mallory = Party("alice", clock, mandate_caps=caps), Party("mallory", clock)
+    e = Party("escrow", clock)
     escrow = EscrowNode(
-        e.agent.key, e.mandate_vs.envelope, tmp_path / "e.db", clock=lambda: clock.now_ms, durability="normal"
+        e.agent.key,
+        e.mandate_vs.envelope,
+        tmp_path / "e.db",
+        clock=lambda: clock.now_ms,
+        durability="normal",
+        stranger_quota=StrangerQuota(per_period=6, per_key=2),
     )
     try:
         for p in (alice, mallory):
@@ -353,6 +361,9 @@ def test_a_renewal_beside_its_contract_is_not_counted_against_its_unfunded_princ
         escrow.submit([*alice.setup, *mallory.setup, first.envelope, alice.accept(first).envelope])
         principal = alice.principal.did
         assert escrow.escrow.deals_with(principal) and not escrow.escrow._funded(principal)
+        with pytest.raises(RateLimited):  # a flood of strangers fills the newcomer quota
+            for i in range(20):
+                escrow.submit([fresh_key(i, clock)[1].envelope])
         renewal = _renewal(alice, t0, 6)
         offer, accept = _long_contract(mallory, alice, e.did)
         answer = escrow.submit([renewal.envelope, offer.envelope, accept.envelope])
