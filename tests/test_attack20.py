@@ -319,10 +319,14 @@ def test_a_deadline_past_the_victims_mandate_is_refused_by_its_guard() -> None:
     with pytest.raises(CoopError) as refused:
         guard.check(candidate(accept.statement, alice.did), clock.now_ms, ours=True)
     assert (refused.value.code, refused.value.requirement) == ("MANDATE_VIOLATION", "MND-019")
-    # Signed all the same (no guard), the attack works: the claim is refused under MND-003.
-    escrow.submit([*alice.setup, *mallory.setup, offer.envelope, accept.envelope])
-    clock.advance(1_000)
-    escrow.submit([alice.deliver(accept, mallory).envelope])
+    # Signed all the same (no guard), the claim would be refused under MND-003 -- shown in a view holding
+    # the contract; an escrow following ESC-019 no longer bonds it (tests/test_attack21.py).
+    with pytest.raises(CoopError) as unbonded:
+        escrow.submit([*alice.setup, *mallory.setup, offer.envelope, accept.envelope])
+    assert unbonded.value.requirement == "ESC-019"
+    view = Verifier()
+    for env in [*alice.setup, *mallory.setup, offer.envelope, accept.envelope]:
+        view.accept(env)
     due = offer.statement.offer.wants[0].deadline_ms
     clock.now_ms = due + 60_000
     claim = alice.sign(
@@ -332,7 +336,7 @@ def test_a_deadline_past_the_victims_mandate_is_refused_by_its_guard() -> None:
         negotiation_id=offer.header.negotiation_id,
     )
     with pytest.raises(CoopError) as late:
-        escrow.submit([claim.envelope])
+        view.accept(claim.envelope)
     assert late.value.requirement == "MND-003"
 
 

@@ -315,3 +315,18 @@ def test_an_escrow_that_does_not_show_a_forked_binding_misses_a_should(
     monkeypatch.setattr(escrow_node.escrow, "_show_binding", lambda *a: None)
     code, levels = _run_cases(escrow_node, tmp_path / "r", "esc.revocation-with-forked-binding")
     assert levels == {"esc.revocation-with-forked-binding": "NON-STRICT"}
+
+
+@pytest.mark.req("ESC-019")
+def test_an_escrow_that_bonds_contracts_past_a_mandate_fails(
+    escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The escrow of before ESC-019: it takes an Accept under which the acceptor could sign no claim
+    through the claim window (its Mandate ends first), and arbitrates a contract its party cannot claim
+    under."""
+    monkeypatch.setattr(escrow_node.escrow, "_check_claimable", lambda accept, now_ms: None)
+    code, levels = _run_cases(
+        escrow_node, tmp_path / "r", "esc.contract-past-mandate", "esc.unwitnessed-accept"
+    )
+    assert code == 1
+    assert levels == {"esc.contract-past-mandate": "FAIL", "esc.unwitnessed-accept": "PASS"}

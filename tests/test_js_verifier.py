@@ -31,7 +31,7 @@ COVERED = {
     "rules": 167,
     "mutations": 1863,
     "canaries": 66,
-    "keytime": 30,
+    "keytime": 32,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
 }

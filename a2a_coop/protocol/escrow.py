@@ -107,6 +107,9 @@ from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 # or, unfunded, lapses at its bonding cutoff (ESC-010); counted, fresh keys' free unbonded contracts
 # with a party would fill its quota and keep its bonded trades out.
 MAX_OPEN_CONTRACTS: Final = 1_000
+# ESC-017 for ESC-019: how many renewals of a party's Mandate, new in a Submit beside an Accept, ride
+# uncounted with it (one is the honest case; a principal minting a chain of them gets no more free).
+RENEWALS_READ: Final = 2
 _UPHOLD: Final = commitment_pb2.RULING_DECISION_UPHOLD
 _DISMISS: Final = commitment_pb2.RULING_DECISION_DISMISS
 _LAPSE: Final = commitment_pb2.RULING_DECISION_LAPSE
@@ -1025,6 +1028,7 @@ class Escrow:
             )
         if vs.body == "accept":
             self._check_recognition(vs, now_ms)
+            self._check_claimable(vs, now_ms)
         elif vs.body in ARBITRATED_BODIES:
             self._check_arbitrable(vs, now_ms)
         quota, dealings = self.quota, self.dealings
@@ -1150,7 +1154,50 @@ class Escrow:
                 cited.add(vs.mandate_digest)
                 break
         needed.update(vs.digest for vs in new if vs.body == "mandate" and vs.digest in cited)
+        needed.update(self._renewals_read(new, ours, cited))
         return frozenset(needed)
+
+    def _renewals_read(
+        self, new: Sequence[VerifiedStatement], ours: Mapping[bytes, VerifiedStatement], cited: set[bytes]
+    ) -> set[bytes]:
+        """ESC-017 for ESC-019: the Mandates new in a Submit, cited by nothing in it, that ESC-019 reads for
+        an Accept new in it -- for each party, the renewals of the Mandate its statement cites (the same
+        principal and agent, allowing the other party) that join its validity, at most
+        :data:`RENEWALS_READ` a party -- taken uncounted with it: counted, a principal without funds here
+        (room 0) had its renewal refused, and the honest long contract it covers with it."""
+        fresh = {
+            vs.digest: (vs.issuer, vs.statement.mandate)
+            for vs in new
+            if vs.body == "mandate" and vs.digest not in cited
+        }
+        if not fresh:
+            return set()  # the usual Submit: every Mandate in it is cited
+        v = self.verifier
+        read: set[bytes] = set()
+        for accept in ours.values():
+            if accept.body != "accept":
+                continue
+            offer = ours.get(accept.statement.accept.offer) or v.statements.get(accept.statement.accept.offer)
+            if offer is None or offer.body not in ("offer", "counter"):
+                continue
+            for vs, other in ((offer, accept.issuer), (accept, offer.issuer)):
+                record = v.mandates.get(vs.mandate_digest)
+                held = fresh.get(vs.mandate_digest) if record is None else (record.principal, record.mandate)
+                if held is None:
+                    continue
+                principal, mandate = held
+                end, n = mandate.valid_until_ms, 0
+                for start, until, digest in sorted(
+                    (m.valid_from_ms, m.valid_until_ms, d)
+                    for d, (p, m) in fresh.items()
+                    if p == principal
+                    and m.agent == mandate.agent
+                    and (not m.allowed_counterparties or other in m.allowed_counterparties)
+                ):
+                    if n < RENEWALS_READ and start <= end < until:
+                        end, n = until, n + 1
+                        read.add(digest)
+        return read
 
     def _witness_of(
         self, accept: VerifiedStatement, ours: Mapping[bytes, VerifiedStatement], *, stamp: bool
@@ -1483,6 +1530,29 @@ class Escrow:
                     f"{party:.40} already has {self.max_open_contracts} open contracts without a bond here",
                     requirement="CMT-008",
                 )
+
+    def _check_claimable(self, accept: VerifiedStatement, now_ms: int) -> None:
+        """ESC-019: no contract naming this escrow is recognised (stamped, bonded) when a party could sign
+        no claim of it through its claim window: its last deadline plus the claim window at or after the
+        end of either party's Mandates' validity held here (a renewal submitted before the Accept counts,
+        Verifier.claimable_until). A party without MND-019's guard otherwise agreed to a deadline its
+        counterparty set past its Mandate, delivered, and could never claim (MND-003 refuses its claim):
+        the counterparty kept the Delivery and its bond (tests/test_attack21.py)."""
+        offer = self.verifier.statements.get(accept.statement.accept.offer)
+        if (
+            offer is None
+            or offer.body not in ("offer", "counter")
+            or proposal_of(offer).terms.escrow != self.did
+        ):
+            return  # the verifier reports what is wrong with it; another escrow's contract is its own
+        refusal = self.verifier.contract_outlives(offer, accept)
+        if refusal is not None:  # its own defect first (ERR-002): a revoked key's Accept is KEY_REVOKED
+            self.verifier.witness.set_provisional(self.did, accept.digest, now_ms)
+            try:
+                self.verifier.check(accept)
+            finally:
+                self.verifier.witness.clear_provisional()
+            raise refusal
 
     def _check_arbitrable(self, vs: VerifiedStatement, now_ms: int) -> None:
         """The escrow takes (stamps) a claim or a revoke only while the contract can still be

@@ -354,6 +354,13 @@ class _Replay:
                 stamped = self.verifier.witness.witnessed_ms(c.accept, self.escrow)
                 if stamped is None or stamped > c.offer.header.expires_at_ms + CLOCK_TOLERANCE_MS:
                     self._find("UNWITNESSED", "the escrow recognised an Accept not witnessed in time", vs)
+                outlives = self.verifier.contract_outlives(c.offer, c.accept)  # ESC-019, on what it held
+                if outlives is not None:
+                    self._find(
+                        "MANDATE_VIOLATION",
+                        f"the escrow recognised a contract a party could not claim under: {outlives}",
+                        vs,
+                    )
 
     def _names_us(self, offer: bytes) -> bool:
         """Whether ``offer`` is an Offer or Counter the transcript holds whose terms name this escrow."""

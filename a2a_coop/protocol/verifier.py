@@ -745,15 +745,17 @@ class Verifier:
             )
 
     def _check_revoked_at_stamp(self, vs: VerifiedStatement, record: _MandateRecord | None) -> None:
-        """KEY-010: a BreachClaim or Revoke takes effect at its escrow's Stamp (WIT-005), and an Offer,
-        Counter or Accept binds its issuer's bond at the escrow when the escrow takes it (WIT-004), not at
-        the time its signer wrote; a live receiver (a claim or Revoke) and an escrow taking evidence and
-        its audit (all five) refuse one whose earliest Stamp by its witnessing escrow -- held, or the one
-        the escrow is giving it now -- is at or after the effective_ms of a KeyRevocation held of its
-        issuer or of its Mandate's principal: it would act after the key was withdrawn. Else a thief
-        racing the principal dates its Revoke (or its Accept of an accomplice's bonded offer) just before
-        the revocation's effective_ms and has the escrow forfeit the bond the principal's key put up
-        (tests/test_attack20.py)."""
+        """KEY-010: a BreachClaim or Revoke takes effect at its escrow's Stamp (WIT-005), an Offer,
+        Counter or Accept binds its issuer's bond at the escrow when the escrow takes it (WIT-004), and a
+        Receipt discharges an obligation there then (CMT-001), not at the time its signer wrote; a live
+        receiver (a claim or Revoke) and an escrow taking evidence and its audit (all six) refuse one
+        whose earliest Stamp by its witnessing escrow -- held, or the one the escrow is giving it now --
+        is at or after the effective_ms of a KeyRevocation held of its issuer or of its Mandate's
+        principal: it would act after the key was withdrawn. Else a thief racing the principal dates its
+        Revoke (or its Accept of an accomplice's bonded offer) just before the revocation's effective_ms
+        and has the escrow forfeit the bond the principal's key put up (tests/test_attack20.py), or its
+        Receipt of an accomplice's worthless Delivery and has the escrow release the accomplice's bond
+        the principal could have claimed (tests/test_attack21.py)."""
         escrow = self.witnessing_escrow(vs)
         at = self.witness.stamp_time(escrow, vs.digest) if escrow else None
         if at is None or at <= vs.issued_at_ms:
@@ -795,26 +797,15 @@ class Verifier:
     def _check_claimable_under_mandate(self, vs: VerifiedStatement, record: _MandateRecord) -> None:
         """MND-019, our guard only: an Offer, Counter or Accept of ours whose terms leave an item of either
         side due so late that the claim window after it (CLAIM_WINDOW_MS) reaches past the validity of
-        the Mandates we hold from its principal is refused. MND-003 refuses every statement of ours
-        issued from valid_until_ms on -- our Delivery, Receipt or BreachClaim of that contract too -- so
-        the counterparty, who may have written the deadlines, could deliver nothing and keep its bond.
-        Held Mandates of the same principal for our key (a renewal, section 4.7) extend the validity
-        when their intervals join up with it."""
+        the Mandates we hold from its principal (:meth:`claimable_until`) is refused. MND-003 refuses
+        every statement of ours issued from valid_until_ms on -- our Delivery, Receipt or BreachClaim of
+        that contract too -- so the counterparty, who may have written the deadlines, could deliver
+        nothing and keep its bond."""
         last = last_deadline(vs, self._accepted_proposal(vs))
         if not last:
             return
         needed = last + CLAIM_WINDOW_MS
-        end = record.mandate.valid_until_ms
-        if needed < end:
-            return
-        renewals = sorted(
-            (r.mandate.valid_from_ms, r.mandate.valid_until_ms)
-            for r in self.mandates.values()
-            if r.principal == record.principal and r.agent == record.agent
-        )
-        for start, until in renewals:  # the stretch of validity joined up with the one we sign under
-            if start <= end < until:
-                end = until
+        end = self.claimable_until(record, vs.audience, needed)
         if needed >= end:
             raise MandateViolation(
                 f"an item falls due at {utc_text(last)}: its claim window ends at {utc_text(needed)}, "
@@ -823,6 +814,82 @@ class Verifier:
                 "and agent whose validity joins ours and covers it lets us sign",
                 requirement="MND-019",
             )
+
+    def claimable_until(self, record: _MandateRecord, counterparty: str, needed: int | None = None) -> int:
+        """MND-019, ESC-019: until when the agent of ``record`` can still sign the statements of a contract
+        with ``counterparty`` (its Delivery, Receipt, BreachClaim): the Mandate's valid_until_ms, extended
+        -- when ``needed`` (the time it must reach) is None or not before it -- by each held Mandate of the
+        same principal for the same key that allows ``counterparty`` (MND-005: a Delivery and our claims
+        are addressed to it) and whose [valid_from_ms, valid_until_ms) contains the end reached so far (a
+        renewal, section 4.7), then cut at the effective_ms of a held KeyRevocation of the key (KEY-004)
+        or of the principal (MND-012): each of these refuses a statement issued after it under every such
+        Mandate. A renewal restricted to other counterparties, or one a scheduled revocation cuts short,
+        would otherwise stretch the validity the contract's claims need (tests/test_attack21.py)."""
+        principal, agent = record.principal, record.agent
+        end = record.mandate.valid_until_ms
+        if needed is None or needed >= end:
+            renewals = sorted(
+                (r.mandate.valid_from_ms, r.mandate.valid_until_ms)
+                for r in self.mandates.values()
+                if r.principal == principal
+                and r.agent == agent
+                and (not r.mandate.allowed_counterparties or counterparty in r.mandate.allowed_counterparties)
+            )
+            for start, until in renewals:  # the stretch of validity joined up with the one we sign under
+                if start <= end < until:
+                    end = until
+        if self.revoked:
+            for key in (agent, principal):
+                effective = self.revoked.get(key)
+                if effective is not None and effective < end:
+                    end = effective
+        return end
+
+    def renewals_of(self, digest: bytes) -> list[bytes]:
+        """The held Mandates of the principal and agent of the Mandate ``digest`` that join its validity
+        (each starting at or before the end reached so far and ending after it: a renewal, section 4.7),
+        in that order: what :meth:`claimable_until` may read, for a party to send before its Accept."""
+        record = self.mandates.get(digest)
+        if record is None:
+            return []
+        end, out = record.mandate.valid_until_ms, []
+        for start, until, d in sorted(
+            (r.mandate.valid_from_ms, r.mandate.valid_until_ms, d)
+            for d, r in self.mandates.items()
+            if r.principal == record.principal and r.agent == record.agent and d != digest
+        ):
+            if start <= end < until:
+                end = until
+                out.append(d)
+        return out
+
+    def contract_outlives(
+        self, offer: VerifiedStatement, accept: VerifiedStatement
+    ) -> MandateViolation | None:
+        """ESC-019: the refusal of a contract -- ``accept`` of ``offer`` -- under which the last item
+        deadline of either side plus the claim window is at or after the end of either party's
+        :meth:`claimable_until` (its Mandate as held), else None. Past that end a party can sign no claim
+        of it (MND-003): its counterparty, who may have chosen the deadlines, would take its Delivery and
+        keep its own bond, whatever that party's own guard does (MND-019 binds ours only)."""
+        proposal = proposal_of(offer)
+        last = max((i.deadline_ms for i in (*proposal.gives, *proposal.wants)), default=0)
+        if not last:
+            return None
+        needed = last + CLAIM_WINDOW_MS
+        for vs, other in ((offer, accept.issuer), (accept, offer.issuer)):
+            record = self.mandates.get(vs.mandate_digest) if vs.mandate_digest else None
+            if record is None:
+                continue  # MND-002 reports it
+            end = self.claimable_until(record, other, needed)
+            if needed >= end:
+                return MandateViolation(
+                    f"an item falls due at {utc_text(last)}: its claim window ends at {utc_text(needed)}, "
+                    f"past the end of the validity of {vs.issuer:.40}'s Mandates held ({utc_text(end)}), "
+                    "after which it could sign no claim of the contract; submit a renewal of its Mandate "
+                    "(same principal and agent, joining it and covering the claim window) before the Accept",
+                    requirement="ESC-019",
+                )
+        return None
 
     def _accepted_proposal(self, vs: VerifiedStatement) -> trade_pb2.Offer | None:
         if vs.body != "accept":
@@ -1247,9 +1314,14 @@ class Verifier:
 _ANSWERS: Final = frozenset({"counter", "reject", "withdraw"})
 # The statements whose effect starts at their escrow's Stamp, not at their issued_at_ms (WIT-005, KEY-010).
 _TAKES_EFFECT_AT_STAMP: Final = frozenset({"breach_claim", "revoke"})
-# The statements that bind their issuer's bond when the escrow takes them (WIT-004), checked so by an
-# escrow and its audit (KEY-010); a live receiver bounds their dates by TIM-006 instead.
-_BINDS_AT_STAMP: Final = frozenset({"offer", "counter", "accept"})
+# The statements that bind their issuer's bond when the escrow takes them (WIT-004), and the Receipt,
+# which discharges an obligation there when the escrow takes it (CMT-001), checked so by an escrow and its
+# audit (KEY-010); a live receiver bounds their dates by TIM-006 instead. A thief's Receipt dated before
+# the principal's revocation released the accomplice's bond the party could have claimed
+# (tests/test_attack21.py). Not a Delivery: refused, one its honest issuer signed in time and shown after
+# a revocation would let a claim against it be upheld, while a thief's backdated Delivery only defends the
+# key's own principal against a claim.
+_BINDS_AT_STAMP: Final = frozenset({"offer", "counter", "accept", "receipt"})
 
 
 def _before(first: tuple[int, ...], then: tuple[int, ...]) -> bool:

@@ -82,7 +82,9 @@ def _contract_statements(peer: Peer, neg: Negotiation) -> list[VerifiedStatement
     c = neg.contract
     if c is None:
         return []
-    return _with_mandates(peer, [*_bargaining(peer, neg, c.offer), c.accept])
+    return _with_mandates(
+        peer, [*_bargaining(peer, neg, c.offer), c.accept], c.last_deadline_ms + CLAIM_WINDOW_MS
+    )
 
 
 def _bargaining(peer: Peer, neg: Negotiation, proposal: VerifiedStatement) -> list[VerifiedStatement]:
@@ -95,9 +97,20 @@ def _bargaining(peer: Peer, neg: Negotiation, proposal: VerifiedStatement) -> li
     return list({vs.digest: vs for vs in [neg.first, *counters, proposal]}.values())
 
 
-def _with_mandates(peer: Peer, chain: Sequence[VerifiedStatement]) -> list[VerifiedStatement]:
+def _with_mandates(
+    peer: Peer, chain: Sequence[VerifiedStatement], needed: int | None = None
+) -> list[VerifiedStatement]:
+    """The Mandates ``chain`` cites, then ``chain``; with ``needed`` (a contract's last deadline plus the
+    claim window), after a cited Mandate that ends at or before it, the held renewals that join its
+    validity (ESC-019: the escrow counts a renewal only when it holds it before the Accept)."""
     held = peer.verifier.statements
     mandates = dict.fromkeys(vs.header.mandate for vs in chain if vs.header.mandate in held)
+    if needed is not None:
+        records = peer.verifier.mandates
+        for cited in list(mandates):
+            record = records.get(cited)
+            if record is not None and needed >= record.mandate.valid_until_ms:
+                mandates.update(dict.fromkeys(m for m in peer.verifier.renewals_of(cited) if m in held))
     return [*(held[m] for m in mandates), *chain]
 
 

@@ -72,7 +72,8 @@ def _race(body: str, *, principal: bool = False) -> _Race:
     """The race of KEY-010 (tests/test_attack20.py), the thief signing ``body``: "revoke" (Alice's
     contract, under forfeit_bond terms), "breach_claim" (of Bob's item, past its deadline), "accept"
     or "counter" (of Carol's bonded offer to Alice), "offer" (a bonded Offer of Alice's to Carol,
-    naming the escrow), "delivery" (Bob's, his key revoked: of no Stamp-timed effect). With
+    naming the escrow), "receipt" (of Bob's Delivery, which discharges his item), "delivery" (Bob's, his
+    key revoked: of no Stamp-timed effect). With
     ``principal`` her principal revokes its own key rather than hers (MND-012's key)."""
     clock = FixedClock()
     alice, bob, carol = Party("alice", clock), Party("bob", clock), Party("carol", clock)
@@ -101,6 +102,10 @@ def _race(body: str, *, principal: bool = False) -> _Race:
     carols: list[VerifiedStatement] = []
     if body == "breach_claim":  # past the deadline of Bob's item, within its claim window
         clock.advance(DAY_MS)
+    if body == "receipt":  # Bob's (worthless) Delivery, before the theft
+        clock.advance(1_000)
+        bobs = bob.deliver(accept, alice)
+        context.append(bobs.envelope)
     if body in ("accept", "counter"):  # Carol's bonded offer to Alice, made before the theft
         clock.advance(1_000)
         carols.append(
@@ -136,6 +141,8 @@ def _race(body: str, *, principal: bool = False) -> _Race:
     elif body == "counter":
         counter = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
         thief = alice.counter(carols[0], counter, issued_at_ms=dated)
+    elif body == "receipt":
+        thief = alice.receipt(bobs, issued_at_ms=dated)
     elif body == "offer":
         thief = alice.offer(
             carol, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did), issued_at_ms=dated
@@ -157,6 +164,7 @@ def stamp_timed_at_the_escrow() -> Group:
         ("accept", "an Accept of Carol's bonded offer to Alice"),
         ("counter", "a bonded Counter of Carol's offer to Alice, naming the escrow"),
         ("offer", "a bonded Offer of Alice's to Carol"),
+        ("receipt", "a Receipt of Bob's Delivery (discharging his item: Alice could no longer claim it)"),
     ):
         race = _race(body)
         before = _race(body)
@@ -243,9 +251,9 @@ def stamp_timed_at_the_escrow() -> Group:
     race = _race("delivery")
     race.clock.advance(5_000)
     g.add(
-        "KEY-010 names the five statements whose effect is timed by their escrow (BreachClaim, Revoke, "
-        "Offer, Counter, Accept): a Delivery dated before its issuer's revocation and stamped after it "
-        "stands",
+        "KEY-010 names the six statements whose effect is timed by their escrow (BreachClaim, Revoke, "
+        "Offer, Counter, Accept, Receipt): a Delivery dated before its issuer's revocation and stamped after "
+        "it stands",
         ["KEY-010", "KEY-004"],
         [
             *race.context,

@@ -770,8 +770,9 @@ function contractLiveFor(n, rec) {
 const TRADE = new Set(["offer", "counter", "accept", "reject", "withdraw"]);
 const ESCROW_BODIES = new Set(["bond_lock", "release", "forfeit", "refund", "ruling"]);
 const PARTY_BODIES = new Set(["delivery", "breach_claim", "revoke"]);
-// KEY-010: the statements whose effect (WIT-005) or bond (WIT-004) starts at their escrow's Stamp
-const STAMP_TIMED = new Set(["breach_claim", "revoke", "offer", "counter", "accept"]);
+// KEY-010: the statements whose effect (WIT-005), bond (WIT-004) or discharge (CMT-001) starts at their
+// escrow's Stamp
+const STAMP_TIMED = new Set(["breach_claim", "revoke", "offer", "counter", "accept", "receipt"]);
 const proposalOf = (rec) => (rec.bodyName === "offer" ? rec.body : rec.bodyName === "counter" ? rec.body.proposal : null);
 const escrowOf = (rec) => proposalOf(rec)?.terms?.escrow ?? "";
 
@@ -914,7 +915,8 @@ export class Verifier {
     return this.evidenceView && this.witnessedBefore(rec, ends);
   }
   // KEY-010: a BreachClaim or Revoke takes effect at its escrow's Stamp, an Offer, Counter or Accept binds a
-  // bond when the escrow takes it: an escrow (and its audit) refuses one whose earliest Stamp held by its
+  // bond when the escrow takes it, a Receipt discharges an obligation then: an escrow (and its audit)
+  // refuses one whose earliest Stamp held by its
   // witnessing escrow is at or after the effective_ms of a revocation held of its issuer or of its Mandate's
   // principal, whatever the statement's own date.
   checkRevokedAtStamp(rec) {

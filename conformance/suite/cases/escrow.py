@@ -22,7 +22,7 @@ from a2a_coop.protocol.envelope import decode_envelope, statement_digest
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.negotiation import BOND_GRACE_MS, CLOCK_TOLERANCE_MS
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
-from a2a_coop.testing import DAY_MS, Signer
+from a2a_coop.testing import DAY_MS, Signer, service
 from conformance.suite import escrow as esc_target
 from conformance.suite.context import Context
 from conformance.suite.flows import with_signature
@@ -150,6 +150,43 @@ def unwitnessed(ctx: Context) -> Outcome:
         what="the late Accept again",
     )
     return Outcome.passed("refused UNWITNESSED, twice: nothing recorded")
+
+
+@_escrow_case(
+    "esc.contract-past-mandate",
+    "An Accept under which a party could sign no claim through the claim window is refused MANDATE_VIOLATION",
+    "ESC-019",
+    "ESC-001",
+)
+def contract_past_mandate(ctx: Context) -> Outcome:
+    """Carol's Mandate ends a day and a half from now, with an execution window of a week (MND-008 lets
+    her agree to a deadline in it); Alice offers her a trade without bonds due in a day under the
+    target's escrow, and Carol accepts (no MND-019 guard): the claim window after the deadline ends half
+    a day after Carol's Mandate, from which on she could sign no claim (MND-003). The escrow must refuse
+    the Accept MANDATE_VIOLATION and record nothing -- the same Accept submitted again is refused again."""
+    esc = esc_target.escrow_of(ctx)
+    now = ctx.clock.now_ms
+    alice = ctx.party("alice")
+    carol = ctx.party(
+        "carol", valid_until_ms=now + DAY_MS + DAY_MS // 2, execution_window_end_ms=now + 7 * DAY_MS
+    )
+    due = now + DAY_MS
+    proposal = trade_pb2.Offer(
+        gives=[service("code-review", value=20, deadline_ms=due)],
+        wants=[service("copy-editing", value=20, deadline_ms=due)],
+        terms=trade_pb2.Terms(currency="credit", escrow=esc.did, response_window_ms=1),
+    )
+    offer = alice.offer(carol, proposal)
+    accept = carol.accept(offer)
+    evidence = [*alice.setup, *carol.setup, offer.envelope, accept.envelope]
+    what = "an Accept whose claim window ends after the acceptor's Mandate"
+    ctx.expect_rejection(esc_target.submit(ctx, evidence, note=what), "MANDATE_VIOLATION", what=what)
+    ctx.expect_rejection(
+        esc_target.submit(ctx, [accept.envelope], note="the same Accept again"),
+        "MANDATE_VIOLATION",
+        what="the same Accept again",
+    )
+    return Outcome.passed("refused MANDATE_VIOLATION, twice: nothing recorded")
 
 
 @_escrow_case(

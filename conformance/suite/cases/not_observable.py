@@ -262,9 +262,10 @@ not_observable(
 )
 not_observable(
     "key.claim-or-revoke-after-revocation",
-    "A BreachClaim or Revoke stamped after its key's revocation is KEY_REVOKED, whatever its own date",
+    "A BreachClaim, Revoke or Receipt stamped after its key's revocation is KEY_REVOKED, whatever its date",
     "the case would have the suite's principal revoke one of its party keys at the target escrow, which "
     "every later escrow case trades with; tests/test_attack20.py performs the race (a thief's Revoke dated "
-    "before the principal's revocation, submitted after it) against the reference escrow and its audit",
+    "before the principal's revocation, submitted after it) against the reference escrow and its audit, "
+    "tests/test_attack21.py the same with a thief's Receipt",
     "KEY-010",
 )
