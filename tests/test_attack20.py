@@ -29,6 +29,7 @@ from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, bonded_trade, service
+from conformance.generate_vectors.key_time import rotated_below_a_stamped_one
 
 BOND = 100
 
@@ -592,40 +593,20 @@ def test_a_rotation_signed_below_one_its_escrow_stamped_keeps_nothing_past_the_c
     KEY-009). Mallory then signs a second rotation back at seq 1, which nobody stamped: a view that asked
     KEY-009 of the lowest rotation alone (the one that ends the chain) found it unstamped and took the
     Accept. Defence: KEY-009 asks of each rotation held below the statement (keytime.json)."""
-    clock = FixedClock()
-    bob, mallory, carol = Party("bob", clock), Party("mallory", clock), Party("carol", clock)
-    escrow = Party("escrow", clock)
-    first = mallory.offer(carol)
-    for _ in range(2):
-        clock.advance(1_000)
-        mallory.offer(carol)
-    clock.advance(1_000)
-    offer = bob.offer(mallory, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
-    clock.advance(1_000)
-    high = mallory.sign(
-        "key_rotation", identity_pb2.KeyRotation(new_key=Party("m-2", clock).did), mandate=b""
-    )
-    clock.advance(1_000)
-    high_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[high.digest]))
-    clock.advance(1_000)
-    accept = mallory.accept(offer)
-    clock.advance(1_000)
-    contract = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest]))
-    clock.advance(60_000)
-    mallory.agent.writer = ChainWriter(mallory.agent.key, next_seq=1, prev=first.digest)
-    low = mallory.sign(
-        "key_rotation",
-        identity_pb2.KeyRotation(new_key=Party("m-3", clock).did),
-        mandate=b"",
-        issued_at_ms=first.issued_at_ms + 500,
-    )
-    assert (high.header.seq, accept.header.seq, low.header.seq) == (3, 4, 1)
-    keys = [*bob.setup, *mallory.setup, *escrow.setup, first.envelope, high.envelope, low.envelope]
-    v = _observe([*keys, high_stamp.envelope, contract.envelope, offer.envelope])
+    r = rotated_below_a_stamped_one()  # the scenario keytime.json pins
+    keys = [
+        *r.bob.setup,
+        *r.mallory.setup,
+        *r.escrow.setup,
+        r.first.envelope,
+        r.high.envelope,
+        r.low.envelope,
+    ]
+    v = _observe([*keys, r.high_stamp.envelope, r.contract.envelope, r.offer.envelope])
     with pytest.raises(KeyRevoked) as err:
-        v.accept(accept.envelope)
+        v.accept(r.accept.envelope)
     assert err.value.requirement == "KEY-005"
-    assert v.disowned(verify_statement(accept.envelope))
+    assert v.disowned(verify_statement(r.accept.envelope))
 
 
 @pytest.mark.req("WIT-002", "WIT-003")

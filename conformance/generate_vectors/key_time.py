@@ -492,10 +492,28 @@ def _same_millisecond(g: Group) -> None:
     )  # fmt: skip
 
 
-def _a_rotation_below_a_stamped_one(g: Group) -> None:
-    """KEY-009 asks of each rotation held below the statement, not only of the lowest (which ends the
-    chain): a key cannot sign a rotation back into a gap below the one its escrow stamped first, to
-    keep a statement the escrow took past its chain's end."""
+@dataclass
+class RotatedBelow:
+    """Mallory's key: an Offer to Carol at seq 0 (seq 1 and 2 seen by Carol alone), a KeyRotation at seq 3
+    the escrow stamped (``high_stamp``), her Accept of Bob's bonded offer at seq 4 that the escrow (at
+    fault) stamped after (``contract``), and a second rotation signed back at seq 1 (``low``), dated
+    between seq 0 and seq 1, that nobody stamped. tests/test_attack20.py performs it too."""
+
+    bob: Party
+    mallory: Party
+    carol: Party
+    escrow: Party
+    first: VerifiedStatement
+    offer: VerifiedStatement
+    high: VerifiedStatement
+    high_stamp: VerifiedStatement
+    accept: VerifiedStatement
+    contract: VerifiedStatement
+    low: VerifiedStatement
+
+
+def rotated_below_a_stamped_one() -> RotatedBelow:
+    """The statements of :class:`RotatedBelow`."""
     clock = FixedClock()
     bob, mallory, carol = Party("bob", clock), Party("mallory", clock), Party("carol", clock)
     escrow = Party("escrow", clock)
@@ -524,18 +542,33 @@ def _a_rotation_below_a_stamped_one(g: Group) -> None:
         issued_at_ms=first.issued_at_ms + 500,
     )
     assert (high.header.seq, accept.header.seq, low.header.seq) == (3, 4, 1)
-    setup = [*bob.setup, *mallory.setup, *carol.setup, *escrow.setup, first.envelope, high.envelope]
-    tail = [contract.envelope, offer.envelope, accept.envelope]
+    return RotatedBelow(bob, mallory, carol, escrow, first, offer, high, high_stamp, accept, contract, low)
+
+
+def _a_rotation_below_a_stamped_one(g: Group) -> None:
+    """KEY-009 asks of each rotation held below the statement, not only of the lowest (which ends the
+    chain): a key cannot sign a rotation back into a gap below the one its escrow stamped first, to
+    keep a statement the escrow took past its chain's end."""
+    r = rotated_below_a_stamped_one()
+    setup = [
+        *r.bob.setup,
+        *r.mallory.setup,
+        *r.carol.setup,
+        *r.escrow.setup,
+        r.first.envelope,
+        r.high.envelope,
+    ]
+    tail = [r.contract.envelope, r.offer.envelope, r.accept.envelope]
     g.add(
         "Mallory's key rotated at seq 3 and the escrow stamped the rotation; its Accept at seq 4, which the "
         "escrow (at fault) stamped after, is refused -- and still refused once the key signs a second "
         "rotation back at seq 1 that the escrow never stamped: each rotation below the Accept is asked",
         ["KEY-005", "KEY-009"],
-        [*setup, low.envelope, high_stamp.envelope, *tail],
+        [*setup, r.low.envelope, r.high_stamp.envelope, *tail],
         "KEY_REVOKED",
         "RotationWitnessed",
         "RevokedKey",
-        twin=[*setup, low.envelope, *tail],
+        twin=[*setup, r.low.envelope, *tail],
     )
 
 
