@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.negotiation import proposal_of
+from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier
 
 SCHEMA: Final = "a2a-coop-vectors/1"
@@ -117,12 +119,29 @@ class VectorOutcome:
         return self.error == v.error and self.failed_index == v.failed_index
 
 
+def escrow_refusal(verifier: Verifier, vs: VerifiedStatement) -> CoopError | None:
+    """ESC-019 for a group of role ``"escrow"`` (SPEC 17), as the escrow's audit replays it (AUD-003):
+    an Accept, taken by the verifier, of an Offer or Counter naming an escrow, under which a party could
+    sign no claim through the claim window by the Mandates, renewals and revocations held before it
+    (``MANDATE_VIOLATION``), else None."""
+    if vs.body != "accept":
+        return None
+    offer = verifier.statements.get(vs.statement.accept.offer)
+    if offer is None or offer.body not in ("offer", "counter") or not proposal_of(offer).terms.escrow:
+        return None
+    return verifier.contract_outlives(offer, vs)
+
+
 def run_vector(vector: Vector) -> VectorOutcome:
-    """Feed a vector's envelopes to one fresh Verifier and report the first failure."""
+    """Feed a vector's envelopes to one fresh Verifier and report the first failure (an escrow's
+    verifier also applies ESC-019 to each Accept it takes: :func:`escrow_refusal`)."""
     verifier = Verifier(complete_chains=vector.mode == "complete", evidence_view=vector.role == "auditor")
     for i, data in enumerate(vector.envelopes):
         try:
-            verifier.accept(data, vector.now_ms)
+            vs = verifier.accept(data, vector.now_ms)
+            refusal = escrow_refusal(verifier, vs) if vector.role == "escrow" else None
+            if refusal is not None:
+                raise refusal
         except CoopError as exc:
             return VectorOutcome(vector, exc.code, i, exc.requirement, exc.detail)
     return VectorOutcome(vector, None, None)

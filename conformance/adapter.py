@@ -28,7 +28,7 @@ from typing import IO, Any
 from a2a_coop import __version__
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.verifier import Verifier
-from a2a_coop.vectors import ROLES
+from a2a_coop.vectors import ROLES, escrow_refusal
 from conformance import lazy
 from conformance.offline import MODES, PROTOCOL
 
@@ -49,7 +49,10 @@ def verify(request: dict[str, Any]) -> dict[str, Any]:
         return {**answer, "result": "unsupported", "detail": f"bad request: {exc}"}
     for i, data in enumerate(envelopes):
         try:
-            verifier.accept(data, now_ms)
+            vs = verifier.accept(data, now_ms)
+            refusal = escrow_refusal(verifier, vs) if role == "escrow" else None
+            if refusal is not None:
+                raise refusal
         except CoopError as exc:
             return {
                 **answer,

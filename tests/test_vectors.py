@@ -173,6 +173,20 @@ def test_a_groups_role_decides_which_verifier_runs_it() -> None:
     assert all(v.role == "auditor" for v in VECTORS if v.source != "keytime")
 
 
+@pytest.mark.req("ESC-019", "AUD-003")
+def test_an_escrow_group_applies_the_claim_window_to_each_accept() -> None:
+    """keytime.json's ClaimWindowAtTheEscrow: an escrow's verifier (its audit's replay) refuses the Accept
+    of a contract a party could not claim under (ESC-019, SPEC 17); the same envelopes pass section 11,
+    so an auditor, which applies no ESC-019, takes them."""
+    from dataclasses import replace
+
+    vectors = [v for v in load_vector_file(VECTOR_DIR / "keytime.json") if "ESC-019" in v.requirements]
+    refused = [v for v in vectors if v.result == "invalid"]
+    assert len(refused) >= 6 and {v.error for v in refused} == {"MANDATE_VIOLATION"}
+    assert all(run_vector(v).passed for v in vectors)
+    assert {run_vector(replace(v, role="auditor")).actual for v in refused} == {"valid"}
+
+
 @pytest.mark.req("ERR-002")
 def test_a_wrong_expectation_is_reported_as_a_failure() -> None:
     """The runner must be able to fail: flip one vector's expectation and expect passed == False."""

@@ -55,8 +55,9 @@ builds one test group (one ``testGroups`` entry, named by its ``type``):
     mutations    MutationFlip .. MutationSplice: mutations.json, a typed mutation grammar
                  over every valid transcript (and twin) of the three files above
     key_time     StampTimedRevocation, StampTimedRevocationView, RotationWitnessed,
-                 RotationAtTheEscrow: keytime.json, which time a revocation or rotation is
-                 compared with (KEY-010, KEY-005 read as KEY-009); its escrow groups carry
+                 RotationAtTheEscrow, ClaimWindowAtTheEscrow: keytime.json, which time a
+                 revocation or rotation is compared with (KEY-010, KEY-005 read as KEY-009)
+                 and ESC-019's claim window at an escrow; its escrow groups carry
                  role "escrow" (SPEC 17). Not a source of mutations or canaries.
     canaries     Canary: canaries.json, per check a verifier might skip (conformance.lazy),
                  the vectors of all the other files such a verifier accepts

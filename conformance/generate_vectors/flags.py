@@ -285,6 +285,15 @@ NOTES: Final[dict[str, tuple[str, str, str]]] = {
         "Refusing it lets a key revoked back past a breach erase the breach from every view that hears the "
         "revocation first; taking it after the escrow stamped the revocation lets the key trade past it.",
     ),
+    "ClaimWindow": (
+        "STATE",
+        "An Accept of a contract naming an escrow whose last deadline plus the claim window (86400000) is "
+        "at or after the end of either party's Mandates' validity held (renewals allowing the counterparty "
+        "extend it, held revocations of the key or its principal cut it), checked by an escrow taking "
+        "evidence or its audit (group role escrow): refused MANDATE_VIOLATION (ESC-019).",
+        "A counterparty sets a deadline past the party's Mandate: it takes the party's Delivery, delivers "
+        "nothing, and the party's claim, issued after its Mandate ended, is refused (MND-003).",
+    ),
     "StampTimedRevocation": (
         "STATE",
         "A BreachClaim, Revoke, Offer, Counter or Accept dated before a held KeyRevocation's effective_ms "

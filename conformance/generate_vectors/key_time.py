@@ -10,7 +10,12 @@ KEY-005 read as KEY-009: a view of evidence takes a statement above a KeyRotatio
 witnessing escrow stamped the statement before any Stamp of the rotation held (or stamped no rotation);
 of two rotations held, the lower seq ends the chain. An escrow and its audit refuse it all the same.
 
-Groups whose ``role`` is ``"escrow"`` run the escrow's verifier (SPEC 17); the others the auditor's.
+ESC-019: an escrow (and its audit) takes no Accept of a contract naming an escrow whose last deadline plus
+the claim window is at or after the end of either party's Mandates' validity it holds -- a renewal allowing
+the counterparty extends it, a held revocation of the key or of its principal cuts it.
+
+Groups whose ``role`` is ``"escrow"`` run the escrow's verifier (SPEC 17: with ESC-019 applied to each
+Accept it takes); the others the auditor's.
 Every statement is built by its rightful signer; the escrow here is a plain signer following the rules
 by hand, its Stamps in its own chain's order.
 """
@@ -22,7 +27,7 @@ from dataclasses import dataclass
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.statements import VerifiedStatement
-from a2a_coop.testing import DAY_MS, FixedClock, Party
+from a2a_coop.testing import DAY_MS, FixedClock, Party, service
 from conformance.generate_vectors._common import Group
 
 __all__ = ["FILE", "groups"]
@@ -39,6 +44,7 @@ def groups() -> list[Group]:
         stamp_timed_in_a_view(),
         rotation_in_a_view(),
         rotation_at_the_escrow(),
+        claim_window_at_the_escrow(),
     ]
 
 
@@ -113,7 +119,9 @@ def _race(body: str, *, principal: bool = False) -> _Race:
         )
         context = [*context[:2], *carol.setup, *context[2:], carols[0].envelope]
     dated = clock.now_ms + 1
-    clock.advance(HOUR_MS)
+    # an Accept's contract must be claimable through its claim window (ESC-019), which the held revocation
+    # would cut short: it takes effect after Carol's item is due plus a day
+    clock.advance(HOUR_MS + (2 * DAY_MS if body == "accept" else 0))
     effective = clock.now_ms
     revoker = alice.principal
     revoked = revoker.did if principal else alice.did
@@ -623,4 +631,152 @@ def rotation_at_the_escrow() -> Group:
         "RevokedKey",
         twin=[*r.setup, contract.envelope, r.offer.envelope, r.accept.envelope],
     )
+    return g
+
+
+# --- ESC-019: an escrow recognises no contract a party could not claim under -----------------------------
+
+
+def _claim_window(
+    alice_until_days: int | None = None, *, alice_offers: bool = False, extra: str = "", until_ms: int = 0
+) -> tuple[list[bytes], int]:
+    """Alice (Mandate valid ``alice_until_days`` from now -- or ``until_ms`` exactly --, execution window a
+    week) and Mallory trade a bonded contract due in three days, accepted a second on (no MND-019 guard:
+    another implementation's), with ``extra`` held before it: "renewal" (Alice's principal's Mandate for
+    her key from her Mandate's end to day 5), "other-counterparties" (the same, allowing only Bob),
+    "agent-key-retired" / "principal-key-retired" (the renewal, and a KeyRevocation of her key / of her
+    principal's, effective on day 2, scheduled ahead). Returns the envelopes and the Accept's index."""
+    clock = FixedClock()
+    t0 = clock.now_ms
+    until = until_ms or t0 + (alice_until_days or 1) * DAY_MS
+    alice = Party("alice", clock, {"valid_until_ms": until, "execution_window_end_ms": t0 + 7 * DAY_MS})
+    mallory, escrow = Party("mallory", clock), Party("escrow", clock)
+    held: list[VerifiedStatement] = []
+    if extra:
+        fields = {f.name: v for f, v in alice.mandate_vs.statement.mandate.ListFields()}
+        fields.update(valid_from_ms=until, valid_until_ms=t0 + 5 * DAY_MS)
+        if extra == "other-counterparties":
+            fields["allowed_counterparties"] = [Party("bob", clock).did]
+        held.append(alice.principal.sign("mandate", identity_pb2.Mandate(**fields), ttl_ms=30 * DAY_MS))
+        if extra == "agent-key-retired":
+            held.append(
+                alice.agent.sign(
+                    "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=t0 + 2 * DAY_MS)
+                )
+            )
+        elif extra == "principal-key-retired":
+            held.append(
+                alice.principal.sign(
+                    "key_revocation",
+                    identity_pb2.KeyRevocation(key=alice.principal.did, effective_ms=t0 + 2 * DAY_MS),
+                )
+            )
+    offerer, acceptor = (alice, mallory) if alice_offers else (mallory, alice)
+    due = t0 + 3 * DAY_MS
+    offer = offerer.offer(
+        acceptor,
+        offerer.proposal(
+            issuer_bond=BOND,
+            audience_bond=BOND,
+            escrow=escrow.did,
+            gives=[service("translation", value=500, deadline_ms=due)],
+            wants=[service("code-review", value=450, deadline_ms=due)],
+        ),
+    )
+    clock.advance(1_000)
+    accept = acceptor.accept(offer)
+    envelopes = [*alice.setup, *mallory.setup, *(vs.envelope for vs in held), offer.envelope, accept.envelope]
+    return envelopes, len(envelopes) - 1
+
+
+def claim_window_at_the_escrow() -> Group:
+    """ESC-019 at an escrow taking evidence and its audit (AUD-003 replays it): the Accept of a bonded
+    contract whose last deadline plus the claim window (a day) is at or after the end of either party's
+    Mandates' validity held -- renewals allowing the counterparty extend it, held revocations cut it."""
+    g = Group("ClaimWindowAtTheEscrow", "sparse", role="escrow")
+    within, _ = _claim_window(5)
+    past, at = _claim_window(1)
+    g.add(
+        "Mallory's bonded trade with Alice due on day 3 (claim window to day 4), Alice's Mandate valid to "
+        "day 5: the escrow takes the Accept",
+        ["ESC-019"],
+        within,
+    )
+    g.add(
+        "the same trade, Alice's Mandate valid a day (execution window a week: MND-008 lets her agree): "
+        "from day 1 she could sign no claim of it (MND-003), so the escrow refuses the Accept",
+        ["ESC-019", "MND-003", "MND-008"],
+        past,
+        "MANDATE_VIOLATION",
+        "ClaimWindow",
+        "MandateViolation",
+        failed_index=at,
+        twin=within,
+    )
+    mine, at = _claim_window(1, alice_offers=True)
+    g.add(
+        "Alice's own offer, due on day 3, under her Mandate valid a day, accepted by Mallory: the offerer's "
+        "Mandate counts as the acceptor's does -- refused",
+        ["ESC-019"],
+        mine,
+        "MANDATE_VIOLATION",
+        "ClaimWindow",
+        "MandateViolation",
+        failed_index=at,
+        twin=_claim_window(5, alice_offers=True)[0],
+    )
+    clock = FixedClock()
+    needed = clock.now_ms + 3 * DAY_MS + DAY_MS  # the deadline plus the claim window
+    exact, at = _claim_window(until_ms=needed)
+    after, _ = _claim_window(until_ms=needed + 1)
+    g.add(
+        "Alice's Mandate ends exactly when the claim window does (deadline + 86400000 == valid_until_ms): "
+        "refused -- at or after, MND-003 refuses a statement issued at valid_until_ms",
+        ["ESC-019", "MND-003"],
+        exact,
+        "MANDATE_VIOLATION",
+        "ClaimWindow",
+        "MandateViolation",
+        failed_index=at,
+        twin=after,
+    )
+    g.add(
+        "Alice's Mandate ends 1 ms after the claim window does: taken",
+        ["ESC-019"],
+        after,
+    )
+    renewed, _ = _claim_window(1, extra="renewal")
+    g.add(
+        "Alice's Mandate valid a day, and her principal's renewal for her key from its end to day 5, held "
+        "before the Accept: it joins her Mandate and covers the claim window -- taken",
+        ["ESC-019"],
+        renewed,
+    )
+    for extra, what in (
+        (
+            "other-counterparties",
+            "the renewal allows only Bob: her claim, addressed to Mallory, is refused under it (MND-005)",
+        ),
+        (
+            "agent-key-retired",
+            "a KeyRevocation of her key effective on day 2, scheduled ahead, is held: it "
+            "ends every Mandate's validity for the key (KEY-004)",
+        ),
+        (
+            "principal-key-retired",
+            "a KeyRevocation of her principal's key effective on day 2 is held: it ends "
+            "every Mandate the principal signed (MND-012)",
+        ),
+    ):
+        envelopes, at = _claim_window(1, extra=extra)
+        g.add(
+            f"the renewal to day 5 is held, but {what} -- it extends nothing: refused",
+            ["ESC-019", "MND-005" if extra == "other-counterparties" else "KEY-004"],
+            envelopes,
+            "MANDATE_VIOLATION",
+            "ClaimWindow",
+            "MandateViolation",
+            failed_index=at,
+            twin=renewed,
+        )
     return g

@@ -1042,7 +1042,40 @@ export class Verifier {
     if (attKey) this.attested.set(attKey, h.seq);
     if (apply) apply();
     if (bodyName === "stamp") this.recordStamp(rec);
+    // ESC-019, at an escrow and its audit (SPEC 17: a group of role escrow), once the Accept passed section 11
+    if (!this.evidenceView && bodyName === "accept") this.checkClaimWindow(rec);
     return rec;
+  }
+
+  // ESC-019: the Accept of an Offer or Counter naming an escrow whose last deadline (either side) plus the
+  // claim window is at or after, for either party, the end of its Mandates' validity held: the named
+  // Mandate's valid_until_ms, extended by held Mandates of the same principal for the party's key that
+  // allow the other party and whose [valid_from_ms, valid_until_ms) contains the end so far, then cut at
+  // the earliest effective_ms of a held KeyRevocation of the key or of that principal.
+  checkClaimWindow(acc) {
+    const o = this.byDigest.get(hex(acc.body.offer));
+    const p = o ? proposalOf(o) : null;
+    if (!p || !p.terms || p.terms.escrow === "") return;
+    const last = [...p.gives, ...p.wants].reduce((a, it) => (it.deadline_ms > a ? it.deadline_ms : a), 0n);
+    if (last === 0n) return;
+    const needed = last + CLAIM_WINDOW;
+    for (const [rec, other] of [[o, acc.h.issuer], [acc, o.h.issuer]]) {
+      const m = rec.h.mandate.length ? this.byDigest.get(hex(rec.h.mandate)) : null;
+      if (!m || m.bodyName !== "mandate") continue;
+      const key = rec.h.issuer;
+      const principal = m.h.issuer;
+      let end = m.body.valid_until_ms;
+      const renewals = [...this.byDigest.values()]
+        .filter((x) => x.bodyName === "mandate" && x.h.issuer === principal && x.body.agent === key)
+        .filter((x) => x.body.allowed_counterparties.length === 0 || x.body.allowed_counterparties.includes(other))
+        .map((x) => [x.body.valid_from_ms, x.body.valid_until_ms])
+        .sort((a, b) => (a[0] !== b[0] ? (a[0] < b[0] ? -1 : 1) : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+      for (const [from, until] of renewals) if (from <= end && end < until) end = until;
+      for (const k of [key, principal])
+        for (const r of this.revocations.get(k) ?? []) if (r.eff < end) end = r.eff;
+      if (needed >= end)
+        fail("MANDATE_VIOLATION", "ESC-019", `claim window ends at ${needed}, the validity of ${key.slice(0, 40)}'s Mandates held at ${end}`);
+    }
   }
 
   recordStamp(rec) {
@@ -1437,6 +1470,7 @@ export const LAYERS = [
   "steps 1-20 (SPEC 11.1): size, envelope profile (6.2.1), payload type, did:key (3.2), strict Ed25519 (5.3), statement profile, header, NEG-013, body rules",
   "step 22: KEY-004, KEY-005 (with KEY-009: an auditor takes a statement witnessed before its revocation or rotation; an escrow's audit does not)",
   "KEY-010 after step 24, for an escrow's audit (group role escrow): the escrow's Stamp compared with a revocation's effective_ms",
+  "ESC-019 after section 11, for an escrow's audit (group role escrow): each Accept of an Offer or Counter naming an escrow, its claim window within both parties' Mandates held",
   "steps 23-24: MND-002, MND-012, MND-003..MND-008, MND-013",
   "step 25: TIM-001..TIM-003 at now_ms (skew 30000)",
   "step 26: RPL-002, RPL-001",
