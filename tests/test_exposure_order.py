@@ -214,6 +214,7 @@ def test_a_finished_contract_is_kept_for_earlier_statements_until_its_negotiatio
     """Memory: a finished contract stays in the exposure (for a statement dated before its ending) only
     while its negotiation is in memory; forgetting the negotiation drops it, and the key index's entry."""
     alice, bob, (offer, accept) = _performed(clock, lambda a: a.proposal(exclusive_key=b"K"))
+    clock.advance(GAP_MS)  # its statements end it after its Accept, which it counts from (SPEC 4.5)
     da, db = alice.deliver(accept, bob), bob.deliver(accept, alice)
     v = _verifier(alice, bob)
     for vs in (offer, accept, da, db, bob.receipt(da), alice.receipt(db)):
@@ -386,17 +387,13 @@ def test_an_accept_dated_after_an_offer_keeps_the_accepted_offers_other_period_f
 
 
 @pytest.mark.req("MND-010")
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (CHANGELOG): an offer counts from no start, so one the agent issued after a statement, "
-    "held first in a sparse view of its chain, counts for it",
-)
 def test_an_offer_the_agent_issued_after_a_statement_does_not_count_for_it_in_either_order(
     clock: FixedClock,
 ) -> None:
     """Alice (max_outstanding 500) offers 500, withdraws it, and offers 500 again. A verifier holding the
-    last offer before the first two (a sparse view of her chain) counts it for the first offer, issued
-    before it, and refuses that; one that met them in their order takes all three."""
+    last offer before the first two (a sparse view of her chain) must not count it for the first offer,
+    issued before it (SPEC 4.5: an offer counts from its own place in her chain); one that met them in
+    their order takes all three."""
     alice, bob = Party("alice", clock, {"max_outstanding": 500}), Party("bob", clock)
     first = alice.offer(bob)
     clock.advance(GAP_MS)
@@ -407,3 +404,26 @@ def test_an_offer_the_agent_issued_after_a_statement_does_not_count_for_it_in_ei
     sparse = _verifier(alice, bob)
     sparse.accept(later.envelope)
     assert _verdict(sparse, first) == "valid"  # refused MANDATE_VIOLATION: ``later`` counted for it
+
+
+@pytest.mark.req("MND-010")
+@pytest.mark.parametrize("accept_first", [True, False])
+def test_an_offer_accepted_after_a_statement_counts_for_it_as_an_offer_in_either_order(
+    clock: FixedClock, accept_first: bool
+) -> None:
+    """Alice (max_outstanding 500) offers 500, then 500 again; Bob's Accept of the first is dated 1 ms after
+    the second. The contract starts at the Accept, so for the second it does not count -- but the first
+    still does, as an offer, whichever came first: the value counts throughout, never in neither."""
+    alice, bob = Party("alice", clock, {"max_outstanding": 500}), Party("bob", clock)
+    first = alice.offer(bob)
+    t = clock.advance(GAP_MS)
+    new = alice.offer(bob)
+    accept = bob.accept(first, issued_at_ms=t + 1)
+    v = _verifier(alice, bob)
+    v.accept(first.envelope)
+    order = (accept, new) if accept_first else (new, accept)
+    got = {vs.digest: _verdict(v, vs) for vs in order}
+    assert got[new.digest] == "MANDATE_VIOLATION"
+    exp = v.exposure.exposure(first.mandate_digest)
+    assert exp.outstanding(t, seq=new.seq) == 500  # the offer, not yet its contract
+    assert exp.outstanding(t + 1) == 500  # the contract, from its Accept on (the offer no more)

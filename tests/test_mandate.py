@@ -540,7 +540,9 @@ def test_open_contract_stops_counting_a_claim_window_after_its_last_deadline(
     assert neg.state is (State.PERFORMING if performed else State.ACCEPTED)
     exp = v.exposure.exposure(bob.mandate_vs.digest)
     assert exp.outstanding(clock.now_ms) == 300
-    assert exp.outstanding(clock.now_ms - 1) == 1100  # asked about an earlier time, the contract counts
+    # asked about an earlier time, the contract counts, and the offer issued after it does not (SPEC 4.5)
+    assert exp.outstanding(clock.now_ms - 1) == 800
+    assert exp.outstanding(clock.now_ms - 1, dated_starts=False) == 1100  # a guard's count: all it holds
 
 
 @pytest.mark.req("MND-010", "MND-011")

@@ -59,7 +59,7 @@ Theory of operation of the exposure book. Time is always ``t``, the
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_right, insort
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from heapq import heapify, heappop, heappush
@@ -349,12 +349,17 @@ class Exposure:
         # a statement the answer is not before (SPEC 4.5), until their negotiation is forgotten.
         self.answered_offers: dict[bytes, tuple[int, int, int]] = {}
         self._offers = _Expiring()  # until expires_at; charged to every period the offer overlaps
-        self._answered = _Expiring()  # answered offers, until the answer's place (no grace: its own date)
-        # Accepted offers, in the periods they charged other than their Accept's (asked per period only:
-        # in total, and in that period, their contract counts the same value), until the Accept's place.
-        self._accepted = _Expiring()
+        # Answered offers, until the answer's place (no grace: its own date); accepted ones too, until
+        # their Accept's place, where their contract starts (SPEC 4.5).
+        self._answered = _Expiring()
         self._contracts = _Expiring()  # until last deadline + CLAIM_WINDOW_MS (MND-010)
         self._formed: dict[int, int] = {}  # period -> value of contracts formed in it, open or ended
+        # Where each offer and contract held started (SPEC 4.5: it counts for a statement only if it
+        # started before it): an offer at its own (issued_at, seq), a contract at its Accept's place.
+        # ``_starts`` is sorted by place, (place, kind, key), kind 0 an offer, 1 a contract; an item whose
+        # key ``_start_of`` no longer maps to its place is garbage, skipped and compacted.
+        self._starts: list[tuple[int, int, bytes]] = []
+        self._start_of: dict[tuple[int, bytes], int] = {}
 
     def period_of(self, t_ms: int) -> int:
         """Index of the budget period containing ``t_ms`` (period 0 starts at valid_from_ms)."""
@@ -364,25 +369,88 @@ class Exposure:
         """The budget periods that ``[start_ms, end_ms]`` overlaps."""
         return range(self.period_of(start_ms), self.period_of(end_ms) + 1)
 
-    def outstanding(self, now_ms: int, grace_ms: int = 0, seq: int | None = None) -> int:
+    def outstanding(
+        self, now_ms: int, grace_ms: int = 0, seq: int | None = None, *, dated_starts: bool = True
+    ) -> int:
         """MND-010's outstanding value at ``now_ms``: offers live then (``expires_at + grace_ms >=
         now_ms``) plus contracts open then (not finished before it, ``now_ms <= last deadline +
         CLAIM_WINDOW_MS``). ``seq``: the checked statement's, which a contract finished in ``now_ms`` by
-        its issuer's own statement above it in its chain still counts for; None: after all of ``now_ms``."""
+        its issuer's own statement above it in its chain still counts for; None: after all of ``now_ms``.
+        ``dated_starts``: count only offers and contracts that started before that statement (SPEC 4.5);
+        False, every one held (a policy guard's own: what it holds binds it, whatever its date)."""
         place = _place(now_ms, seq)
         answered = self._answered.total(place) if self._answered.items else 0
-        return self._offers.total(now_ms - grace_ms) + answered + self._contracts.total(place)
+        total = self._offers.total(now_ms - grace_ms) + answered + self._contracts.total(place)
+        if dated_starts and self._starts and self._starts[-1][0] > place:
+            for kind, key in self._started_after(place):
+                total -= self._counted(kind, key, None, now_ms - grace_ms, place)
+        return total
 
-    def committed(self, period: int, now_ms: int, grace_ms: int = 0, seq: int | None = None) -> int:
+    def committed(
+        self,
+        period: int,
+        now_ms: int,
+        grace_ms: int = 0,
+        seq: int | None = None,
+        *,
+        dated_starts: bool = True,
+    ) -> int:
         """MND-009's committed value of ``period`` at ``now_ms``: contracts formed in it (open or
-        ended) plus offers live at ``now_ms`` (as in :meth:`outstanding`, ``seq`` too) whose interval
-        overlaps it."""
+        ended) plus offers live at ``now_ms`` (as in :meth:`outstanding`, ``seq`` and ``dated_starts``
+        too) whose interval overlaps it."""
         live = self._offers.bucket(period, now_ms - grace_ms)
         if self._answered.items:  # answered after the statement at ``now_ms`` (as in outstanding)
             live += self._answered.bucket(period, _place(now_ms, seq))
-        if self._accepted.items:  # accepted after it, in another period than the Accept's
-            live += self._accepted.bucket(period, _place(now_ms, seq))
-        return self.formed_in(period) + live
+        total = self.formed_in(period) + live
+        place = _place(now_ms, seq)
+        if dated_starts and self._starts and self._starts[-1][0] > place:
+            for kind, key in self._started_after(place):
+                total -= self._counted(kind, key, period, now_ms - grace_ms, place)
+        return total
+
+    def started_after(self, key: bytes, now_ms: int, seq: int | None) -> bool:
+        """Whether the offer ``key`` started after the statement at ``(now_ms, seq)`` (SPEC 4.5)."""
+        start = self._start_of.get((0, key))
+        return start is not None and start > _place(now_ms, seq)
+
+    def _started_after(self, place: int) -> list[tuple[int, bytes]]:
+        """The offers and contracts held that started after the statement at ``place``: none, for a
+        statement checked after every one held (a verifier taking a chain in its order), so the cost is
+        only that of the ones a sparse view holds from its future."""
+        starts = self._starts
+        i = bisect_right(starts, place, key=lambda item: item[0])
+        return [(kind, key) for at, kind, key in starts[i:] if self._start_of.get((kind, key)) == at]
+
+    def _counted(self, kind: int, key: bytes, period: int | None, offers_tau: int, place: int) -> int:
+        """What the offer (``kind`` 0) or contract (1) ``key`` adds for the statement at ``place`` in total
+        (``period`` None) or in ``period`` -- the part a statement it started after must not count."""
+        if kind == 1:
+            if period is not None:
+                row = self.open_contracts.get(key) or self.finished_contracts.get(key)
+                return row[0] if row is not None and self.period_of(row[1]) == period else 0
+            entry = self._contracts.items.get(key)
+            return entry.value if entry is not None and entry.until >= place else 0
+        value = 0
+        for sweep, tau in ((self._offers, offers_tau), (self._answered, place)):
+            entry = sweep.items.get(key)
+            if entry is not None and entry.until >= tau and (period is None or period in entry.buckets):
+                value += entry.value
+        return value
+
+    def _start(self, kind: int, key: bytes, at: tuple[int, int] | None) -> None:
+        """Record where ``key`` started, ``(time, seq)`` as in :meth:`offer_answered`; None: before all."""
+        if at is None or (kind, key) in self._start_of:
+            return
+        place = at[0] * _SPAN + at[1] + 1
+        self._start_of[(kind, key)] = place
+        insort(self._starts, (place, kind, key))
+
+    def _forget_start(self, kind: int, key: bytes) -> None:
+        if (
+            self._start_of.pop((kind, key), None) is not None
+            and len(self._starts) > 2 * len(self._start_of) + 32
+        ):
+            self._starts = [item for item in self._starts if self._start_of.get(item[1:]) == item[0]]
 
     def formed_in(self, period: int) -> int:
         """Value of the contracts formed in ``period``, open or ended."""
@@ -391,16 +459,25 @@ class Exposure:
     # -- recording ---------------------------------------------------------------------
 
     def offer_live(
-        self, digest: bytes, value: int, issued: int, expires: int, *, until: int | None = None
+        self,
+        digest: bytes,
+        value: int,
+        issued: int,
+        expires: int,
+        *,
+        until: int | None = None,
+        seq: int | None = None,
     ) -> None:
         """``until``: count it (in every period it overlaps) until then rather than ``expires`` -- a
         guard's own offer an escrow may bind it to after its expiry (section 4.5); :meth:`offer_dead`
-        ends it sooner."""
+        ends it sooner. ``seq``: its seq in the agent's chain; it counts for a statement only if it is
+        before it, ``(issued, seq)`` below the statement's place (SPEC 4.5). None: for every statement."""
         # A zero-value offer reserves nothing; skipping it also spares walking the periods of a
         # long-lived one, which MND-013 allows only when there is no budget to reserve.
         periods = tuple(self.periods_between(issued, expires)) if value else ()
         self.live_offers[digest] = (value, issued, expires)
         self._offers.add(digest, value, expires if until is None else max(until, expires), periods)
+        self._start(0, digest, None if seq is None else (issued, seq))
 
     def offer_dead(self, digest: bytes) -> None:
         """The offer counts no more, for any statement (an Accept moved its value to the contract, or
@@ -409,6 +486,7 @@ class Exposure:
             self._offers.remove(digest)
         if self.answered_offers.pop(digest, None) is not None:
             self._answered.remove(digest)
+        self._forget_start(0, digest)
 
     def offer_answered(self, digest: bytes, at: tuple[int, int]) -> None:
         """The offer was answered (a Counter, Reject or Withdraw) by a statement at ``at``: ``(time,
@@ -431,31 +509,52 @@ class Exposure:
         """Its negotiation is forgotten: an answered offer counts no more (a live one stays)."""
         if self.answered_offers.pop(digest, None) is not None:
             self._answered.remove(digest)
-        self._accepted.remove(digest)
+        if digest not in self.live_offers:
+            self._forget_start(0, digest)
 
     def offer_accepted(self, digest: bytes, at: tuple[int, int], accepted_ms: int) -> None:
         """The offer was accepted by a statement at ``at`` (as in :meth:`offer_answered`) issued at
-        ``accepted_ms``: its value moves to the contract, which counts it in total and in the Accept's
-        period from then on; in each other period it charged, the offer still counts for a statement
-        the Accept is not before (SPEC 4.5) -- an Accept dated after a statement, held first, does not
-        take the offer's reservation out of a period for it. Call before :meth:`contract_formed`."""
+        ``accepted_ms``: its value moves to the contract, which counts it (in total and in the Accept's
+        period) for a statement the Accept is before (:meth:`contract_formed`'s ``start``); for any other
+        the offer still counts, in total and in each period it charged, as an answered offer does (SPEC
+        4.5) -- an Accept dated after a statement, held first, takes nothing out for it, and no statement
+        sees neither. An offer already answered (a witnessed Accept displaced the answer, NEG-019) counts
+        until the Accept instead. Call before :meth:`contract_formed`."""
+        del accepted_ms  # the contract's period is charged by contract_formed
         row = self.live_offers.get(digest) or self.answered_offers.get(digest)
-        entry = self._offers.items.get(digest) or self._answered.items.get(digest)
+        live = self._offers.items.get(digest)
+        entry = live or self._answered.items.get(digest)
+        start = self._start_of.get((0, digest))
         self.offer_dead(digest)
         if row is None or entry is None or not entry.value:
             return
-        formed = self.period_of(accepted_ms)
-        others = tuple(p for p in entry.buckets if p != formed)
-        if others:
-            self._accepted.add(digest, entry.value, at[0] * _SPAN + at[1] + 1, others)
+        until = at[0] * _SPAN + at[1] + 1
+        if live is not None:
+            until = min(until, _place(live.until, None))
+        self.answered_offers[digest] = row
+        self._answered.add(digest, entry.value, until, entry.buckets)
+        if start is not None:  # it counts only for a statement it started before
+            self._start_of[(0, digest)] = start
+            insort(self._starts, (start, 0, digest))
 
     def contract_formed(
-        self, contract: bytes, value: int, formed_at: int, counts_until: int | None = None
+        self,
+        contract: bytes,
+        value: int,
+        formed_at: int,
+        counts_until: int | None = None,
+        *,
+        start: tuple[int, int] | None = None,
     ) -> None:
         """Record a contract; ``counts_until`` is its last deadline + CLAIM_WINDOW_MS (None: until
-        it ends). The offer it came from must be ended with :meth:`offer_dead` (value moves)."""
+        it ends). The offer it came from must be ended with :meth:`offer_accepted` (dated: it counts
+        until the Accept) or :meth:`offer_dead`.
+        ``start``: its Accept's ``(time, seq)`` (the seq if the agent signed it, else -1); it counts,
+        toward outstanding and in its period, only for a statement that place is before (SPEC 4.5).
+        None: for every statement."""
         if contract in self.open_contracts or contract in self.finished_contracts:
             return  # formed once (NEG-006); a repeat must not charge its period twice
+        self._start(1, contract, start)
         self.open_contracts[contract] = (value, formed_at)
         period = self.period_of(formed_at)
         self._formed[period] = self._formed.get(period, 0) + value
@@ -474,6 +573,7 @@ class Exposure:
             open_row = self.open_contracts.pop(contract, None)
             if self.finished_contracts.pop(contract, None) is not None or open_row is not None:
                 self._contracts.remove(contract)
+            self._forget_start(1, contract)
             return
         entry = self._contracts.items.get(contract)
         if entry is None:
@@ -537,6 +637,7 @@ class ExposureBook:
         replaces: bytes = b"",
         *,
         grace_ms: int = 0,
+        dated_starts: bool = True,
     ) -> None:
         """Would committing ``value`` more at ``vs``'s issue time break the caps?
 
@@ -554,6 +655,9 @@ class ExposureBook:
             grace_ms: count offers as live until expires_at + grace_ms. A policy guard passes its
                 skew: an Accept issued at an offer's expiry may reach it that much later, and the
                 guard must still have reserved budget for it. Verifiers use 0 (SPEC's rule).
+            dated_starts: count only the offers and contracts that started before ``vs`` (SPEC 4.5:
+                one dated after it, held first, does not change its verdict). A policy guard passes
+                False: every one it holds binds its agent, whatever its date says.
 
         Raises:
             MandateViolation: MND-010, MND-009, or MND-013 (normally refused at step 24 already).
@@ -567,11 +671,11 @@ class ExposureBook:
             raise ValueError("exposure was recorded with other budget periods (give mandate_of)")
         t = vs.issued_at_ms
         freed, freed_periods = 0, range(0)
-        if replaces in exp.live_offers:
+        if replaces in exp.live_offers and not (dated_starts and exp.started_after(replaces, t, vs.seq)):
             v, issued, expires = exp.live_offers[replaces]
             if expires + grace_ms >= t:  # only an offer that still counts frees anything
                 freed, freed_periods = v, exp.periods_between(issued, expires)
-        outstanding = exp.outstanding(t, grace_ms, vs.seq) - freed + value
+        outstanding = exp.outstanding(t, grace_ms, vs.seq, dated_starts=dated_starts) - freed + value
         if outstanding > mandate.max_outstanding:
             raise _violation(
                 "MND-010", f"outstanding value would be {outstanding} > cap {mandate.max_outstanding}"
@@ -587,7 +691,7 @@ class ExposureBook:
             # many periods.
             raise _violation("MND-013", "the offer outlives a budget period")
         for period in charged:
-            held = exp.committed(period, t, grace_ms, vs.seq)
+            held = exp.committed(period, t, grace_ms, vs.seq, dated_starts=dated_starts)
             used = held - (freed if period in freed_periods else 0) + value
             if used > budget:
                 raise _violation("MND-009", f"period {period} budget would be {used} > {budget}")
@@ -603,8 +707,9 @@ class ExposureBook:
         expires: int,
         *,
         until: int | None = None,
+        seq: int | None = None,
     ) -> None:
-        self.exposure(mandate_digest).offer_live(offer_digest, value, issued, expires, until=until)
+        self.exposure(mandate_digest).offer_live(offer_digest, value, issued, expires, until=until, seq=seq)
 
     def offer_dead(self, mandate_digest: bytes, offer_digest: bytes) -> None:
         exp = self.by_mandate.get(mandate_digest)
@@ -639,14 +744,17 @@ class ExposureBook:
         from_offer: bytes = b"",
         *,
         last_deadline_ms: int | None = None,
+        start: tuple[int, int] | None = None,
     ) -> None:
         """The offer ``from_offer`` (if the agent's) stops being live and the contract counts
         instead, charged to the period of ``formed_at``; it counts toward outstanding until it
-        ends or ``last_deadline_ms + CLAIM_WINDOW_MS`` passes (MND-010)."""
+        ends or ``last_deadline_ms + CLAIM_WINDOW_MS`` passes (MND-010), for a statement ``start``
+        (its Accept's place, :meth:`Exposure.contract_formed`) is before."""
         exp = self.exposure(mandate_digest)
-        exp.offer_dead(from_offer)
+        if from_offer in exp.live_offers:  # one :meth:`offer_accepted` kept counts until the Accept
+            exp.offer_dead(from_offer)
         until = None if last_deadline_ms is None else last_deadline_ms + CLAIM_WINDOW_MS
-        exp.contract_formed(contract, value, formed_at, until)
+        exp.contract_formed(contract, value, formed_at, until, start=start)
 
     def contract_ended(
         self, mandate_digest: bytes, contract: bytes, at: tuple[int, int] | None = None

@@ -926,7 +926,12 @@ class Verifier:
         if self.me is not None and vs.issuer == self.me:
             ahead = vs.issued_at_ms - now_ms if now_ms is not None and vs.issued_at_ms > now_ms else 0
             grace = max(self.skew_ms, CLOCK_TOLERANCE_MS) + ahead
-        self.exposure.check(vs, record.mandate, value, self._held_in(vs, value), grace_ms=grace)
+        # Ours: every offer and contract held binds us, whatever its date; everyone else's statement counts
+        # only those that started before it (SPEC 4.5), so a sparse view agrees with a complete one.
+        ours = self.me is not None and vs.issuer == self.me
+        self.exposure.check(
+            vs, record.mandate, value, self._held_in(vs, value), grace_ms=grace, dated_starts=not ours
+        )
 
     def _check_exclusive_held(self, vs: VerifiedStatement, now_ms: int | None = None) -> None:
         """NEG-020, our guard only: ``vs``, an Offer or Counter of ours carrying an exclusive_key, is
@@ -1286,7 +1291,13 @@ class Verifier:
             # of it, so the cutoff alone frees nothing (section 4.5, asked_escrow).
             until = self._bound_until(vs) if vs.issuer == self.me else None
             book.offer_live(
-                vs.mandate_digest, vs.digest, value, vs.issued_at_ms, vs.expires_at_ms, until=until
+                vs.mandate_digest,
+                vs.digest,
+                value,
+                vs.issued_at_ms,
+                vs.expires_at_ms,
+                until=until,
+                seq=vs.seq,
             )
             if vs.issuer == self.me and (key := proposal_of(vs).exclusive_key):  # held (NEG-020)
                 self._hold_exclusive(vs, key)
@@ -1302,6 +1313,8 @@ class Verifier:
                     vs.issued_at_ms,
                     from_offer=c.offer.digest,
                     last_deadline_ms=c.last_deadline_ms,  # counts until then + CLAIM_WINDOW_MS (MND-010)
+                    # from its Accept's place on (SPEC 4.5)
+                    start=(vs.issued_at_ms, vs.seq if vs.issuer == party_vs.issuer else -1),
                 )
         elif neg.contract_finished:
             # Dated: it counts still for a statement its ending is not before, whatever order its

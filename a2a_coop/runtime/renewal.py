@@ -47,10 +47,13 @@ class RenewedExposureBook(ExposureBook):
         replaces: bytes = b"",
         *,
         grace_ms: int = 0,
+        dated_starts: bool = True,
     ) -> None:
-        super().check(vs, mandate, value, replaces, grace_ms=grace_ms)
+        super().check(vs, mandate, value, replaces, grace_ms=grace_ms, dated_starts=dated_starts)
         if self._joins(vs.mandate_digest):
-            self.together.check(vs, self.mandate, value, replaces, grace_ms=grace_ms)
+            self.together.check(
+                vs, self.mandate, value, replaces, grace_ms=grace_ms, dated_starts=dated_starts
+            )
 
     def offer_live(
         self,
@@ -61,10 +64,13 @@ class RenewedExposureBook(ExposureBook):
         expires: int,
         *,
         until: int | None = None,
+        seq: int | None = None,
     ) -> None:
-        super().offer_live(mandate_digest, offer_digest, value, issued, expires, until=until)
+        super().offer_live(mandate_digest, offer_digest, value, issued, expires, until=until, seq=seq)
         if self._joins(mandate_digest):
-            self.together.offer_live(mandate_digest, offer_digest, value, issued, expires, until=until)
+            self.together.offer_live(
+                mandate_digest, offer_digest, value, issued, expires, until=until, seq=seq
+            )
 
     def offer_dead(self, mandate_digest: bytes, offer_digest: bytes) -> None:
         super().offer_dead(mandate_digest, offer_digest)
@@ -97,13 +103,26 @@ class RenewedExposureBook(ExposureBook):
         from_offer: bytes = b"",
         *,
         last_deadline_ms: int | None = None,
+        start: tuple[int, int] | None = None,
     ) -> None:
         super().contract_formed(
-            mandate_digest, contract, value, formed_at, from_offer, last_deadline_ms=last_deadline_ms
+            mandate_digest,
+            contract,
+            value,
+            formed_at,
+            from_offer,
+            last_deadline_ms=last_deadline_ms,
+            start=start,
         )
         if self._joins(mandate_digest):
             self.together.contract_formed(
-                mandate_digest, contract, value, formed_at, from_offer, last_deadline_ms=last_deadline_ms
+                mandate_digest,
+                contract,
+                value,
+                formed_at,
+                from_offer,
+                last_deadline_ms=last_deadline_ms,
+                start=start,
             )
 
     def contract_ended(

@@ -14,6 +14,10 @@ Alice's Mandate allows max_outstanding 500; her contract with Bob gives 500, and
 
 An offer's answer is dated the same way: a Counter, Reject or Withdraw frees the answered offer (its
 value, in outstanding and in each budget period it charges) only for a statement the answer is before.
+
+And so is a start: an offer counts only for a statement it is before (its own (issued_at, seq) in the
+agent's chain), a contract only for a statement its Accept is before, so a later one held first in a
+sparse view of the agent's chain does not count for an earlier statement.
 """
 
 from __future__ import annotations
@@ -42,6 +46,9 @@ def exposure_order() -> Group:
     _own_withdraw_after_the_offer_in_its_ms(g)
     _offer_countered_after_the_offer_budget(g)
     _offer_accepted_after_the_offer_budget(g)
+    _own_offer_issued_after_the_offer(g)
+    _own_accept_issued_after_the_offer(g)
+    _offer_accepted_after_the_next_offer(g)
     return g
 
 
@@ -438,6 +445,124 @@ def _offer_accepted_after_the_offer_budget(g: Group) -> None:
     g.add(
         "the same statements in the other order (the next offer, then the later Accept): the same verdict",
         ["MND-009"],
+        other_order,
+        "MANDATE_VIOLATION",
+        "Exposure",
+        failed_index=at,
+        no_twin="the other arrival order of the case before: one verdict for both",
+    )
+
+
+def _own_offer_issued_after_the_offer(g: Group) -> None:
+    """Alice (``cap`` 500) offers 500, withdraws it and offers 500 again; the later offer is held first."""
+
+    def build(cap: str, later_first: bool) -> list[bytes]:
+        clock, alice, bob = world(alice={cap: 500})
+        first = alice.offer(bob)
+        clock.advance(GAP_MS)
+        withdraw = alice.withdraw(first)
+        later = alice.offer(bob)
+        if later_first:
+            return [*ctx(alice, bob), later.envelope, first.envelope, withdraw.envelope]
+        return [*ctx(alice, bob), first.envelope, withdraw.envelope, later.envelope]
+
+    g.add(
+        "Alice offers 500, withdraws it and offers 500 again (max_outstanding 500); the last offer is shown "
+        "first (a sparse view of her chain): it started after the first offer, so it does not count for "
+        "it, and all three are taken",
+        ["MND-010", "CHN-005"],
+        build("max_outstanding", later_first=True),
+        None,
+        "Exposure",
+        "Boundary",
+    )
+    g.add(
+        "the same statements in her chain's order (the offer, its Withdraw, the next offer): the same "
+        "verdict",
+        ["MND-010"],
+        build("max_outstanding", later_first=False),
+        None,
+        "Exposure",
+    )
+    g.add(
+        "the same under budget_per_period 500, the last offer shown first: it reserves the period only for "
+        "statements it started before, not for the first offer",
+        ["MND-009", "CHN-005"],
+        build("budget_per_period", later_first=True),
+        None,
+        "Exposure",
+        "Boundary",
+    )
+
+
+def _own_accept_issued_after_the_offer(g: Group) -> None:
+    """Alice (max_outstanding 500) offers 500 to Bob and withdraws it in one ms, her Withdraw above the
+    offer in her chain; later she accepts Bob's offer in which she gives 450. Her Accept, shown before
+    her offer, forms a contract that starts after the offer, so it does not count for it."""
+
+    def build(accept_first: bool) -> list[bytes]:
+        clock, alice, bob = world(alice={"max_outstanding": 500})
+        bobs = bob.offer(alice)
+        mine = alice.offer(bob)
+        withdraw = alice.withdraw(mine)
+        clock.advance(GAP_MS)
+        accept = alice.accept(bobs)
+        if accept_first:
+            return [*ctx(alice, bob), bobs.envelope, accept.envelope, mine.envelope, withdraw.envelope]
+        return [*ctx(alice, bob), bobs.envelope, mine.envelope, withdraw.envelope, accept.envelope]
+
+    g.add(
+        "Alice offers 500 to Bob and withdraws it (max_outstanding 500), then accepts Bob's offer, giving "
+        "450; her Accept is shown before her offer: the contract starts at the Accept, after the offer, "
+        "so it does not count for it, and all are taken",
+        ["MND-010", "CHN-005"],
+        build(accept_first=True),
+        None,
+        "Exposure",
+        "Boundary",
+    )
+    g.add(
+        "the same statements in her chain's order (the offer, its Withdraw, the Accept): the same verdict",
+        ["MND-010"],
+        build(accept_first=False),
+        None,
+        "Exposure",
+    )
+
+
+def _offer_accepted_after_the_next_offer(g: Group) -> None:
+    """Alice (max_outstanding 500) offers 500, then 500 again; Bob's Accept of the first is dated after the
+    second. Its contract starts at the Accept, so for the second offer the first still counts as an offer."""
+
+    def build(accept_first: bool) -> tuple[list[bytes], int]:
+        clock, alice, bob = world(alice={"max_outstanding": 500})
+        first = alice.offer(bob)
+        t = clock.advance(GAP_MS)
+        new = alice.offer(bob)
+        accept = bob.accept(first, issued_at_ms=t + 1)
+        head = [*ctx(alice, bob), first.envelope]
+        tail = [accept.envelope, new.envelope] if accept_first else [new.envelope, accept.envelope]
+        return [*head, *tail], len(head) + (1 if accept_first else 0)
+
+    no_twin = (
+        "an Accept dated before the next offer forms a contract that counts for it, refused the same: the "
+        "value counts throughout, as the offer before the Accept and as the contract from it"
+    )
+    g.add(
+        "Bob's Accept of Alice's offer of 500 is dated 1 ms after her next offer of 500 and shown first: "
+        "the contract starts after the next offer, and for it the first still counts as a live offer, "
+        "which exceeds max_outstanding 500",
+        ["MND-010"],
+        build(accept_first=True)[0],
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        no_twin=no_twin,
+    )
+    other_order, at = build(accept_first=False)
+    g.add(
+        "the same statements in the other order (the next offer, then the later Accept): the same verdict",
+        ["MND-010"],
         other_order,
         "MANDATE_VIOLATION",
         "Exposure",

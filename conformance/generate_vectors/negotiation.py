@@ -1917,7 +1917,8 @@ def witnessed_accept() -> Group:
 
     def handed(stamped: bool) -> list[bytes]:
         """Mallory's two offers to Carol (300 each, live) that E never saw, then (``stamped``) E's Stamp
-        of her Accept of Bob's offer, and the Accept (550): 1150 against her max_outstanding of 1000."""
+        of her Accept of Bob's offer, signed after them (an offer counts only for a statement it started
+        before, SPEC 4.5), and the Accept (550): 1150 against her max_outstanding of 1000."""
         b = Bargain(mallory_caps={"max_per_deal": 1_000, "max_outstanding": 1_000})
         deadline = b.clock.now_ms + DAY_MS
         items = [service("proofreading", value=300, deadline_ms=deadline)]
@@ -1925,7 +1926,8 @@ def witnessed_accept() -> Group:
             *b.base,
             *(b.mallory.offer(b.carol, b.mallory.proposal(gives=items)).envelope for _ in range(2)),
         ]
-        return [*out, *([b.stamp(b.accept)] if stamped else []), b.accept.envelope]
+        accept = b.mallory.accept(b.offer)
+        return [*out, *([b.stamp(accept)] if stamped else []), accept.envelope]
 
     g.add(
         "Mallory (max_outstanding 1000) has two offers of 300 to Carol live, which E never saw, then E's "

@@ -1548,18 +1548,20 @@ def exposure_rules() -> Group:
         context = [*ctx(alice, bob), *([bobs.envelope] if bobs is not None else [])]
         return [*context, big.envelope, early.envelope]
 
-    pair_at(
-        "an offer over periods 1 and 2 arrives after a later offer of 600 in period 2: period 2 carries "
-        "1100, budget_per_period {cap}",
+    g.add(
+        "an offer over periods 1 and 2 arrives after a later offer of 600 in period 2: the later one "
+        "started after it and does not reserve period 2 for it (SPEC 4.5), budget_per_period 600",
         ["MND-009"],
-        late_arrival,
-        1100,
+        late_arrival(600),
+        None,
+        "Boundary",
     )
-    pair_at(
-        "the same with a Counter over periods 1 and 2: budget_per_period {cap}",
+    g.add(
+        "the same with a Counter over periods 1 and 2: budget_per_period 600",
         ["MND-009"],
-        lambda cap: late_arrival(cap, by_counter=True),
-        1100,
+        late_arrival(600, by_counter=True),
+        None,
+        "Boundary",
     )
     g.add(
         "an offer within period 1 arrives after an offer of 600 in period 2: it charges period 1 only "
@@ -1638,10 +1640,10 @@ def exposure_rules() -> Group:
 
     pair_at(
         "offers received out of time order (X, then Z, then Y issued between them): at Y's time X is live "
-        "again, 1100 outstanding, max_outstanding {cap}",
+        "again and Z, issued after Y, does not count (SPEC 4.5), 1000 outstanding, max_outstanding {cap}",
         ["MND-010"],
         lambda cap: back_in_time(cap, "xzy"),
-        1100,
+        1000,
     )
     g.add(
         "the same offers received Z, X, Y (X arrives already expired at the last check's time)",
@@ -1964,22 +1966,22 @@ def bookkeeping() -> Group:
         return [*alice.setup, x.envelope, z.envelope, y.envelope]
 
     g.add(
-        "offers received X, Z, Y where Y is issued at the very expires_at_ms of X: X counts at Y's time, "
-        "1100 outstanding, max_outstanding 1100",
+        "offers received X, Z, Y where Y is issued at the very expires_at_ms of X: X counts at Y's time "
+        "(Z, issued after Y, does not), 1000 outstanding, max_outstanding 1000",
         ["MND-010"],
-        back_to_expiry(1100),
+        back_to_expiry(1000),
         None,
         "Boundary",
     )
     g.add(
-        "offers received X, Z, Y where Y is issued at the very expires_at_ms of X: X counts at Y's time, "
-        "1100 outstanding, max_outstanding 1099",
+        "offers received X, Z, Y where Y is issued at the very expires_at_ms of X: X counts at Y's time "
+        "(Z, issued after Y, does not), 1000 outstanding, max_outstanding 999",
         ["MND-010"],
-        back_to_expiry(1099),
+        back_to_expiry(999),
         "MANDATE_VIOLATION",
         "Exposure",
         "Boundary",
-        twin=back_to_expiry(1100),
+        twin=back_to_expiry(1000),
     )
 
     # MND-010: a contract formed after its last deadline plus the claim window counts nothing, even

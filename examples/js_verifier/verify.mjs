@@ -1370,29 +1370,28 @@ export class Verifier {
     this.offersByMandate.set(k, l);
   }
 
-  // SPEC 4.5: the agent's live offers and contracts under one mandate, at t.
+  // SPEC 4.5: the agent's live offers and contracts under one mandate, at t. Each counts only for a
+  // statement it started before (isBefore): an offer from itself, a contract from its Accept.
   exposure(mhex, agent, rec) {
     const t = rec.h.issued_at_ms;
     const offers = [];
     for (const o of this.offersByMandate.get(mhex) ?? []) {
       const n = this.negotiations.get(hex(o.h.negotiation_id));
-      if (o.h.expires_at_ms < t) continue;
+      if (o.h.expires_at_ms < t || !isBefore(o, rec)) continue;
       // Its answer: the next offer of the line (a Counter) or the statement that closed it; an offer a
       // witnessed Accept cut off the line counts nowhere (NEG-017). The answer is dated: it frees the offer
-      // only for a statement it is before. An Accept moves the value to the contract, which counts it in
-      // total and in the Accept's period; for a statement before the Accept, the offer still counts in
-      // the other periods it charged (acceptedAt).
+      // only for a statement it is before. An Accept is dated too: the contract starts at it, and for a
+      // statement the Accept is not before, the offer counts instead, in total and in every period.
       const i = n.line.indexOf(o);
       if (i < 0) continue;
       const answer = i + 1 < n.line.length ? n.line[i + 1] : n.closer;
       if (answer !== null && isBefore(answer, rec)) continue;
-      const acceptedAt = answer !== null && answer.bodyName === "accept" ? answer.h.issued_at_ms : null;
-      offers.push({ rec: o, value: offerValue(proposalOf(o), "issuer"), acceptedAt });
+      offers.push({ rec: o, value: offerValue(proposalOf(o), "issuer") });
     }
     const contracts = [];
     for (const n of this.negotiations.values()) {
       const c = n.contract;
-      if (!c) continue;
+      if (!c || !isBefore(c.acceptRec, rec)) continue;
       let value = null;
       if (c.proposer === agent && hex(c.offerRec.h.mandate) === mhex) value = offerValue(c.proposal, "issuer");
       if (c.acceptor === agent && hex(c.acceptRec.h.mandate) === mhex) value = offerValue(c.proposal, "audience");
@@ -1413,7 +1412,7 @@ export class Verifier {
     } else v = offerValue(bodyName === "offer" ? body : body.proposal, "issuer");
     const { offers, contracts } = this.exposure(hex(h.mandate), h.issuer, rec);
     const sum = (xs) => xs.reduce((a, x) => a + x.value, 0n);
-    const outstanding = sum(offers.filter((o) => o.acceptedAt === null)) + sum(contracts.filter((x) => x.open));
+    const outstanding = sum(offers) + sum(contracts.filter((x) => x.open));
     if (outstanding + v > m.max_outstanding) fail("MANDATE_VIOLATION", "MND-010", `outstanding ${outstanding} + ${v} > ${m.max_outstanding}`);
     // budget periods the statement charges
     const P = m.period_ms;
@@ -1424,8 +1423,7 @@ export class Verifier {
     else for (let k = periodOf(t); k <= periodOf(h.expires_at_ms); k++) ks.push(k);
     for (const k of ks) {
       const [a, b] = bounds(k);
-      const overlaps = (o) =>
-        o.rec.h.issued_at_ms < b && o.rec.h.expires_at_ms >= a && (o.acceptedAt === null || periodOf(o.acceptedAt) !== k);
+      const overlaps = (o) => o.rec.h.issued_at_ms < b && o.rec.h.expires_at_ms >= a;
       const committed = sum(contracts.filter((x) => x.formed >= a && x.formed < b)) + sum(offers.filter(overlaps));
       if (committed + v > m.budget_per_period) fail("MANDATE_VIOLATION", "MND-009", `period ${k}: ${committed} + ${v} > ${m.budget_per_period}`);
     }
