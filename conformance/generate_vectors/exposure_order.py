@@ -32,6 +32,31 @@ from conformance.generate_vectors.negotiation import LAPSE, UPHOLD, ctx, ruling,
 GAP_MS = 1_000  # between the contract's performance and Alice's next offer
 
 
+def _other_order(
+    g: Group,
+    shown: str,
+    requirements: list[str],
+    built: tuple[list[bytes], int],
+    *,
+    code: str,
+    flag: str,
+    twin_valid: bool,
+) -> None:
+    """The case added just before, its statements in the other arrival order (``shown`` says which):
+    the same verdict, refused at the statement ``built`` names."""
+    envelopes, at = built
+    twin = ", whose twin is valid" if twin_valid else ""
+    g.add(
+        f"the same statements in the other order ({shown}): the same verdict",
+        requirements,
+        envelopes,
+        code,
+        flag,
+        failed_index=at,
+        no_twin=f"the other arrival order of the case before{twin}: one verdict for both",
+    )
+
+
 def exposure_order() -> Group:
     """The group, appended to chains.json."""
     g = Group("ExposureOrder", "sparse")
@@ -87,15 +112,14 @@ def _receipt_after_the_offer(g: Group) -> None:
         "Boundary",
         twin=build(-1)[0],
     )
-    other_order, at = build(+1, receipt_first=False)
-    g.add(
-        "the same statements in the other order (the offer, then the later Receipt): the same verdict",
+    _other_order(
+        g,
+        "the offer, then the later Receipt",
         ["MND-010"],
-        other_order,
-        "MANDATE_VIOLATION",
-        "Exposure",
-        failed_index=at,
-        no_twin="the other arrival order of the case before, whose twin is valid: one verdict for both",
+        build(+1, receipt_first=False),
+        code="MANDATE_VIOLATION",
+        flag="Exposure",
+        twin_valid=True,
     )
     g.add(
         "Bob's last Receipt dated 1 ms before Alice's next offer: the contract is finished, the offer fits "
@@ -304,15 +328,14 @@ def _exclusive_key_freed_after_the_accept(g: Group) -> None:
         "Boundary",
         twin=build(-1)[0],
     )
-    other_order, at = build(+1, receipt_first=False)
-    g.add(
-        "the same statements in the other order (Carol's Accept, then the later Receipt): the same verdict",
+    _other_order(
+        g,
+        "Carol's Accept, then the later Receipt",
         ["NEG-009"],
-        other_order,
-        "EXCLUSIVE_CONFLICT",
-        "ContractRule",
-        failed_index=at,
-        no_twin="the other arrival order of the case before, whose twin is valid: one verdict for both",
+        build(+1, receipt_first=False),
+        code="EXCLUSIVE_CONFLICT",
+        flag="ContractRule",
+        twin_valid=True,
     )
 
 
@@ -346,15 +369,14 @@ def _offer_rejected_after_the_offer(g: Group) -> None:
         "Boundary",
         twin=_answered("reject", "max_outstanding", -1)[0],
     )
-    other_order, at = _answered("reject", "max_outstanding", +1, answer_first=False)
-    g.add(
-        "the same statements in the other order (the next offer, then the later Reject): the same verdict",
+    _other_order(
+        g,
+        "the next offer, then the later Reject",
         ["MND-010"],
-        other_order,
-        "MANDATE_VIOLATION",
-        "Exposure",
-        failed_index=at,
-        no_twin="the other arrival order of the case before, whose twin is valid: one verdict for both",
+        _answered("reject", "max_outstanding", +1, answer_first=False),
+        code="MANDATE_VIOLATION",
+        flag="Exposure",
+        twin_valid=True,
     )
     g.add(
         "Bob's Counter of Alice's offer of 500 dated in the very ms of her next offer of 500 (another key's "
@@ -441,15 +463,14 @@ def _offer_accepted_after_the_offer_budget(g: Group) -> None:
         "Boundary",
         no_twin=no_twin,
     )
-    other_order, at = build(accept_first=False)
-    g.add(
-        "the same statements in the other order (the next offer, then the later Accept): the same verdict",
+    _other_order(
+        g,
+        "the next offer, then the later Accept",
         ["MND-009"],
-        other_order,
-        "MANDATE_VIOLATION",
-        "Exposure",
-        failed_index=at,
-        no_twin="the other arrival order of the case before: one verdict for both",
+        build(accept_first=False),
+        code="MANDATE_VIOLATION",
+        flag="Exposure",
+        twin_valid=False,
     )
 
 
@@ -559,13 +580,12 @@ def _offer_accepted_after_the_next_offer(g: Group) -> None:
         "Boundary",
         no_twin=no_twin,
     )
-    other_order, at = build(accept_first=False)
-    g.add(
-        "the same statements in the other order (the next offer, then the later Accept): the same verdict",
+    _other_order(
+        g,
+        "the next offer, then the later Accept",
         ["MND-010"],
-        other_order,
-        "MANDATE_VIOLATION",
-        "Exposure",
-        failed_index=at,
-        no_twin="the other arrival order of the case before: one verdict for both",
+        build(accept_first=False),
+        code="MANDATE_VIOLATION",
+        flag="Exposure",
+        twin_valid=False,
     )
