@@ -370,8 +370,12 @@ class _Rotated:
         return self.escrow.sign("stamp", commitment_pb2.Stamp(statements=[vs.digest for vs in named]))
 
 
-def _rotated() -> _Rotated:
-    clock = FixedClock()
+def _a_gap_in_mallorys_chain(
+    clock: FixedClock,
+) -> tuple[Party, Party, Party, Party, VerifiedStatement, VerifiedStatement]:
+    """Bob, Mallory, Carol and the escrow; Mallory's Offer to Carol at seq 0 (``first``) and two more at
+    seq 1 and 2 that Carol alone sees (a gap in any other view of her chain); then Bob's bonded offer to
+    Mallory under the escrow (``offer``)."""
     bob, mallory, carol = Party("bob", clock), Party("mallory", clock), Party("carol", clock)
     escrow = Party("escrow", clock)
     first = mallory.offer(carol)
@@ -380,6 +384,12 @@ def _rotated() -> _Rotated:
         mallory.offer(carol)
     clock.advance(1_000)
     offer = bob.offer(mallory, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    return bob, mallory, carol, escrow, first, offer
+
+
+def _rotated() -> _Rotated:
+    clock = FixedClock()
+    bob, mallory, carol, escrow, first, offer = _a_gap_in_mallorys_chain(clock)
     clock.advance(1_000)
     accept = mallory.accept(offer)
     assert accept.header.seq == 3
@@ -523,14 +533,7 @@ class RotatedBelow:
 def rotated_below_a_stamped_one() -> RotatedBelow:
     """The statements of :class:`RotatedBelow`."""
     clock = FixedClock()
-    bob, mallory, carol = Party("bob", clock), Party("mallory", clock), Party("carol", clock)
-    escrow = Party("escrow", clock)
-    first = mallory.offer(carol)
-    for _ in range(2):  # seq 1 and 2: seen by Carol alone
-        clock.advance(1_000)
-        mallory.offer(carol)
-    clock.advance(1_000)
-    offer = bob.offer(mallory, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    bob, mallory, carol, escrow, first, offer = _a_gap_in_mallorys_chain(clock)
     clock.advance(1_000)
     high = mallory.sign(
         "key_rotation", identity_pb2.KeyRotation(new_key=Party("m-2", clock).did), mandate=b""
