@@ -19,7 +19,6 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.runtime.strategy import (
@@ -153,16 +152,6 @@ class TimeBased(HonestStrategy):
         if offer.round >= self.max_rounds:
             return Reject(f"below our reservation after {offer.round} rounds")
         return counter_at(offer, goal)
-
-
-def boulware(**kw: Any) -> TimeBased:
-    """Holds firm and concedes late (e = 0.2)."""
-    return TimeBased(**{"exponent": 0.2, **kw})
-
-
-def conceder(**kw: Any) -> TimeBased:
-    """Concedes early (e = 5)."""
-    return TimeBased(**{"exponent": 5.0, **kw})
 
 
 @dataclass

@@ -318,7 +318,3 @@ def _b64(text: Any, what: str) -> bytes:
             if base64.b64encode(data).decode("ascii") == text:
                 return data
     raise ValueError(f"{what} is not a string of canonical standard base64 (padded, pad bits zero)")
-
-
-def dumps_envelope_json(data: bytes) -> str:
-    return json.dumps(envelope_to_json(data), indent=2)

@@ -164,11 +164,6 @@ def retimed(at: int) -> Callable[[Statement], None]:
     return edit
 
 
-def bad_statement(party: Party, body: str, msg: Any, **kw: Any) -> bytes:
-    """A statement by ``party``'s agent that a verifier must refuse, signed off-chain."""
-    return seal(party.agent.key, agent_draft(party, body, msg, **kw))
-
-
 def chain_sign(signer: Signer, stmt: Statement) -> VerifiedStatement:
     """Sign a valid, hand-built statement through the signer's chain (so later statements follow it)."""
     return signer.writer.sign(stmt, nonce=stmt.header.nonce)

@@ -174,12 +174,6 @@ def forge(
     return envelope
 
 
-def statement_of(envelope: bytes) -> statement_pb2.Statement:
-    from a2a_coop.protocol.envelope import decode_envelope
-
-    return statement_pb2.Statement.FromString(decode_envelope(envelope).payload)
-
-
 def refuses(
     ctx: Context,
     bad: bytes,
