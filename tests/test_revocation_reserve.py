@@ -351,6 +351,33 @@ def test_a_held_keys_revocation_with_its_principals_renewals_is_taken_over_a_ful
     assert b.verifier.revoked[k.did] == msg.effective_ms and renewal.digest in b.verifier.mandates
 
 
+@pytest.mark.req("RPC-016", "KEY-008")
+def test_the_mandate_a_revocations_binding_cites_is_not_counted() -> None:
+    """RPC-016 (b): of the Mandates taken with a request of the dealings, those the request or what is
+    taken with it cites are exempt -- for a KeyRevocation, the one its binding (KEY-008 (b)) cites too,
+    whether the binding is taken or, as here, only shown. With the quota full and no reserve, K's
+    principal's revocation with [its Mandate for K, K's binding] as context is taken: counted, that
+    Mandate would have had it refused RATE_LIMITED."""
+    clock = FixedClock()
+    bob, boss = Party("bob", clock), Signer("k-principal", clock)
+    b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=6, revocations=0))
+    k, first = fresh_key(0, clock, boss)
+    binding = k.sign("checkpoint", identity_pb2.Checkpoint(log_root=b""), mandate=first.digest)
+    thief, own = fresh_key(0, clock, Signer("thief-principal", clock))  # K again, signing anew
+    b.exchange(
+        thief.sign("checkpoint", identity_pb2.Checkpoint(log_root=b""), mandate=own.digest).envelope,
+        [own.envelope],
+    )
+    b.exchange(fresh_key(1, clock)[1].envelope)
+    b.exchange(fresh_key(2, clock)[1].envelope)
+    with pytest.raises(RateLimited):
+        b.exchange(fresh_key(3, clock)[1].envelope)
+    clock.advance(1_000)
+    msg = identity_pb2.KeyRevocation(key=k.did, effective_ms=clock.now_ms - 500, reason="stolen")
+    b.exchange(boss.sign("key_revocation", msg).envelope, [first.envelope, binding.envelope])
+    assert b.verifier.revoked[k.did] == msg.effective_ms and first.digest in b.verifier.mandates
+
+
 # -- across a restart, and the reserve's size on the command line -------------------------------------------
 
 

@@ -249,6 +249,109 @@ def test_spec_error_table_equals_the_error_registry() -> None:
     assert table == [(code, cls.grpc_status) for code, cls in error_registry().items()]
 
 
+# --- the SPEC's own text ----------------------------------------------------------------------------
+
+KEY_WORD_RE = re.compile(r"\b(MUST|SHOULD|MAY|REQUIRED|SHALL|RECOMMENDED|OPTIONAL)\b")
+
+
+def _sub_rules(lines: list[str]) -> dict[str, list[str]]:
+    """ID -> the texts of its normative top-level sub-items (SPEC 0.3), each with its nested items and
+    wrapped lines joined on; Reference:, Left open: and Why items left out."""
+    out: dict[str, list[str]] = {}
+    in_fence = False
+    for number, line in enumerate(lines):
+        if registry.FENCE_RE.match(line):
+            in_fence = not in_fence
+            continue
+        m = None if in_fence else registry.REQUIREMENT_RE.match(line)
+        if m is None:
+            continue
+        items: list[list[str]] = []
+        top: int | None = None
+        for below in lines[number + 1 :]:
+            sub = registry.SUBITEM_RE.match(below)
+            if sub is None:
+                if below[:1].isspace() and below.strip() and items:
+                    items[-1].append(below.strip())
+                    continue
+                break
+            depth = len(sub.group(1))
+            top = depth if top is None else top
+            if depth == top:
+                items.append([sub.group(2).strip()])
+            elif items:
+                items[-1].append(sub.group(2).strip())
+        out[m.group(1)] = [
+            " ".join(item) for item in items if not registry.INFORMATIVE_SUBITEM_RE.match(item[0])
+        ]
+    return out
+
+
+def test_every_normative_sub_rule_carries_a_key_word_or_is_a_definition() -> None:
+    """SPEC 0.3: a lettered sub-rule is one rule, with its own key word; a sub-item without one is a
+    definition (``Definitions.``, or ``(x) Definition.``) or one of the informative kinds. A sub-rule
+    saying what "it takes" or "counts" leaves its reader to guess whether that is a MUST or a MAY."""
+    loose = [
+        f"{rid}: {text[:100]}"
+        for rid, texts in _sub_rules(_spec_text().splitlines()).items()
+        for text in texts
+        if not KEY_WORD_RE.search(text) and not re.match(r"^(\([a-z]\) )?Definitions?\.", text)
+    ]
+    assert loose == []
+
+
+def test_spec_cites_only_requirements_sections_and_codes_it_has() -> None:
+    """Every requirement ID SPEC.md cites is stated in it, with the lettered sub-rule it names
+    ("RPC-016 (b)"); every section it cites ("section 9.4", "sections 5 to 7" with a dash) is a
+    heading of it; every code after an arrow ("→ `CODE`") is in its error table."""
+    text = _spec_text()
+    lines = text.splitlines()
+    stated = _spec_requirements()
+    assert sorted({rid for rid in re.findall(r"\b([A-Z][A-Z0-9]{1,3}-\d{3})\b", text)} - set(stated)) == []
+    letters = {
+        rid: {m.group(1) for t in texts if (m := re.match(r"^\(([a-z])\) ", t))}
+        for rid, texts in _sub_rules(lines).items()
+    }
+    wrong = [
+        f"{m.group(1)} ({letter})"
+        for m in re.finditer(r"\b([A-Z]{3}-\d{3})((?: \([a-z]\)(?:(?:,| and| or)? ?\([a-z]\))*))", text)
+        for letter in re.findall(r"\(([a-z])\)", m.group(2))
+        if letter not in letters.get(m.group(1), set())
+    ]
+    assert wrong == []
+    headings = set(re.findall(r"^#{2,4} (\d+(?:\.\d+)*)\b", text, re.M))
+    number_re = r"\d+(?:\.\d+)*"
+    joined = r"(?:,| and| or|\u2013|-| to) ?"
+    section_re = rf"(?<!RFC \d{{4}} )\b[Ss]ections? ({number_re}(?:{joined}{number_re})*)"
+    cited = [number for m in re.finditer(section_re, text) for number in re.findall(number_re, m.group(1))]
+    assert sorted({n for n in cited if n not in headings}) == []
+    codes = {code for code, _ in _error_table(text)}
+    assert sorted(set(re.findall(r"→ `([A-Z][A-Z_]+)`", text)) - codes - {"CODE"}) == []
+
+
+def test_every_test_spec_cites_exists() -> None:
+    """SPEC.md names tests as evidence (``tests/test_x.py::test_y``, then ``::test_z`` or `` `test_z` ``
+    for more of the same file, on the same line): each is a test function of that file, so a renamed
+    test does not leave the SPEC citing nothing (a test of 16.14's table was renamed so once)."""
+    sources: dict[str, str] = {}
+    missing = []
+    pattern = re.compile(r"(tests/[\w/]+\.py)?::(\w+)|`(test_\w+)`")
+    for line in _spec_text().splitlines():
+        last = None
+        for m in pattern.finditer(line):
+            path = m.group(1) or last
+            last = path
+            name = m.group(2) or m.group(3)
+            if path is None:
+                continue
+            if path not in sources:
+                file = ROOT / path
+                sources[path] = file.read_text(encoding="utf-8") if file.exists() else ""
+            if not re.search(rf"^(async )?def {name}\b", sources[path], re.M):
+                missing.append(f"{path}::{name}")
+    assert missing == []
+
+
 # --- the registry tool ----------------------------------------------------------------------------
 
 SAMPLE_SPEC = """# Spec
