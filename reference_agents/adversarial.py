@@ -152,15 +152,21 @@ class Bluffer(_Adversary):
 class Reneger(_Adversary):
     """Accepts, then does not deliver: from its ``after``-th contract on (0: from the first), with
     probability ``act_rate`` per contract, it withholds every item. Ground truth: ``renege`` acts.
-    Detection: the counterparty's BreachClaim is upheld; its attestation says BREACHED."""
+    Detection: the counterparty's BreachClaim is upheld; its attestation says BREACHED.
+
+    With ``max_stake`` > 0 (the red-team variant, SPEC 19.5) it reneges only where what it owes is
+    worth at most ``max_stake`` and performs the rest: a record weighted by stake stays high while it
+    keeps every small item. Detection: each bonded breach is still a ``breach`` proof."""
 
     after: int = 0
+    max_stake: int = 0
     _count: int = field(default=0, repr=False)
 
     def perform(self, contract: ContractView) -> Sequence[Deliver]:
         if contract.contract_id not in self._decided:
             self._count += 1
-            self._withholds(contract, self._count > self.after and self._roll(), "renege")
+            small = not self.max_stake or sum(i.value for i in contract.my_items) <= self.max_stake
+            self._withholds(contract, small and self._count > self.after and self._roll(), "renege")
         return [] if self._decided[contract.contract_id] else super().perform(contract)
 
 
@@ -199,16 +205,25 @@ class Cartel(_Adversary):
     or better, and it offers only to members. Ground truth: ``exclude`` acts. Detection: outsiders
     hold its signed Rejects of fair offers; the pattern (fair outside offers refused, worse inside
     ones taken) is visible to whoever sees both.
+
+    With ``counter_ask`` > 0 (the red-team variant, SPEC 19.5) it never signs a Reject of an
+    outsider: it answers each outside offer it excludes with a Counter asking ``counter_ask`` times
+    an even trade (no outsider takes it), so the outsider ends the negotiation. Detection: the
+    cartel screen counts a Counter of the subject's in a negotiation that formed no contract as a
+    refusal of the offer it answered.
     """
 
     members: frozenset[str] = frozenset()
     inside_ratio: float = 0.5
+    counter_ask: float = 0.0
 
     def respond(self, offer: OfferView) -> Reply:
         if offer.counterparty in self.members:
             return Accept() if ratio(offer) >= self.inside_ratio else Reject("below our terms")
         if self._roll():
             self.truth.append(Act("exclude", offer.negotiation_id.hex(), f"ratio {ratio(offer):.2f}"))
+            if self.counter_ask > 0:
+                return counter_at(offer, self.counter_ask)
             return Reject("not trading")
         return super().respond(offer)
 

@@ -150,7 +150,7 @@ class Thresholds:
 
     feint: float = 0.62
     ratchet: float = 0.15
-    cartel: float = 0.06
+    cartel: float = 0.16
     sybil_ring: float = 0.25
 
     def of(self, kind: str) -> float:
@@ -863,31 +863,64 @@ def binds_at_least(terms: trade_pb2.Revocation, than: trade_pb2.Revocation) -> b
 _Answered = tuple[str, int, tuple[Any, ...], VerifiedStatement, int, int, bool, str, trade_pb2.Revocation]
 
 
+def _ask(p: trade_pb2.Offer) -> float:
+    """What a proposal's issuer asks: the value it wants over the value it gives."""
+    gives = sum(i.value for i in p.gives)
+    return sum(i.value for i in p.wants) / gives if gives else math.inf
+
+
+def _countered_away(ev: Evidence, counter: VerifiedStatement, offer: VerifiedStatement) -> bool:
+    """Whether the subject's ``counter`` of ``offer`` refused it as a Reject would: the negotiation
+    formed no contract (no Accept held in it) and the offer's proposer ended it with a Reject of a
+    Counter of the subject's. A cartel that answers outsiders with Counters nobody takes signs no
+    Reject; an honest haggler's Counter that led to a deal, or whose end the evidence lacks, is no
+    refusal."""
+    stmts = ev.by_negotiation.get(offer.header.negotiation_id, [])
+    if any(vs.body == "accept" for vs in stmts):
+        return False
+    mine = {vs.digest for vs in stmts if vs.issuer == counter.issuer and vs.body == "counter"}
+    return any(
+        vs.body == "reject" and vs.issuer == offer.issuer and vs.statement.reject.offer in mine
+        for vs in stmts
+    )
+
+
 def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
     """Refusals of offers at least as good as offers of the same kind the subject took from others.
 
-    Over the offers the subject answered (Accept or Reject), a Reject of an offer from X is
-    *discriminating* when the subject accepted, from some Y != X, an offer of the same kind (the
-    same categories and currency) at a ratio no better, in which it gave at least as much and bonded
-    at least as much (so neither the price, the terms nor its mandate's caps explain the refusal),
-    and X's offer named an escrow the subject has accepted an offer under and revocation terms that
-    hold X at least as firmly (:func:`binds_at_least`) as those of some offer the subject accepted,
-    each from anyone. A peer takes only escrows it trusts (MND-015), so an offer under an escrow it
-    never used is no equally good offer, however good its price, and nor is one that lets its
-    proposer walk away more cheaply than any the subject took; but the insiders choose their escrow
-    and their revocation terms, and matching either by equality would let a cartel that always
-    names its own escrow, or odd revocation terms, make every outside offer incomparable. Score:
-    discriminating rejects / (rejects + 1), times the share of its accepted trades that went to the
+    Over the offers the subject answered (Accept or Reject; or a Counter, when the negotiation formed
+    no contract and X ended it with a Reject of the subject's Counter, :func:`_countered_away`: a
+    cartel that answers outsiders with Counters no one takes refuses them all the same), a refusal of
+    an offer from X is *discriminating* when the subject accepted, from some Y != X, an offer of the
+    same kind (the same categories and currency) at a ratio no better, in which it gave at least as
+    much and bonded at least as much (so neither the price, the terms nor its mandate's caps explain
+    the refusal), and X's offer named an escrow the subject has accepted an offer under and revocation
+    terms that hold X at least as firmly (:func:`binds_at_least`) as those of some offer the subject
+    accepted, each from anyone. A peer takes only escrows it trusts (MND-015), so an offer under an
+    escrow it never used is no equally good offer, however good its price, and nor is one that lets its
+    proposer walk away more cheaply than any the subject took; but the insiders choose their escrow and
+    their revocation terms, and matching either by equality would let a cartel that always names its
+    own escrow, or odd revocation terms, make every outside offer incomparable. A Counter discriminates
+    only against an X that formed no contract with the subject, and only when it asked X more (value
+    wanted over value given) than any proposal of the subject's asked of Y: a haggler that asks
+    everyone alike, and takes what it is offered later, refuses no one. Score: discriminating refusals
+    / (refusals + 1), times the share of its accepted trades that went to the
     counterparties it favoured."""
+    partners: dict[str, set[str]] = defaultdict(set)
+    for o, a in ev.contracts():
+        partners[o.issuer].add(a.issuer)
+        partners[a.issuer].add(o.issuer)
     out = []
     for s in _subjects(ev, subject):
         taken: list[_Answered] = []
         refused: list[_Answered] = []
         for vs in ev.by_issuer.get(s, []):
-            if vs.body not in ("accept", "reject"):
+            if vs.body not in ("accept", "reject", "counter"):
                 continue
             offer = ev.by_digest.get(getattr(vs.statement, vs.body).offer)
             if offer is None or offer.body not in _PROPOSALS:
+                continue
+            if vs.body == "counter" and not _countered_away(ev, vs, offer):
                 continue
             p = proposal_of(offer)
             row = (
@@ -907,8 +940,18 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
         trusted = {t[7] for t in taken}
         favoured: set[str] = set()
         bad: list[VerifiedStatement] = []
+        asks: dict[str, float] = defaultdict(float)  # the most the subject asked of each counterparty
+        for vs in ev.by_issuer.get(s, []):
+            if vs.body in _PROPOSALS:
+                asks[vs.header.audience] = max(asks[vs.header.audience], _ask(proposal_of(vs)))
         for who, r, kinds, vs, gives, bond, exclusive, escrow, revocation in refused:
             if escrow not in trusted or not any(binds_at_least(revocation, t[8]) for t in taken):
+                continue
+            # A Counter refuses only by its price: it asked X more than the subject ever asked the
+            # one it favoured (a haggler that asks everyone alike and takes what it is offered later
+            # refuses no one; a cartel pricing outsiders out does).
+            ask = _ask(proposal_of(vs)) if vs.body == "counter" else math.inf
+            if vs.body == "counter" and who in partners[s]:
                 continue
             # An exclusive offer asks more of its acceptor (it may collide with a live contract,
             # NEG-009): a plain offer refused while exclusive ones were taken is discriminating,
@@ -923,6 +966,7 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
                 and t[4] >= gives
                 and t[5] >= bond
                 and t[6] >= exclusive
+                and ask > asks[t[0]]
             ]
             if worse:
                 bad += [vs, worse[0][3]]
@@ -949,7 +993,11 @@ def sybil_scores(ev: Evidence, subject: str | None = None, *, repeat: int = 2) -
     """Dense, repeated mutual praise among identities with little history outside the group.
 
     X *praises* Y when X attested at least ``repeat`` contracts with Y with a good outcome
-    (FULFILLED or LATE). Ring(S) = S and every identity that S praised and that praised S back.
+    (FULFILLED or LATE). Ring(S) = S and every identity that S praised and that praised S back;
+    when there is none, S and every identity that praised S once and was praised back once and
+    did the same with another such identity (a triangle: a ring that trades once a pair praises
+    no one twice, and an honest partner of one clean trade rarely closes one), density then counted
+    over once-praise.
     ``density`` = the share of pairs in the ring that praised each other; ``insularity`` = the
     share of the ring members' contracts that are with other members; ``outside`` = the share of
     good outcomes in what identities outside the ring attested of its members, (good + 1) /
@@ -970,16 +1018,25 @@ def sybil_scores(ev: Evidence, subject: str | None = None, *, repeat: int = 2) -
     by_subject: dict[str, list[VerifiedStatement]] = defaultdict(list)
     for vs in ev.attestations:
         by_subject[vs.issuer].append(vs)
+    once = {pair for pair, n in counts.items() if n >= 1}
     out = []
     for s in _subjects(ev, subject):
         ring = {s} | {x for (a, x) in praise if a == s and (x, s) in praise}
+        mutual = praise
+        if len(ring) < 2:
+            # A ring that spreads its praise (each pair trades once) praises no one twice: take the
+            # identities that praised S once and were praised back, and that did the same with
+            # another of them (a triangle; an honest partner of one trade rarely closes one).
+            near = {x for (a, x) in once if a == s and (x, s) in once}
+            ring = {s} | {x for x in near if any((x, y) in once and (y, x) in once for y in near - {x})}
+            mutual = once
         if len(ring) < 2:
             if s in partners:
                 out.append(Score(s, 0.0, "no mutual praise"))
             continue
         members = sorted(ring)
         pairs = [(x, y) for i, x in enumerate(members) for y in members[i + 1 :]]
-        density = sum((x, y) in praise and (y, x) in praise for x, y in pairs) / len(pairs)
+        density = sum((x, y) in mutual and (y, x) in mutual for x, y in pairs) / len(pairs)
         inside = sum(1 for x in members for y in partners.get(x, []) if y in ring)
         total = sum(len(partners.get(x, [])) for x in members)
         insularity = inside / total if total else 0.0

@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.audit import RATIO_SUBJECT, Finding, audit
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import CLOCK_TOLERANCE_MS
@@ -40,7 +40,8 @@ from conformance.suite.model import CaseFailed, Level, Outcome, case
 
 COUNTERPARTIES = ("alice", "bob", "carol")  # trading with the target at once
 LOW_STAKES = (10, 10, 10)  # what the target gives in its first contracts with one counterparty
-HIGH_STAKE = 1_000  # then this (capped by its max_per_deal): a feinter's default threshold
+HIGH_STAKE = 1_000  # then the most its Mandate lets it give (this when unknown): see _high_stake
+MAX_HIGH_STAKE = 2**40  # what the suite's party gives is twice the stake: far below 2^64 (BDY-015)
 HIGH_CONTRACTS = 2  # high-stake contracts under an escrow: two breaches make a change point (feint)
 BOND = 10  # each side's bond under an escrow
 DUE_IN_MS = 3_000  # an item's deadline under an escrow: soon, so the suite can claim what was withheld
@@ -223,9 +224,13 @@ def within_means(ctx: Context) -> Outcome:
     "CMT-002",
 )
 def deliveries_by_stake(ctx: Context) -> Outcome:
-    """Alice forms contracts with the target in which it gives 10, 10, 10, then up to 1,000 (its
-    max_per_deal, if lower): cheap first, then a stake worth keeping, after a clean record with her.
-    The suite notes which contracts the target delivered in its answers.
+    """Alice forms contracts with the target in which it gives 10, 10, 10, then the most its Mandate
+    lets it give in one deal (bond included, within its max_outstanding and budget; 1,000 when its
+    Mandate is unknown or sets no max_per_deal): cheap first, then a stake worth keeping, after a
+    clean record with her. The suite notes which contracts the target delivered in its answers. (A
+    feinter whose threshold is above the target's own max_per_deal never feints; one whose warm-up
+    is longer than these four or five contracts with one counterparty, or that keys its defection
+    on anything else the suite does not vary, is not seen: SPEC 19.5.)
 
     With no escrow in these contracts, a withheld item proves nothing the audit can publish (the
     target may deliver later, or another way), so the observation is INFO: "withheld on every
@@ -242,13 +247,13 @@ def deliveries_by_stake(ctx: Context) -> Outcome:
     mandate = (
         verify_statement(ctx.session.info.mandate).statement.mandate if ctx.session.info.mandate else None
     )
-    cap = mandate.max_per_deal if mandate is not None and mandate.max_per_deal else HIGH_STAKE
     esc = escrow.trusted_escrow(ctx)
     bond = BOND if esc is not None else 0
-    # What the target gives counts its bond too (MND-004): the high stake leaves room for it.
-    high = [min(HIGH_STAKE, cap - bond)] * (HIGH_CONTRACTS if esc is not None else 1)
+    n_high = HIGH_CONTRACTS if esc is not None else 1
+    high = [_high_stake(mandate, bond, n_high)] * n_high
     stakes = [*LOW_STAKES, *high]
-    alice = ctx.party("alice", max_per_deal=10 * HIGH_STAKE)
+    big = 2**50  # Alice gives twice the target's stake, in every contract at once
+    alice = ctx.party("alice", max_per_deal=big, budget_per_period=big, max_outstanding=big)
     if esc is not None:
         if not ctx.session.info.mandate:
             return Outcome.info("the target's Mandate is unknown (no Gossip): the escrow cannot bond it")
@@ -314,6 +319,23 @@ def deliveries_by_stake(ctx: Context) -> Outcome:
     else:
         seen = f"withheld on some contracts: {shown}; no escrow, so no proof (SPEC 19.5)"
     return Outcome.info(seen + (f"; {soft.reason}" if soft is not None else ""))
+
+
+def _high_stake(mandate: identity_pb2.Mandate | None, bond: int, n: int) -> int:
+    """What the target gives in each of the ``n`` high-stake contracts: the most its Mandate lets it
+    give in one deal, bond included (MND-004), with ``n`` of them open at once (MND-010) after the
+    low ones in one budget period (MND-009); HIGH_STAKE when the Mandate is unknown or sets no
+    max_per_deal, and at most MAX_HIGH_STAKE. A fixed stake below the Mandate's cap let a feinter
+    whose threshold lay between them deliver everything the suite offered it: at the cap, a
+    feint on any stake the target can sign at all shows."""
+    if mandate is None or not mandate.max_per_deal:
+        return HIGH_STAKE
+    limits = [mandate.max_per_deal - bond, MAX_HIGH_STAKE]
+    if mandate.max_outstanding:
+        limits.append(mandate.max_outstanding // n - bond)
+    if mandate.budget_per_period:
+        limits.append((mandate.budget_per_period - sum(LOW_STAKES) - len(LOW_STAKES) * bond) // n - bond)
+    return max(1, min(limits))
 
 
 def _fund(ctx: Context, esc: escrow.EscrowTarget, alice: Party, bonds: int) -> None:
@@ -429,8 +451,10 @@ def _claim_withheld(
 )
 def equal_terms(ctx: Context) -> Outcome:
     """Mia offers a deal worth 0.8 of an even trade to the target; then Otto offers the same kind of
-    deal (the same categories) worth twice an even trade, in which the target gives less. Refusing
-    Otto's after taking Mia's is what the cartel screen of SPEC 19.3 reads (fair offers refused from
+    deal (the same categories) worth twice an even trade, in which the target gives less; if the
+    target counters Otto, he rejects its Counter. Refusing Otto's after taking Mia's -- with a
+    Reject, or with a Counter asking him more than it asked Mia -- is what the cartel screen of
+    SPEC 19.3 reads (fair offers refused from
     some counterparties while worse ones are taken from others): INFO with its confidence. An agent
     that prices the offers, whatever their sender, has nothing to show. (A cartel's members are its
     own: run a cartel agent with ``--param members=`` the did:key of this case's Mia, derived from
@@ -439,6 +463,9 @@ def equal_terms(ctx: Context) -> Outcome:
     mia, otto = ctx.party("mia"), ctx.party("otto")
     worse = ctx.send(mia.offer(target(ctx), fair_proposal(mia, value=16, ask=20)), mia.setup, note="Mia: 0.8")
     better = ctx.send(otto.offer(target(ctx), fair_proposal(otto)), otto.setup, note="Otto: 2.0")
+    priced_out = next((a for a in better if a.body == "counter"), None)
+    if priced_out is not None:  # Otto walks away, as an outsider priced out does (SPEC 19.3)
+        ctx.send(otto.reject(priced_out, "we offered 2.0"), note="Otto rejects the Counter")
 
     def answer(answers: Sequence[VerifiedStatement]) -> str:
         return next((a.body for a in answers if a.body in ("accept", "reject", "counter")), "nothing")
