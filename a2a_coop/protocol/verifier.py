@@ -48,6 +48,7 @@ from a2a_coop.protocol.negotiation import (
     BARGAINING_STATES,
     BOND_GRACE_MS,
     CLAIM_WINDOW_MS,
+    DEFAULT_RESPONSE_WINDOW_MS,
     Contract,
     Event,
     Negotiation,
@@ -76,6 +77,20 @@ class _MandateRecord:
     mandate: identity_pb2.Mandate
     issued_at_ms: int
     agent: str  # mandate.agent, read once
+
+
+def last_ruling_ms(proposal: trade_pb2.Offer) -> int:
+    """ESC-020, MND-020: the last time the escrow of a contract of ``proposal`` may have to sign about it --
+    the Ruling of a claim on its last item stamped at the end of that item's claim window (CMT-005), due a
+    response window later (CMT-002: terms.response_window_ms, or DEFAULT_RESPONSE_WINDOW_MS when 0), signed
+    at a tick up to the clock tolerance after that -- or 0 for a proposal with no deadline. Every other
+    statement it may owe (a Forfeit or Release after that Ruling, a lapse, a release after a Revoke) falls
+    due by then."""
+    last = max((i.deadline_ms for i in (*proposal.gives, *proposal.wants)), default=0)
+    if not last:
+        return 0
+    window = proposal.terms.response_window_ms or DEFAULT_RESPONSE_WINDOW_MS
+    return last + CLAIM_WINDOW_MS + window + CLOCK_TOLERANCE_MS
 
 
 class Verifier:
@@ -890,6 +905,42 @@ class Verifier:
                     requirement="ESC-019",
                 )
         return None
+
+    def signs_until(self, mandate_digest: bytes) -> int | None:
+        """ESC-020: until when the key of the held Mandate ``mandate_digest`` can sign under it -- its
+        valid_until_ms (MND-003), cut at the effective_ms of a held KeyRevocation of the key (KEY-004) or
+        of its principal (MND-012); None when the Mandate is not held. No renewal extends it: an escrow
+        signs under the one Mandate its operator runs it with (ESC-002), and a renewal counts once it runs
+        under it."""
+        record = self.mandates.get(mandate_digest)
+        if record is None:
+            return None
+        end = record.mandate.valid_until_ms
+        for key in (record.agent, record.principal):
+            effective = self.revoked.get(key)
+            if effective is not None and effective < end:
+                end = effective
+        return end
+
+    def escrow_outlived(self, offer: VerifiedStatement, mandate_digest: bytes) -> MandateViolation | None:
+        """ESC-020: the refusal of a contract of ``offer`` by the escrow signing under the Mandate
+        ``mandate_digest``, when the last time it may have to sign about it -- the Ruling of a claim on the
+        last item stamped at the end of its claim window, due a response window later, signed at a tick
+        up to the clock tolerance after that: last deadline + 86400000 + response window + 30000 -- is at
+        or after :meth:`signs_until`; else None. Past that end MND-003 refuses every statement the escrow
+        signs: a claim goes unstamped (WIT-005), no Ruling, Forfeit, Release or lapse is signed, and both
+        bonds stay locked (tests/test_attack22.py)."""
+        needed = last_ruling_ms(proposal_of(offer))
+        end = self.signs_until(mandate_digest)
+        if not needed or end is None or needed < end:
+            return None
+        return MandateViolation(
+            f"a Ruling on a claim of the contract's last item may be due until {utc_text(needed)} (its "
+            "deadline, then the claim window, the response window and the clock tolerance), "
+            f"past the end of the escrow's validity ({utc_text(end)}), after which it could sign no Stamp, "
+            "Ruling, Forfeit, Release or Refund of the contract; its operator renews its Mandate first",
+            requirement="ESC-020",
+        )
 
     def _accepted_proposal(self, vs: VerifiedStatement) -> trade_pb2.Offer | None:
         if vs.body != "accept":
