@@ -187,6 +187,21 @@ def test_an_escrow_group_applies_the_claim_window_to_each_accept() -> None:
     assert {run_vector(replace(v, role="auditor")).actual for v in refused} == {"valid"}
 
 
+@pytest.mark.req("ESC-020", "AUD-003")
+def test_an_escrow_group_applies_its_own_validity_to_each_accept_it_stamped() -> None:
+    """keytime.json's EscrowValidityAtTheEscrow: an escrow's verifier (its audit's replay) refuses the
+    Accept of a contract whose last ruling time reaches the end of the Mandate the escrow's Stamp of it
+    cites (ESC-020, SPEC 17); the same envelopes pass section 11, so an auditor takes them, as it takes
+    every case of the group."""
+    from dataclasses import replace
+
+    vectors = [v for v in load_vector_file(VECTOR_DIR / "keytime.json") if v.requirements[0] == "ESC-020"]
+    refused = [v for v in vectors if v.result == "invalid"]
+    assert len(vectors) == 8 and len(refused) == 4 and {v.error for v in refused} == {"MANDATE_VIOLATION"}
+    assert all(run_vector(v).passed for v in vectors)
+    assert {run_vector(replace(v, role="auditor")).actual for v in vectors} == {"valid"}
+
+
 @pytest.mark.req("ERR-002")
 def test_a_wrong_expectation_is_reported_as_a_failure() -> None:
     """The runner must be able to fail: flip one vector's expectation and expect passed == False."""

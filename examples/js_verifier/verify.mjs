@@ -1076,13 +1076,30 @@ export class Verifier {
       if (needed >= end)
         fail("MANDATE_VIOLATION", "ESC-019", `claim window ends at ${needed}, the validity of ${key.slice(0, 40)}'s Mandates held at ${end}`);
     }
+    // ESC-020: the escrow's own validity -- the valid_until_ms of the Mandate its earliest held Stamp naming
+    // the Accept cites (offline, that Stamp says which Mandate it signs under; none held: nothing to check),
+    // cut at the earliest effective_ms of a held KeyRevocation of its key or of that Mandate's principal --
+    // must end after the last ruling time: last deadline + claim window + response window (3600000 when 0)
+    // + the clock tolerance (30000).
+    const stamps = (this.stamps.get(acc.dhex) ?? []).filter((x) => x.escrow === p.terms.escrow);
+    if (stamps.length === 0) return;
+    const first = stamps.reduce((a, b) => (b.t < a.t ? b : a));
+    const em = first.mandate.length ? this.byDigest.get(hex(first.mandate)) : null;
+    if (!em || em.bodyName !== "mandate") return;
+    const window = p.terms.response_window_ms === 0n ? 3600000n : p.terms.response_window_ms;
+    const ruling = last + CLAIM_WINDOW + window + 30000n;
+    let end = em.body.valid_until_ms;
+    for (const k of [p.terms.escrow, em.h.issuer])
+      for (const r of this.revocations.get(k) ?? []) if (r.eff < end) end = r.eff;
+    if (ruling >= end)
+      fail("MANDATE_VIOLATION", "ESC-020", `last ruling time ${ruling}, the escrow's validity ends at ${end}`);
   }
 
   recordStamp(rec) {
     rec.body.statements.forEach((d, pos) => {
       const k = hex(d);
       const l = this.stamps.get(k) ?? [];
-      l.push({ escrow: rec.h.issuer, t: rec.h.issued_at_ms, seq: rec.h.seq, pos });
+      l.push({ escrow: rec.h.issuer, t: rec.h.issued_at_ms, seq: rec.h.seq, pos, mandate: rec.h.mandate });
       this.stamps.set(k, l);
       // an arbitrated statement held without effect takes effect now (WIT-005)
       const s = this.byDigest.get(k);
