@@ -10,6 +10,8 @@ Mallory is the attacker; Alice the honest party.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from test_attack20 import BOND, FUNDS
 
@@ -226,3 +228,78 @@ def test_the_guard_bonds_with_no_escrow_that_could_not_rule_on_its_claim(
     peer.hold_escrow_mandate(renewal.envelope)
     offer, _ = _trade(mallory, alice, escrow.did, due)
     assert _bodies(peer.exchange(offer.envelope))[-1] == "accept"
+
+
+# --- 2: a view of evidence and KEY-010, in the escrow's own order -------------------------------------------
+
+
+def _stamped_after_its_revocation(body: str) -> tuple[Any, VerifiedStatement, VerifiedStatement]:
+    """KEY-010's race (keytime.json's StampTimedRevocation): Alice's principal revoked her key from the
+    theft; the thief signed ``body`` dated before the revocation's effective_ms; a faulty escrow stamped
+    the revocation a second after its effective_ms, then the thief's statement four seconds later --
+    taking it while holding the revocation, which KEY-010 has it refuse. Returns the race, the escrow's
+    Stamp of the revocation and its Stamp of the thief's statement."""
+    from conformance.generate_vectors.key_time import _race
+
+    race = _race(body)
+    race.clock.advance(1_000)
+    of_revocation = race.escrow.sign("stamp", commitment_pb2.Stamp(statements=[race.revocation.digest]))
+    race.clock.advance(4_000)
+    return race, of_revocation, race.stamp(race.clock.now_ms)
+
+
+@pytest.mark.req("KEY-010", "KEY-009", "ATT-020")
+@pytest.mark.parametrize("body", ["revoke", "accept", "receipt"])
+def test_a_view_refuses_what_its_escrow_took_after_stamping_the_revocation(body: str) -> None:
+    """Attack: a faulty escrow (or one of before KEY-010) stamped Alice's principal's revocation of her
+    stolen key, then took the thief's statement dated before the revocation's effective_ms -- a Revoke
+    forfeiting her bond, an Accept of an accomplice's bonded offer, a Receipt of a worthless Delivery.
+    Every view of evidence took it (KEY-010 (c) applied nothing there): only the escrow's audit named the
+    fault, and the thief's contract weighed in reputation. Defence: a view holding both Stamps applies
+    KEY-010 in the escrow's own order -- refused KEY_REVOKED; and disowned (KEY-009) for a view that took
+    it before it learnt of the revocation, whatever the order it heard them in."""
+    race, of_revocation, of_thief = _stamped_after_its_revocation(body)
+    view = Verifier()
+    for env in [*race.context, race.revocation.envelope, of_revocation.envelope, of_thief.envelope]:
+        view.accept(env)
+    with pytest.raises(CoopError) as refused:
+        view.accept(race.thief.envelope)
+    assert (refused.value.code, refused.value.requirement) == ("KEY_REVOKED", "KEY-010")
+    # Heard in the other order: taken, then disowned once the revocation and its earlier Stamp come.
+    late = Verifier()
+    for env in [*race.context, of_thief.envelope, race.thief.envelope]:
+        late.accept(env)
+    assert not late.disowned(late.statements[race.thief.digest])
+    seen = late.disowning
+    for env in [race.revocation.envelope, of_revocation.envelope]:
+        late.accept(env)
+    assert late.disowned(late.statements[race.thief.digest]) and late.disowning > seen
+    # The statement before its Stamp: taken unstamped; its Stamp, after the revocation's, disowns it, and
+    # moves the count a view's kept ratings are checked again by.
+    unstamped = Verifier()
+    for env in [*race.context, race.revocation.envelope, of_revocation.envelope, race.thief.envelope]:
+        unstamped.accept(env)
+    assert not unstamped.disowned(unstamped.statements[race.thief.digest])
+    seen = unstamped.disowning
+    unstamped.accept(of_thief.envelope)
+    assert unstamped.disowned(unstamped.statements[race.thief.digest]) and unstamped.disowning > seen
+
+
+@pytest.mark.req("KEY-010", "KEY-009")
+def test_a_revocation_stamped_after_the_statement_erases_nothing_in_a_view() -> None:
+    """The revoker chooses effective_ms, not the escrow's order: the thief's Revoke stamped before the
+    escrow stamped the revocation -- even when that Stamp is after the revocation's effective_ms -- stands
+    in a view and is not disowned; and an honest Accept the escrow stamped a second after its date,
+    its key revoked a day later from between the two, stands too (keytime.json's StampTimedRevocationView)."""
+    from conformance.generate_vectors.key_time import _race
+
+    race = _race("revoke")
+    race.clock.advance(4_000)
+    of_thief = race.stamp(race.clock.now_ms)  # 4 s after effective_ms, before the revocation's Stamp
+    race.clock.advance(1_000)
+    of_revocation = race.escrow.sign("stamp", commitment_pb2.Stamp(statements=[race.revocation.digest]))
+    view = Verifier()
+    for env in [*race.context, race.revocation.envelope, of_revocation.envelope, of_thief.envelope]:
+        view.accept(env)
+    view.accept(race.thief.envelope)
+    assert not view.disowned(view.statements[race.thief.digest])

@@ -345,6 +345,8 @@ class Verifier:
             and (vs.body in _TAKES_EFFECT_AT_STAMP or (me is None and vs.body in _BINDS_AT_STAMP))
         ):
             self._check_revoked_at_stamp(vs, record)
+        elif self.revoked and self.evidence_view and vs.body in _STAMP_TIMED:
+            self._check_stamped_after_revocation(vs, record)
         if now_ms is not None:
             check_time_window(vs, now_ms, self.skew_ms)
         live_at = now_ms if now_ms is not None else received_ms
@@ -670,7 +672,18 @@ class Verifier:
             effective = self.revoked.get(key)
             if effective is not None and vs.issued_at_ms >= effective and not self._stamped_first(vs, key):
                 return True
-        return False
+        # KEY-010 in the escrow's order: its escrow stamped it after a revocation it had stamped, at or
+        # after that revocation's effective_ms (:meth:`_stamped_after`)
+        return vs.body in _STAMP_TIMED and self._stamped_after(vs, record) is not None
+
+    def _may_be_disowned(self, digest: bytes) -> bool:
+        """Whether ``digest`` is a statement held in memory whose issuer, or whose Mandate's principal, a
+        held KeyRevocation names: a Stamp of it may change what :meth:`disowned` says of it."""
+        held = dict.get(self.statements, digest)
+        if held is None:
+            return False
+        record = self.mandates.get(held.mandate_digest) if held.mandate_digest else None
+        return held.issuer in self.revoked or (record is not None and record.principal in self.revoked)
 
     def _kept_as_evidence(self, vs: VerifiedStatement | None, key: str) -> bool:
         """KEY-009: a view of evidence (``evidence_view``: an auditor, an observer, section 11.4) takes
@@ -783,6 +796,46 @@ class Verifier:
                     requirement=requirement,
                     evidence=self._revocation(key),
                 )
+
+    def _check_stamped_after_revocation(self, vs: VerifiedStatement, record: _MandateRecord | None) -> None:
+        """KEY-010 (c) in a view of evidence, in the escrow's own order: refuse one of the six whose
+        witnessing escrow stamped a held KeyRevocation of its issuer or of its Mandate's principal before
+        it stamped the statement, at or after that revocation's effective_ms (:meth:`_stamped_after`): the
+        escrow took it holding the revocation, which KEY-010 has an escrow refuse. A faulty escrow that
+        took a thief's statement so -- a Revoke, an Accept of an accomplice's offer, a Receipt -- had every
+        view of evidence take it, a contract the thief formed weighing in reputation (tests/test_attack22.py).
+        A revocation the escrow stamped after the statement counts for nothing here, whatever its
+        effective_ms, which its revoker chose: it cannot erase what the escrow took first."""
+        found = self._stamped_after(vs, record)
+        if found is not None:
+            key, effective, at = found
+            raise KeyRevoked(
+                f"its escrow stamped it at {at}, after it had stamped a revocation of {key:.40} effective "
+                f"from {effective}",
+                requirement="KEY-010",
+                evidence=self._revocation(key),
+            )
+
+    def _stamped_after(
+        self, vs: VerifiedStatement, record: _MandateRecord | None
+    ) -> tuple[str, int, int] | None:
+        """KEY-010 in the escrow's order: (key, effective_ms, the Stamp's time) of a held KeyRevocation of
+        ``vs``'s issuer or of its Mandate's principal that ``vs``'s witnessing escrow stamped before its
+        earliest Stamp held of ``vs`` (KEY-009's order), that Stamp issued at or after the revocation's
+        effective_ms; else None."""
+        escrow = self.witnessing_escrow(vs)
+        first = self._stamp_place(escrow, vs.digest) if escrow else None
+        if first is None:
+            return None
+        at = first[0]
+        for key in (vs.issuer, record.principal if record is not None else ""):
+            for effective, revocation in self.revocations_of.get(key, ()) if key else ():
+                if effective > at:
+                    continue
+                place = self._stamp_place(escrow, revocation)
+                if place is not None and _before(place, first):
+                    return key, effective, at
+        return None
 
     def _check_mandate(self, vs: VerifiedStatement) -> _MandateRecord | None:
         """MND-002, MND-012, then the stateless content checks MND-003..MND-008."""
@@ -1211,6 +1264,10 @@ class Verifier:
                 if digest in self._revocation_digests:
                     # A statement this escrow stamped after the revocation may be disowned now.
                     self.disowning += 1
+                elif self.revoked and self._may_be_disowned(digest):
+                    # ... and one of a revoked key (or principal) whose Stamp we learn only now (KEY-009,
+                    # KEY-010 in the escrow's order: :meth:`disowned` reads this Stamp).
+                    self.disowning += 1
                 exposed = self._exposed_answers.get(digest) if self._exposed_answers else None
                 if exposed is not None and exposed[0] == issuer:  # the escrow took the answer: freed
                     del self._exposed_answers[digest]
@@ -1386,6 +1443,8 @@ _TAKES_EFFECT_AT_STAMP: Final = frozenset({"breach_claim", "revoke"})
 # a revocation would let a claim against it be upheld, while a thief's backdated Delivery only defends the
 # key's own principal against a claim.
 _BINDS_AT_STAMP: Final = frozenset({"offer", "counter", "accept", "receipt"})
+# KEY-010: the six statements whose effect is timed by their escrow's Stamp.
+_STAMP_TIMED: Final = _TAKES_EFFECT_AT_STAMP | _BINDS_AT_STAMP
 
 
 def _before(first: tuple[int, ...], then: tuple[int, ...]) -> bool:

@@ -304,6 +304,15 @@ NOTES: Final[dict[str, tuple[str, str, str]]] = {
         "An escrow whose Mandate ended stamps no claim and signs no Ruling, Forfeit, Release or lapse "
         "(MND-003): a contract it bonded keeps both bonds locked and the claimant's claim is lost.",
     ),
+    "StampOrderedRevocation": (
+        "STATE",
+        "A BreachClaim, Revoke, Offer, Counter, Accept or Receipt whose witnessing escrow's earliest Stamp "
+        "held is after that escrow's Stamp held of a KeyRevocation of its issuer or its Mandate's principal, "
+        "and at or after that revocation's effective_ms, in a view of evidence: refused KEY_REVOKED "
+        "(KEY-010 (c), the escrow's own order).",
+        "A faulty escrow took a thief's statement after it stamped the principal's revocation: every view "
+        "took it, and the thief's contract weighed in reputation.",
+    ),
     "StampTimedRevocation": (
         "STATE",
         "A BreachClaim, Revoke, Offer, Counter or Accept dated before a held KeyRevocation's effective_ms "

@@ -46,6 +46,7 @@ def groups() -> list[Group]:
         rotation_at_the_escrow(),
         claim_window_at_the_escrow(),
         escrow_validity_at_the_escrow(),
+        stamp_ordered_in_a_view(),
     ]
 
 
@@ -911,4 +912,53 @@ def escrow_validity_at_the_escrow() -> Group:
             ["ESC-020"],
             _escrow_validity(last_ruling, stamp_by=stamp_by)[0],
         )
+    return g
+
+
+# --- KEY-010 in a view, in the escrow's own order -----------------------------------------------
+
+
+def stamp_ordered_in_a_view() -> Group:
+    """KEY-010 (c): a view of evidence refuses one of the six statements when it holds its witnessing
+    escrow's Stamp of a revocation covering it before that escrow's earliest Stamp of the statement, the
+    latter at or after the revocation's effective_ms (the escrow took it holding the revocation); a
+    revocation stamped after the statement refuses nothing, whatever its effective_ms."""
+    g = Group("StampOrderedRevocationView", "sparse")
+    for body, what in (
+        ("revoke", "Revoke of Alice's contract (forfeit_bond terms)"),
+        ("accept", "Accept of Carol's bonded offer to Alice"),
+        ("receipt", "Receipt of Bob's Delivery"),
+    ):
+        race = _race(body)
+        race.clock.advance(1_000)
+        of_revocation = race.escrow.sign("stamp", commitment_pb2.Stamp(statements=[race.revocation.digest]))
+        race.clock.advance(4_000)
+        of_thief = race.stamp(race.clock.now_ms)
+        twin = _race(body)
+        twin.clock.advance(4_000)
+        twin_thief = twin.stamp(twin.clock.now_ms)
+        twin.clock.advance(1_000)
+        twin_revocation = twin.escrow.sign("stamp", commitment_pb2.Stamp(statements=[twin.revocation.digest]))
+        envelopes = [*race.context, race.revocation.envelope, of_revocation.envelope, of_thief.envelope]
+        g.add(
+            f"the thief's {what}, dated before the revocation's effective_ms; the escrow stamped the "
+            "revocation 1 s after its effective_ms, then the thief's statement 4 s later (a faulty escrow: "
+            "KEY-010 has it refuse): a view holding both Stamps refuses it, the escrow's own order deciding",
+            ["KEY-010", "KEY-009"],
+            [*envelopes, race.thief.envelope],
+            "KEY_REVOKED",
+            "StampOrderedRevocation",
+            "RevokedKey",
+            failed_index=len(envelopes),
+            twin=[*twin.context, twin.revocation.envelope, twin_revocation.envelope, twin_thief.envelope,
+                  twin.thief.envelope],
+        )  # fmt: skip
+        g.add(
+            f"the same {body}, stamped 4 s after the revocation's effective_ms but before the escrow stamped "
+            "the revocation (it did not hold it then): a view takes it -- a revocation stamped later erases "
+            "nothing, whatever its effective_ms",
+            ["KEY-010", "KEY-009"],
+            [*twin.context, twin.revocation.envelope, twin_revocation.envelope, twin_thief.envelope,
+             twin.thief.envelope],
+        )  # fmt: skip
     return g

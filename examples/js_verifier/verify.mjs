@@ -930,6 +930,29 @@ export class Verifier {
     }
   }
 
+  // KEY-010 (c), in a view of evidence, in the escrow's own order: refuse one of the six when its witnessing
+  // escrow's Stamp of a revocation held of its issuer or of its Mandate's principal is before that escrow's
+  // earliest Stamp of it (KEY-009's order), and that Stamp is at or after the revocation's effective_ms: the
+  // escrow took it holding the revocation. A revocation stamped after it refuses nothing.
+  checkStampOrdered(rec) {
+    if (!STAMP_TIMED.has(rec.bodyName)) return;
+    const e = this.witnessingEscrow(rec);
+    if (!e) return;
+    const first = (d) => {
+      const l = (this.stamps.get(d) ?? []).filter((s) => s.escrow === e);
+      return l.length ? l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a)) : null;
+    };
+    const s = first(rec.dhex);
+    if (!s) return;
+    for (const key of [rec.h.issuer, rec.principal]) {
+      if (!key) continue;
+      for (const r of this.revokedAt(key, s.t)) {
+        const sr = first(r.dhex);
+        if (sr && cmpStamp(sr, s) < 0) fail("KEY_REVOKED", "KEY-010", `stamped at ${s.t}, after its escrow stamped a revocation effective from ${r.eff}`);
+      }
+    }
+  }
+
   accept(envBytes) {
     const r = verifyStateless(envBytes);
     const { h, body, bodyName } = r;
@@ -955,6 +978,7 @@ export class Verifier {
     if (mandate) this.checkMandateContent(mandate, h, body, bodyName);
     // KEY-010, at an escrow and its audit: the time compared is the escrow's Stamp, not the signer's
     if (!this.evidenceView) this.checkRevokedAtStamp(rec);
+    else this.checkStampOrdered(rec);
     // 25. freshness
     if (this.now !== null) {
       const now = this.now;
@@ -1484,8 +1508,8 @@ export class Verifier {
 export const LAYERS = [
   "steps 1-20 (SPEC 11.1): size, envelope profile (6.2.1), payload type, did:key (3.2), strict Ed25519 (5.3), statement profile, header, NEG-013, body rules",
   "step 22: KEY-004, KEY-005 (with KEY-009: an auditor takes a statement witnessed before its revocation or rotation; an escrow's audit does not)",
-  "KEY-010 after step 24, for an escrow's audit (group role escrow): the escrow's Stamp compared with a revocation's effective_ms",
-  "ESC-019 after section 11, for an escrow's audit (group role escrow): each Accept of an Offer or Counter naming an escrow, its claim window within both parties' Mandates held",
+  "KEY-010 after step 24, for an escrow's audit (group role escrow): the escrow's Stamp compared with a revocation's effective_ms; in a view (role auditor), only against a revocation the escrow stamped first (KEY-010 (c))",
+  "ESC-019 and ESC-020 after section 11, for an escrow's audit (group role escrow): each Accept of an Offer or Counter naming an escrow, its claim window within both parties' Mandates held, its last ruling time within the Mandate the escrow's Stamp of it cites",
   "steps 23-24: MND-002, MND-012, MND-003..MND-008, MND-013",
   "step 25: TIM-001..TIM-003 at now_ms (skew 30000)",
   "step 26: RPL-002, RPL-001",
