@@ -47,6 +47,7 @@ def groups() -> list[Group]:
         claim_window_at_the_escrow(),
         escrow_validity_at_the_escrow(),
         stamp_ordered_in_a_view(),
+        renewal_chain_at_the_escrow(),
     ]
 
 
@@ -961,4 +962,98 @@ def stamp_ordered_in_a_view() -> Group:
             [*twin.context, twin.revocation.envelope, twin_revocation.envelope, twin_thief.envelope,
              twin.thief.envelope],
         )  # fmt: skip
+    return g
+
+
+# --- ESC-019: a chain of renewals ---------------------------------------------------------------------------
+
+
+def _renewal_chain(spans: list[tuple[int, int]], *, reverse: bool = False) -> tuple[list[bytes], int]:
+    """Alice's Mandate valid a day (execution window a week) and her principal's renewals for her key
+    over ``spans`` (each (valid_from_ms, valid_until_ms) as offsets from now), held before Mallory's
+    bonded trade with her due on day 3 (its claim window to day 4) -- in that order, or the reverse.
+    Returns the envelopes and the Accept's index."""
+    clock = FixedClock()
+    t0 = clock.now_ms
+    alice = Party("alice", clock, {"valid_until_ms": t0 + DAY_MS, "execution_window_end_ms": t0 + 7 * DAY_MS})
+    mallory, escrow = Party("mallory", clock), Party("escrow", clock)
+    fields = {f.name: v for f, v in alice.mandate_vs.statement.mandate.ListFields()}
+    renewals = []
+    for start, until in spans:
+        fields.update(valid_from_ms=t0 + start, valid_until_ms=t0 + until)
+        renewals.append(alice.principal.sign("mandate", identity_pb2.Mandate(**fields), ttl_ms=30 * DAY_MS))
+    if reverse:
+        renewals.reverse()
+    due = t0 + 3 * DAY_MS
+    offer = mallory.offer(
+        alice,
+        mallory.proposal(
+            issuer_bond=BOND,
+            audience_bond=BOND,
+            escrow=escrow.did,
+            gives=[service("translation", value=500, deadline_ms=due)],
+            wants=[service("code-review", value=450, deadline_ms=due)],
+        ),
+    )
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    envelopes = [
+        *alice.setup,
+        *mallory.setup,
+        *(vs.envelope for vs in renewals),
+        offer.envelope,
+        accept.envelope,
+    ]
+    return envelopes, len(envelopes) - 1
+
+
+def renewal_chain_at_the_escrow() -> Group:
+    """ESC-019 with a chain of renewals: each held renewal whose [valid_from_ms, valid_until_ms) contains
+    the end reached so far extends it, in the order of their intervals (not the order held); a gap of one
+    millisecond ends the chain there."""
+    g = Group("RenewalChainAtTheEscrow", "sparse", role="escrow")
+    joined = [(DAY_MS, 2 * DAY_MS), (2 * DAY_MS, 5 * DAY_MS)]
+    chain, _ = _renewal_chain(joined)
+    g.add(
+        "Alice's Mandate valid a day, renewed to day 2 and again from day 2 to day 5 (each starting where "
+        "the last ends): the chain covers the claim window after day 3 -- taken",
+        ["ESC-019"],
+        chain,
+    )
+    g.add(
+        "the same two renewals held in the reverse order (the later first): the chain is read by the "
+        "renewals' intervals, not the order they came in -- taken",
+        ["ESC-019"],
+        _renewal_chain(joined, reverse=True)[0],
+    )
+    overlapping, _ = _renewal_chain([(DAY_MS // 2, 2 * DAY_MS), (DAY_MS, 5 * DAY_MS)])
+    g.add(
+        "renewals that overlap (from half a day to day 2, and from day 1 to day 5): each contains the end "
+        "reached so far when it is read -- taken",
+        ["ESC-019"],
+        overlapping,
+    )
+    gap, at = _renewal_chain([(DAY_MS, 2 * DAY_MS), (2 * DAY_MS + 1, 5 * DAY_MS)])
+    g.add(
+        "the second renewal starts 1 ms after the first ends (day 2 + 1 ms): at day 2 Alice holds no "
+        "valid Mandate, the chain stops there, before the claim window -- refused",
+        ["ESC-019", "MND-003"],
+        gap,
+        "MANDATE_VIOLATION",
+        "ClaimWindow",
+        "MandateViolation",
+        failed_index=at,
+        twin=chain,
+    )
+    short, at = _renewal_chain([(DAY_MS, 2 * DAY_MS), (2 * DAY_MS, 4 * DAY_MS)])
+    g.add(
+        "the chain joined up but ending exactly when the claim window does (day 4): refused -- at or after",
+        ["ESC-019", "MND-003"],
+        short,
+        "MANDATE_VIOLATION",
+        "ClaimWindow",
+        "MandateViolation",
+        failed_index=at,
+        twin=_renewal_chain([(DAY_MS, 2 * DAY_MS), (2 * DAY_MS, 4 * DAY_MS + 1)])[0],
+    )
     return g
