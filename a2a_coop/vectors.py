@@ -120,16 +120,21 @@ class VectorOutcome:
 
 
 def escrow_refusal(verifier: Verifier, vs: VerifiedStatement) -> CoopError | None:
-    """ESC-019 for a group of role ``"escrow"`` (SPEC 17), as the escrow's audit replays it (AUD-003):
-    an Accept, taken by the verifier, of an Offer or Counter naming an escrow, under which a party could
-    sign no claim through the claim window by the Mandates, renewals and revocations held before it
-    (``MANDATE_VIOLATION``), else None."""
+    """ESC-019 and ESC-020 for a group of role ``"escrow"`` (SPEC 17), as the escrow's audit replays them
+    (AUD-003): an Accept, taken by the verifier, of an Offer or Counter naming an escrow, under which a
+    party could sign no claim through the claim window by the Mandates, renewals and revocations held
+    before it -- or, when a Stamp of that escrow naming the Accept is held, whose last ruling time is at
+    or after the end of the validity of the Mandate the earliest such Stamp cites, cut at the held
+    revocations of the escrow's key and that Mandate's principal (``MANDATE_VIOLATION``) -- else None."""
     if vs.body != "accept":
         return None
     offer = verifier.statements.get(vs.statement.accept.offer)
     if offer is None or offer.body not in ("offer", "counter") or not proposal_of(offer).terms.escrow:
         return None
-    return verifier.contract_outlives(offer, vs)
+    refusal = verifier.contract_outlives(offer, vs)
+    stamp = verifier.witness.stamp_of(proposal_of(offer).terms.escrow, vs.digest)
+    held = verifier.statements.get(stamp) if refusal is None and stamp is not None else None
+    return refusal if held is None else verifier.escrow_outlived(offer, held.mandate_digest)
 
 
 def run_vector(vector: Vector) -> VectorOutcome:

@@ -330,3 +330,15 @@ def test_an_escrow_that_bonds_contracts_past_a_mandate_fails(
     )
     assert code == 1
     assert levels == {"esc.contract-past-mandate": "FAIL", "esc.unwitnessed-accept": "PASS"}
+
+
+@pytest.mark.req("ESC-020")
+def test_an_escrow_that_bonds_contracts_past_its_own_mandate_fails(
+    escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The escrow of before ESC-020: it takes an Accept of a contract whose last ruling time is its own
+    Mandate's valid_until_ms, a Ruling it could never sign (the reference escrow passes the case:
+    test_the_reference_escrow_process_passes_every_escrow_case)."""
+    monkeypatch.setattr(escrow_node.escrow.verifier, "escrow_outlived", lambda offer, mandate: None)
+    code, levels = _run_cases(escrow_node, tmp_path / "r", "esc.contract-past-escrow-mandate")
+    assert (code, levels) == (1, {"esc.contract-past-escrow-mandate": "FAIL"})

@@ -160,16 +160,22 @@ def test_vector_library(vector: Vector) -> None:
 @pytest.mark.req("KEY-010", "KEY-009")
 def test_a_groups_role_decides_which_verifier_runs_it() -> None:
     """keytime.json's escrow groups run an escrow's verifier (SPEC 17): the thief's Revoke stamped after
-    the revocation is refused there (KEY-010) and taken by an auditor, a view of evidence; and a file's
-    groups without a role run the auditor's, as before roles."""
+    the revocation's effective_ms is refused there (KEY-010) and taken by an auditor, a view of evidence
+    -- unless the view holds the escrow's Stamp of the revocation before the Revoke's, the escrow's own
+    order (KEY-010 (c)); and a file's groups without a role run the auditor's, as before roles."""
     from dataclasses import replace
 
     vectors = load_vector_file(VECTOR_DIR / "keytime.json")
     escrow = [v for v in vectors if v.role == "escrow" and v.result == "invalid"]
     assert escrow and all(run_vector(v).passed for v in escrow)
-    assert {
-        run_vector(replace(v, role="auditor")).actual for v in escrow if v.requirements[0] == "KEY-010"
-    } == {"valid"}
+    views = {
+        v.comment: run_vector(replace(v, role="auditor")).actual
+        for v in escrow
+        if v.requirements[0] == "KEY-010"
+    }
+    ordered = [c for c in views if "Stamp of the revocation held too" in c]
+    assert len(ordered) == 1 and views[ordered[0]].startswith("KEY_REVOKED")
+    assert {actual for c, actual in views.items() if c not in ordered} == {"valid"}
     assert all(v.role == "auditor" for v in VECTORS if v.source != "keytime")
 
 
@@ -185,6 +191,21 @@ def test_an_escrow_group_applies_the_claim_window_to_each_accept() -> None:
     assert len(refused) >= 6 and {v.error for v in refused} == {"MANDATE_VIOLATION"}
     assert all(run_vector(v).passed for v in vectors)
     assert {run_vector(replace(v, role="auditor")).actual for v in refused} == {"valid"}
+
+
+@pytest.mark.req("ESC-020", "AUD-003")
+def test_an_escrow_group_applies_its_own_validity_to_each_accept_it_stamped() -> None:
+    """keytime.json's EscrowValidityAtTheEscrow: an escrow's verifier (its audit's replay) refuses the
+    Accept of a contract whose last ruling time reaches the end of the Mandate the escrow's Stamp of it
+    cites (ESC-020, SPEC 17); the same envelopes pass section 11, so an auditor takes them, as it takes
+    every case of the group."""
+    from dataclasses import replace
+
+    vectors = [v for v in load_vector_file(VECTOR_DIR / "keytime.json") if v.requirements[0] == "ESC-020"]
+    refused = [v for v in vectors if v.result == "invalid"]
+    assert len(vectors) == 8 and len(refused) == 4 and {v.error for v in refused} == {"MANDATE_VIOLATION"}
+    assert all(run_vector(v).passed for v in vectors)
+    assert {run_vector(replace(v, role="auditor")).actual for v in vectors} == {"valid"}
 
 
 @pytest.mark.req("ERR-002")

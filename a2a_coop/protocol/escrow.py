@@ -1537,7 +1537,10 @@ class Escrow:
         end of either party's Mandates' validity held here (a renewal submitted before the Accept counts,
         Verifier.claimable_until). A party without MND-019's guard otherwise agreed to a deadline its
         counterparty set past its Mandate, delivered, and could never claim (MND-003 refuses its claim):
-        the counterparty kept the Delivery and its bond (tests/test_attack21.py)."""
+        the counterparty kept the Delivery and its bond (tests/test_attack21.py). ESC-020: nor when the
+        last Ruling it may have to sign of the contract falls at or after the end of its own Mandate's
+        validity (Verifier.escrow_outlived): bonded, the claim went unstamped and both bonds stayed
+        locked for good (tests/test_attack22.py)."""
         offer = self.verifier.statements.get(accept.statement.accept.offer)
         if (
             offer is None
@@ -1545,7 +1548,10 @@ class Escrow:
             or proposal_of(offer).terms.escrow != self.did
         ):
             return  # the verifier reports what is wrong with it; another escrow's contract is its own
-        refusal = self.verifier.contract_outlives(offer, accept)
+        # ESC-019, then ESC-020: nor one we could not sign about until its last Ruling (our own Mandate)
+        refusal = self.verifier.contract_outlives(offer, accept) or self.verifier.escrow_outlived(
+            offer, self.mandate_digest
+        )
         if refusal is not None:  # its own defect first (ERR-002): a revoked key's Accept is KEY_REVOKED
             self.verifier.witness.set_provisional(self.did, accept.digest, now_ms)
             try:

@@ -361,6 +361,17 @@ class _Replay:
                         f"the escrow recognised a contract a party could not claim under: {outlives}",
                         vs,
                     )
+                # ESC-020: nor one it could not sign about until its last Ruling, under the Mandate its
+                # Stamp of the Accept cites (the one it signed under then), as that Stamp saw it
+                stamp = self.verifier.witness.stamp_of(self.escrow, c.accept.digest)
+                held = self.verifier.statements.get(stamp) if stamp is not None else None
+                own = None if held is None else self.verifier.escrow_outlived(c.offer, held.mandate_digest)
+                if own is not None:
+                    self._find(
+                        "MANDATE_VIOLATION",
+                        f"the escrow recognised a contract it could not rule on through its claims: {own}",
+                        vs,
+                    )
 
     def _names_us(self, offer: bytes) -> bool:
         """Whether ``offer`` is an Offer or Counter the transcript holds whose terms name this escrow."""

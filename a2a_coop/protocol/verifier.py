@@ -48,6 +48,7 @@ from a2a_coop.protocol.negotiation import (
     BARGAINING_STATES,
     BOND_GRACE_MS,
     CLAIM_WINDOW_MS,
+    DEFAULT_RESPONSE_WINDOW_MS,
     Contract,
     Event,
     Negotiation,
@@ -76,6 +77,20 @@ class _MandateRecord:
     mandate: identity_pb2.Mandate
     issued_at_ms: int
     agent: str  # mandate.agent, read once
+
+
+def last_ruling_ms(proposal: trade_pb2.Offer) -> int:
+    """ESC-020, MND-020: the last time the escrow of a contract of ``proposal`` may have to sign about it --
+    the Ruling of a claim on its last item stamped at the end of that item's claim window (CMT-005), due a
+    response window later (CMT-002: terms.response_window_ms, or DEFAULT_RESPONSE_WINDOW_MS when 0), signed
+    at a tick up to the clock tolerance after that -- or 0 for a proposal with no deadline. Every other
+    statement it may owe (a Forfeit or Release after that Ruling, a lapse, a release after a Revoke) falls
+    due by then."""
+    last = max((i.deadline_ms for i in (*proposal.gives, *proposal.wants)), default=0)
+    if not last:
+        return 0
+    window = proposal.terms.response_window_ms or DEFAULT_RESPONSE_WINDOW_MS
+    return last + CLAIM_WINDOW_MS + window + CLOCK_TOLERANCE_MS
 
 
 class Verifier:
@@ -330,6 +345,8 @@ class Verifier:
             and (vs.body in _TAKES_EFFECT_AT_STAMP or (me is None and vs.body in _BINDS_AT_STAMP))
         ):
             self._check_revoked_at_stamp(vs, record)
+        elif self.revoked and self.evidence_view and vs.body in _STAMP_TIMED:
+            self._check_stamped_after_revocation(vs, record)
         if now_ms is not None:
             check_time_window(vs, now_ms, self.skew_ms)
         live_at = now_ms if now_ms is not None else received_ms
@@ -655,7 +672,18 @@ class Verifier:
             effective = self.revoked.get(key)
             if effective is not None and vs.issued_at_ms >= effective and not self._stamped_first(vs, key):
                 return True
-        return False
+        # KEY-010 in the escrow's order: its escrow stamped it after a revocation it had stamped, at or
+        # after that revocation's effective_ms (:meth:`_stamped_after`)
+        return vs.body in _STAMP_TIMED and self._stamped_after(vs, record) is not None
+
+    def _may_be_disowned(self, digest: bytes) -> bool:
+        """Whether ``digest`` is a statement held in memory whose issuer, or whose Mandate's principal, a
+        held KeyRevocation names: a Stamp of it may change what :meth:`disowned` says of it."""
+        held = dict.get(self.statements, digest)
+        if held is None:
+            return False
+        record = self.mandates.get(held.mandate_digest) if held.mandate_digest else None
+        return held.issuer in self.revoked or (record is not None and record.principal in self.revoked)
 
     def _kept_as_evidence(self, vs: VerifiedStatement | None, key: str) -> bool:
         """KEY-009: a view of evidence (``evidence_view``: an auditor, an observer, section 11.4) takes
@@ -768,6 +796,46 @@ class Verifier:
                     requirement=requirement,
                     evidence=self._revocation(key),
                 )
+
+    def _check_stamped_after_revocation(self, vs: VerifiedStatement, record: _MandateRecord | None) -> None:
+        """KEY-010 (c) in a view of evidence, in the escrow's own order: refuse one of the six whose
+        witnessing escrow stamped a held KeyRevocation of its issuer or of its Mandate's principal before
+        it stamped the statement, at or after that revocation's effective_ms (:meth:`_stamped_after`): the
+        escrow took it holding the revocation, which KEY-010 has an escrow refuse. A faulty escrow that
+        took a thief's statement so -- a Revoke, an Accept of an accomplice's offer, a Receipt -- had every
+        view of evidence take it, a contract the thief formed weighing in reputation (tests/test_attack22.py).
+        A revocation the escrow stamped after the statement counts for nothing here, whatever its
+        effective_ms, which its revoker chose: it cannot erase what the escrow took first."""
+        found = self._stamped_after(vs, record)
+        if found is not None:
+            key, effective, at = found
+            raise KeyRevoked(
+                f"its escrow stamped it at {at}, after it had stamped a revocation of {key:.40} effective "
+                f"from {effective}",
+                requirement="KEY-010",
+                evidence=self._revocation(key),
+            )
+
+    def _stamped_after(
+        self, vs: VerifiedStatement, record: _MandateRecord | None
+    ) -> tuple[str, int, int] | None:
+        """KEY-010 in the escrow's order: (key, effective_ms, the Stamp's time) of a held KeyRevocation of
+        ``vs``'s issuer or of its Mandate's principal that ``vs``'s witnessing escrow stamped before its
+        earliest Stamp held of ``vs`` (KEY-009's order), that Stamp issued at or after the revocation's
+        effective_ms; else None."""
+        escrow = self.witnessing_escrow(vs)
+        first = self._stamp_place(escrow, vs.digest) if escrow else None
+        if first is None:
+            return None
+        at = first[0]
+        for key in (vs.issuer, record.principal if record is not None else ""):
+            for effective, revocation in self.revocations_of.get(key, ()) if key else ():
+                if effective > at:
+                    continue
+                place = self._stamp_place(escrow, revocation)
+                if place is not None and _before(place, first):
+                    return key, effective, at
+        return None
 
     def _check_mandate(self, vs: VerifiedStatement) -> _MandateRecord | None:
         """MND-002, MND-012, then the stateless content checks MND-003..MND-008."""
@@ -890,6 +958,42 @@ class Verifier:
                     requirement="ESC-019",
                 )
         return None
+
+    def signs_until(self, mandate_digest: bytes) -> int | None:
+        """ESC-020: until when the key of the held Mandate ``mandate_digest`` can sign under it -- its
+        valid_until_ms (MND-003), cut at the effective_ms of a held KeyRevocation of the key (KEY-004) or
+        of its principal (MND-012); None when the Mandate is not held. No renewal extends it: an escrow
+        signs under the one Mandate its operator runs it with (ESC-002), and a renewal counts once it runs
+        under it."""
+        record = self.mandates.get(mandate_digest)
+        if record is None:
+            return None
+        end = record.mandate.valid_until_ms
+        for key in (record.agent, record.principal):
+            effective = self.revoked.get(key)
+            if effective is not None and effective < end:
+                end = effective
+        return end
+
+    def escrow_outlived(self, offer: VerifiedStatement, mandate_digest: bytes) -> MandateViolation | None:
+        """ESC-020: the refusal of a contract of ``offer`` by the escrow signing under the Mandate
+        ``mandate_digest``, when the last time it may have to sign about it -- the Ruling of a claim on the
+        last item stamped at the end of its claim window, due a response window later, signed at a tick
+        up to the clock tolerance after that: last deadline + 86400000 + response window + 30000 -- is at
+        or after :meth:`signs_until`; else None. Past that end MND-003 refuses every statement the escrow
+        signs: a claim goes unstamped (WIT-005), no Ruling, Forfeit, Release or lapse is signed, and both
+        bonds stay locked (tests/test_attack22.py)."""
+        needed = last_ruling_ms(proposal_of(offer))
+        end = self.signs_until(mandate_digest)
+        if not needed or end is None or needed < end:
+            return None
+        return MandateViolation(
+            f"a Ruling on a claim of the contract's last item may be due until {utc_text(needed)} (its "
+            "deadline, then the claim window, the response window and the clock tolerance), "
+            f"past the end of the escrow's validity ({utc_text(end)}), after which it could sign no Stamp, "
+            "Ruling, Forfeit, Release or Refund of the contract; its operator renews its Mandate first",
+            requirement="ESC-020",
+        )
 
     def _accepted_proposal(self, vs: VerifiedStatement) -> trade_pb2.Offer | None:
         if vs.body != "accept":
@@ -1160,6 +1264,10 @@ class Verifier:
                 if digest in self._revocation_digests:
                     # A statement this escrow stamped after the revocation may be disowned now.
                     self.disowning += 1
+                elif self.revoked and self._may_be_disowned(digest):
+                    # ... and one of a revoked key (or principal) whose Stamp we learn only now (KEY-009,
+                    # KEY-010 in the escrow's order: :meth:`disowned` reads this Stamp).
+                    self.disowning += 1
                 exposed = self._exposed_answers.get(digest) if self._exposed_answers else None
                 if exposed is not None and exposed[0] == issuer:  # the escrow took the answer: freed
                     del self._exposed_answers[digest]
@@ -1335,6 +1443,8 @@ _TAKES_EFFECT_AT_STAMP: Final = frozenset({"breach_claim", "revoke"})
 # a revocation would let a claim against it be upheld, while a thief's backdated Delivery only defends the
 # key's own principal against a claim.
 _BINDS_AT_STAMP: Final = frozenset({"offer", "counter", "accept", "receipt"})
+# KEY-010: the six statements whose effect is timed by their escrow's Stamp.
+_STAMP_TIMED: Final = _TAKES_EFFECT_AT_STAMP | _BINDS_AT_STAMP
 
 
 def _before(first: tuple[int, ...], then: tuple[int, ...]) -> bool:

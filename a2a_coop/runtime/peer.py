@@ -45,6 +45,7 @@ from a2a_coop.protocol.errors import (
     CoopError,
     IssuedInFuture,
     MandateUnknown,
+    MandateViolation,
     Origin,
     RateLimited,
     Replayed,
@@ -72,6 +73,7 @@ from a2a_coop.protocol.statements import (
     sign_candidate,
     verify_statement,
 )
+from a2a_coop.protocol.verifier import last_ruling_ms
 from a2a_coop.runtime import gossip, snapshot
 from a2a_coop.runtime.alarm import ForkAlarm, KeyForked
 from a2a_coop.runtime.evidence import EvidenceVerifier
@@ -661,6 +663,10 @@ class Peer:
         # (escrow, its principal) of each Mandate given (an earlier mandate of ours makes us no escrow):
         # what an escrow's answer may start with held as given (hold_escrow_mandate).
         self._escrow_grants = frozenset((vs.statement.mandate.agent, vs.issuer) for vs in granted)
+        # MND-020: each trusted escrow's Mandates given, whose validity our guard reads first.
+        self._escrow_given: dict[str, list[bytes]] = {}
+        for vs in granted:
+            self._escrow_given.setdefault(vs.statement.mandate.agent, []).append(vs.digest)
         # The escrows our runtime reaches (a served node's escrow witness): it asks them about our own
         # bonded offers (ESC-013), fetches a bonded contract's locks there (ESC-009) and has our
         # Deliveries witnessed there (WIT-007). A bonded Offer or Counter of ours names one of them, and
@@ -2111,7 +2117,35 @@ class Peer:
                 f"terms.response_window_ms {terms.response_window_ms} is above {MAX_RESPONSE_WINDOW_MS}: "
                 "one claim would keep the accused's bond locked that long (BDY-003, MND-016)"
             )
-        return ""
+        return self._escrow_outlived(proposal)
+
+    def _escrow_outlived(self, proposal: trade_pb2.Offer) -> str:
+        """MND-020: why the escrow the terms name could not sign about their contract until its last Ruling
+        (:func:`last_ruling_ms`) -- the end of its validity as we hold it is at or before then -- or "".
+        Its validity: the latest end (Verifier.signs_until: valid_until_ms cut at a held revocation of its
+        key or principal) among its Mandates we were given and those of the same principal for its key we
+        hold (its renewal, which an answer of it starts with: hold_escrow_mandate). An escrow that does not
+        refuse such a contract (ESC-020) bonds it, and from that end on stamps no claim and signs no Ruling,
+        Forfeit, Release or lapse: our claim is lost and both bonds stay locked (tests/test_attack22.py)."""
+        escrow = proposal.terms.escrow
+        needed = last_ruling_ms(proposal) if escrow in self._escrow_given else 0
+        if not needed:
+            return ""
+        v = self.verifier
+        ends = [v.signs_until(d) or 0 for d in self._escrow_given[escrow]]
+        if max(ends) > needed:
+            return ""
+        for digest, record in v.mandates.items():  # a renewal held: rare, read only when the given fall short
+            if record.agent == escrow and (escrow, record.principal) in self._escrow_grants:
+                end = v.signs_until(digest) or 0
+                if end > needed:
+                    return ""
+                ends.append(end)
+        return (
+            f"escrow {escrow:.40}'s Mandate ends at {max(ends)}, while a Ruling on a claim under these terms "
+            f"may be due until {needed} (the last deadline, the claim window, the response window and the "
+            "clock tolerance): it could not stamp our claim or rule on it (MND-020, ESC-020)"
+        )
 
     def status(self) -> dict[str, Any]:
         """Open negotiations, obligations and exposure, for ``a2a-coop status``."""
@@ -2872,6 +2906,7 @@ class Peer:
         )
         cand = self.writer.stamp(stmt, nonce=self.nonce())
         self.verifier.check(cand, now, ours=True)
+        self._check_escrow_validity(body, message)
         self._check_trust(body, message, audience)
         self._check_time_to_perform(body, message, cand.expires_at_ms)
         why = self._escrow_not_shown(body, message, negotiation_id)
@@ -2886,6 +2921,20 @@ class Peer:
             if neg is not None:
                 self._enter_owed(neg)
         return vs
+
+    def _check_escrow_validity(self, body: str, message: Any) -> None:
+        """MND-020 in the guard: no Offer, Counter or Accept of a contract its escrow could not sign about
+        until its last Ruling (:meth:`_escrow_outlived`), whatever path proposes it."""
+        if body == "accept":
+            offer = self.verifier.statements.get(message.offer)
+            proposal = None
+            if offer is not None and offer.body in ("offer", "counter"):
+                proposal = proposal_of(offer)
+        else:
+            proposal = message if body == "offer" else message.proposal if body == "counter" else None
+        why = self._escrow_outlived(proposal) if proposal is not None else ""
+        if why:
+            raise MandateViolation(why, requirement="MND-020")
 
     def _causal_floor(self, negotiation_id: bytes, body: str, message: Any) -> int:
         """The earliest time a statement of ours in this negotiation may carry (NEG-014)."""

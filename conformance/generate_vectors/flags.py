@@ -294,6 +294,25 @@ NOTES: Final[dict[str, tuple[str, str, str]]] = {
         "A counterparty sets a deadline past the party's Mandate: it takes the party's Delivery, delivers "
         "nothing, and the party's claim, issued after its Mandate ended, is refused (MND-003).",
     ),
+    "EscrowValidity": (
+        "STATE",
+        "An Accept of a contract naming an escrow whose last ruling time (last deadline + 86400000 + the "
+        "response window, 3600000 when 0, + 30000) is at or after the end of the validity of the Mandate "
+        "the escrow's earliest held Stamp naming the Accept cites (held revocations of the escrow's key or "
+        "that Mandate's principal cut it), checked by an escrow taking evidence or its audit (group role "
+        "escrow): refused MANDATE_VIOLATION (ESC-020).",
+        "An escrow whose Mandate ended stamps no claim and signs no Ruling, Forfeit, Release or lapse "
+        "(MND-003): a contract it bonded keeps both bonds locked and the claimant's claim is lost.",
+    ),
+    "StampOrderedRevocation": (
+        "STATE",
+        "A BreachClaim, Revoke, Offer, Counter, Accept or Receipt whose witnessing escrow's earliest Stamp "
+        "held is after that escrow's Stamp held of a KeyRevocation of its issuer or its Mandate's principal, "
+        "and at or after that revocation's effective_ms, in a view of evidence: refused KEY_REVOKED "
+        "(KEY-010 (c), the escrow's own order).",
+        "A faulty escrow took a thief's statement after it stamped the principal's revocation: every view "
+        "took it, and the thief's contract weighed in reputation.",
+    ),
     "StampTimedRevocation": (
         "STATE",
         "A BreachClaim, Revoke, Offer, Counter or Accept dated before a held KeyRevocation's effective_ms "

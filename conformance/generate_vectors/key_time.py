@@ -45,6 +45,9 @@ def groups() -> list[Group]:
         rotation_in_a_view(),
         rotation_at_the_escrow(),
         claim_window_at_the_escrow(),
+        escrow_validity_at_the_escrow(),
+        stamp_ordered_in_a_view(),
+        renewal_chain_at_the_escrow(),
     ]
 
 
@@ -782,4 +785,275 @@ def claim_window_at_the_escrow() -> Group:
             failed_index=at,
             twin=renewed,
         )
+    return g
+
+
+# --- ESC-020: an escrow recognises no contract it could not rule on before its own Mandate ends ----------
+
+
+def _escrow_validity(
+    escrow_until_ms: int, *, window: int = 1, retire: str = "", stamp_by: str = "escrow"
+) -> tuple[list[bytes], int]:
+    """Mallory offers Alice a bonded trade due in a day under an escrow whose Mandate ends at
+    ``escrow_until_ms`` (both parties' Mandates run a year), with response window ``window``; the
+    escrow's Stamp naming the Accept comes before it, as in its transcript (by ``stamp_by``: "escrow",
+    or "other", another key's, which witnesses nothing for this escrow, or "" for none). ``retire``:
+    a KeyRevocation effective in two hours, held first -- "escrow-key" (by the escrow's principal, of
+    its key), "escrow-principal" (of its principal's key). Returns the envelopes and the Accept's
+    index."""
+    clock = FixedClock()
+    t0 = clock.now_ms
+    alice, mallory = Party("alice", clock), Party("mallory", clock)
+    escrow = Party("escrow", clock, {"valid_until_ms": escrow_until_ms})
+    held: list[VerifiedStatement] = []
+    if retire:
+        signer = escrow.agent if retire == "escrow-key" else escrow.principal
+        held.append(
+            signer.sign(
+                "key_revocation", identity_pb2.KeyRevocation(key=signer.did, effective_ms=t0 + 2 * HOUR_MS)
+            )
+        )
+    due = t0 + DAY_MS
+    proposal = mallory.proposal(
+        issuer_bond=BOND,
+        audience_bond=BOND,
+        escrow=escrow.did,
+        gives=[service("translation", value=500, deadline_ms=due)],
+        wants=[service("code-review", value=450, deadline_ms=due)],
+    )
+    proposal.terms.response_window_ms = window
+    offer = mallory.offer(alice, proposal)
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    setup = [*escrow.setup, *alice.setup, *mallory.setup, *(vs.envelope for vs in held)]
+    stamps: list[bytes] = []
+    if stamp_by == "escrow":
+        stamps = [
+            escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest])).envelope
+        ]
+    elif stamp_by == "other":
+        other = Party("other-escrow", clock, {"valid_until_ms": escrow_until_ms})  # as short as the escrow's
+        stamp = other.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest]))
+        stamps = [*other.setup, stamp.envelope]
+    envelopes = [*setup, *stamps, offer.envelope, accept.envelope]
+    return envelopes, len(envelopes) - 1
+
+
+def escrow_validity_at_the_escrow() -> Group:
+    """ESC-020 at an escrow and its audit (AUD-003 replays it): the Accept of a contract whose last ruling
+    time -- last deadline + 86400000 (the claim window) + the response window (3600000 when 0) + 30000
+    (the clock tolerance) -- is at or after the end of the escrow's validity: the valid_until_ms of the
+    Mandate its Stamp of the Accept cites, cut at a held revocation of its key or principal. Offline,
+    the escrow's own Mandate is the one its earliest Stamp naming the Accept cites: without one, nothing
+    to check."""
+    g = Group("EscrowValidityAtTheEscrow", "sparse", role="escrow")
+    t0 = FixedClock().now_ms
+    last_ruling = t0 + DAY_MS + DAY_MS + 1 + 30_000  # response window 1 ms
+    after, _ = _escrow_validity(last_ruling + 1)
+    g.add(
+        "Mallory's bonded trade with Alice due in a day (response window 1 ms), stamped by the escrow "
+        "under its Mandate valid 1 ms past the last ruling time (deadline + 86400000 + 1 + 30000): taken",
+        ["ESC-020"],
+        after,
+    )
+    exact, at = _escrow_validity(last_ruling)
+    g.add(
+        "the same trade, the escrow's Mandate ending exactly at the last ruling time: from then on it "
+        "could sign no Ruling on a claim stamped at the end of the claim window (MND-003) -- refused",
+        ["ESC-020", "MND-003"],
+        exact,
+        "MANDATE_VIOLATION",
+        "EscrowValidity",
+        "MandateViolation",
+        failed_index=at,
+        twin=after,
+    )
+    default_after, _ = _escrow_validity(last_ruling - 1 + 3_600_000 + 1, window=0)
+    default_exact, at = _escrow_validity(last_ruling - 1 + 3_600_000, window=0)
+    g.add(
+        "response window 0 (read as 3600000): the escrow's Mandate ends exactly at deadline + 86400000 + "
+        "3600000 + 30000 -- refused",
+        ["ESC-020", "CMT-002"],
+        default_exact,
+        "MANDATE_VIOLATION",
+        "EscrowValidity",
+        "MandateViolation",
+        failed_index=at,
+        twin=default_after,
+    )
+    g.add(
+        "response window 0, the escrow's Mandate ending 1 ms after deadline + 86400000 + 3600000 + 30000: "
+        "taken",
+        ["ESC-020"],
+        default_after,
+    )
+    far = t0 + 365 * DAY_MS
+    for retire, what in (
+        ("escrow-key", "the escrow key's own KeyRevocation of itself (KEY-004)"),
+        ("escrow-principal", "a KeyRevocation of the escrow's principal's key (MND-012)"),
+    ):
+        envelopes, at = _escrow_validity(far, retire=retire)
+        g.add(
+            f"the escrow's Mandate runs a year, but {what}, effective in two hours, is held: nothing it "
+            "signs from then on is taken -- refused",
+            ["ESC-020", "KEY-004" if retire == "escrow-key" else "MND-012"],
+            envelopes,
+            "MANDATE_VIOLATION",
+            "EscrowValidity",
+            "MandateViolation",
+            failed_index=at,
+            twin=_escrow_validity(far)[0],
+        )
+    for stamp_by, what in (
+        ("", "no Stamp naming the Accept is held: the escrow's own Mandate is not known offline"),
+        ("other", "only another key's Stamp names the Accept: it is not the escrow the terms name"),
+    ):
+        g.add(
+            f"the escrow's Mandate ends at the last ruling time, but {what} -- nothing to check: taken",
+            ["ESC-020"],
+            _escrow_validity(last_ruling, stamp_by=stamp_by)[0],
+        )
+    return g
+
+
+# --- KEY-010 in a view, in the escrow's own order -----------------------------------------------
+
+
+def stamp_ordered_in_a_view() -> Group:
+    """KEY-010 (c): a view of evidence refuses one of the six statements when it holds its witnessing
+    escrow's Stamp of a revocation covering it before that escrow's earliest Stamp of the statement, the
+    latter at or after the revocation's effective_ms (the escrow took it holding the revocation); a
+    revocation stamped after the statement refuses nothing, whatever its effective_ms."""
+    g = Group("StampOrderedRevocationView", "sparse")
+    for body, what in (
+        ("revoke", "Revoke of Alice's contract (forfeit_bond terms)"),
+        ("accept", "Accept of Carol's bonded offer to Alice"),
+        ("receipt", "Receipt of Bob's Delivery"),
+    ):
+        race = _race(body)
+        race.clock.advance(1_000)
+        of_revocation = race.escrow.sign("stamp", commitment_pb2.Stamp(statements=[race.revocation.digest]))
+        race.clock.advance(4_000)
+        of_thief = race.stamp(race.clock.now_ms)
+        twin = _race(body)
+        twin.clock.advance(4_000)
+        twin_thief = twin.stamp(twin.clock.now_ms)
+        twin.clock.advance(1_000)
+        twin_revocation = twin.escrow.sign("stamp", commitment_pb2.Stamp(statements=[twin.revocation.digest]))
+        envelopes = [*race.context, race.revocation.envelope, of_revocation.envelope, of_thief.envelope]
+        g.add(
+            f"the thief's {what}, dated before the revocation's effective_ms; the escrow stamped the "
+            "revocation 1 s after its effective_ms, then the thief's statement 4 s later (a faulty escrow: "
+            "KEY-010 has it refuse): a view holding both Stamps refuses it, the escrow's own order deciding",
+            ["KEY-010", "KEY-009"],
+            [*envelopes, race.thief.envelope],
+            "KEY_REVOKED",
+            "StampOrderedRevocation",
+            "RevokedKey",
+            failed_index=len(envelopes),
+            twin=[*twin.context, twin.revocation.envelope, twin_revocation.envelope, twin_thief.envelope,
+                  twin.thief.envelope],
+        )  # fmt: skip
+        g.add(
+            f"the same {body}, stamped 4 s after the revocation's effective_ms but before the escrow stamped "
+            "the revocation (it did not hold it then): a view takes it -- a revocation stamped later erases "
+            "nothing, whatever its effective_ms",
+            ["KEY-010", "KEY-009"],
+            [*twin.context, twin.revocation.envelope, twin_revocation.envelope, twin_thief.envelope,
+             twin.thief.envelope],
+        )  # fmt: skip
+    return g
+
+
+# --- ESC-019: a chain of renewals ---------------------------------------------------------------------------
+
+
+def _renewal_chain(spans: list[tuple[int, int]], *, reverse: bool = False) -> tuple[list[bytes], int]:
+    """Alice's Mandate valid a day (execution window a week) and her principal's renewals for her key
+    over ``spans`` (each (valid_from_ms, valid_until_ms) as offsets from now), held before Mallory's
+    bonded trade with her due on day 3 (its claim window to day 4) -- in that order, or the reverse.
+    Returns the envelopes and the Accept's index."""
+    clock = FixedClock()
+    t0 = clock.now_ms
+    alice = Party("alice", clock, {"valid_until_ms": t0 + DAY_MS, "execution_window_end_ms": t0 + 7 * DAY_MS})
+    mallory, escrow = Party("mallory", clock), Party("escrow", clock)
+    fields = {f.name: v for f, v in alice.mandate_vs.statement.mandate.ListFields()}
+    renewals = []
+    for start, until in spans:
+        fields.update(valid_from_ms=t0 + start, valid_until_ms=t0 + until)
+        renewals.append(alice.principal.sign("mandate", identity_pb2.Mandate(**fields), ttl_ms=30 * DAY_MS))
+    if reverse:
+        renewals.reverse()
+    due = t0 + 3 * DAY_MS
+    offer = mallory.offer(
+        alice,
+        mallory.proposal(
+            issuer_bond=BOND,
+            audience_bond=BOND,
+            escrow=escrow.did,
+            gives=[service("translation", value=500, deadline_ms=due)],
+            wants=[service("code-review", value=450, deadline_ms=due)],
+        ),
+    )
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    envelopes = [
+        *alice.setup,
+        *mallory.setup,
+        *(vs.envelope for vs in renewals),
+        offer.envelope,
+        accept.envelope,
+    ]
+    return envelopes, len(envelopes) - 1
+
+
+def renewal_chain_at_the_escrow() -> Group:
+    """ESC-019 with a chain of renewals: each held renewal whose [valid_from_ms, valid_until_ms) contains
+    the end reached so far extends it, in the order of their intervals (not the order held); a gap of one
+    millisecond ends the chain there."""
+    g = Group("RenewalChainAtTheEscrow", "sparse", role="escrow")
+    joined = [(DAY_MS, 2 * DAY_MS), (2 * DAY_MS, 5 * DAY_MS)]
+    chain, _ = _renewal_chain(joined)
+    g.add(
+        "Alice's Mandate valid a day, renewed to day 2 and again from day 2 to day 5 (each starting where "
+        "the last ends): the chain covers the claim window after day 3 -- taken",
+        ["ESC-019"],
+        chain,
+    )
+    g.add(
+        "the same two renewals held in the reverse order (the later first): the chain is read by the "
+        "renewals' intervals, not the order they came in -- taken",
+        ["ESC-019"],
+        _renewal_chain(joined, reverse=True)[0],
+    )
+    overlapping, _ = _renewal_chain([(DAY_MS // 2, 2 * DAY_MS), (DAY_MS, 5 * DAY_MS)])
+    g.add(
+        "renewals that overlap (from half a day to day 2, and from day 1 to day 5): each contains the end "
+        "reached so far when it is read -- taken",
+        ["ESC-019"],
+        overlapping,
+    )
+    gap, at = _renewal_chain([(DAY_MS, 2 * DAY_MS), (2 * DAY_MS + 1, 5 * DAY_MS)])
+    g.add(
+        "the second renewal starts 1 ms after the first ends (day 2 + 1 ms): at day 2 Alice holds no "
+        "valid Mandate, the chain stops there, before the claim window -- refused",
+        ["ESC-019", "MND-003"],
+        gap,
+        "MANDATE_VIOLATION",
+        "ClaimWindow",
+        "MandateViolation",
+        failed_index=at,
+        twin=chain,
+    )
+    short, at = _renewal_chain([(DAY_MS, 2 * DAY_MS), (2 * DAY_MS, 4 * DAY_MS)])
+    g.add(
+        "the chain joined up but ending exactly when the claim window does (day 4): refused -- at or after",
+        ["ESC-019", "MND-003"],
+        short,
+        "MANDATE_VIOLATION",
+        "ClaimWindow",
+        "MandateViolation",
+        failed_index=at,
+        twin=_renewal_chain([(DAY_MS, 2 * DAY_MS), (2 * DAY_MS, 4 * DAY_MS + 1)])[0],
+    )
     return g

@@ -930,6 +930,29 @@ export class Verifier {
     }
   }
 
+  // KEY-010 (c), in a view of evidence, in the escrow's own order: refuse one of the six when its witnessing
+  // escrow's Stamp of a revocation held of its issuer or of its Mandate's principal is before that escrow's
+  // earliest Stamp of it (KEY-009's order), and that Stamp is at or after the revocation's effective_ms: the
+  // escrow took it holding the revocation. A revocation stamped after it refuses nothing.
+  checkStampOrdered(rec) {
+    if (!STAMP_TIMED.has(rec.bodyName)) return;
+    const e = this.witnessingEscrow(rec);
+    if (!e) return;
+    const first = (d) => {
+      const l = (this.stamps.get(d) ?? []).filter((s) => s.escrow === e);
+      return l.length ? l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a)) : null;
+    };
+    const s = first(rec.dhex);
+    if (!s) return;
+    for (const key of [rec.h.issuer, rec.principal]) {
+      if (!key) continue;
+      for (const r of this.revokedAt(key, s.t)) {
+        const sr = first(r.dhex);
+        if (sr && cmpStamp(sr, s) < 0) fail("KEY_REVOKED", "KEY-010", `stamped at ${s.t}, after its escrow stamped a revocation effective from ${r.eff}`);
+      }
+    }
+  }
+
   accept(envBytes) {
     const r = verifyStateless(envBytes);
     const { h, body, bodyName } = r;
@@ -955,6 +978,7 @@ export class Verifier {
     if (mandate) this.checkMandateContent(mandate, h, body, bodyName);
     // KEY-010, at an escrow and its audit: the time compared is the escrow's Stamp, not the signer's
     if (!this.evidenceView) this.checkRevokedAtStamp(rec);
+    else this.checkStampOrdered(rec);
     // 25. freshness
     if (this.now !== null) {
       const now = this.now;
@@ -1076,13 +1100,30 @@ export class Verifier {
       if (needed >= end)
         fail("MANDATE_VIOLATION", "ESC-019", `claim window ends at ${needed}, the validity of ${key.slice(0, 40)}'s Mandates held at ${end}`);
     }
+    // ESC-020: the escrow's own validity -- the valid_until_ms of the Mandate its earliest held Stamp naming
+    // the Accept cites (offline, that Stamp says which Mandate it signs under; none held: nothing to check),
+    // cut at the earliest effective_ms of a held KeyRevocation of its key or of that Mandate's principal --
+    // must end after the last ruling time: last deadline + claim window + response window (3600000 when 0)
+    // + the clock tolerance (30000).
+    const stamps = (this.stamps.get(acc.dhex) ?? []).filter((x) => x.escrow === p.terms.escrow);
+    if (stamps.length === 0) return;
+    const first = stamps.reduce((a, b) => (b.t < a.t ? b : a));
+    const em = first.mandate.length ? this.byDigest.get(hex(first.mandate)) : null;
+    if (!em || em.bodyName !== "mandate") return;
+    const window = p.terms.response_window_ms === 0n ? 3600000n : p.terms.response_window_ms;
+    const ruling = last + CLAIM_WINDOW + window + 30000n;
+    let end = em.body.valid_until_ms;
+    for (const k of [p.terms.escrow, em.h.issuer])
+      for (const r of this.revocations.get(k) ?? []) if (r.eff < end) end = r.eff;
+    if (ruling >= end)
+      fail("MANDATE_VIOLATION", "ESC-020", `last ruling time ${ruling}, the escrow's validity ends at ${end}`);
   }
 
   recordStamp(rec) {
     rec.body.statements.forEach((d, pos) => {
       const k = hex(d);
       const l = this.stamps.get(k) ?? [];
-      l.push({ escrow: rec.h.issuer, t: rec.h.issued_at_ms, seq: rec.h.seq, pos });
+      l.push({ escrow: rec.h.issuer, t: rec.h.issued_at_ms, seq: rec.h.seq, pos, mandate: rec.h.mandate });
       this.stamps.set(k, l);
       // an arbitrated statement held without effect takes effect now (WIT-005)
       const s = this.byDigest.get(k);
@@ -1467,8 +1508,8 @@ export class Verifier {
 export const LAYERS = [
   "steps 1-20 (SPEC 11.1): size, envelope profile (6.2.1), payload type, did:key (3.2), strict Ed25519 (5.3), statement profile, header, NEG-013, body rules",
   "step 22: KEY-004, KEY-005 (with KEY-009: an auditor takes a statement witnessed before its revocation or rotation; an escrow's audit does not)",
-  "KEY-010 after step 24, for an escrow's audit (group role escrow): the escrow's Stamp compared with a revocation's effective_ms",
-  "ESC-019 after section 11, for an escrow's audit (group role escrow): each Accept of an Offer or Counter naming an escrow, its claim window within both parties' Mandates held",
+  "KEY-010 after step 24, for an escrow's audit (group role escrow): the escrow's Stamp compared with a revocation's effective_ms; in a view (role auditor), only against a revocation the escrow stamped first (KEY-010 (c))",
+  "ESC-019 and ESC-020 after section 11, for an escrow's audit (group role escrow): each Accept of an Offer or Counter naming an escrow, its claim window within both parties' Mandates held, its last ruling time within the Mandate the escrow's Stamp of it cites",
   "steps 23-24: MND-002, MND-012, MND-003..MND-008, MND-013",
   "step 25: TIM-001..TIM-003 at now_ms (skew 30000)",
   "step 26: RPL-002, RPL-001",

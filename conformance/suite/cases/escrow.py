@@ -190,6 +190,47 @@ def contract_past_mandate(ctx: Context) -> Outcome:
 
 
 @_escrow_case(
+    "esc.contract-past-escrow-mandate",
+    "An Accept of a contract the escrow could not rule on before its own Mandate ends is refused",
+    "ESC-020",
+    "ESC-001",
+)
+def contract_past_escrow_mandate(ctx: Context) -> Outcome:
+    """Learn the escrow's Mandate (its answer to an empty Submit, ESC-002); Alice offers Carol a trade
+    without bonds under it, with a response window of 1 ms, both items due so that the last ruling time
+    -- the deadline + 86400000 (the claim window) + 1 + 30000 (the clock tolerance) -- is exactly the
+    escrow Mandate's valid_until_ms, and Carol accepts; both parties' Mandates run a week past it
+    (ESC-019 has nothing to refuse). From valid_until_ms the escrow could sign no Ruling on a claim
+    stamped at the end of the claim window (MND-003): it must refuse the Accept MANDATE_VIOLATION and
+    record nothing -- the same Accept submitted again is refused again. (A revocation of the escrow's key
+    or principal held by it would cut its validity earlier; the suite reads only its Mandate.)"""
+    esc = esc_target.escrow_of(ctx)
+    until = verify_statement(esc.mandate).statement.mandate.valid_until_ms
+    due = until - DAY_MS - 1 - CLOCK_TOLERANCE_MS
+    now = ctx.clock.now_ms
+    if due <= now + _MIN or until + 7 * DAY_MS >= 2**53:
+        return Outcome.not_tested(f"the escrow's Mandate ends at {until}: no deadline to place before it")
+    alice = ctx.party("alice", valid_until_ms=until + 7 * DAY_MS)
+    carol = ctx.party("carol", valid_until_ms=until + 7 * DAY_MS)
+    proposal = trade_pb2.Offer(
+        gives=[service("code-review", value=20, deadline_ms=due)],
+        wants=[service("copy-editing", value=20, deadline_ms=due)],
+        terms=trade_pb2.Terms(currency="credit", escrow=esc.did, response_window_ms=1),
+    )
+    offer = alice.offer(carol, proposal)
+    accept = carol.accept(offer)
+    evidence = [*alice.setup, *carol.setup, offer.envelope, accept.envelope]
+    what = "an Accept whose last ruling time is the escrow Mandate's valid_until_ms"
+    ctx.expect_rejection(esc_target.submit(ctx, evidence, note=what), "MANDATE_VIOLATION", what=what)
+    ctx.expect_rejection(
+        esc_target.submit(ctx, [accept.envelope], note="the same Accept again"),
+        "MANDATE_VIOLATION",
+        what="the same Accept again",
+    )
+    return Outcome.passed("refused MANDATE_VIOLATION, twice: nothing recorded")
+
+
+@_escrow_case(
     "esc.submit-stops-at-first-refusal",
     "A Submit takes envelopes in order and stops at the first it refuses, keeping those before",
     "ESC-001",
