@@ -87,7 +87,7 @@ def _population() -> Arena:
 
 
 def test_every_agent_trades_with_every_other_and_the_adversaries_are_caught() -> None:
-    """All 14 agents (the cartel and the Sybil ring as two members each) offer an even, bonded trade to
+    """All 15 agents (the cartel and the Sybil ring as two members each) offer an even, bonded trade to
     every other. Expect: cooperative pairs fulfil; every withheld item is claimed and the escrow upholds
     it (BREACHED) for the reneger, bluffer and Sybil ring's outsiders; the cartel refuses outsiders and
     trades inside; the opportunist, every trade bonded, never defects; and the equivocator's fork,
