@@ -65,6 +65,7 @@ def _info(
 ) -> AgentInfo:
     fields = {f.name: f.default for f in dataclasses.fields(cls) if not f.name.startswith("_")}
     fields.pop("truth", None)
+    fields.pop("disbelieved", None)
     fields.pop("artifacts", None)
     defaults = {**fields, **fixed}
 
@@ -107,6 +108,13 @@ AGENTS: dict[str, AgentInfo] = {
         ),
         _info(
             "nash", "cooperative", "counters at the Nash bargaining point (an even split)", coop.NashBargainer
+        ),
+        _info(
+            "claim-aware",
+            "cooperative",
+            "Nash bargainer that reads claims: concedes to a claimed reservation, counts claimed holdings "
+            "(verifiable world: bonds instead), stops believing a counterparty caught below its claim",
+            coop.ClaimAware,
         ),
         _info(
             "exaggerator",

@@ -16,11 +16,13 @@ time t in [0, 1] is ``reserve + (start - reserve) * (1 - t ** (1 / e))``; ``e < 
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
+from a2a_coop.protocol.audit import RATIO_SUBJECT
 from a2a_coop.runtime.strategy import (
     Accept,
     ContractView,
@@ -170,3 +172,132 @@ class NashBargainer(HonestStrategy):
         if ratio(offer) >= 1.0 - self.tolerance:
             return Accept()
         return counter_at(offer, 1.0)
+
+
+def reservation_claim(proposal: trade_pb2.Offer) -> int | None:
+    """The highest open RESERVATION_VALUE claim (subject ``ratio-permille``) in ``proposal``, or None
+    (a committed claim, SPEC 7.5, is not readable before its Reveal)."""
+    amounts = [
+        c.amount
+        for c in proposal.claims
+        if c.kind == trade_pb2.CLAIM_KIND_RESERVATION_VALUE
+        and c.subject == RATIO_SUBJECT
+        and c.WhichOneof("value") == "amount"
+    ]
+    return max(amounts) if amounts else None
+
+
+def held_claims(proposal: trade_pb2.Offer) -> dict[str, int]:
+    """The open HOLDING claims of ``proposal``: category -> amount claimed held."""
+    out: dict[str, int] = {}
+    for c in proposal.claims:
+        if c.kind == trade_pb2.CLAIM_KIND_HOLDING and c.WhichOneof("value") == "amount":
+            out[c.subject] = max(out.get(c.subject, 0), c.amount)
+    return out
+
+
+@dataclass(frozen=True)
+class Disbelief:
+    """A counterparty whose claims a :class:`ClaimAware` agent stopped believing: ``counterparty``'s
+    reservation claim ``claimed`` (permille) in ``negotiation`` (hex) and the ratio it then agreed to."""
+
+    counterparty: str
+    negotiation: str
+    claimed: int
+    agreed: int
+
+
+@dataclass
+class ClaimAware(HonestStrategy):
+    """A Nash bargainer that reads the claims its counterparties sign, as a real agent would.
+
+    *Reservation claims.* Its own reservation is ``reserve`` (the lowest ratio it accepts). A
+    counterparty that claims a reservation ``r`` (RESERVATION_VALUE, subject ``ratio-permille``: the
+    lowest ratio *it* accepts) leaves it the ratios in ``[reserve, 1 / r]``; over that range the Nash
+    product ``(x - reserve) * (1 / x - r)`` is largest at ``x = sqrt(reserve / r)``, so it aims at
+    ``max(reserve, min(1, sqrt(reserve / r)))``: an even split (1) for a claim at or below its own
+    reserve, less the higher the claim. With no claim it aims at an even split (the ``nash`` agent).
+    *Holding claims.* It counts each item offered at ``prior`` of its value (the chance the
+    counterparty holds it) unless it is *backed*: claimed held (HOLDING, amount >= quantity) in cheap
+    talk; in the verifiable world (``verify``), bonded instead -- up to the bond its issuer locks at
+    the escrow the offer names, the value offered counts in full -- since a bare holding claim with no
+    escrow deposit is backed by nothing a verifier can check, and a bond pays for what is not
+    delivered. NEED claims change no ratio and are ignored. It accepts an offer whose counted ratio is
+    within ``tolerance`` of its aim, counters at the aim (scaled up by what it discounts) otherwise,
+    and rejects at round ``max_rounds``. It delivers everything and rates every delivery.
+    *Checking* (``verify``): it stops believing every claim of a counterparty that agreed, in a
+    negotiation where it claimed reservation ``r``, to a contract giving it a ratio below ``r`` -- the
+    contradiction the audit proves from that counterparty's own signed claim and Accept
+    (``broken-reservation``, SPEC 19.2); a driver holding more evidence (an audit, gossip) may add one
+    by :meth:`discredit`. Without ``verify`` (cheap talk: unsigned claims prove nothing) it believes
+    every claim. Ground truth: it deceives in nothing; ``disbelieved`` records each counterparty it
+    stopped believing and why.
+    """
+
+    reserve: float = 0.7
+    tolerance: float = 0.02
+    prior: float = 0.9
+    verify: bool = True
+    max_rounds: int = 8
+    disbelieved: list[Disbelief] = field(default_factory=list, repr=False)
+    _claimed: dict[bytes, tuple[str, int]] = field(default_factory=dict, repr=False)
+    _discredited: set[str] = field(default_factory=set, repr=False)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.reserve <= 1 or not 0 < self.prior <= 1 or self.max_rounds < 1:
+            raise ValueError("need 0 < reserve <= 1, 0 < prior <= 1 and max_rounds >= 1")
+
+    def discredit(self, counterparty: str) -> None:
+        """Believe no claim of ``counterparty`` from now on (only with ``verify``)."""
+        self._discredited.add(counterparty)
+
+    def believes(self, counterparty: str) -> bool:
+        """Whether it reads ``counterparty``'s claims at all."""
+        return not (self.verify and counterparty in self._discredited)
+
+    def aim(self, offer: OfferView) -> float:
+        """The ratio it aims at in reply to ``offer`` (see the class docstring)."""
+        claimed = reservation_claim(offer.proposal) if self.believes(offer.counterparty) else None
+        if claimed is None or claimed <= 0:
+            return 1.0
+        return max(self.reserve, min(1.0, math.sqrt(self.reserve * 1000 / claimed)))
+
+    def credence(self, offer: OfferView) -> float:
+        """The share of the offered value it counts (1 when every item is backed, see the docstring)."""
+        offered = offer.value_offered
+        if offered == 0:
+            return 1.0
+        terms = offer.proposal.terms
+        if self.verify:  # the bond pays for what is not delivered, up to its amount
+            covered = min(offered, terms.issuer_bond) if terms.escrow else 0
+            return (covered + self.prior * (offered - covered)) / offered
+        held = held_claims(offer.proposal)
+        counted = sum(
+            i.value * (1.0 if held.get(i.category, -1) >= i.quantity else self.prior)
+            for i in offer.proposal.gives
+        )
+        return counted / offered
+
+    def respond(self, offer: OfferView) -> Reply:
+        claimed = reservation_claim(offer.proposal)
+        if claimed is not None:
+            prior = self._claimed.get(offer.negotiation_id, (offer.counterparty, 0))[1]
+            self._claimed[offer.negotiation_id] = (offer.counterparty, max(prior, claimed))
+        goal, counted = self.aim(offer), self.credence(offer)
+        if ratio(offer) * counted >= goal - self.tolerance:
+            return Accept()
+        if offer.round >= self.max_rounds:
+            return Reject(f"below our aim after {offer.round} rounds")
+        return counter_at(offer, goal / counted)
+
+    def perform(self, contract: ContractView) -> Sequence[Deliver]:
+        seen = self._claimed.pop(contract.negotiation_id, None)
+        if seen is not None and self.verify:
+            party, claimed = seen
+            got = sum(i.value for i in contract.my_items)  # what the counterparty receives
+            gave = sum(i.value for i in contract.their_items)
+            agreed = 10**9 if gave == 0 else round(1000 * got / gave)
+            if agreed < claimed and party not in self._discredited:
+                self.discredit(party)
+                self.disbelieved.append(Disbelief(party, contract.negotiation_id.hex(), claimed, agreed))
+        return super().perform(contract)

@@ -200,6 +200,8 @@ class Population:
         params: dict[str, Any] = {}
         if "seed" in AGENTS[kind].defaults:
             params["seed"] = int.from_bytes(derive(f"strategy/{name}", 4), "big")
+        if "verify" in AGENTS[kind].defaults:  # claim-aware: checks claims where they are signed
+            params["verify"] = self.verifiable
         counter = itertools.count()
         trust = None
         reputation = None

@@ -30,7 +30,7 @@ def test_three_agents_as_processes_trade_with_each_other(tmp_path: Path) -> None
 
 @pytest.mark.slow
 def test_every_agent_type_as_its_own_process_trades_with_every_other(tmp_path: Path) -> None:
-    """All 14 types served, each its own process; every ordered pair offered over gRPC."""
+    """All 15 types served, each its own process; every ordered pair offered over gRPC."""
     types = tuple(reference_agents.AGENTS)
     rr = round_robin(tmp_path, types)
     assert len(set(rr.pids.values())) == len(types)

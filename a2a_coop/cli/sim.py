@@ -122,7 +122,7 @@ def cmd_sim_evolve(args: argparse.Namespace, out: TextIO) -> int:
     if args.bond is None:
         args.bond = 1.0
     try:
-        sim.check(args.world, types, sim.TABLE_TYPES if table else sim.SIM_TYPES)
+        sim.check(args.world, types, sim.TABLE_HOSTED if table else sim.HOSTED)
         if args.population < max(2, len(types)):
             raise sim.SimError(f"--population must be at least the number of types ({len(types)}) and 2")
         if table:
