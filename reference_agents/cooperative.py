@@ -20,6 +20,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.protocol.audit import RATIO_SUBJECT
@@ -207,6 +208,9 @@ class Disbelief:
     agreed: int
 
 
+CLAIMS_KEPT: Final = 10_000  # negotiations whose reservation claims a ClaimAware agent remembers
+
+
 @dataclass
 class ClaimAware(HonestStrategy):
     """A Nash bargainer that reads the claims its counterparties sign, as a real agent would.
@@ -281,8 +285,12 @@ class ClaimAware(HonestStrategy):
     def respond(self, offer: OfferView) -> Reply:
         claimed = reservation_claim(offer.proposal)
         if claimed is not None:
-            prior = self._claimed.get(offer.negotiation_id, (offer.counterparty, 0))[1]
+            prior = self._claimed.pop(offer.negotiation_id, (offer.counterparty, 0))[1]
             self._claimed[offer.negotiation_id] = (offer.counterparty, max(prior, claimed))
+            # A negotiation that ends without a contract never reaches perform: keep only the most
+            # recent CLAIMS_KEPT (re-inserted above, the oldest first), so a long-lived peer stays bounded.
+            while len(self._claimed) > CLAIMS_KEPT:
+                del self._claimed[next(iter(self._claimed))]
         goal, counted = self.aim(offer), self.credence(offer)
         if ratio(offer) * counted >= goal - self.tolerance:
             return Accept()

@@ -157,3 +157,20 @@ def test_a_bluffers_holding_claim_earns_nothing_over_the_same_bluffer_without_it
         assert claimed == bare
     bluffer = "bluffer (claims work, holds none)"
     assert claims_eval.play("verifiable", bluffer, "claim-aware", 1, 2).opponent == 0.0  # the bond paid
+
+
+def test_its_memory_of_claims_is_bounded_for_negotiations_that_never_form_a_contract(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A negotiation that ends without a contract never reaches perform, which forgets its claim: only
+    the most recent CLAIMS_KEPT are remembered, and a claim seen again counts as recent."""
+    from reference_agents import cooperative
+
+    monkeypatch.setattr(cooperative, "CLAIMS_KEPT", 3)
+    agent = ClaimAware()
+    for k in range(5):
+        agent.respond(_offer(reservation=1350, nid=b"n%d" % k))
+    agent.respond(_offer(reservation=1400, nid=b"n2"))  # seen again: now the most recent
+    agent.respond(_offer(reservation=1350, nid=b"n5"))
+    assert list(agent._claimed) == [b"n4", b"n2", b"n5"]
+    assert agent._claimed[b"n2"] == (THEM, 1400)
