@@ -47,7 +47,7 @@ from a2a_coop.runtime.alarm import META_KEY_FORKED, REMEDY, KeyForked
 from a2a_coop.runtime.journal import Journal, JournalError, JournalLocked, journal_kind
 from a2a_coop.runtime.keyfile import KEY_FILE_TYPE, KeyFileError, parse_key_file
 from a2a_coop.runtime.node import META_CONTEXT, EscrowNode, PeerNode
-from a2a_coop.runtime.peer import META_FORKS, META_MANDATE, Peer
+from a2a_coop.runtime.peer import META_FORKS, META_MANDATE, Peer, refuse_principal_as_agent
 from a2a_coop.transport import TlsConfig, TransportError, serve
 
 log = logging.getLogger("a2a_coop.serve")
@@ -297,7 +297,12 @@ def open_peer(
             f"{journal.path} is an escrow's journal (`escrow serve` ran on it), not a peer's: "
             f"`a2a-coop escrow export --journal {journal.path} --out FILE` writes its transcript"
         )
-    earlier = [env for env in journal.get_meta(META_CONTEXT, []) if env not in context]
+    earlier = [
+        env for env in journal.get_meta(META_CONTEXT, [], kind=list, items=bytes) if env not in context
+    ]
+    refuse_principal_as_agent(
+        journal, key.did, mandate
+    )  # a refusal of ours (exit 1), not a journal that fails to replay
     try:
         peer = Peer(key, mandate, journal=journal, context=[*context, *earlier], **kw)
     except ValueError as exc:
@@ -344,12 +349,14 @@ def peer_from_journal(args: argparse.Namespace) -> tuple[Peer, Journal]:
         if args.mandate is not None:
             mandate = load_mandate(args.mandate, key)
         else:
-            mandate = journal.get_meta(META_MANDATE)
+            mandate = journal.get_meta(META_MANDATE, kind=bytes)
             if mandate is None:
                 raise UsageError(f"{args.journal} records no mandate; pass --mandate")
             _check_journal_key(args.journal, args.key, key.did, mandate)
         # Every negotiation in memory: status and export list the finished ones too.
-        return open_peer(key, mandate, journal, journal.get_meta(META_CONTEXT, []), forget=False), journal
+        return open_peer(
+            key, mandate, journal, journal.get_meta(META_CONTEXT, [], kind=list, items=bytes), forget=False
+        ), journal
     except BaseException:
         journal.close()
         raise

@@ -141,7 +141,7 @@ def escrow_transcript(journal: Journal, mandate: bytes | None = None) -> list[by
             f"{journal.path} is not an escrow's journal (no escrow served on it); a peer's evidence is "
             "written by `a2a-coop export --negotiation ID`"
         )
-    mandate = mandate or journal.get_meta(META_MANDATE)
+    mandate = mandate or journal.get_meta(META_MANDATE, kind=bytes)
     if mandate is None:
         raise UsageError(f"{journal.path} records no mandate; pass --mandate")
     if _agent(mandate) not in escrows:
