@@ -130,3 +130,31 @@ def test_a_key_under_its_own_mandate_is_its_own_principal(tmp_path: Path, clock:
         assert sign_mandate(key, node.journal, CAROL, now_ms=clock.now_ms).statement.mandate.agent == CAROL
     finally:
         node.close()
+
+
+def test_a_principal_key_is_not_served_as_an_escrow(
+    tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An escrow signs under its Mandate too: `escrow serve` refuses a principal's key in one line."""
+    escrow = Party("escrow", clock)
+    key, mandate = tmp_path / "e.key", tmp_path / "e.mandate.json"
+    write_key_file(key, escrow.agent.key)
+    write_envelope_file(mandate, escrow.mandate_vs.envelope)
+    assert (
+        run_cli(capsys, "mandate", "--principal", key, "--agent", CAROL, "--out", tmp_path / "c.json")[0] == 0
+    )
+    argv = [
+        "escrow",
+        "serve",
+        "--key",
+        key,
+        "--mandate",
+        mandate,
+        "--journal",
+        tmp_path / "e.db",
+        "--port",
+        "0",
+    ]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 1
+    one_line_error(err, "MANDATE_VIOLATION [MND-020]", "principal's key")

@@ -31,7 +31,7 @@ from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal, journal_kind
 from a2a_coop.runtime.node import META_ESCROW_MANDATES, EscrowNode, remember_run
-from a2a_coop.runtime.peer import META_MANDATE
+from a2a_coop.runtime.peer import META_MANDATE, refuse_principal_as_agent
 from a2a_coop.runtime.strangers import StrangerQuota
 from a2a_coop.runtime.trade import fetch_ledger, fetch_transcript
 from a2a_coop.transport import EscrowClient
@@ -56,6 +56,7 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
                 f"{args.journal} is a peer's journal (`serve` or `offer` ran on it), not an escrow's: an "
                 "escrow serves on a journal of its own"
             )
+        refuse_principal_as_agent(journal, key.did, mandate)  # an escrow signs under its Mandate (MND-020)
     quota = StrangerQuota(
         per_period=args.stranger_statements,
         per_key=args.stranger_statements_per_key,
