@@ -37,6 +37,7 @@ def _traded(tmp_path: Path, alice: Party, bob: Party, clock: FixedClock) -> Path
     return path
 
 
+@pytest.mark.req("MND-020")
 def test_an_agent_key_that_signed_under_its_mandate_signs_no_mandate(
     tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -63,6 +64,7 @@ def test_an_agent_key_that_signed_under_its_mandate_signs_no_mandate(
         assert j.chain_head(alice.did) == head  # nothing signed
 
 
+@pytest.mark.req("MND-020")
 def test_an_agent_key_served_under_its_mandate_signs_no_mandate_before_it_signed_anything(
     tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -85,6 +87,7 @@ def test_an_agent_key_served_under_its_mandate_signs_no_mandate_before_it_signed
     one_line_error(err, "MANDATE_VIOLATION [MND-020]", "served under its Mandate")
 
 
+@pytest.mark.req("MND-020")
 def test_a_principal_key_is_not_served_as_an_agent(
     tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -108,6 +111,7 @@ def test_a_principal_key_is_not_served_as_an_agent(
         PeerNode.open(alice.agent.key, alice.mandate_vs.envelope, journal, clock=lambda: clock.now_ms)
 
 
+@pytest.mark.req("MND-020")
 def test_a_key_under_its_own_mandate_is_its_own_principal(tmp_path: Path, clock: FixedClock) -> None:
     """A key trading under a Mandate it signed for itself delegates nothing it was given: it may sign a
     Mandate for another key, and still trade."""
@@ -132,6 +136,7 @@ def test_a_key_under_its_own_mandate_is_its_own_principal(tmp_path: Path, clock:
         node.close()
 
 
+@pytest.mark.req("MND-020")
 def test_a_principal_key_is_not_served_as_an_escrow(
     tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
