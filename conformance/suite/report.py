@@ -364,16 +364,16 @@ def _offline_matrix(docs: Sequence[dict[str, Any]]) -> str:
     )
     rows = []
     for name in sorted({name for files in judged for name in files}):
-        cells = "".join(
+        counts = "".join(
             f"<td>{files[name]['passed']} passed, {files[name]['failed']} failed, "
             f"{files[name]['skipped']} skipped</td>"
             if name in files
             else "<td>-</td>"
             for files in judged
         )
-        rows.append(f"<tr><td><code>{_e(name)}</code></td>{cells}</tr>")
+        rows.append(f"<tr><td><code>{_e(name)}</code></td>{counts}</tr>")
     for vector_id in sorted(file_of):
-        cells = []
+        cells: list[str] = []
         for files, results in zip(judged, listed, strict=True):
             r = results.get(vector_id)
             if r is not None:
