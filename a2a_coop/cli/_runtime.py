@@ -47,7 +47,7 @@ from a2a_coop.runtime.alarm import META_KEY_FORKED, REMEDY, KeyForked
 from a2a_coop.runtime.journal import Journal, JournalError, JournalLocked, journal_kind
 from a2a_coop.runtime.keyfile import KEY_FILE_TYPE, KeyFileError, parse_key_file
 from a2a_coop.runtime.node import META_CONTEXT, EscrowNode, PeerNode
-from a2a_coop.runtime.peer import META_FORKS, META_MANDATE, Peer, refuse_principal_as_agent
+from a2a_coop.runtime.peer import META_FORKS, META_MANDATE, Peer
 from a2a_coop.transport import TlsConfig, TransportError, serve
 
 log = logging.getLogger("a2a_coop.serve")
@@ -300,9 +300,6 @@ def open_peer(
     earlier = [
         env for env in journal.get_meta(META_CONTEXT, [], kind=list, items=bytes) if env not in context
     ]
-    refuse_principal_as_agent(
-        journal, key.did, mandate
-    )  # a refusal of ours (exit 1), not a journal that fails to replay
     try:
         peer = Peer(key, mandate, journal=journal, context=[*context, *earlier], **kw)
     except ValueError as exc:
@@ -310,6 +307,8 @@ def open_peer(
     except MandateUnknown as exc:  # its evidence: the journal's statement that cites it (Peer._replay)
         raise UsageError(unrecorded_mandate(journal.path, key.did, exc)) from None
     except CoopError as exc:  # our own journal, not anything a counterparty sent now
+        if exc.requirement == "MND-020":  # a principal's key: our refusal (exit 1), not a failed replay
+            raise
         raise UsageError(f"journal {journal.path} does not replay: {exc}") from None
     given = (verify_statement(env) for env in context)
     peer.trusted_escrows = frozenset(vs.statement.mandate.agent for vs in given if vs.body == "mandate")
