@@ -1,4 +1,4 @@
-"""MND-020: a key is a principal's or an agent's, never both. An agent's key that signed a Mandate
+"""MND-021: a key is a principal's or an agent's, never both. An agent's key that signed a Mandate
 would hand another key authority its principal never granted, outside every cap the principal set
 (`a2a-coop mandate --principal AGENT.key` used to succeed); a principal's key that traded under
 another's Mandate would answer to two principals. The signer refuses both, from its own chain."""
@@ -37,7 +37,7 @@ def _traded(tmp_path: Path, alice: Party, bob: Party, clock: FixedClock) -> Path
     return path
 
 
-@pytest.mark.req("MND-020")
+@pytest.mark.req("MND-021")
 def test_an_agent_key_that_signed_under_its_mandate_signs_no_mandate(
     tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -56,15 +56,15 @@ def test_an_agent_key_that_signed_under_its_mandate_signs_no_mandate(
         tmp_path / "c.json",
     )
     assert code == 1
-    one_line_error(err, "MANDATE_VIOLATION [MND-020]", "agent's key", "offer")
+    one_line_error(err, "MANDATE_VIOLATION [MND-021]", "agent's key", "offer")
     assert not (tmp_path / "c.json").exists()
     with Journal.open(journal) as j:
-        with pytest.raises(MandateViolation, match="MND-020"):  # the library refuses it too
+        with pytest.raises(MandateViolation, match="MND-021"):  # the library refuses it too
             sign_mandate(alice.agent.key, j, alice.did, now_ms=clock.now_ms)  # even for herself
         assert j.chain_head(alice.did) == head  # nothing signed
 
 
-@pytest.mark.req("MND-020")
+@pytest.mark.req("MND-021")
 def test_an_agent_key_served_under_its_mandate_signs_no_mandate_before_it_signed_anything(
     tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -84,10 +84,10 @@ def test_an_agent_key_served_under_its_mandate_signs_no_mandate_before_it_signed
         tmp_path / "c.json",
     )
     assert code == 1
-    one_line_error(err, "MANDATE_VIOLATION [MND-020]", "served under its Mandate")
+    one_line_error(err, "MANDATE_VIOLATION [MND-021]", "served under its Mandate")
 
 
-@pytest.mark.req("MND-020")
+@pytest.mark.req("MND-021")
 def test_a_principal_key_is_not_served_as_an_agent(
     tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -106,12 +106,12 @@ def test_a_principal_key_is_not_served_as_an_agent(
         capsys, "serve", "--key", key, "--mandate", mandate, "--journal", journal, "--port", "0"
     )
     assert code == 1
-    one_line_error(err, "MANDATE_VIOLATION [MND-020]", "principal's key", CAROL)
-    with pytest.raises(MandateViolation, match="MND-020"):
+    one_line_error(err, "MANDATE_VIOLATION [MND-021]", "principal's key", CAROL)
+    with pytest.raises(MandateViolation, match="MND-021"):
         PeerNode.open(alice.agent.key, alice.mandate_vs.envelope, journal, clock=lambda: clock.now_ms)
 
 
-@pytest.mark.req("MND-020")
+@pytest.mark.req("MND-021")
 def test_a_key_under_its_own_mandate_is_its_own_principal(tmp_path: Path, clock: FixedClock) -> None:
     """A key trading under a Mandate it signed for itself delegates nothing it was given: it may sign a
     Mandate for another key, and still trade."""
@@ -136,7 +136,7 @@ def test_a_key_under_its_own_mandate_is_its_own_principal(tmp_path: Path, clock:
         node.close()
 
 
-@pytest.mark.req("MND-020")
+@pytest.mark.req("MND-021")
 def test_a_principal_key_is_not_served_as_an_escrow(
     tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -162,4 +162,4 @@ def test_a_principal_key_is_not_served_as_an_escrow(
     ]
     code, _, err = run_cli(capsys, *argv)
     assert code == 1
-    one_line_error(err, "MANDATE_VIOLATION [MND-020]", "principal's key")
+    one_line_error(err, "MANDATE_VIOLATION [MND-021]", "principal's key")

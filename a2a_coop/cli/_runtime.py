@@ -307,7 +307,7 @@ def open_peer(
     except MandateUnknown as exc:  # its evidence: the journal's statement that cites it (Peer._replay)
         raise UsageError(unrecorded_mandate(journal.path, key.did, exc)) from None
     except CoopError as exc:  # our own journal, not anything a counterparty sent now
-        if exc.requirement == "MND-020":  # a principal's key: our refusal (exit 1), not a failed replay
+        if exc.requirement == "MND-021":  # a principal's key: our refusal (exit 1), not a failed replay
             raise
         raise UsageError(f"journal {journal.path} does not replay: {exc}") from None
     given = (verify_statement(env) for env in context)

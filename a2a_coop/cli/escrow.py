@@ -56,7 +56,7 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
                 f"{args.journal} is a peer's journal (`serve` or `offer` ran on it), not an escrow's: an "
                 "escrow serves on a journal of its own"
             )
-        refuse_principal_as_agent(journal, key.did, mandate)  # an escrow signs under its Mandate (MND-020)
+        refuse_principal_as_agent(journal, key.did, mandate)  # an escrow signs under its Mandate (MND-021)
     quota = StrangerQuota(
         per_period=args.stranger_statements,
         per_key=args.stranger_statements_per_key,

@@ -1165,7 +1165,7 @@ class Journal:
         self, issuer: str, bodies: Sequence[str], *, other: bool = False, limit: int = -1
     ) -> list[bytes]:
         """The envelopes ``issuer`` signed here (outgoing) whose body is one of ``bodies`` -- or, with
-        ``other``, one of none of them -- by seq, at most ``limit`` (-1: all). For MND-020: whether a key
+        ``other``, one of none of them -- by seq, at most ``limit`` (-1: all). For MND-021: whether a key
         signed as a principal (a Mandate) or as an agent (a statement under a Mandate)."""
         marks = ", ".join("?" * len(bodies))
         with self._io:

@@ -177,7 +177,7 @@ def sign_mandate(
 
     Raises:
         MandateViolation: ``principal`` signed a statement under a Mandate in ``journal``: an agent's key
-            signs no Mandate (MND-020).
+            signs no Mandate (MND-021).
     """
     refuse_agent_as_principal(journal, principal.did)
     fields: dict[str, Any] = {

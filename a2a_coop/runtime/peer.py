@@ -314,7 +314,7 @@ def _meta(journal: JournalLike, key: str, kind: type, items: type | None = None)
 def signed_as_agent(journal: Journal, did: str) -> VerifiedStatement | None:
     """The first statement ``did`` signed in ``journal`` under another key's Mandate (a trade,
     commitment or attestation statement, or a principal body whose header names one), or None: the key
-    is then an agent, bound to that Mandate's principal (KEY-007), and signs no Mandate (MND-020). A
+    is then an agent, bound to that Mandate's principal (KEY-007), and signs no Mandate (MND-021). A
     Mandate the journal does not hold counts as another key's; a key's Mandate for itself does not."""
 
     def under_another(vs: VerifiedStatement) -> bool:
@@ -332,7 +332,7 @@ def signed_as_agent(journal: Journal, did: str) -> VerifiedStatement | None:
 
 def signed_as_principal(journal: Journal, did: str) -> VerifiedStatement | None:
     """The first Mandate ``did`` signed in ``journal`` for another key, or None: the key is then a
-    principal, and signs nothing under a Mandate (MND-020)."""
+    principal, and signs nothing under a Mandate (MND-021)."""
     for envelope in journal.issued(did, ["mandate"]):
         if (vs := verify_statement(envelope)).statement.mandate.agent != did:
             return vs
@@ -340,7 +340,7 @@ def signed_as_principal(journal: Journal, did: str) -> VerifiedStatement | None:
 
 
 def refuse_principal_as_agent(journal: Journal, did: str, mandate: bytes) -> None:
-    """MND-020 for a key about to sign under ``mandate`` (an envelope): refused (MandateViolation) if
+    """MND-021 for a key about to sign under ``mandate`` (an envelope): refused (MandateViolation) if
     another key issued it and the key signed a Mandate for another key in ``journal`` -- its chain,
     where every statement it signs goes. Under its own Mandate a key is its own principal."""
     if verify_statement(mandate).issuer == did:
@@ -351,12 +351,12 @@ def refuse_principal_as_agent(journal: Journal, did: str, mandate: bytes) -> Non
             f"{did} is a principal's key: it signed a Mandate for {issued.statement.mandate.agent} (its seq "
             f"{issued.header.seq}), and a principal's key signs nothing under a Mandate -- give the agent a "
             "key of its own (a2a-coop keygen) and a Mandate for it",
-            requirement="MND-020",
+            requirement="MND-021",
         )
 
 
 def refuse_agent_as_principal(journal: Journal, did: str) -> None:
-    """MND-020 for a key about to sign a Mandate: refused (MandateViolation) if it signed a statement
+    """MND-021 for a key about to sign a Mandate: refused (MandateViolation) if it signed a statement
     under a Mandate in ``journal`` (an agent's key: its Mandate would delegate what its own principal
     never granted, outside that principal's caps)."""
     bound = signed_as_agent(journal, did)
@@ -370,14 +370,14 @@ def refuse_agent_as_principal(journal: Journal, did: str) -> None:
             f"{did} is an agent's key: it was served under its Mandate "
             f"{vs.digest.hex()[:16]}, and an agent's key signs no Mandate (no sub-delegation) -- sign it "
             "with its principal's key",
-            requirement="MND-020",
+            requirement="MND-021",
         )
     if bound is not None:
         raise MandateViolation(
             f"{did} is an agent's key: it signed a {bound.body} under a Mandate (its seq "
             f"{bound.header.seq}), and an agent's key signs no Mandate (no sub-delegation) -- sign it with "
             "its principal's key",
-            requirement="MND-020",
+            requirement="MND-021",
         )
 
 

@@ -222,7 +222,7 @@ not_observable(
     "a target signs a Mandate only at its principal's command, off the wire, and the suite sees no chain of "
     "the target's beyond what it signs to the suite; tests/test_sub_delegation.py checks the reference "
     "`mandate` command and guard",
-    "MND-020",
+    "MND-021",
 )
 not_observable(
     "cmt.revocable-delivery-held",
