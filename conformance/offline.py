@@ -846,6 +846,13 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "conformance.offline"
             raise OfflineUsageError("--timeout must be a positive number of seconds")
         if args.report_dir is not None and args.report_dir.exists() and not args.report_dir.is_dir():
             raise OfflineUsageError(f"--report-dir {args.report_dir} is a file, not a directory")
+        if args.report_dir is not None:  # before the run, as the live suite: not after every vector ran
+            try:
+                args.report_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OfflineUsageError(
+                    f"cannot write reports to {args.report_dir}: {exc.strerror or exc}"
+                ) from None
         report = run(
             adapter_argv,
             args.vectors,
@@ -854,8 +861,6 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "conformance.offline"
             expected_failures=args.expected_failures,
             strict=args.strict,
         )
-        if args.report_dir is not None:
-            write_reports(report, args.report_dir)
     except OfflineCancelled as exc:  # the vectors judged before Ctrl-C: printed, and their reports
         write_text(exc.report, sys.stdout)
         print(f"interrupted after {len(exc.report.results)} of {exc.total} vectors")
@@ -877,8 +882,15 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "conformance.offline"
     except OSError as exc:
         print(f"{prog}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
-    write_text(report, sys.stdout)
+    write_text(report, sys.stdout)  # the verdicts first: a report that cannot be written loses none
     if args.report_dir is not None:
+        try:
+            write_reports(report, args.report_dir)
+        except OSError as exc:
+            print(
+                f"{prog}: cannot write reports to {args.report_dir}: {exc.strerror or exc}", file=sys.stderr
+            )
+            return EXIT_ERROR
         print(f"reports written to {args.report_dir}/ (offline-report.json, junit.xml, report.html)")
     return report.exit_code
 

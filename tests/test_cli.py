@@ -509,9 +509,12 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_offline_demo_writes_a_transcript_verify_accepts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """demo --offline runs the trades in this process and writes a transcript; `verify` on it exits 0."""
+    """demo --offline runs the trades in this process and writes a transcript; `verify` on it exits 0.
+    Its waits are on its fixed clock, and it says so: "waiting 30 s for the escrow's ruling" printed a
+    countdown a newcomer took for real, over in a blink (newuser17)."""
     code, out, _ = run_cli(capsys, "demo", "--offline", "--out", str(tmp_path), "--trades", "2")
     assert code == 0, out
+    assert "waiting 30 s for the escrow's ruling (on the demo's clock: no real wait) ..." in out, out
     transcript = tmp_path / "transcript.json"
     assert transcript.exists()
     assert run_cli(capsys, "verify", str(transcript))[0] == 0

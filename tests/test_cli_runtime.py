@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -446,6 +447,38 @@ def test_status_and_export_need_a_journal_with_a_mandate(
     code, _, err = run_cli(capsys, *argv)
     assert code == 2
     one_line_error(err, "no negotiation")
+
+
+@pytest.mark.parametrize(
+    ("record", "damage"),
+    [
+        ("a2a-coop/mandate", b"\xff\x00"),  # bytes that do not decode
+        ("a2a-coop/mandate", b"\x05"),  # decodes, to an int where an envelope was written
+        ("a2a-coop/context", b"\xa3abc"),  # a string where a list of envelopes was written
+    ],
+)
+def test_a_damaged_journal_record_is_one_line_not_a_traceback(
+    bob: Identity, capsys: pytest.CaptureFixture[str], record: str, damage: bytes
+) -> None:
+    """A journal copy whose run record was damaged: status, export and serve each exit 2 with one line
+    naming the journal and the record (a traceback out of msgpack or the envelope decoder before), and
+    the file is left as it was."""
+    with Journal.open(bob.journal_path) as journal:
+        remember_run(journal, bob.mandate, [])
+    with sqlite3.connect(bob.journal_path) as conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = ?", (damage, record))
+    conn.close()
+    before = bob.journal_path.read_bytes()
+    common = ["--journal", bob.journal_path, "--key", bob.key_path]
+    for argv in (
+        ["status", *common],
+        ["export", *common, "--negotiation", "ab", "--out", bob.journal_path.with_suffix(".json")],
+        ["serve", *bob.files(), "--port", str(_free_port())],
+    ):
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 2, (argv, err)
+        one_line_error(err, str(bob.journal_path), record, "damaged")
+    assert bob.journal_path.read_bytes() == before
 
 
 def test_mandate_command_keeps_the_principal_chain(

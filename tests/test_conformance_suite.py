@@ -148,7 +148,10 @@ def test_usage_and_connection_errors_exit_2_with_one_line(
         (["--target", "127.0.0.1:1", "--timeout", "nan"], "--timeout must be a positive number of seconds"),
         (["--target", "127.0.0.1:1", "--timeout", "inf"], "--timeout must be a positive number of seconds"),
         (["--vectors", "nope.json"], "cannot read nope.json"),  # was "conformance.offline: ..."
-        (["--matrix", ".", "--report-dir", "."], "--matrix: no report.json in . (give the --report-dir"),
+        (
+            ["--matrix", ".", "--report-dir", "."],
+            "--matrix: no report.json or offline-report.json in . (give",
+        ),
         # a file where the reports should go: "cannot write reports to out: File exists"
         (
             ["--target", "127.0.0.1:1", "--report-dir", "out.txt"],

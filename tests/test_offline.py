@@ -459,3 +459,57 @@ def test_ctrl_c_reports_what_was_judged_and_exits_130_without_a_traceback(tmp_pa
     doc = json.loads((out / "offline-report.json").read_text())
     assert doc["cancelled"] is True and doc["exit_code"] == 130
     assert (out / "junit.xml").exists() and (out / "report.html").exists()
+
+
+def test_the_matrix_takes_offline_reports_beside_live_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`a2a-coop conformance --matrix` read report.json only: an offline run's --report-dir was "no
+    report.json in ..." (newuser17). It now sets offline runs side by side -- each vector file's counts
+    by adapter, then each vector that failed somewhere, PASS where a run judged its file and did not
+    list it -- beside the live cases of a live report, from directories or the report files."""
+    from a2a_coop.cli import main as cli
+
+    canaries = str(VECTORS / "canaries.json")
+    full, lazy = tmp_path / "full", tmp_path / "lazy"
+    adapter = f"{sys.executable} -m conformance.adapter"
+    assert offline.main(["--adapter", adapter, "--vectors", canaries, "--report-dir", str(full)]) == 0
+    skip = ["--adapter", f"{adapter} --skip signature", "--vectors", canaries, "--report-dir", str(lazy)]
+    assert offline.main(skip) == 1
+    failed = json.loads((lazy / "offline-report.json").read_text())["files"][0]["results"][0]["id"]
+    live = tmp_path / "live"
+    live.mkdir()
+    case = {"id": "env.garbage", "level": "FAIL", "reason": "accepted garbage"}
+    doc = {"schema": "a2a-coop-conformance/1", "target": "127.0.0.1:9", "exit_code": 1, "cases": [case]}
+    (live / "report.json").write_text(json.dumps(doc))
+    capsys.readouterr()
+    argv = ["conformance", "--matrix", str(full), str(lazy / "offline-report.json"), str(live)]
+    assert cli([*argv, "--report-dir", str(tmp_path / "m")]) == 0
+    assert "matrix of 3 runs written to" in capsys.readouterr().out
+    page = (tmp_path / "m" / "matrix.html").read_text()
+    assert "<h2>Live cases</h2>" in page and "env.garbage" in page and "127.0.0.1:9" in page
+    assert "<h2>Offline vectors</h2>" in page and "a2a-coop-python-lazy" in page
+    row = page[page.index(f"<code>{failed}</code>") :].split("</tr>")[0]
+    assert row.index("PASS") < row.index("FAIL")  # the full adapter passed it, the lazy one failed it
+    counts = json.loads((lazy / "offline-report.json").read_text())["files"][0]
+    assert f"<td>{counts['passed']} passed, {counts['failed']} failed, 0 skipped</td>" in page
+    (tmp_path / "junk.json").write_text('{"schema": "something-else"}')
+    assert cli(["conformance", "--matrix", str(tmp_path / "junk.json"), "--report-dir", str(tmp_path)]) == 2
+    assert (
+        "is neither an a2a-coop-conformance/1 nor an a2a-coop-offline-report/1 report"
+        in capsys.readouterr().err
+    )
+
+
+def test_a_report_dir_that_cannot_be_made_is_refused_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--report-dir` under a file ran every vector, then said only "No such file or directory" and
+    printed no verdict (newuser17). Now it is refused first, naming the directory, as the live suite
+    does; no adapter is started."""
+    (tmp_path / "f.txt").write_text("")
+    where = tmp_path / "f.txt" / "reports"
+    argv = ["--adapter", "no-such-adapter-is-started", "--report-dir", str(where)]
+    assert offline.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"conformance.offline: cannot write reports to {where}: Not a directory", err

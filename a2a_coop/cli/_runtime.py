@@ -297,7 +297,9 @@ def open_peer(
             f"{journal.path} is an escrow's journal (`escrow serve` ran on it), not a peer's: "
             f"`a2a-coop escrow export --journal {journal.path} --out FILE` writes its transcript"
         )
-    earlier = [env for env in journal.get_meta(META_CONTEXT, []) if env not in context]
+    earlier = [
+        env for env in journal.get_meta(META_CONTEXT, [], kind=list, items=bytes) if env not in context
+    ]
     try:
         peer = Peer(key, mandate, journal=journal, context=[*context, *earlier], **kw)
     except ValueError as exc:
@@ -305,6 +307,8 @@ def open_peer(
     except MandateUnknown as exc:  # its evidence: the journal's statement that cites it (Peer._replay)
         raise UsageError(unrecorded_mandate(journal.path, key.did, exc)) from None
     except CoopError as exc:  # our own journal, not anything a counterparty sent now
+        if exc.requirement == "MND-021":  # a principal's key: our refusal (exit 1), not a failed replay
+            raise
         raise UsageError(f"journal {journal.path} does not replay: {exc}") from None
     given = (verify_statement(env) for env in context)
     peer.trusted_escrows = frozenset(vs.statement.mandate.agent for vs in given if vs.body == "mandate")
@@ -344,12 +348,14 @@ def peer_from_journal(args: argparse.Namespace) -> tuple[Peer, Journal]:
         if args.mandate is not None:
             mandate = load_mandate(args.mandate, key)
         else:
-            mandate = journal.get_meta(META_MANDATE)
+            mandate = journal.get_meta(META_MANDATE, kind=bytes)
             if mandate is None:
                 raise UsageError(f"{args.journal} records no mandate; pass --mandate")
             _check_journal_key(args.journal, args.key, key.did, mandate)
         # Every negotiation in memory: status and export list the finished ones too.
-        return open_peer(key, mandate, journal, journal.get_meta(META_CONTEXT, []), forget=False), journal
+        return open_peer(
+            key, mandate, journal, journal.get_meta(META_CONTEXT, [], kind=list, items=bytes), forget=False
+        ), journal
     except BaseException:
         journal.close()
         raise

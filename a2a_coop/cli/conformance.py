@@ -127,8 +127,8 @@ def add_parser(sub: Any, add_dial_tls: Any) -> None:
         nargs="+",
         type=Path,
         metavar="DIR",
-        help="instead of running: combine earlier --report-dir directories into one matrix page "
-        "in --report-dir",
+        help="instead of running: combine earlier --report-dir directories (of live runs, report.json, "
+        "and of offline runs, offline-report.json; or those files) into one matrix page in --report-dir",
     )
     p.add_argument(
         "--vectors",
@@ -164,12 +164,9 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
             raise UsageError("--matrix needs --report-dir (where to write matrix.html)")
         try:
             path = report.write_matrix(args.matrix, args.report_dir)
-        except FileNotFoundError as exc:
-            raise UsageError(
-                f"--matrix: no {Path(exc.filename).name} in {Path(exc.filename).parent} (give the "
-                "--report-dir of earlier runs)"
-            ) from None
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            raise UsageError(f"--matrix: cannot read {exc.filename}: {exc.strerror or exc}") from None
+        except ValueError as exc:  # no report there, not a report, or not JSON
             raise UsageError(f"--matrix: {exc}") from None
         out.write(f"matrix of {len(args.matrix)} runs written to {path}\n")
         return EXIT_OK

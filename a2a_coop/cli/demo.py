@@ -243,6 +243,7 @@ class _Run:
     escrow: Identity
     clock: Callable[[], int] = wall_clock_ms
     sleep: Callable[[float], None] = time.sleep  # offline: advances the fixed clock instead
+    waits: str = ""  # offline: says that a wait is on the fixed clock, over at once
     trades: list[Trade] = field(default_factory=list)
     balances: dict[str, tuple[int, int, str, int]] = field(default_factory=dict)
     ledger: list[bytes] = field(default_factory=list)
@@ -393,7 +394,16 @@ def run_offline_demo(directory: Path, *, trades: int, out: TextIO) -> int:
             fixed.advance(max(1, round(seconds * 1000)))
             escrow_node.tick()
 
-        run = _Run(out, directory, alice, bob, escrow, clock=clock, sleep=sleep)
+        run = _Run(
+            out,
+            directory,
+            alice,
+            bob,
+            escrow,
+            clock=clock,
+            sleep=sleep,
+            waits=" (on the demo's clock: no real wait)",
+        )
         _intro(run, trades, "all in this process on a fixed clock (no network)")
         run.say(f"  escrow  {escrow.did}\n  bob     {bob.did}\n  alice   {alice.did}")
         run.say(f"  each side bonds {BOND} credits per trade; bob will not deliver in trade {every}")
@@ -454,7 +464,7 @@ def _claim(run: _Run, alice: _Alice, trade: Trade) -> None:
     neg = trade.neg
     wait_s = (trade.deadline_ms - run.clock()) / 1000 + 0.05
     if wait_s > 0:
-        run.say(f"waiting {wait_s:.1f} s for trade {trade.number}'s deadline to pass ...")
+        run.say(f"waiting {wait_s:.1f} s for trade {trade.number}'s deadline to pass{run.waits} ...")
         run.sleep(wait_s)
     claim = claim_breach(alice.peer, neg, 0, "copy-editing never arrived")
     # Bob holds the claim without effect until the escrow's stamp, relayed next, arrives (WIT-005).
@@ -468,7 +478,7 @@ def _claim(run: _Run, alice: _Alice, trade: Trade) -> None:
         f"it rules no earlier than that (SPEC CMT-002) ..."
     )
     if (wait_s := (rules_at - run.clock()) / 1000) > 0:
-        run.say(f"waiting {wait_s:.0f} s for the escrow's ruling ...")
+        run.say(f"waiting {wait_s:.0f} s for the escrow's ruling{run.waits} ...")
         while (left_s := (rules_at - run.clock()) / 1000) > 0:
             run.sleep(min(PROGRESS_EVERY_S, left_s))
             if (left_s := (rules_at - run.clock()) / 1000) > 0:

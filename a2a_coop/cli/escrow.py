@@ -31,7 +31,7 @@ from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal, journal_kind
 from a2a_coop.runtime.node import META_ESCROW_MANDATES, EscrowNode, remember_run
-from a2a_coop.runtime.peer import META_MANDATE
+from a2a_coop.runtime.peer import META_MANDATE, refuse_principal_as_agent
 from a2a_coop.runtime.strangers import StrangerQuota
 from a2a_coop.runtime.trade import fetch_ledger, fetch_transcript
 from a2a_coop.transport import EscrowClient
@@ -56,6 +56,7 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
                 f"{args.journal} is a peer's journal (`serve` or `offer` ran on it), not an escrow's: an "
                 "escrow serves on a journal of its own"
             )
+        refuse_principal_as_agent(journal, key.did, mandate)  # an escrow signs under its Mandate (MND-021)
     quota = StrangerQuota(
         per_period=args.stranger_statements,
         per_key=args.stranger_statements_per_key,
@@ -141,7 +142,7 @@ def escrow_transcript(journal: Journal, mandate: bytes | None = None) -> list[by
             f"{journal.path} is not an escrow's journal (no escrow served on it); a peer's evidence is "
             "written by `a2a-coop export --negotiation ID`"
         )
-    mandate = mandate or journal.get_meta(META_MANDATE)
+    mandate = mandate or journal.get_meta(META_MANDATE, kind=bytes)
     if mandate is None:
         raise UsageError(f"{journal.path} records no mandate; pass --mandate")
     if _agent(mandate) not in escrows:

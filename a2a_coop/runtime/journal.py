@@ -276,8 +276,23 @@ def _pack_meta(meta: Mapping[str, Any] | None) -> list[tuple[str, bytes | None]]
     return [(key, None if value is None else _pack(value)) for key, value in (meta or {}).items()]
 
 
-def _unpack(data: bytes) -> Any:
-    return msgpack.unpackb(data, raw=False)
+def _unpack(data: bytes, what: str = "a value") -> Any:
+    """A stored value; JournalCorrupt, not msgpack's ValueError, when its bytes were damaged."""
+    try:
+        return msgpack.unpackb(data, raw=False)
+    except ValueError as exc:  # msgpack's ExtraData, FormatError, StackError and a truncation are ValueErrors
+        raise JournalCorrupt(f"{what} is damaged ({exc})") from None
+
+
+def meta_of_kind(value: Any, what: str, kind: type, items: type | None = None) -> Any:
+    """``value`` (a journal record read back), checked to be a ``kind`` -- a list of ``items`` when
+    given; JournalCorrupt names ``what`` otherwise (a damaged file, not a bug to trace back)."""
+    if value is None or (
+        isinstance(value, kind)
+        and (items is None or (isinstance(value, list) and all(isinstance(v, items) for v in value)))
+    ):
+        return value
+    raise JournalCorrupt(f"{what} is damaged (not the {kind.__name__} written there)")
 
 
 class Ticket:
@@ -1146,6 +1161,24 @@ class Journal:
         )
         return [r[0] for r in rows]
 
+    def issued(
+        self, issuer: str, bodies: Sequence[str], *, other: bool = False, limit: int = -1
+    ) -> list[bytes]:
+        """The envelopes ``issuer`` signed here (outgoing) whose body is one of ``bodies`` -- or, with
+        ``other``, one of none of them -- by seq, at most ``limit`` (-1: all). For MND-021: whether a key
+        signed as a principal (a Mandate) or as an agent (a statement under a Mandate)."""
+        marks = ", ".join("?" * len(bodies))
+        with self._io:
+            iid = self._issuer_id(self._cur, issuer)
+            if iid is None:
+                return []
+            rows = self._cur.execute(
+                f"SELECT envelope FROM statements WHERE issuer = ? AND direction = '{OUT}' "
+                f"AND body {'NOT IN' if other else 'IN'} ({marks}) ORDER BY seq LIMIT ?",
+                (iid, *bodies, limit),
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def log_range(self, issuer: str, from_seq: int, limit: int) -> list[bytes]:
         """Our own chain: envelopes of ``issuer``'s outgoing statements from ``from_seq``, by seq.
 
@@ -1159,11 +1192,21 @@ class Journal:
             rows = self._cur.execute(_LOG_RANGE, (iid, from_seq, max(limit, 0))).fetchall()
         return [r[0] for r in rows]
 
-    def get_meta(self, key: str, default: Any = None) -> Any:
-        """The value :meth:`put_meta` stored under ``key``, or ``default``."""
+    def get_meta(
+        self, key: str, default: Any = None, *, kind: type | None = None, items: type | None = None
+    ) -> Any:
+        """The value :meth:`put_meta` stored under ``key``, or ``default``.
+
+        Raises:
+            JournalCorrupt: the stored bytes do not decode, or (``kind``, and for a list ``items``) the
+                value is not of the type written there -- a damaged file, not a bug to trace back.
+        """
         with self._io:
             row = self._cur.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return default if row is None else _unpack(row[0])
+        if row is None:
+            return default
+        value = _unpack(row[0], f"{self.path}: its record {key!r}")
+        return value if kind is None else meta_of_kind(value, f"{self.path}: its record {key!r}", kind, items)
 
     def meta_under(self, prefix: str) -> list[tuple[str, Any]]:
         """Every ``(key, value)`` :meth:`put_meta` stored under a key that starts with ``prefix``, by key.

@@ -73,6 +73,7 @@ from a2a_coop.runtime.peer import (
     DEFAULT_MAX_OPEN_TOTAL,
     META_MANDATE,
     Peer,
+    refuse_agent_as_principal,
     wall_clock_ms,
 )
 from a2a_coop.runtime.strangers import (
@@ -129,7 +130,10 @@ log = logging.getLogger(__name__)
 def remember_run(journal: Journal, mandate: bytes, context: Sequence[bytes]) -> None:
     """Record the run's mandate, and add its context to that of earlier runs (see :meth:`PeerNode.open`)."""
     journal.put_meta(META_MANDATE, mandate)
-    journal.put_meta(META_CONTEXT, list(dict.fromkeys([*context, *journal.get_meta(META_CONTEXT, [])])))
+    journal.put_meta(
+        META_CONTEXT,
+        list(dict.fromkeys([*context, *journal.get_meta(META_CONTEXT, [], kind=list, items=bytes)])),
+    )
 
 
 def read_envelope_file(path: Path) -> bytes:
@@ -169,7 +173,13 @@ class KeySigner(ChainSigner):
 def sign_mandate(
     principal: Keypair, journal: Journal, agent: str, *, now_ms: int, days: int = 30, **caps: Any
 ) -> VerifiedStatement:
-    """The principal signs a Mandate for ``agent``; its chain lives in ``journal`` (no reused seq)."""
+    """The principal signs a Mandate for ``agent``; its chain lives in ``journal`` (no reused seq).
+
+    Raises:
+        MandateViolation: ``principal`` signed a statement under a Mandate in ``journal``: an agent's key
+            signs no Mandate (MND-021).
+    """
+    refuse_agent_as_principal(journal, principal.did)
     fields: dict[str, Any] = {
         "agent": agent,
         "valid_from_ms": now_ms,
@@ -932,7 +942,9 @@ META_SHOWN_BINDINGS = "escrow/shown-bindings"
 def _replay(key: Keypair, mandate: bytes, journal: Journal, context: Sequence[bytes], **kw: Any) -> Peer:
     """A Peer on ``journal`` that trusts the escrows of ``context`` (MND-015) and also holds, without
     trusting, the context earlier runs recorded: replay verifies again what those escrows signed."""
-    earlier = [env for env in journal.get_meta(META_CONTEXT, []) if env not in context]
+    earlier = [
+        env for env in journal.get_meta(META_CONTEXT, [], kind=list, items=bytes) if env not in context
+    ]
     peer = Peer(key, mandate, journal=journal, context=[*context, *earlier], **kw)
     given = (verify_statement(env) for env in context)
     peer.trusted_escrows = frozenset(vs.statement.mandate.agent for vs in given if vs.body == "mandate")

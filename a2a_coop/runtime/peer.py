@@ -77,7 +77,7 @@ from a2a_coop.protocol.verifier import last_ruling_ms
 from a2a_coop.runtime import gossip, snapshot
 from a2a_coop.runtime.alarm import ForkAlarm, KeyForked
 from a2a_coop.runtime.evidence import EvidenceVerifier
-from a2a_coop.runtime.journal import PEER_MARK, Journal, check_journal_kind
+from a2a_coop.runtime.journal import PEER_MARK, Journal, check_journal_kind, meta_of_kind
 from a2a_coop.runtime.perform_time import (
     TooLittleTimeToPerform,
     revocable_hold_until,
@@ -304,6 +304,82 @@ class PeerVerifier(EvidenceVerifier):
         earlier = self._acks.get(key)
         if earlier is None or vs.issued_at_ms < self.statements[earlier].issued_at_ms:
             self._acks[key] = vs.digest
+
+
+def _meta(journal: JournalLike, key: str, kind: type, items: type | None = None) -> Any:
+    """A journal record read back and checked to be what was written (JournalCorrupt names it if not)."""
+    what = f"{getattr(journal, 'path', 'the journal')}: its record {key!r}"
+    return meta_of_kind(journal.get_meta(key), what, kind, items)
+
+
+def signed_as_agent(journal: Journal, did: str) -> VerifiedStatement | None:
+    """The first statement ``did`` signed in ``journal`` under another key's Mandate (a trade,
+    commitment or attestation statement, or a principal body whose header names one), or None: the key
+    is then an agent, bound to that Mandate's principal (KEY-007), and signs no Mandate (MND-021). A
+    Mandate the journal does not hold counts as another key's; a key's Mandate for itself does not."""
+
+    def under_another(vs: VerifiedStatement) -> bool:
+        mandate = journal.by_digest(vs.mandate_digest)
+        return mandate is None or verify_statement(mandate).issuer != did
+
+    agent = journal.issued(did, sorted(PRINCIPAL_BODIES), other=True, limit=1)
+    if agent and under_another(first := verify_statement(agent[0])):
+        return first
+    for envelope in journal.issued(did, ["checkpoint"]):  # a binding Checkpoint names its Mandate
+        if (vs := verify_statement(envelope)).mandate_digest and under_another(vs):
+            return vs
+    return None
+
+
+def signed_as_principal(journal: Journal, did: str) -> VerifiedStatement | None:
+    """The first Mandate ``did`` signed in ``journal`` for another key, or None: the key is then a
+    principal, and signs nothing under a Mandate (MND-021)."""
+    for envelope in journal.issued(did, ["mandate"]):
+        if (vs := verify_statement(envelope)).statement.mandate.agent != did:
+            return vs
+    return None
+
+
+def refuse_principal_as_agent(journal: Journal, did: str, mandate: bytes) -> None:
+    """MND-021 for a key about to sign under ``mandate`` (an envelope): refused (MandateViolation) if
+    another key issued it and the key signed a Mandate for another key in ``journal`` -- its chain,
+    where every statement it signs goes. Under its own Mandate a key is its own principal."""
+    if verify_statement(mandate).issuer == did:
+        return
+    issued = signed_as_principal(journal, did)
+    if issued is not None:
+        raise MandateViolation(
+            f"{did} is a principal's key: it signed a Mandate for {issued.statement.mandate.agent} (its seq "
+            f"{issued.header.seq}), and a principal's key signs nothing under a Mandate -- give the agent a "
+            "key of its own (a2a-coop keygen) and a Mandate for it",
+            requirement="MND-021",
+        )
+
+
+def refuse_agent_as_principal(journal: Journal, did: str) -> None:
+    """MND-021 for a key about to sign a Mandate: refused (MandateViolation) if it signed a statement
+    under a Mandate in ``journal`` (an agent's key: its Mandate would delegate what its own principal
+    never granted, outside that principal's caps)."""
+    bound = signed_as_agent(journal, did)
+    ran = journal.get_meta(META_MANDATE, kind=bytes)
+    if (
+        bound is None
+        and ran is not None
+        and (vs := verify_statement(ran)).statement.mandate.agent == did != vs.issuer
+    ):
+        raise MandateViolation(  # a run served it as an agent; it may have signed nothing yet
+            f"{did} is an agent's key: it was served under its Mandate "
+            f"{vs.digest.hex()[:16]}, and an agent's key signs no Mandate (no sub-delegation) -- sign it "
+            "with its principal's key",
+            requirement="MND-021",
+        )
+    if bound is not None:
+        raise MandateViolation(
+            f"{did} is an agent's key: it signed a {bound.body} under a Mandate (its seq "
+            f"{bound.header.seq}), and an agent's key signs no Mandate (no sub-delegation) -- sign it with "
+            "its principal's key",
+            requirement="MND-021",
+        )
 
 
 def wall_clock_ms() -> int:
@@ -653,6 +729,8 @@ class Peer:
         self.mandate_vs = had if resumed is not None and had is not None else self.verifier.accept(mandate)
         if self.mandate_vs.body != "mandate" or self.mandate_vs.statement.mandate.agent != key.did:
             raise ValueError("the mandate does not delegate to this key")
+        if isinstance(journal, Journal):
+            refuse_principal_as_agent(journal, key.did, mandate)
         # What we attach to our requests: our mandate and any escrow mandates we were given.
         self.context: list[bytes] = [mandate, *context]
         for env in context:
@@ -709,7 +787,7 @@ class Peer:
         # Only our operator's: those our runs started with (the journal keeps them, MND-017) and those
         # given as context now -- a Mandate naming our key that a counterparty handed over, by any
         # principal, is theirs, never one we answer with.
-        kept = (journal.get_meta(META_OWN_MANDATES, []) or []) if journal is not None else []
+        kept = (_meta(journal, META_OWN_MANDATES, list, bytes) or []) if journal is not None else []
         operators = [mandate, *context, *kept]
         held = [self.verifier.statements.get(statement_digest(decode_envelope(e).payload)) for e in operators]
         mine = {vs.digest: vs for vs in held if vs is not None and vs.body == "mandate"}
@@ -3070,7 +3148,10 @@ class Peer:
     def _own_mandates(self, journal: JournalLike) -> list[VerifiedStatement]:
         """The Mandates for our key the journal keeps: those runs started with (META_OWN_MANDATES) and
         the last run's (META_MANDATE); the others (a journal shared with another key) are left out."""
-        kept = [*(journal.get_meta(META_OWN_MANDATES, []) or []), journal.get_meta(META_MANDATE)]
+        kept = [
+            *(_meta(journal, META_OWN_MANDATES, list, bytes) or []),
+            _meta(journal, META_MANDATE, bytes),
+        ]
         mandates = (verify_statement(env) for env in dict.fromkeys(kept) if env is not None)
         return [vs for vs in mandates if vs.body == "mandate" and vs.statement.mandate.agent == self.did]
 
@@ -3078,7 +3159,7 @@ class Peer:
         """Journal the Mandates we hold for our key -- the one we run with, any earlier one the journal
         named -- before we sign under them (MND-017): a replay holds them first, so that a new
         Mandate (a renewal) leaves what we signed under the old one verifiable without its file."""
-        kept = list(journal.get_meta(META_OWN_MANDATES, []) or [])
+        kept = list(_meta(journal, META_OWN_MANDATES, list, bytes) or [])
         given = (verify_statement(env) for env in self.context[1:])  # an old one of ours passed as context
         held = [*self._own_mandates(journal), *(vs for vs in given if vs.body == "mandate")]
         mine = [vs.envelope for vs in held if vs.statement.mandate.agent == self.did]

@@ -301,23 +301,42 @@ def write_reports(run: Run, directory: Path) -> dict[str, Path]:
     return paths
 
 
-def write_matrix(directories: Sequence[Path], out_dir: Path) -> Path:
-    """A matrix page (cases by targets) from the report.json of several runs.
+OFFLINE_SCHEMA = (
+    "a2a-coop-offline-report/1"  # conformance.offline.REPORT_SCHEMA (not imported: it loads the vectors)
+)
+_REPORT_FILES = {"report.json": SCHEMA, "offline-report.json": OFFLINE_SCHEMA}
 
-    Raises:
-        OSError: a report cannot be read or the page written.
-        ValueError: a report is not of this schema.
-    """
-    docs = []
-    for d in directories:
-        doc = json.loads((d / "report.json").read_text(encoding="utf-8"))
-        if doc.get("schema") != SCHEMA:
-            raise ValueError(f"{d / 'report.json'} is not an {SCHEMA} report")
-        docs.append((d, doc))
-    ids = sorted({c["id"] for _, doc in docs for c in doc["cases"]})
-    levels = [{c["id"]: c for c in doc["cases"]} for _, doc in docs]
+
+def _matrix_reports(given: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """The reports ``given`` names: a --report-dir of the live suite (report.json), of an offline run
+    (offline-report.json), both, or one such file. Raises OSError, ValueError (neither there, or not of
+    its schema)."""
+    paths = (
+        [given] if given.is_file() else [given / name for name in _REPORT_FILES if (given / name).is_file()]
+    )
+    if not paths:
+        raise ValueError(
+            f"no report.json or offline-report.json in {given} (give the --report-dir of earlier runs of "
+            "`a2a-coop conformance` or `python -m conformance.offline`)"
+        )
+    found = []
+    for path in paths:
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not JSON ({exc})") from None
+        if not isinstance(doc, dict) or doc.get("schema") not in _REPORT_FILES.values():
+            raise ValueError(f"{path} is neither an {SCHEMA} nor an {OFFLINE_SCHEMA} report")
+        found.append((path, doc))
+    return found
+
+
+def _live_matrix(docs: Sequence[dict[str, Any]]) -> str:
+    """Cases by targets, one badge a cell."""
+    ids = sorted({c["id"] for doc in docs for c in doc["cases"]})
+    levels = [{c["id"]: c for c in doc["cases"]} for doc in docs]
     head = "".join(
-        f"<th>{_e(doc['target'])}<br><span class=muted>exit {doc['exit_code']}</span></th>" for _, doc in docs
+        f"<th>{_e(doc['target'])}<br><span class=muted>exit {doc['exit_code']}</span></th>" for doc in docs
     )
     rows = []
     for case_id in ids:
@@ -329,12 +348,67 @@ def write_matrix(directories: Sequence[Path], out_dir: Path) -> Path:
             for lv in levels
         )
         rows.append(f"<tr><td><code>{_e(case_id)}</code></td>{cells}</tr>")
+    return f"<h2>Live cases</h2><table><tr><th>Case</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _offline_matrix(docs: Sequence[dict[str, Any]]) -> str:
+    """Vector files by adapters (their counts), then every vector that did not pass in some run: an
+    offline report lists only those, so a vector of a file a run judged and did not list passed there."""
+    judged = [{Path(f["file"]).name: f for f in doc["files"]} for doc in docs]
+    listed = [{r["id"]: r for f in doc["files"] for r in f["results"]} for doc in docs]
+    file_of = {r["id"]: Path(f["file"]).name for doc in docs for f in doc["files"] for r in f["results"]}
+    head = "".join(
+        f"<th>{_e(doc['adapter'].get('name', '?'))} {_e(doc['adapter'].get('version', ''))}<br>"
+        f"<span class=muted>exit {doc['exit_code']}</span></th>"
+        for doc in docs
+    )
+    rows = []
+    for name in sorted({name for files in judged for name in files}):
+        counts = "".join(
+            f"<td>{files[name]['passed']} passed, {files[name]['failed']} failed, "
+            f"{files[name]['skipped']} skipped</td>"
+            if name in files
+            else "<td>-</td>"
+            for files in judged
+        )
+        rows.append(f"<tr><td><code>{_e(name)}</code></td>{counts}</tr>")
+    for vector_id in sorted(file_of):
+        cells: list[str] = []
+        for files, results in zip(judged, listed, strict=True):
+            r = results.get(vector_id)
+            if r is not None:
+                level = shown_level(r["status"], r.get("expected_failure", False))
+                cells.append(f"<td title='{_e(r.get('detail', ''))}'>{_badge(level)}</td>")
+            else:
+                cells.append(f"<td>{_badge('PASS')}</td>" if file_of[vector_id] in files else "<td>-</td>")
+        rows.append(f"<tr><td><code>{_e(vector_id)}</code></td>{''.join(cells)}</tr>")
+    return (
+        f"<h2>Offline vectors</h2><table><tr><th>Vector file / vector</th>{head}</tr>{''.join(rows)}</table>"
+    )
+
+
+def write_matrix(directories: Sequence[Path], out_dir: Path) -> Path:
+    """A matrix page from several runs' reports: the live suite's (report.json: cases by targets) and
+    the offline runner's (offline-report.json: vector files by adapters, then each vector that did not
+    pass in some run). Each of ``directories`` is a --report-dir of either (or holding both), or a
+    report file.
+
+    Raises:
+        OSError: a report cannot be read or the page written.
+        ValueError: a directory holds no report, or a report is not of either schema.
+    """
+    docs = [doc for d in directories for _, doc in _matrix_reports(d)]
+    live = [doc for doc in docs if doc["schema"] == SCHEMA]
+    offline = [doc for doc in docs if doc["schema"] == OFFLINE_SCHEMA]
+    try:
+        tables = (_live_matrix(live) if live else "") + (_offline_matrix(offline) if offline else "")
+    except (KeyError, TypeError, AttributeError) as exc:  # a report of the schema with a part missing
+        raise ValueError(f"a report is incomplete or damaged (no {exc})") from None
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "matrix.html"
     path.write_text(
         f"<!doctype html><html lang=en><meta charset=utf-8><title>a2a-coop conformance matrix</title>"
-        f"<style>{_STYLE}</style><h1>a2a-coop conformance matrix</h1><table><tr><th>Case</th>{head}</tr>"
-        f"{''.join(rows)}</table></html>\n",
+        f"<style>{_STYLE}</style><h1>a2a-coop conformance matrix</h1>{tables}</html>\n",
         encoding="utf-8",
     )
     return path

@@ -217,6 +217,14 @@ not_observable(
     "MND-018",
 )
 not_observable(
+    "mnd.no-sub-delegation",
+    "A key is a principal's or an agent's, never both (no sub-delegation)",
+    "a target signs a Mandate only at its principal's command, off the wire, and the suite sees no chain of "
+    "the target's beyond what it signs to the suite; tests/test_sub_delegation.py checks the reference "
+    "`mandate` command and guard",
+    "MND-021",
+)
+not_observable(
     "cmt.revocable-delivery-held",
     "Under revocable terms a Delivery is held while the counterparty could revoke and keep it",
     "needs the target to trade under revocable terms at an escrow the suite plays, which it trusts only if "

@@ -1,0 +1,165 @@
+"""MND-021: a key is a principal's or an agent's, never both. An agent's key that signed a Mandate
+would hand another key authority its principal never granted, outside every cap the principal set
+(`a2a-coop mandate --principal AGENT.key` used to succeed); a principal's key that traded under
+another's Mandate would answer to two principals. The signer refuses both, from its own chain."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from cli_run import one_line_error, run_cli
+
+from a2a_coop.protocol.errors import MandateViolation
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.keyfile import write_key_file
+from a2a_coop.runtime.node import PeerNode, remember_run, sign_mandate, write_envelope_file
+from a2a_coop.testing import FixedClock, Party
+
+CAROL = "did:key:z6MktwupdmLXVVqTzCw4i46r4uGyosGXRnR3XjN4Zq7oMMsw"
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(now_ms=int(time.time() * 1000))
+
+
+def _traded(tmp_path: Path, alice: Party, bob: Party, clock: FixedClock) -> Path:
+    """alice's journal, where her key signed an Offer under her principal's Mandate."""
+    path = tmp_path / "alice.db"
+    node = PeerNode.open(alice.agent.key, alice.mandate_vs.envelope, path, clock=lambda: clock.now_ms)
+    try:
+        node.peer.propose(bob.did, alice.proposal())
+    finally:
+        node.close()
+    write_key_file(tmp_path / "alice.key", alice.agent.key)
+    return path
+
+
+@pytest.mark.req("MND-021")
+def test_an_agent_key_that_signed_under_its_mandate_signs_no_mandate(
+    tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    journal = _traded(tmp_path, alice, bob, clock)
+    with Journal.open(journal) as j:
+        head = j.chain_head(alice.did)
+    code, _, err = run_cli(
+        capsys,
+        "mandate",
+        "--principal",
+        tmp_path / "alice.key",
+        "--agent",
+        CAROL,
+        "--out",
+        tmp_path / "c.json",
+    )
+    assert code == 1
+    one_line_error(err, "MANDATE_VIOLATION [MND-021]", "agent's key", "offer")
+    assert not (tmp_path / "c.json").exists()
+    with Journal.open(journal) as j:
+        with pytest.raises(MandateViolation, match="MND-021"):  # the library refuses it too
+            sign_mandate(alice.agent.key, j, alice.did, now_ms=clock.now_ms)  # even for herself
+        assert j.chain_head(alice.did) == head  # nothing signed
+
+
+@pytest.mark.req("MND-021")
+def test_an_agent_key_served_under_its_mandate_signs_no_mandate_before_it_signed_anything(
+    tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run served the key under its principal's Mandate, and it signed nothing yet: still an agent."""
+    alice = Party("alice", clock)
+    write_key_file(tmp_path / "alice.key", alice.agent.key)
+    with Journal.open(tmp_path / "alice.db") as j:
+        remember_run(j, alice.mandate_vs.envelope, [])
+    code, _, err = run_cli(
+        capsys,
+        "mandate",
+        "--principal",
+        tmp_path / "alice.key",
+        "--agent",
+        CAROL,
+        "--out",
+        tmp_path / "c.json",
+    )
+    assert code == 1
+    one_line_error(err, "MANDATE_VIOLATION [MND-021]", "served under its Mandate")
+
+
+@pytest.mark.req("MND-021")
+def test_a_principal_key_is_not_served_as_an_agent(
+    tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key that signed a Mandate for another key is refused as an agent under someone else's Mandate,
+    by `serve` in one line (exit 1) and by the library's Peer."""
+    alice = Party("alice", clock)
+    key, journal = tmp_path / "alice.key", tmp_path / "alice.db"
+    write_key_file(key, alice.agent.key)
+    code, _, _ = run_cli(
+        capsys, "mandate", "--principal", key, "--agent", CAROL, "--out", tmp_path / "c.json"
+    )
+    assert code == 0  # alice's key, unused so far, may be a principal
+    mandate = tmp_path / "alice.mandate.json"
+    write_envelope_file(mandate, alice.mandate_vs.envelope)
+    code, _, err = run_cli(
+        capsys, "serve", "--key", key, "--mandate", mandate, "--journal", journal, "--port", "0"
+    )
+    assert code == 1
+    one_line_error(err, "MANDATE_VIOLATION [MND-021]", "principal's key", CAROL)
+    with pytest.raises(MandateViolation, match="MND-021"):
+        PeerNode.open(alice.agent.key, alice.mandate_vs.envelope, journal, clock=lambda: clock.now_ms)
+
+
+@pytest.mark.req("MND-021")
+def test_a_key_under_its_own_mandate_is_its_own_principal(tmp_path: Path, clock: FixedClock) -> None:
+    """A key trading under a Mandate it signed for itself delegates nothing it was given: it may sign a
+    Mandate for another key, and still trade."""
+    alice = Party("alice", clock)
+    key = alice.agent.key
+    with Journal.open(tmp_path / "k.db") as j:
+        own = sign_mandate(
+            key,
+            j,
+            key.did,
+            now_ms=clock.now_ms,
+            max_per_deal=10**6,
+            budget_per_period=10**6,
+            period_ms=86_400_000,
+            max_outstanding=10**6,
+        )
+    node = PeerNode.open(key, own.envelope, tmp_path / "k.db", clock=lambda: clock.now_ms)
+    try:
+        node.peer.propose(Party("bob", clock).did, alice.proposal())
+        assert sign_mandate(key, node.journal, CAROL, now_ms=clock.now_ms).statement.mandate.agent == CAROL
+    finally:
+        node.close()
+
+
+@pytest.mark.req("MND-021")
+def test_a_principal_key_is_not_served_as_an_escrow(
+    tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An escrow signs under its Mandate too: `escrow serve` refuses a principal's key in one line."""
+    escrow = Party("escrow", clock)
+    key, mandate = tmp_path / "e.key", tmp_path / "e.mandate.json"
+    write_key_file(key, escrow.agent.key)
+    write_envelope_file(mandate, escrow.mandate_vs.envelope)
+    assert (
+        run_cli(capsys, "mandate", "--principal", key, "--agent", CAROL, "--out", tmp_path / "c.json")[0] == 0
+    )
+    argv = [
+        "escrow",
+        "serve",
+        "--key",
+        key,
+        "--mandate",
+        mandate,
+        "--journal",
+        tmp_path / "e.db",
+        "--port",
+        "0",
+    ]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 1
+    one_line_error(err, "MANDATE_VIOLATION [MND-021]", "principal's key")
