@@ -125,14 +125,17 @@ class RenewedExposureBook(ExposureBook):
                 start=start,
             )
 
-    def contract_ended(
-        self, mandate_digest: bytes, contract: bytes, at: tuple[int, int] | None = None
-    ) -> None:
+    def contract_ended(self, mandate_digest: bytes, contract: bytes, at: tuple[int, int]) -> None:
         super().contract_ended(mandate_digest, contract, at)
         if self._joins(mandate_digest):
             self.together.contract_ended(mandate_digest, contract, at)
 
-    def contract_superseded(self, mandate_digest: bytes, contract: bytes, value: int, formed_at: int) -> None:
-        super().contract_superseded(mandate_digest, contract, value, formed_at)
+    def contract_forgotten(self, mandate_digest: bytes, contract: bytes) -> None:
+        super().contract_forgotten(mandate_digest, contract)
         if self._joins(mandate_digest):
-            self.together.contract_superseded(mandate_digest, contract, value, formed_at)
+            self.together.contract_forgotten(mandate_digest, contract)
+
+    def contract_displaced(self, mandate_digest: bytes, contract: bytes, at: tuple[int, int]) -> None:
+        super().contract_displaced(mandate_digest, contract, at)
+        if self._joins(mandate_digest):
+            self.together.contract_displaced(mandate_digest, contract, at)
