@@ -368,6 +368,7 @@ class Exposure:
         # :meth:`_from_start`): subtracted, each entry counts in [start, until]. Both swept as the others
         # are, so a view fed a chain backwards pays O(log n) a check as one fed it forwards does.
         self._unstarted = (_Expiring(), _Expiring())
+        self._last_unstarted = _FAR_PAST * _SPAN  # >= every until in _unstarted: above it, none counts
         # Answered offers (kind 0) and contracts (1) whose negotiation is forgotten, out of the sweeps
         # above to keep memory small: ``(latest, packed, buckets)`` sorted, ``latest`` the larger of
         # ``until`` (as in ``_answered`` or ``_contracts``) and ``start - 1`` (as in ``_unstarted``;
@@ -400,7 +401,7 @@ class Exposure:
             self._thaw(place)
         answered = self._answered.total(place) if self._answered.items else 0
         total = self._offers.total(now_ms - grace_ms) + answered + self._contracts.total(place)
-        if dated_starts:
+        if dated_starts and self._last_unstarted >= place:  # some started after the statement
             for unstarted in self._unstarted:
                 if unstarted.items:
                     total -= unstarted.total(place)
@@ -427,7 +428,7 @@ class Exposure:
         total = self.formed_in(period) + live
         if self._displaced.items:
             total += self._displaced.bucket(period, place)
-        if dated_starts:
+        if dated_starts and self._last_unstarted >= place:
             for unstarted in self._unstarted:
                 if unstarted.items:
                     total -= unstarted.bucket(period, place)
@@ -452,7 +453,9 @@ class Exposure:
         unstarted = self._unstarted[kind]
         if at is None or key in unstarted.items:
             return
-        unstarted.add(key, value, at[0] * _SPAN + at[1], buckets)  # counted before at[0] * _SPAN + at[1] + 1
+        until = at[0] * _SPAN + at[1]  # counted before at[0] * _SPAN + at[1] + 1
+        unstarted.add(key, value, until, buckets)
+        self._last_unstarted = max(self._last_unstarted, until)
 
     def _forget_start(self, kind: int, key: bytes) -> None:
         self._unstarted[kind].remove(key)
@@ -551,6 +554,7 @@ class Exposure:
             key = b"\0forgotten%d" % self._thawed
             if start != _NO_START:
                 self._unstarted[kind].add(key, value, start, buckets)
+                self._last_unstarted = max(self._last_unstarted, start)
             if kind:
                 self._contracts.add(key, value, until, buckets)
             else:
