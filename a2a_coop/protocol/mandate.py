@@ -48,6 +48,10 @@ Theory of operation of the exposure book. Time is always ``t``, the
   re-sorted. A check at an earlier ``t`` than the last one (a sparse view
   receiving an old statement) moves the sweep back; that costs the entries it
   passes, and the sums stay exact.
+* Dated starts (SPEC 4.5: an offer or contract counts only for a statement it started before) are one
+  more such sweep per kind, of what has not started yet (an entry until its start - 1), subtracted: a
+  view fed a chain backwards moves it down once, as one fed it forwards moves the others up, so neither
+  pays for every later start held at each check.
 * Integers (MND-014): every value is at most 2^53 - 1 (BDY-015) and every sum
   here is an exact Python int. The rules compare sums of non-negative values
   with caps of at most 2^53 - 1, so an implementation may compute those sums
@@ -337,9 +341,10 @@ class Exposure:
         open_contracts: contract id -> ``(value, formed_at)`` of each contract not yet finished
             (whether or not past its last deadline + CLAIM_WINDOW_MS at a given time). A finished
             contract moves to ``finished_contracts``, where it still counts toward outstanding for
-            statements issued up to its ending (SPEC 4.5), until its negotiation is forgotten; either
-            way it still counts for the period it was formed in (:meth:`formed_in`: one sum per period,
-            not an entry per contract, so a long-lived peer's memory stays bounded).
+            statements issued up to its ending (SPEC 4.5), and in the period it was formed in for
+            statements after its Accept (:meth:`formed_in`: one sum per period, the statements before
+            its Accept subtracted by ``_unstarted``). When its negotiation is forgotten it leaves these
+            rows and counts on, exactly, from a compact record (``_frozen``, a few hundred bytes).
     """
 
     def __init__(self, period_origin_ms: int = 0, period_ms: int = 0) -> None:
@@ -488,8 +493,8 @@ class Exposure:
         self._offers.add(digest, value, expires if until is None else max(until, expires), periods)
 
     def offer_dead(self, digest: bytes) -> None:
-        """The offer counts no more, for any statement (its negotiation is forgotten, or our guard's
-        escrow took its answer)."""
+        """The offer counts no more, for any statement (our guard's escrow took its answer, or it is an
+        accepted offer of value 0)."""
         if self.live_offers.pop(digest, None) is not None:
             self._offers.remove(digest)
         if self.answered_offers.pop(digest, None) is not None:
