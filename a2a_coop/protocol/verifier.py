@@ -507,9 +507,10 @@ class Verifier:
         if neg is None:
             return []
         c = neg.contract
-        if c is not None:
+        if c is not None and neg.contract_finished:
             # It stays in the exposure, dated as it was (SPEC 4.5: a forgotten contract counts exactly as a
-            # held one, from its Accept until its ending, and in its period from its Accept).
+            # held one, from its Accept until its ending, and in its period from its Accept). One not
+            # finished stays as it is, open, for the statements that may still end it.
             for party_vs in (c.offer, c.accept):
                 self.exposure.contract_forgotten(party_vs.mandate_digest, c.id)
         for offer in neg.offers:  # an answered offer, kept for statements before its answer
