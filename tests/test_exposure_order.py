@@ -11,16 +11,22 @@ the verdict. The offline vectors are chains.json's ExposureOrder group.
 
 from __future__ import annotations
 
+import io
 import itertools
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop.protocol import mandate
 from a2a_coop.protocol.errors import ExclusiveConflict, MandateViolation
 from a2a_coop.protocol.mandate import Exposure
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.runtime import snapshot
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.peer import _ReplayExposureArchive
 from a2a_coop.testing import FixedClock, Party
 
 GAP_MS = 1_000
@@ -464,6 +470,58 @@ def test_a_forgotten_answered_offer_counts_as_a_held_one(clock: FixedClock) -> N
             assert not v.exposure.exposure(first.mandate_digest).answered_offers
         verdicts.append(_verdict(v, between))
     assert verdicts == ["MANDATE_VIOLATION", "MANDATE_VIOLATION"]
+
+
+@pytest.mark.req("MND-009")
+@pytest.mark.req("MND-010")
+@pytest.mark.parametrize("cap", ["budget_per_period", "max_outstanding"])
+def test_a_forgotten_contract_read_back_from_the_journal_counts_as_a_held_one(
+    clock: FixedClock, cap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As test_a_forgotten_contract_counts_as_a_held_one, for a peer whose exposure keeps no forgotten
+    record in memory (FORGOTTEN_KEPT 0): they go to its journal at once (memory stays bounded) and a
+    statement dated before one of them ends reads it back there. Same verdicts; and after a restart --
+    from a snapshot of memory (pickled as a2a_coop.runtime.snapshot does, the journal reopened), or from
+    nothing (the forgotten rows dropped, the statements replayed and forgotten again)."""
+    monkeypatch.setattr(mandate, "FORGOTTEN_KEPT", 0)
+    contract, before, during = _forgetting_and_holding(clock, cap)
+    nid = contract[-1].negotiation_id
+    for restart in ("none", "snapshot", "replay"):
+        got = []
+        for late in (before, during):
+            path = tmp_path / f"{restart}-{late.digest.hex()}.db"
+            journal = Journal.open(path, durability="normal")
+            v = Verifier()
+            v.use_archive(journal)
+            for vs in contract:
+                v.accept(vs.envelope)
+            journal.record_batch([(vs, [], False) for vs in contract], at_ms=0)
+            assert v.forget_negotiation(nid)
+            exposures = v.exposure.by_mandate.values()
+            assert not any(exp._frozen for exp in exposures)  # none left in memory
+            assert any(exp._archived > mandate._NO_START for exp in exposures)
+            if restart == "snapshot":
+                buf = io.BytesIO()
+                snapshot._Pickler(buf, {"archive": journal}, ()).dump(v)
+                journal.close()
+                journal = Journal.open(path, durability="normal")
+                v = snapshot._Unpickler(io.BytesIO(buf.getvalue()), {"archive": journal}).load()
+            elif restart == "replay":
+                journal.close()
+                journal = Journal.open(path, durability="normal")
+                journal.drop_forgotten(0)  # as Peer._replay does from the start
+                v = Verifier()
+                replaying = _ReplayExposureArchive(journal)  # as Peer._replay reads it
+                v.use_archive(replaying, replay=False)
+                for rowid, _, envelope in journal.statements():
+                    v.accept(envelope)
+                    replaying.upto = rowid
+                assert v.forget_negotiation(nid)
+                assert not any(exp._frozen for exp in v.exposure.by_mandate.values())
+                v.use_archive(journal)
+            got.append(_verdict(v, late))
+            journal.close()
+        assert got == ["valid", "MANDATE_VIOLATION"], restart
 
 
 # -- A witnessed Accept is dated too (SPEC 4.5, NEG-019): what it displaces counts for a statement it is

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
+from a2a_coop.protocol import mandate
 from a2a_coop.protocol.errors import CoopError, KeyRevoked, MandateUnknown, MandateViolation
 from a2a_coop.protocol.mandate import (
     Exposure,
@@ -981,24 +983,59 @@ dated_ops = st.lists(
 )
 
 
+class _ForgottenRows:
+    """An ExposureArchive in a dict (a2a_coop.runtime.journal.Journal is the real one)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[bytes, bytes], tuple[bytes, bytes]] = {}
+
+    def keep_forgotten(self, records: Sequence[tuple[bytes, bytes, bytes, bytes]]) -> None:
+        for book, key, latest, record in records:
+            self.rows[book, key] = (latest, record)
+
+    def forgotten_since(self, book: bytes, latest: bytes) -> list[tuple[bytes, bytes]]:
+        return [(k, r) for (b, k), (at, r) in self.rows.items() if b == book and at >= latest]
+
+    def drop_forgotten(self, after: int) -> None:
+        self.rows.clear()
+
+
 @pytest.mark.req("MND-009", "MND-010")
+@pytest.mark.parametrize("kept", [None, 0, 2])
 @settings(max_examples=300, deadline=None, database=None)
-@given(dated_ops)
+@given(ops=dated_ops)
 def test_dated_exposure_matches_a_recount_at_every_place(
-    ops: list[tuple[str, int, int, int, int, int, tuple[int, int | None]]],
+    ops: list[tuple[str, int, int, int, int, int, tuple[int, int | None]]], kept: int | None
 ) -> None:
     """Offers and contracts start, are answered, accepted, ended, displaced by a witnessed Accept and
     forgotten, each dated, while the places asked about jump back and forth (a view fed a chain in any
     order): expect outstanding and every period's committed value at each place to equal a recount of
     what counts there -- an offer from its place until its answer (and its expiry), a contract from its
     Accept until its ending (and its claim window), in its period from its Accept, and until the
-    witnessed Accept that displaced it."""
+    witnessed Accept that displaced it. ``kept``: with an archive, the exposure keeps that many to twice as
+    many forgotten records in memory and reads the others back from it (None: no archive, all kept); a
+    forgotten key is then not used again (a digest names one offer or contract, and once forgotten it is
+    not formed or offered again)."""
     exp = Exposure(period_origin_ms=0, period_ms=SMALL_PERIOD)
+    saved = mandate.FORGOTTEN_KEPT
+    if kept is not None:
+        exp.archive, exp.name, mandate.FORGOTTEN_KEPT = _ForgottenRows(), b"alice", kept
+    try:
+        _recount_dated(exp, ops, reuse=kept is None)
+    finally:
+        mandate.FORGOTTEN_KEPT = saved
+
+
+def _recount_dated(
+    exp: Exposure, ops: list[tuple[str, int, int, int, int, int, tuple[int, int | None]]], *, reuse: bool
+) -> None:
     offers: dict[bytes, list[int]] = {}  # key -> [start, value, issued, expires, answered_until]
     contracts: dict[bytes, list[int]] = {}  # key -> [start, value, period, until, displaced_until]
     never = 1 << 140
     for kind, n, at, seq, span, value, (qt, qseq) in ops:
         key = bytes([n])
+        if not reuse and (b"forgotten" + key in offers or b"forgotten" + key in contracts):
+            continue
         here = at * _SPAN + seq + 1
         if kind == "offer" and key not in offers and seq >= 0:
             exp.offer_live(key, value, at, at + span, seq=seq)
@@ -1029,19 +1066,42 @@ def test_dated_exposure_matches_a_recount_at_every_place(
         elif kind == "forget_answer" and key in offers and key not in exp.live_offers:
             exp.answer_forgotten(key)
             offers[b"forgotten" + key] = offers.pop(key)
-        p = _threshold(qt, qseq)
-        out, by_period = 0, {}
-        for start, v, issued, expires, answered in offers.values():
-            live = expires >= qt if answered == never else answered >= p
-            if start <= p and live:
-                out += v
-                for k in range(issued // SMALL_PERIOD, expires // SMALL_PERIOD + 1) if v else ():
-                    by_period[k] = by_period.get(k, 0) + v
-        for start, v, period, until, displaced in contracts.values():
-            if start <= p <= until:
-                out += v
-            if start <= p <= displaced:
-                by_period[period] = by_period.get(period, 0) + v
-        assert exp.outstanding(qt, seq=qseq) == out, (qt, qseq)
-        for k in range(qt // SMALL_PERIOD - 1, qt // SMALL_PERIOD + 3):
-            assert exp.committed(k, qt, seq=qseq) == by_period.get(k, 0), (k, qt, qseq)
+        asked = [(qt, qseq)]
+        if not reuse:  # also where each forgotten offer or contract starts and stops counting
+            for fk, row in [*offers.items(), *contracts.items()]:
+                if fk.startswith(b"forgotten"):
+                    for edge in (row[0], row[3] if fk in contracts else row[4]):
+                        for th in (edge - 1, edge, edge + 1):
+                            if 0 < th < _NEVER:
+                                asked.append((th // _SPAN, th % _SPAN - 1))
+        for t, s in asked:
+            _assert_dated_recount(exp, offers, contracts, t, s)
+
+
+_NEVER = 1 << 140
+
+
+def _assert_dated_recount(
+    exp: Exposure,
+    offers: dict[bytes, list[int]],
+    contracts: dict[bytes, list[int]],
+    qt: int,
+    qseq: int | None,
+) -> None:
+    never = _NEVER
+    p = _threshold(qt, qseq)
+    out, by_period = 0, {}
+    for start, v, issued, expires, answered in offers.values():
+        live = expires >= qt if answered == never else answered >= p
+        if start <= p and live:
+            out += v
+            for k in range(issued // SMALL_PERIOD, expires // SMALL_PERIOD + 1) if v else ():
+                by_period[k] = by_period.get(k, 0) + v
+    for start, v, period, until, displaced in contracts.values():
+        if start <= p <= until:
+            out += v
+        if start <= p <= displaced:
+            by_period[period] = by_period.get(period, 0) + v
+    assert exp.outstanding(qt, seq=qseq) == out, (qt, qseq)
+    for k in range(qt // SMALL_PERIOD - 1, qt // SMALL_PERIOD + 3):
+        assert exp.committed(k, qt, seq=qseq) == by_period.get(k, 0), (k, qt, qseq)

@@ -52,6 +52,12 @@ Theory of operation of the exposure book. Time is always ``t``, the
   more such sweep per kind, of what has not started yet (an entry until its start - 1), subtracted: a
   view fed a chain backwards moves it down once, as one fed it forwards moves the others up, so neither
   pays for every later start held at each check.
+* A forgotten negotiation's finished contract and answered offers (a peer with a journal forgets what is
+  over for good) leave the sweeps for a compact record each, sorted by the last place it matters at; a
+  check after all of them (the live case: they ended before it) reads none. With an archive only the
+  latest :data:`FORGOTTEN_KEPT` to twice as many stay in memory; a check before one of the others ends
+  reads those from the archive (:class:`~a2a_coop.protocol.archive.ExposureArchive`), so memory stays
+  bounded over a long life and the verdicts stay those of a verifier that held everything.
 * Integers (MND-014): every value is at most 2^53 - 1 (BDY-015) and every sum
   here is an exact Python int. The rules compare sums of non-negative values
   with caps of at most 2^53 - 1, so an implementation may compute those sums
@@ -70,6 +76,7 @@ from heapq import heapify, heappop, heappush
 from typing import Final
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
+from a2a_coop.protocol.archive import ExposureArchive
 from a2a_coop.protocol.errors import MandateViolation
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS
 from a2a_coop.protocol.statements import VerifiedStatement
@@ -227,6 +234,55 @@ def _place(ms: int, seq: int | None) -> int:
     return ms * _SPAN + (_SPAN - 1 if seq is None else seq + 1)
 
 
+# An exposure with an archive keeps this many to twice as many of its latest forgotten records in memory.
+FORGOTTEN_KEPT: int = 256
+_LATEST_BYTES: Final = 18  # a place minus _NO_START, big-endian: every one below 2^143 < 2^144
+
+
+def _latest_bytes(latest: int) -> bytes:
+    """``latest`` as bytes that compare as it does (the archive's order)."""
+    return max(latest - _NO_START, 0).to_bytes(_LATEST_BYTES, "big")
+
+
+def _record_bytes(latest: int, packed: int, buckets: tuple[int, ...]) -> bytes:
+    """A forgotten record as the archive keeps it (see :meth:`Exposure._freeze`): ``latest``, the length
+    of ``packed`` and ``packed``, then its periods."""
+    size = (packed.bit_length() + 7) // 8
+    out = bytearray(_latest_bytes(latest)) + bytes([size]) + packed.to_bytes(size, "big")
+    for b in buckets:
+        out += b.to_bytes(8, "big", signed=True)
+    return bytes(out)
+
+
+def _record_from(record: bytes) -> tuple[int, int, tuple[int, ...]]:
+    """``(latest, packed, buckets)`` of a record :func:`_record_bytes` wrote."""
+    latest = int.from_bytes(record[:_LATEST_BYTES], "big") + _NO_START
+    size = record[_LATEST_BYTES]
+    at = _LATEST_BYTES + 1 + size
+    packed = int.from_bytes(record[_LATEST_BYTES + 1 : at], "big")
+    buckets = tuple(int.from_bytes(record[i : i + 8], "big", signed=True) for i in range(at, len(record), 8))
+    return latest, packed, buckets
+
+
+def _counted(
+    latest: int, packed: int, buckets: tuple[int, ...], place: int, *, dated_starts: bool, period: int | None
+) -> int:
+    """What a forgotten record counts at ``place`` toward outstanding (``period`` None) or in ``period``:
+    what its entries did in the sweeps -- an offer (kind 0) in total and in its periods while its until is
+    not below ``place``, a contract (1) in total so (its period's share is in ``_formed``), both minus their
+    value, with ``dated_starts``, while not started (start - 1 not below ``place``)."""
+    kind = packed & 1
+    other = (packed >> 2 & _PLACE_MASK) + _NO_START
+    value = packed >> (_PLACE_BITS + 2)
+    until, start = (other, latest) if packed & 2 else (latest, other)
+    if period is not None and period not in buckets:
+        return 0
+    counted = value if until >= place and (period is None or not kind) else 0
+    if dated_starts and start >= place:
+        counted -= value
+    return counted
+
+
 @dataclass(slots=True)
 class _Entry:
     value: int
@@ -344,7 +400,10 @@ class Exposure:
             statements issued up to its ending (SPEC 4.5), and in the period it was formed in for
             statements after its Accept (:meth:`formed_in`: one sum per period, the statements before
             its Accept subtracted by ``_unstarted``). When its negotiation is forgotten it leaves these
-            rows and counts on, exactly, from a compact record (``_frozen``, a few hundred bytes).
+            rows and counts on, exactly, from a compact record (``_frozen``, a few hundred bytes); with
+            an archive (:attr:`archive`), only the latest :data:`FORGOTTEN_KEPT` to twice as many such
+            records stay in memory, the older ones are written there and read back only for a statement
+            dated before one of them ends.
     """
 
     def __init__(self, period_origin_ms: int = 0, period_ms: int = 0) -> None:
@@ -375,14 +434,19 @@ class Exposure:
         self._unstarted = (_Expiring(), _Expiring())
         self._last_unstarted = _FAR_PAST * _SPAN  # >= every until in _unstarted: above it, none counts
         # Answered offers (kind 0) and contracts (1) whose negotiation is forgotten, out of the sweeps
-        # above to keep memory small: ``(latest, packed, buckets)`` sorted, ``latest`` the larger of
+        # above to keep memory small: ``(latest, packed, buckets, key)`` sorted, ``latest`` the larger of
         # ``until`` (as in ``_answered`` or ``_contracts``) and ``start - 1`` (as in ``_unstarted``;
         # _NO_START if none), ``packed`` the value, the other of the two, which it is, and the kind
-        # (:meth:`_freeze`). At a threshold above ``latest`` such an offer adds nothing, and such a contract
-        # nothing to outstanding and its whole value to its period (in ``_formed``), as they would held; a
-        # query at or below it puts it back first (:meth:`_thaw`), once.
-        self._frozen: list[tuple[int, int, tuple[int, ...]]] = []
-        self._thawed = 0  # names the entries put back
+        # (:meth:`_freeze`), ``key`` the kind and the digest. At a threshold above ``latest`` such an offer
+        # adds nothing, and such a contract nothing to outstanding and its whole value to its period (in
+        # ``_formed``), as they would held; a query at or below it adds what they count there
+        # (:meth:`_forgotten`), from the tail of this list and, below ``_archived``, from the archive.
+        self._frozen: list[tuple[int, int, tuple[int, ...], bytes]] = []
+        # Where records older than the latest FORGOTTEN_KEPT go (set by its ExposureBook: a verifier's
+        # archive, when it is an ExposureArchive); None: every one stays in memory (a view never forgets).
+        self.archive: ExposureArchive | None = None
+        self.name = b""  # its rows' book in the archive (ExposureBook: the mandate's digest)
+        self._archived = _NO_START - 1  # the largest latest of the records written to the archive
 
     def period_of(self, t_ms: int) -> int:
         """Index of the budget period containing ``t_ms`` (period 0 starts at valid_from_ms)."""
@@ -402,10 +466,10 @@ class Exposure:
         ``dated_starts``: count only offers and contracts that started before that statement (SPEC 4.5);
         False, every one held (a policy guard's own: what it holds binds it, whatever its date)."""
         place = _place(now_ms, seq)
-        if self._frozen and self._frozen[-1][0] >= place:
-            self._thaw(place)
         answered = self._answered.total(place) if self._answered.items else 0
         total = self._offers.total(now_ms - grace_ms) + answered + self._contracts.total(place)
+        if (self._frozen and self._frozen[-1][0] >= place) or self._archived >= place:
+            total += self._forgotten(place, dated_starts, None)
         if dated_starts and self._last_unstarted >= place:  # some started after the statement
             for unstarted in self._unstarted:
                 if unstarted.items:
@@ -425,9 +489,9 @@ class Exposure:
         ended) plus offers live at ``now_ms`` (as in :meth:`outstanding`, ``seq`` and ``dated_starts``
         too) whose interval overlaps it."""
         place = _place(now_ms, seq)
-        if self._frozen and self._frozen[-1][0] >= place:
-            self._thaw(place)
         live = self._offers.bucket(period, now_ms - grace_ms)
+        if (self._frozen and self._frozen[-1][0] >= place) or self._archived >= place:
+            live += self._forgotten(place, dated_starts, period)
         if self._answered.items:  # answered after the statement at ``now_ms`` (as in outstanding)
             live += self._answered.bucket(period, place)
         total = self.formed_in(period) + live
@@ -539,31 +603,58 @@ class Exposure:
         sweep.remove(key)
         self._unstarted[kind].remove(key)
         until, value, buckets = entry.until, entry.value, entry.buckets
-        # Packed in one int beside the sort key, the key left out (put back under a new one: nothing
-        # addresses a forgotten negotiation's entries again): a forgotten trade's records stay small.
+        # Packed in one int beside the sort key: a forgotten trade's records stay small.
         other = until if until < start else start
         packed = (value << _PLACE_BITS | (other - _NO_START)) << 2 | (until < start) << 1 | kind
-        insort(self._frozen, (max(until, start), packed, buckets))
+        insort(self._frozen, (max(until, start), packed, buckets, b"%d" % kind + key))
+        if self.archive is not None and len(self._frozen) > 2 * FORGOTTEN_KEPT:
+            self._archive_older()
 
-    def _thaw(self, place: int) -> None:
-        """Put back into the sweeps the forgotten offers and contracts a statement at ``place`` may count or
-        not count (those whose end or start is not before it); the others count for it exactly as frozen."""
+    def _archive_older(self) -> None:
+        """Write all but the latest FORGOTTEN_KEPT records to the archive (durably, before they leave
+        memory); if it cannot take them, they stay here (counted as before, memory grows)."""
+        assert self.archive is not None
+        older = self._frozen[: len(self._frozen) - FORGOTTEN_KEPT]
+        rows = [
+            (self.name, key, _latest_bytes(latest), _record_bytes(latest, packed, buckets))
+            for latest, packed, buckets, key in older
+        ]
+        try:
+            self.archive.keep_forgotten(rows)
+        except Exception:  # a local fault of the archive (a full disk): nothing is lost by keeping them
+            return
+        del self._frozen[: len(older)]
+        self._archived = max(self._archived, older[-1][0])
+
+    def _forgotten(self, place: int, dated_starts: bool, period: int | None) -> int:
+        """What the forgotten records count for a statement at ``place``: toward outstanding (``period``
+        None) or in ``period`` (MND-009), as their entries would in the sweeps (:meth:`_freeze`). Those in
+        memory whose ``latest`` is not below ``place``, and below ``_archived`` those in the archive (one
+        also in memory, or held again, is counted from memory)."""
+        total = 0
         frozen = self._frozen
-        while frozen and frozen[-1][0] >= place:
-            latest, packed, buckets = frozen.pop()
-            kind = packed & 1
-            other = (packed >> 2 & _PLACE_MASK) + _NO_START
-            value = packed >> (_PLACE_BITS + 2)
-            until, start = (other, latest) if packed & 2 else (latest, other)
-            self._thawed += 1
-            key = b"\0forgotten%d" % self._thawed
-            if start != _NO_START:
-                self._unstarted[kind].add(key, value, start, buckets)
-                self._last_unstarted = max(self._last_unstarted, start)
-            if kind:
-                self._contracts.add(key, value, until, buckets)
-            else:
-                self._answered.add(key, value, until, buckets)
+        i = len(frozen)
+        while i and frozen[i - 1][0] >= place:
+            i -= 1
+            latest, packed, buckets, _ = frozen[i]
+            total += _counted(latest, packed, buckets, place, dated_starts=dated_starts, period=period)
+        if self._archived >= place:
+            assert self.archive is not None, "records were archived: the archive must be attached"
+            held = {key for *_, key in frozen}
+            for key, record in self.archive.forgotten_since(self.name, _latest_bytes(place)):
+                if key in held or self._holds(key):
+                    continue
+                latest, packed, buckets = _record_from(record)
+                total += _counted(latest, packed, buckets, place, dated_starts=dated_starts, period=period)
+        return total
+
+    def _holds(self, key: bytes) -> bool:
+        """Whether the offer or contract of a record ``key`` is held in the sweeps (again: a restart from
+        a snapshot taken before it was forgotten holds it until it is forgotten again)."""
+        digest = key[1:]
+        if key[:1] == b"1":
+            return digest in self._contracts.items
+        return digest in self._answered.items or digest in self._offers.items
 
     def offer_accepted(self, digest: bytes, at: tuple[int, int], accepted_ms: int) -> None:
         """The offer was accepted by a statement at ``at`` (as in :meth:`offer_answered`) issued at
@@ -671,6 +762,14 @@ class ExposureBook:
         self.by_mandate: dict[bytes, Exposure] = {}
         self._mandate_of = mandate_of
         self._empty: Exposure | None = None  # see _blank
+        self.archive: ExposureArchive | None = None  # see use_archive
+
+    def use_archive(self, archive: ExposureArchive | None) -> None:
+        """Let each exposure keep only its latest forgotten records in memory, the older ones in
+        ``archive`` (under its mandate's digest), read back when a check needs them (:class:`Exposure`)."""
+        self.archive = archive
+        for digest, exp in self.by_mandate.items():
+            exp.archive, exp.name = archive, digest
 
     def _blank(self, periods: tuple[int, int]) -> Exposure:
         """An exposure with nothing recorded, under budget periods ``periods``, for checking a mandate's
@@ -686,6 +785,7 @@ class ExposureBook:
         if exp is None:
             m = self._mandate_of(mandate_digest) if self._mandate_of is not None else None
             exp = Exposure(m.valid_from_ms, m.period_ms) if m is not None else Exposure()
+            exp.archive, exp.name = self.archive, mandate_digest
             self.by_mandate[mandate_digest] = exp
         return exp
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
-from a2a_coop.protocol.archive import Archive, HeldStatements
+from a2a_coop.protocol.archive import Archive, ExposureArchive, HeldStatements
 from a2a_coop.protocol.chain import ChainView
 from a2a_coop.protocol.claims import check_opening
 from a2a_coop.protocol.errors import (
@@ -498,6 +498,7 @@ class Verifier:
         for view in self.chains.values():
             view.archive = archive
         self.replay.archive = archive if replay else None
+        self.exposure.use_archive(archive if isinstance(archive, ExposureArchive) else None)
 
     def forget_negotiation(self, negotiation_id: bytes) -> list[VerifiedStatement]:
         """Drop a negotiation and its statements from memory (the archive keeps them); returns the

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from a2a_coop.protocol.archive import ExposureArchive
 from a2a_coop.protocol.mandate import Exposure, ExposureBook, Mandate
 from a2a_coop.protocol.statements import VerifiedStatement
 
@@ -35,6 +36,14 @@ class RenewedExposureBook(ExposureBook):
         joined = Exposure(mandate.valid_from_ms, mandate.period_ms)
         for digest in (signing, *older):
             self.together.by_mandate[digest] = joined
+        self._joined_name = b"together/" + signing  # its records' book in an archive, apart from each one's
+        self.use_archive(base.archive)
+
+    def use_archive(self, archive: ExposureArchive | None) -> None:
+        super().use_archive(archive)
+        self.together.archive = archive
+        for exp in self.together.by_mandate.values():
+            exp.archive, exp.name = archive, self._joined_name
 
     def _joins(self, mandate_digest: bytes) -> bool:
         return mandate_digest in self.together.by_mandate
