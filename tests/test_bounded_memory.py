@@ -3,6 +3,7 @@ journal (a2a_coop.protocol.archive) -- replay protection and equivocation detect
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import tracemalloc
@@ -17,6 +18,7 @@ from a2a_coop.protocol.errors import Equivocation, NonceReused, Replayed
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate, verify_statement
+from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import PeerNode, sign_mandate
 from a2a_coop.runtime.peer import (
@@ -340,3 +342,49 @@ def test_an_older_journal_is_migrated_when_opened(pair: Pair, tmp_path: Path, ve
     pair.bob = pair.open("bob")  # and a peer replays it, forgetting the settled trade
     pair.alice = pair.open("alice")
     assert pair.bob.forgotten == 1
+
+
+@pytest.mark.parametrize("start", ["snapshot", "replay"])
+def test_forgotten_exposure_records_go_to_the_journal_and_count_the_same_after_a_restart(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch, start: str
+) -> None:
+    """A settled trade's contract and answered offers count on in each Mandate's exposure (SPEC 4.5); with
+    one record kept in memory (FORGOTTEN_KEPT 1) the others go to the journal. Expect outstanding and the
+    period's committed value, at every place a trade's statement had, the same read back from the journal
+    as before, and the same after a restart -- from a snapshot of memory, or replaying the whole journal
+    (its forgotten rows dropped and written again)."""
+    monkeypatch.setattr(mandate, "FORGOTTEN_KEPT", 1)
+    sent = [vs for _ in range(6) for vs in pair.trade()]
+    places = {(vs.issued_at_ms + dt, seq) for vs in sent for dt in (-1, 0) for seq in (vs.seq, None)}
+
+    def counts(peer: Peer) -> dict[tuple[bytes, int, int | None], tuple[int, int]]:
+        return {
+            (digest, t, seq): (exp.outstanding(t, seq=seq), exp.committed(exp.period_of(t), t, seq=seq))
+            for digest, exp in peer.verifier.exposure.by_mandate.items()
+            for t, seq in places
+        }
+
+    def archived(peer: Peer) -> bool:
+        exposures = peer.verifier.exposure.by_mandate.values()
+        assert all(len(exp._frozen) <= 2 for exp in exposures)
+        return any(exp._archived > mandate._NO_START for exp in exposures)
+
+    assert archived(pair.bob)
+    before = counts(pair.bob)
+    holding = Verifier()  # one that held every statement Bob took: the verdicts to match
+    for envelope in [*pair.mandates.values(), *(e for *_, e in pair.bob.journal.statements())]:  # type: ignore[union-attr]
+        with contextlib.suppress(Replayed):  # a Mandate also in the journal
+            holding.accept(envelope, _now())
+    assert before == {
+        (digest, t, seq): (exp.outstanding(t, seq=seq), exp.committed(exp.period_of(t), t, seq=seq))
+        for digest, exp in holding.exposure.by_mandate.items()
+        for t, seq in places
+    }
+    assert any(out for out, _ in before.values())  # some place is before a forgotten contract's ending
+    if start == "snapshot":
+        assert pair.bob.save_snapshot()
+    pair.bob.journal.close()  # type: ignore[union-attr]
+    pair.bob = pair.open("bob")
+    assert (pair.bob.resumed_from is not None) is (start == "snapshot")
+    assert archived(pair.bob)
+    assert counts(pair.bob) == before
