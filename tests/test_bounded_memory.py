@@ -19,7 +19,7 @@ from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate, verify_statement
 from a2a_coop.protocol.verifier import Verifier
-from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.journal import Journal, JournalError
 from a2a_coop.runtime.node import PeerNode, sign_mandate
 from a2a_coop.runtime.peer import (
     DEFAULT_MAX_OPEN_PER_COUNTERPARTY,
@@ -388,3 +388,28 @@ def test_forgotten_exposure_records_go_to_the_journal_and_count_the_same_after_a
     assert (pair.bob.resumed_from is not None) is (start == "snapshot")
     assert archived(pair.bob)
     assert counts(pair.bob) == before
+
+
+def test_a_journal_opened_to_read_writes_and_drops_no_forgotten_records(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`status` and `export` rebuild a peer from a journal its server may be writing (lock=False): the
+    forgotten records that server wrote stay, and the reader writes none."""
+    monkeypatch.setattr(mandate, "FORGOTTEN_KEPT", 1)
+    for _ in range(4):
+        pair.trade()
+    journal = pair.bob.journal
+    assert isinstance(journal, Journal)
+    count = "SELECT count(*) FROM forgotten"
+    rows = journal._read(count, ())[0]
+    assert rows
+    reader = Journal.open(pair.directory / "bob.db", lock=False)
+    try:
+        assert not reader.writer
+        with pytest.raises(JournalError):
+            reader.keep_forgotten([(b"book", b"1key", b"", b"")])
+        Peer(pair.keys["bob"], pair.mandates["bob"], journal=reader, forget=False)  # as status rebuilds it
+        reader.drop_forgotten(0)
+        assert journal._read(count, ())[0] == rows
+    finally:
+        reader.close()

@@ -447,6 +447,7 @@ class Exposure:
         self.archive: ExposureArchive | None = None
         self.name = b""  # its rows' book in the archive (ExposureBook: the mandate's digest)
         self._archived = _NO_START - 1  # the largest latest of the records written to the archive
+        self._retry_at = 0  # after the archive refused records: how many to hold before trying again
 
     def period_of(self, t_ms: int) -> int:
         """Index of the budget period containing ``t_ms`` (period 0 starts at valid_from_ms)."""
@@ -607,12 +608,13 @@ class Exposure:
         other = until if until < start else start
         packed = (value << _PLACE_BITS | (other - _NO_START)) << 2 | (until < start) << 1 | kind
         insort(self._frozen, (max(until, start), packed, buckets, b"%d" % kind + key))
-        if self.archive is not None and len(self._frozen) > 2 * FORGOTTEN_KEPT:
+        if self.archive is not None and len(self._frozen) > max(2 * FORGOTTEN_KEPT, self._retry_at):
             self._archive_older()
 
     def _archive_older(self) -> None:
         """Write all but the latest FORGOTTEN_KEPT records to the archive (durably, before they leave
-        memory); if it cannot take them, they stay here (counted as before, memory grows)."""
+        memory); if it cannot take them (a full disk; a journal opened only to read), they stay here,
+        counted as before, and the next try waits until twice as many are held (amortised O(1))."""
         assert self.archive is not None
         older = self._frozen[: len(self._frozen) - FORGOTTEN_KEPT]
         rows = [
@@ -621,7 +623,8 @@ class Exposure:
         ]
         try:
             self.archive.keep_forgotten(rows)
-        except Exception:  # a local fault of the archive (a full disk): nothing is lost by keeping them
+        except Exception:  # a local fault of the archive: nothing is lost by keeping them
+            self._retry_at = 2 * len(self._frozen)
             return
         del self._frozen[: len(older)]
         self._archived = max(self._archived, older[-1][0])

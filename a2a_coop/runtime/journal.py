@@ -1020,13 +1020,21 @@ class Journal:
         """
         self._write(lambda cur: cur.execute(_DELETE_META, (key,)))
 
+    @property
+    def writer(self) -> bool:
+        """Whether this Journal holds the file's lock (opened with ``lock=True``, not closed)."""
+        return self._lock_fd is not None
+
     def keep_forgotten(self, records: Sequence[tuple[bytes, bytes, bytes, bytes]]) -> None:
         """ExposureArchive: store ``(book, key, latest, record)`` rows durably, each replacing any of the
         same book and key, at the position of the last statement recorded.
 
         Raises:
-            JournalError: SQLite failed.
+            JournalError: SQLite failed, or this is a reader (``lock=False``: another process may be
+                writing; what it would have written stays in memory).
         """
+        if not self.writer:
+            raise JournalError(f"{self.path}: opened to read (lock=False): forgotten records are not written")
         rows = list(records)
 
         def put(cur: sqlite3.Cursor) -> None:
@@ -1044,18 +1052,26 @@ class Journal:
         starting from a snapshot of its memory at ``after`` (or from nothing) writes them again as it
         replays the statements after it, and until then none may count.
 
+        A reader (``lock=False``) deletes nothing: the rows are another process's, which may be serving.
+
         Raises:
             JournalError: SQLite failed.
         """
-        self._write(lambda cur: cur.execute("DELETE FROM forgotten WHERE position > ?", (after,)))
+        if self.writer:
+            self._write(lambda cur: cur.execute("DELETE FROM forgotten WHERE position > ?", (after,)))
 
     # -- reads --------------------------------------------------------------------
 
-    def forgotten_since(self, book: bytes, latest: bytes) -> list[tuple[bytes, bytes]]:
-        """ExposureArchive: ``(key, record)`` of the rows of ``book`` whose latest is at least ``latest``."""
-        rows: list[tuple[bytes, bytes]] = self._read(
-            "SELECT key, record FROM forgotten WHERE book = ? AND latest >= ?", (book, latest), many=True
-        )
+    def forgotten_since(
+        self, book: bytes, latest: bytes, *, upto: int | None = None
+    ) -> list[tuple[bytes, bytes]]:
+        """ExposureArchive: ``(key, record)`` of the rows of ``book`` whose latest is at least ``latest``
+        (``upto``: only those written at a position up to it)."""
+        sql = "SELECT key, record FROM forgotten WHERE book = ? AND latest >= ?"
+        args: tuple[Any, ...] = (book, latest)
+        if upto is not None:
+            sql, args = sql + " AND position <= ?", (*args, upto)
+        rows: list[tuple[bytes, bytes]] = self._read(sql, args, many=True)
         return rows
 
     def _read(self, sql: str, args: tuple[Any, ...], *, many: bool = False) -> Any:

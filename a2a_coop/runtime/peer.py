@@ -2930,7 +2930,7 @@ class Peer:
             # Exposures' forgotten records written after ``after`` concern what memory does not hold yet:
             # dropped, and written again as the replay forgets it (a crash between a negotiation being
             # forgotten and its records written loses nothing: they are derived from its statements).
-            journal.drop_forgotten(after)
+            journal.drop_forgotten(after)  # a reader's (lock=False) drops nothing: see forgotten_since
             archive = _ReplayExposureArchive(journal, after)
         elif isinstance(journal, Archive):
             archive = _ReplayArchive(journal, after)
@@ -3215,6 +3215,7 @@ class _ReplayArchive:
     def __init__(self, journal: Archive, upto: int = 0) -> None:
         self.journal = journal
         self.upto = upto
+        self.after = upto  # where the replay started (what memory held before it)
 
     def by_digest(self, digest: bytes) -> bytes | None:
         return self.journal.by_digest(digest)
@@ -3239,7 +3240,8 @@ class _ReplayExposureArchive(_ReplayArchive):
         self.journal.keep_forgotten(records)
 
     def forgotten_since(self, book: bytes, latest: bytes) -> list[tuple[bytes, bytes]]:
-        return self.journal.forgotten_since(book, latest)
+        # A reader's (lock=False) journal keeps the rows its writer wrote after what memory holds: not those.
+        return self.journal.forgotten_since(book, latest, upto=None if self.journal.writer else self.after)
 
     def drop_forgotten(self, after: int) -> None:
         self.journal.drop_forgotten(after)
