@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
+from a2a_coop.protocol import mandate
 from a2a_coop.protocol.errors import CoopError, KeyRevoked, MandateUnknown, MandateViolation
 from a2a_coop.protocol.mandate import (
     Exposure,
@@ -718,13 +720,22 @@ SMALL_PERIOD = 1_000
 
 
 def _assert_recount(
-    exp: Exposure, until: dict[bytes, int], formed: list[tuple[int, int]], t: int, grace: int = 0
+    exp: Exposure,
+    until: dict[bytes, int],
+    formed: list[tuple[int, int]],
+    t: int,
+    grace: int = 0,
+    *,
+    ended: dict[bytes, int] | None = None,
 ) -> None:
     """The book's outstanding value and committed value of the periods around ``t`` equal a recount
     from its held offers and contracts (``until``: each contract's counts-until time; ``formed``: the
-    value and formation time of every contract formed, ended or not)."""
+    value and formation time of every contract formed, ended or not; ``ended``: each ended contract's
+    ending, by another key: it counts for a statement before that ms)."""
+    ended = ended or {}
     live = [(v, i, e) for v, i, e in exp.live_offers.values() if e + grace >= t]
-    open_value = sum(v for c, (v, _) in exp.open_contracts.items() if until[c] >= t)
+    contracts = {**exp.open_contracts, **exp.finished_contracts}
+    open_value = sum(v for c, (v, _) in contracts.items() if until[c] >= t and ended.get(c, t + 1) > t)
     assert exp.outstanding(t, grace) == sum(v for v, _, _ in live) + open_value
     for k in range(t // SMALL_PERIOD - 1, (t + 2 * SMALL_PERIOD) // SMALL_PERIOD + 1):
         overlapping = sum(v for v, i, e in live if i // SMALL_PERIOD <= k <= e // SMALL_PERIOD)
@@ -756,6 +767,7 @@ def test_exposure_sums_match_a_recount_whatever_the_order_of_times(
     from the held offers and contracts at every step."""
     exp = Exposure(period_origin_ms=0, period_ms=SMALL_PERIOD)
     until: dict[bytes, int] = {}
+    ended: dict[bytes, int] = {}
     formed: list[tuple[int, int]] = []
     for kind, n, at, span, value, t in ops:
         key = bytes([n])
@@ -763,22 +775,25 @@ def test_exposure_sums_match_a_recount_whatever_the_order_of_times(
             exp.offer_live(key, value, at, at + span)
         elif kind == "dead":
             exp.offer_dead(key)
-        elif kind == "contract" and key not in exp.open_contracts:
+        elif kind == "contract" and key not in until:
             exp.contract_formed(key, value, at, at + span)
             until[key] = at + span
             formed.append((value, at))
-        elif kind == "end":
-            exp.contract_ended(key)
-        _assert_recount(exp, until, formed, t, grace)
+        elif kind == "end" and key in until:
+            exp.contract_ended(key, (at, -1))  # dated: it counts for a statement before ``at``
+            ended[key] = min(ended.get(key, at), at)
+        _assert_recount(exp, until, formed, t, grace, ended=ended)
 
 
 @pytest.mark.req("MND-009", "MND-010")
 def test_exposure_stays_exact_and_small_under_churn() -> None:
     """Rounds of offers made and withdrawn, contracts formed and ended, with the time asked about
     swinging forward and back; expect exact sums throughout, and the book's lazily cleaned structures
-    to stay within a constant factor of what it holds (ended entries do not pile up)."""
+    to stay within a constant factor of what it holds (ended entries do not pile up: an ended contract is
+    held, dated, for the statements before its ending, SPEC 4.5)."""
     exp = Exposure(period_origin_ms=0, period_ms=SMALL_PERIOD)
     until: dict[bytes, int] = {}
+    ended: dict[bytes, int] = {}
     formed: list[tuple[int, int]] = []
     for r in range(60):
         t = 5 * SMALL_PERIOD + (r % 7 - 3) * 400  # swings back and forth across period boundaries
@@ -786,16 +801,19 @@ def test_exposure_stays_exact_and_small_under_churn() -> None:
             key = bytes([r % 3, n])
             life = n * 20 if n % 3 else 100 * SMALL_PERIOD  # some outlive every time asked about
             exp.offer_live(key, n, t - n * 10, t + life)
-            if n % 4 == 0 and key not in exp.open_contracts:
+            if n % 4 == 0 and key not in until:
                 until[key] = t + (n * 15 if n % 8 else 100 * SMALL_PERIOD)
                 exp.contract_formed(key, n, t, until[key])
                 formed.append((n, t))
         for n in range(0, 30, 2):
             exp.offer_dead(bytes([r % 3, n]))
-            exp.contract_ended(bytes([(r + 1) % 3, n]))
+            key = bytes([(r + 1) % 3, n])
+            if key in until:
+                exp.contract_ended(key, (t, -1))
+                ended[key] = min(ended.get(key, t), t)
         for q in (t - 700, t + 300, t - 50, t + 900):
-            _assert_recount(exp, until, formed, q)
-        held = len(exp.live_offers) + len(exp.open_contracts)
+            _assert_recount(exp, until, formed, q, ended=ended)
+        held = len(exp.live_offers) + len(exp.open_contracts) + len(exp.finished_contracts)
         offers, contracts = exp._offers, exp._contracts
         kept = len(offers._ahead) + len(offers._behind) + len(contracts._ahead) + len(contracts._behind)
         assert kept <= 2 * held + 4 * 33
@@ -807,12 +825,13 @@ def test_exposure_stays_exact_and_small_under_churn() -> None:
             exp.offer_dead(key)
     for i, key in enumerate(list(exp.open_contracts)):
         if i % 5:
-            exp.contract_ended(key)
-    held = len(exp.live_offers) + len(exp.open_contracts)
+            exp.contract_ended(key, (10**6, -1))
+            ended[key] = min(ended.get(key, 10**6), 10**6)
+    held = len(exp.live_offers) + len(exp.open_contracts) + len(exp.finished_contracts)
     kept = len(offers._ahead) + len(offers._behind) + len(contracts._ahead) + len(contracts._behind)
     assert kept <= 2 * held + 4 * 33
     for q in (10**6, 0, 10**6):  # moving back brings the held ones back into the sums
-        _assert_recount(exp, until, formed, q)
+        _assert_recount(exp, until, formed, q, ended=ended)
 
 
 # --- MND-011: the guard runs before signing --------------------------------------------------------
@@ -898,7 +917,7 @@ def test_exposure_book_refuses_to_judge_a_book_kept_under_other_periods_once_its
     book.check(offer, m, 1)  # nothing recorded: nothing to sum wrongly
     exp = book.exposure(offer.header.mandate)
     exp.contract_formed(b"c", 10, offer.issued_at_ms)
-    exp.contract_ended(b"c")
+    exp.contract_ended(b"c", (offer.issued_at_ms, -1))
     assert not exp.live_offers and not exp.open_contracts and exp.formed_in(0) == 10
     with pytest.raises(ValueError, match="other budget periods"):
         book.check(offer, m, 1)
@@ -937,3 +956,152 @@ def test_sums_at_the_integer_limit_are_exact(clock: FixedClock, bob: Party) -> N
     v.accept(alice.offer(bob, _deal(alice, limit)).envelope)
     assert _violation(v, alice.offer(bob, _deal(alice, limit))) in ("MND-009", "MND-010")
     assert _violation(v, alice.offer(bob, _deal(alice, 1))) in ("MND-009", "MND-010")
+
+
+# --- Dated starts, endings, displacement and forgetting, against a recount (SPEC 4.5) -------------------
+
+_SPAN = 1 << 65
+
+
+def _threshold(t: int, seq: int | None) -> int:
+    return t * _SPAN + (_SPAN - 1 if seq is None else seq + 1)
+
+
+dated_ops = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ["offer", "offer", "answer", "accept", "contract", "end", "displace", "forget", "forget_answer"]
+        ),
+        st.integers(0, 6),  # which key
+        st.integers(0, 6 * SMALL_PERIOD),  # a time
+        st.integers(-1, 3),  # a seq (-1: another key's)
+        st.integers(0, SMALL_PERIOD),  # a span
+        st.integers(0, 100),  # a value
+        st.tuples(st.integers(0, 6 * SMALL_PERIOD), st.none() | st.integers(0, 3)),  # the place asked about
+    ),
+    max_size=80,
+)
+
+
+class _ForgottenRows:
+    """An ExposureArchive in a dict (a2a_coop.runtime.journal.Journal is the real one)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[bytes, bytes], tuple[bytes, bytes]] = {}
+
+    def keep_forgotten(self, records: Sequence[tuple[bytes, bytes, bytes, bytes]]) -> None:
+        for book, key, latest, record in records:
+            self.rows[book, key] = (latest, record)
+
+    def forgotten_since(self, book: bytes, latest: bytes) -> list[tuple[bytes, bytes]]:
+        return [(k, r) for (b, k), (at, r) in self.rows.items() if b == book and at >= latest]
+
+    def drop_forgotten(self, after: int) -> None:
+        self.rows.clear()
+
+
+@pytest.mark.req("MND-009", "MND-010")
+@pytest.mark.parametrize("kept", [None, 0, 2])
+@settings(max_examples=300, deadline=None, database=None)
+@given(ops=dated_ops)
+def test_dated_exposure_matches_a_recount_at_every_place(
+    ops: list[tuple[str, int, int, int, int, int, tuple[int, int | None]]], kept: int | None
+) -> None:
+    """Offers and contracts start, are answered, accepted, ended, displaced by a witnessed Accept and
+    forgotten, each dated, while the places asked about jump back and forth (a view fed a chain in any
+    order): expect outstanding and every period's committed value at each place to equal a recount of
+    what counts there -- an offer from its place until its answer (and its expiry), a contract from its
+    Accept until its ending (and its claim window), in its period from its Accept, and until the
+    witnessed Accept that displaced it. ``kept``: with an archive, the exposure keeps that many to twice as
+    many forgotten records in memory and reads the others back from it (None: no archive, all kept); a
+    forgotten key is then not used again (a digest names one offer or contract, and once forgotten it is
+    not formed or offered again)."""
+    exp = Exposure(period_origin_ms=0, period_ms=SMALL_PERIOD)
+    saved = mandate.FORGOTTEN_KEPT
+    if kept is not None:
+        exp.archive, exp.name, mandate.FORGOTTEN_KEPT = _ForgottenRows(), b"alice", kept
+    try:
+        _recount_dated(exp, ops, reuse=kept is None)
+    finally:
+        mandate.FORGOTTEN_KEPT = saved
+
+
+def _recount_dated(
+    exp: Exposure, ops: list[tuple[str, int, int, int, int, int, tuple[int, int | None]]], *, reuse: bool
+) -> None:
+    offers: dict[bytes, list[int]] = {}  # key -> [start, value, issued, expires, answered_until]
+    contracts: dict[bytes, list[int]] = {}  # key -> [start, value, period, until, displaced_until]
+    never = 1 << 140
+    for kind, n, at, seq, span, value, (qt, qseq) in ops:
+        key = bytes([n])
+        if not reuse and (b"forgotten" + key in offers or b"forgotten" + key in contracts):
+            continue
+        here = at * _SPAN + seq + 1
+        if kind == "offer" and key not in offers and seq >= 0:
+            exp.offer_live(key, value, at, at + span, seq=seq)
+            offers[key] = [here, value, at, at + span, never]
+        elif kind in ("answer", "accept") and key in offers:
+            if kind == "answer":
+                exp.offer_answered(key, (at, seq))
+            else:
+                exp.offer_accepted(key, (at, seq), at)
+            o = offers[key]
+            o[4] = min(o[4], here, _threshold(o[3], None))
+            if kind == "accept" and not o[1]:
+                del offers[key]  # a zero-value offer accepted counts nowhere
+        elif kind == "contract" and key not in contracts:
+            exp.contract_formed(key, value, at, at + span, start=(at, seq))
+            contracts[key] = [here, value, at // SMALL_PERIOD, _threshold(at + span, None), never]
+        elif kind == "end" and key in contracts and exp._contracts.items.get(key):
+            exp.contract_ended(key, (at, seq))
+            contracts[key][3] = min(contracts[key][3], here)
+        elif kind == "displace" and key in contracts and exp._contracts.items.get(key):
+            exp.contract_displaced(key, (at, seq))
+            c = contracts[key]
+            c[3], c[4] = min(c[3], here), min(c[4], here)
+        elif kind == "forget" and key in contracts:
+            exp.contract_forgotten(key)
+            if key not in exp._displaced.items:
+                contracts[b"forgotten" + key] = contracts.pop(key)  # counts on, out of reach
+        elif kind == "forget_answer" and key in offers and key not in exp.live_offers:
+            exp.answer_forgotten(key)
+            offers[b"forgotten" + key] = offers.pop(key)
+        asked = [(qt, qseq)]
+        if not reuse:  # also where each forgotten offer or contract starts and stops counting
+            for fk, row in [*offers.items(), *contracts.items()]:
+                if fk.startswith(b"forgotten"):
+                    for edge in (row[0], row[3] if fk in contracts else row[4]):
+                        for th in (edge - 1, edge, edge + 1):
+                            if 0 < th < _NEVER:
+                                asked.append((th // _SPAN, th % _SPAN - 1))
+        for t, s in asked:
+            _assert_dated_recount(exp, offers, contracts, t, s)
+
+
+_NEVER = 1 << 140
+
+
+def _assert_dated_recount(
+    exp: Exposure,
+    offers: dict[bytes, list[int]],
+    contracts: dict[bytes, list[int]],
+    qt: int,
+    qseq: int | None,
+) -> None:
+    never = _NEVER
+    p = _threshold(qt, qseq)
+    out, by_period = 0, {}
+    for start, v, issued, expires, answered in offers.values():
+        live = expires >= qt if answered == never else answered >= p
+        if start <= p and live:
+            out += v
+            for k in range(issued // SMALL_PERIOD, expires // SMALL_PERIOD + 1) if v else ():
+                by_period[k] = by_period.get(k, 0) + v
+    for start, v, period, until, displaced in contracts.values():
+        if start <= p <= until:
+            out += v
+        if start <= p <= displaced:
+            by_period[period] = by_period.get(period, 0) + v
+    assert exp.outstanding(qt, seq=qseq) == out, (qt, qseq)
+    for k in range(qt // SMALL_PERIOD - 1, qt // SMALL_PERIOD + 3):
+        assert exp.committed(k, qt, seq=qseq) == by_period.get(k, 0), (k, qt, qseq)

@@ -15,7 +15,11 @@ What the verifier reads from the archive, and when:
 * chain links (CHN-003..CHN-005): a :class:`~a2a_coop.protocol.chain.ChainView` keeps the recent
   links of each issuer and looks older seqs up, so equivocation at a forgotten seq is still caught;
 * a negotiation: a statement naming a forgotten negotiation brings it back, rebuilt from its
-  statements in the order they were accepted.
+  statements in the order they were accepted;
+* what a forgotten negotiation still counts for in an exposure (SPEC 4.5), where the archive is also an
+  :class:`ExposureArchive`: an exposure keeps the records of its latest forgotten contracts and answered
+  offers in memory and writes older ones there (:class:`~a2a_coop.protocol.mandate.Exposure`), reading
+  them back only for a statement dated before one of them ends.
 
 Only what is already in the archive may be forgotten: the peer forgets a negotiation after the
 journal's commit that holds its last statement (write-ahead).
@@ -23,6 +27,7 @@ journal's commit that holds its last statement (write-ahead).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
@@ -49,6 +54,27 @@ class Archive(Protocol):
     def negotiation(self, negotiation_id: bytes, *, upto: int | None = None) -> list[bytes]:
         """The envelopes of a negotiation's statements in the order they were accepted (``upto``:
         only those recorded up to that position, where the archive has positions)."""
+        ...
+
+
+@runtime_checkable
+class ExposureArchive(Protocol):
+    """Where an exposure keeps the records of forgotten contracts and answered offers it no longer holds
+    in memory (a2a_coop.runtime.journal.Journal implements it). A record is derived from statements the
+    archive holds: one lost before it was written is rebuilt when they are replayed."""
+
+    def keep_forgotten(self, records: Sequence[tuple[bytes, bytes, bytes, bytes]]) -> None:
+        """Store ``(book, key, latest, record)`` rows durably before returning (each replaces any row of
+        the same book and key); ``latest`` compares as bytes."""
+        ...
+
+    def forgotten_since(self, book: bytes, latest: bytes) -> list[tuple[bytes, bytes]]:
+        """``(key, record)`` of every row of ``book`` whose ``latest`` is at least ``latest``."""
+        ...
+
+    def drop_forgotten(self, after: int) -> None:
+        """Delete the rows written once the archive held statements past the position ``after`` (0: all),
+        durably: memory restarting from what it held at ``after`` writes them again as it replays."""
         ...
 
 

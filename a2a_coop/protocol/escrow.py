@@ -62,7 +62,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, NamedTuple, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
-from a2a_coop.protocol.archive import Archive, Nearest
+from a2a_coop.protocol.archive import Archive, ExposureArchive, Nearest
 from a2a_coop.protocol.bodies import MAX_STAMP_DIGESTS
 from a2a_coop.protocol.envelope import decode_envelope, parse_envelope, statement_digest
 from a2a_coop.protocol.errors import (
@@ -259,6 +259,21 @@ class _UpTo:
         return self.archive.negotiation(negotiation_id, upto=self.upto)
 
 
+class _UpToExposure(_UpTo):
+    """An :class:`_UpTo` over an archive that keeps exposures' forgotten records too."""
+
+    archive: ExposureArchive  # type: ignore[assignment]
+
+    def keep_forgotten(self, records: Sequence[tuple[bytes, bytes, bytes, bytes]]) -> None:
+        self.archive.keep_forgotten(records)
+
+    def forgotten_since(self, book: bytes, latest: bytes) -> list[tuple[bytes, bytes]]:
+        return self.archive.forgotten_since(book, latest)
+
+    def drop_forgotten(self, after: int) -> None:
+        self.archive.drop_forgotten(after)
+
+
 class EscrowSigner(Protocol):
     """What the escrow needs of its key: a did and a chain-keeping signer, in two steps.
 
@@ -438,11 +453,22 @@ class Escrow:
             self._mandate_envelopes.append(self._envelope_of(mandate_digest))
 
     def _replay(
-        self, archive: EscrowArchive, rows: Iterable[tuple[int, str, bytes]], now_ms: int | None
+        self,
+        archive: EscrowArchive,
+        rows: Iterable[tuple[int, str, bytes]],
+        now_ms: int | None,
+        *,
+        after: int = 0,
     ) -> None:
-        """Hold ``rows`` of ``archive`` (its statements, in order), as they were taken, forgetting what is
-        over for good as it goes (by ``now_ms``; None: by the time of the statement replayed)."""
-        replaying = _UpTo(archive)
+        """Hold ``rows`` of ``archive`` (its statements, in order, after the position ``after``), as they
+        were taken, forgetting what is over for good as it goes (by ``now_ms``; None: by the time of the
+        statement replayed)."""
+        replaying: _UpTo = _UpTo(archive)
+        if isinstance(archive, ExposureArchive):
+            # Exposures' forgotten records written after what memory holds (``after``) are dropped and
+            # written again as the replay forgets (they are derived from the statements).
+            archive.drop_forgotten(after)
+            replaying = _UpToExposure(archive)
         self.verifier.use_archive(replaying, replay=False)  # every statement is in it: no replay reads
         self.verifier.negotiations.restore = self._bring_back
         for position, _, data in rows:
@@ -494,7 +520,7 @@ class Escrow:
             if bound.digest not in self._shown:
                 self.verifier.bind(bound, verify_statement(binding.mandate))
                 self._shown[bound.digest] = binding
-        self._replay(archive, archive.statements(since_rowid=after), now_ms)
+        self._replay(archive, archive.statements(since_rowid=after), now_ms, after=after)
         self._reschedule()
 
     def _restore_setup(self, setup: Sequence[bytes]) -> None:

@@ -48,6 +48,16 @@ Theory of operation of the exposure book. Time is always ``t``, the
   re-sorted. A check at an earlier ``t`` than the last one (a sparse view
   receiving an old statement) moves the sweep back; that costs the entries it
   passes, and the sums stay exact.
+* Dated starts (SPEC 4.5: an offer or contract counts only for a statement it started before) are one
+  more such sweep per kind, of what has not started yet (an entry until its start - 1), subtracted: a
+  view fed a chain backwards moves it down once, as one fed it forwards moves the others up, so neither
+  pays for every later start held at each check.
+* A forgotten negotiation's finished contract and answered offers (a peer with a journal forgets what is
+  over for good) leave the sweeps for a compact record each, sorted by the last place it matters at; a
+  check after all of them (the live case: they ended before it) reads none. With an archive only the
+  latest :data:`FORGOTTEN_KEPT` to twice as many stay in memory; a check before one of the others ends
+  reads those from the archive (:class:`~a2a_coop.protocol.archive.ExposureArchive`), so memory stays
+  bounded over a long life and the verdicts stay those of a verifier that held everything.
 * Integers (MND-014): every value is at most 2^53 - 1 (BDY-015) and every sum
   here is an exact Python int. The rules compare sums of non-negative values
   with caps of at most 2^53 - 1, so an implementation may compute those sums
@@ -59,13 +69,14 @@ Theory of operation of the exposure book. Time is always ``t``, the
 
 from __future__ import annotations
 
-from bisect import bisect_right, insort
+from bisect import insort
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from heapq import heapify, heappop, heappush
 from typing import Final
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
+from a2a_coop.protocol.archive import ExposureArchive
 from a2a_coop.protocol.errors import MandateViolation
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS
 from a2a_coop.protocol.statements import VerifiedStatement
@@ -213,11 +224,63 @@ _FAR_PAST: Final = -(1 << 65)
 # every seq (a uint64) + 1 below _SPAN - 1; ``ms * _SPAN + _SPAN - 1`` is after every place in that ms.
 _SPAN: Final = 1 << 65
 _NEVER_ENDS: Final = 1 << 140  # beyond every place
+_NO_START: Final = -(1 << 141)  # before every place: what counts for every statement
+_PLACE_BITS: Final = 143  # every place and threshold minus _NO_START is below 2^143
+_PLACE_MASK: Final = (1 << _PLACE_BITS) - 1
 
 
 def _place(ms: int, seq: int | None) -> int:
     """The contracts' threshold of a statement at ``ms`` with ``seq``; None: after every one in ``ms``."""
     return ms * _SPAN + (_SPAN - 1 if seq is None else seq + 1)
+
+
+# An exposure with an archive keeps this many to twice as many of its latest forgotten records in memory.
+FORGOTTEN_KEPT: int = 256
+_LATEST_BYTES: Final = 18  # a place minus _NO_START, big-endian: every one below 2^143 < 2^144
+
+
+def _latest_bytes(latest: int) -> bytes:
+    """``latest`` as bytes that compare as it does (the archive's order)."""
+    return max(latest - _NO_START, 0).to_bytes(_LATEST_BYTES, "big")
+
+
+def _record_bytes(latest: int, packed: int, buckets: tuple[int, ...]) -> bytes:
+    """A forgotten record as the archive keeps it (see :meth:`Exposure._freeze`): ``latest``, the length
+    of ``packed`` and ``packed``, then its periods."""
+    size = (packed.bit_length() + 7) // 8
+    out = bytearray(_latest_bytes(latest)) + bytes([size]) + packed.to_bytes(size, "big")
+    for b in buckets:
+        out += b.to_bytes(8, "big", signed=True)
+    return bytes(out)
+
+
+def _record_from(record: bytes) -> tuple[int, int, tuple[int, ...]]:
+    """``(latest, packed, buckets)`` of a record :func:`_record_bytes` wrote."""
+    latest = int.from_bytes(record[:_LATEST_BYTES], "big") + _NO_START
+    size = record[_LATEST_BYTES]
+    at = _LATEST_BYTES + 1 + size
+    packed = int.from_bytes(record[_LATEST_BYTES + 1 : at], "big")
+    buckets = tuple(int.from_bytes(record[i : i + 8], "big", signed=True) for i in range(at, len(record), 8))
+    return latest, packed, buckets
+
+
+def _counted(
+    latest: int, packed: int, buckets: tuple[int, ...], place: int, *, dated_starts: bool, period: int | None
+) -> int:
+    """What a forgotten record counts at ``place`` toward outstanding (``period`` None) or in ``period``:
+    what its entries did in the sweeps -- an offer (kind 0) in total and in its periods while its until is
+    not below ``place``, a contract (1) in total so (its period's share is in ``_formed``), both minus their
+    value, with ``dated_starts``, while not started (start - 1 not below ``place``)."""
+    kind = packed & 1
+    other = (packed >> 2 & _PLACE_MASK) + _NO_START
+    value = packed >> (_PLACE_BITS + 2)
+    until, start = (other, latest) if packed & 2 else (latest, other)
+    if period is not None and period not in buckets:
+        return 0
+    counted = value if until >= place and (period is None or not kind) else 0
+    if dated_starts and start >= place:
+        counted -= value
+    return counted
 
 
 @dataclass(slots=True)
@@ -334,9 +397,13 @@ class Exposure:
         open_contracts: contract id -> ``(value, formed_at)`` of each contract not yet finished
             (whether or not past its last deadline + CLAIM_WINDOW_MS at a given time). A finished
             contract moves to ``finished_contracts``, where it still counts toward outstanding for
-            statements issued up to its ending (SPEC 4.5), until its negotiation is forgotten; either
-            way it still counts for the period it was formed in (:meth:`formed_in`: one sum per period,
-            not an entry per contract, so a long-lived peer's memory stays bounded).
+            statements issued up to its ending (SPEC 4.5), and in the period it was formed in for
+            statements after its Accept (:meth:`formed_in`: one sum per period, the statements before
+            its Accept subtracted by ``_unstarted``). When its negotiation is forgotten it leaves these
+            rows and counts on, exactly, from a compact record (``_frozen``, a few hundred bytes); with
+            an archive (:attr:`archive`), only the latest :data:`FORGOTTEN_KEPT` to twice as many such
+            records stay in memory, the older ones are written there and read back only for a statement
+            dated before one of them ends.
     """
 
     def __init__(self, period_origin_ms: int = 0, period_ms: int = 0) -> None:
@@ -354,12 +421,33 @@ class Exposure:
         self._answered = _Expiring()
         self._contracts = _Expiring()  # until last deadline + CLAIM_WINDOW_MS (MND-010)
         self._formed: dict[int, int] = {}  # period -> value of contracts formed in it, open or ended
+        # Contracts a witnessed Accept displaced (NEG-019), in the period they were formed in, until that
+        # Accept's place: for a statement it is not before they count as if it were not held (SPEC 4.5).
+        self._displaced = _Expiring()
         # Where each offer and contract held started (SPEC 4.5: it counts for a statement only if it
         # started before it): an offer at its own (issued_at, seq), a contract at its Accept's place.
-        # ``_starts`` is sorted by place, (place, kind, key), kind 0 an offer, 1 a contract; an item whose
-        # key ``_start_of`` no longer maps to its place is garbage, skipped and compacted.
-        self._starts: list[tuple[int, int, bytes]] = []
-        self._start_of: dict[tuple[int, bytes], int] = {}
+        # What has not started yet at a threshold: each offer (kind 0) and contract (1) with a start, at
+        # its value and periods, until its start - 1 -- so counted exactly at the thresholds before its
+        # start, where the sums above count it too (an entry there counts at least until its start - 1,
+        # :meth:`_from_start`): subtracted, each entry counts in [start, until]. Both swept as the others
+        # are, so a view fed a chain backwards pays O(log n) a check as one fed it forwards does.
+        self._unstarted = (_Expiring(), _Expiring())
+        self._last_unstarted = _FAR_PAST * _SPAN  # >= every until in _unstarted: above it, none counts
+        # Answered offers (kind 0) and contracts (1) whose negotiation is forgotten, out of the sweeps
+        # above to keep memory small: ``(latest, packed, buckets, key)`` sorted, ``latest`` the larger of
+        # ``until`` (as in ``_answered`` or ``_contracts``) and ``start - 1`` (as in ``_unstarted``;
+        # _NO_START if none), ``packed`` the value, the other of the two, which it is, and the kind
+        # (:meth:`_freeze`), ``key`` the kind and the digest. At a threshold above ``latest`` such an offer
+        # adds nothing, and such a contract nothing to outstanding and its whole value to its period (in
+        # ``_formed``), as they would held; a query at or below it adds what they count there
+        # (:meth:`_forgotten`), from the tail of this list and, below ``_archived``, from the archive.
+        self._frozen: list[tuple[int, int, tuple[int, ...], bytes]] = []
+        # Where records older than the latest FORGOTTEN_KEPT go (set by its ExposureBook: a verifier's
+        # archive, when it is an ExposureArchive); None: every one stays in memory (a view never forgets).
+        self.archive: ExposureArchive | None = None
+        self.name = b""  # its rows' book in the archive (ExposureBook: the mandate's digest)
+        self._archived = _NO_START - 1  # the largest latest of the records written to the archive
+        self._retry_at = 0  # after the archive refused records: how many to hold before trying again
 
     def period_of(self, t_ms: int) -> int:
         """Index of the budget period containing ``t_ms`` (period 0 starts at valid_from_ms)."""
@@ -381,9 +469,12 @@ class Exposure:
         place = _place(now_ms, seq)
         answered = self._answered.total(place) if self._answered.items else 0
         total = self._offers.total(now_ms - grace_ms) + answered + self._contracts.total(place)
-        if dated_starts and self._starts and self._starts[-1][0] > place:
-            for kind, key in self._started_after(place):
-                total -= self._counted(kind, key, None, now_ms - grace_ms, place)
+        if (self._frozen and self._frozen[-1][0] >= place) or self._archived >= place:
+            total += self._forgotten(place, dated_starts, None)
+        if dated_starts and self._last_unstarted >= place:  # some started after the statement
+            for unstarted in self._unstarted:
+                if unstarted.items:
+                    total -= unstarted.total(place)
         return total
 
     def committed(
@@ -398,59 +489,46 @@ class Exposure:
         """MND-009's committed value of ``period`` at ``now_ms``: contracts formed in it (open or
         ended) plus offers live at ``now_ms`` (as in :meth:`outstanding`, ``seq`` and ``dated_starts``
         too) whose interval overlaps it."""
-        live = self._offers.bucket(period, now_ms - grace_ms)
-        if self._answered.items:  # answered after the statement at ``now_ms`` (as in outstanding)
-            live += self._answered.bucket(period, _place(now_ms, seq))
-        total = self.formed_in(period) + live
         place = _place(now_ms, seq)
-        if dated_starts and self._starts and self._starts[-1][0] > place:
-            for kind, key in self._started_after(place):
-                total -= self._counted(kind, key, period, now_ms - grace_ms, place)
+        live = self._offers.bucket(period, now_ms - grace_ms)
+        if (self._frozen and self._frozen[-1][0] >= place) or self._archived >= place:
+            live += self._forgotten(place, dated_starts, period)
+        if self._answered.items:  # answered after the statement at ``now_ms`` (as in outstanding)
+            live += self._answered.bucket(period, place)
+        total = self.formed_in(period) + live
+        if self._displaced.items:
+            total += self._displaced.bucket(period, place)
+        if dated_starts and self._last_unstarted >= place:
+            for unstarted in self._unstarted:
+                if unstarted.items:
+                    total -= unstarted.bucket(period, place)
         return total
 
     def started_after(self, key: bytes, now_ms: int, seq: int | None) -> bool:
         """Whether the offer ``key`` started after the statement at ``(now_ms, seq)`` (SPEC 4.5)."""
-        start = self._start_of.get((0, key))
-        return start is not None and start > _place(now_ms, seq)
+        entry = self._unstarted[0].items.get(key)
+        return entry is not None and entry.until >= _place(now_ms, seq)
 
-    def _started_after(self, place: int) -> list[tuple[int, bytes]]:
-        """The offers and contracts held that started after the statement at ``place``: none, for a
-        statement checked after every one held (a verifier taking a chain in its order), so the cost is
-        only that of the ones a sparse view holds from its future."""
-        starts = self._starts
-        i = bisect_right(starts, place, key=lambda item: item[0])
-        return [(kind, key) for at, kind, key in starts[i:] if self._start_of.get((kind, key)) == at]
+    def _from_start(self, kind: int, key: bytes, until: int) -> int:
+        """``until`` (a threshold an entry counts while >=), raised to the entry's start - 1 if below it:
+        subtracted by its ``_unstarted`` entry before its start, it then counts in [start, until] exactly
+        (nowhere when until < start)."""
+        entry = self._unstarted[kind].items.get(key)
+        return until if entry is None else max(until, entry.until)
 
-    def _counted(self, kind: int, key: bytes, period: int | None, offers_tau: int, place: int) -> int:
-        """What the offer (``kind`` 0) or contract (1) ``key`` adds for the statement at ``place`` in total
-        (``period`` None) or in ``period`` -- the part a statement it started after must not count."""
-        if kind == 1:
-            if period is not None:
-                row = self.open_contracts.get(key) or self.finished_contracts.get(key)
-                return row[0] if row is not None and self.period_of(row[1]) == period else 0
-            entry = self._contracts.items.get(key)
-            return entry.value if entry is not None and entry.until >= place else 0
-        value = 0
-        for sweep, tau in ((self._offers, offers_tau), (self._answered, place)):
-            entry = sweep.items.get(key)
-            if entry is not None and entry.until >= tau and (period is None or period in entry.buckets):
-                value += entry.value
-        return value
-
-    def _start(self, kind: int, key: bytes, at: tuple[int, int] | None) -> None:
+    def _start(
+        self, kind: int, key: bytes, at: tuple[int, int] | None, value: int, buckets: tuple[int, ...]
+    ) -> None:
         """Record where ``key`` started, ``(time, seq)`` as in :meth:`offer_answered`; None: before all."""
-        if at is None or (kind, key) in self._start_of:
+        unstarted = self._unstarted[kind]
+        if at is None or key in unstarted.items:
             return
-        place = at[0] * _SPAN + at[1] + 1
-        self._start_of[(kind, key)] = place
-        insort(self._starts, (place, kind, key))
+        until = at[0] * _SPAN + at[1]  # counted before at[0] * _SPAN + at[1] + 1
+        unstarted.add(key, value, until, buckets)
+        self._last_unstarted = max(self._last_unstarted, until)
 
     def _forget_start(self, kind: int, key: bytes) -> None:
-        if (
-            self._start_of.pop((kind, key), None) is not None
-            and len(self._starts) > 2 * len(self._start_of) + 32
-        ):
-            self._starts = [item for item in self._starts if self._start_of.get(item[1:]) == item[0]]
+        self._unstarted[kind].remove(key)
 
     def formed_in(self, period: int) -> int:
         """Value of the contracts formed in ``period``, open or ended."""
@@ -476,12 +554,12 @@ class Exposure:
         # long-lived one, which MND-013 allows only when there is no budget to reserve.
         periods = tuple(self.periods_between(issued, expires)) if value else ()
         self.live_offers[digest] = (value, issued, expires)
+        self._start(0, digest, None if seq is None else (issued, seq), value, periods)
         self._offers.add(digest, value, expires if until is None else max(until, expires), periods)
-        self._start(0, digest, None if seq is None else (issued, seq))
 
     def offer_dead(self, digest: bytes) -> None:
-        """The offer counts no more, for any statement (an Accept moved its value to the contract, or
-        its negotiation is forgotten)."""
+        """The offer counts no more, for any statement (our guard's escrow took its answer, or it is an
+        accepted offer of value 0)."""
         if self.live_offers.pop(digest, None) is not None:
             self._offers.remove(digest)
         if self.answered_offers.pop(digest, None) is not None:
@@ -489,28 +567,97 @@ class Exposure:
         self._forget_start(0, digest)
 
     def offer_answered(self, digest: bytes, at: tuple[int, int]) -> None:
-        """The offer was answered (a Counter, Reject or Withdraw) by a statement at ``at``: ``(time,
-        seq)``, the seq the answer's when the agent signed it, else -1 (SPEC 4.5). It still counts, in
-        total and in each period it charges, for a statement at ``(t, s)`` while ``(t, s) <= at`` -- an
-        answer dated after a statement, or the agent's own above it in its chain in the same ms, does
-        not free it for that statement, whatever order the two came in. No grace: the answer's date is
-        its signer's, and a taken answer is dated no later than the offer's expires_at (section 8.7), so
-        an offer counts for a statement before its answer by the rule as written."""
+        """The offer was answered (a Counter, Reject or Withdraw, or cut off its line by a witnessed
+        Accept) by a statement at ``at``: ``(time, seq)``, the seq the answer's when the agent signed it,
+        else -1 (SPEC 4.5). It still counts, in total and in each period it charges, for a statement at
+        ``(t, s)`` while ``(t, s) <= at`` -- an answer dated after a statement, or the agent's own above
+        it in its chain in the same ms, does not free it for that statement, whatever order the two came
+        in. Called again (an offer already answered), the earlier answer stands. No grace: the answer's
+        date is its signer's, and a taken answer is dated no later than the offer's expires_at (section
+        8.7), so an offer counts for a statement before its answer by the rule as written."""
+        until = at[0] * _SPAN + at[1] + 1
         row = self.live_offers.pop(digest, None)
-        if row is None:
-            return
-        entry = self._offers.items[digest]
-        self._offers.remove(digest)
-        until = min(at[0] * _SPAN + at[1] + 1, _place(entry.until, None))
-        self.answered_offers[digest] = row
-        self._answered.add(digest, entry.value, until, entry.buckets)
+        if row is not None:
+            entry = self._offers.items[digest]
+            self._offers.remove(digest)
+            until = min(until, _place(entry.until, None))
+            self.answered_offers[digest] = row
+        else:
+            entry = self._answered.items.get(digest)  # type: ignore[assignment]
+            if entry is None or entry.until <= until:
+                return
+        self._answered.add(digest, entry.value, self._from_start(0, digest, until), entry.buckets)
 
     def answer_forgotten(self, digest: bytes) -> None:
-        """Its negotiation is forgotten: an answered offer counts no more (a live one stays)."""
+        """Its negotiation is forgotten: an answered offer still counts exactly as it did (from its place
+        until its answer: SPEC 4.5), kept in a compact form (``_frozen``) until a statement before its
+        answer is checked. A live one stays as it is."""
         if self.answered_offers.pop(digest, None) is not None:
-            self._answered.remove(digest)
-        if digest not in self.live_offers:
-            self._forget_start(0, digest)
+            self._freeze(0, self._answered, digest)
+
+    def _freeze(self, kind: int, sweep: _Expiring, key: bytes) -> None:
+        entry = sweep.items.get(key)
+        if entry is None:
+            return
+        unstarted = self._unstarted[kind].items.get(key)
+        start = _NO_START if unstarted is None else unstarted.until
+        sweep.remove(key)
+        self._unstarted[kind].remove(key)
+        until, value, buckets = entry.until, entry.value, entry.buckets
+        # Packed in one int beside the sort key: a forgotten trade's records stay small.
+        other = until if until < start else start
+        packed = (value << _PLACE_BITS | (other - _NO_START)) << 2 | (until < start) << 1 | kind
+        insort(self._frozen, (max(until, start), packed, buckets, b"%d" % kind + key))
+        if self.archive is not None and len(self._frozen) > max(2 * FORGOTTEN_KEPT, self._retry_at):
+            self._archive_older()
+
+    def _archive_older(self) -> None:
+        """Write all but the latest FORGOTTEN_KEPT records to the archive (durably, before they leave
+        memory); if it cannot take them (a full disk; a journal opened only to read), they stay here,
+        counted as before, and the next try waits until twice as many are held (amortised O(1))."""
+        assert self.archive is not None
+        older = self._frozen[: len(self._frozen) - FORGOTTEN_KEPT]
+        rows = [
+            (self.name, key, _latest_bytes(latest), _record_bytes(latest, packed, buckets))
+            for latest, packed, buckets, key in older
+        ]
+        try:
+            self.archive.keep_forgotten(rows)
+        except Exception:  # a local fault of the archive: nothing is lost by keeping them
+            self._retry_at = 2 * len(self._frozen)
+            return
+        del self._frozen[: len(older)]
+        self._archived = max(self._archived, older[-1][0])
+
+    def _forgotten(self, place: int, dated_starts: bool, period: int | None) -> int:
+        """What the forgotten records count for a statement at ``place``: toward outstanding (``period``
+        None) or in ``period`` (MND-009), as their entries would in the sweeps (:meth:`_freeze`). Those in
+        memory whose ``latest`` is not below ``place``, and below ``_archived`` those in the archive (one
+        also in memory, or held again, is counted from memory)."""
+        total = 0
+        frozen = self._frozen
+        i = len(frozen)
+        while i and frozen[i - 1][0] >= place:
+            i -= 1
+            latest, packed, buckets, _ = frozen[i]
+            total += _counted(latest, packed, buckets, place, dated_starts=dated_starts, period=period)
+        if self._archived >= place:
+            assert self.archive is not None, "records were archived: the archive must be attached"
+            held = {key for *_, key in frozen}
+            for key, record in self.archive.forgotten_since(self.name, _latest_bytes(place)):
+                if key in held or self._holds(key):
+                    continue
+                latest, packed, buckets = _record_from(record)
+                total += _counted(latest, packed, buckets, place, dated_starts=dated_starts, period=period)
+        return total
+
+    def _holds(self, key: bytes) -> bool:
+        """Whether the offer or contract of a record ``key`` is held in the sweeps (again: a restart from
+        a snapshot taken before it was forgotten holds it until it is forgotten again)."""
+        digest = key[1:]
+        if key[:1] == b"1":
+            return digest in self._contracts.items
+        return digest in self._answered.items or digest in self._offers.items
 
     def offer_accepted(self, digest: bytes, at: tuple[int, int], accepted_ms: int) -> None:
         """The offer was accepted by a statement at ``at`` (as in :meth:`offer_answered`) issued at
@@ -518,24 +665,15 @@ class Exposure:
         period) for a statement the Accept is before (:meth:`contract_formed`'s ``start``); for any other
         the offer still counts, in total and in each period it charged, as an answered offer does (SPEC
         4.5) -- an Accept dated after a statement, held first, takes nothing out for it, and no statement
-        sees neither. An offer already answered (a witnessed Accept displaced the answer, NEG-019) counts
-        until the Accept instead. Call before :meth:`contract_formed`."""
+        sees neither. An offer already answered (a witnessed Accept displaced the answer, NEG-019) keeps
+        counting until that answer, as :meth:`offer_answered` says: for a statement the witnessed Accept is
+        not before, the answer held stands, and the contract it led to counts (:meth:`contract_displaced`).
+        Call before :meth:`contract_formed`."""
         del accepted_ms  # the contract's period is charged by contract_formed
-        row = self.live_offers.get(digest) or self.answered_offers.get(digest)
-        live = self._offers.items.get(digest)
-        entry = live or self._answered.items.get(digest)
-        start = self._start_of.get((0, digest))
-        self.offer_dead(digest)
-        if row is None or entry is None or not entry.value:
-            return
-        until = at[0] * _SPAN + at[1] + 1
-        if live is not None:
-            until = min(until, _place(live.until, None))
-        self.answered_offers[digest] = row
-        self._answered.add(digest, entry.value, until, entry.buckets)
-        if start is not None:  # it counts only for a statement it started before
-            self._start_of[(0, digest)] = start
-            insort(self._starts, (start, 0, digest))
+        self.offer_answered(digest, at)
+        entry = self._answered.items.get(digest)
+        if entry is not None and not entry.value:
+            self.offer_dead(digest)
 
     def contract_formed(
         self,
@@ -552,49 +690,65 @@ class Exposure:
         ``start``: its Accept's ``(time, seq)`` (the seq if the agent signed it, else -1); it counts,
         toward outstanding and in its period, only for a statement that place is before (SPEC 4.5).
         None: for every statement."""
-        if contract in self.open_contracts or contract in self.finished_contracts:
+        if contract in self._contracts.items:
             return  # formed once (NEG-006); a repeat must not charge its period twice
-        self._start(1, contract, start)
-        self.open_contracts[contract] = (value, formed_at)
         period = self.period_of(formed_at)
+        self._start(1, contract, start, value, (period,))
+        self.open_contracts[contract] = (value, formed_at)
         self._formed[period] = self._formed.get(period, 0) + value
         until = _NEVER_ENDS if counts_until is None else _place(counts_until, None)
-        self._contracts.add(contract, value, until)
+        # Its period rides along (unused by the sums of outstanding): :meth:`contract_displaced` reads it.
+        self._contracts.add(contract, value, self._from_start(1, contract, until), (period,))
 
-    def contract_ended(self, contract: bytes, at: tuple[int, int] | None = None) -> None:
+    def contract_ended(self, contract: bytes, at: tuple[int, int]) -> None:
         """The contract is finished by statements at ``at`` (``(time, seq)``, Contract.finished_at for
         this exposure's agent; SPEC 4.5): it counts toward outstanding for a statement at ``(t, s)``
         (and in its claim window) only while ``(t, s) <= at`` -- an ending dated after a statement, or
         its issuer's own statement above it in its chain in the same ms, does not free it for that
-        statement, whatever order the two came in. Called again as the ending comes earlier. ``at``
-        None: it counts no more at all (its negotiation is forgotten). Its value stays in
-        :meth:`formed_in` either way."""
-        if at is None:
-            open_row = self.open_contracts.pop(contract, None)
-            if self.finished_contracts.pop(contract, None) is not None or open_row is not None:
-                self._contracts.remove(contract)
-            self._forget_start(1, contract)
-            return
+        statement, whatever order the two came in. Called again as the ending comes earlier. Its value
+        stays in :meth:`formed_in`. Kept when its negotiation is forgotten: a forgotten contract counts
+        exactly as a held one (SPEC 4.5)."""
         entry = self._contracts.items.get(contract)
         if entry is None:
             return
         row = self.open_contracts.pop(contract, None)
         if row is not None:
             self.finished_contracts[contract] = row
-        until = at[0] * _SPAN + at[1] + 1
+        until = self._from_start(1, contract, at[0] * _SPAN + at[1] + 1)
         if until < entry.until:
-            self._contracts.add(contract, entry.value, until)
+            self._contracts.add(contract, entry.value, until, entry.buckets)
 
-    def contract_superseded(self, contract: bytes, value: int, formed_at: int) -> None:
-        """A witnessed Accept displaced ``contract`` (NEG-019): it counts nowhere, not even in the
-        period it was formed in (``value`` and ``formed_at`` as it was recorded with)."""
-        self.contract_ended(contract)
-        period = self.period_of(formed_at)
+    def contract_forgotten(self, contract: bytes) -> None:
+        """Its negotiation, finished, is forgotten: the contract still counts exactly as it did (from its
+        Accept, until its ending, in its period: SPEC 4.5), kept in a compact form (``_frozen``) until a
+        statement before its ending or its Accept is checked."""
+        self.finished_contracts.pop(contract, None)
+        self.open_contracts.pop(contract, None)
+        if contract not in self._displaced.items:  # displaced: its period's share is dated too; it stays
+            self._freeze(1, self._contracts, contract)
+
+    def contract_displaced(self, contract: bytes, at: tuple[int, int]) -> None:
+        """A witnessed Accept at ``at`` (as in :meth:`contract_ended`) displaced ``contract`` (NEG-019): for
+        a statement that Accept is before it counts nowhere, not even in the period it was formed in; for
+        any other it counts as it did (SPEC 4.5) -- a witnessed Accept dated after a statement, held
+        first, takes nothing out for it."""
+        entry = self._contracts.items.get(contract)
+        if entry is None:
+            return
+        value, (period,) = entry.value, entry.buckets
+        self.contract_ended(contract, at)
+        until = self._from_start(1, contract, at[0] * _SPAN + at[1] + 1)
+        held = self._displaced.items.get(contract)
+        if held is not None:
+            if until < held.until:
+                self._displaced.add(contract, value, until, held.buckets)
+            return
         left = self._formed.get(period, 0) - value
         if left > 0:
             self._formed[period] = left
         else:
             self._formed.pop(period, None)
+        self._displaced.add(contract, value, until, (period,))
 
 
 class ExposureBook:
@@ -611,6 +765,14 @@ class ExposureBook:
         self.by_mandate: dict[bytes, Exposure] = {}
         self._mandate_of = mandate_of
         self._empty: Exposure | None = None  # see _blank
+        self.archive: ExposureArchive | None = None  # see use_archive
+
+    def use_archive(self, archive: ExposureArchive | None) -> None:
+        """Let each exposure keep only its latest forgotten records in memory, the older ones in
+        ``archive`` (under its mandate's digest), read back when a check needs them (:class:`Exposure`)."""
+        self.archive = archive
+        for digest, exp in self.by_mandate.items():
+            exp.archive, exp.name = archive, digest
 
     def _blank(self, periods: tuple[int, int]) -> Exposure:
         """An exposure with nothing recorded, under budget periods ``periods``, for checking a mandate's
@@ -626,6 +788,7 @@ class ExposureBook:
         if exp is None:
             m = self._mandate_of(mandate_digest) if self._mandate_of is not None else None
             exp = Exposure(m.valid_from_ms, m.period_ms) if m is not None else Exposure()
+            exp.archive, exp.name = self.archive, mandate_digest
             self.by_mandate[mandate_digest] = exp
         return exp
 
@@ -756,15 +919,20 @@ class ExposureBook:
         until = None if last_deadline_ms is None else last_deadline_ms + CLAIM_WINDOW_MS
         exp.contract_formed(contract, value, formed_at, until, start=start)
 
-    def contract_ended(
-        self, mandate_digest: bytes, contract: bytes, at: tuple[int, int] | None = None
-    ) -> None:
-        """See :meth:`Exposure.contract_ended`: finished at ``at``, or (None) forgotten."""
+    def contract_ended(self, mandate_digest: bytes, contract: bytes, at: tuple[int, int]) -> None:
+        """See :meth:`Exposure.contract_ended`: finished at ``at``."""
         exp = self.by_mandate.get(mandate_digest)
         if exp is not None:
             exp.contract_ended(contract, at)
 
-    def contract_superseded(self, mandate_digest: bytes, contract: bytes, value: int, formed_at: int) -> None:
+    def contract_forgotten(self, mandate_digest: bytes, contract: bytes) -> None:
+        """See :meth:`Exposure.contract_forgotten`."""
         exp = self.by_mandate.get(mandate_digest)
         if exp is not None:
-            exp.contract_superseded(contract, value, formed_at)
+            exp.contract_forgotten(contract)
+
+    def contract_displaced(self, mandate_digest: bytes, contract: bytes, at: tuple[int, int]) -> None:
+        """See :meth:`Exposure.contract_displaced`: by a witnessed Accept at ``at``."""
+        exp = self.by_mandate.get(mandate_digest)
+        if exp is not None:
+            exp.contract_displaced(contract, at)

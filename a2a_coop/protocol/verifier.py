@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
-from a2a_coop.protocol.archive import Archive, HeldStatements
+from a2a_coop.protocol.archive import Archive, ExposureArchive, HeldStatements
 from a2a_coop.protocol.chain import ChainView
 from a2a_coop.protocol.claims import check_opening
 from a2a_coop.protocol.errors import (
@@ -515,6 +515,7 @@ class Verifier:
         for view in self.chains.values():
             view.archive = archive
         self.replay.archive = archive if replay else None
+        self.exposure.use_archive(archive if isinstance(archive, ExposureArchive) else None)
 
     def forget_negotiation(self, negotiation_id: bytes) -> list[VerifiedStatement]:
         """Drop a negotiation and its statements from memory (the archive keeps them); returns the
@@ -525,8 +526,11 @@ class Verifier:
             return []
         c = neg.contract
         if c is not None and neg.contract_finished:
-            for party_vs in (c.offer, c.accept):  # a finished contract, kept for earlier statements
-                self.exposure.contract_ended(party_vs.mandate_digest, c.id)
+            # It stays in the exposure, dated as it was (SPEC 4.5: a forgotten contract counts exactly as a
+            # held one, from its Accept until its ending, and in its period from its Accept). One not
+            # finished stays as it is, open, for the statements that may still end it.
+            for party_vs in (c.offer, c.accept):
+                self.exposure.contract_forgotten(party_vs.mandate_digest, c.id)
         for offer in neg.offers:  # an answered offer, kept for statements before its answer
             self.exposure.answer_forgotten(offer.mandate_digest, offer.digest)
         digests = {neg.first.digest, *(d for *_, d in neg.history if d), *neg.superseded}
@@ -1349,7 +1353,8 @@ class Verifier:
         c = neg.contract
         if c is not None and neg.contract_finished:
             for party_vs in (c.offer, c.accept):
-                self.exposure.contract_ended(party_vs.mandate_digest, c.id, c.finished_at(party_vs.issuer))
+                if (at := c.finished_at(party_vs.issuer)) is not None:
+                    self.exposure.contract_ended(party_vs.mandate_digest, c.id, at)
 
     def _track_exposure(
         self,
@@ -1359,24 +1364,35 @@ class Verifier:
     ) -> None:
         """Keep the ExposureBook in step with the negotiation (MND-009/010 bookkeeping); ``before``:
         the negotiation's state, outstanding offer and contract before ``vs``, None if ``vs`` opened it."""
-        if vs.digest in neg.superseded:
-            return  # taken with no effect (NEG-018): it neither offers nor binds
         book = self.exposure
+        if vs.digest in neg.superseded:
+            # Taken with no effect (NEG-018): it neither offers nor binds. But an answer to the witnessed
+            # contract's offer dates that offer's end as it would have, had it come before the witnessed
+            # Accept: for a statement that Accept is not before, the negotiation counts as if it were not
+            # held (SPEC 4.5), whatever order the two came in.
+            c = neg.contract
+            if c is not None and vs.body in _ANSWERS and cited(vs) == c.offer.digest:
+                offer = c.offer
+                at = (vs.issued_at_ms, vs.seq if vs.issuer == offer.issuer else -1)
+                book.offer_answered(offer.mandate_digest, offer.digest, at)
+            return
         if before is not None and before[2] is not None and before[2] is not neg.contract:
-            displaced = before[2]  # by a witnessed Accept (NEG-019): it counts nowhere
-            formed_at = displaced.accept.issued_at_ms
+            # Displaced by a witnessed Accept (NEG-019): it counts nowhere for a statement that Accept is
+            # before; for any other, as it did (SPEC 4.5).
+            displaced = before[2]
             for party_vs in (displaced.offer, displaced.accept):
-                given = displaced.value_given(party_vs.issuer)
-                book.contract_superseded(party_vs.mandate_digest, displaced.id, given, formed_at)
+                at = (vs.issued_at_ms, vs.seq if vs.issuer == party_vs.issuer else -1)
+                book.contract_displaced(party_vs.mandate_digest, displaced.id, at)
         if before is not None and before[0] in BARGAINING_STATES:
             old = before[1]
             moved = neg.state is _ACCEPTED or neg.outstanding.digest != old.digest or neg.is_terminal
             c = neg.contract
             accepted = c is not None and vs.digest == c.accept.digest and c.offer.digest == old.digest
             if moved and not accepted and not self._still_exposed(old, vs, neg):
-                if vs.body in _ANSWERS and cited(vs) == old.digest:
+                if (vs.body in _ANSWERS and cited(vs) == old.digest) or old.digest in neg.superseded:
                     # Dated: it counts still for a statement its answer is not before, whatever order
-                    # the two came in (SPEC 4.5); the guard's grace is for its expiry alone.
+                    # the two came in (SPEC 4.5); the guard's grace is for its expiry alone. An offer a
+                    # witnessed Accept cut off the line (NEG-017) is answered by that Accept.
                     at = (vs.issued_at_ms, vs.seq if vs.issuer == old.issuer else -1)
                     book.offer_answered(old.mandate_digest, old.digest, at)
                 else:
@@ -1387,11 +1403,13 @@ class Verifier:
             offer = neg.contract.offer
             at = (vs.issued_at_ms, vs.seq if vs.issuer == offer.issuer else -1)
             book.offer_accepted(offer.mandate_digest, offer.digest, at, vs.issued_at_ms)
-            for digest in neg.superseded:  # a witnessed Accept cut the line: its later offers count nowhere
+            for digest in neg.superseded:
+                # A witnessed Accept cut the line: its later offers count nowhere for a statement it is
+                # before, and for any other as they did (SPEC 4.5).
                 cut = self.statements.get(digest)
                 if cut is not None and cut.body in ("offer", "counter"):
-                    book.offer_dead(cut.mandate_digest, digest)
-                    book.answer_forgotten(cut.mandate_digest, digest)
+                    cut_at = (vs.issued_at_ms, vs.seq if vs.issuer == cut.issuer else -1)
+                    book.offer_answered(cut.mandate_digest, digest, cut_at)
         if vs.body in ("offer", "counter"):
             value = committed_value(vs)
             assert value is not None
@@ -1428,7 +1446,8 @@ class Verifier:
             # Dated: it counts still for a statement its ending is not before, whatever order its
             # statements and that one came in (SPEC 4.5).
             for party_vs in (c.offer, c.accept):
-                book.contract_ended(party_vs.mandate_digest, c.id, c.finished_at(party_vs.issuer))
+                if (ended := c.finished_at(party_vs.issuer)) is not None:
+                    book.contract_ended(party_vs.mandate_digest, c.id, ended)
 
 
 # The answers that end an offer without forming a contract; each frees it from its own date (SPEC 4.5).

@@ -121,7 +121,8 @@ import msgpack
 from a2a_coop.protocol.envelope import decode_envelope
 from a2a_coop.protocol.statements import VerifiedStatement, decode_statement
 
-SCHEMA_VERSION: Final = 2  # 2: the nonce column and the indexes reads from the journal use
+# 2: the nonce column and the indexes reads from the journal use; 3: the forgotten table.
+SCHEMA_VERSION: Final = 3
 APPLICATION_ID: Final = 0x41324143  # "A2AC": marks the SQLite file as an a2a-coop journal
 OUT: Final = "out"
 IN: Final = "in"
@@ -139,6 +140,22 @@ _INDEXES_V2: Final = """
 CREATE INDEX statements_nonce ON statements (issuer, nonce);
 CREATE INDEX statements_seq ON statements (issuer, seq);
 CREATE INDEX statements_negotiation ON statements (negotiation_id) WHERE negotiation_id != x'';
+"""
+
+# What a forgotten negotiation still counts for in an exposure (a2a_coop.protocol.archive.ExposureArchive),
+# for the records its peer's memory no longer keeps: derived from the statements (a replay writes them
+# again), so a file of an earlier version gets the table empty. ``position``: the last statement's rowid
+# when written, so a start from a snapshot drops what was written after it (:meth:`Journal.drop_forgotten`).
+_FORGOTTEN_V3: Final = """
+CREATE TABLE forgotten (
+    book BLOB NOT NULL,
+    key BLOB NOT NULL,
+    latest BLOB NOT NULL,
+    position INTEGER NOT NULL,
+    record BLOB NOT NULL,
+    PRIMARY KEY (book, key)
+) WITHOUT ROWID;
+CREATE INDEX forgotten_latest ON forgotten (book, latest);
 """
 
 _SCHEMA: Final = f"""
@@ -171,6 +188,7 @@ CREATE TABLE meta (
     key TEXT PRIMARY KEY,
     value BLOB NOT NULL                -- msgpack
 ) WITHOUT ROWID;
+{_FORGOTTEN_V3}
 """
 
 _INSERT: Final = (
@@ -1017,7 +1035,59 @@ class Journal:
         """
         self._write(lambda cur: cur.execute(_DELETE_META, (key,)))
 
+    @property
+    def writer(self) -> bool:
+        """Whether this Journal holds the file's lock (opened with ``lock=True``, not closed)."""
+        return self._lock_fd is not None
+
+    def keep_forgotten(self, records: Sequence[tuple[bytes, bytes, bytes, bytes]]) -> None:
+        """ExposureArchive: store ``(book, key, latest, record)`` rows durably, each replacing any of the
+        same book and key, at the position of the last statement recorded.
+
+        Raises:
+            JournalError: SQLite failed, or this is a reader (``lock=False``: another process may be
+                writing; what it would have written stays in memory).
+        """
+        if not self.writer:
+            raise JournalError(f"{self.path}: opened to read (lock=False): forgotten records are not written")
+        rows = list(records)
+
+        def put(cur: sqlite3.Cursor) -> None:
+            position = cur.execute("SELECT coalesce(max(id), 0) FROM statements").fetchone()[0]
+            cur.executemany(
+                "INSERT OR REPLACE INTO forgotten (book, key, latest, position, record) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(book, key, latest, position, record) for book, key, latest, record in rows],
+            )
+
+        self._write(put)
+
+    def drop_forgotten(self, after: int) -> None:
+        """Delete the forgotten rows written at a position after ``after`` (0: all), durably: a peer
+        starting from a snapshot of its memory at ``after`` (or from nothing) writes them again as it
+        replays the statements after it, and until then none may count.
+
+        A reader (``lock=False``) deletes nothing: the rows are another process's, which may be serving.
+
+        Raises:
+            JournalError: SQLite failed.
+        """
+        if self.writer:
+            self._write(lambda cur: cur.execute("DELETE FROM forgotten WHERE position > ?", (after,)))
+
     # -- reads --------------------------------------------------------------------
+
+    def forgotten_since(
+        self, book: bytes, latest: bytes, *, upto: int | None = None
+    ) -> list[tuple[bytes, bytes]]:
+        """ExposureArchive: ``(key, record)`` of the rows of ``book`` whose latest is at least ``latest``
+        (``upto``: only those written at a position up to it)."""
+        sql = "SELECT key, record FROM forgotten WHERE book = ? AND latest >= ?"
+        args: tuple[Any, ...] = (book, latest)
+        if upto is not None:
+            sql, args = sql + " AND position <= ?", (*args, upto)
+        rows: list[tuple[bytes, bytes]] = self._read(sql, args, many=True)
+        return rows
 
     def _read(self, sql: str, args: tuple[Any, ...], *, many: bool = False) -> Any:
         """One query on the reading connection: rows committed so far, never waiting on a commit."""
@@ -1344,8 +1414,10 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         elif app_id != APPLICATION_ID:
             raise JournalCorrupt(f"{path} is not an a2a-coop journal (application_id {app_id:#x})")
-        elif version == 1:
-            _migrate_v1(conn)
+        elif version in (1, 2):
+            if version == 1:
+                _migrate_v1(conn)
+            _migrate_v2(conn)
         elif version != SCHEMA_VERSION:
             raise JournalSchemaUnknown(
                 f"{path} has journal schema version {version}; this a2a-coop knows only "
@@ -1366,6 +1438,14 @@ def _migrate_v1(conn: sqlite3.Connection) -> None:
         nonce = decode_statement(decode_envelope(envelope).payload).header.nonce
         conn.execute("UPDATE statements SET nonce = ? WHERE id = ?", (nonce, rowid))
     for stmt in _INDEXES_V2.split(";"):
+        if stmt.strip():
+            conn.execute(stmt)
+    conn.execute("PRAGMA user_version = 2")
+
+
+def _migrate_v2(conn: sqlite3.Connection) -> None:
+    """Version 2 -> 3 inside the open transaction: the forgotten table, empty (its rows are derived)."""
+    for stmt in _FORGOTTEN_V3.split(";"):
         if stmt.strip():
             conn.execute(stmt)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

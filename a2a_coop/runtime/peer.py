@@ -3052,7 +3052,15 @@ class Peer:
         """Rebuild memory from the journal: every statement after the position ``after`` (0: all; else
         memory holds those up to it, from a snapshot), in journal order, offline (TIM-005), forgetting
         what is finished for good as it goes (bounded memory at start too)."""
-        archive = _ReplayArchive(journal, after) if isinstance(journal, Archive) else None
+        archive: _ReplayArchive | None = None
+        if isinstance(journal, Journal):
+            # Exposures' forgotten records written after ``after`` concern what memory does not hold yet:
+            # dropped, and written again as the replay forgets it (a crash between a negotiation being
+            # forgotten and its records written loses nothing: they are derived from its statements).
+            journal.drop_forgotten(after)  # a reader's (lock=False) drops nothing: see forgotten_since
+            archive = _ReplayExposureArchive(journal, after)
+        elif isinstance(journal, Archive):
+            archive = _ReplayArchive(journal, after)
         if archive is not None:
             self.verifier.use_archive(archive, replay=False)  # every statement is in it: no replay reads
         self._replaying = True  # negotiations end here before the journal's end: see _left_dealings
@@ -3337,6 +3345,7 @@ class _ReplayArchive:
     def __init__(self, journal: Archive, upto: int = 0) -> None:
         self.journal = journal
         self.upto = upto
+        self.after = upto  # where the replay started (what memory held before it)
 
     def by_digest(self, digest: bytes) -> bytes | None:
         return self.journal.by_digest(digest)
@@ -3349,6 +3358,23 @@ class _ReplayArchive:
 
     def negotiation(self, negotiation_id: bytes, *, upto: int | None = None) -> list[bytes]:
         return self.journal.negotiation(negotiation_id, upto=self.upto)
+
+
+class _ReplayExposureArchive(_ReplayArchive):
+    """A :class:`_ReplayArchive` over a journal that keeps exposures' forgotten records too (what it
+    holds was written by this replay, or before the snapshot it resumed from: see Peer._replay)."""
+
+    journal: Journal
+
+    def keep_forgotten(self, records: Sequence[tuple[bytes, bytes, bytes, bytes]]) -> None:
+        self.journal.keep_forgotten(records)
+
+    def forgotten_since(self, book: bytes, latest: bytes) -> list[tuple[bytes, bytes]]:
+        # A reader's (lock=False) journal keeps the rows its writer wrote after what memory holds: not those.
+        return self.journal.forgotten_since(book, latest, upto=None if self.journal.writer else self.after)
+
+    def drop_forgotten(self, after: int) -> None:
+        self.journal.drop_forgotten(after)
 
 
 def _copy(proposal: trade_pb2.Offer) -> trade_pb2.Offer:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from a2a_coop.protocol.archive import ExposureArchive
 from a2a_coop.protocol.mandate import Exposure, ExposureBook, Mandate
 from a2a_coop.protocol.statements import VerifiedStatement
 
@@ -35,6 +36,14 @@ class RenewedExposureBook(ExposureBook):
         joined = Exposure(mandate.valid_from_ms, mandate.period_ms)
         for digest in (signing, *older):
             self.together.by_mandate[digest] = joined
+        self._joined_name = b"together/" + signing  # its records' book in an archive, apart from each one's
+        self.use_archive(base.archive)
+
+    def use_archive(self, archive: ExposureArchive | None) -> None:
+        super().use_archive(archive)
+        self.together.archive = archive
+        for exp in self.together.by_mandate.values():
+            exp.archive, exp.name = archive, self._joined_name
 
     def _joins(self, mandate_digest: bytes) -> bool:
         return mandate_digest in self.together.by_mandate
@@ -125,14 +134,17 @@ class RenewedExposureBook(ExposureBook):
                 start=start,
             )
 
-    def contract_ended(
-        self, mandate_digest: bytes, contract: bytes, at: tuple[int, int] | None = None
-    ) -> None:
+    def contract_ended(self, mandate_digest: bytes, contract: bytes, at: tuple[int, int]) -> None:
         super().contract_ended(mandate_digest, contract, at)
         if self._joins(mandate_digest):
             self.together.contract_ended(mandate_digest, contract, at)
 
-    def contract_superseded(self, mandate_digest: bytes, contract: bytes, value: int, formed_at: int) -> None:
-        super().contract_superseded(mandate_digest, contract, value, formed_at)
+    def contract_forgotten(self, mandate_digest: bytes, contract: bytes) -> None:
+        super().contract_forgotten(mandate_digest, contract)
         if self._joins(mandate_digest):
-            self.together.contract_superseded(mandate_digest, contract, value, formed_at)
+            self.together.contract_forgotten(mandate_digest, contract)
+
+    def contract_displaced(self, mandate_digest: bytes, contract: bytes, at: tuple[int, int]) -> None:
+        super().contract_displaced(mandate_digest, contract, at)
+        if self._joins(mandate_digest):
+            self.together.contract_displaced(mandate_digest, contract, at)

@@ -74,6 +74,8 @@ def exposure_order() -> Group:
     _own_offer_issued_after_the_offer(g)
     _own_accept_issued_after_the_offer(g)
     _offer_accepted_after_the_next_offer(g)
+    _contract_displaced_after_the_next_offer(g)
+    _answered_offer_witnessed_after_the_next_offer(g)
     return g
 
 
@@ -588,4 +590,84 @@ def _offer_accepted_after_the_next_offer(g: Group) -> None:
         code="MANDATE_VIOLATION",
         flag="Exposure",
         twin_valid=False,
+    )
+
+
+def _contract_displaced_after_the_next_offer(g: Group) -> None:
+    """Bob (max_outstanding 500) accepts Alice's offer naming an escrow (he gives 450), offers Carol 500 a
+    second later, then signs a second Accept of Alice's offer that the escrow stamps: witnessed, dated after
+    his offer to Carol, it displaces the first contract (NEG-017) -- for statements it is before (NEG-019).
+    For his offer to Carol the first contract still counts, whichever came first."""
+
+    def build(witnessed_first: bool, *, first_accept: bool = True) -> tuple[list[bytes], int]:
+        clock, alice, bob = world(bob={"max_outstanding": 500})
+        carol, escrow = Party("carol", clock), Party("escrow", clock)
+        offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+        first = bob.accept(offer)
+        clock.advance(GAP_MS)
+        nxt = bob.offer(carol)
+        clock.advance(GAP_MS)
+        witnessed = bob.accept(offer)
+        head = [*ctx(alice, bob, carol, escrow), offer.envelope, *([first.envelope] if first_accept else [])]
+        shown = [stamp(escrow, witnessed).envelope, witnessed.envelope]
+        tail = [*shown, nxt.envelope] if witnessed_first else [nxt.envelope, *shown]
+        return [*head, *tail], len(head) + (2 if witnessed_first else 0)
+
+    g.add(
+        "Bob's second Accept of Alice's offer, witnessed by its escrow and shown first, is dated after his "
+        "offer of 500 to Carol: the contract it displaces (his first Accept's, 450) still counts for that "
+        "offer, which exceeds his max_outstanding 500",
+        ["NEG-019", "MND-010"],
+        build(witnessed_first=True)[0],
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=build(witnessed_first=True, first_accept=False)[0],
+    )
+    _other_order(
+        g,
+        "the offer to Carol, then the witnessed Accept",
+        ["NEG-019", "MND-010"],
+        build(witnessed_first=False),
+        code="MANDATE_VIOLATION",
+        flag="Exposure",
+        twin_valid=True,
+    )
+
+
+def _answered_offer_witnessed_after_the_next_offer(g: Group) -> None:
+    """Alice (max_outstanding 500) offers Bob 500 naming an escrow; Bob rejects it; Alice offers Carol 500;
+    Bob's Accept of the first offer, witnessed by the escrow, is dated after that. For her offer to Carol the
+    first offer was answered before it and the witnessed contract starts after it."""
+
+    def build(witnessed_first: bool) -> list[bytes]:
+        clock, alice, bob = world(alice={"max_outstanding": 500})
+        carol, escrow = Party("carol", clock), Party("escrow", clock)
+        offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+        reject = bob.reject(offer, "no")
+        clock.advance(GAP_MS)
+        nxt = alice.offer(carol)
+        clock.advance(GAP_MS)
+        witnessed = bob.accept(offer)
+        shown = [stamp(escrow, witnessed).envelope, witnessed.envelope]
+        middle = [*shown, reject.envelope] if witnessed_first else [reject.envelope, *shown]
+        return [*ctx(alice, bob, carol, escrow), offer.envelope, *middle, nxt.envelope]
+
+    g.add(
+        "Bob rejects Alice's offer of 500 naming an escrow; his Accept of it, witnessed, dated after her "
+        "next offer of 500 (to Carol) and shown before it: the first offer was answered before the next, "
+        "which fits max_outstanding 500 (the witnessed Accept does not count the answered offer again up "
+        "to it)",
+        ["NEG-019", "MND-010"],
+        build(witnessed_first=False),
+        None,
+        "Boundary",
+    )
+    g.add(
+        "the same, the witnessed Accept shown before the Reject (taken superseded, NEG-018, it still dates "
+        "the first offer's end): the next offer fits max_outstanding 500",
+        ["NEG-019", "MND-010"],
+        build(witnessed_first=True),
+        None,
+        "Boundary",
     )

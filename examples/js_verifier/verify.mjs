@@ -1208,6 +1208,14 @@ export class Verifier {
           return () => this.displace(n, O, rec, w);
         }
         // NEG-018: an answer to a superseded offer, or to the offer of a witnessed contract
+        if (wc && ref === wc.offerRec.dhex && bodyName !== "accept") {
+          // SPEC 4.5: taken superseded, an answer to the witnessed contract's offer still dates its end
+          const commit = this.supersede(rec);
+          return () => {
+            commit();
+            (wc.offerRec.earlyAnswers ??= []).push(rec);
+          };
+        }
         if (this.superseded.has(ref) || (wc && ref === wc.offerRec.dhex)) return this.supersede(rec);
       }
       if (inForce === "PROPOSED" || inForce === "COUNTERED") {
@@ -1386,8 +1394,16 @@ export class Verifier {
     return () => this.superseded.add(rec.dhex);
   }
   // NEG-017: cut the line back to O; the witnessed Accept's contract replaces whatever followed O.
+  // SPEC 4.5, NEG-019: dated -- what it displaces counts as it did for a statement the Accept is not before.
   displace(n, O, acceptRec, w) {
     const i = n.line.indexOf(O);
+    const answerOf = (j) => (j + 1 < n.line.length ? n.line[j + 1] : n.closer);
+    if (answerOf(i)) (O.earlyAnswers ??= []).push(answerOf(i));
+    n.line.slice(i + 1).forEach((later, k) => {
+      later.cutBy = acceptRec;
+      later.cutAnswer = answerOf(i + 1 + k);
+    });
+    if (n.contract) (n.displaced ??= []).push({ c: n.contract, by: acceptRec });
     for (const later of n.line.slice(i + 1)) this.superseded.add(later.dhex);
     if (n.closer) this.superseded.add(n.closer.dhex);
     if (n.contract) {
@@ -1423,22 +1439,30 @@ export class Verifier {
       // witnessed Accept cut off the line counts nowhere (NEG-017). The answer is dated: it frees the offer
       // only for a statement it is before. An Accept is dated too: the contract starts at it, and for a
       // statement the Accept is not before, the offer counts instead, in total and in every period.
+      // A witnessed Accept is dated too (NEG-019): an offer it cut off the line counts until that Accept or
+      // its own answer, the offer it accepts until its first answer held.
       const i = n.line.indexOf(o);
-      if (i < 0) continue;
-      const answer = i + 1 < n.line.length ? n.line[i + 1] : n.closer;
-      if (answer !== null && isBefore(answer, rec)) continue;
+      let answer;
+      if (i >= 0) answer = i + 1 < n.line.length ? n.line[i + 1] : n.closer;
+      else if (o.cutBy && !isBefore(o.cutBy, rec)) answer = o.cutAnswer;
+      else continue;
+      if (answer && isBefore(answer, rec)) continue;
+      if ((o.earlyAnswers ?? []).some((a) => isBefore(a, rec))) continue;
       offers.push({ rec: o, value: offerValue(proposalOf(o), "issuer") });
     }
     const contracts = [];
     for (const n of this.negotiations.values()) {
-      const c = n.contract;
-      if (!c || !isBefore(c.acceptRec, rec)) continue;
-      let value = null;
-      if (c.proposer === agent && hex(c.offerRec.h.mandate) === mhex) value = offerValue(c.proposal, "issuer");
-      if (c.acceptor === agent && hex(c.acceptRec.h.mandate) === mhex) value = offerValue(c.proposal, "audience");
-      if (value === null) continue;
-      const open = contractLiveFor(n, rec) && c.lastDeadline() + CLAIM_WINDOW >= t;
-      contracts.push({ n, c, value, open, formed: c.acceptRec.h.issued_at_ms });
+      // the contract, and those a witnessed Accept displaced, each for a statement that Accept is not before
+      const held = [{ c: n.contract, by: null }, ...(n.displaced ?? [])];
+      for (const { c, by } of held) {
+        if (!c || !isBefore(c.acceptRec, rec) || (by && isBefore(by, rec))) continue;
+        let value = null;
+        if (c.proposer === agent && hex(c.offerRec.h.mandate) === mhex) value = offerValue(c.proposal, "issuer");
+        if (c.acceptor === agent && hex(c.acceptRec.h.mandate) === mhex) value = offerValue(c.proposal, "audience");
+        if (value === null) continue;
+        const open = contractLiveFor({ contract: c }, rec) && c.lastDeadline() + CLAIM_WINDOW >= t;
+        contracts.push({ n, c, value, open, formed: c.acceptRec.h.issued_at_ms });
+      }
     }
     return { offers, contracts };
   }
