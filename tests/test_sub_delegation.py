@@ -163,3 +163,35 @@ def test_a_principal_key_is_not_served_as_an_escrow(
     code, _, err = run_cli(capsys, *argv)
     assert code == 1
     one_line_error(err, "MANDATE_VIOLATION [MND-021]", "principal's key")
+
+
+@pytest.mark.req("MND-021")
+def test_a_key_that_traded_under_its_own_mandate_then_as_an_agent_signs_no_mandate(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """The gap SPEC 4.2 named: MND-021 read only the key's first statement, so a key that first traded
+    under its own Mandate, then under another principal's (an agent's key, KEY-007), and was last run
+    under its own again signed a Mandate for another key -- a sub-delegation outside that principal's
+    caps. Every statement of its chain is read now."""
+    alice = Party("alice", clock)
+    key, path, bob = alice.agent.key, tmp_path / "k.db", Party("bob", clock)
+    caps = {
+        "max_per_deal": 10**6,
+        "budget_per_period": 10**6,
+        "period_ms": 86_400_000,
+        "max_outstanding": 10**6,
+    }
+    with Journal.open(path) as j:
+        own = sign_mandate(key, j, key.did, now_ms=clock.now_ms, **caps)
+    for mandate in (own.envelope, alice.mandate_vs.envelope, own.envelope):  # own, then alice's principal's
+        node = PeerNode.open(key, mandate, path, clock=lambda: clock.now_ms)
+        try:
+            node.peer.propose(bob.did, alice.proposal())
+        finally:
+            node.close()
+        clock.advance(1_000)
+    with Journal.open(path) as j:
+        head = j.chain_head(key.did)
+        with pytest.raises(MandateViolation, match="MND-021"):
+            sign_mandate(key, j, CAROL, now_ms=clock.now_ms)
+        assert j.chain_head(key.did) == head  # nothing signed

@@ -318,16 +318,21 @@ def signed_as_agent(journal: Journal, did: str) -> VerifiedStatement | None:
     is then an agent, bound to that Mandate's principal (KEY-007), and signs no Mandate (MND-021). A
     Mandate the journal does not hold counts as another key's; a key's Mandate for itself does not."""
 
-    def under_another(vs: VerifiedStatement) -> bool:
-        mandate = journal.by_digest(vs.mandate_digest)
-        return mandate is None or verify_statement(mandate).issuer != did
+    own: dict[bytes, bool] = {}  # each Mandate named, whether it is another key's: read once
 
-    agent = journal.issued(did, sorted(PRINCIPAL_BODIES), other=True, limit=1)
-    if agent and under_another(first := verify_statement(agent[0])):
-        return first
-    for envelope in journal.issued(did, ["checkpoint"]):  # a binding Checkpoint names its Mandate
-        if (vs := verify_statement(envelope)).mandate_digest and under_another(vs):
-            return vs
+    def under_another(digest: bytes) -> bool:
+        if digest not in own:
+            mandate = journal.by_digest(digest)
+            own[digest] = mandate is None or verify_statement(mandate).issuer != did
+        return own[digest]
+
+    # Every statement of its chain, not its first only: a key that traded under its own Mandate first
+    # and under another principal's after is an agent all the same (tests/test_sub_delegation.py).
+    # Its own records: the header is read without checking the signature again.
+    for envelope in journal.issued(did, sorted(PRINCIPAL_BODIES - {"checkpoint"}), other=True):
+        digest = decode_statement(decode_envelope(envelope).payload).header.mandate
+        if digest and under_another(digest):  # a binding Checkpoint names its Mandate; another none
+            return verify_statement(envelope)
     return None
 
 
