@@ -989,6 +989,11 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
     return out
 
 
+SYBIL_MIN_ACCUSERS: Final = 2
+"""The identities outside a ring that must have attested a contract of its members badly before the
+Sybil screen reads the ring's outside record as poor: one counterparty's word is not a record."""
+
+
 def sybil_scores(ev: Evidence, subject: str | None = None, *, repeat: int = 2) -> list[Score]:
     """Dense, repeated mutual praise among identities with little history outside the group.
 
@@ -1040,12 +1045,18 @@ def sybil_scores(ev: Evidence, subject: str | None = None, *, repeat: int = 2) -
         inside = sum(1 for x in members for y in partners.get(x, []) if y in ring)
         total = sum(len(partners.get(x, [])) for x in members)
         insularity = inside / total if total else 0.0
+        # A poor record needs two outside accusers: an attestation's outcome is its signer's word, and
+        # one counterparty of one contract with one of them had a triangle of honest traders, each pair
+        # trading once, flagged (tests/test_attack23.py).
         rated = [
-            vs.statement.attestation.outcome
+            (vs.issuer, vs.statement.attestation.outcome)
             for vs in ev.attestations
             if vs.statement.attestation.subject in ring and vs.issuer not in ring
         ]
-        outside = (sum(1 for o in rated if o in _GOOD) + 1) / (len(rated) + 1)
+        accusers = {who for who, o in rated if o not in _GOOD}
+        outside = (sum(1 for _, o in rated if o in _GOOD) + 1) / (len(rated) + 1)
+        if len(accusers) < SYBIL_MIN_ACCUSERS:
+            outside = 1.0
         evidence = tuple(
             vs for x in members for vs in by_subject.get(x, []) if vs.statement.attestation.subject in ring
         )
@@ -1055,7 +1066,7 @@ def sybil_scores(ev: Evidence, subject: str | None = None, *, repeat: int = 2) -
                 density * insularity * (1 - outside),
                 f"a ring of {len(ring)} that praised each other (density {density:.2f}); "
                 f"{insularity:.0%} of their contracts are with each other; outsiders' record of "
-                f"them {outside:.2f} good",
+                f"them {outside:.2f} good ({len(accusers)} outside accusers)",
                 evidence[:8],
             )
         )
