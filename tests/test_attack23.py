@@ -4,10 +4,19 @@ hurt an honest party, failing before its fix."""
 
 from __future__ import annotations
 
-from a2a_coop._proto.a2acoop.v1 import reputation_pb2
+from pathlib import Path
+
+import pytest
+from test_attack20 import FUNDS
+
+from a2a_coop._proto.a2acoop.v1 import identity_pb2, reputation_pb2
 from a2a_coop.protocol import audit
-from a2a_coop.protocol.statements import VerifiedStatement
-from a2a_coop.testing import FixedClock, Party
+from a2a_coop.protocol.errors import MandateViolation
+from a2a_coop.protocol.negotiation import proposal_of
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.verifier import last_ruling_ms
+from a2a_coop.runtime.node import EscrowNode
+from a2a_coop.testing import DAY_MS, FixedClock, Party
 
 
 def _attest(by: Party, offer: VerifiedStatement, accept: VerifiedStatement, good: bool) -> VerifiedStatement:
@@ -61,3 +70,51 @@ def test_two_accusers_still_make_a_poor_record() -> None:
     tri, held = _triangle_and_accusers(2)
     scores = {s.subject: s.score for s in audit.sybil_scores(audit.Evidence(held))}
     assert all(scores[p.did] >= audit.Thresholds().sybil_ring for p in tri), scores
+
+
+def _escrow_mandate(escrow: Party, t0: int, until_ms: int) -> VerifiedStatement:
+    """Another Mandate of the escrow's principal for its key, valid from ``t0`` to ``until_ms``."""
+    fields = {f.name: v for f, v in escrow.mandate_vs.statement.mandate.ListFields()}
+    fields.update(valid_from_ms=t0, valid_until_ms=until_ms)
+    return escrow.principal.sign("mandate", identity_pb2.Mandate(**fields), ttl_ms=30 * DAY_MS)
+
+
+@pytest.mark.req("ESC-021", "ESC-020", "MND-003")
+def test_an_escrow_restarted_under_a_shorter_mandate_keeps_no_bond_it_could_not_rule_on(
+    tmp_path: Path,
+) -> None:
+    """ESC-020 reads the escrow's Mandate when it takes an Accept; its operator may restart it under
+    another. Attack (the operator's neglect, or its principal's choice): the escrow bonds Mallory's trade
+    with Alice due in three days under a Mandate valid a year, then is restarted under a fresh Mandate
+    of its principal valid two days -- it started, and from the end of those two days it could stamp no
+    claim and sign no Ruling, Forfeit or lapse of the contract: both bonds locked for good. Defence
+    (ESC-021): it refuses to start under a Mandate that ends sooner than one it ran under, while it holds
+    an open contract whose last ruling time is at or after that end; under the old one, or a renewal
+    reaching past the last ruling, it starts."""
+    from test_attack21 import _long_contract
+
+    clock = FixedClock()
+    t0 = clock.now_ms
+    alice, mallory, e = Party("alice", clock), Party("mallory", clock), Party("escrow", clock)
+    path = tmp_path / "e.db"
+
+    def start(mandate: bytes) -> EscrowNode:
+        return EscrowNode(e.agent.key, mandate, path, clock=lambda: clock.now_ms, durability="normal")
+
+    node = start(e.mandate_vs.envelope)
+    try:
+        for p in (alice, mallory):
+            node.deposit(p.did, FUNDS)
+        offer, accept = _long_contract(mallory, alice, e.did)
+        answer = node.submit([*alice.setup, *mallory.setup, offer.envelope, accept.envelope])
+        assert [verify_statement(x).body for x in answer][-2:] == ["bond_lock", "bond_lock"]
+    finally:
+        node.close()
+    needed = last_ruling_ms(proposal_of(offer))
+    short = _escrow_mandate(e, t0, t0 + 2 * DAY_MS)
+    with pytest.raises(MandateViolation) as refused:
+        start(short.envelope).close()
+    assert refused.value.requirement == "ESC-021"
+    assert accept.digest.hex()[:16] in str(refused.value)
+    for mandate in (e.mandate_vs.envelope, _escrow_mandate(e, t0, needed + 1).envelope):
+        start(mandate).close()  # the Mandate it ran under, or one reaching past the last ruling
