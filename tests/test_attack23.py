@@ -118,3 +118,20 @@ def test_an_escrow_restarted_under_a_shorter_mandate_keeps_no_bond_it_could_not_
     assert accept.digest.hex()[:16] in str(refused.value)
     for mandate in (e.mandate_vs.envelope, _escrow_mandate(e, t0, needed + 1).envelope):
         start(mandate).close()  # the Mandate it ran under, or one reaching past the last ruling
+
+
+def test_a_counter_asking_no_more_than_it_took_from_the_favoured_is_no_cartel_sign() -> None:
+    """The cartel screen's Counter rule (red team 17) compared a Counter's ask with what the subject had
+    asked the favoured Y in proposals of its own: one that took Y's offer as it came had asked Y nothing,
+    so any Counter an X rejected -- a Counter asking less than an even trade, after taking Y's even trade
+    -- discriminated (score 0.5, threshold 0.16). X chooses to make the offer, to reject the Counter and
+    to form no contract: Mallory, offering an honest agent a fair deal and rejecting its fair Counter,
+    had it named a cartel member. What the subject took from Y now counts as asked of Y; a Counter
+    asking X more than that still discriminates."""
+    from test_redteam17 import _counter_market
+
+    for fair in (1.0, 0.9):
+        s, held = _counter_market(ask_insider=0, ask_outsider=fair)
+        assert not [f for f in audit.audit(held, subject=s.did) if f.kind == "cartel"], fair
+    s, held = _counter_market(ask_insider=0, ask_outsider=1.3)
+    assert [f.kind for f in audit.audit(held, subject=s.did) if f.kind == "cartel"] == ["cartel"]

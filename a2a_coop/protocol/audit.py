@@ -944,6 +944,14 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
         for vs in ev.by_issuer.get(s, []):
             if vs.body in _PROPOSALS:
                 asks[vs.header.audience] = max(asks[vs.header.audience], _ask(proposal_of(vs)))
+        # ... or took from it: an offer it accepted asked that much of it (what it gets over what it
+        # gives). Without this, a subject that took Y's offer as it came had asked Y nothing, and any
+        # Counter -- one asking less than it took from Y too -- that an X forming no contract rejected
+        # (its own choice) discriminated (tests/test_attack23.py).
+        for t in taken:
+            p = proposal_of(ev.by_digest[t[3].statement.accept.offer])
+            wants = sum(i.value for i in p.wants)
+            asks[t[0]] = max(asks[t[0]], sum(i.value for i in p.gives) / wants if wants else math.inf)
         for who, r, kinds, vs, gives, bond, exclusive, escrow, revocation in refused:
             if escrow not in trusted or not any(binds_at_least(revocation, t[8]) for t in taken):
                 continue
