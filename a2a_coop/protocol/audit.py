@@ -902,7 +902,8 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
     their revocation terms, and matching either by equality would let a cartel that always names its
     own escrow, or odd revocation terms, make every outside offer incomparable. A Counter discriminates
     only against an X that formed no contract with the subject, and only when it asked X more (value
-    wanted over value given) than any proposal of the subject's asked of Y: a haggler that asks
+    wanted over value given) than any proposal of the subject's asked of Y, or than it took from Y in an
+    offer of Y's it accepted: a haggler that asks
     everyone alike, and takes what it is offered later, refuses no one. Score: discriminating refusals
     / (refusals + 1), times the share of its accepted trades that went to the
     counterparties it favoured."""
@@ -1014,7 +1015,8 @@ def sybil_scores(ev: Evidence, subject: str | None = None, *, repeat: int = 2) -
     ``density`` = the share of pairs in the ring that praised each other; ``insularity`` = the
     share of the ring members' contracts that are with other members; ``outside`` = the share of
     good outcomes in what identities outside the ring attested of its members, (good + 1) /
-    (attested + 1). Score = density x insularity x (1 - outside): praise from within, a poor
+    (attested + 1), or 1 when fewer than SYBIL_MIN_ACCUSERS of them attested a member badly. Score =
+    density x insularity x (1 - outside): praise from within, a poor
     record with everyone else (0 for a ring of one). A ring that nobody outside has rated scores
     0: it has no victims yet, and the reputation aggregation already gives it no trust (SPEC
     10.6); a group that trades well among itself and refuses outsiders is the cartel screen's."""
