@@ -166,13 +166,15 @@ def test_a_principal_key_is_not_served_as_an_escrow(
 
 
 @pytest.mark.req("MND-021")
+@pytest.mark.parametrize("page", [1, 10_000])
 def test_a_key_that_traded_under_its_own_mandate_then_as_an_agent_signs_no_mandate(
-    tmp_path: Path, clock: FixedClock
+    tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, page: int
 ) -> None:
     """The gap SPEC 4.2 named: MND-021 read only the key's first statement, so a key that first traded
     under its own Mandate, then under another principal's (an agent's key, KEY-007), and was last run
     under its own again signed a Mandate for another key -- a sub-delegation outside that principal's
-    caps. Every statement of its chain is read now."""
+    caps. Every statement of its chain is read now (a page at a time: one statement a page, too)."""
+    monkeypatch.setattr("a2a_coop.runtime.peer._AGENT_PAGE", page)
     alice = Party("alice", clock)
     key, path, bob = alice.agent.key, tmp_path / "k.db", Party("bob", clock)
     caps = {

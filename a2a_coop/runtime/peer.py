@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, NamedTuple, Protocol, cast
+from typing import Any, Final, NamedTuple, Protocol, cast
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, statement_pb2, trade_pb2
 from a2a_coop.protocol.archive import Archive, Nearest
@@ -312,6 +312,9 @@ def _meta(journal: JournalLike, key: str, kind: type, items: type | None = None)
     return meta_of_kind(journal.get_meta(key), what, kind, items)
 
 
+_AGENT_PAGE: Final = 10_000  # signed_as_agent reads a key's statements so many at a time
+
+
 def signed_as_agent(journal: Journal, did: str) -> VerifiedStatement | None:
     """The first statement ``did`` signed in ``journal`` under another key's Mandate (a trade,
     commitment or attestation statement, or a principal body whose header names one), or None: the key
@@ -328,11 +331,14 @@ def signed_as_agent(journal: Journal, did: str) -> VerifiedStatement | None:
 
     # Every statement of its chain, not its first only: a key that traded under its own Mandate first
     # and under another principal's after is an agent all the same (tests/test_sub_delegation.py).
-    # Its own records: the header is read without checking the signature again.
-    for envelope in journal.issued(did, sorted(PRINCIPAL_BODIES - {"checkpoint"}), other=True):
-        digest = decode_statement(decode_envelope(envelope).payload).header.mandate
-        if digest and under_another(digest):  # a binding Checkpoint names its Mandate; another none
-            return verify_statement(envelope)
+    # Its own records: the header is read without checking the signature again, a page at a time.
+    bodies, seq = sorted(PRINCIPAL_BODIES - {"checkpoint"}), 0
+    while page := journal.issued(did, bodies, other=True, limit=_AGENT_PAGE, from_seq=seq):
+        for envelope in page:
+            header = decode_statement(decode_envelope(envelope).payload).header
+            if header.mandate and under_another(header.mandate):  # a binding Checkpoint names one
+                return verify_statement(envelope)
+        seq = header.seq + 1
     return None
 
 
