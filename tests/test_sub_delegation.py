@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from cli_run import one_line_error, run_cli
 
+from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.errors import MandateViolation
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.keyfile import write_key_file
@@ -197,3 +198,23 @@ def test_a_key_that_traded_under_its_own_mandate_then_as_an_agent_signs_no_manda
         with pytest.raises(MandateViolation, match="MND-021"):
             sign_mandate(key, j, CAROL, now_ms=clock.now_ms)
         assert j.chain_head(key.did) == head  # nothing signed
+
+
+@pytest.mark.req("MND-021")
+def test_a_strangers_mandate_naming_a_principals_key_makes_it_no_agent(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """An attempt that fails (attacker's pass 23): Mallory signs a Mandate naming an honest principal's
+    key as its agent and has it reach the principal's journal (context of a request), to lock the
+    principal out of signing Mandates (MND-021: an agent's key signs none). MND-021 reads only what the
+    key itself signed, and the Mandates the operator served it under: a Mandate the key never signed
+    under binds it to nobody (KEY-007), and the principal still signs."""
+    alice, mallory = Party("alice", clock), Party("mallory", clock)
+    principal = alice.principal
+    fields = {f.name: v for f, v in alice.mandate_vs.statement.mandate.ListFields()}
+    minted = mallory.principal.sign("mandate", identity_pb2.Mandate(**{**fields, "agent": principal.did}))
+    with Journal.open(tmp_path / "p.db") as j:
+        j.record_incoming(minted, [], at_ms=clock.now_ms)
+        assert j.by_digest(minted.digest) is not None
+        signed = sign_mandate(principal.key, j, CAROL, now_ms=clock.now_ms)
+        assert signed.statement.mandate.agent == CAROL
