@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cli_run import one_line_error, run_cli
 from test_attack20 import FUNDS
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, reputation_pb2
@@ -15,7 +16,8 @@ from a2a_coop.protocol.errors import MandateViolation
 from a2a_coop.protocol.negotiation import proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import last_ruling_ms
-from a2a_coop.runtime.node import EscrowNode
+from a2a_coop.runtime.keyfile import write_key_file
+from a2a_coop.runtime.node import EscrowNode, write_envelope_file
 from a2a_coop.testing import DAY_MS, FixedClock, Party
 
 
@@ -81,7 +83,7 @@ def _escrow_mandate(escrow: Party, t0: int, until_ms: int) -> VerifiedStatement:
 
 @pytest.mark.req("ESC-021", "ESC-020", "MND-003")
 def test_an_escrow_restarted_under_a_shorter_mandate_keeps_no_bond_it_could_not_rule_on(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """ESC-020 reads the escrow's Mandate when it takes an Accept; its operator may restart it under
     another. Attack (the operator's neglect, or its principal's choice): the escrow bonds Mallory's trade
@@ -118,6 +120,13 @@ def test_an_escrow_restarted_under_a_shorter_mandate_keeps_no_bond_it_could_not_
     assert accept.digest.hex()[:16] in str(refused.value)
     for mandate in (e.mandate_vs.envelope, _escrow_mandate(e, t0, needed + 1).envelope):
         start(mandate).close()  # the Mandate it ran under, or one reaching past the last ruling
+    key, short_file = tmp_path / "e.key", tmp_path / "short.json"
+    write_key_file(key, e.agent.key)
+    write_envelope_file(short_file, short.envelope)
+    argv = ["escrow", "serve", "--key", key, "--mandate", short_file, "--journal", path, "--port", "0"]
+    code, _, err = run_cli(capsys, *argv)  # `escrow serve` says so in one line
+    assert code == 1
+    one_line_error(err, "MANDATE_VIOLATION [ESC-021]", accept.digest.hex()[:16])
 
 
 def test_a_counter_asking_no_more_than_it_took_from_the_favoured_is_no_cartel_sign() -> None:
