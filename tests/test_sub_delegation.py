@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from cli_run import one_line_error, run_cli
 
+from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.errors import MandateViolation
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.keyfile import write_key_file
@@ -163,3 +164,57 @@ def test_a_principal_key_is_not_served_as_an_escrow(
     code, _, err = run_cli(capsys, *argv)
     assert code == 1
     one_line_error(err, "MANDATE_VIOLATION [MND-021]", "principal's key")
+
+
+@pytest.mark.req("MND-021")
+@pytest.mark.parametrize("page", [1, 10_000])
+def test_a_key_that_traded_under_its_own_mandate_then_as_an_agent_signs_no_mandate(
+    tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, page: int
+) -> None:
+    """The gap SPEC 4.2 named: MND-021 read only the key's first statement, so a key that first traded
+    under its own Mandate, then under another principal's (an agent's key, KEY-007), and was last run
+    under its own again signed a Mandate for another key -- a sub-delegation outside that principal's
+    caps. Every statement of its chain is read now (a page at a time: one statement a page, too)."""
+    monkeypatch.setattr("a2a_coop.runtime.peer._AGENT_PAGE", page)
+    alice = Party("alice", clock)
+    key, path, bob = alice.agent.key, tmp_path / "k.db", Party("bob", clock)
+    caps = {
+        "max_per_deal": 10**6,
+        "budget_per_period": 10**6,
+        "period_ms": 86_400_000,
+        "max_outstanding": 10**6,
+    }
+    with Journal.open(path) as j:
+        own = sign_mandate(key, j, key.did, now_ms=clock.now_ms, **caps)
+    for mandate in (own.envelope, alice.mandate_vs.envelope, own.envelope):  # own, then alice's principal's
+        node = PeerNode.open(key, mandate, path, clock=lambda: clock.now_ms)
+        try:
+            node.peer.propose(bob.did, alice.proposal())
+        finally:
+            node.close()
+        clock.advance(1_000)
+    with Journal.open(path) as j:
+        head = j.chain_head(key.did)
+        with pytest.raises(MandateViolation, match="MND-021"):
+            sign_mandate(key, j, CAROL, now_ms=clock.now_ms)
+        assert j.chain_head(key.did) == head  # nothing signed
+
+
+@pytest.mark.req("MND-021")
+def test_a_strangers_mandate_naming_a_principals_key_makes_it_no_agent(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """An attempt that fails (attacker's pass 23): Mallory signs a Mandate naming an honest principal's
+    key as its agent and has it reach the principal's journal (context of a request), to lock the
+    principal out of signing Mandates (MND-021: an agent's key signs none). MND-021 reads only what the
+    key itself signed, and the Mandates the operator served it under: a Mandate the key never signed
+    under binds it to nobody (KEY-007), and the principal still signs."""
+    alice, mallory = Party("alice", clock), Party("mallory", clock)
+    principal = alice.principal
+    fields = {f.name: v for f, v in alice.mandate_vs.statement.mandate.ListFields()}
+    minted = mallory.principal.sign("mandate", identity_pb2.Mandate(**{**fields, "agent": principal.did}))
+    with Journal.open(tmp_path / "p.db") as j:
+        j.record_incoming(minted, [], at_ms=clock.now_ms)
+        assert j.by_digest(minted.digest) is not None
+        signed = sign_mandate(principal.key, j, CAROL, now_ms=clock.now_ms)
+        assert signed.statement.mandate.agent == CAROL

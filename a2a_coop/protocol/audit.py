@@ -902,7 +902,8 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
     their revocation terms, and matching either by equality would let a cartel that always names its
     own escrow, or odd revocation terms, make every outside offer incomparable. A Counter discriminates
     only against an X that formed no contract with the subject, and only when it asked X more (value
-    wanted over value given) than any proposal of the subject's asked of Y: a haggler that asks
+    wanted over value given) than any proposal of the subject's asked of Y, or than it took from Y in an
+    offer of Y's it accepted: a haggler that asks
     everyone alike, and takes what it is offered later, refuses no one. Score: discriminating refusals
     / (refusals + 1), times the share of its accepted trades that went to the
     counterparties it favoured."""
@@ -944,6 +945,14 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
         for vs in ev.by_issuer.get(s, []):
             if vs.body in _PROPOSALS:
                 asks[vs.header.audience] = max(asks[vs.header.audience], _ask(proposal_of(vs)))
+        # ... or took from it: an offer it accepted asked that much of it (what it gets over what it
+        # gives). Without this, a subject that took Y's offer as it came had asked Y nothing, and any
+        # Counter -- one asking less than it took from Y too -- that an X forming no contract rejected
+        # (its own choice) discriminated (tests/test_attack23.py).
+        for t in taken:
+            p = proposal_of(ev.by_digest[t[3].statement.accept.offer])
+            wants = sum(i.value for i in p.wants)
+            asks[t[0]] = max(asks[t[0]], sum(i.value for i in p.gives) / wants if wants else math.inf)
         for who, r, kinds, vs, gives, bond, exclusive, escrow, revocation in refused:
             if escrow not in trusted or not any(binds_at_least(revocation, t[8]) for t in taken):
                 continue
@@ -989,6 +998,11 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
     return out
 
 
+SYBIL_MIN_ACCUSERS: Final = 2
+"""The identities outside a ring that must have attested a contract of its members badly before the
+Sybil screen reads the ring's outside record as poor: one counterparty's word is not a record."""
+
+
 def sybil_scores(ev: Evidence, subject: str | None = None, *, repeat: int = 2) -> list[Score]:
     """Dense, repeated mutual praise among identities with little history outside the group.
 
@@ -1001,7 +1015,8 @@ def sybil_scores(ev: Evidence, subject: str | None = None, *, repeat: int = 2) -
     ``density`` = the share of pairs in the ring that praised each other; ``insularity`` = the
     share of the ring members' contracts that are with other members; ``outside`` = the share of
     good outcomes in what identities outside the ring attested of its members, (good + 1) /
-    (attested + 1). Score = density x insularity x (1 - outside): praise from within, a poor
+    (attested + 1), or 1 when fewer than SYBIL_MIN_ACCUSERS of them attested a member badly. Score =
+    density x insularity x (1 - outside): praise from within, a poor
     record with everyone else (0 for a ring of one). A ring that nobody outside has rated scores
     0: it has no victims yet, and the reputation aggregation already gives it no trust (SPEC
     10.6); a group that trades well among itself and refuses outsiders is the cartel screen's."""
@@ -1040,12 +1055,18 @@ def sybil_scores(ev: Evidence, subject: str | None = None, *, repeat: int = 2) -
         inside = sum(1 for x in members for y in partners.get(x, []) if y in ring)
         total = sum(len(partners.get(x, [])) for x in members)
         insularity = inside / total if total else 0.0
+        # A poor record needs two outside accusers: an attestation's outcome is its signer's word, and
+        # one counterparty of one contract with one of them had a triangle of honest traders, each pair
+        # trading once, flagged (tests/test_attack23.py).
         rated = [
-            vs.statement.attestation.outcome
+            (vs.issuer, vs.statement.attestation.outcome)
             for vs in ev.attestations
             if vs.statement.attestation.subject in ring and vs.issuer not in ring
         ]
-        outside = (sum(1 for o in rated if o in _GOOD) + 1) / (len(rated) + 1)
+        accusers = {who for who, o in rated if o not in _GOOD}
+        outside = (sum(1 for _, o in rated if o in _GOOD) + 1) / (len(rated) + 1)
+        if len(accusers) < SYBIL_MIN_ACCUSERS:
+            outside = 1.0
         evidence = tuple(
             vs for x in members for vs in by_subject.get(x, []) if vs.statement.attestation.subject in ring
         )
@@ -1055,7 +1076,7 @@ def sybil_scores(ev: Evidence, subject: str | None = None, *, repeat: int = 2) -
                 density * insularity * (1 - outside),
                 f"a ring of {len(ring)} that praised each other (density {density:.2f}); "
                 f"{insularity:.0%} of their contracts are with each other; outsiders' record of "
-                f"them {outside:.2f} good",
+                f"them {outside:.2f} good ({len(accusers)} outside accusers)",
                 evidence[:8],
             )
         )

@@ -74,10 +74,12 @@ from a2a_coop.protocol.errors import (
     IssuedInFuture,
     LimitExceeded,
     LogRootMismatch,
+    MandateViolation,
     NonceReused,
     RateLimited,
     Unwitnessed,
     WrongParty,
+    utc_text,
 )
 from a2a_coop.protocol.ledger import Book
 from a2a_coop.protocol.negotiation import (
@@ -98,7 +100,7 @@ from a2a_coop.protocol.statements import (
     decode_statement,
     verify_statement,
 )
-from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.protocol.verifier import Verifier, last_ruling_ms
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 
 # A party's open contracts at one escrow (contracts formed, not yet settled) whose terms require no bond
@@ -615,6 +617,33 @@ class Escrow:
         if envelope is None:
             raise KeyError(digest)
         return envelope
+
+    def outlived_by(self, mandate_digest: bytes, earlier: Iterable[bytes]) -> MandateViolation | None:
+        """ESC-021: the refusal to sign under the held Mandate ``mandate_digest`` -- as the escrow
+        restarted under it would -- when it ends (Verifier.signs_until) sooner than one of the held
+        Mandates ``earlier`` it ran under, and a contract it holds open has its last ruling time
+        (last_ruling_ms) at or after that end; else None. ESC-020 reads the Mandate the escrow signs
+        under when it takes an Accept; restarted under a shorter one, it could stamp no claim and sign
+        no Ruling, Forfeit, Release or lapse of such a contract from that end on: both bonds locked for
+        good (tests/test_attack23.py)."""
+        end = self.verifier.signs_until(mandate_digest)
+        before = max((self.verifier.signs_until(d) or 0 for d in earlier), default=0)
+        if end is None or end >= before:
+            return None
+        for neg in self._contracts.values():
+            contract = neg.contract
+            if contract is None:
+                continue
+            needed = last_ruling_ms(contract.proposal)
+            if needed >= end:
+                return MandateViolation(
+                    f"this Mandate lets the escrow sign until {utc_text(end)}, sooner than one it ran under "
+                    f"({utc_text(before)}), and its open contract {contract.accept.digest.hex()[:16]} "
+                    f"may need a Ruling until {utc_text(needed)} (ESC-020): run it under a Mandate "
+                    "reaching past that, or under the one it ran under",
+                    requirement="ESC-021",
+                )
+        return None
 
     @property
     def open_contracts(self) -> int:

@@ -1232,20 +1232,21 @@ class Journal:
         return [r[0] for r in rows]
 
     def issued(
-        self, issuer: str, bodies: Sequence[str], *, other: bool = False, limit: int = -1
+        self, issuer: str, bodies: Sequence[str], *, other: bool = False, limit: int = -1, from_seq: int = 0
     ) -> list[bytes]:
         """The envelopes ``issuer`` signed here (outgoing) whose body is one of ``bodies`` -- or, with
-        ``other``, one of none of them -- by seq, at most ``limit`` (-1: all). For MND-021: whether a key
-        signed as a principal (a Mandate) or as an agent (a statement under a Mandate)."""
+        ``other``, one of none of them -- by seq from ``from_seq``, at most ``limit`` (-1: all). For
+        MND-021: whether a key signed as a principal (a Mandate) or as an agent (a statement under a
+        Mandate)."""
         marks = ", ".join("?" * len(bodies))
         with self._io:
             iid = self._issuer_id(self._cur, issuer)
-            if iid is None:
+            if iid is None or from_seq > _MAX_SQLITE_INT:
                 return []
             rows = self._cur.execute(
-                f"SELECT envelope FROM statements WHERE issuer = ? AND direction = '{OUT}' "
+                f"SELECT envelope FROM statements WHERE issuer = ? AND direction = '{OUT}' AND seq >= ? "
                 f"AND body {'NOT IN' if other else 'IN'} ({marks}) ORDER BY seq LIMIT ?",
-                (iid, *bodies, limit),
+                (iid, from_seq, *bodies, limit),
             ).fetchall()
         return [r[0] for r in rows]
 

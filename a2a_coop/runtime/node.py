@@ -1053,6 +1053,13 @@ class EscrowNode:
                 shown=shown,
             )
         )
+        # ESC-021: not restarted under a Mandate that ends sooner than one it ran under, before a contract
+        # it holds open could be ruled on.
+        refusal = self.escrow.outlived_by(
+            mandate_vs.digest, [verify_statement(env).digest for env in earlier]
+        )
+        if refusal is not None:
+            raise refusal
         self._forgettable: list[tuple[list[bytes], Ticket | None]] = []
         self.escrow.forked_accepts.update(self.journal.get_meta(META_FORKED_ACCEPTS, []))
         # ESC-017: what the journal counted in the current period counts on (never a second quota).

@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, NamedTuple, Protocol, cast
+from typing import Any, Final, NamedTuple, Protocol, cast
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, statement_pb2, trade_pb2
 from a2a_coop.protocol.archive import Archive, Nearest
@@ -312,22 +312,33 @@ def _meta(journal: JournalLike, key: str, kind: type, items: type | None = None)
     return meta_of_kind(journal.get_meta(key), what, kind, items)
 
 
+_AGENT_PAGE: Final = 10_000  # signed_as_agent reads a key's statements so many at a time
+
+
 def signed_as_agent(journal: Journal, did: str) -> VerifiedStatement | None:
     """The first statement ``did`` signed in ``journal`` under another key's Mandate (a trade,
     commitment or attestation statement, or a principal body whose header names one), or None: the key
     is then an agent, bound to that Mandate's principal (KEY-007), and signs no Mandate (MND-021). A
     Mandate the journal does not hold counts as another key's; a key's Mandate for itself does not."""
 
-    def under_another(vs: VerifiedStatement) -> bool:
-        mandate = journal.by_digest(vs.mandate_digest)
-        return mandate is None or verify_statement(mandate).issuer != did
+    own: dict[bytes, bool] = {}  # each Mandate named, whether it is another key's: read once
 
-    agent = journal.issued(did, sorted(PRINCIPAL_BODIES), other=True, limit=1)
-    if agent and under_another(first := verify_statement(agent[0])):
-        return first
-    for envelope in journal.issued(did, ["checkpoint"]):  # a binding Checkpoint names its Mandate
-        if (vs := verify_statement(envelope)).mandate_digest and under_another(vs):
-            return vs
+    def under_another(digest: bytes) -> bool:
+        if digest not in own:
+            mandate = journal.by_digest(digest)
+            own[digest] = mandate is None or verify_statement(mandate).issuer != did
+        return own[digest]
+
+    # Every statement of its chain, not its first only: a key that traded under its own Mandate first
+    # and under another principal's after is an agent all the same (tests/test_sub_delegation.py).
+    # Its own records: the header is read without checking the signature again, a page at a time.
+    bodies, seq = sorted(PRINCIPAL_BODIES - {"checkpoint"}), 0
+    while page := journal.issued(did, bodies, other=True, limit=_AGENT_PAGE, from_seq=seq):
+        for envelope in page:
+            header = decode_statement(decode_envelope(envelope).payload).header
+            if header.mandate and under_another(header.mandate):  # a binding Checkpoint names one
+                return verify_statement(envelope)
+        seq = header.seq + 1
     return None
 
 

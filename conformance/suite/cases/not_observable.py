@@ -225,6 +225,13 @@ not_observable(
     "MND-021",
 )
 not_observable(
+    "esc.restart-under-a-shorter-mandate",
+    "An escrow does not begin signing under a Mandate ending before an open contract's last ruling",
+    "an escrow's restart under another Mandate is its operator's act, off the wire, and the suite plays "
+    "the escrow in its cases; tests/test_attack23.py checks the reference escrow's start",
+    "ESC-021",
+)
+not_observable(
     "cmt.revocable-delivery-held",
     "Under revocable terms a Delivery is held while the counterparty could revoke and keep it",
     "needs the target to trade under revocable terms at an escrow the suite plays, which it trusts only if "

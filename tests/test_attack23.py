@@ -1,0 +1,146 @@
+"""Attacker's pass 23: the rules added in the seventeenth session (ESC-020, MND-020, KEY-010 (c),
+MND-021, the red-team 17 screens) read values someone chose; each test here is a way a chosen value
+hurt an honest party, failing before its fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cli_run import one_line_error, run_cli
+from test_attack20 import FUNDS
+
+from a2a_coop._proto.a2acoop.v1 import identity_pb2, reputation_pb2
+from a2a_coop.protocol import audit
+from a2a_coop.protocol.errors import MandateViolation
+from a2a_coop.protocol.negotiation import proposal_of
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.verifier import last_ruling_ms
+from a2a_coop.runtime.keyfile import write_key_file
+from a2a_coop.runtime.node import EscrowNode, write_envelope_file
+from a2a_coop.testing import DAY_MS, FixedClock, Party
+
+
+def _attest(by: Party, offer: VerifiedStatement, accept: VerifiedStatement, good: bool) -> VerifiedStatement:
+    subject = accept.issuer if by.did == offer.issuer else offer.issuer
+    outcome = reputation_pb2.OUTCOME_FULFILLED if good else reputation_pb2.OUTCOME_BREACHED
+    body = reputation_pb2.Attestation(
+        subject=subject, offer=offer.digest, accept=accept.digest, outcome=outcome
+    )
+    return by.sign("attestation", body)
+
+
+def _triangle_and_accusers(accusers: int) -> tuple[list[Party], list[VerifiedStatement]]:
+    """Three honest traders, each pair trading once, each attesting the other FULFILLED; then each of
+    ``accusers`` outside identities trades once with the first, who delivers, and attests it BREACHED
+    (an attestation's outcome is its signer's word: no proof rides with it)."""
+    clock = FixedClock()
+    tri = [Party(f"attack23-honest-{k}", clock) for k in range(3)]
+    held: list[VerifiedStatement] = []
+
+    def trade(a: Party, b: Party, a_says_b_good: bool) -> None:
+        offer = a.offer(b)
+        accept = b.accept(offer)
+        held.extend(
+            [offer, accept, _attest(a, offer, accept, a_says_b_good), _attest(b, offer, accept, True)]
+        )
+        clock.advance(1_000)
+
+    for i, a in enumerate(tri):
+        for b in tri[i + 1 :]:
+            trade(a, b, True)
+    for k in range(accusers):
+        trade(Party(f"attack23-mallory-{k}", clock), tri[0], False)
+    return tri, held
+
+
+def test_one_false_attestation_flags_no_honest_triangle_as_a_sybil_ring() -> None:
+    """The triangle fallback (red team 17) made three honest traders that each traded once a ring; one
+    outsider's contract with one of them, attested BREACHED though it delivered, gave the ring an
+    outside record of 0.50 and all three a Sybil score of 0.43 (threshold 0.25): one signature, one
+    contract, three honest identities accused. A poor outside record now takes two accusers."""
+    tri, held = _triangle_and_accusers(1)
+    scores = {s.subject: s for s in audit.sybil_scores(audit.Evidence(held))}
+    threshold = audit.Thresholds().sybil_ring
+    assert all(scores[p.did].score < threshold for p in tri), [scores[p.did] for p in tri]
+    assert "1 outside accusers" in scores[tri[1].did].detail
+
+
+def test_two_accusers_still_make_a_poor_record() -> None:
+    """The other side: a ring whose members two outsiders attest badly scores as before (what two
+    colluding accusers can still do to an honest triangle is SPEC 16.14's)."""
+    tri, held = _triangle_and_accusers(2)
+    scores = {s.subject: s.score for s in audit.sybil_scores(audit.Evidence(held))}
+    assert all(scores[p.did] >= audit.Thresholds().sybil_ring for p in tri), scores
+
+
+def _escrow_mandate(escrow: Party, t0: int, until_ms: int) -> VerifiedStatement:
+    """Another Mandate of the escrow's principal for its key, valid from ``t0`` to ``until_ms``."""
+    fields = {f.name: v for f, v in escrow.mandate_vs.statement.mandate.ListFields()}
+    fields.update(valid_from_ms=t0, valid_until_ms=until_ms)
+    return escrow.principal.sign("mandate", identity_pb2.Mandate(**fields), ttl_ms=30 * DAY_MS)
+
+
+@pytest.mark.req("ESC-021", "ESC-020", "MND-003")
+def test_an_escrow_restarted_under_a_shorter_mandate_keeps_no_bond_it_could_not_rule_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ESC-020 reads the escrow's Mandate when it takes an Accept; its operator may restart it under
+    another. Attack (the operator's neglect, or its principal's choice): the escrow bonds Mallory's trade
+    with Alice due in three days under a Mandate valid a year, then is restarted under a fresh Mandate
+    of its principal valid two days -- it started, and from the end of those two days it could stamp no
+    claim and sign no Ruling, Forfeit or lapse of the contract: both bonds locked for good. Defence
+    (ESC-021): it refuses to start under a Mandate that ends sooner than one it ran under, while it holds
+    an open contract whose last ruling time is at or after that end; under the old one, or a renewal
+    reaching past the last ruling, it starts."""
+    from test_attack21 import _long_contract
+
+    clock = FixedClock()
+    t0 = clock.now_ms
+    alice, mallory, e = Party("alice", clock), Party("mallory", clock), Party("escrow", clock)
+    path = tmp_path / "e.db"
+
+    def start(mandate: bytes) -> EscrowNode:
+        return EscrowNode(e.agent.key, mandate, path, clock=lambda: clock.now_ms, durability="normal")
+
+    node = start(e.mandate_vs.envelope)
+    try:
+        for p in (alice, mallory):
+            node.deposit(p.did, FUNDS)
+        offer, accept = _long_contract(mallory, alice, e.did)
+        answer = node.submit([*alice.setup, *mallory.setup, offer.envelope, accept.envelope])
+        assert [verify_statement(x).body for x in answer][-2:] == ["bond_lock", "bond_lock"]
+    finally:
+        node.close()
+    needed = last_ruling_ms(proposal_of(offer))
+    short = _escrow_mandate(e, t0, t0 + 2 * DAY_MS)
+    with pytest.raises(MandateViolation) as refused:
+        start(short.envelope).close()
+    assert refused.value.requirement == "ESC-021"
+    assert accept.digest.hex()[:16] in str(refused.value)
+    for mandate in (e.mandate_vs.envelope, _escrow_mandate(e, t0, needed + 1).envelope):
+        start(mandate).close()  # the Mandate it ran under, or one reaching past the last ruling
+    key, short_file = tmp_path / "e.key", tmp_path / "short.json"
+    write_key_file(key, e.agent.key)
+    write_envelope_file(short_file, short.envelope)
+    argv = ["escrow", "serve", "--key", key, "--mandate", short_file, "--journal", path, "--port", "0"]
+    code, _, err = run_cli(capsys, *argv)  # `escrow serve` says so in one line
+    assert code == 1
+    one_line_error(err, "MANDATE_VIOLATION [ESC-021]", accept.digest.hex()[:16])
+
+
+def test_a_counter_asking_no_more_than_it_took_from_the_favoured_is_no_cartel_sign() -> None:
+    """The cartel screen's Counter rule (red team 17) compared a Counter's ask with what the subject had
+    asked the favoured Y in proposals of its own: one that took Y's offer as it came had asked Y nothing,
+    so any Counter an X rejected -- a Counter asking less than an even trade, after taking Y's even trade
+    -- discriminated (score 0.5, threshold 0.16). X chooses to make the offer, to reject the Counter and
+    to form no contract: Mallory, offering an honest agent a fair deal and rejecting its fair Counter,
+    had it named a cartel member. What the subject took from Y now counts as asked of Y; a Counter
+    asking X more than that still discriminates."""
+    from test_redteam17 import _counter_market
+
+    for fair in (1.0, 0.9):
+        s, held = _counter_market(ask_insider=0, ask_outsider=fair)
+        assert not [f for f in audit.audit(held, subject=s.did) if f.kind == "cartel"], fair
+    s, held = _counter_market(ask_insider=0, ask_outsider=1.3)
+    assert [f.kind for f in audit.audit(held, subject=s.did) if f.kind == "cartel"] == ["cartel"]
