@@ -151,6 +151,17 @@ class Party:
             claims=list(claims),
         )
 
+    def bonded_proposal(self, escrow: str, due_ms: int, *, bond: int) -> trade_pb2.Offer:
+        """The attack scenarios' bonded trade: a translation (500) for a code review (450), both due at
+        ``due_ms``, each side bonding ``bond`` at ``escrow``."""
+        return self.proposal(
+            issuer_bond=bond,
+            audience_bond=bond,
+            escrow=escrow,
+            gives=[service("translation", value=500, deadline_ms=due_ms)],
+            wants=[service("code-review", value=450, deadline_ms=due_ms)],
+        )
+
     def offer(
         self,
         to: Party,

@@ -28,7 +28,7 @@ from a2a_coop.protocol.reputation import rate
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.node import EscrowNode
-from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, bonded_trade, service
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, bonded_trade
 from conformance.generate_vectors.key_time import rotated_below_a_stamped_one
 
 BOND = 100
@@ -287,13 +287,7 @@ def _long_trade(
     mallory = Party("mallory", clock)
     escrow = LocalEscrow(Party("escrow", clock), funds={alice.did: FUNDS, mallory.did: FUNDS})
     due = t0 + due_in_days * DAY_MS
-    proposal = mallory.proposal(
-        issuer_bond=BOND,
-        audience_bond=BOND,
-        escrow=escrow.did,
-        gives=[service("translation", value=500, deadline_ms=due)],
-        wants=[service("code-review", value=450, deadline_ms=due)],
-    )
+    proposal = mallory.bonded_proposal(escrow.did, due, bond=BOND)
     offer = mallory.offer(alice, proposal)
     clock.advance(1_000)
     guard = Verifier(me=alice.did)

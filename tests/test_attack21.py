@@ -154,13 +154,7 @@ def _long_contract(
     due = offerer.clock.now_ms + 3 * DAY_MS
     offer = offerer.offer(
         acceptor,
-        offerer.proposal(
-            issuer_bond=bond,
-            audience_bond=bond,
-            escrow=escrow,
-            gives=[service("translation", value=500, deadline_ms=due)],
-            wants=[service("code-review", value=450, deadline_ms=due)],
-        ),
+        offerer.bonded_proposal(escrow, due, bond=bond),
     )
     offerer.clock.advance(1_000)
     return offer, acceptor.accept(offer)
@@ -250,13 +244,7 @@ def test_the_accused_answers_a_claim_after_its_mandate_ended() -> None:
     escrow = LocalEscrow(Party("escrow", clock), funds={alice.did: FUNDS, mallory.did: FUNDS})
     offer = mallory.offer(
         alice,
-        mallory.proposal(
-            issuer_bond=BOND,
-            audience_bond=BOND,
-            escrow=escrow.did,
-            gives=[service("translation", value=500, deadline_ms=due)],
-            wants=[service("code-review", value=450, deadline_ms=due)],
-        ),
+        mallory.bonded_proposal(escrow.did, due, bond=BOND),
     )
     clock.advance(1_000)
     accept = alice.accept(offer)
@@ -303,13 +291,7 @@ def test_the_reference_peer_submits_the_renewal_its_guard_counted() -> None:
     due = t0 + 3 * DAY_MS
     offer = peer.propose(
         mallory.did,
-        alice.proposal(
-            issuer_bond=BOND,
-            audience_bond=BOND,
-            escrow=escrow.did,
-            gives=[service("translation", value=500, deadline_ms=due)],
-            wants=[service("code-review", value=450, deadline_ms=due)],
-        ),
+        alice.bonded_proposal(escrow.did, due, bond=BOND),
     )
     clock.advance(1_000)
     peer.on_replies([*mallory.setup, mallory.accept(offer).envelope])

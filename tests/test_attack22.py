@@ -45,13 +45,7 @@ def _trade(
     mallory: Party, alice: Party, escrow: str, due: int, *, window: int = 0
 ) -> tuple[VerifiedStatement, VerifiedStatement]:
     """Mallory's bonded offer to Alice under ``escrow``, both items due at ``due``, accepted a second on."""
-    proposal = mallory.proposal(
-        issuer_bond=BOND,
-        audience_bond=BOND,
-        escrow=escrow,
-        gives=[service("translation", value=500, deadline_ms=due)],
-        wants=[service("code-review", value=450, deadline_ms=due)],
-    )
+    proposal = mallory.bonded_proposal(escrow, due, bond=BOND)
     proposal.terms.response_window_ms = window
     offer = mallory.offer(alice, proposal)
     mallory.clock.advance(1_000)

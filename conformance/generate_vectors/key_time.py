@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.statements import VerifiedStatement
-from a2a_coop.testing import DAY_MS, FixedClock, Party, service
+from a2a_coop.testing import DAY_MS, FixedClock, Party
 from conformance.generate_vectors._common import Group
 
 __all__ = ["FILE", "groups"]
@@ -681,13 +681,7 @@ def _claim_window(
     due = t0 + 3 * DAY_MS
     offer = offerer.offer(
         acceptor,
-        offerer.proposal(
-            issuer_bond=BOND,
-            audience_bond=BOND,
-            escrow=escrow.did,
-            gives=[service("translation", value=500, deadline_ms=due)],
-            wants=[service("code-review", value=450, deadline_ms=due)],
-        ),
+        offerer.bonded_proposal(escrow.did, due, bond=BOND),
     )
     clock.advance(1_000)
     accept = acceptor.accept(offer)
@@ -814,13 +808,7 @@ def _escrow_validity(
             )
         )
     due = t0 + DAY_MS
-    proposal = mallory.proposal(
-        issuer_bond=BOND,
-        audience_bond=BOND,
-        escrow=escrow.did,
-        gives=[service("translation", value=500, deadline_ms=due)],
-        wants=[service("code-review", value=450, deadline_ms=due)],
-    )
+    proposal = mallory.bonded_proposal(escrow.did, due, bond=BOND)
     proposal.terms.response_window_ms = window
     offer = mallory.offer(alice, proposal)
     clock.advance(1_000)
@@ -987,13 +975,7 @@ def _renewal_chain(spans: list[tuple[int, int]], *, reverse: bool = False) -> tu
     due = t0 + 3 * DAY_MS
     offer = mallory.offer(
         alice,
-        mallory.proposal(
-            issuer_bond=BOND,
-            audience_bond=BOND,
-            escrow=escrow.did,
-            gives=[service("translation", value=500, deadline_ms=due)],
-            wants=[service("code-review", value=450, deadline_ms=due)],
-        ),
+        mallory.bonded_proposal(escrow.did, due, bond=BOND),
     )
     clock.advance(1_000)
     accept = alice.accept(offer)

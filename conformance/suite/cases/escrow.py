@@ -22,7 +22,7 @@ from a2a_coop.protocol.envelope import decode_envelope, statement_digest
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.negotiation import BOND_GRACE_MS, CLOCK_TOLERANCE_MS
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
-from a2a_coop.testing import DAY_MS, Signer, service
+from a2a_coop.testing import DAY_MS, Party, Signer, service
 from conformance.suite import escrow as esc_target
 from conformance.suite.context import Context
 from conformance.suite.flows import with_signature
@@ -170,23 +170,8 @@ def contract_past_mandate(ctx: Context) -> Outcome:
     carol = ctx.party(
         "carol", valid_until_ms=now + DAY_MS + DAY_MS // 2, execution_window_end_ms=now + 7 * DAY_MS
     )
-    due = now + DAY_MS
-    proposal = trade_pb2.Offer(
-        gives=[service("code-review", value=20, deadline_ms=due)],
-        wants=[service("copy-editing", value=20, deadline_ms=due)],
-        terms=trade_pb2.Terms(currency="credit", escrow=esc.did, response_window_ms=1),
-    )
-    offer = alice.offer(carol, proposal)
-    accept = carol.accept(offer)
-    evidence = [*alice.setup, *carol.setup, offer.envelope, accept.envelope]
     what = "an Accept whose claim window ends after the acceptor's Mandate"
-    ctx.expect_rejection(esc_target.submit(ctx, evidence, note=what), "MANDATE_VIOLATION", what=what)
-    ctx.expect_rejection(
-        esc_target.submit(ctx, [accept.envelope], note="the same Accept again"),
-        "MANDATE_VIOLATION",
-        what="the same Accept again",
-    )
-    return Outcome.passed("refused MANDATE_VIOLATION, twice: nothing recorded")
+    return _accept_refused_twice(ctx, esc, alice, carol, due=now + DAY_MS, what=what)
 
 
 @_escrow_case(
@@ -212,6 +197,16 @@ def contract_past_escrow_mandate(ctx: Context) -> Outcome:
         return Outcome.not_tested(f"the escrow's Mandate ends at {until}: no deadline to place before it")
     alice = ctx.party("alice", valid_until_ms=until + 7 * DAY_MS)
     carol = ctx.party("carol", valid_until_ms=until + 7 * DAY_MS)
+    what = "an Accept whose last ruling time is the escrow Mandate's valid_until_ms"
+    return _accept_refused_twice(ctx, esc, alice, carol, due=due, what=what)
+
+
+def _accept_refused_twice(
+    ctx: Context, esc: esc_target.EscrowTarget, alice: Party, carol: Party, *, due: int, what: str
+) -> Outcome:
+    """Alice offers Carol a trade without bonds under the escrow ``esc``, both items due at ``due``, with a
+    response window of 1 ms, and Carol accepts: the escrow must refuse the Accept MANDATE_VIOLATION and
+    record nothing -- the same Accept submitted again is refused again."""
     proposal = trade_pb2.Offer(
         gives=[service("code-review", value=20, deadline_ms=due)],
         wants=[service("copy-editing", value=20, deadline_ms=due)],
@@ -220,7 +215,6 @@ def contract_past_escrow_mandate(ctx: Context) -> Outcome:
     offer = alice.offer(carol, proposal)
     accept = carol.accept(offer)
     evidence = [*alice.setup, *carol.setup, offer.envelope, accept.envelope]
-    what = "an Accept whose last ruling time is the escrow Mandate's valid_until_ms"
     ctx.expect_rejection(esc_target.submit(ctx, evidence, note=what), "MANDATE_VIOLATION", what=what)
     ctx.expect_rejection(
         esc_target.submit(ctx, [accept.envelope], note="the same Accept again"),
