@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from a2a_coop.cli.main import main
-from reference_agents import evolve, sweep
+from reference_agents import evolve, report, sweep
 from reference_agents.population import Population
 from reference_agents.sim import SIM_TYPES
 
@@ -81,8 +81,11 @@ def test_the_pool_audit_is_a_sweep_option_of_its_own_row_and_not_for_the_table_m
         sweep.RunSpec("verifiable", 2, "replicator", 4, 2, types, pool_audit=audit) for audit in (False, True)
     ]
     assert "pool-audit" in specs[1].label() and "pool-audit" not in specs[0].label()
-    rows = sweep.summarize([sweep.run_spec(s) for s in specs])
+    results = [sweep.run_spec(s) for s in specs]
+    rows = sweep.summarize(results)
     assert [r.get("pool_audit") for r in rows] == [None, True]
+    page = report.render(results, rows)
+    assert page.count("verifiable (pool audit)") == 1 and page.count("audit the attestation pool</h2>") == 1
     assert sweep.grid(worlds=["verifiable"], seeds=[0], types=types, pool_audit=True)[0].pool_audit
     assert main(["sim", "evolve", "--world", "verifiable", "--model", "table", "--pool-audit"]) == 2
     assert "--pool-audit applies to --model population" in capsys.readouterr().err
