@@ -161,12 +161,12 @@ class _Recorder:
 
 
 def _start(
-    world: str, seed: int, types: Sequence[str], population: int, bond: float
+    world: str, seed: int, types: Sequence[str], population: int, bond: float, *, pool_audit: bool = False
 ) -> tuple[Population, _Recorder]:
     check(world, types)
     if population < max(2, len(types)):
         raise SimError(f"population must be at least 2 and at least the number of types ({len(types)})")
-    pop = Population(world, seed, bond=bond)
+    pop = Population(world, seed, bond=bond, pool_audit=pool_audit)
     for kind in founders(types, population):
         pop.add(kind)
     rec = _Recorder(pop, types)
@@ -183,12 +183,13 @@ def moran(
     steps: int = 100,
     beta: float = 1.0,
     bond: float = 1.0,
+    pool_audit: bool = False,
     progress: Progress = _noop,
 ) -> EvolveResult:
     """A Moran process over a trading population (see the module docstring)."""
     if steps < 0:
         raise SimError("steps must be >= 0")
-    pop, rec = _start(world, seed, types, population, bond)
+    pop, rec = _start(world, seed, types, population, bond, pool_audit=pool_audit)
     rng = random.Random(f"moran/{world}/{seed}")
     done = 0
     while done < steps and len(pop.counts()) > 1:
@@ -228,12 +229,13 @@ def replicator(
     steps: int = 100,
     dt: float = 0.1,
     bond: float = 1.0,
+    pool_audit: bool = False,
     progress: Progress = _noop,
 ) -> EvolveResult:
     """Replicator dynamics over a trading population, ``steps`` generations (see the module docstring)."""
     if steps < 0 or not 0 < dt < math.inf:  # NaN too: it compares false to everything
         raise SimError("steps must be >= 0 and dt a finite number > 0")
-    pop, rec = _start(world, seed, types, population, bond)
+    pop, rec = _start(world, seed, types, population, bond, pool_audit=pool_audit)
     rng = random.Random(f"replicator/{world}/{seed}")
     x = {t: c / population for t, c in pop.counts().items()}
     done = 0
@@ -349,16 +351,17 @@ def run(
     steps: int = 100,
     bond: float = 1.0,
     dt: float = 0.1,
+    pool_audit: bool = False,
     progress: Progress = _noop,
 ) -> EvolveResult:
     """One run of ``dynamics`` in ``world`` from ``seed`` (``bond``: each side's bond over the trade's
-    value, in the verifiable world; ``dt``: the replicator's time step)."""
+    value, in the verifiable world; ``dt``: the replicator's time step; ``pool_audit``: claim readers
+    also disbelieve counterparties the public attestation pool proves broke a reservation claim,
+    :class:`~reference_agents.population.Population`)."""
+    common: dict[str, Any] = {"types": types, "population": population, "steps": steps, "bond": bond}
+    common |= {"pool_audit": pool_audit, "progress": progress}
     if dynamics == "moran":
-        return moran(
-            world, seed, types=types, population=population, steps=steps, bond=bond, progress=progress
-        )
+        return moran(world, seed, **common)
     if dynamics == "replicator":
-        return replicator(
-            world, seed, types=types, population=population, steps=steps, dt=dt, bond=bond, progress=progress
-        )
+        return replicator(world, seed, dt=dt, **common)
     raise SimError(f"unknown dynamics {dynamics!r}; choose one of: {', '.join(DYNAMICS)}")

@@ -22,7 +22,12 @@ stake (SPEC 10.2-10.3). Its trust policy refuses counterparties scoring below 0.
 start with the Checkpoint and fork-proof swap (ATT-011). The audit is on: an
 individual that holds a counterparty's signed reservation claim contradicted by that counterparty's
 own Accept (:func:`~reference_agents.detect.broken_reservations`) trades with it no more; that
-finding is its own (the protocol has no message that carries it to third parties). In the
+finding is its own (the protocol has no message that carries it to third parties). The same two
+statements travel, though, in the evidence bundle of any attestation of that trade (ATT-014: the
+negotiation up to the accepted offer and the Accept), so the public pool proves the lie to anyone who
+audits it: with ``pool_audit`` every claim reader (``claim-aware``) stops believing, before it trades,
+a counterparty whose broken reservation the pool proves (``ClaimAware.discredit``; it changes what it
+believes, not whom anyone trades with). Off by default. In the
 **cheap-talk** world there is no escrow, no bond, no claim, no attestation, no Checkpoint gossip, no
 trust policy and no audit; only a strategy's own memory (the reciprocal agent's, which now lasts a
 lifetime) reacts to being cheated.
@@ -65,6 +70,7 @@ from a2a_coop.runtime.strategy import opening
 from a2a_coop.runtime.trade import carry_trade, claim_breach, relay_escrow_answers, settle_with_escrow
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, derive, service
 from reference_agents import AGENTS, build
+from reference_agents.cooperative import ClaimAware
 from reference_agents.detect import broken_reservations
 from reference_agents.sim import BIG, CAPS, GAIN, VALUE, SimError, check
 from reference_agents.unsafe import ForkingPeer, ForkPlan
@@ -166,7 +172,7 @@ class Population:
     """Individuals of reference-agent types trading in ``world``, seeded by ``seed``; in the verifiable
     world each side bonds ``bond`` times the trade's value."""
 
-    def __init__(self, world: str, seed: int, *, bond: float = 1.0) -> None:
+    def __init__(self, world: str, seed: int, *, bond: float = 1.0, pool_audit: bool = False) -> None:
         check(world, ["honest"])
         if not 0 <= bond <= 100:
             raise SimError("bond must be between 0 and 100 times the trade's value")
@@ -186,6 +192,9 @@ class Population:
         self.refused: dict[bytes, str] = {}  # negotiation id -> how a double sale ended (_refused_fork)
         self._serial = itertools.count()
         self._collected: dict[str, int] = {}  # did -> attestations of its verifier already pooled
+        # pool_audit: the agents a broken-reservation proof in the pool convicts, for the claim readers
+        self.pool_audit = pool_audit
+        self.proven_liars: set[str] = set()
 
     # -- membership ----------------------------------------------------------------------------------
 
@@ -289,6 +298,9 @@ class Population:
         b.opportunities += 1
         if (a.did, b.did) in self.blocked or (b.did, a.did) in self.blocked:
             return None
+        for reader, other in ((a, b), (b, a)):
+            if other.did in self.proven_liars and isinstance(reader.peer.strategy, ClaimAware):
+                reader.peer.strategy.discredit(other.did)
         deadline = self.clock.now_ms + DAY_MS
         bond = self.bond if self.verifiable else 0
         default = a.party.proposal(
@@ -407,10 +419,14 @@ class Population:
             v = ind.peer.verifier
             start = self._collected.get(ind.did, 0)
             for digest in v.attestations[start:]:
-                for vs in attestation_evidence(v, v.statements[digest]):
+                bundle = attestation_evidence(v, v.statements[digest])
+                for vs in bundle:
                     if vs.digest not in self.pool.statements:
                         with contextlib.suppress(CoopError):  # one it cannot place counts no stake
                             self.pool.accept(vs.envelope)
+                if self.pool_audit:  # the lie the bundle proves, from statements the pool took
+                    pooled = [vs for vs in bundle if vs.digest in self.pool.statements]
+                    self.proven_liars.update(br.issuer for br in broken_reservations(pooled))
             self._collected[ind.did] = len(v.attestations)
 
 

@@ -192,7 +192,7 @@ def render(results: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]])
             ],
             [
                 [
-                    s["world"],
+                    s["world"] + (" (pool audit)" if s.get("pool_audit") else ""),
                     s["dynamics"],
                     s["population"],
                     s["steps"],
@@ -210,14 +210,22 @@ def render(results: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]])
             ],
         ),
     ]
-    groups: dict[tuple[str, int, int, float], dict[str, list[dict[str, Any]]]] = {}
+    groups: dict[tuple[str, int, int, float, bool], dict[str, list[dict[str, Any]]]] = {}
     for r in results:
-        key = (r["dynamics"], r["population"], r["spec"]["steps"], r["spec"].get("bond", 1.0))
+        spec = r["spec"]
+        key = (
+            r["dynamics"],
+            r["population"],
+            spec["steps"],
+            spec.get("bond", 1.0),
+            spec.get("pool_audit", False),
+        )
         groups.setdefault(key, {}).setdefault(r["world"], []).append(r)
-    for (dynamics, population, steps, bond), worlds in groups.items():
+    for (dynamics, population, steps, bond, pool_audit), worlds in groups.items():
         out.append(
             f"<h2>{html.escape(dynamics)}: population {population}, {steps} "
-            f"{'steps' if dynamics == 'moran' else 'generations'}, bond {bond:g} x value</h2>"
+            f"{'steps' if dynamics == 'moran' else 'generations'}, bond {bond:g} x value"
+            f"{', claim readers audit the attestation pool' if pool_audit else ''}</h2>"
         )
         out.append("<h3>Shares over generations (mean over seeds)</h3><div class='plots'>")
         for world, runs in worlds.items():

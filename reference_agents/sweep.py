@@ -40,10 +40,13 @@ class RunSpec:
     types: tuple[str, ...] = SIM_TYPES
     bond: float = 1.0  # each side's bond over the trade's value (verifiable world)
     dt: float = 0.1  # the replicator's time step
+    pool_audit: bool = False  # claim readers audit the public attestation pool (Population)
 
     def label(self) -> str:
         bond = f" bond={self.bond:g}" if self.bond != 1.0 else ""
-        return f"{self.world} {self.dynamics} N={self.population} steps={self.steps}{bond} seed={self.seed}"
+        audit = " pool-audit" if self.pool_audit else ""
+        size = f"N={self.population} steps={self.steps}"
+        return f"{self.world} {self.dynamics} {size}{bond}{audit} seed={self.seed}"
 
 
 def grid(
@@ -56,6 +59,7 @@ def grid(
     types: Sequence[str] = SIM_TYPES,
     bonds: Sequence[float] = (1.0,),
     dt: float = 0.1,
+    pool_audit: bool = False,
 ) -> list[RunSpec]:
     """Every combination, in a fixed order (world, dynamics, population, steps, bond, seed).
 
@@ -77,7 +81,7 @@ def grid(
     if any(not 0 <= b <= 100 for b in bonds):
         raise SimError("bonds must be between 0 and 100 times the trade's value")
     return [
-        RunSpec(w, s, d, n, k, tuple(types), b, dt)
+        RunSpec(w, s, d, n, k, tuple(types), b, dt, pool_audit)
         for w in worlds
         for d in dynamics
         for n in populations
@@ -98,6 +102,7 @@ def run_spec(spec: RunSpec) -> dict[str, Any]:
         steps=spec.steps,
         bond=spec.bond,
         dt=spec.dt,
+        pool_audit=spec.pool_audit,
     )
     return {"spec": asdict(spec), **result.details()}
 
@@ -203,15 +208,24 @@ def _on_ray(specs: Sequence[RunSpec], address: str, done: OnDone) -> list[dict[s
 
 
 def summarize(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (world, dynamics, population, steps): runs, cooperative fixations (only cooperative types
-    left), the deceptive share (mean, min, max, runs below 10 %, runs where it is 0), and the mean
-    final share of every type."""
-    groups: dict[tuple[str, str, int, int, float], list[dict[str, Any]]] = {}
+    """Per (world, dynamics, population, steps, bond, pool audit): runs, cooperative fixations (only
+    cooperative types left), the deceptive share (mean, min, max, runs below 10 %, runs where it is 0),
+    and the mean final share of every type. A row of runs with the pool audit says so
+    (``"pool_audit": true``); other rows carry no such key."""
+    groups: dict[tuple[str, str, int, int, float, bool], list[dict[str, Any]]] = {}
     for r in results:
-        key = (r["world"], r["dynamics"], r["population"], r["spec"]["steps"], r["spec"].get("bond", 1.0))
+        spec = r["spec"]
+        key = (
+            r["world"],
+            r["dynamics"],
+            r["population"],
+            spec["steps"],
+            spec.get("bond", 1.0),
+            bool(spec.get("pool_audit", False)),
+        )
         groups.setdefault(key, []).append(r)
     out = []
-    for (world, dynamics, population, steps, bond), runs in groups.items():
+    for (world, dynamics, population, steps, bond, pool_audit), runs in groups.items():
         deceptive = [r["deceptive_share"] for r in runs]
         types = runs[0]["types"]
         out.append(
@@ -234,6 +248,7 @@ def summarize(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "cooperative_share_mean": round(sum(r["cooperative_share"] for r in runs) / len(runs), 4),
                 "shares_mean": {t: round(sum(r["shares"][t] for r in runs) / len(runs), 4) for t in types},
                 "deceptive_types": [t for t in types if AGENTS[t].deceptive],
+                **({"pool_audit": True} if pool_audit else {}),
             }
         )
     return out

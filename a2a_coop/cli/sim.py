@@ -17,6 +17,10 @@ from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError, non_negative
 
 WORLDS = ("verifiable", "cheap-talk")
 DYNAMICS = ("moran", "replicator")
+POOL_AUDIT_HELP: Final = (
+    "claim readers (claim-aware) also stop believing a counterparty whose broken reservation claim the "
+    "public attestation pool proves (verifiable world; default off)"
+)
 
 
 def add_parsers(ssub: Any, command: Any) -> None:
@@ -49,6 +53,7 @@ def add_parsers(ssub: Any, command: Any) -> None:
         help="each side's bond over the trade's value, verifiable, --model population only (default 1)",
     )
     s.add_argument("--dt", type=float, default=0.1, help="the replicator's time step (default 0.1)")
+    s.add_argument("--pool-audit", action="store_true", help=POOL_AUDIT_HELP)
     s.add_argument("--report-dir", type=Path, metavar="DIR", help="also write results.json and report.html")
     s.set_defaults(func=command("sim", "cmd_sim_evolve", networked=False))
 
@@ -72,6 +77,7 @@ def add_parsers(ssub: Any, command: Any) -> None:
         help="each side's bond over the trade's value, verifiable (default 1)",
     )
     s.add_argument("--dt", type=float, default=0.1, help="the replicator's time step (default 0.1)")
+    s.add_argument("--pool-audit", action="store_true", help=POOL_AUDIT_HELP)
     s.add_argument("--processes", type=positive, default=1, help="local worker processes (default 1)")
     s.add_argument("--ray", metavar="ADDRESS", help="run on this existing Ray cluster ('local': start one)")
     s.add_argument("--report-dir", type=Path, metavar="DIR", help="also write results.json and report.html")
@@ -119,6 +125,8 @@ def cmd_sim_evolve(args: argparse.Namespace, out: TextIO) -> int:
     types = _types(args.types, sim.TABLE_TYPES if table else sim.SIM_TYPES)
     if table and args.bond is not None:  # it was taken, and ignored: the pair games bond the value
         raise UsageError("--bond applies to --model population (a table's pair games bond the trade's value)")
+    if table and args.pool_audit:
+        raise UsageError("--pool-audit applies to --model population (a table's pair games pool nothing)")
     if args.bond is None:
         args.bond = 1.0
     try:
@@ -139,6 +147,7 @@ def cmd_sim_evolve(args: argparse.Namespace, out: TextIO) -> int:
                     steps=args.steps,
                     bond=args.bond,
                     dt=args.dt,
+                    pool_audit=args.pool_audit,
                     progress=lambda done, total: bar.update(done),
                 )
             doc = result.as_json()
@@ -152,6 +161,7 @@ def cmd_sim_evolve(args: argparse.Namespace, out: TextIO) -> int:
                     types,
                     args.bond,
                     args.dt,
+                    args.pool_audit,
                 )
                 details = [{"spec": _spec_json(spec), **result.details()}]
                 paths = report.write(args.report_dir, details, sweep.summarize(details))
@@ -230,6 +240,7 @@ def cmd_sim_sweep(args: argparse.Namespace, out: TextIO) -> int:
             types=_types(args.types, sim.SIM_TYPES),
             bonds=parse_floats(args.bond, "--bond"),
             dt=args.dt,
+            pool_audit=args.pool_audit,
         )
         journal = None
         if args.report_dir is not None:  # each run as it completes: a long sweep cut short keeps them
