@@ -13,6 +13,8 @@ from test_attack20 import FUNDS
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, reputation_pb2
 from a2a_coop.protocol import audit
 from a2a_coop.protocol.errors import MandateViolation
+from a2a_coop.protocol.escrow import Escrow
+from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import last_ruling_ms
@@ -127,6 +129,71 @@ def test_an_escrow_restarted_under_a_shorter_mandate_keeps_no_bond_it_could_not_
     code, _, err = run_cli(capsys, *argv)  # `escrow serve` says so in one line
     assert code == 1
     one_line_error(err, "MANDATE_VIOLATION [ESC-021]", accept.digest.hex()[:16])
+
+
+def _bonded_then_restarted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, until: int | None
+) -> tuple[list[bytes], VerifiedStatement]:
+    """The escrow bonds Mallory's trade with Alice due in three days under its Mandate valid a year, then
+    -- ESC-021's start check skipped, as an escrow of another implementation (or of before it) would --
+    runs under a fresh Mandate of its principal valid until ``until`` (ms after its start; None: a day past
+    the contract's last ruling time) and signs a Deposit under it. Returns its transcript and the Accept."""
+    from test_attack21 import _long_contract
+
+    clock = FixedClock()
+    t0 = clock.now_ms
+    alice, mallory, e = Party("alice", clock), Party("mallory", clock), Party("escrow", clock)
+    path = tmp_path / "e.db"
+
+    def start(mandate: bytes) -> EscrowNode:
+        return EscrowNode(e.agent.key, mandate, path, clock=lambda: clock.now_ms, durability="normal")
+
+    node = start(e.mandate_vs.envelope)
+    try:
+        for p in (alice, mallory):
+            node.deposit(p.did, FUNDS)
+        offer, accept = _long_contract(mallory, alice, e.did)
+        node.submit([*alice.setup, *mallory.setup, offer.envelope, accept.envelope])
+    finally:
+        node.close()
+    end = t0 + until if until is not None else last_ruling_ms(proposal_of(offer)) + DAY_MS
+    monkeypatch.setattr(Escrow, "outlived_by", lambda self, mandate, earlier: None)
+    node = start(_escrow_mandate(e, t0, end).envelope)
+    try:
+        clock.advance(1_000)
+        node.deposit(alice.did, 1)  # signed under the Mandate it was restarted with
+        return node.escrow.transcript(), accept
+    finally:
+        node.close()
+
+
+@pytest.mark.req("ESC-021", "AUD-003")
+def test_the_audit_names_an_escrow_restarted_under_a_shorter_mandate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An escrow that skips ESC-021 is named by its audit: its first statement citing the Mandate valid
+    two days, while the contract it bonded under the one valid a year may need a Ruling for three days
+    more, is MANDATE_VIOLATION (naming that statement and the contract's Accept)."""
+    transcript, accept = _bonded_then_restarted(tmp_path, monkeypatch, 2 * DAY_MS)
+    report = audit_ledger(transcript)
+    assert [f.code for f in report.findings] == ["MANDATE_VIOLATION"]
+    assert "ESC-021" in report.findings[0].message
+    assert report.findings[0].digests[-1] == accept.digest
+    assert report.statements[-1].body == "deposit"
+    assert report.findings[0].digests[0] == report.statements[-1].digest
+
+
+@pytest.mark.req("ESC-021", "AUD-003")
+@pytest.mark.parametrize("until", [2 * 365 * DAY_MS, None], ids=["longer", "past-the-last-ruling"])
+def test_the_audit_takes_an_escrow_renewed_under_a_mandate_that_covers_its_contracts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, until: int | None
+) -> None:
+    """The honest renewals: a Mandate reaching further than the one the escrow ran under, or a shorter
+    one still reaching past the open contract's last ruling time, is no finding."""
+    transcript, _ = _bonded_then_restarted(tmp_path, monkeypatch, until)
+    report = audit_ledger(transcript)
+    assert report.ok, report.findings
+    assert report.statements[-1].body == "deposit"
 
 
 def test_a_counter_asking_no_more_than_it_took_from_the_favoured_is_no_cartel_sign() -> None:

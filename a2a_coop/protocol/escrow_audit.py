@@ -18,6 +18,11 @@ audit says "ok" only when it could check everything:
   stamped each statement once (``STAMPED_TWICE``, WIT-006: a later Stamp shown
   first would move the time a claim took effect, for a view that never met the
   earlier one);
+* the escrow recognised no contract a party, or the escrow itself under the
+  Mandate it signed under then, could not sign about through its end, and
+  began signing under no Mandate ending sooner than one it ran under while a
+  contract it holds open needs a Ruling at or after that end
+  (``MANDATE_VIOLATION``: ESC-019, ESC-020, ESC-021);
 * balances replay without a lock above the funds available (or of a bond in another
   currency than the ledger's), a double lock or settlement, a mismatched amount or a
   negative balance (the replay moves every
@@ -52,6 +57,7 @@ from a2a_coop.protocol.errors import (
     Equivocation,
     NonceReused,
     UnknownNegotiation,
+    utc_text,
 )
 from a2a_coop.protocol.escrow import (
     due_action,
@@ -62,9 +68,17 @@ from a2a_coop.protocol.escrow import (
     ruling_for,
 )
 from a2a_coop.protocol.ledger import LEDGER_BODIES, MONEY_BODIES, Book, Finding
-from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Contract, Negotiation, State, cited, proposal_of
+from a2a_coop.protocol.negotiation import (
+    CLAIM_WINDOW_MS,
+    TERMINAL_STATES,
+    Contract,
+    Negotiation,
+    State,
+    cited,
+    proposal_of,
+)
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
-from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.protocol.verifier import Verifier, last_ruling_ms
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 
 _CONTRACT_BODIES = LEDGER_BODIES - {"deposit", "stamp"}
@@ -173,6 +187,10 @@ class _Replay:
         # (NEG-017), by id, from the moment that Accept is replayed: their locked bonds are refunded then
         # (ESC-016), and nothing else the escrow signs about them is due.
         self.displaced: dict[bytes, Contract] = {}
+        # ESC-021: the Mandates the escrow's statements cited so far, and the one its last statement cited
+        # (a statement citing another is the first it signed after starting under it).
+        self.signed_under: set[bytes] = set()
+        self.current_mandate: bytes | None = None
         self.last_ms = 0
 
     def run(self) -> None:
@@ -189,6 +207,7 @@ class _Replay:
     def _own(self, vs: VerifiedStatement) -> None:
         if self._fork(vs):
             return
+        self._restarted(vs)
         self.view.add(vs)
         self.report.statements.append(vs)
         self.last_ms = max(self.last_ms, vs.header.issued_at_ms)
@@ -219,6 +238,40 @@ class _Replay:
         if vs.body in MONEY_BODIES:
             self.findings.extend(self.book.apply(vs))
         self._accept(vs, own=True)
+
+    def _restarted(self, vs: VerifiedStatement) -> None:
+        """ESC-021: the first statement the escrow signed under another Mandate than its last one did --
+        as restarted under it -- when that Mandate ends (Verifier.signs_until, on the revocations held
+        now) sooner than one it signed under before, while a contract it bonded is not settled and has
+        its last ruling time (ESC-020) at or after that end: from then it could stamp no claim and sign
+        no Ruling, Forfeit, Release or lapse of it (tests/test_attack23.py). A renewal reaching as far,
+        or past every such last ruling, is no finding."""
+        mandate = vs.mandate_digest
+        if mandate == self.current_mandate:
+            return
+        earlier, self.current_mandate = set(self.signed_under), mandate
+        self.signed_under.add(mandate)
+        end = self.verifier.signs_until(mandate)
+        before = max((self.verifier.signs_until(d) or 0 for d in earlier), default=0)
+        if end is None or end >= before:
+            return
+        for neg in self.contracts.values():
+            c = neg.contract
+            if c is None or c.escrow != self.escrow:
+                continue  # displaced by another escrow's witnessed Accept: nothing of ours is due for it
+            if neg.state in TERMINAL_STATES and not open_bonds_of(c) and not c.pending_claims:
+                continue  # settled (the escrow's own test): nothing is left for it to sign
+            needed = last_ruling_ms(c.proposal)
+            if needed >= end:
+                self._find(
+                    "MANDATE_VIOLATION",
+                    f"the escrow signed under a Mandate ending {utc_text(end)}, sooner than one it signed "
+                    f"under ({utc_text(before)}), while a contract it holds open may need a Ruling until "
+                    f"{utc_text(needed)} (ESC-021)",
+                    vs,
+                    c.accept.digest,
+                )
+                return
 
     def _judge(self, vs: VerifiedStatement, neg: Negotiation) -> None:
         """Was this decision one the rules gave, at its time, on the evidence stamped before it?"""
