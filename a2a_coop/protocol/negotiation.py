@@ -578,6 +578,15 @@ class Negotiation:
             verifier that owns this negotiation passes its index.
     """
 
+    # The open end of the line the last witnessed Accept cut off, as it would stand had that Accept not
+    # come: the offer the line left outstanding then (an Accept taken by the table, which its escrow may
+    # witness now or later: the offer it accepts), and after it each Counter taken superseded that
+    # answers it in turn (:meth:`continues_branch`); None once that line is closed, or if it was closed
+    # then. A statement taken superseded that continues it counts as it would have, held before the
+    # witnessed Accept, until that Accept's place (SPEC 4.5). A class default: a negotiation pickled
+    # before it existed reads None.
+    branch: VerifiedStatement | None = None
+
     def __init__(
         self, first: VerifiedStatement, stamps: StampLookup = _no_stamps, recorded: StampLookup | None = None
     ) -> None:
@@ -601,6 +610,7 @@ class Negotiation:
         # answers its escrow never took, what followed them, and the contract they formed, if any.
         self.superseded: AbstractSet[bytes] = _NONE_SUPERSEDED  # a set of its own once one is
         self.replaced: Contract | None = None  # the contract the last witnessed Accept displaced
+        self.branch: VerifiedStatement | None = None  # see the class attribute
 
     @staticmethod
     def check_opening(first: VerifiedStatement) -> None:
@@ -682,6 +692,8 @@ class Negotiation:
         since (classifying a statement is the costliest part of applying it: do it once)."""
         if event is _SUPERSEDED:
             self._supersede([vs.digest])  # what answers it, or cites it, is superseded in turn
+            if self.continues_branch(vs):
+                self.branch = vs if vs.body == "counter" else None
             return self.state
         if event is _WITNESSED_ACCEPT:
             self._adopt(vs)
@@ -691,6 +703,10 @@ class Negotiation:
         self._record(vs, event)
         if event is not None:
             self._move(event, vs.digest)
+        if event is _ACCEPT and self.contract is not None:
+            # Should its escrow witness it (now or later), another answer to its offer is superseded
+            # (NEG-018), and counts as it would have, held first (SPEC 4.5).
+            self.branch = self.contract.offer
         return self.state
 
     def activate(self, digest: bytes) -> State | None:
@@ -908,6 +924,18 @@ class Negotiation:
             return False
         return self.witnessed(c.accept, c.offer)
 
+    def continues_branch(self, vs: VerifiedStatement) -> bool:
+        """Whether ``vs``, a trade statement taken superseded, answers :attr:`branch` as the transition
+        table would have taken it had the witnessed Accept not come (SPEC 4.5): it cites that offer, is
+        issued within its life (NEG-014, NEG-007), and is a Withdraw by its issuer or a Counter, Reject or
+        Accept by its audience (NEG-004). What its issuer's caps would have said is not asked (NEG-018)."""
+        tip = self.branch
+        if tip is None or vs.body not in _TRADE_EVENTS or vs.body == "offer" or cited(vs) != tip.digest:
+            return False
+        if not tip.issued_at_ms <= vs.issued_at_ms <= tip.expires_at_ms:
+            return False
+        return (vs.issuer == tip.issuer) == (vs.body == "withdraw")
+
     def _takes_precedence(self, accept: VerifiedStatement, ref: bytes) -> bool:
         """NEG-017: ``accept`` accepts an earlier offer of this negotiation (or the last one, beside
         another Accept), its issuer being that offer's audience, issued between the offer and its
@@ -954,6 +982,7 @@ class Negotiation:
         if self.closed_by:
             cut.append(self.closed_by)
         old = self.replaced = self.contract
+        self.branch = self.outstanding if self.state in BARGAINING_STATES else None
         if old is not None:
             cut += [old.accept.digest, *old.deliveries, *old.pending, *old.claims]
         self._supersede(cut)

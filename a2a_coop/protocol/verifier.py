@@ -1283,8 +1283,11 @@ class Verifier:
         if nid:
             neg = self.negotiations.by_id.get(nid)
             before = (neg.state, neg.outstanding, neg.contract) if neg is not None else None
+            branch = neg.branch if neg is not None else None
             neg = self.negotiations.apply(vs, checked=checked, event=event)
             self._track_exposure(vs, neg, before)
+            if branch is not None and neg.branch is not branch and vs.digest in neg.superseded:
+                self._track_cut_off(vs, neg, branch)
 
     def _bound_until(self, vs: VerifiedStatement) -> int | None:
         """Our guard's: how long our Offer or Counter ``vs`` counts (MND-009, MND-010) when it carries a
@@ -1448,6 +1451,51 @@ class Verifier:
             for party_vs in (c.offer, c.accept):
                 if (ended := c.finished_at(party_vs.issuer)) is not None:
                     book.contract_ended(party_vs.mandate_digest, c.id, ended)
+
+    def _track_cut_off(self, vs: VerifiedStatement, neg: Negotiation, tip: VerifiedStatement) -> None:
+        """``vs``, taken superseded (NEG-018) after the witnessed Accept that cut the line, answers ``tip``,
+        the open end of the cut-off line (:attr:`Negotiation.branch`): it counts as it would have, held
+        before that Accept (SPEC 4.5) -- ``tip`` until ``vs``'s place; a Counter from its place, a contract
+        of an Accept from its Accept's place (in its period), each until the witnessed Accept's place, as
+        the displacement of section 4.5 dates them -- so both arrival orders count the same."""
+        c = neg.contract
+        assert c is not None, "a line is cut by a witnessed Accept, whose contract the negotiation holds"
+        witnessed = c.accept
+        book = self.exposure
+
+        def place(at: VerifiedStatement, party_vs: VerifiedStatement) -> tuple[int, int]:
+            return (at.issued_at_ms, at.seq if at.issuer == party_vs.issuer else -1)
+
+        if vs.body == "accept":
+            book.offer_accepted(tip.mandate_digest, tip.digest, place(vs, tip), vs.issued_at_ms)
+            cut = Contract(tip, vs, proposal_of(tip))
+            for party_vs in (cut.offer, cut.accept):
+                book.contract_formed(
+                    party_vs.mandate_digest,
+                    cut.id,
+                    cut.value_given(party_vs.issuer),
+                    vs.issued_at_ms,
+                    from_offer=tip.digest,
+                    last_deadline_ms=cut.last_deadline_ms,
+                    start=place(vs, party_vs),
+                )
+                book.contract_displaced(party_vs.mandate_digest, cut.id, place(witnessed, party_vs))
+            return
+        book.offer_answered(tip.mandate_digest, tip.digest, place(vs, tip))
+        if vs.body == "counter":
+            value = committed_value(vs)
+            assert value is not None
+            until = self._bound_until(vs) if vs.issuer == self.me else None
+            book.offer_live(
+                vs.mandate_digest,
+                vs.digest,
+                value,
+                vs.issued_at_ms,
+                vs.expires_at_ms,
+                until=until,
+                seq=vs.seq,
+            )
+            book.offer_answered(vs.mandate_digest, vs.digest, place(witnessed, vs))
 
 
 # The answers that end an offer without forming a contract; each frees it from its own date (SPEC 4.5).

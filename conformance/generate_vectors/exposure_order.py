@@ -599,7 +599,9 @@ def _contract_displaced_after_the_next_offer(g: Group) -> None:
     his offer to Carol, it displaces the first contract (NEG-017) -- for statements it is before (NEG-019).
     For his offer to Carol the first contract still counts, whichever came first."""
 
-    def build(witnessed_first: bool, *, first_accept: bool = True) -> tuple[list[bytes], int]:
+    def build(
+        witnessed_first: bool, *, first_accept: bool = True, first_after: bool = False
+    ) -> tuple[list[bytes], int]:
         clock, alice, bob = world(bob={"max_outstanding": 500})
         carol, escrow = Party("carol", clock), Party("escrow", clock)
         offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
@@ -608,10 +610,13 @@ def _contract_displaced_after_the_next_offer(g: Group) -> None:
         nxt = bob.offer(carol)
         clock.advance(GAP_MS)
         witnessed = bob.accept(offer)
-        head = [*ctx(alice, bob, carol, escrow), offer.envelope, *([first.envelope] if first_accept else [])]
+        held_first = first_accept and not first_after
+        head = [*ctx(alice, bob, carol, escrow), offer.envelope, *([first.envelope] if held_first else [])]
         shown = [stamp(escrow, witnessed).envelope, witnessed.envelope]
+        if first_after:  # the first Accept taken superseded (NEG-018), counted as held first (SPEC 4.5)
+            shown.append(first.envelope)
         tail = [*shown, nxt.envelope] if witnessed_first else [nxt.envelope, *shown]
-        return [*head, *tail], len(head) + (2 if witnessed_first else 0)
+        return [*head, *tail], len(head) + (len(shown) if witnessed_first else 0)
 
     g.add(
         "Bob's second Accept of Alice's offer, witnessed by its escrow and shown first, is dated after his "
@@ -629,6 +634,16 @@ def _contract_displaced_after_the_next_offer(g: Group) -> None:
         "the offer to Carol, then the witnessed Accept",
         ["NEG-019", "MND-010"],
         build(witnessed_first=False),
+        code="MANDATE_VIOLATION",
+        flag="Exposure",
+        twin_valid=True,
+    )
+    _other_order(
+        g,
+        "the witnessed Accept, then the first Accept, taken superseded (NEG-018) and counted as held first, "
+        "then the offer to Carol",
+        ["NEG-019", "NEG-018", "MND-010"],
+        build(witnessed_first=True, first_after=True),
         code="MANDATE_VIOLATION",
         flag="Exposure",
         twin_valid=True,

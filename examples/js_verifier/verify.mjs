@@ -1210,13 +1210,13 @@ export class Verifier {
         // NEG-018: an answer to a superseded offer, or to the offer of a witnessed contract
         if (wc && ref === wc.offerRec.dhex && bodyName !== "accept") {
           // SPEC 4.5: taken superseded, an answer to the witnessed contract's offer still dates its end
-          const commit = this.supersede(rec);
+          const commit = this.supersede(rec, n);
           return () => {
             commit();
             (wc.offerRec.earlyAnswers ??= []).push(rec);
           };
         }
-        if (this.superseded.has(ref) || (wc && ref === wc.offerRec.dhex)) return this.supersede(rec);
+        if (this.superseded.has(ref) || (wc && ref === wc.offerRec.dhex)) return this.supersede(rec, n);
       }
       if (inForce === "PROPOSED" || inForce === "COUNTERED") {
         if (!body.offer.equals(n.outstanding.digest)) fail("STALE_REFERENCE", "NEG-005", "not the outstanding offer");
@@ -1250,7 +1250,10 @@ export class Verifier {
           n.outstanding = rec;
           n.line.push(rec);
         } else n.closer = rec;
-        if (contract) n.contract = contract;
+        if (contract) {
+          n.contract = contract;
+          n.branch = contract.offerRec; // should its escrow witness it, another answer to its offer is superseded
+        }
         if (bodyName === "counter" && h.mandate.length) this.pushOffer(rec);
       };
     }
@@ -1389,13 +1392,36 @@ export class Verifier {
     return s && s.t <= O.h.expires_at_ms + 30000n ? s : null;
   }
   // NEG-018: accepted with no event; what names it is superseded in turn.
-  supersede(rec) {
+  supersede(rec, n = null) {
     rec.superseded = true;
-    return () => this.superseded.add(rec.dhex);
+    return () => {
+      this.superseded.add(rec.dhex);
+      if (n) this.continueBranch(n, rec);
+    };
+  }
+  // SPEC 4.5: taken superseded, a statement answering the open end of the line a witnessed Accept cut off
+  // (n.branch: the offer it left outstanding, then each Counter taken so) counts as it would have, held
+  // before that Accept: the answered offer until it, a Counter or an Accept's contract until that Accept.
+  continueBranch(n, rec) {
+    const tip = n.branch;
+    const t = rec.h.issued_at_ms;
+    if (!tip || rec.bodyName === "offer" || hex(rec.body.offer) !== tip.dhex) return;
+    if (!(tip.h.issued_at_ms <= t && t <= tip.h.expires_at_ms)) return;
+    if ((rec.h.issuer === tip.h.issuer) !== (rec.bodyName === "withdraw")) return;
+    (tip.earlyAnswers ??= []).push(rec);
+    const by = n.contract.acceptRec;
+    if (rec.bodyName === "accept") (n.displaced ??= []).push({ c: new Contract(tip, rec), by });
+    if (rec.bodyName === "counter") {
+      rec.cutBy = by;
+      rec.cutAnswer = null;
+      if (rec.h.mandate.length) this.pushOffer(rec);
+    }
+    n.branch = rec.bodyName === "counter" ? rec : null;
   }
   // NEG-017: cut the line back to O; the witnessed Accept's contract replaces whatever followed O.
   // SPEC 4.5, NEG-019: dated -- what it displaces counts as it did for a statement the Accept is not before.
   displace(n, O, acceptRec, w) {
+    n.branch = n.state === "PROPOSED" || n.state === "COUNTERED" ? n.outstanding : null;
     const i = n.line.indexOf(O);
     const answerOf = (j) => (j + 1 < n.line.length ? n.line[j + 1] : n.closer);
     if (answerOf(i)) (O.earlyAnswers ??= []).push(answerOf(i));
