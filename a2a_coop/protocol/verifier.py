@@ -93,6 +93,12 @@ def last_ruling_ms(proposal: trade_pb2.Offer) -> int:
     return last + CLAIM_WINDOW_MS + window + CLOCK_TOLERANCE_MS
 
 
+def _place(at: VerifiedStatement, party_vs: VerifiedStatement) -> tuple[int, int]:
+    """Where ``at`` stands for what ``party_vs``'s issuer counts (SPEC 4.5): its time, and its seq when
+    that issuer signed it (a place in the issuer's own chain), else -1 (another key, the same ms)."""
+    return (at.issued_at_ms, at.seq if at.issuer == party_vs.issuer else -1)
+
+
 class Verifier:
     """Statement acceptance with memory.
 
@@ -1414,37 +1420,14 @@ class Verifier:
                     cut_at = (vs.issued_at_ms, vs.seq if vs.issuer == cut.issuer else -1)
                     book.offer_answered(cut.mandate_digest, digest, cut_at)
         if vs.body in ("offer", "counter"):
-            value = committed_value(vs)
-            assert value is not None
-            # Ours, bonded at an escrow: an Accept it stamped by the cutoff binds however late we learn
-            # of it, so the cutoff alone frees nothing (section 4.5, asked_escrow).
-            until = self._bound_until(vs) if vs.issuer == self.me else None
-            book.offer_live(
-                vs.mandate_digest,
-                vs.digest,
-                value,
-                vs.issued_at_ms,
-                vs.expires_at_ms,
-                until=until,
-                seq=vs.seq,
-            )
+            self._offer_live(vs)
             if vs.issuer == self.me and (key := proposal_of(vs).exclusive_key):  # held (NEG-020)
                 self._hold_exclusive(vs, key)
         c = neg.contract
         if c is None:
             return
         if vs.body == "accept":
-            for party_vs in (c.offer, c.accept):
-                book.contract_formed(
-                    party_vs.mandate_digest,
-                    c.id,
-                    c.value_given(party_vs.issuer),
-                    vs.issued_at_ms,
-                    from_offer=c.offer.digest,
-                    last_deadline_ms=c.last_deadline_ms,  # counts until then + CLAIM_WINDOW_MS (MND-010)
-                    # from its Accept's place on (SPEC 4.5)
-                    start=(vs.issued_at_ms, vs.seq if vs.issuer == party_vs.issuer else -1),
-                )
+            self._contract_formed(c, vs)
         elif neg.contract_finished:
             # Dated: it counts still for a statement its ending is not before, whatever order its
             # statements and that one came in (SPEC 4.5).
@@ -1462,40 +1445,42 @@ class Verifier:
         assert c is not None, "a line is cut by a witnessed Accept, whose contract the negotiation holds"
         witnessed = c.accept
         book = self.exposure
-
-        def place(at: VerifiedStatement, party_vs: VerifiedStatement) -> tuple[int, int]:
-            return (at.issued_at_ms, at.seq if at.issuer == party_vs.issuer else -1)
-
         if vs.body == "accept":
-            book.offer_accepted(tip.mandate_digest, tip.digest, place(vs, tip), vs.issued_at_ms)
+            book.offer_accepted(tip.mandate_digest, tip.digest, _place(vs, tip), vs.issued_at_ms)
             cut = Contract(tip, vs, proposal_of(tip))
+            self._contract_formed(cut, vs)
             for party_vs in (cut.offer, cut.accept):
-                book.contract_formed(
-                    party_vs.mandate_digest,
-                    cut.id,
-                    cut.value_given(party_vs.issuer),
-                    vs.issued_at_ms,
-                    from_offer=tip.digest,
-                    last_deadline_ms=cut.last_deadline_ms,
-                    start=place(vs, party_vs),
-                )
-                book.contract_displaced(party_vs.mandate_digest, cut.id, place(witnessed, party_vs))
+                book.contract_displaced(party_vs.mandate_digest, cut.id, _place(witnessed, party_vs))
             return
-        book.offer_answered(tip.mandate_digest, tip.digest, place(vs, tip))
+        book.offer_answered(tip.mandate_digest, tip.digest, _place(vs, tip))
         if vs.body == "counter":
-            value = committed_value(vs)
-            assert value is not None
-            until = self._bound_until(vs) if vs.issuer == self.me else None
-            book.offer_live(
-                vs.mandate_digest,
-                vs.digest,
-                value,
-                vs.issued_at_ms,
-                vs.expires_at_ms,
-                until=until,
-                seq=vs.seq,
+            self._offer_live(vs)
+            book.offer_answered(vs.mandate_digest, vs.digest, _place(witnessed, vs))
+
+    def _offer_live(self, vs: VerifiedStatement) -> None:
+        """``vs``, an Offer or Counter, counts from its own place in its issuer's chain (SPEC 4.5)."""
+        value = committed_value(vs)
+        assert value is not None
+        # Ours, bonded at an escrow: an Accept it stamped by the cutoff binds however late we learn of it,
+        # so the cutoff alone frees nothing (section 4.5, asked_escrow).
+        until = self._bound_until(vs) if vs.issuer == self.me else None
+        self.exposure.offer_live(
+            vs.mandate_digest, vs.digest, value, vs.issued_at_ms, vs.expires_at_ms, until=until, seq=vs.seq
+        )
+
+    def _contract_formed(self, c: Contract, accept: VerifiedStatement) -> None:
+        """``c``, formed by ``accept``, counts for both parties from that Accept's place on (SPEC 4.5), in
+        its period, until its last deadline + CLAIM_WINDOW_MS (MND-010) or its ending."""
+        for party_vs in (c.offer, c.accept):
+            self.exposure.contract_formed(
+                party_vs.mandate_digest,
+                c.id,
+                c.value_given(party_vs.issuer),
+                accept.issued_at_ms,
+                from_offer=c.offer.digest,
+                last_deadline_ms=c.last_deadline_ms,
+                start=_place(accept, party_vs),
             )
-            book.offer_answered(vs.mandate_digest, vs.digest, place(witnessed, vs))
 
 
 # The answers that end an offer without forming a contract; each frees it from its own date (SPEC 4.5).
