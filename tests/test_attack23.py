@@ -4,7 +4,9 @@ hurt an honest party, failing before its fix."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from cli_run import one_line_error, run_cli
@@ -95,26 +97,10 @@ def test_an_escrow_restarted_under_a_shorter_mandate_keeps_no_bond_it_could_not_
     (ESC-021): it refuses to start under a Mandate that ends sooner than one it ran under, while it holds
     an open contract whose last ruling time is at or after that end; under the old one, or a renewal
     reaching past the last ruling, it starts."""
-    from test_attack21 import _long_contract
-
-    clock = FixedClock()
-    t0 = clock.now_ms
-    alice, mallory, e = Party("alice", clock), Party("mallory", clock), Party("escrow", clock)
-    path = tmp_path / "e.db"
-
-    def start(mandate: bytes) -> EscrowNode:
-        return EscrowNode(e.agent.key, mandate, path, clock=lambda: clock.now_ms, durability="normal")
-
-    node = start(e.mandate_vs.envelope)
-    try:
-        for p in (alice, mallory):
-            node.deposit(p.did, FUNDS)
-        offer, accept = _long_contract(mallory, alice, e.did)
-        answer = node.submit([*alice.setup, *mallory.setup, offer.envelope, accept.envelope])
-        assert [verify_statement(x).body for x in answer][-2:] == ["bond_lock", "bond_lock"]
-    finally:
-        node.close()
-    needed = last_ruling_ms(proposal_of(offer))
+    b = _bonded_a_long_trade(tmp_path)
+    e, t0, start, accept, path = b.escrow, b.t0, b.start, b.accept, b.path
+    assert [verify_statement(x).body for x in b.answer][-2:] == ["bond_lock", "bond_lock"]
+    needed = last_ruling_ms(proposal_of(b.offer))
     short = _escrow_mandate(e, t0, t0 + 2 * DAY_MS)
     with pytest.raises(MandateViolation) as refused:
         start(short.envelope).close()
@@ -138,33 +124,52 @@ def _bonded_then_restarted(
     -- ESC-021's start check skipped, as an escrow of another implementation (or of before it) would --
     runs under a fresh Mandate of its principal valid until ``until`` (ms after its start; None: a day past
     the contract's last ruling time) and signs a Deposit under it. Returns its transcript and the Accept."""
+    b = _bonded_a_long_trade(tmp_path)
+    end = b.t0 + until if until is not None else last_ruling_ms(proposal_of(b.offer)) + DAY_MS
+    monkeypatch.setattr(Escrow, "outlived_by", lambda self, mandate, earlier: None)
+    node = b.start(_escrow_mandate(b.escrow, b.t0, end).envelope)
+    try:
+        b.clock.advance(1_000)
+        node.deposit(b.alice.did, 1)  # signed under the Mandate it was restarted with
+        return node.escrow.transcript(), b.accept
+    finally:
+        node.close()
+
+
+class _LongTrade(NamedTuple):
+    clock: FixedClock
+    t0: int
+    alice: Party
+    escrow: Party
+    path: Path
+    start: Callable[[bytes], EscrowNode]  # the escrow node on its journal under a Mandate (an envelope)
+    offer: VerifiedStatement
+    accept: VerifiedStatement
+    answer: list[bytes]  # the escrow's answer to the contract's Submit
+
+
+def _bonded_a_long_trade(tmp_path: Path) -> _LongTrade:
+    """An escrow under its Mandate valid a year (journal ``tmp_path/e.db``) bonds Mallory's trade with
+    Alice due in three days, then stops."""
     from test_attack21 import _long_contract
 
     clock = FixedClock()
-    t0 = clock.now_ms
     alice, mallory, e = Party("alice", clock), Party("mallory", clock), Party("escrow", clock)
     path = tmp_path / "e.db"
 
     def start(mandate: bytes) -> EscrowNode:
         return EscrowNode(e.agent.key, mandate, path, clock=lambda: clock.now_ms, durability="normal")
 
+    t0 = clock.now_ms
     node = start(e.mandate_vs.envelope)
     try:
         for p in (alice, mallory):
             node.deposit(p.did, FUNDS)
         offer, accept = _long_contract(mallory, alice, e.did)
-        node.submit([*alice.setup, *mallory.setup, offer.envelope, accept.envelope])
+        answer = node.submit([*alice.setup, *mallory.setup, offer.envelope, accept.envelope])
     finally:
         node.close()
-    end = t0 + until if until is not None else last_ruling_ms(proposal_of(offer)) + DAY_MS
-    monkeypatch.setattr(Escrow, "outlived_by", lambda self, mandate, earlier: None)
-    node = start(_escrow_mandate(e, t0, end).envelope)
-    try:
-        clock.advance(1_000)
-        node.deposit(alice.did, 1)  # signed under the Mandate it was restarted with
-        return node.escrow.transcript(), accept
-    finally:
-        node.close()
+    return _LongTrade(clock, t0, alice, e, path, start, offer, accept, list(answer))
 
 
 @pytest.mark.req("ESC-021", "AUD-003")
