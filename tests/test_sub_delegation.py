@@ -46,16 +46,7 @@ def test_an_agent_key_that_signed_under_its_mandate_signs_no_mandate(
     journal = _traded(tmp_path, alice, bob, clock)
     with Journal.open(journal) as j:
         head = j.chain_head(alice.did)
-    code, _, err = run_cli(
-        capsys,
-        "mandate",
-        "--principal",
-        tmp_path / "alice.key",
-        "--agent",
-        CAROL,
-        "--out",
-        tmp_path / "c.json",
-    )
+    code, _, err = _alice_delegates_to_carol(capsys, tmp_path)
     assert code == 1
     one_line_error(err, "MANDATE_VIOLATION [MND-021]", "agent's key", "offer")
     assert not (tmp_path / "c.json").exists()
@@ -74,16 +65,7 @@ def test_an_agent_key_served_under_its_mandate_signs_no_mandate_before_it_signed
     write_key_file(tmp_path / "alice.key", alice.agent.key)
     with Journal.open(tmp_path / "alice.db") as j:
         remember_run(j, alice.mandate_vs.envelope, [])
-    code, _, err = run_cli(
-        capsys,
-        "mandate",
-        "--principal",
-        tmp_path / "alice.key",
-        "--agent",
-        CAROL,
-        "--out",
-        tmp_path / "c.json",
-    )
+    code, _, err = _alice_delegates_to_carol(capsys, tmp_path)
     assert code == 1
     one_line_error(err, "MANDATE_VIOLATION [MND-021]", "served under its Mandate")
 
@@ -218,3 +200,17 @@ def test_a_strangers_mandate_naming_a_principals_key_makes_it_no_agent(
         assert j.by_digest(minted.digest) is not None
         signed = sign_mandate(principal.key, j, CAROL, now_ms=clock.now_ms)
         assert signed.statement.mandate.agent == CAROL
+
+
+def _alice_delegates_to_carol(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> tuple[int, str, str]:
+    """`a2a-coop mandate` with alice's key (tmp_path/alice.key) as the principal, for Carol's key."""
+    return run_cli(
+        capsys,
+        "mandate",
+        "--principal",
+        tmp_path / "alice.key",
+        "--agent",
+        CAROL,
+        "--out",
+        tmp_path / "c.json",
+    )
