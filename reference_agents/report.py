@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import html
 import json
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from reference_agents import AGENTS
+from reference_agents.sweep import run_group
 
 PALETTE = (
     "#1f77b4",
@@ -210,22 +212,19 @@ def render(results: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]])
             ],
         ),
     ]
-    groups: dict[tuple[str, int, int, float, bool], dict[str, list[dict[str, Any]]]] = {}
-    for r in results:
-        spec = r["spec"]
-        key = (
-            r["dynamics"],
-            r["population"],
-            spec["steps"],
-            spec.get("bond", 1.0),
-            spec.get("pool_audit", False),
-        )
-        groups.setdefault(key, {}).setdefault(r["world"], []).append(r)
-    for (dynamics, population, steps, bond, pool_audit), worlds in groups.items():
+    groups: dict[tuple[Any, ...], dict[str, list[dict[str, Any]]]] = {}
+    for r in results:  # as the summary groups them, the world apart (one section shows both worlds)
+        groups.setdefault(run_group(r)[1:], {}).setdefault(r["world"], []).append(r)
+    headed = Counter(key[:5] for key in groups)  # sections that only dt or the types tell apart
+    for key, worlds in groups.items():
+        dynamics, population, steps, bond, pool_audit, dt, types = key
+        apart = headed[key[:5]] > 1
         out.append(
             f"<h2>{html.escape(dynamics)}: population {population}, {steps} "
             f"{'steps' if dynamics == 'moran' else 'generations'}, bond {bond:g} x value"
-            f"{', claim readers audit the attestation pool' if pool_audit else ''}</h2>"
+            f"{', claim readers audit the attestation pool' if pool_audit else ''}"
+            f"{f', dt {dt:g}' if apart and dt is not None else ''}"
+            f"{', types ' + html.escape(', '.join(types)) if apart else ''}</h2>"
         )
         out.append("<h3>Shares over generations (mean over seeds)</h3><div class='plots'>")
         for world, runs in worlds.items():

@@ -207,25 +207,33 @@ def _on_ray(specs: Sequence[RunSpec], address: str, done: OnDone) -> list[dict[s
             ray.shutdown()
 
 
+def run_group(r: dict[str, Any]) -> tuple[Any, ...]:
+    """What a summary row (and a report section, less the world) groups a run by: world, dynamics,
+    population, steps, bond, pool audit, the replicator's dt (None for Moran) and the types."""
+    spec, dynamics = r["spec"], r["dynamics"]
+    return (
+        r["world"],
+        dynamics,
+        r["population"],
+        spec["steps"],
+        spec.get("bond", 1.0),
+        bool(spec.get("pool_audit", False)),
+        spec.get("dt", 0.1) if dynamics == "replicator" else None,
+        tuple(r["types"]),
+    )
+
+
 def summarize(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (world, dynamics, population, steps, bond, pool audit): runs, cooperative fixations (only
-    cooperative types left), the deceptive share (mean, min, max, runs below 10 %, runs where it is 0),
-    and the mean final share of every type. A row of runs with the pool audit says so
-    (``"pool_audit": true``); other rows carry no such key."""
-    groups: dict[tuple[str, str, int, int, float, bool], list[dict[str, Any]]] = {}
+    """Per (world, dynamics, population, steps, bond, pool audit, the replicator's dt, the types): runs,
+    cooperative fixations (only cooperative types left), the deceptive share (mean, min, max, runs below
+    10 %, runs where it is 0), and the mean final share of every type. A row of runs with the pool audit
+    says so (``"pool_audit": true``); other rows carry no such key. Runs of other types or another dt are
+    never merged into one row (``sim report`` may be given the results of several sweeps)."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for r in results:
-        spec = r["spec"]
-        key = (
-            r["world"],
-            r["dynamics"],
-            r["population"],
-            spec["steps"],
-            spec.get("bond", 1.0),
-            bool(spec.get("pool_audit", False)),
-        )
-        groups.setdefault(key, []).append(r)
+        groups.setdefault(run_group(r), []).append(r)
     out = []
-    for (world, dynamics, population, steps, bond, pool_audit), runs in groups.items():
+    for (world, dynamics, population, steps, bond, pool_audit, _, _), runs in groups.items():
         deceptive = [r["deceptive_share"] for r in runs]
         types = runs[0]["types"]
         out.append(

@@ -255,6 +255,57 @@ def test_sim_report_merges_results_files(tmp_path: Path, capsys: pytest.CaptureF
     assert "cannot read" in capsys.readouterr().err
 
 
+def test_runs_of_other_types_or_another_dt_are_never_merged(tmp_path: Path) -> None:
+    """sim report may be given several sweeps' results: runs of other types (or, under the replicator,
+    another dt) are summed in rows of their own -- merged, the row read every run's shares by the first
+    run's types -- and the report heads each section with what tells it apart."""
+    kinds = (*SMALL, "nash")
+    results = [
+        *sweep.sweep(
+            sweep.grid(
+                seeds=[0], worlds=["verifiable"], dynamics=["moran"], populations=[6], steps=[4], types=SMALL
+            )
+        ),
+        *sweep.sweep(
+            sweep.grid(
+                seeds=[0], worlds=["verifiable"], dynamics=["moran"], populations=[6], steps=[4], types=kinds
+            )
+        ),
+        *sweep.sweep(
+            sweep.grid(
+                seeds=[0],
+                worlds=["verifiable"],
+                dynamics=["replicator"],
+                populations=[6],
+                steps=[2],
+                types=SMALL,
+                dt=0.5,
+            )
+        ),
+        *sweep.sweep(
+            sweep.grid(
+                seeds=[0],
+                worlds=["verifiable"],
+                dynamics=["replicator"],
+                populations=[6],
+                steps=[2],
+                types=SMALL,
+                dt=0.1,
+            )
+        ),
+    ]
+    rows = sweep.summarize(results)
+    assert [(r["dynamics"], r["dt"], tuple(r["shares_mean"]), r["runs"]) for r in rows] == [
+        ("moran", None, SMALL, 1),
+        ("moran", None, kinds, 1),
+        ("replicator", 0.5, SMALL, 1),
+        ("replicator", 0.1, SMALL, 1),
+    ]
+    _, page = report.write(tmp_path / "r", results, rows)
+    html_text = page.read_text()
+    assert "types honest, reciprocal, reneger, nash</h2>" in html_text and ", dt 0.5, types" in html_text
+
+
 def test_the_bond_decides_what_a_breach_pays_the_breacher() -> None:
     """Bond = the trade's value: the reneger's breach pays it what fulfilling would (0.5), its victim
     nothing. Bond = 2x: the breach costs the reneger 0.5, its victim gains 0.5 over its cost."""
