@@ -8,6 +8,7 @@ import dataclasses
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -260,39 +261,24 @@ def test_runs_of_other_types_or_another_dt_are_never_merged(tmp_path: Path) -> N
     another dt) are summed in rows of their own -- merged, the row read every run's shares by the first
     run's types -- and the report heads each section with what tells it apart."""
     kinds = (*SMALL, "nash")
+
+    def one_run(dynamics: str, steps: int, types: tuple[str, ...], **dt: float) -> list[dict[str, Any]]:
+        spec = sweep.grid(
+            seeds=[0],
+            worlds=["verifiable"],
+            dynamics=[dynamics],
+            populations=[6],
+            steps=[steps],
+            types=types,
+            **dt,
+        )
+        return sweep.sweep(spec)
+
     results = [
-        *sweep.sweep(
-            sweep.grid(
-                seeds=[0], worlds=["verifiable"], dynamics=["moran"], populations=[6], steps=[4], types=SMALL
-            )
-        ),
-        *sweep.sweep(
-            sweep.grid(
-                seeds=[0], worlds=["verifiable"], dynamics=["moran"], populations=[6], steps=[4], types=kinds
-            )
-        ),
-        *sweep.sweep(
-            sweep.grid(
-                seeds=[0],
-                worlds=["verifiable"],
-                dynamics=["replicator"],
-                populations=[6],
-                steps=[2],
-                types=SMALL,
-                dt=0.5,
-            )
-        ),
-        *sweep.sweep(
-            sweep.grid(
-                seeds=[0],
-                worlds=["verifiable"],
-                dynamics=["replicator"],
-                populations=[6],
-                steps=[2],
-                types=SMALL,
-                dt=0.1,
-            )
-        ),
+        *one_run("moran", 4, SMALL),
+        *one_run("moran", 4, kinds),
+        *one_run("replicator", 2, SMALL, dt=0.5),
+        *one_run("replicator", 2, SMALL, dt=0.1),
     ]
     rows = sweep.summarize(results)
     assert [(r["dynamics"], r["dt"], tuple(r["shares_mean"]), r["runs"]) for r in rows] == [
