@@ -111,6 +111,16 @@ not_observable(
     "ATT-020",
 )
 not_observable(
+    "att.fork-proof-bound",
+    "A bound on fork proofs against strangers never drops those against the dealings",
+    "the bound's size is the target's configuration (the reference: 10,000), and reaching it would take "
+    "the suite ten thousand fresh keys' fork proofs, each leaving the target treating a key as faulty for "
+    "good (ATT-013); tests/test_gossip_eclipse.py fills a small bound of the reference peer: the proofs "
+    "against its own key and its dealings kept past it, counted proofs never dropped, spared ones dropped "
+    "when their key leaves the dealings, and all of it across a restart",
+    "ATT-018",
+)
+not_observable(
     "att.trust-policy",
     "A configured trust policy refuses or demands bonds through the guard",
     "depends on the target's operator configuration (a threshold and seeds) that the suite cannot set or "
