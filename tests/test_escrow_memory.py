@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop.protocol import mandate
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS, State
@@ -512,3 +513,42 @@ def test_a_line_that_moved_to_another_escrow_leaves_once_no_accept_can_be_recogn
     twins.restart()
     assert nid not in twins.forgetting.escrow.verifier.negotiations.by_id
     assert probes() == first
+
+
+@pytest.mark.req("MND-005", "ESC-015")
+def test_an_escrows_forgotten_exposure_records_go_to_its_journal_and_count_the_same_after_a_restart(
+    twins: Twins, parties: tuple[Party, Party, Party], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The escrow's exposure books (one a Mandate, SPEC 4.5) keep a settled contract's records counting on;
+    with one kept in memory (FORGOTTEN_KEPT 1) the forgetting twins write the older ones to their journals'
+    forgotten table. Expect rows there; outstanding and the period's committed value, at every place a
+    trade's statement had, the same as the holding twin's (which keeps every record in memory), and the
+    same again after a restart -- replaying the journal, or from a snapshot and what came after it."""
+    monkeypatch.setattr(mandate, "FORGOTTEN_KEPT", 1)
+    alice, bob, escrow = parties
+    sent = [vs for _ in range(6) for vs in _fulfilled(twins, alice, bob, escrow)[1:2]]
+    places = {(vs.issued_at_ms + dt, seq) for vs in sent for dt in (-1, 0, 1) for seq in (vs.seq, None)}
+
+    def counts(node: EscrowNode) -> dict[tuple[bytes, int, int | None], tuple[int, int]]:
+        return {
+            (digest, t, seq): (exp.outstanding(t, seq=seq), exp.committed(exp.period_of(t), t, seq=seq))
+            for digest, exp in node.escrow.verifier.exposure.by_mandate.items()
+            for t, seq in places
+        }
+
+    def rows(node: EscrowNode) -> int:
+        return int(node.journal._read("SELECT count(*) FROM forgotten", ())[0])
+
+    expected = counts(twins.holding)
+    assert any(out for out, _ in expected.values())  # some place is before a contract's ending
+    assert rows(twins.holding) == 0
+    for name in ("forgetting", "resumed"):
+        node = twins.nodes[name]
+        assert rows(node) > 0
+        exposures = node.escrow.verifier.exposure.by_mandate.values()
+        assert all(len(exp._frozen) <= 2 for exp in exposures)
+        assert counts(node) == expected
+    twins.restart()
+    for name in TWINS:
+        assert counts(twins.nodes[name]) == expected
+    assert rows(twins.forgetting) > 0
