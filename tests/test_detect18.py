@@ -9,7 +9,7 @@ from __future__ import annotations
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, reputation_pb2
 from a2a_coop.protocol import audit
 from a2a_coop.protocol.statements import VerifiedStatement
-from a2a_coop.testing import FixedClock, Party
+from a2a_coop.testing import DAY_MS, FixedClock, Party, service
 from conformance.redteam_eval import SETTING, FalseAccusers, FramedHagglers
 
 
@@ -148,3 +148,68 @@ def test_the_bargaining_round_is_counted_along_the_held_chain() -> None:
     assert audit.bargaining_round(audit.Evidence([c1, c2]), c2) == (3, False)
     assert audit.bargaining_round(audit.Evidence([c2]), c2) == (2, False)
     assert audit.bargaining_round(audit.Evidence([offer]), offer) == (1, True)
+
+
+def _feint_market(judge: str) -> tuple[Party, list[VerifiedStatement]]:
+    """Sam takes four cheap trades (100) and three dear ones (2,000), all under escrow E, and delivers
+    on every one. Each dear one's proposer, one of Mallory's identities, claims Sam's item undelivered,
+    and ``judge`` answers: "escrow" (E upholds the claim, as if Sam had withheld), "self" (Mallory signs
+    the UPHOLD herself), "forfeit" (Mallory signs a Forfeit of Sam's bond)."""
+    clock = FixedClock()
+    sam, escrow = Party("detect18-sam", clock), Party("detect18-escrow", clock)
+    held: list[VerifiedStatement] = []
+    for k, value in enumerate((100, 100, 100, 100, 2000, 2000, 2000)):
+        other = Party(f"detect18-{'mallory' if value > 100 else 'honest'}-{k}", clock)
+        deadline = clock.now_ms + DAY_MS
+        offer = other.offer(
+            sam,
+            other.proposal(
+                gives=[service("data", value=value, deadline_ms=deadline)],
+                wants=[service("work", value=value, deadline_ms=deadline)],
+                escrow=escrow.did,
+                issuer_bond=value // 5,
+                audience_bond=value // 5,
+            ),
+        )
+        accept = sam.accept(offer)
+        held += [offer, accept, sam.deliver(accept, other)]
+        if value > 100:
+            nid = offer.header.negotiation_id
+            claim = other.sign(
+                "breach_claim", commitment_pb2.BreachClaim(contract=accept.digest), negotiation_id=nid
+            )
+            held.append(claim)
+            if judge == "forfeit":
+                body = commitment_pb2.Forfeit(
+                    contract=accept.digest,
+                    party=sam.did,
+                    amount=value // 5,
+                    beneficiary=other.did,
+                    cause=claim.digest,
+                )
+                held.append(other.sign("forfeit", body, negotiation_id=nid))
+            else:
+                ruling = commitment_pb2.Ruling(
+                    contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
+                )
+                held.append(
+                    (escrow if judge == "escrow" else other).sign("ruling", ruling, negotiation_id=nid)
+                )
+        clock.advance(1_000)
+    return sam, held
+
+
+def test_a_counterpartys_own_ruling_makes_no_feinter() -> None:
+    """The feint screen read any UPHOLD Ruling of a claim, and any Forfeit of the subject's bond, as a
+    breach, whoever signed it: three of Mallory's identities, each taking a dear trade from an honest
+    agent that delivered on it, claimed it undelivered and signed the UPHOLD (or the Forfeit)
+    themselves -- clean on four cheap trades, "breached" on the three dear ones: a feinter (0.94,
+    threshold 0.62). A breach now counts only by the escrow the contract names, as for ``breach``."""
+    threshold = audit.Thresholds().feint
+    for judge in ("self", "forfeit"):
+        sam, held = _feint_market(judge)
+        [score] = audit.feint_scores(audit.Evidence(held), sam.did)
+        assert score.score == 0.0, (judge, score)
+    sam, held = _feint_market("escrow")  # the escrow's word is a breach
+    [score] = audit.feint_scores(audit.Evidence(held), sam.did)
+    assert score.score >= threshold, score

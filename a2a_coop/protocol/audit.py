@@ -177,7 +177,6 @@ class Evidence:
         self.attestations: list[VerifiedStatement] = []
         self.forfeits: list[VerifiedStatement] = []
         self.claims_against: dict[bytes, list[VerifiedStatement]] = defaultdict(list)  # contract -> claims
-        self.upheld: set[bytes] = set()  # claims a Ruling upheld
         self.upholds: dict[bytes, list[VerifiedStatement]] = defaultdict(list)  # claim -> its UPHOLD Rulings
         self._contracts: list[tuple[VerifiedStatement, VerifiedStatement]] | None = None
         for vs in ordered:
@@ -196,7 +195,6 @@ class Evidence:
             elif body == "breach_claim":
                 self.claims_against[vs.statement.breach_claim.contract].append(vs)
             elif body == "ruling" and vs.statement.ruling.decision == commitment_pb2.RULING_DECISION_UPHOLD:
-                self.upheld.add(vs.statement.ruling.claim)
                 self.upholds[vs.statement.ruling.claim].append(vs)
         for vs in ordered:
             if vs.body == "reveal":
@@ -661,9 +659,15 @@ class _Outcome:
 
 def _outcomes(ev: Evidence, subject: str) -> list[_Outcome]:
     """Per contract of ``subject`` whose outcome the evidence settles: breached (a Forfeit of its
-    bond for a claim, or a claim against it the escrow upheld), or performed (a Delivery of each
-    item it owed). In Accept order."""
-    forfeited = {f.statement.forfeit.contract: f for f in ev.forfeits if f.statement.forfeit.party == subject}
+    bond, or a claim against it upheld, each signed by the escrow the contract names -- a Ruling or
+    Forfeit anyone else signs is that signer's word: a counterparty signing its own made an honest
+    agent a feinter, tests/test_detect18.py), or performed (a Delivery of each item it owed). In Accept
+    order."""
+    forfeited = {
+        (f.issuer, f.statement.forfeit.contract): f
+        for f in ev.forfeits
+        if f.statement.forfeit.party == subject
+    }
     out = []
     for offer, accept in ev.contracts():
         if subject not in (offer.issuer, accept.issuer):
@@ -673,10 +677,15 @@ def _outcomes(ev: Evidence, subject: str) -> list[_Outcome]:
         other = accept.issuer if subject == offer.issuer else offer.issuer
         stake = sum(i.value for i in items)
         cid = accept.digest
-        proof: VerifiedStatement | None = forfeited.get(cid)
-        if proof is None:
+        escrow = p.terms.escrow
+        proof: VerifiedStatement | None = forfeited.get((escrow, cid)) if escrow else None
+        if proof is None and escrow:
             proof = next(
-                (c for c in ev.claims_against.get(cid, []) if c.issuer == other and c.digest in ev.upheld),
+                (
+                    c
+                    for c in ev.claims_against.get(cid, [])
+                    if c.issuer == other and any(r.issuer == escrow for r in ev.upholds.get(c.digest, []))
+                ),
                 None,
             )
         delivered = {
