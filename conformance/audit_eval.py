@@ -194,12 +194,18 @@ class Market:
                 if self.rng.random() < self.setting.act_rate:
                     self._overcommit()
 
-    def deal(self, a: str, b: str, *, inside: bool = False) -> Negotiation | None:
-        """``a`` offers ``b`` a bonded trade of a random stake; withheld items are claimed and ruled."""
+    def deal(
+        self, a: str, b: str, *, inside: bool = False, fixed: tuple[int, str, str] | None = None
+    ) -> Negotiation | None:
+        """``a`` offers ``b`` a bonded trade of a random stake (or ``fixed``: the stake and the categories
+        given and wanted, drawing nothing); withheld items are claimed and ruled."""
         ma, mb = self.members[a], self.members[b]
-        value = self.rng.choice(STAKES)
-        give = self.rng.choice(CATEGORIES) if self.rng.random() < 0.3 else "work"
-        want = self.rng.choice(CATEGORIES) if self.rng.random() < 0.3 else "work"
+        if fixed is not None:
+            value, give, want = fixed
+        else:
+            value = self.rng.choice(STAKES)
+            give = self.rng.choice(CATEGORIES) if self.rng.random() < 0.3 else "work"
+            want = self.rng.choice(CATEGORIES) if self.rng.random() < 0.3 else "work"
         deadline = self.clock.now_ms + DAY_MS
         bond = value // 5
         default = ma.party.proposal(

@@ -11,7 +11,9 @@ and what they gained: ``net/contract``, the declared value delivered to them les
 delivered, plus bonds won less bonds forfeited, per contract; ``terms``, the surplus the terms they
 signed gave them (value to get less value to give), per contract; next to the honest agents' net per
 contract in the same markets; and ``rep``, the highest score any honest agent's own view gives one of
-them, over the honest agents' median score in those views. SPEC 19.5 quotes the figures. Seeded: the
+them, over the honest agents' median score in those views. The rows marked ``framed`` are attacks on
+honest agents (false accusers, Mallory rejecting hagglers' Counters): their figures are the honest
+agents', and every finding against them is a false accusation. SPEC 19.5 quotes the figures. Seeded: the
 same arguments print the same output; the last line is one JSON object.
 """
 
@@ -24,14 +26,16 @@ import json
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Final
 
+from a2a_coop._proto.a2acoop.v1 import reputation_pb2, trade_pb2
 from a2a_coop.protocol import audit
 from a2a_coop.protocol.negotiation import proposal_of
-from a2a_coop.runtime.strategy import Counter, OfferView, Reply
+from a2a_coop.runtime.strategy import Accept, Counter, HonestStrategy, OfferView, Reject, Reply
 from conformance.audit_eval import HONEST, TRAIN, Market
 from reference_agents import build
 from reference_agents.adversarial import Exaggerator
+from reference_agents.cooperative import counter_at, ratio
 
 SETTING = TRAIN[0]  # act_rate 1: every chance to misbehave is taken
 
@@ -100,13 +104,104 @@ class SpreadRing(Market):
         self._pairs = list(itertools.permutations(ring, 2))
         self.rng.shuffle(self._pairs)
 
-    def deal(self, a: str, b: str, *, inside: bool = False) -> Any:
+    def deal(self, a: str, b: str, *, inside: bool = False, fixed: tuple[int, str, str] | None = None) -> Any:
         if a.startswith("sybil") and b.startswith("sybil"):
             if (a, b) not in self._pairs or (b, a) not in self._pairs:
                 return None  # this pair has traded (one way or the other)
             self._pairs.remove((a, b))
             self._pairs.remove((b, a))
-        return super().deal(a, b, inside=inside)
+        return super().deal(a, b, inside=inside, fixed=fixed)
+
+
+EVEN: Final = (1_000, "work", "work")  # the trade every framing deal offers: 1,000 of work for as much
+
+
+class FalseAccusers(Market):
+    """Two colluding identities accuse an honest triangle (SPEC 19.5). After the market's rounds three
+    newcomers, cooperative agents, trade once a pair (each then attests the others FULFILLED, so they
+    praise each other once: the Sybil screen's triangle); each of ``accusers`` identities trades once
+    with the first, which delivers, and attests it BREACHED. (It can claim nothing: a BreachClaim must
+    follow the item's deadline, CMT-002, and by then the contract ended with both Deliveries
+    receipted and the bonds released.)"""
+
+    def __init__(self, setting: Any, seed: int, rounds: int, accusers: int = 2) -> None:
+        super().__init__(setting, seed, rounds)
+        self.accusers = accusers
+
+    def run(self) -> None:
+        super().run()
+        tri = [f"triangle-{k}" for k in range(3)]
+        liars = [f"accuser-{k}" for k in range(self.accusers)]
+        for n in tri:
+            self._join(n, "honest")
+        for n in liars:
+            self._join(n, "honest")
+            self.members[n].peer.attest = False  # it signs its own, below
+        for a, b in itertools.combinations(tri, 2):
+            self.deal(a, b, fixed=EVEN)
+        for n in liars:
+            neg = self.deal(n, tri[0], fixed=EVEN)
+            if neg is not None and neg.contract is not None:
+                self._accuse(self.members[n], self.members[tri[0]], neg)
+
+    def _accuse(self, liar: Any, victim: Any, neg: Any) -> None:
+        c = neg.contract
+        offer, accept = c.offer, c.accept
+        body = reputation_pb2.Attestation(
+            subject=victim.peer.did,
+            offer=offer.digest,
+            accept=accept.digest,
+            outcome=reputation_pb2.OUTCOME_BREACHED,
+        )
+        self.sent.append(liar.peer.sign("attestation", body).envelope)
+
+
+class _Outsider(HonestStrategy):
+    """Mallory as X: offers as asked (an even trade, bonded a fifth) and rejects whatever comes back."""
+
+    def respond(self, offer: OfferView) -> Reply:
+        return Reject("too dear")
+
+
+class _Favoured(HonestStrategy):
+    """Mallory as Y: its own offers bond all it gives; it counters, asking 3 % more than it gives, any
+    proposal that asks more of it, and takes the rest."""
+
+    def propose(self, counterparty: str, proposal: trade_pb2.Offer) -> trade_pb2.Offer | None:
+        proposal.terms.issuer_bond = sum(i.value for i in proposal.gives)
+        return proposal
+
+    def respond(self, offer: OfferView) -> Reply:
+        return Accept() if ratio(offer) >= 1.03 - 1e-9 else counter_at(offer, 1.03)
+
+
+class FramedHagglers(Market):
+    """Mallory frames two honest bargainers as cartel members (SPEC 19.5). After the market's rounds
+    a ``conceder`` (time-based, concedes early) and a ``claim-aware`` reader join. Mallory's Y trades
+    with each: the conceder opens an even trade to it, Y counters asking 3 % more, the conceder counters
+    (round 2's target) and takes Y's second Counter at round 4; Y opens an even trade to the reader
+    bonding all it gives, which the reader takes as it came. Then each of Mallory's X identities
+    offers each the same even trade bonded a fifth, as every offer of these markets is: the conceder
+    counters at its opening ask (1.3), the reader at what it charges for the unbonded four fifths
+    (1.087), and X rejects. Each honest agent asked X more than it asked or took from Y."""
+
+    def run(self) -> None:
+        super().run()
+        victims = ["framed-conceder", "framed-reader"]
+        self._join(victims[0], "conceder")
+        self._join(victims[1], "claim-aware")
+        self._join("mallory-y", "honest")
+        self.members["mallory-y"].peer.strategy = _Favoured()
+        xs = [f"mallory-x-{k}" for k in range(3)]
+        for n in xs:
+            self._join(n, "honest")
+            self.members[n].peer.strategy = _Outsider()
+        for _ in range(2):
+            self.deal(victims[0], "mallory-y", fixed=EVEN)
+            self.deal("mallory-y", victims[1], fixed=EVEN)
+        for n in xs:
+            for v in victims:
+                self.deal(n, v, fixed=EVEN)
 
 
 def _flagged(
@@ -125,10 +220,14 @@ def _flagged(
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
+    """An adversary variant; with ``framed``, the agents are honest ones the adversary tries to get
+    named (every finding against them is a false accusation)."""
+
     name: str
     agents: tuple[str, ...]
     screen: str
     make: Callable[[int, int], Market]
+    framed: bool = False
 
 
 def _exaggerator(markup: float) -> Callable[[int, int], Market]:
@@ -197,6 +296,20 @@ VARIANTS = (
         "sybil-ring",
         lambda seed, rounds: SpreadRing(SETTING, seed, rounds),
     ),
+    Variant(
+        "framed: 2 false accusers, triangle",
+        tuple(f"triangle-{k}" for k in range(3)),
+        "sybil-ring",
+        lambda seed, rounds: FalseAccusers(SETTING, seed, rounds),
+        framed=True,
+    ),
+    Variant(
+        "framed: hagglers countered Mallory",
+        ("framed-conceder", "framed-reader"),
+        "cartel",
+        lambda seed, rounds: FramedHagglers(SETTING, seed, rounds),
+        framed=True,
+    ),
 )
 
 
@@ -235,6 +348,7 @@ def run_variant(v: Variant, seeds: int, rounds: int) -> dict[str, Any]:
         "max_reputation": round(max(rep), 3),
         "honest_median_reputation": round(statistics.median(rep_honest), 3),
         "honest_net_per_contract": round(sum(honest) / len(honest), 1),
+        "framed": v.framed,
     }
 
 

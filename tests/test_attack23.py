@@ -12,7 +12,7 @@ import pytest
 from cli_run import one_line_error, run_cli
 from test_attack20 import FUNDS
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2, reputation_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2
 from a2a_coop.protocol import audit
 from a2a_coop.protocol.errors import MandateViolation
 from a2a_coop.protocol.escrow import Escrow
@@ -34,27 +34,42 @@ def _attest(by: Party, offer: VerifiedStatement, accept: VerifiedStatement, good
     return by.sign("attestation", body)
 
 
-def _triangle_and_accusers(accusers: int) -> tuple[list[Party], list[VerifiedStatement]]:
-    """Three honest traders, each pair trading once, each attesting the other FULFILLED; then each of
-    ``accusers`` outside identities trades once with the first, who delivers, and attests it BREACHED
-    (an attestation's outcome is its signer's word: no proof rides with it)."""
+def _triangle_and_accusers(
+    accusers: int, *, ruled_by: str = ""
+) -> tuple[list[Party], list[VerifiedStatement]]:
+    """Three traders, each pair trading once under escrow E, each attesting the other FULFILLED; then
+    each of ``accusers`` outside identities trades once with the first and attests it BREACHED (an
+    attestation's outcome is its signer's word: no proof rides with it). With ``ruled_by``, each
+    accuser also claims the item it was owed and a Ruling upholds the claim: signed by E (``"escrow"``:
+    the first did breach) or by the accuser itself (``"accuser"``: anyone's word but the escrow's)."""
     clock = FixedClock()
     tri = [Party(f"attack23-honest-{k}", clock) for k in range(3)]
+    escrow = Party("attack23-escrow", clock)
     held: list[VerifiedStatement] = []
 
-    def trade(a: Party, b: Party, a_says_b_good: bool) -> None:
-        offer = a.offer(b)
+    def trade(a: Party, b: Party, a_says_b_good: bool, ruled_by: str = "") -> None:
+        offer = a.offer(b, a.proposal(escrow=escrow.did))
         accept = b.accept(offer)
         held.extend(
             [offer, accept, _attest(a, offer, accept, a_says_b_good), _attest(b, offer, accept, True)]
         )
+        if ruled_by:
+            nid = offer.header.negotiation_id
+            claim = a.sign(
+                "breach_claim", commitment_pb2.BreachClaim(contract=accept.digest), negotiation_id=nid
+            )
+            judge = escrow if ruled_by == "escrow" else a
+            ruling = commitment_pb2.Ruling(
+                contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
+            )
+            held.extend([claim, judge.sign("ruling", ruling, negotiation_id=nid)])
         clock.advance(1_000)
 
     for i, a in enumerate(tri):
         for b in tri[i + 1 :]:
             trade(a, b, True)
     for k in range(accusers):
-        trade(Party(f"attack23-mallory-{k}", clock), tri[0], False)
+        trade(Party(f"attack23-mallory-{k}", clock), tri[0], False, ruled_by)
     return tri, held
 
 
@@ -63,19 +78,28 @@ def test_one_false_attestation_flags_no_honest_triangle_as_a_sybil_ring() -> Non
     outsider's contract with one of them, attested BREACHED though it delivered, gave the ring an
     outside record of 0.50 and all three a Sybil score of 0.43 (threshold 0.25): one signature, one
     contract, three honest identities accused. A poor outside record now takes two accusers."""
-    tri, held = _triangle_and_accusers(1)
+    tri, held = _triangle_and_accusers(1, ruled_by="escrow")
     scores = {s.subject: s for s in audit.sybil_scores(audit.Evidence(held))}
     threshold = audit.Thresholds().sybil_ring
     assert all(scores[p.did].score < threshold for p in tri), [scores[p.did] for p in tri]
     assert "1 outside accusers" in scores[tri[1].did].detail
 
 
-def test_two_accusers_still_make_a_poor_record() -> None:
-    """The other side: a ring whose members two outsiders attest badly scores as before (what two
-    colluding accusers can still do to an honest triangle is SPEC 16.14's)."""
-    tri, held = _triangle_and_accusers(2)
-    scores = {s.subject: s.score for s in audit.sybil_scores(audit.Evidence(held))}
-    assert all(scores[p.did] >= audit.Thresholds().sybil_ring for p in tri), scores
+def test_two_accusers_the_escrow_upheld_still_make_a_poor_record() -> None:
+    """The other side: a ring whose member two outsiders accuse, each with a claim the contract's escrow
+    upheld, scores as before. Two accusers without the escrow's word are no record (red team 18:
+    two colluding identities' BREACHED attestations flagged an honest triangle), nor with a "ruling"
+    an accuser signed itself (tests/test_detect18.py)."""
+    tri, held = _triangle_and_accusers(2, ruled_by="escrow")
+    scores = {s.subject: s for s in audit.sybil_scores(audit.Evidence(held))}
+    assert all(scores[p.did].score >= audit.Thresholds().sybil_ring for p in tri), scores
+    assert "2 outside accusers" in scores[tri[1].did].detail
+    assert {vs.body for vs in scores[tri[0].did].evidence} == {"attestation", "ruling"}
+    for ruled_by in ("", "accuser"):
+        tri, held = _triangle_and_accusers(2, ruled_by=ruled_by)
+        scores = {s.subject: s for s in audit.sybil_scores(audit.Evidence(held))}
+        assert all(scores[p.did].score == 0 for p in tri), (ruled_by, scores)
+        assert "0 outside accusers" in scores[tri[1].did].detail
 
 
 def _escrow_mandate(escrow: Party, t0: int, until_ms: int) -> VerifiedStatement:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from a2a_coop._proto.a2acoop.v1 import reputation_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, reputation_pb2, trade_pb2
 from a2a_coop.cli import main
 from a2a_coop.cli.demo import provision
 from a2a_coop.protocol import audit
@@ -157,17 +157,29 @@ def test_a_sybil_ring_that_spreads_its_praise_is_screened() -> None:
     The screen took only pairs that praised each other twice (``repeat``): no member had a ring,
     score 0 (python -m conformance.redteam_eval: a ring of six, one trade a pair, 0 of 18 flagged
     before, 13 of 18 after). With no twice-praised partner, the ring is now the once-praised ones
-    that close a triangle with another of them -- not the honest partner of one clean trade."""
+    that close a triangle with another of them -- not the honest partner of one clean trade. (Each
+    breach is a claim the contract's escrow upheld: since red team 18 an outsider's BREACHED
+    attestation alone is no accusation.)"""
     clock = FixedClock()
     ring = [Party(f"redteam17-ring-{k}", clock) for k in range(4)]
     outsiders = [Party(f"redteam17-out-{k}", clock) for k in range(3)]
     honest = Party("redteam17-honest", clock)
+    escrow = Party("redteam17-escrow", clock)
     held: list[VerifiedStatement] = []
 
     def trade(a: Party, b: Party, a_good: bool, b_good: bool) -> None:
-        offer = a.offer(b)
+        offer = a.offer(b, a.proposal(escrow=escrow.did))
         accept = b.accept(offer)
         held.extend([offer, accept, _attest(a, offer, accept, b_good), _attest(b, offer, accept, a_good)])
+        if not b_good:
+            nid = offer.header.negotiation_id
+            claim = a.sign(
+                "breach_claim", commitment_pb2.BreachClaim(contract=accept.digest), negotiation_id=nid
+            )
+            upheld = commitment_pb2.Ruling(
+                contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
+            )
+            held.extend([claim, escrow.sign("ruling", upheld, negotiation_id=nid)])
         clock.advance(1_000)
 
     for i, a in enumerate(ring):

@@ -39,7 +39,7 @@ misrepresentation:
   - ``cartel``: fair offers refused from some counterparties while equal or worse ones are taken
     from others;
   - ``sybil-ring``: dense, repeated mutual praise among identities whose contracts are mostly
-    with each other, and a poor record with everyone else.
+    with each other, and a poor record with everyone else (breaches their escrow upheld).
 
 Everything is pure and deterministic (sans-IO, like the rest of the core); the entry point is
 :func:`audit`. Declared values and claims are compared as signed: the audit judges what a party
@@ -54,7 +54,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.protocol.claims import commit
@@ -177,7 +177,7 @@ class Evidence:
         self.attestations: list[VerifiedStatement] = []
         self.forfeits: list[VerifiedStatement] = []
         self.claims_against: dict[bytes, list[VerifiedStatement]] = defaultdict(list)  # contract -> claims
-        self.upheld: set[bytes] = set()  # claims a Ruling upheld
+        self.upholds: dict[bytes, list[VerifiedStatement]] = defaultdict(list)  # claim -> its UPHOLD Rulings
         self._contracts: list[tuple[VerifiedStatement, VerifiedStatement]] | None = None
         for vs in ordered:
             self.by_issuer[vs.issuer].append(vs)
@@ -195,7 +195,7 @@ class Evidence:
             elif body == "breach_claim":
                 self.claims_against[vs.statement.breach_claim.contract].append(vs)
             elif body == "ruling" and vs.statement.ruling.decision == commitment_pb2.RULING_DECISION_UPHOLD:
-                self.upheld.add(vs.statement.ruling.claim)
+                self.upholds[vs.statement.ruling.claim].append(vs)
         for vs in ordered:
             if vs.body == "reveal":
                 self._reveal(vs)
@@ -659,9 +659,15 @@ class _Outcome:
 
 def _outcomes(ev: Evidence, subject: str) -> list[_Outcome]:
     """Per contract of ``subject`` whose outcome the evidence settles: breached (a Forfeit of its
-    bond for a claim, or a claim against it the escrow upheld), or performed (a Delivery of each
-    item it owed). In Accept order."""
-    forfeited = {f.statement.forfeit.contract: f for f in ev.forfeits if f.statement.forfeit.party == subject}
+    bond, or a claim against it upheld, each signed by the escrow the contract names -- a Ruling or
+    Forfeit anyone else signs is that signer's word: a counterparty signing its own made an honest
+    agent a feinter, tests/test_detect18.py), or performed (a Delivery of each item it owed). In Accept
+    order."""
+    forfeited = {
+        (f.issuer, f.statement.forfeit.contract): f
+        for f in ev.forfeits
+        if f.statement.forfeit.party == subject
+    }
     out = []
     for offer, accept in ev.contracts():
         if subject not in (offer.issuer, accept.issuer):
@@ -671,10 +677,15 @@ def _outcomes(ev: Evidence, subject: str) -> list[_Outcome]:
         other = accept.issuer if subject == offer.issuer else offer.issuer
         stake = sum(i.value for i in items)
         cid = accept.digest
-        proof: VerifiedStatement | None = forfeited.get(cid)
-        if proof is None:
+        escrow = p.terms.escrow
+        proof: VerifiedStatement | None = forfeited.get((escrow, cid)) if escrow else None
+        if proof is None and escrow:
             proof = next(
-                (c for c in ev.claims_against.get(cid, []) if c.issuer == other and c.digest in ev.upheld),
+                (
+                    c
+                    for c in ev.claims_against.get(cid, [])
+                    if c.issuer == other and any(r.issuer == escrow for r in ev.upholds.get(c.digest, []))
+                ),
                 None,
             )
         delivered = {
@@ -858,15 +869,50 @@ def binds_at_least(terms: trade_pb2.Revocation, than: trade_pb2.Revocation) -> b
     return than.allowed and terms.forfeit_bond >= than.forfeit_bond and terms.notice_ms >= than.notice_ms
 
 
-# An offer the subject answered: (proposer, ratio, kind, the answer, what the subject would give, the
-# bond asked of it, exclusive, escrow, revocation terms).
-_Answered = tuple[str, int, tuple[Any, ...], VerifiedStatement, int, int, bool, str, trade_pb2.Revocation]
+class _Answered(NamedTuple):
+    """An offer the subject answered, with what of it the cartel screen compares."""
+
+    proposer: str
+    ratio: int  # ratio_permille: what the subject receives over what it gives
+    kinds: tuple[Any, ...]
+    answer: VerifiedStatement  # the subject's Accept, Reject or Counter
+    gives: int  # the value the subject would give
+    bond: int  # the bond asked of the subject
+    secured: tuple[int, int]  # the proposer's bond as covers its side, over ``gives`` (:func:`_secured`)
+    exclusive: bool
+    escrow: str
+    revocation: trade_pb2.Revocation
+    round: int  # the offer's bargaining round (a lower bound where the held chain has a gap)
 
 
 def _ask(p: trade_pb2.Offer) -> float:
     """What a proposal's issuer asks: the value it wants over the value it gives."""
     gives = sum(i.value for i in p.gives)
     return sum(i.value for i in p.wants) / gives if gives else math.inf
+
+
+def _secured(p: trade_pb2.Offer) -> tuple[int, int]:
+    """How well a proposal's issuer secures its audience, as a fraction: the part of what the issuer
+    gives that its bond covers (``min(bond, value given)``, what the audience is paid if nothing
+    comes), over what the audience gives; (1, 0), infinite, when the audience gives nothing. A reader
+    pricing the risk of non-delivery (``claim-aware``) counts an offer's ratio as
+    ``prior * ratio + (1 - prior) * this``."""
+    gives = sum(i.value for i in p.gives)
+    wants = sum(i.value for i in p.wants)
+    return (min(p.terms.issuer_bond, gives), wants) if wants else (1, 0)
+
+
+def bargaining_round(ev: Evidence, vs: VerifiedStatement) -> tuple[int, bool]:
+    """The round of an Offer or Counter as the runtime counts it (``OfferView.round``: 1 for the
+    opening Offer, one more per Counter), from the held chain of Counters back to the Offer; and
+    whether that chain is whole (when a link is missing, the round is a lower bound)."""
+    n = 1
+    while vs.body == "counter":
+        prev = ev.by_digest.get(vs.statement.counter.offer)
+        if prev is None or prev.body not in _PROPOSALS:
+            return n + 1, False
+        vs, n = prev, n + 1
+    return n, True
 
 
 def _countered_away(ev: Evidence, counter: VerifiedStatement, offer: VerifiedStatement) -> bool:
@@ -885,6 +931,22 @@ def _countered_away(ev: Evidence, counter: VerifiedStatement, offer: VerifiedSta
     )
 
 
+def _comparable(x: _Answered, y: _Answered) -> bool:
+    """Whether the subject, refusing ``x`` while it took ``y`` from another, treated X worse than Y on
+    an offer at least as good (see :func:`cartel_scores`): every term the subject's answer may
+    honestly depend on is at least as good in ``x``."""
+    return (
+        y.proposer != x.proposer
+        and y.kinds == x.kinds
+        and y.ratio <= x.ratio
+        and y.gives >= x.gives
+        and y.bond >= x.bond
+        # X secured the subject at least as well as Y did, per unit of what the subject gives.
+        and y.secured[0] * x.secured[1] <= x.secured[0] * y.secured[1]
+        and y.exclusive >= x.exclusive
+    )
+
+
 def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
     """Refusals of offers at least as good as offers of the same kind the subject took from others.
 
@@ -893,20 +955,25 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
     cartel that answers outsiders with Counters no one takes refuses them all the same), a refusal of
     an offer from X is *discriminating* when the subject accepted, from some Y != X, an offer of the
     same kind (the same categories and currency) at a ratio no better, in which it gave at least as
-    much and bonded at least as much (so neither the price, the terms nor its mandate's caps explain
-    the refusal), and X's offer named an escrow the subject has accepted an offer under and revocation
-    terms that hold X at least as firmly (:func:`binds_at_least`) as those of some offer the subject
-    accepted, each from anyone. A peer takes only escrows it trusts (MND-015), so an offer under an
-    escrow it never used is no equally good offer, however good its price, and nor is one that lets its
-    proposer walk away more cheaply than any the subject took; but the insiders choose their escrow and
-    their revocation terms, and matching either by equality would let a cartel that always names its
-    own escrow, or odd revocation terms, make every outside offer incomparable. A Counter discriminates
-    only against an X that formed no contract with the subject, and only when it asked X more (value
-    wanted over value given) than any proposal of the subject's asked of Y, or than it took from Y in an
-    offer of Y's it accepted: a haggler that asks
-    everyone alike, and takes what it is offered later, refuses no one. Score: discriminating refusals
-    / (refusals + 1), times the share of its accepted trades that went to the
-    counterparties it favoured."""
+    much and bonded at least as much, and Y's bond covered no more of what Y gave, per unit of what the
+    subject gave, than X's would have (:func:`_secured`; so neither the price, the risk, the terms nor
+    its mandate's caps explain the refusal), and X's offer named an escrow the
+    subject has accepted an offer under and revocation terms that hold X at least as firmly
+    (:func:`binds_at_least`) as those of some offer the subject accepted, each from anyone. A peer
+    takes only escrows it trusts (MND-015), so an offer under an escrow it never used is no equally
+    good offer, however good its price, and nor is one that lets its proposer walk away more cheaply
+    than any the subject took, or one its proposer secures less (a bond pays for what is not
+    delivered: a reader pricing that risk, as ``claim-aware`` does, asks more); but the insiders
+    choose their escrow and their revocation terms, and matching either by equality would let a
+    cartel that always names its own escrow, or odd revocation terms, make every outside offer
+    incomparable. A Counter discriminates only against an X that formed no contract with the
+    subject, only against a Y whose offer of the same kind the subject answered (took or countered)
+    at the bargaining round of X's offer or an earlier one (:func:`bargaining_round`: a time-based
+    bargainer counters early offers and takes later ones), and only when it asked X more (value
+    wanted over value given) than any proposal of the subject's asked of Y, or than it took from Y in
+    an offer of Y's it accepted: a haggler that asks everyone alike, and takes what it is offered
+    later, refuses no one. Score: discriminating refusals / (refusals + 1), times the share of its
+    accepted trades that went to the counterparties it favoured."""
     partners: dict[str, set[str]] = defaultdict(set)
     for o, a in ev.contracts():
         partners[o.issuer].add(a.issuer)
@@ -915,30 +982,39 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
     for s in _subjects(ev, subject):
         taken: list[_Answered] = []
         refused: list[_Answered] = []
+        # The earliest round at which the subject answered (took or countered) an offer of each
+        # counterparty, per kind: provably, so only along a whole held chain.
+        first: dict[tuple[str, tuple[Any, ...]], int] = {}
         for vs in ev.by_issuer.get(s, []):
             if vs.body not in ("accept", "reject", "counter"):
                 continue
             offer = ev.by_digest.get(getattr(vs.statement, vs.body).offer)
             if offer is None or offer.body not in _PROPOSALS:
                 continue
+            p = proposal_of(offer)
+            stage, whole = bargaining_round(ev, offer)
+            if whole and vs.body != "reject":
+                key = (offer.issuer, _kinds(p))
+                first[key] = min(first.get(key, stage), stage)
             if vs.body == "counter" and not _countered_away(ev, vs, offer):
                 continue
-            p = proposal_of(offer)
-            row = (
+            row = _Answered(
                 offer.issuer,
                 ratio_permille(p),
                 _kinds(p),
                 vs,
                 side_value(p, False),
                 p.terms.audience_bond,
+                _secured(p),
                 bool(p.exclusive_key),
                 p.terms.escrow,
                 p.terms.revocation,
+                stage,
             )
             (taken if vs.body == "accept" else refused).append(row)
         if not refused:
             continue
-        trusted = {t[7] for t in taken}
+        trusted = {t.escrow for t in taken}
         favoured: set[str] = set()
         bad: list[VerifiedStatement] = []
         asks: dict[str, float] = defaultdict(float)  # the most the subject asked of each counterparty
@@ -950,41 +1026,44 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
         # Counter -- one asking less than it took from Y too -- that an X forming no contract rejected
         # (its own choice) discriminated (tests/test_attack23.py).
         for t in taken:
-            p = proposal_of(ev.by_digest[t[3].statement.accept.offer])
+            p = proposal_of(ev.by_digest[t.answer.statement.accept.offer])
             wants = sum(i.value for i in p.wants)
-            asks[t[0]] = max(asks[t[0]], sum(i.value for i in p.gives) / wants if wants else math.inf)
-        for who, r, kinds, vs, gives, bond, exclusive, escrow, revocation in refused:
-            if escrow not in trusted or not any(binds_at_least(revocation, t[8]) for t in taken):
+            asks[t.proposer] = max(
+                asks[t.proposer], sum(i.value for i in p.gives) / wants if wants else math.inf
+            )
+        for x in refused:
+            if x.escrow not in trusted or not any(binds_at_least(x.revocation, t.revocation) for t in taken):
                 continue
             # A Counter refuses only by its price: it asked X more than the subject ever asked the
             # one it favoured (a haggler that asks everyone alike and takes what it is offered later
             # refuses no one; a cartel pricing outsiders out does).
-            ask = _ask(proposal_of(vs)) if vs.body == "counter" else math.inf
-            if vs.body == "counter" and who in partners[s]:
+            ask = _ask(proposal_of(x.answer)) if x.answer.body == "counter" else math.inf
+            if x.answer.body == "counter" and x.proposer in partners[s]:
                 continue
             # An exclusive offer asks more of its acceptor (it may collide with a live contract,
             # NEG-009): a plain offer refused while exclusive ones were taken is discriminating,
             # an exclusive one refused while plain ones were taken is not -- insiders cannot hide
             # behind exclusive keys, and an honest exclusive-key conflict is no cartel sign.
+            # A Counter is bargaining, and an honest bargainer's ask may fall as the rounds run (a
+            # time-based one asks most of an opening offer): it discriminates only against a Y the
+            # subject answered, on an offer of the same kind, at X's round or an earlier one -- stage
+            # for stage. A bargainer whose ask depends on nothing but the round, and never rises with
+            # it, then asked that Y at least as much, and is never named (tests/test_detect18.py).
             worse = [
                 t
                 for t in taken
-                if t[0] != who
-                and t[2] == kinds
-                and t[1] <= r
-                and t[4] >= gives
-                and t[5] >= bond
-                and t[6] >= exclusive
-                and ask > asks[t[0]]
+                if _comparable(x, t)
+                and ask > asks[t.proposer]
+                and (x.answer.body != "counter" or first.get((t.proposer, x.kinds), x.round + 1) <= x.round)
             ]
             if worse:
-                bad += [vs, worse[0][3]]
-                favoured |= {t[0] for t in worse}
+                bad += [x.answer, worse[0].answer]
+                favoured |= {t.proposer for t in worse}
         n_bad = len(bad) // 2
         if not n_bad:
             out.append(Score(s, 0.0, "no refusal of an offer as good as one it took"))
             continue
-        share = sum(1 for t in taken if t[0] in favoured) / len(taken)
+        share = sum(1 for t in taken if t.proposer in favoured) / len(taken)
         score = n_bad / (len(refused) + 1) * share
         out.append(
             Score(
@@ -999,8 +1078,46 @@ def cartel_scores(ev: Evidence, subject: str | None = None) -> list[Score]:
 
 
 SYBIL_MIN_ACCUSERS: Final = 2
-"""The identities outside a ring that must have attested a contract of its members badly before the
-Sybil screen reads the ring's outside record as poor: one counterparty's word is not a record."""
+"""The identities outside a ring whose contracts with its members the escrow found breached (each an
+accusation, :func:`accusation_proof`) before the Sybil screen reads the ring's outside record as poor:
+one counterparty's breach is not a record."""
+
+
+def accusation_proof(ev: Evidence, attestation: VerifiedStatement) -> VerifiedStatement | None:
+    """What makes a bad attestation an accusation rather than its signer's word: the contract it names
+    (its offer and Accept, held) has the attester and the subject as its two parties, and that
+    contract's escrow -- which the subject chose when it signed -- upheld a BreachClaim of the
+    attester's against the subject under it (its Ruling), or forfeited the subject's bond for one (its
+    Forfeit). Returns that Ruling or Forfeit; None when the evidence holds neither. A false accuser
+    can sign a BREACHED attestation and a BreachClaim, but not the escrow's Ruling: the escrow
+    dismisses a claim on an item delivered on time (CMT-002)."""
+    a = attestation.statement.attestation
+    offer, accept = ev.by_digest.get(a.offer), ev.by_digest.get(a.accept)
+    if (
+        offer is None
+        or accept is None
+        or offer.body not in _PROPOSALS
+        or accept.body != "accept"
+        or accept.statement.accept.offer != offer.digest
+        or offer.header.audience != accept.issuer
+        or {attestation.issuer, a.subject} != {offer.issuer, accept.issuer}
+        or attestation.issuer == a.subject
+    ):
+        return None
+    escrow = proposal_of(offer).terms.escrow
+    if not escrow:
+        return None
+    for claim in ev.claims_against.get(accept.digest, []):
+        if claim.issuer != attestation.issuer:
+            continue
+        ruling = next((r for r in ev.upholds.get(claim.digest, []) if r.issuer == escrow), None)
+        if ruling is not None:
+            return ruling
+        for f in ev.forfeits:
+            body = f.statement.forfeit
+            if f.issuer == escrow and body.cause == claim.digest and body.party == a.subject:
+                return f
+    return None
 
 
 def sybil_scores(ev: Evidence, subject: str | None = None, *, repeat: int = 2) -> list[Score]:
@@ -1015,7 +1132,9 @@ def sybil_scores(ev: Evidence, subject: str | None = None, *, repeat: int = 2) -
     ``density`` = the share of pairs in the ring that praised each other; ``insularity`` = the
     share of the ring members' contracts that are with other members; ``outside`` = the share of
     good outcomes in what identities outside the ring attested of its members, (good + 1) /
-    (attested + 1), or 1 when fewer than SYBIL_MIN_ACCUSERS of them attested a member badly. Score =
+    (attested + 1), a bad attestation counting only as an accusation (:func:`accusation_proof`: the
+    contract's escrow upheld the attester's claim against the member), or 1 when fewer than
+    SYBIL_MIN_ACCUSERS outside identities accused a member. Score =
     density x insularity x (1 - outside): praise from within, a poor
     record with everyone else (0 for a ring of one). A ring that nobody outside has rated scores
     0: it has no victims yet, and the reputation aggregation already gives it no trust (SPEC
@@ -1034,6 +1153,16 @@ def sybil_scores(ev: Evidence, subject: str | None = None, *, repeat: int = 2) -
     for vs in ev.attestations:
         by_subject[vs.issuer].append(vs)
     once = {pair for pair, n in counts.items() if n >= 1}
+    # Outside ratings: good ones as signed (they only help the rated), bad ones only with the escrow's
+    # word behind them -- an attestation's outcome is its signer's word, and two colluding identities,
+    # each with one contract an honest member delivered on, flagged a triangle of honest traders
+    # (tests/test_detect18.py).
+    ratings: list[tuple[VerifiedStatement, bool, VerifiedStatement]] = []
+    for vs in ev.attestations:
+        if vs.statement.attestation.outcome in _GOOD:
+            ratings.append((vs, True, vs))
+        elif (proof := accusation_proof(ev, vs)) is not None:
+            ratings.append((vs, False, proof))
     out = []
     for s in _subjects(ev, subject):
         ring = {s} | {x for (a, x) in praise if a == s and (x, s) in praise}
@@ -1055,21 +1184,22 @@ def sybil_scores(ev: Evidence, subject: str | None = None, *, repeat: int = 2) -
         inside = sum(1 for x in members for y in partners.get(x, []) if y in ring)
         total = sum(len(partners.get(x, [])) for x in members)
         insularity = inside / total if total else 0.0
-        # A poor record needs two outside accusers: an attestation's outcome is its signer's word, and
-        # one counterparty of one contract with one of them had a triangle of honest traders, each pair
-        # trading once, flagged (tests/test_attack23.py).
+        # A poor record needs two outside accusers: one counterparty of one contract with one of them had
+        # a triangle of honest traders, each pair trading once, flagged (tests/test_attack23.py).
         rated = [
-            (vs.issuer, vs.statement.attestation.outcome)
-            for vs in ev.attestations
+            (vs.issuer, good, proof)
+            for vs, good, proof in ratings
             if vs.statement.attestation.subject in ring and vs.issuer not in ring
         ]
-        accusers = {who for who, o in rated if o not in _GOOD}
-        outside = (sum(1 for _, o in rated if o in _GOOD) + 1) / (len(rated) + 1)
+        accusers = {who for who, good, _ in rated if not good}
+        outside = (sum(1 for _, good, _ in rated if good) + 1) / (len(rated) + 1)
         if len(accusers) < SYBIL_MIN_ACCUSERS:
             outside = 1.0
-        evidence = tuple(
+        praise_held = tuple(
             vs for x in members for vs in by_subject.get(x, []) if vs.statement.attestation.subject in ring
         )
+        # The praise, then the escrow's word behind each accusation.
+        evidence = praise_held[:6] + tuple(proof for _, good, proof in rated if not good)[:2]
         out.append(
             Score(
                 s,
