@@ -526,15 +526,26 @@ class PeerNode:
             said = claimed(envelope)
             if said is not None:
                 self.limiter.check(said.issuer)  # over its limit: refused before any signature check
-            request = self.peer.verifier.verify(envelope)  # a signed issuer: nobody spends another's quota
-            self.limiter.acquire(request.issuer)
+            # A signed issuer: nobody spends another's quota by forging. Nor by sending what the issuer
+            # signed (RPC-018): a statement we took already is answered as the first time, uncounted
+            # (RPC-003: these very bytes need no second signature check); one for another key is refused
+            # before it is in hand; one we refuse gives its token back. Whoever holds any statement of a
+            # key -- an escrow's transcript, a relay, a Gossip answer -- kept the key over its limit here.
+            request = self.peer.request_of(envelope)
+            counted = not self.peer.holds(request)
+            if counted:
+                self.peer.refuse_other_audience(request)
+                self.limiter.acquire(request.issuer)
+            taken = False
             try:
                 if type(self.peer).exchange is Peer.exchange:
                     answers = self.peer.exchange(envelope, context, verified=request)  # one signature check
                 else:  # a subclass that changes what exchange answers (a fault-injected server) has its say
                     answers = self.peer.exchange(envelope, context)
+                taken = True
             finally:
-                self.limiter.release(request.issuer)
+                if counted:
+                    self.limiter.release(request.issuer, taken=taken)
         if self.witness is not None:
             answers = [*answers, *self._answer_held(envelope)]
             for evidence, until in self._to_witness(answers, self.witness.did):

@@ -1059,6 +1059,21 @@ class Peer:
             self._check_open(said.body, said.negotiation_id, said.issuer)
         return self.verifier.verify(envelope, parsed)  # parsed and hashed once
 
+    def request_of(self, envelope: bytes) -> VerifiedStatement:
+        """The statement a request carries, verified as :meth:`exchange` verifies it (a byte-for-byte
+        repeat of one we hold needs no second signature check, RPC-003), for a caller that must know its
+        issuer before it is handled (a server's per-issuer limits, RPC-012)."""
+        return self._request(envelope)
+
+    def holds(self, request: VerifiedStatement) -> bool:
+        """Whether we took ``request`` already (in memory, or in the journal once forgotten): sent again,
+        it is answered as the first time or refused ``REPLAYED``, and moves nothing (RPC-003, RPC-018)."""
+        return self.verifier.replay.holder(request) == request.digest
+
+    def refuse_other_audience(self, request: VerifiedStatement) -> None:
+        """STM-005 for a request, before anything of it is in hand (:meth:`_refuse_other_audience`)."""
+        self._refuse_other_audience(request)
+
     def _answered(self, request: VerifiedStatement) -> list[bytes] | None:
         """Our durable answers to ``request`` if we answered it before (RPC-003), read without our lock
         so that retries and replays wait for nobody: only a statement we hold, and whose answer is not
