@@ -35,12 +35,18 @@ def test_statements_a_key_signed_do_not_keep_it_over_its_limit_whoever_sends_the
     for_carol = pa.propose(carol.agent.did, alice.proposal())
     lapsed = pa.propose(bob.node.peer.did, alice.proposal(), ttl_ms=1_000)  # never sent by alice
     clock.now_ms += 120_000  # alice's bucket full again (2); the short offer long expired
+    limiter = bob.node.limiter
+    assert limiter is not None
+    in_hand: list[str] = []
+    acquire = limiter.acquire
+    limiter.acquire = lambda issuer: (in_hand.append(issuer), acquire(issuer))[1]  # type: ignore[method-assign]
     for _ in range(5):
         assert bob.node.exchange(taken.envelope, ()) == first  # RPC-003: the same answers
         with pytest.raises(errors.WrongAudience):
             bob.node.exchange(for_carol.envelope, ())
         with pytest.raises(errors.Expired):
             bob.node.exchange(lapsed.envelope, ())
+    assert in_hand == []  # none of them held one of alice's in-flight slots either
     for _ in range(2):
         assert bob.node.exchange(pa.propose(bob.node.peer.did, alice.proposal()).envelope, pa.send_context())
     with pytest.raises(errors.RateLimited):  # the limit still holds alice's own requests

@@ -527,14 +527,13 @@ class PeerNode:
             if said is not None:
                 self.limiter.check(said.issuer)  # over its limit: refused before any signature check
             # A signed issuer: nobody spends another's quota by forging. Nor by sending what the issuer
-            # signed (RPC-018): a statement we took already is answered as the first time, uncounted
-            # (RPC-003: these very bytes need no second signature check); one for another key is refused
-            # before it is in hand; one we refuse gives its token back. Whoever holds any statement of a
-            # key -- an escrow's transcript, a relay, a Gossip answer -- kept the key over its limit here.
+            # signed (RPC-018): only a new, current statement for us is in hand as the issuer's, and one we
+            # refuse gives its token back; a repeat (RPC-003: no second signature check), one for another
+            # key or out of its time window is handled uncounted. Whoever holds any statement of a key --
+            # an escrow's transcript, a relay, a Gossip answer -- kept the key over its limit here.
             request = self.peer.request_of(envelope)
-            counted = not self.peer.holds(request)
+            counted = self.peer.counts_for_issuer(request)
             if counted:
-                self.peer.refuse_other_audience(request)
                 self.limiter.acquire(request.issuer)
             taken = False
             try:

@@ -261,6 +261,18 @@ not_observable(
     "RPC-017",
 )
 not_observable(
+    "rpc.limits-count-the-issuers-own",
+    "A server's per-issuer limits count only the new, current statements for it that it takes",
+    "whether a target limits each issuer's requests, and how much, is its configuration (the reference "
+    "peer limits none unless served with --max-rate or --max-in-flight), and a target that limits "
+    "nothing answers a key's statements sent by anyone exactly as one that counts them right: the suite "
+    "cannot tell the two apart without knowing the limit, and probing for it would leave the suite's "
+    "keys refused for the rest of the run; tests/test_attack24.py sends a key's statements (one the "
+    "reference peer took, one for another key, one expired) to a peer limiting 1 request/s and checks "
+    "the key's own requests are taken, and rpc.rate-limit checks the shape of a RATE_LIMITED refusal",
+    "RPC-018",
+)
+not_observable(
     "esc.stranger-quota",
     "An escrow takes strangers' statements of no negotiation within a newcomer quota, and those of each "
     "key in its dealings that no trade there needs within a per-key count its trades' statements raise",
