@@ -4,6 +4,7 @@ fix."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,82 @@ def test_a_refused_request_gives_its_token_back_and_a_taken_one_keeps_it_spent()
     limiter.release("alice")
     with pytest.raises(errors.RateLimited):
         limiter.acquire("alice")
+
+
+# --- 2: the A2A binding's HTTP bodies, of any size the sender chose (A2A-023) -------------------------------
+
+
+@pytest.mark.req("A2A-023", "RPC-008", "A2A-015")
+def test_an_a2a_http_body_past_the_receive_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """Attack: the gRPC binding refuses a request larger than its receive limit RESOURCE_EXHAUSTED
+    (RPC-008), but the JSON-RPC and HTTP+JSON bindings read and parsed a body of any size the sender
+    chose -- one SendMessage of 64 MB cost the served peer some 180 MB of memory before anything in it
+    was checked, a few of 1 GB at once its whole machine (and a peer killed before its deadline cannot
+    deliver: its bond goes to the counterparty that sent them). Defence: a body past the limit (twice the
+    gRPC binding's: JSON carries envelopes in base64) is refused 413 before the routes read it, by its
+    Content-Length or, chunked, once the bytes read pass the limit; nothing of it reaches the peer. A
+    request within the limit is handled as before."""
+    import asyncio
+    import base64
+    import os
+    import uuid
+
+    import httpx
+
+    pytest.importorskip("a2a")
+    from a2a_coop import a2a
+    from a2a_coop.a2a.http import MAX_BODY_BYTES
+    from a2a_coop.runtime.node import PeerNode
+    from a2a_coop.runtime.peer import Peer, wall_clock_ms
+
+    clock = FixedClock(wall_clock_ms())
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    node = PeerNode.open(bob.agent.key, bob.mandate_vs.envelope, tmp_path / "bob.db")
+    seen: list[bytes] = []
+
+    def exchange(envelope: bytes, context: list[bytes]) -> list[bytes]:
+        seen.append(envelope)
+        return node.exchange(envelope, context)
+
+    pa = Peer(alice.agent.key, alice.mandate_vs.envelope)
+    offer = pa.propose(node.peer.did, alice.proposal())
+
+    def part(envelope: bytes) -> dict[str, str]:
+        return {"raw": base64.b64encode(envelope).decode(), "mediaType": a2a.ENVELOPE_MEDIA_TYPE}
+
+    def message(padding: int) -> dict[str, object]:
+        junk = [part(os.urandom(60_000)) for _ in range(padding)]
+        parts = [*junk, *(part(e) for e in (*pa.send_context(), offer.envelope))]
+        return {"messageId": str(uuid.uuid4()), "role": "ROLE_USER", "parts": parts}
+
+    headers = {"A2A-Version": "1.0", "A2A-Extensions": a2a.EXTENSION_URI, "content-type": "application/json"}
+    big = message(MAX_BODY_BYTES // 60_000 + 2)
+    jsonrpc = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": big}}
+    try:
+        with a2a.serve_a2a(node, name="bob", exchange=exchange) as server:
+            base = server.card_url.rstrip("/")
+
+            async def chunked() -> httpx.Response:
+                data = json.dumps(jsonrpc).encode()
+
+                async def body():  # type: ignore[no-untyped-def]  # no Content-Length: chunked
+                    for i in range(0, len(data), 65_536):
+                        yield data[i : i + 65_536]
+
+                async with httpx.AsyncClient() as client:
+                    return await client.post(base + "/", content=body(), headers=headers, timeout=60)
+
+            r = httpx.post(base + "/", json=jsonrpc, headers=headers, timeout=60)
+            assert r.status_code == 413 and r.json()["error"]["code"] == -32600, r.text
+            rest = base + "/a2a/rest/message:send"
+            r = httpx.post(rest, json={"message": big}, headers=headers, timeout=60)
+            assert r.status_code == 413 and r.json()["error"]["status"] == "RESOURCE_EXHAUSTED", r.text
+            r = asyncio.run(chunked())
+            assert r.status_code == 413, r.text
+            assert seen == []  # nothing of them reached the peer
+            small = {"jsonrpc": "2.0", "id": 2, "method": "SendMessage", "params": {"message": message(0)}}
+            r = httpx.post(base + "/", json=small, headers=headers, timeout=60)
+            assert r.status_code == 200 and "result" in r.json(), r.text
+            assert seen == [offer.envelope]
+    finally:
+        node.close()
