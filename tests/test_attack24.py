@@ -122,7 +122,7 @@ def test_an_a2a_http_body_past_the_receive_limit_is_refused_before_it_is_read(tm
         return {"messageId": str(uuid.uuid4()), "role": "ROLE_USER", "parts": parts}
 
     headers = {"A2A-Version": "1.0", "A2A-Extensions": a2a.EXTENSION_URI, "content-type": "application/json"}
-    big = message(MAX_BODY_BYTES // 60_000 + 2)
+    big = message(MAX_BODY_BYTES // 80_000 + 1)  # a little past the limit: read, dropped, refused
     jsonrpc = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": big}}
     try:
         with a2a.serve_a2a(node, name="bob", exchange=exchange) as server:
@@ -152,3 +152,40 @@ def test_an_a2a_http_body_past_the_receive_limit_is_refused_before_it_is_read(tm
             assert seen == [offer.envelope]
     finally:
         node.close()
+
+
+@pytest.mark.req("A2A-023")
+def test_the_body_limit_case_fails_a_target_that_reads_any_body(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The live case a2a.body-limit announces a 256 MiB body and sends none: it passes against the
+    reference agent, and fails one whose HTTP bindings read bodies of any size (its BodyLimit taken out:
+    it waits for the body, and the case gets no answer within its deadline)."""
+    pytest.importorskip("a2a")
+    from a2a_coop import a2a
+    from a2a_coop.a2a import http as a2a_http
+    from a2a_coop.cli import main
+    from a2a_coop.runtime.node import PeerNode
+    from a2a_coop.runtime.peer import wall_clock_ms
+
+    def run(name: str) -> tuple[str, str]:
+        bob = Party(name, FixedClock(wall_clock_ms()))
+        node = PeerNode.open(bob.agent.key, bob.mandate_vs.envelope, tmp_path / f"{name}.db")
+        report = tmp_path / name
+        try:
+            with a2a.serve_a2a(node, name=name) as server:
+                argv = ["conformance", "--target", server.target, "--a2a-url", server.card_url]
+                main([*argv, "--case", "a2a.body-limit", "--timeout", "2", "--report-dir", str(report)])
+        finally:
+            node.close()
+        case = json.loads((report / "report.json").read_text())["cases"][0]
+        return case["level"], case["reason"]
+
+    assert run("bob")[0] == "PASS"
+
+    async def unbounded(self: a2a_http.BodyLimit, scope: object, receive: object, send: object) -> None:
+        await self.app(scope, receive, send)
+
+    monkeypatch.setattr(a2a_http.BodyLimit, "__call__", unbounded)
+    level, reason = run("lax")
+    assert level == "FAIL" and "no answer" in reason, reason

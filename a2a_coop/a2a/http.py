@@ -58,6 +58,9 @@ CARD_MAX_AGE_S: Final = 300
 # takes (room for a statement and a few context envelopes), since JSON carries each envelope in base64 (4/3
 # of its bytes) with some framing: every request the gRPC binding takes fits.
 BODY_PER_MESSAGE_BYTES: Final = 2
+# A body refused is still read, and dropped, up to this many times the limit, so that a client that sent a
+# little too much reads its 413 rather than a reset connection; past that the connection is closed.
+DRAIN_FACTOR: Final = 4
 MAX_BODY_BYTES: Final = BODY_PER_MESSAGE_BYTES * 4 * MAX_REQUEST_BYTES
 _CONTEXT_KEY: Final = "a2a_coop.call_context"
 
@@ -226,6 +229,8 @@ class BodyLimit:
             return
         length = dict(scope.get("headers") or ()).get(b"content-length", b"")
         if length.isdigit() and int(length) > self.max_bytes:
+            if int(length) <= DRAIN_FACTOR * self.max_bytes:
+                await self._drain(receive, 0)
             await self._refuse(scope, send, int(length))
             return
         chunks: list[bytes] = []
@@ -237,14 +242,30 @@ class BodyLimit:
                 return
             chunk = message.get("body", b"")
             read += len(chunk)
+            more = bool(message.get("more_body", False))
             if read > self.max_bytes:
+                if more:
+                    read = await self._drain(receive, read)
                 await self._refuse(scope, send, read)
                 return
             chunks.append(chunk)
-            if not message.get("more_body", False):
+            if not more:
                 break
         whole = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
         await self.app(scope, _replay([whole], receive), send)
+
+    async def _drain(self, receive: Any, read: int) -> int:
+        """Read and drop what is left of a body refused, up to :data:`DRAIN_FACTOR` times the limit, so
+        that a client that sent a little too much reads its 413 (closed with its bytes unread, the
+        connection is reset, and the client sees no answer). Returns the bytes read in all."""
+        while read <= DRAIN_FACTOR * self.max_bytes:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            read += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        return read
 
     async def _refuse(self, scope: Any, send: Any, size: int) -> None:
         detail = f"request body of {size}+ bytes exceeds this agent's limit of {self.max_bytes} (A2A-023)"
