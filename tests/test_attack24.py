@@ -189,3 +189,58 @@ def test_the_body_limit_case_fails_a_target_that_reads_any_body(
     monkeypatch.setattr(a2a_http.BodyLimit, "__call__", unbounded)
     level, reason = run("lax")
     assert level == "FAIL" and "no answer" in reason, reason
+
+
+# --- 3: a held-back Delivery handed to whoever repeats the counterparty's request first ---------------------
+
+
+@pytest.mark.req("CMT-012", "RPC-003", "WIT-007")
+def test_a_delivery_the_node_held_for_the_counterparty_is_not_taken_by_whoever_repeats_its_request(
+    tmp_path: Path,
+) -> None:
+    """Attack: Bob serves with an escrow witness; under revocable terms he holds his Delivery, and his
+    node's watch signs it when the hold ends, gives it to the escrow and -- knowing no address of
+    alice's -- keeps it for the answer to her next request in that negotiation (PeerNode._with_unsent).
+    Mallory, a third party, repeats alice's Offer (its bytes are in the escrow's public transcript):
+    RPC-003 answers a repeat as the first time, and the node handed mallory the Delivery kept for alice
+    and forgot it. Alice's next request got none: she never saw Bob's Delivery (nor where to fetch what
+    he delivered), never receipted it, and the contract stayed PERFORMING, both bonds locked until a
+    lapse a day after the last deadline. Defence: a Delivery kept for the counterparty goes with every
+    answer to its requests in that negotiation, a repeat's too, until it holds the counterparty's
+    Receipt of it."""
+    from peers import witnessed_node
+    from test_revocable_hold import BOND, FUNDS, _terms, _wait_witnessed
+
+    from a2a_coop._proto.a2acoop.v1 import trade_pb2
+    from a2a_coop.protocol.statements import verify_statement
+    from a2a_coop.runtime.perform_time import REVOCABLE_HOLD_MARGIN_MS
+    from a2a_coop.testing import DAY_MS, LocalEscrow
+
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={alice.did: FUNDS, bob.did: FUNDS})
+    node = witnessed_node(bob, clock, escrow, tmp_path / "bob.db")
+    try:
+        proposal = _terms(
+            alice,
+            escrow,
+            revocation=trade_pb2.Revocation(allowed=True),
+            alice_due=clock.now_ms + DAY_MS,
+            bob_due=clock.now_ms + REVOCABLE_HOLD_MARGIN_MS + 300,
+            issuer_bond=BOND,
+        )
+        offer = alice.offer(bob, proposal)
+        accept = verify_statement(node.exchange(offer.envelope, [escrow.mandate, *alice.setup])[1])
+        locks = escrow.submit([*alice.setup, *bob.setup, offer.envelope, accept.envelope])
+        node.exchange(locks[-1], [escrow.mandate, *locks[1:-1]])
+        clock.advance(300)
+        (mine,) = _wait_witnessed(node, escrow, offer.negotiation_id)
+        node.exchange(offer.envelope, [])  # mallory's repeat of alice's Offer
+        hers = alice.deliver(accept, bob)
+        answers = [verify_statement(e) for e in node.exchange(hers.envelope, [])]
+        assert mine.digest in [vs.digest for vs in answers]  # alice gets Bob's Delivery all the same
+        receipt = alice.receipt(mine)
+        assert mine.envelope not in node.exchange(receipt.envelope, [])  # kept until she receipted it
+        assert mine.envelope not in node.exchange(offer.envelope, [])
+    finally:
+        node.close()

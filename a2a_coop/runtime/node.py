@@ -558,17 +558,30 @@ class PeerNode:
         return answers
 
     def _with_unsent(self, negotiation_id: bytes, issuer: str, answers: list[bytes]) -> list[bytes]:
-        """``answers`` (to a request of ``issuer``'s that the peer took) after the Deliveries our watch
-        signed in ``negotiation_id`` for ``issuer`` and nobody gave it yet (see ``_unsent``)."""
+        """``answers`` (to a request of ``issuer``'s that the peer took or answered again) after the
+        Deliveries our watch signed in ``negotiation_id`` for ``issuer`` and that it has not receipted (see
+        ``_unsent``). Each goes with every such answer until the contract holds its Receipt: a request's
+        bytes travel without their sender (RPC-003 answers a repeat as the first time), and a third party
+        repeating one of the counterparty's (an escrow's transcript shows them) once took the Delivery,
+        forgotten then, and the counterparty never saw it (tests/test_attack24.py)."""
         with self.peer.lock:
             waiting = self._unsent.get(negotiation_id)
             if not waiting:
                 return answers
-            theirs = [env for audience, env in waiting if audience == issuer]
-            if not theirs:
-                return answers
-            del self._unsent[negotiation_id]
-        return [*theirs, *answers]  # signed before the answers: the chain's order
+            neg = self.peer.verifier.negotiations.by_id.get(negotiation_id)
+            c = neg.contract if neg is not None else None
+            if c is not None:
+                waiting = [
+                    (audience, env)
+                    for audience, env in waiting
+                    if c.deliveries.get(statement_digest(decode_envelope(env).payload)) not in c.receipted
+                ]
+            if waiting:
+                self._unsent[negotiation_id] = waiting
+            else:
+                del self._unsent[negotiation_id]
+            theirs = [env for audience, env in waiting if audience == issuer and env not in answers]
+        return [*theirs, *answers] if theirs else answers  # signed before the answers: the chain's order
 
     def _answer_held(self, envelope: bytes) -> list[bytes]:
         """ESC-013 for a served peer: our answer to a Counter naming another escrow than a bonded offer of
