@@ -194,7 +194,7 @@ def test_the_body_limit_case_fails_a_target_that_reads_any_body(
 # --- 3: a held-back Delivery handed to whoever repeats the counterparty's request first ---------------------
 
 
-@pytest.mark.req("CMT-012", "RPC-003", "WIT-007")
+@pytest.mark.req("WIT-008", "CMT-012", "RPC-003", "WIT-007")
 def test_a_delivery_the_node_held_for_the_counterparty_is_not_taken_by_whoever_repeats_its_request(
     tmp_path: Path,
 ) -> None:

@@ -240,6 +240,16 @@ not_observable(
     "CMT-012",
 )
 not_observable(
+    "wit.delivery-kept-for-the-counterparty",
+    "A Delivery signed with nowhere to send it goes with every answer to the counterparty until receipted",
+    "needs the target to sign a Delivery on its own -- a hold under revocable terms ending on its watch "
+    "-- at an escrow the suite plays, which it trusts only if its operator configured it (MND-015), as "
+    "for cmt.revocable-delivery-held; tests/test_attack24.py repeats the counterparty's request to the "
+    "reference node and checks the counterparty still gets the Delivery, and "
+    "tests/test_revocable_hold.py that it stops once receipted",
+    "WIT-008",
+)
+not_observable(
     "rpc.stranger-quota",
     "Strangers' public statements are kept within a newcomer quota that never counts the dealings",
     "the quota's size is the target's configuration (the reference: 1,000 an hour), and reaching it would "
