@@ -82,7 +82,7 @@ def test_a_refused_request_gives_its_token_back_and_a_taken_one_keeps_it_spent()
 def test_an_a2a_http_body_past_the_receive_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
     """Attack: the gRPC binding refuses a request larger than its receive limit RESOURCE_EXHAUSTED
     (RPC-008), but the JSON-RPC and HTTP+JSON bindings read and parsed a body of any size the sender
-    chose -- one SendMessage of 64 MB cost the served peer some 180 MB of memory before anything in it
+    chose -- one SendMessage of 64 MB cost the served peer some 210 MB of memory before anything in it
     was checked, a few of 1 GB at once its whole machine (and a peer killed before its deadline cannot
     deliver: its bond goes to the counterparty that sent them). Defence: a body past the limit (twice the
     gRPC binding's: JSON carries envelopes in base64) is refused 413 before the routes read it, by its
