@@ -46,6 +46,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from a2a_coop.a2a.card import AGENT_CARD_PATH, card_json
 from a2a_coop.a2a.handler import CALLER_STATE_KEY, CoopRequestHandler
+from a2a_coop.transport.limits import MAX_REQUEST_BYTES
 from a2a_coop.transport.tls import TlsConfig
 
 log = logging.getLogger("a2a_coop.a2a")
@@ -53,6 +54,14 @@ log = logging.getLogger("a2a_coop.a2a")
 JSONRPC_PATH: Final = "/"
 REST_PATH: Final = "/a2a/rest"
 CARD_MAX_AGE_S: Final = 300
+# The largest request body the HTTP bindings read (A2A-023): twice what the gRPC binding of serve_a2a
+# takes (room for a statement and a few context envelopes), since JSON carries each envelope in base64 (4/3
+# of its bytes) with some framing: every request the gRPC binding takes fits.
+BODY_PER_MESSAGE_BYTES: Final = 2
+# A body refused is still read, and dropped, up to this many times the limit, so that a client that sent a
+# little too much reads its 413 rather than a reset connection; past that the connection is closed.
+DRAIN_FACTOR: Final = 4
+MAX_BODY_BYTES: Final = BODY_PER_MESSAGE_BYTES * 4 * MAX_REQUEST_BYTES
 _CONTEXT_KEY: Final = "a2a_coop.call_context"
 
 # A2A section 5.4: the HTTP status of each A2A error reason (a2a-sdk 1.3 sends 400 for some).
@@ -203,8 +212,98 @@ def card_routes(
     return [Route(AGENT_CARD_PATH, endpoint=card, methods=["GET", "HEAD", "OPTIONS"])]
 
 
-def http_app(handler: CoopRequestHandler, get_card: Callable[[], a2a_pb2.AgentCard]) -> Starlette:
-    """The ASGI app of one peer: the card, JSON-RPC at ``/`` and HTTP+JSON under ``/a2a/rest``."""
+class BodyLimit:
+    """ASGI middleware: a request whose body is larger than ``max_bytes`` is refused 413 before the app
+    parses any of it (A2A-023) -- by its Content-Length, or, without one (chunked), once the bytes read
+    pass the limit. The body is read here, at most ``max_bytes`` of it, and handed to the app whole. The
+    gRPC binding refuses such a request RESOURCE_EXHAUSTED (RPC-008); without this bound uvicorn and
+    a2a-sdk read and parsed a body of any size, some three times its size in memory."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_bytes:
+            if int(length) <= DRAIN_FACTOR * self.max_bytes:
+                await self._drain(receive, 0)
+            await self._refuse(scope, send, int(length))
+            return
+        chunks: list[bytes] = []
+        read = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client left: the app sees it as ever
+                await self.app(scope, _replay([message], receive), send)
+                return
+            chunk = message.get("body", b"")
+            read += len(chunk)
+            more = bool(message.get("more_body", False))
+            if read > self.max_bytes:
+                if more:
+                    read = await self._drain(receive, read)
+                await self._refuse(scope, send, read)
+                return
+            chunks.append(chunk)
+            if not more:
+                break
+        whole = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([whole], receive), send)
+
+    async def _drain(self, receive: Any, read: int) -> int:
+        """Read and drop what is left of a body refused, up to :data:`DRAIN_FACTOR` times the limit, so
+        that a client that sent a little too much reads its 413 (closed with its bytes unread, the
+        connection is reset, and the client sees no answer). Returns the bytes read in all."""
+        while read <= DRAIN_FACTOR * self.max_bytes:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            read += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        return read
+
+    async def _refuse(self, scope: Any, send: Any, size: int) -> None:
+        detail = f"request body of {size}+ bytes exceeds this agent's limit of {self.max_bytes} (A2A-023)"
+        if scope.get("path", "").startswith(REST_PATH):
+            payload: dict[str, Any] = {
+                "error": {"code": 413, "status": "RESOURCE_EXHAUSTED", "message": detail}
+            }
+        else:  # JSON-RPC: Invalid Request, the id unread
+            payload = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": detail}}
+        body = json.dumps(payload).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+            (b"access-control-allow-origin", b"*"),
+        ]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _replay(messages: list[Any], receive: Any) -> Callable[[], Awaitable[Any]]:
+    """An ASGI ``receive`` that gives ``messages`` first, then what ``receive`` gives."""
+    pending = list(messages)
+
+    async def replayed() -> Any:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
+
+
+def http_app(
+    handler: CoopRequestHandler,
+    get_card: Callable[[], a2a_pb2.AgentCard],
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> Starlette:
+    """The ASGI app of one peer: the card, JSON-RPC at ``/`` and HTTP+JSON under ``/a2a/rest``, reading
+    no request body larger than ``max_body_bytes`` (A2A-023: :class:`BodyLimit`)."""
     builder = _ContextBuilder()
     jsonrpc = _wrap(create_jsonrpc_routes(handler, rpc_url=JSONRPC_PATH, context_builder=builder), rest=False)
     rest = _wrap(create_rest_routes(handler, path_prefix=REST_PATH, context_builder=builder), rest=True)
@@ -216,7 +315,9 @@ def http_app(handler: CoopRequestHandler, get_card: Callable[[], a2a_pb2.AgentCa
         Route(JSONRPC_PATH, endpoint=preflight, methods=["OPTIONS"]),
         Route(REST_PATH + "/{path:path}", endpoint=preflight, methods=["OPTIONS"]),
     ]
-    return Starlette(routes=[*card_routes(get_card), *cors, *jsonrpc, *rest])
+    app = Starlette(routes=[*card_routes(get_card), *cors, *jsonrpc, *rest])
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    return app
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -41,7 +41,14 @@ from a2a_coop.a2a.handler import (
     local_caller,
     negotiation_artifacts,
 )
-from a2a_coop.a2a.http import GRPC_STATUS, JSONRPC_PATH, REST_PATH, HttpServer, http_app
+from a2a_coop.a2a.http import (
+    BODY_PER_MESSAGE_BYTES,
+    GRPC_STATUS,
+    JSONRPC_PATH,
+    REST_PATH,
+    HttpServer,
+    http_app,
+)
 from a2a_coop.a2a.parts import EXTENSION_HEADERS
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.runtime.node import PeerNode
@@ -353,7 +360,8 @@ def serve_a2a(
         )
 
     handler = CoopRequestHandler(node, card, exchange=exchange, events=events, operator=operator)
-    http = HttpServer(http_app(handler, card), host, http_port, tls=tls)
+    app = http_app(handler, card, max_body_bytes=BODY_PER_MESSAGE_BYTES * max_message_bytes)  # A2A-023
+    http = HttpServer(app, host, http_port, tls=tls)
     events.loop = http.loop
     try:
         servicer = A2AServicer(handler, http.loop)

@@ -344,8 +344,9 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
         type=non_negative,
         default=0,
         metavar="N",
-        help="take at most N requests per second from any one peer (its signed issuer); more are refused "
-        "RATE_LIMITED (RESOURCE_EXHAUSTED) with a retry hint (default 0: no limit)",
+        help="take at most N requests per second from any one peer (its signed issuer: the new statements of "
+        "its own that we take, not repeats or ones we refuse, RPC-018); more are refused RATE_LIMITED "
+        "(RESOURCE_EXHAUSTED) with a retry hint (default 0: no limit)",
     )
     p.add_argument(
         "--burst",

@@ -526,15 +526,25 @@ class PeerNode:
             said = claimed(envelope)
             if said is not None:
                 self.limiter.check(said.issuer)  # over its limit: refused before any signature check
-            request = self.peer.verifier.verify(envelope)  # a signed issuer: nobody spends another's quota
-            self.limiter.acquire(request.issuer)
+            # A signed issuer: nobody spends another's quota by forging. Nor by sending what the issuer
+            # signed (RPC-018): only a new, current statement for us is in hand as the issuer's, and one we
+            # refuse gives its token back; a repeat (RPC-003: no second signature check), one for another
+            # key or out of its time window is handled uncounted. Whoever holds any statement of a key --
+            # an escrow's transcript, a relay, a Gossip answer -- kept the key over its limit here.
+            request = self.peer.request_of(envelope)
+            counted = self.peer.counts_for_issuer(request)
+            if counted:
+                self.limiter.acquire(request.issuer)
+            taken = False
             try:
                 if type(self.peer).exchange is Peer.exchange:
                     answers = self.peer.exchange(envelope, context, verified=request)  # one signature check
                 else:  # a subclass that changes what exchange answers (a fault-injected server) has its say
                     answers = self.peer.exchange(envelope, context)
+                taken = True
             finally:
-                self.limiter.release(request.issuer)
+                if counted:
+                    self.limiter.release(request.issuer, taken=taken)
         if self.witness is not None:
             answers = [*answers, *self._answer_held(envelope)]
             for evidence, until in self._to_witness(answers, self.witness.did):
@@ -548,17 +558,30 @@ class PeerNode:
         return answers
 
     def _with_unsent(self, negotiation_id: bytes, issuer: str, answers: list[bytes]) -> list[bytes]:
-        """``answers`` (to a request of ``issuer``'s that the peer took) after the Deliveries our watch
-        signed in ``negotiation_id`` for ``issuer`` and nobody gave it yet (see ``_unsent``)."""
+        """``answers`` (to a request of ``issuer``'s that the peer took or answered again) after the
+        Deliveries our watch signed in ``negotiation_id`` for ``issuer`` and that it has not receipted (see
+        ``_unsent``). Each goes with every such answer until the contract holds its Receipt: a request's
+        bytes travel without their sender (RPC-003 answers a repeat as the first time), and a third party
+        repeating one of the counterparty's (an escrow's transcript shows them) once took the Delivery,
+        forgotten then, and the counterparty never saw it (tests/test_attack24.py)."""
         with self.peer.lock:
             waiting = self._unsent.get(negotiation_id)
             if not waiting:
                 return answers
-            theirs = [env for audience, env in waiting if audience == issuer]
-            if not theirs:
-                return answers
-            del self._unsent[negotiation_id]
-        return [*theirs, *answers]  # signed before the answers: the chain's order
+            neg = self.peer.verifier.negotiations.by_id.get(negotiation_id)
+            c = neg.contract if neg is not None else None
+            if c is not None:
+                waiting = [
+                    (audience, env)
+                    for audience, env in waiting
+                    if c.deliveries.get(statement_digest(decode_envelope(env).payload)) not in c.receipted
+                ]
+            if waiting:
+                self._unsent[negotiation_id] = waiting
+            else:
+                del self._unsent[negotiation_id]
+            theirs = [env for audience, env in waiting if audience == issuer and env not in answers]
+        return [*theirs, *answers] if theirs else answers  # signed before the answers: the chain's order
 
     def _answer_held(self, envelope: bytes) -> list[bytes]:
         """ESC-013 for a served peer: our answer to a Counter naming another escrow than a bonded offer of

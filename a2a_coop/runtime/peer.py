@@ -53,7 +53,7 @@ from a2a_coop.protocol.errors import (
 )
 from a2a_coop.protocol.escrow import revoke_until
 from a2a_coop.protocol.forks import ForkProof, fork_proof_from
-from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS
+from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS, check_time_window
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import (
     BARGAINING_STATES,
@@ -1058,6 +1058,33 @@ class Peer:
         if said is not None:  # unlocked: a check ahead of the one under our lock, which decides
             self._check_open(said.body, said.negotiation_id, said.issuer)
         return self.verifier.verify(envelope, parsed)  # parsed and hashed once
+
+    def request_of(self, envelope: bytes) -> VerifiedStatement:
+        """The statement a request carries, verified as :meth:`exchange` verifies it (a byte-for-byte
+        repeat of one we hold needs no second signature check, RPC-003), for a caller that must know its
+        issuer before it is handled (a server's per-issuer limits, RPC-012)."""
+        return self._request(envelope)
+
+    def holds(self, request: VerifiedStatement) -> bool:
+        """Whether we took ``request`` already (in memory, or in the journal once forgotten): sent again,
+        it is answered as the first time or refused ``REPLAYED``, and moves nothing (RPC-003)."""
+        return self.verifier.replay.holder(request) == request.digest
+
+    def counts_for_issuer(self, request: VerifiedStatement) -> bool:
+        """RPC-018: whether a server's limits on ``request``'s issuer (RPC-012) count it while it is
+        handled: a new statement (not one we took already), addressed to us or public, within its time
+        window by our clock -- what only a sender holding a current statement of the issuer meant for us
+        can send. Any other is handled uncounted, and refused or answered as ever: a statement travels
+        without its sender, and whoever holds one the issuer signed (an escrow's transcript, a relay, a
+        Gossip answer) could send it again and again to keep the issuer over its limit here."""
+        audience = request.audience
+        if (audience and audience != self.did) or self.holds(request):
+            return False
+        try:
+            check_time_window(request, self.clock(), self.verifier.skew_ms)
+        except CoopError:
+            return False
+        return True
 
     def _answered(self, request: VerifiedStatement) -> list[bytes] | None:
         """Our durable answers to ``request`` if we answered it before (RPC-003), read without our lock

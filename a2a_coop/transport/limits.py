@@ -117,11 +117,19 @@ class IssuerLimiter:
                     self._buckets.popitem(last=False)
             self._busy[issuer] += 1
 
-    def release(self, issuer: str) -> None:
+    def release(self, issuer: str, *, taken: bool = True) -> None:
+        """End one request of ``issuer``'s in hand. ``taken``: the server took it (a new statement of
+        ``issuer``'s, state moved); one it refused gives its token back (RPC-018): a statement travels
+        without its sender, and anyone holding one ``issuer`` signed could send it again and again."""
         with self.lock:
             self._busy[issuer] -= 1
             if self._busy[issuer] <= 0:
                 del self._busy[issuer]
+            bucket = self._buckets.get(issuer)
+            if not taken and bucket is not None:
+                lim = self.limits
+                size = float(lim.burst or max(1, int(lim.rate_per_s)))
+                self._buckets[issuer] = (min(size, bucket[0] + 1), bucket[1])
 
     def _over(self, issuer: str, now: float) -> float:
         """``issuer``'s tokens now (refilled); raise RateLimited, with a retry hint, over a limit."""

@@ -9,8 +9,11 @@ shadow verifier like the gRPC cases do.
 
 from __future__ import annotations
 
+import http.client
+import ssl
 import uuid
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.testing import Party
@@ -695,3 +698,60 @@ def errors_rest(ctx: Context) -> Outcome:
     cancel = a2a.rest("POST", f"/tasks/{task['id']}:cancel", note="cancel a formed contract")
     expect_error(cancel, "TASK_NOT_CANCELABLE", 409, what="HTTP+JSON cancel of a formed contract")
     return Outcome.passed("404, 400 and 409 as A2A maps them; the Task is the same on both bindings")
+
+
+# A body announced past any limit A2A-023 allows (64 MiB at most): the case sends its headers only.
+ANNOUNCED_BODY_BYTES: Final = 256 * 1024 * 1024
+
+
+@case(
+    "a2a.body-limit",
+    "An HTTP request announcing a body past the agent's limit is refused 413 before its body is read",
+    "A2A-023",
+    role=Role.A2A,
+    capability=Capability.A2A,
+)
+def body_limit(ctx: Context) -> Outcome:
+    """POST to the JSON-RPC endpoint headers announcing a 256 MiB body (Content-Length) and send none of
+    it: the target must answer 413 at once (a JSON-RPC error -32600), not wait to read the body -- it
+    would read and parse any size a sender chose. Then a plain ListTasks must still be answered."""
+    if (skipped := skip_without_a2a_url(ctx)) is not None:
+        return skipped
+    client = A2AClient(ctx)
+    url = urlsplit(client.url)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    host = url.hostname or "localhost"
+    conn: http.client.HTTPConnection
+    if url.scheme == "https":
+        conn = http.client.HTTPSConnection(
+            host, port, timeout=ctx.session.timeout_s, context=ssl.create_default_context()
+        )
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=ctx.session.timeout_s)
+    shown = {"Content-Length": str(ANNOUNCED_BODY_BYTES), "note": "headers only, no body sent"}
+    try:
+        conn.putrequest("POST", url.path or "/")
+        for name, value in (
+            ("Content-Type", "application/json"),
+            ("A2A-Version", "1.0"),
+            ("A2A-Extensions", EXTENSION_URI),
+            ("Content-Length", str(ANNOUNCED_BODY_BYTES)),
+        ):
+            conn.putheader(name, value)
+        conn.endheaders()
+        resp = conn.getresponse()
+        status = resp.status
+        resp.read()
+    except (OSError, http.client.HTTPException) as exc:
+        ctx.record("A2A JSON-RPC POST (oversized)", shown, None, str(exc))
+        raise CaseFailed(
+            f"no answer to a request announcing {ANNOUNCED_BODY_BYTES} bytes within "
+            f"{ctx.session.timeout_s:g} s: the target waits to read a body of any size ({exc})"
+        ) from None
+    finally:
+        conn.close()
+    ctx.record("A2A JSON-RPC POST (oversized)", shown, {"http_status": status})
+    ctx.must(status == 413, f"announcing {ANNOUNCED_BODY_BYTES} bytes was answered {status}, not 413")
+    reply = client.call("ListTasks", {"contextId": str(uuid.uuid4())}, note="after the oversized request")
+    ctx.must(reply.error is None, f"no answer after the oversized request: {reply.summary()}")
+    return Outcome.passed("refused 413 on its Content-Length, nothing read; the endpoint still answers")

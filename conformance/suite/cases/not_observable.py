@@ -250,6 +250,16 @@ not_observable(
     "CMT-012",
 )
 not_observable(
+    "wit.delivery-kept-for-the-counterparty",
+    "A Delivery signed with nowhere to send it goes with every answer to the counterparty until receipted",
+    "needs the target to sign a Delivery on its own -- a hold under revocable terms ending on its watch "
+    "-- at an escrow the suite plays, which it trusts only if its operator configured it (MND-015), as "
+    "for cmt.revocable-delivery-held; tests/test_attack24.py repeats the counterparty's request to the "
+    "reference node and checks the counterparty still gets the Delivery, and "
+    "tests/test_revocable_hold.py that it stops once receipted",
+    "WIT-008",
+)
+not_observable(
     "rpc.stranger-quota",
     "Strangers' public statements are kept within a newcomer quota that never counts the dealings",
     "the quota's size is the target's configuration (the reference: 1,000 an hour), and reaching it would "
@@ -269,6 +279,18 @@ not_observable(
     "tests/test_newcomer_offers.py fills a small budget of the reference peer, in process and served "
     "(`serve --newcomer-offers`), and rpc.rate-limit checks the shape of a RATE_LIMITED refusal",
     "RPC-017",
+)
+not_observable(
+    "rpc.limits-count-the-issuers-own",
+    "A server's per-issuer limits count only the new, current statements for it that it takes",
+    "whether a target limits each issuer's requests, and how much, is its configuration (the reference "
+    "peer limits none unless served with --max-rate or --max-in-flight), and a target that limits "
+    "nothing answers a key's statements sent by anyone exactly as one that counts them right: the suite "
+    "cannot tell the two apart without knowing the limit, and probing for it would leave the suite's "
+    "keys refused for the rest of the run; tests/test_attack24.py sends a key's statements (one the "
+    "reference peer took, one for another key, one expired) to a peer limiting 1 request/s and checks "
+    "the key's own requests are taken, and rpc.rate-limit checks the shape of a RATE_LIMITED refusal",
+    "RPC-018",
 )
 not_observable(
     "esc.stranger-quota",
