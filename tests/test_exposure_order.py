@@ -27,7 +27,7 @@ from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime import snapshot
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.peer import _ReplayExposureArchive
-from a2a_coop.testing import FixedClock, Party
+from a2a_coop.testing import FixedClock, Party, service
 
 GAP_MS = 1_000
 
@@ -732,3 +732,115 @@ def test_a_chain_fed_backwards_costs_what_it_costs_forwards(clock: FixedClock) -
         exp = v.exposure.exposure(alice.mandate_vs.digest)
         assert exp.outstanding(offers[299].issued_at_ms, seq=offers[299].seq) == 300 * 500
     assert spent["backwards"] < 4 * spent["forwards"] + 0.03, spent
+
+
+def _over_cap_counter(
+    clock: FixedClock, escrow: Party, *, accept: bool = False
+) -> tuple[Party, Party, Party, Party, list[VerifiedStatement], VerifiedStatement, list[VerifiedStatement]]:
+    """Bob (max_outstanding 1,000) offers Carol 600; Alice offers Bob naming ``escrow``; Bob counters it
+    giving 500 -- over his cap (600 + 500), so a verifier meeting the Counter before the witnessed Accept
+    refuses it (MND-010) -- or, with ``accept``, Bob counters giving 400 (it fits), Alice counters that
+    and Bob accepts her Counter (he gives 450: 600 + 450 > 1,000, refused so); Bob offers Dave 400
+    (600 + 400 fits); then Bob's Accept of Alice's
+    first offer, witnessed, cuts the line back. Returns the parties, the statements before the cut-off
+    line's statement, that statement, Bob's offer to Dave and the witnessed Accept with its Stamp."""
+    alice, bob = Party("alice", clock), Party("bob", clock, {"max_outstanding": 1_000})
+    carol, dave = Party("carol", clock), Party("dave", clock)
+    held = [bob.offer(carol, bob.proposal(gives=[_service(clock, 600)]))]
+    clock.advance(GAP_MS)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    held.append(offer)
+    clock.advance(GAP_MS)
+    if accept:
+        counter = bob.counter(offer, bob.proposal(gives=[_service(clock, 400)], escrow=escrow.did))
+        clock.advance(GAP_MS)
+        held += [counter, alice.counter(counter, alice.proposal(escrow=escrow.did))]
+        clock.advance(GAP_MS)
+        cut = bob.accept(held[-1])
+    else:
+        cut = bob.counter(offer, bob.proposal(escrow=escrow.did))
+    clock.advance(GAP_MS)
+    nxt = bob.offer(dave, bob.proposal(gives=[_service(clock, 400)]))
+    clock.advance(GAP_MS)
+    witnessed = bob.accept(offer)
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[witnessed.digest]))
+    return alice, bob, carol, dave, held, cut, [nxt, stamp, witnessed]
+
+
+def _service(clock: FixedClock, value: int) -> trade_pb2.Item:
+    return service("code-review", value=value, deadline_ms=clock.now_ms + 86_400_000)
+
+
+@pytest.mark.req("MND-022")
+@pytest.mark.req("NEG-018")
+@pytest.mark.req("NEG-019")
+@pytest.mark.req("MND-010")
+@pytest.mark.parametrize("accept", [False, True])
+def test_a_cut_off_statement_refused_on_its_issuers_caps_held_first_counts_nowhere_in_either_order(
+    clock: FixedClock, escrow: Party, accept: bool
+) -> None:
+    """Bob's Counter of Alice's offer (or his Accept of her Counter) is over his max_outstanding when he
+    signs it; his offer to Dave after it fits without it; his witnessed Accept of Alice's first offer, later
+    still, cuts the line. A verifier that meets the Counter (Accept) before the witnessed Accept refuses it,
+    holds nothing of it, and takes the offer to Dave. One that meets it after, taken superseded (NEG-018),
+    counts it as held first -- or did: it counted it although held first it would have been refused, and
+    refused the offer to Dave (an over-count). Expect, in every arrival order, the offer to Dave valid and
+    Bob's exposure the same at every place."""
+    alice, bob, carol, dave, held, cut, rest = _over_cap_counter(clock, escrow, accept=accept)
+    nxt, stamp, witnessed = rest
+    places = [(vs.issued_at_ms, vs.seq) for vs in (*held, cut, nxt, witnessed)]
+    places += [(vs.issued_at_ms + 1, None) for vs in (*held, cut, nxt, witnessed)]
+    seen = {}
+    for cut_first in (True, False):
+        v = _verifier(alice, bob, carol, dave, escrow)
+        for vs in held:
+            v.accept(vs.envelope)
+        order = [cut, stamp, witnessed] if cut_first else [stamp, witnessed, cut]
+        got = {vs.digest: _verdict(v, vs) for vs in (*order, nxt)}
+        assert got[cut.digest] == ("MANDATE_VIOLATION" if cut_first else "valid")
+        assert got[witnessed.digest] == "valid"
+        assert got[nxt.digest] == "valid", cut_first
+        exp = v.exposure.exposure(bob.mandate_vs.digest)
+        seen[cut_first] = [exp.outstanding(t, seq=s) for t, s in places]
+    assert seen[True] == seen[False], seen
+
+
+@pytest.mark.req("MND-022")
+@pytest.mark.req("NEG-009")
+@pytest.mark.req("NEG-018")
+@pytest.mark.parametrize("cut_first", [True, False])
+def test_a_cut_off_accept_refused_on_neg_009_held_first_counts_nowhere(
+    clock: FixedClock, escrow: Party, cut_first: bool
+) -> None:
+    """Alice holds a contract with Carol under exclusive_key K; in another negotiation she offers Bob (naming
+    an escrow), Bob counters, Alice counters with K, and Bob accepts her Counter -- refused on NEG-009 by a
+    verifier meeting it before Bob's witnessed Accept of Alice's first offer, which is dated after Bob's
+    offer of 500 to Dave (max_outstanding 500). Expect that offer valid in both arrival orders: shown after
+    the witnessed Accept, the refused Accept's contract (Bob gives 450) counts nowhere for it."""
+    alice, bob = Party("alice", clock), Party("bob", clock, {"max_outstanding": 500})
+    carol, dave = Party("carol", clock), Party("dave", clock)
+    key = b"the-one-car"
+    to_carol = alice.offer(carol, alice.proposal(exclusive_key=key))
+    held = [to_carol, carol.accept(to_carol)]
+    clock.advance(GAP_MS)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    counter = bob.counter(offer, bob.proposal(gives=[_service(clock, 0)], escrow=escrow.did))
+    clock.advance(GAP_MS)
+    keyed = alice.counter(counter, alice.proposal(escrow=escrow.did, exclusive_key=key))
+    held += [offer, counter, keyed]
+    clock.advance(GAP_MS)
+    cut = bob.accept(keyed)
+    clock.advance(GAP_MS)
+    nxt = bob.offer(dave, bob.proposal(gives=[_service(clock, 500)]))
+    clock.advance(GAP_MS)
+    witnessed = bob.accept(offer)
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[witnessed.digest]))
+    v = _verifier(alice, bob, carol, dave, escrow)
+    for vs in held:
+        v.accept(vs.envelope)
+    order = [cut, stamp, witnessed] if cut_first else [stamp, witnessed, cut]
+    got = {vs.digest: _verdict(v, vs) for vs in (*order, nxt)}
+    assert got[cut.digest] == ("EXCLUSIVE_CONFLICT" if cut_first else "valid")
+    assert got[nxt.digest] == "valid"
+    exp = v.exposure.exposure(bob.mandate_vs.digest)
+    assert exp.outstanding(nxt.issued_at_ms, seq=nxt.seq) == 500  # the offer itself, not the contract

@@ -1290,10 +1290,14 @@ class Verifier:
             neg = self.negotiations.by_id.get(nid)
             before = (neg.state, neg.outstanding, neg.contract) if neg is not None else None
             branch = neg.branch if neg is not None else None
+            refused = branch is not None and self._refused_held_first(vs, branch)
             neg = self.negotiations.apply(vs, checked=checked, event=event)
             self._track_exposure(vs, neg, before)
             if branch is not None and neg.branch is not branch and vs.digest in neg.superseded:
-                self._track_cut_off(vs, neg, branch)
+                if refused:
+                    neg.branch = branch  # held first it was refused: the line's open end stays where it was
+                else:
+                    self._track_cut_off(vs, neg, branch)
 
     def _bound_until(self, vs: VerifiedStatement) -> int | None:
         """Our guard's: how long our Offer or Counter ``vs`` counts (MND-009, MND-010) when it carries a
@@ -1434,6 +1438,28 @@ class Verifier:
             for party_vs in (c.offer, c.accept):
                 if (ended := c.finished_at(party_vs.issuer)) is not None:
                     book.contract_ended(party_vs.mandate_digest, c.id, ended)
+
+    def _refused_held_first(self, vs: VerifiedStatement, tip: VerifiedStatement) -> bool:
+        """Whether ``vs``, a Counter or Accept answering ``tip`` (the open end of a line a witnessed Accept
+        cut off, :attr:`Negotiation.branch`), is one a verifier meeting it before that Accept would have
+        refused on its issuer's own caps (MND-009, MND-010) or, an Accept, on NEG-009 -- checked as that
+        verifier checks it, at ``vs``'s own place against what is held (SPEC 4.5). Taken superseded all the
+        same (NEG-018), it then counts nowhere, as held first it would not have been held."""
+        if vs.body not in ("counter", "accept") or cited(vs) != tip.digest or not vs.mandate_digest:
+            return False
+        record = self.mandates.get(vs.mandate_digest)
+        if record is None:
+            return False
+        try:
+            if vs.body == "accept" and not self._witnessed_before(vs):
+                key = proposal_of(tip).exclusive_key
+                nid = vs.negotiation_id
+                if key and self.negotiations.exclusive_holder(tip.issuer, key, nid, vs) is not None:
+                    return True
+            self._check_exposure(vs, record, Event.COUNTER if vs.body == "counter" else Event.ACCEPT)
+        except MandateViolation:
+            return True
+        return False
 
     def _track_cut_off(self, vs: VerifiedStatement, neg: Negotiation, tip: VerifiedStatement) -> None:
         """``vs``, taken superseded (NEG-018) after the witnessed Accept that cut the line, answers ``tip``,

@@ -1408,6 +1408,8 @@ export class Verifier {
     if (!tip || rec.bodyName === "offer" || hex(rec.body.offer) !== tip.dhex) return;
     if (!(tip.h.issued_at_ms <= t && t <= tip.h.expires_at_ms)) return;
     if ((rec.h.issuer === tip.h.issuer) !== (rec.bodyName === "withdraw")) return;
+    // held first it would have been refused on its issuer's caps or NEG-009: not held, it counts nowhere
+    if (this.refusedHeldFirst(rec, tip, n)) return;
     (tip.earlyAnswers ??= []).push(rec);
     const by = n.contract.acceptRec;
     if (rec.bodyName === "accept") (n.displaced ??= []).push({ c: new Contract(tip, rec), by });
@@ -1417,6 +1419,29 @@ export class Verifier {
       if (rec.h.mandate.length) this.pushOffer(rec);
     }
     n.branch = rec.bodyName === "counter" ? rec : null;
+  }
+  // SPEC 4.5: whether a Counter or Accept continuing the cut-off line is one a verifier meeting it before the
+  // witnessed Accept would have refused: MND-009, MND-010 at its own place, and for an Accept no escrow
+  // witnessed, NEG-009 (the offer's issuer holds a live contract with its exclusive_key).
+  refusedHeldFirst(rec, tip, n) {
+    if (rec.bodyName !== "counter" && rec.bodyName !== "accept") return false;
+    const m = rec.h.mandate.length ? this.byDigest.get(hex(rec.h.mandate)) : null;
+    if (!m || m.bodyName !== "mandate") return false;
+    try {
+      if (rec.bodyName === "accept") {
+        if (this.witnessOf(rec, tip)) return false; // NEG-019
+        const key = proposalOf(tip).exclusive_key;
+        for (const o of key.length ? this.negotiations.values() : []) {
+          const c = o.contract;
+          if (o !== n && c && contractLiveFor(o, rec) && c.proposer === tip.h.issuer && c.proposal.exclusive_key.equals(key)) return true;
+        }
+      }
+      this.checkExposure(rec, m.body);
+    } catch (e) {
+      if (e instanceof Reject) return true;
+      throw e;
+    }
+    return false;
   }
   // NEG-017: cut the line back to O; the witnessed Accept's contract replaces whatever followed O.
   // SPEC 4.5, NEG-019: dated -- what it displaces counts as it did for a statement the Accept is not before.

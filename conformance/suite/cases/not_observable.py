@@ -66,6 +66,7 @@ not_observable(
     "NEG-017",
     "NEG-018",
     "NEG-019",
+    "MND-022",
 )
 not_observable(
     "neg.exclusive-key-held-by-escrow-offer",
