@@ -844,3 +844,84 @@ def test_a_cut_off_accept_refused_on_neg_009_held_first_counts_nowhere(
     assert got[nxt.digest] == "valid"
     exp = v.exposure.exposure(bob.mandate_vs.digest)
     assert exp.outstanding(nxt.issued_at_ms, seq=nxt.seq) == 500  # the offer itself, not the contract
+
+
+@pytest.mark.req("MND-023")
+@pytest.mark.req("NEG-018")
+@pytest.mark.req("NEG-019")
+@pytest.mark.req("MND-010")
+@pytest.mark.parametrize("at", range(5))
+def test_a_displaced_contracts_ending_held_only_after_the_witnessed_accept_ends_it_as_held_first(
+    clock: FixedClock, escrow: Party, at: int
+) -> None:
+    """Bob (max_outstanding 500) accepts Alice's offer naming an escrow (he gives 450); both deliver and
+    receipt, so the contract is finished; Bob offers Carol 500; then his Accept of Alice's offer, witnessed,
+    displaces that contract. A verifier meeting the witnessed Accept before some of the contract's
+    Deliveries and Receipts takes them superseded (NEG-018): before, they did not end the displaced
+    contract, which counted for the offer to Carol until the witnessed Accept's place (refused, where a
+    verifier meeting them in order takes it). Expect the offer valid wherever the witnessed Accept comes
+    among them, and Bob's exposure the same at every place."""
+    alice, bob = Party("alice", clock), Party("bob", clock, {"max_outstanding": 500})
+    carol = Party("carol", clock)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    first = bob.accept(offer)
+    clock.advance(GAP_MS)
+    da, db = alice.deliver(first, bob), bob.deliver(first, alice)
+    clock.advance(GAP_MS)
+    performed = [da, db, bob.receipt(da), alice.receipt(db)]
+    clock.advance(GAP_MS)
+    nxt = bob.offer(carol)
+    clock.advance(GAP_MS)
+    witnessed = bob.accept(offer)
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[witnessed.digest]))
+    places = [(vs.issued_at_ms, vs.seq) for vs in (first, *performed, nxt, witnessed)]
+    places += [(vs.issued_at_ms + 1, None) for vs in (first, *performed, nxt, witnessed)]
+    seen = []
+    for order in ([*performed, stamp, witnessed], [*performed[:at], stamp, witnessed, *performed[at:]]):
+        v = _verifier(alice, bob, carol, escrow)
+        for vs in (offer, first):
+            v.accept(vs.envelope)
+        got = {vs.digest: _verdict(v, vs) for vs in (*order, nxt)}
+        assert set(got.values()) == {"valid"}, got
+        exp = v.exposure.exposure(bob.mandate_vs.digest)
+        seen.append([exp.outstanding(t, seq=s) for t, s in places])
+    assert seen[0] == seen[1]
+    assert seen[0][places.index((nxt.issued_at_ms, nxt.seq))] == 500  # the offer alone: the contract ended
+
+
+@pytest.mark.req("MND-023")
+@pytest.mark.req("NEG-018")
+@pytest.mark.req("MND-010")
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_a_displaced_contracts_revoke_held_only_after_the_witnessed_accept_ends_it_as_held_first(
+    clock: FixedClock, escrow: Party, order: tuple[int, ...]
+) -> None:
+    """As the Receipts case, the displaced contract ended by Alice's Revoke (its terms allow one), in effect
+    from the escrow's Stamp of it: in every arrival order of the witnessed Accept, the Revoke and its Stamp
+    -- the Stamp before the Revoke too, or after it, when the witnessed Accept has already displaced the
+    contract -- Bob's offer to Carol, after that Stamp and before the witnessed Accept, fits his cap."""
+    alice, bob = Party("alice", clock), Party("bob", clock, {"max_outstanding": 500})
+    carol = Party("carol", clock)
+    terms = alice.proposal(escrow=escrow.did, revocation=trade_pb2.Revocation(allowed=True))
+    offer = alice.offer(bob, terms)
+    first = bob.accept(offer)
+    clock.advance(GAP_MS)
+    revoke = alice.sign(
+        "revoke",
+        commitment_pb2.Revoke(contract=first.digest),
+        audience=bob.did,
+        negotiation_id=first.negotiation_id,
+    )
+    took = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revoke.digest]))
+    clock.advance(GAP_MS)
+    nxt = bob.offer(carol)
+    clock.advance(GAP_MS)
+    witnessed = bob.accept(offer)
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[witnessed.digest]))
+    units = [[stamp, witnessed], [revoke], [took]]
+    v = _verifier(alice, bob, carol, escrow)
+    for vs in (offer, first):
+        v.accept(vs.envelope)
+    got = {vs.digest: _verdict(v, vs) for i in order for vs in units[i]}
+    assert set(got.values()) == {"valid"}, got
+    assert _verdict(v, nxt) == "valid"

@@ -1296,6 +1296,8 @@ class Verifier:
             if branch is not None and neg.branch is not branch and vs.digest in neg.superseded:
                 if refused:
                     neg.branch = branch  # held first it was refused: the line's open end stays where it was
+                    if neg.displaced:
+                        neg.displaced.pop(vs.digest, None)  # and it formed no contract
                 else:
                     self._track_cut_off(vs, neg, branch)
 
@@ -1363,11 +1365,12 @@ class Verifier:
         """An escrow's stamp made a claim or a revoke effective: a contract that ended stops counting
         (MND-010: once it is finished, :attr:`Negotiation.contract_finished`; a claim that
         moves a FULFILLED contract to DISPUTED does not make it count again)."""
-        c = neg.contract
-        if c is not None and neg.contract_finished:
-            for party_vs in (c.offer, c.accept):
-                if (at := c.finished_at(party_vs.issuer)) is not None:
-                    self.exposure.contract_ended(party_vs.mandate_digest, c.id, at)
+        for held in (neg, *(neg.displaced or {}).values()):  # a displaced one's too (MND-023)
+            c = held.contract
+            if c is not None and held.contract_finished:
+                for party_vs in (c.offer, c.accept):
+                    if (at := c.finished_at(party_vs.issuer)) is not None:
+                        self.exposure.contract_ended(party_vs.mandate_digest, c.id, at)
 
     def _track_exposure(
         self,
@@ -1388,6 +1391,15 @@ class Verifier:
                 offer = c.offer
                 at = (vs.issued_at_ms, vs.seq if vs.issuer == offer.issuer else -1)
                 book.offer_answered(offer.mandate_digest, offer.digest, at)
+            shadow = neg.displaced_of(vs)
+            if shadow is not None and shadow.contract_finished:
+                # A displaced contract's statement ends it as it would have, held before the witnessed
+                # Accept (SPEC 4.5, MND-023): dated by its own statements, as any ending.
+                displaced = shadow.contract
+                assert displaced is not None
+                for party_vs in (displaced.offer, displaced.accept):
+                    if (ended := displaced.finished_at(party_vs.issuer)) is not None:
+                        book.contract_ended(party_vs.mandate_digest, displaced.id, ended)
             return
         if before is not None and before[2] is not None and before[2] is not neg.contract:
             # Displaced by a witnessed Accept (NEG-019): it counts nowhere for a statement that Accept is

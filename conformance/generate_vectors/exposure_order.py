@@ -78,6 +78,8 @@ def exposure_order() -> Group:
     _answered_offer_witnessed_after_the_next_offer(g)
     _cut_off_statement_refused_held_first(g)
     _cut_off_accept_refused_on_the_key(g)
+    _displaced_contract_ended_late(g)
+    _displaced_contract_revoked_late(g)
     return g
 
 
@@ -820,4 +822,95 @@ def _cut_off_accept_refused_on_the_key(g: Group) -> None:
         "Exposure",
         failed_index=at,
         no_twin="the other arrival order of the case before",
+    )
+
+
+def _displaced_contract_ended_late(g: Group) -> None:
+    """Bob (max_outstanding 500) accepts Alice's offer naming an escrow (he gives 450); both deliver and
+    receipt it; Bob offers Carol 500; his Accept of Alice's offer, witnessed, dated after that, displaces the
+    first contract. Shown the witnessed Accept before the Deliveries and Receipts, a verifier takes them
+    superseded (NEG-018) and they end the displaced contract as they would have, held first (MND-023)."""
+
+    def build(receipts: int) -> list[bytes]:
+        clock, alice, bob = world(bob={"max_outstanding": 500})
+        carol, escrow = Party("carol", clock), Party("escrow", clock)
+        offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+        first = bob.accept(offer)
+        clock.advance(GAP_MS)
+        da, db = alice.deliver(first, bob), bob.deliver(first, alice)
+        clock.advance(GAP_MS)
+        performed = [da, db, bob.receipt(da), alice.receipt(db)][: 2 + receipts]
+        clock.advance(GAP_MS)
+        nxt = bob.offer(carol)
+        clock.advance(GAP_MS)
+        witnessed = bob.accept(offer)
+        shown = [stamp(escrow, witnessed).envelope, witnessed.envelope]
+        head = [*ctx(alice, bob, carol, escrow), offer.envelope, first.envelope]
+        return [*head, *shown, *(vs.envelope for vs in performed), nxt.envelope]
+
+    refused = build(receipts=1)
+    g.add(
+        "Bob's first contract with Alice (he gives 450) is displaced by his witnessed Accept of her offer, "
+        "dated after his offer of 500 to Carol and shown first; the contract's Deliveries and one Receipt "
+        "come after it (taken superseded, NEG-018): not finished, the displaced contract counts for the "
+        "offer, which exceeds max_outstanding 500; the twin holds the last Receipt too, which ends it "
+        "before the offer as held first",
+        ["MND-023", "NEG-018", "NEG-019", "MND-010"],
+        refused,
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        failed_index=len(refused) - 1,
+        twin=build(receipts=2),
+    )
+    g.add(
+        "the twin of the case before: both Receipts of the displaced contract, taken superseded after the "
+        "witnessed Accept, end it before Bob's offer to Carol as they would have, held first: the offer fits "
+        "max_outstanding 500",
+        ["MND-023", "NEG-018", "NEG-019", "MND-010"],
+        build(receipts=2),
+        None,
+        "Boundary",
+    )
+
+
+def _displaced_contract_revoked_late(g: Group) -> None:
+    """As the case before, the displaced contract (its terms allow a Revoke) ended by Alice's Revoke, in
+    effect from the escrow's Stamp of it -- the Revoke held before the witnessed Accept, its Stamp after."""
+    clock, alice, bob = world(bob={"max_outstanding": 500})
+    carol, escrow = Party("carol", clock), Party("escrow", clock)
+    terms = alice.proposal(escrow=escrow.did, revocation=trade_pb2.Revocation(allowed=True))
+    offer = alice.offer(bob, terms)
+    first = bob.accept(offer)
+    clock.advance(GAP_MS)
+    revoke = alice.sign(
+        "revoke",
+        commitment_pb2.Revoke(contract=first.digest),
+        audience=bob.did,
+        negotiation_id=first.negotiation_id,
+    )
+    took = stamp(escrow, revoke)
+    clock.advance(GAP_MS)
+    nxt = bob.offer(carol)
+    clock.advance(GAP_MS)
+    witnessed = bob.accept(offer)
+    g.add(
+        "Alice revokes her contract with Bob (he gives 450; the terms allow it) and the escrow stamps the "
+        "Revoke before Bob's offer of 500 to Carol; Bob's witnessed Accept of her offer, dated after that "
+        "offer, displaces the contract -- shown after the Revoke, before its Stamp: the Stamp, taken then, "
+        "ends the displaced contract as it would have, held first (MND-023), and the offer fits "
+        "max_outstanding 500",
+        ["MND-023", "NEG-019", "MND-010", "KEY-010"],
+        [
+            *ctx(alice, bob, carol, escrow),
+            offer.envelope,
+            first.envelope,
+            revoke.envelope,
+            stamp(escrow, witnessed).envelope,
+            witnessed.envelope,
+            took.envelope,
+            nxt.envelope,
+        ],
+        None,
+        "Boundary",
     )

@@ -776,6 +776,16 @@ const STAMP_TIMED = new Set(["breach_claim", "revoke", "offer", "counter", "acce
 const proposalOf = (rec) => (rec.bodyName === "offer" ? rec.body : rec.bodyName === "counter" ? rec.body.proposal : null);
 const escrowOf = (rec) => proposalOf(rec)?.terms?.escrow ?? "";
 
+// SPEC 4.5, MND-023: a displaced contract's negotiation as it would stand had the witnessed Accept not come
+// (its state: the one it reached, or ACCEPTED for an Accept taken superseded on the cut-off line)
+function shadowOf(n, c, state = n.state) {
+  const shadow = Object.assign(Object.create(Negotiation.prototype), n);
+  shadow.contract = c;
+  shadow.state = state;
+  shadow.displaced = undefined;
+  return shadow;
+}
+
 class Negotiation {
   constructor(offerRec) {
     this.id = hex(offerRec.h.negotiation_id);
@@ -1131,6 +1141,9 @@ export class Verifier {
         const n = this.negotiations.get(hex(s.h.negotiation_id));
         const c = n?.contract;
         if (c && c.digest === hex(s.body.contract) && c.escrow === rec.h.issuer) this.makeEffective(n, c, s, rec.h.issued_at_ms);
+        // one of a displaced contract, held in its shadow (SPEC 4.5, MND-023), moves that contract alone
+        for (const x of n?.displaced ?? [])
+          if (x.shadow && x.c.digest === hex(s.body.contract) && x.c.escrow === rec.h.issuer) this.makeEffective(x.shadow, x.c, s, rec.h.issued_at_ms);
       }
     });
   }
@@ -1257,9 +1270,40 @@ export class Verifier {
         if (bodyName === "counter" && h.mandate.length) this.pushOffer(rec);
       };
     }
-    const c = n.contract;
     // NEG-018: a statement naming a superseded contract, a Receipt of a superseded Delivery
-    if (bodyName === "receipt" ? this.superseded.has(hex(body.delivery)) : this.superseded.has(hex(body.contract))) return this.supersede(rec);
+    if (bodyName === "receipt" ? this.superseded.has(hex(body.delivery)) : this.superseded.has(hex(body.contract))) {
+      // SPEC 4.5, MND-023: applied to the displaced contract it names as it would have been, held before the
+      // witnessed Accept (a shadow of the negotiation with that contract); one refused there moves nothing
+      const ref = hex(bodyName === "receipt" ? body.delivery : body.contract);
+      const sh = (n.displaced ?? []).find((x) => x.shadow && (x.c.digest === ref || x.c.deliveries.has(ref)));
+      let later = null;
+      if (sh) {
+        try {
+          later = this.checkContract(sh.shadow, rec);
+        } catch (e) {
+          if (!(e instanceof Reject)) throw e;
+        }
+      }
+      const commit = this.supersede(rec);
+      return () => {
+        commit();
+        if (later) later();
+      };
+    }
+    return this.checkContract(n, rec);
+  }
+  // the contract statements of step 28, against n (a negotiation, or the shadow of a displaced contract)
+  checkContract(n, rec) {
+    const { h, body, bodyName } = rec;
+    const t = h.issued_at_ms;
+    const illegal = (req, d) => fail("ILLEGAL_TRANSITION", req, d);
+    const inForce = n.stateAt(t);
+    const table = (ev, req = "NEG-001") => {
+      const to = TABLE.get(`${inForce} ${ev}`);
+      if (!to) illegal(req, `${ev} in ${inForce}`);
+      return to;
+    };
+    const c = n.contract;
     if (!c) illegal("NEG-001", "no contract");
     if (bodyName === "receipt") {
       const d = c.deliveries.get(hex(body.delivery));
@@ -1412,7 +1456,10 @@ export class Verifier {
     if (this.refusedHeldFirst(rec, tip, n)) return;
     (tip.earlyAnswers ??= []).push(rec);
     const by = n.contract.acceptRec;
-    if (rec.bodyName === "accept") (n.displaced ??= []).push({ c: new Contract(tip, rec), by });
+    if (rec.bodyName === "accept") {
+      const c = new Contract(tip, rec);
+      (n.displaced ??= []).push({ c, by, shadow: shadowOf(n, c, "ACCEPTED") });
+    }
     if (rec.bodyName === "counter") {
       rec.cutBy = by;
       rec.cutAnswer = null;
@@ -1454,7 +1501,7 @@ export class Verifier {
       later.cutBy = acceptRec;
       later.cutAnswer = answerOf(i + 1 + k);
     });
-    if (n.contract) (n.displaced ??= []).push({ c: n.contract, by: acceptRec });
+    if (n.contract) (n.displaced ??= []).push({ c: n.contract, by: acceptRec, shadow: shadowOf(n, n.contract) });
     for (const later of n.line.slice(i + 1)) this.superseded.add(later.dhex);
     if (n.closer) this.superseded.add(n.closer.dhex);
     if (n.contract) {

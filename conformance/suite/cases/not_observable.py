@@ -67,6 +67,7 @@ not_observable(
     "NEG-018",
     "NEG-019",
     "MND-022",
+    "MND-023",
 )
 not_observable(
     "neg.exclusive-key-held-by-escrow-offer",
