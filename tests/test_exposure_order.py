@@ -925,3 +925,206 @@ def test_a_displaced_contracts_revoke_held_only_after_the_witnessed_accept_ends_
     got = {vs.digest: _verdict(v, vs) for i in order for vs in units[i]}
     assert set(got.values()) == {"valid"}, got
     assert _verdict(v, nxt) == "valid"
+
+
+@pytest.mark.req("MND-024")
+@pytest.mark.req("MND-022")
+@pytest.mark.req("MND-010")
+@pytest.mark.parametrize("keep", ["memory", "journal"])
+def test_a_forgotten_negotiations_cut_off_line_counts_a_late_accept_as_a_held_one(
+    clock: FixedClock, escrow: Party, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keep: str
+) -> None:
+    """Bob counters Alice's offer (naming an escrow); his Accept of her offer, witnessed, cuts the line; its
+    contract is performed and the negotiation finished, and a peer forgets it (its journal keeps it). Then
+    Alice's Accept of Bob's Counter -- dated before the witnessed Accept, taken superseded (NEG-018) --
+    arrives: it continues the cut-off line's open end (the Counter) and counts, for a statement between the
+    two, as held first (Alice gives 450 from it; her max_outstanding 500). Before, the negotiation read back
+    from the journal did not rebuild its open end: the Accept counted nowhere, and Alice's offer of 100 to
+    Carol between the two was valid where a peer that never forgot refuses it. Expect the same verdict and
+    the same exposure at every place in both (``keep``: the forgotten records in memory, or all in the
+    journal)."""
+    if keep == "journal":
+        monkeypatch.setattr(mandate, "FORGOTTEN_KEPT", 0)
+    alice, bob = Party("alice", clock, {"max_outstanding": 500}), Party("bob", clock)
+    carol = Party("carol", clock)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did, gives=[_service(clock, 0)]))
+    clock.advance(GAP_MS)
+    counter = bob.counter(offer, bob.proposal(escrow=escrow.did))
+    clock.advance(GAP_MS)
+    late = alice.accept(counter)
+    clock.advance(GAP_MS)
+    nxt = alice.offer(carol, alice.proposal(gives=[_service(clock, 100)]))
+    clock.advance(GAP_MS)
+    witnessed = bob.accept(offer)
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[witnessed.digest]))
+    clock.advance(GAP_MS)
+    da, db = alice.deliver(witnessed, bob), bob.deliver(witnessed, alice)
+    performed = [da, db, bob.receipt(da), alice.receipt(db)]
+    held = [offer, counter, stamp, witnessed, *performed]
+    places = [(vs.issued_at_ms, vs.seq) for vs in (offer, counter, late, nxt, witnessed)]
+    places += [(vs.issued_at_ms + 1, None) for vs in (offer, counter, late, nxt, witnessed)]
+    seen = {}
+    for forget in (False, True):
+        journal = Journal.open(tmp_path / f"{forget}.db", durability="normal")
+        v = _verifier(alice, bob, carol, escrow)
+        v.use_archive(journal)
+        for vs in held:
+            v.accept(vs.envelope)
+        journal.record_batch([(vs, [], False) for vs in held], at_ms=0)
+        nid = offer.negotiation_id
+        assert v.negotiations.get(nid).contract_finished
+        if forget:
+            assert v.forget_negotiation(nid)
+        assert _verdict(v, late) == "valid"
+        journal.record_batch([(late, [], False)], at_ms=0)
+        counts = [
+            v.exposure.exposure(p.mandate_vs.digest).outstanding(t, seq=s)
+            for p in (alice, bob)
+            for t, s in places
+        ]
+        seen[forget] = (counts, _verdict(v, nxt))
+        journal.close()
+    assert seen[False][1] == "MANDATE_VIOLATION"
+    assert seen[True] == seen[False], seen
+
+
+@pytest.mark.req("MND-024")
+@pytest.mark.req("NEG-018")
+@pytest.mark.req("MND-010")
+@pytest.mark.parametrize("keep", ["memory", "journal"])
+def test_a_forgotten_negotiations_accepted_offer_is_answered_by_a_late_counter_as_a_held_one(
+    clock: FixedClock, escrow: Party, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keep: str
+) -> None:
+    """Alice (max_outstanding 500) offers Bob 500 naming an escrow; Bob's Accept of it, witnessed, forms the
+    contract, which is performed, and a peer forgets the negotiation. Then Bob's Counter of that offer,
+    dated before the Accept, arrives (taken superseded, NEG-018: it answers the cut-off line's open end, the
+    accepted offer): for Alice's offer of 500 to Carol, dated between the two, her first offer was answered
+    before it (valid). Before, the forgotten offer's record was not moved by the late Counter: it counted
+    until the Accept and refused that offer, where a peer that never forgot takes it. Expect the same
+    verdict and the same exposure at every place (``keep`` as in the test before)."""
+    if keep == "journal":
+        monkeypatch.setattr(mandate, "FORGOTTEN_KEPT", 0)
+    alice, bob = Party("alice", clock, {"max_outstanding": 500}), Party("bob", clock)
+    carol = Party("carol", clock)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    clock.advance(GAP_MS)
+    late = bob.counter(offer, bob.proposal(escrow=escrow.did))
+    clock.advance(GAP_MS)
+    nxt = alice.offer(carol)
+    clock.advance(GAP_MS)
+    witnessed = bob.accept(offer)
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[witnessed.digest]))
+    clock.advance(GAP_MS)
+    da, db = alice.deliver(witnessed, bob), bob.deliver(witnessed, alice)
+    held = [offer, stamp, witnessed, da, db, bob.receipt(da), alice.receipt(db)]
+    places = [(vs.issued_at_ms, vs.seq) for vs in (offer, late, nxt, witnessed, da)]
+    places += [(vs.issued_at_ms + 1, None) for vs in (offer, late, nxt, witnessed, da)]
+    seen = {}
+    for forget in (False, True):
+        journal = Journal.open(tmp_path / f"{forget}.db", durability="normal")
+        v = _verifier(alice, bob, carol, escrow)
+        v.use_archive(journal)
+        for vs in held:
+            v.accept(vs.envelope)
+        journal.record_batch([(vs, [], False) for vs in held], at_ms=0)
+        if forget:
+            assert v.forget_negotiation(offer.negotiation_id)
+        assert _verdict(v, late) == "valid"
+        journal.record_batch([(late, [], False)], at_ms=0)
+        exp = v.exposure.exposure(alice.mandate_vs.digest)
+        seen[forget] = ([exp.outstanding(t, seq=s) for t, s in places], _verdict(v, nxt))
+        journal.close()
+    assert seen[False][1] == "valid"
+    assert seen[True] == seen[False], seen
+
+
+class _RowsArchive:
+    """An ExposureArchive in memory (the journal's rows, without the journal)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[bytes, bytes], tuple[bytes, bytes]] = {}
+
+    def keep_forgotten(self, records: Any) -> None:
+        for book, key, latest, record in records:
+            self.rows[(book, key)] = (latest, record)
+
+    def forgotten_since(self, book: bytes, latest: bytes) -> list[tuple[bytes, bytes]]:
+        return [(k, r) for (b, k), (at, r) in self.rows.items() if b == book and at >= latest]
+
+    def drop_forgotten(self, after: int) -> None:
+        self.rows.clear()
+
+
+@pytest.mark.req("MND-024")
+@pytest.mark.parametrize("archived", [False, True])
+def test_a_forgotten_record_moves_as_a_held_one_when_its_negotiation_is_read_back(
+    monkeypatch: pytest.MonkeyPatch, archived: bool
+) -> None:
+    """Exposure level: a forgotten contract ended sooner, a forgotten contract displaced, a forgotten answered
+    offer answered sooner -- each by a statement of its negotiation read back and taken late -- count as held
+    ones would (before, a forgotten record never moved: each counted until its old end). ``archived``: the
+    records were in the archive, none in memory (FORGOTTEN_KEPT 0)."""
+    if archived:
+        monkeypatch.setattr(mandate, "FORGOTTEN_KEPT", 0)
+    exp = Exposure()
+    if archived:
+        exp.archive, exp.name = _RowsArchive(), b"m"  # type: ignore[assignment]
+    for key in (b"c", b"d"):
+        exp.contract_formed(key, 500, 1_000, counts_until=10_000, start=(1_000, -1))
+        exp.contract_ended(key, (4_000, -1))
+        exp.contract_forgotten(key)
+    exp.offer_live(b"o", 300, 500, 9_000, seq=1)
+    exp.offer_answered(b"o", (6_000, -1))
+    exp.answer_forgotten(b"o")
+    assert bool(exp._frozen) is not archived
+    assert exp.outstanding(3_000) == 1_300 and exp.outstanding(5_000) == 300
+    exp.contract_ended(b"c", (2_000, -1))  # an earlier ending, read back late
+    exp.contract_displaced(b"d", (2_500, -1))  # a witnessed Accept, read back late
+    exp.offer_answered(b"o", (3_500, -1))  # an earlier answer, read back late
+    assert [exp.outstanding(t) for t in (1_500, 2_200, 3_000, 3_700, 5_000)] == [1_300, 800, 300, 0, 0]
+    assert exp.committed(0, 3_000) == 800  # c's and o's shares; d's left with its displacement
+    assert exp.committed(0, 2_000) == 1_300
+    exp.contract_forgotten(b"c")
+    exp.contract_forgotten(b"d")
+    exp.answer_forgotten(b"o")  # forgotten again: the same counts
+    assert [exp.outstanding(t) for t in (1_500, 2_200, 3_000, 3_700, 5_000)] == [1_300, 800, 300, 0, 0]
+
+
+@pytest.mark.req("MND-024")
+@pytest.mark.req("MND-022")
+@pytest.mark.req("MND-010")
+def test_a_forgotten_negotiation_read_back_keeps_a_refused_counter_off_its_cut_off_line(
+    clock: FixedClock, escrow: Party, tmp_path: Path
+) -> None:
+    """Bob's over-cap Counter, taken superseded after his witnessed Accept, counts nowhere and leaves the
+    cut-off line's open end where it was (MND-022); the witnessed contract is performed and a peer forgets
+    the negotiation. Read back from the journal, the negotiation replays the Counter as continuing the
+    line -- before, the open end moved to it, and Alice's Accept of it, dated before the witnessed Accept and
+    taken late, counted a contract (Bob 500, Alice 450) that a peer that never forgot counts nowhere.
+    Expect both peers' exposures of Alice and Bob the same at every place."""
+    alice, bob, carol, dave, held, cut, (nxt, stamp, witnessed) = _over_cap_counter(clock, escrow)
+    offer = held[1]
+    late = alice.accept(cut, issued_at_ms=cut.issued_at_ms + 1)
+    clock.advance(GAP_MS)
+    da, db = alice.deliver(witnessed, bob), bob.deliver(witnessed, alice)
+    shown = [*held, stamp, witnessed, cut, nxt, da, db, bob.receipt(da), alice.receipt(db)]
+    places = [(vs.issued_at_ms, vs.seq) for vs in (offer, cut, late, nxt, witnessed)]
+    places += [(vs.issued_at_ms + 1, None) for vs in (offer, cut, late, nxt, witnessed)]
+    seen = {}
+    for forget in (False, True):
+        journal = Journal.open(tmp_path / f"{forget}.db", durability="normal")
+        v = _verifier(alice, bob, carol, dave, escrow)
+        v.use_archive(journal)
+        for vs in shown:
+            v.accept(vs.envelope)
+        journal.record_batch([(vs, [], False) for vs in shown], at_ms=0)
+        if forget:
+            assert v.forget_negotiation(offer.negotiation_id)
+        assert _verdict(v, late) == "valid"  # taken superseded (NEG-018)
+        seen[forget] = [
+            v.exposure.exposure(p.mandate_vs.digest).outstanding(t, seq=s)
+            for p in (alice, bob)
+            for t, s in places
+        ]
+        journal.close()
+    assert seen[True] == seen[False], seen

@@ -565,9 +565,26 @@ class Verifier:
             vs = verify_statement(envelope)
             if neg is None:
                 neg = Negotiation(vs, self.witness.stamp_time)
-            else:
-                neg.apply(vs)
+                continue
+            branch = neg.branch
+            neg.apply(vs)
+            if branch is not None and neg.branch is not branch and not self._counted_on_the_line(vs):
+                # Taken superseded, it continued the cut-off line only had it been held first, and held
+                # first it was refused (MND-022): its line's open end comes back where it was (MND-024).
+                neg.branch = branch
+                if neg.displaced:
+                    neg.displaced.pop(vs.digest, None)
         return neg
+
+    def _counted_on_the_line(self, vs: VerifiedStatement) -> bool:
+        """Whether ``vs``, a Counter or Accept that continued a cut-off line when it was taken (superseded,
+        NEG-018), was counted then (:meth:`_track_cut_off`) rather than refused held first (MND-022): the
+        exposure of its issuer's Mandate holds its offer, or its contract (an Accept's contract is never
+        forgotten: displaced). A Reject or a Withdraw, or a statement under no Mandate, always was."""
+        if vs.body not in ("counter", "accept") or not vs.mandate_digest:
+            return True
+        exp = self.exposure.by_mandate.get(vs.mandate_digest)
+        return exp is not None and exp.holds(vs.digest)
 
     def revocation_uncounted(self, vs: VerifiedStatement) -> bool:
         """RPC-016 (c), ESC-017 (c): whether ``vs``, a KeyRevocation not held yet, is one a newcomer quota

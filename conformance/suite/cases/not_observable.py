@@ -68,6 +68,7 @@ not_observable(
     "NEG-019",
     "MND-022",
     "MND-023",
+    "MND-024",
 )
 not_observable(
     "neg.exclusive-key-held-by-escrow-offer",
