@@ -27,7 +27,7 @@ from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime import snapshot
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.peer import _ReplayExposureArchive
-from a2a_coop.testing import FixedClock, Party
+from a2a_coop.testing import FixedClock, Party, service
 
 GAP_MS = 1_000
 
@@ -732,3 +732,399 @@ def test_a_chain_fed_backwards_costs_what_it_costs_forwards(clock: FixedClock) -
         exp = v.exposure.exposure(alice.mandate_vs.digest)
         assert exp.outstanding(offers[299].issued_at_ms, seq=offers[299].seq) == 300 * 500
     assert spent["backwards"] < 4 * spent["forwards"] + 0.03, spent
+
+
+def _over_cap_counter(
+    clock: FixedClock, escrow: Party, *, accept: bool = False
+) -> tuple[Party, Party, Party, Party, list[VerifiedStatement], VerifiedStatement, list[VerifiedStatement]]:
+    """Bob (max_outstanding 1,000) offers Carol 600; Alice offers Bob naming ``escrow``; Bob counters it
+    giving 500 -- over his cap (600 + 500), so a verifier meeting the Counter before the witnessed Accept
+    refuses it (MND-010) -- or, with ``accept``, Bob counters giving 400 (it fits), Alice counters that
+    and Bob accepts her Counter (he gives 450: 600 + 450 > 1,000, refused so); Bob offers Dave 400
+    (600 + 400 fits); then Bob's Accept of Alice's
+    first offer, witnessed, cuts the line back. Returns the parties, the statements before the cut-off
+    line's statement, that statement, Bob's offer to Dave and the witnessed Accept with its Stamp."""
+    alice, bob = Party("alice", clock), Party("bob", clock, {"max_outstanding": 1_000})
+    carol, dave = Party("carol", clock), Party("dave", clock)
+    held = [bob.offer(carol, bob.proposal(gives=[_service(clock, 600)]))]
+    clock.advance(GAP_MS)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    held.append(offer)
+    clock.advance(GAP_MS)
+    if accept:
+        counter = bob.counter(offer, bob.proposal(gives=[_service(clock, 400)], escrow=escrow.did))
+        clock.advance(GAP_MS)
+        held += [counter, alice.counter(counter, alice.proposal(escrow=escrow.did))]
+        clock.advance(GAP_MS)
+        cut = bob.accept(held[-1])
+    else:
+        cut = bob.counter(offer, bob.proposal(escrow=escrow.did))
+    clock.advance(GAP_MS)
+    nxt = bob.offer(dave, bob.proposal(gives=[_service(clock, 400)]))
+    clock.advance(GAP_MS)
+    witnessed = bob.accept(offer)
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[witnessed.digest]))
+    return alice, bob, carol, dave, held, cut, [nxt, stamp, witnessed]
+
+
+def _service(clock: FixedClock, value: int) -> trade_pb2.Item:
+    return service("code-review", value=value, deadline_ms=clock.now_ms + 86_400_000)
+
+
+@pytest.mark.req("MND-022")
+@pytest.mark.req("NEG-018")
+@pytest.mark.req("NEG-019")
+@pytest.mark.req("MND-010")
+@pytest.mark.parametrize("accept", [False, True])
+def test_a_cut_off_statement_refused_on_its_issuers_caps_held_first_counts_nowhere_in_either_order(
+    clock: FixedClock, escrow: Party, accept: bool
+) -> None:
+    """Bob's Counter of Alice's offer (or his Accept of her Counter) is over his max_outstanding when he
+    signs it; his offer to Dave after it fits without it; his witnessed Accept of Alice's first offer, later
+    still, cuts the line. A verifier that meets the Counter (Accept) before the witnessed Accept refuses it,
+    holds nothing of it, and takes the offer to Dave. One that meets it after, taken superseded (NEG-018),
+    counts it as held first -- or did: it counted it although held first it would have been refused, and
+    refused the offer to Dave (an over-count). Expect, in every arrival order, the offer to Dave valid and
+    Bob's exposure the same at every place."""
+    alice, bob, carol, dave, held, cut, rest = _over_cap_counter(clock, escrow, accept=accept)
+    nxt, stamp, witnessed = rest
+    places = [(vs.issued_at_ms, vs.seq) for vs in (*held, cut, nxt, witnessed)]
+    places += [(vs.issued_at_ms + 1, None) for vs in (*held, cut, nxt, witnessed)]
+    seen = {}
+    for cut_first in (True, False):
+        v = _verifier(alice, bob, carol, dave, escrow)
+        for vs in held:
+            v.accept(vs.envelope)
+        order = [cut, stamp, witnessed] if cut_first else [stamp, witnessed, cut]
+        got = {vs.digest: _verdict(v, vs) for vs in (*order, nxt)}
+        assert got[cut.digest] == ("MANDATE_VIOLATION" if cut_first else "valid")
+        assert got[witnessed.digest] == "valid"
+        assert got[nxt.digest] == "valid", cut_first
+        exp = v.exposure.exposure(bob.mandate_vs.digest)
+        seen[cut_first] = [exp.outstanding(t, seq=s) for t, s in places]
+    assert seen[True] == seen[False], seen
+
+
+@pytest.mark.req("MND-022")
+@pytest.mark.req("NEG-009")
+@pytest.mark.req("NEG-018")
+@pytest.mark.parametrize("cut_first", [True, False])
+def test_a_cut_off_accept_refused_on_neg_009_held_first_counts_nowhere(
+    clock: FixedClock, escrow: Party, cut_first: bool
+) -> None:
+    """Alice holds a contract with Carol under exclusive_key K; in another negotiation she offers Bob (naming
+    an escrow), Bob counters, Alice counters with K, and Bob accepts her Counter -- refused on NEG-009 by a
+    verifier meeting it before Bob's witnessed Accept of Alice's first offer, which is dated after Bob's
+    offer of 500 to Dave (max_outstanding 500). Expect that offer valid in both arrival orders: shown after
+    the witnessed Accept, the refused Accept's contract (Bob gives 450) counts nowhere for it."""
+    alice, bob = Party("alice", clock), Party("bob", clock, {"max_outstanding": 500})
+    carol, dave = Party("carol", clock), Party("dave", clock)
+    key = b"the-one-car"
+    to_carol = alice.offer(carol, alice.proposal(exclusive_key=key))
+    held = [to_carol, carol.accept(to_carol)]
+    clock.advance(GAP_MS)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    counter = bob.counter(offer, bob.proposal(gives=[_service(clock, 0)], escrow=escrow.did))
+    clock.advance(GAP_MS)
+    keyed = alice.counter(counter, alice.proposal(escrow=escrow.did, exclusive_key=key))
+    held += [offer, counter, keyed]
+    clock.advance(GAP_MS)
+    cut = bob.accept(keyed)
+    clock.advance(GAP_MS)
+    nxt = bob.offer(dave, bob.proposal(gives=[_service(clock, 500)]))
+    clock.advance(GAP_MS)
+    witnessed = bob.accept(offer)
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[witnessed.digest]))
+    v = _verifier(alice, bob, carol, dave, escrow)
+    for vs in held:
+        v.accept(vs.envelope)
+    order = [cut, stamp, witnessed] if cut_first else [stamp, witnessed, cut]
+    got = {vs.digest: _verdict(v, vs) for vs in (*order, nxt)}
+    assert got[cut.digest] == ("EXCLUSIVE_CONFLICT" if cut_first else "valid")
+    assert got[nxt.digest] == "valid"
+    exp = v.exposure.exposure(bob.mandate_vs.digest)
+    assert exp.outstanding(nxt.issued_at_ms, seq=nxt.seq) == 500  # the offer itself, not the contract
+
+
+@pytest.mark.req("MND-023")
+@pytest.mark.req("NEG-018")
+@pytest.mark.req("NEG-019")
+@pytest.mark.req("MND-010")
+@pytest.mark.parametrize("at", range(5))
+def test_a_displaced_contracts_ending_held_only_after_the_witnessed_accept_ends_it_as_held_first(
+    clock: FixedClock, escrow: Party, at: int
+) -> None:
+    """Bob (max_outstanding 500) accepts Alice's offer naming an escrow (he gives 450); both deliver and
+    receipt, so the contract is finished; Bob offers Carol 500; then his Accept of Alice's offer, witnessed,
+    displaces that contract. A verifier meeting the witnessed Accept before some of the contract's
+    Deliveries and Receipts takes them superseded (NEG-018): before, they did not end the displaced
+    contract, which counted for the offer to Carol until the witnessed Accept's place (refused, where a
+    verifier meeting them in order takes it). Expect the offer valid wherever the witnessed Accept comes
+    among them, and Bob's exposure the same at every place."""
+    alice, bob = Party("alice", clock), Party("bob", clock, {"max_outstanding": 500})
+    carol = Party("carol", clock)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    first = bob.accept(offer)
+    clock.advance(GAP_MS)
+    da, db = alice.deliver(first, bob), bob.deliver(first, alice)
+    clock.advance(GAP_MS)
+    performed = [da, db, bob.receipt(da), alice.receipt(db)]
+    clock.advance(GAP_MS)
+    nxt = bob.offer(carol)
+    clock.advance(GAP_MS)
+    witnessed = bob.accept(offer)
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[witnessed.digest]))
+    places = [(vs.issued_at_ms, vs.seq) for vs in (first, *performed, nxt, witnessed)]
+    places += [(vs.issued_at_ms + 1, None) for vs in (first, *performed, nxt, witnessed)]
+    seen = []
+    for order in ([*performed, stamp, witnessed], [*performed[:at], stamp, witnessed, *performed[at:]]):
+        v = _verifier(alice, bob, carol, escrow)
+        for vs in (offer, first):
+            v.accept(vs.envelope)
+        got = {vs.digest: _verdict(v, vs) for vs in (*order, nxt)}
+        assert set(got.values()) == {"valid"}, got
+        exp = v.exposure.exposure(bob.mandate_vs.digest)
+        seen.append([exp.outstanding(t, seq=s) for t, s in places])
+    assert seen[0] == seen[1]
+    assert seen[0][places.index((nxt.issued_at_ms, nxt.seq))] == 500  # the offer alone: the contract ended
+
+
+@pytest.mark.req("MND-023")
+@pytest.mark.req("NEG-018")
+@pytest.mark.req("MND-010")
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_a_displaced_contracts_revoke_held_only_after_the_witnessed_accept_ends_it_as_held_first(
+    clock: FixedClock, escrow: Party, order: tuple[int, ...]
+) -> None:
+    """As the Receipts case, the displaced contract ended by Alice's Revoke (its terms allow one), in effect
+    from the escrow's Stamp of it: in every arrival order of the witnessed Accept, the Revoke and its Stamp
+    -- the Stamp before the Revoke too, or after it, when the witnessed Accept has already displaced the
+    contract -- Bob's offer to Carol, after that Stamp and before the witnessed Accept, fits his cap."""
+    alice, bob = Party("alice", clock), Party("bob", clock, {"max_outstanding": 500})
+    carol = Party("carol", clock)
+    terms = alice.proposal(escrow=escrow.did, revocation=trade_pb2.Revocation(allowed=True))
+    offer = alice.offer(bob, terms)
+    first = bob.accept(offer)
+    clock.advance(GAP_MS)
+    revoke = alice.sign(
+        "revoke",
+        commitment_pb2.Revoke(contract=first.digest),
+        audience=bob.did,
+        negotiation_id=first.negotiation_id,
+    )
+    took = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revoke.digest]))
+    clock.advance(GAP_MS)
+    nxt = bob.offer(carol)
+    clock.advance(GAP_MS)
+    witnessed = bob.accept(offer)
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[witnessed.digest]))
+    units = [[stamp, witnessed], [revoke], [took]]
+    v = _verifier(alice, bob, carol, escrow)
+    for vs in (offer, first):
+        v.accept(vs.envelope)
+    got = {vs.digest: _verdict(v, vs) for i in order for vs in units[i]}
+    assert set(got.values()) == {"valid"}, got
+    assert _verdict(v, nxt) == "valid"
+
+
+@pytest.mark.req("MND-024")
+@pytest.mark.req("MND-022")
+@pytest.mark.req("MND-010")
+@pytest.mark.parametrize("keep", ["memory", "journal"])
+def test_a_forgotten_negotiations_cut_off_line_counts_a_late_accept_as_a_held_one(
+    clock: FixedClock, escrow: Party, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keep: str
+) -> None:
+    """Bob counters Alice's offer (naming an escrow); his Accept of her offer, witnessed, cuts the line; its
+    contract is performed and the negotiation finished, and a peer forgets it (its journal keeps it). Then
+    Alice's Accept of Bob's Counter -- dated before the witnessed Accept, taken superseded (NEG-018) --
+    arrives: it continues the cut-off line's open end (the Counter) and counts, for a statement between the
+    two, as held first (Alice gives 450 from it; her max_outstanding 500). Before, the negotiation read back
+    from the journal did not rebuild its open end: the Accept counted nowhere, and Alice's offer of 100 to
+    Carol between the two was valid where a peer that never forgot refuses it. Expect the same verdict and
+    the same exposure at every place in both (``keep``: the forgotten records in memory, or all in the
+    journal)."""
+    if keep == "journal":
+        monkeypatch.setattr(mandate, "FORGOTTEN_KEPT", 0)
+    alice, bob = Party("alice", clock, {"max_outstanding": 500}), Party("bob", clock)
+    carol = Party("carol", clock)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did, gives=[_service(clock, 0)]))
+    clock.advance(GAP_MS)
+    counter = bob.counter(offer, bob.proposal(escrow=escrow.did))
+    clock.advance(GAP_MS)
+    late = alice.accept(counter)
+    clock.advance(GAP_MS)
+    nxt = alice.offer(carol, alice.proposal(gives=[_service(clock, 100)]))
+    clock.advance(GAP_MS)
+    witnessed = bob.accept(offer)
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[witnessed.digest]))
+    clock.advance(GAP_MS)
+    da, db = alice.deliver(witnessed, bob), bob.deliver(witnessed, alice)
+    performed = [da, db, bob.receipt(da), alice.receipt(db)]
+    held = [offer, counter, stamp, witnessed, *performed]
+    places = [(vs.issued_at_ms, vs.seq) for vs in (offer, counter, late, nxt, witnessed)]
+    places += [(vs.issued_at_ms + 1, None) for vs in (offer, counter, late, nxt, witnessed)]
+    seen = {}
+    for forget in (False, True):
+        journal = Journal.open(tmp_path / f"{forget}.db", durability="normal")
+        v = _verifier(alice, bob, carol, escrow)
+        v.use_archive(journal)
+        for vs in held:
+            v.accept(vs.envelope)
+        journal.record_batch([(vs, [], False) for vs in held], at_ms=0)
+        nid = offer.negotiation_id
+        assert v.negotiations.get(nid).contract_finished
+        if forget:
+            assert v.forget_negotiation(nid)
+        assert _verdict(v, late) == "valid"
+        journal.record_batch([(late, [], False)], at_ms=0)
+        counts = [
+            v.exposure.exposure(p.mandate_vs.digest).outstanding(t, seq=s)
+            for p in (alice, bob)
+            for t, s in places
+        ]
+        seen[forget] = (counts, _verdict(v, nxt))
+        journal.close()
+    assert seen[False][1] == "MANDATE_VIOLATION"
+    assert seen[True] == seen[False], seen
+
+
+@pytest.mark.req("MND-024")
+@pytest.mark.req("NEG-018")
+@pytest.mark.req("MND-010")
+@pytest.mark.parametrize("keep", ["memory", "journal"])
+def test_a_forgotten_negotiations_accepted_offer_is_answered_by_a_late_counter_as_a_held_one(
+    clock: FixedClock, escrow: Party, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keep: str
+) -> None:
+    """Alice (max_outstanding 500) offers Bob 500 naming an escrow; Bob's Accept of it, witnessed, forms the
+    contract, which is performed, and a peer forgets the negotiation. Then Bob's Counter of that offer,
+    dated before the Accept, arrives (taken superseded, NEG-018: it answers the cut-off line's open end, the
+    accepted offer): for Alice's offer of 500 to Carol, dated between the two, her first offer was answered
+    before it (valid). Before, the forgotten offer's record was not moved by the late Counter: it counted
+    until the Accept and refused that offer, where a peer that never forgot takes it. Expect the same
+    verdict and the same exposure at every place (``keep`` as in the test before)."""
+    if keep == "journal":
+        monkeypatch.setattr(mandate, "FORGOTTEN_KEPT", 0)
+    alice, bob = Party("alice", clock, {"max_outstanding": 500}), Party("bob", clock)
+    carol = Party("carol", clock)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    clock.advance(GAP_MS)
+    late = bob.counter(offer, bob.proposal(escrow=escrow.did))
+    clock.advance(GAP_MS)
+    nxt = alice.offer(carol)
+    clock.advance(GAP_MS)
+    witnessed = bob.accept(offer)
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[witnessed.digest]))
+    clock.advance(GAP_MS)
+    da, db = alice.deliver(witnessed, bob), bob.deliver(witnessed, alice)
+    held = [offer, stamp, witnessed, da, db, bob.receipt(da), alice.receipt(db)]
+    places = [(vs.issued_at_ms, vs.seq) for vs in (offer, late, nxt, witnessed, da)]
+    places += [(vs.issued_at_ms + 1, None) for vs in (offer, late, nxt, witnessed, da)]
+    seen = {}
+    for forget in (False, True):
+        journal = Journal.open(tmp_path / f"{forget}.db", durability="normal")
+        v = _verifier(alice, bob, carol, escrow)
+        v.use_archive(journal)
+        for vs in held:
+            v.accept(vs.envelope)
+        journal.record_batch([(vs, [], False) for vs in held], at_ms=0)
+        if forget:
+            assert v.forget_negotiation(offer.negotiation_id)
+        assert _verdict(v, late) == "valid"
+        journal.record_batch([(late, [], False)], at_ms=0)
+        exp = v.exposure.exposure(alice.mandate_vs.digest)
+        seen[forget] = ([exp.outstanding(t, seq=s) for t, s in places], _verdict(v, nxt))
+        journal.close()
+    assert seen[False][1] == "valid"
+    assert seen[True] == seen[False], seen
+
+
+class _RowsArchive:
+    """An ExposureArchive in memory (the journal's rows, without the journal)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[bytes, bytes], tuple[bytes, bytes]] = {}
+
+    def keep_forgotten(self, records: Any) -> None:
+        for book, key, latest, record in records:
+            self.rows[(book, key)] = (latest, record)
+
+    def forgotten_since(self, book: bytes, latest: bytes) -> list[tuple[bytes, bytes]]:
+        return [(k, r) for (b, k), (at, r) in self.rows.items() if b == book and at >= latest]
+
+    def drop_forgotten(self, after: int) -> None:
+        self.rows.clear()
+
+
+@pytest.mark.req("MND-024")
+@pytest.mark.parametrize("archived", [False, True])
+def test_a_forgotten_record_moves_as_a_held_one_when_its_negotiation_is_read_back(
+    monkeypatch: pytest.MonkeyPatch, archived: bool
+) -> None:
+    """Exposure level: a forgotten contract ended sooner, a forgotten contract displaced, a forgotten answered
+    offer answered sooner -- each by a statement of its negotiation read back and taken late -- count as held
+    ones would (before, a forgotten record never moved: each counted until its old end). ``archived``: the
+    records were in the archive, none in memory (FORGOTTEN_KEPT 0)."""
+    if archived:
+        monkeypatch.setattr(mandate, "FORGOTTEN_KEPT", 0)
+    exp = Exposure()
+    if archived:
+        exp.archive, exp.name = _RowsArchive(), b"m"  # type: ignore[assignment]
+    for key in (b"c", b"d"):
+        exp.contract_formed(key, 500, 1_000, counts_until=10_000, start=(1_000, -1))
+        exp.contract_ended(key, (4_000, -1))
+        exp.contract_forgotten(key)
+    exp.offer_live(b"o", 300, 500, 9_000, seq=1)
+    exp.offer_answered(b"o", (6_000, -1))
+    exp.answer_forgotten(b"o")
+    assert bool(exp._frozen) is not archived
+    assert exp.outstanding(3_000) == 1_300 and exp.outstanding(5_000) == 300
+    exp.contract_ended(b"c", (2_000, -1))  # an earlier ending, read back late
+    exp.contract_displaced(b"d", (2_500, -1))  # a witnessed Accept, read back late
+    exp.offer_answered(b"o", (3_500, -1))  # an earlier answer, read back late
+    assert [exp.outstanding(t) for t in (1_500, 2_200, 3_000, 3_700, 5_000)] == [1_300, 800, 300, 0, 0]
+    assert exp.committed(0, 3_000) == 800  # c's and o's shares; d's left with its displacement
+    assert exp.committed(0, 2_000) == 1_300
+    exp.contract_forgotten(b"c")
+    exp.contract_forgotten(b"d")
+    exp.answer_forgotten(b"o")  # forgotten again: the same counts
+    assert [exp.outstanding(t) for t in (1_500, 2_200, 3_000, 3_700, 5_000)] == [1_300, 800, 300, 0, 0]
+
+
+@pytest.mark.req("MND-024")
+@pytest.mark.req("MND-022")
+@pytest.mark.req("MND-010")
+def test_a_forgotten_negotiation_read_back_keeps_a_refused_counter_off_its_cut_off_line(
+    clock: FixedClock, escrow: Party, tmp_path: Path
+) -> None:
+    """Bob's over-cap Counter, taken superseded after his witnessed Accept, counts nowhere and leaves the
+    cut-off line's open end where it was (MND-022); the witnessed contract is performed and a peer forgets
+    the negotiation. Read back from the journal, the negotiation replays the Counter as continuing the
+    line -- before, the open end moved to it, and Alice's Accept of it, dated before the witnessed Accept and
+    taken late, counted a contract (Bob 500, Alice 450) that a peer that never forgot counts nowhere.
+    Expect both peers' exposures of Alice and Bob the same at every place."""
+    alice, bob, carol, dave, held, cut, (nxt, stamp, witnessed) = _over_cap_counter(clock, escrow)
+    offer = held[1]
+    late = alice.accept(cut, issued_at_ms=cut.issued_at_ms + 1)
+    clock.advance(GAP_MS)
+    da, db = alice.deliver(witnessed, bob), bob.deliver(witnessed, alice)
+    shown = [*held, stamp, witnessed, cut, nxt, da, db, bob.receipt(da), alice.receipt(db)]
+    places = [(vs.issued_at_ms, vs.seq) for vs in (offer, cut, late, nxt, witnessed)]
+    places += [(vs.issued_at_ms + 1, None) for vs in (offer, cut, late, nxt, witnessed)]
+    seen = {}
+    for forget in (False, True):
+        journal = Journal.open(tmp_path / f"{forget}.db", durability="normal")
+        v = _verifier(alice, bob, carol, dave, escrow)
+        v.use_archive(journal)
+        for vs in shown:
+            v.accept(vs.envelope)
+        journal.record_batch([(vs, [], False) for vs in shown], at_ms=0)
+        if forget:
+            assert v.forget_negotiation(offer.negotiation_id)
+        assert _verdict(v, late) == "valid"  # taken superseded (NEG-018)
+        seen[forget] = [
+            v.exposure.exposure(p.mandate_vs.digest).outstanding(t, seq=s)
+            for p in (alice, bob)
+            for t, s in places
+        ]
+        journal.close()
+    assert seen[True] == seen[False], seen

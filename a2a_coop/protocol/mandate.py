@@ -584,6 +584,8 @@ class Exposure:
             self.answered_offers[digest] = row
         else:
             entry = self._answered.items.get(digest)  # type: ignore[assignment]
+            if entry is None and self._thaw(0, digest, until):  # forgotten: it is answered sooner now
+                entry = self._answered.items[digest]
             if entry is None or entry.until <= until:
                 return
         self._answered.add(digest, entry.value, self._from_start(0, digest, until), entry.buckets)
@@ -610,6 +612,48 @@ class Exposure:
         insort(self._frozen, (max(until, start), packed, buckets, b"%d" % kind + key))
         if self.archive is not None and len(self._frozen) > max(2 * FORGOTTEN_KEPT, self._retry_at):
             self._archive_older()
+
+    def _thaw(self, kind: int, digest: bytes, since: int, *, sooner: bool = True) -> bool:
+        """A forgotten record (:meth:`_freeze`) that counts past ``since`` -- an offer (kind 0) answered, or a
+        contract (1) ended or displaced, sooner than it said, by a statement of its negotiation read back
+        and taken late (SPEC 4.5, MND-024) -- back into the sweeps as it was, so that the statement moves it
+        as it would a held one; forgotten again with its negotiation. Looked for in memory among the records
+        whose latest is not below ``since`` and, below ``_archived``, in the archive (a row there that the
+        sweeps hold again is not counted from it, :meth:`_forgotten`). ``sooner``: only one that counts past
+        ``since`` (an answer or an ending no sooner moves nothing, and the record stays); a displacement
+        moves its period's share too. False: there is none, or it stays."""
+        key = b"%d" % kind + digest
+        frozen, found, at = self._frozen, None, -1
+        i = len(frozen)
+        while i and frozen[i - 1][0] >= since:
+            i -= 1
+            if frozen[i][3] == key:
+                found, at = frozen[i][:3], i
+                break
+        if found is None and self.archive is not None and self._archived >= since:
+            rows = self.archive.forgotten_since(self.name, _latest_bytes(since))
+            record = next((r for k, r in rows if k == key), None)
+            found = None if record is None else _record_from(record)
+        if found is None:
+            return False
+        latest, packed, buckets = found
+        other = (packed >> 2 & _PLACE_MASK) + _NO_START
+        value = packed >> (_PLACE_BITS + 2)
+        until, start = (other, latest) if packed & 2 else (latest, other)
+        if sooner and until <= since:
+            return False  # it moves nothing: stays as it is, forgotten
+        if at >= 0:
+            del frozen[at]
+        if start > _NO_START:
+            self._unstarted[kind].add(digest, value, start, buckets)
+            self._last_unstarted = max(self._last_unstarted, start)
+        if kind:
+            self._contracts.add(digest, value, until, buckets)
+            self.finished_contracts[digest] = (value, 0)
+        else:
+            self._answered.add(digest, value, until, buckets)
+            self.answered_offers[digest] = (value, 0, 0)
+        return True
 
     def _archive_older(self) -> None:
         """Write all but the latest FORGOTTEN_KEPT records to the archive (durably, before they leave
@@ -650,6 +694,11 @@ class Exposure:
                 latest, packed, buckets = _record_from(record)
                 total += _counted(latest, packed, buckets, place, dated_starts=dated_starts, period=period)
         return total
+
+    def holds(self, digest: bytes) -> bool:
+        """Whether an offer or contract ``digest`` counts here from the sweeps (live, answered or a contract
+        not forgotten)."""
+        return any(digest in sweep.items for sweep in (self._offers, self._answered, self._contracts))
 
     def _holds(self, key: bytes) -> bool:
         """Whether the offer or contract of a record ``key`` is held in the sweeps (again: a restart from
@@ -710,7 +759,9 @@ class Exposure:
         exactly as a held one (SPEC 4.5)."""
         entry = self._contracts.items.get(contract)
         if entry is None:
-            return
+            if not self._thaw(1, contract, at[0] * _SPAN + at[1] + 1):  # forgotten: it may end sooner now
+                return
+            entry = self._contracts.items[contract]
         row = self.open_contracts.pop(contract, None)
         if row is not None:
             self.finished_contracts[contract] = row
@@ -734,7 +785,9 @@ class Exposure:
         first, takes nothing out for it."""
         entry = self._contracts.items.get(contract)
         if entry is None:
-            return
+            if not self._thaw(1, contract, at[0] * _SPAN + at[1] + 1, sooner=False):  # displaced late
+                return
+            entry = self._contracts.items[contract]
         value, (period,) = entry.value, entry.buckets
         self.contract_ended(contract, at)
         until = self._from_start(1, contract, at[0] * _SPAN + at[1] + 1)

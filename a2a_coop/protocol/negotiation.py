@@ -48,6 +48,7 @@ legal, then signs, then applies it (:meth:`Negotiation.apply`).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, KeysView
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ from typing import Final, Protocol
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.errors import (
     BodyInvalid,
+    CoopError,
     ExclusiveConflict,
     IllegalTransition,
     RevocationNotAllowed,
@@ -586,6 +588,12 @@ class Negotiation:
     # witnessed Accept, until that Accept's place (SPEC 4.5). A class default: a negotiation pickled
     # before it existed reads None.
     branch: VerifiedStatement | None = None
+    # The contracts a witnessed Accept displaced (NEG-017) -- or that an Accept taken superseded formed on
+    # the cut-off line (SPEC 4.5) -- each as the negotiation would stand had that Accept not come, by its
+    # Accept's digest: a contract statement of one taken superseded (NEG-018) is applied there, so that
+    # its ending is dated as it would have been, held first (SPEC 4.5, MND-023). None: none. A class
+    # default: a negotiation pickled before it existed reads None.
+    displaced: dict[bytes, Negotiation] | None = None
 
     def __init__(
         self, first: VerifiedStatement, stamps: StampLookup = _no_stamps, recorded: StampLookup | None = None
@@ -693,7 +701,11 @@ class Negotiation:
         if event is _SUPERSEDED:
             self._supersede([vs.digest])  # what answers it, or cites it, is superseded in turn
             if self.continues_branch(vs):
-                self.branch = vs if vs.body == "counter" else None
+                tip, self.branch = self.branch, vs if vs.body == "counter" else None
+                if vs.body == "accept" and tip is not None:
+                    self._keep_displaced(Contract(tip, vs, proposal_of(tip)), tip)
+            else:
+                self.apply_to_displaced(vs)
             return self.state
         if event is _WITNESSED_ACCEPT:
             self._adopt(vs)
@@ -982,6 +994,8 @@ class Negotiation:
         if self.closed_by:
             cut.append(self.closed_by)
         old = self.replaced = self.contract
+        if old is not None:
+            self._keep_displaced(old, self.outstanding)
         self.branch = self.outstanding if self.state in BARGAINING_STATES else None
         if old is not None:
             cut += [old.accept.digest, *old.deliveries, *old.pending, *old.claims]
@@ -993,6 +1007,50 @@ class Negotiation:
         before = self.state
         self.state = _ACCEPTED
         self.history.append((before, _WITNESSED_ACCEPT, _ACCEPTED, accept.digest))
+
+    def _keep_displaced(self, contract: Contract, outstanding: VerifiedStatement) -> None:
+        """Keep ``contract``, displaced, as this negotiation would stand with it (ACCEPTED, or the state it
+        reached): a copy sharing its statements, which the contract's later statements move."""
+        shadow = copy.copy(self)
+        shadow.offers, shadow.history = list(self.offers), list(self.history)
+        shadow.superseded = set(self.superseded)
+        shadow.displaced, shadow.branch, shadow.replaced = None, None, None
+        if shadow.contract is not contract:
+            shadow.contract, shadow.outstanding, shadow.state = contract, outstanding, _ACCEPTED
+        self.displaced = {**(self.displaced or {}), contract.accept.digest: shadow}
+
+    def displaced_of(self, vs: VerifiedStatement) -> Negotiation | None:
+        """The displaced contract's negotiation (:attr:`displaced`) that contract statement ``vs`` names."""
+        if not self.displaced or vs.body in _TRADE_EVENTS:
+            return None
+        ref = cited(vs)
+        for shadow in self.displaced.values():
+            c = shadow.contract
+            if c is not None and (ref == c.accept.digest or ref in c.deliveries):
+                return shadow
+        return None
+
+    def displaced_holding(self, digest: bytes) -> Negotiation | None:
+        """The displaced contract's negotiation (:attr:`displaced`) holding the BreachClaim or Revoke
+        ``digest``, pending or effective, or None."""
+        for shadow in (self.displaced or {}).values():
+            c = shadow.contract
+            if c is not None and (digest in c.pending or digest in c.stamped_ms):
+                return shadow
+        return None
+
+    def apply_to_displaced(self, vs: VerifiedStatement) -> Negotiation | None:
+        """``vs``, taken superseded, applied to the displaced contract it names as it would have been, held
+        before the witnessed Accept (SPEC 4.5, MND-023); one refused there moves nothing. Returns that
+        contract's negotiation, or None."""
+        shadow = self.displaced_of(vs)
+        if shadow is None:
+            return None
+        try:
+            shadow.apply(vs)
+        except CoopError:
+            return None
+        return shadow
 
     def _supersede(self, digests: Iterable[bytes]) -> None:
         if self.superseded is _NONE_SUPERSEDED:
@@ -1238,6 +1296,9 @@ class Negotiations:
             self._unhold(c, negotiation_id, forget=True)
             for digest in _arbitrated(c):
                 self._arbitrated.pop(digest, None)
+        for shadow in (neg.displaced or {}).values() if neg is not None else ():
+            for digest in _arbitrated(shadow.contract) if shadow.contract is not None else ():
+                self._arbitrated.pop(digest, None)
         return neg
 
     def _held(self, negotiation_id: bytes) -> bool:
@@ -1248,9 +1309,10 @@ class Negotiations:
         if neg is None:
             return False
         self.by_id[negotiation_id] = neg
-        c = neg.contract
-        for digest in _arbitrated(c) if c is not None else ():
-            self._arbitrated[digest] = negotiation_id
+        for held in (neg, *(neg.displaced or {}).values()):
+            c = held.contract
+            for digest in _arbitrated(c) if c is not None else ():
+                self._arbitrated[digest] = negotiation_id
         self._index_exclusive(neg)
         return True
 
@@ -1289,16 +1351,17 @@ class Negotiations:
         c = neg.contract
         if c is not None and (vs.digest in c.pending or vs.digest in c.stamped_ms):
             self._arbitrated[vs.digest] = nid
+        elif event is _SUPERSEDED and neg.displaced_holding(vs.digest) is not None:
+            self._arbitrated[vs.digest] = nid  # a displaced contract's claim or revoke
         if event is _WITNESSED_ACCEPT and neg.replaced is not None:
             self._drop_displaced(neg, neg.replaced)
         self._index_exclusive(neg)
         return neg
 
     def _drop_displaced(self, neg: Negotiation, old: Contract) -> None:
-        """A witnessed Accept displaced ``old`` (NEG-017): its held claims and revokes can no longer take
-        effect, and the exclusive_key it held is free (NEG-009 counts live contracts)."""
-        for digest in _arbitrated(old):
-            self._arbitrated.pop(digest, None)
+        """A witnessed Accept displaced ``old`` (NEG-017): the exclusive_key it held is free (NEG-009 counts
+        live contracts). Its held claims and revokes stay indexed: a Stamp of one moves the displaced
+        contract alone (:attr:`Negotiation.displaced`, SPEC 4.5)."""
         self._unhold(old, neg.id, forget=True)
 
     def activate(self, escrow: str, digest: bytes) -> Negotiation | None:
@@ -1310,6 +1373,15 @@ class Negotiations:
         if nid is None:
             return None
         neg = self.by_id[nid]
+        shadow = neg.displaced_holding(digest)
+        if shadow is not None:  # of a displaced contract (SPEC 4.5, MND-023): it moves that contract alone
+            if shadow.contract is not None and shadow.contract.escrow == escrow:
+                try:
+                    shadow.activate(digest)
+                except CoopError:
+                    return None  # held first, that verifier would have refused it: it moves nothing
+                return neg
+            return None
         c = neg.contract
         if c is None or c.escrow != escrow:
             return None  # another key's stamp witnesses nothing for this contract

@@ -565,9 +565,26 @@ class Verifier:
             vs = verify_statement(envelope)
             if neg is None:
                 neg = Negotiation(vs, self.witness.stamp_time)
-            else:
-                neg.apply(vs)
+                continue
+            branch = neg.branch
+            neg.apply(vs)
+            if branch is not None and neg.branch is not branch and not self._counted_on_the_line(vs):
+                # Taken superseded, it continued the cut-off line only had it been held first, and held
+                # first it was refused (MND-022): its line's open end comes back where it was (MND-024).
+                neg.branch = branch
+                if neg.displaced:
+                    neg.displaced.pop(vs.digest, None)
         return neg
+
+    def _counted_on_the_line(self, vs: VerifiedStatement) -> bool:
+        """Whether ``vs``, a Counter or Accept that continued a cut-off line when it was taken (superseded,
+        NEG-018), was counted then (:meth:`_track_cut_off`) rather than refused held first (MND-022): the
+        exposure of its issuer's Mandate holds its offer, or its contract (an Accept's contract is never
+        forgotten: displaced). A Reject or a Withdraw, or a statement under no Mandate, always was."""
+        if vs.body not in ("counter", "accept") or not vs.mandate_digest:
+            return True
+        exp = self.exposure.by_mandate.get(vs.mandate_digest)
+        return exp is not None and exp.holds(vs.digest)
 
     def revocation_uncounted(self, vs: VerifiedStatement) -> bool:
         """RPC-016 (c), ESC-017 (c): whether ``vs``, a KeyRevocation not held yet, is one a newcomer quota
@@ -1290,10 +1307,16 @@ class Verifier:
             neg = self.negotiations.by_id.get(nid)
             before = (neg.state, neg.outstanding, neg.contract) if neg is not None else None
             branch = neg.branch if neg is not None else None
+            refused = branch is not None and self._refused_held_first(vs, branch)
             neg = self.negotiations.apply(vs, checked=checked, event=event)
             self._track_exposure(vs, neg, before)
             if branch is not None and neg.branch is not branch and vs.digest in neg.superseded:
-                self._track_cut_off(vs, neg, branch)
+                if refused:
+                    neg.branch = branch  # held first it was refused: the line's open end stays where it was
+                    if neg.displaced:
+                        neg.displaced.pop(vs.digest, None)  # and it formed no contract
+                else:
+                    self._track_cut_off(vs, neg, branch)
 
     def _bound_until(self, vs: VerifiedStatement) -> int | None:
         """Our guard's: how long our Offer or Counter ``vs`` counts (MND-009, MND-010) when it carries a
@@ -1359,11 +1382,12 @@ class Verifier:
         """An escrow's stamp made a claim or a revoke effective: a contract that ended stops counting
         (MND-010: once it is finished, :attr:`Negotiation.contract_finished`; a claim that
         moves a FULFILLED contract to DISPUTED does not make it count again)."""
-        c = neg.contract
-        if c is not None and neg.contract_finished:
-            for party_vs in (c.offer, c.accept):
-                if (at := c.finished_at(party_vs.issuer)) is not None:
-                    self.exposure.contract_ended(party_vs.mandate_digest, c.id, at)
+        for held in (neg, *(neg.displaced or {}).values()):  # a displaced one's too (MND-023)
+            c = held.contract
+            if c is not None and held.contract_finished:
+                for party_vs in (c.offer, c.accept):
+                    if (at := c.finished_at(party_vs.issuer)) is not None:
+                        self.exposure.contract_ended(party_vs.mandate_digest, c.id, at)
 
     def _track_exposure(
         self,
@@ -1384,6 +1408,15 @@ class Verifier:
                 offer = c.offer
                 at = (vs.issued_at_ms, vs.seq if vs.issuer == offer.issuer else -1)
                 book.offer_answered(offer.mandate_digest, offer.digest, at)
+            shadow = neg.displaced_of(vs)
+            if shadow is not None and shadow.contract_finished:
+                # A displaced contract's statement ends it as it would have, held before the witnessed
+                # Accept (SPEC 4.5, MND-023): dated by its own statements, as any ending.
+                displaced = shadow.contract
+                assert displaced is not None
+                for party_vs in (displaced.offer, displaced.accept):
+                    if (ended := displaced.finished_at(party_vs.issuer)) is not None:
+                        book.contract_ended(party_vs.mandate_digest, displaced.id, ended)
             return
         if before is not None and before[2] is not None and before[2] is not neg.contract:
             # Displaced by a witnessed Accept (NEG-019): it counts nowhere for a statement that Accept is
@@ -1434,6 +1467,28 @@ class Verifier:
             for party_vs in (c.offer, c.accept):
                 if (ended := c.finished_at(party_vs.issuer)) is not None:
                     book.contract_ended(party_vs.mandate_digest, c.id, ended)
+
+    def _refused_held_first(self, vs: VerifiedStatement, tip: VerifiedStatement) -> bool:
+        """Whether ``vs``, a Counter or Accept answering ``tip`` (the open end of a line a witnessed Accept
+        cut off, :attr:`Negotiation.branch`), is one a verifier meeting it before that Accept would have
+        refused on its issuer's own caps (MND-009, MND-010) or, an Accept, on NEG-009 -- checked as that
+        verifier checks it, at ``vs``'s own place against what is held (SPEC 4.5). Taken superseded all the
+        same (NEG-018), it then counts nowhere, as held first it would not have been held."""
+        if vs.body not in ("counter", "accept") or cited(vs) != tip.digest or not vs.mandate_digest:
+            return False
+        record = self.mandates.get(vs.mandate_digest)
+        if record is None:
+            return False
+        try:
+            if vs.body == "accept" and not self._witnessed_before(vs):
+                key = proposal_of(tip).exclusive_key
+                nid = vs.negotiation_id
+                if key and self.negotiations.exclusive_holder(tip.issuer, key, nid, vs) is not None:
+                    return True
+            self._check_exposure(vs, record, Event.COUNTER if vs.body == "counter" else Event.ACCEPT)
+        except MandateViolation:
+            return True
+        return False
 
     def _track_cut_off(self, vs: VerifiedStatement, neg: Negotiation, tip: VerifiedStatement) -> None:
         """``vs``, taken superseded (NEG-018) after the witnessed Accept that cut the line, answers ``tip``,

@@ -25,7 +25,7 @@ from __future__ import annotations
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.negotiation import BOND_GRACE_MS, DEFAULT_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.statements import VerifiedStatement
-from a2a_coop.testing import Party
+from a2a_coop.testing import Party, service
 from conformance.generate_vectors._common import Group, world
 from conformance.generate_vectors.negotiation import LAPSE, UPHOLD, ctx, ruling, stamp
 
@@ -76,6 +76,10 @@ def exposure_order() -> Group:
     _offer_accepted_after_the_next_offer(g)
     _contract_displaced_after_the_next_offer(g)
     _answered_offer_witnessed_after_the_next_offer(g)
+    _cut_off_statement_refused_held_first(g)
+    _cut_off_accept_refused_on_the_key(g)
+    _displaced_contract_ended_late(g)
+    _displaced_contract_revoked_late(g)
     return g
 
 
@@ -683,6 +687,230 @@ def _answered_offer_witnessed_after_the_next_offer(g: Group) -> None:
         "the first offer's end): the next offer fits max_outstanding 500",
         ["NEG-019", "MND-010"],
         build(witnessed_first=True),
+        None,
+        "Boundary",
+    )
+
+
+def _cut_off_statement_refused_held_first(g: Group) -> None:
+    """Bob (max_outstanding 1000) offers Carol 600; Alice offers Bob naming an escrow; Bob counters it giving
+    500 (600 + 500: over his cap) -- or counters giving 400 and accepts Alice's Counter of that (he gives
+    450: over it); Bob offers Dave 400; then Bob's Accept of Alice's first offer, witnessed, cuts the line.
+    A verifier meeting Bob's over-cap statement first refuses it; one meeting it after the witnessed Accept
+    takes it superseded (NEG-018) and counts it as held first -- nowhere, since held first it was refused
+    (SPEC 4.5): the offer to Dave fits in every arrival order."""
+
+    def build(*, accept: bool = False, cut_first: bool = False, carol: int = 600) -> tuple[list[bytes], int]:
+        clock, alice, bob = world(bob={"max_outstanding": 1_000})
+        carol_p, dave, escrow = Party("carol", clock), Party("dave", clock), Party("escrow", clock)
+        due = clock.now_ms + 86_400_000
+        to_carol = bob.proposal(gives=[service("code-review", value=carol, deadline_ms=due)])
+        held = [bob.offer(carol_p, to_carol)]
+        clock.advance(GAP_MS)
+        offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+        held.append(offer)
+        clock.advance(GAP_MS)
+        if accept:
+            gives = [service("code-review", value=400, deadline_ms=due)]
+            counter = bob.counter(offer, bob.proposal(gives=gives, escrow=escrow.did))
+            clock.advance(GAP_MS)
+            held += [counter, alice.counter(counter, alice.proposal(escrow=escrow.did))]
+            clock.advance(GAP_MS)
+            cut = bob.accept(held[-1])
+        else:
+            cut = bob.counter(offer, bob.proposal(escrow=escrow.did))
+        clock.advance(GAP_MS)
+        nxt = bob.offer(dave, bob.proposal(gives=[service("code-review", value=400, deadline_ms=due)]))
+        clock.advance(GAP_MS)
+        witnessed = bob.accept(offer)
+        shown = [stamp(escrow, witnessed).envelope, witnessed.envelope]
+        head = [*ctx(alice, bob, carol_p, dave, escrow), *(vs.envelope for vs in held)]
+        tail = [cut.envelope, *shown] if cut_first else [*shown, cut.envelope]
+        return [*head, *tail, nxt.envelope], len(head) + (0 if cut_first else 3)
+
+    what = {
+        False: "Counter of Alice's offer (he gives 500)",
+        True: "Accept of Alice's Counter (he gives 450)",
+    }
+    for accept in (False, True):
+        envelopes, _ = build(accept=accept, carol=500)
+        g.add(
+            f"Bob's {what[accept]} fits his max_outstanding 1000 beside his offer of 500 to Carol, and is "
+            "shown only after his witnessed Accept of Alice's first offer, dated after his offer of 400 to "
+            "Dave: taken superseded (NEG-018), it counts as held first until the witnessed Accept, and the "
+            "offer to Dave exceeds the cap; the twin's offer to Carol is 600, over which that statement held "
+            "first is refused: it counts nowhere, and the offer to Dave fits",
+            ["MND-022", "NEG-018", "NEG-019", "MND-010"],
+            envelopes,
+            "MANDATE_VIOLATION",
+            "Exposure",
+            "Boundary",
+            failed_index=len(envelopes) - 1,
+            twin=build(accept=accept)[0],
+        )
+        g.add(
+            f"the twin of the case before: Bob's offer to Carol is 600, over which his {what[accept]}, held "
+            "first, is refused; shown after the witnessed Accept (taken superseded, NEG-018) it counts "
+            "nowhere, and his offer of 400 to Dave fits max_outstanding 1000",
+            ["MND-022", "NEG-018", "NEG-019", "MND-010"],
+            build(accept=accept)[0],
+            None,
+            "Boundary",
+        )
+        envelopes, at = build(accept=accept, cut_first=True)
+        g.add(
+            f"the same statements (Carol's offer 600), Bob's {what[accept]} shown before the witnessed "
+            "Accept: refused on his cap, which is why, shown after it, it counts nowhere",
+            ["MND-010"],
+            envelopes,
+            "MANDATE_VIOLATION",
+            "Exposure",
+            failed_index=at,
+            no_twin="the other arrival order of the case before",
+        )
+
+
+def _cut_off_accept_refused_on_the_key(g: Group) -> None:
+    """Alice holds a contract with Carol under exclusive_key K; she offers Bob (max_outstanding 500) naming
+    an escrow, Bob counters giving 0, Alice counters with K, and Bob accepts her Counter (he gives 450) --
+    refused on NEG-009 by a verifier meeting it first; Bob offers Dave 500; Bob's Accept of Alice's first
+    offer, witnessed, dated after that, cuts the line. Shown after it, the refused Accept counts nowhere."""
+
+    def build(cut_first: bool) -> tuple[list[bytes], int]:
+        clock, alice, bob = world(bob={"max_outstanding": 500})
+        carol, dave, escrow = Party("carol", clock), Party("dave", clock), Party("escrow", clock)
+        due = clock.now_ms + 86_400_000
+        key = b"the-one-car"
+        to_carol = alice.offer(carol, alice.proposal(exclusive_key=key))
+        held = [to_carol, carol.accept(to_carol)]
+        clock.advance(GAP_MS)
+        offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+        counter = bob.counter(
+            offer, bob.proposal(gives=[service("code-review", value=0, deadline_ms=due)], escrow=escrow.did)
+        )
+        clock.advance(GAP_MS)
+        keyed = alice.counter(counter, alice.proposal(escrow=escrow.did, exclusive_key=key))
+        held += [offer, counter, keyed]
+        clock.advance(GAP_MS)
+        cut = bob.accept(keyed)
+        clock.advance(GAP_MS)
+        nxt = bob.offer(dave, bob.proposal(gives=[service("code-review", value=500, deadline_ms=due)]))
+        clock.advance(GAP_MS)
+        witnessed = bob.accept(offer)
+        shown = [stamp(escrow, witnessed).envelope, witnessed.envelope]
+        head = [*ctx(alice, bob, carol, dave, escrow), *(vs.envelope for vs in held)]
+        tail = [cut.envelope, *shown] if cut_first else [*shown, cut.envelope]
+        return [*head, *tail, nxt.envelope], len(head)
+
+    g.add(
+        "Bob's Accept of Alice's Counter carrying an exclusive_key her contract with Carol holds, shown only "
+        "after his witnessed Accept of her first offer (dated after his offer of 500 to Dave): taken "
+        "superseded (NEG-018), it counts nowhere -- a verifier meeting it first refuses it (NEG-009) -- and "
+        "the offer to Dave fits his max_outstanding 500",
+        ["MND-022", "NEG-018", "NEG-009", "MND-010"],
+        build(cut_first=False)[0],
+        None,
+        "Boundary",
+    )
+    envelopes, at = build(cut_first=True)
+    g.add(
+        "the same statements, Bob's Accept of Alice's keyed Counter shown before the witnessed Accept: "
+        "refused on NEG-009, which is why, shown after it, it counts nowhere",
+        ["NEG-009"],
+        envelopes,
+        "EXCLUSIVE_CONFLICT",
+        "Exposure",
+        failed_index=at,
+        no_twin="the other arrival order of the case before",
+    )
+
+
+def _displaced_contract_ended_late(g: Group) -> None:
+    """Bob (max_outstanding 500) accepts Alice's offer naming an escrow (he gives 450); both deliver and
+    receipt it; Bob offers Carol 500; his Accept of Alice's offer, witnessed, dated after that, displaces the
+    first contract. Shown the witnessed Accept before the Deliveries and Receipts, a verifier takes them
+    superseded (NEG-018) and they end the displaced contract as they would have, held first (MND-023)."""
+
+    def build(receipts: int) -> list[bytes]:
+        clock, alice, bob = world(bob={"max_outstanding": 500})
+        carol, escrow = Party("carol", clock), Party("escrow", clock)
+        offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+        first = bob.accept(offer)
+        clock.advance(GAP_MS)
+        da, db = alice.deliver(first, bob), bob.deliver(first, alice)
+        clock.advance(GAP_MS)
+        performed = [da, db, bob.receipt(da), alice.receipt(db)][: 2 + receipts]
+        clock.advance(GAP_MS)
+        nxt = bob.offer(carol)
+        clock.advance(GAP_MS)
+        witnessed = bob.accept(offer)
+        shown = [stamp(escrow, witnessed).envelope, witnessed.envelope]
+        head = [*ctx(alice, bob, carol, escrow), offer.envelope, first.envelope]
+        return [*head, *shown, *(vs.envelope for vs in performed), nxt.envelope]
+
+    refused = build(receipts=1)
+    g.add(
+        "Bob's first contract with Alice (he gives 450) is displaced by his witnessed Accept of her offer, "
+        "dated after his offer of 500 to Carol and shown first; the contract's Deliveries and one Receipt "
+        "come after it (taken superseded, NEG-018): not finished, the displaced contract counts for the "
+        "offer, which exceeds max_outstanding 500; the twin holds the last Receipt too, which ends it "
+        "before the offer as held first",
+        ["MND-023", "NEG-018", "NEG-019", "MND-010"],
+        refused,
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        failed_index=len(refused) - 1,
+        twin=build(receipts=2),
+    )
+    g.add(
+        "the twin of the case before: both Receipts of the displaced contract, taken superseded after the "
+        "witnessed Accept, end it before Bob's offer to Carol as they would have, held first: the offer fits "
+        "max_outstanding 500",
+        ["MND-023", "NEG-018", "NEG-019", "MND-010"],
+        build(receipts=2),
+        None,
+        "Boundary",
+    )
+
+
+def _displaced_contract_revoked_late(g: Group) -> None:
+    """As the case before, the displaced contract (its terms allow a Revoke) ended by Alice's Revoke, in
+    effect from the escrow's Stamp of it -- the Revoke held before the witnessed Accept, its Stamp after."""
+    clock, alice, bob = world(bob={"max_outstanding": 500})
+    carol, escrow = Party("carol", clock), Party("escrow", clock)
+    terms = alice.proposal(escrow=escrow.did, revocation=trade_pb2.Revocation(allowed=True))
+    offer = alice.offer(bob, terms)
+    first = bob.accept(offer)
+    clock.advance(GAP_MS)
+    revoke = alice.sign(
+        "revoke",
+        commitment_pb2.Revoke(contract=first.digest),
+        audience=bob.did,
+        negotiation_id=first.negotiation_id,
+    )
+    took = stamp(escrow, revoke)
+    clock.advance(GAP_MS)
+    nxt = bob.offer(carol)
+    clock.advance(GAP_MS)
+    witnessed = bob.accept(offer)
+    g.add(
+        "Alice revokes her contract with Bob (he gives 450; the terms allow it) and the escrow stamps the "
+        "Revoke before Bob's offer of 500 to Carol; Bob's witnessed Accept of her offer, dated after that "
+        "offer, displaces the contract -- shown after the Revoke, before its Stamp: the Stamp, taken then, "
+        "ends the displaced contract as it would have, held first (MND-023), and the offer fits "
+        "max_outstanding 500",
+        ["MND-023", "NEG-019", "MND-010", "KEY-010"],
+        [
+            *ctx(alice, bob, carol, escrow),
+            offer.envelope,
+            first.envelope,
+            revoke.envelope,
+            stamp(escrow, witnessed).envelope,
+            witnessed.envelope,
+            took.envelope,
+            nxt.envelope,
+        ],
         None,
         "Boundary",
     )

@@ -776,6 +776,16 @@ const STAMP_TIMED = new Set(["breach_claim", "revoke", "offer", "counter", "acce
 const proposalOf = (rec) => (rec.bodyName === "offer" ? rec.body : rec.bodyName === "counter" ? rec.body.proposal : null);
 const escrowOf = (rec) => proposalOf(rec)?.terms?.escrow ?? "";
 
+// SPEC 4.5, MND-023: a displaced contract's negotiation as it would stand had the witnessed Accept not come
+// (its state: the one it reached, or ACCEPTED for an Accept taken superseded on the cut-off line)
+function shadowOf(n, c, state = n.state) {
+  const shadow = Object.assign(Object.create(Negotiation.prototype), n);
+  shadow.contract = c;
+  shadow.state = state;
+  shadow.displaced = undefined;
+  return shadow;
+}
+
 class Negotiation {
   constructor(offerRec) {
     this.id = hex(offerRec.h.negotiation_id);
@@ -1131,6 +1141,9 @@ export class Verifier {
         const n = this.negotiations.get(hex(s.h.negotiation_id));
         const c = n?.contract;
         if (c && c.digest === hex(s.body.contract) && c.escrow === rec.h.issuer) this.makeEffective(n, c, s, rec.h.issued_at_ms);
+        // one of a displaced contract, held in its shadow (SPEC 4.5, MND-023), moves that contract alone
+        for (const x of n?.displaced ?? [])
+          if (x.shadow && x.c.digest === hex(s.body.contract) && x.c.escrow === rec.h.issuer) this.makeEffective(x.shadow, x.c, s, rec.h.issued_at_ms);
       }
     });
   }
@@ -1257,9 +1270,40 @@ export class Verifier {
         if (bodyName === "counter" && h.mandate.length) this.pushOffer(rec);
       };
     }
-    const c = n.contract;
     // NEG-018: a statement naming a superseded contract, a Receipt of a superseded Delivery
-    if (bodyName === "receipt" ? this.superseded.has(hex(body.delivery)) : this.superseded.has(hex(body.contract))) return this.supersede(rec);
+    if (bodyName === "receipt" ? this.superseded.has(hex(body.delivery)) : this.superseded.has(hex(body.contract))) {
+      // SPEC 4.5, MND-023: applied to the displaced contract it names as it would have been, held before the
+      // witnessed Accept (a shadow of the negotiation with that contract); one refused there moves nothing
+      const ref = hex(bodyName === "receipt" ? body.delivery : body.contract);
+      const sh = (n.displaced ?? []).find((x) => x.shadow && (x.c.digest === ref || x.c.deliveries.has(ref)));
+      let later = null;
+      if (sh) {
+        try {
+          later = this.checkContract(sh.shadow, rec);
+        } catch (e) {
+          if (!(e instanceof Reject)) throw e;
+        }
+      }
+      const commit = this.supersede(rec);
+      return () => {
+        commit();
+        if (later) later();
+      };
+    }
+    return this.checkContract(n, rec);
+  }
+  // the contract statements of step 28, against n (a negotiation, or the shadow of a displaced contract)
+  checkContract(n, rec) {
+    const { h, body, bodyName } = rec;
+    const t = h.issued_at_ms;
+    const illegal = (req, d) => fail("ILLEGAL_TRANSITION", req, d);
+    const inForce = n.stateAt(t);
+    const table = (ev, req = "NEG-001") => {
+      const to = TABLE.get(`${inForce} ${ev}`);
+      if (!to) illegal(req, `${ev} in ${inForce}`);
+      return to;
+    };
+    const c = n.contract;
     if (!c) illegal("NEG-001", "no contract");
     if (bodyName === "receipt") {
       const d = c.deliveries.get(hex(body.delivery));
@@ -1408,15 +1452,43 @@ export class Verifier {
     if (!tip || rec.bodyName === "offer" || hex(rec.body.offer) !== tip.dhex) return;
     if (!(tip.h.issued_at_ms <= t && t <= tip.h.expires_at_ms)) return;
     if ((rec.h.issuer === tip.h.issuer) !== (rec.bodyName === "withdraw")) return;
+    // held first it would have been refused on its issuer's caps or NEG-009: not held, it counts nowhere
+    if (this.refusedHeldFirst(rec, tip, n)) return;
     (tip.earlyAnswers ??= []).push(rec);
     const by = n.contract.acceptRec;
-    if (rec.bodyName === "accept") (n.displaced ??= []).push({ c: new Contract(tip, rec), by });
+    if (rec.bodyName === "accept") {
+      const c = new Contract(tip, rec);
+      (n.displaced ??= []).push({ c, by, shadow: shadowOf(n, c, "ACCEPTED") });
+    }
     if (rec.bodyName === "counter") {
       rec.cutBy = by;
       rec.cutAnswer = null;
       if (rec.h.mandate.length) this.pushOffer(rec);
     }
     n.branch = rec.bodyName === "counter" ? rec : null;
+  }
+  // SPEC 4.5: whether a Counter or Accept continuing the cut-off line is one a verifier meeting it before the
+  // witnessed Accept would have refused: MND-009, MND-010 at its own place, and for an Accept no escrow
+  // witnessed, NEG-009 (the offer's issuer holds a live contract with its exclusive_key).
+  refusedHeldFirst(rec, tip, n) {
+    if (rec.bodyName !== "counter" && rec.bodyName !== "accept") return false;
+    const m = rec.h.mandate.length ? this.byDigest.get(hex(rec.h.mandate)) : null;
+    if (!m || m.bodyName !== "mandate") return false;
+    try {
+      if (rec.bodyName === "accept") {
+        if (this.witnessOf(rec, tip)) return false; // NEG-019
+        const key = proposalOf(tip).exclusive_key;
+        for (const o of key.length ? this.negotiations.values() : []) {
+          const c = o.contract;
+          if (o !== n && c && contractLiveFor(o, rec) && c.proposer === tip.h.issuer && c.proposal.exclusive_key.equals(key)) return true;
+        }
+      }
+      this.checkExposure(rec, m.body);
+    } catch (e) {
+      if (e instanceof Reject) return true;
+      throw e;
+    }
+    return false;
   }
   // NEG-017: cut the line back to O; the witnessed Accept's contract replaces whatever followed O.
   // SPEC 4.5, NEG-019: dated -- what it displaces counts as it did for a statement the Accept is not before.
@@ -1429,7 +1501,7 @@ export class Verifier {
       later.cutBy = acceptRec;
       later.cutAnswer = answerOf(i + 1 + k);
     });
-    if (n.contract) (n.displaced ??= []).push({ c: n.contract, by: acceptRec });
+    if (n.contract) (n.displaced ??= []).push({ c: n.contract, by: acceptRec, shadow: shadowOf(n, n.contract) });
     for (const later of n.line.slice(i + 1)) this.superseded.add(later.dhex);
     if (n.closer) this.superseded.add(n.closer.dhex);
     if (n.contract) {

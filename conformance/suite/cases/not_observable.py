@@ -66,6 +66,9 @@ not_observable(
     "NEG-017",
     "NEG-018",
     "NEG-019",
+    "MND-022",
+    "MND-023",
+    "MND-024",
 )
 not_observable(
     "neg.exclusive-key-held-by-escrow-offer",
