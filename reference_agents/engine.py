@@ -21,6 +21,11 @@ A trade here is the one :func:`trade` makes: ``i`` offers ``j`` an even swap of 
 declared value ``VALUE`` each way, with no escrow and no bond, and both peers' strategies carry it as
 far as they go (accept or not, deliver or withhold, receipt). Its outcome is who delivered. Both
 modes give the same outcomes for the same strategies and seed (tests/test_engine.py).
+
+A **round** (:meth:`Engine.round`) is trades among distinct agents, each agent in at most one. Its
+trades touch disjoint agents, so :class:`~reference_agents.shards.ShardedEngine` can run them
+interleaved over worker processes, with this engine's results bit for bit; it builds its agents and
+trades with the same functions (:func:`build_agent`, :func:`make_offer`, :func:`outcome_of`).
 """
 
 from __future__ import annotations
