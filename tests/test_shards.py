@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from a2a_coop.protocol.errors import CoopError, IssuedInFuture, KeyRevoked, Origin, registry
+from a2a_coop.protocol.errors import CoopError, IssuedInFuture, KeyRevoked, LimitExceeded, Origin, registry
 from a2a_coop.runtime.strategy import HonestStrategy, OfferView, Reply
 from a2a_coop.testing import EPOCH_MS
 from reference_agents import build
@@ -144,6 +144,34 @@ class Exploding(HonestStrategy):
 
     def respond(self, offer: OfferView) -> Reply:
         raise RuntimeError("boom in a strategy")
+
+
+class Refusing(HonestStrategy):
+    """Refuses every offer with a protocol error: its peer's ``exchange`` raises it to the offerer."""
+
+    def respond(self, offer: OfferView) -> Reply:
+        raise LimitExceeded("not today", requirement="RPC-012", origin=Origin.LOCAL)
+
+
+def test_a_refusal_in_another_process_reaches_the_offerer_as_on_one_process() -> None:
+    """A responder's refusal (a CoopError from its ``exchange``) is raised into the offerer's drive in
+    the other worker and out of the round as the one-process ``trade`` raises it: same class, text,
+    requirement and origin; the round's other trade ran."""
+    strategies = _strategies(4, 0)
+    strategies[3] = Refusing()  # worker 1's; agent 0 (worker 0) offers to it
+    with pytest.raises(LimitExceeded) as one:
+        Engine(strategies).trade(0, 3)
+    with ShardedEngine(strategies, workers=2) as sharded:
+        with pytest.raises(LimitExceeded) as two:
+            sharded.round([(1, 2), (0, 3)])
+        assert (str(two.value), two.value.requirement, two.value.origin) == (
+            str(one.value),
+            "RPC-012",
+            one.value.origin,
+        )
+        heads = sharded.query("heads")
+        assert heads[1][0] > 0 and heads[2][0] > 0 and heads[0][0] == 1  # idle: 0; 0 signed its Offer
+        assert sharded.trades == 2 and sharded.trade(1, 2).contract  # the engine goes on
 
 
 def test_an_exception_in_a_worker_is_a_shard_error_with_its_traceback() -> None:
