@@ -25,16 +25,28 @@ Four figures, all measured in one run, each against its baseline measured in the
   place of the bare one (decoding, the canonical checks, one read of each ruled field) --
   ``crypto_rules_floor_vs_floor`` and ``crypto_target_within_rules_floor_reach``.
 * ``s_1000x100`` (target < 60): wall time of ``--agents`` (1,000) agents x ``--rounds`` (100) rounds in
-  crypto mode, setup included. A **round**: the agents are shuffled with the run's seeded RNG and
-  paired off; each pair makes one trade, the first of the pair offering (so every agent is in exactly
-  one trade per round: agents / 2 trades). The agents cycle through three reference agents that need
-  no escrow: honest, reciprocal (tit-for-tat with forgiveness) and reneger. The cyclic garbage
-  collector makes no pass during the run: a trade makes no reference cycle (tests/test_engine.py), so
-  reference counting frees all it discards and a pass would free nothing, only walk the state again
-  (which only grows). The run checks this itself: a collection after the timed section counts what a
-  pass would have freed (``population_cyclic_garbage``, 0 expected; the table flags any other figure).
-  Its floor, printed beside it (``population_raw_crypto_s``): raw PyNaCl signing and verifying once
-  each statement the run signed, timed on an even sample of at most 20,000 of them and scaled to all.
+  crypto mode, setup included, **on the machine's cores**: ``--workers`` processes (default
+  ``os.cpu_count()``), the agents split among them (:class:`reference_agents.shards.ShardedEngine`),
+  each round's trades interleaved across the processes with the one-process results, bit for bit.
+  The same run also times (c) on **one process** (:class:`reference_agents.engine.Engine`), printed
+  beside it (``s_1000x100_one_process``), and checks that both made the same trades (every outcome
+  and every agent's chain head: ``population_same_results``; a difference is an error). CPU is
+  reported for every process added up (``population_cpu_s``; each worker's in
+  ``population_worker_cpu_s``; the forkserver's one import of the package is not counted, as the
+  caller's imports are not), so the time the cores save is not hidden: on one process the wall time
+  and the CPU time are the same. ``--workers 1`` runs the one-process form only. A **round**: the
+  agents are shuffled with the run's seeded RNG and paired off; each pair makes one trade, the first of
+  the pair offering (so every agent is in exactly one trade per round: agents / 2 trades). The agents
+  cycle through three reference agents that need no escrow: honest, reciprocal (tit-for-tat with
+  forgiveness) and reneger. The cyclic garbage collector makes no pass during the run, in any process:
+  a trade makes no reference cycle (tests/test_engine.py), so reference counting frees all it discards
+  and a pass would free nothing, only walk the state again (which only grows). The run checks this
+  itself: a collection after the timed section counts what a pass would have freed
+  (``population_cyclic_garbage``, 0 expected, both runs and every process; the table flags any other
+  figure). Its floor, printed beside it (``population_raw_crypto_s``): raw PyNaCl signing and verifying
+  once each statement the one-process run signed, on one core, timed on an even sample of at most
+  20,000 of them and scaled to all -- a floor for one process; the work spread over P cores could go
+  down to about 1/P of it.
 * ``moran_vs_axelrod`` (target >= 1): ``axelrod.MoranProcess`` time over ours for ``--moran-steps``
   generations of a ``--moran-players`` (30) population of deterministic hosted strategies (three of
   each type), same turns, game and fitness (:class:`reference_agents.tournament.MoranRun`); ours plays
@@ -54,12 +66,13 @@ import argparse
 import gc
 import hashlib
 import json
+import os
 import platform
 import random
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import nacl
 import nacl.signing
@@ -83,6 +96,20 @@ MODEL_TARGET: Final = TARGETS["model_vs_axelrod_match"][1]
 CRYPTO_TARGET: Final = TARGETS["crypto_vs_floor"][1]
 POPULATION_TYPES: Final = ("honest", "reciprocal", "reneger")
 POPULATION_FLOOR_SAMPLE: Final = 20_000  # statements of (c) whose raw sign+verify is timed
+
+
+class Population(NamedTuple):
+    """A run of (c) (:func:`_population`)."""
+
+    wall_s: float
+    setup_s: float
+    cpu_s: float  # every process's, added up
+    worker_cpu_s: list[float]  # each worker process's (none on one process)
+    cyclic_garbage: int
+    outcomes: list[Any]
+    heads: dict[int, tuple[int, bytes]]  # each agent's chain: next seq, prev digest
+    trades: int
+    engine: Any  # the one-process Engine (its statements give the floor), or the closed ShardedEngine
 
 
 def _progress(message: str) -> None:
@@ -190,41 +217,61 @@ def _crypto_rules_floor(statements: Sequence[VerifiedStatement], public_keys: di
         return time.perf_counter() - start
 
 
-def _population(agents: int, rounds: int, seed: int) -> tuple[float, float, float, int, Any]:
+def _population(agents: int, rounds: int, seed: int, workers: int = 1) -> Population:
     """Wall seconds (setup included), setup seconds and CPU seconds of ``agents`` x ``rounds`` in crypto
     mode (CPU time too: on a shared machine it tells what the wall time would be on an idle one), and
-    the number of objects a pass of the cyclic collector finds unreachable after it.
+    the number of objects a pass of the cyclic collector finds unreachable after it; with ``workers``
+    above 1, on that many worker processes (:class:`reference_agents.shards.ShardedEngine`), the CPU
+    seconds then those of every process (the caller's and each worker's) added up.
 
     Memory: every verifier keeps every statement it took (no journal to forget into), so the heap only
     grows, and each full pass of the cyclic garbage collector would walk all of it again. No pass runs
-    during the run: a trade makes no reference cycle (tests/test_engine.py), so reference counting frees
-    all it discards and such a pass would free nothing (per-round collections cost some 13 % of the run
-    at 1,000 agents x 100 rounds, more as the heap grew). Whether that held for this very run is
-    counted after the timed section: a collection then finds what a pass would have freed."""
+    during the run (nor in the workers): a trade makes no reference cycle (tests/test_engine.py), so
+    reference counting frees all it discards and such a pass would free nothing (per-round collections
+    cost some 13 % of the run at 1,000 agents x 100 rounds, more as the heap grew). Whether that held
+    for this very run is counted after the timed section: a collection then finds what a pass would have
+    freed (in each process)."""
     from reference_agents import build
     from reference_agents.engine import Engine
+    from reference_agents.shards import ShardedEngine
 
+    strategies = [build(POPULATION_TYPES[i % len(POPULATION_TYPES)]) for i in range(agents)]
     with fresh_heap(), collector_paused():
         start, cpu = time.perf_counter(), time.process_time()
-        engine = Engine(
-            [build(POPULATION_TYPES[i % len(POPULATION_TYPES)]) for i in range(agents)],
-            mode="crypto",
-            seed=seed,
-            tag="bench-population",
-        )
+        engine: Engine | ShardedEngine
+        if workers == 1:
+            engine = Engine(strategies, mode="crypto", seed=seed, tag="bench-population")
+        else:
+            engine = ShardedEngine(
+                strategies, workers=workers, mode="crypto", seed=seed, tag="bench-population", collector=False
+            )
         setup = time.perf_counter() - start
-        rng = random.Random(seed)
-        order = list(range(agents))
-        for r in range(rounds):
-            if r % 10 == 0:
-                elapsed = time.perf_counter() - start
-                _progress(f"(c) round {r}/{rounds}, {engine.trades} trades, {elapsed:.1f} s")
-            rng.shuffle(order)
-            for k in range(0, agents - 1, 2):
-                engine.trade(order[k], order[k + 1])
-        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-        cyclic_garbage = gc.collect()  # what the passes left out would have freed: 0 if no trade made a cycle
-    return wall, setup, cpu, cyclic_garbage, engine
+        try:
+            rng = random.Random(seed)
+            order = list(range(agents))
+            outcomes: list[Any] = []
+            for r in range(rounds):
+                if r % 10 == 0:
+                    elapsed = time.perf_counter() - start
+                    _progress(f"(c) round {r}/{rounds}, {engine.trades} trades, {elapsed:.1f} s")
+                rng.shuffle(order)
+                outcomes += engine.round([(order[k], order[k + 1]) for k in range(0, agents - 1, 2)])
+            wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+            if isinstance(engine, ShardedEngine):
+                usage = engine.usage()  # each worker's CPU (its setup included) and cyclic garbage
+                heads = engine.query("heads")
+                worker_cpu = [u[0] for u in usage]
+                cyclic_garbage = gc.collect() + sum(u[1] for u in usage)
+            else:
+                heads = {k: (a.peer.writer.next_seq, a.peer.writer.prev) for k, a in enumerate(engine.agents)}
+                worker_cpu = []
+                cyclic_garbage = gc.collect()  # what the passes left out would have freed: 0 if no cycle
+        finally:
+            if isinstance(engine, ShardedEngine):
+                engine.close()
+    return Population(
+        wall, setup, cpu + sum(worker_cpu), worker_cpu, cyclic_garbage, outcomes, heads, engine.trades, engine
+    )
 
 
 def _moran(players: int, turns: int, steps: int, seed: int, strategies: int) -> dict[str, Any]:
@@ -245,7 +292,7 @@ def _moran(players: int, turns: int, steps: int, seed: int, strategies: int) -> 
     return {"types": types, "ours_s": ours_s, "axelrod_s": axl_s, "trades": ours.trades}
 
 
-def run(sizes: dict[str, int], seed: int, *, quick: bool = False) -> dict[str, Any]:
+def run(sizes: dict[str, int], seed: int, *, quick: bool = False, workers: int = 1) -> dict[str, Any]:
     from reference_agents import tournament
 
     names = tournament.pick(sizes["strategies"], seed)
@@ -266,24 +313,27 @@ def run(sizes: dict[str, int], seed: int, *, quick: bool = False) -> dict[str, A
     keys = {a.peer.did: a.party.agent.key.public_key for a in crypto_engine.agents}
     crypto_rules_s = _crypto_rules_floor(statements, keys)
 
-    _progress(f"(c) {sizes['agents']} agents x {sizes['rounds']} rounds, crypto mode")
-    pop_s, pop_setup_s, pop_cpu_s, pop_cyclic, pop_engine = _population(
-        sizes["agents"], sizes["rounds"], seed
-    )
-    pop_trades = pop_engine.trades
-    pop_signed = _signed(pop_engine)
-    del pop_engine
+    _progress(f"(c) {sizes['agents']} agents x {sizes['rounds']} rounds, crypto mode, one process")
+    one = _population(sizes["agents"], sizes["rounds"], seed)
+    pop_signed = _signed(one.engine)
+    one = one._replace(engine=None)
     sample = pop_signed[:: max(1, len(pop_signed) // POPULATION_FLOOR_SAMPLE)]
     pop_raw_s = _crypto_floor(sample) * len(pop_signed) / len(sample)
     pop_statements = len(pop_signed)
     del pop_signed, sample
+    pop = one
+    if workers > 1:
+        _progress(f"(c) {sizes['agents']} agents x {sizes['rounds']} rounds, crypto, {workers} processes")
+        pop = _population(sizes["agents"], sizes["rounds"], seed, workers)
+        if (pop.outcomes, pop.heads) != (one.outcomes, one.heads):
+            raise RuntimeError(f"(c) on {workers} processes made other trades than on one process")
     _progress(f"(d) Moran process, {sizes['players']} players x {sizes['steps']} generations")
     moran = _moran(sizes["players"], turns, sizes["steps"], seed, sizes["strategies"])
 
     figures = {
         "model_vs_axelrod_match": axl_s / model_s,
         "crypto_vs_floor": raw_s / crypto_s,
-        "s_1000x100": pop_s,
+        "s_1000x100": pop.wall_s,
         "moran_vs_axelrod": moran["axelrod_s"] / moran["ours_s"],
     }
     met = {k: (figures[k] >= v if op == ">=" else figures[k] < v) for k, (op, v) in TARGETS.items()}
@@ -292,6 +342,8 @@ def run(sizes: dict[str, int], seed: int, *, quick: bool = False) -> dict[str, A
         "benchmark": NAME,
         "quick": quick,
         **{k: round(v, 4) for k, v in figures.items()},
+        # (c) is measured on --workers processes (the machine's cores); its one-process run, beside it
+        "s_1000x100_one_process": round(one.wall_s, 4),
         "targets": {k: f"{op} {v}" for k, (op, v) in TARGETS.items()},
         "targets_met": all(met.values()),
         "met": met,
@@ -313,11 +365,16 @@ def run(sizes: dict[str, int], seed: int, *, quick: bool = False) -> dict[str, A
             "crypto_rules_floor_per_s": round(n / crypto_rules_s, 1),
             "crypto_rules_floor_vs_floor": round(raw_s / crypto_rules_s, 4),
             "model_vs_crypto": round(crypto_s / model_s, 3),
-            "population_trades": pop_trades,
-            "population_setup_s": round(pop_setup_s, 2),
-            "population_cpu_s": round(pop_cpu_s, 2),
-            "population_cyclic_garbage": pop_cyclic,
-            "population_trades_per_s": round(pop_trades / (pop_s - pop_setup_s), 1),
+            "population_trades": pop.trades,
+            "population_workers": workers,
+            "population_setup_s": round(pop.setup_s, 2),
+            "population_cpu_s": round(pop.cpu_s, 2),
+            "population_worker_cpu_s": [round(c, 2) for c in pop.worker_cpu_s],
+            "population_cyclic_garbage": pop.cyclic_garbage + (one.cyclic_garbage if pop is not one else 0),
+            "population_trades_per_s": round(pop.trades / (pop.wall_s - pop.setup_s), 1),
+            "population_one_process_setup_s": round(one.setup_s, 2),
+            "population_one_process_cpu_s": round(one.cpu_s, 2),
+            "population_same_results": pop.outcomes == one.outcomes and pop.heads == one.heads,
             "population_statements": pop_statements,
             "population_raw_crypto_s": round(pop_raw_s, 2),
             "moran_ours_s": round(moran["ours_s"], 3),
@@ -350,9 +407,13 @@ def table(r: dict[str, Any]) -> str:
         f"  {'    rules floor (+ decode, canonical, reads)':<46}{b['crypto_rules_floor_per_s']:>14,.0f}"
         f"{b['raw_sign_verify_per_s']:>14,.0f}{b['crypto_rules_floor_vs_floor']:>10.3f}",
         f"  {'(c) s, 1000 agents x 100 rounds (crypto)':<46}{r['s_1000x100']:>14.1f}"
-        f"{'':>14}{'':>10}  < 60  ({b['population_trades']} trades, "
+        f"{'':>14}{'':>10}  < 60  ({b['population_trades']} trades on {b['population_workers']} "
+        f"process{'es' if b['population_workers'] > 1 else ''}, "
         f"{b['population_trades_per_s']:,.0f}/s, setup {b['population_setup_s']} s, "
-        f"CPU {b['population_cpu_s']} s)",
+        f"CPU {b['population_cpu_s']} s in all)",
+        f"  {'    on one process':<46}{r['s_1000x100_one_process']:>14.1f}"
+        f"{'':>14}{'':>10}  (setup {b['population_one_process_setup_s']} s, "
+        f"CPU {b['population_one_process_cpu_s']} s; same trades: {b['population_same_results']})",
         f"  {'    floor: raw sign+verify of its statements':<46}{b['population_raw_crypto_s']:>14.1f}"
         f"{'':>14}{'':>10}  ({b['population_statements']:,} statements)",
         f"  {'(d) s, Moran process, ours vs axelrod':<46}{b['moran_ours_s']:>14.2f}"
@@ -388,19 +449,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         parser.add_argument(flag, dest=key, type=int, default=None, help=f"(default {DEFAULTS[key]})")
     parser.add_argument("--seed", type=int, default=0, help="(default 0)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (c) runs on, beside its one-process run (default: the machine's CPU count, "
+        f"{os.cpu_count() or 1}; 1: one process only)",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke test: tiny sizes (figures meaningless)")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     base = QUICK if args.quick else DEFAULTS
     sizes = {k: (getattr(args, k) if getattr(args, k) is not None else v) for k, v in base.items()}
     if sizes["strategies"] < 2 or sizes["players"] < 2 or sizes["agents"] < 2 or min(sizes.values()) < 1:
         parser.error("sizes must be positive; --strategies, --agents and --moran-players at least 2")
+    workers = (os.cpu_count() or 1) if args.workers is None else args.workers
+    if not 1 <= workers <= sizes["agents"]:
+        parser.error("--workers must be between 1 and --agents")
     try:
         from reference_agents.axelrod_adapter import AxelrodUnavailable, axelrod_module
 
         axelrod_module()
     except AxelrodUnavailable as exc:
         parser.error(str(exc))
-    result = run(sizes, args.seed, quick=args.quick)
+    result = run(sizes, args.seed, quick=args.quick, workers=workers)
     print(table(result))
     print(json.dumps(result, separators=(",", ":")))
     return 0

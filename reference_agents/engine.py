@@ -21,6 +21,11 @@ A trade here is the one :func:`trade` makes: ``i`` offers ``j`` an even swap of 
 declared value ``VALUE`` each way, with no escrow and no bond, and both peers' strategies carry it as
 far as they go (accept or not, deliver or withhold, receipt). Its outcome is who delivered. Both
 modes give the same outcomes for the same strategies and seed (tests/test_engine.py).
+
+A **round** (:meth:`Engine.round`) is trades among distinct agents, each agent in at most one. Its
+trades touch disjoint agents, so :class:`~reference_agents.shards.ShardedEngine` can run them
+interleaved over worker processes, with this engine's results bit for bit; it builds its agents and
+trades with the same functions (:func:`build_agent`, :func:`make_offer`, :func:`outcome_of`).
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ TRADE_MS: Final = 1_000  # the clock moves this much per trade
 
 
 class EngineError(ValueError):
-    """A bad engine parameter (unknown mode, too few agents)."""
+    """A bad engine parameter (unknown mode, too few agents) or a round with an agent in two trades."""
 
 
 class NullSigner(Keypair):
@@ -172,36 +177,76 @@ class Engine:
         self.trades = 0
 
     def _agent(self, name: str, strategy: Strategy) -> Agent:
-        party = Party(name, self.clock, mandate_caps=CAPS)
-        counter = itertools.count()
-        common = {
-            "strategy": strategy,
-            "clock": lambda: self.clock.now_ms,
-            "nonce": lambda: derive(f"nonce/{name}/{next(counter)}", 16),
-            "attest": False,
-        }
-        peer: Peer
-        if self.mode == "model":
-            key = NullSigner(party.agent.key.seed)
-            peer = ModelPeer(key, party.mandate_vs.envelope, wire=self.wire, **common)
-        else:
-            mandate = party.mandate_vs.envelope
-            self.setup[mandate] = verify_statement(mandate)
-            peer = CryptoPeer(party.agent.key, mandate, setup=self.setup, **common)
-        return Agent(name, party, peer)
+        return build_agent(name, strategy, self.mode, self.clock, wire=self.wire, setup=self.setup)
 
     def trade(self, i: int, j: int) -> Outcome:
         """Agent ``i`` offers agent ``j`` an even swap (see the module docstring); both carry it out."""
         a, b = self.agents[i].peer, self.agents[j].peer
-        deadline = self.clock.now_ms + DAY_MS
-        item = service("work", value=VALUE, deadline_ms=deadline)
-        proposal = self.agents[i].party.proposal(gives=[item], wants=[item])
-        offer = a.propose(b.did, proposal)
+        offer = make_offer(self.agents[i], b.did, self.clock.now_ms)
         drive(a, b.exchange, offer)
         self.clock.advance(TRADE_MS)
         self.trades += 1
-        c = a.negotiation(offer.negotiation_id).contract
-        if c is None:
-            return Outcome(False, (False, False))
-        done = tuple(all((p.did, k) in c.delivered for k in range(len(c.items(p.did)))) for p in (a, b))
-        return Outcome(True, (done[0], done[1]))
+        return outcome_of(a, b.did, offer)
+
+    def round(self, pairs: Sequence[tuple[int, int]]) -> list[Outcome]:
+        """Each pair ``(i, j)`` trades as :meth:`trade` would, in order: the outcomes, in the order of
+        ``pairs``. No agent may be in two pairs (the form :class:`~reference_agents.shards.ShardedEngine`
+        spreads over processes, with the same results)."""
+        check_round(pairs, len(self.agents))
+        return [self.trade(i, j) for i, j in pairs]
+
+
+def build_agent(
+    name: str,
+    strategy: Strategy,
+    mode: str,
+    clock: FixedClock,
+    *,
+    wire: ModelWire,
+    setup: dict[bytes, VerifiedStatement],
+) -> Agent:
+    """The agent ``name`` (keys, principal and Mandate derived from it, the Mandate signed at the clock's
+    time) on ``clock``, its nonces derived from its name; in crypto mode its Mandate verified into
+    ``setup``."""
+    party = Party(name, clock, mandate_caps=CAPS)
+    counter = itertools.count()
+    common = {
+        "strategy": strategy,
+        "clock": lambda: clock.now_ms,
+        "nonce": lambda: derive(f"nonce/{name}/{next(counter)}", 16),
+        "attest": False,
+    }
+    peer: Peer
+    if mode == "model":
+        key = NullSigner(party.agent.key.seed)
+        peer = ModelPeer(key, party.mandate_vs.envelope, wire=wire, **common)
+    else:
+        mandate = party.mandate_vs.envelope
+        setup[mandate] = verify_statement(mandate)
+        peer = CryptoPeer(party.agent.key, mandate, setup=setup, **common)
+    return Agent(name, party, peer)
+
+
+def make_offer(offerer: Agent, responder: str, now_ms: int) -> VerifiedStatement:
+    """The Offer a trade opens with, from ``offerer`` to the did ``responder``, at ``now_ms``."""
+    item = service("work", value=VALUE, deadline_ms=now_ms + DAY_MS)
+    proposal = offerer.party.proposal(gives=[item], wants=[item])
+    return offerer.peer.propose(responder, proposal)
+
+
+def outcome_of(offerer: Peer, responder: str, offer: VerifiedStatement) -> Outcome:
+    """What the trade ``offer`` opened came to, as its offerer holds it."""
+    c = offerer.negotiation(offer.negotiation_id).contract
+    if c is None:
+        return Outcome(False, (False, False))
+    done = tuple(all((d, k) in c.delivered for k in range(len(c.items(d)))) for d in (offerer.did, responder))
+    return Outcome(True, (done[0], done[1]))
+
+
+def check_round(pairs: Sequence[tuple[int, int]], agents: int) -> None:
+    """Raise :class:`EngineError` unless ``pairs`` name agents below ``agents``, none in two pairs."""
+    named = [k for pair in pairs for k in pair]
+    if any(not 0 <= k < agents for k in named):
+        raise EngineError(f"a round names an agent outside 0..{agents - 1}")
+    if len(set(named)) != len(named):
+        raise EngineError("a round's trades need distinct agents: an agent is in two of them")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -189,6 +190,11 @@ def test_population_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.
     # (c)'s own floor: raw Ed25519 over the statements it signed, printed beside its wall time
     assert baselines["population_statements"] > 0 and baselines["population_raw_crypto_s"] >= 0
     assert "floor: raw sign+verify" in "\n".join(out[:-1])
+    # (c) on the machine's cores, its one-process run beside it, the same trades, CPU in every process
+    workers = os.cpu_count() or 1
+    assert baselines["population_workers"] == workers and summary["s_1000x100_one_process"] > 0
+    assert baselines["population_same_results"] is True and "on one process" in "\n".join(out[:-1])
+    assert len(baselines["population_worker_cpu_s"]) == (workers if workers > 1 else 0)
     assert "QUICK" in "\n".join(out[:-1])
 
 

@@ -26,7 +26,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from functools import partial
 from typing import Any, Final, NamedTuple, Protocol, cast
 
@@ -3421,6 +3421,11 @@ def _copy(proposal: trade_pb2.Offer) -> trade_pb2.Offer:
     return out
 
 
+# What :func:`drive_steps` asks its transport to send, and what it returns: every statement it sent.
+Request = tuple[bytes, Sequence[bytes]]
+Steps = Generator[Request, list[bytes], list[VerifiedStatement]]
+
+
 def drive(
     initiator: Peer,
     send: Callable[[bytes, Sequence[bytes]], list[bytes]],
@@ -3435,8 +3440,24 @@ def drive(
     ``exchange`` or, in tests, the other Peer's ``exchange``). A statement refused
     with a TIM-009 retry hint is sent again after it (at most the skew in all).
     ``take(answers)`` takes each answer (default: ``initiator.on_replies``).
-    Returns every statement we sent, in order.
+    Returns every statement we sent, in order. The work is :func:`drive_steps`'s; this
+    only carries each of its requests to ``send`` (:func:`run_steps`).
     """
+    return run_steps(drive_steps(initiator, first, max_steps=max_steps, take=take), send)
+
+
+def drive_steps(
+    initiator: Peer,
+    first: VerifiedStatement,
+    *,
+    max_steps: int = 64,
+    take: Callable[[Sequence[bytes]], list[VerifiedStatement]] | None = None,
+) -> Steps:
+    """:func:`drive` one request at a time: a generator that yields each ``(envelope, context)`` to send
+    and is sent the answers (``list[bytes]``), or has the refusal (:class:`CoopError`) thrown into it,
+    as ``send`` would have raised it. It returns every statement sent, in order. Whoever runs it
+    chooses when and where each request goes: :func:`drive` at once, a simulation sharded over
+    processes (reference_agents/shards.py) with the other trades of its round."""
     take = initiator.on_replies if take is None else take
     queue = [first]
     sent: list[VerifiedStatement] = []
@@ -3445,7 +3466,7 @@ def drive(
             return sent
         vs = queue.pop(0)
         try:
-            answers = _send_after_hints(send, vs.envelope, initiator.send_context(), initiator.clock)
+            answers = yield from _send_after_hints(vs.envelope, initiator.send_context(), initiator.clock)
         except CoopError as refusal:
             initiator.take_refusal(refusal)
             raise
@@ -3454,21 +3475,35 @@ def drive(
     raise CoopError(f"negotiation did not settle within {max_steps} exchanges")
 
 
+def run_steps(steps: Steps, send: Callable[[bytes, Sequence[bytes]], list[bytes]]) -> list[VerifiedStatement]:
+    """Run :func:`drive_steps`'s generator to its end, each request through ``send`` as it comes: its
+    answers sent in, its refusal thrown in. Returns what the generator returns."""
+    try:
+        request = next(steps)
+        while True:
+            try:
+                answers = send(*request)
+            except CoopError as refusal:
+                request = steps.throw(refusal)
+            else:
+                request = steps.send(answers)
+    except StopIteration as done:
+        return cast("list[VerifiedStatement]", done.value)
+
+
 def _send_after_hints(
-    send: Callable[[bytes, Sequence[bytes]], list[bytes]],
-    envelope: bytes,
-    context: Sequence[bytes],
-    clock: Callable[[], int],
-) -> list[bytes]:
-    """``send(envelope, context)``; refused ``ISSUED_IN_FUTURE`` under TIM-009 (dated past a deadline the
-    counterparty owes and its clock has not reached: ours runs a little ahead of its), the same envelope
-    again after the hint, as the rule asks of a sender. Its date is fixed, so the waits end once the
-    counterparty's clock reaches it: they are bounded by the skew it was accepted within. A ``clock``
-    that did not move while we slept (a simulation's) would never get there: the refusal is raised."""
+    envelope: bytes, context: Sequence[bytes], clock: Callable[[], int]
+) -> Generator[Request, list[bytes], list[bytes]]:
+    """Yield ``(envelope, context)`` for sending and return its answers; refused ``ISSUED_IN_FUTURE`` under
+    TIM-009 (dated past a deadline the counterparty owes and its clock has not reached: ours runs a
+    little ahead of its), the same envelope again after the hint, as the rule asks of a sender. Its
+    date is fixed, so the waits end once the counterparty's clock reaches it: they are bounded by the
+    skew it was accepted within. A ``clock`` that did not move while we slept (a simulation's) would
+    never get there: the refusal is raised."""
     waited_ms = 0
     while True:
         try:
-            return send(envelope, context)
+            return (yield envelope, context)
         except IssuedInFuture as refusal:
             hint = refusal.retry_after_ms
             if refusal.requirement != "TIM-009" or not hint or waited_ms + hint > MAX_HINTED_WAIT_MS:
