@@ -1,0 +1,329 @@
+"""An escrow's hand-over (SPEC.md ESC-022): its principal appoints a successor key for a revoked escrow key,
+and the successor's Stamps, Rulings, Forfeits, Releases and lapses of the old key's contracts count.
+
+The story each test plays: Alice and Bob trade, bonded at escrow key K1 (its principal P). K1 stamps the
+contract and locks both bonds. Bob never delivers. K1 is stolen; P revokes it. Without a hand-over no
+Stamp of Alice's claim, Ruling, Forfeit, Release or lapse can ever be signed: both bonds stay locked. With
+P's hand-over to K2 (a Mandate for K2 naming K1 in ``succeeds``), K2 stamps Alice's claim, upholds it,
+forfeits Bob's bond to Alice and releases hers. The attacks: the thief (K1), a stranger, a party, a
+second successor, a successor ruling before the revocation is effective.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
+
+BOND = 100
+
+
+@dataclass
+class Story:
+    clock: FixedClock
+    alice: Party
+    bob: Party
+    escrow: Party  # K1 and its principal P
+    verifier: Verifier  # an auditor's view of everything
+    offer: VerifiedStatement
+    accept: VerifiedStatement
+    claim: VerifiedStatement | None = None
+
+    @property
+    def nid(self) -> bytes:
+        return self.offer.header.negotiation_id
+
+    def take(self, *statements: VerifiedStatement) -> None:
+        for vs in statements:
+            self.verifier.accept(vs.envelope)
+
+    def state(self) -> str:
+        return self.verifier.negotiations.get(self.nid).state.name
+
+
+def _story() -> Story:
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    offer = alice.offer(bob, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    s = Story(clock, alice, bob, escrow, Verifier(), offer, accept)
+    s.take(*(vs for p in (alice, bob, escrow) for vs in [verify_statement(e) for e in p.setup]))
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest]))
+    locks = [
+        escrow.sign(
+            "bond_lock",
+            commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND),
+            audience=p.did,
+            negotiation_id=s.nid,
+        )
+        for p in (alice, bob)
+    ]
+    s.take(stamp, offer, accept, *locks)
+    assert s.state() == "BONDED"
+    # Bob never delivers; a day after the deadline Alice claims.
+    clock.advance(DAY_MS + 1_000)
+    s.claim = alice.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never arrived"),
+        audience=bob.did,
+        negotiation_id=s.nid,
+    )
+    s.take(s.claim)
+    return s
+
+
+def _revoke(s: Story, revoker: Signer, effective_ms: int) -> VerifiedStatement:
+    rev = revoker.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=s.escrow.did, effective_ms=effective_ms)
+    )
+    s.take(rev)
+    return rev
+
+
+def _successor(s: Story, name: str, appointer: Signer, succeeds: str | None = None) -> Party:
+    """A successor key K2 under a Mandate ``appointer`` signs naming ``succeeds`` (K1 by default)."""
+    succ = Party(name, s.clock)
+    m = s.escrow.mandate_vs.statement.mandate
+    mandate = identity_pb2.Mandate()
+    mandate.CopyFrom(m)
+    mandate.agent = succ.did
+    mandate.succeeds = s.escrow.did if succeeds is None else succeeds
+    succ.mandate_vs = appointer.sign("mandate", mandate, ttl_ms=365 * DAY_MS)
+    succ.setup = [succ.mandate_vs.envelope]
+    s.take(succ.mandate_vs)
+    return succ
+
+
+def _rule_and_settle(s: Story, by: Party) -> list[VerifiedStatement]:
+    """``by`` stamps Alice's claim, upholds it a response window later, forfeits Bob's bond to Alice and
+    releases Alice's."""
+    assert s.claim is not None
+    stamp = by.sign("stamp", commitment_pb2.Stamp(statements=[s.claim.digest]))
+    s.take(stamp)
+    s.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 1)
+    ruling = by.sign(
+        "ruling",
+        commitment_pb2.Ruling(
+            contract=s.accept.digest, claim=s.claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
+        ),
+        negotiation_id=s.nid,
+    )
+    forfeit = by.sign(
+        "forfeit",
+        commitment_pb2.Forfeit(
+            contract=s.accept.digest,
+            party=s.bob.did,
+            amount=BOND,
+            beneficiary=s.alice.did,
+            cause=s.claim.digest,
+        ),
+        audience=s.bob.did,
+        negotiation_id=s.nid,
+    )
+    release = by.sign(
+        "release",
+        commitment_pb2.Release(contract=s.accept.digest, party=s.alice.did, amount=BOND),
+        audience=s.alice.did,
+        negotiation_id=s.nid,
+    )
+    return [ruling, forfeit, release]
+
+
+@pytest.mark.req("ESC-022")
+def test_without_a_hand_over_a_revoked_escrows_contract_is_frozen() -> None:
+    s = _story()
+    _revoke(s, s.escrow.principal, s.clock.now_ms - 10)
+    # K1 can sign nothing more about it...
+    stamp = s.escrow.sign("stamp", commitment_pb2.Stamp(statements=[s.claim.digest]))  # type: ignore[union-attr]
+    with pytest.raises(CoopError) as e:
+        s.take(stamp)
+    assert e.value.code == "KEY_REVOKED"
+    # ... and another key, under a Mandate of P that names no key it succeeds, is not the escrow.
+    other = _successor(s, "escrow2", s.escrow.principal, succeeds="")
+    ruling, *_ = _rule_and_settle(s, other)
+    with pytest.raises(CoopError) as e:
+        s.take(ruling)
+    assert e.value.code == "WRONG_PARTY"
+    assert s.state() == "BONDED"
+
+
+@pytest.mark.req("ESC-022")
+def test_the_principals_successor_rules_on_the_claim_and_settles_the_bonds() -> None:
+    s = _story()
+    _revoke(s, s.escrow.principal, s.clock.now_ms - 10)
+    succ = _successor(s, "escrow2", s.escrow.principal)
+    assert s.verifier.successor(s.escrow.did) == (succ.did, s.clock.now_ms - 10)
+    settled = _rule_and_settle(s, succ)
+    s.take(*settled)
+    neg = s.verifier.negotiations.get(s.nid)
+    assert s.state() == "BREACHED"
+    assert neg.contract is not None
+    assert s.bob.did in neg.contract.forfeited
+    assert s.alice.did in neg.contract.settled and s.bob.did in neg.contract.settled
+
+
+@pytest.mark.req("ESC-022")
+def test_a_thief_self_revoking_the_key_is_answered_by_the_principals_successor() -> None:
+    # The thief revokes K1 itself (its own revocation needs no binding, KEY-004): the principal's
+    # hand-over still counts, from that revocation's effective time.
+    s = _story()
+    _revoke(s, s.escrow.agent, s.clock.now_ms - 10)
+    succ = _successor(s, "escrow2", s.escrow.principal)
+    s.take(*_rule_and_settle(s, succ))
+    assert s.state() == "BREACHED"
+
+
+@pytest.mark.req("ESC-022")
+@pytest.mark.parametrize("appointer", ["thief", "stranger", "party", "party-principal"])
+def test_only_the_escrows_principal_appoints_a_successor(appointer: str) -> None:
+    s = _story()
+    signer = {
+        "thief": s.escrow.agent,  # K1 itself: a thief holds it
+        "stranger": Signer("mallory-principal", s.clock),
+        "party": s.bob.agent,
+        "party-principal": s.bob.principal,
+    }[appointer]
+    succ = _successor(s, "escrow2", signer)  # signed before the revocation: the thief's is taken too
+    s.clock.advance(1)
+    _revoke(s, s.escrow.principal, s.clock.now_ms)
+    assert s.verifier.successor(s.escrow.did) is None
+    stamp = succ.sign("stamp", commitment_pb2.Stamp(statements=[s.claim.digest]))  # type: ignore[union-attr]
+    try:  # a Stamp by any key is a statement; it witnesses nothing for K1's contract
+        s.take(stamp)
+    except CoopError as exc:  # the thief's: under a Mandate of the revoked K1 itself (MND-012)
+        assert appointer == "thief" and exc.code == "KEY_REVOKED"
+    s.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 1)
+    ruling = succ.sign(
+        "ruling",
+        commitment_pb2.Ruling(
+            contract=s.accept.digest,
+            claim=s.claim.digest,
+            decision=commitment_pb2.RULING_DECISION_UPHOLD,  # type: ignore[union-attr]
+        ),
+        negotiation_id=s.nid,
+    )
+    with pytest.raises(CoopError) as e:
+        s.take(ruling)
+    assert e.value.code == ("KEY_REVOKED" if appointer == "thief" else "WRONG_PARTY")
+    assert s.state() == "BONDED"
+
+
+@pytest.mark.req("ESC-022")
+def test_a_thief_binding_the_key_to_its_own_principal_appoints_nobody() -> None:
+    # The thief signs, with K1, a Checkpoint under a Mandate its own principal T minted for K1 (binding K1
+    # to T, KEY-007), revokes K1 itself, and T appoints the thief's successor: K1 was bound to two
+    # principals before its revocation, so no hand-over counts.
+    s = _story()
+    thief_principal = Signer("thief-principal", s.clock)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(s.escrow.mandate_vs.statement.mandate)
+    t_mandate = thief_principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    s.take(t_mandate)
+    binding = s.escrow.agent.sign(
+        "stamp", commitment_pb2.Stamp(statements=[s.offer.digest]), mandate=t_mandate.digest
+    )
+    s.take(binding)
+    s.clock.advance(1)
+    _revoke(s, s.escrow.agent, s.clock.now_ms)
+    thiefs = _successor(s, "escrow3", thief_principal)
+    assert s.verifier.successor(s.escrow.did) is None
+    # ... nor does the principal's, while the thief's binding stands before the revocation ...
+    _successor(s, "escrow2", s.escrow.principal)
+    assert s.verifier.successor(s.escrow.did) is None
+    ruling, *_ = _rule_and_settle(s, thiefs)
+    with pytest.raises(CoopError):
+        s.take(ruling)
+
+
+@pytest.mark.req("ESC-022")
+def test_the_principal_disowns_the_thiefs_binding_by_dating_its_revocation_before_it() -> None:
+    s = _story()
+    thief_principal = Signer("thief-principal", s.clock)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(s.escrow.mandate_vs.statement.mandate)
+    t_mandate = thief_principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    s.take(t_mandate)
+    compromised = s.clock.now_ms
+    s.clock.advance(1)
+    binding = s.escrow.agent.sign(
+        "stamp", commitment_pb2.Stamp(statements=[s.offer.digest]), mandate=t_mandate.digest
+    )
+    s.take(binding)
+    _successor(s, "escrow3", thief_principal)
+    # The principal revokes K1 from the compromise on: the thief's binding is after it.
+    _revoke(s, s.escrow.principal, compromised)
+    succ = _successor(s, "escrow2", s.escrow.principal)
+    assert s.verifier.successor(s.escrow.did) == (succ.did, compromised)
+    s.take(*_rule_and_settle(s, succ))
+    assert s.state() == "BREACHED"
+
+
+@pytest.mark.req("ESC-022")
+def test_a_successor_signs_nothing_for_the_old_key_before_its_revocation_is_effective() -> None:
+    s = _story()
+    succ = _successor(s, "escrow2", s.escrow.principal)
+    # No revocation of K1 held: the successor is not the escrow.
+    assert s.verifier.successor(s.escrow.did) is None
+    stamp = succ.sign("stamp", commitment_pb2.Stamp(statements=[s.claim.digest]))  # type: ignore[union-attr]
+    s.take(stamp)
+    assert s.state() == "BONDED"  # the claim is not effective: its Stamp is not the escrow's
+    # A revocation scheduled ahead: the successor's statements before its effective_ms are not the escrow's.
+    effective = s.clock.now_ms + 2 * DEFAULT_RESPONSE_WINDOW_MS
+    _revoke(s, s.escrow.principal, effective)
+    assert s.verifier.successor(s.escrow.did) == (succ.did, effective)
+    s.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 1)
+    ruling = succ.sign(
+        "ruling",
+        commitment_pb2.Ruling(
+            contract=s.accept.digest,
+            claim=s.claim.digest,
+            decision=commitment_pb2.RULING_DECISION_UPHOLD,  # type: ignore[union-attr]
+        ),
+        negotiation_id=s.nid,
+    )
+    with pytest.raises(CoopError) as e:
+        s.take(ruling)
+    assert e.value.code == "WRONG_PARTY"
+    # From the revocation's effective time on, it is.
+    s.clock.now_ms = effective
+    s.take(*_rule_and_settle(s, succ))
+    assert s.state() == "BREACHED"
+
+
+@pytest.mark.req("ESC-022")
+def test_two_successors_are_not_both_honoured() -> None:
+    s = _story()
+    _revoke(s, s.escrow.principal, s.clock.now_ms - 10)
+    first = _successor(s, "escrow2", s.escrow.principal)
+    assert s.verifier.successor(s.escrow.did) == (first.did, s.clock.now_ms - 10)
+    second = _successor(s, "escrow3", s.escrow.principal)
+    assert s.verifier.successor(s.escrow.did) is None
+    for succ in (first, second):
+        stamp = succ.sign("stamp", commitment_pb2.Stamp(statements=[s.claim.digest]))  # type: ignore[union-attr]
+        s.take(stamp)
+    assert s.state() == "BONDED"  # neither Stamp made the claim effective
+
+
+@pytest.mark.req("ESC-022")
+def test_a_hand_over_naming_its_own_agent_is_body_invalid() -> None:
+    s = _story()
+    succ = Party("escrow2", s.clock)
+    mandate = identity_pb2.Mandate()
+    mandate.CopyFrom(s.escrow.mandate_vs.statement.mandate)
+    mandate.agent = succ.did
+    mandate.succeeds = succ.did
+    with pytest.raises(CoopError) as e:
+        s.take(s.escrow.principal.sign("mandate", mandate, ttl_ms=365 * DAY_MS))
+    assert e.value.code == "BODY_INVALID"
+    mandate.succeeds = "did:key:zNotAKey"
+    with pytest.raises(CoopError) as e:
+        s.take(s.escrow.principal.sign("mandate", mandate, ttl_ms=365 * DAY_MS))
+    assert e.value.code == "BODY_INVALID"
