@@ -17,10 +17,11 @@ import pytest
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.errors import CoopError
-from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
+from a2a_coop.protocol.escrow import Escrow
+from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
-from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, _LedgerSigner
 
 BOND = 100
 
@@ -327,3 +328,161 @@ def test_a_hand_over_naming_its_own_agent_is_body_invalid() -> None:
     with pytest.raises(CoopError) as e:
         s.take(s.escrow.principal.sign("mandate", mandate, ttl_ms=365 * DAY_MS))
     assert e.value.code == "BODY_INVALID"
+
+
+# --- the successor escrow: the reference Escrow takes over a revoked key's open contracts (ESC-023) ----
+
+
+class Desk:
+    """Alice and Bob bonded at the reference escrow K1, Bob never delivering."""
+
+    def __init__(self) -> None:
+        self.clock = clock = FixedClock()
+        self.alice, self.bob, self.esc = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+        self.old = Escrow(_LedgerSigner(self.esc.agent), self.esc.mandate_vs.digest, setup=self.esc.setup)
+        for p in (self.alice, self.bob):
+            self.old.deposit(p.did, 1_000, "credit", "funding", clock.now_ms)
+        proposal = self.alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=self.esc.did)
+        self.offer = self.alice.offer(self.bob, proposal)
+        clock.advance(1_000)
+        self.accept = self.bob.accept(self.offer)
+        signed = self.old.submit(
+            [
+                self.alice.mandate_vs.envelope,
+                self.bob.mandate_vs.envelope,
+                self.offer.envelope,
+                self.accept.envelope,
+            ],
+            clock.now_ms,
+        )
+        assert [vs.body for vs in signed] == ["stamp", "bond_lock", "bond_lock"]
+        self.deadline = self.offer.statement.offer.gives[0].deadline_ms
+        # A party's view: Alice's verifier, holding what the old escrow answered.
+        self.view = Verifier(me=self.alice.did)
+        for env in [*self.esc.setup, self.alice.mandate_vs.envelope, self.bob.mandate_vs.envelope]:
+            self.view.accept(env)
+        for vs in [signed[0], self.offer, self.accept, *signed[1:]]:
+            self.view.accept(vs.envelope, ours=vs.issuer == self.alice.did)
+        assert self.state() is State.BONDED
+
+    def state(self) -> State:
+        return self.view.negotiations.get(self.offer.header.negotiation_id).state
+
+    def claim(self) -> VerifiedStatement:
+        self.clock.now_ms = self.deadline + 1
+        return self.alice.sign(
+            "breach_claim",
+            commitment_pb2.BreachClaim(contract=self.accept.digest, item_index=0, reason="never arrived"),
+            audience=self.bob.did,
+            negotiation_id=self.offer.header.negotiation_id,
+        )
+
+    def successor(self, name: str = "escrow2", *, appointer: Signer | None = None) -> Party:
+        succ = Party(name, self.clock)
+        m = identity_pb2.Mandate()
+        m.CopyFrom(self.esc.mandate_vs.statement.mandate)
+        m.agent, m.succeeds = succ.did, self.esc.did
+        succ.mandate_vs = (appointer or self.esc.principal).sign("mandate", m, ttl_ms=365 * DAY_MS)
+        succ.setup = [succ.mandate_vs.envelope]
+        return succ
+
+    def relay(self, envelopes: list[bytes]) -> None:
+        for env in envelopes:
+            self.view.accept(env)
+
+
+@pytest.mark.req("ESC-022", "ESC-023")
+def test_a_successor_escrow_takes_over_the_ledger_rules_on_the_claim_and_settles_the_bonds() -> None:
+    d = Desk()
+    claim = d.claim()
+    d.view.accept(claim.envelope, ours=True)
+    # K1 is stolen; its principal revokes it from now and hands its contracts to K2.
+    rev = d.esc.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=d.esc.did, effective_ms=d.clock.now_ms)
+    )
+    succ = d.successor()
+    new = Escrow(
+        _LedgerSigner(succ.agent),
+        succ.mandate_vs.digest,
+        setup=succ.setup,
+        predecessor=[*d.old.transcript(), rev.envelope],
+    )
+    assert new.succeeds == d.esc.did and new.handover_short() is None
+    assert new.open_contracts == 1
+    assert new.balance(d.alice.did) == d.old.balance(d.alice.did) == (900, 100)
+    # Alice submits her claim to the successor; its answer opens with its Mandate and the revocation.
+    signed = new.submit([claim.envelope], d.clock.now_ms)
+    answer = new.with_mandates(succ.mandate_vs.envelope, [vs.envelope for vs in signed])
+    assert answer[:2] == [succ.mandate_vs.envelope, rev.envelope]
+    d.relay(answer)
+    assert d.state() is State.DISPUTED
+    d.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 30_000)
+    settled = new.tick(d.clock.now_ms)
+    assert [vs.body for vs in settled] == ["ruling", "forfeit", "release"]
+    d.relay([vs.envelope for vs in settled])
+    assert d.state() is State.BREACHED
+    assert new.balance(d.alice.did) == (1_100, 0) and new.balance(d.bob.did) == (900, 0)
+
+    # Alice's own claim is not asked again: the successor stamped it once (WIT-006 answers a repeat).
+    again = new.submit([claim.envelope], d.clock.now_ms)
+    assert again == [] or all(vs.body == "stamp" for vs in again)
+
+
+@pytest.mark.req("ESC-023")
+def test_a_successor_whose_mandate_ends_before_a_contract_it_takes_over_is_refused() -> None:
+    d = Desk()
+    rev = d.esc.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=d.esc.did, effective_ms=d.clock.advance(1))
+    )
+    succ = Party("escrow2", d.clock)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(d.esc.mandate_vs.statement.mandate)
+    m.agent, m.succeeds = succ.did, d.esc.did
+    m.valid_until_ms = d.deadline + DAY_MS  # before the claim window and the response window end
+    succ.mandate_vs = d.esc.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    new = Escrow(
+        _LedgerSigner(succ.agent),
+        succ.mandate_vs.digest,
+        setup=[succ.mandate_vs.envelope],
+        predecessor=[*d.old.transcript(), rev.envelope],
+    )
+    assert new.open_contracts == 1
+    refusal = new.handover_short()
+    assert refusal is not None and refusal.code == "MANDATE_VIOLATION"
+
+
+@pytest.mark.req("ESC-023")
+def test_a_successor_is_refused_without_a_revocation_of_the_old_key() -> None:
+    d = Desk()
+    succ = d.successor()
+    with pytest.raises(ValueError, match="no KeyRevocation"):
+        Escrow(
+            _LedgerSigner(succ.agent),
+            succ.mandate_vs.digest,
+            setup=succ.setup,
+            predecessor=d.old.transcript(),
+        )
+
+
+@pytest.mark.req("ESC-023")
+def test_the_thiefs_ledger_statements_after_the_revocation_are_not_taken_over() -> None:
+    # The thief, holding K1, signs a lapse of the contract after the compromise (refunding Bob's bond,
+    # which Alice's claim would win); the principal revokes K1 from before it: the successor's ledger stops
+    # at the old key's last statement before the revocation, and the bonds are still locked there.
+    d = Desk()
+    compromised = d.clock.advance(1)
+    d.clock.now_ms = d.deadline + 86_400_001
+    stolen = d.old.tick(d.clock.now_ms)  # the thief runs the old escrow: a lapse, refunds
+    assert [vs.body for vs in stolen][:1] == ["ruling"]
+    rev = d.esc.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=d.esc.did, effective_ms=compromised)
+    )
+    succ = d.successor()
+    new = Escrow(
+        _LedgerSigner(succ.agent),
+        succ.mandate_vs.digest,
+        setup=succ.setup,
+        predecessor=[*d.old.transcript(), rev.envelope],
+    )
+    assert new.balance(d.bob.did) == (900, 100)  # the thief's refund is not in the successor's ledger
+    assert new.open_contracts == 1

@@ -117,6 +117,10 @@ def cmd_mandate(args: argparse.Namespace, out: TextIO) -> int:
         "allowed_categories": args.category,
         "allowed_counterparties": counterparties,
     }
+    if args.succeeds is not None:
+        caps["succeeds"] = resolve_did(args.succeeds)
+        if caps["succeeds"] == agent:
+            raise UsageError("--succeeds names the agent itself: a hand-over names the revoked key (ESC-022)")
     claim_chain(args.principal, principal, journal_path)
     with open_journal(journal_path) as journal:
         vs = sign_mandate(principal, journal, agent, now_ms=wall_clock_ms(), days=args.days, **caps)

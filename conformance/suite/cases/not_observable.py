@@ -238,6 +238,7 @@ not_observable(
     "its principal's hand-over, which the suite cannot arrange with a target it does not configure; "
     "tests/test_escrow_handover.py checks the reference verifier, escrow and audit",
     "ESC-022",
+    "ESC-023",
 )
 not_observable(
     "cmt.revocable-delivery-held",
