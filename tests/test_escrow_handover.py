@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.errors import CoopError
@@ -21,7 +22,8 @@ from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
-from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, _LedgerSigner
+from a2a_coop.runtime.trade import claim_breach, serves_for
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, Signer, _LedgerSigner
 
 BOND = 100
 
@@ -486,3 +488,55 @@ def test_the_thiefs_ledger_statements_after_the_revocation_are_not_taken_over() 
     )
     assert new.balance(d.bob.did) == (900, 100)  # the thief's refund is not in the successor's ledger
     assert new.open_contracts == 1
+
+
+# --- a party's peer settles with the successor (ESC-022, ESC-023: its answers carry the hand-over) ----
+
+
+@pytest.mark.req("ESC-022", "ESC-023")
+def test_a_peer_takes_the_successors_answers_and_its_claim_is_upheld() -> None:
+    clock = FixedClock()
+    alice_party, bob = Party("alice", clock), Party("bob", clock)
+    esc = Party("escrow", clock)
+    old = LocalEscrow(esc, funds={alice_party.did: 1_000, bob.did: 1_000})
+    alice = make_peer(alice_party, clock, context=[old.mandate])
+    offer = alice.propose(bob.did, alice_party.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=old.did))
+    accept = bob.accept(offer)
+    alice.on_replies([*bob.setup, accept.envelope])
+    alice.on_replies(old.submit([*alice_party.setup, *bob.setup, offer.envelope, accept.envelope]))
+    neg = alice.negotiation(offer.header.negotiation_id)
+    assert neg.state is State.PERFORMING
+    clock.now_ms = neg.contract.gives(bob.did)[0].deadline_ms + 1
+    claim = claim_breach(alice, neg, 0, "never arrived")
+    # K1 is stolen and revoked by its principal, who hands its contracts to K2.
+    rev = esc.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=esc.did, effective_ms=clock.now_ms)
+    )
+    succ = Party("escrow2", clock)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(esc.mandate_vs.statement.mandate)
+    m.agent, m.succeeds = succ.did, esc.did
+    succ.mandate_vs = esc.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    new = Escrow(
+        _LedgerSigner(succ.agent),
+        succ.mandate_vs.digest,
+        setup=[succ.mandate_vs.envelope],
+        predecessor=[*old.escrow.transcript(), rev.envelope],
+    )
+    assert serves_for(alice, succ.mandate_vs.envelope, esc.did)
+    stranger = Signer("stranger", clock).sign("mandate", m, ttl_ms=DAY_MS)
+    assert not serves_for(alice, stranger.envelope, esc.did)
+
+    def submit(envelopes: list[bytes]) -> list[bytes]:
+        signed = new.submit(envelopes, clock.now_ms)
+        return new.with_mandates(succ.mandate_vs.envelope, [vs.envelope for vs in signed])
+
+    alice.on_replies(submit([claim.envelope]))
+    assert neg.state is State.DISPUTED
+    clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 30_000)
+    alice.on_replies(
+        new.with_mandates(succ.mandate_vs.envelope, [vs.envelope for vs in new.tick(clock.now_ms)])
+    )
+    neg = alice.negotiation(offer.header.negotiation_id)
+    assert neg.state is State.BREACHED and neg.contract is not None
+    assert set(neg.contract.locked) <= neg.contract.settled

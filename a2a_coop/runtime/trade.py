@@ -1080,6 +1080,20 @@ def negotiation_evidence(peer: Peer, negotiation_id: bytes) -> list[bytes]:
     return [*dict.fromkeys(mandates), *dict.fromkeys(vs.envelope for vs in cited)]
 
 
+def serves_for(peer: Peer, mandate: bytes, wanted: str) -> bool:
+    """Whether the escrow whose Mandate is ``mandate`` may settle a contract naming the escrow key
+    ``wanted``: it is that key, or its successor by a hand-over (ESC-022) of a principal ``wanted`` is
+    bound to in our verifier's view. Our verifier takes the successor's statements about the contract
+    only once it honours the hand-over, with the revocation of ``wanted`` the successor's answers carry
+    (ESC-023); a hand-over by anyone else is no escrow of the contract's."""
+    m = verify_statement(mandate)
+    if m.body != "mandate":
+        return False
+    if m.statement.mandate.agent == wanted:
+        return True
+    return m.statement.mandate.succeeds == wanted and m.issuer in peer.verifier.bound.get(wanted, ())
+
+
 def fetch_escrow_mandate(escrow: EscrowClient) -> bytes:
     """The escrow's Mandate envelope: it answers every Submit, an empty one too, with it first (ESC-002).
 
