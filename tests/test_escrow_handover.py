@@ -19,6 +19,7 @@ from peers import make_peer
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.escrow import Escrow
+from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
@@ -540,3 +541,84 @@ def test_a_peer_takes_the_successors_answers_and_its_claim_is_upheld() -> None:
     neg = alice.negotiation(offer.header.negotiation_id)
     assert neg.state is State.BREACHED and neg.contract is not None
     assert set(neg.contract.locked) <= neg.contract.settled
+
+
+# --- the audit of a successor's transcript (AUD-006) --------------------------------------------------
+
+
+def _taken_over(*, thief: bool = False) -> tuple[Desk, Party, Escrow, VerifiedStatement]:
+    """A successor K2 of Desk's K1, Alice's claim ruled on and the bonds settled by K2; with ``thief``,
+    the thief ran K1 past the compromise (a lapse and refunds) before the principal's revocation."""
+    d = Desk()
+    compromised = d.clock.advance(1)
+    if thief:
+        d.clock.now_ms = d.deadline + 86_400_001
+        assert d.old.tick(d.clock.now_ms)
+    rev = d.esc.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=d.esc.did, effective_ms=compromised)
+    )
+    succ = d.successor()
+    new = Escrow(
+        _LedgerSigner(succ.agent),
+        succ.mandate_vs.digest,
+        setup=succ.setup,
+        predecessor=[*d.old.transcript(), rev.envelope],
+    )
+    if not thief:
+        claim = d.claim()
+        new.submit([claim.envelope], d.clock.now_ms)
+        d.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 30_000)
+        assert [vs.body for vs in new.tick(d.clock.now_ms)] == ["ruling", "forfeit", "release"]
+    return d, succ, new, rev
+
+
+@pytest.mark.req("AUD-006", "ESC-023")
+def test_the_audit_replays_a_successors_transcript_from_the_old_keys_ledger() -> None:
+    d, succ, new, _ = _taken_over()
+    report = audit_ledger(new.transcript(), escrow=succ.did)
+    assert report.ok, report.findings
+    assert report.balances[d.alice.did] == (1_100, 0) and report.balances[d.bob.did] == (900, 0)
+    # Restarted from its transcript (the predecessor given again): the same ledger.
+    again = Escrow(
+        _LedgerSigner(Signer("escrow2", d.clock)),
+        succ.mandate_vs.digest,
+        setup=new.transcript(),
+        predecessor=new.transcript()[: len(new._predecessor) + 1],
+    )
+    assert again.balance(d.alice.did) == (1_100, 0) and again.ledger_size == new.ledger_size
+    # Told no escrow, two keys signed ledger statements: the auditor must say which (AUD-001).
+    assert [f.code for f in audit_ledger(new.transcript()).findings] == ["ESCROW_AMBIGUOUS"]
+
+
+@pytest.mark.req("AUD-006")
+def test_the_audit_finds_a_thiefs_statement_a_successor_took_over() -> None:
+    # A successor that took over K1's whole transcript, the thief's lapse and refunds after the
+    # compromise included: the audit names each of them.
+    d, succ, new, rev = _taken_over(thief=True)
+    forged = [*d.old.transcript(), rev.envelope, *new.transcript()[len(new._predecessor) + 1 :]]
+    report = audit_ledger(forged, escrow=succ.did)
+    assert {f.code for f in report.findings} == {"KEY_REVOKED"}
+    assert len(report.findings) == 3  # the lapse and the two refunds
+    assert audit_ledger(new.transcript(), escrow=succ.did).ok
+
+
+@pytest.mark.req("AUD-006")
+def test_the_audit_finds_the_bonds_a_successor_never_settled() -> None:
+    # The successor took the contract over and never ruled on Alice's claim: ACTION_MISSING, as for any
+    # escrow (AUD-005) -- its contracts are the old key's.
+    d = Desk()
+    rev = d.esc.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=d.esc.did, effective_ms=d.clock.advance(1))
+    )
+    succ = d.successor()
+    new = Escrow(
+        _LedgerSigner(succ.agent),
+        succ.mandate_vs.digest,
+        setup=succ.setup,
+        predecessor=[*d.old.transcript(), rev.envelope],
+    )
+    new.submit([d.claim().envelope], d.clock.now_ms)
+    d.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 30_000)
+    new.deposit(d.alice.did, 1, "credit", "a later entry, after the ruling was due", d.clock.now_ms)
+    codes = [f.code for f in audit_ledger(new.transcript(), escrow=succ.did).findings]
+    assert codes == ["ACTION_MISSING"]

@@ -148,6 +148,13 @@ def test_the_successor_node_takes_over_the_exported_journal_and_settles_the_clai
         assert node.get_balance(s.bob.did)[:2] == (900, 0)
     finally:
         node.close()
+    # `escrow export` of the successor's journal opens with what it took over: `escrow audit` replays it.
+    out = tmp_path / "new.json"
+    assert run_cli_ok("escrow", "export", "--journal", journal, "--mandate", handover, "--out", out)
+    code, printed, err = run_cli(capsys, "escrow", "audit", out, "--escrow-did", s.new_key_path)
+    assert code == 0, printed + err
+    code, printed, _ = run_cli(capsys, "escrow", "audit", out)  # two keys' ledgers: say which (AUD-001)
+    assert code == 1 and "ESCROW_AMBIGUOUS" in printed
 
 
 @pytest.mark.req("ESC-023")

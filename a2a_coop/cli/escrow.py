@@ -195,7 +195,8 @@ def escrow_transcript(journal: Journal, mandate: bytes | None = None) -> list[by
         raise UsageError(f"{journal.path} records no mandate; pass --mandate")
     if _agent(mandate) not in escrows:
         raise UsageError(f"the mandate given is not that of the escrow whose journal {journal.path} is")
-    return [mandate, *(env for _, _, env in journal.statements() if env != mandate)]
+    taken_over = journal.get_meta(META_ESCROW_PREDECESSOR, [])  # a successor's (ESC-023 (c)), first
+    return [*taken_over, mandate, *(env for _, _, env in journal.statements() if env != mandate)]
 
 
 @runtime_command

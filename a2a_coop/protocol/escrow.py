@@ -577,6 +577,12 @@ class Escrow:
             self._handover.append(vs.envelope)
         self.handover_ms = cut
 
+    @property
+    def taken_over(self) -> list[bytes]:
+        """ESC-023: what a successor took over -- the old key's transcript up to its revocation's
+        effective_ms, then the revocations of it -- with which its transcript opens; [] for no successor."""
+        return [*self._predecessor, *self._handover]
+
     def handover_short(self) -> MandateViolation | None:
         """ESC-023: the refusal to start as a successor whose Mandate ends (Verifier.signs_until) at or
         before the last ruling time of a contract of the old key it takes over, open; else None."""
@@ -599,7 +605,8 @@ class Escrow:
         """Hold ``setup``'s statements in order (:meth:`_restore`). A statement refused only for its
         chain or nonce whose next evidence is a KeyRevocation it authorises (a binding the escrow showed,
         KEY-007) binds its key, as when it was taken; any other refusal is raised."""
-        verified = [verify_statement(data) for data in setup]
+        taken_over = {*self._predecessor, *self._handover}  # a successor's transcript opens with them
+        verified = [verify_statement(data) for data in setup if data not in taken_over]
         for i, vs in enumerate(verified):
             try:
                 self._restore(vs, vs.envelope)
@@ -753,10 +760,11 @@ class Escrow:
         restores the escrow after a restart. With an archive, what it holds: ``setup``, then the
         archive's statements (what the caller made durable there).
         """
+        taken_over = [*self._predecessor, *self._handover]  # a successor's (ESC-023 (c))
         if self._archive is None:
-            return list(self._transcript)
+            return [*taken_over, *self._transcript]
         setup, before = self._setup, self._shown_before
-        out = list(self._transcript)
+        out = [*taken_over, *self._transcript]
         for _, _, env in self._archive.statements():
             if env in setup:
                 continue

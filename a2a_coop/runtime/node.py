@@ -1049,8 +1049,7 @@ class EscrowNode:
                 "this journal took over another predecessor transcript already: a successor takes over "
                 "one ledger, once (start it without --succeeds)"
             )
-        if self._predecessor and not held:
-            self.journal.put_meta(META_ESCROW_PREDECESSOR, self._predecessor)
+        first_handover = bool(self._predecessor) and not held
         self._predecessor = self._predecessor or held
         self.signer = KeySigner(key, head=self.journal.chain_head(key.did), clock=clock)
         self._key, self._setup = key, [*earlier, mandate]
@@ -1089,6 +1088,8 @@ class EscrowNode:
         short = self.escrow.handover_short()
         if short is not None:
             raise short
+        if first_handover:  # what it took over, cut at the revocation (the thief's statements left out)
+            self.journal.put_meta(META_ESCROW_PREDECESSOR, self.escrow.taken_over)
         # ESC-021: not restarted under a Mandate that ends sooner than one it ran under, before a contract
         # it holds open could be ruled on.
         refusal = self.escrow.outlived_by(
