@@ -413,11 +413,13 @@ def test_a_successor_escrow_takes_over_the_ledger_rules_on_the_claim_and_settles
     assert new.succeeds == d.esc.did and new.handover_short() is None
     assert new.open_contracts == 1
     assert new.balance(d.alice.did) == d.old.balance(d.alice.did) == (900, 100)
-    # Alice submits her claim to the successor; its answer opens with its Mandate and the revocation.
+    # Alice submits her claim to the successor; its answer opens with its Mandate and the revocation
+    # (after the revocation's binding, KEY-008: the principal's Mandate for K1 and K1's first public
+    # statement, its Stamp of the contract) -- Alice's verifier holds those already, and skips them.
     signed = new.submit([claim.envelope], d.clock.now_ms)
     answer = new.with_mandates(succ.mandate_vs.envelope, [vs.envelope for vs in signed])
-    assert answer[:2] == [succ.mandate_vs.envelope, rev.envelope]
-    d.relay(answer)
+    assert answer[0] == succ.mandate_vs.envelope and answer[3] == rev.envelope
+    d.relay([env for env in answer if verify_statement(env).digest not in d.view.statements])
     assert d.state() is State.DISPUTED
     d.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 30_000)
     settled = new.tick(d.clock.now_ms)
@@ -622,3 +624,39 @@ def test_the_audit_finds_the_bonds_a_successor_never_settled() -> None:
     new.deposit(d.alice.did, 1, "credit", "a later entry, after the ruling was due", d.clock.now_ms)
     codes = [f.code for f in audit_ledger(new.transcript(), escrow=succ.did).findings]
     assert codes == ["ACTION_MISSING"]
+
+
+@pytest.mark.req("ESC-023", "ESC-008")
+def test_a_responder_left_in_the_dark_learns_its_locks_from_the_successor() -> None:
+    # Bob never got K1's locks (the initiator withheld them); K1 is revoked. Bob submits the contract to
+    # the successor: it answers with its Mandate, the revocation, K1's Stamp of the Accept and its locks.
+    d = Desk()
+    rev = d.esc.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=d.esc.did, effective_ms=d.clock.advance(1))
+    )
+    succ = d.successor()
+    new = Escrow(
+        _LedgerSigner(succ.agent),
+        succ.mandate_vs.digest,
+        setup=succ.setup,
+        predecessor=[*d.old.transcript(), rev.envelope],
+    )
+    contract = [d.alice.mandate_vs.envelope, d.bob.mandate_vs.envelope, d.offer.envelope, d.accept.envelope]
+    signed = new.submit(contract, d.clock.now_ms)
+    answer = new.with_mandates(succ.mandate_vs.envelope, [vs.envelope for vs in signed])
+    # After the successor's Mandate: the principal's Mandate for K1, K1's first public statement under it
+    # (its Stamp of the contract: the binding, KEY-008), the revocation, then K1's locks.
+    bodies = [(verify_statement(env).body, verify_statement(env).issuer) for env in answer[1:]]
+    assert bodies == [
+        ("mandate", d.esc.principal.did),
+        ("stamp", d.esc.did),
+        ("key_revocation", d.esc.principal.did),
+        ("bond_lock", d.esc.did),
+        ("bond_lock", d.esc.did),
+    ]
+    bob = Verifier(me=d.bob.did)  # Bob's view: the contract, nothing of K1 (not even its Mandate)
+    for env in contract:
+        bob.accept(env, ours=verify_statement(env).issuer == d.bob.did)
+    for env in answer:
+        bob.accept(env)
+    assert bob.negotiations.get(d.offer.header.negotiation_id).state is State.BONDED

@@ -134,7 +134,7 @@ def test_the_successor_node_takes_over_the_exported_journal_and_settles_the_clai
     try:
         assert node.escrow.succeeds == s.escrow.did and node.escrow.open_contracts == 1
         answer = node.submit([s.claim()])
-        assert answer[0] == mandate and verify_statement(answer[1]).body == "key_revocation"
+        assert answer[0] == mandate and verify_statement(answer[3]).body == "key_revocation"
         assert verify_statement(answer[-1]).body == "stamp"
     finally:
         node.close()

@@ -444,7 +444,14 @@ class Escrow:
         self.succeeds = _succeeds(setup, mandate_digest)
         self._predecessor: list[bytes] = []
         self._handover: list[bytes] = []
+        # What our answers carry after our Mandate (ESC-023 (c)): each revocation of the old key, a
+        # principal's preceded by its binding (KEY-008) -- the principal's Mandate for the old key and the
+        # old key's first public statement under it -- for a verifier that holds nothing of the old key.
+        self._handover_answer: list[bytes] = []
         self.handover_ms: int | None = None
+        # Negotiation id -> the old key's ledger statements about that contract, in its ledger order: a
+        # resubmitted Accept of a contract we took over is answered with them (ESC-008, ESC-023).
+        self._predecessor_about: dict[bytes, list[VerifiedStatement]] = {}
         if predecessor and not self.succeeds:
             raise ValueError("a predecessor's transcript needs a Mandate naming the key it succeeds, ESC-022")
         if self.succeeds:
@@ -570,12 +577,33 @@ class Escrow:
                 self._book.apply(vs)
                 if vs.body == "deposit":
                     self._deposited.add(vs.statement.deposit.party)
+                elif vs.header.negotiation_id:
+                    self._predecessor_about.setdefault(vs.header.negotiation_id, []).append(vs)
             else:
                 self._take(vs)
         for vs in revocations:
             self.verifier.accept_statement(vs)
             self._handover.append(vs.envelope)
+            if vs.issuer != old:  # a principal's: its binding first (KEY-008), for a verifier that holds none
+                self._handover_answer += [
+                    env for env in self._binding_of(old, vs.issuer) if env not in self._handover_answer
+                ]
+            self._handover_answer.append(vs.envelope)
         self.handover_ms = cut
+
+    def _binding_of(self, key: str, principal: str) -> list[bytes]:
+        """KEY-008 for the revocation of the key we succeed by ``principal``: the Mandate of ``principal``
+        for ``key`` and the first statement of ``key`` we took over citing it with an empty audience (one
+        any verifier takes), or [] when there is none."""
+        held = self.verifier.statements
+        for data in self._predecessor:
+            vs = held.get(statement_digest(decode_envelope(data).payload))
+            if vs is None or vs.issuer != key or vs.audience or not vs.mandate_digest:
+                continue
+            mandate = held.get(vs.mandate_digest)
+            if mandate is not None and mandate.issuer == principal:
+                return [mandate.envelope, vs.envelope]
+        return []
 
     @property
     def taken_over(self) -> list[bytes]:
@@ -673,14 +701,14 @@ class Escrow:
         signed before it, under the Mandate then), oldest first; then, for a successor, the revocations
         of the key it succeeds (ESC-023); then ``answer``."""
         if len(self._mandate_envelopes) < 2:
-            return [mandate, *self._handover, *answer]
+            return [mandate, *self._handover_answer, *answer]
         cited = {decode_statement(decode_envelope(env).payload).header.mandate for env in answer}
         older = [
             env
             for env in self._mandate_envelopes
             if env != mandate and statement_digest(decode_envelope(env).payload) in cited
         ]
-        return [mandate, *older, *self._handover, *answer]
+        return [mandate, *older, *self._handover_answer, *answer]
 
     def _envelope_of(self, digest: bytes) -> bytes:
         """The envelope of a statement held, in memory or, forgotten, in the archive, or of a binding
@@ -926,7 +954,29 @@ class Escrow:
         self._drop_rewitnessed()
         # What this Submit made us sign (an Accept of a held Offer taken now, its locks) comes once, after.
         earlier.update(seq for seq in seqs if seq < before)
-        return self._in_ledger_order(earlier, shown) + self._entries(before, self._ledger_size)
+        prior = self._predecessor_news(held_digests) if self._predecessor_about else []
+        return prior + self._in_ledger_order(earlier, shown) + self._entries(before, self._ledger_size)
+
+    def _predecessor_news(self, digests: Iterable[bytes]) -> list[VerifiedStatement]:
+        """ESC-008 for a successor (ESC-023): for each held Accept among ``digests`` (or the Accept of a
+        held Offer or Counter among them) of a contract we took over, the old key's earliest Stamp of that
+        Accept and its ledger statements about the contract, in its ledger order -- before anything of
+        ours: a responder the initiator kept in the dark learns its locks from the successor too."""
+        held = self.verifier.statements
+        out: list[VerifiedStatement] = []
+        for digest in digests:
+            vs = held.get(digest)
+            if vs is None:
+                continue
+            accept = vs if vs.body == "accept" else held.get(self._accept_of_offer(vs))
+            about = self._predecessor_about.get(accept.header.negotiation_id) if accept is not None else None
+            if accept is None or not about:
+                continue
+            stamp_digest = self.verifier.witness.stamp_of(self.succeeds, accept.digest)
+            stamp = held.get(stamp_digest) if stamp_digest is not None else None
+            news = [stamp] if stamp is not None and stamp.issuer == self.succeeds else []
+            out += [x for x in (*news, *about) if x not in out and x.envelope not in self._handover_answer]
+        return out
 
     def answer_again(self, first: Sequence[bytes], submitted: Sequence[bytes]) -> list[bytes]:
         """The answer to a repeated Submit (ESC-007), signing nothing: ``first``, the digests of what
