@@ -31,7 +31,7 @@ COVERED = {
     "rules": 165,
     "mutations": 1865,
     "canaries": 66,
-    "keytime": 60,
+    "keytime": 70,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
 }

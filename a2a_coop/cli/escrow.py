@@ -30,7 +30,7 @@ from a2a_coop.cli._runtime import (
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal, journal_kind
-from a2a_coop.runtime.node import META_ESCROW_MANDATES, EscrowNode, remember_run
+from a2a_coop.runtime.node import META_ESCROW_MANDATES, META_ESCROW_PREDECESSOR, EscrowNode, remember_run
 from a2a_coop.runtime.peer import META_MANDATE, refuse_principal_as_agent
 from a2a_coop.runtime.strangers import StrangerQuota
 from a2a_coop.runtime.trade import fetch_ledger, fetch_transcript
@@ -57,6 +57,7 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
                 "escrow serves on a journal of its own"
             )
         refuse_principal_as_agent(journal, key.did, mandate)  # an escrow signs under its Mandate (MND-021)
+        predecessor = _predecessor(args, mandate, journal.get_meta(META_ESCROW_PREDECESSOR, []))
     quota = StrangerQuota(
         per_period=args.stranger_statements,
         per_key=args.stranger_statements_per_key,
@@ -65,7 +66,13 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
     configure_logging()  # before the node: what its start says about its snapshot is logged
     every = {} if args.snapshot_every is None else {"snapshot_every": args.snapshot_every}
     node = EscrowNode(
-        key, mandate, args.journal, faucet=args.conformance_faucet, stranger_quota=quota, **every
+        key,
+        mandate,
+        args.journal,
+        faucet=args.conformance_faucet,
+        stranger_quota=quota,
+        predecessor=predecessor,
+        **every,
     )
     try:
         if args.conformance_faucet:
@@ -82,12 +89,53 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
             for did, amount in funding:
                 node.deposit(did, amount)
                 log.info("deposit %d for %s", amount, did)
+        if node.escrow.succeeds:
+            log.info(
+                "successor of %s (ESC-022): %d of its contracts taken over, open",
+                node.escrow.succeeds,
+                node.escrow.open_contracts,
+            )
         remember_run(node.journal, mandate, [])
         node.start_ticking(args.tick_ms / 1000)
         serve_until_stopped(None, LoggedEscrow(node), args, tls, did=key.did, out=out)
     finally:
         node.close()
     return EXIT_OK
+
+
+def _predecessor(args: argparse.Namespace, mandate: bytes, held: list[bytes]) -> list[bytes]:
+    """ESC-023: what ``--succeeds`` gives -- the old escrow's transcript and the revocations of its key --
+    checked against the hand-over (``--mandate``) and what the journal took over already."""
+    old = verify_statement(mandate).statement.mandate.succeeds
+    files = args.succeeds or []
+    if files and not old:
+        raise UsageError(
+            "--succeeds takes over a revoked escrow key's contracts: --mandate must be its principal's "
+            "hand-over, a Mandate naming that key in succeeds (ESC-022; `a2a-coop mandate --succeeds`)"
+        )
+    if not files:
+        if old and not held:
+            raise UsageError(
+                f"this Mandate hands over the escrow key {old} (ESC-022): give its transcript (`escrow "
+                "export` of its journal) and the KeyRevocation of it with --succeeds"
+            )
+        return []
+    if held:
+        raise UsageError(
+            f"{args.journal} took over {old}'s ledger already: start it again without --succeeds"
+        )
+    envelopes = [item.data for item in load(files).items]
+    revocations = [
+        vs
+        for vs in map(verify_statement, envelopes)
+        if vs.body == "key_revocation" and vs.statement.key_revocation.key == old
+    ]
+    if not revocations:
+        raise UsageError(
+            f"--succeeds: no KeyRevocation of {old} among the files: a successor takes over a revoked "
+            "key only, from its revocation's effective time (ESC-022)"
+        )
+    return envelopes
 
 
 @runtime_command
@@ -147,7 +195,8 @@ def escrow_transcript(journal: Journal, mandate: bytes | None = None) -> list[by
         raise UsageError(f"{journal.path} records no mandate; pass --mandate")
     if _agent(mandate) not in escrows:
         raise UsageError(f"the mandate given is not that of the escrow whose journal {journal.path} is")
-    return [mandate, *(env for _, _, env in journal.statements() if env != mandate)]
+    taken_over = journal.get_meta(META_ESCROW_PREDECESSOR, [])  # a successor's (ESC-023 (c)), first
+    return [*taken_over, mandate, *(env for _, _, env in journal.statements() if env != mandate)]
 
 
 @runtime_command

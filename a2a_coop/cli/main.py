@@ -438,6 +438,12 @@ def _add_runtime_parsers(sub: Any) -> None:
         "--category", type=utf8_text, nargs="+", action="extend", default=[], help="allowed categories"
     )
     p.add_argument("--counterparty", nargs="+", action="extend", default=[], help="allowed did:keys")
+    p.add_argument(
+        "--succeeds",
+        metavar="DID",
+        help="an escrow's hand-over (ESC-022): the did:key (or key file) of the revoked escrow key, "
+        "under a Mandate of this principal, whose contracts the agent takes over",
+    )
     p.set_defaults(func=_Command("peer", "cmd_mandate"))
 
     p = sub.add_parser(
@@ -567,6 +573,15 @@ def _add_runtime_parsers(sub: Any) -> None:
         "Acks) of keys outside the escrow's dealings (no funds here, no contract naming it, not a "
         "party's principal) that no statement of a negotiation in the same Submit needs; more are "
         "refused RATE_LIMITED with a retry hint, nothing of them stamped (ESC-017",
+    )
+    e.add_argument(
+        "--succeeds",
+        nargs="+",
+        metavar="FILE",
+        help="start as the successor of a revoked escrow key (ESC-022, ESC-023; --mandate is its "
+        "principal's hand-over, naming that key in succeeds): its transcript (`escrow export` of its "
+        "journal) and the KeyRevocation of it; its open contracts and balances are taken over up to the "
+        "revocation's effective time. Only at the first start: the journal keeps them",
     )
     e.set_defaults(func=_Command("escrow", "cmd_escrow_serve"))
     e = esub.add_parser(

@@ -87,6 +87,7 @@ from a2a_coop.runtime.trade import (
     proposal,
     resume_trade,
     revoke,
+    serves_for,
     settle_with_escrow,
     sync_with_escrow,
     unfinished,
@@ -117,6 +118,10 @@ def cmd_mandate(args: argparse.Namespace, out: TextIO) -> int:
         "allowed_categories": args.category,
         "allowed_counterparties": counterparties,
     }
+    if args.succeeds is not None:
+        caps["succeeds"] = resolve_did(args.succeeds)
+        if caps["succeeds"] == agent:
+            raise UsageError("--succeeds names the agent itself: a hand-over names the revoked key (ESC-022)")
     claim_chain(args.principal, principal, journal_path)
     with open_journal(journal_path) as journal:
         vs = sign_mandate(principal, journal, agent, now_ms=wall_clock_ms(), days=args.days, **caps)
@@ -718,9 +723,9 @@ class _Contract:
             "--escrow", self.args.escrow, "escrow", lambda: fetch_escrow_mandate(escrow)
         )
         serving = verify_statement(self.escrow_mandate).statement.mandate.agent
-        if serving != self.escrow_did:
+        if not serves_for(self.peer, self.escrow_mandate, self.escrow_did):
             raise _not_the_contracts_escrow(self.neg, self.escrow_did, self.args.escrow, serving)
-        self.peer.trusted_escrows = frozenset({serving})
+        self.peer.trusted_escrows = frozenset({serving, self.escrow_did})  # its successor's too (ESC-022)
 
     def send(self, vs: VerifiedStatement) -> None:
         """``vs`` to the counterparty, which holds it without effect until the escrow's stamp arrives
@@ -788,7 +793,7 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             negs += forgotten_to_show(peer, journal.statements(), peer.clock())
         client = stack.enter_context(CooperationClient(args.to, tls=tls))
         escrow = stack.enter_context(EscrowClient(args.escrow, tls=tls)) if args.escrow else None
-        serving_escrow = ""
+        serving_escrow, serving = "", b""
         if escrow is not None:
             serving = first_contact("--escrow", args.escrow, "escrow", lambda: fetch_escrow_mandate(escrow))
             serving_escrow = verify_statement(serving).statement.mandate.agent
@@ -799,6 +804,7 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             return EXIT_OK
         # Each trade is settled with the escrow its contract names, and only that one is trusted (a
         # contract formed on the way under another is refused, MND-015): checked before anything is sent.
+        succeeded: set[str] = set()
         for neg in negs:
             # A contract's escrow; else the one our unanswered bonded offer names, asked about it (ESC-013).
             shown = bonded_offer_to_show(peer, neg)
@@ -809,9 +815,10 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
                 if shown is not None
                 else ""
             )
-            if wanted and wanted != serving_escrow:
+            if wanted and not (serving and serves_for(peer, serving, wanted)):  # its successor too (ESC-022)
                 raise _not_the_contracts_escrow(neg, wanted, args.escrow, serving_escrow)
-        peer.trusted_escrows = frozenset({serving_escrow} - {""})
+            succeeded.add(wanted)
+        peer.trusted_escrows = frozenset({serving_escrow, *succeeded} - {""})
         not_done = 0
         for asked in negs:
             short_id = asked.id.hex()[:12]

@@ -233,6 +233,10 @@ def _mandate(stmt: statement_pb2.Statement) -> None:
         raise _fail("BDY-010", "a budget needs period_ms")
     if m.min_per_deal > m.max_per_deal:
         raise _fail("BDY-010", "min_per_deal exceeds max_per_deal")
+    if m.succeeds:
+        _did(m.succeeds, "ESC-022", "mandate.succeeds")
+        if m.succeeds == m.agent:
+            raise _fail("ESC-022", "mandate.succeeds names the agent itself: a key succeeds another")
     for name in (
         "valid_until_ms",  # valid_from_ms is smaller
         "max_per_deal",  # min_per_deal is not larger

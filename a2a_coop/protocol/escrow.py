@@ -339,6 +339,11 @@ class Escrow:
             (:meth:`shown_binding`: KEY-007, KEY-008), restored before the archive is replayed, so that
             the revocations they authorised are taken again. In a ``setup`` transcript they are in
             place, each before its revocation, and need not be given.
+        predecessor: for a successor (ESC-022, ESC-023: its Mandate, ``mandate_digest``, names the key it
+            succeeds), the old key's transcript followed by the KeyRevocations of the old key: held
+            before ``setup``, up to the old key's first statement issued at or after the earliest
+            revocation's effective_ms (what follows is disowned, KEY-004), then the revocations. Its
+            contracts are this escrow's from then on; given again at every start (no archive holds it).
 
     Raises:
         CoopError: a setup envelope does not verify.
@@ -358,6 +363,7 @@ class Escrow:
         quota: NewcomerQuota | None = None,
         shown: Iterable[ShownBinding] = (),
         dealings: DealingsQuota | None = None,
+        predecessor: Sequence[bytes] = (),
     ) -> None:
         self.signer = signer
         # ESC-017: the newcomer quota (None: no limit), and the keys in our dealings besides those with
@@ -432,6 +438,24 @@ class Escrow:
         self._shown: dict[bytes, ShownBinding] = {}
         self._shown_before: dict[bytes, bytes] = {}
         self._setup = frozenset(setup)
+        # ESC-022, ESC-023: the escrow key we succeed ("" for none), the part of its transcript we took
+        # over (up to its revocation's effective_ms) and the revocations of it: our answers and our
+        # transcript open with them, so that a verifier holding none of them honours the hand-over.
+        self.succeeds = _succeeds(setup, mandate_digest)
+        self._predecessor: list[bytes] = []
+        self._handover: list[bytes] = []
+        # What our answers carry after our Mandate (ESC-023 (c)): each revocation of the old key, a
+        # principal's preceded by its binding (KEY-008) -- the principal's Mandate for the old key and the
+        # old key's first public statement under it -- for a verifier that holds nothing of the old key.
+        self._handover_answer: list[bytes] = []
+        self.handover_ms: int | None = None
+        # Negotiation id -> the old key's ledger statements about that contract, in its ledger order: a
+        # resubmitted Accept of a contract we took over is answered with them (ESC-008, ESC-023).
+        self._predecessor_about: dict[bytes, list[VerifiedStatement]] = {}
+        if predecessor and not self.succeeds:
+            raise ValueError("a predecessor's transcript needs a Mandate naming the key it succeeds, ESC-022")
+        if self.succeeds:
+            self._restore_predecessor(predecessor)
         self._restore_setup(setup)
         shown = list(shown)
         if shown and archive is None:
@@ -525,11 +549,92 @@ class Escrow:
         self._replay(archive, archive.statements(since_rowid=after), now_ms, after=after)
         self._reschedule()
 
+    def _is_us(self, escrow: str) -> bool:
+        """Whether a contract or offer naming ``escrow`` is ours: our key's, or the key we succeed
+        (ESC-022), whose revocation we hold from our start on (ESC-023)."""
+        return escrow == self.did or (escrow == self.succeeds and bool(escrow))
+
+    def _restore_predecessor(self, envelopes: Sequence[bytes]) -> None:
+        """ESC-023: hold the key we succeed's transcript up to its revocation, then the revocations."""
+        old = self.succeeds
+        verified = [verify_statement(data) for data in envelopes]
+        revocations = [
+            vs for vs in verified if vs.body == "key_revocation" and vs.statement.key_revocation.key == old
+        ]
+        if not revocations:
+            raise ValueError(
+                f"no KeyRevocation of {old} given: a successor takes over a revoked escrow key only (ESC-022)"
+            )
+        cut = min(vs.statement.key_revocation.effective_ms for vs in revocations)
+        for vs in verified:
+            if vs.body == "key_revocation" and vs.statement.key_revocation.key == old:
+                continue
+            if vs.issuer == old and vs.issued_at_ms >= cut:
+                break  # the old key's statements from here on are disowned (KEY-004), and what they took
+            self.verifier.accept_statement(vs)
+            self._predecessor.append(vs.envelope)
+            if vs.issuer == old:
+                self._book.apply(vs)
+                if vs.body == "deposit":
+                    self._deposited.add(vs.statement.deposit.party)
+                elif vs.header.negotiation_id:
+                    self._predecessor_about.setdefault(vs.header.negotiation_id, []).append(vs)
+            else:
+                self._take(vs)
+        for vs in revocations:
+            self.verifier.accept_statement(vs)
+            self._handover.append(vs.envelope)
+            if vs.issuer != old:  # a principal's: its binding first (KEY-008), for a verifier that holds none
+                self._handover_answer += [
+                    env for env in self._binding_of(old, vs.issuer) if env not in self._handover_answer
+                ]
+            self._handover_answer.append(vs.envelope)
+        self.handover_ms = cut
+
+    def _binding_of(self, key: str, principal: str) -> list[bytes]:
+        """KEY-008 for the revocation of the key we succeed by ``principal``: the Mandate of ``principal``
+        for ``key`` and the first statement of ``key`` we took over citing it with an empty audience (one
+        any verifier takes), or [] when there is none."""
+        held = self.verifier.statements
+        for data in self._predecessor:
+            vs = held.get(statement_digest(decode_envelope(data).payload))
+            if vs is None or vs.issuer != key or vs.audience or not vs.mandate_digest:
+                continue
+            mandate = held.get(vs.mandate_digest)
+            if mandate is not None and mandate.issuer == principal:
+                return [mandate.envelope, vs.envelope]
+        return []
+
+    @property
+    def taken_over(self) -> list[bytes]:
+        """ESC-023: what a successor took over -- the old key's transcript up to its revocation's
+        effective_ms, then the revocations of it -- with which its transcript opens; [] for no successor."""
+        return [*self._predecessor, *self._handover]
+
+    def handover_short(self) -> MandateViolation | None:
+        """ESC-023: the refusal to start as a successor whose Mandate ends (Verifier.signs_until) at or
+        before the last ruling time of a contract of the old key it takes over, open; else None."""
+        end = self.verifier.signs_until(self.mandate_digest)
+        for neg in self._contracts.values():
+            c = neg.contract
+            if c is None or c.escrow != self.succeeds or end is None:
+                continue
+            needed = last_ruling_ms(c.proposal)
+            if needed >= end:
+                return MandateViolation(
+                    f"this Mandate lets the successor sign until {utc_text(end)}, and the contract "
+                    f"{c.accept.digest.hex()[:16]} it takes over may need a Ruling until {utc_text(needed)} "
+                    "(ESC-020): hand it over under a Mandate reaching past that",
+                    requirement="ESC-023",
+                )
+        return None
+
     def _restore_setup(self, setup: Sequence[bytes]) -> None:
         """Hold ``setup``'s statements in order (:meth:`_restore`). A statement refused only for its
         chain or nonce whose next evidence is a KeyRevocation it authorises (a binding the escrow showed,
         KEY-007) binds its key, as when it was taken; any other refusal is raised."""
-        verified = [verify_statement(data) for data in setup]
+        taken_over = {*self._predecessor, *self._handover}  # a successor's transcript opens with them
+        verified = [verify_statement(data) for data in setup if data not in taken_over]
         for i, vs in enumerate(verified):
             try:
                 self._restore(vs, vs.envelope)
@@ -593,16 +698,17 @@ class Escrow:
     def with_mandates(self, mandate: bytes, answer: list[bytes]) -> list[bytes]:
         """A Submit's answer (ESC-002): ``mandate``, ours, first; then, after a renewal (SPEC 4.7), every
         older Mandate of ours a statement of ``answer`` cites (a repeated Submit is answered with what we
-        signed before it, under the Mandate then), oldest first; then ``answer``."""
+        signed before it, under the Mandate then), oldest first; then, for a successor, the revocations
+        of the key it succeeds (ESC-023); then ``answer``."""
         if len(self._mandate_envelopes) < 2:
-            return [mandate, *answer]
+            return [mandate, *self._handover_answer, *answer]
         cited = {decode_statement(decode_envelope(env).payload).header.mandate for env in answer}
         older = [
             env
             for env in self._mandate_envelopes
             if env != mandate and statement_digest(decode_envelope(env).payload) in cited
         ]
-        return [mandate, *older, *answer]
+        return [mandate, *older, *self._handover_answer, *answer]
 
     def _envelope_of(self, digest: bytes) -> bytes:
         """The envelope of a statement held, in memory or, forgotten, in the archive, or of a binding
@@ -660,7 +766,7 @@ class Escrow:
         Entries are whole (a Stamp never leaves without its evidence); past the first, none is added
         that would take the page over ``max_bytes``. Returns the envelopes and the next seq to ask for.
         """
-        out = list(self._mandate_envelopes) if from_seq == 0 else []
+        out = [*self._predecessor, *self._handover, *self._mandate_envelopes] if from_seq == 0 else []
         size, seq = sum(map(len, out)), from_seq
         for vs in self._entries(from_seq, from_seq + max(limit, 0)):
             unit = [vs.envelope]
@@ -682,10 +788,11 @@ class Escrow:
         restores the escrow after a restart. With an archive, what it holds: ``setup``, then the
         archive's statements (what the caller made durable there).
         """
+        taken_over = [*self._predecessor, *self._handover]  # a successor's (ESC-023 (c))
         if self._archive is None:
-            return list(self._transcript)
+            return [*taken_over, *self._transcript]
         setup, before = self._setup, self._shown_before
-        out = list(self._transcript)
+        out = [*taken_over, *self._transcript]
         for _, _, env in self._archive.statements():
             if env in setup:
                 continue
@@ -847,7 +954,29 @@ class Escrow:
         self._drop_rewitnessed()
         # What this Submit made us sign (an Accept of a held Offer taken now, its locks) comes once, after.
         earlier.update(seq for seq in seqs if seq < before)
-        return self._in_ledger_order(earlier, shown) + self._entries(before, self._ledger_size)
+        prior = self._predecessor_news(held_digests) if self._predecessor_about else []
+        return prior + self._in_ledger_order(earlier, shown) + self._entries(before, self._ledger_size)
+
+    def _predecessor_news(self, digests: Iterable[bytes]) -> list[VerifiedStatement]:
+        """ESC-008 for a successor (ESC-023): for each held Accept among ``digests`` (or the Accept of a
+        held Offer or Counter among them) of a contract we took over, the old key's earliest Stamp of that
+        Accept and its ledger statements about the contract, in its ledger order -- before anything of
+        ours: a responder the initiator kept in the dark learns its locks from the successor too."""
+        held = self.verifier.statements
+        out: list[VerifiedStatement] = []
+        for digest in digests:
+            vs = held.get(digest)
+            if vs is None:
+                continue
+            accept = vs if vs.body == "accept" else held.get(self._accept_of_offer(vs))
+            about = self._predecessor_about.get(accept.header.negotiation_id) if accept is not None else None
+            if accept is None or not about:
+                continue
+            stamp_digest = self.verifier.witness.stamp_of(self.succeeds, accept.digest)
+            stamp = held.get(stamp_digest) if stamp_digest is not None else None
+            news = [stamp] if stamp is not None and stamp.issuer == self.succeeds else []
+            out += [x for x in (*news, *about) if x not in out and x.envelope not in self._handover_answer]
+        return out
 
     def answer_again(self, first: Sequence[bytes], submitted: Sequence[bytes]) -> list[bytes]:
         """The answer to a repeated Submit (ESC-007), signing nothing: ``first``, the digests of what
@@ -912,7 +1041,7 @@ class Escrow:
         held = self.verifier.statements
         neg = self.verifier.negotiations.by_id.get(accept.header.negotiation_id)
         current = neg.contract if neg is not None else None
-        if current is None or current.escrow == self.did or current.accept.digest in submitted:
+        if current is None or self._is_us(current.escrow) or current.accept.digest in submitted:
             return
         if neg is None or neg.replaced is None or neg.replaced.accept.digest != accept.digest:
             return
@@ -992,7 +1121,7 @@ class Escrow:
             for vs in verified
             if not isinstance(vs, bytes)
             and vs.body in ("offer", "counter")
-            and proposal_of(vs).terms.escrow == self.did
+            and self._is_us(proposal_of(vs).terms.escrow)
         }
         for vs in verified:
             if isinstance(vs, bytes):
@@ -1012,7 +1141,7 @@ class Escrow:
         nid = vs.header.negotiation_id
         neg = self.verifier.negotiations.find(nid) if nid else None
         c = neg.contract if neg is not None else None
-        if neg is None or c is None or c.escrow != self.did:
+        if neg is None or c is None or not self._is_us(c.escrow):
             return None
         return c.offer.digest if cited(vs) in cut_off or neg.supersedes(vs) else None
 
@@ -1157,7 +1286,7 @@ class Escrow:
         of an honest party, which signs one, is never refused so."""
         neg = self.verifier.negotiations.find(vs.header.negotiation_id)  # forgotten: read back
         c = neg.contract if neg is not None else None
-        if c is None or c.escrow != self.did:
+        if c is None or not self._is_us(c.escrow):
             return None
         return c.repeated(vs)
 
@@ -1482,7 +1611,7 @@ class Escrow:
         c = neg.contract if neg is not None else None
         return (
             c is not None
-            and c.escrow == self.did
+            and self._is_us(c.escrow)
             and vs.issuer in c.parties
             and (digest == c.accept.digest or stated.body in _CONTRACT_BODIES)
             and v.witness.ack_time(vs.issuer, digest) is None
@@ -1496,7 +1625,7 @@ class Escrow:
         can submit Offers naming us."""
         neg = self.verifier.negotiations.by_id.get(vs.header.negotiation_id)
         c = neg.contract if neg is not None else None
-        if c is not None and c.escrow == self.did and self.deals_with(vs.issuer):
+        if c is not None and self._is_us(c.escrow) and self.deals_with(vs.issuer):
             dealings.earn(vs.issuer, now_ms)
 
     def _show_binding(
@@ -1566,7 +1695,7 @@ class Escrow:
         if neg is None or neg.contract is not None or neg.outstanding.digest != accept.statement.accept.offer:
             return  # the verifier reports what is wrong with it
         offer = neg.outstanding
-        if proposal_of(offer).terms.escrow != self.did:
+        if not self._is_us(proposal_of(offer).terms.escrow):
             return
         acked = self.verifier.witness.ack_time(offer.issuer, accept.digest)
         witnessed = now_ms if acked is None else min(acked, now_ms)
@@ -1600,7 +1729,7 @@ class Escrow:
         if (
             offer is None
             or offer.body not in ("offer", "counter")
-            or proposal_of(offer).terms.escrow != self.did
+            or not self._is_us(proposal_of(offer).terms.escrow)
         ):
             return  # the verifier reports what is wrong with it; another escrow's contract is its own
         # ESC-019, then ESC-020: nor one we could not sign about until its last Ruling (our own Mandate)
@@ -1626,7 +1755,7 @@ class Escrow:
         # The verifier's view, not the open set: a settled contract is no longer open here, and must
         # not be reopened by a claim or revoke that no ruling would ever end.
         neg = self.verifier.negotiations.find(vs.header.negotiation_id)  # forgotten: read back
-        if neg is None or neg.contract is None or neg.contract.escrow != self.did:
+        if neg is None or neg.contract is None or not self._is_us(neg.contract.escrow):
             return  # not one of ours
         c = neg.contract
         if vs.body_message.contract != c.id:
@@ -1711,19 +1840,20 @@ class Escrow:
             return
         body = vs.body
         if body in ("offer", "counter"):
-            if proposal_of(vs).terms.escrow == self.did:
+            if self._is_us(proposal_of(vs).terms.escrow):
                 self._named.add(vs.header.negotiation_id)
             return
         if body not in ("accept", "breach_claim"):
             return
         neg = self.verifier.negotiations.get(vs.header.negotiation_id)
         c = neg.contract
-        if neg.id in self._contracts and neg.replaced is not None and (c is None or c.escrow != self.did):
+        displaced = c is None or not self._is_us(c.escrow)
+        if neg.id in self._contracts and neg.replaced is not None and displaced:
             # An Accept another escrow witnessed took precedence over the contract we held (NEG-017). We
             # sign nothing about a contract naming another escrow (checking our own statement against it
             # raised WRONG_PARTY in every Submit naming it and in the tick, killing the ticker thread).
             self._drop_displaced(neg, neg.replaced)
-        if c is not None and c.escrow == self.did and c.accept.digest == vs.digest:
+        if c is not None and self._is_us(c.escrow) and c.accept.digest == vs.digest:
             self._accept_of[c.offer.digest] = vs.digest
             self._accept_nonces[(vs.issuer, vs.header.nonce)] = vs.digest
             self._dealings.update(c.parties)  # ESC-017: its parties and their principals
@@ -1731,7 +1861,7 @@ class Escrow:
                 record = self.verifier.mandates.get(answered.mandate_digest)
                 if record is not None:
                     self._dealings.add(record.principal)
-        if c is None or c.escrow != self.did or neg.id in self._contracts:
+        if c is None or not self._is_us(c.escrow) or neg.id in self._contracts:
             return
         # A contract opens here when it forms, and again when a claim on an obligation a Revoke left
         # owed arrives after its bonds were settled: that claim still needs its ruling (CMT-002).
@@ -1831,7 +1961,7 @@ class Escrow:
         neg = self.verifier.negotiations.by_id.get(nid)
         if neg is None or nid in self._contracts:
             return
-        if neg.contract is None or neg.contract.escrow != self.did or _settled(neg):
+        if neg.contract is None or not self._is_us(neg.contract.escrow) or _settled(neg):
             self._settled.append(nid)
 
     def drain_settled(self) -> list[bytes]:
@@ -1866,7 +1996,9 @@ class Escrow:
         if self._archive is None or not self.forget or neg is None or negotiation_id in self._contracts:
             return False
         c = neg.contract
-        if c is None or c.escrow != self.did:
+        if c is not None and c.escrow == self.succeeds != "":
+            return False  # the old key's contract: its statements are in no archive of ours (ESC-023)
+        if c is None or not self._is_us(c.escrow):
             # An offer naming us shown under ESC-013, answered or not, or a line that went on to a contract
             # naming another escrow (a Counter naming it accepted, or an Accept it witnessed displacing
             # ours, once the bonds we locked for ours are refunded, ESC-016): nothing for us to do but
@@ -1888,7 +2020,7 @@ class Escrow:
             return False
         self._linger_due.pop(negotiation_id, None)
         for ended in (c, neg.replaced):  # settled, or refunded (ESC-016): its bonds move no balance any more
-            if ended is not None and ended.escrow == self.did:
+            if ended is not None and self._is_us(ended.escrow):
                 for p in ended.parties:
                     self._book.bonds.pop((ended.id, p), None)
         verifier = self.verifier
@@ -2001,7 +2133,7 @@ class Escrow:
             return b""
         neg = self.verifier.negotiations.find(offer.header.negotiation_id)
         c = neg.contract if neg is not None else None
-        if c is None or c.escrow != self.did or c.offer.digest != offer.digest:
+        if c is None or not self._is_us(c.escrow) or c.offer.digest != offer.digest:
             return b""
         return c.accept.digest
 
@@ -2020,7 +2152,7 @@ class Escrow:
             return None
         neg = self.verifier.negotiations.find(vs.header.negotiation_id)
         c = neg.contract if neg is not None else None
-        return digest if c is not None and c.escrow == self.did and c.accept.digest == digest else None
+        return digest if c is not None and self._is_us(c.escrow) and c.accept.digest == digest else None
 
     def _named_in_archive(self, negotiation_id: bytes) -> bool:
         """ESC-011 for a forgotten negotiation: whether an Offer or Counter of it we took names us."""
@@ -2029,7 +2161,7 @@ class Escrow:
             return False
         for envelope in archive.negotiation(negotiation_id):
             vs = verify_statement(envelope)
-            if vs.body in ("offer", "counter") and proposal_of(vs).terms.escrow == self.did:
+            if vs.body in ("offer", "counter") and self._is_us(proposal_of(vs).terms.escrow):
                 return True
         return False
 
@@ -2088,6 +2220,15 @@ class Escrow:
 
 
 # -- the rules, as pure functions (the audit runs the same ones) --------------------------
+
+
+def _succeeds(setup: Sequence[bytes], mandate_digest: bytes) -> str:
+    """The key the escrow's Mandate (``mandate_digest``, among ``setup``) names in ``succeeds``, or ""."""
+    for data in setup:
+        vs = verify_statement(data)
+        if vs.digest == mandate_digest and vs.body == "mandate":
+            return str(vs.statement.mandate.succeeds)
+    return ""
 
 
 def next_evidence(statements: Sequence[VerifiedStatement], i: int, escrow: str) -> VerifiedStatement | None:

@@ -141,8 +141,17 @@ def audit_ledger(envelopes: Sequence[bytes], *, escrow: str | None = None) -> Au
     if escrow is None:
         findings.append(Finding("EVIDENCE_MISSING", "no ledger statement found: nothing was audited", ()))
         return report
-    _Replay(escrow, verified.statements, report).run()
+    _Replay(escrow, verified.statements, report, _predecessor(escrow, verified.statements)).run()
     return report
+
+
+def _predecessor(escrow: str, statements: Sequence[VerifiedStatement]) -> str:
+    """AUD-006: the key the escrow succeeds -- named in ``succeeds`` by a Mandate for the escrow the
+    transcript holds (ESC-022) -- or ""."""
+    for vs in statements:
+        if vs.body == "mandate" and vs.statement.mandate.agent == escrow and vs.statement.mandate.succeeds:
+            return str(vs.statement.mandate.succeeds)
+    return ""
 
 
 @dataclass
@@ -169,14 +178,20 @@ def _decode(envelopes: Sequence[bytes]) -> _Decoded:
 class _Replay:
     """One pass over the transcript with an auditor verifier, the escrow's books and its rules."""
 
-    def __init__(self, escrow: str, statements: list[VerifiedStatement], report: AuditReport) -> None:
+    def __init__(
+        self, escrow: str, statements: list[VerifiedStatement], report: AuditReport, predecessor: str = ""
+    ) -> None:
         self.escrow = escrow
+        # AUD-006: the escrow key this one succeeds (ESC-022), whose part of the transcript -- its chain from
+        # seq 0, before the successor's -- is replayed as the escrow's own ledger; "" for none.
+        self.predecessor = predecessor
+        self.keys = frozenset({escrow, predecessor} - {""})
         self.statements = statements
         self.report = report
         self.findings = report.findings
         # The escrow's own rules: it refuses a revoked key's statement, stamped or not (KEY-009).
         self.verifier = Verifier(evidence_view=False)
-        self.view = ChainView(escrow, complete=True)
+        self.views = {key: ChainView(key, complete=True) for key in self.keys}
         self.book = Book()
         self.digest_of = {vs.envelope: vs.digest for vs in statements}
         self.held = {vs.digest: vs for vs in statements}
@@ -195,10 +210,11 @@ class _Replay:
 
     def run(self) -> None:
         for i, vs in enumerate(self.statements):
-            if vs.issuer == self.escrow:
+            if vs.issuer in self.keys:
                 self._own(vs)
             else:
                 self._evidence(vs, i)
+        self._disowned_taken_over()
         self._undone()
         self.report.balances = self.book.parties()
 
@@ -208,7 +224,7 @@ class _Replay:
         if self._fork(vs):
             return
         self._restarted(vs)
-        self.view.add(vs)
+        self.views[vs.issuer].add(vs)
         self.report.statements.append(vs)
         self.last_ms = max(self.last_ms, vs.header.issued_at_ms)
         neg = self.contracts.get(vs.header.negotiation_id) if vs.header.negotiation_id else None
@@ -257,7 +273,7 @@ class _Replay:
             return
         for neg in self.contracts.values():
             c = neg.contract
-            if c is None or c.escrow != self.escrow:
+            if c is None or c.escrow not in self.keys:
                 continue  # displaced by another escrow's witnessed Accept: nothing of ours is due for it
             if neg.state in TERMINAL_STATES and not open_bonds_of(c) and not c.pending_claims:
                 continue  # settled (the escrow's own test): nothing is left for it to sign
@@ -365,14 +381,15 @@ class _Replay:
     def _fork(self, vs: VerifiedStatement) -> bool:
         """CHN-002..CHN-005 on the escrow's chain as a complete log from seq 0; True for a fork."""
         seq = vs.header.seq
-        if self.view.head is None and seq != 0:
+        view = self.views[vs.issuer]
+        if view.head is None and seq != 0:
             self._find("CHAIN_GAP", f"the ledger starts at seq {seq}: earlier balances are unknown", vs)
             return False
         try:
-            self.view.check(vs)
+            view.check(vs)
         except ChainError as exc:
-            if isinstance(exc, ChainGap) and self.view.head is not None:
-                proof: tuple[bytes, ...] = (self.view.links[self.view.head].digest, vs.digest)
+            if isinstance(exc, ChainGap) and view.head is not None:
+                proof: tuple[bytes, ...] = (view.links[view.head].digest, vs.digest)
             else:
                 proof = self._proof(exc, vs)
             self.findings.append(Finding(exc.code, f"escrow chain: {exc}", proof))
@@ -382,8 +399,17 @@ class _Replay:
     # -- evidence -------------------------------------------------------------------
 
     def _evidence(self, vs: VerifiedStatement, i: int) -> None:
-        own_mandate = vs.body == "mandate" and vs.statement.mandate.agent == self.escrow
-        if not own_mandate and self.verifier.witness.stamp_time(self.escrow, vs.digest) is None:
+        own_mandate = vs.body == "mandate" and vs.statement.mandate.agent in self.keys
+        # AUD-006: the revocations of the predecessor the successor's transcript opens with (ESC-023 (c)):
+        # the hand-over's evidence, which no escrow stamped (the old key is revoked, the successor not yet
+        # speaking).
+        handover = (
+            vs.body == "key_revocation"
+            and bool(self.predecessor)
+            and vs.statement.key_revocation.key == self.predecessor
+        )
+        taken = any(self.verifier.witness.stamp_time(key, vs.digest) is not None for key in self.keys)
+        if not own_mandate and not handover and not taken:
             self._find("UNSTAMPED_EVIDENCE", f"{vs.body} is not named by a stamp before it", vs)
         if vs.body in _ANSWERS and self._names_us(cited(vs)):
             # ESC-014: one answer to an offer naming us, our order deciding which (not to another
@@ -400,11 +426,11 @@ class _Replay:
             neg = self.verifier.negotiations.get(vs.header.negotiation_id)
             c = neg.contract
             old = neg.replaced
-            if c is not None and old is not None and old.escrow == self.escrow != c.escrow:
+            if c is not None and old is not None and old.escrow in self.keys and c.escrow not in self.keys:
                 self.displaced.setdefault(old.id, old)  # its bonds are refunded at once (ESC-016)
-            if c is not None and c.escrow == self.escrow:
+            if c is not None and c.escrow in self.keys:
                 self.contracts[neg.id] = neg
-                stamped = self.verifier.witness.witnessed_ms(c.accept, self.escrow)
+                stamped = self.verifier.witness.witnessed_ms(c.accept, c.escrow)
                 if stamped is None or stamped > c.offer.header.expires_at_ms + CLOCK_TOLERANCE_MS:
                     self._find("UNWITNESSED", "the escrow recognised an Accept not witnessed in time", vs)
                 outlives = self.verifier.contract_outlives(c.offer, c.accept)  # ESC-019, on what it held
@@ -416,7 +442,7 @@ class _Replay:
                     )
                 # ESC-020: nor one it could not sign about until its last Ruling, under the Mandate its
                 # Stamp of the Accept cites (the one it signed under then), as that Stamp saw it
-                stamp = self.verifier.witness.stamp_of(self.escrow, c.accept.digest)
+                stamp = self.verifier.witness.stamp_of(c.escrow, c.accept.digest)
                 held = self.verifier.statements.get(stamp) if stamp is not None else None
                 own = None if held is None else self.verifier.escrow_outlived(c.offer, held.mandate_digest)
                 if own is not None:
@@ -432,7 +458,7 @@ class _Replay:
         return (
             held is not None
             and held.body in ("offer", "counter")
-            and proposal_of(held).terms.escrow == self.escrow
+            and proposal_of(held).terms.escrow in self.keys
         )
 
     def _accept(self, vs: VerifiedStatement, *, own: bool, at: int | None = None) -> bool:
@@ -468,6 +494,25 @@ class _Replay:
 
     # -- at the end -----------------------------------------------------------------
 
+    def _disowned_taken_over(self) -> None:
+        """AUD-006: a statement of the predecessor issued at or after the earliest effective_ms of a
+        revocation of it held is disowned (KEY-004): a successor took it over against ESC-023 -- a thief's
+        ledger statement, a lapse refunding what an honest claim would win -- and the balances it moved
+        are not the escrow's."""
+        if not self.predecessor:
+            return
+        cut = self.verifier.revoked.get(self.predecessor)
+        if cut is None:
+            return
+        for vs in self.report.statements:
+            if vs.issuer == self.predecessor and vs.header.issued_at_ms >= cut:
+                self._find(
+                    "KEY_REVOKED",
+                    f"the successor took over a statement of {self.predecessor} issued at or after its "
+                    f"revocation's effective_ms ({utc_text(cut)}): disowned (ESC-023)",
+                    vs,
+                )
+
     def _undone(self) -> None:
         """ACTION_MISSING: what the rules made due by the ledger's last time and the escrow never did."""
         for cid, old in self.displaced.items():  # ESC-016
@@ -483,7 +528,7 @@ class _Replay:
                     )
                 )
         for neg in self.contracts.values():
-            if neg.contract is not None and neg.contract.escrow != self.escrow:
+            if neg.contract is not None and neg.contract.escrow not in self.keys:
                 continue  # displaced by another escrow's witnessed Accept: nothing of ours is due for it
             action = due_action(neg, self.last_ms, self.verifier, self.book.available, _currency(neg))
             if action is not None and action[0] != "bond_lock":  # locks wait for deposits, not time

@@ -185,6 +185,11 @@ class Verifier:
         # not a closure: a node pickles its verifier whole into its snapshot, a2a_coop.runtime.snapshot).
         self.exposure = ExposureBook(self._mandate_of)
         self.bound: dict[str, set[str]] = {}  # key -> principals it accepted a mandate from (KEY-007)
+        # (key, principal) -> the earliest issued_at_ms of a statement held binding the key to it: an
+        # escrow's hand-over reads the principals its key was bound to before its revocation (ESC-022).
+        self.bound_at: dict[tuple[str, str], int] = {}
+        # old escrow key -> {digest of a Mandate naming it in `succeeds`: (successor, principal)} (ESC-022)
+        self.handovers: dict[str, dict[bytes, tuple[str, str]]] = {}
         # (issuer, contract) -> (seq, digest) of the attestation that counts: the lowest seq held (ATT-002).
         self._attested: dict[tuple[str, bytes], tuple[int, bytes]] = {}
         # The statement the last successful check passed, the negotiation event it found, the
@@ -505,8 +510,57 @@ class Verifier:
             if record is None or record.agent != issuer:
                 raise ValueError("the binding cites no Mandate held naming its issuer as agent")
             principal = record.principal
-        self.bound.setdefault(issuer, set()).add(principal)
+        self._note_bound(issuer, principal, vs.issued_at_ms)
         return principal
+
+    def _note_bound(self, key: str, principal: str, at_ms: int) -> None:
+        """KEY-007: ``key`` is bound to ``principal`` by a statement issued at ``at_ms``."""
+        bound = self.bound.get(key)
+        if bound is None:
+            self.bound[key] = {principal}
+        else:
+            bound.add(principal)
+        held = self.bound_at.get((key, principal))
+        if held is None or at_ms < held:
+            self.bound_at[(key, principal)] = at_ms
+            if key in self.handovers:
+                self._refresh_handovers()
+
+    # -- an escrow's hand-over (ESC-022) -------------------------------------------------
+
+    def successor(self, old: str) -> tuple[str, int] | None:
+        """The hand-over of the escrow key ``old`` this verifier honours (ESC-022): (successor key, from
+        when its statements about ``old``'s contracts count -- the earliest effective_ms of a revocation
+        of ``old`` held), or None.
+
+        Honoured exactly when ``old`` is revoked, was bound (KEY-007) before that revocation's
+        effective_ms to one principal P alone (not itself), and the Mandates held that P issued naming
+        ``old`` in ``succeeds`` name one successor: the principal whose Mandate the escrow signed under
+        appoints, never the old key (a thief holds it) nor anyone else; two successors named are the
+        principal's equivocation, and neither is honoured."""
+        held = self.handovers.get(old)
+        revoked = self.revoked.get(old)
+        if not held or revoked is None:
+            return None
+        principals = {p for p in self.bound.get(old, ()) if self.bound_at.get((old, p), revoked) < revoked}
+        if len(principals) != 1:
+            return None
+        (principal,) = principals
+        if principal == old:
+            return None
+        successors = {agent for agent, issuer in held.values() if issuer == principal}
+        if len(successors) != 1:
+            return None
+        (new,) = successors
+        return (new, revoked)
+
+    def _refresh_handovers(self) -> None:
+        honoured = {}
+        for old in self.handovers:
+            succ = self.successor(old)
+            if succ is not None:
+                honoured[old] = succ
+        self.witness.set_successors(honoured)
 
     # -- bounded memory (a2a_coop.protocol.archive) ----------------------------------
 
@@ -1248,19 +1302,20 @@ class Verifier:
         if mandate:
             record = self.mandates.get(mandate)
             if record is not None and record.agent == issuer:  # KEY-007: the key accepts
-                bound = self.bound.get(issuer)
-                if bound is None:
-                    self.bound[issuer] = {record.principal}
-                else:
-                    bound.add(record.principal)
+                self._note_bound(issuer, record.principal, vs.issued_at_ms)
         if body == "mandate":
             m = vs.statement.mandate
             self.mandates[vs.digest] = _MandateRecord(issuer, m, vs.issued_at_ms, m.agent)
+            if m.succeeds:
+                self.handovers.setdefault(m.succeeds, {})[vs.digest] = (m.agent, issuer)
+                self._refresh_handovers()
         elif body == "key_revocation":
             r = vs.statement.key_revocation
             if r.key not in self.revoked or r.effective_ms < self.revoked[r.key]:
                 self.revoked[r.key] = r.effective_ms
                 self.revocations[r.key] = vs.envelope
+                if r.key in self.handovers:
+                    self._refresh_handovers()
             self.revocations_of.setdefault(r.key, []).append((r.effective_ms, vs.digest))
             revokers = self.revokers.setdefault(r.key, {})
             revokers[issuer] = revokers.get(issuer, 0) + 1
@@ -1299,9 +1354,10 @@ class Verifier:
                 if exposed is not None and exposed[0] == issuer:  # the escrow took the answer: freed
                     del self._exposed_answers[digest]
                     self.exposure.offer_dead(exposed[1], exposed[2])
-                neg = self.negotiations.activate(issuer, digest)
-                if neg is not None:
-                    self._track_activation(neg)
+                for escrow in (issuer, *self.witness.succeeded_by(issuer, vs.issued_at_ms)):
+                    neg = self.negotiations.activate(escrow, digest)
+                    if neg is not None:
+                        self._track_activation(neg)
         nid = vs.negotiation_id
         if nid:
             neg = self.negotiations.by_id.get(nid)

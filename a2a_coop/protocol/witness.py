@@ -48,25 +48,64 @@ class WitnessIndex:
         self._acked: dict[tuple[str, bytes], int] = {}  # (acknowledger, digest) -> earliest time
         self._provisional: tuple[str, bytes, int] | None = None
 
+    # old escrow key -> (its successor, from_ms): the hand-over the verifier honours (ESC-022), whose
+    # Stamps issued at or after from_ms count as the old key's. Set by the verifier (set_successors);
+    # a class default, replaced whole, never mutated.
+    _successors: dict[str, tuple[str, int]] = {}
+
+    def set_successors(self, successors: dict[str, tuple[str, int]]) -> None:
+        """The hand-overs honoured now (ESC-022): old escrow key -> (successor key, from_ms)."""
+        self._successors = dict(successors)
+
+    def acts_for(self, issuer: str, escrow: str, at_ms: int) -> bool:
+        """Whether a statement by ``issuer`` issued at ``at_ms`` is the escrow ``escrow``'s: its own, or
+        its successor's from the hand-over's time on (ESC-022)."""
+        if issuer == escrow:
+            return True
+        succ = self._successors.get(escrow)
+        return succ is not None and succ[0] == issuer and at_ms >= succ[1]
+
+    def succeeded_by(self, issuer: str, at_ms: int) -> list[str]:
+        """The old escrow keys ``issuer`` acts for at ``at_ms`` (ESC-022)."""
+        return [old for old, (new, from_ms) in self._successors.items() if new == issuer and at_ms >= from_ms]
+
     def stamp_time(self, escrow: str, digest: bytes, after_ms: int | None = None) -> int | None:
         """When ``escrow`` first stamped ``digest`` (WIT-001) -- first after ``after_ms``, when given -- or
-        None."""
+        None. A successor's Stamp from its hand-over's time on is the escrow's (ESC-022)."""
+        own = self._own_stamp_time(escrow, digest, after_ms)
+        succ = self._successors.get(escrow) if self._successors else None
+        if succ is None:
+            return own
+        after = succ[1] - 1 if after_ms is None else max(after_ms, succ[1] - 1)
+        theirs = self._own_stamp_time(succ[0], digest, after)
+        return theirs if own is None else own if theirs is None else min(own, theirs)
+
+    def _own_stamp_time(self, escrow: str, digest: bytes, after_ms: int | None = None) -> int | None:
         p = self._provisional
         if p is not None and p[0] == escrow and p[1] == digest:
             return self._with_provisional(p[2], escrow, digest, after_ms)
         if after_ms is None:
             return self._stamped.get((escrow, digest))
-        return self.recorded_stamp_time(escrow, digest, after_ms)
+        return self._own_recorded(escrow, digest, after_ms)
 
     def _with_provisional(self, at_ms: int, escrow: str, digest: bytes, after_ms: int | None) -> int | None:
         """:meth:`stamp_time` counting the stamp ``escrow`` is giving ``digest`` now, at ``at_ms``."""
-        at = self.recorded_stamp_time(escrow, digest, after_ms)
+        at = self._own_recorded(escrow, digest, after_ms)
         if after_ms is not None and at_ms <= after_ms:
             return at
         return at_ms if at is None else min(at, at_ms)
 
     def recorded_stamp_time(self, escrow: str, digest: bytes, after_ms: int | None = None) -> int | None:
         """:meth:`stamp_time`, leaving out the stamp an escrow is giving now (:meth:`set_provisional`)."""
+        own = self._own_recorded(escrow, digest, after_ms)
+        succ = self._successors.get(escrow) if self._successors else None
+        if succ is None:
+            return own
+        after = succ[1] - 1 if after_ms is None else max(after_ms, succ[1] - 1)
+        theirs = self._own_recorded(succ[0], digest, after)
+        return theirs if own is None else own if theirs is None else min(own, theirs)
+
+    def _own_recorded(self, escrow: str, digest: bytes, after_ms: int | None = None) -> int | None:
         key = (escrow, digest)
         at = self._stamped.get(key)
         if at is None or after_ms is None or at > after_ms:
@@ -78,8 +117,13 @@ class WitnessIndex:
         return self._acked.get((by, digest))
 
     def stamp_of(self, escrow: str, digest: bytes) -> bytes | None:
-        """The digest of the earliest Stamp by ``escrow`` that names ``digest``, if held."""
-        return self._stamp_of.get((escrow, digest))
+        """The digest of the earliest Stamp by ``escrow`` that names ``digest``, if held -- or, when it
+        holds none, of its successor's from the hand-over's time on (ESC-022)."""
+        own = self._stamp_of.get((escrow, digest))
+        succ = self._successors.get(escrow) if own is None and self._successors else None
+        if succ is None or (self._stamped.get((succ[0], digest)) or -1) < succ[1]:
+            return own
+        return self._stamp_of.get((succ[0], digest))
 
     def record_stamp(self, escrow: str, digest: bytes, at_ms: int, stamp: bytes = b"") -> None:
         key = (escrow, digest)

@@ -39,7 +39,15 @@ from a2a_coop.protocol.envelope import (
     envelope_to_json,
     statement_digest,
 )
-from a2a_coop.protocol.errors import CoopError, MalformedEnvelope, Origin, RateLimited, RequestInvalid
+from a2a_coop.protocol.errors import (
+    CoopError,
+    MalformedEnvelope,
+    Origin,
+    RateLimited,
+    RequestInvalid,
+    WrongParty,
+    utc_text,
+)
 from a2a_coop.protocol.escrow import Escrow, Prechecked, ShownBinding
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
@@ -953,6 +961,9 @@ SUBMIT_ANSWER_PREFIX = "submit-answer/"
 META_FORKED_ACCEPTS = "escrow/forked-accepts"
 # The escrow's own Mandates, every one a run of its journal started with (envelopes, in that order).
 META_ESCROW_MANDATES = ESCROW_MARK  # "escrow/own-mandates": also what marks a journal as an escrow's
+# ESC-023: a successor's predecessor -- the old key's transcript and the revocations of it it was started
+# with -- kept so that a restart takes them over again without the operator giving them.
+META_ESCROW_PREDECESSOR = "escrow/predecessor"
 # The bindings shown, not held (KEY-007, KEY-008; Escrow.shown_binding), one key per key and principal
 # (META_SHOWN_BINDINGS + "/" + key did + "/" + principal did), each a ShownBinding as a list: a statement
 # of a key refused only for its chain or nonce (a thief's fork) that a principal's KeyRevocation was taken
@@ -1027,8 +1038,10 @@ class EscrowNode:
         forget: bool = True,
         stranger_quota: StrangerQuota | None = None,
         snapshot_every: int = snapshot.EVERY_ROWS,
+        predecessor: Sequence[bytes] = (),
     ) -> None:
         self.clock = clock
+        self._predecessor = list(predecessor)
         self.faucet = faucet
         self.forget = forget
         self.snapshot_every = snapshot_every
@@ -1052,6 +1065,15 @@ class EscrowNode:
         if mandate not in kept:
             self.journal.put_meta(META_ESCROW_MANDATES, [*kept, mandate])
         earlier = [env for env in kept if env != mandate]
+        # ESC-023: a successor's predecessor, given at its first start and kept in the journal after.
+        held = self.journal.get_meta(META_ESCROW_PREDECESSOR, [])
+        if self._predecessor and held and self._predecessor != held:
+            raise ValueError(
+                "this journal took over another predecessor transcript already: a successor takes over "
+                "one ledger, once (start it without --succeeds)"
+            )
+        first_handover = bool(self._predecessor) and not held
+        self._predecessor = self._predecessor or held
         self.signer = KeySigner(key, head=self.journal.chain_head(key.did), clock=clock)
         self._key, self._setup = key, [*earlier, mandate]
         shown = [ShownBinding(*value) for _, value in self.journal.meta_under(META_SHOWN_BINDINGS + "/")]
@@ -1074,8 +1096,23 @@ class EscrowNode:
                 now_ms=clock(),
                 forget=forget,
                 shown=shown,
+                predecessor=self._predecessor,
             )
         )
+        # ESC-023: a successor speaks for the key it succeeds only from its revocation's effective_ms,
+        # and takes over no contract it could not rule on before its own Mandate ends.
+        if self.escrow.handover_ms is not None and clock() < self.escrow.handover_ms:
+            raise WrongParty(
+                f"the revocation of {self.escrow.succeeds} is effective from "
+                f"{utc_text(self.escrow.handover_ms)}: its successor signs nothing about its contracts "
+                "before then; start it then",
+                requirement="ESC-023",
+            )
+        short = self.escrow.handover_short()
+        if short is not None:
+            raise short
+        if first_handover:  # what it took over, cut at the revocation (the thief's statements left out)
+            self.journal.put_meta(META_ESCROW_PREDECESSOR, self.escrow.taken_over)
         # ESC-021: not restarted under a Mandate that ends sooner than one it ran under, before a contract
         # it holds open could be ruled on.
         refusal = self.escrow.outlived_by(

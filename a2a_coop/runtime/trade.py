@@ -784,7 +784,8 @@ def _relayed(peer: Peer, mandate: bytes, news: Sequence[tuple[bytes, bytes]]) ->
     (WIT-006: they witness the parties' statements), and the Mandates these cite (the escrow's renewed
     one, RPC-002), in the escrow's order. Read from the envelopes (taken and verified before): a
     negotiation finished for good may have left memory already."""
-    escrow = decode_statement(decode_envelope(mandate).payload).mandate.agent  # held: verified
+    granted = decode_statement(decode_envelope(mandate).payload).mandate  # held: verified
+    escrow, succeeds = granted.agent, granted.succeeds
     held = peer.verifier.statements
     decoded = [
         (env, d, vs.statement if (vs := dict.get(held, d)) is not None else _statement_of(env))
@@ -793,7 +794,13 @@ def _relayed(peer: Peer, mandate: bytes, news: Sequence[tuple[bytes, bytes]]) ->
     needed = {
         d
         for _, d, st in decoded
-        if st.header.negotiation_id or (st.header.issuer == escrow and st.WhichOneof("body") == "stamp")
+        if st.header.negotiation_id
+        or (st.header.issuer == escrow and st.WhichOneof("body") == "stamp")
+        # A successor's hand-over (ESC-022, ESC-023 (c)): the revocation of the key it succeeds and the
+        # statement of that key binding it to the revoker, without which the counterparty takes none of
+        # the successor's statements about the contract.
+        or (succeeds and st.header.issuer == succeeds)
+        or (succeeds and st.WhichOneof("body") == "key_revocation" and st.key_revocation.key == succeeds)
     }
     mandates = {d: st for _, d, st in decoded if st.WhichOneof("body") == "mandate"}
     todo = [st.header.mandate for _, d, st in decoded if d in needed]
@@ -1078,6 +1085,20 @@ def negotiation_evidence(peer: Peer, negotiation_id: bytes) -> list[bytes]:
     cited = [*stamps, *statements]
     mandates = [held[vs.header.mandate].envelope for vs in cited if vs.header.mandate in held]
     return [*dict.fromkeys(mandates), *dict.fromkeys(vs.envelope for vs in cited)]
+
+
+def serves_for(peer: Peer, mandate: bytes, wanted: str) -> bool:
+    """Whether the escrow whose Mandate is ``mandate`` may settle a contract naming the escrow key
+    ``wanted``: it is that key, or its successor by a hand-over (ESC-022) of a principal ``wanted`` is
+    bound to in our verifier's view. Our verifier takes the successor's statements about the contract
+    only once it honours the hand-over, with the revocation of ``wanted`` the successor's answers carry
+    (ESC-023); a hand-over by anyone else is no escrow of the contract's."""
+    m = verify_statement(mandate)
+    if m.body != "mandate":
+        return False
+    if m.statement.mandate.agent == wanted:
+        return True
+    return m.statement.mandate.succeeds == wanted and m.issuer in peer.verifier.bound.get(wanted, ())
 
 
 def fetch_escrow_mandate(escrow: EscrowClient) -> bytes:

@@ -304,6 +304,16 @@ NOTES: Final[dict[str, tuple[str, str, str]]] = {
         "An escrow whose Mandate ended stamps no claim and signs no Ruling, Forfeit, Release or lapse "
         "(MND-003): a contract it bonded keeps both bonds locked and the claimant's claim is lost.",
     ),
+    "EscrowHandOver": (
+        "STATE",
+        "A Stamp, Ruling, Forfeit or Release of a contract naming escrow key K issued by another key N: "
+        "K's escrow's only when a hand-over of K to N is honoured -- a Mandate naming K in succeeds, by "
+        "the one principal K was bound to before its revocation's effective_ms, naming one successor, K's "
+        "revocation held -- and it is issued at or after that effective_ms; else refused WRONG_PARTY "
+        "(ESC-022).",
+        "Without it a revoked escrow key's bonds stay locked for good; accepted from anyone else, a thief, "
+        "a party or a stranger appoints an escrow that rules on the contract and moves its bonds.",
+    ),
     "StampOrderedRevocation": (
         "STATE",
         "A BreachClaim, Revoke, Offer, Counter, Accept or Receipt whose witnessing escrow's earliest Stamp "

@@ -10,6 +10,9 @@ KEY-005 read as KEY-009: a view of evidence takes a statement above a KeyRotatio
 witnessing escrow stamped the statement before any Stamp of the rotation held (or stamped no rotation);
 of two rotations held, the lower seq ends the chain. An escrow and its audit refuse it all the same.
 
+ESC-022: a revoked escrow key's contracts are its successor's from the revocation's effective_ms, when the
+one principal the key was bound to appointed one successor (a Mandate naming the key in succeeds).
+
 ESC-019: an escrow (and its audit) takes no Accept of a contract naming an escrow whose last deadline plus
 the claim window is at or after the end of either party's Mandates' validity it holds -- a renewal allowing
 the counterparty extends it, a held revocation of the key or of its principal cuts it.
@@ -28,7 +31,7 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.testing import DAY_MS, FixedClock, Party
-from conformance.generate_vectors._common import Group
+from conformance.generate_vectors._common import Group, draft, seal
 
 __all__ = ["FILE", "groups"]
 
@@ -48,6 +51,7 @@ def groups() -> list[Group]:
         escrow_validity_at_the_escrow(),
         stamp_ordered_in_a_view(),
         renewal_chain_at_the_escrow(),
+        escrow_hand_over_in_a_view(),
     ]
 
 
@@ -1038,4 +1042,176 @@ def renewal_chain_at_the_escrow() -> Group:
         failed_index=at,
         twin=_renewal_chain([(DAY_MS, 2 * DAY_MS), (2 * DAY_MS, 4 * DAY_MS + 1)])[0],
     )
+    return g
+
+
+# --- ESC-022: an escrow's hand-over ------------------------------------------------------------------
+
+
+def _hand_over(
+    appointer: str = "principal",
+    *,
+    revoked: str = "principal",
+    effective_in_ms: int = -10,
+    second: bool = False,
+    thief_binding: bool = False,
+    succeeds: str | None = None,
+) -> tuple[list[bytes], int]:
+    """Alice's bonded trade with Bob at escrow key K1 (its principal P): K1 stamps it and locks both bonds;
+    Bob never delivers and Alice claims after the deadline. Then K1 is revoked (``revoked``: by "principal"
+    P, by "key" K1 itself, or "" not at all) from now + ``effective_in_ms``, a Mandate for K2 naming K1 in
+    succeeds is signed by ``appointer`` ("principal", "stranger", "party" -- Bob's principal), and K2
+    stamps the claim and, a response window later, upholds it. ``second``: P also appoints K3.
+    ``thief_binding``: before the revocation, the thief binds K1 to its own principal T (a Stamp by K1
+    under T's Mandate for K1) and T appoints K2. ``succeeds``: the field as written (default K1). Returns
+    the envelopes, ending with K2's Ruling, Forfeit and Release, and the Ruling's index."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    esc = Party("escrow", clock)
+    offer = alice.offer(bob, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=esc.did))
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    nid = offer.header.negotiation_id
+    out: list[bytes] = [*esc.setup, *alice.setup, *bob.setup]
+    out.append(esc.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest])).envelope)
+    out += [offer.envelope, accept.envelope]
+    for p in (alice, bob):
+        lock = commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND)
+        out.append(esc.sign("bond_lock", lock, negotiation_id=nid).envelope)
+    clock.now_ms = offer.statement.offer.gives[0].deadline_ms + 1_000
+    claim = alice.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never arrived"),
+        audience=bob.did,
+        negotiation_id=nid,
+    )
+    out.append(claim.envelope)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(esc.mandate_vs.statement.mandate)
+    appointer_key = {"principal": esc.principal, "stranger": Party("stranger", clock).principal}.get(
+        appointer, bob.principal
+    )
+    if thief_binding:
+        thief = Party("thief", clock)
+        t_mandate = thief.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+        out.append(t_mandate.envelope)
+        stamp = commitment_pb2.Stamp(statements=[offer.digest])
+        out.append(esc.agent.sign("stamp", stamp, mandate=t_mandate.digest).envelope)
+        appointer_key = thief.principal
+        clock.advance(1)
+    if revoked:
+        revoker = esc.principal if revoked == "principal" else esc.agent
+        rev = identity_pb2.KeyRevocation(key=esc.did, effective_ms=clock.now_ms + effective_in_ms)
+        out.append(revoker.sign("key_revocation", rev).envelope)
+    successors = []
+    for name in ("escrow2", "escrow3") if second else ("escrow2",):
+        succ = Party(name, clock)
+        m.agent, m.succeeds = succ.did, esc.did
+        if succeeds is not None:  # a defective hand-over, signed as written (no validation): the last
+            m.succeeds = succ.did if succeeds == "agent" else succeeds
+            out.append(seal(appointer_key.key, draft(appointer_key, "mandate", m, ttl_ms=365 * DAY_MS)))
+            return out, len(out) - 1
+        succ.mandate_vs = appointer_key.sign("mandate", m, ttl_ms=365 * DAY_MS)
+        out.append(succ.mandate_vs.envelope)
+        successors.append(succ)
+    k2 = successors[0]
+    out.append(k2.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest])).envelope)
+    clock.advance(3_600_001)
+    ruling = commitment_pb2.Ruling(
+        contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
+    )
+    out.append(k2.sign("ruling", ruling, negotiation_id=nid).envelope)
+    at = len(out) - 1
+    forfeit = commitment_pb2.Forfeit(
+        contract=accept.digest, party=bob.did, amount=BOND, beneficiary=alice.did, cause=claim.digest
+    )
+    out.append(k2.sign("forfeit", forfeit, negotiation_id=nid).envelope)
+    release = commitment_pb2.Release(contract=accept.digest, party=alice.did, amount=BOND)
+    out.append(k2.sign("release", release, negotiation_id=nid).envelope)
+    return out, at
+
+
+def escrow_hand_over_in_a_view() -> Group:
+    """ESC-022: the successor of a revoked escrow key, appointed by the key's principal, stamps, rules,
+    forfeits and releases the old key's contract; nobody else's appointee does, nor the successor before
+    the revocation is effective, nor either of two successors."""
+    g = Group("EscrowHandOver", "sparse")
+    valid, _ = _hand_over()
+    g.add(
+        "escrow key K1 bonded Alice's trade with Bob; Bob never delivered and Alice claimed; K1's principal "
+        "revoked K1 and appointed K2 (a Mandate naming K1 in succeeds): K2 stamps the claim, upholds it, "
+        "forfeits Bob's bond to Alice and releases hers -- taken",
+        ["ESC-022"],
+        valid,
+    )
+    g.add(
+        "the same, K1 revoked by itself (its thief's revocation needs no binding): the principal's successor "
+        "speaks from that revocation's effective_ms -- taken",
+        ["ESC-022", "KEY-004"],
+        _hand_over(revoked="key")[0],
+    )
+    for appointer, who in (
+        ("stranger", "a stranger's principal"),
+        ("party", "Bob's principal (a party's)"),
+    ):
+        envelopes, at = _hand_over(appointer)
+        g.add(
+            f"K1 revoked, and K2 appointed by {who}, to which K1 is not bound: K2's Stamp witnesses nothing "
+            "for K1's contract and its Ruling is no escrow's -- refused",
+            ["ESC-022", "NEG-008"],
+            envelopes[: at + 1],
+            "WRONG_PARTY",
+            "EscrowHandOver",
+            twin=valid[: at + 1],
+        )
+    envelopes, at = _hand_over(thief_binding=True)
+    g.add(
+        "before K1's revocation its thief bound K1 to its own principal T (a Stamp by K1 under T's Mandate) "
+        "and T appoints K2: K1 is bound to two principals, no hand-over counts -- refused",
+        ["ESC-022", "KEY-007", "NEG-008"],
+        envelopes[: at + 1],
+        "WRONG_PARTY",
+        "EscrowHandOver",
+        no_twin="the defect is the thief's binding and its principal's appointment together",
+    )
+    envelopes, at = _hand_over(revoked="")
+    g.add(
+        "K2 appointed by K1's principal, but no revocation of K1 held: K1 still speaks for its contracts "
+        "-- refused",
+        ["ESC-022", "NEG-008"],
+        envelopes[: at + 1],
+        "WRONG_PARTY",
+        "EscrowHandOver",
+        twin=valid[: at + 1],
+    )
+    envelopes, at = _hand_over(effective_in_ms=3 * 3_600_000)
+    g.add(
+        "K1's revocation is effective three hours ahead: K2's Ruling, an hour after the claim, is before it "
+        "-- refused",
+        ["ESC-022", "NEG-008"],
+        envelopes[: at + 1],
+        "WRONG_PARTY",
+        "EscrowHandOver",
+        "Boundary",
+        twin=valid[: at + 1],
+    )
+    envelopes, at = _hand_over(second=True)
+    g.add(
+        "K1's principal appoints two successors, K2 and K3: neither is honoured -- K2's Ruling is refused",
+        ["ESC-022", "NEG-008"],
+        envelopes[: at + 1],
+        "WRONG_PARTY",
+        "EscrowHandOver",
+        twin=valid[: at + 1],
+    )
+    for bad, what in (("agent", "its own agent"), ("did:key:zNotAKey", "no did:key")):
+        envelopes, at = _hand_over(succeeds=bad)
+        g.add(
+            f"K1 revoked, and its principal's hand-over names {what} in succeeds -- refused",
+            ["ESC-022"],
+            envelopes,
+            "BODY_INVALID",
+            "EscrowHandOver",
+            twin=valid[: at + 1],
+        )
     return g

@@ -74,6 +74,7 @@ const SCHEMA = {
     F(5, "max_per_deal", "u64"), F(6, "min_per_deal", "u64"), F(7, "budget_per_period", "u64"),
     F(8, "period_ms", "u64"), F(9, "max_outstanding", "u64"), F(10, "allowed_categories", "string", { rep: true }),
     F(11, "allowed_counterparties", "string", { rep: true }), F(12, "execution_window_end_ms", "u64"),
+    F(13, "succeeds", "string"),
   ],
   KeyRotation: [F(1, "new_key", "string")],
   KeyRevocation: [F(1, "key", "string"), F(2, "effective_ms", "u64"), F(3, "reason", "string")],
@@ -595,6 +596,10 @@ function checkBody(name, b, h) {
       if (b.budget_per_period > 0n) bodyRule(b.period_ms > 0n, "BDY-010", "period_ms");
       for (const k of ["valid_from_ms", "valid_until_ms", "max_per_deal", "min_per_deal", "budget_per_period", "period_ms", "max_outstanding", "execution_window_end_ms"])
         int53(b[k], k);
+      if (b.succeeds !== "") {
+        bodyRule(isValidDidKey(b.succeeds), "ESC-022", "succeeds not a did:key");
+        bodyRule(b.succeeds !== b.agent, "ESC-022", "succeeds names the agent itself");
+      }
       return;
     case "key_rotation":
       bodyRule(isValidDidKey(b.new_key), "BDY-012", "new_key");
@@ -876,6 +881,8 @@ export class Verifier {
     this.revocations = new Map(); // key -> [{eff, dhex}]
     this.rotations = new Map(); // key -> [{seq, dhex}] of every KeyRotation held (KEY-005, KEY-009)
     this.bindings = new Set(); // key \0 principal
+    this.bindingAt = new Map(); // key \0 principal -> earliest issued_at_ms of a statement binding them (ESC-022)
+    this.handovers = new Map(); // old escrow key -> [{agent, issuer}] of the Mandates naming it in succeeds (ESC-022)
     this.negotiations = new Map(); // hex id -> Negotiation
     this.stamps = new Map(); // hex digest named -> [{escrow, t, seq, pos}]
     this.attested = new Map(); // issuer \0 contract -> seq
@@ -888,7 +895,7 @@ export class Verifier {
     const e = this.witnessingEscrow(rec);
     if (!e) return false;
     const first = (d) => {
-      const l = (this.stamps.get(d) ?? []).filter((s) => s.escrow === e);
+      const l = (this.stamps.get(d) ?? []).filter((s) => this.actsFor(s.escrow, e, s.t));
       if (!l.length) return null;
       return l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a));
     };
@@ -913,6 +920,27 @@ export class Verifier {
     if (n.contract) return n.contract.escrow || null;
     return escrowOf(n.outstanding) || null;
   }
+  // ESC-022: the hand-over of escrow key `old` honoured -- {agent, from} -- or null: `old` revoked (from the
+  // earliest effective_ms held), bound before it to one principal alone (not itself), whose Mandates naming
+  // `old` in succeeds name one agent.
+  successor(old) {
+    const held = this.handovers.get(old);
+    const revs = this.revocations.get(old) ?? [];
+    if (!held || !revs.length) return null;
+    const eff = revs.reduce((a, r) => (r.eff < a ? r.eff : a), revs[0].eff);
+    const principals = [...this.bindingAt]
+      .filter(([k, t]) => k.startsWith(`${old}\0`) && t < eff)
+      .map(([k]) => k.slice(old.length + 1));
+    if (principals.length !== 1 || principals[0] === old) return null;
+    const agents = new Set(held.filter((x) => x.issuer === principals[0]).map((x) => x.agent));
+    return agents.size === 1 ? { agent: [...agents][0], from: eff } : null;
+  }
+  // ESC-022: whether a statement by `issuer` at `t` is escrow `escrow`'s: its own, or its successor's from then on.
+  actsFor(issuer, escrow, t) {
+    if (issuer === escrow) return true;
+    const s = this.successor(escrow);
+    return s !== null && s.agent === issuer && t >= s.from;
+  }
   revokedAt(key, t) {
     return (this.revocations.get(key) ?? []).filter((r) => r.eff <= t);
   }
@@ -932,7 +960,7 @@ export class Verifier {
   checkRevokedAtStamp(rec) {
     if (!STAMP_TIMED.has(rec.bodyName)) return;
     const e = this.witnessingEscrow(rec);
-    const l = e ? (this.stamps.get(rec.dhex) ?? []).filter((s) => s.escrow === e) : [];
+    const l = e ? (this.stamps.get(rec.dhex) ?? []).filter((s) => this.actsFor(s.escrow, e, s.t)) : [];
     if (!l.length) return;
     const t = l.reduce((a, b) => (b.t < a.t ? b : a)).t;
     for (const key of [rec.h.issuer, rec.principal]) {
@@ -949,7 +977,7 @@ export class Verifier {
     const e = this.witnessingEscrow(rec);
     if (!e) return;
     const first = (d) => {
-      const l = (this.stamps.get(d) ?? []).filter((s) => s.escrow === e);
+      const l = (this.stamps.get(d) ?? []).filter((s) => this.actsFor(s.escrow, e, s.t));
       return l.length ? l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a)) : null;
     };
     const s = first(rec.dhex);
@@ -1066,7 +1094,16 @@ export class Verifier {
     this.nonces.set(nk, dhex);
     chain.set(h.seq, { digest: dhex, prev: hex(h.prev), t: h.issued_at_ms });
     this.chains.set(h.issuer, chain);
-    if (rec.principal) this.bindings.add(`${h.issuer}\0${rec.principal}`);
+    if (rec.principal) {
+      const bk = `${h.issuer}\0${rec.principal}`;
+      this.bindings.add(bk);
+      if (!this.bindingAt.has(bk) || h.issued_at_ms < this.bindingAt.get(bk)) this.bindingAt.set(bk, h.issued_at_ms);
+    }
+    if (bodyName === "mandate" && body.succeeds !== "") {
+      const l = this.handovers.get(body.succeeds) ?? [];
+      l.push({ agent: body.agent, issuer: h.issuer });
+      this.handovers.set(body.succeeds, l);
+    }
     if (bodyName === "key_revocation") {
       const l = this.revocations.get(body.key) ?? [];
       l.push({ eff: body.effective_ms, dhex });
@@ -1115,7 +1152,7 @@ export class Verifier {
     // cut at the earliest effective_ms of a held KeyRevocation of its key or of that Mandate's principal --
     // must end after the last ruling time: last deadline + claim window + response window (3600000 when 0)
     // + the clock tolerance (30000).
-    const stamps = (this.stamps.get(acc.dhex) ?? []).filter((x) => x.escrow === p.terms.escrow);
+    const stamps = (this.stamps.get(acc.dhex) ?? []).filter((x) => this.actsFor(x.escrow, p.terms.escrow, x.t));
     if (stamps.length === 0) return;
     const first = stamps.reduce((a, b) => (b.t < a.t ? b : a));
     const em = first.mandate.length ? this.byDigest.get(hex(first.mandate)) : null;
@@ -1140,10 +1177,10 @@ export class Verifier {
       if (s && (s.bodyName === "breach_claim" || s.bodyName === "revoke")) {
         const n = this.negotiations.get(hex(s.h.negotiation_id));
         const c = n?.contract;
-        if (c && c.digest === hex(s.body.contract) && c.escrow === rec.h.issuer) this.makeEffective(n, c, s, rec.h.issued_at_ms);
+        if (c && c.digest === hex(s.body.contract) && this.actsFor(rec.h.issuer, c.escrow, rec.h.issued_at_ms)) this.makeEffective(n, c, s, rec.h.issued_at_ms);
         // one of a displaced contract, held in its shadow (SPEC 4.5, MND-023), moves that contract alone
         for (const x of n?.displaced ?? [])
-          if (x.shadow && x.c.digest === hex(s.body.contract) && x.c.escrow === rec.h.issuer) this.makeEffective(x.shadow, x.c, s, rec.h.issued_at_ms);
+          if (x.shadow && x.c.digest === hex(s.body.contract) && this.actsFor(rec.h.issuer, x.c.escrow, rec.h.issued_at_ms)) this.makeEffective(x.shadow, x.c, s, rec.h.issued_at_ms);
       }
     });
   }
@@ -1168,7 +1205,7 @@ export class Verifier {
     n.state = to;
   }
   firstStamp(d, escrow) {
-    const l = (this.stamps.get(d) ?? []).filter((s) => s.escrow === escrow);
+    const l = (this.stamps.get(d) ?? []).filter((s) => this.actsFor(s.escrow, escrow, s.t));
     return l.length ? l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a)) : null;
   }
 
@@ -1323,7 +1360,7 @@ export class Verifier {
     }
     if (hex(body.contract) !== c.digest) fail("STALE_REFERENCE", "NEG-005", "not the contract");
     if (ESCROW_BODIES.has(bodyName)) {
-      if (h.issuer !== c.escrow) fail("WRONG_PARTY", "NEG-008", "not the contract's escrow");
+      if (!this.actsFor(h.issuer, c.escrow, h.issued_at_ms)) fail("WRONG_PARTY", "NEG-008", "not the contract's escrow");
       if (bodyName === "ruling") {
         const dec = body.decision;
         if (dec === 3n) {
@@ -1422,7 +1459,7 @@ export class Verifier {
     };
   }
   effectiveFromHeldStamps(n, c, rec) {
-    const l = (this.stamps.get(rec.dhex) ?? []).filter((s) => s.escrow === c.escrow && this.stampCounts(c, rec, s.t));
+    const l = (this.stamps.get(rec.dhex) ?? []).filter((s) => this.actsFor(s.escrow, c.escrow, s.t) && this.stampCounts(c, rec, s.t));
     if (!l.length) return;
     const first = l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a));
     this.makeEffective(n, c, rec, first.t);

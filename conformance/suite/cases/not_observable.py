@@ -245,6 +245,17 @@ not_observable(
     "ESC-021",
 )
 not_observable(
+    "esc.hand-over",
+    "A revoked escrow key's successor, appointed by its principal, speaks for its contracts",
+    "needs an escrow key the target trusts (MND-015: its operator's configuration) revoked mid-contract and "
+    "its principal's hand-over, which the suite cannot arrange with a target it does not configure (nor "
+    "a successor's transcript to audit, which only a target started as a successor serves); "
+    "tests/test_escrow_handover.py checks the reference verifier, escrow and audit",
+    "ESC-022",
+    "ESC-023",
+    "AUD-006",
+)
+not_observable(
     "cmt.revocable-delivery-held",
     "Under revocable terms a Delivery is held while the counterparty could revoke and keep it",
     "needs the target to trade under revocable terms at an escrow the suite plays, which it trusts only if "

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61\x32\x61\x63oop/v1/identity.proto\x12\na2acoop.v1\"\xa9\x02\n\x07Mandate\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x15\n\rvalid_from_ms\x18\x02 \x01(\x04\x12\x16\n\x0evalid_until_ms\x18\x03 \x01(\x04\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x14\n\x0cmax_per_deal\x18\x05 \x01(\x04\x12\x14\n\x0cmin_per_deal\x18\x06 \x01(\x04\x12\x19\n\x11\x62udget_per_period\x18\x07 \x01(\x04\x12\x11\n\tperiod_ms\x18\x08 \x01(\x04\x12\x17\n\x0fmax_outstanding\x18\t \x01(\x04\x12\x1a\n\x12\x61llowed_categories\x18\n \x03(\t\x12\x1e\n\x16\x61llowed_counterparties\x18\x0b \x03(\t\x12\x1f\n\x17\x65xecution_window_end_ms\x18\x0c \x01(\x04\"\x1e\n\x0bKeyRotation\x12\x0f\n\x07new_key\x18\x01 \x01(\t\"B\n\rKeyRevocation\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x14\n\x0c\x65\x66\x66\x65\x63tive_ms\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x1e\n\nCheckpoint\x12\x10\n\x08log_root\x18\x01 \x01(\x0c\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61\x32\x61\x63oop/v1/identity.proto\x12\na2acoop.v1\"\xbb\x02\n\x07Mandate\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x15\n\rvalid_from_ms\x18\x02 \x01(\x04\x12\x16\n\x0evalid_until_ms\x18\x03 \x01(\x04\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x14\n\x0cmax_per_deal\x18\x05 \x01(\x04\x12\x14\n\x0cmin_per_deal\x18\x06 \x01(\x04\x12\x19\n\x11\x62udget_per_period\x18\x07 \x01(\x04\x12\x11\n\tperiod_ms\x18\x08 \x01(\x04\x12\x17\n\x0fmax_outstanding\x18\t \x01(\x04\x12\x1a\n\x12\x61llowed_categories\x18\n \x03(\t\x12\x1e\n\x16\x61llowed_counterparties\x18\x0b \x03(\t\x12\x1f\n\x17\x65xecution_window_end_ms\x18\x0c \x01(\x04\x12\x10\n\x08succeeds\x18\r \x01(\t\"\x1e\n\x0bKeyRotation\x12\x0f\n\x07new_key\x18\x01 \x01(\t\"B\n\rKeyRevocation\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x14\n\x0c\x65\x66\x66\x65\x63tive_ms\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x1e\n\nCheckpoint\x12\x10\n\x08log_root\x18\x01 \x01(\x0c\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,11 +32,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'a2acoop.v1.identity_pb2', _
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MANDATE']._serialized_start=42
-  _globals['_MANDATE']._serialized_end=339
-  _globals['_KEYROTATION']._serialized_start=341
-  _globals['_KEYROTATION']._serialized_end=371
-  _globals['_KEYREVOCATION']._serialized_start=373
-  _globals['_KEYREVOCATION']._serialized_end=439
-  _globals['_CHECKPOINT']._serialized_start=441
-  _globals['_CHECKPOINT']._serialized_end=471
+  _globals['_MANDATE']._serialized_end=357
+  _globals['_KEYROTATION']._serialized_start=359
+  _globals['_KEYROTATION']._serialized_end=389
+  _globals['_KEYREVOCATION']._serialized_start=391
+  _globals['_KEYREVOCATION']._serialized_end=457
+  _globals['_CHECKPOINT']._serialized_start=459
+  _globals['_CHECKPOINT']._serialized_end=489
 # @@protoc_insertion_point(module_scope)

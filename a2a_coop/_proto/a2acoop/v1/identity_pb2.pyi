@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Mandate(_message.Message):
-    __slots__ = ("agent", "valid_from_ms", "valid_until_ms", "currency", "max_per_deal", "min_per_deal", "budget_per_period", "period_ms", "max_outstanding", "allowed_categories", "allowed_counterparties", "execution_window_end_ms")
+    __slots__ = ("agent", "valid_from_ms", "valid_until_ms", "currency", "max_per_deal", "min_per_deal", "budget_per_period", "period_ms", "max_outstanding", "allowed_categories", "allowed_counterparties", "execution_window_end_ms", "succeeds")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     VALID_FROM_MS_FIELD_NUMBER: _ClassVar[int]
     VALID_UNTIL_MS_FIELD_NUMBER: _ClassVar[int]
@@ -20,6 +20,7 @@ class Mandate(_message.Message):
     ALLOWED_CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_COUNTERPARTIES_FIELD_NUMBER: _ClassVar[int]
     EXECUTION_WINDOW_END_MS_FIELD_NUMBER: _ClassVar[int]
+    SUCCEEDS_FIELD_NUMBER: _ClassVar[int]
     agent: str
     valid_from_ms: int
     valid_until_ms: int
@@ -32,7 +33,8 @@ class Mandate(_message.Message):
     allowed_categories: _containers.RepeatedScalarFieldContainer[str]
     allowed_counterparties: _containers.RepeatedScalarFieldContainer[str]
     execution_window_end_ms: int
-    def __init__(self, agent: _Optional[str] = ..., valid_from_ms: _Optional[int] = ..., valid_until_ms: _Optional[int] = ..., currency: _Optional[str] = ..., max_per_deal: _Optional[int] = ..., min_per_deal: _Optional[int] = ..., budget_per_period: _Optional[int] = ..., period_ms: _Optional[int] = ..., max_outstanding: _Optional[int] = ..., allowed_categories: _Optional[_Iterable[str]] = ..., allowed_counterparties: _Optional[_Iterable[str]] = ..., execution_window_end_ms: _Optional[int] = ...) -> None: ...
+    succeeds: str
+    def __init__(self, agent: _Optional[str] = ..., valid_from_ms: _Optional[int] = ..., valid_until_ms: _Optional[int] = ..., currency: _Optional[str] = ..., max_per_deal: _Optional[int] = ..., min_per_deal: _Optional[int] = ..., budget_per_period: _Optional[int] = ..., period_ms: _Optional[int] = ..., max_outstanding: _Optional[int] = ..., allowed_categories: _Optional[_Iterable[str]] = ..., allowed_counterparties: _Optional[_Iterable[str]] = ..., execution_window_end_ms: _Optional[int] = ..., succeeds: _Optional[str] = ...) -> None: ...
 
 class KeyRotation(_message.Message):
     __slots__ = ("new_key",)
