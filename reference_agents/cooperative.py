@@ -226,9 +226,21 @@ class ClaimAware(HonestStrategy):
     talk; in the verifiable world (``verify``), bonded instead -- up to the bond its issuer locks at
     the escrow the offer names, the value offered counts in full -- since a bare holding claim with no
     escrow deposit is backed by nothing a verifier can check, and a bond pays for what is not
-    delivered. NEED claims change no ratio and are ignored. It accepts an offer whose counted ratio is
-    within ``tolerance`` of its aim, counters at the aim (scaled up by what it discounts) otherwise,
-    and rejects at round ``max_rounds``. It delivers everything and rates every delivery.
+    delivered. NEED claims change no ratio and are ignored.
+    *Symmetric risk.* What it gives is counted by the same rule (:meth:`exposure`: backed by a bond
+    of its own, as ``audience_bond``, when ``verify``; in cheap talk never, as it signs no HOLDING
+    claim), and the discount prices only the risk the counterparty's side carries *beyond* the one
+    ours carries for it: it accepts an offer whose counted ratio, over our side's credence (capped at
+    1: it pays no premium for its own unbacked side), is within ``tolerance`` of its aim, and never
+    one whose counted ratio is below ``reserve``. Both sides unbacked alike, the risk-adjusted
+    bargaining problem is symmetric and its Nash point is the even trade in declared values: asking a
+    premium for a risk it imposes in equal measure would make the even trade unacceptable to two
+    readers at once (they deadlocked in cheap talk, where nothing is backed, until it counted this).
+    Its *first* counter in a negotiation (rounds 1 and 2) still asks the aim scaled up by the whole
+    discount -- so a liar's unbacked ask is paid no more than before; later counters ask the
+    risk-adjusted point (the aim over the net credence), which a reader of the same rule accepts, and
+    none goes below ``reserve``. It rejects at round ``max_rounds``. It delivers everything and rates
+    every delivery.
     *Checking* (``verify``): it stops believing every claim of a counterparty that agreed, in a
     negotiation where it claimed reservation ``r``, to a contract giving it a ratio below ``r`` -- the
     contradiction the audit proves from that counterparty's own signed claim and Accept
@@ -282,6 +294,21 @@ class ClaimAware(HonestStrategy):
         )
         return counted / offered
 
+    def exposure(self, offer: OfferView) -> float:
+        """The share of the value *we* would give that the same rule counts for the counterparty: our
+        own bond (``audience_bond``) backs it when ``verify``; in cheap talk nothing does (we sign no
+        HOLDING claim), so it is ``prior``."""
+        asked = offer.value_asked
+        if asked == 0:
+            return 1.0
+        terms = offer.proposal.terms
+        covered = min(asked, terms.audience_bond) if self.verify and terms.escrow else 0
+        return (covered + self.prior * (asked - covered)) / asked
+
+    def net_credence(self, offer: OfferView) -> float:
+        """The credence net of the risk our own side carries for the counterparty (capped at 1)."""
+        return min(1.0, self.credence(offer) / self.exposure(offer))
+
     def respond(self, offer: OfferView) -> Reply:
         claimed = reservation_claim(offer.proposal)
         if claimed is not None:
@@ -291,12 +318,15 @@ class ClaimAware(HonestStrategy):
             # recent CLAIMS_KEPT (re-inserted above, the oldest first), so a long-lived peer stays bounded.
             while len(self._claimed) > CLAIMS_KEPT:
                 del self._claimed[next(iter(self._claimed))]
-        goal, counted = self.aim(offer), self.credence(offer)
-        if ratio(offer) * counted >= goal - self.tolerance:
+        goal, counted, net = self.aim(offer), self.credence(offer), self.net_credence(offer)
+        got = ratio(offer)
+        if got * net >= goal - self.tolerance and got * counted >= self.reserve - self.tolerance:
             return Accept()
         if offer.round >= self.max_rounds:
             return Reject(f"below our aim after {offer.round} rounds")
-        return counter_at(offer, goal / counted)
+        # The first counter asks the whole discount, later ones the risk-adjusted point; never a
+        # ratio it would count below its reserve.
+        return counter_at(offer, max(self.reserve / counted, goal / (counted if offer.round <= 2 else net)))
 
     def perform(self, contract: ContractView) -> Sequence[Deliver]:
         seen = self._claimed.pop(contract.negotiation_id, None)
