@@ -229,18 +229,19 @@ class ClaimAware(HonestStrategy):
     delivered. NEED claims change no ratio and are ignored.
     *Symmetric risk.* What it gives is counted by the same rule (:meth:`exposure`: backed by a bond
     of its own, as ``audience_bond``, when ``verify``; in cheap talk never, as it signs no HOLDING
-    claim), and the discount prices only the risk the counterparty's side carries *beyond* the one
-    ours carries for it: it accepts an offer whose counted ratio, over our side's credence (capped at
-    1: it pays no premium for its own unbacked side), is within ``tolerance`` of its aim, and never
-    one whose counted ratio is below ``reserve``. Both sides unbacked alike, the risk-adjusted
-    bargaining problem is symmetric and its Nash point is the even trade in declared values: asking a
-    premium for a risk it imposes in equal measure would make the even trade unacceptable to two
-    readers at once (they deadlocked in cheap talk, where nothing is backed, until it counted this).
-    Its *first* counter in a negotiation (rounds 1 and 2) still asks the aim scaled up by the whole
-    discount -- so a liar's unbacked ask is paid no more than before; later counters ask the
-    risk-adjusted point (the aim over the net credence), which a reader of the same rule accepts, and
-    none goes below ``reserve``. It rejects at round ``max_rounds``. It delivers everything and rates
-    every delivery.
+    claim). It accepts an offer whose counted ratio is within ``tolerance`` of its aim -- or, failing
+    that, one at least even net of that risk (:meth:`net_credence`: the credence of their side over
+    ours, capped at 1, since it pays no premium for its own unbacked side) -- and never one whose
+    counted ratio is below ``reserve``. Both sides unbacked alike, the risk-adjusted bargaining problem
+    is symmetric and its Nash point is the even trade in declared values: a premium for a risk it
+    imposes in equal measure made the even trade unacceptable to two readers at once (they deadlocked
+    in cheap talk, where nothing is backed, until the eighteenth session). The relief stops at that
+    even split: what it accepts beyond the old rule is never better than even for the counterparty,
+    so a liar's ask (a reservation claim leaves the aim below 1) is paid no more than before. Its
+    *first* counter in a negotiation (rounds 1 and 2) asks the aim scaled up by the whole discount;
+    later ones at most the risk-adjusted even split, which a reader of the same rule accepts; none
+    below ``reserve``. It rejects at round ``max_rounds``. It delivers everything and rates every
+    delivery.
     *Checking* (``verify``): it stops believing every claim of a counterparty that agreed, in a
     negotiation where it claimed reservation ``r``, to a contract giving it a ratio below ``r`` -- the
     contradiction the audit proves from that counterparty's own signed claim and Accept
@@ -320,13 +321,16 @@ class ClaimAware(HonestStrategy):
                 del self._claimed[next(iter(self._claimed))]
         goal, counted, net = self.aim(offer), self.credence(offer), self.net_credence(offer)
         got = ratio(offer)
-        if got * net >= goal - self.tolerance and got * counted >= self.reserve - self.tolerance:
+        # Its aim over what it counts, or else the even trade net of the risk both sides carry: the
+        # relief never accepts less than that even split, and never a ratio it counts below reserve.
+        aimed = got * counted >= goal - self.tolerance or got * net >= 1.0 - self.tolerance
+        if aimed and got * counted >= self.reserve - self.tolerance:
             return Accept()
         if offer.round >= self.max_rounds:
             return Reject(f"below our aim after {offer.round} rounds")
-        # The first counter asks the whole discount, later ones the risk-adjusted point; never a
-        # ratio it would count below its reserve.
-        return counter_at(offer, max(self.reserve / counted, goal / (counted if offer.round <= 2 else net)))
+        # The first counter asks the whole discount, later ones at most the risk-adjusted even split.
+        asked = goal / counted if offer.round <= 2 else min(goal / counted, 1.0 / net)
+        return counter_at(offer, max(self.reserve / counted, asked))
 
     def perform(self, contract: ContractView) -> Sequence[Deliver]:
         seen = self._claimed.pop(contract.negotiation_id, None)

@@ -111,6 +111,21 @@ def test_it_discounts_only_the_risk_beyond_the_one_its_own_side_carries() -> Non
     assert verifiable.net_credence(half) == 1.0 and isinstance(verifiable.respond(half), Accept)
 
 
+def test_the_relief_stops_at_the_even_split_so_a_claimed_floor_is_paid_no_more_than_before() -> None:
+    """A liar that opens asking 1.39 with a reservation claim of 1.35 (the reader's aim 0.72, unbacked:
+    it counts 0.65) is countered at 0.72 / 0.9 = 0.8 in cheap talk, at every round, as before the
+    relief: the net credence (1 here) only ever makes acceptable an offer at least even net of risk."""
+    cheap = ClaimAware(verify=False)
+    for round_ in (1, 2, 5):
+        ask = _offer(gives=500, wants=694, reservation=1350, round_=round_, nid=b"n%d" % round_)
+        assert cheap.net_credence(ask) == 1.0
+        assert _asked(cheap.respond(ask)) == pytest.approx(0.8, abs=0.01)
+    # A counter of at most even, from a side as unbacked, it accepts; one a hair over even it does not
+    # (its tolerance aside).
+    assert isinstance(cheap.respond(_offer(gives=500, wants=505, round_=3)), Accept)
+    assert _asked(cheap.respond(_offer(gives=500, wants=530, round_=3))) == pytest.approx(1.0, abs=0.01)
+
+
 def _haggle(a: ClaimAware, b: ClaimAware, opening: trade_pb2.Offer) -> tuple[str, int]:
     """``a`` offers ``opening`` to ``b``; they answer each other's counters until one accepts or rejects."""
     proposal, responder, other = opening, b, a
