@@ -226,9 +226,22 @@ class ClaimAware(HonestStrategy):
     talk; in the verifiable world (``verify``), bonded instead -- up to the bond its issuer locks at
     the escrow the offer names, the value offered counts in full -- since a bare holding claim with no
     escrow deposit is backed by nothing a verifier can check, and a bond pays for what is not
-    delivered. NEED claims change no ratio and are ignored. It accepts an offer whose counted ratio is
-    within ``tolerance`` of its aim, counters at the aim (scaled up by what it discounts) otherwise,
-    and rejects at round ``max_rounds``. It delivers everything and rates every delivery.
+    delivered. NEED claims change no ratio and are ignored.
+    *Symmetric risk.* What it gives is counted by the same rule (:meth:`exposure`: backed by a bond
+    of its own, as ``audience_bond``, when ``verify``; in cheap talk never, as it signs no HOLDING
+    claim). It accepts an offer whose counted ratio is within ``tolerance`` of its aim -- or, failing
+    that, one at least even net of that risk (:meth:`net_credence`: the credence of their side over
+    ours, capped at 1, since it pays no premium for its own unbacked side) -- and never one whose
+    counted ratio is below ``reserve``. Both sides unbacked alike, the risk-adjusted bargaining problem
+    is symmetric and its Nash point is the even trade in declared values: a premium for a risk it
+    imposes in equal measure made the even trade unacceptable to two readers at once (they deadlocked
+    in cheap talk, where nothing is backed, until the eighteenth session). The relief stops at that
+    even split: what it accepts beyond the old rule is never better than even for the counterparty,
+    so a liar's ask (a reservation claim leaves the aim below 1) is paid no more than before. Its
+    *first* counter in a negotiation (rounds 1 and 2) asks the aim scaled up by the whole discount;
+    later ones at most the risk-adjusted even split, which a reader of the same rule accepts; none
+    below ``reserve``. It rejects at round ``max_rounds``. It delivers everything and rates every
+    delivery.
     *Checking* (``verify``): it stops believing every claim of a counterparty that agreed, in a
     negotiation where it claimed reservation ``r``, to a contract giving it a ratio below ``r`` -- the
     contradiction the audit proves from that counterparty's own signed claim and Accept
@@ -282,6 +295,21 @@ class ClaimAware(HonestStrategy):
         )
         return counted / offered
 
+    def exposure(self, offer: OfferView) -> float:
+        """The share of the value *we* would give that the same rule counts for the counterparty: our
+        own bond (``audience_bond``) backs it when ``verify``; in cheap talk nothing does (we sign no
+        HOLDING claim), so it is ``prior``."""
+        asked = offer.value_asked
+        if asked == 0:
+            return 1.0
+        terms = offer.proposal.terms
+        covered = min(asked, terms.audience_bond) if self.verify and terms.escrow else 0
+        return (covered + self.prior * (asked - covered)) / asked
+
+    def net_credence(self, offer: OfferView) -> float:
+        """The credence net of the risk our own side carries for the counterparty (capped at 1)."""
+        return min(1.0, self.credence(offer) / self.exposure(offer))
+
     def respond(self, offer: OfferView) -> Reply:
         claimed = reservation_claim(offer.proposal)
         if claimed is not None:
@@ -291,12 +319,18 @@ class ClaimAware(HonestStrategy):
             # recent CLAIMS_KEPT (re-inserted above, the oldest first), so a long-lived peer stays bounded.
             while len(self._claimed) > CLAIMS_KEPT:
                 del self._claimed[next(iter(self._claimed))]
-        goal, counted = self.aim(offer), self.credence(offer)
-        if ratio(offer) * counted >= goal - self.tolerance:
+        goal, counted, net = self.aim(offer), self.credence(offer), self.net_credence(offer)
+        got = ratio(offer)
+        # Its aim over what it counts, or else the even trade net of the risk both sides carry: the
+        # relief never accepts less than that even split, and never a ratio it counts below reserve.
+        aimed = got * counted >= goal - self.tolerance or got * net >= 1.0 - self.tolerance
+        if aimed and got * counted >= self.reserve - self.tolerance:
             return Accept()
         if offer.round >= self.max_rounds:
             return Reject(f"below our aim after {offer.round} rounds")
-        return counter_at(offer, goal / counted)
+        # The first counter asks the whole discount, later ones at most the risk-adjusted even split.
+        asked = goal / counted if offer.round <= 2 else min(goal / counted, 1.0 / net)
+        return counter_at(offer, max(self.reserve / counted, asked))
 
     def perform(self, contract: ContractView) -> Sequence[Deliver]:
         seen = self._claimed.pop(contract.negotiation_id, None)

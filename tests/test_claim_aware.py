@@ -72,14 +72,85 @@ def test_it_concedes_toward_a_claimed_reservation_and_not_without_one() -> None:
 def test_in_cheap_talk_a_holding_claim_buys_a_better_price_and_in_the_verifiable_world_only_a_bond_does() -> (
     None
 ):
+    """Asked to give 550 for 500, it counters (its first counter asks the whole discount): an even
+    trade for a claimed holding, 1 / prior (0.9) for a bare one. In the verifiable world a bare
+    holding claim (no escrow deposit) counts for nothing; a bond does."""
     cheap, verifiable = ClaimAware(verify=False), ClaimAware(verify=True)
-    even_claimed, even_bare = _offer(holding=True), _offer()
-    assert isinstance(cheap.respond(even_claimed), Accept)
-    assert _asked(cheap.respond(even_bare)) == pytest.approx(1 / 0.9, abs=0.01)  # the prior 0.9
-    # Verifiable: a bare holding claim (no escrow deposit) counts for nothing; a bond does.
-    assert _asked(verifiable.respond(even_claimed)) == pytest.approx(1 / 0.9, abs=0.01)
-    assert isinstance(verifiable.respond(_offer(bond=500)), Accept)
+    dear_claimed, dear_bare = _offer(wants=550, holding=True), _offer(wants=550)
+    assert _asked(cheap.respond(dear_claimed)) == pytest.approx(1.0, abs=0.01)
+    assert _asked(cheap.respond(dear_bare)) == pytest.approx(1 / 0.9, abs=0.01)  # the prior 0.9
+    assert _asked(verifiable.respond(dear_claimed)) == pytest.approx(1 / 0.9, abs=0.01)
+    assert _asked(verifiable.respond(_offer(wants=550, bond=550))) == pytest.approx(1.0, abs=0.01)
     assert verifiable.credence(_offer(bond=250)) == pytest.approx(0.95)
+    # Its floor counts the claim too: it never gives a ratio it counts below its reserve 0.7.
+    assert _asked(cheap.respond(_offer(gives=300, wants=500, reservation=5000, holding=True))) == (
+        pytest.approx(0.7, abs=0.01)
+    )
+    assert _asked(cheap.respond(_offer(gives=300, wants=500, reservation=5000))) == pytest.approx(
+        0.7 / 0.9, abs=0.01
+    )
+
+
+def test_it_discounts_only_the_risk_beyond_the_one_its_own_side_carries() -> None:
+    """The discount prices the chance the counterparty does not deliver. Where what it gives is as
+    unbacked for the counterparty (cheap talk: it signs no HOLDING claim; verifiable: its own bond,
+    ``audience_bond``, covers as much), the even trade is the Nash point of the risk-adjusted problem
+    and it accepts it; it pays no premium for its own unbacked side (an even trade with only its
+    side unbacked is accepted, not one asking more), and it still counts the counterparty's excess."""
+    cheap, verifiable = ClaimAware(verify=False), ClaimAware(verify=True)
+    for agent, even in ((cheap, _offer()), (cheap, _offer(holding=True)), (verifiable, _offer())):
+        assert isinstance(agent.respond(even), Accept)
+    assert cheap.exposure(_offer()) == pytest.approx(0.9) and cheap.net_credence(_offer()) == 1.0
+    assert not isinstance(cheap.respond(_offer(wants=550, holding=True)), Accept)  # no premium paid
+    # Verifiable: its bond covers its side, theirs half of theirs: it counts them at 0.95.
+    half = _offer(bond=250)
+    half.proposal.terms.audience_bond = 500
+    assert verifiable.net_credence(half) == pytest.approx(0.95)
+    assert _asked(verifiable.respond(half)) == pytest.approx(1 / 0.95, abs=0.01)
+    half.proposal.terms.audience_bond = 250  # both half bonded: symmetric again
+    assert verifiable.net_credence(half) == 1.0 and isinstance(verifiable.respond(half), Accept)
+
+
+def test_the_relief_stops_at_the_even_split_so_a_claimed_floor_is_paid_no_more_than_before() -> None:
+    """A liar that opens asking 1.39 with a reservation claim of 1.35 (the reader's aim 0.72, unbacked:
+    it counts 0.65) is countered at 0.72 / 0.9 = 0.8 in cheap talk, at every round, as before the
+    relief: the net credence (1 here) only ever makes acceptable an offer at least even net of risk."""
+    cheap = ClaimAware(verify=False)
+    for round_ in (1, 2, 5):
+        ask = _offer(gives=500, wants=694, reservation=1350, round_=round_, nid=b"n%d" % round_)
+        assert cheap.net_credence(ask) == 1.0
+        assert _asked(cheap.respond(ask)) == pytest.approx(0.8, abs=0.01)
+    # A counter of at most even, from a side as unbacked, it accepts; one a hair over even it does not
+    # (its tolerance aside).
+    assert isinstance(cheap.respond(_offer(gives=500, wants=505, round_=3)), Accept)
+    assert _asked(cheap.respond(_offer(gives=500, wants=530, round_=3))) == pytest.approx(1.0, abs=0.01)
+
+
+def _haggle(a: ClaimAware, b: ClaimAware, opening: trade_pb2.Offer) -> tuple[str, int]:
+    """``a`` offers ``opening`` to ``b``; they answer each other's counters until one accepts or rejects."""
+    proposal, responder, other = opening, b, a
+    for round_ in range(1, 20):
+        reply = responder.respond(OfferView(b"h", THEM, proposal, round_, 0))
+        if not isinstance(reply, Counter):
+            return type(reply).__name__, round_
+        proposal, responder, other = reply.proposal, other, responder
+    raise AssertionError("no end in 20 rounds")
+
+
+@pytest.mark.parametrize("verify", [False, True])
+def test_two_readers_agree_on_an_even_trade_and_converge_from_an_uneven_opening(verify: bool) -> None:
+    """Self-play (issue 13, item 4). In cheap talk nothing is backed: two readers each counted the
+    other's unbacked item at 0.9 and countered at 1.11, and never agreed (the pair game formed no
+    contract). Now an even opening is accepted at once; an uneven one (asking 1.2) draws one counter
+    at the whole discount from each, then the risk-adjusted point, accepted by round 4 of 8."""
+    game = sim.PairGame(
+        "verifiable" if verify else "cheap-talk", "claim-aware", "claim-aware", seed=0, rounds=2
+    )
+    assert game.play() == [2.0, 2.0] and game.trades == 4
+    assert _haggle(ClaimAware(verify=verify), ClaimAware(verify=verify), _offer().proposal) == ("Accept", 1)
+    dear = _offer(gives=500, wants=600).proposal
+    state, round_ = _haggle(ClaimAware(verify=verify), ClaimAware(verify=verify), dear)
+    assert state == "Accept" and round_ <= 4
 
 
 def test_a_counterparty_that_agrees_below_its_own_claimed_floor_is_believed_no_more() -> None:

@@ -24,6 +24,8 @@ from a2a_coop.runtime.trade import claim_breach, relay_escrow_answers, run_trade
 from a2a_coop.testing import DAY_MS, FixedClock, Party, service
 from reference_agents.adversarial import Bluffer, Cartel, Exaggerator, Feinter, Reneger, SybilRing
 from reference_agents.detect import broken_reservations
+from reference_agents.population import Population
+from reference_agents.sim import WORLDS, PairGame
 from reference_agents.unsafe import Equivocator, OverCommitter
 
 COOPERATIVE = [n for n, a in reference_agents.AGENTS.items() if a.kind == "cooperative"]
@@ -116,10 +118,10 @@ def test_every_agent_trades_with_every_other_and_the_adversaries_are_caught() ->
         ("reciprocal", "boulware"),
         ("reciprocal", "conceder"),
         ("conceder", "boulware"),
-        # The claim-aware agent counts the four fifths of the value a bond of 100 does not cover at
-        # 0.9 (its prior that an unbacked item is delivered): it asks ~8 % more than even, which the
-        # Nash agent never concedes; offering to the Boulware agent, it runs out of rounds first.
-        ("nash", "claim-aware"),
+        # Offering to the Boulware agent, the claim-aware one runs out of rounds first. (Until the
+        # eighteenth session it also refused the Nash agent's even offer: it counted the four fifths a
+        # bond of 100 does not cover at 0.9 and asked ~8 % more; its own side, bonded alike, carries
+        # the same risk for the Nash agent, and it now accepts.)
         ("claim-aware", "boulware"),
     }
     assert all(outcomes[p] is State.REJECTED for p in unfulfilled)
@@ -345,6 +347,43 @@ def test_bonds_make_the_victim_whole_in_the_verifiable_world_and_not_under_cheap
     assert v["honest"]["reneger"] == 0.0 and v["reneger"]["honest"] == pytest.approx(0.5 / 4)
     assert c["honest"]["reneger"] == -1.0 and c["reneger"]["honest"] == 1.5
     assert v["honest"]["honest"] == c["honest"]["honest"] == 0.5
+
+
+# Known: two Boulware agents (e = 0.2, reserve 0.9, 8 rounds) never agree. Each counters at its own
+# target for the round it answers, so the last counter (round 7) asks 1.115 and reaches the other at
+# round 8 as 0.897, just under its reserve 0.9: rejected, in both worlds. Countering at the target of
+# the round the counter will be judged in (``self.target(offer.round + 1)``) fixes it, but changes the
+# default population's figures (``sim evolve --world verifiable --seed 1`` md5 9cd6eee... becomes
+# 2c823b3e...), which every README table of it relies on: left for a decision, and strict, so the
+# fix has to remove this mark.
+SELF_PLAY_DEADLOCKS = {"boulware"}
+
+
+@pytest.mark.parametrize("world", WORLDS)
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param(k, marks=pytest.mark.xfail(strict=True, reason="boulware self-play deadlock"))
+        if k in SELF_PLAY_DEADLOCKS
+        else k
+        for k in COOPERATIVE
+    ],
+)
+def test_every_cooperative_agent_agrees_with_itself_in_both_worlds(kind: str, world: str) -> None:
+    """No cooperative reference agent deadlocks in self-play (issue 13, item 4): two of a kind agree on
+    every even trade either one offers, in the pair game (two rounds, each side offering) and in the
+    population (each offering once), both worlds, and both sides gain. (The claim-aware agent did
+    not in cheap talk until the eighteenth session: each discounted the other's unbacked item and
+    countered, 0 contracts; the Boulware agent still does not, SELF_PLAY_DEADLOCKS.)"""
+    game = PairGame(world, kind, kind, seed=0, rounds=2)
+    payoffs = game.play()
+    assert game.trades == 4 and min(payoffs) > 0, (game.trades, payoffs)
+    pop = Population(world, seed=0)
+    pop.add(kind)
+    pop.add(kind)
+    records = pop.play_round([(0, 1), (1, 0)])
+    assert [r.state for r in records] == ["FULFILLED", "FULFILLED"]
+    assert all(min(r.payoffs) > 0 for r in records)
 
 
 def test_sim_evolve_is_reproducible_and_prints_one_json_line_last(capsys: pytest.CaptureFixture[str]) -> None:
