@@ -15,12 +15,14 @@ import grpc
 import pytest
 import trio
 from cli_run import one_line_error, run_cli
+from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import envelope_pb2, service_pb2, service_pb2_grpc
 from a2a_coop.protocol.envelope import decode_envelope
 from a2a_coop.protocol.statements import decode_statement
-from a2a_coop.runtime.trade import fetch_ledger, fetch_transcript
-from a2a_coop.testing import FixedClock, Party
+from a2a_coop.runtime.peer import drive
+from a2a_coop.runtime.trade import fetch_ledger, fetch_transcript, sync_with_escrow
+from a2a_coop.testing import FixedClock, LocalEscrow, Party
 from a2a_coop.transport import CooperationClient, EscrowClient, PageLimits, PagingViolation
 from a2a_coop.transport.paging import DEFAULT_MAX_PAGES, DEFAULT_MAX_READ_BYTES
 from a2a_coop.transport.trio_bridge import TrioCooperationClient
@@ -326,3 +328,30 @@ def test_the_bound_has_its_documented_defaults() -> None:
     assert PageLimits() == PageLimits(DEFAULT_MAX_PAGES, DEFAULT_MAX_READ_BYTES)
     with pytest.raises(ValueError):
         PageLimits(max_pages=0)
+
+
+def test_resumes_escrow_sync_with_a_hostile_escrow_stops_and_loses_nothing(hostile: Any) -> None:
+    """`resume`'s escrow sync (``sync_with_escrow``) of a contract whose escrow's address answers
+    GetLedger with its first entry again and again: the sync stops at the second page with
+    PagingViolation (the CLI's `resume` reports the negotiation stopped, one line), and the peer holds
+    exactly what it held -- nothing relayed, nothing dropped."""
+    clock = FixedClock()
+    alice_party, bob_party = Party("alice", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={alice_party.did: 1_000, bob_party.did: 1_000})
+    alice = make_peer(alice_party, clock, context=[escrow.mandate])
+    bob = make_peer(bob_party, clock, context=[escrow.mandate])
+    offer = alice.propose(
+        bob.did, alice_party.proposal(issuer_bond=100, audience_bond=100, escrow=escrow.did)
+    )
+    drive(alice, bob.exchange, offer)
+    neg = alice.negotiation(offer.header.negotiation_id)
+    assert neg.contract is not None
+    held = dict(alice.verifier.statements)
+    target, server = hostile(
+        lambda r: service_pb2.GetLedgerResponse(envelopes=[_at(0)], head_seq=r.from_seq + 10)
+    )
+    with EscrowClient(target) as client:
+        result = _bounded(lambda: sync_with_escrow(alice, bob, client, neg))  # type: ignore[arg-type]
+    _violation(result, grpc.StatusCode.OUT_OF_RANGE)
+    assert server.calls == 2
+    assert dict(alice.verifier.statements) == held
