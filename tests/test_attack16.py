@@ -232,8 +232,8 @@ class _ThiefsPeer:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def log_pages(self, from_seq: int = 0, *, max_pages: int = 100_000) -> Any:
-        for _ in range(max_pages):  # the client's own bound: the real log_pages's loop
+    def log_pages(self, from_seq: int = 0) -> Any:
+        while True:  # endless unless the caller stops asking: revoke-key reads BINDING_PAGES
             self.pages += 1
             yield list(self.log) if self.pages == 1 or not self.endless else []
             if not self.endless:

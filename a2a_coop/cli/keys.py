@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import itertools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -221,7 +222,7 @@ def _first_checkpoint(
     its first :data:`BINDING_PAGES` pages, that a verifier holding only the Mandates takes
     (:func:`_binding_refusal`: one it refuses is skipped); None if there is none there."""
     digests = {m.digest for m in mandates}
-    for page in client.log_pages(0, max_pages=BINDING_PAGES):
+    for page in itertools.islice(client.log_pages(0), BINDING_PAGES):  # no page past them asked
         for envelope in page:
             vs = verify_statement(envelope)
             ours = vs.issuer == key and vs.body == "checkpoint" and vs.header.mandate in digests

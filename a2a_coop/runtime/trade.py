@@ -41,6 +41,7 @@ from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.peer import MAX_HINTED_WAIT_MS, Peer, drive
 from a2a_coop.transport import CooperationClient, EscrowClient, TransportError
+from a2a_coop.transport.paging import PageGuard, PageLimits
 
 log = logging.getLogger(__name__)
 # The first wait before asking the escrow again for a counterparty's lock (:func:`await_locks`), as a
@@ -1119,25 +1120,59 @@ def fetch_escrow_mandate(escrow: EscrowClient) -> bytes:
     return mandate
 
 
-def fetch_transcript(escrow: EscrowClient) -> list[bytes]:
+def _address(escrow: EscrowClient) -> str:
+    """Where ``escrow`` answers, for an error (an escrow in this process, as the demo's, has none)."""
+    return getattr(escrow, "target", "this process")
+
+
+def fetch_transcript(escrow: EscrowClient, limits: PageLimits | None = None) -> list[bytes]:
     """The escrow's whole transcript -- its Mandate, its ledger from seq 0, each Stamp followed by the
-    evidence it names -- page by page, as ``escrow audit`` reads it (SPEC 9.6)."""
+    evidence it names -- page by page, as ``escrow audit`` reads it (SPEC 9.6).
+
+    Raises:
+        PagingViolation: a page's ``next_seq`` not past its ``from_seq`` while entries remain, beyond
+            the head's, or the head going back; or more than ``limits`` in all (RPC-019).
+    """
+    guard = PageGuard(f"GetTranscript of the escrow at {_address(escrow)}", limits or PageLimits())
     out: list[bytes] = []
     seq = 0
     while True:
         page, head, seq_after = escrow.get_transcript(seq, 0)
+        guard.page(page)
+        guard.head(head)
+        if seq_after > head + 1:
+            guard.violation(f"next_seq {seq_after} past the ledger's head seq {head} + 1")
         out += page
-        if seq_after <= seq or seq_after > head:
+        if seq_after <= seq and (seq > head or head == seq == 0):  # past the head, or an empty ledger
+            return out
+        guard.advance(seq, seq_after)
+        if seq_after > head:
             return out
         seq = seq_after
 
 
-def fetch_ledger(escrow: EscrowClient) -> list[bytes]:
-    """The escrow's mandate and its whole ledger from seq 0, as ``escrow audit`` reads them."""
+def fetch_ledger(escrow: EscrowClient, limits: PageLimits | None = None) -> list[bytes]:
+    """The escrow's mandate and its whole ledger from seq 0, as ``escrow audit`` reads them.
+
+    Raises:
+        PagingViolation: a page whose entries' seqs do not continue the ledger read so far (each its
+            position), an empty page while entries remain, the head going back; or more than ``limits``
+            in all (RPC-019).
+    """
     mandate = fetch_escrow_mandate(escrow)
+    guard = PageGuard(f"GetLedger of the escrow at {_address(escrow)}", limits or PageLimits())
     ledger: list[bytes] = []
     while True:
         page, head = escrow.get_ledger(len(ledger), 0)
+        guard.page(page)
+        guard.head(head)
+        guard.seqs(
+            [int(decode_statement(decode_envelope(e).payload).header.seq) for e in page],
+            len(ledger),
+            contiguous=True,
+        )
+        if not page and len(ledger) <= head and head:
+            guard.violation(f"an empty page from seq {len(ledger)} of a ledger whose head seq is {head}")
         ledger += page
         if not page or len(ledger) > head:
             return [mandate, *ledger]

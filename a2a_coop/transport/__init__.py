@@ -11,6 +11,7 @@ peer serve and call without blocking its loop.
 from a2a_coop.transport.client import CooperationClient, EscrowClient
 from a2a_coop.transport.errors import TransportError
 from a2a_coop.transport.handlers import CooperationHandler, EscrowHandler
+from a2a_coop.transport.paging import PageLimits, PagingViolation
 from a2a_coop.transport.server import RunningServer, serve
 from a2a_coop.transport.tls import TlsConfig
 
@@ -19,6 +20,8 @@ __all__ = [
     "CooperationHandler",
     "EscrowClient",
     "EscrowHandler",
+    "PageLimits",
+    "PagingViolation",
     "RunningServer",
     "TlsConfig",
     "TransportError",

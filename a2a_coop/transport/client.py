@@ -29,6 +29,7 @@ from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.statements import decode_statement
 from a2a_coop.transport.errors import from_rpc_error
 from a2a_coop.transport.limits import DEFAULT_TIMEOUT_S, FRAMING_BYTES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
+from a2a_coop.transport.paging import DEFAULT_MAX_PAGES, DEFAULT_MAX_READ_BYTES, PageGuard, PageLimits
 from a2a_coop.transport.tls import TlsConfig
 
 T = TypeVar("T")
@@ -130,25 +131,50 @@ class CooperationClient(_Client):
         resp = self._unary(self.stub.GetLog, service_pb2.GetLogRequest(from_seq=from_seq, limit=limit))
         return list(resp.envelopes), resp.head_seq
 
-    def read_log(self, from_seq: int = 0, *, max_pages: int = 100_000) -> list[bytes]:
+    def read_log(
+        self,
+        from_seq: int = 0,
+        *,
+        max_pages: int = DEFAULT_MAX_PAGES,
+        max_bytes: int = DEFAULT_MAX_READ_BYTES,
+    ) -> list[bytes]:
         """Every statement of the peer's chain from ``from_seq`` to its head that it lets us see, page by
-        page (at most ``max_pages``, :meth:`log_pages`)."""
-        return [envelope for page in self.log_pages(from_seq, max_pages=max_pages) for envelope in page]
+        page (at most ``max_pages`` pages and ``max_bytes`` bytes, :meth:`log_pages`)."""
+        pages = self.log_pages(from_seq, max_pages=max_pages, max_bytes=max_bytes)
+        return [envelope for page in pages for envelope in page]
 
-    def log_pages(self, from_seq: int = 0, *, max_pages: int = 100_000) -> Iterator[list[bytes]]:
+    def log_pages(
+        self,
+        from_seq: int = 0,
+        *,
+        max_pages: int = DEFAULT_MAX_PAGES,
+        max_bytes: int = DEFAULT_MAX_READ_BYTES,
+    ) -> Iterator[list[bytes]]:
         """The pages of the peer's chain from ``from_seq`` to its head, each the statements it lets us see
-        (at most ``max_pages``), each page asked from the one before's ``next_seq``: a page covers the
-        seqs it read, so it may hold none while more remain (statements we may not see). A server that
-        does not set ``next_seq`` is read on from the last seq it returned. A caller that found what it
-        looked for stops early: no page after is asked."""
-        for _ in range(max_pages):
+        (at most ``max_pages`` pages and ``max_bytes`` bytes in all), each page asked from the one
+        before's ``next_seq``: a page covers the seqs it read, so it may hold none while more remain
+        (statements we may not see). A server that does not set ``next_seq`` is read on from the last seq
+        it returned. A caller that found what it looked for stops early: no page after is asked.
+
+        Raises:
+            PagingViolation: a page's seqs not strictly increasing from the seq it was asked from (nor
+                below its ``next_seq``), or past the bound (RPC-019).
+        """
+        guard = PageGuard(f"GetLog of the peer at {self.target}", PageLimits(max_pages, max_bytes))
+        while True:
             request = service_pb2.GetLogRequest(from_seq=from_seq, limit=0)
             resp = self._unary(self.stub.GetLog, request)
-            yield list(resp.envelopes)
+            envelopes = list(resp.envelopes)
+            guard.page(envelopes)
+            seqs = [int(decode_statement(decode_envelope(e).payload).header.seq) for e in envelopes]
+            guard.seqs(seqs, from_seq)
+            if resp.next_seq and seqs and seqs[-1] >= resp.next_seq:
+                guard.violation(f"seq {seqs[-1]} in a page whose next_seq is {resp.next_seq}")
+            yield envelopes
             if resp.next_seq > from_seq:
                 from_seq = resp.next_seq
-            elif resp.envelopes:  # a server before 0.2: no next_seq
-                from_seq = int(decode_statement(decode_envelope(resp.envelopes[-1]).payload).header.seq) + 1
+            elif seqs:  # a server before 0.2: no next_seq
+                from_seq = seqs[-1] + 1
             else:
                 return
             if from_seq > resp.head_seq:
@@ -159,17 +185,25 @@ class CooperationClient(_Client):
         resp = self._unary(self.stub.GetCheckpoint, service_pb2.GetCheckpointRequest())
         return bytes(resp.envelope)
 
-    def get_attestations(self, subject: str, *, max_pages: int = 1_000) -> list[list[bytes]]:
+    def get_attestations(
+        self, subject: str, *, max_pages: int = 1_000, max_bytes: int = DEFAULT_MAX_READ_BYTES
+    ) -> list[list[bytes]]:
         """Every attestation the peer holds about ``subject`` ("" for all), each an evidence bundle
-        (dependencies first), page by page (at most ``max_pages``)."""
+        (dependencies first), page by page (at most ``max_pages`` pages and ``max_bytes`` bytes).
+
+        Raises:
+            PagingViolation: a page token given twice, or past the bound (RPC-019).
+        """
+        guard = PageGuard(f"GetAttestations of the peer at {self.target}", PageLimits(max_pages, max_bytes))
         out: list[list[bytes]] = []
         token = ""
-        for _ in range(max_pages):
+        while True:
             bundles, token = self.get_attestations_page(subject, page_token=token)
+            guard.page([e for b in bundles for e in b])
             out += bundles
             if not token:
-                break
-        return out
+                return out
+            guard.token(token)
 
     def get_attestations_page(
         self, subject: str, *, limit: int = 0, page_token: str = ""

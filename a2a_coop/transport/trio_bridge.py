@@ -36,6 +36,7 @@ from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.transport.client import CooperationClient, EscrowClient, escrow_did_of, submit_batches
 from a2a_coop.transport.errors import TransportError, from_rpc_error
 from a2a_coop.transport.handlers import CooperationHandler, EscrowHandler
+from a2a_coop.transport.paging import DEFAULT_MAX_READ_BYTES, PageGuard, PageLimits
 
 T = TypeVar("T")
 
@@ -183,18 +184,25 @@ class TrioCooperationClient:
         resp = await call_in_trio(self._stub.GetCheckpoint.future, req, timeout=self._timeout)
         return bytes(resp.envelope)
 
-    async def get_attestations(self, subject: str, *, max_pages: int = 1_000) -> list[list[bytes]]:
-        """As :meth:`CooperationClient.get_attestations` (every page)."""
+    async def get_attestations(
+        self, subject: str, *, max_pages: int = 1_000, max_bytes: int = DEFAULT_MAX_READ_BYTES
+    ) -> list[list[bytes]]:
+        """As :meth:`CooperationClient.get_attestations` (every page, checked as it checks them)."""
+        guard = PageGuard(
+            f"GetAttestations of the peer at {self.client.target}", PageLimits(max_pages, max_bytes)
+        )
         out: list[list[bytes]] = []
         token = ""
-        for _ in range(max_pages):
+        while True:
             req = service_pb2.GetAttestationsRequest(subject=subject, page_token=token)
             resp = await call_in_trio(self._stub.GetAttestations.future, req, timeout=self._timeout)
-            out += [list(b.envelopes) for b in resp.bundles]
+            bundles = [list(b.envelopes) for b in resp.bundles]
+            guard.page([e for b in bundles for e in b])
+            out += bundles
             token = resp.next_page_token
             if not token:
-                break
-        return out
+                return out
+            guard.token(token)
 
     async def gossip(
         self, envelopes: Sequence[bytes], proofs: Sequence[ForkProof]

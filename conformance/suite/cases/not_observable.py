@@ -307,6 +307,15 @@ not_observable(
     "RPC-018",
 )
 not_observable(
+    "rpc.client-paging",
+    "A client checks that each of a server's pages moves its read on, and bounds the read",
+    "a rule for the client reading pages, and no control action asks a target to page through a "
+    "server's reads (its initiator role offers, delivers and settles); tests/test_paging.py puts "
+    "hostile servers (pages that never end, never advance, go back, repeat a token, or are huge) in "
+    "front of the reference clients and the CLI",
+    "RPC-019",
+)
+not_observable(
     "esc.stranger-quota",
     "An escrow takes strangers' statements of no negotiation within a newcomer quota, and those of each "
     "key in its dealings that no trade there needs within a per-key count its trades' statements raise",

@@ -1,0 +1,97 @@
+"""What a client takes of a server's pages (SPEC.md section 13.5, RPC-019).
+
+Every client-side paging loop -- :meth:`~a2a_coop.transport.client.CooperationClient.log_pages`,
+``get_attestations`` (blocking and trio), :func:`~a2a_coop.runtime.trade.fetch_ledger` and
+:func:`~a2a_coop.runtime.trade.fetch_transcript` -- reads through one :class:`PageGuard`: each page
+must move the read on (a seq past the last one, a page token never given before), and the whole read
+stops at a total number of pages and of bytes. The server chooses every page, its seqs, its tokens and
+its head; without the guard one that answers pages that never end, never advance or go back keeps the
+client reading for ever, its memory growing with each page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import ClassVar, Final, NoReturn
+
+import grpc
+
+from a2a_coop.transport.errors import TransportError
+
+# A read's default bound: this many pages (a reference page is 1024 entries: ten million of them)...
+DEFAULT_MAX_PAGES: Final = 10_000
+# ...and this many bytes of envelopes in all (64 full 4 MiB pages).
+DEFAULT_MAX_READ_BYTES: Final = 256 * 1024 * 1024
+
+
+class PagingViolation(TransportError):
+    """A server's pages broke RPC-019: one did not move the read on (``OUT_OF_RANGE``), or the read
+    passed its bound (``RESOURCE_EXHAUSTED``). A :class:`TransportError`: no rejection of ours."""
+
+    requirement: ClassVar[str] = "RPC-019"
+
+
+@dataclass(frozen=True)
+class PageLimits:
+    """A read's bound: at most ``max_pages`` pages and ``max_bytes`` bytes of envelopes in all."""
+
+    max_pages: int = DEFAULT_MAX_PAGES
+    max_bytes: int = DEFAULT_MAX_READ_BYTES
+
+    def __post_init__(self) -> None:
+        if self.max_pages < 1 or self.max_bytes < 1:
+            raise ValueError("a read's page and byte bounds must be positive")
+
+
+@dataclass
+class PageGuard:
+    """One paged read of ``what`` (said in its errors), checked page by page against ``limits``."""
+
+    what: str
+    limits: PageLimits = field(default_factory=PageLimits)
+    pages: int = 0
+    size: int = 0
+    _tokens: set[bytes] = field(default_factory=set)
+    _head: int = -1
+
+    def page(self, envelopes: list[bytes]) -> None:
+        """Count one page of ``envelopes``: past the bound, :class:`PagingViolation`."""
+        self.pages += 1
+        self.size += sum(map(len, envelopes))
+        if self.pages > self.limits.max_pages or self.size > self.limits.max_bytes:
+            raise PagingViolation(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"{self.what}: more than {self.limits.max_pages} pages or {self.limits.max_bytes} bytes "
+                "in one read; stopped (RPC-019)",
+            )
+
+    def head(self, head_seq: int) -> None:
+        """The page's head seq: a ledger or chain only grows, so it never goes back."""
+        if head_seq < self._head:
+            self.violation(f"head_seq went back from {self._head} to {head_seq}")
+        self._head = head_seq
+
+    def seqs(self, seqs: list[int], from_seq: int, *, contiguous: bool = False) -> None:
+        """The seqs of a page asked from ``from_seq``: strictly increasing from it (each the one before
+        + 1 if ``contiguous``)."""
+        last = from_seq - 1
+        for seq in seqs:
+            if seq <= last or (contiguous and seq != last + 1):
+                self.violation(f"seq {seq} where the page asked from {from_seq} had reached {last}")
+            last = seq
+
+    def advance(self, from_seq: int, next_seq: int) -> None:
+        """A page asked from ``from_seq`` that says to read on from ``next_seq``: it must be past it."""
+        if next_seq <= from_seq:
+            self.violation(f"next_seq {next_seq} does not advance past from_seq {from_seq}")
+
+    def token(self, token: str) -> None:
+        """A next page's token: never one given before in this read (kept as digests)."""
+        digest = hashlib.sha256(token.encode()).digest()
+        if digest in self._tokens:
+            self.violation(f"page token {token!r:.40} given again")
+        self._tokens.add(digest)
+
+    def violation(self, why: str) -> NoReturn:
+        raise PagingViolation(grpc.StatusCode.OUT_OF_RANGE, f"{self.what}: {why} (RPC-019)")
