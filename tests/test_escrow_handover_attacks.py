@@ -125,3 +125,33 @@ def test_a_repeated_submit_to_a_successor_is_answered_with_both_keys_statements(
         if verify_statement(env).digest not in bob.statements:
             bob.accept(env)
     assert bob.negotiations.get(d.offer.header.negotiation_id).state is State.BREACHED
+
+
+@pytest.mark.req("ESC-023")
+def test_a_successor_refuses_an_export_missing_a_statement_inside_the_old_keys_chain() -> None:
+    # The export with K1's Stamp of Alice's claim, its Ruling, Forfeit and Release cut out of its middle,
+    # K1's later Deposit kept: each statement left passes its checks (a verifier may hold a chain with
+    # gaps), and before ESC-023 (e) the successor started with both bonds locked. It now takes K1's chain
+    # over whole from seq 0, as the audit replays it (AUD-006), and does not start.
+    d, before_claim, _ = _ruled_by_k1()
+    d.old.deposit(d.alice.did, 5, "credit", "a later entry", d.clock.now_ms)
+    rev = d.esc.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=d.esc.did, effective_ms=d.clock.advance(1))
+    )
+    full = d.old.transcript()
+    assert [verify_statement(env).body for env in full[before_claim:]] == [
+        *("stamp", "breach_claim", "ruling", "forfeit", "release", "deposit")
+    ]
+    succ = d.successor()
+    with pytest.raises(CoopError) as e:
+        Escrow(
+            _LedgerSigner(succ.agent),
+            succ.mandate_vs.digest,
+            setup=succ.setup,
+            predecessor=[*full[:before_claim], full[-1], rev.envelope],
+        )
+    assert e.value.code == "CHAIN_GAP" and e.value.requirement == "ESC-023"
+    taken = Escrow(
+        _LedgerSigner(succ.agent), succ.mandate_vs.digest, setup=succ.setup, predecessor=[*full, rev.envelope]
+    )
+    assert taken.balance(d.alice.did) == (1_105, 0)

@@ -566,11 +566,20 @@ class Escrow:
                 f"no KeyRevocation of {old} given: a successor takes over a revoked escrow key only (ESC-022)"
             )
         cut = min(vs.statement.key_revocation.effective_ms for vs in revocations)
+        seq = 0  # the old key's chain is taken over whole from seq 0, as its audit replays it (AUD-006)
         for vs in verified:
             if vs.body == "key_revocation" and vs.statement.key_revocation.key == old:
                 continue
             if vs.issuer == old and vs.issued_at_ms >= cut:
                 break  # the old key's statements from here on are disowned (KEY-004), and what they took
+            if vs.issuer == old:
+                if vs.header.seq != seq:
+                    raise ChainGap(
+                        f"the transcript of {old} taken over jumps to seq {vs.header.seq}, expected {seq}: "
+                        "an export missing part of its ledger (ESC-023)",
+                        requirement="ESC-023",
+                    )
+                seq += 1
             self.verifier.accept_statement(vs)
             self._predecessor.append(vs.envelope)
             if vs.issuer == old:
