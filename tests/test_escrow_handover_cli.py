@@ -4,6 +4,7 @@ journal of its own with ``--succeeds`` and restarted without it; and the refusal
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -223,3 +224,31 @@ def test_escrow_serve_succeeds_refusals_are_one_line(
     )
     assert code == 2
     one_line_error(err, "names the agent itself")
+
+
+@pytest.mark.req("ESC-023")
+def test_escrow_serve_refuses_an_export_missing_part_of_the_old_keys_chain(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The operator's export with K1's lock of Alice's bond cut out (and K1's lock of Bob's kept): the
+    # successor would start with Alice's bond free. It does not start: one line, CHAIN_GAP.
+    s = Scene(tmp_path)
+    old = s.export()
+    exported = json.loads(old.read_text())
+    bodies = [verify_statement(item.data).body for item in load([str(old)]).items]
+    assert len(bodies) == len(exported["envelopes"])
+    del exported["envelopes"][bodies.index("bond_lock")]
+    old.write_text(json.dumps(exported))
+    s.clock.now_ms = s.deadline + 1
+    revocation = s.revoke(s.clock.now_ms - 1)
+    handover = tmp_path / "handover.json"
+    run_cli_ok(
+        *("mandate", "--principal", tmp_path / "escrow-principal.key", "--agent", s.new_key_path),
+        *("--succeeds", s.escrow.did, "--out", handover),
+    )
+    files = ["--key", s.new_key_path, "--journal", tmp_path / "escrow2.db", "--port", "0"]
+    code, _, err = run_cli(
+        capsys, "escrow", "serve", *files, "--mandate", handover, "--succeeds", old, revocation
+    )
+    assert code != 0
+    one_line_error(err, "CHAIN_GAP", "jumps to seq 4, expected 3")

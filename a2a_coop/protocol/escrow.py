@@ -81,7 +81,7 @@ from a2a_coop.protocol.errors import (
     WrongParty,
     utc_text,
 )
-from a2a_coop.protocol.ledger import Book
+from a2a_coop.protocol.ledger import LEDGER_BODIES, Book
 from a2a_coop.protocol.negotiation import (
     ARBITRATED_BODIES,
     BOND_GRACE_MS,
@@ -566,11 +566,20 @@ class Escrow:
                 f"no KeyRevocation of {old} given: a successor takes over a revoked escrow key only (ESC-022)"
             )
         cut = min(vs.statement.key_revocation.effective_ms for vs in revocations)
+        seq = 0  # the old key's chain is taken over whole from seq 0, as its audit replays it (AUD-006)
         for vs in verified:
             if vs.body == "key_revocation" and vs.statement.key_revocation.key == old:
                 continue
             if vs.issuer == old and vs.issued_at_ms >= cut:
                 break  # the old key's statements from here on are disowned (KEY-004), and what they took
+            if vs.issuer == old:
+                if vs.header.seq != seq:
+                    raise ChainGap(
+                        f"the transcript of {old} taken over jumps to seq {vs.header.seq}, expected {seq}: "
+                        "an export missing part of its ledger (ESC-023)",
+                        requirement="ESC-023",
+                    )
+                seq += 1
             self.verifier.accept_statement(vs)
             self._predecessor.append(vs.envelope)
             if vs.issuer == old:
@@ -1116,6 +1125,7 @@ class Escrow:
         earlier or later (a contract's escrow may first be named by a Counter). Keys cost nothing:
         without this, contracts between them would make our transcript, which every auditor
         downloads, their free storage."""
+        self._check_taken_over(verified)
         named = {
             vs.header.negotiation_id
             for vs in verified
@@ -1132,6 +1142,29 @@ class Escrow:
                     f"statement {vs.digest.hex()[:16]}: no Offer or Counter of its negotiation names this "
                     "escrow, which takes no evidence of it",
                     requirement="ESC-011",
+                )
+
+    def _check_taken_over(self, verified: Sequence[VerifiedStatement | bytes]) -> None:
+        """ESC-023 (e): a successor takes no ledger statement of the key it succeeds, dated before the
+        revocation's effective_ms, that it did not take over. It is the old key's (KEY-004: parties
+        hold it), and the successor's copy of that ledger misses it -- an export cut short: stamped as
+        evidence, the contract's state moved and its bonds stayed locked in the successor's book."""
+        cut = self.handover_ms
+        if cut is None:
+            return
+        for vs in verified:
+            if (
+                not isinstance(vs, bytes)
+                and vs.issuer == self.succeeds
+                and vs.body in LEDGER_BODIES
+                and vs.issued_at_ms < cut
+                and vs.digest not in self.verifier.statements
+            ):
+                raise ChainGap(
+                    f"statement {vs.digest.hex()[:16]} (seq {vs.header.seq}) of {self.succeeds}, dated "
+                    "before its revocation, is not in the ledger this successor took over: its export "
+                    "was cut short; start the successor again from the old key's full transcript",
+                    requirement="ESC-023",
                 )
 
     def _superseded_by(self, vs: VerifiedStatement, cut_off: set[bytes]) -> bytes | None:

@@ -772,7 +772,7 @@ class PeerNode:
             for neg in list(self.peer.verifier.negotiations.by_id.values()):
                 self.watch_exposed(neg.id)  # our bonded offer there, answered or not (ESC-013)
                 c = neg.contract
-                if c is None or c.escrow != self.witness.did or not unfinished(neg):
+                if c is None or not self._speaks_for(c.escrow, self.witness.did) or not unfinished(neg):
                     continue
                 self._watch_locks(c.accept)  # still ACCEPTED: the watch died with the process too
                 ours = [held[d] for d, (by, _) in c.deliveries.items() if by == self.peer.did and d in held]
@@ -786,6 +786,15 @@ class PeerNode:
             for neg in forgotten_to_show(self.peer, self.journal.statements(), self.peer.clock()):
                 self.watch_exposed(neg.id)
         return queued
+
+    def _speaks_for(self, named: str, escrow: str) -> bool:
+        """Whether the escrow key ``escrow`` (our witness's) takes the evidence of a contract naming the
+        key ``named``: it is that key, or its successor by a hand-over our verifier honours (ESC-022) --
+        a peer served with the successor as its escrow witnesses the contracts it took over (ESC-023)."""
+        if named == escrow:
+            return True
+        successor = self.peer.verifier.successor(named)
+        return successor is not None and successor[0] == escrow
 
     def _to_witness(
         self, answers: Sequence[bytes], escrow: str, *, receipts: bool = False
@@ -807,7 +816,11 @@ class PeerNode:
                 if vs.body != "delivery" and not (receipts and vs.body == "receipt"):
                     continue
                 neg = negotiations.get(vs.header.negotiation_id)
-                if neg is not None and neg.contract is not None and neg.contract.escrow == escrow:
+                if (
+                    neg is not None
+                    and neg.contract is not None
+                    and self._speaks_for(neg.contract.escrow, escrow)
+                ):
                     evidence, _ = out.setdefault(
                         neg.id, (contract_evidence(self.peer, neg), _witness_until(neg.contract))
                     )
@@ -829,7 +842,9 @@ class PeerNode:
             statement = accept
         neg = self.peer.verifier.negotiations.by_id.get(statement.header.negotiation_id)
         c = neg.contract if neg is not None else None
-        if neg is None or c is None or c.accept.digest != statement.digest or c.escrow != self.witness.did:
+        if neg is None or c is None or c.accept.digest != statement.digest:
+            return
+        if not self._speaks_for(c.escrow, self.witness.did):
             return
         if neg.state is not State.ACCEPTED:
             return  # the locks came already

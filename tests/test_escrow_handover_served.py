@@ -1,0 +1,124 @@
+"""A served peer (`serve --escrow`, in process: a PeerNode with an EscrowWitness) against an escrow's
+successor (ESC-022, ESC-023): restarted with the successor as its escrow, it gives the successor the
+evidence it owes of the contracts the successor took over (WIT-007)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+import pytest
+from peers import make_peer
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
+from a2a_coop.protocol.escrow import Escrow
+from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
+from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.runtime.node import EscrowWitness, PeerNode
+from a2a_coop.runtime.peer import drive
+from a2a_coop.runtime.strategy import DeliveryView, WithholdingStrategy
+from a2a_coop.runtime.trade import claim_breach, contract_evidence, relay_escrow_answers
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, _LedgerSigner
+from a2a_coop.transport import TransportError
+
+BOND = 100
+
+
+class Receiptless(WithholdingStrategy):
+    """An initiator bent on a bond: receipts nothing."""
+
+    def rate(self, delivery: DeliveryView) -> int | None:
+        return None
+
+
+class Down:
+    """K1 stolen and stopped: unreachable."""
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        raise TransportError(grpc.StatusCode.UNAVAILABLE, "escrow down")
+
+
+class Successor:
+    """The successor K2 in this process, answering as the gRPC service does (ESC-002, ESC-023 (c))."""
+
+    def __init__(self, escrow: Escrow, mandate: bytes, clock: FixedClock) -> None:
+        self.escrow, self.mandate, self.clock = escrow, mandate, clock
+        self.did = escrow.did
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        signed = self.escrow.submit(envelopes, self.clock.now_ms)
+        return self.escrow.with_mandates(self.mandate, [vs.envelope for vs in signed])
+
+
+@pytest.mark.req("ESC-022", "ESC-023", "WIT-007")
+def test_a_served_peer_restarted_on_the_successor_gives_it_the_delivery_it_owes(tmp_path: Path) -> None:
+    # Bob serves with K1 as his escrow; K1 locks the bonds (Alice submitted the contract) and is stolen:
+    # Bob's witness cannot reach it with his Delivery. K1's principal revokes it and hands over to K2;
+    # Bob's operator restarts him with K2 as his escrow. He owes K2 his Delivery (WIT-007): before, his
+    # witness skipped every contract naming K1, and K2 upheld Alice's lie that he never delivered.
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    k1 = LocalEscrow(Party("escrow", clock), funds={alice.did: 1_000, bob.did: 1_000})
+    pa = make_peer(alice, clock, context=[k1.mandate], strategy=Receiptless(every=1))
+    journal = tmp_path / "bob.db"
+
+    def bob_node(witness: EscrowWitness, context: list[bytes]) -> PeerNode:
+        return PeerNode.open(
+            bob.agent.key,
+            bob.mandate_vs.envelope,
+            journal,
+            context=context,
+            clock=lambda: clock.now_ms,
+            witness=witness,
+        )
+
+    node = bob_node(EscrowWitness(Down(), k1.did, retry_s=0.0), [k1.mandate])
+    try:
+        offer = pa.propose(bob.did, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=k1.did))
+        drive(pa, node.exchange, offer)
+        neg = pa.negotiation(offer.header.negotiation_id)
+        relay_escrow_answers(pa, node, k1.submit(contract_evidence(pa, neg)))  # type: ignore[arg-type]
+        node.witness.flush()  # type: ignore[union-attr]
+    finally:
+        node.close()
+    delivery = next(vs for vs in pa.verifier.statements.values() if vs.body == "delivery")
+    assert neg.state is State.PERFORMING
+    assert k1.escrow.verifier.witness.stamp_time(k1.did, delivery.digest) is None  # never reached K1
+    # K1 stolen: its principal revokes it and hands its contracts to K2.
+    clock.advance(1_000)
+    p = k1.party.principal
+    rev = p.sign("key_revocation", identity_pb2.KeyRevocation(key=k1.did, effective_ms=clock.now_ms))
+    k2_party = Party("escrow2", clock)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(k1.party.mandate_vs.statement.mandate)
+    m.agent, m.succeeds = k2_party.did, k1.did
+    handover = p.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    k2 = Successor(
+        Escrow(
+            _LedgerSigner(k2_party.agent),
+            handover.digest,
+            setup=[handover.envelope],
+            predecessor=[*k1.escrow.transcript(), rev.envelope],
+        ),
+        handover.envelope,
+        clock,
+    )
+    clock.advance(1)
+    # Bob restarted with K2 as his escrow: what it answers an empty Submit (its Mandate, the hand-over's
+    # revocation with its binding) is his context, as `serve --escrow` fetches it.
+    node = bob_node(EscrowWitness(k2, k2.did, retry_s=0.0), k2.submit([]))
+    try:
+        assert node.witness_owed() == 1
+        node.witness.flush()  # type: ignore[union-attr]
+    finally:
+        node.close()
+    assert k2.escrow.verifier.witness.stamp_time(k2.did, delivery.digest) == clock.now_ms
+    # Alice's lie is dismissed, citing Bob's Delivery.
+    clock.advance(DAY_MS + 60_000)
+    k2.submit([claim_breach(pa, neg, 0, "bob never delivered (a lie)").envelope])
+    clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 30_000)
+    ruling = next(vs for vs in k2.escrow.tick(clock.now_ms) if vs.body == "ruling").statement.ruling
+    assert ruling.decision == commitment_pb2.RULING_DECISION_DISMISS
+    assert ruling.evidence == delivery.digest
+    assert verify_statement(handover.envelope).statement.mandate.succeeds == k1.did
