@@ -157,7 +157,12 @@ class FalseAccusers(Market):
 
 
 class _Outsider(HonestStrategy):
-    """Mallory as X: offers as asked (an even trade, bonded a fifth) and rejects whatever comes back."""
+    """Mallory as X: offers an even trade asking a bond of a fifth and bonding nothing itself, and
+    rejects whatever comes back."""
+
+    def propose(self, counterparty: str, proposal: trade_pb2.Offer) -> trade_pb2.Offer | None:
+        proposal.terms.issuer_bond = 0
+        return proposal
 
     def respond(self, offer: OfferView) -> Reply:
         return Reject("too dear")
@@ -181,9 +186,10 @@ class FramedHagglers(Market):
     with each: the conceder opens an even trade to it, Y counters asking 3 % more, the conceder counters
     (round 2's target) and takes Y's second Counter at round 4; Y opens an even trade to the reader
     bonding all it gives, which the reader takes as it came. Then each of Mallory's X identities
-    offers each the same even trade bonded a fifth, as every offer of these markets is: the conceder
-    counters at its opening ask (1.3), the reader at what it charges for the unbonded four fifths
-    (1.087), and X rejects. Each honest agent asked X more than it asked or took from Y."""
+    offers each the same even trade, asking a bond of a fifth and bonding nothing itself: the conceder
+    counters at its opening ask (1.3), the reader at what it charges for X's unbonded whole (1.111;
+    an offer bonded a fifth on both sides it now takes, the shared risk netted out), and X rejects.
+    Each honest agent asked X more than it asked or took from Y."""
 
     def run(self) -> None:
         super().run()
