@@ -389,6 +389,22 @@ class Desk:
         succ.setup = [succ.mandate_vs.envelope]
         return succ
 
+    def take_over(self, *, effective_ms: int | None = None) -> tuple[VerifiedStatement, Party, Escrow]:
+        """K1's principal revokes it (effective at ``effective_ms``, else a millisecond on) and appoints
+        K2, which takes K1's whole transcript over: the revocation, K2 and K2's escrow."""
+        when = self.clock.advance(1) if effective_ms is None else effective_ms
+        rev = self.esc.principal.sign(
+            "key_revocation", identity_pb2.KeyRevocation(key=self.esc.did, effective_ms=when)
+        )
+        succ = self.successor()
+        new = Escrow(
+            _LedgerSigner(succ.agent),
+            succ.mandate_vs.digest,
+            setup=succ.setup,
+            predecessor=[*self.old.transcript(), rev.envelope],
+        )
+        return rev, succ, new
+
     def relay(self, envelopes: list[bytes]) -> None:
         for env in envelopes:
             self.view.accept(env)
@@ -400,16 +416,7 @@ def test_a_successor_escrow_takes_over_the_ledger_rules_on_the_claim_and_settles
     claim = d.claim()
     d.view.accept(claim.envelope, ours=True)
     # K1 is stolen; its principal revokes it from now and hands its contracts to K2.
-    rev = d.esc.principal.sign(
-        "key_revocation", identity_pb2.KeyRevocation(key=d.esc.did, effective_ms=d.clock.now_ms)
-    )
-    succ = d.successor()
-    new = Escrow(
-        _LedgerSigner(succ.agent),
-        succ.mandate_vs.digest,
-        setup=succ.setup,
-        predecessor=[*d.old.transcript(), rev.envelope],
-    )
+    rev, succ, new = d.take_over(effective_ms=d.clock.now_ms)
     assert new.succeeds == d.esc.did and new.handover_short() is None
     assert new.open_contracts == 1
     assert new.balance(d.alice.did) == d.old.balance(d.alice.did) == (900, 100)
@@ -609,16 +616,7 @@ def test_the_audit_finds_the_bonds_a_successor_never_settled() -> None:
     # The successor took the contract over and never ruled on Alice's claim: ACTION_MISSING, as for any
     # escrow (AUD-005) -- its contracts are the old key's.
     d = Desk()
-    rev = d.esc.principal.sign(
-        "key_revocation", identity_pb2.KeyRevocation(key=d.esc.did, effective_ms=d.clock.advance(1))
-    )
-    succ = d.successor()
-    new = Escrow(
-        _LedgerSigner(succ.agent),
-        succ.mandate_vs.digest,
-        setup=succ.setup,
-        predecessor=[*d.old.transcript(), rev.envelope],
-    )
+    _rev, succ, new = d.take_over()
     new.submit([d.claim().envelope], d.clock.now_ms)
     d.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 30_000)
     new.deposit(d.alice.did, 1, "credit", "a later entry, after the ruling was due", d.clock.now_ms)
@@ -631,16 +629,7 @@ def test_a_responder_left_in_the_dark_learns_its_locks_from_the_successor() -> N
     # Bob never got K1's locks (the initiator withheld them); K1 is revoked. Bob submits the contract to
     # the successor: it answers with its Mandate, the revocation, K1's Stamp of the Accept and its locks.
     d = Desk()
-    rev = d.esc.principal.sign(
-        "key_revocation", identity_pb2.KeyRevocation(key=d.esc.did, effective_ms=d.clock.advance(1))
-    )
-    succ = d.successor()
-    new = Escrow(
-        _LedgerSigner(succ.agent),
-        succ.mandate_vs.digest,
-        setup=succ.setup,
-        predecessor=[*d.old.transcript(), rev.envelope],
-    )
+    _rev, succ, new = d.take_over()
     contract = [d.alice.mandate_vs.envelope, d.bob.mandate_vs.envelope, d.offer.envelope, d.accept.envelope]
     signed = new.submit(contract, d.clock.now_ms)
     answer = new.with_mandates(succ.mandate_vs.envelope, [vs.envelope for vs in signed])

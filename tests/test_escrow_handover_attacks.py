@@ -80,16 +80,7 @@ def test_a_repeated_submit_to_a_successor_is_answered_with_both_keys_statements(
     # Stamp of the Accept and its locks, then the successor's Stamp of the claim, Ruling, Forfeit and
     # Release -- and signs nothing new (ESC-007 for a successor).
     d = Desk()
-    rev = d.esc.principal.sign(
-        "key_revocation", identity_pb2.KeyRevocation(key=d.esc.did, effective_ms=d.clock.advance(1))
-    )
-    succ = d.successor()
-    new = Escrow(
-        _LedgerSigner(succ.agent),
-        succ.mandate_vs.digest,
-        setup=succ.setup,
-        predecessor=[*d.old.transcript(), rev.envelope],
-    )
+    _rev, succ, new = d.take_over()
     claim = d.claim()
     new.submit([claim.envelope], d.clock.now_ms)
     d.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 30_000)
