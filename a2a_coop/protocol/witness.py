@@ -26,7 +26,7 @@ It is pure bookkeeping: which statements a stamp names may not be held yet
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from a2a_coop.protocol.negotiation import CLOCK_TOLERANCE_MS, Contract
@@ -72,12 +72,23 @@ class WitnessIndex:
     def stamp_time(self, escrow: str, digest: bytes, after_ms: int | None = None) -> int | None:
         """When ``escrow`` first stamped ``digest`` (WIT-001) -- first after ``after_ms``, when given -- or
         None. A successor's Stamp from its hand-over's time on is the escrow's (ESC-022)."""
-        own = self._own_stamp_time(escrow, digest, after_ms)
+        return self._with_successor(self._own_stamp_time, escrow, digest, after_ms)
+
+    def _with_successor(
+        self,
+        read: Callable[[str, bytes, int | None], int | None],
+        escrow: str,
+        digest: bytes,
+        after_ms: int | None,
+    ) -> int | None:
+        """``read(escrow, digest, after_ms)``, or the successor's own read from its hand-over's time on when
+        it stamped ``digest`` earlier (ESC-022): the earlier of the two."""
+        own = read(escrow, digest, after_ms)
         succ = self._successors.get(escrow) if self._successors else None
         if succ is None:
             return own
         after = succ[1] - 1 if after_ms is None else max(after_ms, succ[1] - 1)
-        theirs = self._own_stamp_time(succ[0], digest, after)
+        theirs = read(succ[0], digest, after)
         return theirs if own is None else own if theirs is None else min(own, theirs)
 
     def _own_stamp_time(self, escrow: str, digest: bytes, after_ms: int | None = None) -> int | None:
@@ -97,13 +108,7 @@ class WitnessIndex:
 
     def recorded_stamp_time(self, escrow: str, digest: bytes, after_ms: int | None = None) -> int | None:
         """:meth:`stamp_time`, leaving out the stamp an escrow is giving now (:meth:`set_provisional`)."""
-        own = self._own_recorded(escrow, digest, after_ms)
-        succ = self._successors.get(escrow) if self._successors else None
-        if succ is None:
-            return own
-        after = succ[1] - 1 if after_ms is None else max(after_ms, succ[1] - 1)
-        theirs = self._own_recorded(succ[0], digest, after)
-        return theirs if own is None else own if theirs is None else min(own, theirs)
+        return self._with_successor(self._own_recorded, escrow, digest, after_ms)
 
     def _own_recorded(self, escrow: str, digest: bytes, after_ms: int | None = None) -> int | None:
         key = (escrow, digest)
