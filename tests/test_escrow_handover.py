@@ -649,3 +649,26 @@ def test_a_responder_left_in_the_dark_learns_its_locks_from_the_successor() -> N
     for env in answer:
         bob.accept(env)
     assert bob.negotiations.get(d.offer.header.negotiation_id).state is State.BONDED
+
+
+@pytest.mark.req("ESC-022", "KEY-004")
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (ESC-022 Left open): a key's own revocation, dated before its binding, reaches back over "
+    "the key's whole chain; the suggested rule: a self-revocation disowns nothing its own chain orders "
+    "before it, only a principal's revocation reaches back",
+)
+def test_a_thiefs_backdated_self_revocation_does_not_stop_the_principals_hand_over() -> None:
+    # The thief revokes K1 itself, effective at 1 ms -- before K1's binding, its first Stamp -- at the next
+    # seq of K1's chain; then the principal revokes K1 from now and appoints K2. Wanted: the principal's
+    # hand-over honoured and K2's Ruling taken. Today no hand-over counts (no statement binding K1 is dated
+    # before the earliest effective_ms held) and every one of K1's ledger entries falls under KEY-004.
+    s = _story()
+    s.clock.advance(1)
+    _revoke(s, s.escrow.agent, 1)
+    s.clock.advance(1)
+    _revoke(s, s.escrow.principal, s.clock.now_ms)
+    succ = _successor(s, "escrow2", s.escrow.principal)
+    assert s.verifier.successor(s.escrow.did) is not None
+    s.take(*_rule_and_settle(s, succ))
+    assert s.state() == "BREACHED"
