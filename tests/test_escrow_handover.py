@@ -106,6 +106,18 @@ def _successor(s: Story, name: str, appointer: Signer, succeeds: str | None = No
     return succ
 
 
+def _upholding(s: Story, by: Party) -> VerifiedStatement:
+    """``by``'s Ruling upholding Alice's claim."""
+    assert s.claim is not None
+    return by.sign(
+        "ruling",
+        commitment_pb2.Ruling(
+            contract=s.accept.digest, claim=s.claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
+        ),
+        negotiation_id=s.nid,
+    )
+
+
 def _rule_and_settle(s: Story, by: Party) -> list[VerifiedStatement]:
     """``by`` stamps Alice's claim, upholds it a response window later, forfeits Bob's bond to Alice and
     releases Alice's."""
@@ -113,13 +125,7 @@ def _rule_and_settle(s: Story, by: Party) -> list[VerifiedStatement]:
     stamp = by.sign("stamp", commitment_pb2.Stamp(statements=[s.claim.digest]))
     s.take(stamp)
     s.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 1)
-    ruling = by.sign(
-        "ruling",
-        commitment_pb2.Ruling(
-            contract=s.accept.digest, claim=s.claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
-        ),
-        negotiation_id=s.nid,
-    )
+    ruling = _upholding(s, by)
     forfeit = by.sign(
         "forfeit",
         commitment_pb2.Forfeit(
@@ -205,15 +211,7 @@ def test_only_the_escrows_principal_appoints_a_successor(appointer: str) -> None
     except CoopError as exc:  # the thief's: under a Mandate of the revoked K1 itself (MND-012)
         assert appointer == "thief" and exc.code == "KEY_REVOKED"
     s.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 1)
-    ruling = succ.sign(
-        "ruling",
-        commitment_pb2.Ruling(
-            contract=s.accept.digest,
-            claim=s.claim.digest,
-            decision=commitment_pb2.RULING_DECISION_UPHOLD,  # type: ignore[union-attr]
-        ),
-        negotiation_id=s.nid,
-    )
+    ruling = _upholding(s, succ)
     with pytest.raises(CoopError) as e:
         s.take(ruling)
     assert e.value.code == ("KEY_REVOKED" if appointer == "thief" else "WRONG_PARTY")
@@ -284,15 +282,7 @@ def test_a_successor_signs_nothing_for_the_old_key_before_its_revocation_is_effe
     _revoke(s, s.escrow.principal, effective)
     assert s.verifier.successor(s.escrow.did) == (succ.did, effective)
     s.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 1)
-    ruling = succ.sign(
-        "ruling",
-        commitment_pb2.Ruling(
-            contract=s.accept.digest,
-            claim=s.claim.digest,
-            decision=commitment_pb2.RULING_DECISION_UPHOLD,  # type: ignore[union-attr]
-        ),
-        negotiation_id=s.nid,
-    )
+    ruling = _upholding(s, succ)
     with pytest.raises(CoopError) as e:
         s.take(ruling)
     assert e.value.code == "WRONG_PARTY"
