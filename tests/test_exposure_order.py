@@ -990,27 +990,9 @@ def test_a_forgotten_negotiations_cut_off_line_counts_a_late_accept_as_a_held_on
     held = [offer, counter, stamp, witnessed, *performed]
     places = [(vs.issued_at_ms, vs.seq) for vs in (offer, counter, late, nxt, witnessed)]
     places += [(vs.issued_at_ms + 1, None) for vs in (offer, counter, late, nxt, witnessed)]
-    seen = {}
-    for forget in (False, True):
-        journal = Journal.open(tmp_path / f"{forget}.db", durability="normal")
-        v = _verifier(alice, bob, carol, escrow)
-        v.use_archive(journal)
-        for vs in held:
-            v.accept(vs.envelope)
-        journal.record_batch([(vs, [], False) for vs in held], at_ms=0)
-        nid = offer.negotiation_id
-        assert v.negotiations.get(nid).contract_finished
-        if forget:
-            assert v.forget_negotiation(nid)
-        assert _verdict(v, late) == "valid"
-        journal.record_batch([(late, [], False)], at_ms=0)
-        counts = [
-            v.exposure.exposure(p.mandate_vs.digest).outstanding(t, seq=s)
-            for p in (alice, bob)
-            for t, s in places
-        ]
-        seen[forget] = (counts, _verdict(v, nxt))
-        journal.close()
+    seen = _kept_and_forgotten(
+        tmp_path, (alice, bob, carol, escrow), held, late=late, nxt=nxt, measured=(alice, bob), places=places
+    )
     assert seen[False][1] == "MANDATE_VIOLATION"
     assert seen[True] == seen[False], seen
 
@@ -1046,23 +1028,49 @@ def test_a_forgotten_negotiations_accepted_offer_is_answered_by_a_late_counter_a
     held = [offer, stamp, witnessed, da, db, bob.receipt(da), alice.receipt(db)]
     places = [(vs.issued_at_ms, vs.seq) for vs in (offer, late, nxt, witnessed, da)]
     places += [(vs.issued_at_ms + 1, None) for vs in (offer, late, nxt, witnessed, da)]
+    seen = _kept_and_forgotten(
+        tmp_path, (alice, bob, carol, escrow), held, late=late, nxt=nxt, measured=(alice,), places=places
+    )
+    assert seen[False][1] == "valid"
+    assert seen[True] == seen[False], seen
+
+
+def _kept_and_forgotten(
+    tmp_path: Path,
+    parties: tuple[Party, ...],
+    held: list[VerifiedStatement],
+    *,
+    late: VerifiedStatement,
+    nxt: VerifiedStatement,
+    measured: tuple[Party, ...],
+    places: list[tuple[int, int | None]],
+) -> dict[bool, tuple[list[int], str]]:
+    """Two verifiers with a journal take ``held`` (a finished contract's negotiation); the second forgets
+    the negotiation (its journal keeps it). Each then takes the ``late`` statement (valid), and reports
+    the exposure of the ``measured`` parties' Mandates at every place, and its verdict on ``nxt``, keyed
+    by whether it forgot."""
     seen = {}
+    nid = held[0].negotiation_id
     for forget in (False, True):
         journal = Journal.open(tmp_path / f"{forget}.db", durability="normal")
-        v = _verifier(alice, bob, carol, escrow)
+        v = _verifier(*parties)
         v.use_archive(journal)
         for vs in held:
             v.accept(vs.envelope)
         journal.record_batch([(vs, [], False) for vs in held], at_ms=0)
+        assert v.negotiations.get(nid).contract_finished
         if forget:
-            assert v.forget_negotiation(offer.negotiation_id)
+            assert v.forget_negotiation(nid)
         assert _verdict(v, late) == "valid"
         journal.record_batch([(late, [], False)], at_ms=0)
-        exp = v.exposure.exposure(alice.mandate_vs.digest)
-        seen[forget] = ([exp.outstanding(t, seq=s) for t, s in places], _verdict(v, nxt))
+        counts = [
+            v.exposure.exposure(p.mandate_vs.digest).outstanding(t, seq=s)
+            for p in measured
+            for t, s in places
+        ]
+        seen[forget] = (counts, _verdict(v, nxt))
         journal.close()
-    assert seen[False][1] == "valid"
-    assert seen[True] == seen[False], seen
+    return seen
 
 
 class _RowsArchive:

@@ -757,16 +757,13 @@ def _cut_off_statement_refused_held_first(g: Group) -> None:
             None,
             "Boundary",
         )
-        envelopes, at = build(accept=accept, cut_first=True)
-        g.add(
+        _refused_first(
+            g,
             f"the same statements (Carol's offer 600), Bob's {what[accept]} shown before the witnessed "
             "Accept: refused on his cap, which is why, shown after it, it counts nowhere",
             ["MND-010"],
-            envelopes,
+            build(accept=accept, cut_first=True),
             "MANDATE_VIOLATION",
-            "Exposure",
-            failed_index=at,
-            no_twin="the other arrival order of the case before",
         )
 
 
@@ -812,13 +809,27 @@ def _cut_off_accept_refused_on_the_key(g: Group) -> None:
         None,
         "Boundary",
     )
-    envelopes, at = build(cut_first=True)
-    g.add(
+    _refused_first(
+        g,
         "the same statements, Bob's Accept of Alice's keyed Counter shown before the witnessed Accept: "
         "refused on NEG-009, which is why, shown after it, it counts nowhere",
         ["NEG-009"],
-        envelopes,
+        build(cut_first=True),
         "EXCLUSIVE_CONFLICT",
+    )
+
+
+def _refused_first(
+    g: Group, description: str, reqs: list[str], built: tuple[list[bytes], int], code: str
+) -> None:
+    """The other arrival order of a cut-off line's case: the statement that counts nowhere when shown after
+    the witnessed Accept, shown before it, where a verifier meeting it first refuses it with ``code``."""
+    envelopes, at = built
+    g.add(
+        description,
+        reqs,
+        envelopes,
+        code,
         "Exposure",
         failed_index=at,
         no_twin="the other arrival order of the case before",
