@@ -213,6 +213,13 @@ def decay() -> ViewGroup:
         check=lambda v: abs(score(v, "alice") - 2 / 3) < 1e-12,
     )
     g.add(
+        "A good outcome settled ten half-lives after now and a bad one settled at now: both d = 1, an even "
+        "record (no local trust), where d = 2^10 for the first would hand alice the seed's trust",
+        ["ATT-003", "ATT-006", "ATT-008"],
+        [r("viewer", "alice", age=-10 * H), r("viewer", "alice", 0.0)],
+        check=lambda v: trust(v, "alice") == 0 and score(v, "alice") == 0.5,
+    )
+    g.add(
         "An old good outcome (3 half-lives, d = 1/8) and a fresh bad one: B > G, no local trust",
         ["ATT-003", "ATT-008"],
         [r("viewer", "alice", age=3 * H), r("viewer", "alice", 0.0)],

@@ -1677,6 +1677,7 @@ export const LAYERS = [
   "step 29: exposure of SPEC 4.5 (MND-009, MND-010)",
   "steps 30-31: BDY-007 reveal, ATT-001, ATT-002; KEY-004/KEY-007 revocation authority",
   "equivocation proofs (6.8) from DSSE JSON (5.5)",
+  "reputation aggregation of SPEC 10.3 (ATT-003, ATT-008..ATT-010, ATT-016's vouched stake) within ATT-021's tolerance: reputation.json",
 ];
 const LEFT_OUT = /^$/;
 const ROLES = ["auditor", "escrow"]; // SPEC 17: the verifier a group runs
@@ -1745,6 +1746,95 @@ export function checkEquivocationProof(doc) {
   const [lo, hi] = a.h.seq < b.h.seq ? [a, b] : [b, a];
   if (hi.h.seq === lo.h.seq + 1n && !hi.h.prev.equals(lo.digest)) return null;
   return "neither one seq nor a broken link";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reputation aggregation (SPEC 10.3: ATT-003, ATT-008..ATT-010, ATT-016's vouched stake, ATT-021), for
+// conformance/vectors/reputation.json: ratings, seeds, faulty principals and now -> each principal's
+// trust, score, uncertainty, vouched stake, and the two integers n+ and iterations. Written from the
+// section's text: binary64 throughout (JS numbers), each formula evaluated as written.
+
+const REP = { a: 0.5, H: 7776000000, K: 1, tolerance: 1e-9, maxIterations: 1000 };
+
+export function aggregateView({ ratings, seeds, faulty, nowMs }) {
+  const bad = new Set(faulty);
+  // ATT-003: per ordered pair of distinct principals, neither faulty, over ratings of stake > 0
+  const pairs = new Map(); // "R\u0000S" -> { R, S, G, B, W }
+  const names = new Set([...seeds, ...faulty]);
+  for (const r of ratings) {
+    names.add(r.rater);
+    names.add(r.subject);
+    if (!(r.stake > 0) || r.rater === r.subject || bad.has(r.rater) || bad.has(r.subject)) continue;
+    const d = 2 ** (-Math.max(0, nowMs - r.settled_ms) / REP.H);
+    const key = `${r.rater}\u0000${r.subject}`;
+    const p = pairs.get(key) ?? { R: r.rater, S: r.subject, G: 0, B: 0, W: 0 };
+    p.G += d * r.score;
+    p.B += d * (1 - r.score);
+    p.W += d * r.stake;
+    pairs.set(key, p);
+  }
+  // ATT-008: local trust, rows normalised; a row summing to 0 is dangling
+  const rowSum = new Map();
+  for (const p of pairs.values()) {
+    p.c = (p.W * Math.max(0, p.G - p.B)) / (2 + p.G + p.B);
+    rowSum.set(p.R, (rowSum.get(p.R) ?? 0) + p.c);
+  }
+  const edges = [...pairs.values()].filter((p) => p.c > 0).map((p) => ({ R: p.R, S: p.S, C: p.c / rowSum.get(p.R) }));
+  const all = [...names];
+  const dangling = all.filter((i) => !(rowSum.get(i) > 0));
+  // ATT-009: from t = p, until the L1 change is <= the tolerance or 1000 iterations
+  const live = [...new Set(seeds)].filter((x) => !bad.has(x));
+  const p = new Map(live.map((x) => [x, 1 / live.length]));
+  const pOf = (i) => p.get(i) ?? 0;
+  let t = new Map(all.map((i) => [i, pOf(i)]));
+  let iterations = 0;
+  if (live.length) {
+    for (let k = 1; k <= REP.maxIterations; k++) {
+      const flow = new Map();
+      for (const e of edges) flow.set(e.S, (flow.get(e.S) ?? 0) + e.C * t.get(e.R));
+      let back = 0;
+      for (const i of dangling) back += t.get(i);
+      const next = new Map(all.map((i) => [i, (1 - REP.a) * ((flow.get(i) ?? 0) + back * pOf(i)) + REP.a * pOf(i)]));
+      let change = 0;
+      for (const i of all) change += Math.abs(next.get(i) - t.get(i));
+      t = next;
+      iterations = k;
+      if (change <= REP.tolerance) break;
+    }
+  }
+  // ATT-010: voices, the pair cap, alpha and beta; ATT-016: the vouched stake
+  const nPositive = all.filter((i) => t.get(i) > 0).length;
+  const alpha = new Map(), beta = new Map(), vouched = new Map();
+  for (const q of pairs.values()) {
+    const voice = Math.min(1, t.get(q.R) * nPositive);
+    const k = q.G + q.B === 0 ? voice : voice * Math.min(1, REP.K / (q.G + q.B));
+    alpha.set(q.S, (alpha.get(q.S) ?? 0) + k * q.G);
+    beta.set(q.S, (beta.get(q.S) ?? 0) + k * q.B);
+    const mean = q.G + q.B === 0 ? 0 : q.W / (q.G + q.B);
+    vouched.set(q.S, (vouched.get(q.S) ?? 0) + k * Math.max(0, q.G - q.B) * mean);
+  }
+  const report = (s) => {
+    if (bad.has(s)) return { trust: 0, score: 0, uncertainty: 0, vouched_stake: 0 };
+    const al = 1 + (alpha.get(s) ?? 0), be = 1 + (beta.get(s) ?? 0);
+    return { trust: t.get(s) ?? 0, score: al / (al + be), uncertainty: 2 / (al + be), vouched_stake: vouched.get(s) ?? 0 };
+  };
+  return { nPositive, iterations, report };
+}
+
+// One reputation vector: null when the view agrees (ATT-021 (a)'s tolerance), else what differs.
+export function checkReputationVector(test) {
+  const view = aggregateView({ ratings: test.ratings, seeds: test.seeds, faulty: test.faulty, nowMs: Number(test.now_ms) });
+  const diffs = [];
+  if (view.nPositive !== test.expected.n_positive) diffs.push(`n_positive ${view.nPositive}, expected ${test.expected.n_positive}`);
+  if (view.iterations !== test.expected.iterations) diffs.push(`iterations ${view.iterations}, expected ${test.expected.iterations}`);
+  for (const [who, want] of Object.entries(test.expected.principals)) {
+    const got = view.report(who);
+    for (const [k, w] of Object.entries(want)) {
+      const allowed = k === "vouched_stake" ? 1e-9 * Math.max(1, Math.abs(w)) : 1e-9;
+      if (!(Math.abs(got[k] - w) <= allowed)) diffs.push(`${who}.${k} ${got[k]}, expected ${w}`);
+    }
+  }
+  return diffs.length ? diffs.join("; ") : null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1907,6 +1997,24 @@ function main(argv) {
       if (why !== null) report.disagreements.push({ id: stem, expected: "proof holds", got: why });
       report.files[stem] = f;
       for (const k of ["vectors", "agree", "decided", "uncovered", "disagree"]) report.total[k] += f[k];
+      continue;
+    }
+    if (doc.schema === "a2a-coop-reputation-vectors/1") {
+      const f = { vectors: 0, agree: 0, decided: 0, uncovered: 0, disagree: 0, byKind: {} };
+      for (const g of doc.viewGroups) {
+        for (const t of g.tests) {
+          const k = (f.byKind[g.type] ??= { vectors: 0, agree: 0, decided: 0, uncovered: 0, disagree: 0 });
+          const why = checkReputationVector(t);
+          for (const o of [f, k, report.total]) {
+            o.vectors++;
+            o.decided++;
+            o[why === null ? "agree" : "disagree"]++;
+          }
+          if (why !== null)
+            report.disagreements.push({ id: `${stem}-${t.tcId}-${t.requirements[0] ?? ""}`, group: g.type, comment: t.comment, expected: "the view stated", got: why });
+        }
+      }
+      report.files[stem] = f;
       continue;
     }
     const f = { vectors: 0, agree: 0, decided: 0, uncovered: 0, disagree: 0, byKind: {} };
