@@ -103,7 +103,10 @@ READINGS = {
     "dangling trust spread over everyone, not the seeds": ("back * pOf(i)", "back / all.length"),
     "dangling trust dropped": ("+ back * pOf(i)", ""),
     "local trust without the Beta's evidence factor": ("/ (2 + p.G + p.B)", "/ (p.G + p.B)"),
-    "iteration from the uniform vector": ("[i, pOf(i)]));\n  let iterations", "[i, 1 / all.length]));\n  let iterations"),
+    "iteration from the uniform vector": (
+        "let t = new Map(all.map((i) => [i, pOf(i)]))",
+        "let t = new Map(all.map((i) => [i, 1 / all.length]))",
+    ),
     "a rating settled after now weighs more": ("Math.max(0, nowMs - r.settled_ms)", "(nowMs - r.settled_ms)"),
     "half-life in days": ("REP.H);", "90);"),
     "a faulty principal's ratings counted": (" || bad.has(r.rater) || bad.has(r.subject)", ""),
@@ -128,7 +131,7 @@ def test_the_reputation_vectors_tell_every_other_reading_apart(reading: str, tmp
     vectors = str(ROOT / "conformance" / "vectors" / "reputation.json")
     assert NODE is not None
     run = subprocess.run(
-        [NODE, str(copy), "--json", vectors], check=False, capture_output=True, text=True, timeout=60, cwd=ROOT
+        [NODE, str(copy), "--json", vectors], check=False, capture_output=True, text=True, timeout=60
     )
     assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
     assert json.loads(run.stdout)["disagreements"], reading
