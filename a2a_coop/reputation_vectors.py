@@ -1,4 +1,4 @@
-"""Run the reputation aggregation vectors (conformance/vectors/reputation.json) through this library.
+"""Run the reputation vectors (conformance/vectors/reputation.json, ratings.json) through this library.
 
 A reputation vector is data, like a statement vector, but of another shape: no envelopes, only what
 SPEC 10.3 says a view is a pure function of -- ratings ``(rater, subject, stake, score, settled_ms)``,
@@ -6,11 +6,17 @@ the viewer's seeds, the faulty principals and ``now_ms`` -- and what the view mu
 principal it names: trust, score, uncertainty and vouched stake, within the tolerance ATT-021 allows,
 and ``n_positive`` (the ``n₊`` of ATT-010) and ``iterations`` (ATT-009's stop) exactly.
 
+A rating vector (ratings.json) is the step before: an evidence bundle -- envelopes an auditor takes, all
+accepted -- and the escrows the view trusts, to the exact rating of each attestation it holds that counts
+(SPEC 10.2, ATT-004..ATT-007).
+
 This module parses and runs; it prints nothing and exits nothing (the CLI does that).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,9 +24,16 @@ from typing import Any, Final
 
 import numpy as np
 
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.reputation import ratings
+from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.trust import RatingTable, TrustParams, TrustView, aggregate
+from a2a_coop.protocol.verifier import Verifier
 
 SCHEMA: Final = "a2a-coop-reputation-vectors/1"
+RATING_SCHEMA: Final = "a2a-coop-rating-vectors/1"
+SCHEMAS: Final = (SCHEMA, RATING_SCHEMA)
+RATING_FIELDS: Final = ("attestation", "rater", "subject", "stake", "score", "settled_ms")
 # ATT-021: how far a reported figure may be from the vector's (trust, score and uncertainty lie in [0, 1];
 # vouched stake is an amount, compared relative to its size).
 ABSOLUTE_TOLERANCE: Final = 1e-9
@@ -77,10 +90,30 @@ class ReputationVector:
 
 
 @dataclass(frozen=True)
-class ReputationOutcome:
-    """What running one reputation vector produced: the differences found (none: it passed)."""
+class RatingVector:
+    """One rating test: an evidence bundle, the escrows the view trusts, and the expected ratings (each
+    ``{attestation (hex digest), rater, subject, stake, score, settled_ms}``, in the order taken)."""
 
-    vector: ReputationVector
+    source: str
+    group_type: str
+    tc_id: int
+    comment: str
+    requirements: tuple[str, ...]
+    trusted_escrows: tuple[str, ...]
+    envelopes: tuple[bytes, ...]
+    expected: tuple[Mapping[str, Any], ...]
+
+    @property
+    def name(self) -> str:
+        first = self.requirements[0] if self.requirements else "none"
+        return f"{self.source}-{self.tc_id}-{first}"
+
+
+@dataclass(frozen=True)
+class ReputationOutcome:
+    """What running one reputation or rating vector produced: the differences found (none: it passed)."""
+
+    vector: ReputationVector | RatingVector
     differences: tuple[str, ...]
 
     @property
@@ -127,8 +160,53 @@ def agrees(figure: str, got: float, want: float) -> bool:
     return abs(got - want) <= ABSOLUTE_TOLERANCE
 
 
-def run_reputation_vector(vector: ReputationVector) -> ReputationOutcome:
-    """Aggregate a vector's ratings and compare every figure it states (ATT-021's tolerance)."""
+def rate_bundle(vector: RatingVector) -> list[dict[str, Any]] | str:
+    """The ratings (SPEC 10.2) of every attestation the vector's bundle holds that counts, in the order
+    taken, by :func:`a2a_coop.protocol.reputation.ratings`; or why the bundle was not taken in full."""
+    verifier = Verifier(complete_chains=False, evidence_view=True)
+    held: list[VerifiedStatement] = []
+    for i, data in enumerate(vector.envelopes):
+        try:
+            vs = verifier.accept(data, None)
+        except CoopError as exc:
+            return f"envelope {i} refused: {exc.code} [{exc.requirement}] {exc.detail}"
+        if vs.body == "attestation":
+            held.append(vs)
+    return [
+        {
+            "attestation": r.attestation.hex(),
+            "rater": r.rater,
+            "subject": r.subject,
+            "stake": r.stake,
+            "score": r.score,
+            "settled_ms": r.settled_ms,
+        }
+        for r in ratings(verifier, held, frozenset(vector.trusted_escrows))
+    ]
+
+
+def _weighed(rating: Mapping[str, Any]) -> dict[str, Any]:
+    """What a rating vector holds an implementation to: every field, but score and settled time only when
+    the stake is above 0 (a rating of stake 0 changes nothing, ATT-004)."""
+    keep = RATING_FIELDS if rating["stake"] > 0 else ("attestation", "rater", "subject", "stake")
+    return {k: rating[k] for k in keep}
+
+
+def _run_rating_vector(vector: RatingVector) -> ReputationOutcome:
+    got = rate_bundle(vector)
+    if isinstance(got, str):
+        return ReputationOutcome(vector, (got,))
+    want = [dict(r) for r in vector.expected]
+    if [_weighed(r) for r in got] == [_weighed(r) for r in want]:
+        return ReputationOutcome(vector, ())
+    return ReputationOutcome(vector, (f"ratings {got}, expected {want}",))
+
+
+def run_reputation_vector(vector: ReputationVector | RatingVector) -> ReputationOutcome:
+    """Aggregate a vector's ratings and compare every figure it states (ATT-021's tolerance); for a
+    rating vector, rate its bundle and compare each rating exactly."""
+    if isinstance(vector, RatingVector):
+        return _run_rating_vector(vector)
     try:
         view = view_of(vector)
     except ValueError as exc:
@@ -148,18 +226,23 @@ def run_reputation_vector(vector: ReputationVector) -> ReputationOutcome:
     return ReputationOutcome(vector, tuple(diffs))
 
 
-def run_reputation_vectors(vectors: Sequence[ReputationVector]) -> list[ReputationOutcome]:
+def run_reputation_vectors(vectors: Sequence[ReputationVector | RatingVector]) -> list[ReputationOutcome]:
     """:func:`run_reputation_vector` for each vector, in order."""
     return [run_reputation_vector(v) for v in vectors]
 
 
-def parse_reputation_file(doc: Any, source: str = "reputation") -> list[ReputationVector]:
-    """The tests of a decoded reputation vector file, in file order.
+def parse_reputation_file(
+    doc: Any, source: str = "reputation"
+) -> list[ReputationVector] | list[RatingVector]:
+    """The tests of a decoded reputation (or rating) vector file, in file order.
 
     Raises:
-        ReputationVectorFormatError: the document is not an a2a-coop-reputation-vectors/1 file, or its
-            parameters are not SPEC 10.3's (this library checks views at those only).
+        ReputationVectorFormatError: the document is not an a2a-coop-reputation-vectors/1 or
+            a2a-coop-rating-vectors/1 file, or its parameters are not SPEC 10.3's (this library checks
+            views at those only).
     """
+    if isinstance(doc, Mapping) and doc.get("schema") == RATING_SCHEMA:
+        return _parse_rating_file(doc, source)
     if not isinstance(doc, Mapping) or doc.get("schema") != SCHEMA:
         raise ReputationVectorFormatError(f"not a reputation vector file (schema {SCHEMA})")
     params = TrustParams()
@@ -246,4 +329,57 @@ def _parse_test(test: Any, where: str, source: str, group_type: str) -> Reputati
         n_positive=count,
         iterations=iterations,
         expected={p: {k: float(x) for k, x in v.items()} for p, v in principals.items()},
+    )
+
+
+def _parse_rating_file(doc: Mapping[str, Any], source: str) -> list[RatingVector]:
+    groups = doc.get("ratingGroups")
+    if not isinstance(groups, list):
+        raise ReputationVectorFormatError("no ratingGroups list")
+    out = []
+    for g, group in enumerate(groups):
+        if not isinstance(group, Mapping) or not isinstance(group.get("tests"), list):
+            raise ReputationVectorFormatError(f"ratingGroups[{g}]: a group needs a tests list")
+        for t, test in enumerate(group["tests"]):
+            where = f"ratingGroups[{g}].tests[{t}]"
+            out.append(_parse_rating_test(test, where, source, str(group.get("type", ""))))
+    ids = [v.tc_id for v in out]
+    if len(set(ids)) != len(ids):
+        raise ReputationVectorFormatError("tcId values must be unique within a file")
+    if doc.get("numberOfTests") != len(out):
+        raise ReputationVectorFormatError(
+            f"numberOfTests is {doc.get('numberOfTests')} but the file holds {len(out)}"
+        )
+    return out
+
+
+def _parse_rating_test(test: Any, where: str, source: str, group_type: str) -> RatingVector:
+    if not isinstance(test, Mapping):
+        raise ReputationVectorFormatError(f"{where}: a test is a JSON object")
+    try:
+        tc_id, envelopes, expected = test["tcId"], test["envelopes"], test["expected"]
+        trusted = _names(test["trusted_escrows"], f"{where}.trusted_escrows")
+    except KeyError as exc:
+        raise ReputationVectorFormatError(f"{where}: missing {exc}") from None
+    if not _integer(tc_id):
+        raise ReputationVectorFormatError(f"{where}: tcId is an integer")
+    if not isinstance(envelopes, list) or not all(isinstance(e, str) for e in envelopes):
+        raise ReputationVectorFormatError(f"{where}: envelopes must be a list of base64 strings")
+    try:
+        decoded = tuple(base64.b64decode(e, validate=True) for e in envelopes)
+    except (binascii.Error, ValueError) as exc:
+        raise ReputationVectorFormatError(f"{where}: bad base64 envelope: {exc}") from None
+    if not isinstance(expected, list) or not all(
+        isinstance(r, Mapping) and tuple(r) == RATING_FIELDS for r in expected
+    ):
+        raise ReputationVectorFormatError(f"{where}: expected is a list of {{{', '.join(RATING_FIELDS)}}}")
+    return RatingVector(
+        source=source,
+        group_type=group_type,
+        tc_id=tc_id,
+        comment=str(test.get("comment", "")),
+        requirements=tuple(str(r) for r in test.get("requirements", ())),
+        trusted_escrows=trusted,
+        envelopes=decoded,
+        expected=tuple(dict(r) for r in expected),
     )

@@ -23,8 +23,8 @@ from a2a_coop.cli._inputs import PROOF_SCHEMA, Inputs, Item, envelope_item, load
 from a2a_coop.protocol.envelope import decode_envelope, envelope_from_json, statement_digest
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.statements import Statement, VerifiedStatement, verify_statement
-from a2a_coop.reputation_vectors import SCHEMA as REPUTATION_SCHEMA
-from a2a_coop.reputation_vectors import ReputationOutcome, run_reputation_vectors
+from a2a_coop.reputation_vectors import SCHEMAS as REPUTATION_SCHEMAS
+from a2a_coop.reputation_vectors import RatingVector, ReputationOutcome, run_reputation_vectors
 from a2a_coop.vectors import VectorFormatError, VectorOutcome, parse_vector_file, run_vectors
 
 
@@ -143,7 +143,9 @@ def _reputation_report(path: str, outcomes: list[ReputationOutcome]) -> dict[str
                 "tcId": o.vector.tc_id,
                 "name": o.vector.name,
                 "comment": o.vector.comment,
-                "expected": "the view the vector states (ATT-021's tolerance)",
+                "expected": "the ratings the vector states"
+                if isinstance(o.vector, RatingVector)
+                else "the view the vector states (ATT-021's tolerance)",
                 "actual": "; ".join(o.differences),
                 "requirement": o.vector.requirements[0] if o.vector.requirements else "",
                 "detail": "",
@@ -310,12 +312,13 @@ def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
         doc = read_json(path, data)
         if doc is None:
             results.append(_inspect_envelope(data, f"envelope 1 of {path}", out))
-        elif isinstance(doc, dict) and doc.get("schema") == REPUTATION_SCHEMA:
+        elif isinstance(doc, dict) and doc.get("schema") in REPUTATION_SCHEMAS:
             for rv in load([path]).reputation_files[0][1]:
-                out.write(
-                    f"== {rv.name}: {rv.comment} ({len(rv.ratings)} ratings, seeds {', '.join(rv.seeds)}, "
-                    f"at {iso(rv.now_ms)})\n"
-                )
+                if isinstance(rv, RatingVector):
+                    what = f"{len(rv.envelopes)} envelopes, escrows trusted {len(rv.trusted_escrows)}"
+                else:
+                    what = f"{len(rv.ratings)} ratings, seeds {', '.join(rv.seeds)}, at {iso(rv.now_ms)}"
+                out.write(f"== {rv.name}: {rv.comment} ({what})\n")
         elif isinstance(doc, dict) and "testGroups" in doc:
             try:
                 vectors = parse_vector_file(doc, Path(path).stem)
