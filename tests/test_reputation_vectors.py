@@ -194,3 +194,108 @@ def test_the_generator_refuses_a_case_whose_story_the_view_does_not_show(
     monkeypatch.setattr(reputation, "GROUPS", (lambda: reputation.ViewGroup("Sybil", [case]),))
     with pytest.raises(SystemExit, match="does not show what the case says"):
         reputation.vectors()
+
+
+# --- ratings.json: evidence bundles to ratings (SPEC 10.2) ----------------------------------------------
+
+RATINGS_FILE = ROOT / "conformance" / "vectors" / "ratings.json"
+RATINGS: dict[str, Any] = json.loads(RATINGS_FILE.read_text(encoding="utf-8"))
+
+
+def _rating_test(doc: dict[str, Any], words: str) -> dict[str, Any]:
+    return next(t for g in doc["ratingGroups"] for t in g["tests"] if words in t["comment"])
+
+
+@pytest.mark.req("ATT-002", "ATT-004", "ATT-005", "ATT-006", "ATT-007")
+def test_every_rating_vector_holds_in_the_reference() -> None:
+    vectors = parse_reputation_file(RATINGS)
+    assert len(vectors) == RATINGS["numberOfTests"] >= 15
+    assert [o.differences for o in run_reputation_vectors(vectors) if not o.passed] == []
+    stakes = {r["stake"] for t in RATINGS["ratingGroups"][0]["tests"] for r in t["expected"]}
+    scores = {r["score"] for t in RATINGS["ratingGroups"][0]["tests"] for r in t["expected"] if r["stake"]}
+    assert stakes == {0, 100} and scores == {0.0, 0.5, 1.0}
+
+
+@pytest.mark.req("ATT-004", "ATT-005", "ATT-006")
+def test_a_rating_off_in_any_field_fails_and_stake_0_ignores_score_and_time() -> None:
+    """Each field of a rating that weighs is compared exactly; a rating of stake 0 changes nothing in a
+    view (ATT-004), so its score and settlement time are not held against an implementation."""
+    for edit, fails in (
+        (lambda r: r.update(stake=99), True),
+        (lambda r: r.update(score=0.5), True),
+        (lambda r: r.update(settled_ms=r["settled_ms"] + 1), True),
+        (lambda r: r.update(rater=r["subject"]), True),
+    ):
+        doc = copy.deepcopy(RATINGS)
+        test = _rating_test(doc, "Alice (whitewashing) attests Bob")
+        edit(test["expected"][0])
+        [vector] = [v for v in parse_reputation_file(doc) if v.tc_id == test["tcId"]]
+        assert run_reputation_vector(vector).passed is not fails
+    doc = copy.deepcopy(RATINGS)
+    test = _rating_test(doc, "not one the view trusts")
+    assert test["expected"][0]["stake"] == 0
+    test["expected"][0].update(score=0.0, settled_ms=1)
+    [vector] = [v for v in parse_reputation_file(doc) if v.tc_id == test["tcId"]]
+    assert run_reputation_vector(vector).passed
+    test["expected"][0].update(stake=100)
+    [vector] = [v for v in parse_reputation_file(doc) if v.tc_id == test["tcId"]]
+    assert not run_reputation_vector(vector).passed
+
+
+def test_a_rating_vector_whose_bundle_is_refused_fails_with_the_code() -> None:
+    doc = copy.deepcopy(RATINGS)
+    test = doc["ratingGroups"][0]["tests"][0]
+    test["envelopes"] = test["envelopes"][1:]  # the first Mandate left out
+    [vector] = [v for v in parse_reputation_file(doc) if v.tc_id == test["tcId"]]
+    [why] = run_reputation_vector(vector).differences
+    assert why.startswith("envelope ") and "MANDATE_UNKNOWN" in why
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.pop("ratingGroups"), "no ratingGroups list"),
+        (lambda d: d["ratingGroups"][0]["tests"][0].pop("trusted_escrows"), "missing 'trusted_escrows'"),
+        (lambda d: d["ratingGroups"][0]["tests"][0].update(envelopes=["%%%"]), "bad base64 envelope"),
+        (lambda d: d["ratingGroups"][0]["tests"][0]["expected"][0].pop("stake"), "expected is a list of"),
+        (lambda d: d.update(numberOfTests=0), "numberOfTests is 0"),
+    ],
+)
+def test_a_malformed_rating_file_is_a_typed_error(
+    edit: Any, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = copy.deepcopy(RATINGS)
+    edit(doc)
+    with pytest.raises(ReputationVectorFormatError, match=message):
+        parse_reputation_file(doc)
+    path = tmp_path / "ratings.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert main(["verify", "--vectors", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_cli_runs_rating_vectors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    n = RATINGS["numberOfTests"]
+    assert main(["verify", "--vectors", str(RATINGS_FILE)]) == 0
+    assert f"ratings.json: {n}/{n} vectors as expected" in capsys.readouterr().out
+    doc = copy.deepcopy(RATINGS)
+    doc["ratingGroups"][0]["tests"][0]["expected"][0]["stake"] = 7
+    edited = tmp_path / "ratings.json"
+    edited.write_text(json.dumps(doc), encoding="utf-8")
+    assert main(["verify", "--vectors", str(edited)]) == 1
+    assert f"{n - 1}/{n} vectors as expected" in capsys.readouterr().out
+    assert main(["inspect", str(RATINGS_FILE)]) == 0
+    assert "== ratings-1-ATT-004" in capsys.readouterr().out
+
+
+def test_the_rating_generator_refuses_a_case_whose_story_the_reference_does_not_show(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from conformance.generate_vectors import ratings
+
+    real = ratings.cases()
+    wrong = [replace(real[0], attests=[(100, 0.5)])]  # a FULFILLED rating said to score 1/2
+    monkeypatch.setattr(ratings, "cases", lambda: wrong)
+    with pytest.raises(SystemExit, match="the case says"):
+        ratings.vectors()

@@ -830,6 +830,7 @@ class Contract {
     ]);
     this.locked = new Map(); // party -> {amount, t}
     this.settled = new Map(); // party -> kind
+    this.settlement = new Map(); // party -> the settlement rec a rating reads (ATT-005, ATT-006): a Forfeit over a Release or Refund
     this.deliveries = new Map(); // digest -> rec
     this.receipted = new Set(); // "party index"
     this.receiptOf = new Map(); // "party index" -> {r: Receipt rec, d: the Delivery rec it names}, the earliest
@@ -1420,6 +1421,7 @@ export class Verifier {
       const to = table(bodyName.toUpperCase());
       return () => {
         c.settled.set(body.party, bodyName);
+        if (bodyName === "forfeit" || !c.settlement.has(body.party)) c.settlement.set(body.party, rec);
         this.setState(n, to);
       };
     }
@@ -1678,6 +1680,7 @@ export const LAYERS = [
   "steps 30-31: BDY-007 reveal, ATT-001, ATT-002; KEY-004/KEY-007 revocation authority",
   "equivocation proofs (6.8) from DSSE JSON (5.5)",
   "reputation aggregation of SPEC 10.3 (ATT-003, ATT-008..ATT-010, ATT-016's vouched stake) within ATT-021's tolerance: reputation.json",
+  "ratings of SPEC 10.2 (ATT-002, ATT-004..ATT-007; not ATT-020) from evidence bundles: ratings.json",
 ];
 const LEFT_OUT = /^$/;
 const ROLES = ["auditor", "escrow"]; // SPEC 17: the verifier a group runs
@@ -1819,6 +1822,53 @@ export function aggregateView({ ratings, seeds, faulty, nowMs }) {
     return { trust: t.get(s) ?? 0, score: al / (al + be), uncertainty: 2 / (al + be), vouched_stake: vouched.get(s) ?? 0 };
   };
   return { nPositive, iterations, report };
+}
+
+// Ratings (SPEC 10.2: ATT-002, ATT-004..ATT-007), for conformance/vectors/ratings.json: after a bundle is
+// taken, each attestation that counts (ATT-002: the lowest seq of its issuer on its contract) reduced to
+// (rater, subject, stake, score, settled) for a view trusting `trusted` escrows. ATT-020 (revocations
+// disowning the evidence) is not implemented: no vector has a revocation.
+const OUTCOME_SCORE = { 1: 1, 2: 0.5, 3: 0.5, 4: 0, 5: 0 }; // FULFILLED, LATE, PARTIAL, BREACHED, REVOKED
+
+export function rateAttestation(v, rec, trusted) {
+  const { h, body } = rec;
+  if (v.attested.get(`${h.issuer}\0${hex(body.accept)}`) !== h.seq) return null; // ATT-002: another counts
+  const c = [...v.negotiations.values()].map((n) => n.contract).find((x) => x && x.digest === hex(body.accept));
+  if (!c) return null;
+  const [raterRec, subjectRec] = h.issuer === c.proposer ? [c.offerRec, c.acceptRec] : [c.acceptRec, c.offerRec];
+  const rater = raterRec.principal, subject = subjectRec.principal; // ATT-007
+  const settlement = c.settlement.get(body.subject) ?? null;
+  let score = OUTCOME_SCORE[body.outcome] ?? 0.5; // ATT-005
+  if (settlement) score = settlement.bodyName === "forfeit" ? 0 : Math.max(score, 0.5);
+  const lock = c.locked.get(body.subject);
+  const weighs =
+    rater !== subject && lock && lock.amount > 0n && c.allLocked() && trusted.includes(c.escrow) && settlement; // ATT-004
+  return {
+    attestation: rec.dhex,
+    rater,
+    subject,
+    stake: weighs ? Number(lock.amount) : 0,
+    score,
+    settled_ms: settlement ? Number(settlement.h.issued_at_ms) : 0, // ATT-006
+  };
+}
+
+export function checkRatingVector(test) {
+  const v = new Verifier({ mode: "sparse", nowMs: null, role: "auditor" });
+  const held = [];
+  for (let i = 0; i < test.envelopes.length; i++) {
+    try {
+      held.push(v.accept(Buffer.from(test.envelopes[i], "base64")));
+    } catch (e) {
+      if (!(e instanceof Reject)) throw e;
+      return `envelope ${i} refused: ${e.code} (${e.requirement}: ${e.detail})`;
+    }
+  }
+  const got = held.filter((r) => r.bodyName === "attestation").map((r) => rateAttestation(v, r, test.trusted_escrows)).filter(Boolean);
+  // score and settled time only matter for a rating of stake > 0 (ATT-004: one of stake 0 changes nothing)
+  const weighed = (r) => JSON.stringify(r.stake > 0 ? r : { attestation: r.attestation, rater: r.rater, subject: r.subject, stake: 0 });
+  const a = got.map(weighed), b = test.expected.map(weighed);
+  return a.length === b.length && a.every((x, i) => x === b[i]) ? null : `ratings ${a.join(", ")}, expected ${b.join(", ")}`;
 }
 
 // One reputation vector: null when the view agrees (ATT-021 (a)'s tolerance), else what differs.
@@ -1999,12 +2049,13 @@ function main(argv) {
       for (const k of ["vectors", "agree", "decided", "uncovered", "disagree"]) report.total[k] += f[k];
       continue;
     }
-    if (doc.schema === "a2a-coop-reputation-vectors/1") {
+    if (doc.schema === "a2a-coop-reputation-vectors/1" || doc.schema === "a2a-coop-rating-vectors/1") {
+      const ratings = doc.schema === "a2a-coop-rating-vectors/1";
       const f = { vectors: 0, agree: 0, decided: 0, uncovered: 0, disagree: 0, byKind: {} };
-      for (const g of doc.viewGroups) {
+      for (const g of ratings ? doc.ratingGroups : doc.viewGroups) {
         for (const t of g.tests) {
           const k = (f.byKind[g.type] ??= { vectors: 0, agree: 0, decided: 0, uncovered: 0, disagree: 0 });
-          const why = checkReputationVector(t);
+          const why = ratings ? checkRatingVector(t) : checkReputationVector(t);
           for (const o of [f, k, report.total]) {
             o.vectors++;
             o.decided++;
