@@ -35,7 +35,7 @@ COVERED = {
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 32,
-    "ratings": 15,
+    "ratings": 16,
 }
 
 
@@ -131,6 +131,7 @@ READINGS = {
         "raterRec.h.issuer, subject = subjectRec.h.issuer",
     ),
     "every attestation of a contract rated": ("!== h.seq) return null", "=== -1n) return null"),
+    "a contract between agents of one principal weighs": ("rater !== subject && lock", "lock"),
     # Not here: an unknown outcome read as 0 rather than 1/2. No vector can tell: a rating weighs only once
     # the escrow settled the bond, and then a Forfeit makes it 0 and a Release or Refund at least 1/2.
 }

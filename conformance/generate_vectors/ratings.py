@@ -19,11 +19,11 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from a2a_coop._proto.a2acoop.v1 import reputation_pb2
+from a2a_coop._proto.a2acoop.v1 import identity_pb2, reputation_pb2
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
 from a2a_coop.reputation_vectors import RATING_SCHEMA, RatingVector, rate_bundle, run_reputation_vectors
-from a2a_coop.testing import Party
-from conformance.generate_vectors.negotiation import UPHOLD, Deal, stamp
+from a2a_coop.testing import DAY_MS, FixedClock, Party
+from conformance.generate_vectors.negotiation import UPHOLD, Deal, ctx, stamp
 
 FILE: Final = "ratings.json"
 FULFILLED: Final = reputation_pb2.OUTCOME_FULFILLED
@@ -49,10 +49,10 @@ class Case:
     attests: list[tuple[int, float]] = field(default_factory=list)  # (stake, score) per rating, the story
 
 
-def _settled_trade(**deal: Any) -> tuple[Deal, list[bytes]]:
+def _settled_trade(deal: Deal | None = None, **terms: Any) -> tuple[Deal, list[bytes]]:
     """Alice and Bob deliver and receipt each other's item; the escrow releases both bonds. Returns the
     deal and the transcript."""
-    d = Deal(**deal)
+    d = deal or Deal(**terms)
     alice_gives, bob_gives = d.deliver(d.alice), d.deliver(d.bob)
     receipts = [d.bob.receipt(alice_gives), d.alice.receipt(bob_gives)]
     d.clock.advance(60_000)
@@ -60,6 +60,29 @@ def _settled_trade(**deal: Any) -> tuple[Deal, list[bytes]]:
     d.clock.advance(1_000)
     body = [alice_gives, bob_gives, *receipts, *releases]
     return d, [*d.base, *d.locks, *(s.envelope for s in body)]
+
+
+class _OnePrincipal(Deal):
+    """A Deal whose two agents, Alice's and Bob's keys, both act under Mandates of Alice's principal."""
+
+    def __init__(self, bond: int = 100) -> None:  # Deal.__init__, but for Bob's Mandate
+        self.clock = clock = FixedClock()
+        self.alice, self.bob = Party("alice", clock), Party("bob", clock)
+        mandate = identity_pb2.Mandate()
+        mandate.CopyFrom(self.alice.mandate_vs.statement.mandate)
+        mandate.agent = self.bob.did
+        self.bob.principal = self.alice.principal
+        self.bob.mandate_vs = self.alice.principal.sign("mandate", mandate, ttl_ms=365 * DAY_MS)
+        self.bob.setup = [self.bob.mandate_vs.envelope]
+        self.escrow, self.carol = Party("escrow", clock), Party("carol", clock)
+        proposal = self.alice.proposal(issuer_bond=bond, audience_bond=bond, escrow=self.escrow.did)
+        self.offer = self.alice.offer(self.bob, proposal)
+        clock.advance(1_000)
+        self.accept = self.bob.accept(self.offer)
+        self.base = [*ctx(self.alice, self.bob, self.escrow), self.offer.envelope, self.accept.envelope]
+        self.bond = bond
+        self.locks = [self.escrow_says("bond_lock", p).envelope for p in (self.alice, self.bob)]
+        clock.advance(1_000)
 
 
 def _attest(p: Party, d: Deal, about: Party, outcome: int) -> bytes:
@@ -119,6 +142,17 @@ def cases() -> list[Case]:
             "Escrowed terms without a bond: the subject locked nothing, stake 0",
             ["ATT-004"],
             [*trade, _attest(d.alice, d, d.bob, reputation_pb2.OUTCOME_FULFILLED)],
+            [d.escrow.did],
+            [(0, 1.0)],
+        )
+    )
+    d, trade = _settled_trade(_OnePrincipal())
+    out.append(
+        Case(
+            "Alice's and Bob's agent keys both act for Alice's principal: their contract rates nobody (stake "
+            "0, rater and subject one principal), however the escrow settled it",
+            ["ATT-004", "ATT-007"],
+            [*trade, _attest(d.alice, d, d.bob, FULFILLED)],
             [d.escrow.did],
             [(0, 1.0)],
         )
