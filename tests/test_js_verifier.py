@@ -35,7 +35,7 @@ COVERED = {
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 32,
-    "ratings": 16,
+    "ratings": 20,
 }
 
 
@@ -124,7 +124,16 @@ READINGS = {
     "no floor of 1/2 for a released bond": ("Math.max(score, 0.5)", "score"),
     "a forfeit does not zero the score": ('settlement.bodyName === "forfeit" ? 0 :', "false ? 0 :"),
     "any escrow trusted": (" && trusted.includes(c.escrow)", ""),
-    "stake before the settlement": (" && settlement; // ATT-004", "; // ATT-004"),
+    "stake before the settlement": (" && settlement && // ATT-004", " && // ATT-004"),
+    "revocations ignored": ("!ratingEvidence(v, c, rec).some((r) => disowned(v, r))", "true"),
+    "a revocation disowns what the escrow witnessed before it": (
+        "&& !v.witnessedBefore(rec, [...revs, ...rots])",
+        "",
+    ),
+    "the attestation itself not among the evidence": (
+        "...[...c.locked.values()].map((l) => l.rec), att];",
+        "...[...c.locked.values()].map((l) => l.rec)];",
+    ),
     "stake though a bond was never locked": (" && c.allLocked()", ""),
     "raters and subjects as agent keys": (
         "raterRec.principal, subject = subjectRec.principal",

@@ -10,7 +10,9 @@ the score (the outcome bounded by the settlement, ATT-005) and the settlement's 
 value is exact. The expected ratings are the reference's (:func:`a2a_coop.protocol.reputation.rate`),
 and each case also states the stake and score it is about, so generation fails if the reference moves.
 
-Not here yet: ATT-020 (a revocation disowning a statement a rating rests on).
+ATT-020 is here for KeyRevocations of a party's key by its principal (a statement of the bundle disowned,
+or witnessed before the revocation by the escrow's Stamp); not yet for KeyRotations, a revoked escrow or
+principal key, or KEY-010 (c)'s order of Stamps.
 """
 
 from __future__ import annotations
@@ -249,6 +251,64 @@ def cases() -> list[Case]:
             ],
             [d.escrow.did],
             [(100, 0.0)],
+        )
+    )
+
+    # ATT-020: a revocation held disowns a statement the rating rests on, whenever the view took it.
+    def revoked(party: Party, effective_ms: int, reason: str = "stolen") -> bytes:
+        msg = identity_pb2.KeyRevocation(key=party.did, effective_ms=effective_ms, reason=reason)
+        return party.principal.sign("key_revocation", msg).envelope
+
+    d, trade = _settled_trade()
+    out.append(
+        Case(
+            "Bob's principal revokes Bob's key from the Accept's time, after the view took the whole bundle: "
+            "the Accept, which the escrow never stamped, is disowned, and Alice's rating weighs nothing",
+            ["ATT-020"],
+            [*trade, _attest(d.alice, d, d.bob, FULFILLED), revoked(d.bob, d.accept.header.issued_at_ms)],
+            [d.escrow.did],
+            [(0, 1.0)],
+        )
+    )
+    d, trade = _settled_trade()
+    witnessed = stamp(d.escrow, d.accept)
+    out.append(
+        Case(
+            "The same revocation, but the escrow stamped Bob's Accept (and never the revocation): witnessed "
+            "before it (KEY-009), the Accept counts, and so does the rating -- a thief's contract the escrow "
+            "bonded counts against its principal",
+            ["ATT-020"],
+            [
+                *trade,
+                witnessed.envelope,
+                _attest(d.alice, d, d.bob, FULFILLED),
+                revoked(d.bob, d.accept.header.issued_at_ms),
+            ],
+            [d.escrow.did],
+            [(100, 1.0)],
+        )
+    )
+    d, trade = _settled_trade()
+    attestation = d.alice.attest(d.offer, d.accept, d.bob.did, FULFILLED)
+    out.append(
+        Case(
+            "Alice's principal revokes her key from the time of her Attestation (taken before the "
+            "revocation): the attestation itself is disowned, stake 0",
+            ["ATT-020"],
+            [*trade, attestation.envelope, revoked(d.alice, attestation.header.issued_at_ms)],
+            [d.escrow.did],
+            [(0, 1.0)],
+        )
+    )
+    d, trade = _settled_trade()
+    attestation = d.alice.attest(d.offer, d.accept, d.bob.did, FULFILLED)
+    out.append(
+        Case(
+            "Alice's key revoked from 1 ms after her Attestation: nothing the rating rests on is disowned",
+            ["ATT-020"],
+            [*trade, attestation.envelope, revoked(d.alice, attestation.header.issued_at_ms + 1, "lost")],
+            [d.escrow.did],
+            [(100, 1.0)],
         )
     )
     d2, trade = _settled_trade()

@@ -1400,7 +1400,7 @@ export class Verifier {
         const complete = c.requiredParties().every((p) => (p === body.party || c.locked.has(p)) && !c.settled.has(p));
         const to = table(complete ? "BOND_COMPLETE" : "BOND_LOCK");
         return () => {
-          c.locked.set(body.party, { amount: body.amount, t });
+          c.locked.set(body.party, { amount: body.amount, t, rec });
           this.setState(n, to);
         };
       }
@@ -1680,7 +1680,7 @@ export const LAYERS = [
   "steps 30-31: BDY-007 reveal, ATT-001, ATT-002; KEY-004/KEY-007 revocation authority",
   "equivocation proofs (6.8) from DSSE JSON (5.5)",
   "reputation aggregation of SPEC 10.3 (ATT-003, ATT-008..ATT-010, ATT-016's vouched stake) within ATT-021's tolerance: reputation.json",
-  "ratings of SPEC 10.2 (ATT-002, ATT-004..ATT-007; not ATT-020) from evidence bundles: ratings.json",
+  "ratings of SPEC 10.2 (ATT-002, ATT-004..ATT-007, ATT-020 by KEY-009's definition) from evidence bundles: ratings.json",
 ];
 const LEFT_OUT = /^$/;
 const ROLES = ["auditor", "escrow"]; // SPEC 17: the verifier a group runs
@@ -1826,9 +1826,42 @@ export function aggregateView({ ratings, seeds, faulty, nowMs }) {
 
 // Ratings (SPEC 10.2: ATT-002, ATT-004..ATT-007), for conformance/vectors/ratings.json: after a bundle is
 // taken, each attestation that counts (ATT-002: the lowest seq of its issuer on its contract) reduced to
-// (rater, subject, stake, score, settled) for a view trusting `trusted` escrows. ATT-020 (revocations
-// disowning the evidence) is not implemented: no vector has a revocation.
+// (rater, subject, stake, score, settled) for a view trusting `trusted` escrows. ATT-020: a statement of
+// the evidence disowned by a held KeyRevocation or KeyRotation (KEY-009) makes the stake 0 -- KEY-009's
+// definition as written; KEY-010 (c)'s order of Stamps is not applied here (no vector needs it).
 const OUTCOME_SCORE = { 1: 1, 2: 0.5, 3: 0.5, 4: 0, 5: 0 }; // FULFILLED, LATE, PARTIAL, BREACHED, REVOKED
+
+// KEY-009: a statement a held revocation (of its issuer, or of its Mandate's principal, effective at or
+// before its time) or rotation (of its issuer, below its seq) would reject, not witnessed before it.
+function disowned(v, rec) {
+  const revs = [rec.h.issuer, rec.principal].filter(Boolean).flatMap((k) => v.revokedAt(k, rec.h.issued_at_ms));
+  const rots = v.rotatedBelow(rec.h.issuer, rec.h.seq);
+  return (revs.length > 0 || rots.length > 0) && !v.witnessedBefore(rec, [...revs, ...rots]);
+}
+
+// ATT-020's list (ATT-014's bundle): the Mandates, the escrow's Stamps of the opening offer, the Counters up
+// to the accepted statement and the Accept, those statements, the BondLocks, the settlement of the subject's
+// bond (for a Forfeit its Stamp, claim or Revoke and Ruling), the attestation.
+function ratingEvidence(v, c, att) {
+  const n = [...v.negotiations.values()].find((x) => x.contract === c);
+  const line = n.line.slice(0, n.line.indexOf(c.offerRec) + 1);
+  const own = [...line, c.acceptRec, ...[...c.locked.values()].map((l) => l.rec), att];
+  const settlement = c.settlement.get(att.body.subject);
+  if (settlement) {
+    own.push(settlement);
+    if (settlement.bodyName === "forfeit") {
+      const cause = hex(settlement.body.cause);
+      const cl = c.claims.get(cause) ?? c.revokes.get(cause);
+      if (cl) own.push(cl.rec);
+      own.push(...c.endings.filter((r) => r.bodyName === "ruling" && hex(r.body.claim) === cause));
+    }
+  }
+  const stampsOf = (r) => [...v.byDigest.values()].filter((s) => s.bodyName === "stamp" && s.body.statements.some((d) => hex(d) === r.dhex));
+  const stamped = [...line, c.acceptRec, ...own.filter((r) => r.bodyName === "breach_claim" || r.bodyName === "revoke")].flatMap(stampsOf);
+  const all = [...own, ...stamped];
+  const mandates = all.map((r) => v.byDigest.get(hex(r.h.mandate ?? Buffer.alloc(0)))).filter(Boolean);
+  return [...all, ...mandates];
+}
 
 export function rateAttestation(v, rec, trusted) {
   const { h, body } = rec;
@@ -1842,7 +1875,8 @@ export function rateAttestation(v, rec, trusted) {
   if (settlement) score = settlement.bodyName === "forfeit" ? 0 : Math.max(score, 0.5);
   const lock = c.locked.get(body.subject);
   const weighs =
-    rater !== subject && lock && lock.amount > 0n && c.allLocked() && trusted.includes(c.escrow) && settlement; // ATT-004
+    rater !== subject && lock && lock.amount > 0n && c.allLocked() && trusted.includes(c.escrow) && settlement && // ATT-004
+    !ratingEvidence(v, c, rec).some((r) => disowned(v, r)); // ATT-020
   return {
     attestation: rec.dhex,
     rater,
