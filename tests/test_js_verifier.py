@@ -34,6 +34,8 @@ COVERED = {
     "keytime": 70,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
+    "reputation": 32,
+    "ratings": 20,
 }
 
 
@@ -90,3 +92,86 @@ def test_the_js_verifier_passes_as_an_offline_adapter() -> None:
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     last = run.stdout.splitlines()[-1]
     assert last.startswith("total: 288 passed, 0 failed, 0 skipped"), run.stdout[-500:]
+
+
+# Readings of SPEC 10.2 and 10.3 a careful implementer could take, each written into a copy of the
+# verifier: the rating and reputation vectors must notice every one (ATT-021: the numbers are the same
+# everywhere, or a reading the vectors cannot tell apart is a SPEC sentence that decides nothing).
+READINGS = {
+    "n+ counts every principal, not those of trust > 0": ("t.get(i) > 0).length", "t.get(i) >= 0).length"),
+    "no pair cap": ("voice * Math.min(1, REP.K / (q.G + q.B))", "voice"),
+    "no cap on a rater's voice": ("Math.min(1, t.get(q.R) * nPositive)", "t.get(q.R) * nPositive"),
+    "dangling trust spread over everyone, not the seeds": ("back * pOf(i)", "back / all.length"),
+    "dangling trust dropped": ("+ back * pOf(i)", ""),
+    "local trust without the Beta's evidence factor": ("/ (2 + p.G + p.B)", "/ (p.G + p.B)"),
+    "iteration from the uniform vector": (
+        "let t = new Map(all.map((i) => [i, pOf(i)]))",
+        "let t = new Map(all.map((i) => [i, 1 / all.length]))",
+    ),
+    "a rating settled after now weighs more": ("Math.max(0, nowMs - r.settled_ms)", "(nowMs - r.settled_ms)"),
+    "half-life in days": ("REP.H);", "90);"),
+    "a faulty principal's ratings counted": (" || bad.has(r.rater) || bad.has(r.subject)", ""),
+    "a self-rating counted": (" || r.rater === r.subject", ""),
+    "stake 0 counted": ("!(r.stake > 0)", "!(r.stake >= 0)"),
+    "a worse record's local trust by its size": ("Math.max(0, p.G - p.B)", "Math.abs(p.G - p.B)"),
+    "iterating to the fixed point": ("change <= REP.tolerance", "change <= 1e-15"),
+    "a faulty principal scored as unknown": ("score: 0, uncertainty: 0", "score: 0.5, uncertainty: 1"),
+    # SPEC 10.2, ratings.json
+    "aged from a Release though a Forfeit is held": (
+        'bodyName === "forfeit" || !c.settlement.has(body.party)',
+        "!c.settlement.has(body.party)",
+    ),
+    "no floor of 1/2 for a released bond": ("Math.max(score, 0.5)", "score"),
+    "a forfeit does not zero the score": ('settlement.bodyName === "forfeit" ? 0 :', "false ? 0 :"),
+    "any escrow trusted": (" && trusted.includes(c.escrow)", ""),
+    "stake before the settlement": (" && settlement && // ATT-004", " && // ATT-004"),
+    "revocations ignored": ("!ratingEvidence(v, c, rec).some((r) => disowned(v, r))", "true"),
+    "a revocation disowns what the escrow witnessed before it": (
+        "&& !v.witnessedBefore(rec, [...revs, ...rots])",
+        "",
+    ),
+    "the attestation itself not among the evidence": (
+        "...[...c.locked.values()].map((l) => l.rec), att];",
+        "...[...c.locked.values()].map((l) => l.rec)];",
+    ),
+    "stake though a bond was never locked": (" && c.allLocked()", ""),
+    "raters and subjects as agent keys": (
+        "raterRec.principal, subject = subjectRec.principal",
+        "raterRec.h.issuer, subject = subjectRec.h.issuer",
+    ),
+    "every attestation of a contract rated": ("!== h.seq) return null", "=== -1n) return null"),
+    "a contract between agents of one principal weighs": ("rater !== subject && lock", "lock"),
+    # Not here: an unknown outcome read as 0 rather than 1/2. No vector can tell: a rating weighs only once
+    # the escrow settled the bond, and then a Forfeit makes it 0 and a Release or Refund at least 1/2.
+}
+
+
+@pytest.mark.req(
+    "ATT-002",
+    "ATT-003",
+    "ATT-004",
+    "ATT-005",
+    "ATT-006",
+    "ATT-007",
+    "ATT-008",
+    "ATT-009",
+    "ATT-010",
+    "ATT-021",
+)
+@pytest.mark.parametrize("reading", sorted(READINGS))
+def test_the_reputation_vectors_tell_every_other_reading_apart(reading: str, tmp_path: Path) -> None:
+    """Each other reading of SPEC 10.2 or 10.3, written into a copy of the JS verifier, disagrees with at
+    least one vector of ratings.json or reputation.json (the unedited verifier agrees with all: the edit is
+    what it fails on)."""
+    old, new = READINGS[reading]
+    source = VERIFIER.read_text(encoding="utf-8")
+    assert source.count(old) == 1, f"the verifier no longer has {old!r}"
+    copy = tmp_path / "verify.mjs"
+    copy.write_text(source.replace(old, new), encoding="utf-8")
+    vectors = [str(ROOT / "conformance" / "vectors" / f) for f in ("ratings.json", "reputation.json")]
+    assert NODE is not None
+    run = subprocess.run(
+        [NODE, str(copy), "--json", *vectors], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
+    assert json.loads(run.stdout)["disagreements"], reading

@@ -4,7 +4,8 @@ files and equivocation proofs, told apart by their content.
 A binary file is one protobuf Envelope; JSON is a DSSE envelope
 (``{"payload", "payloadType", "signatures"}``), a transcript
 (``{"envelopes": [...], "now_ms"?, "mode"?}`` or a bare list), a vector file
-(``{"testGroups": ...}``) or a proof (``{"schema": PROOF_SCHEMA, ...}``).
+(``{"testGroups": ...}``), a reputation or rating vector file (``{"schema": one of REPUTATION_SCHEMAS, ...}``)
+or a proof (``{"schema": PROOF_SCHEMA, ...}``).
 An envelope whose JSON form is already wrong is kept with its error, so the
 verifier reports it at its place in the transcript.
 """
@@ -21,10 +22,18 @@ from typing import Any, Final
 from a2a_coop.cli._common import SQLITE_HEADER, UsageError
 from a2a_coop.protocol.envelope import envelope_from_json, strict_json_loads
 from a2a_coop.protocol.errors import CoopError, MalformedEnvelope
+from a2a_coop.reputation_vectors import SCHEMAS as REPUTATION_SCHEMAS
+from a2a_coop.reputation_vectors import (
+    RatingVector,
+    ReputationVector,
+    ReputationVectorFormatError,
+    parse_reputation_file,
+)
 from a2a_coop.runtime.keyfile import KEY_FILE_TYPE
 from a2a_coop.vectors import Vector, VectorFormatError, parse_vector_file
 
 PROOF_SCHEMA: Final = "a2a-coop-equivocation-proof/1"
+ReputationVectors = list[ReputationVector] | list[RatingVector]
 _NEITHER: Final = "is neither an envelope, a transcript, a vector file nor a proof"
 
 
@@ -43,6 +52,9 @@ class Inputs:
     files: list[str] = field(default_factory=list)  # every path read, in order
     items: list[Item] = field(default_factory=list)
     vector_files: list[tuple[str, list[Vector]]] = field(default_factory=list)
+    reputation_files: list[tuple[str, list[ReputationVector] | list[RatingVector]]] = field(
+        default_factory=list
+    )
     proofs: list[tuple[str, Any]] = field(default_factory=list)
     now_ms: set[int] = field(default_factory=set)
     complete: bool = False
@@ -104,6 +116,11 @@ def load(paths: Sequence[str]) -> Inputs:
         doc = read_json(path, data)
         if doc is None:
             out.items.append(Item(path, 0, data))
+        elif isinstance(doc, dict) and doc.get("schema") in REPUTATION_SCHEMAS:
+            try:
+                out.reputation_files.append((path, parse_reputation_file(doc, Path(path).stem)))
+            except ReputationVectorFormatError as exc:
+                raise UsageError(f"{path}: {exc}") from None
         elif isinstance(doc, dict) and "testGroups" in doc:
             try:
                 out.vector_files.append((path, parse_vector_file(doc, Path(path).stem)))

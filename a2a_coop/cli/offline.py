@@ -5,7 +5,8 @@ imports no transport (grpc, trio), so ``verify`` starts fast. ``verify``
 checks every envelope of every non-vector file, in order, as one transcript
 with one :class:`~a2a_coop.protocol.verifier.Verifier`; without ``--at`` that
 is offline evidence checking, with no freshness (TIM-005). Vector files run
-each vector and compare it with its expected result; proofs are checked alone.
+each vector and compare it with its expected result (a reputation vector file's views with the
+figures it states, ATT-021); proofs are checked alone.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from a2a_coop.cli._inputs import PROOF_SCHEMA, Inputs, Item, envelope_item, load
 from a2a_coop.protocol.envelope import decode_envelope, envelope_from_json, statement_digest
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.statements import Statement, VerifiedStatement, verify_statement
+from a2a_coop.reputation_vectors import SCHEMAS as REPUTATION_SCHEMAS
+from a2a_coop.reputation_vectors import RatingVector, ReputationOutcome, run_reputation_vectors
 from a2a_coop.vectors import VectorFormatError, VectorOutcome, parse_vector_file, run_vectors
 
 
@@ -129,6 +132,30 @@ def _vector_report(path: str, outcomes: list[VectorOutcome]) -> dict[str, Any]:
     }
 
 
+def _reputation_report(path: str, outcomes: list[ReputationOutcome]) -> dict[str, Any]:
+    """A reputation vector file's report, in the shape of :func:`_vector_report`'s."""
+    return {
+        "file": path,
+        "total": len(outcomes),
+        "passed": sum(o.passed for o in outcomes),
+        "failures": [
+            {
+                "tcId": o.vector.tc_id,
+                "name": o.vector.name,
+                "comment": o.vector.comment,
+                "expected": "the ratings the vector states"
+                if isinstance(o.vector, RatingVector)
+                else "the view the vector states (ATT-021's tolerance)",
+                "actual": "; ".join(o.differences),
+                "requirement": o.vector.requirements[0] if o.vector.requirements else "",
+                "detail": "",
+            }
+            for o in outcomes
+            if not o.passed
+        ],
+    }
+
+
 def _proof_report(path: str, doc: Any) -> dict[str, Any]:
     from a2a_coop.protocol.chain import EquivocationProof, verify_equivocation_proof
 
@@ -145,16 +172,17 @@ def _proof_report(path: str, doc: Any) -> dict[str, Any]:
 
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     inputs = load(args.files)
-    if inputs.vector_files and not args.vectors:
+    if (inputs.vector_files or inputs.reputation_files) and not args.vectors:
         # A vector file states the result each of its vectors expects, and whoever wrote it chose that:
         # run as evidence, a forged transcript wrapped as a vector expecting its own refusal would pass.
-        path = inputs.vector_files[0][0]
+        path = (inputs.vector_files or inputs.reputation_files)[0][0]
         raise UsageError(
             f"{path} is a test vector file, which states its own expected results: run it with "
             "`a2a-coop verify --vectors`; evidence (what `export` writes) verifies without it"
         )
     now_ms: int | None = args.at if args.at is not None else next(iter(inputs.now_ms), None)
     vectors = [_vector_report(path, run_vectors(vs)) for path, vs in inputs.vector_files]
+    vectors += [_reputation_report(path, run_reputation_vectors(vs)) for path, vs in inputs.reputation_files]
     proofs = [_proof_report(path, doc) for path, doc in inputs.proofs]
     transcript = None
     if inputs.items or not (vectors or proofs):
@@ -284,6 +312,13 @@ def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
         doc = read_json(path, data)
         if doc is None:
             results.append(_inspect_envelope(data, f"envelope 1 of {path}", out))
+        elif isinstance(doc, dict) and doc.get("schema") in REPUTATION_SCHEMAS:
+            for rv in load([path]).reputation_files[0][1]:
+                if isinstance(rv, RatingVector):
+                    what = f"{len(rv.envelopes)} envelopes, escrows trusted {len(rv.trusted_escrows)}"
+                else:
+                    what = f"{len(rv.ratings)} ratings, seeds {', '.join(rv.seeds)}, at {iso(rv.now_ms)}"
+                out.write(f"== {rv.name}: {rv.comment} ({what})\n")
         elif isinstance(doc, dict) and "testGroups" in doc:
             try:
                 vectors = parse_vector_file(doc, Path(path).stem)

@@ -61,6 +61,11 @@ builds one test group (one ``testGroups`` entry, named by its ``type``):
                  role "escrow" (SPEC 17). Not a source of mutations or canaries.
     canaries     Canary: canaries.json, per check a verifier might skip (conformance.lazy),
                  the vectors of all the other files such a verifier accepts
+    reputation   reputation.json: aggregation vectors (SPEC 10.3), ratings + seeds + faulty
+                 + now -> each principal's trust, score, uncertainty; another schema
+                 (a2a-coop-reputation-vectors/1, no envelopes), self-checked on its own
+    ratings      ratings.json: evidence bundles -> the rating of each attestation (SPEC 10.2,
+                 ATT-004..ATT-007), schema a2a-coop-rating-vectors/1
 
 They share :mod:`._common` (Case, Group and the statement builders),
 :mod:`.wire` (the codec) and :mod:`.flags` (what each flag means, the files'
@@ -99,6 +104,8 @@ from conformance.generate_vectors import (
     mutations,
     negotiation,
     precision,
+    ratings,
+    reputation,
     rules,
     statements,
 )
@@ -232,6 +239,8 @@ def render() -> dict[str, str]:
     )
     self_check("canaries", canary_doc, canary_groups)
     docs[canaries.FILE] = canary_doc
+    docs[reputation.FILE] = reputation.reputation_file()
+    docs[ratings.FILE] = ratings.ratings_file()
     return {name: json.dumps(doc, indent=1, ensure_ascii=False) + "\n" for name, doc in docs.items()}
 
 

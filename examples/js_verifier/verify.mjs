@@ -830,6 +830,7 @@ class Contract {
     ]);
     this.locked = new Map(); // party -> {amount, t}
     this.settled = new Map(); // party -> kind
+    this.settlement = new Map(); // party -> the settlement rec a rating reads (ATT-005, ATT-006): a Forfeit over a Release or Refund
     this.deliveries = new Map(); // digest -> rec
     this.receipted = new Set(); // "party index"
     this.receiptOf = new Map(); // "party index" -> {r: Receipt rec, d: the Delivery rec it names}, the earliest
@@ -1399,7 +1400,7 @@ export class Verifier {
         const complete = c.requiredParties().every((p) => (p === body.party || c.locked.has(p)) && !c.settled.has(p));
         const to = table(complete ? "BOND_COMPLETE" : "BOND_LOCK");
         return () => {
-          c.locked.set(body.party, { amount: body.amount, t });
+          c.locked.set(body.party, { amount: body.amount, t, rec });
           this.setState(n, to);
         };
       }
@@ -1420,6 +1421,7 @@ export class Verifier {
       const to = table(bodyName.toUpperCase());
       return () => {
         c.settled.set(body.party, bodyName);
+        if (bodyName === "forfeit" || !c.settlement.has(body.party)) c.settlement.set(body.party, rec);
         this.setState(n, to);
       };
     }
@@ -1677,6 +1679,8 @@ export const LAYERS = [
   "step 29: exposure of SPEC 4.5 (MND-009, MND-010)",
   "steps 30-31: BDY-007 reveal, ATT-001, ATT-002; KEY-004/KEY-007 revocation authority",
   "equivocation proofs (6.8) from DSSE JSON (5.5)",
+  "reputation aggregation of SPEC 10.3 (ATT-003, ATT-008..ATT-010, ATT-016's vouched stake) within ATT-021's tolerance: reputation.json",
+  "ratings of SPEC 10.2 (ATT-002, ATT-004..ATT-007, ATT-020 by KEY-009's definition) from evidence bundles: ratings.json",
 ];
 const LEFT_OUT = /^$/;
 const ROLES = ["auditor", "escrow"]; // SPEC 17: the verifier a group runs
@@ -1745,6 +1749,176 @@ export function checkEquivocationProof(doc) {
   const [lo, hi] = a.h.seq < b.h.seq ? [a, b] : [b, a];
   if (hi.h.seq === lo.h.seq + 1n && !hi.h.prev.equals(lo.digest)) return null;
   return "neither one seq nor a broken link";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reputation aggregation (SPEC 10.3: ATT-003, ATT-008..ATT-010, ATT-016's vouched stake, ATT-021), for
+// conformance/vectors/reputation.json: ratings, seeds, faulty principals and now -> each principal's
+// trust, score, uncertainty, vouched stake, and the two integers n+ and iterations. Written from the
+// section's text: binary64 throughout (JS numbers), each formula evaluated as written.
+
+const REP = { a: 0.5, H: 7776000000, K: 1, tolerance: 1e-9, maxIterations: 1000 };
+
+export function aggregateView({ ratings, seeds, faulty, nowMs }) {
+  const bad = new Set(faulty);
+  // ATT-003: per ordered pair of distinct principals, neither faulty, over ratings of stake > 0
+  const pairs = new Map(); // "R\u0000S" -> { R, S, G, B, W }
+  const names = new Set([...seeds, ...faulty]);
+  for (const r of ratings) {
+    names.add(r.rater);
+    names.add(r.subject);
+    if (!(r.stake > 0) || r.rater === r.subject || bad.has(r.rater) || bad.has(r.subject)) continue;
+    const d = 2 ** (-Math.max(0, nowMs - r.settled_ms) / REP.H);
+    const key = `${r.rater}\u0000${r.subject}`;
+    const p = pairs.get(key) ?? { R: r.rater, S: r.subject, G: 0, B: 0, W: 0 };
+    p.G += d * r.score;
+    p.B += d * (1 - r.score);
+    p.W += d * r.stake;
+    pairs.set(key, p);
+  }
+  // ATT-008: local trust, rows normalised; a row summing to 0 is dangling
+  const rowSum = new Map();
+  for (const p of pairs.values()) {
+    p.c = (p.W * Math.max(0, p.G - p.B)) / (2 + p.G + p.B);
+    rowSum.set(p.R, (rowSum.get(p.R) ?? 0) + p.c);
+  }
+  const edges = [...pairs.values()].filter((p) => p.c > 0).map((p) => ({ R: p.R, S: p.S, C: p.c / rowSum.get(p.R) }));
+  const all = [...names];
+  const dangling = all.filter((i) => !(rowSum.get(i) > 0));
+  // ATT-009: from t = p, until the L1 change is <= the tolerance or 1000 iterations
+  const live = [...new Set(seeds)].filter((x) => !bad.has(x));
+  const p = new Map(live.map((x) => [x, 1 / live.length]));
+  const pOf = (i) => p.get(i) ?? 0;
+  let t = new Map(all.map((i) => [i, pOf(i)]));
+  let iterations = 0;
+  if (live.length) {
+    for (let k = 1; k <= REP.maxIterations; k++) {
+      const flow = new Map();
+      for (const e of edges) flow.set(e.S, (flow.get(e.S) ?? 0) + e.C * t.get(e.R));
+      let back = 0;
+      for (const i of dangling) back += t.get(i);
+      const next = new Map(all.map((i) => [i, (1 - REP.a) * ((flow.get(i) ?? 0) + back * pOf(i)) + REP.a * pOf(i)]));
+      let change = 0;
+      for (const i of all) change += Math.abs(next.get(i) - t.get(i));
+      t = next;
+      iterations = k;
+      if (change <= REP.tolerance) break;
+    }
+  }
+  // ATT-010: voices, the pair cap, alpha and beta; ATT-016: the vouched stake
+  const nPositive = all.filter((i) => t.get(i) > 0).length;
+  const alpha = new Map(), beta = new Map(), vouched = new Map();
+  for (const q of pairs.values()) {
+    const voice = Math.min(1, t.get(q.R) * nPositive);
+    const k = q.G + q.B === 0 ? voice : voice * Math.min(1, REP.K / (q.G + q.B));
+    alpha.set(q.S, (alpha.get(q.S) ?? 0) + k * q.G);
+    beta.set(q.S, (beta.get(q.S) ?? 0) + k * q.B);
+    const mean = q.G + q.B === 0 ? 0 : q.W / (q.G + q.B);
+    vouched.set(q.S, (vouched.get(q.S) ?? 0) + k * Math.max(0, q.G - q.B) * mean);
+  }
+  const report = (s) => {
+    if (bad.has(s)) return { trust: 0, score: 0, uncertainty: 0, vouched_stake: 0 };
+    const al = 1 + (alpha.get(s) ?? 0), be = 1 + (beta.get(s) ?? 0);
+    return { trust: t.get(s) ?? 0, score: al / (al + be), uncertainty: 2 / (al + be), vouched_stake: vouched.get(s) ?? 0 };
+  };
+  return { nPositive, iterations, report };
+}
+
+// Ratings (SPEC 10.2: ATT-002, ATT-004..ATT-007), for conformance/vectors/ratings.json: after a bundle is
+// taken, each attestation that counts (ATT-002: the lowest seq of its issuer on its contract) reduced to
+// (rater, subject, stake, score, settled) for a view trusting `trusted` escrows. ATT-020: a statement of
+// the evidence disowned by a held KeyRevocation or KeyRotation (KEY-009) makes the stake 0 -- KEY-009's
+// definition as written; KEY-010 (c)'s order of Stamps is not applied here (no vector needs it).
+const OUTCOME_SCORE = { 1: 1, 2: 0.5, 3: 0.5, 4: 0, 5: 0 }; // FULFILLED, LATE, PARTIAL, BREACHED, REVOKED
+
+// KEY-009: a statement a held revocation (of its issuer, or of its Mandate's principal, effective at or
+// before its time) or rotation (of its issuer, below its seq) would reject, not witnessed before it.
+function disowned(v, rec) {
+  const revs = [rec.h.issuer, rec.principal].filter(Boolean).flatMap((k) => v.revokedAt(k, rec.h.issued_at_ms));
+  const rots = v.rotatedBelow(rec.h.issuer, rec.h.seq);
+  return (revs.length > 0 || rots.length > 0) && !v.witnessedBefore(rec, [...revs, ...rots]);
+}
+
+// ATT-020's list (ATT-014's bundle): the Mandates, the escrow's Stamps of the opening offer, the Counters up
+// to the accepted statement and the Accept, those statements, the BondLocks, the settlement of the subject's
+// bond (for a Forfeit its Stamp, claim or Revoke and Ruling), the attestation.
+function ratingEvidence(v, c, att) {
+  const n = [...v.negotiations.values()].find((x) => x.contract === c);
+  const line = n.line.slice(0, n.line.indexOf(c.offerRec) + 1);
+  const own = [...line, c.acceptRec, ...[...c.locked.values()].map((l) => l.rec), att];
+  const settlement = c.settlement.get(att.body.subject);
+  if (settlement) {
+    own.push(settlement);
+    if (settlement.bodyName === "forfeit") {
+      const cause = hex(settlement.body.cause);
+      const cl = c.claims.get(cause) ?? c.revokes.get(cause);
+      if (cl) own.push(cl.rec);
+      own.push(...c.endings.filter((r) => r.bodyName === "ruling" && hex(r.body.claim) === cause));
+    }
+  }
+  const stampsOf = (r) => [...v.byDigest.values()].filter((s) => s.bodyName === "stamp" && s.body.statements.some((d) => hex(d) === r.dhex));
+  const stamped = [...line, c.acceptRec, ...own.filter((r) => r.bodyName === "breach_claim" || r.bodyName === "revoke")].flatMap(stampsOf);
+  const all = [...own, ...stamped];
+  const mandates = all.map((r) => v.byDigest.get(hex(r.h.mandate ?? Buffer.alloc(0)))).filter(Boolean);
+  return [...all, ...mandates];
+}
+
+export function rateAttestation(v, rec, trusted) {
+  const { h, body } = rec;
+  if (v.attested.get(`${h.issuer}\0${hex(body.accept)}`) !== h.seq) return null; // ATT-002: another counts
+  const c = [...v.negotiations.values()].map((n) => n.contract).find((x) => x && x.digest === hex(body.accept));
+  if (!c) return null;
+  const [raterRec, subjectRec] = h.issuer === c.proposer ? [c.offerRec, c.acceptRec] : [c.acceptRec, c.offerRec];
+  const rater = raterRec.principal, subject = subjectRec.principal; // ATT-007
+  const settlement = c.settlement.get(body.subject) ?? null;
+  let score = OUTCOME_SCORE[body.outcome] ?? 0.5; // ATT-005
+  if (settlement) score = settlement.bodyName === "forfeit" ? 0 : Math.max(score, 0.5);
+  const lock = c.locked.get(body.subject);
+  const weighs =
+    rater !== subject && lock && lock.amount > 0n && c.allLocked() && trusted.includes(c.escrow) && settlement && // ATT-004
+    !ratingEvidence(v, c, rec).some((r) => disowned(v, r)); // ATT-020
+  return {
+    attestation: rec.dhex,
+    rater,
+    subject,
+    stake: weighs ? Number(lock.amount) : 0,
+    score,
+    settled_ms: settlement ? Number(settlement.h.issued_at_ms) : 0, // ATT-006
+  };
+}
+
+export function checkRatingVector(test) {
+  const v = new Verifier({ mode: "sparse", nowMs: null, role: "auditor" });
+  const held = [];
+  for (let i = 0; i < test.envelopes.length; i++) {
+    try {
+      held.push(v.accept(Buffer.from(test.envelopes[i], "base64")));
+    } catch (e) {
+      if (!(e instanceof Reject)) throw e;
+      return `envelope ${i} refused: ${e.code} (${e.requirement}: ${e.detail})`;
+    }
+  }
+  const got = held.filter((r) => r.bodyName === "attestation").map((r) => rateAttestation(v, r, test.trusted_escrows)).filter(Boolean);
+  // score and settled time only matter for a rating of stake > 0 (ATT-004: one of stake 0 changes nothing)
+  const weighed = (r) => JSON.stringify(r.stake > 0 ? r : { attestation: r.attestation, rater: r.rater, subject: r.subject, stake: 0 });
+  const a = got.map(weighed), b = test.expected.map(weighed);
+  return a.length === b.length && a.every((x, i) => x === b[i]) ? null : `ratings ${a.join(", ")}, expected ${b.join(", ")}`;
+}
+
+// One reputation vector: null when the view agrees (ATT-021 (a)'s tolerance), else what differs.
+export function checkReputationVector(test) {
+  const view = aggregateView({ ratings: test.ratings, seeds: test.seeds, faulty: test.faulty, nowMs: Number(test.now_ms) });
+  const diffs = [];
+  if (view.nPositive !== test.expected.n_positive) diffs.push(`n_positive ${view.nPositive}, expected ${test.expected.n_positive}`);
+  if (view.iterations !== test.expected.iterations) diffs.push(`iterations ${view.iterations}, expected ${test.expected.iterations}`);
+  for (const [who, want] of Object.entries(test.expected.principals)) {
+    const got = view.report(who);
+    for (const [k, w] of Object.entries(want)) {
+      const allowed = k === "vouched_stake" ? 1e-9 * Math.max(1, Math.abs(w)) : 1e-9;
+      if (!(Math.abs(got[k] - w) <= allowed)) diffs.push(`${who}.${k} ${got[k]}, expected ${w}`);
+    }
+  }
+  return diffs.length ? diffs.join("; ") : null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1907,6 +2081,25 @@ function main(argv) {
       if (why !== null) report.disagreements.push({ id: stem, expected: "proof holds", got: why });
       report.files[stem] = f;
       for (const k of ["vectors", "agree", "decided", "uncovered", "disagree"]) report.total[k] += f[k];
+      continue;
+    }
+    if (doc.schema === "a2a-coop-reputation-vectors/1" || doc.schema === "a2a-coop-rating-vectors/1") {
+      const ratings = doc.schema === "a2a-coop-rating-vectors/1";
+      const f = { vectors: 0, agree: 0, decided: 0, uncovered: 0, disagree: 0, byKind: {} };
+      for (const g of ratings ? doc.ratingGroups : doc.viewGroups) {
+        for (const t of g.tests) {
+          const k = (f.byKind[g.type] ??= { vectors: 0, agree: 0, decided: 0, uncovered: 0, disagree: 0 });
+          const why = ratings ? checkRatingVector(t) : checkReputationVector(t);
+          for (const o of [f, k, report.total]) {
+            o.vectors++;
+            o.decided++;
+            o[why === null ? "agree" : "disagree"]++;
+          }
+          if (why !== null)
+            report.disagreements.push({ id: `${stem}-${t.tcId}-${t.requirements[0] ?? ""}`, group: g.type, comment: t.comment, expected: "the view stated", got: why });
+        }
+      }
+      report.files[stem] = f;
       continue;
     }
     const f = { vectors: 0, agree: 0, decided: 0, uncovered: 0, disagree: 0, byKind: {} };

@@ -14,9 +14,12 @@ _ESCROW = (
 )
 _REPUTATION = (
     "a reputation view is the target's internal computation; the protocol exposes no RPC that returns "
-    "scores, so it cannot be read over the wire. Check your implementation against "
-    "tests/test_reputation.py's "
-    "worked examples"
+    "scores, so it cannot be read over the wire. Check your implementation offline against "
+    "conformance/vectors/ratings.json (evidence bundles to each attestation's rating, ATT-004..ATT-007, "
+    "ATT-020) "
+    "and reputation.json (ratings, seeds, faulty principals and now to each principal's trust, score, "
+    "uncertainty and vouched stake, ATT-021's tolerance; `a2a-coop verify --vectors` runs both here, "
+    "examples/js_verifier/verify.mjs in JavaScript) and tests/test_reputation.py's worked examples"
 )
 _AUDIT = (
     "an audit is a program run over an escrow's ledger, not a wire behaviour of a peer: run "
@@ -112,6 +115,7 @@ not_observable(
     "ATT-010",
     "ATT-013",
     "ATT-020",
+    "ATT-021",
 )
 not_observable(
     "att.fork-proof-bound",
