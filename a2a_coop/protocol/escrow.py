@@ -57,6 +57,7 @@ No I/O and no clock: ``now_ms`` is an argument everywhere.
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, NamedTuple, Protocol
@@ -462,15 +463,18 @@ class Escrow:
         self._taken_over_rows: tuple[int, int] | None = None
         if predecessor and not self.succeeds:
             raise ValueError("a predecessor's transcript needs a Mandate naming the key it succeeds, ESC-022")
+        # The old key's seq we take over next, and, with taken-over rows, the revocations held once they
+        # are replayed (:meth:`_replay`, their first).
+        self._taken_over_seq = 0
+        self._revocations_due: list[VerifiedStatement] = []
         if taken_over_rows is not None:
             if archive is None or not self.succeeds:
                 raise ValueError("taken-over rows are read from an archive, by a successor (ESC-023)")
-            predecessor = [*_rows(archive, taken_over_rows), *predecessor]
-        if self.succeeds:
+            self._revocations_due = self._revocations_of([verify_statement(data) for data in predecessor])
+            self._taken_over_rows = taken_over_rows
+        elif self.succeeds:
             self._restore_predecessor(predecessor)
         self._restore_setup(setup)
-        if taken_over_rows is not None:
-            self._predecessor, self._taken_over_rows = [], taken_over_rows
         shown = list(shown)
         if shown and archive is None:
             raise ValueError("shown bindings are restored beside an archive; a setup transcript holds them")
@@ -480,6 +484,8 @@ class Escrow:
             self._shown[bound.digest] = binding
         if archive is not None:
             self._replay(archive, archive.statements(), now_ms)
+        if self._revocations_due:
+            raise ValueError("the archive holds none of the transcript this successor took over (ESC-023)")
         self._reschedule()
         if taken_over_rows is not None and now_ms is not None:
             self._forget_taken_over(now_ms)  # all of it is in the archive
@@ -514,12 +520,31 @@ class Escrow:
         self.verifier.use_archive(replaying, replay=False)  # every statement is in it: no replay reads
         self.verifier.negotiations.restore = self._bring_back
         taken = self._taken_over_rows
+        if taken is not None and self._revocations_due:  # the old key's transcript we took over first
+            first, last = taken
+            rows = itertools.chain(
+                itertools.takewhile(lambda row: row[0] <= last, archive.statements(since_rowid=first - 1)),
+                (row for row in rows if not first <= row[0] <= last),
+            )
         for position, _, data in rows:
-            if data in self._setup or (taken is not None and taken[0] <= position <= taken[1]):
-                continue  # the old key's transcript we took over is held before (ESC-023)
+            if data in self._setup:
+                continue
             vs = verify_statement(data)
-            self._restore(vs, data)
-            replaying.upto = position
+            if taken is not None and taken[0] <= position <= taken[1]:
+                if not self._revocations_due:
+                    continue  # held before (a snapshot's)
+                if not self._take_over(vs):
+                    raise ChainGap(  # the rows hold what was taken over, cut at the revocation
+                        f"the journal's taken-over statement {vs.digest.hex()[:16]} is dated after the "
+                        "revocation of the key it succeeds",
+                        requirement="ESC-023",
+                    )
+                if position == taken[1]:
+                    self._hold_revocations(self._revocations_due)
+                    self._revocations_due = []
+            else:
+                self._restore(vs, data)
+            replaying.upto = max(replaying.upto, position)
             nid = vs.header.negotiation_id
             if not nid:
                 continue
@@ -573,8 +598,21 @@ class Escrow:
 
     def _restore_predecessor(self, envelopes: Sequence[bytes]) -> None:
         """ESC-023: hold the key we succeed's transcript up to its revocation, then the revocations."""
-        old = self.succeeds
         verified = [verify_statement(data) for data in envelopes]
+        revocations = self._revocations_of(verified)
+        revoking = {vs.digest for vs in revocations}
+        for vs in verified:
+            if vs.digest in revoking:
+                continue
+            if not self._take_over(vs):
+                break  # the old key's statements from here on are disowned (KEY-004), and what they took
+            self._predecessor.append(vs.envelope)
+        self._hold_revocations(revocations)
+
+    def _revocations_of(self, verified: Sequence[VerifiedStatement]) -> list[VerifiedStatement]:
+        """The KeyRevocations of the key we succeed among ``verified``; from the earliest effective_ms
+        among them on, we act for it (:attr:`handover_ms`)."""
+        old = self.succeeds
         revocations = [
             vs for vs in verified if vs.body == "key_revocation" and vs.statement.key_revocation.key == old
         ]
@@ -582,31 +620,38 @@ class Escrow:
             raise ValueError(
                 f"no KeyRevocation of {old} given: a successor takes over a revoked escrow key only (ESC-022)"
             )
-        cut = min(vs.statement.key_revocation.effective_ms for vs in revocations)
-        seq = 0  # the old key's chain is taken over whole from seq 0, as its audit replays it (AUD-006)
-        for vs in verified:
-            if vs.body == "key_revocation" and vs.statement.key_revocation.key == old:
-                continue
-            if vs.issuer == old and vs.issued_at_ms >= cut:
-                break  # the old key's statements from here on are disowned (KEY-004), and what they took
-            if vs.issuer == old:
-                if vs.header.seq != seq:
-                    raise ChainGap(
-                        f"the transcript of {old} taken over jumps to seq {vs.header.seq}, expected {seq}: "
-                        "an export missing part of its ledger (ESC-023)",
-                        requirement="ESC-023",
-                    )
-                seq += 1
-            self.verifier.accept_statement(vs)
-            self._predecessor.append(vs.envelope)
-            if vs.issuer == old:
-                self._book.apply(vs)
-                if vs.body == "deposit":
-                    self._deposited.add(vs.statement.deposit.party)
-                elif vs.header.negotiation_id:
-                    self._predecessor_about.setdefault(vs.header.negotiation_id, []).append(vs)
-            else:
-                self._take(vs)
+        self.handover_ms = min(vs.statement.key_revocation.effective_ms for vs in revocations)
+        return revocations
+
+    def _take_over(self, vs: VerifiedStatement) -> bool:
+        """Hold one statement of the key we succeed's transcript, in order; False, holding nothing, for
+        the first statement of that key issued at or after :attr:`handover_ms` (disowned, KEY-004)."""
+        old, cut = self.succeeds, self.handover_ms
+        assert cut is not None
+        if vs.issuer == old and vs.issued_at_ms >= cut:
+            return False
+        if vs.issuer == old:  # its chain is taken over whole from seq 0, as its audit replays it (AUD-006)
+            if vs.header.seq != self._taken_over_seq:
+                raise ChainGap(
+                    f"the transcript of {old} taken over jumps to seq {vs.header.seq}, expected "
+                    f"{self._taken_over_seq}: an export missing part of its ledger (ESC-023)",
+                    requirement="ESC-023",
+                )
+            self._taken_over_seq += 1
+        self.verifier.accept_statement(vs)
+        if vs.issuer == old:
+            self._book.apply(vs)
+            if vs.body == "deposit":
+                self._deposited.add(vs.statement.deposit.party)
+            elif vs.header.negotiation_id:
+                self._predecessor_about.setdefault(vs.header.negotiation_id, []).append(vs)
+        else:
+            self._take(vs)
+        return True
+
+    def _hold_revocations(self, revocations: Sequence[VerifiedStatement]) -> None:
+        """Hold the revocations of the key we succeed, after its transcript we took over (ESC-023)."""
+        old = self.succeeds
         for vs in revocations:
             self.verifier.accept_statement(vs)
             self._handover.append(vs.envelope)
@@ -615,14 +660,13 @@ class Escrow:
                     env for env in self._binding_of(old, vs.issuer) if env not in self._handover_answer
                 ]
             self._handover_answer.append(vs.envelope)
-        self.handover_ms = cut
 
     def _binding_of(self, key: str, principal: str) -> list[bytes]:
         """KEY-008 for the revocation of the key we succeed by ``principal``: the Mandate of ``principal``
         for ``key`` and the first statement of ``key`` we took over citing it with an empty audience (one
         any verifier takes), or [] when there is none."""
         held = self.verifier.statements
-        for data in self._predecessor:
+        for data in self._taken_over_transcript():
             vs = held.get(statement_digest(decode_envelope(data).payload))
             if vs is None or vs.issuer != key or vs.audience or not vs.mandate_digest:
                 continue
