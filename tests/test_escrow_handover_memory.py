@@ -22,6 +22,7 @@ import pytest
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
@@ -265,3 +266,34 @@ def test_a_successors_memory_does_not_grow_with_the_settled_contracts_it_took_ov
         finally:
             pair.close()
     assert held[1] == held[6]
+
+
+@pytest.mark.req("ESC-023")
+def test_a_successor_restarted_never_holds_the_settled_contracts_it_took_over_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restart replays the taken-over statements first and forgets each settled contract as it goes:
+    the most negotiations it holds at any point of the replay is the same for six settled contracts
+    taken over as for one (holding them all, then forgetting, it grew with them)."""
+    most: dict[int, int] = {}
+    real = Escrow._take_over
+
+    def counting(self: Escrow, vs: VerifiedStatement) -> bool:
+        taken = real(self, vs)
+        most[0] = max(most.get(0, 0), len(self.verifier.negotiations.by_id))
+        return taken
+
+    peaks: dict[int, int] = {}
+    for settled in (1, 6):
+        (tmp_path / str(settled)).mkdir()
+        pair = Twins(tmp_path / str(settled), _history(settled))
+        try:
+            pair.nodes["forgetting"].close()
+            with monkeypatch.context() as m:
+                m.setattr(Escrow, "_take_over", counting)
+                most.clear()
+                pair.nodes["forgetting"] = pair._open("forgetting", [])
+            peaks[settled] = most[0]
+        finally:
+            pair.close()
+    assert peaks[1] == peaks[6] <= 2
