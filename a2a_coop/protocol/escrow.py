@@ -2390,8 +2390,8 @@ class Escrow:
 
 
 def _compact(*owners: object) -> None:
-    """Give each dict and set held by ``owners`` and the objects of this package they hold (one level
-    down) a table sized for what it holds now: Python's never shrink when entries are deleted."""
+    """Give each dict and set held by ``owners`` and the protocol's objects they hold (one level down) a
+    table sized for what it holds now: Python's never shrink when entries are deleted."""
     seen: set[int] = set()
     for owner in owners:
         for value in [*vars(owner).values(), *(v for o in vars(owner).values() for v in _attrs(o))]:
@@ -2409,8 +2409,9 @@ def _compact(*owners: object) -> None:
 
 
 def _attrs(value: object) -> Iterable[object]:
-    """The attributes of ``value`` when it is an object of this package, else none."""
-    if not type(value).__module__.startswith("a2a_coop.") or not hasattr(value, "__dict__"):
+    """The attributes of ``value`` when it is an object of the protocol's (not an archive's or a signer's,
+    which other threads may read), else none."""
+    if not type(value).__module__.startswith("a2a_coop.protocol.") or not hasattr(value, "__dict__"):
         return ()
     return vars(value).values()
 
