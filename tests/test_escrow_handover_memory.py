@@ -26,7 +26,8 @@ from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
-from a2a_coop.runtime.node import EscrowNode
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.node import META_ESCROW_PREDECESSOR, EscrowNode
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, derive
 
 BOND = 100
@@ -297,3 +298,38 @@ def test_a_successor_restarted_never_holds_the_settled_contracts_it_took_over_at
         finally:
             pair.close()
     assert peaks[1] == peaks[6] <= 2
+
+
+@pytest.mark.req("ESC-023")
+def test_a_successor_journal_of_before_holding_the_whole_transcript_in_its_record_still_starts(
+    tmp_path: Path,
+) -> None:
+    """A journal written before the transcript went into its rows holds all of it in its record
+    (META_ESCROW_PREDECESSOR, a list): the successor starts from it as before -- holding it in memory --
+    and its transcript and answers are those of one that took the same over into its rows."""
+    h = _history(2)
+    pair = Twins(tmp_path, h)
+    try:
+        taken_over = pair.forgetting.escrow.taken_over
+    finally:
+        pair.close()
+    with Journal.open(tmp_path / "before.db") as journal:
+        journal.put_meta(META_ESCROW_PREDECESSOR, taken_over)
+    before = EscrowNode(
+        h.k2.agent.key,
+        h.handover.envelope,
+        tmp_path / "before.db",
+        clock=lambda: h.clock.now_ms,
+        durability="normal",
+        snapshot_every=0,
+    )
+    now = Twins(tmp_path, h)  # restarted on the journals the pair wrote
+    try:
+        assert before.escrow.open_contracts == now.forgetting.escrow.open_contracts == 1
+        assert before.escrow.forgotten == 0 and len(before.escrow._predecessor) > 0
+        assert before.escrow.transcript() == now.forgetting.escrow.transcript()
+        t = h.settled[0]
+        assert before.submit([t.accept.envelope]) == now.forgetting.submit([t.accept.envelope])
+    finally:
+        before.close()
+        now.close()
