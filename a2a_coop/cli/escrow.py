@@ -30,7 +30,13 @@ from a2a_coop.cli._runtime import (
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal, journal_kind
-from a2a_coop.runtime.node import META_ESCROW_MANDATES, META_ESCROW_PREDECESSOR, EscrowNode, remember_run
+from a2a_coop.runtime.node import (
+    META_ESCROW_MANDATES,
+    META_ESCROW_PREDECESSOR,
+    EscrowNode,
+    remember_run,
+    taken_over_of,
+)
 from a2a_coop.runtime.peer import META_MANDATE, refuse_principal_as_agent
 from a2a_coop.runtime.strangers import StrangerQuota
 from a2a_coop.runtime.trade import fetch_ledger, fetch_transcript
@@ -195,8 +201,10 @@ def escrow_transcript(journal: Journal, mandate: bytes | None = None) -> list[by
         raise UsageError(f"{journal.path} records no mandate; pass --mandate")
     if _agent(mandate) not in escrows:
         raise UsageError(f"the mandate given is not that of the escrow whose journal {journal.path} is")
-    taken_over = journal.get_meta(META_ESCROW_PREDECESSOR, [])  # a successor's (ESC-023 (c)), first
-    return [*taken_over, mandate, *(env for _, _, env in journal.statements() if env != mandate)]
+    taken_over, rows = taken_over_of(journal)  # a successor's (ESC-023 (c)), first
+    first, last = rows if rows is not None else (0, -1)
+    rest = (env for at, _, env in journal.statements() if env != mandate and not first <= at <= last)
+    return [*taken_over, mandate, *rest]
 
 
 @runtime_command

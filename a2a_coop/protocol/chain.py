@@ -233,6 +233,12 @@ class ChainView:
         links = [self._link(i) for i in range(seq)]
         return [link.digest for link in links if link is not None]
 
+    def trim(self) -> None:
+        """With an archive, keep only the ``window`` highest links held, as :meth:`add` does past twice
+        that: for links added before the archive held them (it answers for the rest from now on)."""
+        if self.archive is not None and len(self._seqs) > self.window:
+            self._trim()
+
     def _trim(self) -> None:
         """Keep the ``window`` highest links held; the archive answers for the rest."""
         self._hash_prefix()  # the prefix's digests are read from memory: hash them before they leave

@@ -57,12 +57,13 @@ No I/O and no clock: ``now_ms`` is an argument everywhere.
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, NamedTuple, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
-from a2a_coop.protocol.archive import Archive, ExposureArchive, Nearest
+from a2a_coop.protocol.archive import Archive, ExposureArchive, HeldStatements, Nearest
 from a2a_coop.protocol.bodies import MAX_STAMP_DIGESTS
 from a2a_coop.protocol.envelope import decode_envelope, parse_envelope, statement_digest
 from a2a_coop.protocol.errors import (
@@ -343,7 +344,11 @@ class Escrow:
             succeeds), the old key's transcript followed by the KeyRevocations of the old key: held
             before ``setup``, up to the old key's first statement issued at or after the earliest
             revocation's effective_ms (what follows is disowned, KEY-004), then the revocations. Its
-            contracts are this escrow's from then on; given again at every start (no archive holds it).
+            contracts are this escrow's from then on. With ``taken_over_rows``, only the revocations.
+        taken_over_rows: with an archive, the positions (first, last) of the rows of ``archive`` that hold
+            the old key's transcript this successor took over (:meth:`predecessor_archived`), read from
+            there at the start instead of given: a taken-over contract over for good leaves memory as one
+            of our own does (:meth:`forget_contract`), the archive answering for it.
 
     Raises:
         CoopError: a setup envelope does not verify.
@@ -364,6 +369,7 @@ class Escrow:
         shown: Iterable[ShownBinding] = (),
         dealings: DealingsQuota | None = None,
         predecessor: Sequence[bytes] = (),
+        taken_over_rows: tuple[int, int] | None = None,
     ) -> None:
         self.signer = signer
         # ESC-017: the newcomer quota (None: no limit), and the keys in our dealings besides those with
@@ -430,7 +436,7 @@ class Escrow:
         self.forgotten = 0
         # Forgotten negotiations read back while a Submit is taken, and the stamps put back in the
         # witness index for them (dropped again after the Submit unless the negotiation stayed).
-        self._rewitnessed: dict[bytes, list[bytes]] = {}
+        self._rewitnessed: dict[bytes, list[tuple[str, bytes]]] = {}
         # KEY-007, KEY-008: the bindings shown, not held, by digest, one per key and principal (never
         # forgotten, as Mandates are not); and, with an archive, the envelope of the revocation each
         # authorised -> the binding's, placed right before it in the transcript (the archive's
@@ -452,9 +458,21 @@ class Escrow:
         # Negotiation id -> the old key's ledger statements about that contract, in its ledger order: a
         # resubmitted Accept of a contract we took over is answered with them (ESC-008, ESC-023).
         self._predecessor_about: dict[bytes, list[VerifiedStatement]] = {}
+        # With an archive, where the part of the old key's transcript we took over is in it (its rows'
+        # positions, first and last; None: held in memory, in _predecessor).
+        self._taken_over_rows: tuple[int, int] | None = None
         if predecessor and not self.succeeds:
             raise ValueError("a predecessor's transcript needs a Mandate naming the key it succeeds, ESC-022")
-        if self.succeeds:
+        # The old key's seq we take over next, and, with taken-over rows, the revocations held once they
+        # are replayed (:meth:`_replay`, their first).
+        self._taken_over_seq = 0
+        self._revocations_due: list[VerifiedStatement] = []
+        if taken_over_rows is not None:
+            if archive is None or not self.succeeds:
+                raise ValueError("taken-over rows are read from an archive, by a successor (ESC-023)")
+            self._revocations_due = self._revocations_of([verify_statement(data) for data in predecessor])
+            self._taken_over_rows = taken_over_rows
+        elif self.succeeds:
             self._restore_predecessor(predecessor)
         self._restore_setup(setup)
         shown = list(shown)
@@ -466,7 +484,11 @@ class Escrow:
             self._shown[bound.digest] = binding
         if archive is not None:
             self._replay(archive, archive.statements(), now_ms)
+        if self._revocations_due:
+            raise ValueError("the archive holds none of the transcript this successor took over (ESC-023)")
         self._reschedule()
+        if taken_over_rows is not None and now_ms is not None:
+            self._forget_taken_over(now_ms)  # all of it is in the archive
         # The Mandates our key was given, oldest first, ours last: a transcript opens with all of them,
         # since ledger entries signed before a renewal (SPEC 4.7) cite an older one (ESC-006, MND-017).
         # Only those of our setup (our operator's): a Mandate naming our key that a Submit carried, by
@@ -497,12 +519,32 @@ class Escrow:
             replaying = _UpToExposure(archive)
         self.verifier.use_archive(replaying, replay=False)  # every statement is in it: no replay reads
         self.verifier.negotiations.restore = self._bring_back
+        taken = self._taken_over_rows
+        if taken is not None and self._revocations_due:  # the old key's transcript we took over first
+            first, last = taken
+            rows = itertools.chain(
+                itertools.takewhile(lambda row: row[0] <= last, archive.statements(since_rowid=first - 1)),
+                (row for row in rows if not first <= row[0] <= last),
+            )
         for position, _, data in rows:
             if data in self._setup:
                 continue
             vs = verify_statement(data)
-            self._restore(vs, data)
-            replaying.upto = position
+            if taken is not None and taken[0] <= position <= taken[1]:
+                if not self._revocations_due:
+                    continue  # held before (a snapshot's)
+                if not self._take_over(vs):
+                    raise ChainGap(  # the rows hold what was taken over, cut at the revocation
+                        f"the journal's taken-over statement {vs.digest.hex()[:16]} is dated after the "
+                        "revocation of the key it succeeds",
+                        requirement="ESC-023",
+                    )
+                if position == taken[1]:
+                    self._hold_revocations(self._revocations_due)
+                    self._revocations_due = []
+            else:
+                self._restore(vs, data)
+            replaying.upto = max(replaying.upto, position)
             nid = vs.header.negotiation_id
             if not nid:
                 continue
@@ -556,8 +598,21 @@ class Escrow:
 
     def _restore_predecessor(self, envelopes: Sequence[bytes]) -> None:
         """ESC-023: hold the key we succeed's transcript up to its revocation, then the revocations."""
-        old = self.succeeds
         verified = [verify_statement(data) for data in envelopes]
+        revocations = self._revocations_of(verified)
+        revoking = {vs.digest for vs in revocations}
+        for vs in verified:
+            if vs.digest in revoking:
+                continue
+            if not self._take_over(vs):
+                break  # the old key's statements from here on are disowned (KEY-004), and what they took
+            self._predecessor.append(vs.envelope)
+        self._hold_revocations(revocations)
+
+    def _revocations_of(self, verified: Sequence[VerifiedStatement]) -> list[VerifiedStatement]:
+        """The KeyRevocations of the key we succeed among ``verified``; from the earliest effective_ms
+        among them on, we act for it (:attr:`handover_ms`)."""
+        old = self.succeeds
         revocations = [
             vs for vs in verified if vs.body == "key_revocation" and vs.statement.key_revocation.key == old
         ]
@@ -565,31 +620,38 @@ class Escrow:
             raise ValueError(
                 f"no KeyRevocation of {old} given: a successor takes over a revoked escrow key only (ESC-022)"
             )
-        cut = min(vs.statement.key_revocation.effective_ms for vs in revocations)
-        seq = 0  # the old key's chain is taken over whole from seq 0, as its audit replays it (AUD-006)
-        for vs in verified:
-            if vs.body == "key_revocation" and vs.statement.key_revocation.key == old:
-                continue
-            if vs.issuer == old and vs.issued_at_ms >= cut:
-                break  # the old key's statements from here on are disowned (KEY-004), and what they took
-            if vs.issuer == old:
-                if vs.header.seq != seq:
-                    raise ChainGap(
-                        f"the transcript of {old} taken over jumps to seq {vs.header.seq}, expected {seq}: "
-                        "an export missing part of its ledger (ESC-023)",
-                        requirement="ESC-023",
-                    )
-                seq += 1
-            self.verifier.accept_statement(vs)
-            self._predecessor.append(vs.envelope)
-            if vs.issuer == old:
-                self._book.apply(vs)
-                if vs.body == "deposit":
-                    self._deposited.add(vs.statement.deposit.party)
-                elif vs.header.negotiation_id:
-                    self._predecessor_about.setdefault(vs.header.negotiation_id, []).append(vs)
-            else:
-                self._take(vs)
+        self.handover_ms = min(vs.statement.key_revocation.effective_ms for vs in revocations)
+        return revocations
+
+    def _take_over(self, vs: VerifiedStatement) -> bool:
+        """Hold one statement of the key we succeed's transcript, in order; False, holding nothing, for
+        the first statement of that key issued at or after :attr:`handover_ms` (disowned, KEY-004)."""
+        old, cut = self.succeeds, self.handover_ms
+        assert cut is not None
+        if vs.issuer == old and vs.issued_at_ms >= cut:
+            return False
+        if vs.issuer == old:  # its chain is taken over whole from seq 0, as its audit replays it (AUD-006)
+            if vs.header.seq != self._taken_over_seq:
+                raise ChainGap(
+                    f"the transcript of {old} taken over jumps to seq {vs.header.seq}, expected "
+                    f"{self._taken_over_seq}: an export missing part of its ledger (ESC-023)",
+                    requirement="ESC-023",
+                )
+            self._taken_over_seq += 1
+        self.verifier.accept_statement(vs)
+        if vs.issuer == old:
+            self._book.apply(vs)
+            if vs.body == "deposit":
+                self._deposited.add(vs.statement.deposit.party)
+            elif vs.header.negotiation_id:
+                self._predecessor_about.setdefault(vs.header.negotiation_id, []).append(vs)
+        else:
+            self._take(vs)
+        return True
+
+    def _hold_revocations(self, revocations: Sequence[VerifiedStatement]) -> None:
+        """Hold the revocations of the key we succeed, after its transcript we took over (ESC-023)."""
+        old = self.succeeds
         for vs in revocations:
             self.verifier.accept_statement(vs)
             self._handover.append(vs.envelope)
@@ -598,14 +660,13 @@ class Escrow:
                     env for env in self._binding_of(old, vs.issuer) if env not in self._handover_answer
                 ]
             self._handover_answer.append(vs.envelope)
-        self.handover_ms = cut
 
     def _binding_of(self, key: str, principal: str) -> list[bytes]:
         """KEY-008 for the revocation of the key we succeed by ``principal``: the Mandate of ``principal``
         for ``key`` and the first statement of ``key`` we took over citing it with an empty audience (one
         any verifier takes), or [] when there is none."""
         held = self.verifier.statements
-        for data in self._predecessor:
+        for data in self._taken_over_transcript():
             vs = held.get(statement_digest(decode_envelope(data).payload))
             if vs is None or vs.issuer != key or vs.audience or not vs.mandate_digest:
                 continue
@@ -618,7 +679,39 @@ class Escrow:
     def taken_over(self) -> list[bytes]:
         """ESC-023: what a successor took over -- the old key's transcript up to its revocation's
         effective_ms, then the revocations of it -- with which its transcript opens; [] for no successor."""
-        return [*self._predecessor, *self._handover]
+        return [*self._taken_over_transcript(), *self._handover]
+
+    @property
+    def revocations_taken_over(self) -> list[bytes]:
+        """ESC-023: the KeyRevocations of the key a successor succeeds it took over; [] for no successor."""
+        return list(self._handover)
+
+    def _taken_over_transcript(self) -> Iterable[bytes]:
+        """The old key's transcript we took over (ESC-023), from memory or, archived, from the archive."""
+        rows, archive = self._taken_over_rows, self._archive
+        if rows is None or archive is None:
+            return self._predecessor
+        return _rows(archive, rows)
+
+    def predecessor_archived(self, rows: tuple[int, int], now_ms: int) -> None:
+        """ESC-023, with an archive: the old key's transcript this successor took over (:meth:`taken_over`,
+        without the revocations) is durable in the archive at the positions ``rows`` (first, last), in
+        order. It leaves memory, and so does each taken-over contract over for good (as our own do,
+        :meth:`forget_contract`): the archive answers for them from now on."""
+        if self._archive is None or not self.succeeds or self._taken_over_rows is not None:
+            raise ValueError("only a successor with an archive holding its predecessor's transcript")
+        self._predecessor, self._taken_over_rows = [], rows
+        self._forget_taken_over(now_ms)
+
+    def _forget_taken_over(self, now_ms: int) -> None:
+        """The taken-over contracts over for good leave memory, and so do the chains' links but the last
+        of each issuer, as when they are taken with an archive (it holds them all now, ESC-023)."""
+        for settled in self.drain_settled():
+            self.forget_contract(settled, now_ms)
+        for view in self.verifier.chains.values() if self.forget else ():
+            view.trim()
+        if self.forget:  # the tables sized for all of it, held at once until now, at their size now
+            _compact(self.verifier, self)
 
     def handover_short(self) -> MandateViolation | None:
         """ESC-023: the refusal to start as a successor whose Mandate ends (Verifier.signs_until) at or
@@ -775,7 +868,11 @@ class Escrow:
         Entries are whole (a Stamp never leaves without its evidence); past the first, none is added
         that would take the page over ``max_bytes``. Returns the envelopes and the next seq to ask for.
         """
-        out = [*self._predecessor, *self._handover, *self._mandate_envelopes] if from_seq == 0 else []
+        out = (
+            [*self._taken_over_transcript(), *self._handover, *self._mandate_envelopes]
+            if from_seq == 0
+            else []
+        )
         size, seq = sum(map(len, out)), from_seq
         for vs in self._entries(from_seq, from_seq + max(limit, 0)):
             unit = [vs.envelope]
@@ -797,13 +894,13 @@ class Escrow:
         restores the escrow after a restart. With an archive, what it holds: ``setup``, then the
         archive's statements (what the caller made durable there).
         """
-        taken_over = [*self._predecessor, *self._handover]  # a successor's (ESC-023 (c))
+        taken_over = self.taken_over  # a successor's (ESC-023 (c))
         if self._archive is None:
             return [*taken_over, *self._transcript]
-        setup, before = self._setup, self._shown_before
+        setup, before, rows = self._setup, self._shown_before, self._taken_over_rows
         out = [*taken_over, *self._transcript]
-        for _, _, env in self._archive.statements():
-            if env in setup:
+        for position, _, env in self._archive.statements():
+            if env in setup or (rows is not None and rows[0] <= position <= rows[1]):
                 continue
             shown = before.get(env) if before else None
             if shown is not None:  # a binding shown beside this revocation (KEY-007): not in the archive
@@ -959,11 +1056,12 @@ class Escrow:
                 for item in verified:
                     if not isinstance(item, bytes) and item.header.negotiation_id:
                         self._note_if_settled(item.header.negotiation_id)
+                self._drop_rewitnessed()  # a refusal reads nothing more; what follows brings back its own
         seqs, shown = self._contract_news(held_digests)
-        self._drop_rewitnessed()
+        prior = self._predecessor_news(held_digests) if self.succeeds else []
+        self._drop_rewitnessed()  # after the reads that may bring a forgotten negotiation back
         # What this Submit made us sign (an Accept of a held Offer taken now, its locks) comes once, after.
         earlier.update(seq for seq in seqs if seq < before)
-        prior = self._predecessor_news(held_digests) if self._predecessor_about else []
         return prior + self._in_ledger_order(earlier, shown) + self._entries(before, self._ledger_size)
 
     def _predecessor_news(self, digests: Iterable[bytes]) -> list[VerifiedStatement]:
@@ -978,14 +1076,31 @@ class Escrow:
             if vs is None:
                 continue
             accept = vs if vs.body == "accept" else held.get(self._accept_of_offer(vs))
-            about = self._predecessor_about.get(accept.header.negotiation_id) if accept is not None else None
+            about = self._predecessor_statements_about(accept.header.negotiation_id) if accept else []
             if accept is None or not about:
                 continue
             stamp_digest = self.verifier.witness.stamp_of(self.succeeds, accept.digest)
             stamp = held.get(stamp_digest) if stamp_digest is not None else None
+            if stamp is None and self._forgotten(accept.digest):
+                stamp = self._archived_stamp(accept.digest, self.succeeds)
             news = [stamp] if stamp is not None and stamp.issuer == self.succeeds else []
             out += [x for x in (*news, *about) if x not in out and x.envelope not in self._handover_answer]
         return out
+
+    def _predecessor_statements_about(self, negotiation_id: bytes) -> list[VerifiedStatement]:
+        """The ledger statements of the key we succeed about a contract we took over, in its ledger order
+        (ESC-023), held or, the contract forgotten, from the archive; [] for none."""
+        about = self._predecessor_about.get(negotiation_id)
+        if about is not None:
+            return about
+        archive = self.verifier.archive
+        if self._taken_over_rows is None or archive is None:
+            return []
+        return [
+            verify_statement(env)
+            for env in archive.negotiation(negotiation_id)
+            if decode_statement(decode_envelope(env).payload).header.issuer == self.succeeds
+        ]
 
     def answer_again(self, first: Sequence[bytes], submitted: Sequence[bytes]) -> list[bytes]:
         """The answer to a repeated Submit (ESC-007), signing nothing: ``first``, the digests of what
@@ -2029,8 +2144,9 @@ class Escrow:
         if self._archive is None or not self.forget or neg is None or negotiation_id in self._contracts:
             return False
         c = neg.contract
-        if c is not None and c.escrow == self.succeeds != "":
-            return False  # the old key's contract: its statements are in no archive of ours (ESC-023)
+        old = self.succeeds
+        if c is not None and c.escrow == old != "" and self._taken_over_rows is None:
+            return False  # the old key's contract, its statements in no archive of ours yet (ESC-023)
         if c is None or not self._is_us(c.escrow):
             # An offer naming us shown under ESC-013, answered or not, or a line that went on to a contract
             # naming another escrow (a Counter naming it accepted, or an Accept it witnessed displacing
@@ -2063,19 +2179,28 @@ class Escrow:
             ours = self._ledger.pop(seq, None)
             if ours is not None and verifier.forget_statement(ours.digest) is not None:
                 dropped.append(ours)
-        evidence = [vs.digest for vs in dropped if vs.issuer != self.did]
-        stamps = {witness.stamp_of(self.did, digest) for digest in evidence}
+        # A contract of the key we succeed (ESC-023): that key's ledger statements about it, too.
+        for theirs in self._predecessor_about.pop(negotiation_id, ()):
+            if verifier.forget_statement(theirs.digest) is not None:
+                dropped.append(theirs)
+        stampers = (self.did, old) if old else (self.did,)
+        evidence = [vs.digest for vs in dropped if vs.issuer not in stampers]
+        stamps = {witness.stamp_of(by, digest) for by in stampers for digest in evidence}
         for digest in stamps:
             stamp = dict.get(held, digest) if digest is not None else None
-            if stamp is None or stamp.issuer != self.did or stamp.body != "stamp":
+            if stamp is None or stamp.issuer not in stampers or stamp.body != "stamp":
                 continue
             if not any(dict.__contains__(held, d) for d in stamp.statement.stamp.statements):
                 verifier.forget_statement(stamp.digest)
-                self._ledger.pop(stamp.header.seq, None)
+                if stamp.issuer == self.did:
+                    self._ledger.pop(stamp.header.seq, None)
         # What answers a Submit about it is read back from the archive from now on (_stamp_of,
-        # _signed_about_contract, _accept_of_offer, _accept_with_nonce, _named_in_archive).
-        witness.forget_stamps(self.did, evidence)
-        witness.forget_stamps(self.did, self._rewitnessed.pop(negotiation_id, ()))  # read back for it
+        # _signed_about_contract, _accept_of_offer, _accept_with_nonce, _named_in_archive,
+        # _predecessor_news).
+        for by in stampers:
+            witness.forget_stamps(by, evidence)
+        for by, digest in self._rewitnessed.pop(negotiation_id, ()):  # read back for it
+            witness.forget_stamps(by, [digest])
         self._named.discard(negotiation_id)
         if c is not None:
             accept = c.accept
@@ -2096,9 +2221,11 @@ class Escrow:
             and digest in self.verifier.statements
         )
 
-    def _archived_stamp(self, digest: bytes) -> VerifiedStatement | None:
-        """Our Stamp that named the evidence ``digest``, from the archive (recorded right before it)."""
-        envelope = self._archive.recorded_before(self.did, digest) if self._archive is not None else None
+    def _archived_stamp(self, digest: bytes, by: str = "") -> VerifiedStatement | None:
+        """Our Stamp -- or ``by``'s, the key we succeed (ESC-023) -- that named the evidence ``digest``,
+        from the archive (recorded right before it)."""
+        by = by or self.did
+        envelope = self._archive.recorded_before(by, digest) if self._archive is not None else None
         stamp = verify_statement(envelope) if envelope is not None else None
         if stamp is None or stamp.body != "stamp" or digest not in stamp.statement.stamp.statements:
             return None
@@ -2119,15 +2246,21 @@ class Escrow:
         archive = verifier.archive
         if archive is None:
             return None
-        back: list[bytes] = []
+        back: list[tuple[str, bytes]] = []
+        # Ours, and the key's we succeed for a contract of its we took over (ESC-023).
+        stampers = (self.did, self.succeeds) if self._taken_over_rows is not None else (self.did,)
+        witness = verifier.witness
         for envelope in archive.negotiation(negotiation_id):
             vs = verify_statement(envelope)
-            if vs.issuer == self.did or verifier.witness.recorded_stamp_time(self.did, vs.digest) is not None:
+            if vs.issuer in stampers:
                 continue
-            stamp = self._archived_stamp(vs.digest)
-            if stamp is not None:
-                verifier.witness.record_stamp(self.did, vs.digest, stamp.header.issued_at_ms, stamp.digest)
-                back.append(vs.digest)
+            for by in stampers:
+                if witness.recorded_stamp_time(by, vs.digest) is not None:
+                    break  # one of us stamped it (each piece of evidence is stamped once, WIT-006)
+                stamp = self._archived_stamp(vs.digest, by)
+                if stamp is not None:
+                    witness.record_stamp(by, vs.digest, stamp.header.issued_at_ms, stamp.digest)
+                    back.append((by, vs.digest))
         if back:
             self._rewitnessed.setdefault(negotiation_id, []).extend(back)
         return verifier._restore(negotiation_id)
@@ -2137,9 +2270,10 @@ class Escrow:
         if not self._rewitnessed:
             return
         by_id = self.verifier.negotiations.by_id
-        for nid, digests in self._rewitnessed.items():
+        for nid, stamped in self._rewitnessed.items():
             if nid not in by_id:
-                self.verifier.witness.forget_stamps(self.did, digests)
+                for by, digest in stamped:
+                    self.verifier.witness.forget_stamps(by, [digest])
         self._rewitnessed = {nid: d for nid, d in self._rewitnessed.items() if nid in by_id}
 
     def _signed_about_contract(self, negotiation_id: bytes) -> list[int]:
@@ -2253,6 +2387,42 @@ class Escrow:
 
 
 # -- the rules, as pure functions (the audit runs the same ones) --------------------------
+
+
+def _compact(*owners: object) -> None:
+    """Give each dict and set held by ``owners`` and the protocol's objects they hold (one level down) a
+    table sized for what it holds now: Python's never shrink when entries are deleted."""
+    seen: set[int] = set()
+    for owner in owners:
+        for value in [*vars(owner).values(), *(v for o in vars(owner).values() for v in _attrs(o))]:
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
+            if type(value) is set:
+                kept = set(value)
+                value.clear()
+                value.update(kept)
+            elif type(value) is dict or type(value) is HeldStatements:
+                items = dict(value)
+                dict.clear(value)
+                dict.update(value, items)
+
+
+def _attrs(value: object) -> Iterable[object]:
+    """The attributes of ``value`` when it is an object of the protocol's (not an archive's or a signer's,
+    which other threads may read), else none."""
+    if not type(value).__module__.startswith("a2a_coop.protocol.") or not hasattr(value, "__dict__"):
+        return ()
+    return vars(value).values()
+
+
+def _rows(archive: EscrowArchive, rows: tuple[int, int]) -> Iterator[bytes]:
+    """The envelopes of ``archive``'s statements at the positions ``rows`` (first, last), in order."""
+    first, last = rows
+    for position, _, envelope in archive.statements(since_rowid=first - 1):
+        if position > last:
+            return
+        yield envelope
 
 
 def _succeeds(setup: Sequence[bytes], mandate_digest: bytes) -> str:

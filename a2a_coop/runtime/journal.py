@@ -1169,6 +1169,11 @@ class Journal:
             row = self._cur.execute("SELECT digest FROM statements WHERE id = ?", (rowid,)).fetchone()
         return None if row is None else row[0]
 
+    def position_of(self, digest: bytes) -> int | None:
+        """The rowid (the journal position) of the statement ``digest``, or None."""
+        row = self._read("SELECT id FROM statements WHERE digest = ?", (digest,))
+        return None if row is None else int(row[0])
+
     def by_digest(self, digest: bytes) -> bytes | None:
         """The envelope of a journaled statement (either direction), or None."""
         row = self._read("SELECT envelope FROM statements WHERE digest = ?", (digest,))

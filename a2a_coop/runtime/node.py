@@ -977,8 +977,38 @@ META_FORKED_ACCEPTS = "escrow/forked-accepts"
 # The escrow's own Mandates, every one a run of its journal started with (envelopes, in that order).
 META_ESCROW_MANDATES = ESCROW_MARK  # "escrow/own-mandates": also what marks a journal as an escrow's
 # ESC-023: a successor's predecessor -- the old key's transcript and the revocations of it it was started
-# with -- kept so that a restart takes them over again without the operator giving them.
+# with -- kept so that a restart takes them over again without the operator giving them: a map of the
+# digests of the first and last of the journal's rows holding the transcript (journaled as received, in
+# order, in the commit that wrote this record) and the revocations; or, as journals of before wrote it
+# and when those rows could not be written apart (the journal held one of them already), the list of
+# both.
 META_ESCROW_PREDECESSOR = "escrow/predecessor"
+
+
+def taken_over_of(journal: Journal) -> tuple[list[bytes], tuple[int, int] | None]:
+    """ESC-023: what the successor escrow whose journal this is took over -- the old key's transcript up
+    to its revocation, then the revocations of it, as its transcript opens with them -- and the positions
+    (first, last) of the journal's rows that hold that transcript (None: all of it in the meta record)."""
+    held = journal.get_meta(META_ESCROW_PREDECESSOR, [])
+    rows = _taken_over_rows(journal, held)
+    if rows is None:
+        return list(held), None
+    first, last = rows
+    transcript = [env for position, _, env in journal.statements(since_rowid=first - 1) if position <= last]
+    return [*transcript, *held["revocations"]], rows
+
+
+def _taken_over_rows(journal: Journal, held: Any) -> tuple[int, int] | None:
+    if not isinstance(held, dict):
+        return None
+    first, last = journal.position_of(held["first"]), journal.position_of(held["last"])
+    if first is None or last is None or last < first:
+        raise JournalCorrupt(
+            f"{journal.path}: the rows of the transcript this successor took over are missing"
+        )
+    return first, last
+
+
 # The bindings shown, not held (KEY-007, KEY-008; Escrow.shown_binding), one key per key and principal
 # (META_SHOWN_BINDINGS + "/" + key did + "/" + principal did), each a ShownBinding as a list: a statement
 # of a key refused only for its chain or nonce (a thief's fork) that a principal's KeyRevocation was taken
@@ -1082,13 +1112,15 @@ class EscrowNode:
         earlier = [env for env in kept if env != mandate]
         # ESC-023: a successor's predecessor, given at its first start and kept in the journal after.
         held = self.journal.get_meta(META_ESCROW_PREDECESSOR, [])
-        if self._predecessor and held and self._predecessor != held:
+        rows = _taken_over_rows(self.journal, held)
+        if self._predecessor and held and self._predecessor != taken_over_of(self.journal)[0]:
             raise ValueError(
                 "this journal took over another predecessor transcript already: a successor takes over "
                 "one ledger, once (start it without --succeeds)"
             )
         first_handover = bool(self._predecessor) and not held
-        self._predecessor = self._predecessor or held
+        if held:  # its transcript in the journal's rows, the revocations here; or all of it here
+            self._predecessor = list(held["revocations"]) if rows is not None else list(held)
         self.signer = KeySigner(key, head=self.journal.chain_head(key.did), clock=clock)
         self._key, self._setup = key, [*earlier, mandate]
         shown = [ShownBinding(*value) for _, value in self.journal.meta_under(META_SHOWN_BINDINGS + "/")]
@@ -1112,6 +1144,7 @@ class EscrowNode:
                 forget=forget,
                 shown=shown,
                 predecessor=self._predecessor,
+                taken_over_rows=rows,
             )
         )
         # ESC-023: a successor speaks for the key it succeeds only from its revocation's effective_ms,
@@ -1127,7 +1160,8 @@ class EscrowNode:
         if short is not None:
             raise short
         if first_handover:  # what it took over, cut at the revocation (the thief's statements left out)
-            self.journal.put_meta(META_ESCROW_PREDECESSOR, self.escrow.taken_over)
+            self._journal_taken_over()
+        self._predecessor = []  # the escrow holds what it needs of it
         # ESC-021: not restarted under a Mandate that ends sooner than one it ran under, before a contract
         # it holds open could be ruled on.
         refusal = self.escrow.outlived_by(
@@ -1176,6 +1210,32 @@ class EscrowNode:
         self._last_ticket: Ticket | None = None
         with self.lock:  # a long journal replayed whole (one of an earlier version): snapshot it now
             self._snapshot()
+
+    def _journal_taken_over(self) -> None:
+        """ESC-023, at a successor's first start: journal the old key's transcript it took over as rows
+        received, in order, and the record of them (META_ESCROW_PREDECESSOR), in one commit; then the
+        taken-over contracts over for good leave memory, the journal answering for them as for our own.
+        A journal holding one of those statements already (it served before) keeps them all in the
+        record instead, held in memory."""
+        escrow, journal = self.escrow, self.journal
+        revocations = escrow.revocations_taken_over
+        transcript = escrow.taken_over[: len(escrow.taken_over) - len(revocations)]
+        held = escrow.verifier.statements
+        taken = [held[statement_digest(decode_envelope(env).payload)] for env in transcript]
+        digests = [vs.digest for vs in taken]
+        apart = bool(taken) and len(set(digests)) == len(digests)
+        if apart and journal.last_position() is not None:
+            apart = not any(journal.position_of(d) is not None for d in digests)
+        if not apart:
+            journal.put_meta(META_ESCROW_PREDECESSOR, escrow.taken_over)
+            return
+        record = {"first": digests[0], "last": digests[-1], "revocations": revocations}
+        journal.record_batch(
+            [(vs, [], False) for vs in taken], at_ms=self.clock(), meta={META_ESCROW_PREDECESSOR: record}
+        )
+        rows = _taken_over_rows(journal, record)
+        assert rows is not None and rows[1] - rows[0] + 1 == len(taken)
+        escrow.predecessor_archived(rows, self.clock())
 
     def _resume(self, now_ms: int, shown: list[ShownBinding]) -> Escrow | None:
         """The escrow from the journal's snapshot and the statements after it, or None: no snapshot, or
