@@ -183,3 +183,39 @@ def test_a_third_party_resending_a_request_gets_its_answer_and_nothing_more(
     assert addressed and not addressed & {verify_statement(e).digest for e in public}
     over_a2a = send(server, offer.envelope, pa.send_context(), "mallory")
     assert answer_parts(over_a2a) == len(to_alice)
+
+
+@pytest.mark.req("RPC-020", "RPC-003")
+def test_a_bare_repeat_gets_nothing_of_the_negotiation_its_context_moved(
+    server: a2a.A2AServer, node: PeerNode, alice: Party, clock: FixedClock
+) -> None:
+    """Bob offers Alice a private trade (no escrow); Alice accepts and hands Bob her Accept as context
+    beside a new Offer of hers (RPC-002: Bob's answer carries his Delivery in the private trade, which
+    the Accept made due). Mallory holds only that new Offer (an escrow's transcript could show it) and
+    sends it again, over gRPC and over A2A. Before RPC-020 the repeat got the first answer whole, Bob's
+    private Delivery included. Expect the repeat without the Accept to get the rest of the first answer
+    and nothing of the private trade; Alice's own retry, with her context, the first answer whole."""
+    pa = make_peer(alice, clock)
+    private = node.peer.propose(alice.agent.did, alice.proposal())
+    taken = pa.exchange(private.envelope, node.peer.send_context())
+    accept = next(e for e in taken if verify_statement(e).body == "accept")
+    clock.advance(1000)
+    offer = pa.propose(node.peer.did, alice.proposal())
+    context = [*pa.send_context(), accept]
+    other = private.header.negotiation_id
+
+    def of_private(envelopes: list[bytes]) -> list[bytes]:
+        return [e for e in envelopes if verify_statement(e).header.negotiation_id == other]
+
+    with CooperationClient(server.target, timeout_s=10) as coop:
+        first = coop.exchange(offer.envelope, context)
+    moved = of_private(first)
+    assert [verify_statement(e).body for e in moved] == ["delivery"]  # Bob's, in the private trade
+    with CooperationClient(server.target, timeout_s=10) as mallory:
+        bare = mallory.exchange(offer.envelope, pa.send_context())
+        assert of_private(bare) == [], "the bare repeat got Bob's Delivery in the private trade"
+        assert bare == [e for e in first if e not in moved]
+        assert mallory.exchange(offer.envelope) == bare
+        assert mallory.exchange(offer.envelope, context) == first  # Alice's retry: the first answer whole
+    over_a2a = send(server, offer.envelope, pa.send_context(), "mallory")
+    assert answer_parts(over_a2a) == len(bare)
