@@ -965,9 +965,10 @@ def test_undeclared_operations_answer_a2a_errors(server: a2a.A2AServer) -> None:
     assert _a2a_reason(err) == "PUSH_NOTIFICATION_NOT_SUPPORTED"
 
 
-@pytest.mark.req("A2A-007", "A2A-020")
+@pytest.mark.req("A2A-007", "A2A-020", "A2A-024")
 def test_context_id_survives_a_restart(bob: Party, alice: Party, clock: FixedClock, tmp_path: Path) -> None:
-    """The client's contextId is journaled: after Bob restarts, GetTask and ListTasks still show it."""
+    """The client's contextId is journaled: after Bob restarts, ListTasks of it still lists the Task,
+    showing it; GetTask, which names no context, is shown the Task id (A2A-024)."""
     pa = make_peer(alice, clock)
     path = tmp_path / "ctx.db"
 
@@ -985,8 +986,8 @@ def test_context_id_survives_a_restart(bob: Party, alice: Party, clock: FixedClo
             listed = jsonrpc(srv, "ListTasks", {"contextId": "ctx-kept"})["result"]
     finally:
         again.close()
-    assert got["contextId"] == "ctx-kept"
-    assert [t["id"] for t in listed["tasks"]] == [task.id]
+    assert got["id"] == task.id and got["contextId"] == task.id
+    assert [(t["id"], t["contextId"]) for t in listed["tasks"]] == [(task.id, "ctx-kept")]
 
 
 @pytest.mark.req("A2A-016")

@@ -209,7 +209,7 @@ class CoopRequestHandler(RequestHandler):
         if isinstance(outcome, a2a_pb2.Message):
             return outcome
         neg, answers, _before = outcome
-        return self.task(neg, [envelope_part(a) for a in answers])
+        return self.task(neg, [envelope_part(a) for a in answers], named=params.message.context_id)
 
     async def on_message_send_stream(
         self, params: a2a_pb2.SendMessageRequest, context: ServerCallContext
@@ -221,7 +221,7 @@ class CoopRequestHandler(RequestHandler):
             yield outcome
             return
         neg, answers, before = outcome
-        task = self.task(neg, [])
+        task = self.task(neg, [], named=params.message.context_id)
         yield task
         for artifact in task.artifacts:
             if artifact.artifact_id not in before:
@@ -313,7 +313,7 @@ class CoopRequestHandler(RequestHandler):
         page = rows[offset : offset + size]
         tasks = []
         for _, _, neg in page:
-            task = self.task(neg, [])
+            task = self.task(neg, [], named=params.context_id)
             if not params.include_artifacts:
                 del task.artifacts[:]
             tasks.append(task)
@@ -430,7 +430,11 @@ class CoopRequestHandler(RequestHandler):
         if not nid:
             parts = [envelope_part(a) for a in answers]
             return _agent_message(parts, context_id=msg.context_id or str(uuid.uuid4()))
-        await asyncio.to_thread(self._bind_context, task_id_for(nid), msg.context_id or task_id_for(nid))
+        if known is None:
+            # A2A-024 (a): only the message that brought us the negotiation's first statement binds its
+            # context. A statement of a negotiation we held already -- taken over CooperationService,
+            # under another context, or signed by us -- is anyone's to resend, and binds nothing.
+            await asyncio.to_thread(self._bind_context, task_id_for(nid), msg.context_id or task_id_for(nid))
         neg = _held_or_archived(self.node.peer, nid)
         assert neg is not None  # exchange accepted a statement of it (perhaps forgotten since: journal)
         return neg, answers, before
@@ -468,14 +472,19 @@ class CoopRequestHandler(RequestHandler):
                 return neg
         raise a2a_errors.TaskNotFoundError(f"no task {task_id!r}")
 
-    def task(self, neg: Negotiation, parts: Sequence[a2a_pb2.Part]) -> a2a_pb2.Task:
+    def task(self, neg: Negotiation, parts: Sequence[a2a_pb2.Part], *, named: str = "") -> a2a_pb2.Task:
+        """The Task of ``neg``. Its contextId is the one bound to it only when the request ``named`` that
+        one (A2A-024 (b)): a contextId is the key ListTasks takes, so it is shown to no one who did not
+        show it -- GetTask, SubscribeToTask, CancelTask and a message under another context see the
+        Task id."""
         peer = self.node.peer
         with peer.lock:
             state = neg.state
             artifacts = negotiation_artifacts(peer, neg)
             updated = _updated_ms(peer, neg)
         task_id = task_id_for(neg.id)
-        context_id = self.context_of(task_id)
+        bound = self.context_of(task_id)
+        context_id = bound if named and named == bound else task_id
         status = a2a_pb2.TaskStatus(state=TASK_STATES[state])  # type: ignore[arg-type]
         if parts:
             status.message.CopyFrom(_agent_message(parts, context_id=context_id, task_id=task_id))

@@ -95,6 +95,19 @@ def positive(text: str) -> int:
     return _at_most_max(text, int(text))
 
 
+_BYTE_UNITS: Final = {"": 1, "B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
+
+
+def byte_size(text: str) -> int:
+    """A positive number of bytes: ``1048576``, ``64KiB``, ``256MiB``, ``1GiB`` (binary units)."""
+    m = re.fullmatch(r"(\d+)\s*(B|KiB|MiB|GiB)?", text.strip())
+    if m is None or int(m[1]) == 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a positive size in bytes (e.g. 1048576, 64KiB, 256MiB or 1GiB)"
+        )
+    return _at_most_max(text, int(m[1]) * _BYTE_UNITS[m[2] or ""])
+
+
 def non_negative(text: str) -> int:
     if not text.isdecimal():
         raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer")

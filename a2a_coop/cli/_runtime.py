@@ -48,7 +48,7 @@ from a2a_coop.runtime.journal import Journal, JournalError, JournalLocked, journ
 from a2a_coop.runtime.keyfile import KEY_FILE_TYPE, KeyFileError, parse_key_file
 from a2a_coop.runtime.node import META_CONTEXT, EscrowNode, PeerNode
 from a2a_coop.runtime.peer import META_FORKS, META_MANDATE, Peer
-from a2a_coop.transport import TlsConfig, TransportError, serve
+from a2a_coop.transport import PageLimits, TlsConfig, TransportError, serve
 
 log = logging.getLogger("a2a_coop.serve")
 
@@ -410,6 +410,15 @@ def server_tls(args: argparse.Namespace) -> TlsConfig | None:
             raise UsageError("--tls-client-ca needs --tls-cert and --tls-key")
         return None
     return TlsConfig(**files)
+
+
+def page_limits(args: argparse.Namespace) -> PageLimits:
+    """The bound of each paged read a command makes (RPC-019 (b)): --max-pages and --max-read-bytes,
+    each defaulting to :class:`PageLimits`'s (10,000 pages, 256 MiB)."""
+    default = PageLimits()
+    pages = getattr(args, "max_pages", None)
+    size = getattr(args, "max_read_bytes", None)
+    return PageLimits(pages or default.max_pages, size or default.max_bytes)
 
 
 def dial_tls(args: argparse.Namespace, prefix: str = "") -> TlsConfig | None:

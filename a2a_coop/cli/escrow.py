@@ -21,6 +21,7 @@ from a2a_coop.cli._runtime import (
     load_mandate,
     log,
     open_journal,
+    page_limits,
     resolve_did,
     runtime_command,
     serve_until_stopped,
@@ -179,7 +180,7 @@ def _agent(mandate: bytes) -> str:
 @runtime_command
 def cmd_escrow_ledger(args: argparse.Namespace, out: TextIO) -> int:
     check_output(args.out)
-    with EscrowClient(args.escrow, tls=dial_tls(args)) as client:
+    with EscrowClient(args.escrow, tls=dial_tls(args), page_limits=page_limits(args)) as client:
         envelopes = first_contact("--escrow", args.escrow, "escrow", lambda: fetch_ledger(client))
     did = verify_statement(envelopes[0]).statement.mandate.agent
     write_transcript(args.out, envelopes, escrow=did)
@@ -211,7 +212,7 @@ def escrow_transcript(journal: Journal, mandate: bytes | None = None) -> list[by
 def cmd_escrow_export(args: argparse.Namespace, out: TextIO) -> int:
     check_output(args.out)
     if args.escrow is not None:
-        with EscrowClient(args.escrow, tls=dial_tls(args)) as client:
+        with EscrowClient(args.escrow, tls=dial_tls(args), page_limits=page_limits(args)) as client:
             envelopes = first_contact("--escrow", args.escrow, "escrow", lambda: fetch_transcript(client))
     else:
         mandate = load_envelope(args.mandate, "mandate") if args.mandate is not None else None

@@ -34,6 +34,7 @@ from a2a_coop.cli._common import (
     EXIT_USAGE,
     UsageError,
     address,
+    byte_size,
     funding,
     item_spec,
     non_negative,
@@ -240,6 +241,27 @@ def _add_to(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_page_limits(p: argparse.ArgumentParser, what: str) -> None:
+    """--max-pages and --max-read-bytes: the client's bound on one paged read (RPC-019 (b))."""
+    g = p.add_argument_group(
+        "reading a server's pages (SPEC RPC-019)",
+        f"The bound on each paged read of {what}: past either, the read stops with a one-line error and "
+        "nothing of it is taken (a server that never stops paging cannot keep the command reading).",
+    )
+    g.add_argument(
+        "--max-pages",
+        type=positive,
+        metavar="N",
+        help="at most N pages in one read (default 10,000)",
+    )
+    g.add_argument(
+        "--max-read-bytes",
+        type=byte_size,
+        metavar="SIZE",
+        help="at most SIZE bytes of envelopes in one read, e.g. 64MiB (default 256MiB)",
+    )
+
+
 def _add_counterparty(p: argparse.ArgumentParser) -> None:
     """claim and revoke: an initiator's identity, a negotiation in its journal, and where to send."""
     _add_identity(p, journal_must_exist=True)
@@ -247,6 +269,7 @@ def _add_counterparty(p: argparse.ArgumentParser) -> None:
     _add_to(p)
     p.add_argument("--escrow", type=address, metavar="HOST:PORT", help="the escrow holding the bonds")
     _add_dial_tls(p)
+    _add_page_limits(p, "the escrow's ledger")
 
 
 def _add_serve_options(p: argparse.ArgumentParser) -> None:
@@ -620,6 +643,7 @@ def _add_runtime_parsers(sub: Any) -> None:
     e.add_argument("--escrow", type=address, required=True, metavar="HOST:PORT", help="the escrow")
     e.add_argument("--out", type=Path, required=True, help="write the transcript (JSON) here")
     _add_dial_tls(e)
+    _add_page_limits(e, "the escrow's ledger (GetLedger)")
     e.set_defaults(func=_Command("escrow", "cmd_escrow_ledger"))
     e = esub.add_parser(
         "export",
@@ -635,6 +659,7 @@ def _add_runtime_parsers(sub: Any) -> None:
     e.add_argument("--mandate", type=Path, help="with --journal; default: the mandate recorded in it")
     e.add_argument("--out", type=Path, required=True, help="write the transcript (JSON) here")
     _add_dial_tls(e)
+    _add_page_limits(e, "the escrow's transcript (GetTranscript, with --escrow)")
     e.set_defaults(func=_Command("escrow", "cmd_escrow_export"))
     e = esub.add_parser(
         "audit",
@@ -714,6 +739,7 @@ def _add_runtime_parsers(sub: Any) -> None:
         "earlier than the item's deadline + 30s, the clock tolerance)",
     )
     _add_dial_tls(p)
+    _add_page_limits(p, "the escrow's ledger")
     p.set_defaults(func=_Command("peer", "cmd_offer"))
 
     p = sub.add_parser(
@@ -752,6 +778,7 @@ def _add_runtime_parsers(sub: Any) -> None:
     _add_to(p)
     p.add_argument("--escrow", type=address, metavar="HOST:PORT", help="the escrow holding the bonds")
     _add_dial_tls(p)
+    _add_page_limits(p, "the escrow's ledger")
     p.set_defaults(func=_Command("peer", "cmd_resume"))
 
     p = sub.add_parser(

@@ -43,6 +43,7 @@ from a2a_coop.cli._runtime import (
     log,
     open_journal,
     open_peer,
+    page_limits,
     peer_from_journal,
     resolve_did,
     runtime_command,
@@ -382,7 +383,11 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
     with ExitStack() as stack:
         journal = stack.enter_context(open_journal(args.journal))
         client = stack.enter_context(CooperationClient(args.to, tls=tls))
-        escrow_client = stack.enter_context(EscrowClient(args.escrow, tls=tls)) if args.escrow else None
+        escrow_client = (
+            stack.enter_context(EscrowClient(args.escrow, tls=tls, page_limits=page_limits(args)))
+            if args.escrow
+            else None
+        )
         other = first_contact("--to", args.to, "peer", lambda: counterparty_did(client))
         context: list[bytes] = []
         escrow_did = ""
@@ -718,7 +723,9 @@ class _Contract:
         self.client = self.stack.enter_context(CooperationClient(self.args.to, tls=self.tls))
         if not self.escrow_did:
             return
-        escrow = self.escrow = self.stack.enter_context(EscrowClient(self.args.escrow, tls=self.tls))
+        escrow = self.escrow = self.stack.enter_context(
+            EscrowClient(self.args.escrow, tls=self.tls, page_limits=page_limits(self.args))
+        )
         self.escrow_mandate = first_contact(
             "--escrow", self.args.escrow, "escrow", lambda: fetch_escrow_mandate(escrow)
         )
@@ -792,7 +799,11 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             # run stopped before it could ask): an Accept there may still bind us (NEG-017, ESC-013).
             negs += forgotten_to_show(peer, journal.statements(), peer.clock())
         client = stack.enter_context(CooperationClient(args.to, tls=tls))
-        escrow = stack.enter_context(EscrowClient(args.escrow, tls=tls)) if args.escrow else None
+        escrow = (
+            stack.enter_context(EscrowClient(args.escrow, tls=tls, page_limits=page_limits(args)))
+            if args.escrow
+            else None
+        )
         serving_escrow, serving = "", b""
         if escrow is not None:
             serving = first_contact("--escrow", args.escrow, "escrow", lambda: fetch_escrow_mandate(escrow))

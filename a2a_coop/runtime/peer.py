@@ -833,17 +833,18 @@ class Peer:
         # every answer carries the Mandates its statements cite (RPC-002).
         prefix = [self.mandate_vs.envelope] if request.body == "offer" else []
         earlier = self._answered(request)
-        if earlier is not None:
-            return self._with_mandates(prefix, earlier)  # a retried request, durable: read without our lock
+        if earlier is not None:  # a retried request, durable: read without our lock
+            return self._with_mandates(prefix, self._for_repeat(request, context, earlier))
         with self.lock:
             self._check_open(request.body, request.negotiation_id, request.issuer)
             staged = self._staged.get(request.digest)
+            repeat = staged is not None  # a retry of a request still on its way to the disk
             held = dict.__contains__(self.verifier.statements, request.digest)  # in memory
             if staged is None and self.journal is not None and held:
                 # Only a statement we hold can have been answered: no journal read for a new one.
                 earlier = self.journal.replies_for(request.digest)
                 if earlier is not None:  # a retried request: same answers, nothing redone (RPL-002)
-                    return self._with_mandates(prefix, earlier)
+                    return self._with_mandates(prefix, self._for_repeat(request, context, earlier))
             if staged is None:
                 now = self.clock()
                 # Negotiations gone dormant leave our dealings now (RPC-014), before anything asks who is
@@ -916,7 +917,7 @@ class Peer:
                         earlier = None if self.journal is None else self.journal.replies_for(request.digest)
                         if earlier is not None:  # a retry of one we answered (and forgot): RPC-003
                             self._record_context(taken, now)
-                            return self._with_mandates(prefix, earlier)
+                            return self._with_mandates(prefix, self._for_repeat(request, context, earlier))
                         raise
                     if pending:
                         provisional.take()
@@ -939,7 +940,7 @@ class Peer:
                     )
                     if earlier is None:
                         raise
-                    return self._with_mandates(prefix, earlier)
+                    return self._with_mandates(prefix, self._for_repeat(request, context, earlier))
                 except BaseException:
                     self._record_context(taken, now)
                     raise
@@ -958,7 +959,30 @@ class Peer:
         # Outside the lock, so that other exchanges go on meanwhile and share the fsync (group commit);
         # a retry of a request still on its way to the disk waits for the same commit (RPL-002).
         self._durable(request.digest, staged[1])
-        return self._with_mandates(prefix, [r.envelope for r in staged[0]])
+        answers = [r.envelope for r in staged[0]]
+        return self._with_mandates(prefix, self._for_repeat(request, context, answers) if repeat else answers)
+
+    @staticmethod
+    def _for_repeat(
+        request: VerifiedStatement, context: Sequence[bytes], answers: list[bytes]
+    ) -> list[bytes]:
+        """RPC-020: our first answers to ``request``, for a repeat of it, less those of another negotiation
+        (signed because a context envelope moved it, RPC-002) that no envelope of the repeat's own context
+        shows a statement of. A repeat is answered to whoever sends the request's bytes (RPC-003), and the
+        request alone is no key to what its context, which the sender may never have held, moved."""
+        own = request.negotiation_id
+        tagged = [
+            (env, decode_statement(decode_envelope(env).payload).header.negotiation_id) for env in answers
+        ]
+        if all(not nid or nid == own for _, nid in tagged):
+            return answers
+        shown: set[bytes] = set()
+        for env in context:
+            try:
+                shown.add(verify_statement(env).header.negotiation_id)  # signed, not merely named
+            except CoopError:
+                continue
+        return [env for env, nid in tagged if not nid or nid == own or nid in shown]
 
     def _with_mandates(self, prefix: list[bytes], answers: list[bytes]) -> list[bytes]:
         """``prefix`` (our Mandate, for an answer to an Offer) and ``answers``; after a renewal, first

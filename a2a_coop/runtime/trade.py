@@ -1125,6 +1125,12 @@ def _address(escrow: EscrowClient) -> str:
     return getattr(escrow, "target", "this process")
 
 
+def _read_limits(escrow: EscrowClient, limits: PageLimits | None) -> PageLimits:
+    """A read's bound (RPC-019 (b)): ``limits``, else the client's own (``page_limits``: the CLI's
+    --max-pages and --max-read-bytes), else the defaults."""
+    return limits or getattr(escrow, "page_limits", None) or PageLimits()
+
+
 def fetch_transcript(escrow: EscrowClient, limits: PageLimits | None = None) -> list[bytes]:
     """The escrow's whole transcript -- its Mandate, its ledger from seq 0, each Stamp followed by the
     evidence it names -- page by page, as ``escrow audit`` reads it (SPEC 9.6).
@@ -1133,7 +1139,7 @@ def fetch_transcript(escrow: EscrowClient, limits: PageLimits | None = None) -> 
         PagingViolation: a page's ``next_seq`` not past its ``from_seq`` while entries remain, beyond
             the head's, or the head going back; or more than ``limits`` in all (RPC-019).
     """
-    guard = PageGuard(f"GetTranscript of the escrow at {_address(escrow)}", limits or PageLimits())
+    guard = PageGuard(f"GetTranscript of the escrow at {_address(escrow)}", _read_limits(escrow, limits))
     out: list[bytes] = []
     seq = 0
     while True:
@@ -1160,7 +1166,7 @@ def fetch_ledger(escrow: EscrowClient, limits: PageLimits | None = None) -> list
             in all (RPC-019).
     """
     mandate = fetch_escrow_mandate(escrow)
-    guard = PageGuard(f"GetLedger of the escrow at {_address(escrow)}", limits or PageLimits())
+    guard = PageGuard(f"GetLedger of the escrow at {_address(escrow)}", _read_limits(escrow, limits))
     ledger: list[bytes] = []
     while True:
         page, head = escrow.get_ledger(len(ledger), 0)

@@ -29,7 +29,13 @@ from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.statements import decode_statement
 from a2a_coop.transport.errors import from_rpc_error
 from a2a_coop.transport.limits import DEFAULT_TIMEOUT_S, FRAMING_BYTES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
-from a2a_coop.transport.paging import DEFAULT_MAX_PAGES, DEFAULT_MAX_READ_BYTES, PageGuard, PageLimits
+from a2a_coop.transport.paging import (
+    DEFAULT_ATTESTATION_PAGES,
+    DEFAULT_MAX_PAGES,
+    DEFAULT_MAX_READ_BYTES,
+    PageGuard,
+    PageLimits,
+)
 from a2a_coop.transport.tls import TlsConfig
 
 T = TypeVar("T")
@@ -57,12 +63,25 @@ def open_channel(target: str, tls: TlsConfig | None = None) -> grpc.Channel:
 
 
 class _Client:
-    def __init__(self, target: str, *, tls: TlsConfig | None, timeout_s: float) -> None:
+    def __init__(
+        self, target: str, *, tls: TlsConfig | None, timeout_s: float, page_limits: PageLimits | None = None
+    ) -> None:
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         self.target = target
         self.timeout_s = timeout_s
+        # The bound of each paged read through this client when the call names none (RPC-019 (b)): the
+        # CLI's --max-pages and --max-read-bytes. None: each read's own default.
+        self.page_limits = page_limits
         self.channel = open_channel(target, tls)
+
+    def _limits(self, max_pages: int | None, max_bytes: int | None, default_pages: int) -> PageLimits:
+        """A read's bound: what the call names, else the client's ``page_limits``, else the defaults."""
+        chosen = self.page_limits
+        return PageLimits(
+            max_pages if max_pages is not None else chosen.max_pages if chosen else default_pages,
+            max_bytes if max_bytes is not None else chosen.max_bytes if chosen else DEFAULT_MAX_READ_BYTES,
+        )
 
     def _unary(self, method: Any, request: Any) -> Any:
         try:
@@ -93,13 +112,21 @@ class CooperationClient(_Client):
         target: ``host:port`` of the peer.
         tls: None for plaintext, else TLS (and mutual TLS) settings.
         timeout_s: deadline of each unary call, and of a whole Negotiate stream.
+        page_limits: the bound of a paged read that names none (RPC-019; default: each read's own).
 
     All methods raise :class:`~a2a_coop.protocol.errors.CoopError` when the peer rejects
     the request and :class:`~a2a_coop.transport.errors.TransportError` otherwise.
     """
 
-    def __init__(self, target: str, *, tls: TlsConfig | None = None, timeout_s: float = DEFAULT_TIMEOUT_S):
-        super().__init__(target, tls=tls, timeout_s=timeout_s)
+    def __init__(
+        self,
+        target: str,
+        *,
+        tls: TlsConfig | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        page_limits: PageLimits | None = None,
+    ):
+        super().__init__(target, tls=tls, timeout_s=timeout_s, page_limits=page_limits)
         self.stub = service_pb2_grpc.CooperationServiceStub(self.channel)
 
     def exchange(self, envelope: bytes, context: Sequence[bytes] = ()) -> list[bytes]:
@@ -135,8 +162,8 @@ class CooperationClient(_Client):
         self,
         from_seq: int = 0,
         *,
-        max_pages: int = DEFAULT_MAX_PAGES,
-        max_bytes: int = DEFAULT_MAX_READ_BYTES,
+        max_pages: int | None = None,
+        max_bytes: int | None = None,
     ) -> list[bytes]:
         """Every statement of the peer's chain from ``from_seq`` to its head that it lets us see, page by
         page (at most ``max_pages`` pages and ``max_bytes`` bytes, :meth:`log_pages`)."""
@@ -147,11 +174,12 @@ class CooperationClient(_Client):
         self,
         from_seq: int = 0,
         *,
-        max_pages: int = DEFAULT_MAX_PAGES,
-        max_bytes: int = DEFAULT_MAX_READ_BYTES,
+        max_pages: int | None = None,
+        max_bytes: int | None = None,
     ) -> Iterator[list[bytes]]:
         """The pages of the peer's chain from ``from_seq`` to its head, each the statements it lets us see
-        (at most ``max_pages`` pages and ``max_bytes`` bytes in all), each page asked from the one
+        (at most ``max_pages`` pages and ``max_bytes`` bytes in all; unnamed, the client's ``page_limits``,
+        else 10,000 pages and 256 MiB), each page asked from the one
         before's ``next_seq``: a page covers the seqs it read, so it may hold none while more remain
         (statements we may not see). A server that does not set ``next_seq`` is read on from the last seq
         it returned. A caller that found what it looked for stops early: no page after is asked.
@@ -160,7 +188,9 @@ class CooperationClient(_Client):
             PagingViolation: a page's seqs not strictly increasing from the seq it was asked from (nor
                 below its ``next_seq``), or past the bound (RPC-019).
         """
-        guard = PageGuard(f"GetLog of the peer at {self.target}", PageLimits(max_pages, max_bytes))
+        guard = PageGuard(
+            f"GetLog of the peer at {self.target}", self._limits(max_pages, max_bytes, DEFAULT_MAX_PAGES)
+        )
         while True:
             request = service_pb2.GetLogRequest(from_seq=from_seq, limit=0)
             resp = self._unary(self.stub.GetLog, request)
@@ -186,15 +216,19 @@ class CooperationClient(_Client):
         return bytes(resp.envelope)
 
     def get_attestations(
-        self, subject: str, *, max_pages: int = 1_000, max_bytes: int = DEFAULT_MAX_READ_BYTES
+        self, subject: str, *, max_pages: int | None = None, max_bytes: int | None = None
     ) -> list[list[bytes]]:
         """Every attestation the peer holds about ``subject`` ("" for all), each an evidence bundle
-        (dependencies first), page by page (at most ``max_pages`` pages and ``max_bytes`` bytes).
+        (dependencies first), page by page (at most ``max_pages`` pages and ``max_bytes`` bytes;
+        unnamed, the client's ``page_limits``, else 1,000 pages and 256 MiB).
 
         Raises:
             PagingViolation: a page token given twice, or past the bound (RPC-019).
         """
-        guard = PageGuard(f"GetAttestations of the peer at {self.target}", PageLimits(max_pages, max_bytes))
+        guard = PageGuard(
+            f"GetAttestations of the peer at {self.target}",
+            self._limits(max_pages, max_bytes, DEFAULT_ATTESTATION_PAGES),
+        )
         out: list[list[bytes]] = []
         token = ""
         while True:
@@ -308,8 +342,15 @@ def _glued(envelopes: Sequence[bytes], escrow: str) -> list[tuple[int, int]]:
 class EscrowClient(_Client):
     """Calls an escrow's EscrowService. Arguments and errors as :class:`CooperationClient`."""
 
-    def __init__(self, target: str, *, tls: TlsConfig | None = None, timeout_s: float = DEFAULT_TIMEOUT_S):
-        super().__init__(target, tls=tls, timeout_s=timeout_s)
+    def __init__(
+        self,
+        target: str,
+        *,
+        tls: TlsConfig | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        page_limits: PageLimits | None = None,
+    ):
+        super().__init__(target, tls=tls, timeout_s=timeout_s, page_limits=page_limits)
         self.stub = service_pb2_grpc.EscrowServiceStub(self.channel)
         self._did: str | None = None  # the escrow's did:key, once asked (a split Submit needs it)
 

@@ -23,6 +23,8 @@ from a2a_coop.transport.errors import TransportError
 DEFAULT_MAX_PAGES: Final = 10_000
 # ...and this many bytes of envelopes in all (64 full 4 MiB pages).
 DEFAULT_MAX_READ_BYTES: Final = 256 * 1024 * 1024
+# GetAttestations' default page bound (a page holds up to 1024 bundles).
+DEFAULT_ATTESTATION_PAGES: Final = 1_000
 
 
 class PagingViolation(TransportError):

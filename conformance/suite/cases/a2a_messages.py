@@ -197,7 +197,7 @@ def parts_raw(ctx: Context) -> Outcome:
     types must not matter), under a contextId of ours: the answer is a Task whose id is the hex
     negotiation id, whose contextId is ours, whose state maps the negotiation's, and whose
     ``status.message`` (role agent) holds the target's answers, starting with its Mandate; GetTask
-    shows the same contextId."""
+    shows the same Task (its contextId is the Task id: it names no context, A2A-024)."""
     a2a = _client(ctx)
     if isinstance(a2a, Outcome):
         return a2a
@@ -233,12 +233,78 @@ def parts_raw(ctx: Context) -> Outcome:
     )
     state = _check_state(task, what="the Task after our Offer")
     again = a2a.get_task(nid, note="GetTask")
-    ctx.must(
-        again.get("contextId") == context_id,
-        "GetTask shows another contextId than the first statement's (A2A-020)",
-    )
+    ctx.must(again.get("id") == nid, f"GetTask {nid} answered the Task {again.get('id')!r}")
     _check_state(again, what="GetTask")
     return Outcome.passed(f"Task {nid[:8]}… in {state}, {len(signed)} answers in order, contextId kept")
+
+
+def _resend(a2a: A2AClient, envelopes: list[bytes], context_id: str, *, note: str) -> dict[str, Any]:
+    """SendMessage with statements the target already took, as anyone holding them can: a Task."""
+    params: dict[str, Any] = {"message": message(envelopes, context_id=context_id)}
+    return _task(a2a.call("SendMessage", params, note=note), what=note)
+
+
+def _listed(a2a: A2AClient, context_id: str, *, note: str) -> list[str]:
+    reply = a2a.call("ListTasks", {"contextId": context_id}, note=note)
+    if reply.error is not None:
+        raise CaseFailed(f"ListTasks was refused: {reply.summary()}")
+    return [str(t.get("id")) for t in (reply.result or {}).get("tasks", [])]
+
+
+@case(
+    "a2a.context-binding",
+    "A resent statement neither binds a contextId nor is shown the one its negotiation is bound to",
+    "A2A-024",
+    "A2A-020",
+    "A2A-017",
+    role=Role.A2A,
+    capability=Capability.A2A,
+)
+def context_binding(ctx: Context) -> Outcome:
+    """Two Offers under our contextId; then the first resent, as a third party holding it would,
+    under another contextId: the answer must be the same Task, its contextId not ours (the Task id),
+    and that other context must list nothing; GetTask must not show ours either, while ListTasks of
+    ours still lists both and a message naming ours is shown ours. Then an Offer sent over
+    CooperationService (no contextId there) and resent over A2A under a third contextId: it must bind
+    nothing -- that context lists nothing and the Task's contextId is its id."""
+    a2a = _client(ctx)
+    if isinstance(a2a, Outcome):
+        return a2a
+    mine, other, late = (_context_id(ctx, n) for n in ("mine", "other", "late"))
+    alice, first = _offer(ctx)
+    t1, _ = a2a.send(first, alice.setup, context_id=mine, note="our first Offer, under our context")
+    ctx.clock.advance(5)
+    bob, second = _offer(ctx, "bob")
+    t2, _ = a2a.send(second, bob.setup, context_id=mine, note="our second Offer, under our context")
+    ids = {str(t1.get("id")), str(t2.get("id"))}
+    ctx.must(set(_listed(a2a, mine, note="our context")) == ids, "ListTasks of our context lacks our Tasks")
+    nid = first.header.negotiation_id.hex()
+    resent = _resend(a2a, [*alice.setup, first.envelope], other, note="our first Offer, resent elsewhere")
+    ctx.must(resent.get("id") == nid, f"the resent Offer answered the Task {resent.get('id')!r}, not {nid}")
+    ctx.must(
+        resent.get("contextId") != mine,
+        "a resend under another contextId was shown ours: it lists our other Tasks with ListTasks (A2A-024)",
+    )
+    ctx.must(
+        resent.get("contextId") == nid,
+        f"a resend under another contextId was shown {resent.get('contextId')!r}, not the Task id (A2A-024)",
+    )
+    ctx.must(not _listed(a2a, other, note="the resender's context"), "a resend bound our Task to its context")
+    got = a2a.get_task(nid, note="GetTask")
+    ctx.must(got.get("contextId") != mine, "GetTask shows our contextId to a caller that did not name it")
+    ctx.must(set(_listed(a2a, mine, note="our context again")) == ids, "the resend took a Task out of ours")
+    named = _resend(a2a, [*alice.setup, first.envelope], mine, note="our first Offer again, under ours")
+    ctx.must(named.get("contextId") == mine, "a message naming our context is not shown ours (A2A-020)")
+    carol, third = _offer(ctx, "carol")
+    ctx.send(third, carol.setup, note="an Offer over CooperationService")
+    tid = third.header.negotiation_id.hex()
+    late_task = _resend(a2a, [*carol.setup, third.envelope], late, note="that Offer resent over A2A")
+    ctx.must(not _listed(a2a, late, note="the late context"), "an A2A resend bound a negotiation held before")
+    ctx.must(
+        late_task.get("contextId") == tid,
+        f"a negotiation opened over CooperationService shows contextId {late_task.get('contextId')!r}",
+    )
+    return Outcome.passed("no binding by a resend; the bound contextId shown only to a request naming it")
 
 
 @case(

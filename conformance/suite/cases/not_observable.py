@@ -311,6 +311,19 @@ not_observable(
     "RPC-018",
 )
 not_observable(
+    "rpl.repeat-keeps-other-negotiations",
+    "A repeat without the first context gets no answer of another negotiation that context moved",
+    "needs the target to sign, in answer to a request, statements of another negotiation that a context "
+    "envelope moved: what an honest peer signs so is performance it owes there (RPC-002), which only an "
+    "Accept of the target's own offer or an escrow's locks make due -- and the reference peer counters no "
+    "offer (it accepts or rejects) and trusts no escrow the suite plays (MND-015), while a context "
+    "Delivery or Receipt moves nothing it signs; tests/test_resend_privacy.py has the reference peer's "
+    "Delivery, made due by an Accept of its own offer handed over as context, kept from a bare repeat "
+    "over gRPC and A2A and given whole to a repeat with the first context, and rpl.retry-same-answer "
+    "checks a repeat's answer",
+    "RPC-020",
+)
+not_observable(
     "rpc.client-paging",
     "A client checks that each of a server's pages moves its read on, and bounds the read",
     "a rule for the client reading pages, and no control action asks a target to page through a "
