@@ -292,6 +292,34 @@ def test_an_a2a_url_nothing_answers_at_is_a_connection_error_not_17_failures(
     one_line_error(err, "--a2a-url '127.0.0.1:8080' must be an http:// or https:// URL")
 
 
+def test_an_a2a_url_at_the_grpc_port_is_a_connection_error_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], peer_and_escrow: tuple[str, str]
+) -> None:
+    """`serve --a2a` serves A2A's gRPC binding on the peer's port and its HTTP bindings on
+    `--card-port`; `--a2a-url http://` + the gRPC port got an HTTP/2 answer to an HTTP/1.1 request and
+    ended in http.client's BadStatusLine traceback. Expect exit 2 in one line naming the option and what
+    answered there."""
+    peer, _ = peer_and_escrow
+    code, _, err = run_cli(capsys, "conformance", "--target", peer, "--a2a-url", f"http://{peer}")
+    assert code == 2
+    one_line_error(
+        err, f"cannot reach the A2A endpoint at http://{peer} (--a2a-url)", "not an HTTP/1.1 server"
+    )
+
+
+def test_conformance_control_with_a2a_is_refused_before_anything_starts(
+    alice: Identity, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """`serve --a2a --conformance-control` (README's a2a.* cases and its initiator cases, together)
+    logged `WARNING ConformanceControlService is on`, opened the journal, then refused the pair. Expect
+    the refusal first: exit 2 in one line, nothing logged, no journal made."""
+    code, _, err = run_cli(capsys, "serve", *alice.files(), "--port", "1", "--a2a", "--conformance-control")
+    assert code == 2
+    one_line_error(err, "--conformance-control is not available with --a2a")
+    assert not [r for r in caplog.records if "ConformanceControlService" in r.getMessage()]
+    assert not alice.journal_path.exists()
+
+
 def test_mandate_out_is_not_the_journal_it_creates(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
