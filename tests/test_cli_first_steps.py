@@ -146,6 +146,27 @@ def test_a_journal_whose_escrow_mandate_is_unrecorded_says_how_to_give_it(
     one_line_error(err, "MANDATE_UNKNOWN", "--escrow HOST:PORT or --context")
 
 
+def test_the_demos_keys_sign_only_in_the_demos_journals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo signed with alice's key (and, offline, bob's and the escrow's), and with the three
+    principals', in process, leaving no KEY.chain: `a2a-coop offer --key a2a-coop-demo/alice.key
+    --journal alice.db` -- a newcomer's next step -- signed her seq 0 again in a new journal, a fork
+    of the demo's chain. Expect every key the demo signs with to sign in its journal only (the
+    process demo provisions its keys the same way: a2a_coop.cli.demo.provision)."""
+    demo = tmp_path / "demo"
+    assert run_cli(capsys, "demo", "--offline", "--out", demo)[0] == 0
+    for name in ("alice", "bob", "escrow", "alice-principal", "bob-principal", "escrow-principal"):
+        home = json.loads((demo / f"{name}.key.chain").read_text())
+        assert Path(home["journal"]) == (demo / f"{name}.db").resolve()
+    other = tmp_path / "alice.db"
+    files = ["--key", demo / "alice.key", "--mandate", demo / "alice.mandate.json", "--journal", other]
+    code, _, err = run_cli(capsys, "offer", *files, "--to", "127.0.0.1:1", "--give", "a:1", "--want", "b:1")
+    assert code == 2
+    one_line_error(err, "signs in", "would start its chain again at seq 0")
+    assert not other.exists()
+
+
 def test_inspect_prints_digests_in_hex(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A body's digests were printed as protobuf text format's octal escapes, which nobody can
     compare with the digest lines. Expect an Accept's `offer` to read as the offer's digest does."""
