@@ -27,6 +27,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import selectors
 import shlex
 import subprocess
@@ -353,8 +354,18 @@ class Adapter:
             return AdapterDied("adapter closed its stdout but is still running")
         self._stderr.seek(0)
         lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
-        tail = f": {lines[-1][:200]}" if lines else ""
+        tail = f": {_error_line(lines)[:200]}" if lines else ""
         return AdapterDied(f"adapter exited with status {status}{tail}")
+
+
+_ERROR_LINE = re.compile(r"^(?=\S).*(error|exception|panic|fatal)", re.IGNORECASE)
+
+
+def _error_line(lines: Sequence[str]) -> str:
+    """The line of a dead adapter's stderr that says why: the last one naming an error at the start
+    of a line (Python's traceback ends with it; node's and the JVM's print a stack and a version after
+    it), else the last line."""
+    return next((line for line in reversed(lines) if _ERROR_LINE.match(line)), lines[-1])
 
 
 # --- the run ------------------------------------------------------------------------------------

@@ -146,6 +146,27 @@ def test_a_journal_whose_escrow_mandate_is_unrecorded_says_how_to_give_it(
     one_line_error(err, "MANDATE_UNKNOWN", "--escrow HOST:PORT or --context")
 
 
+def test_the_demos_keys_sign_only_in_the_demos_journals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo signed with alice's key (and, offline, bob's and the escrow's), and with the three
+    principals', in process, leaving no KEY.chain: `a2a-coop offer --key a2a-coop-demo/alice.key
+    --journal alice.db` -- a newcomer's next step -- signed her seq 0 again in a new journal, a fork
+    of the demo's chain. Expect every key the demo signs with to sign in its journal only (the
+    process demo provisions its keys the same way: a2a_coop.cli.demo.provision)."""
+    demo = tmp_path / "demo"
+    assert run_cli(capsys, "demo", "--offline", "--out", demo)[0] == 0
+    for name in ("alice", "bob", "escrow", "alice-principal", "bob-principal", "escrow-principal"):
+        home = json.loads((demo / f"{name}.key.chain").read_text())
+        assert Path(home["journal"]) == (demo / f"{name}.db").resolve()
+    other = tmp_path / "alice.db"
+    files = ["--key", demo / "alice.key", "--mandate", demo / "alice.mandate.json", "--journal", other]
+    code, _, err = run_cli(capsys, "offer", *files, "--to", "127.0.0.1:1", "--give", "a:1", "--want", "b:1")
+    assert code == 2
+    one_line_error(err, "signs in", "would start its chain again at seq 0")
+    assert not other.exists()
+
+
 def test_inspect_prints_digests_in_hex(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A body's digests were printed as protobuf text format's octal escapes, which nobody can
     compare with the digest lines. Expect an Accept's `offer` to read as the offer's digest does."""
@@ -290,6 +311,34 @@ def test_an_a2a_url_nothing_answers_at_is_a_connection_error_not_17_failures(
     code, _, err = run_cli(capsys, "conformance", "--target", "127.0.0.1:1", "--a2a-url", "127.0.0.1:8080")
     assert code == 2
     one_line_error(err, "--a2a-url '127.0.0.1:8080' must be an http:// or https:// URL")
+
+
+def test_an_a2a_url_at_the_grpc_port_is_a_connection_error_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], peer_and_escrow: tuple[str, str]
+) -> None:
+    """`serve --a2a` serves A2A's gRPC binding on the peer's port and its HTTP bindings on
+    `--card-port`; `--a2a-url http://` + the gRPC port got an HTTP/2 answer to an HTTP/1.1 request and
+    ended in http.client's BadStatusLine traceback. Expect exit 2 in one line naming the option and what
+    answered there."""
+    peer, _ = peer_and_escrow
+    code, _, err = run_cli(capsys, "conformance", "--target", peer, "--a2a-url", f"http://{peer}")
+    assert code == 2
+    one_line_error(
+        err, f"cannot reach the A2A endpoint at http://{peer} (--a2a-url)", "not an HTTP/1.1 server"
+    )
+
+
+def test_conformance_control_with_a2a_is_refused_before_anything_starts(
+    alice: Identity, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """`serve --a2a --conformance-control` (README's a2a.* cases and its initiator cases, together)
+    logged `WARNING ConformanceControlService is on`, opened the journal, then refused the pair. Expect
+    the refusal first: exit 2 in one line, nothing logged, no journal made."""
+    code, _, err = run_cli(capsys, "serve", *alice.files(), "--port", "1", "--a2a", "--conformance-control")
+    assert code == 2
+    one_line_error(err, "--conformance-control is not available with --a2a")
+    assert not [r for r in caplog.records if "ConformanceControlService" in r.getMessage()]
+    assert not alice.journal_path.exists()
 
 
 def test_mandate_out_is_not_the_journal_it_creates(

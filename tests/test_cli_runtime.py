@@ -995,9 +995,10 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     code, offline_text, _ = run_cli(capsys, "demo", "--offline", "--out", offline, "--trades", "3")
     assert code == 0, offline_text
     assert _story(offline_text) == _story(text) and len(_story(text)) >= 10
-    # The server processes' logs and chain homes (KEY.chain, written by `serve`) are the online run's own.
-    written = {p.relative_to(out) for p in out.rglob("*") if p.suffix not in (".log", ".chain")}
+    # The server processes' logs are the online run's own; both runs leave every key's chain home.
+    written = {p.relative_to(out) for p in out.rglob("*") if p.suffix != ".log"}
     assert {p.relative_to(offline) for p in offline.rglob("*")} == written
+    assert len([p for p in written if p.suffix == ".chain"]) == 6
 
 
 def _story(text: str) -> list[str]:

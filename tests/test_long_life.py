@@ -379,7 +379,7 @@ def test_a_snapshot_not_this_escrows_is_never_unpickled(tmp_path: Path) -> None:
     assert good is not None
     for bad in _spoiled(good):
         _put_meta(path, META_ESCROW_SNAPSHOT, bad)
-        node = escrow_node(parties[2], clock, path, snapshot_every=0)
+        node = escrow_node(parties[2], clock, path)  # snapshot_every=0 would not read it at all
         assert node.resumed_from is None and node.escrow.ledger_size == ledger
         node.journal.close()
     _put_meta(path, META_ESCROW_SNAPSHOT, good)
@@ -628,7 +628,7 @@ def test_a_snapshot_not_this_peers_is_never_unpickled(
     whole.journal.close()
     for bad in _spoiled(good):
         _put_meta(path, META_PEER_SNAPSHOT, bad)
-        node = peer_node(bob, clock, path, snapshot_every=0)
+        node = peer_node(bob, clock, path)  # snapshot_every=0 would not read it at all
         assert node.peer.resumed_from is None
         _same(node.peer, expected)
         node.journal.close()
@@ -646,3 +646,45 @@ def test_a_snapshot_not_this_peers_is_never_unpickled(
     node = peer_node(bob, clock, path, context=[escrow.mandate_vs.envelope])  # another setup
     assert node.peer.resumed_from is None
     node.journal.close()
+
+
+def test_a_snapshot_set_aside_says_why_and_a_new_setup_is_no_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """README's walk-through restarts a peer with `--escrow` it was first served without (and a renewed
+    Mandate does the same): its snapshot, taken under the old setup, is set aside -- once logged as a
+    WARNING that it was "not this peer's, or of another build", neither true. Expect the reason, at
+    INFO for a new setup, at WARNING for a snapshot another key wrote or someone altered."""
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    path = tmp_path / "bob.db"
+    a, node = _trading(path, clock, alice, bob)
+    _settled(a, node, alice, bob, n=2)
+    node.close()
+    with Journal.open(path, durability="normal") as journal:
+        good = journal.get_meta(META_PEER_SNAPSHOT)
+    caplog.set_level("INFO", logger="a2a_coop.runtime.snapshot")
+    node = peer_node(bob, clock, path, context=[escrow.mandate_vs.envelope])
+    assert node.peer.resumed_from is None
+    node.journal.close()
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "a2a_coop.runtime.snapshot"]
+    assert said == [
+        (
+            "INFO",
+            "peer: the journal's snapshot is taken under another setup (the peer's Mandates or escrows "
+            "have changed since): ignored, the whole journal replayed",
+        )
+    ]
+    caplog.clear()
+    _put_meta(path, META_PEER_SNAPSHOT, _spoiled(good)[0])  # a bit of its pickle flipped
+    node = peer_node(bob, clock, path)
+    assert node.peer.resumed_from is None
+    node.journal.close()
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "a2a_coop.runtime.snapshot"]
+    assert said == [
+        (
+            "WARNING",
+            "peer: the journal's snapshot is not this peer's (written under another key, or altered): "
+            "ignored, the whole journal replayed",
+        )
+    ]

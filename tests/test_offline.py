@@ -264,6 +264,25 @@ def test_cli_adapter_crash_exits_2_with_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_an_adapter_that_dies_is_named_by_its_error_line_not_its_last(tmp_path: Path) -> None:
+    """`--adapter "node my-adapter.js"` with no such file: node prints the error, a stack and, last,
+    `Node.js v20.20.2`, which was all the one line said. Expect the line naming the error."""
+    script = tmp_path / "adapter.py"
+    script.write_text(
+        "import sys\n"
+        "sys.stderr.write('node:internal/modules/cjs/loader:1210\\n  throw err;\\n  ^\\n\\n'\n"
+        "    \"Error: Cannot find module '/tmp/my-adapter.js'\\n    at Module._load (loader:1038:27)\\n\"\n"
+        "    \"  code: 'MODULE_NOT_FOUND',\\n}\\n\\nNode.js v20.20.2\\n\")\n"
+        "sys.exit(1)\n"
+    )
+    result = _cli("--adapter", f"{sys.executable} {script}", "--vectors", str(VECTORS / "canaries.json"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "conformance.offline: adapter error: adapter exited with status 1: "
+        "Error: Cannot find module '/tmp/my-adapter.js'"
+    )
+
+
 def test_cli_adapter_timeout_exits_2(tmp_path: Path) -> None:
     adapter = " ".join(_fake(tmp_path, "time.sleep(30)"))
     result = _cli("--adapter", adapter, "--timeout", "0.3", "--vectors", str(VECTORS / "canaries.json"))

@@ -48,7 +48,7 @@ def test_an_agent_key_that_signed_under_its_mandate_signs_no_mandate(
         head = j.chain_head(alice.did)
     code, _, err = _alice_delegates_to_carol(capsys, tmp_path)
     assert code == 1
-    one_line_error(err, "MANDATE_VIOLATION [MND-021]", "agent's key", "offer")
+    one_line_error(err, "MANDATE_VIOLATION [MND-021]", "agent's key", "it signed an offer")
     assert not (tmp_path / "c.json").exists()
     with Journal.open(journal) as j:
         with pytest.raises(MandateViolation, match="MND-021"):  # the library refuses it too

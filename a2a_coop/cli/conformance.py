@@ -267,6 +267,7 @@ def _check_a2a_url(url: str, timeout_s: float) -> None:
     """Refuse an --a2a-url that is no http(s) URL or where nothing answers, as --target and --escrow
     are refused: a connection error, not a verdict (each a2a.* case would FAIL on it, and exit 1). An
     HTTP error status is an answer, for the cases to judge."""
+    import http.client
     import urllib.error
     import urllib.parse
     import urllib.request
@@ -283,6 +284,11 @@ def _check_a2a_url(url: str, timeout_s: float) -> None:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise UsageError(f"cannot reach the A2A endpoint at {url} (--a2a-url): {reason}") from None
+    except http.client.HTTPException as exc:  # an answer, not HTTP's: a gRPC port, say (serve --a2a's own)
+        raise UsageError(
+            f"cannot reach the A2A endpoint at {url} (--a2a-url): not an HTTP/1.1 server "
+            f"({type(exc).__name__}; `serve --a2a` serves JSON-RPC and HTTP+JSON on its --card-port)"
+        ) from None
 
 
 def _offline(args: argparse.Namespace, out: TextIO) -> int:

@@ -39,7 +39,7 @@ from typing import Any, Final, TextIO, cast
 
 import a2a_coop
 from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError
-from a2a_coop.cli._runtime import write_transcript
+from a2a_coop.cli._runtime import claim_chain, write_transcript
 from a2a_coop.cli.escrow import escrow_transcript
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.escrow_audit import audit_ledger
@@ -202,14 +202,23 @@ class Identity:
         ]
 
 
-def provision(directory: Path, name: str, *, now_ms: int | None = None, **caps: Any) -> Identity:
-    """Create ``name``'s key, its principal's key and journal, and the mandate between them."""
+def provision(
+    directory: Path, name: str, *, now_ms: int | None = None, chain_homes: bool = False, **caps: Any
+) -> Identity:
+    """Create ``name``'s key, its principal's key and journal, and the mandate between them. With
+    ``chain_homes``, each key's ``KEY.chain`` names its journal (``NAME.db``, ``NAME-principal.db``),
+    as the commands that sign write it: the demo signs with them in process, and a later command
+    on the same key file must not start its chain again in another journal."""
     from a2a_coop.runtime.node import write_envelope_file
 
     key, principal = generate_keypair(), generate_keypair()
     key_path = directory / f"{name}.key"
     write_key_file(key_path, key)
-    write_key_file(directory / f"{name}-principal.key", principal)
+    principal_path = directory / f"{name}-principal.key"
+    write_key_file(principal_path, principal)
+    if chain_homes:
+        claim_chain(key_path, key, directory / f"{name}.db")
+        claim_chain(principal_path, principal, directory / f"{name}-principal.db")
     with Journal.open(directory / f"{name}-principal.db") as journal:
         now = wall_clock_ms() if now_ms is None else now_ms
         vs = sign_mandate(principal, journal, key.did, now_ms=now, **{**DEFAULT_CAPS, **caps})
@@ -313,7 +322,7 @@ def run_process_demo(directory: Path, *, trades: int, out: TextIO) -> int:
     """The ``a2a-coop demo`` command; returns its exit code."""
     started = time.perf_counter()
     prepare_directory(directory)
-    alice, bob, escrow = (provision(directory, n) for n in ("alice", "bob", "escrow"))
+    alice, bob, escrow = (provision(directory, n, chain_homes=True) for n in ("alice", "bob", "escrow"))
     run = _Run(out, directory, alice, bob, escrow)
     every = _withheld(trades)
     _intro(run, trades, "each party its own process on loopback")
@@ -373,7 +382,9 @@ def run_offline_demo(directory: Path, *, trades: int, out: TextIO) -> int:
     started = time.perf_counter()
     prepare_directory(directory)
     fixed = FixedClock()
-    alice, bob, escrow = (provision(directory, n, now_ms=fixed.now_ms) for n in ("alice", "bob", "escrow"))
+    alice, bob, escrow = (
+        provision(directory, n, now_ms=fixed.now_ms, chain_homes=True) for n in ("alice", "bob", "escrow")
+    )
 
     def clock() -> int:
         return fixed.now_ms

@@ -205,6 +205,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     }
     if not args.a2a and (given := [option for option, value in a2a_only.items() if value]):
         raise UsageError(f"{given[0]} needs --a2a (it configures the A2A binding, served only with it)")
+    if args.a2a and getattr(args, "conformance_control", False):
+        raise UsageError("--conformance-control is not available with --a2a")
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
     context = [load_envelope(p, "context envelope") for p in args.context]
@@ -257,8 +259,6 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             log.info("resubmitting %d unfinished contracts and our deliveries to the escrow", owed)
         extra = _conformance_control(node, args, tls)
         if args.a2a:
-            if extra:
-                raise UsageError("--conformance-control is not available with --a2a")
             _serve_a2a_until_stopped(node, args, tls, did=key.did, out=out)
         else:
             serve_until_stopped(

@@ -367,6 +367,11 @@ def refuse_principal_as_agent(journal: Journal, did: str, mandate: bytes) -> Non
         )
 
 
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article: "an offer", "a receipt"."""
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
 def refuse_agent_as_principal(journal: Journal, did: str) -> None:
     """MND-021 for a key about to sign a Mandate: refused (MandateViolation) if it signed a statement
     under a Mandate in ``journal`` (an agent's key: its Mandate would delegate what its own principal
@@ -386,7 +391,7 @@ def refuse_agent_as_principal(journal: Journal, did: str) -> None:
         )
     if bound is not None:
         raise MandateViolation(
-            f"{did} is an agent's key: it signed a {bound.body} under a Mandate (its seq "
+            f"{did} is an agent's key: it signed {_a(bound.body)} under a Mandate (its seq "
             f"{bound.header.seq}), and an agent's key signs no Mandate (no sub-delegation) -- sign it with "
             "its principal's key",
             requirement="MND-021",

@@ -157,21 +157,33 @@ def dump(
     return [*fields[:5], _signed(key, kind, fields), data]
 
 
+class Unusable(Exception):
+    """Why a snapshot is not one this node may load (its whole journal is replayed instead)."""
+
+
 def load(
     value: Any, *, kind: str, key: Keypair, setup: Sequence[bytes], live: Mapping[str, object]
-) -> tuple[Any, int, bytes] | None:
+) -> tuple[Any, int, bytes]:
     """The memory a snapshot holds (``live`` attached again, what was dropped None), the position it
-    covers and the digest of the statement there; None if it is not one this node wrote for this
-    build and setup (see the module docstring)."""
+    covers and the digest of the statement there; :class:`Unusable` if it is not one this node wrote
+    for this build and setup (see the module docstring). The MAC is checked before the build and the
+    setup it names are read, so that the reason given is this node's own."""
     if not isinstance(value, list) or len(value) != 7 or value[0] != FORMAT:
-        return None
+        raise Unusable(f"not this {kind}'s, or of another format")
     _, position, digest, built, digests, mac, data = value
-    if not (isinstance(position, int) and isinstance(digest, bytes) and isinstance(mac, bytes)):
-        return None
-    if not isinstance(data, bytes) or built != fingerprint(kind) or digests != _setup_digests(setup):
-        return None
+    if not (
+        isinstance(position, int)
+        and isinstance(digest, bytes)
+        and isinstance(mac, bytes)
+        and isinstance(data, bytes)
+    ):
+        raise Unusable(f"not this {kind}'s, or of another format")
     if not hmac.compare_digest(mac, _signed(key, kind, [FORMAT, position, digest, built, digests, data])):
-        return None
+        raise Unusable(f"not this {kind}'s (written under another key, or altered)")
+    if built != fingerprint(kind):
+        raise Unusable("of another build of a2a-coop")
+    if digests != _setup_digests(setup):
+        raise Unusable(f"taken under another setup (the {kind}'s Mandates or escrows have changed since)")
     return _Unpickler(io.BytesIO(data), live).load(), position, digest
 
 
@@ -186,17 +198,23 @@ def read(
     expect: type,
 ) -> tuple[Any, int] | None:
     """The memory the snapshot in ``journal``'s meta row ``meta_key`` holds, of type ``expect``, and the
-    journal position it covers; None (said in the log) when there is none, or one this node cannot use:
-    not its own, of another build or setup, or ending with a statement the journal does not hold there."""
+    journal position it covers; None (said in the log, with why) when there is none, or one this node
+    cannot use: not its own, of another build or setup, or ending with a statement the journal does not
+    hold there. Another setup -- a renewed Mandate, an escrow given or taken away -- is an operator's
+    ordinary change: said at INFO; the rest at WARNING."""
     value = journal.get_meta(meta_key)
     if value is None:
         return None
     try:
         loaded = load(value, kind=kind, key=key, setup=setup, live=live)
+    except Unusable as why:
+        level = logging.INFO if str(why).startswith("taken under another setup") else logging.WARNING
+        log.log(level, "%s: the journal's snapshot is %s: ignored, the whole journal replayed", kind, why)
+        return None
     except Exception:  # an unusable snapshot is no reason not to start: replay the whole journal
         log.warning("%s: the journal's snapshot could not be used: ignored", kind, exc_info=True)
         return None
-    if loaded is None or not isinstance(loaded[0], expect):
+    if not isinstance(loaded[0], expect):
         log.warning("%s: the journal's snapshot is not this %s's, or of another build: ignored", kind, kind)
         return None
     memory, position, digest = loaded
