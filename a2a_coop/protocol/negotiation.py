@@ -528,8 +528,14 @@ class Contract:
 def _latest(places: list[Place], party: str) -> tuple[int, int]:
     """``(time, seq)``: the latest time of ``places``, and the highest seq of ``party``'s among those at
     that time (-1 if none)."""
-    at = max(p[0] for p in places)
-    return at, max((p[2] for p in places if p[0] == at and p[1] == party), default=-1)
+    # One pass, no generator frames: called for each party on every statement of a contract that ended.
+    at, seq = places[0][0], -1
+    for t, issuer, s in places:
+        if t > at:
+            at, seq = t, (s if issuer == party else -1)
+        elif t == at and issuer == party and s > seq:
+            seq = s
+    return at, seq
 
 
 def _arbitrated(c: Contract) -> list[bytes]:

@@ -1030,7 +1030,9 @@ class Peer:
         with self.lock:
             self._staged.pop(key, None)
             self._forget_durable()
-            self.save_snapshot(force=False)
+            # save_snapshot's own first test, asked here first: it is False for nearly every request.
+            if self._cadence.may_be_due(self.verifier.accepted):
+                self.save_snapshot(force=False)
 
     def _forget_after(self, ticket: Any) -> None:
         """What handling this request finished is forgotten once ``ticket`` is durable."""

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Concatenate, Final, ParamSpec, Protocol, TypeVar
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, statement_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, statement_pb2, trade_pb2
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, decode_envelope, statement_digest
 from a2a_coop.protocol.errors import (
     ChainBroken,
@@ -713,10 +713,11 @@ def _relay(
     otherwise, and when the counterparty refuses a batch REPLAYED (one of them is held only in its
     journal), where a REPLAYED refusal of one is fine: it holds that one.
     """
-    news = _relayed(peer, mandate, news)
+    granted = decode_statement(decode_envelope(mandate).payload).mandate  # held: verified; decoded once
+    news = _relayed(peer, granted, news)
     if not news:
         return []
-    escrow_did = decode_statement(decode_envelope(mandate).payload).mandate.agent  # held: verified
+    escrow_did = granted.agent
     held = peer.verifier.statements
     envelopes = [env for env, _ in news]
     # About one negotiation (a Stamp names none of its own): the counterparty's reactions to escrow
@@ -779,13 +780,14 @@ def _statement_of(envelope: bytes) -> statement_pb2.Statement:
     return decode_statement(decode_envelope(envelope).payload)
 
 
-def _relayed(peer: Peer, mandate: bytes, news: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+def _relayed(
+    peer: Peer, granted: identity_pb2.Mandate, news: Sequence[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
     """What of an escrow's new statements the counterparty's trade needs: the statements of a
     negotiation (its contract's locks, rulings, the Accept the escrow reveals), the escrow's Stamps
     (WIT-006: they witness the parties' statements), and the Mandates these cite (the escrow's renewed
-    one, RPC-002), in the escrow's order. Read from the envelopes (taken and verified before): a
-    negotiation finished for good may have left memory already."""
-    granted = decode_statement(decode_envelope(mandate).payload).mandate  # held: verified
+    one, RPC-002), in the escrow's order, ``granted`` the escrow's Mandate. Read from the envelopes (taken
+    and verified before): a negotiation finished for good may have left memory already."""
     escrow, succeeds = granted.agent, granted.succeeds
     held = peer.verifier.statements
     decoded = [

@@ -1,0 +1,106 @@
+"""Work a trade does, counted (calls, not seconds), where it crept up unnoticed (RELIABILITY.md, "Where
+the CPU a statement gained since the thirteenth session went"): each of these was done for every
+statement or every relay although what it computed was already at hand."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from peers import make_peer
+from test_bounded_memory import Pair
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+from a2a_coop.protocol import negotiation
+from a2a_coop.runtime import trade
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.peer import Peer
+from a2a_coop.testing import FixedClock, Party
+
+
+def _latest_by_definition(places: list[tuple[int, str, int]], party: str) -> tuple[int, int]:
+    at = max(p[0] for p in places)
+    return at, max((p[2] for p in places if p[0] == at and p[1] == party), default=-1)
+
+
+def test_latest_is_the_latest_time_and_the_partys_highest_seq_at_it() -> None:
+    """``_latest`` (a contract's ending as a statement of a party sees it, SPEC 4.5) is one pass over the
+    places now, where it was two generators: the same value as its definition on every input, ties of
+    time, the escrow's seq -1 and a party with no place at the latest time included."""
+    rng = random.Random(19)
+    for _ in range(3000):
+        n = rng.randrange(1, 7)
+        places = [(rng.randrange(5), rng.choice("abe"), rng.choice((-1, *range(6)))) for _ in range(n)]
+        for party in ("a", "b", "e", "z", ""):
+            assert negotiation._latest(places, party) == _latest_by_definition(places, party), (places, party)
+
+
+def test_a_relay_decodes_the_escrows_mandate_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Relaying an escrow's statements to the counterparty reads the escrow's Mandate (its key, and the
+    key it succeeds: ESC-022) once per relay; it was decoded twice, the canonical checks of its envelope
+    and statement run again on every relay of every trade."""
+    clock = FixedClock()
+    bob, e = Party("bob", clock), Party("escrow", clock)
+    b = make_peer(bob, clock, context=[e.mandate_vs.envelope])
+    stamps = [e.sign("stamp", commitment_pb2.Stamp(statements=[bytes([i]) * 32])) for i in range(3)]
+    b.on_replies([vs.envelope for vs in stamps])
+    mandate = e.mandate_vs.envelope
+    decoded: list[bytes] = []
+    real = trade.decode_envelope
+
+    def counting(data: bytes, *args: Any, **kw: Any) -> Any:
+        decoded.append(data)
+        return real(data, *args, **kw)
+
+    monkeypatch.setattr(trade, "decode_envelope", counting)
+    sent: list[bytes] = []
+
+    class _Counterparty:
+        def exchange(self, envelope: bytes, context: Any = ()) -> list[bytes]:
+            sent.append(envelope)
+            return []
+
+    news = [(vs.envelope, vs.digest) for vs in stamps]
+    assert trade._relay(b, _Counterparty(), mandate, news) == []  # type: ignore[arg-type]
+    assert sent  # the relay happened: the Stamps went on
+    assert decoded.count(mandate) == 1, len(decoded)
+
+
+def test_a_durable_request_asks_for_no_snapshot_until_one_may_be_due(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each request made durable asked :meth:`Peer.save_snapshot` (which takes the lock again) whether a
+    snapshot was due, when the cadence's count in memory already said no; now it is asked only when one
+    may be. Expect no call over five trades at the default cadence, and at a cadence of a few rows a
+    snapshot still written (the check moved, not dropped)."""
+    calls = [0]
+    real = Peer.save_snapshot
+
+    def counting(self: Peer, *, force: bool = True) -> bool:
+        calls[0] += 1
+        return real(self, force=force)
+
+    monkeypatch.setattr(Peer, "save_snapshot", counting)
+    for name in ("default", "often"):
+        (tmp_path / name).mkdir()
+    pair = Pair(tmp_path / "default")
+    calls[0] = 0  # not the one each peer makes as it opens
+    try:
+        for _ in range(5):
+            pair.trade()
+    finally:
+        pair.close()
+    assert calls[0] == 0
+
+    pair = Pair(tmp_path / "often")
+    journal = Journal.open(tmp_path / "often" / "bob-often.db", durability="normal")
+    pair.bob = Peer(pair.keys["bob"], pair.mandates["bob"], journal=journal, snapshot_every=4)
+    try:
+        for _ in range(5):
+            pair.trade()
+        assert calls[0] > 0
+        assert pair.bob._cadence.at > 0  # a snapshot was journaled
+    finally:
+        pair.close()
