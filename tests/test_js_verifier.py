@@ -29,9 +29,9 @@ COVERED = {
     "chains": 231,
     "wire": 77,
     "rules": 165,
-    "mutations": 1865,
+    "mutations": 1866,
     "canaries": 66,
-    "keytime": 70,
+    "keytime": 76,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
 }

@@ -565,12 +565,27 @@ class Escrow:
             raise ValueError(
                 f"no KeyRevocation of {old} given: a successor takes over a revoked escrow key only (ESC-022)"
             )
-        cut = min(vs.statement.key_revocation.effective_ms for vs in revocations)
+        # KEY-011: a revocation by the old key itself takes effect no earlier than it was issued and reaches
+        # none of the key's statements at a lower seq; a principal's reaches back to its effective_ms over
+        # the key's statements under that principal's Mandates (or none), over others from its issue
+        mandates = {vs.digest: vs.issuer for vs in verified if vs.body == "mandate"}
+
+        def reached(vs: VerifiedStatement) -> bool:
+            authority = mandates.get(vs.mandate_digest, "")
+            for rev in revocations:
+                r, issued = rev.statement.key_revocation, rev.issued_at_ms
+                own = rev.issuer == old
+                back = not own and (not authority or authority == rev.issuer)
+                at = r.effective_ms if back else max(r.effective_ms, issued)
+                if vs.issued_at_ms >= at and (not own or vs.seq >= rev.seq):
+                    return True
+            return False
+
         seq = 0  # the old key's chain is taken over whole from seq 0, as its audit replays it (AUD-006)
         for vs in verified:
             if vs.body == "key_revocation" and vs.statement.key_revocation.key == old:
                 continue
-            if vs.issuer == old and vs.issued_at_ms >= cut:
+            if vs.issuer == old and reached(vs):
                 break  # the old key's statements from here on are disowned (KEY-004), and what they took
             if vs.issuer == old:
                 if vs.header.seq != seq:
@@ -598,7 +613,7 @@ class Escrow:
                     env for env in self._binding_of(old, vs.issuer) if env not in self._handover_answer
                 ]
             self._handover_answer.append(vs.envelope)
-        self.handover_ms = cut
+        self.handover_ms = self.verifier.revoked.get(old)  # KEY-011: the earliest the revocations reach
 
     def _binding_of(self, key: str, principal: str) -> list[bytes]:
         """KEY-008 for the revocation of the key we succeed by ``principal``: the Mandate of ``principal``
@@ -1157,7 +1172,7 @@ class Escrow:
                 not isinstance(vs, bytes)
                 and vs.issuer == self.succeeds
                 and vs.body in LEDGER_BODIES
-                and vs.issued_at_ms < cut
+                and not self.verifier.revokes(vs)  # dated before the revocation's reach (KEY-004, KEY-011)
                 and vs.digest not in self.verifier.statements
             ):
                 raise ChainGap(
