@@ -260,8 +260,11 @@ def test_the_principal_disowns_the_thiefs_binding_by_dating_its_revocation_befor
     )
     s.take(binding)
     _successor(s, "escrow3", thief_principal)
-    # The principal revokes K1 from the compromise on: the thief's binding is after it.
+    s.clock.advance(3_600_000)  # the principal learns of it an hour later
+    # The principal revokes K1 from the compromise on: the thief's binding is after it, and under the
+    # Mandate of a principal K1 bound itself to after the principal (KEY-011 (b): reached back over).
     _revoke(s, s.escrow.principal, compromised)
+    assert s.verifier.disowned(binding)
     succ = _successor(s, "escrow2", s.escrow.principal)
     assert s.verifier.successor(s.escrow.did) == (succ.did, compromised)
     s.take(*_rule_and_settle(s, succ))

@@ -129,6 +129,36 @@ def test_a_thief_revoking_the_key_through_a_principal_of_its_own_disowns_only_wh
         assert v.disowned(t_binding)  # what was signed under T's Mandate, T's revocation does reach
 
 
+@pytest.mark.req("KEY-011", "KEY-004", "KEY-007")
+def test_the_principal_reaches_back_over_what_the_thief_signed_under_a_principal_bound_later() -> None:
+    """The thief signs, an hour after the theft, under a Mandate of its own principal T (the key bound to
+    T only then) -- escaping, it hopes, the reach of Alice's principal, whose Mandates it does not use.
+    Alice's principal, learning of the theft a day later, revokes the key back to the theft: bound to the
+    key before T, it reaches back over what the key signed under T's Mandates too, in every verifier; T,
+    bound later, reaches back over none of what the key signed under Alice's principal's."""
+    clock, alice, bob, signed = _alice_trades()
+    stolen_at = clock.now_ms
+    thief = Party("thief", clock)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(alice.mandate_vs.statement.mandate)
+    t_mandate = thief.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    clock.advance(3_600_000)
+    t_statement = alice.agent.sign(
+        "checkpoint",
+        identity_pb2.Checkpoint(log_root=merkle_root([vs.digest for vs in signed])),
+        mandate=t_mandate.digest,
+    )
+    clock.advance(DAY_MS)
+    back = _revocation(alice.principal, alice.did, stolen_at)
+    setup = [*alice.setup, *bob.setup, *(vs.envelope for vs in signed), t_mandate.envelope]
+    for kw in ({"me": bob.did}, {"evidence_view": False}, {}):
+        v, codes = _taken([*setup, back.envelope, t_statement.envelope], **kw)  # type: ignore[arg-type]
+        assert codes[-2:] == ["", "KEY_REVOKED"], kw
+        v, codes = _taken([*setup, t_statement.envelope, back.envelope], **kw)  # type: ignore[arg-type]
+        assert codes[-2:] == ["", ""] and v.disowned(t_statement), kw
+        assert not any(v.disowned(vs) for vs in signed)
+
+
 @pytest.mark.req("KEY-011", "KEY-004", "KEY-009")
 def test_views_holding_the_same_statements_weigh_a_self_revocation_the_same_in_every_order() -> None:
     """Every order of Alice's binding, her two Offers and her key's own revocation back to 1 ms (signed

@@ -567,15 +567,25 @@ class Escrow:
             )
         # KEY-011: a revocation by the old key itself takes effect no earlier than it was issued and reaches
         # none of the key's statements at a lower seq; a principal's reaches back to its effective_ms over
-        # the key's statements under that principal's Mandates (or none), over others from its issue
+        # the key's statements under its own Mandates, under none, and under those of a principal the key
+        # bound itself to later, over others from its issue
         mandates = {vs.digest: vs.issuer for vs in verified if vs.body == "mandate"}
+        first: dict[str, tuple[int, int]] = {}  # principal -> the old key's earliest statement under it
+        for vs in verified:
+            p = mandates.get(vs.mandate_digest, "") if vs.issuer == old else ""
+            if p and (p not in first or (vs.issued_at_ms, vs.seq) < first[p]):
+                first[p] = (vs.issued_at_ms, vs.seq)
 
         def reached(vs: VerifiedStatement) -> bool:
             authority = mandates.get(vs.mandate_digest, "")
             for rev in revocations:
                 r, issued = rev.statement.key_revocation, rev.issued_at_ms
                 own = rev.issuer == old
-                back = not own and (not authority or authority == rev.issuer)
+                mine = first.get(rev.issuer)
+                theirs = min(first.get(authority, (vs.issued_at_ms, vs.seq)), (vs.issued_at_ms, vs.seq))
+                back = not own and (
+                    not authority or authority == rev.issuer or (mine is not None and mine <= theirs)
+                )
                 at = r.effective_ms if back else max(r.effective_ms, issued)
                 if vs.issued_at_ms >= at and (not own or vs.seq >= rev.seq):
                     return True

@@ -557,22 +557,37 @@ class Verifier:
 
     # -- how far back a revocation reaches (KEY-011) -------------------------------------
 
-    @staticmethod
-    def _reach(r: _Revocation, key: str, authority: str) -> tuple[int, int]:
+    def _reach(
+        self, r: _Revocation, key: str, authority: str, at: tuple[int, int] | None = None
+    ) -> tuple[int, int]:
         """KEY-011: (from when, from which seq) ``r``, a KeyRevocation of ``key``, reaches a statement of
-        ``key`` made under the authority of principal ``authority`` (the issuer of the Mandate it names;
-        "" for one under no Mandate). A revocation reaches back to its effective_ms only over statements
-        made under its issuer's own authority: a principal's over the key's statements under its Mandates
-        (and under none); the key's own over none -- it takes effect no earlier than its issued_at_ms and
-        reaches none of the key's statements at a seq below its own, which the key's chain orders before
-        it. Who chose effective_ms: the revoker, which may be a thief holding the key (not its
-        principal's key), or a principal the thief bound the key to; either would otherwise disown the
-        key's whole history -- an escrow's ledger, and the hand-over of it (ESC-022)."""
+        ``key`` made under the authority of principal ``authority`` (the issuer of the Mandate it names; ""
+        for one under no Mandate), issued at ``at`` = (issued_at_ms, seq) when it is one statement. A
+        revocation reaches back to its effective_ms only over statements made under the authority of its
+        issuer, or of a principal bound to the key after its issuer: a principal's over the key's
+        statements under its own Mandates, under none, and under the Mandates of a principal the key bound
+        itself to later (a thief's, after the theft); the key's own over none -- it takes effect no earlier
+        than its issued_at_ms and reaches none of the key's statements at a seq below its own, which the
+        key's chain orders before it. Who chose effective_ms: the revoker, which may be a thief holding the
+        key (not its principal's key), or a principal the thief bound the key to; either would otherwise
+        disown the key's whole history -- an escrow's ledger, and the hand-over of it (ESC-022)."""
         if r.issuer == key:
             return max(r.effective_ms, r.issued_at_ms), r.seq
-        if not authority or authority == r.issuer:
+        if not authority or authority == r.issuer or self._bound_first(key, r.issuer, authority, at):
             return r.effective_ms, 0
         return max(r.effective_ms, r.issued_at_ms), 0
+
+    def _bound_first(self, key: str, principal: str, other: str, at: tuple[int, int] | None) -> bool:
+        """KEY-011 (b): whether ``key`` was bound to ``principal`` no later than to ``other`` -- by the
+        earliest statement held binding it to each, (issued_at_ms, seq); ``at``: a statement under
+        ``other``'s Mandate being checked, which binds the key to ``other`` too (KEY-007)."""
+        mine = self.bound_at.get((key, principal))
+        if mine is None:
+            return False
+        theirs = self.bound_at.get((key, other))
+        if at is not None and (theirs is None or at < theirs):
+            theirs = at
+        return theirs is None or mine <= theirs
 
     def _authority(self, vs: VerifiedStatement) -> str:
         """The principal whose Mandate ``vs`` names, when held; "" otherwise (KEY-011)."""
@@ -585,19 +600,19 @@ class Verifier:
         (:meth:`_reach`); None if none does."""
         hit = None
         for r in self.revocations_of.get(key, ()):
-            at, floor = self._reach(r, key, authority)
-            if issued_at_ms >= at and seq >= floor and (hit is None or at < hit[0]):
-                hit = (at, r.digest)
+            when, floor = self._reach(r, key, authority, (issued_at_ms, seq))
+            if issued_at_ms >= when and seq >= floor and (hit is None or when < hit[0]):
+                hit = (when, r.digest)
         return hit
 
-    def _cut(self, key: str, authority: str) -> int | None:
+    def _cut(self, key: str, authority: str, at: tuple[int, int] | None = None) -> int | None:
         """KEY-011: the earliest time a held revocation of ``key`` reaches its statements under
         ``authority`` from (its seq floor aside: what is signed from now on is above every one held)."""
         cut = None
         for r in self.revocations_of.get(key, ()):
-            at = self._reach(r, key, authority)[0]
-            if cut is None or at < cut:
-                cut = at
+            when = self._reach(r, key, authority, at)[0]
+            if cut is None or when < cut:
+                cut = when
         return cut
 
     def revokes(self, vs: VerifiedStatement) -> bool:
@@ -890,7 +905,11 @@ class Verifier:
         own = key == vs.issuer
         authority = self._authority(vs) if own else ""
         for r in self.revocations_of.get(key, ()):
-            effective, floor = self._reach(r, key, authority) if own else (_earliest_of(r, key), 0)
+            effective, floor = (
+                self._reach(r, key, authority, (vs.issued_at_ms, vs.seq))
+                if own
+                else (_earliest_of(r, key), 0)
+            )
             if effective > vs.issued_at_ms or vs.seq < floor:
                 continue  # it does not reach vs (KEY-004, KEY-011)
             place = self._stamp_place(escrow, r.digest)
@@ -985,7 +1004,11 @@ class Verifier:
             if not key or key not in self.revoked:
                 continue
             # KEY-011: from when a revocation reaches the key's statements under this authority
-            effective = self._cut(key, authority) if key == vs.issuer else self.revoked[key]
+            effective = (
+                self._cut(key, authority, (vs.issued_at_ms, vs.seq))
+                if key == vs.issuer
+                else self.revoked[key]
+            )
             if effective is not None and at >= effective:
                 raise KeyRevoked(
                     f"taken at its escrow's stamp ({at}), after its key was revoked from {effective}",
@@ -1027,7 +1050,11 @@ class Verifier:
         authority = record.principal if record is not None else ""
         for key in (vs.issuer, authority):
             for r in self.revocations_of.get(key, ()) if key else ():
-                effective = self._reach(r, key, authority)[0] if key == vs.issuer else _earliest_of(r, key)
+                effective = (
+                    self._reach(r, key, authority, (vs.issued_at_ms, vs.seq))[0]
+                    if key == vs.issuer
+                    else _earliest_of(r, key)
+                )
                 if effective > at:
                     continue
                 place = self._stamp_place(escrow, r.digest)

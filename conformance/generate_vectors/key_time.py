@@ -13,6 +13,10 @@ of two rotations held, the lower seq ends the chain. An escrow and its audit ref
 ESC-022: a revoked escrow key's contracts are its successor's from the revocation's effective_ms, when the
 one principal the key was bound to appointed one successor (a Mandate naming the key in succeeds).
 
+KEY-011: a revocation reaches back to its effective_ms only over statements made under its issuer's own
+authority: a principal's over the key's statements under its Mandates, the key's own over none (from its
+issued_at_ms, and none of the key's statements at a seq below its own).
+
 ESC-019: an escrow (and its audit) takes no Accept of a contract naming an escrow whose last deadline plus
 the claim window is at or after the end of either party's Mandates' validity it holds -- a renewal allowing
 the counterparty extends it, a held revocation of the key or of its principal cuts it.
@@ -1319,5 +1323,16 @@ def own_revocation_reach() -> Group:
         "OwnRevocationReach",
         "RevokedKey",
         twin=[*setup, t_mandate.envelope, t_binding.envelope, t_other.envelope],
+    )
+    g.add(
+        "Alice's principal revokes her key back to 1 ms; the thief's statement under T's Mandate (the key "
+        "bound to T after Alice's principal): refused -- a principal's revocation reaches back over the "
+        "key's statements under the Mandates of a principal the key bound itself to later",
+        ["KEY-011", "KEY-004"],
+        [*setup, t_mandate.envelope, back.envelope, t_binding.envelope],
+        "KEY_REVOKED",
+        "OwnRevocationReach",
+        "RevokedKey",
+        twin=[*setup, t_mandate.envelope, t_binding.envelope],
     )
     return g

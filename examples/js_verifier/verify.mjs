@@ -931,7 +931,7 @@ export class Verifier {
     const principals = [...this.bindingAt]
       .filter(([k]) => k.startsWith(`${old}\0`))
       .map(([k, b]) => [k.slice(old.length + 1), b])
-      .filter(([p, b]) => !this.revokedAt(old, b.t, p, b.seq).length)
+      .filter(([p, b]) => !this.revokedAt(old, b.t, p, b.seq, b).length)
       .map(([p]) => p);
     if (principals.length !== 1 || principals[0] === old) return null;
     const agents = new Set(held.filter((x) => x.issuer === principals[0]).map((x) => x.agent));
@@ -946,20 +946,33 @@ export class Verifier {
     return s !== null && s.agent === issuer && t >= s.from;
   }
   // KEY-011: from when (t), and from which seq of the key's chain (floor), revocation `r` of `key` reaches a
-  // statement of `key` made under the Mandate of principal `authority` ("" for none) -- or, for `authority`
-  // null, a statement under `key`'s own Mandates (MND-012). A revocation reaches back to its effective_ms
-  // only over statements under its issuer's own authority; the key's own takes effect no earlier than its
+  // statement of `key` made under the Mandate of principal `authority` ("" for none), issued at `at` =
+  // {t, seq} when it is one statement -- or, for `authority` null, a statement under `key`'s own Mandates
+  // (MND-012). A revocation reaches back to its effective_ms only over statements under the authority of its
+  // issuer or of a principal the key bound itself to later; the key's own takes effect no earlier than its
   // issued_at_ms, and reaches none of the key's statements at a seq below its own.
-  reachOf(r, key, authority) {
+  reachOf(r, key, authority, at = null) {
     const late = r.issued > r.eff ? r.issued : r.eff;
     if (authority === null) return { t: r.issuer === key ? late : r.eff, floor: -1n };
     if (r.issuer === key) return { t: late, floor: r.seq };
-    return { t: authority === "" || authority === r.issuer ? r.eff : late, floor: -1n };
+    const back = authority === "" || authority === r.issuer || this.boundFirst(key, r.issuer, authority, at);
+    return { t: back ? r.eff : late, floor: -1n };
   }
-  // the revocations held of `key` that reach a statement at `t` (at `seq`, under `authority`: see reachOf)
-  revokedAt(key, t, authority = null, seq = null) {
+  // KEY-011 (b): whether `key` was bound to `principal` no later than to `other`, by the earliest statement
+  // held binding it to each ({t, seq}); `at`: a statement under `other`'s Mandate, which binds it too
+  boundFirst(key, principal, other, at) {
+    const before = (a, b) => a.t < b.t || (a.t === b.t && a.seq <= b.seq);
+    const mine = this.bindingAt.get(`${key}\0${principal}`);
+    if (!mine) return false;
+    let theirs = this.bindingAt.get(`${key}\0${other}`) ?? null;
+    if (at && (!theirs || !before(theirs, at))) theirs = at;
+    return !theirs || before(mine, theirs);
+  }
+  // the revocations held of `key` that reach, at `t`, a statement under `authority` issued at `at` (its seq
+  // `seq` compared with a self-revocation's when given: see reachOf)
+  revokedAt(key, t, authority = null, seq = null, at = null) {
     return (this.revocations.get(key) ?? []).filter((r) => {
-      const x = this.reachOf(r, key, authority);
+      const x = this.reachOf(r, key, authority, at);
       return x.t <= t && (seq === null || seq >= x.floor);
     });
   }
@@ -987,8 +1000,9 @@ export class Verifier {
     const l = e ? (this.stamps.get(rec.dhex) ?? []).filter((s) => this.actsFor(s.escrow, e, s.t)) : [];
     if (!l.length) return;
     const t = l.reduce((a, b) => (b.t < a.t ? b : a)).t;
+    const own = { t: rec.h.issued_at_ms, seq: rec.h.seq };
     for (const [key, authority] of [[rec.h.issuer, rec.principal ?? ""], [rec.principal, null]]) {
-      if (key && this.revokedAt(key, t, authority).length) fail("KEY_REVOKED", "KEY-010", `taken at its escrow's Stamp (${t}), after the key's revocation`);
+      if (key && this.revokedAt(key, t, authority, null, authority === null ? null : own).length) fail("KEY_REVOKED", "KEY-010", `taken at its escrow's Stamp (${t}), after the key's revocation`);
     }
   }
 
@@ -1006,9 +1020,10 @@ export class Verifier {
     };
     const s = first(rec.dhex);
     if (!s) return;
+    const own = { t: rec.h.issued_at_ms, seq: rec.h.seq };
     for (const [key, authority] of [[rec.h.issuer, rec.principal ?? ""], [rec.principal, null]]) {
       if (!key) continue;
-      for (const r of this.revokedAt(key, s.t, authority)) {
+      for (const r of this.revokedAt(key, s.t, authority, null, authority === null ? null : own)) {
         const sr = first(r.dhex);
         if (sr && cmpStamp(sr, s) < 0) fail("KEY_REVOKED", "KEY-010", `stamped at ${s.t}, after its escrow stamped a revocation effective from ${r.eff}`);
       }
@@ -1021,7 +1036,7 @@ export class Verifier {
     const rec = { ...r, dhex: hex(r.digest) };
     const dhex = rec.dhex;
     // 22. issuer key: KEY-004 (unless witnessed before its revocation, KEY-009), then KEY-005
-    const revs = this.revokedAt(h.issuer, h.issued_at_ms, this.authorityOf(h), h.seq); // with KEY-011's reach
+    const revs = this.revokedAt(h.issuer, h.issued_at_ms, this.authorityOf(h), h.seq, { t: h.issued_at_ms, seq: h.seq }); // KEY-011
     if (revs.length && !this.keptAsEvidence(rec, revs)) fail("KEY_REVOKED", "KEY-004", "issuer revoked");
     const rots = this.rotatedBelow(h.issuer, h.seq);
     if (rots.length && !this.keptAsEvidence(rec, rots)) fail("KEY_REVOKED", "KEY-005", "issuer rotated out");
